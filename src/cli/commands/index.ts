@@ -1,0 +1,4 @@
+import { registerCommands } from '../program.js';
+
+// Each command lives in its own file and registers itself here.
+registerCommands();

@@ -1,0 +1,3 @@
+export * from './errors.js';
+export * from './source-range.js';
+export * from './suggest.js';
