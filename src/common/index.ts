@@ -1,3 +1,4 @@
 export * from './errors.js';
+export * from './oci.js';
 export * from './source-range.js';
 export * from './suggest.js';

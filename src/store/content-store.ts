@@ -1,0 +1,59 @@
+import type { Readable } from 'node:stream';
+import type { Descriptor, Digest } from '../common/index.js';
+
+export interface BlobInfo {
+  readonly digest: Digest;
+  readonly size: number;
+}
+
+export interface ExpectedBlob {
+  readonly digest: Digest;
+  readonly size?: number;
+}
+
+/**
+ * A blob being written in pieces, kept across processes so that a killed download resumes.
+ * Data is hashed as it is written; nothing is visible under `blobs/` until `commit` has
+ * verified digest and size, fsynced and renamed it into place.
+ */
+export interface Ingest {
+  /** Bytes already held from an earlier, interrupted attempt; the writer continues from here. */
+  readonly offset: number;
+  write(chunk: Uint8Array): Promise<void>;
+  /** Verifies the expected digest and size, then makes the blob visible. Idempotent. */
+  commit(): Promise<BlobInfo>;
+  /** Throws away what was written (for instance after a digest mismatch). */
+  abort(): Promise<void>;
+  /** Keeps what was written for a later attempt and releases the ingest. */
+  suspend(): Promise<void>;
+}
+
+/**
+ * The content-addressed store contract, after umoci's cas.Engine:
+ *
+ * - `putBlob` is idempotent: a nil error means "the content is stored at DIGEST", not "stored
+ *   because of this call". It writes to a temporary file while hashing, fsyncs and renames; a
+ *   blob already present is not written again. With `expected`, a mismatch fails with
+ *   `DIGEST_MISMATCH` or `SIZE_MISMATCH` and leaves nothing behind.
+ * - `openBlob` returns a stream that verifies digest and size at EOF and fails with
+ *   `DIGEST_MISMATCH` rather than end cleanly; a missing blob fails with `NOT_FOUND`.
+ * - Replacing the reference index is atomic: readers see the old index or the new one.
+ * - Every failure is a TsbuildError with a code.
+ */
+export interface ContentStore {
+  hasBlob(digest: Digest): Promise<boolean>;
+  /** Size of a stored blob, or undefined when absent. */
+  blobSize(digest: Digest): Promise<number | undefined>;
+  putBlob(source: Readable | AsyncIterable<Uint8Array>, expected?: ExpectedBlob): Promise<BlobInfo>;
+  /** Starts or resumes writing a blob whose digest is known in advance. */
+  beginIngest(expected: ExpectedBlob): Promise<Ingest>;
+  openBlob(digest: Digest): Promise<Readable>;
+  /** Reads a small blob (manifest, config) whole, verified; fails beyond `maxBytes`. */
+  readBlob(digest: Digest, maxBytes?: number): Promise<Buffer>;
+
+  /** The descriptor a name (`docker.io/library/busybox:latest`) points at, or undefined. */
+  resolveReference(name: string): Promise<Descriptor | undefined>;
+  setReference(name: string, target: Descriptor): Promise<void>;
+  deleteReference(name: string): Promise<boolean>;
+  listReferences(): Promise<ReadonlyArray<{ readonly name: string; readonly target: Descriptor }>>;
+}

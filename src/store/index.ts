@@ -1,0 +1,1 @@
+export type { BlobInfo, ContentStore, ExpectedBlob, Ingest } from './content-store.js';
