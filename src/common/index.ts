@@ -2,3 +2,4 @@ export * from './errors.js';
 export * from './oci.js';
 export * from './source-range.js';
 export * from './suggest.js';
+export * from './reference.js';

@@ -182,3 +182,86 @@ export function parsePlatform(value: string): Platform {
 export function formatPlatform(platform: Platform): string {
   return [platform.os, platform.architecture, platform.variant].filter((part) => part !== undefined && part !== '').join('/');
 }
+
+/** The annotation naming a manifest in an OCI layout's index.json (skopeo's and umoci's "tag"). */
+export const refNameAnnotation = 'org.opencontainers.image.ref.name';
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function invalid(what: string, cause: string): never {
+  throw new TsbuildError('INVALID_MEDIA_TYPE', `parse ${what}: ${cause}`);
+}
+
+/** Checks the shape of a descriptor found inside a manifest or index; its digest is validated. */
+export function parseDescriptor(value: unknown, what = 'descriptor'): Descriptor {
+  if (!isRecord(value)) invalid(what, 'not an object');
+  const { mediaType, digest, size } = value;
+  if (typeof mediaType !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/.test(mediaType)) invalid(what, 'invalid mediaType');
+  if (typeof digest !== 'string') invalid(what, 'missing digest');
+  parseDigest(digest);
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) invalid(what, 'invalid size');
+  return value as unknown as Descriptor;
+}
+
+function parseJsonObject(bytes: Uint8Array, what: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch (error) {
+    throw new TsbuildError('INVALID_MEDIA_TYPE', `parse ${what}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (!isRecord(value)) invalid(what, 'not a JSON object');
+  return value;
+}
+
+/**
+ * Parses a manifest and checks that its content agrees with the media type it was found under
+ * (a descriptor's or a registry's Content-Type): an index is never taken for a manifest.
+ */
+export function parseManifest(bytes: Uint8Array, mediaType?: string): Manifest {
+  const value = parseJsonObject(bytes, 'manifest');
+  if (mediaType !== undefined && !isManifestMediaType(mediaType)) invalid('manifest', `media type ${mediaType} is not a manifest`);
+  if (value.schemaVersion !== 2) invalid('manifest', 'schemaVersion is not 2');
+  const own = value.mediaType;
+  if (own !== undefined && (typeof own !== 'string' || !isManifestMediaType(own))) invalid('manifest', `content has media type ${String(own)}`);
+  if (own !== undefined && mediaType !== undefined && own !== mediaType) invalid('manifest', `content has media type ${String(own)}, descriptor says ${mediaType}`);
+  if (own === undefined && mediaType === MediaType.dockerManifest) invalid('manifest', 'docker manifest without mediaType');
+  if ('manifests' in value) invalid('manifest', 'content is an index');
+  const config = parseDescriptor(value.config, 'manifest config');
+  if (!Array.isArray(value.layers)) invalid('manifest', 'layers is not an array');
+  value.layers.forEach((layer) => parseDescriptor(layer, 'manifest layer'));
+  if (value.subject !== undefined) parseDescriptor(value.subject, 'manifest subject');
+  const effective = own ?? mediaType ?? MediaType.ociManifest;
+  if (effective === MediaType.dockerManifest && config.mediaType !== MediaType.dockerConfig) invalid('manifest', `docker manifest with config media type ${config.mediaType}`);
+  return value as unknown as Manifest;
+}
+
+/** Parses an index (or Docker manifest list), checking it against its media type as for manifests. */
+export function parseIndex(bytes: Uint8Array, mediaType?: string): Index {
+  const value = parseJsonObject(bytes, 'index');
+  if (mediaType !== undefined && !isIndexMediaType(mediaType)) invalid('index', `media type ${mediaType} is not an index`);
+  if (value.schemaVersion !== 2) invalid('index', 'schemaVersion is not 2');
+  const own = value.mediaType;
+  if (own !== undefined && (typeof own !== 'string' || !isIndexMediaType(own))) invalid('index', `content has media type ${String(own)}`);
+  if (own !== undefined && mediaType !== undefined && own !== mediaType) invalid('index', `content has media type ${String(own)}, descriptor says ${mediaType}`);
+  if ('config' in value || 'layers' in value) invalid('index', 'content is a manifest');
+  if (!Array.isArray(value.manifests)) invalid('index', 'manifests is not an array');
+  value.manifests.forEach((entry) => parseDescriptor(entry, 'index entry'));
+  return value as unknown as Index;
+}
+
+/** Parses an image config: architecture, os and rootfs.diff_ids (each a valid digest) are required. */
+export function parseImageConfig(bytes: Uint8Array): ImageConfig {
+  const value = parseJsonObject(bytes, 'image config');
+  if (typeof value.architecture !== 'string' || typeof value.os !== 'string') invalid('image config', 'missing architecture or os');
+  const rootfs = value.rootfs;
+  if (!isRecord(rootfs) || rootfs.type !== 'layers' || !Array.isArray(rootfs.diff_ids)) invalid('image config', 'invalid rootfs');
+  for (const diffId of rootfs.diff_ids) {
+    if (typeof diffId !== 'string') invalid('image config', 'diff_id is not a string');
+    parseDigest(diffId);
+  }
+  if (value.config !== undefined && value.config !== null && !isRecord(value.config)) invalid('image config', 'config is not an object');
+  return value as unknown as ImageConfig;
+}

@@ -1,1 +1,31 @@
+/**
+ * The local store: content-addressed blobs and named references kept as an OCI image layout,
+ * unpacked layers by chain ID, locks and garbage collection. See content-store.ts for the
+ * contract every operation keeps.
+ */
+import { LayoutStore } from './layout-store.js';
+import { defaultRoot } from './root.js';
+
 export type { BlobInfo, ContentStore, ExpectedBlob, Ingest } from './content-store.js';
+export { LayoutStore, validateReferenceName } from './layout-store.js';
+export { defaultRoot } from './root.js';
+export { acquireLock, tryLock, type FileLock, type LockOptions } from './lock.js';
+export { writeFileAtomic, temporaryName } from './atomic.js';
+export { VerifyingStream } from './verify-stream.js';
+export { unpackLayer, decompressLayer, type UnpackOptions, type UnpackResult } from './unpack.js';
+export { chainIds, findImage, reachableBlobs, readIndex, readManifest, resolveImage, selectPlatform, storeName, type ResolvedImage } from './image.js';
+export { unpackImage, snapshotPath } from './snapshots.js';
+export { pruneStore, type PruneOptions, type PruneResult } from './prune.js';
+export { verifyStore, type VerifyProblem, type VerifyResult } from './verify.js';
+
+/** The store as the rest of tsbuild uses it. */
+export type Store = LayoutStore;
+
+export interface OpenStoreOptions {
+  /** Defaults to `defaultRoot()`: TSBUILD_ROOT, /var/lib/tsbuild for root, XDG data home otherwise. */
+  readonly root?: string;
+}
+
+export async function openStore(options: OpenStoreOptions = {}): Promise<Store> {
+  return LayoutStore.open(options.root ?? defaultRoot());
+}

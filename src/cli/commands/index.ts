@@ -1,4 +1,12 @@
 import { registerCommands } from '../program.js';
+import { registerImage } from './image.js';
+import { registerImages } from './images.js';
+import { registerInspect } from './inspect.js';
+import { registerLoad } from './load.js';
+import { registerRmi } from './rmi.js';
+import { registerSave } from './save.js';
+import { registerTag } from './tag.js';
+import { registerVerify } from './verify.js';
 
 // Each command lives in its own file and registers itself here.
-registerCommands();
+registerCommands(registerImages, registerTag, registerRmi, registerInspect, registerSave, registerLoad, registerImage, registerVerify);

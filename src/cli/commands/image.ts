@@ -1,0 +1,27 @@
+import type { Command } from 'commander';
+import { TsbuildError } from '../../common/index.js';
+import { pruneStore } from '../../store/index.js';
+import type { CliIo } from '../io.js';
+import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
+
+function parseDuration(text: string): number {
+  const match = /^([0-9]+)(ms|s|m|h)?$/.exec(text);
+  if (match === null) throw new TsbuildError('INVALID_ARGUMENT', `prune images: invalid duration ${JSON.stringify(text)}`);
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  return Number(match[1]) * factor;
+}
+
+export function registerImage(program: Command, io: CliIo): void {
+  const image = program.command('image').description('manage images in the store');
+  addRootOption(
+    image
+      .command('prune')
+      .description('remove blobs and unpacked layers that no image uses')
+      .option('--grace <duration>', 'keep anything younger than this (another process may be about to name it), e.g. 10m, 0', '10m'),
+  ).action(async (options: RootOption & { grace: string }) => {
+    const store = await storeFromOptions(options);
+    const result = await pruneStore(store, { gracePeriodMs: parseDuration(options.grace) });
+    for (const digest of result.blobsRemoved) io.stdout.write(`deleted: ${digest}\n`);
+    io.stdout.write(`Total reclaimed space: ${result.bytesFreed} bytes (${result.blobsRemoved.length} blobs, ${result.snapshotsRemoved} unpacked layers)\n`);
+  });
+}

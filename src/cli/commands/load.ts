@@ -1,0 +1,24 @@
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import type { Command } from 'commander';
+import { familiarReference, parseReference } from '../../common/index.js';
+import { loadArchive } from '../../exporter/index.js';
+import type { CliIo } from '../io.js';
+import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
+
+export function registerLoad(program: Command, io: CliIo, stdin: () => Readable = () => process.stdin): void {
+  addRootOption(
+    program
+      .command('load')
+      .description('load images from a tar archive (docker-archive or OCI layout, detected)')
+      .option('-i, --input <file>', 'read from FILE instead of standard input')
+      .option('-q, --quiet', 'print only image references'),
+  ).action(async (options: RootOption & { input?: string; quiet?: boolean }) => {
+    const store = await storeFromOptions(options);
+    const loaded = await loadArchive(store, options.input === undefined ? stdin() : createReadStream(options.input));
+    for (const image of loaded) {
+      if (image.name !== undefined) io.stdout.write(`Loaded image: ${familiarReference(parseReference(image.name))}\n`);
+      else io.stdout.write(`Loaded image ID: ${image.descriptor.digest}\n`);
+    }
+  });
+}

@@ -1,0 +1,50 @@
+import { open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Command } from 'commander';
+import { TsbuildError, hostPlatform, parsePlatform } from '../../common/index.js';
+import { saveArchive, type SaveImage } from '../../exporter/index.js';
+import { findImage, temporaryName } from '../../store/index.js';
+import type { CliIo } from '../io.js';
+import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
+
+export function registerSave(program: Command, io: CliIo): void {
+  addRootOption(
+    program
+      .command('save')
+      .description('write images to a tar archive (docker-archive for `docker load`, or an OCI layout)')
+      .argument('<images...>', 'image names, IDs or digests')
+      .option('-o, --output <file>', 'write to FILE instead of standard output')
+      .option('--format <format>', 'docker or oci', 'docker')
+      .option('--platform <os/arch[/variant]>', 'platform inside a multi-platform image, for the docker format'),
+  ).action(async (images: string[], options: RootOption & { output?: string; format: string; platform?: string }) => {
+    if (options.format !== 'docker' && options.format !== 'oci') throw new TsbuildError('INVALID_ARGUMENT', `save images: unknown format ${JSON.stringify(options.format)} (docker or oci)`);
+    const store = await storeFromOptions(options);
+    const selected: SaveImage[] = [];
+    for (const image of images) {
+      const found = await findImage(store, image);
+      if (found === undefined) throw new TsbuildError('NOT_FOUND', `save image: no such image ${image}`);
+      selected.push(found);
+    }
+    const archive = await saveArchive(store, selected, { format: options.format, platform: options.platform === undefined ? hostPlatform() : parsePlatform(options.platform) });
+    if (options.output === undefined) {
+      await pipeline(archive, io.stdout);
+      return;
+    }
+    // A reader of FILE sees the old archive or the complete new one.
+    const temporary = join(dirname(options.output), temporaryName(`.${basename(options.output)}`));
+    try {
+      const handle = await open(temporary, 'wx', 0o644);
+      try {
+        for await (const chunk of archive) await handle.write(chunk as Buffer);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temporary, options.output);
+    } catch (error) {
+      await unlink(temporary).catch(() => undefined);
+      throw error;
+    }
+  });
+}

@@ -1,0 +1,20 @@
+import type { Command } from 'commander';
+import { TsbuildError } from '../../common/index.js';
+import { findImage, storeName } from '../../store/index.js';
+import type { CliIo } from '../io.js';
+import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
+
+export function registerTag(program: Command, _io: CliIo): void {
+  addRootOption(
+    program
+      .command('tag')
+      .description('give an image in the store another name')
+      .argument('<source>', 'image name, ID or digest')
+      .argument('<target>', 'new name, e.g. registry:5000/app:1'),
+  ).action(async (source: string, target: string, options: RootOption) => {
+    const store = await storeFromOptions(options);
+    const found = await findImage(store, source);
+    if (found === undefined) throw new TsbuildError('NOT_FOUND', `tag image: no such image ${source}`);
+    await store.setReference(storeName(target), found.descriptor);
+  });
+}

@@ -1,0 +1,309 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { extract } from 'tar-stream';
+import {
+  MediaType,
+  TsbuildError,
+  digestHex,
+  familiarReference,
+  isIndexMediaType,
+  messageOf,
+  parseDigest,
+  parseImageConfig,
+  parseIndex,
+  parseReference,
+  refNameAnnotation,
+  type Descriptor,
+  type Digest,
+  type Platform,
+} from '../common/index.js';
+import { reachableBlobs, resolveImage, storeName, temporaryName, type LayoutStore } from '../store/index.js';
+import { compressLayer, sourceDateEpochFromEnv, tarStream, type LayerEntry } from './layer.js';
+
+export type ArchiveFormat = 'docker' | 'oci';
+
+export interface SaveImage {
+  /** Full name (`docker.io/library/busybox:latest`), or undefined for an image saved by digest. */
+  readonly name?: string;
+  readonly descriptor: Descriptor;
+}
+
+export interface SaveOptions {
+  readonly format: ArchiveFormat;
+  readonly platform?: Platform;
+}
+
+/** Name used by containerd and docker for the full image name in an OCI layout's index. */
+const containerdNameAnnotation = 'io.containerd.image.name';
+
+function directory(path: string, mtime: number): LayerEntry {
+  return { path, type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime };
+}
+
+function json(path: string, value: unknown, mtime: number): LayerEntry {
+  const bytes = Buffer.from(`${JSON.stringify(value)}\n`, 'utf8');
+  return { path, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime, size: bytes.length, content: () => bytes };
+}
+
+/** Entries of an OCI image layout holding IMAGES and everything they reach. */
+async function ociEntries(store: LayoutStore, images: readonly SaveImage[], mtime: number): Promise<LayerEntry[]> {
+  const blobs = new Set<Digest>();
+  for (const image of images) await reachableBlobs(store, image.descriptor, blobs);
+  const manifests = images.map((image) => {
+    const { annotations, ...rest } = image.descriptor;
+    if (image.name === undefined) return image.descriptor;
+    return { ...rest, annotations: { ...annotations, [containerdNameAnnotation]: image.name, [refNameAnnotation]: image.name } };
+  });
+  const entries: LayerEntry[] = [directory('blobs', mtime), directory('blobs/sha256', mtime)];
+  for (const digest of [...blobs].sort()) {
+    const size = (await store.blobSize(digest)) ?? 0;
+    entries.push({ path: `blobs/sha256/${digestHex(digest)}`, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime, size, content: () => lazy(() => store.openBlob(digest)) });
+  }
+  entries.push(json('index.json', { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }, mtime));
+  entries.push(json('oci-layout', { imageLayoutVersion: '1.0.0' }, mtime));
+  return entries;
+}
+
+async function* lazy(open: () => Promise<AsyncIterable<Uint8Array>>): AsyncGenerator<Uint8Array> {
+  yield* await open();
+}
+
+async function* uncompressedLayer(store: LayoutStore, layer: Descriptor): AsyncGenerator<Uint8Array> {
+  const blob = await store.openBlob(layer.digest);
+  if (!layer.mediaType.endsWith('gzip')) {
+    yield* blob;
+    return;
+  }
+  const gunzip = createGunzip();
+  const feeding = pipeline(blob, gunzip);
+  feeding.catch(() => undefined);
+  yield* gunzip;
+  await feeding;
+}
+
+/** Entries of a docker-archive (`docker save` format): config, uncompressed layer tars, manifest.json, repositories. */
+async function dockerEntries(store: LayoutStore, images: readonly SaveImage[], platform: Platform | undefined, mtime: number): Promise<LayerEntry[]> {
+  const files = new Map<string, LayerEntry>();
+  const manifest: Array<{ Config: string; RepoTags: string[]; Layers: string[] }> = [];
+  const repositories: Record<string, Record<string, string>> = {};
+  for (const image of images) {
+    const resolved = await resolveImage(store, image.descriptor, platform);
+    const configPath = `blobs/sha256/${digestHex(resolved.manifest.config.digest)}`;
+    files.set(configPath, { path: configPath, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime, size: resolved.configBytes.length, content: () => resolved.configBytes });
+    const layers: string[] = [];
+    for (const [position, layer] of resolved.manifest.layers.entries()) {
+      const diffId = resolved.config.rootfs.diff_ids[position] as Digest;
+      const path = `blobs/sha256/${digestHex(diffId)}`;
+      layers.push(path);
+      if (files.has(path)) continue;
+      // The tar header needs the size before the content: one pass to count, one to copy.
+      let size = 0;
+      for await (const chunk of uncompressedLayer(store, layer)) size += chunk.length;
+      files.set(path, { path, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime, size, content: () => uncompressedLayer(store, layer) });
+    }
+    const tags: string[] = [];
+    if (image.name !== undefined) {
+      const reference = parseReference(image.name);
+      if (reference.tag !== undefined && reference.digest === undefined) {
+        tags.push(familiarReference(reference));
+        const repository = familiarReference({ domain: reference.domain, path: reference.path });
+        const top = resolved.config.rootfs.diff_ids.at(-1);
+        repositories[repository] = { ...repositories[repository], [reference.tag]: top === undefined ? '' : digestHex(top) };
+      }
+    }
+    manifest.push({ Config: configPath, RepoTags: tags, Layers: layers });
+  }
+  const sorted = [...files.values()].sort((a, b) => (a.path < b.path ? -1 : 1));
+  return [directory('blobs', mtime), directory('blobs/sha256', mtime), ...sorted, json('manifest.json', manifest, mtime), json('repositories', repositories, mtime)];
+}
+
+/**
+ * The bytes of an archive of IMAGES: an OCI image layout as a tar, or a docker-archive that
+ * `docker load` and skopeo's `docker-archive:` read. Streamed; blobs are read from the store as
+ * they are written out. Deterministic: same images, same bytes.
+ */
+export async function saveArchive(store: LayoutStore, images: readonly SaveImage[], options: SaveOptions): Promise<Readable> {
+  if (images.length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'save images: no image given');
+  const mtime = sourceDateEpochFromEnv() ?? 0;
+  const entries = options.format === 'oci' ? await ociEntries(store, images, mtime) : await dockerEntries(store, images, options.platform, mtime);
+  return Readable.from(tarStream(entries, { sourceDateEpoch: mtime }));
+}
+
+// --- load --------------------------------------------------------------------------------------
+
+export interface LoadedImage {
+  readonly name?: string;
+  readonly descriptor: Descriptor;
+}
+
+const maxJsonBytes = 16 * 1024 * 1024;
+
+/** Archive member names as keys: no leading `./` or `/`, no `..` (such members are never used). */
+function memberKey(name: string): string | undefined {
+  const parts = name.split('/').filter((part) => part !== '' && part !== '.');
+  return parts.includes('..') || parts.length === 0 ? undefined : parts.join('/');
+}
+
+/**
+ * Loads an archive written by `save` (either format, told apart by `oci-layout` or
+ * `manifest.json`) into the store. Members are spooled to a private directory under the store's
+ * tmp/ first, since the order of members in a tar is not fixed; every blob is verified against
+ * its digest on the way in. Docker layers are compressed with gzip as tsbuild stores layers.
+ */
+export async function loadArchive(store: LayoutStore, archive: Readable | AsyncIterable<Uint8Array>): Promise<LoadedImage[]> {
+  const spool = join(store.temporaryDirectory, temporaryName('load'));
+  await mkdir(spool, { mode: 0o700 });
+  try {
+    const members = new Map<string, string>();
+    const extractor = extract();
+    const feeding = pipeline(archive, extractor);
+    feeding.catch(() => undefined);
+    let count = 0;
+    for await (const entry of extractor) {
+      const key = memberKey(entry.header.name);
+      if ((entry.header.type === 'file' || entry.header.type === 'contiguous-file') && key !== undefined) {
+        const path = join(spool, `m${count++}`);
+        const handle = await open(path, 'wx', 0o600);
+        try {
+          await pipeline(entry, handle.createWriteStream());
+        } finally {
+          await handle.close().catch(() => undefined);
+        }
+        members.set(key, path);
+      } else {
+        entry.resume();
+      }
+    }
+    await feeding;
+    const readJson = async (key: string): Promise<unknown> => {
+      const path = members.get(key);
+      if (path === undefined) throw new TsbuildError('NOT_FOUND', `load archive: no ${key}`);
+      const bytes = await readFile(path);
+      if (bytes.length > maxJsonBytes) throw new TsbuildError('SIZE_MISMATCH', `load archive: ${key} is too large`);
+      return JSON.parse(bytes.toString('utf8')) as unknown;
+    };
+    if (members.has('oci-layout')) return await loadOci(store, members, readJson);
+    if (members.has('manifest.json')) return await loadDocker(store, members, readJson);
+    throw new TsbuildError('INVALID_ARGUMENT', 'load archive: neither an OCI layout (oci-layout) nor a docker archive (manifest.json)');
+  } catch (error) {
+    if (error instanceof TsbuildError) throw error;
+    throw new TsbuildError('INVALID_ARGUMENT', `load archive: ${messageOf(error)}`, { cause: error });
+  } finally {
+    await rm(spool, { recursive: true, force: true });
+  }
+}
+
+async function loadOci(store: LayoutStore, members: Map<string, string>, readJson: (key: string) => Promise<unknown>): Promise<LoadedImage[]> {
+  const index = parseIndex(Buffer.from(JSON.stringify(await readJson('index.json'))));
+  for (const [key, path] of [...members.entries()].sort()) {
+    const match = /^blobs\/([a-z0-9]+)\/([0-9a-f]+)$/.exec(key);
+    if (match === null) continue;
+    const digest = parseDigest(`${match[1] ?? ''}:${match[2] ?? ''}`);
+    await store.putBlob(createReadStream(path), { digest });
+  }
+  const loaded: LoadedImage[] = [];
+  for (const entry of index.manifests) {
+    const { annotations, ...rest } = entry;
+    const others = Object.fromEntries(Object.entries(annotations ?? {}).filter(([key]) => key !== refNameAnnotation && key !== containerdNameAnnotation));
+    const descriptor: Descriptor = Object.keys(others).length === 0 ? rest : { ...rest, annotations: others };
+    if (isIndexMediaType(descriptor.mediaType)) await reachableBlobs(store, descriptor, new Set());
+    else await resolveImage(store, descriptor);
+    const name = loadedName(annotations);
+    if (name !== undefined) await store.setReference(name, descriptor);
+    loaded.push({ ...(name === undefined ? {} : { name }), descriptor });
+  }
+  return loaded;
+}
+
+/** The image name an OCI layout gives: containerd's full-name annotation, else ref.name when it is a full reference. */
+function loadedName(annotations: Readonly<Record<string, string>> | undefined): string | undefined {
+  for (const candidate of [annotations?.[containerdNameAnnotation], annotations?.[refNameAnnotation]]) {
+    if (candidate === undefined) continue;
+    // A bare tag (`latest`, as some tools write ref.name) names no repository.
+    if (!candidate.includes('/') && !candidate.includes(':')) continue;
+    try {
+      return storeName(candidate);
+    } catch {
+      continue;
+    }
+  }
+  return undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+async function isGzip(path: string): Promise<boolean> {
+  const handle = await open(path, 'r');
+  try {
+    const magic = Buffer.alloc(2);
+    await handle.read(magic, 0, 2, 0);
+    return magic[0] === 0x1f && magic[1] === 0x8b;
+  } finally {
+    await handle.close();
+  }
+}
+
+async function loadDocker(store: LayoutStore, members: Map<string, string>, readJson: (key: string) => Promise<unknown>): Promise<LoadedImage[]> {
+  const manifest = await readJson('manifest.json');
+  if (!Array.isArray(manifest)) throw new TsbuildError('INVALID_ARGUMENT', 'load archive: manifest.json is not an array');
+  const loaded: LoadedImage[] = [];
+  for (const item of manifest) {
+    if (!isRecord(item) || typeof item.Config !== 'string' || !Array.isArray(item.Layers)) throw new TsbuildError('INVALID_ARGUMENT', 'load archive: invalid manifest.json entry');
+    const configKey = memberKey(item.Config);
+    const configPath = configKey === undefined ? undefined : members.get(configKey);
+    if (configPath === undefined) throw new TsbuildError('NOT_FOUND', `load archive: no config ${item.Config}`);
+    const configBytes = await readFile(configPath);
+    const config = parseImageConfig(configBytes);
+    if (config.rootfs.diff_ids.length !== item.Layers.length) throw new TsbuildError('INVALID_ARGUMENT', 'load archive: layer count differs from the config');
+    const layers: Descriptor[] = [];
+    for (const [position, layerName] of item.Layers.entries()) {
+      const key = typeof layerName === 'string' ? memberKey(layerName) : undefined;
+      const path = key === undefined ? undefined : members.get(key);
+      if (path === undefined) throw new TsbuildError('NOT_FOUND', `load archive: no layer ${String(layerName)}`);
+      const expected = config.rootfs.diff_ids[position] as Digest;
+      if (await isGzip(path)) {
+        const info = await store.putBlob(createReadStream(path));
+        const diffId = await diffOfGzip(path);
+        if (diffId !== expected) throw new TsbuildError('DIGEST_MISMATCH', `load archive: layer ${String(layerName)} has diff ID ${diffId}, config says ${expected}`);
+        layers.push({ mediaType: MediaType.ociLayerGzip, digest: info.digest, size: info.size });
+      } else {
+        const written = await compressLayer(createReadStream(path), store);
+        if (written.diffId !== expected) throw new TsbuildError('DIGEST_MISMATCH', `load archive: layer ${String(layerName)} has diff ID ${written.diffId}, config says ${expected}`);
+        layers.push(written.descriptor);
+      }
+    }
+    // The config is kept byte for byte, so the image ID (its digest) survives the round trip.
+    const configInfo = await store.putBlob(Readable.from([configBytes]));
+    const manifestBytes = Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: { mediaType: MediaType.ociConfig, digest: configInfo.digest, size: configInfo.size }, layers }),
+      'utf8',
+    );
+    const manifestInfo = await store.putBlob(Readable.from([manifestBytes]));
+    const descriptor: Descriptor = { mediaType: MediaType.ociManifest, digest: manifestInfo.digest, size: manifestInfo.size };
+    const tags = Array.isArray(item.RepoTags) ? item.RepoTags.filter((tag): tag is string => typeof tag === 'string') : [];
+    if (tags.length === 0) loaded.push({ descriptor });
+    for (const tag of tags) {
+      const name = storeName(tag);
+      await store.setReference(name, descriptor);
+      loaded.push({ name, descriptor });
+    }
+  }
+  return loaded;
+}
+
+async function diffOfGzip(path: string): Promise<Digest> {
+  const hash = createHash('sha256');
+  const gunzip = createGunzip();
+  const feeding = pipeline(createReadStream(path), gunzip);
+  for await (const chunk of gunzip) hash.update(chunk as Buffer);
+  await feeding;
+  return parseDigest(`sha256:${hash.digest('hex')}`);
+}
+

@@ -1,0 +1,20 @@
+/**
+ * Turns layers into images and images into bytes: a deterministic layer writer (PAX tar, gzip
+ * with a fixed header, diff ID and digest in one pass), image config and manifest writing, and
+ * archives in the OCI layout and docker-archive formats (save and load).
+ */
+export { encodeHeader, endOfArchive, type TarEntryType, type TarHeader } from './tar.js';
+export {
+  comparePaths,
+  compressLayer,
+  directoryEntries,
+  sourceDateEpochFromEnv,
+  tarStream,
+  writeLayer,
+  type BlobSink,
+  type LayerEntry,
+  type LayerOptions,
+  type WrittenLayer,
+} from './layer.js';
+export { writeImage, type ImageSpec, type WrittenImage } from './image.js';
+export { loadArchive, saveArchive, type ArchiveFormat, type LoadedImage, type SaveImage, type SaveOptions } from './archive.js';

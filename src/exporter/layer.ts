@@ -1,0 +1,154 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { lstat, readdir, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { constants as zlibConstants, createGzip } from 'node:zlib';
+import { MediaType, TsbuildError, parseDigest, type Descriptor, type Digest } from '../common/index.js';
+import type { BlobInfo } from '../store/index.js';
+import { encodeHeader, endOfArchive, padding, type TarHeader } from './tar.js';
+
+export interface LayerEntry extends TarHeader {
+  /** File content, read only when the entry is written (never held for the whole layer). */
+  readonly content?: () => AsyncIterable<Uint8Array> | Uint8Array;
+}
+
+export interface LayerOptions {
+  /** Clamp every mtime to this (seconds); defaults to SOURCE_DATE_EPOCH when set. */
+  readonly sourceDateEpoch?: number;
+  /** gzip (default) or none. */
+  readonly compression?: 'gzip' | 'none';
+}
+
+export interface WrittenLayer {
+  readonly descriptor: Descriptor;
+  /** sha256 of the uncompressed tar. */
+  readonly diffId: Digest;
+}
+
+/** Where the compressed bytes go; a ContentStore fits, so does anything that hashes what it stores. */
+export interface BlobSink {
+  putBlob(source: Readable | AsyncIterable<Uint8Array>): Promise<BlobInfo>;
+}
+
+/** SOURCE_DATE_EPOCH as seconds, or undefined when unset or not a plain integer. */
+export function sourceDateEpochFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const value = env.SOURCE_DATE_EPOCH;
+  return value !== undefined && /^[0-9]{1,15}$/.test(value) ? Number(value) : undefined;
+}
+
+/** Tar order: parents before children, siblings by byte order of their names. */
+export function comparePaths(a: string, b: string): number {
+  const x = a.split('/');
+  const y = b.split('/');
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const compared = Buffer.compare(Buffer.from(x[i] ?? ''), Buffer.from(y[i] ?? ''));
+    if (compared !== 0) return compared;
+  }
+  return x.length - y.length;
+}
+
+/** The uncompressed tar of ENTRIES (in the order given), streamed entry by entry. */
+export async function* tarStream(entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>, options: LayerOptions = {}): AsyncGenerator<Buffer> {
+  const epoch = options.sourceDateEpoch ?? sourceDateEpochFromEnv();
+  let previous: string | undefined;
+  for await (const entry of entries) {
+    if (previous !== undefined && comparePaths(previous, entry.path) >= 0) {
+      throw new TsbuildError('INVALID_ARGUMENT', `write layer: entry ${JSON.stringify(entry.path)} is out of order or repeated`);
+    }
+    previous = entry.path;
+    const mtime = epoch === undefined ? Math.floor(entry.mtime) : Math.min(Math.floor(entry.mtime), epoch);
+    yield encodeHeader({ ...entry, mtime });
+    if (entry.type !== 'file') continue;
+    const expected = entry.size ?? 0;
+    let written = 0;
+    const content = entry.content?.();
+    const chunks = content === undefined ? [] : content instanceof Uint8Array ? [content] : content;
+    for await (const chunk of chunks) {
+      written += chunk.length;
+      if (written > expected) throw new TsbuildError('SIZE_MISMATCH', `write layer: ${entry.path} grew while it was read`);
+      yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    }
+    if (written !== expected) throw new TsbuildError('SIZE_MISMATCH', `write layer: ${entry.path} has ${written} bytes, expected ${expected}`);
+    yield padding(written);
+  }
+  yield endOfArchive;
+}
+
+/** Hashes what passes through. */
+class Digester extends Transform {
+  private readonly hash = createHash('sha256');
+  size = 0;
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    callback(null, chunk);
+  }
+  digest(): Digest {
+    return parseDigest(`sha256:${this.hash.digest('hex')}`);
+  }
+}
+
+/**
+ * Writes a layer in one streaming pass: tar → sha256 (diff ID) → gzip → SINK (which hashes the
+ * compressed bytes for the digest). gzip's header carries no name and no mtime (zlib writes
+ * zeros there), so equal entries give equal bytes.
+ */
+export async function writeLayer(entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>, sink: BlobSink, options: LayerOptions = {}): Promise<WrittenLayer> {
+  const uncompressed = new Digester();
+  const tar = Readable.from(tarStream(entries, options));
+  const gzip = options.compression !== 'none';
+  const compressed = gzip ? createGzip({ level: zlibConstants.Z_DEFAULT_COMPRESSION }) : new Transform({ transform: (chunk, _encoding, callback) => callback(null, chunk) });
+  const feeding = pipeline(tar, uncompressed, compressed);
+  feeding.catch(() => undefined);
+  const [info] = await Promise.all([sink.putBlob(compressed), feeding]);
+  return {
+    descriptor: { mediaType: gzip ? MediaType.ociLayerGzip : MediaType.ociLayer, digest: info.digest, size: info.size },
+    diffId: uncompressed.digest(),
+  };
+}
+
+/** Compresses an existing uncompressed tar as writeLayer does, computing its diff ID on the way. */
+export async function compressLayer(tar: AsyncIterable<Uint8Array>, sink: BlobSink): Promise<WrittenLayer> {
+  const uncompressed = new Digester();
+  const compressed = createGzip({ level: zlibConstants.Z_DEFAULT_COMPRESSION });
+  const feeding = pipeline(tar, uncompressed, compressed);
+  feeding.catch(() => undefined);
+  const [info] = await Promise.all([sink.putBlob(compressed), feeding]);
+  return { descriptor: { mediaType: MediaType.ociLayerGzip, digest: info.digest, size: info.size }, diffId: uncompressed.digest() };
+}
+
+/**
+ * The entries of a directory tree as a layer holds them, in tar order, read lazily. Hard links
+ * inside the tree become `link` entries to the first path seen; ownership is kept numerically.
+ */
+export async function* directoryEntries(root: string, prefix = ''): AsyncGenerator<LayerEntry> {
+  const seen = new Map<string, string>();
+  async function* walk(directory: string, relative: string): AsyncGenerator<LayerEntry> {
+    const names = (await readdir(directory)).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    for (const name of names) {
+      const path = join(directory, name);
+      const entryPath = relative === '' ? name : `${relative}/${name}`;
+      const info = await lstat(path);
+      const common = { path: entryPath, mode: info.mode & 0o7777, uid: info.uid, gid: info.gid, mtime: Math.floor(info.mtimeMs / 1000) };
+      if (info.isDirectory()) {
+        yield { ...common, type: 'directory' };
+        yield* walk(path, entryPath);
+      } else if (info.isSymbolicLink()) {
+        yield { ...common, type: 'symlink', linkname: await readlink(path) };
+      } else if (info.isFile()) {
+        const key = `${info.dev}:${info.ino}`;
+        const first = info.nlink > 1 ? seen.get(key) : undefined;
+        if (first !== undefined) {
+          yield { ...common, type: 'link', linkname: first };
+        } else {
+          if (info.nlink > 1) seen.set(key, entryPath);
+          yield { ...common, type: 'file', size: info.size, content: () => createReadStream(path) };
+        }
+      }
+      // Sockets, fifos and device nodes are not image content.
+    }
+  }
+  yield* walk(root, prefix);
+}

@@ -1,0 +1,120 @@
+/**
+ * A small, deterministic tar encoder: POSIX ustar headers with PAX extended headers where ustar
+ * cannot hold a value (long or non-ASCII names, large sizes or ids). Numeric uid/gid only,
+ * empty uname/gname, whole-second mtimes; the bytes depend on nothing but the entries given.
+ */
+import { TsbuildError } from '../common/index.js';
+
+export type TarEntryType = 'file' | 'directory' | 'symlink' | 'link';
+
+export interface TarHeader {
+  /** Relative path, `/`-separated, no leading `/` or `./`; directories without trailing `/`. */
+  readonly path: string;
+  readonly type: TarEntryType;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  /** Seconds since the epoch. */
+  readonly mtime: number;
+  /** Bytes of content; files only. */
+  readonly size?: number;
+  /** Target of a symlink (as written) or hard link (a path in the same archive). */
+  readonly linkname?: string;
+  /** Extra PAX records (`SCHILY.xattr.*`). */
+  readonly pax?: Readonly<Record<string, string>>;
+}
+
+export const blockSize = 512;
+const typeFlags: Record<TarEntryType, string> = { file: '0', link: '1', symlink: '2', directory: '5' };
+
+function isPlainAscii(text: string): boolean {
+  return /^[\x20-\x7e]*$/.test(text);
+}
+
+function writeString(block: Buffer, offset: number, length: number, value: string): void {
+  block.write(value, offset, length, 'utf8');
+}
+
+/** Octal field with trailing NUL; false when the value does not fit (it then goes to PAX). */
+function fitsOctal(value: number, length: number): boolean {
+  return Number.isSafeInteger(value) && value >= 0 && value.toString(8).length <= length - 1;
+}
+
+function writeOctal(block: Buffer, offset: number, length: number, value: number): void {
+  const text = fitsOctal(value, length) ? value.toString(8).padStart(length - 1, '0') : '0'.repeat(length - 1);
+  block.write(`${text}\0`, offset, length, 'ascii');
+}
+
+function paxRecord(key: string, value: string): string {
+  // The length prefix counts its own digits.
+  const body = ` ${key}=${value}\n`;
+  const bodyLength = Buffer.byteLength(body);
+  let digits = String(bodyLength).length;
+  if (String(bodyLength + digits).length > digits) digits += 1;
+  return `${bodyLength + digits}${body}`;
+}
+
+function ustarBlock(header: TarHeader, name: string, typeflag: string, size: number, linkname: string): Buffer {
+  const block = Buffer.alloc(blockSize);
+  writeString(block, 0, 100, name);
+  writeOctal(block, 100, 8, header.mode & 0o7777);
+  writeOctal(block, 108, 8, header.uid);
+  writeOctal(block, 116, 8, header.gid);
+  writeOctal(block, 124, 12, size);
+  writeOctal(block, 136, 12, Math.max(0, Math.floor(header.mtime)));
+  block.fill(0x20, 148, 156);
+  block.write(typeflag, 156, 1, 'ascii');
+  writeString(block, 157, 100, linkname);
+  block.write('ustar\0', 257, 6, 'ascii');
+  block.write('00', 263, 2, 'ascii');
+  // uname/gname (265, 297) stay empty; devmajor/devminor are zero-filled octal.
+  writeOctal(block, 329, 8, 0);
+  writeOctal(block, 337, 8, 0);
+  let sum = 0;
+  for (const byte of block) sum += byte;
+  block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'ascii');
+  return block;
+}
+
+export function padding(size: number): Buffer {
+  const rest = size % blockSize;
+  return Buffer.alloc(rest === 0 ? 0 : blockSize - rest);
+}
+
+/** Header blocks for one entry (a PAX extended header first when needed). Content and padding follow. */
+export function encodeHeader(header: TarHeader): Buffer {
+  if (header.path === '' || header.path.startsWith('/') || header.path.split('/').includes('..')) {
+    throw new TsbuildError('UNSAFE_PATH', `write tar entry ${JSON.stringify(header.path)}: not a clean relative path`);
+  }
+  const size = header.type === 'file' ? (header.size ?? 0) : 0;
+  const name = header.type === 'directory' ? `${header.path}/` : header.path;
+  const linkname = header.linkname ?? '';
+  const records: Array<[string, string]> = [];
+  if (Buffer.byteLength(name) > 100 || !isPlainAscii(name)) records.push(['path', name]);
+  if (Buffer.byteLength(linkname) > 100 || !isPlainAscii(linkname)) records.push(['linkpath', linkname]);
+  if (!fitsOctal(size, 12)) records.push(['size', String(size)]);
+  if (!fitsOctal(header.uid, 8)) records.push(['uid', String(header.uid)]);
+  if (!fitsOctal(header.gid, 8)) records.push(['gid', String(header.gid)]);
+  for (const key of Object.keys(header.pax ?? {}).sort()) records.push([key, header.pax?.[key] ?? '']);
+  const main = ustarBlock(header, records.some(([key]) => key === 'path') ? asciiPrefix(name) : name, typeFlags[header.type], size, records.some(([key]) => key === 'linkpath') ? asciiPrefix(linkname) : linkname);
+  if (records.length === 0) return main;
+  records.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const body = Buffer.from(records.map(([key, value]) => paxRecord(key, value)).join(''), 'utf8');
+  const paxName = asciiPrefix(`PaxHeaders.0/${name.replace(/\/$/, '').split('/').at(-1) ?? ''}`);
+  const paxHeader = ustarBlock({ path: paxName, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0 }, paxName, 'x', body.length, '');
+  return Buffer.concat([paxHeader, body, padding(body.length), main]);
+}
+
+/** A stand-in for the ustar field when the real value is in a PAX record (readers without PAX see this). */
+function asciiPrefix(text: string): string {
+  let result = '';
+  for (const char of text) {
+    const next = result + (isPlainAscii(char) ? char : '_');
+    if (Buffer.byteLength(next) > 99) break;
+    result = next;
+  }
+  return result;
+}
+
+/** Two zero blocks end an archive. */
+export const endOfArchive = Buffer.alloc(blockSize * 2);

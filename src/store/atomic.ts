@@ -1,0 +1,39 @@
+import { randomBytes } from 'node:crypto';
+import { open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { TsbuildError, messageOf } from '../common/index.js';
+
+/** A name no other writer will pick, for temporary files beside their final place. */
+export function temporaryName(prefix: string): string {
+  return `${prefix}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+}
+
+/** Makes a rename durable: the directory entry itself must reach the disk. */
+export async function fsyncDirectory(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes a whole small file atomically: temporary name in the same directory, fsync, rename, fsync of the directory. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const directory = dirname(path);
+  const temporary = join(directory, temporaryName(`.${basename(path)}`));
+  try {
+    const handle = await open(temporary, 'wx', mode);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temporary, path);
+    await fsyncDirectory(directory);
+  } catch (error) {
+    await unlink(temporary).catch(() => undefined);
+    throw new TsbuildError('INTERNAL', `write ${path}: ${messageOf(error)}`, { cause: error });
+  }
+}

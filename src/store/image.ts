@@ -1,0 +1,152 @@
+import { createHash } from 'node:crypto';
+import {
+  TsbuildError,
+  formatPlatform,
+  formatReference,
+  hostPlatform,
+  isIndexMediaType,
+  isManifestMediaType,
+  parseDigest,
+  parseImageConfig,
+  parseIndex,
+  parseManifest,
+  parseReference,
+  type Descriptor,
+  type Digest,
+  type ImageConfig,
+  type Index,
+  type Manifest,
+  type Platform,
+} from '../common/index.js';
+import type { ContentStore } from './content-store.js';
+
+const maxManifestBytes = 4 * 1024 * 1024;
+const maxConfigBytes = 16 * 1024 * 1024;
+
+export interface ResolvedImage {
+  /** The manifest's descriptor (inside an index, the chosen platform's entry). */
+  readonly descriptor: Descriptor;
+  readonly manifest: Manifest;
+  readonly config: ImageConfig;
+  readonly configBytes: Buffer;
+  /** The index a platform was chosen from, when the reference named one. */
+  readonly index?: { readonly descriptor: Descriptor; readonly index: Index };
+}
+
+/** Chain IDs of a layer stack: chain(0) = diff(0); chain(n) = sha256(chain(n-1) + " " + diff(n)). */
+export function chainIds(diffIds: readonly Digest[]): Digest[] {
+  const result: Digest[] = [];
+  for (const diffId of diffIds) {
+    const previous = result.at(-1);
+    result.push(previous === undefined ? diffId : parseDigest(`sha256:${createHash('sha256').update(`${previous} ${diffId}`).digest('hex')}`));
+  }
+  return result;
+}
+
+export async function readManifest(store: ContentStore, descriptor: Descriptor): Promise<Manifest> {
+  return parseManifest(await store.readBlob(descriptor.digest, maxManifestBytes), descriptor.mediaType);
+}
+
+export async function readIndex(store: ContentStore, descriptor: Descriptor): Promise<Index> {
+  return parseIndex(await store.readBlob(descriptor.digest, maxManifestBytes), descriptor.mediaType);
+}
+
+function platformMatches(candidate: Platform | undefined, wanted: Platform): boolean {
+  if (candidate === undefined) return false;
+  if (candidate.os !== wanted.os || candidate.architecture !== wanted.architecture) return false;
+  return wanted.variant === undefined || candidate.variant === undefined || candidate.variant === wanted.variant;
+}
+
+/** Picks the manifest for PLATFORM (default the host's) out of an index. */
+export function selectPlatform(index: Index, platform: Platform = hostPlatform()): Descriptor | undefined {
+  const manifests = index.manifests.filter((entry) => isManifestMediaType(entry.mediaType));
+  return manifests.find((entry) => platformMatches(entry.platform, platform) && entry.platform?.variant === platform.variant) ?? manifests.find((entry) => platformMatches(entry.platform, platform));
+}
+
+/** Reads the manifest and config a descriptor leads to, choosing a platform inside an index. */
+export async function resolveImage(store: ContentStore, descriptor: Descriptor, platform?: Platform): Promise<ResolvedImage> {
+  let indexPart: ResolvedImage['index'];
+  let manifestDescriptor = descriptor;
+  if (isIndexMediaType(descriptor.mediaType)) {
+    const index = await readIndex(store, descriptor);
+    const chosen = selectPlatform(index, platform);
+    if (chosen === undefined) {
+      throw new TsbuildError('NOT_FOUND', `resolve image ${descriptor.digest}: no manifest for ${formatPlatform(platform ?? hostPlatform())}`);
+    }
+    indexPart = { descriptor, index };
+    manifestDescriptor = chosen;
+  } else if (!isManifestMediaType(descriptor.mediaType)) {
+    throw new TsbuildError('INVALID_MEDIA_TYPE', `resolve image ${descriptor.digest}: ${descriptor.mediaType} is neither a manifest nor an index`);
+  }
+  const manifest = await readManifest(store, manifestDescriptor);
+  const configBytes = await store.readBlob(manifest.config.digest, maxConfigBytes);
+  const config = parseImageConfig(configBytes);
+  if (config.rootfs.diff_ids.length !== manifest.layers.length) {
+    throw new TsbuildError('INVALID_MEDIA_TYPE', `resolve image ${manifestDescriptor.digest}: ${manifest.layers.length} layers but ${config.rootfs.diff_ids.length} diff_ids`);
+  }
+  return { descriptor: manifestDescriptor, manifest, config, configBytes, ...(indexPart === undefined ? {} : { index: indexPart }) };
+}
+
+/** A user's image argument as the store names it: `busybox` → `docker.io/library/busybox:latest`. */
+export function storeName(text: string): string {
+  return formatReference(parseReference(text));
+}
+
+/**
+ * Finds an image by name (normalized), by manifest digest, or by image ID (config digest, or a
+ * prefix of at least 4 hex characters of it), as docker accepts.
+ */
+export async function findImage(store: ContentStore, text: string): Promise<{ name?: string; descriptor: Descriptor } | undefined> {
+  const references = await store.listReferences();
+  let name: string | undefined;
+  try {
+    name = storeName(text);
+  } catch {
+    name = undefined;
+  }
+  if (name !== undefined) {
+    const target = await store.resolveReference(name);
+    if (target !== undefined) return { name, descriptor: target };
+  }
+  const hex = text.startsWith('sha256:') ? text.slice(7) : text;
+  if (!/^[0-9a-f]{4,64}$/.test(hex)) return undefined;
+  for (const reference of references) {
+    if (reference.target.digest.slice(7).startsWith(hex)) return { descriptor: reference.target };
+  }
+  for (const reference of references) {
+    try {
+      const image = await resolveImage(store, reference.target);
+      if (image.manifest.config.digest.slice(7).startsWith(hex)) return { descriptor: reference.target };
+    } catch {
+      // An incomplete image cannot match by ID; verify reports it.
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Every blob reachable from DESCRIPTOR that is present: the manifest or index itself, children of
+ * an index, config and layers of a manifest. MISSING collects what should be there and is not.
+ */
+export async function reachableBlobs(store: ContentStore, descriptor: Descriptor, into: Set<Digest>, missing: Digest[] = []): Promise<void> {
+  if (into.has(descriptor.digest)) return;
+  if (!(await store.hasBlob(descriptor.digest))) {
+    missing.push(descriptor.digest);
+    return;
+  }
+  into.add(descriptor.digest);
+  if (isIndexMediaType(descriptor.mediaType)) {
+    const index = await readIndex(store, descriptor);
+    for (const child of index.manifests) {
+      // A pull keeps only the platform it needed: absent siblings are not missing.
+      if (await store.hasBlob(child.digest)) await reachableBlobs(store, child, into, missing);
+    }
+    if (index.subject !== undefined && (await store.hasBlob(index.subject.digest))) into.add(index.subject.digest);
+  } else if (isManifestMediaType(descriptor.mediaType)) {
+    const manifest = await readManifest(store, descriptor);
+    for (const blob of [manifest.config, ...manifest.layers]) {
+      if (await store.hasBlob(blob.digest)) into.add(blob.digest);
+      else if (blob.urls === undefined) missing.push(blob.digest);
+    }
+  }
+}

@@ -1,0 +1,477 @@
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { link, mkdir, open, readdir, readFile, rename, stat, truncate, unlink, utimes, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import {
+  MediaType,
+  TsbuildError,
+  digestAlgorithm,
+  digestHex,
+  messageOf,
+  parseDigest,
+  parseIndex,
+  refNameAnnotation,
+  type Descriptor,
+  type Digest,
+  type Index,
+} from '../common/index.js';
+import { fsyncDirectory, temporaryName, writeFileAtomic } from './atomic.js';
+import type { BlobInfo, ContentStore, ExpectedBlob, Ingest } from './content-store.js';
+import { reachableBlobs } from './image.js';
+import { acquireLock, tryLock, type FileLock } from './lock.js';
+import { VerifyingStream, hasherFor } from './verify-stream.js';
+
+/**
+ * What skopeo's and umoci's OCI transports accept as a ref.name (image-spec annotation rules):
+ * components of alphanumerics joined by `-._:@+` or `--`, separated by `/`.
+ */
+const refNamePattern = /^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:\/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*$/;
+
+export function validateReferenceName(name: string): string {
+  if (name.length > 1024 || !refNamePattern.test(name)) {
+    throw new TsbuildError('INVALID_REFERENCE', `name reference ${JSON.stringify(name.slice(0, 200))}: not a valid OCI ref.name`);
+  }
+  return name;
+}
+
+const defaultMaxRead = 4 * 1024 * 1024;
+
+function errno(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < chunk.length) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
+    offset += bytesWritten;
+  }
+}
+
+function hashMismatch(what: string, actual: Digest, expected: Digest): TsbuildError {
+  return new TsbuildError('DIGEST_MISMATCH', `${what}: content hashes to ${actual}, expected ${expected}`);
+}
+
+/**
+ * A ContentStore kept as an OCI image layout: `oci-layout`, `index.json` (one entry per name,
+ * named by the `org.opencontainers.image.ref.name` annotation) and `blobs/<alg>/<hex>`, so that
+ * skopeo (`oci:ROOT:NAME`) and umoci read it as it is. Beside the layout: `ingest/` (resumable
+ * downloads), `tmp/` (files being written), `layers/` (unpacked layers by chain ID).
+ */
+export class LayoutStore implements ContentStore {
+  private constructor(readonly root: string) {}
+
+  static async open(root: string): Promise<LayoutStore> {
+    const store = new LayoutStore(root);
+    try {
+      for (const dir of ['blobs/sha256', 'ingest', 'tmp', 'layers/sha256']) await mkdir(join(root, dir), { recursive: true, mode: 0o755 });
+    } catch (error) {
+      throw new TsbuildError('INTERNAL', `open store ${root}: ${messageOf(error)}`, { cause: error });
+    }
+    await store.createIfMissing('oci-layout', `${JSON.stringify({ imageLayoutVersion: '1.0.0' })}\n`);
+    await store.createIfMissing('index.json', `${JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] })}\n`);
+    return store;
+  }
+
+  /** Creates a file only if absent, atomically (link fails on an existing name), so a racing creator never clobbers. */
+  private async createIfMissing(name: string, content: string): Promise<void> {
+    const path = join(this.root, name);
+    if (await stat(path).then(() => true, () => false)) return;
+    const temporary = join(this.root, 'tmp', temporaryName(name));
+    await writeFileAtomic(temporary, content);
+    try {
+      await link(temporary, path);
+      await fsyncDirectory(this.root);
+    } catch (error) {
+      if (errno(error) !== 'EEXIST') throw new TsbuildError('INTERNAL', `create ${path}: ${messageOf(error)}`, { cause: error });
+    } finally {
+      await unlink(temporary).catch(() => undefined);
+    }
+  }
+
+  blobPath(digest: Digest): string {
+    parseDigest(digest);
+    return join(this.root, 'blobs', digestAlgorithm(digest), digestHex(digest));
+  }
+
+  get temporaryDirectory(): string {
+    return join(this.root, 'tmp');
+  }
+
+  async hasBlob(digest: Digest): Promise<boolean> {
+    return (await this.blobSize(digest)) !== undefined;
+  }
+
+  async blobSize(digest: Digest): Promise<number | undefined> {
+    const path = this.blobPath(digest);
+    try {
+      const info = await stat(path);
+      return info.isFile() ? info.size : undefined;
+    } catch (error) {
+      if (errno(error) === 'ENOENT') return undefined;
+      throw new TsbuildError('INTERNAL', `stat blob ${digest}: ${messageOf(error)}`, { cause: error });
+    }
+  }
+
+  /** Marks a blob as recently used, so a concurrent prune (which spares young blobs) leaves it. */
+  private async touch(digest: Digest): Promise<void> {
+    const now = new Date();
+    await utimes(this.blobPath(digest), now, now).catch(() => undefined);
+  }
+
+  async putBlob(source: Readable | AsyncIterable<Uint8Array>, expected?: ExpectedBlob): Promise<BlobInfo> {
+    if (expected !== undefined) {
+      const size = await this.blobSize(expected.digest);
+      if (size !== undefined && (expected.size === undefined || expected.size === size)) {
+        await this.touch(expected.digest);
+        const readable = source as Partial<Readable>;
+        if (typeof readable.destroy === 'function') readable.destroy();
+        return { digest: expected.digest, size };
+      }
+    }
+    const algorithm = expected === undefined ? 'sha256' : digestAlgorithm(expected.digest);
+    const hash = createHash(algorithm);
+    const temporary = join(this.temporaryDirectory, temporaryName('blob'));
+    let size = 0;
+    try {
+      const handle = await open(temporary, 'wx', 0o644);
+      try {
+        for await (const chunk of source) {
+          const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+          hash.update(bytes);
+          size += bytes.length;
+          if (expected?.size !== undefined && size > expected.size) {
+            throw new TsbuildError('SIZE_MISMATCH', `put blob ${expected.digest}: more than the expected ${expected.size} bytes`);
+          }
+          await writeAll(handle, bytes);
+        }
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      const digest = parseDigest(`${algorithm}:${hash.digest('hex')}`);
+      if (expected !== undefined) {
+        if (expected.size !== undefined && size !== expected.size) {
+          throw new TsbuildError('SIZE_MISMATCH', `put blob ${expected.digest}: got ${size} bytes, expected ${expected.size}`);
+        }
+        if (digest !== expected.digest) throw hashMismatch(`put blob ${expected.digest}`, digest, expected.digest);
+      }
+      await this.install(temporary, digest);
+      return { digest, size };
+    } catch (error) {
+      await unlink(temporary).catch(() => undefined);
+      if (error instanceof TsbuildError) throw error;
+      throw new TsbuildError('INTERNAL', `put blob: ${messageOf(error)}`, { cause: error });
+    }
+  }
+
+  /** Renames a verified, fsynced file into blobs/. Replacing an existing blob is harmless: same bytes. */
+  private async install(temporary: string, digest: Digest): Promise<void> {
+    const directory = join(this.root, 'blobs', digestAlgorithm(digest));
+    await mkdir(directory, { recursive: true });
+    await rename(temporary, this.blobPath(digest));
+    await fsyncDirectory(directory);
+  }
+
+  async beginIngest(expected: ExpectedBlob): Promise<Ingest> {
+    parseDigest(expected.digest);
+    const present = await this.blobSize(expected.digest);
+    if (present !== undefined && (expected.size === undefined || present === expected.size)) {
+      await this.touch(expected.digest);
+      return new PresentIngest({ digest: expected.digest, size: present });
+    }
+    const base = join(this.root, 'ingest', `${digestAlgorithm(expected.digest)}-${digestHex(expected.digest)}`);
+    const lock = await tryLock(`${base}.lock`, { staleMs: 24 * 3600_000 });
+    // Another live process is downloading the same blob: write a private copy rather than wait.
+    const dataPath = lock === undefined ? join(this.temporaryDirectory, temporaryName('ingest')) : `${base}.data`;
+    try {
+      let offset = 0;
+      const hash = hasherFor(expected.digest);
+      if (lock !== undefined) {
+        const info = await stat(dataPath).catch(() => undefined);
+        offset = info?.size ?? 0;
+        if (expected.size !== undefined && offset > expected.size) {
+          await truncate(dataPath, 0);
+          offset = 0;
+        }
+        if (offset > 0) {
+          // Hash state cannot be saved across processes: rehash what an earlier attempt kept.
+          let seen = 0;
+          for await (const chunk of createReadStream(dataPath, { end: offset - 1 })) {
+            hash.update(chunk as Buffer);
+            seen += (chunk as Buffer).length;
+          }
+          offset = seen;
+        }
+      }
+      const handle = await open(dataPath, lock === undefined ? 'wx' : 'a', 0o644);
+      return new FileIngest(this, expected, dataPath, handle, hash, offset, lock);
+    } catch (error) {
+      await lock?.release();
+      throw new TsbuildError('INTERNAL', `begin ingest ${expected.digest}: ${messageOf(error)}`, { cause: error });
+    }
+  }
+
+  /** Used by FileIngest.commit. */
+  async installIngested(path: string, digest: Digest): Promise<void> {
+    await this.install(path, digest);
+  }
+
+  async openBlob(digest: Digest): Promise<Readable> {
+    const path = this.blobPath(digest);
+    let handle: FileHandle;
+    try {
+      handle = await open(path, 'r');
+    } catch (error) {
+      if (errno(error) === 'ENOENT') throw new TsbuildError('NOT_FOUND', `open blob ${digest}: not in the store`);
+      throw new TsbuildError('INTERNAL', `open blob ${digest}: ${messageOf(error)}`, { cause: error });
+    }
+    const size = (await handle.stat()).size;
+    const file = handle.createReadStream({ highWaterMark: 1024 * 1024 });
+    const verifier = new VerifyingStream(digest, size, `blob ${digest}`);
+    file.on('error', (error) => verifier.destroy(error));
+    verifier.on('close', () => {
+      if (!file.destroyed) file.destroy();
+    });
+    return file.pipe(verifier);
+  }
+
+  async readBlob(digest: Digest, maxBytes = defaultMaxRead): Promise<Buffer> {
+    const path = this.blobPath(digest);
+    let data: Buffer;
+    try {
+      const info = await stat(path);
+      if (info.size > maxBytes) throw new TsbuildError('SIZE_MISMATCH', `read blob ${digest}: ${info.size} bytes, more than the ${maxBytes} allowed`);
+      data = await readFile(path);
+    } catch (error) {
+      if (error instanceof TsbuildError) throw error;
+      if (errno(error) === 'ENOENT') throw new TsbuildError('NOT_FOUND', `read blob ${digest}: not in the store`);
+      throw new TsbuildError('INTERNAL', `read blob ${digest}: ${messageOf(error)}`, { cause: error });
+    }
+    const actual = parseDigest(`${digestAlgorithm(digest)}:${hasherFor(digest).update(data).digest('hex')}`);
+    if (actual !== digest) throw hashMismatch(`read blob ${digest}`, actual, digest);
+    return data;
+  }
+
+  /** Removes a blob; absent blobs are not an error. */
+  async deleteBlob(digest: Digest): Promise<boolean> {
+    try {
+      await unlink(this.blobPath(digest));
+      return true;
+    } catch (error) {
+      if (errno(error) === 'ENOENT') return false;
+      throw new TsbuildError('INTERNAL', `delete blob ${digest}: ${messageOf(error)}`, { cause: error });
+    }
+  }
+
+  /** Every blob file under blobs/, with its size and modification time. */
+  async listBlobs(): Promise<Array<{ digest: Digest; size: number; mtimeMs: number }>> {
+    const result: Array<{ digest: Digest; size: number; mtimeMs: number }> = [];
+    for (const algorithm of await readdir(join(this.root, 'blobs'))) {
+      for (const hex of await readdir(join(this.root, 'blobs', algorithm)).catch(() => [] as string[])) {
+        const digest = `${algorithm}:${hex}`;
+        // Stray files (an interrupted tool's temporaries) are not blobs; prune removes them by age.
+        if (!/^[a-z0-9]+:[0-9a-f]+$/.test(digest)) continue;
+        let parsed: Digest;
+        try {
+          parsed = parseDigest(digest);
+        } catch {
+          continue;
+        }
+        const info = await stat(join(this.root, 'blobs', algorithm, hex)).catch(() => undefined);
+        if (info?.isFile()) result.push({ digest: parsed, size: info.size, mtimeMs: info.mtimeMs });
+      }
+    }
+    return result;
+  }
+
+  // --- references -----------------------------------------------------------------------------
+
+  private get indexPath(): string {
+    return join(this.root, 'index.json');
+  }
+
+  /** The layout's index.json as it is now (readers never lock: it is replaced atomically). */
+  async readIndex(): Promise<Index> {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(this.indexPath);
+    } catch (error) {
+      throw new TsbuildError('INTERNAL', `read ${this.indexPath}: ${messageOf(error)}`, { cause: error });
+    }
+    return parseIndex(bytes, MediaType.ociIndex);
+  }
+
+  /** Takes the store-wide lock for an operation that must see references stand still (tag, rmi, prune). */
+  async lock(): Promise<FileLock> {
+    return acquireLock(join(this.root, 'index.json.lock'));
+  }
+
+  /**
+   * Read-modify-write of index.json under the lock; CHANGE returns the new entries, or undefined
+   * to leave the file untouched. HELD says the caller already holds the lock.
+   */
+  async updateIndex<T>(change: (entries: Descriptor[]) => { entries?: Descriptor[]; result: T } | Promise<{ entries?: Descriptor[]; result: T }>, held = false): Promise<T> {
+    const lock = held ? undefined : await this.lock();
+    try {
+      const index = await this.readIndex();
+      const { entries, result } = await change([...index.manifests]);
+      if (entries !== undefined) {
+        const next: Index = { ...index, schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: entries };
+        await writeFileAtomic(this.indexPath, `${JSON.stringify(next)}\n`);
+      }
+      return result;
+    } finally {
+      await lock?.release();
+    }
+  }
+
+  async resolveReference(name: string): Promise<Descriptor | undefined> {
+    const index = await this.readIndex();
+    const entry = index.manifests.find((descriptor) => descriptor.annotations?.[refNameAnnotation] === name);
+    return entry === undefined ? undefined : stripRefName(entry);
+  }
+
+  async setReference(name: string, target: Descriptor, held = false): Promise<void> {
+    validateReferenceName(name);
+    parseDigest(target.digest);
+    await this.updateIndex(async (entries) => {
+      // Checked under the lock: a prune running at the same time cannot have removed it since.
+      const size = await this.blobSize(target.digest);
+      if (size === undefined) throw new TsbuildError('NOT_FOUND', `set reference ${name}: ${target.digest} is not in the store`);
+      if (size !== target.size) throw new TsbuildError('SIZE_MISMATCH', `set reference ${name}: ${target.digest} has ${size} bytes, descriptor says ${target.size}`);
+      // Nothing half-stored is ever named: every blob the target reaches must be present.
+      const missing: Digest[] = [];
+      await reachableBlobs(this, target, new Set(), missing);
+      if (missing.length > 0) throw new TsbuildError('NOT_FOUND', `set reference ${name}: ${missing.length} blob(s) missing, first ${missing[0] ?? ''}`);
+      await this.touch(target.digest);
+      const { annotations, ...rest } = target;
+      const entry: Descriptor = { ...rest, annotations: { ...annotations, [refNameAnnotation]: name } };
+      const kept = entries.filter((descriptor) => descriptor.annotations?.[refNameAnnotation] !== name);
+      return { entries: [...kept, entry].sort(byRefName), result: undefined };
+    }, held);
+  }
+
+  async deleteReference(name: string, held = false): Promise<boolean> {
+    return this.updateIndex((entries) => {
+      const kept = entries.filter((descriptor) => descriptor.annotations?.[refNameAnnotation] !== name);
+      return kept.length === entries.length ? { result: false } : { entries: kept, result: true };
+    }, held);
+  }
+
+  async listReferences(): Promise<ReadonlyArray<{ readonly name: string; readonly target: Descriptor }>> {
+    const index = await this.readIndex();
+    return index.manifests.flatMap((descriptor) => {
+      const name = descriptor.annotations?.[refNameAnnotation];
+      return name === undefined ? [] : [{ name, target: stripRefName(descriptor) }];
+    });
+  }
+}
+
+function byRefName(a: Descriptor, b: Descriptor): number {
+  const x = a.annotations?.[refNameAnnotation] ?? '';
+  const y = b.annotations?.[refNameAnnotation] ?? '';
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+function stripRefName(descriptor: Descriptor): Descriptor {
+  const { annotations, ...rest } = descriptor;
+  if (annotations === undefined) return descriptor;
+  const others = Object.fromEntries(Object.entries(annotations).filter(([key]) => key !== refNameAnnotation));
+  return Object.keys(others).length === 0 ? rest : { ...rest, annotations: others };
+}
+
+/** The blob is already stored: nothing to write. */
+class PresentIngest implements Ingest {
+  readonly offset: number;
+  constructor(private readonly info: BlobInfo) {
+    this.offset = info.size;
+  }
+  async write(chunk: Uint8Array): Promise<void> {
+    if (chunk.length > 0) throw new TsbuildError('SIZE_MISMATCH', `write ingest ${this.info.digest}: the blob is complete`);
+  }
+  async commit(): Promise<BlobInfo> {
+    return this.info;
+  }
+  async abort(): Promise<void> {}
+  async suspend(): Promise<void> {}
+}
+
+class FileIngest implements Ingest {
+  private done = false;
+  private written: number;
+
+  constructor(
+    private readonly store: LayoutStore,
+    private readonly expected: ExpectedBlob,
+    private readonly path: string,
+    private readonly handle: FileHandle,
+    private readonly hash: Hash,
+    readonly offset: number,
+    private readonly lock: FileLock | undefined,
+  ) {
+    this.written = offset;
+  }
+
+  private get what(): string {
+    return `ingest ${this.expected.digest}`;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    if (this.done) throw new TsbuildError('INTERNAL', `write ${this.what}: already finished`);
+    if (this.expected.size !== undefined && this.written + chunk.length > this.expected.size) {
+      throw new TsbuildError('SIZE_MISMATCH', `write ${this.what}: more than the expected ${this.expected.size} bytes`);
+    }
+    await writeAll(this.handle, chunk);
+    this.hash.update(chunk);
+    this.written += chunk.length;
+  }
+
+  private async finish(): Promise<void> {
+    this.done = true;
+    await this.handle.close().catch(() => undefined);
+    await this.lock?.release();
+  }
+
+  async commit(): Promise<BlobInfo> {
+    const info: BlobInfo = { digest: this.expected.digest, size: this.written };
+    if (this.done) {
+      if (await this.store.hasBlob(this.expected.digest)) return info;
+      throw new TsbuildError('INTERNAL', `commit ${this.what}: already finished`);
+    }
+    try {
+      await this.handle.sync();
+      if (this.expected.size !== undefined && this.written !== this.expected.size) {
+        throw new TsbuildError('SIZE_MISMATCH', `commit ${this.what}: got ${this.written} bytes, expected ${this.expected.size}`);
+      }
+      const actual = parseDigest(`${digestAlgorithm(this.expected.digest)}:${this.hash.copy().digest('hex')}`);
+      if (actual !== this.expected.digest) throw hashMismatch(`commit ${this.what}`, actual, this.expected.digest);
+      await this.handle.close();
+      await this.store.installIngested(this.path, this.expected.digest);
+      this.done = true;
+      await this.lock?.release();
+      return info;
+    } catch (error) {
+      // What was written is wrong (or unreadable): it must not be resumed.
+      await unlink(this.path).catch(() => undefined);
+      await this.finish();
+      if (error instanceof TsbuildError) throw error;
+      throw new TsbuildError('INTERNAL', `commit ${this.what}: ${messageOf(error)}`, { cause: error });
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.done) return;
+    await this.finish();
+    await unlink(this.path).catch(() => undefined);
+  }
+
+  async suspend(): Promise<void> {
+    if (this.done) return;
+    await this.handle.sync().catch(() => undefined);
+    await this.finish();
+    // A private copy (another process held the shared ingest) cannot be found again: drop it.
+    if (this.lock === undefined) await unlink(this.path).catch(() => undefined);
+  }
+}

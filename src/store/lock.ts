@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto';
+import { open, readFile, stat, unlink, utimes } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TsbuildError, messageOf } from '../common/index.js';
+
+export interface LockOptions {
+  /** How long to wait for another holder before failing with LOCKED. */
+  readonly timeoutMs?: number;
+  /** A lock older than this is taken as abandoned even if its pid is alive (pid reuse). */
+  readonly staleMs?: number;
+}
+
+export interface FileLock {
+  release(): Promise<void>;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function tryCreate(path: string, content: string): Promise<boolean> {
+  try {
+    const handle = await open(path, 'wx', 0o644);
+    try {
+      await handle.writeFile(content);
+    } finally {
+      await handle.close();
+    }
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw new TsbuildError('INTERNAL', `create lock ${path}: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+/** Whether the lock file at PATH (with content CONTENT) was left by a dead or long-gone holder. */
+async function isStale(path: string, content: string, staleMs: number): Promise<boolean> {
+  const pid = Number.parseInt(content.split('\n')[0] ?? '', 10);
+  if (!Number.isSafeInteger(pid) || pid <= 0) {
+    // A holder writes its pid right after creating the file: give it a moment before judging.
+    const info = await stat(path).catch(() => undefined);
+    return info !== undefined && Date.now() - info.mtimeMs > 2_000;
+  }
+  if (!processAlive(pid)) return true;
+  const info = await stat(path).catch(() => undefined);
+  return info !== undefined && Date.now() - info.mtimeMs > staleMs;
+}
+
+/**
+ * Breaks a stale lock. Two processes may judge the same lock stale at once; only the one holding
+ * `PATH.break` may unlink it, and it judges again under that guard, so a lock freshly taken by a
+ * third process is never removed.
+ */
+async function breakStale(path: string, seen: string, staleMs: number): Promise<void> {
+  const guard = `${path}.break`;
+  if (!(await tryCreate(guard, `${process.pid}\n`))) {
+    const info = await stat(guard).catch(() => undefined);
+    // A breaker that died between its two steps leaves the guard behind.
+    if (info !== undefined && Date.now() - info.mtimeMs > 10_000) await unlink(guard).catch(() => undefined);
+    return;
+  }
+  try {
+    const now = await readFile(path, 'utf8').catch(() => undefined);
+    if (now === seen && (await isStale(path, now, staleMs))) await unlink(path).catch(() => undefined);
+  } finally {
+    await unlink(guard).catch(() => undefined);
+  }
+}
+
+/**
+ * Takes an exclusive lock across processes: a file created with O_CREAT|O_EXCL holding the
+ * holder's pid. Waits (polling, bounded) while another live process holds it.
+ */
+export async function acquireLock(path: string, options: LockOptions = {}): Promise<FileLock> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const staleMs = options.staleMs ?? 10 * 60_000;
+  const token = `${process.pid}\n${randomBytes(8).toString('hex')}\n`;
+  const deadline = Date.now() + timeoutMs;
+  let delay = 2;
+  for (;;) {
+    if (await tryCreate(path, token)) break;
+    const content = await readFile(path, 'utf8').catch(() => undefined);
+    if (content !== undefined && (await isStale(path, content, staleMs))) {
+      await breakStale(path, content, staleMs);
+      continue;
+    }
+    if (Date.now() > deadline) throw new TsbuildError('LOCKED', `acquire lock ${path}: held by another process (${(content ?? '').split('\n')[0] ?? ''})`);
+    await sleep(delay + Math.random() * delay);
+    delay = Math.min(delay * 2, 100);
+  }
+  let released = false;
+  // A long holder (a prune of a big store) keeps its lock fresh, so age alone never breaks it.
+  const heartbeat = setInterval(() => {
+    const now = new Date();
+    utimes(path, now, now).catch(() => undefined);
+  }, Math.max(1000, Math.floor(staleMs / 3)));
+  heartbeat.unref();
+  return {
+    async release() {
+      if (released) return;
+      released = true;
+      clearInterval(heartbeat);
+      const content = await readFile(path, 'utf8').catch(() => undefined);
+      if (content === token) await unlink(path).catch(() => undefined);
+    },
+  };
+}
+
+/** Tries once; returns undefined when a live process holds the lock. */
+export async function tryLock(path: string, options: LockOptions = {}): Promise<FileLock | undefined> {
+  try {
+    return await acquireLock(path, { ...options, timeoutMs: 0 });
+  } catch (error) {
+    if (error instanceof TsbuildError && error.code === 'LOCKED') return undefined;
+    throw error;
+  }
+}

@@ -1,0 +1,15 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * The store root: `TSBUILD_ROOT` when set; `/var/lib/tsbuild` for root; otherwise
+ * `$XDG_DATA_HOME/tsbuild`, falling back to `~/.local/share/tsbuild`.
+ */
+export function defaultRoot(env: NodeJS.ProcessEnv = process.env, uid: number = process.getuid?.() ?? 0): string {
+  const explicit = env.TSBUILD_ROOT;
+  if (explicit !== undefined && explicit !== '') return explicit;
+  if (uid === 0) return '/var/lib/tsbuild';
+  const xdg = env.XDG_DATA_HOME;
+  if (xdg !== undefined && xdg.startsWith('/')) return join(xdg, 'tsbuild');
+  return join(env.HOME ?? homedir(), '.local', 'share', 'tsbuild');
+}

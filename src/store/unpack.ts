@@ -1,0 +1,288 @@
+import { constants } from 'node:fs';
+import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, readlink, rm, symlink, utimes } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { extract, type Header } from 'tar-stream';
+import { MediaType, TsbuildError, messageOf } from '../common/index.js';
+
+export interface UnpackOptions {
+  /** Whether ownership is applied and device nodes may be made; defaults to running as uid 0. */
+  readonly root?: boolean;
+}
+
+export interface UnpackResult {
+  readonly entries: number;
+  /** Entries not materialised, with the reason (device nodes without privilege, fifos). */
+  readonly skipped: ReadonlyArray<{ readonly path: string; readonly reason: string }>;
+}
+
+const whiteoutPrefix = '.wh.';
+const opaqueMarker = '.wh..wh..opq';
+const maxSymlinkHops = 40;
+
+function unsafe(path: string, cause: string): TsbuildError {
+  return new TsbuildError('UNSAFE_PATH', `unpack ${JSON.stringify(path.slice(0, 300))}: ${cause}`);
+}
+
+/**
+ * Splits an entry name into components. Leading `/` and `./` are dropped (the entry is taken
+ * relative to the target, as tar does); `..` is refused outright: no legitimate layer needs it
+ * and it is the first tool of a path traversal.
+ */
+function components(name: string, what = 'entry name'): string[] {
+  if (name.includes('\0')) throw unsafe(name, `NUL in ${what}`);
+  const parts = name.split('/').filter((part) => part !== '' && part !== '.');
+  if (parts.includes('..')) throw unsafe(name, `${what} contains ..`);
+  return parts;
+}
+
+function errno(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/**
+ * Resolves directory components below ROOT the way a chroot would: symlinks met on the way are
+ * followed, but an absolute target restarts at ROOT and `..` stops at ROOT, so the result is
+ * always inside ROOT whatever earlier entries planted. Missing directories are created. Returns
+ * the path relative to ROOT as real components.
+ */
+async function resolveDirectory(root: string, wanted: readonly string[], created: Set<string>, entry: string): Promise<string[]> {
+  const resolved: string[] = [];
+  const queue = [...wanted];
+  let hops = 0;
+  while (queue.length > 0) {
+    const part = queue.shift() as string;
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      resolved.pop();
+      continue;
+    }
+    const path = join(root, ...resolved, part);
+    let info;
+    try {
+      info = await lstat(path);
+    } catch (error) {
+      if (errno(error) !== 'ENOENT') throw error;
+      await mkdir(path, { mode: 0o755 });
+      resolved.push(part);
+      created.add(resolved.join('/'));
+      continue;
+    }
+    if (info.isDirectory()) {
+      resolved.push(part);
+    } else if (info.isSymbolicLink()) {
+      if (++hops > maxSymlinkHops) throw unsafe(entry, 'too many levels of symbolic links');
+      const target = await readlink(path);
+      if (target.startsWith('/')) resolved.length = 0;
+      queue.unshift(...target.split('/'));
+    } else {
+      throw unsafe(entry, `${[...resolved, part].join('/')} is not a directory`);
+    }
+  }
+  return resolved;
+}
+
+/** Whether PATH (inside ROOT) and every directory between ROOT and it are directories, not symlinks. */
+async function isRealDirectory(root: string, path: string): Promise<boolean> {
+  if (path === root) return true;
+  const parts = relative(root, path).split(sep);
+  if (parts.includes('..')) return false;
+  for (let length = 1; length <= parts.length; length++) {
+    const info = await lstat(join(root, ...parts.slice(0, length))).catch(() => undefined);
+    if (info === undefined || !info.isDirectory()) return false;
+  }
+  return true;
+}
+
+/** Removes whatever is at PATH without following it (a symlink is removed, not its target). */
+async function removeEntry(path: string): Promise<void> {
+  await rm(path, { recursive: true, force: true });
+}
+
+interface PendingDirectory {
+  readonly path: string;
+  readonly mode: number;
+  readonly mtime: Date | undefined;
+}
+
+/**
+ * Applies one layer (an uncompressed tar stream) onto TARGET, an existing directory holding the
+ * layers below it. OCI whiteouts (`.wh.NAME`) remove NAME from below; an opaque marker
+ * (`.wh..wh..opq`) hides everything below in its directory. Nothing is ever written outside
+ * TARGET: names with `..` are refused, absolute names are taken relative to TARGET, and every
+ * parent directory is resolved inside TARGET (symlinks in the way, including ones planted by
+ * earlier entries, are followed only as a chroot would). Symlink targets are stored as written,
+ * never followed while unpacking. A later duplicate entry replaces the earlier one.
+ */
+export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, target: string, options: UnpackOptions = {}): Promise<UnpackResult> {
+  const privileged = options.root ?? process.getuid?.() === 0;
+  const created = new Set<string>();
+  const directories = new Map<string, PendingDirectory>();
+  const opaque: string[] = [];
+  const skipped: Array<{ path: string; reason: string }> = [];
+  let entries = 0;
+
+  const extractor = extract();
+  const feeding = pipeline(tar, extractor);
+  feeding.catch(() => undefined);
+  try {
+    for await (const entry of extractor) {
+      entries += 1;
+      const header = entry.header;
+      try {
+        await applyEntry(header, entry);
+      } finally {
+        // Drain what an entry did not consume (directories, links, skipped entries).
+        entry.resume();
+      }
+    }
+    await feeding;
+  } catch (error) {
+    extractor.destroy();
+    if (error instanceof TsbuildError) throw error;
+    throw new TsbuildError('UNSAFE_PATH', `unpack layer into ${target}: ${messageOf(error)}`, { cause: error });
+  }
+
+  for (const directory of opaque) await hideBelow(directory);
+  // Directory modes and times last: a read-only directory must still receive its children, and
+  // writing children changes a directory's mtime.
+  const pending = [...directories.values()].sort((a, b) => b.path.length - a.path.length);
+  for (const directory of pending) {
+    // A later entry may have replaced the directory or one of its parents (by a symlink even):
+    // chmod and utimes follow symlinks, so only a path made of real directories is touched.
+    if (!(await isRealDirectory(target, directory.path))) continue;
+    await chmod(directory.path, directory.mode);
+    if (directory.mtime !== undefined) await utimes(directory.path, directory.mtime, directory.mtime);
+  }
+  return { entries, skipped };
+
+  async function hideBelow(relative: string): Promise<void> {
+    const directory = join(target, relative);
+    // Later entries of the layer may have turned the directory (or a parent) into a symlink.
+    if (!(await isRealDirectory(target, directory))) return;
+    for (const name of await readdir(directory).catch(() => [] as string[])) {
+      const child = relative === '' ? name : `${relative}/${name}`;
+      if (!created.has(child)) {
+        await removeEntry(join(directory, name));
+      } else if ((await lstat(join(directory, name))).isDirectory()) {
+        await hideBelow(child);
+      }
+    }
+  }
+
+  async function applyEntry(header: Header, body: AsyncIterable<unknown>): Promise<void> {
+    const parts = components(header.name);
+    const type = header.type ?? 'file';
+    const leaf = parts.at(-1);
+    if (leaf === undefined) {
+      // The entry names TARGET itself (`./`): only a directory may, and only its metadata applies.
+      if (type !== 'directory') throw unsafe(header.name, `a ${type} cannot replace the unpack root`);
+      directories.set(target, { path: target, mode: (header.mode ?? 0o755) & 0o7777, mtime: header.mtime });
+      return;
+    }
+    const parent = await resolveDirectory(target, parts.slice(0, -1), created, header.name);
+    const parentPath = join(target, ...parent);
+
+    if (leaf === opaqueMarker) {
+      opaque.push(parent.join('/'));
+      return;
+    }
+    if (leaf.startsWith(whiteoutPrefix)) {
+      const hidden = leaf.slice(whiteoutPrefix.length);
+      if (hidden === '' || hidden === '.' || hidden === '..') throw unsafe(header.name, 'invalid whiteout');
+      await removeEntry(join(parentPath, hidden));
+      return;
+    }
+
+    const relative = [...parent, leaf].join('/');
+    const path = join(parentPath, leaf);
+    const existing = await lstat(path).catch(() => undefined);
+    if (type === 'directory') {
+      if (existing !== undefined && !existing.isDirectory()) await removeEntry(path);
+      if (existing === undefined || !existing.isDirectory()) await mkdir(path, { mode: 0o700 });
+      created.add(relative);
+      if (privileged) await lchown(path, header.uid ?? 0, header.gid ?? 0);
+      directories.set(path, { path, mode: (header.mode ?? 0o755) & 0o7777, mtime: header.mtime });
+      return;
+    }
+    if (existing !== undefined) {
+      await removeEntry(path);
+      directories.delete(path);
+    }
+    switch (type) {
+      case 'file':
+      case 'contiguous-file': {
+        // O_EXCL|O_NOFOLLOW: the name was just cleared, so nothing (no planted symlink) is reused.
+        const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+        try {
+          for await (const chunk of body) {
+            const bytes = chunk as Buffer;
+            let offset = 0;
+            while (offset < bytes.length) offset += (await handle.write(bytes, offset, bytes.length - offset)).bytesWritten;
+          }
+          if (privileged) await handle.chown(header.uid ?? 0, header.gid ?? 0);
+          // After chown, which clears set-id bits.
+          await handle.chmod((header.mode ?? 0o644) & 0o7777);
+          if (header.mtime !== undefined) await handle.utimes(header.mtime, header.mtime);
+        } finally {
+          await handle.close();
+        }
+        break;
+      }
+      case 'symlink': {
+        const linkname = header.linkname ?? '';
+        if (linkname === '' || linkname.includes('\0')) throw unsafe(header.name, 'empty or invalid symlink target');
+        await symlink(linkname, path);
+        if (privileged) await lchown(path, header.uid ?? 0, header.gid ?? 0);
+        if (header.mtime !== undefined) await lutimes(path, header.mtime, header.mtime);
+        break;
+      }
+      case 'link': {
+        const linkParts = components(header.linkname ?? '', 'hard link target');
+        const linkLeaf = linkParts.at(-1);
+        if (linkLeaf === undefined) throw unsafe(header.name, 'hard link to the unpack root');
+        const linkParent = await resolveDirectory(target, linkParts.slice(0, -1), created, header.name);
+        const source = join(target, ...linkParent, linkLeaf);
+        const info = await lstat(source).catch(() => undefined);
+        if (info === undefined) throw unsafe(header.name, `hard link target ${header.linkname ?? ''} does not exist in the layer`);
+        if (info.isDirectory()) throw unsafe(header.name, 'hard link to a directory');
+        await link(source, path);
+        break;
+      }
+      case 'character-device':
+      case 'block-device':
+      case 'fifo':
+        // Node has no mknod; and without privilege a device node must never be made anyway.
+        skipped.push({ path: relative, reason: privileged ? `${type} (not supported)` : `${type} (not root)` });
+        return;
+      default:
+        skipped.push({ path: relative, reason: `unsupported entry type ${String(type)}` });
+        return;
+    }
+    created.add(relative);
+  }
+}
+
+/** Wraps a layer blob's stream into an uncompressed tar stream, by media type and magic bytes. */
+export async function* decompressLayer(source: AsyncIterable<Uint8Array>, mediaType: string): AsyncGenerator<Buffer> {
+  if (mediaType === MediaType.ociLayerZstd) throw new TsbuildError('INVALID_MEDIA_TYPE', `decompress layer: zstd needs Node with zlib zstd support`);
+  const gzip = mediaType.endsWith('gzip');
+  if (!gzip) {
+    for await (const chunk of source) yield Buffer.from(chunk);
+    return;
+  }
+  const gunzip = createGunzip();
+  const feeding = pipeline(source, gunzip);
+  feeding.catch(() => undefined);
+  try {
+    for await (const chunk of gunzip) yield chunk as Buffer;
+    await feeding;
+  } catch (error) {
+    if (error instanceof TsbuildError) throw error;
+    throw new TsbuildError('DIGEST_MISMATCH', `decompress layer: ${messageOf(error)}`, { cause: error });
+  } finally {
+    gunzip.destroy();
+  }
+}

@@ -1,0 +1,160 @@
+import { execFileSync } from 'node:child_process';
+import { createWriteStream, existsSync } from 'node:fs';
+import { lstat, mkdir, readFile, readlink, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MediaType, hostPlatform, parseIndex } from '../../src/common/index.js';
+import { loadArchive, saveArchive, writeImage, writeLayer, type ArchiveFormat } from '../../src/exporter/index.js';
+import { openStore, resolveImage, type Store } from '../../src/store/index.js';
+import { busyboxImage, type BusyboxImage } from '../helpers/busybox-image.js';
+import { temporaryDirectory } from '../store/temp-dir.js';
+import { validateLayout } from '../helpers/validate.js';
+
+describe('save and load', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let store: Store;
+  let busybox: BusyboxImage;
+  const roots: string[] = [];
+
+  beforeEach(async () => {
+    ({ path: dir, cleanup } = await temporaryDirectory());
+    store = await openStore({ root: join(dir, 'store') });
+    roots.length = 0;
+    roots.push(join(dir, 'store'));
+    busybox = await busyboxImage(store);
+  });
+  afterEach(async () => {
+    for (const root of roots) await validateLayout(root);
+    await cleanup();
+  });
+
+  async function save(format: ArchiveFormat, file: string, images = [{ name: busybox.name, descriptor: busybox.descriptor }]): Promise<string> {
+    const path = join(dir, file);
+    await pipeline(await saveArchive(store, images, { format }), createWriteStream(path));
+    return path;
+  }
+
+  async function freshStore(name: string): Promise<Store> {
+    roots.push(join(dir, name));
+    return openStore({ root: join(dir, name) });
+  }
+
+  it('writes a docker archive that skopeo reads and that loads back to the same digests', async () => {
+    const archive = await save('docker', 'docker.tar');
+    const members = execFileSync('tar', ['-tf', archive], { encoding: 'utf8' }).trim().split('\n');
+    expect(members).toContain('manifest.json');
+    expect(members).toContain('repositories');
+    const manifest = JSON.parse(execFileSync('tar', ['-xOf', archive, 'manifest.json'], { encoding: 'utf8' })) as Array<{ RepoTags: string[]; Layers: string[]; Config: string }>;
+    expect(manifest[0]?.RepoTags).toEqual(['busybox:latest']);
+    // Layers are plain tars, as `docker load` has always accepted.
+    const layer = execFileSync('tar', ['-xOf', archive, manifest[0]?.Layers[0] ?? ''], { maxBuffer: 64 * 1024 * 1024 });
+    expect(layer.subarray(257, 262).toString()).toBe('ustar');
+
+    const inspected = JSON.parse(execFileSync('skopeo', ['inspect', `docker-archive:${archive}`], { encoding: 'utf8' })) as { Layers: string[]; Os: string };
+    expect(inspected.Os).toBe('linux');
+    expect(inspected.Layers).toHaveLength(1);
+    const copied = join(dir, 'skopeo-layout');
+    execFileSync('skopeo', ['copy', `docker-archive:${archive}`, `oci:${copied}:copied`], { stdio: 'pipe' });
+    await validateLayout(copied);
+
+    const other = await freshStore('loaded');
+    const loaded = await loadArchive(other, Readable.from([await readFile(archive)]));
+    expect(loaded).toEqual([{ name: busybox.name, descriptor: busybox.descriptor }]);
+    expect(await other.resolveReference(busybox.name)).toEqual(busybox.descriptor);
+  });
+
+  it('writes an OCI layout tar that skopeo and umoci read and that loads back to the same digests', async () => {
+    const archive = await save('oci', 'oci.tar');
+    const inspected = JSON.parse(execFileSync('skopeo', ['inspect', `oci-archive:${archive}:${busybox.name}`], { encoding: 'utf8' })) as { Digest: string };
+    expect(inspected.Digest).toBe(busybox.descriptor.digest);
+    const copied = join(dir, 'copied');
+    execFileSync('skopeo', ['copy', `oci-archive:${archive}`, `oci:${copied}:copied`], { stdio: 'pipe' });
+    await validateLayout(copied);
+
+    // umoci reads layout directories: unpack the archive first.
+    const layout = join(dir, 'layout');
+    await mkdir(layout);
+    execFileSync('tar', ['-xf', archive, '-C', layout]);
+    await validateLayout(layout);
+    const index = parseIndex(await readFile(join(layout, 'index.json')));
+    expect(index.manifests[0]?.annotations?.['org.opencontainers.image.ref.name']).toBe(busybox.name);
+    const bundle = join(dir, 'bundle');
+    execFileSync('umoci', ['unpack', '--image', `${layout}:${busybox.name}`, bundle], { stdio: 'pipe' });
+    expect(await readlink(join(bundle, 'rootfs/bin/sh'))).toBe('/bin/busybox');
+    expect((await stat(join(bundle, 'rootfs/tmp'))).mode & 0o7777).toBe(0o1777);
+    expect((await lstat(join(bundle, 'rootfs/bin/busybox'))).size).toBe((await stat('/bin/busybox')).size);
+
+    const other = await freshStore('loaded');
+    expect(await loadArchive(other, Readable.from([await readFile(archive)]))).toEqual([{ name: busybox.name, descriptor: busybox.descriptor }]);
+  });
+
+  it('saves the same bytes twice', async () => {
+    const one = await readFile(await save('oci', 'one.tar'));
+    const two = await readFile(await save('oci', 'two.tar'));
+    expect(one.equals(two)).toBe(true);
+    const three = await readFile(await save('docker', 'three.tar'));
+    const four = await readFile(await save('docker', 'four.tar'));
+    expect(three.equals(four)).toBe(true);
+  });
+
+  it('saves several images and loads what skopeo wrote', async () => {
+    const layer = await writeLayer([{ path: 'hello', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 2, content: () => Buffer.from('hi') }], store);
+    const base = await resolveImage(store, busybox.descriptor);
+    const baseLayer = { descriptor: base.manifest.layers[0] ?? layer.descriptor, diffId: base.config.rootfs.diff_ids[0] ?? layer.diffId };
+    const app = await writeImage(store, { layers: [baseLayer, layer], platform: hostPlatform(), history: [{ created_by: 'base' }, { created_by: 'hello' }] }, 'localhost:5000/app:1');
+    const archive = await save('docker', 'two.tar', [{ name: busybox.name, descriptor: busybox.descriptor }, { name: 'localhost:5000/app:1', descriptor: app.descriptor }]);
+    const other = await freshStore('loaded');
+    const loaded = await loadArchive(other, Readable.from([await readFile(archive)]));
+    expect(loaded.map((image) => image.name)).toEqual([busybox.name, 'localhost:5000/app:1']);
+    expect(loaded[1]?.descriptor).toEqual(app.descriptor);
+
+    // An archive written by skopeo (uncompressed layers in its own layout) loads too.
+    const skopeoArchive = join(dir, 'skopeo.tar');
+    execFileSync('skopeo', ['copy', `oci:${join(dir, 'store')}:${busybox.name}`, `docker-archive:${skopeoArchive}:busybox:skopeo`], { stdio: 'pipe' });
+    const third = await freshStore('third');
+    const fromSkopeo = await loadArchive(third, Readable.from([await readFile(skopeoArchive)]));
+    expect(fromSkopeo.map((image) => image.name)).toEqual(['docker.io/library/busybox:skopeo']);
+    const image = await resolveImage(third, fromSkopeo[0]?.descriptor ?? busybox.descriptor);
+    expect(image.config.rootfs.diff_ids).toEqual((await resolveImage(store, busybox.descriptor)).config.rootfs.diff_ids);
+    expect(image.manifest.layers[0]?.mediaType).toBe(MediaType.ociLayerGzip);
+  });
+
+  // A docker engine is not part of the test setup; the peers' engine (../shared/peers) is used when it runs.
+  const dockerCli = '/opt/peers/docker/usr/bin/docker';
+  const dockerHost = 'unix:///run/peer-docker.sock';
+  const dockerUp = existsSync(dockerCli) && existsSync('/run/peer-docker.sock');
+
+  it.skipIf(!dockerUp)('writes what docker load accepts, and loads what docker save writes', async () => {
+    const env = { ...process.env, DOCKER_HOST: dockerHost };
+    const tag = `tsbuild-test/busybox:${process.pid}`;
+    await store.setReference(`docker.io/${tag}`, busybox.descriptor);
+    const archive = await save('docker', 'for-docker.tar', [{ name: `docker.io/${tag}`, descriptor: busybox.descriptor }]);
+    try {
+      expect(execFileSync(dockerCli, ['load', '-i', archive], { env, encoding: 'utf8' })).toContain(`Loaded image: ${tag}`);
+      const id = execFileSync(dockerCli, ['image', 'inspect', tag, '--format', '{{.Id}}'], { env, encoding: 'utf8' }).trim();
+      const image = await resolveImage(store, busybox.descriptor);
+      expect(id).toBe(image.manifest.config.digest);
+      const saved = join(dir, 'docker-saved.tar');
+      execFileSync(dockerCli, ['save', tag, '-o', saved], { env });
+      const other = await freshStore('from-docker');
+      const loaded = await loadArchive(other, Readable.from([await readFile(saved)]));
+      expect(loaded).toEqual([{ name: `docker.io/${tag}`, descriptor: busybox.descriptor }]);
+    } finally {
+      execFileSync(dockerCli, ['rmi', tag], { env, stdio: 'ignore' });
+    }
+  });
+
+  it('rejects an archive that is neither format', async () => {
+    const { pack } = await import('tar-stream');
+    const packer = pack();
+    packer.entry({ name: 'random.txt' }, 'nothing');
+    packer.finalize();
+    const chunks: Buffer[] = [];
+    for await (const chunk of packer) chunks.push(chunk as Buffer);
+    await expect(loadArchive(await freshStore('empty'), Readable.from([Buffer.concat(chunks)]))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(existsSync(join(dir, 'empty/tmp'))).toBe(true);
+  });
+});

@@ -1,0 +1,151 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, symlink, utimes, writeFile, link, chmod } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
+import { extract } from 'tar-stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MediaType, hostPlatform } from '../../src/common/index.js';
+import { comparePaths, directoryEntries, writeImage, writeLayer, type LayerEntry } from '../../src/exporter/index.js';
+import { openStore, type Store } from '../../src/store/index.js';
+import { temporaryDirectory } from '../store/temp-dir.js';
+import { validateLayout } from '../helpers/validate.js';
+
+function file(path: string, content: string, mtime = 1_700_000_000, extra: Partial<LayerEntry> = {}): LayerEntry {
+  const bytes = Buffer.from(content);
+  return { path, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime, size: bytes.length, content: () => bytes, ...extra };
+}
+
+interface ReadEntry {
+  name: string;
+  type: string;
+  uid: number;
+  gid: number;
+  uname: string;
+  gname: string;
+  mtime: number;
+  mode: number;
+  linkname: string | null;
+  content: string;
+  pax: unknown;
+}
+
+async function readTar(tar: Buffer): Promise<ReadEntry[]> {
+  const entries: ReadEntry[] = [];
+  const extractor = extract();
+  Readable.from([tar]).pipe(extractor);
+  for await (const entry of extractor) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of entry) chunks.push(chunk as Buffer);
+    const { header } = entry;
+    entries.push({ name: header.name, type: header.type, uid: header.uid, gid: header.gid, uname: header.uname, gname: header.gname, mtime: header.mtime.getTime() / 1000, mode: header.mode, linkname: header.linkname, content: Buffer.concat(chunks).toString(), pax: header.pax });
+  }
+  return entries;
+}
+
+describe('layer writer', () => {
+  let root: string;
+  let cleanup: () => Promise<void>;
+  let store: Store;
+
+  beforeEach(async () => {
+    ({ path: root, cleanup } = await temporaryDirectory());
+    store = await openStore({ root: join(root, 'store') });
+  });
+  afterEach(async () => {
+    await validateLayout(join(root, 'store'));
+    await cleanup();
+  });
+
+  const blob = async (digest: string): Promise<Buffer> => readFile(join(root, 'store/blobs/sha256', digest.slice(7)));
+
+  it('computes diff ID and digest in one pass, with a fixed gzip header', async () => {
+    const layer = await writeLayer([{ path: 'etc', type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: 1 }, file('etc/hostname', 'box\n')], store);
+    const compressed = await blob(layer.descriptor.digest);
+    expect(layer.descriptor.mediaType).toBe(MediaType.ociLayerGzip);
+    expect(layer.descriptor.size).toBe(compressed.length);
+    expect(layer.descriptor.digest).toBe(`sha256:${createHash('sha256').update(compressed).digest('hex')}`);
+    const tar = gunzipSync(compressed);
+    expect(layer.diffId).toBe(`sha256:${createHash('sha256').update(tar).digest('hex')}`);
+    // gzip header: magic, deflate, no flags (no name), mtime 0.
+    expect([...compressed.subarray(0, 8)]).toEqual([0x1f, 0x8b, 8, 0, 0, 0, 0, 0]);
+    const entries = await readTar(tar);
+    expect(entries.map((entry) => [entry.name, entry.type, entry.uname, entry.gname])).toEqual([
+      ['etc/', 'directory', '', ''],
+      ['etc/hostname', 'file', '', ''],
+    ]);
+    expect(entries[1]?.content).toBe('box\n');
+  });
+
+  it('is deterministic and clamps mtimes to SOURCE_DATE_EPOCH', async () => {
+    const entries = (): LayerEntry[] => [file('a', 'one', 2_000_000_000), file('b', 'two', 100)];
+    const first = await writeLayer(entries(), store, { sourceDateEpoch: 1_000_000 });
+    const second = await writeLayer(entries(), store, { sourceDateEpoch: 1_000_000 });
+    expect(second).toEqual(first);
+    const tar = await readTar(gunzipSync(await blob(first.descriptor.digest)));
+    expect(tar.map((entry) => entry.mtime)).toEqual([1_000_000, 100]);
+    const unclamped = await writeLayer(entries(), store, { sourceDateEpoch: 3_000_000_000 });
+    expect(unclamped.diffId).not.toBe(first.diffId);
+  });
+
+  it('refuses entries out of tar order', async () => {
+    await expect(writeLayer([file('b', '1'), file('a', '2')], store)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(writeLayer([file('a', '1'), file('a', '2')], store)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('writes PAX records for long and non-ASCII names, large ids, and keeps numeric owners', async () => {
+    const long = `${'d'.repeat(120)}/${'f'.repeat(150)}`;
+    const entries: LayerEntry[] = [
+        { path: 'd'.repeat(120), type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: 5 },
+        file(long, 'deep'),
+        file('héllo', 'unicode', 5, { uid: 3_000_000, gid: 70_000 }),
+        { path: 'link', type: 'symlink', mode: 0o777, uid: 0, gid: 0, mtime: 5, linkname: `/${'t'.repeat(200)}` },
+    ];
+    const layer = await writeLayer(entries.sort((a, b) => comparePaths(a.path, b.path)), store);
+    const tar = gunzipSync(await blob(layer.descriptor.digest));
+    const read = await readTar(tar);
+    expect(read.find((entry) => entry.name === long)?.content).toBe('deep');
+    // ustar cannot hold these ids: they are PAX records (tar-stream reports them raw).
+    expect(read.find((entry) => entry.name === 'héllo')).toMatchObject({ pax: { uid: '3000000' }, gid: 70_000, content: 'unicode' });
+    expect(read.find((entry) => entry.name === 'link')?.linkname).toBe(`/${'t'.repeat(200)}`);
+    // GNU tar, an independent reader, agrees.
+    const { path: scratch, cleanup: removeScratch } = await temporaryDirectory();
+    try {
+      await writeFile(join(scratch, 'layer.tar'), tar);
+      const listing = execFileSync('tar', ['--numeric-owner', '-tvf', join(scratch, 'layer.tar')], { encoding: 'utf8' });
+      expect(listing).toContain(long);
+      expect(listing).toContain('3000000/70000');
+      expect(listing).toContain('héllo');
+    } finally {
+      await removeScratch();
+    }
+  });
+
+  it('reads a directory tree lazily in tar order, hard links included', async () => {
+    const source = join(root, 'src');
+    await mkdir(join(source, 'b/c'), { recursive: true });
+    await writeFile(join(source, 'a'), 'a');
+    await writeFile(join(source, 'b/c/file'), 'file');
+    await link(join(source, 'b/c/file'), join(source, 'b/hard'));
+    await symlink('/nowhere', join(source, 'b/sym'));
+    await chmod(join(source, 'a'), 0o640);
+    for (const path of ['a', 'b/c/file', 'b/c', 'b', '']) await utimes(join(source, path), 1000, 1000);
+    const entries: LayerEntry[] = [];
+    for await (const entry of directoryEntries(source)) entries.push(entry);
+    expect(entries.map((entry) => `${entry.type} ${entry.path}${entry.linkname === undefined ? '' : ` -> ${entry.linkname}`}`)).toEqual([
+      'file a',
+      'directory b',
+      'directory b/c',
+      'file b/c/file',
+      'link b/hard -> b/c/file',
+      'symlink b/sym -> /nowhere',
+    ]);
+    expect(entries[0]?.mode).toBe(0o640);
+    const one = await writeLayer(directoryEntries(source), store, { sourceDateEpoch: 500 });
+    const two = await writeLayer(directoryEntries(source), store, { sourceDateEpoch: 500 });
+    expect(two.descriptor.digest).toBe(one.descriptor.digest);
+    const image = await writeImage(store, { layers: [one], platform: hostPlatform(), created: '1970-01-01T00:08:20Z', history: [{ created_by: 'test' }] }, 'localhost/tree:1');
+    expect(image.config.rootfs.diff_ids).toEqual([one.diffId]);
+  });
+});

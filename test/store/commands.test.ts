@@ -1,0 +1,116 @@
+import { execFileSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/index.js';
+import { openStore } from '../../src/store/index.js';
+import { busyboxImage, type BusyboxImage } from '../helpers/busybox-image.js';
+import { temporaryDirectory } from './temp-dir.js';
+import { validateLayout } from '../helpers/validate.js';
+
+async function run(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on('data', (chunk: Buffer) => out.push(chunk));
+  stderr.on('data', (chunk: Buffer) => err.push(chunk));
+  const status = await runCli(args, { stdout, stderr, isTty: false });
+  return { status, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+}
+
+describe('image commands', () => {
+  let dir: string;
+  let root: string;
+  let cleanup: () => Promise<void>;
+  let busybox: BusyboxImage;
+  beforeEach(async () => {
+    ({ path: dir, cleanup } = await temporaryDirectory());
+    root = join(dir, 'root');
+    busybox = await busyboxImage(await openStore({ root }));
+  });
+  afterEach(async () => {
+    await validateLayout(root);
+    await cleanup();
+  });
+
+  it('lists, tags, inspects and removes images', async () => {
+    expect(await run(['tag', 'busybox', 'localhost:5000/tools/bb:1', '--root', root])).toMatchObject({ status: 0 });
+    const listed = await run(['images', '--format', 'json', '--root', root]);
+    expect(listed.status).toBe(0);
+    const rows = listed.stdout.trim().split('\n').map((line) => JSON.parse(line) as { name: string; repository: string; tag: string; digest: string; id: string });
+    expect(rows.map((row) => [row.repository, row.tag, row.digest])).toEqual([
+      ['busybox', 'latest', busybox.descriptor.digest],
+      ['localhost:5000/tools/bb', '1', busybox.descriptor.digest],
+    ]);
+    const table = await run(['images', '--root', root]);
+    expect(table.stdout.split('\n')[0]).toMatch(/^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE$/);
+    expect(table.stdout).toContain(rows[0]?.id.slice(7, 19));
+
+    const inspected = await run(['inspect', 'localhost:5000/tools/bb:1', '--root', root]);
+    const [info] = JSON.parse(inspected.stdout) as Array<{ Id: string; Digest: string; RepoTags: string[]; Config: { rootfs: { diff_ids: string[] } }; Manifest: { layers: unknown[] } }>;
+    expect(info?.Digest).toBe(busybox.descriptor.digest);
+    expect(info?.Id).toBe(rows[0]?.id);
+    expect(info?.RepoTags).toEqual(['docker.io/library/busybox:latest', 'localhost:5000/tools/bb:1']);
+    expect(info?.Manifest.layers).toHaveLength(1);
+    // By image ID prefix, as docker accepts.
+    expect((await run(['inspect', rows[0]?.id.slice(7, 19) ?? '', '--root', root])).status).toBe(0);
+
+    // An ID with two names needs -f.
+    expect((await run(['rmi', rows[0]?.id.slice(7, 19) ?? '', '--root', root])).status).toBe(1);
+    const removed = await run(['rmi', 'localhost:5000/tools/bb:1', '--root', root]);
+    expect(removed.stdout).toBe('Untagged: localhost:5000/tools/bb:1\n');
+    const removedAll = await run(['rmi', 'busybox', '--root', root]);
+    expect(removedAll.stdout).toMatch(/^Untagged: busybox:latest\n(Deleted: sha256:[0-9a-f]{64}\n){3}$/);
+    expect((await run(['images', '--format', 'json', '--root', root])).stdout).toBe('');
+    const missing = await run(['inspect', 'busybox', '--root', root]);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/^error: inspect image: no such image busybox/);
+  });
+
+  it('saves, loads into a fresh root with the same digests, verifies and prunes', async () => {
+    const dockerTar = join(dir, 'bb-docker.tar');
+    const ociTar = join(dir, 'bb-oci.tar');
+    expect(await run(['save', 'busybox', '-o', dockerTar, '--root', root])).toMatchObject({ status: 0 });
+    expect(await run(['save', '--format', 'oci', 'busybox', '-o', ociTar, '--root', root])).toMatchObject({ status: 0 });
+    expect(JSON.parse(execFileSync('skopeo', ['inspect', `docker-archive:${dockerTar}`], { encoding: 'utf8' }))).toMatchObject({ Os: 'linux' });
+    expect(JSON.parse(execFileSync('skopeo', ['inspect', `oci-archive:${ociTar}`], { encoding: 'utf8' }))).toMatchObject({ Digest: busybox.descriptor.digest });
+    for (const [archive, fresh] of [[dockerTar, 'from-docker'], [ociTar, 'from-oci']] as const) {
+      const loaded = await run(['load', '-i', archive, '--root', join(dir, fresh)]);
+      expect(loaded).toMatchObject({ status: 0, stdout: 'Loaded image: busybox:latest\n' });
+      expect(JSON.parse(await readFile(join(dir, fresh, 'index.json'), 'utf8'))).toEqual(JSON.parse(await readFile(join(root, 'index.json'), 'utf8')));
+      await validateLayout(join(dir, fresh));
+      expect(await run(['verify', '--root', join(dir, fresh)])).toMatchObject({ status: 0, stdout: '3 blobs, 1 references, 0 problems\n' });
+    }
+    expect((await run(['save', '--format', 'zip', 'busybox', '--root', root])).status).toBe(1);
+
+    const pruned = await run(['image', 'prune', '--grace', '0', '--root', root]);
+    expect(pruned).toMatchObject({ status: 0, stdout: 'Total reclaimed space: 0 bytes (0 blobs, 0 unpacked layers)\n' });
+  });
+
+  it('finds the store through TSBUILD_ROOT when --root is not given', async () => {
+    const previous = process.env.TSBUILD_ROOT;
+    process.env.TSBUILD_ROOT = root;
+    try {
+      const listed = await run(['images', '--format', 'json']);
+      expect(listed.stdout).toContain(busybox.descriptor.digest);
+    } finally {
+      if (previous === undefined) delete process.env.TSBUILD_ROOT;
+      else process.env.TSBUILD_ROOT = previous;
+    }
+  });
+
+  it('verify fails on a damaged store', async () => {
+    const store = await openStore({ root });
+    const layer = (await store.listBlobs()).sort((a, b) => b.size - a.size)[0];
+    const { writeFile } = await import('node:fs/promises');
+    const path = join(root, 'blobs/sha256', layer?.digest.slice(7) ?? '');
+    const original = await readFile(path);
+    await writeFile(path, 'x');
+    const result = await run(['verify', '--root', root]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('docker.io/library/busybox:latest:');
+    await writeFile(path, original);
+  });
+});

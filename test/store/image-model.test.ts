@@ -1,0 +1,90 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MediaType, isTsbuildError, parseIndex, parseManifest, type Digest } from '../../src/common/index.js';
+import { chainIds, openStore, resolveImage, selectPlatform, type Store } from '../../src/store/index.js';
+import { busyboxImage } from '../helpers/busybox-image.js';
+import { validateLayout } from '../helpers/validate.js';
+import { temporaryDirectory } from './temp-dir.js';
+
+const digest = (text: string): Digest => `sha256:${createHash('sha256').update(text).digest('hex')}` as Digest;
+const bytes = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
+
+function codeOf(action: () => unknown): string | undefined {
+  try {
+    action();
+    return undefined;
+  } catch (error) {
+    return isTsbuildError(error) ? error.code : String(error);
+  }
+}
+
+const config = { mediaType: MediaType.ociConfig, digest: digest('config'), size: 6 };
+const manifest = { schemaVersion: 2, mediaType: MediaType.ociManifest, config, layers: [] };
+const index = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
+
+describe('image model', () => {
+  it('rejects manifests whose media type disagrees with the descriptor or the content', () => {
+    expect(parseManifest(bytes(manifest), MediaType.ociManifest).config.digest).toBe(config.digest);
+    expect(codeOf(() => parseManifest(bytes(manifest), MediaType.dockerManifest))).toBe('INVALID_MEDIA_TYPE');
+    expect(codeOf(() => parseManifest(bytes(manifest), MediaType.ociIndex))).toBe('INVALID_MEDIA_TYPE');
+    expect(codeOf(() => parseManifest(bytes(index), MediaType.ociManifest))).toBe('INVALID_MEDIA_TYPE');
+    expect(codeOf(() => parseManifest(bytes({ ...manifest, mediaType: undefined, manifests: [] }), MediaType.ociManifest))).toBe('INVALID_MEDIA_TYPE');
+    expect(codeOf(() => parseManifest(bytes({ ...manifest, mediaType: MediaType.dockerManifest }), MediaType.dockerManifest))).toBe('INVALID_MEDIA_TYPE');
+    expect(codeOf(() => parseManifest(bytes({ ...manifest, schemaVersion: 1 })))).toBe('INVALID_MEDIA_TYPE');
+    expect(codeOf(() => parseIndex(bytes(manifest), MediaType.ociIndex))).toBe('INVALID_MEDIA_TYPE');
+    expect(codeOf(() => parseIndex(bytes(index), MediaType.dockerManifestList))).toBe('INVALID_MEDIA_TYPE');
+    expect(codeOf(() => parseManifest(Buffer.from('not json')))).toBe('INVALID_MEDIA_TYPE');
+  });
+
+  it('validates every digest inside a manifest before anything uses it', () => {
+    const hostile = { ...manifest, layers: [{ mediaType: MediaType.ociLayerGzip, digest: 'sha256:../../../etc/passwd', size: 1 }] };
+    expect(codeOf(() => parseManifest(bytes(hostile), MediaType.ociManifest))).toBe('INVALID_DIGEST');
+    expect(codeOf(() => parseManifest(bytes({ ...manifest, config: { ...config, size: -1 } })))).toBe('INVALID_MEDIA_TYPE');
+  });
+
+  it('computes chain IDs as the image-spec defines them', () => {
+    const [a, b, c] = [digest('a'), digest('b'), digest('c')];
+    const ab = `sha256:${createHash('sha256').update(`${a} ${b}`).digest('hex')}`;
+    const abc = `sha256:${createHash('sha256').update(`${ab} ${c}`).digest('hex')}`;
+    expect(chainIds([a, b, c])).toEqual([a, ab, abc]);
+  });
+
+  it('selects a platform from an index', () => {
+    const entry = (architecture: string, variant?: string) => ({ mediaType: MediaType.ociManifest, digest: digest(architecture + (variant ?? '')), size: 1, platform: { os: 'linux', architecture, ...(variant ? { variant } : {}) } });
+    const list = { schemaVersion: 2 as const, manifests: [entry('amd64'), entry('arm', 'v6'), entry('arm', 'v7'), { ...entry('unknown'), platform: { os: 'unknown', architecture: 'unknown' } }] };
+    expect(selectPlatform(list, { os: 'linux', architecture: 'arm', variant: 'v7' })?.digest).toBe(digest('armv7'));
+    expect(selectPlatform(list, { os: 'linux', architecture: 'amd64' })?.digest).toBe(digest('amd64'));
+    expect(selectPlatform(list, { os: 'linux', architecture: 's390x' })).toBeUndefined();
+  });
+});
+
+describe('image model in the store', () => {
+  let root: string;
+  let cleanup: () => Promise<void>;
+  let store: Store;
+  beforeEach(async () => {
+    ({ path: root, cleanup } = await temporaryDirectory());
+    store = await openStore({ root });
+  });
+  afterEach(async () => {
+    await validateLayout(root);
+    await cleanup();
+  });
+
+  it('refuses to read a manifest under the wrong media type, and resolves through an index', async () => {
+    const image = await busyboxImage(store);
+    await expect(resolveImage(store, { ...image.descriptor, mediaType: MediaType.dockerManifest })).rejects.toMatchObject({ code: 'INVALID_MEDIA_TYPE' });
+    await expect(resolveImage(store, { ...image.descriptor, mediaType: MediaType.ociIndex })).rejects.toMatchObject({ code: 'INVALID_MEDIA_TYPE' });
+    await expect(resolveImage(store, { ...image.descriptor, mediaType: MediaType.ociLayerGzip })).rejects.toMatchObject({ code: 'INVALID_MEDIA_TYPE' });
+    const resolved = await resolveImage(store, image.descriptor);
+    const list = bytes({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [{ ...image.descriptor, platform: { os: resolved.config.os, architecture: resolved.config.architecture } }] });
+    const info = await store.putBlob(Readable.from([list]));
+    const indexDescriptor = { mediaType: MediaType.ociIndex, ...info };
+    await store.setReference('localhost/multi:1', indexDescriptor);
+    const viaIndex = await resolveImage(store, indexDescriptor);
+    expect(viaIndex.descriptor.digest).toBe(image.descriptor.digest);
+    expect(viaIndex.index?.descriptor.digest).toBe(info.digest);
+    await expect(resolveImage(store, indexDescriptor, { os: 'linux', architecture: 's390x' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+});

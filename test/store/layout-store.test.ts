@@ -1,0 +1,181 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MediaType, isTsbuildError, parseDigest, type Digest } from '../../src/common/index.js';
+import { defaultRoot, openStore, type Store } from '../../src/store/index.js';
+import { busyboxImage } from '../helpers/busybox-image.js';
+import { temporaryDirectory } from './temp-dir.js';
+import { validateLayout } from '../helpers/validate.js';
+
+const sha256 = (data: string | Buffer): Digest => parseDigest(`sha256:${createHash('sha256').update(data).digest('hex')}`);
+
+async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+    return undefined;
+  } catch (error) {
+    return isTsbuildError(error) ? error.code : `not a TsbuildError: ${String(error)}`;
+  }
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+describe('layout store', () => {
+  let root: string;
+  let cleanup: () => Promise<void>;
+  let store: Store;
+  let wroteImage = false;
+
+  beforeEach(async () => {
+    ({ path: root, cleanup } = await temporaryDirectory());
+    store = await openStore({ root });
+    wroteImage = false;
+  });
+  afterEach(async () => {
+    // Every test that writes an image leaves a layout that validates.
+    if (wroteImage) await validateLayout(root);
+    await cleanup();
+  });
+
+  it('is an OCI image layout from the start', async () => {
+    expect(JSON.parse(await readFile(join(root, 'oci-layout'), 'utf8'))).toEqual({ imageLayoutVersion: '1.0.0' });
+    expect(JSON.parse(await readFile(join(root, 'index.json'), 'utf8'))).toMatchObject({ schemaVersion: 2, manifests: [] });
+    await validateLayout(root);
+  });
+
+  it('chooses the root as DESIGN.md says', () => {
+    expect(defaultRoot({ TSBUILD_ROOT: '/x' }, 1000)).toBe('/x');
+    expect(defaultRoot({}, 0)).toBe('/var/lib/tsbuild');
+    expect(defaultRoot({ XDG_DATA_HOME: '/d', HOME: '/h' }, 1000)).toBe('/d/tsbuild');
+    expect(defaultRoot({ HOME: '/h' }, 1000)).toBe('/h/.local/share/tsbuild');
+  });
+
+  it('puts blobs idempotently under blobs/sha256/HEX', async () => {
+    const info = await store.putBlob(Readable.from([Buffer.from('hello '), Buffer.from('world')]));
+    expect(info).toEqual({ digest: sha256('hello world'), size: 11 });
+    expect(await readFile(join(root, 'blobs/sha256', info.digest.slice(7)), 'utf8')).toBe('hello world');
+    expect(await store.putBlob(Readable.from([Buffer.from('hello world')]), info)).toEqual(info);
+    expect(await store.blobSize(info.digest)).toBe(11);
+    expect(await store.hasBlob(sha256('other'))).toBe(false);
+    expect(await readdir(join(root, 'tmp'))).toEqual([]);
+  });
+
+  it('rejects content that does not match the expected digest or size, leaving nothing', async () => {
+    expect(await codeOf(store.putBlob(Readable.from([Buffer.from('evil')]), { digest: sha256('good') }))).toBe('DIGEST_MISMATCH');
+    expect(await codeOf(store.putBlob(Readable.from([Buffer.from('good!')]), { digest: sha256('good'), size: 4 }))).toBe('SIZE_MISMATCH');
+    expect(await store.hasBlob(sha256('good'))).toBe(false);
+    expect(await store.hasBlob(sha256('evil'))).toBe(false);
+    expect(await readdir(join(root, 'tmp'))).toEqual([]);
+    expect(await readdir(join(root, 'blobs/sha256'))).toEqual([]);
+  });
+
+  it('verifies while reading: a corrupted blob fails at the end instead of ending cleanly', async () => {
+    const info = await store.putBlob(Readable.from([Buffer.from('original content')]));
+    expect((await readAll(await store.openBlob(info.digest))).toString()).toBe('original content');
+    expect((await store.readBlob(info.digest)).toString()).toBe('original content');
+    await writeFile(join(root, 'blobs/sha256', info.digest.slice(7)), 'tampered content');
+    expect(await codeOf(readAll(await store.openBlob(info.digest)))).toBe('DIGEST_MISMATCH');
+    expect(await codeOf(store.readBlob(info.digest))).toBe('DIGEST_MISMATCH');
+    expect(await codeOf(store.openBlob(sha256('absent')))).toBe('NOT_FOUND');
+    expect(await codeOf(store.readBlob(info.digest, 3))).toBe('SIZE_MISMATCH');
+  });
+
+  it('validates digests before they touch a path', async () => {
+    expect(await codeOf(store.hasBlob('sha256:../../etc/passwd' as Digest))).toBe('INVALID_DIGEST');
+    expect(await codeOf(store.openBlob('sha256:ABC' as Digest))).toBe('INVALID_DIGEST');
+  });
+
+  it('resumes an interrupted ingest from where it stopped', async () => {
+    const content = Buffer.from('0123456789'.repeat(1000));
+    const expected = { digest: sha256(content), size: content.length };
+    const first = await store.beginIngest(expected);
+    expect(first.offset).toBe(0);
+    await first.write(content.subarray(0, 4000));
+    await first.suspend();
+    expect(await store.hasBlob(expected.digest)).toBe(false);
+
+    // A second process (here: a second store object) picks up where the first stopped.
+    const again = await (await openStore({ root })).beginIngest(expected);
+    expect(again.offset).toBe(4000);
+    await again.write(content.subarray(4000));
+    expect(await again.commit()).toEqual(expected);
+    expect(await store.readBlob(expected.digest)).toEqual(content);
+    expect((await readdir(join(root, 'ingest'))).filter((name) => !name.endsWith('.lock'))).toEqual([]);
+
+    const present = await store.beginIngest(expected);
+    expect(present.offset).toBe(content.length);
+    expect(await present.commit()).toEqual(expected);
+  });
+
+  it('throws away an ingest whose content is wrong, and an aborted one', async () => {
+    const expected = { digest: sha256('right'), size: 5 };
+    const ingest = await store.beginIngest(expected);
+    await ingest.write(Buffer.from('wrong'));
+    expect(await codeOf(ingest.commit())).toBe('DIGEST_MISMATCH');
+    expect(await store.hasBlob(expected.digest)).toBe(false);
+    const next = await store.beginIngest(expected);
+    expect(next.offset).toBe(0);
+    await next.write(Buffer.from('ri'));
+    await next.abort();
+    expect((await store.beginIngest(expected)).offset).toBe(0);
+    expect(await codeOf((await store.beginIngest(expected)).write(Buffer.from('too long')))).toBeDefined();
+  });
+
+  it('gives a second concurrent ingest of the same blob its own file', async () => {
+    const content = Buffer.from('shared blob');
+    const expected = { digest: sha256(content), size: content.length };
+    const a = await store.beginIngest(expected);
+    const b = await store.beginIngest(expected);
+    await a.write(content);
+    await b.write(content);
+    expect(await b.commit()).toEqual(expected);
+    expect(await a.commit()).toEqual(expected);
+    expect(await store.readBlob(expected.digest)).toEqual(content);
+  });
+
+  it('keeps references in index.json with ref.name annotations', async () => {
+    const image = await busyboxImage(store);
+    wroteImage = true;
+    expect(image.name).toBe('docker.io/library/busybox:latest');
+    await store.setReference('localhost:5000/app:1', image.descriptor);
+    expect(await store.resolveReference('localhost:5000/app:1')).toEqual(image.descriptor);
+    expect((await store.listReferences()).map((reference) => reference.name)).toEqual(['docker.io/library/busybox:latest', 'localhost:5000/app:1']);
+    const index = JSON.parse(await readFile(join(root, 'index.json'), 'utf8')) as { manifests: Array<{ annotations: Record<string, string> }> };
+    expect(index.manifests.map((entry) => entry.annotations['org.opencontainers.image.ref.name'])).toEqual(['docker.io/library/busybox:latest', 'localhost:5000/app:1']);
+    expect(await store.deleteReference('localhost:5000/app:1')).toBe(true);
+    expect(await store.deleteReference('localhost:5000/app:1')).toBe(false);
+    expect(await store.resolveReference('localhost:5000/app:1')).toBeUndefined();
+  });
+
+  it('never names something incomplete', async () => {
+    const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: { mediaType: MediaType.ociConfig, digest: sha256('absent config'), size: 3 }, layers: [] }));
+    const info = await store.putBlob(Readable.from([manifest]));
+    expect(await codeOf(store.setReference('docker.io/library/x:1', { mediaType: MediaType.ociManifest, ...info }))).toBe('NOT_FOUND');
+    expect(await codeOf(store.setReference('docker.io/library/x:1', { mediaType: MediaType.ociManifest, digest: sha256('nothing'), size: 1 }))).toBe('NOT_FOUND');
+    expect(await codeOf(store.setReference('bad name!', { mediaType: MediaType.ociManifest, ...info }))).toBe('INVALID_REFERENCE');
+    expect(await store.listReferences()).toEqual([]);
+  });
+
+  it('is read by skopeo and umoci as it is', async () => {
+    const image = await busyboxImage(store);
+    wroteImage = true;
+    const inspected = JSON.parse(execFileSync('skopeo', ['inspect', `oci:${root}:docker.io/library/busybox:latest`], { encoding: 'utf8' })) as { Digest: string; Os: string };
+    expect(inspected.Digest).toBe(image.descriptor.digest);
+    expect(inspected.Os).toBe('linux');
+    const { path: bundle, cleanup: removeBundle } = await temporaryDirectory();
+    try {
+      execFileSync('umoci', ['unpack', '--image', `${root}:docker.io/library/busybox:latest`, join(bundle, 'b')], { stdio: 'pipe' });
+      expect(existsSync(join(bundle, 'b/rootfs/bin/busybox'))).toBe(true);
+    } finally {
+      await removeBundle();
+    }
+  });
+});

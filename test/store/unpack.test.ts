@@ -1,0 +1,283 @@
+import { lstat, mkdir, readFile, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import fc from 'fast-check';
+import { pack } from 'tar-stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isTsbuildError } from '../../src/common/index.js';
+import { unpackLayer } from '../../src/store/index.js';
+import { temporaryDirectory } from './temp-dir.js';
+
+interface TarItem {
+  readonly name: string;
+  readonly type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'fifo';
+  readonly linkname?: string;
+  readonly content?: string;
+  readonly mode?: number;
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly mtime?: Date;
+}
+
+/** A tar written entry by entry as given: hostile names and orders included. */
+async function makeTar(items: readonly TarItem[]): Promise<Buffer> {
+  const packer = pack();
+  const chunks: Buffer[] = [];
+  const done = (async () => {
+    for await (const chunk of packer) chunks.push(chunk as Buffer);
+  })();
+  for (const item of items) {
+    const type = item.type ?? 'file';
+    await new Promise<void>((resolve, reject) => {
+      const header = {
+        name: item.name,
+        type,
+        mode: item.mode ?? (type === 'directory' ? 0o755 : 0o644),
+        uid: item.uid ?? 0,
+        gid: item.gid ?? 0,
+        mtime: item.mtime ?? new Date(1_000_000_000_000),
+        ...(item.linkname === undefined ? {} : { linkname: item.linkname }),
+        ...(type === 'character-device' ? { devmajor: 1, devminor: 3 } : {}),
+      };
+      if (type === 'file') packer.entry(header, item.content ?? '', (error) => (error ? reject(error) : resolve()));
+      else {
+        packer.entry(header, (error) => (error ? reject(error) : resolve()));
+      }
+    });
+  }
+  packer.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+/** Every path under DIR except SKIP, with type, size and content, to prove nothing changed there. */
+async function snapshot(dir: string, skip: string): Promise<Record<string, string>> {
+  const result: Record<string, string> = {};
+  async function walk(path: string): Promise<void> {
+    for (const name of (await readdir(path)).sort()) {
+      const child = join(path, name);
+      if (child === skip) continue;
+      const info = await lstat(child);
+      if (info.isDirectory()) {
+        result[child] = `dir ${info.mode}`;
+        await walk(child);
+      } else if (info.isSymbolicLink()) result[child] = `link ${await readlink(child)}`;
+      else result[child] = `file ${info.mode} ${info.nlink} ${await readFile(child, 'utf8')}`;
+    }
+  }
+  await walk(dir);
+  return result;
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+    return undefined;
+  } catch (error) {
+    return isTsbuildError(error) ? error.code : `not a TsbuildError: ${String(error)}`;
+  }
+}
+
+const isRoot = process.getuid?.() === 0;
+
+describe('unpackLayer', () => {
+  let sandbox: string;
+  let target: string;
+  let outside: string;
+  let cleanup: () => Promise<void>;
+  let before: Record<string, string>;
+
+  beforeEach(async () => {
+    ({ path: sandbox, cleanup } = await temporaryDirectory());
+    target = join(sandbox, 'target');
+    outside = join(sandbox, 'outside');
+    await mkdir(target);
+    await mkdir(outside);
+    await writeFile(join(outside, 'secret'), 'untouched');
+    await mkdir(join(outside, 'sub'), { mode: 0o700 });
+    before = await snapshot(sandbox, target);
+  });
+
+  afterEach(async () => {
+    // Whatever the tar held, nothing outside the target changed.
+    expect(await snapshot(sandbox, target)).toEqual(before);
+    await cleanup();
+  });
+
+  const unpack = async (items: readonly TarItem[], root?: boolean): Promise<Awaited<ReturnType<typeof unpackLayer>>> =>
+    unpackLayer(Readable.from([await makeTar(items)]), target, root === undefined ? {} : { root });
+
+  it('refuses names with ..', async () => {
+    expect(await codeOf(unpack([{ name: '../outside/secret', content: 'pwned' }]))).toBe('UNSAFE_PATH');
+    expect(await codeOf(unpack([{ name: 'a/../../outside/new', content: 'pwned' }]))).toBe('UNSAFE_PATH');
+  });
+
+  it('takes absolute names relative to the target', async () => {
+    await unpack([{ name: `${outside}/secret`, content: 'inside' }, { name: '/etc/hostname', content: 'box' }]);
+    expect(await readFile(join(target, outside, 'secret'), 'utf8')).toBe('inside');
+    expect(await readFile(join(target, 'etc/hostname'), 'utf8')).toBe('box');
+  });
+
+  it('does not follow a planted relative symlink out of the target', async () => {
+    await unpack([
+      { name: 'escape', type: 'symlink', linkname: '../outside' },
+      { name: 'escape/secret', content: 'pwned' },
+      { name: 'escape/new', content: 'pwned' },
+    ]);
+    expect(await readlink(join(target, 'escape'))).toBe('../outside');
+    // Followed as a chroot would: `..` stops at the target.
+    expect(await readFile(join(target, 'outside/secret'), 'utf8')).toBe('pwned');
+  });
+
+  it('does not follow a planted absolute symlink out of the target', async () => {
+    await unpack([
+      { name: 'abs', type: 'symlink', linkname: outside },
+      { name: 'abs/secret', content: 'pwned' },
+      { name: 'root', type: 'symlink', linkname: '/' },
+      { name: 'root/outside-file', content: 'pwned' },
+    ]);
+    expect(await readlink(join(target, 'abs'))).toBe(outside);
+    expect(await readFile(join(target, outside, 'secret'), 'utf8')).toBe('pwned');
+    expect(await readFile(join(target, 'outside-file'), 'utf8')).toBe('pwned');
+  });
+
+  it('refuses hard links that lead outside, directly or through a symlink', async () => {
+    expect(await codeOf(unpack([{ name: 'hl', type: 'link', linkname: '../outside/secret' }]))).toBe('UNSAFE_PATH');
+    expect(await codeOf(unpack([{ name: 'hl', type: 'link', linkname: `${outside}/secret` }]))).toBe('UNSAFE_PATH');
+    expect(await codeOf(unpack([{ name: 'evil', type: 'symlink', linkname: outside }, { name: 'hl2', type: 'link', linkname: 'evil/secret' }]))).toBe('UNSAFE_PATH');
+    expect((await stat(join(outside, 'secret'))).nlink).toBe(1);
+  });
+
+  it('makes hard links inside the layer', async () => {
+    await unpack([{ name: 'a', content: 'same' }, { name: 'b', type: 'link', linkname: 'a' }]);
+    expect((await stat(join(target, 'a'))).ino).toBe((await stat(join(target, 'b'))).ino);
+  });
+
+  it('refuses a symlink named .', async () => {
+    expect(await codeOf(unpack([{ name: '.', type: 'symlink', linkname: outside }]))).toBe('UNSAFE_PATH');
+    expect(await codeOf(unpack([{ name: './', type: 'symlink', linkname: '/' }, { name: 'x', content: 'pwned' }]))).toBe('UNSAFE_PATH');
+    expect((await lstat(target)).isDirectory()).toBe(true);
+  });
+
+  it('makes no device node without privilege', async () => {
+    const result = await unpack([{ name: 'dev/null', type: 'character-device' }, { name: 'pipe', type: 'fifo' }, { name: 'ok', content: 'yes' }], false);
+    expect(result.skipped.map((entry) => entry.path)).toEqual(['dev/null', 'pipe']);
+    await expect(lstat(join(target, 'dev/null'))).rejects.toThrow();
+    expect(await readFile(join(target, 'ok'), 'utf8')).toBe('yes');
+  });
+
+  it('replaces duplicate entries without writing through an earlier symlink', async () => {
+    await unpack([
+      { name: 'dup', content: 'first' },
+      { name: 'dup', type: 'symlink', linkname: `${outside}/secret` },
+      { name: 'dup', content: 'last' },
+      { name: 'through', type: 'symlink', linkname: `${outside}/secret` },
+      { name: 'through', content: 'replaced' },
+      { name: 'dir', type: 'directory' },
+      { name: 'dir/x', content: 'x' },
+      { name: 'dir', content: 'now a file' },
+    ]);
+    expect(await readFile(join(target, 'dup'), 'utf8')).toBe('last');
+    expect((await lstat(join(target, 'through'))).isFile()).toBe(true);
+    expect(await readFile(join(target, 'through'), 'utf8')).toBe('replaced');
+    expect(await readFile(join(target, 'dir'), 'utf8')).toBe('now a file');
+  });
+
+  it('never applies a directory mode through a symlink that replaced it later', async () => {
+    await unpack([
+      { name: 'd', type: 'directory', mode: 0o777 },
+      { name: 'd/sub', type: 'directory', mode: 0o777, mtime: new Date(0) },
+      { name: 'd', type: 'symlink', linkname: outside },
+    ]);
+    expect(await readlink(join(target, 'd'))).toBe(outside);
+  });
+
+  it('applies whiteouts and opaque directories to the layers below', async () => {
+    await unpack([
+      { name: 'f', content: 'lower' },
+      { name: 'keep', content: 'lower' },
+      { name: 'd', type: 'directory' },
+      { name: 'd/a', content: 'a' },
+      { name: 'd/sub', type: 'directory' },
+      { name: 'd/sub/deep', content: 'deep' },
+    ]);
+    await unpack([
+      { name: '.wh.f', content: '' },
+      { name: 'd', type: 'directory' },
+      { name: 'd/.wh..wh..opq', content: '' },
+      { name: 'd/c', content: 'upper' },
+      { name: 'd/sub', type: 'directory' },
+      { name: 'd/sub/new', content: 'new' },
+    ]);
+    expect((await readdir(target)).sort()).toEqual(['d', 'keep']);
+    expect((await readdir(join(target, 'd'))).sort()).toEqual(['c', 'sub']);
+    expect(await readdir(join(target, 'd/sub'))).toEqual(['new']);
+  });
+
+  it('never empties a directory outside through an opaque marker whose directory became a symlink', async () => {
+    await unpack([
+      { name: 'o', type: 'directory' },
+      { name: 'o/.wh..wh..opq', content: '' },
+      { name: 'o', type: 'symlink', linkname: outside },
+    ]);
+    expect(await readlink(join(target, 'o'))).toBe(outside);
+  });
+
+  it('writes nothing outside the target for any sequence of hostile entries (property)', async () => {
+    const component = fc.oneof({ arbitrary: fc.constantFrom('a', 'sub', 'secret'), weight: 6 }, { arbitrary: fc.constantFrom('..', '.', '', '.wh.a', '.wh.secret', '.wh..wh..opq'), weight: 1 });
+    const name = fc.tuple(fc.boolean(), fc.array(component, { minLength: 1, maxLength: 3 })).map(([absolute, parts]) => `${absolute ? '/' : ''}${parts.join('/')}`);
+    const linkTarget = fc.constantFrom(outside, `${outside}/sub`, `${outside}/secret`, '/', '..', '../..', '../outside', 'a', '.', 'a/b');
+    const item = fc.oneof(
+      fc.record({ name, type: fc.constant('file' as const), content: fc.constantFrom('x', 'pwned') }),
+      fc.record({ name, type: fc.constant('directory' as const), mode: fc.constantFrom(0o777, 0o555, 0o700) }),
+      fc.record({ name, type: fc.constant('symlink' as const), linkname: linkTarget }),
+      fc.record({ name, type: fc.constant('link' as const), linkname: fc.oneof(name, linkTarget) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(item, { minLength: 1, maxLength: 8 }), async (items) => {
+        await rm(target, { recursive: true, force: true });
+        await mkdir(target);
+        try {
+          await unpack(items);
+        } catch (error) {
+          // Refusing is fine; failing any other way is not.
+          if (!isTsbuildError(error)) throw error;
+        }
+        expect(await snapshot(sandbox, target)).toEqual(before);
+      }),
+      { numRuns: 300 },
+    );
+  }, 60_000);
+
+  it('resolves whiteouts inside the target too', async () => {
+    await unpack([{ name: 'lnk', type: 'symlink', linkname: outside }, { name: 'lnk/.wh.secret', content: '' }]);
+    expect(await readlink(join(target, 'lnk'))).toBe(outside);
+  });
+
+  it('unpacks a legitimate layer unchanged: absolute and deep .. symlinks, modes, owners, times', async () => {
+    const mtime = new Date(1_234_567_890_000);
+    await unpack([
+      { name: 'bin', type: 'directory', mode: 0o755, mtime },
+      { name: 'bin/busybox', content: '#!', mode: 0o4755, uid: 0, gid: 0, mtime },
+      { name: 'bin/sh', type: 'symlink', linkname: '/bin/busybox', mtime },
+      { name: 'usr/lib/a/b', type: 'symlink', linkname: '../../../../../../lib/b' },
+      { name: 'lib', type: 'symlink', linkname: 'usr/lib' },
+      { name: 'lib/libc.so', content: 'elf' },
+      { name: 'home/user/file', content: 'mine', mode: 0o600, uid: 1000, gid: 1001 },
+      { name: 'ro', type: 'directory', mode: 0o555 },
+      { name: 'ro/child', content: 'written before the mode applies' },
+      { name: 'tmp', type: 'directory', mode: 0o1777 },
+    ], isRoot);
+    expect(await readlink(join(target, 'bin/sh'))).toBe('/bin/busybox');
+    expect(await readlink(join(target, 'usr/lib/a/b'))).toBe('../../../../../../lib/b');
+    expect(await readFile(join(target, 'usr/lib/libc.so'), 'utf8')).toBe('elf');
+    expect((await stat(join(target, 'bin/busybox'))).mode & 0o7777).toBe(0o4755);
+    expect((await stat(join(target, 'bin'))).mtime.getTime()).toBe(mtime.getTime());
+    expect((await lstat(join(target, 'bin/sh'))).mtime.getTime()).toBe(mtime.getTime());
+    const owned = await stat(join(target, 'home/user/file'));
+    expect(owned.mode & 0o777).toBe(0o600);
+    if (isRoot) expect([owned.uid, owned.gid]).toEqual([1000, 1001]);
+    expect((await stat(join(target, 'ro'))).mode & 0o7777).toBe(0o555);
+    expect((await stat(join(target, 'tmp'))).mode & 0o7777).toBe(0o1777);
+  });
+});
