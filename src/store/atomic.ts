@@ -8,6 +8,23 @@ export function temporaryName(prefix: string): string {
   return `${prefix}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
 }
 
+/**
+ * Whether the process that named a temporary (see temporaryName) still runs. A prune must not
+ * take a file another process is still writing, however short the grace period; a reused pid
+ * only delays the cleanup of an abandoned file until a later prune.
+ */
+export function temporaryOwnerAlive(name: string): boolean {
+  const pid = Number(/^[^.]+\.(\d+)\./.exec(name)?.[1]);
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Makes a rename durable: the directory entry itself must reach the disk. */
 export async function fsyncDirectory(path: string): Promise<void> {
   const handle = await open(path, 'r');

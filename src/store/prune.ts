@@ -4,6 +4,7 @@ import { MediaType, digestHex, type Digest } from '../common/index.js';
 import { chainIds, reachableBlobs, resolveImage } from './image.js';
 import type { LayoutStore } from './layout-store.js';
 import { tryLock } from './lock.js';
+import { temporaryOwnerAlive } from './atomic.js';
 
 export interface PruneOptions {
   /**
@@ -78,7 +79,7 @@ export async function pruneStore(store: LayoutStore, options: PruneOptions = {})
     if (options.only !== undefined) return { blobsRemoved: removed, bytesFreed, snapshotsRemoved };
     for (const directory of [join(store.root, 'tmp'), join(store.root, 'layers')]) {
       for (const name of await readdir(directory).catch(() => [] as string[])) {
-        if (!name.endsWith('.tmp')) continue;
+        if (!name.endsWith('.tmp') || temporaryOwnerAlive(name)) continue;
         const info = await stat(join(directory, name)).catch(() => undefined);
         if (info !== undefined && info.mtimeMs <= cutoff) await rm(join(directory, name), { recursive: true, force: true });
       }
