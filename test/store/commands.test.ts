@@ -1,24 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/index.js';
+import { runCliCaptured } from '../helpers/run-cli.js';
 import { openStore } from '../../src/store/index.js';
 import { busyboxImage, type BusyboxImage } from '../helpers/busybox-image.js';
 import { temporaryDirectory } from './temp-dir.js';
 import { validateLayout } from '../helpers/validate.js';
 
-async function run(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (chunk: Buffer) => out.push(chunk));
-  stderr.on('data', (chunk: Buffer) => err.push(chunk));
-  const status = await runCli(args, { stdout, stderr, isTty: false });
-  return { status, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
-}
+const run = runCliCaptured;
 
 describe('image commands', () => {
   let dir: string;

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { TsbuildError, familiarReference, parseReference } from '../../common/index.js';
 import { resolveImage, type Store } from '../../store/index.js';
+import { formatBytes } from '../format.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
@@ -35,16 +36,6 @@ export async function imageSummaries(store: Store): Promise<ImageSummary[]> {
   return summaries;
 }
 
-function humanSize(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toPrecision(3)}${units[unit] ?? ''}`;
-}
 
 export function registerImages(program: Command, io: CliIo): void {
   addRootOption(
@@ -65,7 +56,7 @@ export function registerImages(program: Command, io: CliIo): void {
       for (const summary of summaries) io.stdout.write(`${JSON.stringify(summary)}\n`);
       return;
     }
-    const rows = [['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'], ...summaries.map((summary) => [summary.repository, summary.tag, summary.id.slice(7, 19), summary.created, humanSize(summary.size)])];
+    const rows = [['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'], ...summaries.map((summary) => [summary.repository, summary.tag, summary.id.slice(7, 19), summary.created, formatBytes(summary.size, 3, '')])];
     const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
     for (const row of rows) io.stdout.write(`${row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('   ').trimEnd()}\n`);
   });
