@@ -7,6 +7,10 @@ import { registerRmi } from './rmi.js';
 import { registerSave } from './save.js';
 import { registerTag } from './tag.js';
 import { registerVerify } from './verify.js';
+import { registerLogin } from './login.js';
+import { registerLogout } from './logout.js';
+import { registerPull } from './pull.js';
+import { registerPush } from './push.js';
 
 // Each command lives in its own file and registers itself here.
-registerCommands(registerImages, registerTag, registerRmi, registerInspect, registerSave, registerLoad, registerImage, registerVerify);
+registerCommands(registerPull, registerPush, registerLogin, registerLogout, registerImages, registerTag, registerRmi, registerInspect, registerSave, registerLoad, registerImage, registerVerify);

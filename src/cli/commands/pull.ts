@@ -1,0 +1,36 @@
+import type { Command } from 'commander';
+import { familiarReference, parsePlatform, parseReference } from '../../common/index.js';
+import { pull } from '../../registry/index.js';
+import type { CliIo } from '../io.js';
+import { addRootOption, storeFromOptions } from '../store-options.js';
+import { addInsecureRegistryOption, registryClient } from './registry-options.js';
+import { TransferProgress } from './transfer-progress.js';
+
+export function registerPull(program: Command, io: CliIo): void {
+  const command = program
+    .command('pull')
+    .description('download an image from a registry into the store')
+    .argument('<image>', 'image reference, e.g. busybox or registry:5000/app:1')
+    .option('--platform <os/arch[/variant]>', 'platform to select from a multi-platform image (default: this machine)')
+    .option('-q, --quiet', 'print only the image reference');
+  addRootOption(addInsecureRegistryOption(command)).action(async (image: string, options: { platform?: string; quiet?: boolean; root?: string; insecureRegistry: string[] }) => {
+    const reference = parseReference(image);
+    // Only an explicit --platform refuses a single-platform image of another platform, as docker does.
+    const platform = options.platform === undefined ? undefined : parsePlatform(options.platform);
+    const store = await storeFromOptions(options);
+    const client = registryClient(options);
+    const progress = new TransferProgress(io, 'pull', options.quiet === true);
+    try {
+      if (options.quiet !== true) io.stderr.write(`${reference.tag ?? reference.digest ?? 'latest'}: Pulling from ${reference.domain}/${reference.path}\n`);
+      const result = await pull({ reference, store, client, onProgress: progress.listener, ...(platform === undefined ? {} : { platform }) });
+      progress.finish();
+      if (options.quiet !== true) {
+        io.stdout.write(`Digest: ${result.digest}\n`);
+        io.stdout.write(`Status: ${result.blobsFetched > 0 ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarReference(reference)}\n`);
+      }
+      io.stdout.write(`${result.reference}\n`);
+    } finally {
+      await client.close();
+    }
+  });
+}

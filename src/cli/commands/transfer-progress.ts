@@ -1,0 +1,74 @@
+/**
+ * Per-blob progress of pull and push: one plain line per change of state when stderr is not a
+ * terminal, a redrawn block of bars when it is.
+ */
+import type { ProgressEvent } from '../../registry/index.js';
+import { formatBytes } from '../format.js';
+import type { CliIo } from '../io.js';
+
+type Direction = 'pull' | 'push';
+
+interface Row {
+  readonly id: string;
+  status: string;
+  current: number;
+  total: number;
+}
+
+const labels: Record<Direction, Record<string, string>> = {
+  pull: { exists: 'Already exists', mounted: 'Mounted', waiting: 'Waiting', transfer: 'Downloading', retry: 'Retrying', done: 'Pull complete' },
+  push: { exists: 'Layer already exists', mounted: 'Mounted from another repository', waiting: 'Waiting', transfer: 'Pushing', retry: 'Retrying', done: 'Pushed' },
+};
+
+
+function bar(current: number, total: number, width = 30): string {
+  const fraction = total <= 0 ? 1 : Math.min(1, current / total);
+  const filled = Math.round(fraction * width);
+  return `[${'='.repeat(Math.max(0, filled - 1))}${filled > 0 ? '>' : ''}${' '.repeat(width - filled)}]`;
+}
+
+export class TransferProgress {
+  private readonly rows = new Map<string, Row>();
+  private drawnLines = 0;
+  private lastDraw = 0;
+
+  constructor(
+    private readonly io: CliIo,
+    private readonly direction: Direction,
+    private readonly quiet = false,
+  ) {}
+
+  readonly listener = (event: ProgressEvent): void => {
+    if (this.quiet || event.kind !== 'blob') return;
+    const id = event.digest.slice(event.digest.indexOf(':') + 1, event.digest.indexOf(':') + 13);
+    const label = labels[this.direction][event.phase] ?? event.phase;
+    let row = this.rows.get(id);
+    const changed = row?.status !== label;
+    if (row === undefined) {
+      row = { id, status: label, current: event.current, total: event.total };
+      this.rows.set(id, row);
+    }
+    row.status = label;
+    row.current = event.current;
+    row.total = event.total;
+    if (this.io.isTty) this.draw(changed);
+    else if (changed) this.io.stderr.write(`${id}: ${label}${event.phase === 'done' || event.phase === 'exists' ? ` (${formatBytes(event.total)})` : ''}\n`);
+  };
+
+  private draw(force: boolean): void {
+    const now = Date.now();
+    if (!force && now - this.lastDraw < 100) return;
+    this.lastDraw = now;
+    const lines = [...this.rows.values()].map((row) =>
+      row.status === labels[this.direction].transfer ? `${row.id}: ${row.status} ${bar(row.current, row.total)} ${formatBytes(row.current)}/${formatBytes(row.total)}` : `${row.id}: ${row.status}`,
+    );
+    const up = this.drawnLines > 0 ? `\x1b[${this.drawnLines}F` : '';
+    this.io.stderr.write(`${up}${lines.map((line) => `\x1b[2K${line}`).join('\n')}\n`);
+    this.drawnLines = lines.length;
+  }
+
+  /** Draws the final state on a terminal. */
+  finish(): void {
+    if (this.io.isTty && !this.quiet && this.rows.size > 0) this.draw(true);
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * A client for the registries of one operation: per registry host, the scheme is found once
+ * (HTTPS, or plain HTTP for loopback and `insecureRegistries`), the auth challenge learnt, and
+ * requests go through the policy stack: user agent → retry → auth → redirect → verify → undici.
+ */
+import { rootCertificates } from 'node:tls';
+import { Agent, type Dispatcher } from 'undici';
+import { TsbuildError, registryApiHost } from '../common/index.js';
+import { AuthState, authPolicy } from './auth.js';
+import { dockerConfigCredentials, type CredentialProvider } from './credentials.js';
+import { readCapped, statusError } from './errors.js';
+import { redirectPolicy } from './redirect.js';
+import { backoff, retryPolicy, type RetryOptions } from './retry.js';
+import { compose, discard, undiciSend, type Send } from './transport.js';
+import { userAgentPolicy } from './user-agent.js';
+import { verifyPolicy } from './verify.js';
+
+export interface TlsOptions {
+  /** Extra certificate authorities to trust, PEM (a self-signed registry). */
+  readonly ca?: string | Buffer | ReadonlyArray<string | Buffer>;
+}
+
+export interface TimeoutOptions {
+  readonly connectMs?: number;
+  /** Time to wait for response headers; default 60 s. */
+  readonly headersMs?: number;
+  /** Longest silence inside a body before the transfer counts as stalled; default 60 s. */
+  readonly bodyMs?: number;
+}
+
+export interface RegistryClientOptions {
+  /** Where credentials come from; default docker's config file and helpers. */
+  readonly credentials?: CredentialProvider;
+  /** Hosts (`host` or `host:port`) reached over plain HTTP or with unverified TLS. */
+  readonly insecureRegistries?: readonly string[];
+  readonly tls?: TlsOptions;
+  readonly retry?: RetryOptions;
+  readonly timeouts?: TimeoutOptions;
+  readonly userAgent?: string;
+}
+
+export function isLoopbackHost(host: string): boolean {
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
+  return name === 'localhost' || name.endsWith('.localhost') || /^127(?:\.\d{1,3}){3}$/.test(name) || name === '[::1]';
+}
+
+function hostName(host: string): string {
+  return host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
+}
+
+/** One registry host as seen by the client. */
+export class Registry {
+  readonly apiHost: string;
+  readonly send: Send;
+  readonly auth: AuthState;
+  private baseUrl: Promise<URL> | undefined;
+
+  constructor(
+    readonly domain: string,
+    private readonly client: RegistryClient,
+  ) {
+    this.apiHost = registryApiHost(domain);
+    const base = undiciSend((url) => client.dispatcherFor(url.host));
+    const allowPlainHttp = (host: string): boolean => client.allowsPlainHttp(host);
+    const retry = retryPolicy(client.backoff);
+    const userAgent = userAgentPolicy(client.userAgent);
+    const tokenSend = compose(undiciSend((url) => client.dispatcherFor(url.host)), userAgent, retry, redirectPolicy({ allowPlainHttp }));
+    const credentials = client.credentials;
+    this.auth = new AuthState({ domain, host: this.apiHost, credentials: () => credentials(domain), tokenSend, allowPlainHttp });
+    this.send = compose(base, userAgent, retry, authPolicy(this.auth), redirectPolicy({ allowPlainHttp }), verifyPolicy());
+  }
+
+  /** `https://host/v2/` or, where allowed and needed, `http://host/v2/`. */
+  url(path: string): Promise<URL> {
+    this.baseUrl ??= this.ping();
+    this.baseUrl.catch(() => {
+      this.baseUrl = undefined;
+    });
+    return this.baseUrl.then((base) => new URL(path.replace(/^\//, ''), base));
+  }
+
+  private pingSend(retries: boolean): Send {
+    const base = compose(undiciSend(this.client.dispatcherFor(this.apiHost)), userAgentPolicy(this.client.userAgent));
+    return retries ? compose(base, retryPolicy(this.client.backoff)) : base;
+  }
+
+  private async ping(): Promise<URL> {
+    const context = { action: `ping registry ${this.domain}` };
+    const https = new URL(`https://${this.apiHost}/v2/`);
+    if (!this.client.allowsPlainHttp(this.apiHost)) {
+      await this.checkPing(await this.pingSend(true)({ method: 'GET', url: https, context }), https);
+      return https;
+    }
+    // One quick HTTPS attempt without retries; a loopback or insecure registry may speak plain HTTP.
+    let httpsFailure: unknown;
+    try {
+      await this.checkPing(await this.pingSend(false)({ method: 'GET', url: https, context }), https);
+      return https;
+    } catch (error) {
+      if (error instanceof TsbuildError && error.code === 'UNAUTHORIZED') throw error;
+      httpsFailure = error;
+    }
+    const http = new URL(`http://${this.apiHost}/v2/`);
+    try {
+      await this.checkPing(await this.pingSend(true)({ method: 'GET', url: http, context }), http);
+      return http;
+    } catch (error) {
+      if (error instanceof TsbuildError && error.code === 'UNAUTHORIZED') throw error;
+      // Both failed: the HTTPS failure (an untrusted certificate, say) is usually the one that matters.
+      const reason = (failure: unknown): string => (failure instanceof Error ? failure.message : String(failure));
+      throw new TsbuildError('REGISTRY', `${context.action}: over HTTPS: ${reason(httpsFailure)}; over HTTP: ${reason(error)}`, {
+        cause: error,
+        temporary: error instanceof TsbuildError && error.temporary,
+      });
+    }
+  }
+
+  private async checkPing(response: Parameters<AuthState['learn']>[0], url: URL): Promise<void> {
+    if (response.status === 200) {
+      await discard(response);
+      return;
+    }
+    if (response.status === 401 && this.auth.learn(response)) {
+      await discard(response);
+      return;
+    }
+    const body = await readCapped(response.body);
+    throw statusError({ context: { action: `ping registry ${this.domain}` }, method: 'GET', url, status: response.status, body });
+  }
+}
+
+export class RegistryClient {
+  readonly credentials: CredentialProvider;
+  readonly backoff: ReturnType<typeof backoff>;
+  readonly userAgent: string;
+  private readonly secure: Agent;
+  private readonly insecure: Agent;
+  private readonly insecureHosts: ReadonlySet<string>;
+  private readonly registries = new Map<string, Registry>();
+
+  constructor(options: RegistryClientOptions = {}) {
+    this.credentials = options.credentials ?? dockerConfigCredentials();
+    this.backoff = backoff(options.retry);
+    this.userAgent = options.userAgent ?? 'tsbuild';
+    this.insecureHosts = new Set((options.insecureRegistries ?? []).map((entry) => entry.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, '')));
+    const timeouts = {
+      headersTimeout: options.timeouts?.headersMs ?? 60_000,
+      bodyTimeout: options.timeouts?.bodyMs ?? 60_000,
+    };
+    const ca = options.tls?.ca;
+    const caList = ca === undefined ? undefined : Array.isArray(ca) ? [...(ca as ReadonlyArray<string | Buffer>)] : [ca as string | Buffer];
+    const connectTimeout = options.timeouts?.connectMs ?? 30_000;
+    // Extra CAs are added to the system's, not put in their place.
+    const connect = caList === undefined ? { timeout: connectTimeout } : { timeout: connectTimeout, ca: [...tlsRootCertificates(), ...caList] };
+    this.secure = new Agent({ ...timeouts, connect });
+    this.insecure = new Agent({ ...timeouts, connect: { ...connect, rejectUnauthorized: false } });
+  }
+
+  registry(domain: string): Registry {
+    let found = this.registries.get(domain);
+    if (found === undefined) {
+      found = new Registry(domain, this);
+      this.registries.set(domain, found);
+    }
+    return found;
+  }
+
+  isInsecure(host: string): boolean {
+    return this.insecureHosts.has(host) || this.insecureHosts.has(hostName(host));
+  }
+
+  allowsPlainHttp(host: string): boolean {
+    return isLoopbackHost(host) || this.isInsecure(host);
+  }
+
+  dispatcherFor(host: string): Dispatcher {
+    return this.isInsecure(host) ? this.insecure : this.secure;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.secure.close(), this.insecure.close()]);
+  }
+}
+
+function tlsRootCertificates(): string[] {
+  return [...rootCertificates];
+}

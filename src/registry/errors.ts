@@ -1,0 +1,146 @@
+/**
+ * Errors of the distribution API as TsbuildErrors. The registry's own error body
+ * (`{"errors":[{"code","message","detail"}]}`) is read, capped, and quoted in the message
+ * together with the method, the redacted URL, the reference and the digest involved.
+ */
+import { TsbuildError, type ErrorCode } from '../common/index.js';
+import { redactUrl } from './redact.js';
+
+/** Beyond this an error body is not read: a hostile or broken server cannot make us buffer more. */
+export const maxErrorBodyBytes = 64 * 1024;
+
+export interface RegistryDiagnostic {
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface RegistryErrorContext {
+  /** What was being done, as a verb and noun: "pull manifest", "upload blob". */
+  readonly action: string;
+  readonly reference?: string;
+  readonly digest?: string;
+}
+
+/** Status codes worth retrying: the server is overloaded or briefly unavailable. */
+export function isTemporaryStatus(status: number): boolean {
+  return status === 408 || status === 425 || status === 429 || status === 500 || status === 502 || status === 503 || status === 504;
+}
+
+/** Reads at most `limit` bytes of a body and discards the rest without waiting for it. */
+export async function readCapped(body: AsyncIterable<Uint8Array> & { destroy?: () => void }, limit = maxErrorBodyBytes): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of body) {
+      const buffer = Buffer.from(chunk);
+      const room = limit - total;
+      if (buffer.length >= room) {
+        chunks.push(buffer.subarray(0, room));
+        total += room;
+        break;
+      }
+      chunks.push(buffer);
+      total += buffer.length;
+    }
+  } catch {
+    // A failing error body leaves the status as the only information, which is still reported.
+  } finally {
+    body.destroy?.();
+  }
+  return Buffer.concat(chunks, total);
+}
+
+export function parseDiagnostics(body: Buffer): RegistryDiagnostic[] {
+  if (body.length === 0) return [];
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as unknown;
+    const errors = (parsed as { errors?: unknown }).errors;
+    if (!Array.isArray(errors)) return [];
+    return errors.slice(0, 10).map((entry: unknown) => {
+      const record = (entry ?? {}) as { code?: unknown; message?: unknown };
+      return { code: typeof record.code === 'string' ? record.code : 'UNKNOWN', message: typeof record.message === 'string' ? record.message : '' };
+    });
+  } catch {
+    return [];
+  }
+}
+
+function describe(context: RegistryErrorContext): string {
+  const parts = [context.reference, context.digest].filter((part): part is string => part !== undefined);
+  return parts.length === 0 ? context.action : `${context.action} ${parts.join(' ')}`;
+}
+
+export interface StatusErrorInput {
+  readonly context: RegistryErrorContext;
+  readonly method: string;
+  readonly url: URL;
+  readonly status: number;
+  readonly body: Buffer;
+}
+
+/** The error for an unexpected HTTP status, naming the registry's own code and message. */
+export function statusError(input: StatusErrorInput): TsbuildError {
+  const diagnostics = parseDiagnostics(input.body);
+  const detail =
+    diagnostics.length > 0
+      ? diagnostics.map((entry) => `${entry.code}: ${entry.message}`.slice(0, 500)).join('; ')
+      : printable(input.body);
+  const code: ErrorCode = input.status === 401 || input.status === 403 ? 'UNAUTHORIZED' : 'REGISTRY';
+  const tail = detail === '' ? '' : `: ${detail}`;
+  const error = new TsbuildError(code, `${describe(input.context)}: ${input.method} ${redactUrl(input.url)} returned ${input.status}${tail}`, {
+    temporary: isTemporaryStatus(input.status),
+  });
+  return Object.assign(error, { status: input.status, diagnostics });
+}
+
+function printable(body: Buffer): string {
+  const text = body.subarray(0, 300).toString('utf8').replace(/\s+/g, ' ').trim();
+  return /^[\x20-\x7e]*$/.test(text) ? text : '';
+}
+
+const temporaryNetworkCodes: ReadonlySet<string> = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
+]);
+
+function networkCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && temporaryNetworkCodes.has(code)) return code;
+    if (current.message === 'terminated' || current.message === 'other side closed') return 'UND_ERR_SOCKET';
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** Wraps a transport failure (reset, timeout, refused) as a temporary REGISTRY error. */
+export function networkError(context: RegistryErrorContext, method: string, url: URL, cause: unknown): TsbuildError {
+  if (cause instanceof TsbuildError) return cause;
+  const code = networkCode(cause);
+  const reason = code ?? (cause instanceof Error ? cause.message : String(cause));
+  return new TsbuildError('REGISTRY', `${describe(context)}: ${method} ${redactUrl(url)}: ${reason}`, {
+    cause,
+    temporary: code !== undefined,
+  });
+}
+
+/** Adds the reference and digest to an error raised below (store, verification) without losing its code. */
+export function withContext(error: unknown, context: RegistryErrorContext): TsbuildError {
+  if (error instanceof TsbuildError) {
+    const prefix = describe(context);
+    if (error.message.startsWith(prefix)) return error;
+    return new TsbuildError(error.code, `${prefix}: ${error.message}`, { cause: error, temporary: error.temporary });
+  }
+  return new TsbuildError('INTERNAL', `${describe(context)}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+}

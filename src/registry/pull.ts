@@ -1,0 +1,284 @@
+/**
+ * Pull: reference → (index → platform) → manifest → config and layers, each streamed into the
+ * store through an ingest that verifies digest and size before anything becomes visible.
+ * Blobs download in parallel up to a bound; a temporary failure resumes from the bytes already
+ * held (a Range request) when the registry allows it; the reference is set last, so a failed
+ * pull never leaves a name pointing at an incomplete image.
+ */
+import pLimit from 'p-limit';
+import { Readable } from 'node:stream';
+import {
+  TsbuildError,
+  formatPlatform,
+  formatReference,
+  hostPlatform,
+  isTsbuildError,
+  layerMediaTypes,
+  parseReference,
+  referenceName,
+  type Descriptor,
+  type Digest,
+  type ImageConfig,
+  type ImageReference,
+  type Platform,
+} from '../common/index.js';
+import type { ContentStore, Ingest } from '../store/index.js';
+import type { Registry, RegistryClient } from './client.js';
+import { networkError, readCapped, statusError, withContext } from './errors.js';
+import { fetchManifest, maxManifestBytes, pullScope, type FetchedDocument } from './manifest.js';
+import { describePlatforms, platformMatches, selectManifest } from './platform.js';
+import type { ProgressListener } from './progress.js';
+import { withRetries } from './retry.js';
+import { discard, header } from './transport.js';
+
+export interface PullOptions {
+  readonly reference: string | ImageReference;
+  readonly store: ContentStore;
+  readonly client: RegistryClient;
+  /** The platform to select from an index; default the host's. */
+  readonly platform?: Platform;
+  /** Blobs downloaded at once; default 3. */
+  readonly concurrency?: number;
+  readonly onProgress?: ProgressListener;
+  readonly signal?: AbortSignal;
+}
+
+export interface PullResult {
+  /** The fully qualified reference that was pulled and set in the store. */
+  readonly reference: string;
+  /** Digest of what the reference resolved to in the registry (an index or a manifest). */
+  readonly digest: Digest;
+  /** The image manifest stored and referenced. */
+  readonly manifest: Descriptor;
+  readonly blobsFetched: number;
+  readonly blobsPresent: number;
+}
+
+const maxIndexDepth = 2;
+const writeBatchBytes = 1024 * 1024;
+
+export async function pull(options: PullOptions): Promise<PullResult> {
+  const reference = typeof options.reference === 'string' ? parseReference(options.reference) : options.reference;
+  const registry = options.client.registry(reference.domain);
+  const platform = options.platform ?? hostPlatform();
+  const name = formatReference(reference);
+  const signal = options.signal;
+
+  const fetch = (target: string, expected?: Descriptor): Promise<FetchedDocument> =>
+    withRetries(options.client.backoff, () =>
+      fetchManifest(registry, { reference, target, ...(expected === undefined ? {} : { expected }), ...(signal === undefined ? {} : { signal }) }),
+    );
+
+  const root = await fetch(reference.digest ?? reference.tag ?? 'latest');
+  options.onProgress?.({ kind: 'manifest', digest: root.descriptor.digest, mediaType: root.descriptor.mediaType, reference: name });
+  let document = root;
+  let chosenPlatform: Platform | undefined;
+  for (let depth = 0; document.kind === 'index'; depth++) {
+    if (depth >= maxIndexDepth) throw new TsbuildError('REGISTRY', `pull ${name}: indexes nested too deeply`);
+    const chosen = selectManifest(document.index.manifests, platform);
+    if (chosen === undefined) {
+      throw new TsbuildError('NOT_FOUND', `pull ${name}: no manifest for platform ${formatPlatform(platform)} (available: ${describePlatforms(document.index.manifests)})`);
+    }
+    chosenPlatform = chosen.platform;
+    document = await fetch(chosen.digest, { mediaType: chosen.mediaType, digest: chosen.digest, size: chosen.size });
+    options.onProgress?.({ kind: 'manifest', digest: document.descriptor.digest, mediaType: document.descriptor.mediaType, reference: name });
+  }
+  const manifest = document.manifest;
+  for (const layer of manifest.layers) {
+    if (!layerMediaTypes.has(layer.mediaType) && !layer.mediaType.startsWith('application/vnd.oci.image.layer.')) {
+      throw new TsbuildError('INVALID_MEDIA_TYPE', `pull ${name}: layer ${layer.digest} has unsupported media type ${layer.mediaType}`);
+    }
+  }
+
+  if (document === root && options.platform !== undefined) {
+    // A single-platform image says its platform only in its config: fetched first, and checked.
+    await pullBlob({ registry, reference, store: options.store, descriptor: manifest.config, backoff: options.client.backoff, signal: signal ?? new AbortController().signal, onProgress: undefined });
+    const config = JSON.parse((await options.store.readBlob(manifest.config.digest, maxManifestBytes)).toString('utf8')) as Partial<ImageConfig>;
+    const actual: Platform = { os: String(config.os), architecture: String(config.architecture), ...(config.variant === undefined ? {} : { variant: config.variant }) };
+    if (!platformMatches(actual, platform)) {
+      throw new TsbuildError('NOT_FOUND', `pull ${name}: the image is for ${formatPlatform(actual)}, not the requested ${formatPlatform(platform)}`);
+    }
+  }
+
+  const blobs = [manifest.config, ...manifest.layers];
+  const unique = [...new Map(blobs.map((blob) => [blob.digest, blob])).values()];
+  const limit = pLimit(Math.max(1, Math.min(options.concurrency ?? 3, 16)));
+  const controller = new AbortController();
+  const abortAll = (): void => controller.abort();
+  signal?.addEventListener('abort', abortAll, { once: true });
+  let fetched = 0;
+  let present = 0;
+  try {
+    await Promise.all(
+      unique.map((descriptor) =>
+        // The config is small: it does not wait for, nor take, a layer's download slot.
+        (descriptor === manifest.config ? (run: () => Promise<void>) => run() : limit)(async () => {
+          if (controller.signal.aborted) return;
+          const outcome = await pullBlob({ registry, reference, store: options.store, descriptor, backoff: options.client.backoff, signal: controller.signal, onProgress: options.onProgress }).catch(
+            (error: unknown) => {
+              // One failed blob stops the others rather than letting them run on for nothing.
+              controller.abort();
+              throw error;
+            },
+          );
+          if (outcome === 'fetched') fetched++;
+          else present++;
+        }),
+      ),
+    );
+  } finally {
+    signal?.removeEventListener('abort', abortAll);
+  }
+  if (signal?.aborted === true) throw new TsbuildError('REGISTRY', `pull ${name}: cancelled`);
+
+  const manifestDescriptor: Descriptor = {
+    mediaType: document.descriptor.mediaType,
+    digest: document.descriptor.digest,
+    size: document.descriptor.size,
+    ...(chosenPlatform === undefined ? {} : { platform: chosenPlatform }),
+  };
+  await options.store.putBlob(Readable.from([document.bytes]), { digest: document.descriptor.digest, size: document.descriptor.size });
+  await options.store.setReference(name, manifestDescriptor);
+  return { reference: name, digest: root.descriptor.digest, manifest: manifestDescriptor, blobsFetched: fetched, blobsPresent: present };
+}
+
+interface PullBlobOptions {
+  readonly registry: Registry;
+  readonly reference: ImageReference;
+  readonly store: ContentStore;
+  readonly descriptor: Descriptor;
+  readonly backoff: RegistryClient['backoff'];
+  readonly signal: AbortSignal;
+  readonly onProgress: ProgressListener | undefined;
+}
+
+/** Downloads one blob into the store unless it is there already. */
+export async function pullBlob(options: PullBlobOptions): Promise<'fetched' | 'present'> {
+  const { descriptor, store } = options;
+  const context = { action: 'pull blob', reference: referenceName(options.reference), digest: descriptor.digest };
+  const report = (phase: 'exists' | 'transfer' | 'retry' | 'done' | 'waiting', current: number): void =>
+    options.onProgress?.({ kind: 'blob', digest: descriptor.digest, mediaType: descriptor.mediaType, phase, current, total: descriptor.size });
+  if ((await store.blobSize(descriptor.digest)) === descriptor.size) {
+    report('exists', descriptor.size);
+    return 'present';
+  }
+  report('waiting', 0);
+  let restartFromZero = false;
+  await withRetries(
+    options.backoff,
+    async () => {
+      let ingest = await store.beginIngest({ digest: descriptor.digest, size: descriptor.size });
+      if (restartFromZero || ingest.offset > descriptor.size) {
+        await ingest.abort();
+        ingest = await store.beginIngest({ digest: descriptor.digest, size: descriptor.size });
+        restartFromZero = false;
+      }
+      const resumedFrom = ingest.offset;
+      try {
+        await transfer(options, ingest, context, report);
+      } catch (error) {
+        if (isTsbuildError(error, 'DIGEST_MISMATCH') || isTsbuildError(error, 'SIZE_MISMATCH')) {
+          await ingest.abort().catch(() => undefined);
+          // Bytes kept from an earlier attempt may be what is wrong: one fresh attempt from zero.
+          if (resumedFrom > 0) {
+            restartFromZero = true;
+            throw new TsbuildError(error.code, error.message, { cause: error, temporary: true });
+          }
+          throw withContext(error, context);
+        }
+        await ingest.suspend().catch(() => undefined);
+        if (isTsbuildError(error) && error.temporary) report('retry', 0);
+        throw error;
+      }
+    },
+  ).catch((error: unknown) => {
+    throw withContext(error, context);
+  });
+  report('done', descriptor.size);
+  return 'fetched';
+}
+
+async function transfer(
+  options: PullBlobOptions,
+  ingest: Ingest,
+  context: { action: string; reference: string; digest: Digest },
+  report: (phase: 'transfer', current: number) => void,
+): Promise<void> {
+  const { descriptor, registry } = options;
+  let written = ingest.offset;
+  if (written < descriptor.size) {
+    const url = await registry.url(`${options.reference.path}/blobs/${descriptor.digest}`);
+    const response = await registry.send({
+      method: 'GET',
+      url,
+      headers: written > 0 ? { range: `bytes=${written}-` } : {},
+      scopes: [pullScope(options.reference.path)],
+      context,
+      signal: options.signal,
+      // No expectDigest: the ingest hashes what it is given and its commit verifies digest and
+      // size, so hashing the same bytes a second time here would only cost CPU.
+    });
+    if (response.status === 416) {
+      await discard(response);
+      throw new TsbuildError('SIZE_MISMATCH', `${context.action}: registry refused range from byte ${written}`);
+    }
+    if (response.status === 200 && written > 0) {
+      // The registry ignored the Range: start over with this complete body.
+      response.body.destroy();
+      throw new TsbuildError('SIZE_MISMATCH', `${context.action}: registry ignored the range request`);
+    }
+    if (response.status === 206) {
+      const range = /^bytes (\d+)-\d+\/(?:\d+|\*)$/.exec(header(response, 'content-range') ?? '');
+      if (range === null || Number(range[1]) !== written) {
+        response.body.destroy();
+        throw new TsbuildError('SIZE_MISMATCH', `${context.action}: registry answered a different range than asked`);
+      }
+    } else if (response.status !== 200) {
+      throw statusError({ context, method: 'GET', url, status: response.status, body: await readCapped(response.body) });
+    }
+    // One write in flight while the next chunk arrives: the disk and the network overlap.
+    let pending: Promise<void> | undefined;
+    try {
+      for await (const chunk of coalesced(response.body)) {
+        written += chunk.length;
+        if (written > descriptor.size) {
+          throw new TsbuildError('SIZE_MISMATCH', `${context.action}: registry sent more than the ${descriptor.size} bytes of the descriptor`);
+        }
+        if (pending !== undefined) await pending;
+        const reached = written;
+        pending = ingest.write(chunk).then(() => report('transfer', reached));
+        // Its failure is taken up by the next await; until then it must not count as unhandled.
+        pending.catch(() => undefined);
+      }
+      if (pending !== undefined) await pending;
+    } catch (error) {
+      // Whatever was received is written before the ingest is suspended for a later resume.
+      await pending?.catch(() => undefined);
+      response.body.destroy();
+      throw networkError(context, 'GET', url, error);
+    }
+    if (written < descriptor.size) {
+      throw new TsbuildError('REGISTRY', `${context.action}: connection ended after ${written} of ${descriptor.size} bytes`, { temporary: true });
+    }
+  }
+  await ingest.commit();
+}
+
+/**
+ * Yields a body's chunks, joining those already buffered into one write of up to 1 MiB: fewer
+ * system calls when the network is faster than the disk, and nothing held back in memory
+ * while waiting for the network (a killed download keeps every byte it received).
+ */
+async function* coalesced(body: Readable): AsyncGenerator<Buffer> {
+  for await (const first of body as AsyncIterable<Buffer>) {
+    const parts = [first];
+    let size = first.length;
+    while (size < writeBatchBytes) {
+      const next = body.read() as Buffer | null;
+      if (next === null) break;
+      parts.push(next);
+      size += next.length;
+    }
+    yield parts.length === 1 ? first : Buffer.concat(parts, size);
+  }
+}

@@ -1,0 +1,94 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCliCaptured } from '../helpers/run-cli.js';
+import { openStore } from '../../src/store/index.js';
+import { makeCertificate, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { validateLayout } from '../helpers/validate.js';
+import { writeRandomImage, type RandomImage } from '../helpers/registry-image.js';
+
+let registry: TestRegistry;
+let scratch: string;
+let sourceRoot: string;
+let image: RandomImage;
+
+const run = runCliCaptured;
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'tsbuild-cli-transfer-'));
+  registry = await startRegistry();
+  sourceRoot = join(scratch, 'source');
+  image = await writeRandomImage(await openStore({ root: sourceRoot }), { name: `${registry.host}/cli/app:1`, layerSizes: [120_000, 4000] });
+});
+
+afterAll(async () => {
+  await registry.stop();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+describe('tsbuild push and pull', () => {
+  it('pushes with plain per-layer progress and prints the digest', async () => {
+    const result = await run(['push', '--root', sourceRoot, `${registry.host}/cli/app:1`, `${registry.host}/cli/app:1`, `${registry.host}/cli/app:2`]);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe(
+      `${registry.host}/cli/app:1: digest: ${image.manifest.digest} size: ${image.manifest.size}\n${registry.host}/cli/app:2: digest: ${image.manifest.digest} size: ${image.manifest.size}\n`,
+    );
+    for (const layer of image.layers) expect(result.stderr).toContain(`${layer.digest.slice(7, 19)}: Pushed`);
+    expect(result.stderr).not.toMatch(/\x1b\[/);
+  });
+
+  it('pulls into a store that skopeo reads as an OCI layout', async () => {
+    const root = join(scratch, 'pulled');
+    const result = await run(['pull', '--root', root, `${registry.host}/cli/app:2`]);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(`Digest: ${image.manifest.digest}\n`);
+    expect(result.stdout).toContain(`Status: Downloaded newer image for ${registry.host}/cli/app:2\n`);
+    for (const layer of image.layers) expect(result.stderr).toContain(`${layer.digest.slice(7, 19)}: Pull complete`);
+    const inspected = JSON.parse(execFileSync('skopeo', ['inspect', `oci:${root}:${registry.host}/cli/app:2`], { encoding: 'utf8' })) as { Digest: string; Layers: string[] };
+    expect(inspected.Digest).toBe(image.manifest.digest);
+    expect(inspected.Layers).toEqual(image.layers.map((layer) => layer.digest));
+    await validateLayout(root);
+
+    const again = await run(['pull', '--root', root, `${registry.host}/cli/app:2`]);
+    expect(again.stdout).toContain('Status: Image is up to date');
+    expect(again.stderr).toContain('Already exists');
+  });
+
+  it('draws bars on a terminal', async () => {
+    const result = await run(['pull', '--root', join(scratch, 'tty'), `${registry.host}/cli/app:1`], true);
+    expect(result.status).toBe(0);
+    expect(result.stderr).toMatch(/\x1b\[2K/);
+    expect(result.stderr).toContain('Pull complete');
+  });
+
+  it('reaches a registry with an untrusted certificate only when named insecure', async () => {
+    const tlsRegistry = await startRegistry({ tls: await makeCertificate(scratch, 'untrusted') });
+    try {
+      const name = `${tlsRegistry.host}/cli/app:1`;
+      const refused = await run(['push', '--root', sourceRoot, `${registry.host}/cli/app:1`, name]);
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toMatch(/over HTTPS: .*certificate/i);
+      const pushed = await run(['push', '--insecure-registry', tlsRegistry.host, '--root', sourceRoot, `${registry.host}/cli/app:1`, name]);
+      expect(pushed.status).toBe(0);
+      const pulled = await run(['pull', '--insecure-registry', tlsRegistry.host, '--root', join(scratch, 'insecure'), name]);
+      expect(pulled.status).toBe(0);
+      expect(pulled.stdout).toContain(`Digest: ${image.manifest.digest}`);
+    } finally {
+      await tlsRegistry.stop();
+    }
+  });
+
+  it('reports bad references and platforms as errors', async () => {
+    const bad = await run(['pull', '--root', join(scratch, 'bad'), 'Not_Valid::ref']);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/^error: parse reference/);
+    const platform = await run(['pull', '--root', join(scratch, 'bad'), '--platform', 'linux', `${registry.host}/cli/app:1`]);
+    expect(platform.status).toBe(1);
+    expect(platform.stderr).toMatch(/parse platform/);
+    const missing = await run(['push', '--root', join(scratch, 'bad'), `${registry.host}/cli/none:1`]);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/no such image in the store/);
+  });
+});

@@ -1,0 +1,224 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MediaType, type Digest, type ImageConfig, type Manifest } from '../../src/common/index.js';
+import { RegistryClient, pull, push, type ProgressEvent } from '../../src/registry/index.js';
+import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { validateLayout } from '../helpers/validate.js';
+import { putBytes, randomLayer, writeRandomImage } from '../helpers/registry-image.js';
+import { openStore, type Store } from '../../src/store/index.js';
+
+let registry: TestRegistry;
+let scratch: string;
+const clients: RegistryClient[] = [];
+
+function newClient(): RegistryClient {
+  const client = new RegistryClient({ credentials: () => Promise.resolve(undefined), retry: { baseDelayMs: 10, maxDelayMs: 50 } });
+  clients.push(client);
+  return client;
+}
+
+async function freshStore(): Promise<Store> {
+  return openStore({ root: await mkdtemp(join(scratch, 'root-')) });
+}
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'tsbuild-roundtrip-'));
+  registry = await startRegistry();
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.close()));
+  await registry.stop();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+function skopeo(...args: string[]): string {
+  return execFileSync('skopeo', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+describe('push and pull against docker-registry', () => {
+  it('pushes an image and pulls it into a fresh root with the same digests', async () => {
+    const source = await freshStore();
+    const image = await writeRandomImage(source, { name: `${registry.host}/round/trip:v1`, layerSizes: [200_000, 50_000, 1000] });
+    const events: ProgressEvent[] = [];
+    const pushed = await push({ source: `${registry.host}/round/trip:v1`, store: source, client: newClient(), onProgress: (event) => events.push(event) });
+    expect(pushed.digest).toBe(image.manifest.digest);
+    expect(pushed.blobsUploaded).toBe(4);
+    expect(events.filter((event) => event.kind === 'blob' && event.phase === 'done')).toHaveLength(4);
+
+    const target = await freshStore();
+    const pulled = await pull({ reference: `${registry.host}/round/trip:v1`, store: target, client: newClient() });
+    expect(pulled.digest).toBe(image.manifest.digest);
+    expect(pulled.blobsFetched).toBe(4);
+    expect(await target.resolveReference(`${registry.host}/round/trip:v1`)).toMatchObject({ digest: image.manifest.digest, mediaType: MediaType.ociManifest });
+    for (const layer of [...image.layers, image.config]) {
+      expect((await target.readBlob(layer.digest, 1 << 20)).equals(await source.readBlob(layer.digest, 1 << 20))).toBe(true);
+    }
+
+    await validateLayout(target.root);
+    // A single-platform image is refused for another platform, once its config has said which.
+    await expect(pull({ reference: `${registry.host}/round/trip:v1`, store: await freshStore(), client: newClient(), platform: { os: 'linux', architecture: 's390x' } })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      message: expect.stringMatching(/not the requested linux\/s390x/),
+    });
+    // Pulling again fetches nothing: every blob is in the store.
+    const again = await pull({ reference: `${registry.host}/round/trip:v1`, store: target, client: newClient() });
+    expect(again.blobsFetched).toBe(0);
+    expect(again.blobsPresent).toBe(4);
+  });
+
+  it('lets two pulls of one image share a root at the same time', async () => {
+    const source = await freshStore();
+    const image = await writeRandomImage(source, { name: `${registry.host}/shared/app:1`, layerSizes: [400_000, 300_000] });
+    await push({ source: `${registry.host}/shared/app:1`, store: source, client: newClient() });
+    const root = await mkdtemp(join(scratch, 'shared-'));
+    const [first, second] = await Promise.all([
+      pull({ reference: `${registry.host}/shared/app:1`, store: await openStore({ root }), client: newClient() }),
+      pull({ reference: `${registry.host}/shared/app:1`, store: await openStore({ root }), client: newClient() }),
+    ]);
+    expect(first.manifest.digest).toBe(image.manifest.digest);
+    expect(second.manifest.digest).toBe(image.manifest.digest);
+    await validateLayout(root);
+  });
+
+  it('skips blobs the registry has, and pushes several tags', async () => {
+    const store = await freshStore();
+    const image = await writeRandomImage(store, { name: `${registry.host}/tags/app:one`, layerSizes: [10_000] });
+    await push({ source: `${registry.host}/tags/app:one`, store, client: newClient() });
+    const second = await push({
+      source: `${registry.host}/tags/app:one`,
+      destinations: [`${registry.host}/tags/app:two`, `${registry.host}/tags/app:three`],
+      store,
+      client: newClient(),
+    });
+    expect(second.blobsUploaded).toBe(0);
+    expect(second.blobsPresent).toBe(4);
+    expect(second.references).toEqual([`${registry.host}/tags/app:two`, `${registry.host}/tags/app:three`]);
+    await expect(push({ source: `${registry.host}/tags/app:one`, destinations: [`${registry.host}/tags/app@sha256:${'0'.repeat(64)}`], store, client: newClient() })).rejects.toMatchObject({
+      code: 'INVALID_REFERENCE',
+    });
+    const tags = JSON.parse(skopeo('list-tags', '--tls-verify=false', `docker://${registry.host}/tags/app`)) as { Tags: string[] };
+    expect(tags.Tags.sort()).toEqual(['one', 'three', 'two']);
+    const inspected = JSON.parse(skopeo('inspect', '--tls-verify=false', `docker://${registry.host}/tags/app:three`)) as { Digest: string; Layers: string[] };
+    expect(inspected.Digest).toBe(image.manifest.digest);
+    expect(inspected.Layers).toEqual(image.layers.map((layer) => layer.digest));
+  });
+
+  it('mounts blobs from another repository of the same registry', async () => {
+    const store = await freshStore();
+    await writeRandomImage(store, { name: `${registry.host}/mount/source:1`, layerSizes: [30_000, 20_000] });
+    await push({ source: `${registry.host}/mount/source:1`, store, client: newClient() });
+    const result = await push({ source: `${registry.host}/mount/source:1`, destinations: [`${registry.host}/mount/elsewhere:1`], store, client: newClient() });
+    expect(result.blobsMounted).toBe(3);
+    expect(result.blobsUploaded).toBe(0);
+    const inspected = JSON.parse(skopeo('inspect', '--tls-verify=false', `docker://${registry.host}/mount/elsewhere:1`)) as { Digest: string };
+    expect(inspected.Digest).toBe(result.digest);
+  });
+
+  it('mounts the layers of a pulled base image when pushing an image built on it', async () => {
+    const upstream = await freshStore();
+    await writeRandomImage(upstream, { name: `${registry.host}/origin/base:1`, layerSizes: [25_000, 15_000] });
+    await push({ source: `${registry.host}/origin/base:1`, store: upstream, client: newClient() });
+
+    // Another machine pulls the base, and builds on it: base layers plus one of its own.
+    const local = await freshStore();
+    const base = await pull({ reference: `${registry.host}/origin/base:1`, store: local, client: newClient() });
+    const baseManifest = JSON.parse((await local.readBlob(base.manifest.digest)).toString()) as Manifest;
+    const baseConfig = JSON.parse((await local.readBlob(baseManifest.config.digest)).toString()) as ImageConfig;
+    const own = await randomLayer(10_000);
+    const ownLayer = { mediaType: MediaType.ociLayerGzip, digest: await putBytes(local, own.blob), size: own.blob.length };
+    const configBytes = Buffer.from(
+      JSON.stringify({ ...baseConfig, rootfs: { type: 'layers', diff_ids: [...baseConfig.rootfs.diff_ids, own.diffId] }, history: [...(baseConfig.history ?? []), { created_by: 'own layer' }] }),
+    );
+    const config = { mediaType: MediaType.ociConfig, digest: await putBytes(local, configBytes), size: configBytes.length };
+    const manifestBytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config, layers: [...baseManifest.layers, ownLayer] }));
+    const manifest = { mediaType: MediaType.ociManifest, digest: await putBytes(local, manifestBytes), size: manifestBytes.length };
+    await local.setReference(`${registry.host}/derived/app:1`, manifest);
+
+    const result = await push({ source: `${registry.host}/derived/app:1`, store: local, client: newClient() });
+    expect(result.blobsMounted).toBe(2);
+    expect(result.blobsUploaded).toBe(2);
+    const check = await freshStore();
+    expect((await pull({ reference: `${registry.host}/derived/app:1`, store: check, client: newClient() })).digest).toBe(manifest.digest);
+    await validateLayout(check.root);
+  });
+
+  it('uploads large blobs in chunks that skopeo reads back', async () => {
+    const store = await freshStore();
+    const image = await writeRandomImage(store, { name: `${registry.host}/chunked/app:1`, layerSizes: [3_500_000], docker: true });
+    const result = await push({ source: `${registry.host}/chunked/app:1`, store, client: newClient(), monolithicMaxBytes: 1_000_000, chunkBytes: 1_000_000 });
+    expect(result.blobsUploaded).toBe(2);
+    const copyDir = await mkdtemp(join(scratch, 'skopeo-'));
+    skopeo('copy', '--src-tls-verify=false', `docker://${registry.host}/chunked/app:1`, `oci:${copyDir}:copied`);
+    const layerDigest = image.layers[0]?.digest as Digest;
+    const local = await store.readBlob(layerDigest, 8 << 20);
+    const { readFile } = await import('node:fs/promises');
+    const copied = await readFile(join(copyDir, 'blobs', 'sha256', layerDigest.slice('sha256:'.length)));
+    expect(copied.equals(local)).toBe(true);
+  });
+
+  it('pulls what skopeo copy pushed, selecting the platform from an index', async () => {
+    const store = await freshStore();
+    const image = await writeRandomImage(store, { name: 'local/skopeo-src:1', layerSizes: [40_000] });
+    // Wrap the manifest in an index with a second, foreign platform entry.
+    const foreign = await writeRandomImage(store, { name: 'local/foreign:1', layerSizes: [1000] });
+    const index = {
+      schemaVersion: 2,
+      mediaType: MediaType.ociIndex,
+      manifests: [
+        { ...foreign.manifest, platform: { os: 'linux', architecture: 's390x' } },
+        { ...image.manifest, platform: { os: 'linux', architecture: process.arch === 'arm64' ? 'arm64' : 'amd64' } },
+      ],
+    };
+    const indexBytes = Buffer.from(JSON.stringify(index));
+    const indexDigest = await putBytes(store, indexBytes);
+    await store.setReference(`${registry.host}/multi/app:1`, { mediaType: MediaType.ociIndex, digest: indexDigest, size: indexBytes.length });
+    await push({ source: `${registry.host}/multi/app:1`, destinations: [`${registry.host}/staging/app:1`], store, client: newClient() });
+    skopeo('copy', '--all', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${registry.host}/staging/app:1`, `docker://${registry.host}/copied/app:1`);
+
+    const target = await freshStore();
+    const pulled = await pull({ reference: `${registry.host}/copied/app:1`, store: target, client: newClient() });
+    expect(pulled.digest).toBe(indexDigest);
+    expect(pulled.manifest.digest).toBe(image.manifest.digest);
+    expect(await target.hasBlob(image.layers[0]?.digest as Digest)).toBe(true);
+    expect(await target.hasBlob(foreign.layers[0]?.digest as Digest)).toBe(false);
+    await validateLayout(target.root);
+
+    const s390x = await freshStore();
+    const other = await pull({ reference: `${registry.host}/copied/app:1`, store: s390x, client: newClient(), platform: { os: 'linux', architecture: 's390x' } });
+    expect(other.manifest.digest).toBe(foreign.manifest.digest);
+    const manifest = JSON.parse((await s390x.readBlob(other.manifest.digest)).toString()) as Manifest;
+    expect(manifest.layers[0]?.digest).toBe(foreign.layers[0]?.digest);
+
+    await expect(pull({ reference: `${registry.host}/copied/app:1`, store: await freshStore(), client: newClient(), platform: { os: 'windows', architecture: 'amd64' } })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+  });
+
+  it('pulls from a Docker manifest list of Docker schema 2 manifests', async () => {
+    const store = await freshStore();
+    const image = await writeRandomImage(store, { name: 'local/docker-src:1', layerSizes: [12_000], docker: true });
+    const list = {
+      schemaVersion: 2,
+      mediaType: MediaType.dockerManifestList,
+      manifests: [{ ...image.manifest, platform: { os: 'linux', architecture: 'arm', variant: 'v7' } }],
+    };
+    const listBytes = Buffer.from(JSON.stringify(list));
+    await store.setReference(`${registry.host}/docker/list:1`, { mediaType: MediaType.dockerManifestList, digest: await putBytes(store, listBytes), size: listBytes.length });
+    await push({ source: `${registry.host}/docker/list:1`, store, client: newClient() });
+    const target = await freshStore();
+    const pulled = await pull({ reference: `${registry.host}/docker/list:1`, store: target, client: newClient(), platform: { os: 'linux', architecture: 'arm', variant: 'v7' } });
+    expect(pulled.manifest).toMatchObject({ digest: image.manifest.digest, mediaType: MediaType.dockerManifest });
+    await validateLayout(target.root);
+  });
+
+  it('names the reference and the registry error when a manifest is missing', async () => {
+    const error = await pull({ reference: `${registry.host}/missing/app:nope`, store: await freshStore(), client: newClient() }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'REGISTRY' });
+    expect((error as Error).message).toContain(`${registry.host}/missing/app:nope`);
+    expect((error as Error).message).toContain('MANIFEST_UNKNOWN');
+  });
+});
