@@ -1,0 +1,26 @@
+/**
+ * The planner: from a parsed Dockerfile to what a build does. Variable expansion and scoping
+ * live here (`shell/` for the word rules, `resolve.ts` for which words and which scope).
+ */
+export * from './shell/index.js';
+export { errorRanges } from './errors.js';
+export type * from './model.js';
+export { parseMount, parseRamSize, type CacheSharing, type MountType, type RunMount } from './mounts.js';
+export { formatPlatform, hostPlatform, parsePlatform } from './platform.js';
+export {
+  baseImagesOf,
+  proxyFromBuildArgs,
+  resolveRaw,
+  type ParseInstruction,
+  type BaseImageConfig,
+  type EnvPairs,
+  type ProxyEnv,
+  type ResolveOptions,
+  type ResolvedDockerfile,
+  type ResolvedInstruction,
+  type ResolvedMount,
+  type ResolvedStage,
+  type StageBase,
+  type StageRef,
+  type VariableUse,
+} from './resolve.js';
