@@ -3,3 +3,4 @@ export * from './oci.js';
 export * from './source-range.js';
 export * from './suggest.js';
 export * from './reference.js';
+export * from './shell/index.js';

@@ -1,8 +1,8 @@
 /**
  * The planner: from a parsed Dockerfile to what a build does. Variable expansion and scoping
- * live here (`shell/` for the word rules, `resolve.ts` for which words and which scope).
+ * live here (the word rules are common's `shell/`, shared with the parser; `resolve.ts` says
+ * which words and which scope).
  */
-export * from './shell/index.js';
 export { errorRanges } from './errors.js';
 export type * from './model.js';
 export { parseMount, parseRamSize, type CacheSharing, type MountType, type RunMount } from './mounts.js';

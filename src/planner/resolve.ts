@@ -17,7 +17,7 @@ import { describeLines, locatedError } from './errors.js';
 import type { RawArg, RawCopyFields, RawDockerfile, RawHeredocFile, RawInstruction, RawKeyValue, RawStage } from './model.js';
 import { parseMount, type RunMount } from './mounts.js';
 import { formatPlatform, hostPlatform, parsePlatform } from './platform.js';
-import { expandWord, type EscapeToken, type ExpansionResult } from './shell/index.js';
+import { expandWord, type EscapeToken, type ExpansionResult } from '../common/index.js';
 
 export interface BaseImageConfig {
   /** `KEY=VALUE` entries of the image config. */

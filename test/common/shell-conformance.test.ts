@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isTsbuildError } from '../../src/common/index.js';
-import { envFromList, expandWord, goQuote, type EscapeToken } from '../../src/planner/index.js';
+import { envFromList, expandWord, goQuote, type EscapeToken } from '../../src/common/index.js';
 
 /**
  * BuildKit's own shell tables (envVarTest, wordsTest) with the reference output of every row,

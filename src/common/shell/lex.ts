@@ -4,7 +4,7 @@
  * (`frontend/dockerfile/shell`). It is deliberately not a shell: no command substitution, no
  * arithmetic, no globbing of file names, and a variable's value is never re-split inside quotes.
  */
-import { TsbuildError } from '../../common/index.js';
+import { TsbuildError } from '../errors.js';
 import { PatternError, replaceAll, replaceFirst, trimPrefix, trimSuffix } from './pattern.js';
 import { goQuote } from './quote.js';
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TsbuildError } from '../../src/common/index.js';
-import { envFromList, expandWord, goQuote, processWord, processWords } from '../../src/planner/index.js';
+import { envFromList, expandWord, goQuote, processWord, processWords } from '../../src/common/index.js';
 
 const env = new Map([
   ['FILE', 'foo.tar.gz'],
