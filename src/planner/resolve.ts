@@ -15,7 +15,7 @@
 import { TsbuildError, formatReference, messageOf, parseReference, suggest, type Platform, type SourceRange } from '../common/index.js';
 import { describeLines, locatedError } from './errors.js';
 import type { RawArg, RawCopyFields, RawDockerfile, RawHeredocFile, RawInstruction, RawKeyValue, RawStage } from './model.js';
-import { parseMount, type RunMount } from './mounts.js';
+import { parseMount, type RunMount } from '../parser/index.js';
 import { formatPlatform, hostPlatform, parsePlatform } from './platform.js';
 import { expandWord, type EscapeToken, type ExpansionResult } from '../common/index.js';
 

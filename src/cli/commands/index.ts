@@ -7,10 +7,11 @@ import { registerRmi } from './rmi.js';
 import { registerSave } from './save.js';
 import { registerTag } from './tag.js';
 import { registerVerify } from './verify.js';
+import { registerDebug } from './debug.js';
 import { registerLogin } from './login.js';
 import { registerLogout } from './logout.js';
 import { registerPull } from './pull.js';
 import { registerPush } from './push.js';
 
 // Each command lives in its own file and registers itself here.
-registerCommands(registerPull, registerPush, registerLogin, registerLogout, registerImages, registerTag, registerRmi, registerInspect, registerSave, registerLoad, registerImage, registerVerify);
+registerCommands(registerDebug, registerPull, registerPush, registerLogin, registerLogout, registerImages, registerTag, registerRmi, registerInspect, registerSave, registerLoad, registerImage, registerVerify);

@@ -1,0 +1,43 @@
+/**
+ * The Dockerfile front end: text to a located syntax tree and typed instructions, with
+ * diagnostics instead of exceptions. Imports nothing but common.
+ */
+import type { Channel, Dockerfile, SyntaxTree } from './ast.js';
+import type { Diagnostic } from './diagnostics.js';
+import { typeInstructions } from './instructions.js';
+import { parseSyntax } from './syntax.js';
+
+export type * from './ast.js';
+export { diagnosticCatalogue, primaryError, renderDiagnostic, type Diagnostic, type DiagnosticCode } from './diagnostics.js';
+export { dumpSyntaxTree } from './dump.js';
+export { instructionsJson } from './instructions-json.js';
+export { instructionNames } from './instructions.js';
+export { parseMount, parseRamSize, splitCsvRecord, type CacheSharing, type MountType, type RunMount } from './mounts.js';
+
+export interface ParseOptions {
+  /** Default: `labs` when the `syntax` directive names a labs frontend, else `stable`. */
+  readonly channel?: Channel;
+}
+
+export interface ParseResult {
+  readonly tree: SyntaxTree;
+  /** Typed stages; instructions that failed typing are left out (see `diagnostics`). */
+  readonly dockerfile: Dockerfile;
+  readonly channel: Channel;
+  /** Errors and warnings, in the order found. */
+  readonly diagnostics: readonly Diagnostic[];
+  readonly ok: boolean;
+}
+
+const labsSyntax = /(?:^|[/:])[^/:@]*-labs(?:@|$)|:(?:[\d.]+-)?labs(?:@|$)/;
+
+/** Never throws on user input: every problem is a diagnostic. */
+export function parseDockerfile(source: string, options: ParseOptions = {}): ParseResult {
+  const syntax = parseSyntax(source);
+  const tree: SyntaxTree = { escapeToken: syntax.escapeToken, directives: syntax.directives, instructions: syntax.instructions };
+  const syntaxDirective = syntax.directives.find((d) => d.name === 'syntax')?.value ?? '';
+  const channel = options.channel ?? (labsSyntax.test(syntaxDirective.split(/\s/)[0] ?? '') ? 'labs' : 'stable');
+  const typed = typeInstructions(syntax.instructions, syntax.escapeToken, channel);
+  const diagnostics = [...syntax.diagnostics, ...typed.diagnostics];
+  return { tree, dockerfile: typed.dockerfile, channel, diagnostics, ok: !diagnostics.some((d) => d.severity === 'error') };
+}

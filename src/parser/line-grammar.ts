@@ -1,0 +1,107 @@
+/**
+ * The grammar of one logical line: `KEYWORD [--flag…] [rest]`. A multi-mode Chevrotain lexer
+ * separates the keyword, the flags (words starting with `--`, which may hold quoted blanks)
+ * and the rest; a CST parser assembles them, and a visitor gives the parts with offsets.
+ * How the rest splits into arguments depends on the instruction (see syntax.ts).
+ */
+import { CstParser, Lexer, createToken, type CstNode, type IToken } from 'chevrotain';
+import { trimGoSpace } from './text.js';
+
+// Blanks the reference's flag scanner stops at (it tests single bytes with unicode.IsSpace).
+const flagBlank = '\\t\\n\\v\\f\\r \\u0085\\u00a0';
+
+const Blank = createToken({ name: 'Blank', pattern: /[\t\v\f\r ]+/, line_breaks: false });
+const Keyword = createToken({ name: 'Keyword', pattern: /[^\t\v\f\r ]+/, push_mode: 'flags' });
+const FlagBlank = createToken({ name: 'FlagBlank', pattern: new RegExp(`[${flagBlank}]+`), line_breaks: true });
+/** A bare `--` ends the flags; what follows is the rest even if it starts with `--`. */
+const EndOfFlags = createToken({ name: 'EndOfFlags', pattern: new RegExp(`--(?![^${flagBlank}])`), push_mode: 'rest', start_chars_hint: ['-'] });
+const Flag = createToken({
+  name: 'Flag',
+  // An unterminated quote runs to the end of the line, as in the reference's flag scanner.
+  pattern: new RegExp(`--(?:"(?:[^"\\\\]|\\\\[^])*"?|'(?:[^'\\\\]|\\\\[^])*'?|\\\\[^]?|[^${flagBlank}"'\\\\])*`),
+  line_breaks: true,
+  start_chars_hint: ['-'],
+});
+const Rest = createToken({ name: 'Rest', pattern: /[^]+/, line_breaks: true });
+const RestBlank = createToken({ name: 'RestBlank', pattern: new RegExp(`[${flagBlank}]+`), line_breaks: true });
+
+const lineLexer = new Lexer(
+  {
+    modes: {
+      command: [Blank, Keyword],
+      flags: [FlagBlank, EndOfFlags, Flag, Rest],
+      rest: [RestBlank, Rest],
+    },
+    defaultMode: 'command',
+  },
+  { positionTracking: 'onlyOffset', ensureOptimizations: false },
+);
+
+const allTokens = [Blank, Keyword, FlagBlank, EndOfFlags, Flag, Rest, RestBlank];
+
+class LineParser extends CstParser {
+  constructor() {
+    super(allTokens, { recoveryEnabled: false });
+    this.performSelfAnalysis();
+  }
+
+  line = this.RULE('line', () => {
+    this.OPTION(() => this.CONSUME(Blank));
+    this.CONSUME(Keyword);
+    this.MANY(() => {
+      this.OR([
+        { ALT: () => this.CONSUME(FlagBlank) },
+        { ALT: () => this.CONSUME(Flag) },
+        { ALT: () => this.CONSUME(EndOfFlags) },
+        { ALT: () => this.CONSUME(RestBlank) },
+        { ALT: () => this.CONSUME(Rest) },
+      ]);
+    });
+  });
+}
+
+const lineParser = new LineParser();
+
+export interface LineFlag {
+  readonly raw: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+export interface LineParts {
+  readonly keyword: string;
+  readonly keywordStart: number;
+  readonly flags: readonly LineFlag[];
+  /** The rest with surrounding white space trimmed, and where it starts. */
+  readonly rest: string;
+  readonly restStart: number;
+}
+
+function tokensOf(node: CstNode, name: string): IToken[] {
+  const found = node.children[name];
+  return (found ?? []) as IToken[];
+}
+
+/**
+ * Splits a non-blank logical line (already trimmed) into keyword, flags and rest. The grammar
+ * accepts every such line, so this never fails; a line the lexer cannot tokenize would be a
+ * defect of the token patterns, which together match any text.
+ */
+export function splitLine(line: string): LineParts {
+  const lexed = lineLexer.tokenize(line);
+  if (lexed.errors.length > 0) throw new Error(`line lexer: ${lexed.errors[0]?.message ?? ''}`);
+  lineParser.input = lexed.tokens;
+  const cst = lineParser.line();
+  if (lineParser.errors.length > 0) throw new Error(`line grammar: ${lineParser.errors[0]?.message ?? ''}`);
+  const keyword = tokensOf(cst, 'Keyword')[0];
+  const flags = tokensOf(cst, 'Flag').map((t) => ({ raw: t.image, start: t.startOffset, end: t.startOffset + t.image.length }));
+  const rest = tokensOf(cst, 'Rest')[0];
+  let restText = '';
+  let restStart = line.length;
+  if (rest !== undefined) {
+    const trimmed = trimGoSpace(rest.image);
+    restStart = trimmed === '' ? line.length : rest.startOffset + rest.image.indexOf(trimmed);
+    restText = trimmed;
+  }
+  return { keyword: keyword?.image ?? '', keywordStart: keyword?.startOffset ?? 0, flags, rest: restText, restStart };
+}

@@ -1,0 +1,390 @@
+/**
+ * From text to syntax nodes, by the reference's line rules (see the conformance corpus README):
+ * parser directives at the top, comments, line continuations (with comment and empty lines
+ * inside them), the per-instruction splitting of arguments, and heredoc bodies. Unlike the
+ * reference it does not stop at the first error: a line that fails is reported and skipped.
+ */
+import { processWords } from '../common/index.js';
+import type { SourceRange } from '../common/index.js';
+import type { Directive, EscapeToken, FlagNode, Heredoc, InstructionNode, Word } from './ast.js';
+import type { Diagnostic, DiagnosticCode } from './diagnostics.js';
+import { splitLine } from './line-grammar.js';
+import { PositionMap, lineRange } from './positions.js';
+import { isGoSpace, splitOnBlanks, trimGoSpace, trimLeadingGoSpace } from './text.js';
+import { decodeFlagWord, readJsonArray, splitWordsKeepingQuotes } from './words.js';
+
+export interface SyntaxResult {
+  readonly escapeToken: EscapeToken;
+  readonly directives: readonly Directive[];
+  readonly instructions: readonly InstructionNode[];
+  readonly diagnostics: readonly Diagnostic[];
+  /** Number of physical lines. */
+  readonly lineCount: number;
+}
+
+const directivePattern = /^#[\t\n\f\r ]*([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*$/;
+const knownDirectives = new Set(['syntax', 'escape', 'check']);
+const heredocWord = /^(\d*)<<(-?)([^<]*)$/;
+/** Lines longer than this (line ending included) make the reference's line scanner fail. */
+const maxLineBytes = 64 * 1024;
+
+class SyntaxError extends Error {
+  constructor(
+    readonly code: DiagnosticCode,
+    message: string,
+    readonly range: SourceRange | undefined,
+  ) {
+    super(message);
+  }
+}
+
+interface PhysicalLine {
+  readonly text: string;
+  readonly newline: boolean;
+}
+
+function physicalLines(source: string): PhysicalLine[] {
+  if (source === '') return [];
+  const parts = source.split('\n');
+  const endsWithNewline = parts[parts.length - 1] === '';
+  if (endsWithNewline) parts.pop();
+  return parts.map((text, i) => ({ text, newline: i < parts.length - 1 || endsWithNewline }));
+}
+
+const trimNewline = (text: string): string => text.replace(/[\r\n]+$/, '');
+const isComment = (text: string): boolean => trimLeadingGoSpace(trimNewline(text)).startsWith('#');
+
+export function parseSyntax(source: string): SyntaxResult {
+  const lines = physicalLines(source);
+  const diagnostics: Diagnostic[] = [];
+  const directives: Directive[] = [];
+  const instructions: InstructionNode[] = [];
+  const seenDirectives = new Set<string>();
+  let directivesDone = false;
+  let escape: EscapeToken = '\\';
+  let comments: string[] = [];
+
+  const report = (code: DiagnosticCode, message: string, range: SourceRange, start: number, end: number, severity: 'error' | 'warning' = 'error'): void => {
+    diagnostics.push({ code, severity, phase: 'syntax', message, range, lines: { start, end } });
+  };
+
+  const readDirective = (token: string, lineNumber: number, column: number): void => {
+    if (directivesDone) return;
+    const match = directivePattern.exec(token);
+    const name = match?.[1]?.toLowerCase();
+    if (match === null || name === undefined || !knownDirectives.has(name)) {
+      directivesDone = true;
+      return;
+    }
+    const range = lineRange(lineNumber, column, lineNumber, column + token.length - 1);
+    // The reference reports directive errors on the line before the directive.
+    if (seenDirectives.has(name)) {
+      report('duplicate-directive', `only one ${name} parser directive can be used`, range, lineNumber - 1, lineNumber - 1);
+      return;
+    }
+    seenDirectives.add(name);
+    const value = match[2] ?? '';
+    if (name === 'escape') {
+      if (value !== '\\' && value !== '`') {
+        report('invalid-escape', `invalid escape token '${value}' does not match \` or \\`, range, lineNumber - 1, lineNumber - 1);
+        return;
+      }
+      escape = value;
+    }
+    directives.push({ name, value, range });
+  };
+
+  let index = 0;
+  while (index < lines.length) {
+    const physical = lines[index] as PhysicalLine;
+    // Columns count from after a byte-order mark, which is not part of the text.
+    const raw = index === 0 && physical.text.startsWith('\uFEFF') ? physical.text.slice(1) : physical.text;
+    if (raw.length * 3 >= maxLineBytes && Buffer.byteLength(raw) + (physical.newline ? 1 : 0) > maxLineBytes) {
+      const at = lineRange(index + 1, 1, index + 1, 1);
+      report('line-too-long', `dockerfile line greater than max allowed size of ${maxLineBytes - 1}`, at, index + 1, index + 1);
+      break;
+    }
+    if (isComment(raw)) {
+      const comment = trimGoSpace(raw.slice(1));
+      if (comment === '') comments = [];
+      else comments.push(comment);
+    }
+    const withoutNewline = trimNewline(raw);
+    let token = trimLeadingGoSpace(withoutNewline);
+    const column = 1 + (withoutNewline.length - token.length);
+    readDirective(token, index + 1, column);
+    if (token.startsWith('#')) token = '';
+    index++;
+    const startLine = index;
+    let [line, ended] = trimContinuation(token, escape);
+    if (ended && line === '') continue;
+
+    const map = new PositionMap(startLine, column);
+    let emptyContinuation = false;
+    while (!ended && index < lines.length) {
+      const next = lines[index] as PhysicalLine;
+      const processed = trimNewline(next.text);
+      readDirective(processed, index + 1, 1);
+      index++;
+      if (isComment(next.text)) continue;
+      if (trimLeadingGoSpace(processed) === '') {
+        emptyContinuation = true;
+        continue;
+      }
+      const [piece, end] = trimContinuation(processed.startsWith('#') ? '' : processed, escape);
+      ended = end;
+      map.addSegment(line.length, index, 1);
+      line += piece;
+    }
+    const endLine = index;
+    if (emptyContinuation) {
+      report('empty-continuation', `Empty continuation line found in: ${line}`, lineRange(endLine, 1, endLine, 1), endLine, endLine, 'warning');
+    }
+
+    let node: Omit<InstructionNode, 'heredocs' | 'range' | 'comments'>;
+    try {
+      node = nodeFromLine(line, map, escape);
+    } catch (error) {
+      if (!(error instanceof SyntaxError)) throw error;
+      report(error.code, error.message, error.range ?? map.range(0, line.length), startLine, endLine);
+      comments = [];
+      continue;
+    }
+
+    const heredocs: Heredoc[] = [];
+    if (canContainHeredoc(node)) {
+      let markers: HeredocMarker[];
+      try {
+        markers = heredocsFromLine(line, map);
+      } catch (error) {
+        if (!(error instanceof SyntaxError)) throw error;
+        report(error.code, error.message, error.range ?? map.range(0, line.length), startLine, endLine);
+        comments = [];
+        continue;
+      }
+      let unterminated: HeredocMarker | undefined;
+      for (const marker of markers) {
+        let content = '';
+        let terminated = false;
+        while (index < lines.length) {
+          const body = lines[index] as PhysicalLine;
+          index++;
+          let candidate = trimNewline(body.text);
+          if (marker.chomp) candidate = candidate.replace(/^\t+/, '');
+          if (candidate === marker.name) {
+            terminated = true;
+            break;
+          }
+          content += body.text + (body.newline ? '\n' : '');
+        }
+        if (!terminated) {
+          unterminated = marker;
+          break;
+        }
+        const last = lines[index - 1]?.text ?? '';
+        heredocs.push({ ...marker, content, range: { start: marker.range.start, end: { line: index, column: Math.max(1, trimNewline(last).length) } } });
+      }
+      if (unterminated !== undefined) {
+        report('unterminated-heredoc', `unterminated heredoc ${unterminated.name}`, unterminated.range, startLine, index);
+        break;
+      }
+    }
+
+    const lastLine = index;
+    const lastText = trimNewline(lines[lastLine - 1]?.text ?? '');
+    const range: SourceRange = {
+      start: map.at(0),
+      end: heredocs.length > 0 ? { line: lastLine, column: Math.max(1, lastText.length) } : map.at(Math.max(0, line.length - 1)),
+    };
+    instructions.push({ ...node, heredocs, range, comments });
+    comments = [];
+  }
+
+  if (instructions.length === 0 && !diagnostics.some((d) => d.severity === 'error')) {
+    const last = lines.length;
+    report('no-instructions', 'file with no instructions', lineRange(Math.max(1, last), 1, Math.max(1, last), 1), last, last);
+  }
+  return { escapeToken: escape, directives, instructions, diagnostics, lineCount: lines.length };
+}
+
+/**
+ * Removes a trailing continuation: the escape character, optionally followed by blanks, at the
+ * end of the line and not itself preceded by the escape character. Returns the line and
+ * whether the instruction ends here.
+ */
+function trimContinuation(line: string, escape: EscapeToken): [string, boolean] {
+  let end = line.length;
+  while (end > 0 && (line[end - 1] === ' ' || line[end - 1] === '\t')) end--;
+  if (end === 0 || line[end - 1] !== escape) return [line, true];
+  if (end >= 2 && line[end - 2] === escape) return [line, true];
+  return [line.slice(0, end - 1), false];
+}
+
+type NodeCore = Omit<InstructionNode, 'heredocs' | 'range' | 'comments'>;
+
+function nodeFromLine(line: string, map: PositionMap, escape: EscapeToken): NodeCore {
+  const trimmed = trimGoSpace(line);
+  const base = trimmed === '' ? 0 : line.indexOf(trimmed);
+  const parts = trimmed === '' ? { keyword: '', keywordStart: 0, flags: [], rest: '', restStart: 0 } : splitLine(trimmed);
+  const keyword: Word = { value: parts.keyword, range: map.range(base + parts.keywordStart, base + parts.keywordStart + parts.keyword.length) };
+  const flags: FlagNode[] = parts.flags
+    .map((flag) => ({ flag, text: decodeFlagWord(flag.raw) }))
+    .filter(({ text }) => text !== '--')
+    .map(({ flag, text }) => {
+      const eq = text.indexOf('=');
+      return {
+        text,
+        name: eq < 0 ? text.slice(2) : text.slice(2, eq),
+        value: eq < 0 ? undefined : text.slice(eq + 1),
+        range: map.range(base + flag.start, base + flag.end),
+      };
+    });
+  const rest = parts.rest;
+  const restStart = base + parts.restStart;
+  const word = (value: string, start: number, end: number): Word => ({ value, range: map.range(restStart + start, restStart + end) });
+  const restRange = (): SourceRange => map.range(restStart, restStart + rest.length);
+  const node = (args: Word[], json = false, trigger?: InstructionNode): NodeCore => ({ keyword, flags, args, json, trigger, code: line });
+
+  const blankSplit = (): Word[] => (rest === '' ? [] : splitOnBlanks(rest).map((p) => word(p.text, p.start, p.start + p.text.length)));
+  const maybeJson = (): { args: Word[]; json: boolean } | undefined => {
+    const json = readJsonArray(rest);
+    if (json.kind === 'not-strings') throw new SyntaxError('json-not-strings', 'when using JSON array syntax, arrays must be comprised of strings only', restRange());
+    if (json.kind === 'array') return { args: json.elements.map((e) => word(e.value, e.start, e.end)), json: true };
+    return undefined;
+  };
+
+  switch (parts.keyword.toLowerCase()) {
+    case 'from':
+    case 'expose':
+      return node(blankSplit());
+    case 'add':
+    case 'copy':
+    case 'volume': {
+      const json = maybeJson();
+      return json === undefined ? node(blankSplit()) : node(json.args, true);
+    }
+    case 'run':
+    case 'cmd':
+    case 'entrypoint':
+    case 'shell': {
+      if (rest === '') return node([]);
+      const json = maybeJson();
+      return json === undefined ? node([word(rest, 0, rest.length)]) : node(json.args, true);
+    }
+    case 'maintainer':
+    case 'stopsignal':
+    case 'user':
+    case 'workdir':
+      return node(rest === '' ? [] : [word(rest, 0, rest.length)]);
+    case 'env':
+    case 'label':
+      return node(keyValueWords(rest, parts.keyword.toLowerCase() === 'env' ? 'ENV' : 'LABEL', escape, word, restRange));
+    case 'arg':
+      return node(splitWordsKeepingQuotes(rest, escape).map((w) => word(w.value, w.start, w.end)));
+    case 'healthcheck': {
+      let sep = 0;
+      while (sep < rest.length && !isGoSpace(rest[sep] ?? '')) sep++;
+      if (sep === 0) return node([]);
+      let next = sep;
+      while (next < rest.length && isGoSpace(rest[next] ?? '')) next++;
+      const type = word(rest.slice(0, sep), 0, sep);
+      const command = rest.slice(next);
+      if (command === '') return node([type]);
+      const json = readJsonArray(command);
+      if (json.kind === 'not-strings') throw new SyntaxError('json-not-strings', 'when using JSON array syntax, arrays must be comprised of strings only', restRange());
+      if (json.kind === 'array') return node([type, ...json.elements.map((e) => word(e.value, next + e.start, next + e.end))], true);
+      return node([type, word(command, next, rest.length)]);
+    }
+    case 'onbuild': {
+      if (rest === '') return node([]);
+      const inner = nodeFromLine(rest, map.shifted(restStart), escape);
+      const trigger: InstructionNode = { ...inner, heredocs: [], comments: [], range: map.range(restStart, restStart + rest.length) };
+      return node([], false, trigger);
+    }
+    default:
+      // The reference keeps an unknown instruction with one empty argument; typing rejects it.
+      return node([{ value: '', range: restRange() }]);
+  }
+}
+
+/** ENV and LABEL: `key=value` words, or the old `key value` form; triples of key, value, separator. */
+function keyValueWords(rest: string, instruction: string, escape: EscapeToken, word: (value: string, start: number, end: number) => Word, restRange: () => SourceRange): Word[] {
+  const words = splitWordsKeepingQuotes(rest, escape);
+  const first = words[0];
+  if (first === undefined) return [];
+  if (!first.value.includes('=')) {
+    const parts = splitOnBlanks(rest, 2);
+    const value = parts[1];
+    if (value === undefined) throw new SyntaxError('missing-value', `${instruction} must have two arguments`, restRange());
+    const key = parts[0] as { text: string; start: number };
+    return [word(key.text, key.start, key.start + key.text.length), word(value.text, value.start, value.start + value.text.length), word('', value.start, value.start)];
+  }
+  const triples: Word[] = [];
+  for (const w of words) {
+    const eq = w.value.indexOf('=');
+    if (eq < 0) {
+      throw new SyntaxError('missing-equals', `Syntax error - can't find = in ${JSON.stringify(w.value)}. Must be of the form: name=value`, word(w.value, w.start, w.end).range);
+    }
+    const keyEnd = w.start + eq;
+    triples.push(word(w.value.slice(0, eq), w.start, keyEnd), word(w.value.slice(eq + 1), keyEnd + 1, w.end), word('=', keyEnd, keyEnd + 1));
+  }
+  return triples;
+}
+
+const heredocInstructions = new Set(['add', 'copy', 'run']);
+
+function canContainHeredoc(node: NodeCore): boolean {
+  const target = node.keyword.value.toLowerCase() === 'onbuild' && node.trigger !== undefined ? node.trigger : node;
+  return heredocInstructions.has(target.keyword.value.toLowerCase()) && !target.json;
+}
+
+type HeredocMarker = Omit<Heredoc, 'content'>;
+
+/**
+ * The heredoc words of a line, as the reference finds them: the line split into shell words
+ * (quotes and escapes kept), each word of the form `[n]<<[-]WORD`.
+ */
+function heredocsFromLine(line: string, map: PositionMap): HeredocMarker[] {
+  let words: string[];
+  try {
+    words = processWords(line, new Map(), { rawQuotes: true, rawEscapes: true, skipUnsetEnv: true });
+  } catch {
+    return [];
+  }
+  const markers: HeredocMarker[] = [];
+  let searchFrom = 0;
+  for (const raw of words) {
+    const at = line.indexOf(raw, searchFrom);
+    if (at >= 0) searchFrom = at + raw.length;
+    const range = at >= 0 ? map.range(at, at + raw.length) : map.range(0, line.length);
+    const marker = parseHeredocWord(raw, range);
+    if (marker !== undefined) markers.push(marker);
+  }
+  return markers;
+}
+
+/** A `<<WORD` word, or undefined when the word is not a heredoc. */
+export function parseHeredocWord(word: string, range: SourceRange): HeredocMarker | undefined {
+  const match = heredocWord.exec(word);
+  if (match === null) return undefined;
+  const rest = match[3] ?? '';
+  if (rest === '') return undefined;
+  let unquoted: string[];
+  let raw: string[];
+  try {
+    unquoted = processWords(rest, new Map(), { skipUnsetEnv: true });
+    raw = processWords(rest, new Map(), { skipUnsetEnv: true, rawQuotes: true });
+  } catch (error) {
+    throw new SyntaxError('invalid-heredoc', `invalid heredoc word ${JSON.stringify(rest)}: ${error instanceof Error ? error.message : String(error)}`, range);
+  }
+  if (unquoted.length !== 1) return undefined;
+  const name = unquoted[0] ?? '';
+  const quotes = (text: string): number => (text.match(/['"]/g) ?? []).length;
+  return {
+    name,
+    expand: quotes(name) === quotes(raw[0] ?? ''),
+    chomp: match[2] === '-',
+    fileDescriptor: Number(match[1] === '' ? '0' : match[1]),
+    range,
+  };
+}
