@@ -4,15 +4,21 @@ import { ExitError, type CliIo } from './io.js';
 import { packageVersion } from './version.js';
 
 export type CommandRegistrar = (program: Command, io: CliIo) => void;
+export type CommandLoader = () => Promise<CommandRegistrar>;
 
-const registrars: CommandRegistrar[] = [];
+const loaders = new Map<string, CommandLoader>();
 
-/** Commands add themselves here from src/cli/commands/index.ts. */
-export function registerCommands(...more: CommandRegistrar[]): void {
-  registrars.push(...more);
+/**
+ * Commands add themselves here from src/cli/commands/index.ts, by name and loaded on demand:
+ * a run imports only the module of the command it runs (the registry client, the store and
+ * the parser's lexer each take tens of milliseconds to load, which a cold start would pay).
+ */
+export function registerCommands(table: Readonly<Record<string, CommandLoader>>): void {
+  for (const [name, load] of Object.entries(table)) loaders.set(name, load);
 }
 
-export function createProgram(io: CliIo): Command {
+/** The program with the command named in `argv` (all of them for help or an unknown name). */
+export async function createProgram(io: CliIo, argv: readonly string[] = []): Promise<Command> {
   const program = new Command('tsbuild')
     .description('build, push and run OCI images from Dockerfiles, without a daemon')
     .version(packageVersion(), '-v, --version', 'print the version')
@@ -22,14 +28,17 @@ export function createProgram(io: CliIo): Command {
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
     });
-  for (const register of registrars) register(program, io);
+  const name = argv.find((arg) => !arg.startsWith('-'));
+  const only = name === undefined ? undefined : loaders.get(name);
+  const wanted = only !== undefined ? [only] : argv.length > 0 && argv.every((arg) => arg === '-v' || arg === '--version') ? [] : [...loaders.values()];
+  for (const register of await Promise.all(wanted.map((load) => load()))) register(program, io);
   return program;
 }
 
 /** Runs the CLI and returns its exit status; never exits the process itself. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  const program = createProgram(io);
   try {
+    const program = await createProgram(io, argv);
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (error) {

@@ -16,14 +16,13 @@ export const instructionNames = [
   'MAINTAINER', 'ONBUILD', 'RUN', 'SHELL', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR',
 ] as const;
 
-class InstructionError extends Error {
+/** Thrown inside typing only, caught per instruction; not an Error, as a stack trace is never wanted. */
+class InstructionError {
   constructor(
     readonly code: DiagnosticCode,
-    message: string,
+    readonly message: string,
     readonly range?: SourceRange,
-  ) {
-    super(message);
-  }
+  ) {}
 }
 
 type FlagKind = 'bool' | 'string' | 'strings';
@@ -124,7 +123,7 @@ export function typeInstructions(nodes: readonly InstructionNode[], escapeToken:
     }
   }
   return {
-    dockerfile: { escapeToken, metaArgs, stages: stages.map(({ stage, instructions }) => ({ ...stage, instructions })) },
+    dockerfile: { escapeToken, metaArgs, stages: stages.map(({ stage, instructions }) => Object.assign({}, stage, { instructions })) },
     diagnostics,
   };
 }
@@ -148,7 +147,6 @@ function typeNode(node: InstructionNode, channel: Channel): Typed {
   const args = argsOf(node).map((w) => w.value);
   const flags = new Flags(node.flags);
   const code = trimGoSpace(node.code);
-  const base = { range: node.range, name: keyword, code };
   const labs = channel === 'labs';
   const command = (c: Command): Typed => ({ kind: 'command', command: c });
   const exactlyOne = (what: string): void => {
@@ -157,11 +155,9 @@ function typeNode(node: InstructionNode, channel: Channel): Typed {
   const atLeastOne = (what: string): void => {
     if (args.length === 0) throw new InstructionError('argument-count', `${what} requires at least one argument`);
   };
-  const commandLine = (): { shellForm: boolean; cmdLine: string[]; files: InlineFile[] } => ({
-    shellForm: !node.json,
-    cmdLine: args.length === 0 ? [] : node.json ? args : [args.join(' ')],
-    files: node.heredocs.map((h) => ({ name: h.name, data: h.content, chomp: h.chomp })),
-  });
+  const shellForm = !node.json;
+  const cmdLine = (): string[] => (args.length === 0 ? [] : node.json ? args : [args.join(' ')]);
+  const files = (): InlineFile[] => node.heredocs.map((h) => ({ name: h.name, data: h.content, chomp: h.chomp }));
 
   switch (keyword.toLowerCase()) {
     case 'env':
@@ -169,12 +165,12 @@ function typeNode(node: InstructionNode, channel: Channel): Typed {
       const what = keyword.toUpperCase();
       flags.parse();
       const pairs = keyValues(args, what);
-      return command(what === 'ENV' ? { ...base, kind: 'ENV', pairs } : { ...base, kind: 'LABEL', pairs });
+      return command(what === 'ENV' ? { range: node.range, name: keyword, code, kind: 'ENV', pairs } : { range: node.range, name: keyword, code, kind: 'LABEL', pairs });
     }
     case 'maintainer':
       exactlyOne('MAINTAINER');
       flags.parse();
-      return command({ ...base, kind: 'MAINTAINER', maintainer: args[0] ?? '' });
+      return command({ range: node.range, name: keyword, code, kind: 'MAINTAINER', maintainer: args[0] ?? '' });
     case 'add':
     case 'copy': {
       const isAdd = keyword.toLowerCase() === 'add';
@@ -189,8 +185,12 @@ function typeNode(node: InstructionNode, channel: Channel): Typed {
       flags.declare('chmod', 'string').declare('link', 'bool');
       if (isAdd) flags.declare('keep-git-dir', 'bool').declare('checksum', 'string').declare('unpack', 'bool');
       flags.parse();
+      const { sources, contents, dest } = sourcesAndDest(node, argsOf(node), what);
+      // Literal objects rather than spreads: building commands is the typing pass's hot path.
       const fields: CopyFields = {
-        ...sourcesAndDest(node, argsOf(node), what),
+        sources,
+        contents,
+        dest,
         from: isAdd ? '' : flags.string('from'),
         chown: flags.string('chown'),
         chmod: flags.string('chmod'),
@@ -201,7 +201,7 @@ function typeNode(node: InstructionNode, channel: Channel): Typed {
         keepGitDir: isAdd ? flags.bool('keep-git-dir') : undefined,
         unpack: isAdd && flags.isUsed('unpack') ? flags.bool('unpack') : undefined,
       };
-      return command(isAdd ? { ...base, kind: 'ADD', ...fields } : { ...base, kind: 'COPY', ...fields });
+      return command(isAdd ? Object.assign({ range: node.range, name: keyword, code, kind: 'ADD' as const }, fields) : Object.assign({ range: node.range, name: keyword, code, kind: 'COPY' as const }, fields));
     }
     case 'from': {
       let name = '';
@@ -231,12 +231,12 @@ function typeNode(node: InstructionNode, channel: Channel): Typed {
       if (trigger === 'MAINTAINER' || trigger === 'FROM') throw new InstructionError('invalid-onbuild', `${trigger} isn't allowed as an ONBUILD trigger`, node.trigger?.keyword.range);
       let expression = node.code.replace(/^[\t\n\f\r ]*onbuild[\t\n\f\r ]*/i, '');
       for (const heredoc of node.heredocs) expression += `\n${heredoc.content}${heredoc.name}`;
-      return command({ ...base, kind: 'ONBUILD', expression });
+      return command({ range: node.range, name: keyword, code, kind: 'ONBUILD', expression });
     }
     case 'workdir':
       exactlyOne('WORKDIR');
       flags.parse();
-      return command({ ...base, kind: 'WORKDIR', path: args[0] ?? '' });
+      return command({ range: node.range, name: keyword, code, kind: 'WORKDIR', path: args[0] ?? '' });
     case 'run': {
       flags.declare('mount', 'strings').declare('network', 'string', 'default');
       if (labs) flags.declare('security', 'string', 'sandbox');
@@ -258,36 +258,36 @@ function typeNode(node: InstructionNode, channel: Channel): Typed {
       if (labs && !['sandbox', 'insecure'].includes(security)) {
         throw new InstructionError('invalid-security', `security ${JSON.stringify(security)} is not valid`, node.flags.find((f) => f.name === 'security')?.range);
       }
-      return command({ ...base, kind: 'RUN', ...commandLine(), mounts, network, security, flagsUsed: flags.used() });
+      return command({ range: node.range, name: keyword, code, kind: 'RUN', shellForm, cmdLine: cmdLine(), files: files(), mounts, network, security, flagsUsed: flags.used() });
     }
     case 'cmd':
       flags.parse();
-      return command({ ...base, kind: 'CMD', ...commandLine() });
+      return command({ range: node.range, name: keyword, code, kind: 'CMD', shellForm, cmdLine: cmdLine(), files: files() });
     case 'entrypoint':
       flags.parse();
-      return command({ ...base, kind: 'ENTRYPOINT', ...commandLine() });
+      return command({ range: node.range, name: keyword, code, kind: 'ENTRYPOINT', shellForm, cmdLine: cmdLine(), files: files() });
     case 'healthcheck':
-      return command({ ...base, kind: 'HEALTHCHECK', ...healthcheck(args, flags, node) });
+      return command(Object.assign({ range: node.range, name: keyword, code, kind: 'HEALTHCHECK' as const }, healthcheck(args, flags, node)));
     case 'expose': {
       atLeastOne('EXPOSE');
       flags.parse();
-      return command({ ...base, kind: 'EXPOSE', ports: [...args].sort(compareBytes) });
+      return command({ range: node.range, name: keyword, code, kind: 'EXPOSE', ports: [...args].sort(compareBytes) });
     }
     case 'user':
       exactlyOne('USER');
       flags.parse();
-      return command({ ...base, kind: 'USER', user: args[0] ?? '' });
+      return command({ range: node.range, name: keyword, code, kind: 'USER', user: args[0] ?? '' });
     case 'volume': {
       atLeastOne('VOLUME');
       flags.parse();
       const volumes = args.map((v) => trimGoSpace(v));
       if (volumes.includes('')) throw new InstructionError('empty-volume', 'VOLUME specified can not be an empty string');
-      return command({ ...base, kind: 'VOLUME', volumes });
+      return command({ range: node.range, name: keyword, code, kind: 'VOLUME', volumes });
     }
     case 'stopsignal':
       // The reference reads no flags here: they are ignored, not rejected.
       exactlyOne('STOPSIGNAL');
-      return command({ ...base, kind: 'STOPSIGNAL', signal: args[0] ?? '' });
+      return command({ range: node.range, name: keyword, code, kind: 'STOPSIGNAL', signal: args[0] ?? '' });
     case 'arg': {
       // Flags are ignored here too.
       atLeastOne('ARG');
@@ -297,13 +297,13 @@ function typeNode(node: InstructionNode, channel: Channel): Typed {
         if (eq === 0) throw new InstructionError('blank-name', 'ARG names can not be blank');
         return { key, value: eq < 0 ? undefined : arg.slice(eq + 1), comment: getComment(node.comments, key) };
       });
-      return command({ ...base, kind: 'ARG', args: definitions });
+      return command({ range: node.range, name: keyword, code, kind: 'ARG', args: definitions });
     }
     case 'shell': {
       flags.parse();
       if (args.length === 0) throw new InstructionError('argument-count', 'SHELL requires at least one argument');
       if (!node.json) throw new InstructionError('not-json', `SHELL requires the arguments to be in JSON form`);
-      return command({ ...base, kind: 'SHELL', shell: args });
+      return command({ range: node.range, name: keyword, code, kind: 'SHELL', shell: args });
     }
     default: {
       const best = suggest(keyword, instructionNames);

@@ -33,11 +33,15 @@ export class PositionMap {
   }
 
   at(offset: number): SourcePosition {
-    let chosen = this.segments[0] as Segment;
-    for (const segment of this.segments) {
-      if (segment.offset > offset) break;
-      chosen = segment;
+    // Binary search: a logical line can join thousands of continuation lines.
+    let low = 0;
+    let high = this.segments.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if ((this.segments[middle] as Segment).offset <= offset) low = middle;
+      else high = middle - 1;
     }
+    const chosen = this.segments[low] as Segment;
     return { line: chosen.line, column: chosen.column + (offset - chosen.offset) };
   }
 

@@ -10,7 +10,7 @@ import type { Directive, EscapeToken, FlagNode, Heredoc, InstructionNode, Word }
 import type { Diagnostic, DiagnosticCode } from './diagnostics.js';
 import { splitLine } from './line-grammar.js';
 import { PositionMap, lineRange } from './positions.js';
-import { isGoSpace, splitOnBlanks, trimGoSpace, trimLeadingGoSpace } from './text.js';
+import { isGoSpace, splitOnBlanks, trimGoSpace, trimLeadingGoSpace, trimNewline } from './text.js';
 import { decodeFlagWord, readJsonArray, splitWordsKeepingQuotes } from './words.js';
 
 export interface SyntaxResult {
@@ -28,14 +28,13 @@ const heredocWord = /^(\d*)<<(-?)([^<]*)$/;
 /** Lines longer than this (line ending included) make the reference's line scanner fail. */
 const maxLineBytes = 64 * 1024;
 
-class SyntaxError extends Error {
+/** Thrown inside the parser only, caught per line; not an Error, as a stack trace is never wanted. */
+class SyntaxError {
   constructor(
     readonly code: DiagnosticCode,
-    message: string,
+    readonly message: string,
     readonly range: SourceRange | undefined,
-  ) {
-    super(message);
-  }
+  ) {}
 }
 
 interface PhysicalLine {
@@ -51,7 +50,6 @@ function physicalLines(source: string): PhysicalLine[] {
   return parts.map((text, i) => ({ text, newline: i < parts.length - 1 || endsWithNewline }));
 }
 
-const trimNewline = (text: string): string => text.replace(/[\r\n]+$/, '');
 const isComment = (text: string): boolean => trimLeadingGoSpace(trimNewline(text)).startsWith('#');
 
 export function parseSyntax(source: string): SyntaxResult {
@@ -182,7 +180,14 @@ export function parseSyntax(source: string): SyntaxResult {
           break;
         }
         const last = lines[index - 1]?.text ?? '';
-        heredocs.push({ ...marker, content, range: { start: marker.range.start, end: { line: index, column: Math.max(1, trimNewline(last).length) } } });
+        heredocs.push({
+          name: marker.name,
+          expand: marker.expand,
+          chomp: marker.chomp,
+          fileDescriptor: marker.fileDescriptor,
+          content,
+          range: { start: marker.range.start, end: { line: index, column: Math.max(1, trimNewline(last).length) } },
+        });
       }
       if (unterminated !== undefined) {
         report('unterminated-heredoc', `unterminated heredoc ${unterminated.name}`, unterminated.range, startLine, index);
@@ -196,7 +201,7 @@ export function parseSyntax(source: string): SyntaxResult {
       start: map.at(0),
       end: heredocs.length > 0 ? { line: lastLine, column: Math.max(1, lastText.length) } : map.at(Math.max(0, line.length - 1)),
     };
-    instructions.push({ ...node, heredocs, range, comments });
+    instructions.push({ keyword: node.keyword, flags: node.flags, args: node.args, trigger: node.trigger, json: node.json, code: node.code, heredocs, range, comments });
     comments = [];
   }
 
@@ -298,7 +303,7 @@ function nodeFromLine(line: string, map: PositionMap, escape: EscapeToken): Node
     case 'onbuild': {
       if (rest === '') return node([]);
       const inner = nodeFromLine(rest, map.shifted(restStart), escape);
-      const trigger: InstructionNode = { ...inner, heredocs: [], comments: [], range: map.range(restStart, restStart + rest.length) };
+      const trigger: InstructionNode = { keyword: inner.keyword, flags: inner.flags, args: inner.args, trigger: inner.trigger, json: inner.json, code: inner.code, heredocs: [], comments: [], range: map.range(restStart, restStart + rest.length) };
       return node([], false, trigger);
     }
     default:
@@ -345,6 +350,8 @@ type HeredocMarker = Omit<Heredoc, 'content'>;
  * (quotes and escapes kept), each word of the form `[n]<<[-]WORD`.
  */
 function heredocsFromLine(line: string, map: PositionMap): HeredocMarker[] {
+  // A heredoc word holds `<<` as written (quotes, escapes and variables stay raw here).
+  if (!line.includes('<<')) return [];
   let words: string[];
   try {
     words = processWords(line, new Map(), { rawQuotes: true, rawEscapes: true, skipUnsetEnv: true });

@@ -4,23 +4,39 @@
  * use an ASCII-only class. Keeping them here makes every split agree on what a space is.
  */
 
-/** Go's `unicode.IsSpace`: JavaScript's `\s` without U+FEFF, plus U+0085. */
-const goSpaceClass = '\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
-const goSpace = new RegExp(`[${goSpaceClass}]`);
-const leadingGoSpace = new RegExp(`^[${goSpaceClass}]+`);
-const trailingGoSpace = new RegExp(`[${goSpaceClass}]+$`);
-
-export function isGoSpace(ch: string): boolean {
-  return goSpace.test(ch);
+/** Go's `unicode.IsSpace` on a UTF-16 code unit: JavaScript's `\s` without U+FEFF, plus U+0085. */
+export function isGoSpaceCode(code: number): boolean {
+  if (code <= 0x20) return code === 0x20 || (code >= 0x09 && code <= 0x0d);
+  if (code < 0x85) return false;
+  return (
+    code === 0x85 || code === 0xa0 || code === 0x1680 || (code >= 0x2000 && code <= 0x200a) || code === 0x2028 || code === 0x2029 || code === 0x202f || code === 0x205f || code === 0x3000
+  );
 }
 
-/** Go's `strings.TrimSpace`. */
+export function isGoSpace(ch: string): boolean {
+  return ch.length === 1 && isGoSpaceCode(ch.charCodeAt(0));
+}
+
+/** Go's `strings.TrimSpace` (by hand: regular expressions anchored at the end scan the whole line). */
 export function trimGoSpace(text: string): string {
-  return text.replace(leadingGoSpace, '').replace(trailingGoSpace, '');
+  let start = 0;
+  let end = text.length;
+  while (start < end && isGoSpaceCode(text.charCodeAt(start))) start++;
+  while (end > start && isGoSpaceCode(text.charCodeAt(end - 1))) end--;
+  return start === 0 && end === text.length ? text : text.slice(start, end);
 }
 
 export function trimLeadingGoSpace(text: string): string {
-  return text.replace(leadingGoSpace, '');
+  let start = 0;
+  while (start < text.length && isGoSpaceCode(text.charCodeAt(start))) start++;
+  return start === 0 ? text : text.slice(start);
+}
+
+/** Go's `bytes.TrimRight(line, "\r\n")`. */
+export function trimNewline(text: string): string {
+  let end = text.length;
+  while (end > 0 && (text.charCodeAt(end - 1) === 0x0a || text.charCodeAt(end - 1) === 0x0d)) end--;
+  return end === text.length ? text : text.slice(0, end);
 }
 
 /** The class the reference splits FROM, EXPOSE and the command word on: ASCII blanks but not `\n`. */

@@ -2,7 +2,7 @@
  * The word rules the reference applies to an instruction's arguments, with offsets so that
  * every word keeps its place in the source.
  */
-import { isGoSpace } from './text.js';
+import { isGoSpaceCode } from './text.js';
 
 export interface OffsetWord {
   readonly value: string;
@@ -15,64 +15,61 @@ export interface OffsetWord {
  * word (they are removed when the word is expanded). An escape at the very end is dropped.
  */
 export function splitWordsKeepingQuotes(rest: string, escape: string): OffsetWord[] {
+  // By UTF-16 unit: the characters that matter are all in the BMP, and a surrogate pair after
+  // an escape is copied whole either way.
   const words: OffsetWord[] = [];
+  const escapeCode = escape.charCodeAt(0);
   let word = '';
   let start = -1;
   let blankOk = false;
-  let quote = '';
-  const chars = Array.from(rest);
-  let offset = 0;
+  let quote = 0;
   const finish = (end: number): void => {
     if (blankOk || word.length > 0) words.push({ value: word, start, end });
     word = '';
     start = -1;
     blankOk = false;
   };
-  for (let i = 0; i < chars.length; i++) {
-    const ch = chars[i] ?? '';
-    const at = offset;
-    offset += ch.length;
+  for (let i = 0; i < rest.length; i++) {
+    const code = rest.charCodeAt(i);
     if (start < 0) {
-      if (isGoSpace(ch)) continue;
-      start = at;
+      if (isGoSpaceCode(code)) continue;
+      start = i;
     }
-    if (quote === '') {
-      if (isGoSpace(ch)) {
-        finish(at);
+    if (quote === 0) {
+      if (isGoSpaceCode(code)) {
+        finish(i);
         continue;
       }
-      if (ch === "'" || ch === '"') {
-        quote = ch;
+      if (code === 0x27 || code === 0x22) {
+        quote = code;
         blankOk = true;
       }
-      if (ch === escape) {
-        if (i + 1 === chars.length) continue;
-        const next = chars[++i] ?? '';
-        offset += next.length;
-        word += ch + next;
+      if (code === escapeCode) {
+        if (i + 1 === rest.length) continue;
+        word += rest.slice(i, i + 2);
+        i++;
         continue;
       }
-      word += ch;
+      word += rest[i];
       continue;
     }
-    if (ch === quote) {
-      quote = '';
-      word += ch;
+    if (code === quote) {
+      quote = 0;
+      word += rest[i];
       continue;
     }
-    if (ch === escape && quote !== "'") {
-      if (i + 1 === chars.length) {
-        quote = '';
+    if (code === escapeCode && quote !== 0x27) {
+      if (i + 1 === rest.length) {
+        quote = 0;
         continue;
       }
-      const next = chars[++i] ?? '';
-      offset += next.length;
-      word += ch + next;
+      word += rest.slice(i, i + 2);
+      i++;
       continue;
     }
-    word += ch;
+    word += rest[i];
   }
-  if (start >= 0) finish(offset);
+  if (start >= 0) finish(rest.length);
   return words;
 }
 
@@ -108,7 +105,7 @@ export type JsonArrayResult =
   | { readonly kind: 'not-json' }
   | { readonly kind: 'not-strings' };
 
-const jsonSpace = /[ \t\n\r]/;
+const isJsonSpace = (code: number): boolean => code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d;
 
 /**
  * The exec form: the rest read as JSON if it starts with `[`. As the reference's decoder
@@ -117,8 +114,8 @@ const jsonSpace = /[ \t\n\r]/;
  */
 export function readJsonArray(rest: string): JsonArrayResult {
   let begin = 0;
-  while (begin < rest.length && isGoSpace(rest[begin] ?? '')) begin++;
-  if (rest[begin] !== '[') return { kind: 'not-json' };
+  while (begin < rest.length && isGoSpaceCode(rest.charCodeAt(begin))) begin++;
+  if (rest.charCodeAt(begin) !== 0x5b) return { kind: 'not-json' };
   const end = endOfJsonValue(rest, begin);
   if (end === undefined) return { kind: 'not-json' };
   let value: unknown;
@@ -133,7 +130,7 @@ export function readJsonArray(rest: string): JsonArrayResult {
   const elements: OffsetWord[] = [];
   let index = 0;
   for (let i = begin + 1; i < end && index < strings.length; i++) {
-    if (rest[i] !== '"') continue;
+    if (rest.charCodeAt(i) !== 0x22) continue;
     const close = endOfJsonString(rest, i);
     elements.push({ value: strings[index] ?? '', start: i, end: close });
     index++;
@@ -146,25 +143,25 @@ export function readJsonArray(rest: string): JsonArrayResult {
 function endOfJsonValue(text: string, begin: number): number | undefined {
   let depth = 0;
   for (let i = begin; i < text.length; i++) {
-    const ch = text[i];
-    if (ch === '"') {
+    const code = text.charCodeAt(i);
+    if (code === 0x22) {
       i = endOfJsonString(text, i) - 1;
       continue;
     }
-    if (ch === '[' || ch === '{') depth++;
-    else if (ch === ']' || ch === '}') {
+    if (code === 0x5b || code === 0x7b) depth++;
+    else if (code === 0x5d || code === 0x7d) {
       depth--;
       if (depth === 0) return i + 1;
-    } else if (depth === 0 && !jsonSpace.test(ch ?? '')) return undefined;
+    } else if (depth === 0 && !isJsonSpace(code)) return undefined;
   }
   return undefined;
 }
 
 function endOfJsonString(text: string, open: number): number {
   for (let i = open + 1; i < text.length; i++) {
-    const ch = text[i];
-    if (ch === '\\') i++;
-    else if (ch === '"') return i + 1;
+    const code = text.charCodeAt(i);
+    if (code === 0x5c) i++;
+    else if (code === 0x22) return i + 1;
   }
   return text.length;
 }

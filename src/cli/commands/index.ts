@@ -1,17 +1,18 @@
 import { registerCommands } from '../program.js';
-import { registerImage } from './image.js';
-import { registerImages } from './images.js';
-import { registerInspect } from './inspect.js';
-import { registerLoad } from './load.js';
-import { registerRmi } from './rmi.js';
-import { registerSave } from './save.js';
-import { registerTag } from './tag.js';
-import { registerVerify } from './verify.js';
-import { registerDebug } from './debug.js';
-import { registerLogin } from './login.js';
-import { registerLogout } from './logout.js';
-import { registerPull } from './pull.js';
-import { registerPush } from './push.js';
 
-// Each command lives in its own file and registers itself here.
-registerCommands(registerDebug, registerPull, registerPush, registerLogin, registerLogout, registerImages, registerTag, registerRmi, registerInspect, registerSave, registerLoad, registerImage, registerVerify);
+// Each command lives in its own file, registered here by name and imported only when run.
+registerCommands({
+  debug: async () => (await import('./debug.js')).registerDebug,
+  pull: async () => (await import('./pull.js')).registerPull,
+  push: async () => (await import('./push.js')).registerPush,
+  login: async () => (await import('./login.js')).registerLogin,
+  logout: async () => (await import('./logout.js')).registerLogout,
+  images: async () => (await import('./images.js')).registerImages,
+  tag: async () => (await import('./tag.js')).registerTag,
+  rmi: async () => (await import('./rmi.js')).registerRmi,
+  inspect: async () => (await import('./inspect.js')).registerInspect,
+  save: async () => (await import('./save.js')).registerSave,
+  load: async () => (await import('./load.js')).registerLoad,
+  image: async () => (await import('./image.js')).registerImage,
+  verify: async () => (await import('./verify.js')).registerVerify,
+});

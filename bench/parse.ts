@@ -1,0 +1,69 @@
+/**
+ * Parser speed: throughput over the whole conformance corpus in process (after warm-up), and
+ * the cold start of `tsbuild debug parse` on one file against `node -e 0` in the same run.
+ * Targets: at least 20 MB/s in process; a cold start under twice `node -e 0`'s.
+ *
+ *   npm run bench parse
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import type * as Parser from '../src/parser/index.js';
+// The compiled parser, as the installed CLI runs it.
+const { parseDockerfile } = (await import(new URL('../dist/parser/index.js', import.meta.url).href)) as typeof Parser;
+
+const root = new URL('..', import.meta.url).pathname;
+if (!existsSync(join(root, 'dist', 'parser', 'index.js'))) throw new Error('bench parse: run `npm run build` first');
+const corpus = join(root, '..', 'shared', 'conformance');
+
+function dockerfiles(dir: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync(dir)) {
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) found.push(...dockerfiles(path));
+    else if (entry === 'Dockerfile') found.push(path);
+  }
+  return found;
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+};
+
+const texts = dockerfiles(corpus).map((path) => new TextDecoder().decode(readFileSync(path)));
+const bytes = texts.reduce((sum, text) => sum + Buffer.byteLength(text), 0);
+
+for (let i = 0; i < 5; i++) for (const text of texts) parseDockerfile(text);
+const passes: number[] = [];
+for (let round = 0; round < 15; round++) {
+  const started = process.hrtime.bigint();
+  for (const text of texts) parseDockerfile(text);
+  passes.push(Number(process.hrtime.bigint() - started) / 1e9);
+}
+const seconds = median(passes);
+
+
+const example = join(root, 'examples', 'hello', 'Dockerfile');
+function wall(args: readonly string[]): number {
+  const started = process.hrtime.bigint();
+  const result = spawnSync(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  if (result.status !== 0) throw new Error(`node ${args.join(' ')} failed: ${result.stderr.toString()}`);
+  return Number(process.hrtime.bigint() - started) / 1e6;
+}
+const nodeRuns: number[] = [];
+const cliRuns: number[] = [];
+for (let i = 0; i < 21; i++) {
+  nodeRuns.push(wall(['-e', '0']));
+  cliRuns.push(wall(['bin/tsbuild.js', 'debug', 'parse', '-f', example]));
+}
+const nodeMs = median(nodeRuns);
+const cliMs = median(cliRuns);
+
+process.stdout.write(`corpus: ${texts.length} files, ${(bytes / 1e6).toFixed(2)} MB; node ${process.version}; ${os.cpus().length} CPUs\n\n`);
+process.stdout.write('| measure | value | target |\n|---|---|---|\n');
+process.stdout.write(`| in-process throughput | ${(bytes / 1e6 / seconds).toFixed(1)} MB/s, ${(texts.length / seconds).toFixed(0)} files/s | >= 20 MB/s |\n`);
+process.stdout.write(`| cold start, tsbuild debug parse (median of 21) | ${cliMs.toFixed(0)} ms | |\n`);
+process.stdout.write(`| cold start, node -e 0 (median of 21) | ${nodeMs.toFixed(0)} ms | |\n`);
+process.stdout.write(`| ratio | ${(cliMs / nodeMs).toFixed(2)}x | < 2x |\n`);

@@ -1,0 +1,183 @@
+/**
+ * What the corpus does not pin down: columns, several errors in one pass, warnings as data,
+ * heredoc edge cases, line endings and the escape directive.
+ */
+import { describe, expect, it } from 'vitest';
+import { dumpSyntaxTree, parseDockerfile, renderDiagnostic, type Command } from '../../src/parser/index.js';
+
+function commands(text: string): readonly Command[] {
+  const parsed = parseDockerfile(text);
+  expect(parsed.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+  return parsed.dockerfile.stages.flatMap((s) => s.instructions);
+}
+
+describe('source ranges', () => {
+  it('locates keywords, flags and arguments by line and column, across continuations', () => {
+    const parsed = parseDockerfile('FROM busybox\n  RUN --mount=type=cache,target=/c \\\n      --network=none \\\n    make all\n');
+    const run = parsed.tree.instructions[1];
+    expect(run?.keyword.range).toEqual({ start: { line: 2, column: 3 }, end: { line: 2, column: 5 } });
+    expect(run?.flags.map((f) => [f.name, f.range.start, f.range.end])).toEqual([
+      ['mount', { line: 2, column: 7 }, { line: 2, column: 34 }],
+      ['network', { line: 3, column: 7 }, { line: 3, column: 20 }],
+    ]);
+    expect(run?.args[0]?.range.start).toEqual({ line: 4, column: 5 });
+    expect(run?.range).toEqual({ start: { line: 2, column: 3 }, end: { line: 4, column: 12 } });
+  });
+
+  it('locates JSON array elements and key=value words', () => {
+    const parsed = parseDockerfile('FROM x\nCMD ["a", "b c"]\nENV k1=v1 k2="v 2"\n');
+    const cmd = parsed.tree.instructions[1];
+    expect(cmd?.args.map((a) => [a.value, a.range.start.column, a.range.end.column])).toEqual([
+      ['a', 6, 8],
+      ['b c', 11, 15],
+    ]);
+    const env = parsed.tree.instructions[2];
+    expect(env?.args.map((a) => [a.value, a.range.start.column])).toEqual([
+      ['k1', 5],
+      ['v1', 8],
+      ['=', 7],
+      ['k2', 11],
+      ['"v 2"', 14],
+      ['=', 13],
+    ]);
+  });
+
+  it('counts columns after a byte-order mark and ignores CRLF endings', () => {
+    const parsed = parseDockerfile('\uFEFFFROM x\r\nCOPPY a b\r\n');
+    expect(parsed.diagnostics).toHaveLength(1);
+    expect(parsed.diagnostics[0]?.range).toEqual({ start: { line: 2, column: 1 }, end: { line: 2, column: 5 } });
+    expect(dumpSyntaxTree(parsed.tree)).toBe('(from "x")\n(coppy "")\n');
+  });
+});
+
+describe('diagnostics', () => {
+  const text = ['FROM busybox', 'COPPY a b', 'RUN --mont=type=cache,target=/x make', 'ENV onlykey', 'EXPOSE', 'FROM x AS 1bad', 'HEALTHCHECK --interval=1ns CMD true', ''].join('\n');
+
+  it('reports every error of a file in one pass, each with a code and a range', () => {
+    const parsed = parseDockerfile(text);
+    expect(parsed.ok).toBe(false);
+    const found = parsed.diagnostics.map((d) => [d.code, d.range.start.line, d.range.start.column]);
+    expect(found).toEqual(
+      expect.arrayContaining([
+        ['missing-value', 4, 5],
+        ['unknown-instruction', 2, 1],
+        ['unknown-flag', 3, 5],
+        ['argument-count', 5, 1],
+        ['invalid-stage-name', 6, 11],
+        ['invalid-healthcheck', 7, 13],
+      ]),
+    );
+    expect(found).toHaveLength(6);
+  });
+
+  it('suggests the closest instruction and flag', () => {
+    const parsed = parseDockerfile(text);
+    const messages = parsed.diagnostics.map((d) => d.message);
+    expect(messages).toContain('unknown instruction "COPPY" (did you mean COPY?)');
+    expect(messages).toContain('unknown flag: mont (did you mean mount?)');
+  });
+
+  it('renders like a compiler: file, line, column, the line and a caret under the range', () => {
+    const parsed = parseDockerfile(text);
+    const unknown = parsed.diagnostics.find((d) => d.code === 'unknown-instruction');
+    expect(unknown).toBeDefined();
+    if (unknown === undefined) return;
+    expect(renderDiagnostic(unknown, 'Dockerfile', text)).toBe(
+      ['Dockerfile:2:1: unknown instruction "COPPY" (did you mean COPY?)', ' 2 | COPPY a b', '   | ^^^^^'].join('\n'),
+    );
+  });
+
+  it('returns warnings as data and does not fail on them', () => {
+    const parsed = parseDockerfile('FROM x\nRUN echo a \\\n\n  b\n');
+    expect(parsed.ok).toBe(true);
+    expect(parsed.diagnostics).toEqual([expect.objectContaining({ code: 'empty-continuation', severity: 'warning', lines: { start: 4, end: 4 } })]);
+  });
+
+  it('rejects ONBUILD triggers the reference forbids, and an instruction before FROM', () => {
+    for (const trigger of ['ONBUILD RUN x', 'FROM y', 'MAINTAINER me']) {
+      const parsed = parseDockerfile(`FROM x\nONBUILD ${trigger}\n`);
+      expect(parsed.diagnostics.map((d) => d.code)).toEqual(['invalid-onbuild']);
+    }
+    expect(parseDockerfile('RUN x\nFROM y\n').diagnostics.map((d) => d.code)).toEqual(['no-stage']);
+  });
+
+  it('never throws on an empty file or a file of comments', () => {
+    expect(parseDockerfile('').diagnostics.map((d) => [d.code, d.lines.start])).toEqual([['no-instructions', 0]]);
+    expect(parseDockerfile('# a\n# b\n').diagnostics.map((d) => [d.code, d.lines.start])).toEqual([['no-instructions', 2]]);
+  });
+});
+
+describe('heredocs', () => {
+  it('reads several heredocs on one instruction, in order', () => {
+    const [run] = commands('FROM x\nRUN <<A cat - /dev/fd/3 3<<B\nfirst\nA\nsecond\nB\n').slice(0, 1);
+    expect(run).toMatchObject({ kind: 'RUN', files: [{ name: 'A', data: 'first\n', chomp: false }, { name: 'B', data: 'second\n' }] });
+    expect(run?.range).toEqual({ start: { line: 2, column: 1 }, end: { line: 6, column: 1 } });
+  });
+
+  it('strips leading tabs of <<- bodies for COPY sources and its terminator, keeps quoted bodies literal', () => {
+    const [copy] = commands('FROM x\nCOPY <<-"EOT" <<PLAIN /dst/\n\tline $A\n\tEOT\nplain $B\nPLAIN\n');
+    expect(copy).toMatchObject({
+      kind: 'COPY',
+      sources: [],
+      contents: [
+        { path: 'EOT', data: 'line $A\n', expand: false },
+        { path: 'PLAIN', data: 'plain $B\n', expand: true },
+      ],
+      dest: '/dst/',
+    });
+  });
+
+  it('keeps CRLF inside bodies and matches a terminator followed by CR', () => {
+    const [run] = commands('FROM x\r\nRUN <<EOF\r\necho hi\r\nEOF\r\n');
+    expect(run).toMatchObject({ kind: 'RUN', files: [{ name: 'EOF', data: 'echo hi\r\n' }] });
+  });
+
+  it('treats a heredoc in exec form as a plain word, and reports a heredoc without terminator', () => {
+    const [run] = commands('FROM x\nRUN ["<<EOF"]\n');
+    expect(run).toMatchObject({ kind: 'RUN', shellForm: false, cmdLine: ['<<EOF'], files: [] });
+    const parsed = parseDockerfile('FROM x\nRUN <<EOF\necho\n');
+    expect(parsed.diagnostics.map((d) => [d.code, d.lines.start, d.lines.end])).toEqual([['unterminated-heredoc', 2, 3]]);
+  });
+
+  it('rejects a heredoc as COPY destination', () => {
+    expect(parseDockerfile('FROM x\nCOPY a <<EOF\nbody\nEOF\n').diagnostics.map((d) => d.code)).toEqual(['invalid-heredoc-use']);
+  });
+});
+
+describe('directives and escapes', () => {
+  it('uses the backtick as escape and continuation character when the directive says so', () => {
+    const parsed = parseDockerfile('# escape=`\nFROM x\nRUN dir c:\\ `\n  && echo done\n');
+    expect(parsed.tree.escapeToken).toBe('`');
+    expect(dumpSyntaxTree(parsed.tree)).toBe('(from "x")\n(run "dir c:\\\\   && echo done")\n');
+  });
+
+  it('reads directives only at the very top, and rejects one given twice', () => {
+    expect(parseDockerfile('FROM x\n# escape=`\nRUN a \\\n b\n').tree.escapeToken).toBe('\\');
+    expect(parseDockerfile('# escape=`\n# escape=\\\nFROM x\n').diagnostics.map((d) => d.code)).toEqual(['duplicate-directive']);
+    expect(parseDockerfile('# escape=x\nFROM x\n').diagnostics.map((d) => d.code)).toEqual(['invalid-escape']);
+  });
+
+  it('selects the labs channel from the syntax directive', () => {
+    const labs = parseDockerfile('# syntax=docker/dockerfile:1-labs\nFROM x\nCOPY --parents a/b /c\nRUN --security=insecure true\n');
+    expect(labs.channel).toBe('labs');
+    expect(labs.ok).toBe(true);
+    const stable = parseDockerfile('# syntax=docker/dockerfile:1\nFROM x\nCOPY --parents a/b /c\n');
+    expect(stable.channel).toBe('stable');
+    expect(stable.diagnostics.map((d) => d.code)).toEqual(['unknown-flag']);
+  });
+
+  it('takes instruction names in any case and every instruction of the reference', () => {
+    const all = commands(
+      [
+        'from x as Build', 'run true', 'cmd ["a"]', 'label a=b "c d"=e', 'maintainer me', 'expose 80/tcp 8000-8010/udp', 'env A 1 B 2',
+        'add --checksum=sha256:00 --keep-git-dir --unpack=true a /b', 'copy --from=build --chown=1:1 --chmod=755 --link ["a", "/b"]',
+        'entrypoint x', 'volume ["/v"]', 'user 1000', 'workdir /w', 'arg A B=2', 'onbuild RUN x', 'stopsignal SIGTERM',
+        'healthcheck --interval=30s --timeout=1m --start-period=1s --start-interval=2s --retries=3 CMD curl -f x', 'shell ["/bin/sh", "-c"]', '',
+      ].join('\n'),
+    );
+    expect(all.map((c) => c.kind)).toEqual(['RUN', 'CMD', 'LABEL', 'MAINTAINER', 'EXPOSE', 'ENV', 'ADD', 'COPY', 'ENTRYPOINT', 'VOLUME', 'USER', 'WORKDIR', 'ARG', 'ONBUILD', 'STOPSIGNAL', 'HEALTHCHECK', 'SHELL']);
+    expect(all.find((c) => c.kind === 'ENV')).toMatchObject({ pairs: [{ key: 'A', value: '1 B 2', noDelim: true }] });
+    expect(all.find((c) => c.kind === 'ADD')).toMatchObject({ checksum: 'sha256:00', keepGitDir: true, unpack: true, sources: ['a'], dest: '/b' });
+    expect(all.find((c) => c.kind === 'HEALTHCHECK')).toMatchObject({ test: ['CMD-SHELL', 'curl -f x'], interval: 30e9, timeout: 60e9, startPeriod: 1e9, startInterval: 2e9, retries: 3 });
+  });
+});
