@@ -2,7 +2,7 @@
  * The Dockerfile front end: text to a located syntax tree and typed instructions, with
  * diagnostics instead of exceptions. Imports nothing but common.
  */
-import type { Channel, Dockerfile, SyntaxTree } from './ast.js';
+import type { Channel, Command, Dockerfile, EscapeToken, SyntaxTree } from './ast.js';
 import type { Diagnostic } from './diagnostics.js';
 import { typeInstructions } from './instructions.js';
 import { parseSyntax } from './syntax.js';
@@ -40,4 +40,16 @@ export function parseDockerfile(source: string, options: ParseOptions = {}): Par
   const typed = typeInstructions(syntax.instructions, syntax.escapeToken, channel);
   const diagnostics = [...syntax.diagnostics, ...typed.diagnostics];
   return { tree, dockerfile: typed.dockerfile, channel, diagnostics, ok: !diagnostics.some((d) => d.severity === 'error') };
+}
+
+/**
+ * One instruction from text, for ONBUILD triggers (kept as text in the image config). Returns
+ * the typed command or the diagnostics that reject it.
+ */
+export function parseTrigger(text: string, escapeToken: EscapeToken, channel: Channel = 'stable'): { readonly command?: Command; readonly diagnostics: readonly Diagnostic[] } {
+  const prefix = escapeToken === '`' ? '# escape=`\nFROM scratch\n' : 'FROM scratch\n';
+  const parsed = parseDockerfile(prefix + text, { channel });
+  const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
+  const command = parsed.dockerfile.stages[0]?.instructions[0];
+  return errors.length > 0 || command === undefined ? { diagnostics: errors } : { command, diagnostics: [] };
 }

@@ -24,3 +24,4 @@ export {
   type StageRef,
   type VariableUse,
 } from './resolve.js';
+export { resolveDockerfile, type DockerfileInput, type ResolvedBuild } from './dockerfile.js';

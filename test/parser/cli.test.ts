@@ -41,3 +41,18 @@ describe('tsbuild debug parse', () => {
     expect(result.stderr).toContain('/nonexistent/Dockerfile');
   });
 });
+
+describe('tsbuild debug resolve', () => {
+  it('expands with build args and scopes, and names the base image as docker would', async () => {
+    const file = join(await mkdtemp(join(tmpdir(), 'tsbuild-resolve-')), 'Dockerfile');
+    await writeFile(file, 'ARG BASE=alpine\nFROM ${BASE} AS one\nARG V=1\nENV W=${V}-x\nWORKDIR /w/$W\nFROM one\n');
+    const result = await runCliCaptured(['debug', 'resolve', '-f', file, '--build-arg', 'BASE=busybox:1', '--build-arg', 'V=2', '--platform', 'linux/arm64']);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const resolved = JSON.parse(result.stdout) as { target: number; stages: { base: { normalized?: string }; platform: { architecture: string }; instructions: { kind: string; path?: string }[] }[] };
+    expect(resolved.target).toBe(1);
+    expect(resolved.stages[0]?.base.normalized).toBe('docker.io/library/busybox:1');
+    expect(resolved.stages[0]?.platform.architecture).toBe('arm64');
+    expect(resolved.stages[0]?.instructions.find((i) => i.kind === 'WORKDIR')?.path).toBe('/w/2-x');
+  });
+});

@@ -2,7 +2,18 @@ import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { TsbuildError } from '../../common/index.js';
 import { dumpSyntaxTree, instructionsJson, parseDockerfile, renderDiagnostic, type Channel } from '../../parser/index.js';
+import { hostPlatform, parsePlatform, resolveDockerfile } from '../../planner/index.js';
 import { ExitError, type CliIo } from '../io.js';
+
+interface ResolveCommandOptions {
+  readonly file: string;
+  readonly buildArg: readonly string[];
+  readonly target?: string;
+  readonly platform?: string;
+  readonly channel?: Channel;
+}
+
+const collect = (value: string, previous: readonly string[]): string[] => [...previous, value];
 
 interface ParseOptions {
   readonly file: string;
@@ -43,5 +54,32 @@ export function registerDebug(program: Command, io: CliIo): void {
       if (options.dump === 'ast') io.stdout.write(dumpSyntaxTree(parsed.tree));
       else if (options.dump === 'instructions') io.stdout.write(`${JSON.stringify(instructionsJson(parsed.dockerfile, parsed.tree.directives, warnings, parsed.channel), null, 2)}\n`);
       else io.stdout.write(`${JSON.stringify({ channel: parsed.channel, tree: parsed.tree, dockerfile: parsed.dockerfile, diagnostics: parsed.diagnostics }, null, 2)}\n`);
+    });
+
+  debug
+    .command('resolve')
+    .description('parse and resolve a Dockerfile: stages, scopes and expanded instructions, as JSON')
+    .option('-f, --file <FILE>', 'the Dockerfile (- for standard input)', 'Dockerfile')
+    .option('--build-arg <KEY=VALUE>', 'a build argument (repeatable)', collect, [])
+    .option('--target <STAGE>', 'the stage to build')
+    .option('--platform <PLATFORM>', 'the platform to build for (default: the host)')
+    .addOption(new Option('--channel <CHANNEL>', 'frontend channel').choices(['stable', 'labs']))
+    .action(async (options: ResolveCommandOptions) => {
+      const source = await readDockerfile(options.file);
+      const buildArgs: Record<string, string> = {};
+      for (const pair of options.buildArg) {
+        const eq = pair.indexOf('=');
+        // As docker: `--build-arg NAME` alone takes the value from the environment.
+        if (eq < 0) {
+          const fromEnvironment = process.env[pair];
+          if (fromEnvironment !== undefined) buildArgs[pair] = fromEnvironment;
+        } else buildArgs[pair.slice(0, eq)] = pair.slice(eq + 1);
+      }
+      const target = options.platform === undefined ? undefined : parsePlatform(options.platform);
+      const { resolved } = resolveDockerfile(
+        { source, file: options.file, ...(options.channel === undefined ? {} : { channel: options.channel }) },
+        { buildArgs, ...(options.target === undefined ? {} : { target: options.target }), ...(target === undefined ? {} : { platform: { build: hostPlatform(), target } }) },
+      );
+      io.stdout.write(`${JSON.stringify(resolved, null, 2)}\n`);
     });
 }

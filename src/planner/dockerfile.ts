@@ -1,0 +1,38 @@
+/**
+ * From Dockerfile text to the resolved view: parse, stop on the parser's errors (all of them,
+ * rendered, in one message), then resolve stages, scopes and expansions.
+ */
+import { TsbuildError } from '../common/index.js';
+import { parseDockerfile, parseTrigger, renderDiagnostic, type Channel, type ParseResult } from '../parser/index.js';
+import { locatedError } from './errors.js';
+import type { RawInstruction } from './model.js';
+import { resolveRaw, type ResolveOptions, type ResolvedDockerfile } from './resolve.js';
+
+export interface DockerfileInput {
+  readonly source: string;
+  /** For messages: the path as the user gave it. */
+  readonly file: string;
+  readonly channel?: Channel;
+}
+
+export interface ResolvedBuild {
+  readonly parsed: ParseResult;
+  readonly resolved: ResolvedDockerfile;
+}
+
+export function resolveDockerfile(input: DockerfileInput, options: ResolveOptions = {}): ResolvedBuild {
+  const parsed = parseDockerfile(input.source, input.channel === undefined ? {} : { channel: input.channel });
+  if (!parsed.ok) {
+    const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
+    const rendered = errors.map((d) => renderDiagnostic(d, input.file, input.source)).join('\n');
+    throw locatedError('DOCKERFILE_PARSE', `parse ${input.file}: ${errors.length} error${errors.length === 1 ? '' : 's'}\n${rendered}`, errors.map((d) => d.range));
+  }
+  const resolved = resolveRaw(parsed.dockerfile, options, (text, range, escapeToken): RawInstruction => {
+    const trigger = parseTrigger(text, escapeToken, parsed.channel);
+    if (trigger.command === undefined) {
+      throw new TsbuildError('DOCKERFILE_PARSE', `parse ONBUILD trigger ${JSON.stringify(text)}: ${trigger.diagnostics.map((d) => d.message).join('; ')}`);
+    }
+    return { ...trigger.command, range };
+  });
+  return { parsed, resolved };
+}
