@@ -186,22 +186,17 @@ function typeNode(node: InstructionNode, channel: Channel): Typed {
       if (isAdd) flags.declare('keep-git-dir', 'bool').declare('checksum', 'string').declare('unpack', 'bool');
       flags.parse();
       const { sources, contents, dest } = sourcesAndDest(node, argsOf(node), what);
-      // Literal objects rather than spreads: building commands is the typing pass's hot path.
-      const fields: CopyFields = {
-        sources,
-        contents,
-        dest,
-        from: isAdd ? '' : flags.string('from'),
-        chown: flags.string('chown'),
-        chmod: flags.string('chmod'),
-        link: flags.bool('link'),
-        parents: flags.bool('parents'),
-        exclude: flags.strings('exclude'),
-        checksum: flags.string('checksum'),
-        keepGitDir: isAdd ? flags.bool('keep-git-dir') : undefined,
-        unpack: isAdd && flags.isUsed('unpack') ? flags.bool('unpack') : undefined,
-      };
-      return command(isAdd ? Object.assign({ range: node.range, name: keyword, code, kind: 'ADD' as const }, fields) : Object.assign({ range: node.range, name: keyword, code, kind: 'COPY' as const }, fields));
+      const range = node.range;
+      const chown = flags.string('chown');
+      const chmod = flags.string('chmod');
+      const link = flags.bool('link');
+      const exclude = flags.strings('exclude');
+      // Literal objects rather than spreads or assigns: building commands is the hot path.
+      if (isAdd) {
+        const unpack = flags.isUsed('unpack') ? flags.bool('unpack') : undefined;
+        return command({ kind: 'ADD', range, name: keyword, code, sources, contents, dest, from: '', chown, chmod, link, parents: false, exclude, checksum: flags.string('checksum'), keepGitDir: flags.bool('keep-git-dir'), unpack });
+      }
+      return command({ kind: 'COPY', range, name: keyword, code, sources, contents, dest, from: flags.string('from'), chown, chmod, link, parents: flags.bool('parents'), exclude, checksum: '', keepGitDir: undefined, unpack: undefined });
     }
     case 'from': {
       let name = '';

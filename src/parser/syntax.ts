@@ -50,7 +50,6 @@ function physicalLines(source: string): PhysicalLine[] {
   return parts.map((text, i) => ({ text, newline: i < parts.length - 1 || endsWithNewline }));
 }
 
-const isComment = (text: string): boolean => trimLeadingGoSpace(trimNewline(text)).startsWith('#');
 
 export function parseSyntax(source: string): SyntaxResult {
   const lines = physicalLines(source);
@@ -102,13 +101,13 @@ export function parseSyntax(source: string): SyntaxResult {
       report('line-too-long', `dockerfile line greater than max allowed size of ${maxLineBytes - 1}`, at, index + 1, index + 1);
       break;
     }
-    if (isComment(raw)) {
+    const withoutNewline = trimNewline(raw);
+    let token = trimLeadingGoSpace(withoutNewline);
+    if (token.startsWith('#')) {
       const comment = trimGoSpace(raw.slice(1));
       if (comment === '') comments = [];
       else comments.push(comment);
     }
-    const withoutNewline = trimNewline(raw);
-    let token = trimLeadingGoSpace(withoutNewline);
     const column = 1 + (withoutNewline.length - token.length);
     readDirective(token, index + 1, column);
     if (token.startsWith('#')) token = '';
@@ -124,8 +123,9 @@ export function parseSyntax(source: string): SyntaxResult {
       const processed = trimNewline(next.text);
       readDirective(processed, index + 1, 1);
       index++;
-      if (isComment(next.text)) continue;
-      if (trimLeadingGoSpace(processed) === '') {
+      const indentless = trimLeadingGoSpace(processed);
+      if (indentless.startsWith('#')) continue;
+      if (indentless === '') {
         emptyContinuation = true;
         continue;
       }

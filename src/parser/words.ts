@@ -116,6 +116,10 @@ export function readJsonArray(rest: string): JsonArrayResult {
   let begin = 0;
   while (begin < rest.length && isGoSpaceCode(rest.charCodeAt(begin))) begin++;
   if (rest.charCodeAt(begin) !== 0x5b) return { kind: 'not-json' };
+  // Most arrays hold only strings and most `[`-lines that are not JSON (`RUN [ -f x ]`) fail
+  // on the first word: a scanner settles both without building an exception.
+  const fast = scanStringArray(rest, begin);
+  if (fast !== undefined) return fast;
   const end = endOfJsonValue(rest, begin);
   if (end === undefined) return { kind: 'not-json' };
   let value: unknown;
@@ -125,8 +129,10 @@ export function readJsonArray(rest: string): JsonArrayResult {
     return { kind: 'not-json' };
   }
   if (!Array.isArray(value)) return { kind: 'not-json' };
-  if (!value.every((element) => typeof element === 'string')) return { kind: 'not-strings' };
-  const strings = value as string[];
+  return value.every((element) => typeof element === 'string') ? { kind: 'array', elements: stringOffsets(rest, begin, end, value as string[]) } : { kind: 'not-strings' };
+}
+
+function stringOffsets(rest: string, begin: number, end: number, strings: readonly string[]): OffsetWord[] {
   const elements: OffsetWord[] = [];
   let index = 0;
   for (let i = begin + 1; i < end && index < strings.length; i++) {
@@ -136,7 +142,67 @@ export function readJsonArray(rest: string): JsonArrayResult {
     index++;
     i = close - 1;
   }
-  return { kind: 'array', elements };
+  return elements;
+}
+
+const simpleEscapes: Readonly<Record<string, string>> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+
+/**
+ * `[ "a", "b" ]` read directly. Returns undefined when the text needs the full JSON reader (a
+ * value other than a string, which may make it valid JSON with non-strings).
+ */
+function scanStringArray(text: string, begin: number): JsonArrayResult | undefined {
+  const elements: OffsetWord[] = [];
+  let i = begin + 1;
+  const skipSpace = (): void => {
+    while (i < text.length && isJsonSpace(text.charCodeAt(i))) i++;
+  };
+  skipSpace();
+  if (text.charCodeAt(i) === 0x5d) return { kind: 'array', elements };
+  for (;;) {
+    skipSpace();
+    const code = text.charCodeAt(i);
+    if (code !== 0x22) return startsJsonValue(code) ? undefined : { kind: 'not-json' };
+    const start = i;
+    let value = '';
+    let chunk = ++i;
+    for (;;) {
+      if (i >= text.length) return { kind: 'not-json' };
+      const c = text.charCodeAt(i);
+      if (c === 0x22) break;
+      if (c < 0x20) return { kind: 'not-json' };
+      if (c !== 0x5c) {
+        i++;
+        continue;
+      }
+      value += text.slice(chunk, i);
+      const escape = text[i + 1] ?? '';
+      const simple = simpleEscapes[escape];
+      if (simple !== undefined) {
+        value += simple;
+        i += 2;
+      } else if (escape === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) {
+        value += String.fromCharCode(parseInt(text.slice(i + 2, i + 6), 16));
+        i += 6;
+      } else {
+        return { kind: 'not-json' };
+      }
+      chunk = i;
+    }
+    value += text.slice(chunk, i);
+    i++;
+    elements.push({ value, start, end: i });
+    skipSpace();
+    const next = text.charCodeAt(i);
+    if (next === 0x5d) return { kind: 'array', elements };
+    if (next !== 0x2c) return { kind: 'not-json' };
+    i++;
+  }
+}
+
+/** Characters that can begin a JSON value other than a string. */
+function startsJsonValue(code: number): boolean {
+  return code === 0x2d || (code >= 0x30 && code <= 0x39) || code === 0x74 || code === 0x66 || code === 0x6e || code === 0x7b || code === 0x5b;
 }
 
 /** Offset just past the JSON value starting at `begin` (an array), or undefined if it never closes. */

@@ -181,3 +181,24 @@ describe('directives and escapes', () => {
     expect(all.find((c) => c.kind === 'HEALTHCHECK')).toMatchObject({ test: ['CMD-SHELL', 'curl -f x'], interval: 30e9, timeout: 60e9, startPeriod: 1e9, startInterval: 2e9, retries: 3 });
   });
 });
+
+describe('exec form', () => {
+  it('reads JSON arrays as the reference decoder does', () => {
+    const cases: [string, boolean, readonly string[]][] = [
+      ['CMD ["a", "b\\u00e9\\n\\"q\\""]', false, ['a', 'bé\n"q"']],
+      ['CMD [ ]', false, []],
+      ['CMD ["a"] trailing text', false, ['a']],
+      ['CMD [ -f /x ] && echo', true, ['[ -f /x ] && echo']],
+      ["CMD ['single']", true, ["['single']"]],
+      ['CMD ["a", ]', true, ['["a", ]']],
+      ['CMD ["unterminated', true, ['["unterminated']],
+    ];
+    for (const [line, shellForm, cmdLine] of cases) {
+      const [cmd] = commands(`FROM x\n${line}\n`);
+      expect(cmd, line).toMatchObject({ kind: 'CMD', shellForm, cmdLine });
+    }
+    for (const line of ['CMD ["a", 1]', 'CMD [null]', 'CMD [{"a": "b"}]']) {
+      expect(parseDockerfile(`FROM x\n${line}\n`).diagnostics.map((d) => d.code), line).toEqual(['json-not-strings']);
+    }
+  });
+});
