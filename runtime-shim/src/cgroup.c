@@ -1,0 +1,106 @@
+#include "cgroup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void
+cgroup_init (struct cgroup *cgroup)
+{
+  memset (cgroup, 0, sizeof *cgroup);
+}
+
+static int
+write_value (const char *directory, const char *file, const char *value)
+{
+  char path[PATH_MAX];
+  snprintf (path, sizeof path, "%s/%s", directory, file);
+  int fd = open (path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  ssize_t n = write (fd, value, strlen (value));
+  int saved = errno;
+  close (fd);
+  errno = saved;
+  return n == (ssize_t) strlen (value) ? 0 : -1;
+}
+
+static int
+make_group (struct cgroup *cgroup, const char *hierarchy, const char *id)
+{
+  char path[PATH_MAX];
+  snprintf (path, sizeof path, "%s/tsbuild", hierarchy);
+  if (mkdir (path, 0755) < 0 && errno != EEXIST)
+    return -1;
+  snprintf (cgroup->paths[cgroup->count], sizeof cgroup->paths[0], "%s/tsbuild/%s", hierarchy, id);
+  if (mkdir (cgroup->paths[cgroup->count], 0755) < 0 && errno != EEXIST)
+    return -1;
+  cgroup->count++;
+  return 0;
+}
+
+int
+cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pid_t pid, struct shim_error *err)
+{
+  (void) err;
+  if (spec->memory_limit < 0 && spec->pids_limit < 0)
+    return 0;
+  char value[32], pid_text[24];
+  snprintf (pid_text, sizeof pid_text, "%d", (int) pid);
+  struct stat st;
+  bool unified = stat ("/sys/fs/cgroup/cgroup.controllers", &st) == 0;
+  if (unified)
+    {
+      if (write_value ("/sys/fs/cgroup", "cgroup.subtree_control", "+memory +pids") < 0 && errno != EBUSY)
+        goto skip;
+      if (make_group (cgroup, "/sys/fs/cgroup", id) < 0)
+        goto skip;
+      write_value ("/sys/fs/cgroup/tsbuild", "cgroup.subtree_control", "+memory +pids");
+      if (spec->memory_limit >= 0)
+        {
+          snprintf (value, sizeof value, "%lld", spec->memory_limit);
+          if (write_value (cgroup->paths[0], "memory.max", value) < 0)
+            goto skip;
+        }
+      if (spec->pids_limit >= 0)
+        {
+          snprintf (value, sizeof value, "%lld", spec->pids_limit);
+          if (write_value (cgroup->paths[0], "pids.max", value) < 0)
+            goto skip;
+        }
+      if (write_value (cgroup->paths[0], "cgroup.procs", pid_text) < 0)
+        goto skip;
+      return 0;
+    }
+  if (spec->memory_limit >= 0)
+    {
+      snprintf (value, sizeof value, "%lld", spec->memory_limit);
+      if (make_group (cgroup, "/sys/fs/cgroup/memory", id) < 0 || write_value (cgroup->paths[cgroup->count - 1], "memory.limit_in_bytes", value) < 0
+          || write_value (cgroup->paths[cgroup->count - 1], "cgroup.procs", pid_text) < 0)
+        goto skip;
+    }
+  if (spec->pids_limit >= 0)
+    {
+      snprintf (value, sizeof value, "%lld", spec->pids_limit);
+      if (make_group (cgroup, "/sys/fs/cgroup/pids", id) < 0 || write_value (cgroup->paths[cgroup->count - 1], "pids.max", value) < 0
+          || write_value (cgroup->paths[cgroup->count - 1], "cgroup.procs", pid_text) < 0)
+        goto skip;
+    }
+  return 0;
+skip:
+  shim_warning ("memory and pids limits skipped: cgroup not writable here (%s)", strerror (errno));
+  cgroup_remove (cgroup);
+  cgroup_init (cgroup);
+  return 0;
+}
+
+void
+cgroup_remove (const struct cgroup *cgroup)
+{
+  for (int i = 0; i < cgroup->count; i++)
+    rmdir (cgroup->paths[i]);
+}

@@ -1,0 +1,423 @@
+#include "config.h"
+
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "json.h"
+
+static const char *capability_names[] = {
+  "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID",
+  "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK",
+  "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT",
+  "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE",
+  "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND",
+  "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+};
+
+int
+capability_from_name (const char *name)
+{
+  for (size_t i = 0; i < sizeof capability_names / sizeof capability_names[0]; i++)
+    if (strcasecmp (name, capability_names[i]) == 0)
+      return (int) i;
+  return -1;
+}
+
+int
+last_capability (void)
+{
+  /* The running kernel's last capability; the table may know more than it does. */
+  static int cached = -1;
+  if (cached >= 0)
+    return cached;
+  FILE *f = fopen ("/proc/sys/kernel/cap_last_cap", "re");
+  int value = 40;
+  if (f != NULL)
+    {
+      if (fscanf (f, "%d", &value) != 1)
+        value = 40;
+      fclose (f);
+    }
+  cached = value;
+  return value;
+}
+
+static const struct { const char *name; int resource; } rlimit_names[] = {
+  { "RLIMIT_CPU", RLIMIT_CPU }, { "RLIMIT_FSIZE", RLIMIT_FSIZE }, { "RLIMIT_DATA", RLIMIT_DATA }, { "RLIMIT_STACK", RLIMIT_STACK },
+  { "RLIMIT_CORE", RLIMIT_CORE }, { "RLIMIT_RSS", RLIMIT_RSS }, { "RLIMIT_NPROC", RLIMIT_NPROC }, { "RLIMIT_NOFILE", RLIMIT_NOFILE },
+  { "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK }, { "RLIMIT_AS", RLIMIT_AS }, { "RLIMIT_LOCKS", RLIMIT_LOCKS }, { "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
+  { "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE }, { "RLIMIT_NICE", RLIMIT_NICE }, { "RLIMIT_RTPRIO", RLIMIT_RTPRIO }, { "RLIMIT_RTTIME", RLIMIT_RTTIME },
+};
+
+static const struct { const char *name; int flag; } namespace_names[] = {
+  { "pid", CLONE_NEWPID }, { "mount", CLONE_NEWNS }, { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS },
+  { "network", CLONE_NEWNET }, { "user", CLONE_NEWUSER }, { "cgroup", CLONE_NEWCGROUP },
+};
+
+struct mount_option {
+  const char *name;
+  bool clear;
+  unsigned long flag;
+  bool propagation;
+};
+
+static const struct mount_option mount_options[] = {
+  { "defaults", false, 0, false }, { "ro", false, MS_RDONLY, false }, { "rw", true, MS_RDONLY, false },
+  { "suid", true, MS_NOSUID, false }, { "nosuid", false, MS_NOSUID, false }, { "dev", true, MS_NODEV, false },
+  { "nodev", false, MS_NODEV, false }, { "exec", true, MS_NOEXEC, false }, { "noexec", false, MS_NOEXEC, false },
+  { "sync", false, MS_SYNCHRONOUS, false }, { "async", true, MS_SYNCHRONOUS, false }, { "dirsync", false, MS_DIRSYNC, false },
+  { "remount", false, MS_REMOUNT, false }, { "mand", false, MS_MANDLOCK, false }, { "nomand", true, MS_MANDLOCK, false },
+  { "atime", true, MS_NOATIME, false }, { "noatime", false, MS_NOATIME, false }, { "diratime", true, MS_NODIRATIME, false },
+  { "nodiratime", false, MS_NODIRATIME, false }, { "relatime", false, MS_RELATIME, false }, { "norelatime", true, MS_RELATIME, false },
+  { "strictatime", false, MS_STRICTATIME, false }, { "nostrictatime", true, MS_STRICTATIME, false },
+  { "bind", false, MS_BIND, false }, { "rbind", false, MS_BIND | MS_REC, false },
+  { "private", false, MS_PRIVATE, true }, { "rprivate", false, MS_PRIVATE | MS_REC, true },
+  { "shared", false, MS_SHARED, true }, { "rshared", false, MS_SHARED | MS_REC, true },
+  { "slave", false, MS_SLAVE, true }, { "rslave", false, MS_SLAVE | MS_REC, true },
+  { "unbindable", false, MS_UNBINDABLE, true }, { "runbindable", false, MS_UNBINDABLE | MS_REC, true },
+};
+
+static char *
+dup_or_null (const char *s)
+{
+  return s == NULL ? NULL : strdup (s);
+}
+
+/* An array of strings, or NULL-terminated empty array; -1 if some element is not a string. */
+static int
+string_array (const struct json *value, char ***out, size_t *count, const char *what, struct shim_error *err)
+{
+  size_t n = json_is (value, JSON_ARRAY) ? value->length : 0;
+  char **list = calloc (n + 1, sizeof *list);
+  if (list == NULL)
+    return shim_fail (err, ENOMEM, "calloc", NULL, "read %s", what);
+  for (size_t i = 0; i < n; i++)
+    {
+      const char *s = json_string (value->items[i]);
+      if (s == NULL)
+        return shim_fail (err, EINVAL, "", NULL, "config.json: %s[%zu] is not a string", what, i);
+      list[i] = strdup (s);
+    }
+  *out = list;
+  if (count != NULL)
+    *count = n;
+  return 0;
+}
+
+static bool
+read_uint (const struct json *value, unsigned long long max, unsigned long long *out)
+{
+  if (!json_is (value, JSON_NUMBER) || value->number < 0 || value->number > (double) max || value->number != (double) (unsigned long long) value->number)
+    return false;
+  *out = (unsigned long long) value->number;
+  return true;
+}
+
+static int
+read_mappings (const struct json *value, struct id_mapping **out, size_t *count, const char *what, struct shim_error *err)
+{
+  size_t n = json_is (value, JSON_ARRAY) ? value->length : 0;
+  *out = calloc (n + 1, sizeof **out);
+  *count = n;
+  for (size_t i = 0; i < n; i++)
+    {
+      unsigned long long c, h, s;
+      if (!read_uint (json_get (value->items[i], "containerID"), UINT32_MAX, &c) || !read_uint (json_get (value->items[i], "hostID"), UINT32_MAX, &h)
+          || !read_uint (json_get (value->items[i], "size"), UINT32_MAX, &s))
+        return shim_fail (err, EINVAL, "", NULL, "config.json: %s[%zu] needs containerID, hostID and size", what, i);
+      (*out)[i] = (struct id_mapping){ c, h, s };
+    }
+  return 0;
+}
+
+static int
+read_mount (const struct json *value, struct mount_spec *m, struct shim_error *err, size_t index)
+{
+  const char *destination = json_string (json_get (value, "destination"));
+  if (destination == NULL || destination[0] != '/')
+    return shim_fail (err, EINVAL, "", destination, "config.json: mounts[%zu] needs an absolute destination", index);
+  m->destination = strdup (destination);
+  m->type = dup_or_null (json_string (json_get (value, "type")));
+  m->source = dup_or_null (json_string (json_get (value, "source")));
+  char **options = NULL;
+  size_t count = 0;
+  if (string_array (json_get (value, "options"), &options, &count, "mount options", err) < 0)
+    return -1;
+  size_t data_size = 1;
+  for (size_t i = 0; i < count; i++)
+    data_size += strlen (options[i]) + 1;
+  m->data = calloc (data_size, 1);
+  for (size_t i = 0; i < count; i++)
+    {
+      const struct mount_option *known = NULL;
+      for (size_t k = 0; k < sizeof mount_options / sizeof mount_options[0]; k++)
+        if (strcmp (options[i], mount_options[k].name) == 0)
+          known = &mount_options[k];
+      if (known == NULL)
+        {
+          if (m->data[0] != '\0')
+            strcat (m->data, ",");
+          strcat (m->data, options[i]);
+        }
+      else if (known->propagation)
+        m->propagation = known->flag;
+      else if (known->clear)
+        m->flags &= ~known->flag;
+      else
+        m->flags |= known->flag;
+      free (options[i]);
+    }
+  free (options);
+  if (m->type != NULL && strcmp (m->type, "bind") == 0)
+    m->flags |= MS_BIND;
+  m->bind = (m->flags & MS_BIND) != 0;
+  return 0;
+}
+
+static int
+read_capabilities (const struct json *caps, struct spec *spec, struct shim_error *err)
+{
+  static const char *set_names[CAP_SET_COUNT] = { "bounding", "effective", "inheritable", "permitted", "ambient" };
+  if (!json_is (caps, JSON_OBJECT))
+    return 0;
+  spec->has_capabilities = true;
+  for (int set = 0; set < CAP_SET_COUNT; set++)
+    {
+      const struct json *list = json_get (caps, set_names[set]);
+      for (size_t i = 0; json_is (list, JSON_ARRAY) && i < list->length; i++)
+        {
+          const char *name = json_string (list->items[i]);
+          int cap = name == NULL ? -1 : capability_from_name (name);
+          if (cap < 0)
+            return shim_fail (err, EINVAL, "", NULL, "config.json: unknown capability %s in %s", name == NULL ? "(not a string)" : name, set_names[set]);
+          /* Capabilities this kernel lacks are skipped, as runc does. */
+          if (cap <= last_capability ())
+            spec->capabilities[set] |= 1ULL << cap;
+        }
+    }
+  return 0;
+}
+
+static int
+read_file (const char *path, char **out, size_t *size, struct shim_error *err)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return shim_fail (err, errno, "open", path, "read the runtime config");
+  struct stat st;
+  if (fstat (fd, &st) < 0 || st.st_size > 16 * 1024 * 1024)
+    {
+      close (fd);
+      return shim_fail (err, EFBIG, "fstat", path, "runtime config missing or larger than 16 MiB");
+    }
+  char *buffer = malloc ((size_t) st.st_size + 1);
+  size_t got = 0;
+  while (buffer != NULL && got < (size_t) st.st_size)
+    {
+      ssize_t n = read (fd, buffer + got, (size_t) st.st_size - got);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      got += (size_t) n;
+    }
+  close (fd);
+  if (buffer == NULL)
+    return shim_fail (err, ENOMEM, "malloc", path, "read the runtime config");
+  buffer[got] = '\0';
+  *out = buffer;
+  *size = got;
+  return 0;
+}
+
+int
+spec_load (const char *bundle, struct spec *spec, struct shim_error *err)
+{
+  char path[PATH_MAX], message[256];
+  char *text = NULL;
+  size_t size = 0;
+  memset (spec, 0, sizeof *spec);
+  spec->memory_limit = -1;
+  spec->pids_limit = -1;
+  if (snprintf (path, sizeof path, "%s/config.json", bundle) >= (int) sizeof path)
+    return shim_fail (err, ENAMETOOLONG, "", bundle, "bundle path too long");
+  if (read_file (path, &text, &size, err) < 0)
+    return -1;
+  struct json *root = json_parse (text, size, message, sizeof message);
+  free (text);
+  if (root == NULL)
+    return shim_fail (err, EINVAL, "", path, "malformed config.json: %s", message);
+  if (!json_is (root, JSON_OBJECT))
+    {
+      json_free (root);
+      return shim_fail (err, EINVAL, "", path, "malformed config.json: not an object");
+    }
+
+  const struct json *process = json_get (root, "process");
+  if (!json_is (process, JSON_OBJECT))
+    goto invalid_process;
+  size_t argc = 0;
+  if (string_array (json_get (process, "args"), &spec->args, &argc, "process.args", err) < 0 || string_array (json_get (process, "env"), &spec->env, NULL, "process.env", err) < 0)
+    goto fail;
+  if (argc == 0)
+    goto invalid_process;
+  const char *cwd = json_string (json_get (process, "cwd"));
+  spec->cwd = strdup (cwd == NULL ? "/" : cwd);
+  if (spec->cwd[0] != '/')
+    {
+      shim_fail (err, EINVAL, "", spec->cwd, "config.json: process.cwd must be absolute");
+      goto fail;
+    }
+  spec->terminal = json_is (json_get (process, "terminal"), JSON_BOOL) && json_get (process, "terminal")->boolean;
+  spec->no_new_privileges = json_is (json_get (process, "noNewPrivileges"), JSON_BOOL) && json_get (process, "noNewPrivileges")->boolean;
+  const struct json *user = json_get (process, "user");
+  unsigned long long number;
+  if (read_uint (json_get (user, "uid"), UINT32_MAX, &number))
+    spec->uid = (uid_t) number;
+  if (read_uint (json_get (user, "gid"), UINT32_MAX, &number))
+    spec->gid = (gid_t) number;
+  if (read_uint (json_get (user, "umask"), 07777, &number))
+    {
+      spec->has_umask = true;
+      spec->umask = (mode_t) number;
+    }
+  const struct json *gids = json_get (user, "additionalGids");
+  if (json_is (gids, JSON_ARRAY))
+    {
+      spec->additional_gids = calloc (gids->length + 1, sizeof (gid_t));
+      for (size_t i = 0; i < gids->length; i++)
+        {
+          if (!read_uint (gids->items[i], UINT32_MAX, &number))
+            {
+              shim_fail (err, EINVAL, "", NULL, "config.json: process.user.additionalGids[%zu] is not an id", i);
+              goto fail;
+            }
+          spec->additional_gids[spec->additional_gid_count++] = (gid_t) number;
+        }
+    }
+  if (read_capabilities (json_get (process, "capabilities"), spec, err) < 0)
+    goto fail;
+  const struct json *rlimits = json_get (process, "rlimits");
+  if (json_is (rlimits, JSON_ARRAY))
+    {
+      spec->rlimits = calloc (rlimits->length + 1, sizeof *spec->rlimits);
+      for (size_t i = 0; i < rlimits->length; i++)
+        {
+          const char *type = json_string (json_get (rlimits->items[i], "type"));
+          int resource = -1;
+          for (size_t k = 0; type != NULL && k < sizeof rlimit_names / sizeof rlimit_names[0]; k++)
+            if (strcmp (type, rlimit_names[k].name) == 0)
+              resource = rlimit_names[k].resource;
+          unsigned long long soft, hard;
+          if (resource < 0 || !read_uint (json_get (rlimits->items[i], "soft"), UINT64_MAX, &soft) || !read_uint (json_get (rlimits->items[i], "hard"), UINT64_MAX, &hard))
+            {
+              shim_fail (err, EINVAL, "", NULL, "config.json: process.rlimits[%zu] needs a known type, soft and hard", i);
+              goto fail;
+            }
+          spec->rlimits[spec->rlimit_count++] = (struct rlimit_spec){ resource, soft, hard };
+        }
+    }
+
+  spec->hostname = dup_or_null (json_string (json_get (root, "hostname")));
+  const struct json *rootfs = json_get (root, "root");
+  const char *root_path = json_string (json_get (rootfs, "path"));
+  if (root_path == NULL)
+    {
+      shim_fail (err, EINVAL, "", path, "config.json: root.path is missing");
+      goto fail;
+    }
+  char joined[PATH_MAX];
+  if (root_path[0] == '/')
+    snprintf (joined, sizeof joined, "%s", root_path);
+  else
+    snprintf (joined, sizeof joined, "%s/%s", bundle, root_path);
+  spec->root_path = realpath (joined, NULL);
+  if (spec->root_path == NULL)
+    {
+      shim_fail (err, errno, "realpath", joined, "find the root filesystem");
+      goto fail;
+    }
+  spec->root_readonly = json_is (json_get (rootfs, "readonly"), JSON_BOOL) && json_get (rootfs, "readonly")->boolean;
+
+  const struct json *mounts = json_get (root, "mounts");
+  if (json_is (mounts, JSON_ARRAY))
+    {
+      spec->mounts = calloc (mounts->length + 1, sizeof *spec->mounts);
+      for (size_t i = 0; i < mounts->length; i++)
+        {
+          if (read_mount (mounts->items[i], &spec->mounts[i], err, i) < 0)
+            goto fail;
+          spec->mount_count++;
+        }
+    }
+
+  const struct json *linux_ = json_get (root, "linux");
+  const struct json *namespaces = json_get (linux_, "namespaces");
+  for (size_t i = 0; json_is (namespaces, JSON_ARRAY) && i < namespaces->length; i++)
+    {
+      const char *type = json_string (json_get (namespaces->items[i], "type"));
+      int flag = 0;
+      for (size_t k = 0; type != NULL && k < sizeof namespace_names / sizeof namespace_names[0]; k++)
+        if (strcmp (type, namespace_names[k].name) == 0)
+          flag = namespace_names[k].flag;
+      if (flag == 0)
+        {
+          shim_fail (err, EINVAL, "", NULL, "config.json: linux.namespaces[%zu] has an unknown type %s", i, type == NULL ? "(none)" : type);
+          goto fail;
+        }
+      if (spec->namespace_count < sizeof spec->namespaces / sizeof spec->namespaces[0])
+        spec->namespaces[spec->namespace_count++] = (struct namespace_spec){ flag, dup_or_null (json_string (json_get (namespaces->items[i], "path"))) };
+    }
+  if (read_mappings (json_get (linux_, "uidMappings"), &spec->uid_mappings, &spec->uid_mapping_count, "linux.uidMappings", err) < 0
+      || read_mappings (json_get (linux_, "gidMappings"), &spec->gid_mappings, &spec->gid_mapping_count, "linux.gidMappings", err) < 0
+      || string_array (json_get (linux_, "maskedPaths"), &spec->masked_paths, &spec->masked_path_count, "linux.maskedPaths", err) < 0
+      || string_array (json_get (linux_, "readonlyPaths"), &spec->readonly_paths, &spec->readonly_path_count, "linux.readonlyPaths", err) < 0)
+    goto fail;
+  const char *propagation = json_string (json_get (linux_, "rootfsPropagation"));
+  spec->rootfs_propagation = MS_REC | MS_PRIVATE;
+  for (size_t k = 0; propagation != NULL && k < sizeof mount_options / sizeof mount_options[0]; k++)
+    if (mount_options[k].propagation && strcmp (propagation, mount_options[k].name) == 0)
+      spec->rootfs_propagation = mount_options[k].flag;
+  const struct json *resources = json_get (linux_, "resources");
+  if (read_uint (json_get (json_get (resources, "memory"), "limit"), INT64_MAX, &number))
+    spec->memory_limit = (long long) number;
+  if (read_uint (json_get (json_get (resources, "pids"), "limit"), INT64_MAX, &number))
+    spec->pids_limit = (long long) number;
+  const struct json *annotations = json_get (root, "annotations");
+  const char *init = json_string (json_get (annotations, "org.tsbuild.init"));
+  if (init == NULL)
+    init = json_string (json_get (annotations, "run.oci.init"));
+  spec->init = init != NULL && strcmp (init, "true") == 0;
+
+  json_free (root);
+  return 0;
+
+invalid_process:
+  shim_fail (err, EINVAL, "", path, "config.json: process.args must be a non-empty array of strings");
+fail:
+  json_free (root);
+  return -1;
+}
+
+bool
+spec_has_namespace (const struct spec *spec, int flag, const char **path)
+{
+  for (size_t i = 0; i < spec->namespace_count; i++)
+    if (spec->namespaces[i].flag == flag)
+      {
+        if (path != NULL)
+          *path = spec->namespaces[i].path;
+        return true;
+      }
+  return false;
+}

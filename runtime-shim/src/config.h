@@ -1,0 +1,78 @@
+/* The part of the OCI runtime spec (config.json) this runtime implements, read into C. */
+#ifndef TSBUILD_RUNTIME_CONFIG_H
+#define TSBUILD_RUNTIME_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+struct mount_spec {
+  char *destination;
+  char *type;
+  char *source;
+  unsigned long flags;        /* MS_* applied at mount time */
+  unsigned long propagation;  /* MS_PRIVATE, MS_SHARED ... (with MS_REC), applied after */
+  bool bind;
+  char *data;                 /* options that are not flags, comma-joined */
+};
+
+struct id_mapping {
+  unsigned long container_id, host_id, size;
+};
+
+struct rlimit_spec {
+  int resource;
+  unsigned long long soft, hard;
+};
+
+struct namespace_spec {
+  int flag;     /* CLONE_NEW* */
+  char *path;   /* join this one instead of making a new one; NULL otherwise */
+};
+
+enum capability_set { CAP_SET_BOUNDING, CAP_SET_EFFECTIVE, CAP_SET_INHERITABLE, CAP_SET_PERMITTED, CAP_SET_AMBIENT, CAP_SET_COUNT };
+
+struct spec {
+  char **args;
+  char **env;
+  char *cwd;
+  uid_t uid;
+  gid_t gid;
+  gid_t *additional_gids;
+  size_t additional_gid_count;
+  bool has_umask;
+  mode_t umask;
+  bool terminal;
+  bool no_new_privileges;
+  bool has_capabilities;
+  uint64_t capabilities[CAP_SET_COUNT];
+  struct rlimit_spec *rlimits;
+  size_t rlimit_count;
+  char *hostname;
+  char *root_path;            /* absolute, resolved against the bundle */
+  bool root_readonly;
+  struct mount_spec *mounts;
+  size_t mount_count;
+  struct namespace_spec namespaces[8];
+  size_t namespace_count;
+  struct id_mapping *uid_mappings, *gid_mappings;
+  size_t uid_mapping_count, gid_mapping_count;
+  char **masked_paths;
+  size_t masked_path_count;
+  char **readonly_paths;
+  size_t readonly_path_count;
+  unsigned long rootfs_propagation;
+  long long memory_limit;     /* bytes, -1 when not set */
+  long long pids_limit;       /* -1 when not set */
+  bool init;                  /* annotation run.oci.init / org.tsbuild.init: a PID 1 that reaps */
+};
+
+int spec_load (const char *bundle, struct spec *spec, struct shim_error *err);
+bool spec_has_namespace (const struct spec *spec, int flag, const char **path);
+int capability_from_name (const char *name);
+int last_capability (void);
+
+#endif

@@ -1,0 +1,190 @@
+#include "process.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+void
+close_other_fds (const int *keep, int keep_count, int preserve)
+{
+  DIR *dir = opendir ("/proc/self/fd");
+  if (dir == NULL)
+    {
+      /* No /proc: close the usual range. */
+      for (int fd = 3 + preserve; fd < 1024; fd++)
+        {
+          bool kept = false;
+          for (int i = 0; i < keep_count; i++)
+            kept = kept || keep[i] == fd;
+          if (!kept)
+            close (fd);
+        }
+      return;
+    }
+  int dir_fd = dirfd (dir);
+  int fds[4096];
+  int count = 0;
+  struct dirent *entry;
+  while ((entry = readdir (dir)) != NULL && count < (int) (sizeof fds / sizeof fds[0]))
+    {
+      char *end;
+      long fd = strtol (entry->d_name, &end, 10);
+      if (*end != '\0' || entry->d_name[0] == '.' || fd < 3 + preserve || fd == dir_fd)
+        continue;
+      bool kept = false;
+      for (int i = 0; i < keep_count; i++)
+        kept = kept || keep[i] == fd;
+      if (!kept)
+        fds[count++] = (int) fd;
+    }
+  closedir (dir);
+  for (int i = 0; i < count; i++)
+    close (fds[i]);
+}
+
+static int
+set_rlimits (const struct spec *spec, struct shim_error *err)
+{
+  for (size_t i = 0; i < spec->rlimit_count; i++)
+    {
+      struct rlimit limit = { (rlim_t) spec->rlimits[i].soft, (rlim_t) spec->rlimits[i].hard };
+      if (setrlimit (spec->rlimits[i].resource, &limit) < 0)
+        {
+          struct rlimit current;
+          getrlimit (spec->rlimits[i].resource, &current);
+          return shim_fail (err, errno, "setrlimit", NULL, "set rlimit %d to soft %llu hard %llu (the current hard limit is %llu)", spec->rlimits[i].resource,
+                            spec->rlimits[i].soft, spec->rlimits[i].hard, (unsigned long long) current.rlim_max);
+        }
+    }
+  return 0;
+}
+
+static int
+setgroups_allowed (void)
+{
+  char buffer[16] = "";
+  int fd = open ("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 1;
+  ssize_t n = read (fd, buffer, sizeof buffer - 1);
+  close (fd);
+  return n <= 0 || strncmp (buffer, "deny", 4) != 0;
+}
+
+static int
+set_capabilities (const struct spec *spec, struct shim_error *err)
+{
+  int last = last_capability ();
+  for (int cap = 0; cap <= last; cap++)
+    if (!(spec->capabilities[CAP_SET_BOUNDING] & (1ULL << cap)) && prctl (PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+      return shim_fail (err, errno, "prctl", NULL, "drop capability %d from the bounding set", cap);
+  struct __user_cap_header_struct header = { _LINUX_CAPABILITY_VERSION_3, 0 };
+  struct __user_cap_data_struct data[2];
+  memset (data, 0, sizeof data);
+  for (int word = 0; word < 2; word++)
+    {
+      data[word].effective = (uint32_t) (spec->capabilities[CAP_SET_EFFECTIVE] >> (32 * word));
+      data[word].permitted = (uint32_t) (spec->capabilities[CAP_SET_PERMITTED] >> (32 * word));
+      data[word].inheritable = (uint32_t) (spec->capabilities[CAP_SET_INHERITABLE] >> (32 * word));
+    }
+  if (syscall (SYS_capset, &header, data) < 0)
+    return shim_fail (err, errno, "capset", NULL, "set the process's capabilities");
+  if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+    return shim_fail (err, errno, "prctl", NULL, "clear ambient capabilities");
+  for (int cap = 0; cap <= last; cap++)
+    /* The kernel refuses an ambient capability that is not also inheritable and permitted;
+       runc skips those too, rather than failing the container. */
+    if ((spec->capabilities[CAP_SET_AMBIENT] & (1ULL << cap)) && prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0 && errno != EPERM)
+      return shim_fail (err, errno, "prctl", NULL, "raise ambient capability %d", cap);
+  return 0;
+}
+
+int
+process_prepare (const struct spec *spec, bool user_namespace, struct shim_error *err)
+{
+  (void) user_namespace;
+  if (chdir (spec->cwd) < 0)
+    return shim_fail (err, errno, "chdir", spec->cwd, "enter the working directory");
+  /* A cwd reached through a descriptor that leaked from the host would lie outside the root:
+     the kernel then reports it as unreachable. */
+  char cwd[PATH_MAX];
+  if (getcwd (cwd, sizeof cwd) == NULL || cwd[0] != '/')
+    return shim_fail (err, errno == 0 ? EPERM : errno, "getcwd", spec->cwd, "the working directory is outside the container's root");
+  if (set_rlimits (spec, err) < 0)
+    return -1;
+  if (spec->has_umask)
+    umask (spec->umask);
+  if (spec->additional_gid_count > 0 || setgroups_allowed ())
+    if (setgroups (spec->additional_gid_count, spec->additional_gids) < 0)
+      {
+        if (spec->additional_gid_count > 0)
+          return shim_fail (err, errno, "setgroups", NULL, "set additional groups (a single-id user namespace cannot have them)");
+      }
+  /* Keep the permitted set across the change of uid; capset then sets exactly what was asked. */
+  if (prctl (PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+    return shim_fail (err, errno, "prctl", NULL, "keep capabilities across the uid change");
+  if (setresgid (spec->gid, spec->gid, spec->gid) < 0)
+    return shim_fail (err, errno, "setresgid", NULL, "become gid %u", (unsigned) spec->gid);
+  if (setresuid (spec->uid, spec->uid, spec->uid) < 0)
+    return shim_fail (err, errno, "setresuid", NULL, "become uid %u", (unsigned) spec->uid);
+  if (spec->has_capabilities && set_capabilities (spec, err) < 0)
+    return -1;
+  if (prctl (PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+    return shim_fail (err, errno, "prctl", NULL, "reset keep-capabilities");
+  if (spec->no_new_privileges && prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    return shim_fail (err, errno, "prctl", NULL, "set no_new_privs");
+  return 0;
+}
+
+static const char *
+env_value (char **env, const char *name)
+{
+  size_t len = strlen (name);
+  for (char **e = env; e != NULL && *e != NULL; e++)
+    if (strncmp (*e, name, len) == 0 && (*e)[len] == '=')
+      return *e + len + 1;
+  return NULL;
+}
+
+int
+process_exec (const struct spec *spec, struct shim_error *err)
+{
+  const char *file = spec->args[0];
+  if (strchr (file, '/') != NULL)
+    {
+      execve (file, spec->args, spec->env);
+      return shim_fail (err, errno, "execve", file, "start the container's process");
+    }
+  const char *path = env_value (spec->env, "PATH");
+  if (path == NULL)
+    path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  int last_error = ENOENT;
+  for (const char *p = path;; p++)
+    {
+      const char *end = strchr (p, ':');
+      size_t len = end == NULL ? strlen (p) : (size_t) (end - p);
+      char candidate[PATH_MAX];
+      int written = len == 0 ? snprintf (candidate, sizeof candidate, "./%s", file) : snprintf (candidate, sizeof candidate, "%.*s/%s", (int) len, p, file);
+      if (written > 0 && written < (int) sizeof candidate)
+        {
+          execve (candidate, spec->args, spec->env);
+          if (errno != ENOENT && errno != ENOTDIR)
+            last_error = errno;
+        }
+      if (end == NULL)
+        break;
+      p = end;
+    }
+  return shim_fail (err, last_error, "execve", file, "start the container's process: not found in PATH %s", path);
+}

@@ -1,0 +1,391 @@
+#include "rootfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/mount.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+static int
+openat2_in_root (int root_fd, const char *path, int flags)
+{
+  struct open_how how = { .flags = (unsigned long long) flags, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+  return (int) syscall (SYS_openat2, root_fd, path, &how, sizeof how);
+}
+
+/* Splits "a/b/c" into parent "a/b" and name "c" (in place). */
+static const char *
+split_last (char *path)
+{
+  char *slash = strrchr (path, '/');
+  if (slash == NULL)
+    return path;
+  *slash = '\0';
+  return slash + 1;
+}
+
+int
+open_in_root (int root_fd, const char *path, char create, struct shim_error *err)
+{
+  int fd = openat2_in_root (root_fd, path, O_PATH | O_CLOEXEC);
+  if (fd >= 0 || create == 0)
+    {
+      if (fd < 0)
+        return shim_fail (err, errno, "openat2", path, "resolve inside the root filesystem");
+      return fd;
+    }
+  if (errno != ENOENT)
+    return shim_fail (err, errno, "openat2", path, "resolve inside the root filesystem");
+  /* Create the missing tail one component at a time, each resolved inside the root again. */
+  char parent_path[PATH_MAX];
+  snprintf (parent_path, sizeof parent_path, "%s", path);
+  while (strlen (parent_path) > 1 && parent_path[strlen (parent_path) - 1] == '/')
+    parent_path[strlen (parent_path) - 1] = '\0';
+  char copy[PATH_MAX];
+  snprintf (copy, sizeof copy, "%s", parent_path);
+  const char *name = split_last (copy);
+  const char *parent = copy[0] == '\0' && parent_path[0] == '/' ? "/" : copy;
+  if (strcmp (name, "") == 0 || strcmp (name, ".") == 0 || strcmp (name, "..") == 0)
+    return shim_fail (err, EINVAL, "mkdirat", path, "cannot create this path");
+  int parent_fd = open_in_root (root_fd, parent, 'd', err);
+  if (parent_fd < 0)
+    return -1;
+  /* O_PATH cannot create: reopen the parent as a directory, still the same inode. */
+  char proc_path[64];
+  snprintf (proc_path, sizeof proc_path, "/proc/self/fd/%d", parent_fd);
+  int dir_fd = open (proc_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  close (parent_fd);
+  if (dir_fd < 0)
+    return shim_fail (err, errno, "open", parent, "open a directory to create %s in", name);
+  int rc;
+  if (create == 'd')
+    rc = mkdirat (dir_fd, name, 0755);
+  else
+    {
+      rc = openat (dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (rc >= 0)
+        rc = close (rc);
+    }
+  if (rc < 0 && errno != EEXIST)
+    {
+      int saved = errno;
+      close (dir_fd);
+      return shim_fail (err, saved, create == 'd' ? "mkdirat" : "openat", path, "create a mount point");
+    }
+  close (dir_fd);
+  fd = openat2_in_root (root_fd, path, O_PATH | O_CLOEXEC);
+  if (fd < 0)
+    return shim_fail (err, errno, "openat2", path, "resolve inside the root filesystem");
+  return fd;
+}
+
+static void
+fd_path (char *out, size_t size, int fd)
+{
+  snprintf (out, size, "/proc/self/fd/%d", fd);
+}
+
+/* Flags of an existing mount that a remount inside a user namespace must keep (they are locked). */
+static unsigned long
+locked_flags (const char *path)
+{
+  struct statvfs st;
+  unsigned long flags = 0;
+  if (statvfs (path, &st) < 0)
+    return 0;
+  if (st.f_flag & ST_NOSUID)
+    flags |= MS_NOSUID;
+  if (st.f_flag & ST_NODEV)
+    flags |= MS_NODEV;
+  if (st.f_flag & ST_NOEXEC)
+    flags |= MS_NOEXEC;
+  if (st.f_flag & ST_RDONLY)
+    flags |= MS_RDONLY;
+  if (st.f_flag & ST_NOATIME)
+    flags |= MS_NOATIME;
+  if (st.f_flag & ST_NODIRATIME)
+    flags |= MS_NODIRATIME;
+  if (st.f_flag & ST_RELATIME)
+    flags |= MS_RELATIME;
+  return flags;
+}
+
+/* Read-only on a whole tree of mounts (a remount applies to one mount only). */
+static int
+make_tree_readonly (const char *target)
+{
+  struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+  if (syscall (SYS_mount_setattr, AT_FDCWD, target, AT_RECURSIVE, &attr, sizeof attr) == 0)
+    return 0;
+  return mount (NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags (target), NULL);
+}
+
+static bool
+is_directory (const char *path)
+{
+  struct stat st;
+  return stat (path, &st) == 0 && S_ISDIR (st.st_mode);
+}
+
+static int
+mount_one (int root_fd, const struct mount_spec *m, bool user_namespace, struct shim_error *err)
+{
+  const char *type = m->type == NULL ? "" : m->type;
+  bool source_is_dir = true;
+  if (m->bind && m->source != NULL)
+    {
+      struct stat st;
+      if (stat (m->source, &st) < 0)
+        return shim_fail (err, errno, "stat", m->source, "bind mount source for %s", m->destination);
+      source_is_dir = S_ISDIR (st.st_mode);
+    }
+  int target_fd = open_in_root (root_fd, m->destination, source_is_dir ? 'd' : 'f', err);
+  if (target_fd < 0)
+    return -1;
+  char target[64];
+  fd_path (target, sizeof target, target_fd);
+  unsigned long flags = m->flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+  /* What must change the new mount itself (read-only, propagation) is done through a fresh
+     descriptor: the one opened before refers to the directory underneath. */
+  enum { NOTHING, REMOUNT_BIND, TREE_READONLY } after = NOTHING;
+  int rc;
+  if (m->bind)
+    {
+      rc = mount (m->source, target, NULL, MS_BIND | (m->flags & MS_REC), NULL);
+      if (flags != 0)
+        after = REMOUNT_BIND;
+    }
+  else if (strcmp (type, "cgroup") == 0 || strcmp (type, "cgroup2") == 0)
+    {
+      struct stat st;
+      rc = -1;
+      if (stat ("/sys/fs/cgroup/cgroup.controllers", &st) == 0)
+        rc = mount ("cgroup2", target, "cgroup2", flags, NULL);
+      if (rc < 0)
+        {
+          /* cgroup v1 (and hybrid) hosts: the host's hierarchies, bound read-only. */
+          rc = mount ("/sys/fs/cgroup", target, NULL, MS_BIND | MS_REC, NULL);
+          after = TREE_READONLY;
+        }
+    }
+  else
+    {
+      const char *source = m->source == NULL ? type : m->source;
+      rc = mount (source, target, type, flags, m->data[0] == '\0' ? NULL : m->data);
+      if (rc < 0 && (errno == EPERM || errno == EINVAL) && (strcmp (type, "sysfs") == 0 || strcmp (type, "mqueue") == 0))
+        {
+          /* Without a network namespace of its own, the kernel refuses a new sysfs in a user
+             namespace (and mqueue without an ipc one): bind the host's, read-only. */
+          rc = mount (strcmp (type, "sysfs") == 0 ? "/sys" : "/dev/mqueue", target, NULL, MS_BIND | MS_REC, NULL);
+          after = TREE_READONLY;
+        }
+    }
+  close (target_fd);
+  if (rc < 0)
+    return shim_fail (err, errno, "mount", m->destination, "mount %s (%s)", m->source == NULL ? type : m->source, type[0] == '\0' ? "bind" : type);
+  if (after == NOTHING && m->propagation == 0)
+    return 0;
+  target_fd = open_in_root (root_fd, m->destination, 0, err);
+  if (target_fd < 0)
+    return -1;
+  fd_path (target, sizeof target, target_fd);
+  if (after == REMOUNT_BIND)
+    rc = mount (NULL, target, NULL, MS_REMOUNT | MS_BIND | flags | (user_namespace ? locked_flags (target) : 0), NULL);
+  else if (after == TREE_READONLY)
+    rc = make_tree_readonly (target);
+  if (rc == 0 && m->propagation != 0)
+    rc = mount (NULL, target, NULL, m->propagation, NULL);
+  int saved = errno;
+  close (target_fd);
+  return rc < 0 ? shim_fail (err, saved, "mount", m->destination, "set the options of the mount") : 0;
+}
+
+static const struct { const char *name; mode_t mode; unsigned major, minor; } default_devices[] = {
+  { "null", S_IFCHR | 0666, 1, 3 }, { "zero", S_IFCHR | 0666, 1, 5 }, { "full", S_IFCHR | 0666, 1, 7 },
+  { "random", S_IFCHR | 0666, 1, 8 }, { "urandom", S_IFCHR | 0666, 1, 9 }, { "tty", S_IFCHR | 0666, 5, 0 },
+};
+
+/* The devices the runtime spec requires, when /dev is a fresh mount. */
+static int
+create_devices (int root_fd, bool user_namespace, const char *console_slave, struct shim_error *err)
+{
+  int dev_fd = open_in_root (root_fd, "/dev", 0, err);
+  if (dev_fd < 0)
+    return -1;
+  char dev_path[64];
+  fd_path (dev_path, sizeof dev_path, dev_fd);
+  int dir = open (dev_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  close (dev_fd);
+  if (dir < 0)
+    return shim_fail (err, errno, "open", "/dev", "open the container's /dev");
+  for (size_t i = 0; i < sizeof default_devices / sizeof default_devices[0]; i++)
+    {
+      const char *name = default_devices[i].name;
+      if (!user_namespace && mknodat (dir, name, default_devices[i].mode, makedev (default_devices[i].major, default_devices[i].minor)) == 0)
+        {
+          /* mknod honours the umask; the spec's modes are exact. */
+          if (fchmodat (dir, name, default_devices[i].mode & 07777, 0) < 0)
+            {
+              close (dir);
+              return shim_fail (err, errno, "fchmodat", name, "set the mode of /dev/%s", name);
+            }
+          continue;
+        }
+      /* In a user namespace mknod is refused: bind the host's node on an empty file. */
+      int file = openat (dir, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (file < 0)
+        {
+          close (dir);
+          return shim_fail (err, errno, "openat", name, "create /dev/%s", name);
+        }
+      char host[64], target[64];
+      snprintf (host, sizeof host, "/dev/%s", name);
+      int target_fd = openat (dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+      close (file);
+      fd_path (target, sizeof target, target_fd);
+      if (target_fd < 0 || mount (host, target, NULL, MS_BIND, NULL) < 0)
+        {
+          int saved = errno;
+          if (target_fd >= 0)
+            close (target_fd);
+          close (dir);
+          return shim_fail (err, saved, "mount", host, "bind /dev/%s", name);
+        }
+      close (target_fd);
+    }
+  static const struct { const char *target, *name; } links[] = {
+    { "/proc/self/fd", "fd" }, { "/proc/self/fd/0", "stdin" }, { "/proc/self/fd/1", "stdout" },
+    { "/proc/self/fd/2", "stderr" }, { "/proc/kcore", "core" }, { "pts/ptmx", "ptmx" },
+  };
+  for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
+    if (symlinkat (links[i].target, dir, links[i].name) < 0 && errno != EEXIST)
+      {
+        close (dir);
+        return shim_fail (err, errno, "symlinkat", links[i].name, "create /dev/%s", links[i].name);
+      }
+  if (console_slave != NULL)
+    {
+      int file = openat (dir, "console", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (file >= 0)
+        close (file);
+      int target_fd = openat (dir, "console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+      char target[64];
+      fd_path (target, sizeof target, target_fd);
+      if (target_fd < 0 || mount (console_slave, target, NULL, MS_BIND, NULL) < 0)
+        {
+          int saved = errno;
+          close (dir);
+          return shim_fail (err, saved, "mount", console_slave, "bind the terminal on /dev/console");
+        }
+      close (target_fd);
+    }
+  close (dir);
+  return 0;
+}
+
+static bool
+mounts_dev (const struct spec *spec)
+{
+  for (size_t i = 0; i < spec->mount_count; i++)
+    if (strcmp (spec->mounts[i].destination, "/dev") == 0)
+      return true;
+  return false;
+}
+
+/* maskedPaths as runc applies them: /dev/null over files, an empty read-only tmpfs over directories. */
+static int
+mask_path (const char *path, struct shim_error *err)
+{
+  int fd = open (path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return errno == ENOENT || errno == ELOOP ? 0 : shim_fail (err, errno, "open", path, "mask a path");
+  char target[64];
+  fd_path (target, sizeof target, fd);
+  int rc = is_directory (target) ? mount ("tmpfs", target, "tmpfs", MS_RDONLY, "size=0k") : mount ("/dev/null", target, NULL, MS_BIND, NULL);
+  int saved = errno;
+  close (fd);
+  return rc < 0 ? shim_fail (err, saved, "mount", path, "mask a path") : 0;
+}
+
+static int
+readonly_path (const char *path, struct shim_error *err)
+{
+  int fd = open (path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return errno == ENOENT || errno == ELOOP ? 0 : shim_fail (err, errno, "open", path, "make a path read-only");
+  char target[64];
+  fd_path (target, sizeof target, fd);
+  int rc = mount (target, target, NULL, MS_BIND | MS_REC, NULL);
+  close (fd);
+  if (rc < 0)
+    return shim_fail (err, errno, "mount", path, "make a path read-only");
+  /* The remount must reach the new mount, not the directory the first descriptor saw. */
+  fd = open (path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return shim_fail (err, errno, "open", path, "make a path read-only");
+  fd_path (target, sizeof target, fd);
+  rc = mount (NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags (target), NULL);
+  int saved = errno;
+  close (fd);
+  return rc < 0 ? shim_fail (err, saved, "mount", path, "make a path read-only") : 0;
+}
+
+int
+rootfs_setup (const struct spec *spec, bool user_namespace, const char *console_slave, struct shim_error *err)
+{
+  /* Nothing done below may reach the host's mount table. */
+  if (mount (NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+    return shim_fail (err, errno, "mount", "/", "make the host's mounts slaves of this namespace");
+  if (mount (spec->root_path, spec->root_path, NULL, MS_BIND | MS_REC, NULL) < 0)
+    return shim_fail (err, errno, "mount", spec->root_path, "bind the root filesystem on itself");
+  if (mount (NULL, spec->root_path, NULL, spec->rootfs_propagation, NULL) < 0)
+    return shim_fail (err, errno, "mount", spec->root_path, "set the root filesystem's propagation");
+  int root_fd = open (spec->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0)
+    return shim_fail (err, errno, "open", spec->root_path, "open the root filesystem");
+  for (size_t i = 0; i < spec->mount_count; i++)
+    if (mount_one (root_fd, &spec->mounts[i], user_namespace, err) < 0)
+      {
+        close (root_fd);
+        return -1;
+      }
+  if (mounts_dev (spec) && create_devices (root_fd, user_namespace, console_slave, err) < 0)
+    {
+      close (root_fd);
+      return -1;
+    }
+  /* pivot_root with the old root stacked under the new one, then detached: no directory of
+     the host stays reachable, and no put_old directory is needed in the image. */
+  if (fchdir (root_fd) < 0)
+    {
+      close (root_fd);
+      return shim_fail (err, errno, "fchdir", spec->root_path, "enter the root filesystem");
+    }
+  close (root_fd);
+  if (syscall (SYS_pivot_root, ".", ".") < 0)
+    return shim_fail (err, errno, "pivot_root", spec->root_path, "pivot into the root filesystem");
+  if (mount (NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+    return shim_fail (err, errno, "mount", "/", "make the old root a slave before detaching it");
+  if (umount2 (".", MNT_DETACH) < 0)
+    return shim_fail (err, errno, "umount2", "/", "detach the old root");
+  if (chdir ("/") < 0)
+    return shim_fail (err, errno, "chdir", "/", "enter the new root");
+  for (size_t i = 0; i < spec->masked_path_count; i++)
+    if (mask_path (spec->masked_paths[i], err) < 0)
+      return -1;
+  for (size_t i = 0; i < spec->readonly_path_count; i++)
+    if (readonly_path (spec->readonly_paths[i], err) < 0)
+      return -1;
+  if (spec->root_readonly && mount (NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | (user_namespace ? locked_flags ("/") : 0), NULL) < 0)
+    return shim_fail (err, errno, "mount", "/", "make the root filesystem read-only");
+  return 0;
+}

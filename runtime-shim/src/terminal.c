@@ -1,0 +1,95 @@
+#include "terminal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static int
+send_fd (const char *socket_path, int fd, struct shim_error *err)
+{
+  int sock = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (sock < 0)
+    return shim_fail (err, errno, "socket", socket_path, "connect to the console socket");
+  struct sockaddr_un address;
+  memset (&address, 0, sizeof address);
+  address.sun_family = AF_UNIX;
+  if (strlen (socket_path) >= sizeof address.sun_path)
+    {
+      close (sock);
+      return shim_fail (err, ENAMETOOLONG, "connect", socket_path, "console socket path too long");
+    }
+  strcpy (address.sun_path, socket_path);
+  if (connect (sock, (struct sockaddr *) &address, sizeof address) < 0)
+    {
+      int saved = errno;
+      close (sock);
+      return shim_fail (err, saved, "connect", socket_path, "connect to the console socket");
+    }
+  char name[] = "/dev/ptmx";
+  struct iovec iov = { name, sizeof name };
+  char control[CMSG_SPACE (sizeof (int))];
+  memset (control, 0, sizeof control);
+  struct msghdr message = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR (&message);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN (sizeof (int));
+  memcpy (CMSG_DATA (cmsg), &fd, sizeof fd);
+  ssize_t n = sendmsg (sock, &message, 0);
+  int saved = errno;
+  close (sock);
+  return n < 0 ? shim_fail (err, saved, "sendmsg", socket_path, "send the terminal to the console socket") : 0;
+}
+
+int
+terminal_open (const char *console_socket, int *master, char *slave_path, size_t slave_size, struct shim_error *err)
+{
+  if (console_socket == NULL)
+    return shim_fail (err, EINVAL, "", NULL, "process.terminal needs --console-socket");
+  int fd = posix_openpt (O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0)
+    return shim_fail (err, errno, "posix_openpt", "/dev/ptmx", "open a terminal");
+  if (grantpt (fd) < 0 || unlockpt (fd) < 0 || ptsname_r (fd, slave_path, slave_size) != 0)
+    {
+      int saved = errno;
+      close (fd);
+      return shim_fail (err, saved, "unlockpt", "/dev/ptmx", "prepare the terminal");
+    }
+  if (send_fd (console_socket, fd, err) < 0)
+    {
+      close (fd);
+      return -1;
+    }
+  *master = fd;
+  return 0;
+}
+
+int
+terminal_attach (int master, const char *slave_path, struct shim_error *err)
+{
+  /* After the root changed, the slave is reached through the bind on /dev/console. */
+  int slave = open ("/dev/console", O_RDWR | O_NOCTTY);
+  if (slave < 0)
+    slave = open (slave_path, O_RDWR | O_NOCTTY);
+  if (slave < 0)
+    return shim_fail (err, errno, "open", slave_path, "open the terminal");
+  close (master);
+  if (setsid () < 0 || ioctl (slave, TIOCSCTTY, 0) < 0)
+    {
+      int saved = errno;
+      close (slave);
+      return shim_fail (err, saved, "ioctl", slave_path, "make the terminal controlling");
+    }
+  for (int fd = 0; fd < 3; fd++)
+    if (dup2 (slave, fd) < 0)
+      return shim_fail (err, errno, "dup2", slave_path, "attach the terminal");
+  if (slave > 2)
+    close (slave);
+  return 0;
+}
