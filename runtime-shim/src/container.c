@@ -141,7 +141,7 @@ child_main (void *opaque)
       shim_fail (&err, errno, "setresuid", NULL, "become root in the user namespace (is id 0 mapped?)");
       goto fail;
     }
-  if (spec->hostname != NULL && spec_has_namespace (spec, CLONE_NEWUTS, NULL) && sethostname (spec->hostname, strlen (spec->hostname)) < 0)
+  if (spec->hostname != NULL && spec->hostname[0] != '\0' && spec_has_namespace (spec, CLONE_NEWUTS, NULL) && sethostname (spec->hostname, strlen (spec->hostname)) < 0)
     {
       shim_fail (&err, errno, "sethostname", spec->hostname, "set the hostname");
       goto fail;

@@ -82,13 +82,20 @@ setgroups_allowed (void)
   return n <= 0 || strncmp (buffer, "deny", 4) != 0;
 }
 
+/* Before the uid changes: dropping from the bounding set needs CAP_SETPCAP in effect. */
+static int
+drop_bounding (const struct spec *spec, struct shim_error *err)
+{
+  for (int cap = 0; cap <= last_capability (); cap++)
+    if (!(spec->capabilities[CAP_SET_BOUNDING] & (1ULL << cap)) && prctl (PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+      return shim_fail (err, errno, "prctl", NULL, "drop capability %d from the bounding set", cap);
+  return 0;
+}
+
 static int
 set_capabilities (const struct spec *spec, struct shim_error *err)
 {
   int last = last_capability ();
-  for (int cap = 0; cap <= last; cap++)
-    if (!(spec->capabilities[CAP_SET_BOUNDING] & (1ULL << cap)) && prctl (PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-      return shim_fail (err, errno, "prctl", NULL, "drop capability %d from the bounding set", cap);
   struct __user_cap_header_struct header = { _LINUX_CAPABILITY_VERSION_3, 0 };
   struct __user_cap_data_struct data[2];
   memset (data, 0, sizeof data);
@@ -131,6 +138,8 @@ process_prepare (const struct spec *spec, bool user_namespace, struct shim_error
         if (spec->additional_gid_count > 0)
           return shim_fail (err, errno, "setgroups", NULL, "set additional groups (a single-id user namespace cannot have them)");
       }
+  if (spec->has_capabilities && drop_bounding (spec, err) < 0)
+    return -1;
   /* Keep the permitted set across the change of uid; capset then sets exactly what was asked. */
   if (prctl (PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
     return shim_fail (err, errno, "prctl", NULL, "keep capabilities across the uid change");
@@ -157,16 +166,71 @@ env_value (char **env, const char *name)
   return NULL;
 }
 
+/* The user's home from the container's /etc/passwd, "/" when it has none (as runc and crun). */
+static void
+home_of (uid_t uid, char *out, size_t size)
+{
+  snprintf (out, size, "/");
+  FILE *f = fopen ("/etc/passwd", "re");
+  if (f == NULL)
+    return;
+  char line[1024];
+  while (fgets (line, sizeof line, f) != NULL)
+    {
+      char *fields[7];
+      int n = 0;
+      for (char *p = line, *field = line; n < 7; p++)
+        if (*p == ':' || *p == '\n' || *p == '\0')
+          {
+            bool end = *p != ':';
+            *p = '\0';
+            fields[n++] = field;
+            field = p + 1;
+            if (end)
+              break;
+          }
+      if (n >= 6 && strtoul (fields[2], NULL, 10) == uid && fields[2][0] != '\0')
+        {
+          snprintf (out, size, "%s", fields[5][0] == '\0' ? "/" : fields[5]);
+          break;
+        }
+    }
+  fclose (f);
+}
+
+/* The environment, with HOME added when the config leaves it out. */
+static char **
+environment_of (const struct spec *spec)
+{
+  size_t count = 0;
+  for (char **e = spec->env; e[count] != NULL; e++)
+    if (strncmp (*e, "HOME=", 5) == 0)
+      return spec->env;
+  while (spec->env[count] != NULL)
+    count++;
+  char **env = calloc (count + 2, sizeof *env);
+  if (env == NULL)
+    return spec->env;
+  memcpy (env, spec->env, count * sizeof *env);
+  char home[PATH_MAX];
+  home_of (getuid (), home, sizeof home);
+  env[count] = malloc (strlen (home) + 6);
+  if (env[count] != NULL)
+    sprintf (env[count], "HOME=%s", home);
+  return env;
+}
+
 int
 process_exec (const struct spec *spec, struct shim_error *err)
 {
   const char *file = spec->args[0];
+  char **environment = environment_of (spec);
   if (strchr (file, '/') != NULL)
     {
-      execve (file, spec->args, spec->env);
+      execve (file, spec->args, environment);
       return shim_fail (err, errno, "execve", file, "start the container's process");
     }
-  const char *path = env_value (spec->env, "PATH");
+  const char *path = env_value (environment, "PATH");
   if (path == NULL)
     path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   int last_error = ENOENT;
@@ -178,7 +242,7 @@ process_exec (const struct spec *spec, struct shim_error *err)
       int written = len == 0 ? snprintf (candidate, sizeof candidate, "./%s", file) : snprintf (candidate, sizeof candidate, "%.*s/%s", (int) len, p, file);
       if (written > 0 && written < (int) sizeof candidate)
         {
-          execve (candidate, spec->args, spec->env);
+          execve (candidate, spec->args, environment);
           if (errno != ENOENT && errno != ENOTDIR)
             last_error = errno;
         }

@@ -302,26 +302,58 @@ mounts_dev (const struct spec *spec)
 }
 
 /* maskedPaths as runc applies them: /dev/null over files, an empty read-only tmpfs over directories. */
+/* Opens a path inside the root for masking; -2 when it does not exist (nothing to mask). */
 static int
-mask_path (const char *path, struct shim_error *err)
+open_existing (int root_fd, const char *path, struct shim_error *err)
 {
-  int fd = open (path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  struct shim_error ignored;
+  int fd = open_in_root (root_fd, path, 0, &ignored);
+  if (fd >= 0)
+    return fd;
+  if (ignored.errnum == ENOENT || ignored.errnum == ELOOP || ignored.errnum == ENOTDIR)
+    return -2;
+  *err = ignored;
+  return -1;
+}
+
+static int
+mask_path (int root_fd, const char *path, int host_null, struct shim_error *err)
+{
+  int fd = open_existing (root_fd, path, err);
   if (fd < 0)
-    return errno == ENOENT || errno == ELOOP ? 0 : shim_fail (err, errno, "open", path, "mask a path");
+    return fd == -2 ? 0 : -1;
   char target[64];
   fd_path (target, sizeof target, fd);
-  int rc = is_directory (target) ? mount ("tmpfs", target, "tmpfs", MS_RDONLY, "size=0k") : mount ("/dev/null", target, NULL, MS_BIND, NULL);
+  if (is_directory (target))
+    {
+      int rc = mount ("tmpfs", target, "tmpfs", MS_RDONLY, "size=0k");
+      int saved = errno;
+      close (fd);
+      return rc < 0 ? shim_fail (err, saved, "mount", path, "mask a path") : 0;
+    }
+  /* The host's /dev/null, read-only, as runc and crun mask a file. */
+  char source[64];
+  fd_path (source, sizeof source, host_null);
+  int rc = mount (source, target, NULL, MS_BIND, NULL);
+  close (fd);
+  if (rc < 0)
+    return shim_fail (err, errno, "mount", path, "mask a path");
+  fd = open_in_root (root_fd, path, 0, err);
+  if (fd < 0)
+    return -1;
+  fd_path (target, sizeof target, fd);
+  rc = mount (NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags (target), NULL);
   int saved = errno;
   close (fd);
   return rc < 0 ? shim_fail (err, saved, "mount", path, "mask a path") : 0;
 }
 
 static int
-readonly_path (const char *path, struct shim_error *err)
+readonly_path (int root_fd, const char *path, bool user_namespace, struct shim_error *err)
 {
-  int fd = open (path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  int fd = open_existing (root_fd, path, err);
   if (fd < 0)
-    return errno == ENOENT || errno == ELOOP ? 0 : shim_fail (err, errno, "open", path, "make a path read-only");
+    return fd == -2 ? 0 : -1;
   char target[64];
   fd_path (target, sizeof target, fd);
   int rc = mount (target, target, NULL, MS_BIND | MS_REC, NULL);
@@ -329,11 +361,12 @@ readonly_path (const char *path, struct shim_error *err)
   if (rc < 0)
     return shim_fail (err, errno, "mount", path, "make a path read-only");
   /* The remount must reach the new mount, not the directory the first descriptor saw. */
-  fd = open (path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  fd = open_in_root (root_fd, path, 0, err);
   if (fd < 0)
-    return shim_fail (err, errno, "open", path, "make a path read-only");
+    return -1;
   fd_path (target, sizeof target, fd);
-  rc = mount (NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags (target), NULL);
+  /* Only a user namespace forces keeping nosuid, nodev and noexec (they are locked there). */
+  rc = mount (NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | (user_namespace ? locked_flags (target) : 0), NULL);
   int saved = errno;
   close (fd);
   return rc < 0 ? shim_fail (err, saved, "mount", path, "make a path read-only") : 0;
@@ -363,6 +396,27 @@ rootfs_setup (const struct spec *spec, bool user_namespace, const char *console_
       close (root_fd);
       return -1;
     }
+  /* Masked and read-only paths before pivot_root, with the host's /dev/null as runc and crun. */
+  int host_null = open ("/dev/null", O_PATH | O_CLOEXEC);
+  if (host_null < 0)
+    {
+      close (root_fd);
+      return shim_fail (err, errno, "open", "/dev/null", "open the host's /dev/null for masked paths");
+    }
+  for (size_t i = 0; i < spec->masked_path_count; i++)
+    if (mask_path (root_fd, spec->masked_paths[i], host_null, err) < 0)
+      {
+        close (host_null);
+        close (root_fd);
+        return -1;
+      }
+  close (host_null);
+  for (size_t i = 0; i < spec->readonly_path_count; i++)
+    if (readonly_path (root_fd, spec->readonly_paths[i], user_namespace, err) < 0)
+      {
+        close (root_fd);
+        return -1;
+      }
   /* pivot_root with the old root stacked under the new one, then detached: no directory of
      the host stays reachable, and no put_old directory is needed in the image. */
   if (fchdir (root_fd) < 0)
@@ -379,12 +433,6 @@ rootfs_setup (const struct spec *spec, bool user_namespace, const char *console_
     return shim_fail (err, errno, "umount2", "/", "detach the old root");
   if (chdir ("/") < 0)
     return shim_fail (err, errno, "chdir", "/", "enter the new root");
-  for (size_t i = 0; i < spec->masked_path_count; i++)
-    if (mask_path (spec->masked_paths[i], err) < 0)
-      return -1;
-  for (size_t i = 0; i < spec->readonly_path_count; i++)
-    if (readonly_path (spec->readonly_paths[i], err) < 0)
-      return -1;
   if (spec->root_readonly && mount (NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | (user_namespace ? locked_flags ("/") : 0), NULL) < 0)
     return shim_fail (err, errno, "mount", "/", "make the root filesystem read-only");
   return 0;

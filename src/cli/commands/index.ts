@@ -15,4 +15,5 @@ registerCommands({
   load: async () => (await import('./load.js')).registerLoad,
   image: async () => (await import('./image.js')).registerImage,
   verify: async () => (await import('./verify.js')).registerVerify,
+  doctor: async () => (await import('./doctor.js')).registerDoctor,
 });

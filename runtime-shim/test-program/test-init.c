@@ -1,0 +1,346 @@
+/*
+ * A static program for runtime tests: each subcommand prints one JSON document about the
+ * process as the container sees it, so that no distribution image is needed.
+ *
+ *   test-init ids | caps | env | cwd | hostname | mounts | rlimits | pid | nnp | fds | netdevs
+ *   test-init exit N | kill-self N | sleep-until-signal | zombies | write FILE | stat-exe
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static void
+print_string (const char *s)
+{
+  putchar ('"');
+  for (const unsigned char *p = (const unsigned char *) s; *p != '\0'; p++)
+    {
+      if (*p == '"' || *p == '\\')
+        printf ("\\%c", *p);
+      else if (*p < 0x20)
+        printf ("\\u%04x", *p);
+      else
+        putchar (*p);
+    }
+  putchar ('"');
+}
+
+static int
+ids (void)
+{
+  gid_t groups[256];
+  int n = getgroups (256, groups);
+  printf ("{\"uid\":%u,\"gid\":%u,\"euid\":%u,\"egid\":%u,\"groups\":[", getuid (), getgid (), geteuid (), getegid ());
+  for (int i = 0; i < n; i++)
+    printf ("%s%u", i == 0 ? "" : ",", groups[i]);
+  printf ("]}\n");
+  return 0;
+}
+
+/* Lines of /proc/self/status that start with one of the prefixes, as a JSON object. */
+static int
+status_fields (const char *const *prefixes, size_t count)
+{
+  FILE *f = fopen ("/proc/self/status", "re");
+  char line[512];
+  int first = 1;
+  if (f == NULL)
+    return 1;
+  printf ("{");
+  while (fgets (line, sizeof line, f) != NULL)
+    for (size_t i = 0; i < count; i++)
+      if (strncmp (line, prefixes[i], strlen (prefixes[i])) == 0)
+        {
+          char *value = strchr (line, ':');
+          if (value == NULL)
+            continue;
+          *value++ = '\0';
+          while (*value == ' ' || *value == '\t')
+            value++;
+          value[strcspn (value, "\n")] = '\0';
+          printf ("%s", first ? "" : ",");
+          first = 0;
+          print_string (line);
+          putchar (':');
+          print_string (value);
+        }
+  printf ("}\n");
+  fclose (f);
+  return 0;
+}
+
+static int
+env (void)
+{
+  printf ("[");
+  for (char **e = environ; *e != NULL; e++)
+    {
+      printf ("%s", e == environ ? "" : ",");
+      print_string (*e);
+    }
+  printf ("]\n");
+  return 0;
+}
+
+static int
+cwd (void)
+{
+  char path[4096];
+  if (getcwd (path, sizeof path) == NULL)
+    return 1;
+  print_string (path);
+  printf ("\n");
+  return 0;
+}
+
+static int
+hostname (void)
+{
+  char name[256];
+  if (gethostname (name, sizeof name) < 0)
+    return 1;
+  print_string (name);
+  printf ("\n");
+  return 0;
+}
+
+/* Mount point, filesystem type and the options that matter (ro, nosuid, nodev, noexec). */
+static int
+mounts (void)
+{
+  FILE *f = fopen ("/proc/self/mountinfo", "re");
+  char line[4096];
+  int first = 1;
+  if (f == NULL)
+    return 1;
+  printf ("[");
+  while (fgets (line, sizeof line, f) != NULL)
+    {
+      char *fields[16];
+      int n = 0;
+      for (char *token = strtok (line, " \n"); token != NULL && n < 16; token = strtok (NULL, " \n"))
+        fields[n++] = token;
+      int dash = -1;
+      for (int i = 6; i < n; i++)
+        if (strcmp (fields[i], "-") == 0)
+          {
+            dash = i;
+            break;
+          }
+      if (n < 7 || dash < 0 || dash + 1 >= n)
+        continue;
+      const char *options = fields[5];
+      printf ("%s{\"target\":", first ? "" : ",");
+      first = 0;
+      print_string (fields[4]);
+      printf (",\"type\":");
+      print_string (fields[dash + 1]);
+      printf (",\"ro\":%s,\"nosuid\":%s,\"nodev\":%s,\"noexec\":%s}", strstr (options, "ro") == options ? "true" : "false", strstr (options, "nosuid") ? "true" : "false",
+              strstr (options, "nodev") ? "true" : "false", strstr (options, "noexec") ? "true" : "false");
+    }
+  printf ("]\n");
+  fclose (f);
+  return 0;
+}
+
+static int
+rlimits (void)
+{
+  static const struct { const char *name; int resource; } names[] = {
+    { "NOFILE", RLIMIT_NOFILE }, { "NPROC", RLIMIT_NPROC }, { "CORE", RLIMIT_CORE }, { "STACK", RLIMIT_STACK }, { "MEMLOCK", RLIMIT_MEMLOCK },
+  };
+  printf ("{");
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    {
+      struct rlimit limit;
+      getrlimit (names[i].resource, &limit);
+      printf ("%s\"%s\":[%lld,%lld]", i == 0 ? "" : ",", names[i].name, limit.rlim_cur == RLIM_INFINITY ? -1LL : (long long) limit.rlim_cur,
+              limit.rlim_max == RLIM_INFINITY ? -1LL : (long long) limit.rlim_max);
+    }
+  printf ("}\n");
+  return 0;
+}
+
+static int
+fds (void)
+{
+  DIR *dir = opendir ("/proc/self/fd");
+  struct dirent *entry;
+  int first = 1;
+  if (dir == NULL)
+    return 1;
+  printf ("[");
+  while ((entry = readdir (dir)) != NULL)
+    {
+      if (entry->d_name[0] == '.' || atoi (entry->d_name) == dirfd (dir))
+        continue;
+      char path[64], target[4096];
+      snprintf (path, sizeof path, "/proc/self/fd/%d", atoi (entry->d_name));
+      ssize_t n = readlink (path, target, sizeof target - 1);
+      target[n < 0 ? 0 : n] = '\0';
+      printf ("%s{\"fd\":%s,\"target\":", first ? "" : ",", entry->d_name);
+      print_string (target);
+      printf ("}");
+      first = 0;
+    }
+  printf ("]\n");
+  closedir (dir);
+  return 0;
+}
+
+static int
+netdevs (void)
+{
+  FILE *f = fopen ("/proc/net/dev", "re");
+  char line[512];
+  int first = 1, number = 0;
+  if (f == NULL)
+    return 1;
+  printf ("[");
+  while (fgets (line, sizeof line, f) != NULL)
+    {
+      if (++number <= 2)
+        continue;
+      char *colon = strchr (line, ':');
+      if (colon == NULL)
+        continue;
+      *colon = '\0';
+      char *name = line;
+      while (*name == ' ')
+        name++;
+      printf ("%s", first ? "" : ",");
+      print_string (name);
+      first = 0;
+    }
+  printf ("]\n");
+  fclose (f);
+  return 0;
+}
+
+static volatile sig_atomic_t received;
+
+static void
+on_signal (int sig)
+{
+  received = sig;
+}
+
+static int
+sleep_until_signal (void)
+{
+  int signals[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGQUIT };
+  for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
+    signal (signals[i], on_signal);
+  /* Tells the test it may send the signal now. */
+  printf ("ready\n");
+  fflush (stdout);
+  for (int i = 0; i < 600 && received == 0; i++)
+    {
+      struct timespec pause = { 0, 100 * 1000 * 1000 };
+      nanosleep (&pause, NULL);
+    }
+  printf ("{\"signal\":%d}\n", (int) received);
+  return received == 0 ? 1 : 0;
+}
+
+/* Makes an orphan: a grandchild whose parent exits first. Reports whether pid 1 reaped it. */
+static int
+zombies (void)
+{
+  pid_t child = fork ();
+  if (child == 0)
+    {
+      pid_t grandchild = fork ();
+      if (grandchild == 0)
+        {
+          struct timespec pause = { 0, 100 * 1000 * 1000 };
+          nanosleep (&pause, NULL);
+          _exit (0);
+        }
+      printf ("%d\n", (int) grandchild);
+      fflush (stdout);
+      _exit (0);
+    }
+  waitpid (child, NULL, 0);
+  return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc < 2)
+    {
+      fprintf (stderr, "usage: test-init SUBCOMMAND\n");
+      return 2;
+    }
+  const char *command = argv[1];
+  static const char *const caps[] = { "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb" };
+  static const char *const nnp[] = { "NoNewPrivs" };
+  static const char *const pid[] = { "Pid", "PPid", "NSpid" };
+  if (strcmp (command, "ids") == 0)
+    return ids ();
+  if (strcmp (command, "caps") == 0)
+    return status_fields (caps, 5);
+  if (strcmp (command, "nnp") == 0)
+    return status_fields (nnp, 1);
+  if (strcmp (command, "pid") == 0)
+    return status_fields (pid, 3);
+  if (strcmp (command, "env") == 0)
+    return env ();
+  if (strcmp (command, "cwd") == 0)
+    return cwd ();
+  if (strcmp (command, "hostname") == 0)
+    return hostname ();
+  if (strcmp (command, "mounts") == 0)
+    return mounts ();
+  if (strcmp (command, "rlimits") == 0)
+    return rlimits ();
+  if (strcmp (command, "fds") == 0)
+    return fds ();
+  if (strcmp (command, "netdevs") == 0)
+    return netdevs ();
+  if (strcmp (command, "exit") == 0 && argc > 2)
+    return atoi (argv[2]);
+  if (strcmp (command, "kill-self") == 0 && argc > 2)
+    {
+      signal (atoi (argv[2]), SIG_DFL);
+      kill (getpid (), atoi (argv[2]));
+      return 0;
+    }
+  if (strcmp (command, "sleep-until-signal") == 0)
+    return sleep_until_signal ();
+  if (strcmp (command, "zombies") == 0)
+    return zombies ();
+  if (strcmp (command, "write") == 0 && argc > 2)
+    {
+      /* Tries to write a file; prints the errno (0 on success). */
+      int fd = open (argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int result = fd < 0 ? errno : (write (fd, "x", 1) == 1 ? 0 : errno);
+      printf ("{\"errno\":%d}\n", result);
+      return 0;
+    }
+  if (strcmp (command, "open-exe") == 0 && argc > 2)
+    {
+      /* Tries to open /proc/PID/exe for writing: the runtime's own binary must stay out of reach. */
+      char path[64];
+      snprintf (path, sizeof path, "/proc/%s/exe", argv[2]);
+      int fd = open (path, O_WRONLY);
+      printf ("{\"errno\":%d}\n", fd < 0 ? errno : 0);
+      return 0;
+    }
+  fprintf (stderr, "test-init: unknown subcommand %s\n", command);
+  return 2;
+}

@@ -1,0 +1,114 @@
+/**
+ * What rootless mode needs, checked for the current user: each check says ok, warn or fail,
+ * and what to do about it. Data only; `tsbuild doctor` prints it.
+ */
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { shimPath } from './oci-runtime.js';
+import { subordinateRange } from './spec.js';
+
+export interface DoctorCheck {
+  readonly name: string;
+  readonly status: 'ok' | 'warn' | 'fail';
+  readonly detail: string;
+  /** What to do, when not ok. */
+  readonly fix?: string;
+}
+
+function readNumber(path: string): number | undefined {
+  try {
+    return Number(readFileSync(path, 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+}
+
+function which(name: string): string | undefined {
+  const result = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
+  return result.status === 0 ? result.stdout.trim() : undefined;
+}
+
+function userNamespaces(): DoctorCheck {
+  const name = 'user namespaces';
+  const max = readNumber('/proc/sys/user/max_user_namespaces');
+  if (max === 0) return { name, status: 'fail', detail: 'user.max_user_namespaces is 0', fix: 'sysctl -w user.max_user_namespaces=15000' };
+  if (readNumber('/proc/sys/kernel/unprivileged_userns_clone') === 0) {
+    return { name, status: 'fail', detail: 'kernel.unprivileged_userns_clone is 0', fix: 'sysctl -w kernel.unprivileged_userns_clone=1' };
+  }
+  const apparmor = readNumber('/proc/sys/kernel/apparmor_restrict_unprivileged_userns');
+  const probe = spawnSync('unshare', ['-Ur', 'true'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    return {
+      name,
+      status: 'fail',
+      detail: `unshare -Ur fails: ${probe.stderr.trim() || probe.error?.message || 'unknown error'}${apparmor === 1 ? ' (AppArmor restricts unprivileged user namespaces)' : ''}`,
+      fix: apparmor === 1 ? 'sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile allowing userns for tsbuild' : 'enable user namespaces in the kernel',
+    };
+  }
+  return { name, status: 'ok', detail: `enabled${max === undefined ? '' : ` (max ${max})`}` };
+}
+
+function subordinateIds(file: '/etc/subuid' | '/etc/subgid'): DoctorCheck {
+  const user = userInfo();
+  const name = `${file} range`;
+  if (user.uid === 0) return { name, status: 'ok', detail: 'not needed as root' };
+  const range = subordinateRange(file, user);
+  if (range === undefined) {
+    return { name, status: 'warn', detail: `no range for ${user.username}: containers get a single id (root only)`, fix: `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${user.username}` };
+  }
+  return { name, status: range.count >= 65536 ? 'ok' : 'warn', detail: `${range.start}:${range.count}`, ...(range.count >= 65536 ? {} : { fix: 'a range of 65536 ids lets images use every usual id' }) };
+}
+
+function idMapHelpers(): DoctorCheck {
+  const name = 'newuidmap and newgidmap';
+  const missing = ['newuidmap', 'newgidmap'].filter((helper) => which(helper) === undefined);
+  if (missing.length > 0) return { name, status: 'warn', detail: `${missing.join(' and ')} not found: single-id mapping only`, fix: 'apt-get install uidmap' };
+  const path = which('newuidmap') ?? '';
+  const setuid = (statSync(path).mode & 0o4000) !== 0;
+  const caps = spawnSync('getcap', [path], { encoding: 'utf8' }).stdout.trim();
+  if (!setuid && caps === '') return { name, status: 'warn', detail: `${path} is neither setuid nor has file capabilities`, fix: `chmod u+s ${path}` };
+  return { name, status: 'ok', detail: setuid ? `${path} (setuid)` : `${path} (${caps})` };
+}
+
+function overlayInUserNamespace(): DoctorCheck {
+  const name = 'overlay in a user namespace';
+  const dir = mkdtempSync(join(tmpdir(), 'tsbuild-doctor-'));
+  try {
+    const script = `mkdir -p ${dir}/l ${dir}/u ${dir}/w ${dir}/m && mount -t overlay overlay -o lowerdir=${dir}/l,upperdir=${dir}/u,workdir=${dir}/w ${dir}/m`;
+    const probe = spawnSync('unshare', ['-Urm', 'sh', '-c', script], { encoding: 'utf8' });
+    if (probe.status === 0) return { name, status: 'ok', detail: 'the kernel mounts overlayfs in a user namespace' };
+    return { name, status: 'warn', detail: `refused: ${probe.stderr.trim()}`, fix: 'a kernel of 5.11 or later, or fuse-overlayfs' };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function cgroups(): DoctorCheck {
+  const name = 'cgroups';
+  const unified = existsSync('/sys/fs/cgroup/cgroup.controllers');
+  const hybrid = existsSync('/sys/fs/cgroup/unified');
+  const version = unified ? 'v2' : hybrid ? 'v1 (hybrid)' : 'v1';
+  const candidates = unified ? ['/sys/fs/cgroup'] : ['/sys/fs/cgroup/memory', '/sys/fs/cgroup/pids'];
+  const writable = candidates.every((path) => {
+    try {
+      accessSync(path, constants.W_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (writable) return { name, status: 'ok', detail: `${version}; memory and pids limits can be applied` };
+  return { name, status: 'warn', detail: `${version}; not delegated to this user: memory and pids limits are skipped`, fix: unified ? 'delegate a cgroup subtree to the user (systemd: Delegate=yes)' : 'cgroup v2 with delegation' };
+}
+
+function shim(): DoctorCheck {
+  const path = shimPath();
+  if (existsSync(path)) return { name: 'runtime-shim', status: 'ok', detail: path };
+  return { name: 'runtime-shim', status: 'fail', detail: `${path} missing`, fix: 'npm run build:shim (needs gcc, libc6-dev, make)' };
+}
+
+export function runDoctor(): DoctorCheck[] {
+  return [shim(), userNamespaces(), subordinateIds('/etc/subuid'), subordinateIds('/etc/subgid'), idMapHelpers(), overlayInUserNamespace(), cgroups()];
+}

@@ -1,0 +1,199 @@
+/**
+ * The OCI runtimes tsbuild drives: its own runtime-shim (the default), or any binary with the
+ * command line crun and runc share (`--runtime crun|runc|PATH`).
+ */
+import { spawn, spawnSync, type StdioOptions } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TsbuildError } from '../common/index.js';
+import { generateConfig, type ContainerSpec } from './spec.js';
+
+export interface RunOptions {
+  /** Default: inherited. `pipe` gives the output back in the result. */
+  readonly stdio?: 'inherit' | 'pipe';
+  readonly pidFile?: string;
+  /** Called with the runtime's process as soon as it starts (to send it signals). */
+  readonly onSpawn?: (pid: number) => void;
+}
+
+export interface RunResult {
+  /** The container process's exit status; 128+N when killed by signal N. */
+  readonly status: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface ContainerState {
+  readonly id: string;
+  readonly status: 'created' | 'running' | 'stopped';
+  readonly pid: number;
+  readonly bundle: string;
+}
+
+export interface OciRuntime {
+  readonly name: string;
+  /** Writes `bundle/config.json` for the container. */
+  prepare(bundle: string, spec: ContainerSpec): Promise<void>;
+  run(bundle: string, id: string, options?: RunOptions): Promise<RunResult>;
+  create(bundle: string, id: string, options?: { readonly pidFile?: string }): Promise<void>;
+  start(id: string): Promise<void>;
+  state(id: string): Promise<ContainerState>;
+  kill(id: string, signal?: string): Promise<void>;
+  delete(id: string, options?: { readonly force?: boolean }): Promise<void>;
+}
+
+const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Where `npm ci` builds the shim. */
+export function shimPath(): string {
+  return join(packageRoot, 'runtime-shim', 'build', 'tsbuild-runtime');
+}
+
+interface ShimErrorLine {
+  readonly error?: { readonly syscall?: string; readonly path?: string; readonly errno?: number; readonly strerror?: string; readonly message?: string };
+}
+
+/** The runtime's own failure, from its JSON error line (the shim's) or its last line (others'). */
+export function runtimeError(action: string, stderr: string): TsbuildError {
+  for (const line of stderr.trim().split('\n').reverse()) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const parsed = JSON.parse(line) as ShimErrorLine;
+      const e = parsed.error;
+      if (e === undefined) continue;
+      const where = [e.syscall, e.path].filter((part) => part !== undefined && part !== '').join(' ');
+      const cause = e.strerror !== undefined && e.strerror !== '' ? `: ${e.strerror}` : '';
+      return new TsbuildError('RUNTIME', `${action}: ${e.message ?? 'failed'}${where === '' ? '' : ` (${where}${cause})`}`);
+    } catch {
+      // Not JSON after all: fall through to the plain text.
+    }
+  }
+  const last = stderr.trim().split('\n').at(-1) ?? '';
+  return new TsbuildError('RUNTIME', `${action}: ${last === '' ? 'the runtime failed' : last}`);
+}
+
+function hybridCgroups(): boolean {
+  try {
+    return readFileSync('/proc/self/mountinfo', 'utf8').includes(' /sys/fs/cgroup/unified ');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Any runtime binary. crun 1.8 refuses cgroup v1 "hybrid" hosts unless started in a private
+ * mount namespace with the unified hierarchy unmounted: as root, it is started that way.
+ */
+export class CommandRuntime implements OciRuntime {
+  private readonly prefix: readonly string[];
+
+  constructor(
+    readonly name: string,
+    private readonly binary: string,
+    private readonly stateRoot?: string,
+  ) {
+    const isCrun = binary === 'crun' || binary.endsWith('/crun');
+    this.prefix = isCrun && (process.getuid?.() ?? 0) === 0 && hybridCgroups() ? ['unshare', '-m', '--propagation', 'private', 'sh', '-c', 'umount /sys/fs/cgroup/unified 2>/dev/null; exec "$@"', 'sh'] : [];
+  }
+
+  private argv(args: readonly string[]): [string, string[]] {
+    const full = [this.binary, ...(this.stateRoot === undefined ? [] : ['--root', this.stateRoot]), ...args];
+    const [command, ...rest] = [...this.prefix, ...full];
+    return [command ?? this.binary, rest];
+  }
+
+  async prepare(bundle: string, spec: ContainerSpec): Promise<void> {
+    await mkdir(bundle, { recursive: true });
+    await writeFile(join(bundle, 'config.json'), `${JSON.stringify(generateConfig(spec), null, 2)}\n`);
+  }
+
+  run(bundle: string, id: string, options: RunOptions = {}): Promise<RunResult> {
+    const [command, args] = this.argv(['run', '--bundle', bundle, ...(options.pidFile === undefined ? [] : ['--pid-file', options.pidFile]), id]);
+    const piped = options.stdio === 'pipe';
+    const stdio: StdioOptions = piped ? ['ignore', 'pipe', 'pipe'] : ['inherit', 'inherit', 'pipe'];
+    return new Promise((resolve, reject) => {
+      const child = spawn(command, args, { stdio });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
+      child.stderr?.on('data', (chunk: Buffer) => {
+        err.push(chunk);
+        if (!piped) process.stderr.write(chunk);
+      });
+      child.on('error', (error) => reject(new TsbuildError('RUNTIME', `run container ${id}: start ${this.binary}: ${error.message}`, { cause: error })));
+      if (child.pid !== undefined) options.onSpawn?.(child.pid);
+      child.on('close', (code, signal) => {
+        const stderr = Buffer.concat(err).toString();
+        const status = code ?? 128 + (signal === null ? 0 : signalNumber(signal));
+        // The shim's own failures exit 125 with a JSON line; the process may exit 125 too, so
+        // only a line that parses as the shim's error makes it a runtime failure.
+        if (status === 125 && /^\{"error":/m.test(stderr)) {
+          reject(runtimeError(`run container ${id}`, stderr));
+          return;
+        }
+        resolve({ status, stdout: Buffer.concat(out).toString(), stderr });
+      });
+    });
+  }
+
+  private invoke(action: string, args: readonly string[]): string {
+    const [command, rest] = this.argv(args);
+    const result = spawnSync(command, rest, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    if (result.error !== undefined) throw new TsbuildError('RUNTIME', `${action}: start ${this.binary}: ${result.error.message}`, { cause: result.error });
+    if (result.status !== 0) throw runtimeError(action, result.stderr);
+    return result.stdout;
+  }
+
+  create(bundle: string, id: string, options: { readonly pidFile?: string } = {}): Promise<void> {
+    // stdio of the created process: /dev/null in, the runtime's stderr out (it outlives this call).
+    const [command, args] = this.argv(['create', '--bundle', bundle, ...(options.pidFile === undefined ? [] : ['--pid-file', options.pidFile]), id]);
+    const result = spawnSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+    if (result.error !== undefined) return Promise.reject(new TsbuildError('RUNTIME', `create container ${id}: ${result.error.message}`));
+    if (result.status !== 0) return Promise.reject(runtimeError(`create container ${id}`, result.stderr));
+    return Promise.resolve();
+  }
+
+  start(id: string): Promise<void> {
+    this.invoke(`start container ${id}`, ['start', id]);
+    return Promise.resolve();
+  }
+
+  state(id: string): Promise<ContainerState> {
+    const parsed = JSON.parse(this.invoke(`state of container ${id}`, ['state', id])) as ContainerState;
+    return Promise.resolve({ id: parsed.id, status: parsed.status, pid: parsed.pid, bundle: parsed.bundle });
+  }
+
+  kill(id: string, signal = 'TERM'): Promise<void> {
+    this.invoke(`kill container ${id}`, ['kill', id, signal]);
+    return Promise.resolve();
+  }
+
+  delete(id: string, options: { readonly force?: boolean } = {}): Promise<void> {
+    this.invoke(`delete container ${id}`, ['delete', ...(options.force === true ? ['--force'] : []), id]);
+    return Promise.resolve();
+  }
+}
+
+function signalNumber(name: string): number {
+  const numbers: Readonly<Record<string, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
+  return numbers[name] ?? 0;
+}
+
+/** tsbuild's own runtime; fails with what to do when it was not built. */
+export class ShimRuntime extends CommandRuntime {
+  constructor(stateRoot?: string) {
+    const path = shimPath();
+    if (!existsSync(path)) {
+      throw new TsbuildError('RUNTIME', `runtime-shim: ${path} is missing; build it with \`npm run build:shim\` (needs gcc, libc6-dev and make)`);
+    }
+    super('runtime-shim', path, stateRoot);
+  }
+}
+
+/** `--runtime`: `runtime-shim` (default), `crun`, `runc`, or a path. */
+export function selectRuntime(name = 'runtime-shim', stateRoot?: string): OciRuntime {
+  if (name === 'runtime-shim' || name === 'tsbuild-runtime') return new ShimRuntime(stateRoot);
+  return new CommandRuntime(name.includes('/') ? name.split('/').at(-1) ?? name : name, name, stateRoot);
+}

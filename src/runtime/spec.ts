@@ -1,0 +1,185 @@
+/**
+ * A small typed description of a container, and the OCI runtime config (config.json) made
+ * from it, with Docker's defaults for what the description leaves out.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+
+export interface IdMapping {
+  readonly containerID: number;
+  readonly hostID: number;
+  readonly size: number;
+}
+
+export interface MountSpec {
+  readonly destination: string;
+  readonly type?: string;
+  readonly source?: string;
+  readonly options?: readonly string[];
+}
+
+export type NamespaceType = 'pid' | 'mount' | 'ipc' | 'uts' | 'network' | 'user' | 'cgroup';
+
+export interface ContainerSpec {
+  readonly args: readonly string[];
+  readonly env?: readonly string[];
+  readonly cwd?: string;
+  readonly user?: { readonly uid: number; readonly gid: number; readonly additionalGids?: readonly number[]; readonly umask?: number };
+  readonly hostname?: string;
+  /** Absolute path of the root filesystem. */
+  readonly rootfs: string;
+  readonly readonlyRootfs?: boolean;
+  /** Added after the defaults (proc, dev, devpts, shm, mqueue, sysfs). */
+  readonly mounts?: readonly MountSpec[];
+  /** `none`: a network namespace with loopback only; `host`: the host's. Default `none`. */
+  readonly network?: 'none' | 'host' | { readonly path: string };
+  /** Namespaces joined rather than made (`{ network: '/proc/123/ns/net' }`). */
+  readonly joinNamespaces?: Partial<Record<NamespaceType, string>>;
+  /** Default: Docker's default set. */
+  readonly capabilities?: readonly string[];
+  readonly noNewPrivileges?: boolean;
+  /** Soft and hard limits by name (`RLIMIT_NOFILE`); clamped to the caller's hard limits. */
+  readonly rlimits?: Readonly<Record<string, { readonly soft: number; readonly hard: number }>>;
+  readonly terminal?: boolean;
+  readonly memoryLimit?: number;
+  readonly pidsLimit?: number;
+  /** PID 1 reaps orphans and forwards signals (as `docker run --init`). */
+  readonly init?: boolean;
+  /**
+   * Run as an unprivileged user: a user namespace mapping the caller to root, with the whole
+   * subordinate range when newuidmap is usable. Default: when the caller is not root.
+   */
+  readonly rootless?: boolean;
+  /** Rootless id maps other than the caller's own (`rootlessMappings()`). */
+  readonly idMappings?: { readonly uid: readonly IdMapping[]; readonly gid: readonly IdMapping[] };
+}
+
+/** Docker's default capability set (moby's oci/caps/defaults.go). */
+export const defaultCapabilities: readonly string[] = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID',
+  'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
+];
+
+/** Docker's masked and read-only paths. */
+export const defaultMaskedPaths: readonly string[] = [
+  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats',
+  '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
+];
+export const defaultReadonlyPaths: readonly string[] = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+const defaultPath = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** The caller's hard limit of a resource, from /proc/self/limits (Node has no getrlimit). */
+export function hardLimit(resource: string): number | undefined {
+  const names: Readonly<Record<string, string>> = {
+    RLIMIT_NOFILE: 'Max open files', RLIMIT_NPROC: 'Max processes', RLIMIT_CORE: 'Max core file size', RLIMIT_STACK: 'Max stack size',
+    RLIMIT_MEMLOCK: 'Max locked memory', RLIMIT_AS: 'Max address space', RLIMIT_CPU: 'Max cpu time', RLIMIT_FSIZE: 'Max file size',
+  };
+  const label = names[resource];
+  if (label === undefined) return undefined;
+  const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith(label));
+  const hard = line?.slice(label.length).trim().split(/\s+/)[1];
+  return hard === undefined || hard === 'unlimited' ? Number.POSITIVE_INFINITY : Number(hard);
+}
+
+export interface SubordinateRange {
+  readonly start: number;
+  readonly count: number;
+}
+
+/** The caller's first range in /etc/subuid or /etc/subgid, by name or number. */
+export function subordinateRange(file: '/etc/subuid' | '/etc/subgid', user = userInfo()): SubordinateRange | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    const [owner, start, count] = line.trim().split(':');
+    if ((owner === user.username || owner === String(user.uid)) && start !== undefined && count !== undefined) return { start: Number(start), count: Number(count) };
+  }
+  return undefined;
+}
+
+function commandExists(name: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** uid and gid maps for a rootless container: the caller as root, plus its subordinate range. */
+export function rootlessMappings(): { uid: IdMapping[]; gid: IdMapping[] } {
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? 0;
+  const subuid = subordinateRange('/etc/subuid');
+  const subgid = subordinateRange('/etc/subgid');
+  if (subuid !== undefined && subgid !== undefined && commandExists('newuidmap') && commandExists('newgidmap')) {
+    return {
+      uid: [{ containerID: 0, hostID: uid, size: 1 }, { containerID: 1, hostID: subuid.start, size: subuid.count }],
+      gid: [{ containerID: 0, hostID: gid, size: 1 }, { containerID: 1, hostID: subgid.start, size: subgid.count }],
+    };
+  }
+  return { uid: [{ containerID: 0, hostID: uid, size: 1 }], gid: [{ containerID: 0, hostID: gid, size: 1 }] };
+}
+
+/** The OCI runtime config for a container (runtime-spec 1.0.2). */
+export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
+  const rootless = spec.rootless ?? (process.getuid?.() ?? 0) !== 0;
+  const capabilities = [...(spec.capabilities ?? defaultCapabilities)];
+  const rlimits = Object.entries(spec.rlimits ?? { RLIMIT_NOFILE: { soft: 1024, hard: 1024 * 1024 } }).map(([type, limit]) => {
+    // Root here lacks CAP_SYS_RESOURCE: asking above the caller's hard limit would fail.
+    const ceiling = hardLimit(type) ?? Number.POSITIVE_INFINITY;
+    const hard = Math.min(limit.hard, ceiling);
+    return { type, hard, soft: Math.min(limit.soft, hard) };
+  });
+  const network = spec.network ?? 'none';
+  const join = spec.joinNamespaces ?? {};
+  const namespaces: { type: NamespaceType; path?: string }[] = [];
+  for (const type of ['pid', 'ipc', 'uts', 'mount', 'cgroup'] as const) namespaces.push(join[type] === undefined ? { type } : { type, path: join[type] });
+  if (typeof network === 'object') namespaces.push({ type: 'network', path: network.path });
+  else if (network === 'none') namespaces.push(join.network === undefined ? { type: 'network' } : { type: 'network', path: join.network });
+  if (rootless) namespaces.push(join.user === undefined ? { type: 'user' } : { type: 'user', path: join.user });
+  const mappings = rootless && join.user === undefined ? (spec.idMappings ?? rootlessMappings()) : undefined;
+  const sysfsOptions = rootless && network !== 'none' ? ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] : ['nosuid', 'noexec', 'nodev', 'ro'];
+  const mounts = [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', ...(rootless ? [] : ['gid=5'])] },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    rootless && network !== 'none' ? { destination: '/sys', type: 'none', source: '/sys', options: sysfsOptions } : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: sysfsOptions },
+    ...(spec.mounts ?? []).map((m) => ({ destination: m.destination, type: m.type ?? 'bind', source: m.source ?? '', options: [...(m.options ?? ['rbind', 'rw'])] })),
+  ];
+  const user = spec.user ?? { uid: 0, gid: 0 };
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: spec.terminal ?? false,
+      user: { uid: user.uid, gid: user.gid, ...(user.additionalGids === undefined ? {} : { additionalGids: [...user.additionalGids] }), ...(user.umask === undefined ? {} : { umask: user.umask }) },
+      args: [...spec.args],
+      env: [...(spec.env ?? [defaultPath])],
+      cwd: spec.cwd ?? '/',
+      capabilities: { bounding: capabilities, effective: capabilities, permitted: capabilities, inheritable: [], ambient: [] },
+      rlimits,
+      noNewPrivileges: spec.noNewPrivileges ?? false,
+    },
+    root: { path: spec.rootfs, readonly: spec.readonlyRootfs ?? false },
+    hostname: spec.hostname ?? '',
+    mounts,
+    ...(spec.init === true ? { annotations: { 'org.tsbuild.init': 'true', 'run.oci.init': 'true' } } : {}),
+    linux: {
+      namespaces,
+      ...(mappings === undefined ? {} : { uidMappings: mappings.uid, gidMappings: mappings.gid }),
+      ...(spec.memoryLimit === undefined && spec.pidsLimit === undefined
+        ? {}
+        : { resources: { ...(spec.memoryLimit === undefined ? {} : { memory: { limit: spec.memoryLimit } }), ...(spec.pidsLimit === undefined ? {} : { pids: { limit: spec.pidsLimit } }) } }),
+      maskedPaths: [...defaultMaskedPaths],
+      readonlyPaths: [...defaultReadonlyPaths],
+    },
+  };
+}

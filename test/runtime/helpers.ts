@@ -1,0 +1,75 @@
+/**
+ * Bundles for runtime tests: a root filesystem holding only the static test program, and an
+ * unprivileged user for rootless runs. Nothing here needs a distribution image.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export const repoRoot = resolve(import.meta.dirname, '../..');
+export const shimBinary = join(repoRoot, 'runtime-shim', 'build', 'tsbuild-runtime');
+export const testProgram = join(repoRoot, 'runtime-shim', 'build', 'test-init');
+export const rootlessUser = 'tsbuild-rootless';
+
+/** Builds the shim and the test program (make is incremental: cheap when up to date). */
+export function buildBinaries(): void {
+  execFileSync('make', ['-s', '-C', join(repoRoot, 'runtime-shim')], { stdio: 'inherit' });
+  execFileSync('make', ['-s', '-C', join(repoRoot, 'runtime-shim', 'test-program')], { stdio: 'inherit' });
+}
+
+export const isRoot = (process.getuid?.() ?? 0) === 0;
+
+/** A scratch directory everyone can enter (rootless runs read bundles made by root). */
+export function scratchDir(prefix: string): string {
+  const dir = mkdtempSync(join('/tmp', prefix));
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
+/** A root filesystem: the test program as /test-init, /etc/passwd and /etc/group, empty mount points. */
+export function makeRootfs(parent: string, owner?: { uid: number; gid: number }): string {
+  const rootfs = join(parent, 'rootfs');
+  for (const dir of ['', 'proc', 'dev', 'sys', 'tmp', 'etc', 'work']) mkdirSync(join(rootfs, dir), { recursive: true, mode: 0o755 });
+  chmodSync(join(rootfs, 'tmp'), 0o1777);
+  copyFileSync(testProgram, join(rootfs, 'test-init'));
+  chmodSync(join(rootfs, 'test-init'), 0o755);
+  writeFileSync(join(rootfs, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n');
+  writeFileSync(join(rootfs, 'etc', 'group'), 'root:x:0:\nnogroup:x:65534:\n');
+  if (owner !== undefined) chownTree(parent, owner);
+  return rootfs;
+}
+
+export function chownTree(path: string, owner: { uid: number; gid: number }): void {
+  execFileSync('chown', ['-R', `${owner.uid}:${owner.gid}`, path]);
+  chownSync(path, owner.uid, owner.gid);
+}
+
+/** Creates the unprivileged user the rootless tests run as (with a subordinate id range). */
+export function ensureRootlessUser(): { uid: number; gid: number; runtimeDir: string } {
+  if (spawnSync('id', ['-u', rootlessUser]).status !== 0) {
+    execFileSync('useradd', ['--create-home', '--shell', '/bin/sh', rootlessUser]);
+  }
+  const uid = Number(execFileSync('id', ['-u', rootlessUser], { encoding: 'utf8' }).trim());
+  const gid = Number(execFileSync('id', ['-g', rootlessUser], { encoding: 'utf8' }).trim());
+  // useradd gives a range when /etc/login.defs says so; make sure there is one.
+  for (const file of ['/etc/subuid', '/etc/subgid']) {
+    const text = spawnSync('cat', [file], { encoding: 'utf8' }).stdout ?? '';
+    if (!text.split('\n').some((line) => line.startsWith(`${rootlessUser}:`))) {
+      execFileSync(file === '/etc/subuid' ? 'usermod' : 'usermod', [file === '/etc/subuid' ? '--add-subuids' : '--add-subgids', '300000-365535', rootlessUser]);
+    }
+  }
+  const runtimeDir = `/run/user/${uid}`;
+  mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
+  chownSync(runtimeDir, uid, gid);
+  chmodSync(runtimeDir, 0o700);
+  return { uid, gid, runtimeDir };
+}
+
+/** argv prefix that runs a command as the rootless user, with its runtime directory. */
+export function asRootless(user: { uid: number; gid: number; runtimeDir: string }): string[] {
+  return ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', 'env', `XDG_RUNTIME_DIR=${user.runtimeDir}`, `HOME=/home/${rootlessUser}`];
+}
+
+export function toolExists(name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
+}
