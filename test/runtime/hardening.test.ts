@@ -1,0 +1,188 @@
+/**
+ * What a container must not be able to do to the host, whatever its root filesystem holds,
+ * and the runtime's detached lifecycle and error reporting.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isTsbuildError } from '../../src/common/index.js';
+import { ShimRuntime, generateConfig, type ContainerSpec } from '../../src/runtime/index.js';
+import { buildBinaries, isRoot, makeRootfs, scratchDir, shimBinary } from './helpers.js';
+
+let dir: string;
+let counter = 0;
+
+beforeAll(() => {
+  buildBinaries();
+  dir = scratchDir('tsbuild-hardening-');
+});
+
+afterAll(() => {
+  spawnSync('rm', ['-rf', dir]);
+});
+
+function prepare(spec: Omit<ContainerSpec, 'rootfs'>, rootfs?: string): { bundle: string; rootfs: string } {
+  const bundle = join(dir, `b${++counter}`);
+  mkdirSync(bundle, { recursive: true });
+  const fs = rootfs ?? makeRootfs(bundle);
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify(generateConfig({ rootless: false, ...spec, rootfs: fs })));
+  return { bundle, rootfs: fs };
+}
+
+function runShim(bundle: string, extraArgs: readonly string[] = [], stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'pipe', 'pipe']): { status: number; stdout: string; stderr: string } {
+  const result = spawnSync(shimBinary, ['--root', join(dir, 'state'), 'run', ...extraArgs, '--bundle', bundle, `h${++counter}`], { encoding: 'utf8', stdio });
+  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+function hostMounts(): string {
+  return readFileSync('/proc/self/mountinfo', 'utf8');
+}
+
+describe.runIf(isRoot)('runtime-shim hardening', () => {
+  it('lets only descriptors 0-2 reach the process, whatever the caller leaked', () => {
+    const { bundle } = prepare({ args: ['/test-init', 'fds'] });
+    const leaked = openSync('/etc', 'r');
+    try {
+      const result = runShim(bundle, [], ['ignore', 'pipe', 'pipe', leaked, leaked]);
+      expect(result.stderr).toBe('');
+      const fds = (JSON.parse(result.stdout) as { fd: number }[]).map((f) => f.fd);
+      expect(fds).toEqual([0, 1, 2]);
+    } finally {
+      closeSync(leaked);
+    }
+  });
+
+  it('refuses a cwd that reaches the host through a leaked descriptor', () => {
+    const { bundle } = prepare({ args: ['/test-init', 'cwd'], cwd: '/proc/self/fd/3' });
+    const leaked = openSync('/etc', 'r');
+    try {
+      for (const preserve of [[], ['--preserve-fds', '1']]) {
+        const result = runShim(bundle, preserve, ['ignore', 'pipe', 'pipe', leaked]);
+        expect(result.status).toBe(125);
+        expect(result.stdout).toBe('');
+        expect(result.stderr).toMatch(/^\{"error":\{"syscall":"(chdir|getcwd)"/);
+      }
+    } finally {
+      closeSync(leaked);
+    }
+  });
+
+  it('resolves mount destinations inside the root: symlinked /dev, /proc and a bind target never reach the host', () => {
+    const hostDev = join(dir, `host-dev-${counter}`);
+    const hostProc = join(dir, `host-proc-${counter}`);
+    const hostBind = join(dir, `host-bind-${counter}`);
+    for (const d of [hostDev, hostProc, hostBind]) mkdirSync(d, { recursive: true });
+    const bundle = join(dir, `evil${++counter}`);
+    mkdirSync(bundle);
+    const rootfs = makeRootfs(bundle);
+    spawnSync('rm', ['-rf', join(rootfs, 'dev'), join(rootfs, 'proc')]);
+    symlinkSync(hostDev, join(rootfs, 'dev'));
+    symlinkSync(`../../../../../../../../..${hostProc}`, join(rootfs, 'proc'));
+    symlinkSync(hostBind, join(rootfs, 'evil'));
+    const source = join(dir, `source-${counter}`);
+    mkdirSync(source);
+    writeFileSync(join(bundle, 'config.json'), JSON.stringify(generateConfig({ args: ['/test-init', 'mounts'], rootfs, rootless: false, mounts: [{ destination: '/evil/inside', source, options: ['rbind', 'ro'] }] })));
+    const before = hostMounts();
+    const result = runShim(bundle);
+    // Whether the run succeeds (mounts land inside the root) or fails, the host is untouched.
+    for (const d of [hostDev, hostProc, hostBind]) expect(readdirSync(d)).toEqual([]);
+    expect(hostMounts()).toBe(before);
+    if (result.status === 0) {
+      const mounts = (JSON.parse(result.stdout) as { target: string }[]).map((m) => m.target);
+      expect(mounts.some((m) => m.startsWith(dir))).toBe(false);
+    } else {
+      expect(result.stderr).toMatch(/^\{"error":/);
+    }
+  });
+
+  it('does not follow a planted /dev/null symlink when /dev is not mounted', () => {
+    const target = join(dir, `planted-${counter}`);
+    writeFileSync(target, 'host file\n');
+    const bundle = join(dir, `planted${++counter}`);
+    mkdirSync(bundle);
+    const rootfs = makeRootfs(bundle);
+    symlinkSync(target, join(rootfs, 'dev', 'null'));
+    const config = generateConfig({ args: ['/test-init', 'write', '/dev/null'], rootfs, rootless: false }) as { mounts: { destination: string }[] };
+    config.mounts = config.mounts.filter((m) => !m.destination.startsWith('/dev'));
+    writeFileSync(join(bundle, 'config.json'), JSON.stringify(config));
+    const result = runShim(bundle);
+    expect(result.status).toBe(0);
+    // Inside the container the symlink resolves within the root: the host file keeps its content.
+    expect(readFileSync(target, 'utf8')).toBe('host file\n');
+  });
+
+  it('runs from a sealed copy: the runtime binary on the host cannot be opened for writing through /proc/PID/exe', async () => {
+    const { bundle } = prepare({ args: ['/test-init', 'sleep-until-signal'] });
+    const child = spawn(shimBinary, ['--root', join(dir, 'state'), 'run', '--bundle', bundle, `sealed${++counter}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await new Promise<void>((resolve) => child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve()));
+    const exe = readlinkSync(`/proc/${child.pid}/exe`);
+    let writeError = '';
+    try {
+      closeSync(openSync(`/proc/${child.pid}/exe`, 'r+'));
+    } catch (error) {
+      writeError = (error as NodeJS.ErrnoException).code ?? '';
+    }
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.on('close', resolve));
+    expect(exe).toMatch(/^\/memfd:tsbuild-runtime/);
+    expect(['EPERM', 'ETXTBSY', 'EACCES']).toContain(writeError);
+    expect(existsSync(shimBinary)).toBe(true);
+  });
+
+  it('honours no_new_privs, drops capabilities to the default set, and gives --network none only lo', () => {
+    const nnp = runShim(prepare({ args: ['/test-init', 'nnp'], noNewPrivileges: true }).bundle);
+    expect(JSON.parse(nnp.stdout)).toEqual({ NoNewPrivs: '1' });
+    const caps = runShim(prepare({ args: ['/test-init', 'caps'], user: { uid: 1000, gid: 1000 } }).bundle);
+    expect(JSON.parse(caps.stdout)).toEqual({ CapInh: '0000000000000000', CapPrm: '0000000000000000', CapEff: '0000000000000000', CapBnd: '00000000a80425fb', CapAmb: '0000000000000000' });
+    const rootCaps = runShim(prepare({ args: ['/test-init', 'caps'] }).bundle);
+    expect(JSON.parse(rootCaps.stdout)).toMatchObject({ CapEff: '00000000a80425fb', CapBnd: '00000000a80425fb' });
+    const net = runShim(prepare({ args: ['/test-init', 'netdevs'], network: 'none' }).bundle);
+    expect(JSON.parse(net.stdout)).toEqual(['lo']);
+  });
+});
+
+describe.runIf(isRoot)('runtime-shim lifecycle and errors', () => {
+  it('creates, starts, reports, signals and deletes a detached container', async () => {
+    const runtime = new ShimRuntime(join(dir, 'state-lifecycle'));
+    const { bundle } = prepare({ args: ['/test-init', 'sleep-until-signal'] });
+    const id = `life${++counter}`;
+    await runtime.create(bundle, id);
+    expect(await runtime.state(id)).toMatchObject({ id, status: 'created', bundle });
+    await runtime.start(id);
+    expect((await runtime.state(id)).status).toBe('running');
+    await expect(runtime.delete(id)).rejects.toThrow(/running/);
+    await runtime.kill(id, 'KILL');
+    for (let i = 0; i < 100 && (await runtime.state(id)).status !== 'stopped'; i++) await new Promise((r) => setTimeout(r, 20));
+    expect((await runtime.state(id)).status).toBe('stopped');
+    await runtime.delete(id);
+    await expect(runtime.state(id)).rejects.toThrow(/does not exist/);
+  });
+
+  it('reports a malformed config.json as one JSON line and exit status 125, and as a clear error', async () => {
+    const bundle = join(dir, `bad${++counter}`);
+    mkdirSync(join(bundle, 'rootfs'), { recursive: true });
+    writeFileSync(join(bundle, 'config.json'), '{"process": {"args": ["/x"]], "root": {}}');
+    const result = runShim(bundle);
+    expect(result.status).toBe(125);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0] ?? '')).toMatchObject({ error: { errno: 22, message: expect.stringContaining('malformed config.json') } });
+    const error = await new ShimRuntime(join(dir, 'state')).run(bundle, `bad${counter}`, { stdio: 'pipe' }).catch((e: unknown) => e);
+    expect(isTsbuildError(error, 'RUNTIME')).toBe(true);
+    expect((error as Error).message).toContain('malformed config.json');
+  });
+
+  it('reports a missing program with the path and errno', () => {
+    const result = runShim(prepare({ args: ['/nonexistent'] }).bundle);
+    expect(result.status).toBe(125);
+    expect(JSON.parse(result.stderr)).toMatchObject({ error: { syscall: 'execve', path: '/nonexistent', errno: 2 } });
+  });
+
+  it('exits 128+N when the process is killed by signal N, and acts as PID 1 when asked', () => {
+    const asInit = runShim(prepare({ args: ['/test-init', 'kill-self', '9'], init: true }).bundle);
+    expect(asInit.status).toBe(137);
+    const pid = runShim(prepare({ args: ['/test-init', 'pid'], init: true }).bundle);
+    expect(JSON.parse(pid.stdout)).toMatchObject({ Pid: '2', PPid: '1' });
+  });
+});
