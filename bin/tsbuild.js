@@ -1,3 +1,3 @@
 #!/usr/bin/env node
-// The compiled CLI lives in dist/ (built by `npm ci` through the prepare script).
-import '../dist/cli/bin.js';
+// The compiled, bundled CLI lives in dist/ (built by `npm ci` through the prepare script).
+import '../dist/cli-bundle/bin.js';
