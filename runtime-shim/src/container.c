@@ -56,6 +56,18 @@ forward_signal (int sig)
 
 static const int forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT };
 
+/* The forwarded signals, blocked from before clone until forwarding is in place: a signal
+   sent to the runtime while the container starts is then delivered to it, not lost or fatal. */
+static void
+block_forwarded (int how)
+{
+  sigset_t set;
+  sigemptyset (&set);
+  for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++)
+    sigaddset (&set, forwarded_signals[i]);
+  sigprocmask (how, &set, NULL);
+}
+
 static void
 install_forwarding (pid_t pid)
 {
@@ -119,6 +131,8 @@ child_main (void *opaque)
   struct child_args *a = opaque;
   const struct spec *spec = a->spec;
   struct shim_error err;
+  /* The container's process starts with the signal mask its caller had. */
+  block_forwarded (SIG_UNBLOCK);
   memset (&err, 0, sizeof err);
   char byte;
 
@@ -339,9 +353,16 @@ container_run (const struct spec *spec, const struct launch_options *options, st
   char *stack = malloc (stack_size);
   if (stack == NULL)
     return shim_fail (err, ENOMEM, "malloc", NULL, "allocate the child's stack");
+  block_forwarded (SIG_BLOCK);
   pid_t pid = clone (child_main, stack + stack_size, flags | SIGCHLD, &args);
   if (pid < 0)
-    return shim_fail (err, errno, "clone", NULL, "create the container's namespaces");
+    {
+      block_forwarded (SIG_UNBLOCK);
+      return shim_fail (err, errno, "clone", NULL, "create the container's namespaces");
+    }
+  if (!options->detach)
+    install_forwarding (pid);
+  block_forwarded (SIG_UNBLOCK);
   close (go[0]);
   close (report[1]);
   if (exec_fifo >= 0)
@@ -387,7 +408,6 @@ container_run (const struct spec *spec, const struct launch_options *options, st
   if (options->detach)
     return state_commit (&state, pid, &cgroup, err) < 0 ? -1 : 0;
 
-  install_forwarding (pid);
   int status;
   while (waitpid (pid, &status, 0) < 0)
     if (errno != EINTR)
