@@ -3,7 +3,7 @@
  * process as the container sees it, so that no distribution image is needed.
  *
  *   test-init ids | caps | env | cwd | hostname | mounts | rlimits | pid | nnp | fds | netdevs
- *   test-init exit N | kill-self N | sleep-until-signal | zombies | write FILE | stat-exe
+ *   test-init exit N | kill-self N | sleep-until-signal | zombies | write FILE | open-exe PID
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -256,25 +256,76 @@ sleep_until_signal (void)
   return received == 0 ? 1 : 0;
 }
 
-/* Makes an orphan: a grandchild whose parent exits first. Reports whether pid 1 reaped it. */
+/* The state letter of a process from /proc/PID/stat, or 0 when it no longer exists. */
+static char
+process_state (pid_t pid)
+{
+  char path[64];
+  snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+  FILE *f = fopen (path, "r");
+  if (f == NULL)
+    return 0;
+  char buf[512];
+  size_t n = fread (buf, 1, sizeof buf - 1, f);
+  fclose (f);
+  buf[n] = '\0';
+  /* The command name may hold spaces and parentheses: the state follows the last ')'. */
+  char *close = strrchr (buf, ')');
+  return close != NULL && close[1] == ' ' ? close[2] : 0;
+}
+
+/*
+ * Makes an orphan: a grandchild whose parent exits first, then exits itself. Reports which pid
+ * it was re-parented to and whether that process reaped it within half a second (a program
+ * that is PID 1 itself never does: its orphans stay zombies; an init in front of it does).
+ */
 static int
 zombies (void)
 {
+  int report[2];
+  if (pipe (report) < 0)
+    return 1;
   pid_t child = fork ();
+  if (child < 0)
+    return 1;
   if (child == 0)
     {
+      pid_t parent = getpid ();
       pid_t grandchild = fork ();
       if (grandchild == 0)
         {
-          struct timespec pause = { 0, 100 * 1000 * 1000 };
-          nanosleep (&pause, NULL);
+          /* Waits (up to 2 s) until its parent is gone, so that it is an orphan for sure. */
+          for (int i = 0; i < 200 && getppid () == parent; i++)
+            {
+              struct timespec pause = { 0, 10 * 1000 * 1000 };
+              nanosleep (&pause, NULL);
+            }
+          int fields[2] = { (int) getpid (), (int) getppid () };
+          if (write (report[1], fields, sizeof fields) != (ssize_t) sizeof fields)
+            _exit (1);
           _exit (0);
         }
-      printf ("%d\n", (int) grandchild);
-      fflush (stdout);
-      _exit (0);
+      _exit (grandchild < 0 ? 1 : 0);
     }
-  waitpid (child, NULL, 0);
+  close (report[1]);
+  int status = 0;
+  waitpid (child, &status, 0);
+  int fields[2] = { 0, 0 };
+  if (read (report[0], fields, sizeof fields) != (ssize_t) sizeof fields)
+    return 1;
+  const char *fate = "zombie";
+  for (int i = 0; i < 50; i++)
+    {
+      char state = process_state ((pid_t) fields[0]);
+      if (state == 0)
+        {
+          fate = "reaped";
+          break;
+        }
+      struct timespec pause = { 0, 10 * 1000 * 1000 };
+      nanosleep (&pause, NULL);
+    }
+  printf ("{\"self\":%d,\"orphanParent\":%d,\"orphan\":\"%s\"}\n", (int) getpid (), fields[1], fate);
   return 0;
 }
 

@@ -47,12 +47,21 @@ function userNamespaces(): DoctorCheck {
       fix: apparmor === 1 ? 'sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile allowing userns for tsbuild' : 'enable user namespaces in the kernel',
     };
   }
-  return { name, status: 'ok', detail: `enabled${max === undefined ? '' : ` (max ${max})`}` };
+  const notes = [...(max === undefined ? [] : [`max ${max}`]), ...(apparmor === undefined ? [] : [`AppArmor restriction ${apparmor === 0 ? 'off' : 'on, yet unshare works'}`])];
+  return { name, status: 'ok', detail: `enabled${notes.length === 0 ? '' : ` (${notes.join('; ')})`}` };
 }
 
-function subordinateIds(file: '/etc/subuid' | '/etc/subgid'): DoctorCheck {
-  const user = userInfo();
-  const name = `${file} range`;
+/** Where the checks look; tests point them elsewhere. */
+export interface DoctorOptions {
+  readonly shimPath?: string;
+  readonly subuidFile?: string;
+  readonly subgidFile?: string;
+  /** Whose ranges to look for. Default: the current user. */
+  readonly user?: { readonly username: string; readonly uid: number };
+}
+
+function subordinateIds(label: '/etc/subuid' | '/etc/subgid', file: string, user: { readonly username: string; readonly uid: number }): DoctorCheck {
+  const name = `${label} range`;
   if (user.uid === 0) return { name, status: 'ok', detail: 'not needed as root' };
   const range = subordinateRange(file, user);
   if (range === undefined) {
@@ -67,7 +76,8 @@ function idMapHelpers(): DoctorCheck {
   if (missing.length > 0) return { name, status: 'warn', detail: `${missing.join(' and ')} not found: single-id mapping only`, fix: 'apt-get install uidmap' };
   const path = which('newuidmap') ?? '';
   const setuid = (statSync(path).mode & 0o4000) !== 0;
-  const caps = spawnSync('getcap', [path], { encoding: 'utf8' }).stdout.trim();
+  // getcap (libcap2-bin) may be absent: then only the setuid bit can be seen.
+  const caps = setuid ? '' : (spawnSync('getcap', [path], { encoding: 'utf8' }).stdout as string | null)?.trim() ?? '';
   if (!setuid && caps === '') return { name, status: 'warn', detail: `${path} is neither setuid nor has file capabilities`, fix: `chmod u+s ${path}` };
   return { name, status: 'ok', detail: setuid ? `${path} (setuid)` : `${path} (${caps})` };
 }
@@ -103,12 +113,20 @@ function cgroups(): DoctorCheck {
   return { name, status: 'warn', detail: `${version}; not delegated to this user: memory and pids limits are skipped`, fix: unified ? 'delegate a cgroup subtree to the user (systemd: Delegate=yes)' : 'cgroup v2 with delegation' };
 }
 
-function shim(): DoctorCheck {
-  const path = shimPath();
+function shim(path: string): DoctorCheck {
   if (existsSync(path)) return { name: 'runtime-shim', status: 'ok', detail: path };
   return { name: 'runtime-shim', status: 'fail', detail: `${path} missing`, fix: 'npm run build:shim (needs gcc, libc6-dev, make)' };
 }
 
-export function runDoctor(): DoctorCheck[] {
-  return [shim(), userNamespaces(), subordinateIds('/etc/subuid'), subordinateIds('/etc/subgid'), idMapHelpers(), overlayInUserNamespace(), cgroups()];
+export function runDoctor(options: DoctorOptions = {}): DoctorCheck[] {
+  const user = options.user ?? userInfo();
+  return [
+    shim(options.shimPath ?? shimPath()),
+    userNamespaces(),
+    subordinateIds('/etc/subuid', options.subuidFile ?? '/etc/subuid', user),
+    subordinateIds('/etc/subgid', options.subgidFile ?? '/etc/subgid', user),
+    idMapHelpers(),
+    overlayInUserNamespace(),
+    cgroups(),
+  ];
 }

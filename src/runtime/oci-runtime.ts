@@ -3,8 +3,9 @@
  * command line crun and runc share (`--runtime crun|runc|PATH`).
  */
 import { spawn, spawnSync, type StdioOptions } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TsbuildError } from '../common/index.js';
@@ -13,6 +14,11 @@ import { generateConfig, type ContainerSpec } from './spec.js';
 export interface RunOptions {
   /** Default: inherited. `pipe` gives the output back in the result. */
   readonly stdio?: 'inherit' | 'pipe';
+  /**
+   * With `inherit`, where the container's stderr is passed on to (default: this process's). It
+   * goes through tsbuild so that the runtime's own error line can be read back.
+   */
+  readonly stderr?: NodeJS.WritableStream;
   readonly pidFile?: string;
   /** Called with the runtime's process as soon as it starts (to send it signals). */
   readonly onSpawn?: (pid: number) => void;
@@ -23,6 +29,12 @@ export interface RunResult {
   readonly status: number;
   readonly stdout: string;
   readonly stderr: string;
+}
+
+export interface CreateOptions {
+  readonly pidFile?: string;
+  /** A file the container's stdout and stderr are appended to. Default: discarded. */
+  readonly output?: string;
 }
 
 export interface ContainerState {
@@ -37,12 +49,15 @@ export interface OciRuntime {
   /** Writes `bundle/config.json` for the container. */
   prepare(bundle: string, spec: ContainerSpec): Promise<void>;
   run(bundle: string, id: string, options?: RunOptions): Promise<RunResult>;
-  create(bundle: string, id: string, options?: { readonly pidFile?: string }): Promise<void>;
+  create(bundle: string, id: string, options?: CreateOptions): Promise<void>;
   start(id: string): Promise<void>;
   state(id: string): Promise<ContainerState>;
   kill(id: string, signal?: string): Promise<void>;
   delete(id: string, options?: { readonly force?: boolean }): Promise<void>;
 }
+
+/** Bytes of a passed-through stderr kept to find the runtime's own error in. */
+const stderrTail = 64 * 1024;
 
 const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -63,9 +78,13 @@ export function runtimeError(action: string, stderr: string): TsbuildError {
       const parsed = JSON.parse(line) as ShimErrorLine;
       const e = parsed.error;
       if (e === undefined) continue;
-      const where = [e.syscall, e.path].filter((part) => part !== undefined && part !== '').join(' ');
-      const cause = e.strerror !== undefined && e.strerror !== '' ? `: ${e.strerror}` : '';
-      return new TsbuildError('RUNTIME', `${action}: ${e.message ?? 'failed'}${where === '' ? '' : ` (${where}${cause})`}`);
+      const where = e.syscall === undefined || e.syscall === '' ? '' : [e.syscall, e.path].filter((part) => part !== undefined && part !== '').join(' ');
+      const cause = e.strerror !== undefined && e.strerror !== '' ? e.strerror : e.errno !== undefined && e.errno !== 0 ? `errno ${e.errno}` : '';
+      // "run container c1: mount /proc: No such file or directory (mount proc (proc))": the
+      // failed call first, what the runtime was doing after it. Without a system call (a refused
+      // config, a container in the wrong state) the runtime's words are the whole story.
+      if (where !== '') return new TsbuildError('RUNTIME', `${action}: ${where}${cause === '' ? '' : `: ${cause}`}${e.message === undefined || e.message === '' ? '' : ` (${e.message})`}`);
+      return new TsbuildError('RUNTIME', `${action}: ${e.message ?? 'failed'}${cause === '' ? '' : `: ${cause}`}`);
     } catch {
       // Not JSON after all: fall through to the plain text.
     }
@@ -118,9 +137,15 @@ export class CommandRuntime implements OciRuntime {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
+      let errBytes = 0;
       child.stderr?.on('data', (chunk: Buffer) => {
         err.push(chunk);
-        if (!piped) process.stderr.write(chunk);
+        errBytes += chunk.length;
+        if (piped) return;
+        (options.stderr ?? process.stderr).write(chunk);
+        // Passed through, kept only for the runtime's error line at the end: a chatty build step
+        // must not grow this without bound.
+        while (errBytes > stderrTail && err.length > 1) errBytes -= err.shift()?.length ?? 0;
       });
       child.on('error', (error) => reject(new TsbuildError('RUNTIME', `run container ${id}: start ${this.binary}: ${error.message}`, { cause: error })));
       if (child.pid !== undefined) options.onSpawn?.(child.pid);
@@ -131,6 +156,12 @@ export class CommandRuntime implements OciRuntime {
         // only a line that parses as the shim's error makes it a runtime failure.
         if (status === 125 && /^\{"error":/m.test(stderr)) {
           reject(runtimeError(`run container ${id}`, stderr));
+          return;
+        }
+        if (status !== 0 && stderr.includes('cgroups in hybrid mode not supported')) {
+          // crun's own words do not say what to do: as an unprivileged user it cannot be given
+          // the mount namespace without the unified hierarchy that it needs on these hosts.
+          reject(new TsbuildError('RUNTIME', `run container ${id}: ${this.name} refuses cgroup v1 "hybrid" hosts as an unprivileged user; use the default runtime or --runtime runc`));
           return;
         }
         resolve({ status, stdout: Buffer.concat(out).toString(), stderr });
@@ -146,33 +177,59 @@ export class CommandRuntime implements OciRuntime {
     return result.stdout;
   }
 
-  create(bundle: string, id: string, options: { readonly pidFile?: string } = {}): Promise<void> {
-    // stdio of the created process: /dev/null in, the runtime's stderr out (it outlives this call).
+  create(bundle: string, id: string, options: CreateOptions = {}): Promise<void> {
     const [command, args] = this.argv(['create', '--bundle', bundle, ...(options.pidFile === undefined ? [] : ['--pid-file', options.pidFile]), id]);
-    const result = spawnSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
-    if (result.error !== undefined) return Promise.reject(new TsbuildError('RUNTIME', `create container ${id}: ${result.error.message}`));
-    if (result.status !== 0) return Promise.reject(runtimeError(`create container ${id}`, result.stderr));
-    return Promise.resolve();
+    // The created process inherits the runtime's stdio and outlives this call: a pipe would stay
+    // open until the container ends, so the runtime's errors are read back from a file instead.
+    const scratch = mkdtempSync(join(tmpdir(), 'tsbuild-create-'));
+    const logPath = options.output ?? join(scratch, 'stderr');
+    const log = openSync(logPath, 'a', 0o600);
+    const out = options.output === undefined ? 'ignore' : log;
+    try {
+      const result = spawnSync(command, args, { stdio: ['ignore', out, log] });
+      if (result.error !== undefined) return Promise.reject(new TsbuildError('RUNTIME', `create container ${id}: start ${this.binary}: ${result.error.message}`, { cause: result.error }));
+      if (result.status !== 0) return Promise.reject(runtimeError(`create container ${id}`, readFileSync(logPath, 'utf8')));
+      return Promise.resolve();
+    } finally {
+      closeSync(log);
+      // Unlinked while the container may still write to it: its space is freed when the container ends.
+      rmSync(scratch, { recursive: true, force: true });
+    }
   }
 
+  // Promise-returning rather than async: the calls are synchronous, and a failure must still
+  // arrive as a rejection, never as a throw from the call itself.
   start(id: string): Promise<void> {
-    this.invoke(`start container ${id}`, ['start', id]);
-    return Promise.resolve();
+    return this.settle(() => {
+      this.invoke(`start container ${id}`, ['start', id]);
+    });
   }
 
   state(id: string): Promise<ContainerState> {
-    const parsed = JSON.parse(this.invoke(`state of container ${id}`, ['state', id])) as ContainerState;
-    return Promise.resolve({ id: parsed.id, status: parsed.status, pid: parsed.pid, bundle: parsed.bundle });
+    return this.settle(() => {
+      const parsed = JSON.parse(this.invoke(`state of container ${id}`, ['state', id])) as ContainerState;
+      return { id: parsed.id, status: parsed.status, pid: parsed.pid, bundle: parsed.bundle };
+    });
   }
 
   kill(id: string, signal = 'TERM'): Promise<void> {
-    this.invoke(`kill container ${id}`, ['kill', id, signal]);
-    return Promise.resolve();
+    return this.settle(() => {
+      this.invoke(`kill container ${id}`, ['kill', id, signal]);
+    });
   }
 
   delete(id: string, options: { readonly force?: boolean } = {}): Promise<void> {
-    this.invoke(`delete container ${id}`, ['delete', ...(options.force === true ? ['--force'] : []), id]);
-    return Promise.resolve();
+    return this.settle(() => {
+      this.invoke(`delete container ${id}`, ['delete', ...(options.force === true ? ['--force'] : []), id]);
+    });
+  }
+
+  private settle<T>(work: () => T): Promise<T> {
+    try {
+      return Promise.resolve(work());
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
   }
 }
 

@@ -42,6 +42,7 @@ export interface ContainerSpec {
   /** Soft and hard limits by name (`RLIMIT_NOFILE`); clamped to the caller's hard limits. */
   readonly rlimits?: Readonly<Record<string, { readonly soft: number; readonly hard: number }>>;
   readonly terminal?: boolean;
+  /** Bytes. Ignored rootless (no delegated cgroup). */
   readonly memoryLimit?: number;
   readonly pidsLimit?: number;
   /** PID 1 reaps orphans and forwards signals (as `docker run --init`). */
@@ -88,8 +89,8 @@ export interface SubordinateRange {
   readonly count: number;
 }
 
-/** The caller's first range in /etc/subuid or /etc/subgid, by name or number. */
-export function subordinateRange(file: '/etc/subuid' | '/etc/subgid', user = userInfo()): SubordinateRange | undefined {
+/** The caller's first range in /etc/subuid or /etc/subgid (or a file like them), by name or number. */
+export function subordinateRange(file: string, user: { readonly username: string; readonly uid: number } = userInfo()): SubordinateRange | undefined {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -175,7 +176,9 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
     linux: {
       namespaces,
       ...(mappings === undefined ? {} : { uidMappings: mappings.uid, gidMappings: mappings.gid }),
-      ...(spec.memoryLimit === undefined && spec.pidsLimit === undefined
+      // Rootless: no cgroup is delegated to the caller on these hosts, and runc refuses a config
+      // asking for limits it cannot apply.
+      ...(rootless || (spec.memoryLimit === undefined && spec.pidsLimit === undefined)
         ? {}
         : { resources: { ...(spec.memoryLimit === undefined ? {} : { memory: { limit: spec.memoryLimit } }), ...(spec.pidsLimit === undefined ? {} : { pids: { limit: spec.pidsLimit } }) } }),
       maskedPaths: [...defaultMaskedPaths],

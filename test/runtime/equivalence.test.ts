@@ -2,11 +2,12 @@
  * The same bundles under runtime-shim and under an established runtime: what the process
  * observes (ids, capabilities, environment, cwd, hostname, mount table, rlimits, pid,
  * no_new_privs, network devices) and how it ends (exit codes, signals) must agree.
- * Rootful against crun. Rootless against runc: crun 1.8 cannot run rootless on these cgroup v1
- * "hybrid" hosts (it needs the unified hierarchy unmounted, which an unprivileged user cannot do).
+ * Rootful against crun; rootless, as an unprivileged user the tests create, against crun and
+ * runc. crun 1.8 refuses cgroup v1 "hybrid" hosts unless the unified hierarchy is unmounted in
+ * its mount namespace: root prepares such a namespace, then becomes the user to start crun.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CommandRuntime, ShimRuntime, generateConfig, subordinateRange, type ContainerSpec } from '../../src/runtime/index.js';
@@ -35,6 +36,7 @@ const cases: readonly Case[] = [
   { name: 'exit code', args: ['exit', '7'] },
   { name: 'exit code 0', args: ['exit', '0'] },
   { name: 'descriptors', args: ['fds'] },
+  { name: 'orphans of PID 1', args: ['zombies'] },
 ];
 
 let dir: string;
@@ -82,12 +84,14 @@ describe.runIf(isRoot && toolExists('crun'))('runtime-shim and crun, rootful', (
       const outcomes = [];
       for (const runtime of [shim(), crun()]) {
         const pidFile = join(dir, `${runtime.name}-${signal}.pid`);
-        const result = await runUntilReady(runtime.name === 'crun' ? crunArgv(path, `sig-${signal}`) : [shimBinary, '--root', join(dir, 'state-shim'), 'run', '--bundle', path, '--pid-file', pidFile, `sig-${signal}`], (child) => {
+        const result = await runUntilReady(runtime.name === 'crun' ? crunArgv(path, `sig-${signal}`) : [shimBinary, '--root', join(dir, 'state-shim'), 'run', '--bundle', path, '--pid-file', pidFile, `sig-${signal}`], async (child) => {
           // SIGTERM goes to the runtime, which forwards it; SIGKILL cannot be forwarded and goes to the container's pid.
-          if (signal === 'SIGTERM' && runtime.name !== 'crun') child.kill('SIGTERM');
+          if (signal === 'SIGTERM') child.kill('SIGTERM');
           else {
-            const containerPid = Number(readFileSync(runtime.name === 'crun' ? join(dir, `crun-pid-sig-${signal}`) : pidFile, 'utf8'));
-            process.kill(containerPid, signal);
+            // The program may print "ready" before the runtime has written the pid file.
+            const file = runtime.name === 'crun' ? join(dir, `crun-pid-sig-${signal}`) : pidFile;
+            await waitFor(() => existsSync(file) && readFileSync(file, 'utf8').trim() !== '');
+            process.kill(Number(readFileSync(file, 'utf8')), signal);
           }
         });
         outcomes.push(result);
@@ -99,41 +103,93 @@ describe.runIf(isRoot && toolExists('crun'))('runtime-shim and crun, rootful', (
     });
   }
 
+  it('agree on the detached lifecycle: create, start, state, kill through the runtime, delete', async () => {
+    const path = bundle('rootful-lifecycle', { args: ['/test-init', 'sleep-until-signal'], rootfs, rootless: false });
+    const observed = [];
+    for (const runtime of [shim(), crun()]) {
+      const id = `life-${runtime.name}`;
+      const output = join(dir, `${id}.out`);
+      const seen: string[] = [];
+      await runtime.create(path, id, { output });
+      seen.push((await runtime.state(id)).status);
+      await runtime.start(id);
+      await waitFor(() => readFileSync(output, 'utf8').includes('ready'));
+      seen.push((await runtime.state(id)).status);
+      await runtime.kill(id, 'USR1');
+      await waitFor(async () => (await runtime.state(id)).status === 'stopped');
+      seen.push((await runtime.state(id)).status);
+      await runtime.delete(id);
+      await expect(runtime.state(id)).rejects.toThrow(/state of container/);
+      observed.push({ states: seen, output: readFileSync(output, 'utf8') });
+    }
+    expect(observed[0]).toEqual({ states: ['created', 'running', 'stopped'], output: 'ready\n{"signal":10}\n' });
+    expect(observed[1]).toEqual(observed[0]);
+  });
+
+  it('runtime-shim as init: PID 1 reaps the orphans of the program, which runs as PID 2', async () => {
+    const path = bundle('rootful-init-zombies', { args: ['/test-init', 'zombies'], rootfs, rootless: false, init: true });
+    const result = await shim().run(path, 'init-zombies', { stdio: 'pipe' });
+    expect(result.status).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ self: 2, orphanParent: 1, orphan: 'reaped' });
+  });
+
   function crunArgv(path: string, id: string): string[] {
     return ['unshare', '-m', '--propagation', 'private', 'sh', '-c', 'umount /sys/fs/cgroup/unified 2>/dev/null; exec "$@"', 'sh', 'crun', '--root', join(dir, 'state-crun'), 'run', '--bundle', path, '--pid-file', join(dir, `crun-pid-${id}`), id];
   }
 });
 
+/** Polls (every 20 ms, at most 5 s) until the condition holds. */
+async function waitFor(condition: () => boolean | Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 250; i++) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error('condition not met within 5 s');
+}
+
 /** Runs a container whose program prints "ready" before waiting, then acts on it. */
-function runUntilReady(argv: readonly string[], act: (child: ReturnType<typeof spawn>) => void): Promise<{ status: number; stdout: string }> {
+function runUntilReady(argv: readonly string[], act: (child: ReturnType<typeof spawn>) => Promise<void>): Promise<{ status: number; stdout: string }> {
   return new Promise((resolve, reject) => {
     const [command, ...args] = argv;
     const child = spawn(command ?? '', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let acted = false;
+    let failure: unknown;
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
       if (!acted && stdout.includes('ready')) {
         acted = true;
-        act(child);
+        act(child).catch((error: unknown) => {
+          failure = error;
+          // The program would wait a minute for a signal: SIGINT makes it end now (the runtime forwards it).
+          child.kill('SIGINT');
+        });
       }
     });
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ status: code ?? 128 + (signal === 'SIGKILL' ? 9 : 15), stdout });
+      if (failure !== undefined) reject(failure instanceof Error ? failure : new Error(String(failure)));
+      else resolve({ status: code ?? 128 + (signal === 'SIGKILL' ? 9 : 15), stdout });
     });
   });
 }
 
-describe.runIf(isRoot && toolExists('runc') && toolExists('newuidmap'))('runtime-shim and runc, rootless', () => {
+describe.runIf(isRoot && toolExists('runc') && toolExists('newuidmap'))('runtime-shim, crun and runc, rootless', () => {
   let user: { uid: number; gid: number; runtimeDir: string };
   let rootlessRootfs: string;
   let mappings: NonNullable<ContainerSpec['idMappings']>;
 
+  // State directories and pid files of this run only: the user's runtime directory outlives
+  // test runs, and what an interrupted one left there must not collide with this one.
+  let states: string;
+
   beforeAll(() => {
     user = ensureRootlessUser();
+    states = join(user.runtimeDir, `equivalence-${process.pid}`);
+    mkdirSync(states, { mode: 0o700 });
+    chownTree(states, user);
     const rootlessDir = join(dir, 'rootless');
     mkdirSync(rootlessDir, { recursive: true });
     rootlessRootfs = makeRootfs(rootlessDir, user);
@@ -147,36 +203,94 @@ describe.runIf(isRoot && toolExists('runc') && toolExists('newuidmap'))('runtime
     };
   });
 
+  afterAll(() => {
+    rmSync(states, { recursive: true, force: true });
+  });
+
   const run = (argv: readonly string[]): { status: number; stdout: string; stderr: string } => {
     const result = spawnSync(asRootless(user)[0] ?? '', [...asRootless(user).slice(1), ...argv], { encoding: 'utf8', cwd: '/' });
     return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
   };
 
+  /**
+   * crun as the unprivileged user, in a mount namespace root prepared without the unified
+   * hierarchy (the user cannot unmount it: the mount is locked in any namespace the user owns).
+   */
+  const runCrun = (argv: readonly string[]): { status: number; stdout: string; stderr: string } => {
+    const prefix = hybrid() ? ['unshare', '-m', '--propagation', 'private', 'sh', '-c', 'umount /sys/fs/cgroup/unified && exec "$@"', 'sh'] : [];
+    const full = [...prefix, ...asRootless(user), ...argv];
+    const result = spawnSync(full[0] ?? '', full.slice(1), { encoding: 'utf8', cwd: '/' });
+    return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+  };
+
   let n = 0;
-  // A single-id namespace has no uid 1000; runc refuses additional groups rootless (crun and
-  // the shim set them: checked on its own below).
-  const rootlessCases = cases.flatMap((c) => [true, false].map((full) => ({ c, full }))).filter(({ c, full }) => (full || c.spec?.user === undefined) && c.spec?.user?.additionalGids === undefined);
+  // A single-id namespace has no uid 1000.
+  const rootlessCases = cases.flatMap((c) => [true, false].map((full) => ({ c, full }))).filter(({ c, full }) => full || c.spec?.user === undefined);
   for (const { c, full } of rootlessCases) {
-    {
-      it(`agree on ${c.name} (${full ? 'full id range through newuidmap' : 'single id'})`, () => {
-        const spec: ContainerSpec = {
-          args: ['/test-init', ...c.args],
-          rootfs: rootlessRootfs,
-          rootless: true,
-          idMappings: full ? mappings : { uid: [{ containerID: 0, hostID: user.uid, size: 1 }], gid: [{ containerID: 0, hostID: user.gid, size: 1 }] },
-          ...c.spec,
-        };
-        const path = bundle(`rootless-${full ? 'full' : 'single'}-${c.name}`, spec, user);
-        n++;
-        const ours = run([shimBinary, '--root', join(user.runtimeDir, 'shim'), 'run', '--bundle', path, `rs${n}`]);
-        const theirs = run(['runc', '--root', join(user.runtimeDir, 'runc'), 'run', '--bundle', path, `rr${n}`]);
-        expect(ours.stderr).not.toContain('"error"');
-        if (c.args[0] !== 'exit') expect(ours.stdout.length).toBeGreaterThan(0);
-        expect({ status: ours.status, stdout: normalizeRootless(c.args[0] ?? '', ours.stdout) }).toEqual({ status: theirs.status, stdout: normalizeRootless(c.args[0] ?? '', theirs.stdout) });
-      });
-    }
+    const spec = (): ContainerSpec => ({
+      args: ['/test-init', ...c.args],
+      rootfs: rootlessRootfs,
+      rootless: true,
+      idMappings: full ? mappings : { uid: [{ containerID: 0, hostID: user.uid, size: 1 }], gid: [{ containerID: 0, hostID: user.gid, size: 1 }] },
+      ...c.spec,
+    });
+    const label = full ? 'full id range through newuidmap' : 'single id';
+
+    it.runIf(toolExists('crun'))(`agree with crun on ${c.name} (${label})`, () => {
+      const path = bundle(`rootless-crun-${full ? 'full' : 'single'}-${c.name}`, spec(), user);
+      n++;
+      const ours = run([shimBinary, '--root', join(states, 'shim'), 'run', '--bundle', path, `rs${n}`]);
+      const theirs = runCrun(['crun', '--root', join(states, 'crun'), 'run', '--bundle', path, `rc${n}`]);
+      expect(ours.stderr).not.toContain('"error"');
+      expect(theirs.stderr).toBe('');
+      if (c.args[0] !== 'exit') expect(ours.stdout.length).toBeGreaterThan(0);
+      expect({ status: ours.status, stdout: normalizeCrunRootless(c.args[0] ?? '', ours.stdout) }).toEqual({ status: theirs.status, stdout: normalizeCrunRootless(c.args[0] ?? '', theirs.stdout) });
+    });
+
+    // runc refuses additional groups rootless (crun and the shim set them).
+    it.runIf(c.spec?.user?.additionalGids === undefined)(`agree with runc on ${c.name} (${label})`, () => {
+      const path = bundle(`rootless-runc-${full ? 'full' : 'single'}-${c.name}`, spec(), user);
+      n++;
+      const ours = run([shimBinary, '--root', join(states, 'shim'), 'run', '--bundle', path, `rs${n}`]);
+      const theirs = run(['runc', '--root', join(states, 'runc'), 'run', '--bundle', path, `rr${n}`]);
+      expect(ours.stderr).not.toContain('"error"');
+      if (c.args[0] !== 'exit') expect(ours.stdout.length).toBeGreaterThan(0);
+      expect({ status: ours.status, stdout: normalizeRootless(c.args[0] ?? '', ours.stdout) }).toEqual({ status: theirs.status, stdout: normalizeRootless(c.args[0] ?? '', theirs.stdout) });
+    });
+  }
+
+  for (const [signal, expected] of [
+    ['SIGTERM', { status: 0, line: '{"signal":15}' }],
+    ['SIGKILL', { status: 137, line: undefined }],
+  ] as const) {
+    it(`agree on ${signal} sent to the runtime process or the container, as the user`, async () => {
+      const path = bundle(`rootless-signal-${signal}`, { args: ['/test-init', 'sleep-until-signal'], rootfs: rootlessRootfs, rootless: true, idMappings: mappings }, user);
+      const crunPrefix = hybrid() ? ['unshare', '-m', '--propagation', 'private', 'sh', '-c', 'umount /sys/fs/cgroup/unified && exec "$@"', 'sh'] : [];
+      const outcomes: Record<string, { status: number; stdout: string }> = {};
+      for (const name of ['shim', 'crun', 'runc'] as const) {
+        const id = `rsig-${name}-${signal}`;
+        const pidFile = join(states, `${id}.pid`);
+        const binary = name === 'shim' ? shimBinary : name;
+        const argv = [...(name === 'crun' ? crunPrefix : []), ...asRootless(user), binary, '--root', join(states, name), 'run', '--bundle', path, '--pid-file', pidFile, id];
+        // Every wrapper execs: the spawned process is the runtime itself.
+        outcomes[name] = await runUntilReady(argv, async (child) => {
+          if (signal === 'SIGTERM') child.kill('SIGTERM');
+          else {
+            await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '');
+            process.kill(Number(readFileSync(pidFile, 'utf8')), signal);
+          }
+        });
+      }
+      for (const outcome of Object.values(outcomes)) {
+        expect(outcome.status).toBe(expected.status);
+        if (expected.line !== undefined) expect(outcome.stdout).toContain(expected.line);
+      }
+      expect(outcomes['shim']).toEqual(outcomes['crun']);
+    });
   }
 });
+
+const hybrid = (): boolean => readFileSync('/proc/self/mountinfo', 'utf8').includes(' /sys/fs/cgroup/unified ');
 
 /**
  * runc differs from crun (which the shim follows, and which cannot run rootless here) in
@@ -205,7 +319,9 @@ describe.runIf(isRoot && toolExists('newuidmap'))('runtime-shim rootless, on its
         gid: [{ containerID: 0, hostID: user.gid, size: 1 }, { containerID: 1, hostID: subgid?.start ?? 0, size: subgid?.count ?? 0 }],
       },
     }, user);
-    const result = spawnSync(asRootless(user)[0] ?? '', [...asRootless(user).slice(1), shimBinary, '--root', join(user.runtimeDir, 'shim'), 'run', '--bundle', path, 'groups'], { encoding: 'utf8', cwd: '/' });
+    const states = join(user.runtimeDir, `groups-${process.pid}`);
+    const result = spawnSync(asRootless(user)[0] ?? '', [...asRootless(user).slice(1), shimBinary, '--root', states, 'run', '--bundle', path, 'groups'], { encoding: 'utf8', cwd: '/' });
+    rmSync(states, { recursive: true, force: true });
     expect(result.stderr).toBe('');
     expect(JSON.parse(result.stdout)).toEqual({ uid: 1000, gid: 1000, euid: 1000, egid: 1000, groups: [10, 20] });
   });
@@ -214,6 +330,33 @@ describe.runIf(isRoot && toolExists('newuidmap'))('runtime-shim rootless, on its
 /** Inode numbers of the pipes and sockets the runtimes' callers pass as stdio differ by nature. */
 function normalize(stdout: string): string {
   return stdout.replace(/(socket|pipe):\[\d+\]/g, '$1');
+}
+
+interface MountEntry {
+  readonly target: string;
+  readonly type: string;
+  readonly ro: boolean;
+  readonly nosuid: boolean;
+  readonly nodev: boolean;
+  readonly noexec: boolean;
+}
+
+/**
+ * Rootless, the device nodes are binds from the host and the read-only /proc paths binds of
+ * themselves. crun and the shim make them in another order, and only crun adds nosuid and
+ * noexec to the device binds while only the shim keeps proc's nosuid, nodev and noexec on the
+ * read-only paths: neither flag changes what a device node or a proc file does. Everything
+ * else in the mount table must match exactly.
+ */
+function normalizeCrunRootless(subcommand: string, stdout: string): unknown {
+  if (subcommand !== 'mounts') return normalize(stdout);
+  const devices = new Set(['/dev/null', '/dev/zero', '/dev/full', '/dev/tty', '/dev/random', '/dev/urandom']);
+  const readonlyProc = new Set(['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys']);
+  const mounts = JSON.parse(stdout) as MountEntry[];
+  const shape = (m: MountEntry): unknown => (devices.has(m.target) || readonlyProc.has(m.target) ? { target: m.target, type: m.type, ro: m.ro } : m);
+  const others = mounts.filter((m) => !devices.has(m.target)).map(shape);
+  const deviceBinds = mounts.filter((m) => devices.has(m.target)).map(shape).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+  return { others, deviceBinds };
 }
 
 function normalizeRootless(subcommand: string, stdout: string): unknown {

@@ -13,8 +13,10 @@ export const rootlessUser = 'tsbuild-rootless';
 
 /** Builds the shim and the test program (make is incremental: cheap when up to date). */
 export function buildBinaries(): void {
-  execFileSync('make', ['-s', '-C', join(repoRoot, 'runtime-shim')], { stdio: 'inherit' });
-  execFileSync('make', ['-s', '-C', join(repoRoot, 'runtime-shim', 'test-program')], { stdio: 'inherit' });
+  // Under a lock: test files run in parallel, and two compilers writing one binary corrupt it.
+  const lock = join('/tmp', 'tsbuild-runtime-make.lock');
+  execFileSync('flock', [lock, 'make', '-s', '-C', join(repoRoot, 'runtime-shim')], { stdio: 'inherit' });
+  execFileSync('flock', [lock, 'make', '-s', '-C', join(repoRoot, 'runtime-shim', 'test-program')], { stdio: 'inherit' });
 }
 
 export const isRoot = (process.getuid?.() ?? 0) === 0;
@@ -46,18 +48,16 @@ export function chownTree(path: string, owner: { uid: number; gid: number }): vo
 
 /** Creates the unprivileged user the rootless tests run as (with a subordinate id range). */
 export function ensureRootlessUser(): { uid: number; gid: number; runtimeDir: string } {
-  if (spawnSync('id', ['-u', rootlessUser]).status !== 0) {
-    execFileSync('useradd', ['--create-home', '--shell', '/bin/sh', rootlessUser]);
-  }
+  // Test files run in parallel and may all find the user missing: one creates it, under a lock.
+  // useradd gives a subordinate range when /etc/login.defs says so; make sure there is one.
+  const script = [
+    `id -u ${rootlessUser} >/dev/null 2>&1 || useradd --create-home --shell /bin/sh ${rootlessUser}`,
+    `grep -q '^${rootlessUser}:' /etc/subuid 2>/dev/null || usermod --add-subuids 300000-365535 ${rootlessUser}`,
+    `grep -q '^${rootlessUser}:' /etc/subgid 2>/dev/null || usermod --add-subgids 300000-365535 ${rootlessUser}`,
+  ].join(' && ');
+  execFileSync('flock', ['/tmp/tsbuild-rootless-user.lock', 'sh', '-c', script], { stdio: ['ignore', 'ignore', 'inherit'] });
   const uid = Number(execFileSync('id', ['-u', rootlessUser], { encoding: 'utf8' }).trim());
   const gid = Number(execFileSync('id', ['-g', rootlessUser], { encoding: 'utf8' }).trim());
-  // useradd gives a range when /etc/login.defs says so; make sure there is one.
-  for (const file of ['/etc/subuid', '/etc/subgid']) {
-    const text = spawnSync('cat', [file], { encoding: 'utf8' }).stdout ?? '';
-    if (!text.split('\n').some((line) => line.startsWith(`${rootlessUser}:`))) {
-      execFileSync(file === '/etc/subuid' ? 'usermod' : 'usermod', [file === '/etc/subuid' ? '--add-subuids' : '--add-subgids', '300000-365535', rootlessUser]);
-    }
-  }
   const runtimeDir = `/run/user/${uid}`;
   mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
   chownSync(runtimeDir, uid, gid);
