@@ -261,6 +261,18 @@ create_devices (int root_fd, bool user_namespace, const char *console_slave, str
           return shim_fail (err, saved, "mount", host, "bind /dev/%s", name);
         }
       close (target_fd);
+      /* As crun: a device bound from the host neither runs programs nor honours setuid. */
+      target_fd = openat (dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+      fd_path (target, sizeof target, target_fd);
+      if (target_fd < 0 || mount (NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NOEXEC | locked_flags (target), NULL) < 0)
+        {
+          int saved = errno;
+          if (target_fd >= 0)
+            close (target_fd);
+          close (dir);
+          return shim_fail (err, saved, "mount", host, "remount /dev/%s nosuid,noexec", name);
+        }
+      close (target_fd);
     }
   static const struct { const char *target, *name; } links[] = {
     { "/proc/self/fd", "fd" }, { "/proc/self/fd/0", "stdin" }, { "/proc/self/fd/1", "stdout" },

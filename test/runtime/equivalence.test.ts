@@ -343,9 +343,9 @@ interface MountEntry {
 
 /**
  * Rootless, the device nodes are binds from the host and the read-only /proc paths binds of
- * themselves. crun and the shim make them in another order, and only crun adds nosuid and
- * noexec to the device binds while only the shim keeps proc's nosuid, nodev and noexec on the
- * read-only paths: neither flag changes what a device node or a proc file does. Everything
+ * themselves. crun and the shim make the device binds in another order, and only the shim keeps
+ * proc's nosuid, nodev and noexec on the read-only paths (the kernel locks them in a user
+ * namespace): neither changes what a proc file does. Everything
  * else in the mount table must match exactly.
  */
 function normalizeCrunRootless(subcommand: string, stdout: string): unknown {
@@ -353,7 +353,7 @@ function normalizeCrunRootless(subcommand: string, stdout: string): unknown {
   const devices = new Set(['/dev/null', '/dev/zero', '/dev/full', '/dev/tty', '/dev/random', '/dev/urandom']);
   const readonlyProc = new Set(['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys']);
   const mounts = JSON.parse(stdout) as MountEntry[];
-  const shape = (m: MountEntry): unknown => (devices.has(m.target) || readonlyProc.has(m.target) ? { target: m.target, type: m.type, ro: m.ro } : m);
+  const shape = (m: MountEntry): unknown => (readonlyProc.has(m.target) ? { target: m.target, type: m.type, ro: m.ro } : m);
   const others = mounts.filter((m) => !devices.has(m.target)).map(shape);
   const deviceBinds = mounts.filter((m) => devices.has(m.target)).map(shape).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
   return { others, deviceBinds };
