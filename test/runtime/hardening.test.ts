@@ -186,3 +186,49 @@ describe.runIf(isRoot)('runtime-shim lifecycle and errors', () => {
     expect(JSON.parse(pid.stdout)).toMatchObject({ Pid: '2', PPid: '1' });
   });
 });
+
+describe.runIf(isRoot)('runtime-shim namespaces and cgroups', () => {
+  /** Starts a container that waits for a signal; returns its runtime process and container pid. */
+  async function startWaiting(spec: Omit<ContainerSpec, 'rootfs'>, id: string): Promise<{ child: ReturnType<typeof spawn>; pid: number; output: () => string }> {
+    const { bundle } = prepare({ args: ['/test-init', 'sleep-until-signal'], ...spec });
+    const pidFile = join(dir, `${id}.pid`);
+    const child = spawn(shimBinary, ['--root', join(dir, 'state'), 'run', '--bundle', bundle, '--pid-file', pidFile, id], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    for (let i = 0; i < 250 && !(output.includes('ready') && existsSync(pidFile)); i++) await new Promise((r) => setTimeout(r, 20));
+    return { child, pid: Number(readFileSync(pidFile, 'utf8')), output: () => output };
+  }
+
+  async function stop(child: ReturnType<typeof spawn>): Promise<void> {
+    const closed = new Promise((resolve) => child.on('close', resolve));
+    child.kill('SIGTERM');
+    await closed;
+  }
+
+  it('joins the namespaces named by path', async () => {
+    const first = await startWaiting({ hostname: 'first-box' }, `ns-first${++counter}`);
+    try {
+      const joined = runShim(prepare({ args: ['/test-init', 'hostname'], hostname: '', joinNamespaces: { uts: `/proc/${first.pid}/ns/uts` } }).bundle);
+      expect(joined.stderr).toBe('');
+      expect(JSON.parse(joined.stdout)).toBe('first-box');
+    } finally {
+      await stop(first.child);
+    }
+  });
+
+  it.runIf(existsSync('/sys/fs/cgroup/pids') || existsSync('/sys/fs/cgroup/cgroup.controllers'))('applies memory and pids limits in a cgroup, removed afterwards', async () => {
+    const id = `limits${++counter}`;
+    const running = await startWaiting({ memoryLimit: 64 * 1024 * 1024, pidsLimit: 32 }, id);
+    const unified = existsSync('/sys/fs/cgroup/cgroup.controllers');
+    const pidsDir = unified ? `/sys/fs/cgroup/tsbuild/${id}` : `/sys/fs/cgroup/pids/tsbuild/${id}`;
+    const memoryFile = unified ? `/sys/fs/cgroup/tsbuild/${id}/memory.max` : `/sys/fs/cgroup/memory/tsbuild/${id}/memory.limit_in_bytes`;
+    try {
+      expect(readFileSync(join(pidsDir, 'pids.max'), 'utf8').trim()).toBe('32');
+      expect(readFileSync(memoryFile, 'utf8').trim()).toBe(String(64 * 1024 * 1024));
+      expect(readFileSync(join(pidsDir, 'cgroup.procs'), 'utf8').split('\n')).toContain(String(running.pid));
+    } finally {
+      await stop(running.child);
+    }
+    expect(existsSync(pidsDir)).toBe(false);
+  });
+});
