@@ -4,6 +4,8 @@
  *
  *   test-init ids | caps | env | cwd | hostname | mounts | rlimits | pid | nnp | fds | netdevs
  *   test-init exit N | kill-self N | sleep-until-signal | zombies | write FILE | open-exe PID
+ *   test-init console-receiver SOCKET   (on the host: takes a terminal from --console-socket)
+ *   test-init tty                        (in the container: whether stdio is a terminal)
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -15,7 +17,9 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -329,6 +333,45 @@ zombies (void)
   return 0;
 }
 
+/*
+ * Listens on a unix socket for the terminal a runtime sends with --console-socket, then copies
+ * what the container writes to it to stdout until the container closes it.
+ */
+static int
+console_receiver (const char *path)
+{
+  int listener = socket (AF_UNIX, SOCK_STREAM, 0);
+  struct sockaddr_un address;
+  memset (&address, 0, sizeof address);
+  address.sun_family = AF_UNIX;
+  snprintf (address.sun_path, sizeof address.sun_path, "%s", path);
+  unlink (path);
+  if (listener < 0 || bind (listener, (struct sockaddr *) &address, sizeof address) < 0 || listen (listener, 1) < 0)
+    return 1;
+  printf ("listening\n");
+  fflush (stdout);
+  int connection = accept (listener, NULL, NULL);
+  if (connection < 0)
+    return 1;
+  char data[64];
+  char control[CMSG_SPACE (sizeof (int))];
+  struct iovec iov = { data, sizeof data };
+  struct msghdr message = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
+  if (recvmsg (connection, &message, 0) < 0)
+    return 1;
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR (&message);
+  if (cmsg == NULL || cmsg->cmsg_type != SCM_RIGHTS)
+    return 1;
+  int master;
+  memcpy (&master, CMSG_DATA (cmsg), sizeof master);
+  char buffer[4096];
+  ssize_t n;
+  /* EIO is how a pty master sees the last slave descriptor close. */
+  while ((n = read (master, buffer, sizeof buffer)) > 0)
+    fwrite (buffer, 1, (size_t) n, stdout);
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -381,6 +424,13 @@ main (int argc, char **argv)
       int fd = open (argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
       int result = fd < 0 ? errno : (write (fd, "x", 1) == 1 ? 0 : errno);
       printf ("{\"errno\":%d}\n", result);
+      return 0;
+    }
+  if (strcmp (command, "console-receiver") == 0 && argc > 2)
+    return console_receiver (argv[2]);
+  if (strcmp (command, "tty") == 0)
+    {
+      printf ("{\"stdin\":%s,\"stdout\":%s,\"name\":\"%s\"}\n", isatty (0) ? "true" : "false", isatty (1) ? "true" : "false", ttyname (1) == NULL ? "" : ttyname (1));
       return 0;
     }
   if (strcmp (command, "open-exe") == 0 && argc > 2)

@@ -232,3 +232,21 @@ describe.runIf(isRoot)('runtime-shim namespaces and cgroups', () => {
     expect(existsSync(pidsDir)).toBe(false);
   });
 });
+
+describe.runIf(isRoot)('runtime-shim terminals', () => {
+  it('sends the terminal to --console-socket and gives it to the process as stdio', async () => {
+    const socket = join(dir, `console${++counter}.sock`);
+    const testInit = join(shimBinary, '..', 'test-init');
+    const listener = spawn(testInit, ['console-receiver', socket], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let received = '';
+    listener.stdout.on('data', (chunk: Buffer) => (received += chunk.toString()));
+    for (let i = 0; i < 250 && !received.includes('listening'); i++) await new Promise((r) => setTimeout(r, 20));
+    const { bundle } = prepare({ args: ['/test-init', 'tty'], terminal: true });
+    const result = runShim(bundle, ['--console-socket', socket]);
+    await new Promise((resolve) => listener.on('close', resolve));
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const line = received.split('\n').find((l) => l.startsWith('{')) ?? '';
+    expect(JSON.parse(line.replace(/\r$/, ''))).toMatchObject({ stdin: true, stdout: true });
+  });
+});
