@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTsbuildError } from '../../src/common/index.js';
 import { ShimRuntime, generateConfig, type ContainerSpec } from '../../src/runtime/index.js';
-import { buildBinaries, isRoot, makeRootfs, scratchDir, shimBinary } from './helpers.js';
+import { asRootless, buildBinaries, chownTree, ensureRootlessUser, isRoot, makeRootfs, scratchDir, shimBinary, toolExists } from './helpers.js';
 
 let dir: string;
 let counter = 0;
@@ -248,5 +248,48 @@ describe.runIf(isRoot)('runtime-shim terminals', () => {
     expect(result.status).toBe(0);
     const line = received.split('\n').find((l) => l.startsWith('{')) ?? '';
     expect(JSON.parse(line.replace(/\r$/, ''))).toMatchObject({ stdin: true, stdout: true });
+  });
+});
+
+describe.runIf(isRoot && toolExists('newuidmap'))('runtime-shim rootless mounts', () => {
+  it('mounts proc, tmpfs, a bind and an overlay inside the user namespace', () => {
+    const user = ensureRootlessUser();
+    const base = join(dir, `rootless-mounts${++counter}`);
+    mkdirSync(base);
+    const rootfs = makeRootfs(base);
+    for (const d of ['lower', 'upper', 'work', 'shared']) mkdirSync(join(base, d));
+    writeFileSync(join(base, 'lower', 'from-lower'), 'x');
+    const config = generateConfig({
+      args: ['/test-init', 'mounts'],
+      rootfs,
+      rootless: true,
+      idMappings: { uid: [{ containerID: 0, hostID: user.uid, size: 1 }], gid: [{ containerID: 0, hostID: user.gid, size: 1 }] },
+      mounts: [
+        { destination: '/shared', source: join(base, 'shared'), options: ['rbind', 'ro'] },
+        { destination: '/merged', type: 'overlay', source: 'overlay', options: [`lowerdir=${join(base, 'lower')}`, `upperdir=${join(base, 'upper')}`, `workdir=${join(base, 'work')}`] },
+      ],
+    });
+    writeFileSync(join(base, 'config.json'), JSON.stringify(config));
+    chownTree(base, user);
+    const argv = [...asRootless(user), shimBinary, '--root', join(user.runtimeDir, 'shim-mounts'), 'run', '--bundle', base, `rm${counter}`];
+    const result = spawnSync(argv[0] ?? '', argv.slice(1), { encoding: 'utf8', cwd: '/' });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const mounts = JSON.parse(result.stdout) as { target: string; type: string; ro: boolean }[];
+    expect(mounts.find((m) => m.target === '/proc')?.type).toBe('proc');
+    expect(mounts.find((m) => m.target === '/dev')?.type).toBe('tmpfs');
+    expect(mounts.find((m) => m.target === '/shared')).toMatchObject({ ro: true });
+    expect(mounts.find((m) => m.target === '/merged')?.type).toBe('overlay');
+  });
+});
+
+describe('building runtime-shim', () => {
+  it('fails with what to install when there is no C compiler', () => {
+    const copy = scratchDir('tsbuild-shim-build-');
+    spawnSync('cp', ['-r', join(shimBinary, '..', '..', 'src'), join(shimBinary, '..', '..', 'Makefile'), copy]);
+    const result = spawnSync('make', ['-C', copy, 'CC=tsbuild-no-such-compiler'], { encoding: 'utf8' });
+    spawnSync('rm', ['-rf', copy]);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('apt-get install -y gcc libc6-dev make');
   });
 });
