@@ -189,8 +189,8 @@ describe.runIf(isRoot)('runtime-shim lifecycle and errors', () => {
 
 describe.runIf(isRoot)('runtime-shim namespaces and cgroups', () => {
   /** Starts a container that waits for a signal; returns its runtime process and container pid. */
-  async function startWaiting(spec: Omit<ContainerSpec, 'rootfs'>, id: string): Promise<{ child: ReturnType<typeof spawn>; pid: number; output: () => string }> {
-    const { bundle } = prepare({ args: ['/test-init', 'sleep-until-signal'], ...spec });
+  async function startWaiting(spec: Omit<ContainerSpec, 'rootfs' | 'args'>, id: string): Promise<{ child: ReturnType<typeof spawn>; pid: number; output: () => string }> {
+    const { bundle } = prepare({ ...spec, args: ['/test-init', 'sleep-until-signal'] });
     const pidFile = join(dir, `${id}.pid`);
     const child = spawn(shimBinary, ['--root', join(dir, 'state'), 'run', '--bundle', bundle, '--pid-file', pidFile, id], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
