@@ -3,6 +3,9 @@
  * (HTTPS, or plain HTTP for loopback and `insecureRegistries`), the auth challenge learnt, and
  * requests go through the policy stack: user agent → retry → auth → redirect → verify → undici.
  */
+import { readFileSync, readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
 import { TsbuildError, registryApiHost } from '../common/index.js';
@@ -34,6 +37,13 @@ export interface RegistryClientOptions {
   /** Hosts (`host` or `host:port`) reached over plain HTTP or with unverified TLS. */
   readonly insecureRegistries?: readonly string[];
   readonly tls?: TlsOptions;
+  /**
+   * Directories holding a folder per registry host (`host` or `host:port`) with its CA
+   * certificates (`*.crt`) and a client certificate (`*.cert` with its `*.key`), as docker's and
+   * podman's certs.d. Default: /etc/docker/certs.d, /etc/containers/certs.d and
+   * ~/.config/containers/certs.d.
+   */
+  readonly certsDirectories?: readonly string[];
   readonly retry?: RetryOptions;
   readonly timeouts?: TimeoutOptions;
   readonly userAgent?: string;
@@ -137,6 +147,9 @@ export class RegistryClient {
   private readonly insecure: Agent;
   private readonly insecureHosts: ReadonlySet<string>;
   private readonly registries = new Map<string, Registry>();
+  private readonly certsDirectories: readonly string[];
+  private readonly hostAgents = new Map<string, Agent | undefined>();
+  private readonly agentOptions: { timeouts: { headersTimeout: number; bodyTimeout: number }; connectTimeout: number; ca: readonly (string | Buffer)[] };
 
   constructor(options: RegistryClientOptions = {}) {
     this.credentials = options.credentials ?? dockerConfigCredentials();
@@ -154,6 +167,27 @@ export class RegistryClient {
     const connect = caList === undefined ? { timeout: connectTimeout } : { timeout: connectTimeout, ca: [...tlsRootCertificates(), ...caList] };
     this.secure = new Agent({ ...timeouts, connect });
     this.insecure = new Agent({ ...timeouts, connect: { ...connect, rejectUnauthorized: false } });
+    this.certsDirectories = options.certsDirectories ?? ['/etc/docker/certs.d', '/etc/containers/certs.d', join(homedir(), '.config', 'containers', 'certs.d')];
+    this.agentOptions = { timeouts, connectTimeout, ca: caList ?? [] };
+  }
+
+  /** An agent with the host's own CAs and client certificate, when its certs.d folder has any. */
+  private hostAgent(host: string): Agent | undefined {
+    if (this.hostAgents.has(host)) return this.hostAgents.get(host);
+    const material = readCertsDirectory(this.certsDirectories, host);
+    const agent =
+      material === undefined
+        ? undefined
+        : new Agent({
+            ...this.agentOptions.timeouts,
+            connect: {
+              timeout: this.agentOptions.connectTimeout,
+              ca: [...tlsRootCertificates(), ...this.agentOptions.ca, ...material.ca],
+              ...(material.cert === undefined ? {} : { cert: material.cert, key: material.key }),
+            },
+          });
+    this.hostAgents.set(host, agent);
+    return agent;
   }
 
   registry(domain: string): Registry {
@@ -174,12 +208,40 @@ export class RegistryClient {
   }
 
   dispatcherFor(host: string): Dispatcher {
-    return this.isInsecure(host) ? this.insecure : this.secure;
+    if (this.isInsecure(host)) return this.insecure;
+    return this.hostAgent(host) ?? this.secure;
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.secure.close(), this.insecure.close()]);
+    const own = [...this.hostAgents.values()].filter((agent): agent is Agent => agent !== undefined);
+    await Promise.all([this.secure.close(), this.insecure.close(), ...own.map((agent) => agent.close())]);
   }
+}
+
+interface HostCertificates {
+  readonly ca: readonly string[];
+  readonly cert?: string;
+  readonly key?: string;
+}
+
+/** The first certs.d folder of the host that has anything in it. */
+function readCertsDirectory(directories: readonly string[], host: string): HostCertificates | undefined {
+  // The host names a folder: nothing but a host name, an IP (v6 in brackets) and a port.
+  if (!/^[A-Za-z0-9.\-[\]:]+$/.test(host) || host.split(/[:\]]/).some((part) => part === '..' || part === '.')) return undefined;
+  for (const directory of directories) {
+    const folder = join(directory, host);
+    let names: string[];
+    try {
+      names = readdirSync(folder).sort();
+    } catch {
+      continue;
+    }
+    const ca = names.filter((name) => name.endsWith('.crt')).map((name) => readFileSync(join(folder, name), 'utf8'));
+    const certName = names.find((name) => name.endsWith('.cert') && names.includes(`${name.slice(0, -'.cert'.length)}.key`));
+    const client = certName === undefined ? {} : { cert: readFileSync(join(folder, certName), 'utf8'), key: readFileSync(join(folder, `${certName.slice(0, -'.cert'.length)}.key`), 'utf8') };
+    if (ca.length > 0 || certName !== undefined) return { ca, ...client };
+  }
+  return undefined;
 }
 
 function tlsRootCertificates(): string[] {
