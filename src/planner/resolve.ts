@@ -80,10 +80,15 @@ interface CopyFields extends Omit<RawCopyFields, 'from'> {
   readonly from: StageRef | undefined;
 }
 
+/** An ARG after resolution: its value in scope (`undefined` when it has none). */
+export type ResolvedArg = Pick<RawArg, 'key' | 'value'>;
+/** An ENV or LABEL pair after expansion. */
+export type ResolvedPair = Pick<RawKeyValue, 'key' | 'value'>;
+
 export type ResolvedInstruction =
-  | (Common & { readonly kind: 'ARG'; readonly args: readonly RawArg[] })
-  | (Common & { readonly kind: 'ENV'; readonly pairs: readonly RawKeyValue[] })
-  | (Common & { readonly kind: 'LABEL'; readonly pairs: readonly RawKeyValue[] })
+  | (Common & { readonly kind: 'ARG'; readonly args: readonly ResolvedArg[] })
+  | (Common & { readonly kind: 'ENV'; readonly pairs: readonly ResolvedPair[] })
+  | (Common & { readonly kind: 'LABEL'; readonly pairs: readonly ResolvedPair[] })
   | (Common & { readonly kind: 'COPY' } & CopyFields)
   | (Common & { readonly kind: 'ADD' } & CopyFields)
   | (Common & {
@@ -95,7 +100,7 @@ export type ResolvedInstruction =
       readonly network: string;
       readonly security: string;
       /** ARGs in scope with their values: they join the RUN environment and its history entry. */
-      readonly args: readonly RawArg[];
+      readonly args: readonly ResolvedArg[];
     })
   | (Common & { readonly kind: 'EXPOSE'; readonly ports: readonly string[] })
   | (Common & { readonly kind: 'VOLUME'; readonly volumes: readonly string[] })
@@ -308,7 +313,7 @@ interface Resolved {
   readonly stage: ResolvedStage;
   readonly env: Env;
   readonly imageEnv: Env;
-  readonly args: readonly RawArg[];
+  readonly args: readonly ResolvedArg[];
 }
 
 function buildArgsOf(options: ResolveOptions): Readonly<Record<string, string>> {
@@ -530,7 +535,7 @@ interface DispatchContext {
 function dispatchStage(state: StageState, context: DispatchContext, targetPlatform: Platform): Resolved {
   let env: Env;
   let imageEnv: Env;
-  let args: RawArg[];
+  let args: ResolvedArg[];
   let platform: Platform;
   if (state.base.kind === 'stage') {
     const parent = context.done.get(state.base.stage);
@@ -572,7 +577,7 @@ function dispatchStage(state: StageState, context: DispatchContext, targetPlatfo
     const where = describeLines(raw.range);
     switch (raw.kind) {
       case 'ARG': {
-        const resolvedArgs: RawArg[] = [];
+        const resolvedArgs: ResolvedArg[] = [];
         for (const arg of raw.args) {
           context.declared.add(arg.key);
           let value: string | undefined;

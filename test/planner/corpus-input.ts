@@ -20,6 +20,8 @@ interface JsonCommand {
 
 interface JsonStage {
   readonly name: string;
+  readonly comment: string;
+  readonly sourceCode: string;
   readonly baseName: string;
   readonly platform: string;
   readonly startLine: number;
@@ -45,15 +47,15 @@ function mountFlags(code: string): string[] {
 
 function toInstruction(c: JsonCommand): RawInstruction {
   const range = lines(c.startLine, c.endLine);
-  const base = { range, name: c.name };
+  const base = { range, name: c.name, code: c.code };
   const get = <T>(key: string): T => c[key] as T;
   switch (c.type) {
     case 'ARG':
-      return { ...base, kind: 'ARG', args: get<{ key: string; value: string | null }[]>('args').map((a) => ({ key: a.key, value: a.value ?? undefined })) };
+      return { ...base, kind: 'ARG', args: get<{ key: string; value: string | null; comment: string }[]>('args').map((a) => ({ key: a.key, value: a.value ?? undefined, comment: a.comment })) };
     case 'ENV':
-      return { ...base, kind: 'ENV', pairs: get<{ key: string; value: string }[]>('env') };
+      return { ...base, kind: 'ENV', pairs: get<{ key: string; value: string; noDelim: boolean }[]>('env') };
     case 'LABEL':
-      return { ...base, kind: 'LABEL', pairs: get<{ key: string; value: string }[]>('labels') };
+      return { ...base, kind: 'LABEL', pairs: get<{ key: string; value: string; noDelim: boolean }[]>('labels') };
     case 'COPY':
     case 'ADD':
       return {
@@ -82,6 +84,7 @@ function toInstruction(c: JsonCommand): RawInstruction {
         mounts: mountFlags(c.code),
         network: get<string>('network'),
         security: (c['security'] as string | null) ?? '',
+        flagsUsed: get<string[]>('flagsUsed'),
       };
     case 'CMD':
     case 'ENTRYPOINT':
@@ -116,7 +119,7 @@ export function toRaw(json: JsonDockerfile): RawDockerfile {
     escapeToken: json.escapeToken,
     metaArgs: json.metaArgs.map(toInstruction) as Extract<RawInstruction, { kind: 'ARG' }>[],
     stages: json.stages.map(
-      (s): RawStage => ({ name: s.name, baseName: s.baseName, platform: s.platform, range: lines(s.startLine, s.endLine), instructions: s.commands.map(toInstruction) }),
+      (s): RawStage => ({ name: s.name, baseName: s.baseName, platform: s.platform, comment: s.comment, code: s.sourceCode, range: lines(s.startLine, s.endLine), instructions: s.commands.map(toInstruction) }),
     ),
   };
 }

@@ -8,8 +8,8 @@ import { corpusCases } from '../parser/corpus.js';
 import { loadCase } from './corpus-input.js';
 
 const platform = { build: { os: 'linux', architecture: 'amd64' }, target: { os: 'linux', architecture: 'amd64' } };
-/** Fields only one of the two inputs carries (source ranges are by line only in the corpus). */
-const dropped = new Set(['range', 'code', 'flagsUsed', 'comment']);
+/** Source ranges are by line only in the corpus; every other field must match. */
+const dropped = new Set(['range']);
 
 function normalize(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(normalize);

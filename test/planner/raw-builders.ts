@@ -16,20 +16,20 @@ function nextRange(): SourceRange {
   return { start: { line, column: 1 }, end: { line, column: 40 } };
 }
 
-type Without<T> = T extends unknown ? Omit<T, 'range' | 'name'> : never;
+type Without<T> = T extends unknown ? Omit<T, 'range' | 'name' | 'code'> : never;
 
 export function ins(fields: Without<RawInstruction>): RawInstruction {
-  return { ...fields, range: nextRange(), name: fields.kind } as RawInstruction;
+  return { ...fields, range: nextRange(), name: fields.kind, code: fields.kind } as RawInstruction;
 }
 
 export const arg = (...args: [string, string?][]): RawInstruction =>
-  ins({ kind: 'ARG', args: args.map(([key, value]) => ({ key, value })) });
+  ins({ kind: 'ARG', args: args.map(([key, value]) => ({ key, value, comment: '' })) });
 
 export const env = (...pairs: [string, string][]): RawInstruction =>
-  ins({ kind: 'ENV', pairs: pairs.map(([key, value]) => ({ key, value })) });
+  ins({ kind: 'ENV', pairs: pairs.map(([key, value]) => ({ key, value, noDelim: false })) });
 
 export const run = (command: string, mounts: string[] = []): RawInstruction =>
-  ins({ kind: 'RUN', shellForm: true, cmdLine: [command], files: [], mounts, network: 'default', security: '' });
+  ins({ kind: 'RUN', shellForm: true, cmdLine: [command], files: [], mounts, network: 'default', security: '', flagsUsed: mounts.length > 0 ? ['mount'] : [] });
 
 export function copy(sources: string[], dest: string, flags: { from?: string; chown?: string; chmod?: string } = {}): RawInstruction {
   return ins({
@@ -54,6 +54,8 @@ export function stage(baseName: string, options: { name?: string; platform?: str
     name: options.name ?? '',
     baseName,
     platform: options.platform ?? '',
+    comment: '',
+    code: `FROM ${baseName}`,
     range: nextRange(),
     instructions: instructions.map((make) => make()),
   });

@@ -218,7 +218,7 @@ describe('resolveRaw: stage graph', () => {
     );
     const parse = (text: string, range: SourceRange): RawInstruction => {
       expect(text).toBe('USER $WHO');
-      return { kind: 'USER', name: 'USER', range, user: '$WHO' };
+      return { kind: 'USER', name: 'USER', code: text, range, user: '$WHO' };
     };
     const child = resolveRaw(df, options, parse).stages[1];
     expect(child?.instructions.map((i) => i.kind)).toEqual(['USER']);
@@ -254,7 +254,7 @@ describe('resolveRaw: base images', () => {
     const seen: string[] = [];
     const parse = (text: string, range: SourceRange): RawInstruction => {
       seen.push(text);
-      return { kind: 'WORKDIR', name: 'WORKDIR', range, path: text.replace(/^WORKDIR /, '') };
+      return { kind: 'WORKDIR', name: 'WORKDIR', code: text, range, path: text.replace(/^WORKDIR /, '') };
     };
     const result = resolveRaw(df, { ...options, baseImage: () => ({ env: ['APP=/srv/app'], onBuild: ['WORKDIR $APP'] }) }, parse);
     expect(seen).toEqual(['WORKDIR $APP']);
