@@ -105,6 +105,7 @@ export type JsonArrayResult =
   | { readonly kind: 'not-json' }
   | { readonly kind: 'not-strings' };
 
+const maxJsonDepth = 10000;
 const isJsonSpace = (code: number): boolean => code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d;
 
 /**
@@ -214,8 +215,10 @@ function endOfJsonValue(text: string, begin: number): number | undefined {
       i = endOfJsonString(text, i) - 1;
       continue;
     }
-    if (code === 0x5b || code === 0x7b) depth++;
-    else if (code === 0x5d || code === 0x7d) {
+    if (code === 0x5b || code === 0x7b) {
+      // Go's decoder gives up past 10000 levels: the line is then shell form, not an error.
+      if (++depth > maxJsonDepth) return undefined;
+    } else if (code === 0x5d || code === 0x7d) {
       depth--;
       if (depth === 0) return i + 1;
     } else if (depth === 0 && !isJsonSpace(code)) return undefined;

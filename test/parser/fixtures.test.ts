@@ -202,3 +202,13 @@ describe('exec form', () => {
     }
   });
 });
+
+describe('hostile nesting', () => {
+  it('reads JSON nested deeper than the reference decoder allows as shell form, and never throws', () => {
+    const deep = parseDockerfile(`FROM x\nCMD ${'['.repeat(10001)}${']'.repeat(10001)}\n`);
+    expect(deep.ok).toBe(true);
+    expect(deep.dockerfile.stages[0]?.instructions[0]).toMatchObject({ kind: 'CMD', shellForm: true });
+    const shallow = parseDockerfile(`FROM x\nCMD ${'['.repeat(100)}${']'.repeat(100)}\n`);
+    expect(shallow.diagnostics.map((d) => d.code)).toEqual(['json-not-strings']);
+  });
+});
