@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
-import { Agent, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from './undici.js';
 import { TsbuildError, registryApiHost } from '../common/index.js';
 import { AuthState, authPolicy } from './auth.js';
 import { dockerConfigCredentials, type CredentialProvider } from './credentials.js';
