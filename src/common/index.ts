@@ -4,3 +4,4 @@ export * from './source-range.js';
 export * from './suggest.js';
 export * from './reference.js';
 export * from './shell/index.js';
+export * from './fs-native.js';

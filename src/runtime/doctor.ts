@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { nativeFsStatus } from '../common/index.js';
 import { shimPath } from './oci-runtime.js';
 import { subordinateRange } from './spec.js';
 
@@ -118,10 +119,17 @@ function shim(path: string): DoctorCheck {
   return { name: 'runtime-shim', status: 'fail', detail: `${path} missing`, fix: 'npm run build:shim (needs gcc, libc6-dev, make)' };
 }
 
+function nativeFs(): DoctorCheck {
+  const status = nativeFsStatus();
+  if (status.error === undefined) return { name: 'native fs addon', status: 'ok', detail: status.path };
+  return { name: 'native fs addon', status: 'fail', detail: `${status.path}: device nodes, fifos and xattrs in layers need it`, fix: 'npm run build:native (needs gcc, libc6-dev, make and Node\'s headers)' };
+}
+
 export function runDoctor(options: DoctorOptions = {}): DoctorCheck[] {
   const user = options.user ?? userInfo();
   return [
     shim(options.shimPath ?? shimPath()),
+    nativeFs(),
     userNamespaces(),
     subordinateIds('/etc/subuid', options.subuidFile ?? '/etc/subuid', user),
     subordinateIds('/etc/subgid', options.subgidFile ?? '/etc/subgid', user),

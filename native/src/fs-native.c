@@ -1,0 +1,190 @@
+/*
+ * The few file system calls Node does not offer and image layers need: mknod (device nodes and
+ * fifos) and extended attributes, read and written without following symlinks. A Node-API
+ * addon rather than a helper process: layer diffs read the xattrs of every file.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
+#define MAX_PATH_BYTES 4096
+#define MAX_NAME_BYTES 256
+
+/* Throws an Error shaped like Node's own: message "CODE: strerror, syscall 'path'", .code, .errno, .syscall, .path. */
+static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+  const char *code_name = strerrorname_np(err);
+  if (code_name == NULL) code_name = "EUNKNOWN";
+  char message[MAX_PATH_BYTES + 256];
+  snprintf(message, sizeof message, "%s: %s, %s '%s'", code_name, strerror(err), syscall, path);
+  napi_value code, text, error, value;
+  napi_create_string_utf8(env, code_name, NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text);
+  napi_create_error(env, code, text, &error);
+  napi_create_int32(env, -err, &value);
+  napi_set_named_property(env, error, "errno", value);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &value);
+  napi_set_named_property(env, error, "syscall", value);
+  napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &value);
+  napi_set_named_property(env, error, "path", value);
+  napi_throw(env, error);
+  return NULL;
+}
+
+static int get_args(napi_env env, napi_callback_info info, size_t expected, napi_value *args) {
+  size_t count = expected;
+  if (napi_get_cb_info(env, info, &count, args, NULL, NULL) != napi_ok || count < expected) {
+    napi_throw_type_error(env, NULL, "missing arguments");
+    return -1;
+  }
+  return 0;
+}
+
+static int get_string(napi_env env, napi_value value, char *buffer, size_t size, const char *what) {
+  size_t length = 0;
+  if (napi_get_value_string_utf8(env, value, buffer, size, &length) != napi_ok) {
+    napi_throw_type_error(env, NULL, what);
+    return -1;
+  }
+  if (length + 1 >= size || strlen(buffer) != length) {
+    napi_throw_range_error(env, NULL, what);
+    return -1;
+  }
+  return 0;
+}
+
+static int get_uint32(napi_env env, napi_value value, uint32_t *out, const char *what) {
+  if (napi_get_value_uint32(env, value, out) != napi_ok) {
+    napi_throw_type_error(env, NULL, what);
+    return -1;
+  }
+  return 0;
+}
+
+/* mknod(path, mode, major, minor): mode carries the type (S_IFCHR, S_IFBLK, S_IFIFO). */
+static napi_value fs_mknod(napi_env env, napi_callback_info info) {
+  napi_value args[4];
+  char path[MAX_PATH_BYTES];
+  uint32_t mode, major_number, minor_number;
+  if (get_args(env, info, 4, args) || get_string(env, args[0], path, sizeof path, "path: a string without NUL") ||
+      get_uint32(env, args[1], &mode, "mode: a number") || get_uint32(env, args[2], &major_number, "major: a number") ||
+      get_uint32(env, args[3], &minor_number, "minor: a number"))
+    return NULL;
+  mode_t type = mode & S_IFMT;
+  if (type != S_IFCHR && type != S_IFBLK && type != S_IFIFO) {
+    napi_throw_range_error(env, NULL, "mode: a character device, block device or fifo");
+    return NULL;
+  }
+  if (mknod(path, (mode_t)mode, makedev(major_number, minor_number)) != 0) return throw_errno(env, errno, "mknod", path);
+  return NULL;
+}
+
+/* lsetxattr(path, name, value: Uint8Array) */
+static napi_value fs_lsetxattr(napi_env env, napi_callback_info info) {
+  napi_value args[3];
+  char path[MAX_PATH_BYTES], name[MAX_NAME_BYTES];
+  if (get_args(env, info, 3, args) || get_string(env, args[0], path, sizeof path, "path: a string without NUL") ||
+      get_string(env, args[1], name, sizeof name, "name: an attribute name"))
+    return NULL;
+  bool is_typed_array = false;
+  napi_is_typedarray(env, args[2], &is_typed_array);
+  if (!is_typed_array) {
+    napi_throw_type_error(env, NULL, "value: a Uint8Array");
+    return NULL;
+  }
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, args[2], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "value: a Uint8Array");
+    return NULL;
+  }
+  if (lsetxattr(path, name, length == 0 ? "" : data, length, 0) != 0) return throw_errno(env, errno, "lsetxattr", path);
+  return NULL;
+}
+
+/* llistxattr(path): the attribute names, in the order the file system lists them. */
+static napi_value fs_llistxattr(napi_env env, napi_callback_info info) {
+  napi_value args[1];
+  char path[MAX_PATH_BYTES];
+  if (get_args(env, info, 1, args) || get_string(env, args[0], path, sizeof path, "path: a string without NUL")) return NULL;
+  char *names = NULL;
+  ssize_t size = 0;
+  /* The list can grow between the size query and the read: ask again on ERANGE, a few times. */
+  for (int attempt = 0; attempt < 4; attempt++) {
+    size = llistxattr(path, NULL, 0);
+    if (size < 0) return throw_errno(env, errno, "llistxattr", path);
+    if (size == 0) break;
+    free(names);
+    names = malloc((size_t)size);
+    if (names == NULL) return throw_errno(env, ENOMEM, "llistxattr", path);
+    size = llistxattr(path, names, (size_t)size);
+    if (size >= 0) break;
+    if (errno != ERANGE) {
+      int err = errno;
+      free(names);
+      return throw_errno(env, err, "llistxattr", path);
+    }
+  }
+  if (size < 0) {
+    free(names);
+    return throw_errno(env, ERANGE, "llistxattr", path);
+  }
+  napi_value result;
+  napi_create_array(env, &result);
+  uint32_t index = 0;
+  for (ssize_t offset = 0; offset < size;) {
+    size_t length = strnlen(names + offset, (size_t)(size - offset));
+    napi_value name;
+    napi_create_string_utf8(env, names + offset, length, &name);
+    napi_set_element(env, result, index++, name);
+    offset += (ssize_t)length + 1;
+  }
+  free(names);
+  return result;
+}
+
+/* lgetxattr(path, name): the value as a Buffer. */
+static napi_value fs_lgetxattr(napi_env env, napi_callback_info info) {
+  napi_value args[2];
+  char path[MAX_PATH_BYTES], name[MAX_NAME_BYTES];
+  if (get_args(env, info, 2, args) || get_string(env, args[0], path, sizeof path, "path: a string without NUL") ||
+      get_string(env, args[1], name, sizeof name, "name: an attribute name"))
+    return NULL;
+  for (int attempt = 0; attempt < 4; attempt++) {
+    ssize_t size = lgetxattr(path, name, NULL, 0);
+    if (size < 0) return throw_errno(env, errno, "lgetxattr", path);
+    void *data = NULL;
+    napi_value buffer;
+    if (napi_create_buffer(env, (size_t)size, &data, &buffer) != napi_ok) return NULL;
+    if (size == 0) return buffer;
+    ssize_t read = lgetxattr(path, name, data, (size_t)size);
+    if (read >= 0) {
+      if (read == size) return buffer;
+      napi_value slice;
+      napi_create_buffer_copy(env, (size_t)read, data, NULL, &slice);
+      return slice;
+    }
+    if (errno != ERANGE) return throw_errno(env, errno, "lgetxattr", path);
+  }
+  return throw_errno(env, ERANGE, "lgetxattr", path);
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor properties[] = {
+      {"mknod", NULL, fs_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"lsetxattr", NULL, fs_lsetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"llistxattr", NULL, fs_llistxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"lgetxattr", NULL, fs_lgetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
