@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'INVALID_DIGEST'
   | 'INVALID_MEDIA_TYPE'
   | 'UNSAFE_PATH'
+  | 'INVALID_ARCHIVE'
   | 'LOCKED'
   // registry
   | 'REGISTRY'

@@ -5,3 +5,4 @@ export * from './suggest.js';
 export * from './reference.js';
 export * from './shell/index.js';
 export * from './fs-native.js';
+export * from './tar-reader.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { constants as zlibConstants, createGzip } from 'node:zlib';
-import { MediaType, TsbuildError, parseDigest, type Descriptor, type Digest } from '../common/index.js';
+import { MediaType, TsbuildError, parseDigest, readXattr, type Descriptor, type Digest } from '../common/index.js';
 import type { BlobInfo } from '../store/index.js';
 import { encodeHeader, endOfArchive, padding, type TarHeader } from './tar.js';
 
@@ -119,6 +119,13 @@ export async function compressLayer(tar: AsyncIterable<Uint8Array>, sink: BlobSi
   return { descriptor: { mediaType: MediaType.ociLayerGzip, digest: info.digest, size: info.size }, diffId: uncompressed.digest() };
 }
 
+/** glibc's dev_t layout (gnu_dev_major, gnu_dev_minor): each number split across both 32-bit words. */
+function deviceNumbers(rdev: number): { devmajor: number; devminor: number } {
+  const high = Math.floor(rdev / 2 ** 32);
+  const low = rdev % 2 ** 32;
+  return { devmajor: ((low >>> 8) & 0xfff) | ((high & 0xfffff000) >>> 0), devminor: ((low & 0xff) | ((low >>> 12) & 0xfff00) | ((high & 0xfff) << 20)) >>> 0 };
+}
+
 /**
  * The entries of a directory tree as a layer holds them, in tar order, read lazily. Hard links
  * inside the tree become `link` entries to the first path seen; ownership is kept numerically.
@@ -131,7 +138,17 @@ export async function* directoryEntries(root: string, prefix = ''): AsyncGenerat
       const path = join(directory, name);
       const entryPath = relative === '' ? name : `${relative}/${name}`;
       const info = await lstat(path);
-      const common = { path: entryPath, mode: info.mode & 0o7777, uid: info.uid, gid: info.gid, mtime: Math.floor(info.mtimeMs / 1000) };
+      // Only security.capability among the xattrs, as BuildKit's diff does: user.* and the
+      // rest are host details, not image content.
+      const capability = info.isFile() ? readXattr(path, 'security.capability') : undefined;
+      const common = {
+        path: entryPath,
+        mode: info.mode & 0o7777,
+        uid: info.uid,
+        gid: info.gid,
+        mtime: Math.floor(info.mtimeMs / 1000),
+        ...(capability === undefined || capability.length === 0 ? {} : { pax: { 'SCHILY.xattr.security.capability': capability } }),
+      };
       if (info.isDirectory()) {
         yield { ...common, type: 'directory' };
         yield* walk(path, entryPath);
@@ -146,8 +163,12 @@ export async function* directoryEntries(root: string, prefix = ''): AsyncGenerat
           if (info.nlink > 1) seen.set(key, entryPath);
           yield { ...common, type: 'file', size: info.size, content: () => createReadStream(path) };
         }
+      } else if (info.isFIFO()) {
+        yield { ...common, type: 'fifo' };
+      } else if (info.isCharacterDevice() || info.isBlockDevice()) {
+        yield { ...common, type: info.isCharacterDevice() ? 'character-device' : 'block-device', ...deviceNumbers(info.rdev) };
       }
-      // Sockets, fifos and device nodes are not image content.
+      // Sockets are not image content.
     }
   }
   yield* walk(root, prefix);

@@ -5,7 +5,7 @@
  */
 import { TsbuildError } from '../common/index.js';
 
-export type TarEntryType = 'file' | 'directory' | 'symlink' | 'link';
+export type TarEntryType = 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo';
 
 export interface TarHeader {
   /** Relative path, `/`-separated, no leading `/` or `./`; directories without trailing `/`. */
@@ -20,12 +20,15 @@ export interface TarHeader {
   readonly size?: number;
   /** Target of a symlink (as written) or hard link (a path in the same archive). */
   readonly linkname?: string;
-  /** Extra PAX records (`SCHILY.xattr.*`). */
-  readonly pax?: Readonly<Record<string, string>>;
+  /** Device numbers; character and block devices only. */
+  readonly devmajor?: number;
+  readonly devminor?: number;
+  /** Extra PAX records (`SCHILY.xattr.*`); values are bytes where they are not text. */
+  readonly pax?: Readonly<Record<string, string | Uint8Array>>;
 }
 
 export const blockSize = 512;
-const typeFlags: Record<TarEntryType, string> = { file: '0', link: '1', symlink: '2', directory: '5' };
+const typeFlags: Record<TarEntryType, string> = { file: '0', link: '1', symlink: '2', 'character-device': '3', 'block-device': '4', directory: '5', fifo: '6' };
 
 function isPlainAscii(text: string): boolean {
   return /^[\x20-\x7e]*$/.test(text);
@@ -45,13 +48,12 @@ function writeOctal(block: Buffer, offset: number, length: number, value: number
   block.write(`${text}\0`, offset, length, 'ascii');
 }
 
-function paxRecord(key: string, value: string): string {
+function paxRecord(key: string, value: string | Uint8Array): Buffer {
   // The length prefix counts its own digits.
-  const body = ` ${key}=${value}\n`;
-  const bodyLength = Buffer.byteLength(body);
-  let digits = String(bodyLength).length;
-  if (String(bodyLength + digits).length > digits) digits += 1;
-  return `${bodyLength + digits}${body}`;
+  const body = Buffer.concat([Buffer.from(` ${key}=`, 'utf8'), typeof value === 'string' ? Buffer.from(value, 'utf8') : value, Buffer.from('\n')]);
+  let digits = String(body.length).length;
+  if (String(body.length + digits).length > digits) digits += 1;
+  return Buffer.concat([Buffer.from(String(body.length + digits), 'ascii'), body]);
 }
 
 function ustarBlock(header: TarHeader, name: string, typeflag: string, size: number, linkname: string): Buffer {
@@ -67,9 +69,9 @@ function ustarBlock(header: TarHeader, name: string, typeflag: string, size: num
   writeString(block, 157, 100, linkname);
   block.write('ustar\0', 257, 6, 'ascii');
   block.write('00', 263, 2, 'ascii');
-  // uname/gname (265, 297) stay empty; devmajor/devminor are zero-filled octal.
-  writeOctal(block, 329, 8, 0);
-  writeOctal(block, 337, 8, 0);
+  // uname/gname (265, 297) stay empty.
+  writeOctal(block, 329, 8, header.devmajor ?? 0);
+  writeOctal(block, 337, 8, header.devminor ?? 0);
   let sum = 0;
   for (const byte of block) sum += byte;
   block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'ascii');
@@ -89,7 +91,7 @@ export function encodeHeader(header: TarHeader): Buffer {
   const size = header.type === 'file' ? (header.size ?? 0) : 0;
   const name = header.type === 'directory' ? `${header.path}/` : header.path;
   const linkname = header.linkname ?? '';
-  const records: Array<[string, string]> = [];
+  const records: Array<[string, string | Uint8Array]> = [];
   if (Buffer.byteLength(name) > 100 || !isPlainAscii(name)) records.push(['path', name]);
   if (Buffer.byteLength(linkname) > 100 || !isPlainAscii(linkname)) records.push(['linkpath', linkname]);
   if (!fitsOctal(size, 12)) records.push(['size', String(size)]);
@@ -99,7 +101,7 @@ export function encodeHeader(header: TarHeader): Buffer {
   const main = ustarBlock(header, records.some(([key]) => key === 'path') ? asciiPrefix(name) : name, typeFlags[header.type], size, records.some(([key]) => key === 'linkpath') ? asciiPrefix(linkname) : linkname);
   if (records.length === 0) return main;
   records.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const body = Buffer.from(records.map(([key, value]) => paxRecord(key, value)).join(''), 'utf8');
+  const body = Buffer.concat(records.map(([key, value]) => paxRecord(key, value)));
   const paxName = asciiPrefix(`PaxHeaders.0/${name.replace(/\/$/, '').split('/').at(-1) ?? ''}`);
   const paxHeader = ustarBlock({ path: paxName, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0 }, paxName, 'x', body.length, '');
   return Buffer.concat([paxHeader, body, padding(body.length), main]);

@@ -4,8 +4,7 @@ import { join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { extract, type Header } from 'tar-stream';
-import { MediaType, TsbuildError, messageOf } from '../common/index.js';
+import { MediaType, TsbuildError, makeSpecialFile, messageOf, readTar, setXattr, type TarEntryHeader } from '../common/index.js';
 
 export interface UnpackOptions {
   /** Whether ownership is applied and device nodes may be made; defaults to running as uid 0. */
@@ -14,7 +13,7 @@ export interface UnpackOptions {
 
 export interface UnpackResult {
   readonly entries: number;
-  /** Entries not materialised, with the reason (device nodes without privilege, fifos). */
+  /** What was not materialised, with the reason (device nodes without privilege, xattrs the file system refused). */
   readonly skipped: ReadonlyArray<{ readonly path: string; readonly reason: string }>;
 }
 
@@ -124,23 +123,13 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
   const skipped: Array<{ path: string; reason: string }> = [];
   let entries = 0;
 
-  const extractor = extract();
-  const feeding = pipeline(tar, extractor);
-  feeding.catch(() => undefined);
   try {
-    for await (const entry of extractor) {
+    // What an entry does not read of its body (directories, links, skipped entries) the reader skips.
+    for await (const entry of readTar(tar, { what: `layer unpacked into ${target}` })) {
       entries += 1;
-      const header = entry.header;
-      try {
-        await applyEntry(header, entry);
-      } finally {
-        // Drain what an entry did not consume (directories, links, skipped entries).
-        entry.resume();
-      }
+      await applyEntry(entry.header, entry.body);
     }
-    await feeding;
   } catch (error) {
-    extractor.destroy();
     if (error instanceof TsbuildError) throw error;
     throw new TsbuildError('UNSAFE_PATH', `unpack layer into ${target}: ${messageOf(error)}`, { cause: error });
   }
@@ -172,14 +161,34 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
     }
   }
 
-  async function applyEntry(header: Header, body: AsyncIterable<unknown>): Promise<void> {
+  /**
+   * Extended attributes after ownership (chown clears security.capability) and before times.
+   * A file system or a user namespace that refuses one (security.* without privilege, no xattr
+   * support) is noted, not fatal, as containerd does.
+   */
+  function applyXattrs(path: string, relative: string, header: TarEntryHeader): void {
+    for (const [name, value] of header.xattrs) {
+      try {
+        setXattr(path, name, value);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== 'EPERM' && code !== 'EACCES' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') {
+          throw new TsbuildError('INTERNAL', `unpack ${JSON.stringify(relative)}: set xattr ${name}: ${messageOf(error)}`, { cause: error });
+        }
+        skipped.push({ path: relative, reason: `xattr ${name} (${code})` });
+      }
+    }
+  }
+
+  async function applyEntry(header: TarEntryHeader, body: AsyncIterable<Buffer>): Promise<void> {
     const parts = components(header.name);
-    const type = header.type ?? 'file';
+    const type = header.type;
+    const mtime = new Date(header.mtime * 1000);
     const leaf = parts.at(-1);
     if (leaf === undefined) {
       // The entry names TARGET itself (`./`): only a directory may, and only its metadata applies.
       if (type !== 'directory') throw unsafe(header.name, `a ${type} cannot replace the unpack root`);
-      directories.set(target, { path: target, mode: (header.mode ?? 0o755) & 0o7777, mtime: header.mtime });
+      directories.set(target, { path: target, mode: header.mode & 0o7777, mtime });
       return;
     }
     const parent = await resolveDirectory(target, parts.slice(0, -1), created, header.name);
@@ -203,8 +212,9 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
       if (existing !== undefined && !existing.isDirectory()) await removeEntry(path);
       if (existing === undefined || !existing.isDirectory()) await mkdir(path, { mode: 0o700 });
       created.add(relative);
-      if (privileged) await lchown(path, header.uid ?? 0, header.gid ?? 0);
-      directories.set(path, { path, mode: (header.mode ?? 0o755) & 0o7777, mtime: header.mtime });
+      if (privileged) await lchown(path, header.uid, header.gid);
+      applyXattrs(path, relative, header);
+      directories.set(path, { path, mode: header.mode & 0o7777, mtime });
       return;
     }
     if (existing !== undefined) {
@@ -212,53 +222,70 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
       directories.delete(path);
     }
     switch (type) {
-      case 'file':
-      case 'contiguous-file': {
+      case 'file': {
         // O_EXCL|O_NOFOLLOW: the name was just cleared, so nothing (no planted symlink) is reused.
         const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
         try {
-          for await (const chunk of body) {
-            const bytes = chunk as Buffer;
+          for await (const bytes of body) {
             let offset = 0;
             while (offset < bytes.length) offset += (await handle.write(bytes, offset, bytes.length - offset)).bytesWritten;
           }
-          if (privileged) await handle.chown(header.uid ?? 0, header.gid ?? 0);
+          if (privileged) await handle.chown(header.uid, header.gid);
           // After chown, which clears set-id bits.
-          await handle.chmod((header.mode ?? 0o644) & 0o7777);
-          if (header.mtime !== undefined) await handle.utimes(header.mtime, header.mtime);
+          await handle.chmod(header.mode & 0o7777);
+          applyXattrs(path, relative, header);
+          await handle.utimes(mtime, mtime);
         } finally {
           await handle.close();
         }
         break;
       }
       case 'symlink': {
-        const linkname = header.linkname ?? '';
+        const linkname = header.linkname;
         if (linkname === '' || linkname.includes('\0')) throw unsafe(header.name, 'empty or invalid symlink target');
         await symlink(linkname, path);
-        if (privileged) await lchown(path, header.uid ?? 0, header.gid ?? 0);
-        if (header.mtime !== undefined) await lutimes(path, header.mtime, header.mtime);
+        if (privileged) await lchown(path, header.uid, header.gid);
+        applyXattrs(path, relative, header);
+        await lutimes(path, mtime, mtime);
         break;
       }
       case 'link': {
-        const linkParts = components(header.linkname ?? '', 'hard link target');
+        const linkParts = components(header.linkname, 'hard link target');
         const linkLeaf = linkParts.at(-1);
         if (linkLeaf === undefined) throw unsafe(header.name, 'hard link to the unpack root');
         const linkParent = await resolveDirectory(target, linkParts.slice(0, -1), created, header.name);
         const source = join(target, ...linkParent, linkLeaf);
         const info = await lstat(source).catch(() => undefined);
-        if (info === undefined) throw unsafe(header.name, `hard link target ${header.linkname ?? ''} does not exist in the layer`);
+        if (info === undefined) throw unsafe(header.name, `hard link target ${header.linkname} does not exist in the layer`);
         if (info.isDirectory()) throw unsafe(header.name, 'hard link to a directory');
         await link(source, path);
         break;
       }
       case 'character-device':
       case 'block-device':
-      case 'fifo':
-        // Node has no mknod; and without privilege a device node must never be made anyway.
-        skipped.push({ path: relative, reason: privileged ? `${type} (not supported)` : `${type} (not root)` });
-        return;
+      case 'fifo': {
+        // Without privilege a device node must never be made; a fifo is harmless.
+        if (type !== 'fifo' && !privileged) {
+          skipped.push({ path: relative, reason: `${type} (not root)` });
+          return;
+        }
+        try {
+          makeSpecialFile(path, type, 0o600, header.devmajor, header.devminor);
+        } catch (error) {
+          // Root in a user namespace may not make device nodes either.
+          if ((error as NodeJS.ErrnoException).code !== 'EPERM') throw error;
+          skipped.push({ path: relative, reason: `${type} (${messageOf(error)})` });
+          return;
+        }
+        if (privileged) await lchown(path, header.uid, header.gid);
+        // mknod applied the umask; and after chown, as for files.
+        await chmod(path, header.mode & 0o7777);
+        applyXattrs(path, relative, header);
+        await lutimes(path, mtime, mtime);
+        break;
+      }
       default:
-        skipped.push({ path: relative, reason: `unsupported entry type ${String(type)}` });
+        skipped.push({ path: relative, reason: `unsupported entry type ${JSON.stringify(header.typeflag)}` });
         return;
     }
     created.add(relative);

@@ -1,14 +1,17 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, symlink, utimes, writeFile, link, chmod } from 'node:fs/promises';
+import { mkdir, readFile, symlink, utimes, writeFile, link, chmod, lstat } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MediaType, hostPlatform } from '../../src/common/index.js';
+import { MediaType, hostPlatform, makeSpecialFile, readXattrs, setXattr } from '../../src/common/index.js';
 import { comparePaths, directoryEntries, writeImage, writeLayer, type LayerEntry } from '../../src/exporter/index.js';
-import { openStore, type Store } from '../../src/store/index.js';
+import { openStore, unpackLayer, type Store } from '../../src/store/index.js';
+
+const isRoot = process.getuid?.() === 0;
 import { temporaryDirectory } from '../store/temp-dir.js';
 import { validateLayout } from '../helpers/validate.js';
 
@@ -147,5 +150,38 @@ describe('layer writer', () => {
     expect(two.descriptor.digest).toBe(one.descriptor.digest);
     const image = await writeImage(store, { layers: [one], platform: hostPlatform(), created: '1970-01-01T00:08:20Z', history: [{ created_by: 'test' }] }, 'localhost/tree:1');
     expect(image.config.rootfs.diff_ids).toEqual([one.diffId]);
+  });
+
+  it('keeps fifos, device nodes and file capabilities through a layer, as BuildKit diffs do; not sockets or other xattrs', async () => {
+    const source = join(root, 'special');
+    await mkdir(source);
+    makeSpecialFile(join(source, 'fifo'), 'fifo', 0o640);
+    if (isRoot) makeSpecialFile(join(source, 'tty'), 'character-device', 0o620, 4, 300_000);
+    await writeFile(join(source, 'ping'), 'binary');
+    // A capability set (v2: cap_net_raw permitted and effective) needs privilege; user.* does not.
+    const capability = Buffer.from('0100000200200000000000000000000000000000', 'hex');
+    if (isRoot) setXattr(join(source, 'ping'), 'security.capability', capability);
+    setXattr(join(source, 'ping'), 'user.host-detail', Buffer.from('x'));
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(join(source, 'socket'), resolve));
+    try {
+      const entries: LayerEntry[] = [];
+      for await (const entry of directoryEntries(source)) entries.push(entry);
+      expect(entries.map((entry) => `${entry.type} ${entry.path}`)).toEqual(['fifo fifo', 'file ping', ...(isRoot ? ['character-device tty'] : [])]);
+      const layer = await writeLayer(directoryEntries(source), store, { compression: 'none' });
+      const unpacked = join(root, 'special-unpacked');
+      await mkdir(unpacked);
+      await unpackLayer(await store.openBlob(layer.descriptor.digest), unpacked);
+      expect((await lstat(join(unpacked, 'fifo'))).isFIFO()).toBe(true);
+      expect((await lstat(join(unpacked, 'fifo'))).mode & 0o7777).toBe(0o640);
+      expect(readXattrs(join(unpacked, 'ping')).has('user.host-detail')).toBe(false);
+      if (isRoot) {
+        expect(readXattrs(join(unpacked, 'ping')).get('security.capability')).toEqual(capability);
+        const [tty, original] = [await lstat(join(unpacked, 'tty')), await lstat(join(source, 'tty'))];
+        expect([tty.isCharacterDevice(), tty.rdev, tty.mode]).toEqual([true, original.rdev, original.mode]);
+      }
+    } finally {
+      server.close();
+    }
   });
 });

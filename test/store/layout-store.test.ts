@@ -5,22 +5,15 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MediaType, isTsbuildError, parseDigest, type Digest } from '../../src/common/index.js';
+import { MediaType, parseDigest, type Digest } from '../../src/common/index.js';
 import { defaultRoot, openStore, type Store } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
 import { temporaryDirectory } from './temp-dir.js';
 import { validateLayout } from '../helpers/validate.js';
+import { codeOf } from '../helpers/error-code.js';
 
 const sha256 = (data: string | Buffer): Digest => parseDigest(`sha256:${createHash('sha256').update(data).digest('hex')}`);
 
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-    return undefined;
-  } catch (error) {
-    return isTsbuildError(error) ? error.code : `not a TsbuildError: ${String(error)}`;
-  }
-}
 
 async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];

@@ -4,9 +4,11 @@ import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { pack } from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isTsbuildError } from '../../src/common/index.js';
+import { isTsbuildError, readXattrs } from '../../src/common/index.js';
+import { encodeHeader, endOfArchive, padding } from '../../src/exporter/tar.js';
 import { unpackLayer } from '../../src/store/index.js';
 import { temporaryDirectory } from './temp-dir.js';
+import { codeOf } from '../helpers/error-code.js';
 
 interface TarItem {
   readonly name: string;
@@ -69,14 +71,6 @@ async function snapshot(dir: string, skip: string): Promise<Record<string, strin
   return result;
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-    return undefined;
-  } catch (error) {
-    return isTsbuildError(error) ? error.code : `not a TsbuildError: ${String(error)}`;
-  }
-}
 
 const isRoot = process.getuid?.() === 0;
 
@@ -159,11 +153,57 @@ describe('unpackLayer', () => {
     expect((await lstat(target)).isDirectory()).toBe(true);
   });
 
-  it('makes no device node without privilege', async () => {
-    const result = await unpack([{ name: 'dev/null', type: 'character-device' }, { name: 'pipe', type: 'fifo' }, { name: 'ok', content: 'yes' }], false);
-    expect(result.skipped.map((entry) => entry.path)).toEqual(['dev/null', 'pipe']);
+  it('makes no device node without privilege, but makes fifos', async () => {
+    const result = await unpack([{ name: 'dev/null', type: 'character-device' }, { name: 'pipe', type: 'fifo', mode: 0o640 }, { name: 'ok', content: 'yes' }], false);
+    expect(result.skipped.map((entry) => entry.path)).toEqual(['dev/null']);
     await expect(lstat(join(target, 'dev/null'))).rejects.toThrow();
+    const pipe = await lstat(join(target, 'pipe'));
+    expect(pipe.isFIFO()).toBe(true);
+    expect(pipe.mode & 0o7777).toBe(0o640);
     expect(await readFile(join(target, 'ok'), 'utf8')).toBe('yes');
+  });
+
+  it.skipIf(!isRoot)('makes device nodes and fifos as root, with their numbers, modes, owners and times', async () => {
+    const mtime = 1_600_000_000;
+    const layer = Buffer.concat([
+      encodeHeader({ path: 'dev/null', type: 'character-device', devmajor: 1, devminor: 3, mode: 0o666, uid: 0, gid: 0, mtime }),
+      encodeHeader({ path: 'dev/loop9', type: 'block-device', devmajor: 7, devminor: 9, mode: 0o660, uid: 0, gid: 6, mtime }),
+      encodeHeader({ path: 'run/pipe', type: 'fifo', mode: 0o4620, uid: 1000, gid: 1001, mtime }),
+      endOfArchive,
+    ]);
+    const result = await unpackLayer(Readable.from([layer]), target, { root: true });
+    expect(result.skipped).toEqual([]);
+    const devnull = await lstat(join(target, 'dev/null'));
+    expect([devnull.isCharacterDevice(), devnull.rdev, devnull.mode & 0o7777, devnull.mtimeMs]).toEqual([true, 0x103, 0o666, mtime * 1000]);
+    const loop = await lstat(join(target, 'dev/loop9'));
+    expect([loop.isBlockDevice(), loop.rdev, loop.mode & 0o7777, loop.gid]).toEqual([true, 0x709, 0o660, 6]);
+    const pipe = await lstat(join(target, 'run/pipe'));
+    expect([pipe.isFIFO(), pipe.mode & 0o7777, pipe.uid, pipe.gid]).toEqual([true, 0o4620, 1000, 1001]);
+  });
+
+  it('sets extended attributes from PAX records, binary values unchanged', async () => {
+    const capability = Buffer.from('0100000200200000000000000000000000000000', 'hex');
+    const binary = Buffer.from(Array.from({ length: 256 }, (_, index) => index));
+    const file = Buffer.from('ping');
+    const xattrs = { 'SCHILY.xattr.user.binary': binary, 'SCHILY.xattr.user.text': 'héllo' };
+    const layer = Buffer.concat([
+      encodeHeader({ path: 'dir', type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: 0, pax: xattrs }),
+      encodeHeader({ path: 'dir/ping', type: 'file', size: file.length, mode: 0o755, uid: 0, gid: 0, mtime: 0, pax: { ...xattrs, ...(isRoot ? { 'SCHILY.xattr.security.capability': capability } : {}) } }),
+      file,
+      padding(file.length),
+      // user.* attributes are not allowed on symlinks: noted as skipped, not fatal.
+      encodeHeader({ path: 'dir/link', type: 'symlink', linkname: 'ping', mode: 0o777, uid: 0, gid: 0, mtime: 0, pax: { 'SCHILY.xattr.user.text': 'x' } }),
+      endOfArchive,
+    ]);
+    const result = await unpackLayer(Readable.from([layer]), target);
+    for (const path of ['dir', 'dir/ping']) {
+      const attributes = readXattrs(join(target, path));
+      expect(attributes.get('user.binary'), path).toEqual(binary);
+      expect(attributes.get('user.text')?.toString(), path).toBe('héllo');
+    }
+    if (isRoot) expect(readXattrs(join(target, 'dir/ping')).get('security.capability')).toEqual(capability);
+    expect(await readFile(join(target, 'dir/ping'), 'utf8')).toBe('ping');
+    expect(result.skipped).toEqual([{ path: 'dir/link', reason: 'xattr user.text (EPERM)' }]);
   });
 
   it('replaces duplicate entries without writing through an earlier symlink', async () => {

@@ -1,0 +1,342 @@
+/**
+ * A streaming tar reader: ustar, GNU (long names, base-256 numbers) and PAX (per entry and
+ * global), read the way Go's archive/tar reads them, since that is what wrote most layers.
+ *
+ * Written here rather than taken from tar-stream because layers carry binary PAX values:
+ * `SCHILY.xattr.security.capability` is raw bytes, which a reader decoding every PAX value as
+ * UTF-8 corrupts. Values stay bytes here; only names are decoded.
+ *
+ * Nothing in the input is trusted: checksums are verified, sizes and numbers are bounded,
+ * extended headers are capped in size, and a truncated archive is an error, not a short entry.
+ */
+import { TsbuildError } from './errors.js';
+
+export type TarEntryType = 'file' | 'link' | 'symlink' | 'character-device' | 'block-device' | 'directory' | 'fifo' | 'unsupported';
+
+export interface TarEntryHeader {
+  /** As written (PAX `path` and GNU long names applied); decoded as UTF-8. */
+  readonly name: string;
+  readonly type: TarEntryType;
+  /** The raw type flag, for errors about unsupported entries. */
+  readonly typeflag: string;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  /** Bytes of content that follow the header (zero for header-only types, as in Go). */
+  readonly size: number;
+  /** Seconds since the epoch, with a fraction when PAX gives one. */
+  readonly mtime: number;
+  readonly linkname: string;
+  readonly uname: string;
+  readonly gname: string;
+  readonly devmajor: number;
+  readonly devminor: number;
+  /** Extended attributes from `SCHILY.xattr.NAME` records, values as bytes. */
+  readonly xattrs: ReadonlyMap<string, Buffer>;
+  /** Every PAX record that applied to the entry (global ones included), values as bytes. */
+  readonly pax: ReadonlyMap<string, Buffer>;
+}
+
+export interface TarEntry {
+  readonly header: TarEntryHeader;
+  /**
+   * The content, in chunks as they arrive. Read it (or not) before asking for the next entry:
+   * what is left unread is skipped then.
+   */
+  readonly body: AsyncIterable<Buffer>;
+}
+
+export interface TarReadOptions {
+  /** Largest PAX or GNU long-name header accepted; default 1 MiB. */
+  readonly maxExtendedHeaderBytes?: number;
+  /** Names the archive in errors. */
+  readonly what?: string;
+}
+
+const blockSize = 512;
+const paxXattrPrefix = 'SCHILY.xattr.';
+/** Types whose size field says nothing about what follows: no content (Go's isHeaderOnlyType). */
+const headerOnly = new Set<TarEntryType>(['link', 'symlink', 'character-device', 'block-device', 'directory', 'fifo']);
+
+const typeByFlag: Record<string, TarEntryType> = {
+  '0': 'file',
+  '\0': 'file',
+  '7': 'file',
+  '1': 'link',
+  '2': 'symlink',
+  '3': 'character-device',
+  '4': 'block-device',
+  '5': 'directory',
+  '6': 'fifo',
+};
+
+/** Bytes of an async iterable, taken as exact slices or streamed, never more than asked for. */
+class ByteSource {
+  private readonly chunks: Buffer[] = [];
+  private buffered = 0;
+  private ended = false;
+  /** Bytes consumed so far: positions in errors. */
+  offset = 0;
+
+  constructor(private readonly iterator: AsyncIterator<Uint8Array>) {}
+
+  private async more(): Promise<boolean> {
+    if (this.ended) return false;
+    const next = await this.iterator.next();
+    if (next.done === true) {
+      this.ended = true;
+      return false;
+    }
+    const value = next.value;
+    const chunk = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    if (chunk.length > 0) {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+    }
+    return true;
+  }
+
+  /** Exactly LENGTH bytes, or undefined when the input ends first (having consumed what there was). */
+  async take(length: number): Promise<Buffer | undefined> {
+    while (this.buffered < length) if (!(await this.more())) break;
+    if (this.buffered < length) {
+      this.offset += this.buffered;
+      this.chunks.length = 0;
+      this.buffered = 0;
+      return undefined;
+    }
+    const first = this.chunks[0] as Buffer;
+    let result: Buffer;
+    if (first.length >= length) {
+      result = first.subarray(0, length);
+      this.drop(length);
+    } else {
+      result = Buffer.allocUnsafe(length);
+      let filled = 0;
+      while (filled < length) {
+        const chunk = this.chunks[0] as Buffer;
+        const part = Math.min(chunk.length, length - filled);
+        chunk.copy(result, filled, 0, part);
+        filled += part;
+        this.drop(part);
+      }
+    }
+    return result;
+  }
+
+  private drop(length: number): void {
+    const first = this.chunks[0] as Buffer;
+    if (length === first.length) this.chunks.shift();
+    else this.chunks[0] = first.subarray(length);
+    this.buffered -= length;
+    this.offset += length;
+  }
+
+  /** The next chunk of at most LENGTH bytes, or undefined at the end of the input. */
+  async next(length: number): Promise<Buffer | undefined> {
+    if (this.buffered === 0 && !(await this.more())) return undefined;
+    if (this.buffered === 0) return this.next(length);
+    const first = this.chunks[0] as Buffer;
+    const part = first.length <= length ? first : first.subarray(0, length);
+    this.drop(part.length);
+    return part;
+  }
+
+  async skip(length: number): Promise<boolean> {
+    let left = length;
+    while (left > 0) {
+      const chunk = await this.next(left);
+      if (chunk === undefined) return false;
+      left -= chunk.length;
+    }
+    return true;
+  }
+}
+
+function padding(size: number): number {
+  return (blockSize - (size % blockSize)) % blockSize;
+}
+
+function cString(block: Buffer, offset: number, length: number): string {
+  const field = block.subarray(offset, offset + length);
+  const end = field.indexOf(0);
+  return field.subarray(0, end === -1 ? field.length : end).toString('utf8');
+}
+
+/**
+ * An octal field (NUL or space padded), or GNU's base-256 form (high bit of the first byte set)
+ * for values octal cannot hold. Anything else is an error, as is a value past 2^53.
+ */
+function numeric(block: Buffer, offset: number, length: number, field: string, fail: (message: string) => TsbuildError): number {
+  const bytes = block.subarray(offset, offset + length);
+  if (((bytes[0] ?? 0) & 0x80) !== 0) {
+    if (((bytes[0] ?? 0) & 0x40) !== 0) throw fail(`${field} is negative`);
+    let value = (bytes[0] ?? 0) & 0x3f;
+    for (let index = 1; index < bytes.length; index++) {
+      value = value * 256 + (bytes[index] ?? 0);
+      if (!Number.isSafeInteger(value)) throw fail(`${field} is too large`);
+    }
+    return value;
+  }
+  const text = bytes.toString('latin1').replace(/^[ \0]+|[ \0]+$/g, '');
+  if (text === '') return 0;
+  if (!/^[0-7]+$/.test(text)) throw fail(`${field} is not an octal number: ${JSON.stringify(text)}`);
+  const value = parseInt(text, 8);
+  if (!Number.isSafeInteger(value)) throw fail(`${field} is too large`);
+  return value;
+}
+
+/** Go accepts both the unsigned and the signed sum of the header with the checksum field as spaces. */
+function checksumMatches(block: Buffer, fail: (message: string) => TsbuildError): boolean {
+  const stored = numeric(block, 148, 8, 'checksum', fail);
+  let unsigned = 0;
+  let signed = 0;
+  for (let index = 0; index < blockSize; index++) {
+    const byte = index >= 148 && index < 156 ? 0x20 : (block[index] ?? 0);
+    unsigned += byte;
+    signed += byte > 127 ? byte - 256 : byte;
+  }
+  return stored === unsigned || stored === signed;
+}
+
+/** PAX records: `LENGTH KEY=VALUE\n`, LENGTH counting the whole record. Values stay bytes. */
+function parsePax(data: Buffer, fail: (message: string) => TsbuildError): Map<string, Buffer> {
+  const records = new Map<string, Buffer>();
+  let offset = 0;
+  while (offset < data.length) {
+    // Padding NULs after the last record are allowed.
+    if (data[offset] === 0 && data.subarray(offset).every((byte) => byte === 0)) break;
+    const space = data.indexOf(0x20, offset);
+    if (space === -1 || space - offset > 20) throw fail('malformed PAX record length');
+    const lengthText = data.toString('latin1', offset, space);
+    if (!/^[1-9][0-9]*$/.test(lengthText)) throw fail('malformed PAX record length');
+    const length = Number(lengthText);
+    const end = offset + length;
+    if (end > data.length || data[end - 1] !== 0x0a) throw fail('PAX record runs past its header');
+    const record = data.subarray(space + 1, end - 1);
+    const equals = record.indexOf(0x3d);
+    if (equals <= 0) throw fail('PAX record without a key');
+    const key = record.toString('utf8', 0, equals);
+    records.set(key, Buffer.from(record.subarray(equals + 1)));
+    offset = end;
+  }
+  return records;
+}
+
+function paxNumber(value: Buffer | undefined, key: string, fail: (message: string) => TsbuildError): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.toString('latin1');
+  if (!/^[0-9]{1,16}$/.test(text)) throw fail(`PAX ${key} is not a number: ${JSON.stringify(text.slice(0, 40))}`);
+  return Number(text);
+}
+
+function paxTime(value: Buffer | undefined, fail: (message: string) => TsbuildError): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.toString('latin1');
+  if (!/^-?[0-9]{1,16}(\.[0-9]{0,19})?$/.test(text)) throw fail(`PAX mtime is not a time: ${JSON.stringify(text.slice(0, 40))}`);
+  return Number(text);
+}
+
+/** Reads a tar stream entry by entry. See TarEntry for how bodies are consumed. */
+export async function* readTar(source: AsyncIterable<Uint8Array>, options: TarReadOptions = {}): AsyncGenerator<TarEntry> {
+  const maxExtended = options.maxExtendedHeaderBytes ?? 1024 * 1024;
+  const what = options.what ?? 'tar archive';
+  const iterator = source[Symbol.asyncIterator]();
+  const bytes = new ByteSource(iterator);
+  const fail = (message: string): TsbuildError => new TsbuildError('INVALID_ARCHIVE', `${what}: at byte ${bytes.offset}: ${message}`);
+  let globalPax = new Map<string, Buffer>();
+  try {
+    for (;;) {
+      let pax: Map<string, Buffer> | undefined;
+      let longName: string | undefined;
+      let longLink: string | undefined;
+      let block: Buffer | undefined;
+      for (;;) {
+        const start = bytes.offset;
+        block = await bytes.take(blockSize);
+        if (block === undefined) {
+          // The end of the input at an entry boundary ends the archive (Go reads it so too).
+          if (bytes.offset === start && pax === undefined && longName === undefined && longLink === undefined) return;
+          throw fail('unexpected end of archive in a header');
+        }
+        if (block.every((byte) => byte === 0)) {
+          if (pax !== undefined || longName !== undefined || longLink !== undefined) throw fail('extended header without an entry');
+          // Two zero blocks end the archive, and so does the input ending after one; a zero block
+          // followed by anything else is refused, as Go does, rather than hiding what follows.
+          const second = await bytes.take(blockSize);
+          if (second === undefined || second.every((byte) => byte === 0)) return;
+          throw fail('a zero block inside the archive');
+        }
+        if (!checksumMatches(block, fail)) throw fail('header checksum mismatch');
+        const flag = String.fromCharCode(block[156] ?? 0);
+        if (flag !== 'x' && flag !== 'g' && flag !== 'L' && flag !== 'K') break;
+        const size = numeric(block, 124, 12, 'size', fail);
+        if (size > maxExtended) throw fail(`extended header of ${size} bytes, more than the ${maxExtended} allowed`);
+        const data = await bytes.take(size);
+        if (data === undefined || !(await bytes.skip(padding(size)))) throw fail('unexpected end of archive in an extended header');
+        if (flag === 'x') pax = new Map([...(pax ?? []), ...parsePax(data, fail)]);
+        else if (flag === 'g') globalPax = new Map([...globalPax, ...parsePax(data, fail)]);
+        else {
+          const end = data.indexOf(0);
+          const text = data.subarray(0, end === -1 ? data.length : end).toString('utf8');
+          if (flag === 'L') longName = text;
+          else longLink = text;
+        }
+      }
+
+      const records = new Map([...globalPax, ...(pax ?? [])]);
+      const magic = block.toString('latin1', 257, 263);
+      const version = block.toString('latin1', 263, 265);
+      const ustar = magic === 'ustar\0' && version === '00';
+      let name = cString(block, 0, 100);
+      // Only POSIX ustar has the prefix field; GNU keeps other things there.
+      if (ustar) {
+        const prefix = cString(block, 345, 155);
+        if (prefix !== '') name = `${prefix}/${name}`;
+      }
+      const flag = String.fromCharCode(block[156] ?? 0);
+      let type: TarEntryType = typeByFlag[flag] ?? 'unsupported';
+      name = records.get('path')?.toString('utf8') ?? longName ?? name;
+      // Old archives mark directories by a trailing slash on a regular file.
+      if (flag === '\0' && name.endsWith('/')) type = 'directory';
+      const linkname = records.get('linkpath')?.toString('utf8') ?? longLink ?? cString(block, 157, 100);
+      const declaredSize = paxNumber(records.get('size'), 'size', fail) ?? numeric(block, 124, 12, 'size', fail);
+      const size = headerOnly.has(type) ? 0 : declaredSize;
+      const xattrs = new Map<string, Buffer>();
+      for (const [key, value] of records) if (key.startsWith(paxXattrPrefix) && key.length > paxXattrPrefix.length) xattrs.set(key.slice(paxXattrPrefix.length), value);
+      const header: TarEntryHeader = {
+        name,
+        type,
+        typeflag: flag,
+        mode: numeric(block, 100, 8, 'mode', fail),
+        uid: paxNumber(records.get('uid'), 'uid', fail) ?? numeric(block, 108, 8, 'uid', fail),
+        gid: paxNumber(records.get('gid'), 'gid', fail) ?? numeric(block, 116, 8, 'gid', fail),
+        size,
+        mtime: paxTime(records.get('mtime'), fail) ?? numeric(block, 136, 12, 'mtime', fail),
+        linkname,
+        uname: records.get('uname')?.toString('utf8') ?? cString(block, 265, 32),
+        gname: records.get('gname')?.toString('utf8') ?? cString(block, 297, 32),
+        devmajor: ustar || magic.startsWith('ustar') ? numeric(block, 329, 8, 'devmajor', fail) : 0,
+        devminor: ustar || magic.startsWith('ustar') ? numeric(block, 337, 8, 'devminor', fail) : 0,
+        xattrs,
+        pax: records,
+      };
+
+      let remaining = size;
+      const body = (async function* (): AsyncGenerator<Buffer> {
+        while (remaining > 0) {
+          const chunk = await bytes.next(remaining);
+          if (chunk === undefined) throw fail(`unexpected end of archive in the content of ${JSON.stringify(name.slice(0, 200))}`);
+          remaining -= chunk.length;
+          yield chunk;
+        }
+      })();
+      yield { header, body };
+      if (remaining > 0 && !(await bytes.skip(remaining))) throw fail(`unexpected end of archive in the content of ${JSON.stringify(name.slice(0, 200))}`);
+      remaining = 0;
+      if (!(await bytes.skip(padding(size)))) throw fail('unexpected end of archive in padding');
+    }
+  } finally {
+    await iterator.return?.();
+  }
+}
