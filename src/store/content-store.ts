@@ -28,6 +28,15 @@ export interface Ingest {
   suspend(): Promise<void>;
 }
 
+export interface OpenBlobOptions {
+  /**
+   * Whether the stream hashes what it reads (default true). Only a reader that verifies the
+   * digest itself may turn this off: a registry receiving a push rejects content that does not
+   * match the digest it is pushed under, so hashing it here as well would only cost CPU.
+   */
+  readonly verify?: boolean;
+}
+
 /**
  * The content-addressed store contract, after umoci's cas.Engine:
  *
@@ -36,7 +45,8 @@ export interface Ingest {
  *   blob already present is not written again. With `expected`, a mismatch fails with
  *   `DIGEST_MISMATCH` or `SIZE_MISMATCH` and leaves nothing behind.
  * - `openBlob` returns a stream that verifies digest and size at EOF and fails with
- *   `DIGEST_MISMATCH` rather than end cleanly; a missing blob fails with `NOT_FOUND`.
+ *   `DIGEST_MISMATCH` rather than end cleanly (unless asked not to hash, see OpenBlobOptions);
+ *   a missing blob fails with `NOT_FOUND`.
  * - Replacing the reference index is atomic: readers see the old index or the new one.
  * - Every failure is a TsbuildError with a code.
  */
@@ -47,7 +57,7 @@ export interface ContentStore {
   putBlob(source: Readable | AsyncIterable<Uint8Array>, expected?: ExpectedBlob): Promise<BlobInfo>;
   /** Starts or resumes writing a blob whose digest is known in advance. */
   beginIngest(expected: ExpectedBlob): Promise<Ingest>;
-  openBlob(digest: Digest): Promise<Readable>;
+  openBlob(digest: Digest, options?: OpenBlobOptions): Promise<Readable>;
   /** Reads a small blob (manifest, config) whole, verified; fails beyond `maxBytes`. */
   readBlob(digest: Digest, maxBytes?: number): Promise<Buffer>;
 

@@ -6,7 +6,7 @@
 import { LayoutStore } from './layout-store.js';
 import { defaultRoot } from './root.js';
 
-export type { BlobInfo, ContentStore, ExpectedBlob, Ingest } from './content-store.js';
+export type { BlobInfo, ContentStore, ExpectedBlob, Ingest, OpenBlobOptions } from './content-store.js';
 export { LayoutStore, validateReferenceName } from './layout-store.js';
 export { defaultRoot } from './root.js';
 export { acquireLock, tryLock, type FileLock, type LockOptions } from './lock.js';

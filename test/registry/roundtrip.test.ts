@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,6 +68,31 @@ describe('push and pull against docker-registry', () => {
     const again = await pull({ reference: `${registry.host}/round/trip:v1`, store: target, client: newClient() });
     expect(again.blobsFetched).toBe(0);
     expect(again.blobsPresent).toBe(4);
+  });
+
+  it('never lets a corrupt local blob reach the registry, whichever way it is uploaded', async () => {
+    for (const [name, options] of [
+      ['monolithic', {}],
+      ['chunked', { monolithicMaxBytes: 1000, chunkBytes: 40_000 }],
+    ] as const) {
+      const source = await freshStore();
+      const reference = `${registry.host}/corrupt/${name}:1`;
+      const image = await writeRandomImage(source, { name: reference, layerSizes: [100_000] });
+      const layer = image.layers[0]?.digest as Digest;
+      // Same size, other bytes: only the digest can tell.
+      const path = join(source.root, 'blobs', 'sha256', layer.slice('sha256:'.length));
+      const bytes = await readFile(path);
+      bytes[50_000] = (bytes[50_000] ?? 0) ^ 0xff;
+      await writeFile(path, bytes);
+      const error = await push({ source: reference, store: source, client: newClient(), ...options }).catch((caught: unknown) => caught);
+      expect(error, name).toMatchObject({ code: 'DIGEST_MISMATCH' });
+      expect((error as Error).message).toContain(layer);
+      expect((error as Error).message).toContain('DIGEST_INVALID');
+      const head = await fetch(`http://${registry.host}/v2/corrupt/${name}/blobs/${layer}`, { method: 'HEAD' });
+      expect(head.status, name).toBe(404);
+      const manifest = await fetch(`http://${registry.host}/v2/corrupt/${name}/manifests/1`, { method: 'HEAD' });
+      expect(manifest.status, name).toBe(404);
+    }
   });
 
   it('lets two pulls of one image share a root at the same time', async () => {
