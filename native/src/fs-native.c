@@ -7,6 +7,7 @@
 #include <node_api.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,12 +177,31 @@ static napi_value fs_lgetxattr(napi_env env, napi_callback_info info) {
   return throw_errno(env, ERANGE, "lgetxattr", path);
 }
 
+/*
+ * startWriteback(fd, offset, length): asks the kernel to start writing the range to disk now,
+ * without waiting, so that a later fsync of a large file finds little left to do.
+ */
+static napi_value fs_start_writeback(napi_env env, napi_callback_info info) {
+  napi_value args[3];
+  int32_t fd;
+  int64_t offset, length;
+  if (get_args(env, info, 3, args)) return NULL;
+  if (napi_get_value_int32(env, args[0], &fd) != napi_ok || napi_get_value_int64(env, args[1], &offset) != napi_ok ||
+      napi_get_value_int64(env, args[2], &length) != napi_ok || fd < 0 || offset < 0 || length < 0) {
+    napi_throw_type_error(env, NULL, "fd, offset and length: non-negative numbers");
+    return NULL;
+  }
+  if (sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE) != 0) return throw_errno(env, errno, "sync_file_range", "");
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"mknod", NULL, fs_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
       {"lsetxattr", NULL, fs_lsetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"llistxattr", NULL, fs_llistxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"lgetxattr", NULL, fs_lgetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"startWriteback", NULL, fs_start_writeback, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

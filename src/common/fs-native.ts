@@ -12,22 +12,27 @@ interface NativeFs {
   lsetxattr(path: string, name: string, value: Uint8Array): void;
   llistxattr(path: string): string[];
   lgetxattr(path: string, name: string): Buffer;
+  startWriteback(fd: number, offset: number, length: number): void;
 }
 
 /** The same from src/, from tsc's dist/ and from the bundle in dist/cli-bundle/. */
 const addonPath = fileURLToPath(new URL('../../native/build/tsbuild-fs.node', import.meta.url));
+const hashAddonPath = fileURLToPath(new URL('../../native/build/tsbuild-hash.node', import.meta.url));
 
-let loaded: NativeFs | undefined;
+let loaded: NativeFs | TsbuildError | undefined;
 
 function nativeFs(): NativeFs {
-  if (loaded !== undefined) return loaded;
-  try {
-    loaded = createRequire(import.meta.url)(addonPath) as NativeFs;
-  } catch (error) {
-    throw new TsbuildError('INTERNAL', `${addonPath} could not be loaded (${(error as Error).message}); build it with \`npm run build:native\` (needs gcc, libc6-dev and make)`, {
-      cause: error,
-    });
+  if (loaded === undefined) {
+    try {
+      loaded = createRequire(import.meta.url)(addonPath) as NativeFs;
+    } catch (error) {
+      // Kept, not retried: a missing addon stays missing for the life of the process.
+      loaded = new TsbuildError('INTERNAL', `${addonPath} could not be loaded (${(error as Error).message}); build it with \`npm run build:native\` (needs gcc, libc6-dev and make)`, {
+        cause: error,
+      });
+    }
   }
+  if (loaded instanceof TsbuildError) throw loaded;
   return loaded;
 }
 
@@ -55,6 +60,19 @@ export function setXattr(path: string, name: string, value: Uint8Array): void {
   nativeFs().lsetxattr(path, name, value);
 }
 
+/**
+ * Starts writing a range of an open file back to disk without waiting for it, so that the
+ * fsync that makes a large blob durable does not then write it all at once. An optimization
+ * only: without the addon, or where the file system refuses, nothing happens.
+ */
+export function startWriteback(fd: number, offset: number, length: number): void {
+  try {
+    nativeFs().startWriteback(fd, offset, length);
+  } catch {
+    // The fsync later still writes everything.
+  }
+}
+
 /** One extended attribute of PATH itself, or undefined when it has none of that name. */
 export function readXattr(path: string, name: string): Buffer | undefined {
   try {
@@ -79,4 +97,44 @@ export function readXattrs(path: string): Map<string, Buffer> {
     }
   }
   return result;
+}
+
+/** A file writer that hashes and writes on libuv's thread pool (native/src/hashing-writer.c). */
+export interface NativeHashingWriter {
+  /** Appends the buffers at the writer's position; one call at a time. The buffers must not change until it settles. */
+  write(buffers: readonly Uint8Array[]): Promise<void>;
+  /** Hashes bytes already in the file, without writing them. */
+  update(buffers: readonly Uint8Array[]): void;
+  /** The hash so far, hex. */
+  hex(): string;
+}
+
+let hashAddon: { createHashingWriter(fd: number, algorithm: string, position: number, writebackBytes: number): NativeHashingWriter } | null | undefined;
+let hashAddonError: string | undefined;
+
+function loadHashAddon(): void {
+  if (hashAddon !== undefined) return;
+  try {
+    hashAddon = createRequire(import.meta.url)(hashAddonPath) as typeof hashAddon;
+  } catch (error) {
+    hashAddon = null;
+    hashAddonError = (error as Error).message;
+  }
+}
+
+/** Whether the hashing writer loads, for `tsbuild doctor`. */
+export function nativeHashingStatus(): { readonly path: string; readonly error?: string } {
+  loadHashAddon();
+  return hashAddonError === undefined ? { path: hashAddonPath } : { path: hashAddonPath, error: hashAddonError };
+}
+
+/**
+ * A hashing writer on FD starting at POSITION, or undefined when the addon is not built or does
+ * not load (Node without OpenSSL's symbols): the caller then hashes and writes itself. With
+ * WRITEBACK_BYTES > 0 it starts writeback (startWriteback) each time that many are written.
+ */
+export function createNativeHashingWriter(fd: number, algorithm: string, position: number, writebackBytes: number): NativeHashingWriter | undefined {
+  loadHashAddon();
+  if (hashAddon === null || hashAddon === undefined || (algorithm !== 'sha256' && algorithm !== 'sha512')) return undefined;
+  return hashAddon.createHashingWriter(fd, algorithm, position, writebackBytes);
 }

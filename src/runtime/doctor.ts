@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { nativeFsStatus } from '../common/index.js';
+import { nativeFsStatus, nativeHashingStatus } from '../common/index.js';
 import { shimPath } from './oci-runtime.js';
 import { subordinateRange } from './spec.js';
 
@@ -125,11 +125,18 @@ function nativeFs(): DoctorCheck {
   return { name: 'native fs addon', status: 'fail', detail: `${status.path}: device nodes, fifos and xattrs in layers need it`, fix: 'npm run build:native (needs gcc, libc6-dev, make and Node\'s headers)' };
 }
 
+function nativeHashing(): DoctorCheck {
+  const status = nativeHashingStatus();
+  if (status.error === undefined) return { name: 'native hashing writer', status: 'ok', detail: status.path };
+  return { name: 'native hashing writer', status: 'warn', detail: `${status.path}: blobs are hashed on the main thread instead, pulls are slower`, fix: 'npm run build:native' };
+}
+
 export function runDoctor(options: DoctorOptions = {}): DoctorCheck[] {
   const user = options.user ?? userInfo();
   return [
     shim(options.shimPath ?? shimPath()),
     nativeFs(),
+    nativeHashing(),
     userNamespaces(),
     subordinateIds('/etc/subuid', options.subuidFile ?? '/etc/subuid', user),
     subordinateIds('/etc/subgid', options.subgidFile ?? '/etc/subgid', user),

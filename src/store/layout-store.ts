@@ -1,4 +1,3 @@
-import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rename, stat, truncate, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,6 +19,7 @@ import { fsyncDirectory, temporaryName, writeFileAtomic } from './atomic.js';
 import type { BlobInfo, ContentStore, ExpectedBlob, Ingest, OpenBlobOptions } from './content-store.js';
 import { reachableBlobs } from './image.js';
 import { acquireLock, tryLock, type FileLock } from './lock.js';
+import { type BlobWriter, openBlobWriter } from './blob-writer.js';
 import { VerifyingStream, hasherFor } from './verify-stream.js';
 
 /**
@@ -39,14 +39,6 @@ const defaultMaxRead = 4 * 1024 * 1024;
 
 function errno(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
-}
-
-async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < chunk.length) {
-    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
-    offset += bytesWritten;
-  }
 }
 
 function hashMismatch(what: string, actual: Digest, expected: Digest): TsbuildError {
@@ -131,26 +123,27 @@ export class LayoutStore implements ContentStore {
       }
     }
     const algorithm = expected === undefined ? 'sha256' : digestAlgorithm(expected.digest);
-    const hash = createHash(algorithm);
     const temporary = join(this.temporaryDirectory, temporaryName('blob'));
     let size = 0;
     try {
       const handle = await open(temporary, 'wx', 0o644);
+      let hex: string;
       try {
+        const writer = openBlobWriter(handle, algorithm, 0);
         for await (const chunk of source) {
           const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-          hash.update(bytes);
           size += bytes.length;
           if (expected?.size !== undefined && size > expected.size) {
             throw new TsbuildError('SIZE_MISMATCH', `put blob ${expected.digest}: more than the expected ${expected.size} bytes`);
           }
-          await writeAll(handle, bytes);
+          await writer.write(bytes);
         }
         await handle.sync();
+        hex = writer.hex();
       } finally {
         await handle.close();
       }
-      const digest = parseDigest(`${algorithm}:${hash.digest('hex')}`);
+      const digest = parseDigest(`${algorithm}:${hex}`);
       if (expected !== undefined) {
         if (expected.size !== undefined && size !== expected.size) {
           throw new TsbuildError('SIZE_MISMATCH', `put blob ${expected.digest}: got ${size} bytes, expected ${expected.size}`);
@@ -187,7 +180,6 @@ export class LayoutStore implements ContentStore {
     const dataPath = lock === undefined ? join(this.temporaryDirectory, temporaryName('ingest')) : `${base}.data`;
     try {
       let offset = 0;
-      const hash = hasherFor(expected.digest);
       if (lock !== undefined) {
         const info = await stat(dataPath).catch(() => undefined);
         offset = info?.size ?? 0;
@@ -195,18 +187,22 @@ export class LayoutStore implements ContentStore {
           await truncate(dataPath, 0);
           offset = 0;
         }
-        if (offset > 0) {
-          // Hash state cannot be saved across processes: rehash what an earlier attempt kept.
-          let seen = 0;
-          for await (const chunk of createReadStream(dataPath, { end: offset - 1 })) {
-            hash.update(chunk as Buffer);
-            seen += (chunk as Buffer).length;
-          }
-          offset = seen;
-        }
       }
       const handle = await open(dataPath, lock === undefined ? 'wx' : 'a', 0o644);
-      return new FileIngest(this, expected, dataPath, handle, hash, offset, lock);
+      const writer = openBlobWriter(handle, digestAlgorithm(expected.digest), offset);
+      if (offset > 0) {
+        // Hash state cannot be saved across processes: rehash what an earlier attempt kept.
+        let seen = 0;
+        for await (const chunk of createReadStream(dataPath, { end: offset - 1 })) {
+          writer.absorb(chunk as Buffer);
+          seen += (chunk as Buffer).length;
+        }
+        if (seen !== offset) {
+          await handle.close();
+          throw new TsbuildError('INTERNAL', `begin ingest ${expected.digest}: ${dataPath} changed while it was read`);
+        }
+      }
+      return new FileIngest(this, expected, dataPath, handle, writer, offset, lock);
     } catch (error) {
       await lock?.release();
       throw new TsbuildError('INTERNAL', `begin ingest ${expected.digest}: ${messageOf(error)}`, { cause: error });
@@ -408,7 +404,7 @@ class FileIngest implements Ingest {
     private readonly expected: ExpectedBlob,
     private readonly path: string,
     private readonly handle: FileHandle,
-    private readonly hash: Hash,
+    private readonly writer: BlobWriter,
     readonly offset: number,
     private readonly lock: FileLock | undefined,
   ) {
@@ -424,8 +420,7 @@ class FileIngest implements Ingest {
     if (this.expected.size !== undefined && this.written + chunk.length > this.expected.size) {
       throw new TsbuildError('SIZE_MISMATCH', `write ${this.what}: more than the expected ${this.expected.size} bytes`);
     }
-    await writeAll(this.handle, chunk);
-    this.hash.update(chunk);
+    await this.writer.write(chunk);
     this.written += chunk.length;
   }
 
@@ -446,7 +441,7 @@ class FileIngest implements Ingest {
       if (this.expected.size !== undefined && this.written !== this.expected.size) {
         throw new TsbuildError('SIZE_MISMATCH', `commit ${this.what}: got ${this.written} bytes, expected ${this.expected.size}`);
       }
-      const actual = parseDigest(`${digestAlgorithm(this.expected.digest)}:${this.hash.copy().digest('hex')}`);
+      const actual = parseDigest(`${digestAlgorithm(this.expected.digest)}:${this.writer.hex()}`);
       if (actual !== this.expected.digest) throw hashMismatch(`commit ${this.what}`, actual, this.expected.digest);
       await this.handle.close();
       await this.store.installIngested(this.path, this.expected.digest);
