@@ -4,7 +4,6 @@
  * and per-registry `credHelpers`, both run as `docker-credential-NAME get|store|erase`.
  * Secrets are returned to the auth policy only; they never reach a message.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -78,11 +77,14 @@ function helperName(config: DockerConfigFile, domain: string): string | undefine
   return config.credsStore === undefined || config.credsStore === '' ? undefined : config.credsStore;
 }
 
-function runHelper(helper: string, action: 'get' | 'store' | 'erase', input: string): Promise<{ status: number; stdout: string }> {
+async function runHelper(helper: string, action: 'get' | 'store' | 'erase', input: string): Promise<{ status: number; stdout: string }> {
   if (!/^[A-Za-z0-9._-]+$/.test(helper)) {
-    return Promise.reject(new TsbuildError('INVALID_ARGUMENT', `run credential helper: invalid helper name ${JSON.stringify(helper)}`));
+    throw new TsbuildError('INVALID_ARGUMENT', `run credential helper: invalid helper name ${JSON.stringify(helper)}`);
   }
   const program = `docker-credential-${helper}`;
+  // Loaded here, not with the module: most commands that talk to a registry never run a helper,
+  // and child_process costs some 10 ms to load.
+  const { spawn } = await import('node:child_process');
   return new Promise((resolve, reject) => {
     const child = spawn(program, [action], { stdio: ['pipe', 'pipe', 'pipe'], timeout: helperTimeoutMs });
     let stdout = '';
