@@ -61,5 +61,9 @@ await build({
   // Bundled CommonJS code calls require(), which an ES module does not have.
   banner: { js: "import { createRequire as __tsbuildCreateRequire } from 'node:module'; const require = __tsbuildCreateRequire(import.meta.url);" },
   plugins: [lazyBuiltinsPlugin],
+  // Less for V8 to parse at every start (about 5 ms); names stay, so stack traces still read.
+  // Unbundled, `node dist/cli/bin.js` runs the same commands from tsc's output.
+  minifyWhitespace: true,
+  minifySyntax: true,
   logLevel: 'warning',
 });
