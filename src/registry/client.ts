@@ -118,10 +118,9 @@ export class Registry {
       if (error instanceof TsbuildError && error.code === 'UNAUTHORIZED') throw error;
       // Both failed: the HTTPS failure (an untrusted certificate, say) is usually the one that matters.
       const reason = (failure: unknown): string => (failure instanceof Error ? failure.message : String(failure));
-      throw new TsbuildError('REGISTRY', `${context.action}: over HTTPS: ${reason(httpsFailure)}; over HTTP: ${reason(error)}`, {
-        cause: error,
-        temporary: error instanceof TsbuildError && error.temporary,
-      });
+      // Not temporary: the HTTP attempt had its retries already, and a caller retrying the
+      // whole operation would multiply them (a registry that is down took minutes to report).
+      throw new TsbuildError('REGISTRY', `${context.action}: over HTTPS: ${reason(httpsFailure)}; over HTTP: ${reason(error)}`, { cause: error });
     }
   }
 

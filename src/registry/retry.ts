@@ -3,7 +3,7 @@
  * dropped connections, timeouts, 408/429/5xx. Anything else fails at once.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isTsbuildError } from '../common/index.js';
+import { TsbuildError, isTsbuildError } from '../common/index.js';
 import { isTemporaryStatus } from './errors.js';
 import { discard, header, type Policy } from './transport.js';
 
@@ -68,7 +68,10 @@ export function retryPolicy(policy: Backoff): Policy {
         await discard(response);
         await sleep(policy.delay(attempt, retryAfter), undefined, request.signal === undefined ? undefined : { signal: request.signal });
       } catch (error) {
-        if (last || !isTsbuildError(error) || !error.temporary) throw error;
+        if (!isTsbuildError(error) || !error.temporary) throw error;
+        // Retried here as often as allowed: no longer temporary, or an operation-level retry
+        // around this request would multiply the attempts. A one-shot request was not retried.
+        if (last) throw request.once === true ? error : new TsbuildError(error.code, error.message, { cause: error });
         await sleep(policy.delay(attempt), undefined, request.signal === undefined ? undefined : { signal: request.signal });
       }
     }

@@ -1,11 +1,13 @@
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaType, type Descriptor, type Digest } from '../../src/common/index.js';
 import { parseChallenges } from '../../src/registry/challenge.js';
-import { RegistryClient, dockerConfigCredentials, eraseCredentials, redactUrl, storeCredentials } from '../../src/registry/index.js';
+import { RegistryClient, dockerConfigCredentials, eraseCredentials, pull, redactUrl, storeCredentials } from '../../src/registry/index.js';
+import { openStore } from '../../src/store/index.js';
 import { maxErrorBodyBytes, readCapped, statusError } from '../../src/registry/errors.js';
 import { parseDocument } from '../../src/registry/manifest.js';
 import { selectManifest } from '../../src/registry/platform.js';
@@ -249,5 +251,30 @@ esac
     expect(await eraseCredentials({ configDir: dir, domain: 'docker.io' })).toBe(false);
     const after = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as { auths: Record<string, unknown> };
     expect(Object.keys(after.auths)).toEqual(['keep.example']);
+  });
+});
+
+describe('retries do not multiply', () => {
+  it('gives up on a registry that drops every connection after one round of retries, not one per layer of code', async () => {
+    let connections = 0;
+    const server = createServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const client = new RegistryClient({ credentials: () => Promise.resolve(undefined), retry: { attempts: 5, baseDelayMs: 1, maxDelayMs: 5 } });
+    const root = await mkdtemp(join(tmpdir(), 'tsbuild-retries-'));
+    try {
+      const error = await pull({ reference: `127.0.0.1:${port}/gone/image:1`, store: await openStore({ root }), client }).catch((caught: unknown) => caught);
+      expect(error).toMatchObject({ code: 'REGISTRY', temporary: false });
+      // One quick HTTPS attempt, then HTTP with its five attempts: 6. Each layer of retries
+      // (request, then the whole operation) multiplied them to 30 before.
+      expect(connections).toBe(6);
+    } finally {
+      await client.close();
+      server.close();
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
