@@ -239,14 +239,14 @@ async function transfer(
     // One write in flight while the next chunk arrives: the disk and the network overlap.
     let pending: Promise<void> | undefined;
     try {
-      for await (const chunk of coalesced(response.body)) {
-        written += chunk.length;
+      for await (const batch of batches(response.body)) {
+        written += batch.size;
         if (written > descriptor.size) {
           throw new TsbuildError('SIZE_MISMATCH', `${context.action}: registry sent more than the ${descriptor.size} bytes of the descriptor`);
         }
         if (pending !== undefined) await pending;
         const reached = written;
-        pending = ingest.write(chunk).then(() => report('transfer', reached));
+        pending = ingest.write(batch.chunks).then(() => report('transfer', reached));
         // Its failure is taken up by the next await; until then it must not count as unhandled.
         pending.catch(() => undefined);
       }
@@ -265,20 +265,21 @@ async function transfer(
 }
 
 /**
- * Yields a body's chunks, joining those already buffered into one write of up to 1 MiB: fewer
- * system calls when the network is faster than the disk, and nothing held back in memory
- * while waiting for the network (a killed download keeps every byte it received).
+ * Yields a body's chunks in batches of what is already buffered, up to 1 MiB, for one writev
+ * each: fewer system calls when the network is faster than the disk, no copy into a bigger
+ * buffer, and nothing held back while waiting for the network (a killed download keeps every
+ * byte it received).
  */
-async function* coalesced(body: Readable): AsyncGenerator<Buffer> {
+async function* batches(body: Readable): AsyncGenerator<{ readonly chunks: Buffer[]; readonly size: number }> {
   for await (const first of body as AsyncIterable<Buffer>) {
-    const parts = [first];
+    const chunks = [first];
     let size = first.length;
     while (size < writeBatchBytes) {
       const next = body.read() as Buffer | null;
       if (next === null) break;
-      parts.push(next);
+      chunks.push(next);
       size += next.length;
     }
-    yield parts.length === 1 ? first : Buffer.concat(parts, size);
+    yield { chunks, size };
   }
 }

@@ -15,8 +15,8 @@ import { createNativeHashingWriter, startWriteback, type NativeHashingWriter } f
 const writebackBytes = 8 * 1024 * 1024;
 
 export interface BlobWriter {
-  /** Appends CHUNK; one call at a time, and CHUNK must not change until it settles. */
-  write(chunk: Uint8Array): Promise<void>;
+  /** Appends CHUNKS (one pwritev); one call at a time, and they must not change until it settles. */
+  write(chunks: readonly Uint8Array[]): Promise<void>;
   /** Hashes bytes the file already holds (a resumed download), without writing them. */
   absorb(chunk: Uint8Array): void;
   /** The hash of everything written or absorbed, hex. */
@@ -36,8 +36,8 @@ export function openNodeBlobWriter(handle: FileHandle, algorithm: string, positi
 
 class ThreadPoolBlobWriter implements BlobWriter {
   constructor(private readonly native: NativeHashingWriter) {}
-  write(chunk: Uint8Array): Promise<void> {
-    return this.native.write([chunk]);
+  write(chunks: readonly Uint8Array[]): Promise<void> {
+    return this.native.write(chunks);
   }
   absorb(chunk: Uint8Array): void {
     this.native.update([chunk]);
@@ -56,11 +56,13 @@ class NodeBlobWriter implements BlobWriter {
   ) {
     this.writtenBack = position;
   }
-  async write(chunk: Uint8Array): Promise<void> {
-    this.hash.update(chunk);
-    let offset = 0;
-    while (offset < chunk.length) offset += (await this.handle.write(chunk, offset, chunk.length - offset)).bytesWritten;
-    this.position += chunk.length;
+  async write(chunks: readonly Uint8Array[]): Promise<void> {
+    for (const chunk of chunks) {
+      this.hash.update(chunk);
+      let offset = 0;
+      while (offset < chunk.length) offset += (await this.handle.write(chunk, offset, chunk.length - offset)).bytesWritten;
+      this.position += chunk.length;
+    }
     if (this.position - this.writtenBack >= writebackBytes) {
       startWriteback(this.handle.fd, this.writtenBack, this.position - this.writtenBack);
       this.writtenBack = this.position;

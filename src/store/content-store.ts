@@ -19,7 +19,8 @@ export interface ExpectedBlob {
 export interface Ingest {
   /** Bytes already held from an earlier, interrupted attempt; the writer continues from here. */
   readonly offset: number;
-  write(chunk: Uint8Array): Promise<void>;
+  /** Appends the chunks, in order, in one write where it can; they must not change until it settles. */
+  write(chunks: readonly Uint8Array[]): Promise<void>;
   /** Verifies the expected digest and size, then makes the blob visible. Idempotent. */
   commit(): Promise<BlobInfo>;
   /** Throws away what was written (for instance after a digest mismatch). */

@@ -136,7 +136,7 @@ export class LayoutStore implements ContentStore {
           if (expected?.size !== undefined && size > expected.size) {
             throw new TsbuildError('SIZE_MISMATCH', `put blob ${expected.digest}: more than the expected ${expected.size} bytes`);
           }
-          await writer.write(bytes);
+          await writer.write([bytes]);
         }
         await handle.sync();
         hex = writer.hex();
@@ -385,8 +385,8 @@ class PresentIngest implements Ingest {
   constructor(private readonly info: BlobInfo) {
     this.offset = info.size;
   }
-  async write(chunk: Uint8Array): Promise<void> {
-    if (chunk.length > 0) throw new TsbuildError('SIZE_MISMATCH', `write ingest ${this.info.digest}: the blob is complete`);
+  async write(chunks: readonly Uint8Array[]): Promise<void> {
+    if (chunks.some((chunk) => chunk.length > 0)) throw new TsbuildError('SIZE_MISMATCH', `write ingest ${this.info.digest}: the blob is complete`);
   }
   async commit(): Promise<BlobInfo> {
     return this.info;
@@ -415,14 +415,16 @@ class FileIngest implements Ingest {
     return `ingest ${this.expected.digest}`;
   }
 
-  async write(chunk: Uint8Array): Promise<void> {
+  async write(chunks: readonly Uint8Array[]): Promise<void> {
     if (this.done) throw new TsbuildError('INTERNAL', `write ${this.what}: already finished`);
-    if (this.expected.size !== undefined && this.written + chunk.length > this.expected.size) {
+    const length = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+    if (this.expected.size !== undefined && this.written + length > this.expected.size) {
       throw new TsbuildError('SIZE_MISMATCH', `write ${this.what}: more than the expected ${this.expected.size} bytes`);
     }
-    await this.writer.write(chunk);
-    this.written += chunk.length;
+    await this.writer.write(chunks);
+    this.written += length;
   }
+
 
   private async finish(): Promise<void> {
     this.done = true;

@@ -93,14 +93,14 @@ describe('layout store', () => {
     const expected = { digest: sha256(content), size: content.length };
     const first = await store.beginIngest(expected);
     expect(first.offset).toBe(0);
-    await first.write(content.subarray(0, 4000));
+    await first.write([content.subarray(0, 1000), content.subarray(1000, 4000)]);
     await first.suspend();
     expect(await store.hasBlob(expected.digest)).toBe(false);
 
     // A second process (here: a second store object) picks up where the first stopped.
     const again = await (await openStore({ root })).beginIngest(expected);
     expect(again.offset).toBe(4000);
-    await again.write(content.subarray(4000));
+    await again.write([content.subarray(4000)]);
     expect(await again.commit()).toEqual(expected);
     expect(await store.readBlob(expected.digest)).toEqual(content);
     expect((await readdir(join(root, 'ingest'))).filter((name) => !name.endsWith('.lock'))).toEqual([]);
@@ -113,15 +113,15 @@ describe('layout store', () => {
   it('throws away an ingest whose content is wrong, and an aborted one', async () => {
     const expected = { digest: sha256('right'), size: 5 };
     const ingest = await store.beginIngest(expected);
-    await ingest.write(Buffer.from('wrong'));
+    await ingest.write([Buffer.from('wrong')]);
     expect(await codeOf(ingest.commit())).toBe('DIGEST_MISMATCH');
     expect(await store.hasBlob(expected.digest)).toBe(false);
     const next = await store.beginIngest(expected);
     expect(next.offset).toBe(0);
-    await next.write(Buffer.from('ri'));
+    await next.write([Buffer.from('ri')]);
     await next.abort();
     expect((await store.beginIngest(expected)).offset).toBe(0);
-    expect(await codeOf((await store.beginIngest(expected)).write(Buffer.from('too long')))).toBeDefined();
+    expect(await codeOf((await store.beginIngest(expected)).write([Buffer.from('too'), Buffer.from(' long')]))).toBeDefined();
   });
 
   it('gives a second concurrent ingest of the same blob its own file', async () => {
@@ -129,8 +129,8 @@ describe('layout store', () => {
     const expected = { digest: sha256(content), size: content.length };
     const a = await store.beginIngest(expected);
     const b = await store.beginIngest(expected);
-    await a.write(content);
-    await b.write(content);
+    await a.write([content]);
+    await b.write([content]);
     expect(await b.commit()).toEqual(expected);
     expect(await a.commit()).toEqual(expected);
     expect(await store.readBlob(expected.digest)).toEqual(content);
