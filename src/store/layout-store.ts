@@ -397,6 +397,7 @@ class PresentIngest implements Ingest {
 
 class FileIngest implements Ingest {
   private done = false;
+  private writing: Promise<void> | undefined;
   private written: number;
 
   constructor(
@@ -421,13 +422,18 @@ class FileIngest implements Ingest {
     if (this.expected.size !== undefined && this.written + length > this.expected.size) {
       throw new TsbuildError('SIZE_MISMATCH', `write ${this.what}: more than the expected ${this.expected.size} bytes`);
     }
-    await this.writer.write(chunks);
+    const writing = this.writer.write(chunks);
+    this.writing = writing;
+    await writing;
     this.written += length;
   }
 
 
   private async finish(): Promise<void> {
     this.done = true;
+    // A write still running on the thread pool writes by descriptor number: closing first could
+    // let it land in whatever file reuses the number.
+    await this.writing?.catch(() => undefined);
     await this.handle.close().catch(() => undefined);
     await this.lock?.release();
   }
@@ -439,6 +445,7 @@ class FileIngest implements Ingest {
       throw new TsbuildError('INTERNAL', `commit ${this.what}: already finished`);
     }
     try {
+      await this.writing?.catch(() => undefined);
       await this.handle.sync();
       if (this.expected.size !== undefined && this.written !== this.expected.size) {
         throw new TsbuildError('SIZE_MISMATCH', `commit ${this.what}: got ${this.written} bytes, expected ${this.expected.size}`);
