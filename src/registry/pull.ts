@@ -270,7 +270,19 @@ async function transfer(
  * buffer, and nothing held back while waiting for the network (a killed download keeps every
  * byte it received).
  */
-async function* batches(body: Readable): AsyncGenerator<{ readonly chunks: Buffer[]; readonly size: number }> {
+export async function* batches(body: Readable): AsyncGenerator<{ readonly chunks: Buffer[]; readonly size: number }> {
+  // Between batches nobody waits on the body: an error then must not go unheard (an 'error'
+  // without a listener would end the process). It is taken up from body.errored below.
+  const keep = (): void => undefined;
+  body.on('error', keep);
+  try {
+    yield* batchesOf(body);
+  } finally {
+    body.off('error', keep);
+  }
+}
+
+async function* batchesOf(body: Readable): AsyncGenerator<{ readonly chunks: Buffer[]; readonly size: number }> {
   for (;;) {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -285,6 +297,9 @@ async function* batches(body: Readable): AsyncGenerator<{ readonly chunks: Buffe
       continue;
     }
     if (body.readableEnded) return;
+    // A body that failed or closed while nobody listened fires nothing more: waiting would hang.
+    if (body.errored !== null) throw body.errored;
+    if (body.destroyed) throw new TsbuildError('REGISTRY', 'connection closed before the body ended', { temporary: true });
     await new Promise<void>((resolve, reject) => {
       const done = (error?: Error): void => {
         body.off('readable', onReadable);
