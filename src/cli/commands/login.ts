@@ -19,8 +19,10 @@ function ask(io: CliIo, question: string, options: { readonly hidden: boolean })
   if (input.isTTY !== true) {
     return Promise.reject(new TsbuildError('INVALID_ARGUMENT', 'log in: no terminal to ask on; give --username and --password-stdin'));
   }
-  io.stderr.write(question);
+  // Raw mode (no echo) before the question: whoever answers as soon as it appears must not
+  // have the password echoed by a terminal still in cooked mode.
   input.setRawMode(true);
+  io.stderr.write(question);
   input.resume();
   return new Promise((resolve, reject) => {
     let answer = '';
