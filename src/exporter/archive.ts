@@ -23,7 +23,7 @@ import {
   type Platform,
 } from '../common/index.js';
 import { reachableBlobs, resolveImage, storeName, temporaryName, type LayoutStore } from '../store/index.js';
-import { compressLayer, sourceDateEpochFromEnv, tarStream, type LayerEntry } from './layer.js';
+import { compressLayer, sourceDateEpochFromEnv, tarStream, type LayerEntry, type OpenedContent } from './layer.js';
 
 export type ArchiveFormat = 'docker' | 'oci';
 
@@ -86,6 +86,40 @@ async function* uncompressedLayer(store: LayoutStore, layer: Descriptor): AsyncG
   await feeding;
 }
 
+/**
+ * A layer as the uncompressed tar a docker archive holds. The tar header needs its size before
+ * its content, and a compressed layer does not say it: the layer is decompressed once into a
+ * temporary file of the store (counted on the way), which is then copied out and removed. One
+ * layer at a time, when its entry's turn comes.
+ */
+async function openUncompressedLayer(store: LayoutStore, layer: Descriptor): Promise<OpenedContent> {
+  if (!layer.mediaType.endsWith('gzip')) {
+    const size = await store.blobSize(layer.digest);
+    if (size === undefined) throw new TsbuildError('NOT_FOUND', `save layer ${layer.digest}: not in the store`);
+    return { size, content: lazy(() => store.openBlob(layer.digest)), close: async () => undefined };
+  }
+  const path = join(store.temporaryDirectory, temporaryName('save-layer'));
+  const close = (): Promise<void> => rm(path, { force: true });
+  try {
+    let size = 0;
+    const handle = await open(path, 'wx', 0o600);
+    try {
+      for await (const chunk of uncompressedLayer(store, layer)) {
+        size += chunk.length;
+        let offset = 0;
+        while (offset < chunk.length) offset += (await handle.write(chunk, offset, chunk.length - offset)).bytesWritten;
+      }
+    } finally {
+      await handle.close();
+    }
+    return { size, content: createReadStream(path, { highWaterMark: 1024 * 1024 }), close };
+  } catch (error) {
+    await close();
+    if (error instanceof TsbuildError) throw error;
+    throw new TsbuildError('INTERNAL', `save layer ${layer.digest}: ${messageOf(error)}`, { cause: error });
+  }
+}
+
 /** Entries of a docker-archive (`docker save` format): config, uncompressed layer tars, manifest.json, repositories. */
 async function dockerEntries(store: LayoutStore, images: readonly SaveImage[], platform: Platform | undefined, mtime: number): Promise<LayerEntry[]> {
   const files = new Map<string, LayerEntry>();
@@ -101,10 +135,7 @@ async function dockerEntries(store: LayoutStore, images: readonly SaveImage[], p
       const path = `blobs/sha256/${digestHex(diffId)}`;
       layers.push(path);
       if (files.has(path)) continue;
-      // The tar header needs the size before the content: one pass to count, one to copy.
-      let size = 0;
-      for await (const chunk of uncompressedLayer(store, layer)) size += chunk.length;
-      files.set(path, { path, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime, size, content: () => uncompressedLayer(store, layer) });
+      files.set(path, { path, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime, open: () => openUncompressedLayer(store, layer) });
     }
     const tags: string[] = [];
     if (image.name !== undefined) {

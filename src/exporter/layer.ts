@@ -12,6 +12,18 @@ import { encodeHeader, endOfArchive, padding, type TarHeader } from './tar.js';
 export interface LayerEntry extends TarHeader {
   /** File content, read only when the entry is written (never held for the whole layer). */
   readonly content?: () => AsyncIterable<Uint8Array> | Uint8Array;
+  /**
+   * For a file whose size is known only once its content is made (a layer decompressed for a
+   * docker archive): called when the entry's turn comes, instead of `size` and `content`.
+   */
+  readonly open?: () => Promise<OpenedContent>;
+}
+
+export interface OpenedContent {
+  readonly size: number;
+  readonly content: AsyncIterable<Uint8Array>;
+  /** Called once the content was written, or failed to be. */
+  close(): Promise<void>;
 }
 
 export interface LayerOptions {
@@ -59,19 +71,24 @@ export async function* tarStream(entries: Iterable<LayerEntry> | AsyncIterable<L
     }
     previous = entry.path;
     const mtime = epoch === undefined ? Math.floor(entry.mtime) : Math.min(Math.floor(entry.mtime), epoch);
-    yield encodeHeader({ ...entry, mtime });
-    if (entry.type !== 'file') continue;
-    const expected = entry.size ?? 0;
-    let written = 0;
-    const content = entry.content?.();
-    const chunks = content === undefined ? [] : content instanceof Uint8Array ? [content] : content;
-    for await (const chunk of chunks) {
-      written += chunk.length;
-      if (written > expected) throw new TsbuildError('SIZE_MISMATCH', `write layer: ${entry.path} grew while it was read`);
-      yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    const opened = entry.type === 'file' ? await entry.open?.() : undefined;
+    try {
+      yield encodeHeader({ ...entry, mtime, ...(opened === undefined ? {} : { size: opened.size }) });
+      if (entry.type !== 'file') continue;
+      const expected = opened?.size ?? entry.size ?? 0;
+      let written = 0;
+      const content = opened?.content ?? entry.content?.();
+      const chunks = content === undefined ? [] : content instanceof Uint8Array ? [content] : content;
+      for await (const chunk of chunks) {
+        written += chunk.length;
+        if (written > expected) throw new TsbuildError('SIZE_MISMATCH', `write layer: ${entry.path} grew while it was read`);
+        yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+      }
+      if (written !== expected) throw new TsbuildError('SIZE_MISMATCH', `write layer: ${entry.path} has ${written} bytes, expected ${expected}`);
+      yield padding(written);
+    } finally {
+      await opened?.close();
     }
-    if (written !== expected) throw new TsbuildError('SIZE_MISMATCH', `write layer: ${entry.path} has ${written} bytes, expected ${expected}`);
-    yield padding(written);
   }
   yield endOfArchive;
 }

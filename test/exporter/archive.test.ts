@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
-import { lstat, mkdir, readFile, readlink, stat } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MediaType, hostPlatform, parseIndex } from '../../src/common/index.js';
 import { loadArchive, saveArchive, writeImage, writeLayer, type ArchiveFormat } from '../../src/exporter/index.js';
 import { openStore, resolveImage, type Store } from '../../src/store/index.js';
@@ -64,6 +65,38 @@ describe('save and load', () => {
     const loaded = await loadArchive(other, Readable.from([await readFile(archive)]));
     expect(loaded).toEqual([{ name: busybox.name, descriptor: busybox.descriptor }]);
     expect(await other.resolveReference(busybox.name)).toEqual(busybox.descriptor);
+  });
+
+  it('reads each compressed layer once for a docker archive, and leaves no temporary file, even when stopped', async () => {
+    const opened = new Map<string, number>();
+    const original = store.openBlob.bind(store);
+    const spy = vi.spyOn(store, 'openBlob').mockImplementation((digest, options) => {
+      opened.set(digest, (opened.get(digest) ?? 0) + 1);
+      return original(digest, options);
+    });
+    try {
+      const image = await resolveImage(store, busybox.descriptor);
+      opened.clear();
+      const archive = await save('docker', 'once.tar');
+      const layer = image.manifest.layers[0]?.digest ?? '';
+      expect(image.manifest.layers[0]?.mediaType).toMatch(/gzip/);
+      expect(opened.get(layer)).toBe(1);
+      // The decompressed layer in the archive is the one the config's diff ID names.
+      const manifest = JSON.parse(execFileSync('tar', ['-xOf', archive, 'manifest.json'], { encoding: 'utf8' })) as Array<{ Layers: string[] }>;
+      const tarBytes = execFileSync('tar', ['-xOf', archive, manifest[0]?.Layers[0] ?? ''], { maxBuffer: 64 * 1024 * 1024 });
+      expect(`sha256:${createHash('sha256').update(tarBytes).digest('hex')}`).toBe(image.config.rootfs.diff_ids[0]);
+      expect(await readdir(join(dir, 'store', 'tmp'))).toEqual([]);
+
+      // A reader that goes away in the middle: the temporary file goes too.
+      const stream = await saveArchive(store, [{ name: busybox.name, descriptor: busybox.descriptor }], { format: 'docker' });
+      await new Promise<void>((resolve) => stream.once('readable', () => resolve()));
+      stream.read();
+      stream.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await readdir(join(dir, 'store', 'tmp'))).toEqual([]);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('writes an OCI layout tar that skopeo and umoci read and that loads back to the same digests', async () => {
