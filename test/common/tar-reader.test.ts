@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeSpecialFile, readTar, setXattr, type TarEntryHeader } from '../../src/common/index.js';
 import { encodeHeader, endOfArchive, padding, type TarHeader } from '../../src/exporter/tar.js';
@@ -236,4 +237,38 @@ describe('readTar on archives made by GNU tar', () => {
       if (format === 'posix') expect(byName.get('caps')?.header.xattrs.get('user.binary')).toEqual(binary);
     });
   }
+});
+
+describe('readTar on damaged archives (property)', () => {
+  const valid = Buffer.concat([
+    entry({ ...base, path: 'dir', type: 'directory' }),
+    entry({ ...base, path: `dir/${'long'.repeat(40)}`, type: 'file', pax: { 'SCHILY.xattr.user.a': binary } }, 'content '.repeat(100)),
+    entry({ ...base, path: 'link', type: 'symlink', linkname: 'dir' }),
+    entry({ ...base, path: 'fifo', type: 'fifo' }),
+    endOfArchive,
+  ]);
+
+  it('either reads entries or fails with INVALID_ARCHIVE, whatever bytes are changed, cut or added', async () => {
+    const damage = fc.oneof(
+      fc.array(fc.tuple(fc.nat({ max: valid.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }).map((edits) => {
+        const copy = Buffer.from(valid);
+        for (const [offset, value] of edits) copy[offset] = value;
+        return copy;
+      }),
+      fc.nat({ max: valid.length }).map((length) => valid.subarray(0, length)),
+      fc.uint8Array({ maxLength: 2048 }).map((junk) => Buffer.concat([valid.subarray(0, 1024), Buffer.from(junk)])),
+    );
+    await fc.assert(
+      fc.asyncProperty(damage, fc.integer({ min: 1, max: 1500 }), async (archive, chunkSize) => {
+        try {
+          const entries = await readAll(archive, chunkSize);
+          // Whatever was read is consistent: every body as long as its header says.
+          for (const { header, content } of entries) expect(content.length).toBe(header.size);
+        } catch (error) {
+          expect(error).toMatchObject({ code: 'INVALID_ARCHIVE' });
+        }
+      }),
+      { numRuns: 400 },
+    );
+  });
 });
