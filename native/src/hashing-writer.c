@@ -40,6 +40,7 @@ typedef struct {
   napi_async_work work;
   napi_deferred deferred;
   napi_ref buffers;
+  napi_ref owner;
   writer_t *writer;
   struct iovec *vectors;
   uint32_t count;
@@ -68,13 +69,14 @@ static void finalize_writer(napi_env env, void *data, void *hint) {
   free(writer);
 }
 
-static writer_t *unwrap_this(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
+static writer_t *unwrap_this(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv, napi_value *self_out) {
   napi_value self;
   void *data = NULL;
   if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok || napi_unwrap(env, self, &data) != napi_ok || data == NULL) {
     napi_throw_type_error(env, NULL, "not a hashing writer");
     return NULL;
   }
+  if (self_out != NULL) *self_out = self;
   return data;
 }
 
@@ -178,6 +180,7 @@ static void complete_write(napi_env env, napi_status status, void *data) {
     napi_resolve_deferred(env, job->deferred, undefined);
   }
   napi_delete_reference(env, job->buffers);
+  napi_delete_reference(env, job->owner);
   napi_delete_async_work(env, job->work);
   free(job->vectors);
   free(job);
@@ -186,7 +189,8 @@ static void complete_write(napi_env env, napi_status status, void *data) {
 static napi_value writer_write(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  writer_t *writer = unwrap_this(env, info, &argc, argv);
+  napi_value self;
+  writer_t *writer = unwrap_this(env, info, &argc, argv, &self);
   if (writer == NULL) return NULL;
   if (argc < 1) {
     napi_throw_type_error(env, NULL, "buffers: an array of Uint8Array");
@@ -210,8 +214,10 @@ static napi_value writer_write(napi_env env, napi_callback_info info) {
   job->count = count;
   napi_value promise, name;
   napi_create_promise(env, &job->deferred, &promise);
-  /* The buffers stay alive, and unmoved, until the thread pool is done with them. */
+  /* The buffers stay alive, and unmoved, until the thread pool is done with them; so does the
+     writer, whose state the pool thread uses (a writer dropped mid-write is not freed under it). */
   napi_create_reference(env, argv[0], 1, &job->buffers);
+  napi_create_reference(env, self, 1, &job->owner);
   napi_create_string_utf8(env, "tsbuild hashing write", NAPI_AUTO_LENGTH, &name);
   napi_create_async_work(env, NULL, name, execute_write, complete_write, job, &job->work);
   writer->busy = true;
@@ -222,7 +228,7 @@ static napi_value writer_write(napi_env env, napi_callback_info info) {
 static napi_value writer_update(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  writer_t *writer = unwrap_this(env, info, &argc, argv);
+  writer_t *writer = unwrap_this(env, info, &argc, argv, NULL);
   if (writer == NULL) return NULL;
   if (writer->busy) {
     napi_throw_error(env, "EBUSY", "a write is in progress");
@@ -238,7 +244,7 @@ static napi_value writer_update(napi_env env, napi_callback_info info) {
 
 static napi_value writer_hex(napi_env env, napi_callback_info info) {
   size_t argc = 0;
-  writer_t *writer = unwrap_this(env, info, &argc, NULL);
+  writer_t *writer = unwrap_this(env, info, &argc, NULL, NULL);
   if (writer == NULL) return NULL;
   if (writer->busy) {
     napi_throw_error(env, "EBUSY", "a write is in progress");
