@@ -22,7 +22,7 @@ import {
   type Digest,
   type Platform,
 } from '../common/index.js';
-import { reachableBlobs, resolveImage, storeName, temporaryName, type LayoutStore } from '../store/index.js';
+import { decompressLayer, reachableBlobs, resolveImage, storeName, temporaryName, type LayoutStore } from '../store/index.js';
 import { compressLayer, sourceDateEpochFromEnv, tarStream, type LayerEntry, type OpenedContent } from './layer.js';
 
 export type ArchiveFormat = 'docker' | 'oci';
@@ -73,38 +73,21 @@ async function* lazy(open: () => Promise<AsyncIterable<Uint8Array>>): AsyncGener
   yield* await open();
 }
 
-async function* uncompressedLayer(store: LayoutStore, layer: Descriptor): AsyncGenerator<Uint8Array> {
-  const blob = await store.openBlob(layer.digest);
-  if (!layer.mediaType.endsWith('gzip')) {
-    yield* blob;
-    return;
-  }
-  const gunzip = createGunzip();
-  const feeding = pipeline(blob, gunzip);
-  feeding.catch(() => undefined);
-  yield* gunzip;
-  await feeding;
-}
-
 /**
  * A layer as the uncompressed tar a docker archive holds. The tar header needs its size before
  * its content, and a compressed layer does not say it: the layer is decompressed once into a
  * temporary file of the store (counted on the way), which is then copied out and removed. One
- * layer at a time, when its entry's turn comes.
+ * layer at a time, when its entry's turn comes. gzip and zstd layers alike (told by their
+ * magic bytes); an uncompressed one is copied the same way, which is rare enough.
  */
 async function openUncompressedLayer(store: LayoutStore, layer: Descriptor): Promise<OpenedContent> {
-  if (!layer.mediaType.endsWith('gzip')) {
-    const size = await store.blobSize(layer.digest);
-    if (size === undefined) throw new TsbuildError('NOT_FOUND', `save layer ${layer.digest}: not in the store`);
-    return { size, content: lazy(() => store.openBlob(layer.digest)), close: async () => undefined };
-  }
   const path = join(store.temporaryDirectory, temporaryName('save-layer'));
   const close = (): Promise<void> => rm(path, { force: true });
   try {
     let size = 0;
     const handle = await open(path, 'wx', 0o600);
     try {
-      for await (const chunk of uncompressedLayer(store, layer)) {
+      for await (const chunk of decompressLayer(await store.openBlob(layer.digest), layer.mediaType)) {
         size += chunk.length;
         let offset = 0;
         while (offset < chunk.length) offset += (await handle.write(chunk, offset, chunk.length - offset)).bytesWritten;

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MediaType, hostPlatform, parseIndex } from '../../src/common/index.js';
 import { loadArchive, saveArchive, writeImage, writeLayer, type ArchiveFormat } from '../../src/exporter/index.js';
-import { openStore, resolveImage, type Store } from '../../src/store/index.js';
+import { openStore, resolveImage, unpackImage, type Store } from '../../src/store/index.js';
 import { busyboxImage, type BusyboxImage } from '../helpers/busybox-image.js';
 import { temporaryDirectory } from '../store/temp-dir.js';
 import { validateLayout } from '../helpers/validate.js';
@@ -97,6 +97,30 @@ describe('save and load', () => {
     } finally {
       spy.mockRestore();
     }
+  });
+
+  it('saves and unpacks a zstd layer: the docker archive holds the tar the diff ID names', async () => {
+    const plain = await writeLayer(
+      (async function* () {
+        yield { path: 'etc', type: 'directory' as const, mode: 0o755, uid: 0, gid: 0, mtime: 0 };
+        const bytes = Buffer.from('compressed with zstd\n'.repeat(1000));
+        yield { path: 'etc/motd', type: 'file' as const, mode: 0o644, uid: 0, gid: 0, mtime: 0, size: bytes.length, content: () => bytes };
+      })(),
+      store,
+      { compression: 'none' },
+    );
+    const compressed = execFileSync('zstd', ['-q', '-c'], { input: await readFile(join(dir, 'store', 'blobs', 'sha256', plain.descriptor.digest.slice(7))) });
+    const info = await store.putBlob(Readable.from([compressed]));
+    const layer = { descriptor: { mediaType: MediaType.ociLayerZstd, digest: info.digest, size: info.size }, diffId: plain.diffId };
+    const image = await writeImage(store, { layers: [layer], platform: hostPlatform(), created: '1970-01-01T00:00:00Z', history: [{ created_by: 'zstd' }] }, 'localhost/zstd:1');
+
+    const archive = await save('docker', 'zstd.tar', [{ name: 'localhost/zstd:1', descriptor: image.descriptor }]);
+    const manifest = JSON.parse(execFileSync('tar', ['-xOf', archive, 'manifest.json'], { encoding: 'utf8' })) as Array<{ Layers: string[] }>;
+    const tarBytes = execFileSync('tar', ['-xOf', archive, manifest[0]?.Layers[0] ?? ''], { maxBuffer: 64 * 1024 * 1024 });
+    expect(`sha256:${createHash('sha256').update(tarBytes).digest('hex')}`).toBe(plain.diffId);
+
+    const root = await unpackImage(store, (await resolveImage(store, image.descriptor)).manifest, [plain.diffId]);
+    expect(await readFile(join(root ?? '', 'etc/motd'), 'utf8')).toBe('compressed with zstd\n'.repeat(1000));
   });
 
   it('writes an OCI layout tar that skopeo and umoci read and that loads back to the same digests', async () => {

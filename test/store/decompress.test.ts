@@ -1,0 +1,70 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { decompressLayer } from '../../src/store/index.js';
+import { MediaType } from '../../src/common/index.js';
+import { codeOf } from '../helpers/error-code.js';
+
+/** A compressible tar-like payload, a few MB. */
+const payload = Buffer.from(Array.from({ length: 60_000 }, (_, index) => `line ${index} of a layer, ${'x'.repeat(index % 50)}\n`).join(''));
+const zstd = (data: Buffer, ...args: string[]): Buffer => execFileSync('zstd', ['-q', '-c', ...args], { input: data, maxBuffer: 1 << 30 });
+
+async function collect(source: AsyncIterable<Buffer>): Promise<{ bytes: Buffer }> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of source) chunks.push(chunk);
+  return { bytes: Buffer.concat(chunks) };
+}
+
+/** Splits BYTES into chunks of SIZE (the first one FIRST long), as a stream would deliver them. */
+async function* chunked(bytes: Buffer, size: number, first = size): AsyncGenerator<Buffer> {
+  yield bytes.subarray(0, first);
+  for (let offset = first; offset < bytes.length; offset += size) yield bytes.subarray(offset, offset + size);
+}
+
+describe('decompressLayer', () => {
+  it('reads gzip, zstd and plain layers, told by their magic bytes whatever the media type says', async () => {
+    const cases: Array<[string, Buffer, string]> = [
+      ['gzip', gzipSync(payload), MediaType.ociLayerGzip],
+      ['zstd', zstd(payload), MediaType.ociLayerZstd],
+      ['zstd, two frames', Buffer.concat([zstd(payload.subarray(0, 1000)), zstd(payload.subarray(1000))]), MediaType.ociLayerZstd],
+      ['plain', payload, MediaType.ociLayer],
+      ['gzip under a plain media type', gzipSync(payload), MediaType.ociLayer],
+      ['zstd under a gzip media type', zstd(payload), MediaType.ociLayerGzip],
+    ];
+    for (const [name, compressed, mediaType] of cases) {
+      // A first chunk shorter than the magic bytes, then odd sizes.
+      for (const first of [1, 3, 4097]) {
+        const { bytes } = await collect(decompressLayer(chunked(compressed, 4097, first), mediaType));
+        expect(createHash('sha256').update(bytes).digest('hex'), `${name}, first chunk ${first}`).toBe(createHash('sha256').update(payload).digest('hex'));
+      }
+    }
+    expect((await collect(decompressLayer(chunked(Buffer.alloc(0), 1), MediaType.ociLayer))).bytes.length).toBe(0);
+  });
+
+  it('fails with DIGEST_MISMATCH on a damaged or cut zstd stream', async () => {
+    const compressed = zstd(payload);
+    const cut = compressed.subarray(0, compressed.length - 100);
+    expect(await codeOf(collect(decompressLayer(chunked(cut, 4096), MediaType.ociLayerZstd)))).toBe('DIGEST_MISMATCH');
+    const damaged = Buffer.from(compressed);
+    for (let offset = 20; offset < damaged.length; offset += 97) damaged[offset] = (damaged[offset] ?? 0) ^ 0x5a;
+    expect(await codeOf(collect(decompressLayer(chunked(damaged, 4096), MediaType.ociLayerZstd)))).toBe('DIGEST_MISMATCH');
+  });
+
+  it('decodes a zstd bomb in bounded pieces: 1 GiB of zeros from a few KiB never sits in memory at once', async () => {
+    // Made by a shell pipeline: a 1 GiB input buffer here would blur the measurement below.
+    const bomb = execFileSync('sh', ['-c', 'head -c 1073741824 /dev/zero | zstd -19 -q -c'], { maxBuffer: 1 << 20 });
+    expect(bomb.length).toBeLessThan(64 * 1024);
+    // The whole bomb arrives in one chunk; what the decoder holds at any moment is measured.
+    const baseline = process.memoryUsage().arrayBuffers;
+    let peak = 0;
+    let total = 0;
+    for await (const chunk of decompressLayer(chunked(bomb, bomb.length), MediaType.ociLayerZstd)) {
+      total += chunk.length;
+      peak = Math.max(peak, process.memoryUsage().arrayBuffers - baseline);
+    }
+    expect(total).toBe(1024 * 1024 * 1024);
+    // Decoded pieces not yet collected count too; all of it at once would be 1 GiB.
+    expect(peak).toBeLessThan(300 * 1024 * 1024);
+  }, 60_000);
+});
