@@ -164,6 +164,41 @@ function memberKey(name: string): string | undefined {
 }
 
 /**
+ * Makes each symlink member name the file it points to, resolved as a path inside the archive
+ * (never on the disk): `a/layer.tar -> ../b/layer.tar` names b/layer.tar. A link that leaves
+ * the archive, loops, or ends nowhere names nothing.
+ */
+function resolveMemberLinks(members: Map<string, string>, links: ReadonlyMap<string, string>): void {
+  for (const [key, firstTarget] of links) {
+    let current = key;
+    let target = firstTarget;
+    for (let hops = 0; hops < 16; hops++) {
+      const base = target.startsWith('/') ? [] : current.split('/').slice(0, -1);
+      const parts: string[] = [...base];
+      let outside = false;
+      for (const part of target.split('/')) {
+        if (part === '' || part === '.') continue;
+        if (part === '..') {
+          if (parts.length === 0) outside = true;
+          parts.pop();
+        } else parts.push(part);
+      }
+      if (outside || parts.length === 0) break;
+      const resolved = parts.join('/');
+      const file = members.get(resolved);
+      if (file !== undefined) {
+        members.set(key, file);
+        break;
+      }
+      const next = links.get(resolved);
+      if (next === undefined) break;
+      current = resolved;
+      target = next;
+    }
+  }
+}
+
+/**
  * Loads an archive written by `save` (either format, told apart by `oci-layout` or
  * `manifest.json`) into the store. Members are spooled to a private directory under the store's
  * tmp/ first, since the order of members in a tar is not fixed; every blob is verified against
@@ -174,13 +209,18 @@ export async function loadArchive(store: LayoutStore, archive: Readable | AsyncI
   await mkdir(spool, { mode: 0o700 });
   try {
     const members = new Map<string, string>();
+    // docker save writes a layer shared by several images once, and symlinks to it elsewhere.
+    const links = new Map<string, string>();
     const extractor = extract();
     const feeding = pipeline(archive, extractor);
     feeding.catch(() => undefined);
     let count = 0;
     for await (const entry of extractor) {
       const key = memberKey(entry.header.name);
-      if ((entry.header.type === 'file' || entry.header.type === 'contiguous-file') && key !== undefined) {
+      if (entry.header.type === 'symlink' && key !== undefined && entry.header.linkname !== undefined && entry.header.linkname !== null) {
+        links.set(key, entry.header.linkname);
+        entry.resume();
+      } else if ((entry.header.type === 'file' || entry.header.type === 'contiguous-file') && key !== undefined) {
         const path = join(spool, `m${count++}`);
         const handle = await open(path, 'wx', 0o600);
         try {
@@ -194,6 +234,7 @@ export async function loadArchive(store: LayoutStore, archive: Readable | AsyncI
       }
     }
     await feeding;
+    resolveMemberLinks(members, links);
     const readJson = async (key: string): Promise<unknown> => {
       const path = members.get(key);
       if (path === undefined) throw new TsbuildError('NOT_FOUND', `load archive: no ${key}`);

@@ -12,6 +12,7 @@ import { openStore, resolveImage, unpackImage, type Store } from '../../src/stor
 import { busyboxImage, type BusyboxImage } from '../helpers/busybox-image.js';
 import { temporaryDirectory } from '../store/temp-dir.js';
 import { validateLayout } from '../helpers/validate.js';
+import { codeOf } from '../helpers/error-code.js';
 
 describe('save and load', () => {
   let dir: string;
@@ -121,6 +122,50 @@ describe('save and load', () => {
 
     const root = await unpackImage(store, (await resolveImage(store, image.descriptor)).manifest, [plain.diffId]);
     expect(await readFile(join(root ?? '', 'etc/motd'), 'utf8')).toBe('compressed with zstd\n'.repeat(1000));
+  });
+
+  it('loads a docker archive whose layer is a symlink to another image\'s, as docker save writes shared layers', async () => {
+    const saved = await save('docker', 'plain.tar');
+    const manifest = JSON.parse(execFileSync('tar', ['-xOf', saved, 'manifest.json'], { encoding: 'utf8' })) as Array<{ Config: string; Layers: string[] }>;
+    const config = execFileSync('tar', ['-xOf', saved, manifest[0]?.Config ?? ''], { maxBuffer: 1 << 20 });
+    const layerTar = execFileSync('tar', ['-xOf', saved, manifest[0]?.Layers[0] ?? ''], { maxBuffer: 64 * 1024 * 1024 });
+    const build = async (entries: Array<{ name: string; content?: Buffer; linkname?: string }>): Promise<Buffer> => {
+      const { pack } = await import('tar-stream');
+      const packer = pack();
+      const chunks: Buffer[] = [];
+      const done = (async () => {
+        for await (const chunk of packer) chunks.push(chunk as Buffer);
+      })();
+      for (const item of entries) {
+        if (item.linkname !== undefined) packer.entry({ name: item.name, type: 'symlink', linkname: item.linkname });
+        else packer.entry({ name: item.name }, item.content ?? Buffer.alloc(0));
+      }
+      packer.finalize();
+      await done;
+      return Buffer.concat(chunks);
+    };
+    const legacy = (layers: string, extra: Array<{ name: string; linkname: string }>): Promise<Buffer> =>
+      build([
+        { name: 'aaa/layer.tar', content: layerTar },
+        ...extra,
+        { name: 'config.json', content: config },
+        { name: 'manifest.json', content: Buffer.from(JSON.stringify([{ Config: 'config.json', RepoTags: ['busybox:latest'], Layers: [layers] }])) },
+      ]);
+
+    const other = await freshStore('legacy');
+    const loaded = await loadArchive(other, Readable.from([await legacy('bbb/layer.tar', [{ name: 'bbb/layer.tar', linkname: '../aaa/layer.tar' }])]));
+    expect(loaded[0]?.descriptor.digest).toBeDefined();
+    const image = await resolveImage(other, loaded[0]?.descriptor ?? busybox.descriptor);
+    expect(image.config.rootfs.diff_ids).toEqual((await resolveImage(store, busybox.descriptor)).config.rootfs.diff_ids);
+
+    // A link that leaves the archive names nothing: the load fails, reading nothing outside.
+    const escaping = await legacy('ccc/layer.tar', [{ name: 'ccc/layer.tar', linkname: '../../../../etc/passwd' }]);
+    expect(await codeOf(loadArchive(await freshStore('escaping'), Readable.from([escaping])))).toBe('NOT_FOUND');
+    const looping = await legacy('ddd/layer.tar', [
+      { name: 'ddd/layer.tar', linkname: '../eee/layer.tar' },
+      { name: 'eee/layer.tar', linkname: '../ddd/layer.tar' },
+    ]);
+    expect(await codeOf(loadArchive(await freshStore('looping'), Readable.from([looping])))).toBe('NOT_FOUND');
   });
 
   it('writes an OCI layout tar that skopeo and umoci read and that loads back to the same digests', async () => {
