@@ -23,7 +23,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -111,27 +110,9 @@ static struct iovec *vectors_of(napi_env env, napi_value array, uint32_t *count)
   return vectors;
 }
 
-/*
- * The first time a pool thread hashes for us, its nice value goes up by 10, for good: on a
- * busy machine the main thread, which keeps the downloads flowing, then comes before the
- * hashing and writing, which run whenever it waits for the network. (Lowering a priority needs
- * no privilege; raising it back would, so it is not undone.) Only libuv's own pool threads are
- * affected, and they do the process's background work anyway.
- */
-static _Thread_local bool lowered_priority;
-
-static void lower_priority_once(void) {
-  if (lowered_priority) return;
-  lowered_priority = true;
-  errno = 0;
-  int current = getpriority(PRIO_PROCESS, (id_t)gettid());
-  if (errno == 0) (void)setpriority(PRIO_PROCESS, (id_t)gettid(), current + 10 > 19 ? 19 : current + 10);
-}
-
 static void execute_write(napi_env env, void *data) {
   (void)env;
   write_job_t *job = data;
-  lower_priority_once();
   writer_t *writer = job->writer;
   for (uint32_t index = 0; index < job->count; index++) {
     if (EVP_DigestUpdate(writer->context, job->vectors[index].iov_base, job->vectors[index].iov_len) != 1) {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { open, readFile, readdir, writeFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createNativeHashingWriter } from '../../src/common/index.js';
@@ -75,22 +75,5 @@ describe('blob writers', () => {
       await readOnly.close();
       await handle.close();
     }
-  });
-
-  it('native: lowers the priority of the pool thread that hashes, not of the thread that calls it', async () => {
-    const niceOf = (stat: string): number => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-    // Not /proc/thread-self: readFile opens files from a pool thread. The tests run on the main one.
-    const mainThread = `/proc/self/task/${process.pid}/stat`;
-    const before = niceOf(await readFile(mainThread, 'utf8'));
-    const handle = await open(join(dir, 'nice'), 'w');
-    try {
-      await openBlobWriter(handle, 'sha256', 0).write([Buffer.alloc(1024)]);
-    } finally {
-      await handle.close();
-    }
-    expect(niceOf(await readFile(mainThread, 'utf8'))).toBe(before);
-    const threads = await readdir('/proc/self/task');
-    const nices = await Promise.all(threads.map(async (tid) => niceOf(await readFile(`/proc/self/task/${tid}/stat`, 'utf8'))));
-    expect(nices).toContain(Math.min(before + 10, 19));
   });
 });
