@@ -11,7 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { MediaType, hostPlatform, type Descriptor, type Digest } from '../src/common/index.js';
 import { openStore, type ContentStore } from '../src/store/index.js';
@@ -70,11 +70,15 @@ async function writeLayer(store: ContentStore, bytes: number): Promise<{ descrip
     yield Buffer.alloc(padding + 1024);
   }
   const gzip = createGzip({ level: 1 });
-  const counted = new PassThrough();
   let size = 0;
-  counted.on('data', (chunk: Buffer) => {
-    compressed.update(chunk);
-    size += chunk.length;
+  // Counted in the pipeline, not by a 'data' listener: that would start the flow before the
+  // store reads, and the store would miss the first chunks.
+  const counted = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      compressed.update(chunk);
+      size += chunk.length;
+      callback(null, chunk);
+    },
   });
   Readable.from(
     (async function* () {
