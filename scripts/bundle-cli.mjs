@@ -2,15 +2,21 @@
 // demand): resolving and loading hundreds of small modules costs more start-up time than a parse
 // or a push whose blobs the registry already has.
 import { rmSync } from 'node:fs';
+import http from 'node:http';
 import { constants as http2Constants } from 'node:http2';
 import { build } from 'esbuild';
 
 /**
  * Node modules that bundled dependencies load at start-up and tsbuild never uses, replaced by
- * stand-ins that load the real module on first use: about 13 ms off the start of every command
- * that talks to a registry. undici's HTTP/2 client reads a few constants when it loads (their
- * values are taken from this Node at build time, they are protocol constants); commander keeps
- * child_process for executable subcommands, which tsbuild has none of.
+ * stand-ins (that load the real module on first use where it could be used): about 20 ms off
+ * the start of every command that talks to a registry.
+ * - undici's HTTP/2 client reads a few constants when it loads. Their values are taken from this
+ *   Node at build time; they are protocol constants.
+ * - undici loads node:http for two things. One is the class IncomingMessage, which its destroy()
+ *   compares a body's constructor with: tsbuild never gives undici an IncomingMessage, so a class
+ *   of its own, equal to nothing, does. The other is the default maxHeaderSize, taken from this
+ *   Node at build time: tsbuild never changes it.
+ * - commander keeps child_process for executable subcommands, which tsbuild has none of.
  */
 const lazyBuiltins = {
   'node:http2': {
@@ -25,6 +31,11 @@ const lazyBuiltins = {
     )};
 module.exports = { constants, connect: (...args) => require('node:http2').connect(...args) };`,
   },
+  'node:http': {
+    from: /undici[\\/]lib[\\/](core[\\/]util|dispatcher[\\/]client)\.js$/,
+    contents: `class IncomingMessage {}
+module.exports = { IncomingMessage, maxHeaderSize: ${JSON.stringify(http.maxHeaderSize)} };`,
+  },
   'node:child_process': {
     from: /commander[\\/]lib[\\/]command\.js$/,
     contents: `module.exports = new Proxy({}, { get: (_, key) => require('node:child_process')[key] });`,
@@ -34,7 +45,7 @@ module.exports = { constants, connect: (...args) => require('node:http2').connec
 const lazyBuiltinsPlugin = {
   name: 'lazy-builtins',
   setup(builder) {
-    builder.onResolve({ filter: /^node:(http2|child_process)$/ }, (args) => {
+    builder.onResolve({ filter: /^node:(http|http2|child_process)$/ }, (args) => {
       const lazy = lazyBuiltins[args.path];
       if (lazy === undefined || !lazy.from.test(args.importer)) return undefined;
       return { path: args.path, namespace: 'lazy-builtin' };
