@@ -26,6 +26,10 @@ interface Measure {
 }
 
 function timed(command: string, args: readonly string[]): Measure & { stdout: string } {
+  // Each command starts with nothing left for the disk to write from the one before: a 300 MB
+  // push leaves its data to be written back for the next command to wait on (an fsync on ext4
+  // waits for all of it), which would charge one tool for the other's work.
+  spawnSync('sync');
   const result = spawnSync('/usr/bin/time', ['-f', '%e %M', command, ...args], { encoding: 'utf8', cwd: root, maxBuffer: 16 << 20 });
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr.slice(-2000)}`);
   const last = result.stderr.trim().split('\n').at(-1) ?? '';
