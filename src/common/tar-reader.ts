@@ -316,8 +316,10 @@ export async function* readTar(source: AsyncIterable<Uint8Array>, options: TarRe
         linkname,
         uname: records.get('uname')?.toString('utf8') ?? cString(block, 265, 32),
         gname: records.get('gname')?.toString('utf8') ?? cString(block, 297, 32),
-        devmajor: ustar || magic.startsWith('ustar') ? numeric(block, 329, 8, 'devmajor', fail) : 0,
-        devminor: ustar || magic.startsWith('ustar') ? numeric(block, 337, 8, 'devminor', fail) : 0,
+        // Device numbers are in ustar and GNU headers (both magics start with "ustar"), not in
+        // v7 ones.
+        devmajor: magic.startsWith('ustar') ? numeric(block, 329, 8, 'devmajor', fail) : 0,
+        devminor: magic.startsWith('ustar') ? numeric(block, 337, 8, 'devminor', fail) : 0,
         xattrs,
         pax: records,
       };
