@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
+import { ZstdFrameGuard } from './zstd-frames.js';
 import { TsbuildError, makeSpecialFile, messageOf, readTar, setXattr, type TarEntryHeader } from '../common/index.js';
 
 export interface UnpackOptions {
@@ -349,6 +350,8 @@ async function* gunzipLayer(source: AsyncIterable<Buffer>, what: string): AsyncG
 }
 
 async function* unzstdLayer(source: AsyncIterable<Buffer>, what: string): AsyncGenerator<Buffer> {
+  // Each frame's window is checked before the decoder allocates it.
+  const frames = new ZstdFrameGuard(what);
   const output: Buffer[] = [];
   const decoder = new ZstdDecompress((chunk) => {
     output.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
@@ -362,7 +365,9 @@ async function* unzstdLayer(source: AsyncIterable<Buffer>, what: string): AsyncG
   };
   for await (const chunk of source) {
     for (let offset = 0; offset < chunk.length; offset += zstdSliceBytes) {
-      push(chunk.subarray(offset, offset + zstdSliceBytes), false);
+      const slice = chunk.subarray(offset, offset + zstdSliceBytes);
+      frames.check(slice);
+      push(slice, false);
       while (output.length > 0) yield output.shift() as Buffer;
     }
   }

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -66,5 +67,43 @@ describe('decompressLayer', () => {
     expect(total).toBe(1024 * 1024 * 1024);
     // Decoded pieces not yet collected count too; all of it at once would be 1 GiB.
     expect(peak).toBeLessThan(300 * 1024 * 1024);
+  }, 60_000);
+
+  it('refuses a zstd frame that asks for more than a 128 MiB window, before anything is allocated for it', async () => {
+    // zstd --long=30: a legitimate stream whose header asks for a 1 GiB window, which a decoder
+    // would allocate; the zstd program itself refuses it unless told --long=30 too.
+    const large = execFileSync('sh', ['-c', 'head -c 100000 /dev/urandom | zstd --long=30 -q -c'], { maxBuffer: 1 << 20 });
+    const baseline = process.memoryUsage().arrayBuffers;
+    const error = await collect(decompressLayer(chunked(large, 4096), MediaType.ociLayerZstd)).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'DIGEST_MISMATCH' });
+    expect((error as Error).message).toMatch(/window/);
+    expect(process.memoryUsage().arrayBuffers - baseline).toBeLessThan(64 * 1024 * 1024);
+
+    // A one-segment frame whose header claims 1 GiB of content (its window), with nothing after.
+    const claim = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0xa0, 0x00, 0x00, 0x00, 0x40]);
+    expect(await codeOf(collect(decompressLayer(chunked(claim, 3), MediaType.ociLayerZstd)))).toBe('DIGEST_MISMATCH');
+  });
+
+  it('passes over skippable frames and reads the frames around them', async () => {
+    const skippable = Buffer.concat([Buffer.from([0x50, 0x2a, 0x4d, 0x18]), Buffer.from([5, 0, 0, 0]), Buffer.from('notes')]);
+    const stream = Buffer.concat([zstd(payload.subarray(0, 5000)), skippable, zstd(payload.subarray(5000))]);
+    const { bytes } = await collect(decompressLayer(chunked(stream, 1000, 2), MediaType.ociLayerZstd));
+    expect(bytes.equals(payload)).toBe(true);
+  });
+
+  it('either decodes a damaged zstd stream or fails with DIGEST_MISMATCH (property)', async () => {
+    const valid = zstd(payload.subarray(0, 200_000));
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(fc.nat({ max: valid.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }), async (edits) => {
+        const damaged = Buffer.from(valid);
+        for (const [offset, value] of edits) damaged[offset] = value;
+        try {
+          await collect(decompressLayer(chunked(damaged, 4096), MediaType.ociLayerZstd));
+        } catch (error) {
+          expect(error).toMatchObject({ code: 'DIGEST_MISMATCH' });
+        }
+      }),
+      { numRuns: 200 },
+    );
   }, 60_000);
 });
