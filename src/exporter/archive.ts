@@ -22,7 +22,7 @@ import {
   type Digest,
   type Platform,
 } from '../common/index.js';
-import { decompressLayer, reachableBlobs, resolveImage, storeName, temporaryName, type LayoutStore } from '../store/index.js';
+import { decompressLayer, reachableBlobs, resolveImage, storeName, temporaryName, writeAll, type LayoutStore } from '../store/index.js';
 import { compressLayer, sourceDateEpochFromEnv, tarStream, type LayerEntry, type OpenedContent } from './layer.js';
 
 export type ArchiveFormat = 'docker' | 'oci';
@@ -89,8 +89,7 @@ async function openUncompressedLayer(store: LayoutStore, layer: Descriptor): Pro
     try {
       for await (const chunk of decompressLayer(await store.openBlob(layer.digest), layer.mediaType)) {
         size += chunk.length;
-        let offset = 0;
-        while (offset < chunk.length) offset += (await handle.write(chunk, offset, chunk.length - offset)).bytesWritten;
+        await writeAll(handle, chunk);
       }
     } finally {
       await handle.close();
@@ -217,7 +216,7 @@ export async function loadArchive(store: LayoutStore, archive: Readable | AsyncI
     let count = 0;
     for await (const entry of extractor) {
       const key = memberKey(entry.header.name);
-      if (entry.header.type === 'symlink' && key !== undefined && entry.header.linkname !== undefined && entry.header.linkname !== null) {
+      if (entry.header.type === 'symlink' && key !== undefined && typeof entry.header.linkname === 'string') {
         links.set(key, entry.header.linkname);
         entry.resume();
       } else if ((entry.header.type === 'file' || entry.header.type === 'contiguous-file') && key !== undefined) {

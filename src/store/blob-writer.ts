@@ -7,6 +7,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { createNativeHashingWriter, startWriteback, type NativeHashingWriter } from '../common/index.js';
+import { writeAll } from './atomic.js';
 
 /**
  * Bytes after which writeback of a blob starts: the disk works while the rest arrives, and the
@@ -59,8 +60,7 @@ class NodeBlobWriter implements BlobWriter {
   async write(chunks: readonly Uint8Array[]): Promise<void> {
     for (const chunk of chunks) {
       this.hash.update(chunk);
-      let offset = 0;
-      while (offset < chunk.length) offset += (await this.handle.write(chunk, offset, chunk.length - offset)).bytesWritten;
+      await writeAll(this.handle, chunk);
       this.position += chunk.length;
     }
     if (this.position - this.writtenBack >= writebackBytes) {

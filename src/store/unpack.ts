@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
+import { writeAll } from './atomic.js';
 import { ZstdFrameGuard } from './zstd-frames.js';
 import { TsbuildError, makeSpecialFile, messageOf, readTar, setXattr, type TarEntryHeader } from '../common/index.js';
 
@@ -228,10 +229,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
         // O_EXCL|O_NOFOLLOW: the name was just cleared, so nothing (no planted symlink) is reused.
         const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
         try {
-          for await (const bytes of body) {
-            let offset = 0;
-            while (offset < bytes.length) offset += (await handle.write(bytes, offset, bytes.length - offset)).bytesWritten;
-          }
+          for await (const bytes of body) await writeAll(handle, bytes);
           if (privileged) await handle.chown(header.uid, header.gid);
           // After chown, which clears set-id bits.
           await handle.chmod(header.mode & 0o7777);
