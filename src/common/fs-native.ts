@@ -19,31 +19,46 @@ interface NativeFs {
 const addonPath = fileURLToPath(new URL('../../native/build/tsbuild-fs.node', import.meta.url));
 const hashAddonPath = fileURLToPath(new URL('../../native/build/tsbuild-hash.node', import.meta.url));
 
-let loaded: NativeFs | TsbuildError | undefined;
-
-function nativeFs(): NativeFs {
-  if (loaded === undefined) {
-    try {
-      loaded = createRequire(import.meta.url)(addonPath) as NativeFs;
-    } catch (error) {
-      // Kept, not retried: a missing addon stays missing for the life of the process.
-      loaded = new TsbuildError('INTERNAL', `${addonPath} could not be loaded (${(error as Error).message}); build it with \`npm run build:native\` (needs gcc, libc6-dev and make)`, {
-        cause: error,
-      });
-    }
-  }
-  if (loaded instanceof TsbuildError) throw loaded;
-  return loaded;
+interface LoadedAddon<T> {
+  readonly module?: T;
+  /** Why it did not load. */
+  readonly failure?: Error;
 }
 
-/** Whether the addon loads, for `tsbuild doctor`: its path, and the reason when it does not. */
-export function nativeFsStatus(): { readonly path: string; readonly error?: string } {
-  try {
-    nativeFs();
-    return { path: addonPath };
-  } catch (error) {
-    return { path: addonPath, error: (error as Error).message };
+/** Loads an addon on first call and keeps the outcome: a missing addon stays missing for the life of the process. */
+function addonLoader<T>(path: string): () => LoadedAddon<T> {
+  let loaded: LoadedAddon<T> | undefined;
+  return () => {
+    if (loaded === undefined) {
+      try {
+        loaded = { module: createRequire(import.meta.url)(path) as T };
+      } catch (error) {
+        loaded = { failure: error as Error };
+      }
+    }
+    return loaded;
+  };
+}
+
+const loadFsAddon = addonLoader<NativeFs>(addonPath);
+
+function nativeFs(): NativeFs {
+  const { module, failure } = loadFsAddon();
+  if (module === undefined) {
+    throw new TsbuildError('INTERNAL', `${addonPath} could not be loaded (${failure?.message ?? 'no module'}); build it with \`npm run build:native\` (needs gcc, libc6-dev and make)`, {
+      cause: failure,
+    });
   }
+  return module;
+}
+
+/** Whether an addon loads, for `tsbuild doctor`: its path, and the reason when it does not. */
+function status(path: string, loaded: LoadedAddon<unknown>): { readonly path: string; readonly error?: string } {
+  return loaded.failure === undefined ? { path } : { path, error: loaded.failure.message };
+}
+
+export function nativeFsStatus(): { readonly path: string; readonly error?: string } {
+  return status(addonPath, loadFsAddon());
 }
 
 export type SpecialFileType = 'character-device' | 'block-device' | 'fifo';
@@ -109,23 +124,10 @@ export interface NativeHashingWriter {
   hex(): string;
 }
 
-let hashAddon: { createHashingWriter(fd: number, algorithm: string, position: number, writebackBytes: number): NativeHashingWriter } | null | undefined;
-let hashAddonError: string | undefined;
+const loadHashAddon = addonLoader<{ createHashingWriter(fd: number, algorithm: string, position: number, writebackBytes: number): NativeHashingWriter }>(hashAddonPath);
 
-function loadHashAddon(): void {
-  if (hashAddon !== undefined) return;
-  try {
-    hashAddon = createRequire(import.meta.url)(hashAddonPath) as typeof hashAddon;
-  } catch (error) {
-    hashAddon = null;
-    hashAddonError = (error as Error).message;
-  }
-}
-
-/** Whether the hashing writer loads, for `tsbuild doctor`. */
 export function nativeHashingStatus(): { readonly path: string; readonly error?: string } {
-  loadHashAddon();
-  return hashAddonError === undefined ? { path: hashAddonPath } : { path: hashAddonPath, error: hashAddonError };
+  return status(hashAddonPath, loadHashAddon());
 }
 
 /**
@@ -134,7 +136,7 @@ export function nativeHashingStatus(): { readonly path: string; readonly error?:
  * WRITEBACK_BYTES > 0 it starts writeback (startWriteback) each time that many are written.
  */
 export function createNativeHashingWriter(fd: number, algorithm: string, position: number, writebackBytes: number): NativeHashingWriter | undefined {
-  loadHashAddon();
-  if (hashAddon === null || hashAddon === undefined || (algorithm !== 'sha256' && algorithm !== 'sha512')) return undefined;
-  return hashAddon.createHashingWriter(fd, algorithm, position, writebackBytes);
+  const addon = loadHashAddon().module;
+  if (addon === undefined || (algorithm !== 'sha256' && algorithm !== 'sha512')) return undefined;
+  return addon.createHashingWriter(fd, algorithm, position, writebackBytes);
 }
