@@ -15,26 +15,13 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
+#include "errno-error.h"
+
 #define MAX_PATH_BYTES 4096
 #define MAX_NAME_BYTES 256
 
-/* Throws an Error shaped like Node's own: message "CODE: strerror, syscall 'path'", .code, .errno, .syscall, .path. */
 static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
-  const char *code_name = strerrorname_np(err);
-  if (code_name == NULL) code_name = "EUNKNOWN";
-  char message[MAX_PATH_BYTES + 256];
-  snprintf(message, sizeof message, "%s: %s, %s '%s'", code_name, strerror(err), syscall, path);
-  napi_value code, text, error, value;
-  napi_create_string_utf8(env, code_name, NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text);
-  napi_create_error(env, code, text, &error);
-  napi_create_int32(env, -err, &value);
-  napi_set_named_property(env, error, "errno", value);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &value);
-  napi_set_named_property(env, error, "syscall", value);
-  napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &value);
-  napi_set_named_property(env, error, "path", value);
-  napi_throw(env, error);
+  napi_throw(env, errno_error(env, err, syscall, path));
   return NULL;
 }
 
@@ -191,7 +178,7 @@ static napi_value fs_start_writeback(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "fd, offset and length: non-negative numbers");
     return NULL;
   }
-  if (sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE) != 0) return throw_errno(env, errno, "sync_file_range", "");
+  if (sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE) != 0) return throw_errno(env, errno, "sync_file_range", NULL);
   return NULL;
 }
 

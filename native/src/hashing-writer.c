@@ -26,6 +26,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "errno-error.h"
+
 typedef struct {
   int fd;
   int64_t position;
@@ -47,17 +49,8 @@ typedef struct {
   const char *syscall;
 } write_job_t;
 
-static napi_value reject_errno(napi_env env, napi_deferred deferred, int err, const char *syscall) {
-  const char *name = strerrorname_np(err);
-  napi_value code, message, error;
-  napi_create_string_utf8(env, name == NULL ? "EUNKNOWN" : name, NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &message);
-  napi_create_error(env, code, message, &error);
-  napi_value value;
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &value);
-  napi_set_named_property(env, error, "syscall", value);
-  napi_reject_deferred(env, deferred, error);
-  return NULL;
+static void reject_errno(napi_env env, napi_deferred deferred, int err, const char *syscall) {
+  napi_reject_deferred(env, deferred, errno_error(env, err, syscall, NULL));
 }
 
 static void finalize_writer(napi_env env, void *data, void *hint) {
