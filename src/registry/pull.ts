@@ -299,25 +299,28 @@ async function* batchesOf(body: Readable): AsyncGenerator<{ readonly chunks: Buf
     if (body.readableEnded) return;
     // A body that failed or closed while nobody listened fires nothing more: waiting would hang.
     if (body.errored !== null) throw body.errored;
-    if (body.destroyed) throw new TsbuildError('REGISTRY', 'connection closed before the body ended', { temporary: true });
+    if (body.destroyed) throw closedEarly();
     await new Promise<void>((resolve, reject) => {
       const done = (error?: Error): void => {
-        body.off('readable', onReadable);
-        body.off('end', onEnd);
+        body.off('readable', wake);
+        body.off('end', wake);
         body.off('error', done);
         body.off('close', onClose);
         if (error === undefined) resolve();
         else reject(error);
       };
-      const onReadable = (): void => done();
-      const onEnd = (): void => done();
-      const onClose = (): void => done(body.readableEnded ? undefined : new TsbuildError('REGISTRY', 'connection closed before the body ended', { temporary: true }));
-      body.on('readable', onReadable);
-      body.on('end', onEnd);
+      const wake = (): void => done();
+      const onClose = (): void => done(body.readableEnded ? undefined : closedEarly());
+      body.on('readable', wake);
+      body.on('end', wake);
       body.on('error', done);
       body.on('close', onClose);
     });
   }
+}
+
+function closedEarly(): TsbuildError {
+  return new TsbuildError('REGISTRY', 'connection closed before the body ended', { temporary: true });
 }
 
 /**

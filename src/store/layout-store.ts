@@ -428,7 +428,6 @@ class FileIngest implements Ingest {
     this.written += length;
   }
 
-
   private async finish(): Promise<void> {
     this.done = true;
     // A write still running on the thread pool writes by descriptor number: closing first could
