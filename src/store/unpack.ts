@@ -322,9 +322,14 @@ export async function* decompressLayer(source: AsyncIterable<Uint8Array>, mediaT
   }
   const start = Buffer.concat(head);
   const rest = async function* (): AsyncGenerator<Buffer> {
-    if (start.length > 0) yield start;
-    if (ended) return;
-    for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) yield Buffer.from(next.value.buffer, next.value.byteOffset, next.value.length);
+    try {
+      if (start.length > 0) yield start;
+      if (ended) return;
+      for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) yield Buffer.from(next.value.buffer, next.value.byteOffset, next.value.length);
+    } finally {
+      // A reader that stops early (a bad tar entry) closes the blob under it too.
+      await iterator.return?.();
+    }
   };
   const what = `decompress layer (${mediaType})`;
   if (start.subarray(0, 2).equals(gzipMagic)) yield* gunzipLayer(rest(), what);

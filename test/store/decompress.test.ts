@@ -106,4 +106,24 @@ describe('decompressLayer', () => {
       { numRuns: 200 },
     );
   }, 60_000);
+
+  it('closes its source when the reader stops early', async () => {
+    for (const compressed of [gzipSync(payload), zstd(payload), payload]) {
+      let closed = false;
+      const source = (async function* () {
+        try {
+          yield* chunked(compressed, 1000);
+        } finally {
+          closed = true;
+        }
+      })();
+      for await (const chunk of decompressLayer(source, MediaType.ociLayer)) {
+        void chunk;
+        break;
+      }
+      // gzip: the pipeline closes its source as the gunzip stream is destroyed, a tick later.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(closed).toBe(true);
+    }
+  });
 });
