@@ -89,8 +89,8 @@ export class Registry {
     return this.baseUrl.then((base) => new URL(path.replace(/^\//, ''), base));
   }
 
-  private pingSend(retries: boolean): Send {
-    const base = compose(undiciSend(this.client.dispatcherFor(this.apiHost)), userAgentPolicy(this.client.userAgent));
+  private pingSend(retries: boolean, dispatcher: Dispatcher = this.client.dispatcherFor(this.apiHost)): Send {
+    const base = compose(undiciSend(dispatcher), userAgentPolicy(this.client.userAgent));
     return retries ? compose(base, retryPolicy(this.client.backoff)) : base;
   }
 
@@ -104,7 +104,15 @@ export class Registry {
     // One quick HTTPS attempt without retries; a loopback or insecure registry may speak plain HTTP.
     let httpsFailure: unknown;
     try {
-      await this.checkPing(await this.pingSend(false)({ method: 'GET', url: https, context }), https);
+      const probe = this.client.probeDispatcherFor(this.apiHost);
+      const answer = await this.pingSend(false, probe.dispatcher)({ method: 'GET', url: https, context });
+      if (probe.verified) {
+        await this.checkPing(answer, https);
+      } else {
+        // The registry speaks TLS; what it says counts only over a verified connection.
+        await discard(answer);
+        await this.checkPing(await this.pingSend(false)({ method: 'GET', url: https, context }), https);
+      }
       return https;
     } catch (error) {
       if (error instanceof TsbuildError && error.code === 'UNAUTHORIZED') throw error;
@@ -144,6 +152,7 @@ export class RegistryClient {
   readonly userAgent: string;
   private readonly secure: Agent;
   private readonly insecure: Agent;
+  private readonly probe: Agent;
   private readonly insecureHosts: ReadonlySet<string>;
   private readonly registries = new Map<string, Registry>();
   private readonly certsDirectories: readonly string[];
@@ -165,7 +174,11 @@ export class RegistryClient {
     // Extra CAs are added to the system's, not put in their place.
     const connect = caList === undefined ? { timeout: connectTimeout } : { timeout: connectTimeout, ca: [...tlsRootCertificates(), ...caList] };
     this.secure = new Agent({ ...timeouts, connect });
-    this.insecure = new Agent({ ...timeouts, connect: { ...connect, rejectUnauthorized: false } });
+    // Without verification the CA list is never read: an empty one spares building the system's
+    // store of root certificates (some 30 ms) on the first TLS connection.
+    const unverified = { timeout: connectTimeout, rejectUnauthorized: false, ca: [] };
+    this.insecure = new Agent({ ...timeouts, connect: unverified });
+    this.probe = new Agent({ ...timeouts, connect: unverified });
     this.certsDirectories = options.certsDirectories ?? ['/etc/docker/certs.d', '/etc/containers/certs.d', join(homedir(), '.config', 'containers', 'certs.d')];
     this.agentOptions = { timeouts, connectTimeout, ca: caList ?? [] };
   }
@@ -206,6 +219,17 @@ export class RegistryClient {
     return isLoopbackHost(host) || this.isInsecure(host);
   }
 
+  /**
+   * Where to find out whether a registry that may speak plain HTTP speaks TLS, and whether its
+   * answer there counts as it is. A loopback registry without a certs.d folder is asked over a
+   * connection that verifies nothing, which costs no root certificates: most speak plain HTTP.
+   */
+  probeDispatcherFor(host: string): { readonly dispatcher: Dispatcher; readonly verified: boolean } {
+    if (this.isInsecure(host)) return { dispatcher: this.insecure, verified: true };
+    const own = this.hostAgent(host);
+    return own === undefined ? { dispatcher: this.probe, verified: false } : { dispatcher: own, verified: true };
+  }
+
   dispatcherFor(host: string): Dispatcher {
     if (this.isInsecure(host)) return this.insecure;
     return this.hostAgent(host) ?? this.secure;
@@ -213,7 +237,7 @@ export class RegistryClient {
 
   async close(): Promise<void> {
     const own = [...this.hostAgents.values()].filter((agent): agent is Agent => agent !== undefined);
-    await Promise.all([this.secure.close(), this.insecure.close(), ...own.map((agent) => agent.close())]);
+    await Promise.all([this.secure.close(), this.insecure.close(), this.probe.close(), ...own.map((agent) => agent.close())]);
   }
 }
 
