@@ -1,7 +1,9 @@
-// Bundles the compiled CLI and its dependencies into a few files (one per command, loaded on
-// demand): resolving and loading hundreds of small modules costs more start-up time than a parse
-// or a push whose blobs the registry already has.
-import { rmSync } from 'node:fs';
+// Bundles the compiled CLI and its dependencies into one CommonJS file, and makes V8's code cache
+// for it: resolving, loading and compiling hundreds of small modules costs more start-up time than
+// a parse or a push whose blobs the registry already has. bin/tsbuild.js runs the bundle with the
+// cache (see there); each command's modules still run only when that command runs.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import http from 'node:http';
 import { constants as http2Constants } from 'node:http2';
 import { build } from 'esbuild';
@@ -18,6 +20,8 @@ import { build } from 'esbuild';
  *   Node at build time: tsbuild never changes it.
  * - commander keeps child_process for executable subcommands, which tsbuild has none of.
  */
+const bundleFile = resolve('dist/cli-bundle/cli.cjs');
+
 const lazyBuiltins = {
   'node:http2': {
     from: /undici[\\/]lib[\\/]dispatcher[\\/]client-h2\.js$/,
@@ -54,27 +58,37 @@ const lazyBuiltinsPlugin = {
   },
 };
 
-// Chunk names are content hashes: without this, every build would leave the last one's behind.
+// Earlier builds split the CLI into chunks named by content hash: clear whatever is there.
 rmSync('dist/cli-bundle', { recursive: true, force: true });
+mkdirSync('dist/cli-bundle', { recursive: true });
 
 await build({
-  entryPoints: ['dist/cli/bin.js'],
+  entryPoints: ['dist/cli/main.js'],
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  // One script: the code cache covers it whole, and a command's modules, inlined behind the
+  // dynamic imports that load them, still run only when the command runs.
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
-  outdir: 'dist/cli-bundle',
-  chunkNames: 'chunk-[hash]',
-  // Dependencies are bundled too (undici alone is some two hundred modules, 0.1 s to load);
-  // the lexer library is loaded from its own single-file build (see src/parser/line-grammar.ts).
+  outfile: bundleFile,
+  // The lexer library is loaded from its own single-file build (see src/parser/line-grammar.ts).
   external: ['chevrotain'],
-  // Bundled CommonJS code calls require(), which an ES module does not have.
-  banner: { js: "import { createRequire as __tsbuildCreateRequire } from 'node:module'; const require = __tsbuildCreateRequire(import.meta.url);" },
+  // Modules find the package's files relative to their own URL; the bundle sits as deep in the
+  // package (dist/cli-bundle/) as tsc's output (dist/cli/), so the same relative paths hold.
+  define: { 'import.meta.url': '__tsbuildBundleUrl' },
+  banner: { js: "var __tsbuildBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
   plugins: [lazyBuiltinsPlugin],
-  // Less for V8 to parse at every start (about 5 ms); names stay, so stack traces still read.
-  // Unbundled, `node dist/cli/bin.js` runs the same commands from tsc's output.
+  // Less for V8 to parse when the cache is refused (another Node); names stay, so stack traces
+  // still read. Unbundled, `node dist/cli/bin.js` runs the same commands from tsc's output.
   minifyWhitespace: true,
   minifySyntax: true,
   logLevel: 'warning',
 });
+
+// The cache is made the way bin/tsbuild.js compiles the bundle, after every command's module
+// has loaded: it then holds the compiled code of everything a command runs at load. V8 accepts
+// a cache only from the same V8 with the same flags, and compiles from source otherwise.
+const { compileBundle, runBundle } = await import('../bin/bundle-loader.cjs').then((loaded) => loaded.default);
+const script = compileBundle(bundleFile, undefined);
+await runBundle(script, bundleFile).loadEveryCommand();
+writeFileSync(`${bundleFile}.cache`, script.createCachedData());

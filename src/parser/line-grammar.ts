@@ -11,8 +11,10 @@ import { trimGoSpace } from './text.js';
 
 // The package entry loads about a hundred modules (0.4 s at start-up, more than a whole parse
 // of a large file); the single-file bundle the same package ships loads in a few milliseconds.
-const chevrotainBundle = new URL('../chevrotain.min.mjs', `file://${createRequire(import.meta.url).resolve('chevrotain')}`);
-const { CstParser, Lexer, createToken } = (await import(chevrotainBundle.href)) as typeof Chevrotain;
+// Loaded with require() (an ES module without top-level await), so that no module of the CLI
+// has to wait at top level and the CLI can be one CommonJS bundle with a code cache.
+const requireHere = createRequire(import.meta.url);
+const { CstParser, Lexer, createToken } = requireHere(new URL('../chevrotain.min.mjs', `file://${requireHere.resolve('chevrotain')}`).pathname) as typeof Chevrotain;
 
 // Blanks the reference's flag scanner stops at (it tests single bytes with unicode.IsSpace).
 const flagBlank = '\\t\\n\\v\\f\\r \\u0085\\u00a0';

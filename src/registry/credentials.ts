@@ -4,6 +4,8 @@
  * and per-registry `credHelpers`, both run as `docker-credential-NAME get|store|erase`.
  * Secrets are returned to the auth policy only; they never reach a message.
  */
+import type * as ChildProcessModule from 'node:child_process';
+import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -84,7 +86,7 @@ async function runHelper(helper: string, action: 'get' | 'store' | 'erase', inpu
   const program = `docker-credential-${helper}`;
   // Loaded here, not with the module: most commands that talk to a registry never run a helper,
   // and child_process costs some 10 ms to load.
-  const { spawn } = await import('node:child_process');
+  const { spawn } = createRequire(import.meta.url)('node:child_process') as typeof ChildProcessModule;
   return new Promise((resolve, reject) => {
     const child = spawn(program, [action], { stdio: ['pipe', 'pipe', 'pipe'], timeout: helperTimeoutMs });
     let stdout = '';

@@ -23,7 +23,7 @@ describe('tsbuild doctor', () => {
   it('prints one JSON object per check with --format json, and a line per check otherwise', async () => {
     const json = await runCliCaptured(['doctor', '--format', 'json']);
     const checks = parseLines(json.stdout);
-    expect(checks.map((c) => c.name)).toEqual(['runtime-shim', 'native fs addon', 'native hashing writer', 'user namespaces', '/etc/subuid range', '/etc/subgid range', 'newuidmap and newgidmap', 'overlay in a user namespace', 'cgroups']);
+    expect(checks.map((c) => c.name)).toEqual(['code cache', 'runtime-shim', 'native fs addon', 'native hashing writer', 'user namespaces', '/etc/subuid range', '/etc/subgid range', 'newuidmap and newgidmap', 'overlay in a user namespace', 'cgroups']);
     for (const check of checks) {
       expect(['ok', 'warn', 'fail']).toContain(check.status);
       if (check.status !== 'ok') expect(check.fix).toBeTruthy();

@@ -1,0 +1,26 @@
+import { Writable } from 'node:stream';
+import { createProgram, runCli } from './program.js';
+import { setStartup, type Startup } from './startup.js';
+import './commands/index.js';
+
+/** The CLI as a process runs it, with its standard streams; returns the exit status. */
+export async function main(argv: readonly string[], loaded?: Startup): Promise<number> {
+  if (loaded !== undefined) setStartup(loaded);
+  // A reader that stops early (`tsbuild images | head -1`) is not an error of ours.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+      throw error;
+    });
+  }
+  return runCli(argv, { stdout: process.stdout, stderr: process.stderr, isTty: process.stderr.isTTY === true });
+}
+
+/**
+ * Loads and sets up the module of every command without running any, so that the bundle's
+ * code cache, made right after, holds the code every command runs at load.
+ */
+export async function loadEveryCommand(): Promise<void> {
+  const ignore = new Writable({ write: (_chunk, _encoding, done) => done() });
+  await createProgram({ stdout: ignore, stderr: ignore, isTty: false });
+}
