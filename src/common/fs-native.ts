@@ -13,6 +13,7 @@ interface NativeFs {
   llistxattr(path: string): string[];
   lgetxattr(path: string, name: string): Buffer;
   startWriteback(fd: number, offset: number, length: number): void;
+  adviseHeapHugePages(reserveBytes: number): number;
 }
 
 /** The same from src/, from tsc's dist/ and from the bundle in dist/cli-bundle/. */
@@ -139,4 +140,15 @@ export function createNativeHashingWriter(fd: number, algorithm: string, positio
   const addon = loadHashAddon().module;
   if (addon === undefined || (algorithm !== 'sha256' && algorithm !== 'sha512')) return undefined;
   return addon.createHashingWriter(fd, algorithm, position, writebackBytes);
+}
+
+/**
+ * Grows malloc's heap by `reserveBytes` backed by transparent huge pages, and keeps memory that
+ * is freed for reuse (see native/src/fs-native.c): for the commands that stream layers, whose
+ * every read is a fresh buffer. Once per process; returns the bytes advised (0 without the
+ * addon, or on a system without glibc or THP). Only a speed-up: nothing depends on it.
+ */
+export function adviseHeapHugePages(reserveBytes = 64 * 1024 * 1024): number {
+  const { module } = loadFsAddon();
+  return module === undefined ? 0 : module.adviseHeapHugePages(reserveBytes);
 }

@@ -89,6 +89,15 @@ export class Registry {
     return this.baseUrl.then((base) => new URL(path.replace(/^\//, ''), base));
   }
 
+  /**
+   * Starts finding the scheme and the auth challenge now, so that it overlaps the caller's local
+   * work (opening the store, reading the image). A failure is met again, and reported, by the
+   * first request that needs the registry.
+   */
+  connectAhead(): void {
+    this.url('/').catch(() => undefined);
+  }
+
   private pingSend(retries: boolean, dispatcher: Dispatcher = this.client.dispatcherFor(this.apiHost)): Send {
     const base = compose(undiciSend(dispatcher), userAgentPolicy(this.client.userAgent));
     return retries ? compose(base, retryPolicy(this.client.backoff)) : base;
