@@ -14,6 +14,7 @@ import { dockerConfigCredentials, type CredentialProvider } from './credentials.
 import { readCapped, statusError } from './errors.js';
 import { redirectPolicy } from './redirect.js';
 import { backoff, retryPolicy, type RetryOptions } from './retry.js';
+import { sniffTls } from './tls-sniff.js';
 import { compose, discard, undiciSend, type Send } from './transport.js';
 import { userAgentPolicy } from './user-agent.js';
 import { verifyPolicy } from './verify.js';
@@ -57,6 +58,9 @@ export function isLoopbackHost(host: string): boolean {
 function hostName(host: string): string {
   return host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
 }
+
+/** How long a registry may take to answer a ClientHello before it counts as saying nothing. */
+const sniffTimeoutMs = 2000;
 
 /** One registry host as seen by the client. */
 export class Registry {
@@ -110,7 +114,14 @@ export class Registry {
       await this.checkPing(await this.pingSend(true)({ method: 'GET', url: https, context }), https);
       return https;
     }
-    // One quick HTTPS attempt without retries; a loopback or insecure registry may speak plain HTTP.
+    // A loopback or insecure registry may speak plain HTTP. One ClientHello tells (where the
+    // port is given: without one, HTTPS and HTTP are two ports); a registry that answers it in
+    // anything but TLS is reached over HTTP, and its first request learns any auth challenge.
+    const port = https.port === '' ? undefined : Number(https.port);
+    if (port !== undefined && (await sniffTls(https.hostname.replace(/^\[|\]$/g, ''), port, sniffTimeoutMs).catch(() => undefined)) === 'other') {
+      return new URL(`http://${this.apiHost}/v2/`);
+    }
+    // TLS, or no answer: one quick HTTPS attempt without retries, then plain HTTP with them.
     let httpsFailure: unknown;
     try {
       const probe = this.client.probeDispatcherFor(this.apiHost);

@@ -19,13 +19,15 @@ export async function verifyCredentials(options: Omit<LoginOptions, 'configDir'>
   try {
     const registry = client.registry(options.domain);
     const url = await registry.url('');
+    const context = { action: `log in to ${options.domain}` };
     const challenge = registry.auth.challenge;
-    if (challenge === undefined) return;
-    if (challenge.scheme === 'bearer') {
+    // No challenge known: either /v2/ answered without one, or the registry was reached without
+    // asking it (a plain HTTP one, see Registry.ping); asked now through the auth policy, a 401
+    // is answered with the credentials, and refused ones stay a 401.
+    if (challenge?.scheme === 'bearer') {
       await registry.auth.authorization([], true);
       return;
     }
-    const context = { action: `log in to ${options.domain}` };
     const response = await registry.send({ method: 'GET', url, context });
     if (response.status === 200) {
       await discard(response);
