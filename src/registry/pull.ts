@@ -33,7 +33,8 @@ import { discard, header } from './transport.js';
 
 export interface PullOptions {
   readonly reference: string | ImageReference;
-  readonly store: ContentStore;
+  /** The store, or its opening: the manifest is fetched meanwhile (a fresh root takes a while to create). */
+  readonly store: ContentStore | Promise<ContentStore>;
   readonly client: RegistryClient;
   /** The platform to select from an index; default the host's. */
   readonly platform?: Platform;
@@ -69,6 +70,9 @@ export async function pull(options: PullOptions): Promise<PullResult> {
       fetchManifest(registry, { reference, target, ...(expected === undefined ? {} : { expected }), ...(signal === undefined ? {} : { signal }) }),
     );
 
+  const opening = Promise.resolve(options.store);
+  // Its failure is taken up where the store is first needed.
+  opening.catch(() => undefined);
   const root = await fetch(reference.digest ?? reference.tag ?? 'latest');
   options.onProgress?.({ kind: 'manifest', digest: root.descriptor.digest, mediaType: root.descriptor.mediaType, reference: name });
   let document = root;
@@ -90,10 +94,11 @@ export async function pull(options: PullOptions): Promise<PullResult> {
     }
   }
 
+  const store = await opening;
   if (document === root && options.platform !== undefined) {
     // A single-platform image says its platform only in its config: fetched first, and checked.
-    await pullBlob({ registry, reference, store: options.store, descriptor: manifest.config, backoff: options.client.backoff, signal: signal ?? new AbortController().signal, onProgress: undefined });
-    const config = JSON.parse((await options.store.readBlob(manifest.config.digest, maxManifestBytes)).toString('utf8')) as Partial<ImageConfig>;
+    await pullBlob({ registry, reference, store, descriptor: manifest.config, backoff: options.client.backoff, signal: signal ?? new AbortController().signal, onProgress: undefined });
+    const config = JSON.parse((await store.readBlob(manifest.config.digest, maxManifestBytes)).toString('utf8')) as Partial<ImageConfig>;
     const actual: Platform = { os: String(config.os), architecture: String(config.architecture), ...(config.variant === undefined ? {} : { variant: config.variant }) };
     if (!platformMatches(actual, platform)) {
       throw new TsbuildError('NOT_FOUND', `pull ${name}: the image is for ${formatPlatform(actual)}, not the requested ${formatPlatform(platform)}`);
@@ -114,7 +119,7 @@ export async function pull(options: PullOptions): Promise<PullResult> {
         // The config is small: it does not wait for, nor take, a layer's download slot.
         (descriptor === manifest.config ? (run: () => Promise<void>) => run() : limit)(async () => {
           if (controller.signal.aborted) return;
-          const outcome = await pullBlob({ registry, reference, store: options.store, descriptor, backoff: options.client.backoff, signal: controller.signal, onProgress: options.onProgress }).catch(
+          const outcome = await pullBlob({ registry, reference, store, descriptor, backoff: options.client.backoff, signal: controller.signal, onProgress: options.onProgress }).catch(
             (error: unknown) => {
               // One failed blob stops the others rather than letting them run on for nothing.
               controller.abort();
@@ -137,8 +142,8 @@ export async function pull(options: PullOptions): Promise<PullResult> {
     size: document.descriptor.size,
     ...(chosenPlatform === undefined ? {} : { platform: chosenPlatform }),
   };
-  await options.store.putBlob(Readable.from([document.bytes]), { digest: document.descriptor.digest, size: document.descriptor.size });
-  await options.store.setReference(name, manifestDescriptor);
+  await store.putBlob(Readable.from([document.bytes]), { digest: document.descriptor.digest, size: document.descriptor.size });
+  await store.setReference(name, manifestDescriptor);
   return { reference: name, digest: root.descriptor.digest, manifest: manifestDescriptor, blobsFetched: fetched, blobsPresent: present };
 }
 

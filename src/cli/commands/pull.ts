@@ -23,7 +23,8 @@ export function registerPull(program: Command, io: CliIo): void {
     client.registry(reference.domain).connectAhead();
     const progress = new TransferProgress(io, 'pull', options.quiet === true);
     try {
-      const store = await storeFromOptions(options);
+      // Opened while the manifest is fetched.
+      const store = storeFromOptions(options);
       if (options.quiet !== true) io.stderr.write(`${reference.tag ?? reference.digest ?? 'latest'}: Pulling from ${reference.domain}/${reference.path}\n`);
       const result = await pull({ reference, store, client, onProgress: progress.listener, ...(platform === undefined ? {} : { platform }) });
       progress.finish();
