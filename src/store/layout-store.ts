@@ -57,12 +57,17 @@ export class LayoutStore implements ContentStore {
   static async open(root: string): Promise<LayoutStore> {
     const store = new LayoutStore(root);
     try {
-      for (const dir of ['blobs/sha256', 'ingest', 'tmp', 'layers/sha256']) await mkdir(join(root, dir), { recursive: true, mode: 0o755 });
+      // The root first, so that the others do not race to create it.
+      await mkdir(root, { recursive: true, mode: 0o755 });
+      await Promise.all(['blobs/sha256', 'ingest', 'tmp', 'layers/sha256'].map((dir) => mkdir(join(root, dir), { recursive: true, mode: 0o755 })));
     } catch (error) {
       throw new TsbuildError('INTERNAL', `open store ${root}: ${messageOf(error)}`, { cause: error });
     }
-    await store.createIfMissing('oci-layout', `${JSON.stringify({ imageLayoutVersion: '1.0.0' })}\n`);
-    await store.createIfMissing('index.json', `${JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] })}\n`);
+    // Independent files: their durable writes (a fresh root's) overlap.
+    await Promise.all([
+      store.createIfMissing('oci-layout', `${JSON.stringify({ imageLayoutVersion: '1.0.0' })}\n`),
+      store.createIfMissing('index.json', `${JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] })}\n`),
+    ]);
     return store;
   }
 
