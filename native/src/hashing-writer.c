@@ -8,6 +8,7 @@
  *   await writer.write([buffer, ...])   // one at a time; appends at the current position
  *   writer.update([buffer, ...])        // hashes without writing (content already in the file)
  *   writer.hex()                        // hash of everything so far, the writer unchanged
+ *   digest('sha256', [buffer, ...])     // hex hash of small data, at once on this thread
  *
  * With writebackBytes > 0, every time that many bytes have been written the kernel is asked to
  * start writing them to disk (sync_file_range, not waiting): the fsync that makes the blob
@@ -216,6 +217,29 @@ static napi_value writer_update(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* The digest as lower-case hex, a JS string. */
+static napi_value hex_string(napi_env env, const unsigned char *digest, unsigned int length) {
+  char hex[EVP_MAX_MD_SIZE * 2 + 1];
+  static const char digits[] = "0123456789abcdef";
+  for (unsigned int index = 0; index < length; index++) {
+    hex[2 * index] = digits[digest[index] >> 4];
+    hex[2 * index + 1] = digits[digest[index] & 15];
+  }
+  napi_value result;
+  napi_create_string_utf8(env, hex, 2 * length, &result);
+  return result;
+}
+
+/* The algorithms the store names blobs with; NULL (with a RangeError pending) for any other. */
+static const EVP_MD *digest_algorithm(napi_env env, napi_value value) {
+  char algorithm[16];
+  size_t length = 0;
+  if (napi_get_value_string_utf8(env, value, algorithm, sizeof algorithm, &length) != napi_ok) algorithm[0] = 0;
+  const EVP_MD *md = strcmp(algorithm, "sha256") == 0 ? EVP_sha256() : strcmp(algorithm, "sha512") == 0 ? EVP_sha512() : NULL;
+  if (md == NULL) napi_throw_range_error(env, NULL, "algorithm: sha256 or sha512");
+  return md;
+}
+
 static napi_value writer_hex(napi_env env, napi_callback_info info) {
   size_t argc = 0;
   writer_t *writer = unwrap_this(env, info, &argc, NULL, NULL);
@@ -233,37 +257,54 @@ static napi_value writer_hex(napi_env env, napi_callback_info info) {
     return NULL;
   }
   EVP_MD_CTX_free(copy);
-  char hex[EVP_MAX_MD_SIZE * 2 + 1];
-  static const char digits[] = "0123456789abcdef";
-  for (unsigned int index = 0; index < length; index++) {
-    hex[2 * index] = digits[digest[index] >> 4];
-    hex[2 * index + 1] = digits[digest[index] & 15];
+  return hex_string(env, digest, length);
+}
+
+/*
+ * digest(algorithm, buffers): the hash of the buffers together, as hex, at once on the calling
+ * thread: for manifests and other small documents, which need no thread and no node:crypto.
+ */
+static napi_value digest_once(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) {
+    napi_throw_type_error(env, NULL, "digest(algorithm, buffers)");
+    return NULL;
   }
-  napi_value result;
-  napi_create_string_utf8(env, hex, 2 * length, &result);
-  return result;
+  const EVP_MD *md = digest_algorithm(env, argv[0]);
+  if (md == NULL) return NULL;
+  uint32_t count = 0;
+  struct iovec *vectors = vectors_of(env, argv[1], &count);
+  if (vectors == NULL) return NULL;
+  EVP_MD_CTX *context = EVP_MD_CTX_new();
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  bool ok = context != NULL && EVP_DigestInit_ex(context, md, NULL) == 1;
+  for (uint32_t index = 0; ok && index < count; index++) ok = EVP_DigestUpdate(context, vectors[index].iov_base, vectors[index].iov_len) == 1;
+  ok = ok && EVP_DigestFinal_ex(context, digest, &length) == 1;
+  EVP_MD_CTX_free(context);
+  free(vectors);
+  if (!ok) {
+    napi_throw_error(env, "EIO", "digest: cannot hash");
+    return NULL;
+  }
+  return hex_string(env, digest, length);
 }
 
 /* createHashingWriter(fd, algorithm, position, writebackBytes) */
 static napi_value create_writer(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
-  char algorithm[16];
-  size_t algorithm_length = 0;
   int32_t fd = -1;
   int64_t position = -1, writeback_bytes = -1;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4 || napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
-      napi_get_value_string_utf8(env, argv[1], algorithm, sizeof algorithm, &algorithm_length) != napi_ok ||
       napi_get_value_int64(env, argv[2], &position) != napi_ok || napi_get_value_int64(env, argv[3], &writeback_bytes) != napi_ok || fd < 0 ||
       position < 0 || writeback_bytes < 0) {
     napi_throw_type_error(env, NULL, "createHashingWriter(fd, algorithm, position, writebackBytes)");
     return NULL;
   }
-  const EVP_MD *md = strcmp(algorithm, "sha256") == 0 ? EVP_sha256() : strcmp(algorithm, "sha512") == 0 ? EVP_sha512() : NULL;
-  if (md == NULL) {
-    napi_throw_range_error(env, NULL, "algorithm: sha256 or sha512");
-    return NULL;
-  }
+  const EVP_MD *md = digest_algorithm(env, argv[1]);
+  if (md == NULL) return NULL;
   writer_t *writer = calloc(1, sizeof *writer);
   if (writer == NULL || (writer->context = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(writer->context, md, NULL) != 1) {
     if (writer != NULL) EVP_MD_CTX_free(writer->context);
@@ -291,6 +332,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_value function;
   napi_create_function(env, "createHashingWriter", NAPI_AUTO_LENGTH, create_writer, NULL, &function);
   napi_set_named_property(env, exports, "createHashingWriter", function);
+  napi_create_function(env, "digest", NAPI_AUTO_LENGTH, digest_once, NULL, &function);
+  napi_set_named_property(env, exports, "digest", function);
   return exports;
 }
 

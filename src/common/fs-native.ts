@@ -125,7 +125,10 @@ export interface NativeHashingWriter {
   hex(): string;
 }
 
-const loadHashAddon = addonLoader<{ createHashingWriter(fd: number, algorithm: string, position: number, writebackBytes: number): NativeHashingWriter }>(hashAddonPath);
+const loadHashAddon = addonLoader<{
+  createHashingWriter(fd: number, algorithm: string, position: number, writebackBytes: number): NativeHashingWriter;
+  digest(algorithm: string, buffers: readonly Uint8Array[]): string;
+}>(hashAddonPath);
 
 export function nativeHashingStatus(): { readonly path: string; readonly error?: string } {
   return status(hashAddonPath, loadHashAddon());
@@ -140,6 +143,13 @@ export function createNativeHashingWriter(fd: number, algorithm: string, positio
   const addon = loadHashAddon().module;
   if (addon === undefined || (algorithm !== 'sha256' && algorithm !== 'sha512')) return undefined;
   return addon.createHashingWriter(fd, algorithm, position, writebackBytes);
+}
+
+/** The hex hash of small data, from the addon; undefined when it is not there. */
+export function nativeDigestHex(algorithm: string, buffers: readonly Uint8Array[]): string | undefined {
+  const addon = loadHashAddon().module;
+  if (addon === undefined || (algorithm !== 'sha256' && algorithm !== 'sha512')) return undefined;
+  return addon.digest(algorithm, buffers);
 }
 
 /**

@@ -6,3 +6,4 @@ export * from './reference.js';
 export * from './shell/index.js';
 export * from './fs-native.js';
 export * from './tar-reader.js';
+export * from './lazy-modules.js';

@@ -1,27 +1,10 @@
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
-import {
-  MediaType,
-  TsbuildError,
-  digestHex,
-  familiarReference,
-  isIndexMediaType,
-  messageOf,
-  parseDigest,
-  parseImageConfig,
-  parseIndex,
-  parseReference,
-  refNameAnnotation,
-  type Descriptor,
-  type Digest,
-  type Platform,
-} from '../common/index.js';
+import { createHasher, digestHex, familiarReference, isIndexMediaType, MediaType, messageOf, nodeZlib, parseDigest, parseImageConfig, parseIndex, parseReference, refNameAnnotation, TsbuildError, type Descriptor, type Digest, type Platform } from '../common/index.js';
 import { decompressLayer, reachableBlobs, resolveImage, storeName, temporaryName, writeAll, type LayoutStore } from '../store/index.js';
 import { compressLayer, sourceDateEpochFromEnv, tarStream, type LayerEntry, type OpenedContent } from './layer.js';
 
@@ -353,8 +336,8 @@ async function loadDocker(store: LayoutStore, members: Map<string, string>, read
 }
 
 async function diffOfGzip(path: string): Promise<Digest> {
-  const hash = createHash('sha256');
-  const gunzip = createGunzip();
+  const hash = createHasher('sha256');
+  const gunzip = nodeZlib().createGunzip();
   const feeding = pipeline(createReadStream(path), gunzip);
   for await (const chunk of gunzip) hash.update(chunk as Buffer);
   await feeding;

@@ -1,11 +1,9 @@
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { constants as zlibConstants, createGzip } from 'node:zlib';
-import { MediaType, TsbuildError, parseDigest, readXattr, type Descriptor, type Digest } from '../common/index.js';
+import { createHasher, MediaType, nodeZlib, parseDigest, readXattr, TsbuildError, type Descriptor, type Digest } from '../common/index.js';
 import type { BlobInfo } from '../store/index.js';
 import { encodeHeader, endOfArchive, padding, type TarHeader } from './tar.js';
 
@@ -95,7 +93,7 @@ export async function* tarStream(entries: Iterable<LayerEntry> | AsyncIterable<L
 
 /** Hashes what passes through. */
 class Digester extends Transform {
-  private readonly hash = createHash('sha256');
+  private readonly hash = createHasher('sha256');
   size = 0;
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.hash.update(chunk);
@@ -116,7 +114,7 @@ export async function writeLayer(entries: Iterable<LayerEntry> | AsyncIterable<L
   const uncompressed = new Digester();
   const tar = Readable.from(tarStream(entries, options));
   const gzip = options.compression !== 'none';
-  const compressed = gzip ? createGzip({ level: zlibConstants.Z_DEFAULT_COMPRESSION }) : new Transform({ transform: (chunk, _encoding, callback) => callback(null, chunk) });
+  const compressed = gzip ? nodeZlib().createGzip({ level: nodeZlib().constants.Z_DEFAULT_COMPRESSION }) : new Transform({ transform: (chunk, _encoding, callback) => callback(null, chunk) });
   const feeding = pipeline(tar, uncompressed, compressed);
   feeding.catch(() => undefined);
   const [info] = await Promise.all([sink.putBlob(compressed), feeding]);
@@ -129,7 +127,7 @@ export async function writeLayer(entries: Iterable<LayerEntry> | AsyncIterable<L
 /** Compresses an existing uncompressed tar as writeLayer does, computing its diff ID on the way. */
 export async function compressLayer(tar: AsyncIterable<Uint8Array>, sink: BlobSink): Promise<WrittenLayer> {
   const uncompressed = new Digester();
-  const compressed = createGzip({ level: zlibConstants.Z_DEFAULT_COMPRESSION });
+  const compressed = nodeZlib().createGzip({ level: nodeZlib().constants.Z_DEFAULT_COMPRESSION });
   const feeding = pipeline(tar, uncompressed, compressed);
   feeding.catch(() => undefined);
   const [info] = await Promise.all([sink.putBlob(compressed), feeding]);

@@ -6,7 +6,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { rootCertificates } from 'node:tls';
+import { createRequire } from 'node:module';
+import type * as TlsModule from 'node:tls';
 import { Agent, type Dispatcher } from './undici.js';
 import { TsbuildError, registryApiHost } from '../common/index.js';
 import { AuthState, authPolicy } from './auth.js';
@@ -287,6 +288,7 @@ function readCertsDirectory(directories: readonly string[], host: string): HostC
   return undefined;
 }
 
+/** Node's root CAs; node:tls is loaded here, not with the module: a plain-HTTP registry never needs it. */
 function tlsRootCertificates(): string[] {
-  return [...rootCertificates];
+  return [...(createRequire(import.meta.url)('node:tls') as typeof TlsModule).rootCertificates];
 }

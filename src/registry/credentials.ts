@@ -6,11 +6,10 @@
  */
 import type * as ChildProcessModule from 'node:child_process';
 import { createRequire } from 'node:module';
-import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { TsbuildError, defaultDomain } from '../common/index.js';
+import { defaultDomain, TsbuildError, uniqueHex } from '../common/index.js';
 
 export interface Credentials {
   readonly username?: string;
@@ -153,7 +152,7 @@ export function dockerConfigCredentials(options: DockerConfigOptions = {}): Cred
 /** Replaces the config file atomically, readable by its owner only: it holds secrets. */
 async function writeConfig(path: string, config: DockerConfigFile): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  const temporary = `${path}.${uniqueHex(6)}.tmp`;
   const handle = await open(temporary, 'wx', 0o600);
   try {
     await handle.writeFile(`${JSON.stringify(config, null, '\t')}\n`);

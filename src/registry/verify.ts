@@ -2,13 +2,12 @@
  * Digest verification of what the registry sends: a complete body fetched by digest is hashed
  * as it streams and fails at its end, instead of ending cleanly, when it is not that content.
  */
-import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { TsbuildError, digestAlgorithm, digestHex, type Digest } from '../common/index.js';
+import { createHasher, digestAlgorithm, digestHex, hashHex, TsbuildError, type Digest } from '../common/index.js';
 import type { Policy } from './transport.js';
 
 export function verifyingStream(expected: Digest, what: string): Transform {
-  const hash = createHash(digestAlgorithm(expected));
+  const hash = createHasher(digestAlgorithm(expected));
   return new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
       hash.update(chunk);
@@ -23,7 +22,7 @@ export function verifyingStream(expected: Digest, what: string): Transform {
 }
 
 export function digestOf(bytes: Uint8Array, algorithm = 'sha256'): Digest {
-  return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}` as Digest;
+  return `${algorithm}:${hashHex(algorithm, bytes)}` as Digest;
 }
 
 export function verifyPolicy(): Policy {

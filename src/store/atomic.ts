@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { TsbuildError, messageOf } from '../common/index.js';
+import { messageOf, TsbuildError, uniqueHex } from '../common/index.js';
 
 /** A name no other writer will pick, for temporary files beside their final place. */
 export function temporaryName(prefix: string): string {
-  return `${prefix}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  return `${prefix}.${process.pid}.${uniqueHex(6)}.tmp`;
 }
 
 /**

@@ -4,9 +4,9 @@
  * longer spends its main thread on sha256 and write(2) while the network waits. Otherwise the
  * hash is Node's, on the main thread, and the write goes through the file handle.
  */
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { createNativeHashingWriter, startWriteback, type NativeHashingWriter } from '../common/index.js';
+import { createHasher, createNativeHashingWriter, startWriteback, type NativeHashingWriter } from '../common/index.js';
 import { writeAll } from './atomic.js';
 
 /**
@@ -32,7 +32,7 @@ export function openBlobWriter(handle: FileHandle, algorithm: string, position: 
 
 /** The writer used where the native one is not available: Node's hash on the main thread. */
 export function openNodeBlobWriter(handle: FileHandle, algorithm: string, position: number): BlobWriter {
-  return new NodeBlobWriter(handle, createHash(algorithm), position);
+  return new NodeBlobWriter(handle, createHasher(algorithm), position);
 }
 
 class ThreadPoolBlobWriter implements BlobWriter {

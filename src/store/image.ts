@@ -1,23 +1,4 @@
-import { createHash } from 'node:crypto';
-import {
-  TsbuildError,
-  formatPlatform,
-  formatReference,
-  hostPlatform,
-  isIndexMediaType,
-  isManifestMediaType,
-  parseDigest,
-  parseImageConfig,
-  parseIndex,
-  parseManifest,
-  parseReference,
-  type Descriptor,
-  type Digest,
-  type ImageConfig,
-  type Index,
-  type Manifest,
-  type Platform,
-} from '../common/index.js';
+import { formatPlatform, formatReference, hashHex, hostPlatform, isIndexMediaType, isManifestMediaType, parseDigest, parseImageConfig, parseIndex, parseManifest, parseReference, TsbuildError, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../common/index.js';
 import type { ContentStore } from './content-store.js';
 
 const maxManifestBytes = 4 * 1024 * 1024;
@@ -38,7 +19,7 @@ export function chainIds(diffIds: readonly Digest[]): Digest[] {
   const result: Digest[] = [];
   for (const diffId of diffIds) {
     const previous = result.at(-1);
-    result.push(previous === undefined ? diffId : parseDigest(`sha256:${createHash('sha256').update(`${previous} ${diffId}`).digest('hex')}`));
+    result.push(previous === undefined ? diffId : parseDigest(`sha256:${hashHex('sha256', `${previous} ${diffId}`)}`));
   }
   return result;
 }

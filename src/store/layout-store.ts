@@ -2,25 +2,13 @@ import { createReadStream } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rename, stat, truncate, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import {
-  MediaType,
-  TsbuildError,
-  digestAlgorithm,
-  digestHex,
-  messageOf,
-  parseDigest,
-  parseIndex,
-  refNameAnnotation,
-  type Descriptor,
-  type Digest,
-  type Index,
-} from '../common/index.js';
+import { digestAlgorithm, digestHex, hashHex, MediaType, messageOf, parseDigest, parseIndex, refNameAnnotation, TsbuildError, type Descriptor, type Digest, type Index } from '../common/index.js';
 import { fsyncDirectory, temporaryName, writeFileAtomic } from './atomic.js';
 import type { BlobInfo, ContentStore, ExpectedBlob, Ingest, OpenBlobOptions } from './content-store.js';
 import { reachableBlobs } from './image.js';
 import { acquireLock, tryLock, type FileLock } from './lock.js';
 import { type BlobWriter, openBlobWriter } from './blob-writer.js';
-import { VerifyingStream, hasherFor } from './verify-stream.js';
+import { VerifyingStream } from './verify-stream.js';
 
 /**
  * What skopeo's and umoci's OCI transports accept as a ref.name (image-spec annotation rules):
@@ -251,7 +239,7 @@ export class LayoutStore implements ContentStore {
       if (errno(error) === 'ENOENT') throw new TsbuildError('NOT_FOUND', `read blob ${digest}: not in the store`);
       throw new TsbuildError('INTERNAL', `read blob ${digest}: ${messageOf(error)}`, { cause: error });
     }
-    const actual = parseDigest(`${digestAlgorithm(digest)}:${hasherFor(digest).update(data).digest('hex')}`);
+    const actual = parseDigest(`${digestAlgorithm(digest)}:${hashHex(digestAlgorithm(digest), data)}`);
     if (actual !== digest) throw hashMismatch(`read blob ${digest}`, actual, digest);
     return data;
   }

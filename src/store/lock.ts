@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { open, readFile, stat, unlink, utimes } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TsbuildError, messageOf } from '../common/index.js';
+import { messageOf, TsbuildError, uniqueHex } from '../common/index.js';
 
 export interface LockOptions {
   /** How long to wait for another holder before failing with LOCKED. */
@@ -80,7 +79,7 @@ async function breakStale(path: string, seen: string, staleMs: number): Promise<
 export async function acquireLock(path: string, options: LockOptions = {}): Promise<FileLock> {
   const timeoutMs = options.timeoutMs ?? 60_000;
   const staleMs = options.staleMs ?? 10 * 60_000;
-  const token = `${process.pid}\n${randomBytes(8).toString('hex')}\n`;
+  const token = `${process.pid}\n${uniqueHex(8)}\n`;
   const deadline = Date.now() + timeoutMs;
   let delay = 2;
   for (;;) {

@@ -3,11 +3,10 @@ import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, readlink, rm
 import { join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { writeAll } from './atomic.js';
 import { ZstdFrameGuard } from './zstd-frames.js';
-import { TsbuildError, makeSpecialFile, messageOf, readTar, setXattr, type TarEntryHeader } from '../common/index.js';
+import { makeSpecialFile, messageOf, nodeZlib, readTar, setXattr, TsbuildError, type TarEntryHeader } from '../common/index.js';
 
 export interface UnpackOptions {
   /** Whether ownership is applied and device nodes may be made; defaults to running as uid 0. */
@@ -338,7 +337,7 @@ export async function* decompressLayer(source: AsyncIterable<Uint8Array>, mediaT
 }
 
 async function* gunzipLayer(source: AsyncIterable<Buffer>, what: string): AsyncGenerator<Buffer> {
-  const gunzip = createGunzip();
+  const gunzip = nodeZlib().createGunzip();
   const feeding = pipeline(source, gunzip);
   feeding.catch(() => undefined);
   try {

@@ -1,10 +1,10 @@
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { TsbuildError, digestAlgorithm, digestHex, type Digest } from '../common/index.js';
+import { createHasher, digestAlgorithm, digestHex, TsbuildError, type Digest } from '../common/index.js';
 
 /** Hash object for a digest's algorithm (sha256, sha512). */
 export function hasherFor(digest: Digest): Hash {
-  return createHash(digestAlgorithm(digest));
+  return createHasher(digestAlgorithm(digest));
 }
 
 /**

@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
-import { MediaType, isTsbuildError, messageOf, type Digest } from '../common/index.js';
+import { createHasher, isTsbuildError, MediaType, messageOf, nodeZlib, type Digest } from '../common/index.js';
 import { reachableBlobs, resolveImage } from './image.js';
 import type { LayoutStore } from './layout-store.js';
 
@@ -20,7 +18,7 @@ export interface VerifyResult {
 
 /** sha256 of a layer's uncompressed content, read from the store once (the blob itself is verified on the way). */
 async function layerDiffId(store: LayoutStore, digest: Digest, mediaType: string): Promise<Digest> {
-  const hash = createHash('sha256');
+  const hash = createHasher('sha256');
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
       hash.update(chunk);
@@ -28,7 +26,7 @@ async function layerDiffId(store: LayoutStore, digest: Digest, mediaType: string
     },
   });
   const blob = await store.openBlob(digest);
-  if (mediaType.endsWith('gzip')) await pipeline(blob, createGunzip(), sink);
+  if (mediaType.endsWith('gzip')) await pipeline(blob, nodeZlib().createGunzip(), sink);
   else await pipeline(blob, sink);
   return `sha256:${hash.digest('hex')}` as Digest;
 }
