@@ -121,8 +121,8 @@ export class LayoutStore implements ContentStore {
     try {
       const handle = await open(temporary, 'wx', 0o644);
       let hex: string;
+      const writer = openBlobWriter(handle, algorithm, 0);
       try {
-        const writer = openBlobWriter(handle, algorithm, 0);
         for await (const chunk of source) {
           const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
           size += bytes.length;
@@ -131,9 +131,11 @@ export class LayoutStore implements ContentStore {
           }
           await writer.write([bytes]);
         }
+        await writer.settle();
         await handle.sync();
         hex = writer.hex();
       } finally {
+        await writer.settle().catch(() => undefined);
         await handle.close();
       }
       const digest = parseDigest(`${algorithm}:${hex}`);
@@ -426,6 +428,7 @@ class FileIngest implements Ingest {
     // A write still running on the thread pool writes by descriptor number: closing first could
     // let it land in whatever file reuses the number.
     await this.writing?.catch(() => undefined);
+    await this.writer.settle().catch(() => undefined);
     await this.handle.close().catch(() => undefined);
     await this.lock?.release();
   }
@@ -438,6 +441,7 @@ class FileIngest implements Ingest {
     }
     try {
       await this.writing?.catch(() => undefined);
+      await this.writer.settle();
       await this.handle.sync();
       if (this.expected.size !== undefined && this.written !== this.expected.size) {
         throw new TsbuildError('SIZE_MISMATCH', `commit ${this.what}: got ${this.written} bytes, expected ${this.expected.size}`);

@@ -76,4 +76,41 @@ describe('blob writers', () => {
       await handle.close();
     }
   });
+
+  for (const [kind, make] of [
+    ['native (thread pool)', openBlobWriter],
+    ['Node (main thread)', openNodeBlobWriter],
+  ] as const) {
+    it(`${kind}: makes the data durable as it goes, one flush at a time, and reports a flush that failed`, async () => {
+      const handle = await open(join(dir, 'flushed.blob'), 'w');
+      const flushes: number[] = [];
+      let running = 0;
+      const datasync = handle.datasync.bind(handle);
+      handle.datasync = async () => {
+        running++;
+        flushes.push(running);
+        try {
+          return await datasync();
+        } finally {
+          running--;
+        }
+      };
+      try {
+        const writer = make(handle, 'sha256', 0);
+        const chunk = randomBytes(1024 * 1024);
+        for (let index = 0; index < 100; index++) await writer.write([chunk]);
+        await writer.settle();
+        // 100 MiB, a flush every 32 MiB at most, never two at once.
+        expect(flushes.length).toBeGreaterThanOrEqual(1);
+        expect(flushes.length).toBeLessThanOrEqual(3);
+        expect(Math.max(...flushes)).toBe(1);
+
+        handle.datasync = () => Promise.reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+        for (let index = 0; index < 40; index++) await writer.write([chunk]);
+        await expect(writer.settle()).rejects.toMatchObject({ code: 'EIO' });
+      } finally {
+        await handle.close();
+      }
+    });
+  }
 });
