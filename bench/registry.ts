@@ -181,6 +181,13 @@ try {
     );
   }
   process.stdout.write('\npeak RSS is the largest of the rounds; times are medians of whole commands, start-up included.\n');
+  process.stdout.write('each round, tsbuild s / skopeo s:\n');
+  for (const label of operations) {
+    const entry = results.get(label);
+    if (entry === undefined) continue;
+    const rounds = entry.ours.map((mine, index) => `${mine.seconds.toFixed(2)}/${entry.theirs[index]?.seconds.toFixed(2) ?? '?'}`);
+    process.stdout.write(`  ${label}: ${rounds.join('  ')}\n`);
+  }
 } finally {
   await rm(scratch, { recursive: true, force: true });
 }
