@@ -64,12 +64,26 @@ export class LayoutStore implements ContentStore {
     const path = join(this.root, name);
     if (await stat(path).then(() => true, () => false)) return;
     const temporary = join(this.root, 'tmp', temporaryName(name));
-    await writeFileAtomic(temporary, content);
     try {
-      await link(temporary, path);
-      await fsyncDirectory(this.root);
+      // Only its content must be durable before the link: the temporary's own name never is.
+      const handle = await open(temporary, 'wx', 0o644);
+      try {
+        await handle.writeFile(content);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      // A racing creator's file stands: link fails on an existing name.
+      const linked = await link(temporary, path).then(
+        () => true,
+        (error: unknown) => {
+          if (errno(error) === 'EEXIST') return false;
+          throw error;
+        },
+      );
+      if (linked) await fsyncDirectory(this.root);
     } catch (error) {
-      if (errno(error) !== 'EEXIST') throw new TsbuildError('INTERNAL', `create ${path}: ${messageOf(error)}`, { cause: error });
+      throw new TsbuildError('INTERNAL', `create ${path}: ${messageOf(error)}`, { cause: error });
     } finally {
       await unlink(temporary).catch(() => undefined);
     }
