@@ -2,19 +2,23 @@
 'use strict';
 // CommonJS (bin/package.json says so): an ES module as the entry costs about 10 ms more at start.
 // The bundled CLI lives in dist/ (built by `npm ci` through the prepare script).
-const { readFileSync } = require('node:fs');
+const { readFileSync, statSync } = require('node:fs');
 const { join } = require('node:path');
 const { compileBundle, runBundle } = require('./bundle-loader.cjs');
 
 const bundle = join(__dirname, '..', 'dist', 'cli-bundle', 'cli.cjs');
 let cache;
+let stale = false;
 try {
-  cache = readFileSync(`${bundle}.cache`);
+  // V8 checks a cache against the source's length only: one older than the bundle was made for
+  // other code (the bundle was rebuilt without it, or edited), and is not used.
+  stale = statSync(`${bundle}.cache`).mtimeMs < statSync(bundle).mtimeMs;
+  if (!stale) cache = readFileSync(`${bundle}.cache`);
 } catch {
   // Built without a cache: the bundle compiles from source.
 }
 const script = compileBundle(bundle, cache);
-const codeCache = cache === undefined ? 'missing' : script.cachedDataRejected === true ? 'refused' : 'accepted';
+const codeCache = stale ? 'stale' : cache === undefined ? 'missing' : script.cachedDataRejected === true ? 'refused' : 'accepted';
 runBundle(script, bundle)
   .main(process.argv.slice(2), { codeCache })
   .then((status) => {

@@ -1,5 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCliCaptured } from './helpers/run-cli.js';
 
@@ -48,5 +50,30 @@ describe('cli', () => {
       .find((check) => check.name === 'code cache');
     expect(codeCache?.status).toBe('warn');
     expect(codeCache?.detail).toMatch(/refused/);
+  });
+
+  it('does not use a code cache older than the bundle', () => {
+    // A private copy of the installed layout, so that no other test sees the change.
+    const root = new URL('..', import.meta.url).pathname;
+    const copy = mkdtempSync(join(tmpdir(), 'tsbuild-stale-cache-'));
+    try {
+      cpSync(join(root, 'bin'), join(copy, 'bin'), { recursive: true });
+      cpSync(join(root, 'dist', 'cli-bundle'), join(copy, 'dist', 'cli-bundle'), { recursive: true, preserveTimestamps: true });
+      for (const shared of ['package.json', 'native', 'node_modules', 'runtime-shim']) symlinkSync(join(root, shared), join(copy, shared));
+      const bundle = join(copy, 'dist', 'cli-bundle', 'cli.cjs');
+      const doctorCodeCache = (): { status: string; detail: string } | undefined =>
+        spawnSync(process.execPath, [join(copy, 'bin', 'tsbuild.js'), 'doctor', '--format', 'json'], { encoding: 'utf8' })
+          .stdout.trim()
+          .split('\n')
+          .map((line) => JSON.parse(line) as { name: string; status: string; detail: string })
+          .find((check) => check.name === 'code cache');
+      expect(doctorCodeCache()?.status).toBe('ok');
+      // The bundle changed after its cache was made (V8 would only compare their lengths).
+      const later = new Date(Date.now() + 60_000);
+      utimesSync(bundle, later, later);
+      expect(doctorCodeCache()).toMatchObject({ status: 'warn', detail: expect.stringContaining('older than the bundle') });
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 });

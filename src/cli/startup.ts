@@ -2,9 +2,10 @@
 export interface Startup {
   /**
    * The bundle's V8 code cache: accepted; refused (made by another Node or with other V8 flags,
-   * so the bundle compiled from source); missing; or not bundled (tsc's output run directly).
+   * so the bundle compiled from source); stale (older than the bundle, so not used); missing;
+   * or not bundled (tsc's output run directly).
    */
-  readonly codeCache: 'accepted' | 'refused' | 'missing' | 'not bundled';
+  readonly codeCache: 'accepted' | 'refused' | 'stale' | 'missing' | 'not bundled';
 }
 
 let current: Startup = { codeCache: 'not bundled' };

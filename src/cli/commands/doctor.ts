@@ -27,6 +27,11 @@ function codeCacheCheck(): DoctorCheck {
   const name = 'code cache';
   if (state === 'accepted') return { name, status: 'ok', detail: 'the bundled CLI started from its V8 code cache' };
   if (state === 'not bundled') return { name, status: 'ok', detail: "not used: the CLI runs from tsc's output, not from the bundle" };
-  const detail = state === 'refused' ? "refused by this Node (made by another Node or with other V8 flags): the CLI compiles at every start" : 'missing: the CLI compiles at every start';
+  const detail =
+    state === 'refused'
+      ? 'refused by this Node (made by another Node or with other V8 flags): the CLI compiles at every start'
+      : state === 'stale'
+        ? 'older than the bundle, so not used: the CLI compiles at every start'
+        : 'missing: the CLI compiles at every start';
   return { name, status: 'warn', detail, fix: 'npm run build, with the Node that runs tsbuild' };
 }
