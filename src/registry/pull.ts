@@ -270,76 +270,73 @@ async function transfer(
 }
 
 /**
- * Yields a body's chunks in batches of what is already buffered, up to 1 MiB, for one writev
- * each: fewer system calls when the network is faster than the disk, no copy into a bigger
- * buffer, and nothing held back while waiting for the network (a killed download keeps every
- * byte it received).
+ * Yields a body's chunks in batches of what arrived since the last one, for one writev each:
+ * fewer system calls when the network is faster than the disk, no copy into a bigger buffer, and
+ * nothing held back while waiting for the network (a killed download keeps every byte it
+ * received). The body flows ('data' events: a paused stream's read() costs several times more per
+ * chunk) and is paused while a batch waits that holds `writeBatchBytes`. A body that fails
+ * yields what it delivered before the failure is thrown.
  */
 export async function* batches(body: Readable): AsyncGenerator<{ readonly chunks: Buffer[]; readonly size: number }> {
-  // Between batches nobody waits on the body: an error then must not go unheard (an 'error'
-  // without a listener would end the process). It is taken up from body.errored below.
-  const keep = (): void => undefined;
-  body.on('error', keep);
+  let chunks: Buffer[] = [];
+  let size = 0;
+  let ended = body.readableEnded;
+  // A body that failed or closed before this listened fires nothing more: it is taken from its state.
+  let failure: unknown = body.errored ?? (body.destroyed && !ended ? closedEarly() : undefined);
+  let wake: (() => void) | undefined;
+  const notify = (): void => {
+    const resolve = wake;
+    wake = undefined;
+    resolve?.();
+  };
+  const onData = (chunk: Buffer): void => {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= writeBatchBytes) body.pause();
+    notify();
+  };
+  const onEnd = (): void => {
+    ended = true;
+    notify();
+  };
+  // Also the listener that keeps an error between two batches, while the consumer writes, from
+  // ending the process as an 'error' nobody listens to.
+  const onError = (error: Error): void => {
+    failure ??= error;
+    notify();
+  };
+  const onClose = (): void => {
+    if (!ended) failure ??= closedEarly();
+    notify();
+  };
+  body.on('data', onData);
+  body.on('end', onEnd);
+  body.on('error', onError);
+  body.on('close', onClose);
   try {
-    yield* batchesOf(body);
+    for (;;) {
+      if (size > 0) {
+        const batch = { chunks, size };
+        chunks = [];
+        size = 0;
+        if (!ended && failure === undefined) body.resume();
+        yield batch;
+        continue;
+      }
+      if (failure !== undefined) throw failure;
+      if (ended) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
   } finally {
-    body.off('error', keep);
-  }
-}
-
-async function* batchesOf(body: Readable): AsyncGenerator<{ readonly chunks: Buffer[]; readonly size: number }> {
-  for (;;) {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    while (size < writeBatchBytes) {
-      const next = nextChunk(body);
-      if (next === null) break;
-      chunks.push(next);
-      size += next.length;
-    }
-    if (chunks.length > 0) {
-      yield { chunks, size };
-      continue;
-    }
-    if (body.readableEnded) return;
-    // A body that failed or closed while nobody listened fires nothing more: waiting would hang.
-    if (body.errored !== null) throw body.errored;
-    if (body.destroyed) throw closedEarly();
-    await new Promise<void>((resolve, reject) => {
-      const done = (error?: Error): void => {
-        body.off('readable', wake);
-        body.off('end', wake);
-        body.off('error', done);
-        body.off('close', onClose);
-        if (error === undefined) resolve();
-        else reject(error);
-      };
-      const wake = (): void => done();
-      const onClose = (): void => done(body.readableEnded ? undefined : closedEarly());
-      body.on('readable', wake);
-      body.on('end', wake);
-      body.on('error', done);
-      body.on('close', onClose);
-    });
+    body.off('data', onData);
+    body.off('end', onEnd);
+    body.off('error', onError);
+    body.off('close', onClose);
   }
 }
 
 function closedEarly(): TsbuildError {
   return new TsbuildError('REGISTRY', 'connection closed before the body ended', { temporary: true });
-}
-
-/**
- * The next chunk as undici pushed it, or null when none is buffered. `read()` would join all
- * buffered chunks into a new buffer (some 40 ms of copying per 300 MB on the main thread); asking
- * for exactly the first chunk's length hands it over as it is. The length comes from the
- * stream's internal state where it has the shape of Node 20 and later, else plain `read()`.
- */
-export function nextChunk(body: Readable): Buffer | null {
-  const state = (body as unknown as { _readableState?: { buffer?: unknown; bufferIndex?: unknown } })._readableState;
-  const buffered = state?.buffer;
-  if (Array.isArray(buffered)) {
-    const first: unknown = buffered[typeof state?.bufferIndex === 'number' ? state.bufferIndex : 0];
-    if (Buffer.isBuffer(first) && first.length > 0) return body.read(first.length) as Buffer | null;
-  }
-  return body.read() as Buffer | null;
 }
