@@ -8,7 +8,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type * as TlsModule from 'node:tls';
-import { Agent, type Dispatcher } from './undici.js';
+import { Agent, connector, type Dispatcher } from './undici.js';
 import { TsbuildError, registryApiHost } from '../common/index.js';
 import { AuthState, authPolicy } from './auth.js';
 import { dockerConfigCredentials, type CredentialProvider } from './credentials.js';
@@ -194,11 +194,11 @@ export class RegistryClient {
     const connectTimeout = options.timeouts?.connectMs ?? 30_000;
     // Extra CAs are added to the system's, not put in their place.
     const connect = caList === undefined ? { timeout: connectTimeout } : { timeout: connectTimeout, ca: [...tlsRootCertificates(), ...caList] };
-    this.secure = new Agent({ ...timeouts, connect });
+    this.secure = new Agent({ ...timeouts, connect: connector(connect) });
     // Without verification the CA list is never read: an empty one spares building the system's
     // store of root certificates (some 30 ms) on the first TLS connection.
     const unverified = { timeout: connectTimeout, rejectUnauthorized: false, ca: [] };
-    this.insecure = new Agent({ ...timeouts, connect: unverified });
+    this.insecure = new Agent({ ...timeouts, connect: connector(unverified) });
     this.probe = new Agent({ ...timeouts, connect: unverified });
     this.certsDirectories = options.certsDirectories ?? ['/etc/docker/certs.d', '/etc/containers/certs.d', join(homedir(), '.config', 'containers', 'certs.d')];
     this.agentOptions = { timeouts, connectTimeout, ca: caList ?? [] };
@@ -213,11 +213,11 @@ export class RegistryClient {
         ? undefined
         : new Agent({
             ...this.agentOptions.timeouts,
-            connect: {
+            connect: connector({
               timeout: this.agentOptions.connectTimeout,
               ca: [...tlsRootCertificates(), ...this.agentOptions.ca, ...material.ca],
               ...(material.cert === undefined ? {} : { cert: material.cert, key: material.key }),
-            },
+            }),
           });
     this.hostAgents.set(host, agent);
     return agent;

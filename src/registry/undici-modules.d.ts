@@ -11,3 +11,7 @@ declare module 'undici/lib/api/index.js' {
   const api: object;
   export default api;
 }
+declare module 'undici/lib/core/connect.js' {
+  const buildConnector: unknown;
+  export default buildConnector;
+}
