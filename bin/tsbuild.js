@@ -17,7 +17,14 @@ try {
 } catch {
   // Built without a cache: the bundle compiles from source.
 }
-const script = compileBundle(bundle, cache);
+let script;
+try {
+  script = compileBundle(bundle, cache);
+} catch (error) {
+  if (error.code !== 'ENOENT') throw error;
+  process.stderr.write(`error: ${bundle} is missing: tsbuild is not built; run npm ci (or npm run build) in ${join(__dirname, '..')}\n`);
+  process.exit(1);
+}
 const codeCache = stale ? 'stale' : cache === undefined ? 'missing' : script.cachedDataRejected === true ? 'refused' : 'accepted';
 runBundle(script, bundle)
   .main(process.argv.slice(2), { codeCache })

@@ -76,4 +76,17 @@ describe('cli', () => {
       rmSync(copy, { recursive: true, force: true });
     }
   });
+
+  it('says how to build it when the bundle is missing', () => {
+    const root = new URL('..', import.meta.url).pathname;
+    const copy = mkdtempSync(join(tmpdir(), 'tsbuild-unbuilt-'));
+    try {
+      cpSync(join(root, 'bin'), join(copy, 'bin'), { recursive: true });
+      const result = spawnSync(process.execPath, [join(copy, 'bin', 'tsbuild.js'), '--version'], { encoding: 'utf8' });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(/cli\.cjs is missing: tsbuild is not built; run npm ci/);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  });
 });
