@@ -188,10 +188,16 @@ interface BlobPushContext {
   readonly signal?: AbortSignal;
 }
 
+/** Below this size a blob is pushed beside the large ones, not in turn with them. */
+const smallBlobBytes = 1024 * 1024;
+
 async function pushBlobs(context: BlobPushContext, blobs: readonly Descriptor[]): Promise<void> {
   const unique = [...new Map(blobs.map((blob) => [blob.digest, blob])).values()];
   const limit = pLimit(Math.max(1, Math.min(context.concurrency ?? 3, 16)));
-  await Promise.all(unique.map((descriptor) => limit(() => pushBlob(context, descriptor))));
+  // Small blobs (a config, tiny layers) neither wait for nor take a large one's slot: they are a
+  // request or two each, and a push whose layers the registry has is then one round of HEADs.
+  const smallLimit = pLimit(8);
+  await Promise.all(unique.map((descriptor) => (descriptor.size < smallBlobBytes ? smallLimit : limit)(() => pushBlob(context, descriptor))));
 }
 
 type Outcome = 'exists' | 'mounted' | 'uploaded';
