@@ -29,19 +29,16 @@ let flushing = false;
 class PeriodicFlush {
   private running: Promise<void> | undefined;
   private failure: unknown;
-  private flushedAt: number;
+  /** Bytes written since the last flush started. */
+  private unflushed = 0;
 
-  constructor(
-    private readonly handle: FileHandle,
-    position: number,
-  ) {
-    this.flushedAt = position;
-  }
+  constructor(private readonly handle: FileHandle) {}
 
-  wrote(position: number): void {
-    if (flushing || this.running !== undefined || position - this.flushedAt < flushBytes) return;
+  wrote(bytes: number): void {
+    this.unflushed += bytes;
+    if (flushing || this.running !== undefined || this.unflushed < flushBytes) return;
     flushing = true;
-    this.flushedAt = position;
+    this.unflushed = 0;
     this.running = this.handle
       .datasync()
       .catch((error: unknown) => {
@@ -78,24 +75,22 @@ export interface BlobWriter {
 /** A writer appending to HANDLE from POSITION (its current size). */
 export function openBlobWriter(handle: FileHandle, algorithm: string, position: number): BlobWriter {
   const native = createNativeHashingWriter(handle.fd, algorithm, position, writebackBytes);
-  return native === undefined ? openNodeBlobWriter(handle, algorithm, position) : new ThreadPoolBlobWriter(native, new PeriodicFlush(handle, position), position);
+  return native === undefined ? openNodeBlobWriter(handle, algorithm, position) : new ThreadPoolBlobWriter(native, new PeriodicFlush(handle));
 }
 
 /** The writer used where the native one is not available: Node's hash on the main thread. */
 export function openNodeBlobWriter(handle: FileHandle, algorithm: string, position: number): BlobWriter {
-  return new NodeBlobWriter(handle, createHasher(algorithm), position, new PeriodicFlush(handle, position));
+  return new NodeBlobWriter(handle, createHasher(algorithm), position, new PeriodicFlush(handle));
 }
 
 class ThreadPoolBlobWriter implements BlobWriter {
   constructor(
     private readonly native: NativeHashingWriter,
     private readonly flush: PeriodicFlush,
-    private position: number,
   ) {}
   async write(chunks: readonly Uint8Array[]): Promise<void> {
     await this.native.write(chunks);
-    for (const chunk of chunks) this.position += chunk.length;
-    this.flush.wrote(this.position);
+    this.flush.wrote(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
   }
   absorb(chunk: Uint8Array): void {
     this.native.update([chunk]);
@@ -119,6 +114,7 @@ class NodeBlobWriter implements BlobWriter {
     this.writtenBack = position;
   }
   async write(chunks: readonly Uint8Array[]): Promise<void> {
+    const start = this.position;
     for (const chunk of chunks) {
       this.hash.update(chunk);
       await writeAll(this.handle, chunk);
@@ -128,7 +124,7 @@ class NodeBlobWriter implements BlobWriter {
       startWriteback(this.handle.fd, this.writtenBack, this.position - this.writtenBack);
       this.writtenBack = this.position;
     }
-    this.flush.wrote(this.position);
+    this.flush.wrote(this.position - start);
   }
   absorb(chunk: Uint8Array): void {
     this.hash.update(chunk);
