@@ -130,6 +130,11 @@ const loadHashAddon = addonLoader<{
   digest(algorithm: string, buffers: readonly Uint8Array[]): string;
 }>(hashAddonPath);
 
+/** The hashing addon where it loads and knows the algorithm (sha256, sha512). */
+function hashAddonFor(algorithm: string): ReturnType<typeof loadHashAddon>['module'] {
+  return algorithm === 'sha256' || algorithm === 'sha512' ? loadHashAddon().module : undefined;
+}
+
 export function nativeHashingStatus(): { readonly path: string; readonly error?: string } {
   return status(hashAddonPath, loadHashAddon());
 }
@@ -140,16 +145,13 @@ export function nativeHashingStatus(): { readonly path: string; readonly error?:
  * WRITEBACK_BYTES > 0 it starts writeback (startWriteback) each time that many are written.
  */
 export function createNativeHashingWriter(fd: number, algorithm: string, position: number, writebackBytes: number): NativeHashingWriter | undefined {
-  const addon = loadHashAddon().module;
-  if (addon === undefined || (algorithm !== 'sha256' && algorithm !== 'sha512')) return undefined;
-  return addon.createHashingWriter(fd, algorithm, position, writebackBytes);
+  const addon = hashAddonFor(algorithm);
+  return addon?.createHashingWriter(fd, algorithm, position, writebackBytes);
 }
 
 /** The hex hash of small data, from the addon; undefined when it is not there. */
 export function nativeDigestHex(algorithm: string, buffers: readonly Uint8Array[]): string | undefined {
-  const addon = loadHashAddon().module;
-  if (addon === undefined || (algorithm !== 'sha256' && algorithm !== 'sha512')) return undefined;
-  return addon.digest(algorithm, buffers);
+  return hashAddonFor(algorithm)?.digest(algorithm, buffers);
 }
 
 /**

@@ -1,10 +1,11 @@
 /**
- * node:crypto and node:zlib, loaded on first use rather than with the modules that use them:
- * together with the TLS stack they took some 15 ms of every command's start, and a pull from a
- * plain-HTTP registry needs none of them (the native addon hashes; only layers are gzipped).
+ * Node modules loaded on first use rather than with the modules that use them: node:crypto,
+ * node:zlib and node:tls took some 15 ms of every command's start, and a pull from a plain-HTTP
+ * registry needs none of them (the native addon hashes; only layers are gzipped).
  */
 import type * as CryptoModule from 'node:crypto';
 import { createRequire } from 'node:module';
+import type * as TlsModule from 'node:tls';
 import type * as ZlibModule from 'node:zlib';
 import { nativeDigestHex } from './fs-native.js';
 
@@ -16,6 +17,10 @@ export function nodeCrypto(): typeof CryptoModule {
 
 export function nodeZlib(): typeof ZlibModule {
   return requireHere('node:zlib') as typeof ZlibModule;
+}
+
+export function nodeTls(): typeof TlsModule {
+  return requireHere('node:tls') as typeof TlsModule;
 }
 
 /** A streaming hash (sha256, sha512, …). */
