@@ -6,10 +6,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
-import type * as TlsModule from 'node:tls';
 import { Agent, connector, type Dispatcher } from './undici.js';
-import { TsbuildError, registryApiHost } from '../common/index.js';
+import { TsbuildError, nodeTls, registryApiHost } from '../common/index.js';
 import { AuthState, authPolicy } from './auth.js';
 import { dockerConfigCredentials, type CredentialProvider } from './credentials.js';
 import { readCapped, statusError } from './errors.js';
@@ -119,13 +117,13 @@ export class Registry {
     // port is given: without one, HTTPS and HTTP are two ports); a registry that answers it in
     // anything but TLS is reached over HTTP, and its first request learns any auth challenge.
     const port = https.port === '' ? undefined : Number(https.port);
-    if (port !== undefined && (await sniffTls(https.hostname.replace(/^\[|\]$/g, ''), port, sniffTimeoutMs).catch(() => undefined)) === 'other') {
-      return new URL(`http://${this.apiHost}/v2/`);
-    }
-    // TLS, or no answer: one quick HTTPS attempt without retries, then plain HTTP with them.
+    const sniffed = port === undefined ? undefined : await sniffTls(https.hostname.replace(/^\[|\]$/g, ''), port, sniffTimeoutMs).catch(() => undefined);
+    if (sniffed === 'other') return new URL(`http://${this.apiHost}/v2/`);
+    // TLS, or no answer: one quick HTTPS attempt without retries, then plain HTTP with them. A
+    // registry known to speak TLS is asked over the verified connection at once.
     let httpsFailure: unknown;
     try {
-      const probe = this.client.probeDispatcherFor(this.apiHost);
+      const probe = sniffed === 'tls' ? { dispatcher: this.client.dispatcherFor(this.apiHost), verified: true } : this.client.probeDispatcherFor(this.apiHost);
       const answer = await this.pingSend(false, probe.dispatcher)({ method: 'GET', url: https, context });
       if (probe.verified) {
         await this.checkPing(answer, https);
@@ -290,5 +288,5 @@ function readCertsDirectory(directories: readonly string[], host: string): HostC
 
 /** Node's root CAs; node:tls is loaded here, not with the module: a plain-HTTP registry never needs it. */
 function tlsRootCertificates(): string[] {
-  return [...(createRequire(import.meta.url)('node:tls') as typeof TlsModule).rootCertificates];
+  return [...nodeTls().rootCertificates];
 }
