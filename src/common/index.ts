@@ -1,5 +1,6 @@
 export * from './errors.js';
 export * from './oci.js';
+export * from './platform.js';
 export * from './source-range.js';
 export * from './suggest.js';
 export * from './reference.js';

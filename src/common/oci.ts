@@ -159,30 +159,6 @@ export function isManifestMediaType(mediaType: string | undefined): boolean {
   return mediaType !== undefined && manifestMediaTypes.has(mediaType);
 }
 
-/** The platform of the machine running tsbuild, in OCI terms. */
-export function hostPlatform(): Platform {
-  const architectures: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
-  const architecture = architectures[process.arch] ?? process.arch;
-  return architecture === 'arm' ? { os: 'linux', architecture, variant: 'v7' } : { os: 'linux', architecture };
-}
-
-/** Parses `os/arch[/variant]` as given to `--platform`. */
-export function parsePlatform(value: string): Platform {
-  const parts = value.trim().toLowerCase().split('/');
-  const [os, architecture, variant] = parts;
-  if (parts.length < 2 || parts.length > 3 || !os || !architecture || (parts.length === 3 && !variant)) {
-    throw new TsbuildError('INVALID_ARGUMENT', `parse platform: ${JSON.stringify(value)} is not os/arch[/variant]`);
-  }
-  const normalized = architecture === 'x86_64' || architecture === 'x86-64' ? 'amd64' : architecture === 'aarch64' ? 'arm64' : architecture;
-  if (variant !== undefined) return { os, architecture: normalized, variant };
-  if (normalized === 'arm') return { os, architecture: normalized, variant: 'v7' };
-  return { os, architecture: normalized };
-}
-
-export function formatPlatform(platform: Platform): string {
-  return [platform.os, platform.architecture, platform.variant].filter((part) => part !== undefined && part !== '').join('/');
-}
-
 /** The annotation naming a manifest in an OCI layout's index.json (skopeo's and umoci's "tag"). */
 export const refNameAnnotation = 'org.opencontainers.image.ref.name';
 

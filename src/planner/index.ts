@@ -6,7 +6,7 @@
 export { errorRanges } from './errors.js';
 export type * from './model.js';
 export { parseMount, parseRamSize, type CacheSharing, type MountType, type RunMount } from '../parser/index.js';
-export { formatPlatform, hostPlatform, parsePlatform } from './platform.js';
+export { formatPlatform, hostPlatform, parsePlatform } from '../common/index.js';
 export {
   baseImagesOf,
   proxyFromBuildArgs,

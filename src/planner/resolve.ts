@@ -12,11 +12,10 @@
  * - Which words an instruction expands is fixed per instruction: RUN, CMD, ENTRYPOINT, SHELL,
  *   HEALTHCHECK and ONBUILD are never expanded (a shell does it later, or a later build).
  */
-import { TsbuildError, formatReference, messageOf, parseReference, suggest, type Platform, type SourceRange } from '../common/index.js';
+import { TsbuildError, formatPlatform, formatReference, hostPlatform, messageOf, parsePlatform, parseReference, suggest, type Platform, type SourceRange } from '../common/index.js';
 import { describeLines, locatedError } from './errors.js';
 import type { RawArg, RawCopyFields, RawDockerfile, RawHeredocFile, RawInstruction, RawKeyValue, RawStage } from './model.js';
 import { parseMount, type RunMount } from '../parser/index.js';
-import { formatPlatform, hostPlatform, parsePlatform } from './platform.js';
 import { expandWord, type EscapeToken, type ExpansionResult } from '../common/index.js';
 
 export interface BaseImageConfig {

@@ -15,6 +15,8 @@ import {
   isTsbuildError,
   layerMediaTypes,
   parseReference,
+  platformMatches,
+  selectManifest,
   referenceName,
   type Descriptor,
   type Digest,
@@ -26,7 +28,7 @@ import type { ContentStore, Ingest } from '../store/index.js';
 import type { Registry, RegistryClient } from './client.js';
 import { networkError, readCapped, statusError, withContext } from './errors.js';
 import { fetchManifest, maxManifestBytes, pullScope, type FetchedDocument } from './manifest.js';
-import { describePlatforms, platformMatches, selectManifest } from './platform.js';
+import { describePlatforms } from './platform.js';
 import type { ProgressListener } from './progress.js';
 import { withRetries } from './retry.js';
 import { discard, header } from './transport.js';

@@ -12,6 +12,7 @@ import {
   isTsbuildError,
   formatReference,
   parseReference,
+  selectManifest,
   referenceName,
   type Descriptor,
   type Digest,
@@ -22,7 +23,7 @@ import type { ContentStore } from '../store/index.js';
 import type { Registry, RegistryClient } from './client.js';
 import { readCapped, statusError, withContext, type RegistryErrorContext } from './errors.js';
 import { maxManifestBytes, parseDocument, pullScope, pushScope, type FetchedDocument } from './manifest.js';
-import { describePlatforms, selectManifest } from './platform.js';
+import { describePlatforms } from './platform.js';
 import type { ProgressListener } from './progress.js';
 import { withRetries } from './retry.js';
 import { discard, header, type RegistryResponse } from './transport.js';

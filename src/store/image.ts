@@ -1,4 +1,4 @@
-import { formatPlatform, formatReference, hashHex, hostPlatform, isIndexMediaType, isManifestMediaType, parseDigest, parseImageConfig, parseIndex, parseManifest, parseReference, TsbuildError, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../common/index.js';
+import { formatPlatform, formatReference, hashHex, hostPlatform, isIndexMediaType, isManifestMediaType, parseDigest, parseImageConfig, parseIndex, parseManifest, parseReference, selectManifest, TsbuildError, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../common/index.js';
 import type { ContentStore } from './content-store.js';
 
 const maxManifestBytes = 4 * 1024 * 1024;
@@ -32,16 +32,12 @@ export async function readIndex(store: ContentStore, descriptor: Descriptor): Pr
   return parseIndex(await store.readBlob(descriptor.digest, maxManifestBytes), descriptor.mediaType);
 }
 
-function platformMatches(candidate: Platform | undefined, wanted: Platform): boolean {
-  if (candidate === undefined) return false;
-  if (candidate.os !== wanted.os || candidate.architecture !== wanted.architecture) return false;
-  return wanted.variant === undefined || candidate.variant === undefined || candidate.variant === wanted.variant;
-}
-
 /** Picks the manifest for PLATFORM (default the host's) out of an index. */
 export function selectPlatform(index: Index, platform: Platform = hostPlatform()): Descriptor | undefined {
-  const manifests = index.manifests.filter((entry) => isManifestMediaType(entry.mediaType));
-  return manifests.find((entry) => platformMatches(entry.platform, platform) && entry.platform?.variant === platform.variant) ?? manifests.find((entry) => platformMatches(entry.platform, platform));
+  return selectManifest(
+    index.manifests.filter((entry) => isManifestMediaType(entry.mediaType)),
+    platform,
+  );
 }
 
 /** Reads the manifest and config a descriptor leads to, choosing a platform inside an index. */

@@ -84,7 +84,7 @@ describe('tsbuild push and pull', () => {
     const bad = await run(['pull', '--root', join(scratch, 'bad'), 'Not_Valid::ref']);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/^error: parse reference/);
-    const platform = await run(['pull', '--root', join(scratch, 'bad'), '--platform', 'linux', `${registry.host}/cli/app:1`]);
+    const platform = await run(['pull', '--root', join(scratch, 'bad'), '--platform', 'linux/', `${registry.host}/cli/app:1`]);
     expect(platform.status).toBe(1);
     expect(platform.stderr).toMatch(/parse platform/);
     const missing = await run(['push', '--root', join(scratch, 'bad'), `${registry.host}/cli/none:1`]);

@@ -10,7 +10,7 @@ import { RegistryClient, dockerConfigCredentials, eraseCredentials, pull, redact
 import { openStore } from '../../src/store/index.js';
 import { maxErrorBodyBytes, readCapped, statusError } from '../../src/registry/errors.js';
 import { parseDocument } from '../../src/registry/manifest.js';
-import { selectManifest } from '../../src/registry/platform.js';
+import { selectManifest } from '../../src/common/index.js';
 import { redirectPolicy } from '../../src/registry/redirect.js';
 import { backoff, retryPolicy } from '../../src/registry/retry.js';
 import type { RegistryRequest, RegistryResponse, Send } from '../../src/registry/transport.js';

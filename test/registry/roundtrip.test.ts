@@ -238,6 +238,12 @@ describe('push and pull against docker-registry', () => {
     const pulled = await pull({ reference: `${registry.host}/docker/list:1`, store: target, client: newClient(), platform: { os: 'linux', architecture: 'arm', variant: 'v7' } });
     expect(pulled.manifest).toMatchObject({ digest: image.manifest.digest, mediaType: MediaType.dockerManifest });
     await validateLayout(target.root);
+    // As docker: an arm64 machine runs arm/v7 images when there is no arm64 one; an arm/v6 one does not.
+    const fallback = await pull({ reference: `${registry.host}/docker/list:1`, store: await freshStore(), client: newClient(), platform: { os: 'linux', architecture: 'arm64' } });
+    expect(fallback.manifest.digest).toBe(image.manifest.digest);
+    await expect(
+      pull({ reference: `${registry.host}/docker/list:1`, store: await freshStore(), client: newClient(), platform: { os: 'linux', architecture: 'arm', variant: 'v6' } }),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('available: linux/arm/v7') });
   });
 
   it('names the reference and the registry error when a manifest is missing', async () => {
