@@ -37,6 +37,8 @@ describe('image commands', () => {
     const table = await run(['images', '--root', root]);
     expect(table.stdout.split('\n')[0]).toMatch(/^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE$/);
     expect(table.stdout).toContain(rows[0]?.id.slice(7, 19));
+    // The test image is made at SOURCE_DATE_EPOCH 0: docker would say decades ago.
+    expect(table.stdout.split('\n')[1]).toMatch(/^busybox\s+latest\s+[0-9a-f]{12}\s+\d+ years ago\s+\S+B$/);
 
     const inspected = await run(['inspect', 'localhost:5000/tools/bb:1', '--root', root]);
     const [info] = JSON.parse(inspected.stdout) as Array<{ Id: string; Digest: string; RepoTags: string[]; Config: { rootfs: { diff_ids: string[] } }; Manifest: { layers: unknown[] } }>;

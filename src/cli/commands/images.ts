@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { TsbuildError, familiarReference, parseReference } from '../../common/index.js';
 import { resolveImage, type Store } from '../../store/index.js';
-import { formatBytes } from '../format.js';
+import { formatBytes, formatCreatedSince } from '../format.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
@@ -56,7 +56,7 @@ export function registerImages(program: Command, io: CliIo): void {
       for (const summary of summaries) io.stdout.write(`${JSON.stringify(summary)}\n`);
       return;
     }
-    const rows = [['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'], ...summaries.map((summary) => [summary.repository, summary.tag, summary.id.slice(7, 19), summary.created, formatBytes(summary.size, 3, '')])];
+    const rows = [['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'], ...summaries.map((summary) => [summary.repository, summary.tag, summary.id.slice(7, 19), formatCreatedSince(summary.created), formatBytes(summary.size, 3, '')])];
     const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
     for (const row of rows) io.stdout.write(`${row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('   ').trimEnd()}\n`);
   });

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { formatBytes, formatCreatedSince, humanDuration } from '../src/cli/format.js';
+
+describe('docker-style figures', () => {
+  it('says how long ago in the words of `docker images`', () => {
+    const second = 1000;
+    const minute = 60 * second;
+    const hour = 60 * minute;
+    const day = 24 * hour;
+    expect(humanDuration(999)).toBe('Less than a second');
+    expect(humanDuration(1 * second)).toBe('1 second');
+    expect(humanDuration(59 * second)).toBe('59 seconds');
+    expect(humanDuration(60 * second)).toBe('About a minute');
+    expect(humanDuration(119 * second)).toBe('About a minute');
+    expect(humanDuration(59 * minute)).toBe('59 minutes');
+    // Hours are rounded: 89 minutes is about an hour, 90 are 2 hours.
+    expect(humanDuration(89 * minute)).toBe('About an hour');
+    expect(humanDuration(90 * minute)).toBe('2 hours');
+    expect(humanDuration(47 * hour)).toBe('47 hours');
+    expect(humanDuration(48 * hour)).toBe('2 days');
+    expect(humanDuration(13 * day)).toBe('13 days');
+    expect(humanDuration(14 * day)).toBe('2 weeks');
+    expect(humanDuration(59 * day)).toBe('8 weeks');
+    expect(humanDuration(60 * day)).toBe('2 months');
+    expect(humanDuration(729 * day)).toBe('24 months');
+    expect(humanDuration(730 * day)).toBe('2 years');
+    const now = Date.parse('2026-12-02T12:00:00Z');
+    expect(formatCreatedSince('2026-12-02T11:59:30Z', now)).toBe('30 seconds ago');
+    expect(formatCreatedSince('1970-01-01T00:00:00Z', now)).toBe('56 years ago');
+    expect(formatCreatedSince('', now)).toBe('N/A');
+    expect(formatCreatedSince('not a time', now)).toBe('N/A');
+  });
+
+  it('prints sizes in decimal units with three significant digits', () => {
+    expect(formatBytes(999, 3, '')).toBe('999B');
+    expect(formatBytes(1_986_064, 3, '')).toBe('1.99MB');
+    expect(formatBytes(1_090_000, 3, '')).toBe('1.09MB');
+  });
+});
