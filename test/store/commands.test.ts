@@ -105,4 +105,19 @@ describe('image commands', () => {
     expect(result.stderr).toContain('docker.io/library/busybox:latest:');
     await writeFile(path, original);
   });
+
+  it('neither writes an archive to a terminal nor waits for one typed at it, as docker', () => {
+    // `script` gives the command a pseudo-terminal for standard input and output.
+    const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
+    const onTerminal = (args: string): string => {
+      try {
+        return execFileSync('script', ['-qec', `${process.execPath} ${bin} ${args}`, '/dev/null'], { encoding: 'utf8', timeout: 20_000 });
+      } catch (error) {
+        const failed = error as { status: number; stdout: string };
+        return `status ${failed.status}: ${failed.stdout}`;
+      }
+    };
+    expect(onTerminal(`save --root ${root} busybox`)).toMatch(/^status 1: error: save images: refusing to write a tar archive to a terminal/);
+    expect(onTerminal(`load --root ${root}`)).toMatch(/^status 1: error: load images: standard input is a terminal/);
+  });
 });

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
-import { adviseHeapHugePages, familiarReference, parseReference } from '../../common/index.js';
+import { TsbuildError, adviseHeapHugePages, familiarReference, parseReference } from '../../common/index.js';
 import { loadArchive } from '../../exporter/index.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
@@ -16,8 +16,13 @@ export function registerLoad(program: Command, io: CliIo, stdin: () => Readable 
   ).action(async (options: RootOption & { input?: string; quiet?: boolean }) => {
     // Every read of a layer is a fresh buffer: huge pages spare a page fault per 4 KiB of it.
     adviseHeapHugePages();
+    const input = options.input === undefined ? stdin() : createReadStream(options.input);
+    // As docker: nobody types a tar archive; waiting for one would look like a hang.
+    if ((input as { isTTY?: boolean }).isTTY === true) {
+      throw new TsbuildError('INVALID_ARGUMENT', 'load images: standard input is a terminal; give -i FILE or redirect an archive into it');
+    }
     const store = await storeFromOptions(options);
-    const loaded = await loadArchive(store, options.input === undefined ? stdin() : createReadStream(options.input));
+    const loaded = await loadArchive(store, input);
     for (const image of loaded) {
       if (image.name !== undefined) io.stdout.write(`Loaded image: ${familiarReference(parseReference(image.name))}\n`);
       else io.stdout.write(`Loaded image ID: ${image.descriptor.digest}\n`);

@@ -21,6 +21,10 @@ export function registerSave(program: Command, io: CliIo): void {
     // Every read of a layer is a fresh buffer: huge pages spare a page fault per 4 KiB of it.
     adviseHeapHugePages();
     if (options.format !== 'docker' && options.format !== 'oci') throw new TsbuildError('INVALID_ARGUMENT', `save images: unknown format ${JSON.stringify(options.format)} (docker or oci)`);
+    // As docker: a tar archive is no use on a screen, and can upset the terminal.
+    if (options.output === undefined && (io.stdout as { isTTY?: boolean }).isTTY === true) {
+      throw new TsbuildError('INVALID_ARGUMENT', 'save images: refusing to write a tar archive to a terminal; give -o FILE or redirect standard output');
+    }
     const store = await storeFromOptions(options);
     const selected: SaveImage[] = [];
     for (const image of images) {
