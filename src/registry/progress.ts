@@ -20,6 +20,8 @@ export interface BlobProgress {
   /** Bytes held so far (pull) or sent so far (push). */
   readonly current: number;
   readonly total: number;
+  /** For 'mounted': the repository (path on the same registry) the blob was mounted from. */
+  readonly from?: string;
 }
 
 export interface ManifestProgress {

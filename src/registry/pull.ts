@@ -55,6 +55,8 @@ export interface PullResult {
   readonly manifest: Descriptor;
   readonly blobsFetched: number;
   readonly blobsPresent: number;
+  /** Whether the reference is new in the store or now names another manifest. */
+  readonly referenceUpdated: boolean;
 }
 
 const maxIndexDepth = 2;
@@ -145,8 +147,16 @@ export async function pull(options: PullOptions): Promise<PullResult> {
     ...(chosenPlatform === undefined ? {} : { platform: chosenPlatform }),
   };
   await store.putBlob(Readable.from([document.bytes]), { digest: document.descriptor.digest, size: document.descriptor.size });
+  const previous = await store.resolveReference(name);
   await store.setReference(name, manifestDescriptor);
-  return { reference: name, digest: root.descriptor.digest, manifest: manifestDescriptor, blobsFetched: fetched, blobsPresent: present };
+  return {
+    reference: name,
+    digest: root.descriptor.digest,
+    manifest: manifestDescriptor,
+    blobsFetched: fetched,
+    blobsPresent: present,
+    referenceUpdated: previous?.digest !== manifestDescriptor.digest,
+  };
 }
 
 interface PullBlobOptions {

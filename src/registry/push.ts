@@ -201,12 +201,12 @@ async function pushBlobs(context: BlobPushContext, blobs: readonly Descriptor[])
   await Promise.all(unique.map((descriptor) => (descriptor.size < smallBlobBytes ? smallLimit : limit)(() => pushBlob(context, descriptor))));
 }
 
-type Outcome = 'exists' | 'mounted' | 'uploaded';
+type Outcome = 'exists' | 'uploaded' | { readonly mountedFrom: string };
 
 async function pushBlob(context: BlobPushContext, descriptor: Descriptor): Promise<void> {
   const errorContext: RegistryErrorContext = { action: 'push blob', reference: referenceName(context.destination), digest: descriptor.digest };
-  const report = (phase: 'exists' | 'mounted' | 'transfer' | 'retry' | 'done' | 'waiting', current: number): void =>
-    context.onProgress?.({ kind: 'blob', digest: descriptor.digest, mediaType: descriptor.mediaType, phase, current, total: descriptor.size });
+  const report = (phase: 'exists' | 'mounted' | 'transfer' | 'retry' | 'done' | 'waiting', current: number, from?: string): void =>
+    context.onProgress?.({ kind: 'blob', digest: descriptor.digest, mediaType: descriptor.mediaType, phase, current, total: descriptor.size, ...(from === undefined ? {} : { from }) });
   report('waiting', 0);
   const outcome = await withRetries<Outcome>(
     context.client.backoff,
@@ -218,12 +218,12 @@ async function pushBlob(context: BlobPushContext, descriptor: Descriptor): Promi
   if (outcome === 'exists') {
     context.counters.present++;
     report('exists', descriptor.size);
-  } else if (outcome === 'mounted') {
-    context.counters.mounted++;
-    report('mounted', descriptor.size);
-  } else {
+  } else if (outcome === 'uploaded') {
     context.counters.uploaded++;
     report('done', descriptor.size);
+  } else {
+    context.counters.mounted++;
+    report('mounted', descriptor.size, outcome.mountedFrom);
   }
 }
 
@@ -292,7 +292,7 @@ async function pushBlobOnce(
     const response = await registry.send({ method: 'POST', url: mountUrl, headers: { 'content-length': '0' }, scopes: [pushScope(path), pullScope(from)], context: errorContext, ...signalOption(context.signal) });
     if (response.status === 201) {
       await discard(response);
-      return 'mounted';
+      return { mountedFrom: from };
     }
     if (response.status === 202) {
       // The mount did not happen, but the registry opened an ordinary upload: use it.

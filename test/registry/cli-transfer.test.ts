@@ -36,7 +36,13 @@ describe('tsbuild push and pull', () => {
       `${registry.host}/cli/app:1: digest: ${image.manifest.digest} size: ${image.manifest.size}\n${registry.host}/cli/app:2: digest: ${image.manifest.digest} size: ${image.manifest.size}\n`,
     );
     for (const layer of image.layers) expect(result.stderr).toContain(`${layer.digest.slice(7, 19)}: Pushed`);
+    // As docker: layers only; the config is not one.
+    expect(result.stderr).not.toContain(image.config.digest.slice(7, 19));
     expect(result.stderr).not.toMatch(/\x1b\[/);
+
+    const copy = await run(['push', '--root', sourceRoot, `${registry.host}/cli/app:1`, `${registry.host}/cli/copy:1`]);
+    expect(copy.status).toBe(0);
+    for (const layer of image.layers) expect(copy.stderr).toContain(`${layer.digest.slice(7, 19)}: Mounted from cli/app\n`);
   });
 
   it('pulls into a store that skopeo reads as an OCI layout', async () => {
@@ -46,6 +52,7 @@ describe('tsbuild push and pull', () => {
     expect(result.stdout).toContain(`Digest: ${image.manifest.digest}\n`);
     expect(result.stdout).toContain(`Status: Downloaded newer image for ${registry.host}/cli/app:2\n`);
     for (const layer of image.layers) expect(result.stderr).toContain(`${layer.digest.slice(7, 19)}: Pull complete`);
+    expect(result.stderr).not.toContain(image.config.digest.slice(7, 19));
     const inspected = JSON.parse(execFileSync('skopeo', ['inspect', `oci:${root}:${registry.host}/cli/app:2`], { encoding: 'utf8' })) as { Digest: string; Layers: string[] };
     expect(inspected.Digest).toBe(image.manifest.digest);
     expect(inspected.Layers).toEqual(image.layers.map((layer) => layer.digest));
@@ -54,6 +61,16 @@ describe('tsbuild push and pull', () => {
     const again = await run(['pull', '--root', root, `${registry.host}/cli/app:2`]);
     expect(again.stdout).toContain('Status: Image is up to date');
     expect(again.stderr).toContain('Already exists');
+
+    // A new tag whose every blob is already here is still a newer image, as docker says; and a
+    // reference without a tag says it takes latest.
+    expect((await run(['push', '--root', sourceRoot, `${registry.host}/cli/app:1`, `${registry.host}/cli/untagged`])).status).toBe(0);
+    const untagged = await run(['pull', '--root', root, `${registry.host}/cli/untagged`]);
+    expect(untagged.status).toBe(0);
+    expect(untagged.stdout).toMatch(/^Using default tag: latest\n/);
+    expect(untagged.stderr).toMatch(/^latest: Pulling from cli\/untagged\n/);
+    expect(untagged.stderr).not.toContain('Downloading');
+    expect(untagged.stdout).toContain(`Status: Downloaded newer image for ${registry.host}/cli/untagged:latest\n`);
   });
 
   it('draws bars on a terminal', async () => {

@@ -25,12 +25,19 @@ export function registerPull(program: Command, io: CliIo): void {
     try {
       // Opened while the manifest is fetched.
       const store = storeFromOptions(options);
-      if (options.quiet !== true) io.stderr.write(`${reference.tag ?? reference.digest ?? 'latest'}: Pulling from ${reference.domain}/${reference.path}\n`);
+      if (options.quiet !== true) {
+        // docker's words, and its choice of stdout for them.
+        if (parseReference(image, { defaultTag: false }).tag === undefined && reference.digest === undefined) io.stdout.write('Using default tag: latest\n');
+        io.stderr.write(`${reference.tag ?? reference.digest ?? 'latest'}: Pulling from ${reference.path}\n`);
+      }
       const result = await pull({ reference, store, client, onProgress: progress.listener, ...(platform === undefined ? {} : { platform }) });
       progress.finish();
       if (options.quiet !== true) {
         io.stdout.write(`Digest: ${result.digest}\n`);
-        io.stdout.write(`Status: ${result.blobsFetched > 0 ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarReference(reference)}\n`);
+        // As docker: a tag that now names another image (or is new here) is a newer image, even
+        // when every blob was already in the store.
+        const newer = result.referenceUpdated || result.blobsFetched > 0;
+        io.stdout.write(`Status: ${newer ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarReference(reference)}\n`);
       }
       io.stdout.write(`${result.reference}\n`);
     } finally {

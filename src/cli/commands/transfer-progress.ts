@@ -2,11 +2,14 @@
  * Per-blob progress of pull and push: one plain line per change of state when stderr is not a
  * terminal, a redrawn block of bars when it is.
  */
+import { MediaType } from '../../common/index.js';
 import type { ProgressEvent } from '../../registry/index.js';
 import { formatBytes } from '../format.js';
 import type { CliIo } from '../io.js';
 
 type Direction = 'pull' | 'push';
+
+const imageConfigMediaTypes: ReadonlySet<string> = new Set([MediaType.ociConfig, MediaType.dockerConfig]);
 
 interface Row {
   readonly id: string;
@@ -39,9 +42,10 @@ export class TransferProgress {
   ) {}
 
   readonly listener = (event: ProgressEvent): void => {
-    if (this.quiet || event.kind !== 'blob') return;
+    // As docker: a line per layer; the image config is not one.
+    if (this.quiet || event.kind !== 'blob' || imageConfigMediaTypes.has(event.mediaType)) return;
     const id = event.digest.slice(event.digest.indexOf(':') + 1, event.digest.indexOf(':') + 13);
-    const label = labels[this.direction][event.phase] ?? event.phase;
+    const label = event.phase === 'mounted' && event.from !== undefined ? `Mounted from ${event.from}` : (labels[this.direction][event.phase] ?? event.phase);
     let row = this.rows.get(id);
     const changed = row?.status !== label;
     if (row === undefined) {
