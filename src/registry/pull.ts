@@ -12,16 +12,18 @@ import {
   formatPlatform,
   formatReference,
   hostPlatform,
+  isManifestMediaType,
   isTsbuildError,
   layerMediaTypes,
+  parseImageConfig,
   parseReference,
   platformMatches,
   selectManifest,
   referenceName,
   type Descriptor,
   type Digest,
-  type ImageConfig,
   type ImageReference,
+  type Manifest,
   type Platform,
 } from '../common/index.js';
 import type { ContentStore, Ingest } from '../store/index.js';
@@ -79,16 +81,45 @@ export async function pull(options: PullOptions): Promise<PullResult> {
   opening.catch(() => undefined);
   const root = await fetch(reference.digest ?? reference.tag ?? 'latest');
   options.onProgress?.({ kind: 'manifest', digest: root.descriptor.digest, mediaType: root.descriptor.mediaType, reference: name });
+  const configPlatformOf = async (manifest: Manifest): Promise<Platform> => {
+    const store = await opening;
+    await pullBlob({ registry, reference, store, descriptor: manifest.config, backoff: options.client.backoff, signal: signal ?? new AbortController().signal, onProgress: undefined });
+    const bytes = await store.readBlob(manifest.config.digest, maxManifestBytes);
+    let config;
+    try {
+      config = parseImageConfig(bytes);
+    } catch (error) {
+      throw new TsbuildError('INVALID_MEDIA_TYPE', `pull ${name}: config ${manifest.config.digest}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    return { os: config.os, architecture: config.architecture, ...(typeof config.variant === 'string' ? { variant: config.variant } : {}) };
+  };
   let document = root;
   let chosenPlatform: Platform | undefined;
   for (let depth = 0; document.kind === 'index'; depth++) {
     if (depth >= maxIndexDepth) throw new TsbuildError('REGISTRY', `pull ${name}: indexes nested too deeply`);
     const chosen = selectManifest(document.index.manifests, platform);
-    if (chosen === undefined) {
+    let next: FetchedDocument | undefined;
+    if (chosen !== undefined) {
+      chosenPlatform = chosen.platform;
+      next = await fetch(chosen.digest, { mediaType: chosen.mediaType, digest: chosen.digest, size: chosen.size });
+    } else {
+      // As containerd: an entry that names no platform is the image its config says, and comes
+      // after every entry that names one.
+      for (const entry of document.index.manifests) {
+        if (entry.platform !== undefined || !isManifestMediaType(entry.mediaType)) continue;
+        const candidate = await fetch(entry.digest, { mediaType: entry.mediaType, digest: entry.digest, size: entry.size });
+        if (candidate.kind !== 'manifest') continue;
+        const actual = await configPlatformOf(candidate.manifest);
+        if (!platformMatches(actual, platform)) continue;
+        chosenPlatform = actual;
+        next = candidate;
+        break;
+      }
+    }
+    if (next === undefined) {
       throw new TsbuildError('NOT_FOUND', `pull ${name}: no manifest for platform ${formatPlatform(platform)} (available: ${describePlatforms(document.index.manifests)})`);
     }
-    chosenPlatform = chosen.platform;
-    document = await fetch(chosen.digest, { mediaType: chosen.mediaType, digest: chosen.digest, size: chosen.size });
+    document = next;
     options.onProgress?.({ kind: 'manifest', digest: document.descriptor.digest, mediaType: document.descriptor.mediaType, reference: name });
   }
   const manifest = document.manifest;
@@ -101,9 +132,7 @@ export async function pull(options: PullOptions): Promise<PullResult> {
   const store = await opening;
   if (document === root && options.platform !== undefined) {
     // A single-platform image says its platform only in its config: fetched first, and checked.
-    await pullBlob({ registry, reference, store, descriptor: manifest.config, backoff: options.client.backoff, signal: signal ?? new AbortController().signal, onProgress: undefined });
-    const config = JSON.parse((await store.readBlob(manifest.config.digest, maxManifestBytes)).toString('utf8')) as Partial<ImageConfig>;
-    const actual: Platform = { os: String(config.os), architecture: String(config.architecture), ...(config.variant === undefined ? {} : { variant: config.variant }) };
+    const actual = await configPlatformOf(manifest);
     if (!platformMatches(actual, platform)) {
       throw new TsbuildError('NOT_FOUND', `pull ${name}: the image is for ${formatPlatform(actual)}, not the requested ${formatPlatform(platform)}`);
     }

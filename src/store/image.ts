@@ -1,4 +1,4 @@
-import { formatPlatform, formatReference, hashHex, hostPlatform, isIndexMediaType, isManifestMediaType, parseDigest, parseImageConfig, parseIndex, parseManifest, parseReference, selectManifest, TsbuildError, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../common/index.js';
+import { formatPlatform, formatReference, hashHex, hostPlatform, isIndexMediaType, isManifestMediaType, parseDigest, parseImageConfig, parseIndex, parseManifest, parseReference, platformMatches, selectManifest, isTsbuildError, TsbuildError, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../common/index.js';
 import type { ContentStore } from './content-store.js';
 
 const maxManifestBytes = 4 * 1024 * 1024;
@@ -40,13 +40,32 @@ export function selectPlatform(index: Index, platform: Platform = hostPlatform()
   );
 }
 
+/**
+ * As containerd: an index entry that names no platform is the image its config says, considered
+ * after the entries that name one. Entries whose blobs the store lacks are passed over.
+ */
+async function unlabelledEntryFor(store: ContentStore, index: Index, platform: Platform): Promise<Descriptor | undefined> {
+  for (const entry of index.manifests) {
+    if (entry.platform !== undefined || !isManifestMediaType(entry.mediaType)) continue;
+    try {
+      const manifest = await readManifest(store, entry);
+      const config = parseImageConfig(await store.readBlob(manifest.config.digest, maxConfigBytes));
+      const actual: Platform = { os: config.os, architecture: config.architecture, ...(typeof config.variant === 'string' ? { variant: config.variant } : {}) };
+      if (platformMatches(actual, platform)) return entry;
+    } catch (error) {
+      if (!isTsbuildError(error)) throw error;
+    }
+  }
+  return undefined;
+}
+
 /** Reads the manifest and config a descriptor leads to, choosing a platform inside an index. */
 export async function resolveImage(store: ContentStore, descriptor: Descriptor, platform?: Platform): Promise<ResolvedImage> {
   let indexPart: ResolvedImage['index'];
   let manifestDescriptor = descriptor;
   if (isIndexMediaType(descriptor.mediaType)) {
     const index = await readIndex(store, descriptor);
-    const chosen = selectPlatform(index, platform);
+    const chosen = selectPlatform(index, platform) ?? (await unlabelledEntryFor(store, index, platform ?? hostPlatform()));
     if (chosen === undefined) {
       throw new TsbuildError('NOT_FOUND', `resolve image ${descriptor.digest}: no manifest for ${formatPlatform(platform ?? hostPlatform())}`);
     }

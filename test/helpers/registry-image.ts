@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
-import { MediaType, hostPlatform, type Descriptor, type Digest, type ImageConfig, type Manifest } from '../../src/common/index.js';
+import { MediaType, hostPlatform, type Descriptor, type Digest, type ImageConfig, type Manifest, type Platform } from '../../src/common/index.js';
 import type { ContentStore } from '../../src/store/index.js';
 
 export interface RandomImage {
@@ -42,6 +42,8 @@ export interface RandomImageOptions {
   readonly layerSizes: readonly number[];
   /** Docker v2 schema 2 media types instead of OCI. */
   readonly docker?: boolean;
+  /** The platform its config names; default the host's. */
+  readonly platform?: Platform;
 }
 
 export async function writeRandomImage(store: ContentStore, options: RandomImageOptions): Promise<RandomImage> {
@@ -53,7 +55,7 @@ export async function writeRandomImage(store: ContentStore, options: RandomImage
     layers.push({ mediaType: layerType, digest: await putBytes(store, blob), size: blob.length });
     diffIds.push(diffId);
   }
-  const platform = hostPlatform();
+  const platform = options.platform ?? hostPlatform();
   const imageConfig: ImageConfig = {
     architecture: platform.architecture,
     os: platform.os,

@@ -223,6 +223,35 @@ describe('push and pull against docker-registry', () => {
     });
   });
 
+  it('takes an index entry that names no platform for what its config says, after those that do', async () => {
+    const store = await freshStore();
+    const foreign = await writeRandomImage(store, { name: 'local/bare-s390x:1', layerSizes: [900], platform: { os: 'linux', architecture: 's390x' } });
+    const native = await writeRandomImage(store, { name: 'local/bare-native:1', layerSizes: [1100] });
+    const attestation = await writeRandomImage(store, { name: 'local/attestation:1', layerSizes: [300], platform: { os: 'unknown', architecture: 'unknown' } });
+    const index = {
+      schemaVersion: 2,
+      mediaType: MediaType.ociIndex,
+      manifests: [foreign.manifest, native.manifest, { ...attestation.manifest, platform: { os: 'unknown', architecture: 'unknown' } }],
+    };
+    const indexBytes = Buffer.from(JSON.stringify(index));
+    await store.setReference(`${registry.host}/bare/app:1`, { mediaType: MediaType.ociIndex, digest: await putBytes(store, indexBytes), size: indexBytes.length });
+    await push({ source: `${registry.host}/bare/app:1`, store, client: newClient() });
+
+    const target = await freshStore();
+    const pulled = await pull({ reference: `${registry.host}/bare/app:1`, store: target, client: newClient() });
+    expect(pulled.manifest.digest).toBe(native.manifest.digest);
+    expect(pulled.manifest.platform).toMatchObject({ os: 'linux', architecture: process.arch === 'arm64' ? 'arm64' : 'amd64' });
+    expect(await target.hasBlob(native.layers[0]?.digest as Digest)).toBe(true);
+    expect(await target.hasBlob(foreign.layers[0]?.digest as Digest)).toBe(false);
+    await validateLayout(target.root);
+
+    const s390x = await pull({ reference: `${registry.host}/bare/app:1`, store: await freshStore(), client: newClient(), platform: { os: 'linux', architecture: 's390x' } });
+    expect(s390x.manifest.digest).toBe(foreign.manifest.digest);
+    await expect(pull({ reference: `${registry.host}/bare/app:1`, store: await freshStore(), client: newClient(), platform: { os: 'linux', architecture: 'riscv64' } })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+  });
+
   it('pulls from a Docker manifest list of Docker schema 2 manifests', async () => {
     const store = await freshStore();
     const image = await writeRandomImage(store, { name: 'local/docker-src:1', layerSizes: [12_000], docker: true });

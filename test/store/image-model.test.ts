@@ -87,4 +87,18 @@ describe('image model in the store', () => {
     expect(viaIndex.index?.descriptor.digest).toBe(info.digest);
     await expect(resolveImage(store, indexDescriptor, { os: 'linux', architecture: 's390x' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
+
+  it('resolves an index entry that names no platform by what its config says', async () => {
+    const image = await busyboxImage(store);
+    const resolved = await resolveImage(store, image.descriptor);
+    // An entry whose manifest is not in the store is passed over, not an error.
+    const absent = { mediaType: MediaType.ociManifest, digest: `sha256:${'0'.repeat(64)}` as Digest, size: 2 };
+    const list = bytes({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [absent, image.descriptor] });
+    const info = await store.putBlob(Readable.from([list]));
+    const indexDescriptor = { mediaType: MediaType.ociIndex, ...info };
+    await store.setReference('localhost/bare:1', indexDescriptor);
+    const viaIndex = await resolveImage(store, indexDescriptor, { os: resolved.config.os, architecture: resolved.config.architecture });
+    expect(viaIndex.descriptor.digest).toBe(image.descriptor.digest);
+    await expect(resolveImage(store, indexDescriptor, { os: 'linux', architecture: 's390x' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
 });
