@@ -37,6 +37,13 @@ describe('image commands', () => {
     const table = await run(['images', '--root', root]);
     expect(table.stdout.split('\n')[0]).toMatch(/^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE$/);
     expect(table.stdout).toContain(rows[0]?.id.slice(7, 19));
+    const filtered = await run(['images', 'localhost:5000/*/bb', '--digests', '--no-trunc', '--root', root]);
+    const filteredLines = filtered.stdout.trim().split('\n');
+    expect(filteredLines[0]).toMatch(/^REPOSITORY\s+TAG\s+DIGEST\s+IMAGE ID\s+CREATED\s+SIZE$/);
+    expect(filteredLines.slice(1)).toHaveLength(1);
+    expect(filteredLines[1]).toMatch(new RegExp(`^localhost:5000/tools/bb\\s+1\\s+${busybox.descriptor.digest}\\s+${rows[0]?.id ?? ''}\\s`));
+    expect((await run(['images', '-q', '--no-trunc', 'busybox:latest', '--root', root])).stdout).toBe(`${rows[0]?.id ?? ''}\n`);
+    expect((await run(['images', 'nosuch', '--root', root])).stdout).toMatch(/^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE\n$/);
     // The test image is made at SOURCE_DATE_EPOCH 0: docker would say decades ago.
     expect(table.stdout.split('\n')[1]).toMatch(/^busybox\s+latest\s+[0-9a-f]{12}\s+\d+ years ago\s+\S+B$/);
 

@@ -37,26 +37,102 @@ export async function imageSummaries(store: Store): Promise<ImageSummary[]> {
 }
 
 
+/**
+ * Go's path.Match as a regular expression: `*` is any run of characters but `/`, `?` one such
+ * character, `[...]` a class (`[^...]` negated), `\\` escapes. Undefined when the pattern is
+ * malformed, as path.Match reports ErrBadPattern.
+ */
+export function pathPattern(pattern: string): RegExp | undefined {
+  let source = '';
+  for (let index = 0; index < pattern.length; index++) {
+    const char = pattern[index] ?? '';
+    if (char === '*') source += '[^/]*';
+    else if (char === '?') source += '[^/]';
+    else if (char === '\\') {
+      const next = pattern[++index];
+      if (next === undefined) return undefined;
+      source += escapeRegExp(next);
+    } else if (char === '[') {
+      // The class runs to the first `]` not escaped; it may not be empty.
+      let end = index + 1;
+      let body = '';
+      if (pattern[end] === '^') {
+        body = '^';
+        end++;
+      }
+      const first = end;
+      for (; end < pattern.length && pattern[end] !== ']'; end++) {
+        if (pattern[end] === '\\') {
+          end++;
+          if (end >= pattern.length) return undefined;
+          const escaped = pattern[end] ?? '';
+          // A letter escaped means itself in Go; in a JavaScript class `\d` would be a digit.
+          body += /[A-Za-z0-9]/.test(escaped) ? escaped : `\\${escaped}`;
+        } else body += pattern[end] ?? '';
+      }
+      if (end >= pattern.length || end === first) return undefined;
+      source += `[${body}]`;
+      index = end;
+    } else source += escapeRegExp(char);
+  }
+  try {
+    return new RegExp(`^${source}$`, 's');
+  } catch {
+    // A range out of order (`[z-a]`): Go's ErrBadPattern too.
+    return undefined;
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/-]/g, (found) => `\\${found}`);
+}
+
+/**
+ * Whether an image listed as REPOSITORY:TAG is the one a user named, as `docker images PATTERN`
+ * decides: the pattern is matched against `repository:tag`, then against the repository alone.
+ */
+export function matchesImagePattern(summary: Pick<ImageSummary, 'repository' | 'tag'>, pattern: string): boolean {
+  const expression = pathPattern(pattern);
+  if (expression === undefined) throw new TsbuildError('INVALID_ARGUMENT', `list images: bad pattern ${JSON.stringify(pattern)}`);
+  return expression.test(`${summary.repository}:${summary.tag}`) || expression.test(summary.repository);
+}
+
 export function registerImages(program: Command, io: CliIo): void {
   addRootOption(
     program
       .command('images')
       .description('list the images in the store')
+      .argument('[repository[:tag]]', 'only images whose name matches (shell-style wildcards, as docker)')
       .option('--format <format>', 'table or json (one JSON object per line)', 'table')
+      .option('--digests', 'show manifest digests')
+      .option('--no-trunc', 'show image IDs whole')
       .option('-q, --quiet', 'print only image IDs'),
-  ).action(async (options: RootOption & { format: string; quiet?: boolean }) => {
+  ).action(async (pattern: string | undefined, options: RootOption & { format: string; quiet?: boolean; digests?: boolean; trunc: boolean }) => {
     if (options.format !== 'table' && options.format !== 'json') throw new TsbuildError('INVALID_ARGUMENT', `list images: unknown format ${JSON.stringify(options.format)}`);
     const store = await storeFromOptions(options);
-    const summaries = await imageSummaries(store);
+    const summaries = (await imageSummaries(store)).filter((summary) => pattern === undefined || matchesImagePattern(summary, pattern));
+    const shortId = (id: string): string => (options.trunc ? id.slice(7, 19) : id);
     if (options.quiet === true) {
-      for (const summary of summaries) io.stdout.write(`${summary.id.slice(7, 19)}\n`);
+      for (const summary of summaries) io.stdout.write(`${shortId(summary.id)}\n`);
       return;
     }
     if (options.format === 'json') {
       for (const summary of summaries) io.stdout.write(`${JSON.stringify(summary)}\n`);
       return;
     }
-    const rows = [['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'], ...summaries.map((summary) => [summary.repository, summary.tag, summary.id.slice(7, 19), formatCreatedSince(summary.created), formatBytes(summary.size, 3, '')])];
+    const withDigest = options.digests === true;
+    const header = ['REPOSITORY', 'TAG', ...(withDigest ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
+    const rows = [
+      header,
+      ...summaries.map((summary) => [
+        summary.repository,
+        summary.tag,
+        ...(withDigest ? [summary.digest] : []),
+        shortId(summary.id),
+        formatCreatedSince(summary.created),
+        formatBytes(summary.size, 3, ''),
+      ]),
+    ];
     const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
     for (const row of rows) io.stdout.write(`${row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('   ').trimEnd()}\n`);
   });
