@@ -37,3 +37,16 @@ describe('docker-style figures', () => {
     expect(formatBytes(1_090_000, 3, '')).toBe('1.09MB');
   });
 });
+
+describe('docker inspect Config', () => {
+  it('keeps set fields in docker order, zero values for the rest, optional ones only when set', async () => {
+    const { dockerContainerConfig } = await import('../src/cli/commands/inspect.js');
+    const shaped = dockerContainerConfig({ Labels: { a: 'b' }, ExposedPorts: { '80/tcp': {} }, Env: ['A=1'], Custom: 1 });
+    expect(Object.keys(shaped)).toEqual([
+      'Hostname', 'Domainname', 'User', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'ExposedPorts', 'Tty', 'OpenStdin', 'StdinOnce',
+      'Env', 'Cmd', 'Image', 'Volumes', 'WorkingDir', 'Entrypoint', 'OnBuild', 'Labels', 'Custom',
+    ]);
+    expect(shaped).toMatchObject({ Env: ['A=1'], Cmd: null, Labels: { a: 'b' }, ExposedPorts: { '80/tcp': {} }, Custom: 1 });
+    expect('Healthcheck' in shaped).toBe(false);
+  });
+});

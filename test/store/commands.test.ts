@@ -48,10 +48,34 @@ describe('image commands', () => {
     expect(table.stdout.split('\n')[1]).toMatch(/^busybox\s+latest\s+[0-9a-f]{12}\s+\d+ years ago\s+\S+B$/);
 
     const inspected = await run(['inspect', 'localhost:5000/tools/bb:1', '--root', root]);
-    const [info] = JSON.parse(inspected.stdout) as Array<{ Id: string; Digest: string; RepoTags: string[]; Config: { rootfs: { diff_ids: string[] } }; Manifest: { layers: unknown[] } }>;
+    interface Inspected {
+      Id: string;
+      Digest: string;
+      RepoTags: string[];
+      RepoDigests: string[];
+      Created: string;
+      Config: { Env?: string[]; Cmd?: string[] };
+      Architecture: string;
+      Os: string;
+      RootFS: { Type: string; Layers: string[] };
+      Manifest: { layers: unknown[] };
+      ImageConfig: { rootfs: { diff_ids: string[] } };
+    }
+    const [info] = JSON.parse(inspected.stdout) as Inspected[];
     expect(info?.Digest).toBe(busybox.descriptor.digest);
     expect(info?.Id).toBe(rows[0]?.id);
-    expect(info?.RepoTags).toEqual(['docker.io/library/busybox:latest', 'localhost:5000/tools/bb:1']);
+    // docker's names and shapes: familiar names, the container config under Config.
+    expect(info?.RepoTags).toEqual(['busybox:latest', 'localhost:5000/tools/bb:1']);
+    expect(info?.RepoDigests).toEqual([`busybox@${busybox.descriptor.digest}`, `localhost:5000/tools/bb@${busybox.descriptor.digest}`]);
+    expect(info?.Config.Cmd).toEqual(['sh']);
+    // Unset fields as docker's Go zero values, in docker's order.
+    expect(Object.keys(info?.Config ?? {}).slice(0, 3)).toEqual(['Hostname', 'Domainname', 'User']);
+    expect(info?.Config).toMatchObject({ User: '', Tty: false, WorkingDir: '', Entrypoint: null, Volumes: null, Labels: null });
+    expect(info?.Config.Env?.[0]).toMatch(/^PATH=/);
+    expect(info?.Created).toBe('1970-01-01T00:00:00Z');
+    expect([info?.Os, info?.Architecture]).toEqual(['linux', process.arch === 'arm64' ? 'arm64' : 'amd64']);
+    expect(info?.RootFS).toEqual({ Type: 'layers', Layers: info?.ImageConfig.rootfs.diff_ids });
+    expect(info?.RootFS.Layers).toHaveLength(1);
     expect(info?.Manifest.layers).toHaveLength(1);
     // By image ID prefix, as docker accepts.
     expect((await run(['inspect', rows[0]?.id.slice(7, 19) ?? '', '--root', root])).status).toBe(0);

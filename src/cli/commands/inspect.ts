@@ -1,14 +1,59 @@
 import type { Command } from 'commander';
-import { TsbuildError, hostPlatform, parsePlatform } from '../../common/index.js';
+import { TsbuildError, familiarReference, hostPlatform, parsePlatform, parseReference } from '../../common/index.js';
 import { findImage, resolveImage } from '../../store/index.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
+
+/**
+ * An image's run config as docker's inspect prints it: every field of its container config in
+ * its order, the unset ones as Go's zero values (\"\", false, null), the optional ones only when
+ * set. Fields docker does not know are kept after them.
+ */
+export function dockerContainerConfig(containerConfig: object): Record<string, unknown> {
+  // A copy is a plain record: any key may be looked up.
+  const config: Readonly<Record<string, unknown>> = { ...containerConfig };
+  const always: ReadonlyArray<readonly [string, unknown]> = [
+    ['Hostname', ''],
+    ['Domainname', ''],
+    ['User', ''],
+    ['AttachStdin', false],
+    ['AttachStdout', false],
+    ['AttachStderr', false],
+    ['ExposedPorts', undefined],
+    ['Tty', false],
+    ['OpenStdin', false],
+    ['StdinOnce', false],
+    ['Env', null],
+    ['Cmd', null],
+    ['Healthcheck', undefined],
+    ['ArgsEscaped', undefined],
+    ['Image', ''],
+    ['Volumes', null],
+    ['WorkingDir', ''],
+    ['Entrypoint', null],
+    ['NetworkDisabled', undefined],
+    ['MacAddress', undefined],
+    ['OnBuild', null],
+    ['Labels', null],
+    ['StopSignal', undefined],
+    ['StopTimeout', undefined],
+    ['Shell', undefined],
+  ];
+  const result: Record<string, unknown> = {};
+  for (const [key, zero] of always) {
+    const value = config[key];
+    if (value !== undefined) result[key] = value;
+    else if (zero !== undefined) result[key] = zero;
+  }
+  for (const [key, value] of Object.entries(config)) if (!(key in result) && value !== undefined) result[key] = value;
+  return result;
+}
 
 export function registerInspect(program: Command, io: CliIo): void {
   addRootOption(
     program
       .command('inspect')
-      .description('print the manifest and config of images as JSON')
+      .description('print images as JSON: docker\'s fields (Id, RepoTags, Config, RootFS, …), the manifest and the whole config')
       .argument('<images...>', 'image names, IDs or digests')
       .option('--platform <os/arch[/variant]>', 'platform inside a multi-platform image (default: this machine)'),
   ).action(async (images: string[], options: RootOption & { platform?: string }) => {
@@ -19,15 +64,26 @@ export function registerInspect(program: Command, io: CliIo): void {
       const found = await findImage(store, image);
       if (found === undefined) throw new TsbuildError('NOT_FOUND', `inspect image: no such image ${image}`);
       const resolved = await resolveImage(store, found.descriptor, platform);
-      const names = (await store.listReferences()).filter((reference) => reference.target.digest === found.descriptor.digest).map((reference) => reference.name);
+      const names = (await store.listReferences()).filter((reference) => reference.target.digest === found.descriptor.digest).map((reference) => parseReference(reference.name, { defaultTag: false }));
+      const config = resolved.config;
+      // docker's fields first, named and shaped as `docker image inspect` prints them, so that
+      // scripts reading .Config.Env or .RootFS.Layers work unchanged; then the image as stored.
       results.push({
         Id: resolved.manifest.config.digest,
-        RepoTags: names,
+        RepoTags: names.filter((name) => name.tag !== undefined).map((name) => familiarReference(name)),
+        RepoDigests: [...new Set(names.map((name) => `${familiarReference({ domain: name.domain, path: name.path })}@${found.descriptor.digest}`))],
+        Created: config.created ?? '',
+        ...(config.author === undefined ? {} : { Author: config.author }),
+        Config: dockerContainerConfig(config.config ?? {}),
+        Architecture: config.architecture,
+        ...(config.variant === undefined ? {} : { Variant: config.variant }),
+        Os: config.os,
+        RootFS: { Type: config.rootfs.type, Layers: config.rootfs.diff_ids },
         Digest: found.descriptor.digest,
         Descriptor: resolved.descriptor,
         ...(resolved.index === undefined ? {} : { Index: resolved.index.index }),
         Manifest: resolved.manifest,
-        Config: resolved.config,
+        ImageConfig: config,
       });
     }
     io.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
