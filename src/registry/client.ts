@@ -4,6 +4,7 @@
  * requests go through the policy stack: user agent → retry → auth → redirect → verify → undici.
  */
 import { readFileSync, readdirSync } from 'node:fs';
+import { BlockList, isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, connector, type Dispatcher } from './undici.js';
@@ -56,6 +57,21 @@ export function isLoopbackHost(host: string): boolean {
 
 function hostName(host: string): string {
   return host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
+}
+
+const cidrPattern = /^(?:[0-9.]+|[0-9a-f:]+)\/\d{1,3}$/i;
+
+function rangesOf(entries: readonly string[]): BlockList | undefined {
+  if (entries.length === 0) return undefined;
+  const ranges = new BlockList();
+  for (const entry of entries) {
+    const [address = '', prefix = ''] = entry.split('/');
+    const family = isIP(address);
+    const bits = Number(prefix);
+    if (family === 0 || bits > (family === 4 ? 32 : 128)) throw new TsbuildError('INVALID_ARGUMENT', `insecure registry ${JSON.stringify(entry)}: not an IP address range`);
+    ranges.addSubnet(address, bits, family === 4 ? 'ipv4' : 'ipv6');
+  }
+  return ranges;
 }
 
 /** How long a registry may take to answer a ClientHello before it counts as saying nothing. */
@@ -173,6 +189,10 @@ export class RegistryClient {
   private readonly insecure: Agent;
   private readonly probe: Agent;
   private readonly insecureHosts: ReadonlySet<string>;
+  /** CIDR ranges (docker's `insecure-registries: ["10.0.0.0/8"]`), matched by IP address. */
+  private readonly insecureRanges: BlockList | undefined;
+  /** registries.conf's `*.example.com` prefixes, kept as `.example.com`. */
+  private readonly insecureDomains: readonly string[];
   private readonly registries = new Map<string, Registry>();
   private readonly certsDirectories: readonly string[];
   private readonly hostAgents = new Map<string, Agent | undefined>();
@@ -182,7 +202,10 @@ export class RegistryClient {
     this.credentials = options.credentials ?? dockerConfigCredentials();
     this.backoff = backoff(options.retry);
     this.userAgent = options.userAgent ?? 'tsbuild';
-    this.insecureHosts = new Set((options.insecureRegistries ?? []).map((entry) => entry.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, '')));
+    const insecureEntries = (options.insecureRegistries ?? []).map((entry) => entry.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, ''));
+    this.insecureHosts = new Set(insecureEntries.filter((entry) => !cidrPattern.test(entry) && !entry.startsWith('*.')));
+    this.insecureDomains = insecureEntries.filter((entry) => entry.startsWith('*.')).map((entry) => entry.slice(1));
+    this.insecureRanges = rangesOf(insecureEntries.filter((entry) => cidrPattern.test(entry)));
     const timeouts = {
       headersTimeout: options.timeouts?.headersMs ?? 60_000,
       bodyTimeout: options.timeouts?.bodyMs ?? 60_000,
@@ -231,7 +254,12 @@ export class RegistryClient {
   }
 
   isInsecure(host: string): boolean {
-    return this.insecureHosts.has(host) || this.insecureHosts.has(hostName(host));
+    if (this.insecureHosts.has(host) || this.insecureHosts.has(hostName(host))) return true;
+    if (this.insecureDomains.some((domain) => hostName(host).endsWith(domain))) return true;
+    // Ranges hold addresses: a host named by its IP address is matched; a name is not resolved.
+    const address = hostName(host).replace(/^\[|\]$/g, '');
+    const family = isIP(address);
+    return this.insecureRanges !== undefined && family !== 0 && this.insecureRanges.check(address, family === 4 ? 'ipv4' : 'ipv6');
   }
 
   allowsPlainHttp(host: string): boolean {

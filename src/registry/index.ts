@@ -17,3 +17,4 @@ export type { BlobPhase, BlobProgress, ManifestProgress, ProgressEvent, Progress
 export { redactUrl } from './redact.js';
 export { requestChannel, type RequestEvent } from './transport.js';
 export type { RetryOptions } from './retry.js';
+export { configuredInsecureRegistries, type InsecureConfigFiles } from './insecure-config.js';

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,6 +92,20 @@ describe('tsbuild push and pull', () => {
       const pulled = await run(['pull', '--insecure-registry', tlsRegistry.host, '--root', join(scratch, 'insecure'), name]);
       expect(pulled.status).toBe(0);
       expect(pulled.stdout).toContain(`Digest: ${image.manifest.digest}`);
+
+      // Named insecure in the machine's registries.conf instead of on the command line.
+      const conf = join(scratch, 'registries.conf');
+      await writeFile(conf, `[[registry]]\nlocation = "${tlsRegistry.host}"\ninsecure = true\n`);
+      const saved = process.env.CONTAINERS_REGISTRIES_CONF;
+      process.env.CONTAINERS_REGISTRIES_CONF = conf;
+      try {
+        const configured = await run(['pull', '--root', join(scratch, 'insecure-conf'), name]);
+        expect(configured.status).toBe(0);
+        expect(configured.stdout).toContain(`Digest: ${image.manifest.digest}`);
+      } finally {
+        if (saved === undefined) delete process.env.CONTAINERS_REGISTRIES_CONF;
+        else process.env.CONTAINERS_REGISTRIES_CONF = saved;
+      }
     } finally {
       await tlsRegistry.stop();
     }

@@ -1,6 +1,6 @@
 /** Flags shared by the commands that talk to registries. */
 import type { Command } from 'commander';
-import { RegistryClient } from '../../registry/index.js';
+import { RegistryClient, configuredInsecureRegistries } from '../../registry/index.js';
 
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -10,8 +10,12 @@ export function addInsecureRegistryOption(command: Command): Command {
   return command.option('--insecure-registry <host>', 'allow plain HTTP or unverified TLS to this registry (repeatable)', collect, []);
 }
 
+/**
+ * The client for a command: insecure registries are those of --insecure-registry and those the
+ * machine's docker daemon.json and containers registries.conf already name.
+ */
 export function registryClient(options: { readonly insecureRegistry?: readonly string[] }): RegistryClient {
-  return new RegistryClient({ insecureRegistries: options.insecureRegistry ?? [], userAgent: 'tsbuild' });
+  return new RegistryClient({ insecureRegistries: [...(options.insecureRegistry ?? []), ...configuredInsecureRegistries()], userAgent: 'tsbuild' });
 }
 
 /** `docker login` accepts a server as a host, a URL, or Docker Hub's historical index URL. */

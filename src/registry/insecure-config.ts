@@ -1,0 +1,163 @@
+/**
+ * Registries that may be reached over plain HTTP or unverified TLS, as the machine's container
+ * tools already name them: docker's daemon.json (`insecure-registries`: hosts, host:port, or
+ * CIDR ranges) and containers' registries.conf (`[[registry]]` tables with `insecure = true`,
+ * and the older `[registries.insecure] registries = [...]`), with its registries.conf.d drop-ins.
+ * The files are small and read once per command, synchronously, before the first request.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { TsbuildError } from '../common/index.js';
+
+export interface InsecureConfigFiles {
+  /** docker daemon.json files; default /etc/docker/daemon.json and the user's (rootless) one. */
+  readonly daemonConfigs?: readonly string[];
+  /** registries.conf files, each with its `.d` folder of drop-ins; default as podman reads them. */
+  readonly registriesConfs?: readonly string[];
+}
+
+function configHome(): string {
+  return process.env.XDG_CONFIG_HOME !== undefined && process.env.XDG_CONFIG_HOME !== '' ? process.env.XDG_CONFIG_HOME : join(homedir(), '.config');
+}
+
+function defaultRegistriesConfs(): string[] {
+  // containers-registries.conf(5): the variable names the one file; otherwise the user's file
+  // replaces the system's when it exists.
+  const named = process.env.CONTAINERS_REGISTRIES_CONF;
+  if (named !== undefined && named !== '') return [named];
+  const user = join(configHome(), 'containers', 'registries.conf');
+  return [readOptional(user) === undefined ? '/etc/containers/registries.conf' : user];
+}
+
+function readOptional(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: ${(error as Error).message}`);
+  }
+}
+
+function fromDaemonConfig(path: string, text: string): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: invalid JSON: ${(error as Error).message}`);
+  }
+  const entries = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>)['insecure-registries'] : undefined;
+  if (entries === undefined) return [];
+  if (!Array.isArray(entries) || !entries.every((entry): entry is string => typeof entry === 'string')) {
+    throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: insecure-registries is not a list of strings`);
+  }
+  return entries;
+}
+
+/** A TOML value of the kinds registries.conf uses: a string, a boolean, or an array of strings. */
+type TomlValue = string | boolean | string[];
+
+function tomlValue(text: string): TomlValue | undefined {
+  const value = text.trim();
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  const single = /^"((?:[^"\\]|\\.)*)"$|^'([^']*)'$/.exec(value);
+  if (single !== null) return single[2] ?? JSON.parse(`"${single[1] ?? ''}"`) as string;
+  if (value.startsWith('[') && value.endsWith(']')) {
+    const items: string[] = [];
+    const item = /\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)')\s*(?:,|$)/y;
+    const body = value.slice(1, -1).trim();
+    item.lastIndex = 0;
+    while (item.lastIndex < body.length) {
+      const found = item.exec(body);
+      if (found === null) return undefined;
+      items.push(found[2] ?? (JSON.parse(`"${found[1] ?? ''}"`) as string));
+    }
+    return items;
+  }
+  return undefined;
+}
+
+/** Strips a comment that is not inside a string. */
+function withoutComment(line: string): string {
+  let quote: string | undefined;
+  for (let index = 0; index < line.length; index++) {
+    const char = line[index];
+    if (quote !== undefined) {
+      if (char === '\\' && quote === '"') index++;
+      else if (char === quote) quote = undefined;
+    } else if (char === '"' || char === "'") quote = char;
+    else if (char === '#') return line.slice(0, index);
+  }
+  return line;
+}
+
+function fromRegistriesConf(path: string, text: string): string[] {
+  const insecure: string[] = [];
+  let table = '';
+  let registry: { location?: string; prefix?: string; insecure?: boolean } | undefined;
+  const closeRegistry = (): void => {
+    if (registry?.insecure === true) {
+      // The location's host part is what tsbuild matches; a prefix without a location is one
+      // (`*.example.com` stands for every host under example.com).
+      const location = registry.location ?? registry.prefix;
+      if (location !== undefined && location !== '') insecure.push(location.split('/')[0] ?? '');
+    }
+    registry = undefined;
+  };
+  const lines = text.split(/\r?\n/);
+  for (let index = 0; index < lines.length; index++) {
+    let line = withoutComment(lines[index] ?? '').trim();
+    if (line === '') continue;
+    const header = /^(\[\[?)\s*([A-Za-z0-9_.-]+)\s*(\]\]?)$/.exec(line);
+    if (header !== null) {
+      closeRegistry();
+      table = header[2] ?? '';
+      if (header[1] === '[[' && table === 'registry') registry = {};
+      continue;
+    }
+    // An array may go on over several lines.
+    while (/^[^=]+=\s*\[/.test(line) && !line.trimEnd().endsWith(']') && index + 1 < lines.length) {
+      line += ` ${withoutComment(lines[++index] ?? '').trim()}`;
+    }
+    const assignment = /^([A-Za-z0-9_-]+|"[^"]*")\s*=\s*(.+)$/.exec(line);
+    if (assignment === null) throw new TsbuildError('INVALID_ARGUMENT', `read ${path}:${index + 1}: not a TOML key = value line`);
+    const key = (assignment[1] ?? '').replace(/^"|"$/g, '');
+    const value = tomlValue(assignment[2] ?? '');
+    if (registry !== undefined && table === 'registry') {
+      if (key === 'location' && typeof value === 'string') registry.location = value;
+      else if (key === 'prefix' && typeof value === 'string') registry.prefix = value;
+      else if (key === 'insecure' && typeof value === 'boolean') registry.insecure = value;
+    } else if (table === 'registries.insecure' && key === 'registries' && Array.isArray(value)) {
+      insecure.push(...value);
+    }
+  }
+  closeRegistry();
+  return insecure;
+}
+
+/** Every registry the configuration files name as insecure, in the forms `--insecure-registry` takes. */
+export function configuredInsecureRegistries(files: InsecureConfigFiles = {}): string[] {
+  const found: string[] = [];
+  for (const path of files.daemonConfigs ?? ['/etc/docker/daemon.json', join(configHome(), 'docker', 'daemon.json')]) {
+    const text = readOptional(path);
+    if (text !== undefined) found.push(...fromDaemonConfig(path, text));
+  }
+  for (const path of files.registriesConfs ?? defaultRegistriesConfs()) {
+    const text = readOptional(path);
+    if (text !== undefined) found.push(...fromRegistriesConf(path, text));
+    const dropIns = join(dirname(path), 'registries.conf.d');
+    let names: string[] = [];
+    try {
+      names = readdirSync(dropIns).filter((name) => name.endsWith('.conf')).sort();
+    } catch {
+      // No drop-in folder.
+    }
+    for (const name of names) {
+      const dropIn = readOptional(join(dropIns, name));
+      if (dropIn !== undefined) found.push(...fromRegistriesConf(join(dropIns, name), dropIn));
+    }
+  }
+  return [...new Set(found.filter((entry) => entry !== ''))];
+}
