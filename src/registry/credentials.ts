@@ -35,6 +35,21 @@ const maxHelperOutput = 64 * 1024;
 export interface DockerConfigOptions {
   /** Directory holding config.json; default `$DOCKER_CONFIG` or `~/.docker`. */
   readonly configDir?: string;
+  /**
+   * Where podman, buildah and skopeo keep credentials (containers-auth.json(5), the same
+   * `auths` format), read when docker's config has none for a registry. Default
+   * `$REGISTRY_AUTH_FILE` alone when set, else `$XDG_RUNTIME_DIR/containers/auth.json` (or
+   * `/run/containers/UID/auth.json`) and `~/.config/containers/auth.json`.
+   */
+  readonly containersAuthFiles?: readonly string[];
+}
+
+function defaultContainersAuthFiles(): string[] {
+  const named = process.env.REGISTRY_AUTH_FILE;
+  if (named !== undefined && named !== '') return [named];
+  const runtime = process.env.XDG_RUNTIME_DIR !== undefined && process.env.XDG_RUNTIME_DIR !== '' ? process.env.XDG_RUNTIME_DIR : `/run/containers/${process.getuid?.() ?? 0}`;
+  const configHome = process.env.XDG_CONFIG_HOME !== undefined && process.env.XDG_CONFIG_HOME !== '' ? process.env.XDG_CONFIG_HOME : join(homedir(), '.config');
+  return [join(runtime, 'containers', 'auth.json'), join(configHome, 'containers', 'auth.json')];
 }
 
 export function dockerConfigPath(options: DockerConfigOptions = {}): string {
@@ -129,7 +144,20 @@ function decodeAuth(entry: NonNullable<NonNullable<DockerConfigFile['auths']>[st
   return undefined;
 }
 
-/** Credentials from docker's config file and helpers, looked up afresh on each call. */
+function fromAuths(config: DockerConfigFile, domain: string): Credentials | undefined {
+  for (const [key, entry] of Object.entries(config.auths ?? {})) {
+    if (entry !== undefined && keyMatches(key, domain)) {
+      const decoded = decodeAuth(entry, domain);
+      if (decoded !== undefined) return decoded;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Credentials from docker's config file and helpers, then from the containers tools' auth
+ * files, looked up afresh on each call.
+ */
 export function dockerConfigCredentials(options: DockerConfigOptions = {}): CredentialProvider {
   const path = dockerConfigPath(options);
   return async (domain) => {
@@ -139,11 +167,11 @@ export function dockerConfigCredentials(options: DockerConfigOptions = {}): Cred
       const found = await helperGet(helper, domain);
       if (found !== undefined) return found;
     }
-    for (const [key, entry] of Object.entries(config.auths ?? {})) {
-      if (entry !== undefined && keyMatches(key, domain)) {
-        const decoded = decodeAuth(entry, domain);
-        if (decoded !== undefined) return decoded;
-      }
+    const found = fromAuths(config, domain);
+    if (found !== undefined) return found;
+    for (const authFile of options.containersAuthFiles ?? defaultContainersAuthFiles()) {
+      const fromFile = fromAuths(await readConfig(authFile), domain);
+      if (fromFile !== undefined) return fromFile;
     }
     return undefined;
   };

@@ -197,6 +197,35 @@ describe('docker credentials', () => {
     expect(await lookup('unknown.example')).toBeUndefined();
   });
 
+  it("falls back to the containers tools' auth.json when docker's config has nothing", async () => {
+    const dir = await mkdtemp(join(scratch, 'containers-auth-'));
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ auths: { 'both.example': { auth: Buffer.from('docker:first').toString('base64') } } }));
+    const authFile = join(dir, 'auth.json');
+    await writeFile(
+      authFile,
+      JSON.stringify({
+        auths: {
+          'both.example': { auth: Buffer.from('podman:second').toString('base64') },
+          'quay.example/team': { auth: Buffer.from('buildah:scoped').toString('base64') },
+        },
+      }),
+    );
+    const lookup = dockerConfigCredentials({ configDir: dir, containersAuthFiles: [join(dir, 'missing.json'), authFile] });
+    expect(await lookup('both.example')).toEqual({ username: 'docker', password: 'first' });
+    expect(await lookup('quay.example')).toEqual({ username: 'buildah', password: 'scoped' });
+    expect(await lookup('other.example')).toBeUndefined();
+
+    // REGISTRY_AUTH_FILE names the one file, as for podman and skopeo.
+    const saved = process.env.REGISTRY_AUTH_FILE;
+    process.env.REGISTRY_AUTH_FILE = authFile;
+    try {
+      expect(await dockerConfigCredentials({ configDir: join(dir, 'empty') })('quay.example')).toEqual({ username: 'buildah', password: 'scoped' });
+    } finally {
+      if (saved === undefined) delete process.env.REGISTRY_AUTH_FILE;
+      else process.env.REGISTRY_AUTH_FILE = saved;
+    }
+  });
+
   it('runs credential helpers for get, store and erase', async () => {
     const dir = await mkdtemp(join(scratch, 'helper-'));
     const bin = join(dir, 'bin');
