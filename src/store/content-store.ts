@@ -61,6 +61,11 @@ export interface ContentStore {
   openBlob(digest: Digest, options?: OpenBlobOptions): Promise<Readable>;
   /** Reads a small blob (manifest, config) whole, verified; fails beyond `maxBytes`. */
   readBlob(digest: Digest, maxBytes?: number): Promise<Buffer>;
+  /**
+   * The last `length` bytes of a blob (fewer when it is shorter), NOT verified: for hints read
+   * from a blob's own framing (a gzip trailer's size), never for content that is used.
+   */
+  readBlobTail(digest: Digest, length: number): Promise<Buffer>;
 
   /** The descriptor a name (`docker.io/library/busybox:latest`) points at, or undefined. */
   resolveReference(name: string): Promise<Descriptor | undefined>;

@@ -1,4 +1,4 @@
-import { formatPlatform, formatReference, hashHex, hostPlatform, isIndexMediaType, isManifestMediaType, parseDigest, parseImageConfig, parseIndex, parseManifest, parseReference, platformMatches, selectManifest, isTsbuildError, TsbuildError, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../common/index.js';
+import { MediaType, formatPlatform, formatReference, hashHex, hostPlatform, isIndexMediaType, isManifestMediaType, parseDigest, parseImageConfig, parseIndex, parseManifest, parseReference, platformMatches, selectManifest, isTsbuildError, TsbuildError, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../common/index.js';
 import type { ContentStore } from './content-store.js';
 
 const maxManifestBytes = 4 * 1024 * 1024;
@@ -145,4 +145,21 @@ export async function reachableBlobs(store: ContentStore, descriptor: Descriptor
       else if (blob.urls === undefined) missing.push(blob.digest);
     }
   }
+}
+
+/**
+ * A layer's size as a tar, as podman lists it, where the layer says so without being read: an
+ * uncompressed layer is its own size; a gzip layer's trailer holds the size of its last member
+ * modulo 4 GiB, trusted only when it is at least the compressed size (a multi-member layer such
+ * as eStargz ends with an empty member). Otherwise undefined.
+ */
+export async function layerTarSizeHint(store: ContentStore, layer: Descriptor): Promise<number | undefined> {
+  if (layer.mediaType === MediaType.ociLayer) return layer.size;
+  if (layer.mediaType !== MediaType.ociLayerGzip && layer.mediaType !== MediaType.dockerLayerGzip) return undefined;
+  // Header (10) and trailer (8) at least: anything shorter is not a gzip stream.
+  if (layer.size < 18 || layer.size >= 2 ** 32) return undefined;
+  const tail = await store.readBlobTail(layer.digest, 4);
+  if (tail.length !== 4) return undefined;
+  const size = tail.readUInt32LE(0);
+  return size >= layer.size ? size : undefined;
 }

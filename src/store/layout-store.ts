@@ -243,6 +243,25 @@ export class LayoutStore implements ContentStore {
     return file.pipe(verifier);
   }
 
+  async readBlobTail(digest: Digest, length: number): Promise<Buffer> {
+    let handle;
+    try {
+      handle = await open(this.blobPath(digest), 'r');
+    } catch (error) {
+      if (errno(error) === 'ENOENT') throw new TsbuildError('NOT_FOUND', `read blob ${digest}: not in the store`);
+      throw new TsbuildError('INTERNAL', `read blob ${digest}: ${messageOf(error)}`, { cause: error });
+    }
+    try {
+      const { size } = await handle.stat();
+      const want = Math.max(0, Math.min(length, size));
+      const tail = Buffer.alloc(want);
+      const { bytesRead } = await handle.read(tail, 0, want, size - want);
+      return tail.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  }
+
   async readBlob(digest: Digest, maxBytes = defaultMaxRead): Promise<Buffer> {
     const path = this.blobPath(digest);
     let data: Buffer;

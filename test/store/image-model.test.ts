@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MediaType, isTsbuildError, parseIndex, parseManifest, type Digest } from '../../src/common/index.js';
-import { chainIds, openStore, resolveImage, selectPlatform, type Store } from '../../src/store/index.js';
+import { chainIds, layerTarSizeHint, openStore, resolveImage, selectPlatform, type Store } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
 import { validateLayout } from '../helpers/validate.js';
 import { temporaryDirectory } from './temp-dir.js';
@@ -100,5 +101,21 @@ describe('image model in the store', () => {
     const viaIndex = await resolveImage(store, indexDescriptor, { os: resolved.config.os, architecture: resolved.config.architecture });
     expect(viaIndex.descriptor.digest).toBe(image.descriptor.digest);
     await expect(resolveImage(store, indexDescriptor, { os: 'linux', architecture: 's390x' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('reads a layer\'s tar size from its gzip trailer, and only where the trailer can say it', async () => {
+    const tar = Buffer.alloc(300_000, 7);
+    const put = async (blob: Buffer, mediaType: string) => ({ mediaType, ...(await store.putBlob(Readable.from([blob]))) });
+    const gzipped = await put(gzipSync(tar), MediaType.ociLayerGzip);
+    expect(await layerTarSizeHint(store, gzipped)).toBe(tar.length);
+    expect(await layerTarSizeHint(store, { ...gzipped, mediaType: MediaType.dockerLayerGzip })).toBe(tar.length);
+    // Several members (eStargz ends with an empty one): the trailer speaks for the last only.
+    const members = await put(Buffer.concat([gzipSync(tar), gzipSync(Buffer.alloc(0))]), MediaType.ociLayerGzip);
+    expect(await layerTarSizeHint(store, members)).toBeUndefined();
+    const plain = await put(tar, MediaType.ociLayer);
+    expect(await layerTarSizeHint(store, plain)).toBe(tar.length);
+    expect(await layerTarSizeHint(store, { ...gzipped, mediaType: MediaType.ociLayerZstd })).toBeUndefined();
+    expect((await store.readBlobTail(gzipped.digest, 1 << 30)).length).toBe(gzipped.size);
+    await expect(store.readBlobTail(`sha256:${'0'.repeat(64)}` as Digest, 4)).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 });

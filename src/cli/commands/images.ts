@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { TsbuildError, familiarReference, parseReference } from '../../common/index.js';
-import { resolveImage, type Store } from '../../store/index.js';
+import { layerTarSizeHint, resolveImage, type Store } from '../../store/index.js';
 import { formatBytes, formatCreatedSince } from '../format.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
@@ -12,7 +12,13 @@ export interface ImageSummary {
   readonly digest: string;
   readonly id: string;
   readonly created: string;
+  /** Bytes stored: the config and the layers as they are (compressed). */
   readonly size: number;
+  /**
+   * The layers' size as tars, as docker and podman list an image, where each layer says it
+   * (see layerTarSizeHint); a layer that does not counts at its stored size.
+   */
+  readonly unpackedSize: number;
 }
 
 export async function imageSummaries(store: Store): Promise<ImageSummary[]> {
@@ -23,15 +29,18 @@ export async function imageSummaries(store: Store): Promise<ImageSummary[]> {
     let id = '';
     let created = '';
     let size = 0;
+    let unpackedSize = 0;
     try {
       const image = await resolveImage(store, target);
       id = image.manifest.config.digest;
       created = image.config.created ?? '';
       size = image.manifest.config.size + image.manifest.layers.reduce((total, layer) => total + layer.size, 0);
+      const hints = await Promise.all(image.manifest.layers.map((layer) => layerTarSizeHint(store, layer).catch(() => undefined)));
+      unpackedSize = image.manifest.layers.reduce((total, layer, index) => total + (hints[index] ?? layer.size), 0);
     } catch {
       // Listed anyway: `verify` says what is wrong with it.
     }
-    summaries.push({ name, repository, tag: reference.tag ?? '<none>', digest: target.digest, id, created, size });
+    summaries.push({ name, repository, tag: reference.tag ?? '<none>', digest: target.digest, id, created, size, unpackedSize });
   }
   return summaries;
 }
@@ -130,7 +139,7 @@ export function registerImages(program: Command, io: CliIo): void {
         ...(withDigest ? [summary.digest] : []),
         shortId(summary.id),
         formatCreatedSince(summary.created),
-        formatBytes(summary.size, 3, ''),
+        formatBytes(summary.unpackedSize, 3, ''),
       ]),
     ];
     const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
