@@ -163,3 +163,9 @@ export async function layerTarSizeHint(store: ContentStore, layer: Descriptor): 
   const size = tail.readUInt32LE(0);
   return size >= layer.size ? size : undefined;
 }
+
+/** An image's layers as tars, as docker and podman size an image; a layer whose size is not known counts at its stored size. */
+export async function imageTarSize(store: ContentStore, manifest: Manifest): Promise<number> {
+  const hints = await Promise.all(manifest.layers.map((layer) => layerTarSizeHint(store, layer).catch(() => undefined)));
+  return manifest.layers.reduce((total, layer, index) => total + (hints[index] ?? layer.size), 0);
+}

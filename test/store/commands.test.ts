@@ -76,6 +76,9 @@ describe('image commands', () => {
     expect([info?.Os, info?.Architecture]).toEqual(['linux', process.arch === 'arm64' ? 'arm64' : 'amd64']);
     expect(info?.RootFS).toEqual({ Type: 'layers', Layers: info?.ImageConfig.rootfs.diff_ids });
     expect(info?.RootFS.Layers).toHaveLength(1);
+    // Size as docker gives it: the layer as a tar (busybox and its links), more than the gzip.
+    const layerSize = (info?.Manifest.layers[0] as { size: number }).size;
+    expect((info as unknown as { Size: number }).Size).toBeGreaterThan(layerSize * 1.5);
     expect(info?.Manifest.layers).toHaveLength(1);
     // By image ID prefix, as docker accepts.
     expect((await run(['inspect', rows[0]?.id.slice(7, 19) ?? '', '--root', root])).status).toBe(0);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { TsbuildError, familiarReference, parseReference } from '../../common/index.js';
-import { layerTarSizeHint, resolveImage, type Store } from '../../store/index.js';
+import { imageTarSize, resolveImage, type Store } from '../../store/index.js';
 import { formatBytes, formatCreatedSince } from '../format.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
@@ -35,8 +35,7 @@ export async function imageSummaries(store: Store): Promise<ImageSummary[]> {
       id = image.manifest.config.digest;
       created = image.config.created ?? '';
       size = image.manifest.config.size + image.manifest.layers.reduce((total, layer) => total + layer.size, 0);
-      const hints = await Promise.all(image.manifest.layers.map((layer) => layerTarSizeHint(store, layer).catch(() => undefined)));
-      unpackedSize = image.manifest.layers.reduce((total, layer, index) => total + (hints[index] ?? layer.size), 0);
+      unpackedSize = await imageTarSize(store, image.manifest);
     } catch {
       // Listed anyway: `verify` says what is wrong with it.
     }

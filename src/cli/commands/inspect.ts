@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { TsbuildError, familiarReference, hostPlatform, parsePlatform, parseReference } from '../../common/index.js';
-import { findImage, resolveImage } from '../../store/index.js';
+import { findImage, imageTarSize, resolveImage } from '../../store/index.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
@@ -66,6 +66,7 @@ export function registerInspect(program: Command, io: CliIo): void {
       const resolved = await resolveImage(store, found.descriptor, platform);
       const names = (await store.listReferences()).filter((reference) => reference.target.digest === found.descriptor.digest).map((reference) => parseReference(reference.name, { defaultTag: false }));
       const config = resolved.config;
+      const size = await imageTarSize(store, resolved.manifest);
       // docker's fields first, named and shaped as `docker image inspect` prints them, so that
       // scripts reading .Config.Env or .RootFS.Layers work unchanged; then the image as stored.
       results.push({
@@ -78,6 +79,8 @@ export function registerInspect(program: Command, io: CliIo): void {
         Architecture: config.architecture,
         ...(config.variant === undefined ? {} : { Variant: config.variant }),
         Os: config.os,
+        Size: size,
+        VirtualSize: size,
         RootFS: { Type: config.rootfs.type, Layers: config.rootfs.diff_ids },
         Digest: found.descriptor.digest,
         Descriptor: resolved.descriptor,
