@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { matchesImagePattern, pathPattern } from '../src/cli/commands/images.js';
+import { imageFilter, matchesImagePattern, pathPattern } from '../src/cli/commands/images.js';
 
 describe('docker images PATTERN', () => {
   it('matches as Go path.Match does', () => {
@@ -33,5 +33,38 @@ describe('docker images PATTERN', () => {
     expect(matchesImagePattern(image, 'app')).toBe(false);
     expect(matchesImagePattern({ repository: 'busybox', tag: 'latest' }, 'busybox')).toBe(true);
     expect(() => matchesImagePattern(image, '[')).toThrow(/bad pattern/);
+  });
+});
+
+describe('docker images --filter', () => {
+  const summary = (name: string, created: string, labels: Record<string, string> = {}) => {
+    const [repository = '', tag = ''] = name.split(':');
+    return { name, repository, tag, digest: '', id: `sha256:${name.length.toString().padStart(64, '0')}`, created, size: 0, unpackedSize: 0, labels };
+  };
+  const images = [
+    summary('app:1', '2026-01-01T00:00:00Z', { team: 'web', tier: 'front' }),
+    summary('app:2', '2026-02-01T00:00:00Z', { team: 'web' }),
+    summary('db:1', '2026-03-01T00:00:00Z', { team: 'data' }),
+  ];
+  const names = (terms: string[]): string[] => images.filter(imageFilter(terms, images)).map((image) => image.name);
+
+  it('takes reference, label, before, since and dangling as docker does', () => {
+    expect(names([])).toEqual(['app:1', 'app:2', 'db:1']);
+    expect(names(['reference=app'])).toEqual(['app:1', 'app:2']);
+    expect(names(['reference=app:1', 'reference=db'])).toEqual(['app:1', 'db:1']);
+    expect(names(['label=tier'])).toEqual(['app:1']);
+    expect(names(['label=team=web'])).toEqual(['app:1', 'app:2']);
+    expect(names(['label=team=web', 'reference=*:2'])).toEqual(['app:2']);
+    expect(names(['before=app:2'])).toEqual(['app:1']);
+    expect(names(['since=app:2'])).toEqual(['db:1']);
+    expect(names(['dangling=true'])).toEqual([]);
+    expect(names(['dangling=false'])).toEqual(['app:1', 'app:2', 'db:1']);
+  });
+
+  it('refuses what it does not know', () => {
+    expect(() => names(['colour=red'])).toThrow(/unknown filter "colour"/);
+    expect(() => names(['label'])).toThrow(/bad filter/);
+    expect(() => names(['dangling=maybe'])).toThrow(/dangling takes true or false/);
+    expect(() => names(['before=nosuch'])).toThrow(/no such image nosuch/);
   });
 });

@@ -44,6 +44,10 @@ describe('image commands', () => {
     expect(filteredLines[1]).toMatch(new RegExp(`^localhost:5000/tools/bb\\s+1\\s+${busybox.descriptor.digest}\\s+${rows[0]?.id ?? ''}\\s`));
     expect((await run(['images', '-q', '--no-trunc', 'busybox:latest', '--root', root])).stdout).toBe(`${rows[0]?.id ?? ''}\n`);
     expect((await run(['images', 'nosuch', '--root', root])).stdout).toMatch(/^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE\n$/);
+    // The cleanup idiom of docker scripts: nothing here is dangling.
+    expect((await run(['images', '-q', '-f', 'dangling=true', '--root', root])).stdout).toBe('');
+    expect((await run(['images', '-q', '--filter', 'reference=busy*', '--root', root])).stdout).toBe(`${rows[0]?.id.slice(7, 19) ?? ''}\n`);
+    expect((await run(['images', '-f', 'size=1', '--root', root])).status).toBe(1);
     // The test image is made at SOURCE_DATE_EPOCH 0: docker would say decades ago.
     expect(table.stdout.split('\n')[1]).toMatch(/^busybox\s+latest\s+[0-9a-f]{12}\s+\d+ years ago\s+\S+B$/);
 

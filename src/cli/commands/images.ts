@@ -4,6 +4,7 @@ import { imageTarSize, resolveImage, type Store } from '../../store/index.js';
 import { formatBytes, formatCreatedSince } from '../format.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
+import { collect } from './registry-options.js';
 
 export interface ImageSummary {
   readonly name: string;
@@ -19,6 +20,7 @@ export interface ImageSummary {
    * (see layerTarSizeHint); a layer that does not counts at its stored size.
    */
   readonly unpackedSize: number;
+  readonly labels: Readonly<Record<string, string>>;
 }
 
 export async function imageSummaries(store: Store): Promise<ImageSummary[]> {
@@ -30,16 +32,18 @@ export async function imageSummaries(store: Store): Promise<ImageSummary[]> {
     let created = '';
     let size = 0;
     let unpackedSize = 0;
+    let labels: Readonly<Record<string, string>> = {};
     try {
       const image = await resolveImage(store, target);
       id = image.manifest.config.digest;
       created = image.config.created ?? '';
       size = image.manifest.config.size + image.manifest.layers.reduce((total, layer) => total + layer.size, 0);
       unpackedSize = await imageTarSize(store, image.manifest);
+      labels = image.config.config?.Labels ?? {};
     } catch {
       // Listed anyway: `verify` says what is wrong with it.
     }
-    summaries.push({ name, repository, tag: reference.tag ?? '<none>', digest: target.digest, id, created, size, unpackedSize });
+    summaries.push({ name, repository, tag: reference.tag ?? '<none>', digest: target.digest, id, created, size, unpackedSize, labels });
   }
   return summaries;
 }
@@ -105,6 +109,55 @@ export function matchesImagePattern(summary: Pick<ImageSummary, 'repository' | '
   return expression.test(`${summary.repository}:${summary.tag}`) || expression.test(summary.repository);
 }
 
+/**
+ * docker's `images --filter` terms: reference=PATTERN (several are alternatives, as is the
+ * positional pattern), label=KEY or label=KEY=VALUE, before=IMAGE and since=IMAGE (by creation
+ * time), dangling=true|false. An image listed here always has a name, so none is dangling.
+ */
+export function imageFilter(terms: readonly string[], summaries: readonly ImageSummary[]): (summary: ImageSummary) => boolean {
+  const references: string[] = [];
+  const checks: Array<(summary: ImageSummary) => boolean> = [];
+  const createdOf = (image: string): number => {
+    const found = summaries.find((summary) => matchesImagePattern(summary, image) || summary.id === image || summary.id.slice(7).startsWith(image) || summary.name === image);
+    if (found === undefined) throw new TsbuildError('NOT_FOUND', `list images: no such image ${image}`);
+    return Date.parse(found.created);
+  };
+  for (const term of terms) {
+    const equals = term.indexOf('=');
+    const key = equals < 0 ? term : term.slice(0, equals);
+    const value = equals < 0 ? '' : term.slice(equals + 1);
+    if (equals < 0 || value === '') throw new TsbuildError('INVALID_ARGUMENT', `list images: bad filter ${JSON.stringify(term)} (KEY=VALUE)`);
+    switch (key.toLowerCase()) {
+      case 'reference':
+        references.push(value);
+        break;
+      case 'label': {
+        const split = value.indexOf('=');
+        const name = split < 0 ? value : value.slice(0, split);
+        checks.push((summary) => (split < 0 ? name in summary.labels : summary.labels[name] === value.slice(split + 1)));
+        break;
+      }
+      case 'before': {
+        const limit = createdOf(value);
+        checks.push((summary) => Date.parse(summary.created) < limit);
+        break;
+      }
+      case 'since': {
+        const limit = createdOf(value);
+        checks.push((summary) => Date.parse(summary.created) > limit);
+        break;
+      }
+      case 'dangling':
+        if (value !== 'true' && value !== 'false' && value !== '1' && value !== '0') throw new TsbuildError('INVALID_ARGUMENT', `list images: dangling takes true or false, not ${JSON.stringify(value)}`);
+        checks.push(() => value === 'false' || value === '0');
+        break;
+      default:
+        throw new TsbuildError('INVALID_ARGUMENT', `list images: unknown filter ${JSON.stringify(key)} (reference, label, before, since, dangling)`);
+    }
+  }
+  return (summary) => (references.length === 0 || references.some((pattern) => matchesImagePattern(summary, pattern))) && checks.every((check) => check(summary));
+}
+
 export function registerImages(program: Command, io: CliIo): void {
   addRootOption(
     program
@@ -112,13 +165,16 @@ export function registerImages(program: Command, io: CliIo): void {
       .description('list the images in the store')
       .argument('[repository[:tag]]', 'only images whose name matches (shell-style wildcards, as docker)')
       .option('--format <format>', 'table or json (one JSON object per line)', 'table')
+      .option('-f, --filter <key=value>', 'reference=, label=, before=, since=, dangling= (repeatable)', collect, [])
       .option('--digests', 'show manifest digests')
       .option('--no-trunc', 'show image IDs whole')
       .option('-q, --quiet', 'print only image IDs'),
-  ).action(async (pattern: string | undefined, options: RootOption & { format: string; quiet?: boolean; digests?: boolean; trunc: boolean }) => {
+  ).action(async (pattern: string | undefined, options: RootOption & { format: string; quiet?: boolean; digests?: boolean; trunc: boolean; filter: string[] }) => {
     if (options.format !== 'table' && options.format !== 'json') throw new TsbuildError('INVALID_ARGUMENT', `list images: unknown format ${JSON.stringify(options.format)}`);
     const store = await storeFromOptions(options);
-    const summaries = (await imageSummaries(store)).filter((summary) => pattern === undefined || matchesImagePattern(summary, pattern));
+    const all = await imageSummaries(store);
+    const filtered = imageFilter(options.filter, all);
+    const summaries = all.filter((summary) => (pattern === undefined || matchesImagePattern(summary, pattern)) && filtered(summary));
     const shortId = (id: string): string => (options.trunc ? id.slice(7, 19) : id);
     if (options.quiet === true) {
       for (const summary of summaries) io.stdout.write(`${shortId(summary.id)}\n`);
