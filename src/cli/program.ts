@@ -7,6 +7,14 @@ export type CommandRegistrar = (program: Command, io: CliIo) => void;
 export type CommandLoader = () => Promise<CommandRegistrar>;
 
 const loaders = new Map<string, CommandLoader>();
+const argumentsOfProgram = new WeakMap<Command, readonly string[]>();
+
+/** The arguments the program COMMAND belongs to was created for, as the user gave them. */
+export function userArguments(command: Command): readonly string[] {
+  let root = command;
+  while (root.parent !== null) root = root.parent;
+  return argumentsOfProgram.get(root) ?? [];
+}
 
 /**
  * Commands add themselves here from src/cli/commands/index.ts, by name and loaded on demand:
@@ -28,6 +36,7 @@ export async function createProgram(io: CliIo, argv: readonly string[] = []): Pr
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
     });
+  argumentsOfProgram.set(program, argv);
   const name = argv.find((arg) => !arg.startsWith('-'));
   const only = name === undefined ? undefined : loaders.get(name);
   const wanted = only !== undefined ? [only] : argv.length > 0 && argv.every((arg) => arg === '-v' || arg === '--version') ? [] : [...loaders.values()];

@@ -44,6 +44,14 @@ describe('image commands', () => {
     expect(filteredLines[1]).toMatch(new RegExp(`^localhost:5000/tools/bb\\s+1\\s+${busybox.descriptor.digest}\\s+${rows[0]?.id ?? ''}\\s`));
     expect((await run(['images', '-q', '--no-trunc', 'busybox:latest', '--root', root])).stdout).toBe(`${rows[0]?.id ?? ''}\n`);
     expect((await run(['images', 'nosuch', '--root', root])).stdout).toMatch(/^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE\n$/);
+    // docker's `image` forms run the same commands with the same arguments.
+    const viaImage = await run(['image', 'ls', '--format', 'json', '--root', root]);
+    expect(viaImage).toEqual(listed);
+    expect((await run(['image', 'list', '-q', '--root', root])).stdout).toBe((await run(['images', '-q', '--root', root])).stdout);
+    const help = await run(['image', 'ls', '--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: tsbuild images /);
+    expect((await run(['image', 'inspect', 'no-such-image', '--root', root])).stderr).toMatch(/^error: inspect image: no such image no-such-image/);
     // The cleanup idiom of docker scripts: nothing here is dangling.
     expect((await run(['images', '-q', '-f', 'dangling=true', '--root', root])).stdout).toBe('');
     expect((await run(['images', '-q', '--filter', 'reference=busy*', '--root', root])).stdout).toBe(`${rows[0]?.id.slice(7, 19) ?? ''}\n`);

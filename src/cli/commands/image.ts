@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { TsbuildError } from '../../common/index.js';
 import { pruneStore } from '../../store/index.js';
 import type { CliIo } from '../io.js';
+import { createProgram, userArguments } from '../program.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
 function parseDuration(text: string): number {
@@ -11,8 +12,37 @@ function parseDuration(text: string): number {
   return Number(match[1]) * factor;
 }
 
+/** docker's `image SUBCOMMAND` names for the top-level commands: `image ls` is `images`. */
+const dockerImageCommands: ReadonlyArray<readonly [name: string, command: string, aliases: readonly string[]]> = [
+  ['ls', 'images', ['list']],
+  ['rm', 'rmi', ['remove']],
+  ['inspect', 'inspect', []],
+  ['pull', 'pull', []],
+  ['push', 'push', []],
+  ['save', 'save', []],
+  ['load', 'load', []],
+  ['tag', 'tag', []],
+];
+
 export function registerImage(program: Command, io: CliIo): void {
   const image = program.command('image').description('manage images in the store');
+  for (const [name, command, aliases] of dockerImageCommands) {
+    image
+      .command(name)
+      .aliases(aliases)
+      .description(`the same as \`tsbuild ${command}\``)
+      .argument('[arguments...]')
+      // Everything after the name goes to the command as given, --help included.
+      .helpOption(false)
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .action(async (_arguments: string[], _options: unknown, self: Command) => {
+        const given = userArguments(self);
+        const rest = given.slice(given.indexOf('image') + 2);
+        const delegate = await createProgram(io, [command, ...rest]);
+        await delegate.parseAsync([command, ...rest], { from: 'user' });
+      });
+  }
   addRootOption(
     image
       .command('prune')
