@@ -18,3 +18,4 @@ export { redactUrl } from './redact.js';
 export { requestChannel, type RequestEvent } from './transport.js';
 export type { RetryOptions } from './retry.js';
 export { configuredInsecureRegistries, type InsecureConfigFiles } from './insecure-config.js';
+export { listTags } from './tags.js';

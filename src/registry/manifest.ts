@@ -145,7 +145,7 @@ function contentType(value: string | undefined): { contentType?: string } {
 }
 
 /** Reads a body up to `limit` bytes; unlike an error body, a failure here is reported. */
-async function readWhole(body: AsyncIterable<Uint8Array> & { destroy(): void }, limit: number, wrap: (error: unknown) => TsbuildError): Promise<Buffer> {
+export async function readWhole(body: AsyncIterable<Uint8Array> & { destroy(): void }, limit: number, wrap: (error: unknown) => TsbuildError): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
   try {

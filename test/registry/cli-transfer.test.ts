@@ -73,6 +73,21 @@ describe('tsbuild push and pull', () => {
     expect(untagged.stdout).toContain(`Status: Downloaded newer image for ${registry.host}/cli/untagged:latest\n`);
   });
 
+  it('pulls every tag of a repository with --all-tags, as docker pull -a', async () => {
+    expect((await run(['push', '--root', sourceRoot, `${registry.host}/cli/app:1`, `${registry.host}/cli/every:one`, `${registry.host}/cli/every:two`])).status).toBe(0);
+    const root = join(scratch, 'all-tags');
+    const result = await run(['pull', '--all-tags', '--root', root, `${registry.host}/cli/every`]);
+    expect(result.status).toBe(0);
+    expect(result.stderr).toContain('one: Pulling from cli/every\n');
+    expect(result.stderr).toContain('two: Pulling from cli/every\n');
+    expect(result.stdout).toMatch(new RegExp(`Status: Downloaded newer image for ${registry.host}/cli/every\\n${registry.host}/cli/every\\n$`));
+    const listed = await run(['images', '--format', 'json', '--root', root]);
+    expect(listed.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { tag: string }).tag)).toEqual(['one', 'two']);
+    const tagged = await run(['pull', '-a', '--root', root, `${registry.host}/cli/every:one`]);
+    expect(tagged.status).toBe(1);
+    expect(tagged.stderr).toMatch(/a tag or digest cannot be used with --all-tags/);
+  });
+
   it('draws bars on a terminal', async () => {
     const result = await run(['pull', '--root', join(scratch, 'tty'), `${registry.host}/cli/app:1`], true);
     expect(result.status).toBe(0);

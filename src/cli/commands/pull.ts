@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { adviseHeapHugePages, familiarReference, parsePlatform, parseReference } from '../../common/index.js';
-import { pull } from '../../registry/index.js';
+import { TsbuildError, adviseHeapHugePages, familiarReference, formatReference, parsePlatform, parseReference, withTag, type ImageReference } from '../../common/index.js';
+import { listTags, pull, type PullResult } from '../../registry/index.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
 import { addInsecureRegistryOption, registryClient } from './registry-options.js';
@@ -12,8 +12,9 @@ export function registerPull(program: Command, io: CliIo): void {
     .description('download an image from a registry into the store')
     .argument('<image>', 'image reference, e.g. busybox or registry:5000/app:1')
     .option('--platform <os/arch[/variant]>', 'platform to select from a multi-platform image (default: this machine)')
+    .option('-a, --all-tags', 'download every tagged image of the repository')
     .option('-q, --quiet', 'print only the image reference');
-  addRootOption(addInsecureRegistryOption(command)).action(async (image: string, options: { platform?: string; quiet?: boolean; root?: string; insecureRegistry: string[] }) => {
+  addRootOption(addInsecureRegistryOption(command)).action(async (image: string, options: { platform?: string; quiet?: boolean; allTags?: boolean; root?: string; insecureRegistry: string[] }) => {
     // Every read of a layer is a fresh buffer: huge pages spare a page fault per 4 KiB of it.
     adviseHeapHugePages();
     const reference = parseReference(image);
@@ -21,19 +22,38 @@ export function registerPull(program: Command, io: CliIo): void {
     const platform = options.platform === undefined ? undefined : parsePlatform(options.platform);
     const client = registryClient(options);
     client.registry(reference.domain).connectAhead();
-    const progress = new TransferProgress(io, 'pull', options.quiet === true);
     try {
       // Opened while the manifest is fetched.
       const store = storeFromOptions(options);
-      if (options.quiet !== true) {
-        // docker's words, and its choice of stdout for them.
-        if (parseReference(image, { defaultTag: false }).tag === undefined && reference.digest === undefined) io.stdout.write('Using default tag: latest\n');
-        io.stderr.write(`${reference.tag ?? reference.digest ?? 'latest'}: Pulling from ${reference.path}\n`);
+      // Its failure is reported where it is awaited; a run that never gets there has none.
+      store.catch(() => undefined);
+      const given = parseReference(image, { defaultTag: false });
+      const pullOne = async (target: ImageReference): Promise<PullResult> => {
+        const progress = new TransferProgress(io, 'pull', options.quiet === true);
+        if (options.quiet !== true) io.stderr.write(`${target.tag ?? target.digest ?? 'latest'}: Pulling from ${target.path}\n`);
+        const pulled = await pull({ reference: target, store, client, onProgress: progress.listener, ...(platform === undefined ? {} : { platform }) });
+        progress.finish();
+        if (options.quiet !== true) io.stdout.write(`Digest: ${pulled.digest}\n`);
+        return pulled;
+      };
+      if (options.allTags === true) {
+        if (given.tag !== undefined || given.digest !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `pull ${image}: a tag or digest cannot be used with --all-tags`);
+        const repository = { domain: reference.domain, path: reference.path };
+        const tags = await listTags(client.registry(reference.domain), repository);
+        if (tags.length === 0) throw new TsbuildError('NOT_FOUND', `pull ${formatReference(repository)}: the repository has no tags`);
+        let newer = false;
+        for (const tag of tags) {
+          const result = await pullOne(withTag(repository, tag));
+          newer ||= result.referenceUpdated || result.blobsFetched > 0;
+        }
+        if (options.quiet !== true) io.stdout.write(`Status: ${newer ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarReference(repository)}\n`);
+        io.stdout.write(`${formatReference(repository)}\n`);
+        return;
       }
-      const result = await pull({ reference, store, client, onProgress: progress.listener, ...(platform === undefined ? {} : { platform }) });
-      progress.finish();
+      // docker's words, and its choice of stdout for them.
+      if (options.quiet !== true && given.tag === undefined && given.digest === undefined) io.stdout.write('Using default tag: latest\n');
+      const result = await pullOne(reference);
       if (options.quiet !== true) {
-        io.stdout.write(`Digest: ${result.digest}\n`);
         // As docker: a tag that now names another image (or is new here) is a newer image, even
         // when every blob was already in the store.
         const newer = result.referenceUpdated || result.blobsFetched > 0;
