@@ -86,6 +86,17 @@ describe('tsbuild push and pull', () => {
     const tagged = await run(['pull', '-a', '--root', root, `${registry.host}/cli/every:one`]);
     expect(tagged.status).toBe(1);
     expect(tagged.stderr).toMatch(/a tag or digest cannot be used with --all-tags/);
+
+    // And back, as docker push -a: every tag of the repository in the store, each to itself.
+    for (const tag of ['x', 'y']) expect((await run(['tag', '--root', root, `${registry.host}/cli/every:one`, `${registry.host}/cli/again:${tag}`])).status).toBe(0);
+    const pushed = await run(['push', '-a', '--root', root, `${registry.host}/cli/again`]);
+    expect(pushed.status).toBe(0);
+    expect(pushed.stdout).toContain(`${registry.host}/cli/again:x: digest: ${image.manifest.digest}`);
+    expect(pushed.stdout).toContain(`${registry.host}/cli/again:y: digest: ${image.manifest.digest}`);
+    const back = await run(['pull', '-a', '-q', '--root', join(scratch, 'again'), `${registry.host}/cli/again`]);
+    expect(back.status).toBe(0);
+    expect((await run(['images', '--format', 'json', '--root', join(scratch, 'again')])).stdout.trim().split('\n').map((line) => (JSON.parse(line) as { tag: string }).tag)).toEqual(['x', 'y']);
+    expect((await run(['push', '-a', '--root', root, `${registry.host}/cli/none`])).stderr).toMatch(/no tagged image of/);
   });
 
   it('draws bars on a terminal', async () => {

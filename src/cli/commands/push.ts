@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { adviseHeapHugePages, parsePlatform, parseReference } from '../../common/index.js';
+import { TsbuildError, adviseHeapHugePages, formatReference, parsePlatform, parseReference, type ImageReference } from '../../common/index.js';
 import { push } from '../../registry/index.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
@@ -13,31 +13,44 @@ export function registerPush(program: Command, io: CliIo): void {
     .argument('<image>', 'image in the store, e.g. registry:5000/app:1')
     .argument('[destinations...]', 'references to push the image to instead (more tags or repositories)')
     .option('--platform <os/arch[/variant]>', 'push only this platform of a multi-platform image')
+    .option('-a, --all-tags', 'push every tag of the repository in the store')
     .option('-q, --quiet', 'print only the digest');
-  addRootOption(addInsecureRegistryOption(command)).action(async (image: string, destinations: string[], options: { platform?: string; quiet?: boolean; root?: string; insecureRegistry: string[] }) => {
+  addRootOption(addInsecureRegistryOption(command)).action(async (image: string, destinations: string[], options: { platform?: string; quiet?: boolean; allTags?: boolean; root?: string; insecureRegistry: string[] }) => {
     // Every read of a layer is a fresh buffer: huge pages spare a page fault per 4 KiB of it.
     adviseHeapHugePages();
     const source = parseReference(image);
+    const given = parseReference(image, { defaultTag: false });
+    if (options.allTags === true && (given.tag !== undefined || given.digest !== undefined || destinations.length > 0)) {
+      throw new TsbuildError('INVALID_ARGUMENT', `push ${image}: --all-tags takes a repository, without a tag, a digest or destinations`);
+    }
     const targets = destinations.length === 0 ? [source] : destinations.map((entry) => parseReference(entry));
     const client = registryClient(options);
     for (const domain of new Set(targets.map((target) => target.domain))) client.registry(domain).connectAhead();
-    const progress = new TransferProgress(io, 'push', options.quiet === true);
     try {
       const store = await storeFromOptions(options);
-      const result = await push({
-        source,
-        destinations: targets,
-        store,
-        client,
-        onProgress: progress.listener,
-        ...(options.platform === undefined ? {} : { platform: parsePlatform(options.platform) }),
-      });
-      progress.finish();
-      if (options.quiet === true) {
-        io.stdout.write(`${result.digest}\n`);
-        return;
+      // With --all-tags, each tag of the repository in the store is pushed to itself, in turn.
+      const jobs: Array<{ readonly source: ImageReference; readonly destinations: readonly ImageReference[] }> = [];
+      if (options.allTags === true) {
+        for (const { name } of await store.listReferences()) {
+          const stored = parseReference(name, { defaultTag: false });
+          if (stored.domain === source.domain && stored.path === source.path && stored.tag !== undefined && stored.digest === undefined) jobs.push({ source: stored, destinations: [stored] });
+        }
+        if (jobs.length === 0) throw new TsbuildError('NOT_FOUND', `push ${image}: no tagged image of ${formatReference({ domain: source.domain, path: source.path })} in the store`);
+      } else jobs.push({ source, destinations: targets });
+      for (const job of jobs) {
+        const progress = new TransferProgress(io, 'push', options.quiet === true);
+        const result = await push({
+          source: job.source,
+          destinations: job.destinations,
+          store,
+          client,
+          onProgress: progress.listener,
+          ...(options.platform === undefined ? {} : { platform: parsePlatform(options.platform) }),
+        });
+        progress.finish();
+        if (options.quiet === true) io.stdout.write(`${result.digest}\n`);
+        else for (const reference of result.references) io.stdout.write(`${reference}: digest: ${result.digest} size: ${result.size}\n`);
       }
-      for (const reference of result.references) io.stdout.write(`${reference}: digest: ${result.digest} size: ${result.size}\n`);
     } finally {
       await client.close();
     }
