@@ -2,7 +2,7 @@
 # Installs the Debian packages tsbuild's tests and demo need, when missing (see DESIGN.md).
 set -euo pipefail
 
-packages=(bsdutils gcc libc6-dev make docker-registry busybox-static crun runc uidmap skopeo umoci iproute2 iptables apache2-utils openssl zstd)
+packages=(bsdutils bzip2 xz-utils gcc libc6-dev make docker-registry busybox-static crun runc uidmap skopeo umoci iproute2 iptables apache2-utils openssl zstd)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

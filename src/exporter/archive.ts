@@ -194,7 +194,8 @@ export async function loadArchive(store: LayoutStore, archive: Readable | AsyncI
     // docker save writes a layer shared by several images once, and symlinks to it elsewhere.
     const links = new Map<string, string>();
     const extractor = extract();
-    const feeding = pipeline(archive, extractor);
+    // As docker load: an archive may also come gzip- or zstd-compressed (`save | gzip`).
+    const feeding = pipeline(Readable.from(decompressLayer(archive, 'archive', 'decompress archive')), extractor);
     feeding.catch(() => undefined);
     let count = 0;
     for await (const entry of extractor) {

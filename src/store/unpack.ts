@@ -300,17 +300,29 @@ const zstdMagic = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
  */
 const zstdSliceBytes = 1024;
 
+/** Enough of a stream's start to tell every format below (bzip2's magic is the longest). */
+const sniffBytes = 10;
+
+/** xz or bzip2, which docker load also takes and tsbuild does not: named, to say so clearly. */
+function otherCompression(start: Buffer): string | undefined {
+  if (start.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
+  // "BZh", a block size digit, then the block magic (the digits of pi): never a tar's first name.
+  if (/^BZh[1-9]$/.test(start.subarray(0, 4).toString('latin1')) && start.subarray(4, 10).equals(Buffer.from([0x31, 0x41, 0x59, 0x26, 0x53, 0x59]))) return 'bzip2';
+  return undefined;
+}
+
 /**
  * Wraps a layer blob's stream into an uncompressed tar stream. The format is told by the magic
- * bytes, as containerd does, whatever the media type says: gzip, zstd, or a plain tar.
+ * bytes, as containerd does, whatever the media type says: gzip, zstd, or a plain tar. WHAT
+ * names the stream in errors (default: the layer and its media type).
  */
-export async function* decompressLayer(source: AsyncIterable<Uint8Array>, mediaType: string): AsyncGenerator<Buffer> {
+export async function* decompressLayer(source: AsyncIterable<Uint8Array>, mediaType: string, what = `decompress layer (${mediaType})`): AsyncGenerator<Buffer> {
   const iterator = source[Symbol.asyncIterator]();
   // The first bytes, enough to tell the format (a first chunk may be shorter).
   const head: Buffer[] = [];
   let headBytes = 0;
   let ended = false;
-  while (headBytes < zstdMagic.length) {
+  while (headBytes < sniffBytes) {
     const next = await iterator.next();
     if (next.done === true) {
       ended = true;
@@ -330,7 +342,11 @@ export async function* decompressLayer(source: AsyncIterable<Uint8Array>, mediaT
       await iterator.return?.();
     }
   };
-  const what = `decompress layer (${mediaType})`;
+  const other = otherCompression(start);
+  if (other !== undefined) {
+    await iterator.return?.();
+    throw new TsbuildError('INVALID_ARCHIVE', `${what}: the data is ${other}-compressed; only gzip and zstd are read (decompress it first)`);
+  }
   if (start.subarray(0, 2).equals(gzipMagic)) yield* gunzipLayer(rest(), what);
   else if (start.subarray(0, 4).equals(zstdMagic)) yield* unzstdLayer(rest(), what);
   else yield* rest();

@@ -5,6 +5,7 @@ import { lstat, mkdir, readFile, readdir, readlink, stat } from 'node:fs/promise
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MediaType, hostPlatform, parseIndex } from '../../src/common/index.js';
 import { loadArchive, saveArchive, writeImage, writeLayer, type ArchiveFormat } from '../../src/exporter/index.js';
@@ -247,6 +248,23 @@ describe('save and load', () => {
     } finally {
       execFileSync(dockerCli, ['rmi', tag], { env, stdio: 'ignore' });
     }
+  });
+
+  it('loads archives compressed with gzip or zstd, as docker load does, and names xz and bzip2', async () => {
+    const archive = await save('docker', 'to-compress.tar');
+    const plain = await readFile(archive);
+    const viaGzip = await loadArchive(await freshStore('gzip'), Readable.from([gzipSync(plain)]));
+    expect(viaGzip).toEqual([{ name: busybox.name, descriptor: busybox.descriptor }]);
+    const viaZstd = await loadArchive(await freshStore('zstd'), Readable.from([execFileSync('zstd', ['-q', '-c', archive], { maxBuffer: 64 << 20 })]));
+    expect(viaZstd).toEqual([{ name: busybox.name, descriptor: busybox.descriptor }]);
+    for (const [tool, name] of [['xz', 'xz'], ['bzip2', 'bzip2']] as const) {
+      const compressed = execFileSync(tool, ['-c', archive], { maxBuffer: 64 << 20 });
+      const error = await loadArchive(await freshStore(name), Readable.from([compressed])).catch((caught: unknown) => caught);
+      expect(error).toMatchObject({ code: 'INVALID_ARCHIVE', message: expect.stringContaining(`${name}-compressed`) });
+    }
+    // Cut short, the gzip stream fails as such.
+    const truncated = gzipSync(plain).subarray(0, 4000);
+    await expect(loadArchive(await freshStore('truncated'), Readable.from([truncated]))).rejects.toThrow(/decompress archive/);
   });
 
   it('rejects an archive that is neither format', async () => {
