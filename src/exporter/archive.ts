@@ -112,7 +112,10 @@ async function dockerEntries(store: LayoutStore, images: readonly SaveImage[], p
         repositories[repository] = { ...repositories[repository], [reference.tag]: top === undefined ? '' : digestHex(top) };
       }
     }
-    manifest.push({ Config: configPath, RepoTags: tags, Layers: layers });
+    // As docker save: one entry per image, holding every tag it was asked for under.
+    const same = manifest.find((entry) => entry.Config === configPath && entry.Layers.join('\n') === layers.join('\n'));
+    if (same === undefined) manifest.push({ Config: configPath, RepoTags: tags, Layers: layers });
+    else for (const tag of tags) if (!same.RepoTags.includes(tag)) same.RepoTags.push(tag);
   }
   const sorted = [...files.values()].sort((a, b) => (a.path < b.path ? -1 : 1));
   return [directory('blobs', mtime), directory('blobs/sha256', mtime), ...sorted, json('manifest.json', manifest, mtime), json('repositories', repositories, mtime)];

@@ -250,6 +250,19 @@ describe('save and load', () => {
     }
   });
 
+  it('writes an image saved under several names once, with all its tags, as docker save does', async () => {
+    await store.setReference('docker.io/library/second:2', busybox.descriptor);
+    const archive = await save('docker', 'two-names.tar', [
+      { name: busybox.name, descriptor: busybox.descriptor },
+      { name: 'docker.io/library/second:2', descriptor: busybox.descriptor },
+    ]);
+    const entries = JSON.parse(execFileSync('tar', ['-xOf', archive, 'manifest.json'], { encoding: 'utf8' })) as Array<{ RepoTags: string[] }>;
+    expect(entries).toHaveLength(1);
+    expect(entries[0]?.RepoTags).toEqual(['busybox:latest', 'second:2']);
+    const loaded = await loadArchive(await freshStore('two-names'), Readable.from([await readFile(archive)]));
+    expect(loaded.map((image) => image.name)).toEqual([busybox.name, 'docker.io/library/second:2']);
+  });
+
   it('loads archives compressed with gzip or zstd, as docker load does, and names xz and bzip2', async () => {
     const archive = await save('docker', 'to-compress.tar');
     const plain = await readFile(archive);
