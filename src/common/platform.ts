@@ -5,7 +5,7 @@
  * of a manifest out of an index.
  */
 import { TsbuildError } from './errors.js';
-import type { Descriptor, Platform } from './oci.js';
+import type { Descriptor, ImageConfig, Platform } from './oci.js';
 
 const knownOS = new Set([
   'aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'hurd', 'illumos', 'ios', 'js', 'linux',
@@ -211,4 +211,9 @@ export function selectManifest<T extends Descriptor>(manifests: readonly T[], wa
     }
   }
   return best;
+}
+
+/** The platform an image's config says it is for: what an index entry without one is taken as. */
+export function imagePlatform(config: Pick<ImageConfig, 'os' | 'architecture' | 'variant'>): Platform {
+  return { os: config.os, architecture: config.architecture, ...(typeof config.variant === 'string' ? { variant: config.variant } : {}) };
 }

@@ -12,6 +12,7 @@ import {
   formatPlatform,
   formatReference,
   hostPlatform,
+  imagePlatform,
   isManifestMediaType,
   isTsbuildError,
   layerMediaTypes,
@@ -91,7 +92,7 @@ export async function pull(options: PullOptions): Promise<PullResult> {
     } catch (error) {
       throw new TsbuildError('INVALID_MEDIA_TYPE', `pull ${name}: config ${manifest.config.digest}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
-    return { os: config.os, architecture: config.architecture, ...(typeof config.variant === 'string' ? { variant: config.variant } : {}) };
+    return imagePlatform(config);
   };
   let document = root;
   let chosenPlatform: Platform | undefined;

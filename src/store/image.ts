@@ -1,4 +1,4 @@
-import { MediaType, formatPlatform, formatReference, hashHex, hostPlatform, isIndexMediaType, isManifestMediaType, parseDigest, parseImageConfig, parseIndex, parseManifest, parseReference, platformMatches, selectManifest, isTsbuildError, TsbuildError, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../common/index.js';
+import { MediaType, formatPlatform, formatReference, hashHex, hostPlatform, imagePlatform, isIndexMediaType, isManifestMediaType, parseDigest, parseImageConfig, parseIndex, parseManifest, parseReference, platformMatches, selectManifest, isTsbuildError, TsbuildError, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../common/index.js';
 import type { ContentStore } from './content-store.js';
 
 const maxManifestBytes = 4 * 1024 * 1024;
@@ -50,8 +50,7 @@ async function unlabelledEntryFor(store: ContentStore, index: Index, platform: P
     try {
       const manifest = await readManifest(store, entry);
       const config = parseImageConfig(await store.readBlob(manifest.config.digest, maxConfigBytes));
-      const actual: Platform = { os: config.os, architecture: config.architecture, ...(typeof config.variant === 'string' ? { variant: config.variant } : {}) };
-      if (platformMatches(actual, platform)) return entry;
+      if (platformMatches(imagePlatform(config), platform)) return entry;
     } catch (error) {
       if (!isTsbuildError(error)) throw error;
     }
