@@ -8,3 +8,4 @@ export * from './shell/index.js';
 export * from './fs-native.js';
 export * from './tar-reader.js';
 export * from './lazy-modules.js';
+export * from './xdg.js';

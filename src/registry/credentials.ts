@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { defaultDomain, TsbuildError, uniqueHex } from '../common/index.js';
+import { defaultDomain, TsbuildError, uniqueHex, xdgBaseDirectory } from '../common/index.js';
 
 export interface Credentials {
   readonly username?: string;
@@ -47,8 +47,8 @@ export interface DockerConfigOptions {
 function defaultContainersAuthFiles(): string[] {
   const named = process.env.REGISTRY_AUTH_FILE;
   if (named !== undefined && named !== '') return [named];
-  const runtime = process.env.XDG_RUNTIME_DIR !== undefined && process.env.XDG_RUNTIME_DIR !== '' ? process.env.XDG_RUNTIME_DIR : `/run/containers/${process.getuid?.() ?? 0}`;
-  const configHome = process.env.XDG_CONFIG_HOME !== undefined && process.env.XDG_CONFIG_HOME !== '' ? process.env.XDG_CONFIG_HOME : join(homedir(), '.config');
+  const runtime = xdgBaseDirectory('XDG_RUNTIME_DIR', `/run/containers/${process.getuid?.() ?? 0}`);
+  const configHome = xdgBaseDirectory('XDG_CONFIG_HOME', join(homedir(), '.config'));
   return [join(runtime, 'containers', 'auth.json'), join(configHome, 'containers', 'auth.json')];
 }
 

@@ -8,7 +8,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { TsbuildError } from '../common/index.js';
+import { TsbuildError, xdgBaseDirectory } from '../common/index.js';
 
 export interface InsecureConfigFiles {
   /** docker daemon.json files; default /etc/docker/daemon.json and the user's (rootless) one. */
@@ -18,7 +18,7 @@ export interface InsecureConfigFiles {
 }
 
 function configHome(): string {
-  return process.env.XDG_CONFIG_HOME !== undefined && process.env.XDG_CONFIG_HOME !== '' ? process.env.XDG_CONFIG_HOME : join(homedir(), '.config');
+  return xdgBaseDirectory('XDG_CONFIG_HOME', join(homedir(), '.config'));
 }
 
 function defaultRegistriesConfs(): string[] {

@@ -1,5 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { xdgBaseDirectory } from '../common/index.js';
 
 /**
  * The store root: `TSBUILD_ROOT` when set; `/var/lib/tsbuild` for root; otherwise
@@ -9,7 +10,5 @@ export function defaultRoot(env: NodeJS.ProcessEnv = process.env, uid: number = 
   const explicit = env.TSBUILD_ROOT;
   if (explicit !== undefined && explicit !== '') return explicit;
   if (uid === 0) return '/var/lib/tsbuild';
-  const xdg = env.XDG_DATA_HOME;
-  if (xdg !== undefined && xdg.startsWith('/')) return join(xdg, 'tsbuild');
-  return join(env.HOME ?? homedir(), '.local', 'share', 'tsbuild');
+  return join(xdgBaseDirectory('XDG_DATA_HOME', join(env.HOME ?? homedir(), '.local', 'share'), env), 'tsbuild');
 }

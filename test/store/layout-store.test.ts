@@ -49,6 +49,8 @@ describe('layout store', () => {
     expect(defaultRoot({}, 0)).toBe('/var/lib/tsbuild');
     expect(defaultRoot({ XDG_DATA_HOME: '/d', HOME: '/h' }, 1000)).toBe('/d/tsbuild');
     expect(defaultRoot({ HOME: '/h' }, 1000)).toBe('/h/.local/share/tsbuild');
+    // The XDG spec: a relative value is ignored.
+    expect(defaultRoot({ XDG_DATA_HOME: 'd', HOME: '/h' }, 1000)).toBe('/h/.local/share/tsbuild');
   });
 
   it('puts blobs idempotently under blobs/sha256/HEX', async () => {
