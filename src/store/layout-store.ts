@@ -223,15 +223,20 @@ export class LayoutStore implements ContentStore {
     await this.install(path, digest);
   }
 
-  async openBlob(digest: Digest, options: OpenBlobOptions = {}): Promise<Readable> {
+  /** The blob's file, open for reading; a missing blob is NOT_FOUND, named with ACTION. */
+  private async openBlobFile(digest: Digest, action: string): Promise<FileHandle> {
+    // Outside the try: an invalid digest is reported as such, before it touches a path.
     const path = this.blobPath(digest);
-    let handle: FileHandle;
     try {
-      handle = await open(path, 'r');
+      return await open(path, 'r');
     } catch (error) {
-      if (errno(error) === 'ENOENT') throw new TsbuildError('NOT_FOUND', `open blob ${digest}: not in the store`);
-      throw new TsbuildError('INTERNAL', `open blob ${digest}: ${messageOf(error)}`, { cause: error });
+      if (errno(error) === 'ENOENT') throw new TsbuildError('NOT_FOUND', `${action} ${digest}: not in the store`);
+      throw new TsbuildError('INTERNAL', `${action} ${digest}: ${messageOf(error)}`, { cause: error });
     }
+  }
+
+  async openBlob(digest: Digest, options: OpenBlobOptions = {}): Promise<Readable> {
+    const handle = await this.openBlobFile(digest, 'open blob');
     const size = (await handle.stat()).size;
     const file = handle.createReadStream({ highWaterMark: 1024 * 1024 });
     if (options.verify === false) return file;
@@ -244,13 +249,7 @@ export class LayoutStore implements ContentStore {
   }
 
   async readBlobTail(digest: Digest, length: number): Promise<Buffer> {
-    let handle;
-    try {
-      handle = await open(this.blobPath(digest), 'r');
-    } catch (error) {
-      if (errno(error) === 'ENOENT') throw new TsbuildError('NOT_FOUND', `read blob ${digest}: not in the store`);
-      throw new TsbuildError('INTERNAL', `read blob ${digest}: ${messageOf(error)}`, { cause: error });
-    }
+    const handle = await this.openBlobFile(digest, 'read blob');
     try {
       const { size } = await handle.stat();
       const want = Math.max(0, Math.min(length, size));
@@ -263,16 +262,17 @@ export class LayoutStore implements ContentStore {
   }
 
   async readBlob(digest: Digest, maxBytes = defaultMaxRead): Promise<Buffer> {
-    const path = this.blobPath(digest);
+    const handle = await this.openBlobFile(digest, 'read blob');
     let data: Buffer;
     try {
-      const info = await stat(path);
+      const info = await handle.stat();
       if (info.size > maxBytes) throw new TsbuildError('SIZE_MISMATCH', `read blob ${digest}: ${info.size} bytes, more than the ${maxBytes} allowed`);
-      data = await readFile(path);
+      data = await handle.readFile();
     } catch (error) {
       if (error instanceof TsbuildError) throw error;
-      if (errno(error) === 'ENOENT') throw new TsbuildError('NOT_FOUND', `read blob ${digest}: not in the store`);
       throw new TsbuildError('INTERNAL', `read blob ${digest}: ${messageOf(error)}`, { cause: error });
+    } finally {
+      await handle.close();
     }
     const actual = parseDigest(`${digestAlgorithm(digest)}:${hashHex(digestAlgorithm(digest), data)}`);
     if (actual !== digest) throw hashMismatch(`read blob ${digest}`, actual, digest);
