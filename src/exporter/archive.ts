@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract } from 'tar-stream';
 import { createHasher, digestHex, familiarReference, isIndexMediaType, MediaType, messageOf, nodeZlib, parseDigest, parseImageConfig, parseIndex, parseReference, refNameAnnotation, TsbuildError, type Descriptor, type Digest, type Platform } from '../common/index.js';
-import { decompressLayer, reachableBlobs, resolveImage, storeName, temporaryName, writeAll, type LayoutStore } from '../store/index.js';
+import { decompressLayer, decompressStream, reachableBlobs, resolveImage, storeName, temporaryName, writeAll, type LayoutStore } from '../store/index.js';
 import { compressLayer, sourceDateEpochFromEnv, tarStream, type LayerEntry, type OpenedContent } from './layer.js';
 
 export type ArchiveFormat = 'docker' | 'oci';
@@ -198,7 +198,7 @@ export async function loadArchive(store: LayoutStore, archive: Readable | AsyncI
     const links = new Map<string, string>();
     const extractor = extract();
     // As docker load: an archive may also come gzip- or zstd-compressed (`save | gzip`).
-    const feeding = pipeline(Readable.from(decompressLayer(archive, 'archive', 'decompress archive')), extractor);
+    const feeding = pipeline(Readable.from(decompressStream(archive, 'decompress archive')), extractor);
     feeding.catch(() => undefined);
     let count = 0;
     for await (const entry of extractor) {

@@ -12,7 +12,7 @@ export { defaultRoot } from './root.js';
 export { acquireLock, tryLock, type FileLock, type LockOptions } from './lock.js';
 export { writeAll, writeFileAtomic, temporaryName } from './atomic.js';
 export { VerifyingStream } from './verify-stream.js';
-export { unpackLayer, decompressLayer, type UnpackOptions, type UnpackResult } from './unpack.js';
+export { unpackLayer, decompressLayer, decompressStream, type UnpackOptions, type UnpackResult } from './unpack.js';
 export { chainIds, findImage, imageTarSize, layerTarSizeHint, reachableBlobs, readIndex, readManifest, resolveImage, selectPlatform, storeName, type ResolvedImage } from './image.js';
 export { unpackImage, snapshotPath } from './snapshots.js';
 export { pruneStore, type PruneOptions, type PruneResult } from './prune.js';

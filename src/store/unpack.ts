@@ -311,12 +311,16 @@ function otherCompression(start: Buffer): string | undefined {
   return undefined;
 }
 
+/** Wraps a layer blob's stream into an uncompressed tar stream, whatever its media type says. */
+export function decompressLayer(source: AsyncIterable<Uint8Array>, mediaType: string): AsyncGenerator<Buffer> {
+  return decompressStream(source, `decompress layer (${mediaType})`);
+}
+
 /**
- * Wraps a layer blob's stream into an uncompressed tar stream. The format is told by the magic
- * bytes, as containerd does, whatever the media type says: gzip, zstd, or a plain tar. WHAT
- * names the stream in errors (default: the layer and its media type).
+ * Wraps a stream into its uncompressed bytes. The format is told by the magic bytes, as
+ * containerd does: gzip, zstd, or none. WHAT names the stream in errors.
  */
-export async function* decompressLayer(source: AsyncIterable<Uint8Array>, mediaType: string, what = `decompress layer (${mediaType})`): AsyncGenerator<Buffer> {
+export async function* decompressStream(source: AsyncIterable<Uint8Array>, what: string): AsyncGenerator<Buffer> {
   const iterator = source[Symbol.asyncIterator]();
   // The first bytes, enough to tell the format (a first chunk may be shorter).
   const head: Buffer[] = [];
