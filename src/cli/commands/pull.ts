@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { TsbuildError, adviseHeapHugePages, familiarReference, formatReference, parsePlatform, parseReference, withTag, type ImageReference } from '../../common/index.js';
-import { listTags, pull, type PullResult } from '../../registry/index.js';
+import { listTags, pull } from '../../registry/index.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
 import { addInsecureRegistryOption, registryClient } from './registry-options.js';
@@ -28,38 +28,36 @@ export function registerPull(program: Command, io: CliIo): void {
       // Its failure is reported where it is awaited; a run that never gets there has none.
       store.catch(() => undefined);
       const given = parseReference(image, { defaultTag: false });
-      const pullOne = async (target: ImageReference): Promise<PullResult> => {
-        const progress = new TransferProgress(io, 'pull', options.quiet === true);
-        if (options.quiet !== true) io.stderr.write(`${target.tag ?? target.digest ?? 'latest'}: Pulling from ${target.path}\n`);
-        const pulled = await pull({ reference: target, store, client, onProgress: progress.listener, ...(platform === undefined ? {} : { platform }) });
-        progress.finish();
-        if (options.quiet !== true) io.stdout.write(`Digest: ${pulled.digest}\n`);
-        return pulled;
-      };
+      // What is pulled, and the name the status lines give it: one reference, or with
+      // --all-tags every tag of the repository.
+      let targets: ImageReference[];
+      let named: ImageReference;
       if (options.allTags === true) {
         if (given.tag !== undefined || given.digest !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `pull ${image}: a tag or digest cannot be used with --all-tags`);
         const repository = { domain: reference.domain, path: reference.path };
+        named = repository;
         const tags = await listTags(client.registry(reference.domain), repository);
         if (tags.length === 0) throw new TsbuildError('NOT_FOUND', `pull ${formatReference(repository)}: the repository has no tags`);
-        let newer = false;
-        for (const tag of tags) {
-          const result = await pullOne(withTag(repository, tag));
-          newer ||= result.referenceUpdated || result.blobsFetched > 0;
-        }
-        if (options.quiet !== true) io.stdout.write(`Status: ${newer ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarReference(repository)}\n`);
-        io.stdout.write(`${formatReference(repository)}\n`);
-        return;
+        targets = tags.map((tag) => withTag(repository, tag));
+      } else {
+        // docker's words, and its choice of stdout for them.
+        if (options.quiet !== true && given.tag === undefined && given.digest === undefined) io.stdout.write('Using default tag: latest\n');
+        named = reference;
+        targets = [reference];
       }
-      // docker's words, and its choice of stdout for them.
-      if (options.quiet !== true && given.tag === undefined && given.digest === undefined) io.stdout.write('Using default tag: latest\n');
-      const result = await pullOne(reference);
-      if (options.quiet !== true) {
-        // As docker: a tag that now names another image (or is new here) is a newer image, even
-        // when every blob was already in the store.
-        const newer = result.referenceUpdated || result.blobsFetched > 0;
-        io.stdout.write(`Status: ${newer ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarReference(reference)}\n`);
+      // As docker: a tag that now names another image (or is new here) is a newer image, even
+      // when every blob was already in the store.
+      let newer = false;
+      for (const target of targets) {
+        const progress = new TransferProgress(io, 'pull', options.quiet === true);
+        if (options.quiet !== true) io.stderr.write(`${target.tag ?? target.digest ?? 'latest'}: Pulling from ${target.path}\n`);
+        const result = await pull({ reference: target, store, client, onProgress: progress.listener, ...(platform === undefined ? {} : { platform }) });
+        progress.finish();
+        if (options.quiet !== true) io.stdout.write(`Digest: ${result.digest}\n`);
+        newer ||= result.referenceUpdated || result.blobsFetched > 0;
       }
-      io.stdout.write(`${result.reference}\n`);
+      if (options.quiet !== true) io.stdout.write(`Status: ${newer ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarReference(named)}\n`);
+      io.stdout.write(`${formatReference(named)}\n`);
     } finally {
       await client.close();
     }
