@@ -39,32 +39,37 @@ describe('docker images PATTERN', () => {
 describe('docker images --filter', () => {
   const summary = (name: string, created: string, labels: Record<string, string> = {}) => {
     const [repository = '', tag = ''] = name.split(':');
-    return { name, repository, tag, digest: '', id: `sha256:${name.length.toString().padStart(64, '0')}`, created, size: 0, unpackedSize: 0, labels };
+    return { name, repository, tag, digest: `sha256:${name}`, id: `sha256:${name.length.toString().padStart(64, '0')}`, created, size: 0, unpackedSize: 0, labels };
   };
   const images = [
     summary('app:1', '2026-01-01T00:00:00Z', { team: 'web', tier: 'front' }),
     summary('app:2', '2026-02-01T00:00:00Z', { team: 'web' }),
     summary('db:1', '2026-03-01T00:00:00Z', { team: 'data' }),
   ];
-  const names = (terms: string[]): string[] => images.filter(imageFilter(terms, images)).map((image) => image.name);
+  // As the store's findImage would answer, by name only here.
+  const find = (image: string): Promise<{ descriptor: { digest: string } } | undefined> => Promise.resolve(images.some((entry) => entry.name === image) ? { descriptor: { digest: `sha256:${image}` } } : undefined);
+  const names = async (terms: string[]): Promise<string[]> => {
+    const filter = await imageFilter(terms, images, find);
+    return images.filter(filter).map((image) => image.name);
+  };
 
-  it('takes reference, label, before, since and dangling as docker does', () => {
-    expect(names([])).toEqual(['app:1', 'app:2', 'db:1']);
-    expect(names(['reference=app'])).toEqual(['app:1', 'app:2']);
-    expect(names(['reference=app:1', 'reference=db'])).toEqual(['app:1', 'db:1']);
-    expect(names(['label=tier'])).toEqual(['app:1']);
-    expect(names(['label=team=web'])).toEqual(['app:1', 'app:2']);
-    expect(names(['label=team=web', 'reference=*:2'])).toEqual(['app:2']);
-    expect(names(['before=app:2'])).toEqual(['app:1']);
-    expect(names(['since=app:2'])).toEqual(['db:1']);
-    expect(names(['dangling=true'])).toEqual([]);
-    expect(names(['dangling=false'])).toEqual(['app:1', 'app:2', 'db:1']);
+  it('takes reference, label, before, since and dangling as docker does', async () => {
+    expect(await names([])).toEqual(['app:1', 'app:2', 'db:1']);
+    expect(await names(['reference=app'])).toEqual(['app:1', 'app:2']);
+    expect(await names(['reference=app:1', 'reference=db'])).toEqual(['app:1', 'db:1']);
+    expect(await names(['label=tier'])).toEqual(['app:1']);
+    expect(await names(['label=team=web'])).toEqual(['app:1', 'app:2']);
+    expect(await names(['label=team=web', 'reference=*:2'])).toEqual(['app:2']);
+    expect(await names(['before=app:2'])).toEqual(['app:1']);
+    expect(await names(['since=app:2'])).toEqual(['db:1']);
+    expect(await names(['dangling=true'])).toEqual([]);
+    expect(await names(['dangling=false'])).toEqual(['app:1', 'app:2', 'db:1']);
   });
 
-  it('refuses what it does not know', () => {
-    expect(() => names(['colour=red'])).toThrow(/unknown filter "colour"/);
-    expect(() => names(['label'])).toThrow(/bad filter/);
-    expect(() => names(['dangling=maybe'])).toThrow(/dangling takes true or false/);
-    expect(() => names(['before=nosuch'])).toThrow(/no such image nosuch/);
+  it('refuses what it does not know', async () => {
+    await expect(names(['colour=red'])).rejects.toThrow(/unknown filter "colour"/);
+    await expect(names(['label'])).rejects.toThrow(/bad filter/);
+    await expect(names(['dangling=maybe'])).rejects.toThrow(/dangling takes true or false/);
+    await expect(names(['before=nosuch'])).rejects.toThrow(/no such image nosuch/);
   });
 });

@@ -56,6 +56,10 @@ describe('image commands', () => {
     expect((await run(['images', '-q', '-f', 'dangling=true', '--root', root])).stdout).toBe('');
     expect((await run(['images', '-q', '--filter', 'reference=busy*', '--root', root])).stdout).toBe(`${rows[0]?.id.slice(7, 19) ?? ''}\n`);
     expect((await run(['images', '-f', 'size=1', '--root', root])).status).toBe(1);
+    // before= and since= name an image as every command does: here by an image ID prefix.
+    const since = await run(['images', '-q', '-f', `since=${rows[0]?.id.slice(7, 15) ?? ''}`, '--root', root]);
+    expect(since).toMatchObject({ status: 0, stdout: '' });
+    expect((await run(['images', '-f', 'before=nosuch', '--root', root])).stderr).toMatch(/no such image nosuch/);
     // The test image is made at SOURCE_DATE_EPOCH 0: docker would say decades ago.
     expect(table.stdout.split('\n')[1]).toMatch(/^busybox\s+latest\s+[0-9a-f]{12}\s+\d+ years ago\s+\S+B$/);
 

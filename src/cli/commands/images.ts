@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { TsbuildError, familiarReference, parseReference } from '../../common/index.js';
-import { imageTarSize, resolveImage, type Store } from '../../store/index.js';
+import { findImage, imageTarSize, resolveImage, type Store } from '../../store/index.js';
 import { formatBytes, formatCreatedSince } from '../format.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
@@ -113,14 +113,20 @@ export function matchesImagePattern(summary: Pick<ImageSummary, 'repository' | '
  * docker's `images --filter` terms: reference=PATTERN (several are alternatives, as is the
  * positional pattern), label=KEY or label=KEY=VALUE, before=IMAGE and since=IMAGE (by creation
  * time), dangling=true|false. An image listed here always has a name, so none is dangling.
+ * FIND names the image of before= and since= as every command does (store's findImage).
  */
-export function imageFilter(terms: readonly string[], summaries: readonly ImageSummary[]): (summary: ImageSummary) => boolean {
+export async function imageFilter(
+  terms: readonly string[],
+  summaries: readonly ImageSummary[],
+  find: (image: string) => Promise<{ readonly descriptor: { readonly digest: string } } | undefined>,
+): Promise<(summary: ImageSummary) => boolean> {
   const references: string[] = [];
   const checks: Array<(summary: ImageSummary) => boolean> = [];
-  const createdOf = (image: string): number => {
-    const found = summaries.find((summary) => matchesImagePattern(summary, image) || summary.id === image || summary.id.slice(7).startsWith(image) || summary.name === image);
-    if (found === undefined) throw new TsbuildError('NOT_FOUND', `list images: no such image ${image}`);
-    return Date.parse(found.created);
+  const createdOf = async (image: string): Promise<number> => {
+    const found = await find(image);
+    const summary = found === undefined ? undefined : summaries.find((candidate) => candidate.digest === found.descriptor.digest);
+    if (summary === undefined) throw new TsbuildError('NOT_FOUND', `list images: no such image ${image}`);
+    return Date.parse(summary.created);
   };
   for (const term of terms) {
     const equals = term.indexOf('=');
@@ -138,12 +144,12 @@ export function imageFilter(terms: readonly string[], summaries: readonly ImageS
         break;
       }
       case 'before': {
-        const limit = createdOf(value);
+        const limit = await createdOf(value);
         checks.push((summary) => Date.parse(summary.created) < limit);
         break;
       }
       case 'since': {
-        const limit = createdOf(value);
+        const limit = await createdOf(value);
         checks.push((summary) => Date.parse(summary.created) > limit);
         break;
       }
@@ -173,7 +179,7 @@ export function registerImages(program: Command, io: CliIo): void {
     if (options.format !== 'table' && options.format !== 'json') throw new TsbuildError('INVALID_ARGUMENT', `list images: unknown format ${JSON.stringify(options.format)}`);
     const store = await storeFromOptions(options);
     const all = await imageSummaries(store);
-    const filtered = imageFilter(options.filter, all);
+    const filtered = await imageFilter(options.filter, all, (image) => findImage(store, image));
     const summaries = all.filter((summary) => (pattern === undefined || matchesImagePattern(summary, pattern)) && filtered(summary));
     const shortId = (id: string): string => (options.trunc ? id.slice(7, 19) : id);
     if (options.quiet === true) {
