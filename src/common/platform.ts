@@ -184,13 +184,13 @@ function samePlatformNormalized(candidate: Platform, wanted: Platform): boolean 
   return normalized.os === wanted.os && normalized.architecture === wanted.architecture && (normalized.variant ?? '') === (wanted.variant ?? '');
 }
 
-/** How well CANDIDATE suits WANTED: 0 is an exact match, higher is a fallback, -1 is none. */
-export function platformRank(candidate: Platform, wanted: Platform): number {
-  return compatiblePlatforms(wanted).findIndex((compatible) => samePlatformNormalized(candidate, compatible));
+/** Where CANDIDATE stands in a compatiblePlatforms list: 0 is an exact match, -1 is none. */
+function rankIn(compatible: readonly Platform[], candidate: Platform): number {
+  return compatible.findIndex((entry) => samePlatformNormalized(candidate, entry));
 }
 
 export function platformMatches(candidate: Platform, wanted: Platform): boolean {
-  return platformRank(candidate, wanted) >= 0;
+  return rankIn(compatiblePlatforms(wanted), candidate) >= 0;
 }
 
 /**
@@ -203,8 +203,7 @@ export function selectManifest<T extends Descriptor>(manifests: readonly T[], wa
   let bestRank = vector.length;
   for (const entry of manifests) {
     if (entry.platform === undefined) continue;
-    const candidate = entry.platform;
-    const rank = vector.findIndex((compatible) => samePlatformNormalized(candidate, compatible));
+    const rank = rankIn(vector, entry.platform);
     if (rank >= 0 && rank < bestRank) {
       best = entry;
       bestRank = rank;
