@@ -352,6 +352,60 @@ export class LayoutStore implements ContentStore {
     }
   }
 
+  // --- side indexes ----------------------------------------------------------------------------
+
+  /**
+   * Other OCI indexes kept beside index.json, at `indexes/NAME.json`, each with its own lock:
+   * roots that prune and verify walk like images, for records that are not named images (the
+   * step cache keeps its records in one). What their entries mean is their owner's business.
+   */
+  sideIndexPath(name: string): string {
+    if (!/^[a-z][a-z0-9-]{0,63}$/.test(name)) throw new TsbuildError('INVALID_ARGUMENT', `side index ${JSON.stringify(name)}: not a valid name`);
+    return join(this.root, 'indexes', `${name}.json`);
+  }
+
+  /** The side index NAME as it is now; empty when it was never written. */
+  async readSideIndex(name: string): Promise<Index> {
+    const path = this.sideIndexPath(name);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(path);
+    } catch (error) {
+      if (errno(error) === 'ENOENT') return { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
+      throw new TsbuildError('INTERNAL', `read ${path}: ${messageOf(error)}`, { cause: error });
+    }
+    return parseIndex(bytes, MediaType.ociIndex);
+  }
+
+  /** Names of the side indexes present. */
+  async listSideIndexes(): Promise<string[]> {
+    const names = await readdir(join(this.root, 'indexes')).catch(() => [] as string[]);
+    return names.filter((name) => name.endsWith('.json')).map((name) => name.slice(0, -'.json'.length));
+  }
+
+  /** Read-modify-write of a side index under its own lock, as updateIndex does for index.json. */
+  async updateSideIndex<T>(name: string, change: (entries: Descriptor[]) => { entries?: Descriptor[]; result: T } | Promise<{ entries?: Descriptor[]; result: T }>): Promise<T> {
+    const path = this.sideIndexPath(name);
+    await mkdir(join(this.root, 'indexes'), { recursive: true, mode: 0o755 });
+    const lock = await acquireLock(`${path}.lock`);
+    try {
+      const index = await this.readSideIndex(name);
+      const { entries, result } = await change([...index.manifests]);
+      if (entries !== undefined) {
+        // Nothing half-stored is ever referenced, here as in index.json.
+        for (const entry of entries) {
+          if (!index.manifests.some((old) => old.digest === entry.digest) && !(await this.hasBlob(entry.digest))) {
+            throw new TsbuildError('NOT_FOUND', `update side index ${name}: ${entry.digest} is not in the store`);
+          }
+        }
+        await writeFileAtomic(path, `${JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: entries })}\n`);
+      }
+      return result;
+    } finally {
+      await lock.release();
+    }
+  }
+
   async resolveReference(name: string): Promise<Descriptor | undefined> {
     const index = await this.readIndex();
     const entry = index.manifests.find((descriptor) => descriptor.annotations?.[refNameAnnotation] === name);

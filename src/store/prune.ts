@@ -39,7 +39,8 @@ export async function pruneStore(store: LayoutStore, options: PruneOptions = {})
     const reachable = new Set<Digest>();
     const chains = new Set<string>();
     const index = await store.readIndex();
-    for (const entry of index.manifests) {
+    const sideEntries = (await Promise.all((await store.listSideIndexes()).map(async (name) => (await store.readSideIndex(name)).manifests))).flat();
+    for (const entry of [...index.manifests, ...sideEntries]) {
       await reachableBlobs(store, entry, reachable);
       try {
         const image = await resolveImage(store, entry);

@@ -1,6 +1,6 @@
 import { chmod, lchown, link, lstat, mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TsbuildError, digestHex, messageOf, type Digest, type Manifest } from '../common/index.js';
+import { TsbuildError, digestHex, messageOf, type Descriptor, type Digest, type Manifest } from '../common/index.js';
 import { temporaryName } from './atomic.js';
 import { chainIds } from './image.js';
 import type { LayoutStore } from './layout-store.js';
@@ -16,7 +16,7 @@ export function snapshotPath(store: LayoutStore, chain: Digest): string {
  * writes into an existing file (it unlinks and creates anew), so sharing inodes with the parent
  * snapshot is safe and a snapshot costs little space.
  */
-async function linkTree(source: string, target: string, privileged: boolean): Promise<void> {
+export async function linkTree(source: string, target: string, privileged: boolean): Promise<void> {
   const info = await lstat(source);
   await mkdir(target, { mode: 0o700 });
   for (const name of await readdir(source)) {
@@ -38,11 +38,16 @@ async function linkTree(source: string, target: string, privileged: boolean): Pr
  * two processes unpacking the same chain do not disturb each other.
  */
 export async function unpackImage(store: LayoutStore, manifest: Manifest, diffIds: readonly Digest[], options: UnpackOptions = {}): Promise<string | undefined> {
+  return unpackLayers(store, manifest.layers, diffIds, options);
+}
+
+/** As unpackImage, for a stack of layers (LAYERS[i] has diff ID DIFFIDS[i]). */
+export async function unpackLayers(store: LayoutStore, layers: readonly Descriptor[], diffIds: readonly Digest[], options: UnpackOptions = {}): Promise<string | undefined> {
   const privileged = options.root ?? process.getuid?.() === 0;
   const chains = chainIds(diffIds);
   let previous: string | undefined;
   for (const [position, chain] of chains.entries()) {
-    const layer = manifest.layers[position];
+    const layer = layers[position];
     if (layer === undefined) throw new TsbuildError('INVALID_MEDIA_TYPE', `unpack image: fewer layers than diff_ids`);
     const final = snapshotPath(store, chain);
     if (await stat(final).then((info) => info.isDirectory(), () => false)) {
