@@ -22,6 +22,11 @@ export interface RunOptions {
   readonly pidFile?: string;
   /** Called with the runtime's process as soon as it starts (to send it signals). */
   readonly onSpawn?: (pid: number) => void;
+  /**
+   * With `pipe`: the container's output as it comes, instead of in the result (whose stdout is
+   * then empty and whose stderr keeps only a bounded tail, for the runtime's own error line).
+   */
+  readonly onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
 }
 
 export interface RunResult {
@@ -136,11 +141,20 @@ export class CommandRuntime implements OciRuntime {
       const child = spawn(command, args, { stdio });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
-      child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
+      const streaming = piped && options.onOutput !== undefined;
+      child.stdout?.on('data', (chunk: Buffer) => {
+        if (streaming) options.onOutput?.('stdout', chunk);
+        else out.push(chunk);
+      });
       let errBytes = 0;
       child.stderr?.on('data', (chunk: Buffer) => {
         err.push(chunk);
         errBytes += chunk.length;
+        if (streaming) {
+          options.onOutput?.('stderr', chunk);
+          while (errBytes > stderrTail && err.length > 1) errBytes -= err.shift()?.length ?? 0;
+          return;
+        }
         if (piped) return;
         (options.stderr ?? process.stderr).write(chunk);
         // Passed through, kept only for the runtime's error line at the end: a chatty build step
