@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -141,18 +142,49 @@ function deviceNumbers(rdev: number): { devmajor: number; devminor: number } {
   return { devmajor: ((low >>> 8) & 0xfff) | ((high & 0xfffff000) >>> 0), devminor: ((low & 0xff) | ((low >>> 12) & 0xfff00) | ((high & 0xfff) << 20)) >>> 0 };
 }
 
+/** Overlayfs marks: a whiteout is a 0/0 character device; an opaque directory has this xattr ("y"). */
+const overlayOpaqueXattrs = ['trusted.overlay.opaque', 'user.overlay.opaque'];
+
+function isOverlayOpaque(path: string): boolean {
+  return overlayOpaqueXattrs.some((name) => readXattr(path, name)?.toString() === 'y');
+}
+
+export interface DirectoryEntriesOptions {
+  /**
+   * ROOT is an overlayfs upper directory: its whiteouts (0/0 character devices) become OCI
+   * whiteouts (`.wh.NAME`), and its opaque directories get an opaque marker (`.wh..wh..opq`).
+   */
+  readonly overlayUpper?: boolean;
+}
+
+/** An OCI whiteout entry: an empty file whose name says what it hides. */
+function whiteoutEntry(path: string): LayerEntry {
+  return { path, type: 'file', mode: 0, uid: 0, gid: 0, mtime: 0, size: 0, content: () => new Uint8Array(0) };
+}
+
 /**
  * The entries of a directory tree as a layer holds them, in tar order, read lazily. Hard links
  * inside the tree become `link` entries to the first path seen; ownership is kept numerically.
  */
-export async function* directoryEntries(root: string, prefix = ''): AsyncGenerator<LayerEntry> {
+export async function* directoryEntries(root: string, prefix = '', options: DirectoryEntriesOptions = {}): AsyncGenerator<LayerEntry> {
   const seen = new Map<string, string>();
+  const overlay = options.overlayUpper === true;
   async function* walk(directory: string, relative: string): AsyncGenerator<LayerEntry> {
-    const names = (await readdir(directory)).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-    for (const name of names) {
+    const children: { name: string; entryName: string; info: Stats | undefined }[] = [];
+    for (const name of await readdir(directory)) {
+      const info = await lstat(join(directory, name));
+      const whiteout = overlay && info.isCharacterDevice() && info.rdev === 0;
+      children.push({ name, entryName: whiteout ? `.wh.${name}` : name, info: whiteout ? undefined : info });
+    }
+    if (overlay && relative !== '' && isOverlayOpaque(directory)) children.push({ name: '', entryName: '.wh..wh..opq', info: undefined });
+    children.sort((a, b) => Buffer.compare(Buffer.from(a.entryName), Buffer.from(b.entryName)));
+    for (const { name, entryName: outputName, info } of children) {
       const path = join(directory, name);
-      const entryPath = relative === '' ? name : `${relative}/${name}`;
-      const info = await lstat(path);
+      const entryPath = relative === '' ? outputName : `${relative}/${outputName}`;
+      if (info === undefined) {
+        yield whiteoutEntry(entryPath);
+        continue;
+      }
       // Only security.capability among the xattrs, as BuildKit's diff does: user.* and the
       // rest are host details, not image content.
       const capability = info.isFile() ? readXattr(path, 'security.capability') : undefined;
