@@ -1,0 +1,90 @@
+/**
+ * The local step cache: a step's key → the root filesystem after it, as the stack of layers
+ * that makes it. Each record is stored as an image (a manifest whose layers are that stack and
+ * whose config holds their diff IDs), listed in the store's side index `step-cache` under the
+ * key, so that the store's prune and verify walk records as they walk images without knowing
+ * what a cache is. Concurrent builds on one root share it: records are immutable blobs, and the
+ * side index is rewritten atomically under its own lock.
+ */
+import { Readable } from 'node:stream';
+import { MediaType, isTsbuildError, parseImageConfig, parseManifest, type Descriptor, type Digest, type Platform } from '../common/index.js';
+import type { Store } from '../store/index.js';
+
+export const stepKeyAnnotation = 'org.tsbuild.step.key';
+const sideIndex = 'step-cache';
+
+export interface LayerRef {
+  /** The compressed layer as stored. */
+  readonly descriptor: Descriptor;
+  /** sha256 of the uncompressed tar. */
+  readonly diffId: Digest;
+}
+
+/** The root filesystem after a step: every layer from the base image's first to the step's own. */
+export interface StepResult {
+  readonly layers: readonly LayerRef[];
+}
+
+export interface StepCache {
+  get(key: Digest): Promise<StepResult | undefined>;
+  put(key: Digest, result: StepResult, platform: Platform): Promise<void>;
+}
+
+export class LocalStepCache implements StepCache {
+  /** The side index read once per build: records are only ever added, and a miss is checked again. */
+  private entries: Map<string, Descriptor> | undefined;
+
+  constructor(private readonly store: Store) {}
+
+  private async load(): Promise<Map<string, Descriptor>> {
+    const index = await this.store.readSideIndex(sideIndex);
+    const map = new Map<string, Descriptor>();
+    for (const entry of index.manifests) {
+      const key = entry.annotations?.[stepKeyAnnotation];
+      if (key !== undefined) map.set(key, entry);
+    }
+    this.entries = map;
+    return map;
+  }
+
+  async get(key: Digest): Promise<StepResult | undefined> {
+    const entries = this.entries ?? (await this.load());
+    const entry = entries.get(key);
+    if (entry === undefined) return undefined;
+    try {
+      const manifest = parseManifest(await this.store.readBlob(entry.digest), entry.mediaType);
+      const config = parseImageConfig(await this.store.readBlob(manifest.config.digest));
+      const diffIds = config.rootfs.diff_ids;
+      if (diffIds.length !== manifest.layers.length) return undefined;
+      // A record whose layers were collected is no record: the step runs again.
+      for (const layer of manifest.layers) if (!(await this.store.hasBlob(layer.digest))) return undefined;
+      return { layers: manifest.layers.map((descriptor, i) => ({ descriptor, diffId: diffIds[i] as Digest })) };
+    } catch (error) {
+      if (isTsbuildError(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async put(key: Digest, result: StepResult, platform: Platform): Promise<void> {
+    const config = {
+      architecture: platform.architecture,
+      os: platform.os,
+      ...(platform.variant === undefined ? {} : { variant: platform.variant }),
+      rootfs: { type: 'layers', diff_ids: result.layers.map((layer) => layer.diffId) },
+    };
+    const configInfo = await this.store.putBlob(Readable.from([Buffer.from(JSON.stringify(config))]));
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: MediaType.ociManifest,
+      config: { mediaType: MediaType.ociConfig, digest: configInfo.digest, size: configInfo.size },
+      layers: result.layers.map((layer) => layer.descriptor),
+    };
+    const manifestInfo = await this.store.putBlob(Readable.from([Buffer.from(JSON.stringify(manifest))]));
+    const descriptor: Descriptor = { mediaType: MediaType.ociManifest, digest: manifestInfo.digest, size: manifestInfo.size, annotations: { [stepKeyAnnotation]: key } };
+    await this.store.updateSideIndex(sideIndex, (entries) => {
+      const kept = entries.filter((entry) => entry.annotations?.[stepKeyAnnotation] !== key);
+      return { entries: [...kept, descriptor], result: undefined };
+    });
+    this.entries?.set(key, descriptor);
+  }
+}
