@@ -2,6 +2,7 @@ import { registerCommands } from '../program.js';
 
 // Each command lives in its own file, registered here by name and imported only when run.
 registerCommands({
+  build: async () => (await import('./build.js')).registerBuild,
   debug: async () => (await import('./debug.js')).registerDebug,
   pull: async () => (await import('./pull.js')).registerPull,
   push: async () => (await import('./push.js')).registerPush,

@@ -1,0 +1,172 @@
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { LocalStepCache } from '../../cache/index.js';
+import { TsbuildError, formatPosition, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform } from '../../common/index.js';
+import { BuildStepError, build } from '../../executor/index.js';
+import { parseOutputSpec, writeOutput, type OutputSpec } from '../../exporter/index.js';
+import { parseBuildArgs } from '../../planner/index.js';
+import { push, type RegistryClient } from '../../registry/index.js';
+import { selectRuntime } from '../../runtime/index.js';
+import { ExitError, type CliIo } from '../io.js';
+import { createProgress, progressMode } from '../progress/index.js';
+import { addRootOption, storeFromOptions } from '../store-options.js';
+import { addInsecureRegistryOption, collect, registryClient } from './registry-options.js';
+
+interface BuildOptions {
+  tag: string[];
+  file?: string;
+  buildArg: string[];
+  target?: string;
+  label: string[];
+  cache: boolean;
+  pull?: boolean;
+  network: string;
+  progress?: string;
+  quiet?: boolean;
+  iidfile?: string;
+  output: string[];
+  push?: boolean;
+  runtime?: string;
+  platform?: string;
+  root?: string;
+  insecureRegistry: string[];
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** `-f`: a path (relative to the current directory, as docker), `-` for stdin, or CONTEXT/Dockerfile (or dockerfile). */
+async function dockerfileOf(contextDir: string | undefined, file: string | undefined, stdinUsed: boolean): Promise<{ source: string; file: string; path?: string }> {
+  if (file === '-') {
+    if (stdinUsed) throw new TsbuildError('INVALID_ARGUMENT', 'build: the Dockerfile and the context cannot both come from standard input');
+    return { source: await readStdin(), file: 'Dockerfile' };
+  }
+  const candidates = file !== undefined ? [resolve(file)] : contextDir === undefined ? [] : [join(contextDir, 'Dockerfile'), join(contextDir, 'dockerfile')];
+  for (const path of candidates) {
+    try {
+      return { source: await readFile(path, 'utf8'), file: file ?? basename(path), path };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new TsbuildError('INVALID_ARGUMENT', `build: read ${path}: ${(error as Error).message}`);
+    }
+  }
+  throw new TsbuildError('NOT_FOUND', `build: failed to read dockerfile: open ${candidates[0] ?? 'Dockerfile'}: no such file or directory`);
+}
+
+function parseLabels(values: readonly string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const value of values) {
+    const eq = value.indexOf('=');
+    labels[eq < 0 ? value : value.slice(0, eq)] = eq < 0 ? '' : value.slice(eq + 1);
+  }
+  return labels;
+}
+
+/** BuildKit's failure report: the step, its last output lines, and the Dockerfile lines around it. */
+function renderFailure(error: BuildStepError, source: string): string {
+  const lines = [`error: failed to solve: ${error.message}`];
+  if (error.output.length > 0) {
+    lines.push('------', ` > ${error.step}:`, ...error.output.map((line) => `   ${line}`), '------');
+  }
+  if (error.range !== undefined) {
+    const text = source.split(/\r?\n/);
+    const first = Math.max(1, error.range.start.line - 2);
+    const last = Math.min(text.length, error.range.end.line + 1);
+    lines.push(`${formatPosition(error.file, error.range)}`, '--------------------');
+    for (let n = first; n <= last; n++) {
+      const mark = n >= error.range.start.line && n <= error.range.end.line ? '>>>' : '   ';
+      lines.push(` ${String(n).padStart(3)} | ${mark} ${text[n - 1] ?? ''}`);
+    }
+    lines.push('--------------------');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function registerBuild(program: Command, io: CliIo): void {
+  const command = program
+    .command('build')
+    .description('build an image from a Dockerfile and a context')
+    .argument('<context>', 'the build context: a directory, or - for a Dockerfile on standard input and no context')
+    .option('-t, --tag <name>', 'name the image (repeatable)', collect, [])
+    .option('-f, --file <path>', 'the Dockerfile (default: CONTEXT/Dockerfile); - reads it from standard input')
+    .option('--build-arg <name[=value]>', 'set a build-time variable; NAME alone takes its value from the environment (repeatable)', collect, [])
+    .option('--target <stage>', 'build this stage and what it needs')
+    .option('--label <key=value>', 'set a label on the image (repeatable)', collect, [])
+    .option('--no-cache', 'run every step, using no cached result')
+    .option('--pull', 'always pull base images, even when the store has them')
+    .option('--network <mode>', 'network of RUN steps: default, host or none', 'default')
+    .option('--progress <mode>', 'progress output: auto, tty, plain, rawjson or quiet (default: BUILDKIT_PROGRESS, else auto)')
+    .option('-q, --quiet', 'print only the image ID')
+    .option('--iidfile <file>', 'write the image ID to this file')
+    .option('-o, --output <spec>', 'also write the result: type=oci|docker|tar|local,dest=PATH (repeatable)', collect, [])
+    .option('--push', 'push every -t name to its registry')
+    .option('--runtime <name>', 'OCI runtime for RUN: runtime-shim (default), crun, runc or a path')
+    .option('--platform <os/arch[/variant]>', "the image's platform (this machine's by default)");
+  addRootOption(addInsecureRegistryOption(command)).action(async (contextArg: string, options: BuildOptions) => {
+    if (!['default', 'host', 'none'].includes(options.network)) throw new TsbuildError('INVALID_ARGUMENT', `build: invalid --network ${JSON.stringify(options.network)}: use default, host or none`);
+    const platform = options.platform === undefined ? undefined : parsePlatform(options.platform);
+    if (platform !== undefined && !platformMatches(platform, hostPlatform())) {
+      throw new TsbuildError('INVALID_ARGUMENT', `build --platform ${formatPlatform(platform)}: building for a platform other than this machine's (${formatPlatform(hostPlatform())}) needs emulation (binfmt_misc with QEMU), which tsbuild does not provide yet`);
+    }
+    const outputs: OutputSpec[] = options.output.map((spec) => parseOutputSpec(spec));
+    const tags = options.tag.map((tag) => formatReference(parseReference(tag)));
+    if (options.push === true && tags.length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'build --push: name the image with -t');
+    const contextDir = contextArg === '-' ? undefined : resolve(contextArg);
+    if (contextDir !== undefined) {
+      const info = await stat(contextDir).catch(() => undefined);
+      if (info === undefined || !info.isDirectory()) throw new TsbuildError('NOT_FOUND', `build: unable to prepare context: path ${JSON.stringify(contextArg)} not found`);
+    }
+    const dockerfile = contextArg === '-' && options.file === undefined ? { source: await readStdin(), file: 'Dockerfile' } : await dockerfileOf(contextDir, options.file, contextArg === '-');
+
+    const quiet = options.quiet === true;
+    const mode = quiet ? 'quiet' : progressMode(options.progress, process.env);
+    const progress = createProgress(mode, { stderr: io.stderr, isTTY: io.isTty });
+    const store = await storeFromOptions(options);
+    let client: RegistryClient | undefined;
+    const registry = (): RegistryClient => (client ??= registryClient(options));
+    try {
+      let image;
+      try {
+        image = await build(
+          {
+            dockerfile: { ...dockerfile, ...(dockerfile.path === undefined ? {} : { path: dockerfile.path }) },
+            ...(contextDir === undefined ? {} : { contextDir }),
+            buildArgs: parseBuildArgs(options.buildArg, process.env),
+            ...(options.target === undefined ? {} : { target: options.target }),
+            labels: parseLabels(options.label),
+            noCache: !options.cache,
+            pull: options.pull === true,
+            network: options.network as 'default' | 'host' | 'none',
+            ...(platform === undefined ? {} : { platform }),
+            tags,
+          },
+          { store, runtime: selectRuntime(options.runtime), cache: new LocalStepCache(store), registry, onEvent: (event) => progress.onEvent(event) },
+        );
+      } finally {
+        await progress.finish();
+      }
+      for (const output of outputs) {
+        await writeOutput(store, { descriptor: image.manifest, names: tags }, await image.rootfs(), output, io.stdout);
+      }
+      if (options.push === true) {
+        for (const tag of tags) {
+          const result = await push({ source: tag, store, client: registry() });
+          if (!quiet) io.stderr.write(`pushed ${tag}: digest: ${result.digest} size: ${result.size}\n`);
+        }
+      }
+      if (options.iidfile !== undefined) await writeFile(options.iidfile, image.id);
+      if (quiet) io.stdout.write(`${image.id}\n`);
+    } catch (error) {
+      if (error instanceof BuildStepError) {
+        io.stderr.write(renderFailure(error, dockerfile.source));
+        throw new ExitError(1);
+      }
+      throw error;
+    } finally {
+      await client?.close();
+    }
+  });
+}

@@ -1,0 +1,527 @@
+/**
+ * The build: from a Dockerfile and a context to an image in the store. Stages run as soon as
+ * what they need is ready (independent stages in parallel; RUN steps bounded by the cores);
+ * each step that changes files is looked up in the step cache by its key first, and the root
+ * filesystem is unpacked only when a step actually has to run.
+ */
+import { availableParallelism } from 'node:os';
+import { mkdir, rm, writeFile, readFile } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { Readable } from 'node:stream';
+import pLimit from 'p-limit';
+import {
+  MediaType,
+  TsbuildError,
+  formatPlatform,
+  hostPlatform,
+  isTsbuildError,
+  messageOf,
+  parseReference,
+  formatReference,
+  uniqueHex,
+  type Descriptor,
+  type Digest,
+  type ImageConfig,
+  type Platform,
+  type SourceRange,
+} from '../common/index.js';
+import type { LayerRef, StepCache } from '../cache/index.js';
+import { resolveDockerfile, type BaseImageConfig, type ResolvedInstruction, type ResolvedStage } from '../planner/index.js';
+import { baseImageKey, copyKey, execKey, mkdirKey, scratchKey } from '../planner/cachekey.js';
+import { pull, type RegistryClient } from '../registry/index.js';
+import { resolveImage, type Store } from '../store/index.js';
+import type { OciRuntime } from '../runtime/index.js';
+import { applyMetadata, cloneConfig, configFromImage, containerConfig, historyComment, type ConfigState } from './image-config.js';
+import type { BuildEventListener } from './events.js';
+import { StepReporter, type StepHandle } from './progress.js';
+import { Snapshotter } from './snapshots.js';
+import { runStep, type RunEnvironment } from './run-op.js';
+import { copyStep, prepareContext, type ContextHandle } from './copy-op.js';
+import { mkdirStep } from './mkdir-op.js';
+
+export interface BuildRequest {
+  readonly dockerfile: { readonly source: string; readonly file: string; readonly path?: string };
+  /** The context directory; undefined for a build without context (`tsbuild build - < Dockerfile`). */
+  readonly contextDir?: string;
+  readonly buildArgs?: Readonly<Record<string, string>>;
+  readonly target?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly noCache?: boolean;
+  readonly pull?: boolean;
+  /** `host` (the default, as BuildKit's OCI worker without CNI), `none`; `default` means host. */
+  readonly network?: 'default' | 'host' | 'none';
+  readonly platform?: Platform;
+  /** Names the image gets in the store (fully qualified). */
+  readonly tags?: readonly string[];
+}
+
+export interface BuildDeps {
+  readonly store: Store;
+  readonly runtime: OciRuntime;
+  readonly cache: StepCache;
+  /** The registry client, made on first use (a build whose base images are all local needs none). */
+  readonly registry: () => RegistryClient;
+  readonly onEvent?: BuildEventListener;
+  /** RUN steps at once; default the number of cores. */
+  readonly concurrency?: number;
+}
+
+export interface BuiltImage {
+  /** The image ID: the config's digest, as docker prints it. */
+  readonly id: Digest;
+  readonly manifest: Descriptor;
+  readonly config: ImageConfig;
+  readonly layers: readonly LayerRef[];
+  readonly platform: Platform;
+  /** The unpacked root filesystem of the result (for the tar and local outputs). */
+  rootfs(): Promise<string>;
+}
+
+/** A failed step: where it is in the Dockerfile, and the last lines of its output. */
+export class BuildStepError extends TsbuildError {
+  constructor(
+    message: string,
+    readonly step: string,
+    readonly range: SourceRange | undefined,
+    readonly file: string,
+    readonly output: readonly string[],
+    options: { cause?: unknown; code?: TsbuildError['code'] } = {},
+  ) {
+    super(options.code ?? 'RUNTIME', message, options.cause === undefined ? {} : { cause: options.cause });
+  }
+}
+
+interface StageOutput {
+  readonly key: Digest;
+  readonly layers: readonly LayerRef[];
+  readonly config: ConfigState;
+  readonly platform: Platform;
+}
+
+interface BaseImage {
+  readonly manifestDigest: Digest;
+  readonly config: ImageConfig;
+  readonly layers: readonly LayerRef[];
+  readonly reference: string;
+}
+
+const created = (epoch: number | undefined): string => (epoch === undefined ? new Date() : new Date(epoch * 1000)).toISOString().replace(/\.\d{3}Z$/, (ms) => (ms === '.000Z' ? 'Z' : ms));
+
+/** The Dockerfile text of an instruction, continuation lines joined, as BuildKit names its steps. */
+function instructionText(source: string, range: SourceRange): string {
+  const lines = source.split(/\r?\n/).slice(range.start.line - 1, range.end.line);
+  const joined = lines.map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#'));
+  let text = '';
+  for (const line of joined) {
+    const continued = line.endsWith('\\');
+    text += (continued ? line.slice(0, -1) : line).trim() + ' ';
+    if (!continued) break;
+  }
+  const trimmed = text.trim();
+  const space = trimmed.search(/\s/);
+  return space < 0 ? trimmed.toUpperCase() : `${trimmed.slice(0, space).toUpperCase()}${trimmed.slice(space)}`;
+}
+
+function changesFiles(instruction: ResolvedInstruction): boolean {
+  return instruction.kind === 'RUN' || instruction.kind === 'COPY' || instruction.kind === 'ADD' || instruction.kind === 'WORKDIR';
+}
+
+/** Everything a build needs, so that stages can be written as plain functions of it. */
+interface BuildContext {
+  readonly request: BuildRequest;
+  readonly deps: BuildDeps;
+  readonly reporter: StepReporter;
+  readonly snapshots: Snapshotter;
+  readonly limit: ReturnType<typeof pLimit>;
+  readonly stages: ReadonlyMap<number, ResolvedStage>;
+  readonly stageCount: number;
+  readonly outputs: Map<number, Promise<StageOutput>>;
+  readonly bases: Map<string, Promise<BaseImage>>;
+  readonly baseConfigs: Map<string, BaseImage>;
+  readonly environment: RunEnvironment;
+  readonly sourceDateEpoch: number | undefined;
+  context: Promise<ContextHandle> | undefined;
+  /** One flight per key within the build: equal steps in two stages run once. */
+  readonly flights: Map<Digest, Promise<LayerRef | undefined>>;
+}
+
+function baseKey(reference: string, platform: Platform): string {
+  return `${reference}|${formatPlatform(platform)}`;
+}
+
+/** Finds a base image in the store, or pulls it (always with --pull). */
+async function loadBase(ctx: BuildContext, reference: string, platform: Platform): Promise<BaseImage> {
+  const key = baseKey(reference, platform);
+  const known = ctx.bases.get(key);
+  if (known !== undefined) return known;
+  const loading = (async (): Promise<BaseImage> => {
+    const normalized = formatReference(parseReference(reference));
+    const step = ctx.reporter.step(`[internal] load metadata for ${normalized}`).start();
+    try {
+      let descriptor = ctx.request.pull === true ? undefined : await ctx.deps.store.resolveReference(normalized);
+      let image = descriptor === undefined ? undefined : await resolveImage(ctx.deps.store, descriptor, platform).catch(() => undefined);
+      if (image === undefined) {
+        const result = await pull({ reference: normalized, store: ctx.deps.store, client: ctx.deps.registry(), platform }).catch((error: unknown) => {
+          throw new TsbuildError(isTsbuildError(error) ? error.code : 'REGISTRY', `load metadata for ${normalized}: ${messageOf(error)}`, { cause: error });
+        });
+        descriptor = result.manifest;
+        image = await resolveImage(ctx.deps.store, descriptor, platform);
+      }
+      const diffIds = image.config.rootfs.diff_ids;
+      const base: BaseImage = {
+        manifestDigest: image.descriptor.digest,
+        config: image.config,
+        layers: image.manifest.layers.map((layer, i) => ({ descriptor: layer, diffId: diffIds[i] as Digest })),
+        reference: normalized,
+      };
+      ctx.baseConfigs.set(key, base);
+      step.done();
+      return base;
+    } catch (error) {
+      step.fail(messageOf(error));
+      throw error;
+    }
+  })();
+  ctx.bases.set(key, loading);
+  return loading;
+}
+
+function stageDisplayName(stage: ResolvedStage, stageCount: number): string {
+  if (stageCount === 1) return '';
+  return stage.name === '' ? `stage-${stage.index}` : stage.name;
+}
+
+/** `[build 2/4] RUN make`: the stage (when there are several), the step's place, the instruction. */
+function stepName(prefix: string, index: number, total: number, text: string): string {
+  const width = 1 + Math.floor(Math.log10(Math.max(total, 1)));
+  return `[${prefix === '' ? '' : `${prefix} `}${String(index).padStart(width)}/${total}] ${text}`;
+}
+
+async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<StageOutput> {
+  const source = ctx.request.dockerfile.source;
+  const prefix = stageDisplayName(stage, ctx.stageCount);
+  const fileSteps = stage.instructions.filter(changesFiles).length;
+  const total = fileSteps + (stage.base.kind === 'image' ? 1 : 0);
+  let index = 0;
+
+  let key: Digest;
+  let layers: readonly LayerRef[];
+  let config: ConfigState;
+  let platform: Platform;
+  if (stage.base.kind === 'stage') {
+    const parent = await stageOutput(ctx, stage.base.stage);
+    ({ key, layers, platform } = parent);
+    config = cloneConfig(parent.config);
+    delete config.onBuild;
+    config.cmdSet = false;
+  } else if (stage.base.kind === 'scratch') {
+    key = scratchKey();
+    layers = [];
+    platform = stage.platform;
+    config = configFromImage(undefined, platform);
+  } else {
+    const step = ctx.reporter.step(stepName(prefix, ++index, total, `FROM ${stage.base.normalized}`), stage.range);
+    const base = await loadBase(ctx, stage.base.reference, stage.platform);
+    step.start();
+    step.status('resolve', `resolve ${base.reference}@${base.manifestDigest}`, true);
+    step.done();
+    key = baseImageKey(base.manifestDigest);
+    layers = base.layers;
+    platform = stage.platform;
+    config = configFromImage(base.config, platform);
+  }
+
+  for (const instruction of stage.instructions) {
+    if (!changesFiles(instruction)) {
+      try {
+        applyMetadata(config, instruction, undefined);
+      } catch (error) {
+        throw new BuildStepError(`${instruction.kind}: ${messageOf(error)}`, instruction.kind, instruction.range, ctx.request.dockerfile.file, [], { code: 'DOCKERFILE_PARSE', cause: error });
+      }
+      continue;
+    }
+    const name = stepName(prefix, ++index, total, instructionText(source, instruction.range));
+    const step = ctx.reporter.step(name, instruction.range);
+    try {
+      const result = await fileStep(ctx, step, instruction, { key, layers, config, platform });
+      key = result.key;
+      layers = result.layer === undefined ? layers : [...layers, result.layer];
+      config.history.push({ created_by: result.createdBy, comment: historyComment, ...(result.layer === undefined ? { empty_layer: true } : {}) });
+    } catch (error) {
+      step.fail(messageOf(error));
+      if (error instanceof BuildStepError) throw error;
+      throw new BuildStepError(messageOf(error), name, instruction.range, ctx.request.dockerfile.file, step.outputTail(), {
+        cause: error,
+        code: isTsbuildError(error) ? error.code : 'INTERNAL',
+      });
+    }
+  }
+  return { key, layers, config, platform };
+}
+
+interface StepInput {
+  readonly key: Digest;
+  readonly layers: readonly LayerRef[];
+  readonly config: ConfigState;
+  readonly platform: Platform;
+}
+
+interface StepOutcome {
+  readonly key: Digest;
+  readonly layer: LayerRef | undefined;
+  readonly createdBy: string;
+}
+
+/** The layer a step adds: from the cache when its key is there, else by running it once per build. */
+async function cachedOrRun(ctx: BuildContext, step: StepHandle, key: Digest, input: StepInput, execute: () => Promise<LayerRef | undefined>): Promise<LayerRef | undefined> {
+  if (ctx.request.noCache !== true) {
+    const hit = await ctx.deps.cache.get(key);
+    if (hit !== undefined && hit.layers.length >= input.layers.length) {
+      step.cached();
+      return hit.layers.length === input.layers.length ? undefined : hit.layers.at(-1);
+    }
+  }
+  let flight = ctx.flights.get(key);
+  if (flight === undefined) {
+    flight = (async () => {
+      step.start();
+      const layer = await execute();
+      await ctx.deps.cache.put(key, { layers: layer === undefined ? input.layers : [...input.layers, layer] }, input.platform);
+      step.done();
+      return layer;
+    })();
+    ctx.flights.set(key, flight);
+    return flight;
+  }
+  const layer = await flight;
+  step.cached();
+  return layer;
+}
+
+async function fileStep(ctx: BuildContext, step: StepHandle, instruction: ResolvedInstruction, input: StepInput): Promise<StepOutcome> {
+  switch (instruction.kind) {
+    case 'RUN': {
+      const plan = runStep(instruction, input.config, ctx.environment, ctx.request.network === 'none' ? 'none' : 'host');
+      const key = execKey(input.key, plan.keyInput);
+      const layer = await cachedOrRun(ctx, step, key, input, () =>
+        ctx.limit(() => plan.execute({ snapshots: ctx.snapshots, runtime: ctx.deps.runtime, layers: input.layers, step, sourceDateEpoch: ctx.sourceDateEpoch })),
+      );
+      return { key, layer, createdBy: plan.createdBy };
+    }
+    case 'COPY':
+    case 'ADD': {
+      const plan = await copyStep(instruction, input.config, {
+        context: () => openBuildContext(ctx),
+        stage: (index) => stageOutput(ctx, index),
+        image: async (reference) => {
+          const base = await loadBase(ctx, reference, input.platform);
+          return { key: baseImageKey(base.manifestDigest), layers: base.layers };
+        },
+        snapshots: ctx.snapshots,
+      });
+      const key = copyKey(input.key, plan.keyInput);
+      const layer = await cachedOrRun(ctx, step, key, input, () => plan.execute({ snapshots: ctx.snapshots, layers: input.layers, sourceDateEpoch: ctx.sourceDateEpoch }));
+      return { key, layer, createdBy: plan.createdBy };
+    }
+    case 'WORKDIR': {
+      const path = posix.resolve(input.config.workingDir ?? '/', instruction.path);
+      input.config.workingDir = path;
+      if (path === '/') return { key: input.key, layer: undefined, createdBy: `WORKDIR ${path}` };
+      const user = input.config.user ?? '';
+      const key = mkdirKey(input.key, path, user);
+      const layer = await cachedOrRun(ctx, step, key, input, () => mkdirStep({ snapshots: ctx.snapshots, layers: input.layers, path, user, sourceDateEpoch: ctx.sourceDateEpoch }));
+      return { key, layer, createdBy: `WORKDIR ${path}` };
+    }
+    default:
+      throw new TsbuildError('INTERNAL', `build: ${instruction.kind} changes no files`);
+  }
+}
+
+function openBuildContext(ctx: BuildContext): Promise<ContextHandle> {
+  ctx.context ??= (async () => {
+    if (ctx.request.contextDir === undefined) {
+      throw new TsbuildError('INVALID_ARGUMENT', 'this build has no context (the Dockerfile came on standard input): COPY and ADD can only use other stages, images and URLs');
+    }
+    const step = ctx.reporter.step('[internal] load build context').start();
+    try {
+      const handle = await prepareContext(ctx.request.contextDir, ctx.request.dockerfile.path, join(ctx.deps.store.root, 'context-index'));
+      step.done();
+      return handle;
+    } catch (error) {
+      step.fail(messageOf(error));
+      throw error;
+    }
+  })();
+  return ctx.context;
+}
+
+function stageOutput(ctx: BuildContext, index: number): Promise<StageOutput> {
+  const known = ctx.outputs.get(index);
+  if (known !== undefined) return known;
+  const stage = ctx.stages.get(index);
+  if (stage === undefined) return Promise.reject(new TsbuildError('INTERNAL', `build: stage ${index} was not planned`));
+  const output = buildStage(ctx, stage);
+  ctx.outputs.set(index, output);
+  return output;
+}
+
+/** The config JSON as BuildKit's exporter writes it: top-level keys sorted, as Go marshals a map. */
+function imageConfigBytes(config: ImageConfig): Buffer {
+  const sorted = Object.fromEntries(Object.entries(config).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return Buffer.from(JSON.stringify(sorted));
+}
+
+async function exportImage(ctx: BuildContext, output: StageOutput): Promise<BuiltImage> {
+  const step = ctx.reporter.step('exporting to image').start();
+  const time = created(ctx.sourceDateEpoch);
+  const config = cloneConfig(output.config);
+  if (ctx.request.labels !== undefined && Object.keys(ctx.request.labels).length > 0) config.labels = { ...config.labels, ...ctx.request.labels };
+  const history = config.history.map((entry) => (entry.created === undefined ? { created: time, ...entry } : entry));
+  const imageConfig: ImageConfig = {
+    architecture: output.platform.architecture,
+    config: containerConfig(config),
+    created: time,
+    history,
+    os: output.platform.os,
+    rootfs: { type: 'layers', diff_ids: output.layers.map((layer) => layer.diffId) },
+    ...(output.platform.variant === undefined ? {} : { variant: output.platform.variant }),
+    ...(config.author === undefined ? {} : { author: config.author }),
+  };
+  const store = ctx.deps.store;
+  step.status('layers', 'exporting layers', true);
+  const configInfo = await store.putBlob(Readable.from([imageConfigBytes(imageConfig)]));
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    config: { mediaType: MediaType.ociConfig, digest: configInfo.digest, size: configInfo.size },
+    layers: output.layers.map((layer) => layer.descriptor),
+  };
+  const manifestInfo = await store.putBlob(Readable.from([Buffer.from(JSON.stringify(manifest))]));
+  const descriptor: Descriptor = { mediaType: MediaType.ociManifest, digest: manifestInfo.digest, size: manifestInfo.size };
+  step.status('manifest', `writing image ${configInfo.digest}`, true);
+  for (const tag of ctx.request.tags ?? []) {
+    await store.setReference(tag, descriptor);
+    step.status(`name:${tag}`, `naming to ${tag}`, true);
+  }
+  step.done();
+  const snapshots = ctx.snapshots;
+  return {
+    id: configInfo.digest,
+    manifest: descriptor,
+    config: imageConfig,
+    layers: output.layers,
+    platform: output.platform,
+    rootfs: () => snapshots.view(output.layers),
+  };
+}
+
+function sourceDateEpoch(buildArgs: Readonly<Record<string, string>>): number | undefined {
+  const value = buildArgs.SOURCE_DATE_EPOCH ?? process.env.SOURCE_DATE_EPOCH;
+  return value !== undefined && /^[0-9]{1,15}$/.test(value) ? Number(value) : undefined;
+}
+
+/** The files the sandbox bind-mounts over /etc/hosts and /etc/resolv.conf, as BuildKit makes them. */
+async function sandboxFiles(store: Store): Promise<{ directory: string; environment: RunEnvironment }> {
+  const directory = join(store.temporaryDirectory, `build.${process.pid}.${uniqueHex(6)}.tmp`);
+  await mkdir(directory, { mode: 0o755 });
+  const hosts = join(directory, 'hosts');
+  const resolv = join(directory, 'resolv.conf');
+  await writeFile(hosts, '127.0.0.1\tlocalhost buildkitsandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n', { mode: 0o644 });
+  const hostResolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+  // A resolver on the host's loopback is not reachable from a sandbox with its own network;
+  // BuildKit then falls back to public resolvers. Here the build shares the host's network.
+  await writeFile(resolv, hostResolv === '' ? 'nameserver 8.8.8.8\nnameserver 8.8.4.4\n' : hostResolv, { mode: 0o644 });
+  return { directory, environment: { hostsFile: hosts, resolvConf: resolv, scratch: directory } };
+}
+
+/** Builds the target stage of a Dockerfile; the image is stored and named by every tag. */
+export async function build(request: BuildRequest, deps: BuildDeps): Promise<BuiltImage> {
+  const reporter = new StepReporter(deps.onEvent);
+  const platform = request.platform ?? hostPlatform();
+  const buildArgs = request.buildArgs ?? {};
+  const definition = reporter.step(`[internal] load build definition from ${request.dockerfile.file.split('/').at(-1) ?? 'Dockerfile'}`).start();
+  definition.status('transfer', `transferring dockerfile: ${Buffer.byteLength(request.dockerfile.source)}B`, true);
+  definition.done();
+
+  const partial: Omit<BuildContext, 'stages' | 'stageCount' | 'environment'> = {
+    request,
+    deps,
+    reporter,
+    snapshots: new Snapshotter(deps.store),
+    limit: pLimit(deps.concurrency ?? Math.max(1, availableParallelism())),
+    outputs: new Map(),
+    bases: new Map(),
+    baseConfigs: new Map(),
+    sourceDateEpoch: sourceDateEpoch(buildArgs),
+    context: undefined,
+    flights: new Map(),
+  };
+
+  // Resolution asks for base image configs (their ENV is in scope, their ONBUILD triggers run):
+  // fetch what it asked for and resolve again until it asks for nothing new.
+  const file = request.dockerfile;
+  let resolved;
+  for (let round = 0; ; round++) {
+    const wanted: { reference: string; platform: Platform }[] = [];
+    resolved = resolveDockerfile(
+      { source: file.source, file: file.file },
+      {
+        buildArgs,
+        ...(request.target === undefined ? {} : { target: request.target }),
+        platform: { build: hostPlatform(), target: platform },
+        baseImage: (reference: string, wantedPlatform: Platform): BaseImageConfig | undefined => {
+          const base = partial.baseConfigs.get(baseKey(reference, wantedPlatform));
+          if (base === undefined) {
+            wanted.push({ reference, platform: wantedPlatform });
+            return undefined;
+          }
+          const c = base.config.config ?? {};
+          return {
+            ...(c.Env === undefined ? {} : { env: c.Env }),
+            ...(c.WorkingDir === undefined ? {} : { workingDir: c.WorkingDir }),
+            ...(c.User === undefined ? {} : { user: c.User }),
+            ...(c.OnBuild === undefined || c.OnBuild === null ? {} : { onBuild: c.OnBuild }),
+          };
+        },
+      },
+    ).resolved;
+    if (wanted.length === 0 || round > 8) break;
+    await Promise.all(wanted.map((base) => loadBase(partial as BuildContext, base.reference, base.platform)));
+  }
+  if (resolved.unusedBuildArgs.length > 0) reporter.warn(`one or more build-args [${resolved.unusedBuildArgs.join(' ')}] were not consumed`);
+  for (const stage of resolved.stages) {
+    if (stage.platform.os !== platform.os || stage.platform.architecture !== platform.architecture) {
+      if (formatPlatform(stage.platform) !== formatPlatform(hostPlatform())) {
+        throw new TsbuildError('INVALID_ARGUMENT', `build for ${formatPlatform(stage.platform)}: running steps for a platform other than this machine's (${formatPlatform(hostPlatform())}) needs emulation (binfmt_misc with QEMU), which tsbuild does not provide yet`);
+      }
+    }
+  }
+
+  const { directory, environment } = await sandboxFiles(deps.store);
+  const ctx: BuildContext = {
+    ...partial,
+    stages: new Map(resolved.stages.map((stage) => [stage.index, stage])),
+    stageCount: resolved.stages.length === 1 ? 1 : Math.max(2, resolved.stages.length),
+    environment,
+  };
+  // The stage count that names steps is the Dockerfile's (BuildKit drops the stage name only when
+  // the whole file has one stage).
+  const totalStages = countStages(file.source);
+  (ctx as { stageCount: number }).stageCount = totalStages;
+  try {
+    // Every stage the target needs starts now; each waits only for what it reads.
+    const all = resolved.stages.map((stage) => stageOutput(ctx, stage.index));
+    const results = await Promise.allSettled(all);
+    const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    const target = await stageOutput(ctx, resolved.target);
+    return await exportImage(ctx, target);
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+}
+
+/** How many FROM lines the Dockerfile has (for BuildKit's rule: one stage → no stage name in step names). */
+function countStages(source: string): number {
+  return source.split(/\r?\n/).filter((line) => /^\s*from\s/i.test(line)).length;
+}

@@ -1,0 +1,231 @@
+/**
+ * The image config a stage builds up, changed by each instruction as BuildKit's dockerfile2llb
+ * changes it, with a history entry per instruction in BuildKit's words (`created_by`).
+ */
+import type { ContainerConfig, HealthConfig, History, ImageConfig, Platform } from '../common/index.js';
+import type { ResolvedInstruction } from '../planner/index.js';
+
+export const historyComment = 'buildkit.dockerfile.v0';
+const defaultPath = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** A mutable working copy of the parts of an image config that instructions change. */
+export interface ConfigState {
+  user?: string;
+  exposedPorts?: Record<string, Record<string, never>>;
+  env: string[];
+  entrypoint?: readonly string[] | null;
+  cmd?: readonly string[] | null;
+  volumes?: Record<string, Record<string, never>>;
+  workingDir?: string;
+  labels?: Record<string, string>;
+  stopSignal?: string;
+  argsEscaped?: boolean;
+  healthcheck?: HealthConfig;
+  onBuild?: string[] | null;
+  shell?: readonly string[];
+  author?: string;
+  /** Whether CMD was set in this stage (ENTRYPOINT then keeps it). */
+  cmdSet: boolean;
+  /** History entries, the base image's first. */
+  history: History[];
+}
+
+export function configFromImage(image: ImageConfig | undefined, platform: Platform): ConfigState {
+  const c: ContainerConfig = image?.config ?? {};
+  const state: ConfigState = {
+    env: [...(c.Env ?? [])],
+    cmdSet: false,
+    history: [...(image?.history ?? [])],
+    ...(c.User === undefined || c.User === '' ? {} : { user: c.User }),
+    ...(c.ExposedPorts === undefined ? {} : { exposedPorts: { ...c.ExposedPorts } }),
+    ...(c.Entrypoint === undefined ? {} : { entrypoint: c.Entrypoint }),
+    ...(c.Cmd === undefined ? {} : { cmd: c.Cmd }),
+    ...(c.Volumes === undefined ? {} : { volumes: { ...c.Volumes } }),
+    ...(c.WorkingDir === undefined || c.WorkingDir === '' ? {} : { workingDir: c.WorkingDir }),
+    ...(c.Labels === undefined ? {} : { labels: { ...c.Labels } }),
+    ...(c.StopSignal === undefined ? {} : { stopSignal: c.StopSignal }),
+    ...(c.ArgsEscaped === undefined ? {} : { argsEscaped: c.ArgsEscaped }),
+    ...(c.Healthcheck === undefined ? {} : { healthcheck: c.Healthcheck }),
+    ...(c.OnBuild === undefined ? {} : { onBuild: c.OnBuild === null ? null : [...c.OnBuild] }),
+    ...(c.Shell === undefined ? {} : { shell: c.Shell }),
+  };
+  if (image === undefined) state.workingDir = '/';
+  // As BuildKit: PATH is always set (never on Windows).
+  if (platform.os !== 'windows' && !state.env.some((entry) => entry.startsWith('PATH='))) state.env.push(defaultPath);
+  // ONBUILD triggers of the base ran in this stage; they are not inherited further.
+  if (image !== undefined) delete state.onBuild;
+  return state;
+}
+
+export function cloneConfig(state: ConfigState): ConfigState {
+  return structuredClone(state);
+}
+
+/** Sets KEY in an environment list in place, or appends it, as BuildKit's addEnv. */
+export function addEnv(env: string[], key: string, value: string): void {
+  const at = env.findIndex((entry) => (entry.includes('=') ? entry.slice(0, entry.indexOf('=')) : entry) === key);
+  if (at >= 0) env[at] = `${key}=${value}`;
+  else env.push(`${key}=${value}`);
+}
+
+/** Go's %q of a []string: `["a" "b"]`. */
+export function goQuotedList(values: readonly string[]): string {
+  return `[${values.map((value) => JSON.stringify(value)).join(' ')}]`;
+}
+
+/** Go's time.Duration String() for nanoseconds: 1m30s, 1.5s, 100ms, 0s. */
+export function goDuration(nanoseconds: number): string {
+  if (nanoseconds === 0) return '0s';
+  const negative = nanoseconds < 0;
+  let n = Math.abs(nanoseconds);
+  const trim = (value: string): string => value.replace(/\.?0+$/, '');
+  let out: string;
+  if (n < 1e3) out = `${n}ns`;
+  else if (n < 1e6) out = `${trim((n / 1e3).toFixed(3))}µs`;
+  else if (n < 1e9) out = `${trim((n / 1e6).toFixed(6))}ms`;
+  else {
+    const hours = Math.floor(n / 3.6e12);
+    n -= hours * 3.6e12;
+    const minutes = Math.floor(n / 6e10);
+    n -= minutes * 6e10;
+    const seconds = trim((n / 1e9).toFixed(9));
+    out = `${hours > 0 ? `${hours}h` : ''}${hours > 0 || minutes > 0 ? `${minutes}m` : ''}${seconds === '' ? '0' : seconds}s`;
+  }
+  return negative ? `-${out}` : out;
+}
+
+/** EXPOSE's port specs as BuildKit reads them: `80` → `80/tcp`, ranges expanded. */
+export function exposedPorts(ports: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const spec of ports) {
+    const slash = spec.indexOf('/');
+    const range = slash < 0 ? spec : spec.slice(0, slash);
+    const proto = slash < 0 ? 'tcp' : spec.slice(slash + 1).toLowerCase();
+    const [start, end] = range.split('-');
+    const first = Number(start);
+    const last = end === undefined ? first : Number(end);
+    if (!Number.isInteger(first) || !Number.isInteger(last) || first < 0 || last > 65535 || last < first || (start ?? '') === '') {
+      throw new Error(`invalid containerPort: ${range}`);
+    }
+    for (let port = first; port <= last; port++) out.push(`${port}/${proto}`);
+  }
+  return out;
+}
+
+function history(state: ConfigState, createdBy: string, created: string | undefined): void {
+  state.history.push({ ...(created === undefined ? {} : { created }), created_by: createdBy, comment: historyComment, empty_layer: true });
+}
+
+function withShell(state: ConfigState, args: readonly string[]): string[] {
+  return [...(state.shell !== undefined && state.shell.length > 0 ? state.shell : ['/bin/sh', '-c']), args.join(' ')];
+}
+
+/** The command a CMD, ENTRYPOINT or RUN in shell form runs: through the stage's SHELL. */
+export function shellCommand(state: ConfigState, args: readonly string[]): string[] {
+  return withShell(state, args);
+}
+
+/**
+ * Applies a metadata instruction to the config and records its history entry. Returns false
+ * for the instructions that change files (RUN, COPY, ADD, WORKDIR), which the caller handles.
+ */
+export function applyMetadata(state: ConfigState, instruction: ResolvedInstruction, created: string | undefined): boolean {
+  switch (instruction.kind) {
+    case 'ARG':
+      history(state, `ARG ${instruction.args.map((arg) => (arg.value === undefined ? arg.key : `${arg.key}=${arg.value}`)).join(' ')}`, created);
+      return true;
+    case 'ENV':
+      for (const pair of instruction.pairs) addEnv(state.env, pair.key, pair.value);
+      history(state, `ENV${instruction.pairs.map((pair) => ` ${pair.key}=${pair.value}`).join('')}`, created);
+      return true;
+    case 'LABEL':
+      state.labels ??= {};
+      for (const pair of instruction.pairs) state.labels[pair.key] = pair.value;
+      history(state, `LABEL${instruction.pairs.map((pair) => ` ${pair.key}=${pair.value}`).join('')}`, created);
+      return true;
+    case 'MAINTAINER':
+      state.author = instruction.maintainer;
+      history(state, `MAINTAINER ${instruction.maintainer}`, created);
+      return true;
+    case 'EXPOSE': {
+      const ports = exposedPorts(instruction.ports);
+      state.exposedPorts ??= {};
+      for (const port of ports) state.exposedPorts[port] = {};
+      history(state, `EXPOSE [${ports.join(' ')}]`, created);
+      return true;
+    }
+    case 'VOLUME':
+      state.volumes ??= {};
+      for (const volume of instruction.volumes) state.volumes[volume] = {};
+      history(state, `VOLUME [${instruction.volumes.join(' ')}]`, created);
+      return true;
+    case 'USER':
+      state.user = instruction.user;
+      history(state, `USER ${instruction.user}`, created);
+      return true;
+    case 'STOPSIGNAL':
+      state.stopSignal = instruction.signal;
+      history(state, `STOPSIGNAL ${instruction.signal}`, created);
+      return true;
+    case 'SHELL':
+      state.shell = [...instruction.shell];
+      history(state, `SHELL [${instruction.shell.join(' ')}]`, created);
+      return true;
+    case 'CMD': {
+      const args = instruction.shellForm ? withShell(state, instruction.cmdLine) : [...instruction.cmdLine];
+      state.cmd = args;
+      state.cmdSet = true;
+      state.argsEscaped = true;
+      history(state, `CMD ${goQuotedList(args)}`, created);
+      return true;
+    }
+    case 'ENTRYPOINT': {
+      const args = instruction.shellForm ? withShell(state, instruction.cmdLine) : [...instruction.cmdLine];
+      state.entrypoint = args;
+      if (!state.cmdSet) state.cmd = null;
+      history(state, `ENTRYPOINT ${goQuotedList(args)}`, created);
+      return true;
+    }
+    case 'HEALTHCHECK': {
+      const h: HealthConfig = {
+        Test: [...instruction.test],
+        ...(instruction.interval === 0 ? {} : { Interval: instruction.interval }),
+        ...(instruction.timeout === 0 ? {} : { Timeout: instruction.timeout }),
+        ...(instruction.startPeriod === 0 ? {} : { StartPeriod: instruction.startPeriod }),
+        ...(instruction.startInterval === 0 ? {} : { StartInterval: instruction.startInterval }),
+        ...(instruction.retries === 0 ? {} : { Retries: instruction.retries }),
+      };
+      state.healthcheck = h;
+      history(
+        state,
+        `HEALTHCHECK {Test:[${instruction.test.join(' ')}] Interval:${goDuration(instruction.interval)} Timeout:${goDuration(instruction.timeout)} StartPeriod:${goDuration(instruction.startPeriod)} StartInterval:${goDuration(instruction.startInterval)} Retries:${instruction.retries}}`,
+        created,
+      );
+      return true;
+    }
+    case 'ONBUILD':
+      state.onBuild = [...(state.onBuild ?? []), instruction.expression];
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** The container config as BuildKit writes it, fields in its order. */
+export function containerConfig(state: ConfigState): ContainerConfig {
+  return {
+    ...(state.user === undefined ? {} : { User: state.user }),
+    ...(state.exposedPorts === undefined ? {} : { ExposedPorts: state.exposedPorts }),
+    ...(state.env.length === 0 ? {} : { Env: state.env }),
+    ...(state.entrypoint === undefined || state.entrypoint === null ? {} : { Entrypoint: state.entrypoint }),
+    ...(state.cmd === undefined || state.cmd === null ? {} : { Cmd: state.cmd }),
+    ...(state.volumes === undefined ? {} : { Volumes: state.volumes }),
+    ...(state.workingDir === undefined || state.workingDir === '' ? {} : { WorkingDir: state.workingDir }),
+    ...(state.labels === undefined ? {} : { Labels: state.labels }),
+    ...(state.stopSignal === undefined ? {} : { StopSignal: state.stopSignal }),
+    ...(state.argsEscaped === undefined ? {} : { ArgsEscaped: state.argsEscaped }),
+    ...(state.healthcheck === undefined ? {} : { Healthcheck: state.healthcheck }),
+    ...(state.onBuild === undefined || state.onBuild === null ? {} : { OnBuild: state.onBuild }),
+    ...(state.shell === undefined ? {} : { Shell: state.shell }),
+  };
+}

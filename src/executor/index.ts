@@ -1,0 +1,7 @@
+/**
+ * The executor: walks a resolved Dockerfile's stages, runs the steps that the cache does not
+ * hold (RUN in the sandbox, COPY/ADD, WORKDIR), and writes the image. It never prints; it emits
+ * BuildEvents.
+ */
+export { build, BuildStepError, type BuildDeps, type BuildRequest, type BuiltImage } from './build.js';
+export type { BuildEvent, BuildEventListener, StepRef } from './events.js';

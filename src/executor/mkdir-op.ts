@@ -1,0 +1,33 @@
+/**
+ * WORKDIR: BuildKit makes the directory (with its parents, owned by the stage's USER) as a file
+ * operation of its own, which becomes a layer when the directory was not there.
+ */
+import { utimes } from 'node:fs/promises';
+import { mkdirInRoot } from '../common/index.js';
+import type { LayerRef } from '../cache/index.js';
+import type { Snapshotter } from './snapshots.js';
+import { resolveUser } from './user.js';
+
+export interface MkdirStep {
+  readonly snapshots: Snapshotter;
+  readonly layers: readonly LayerRef[];
+  readonly path: string;
+  /** The stage's USER ('' for root): the owner of the directories made. */
+  readonly user: string;
+  readonly sourceDateEpoch: number | undefined;
+}
+
+export async function mkdirStep(step: MkdirStep): Promise<LayerRef | undefined> {
+  const active = await step.snapshots.prepare(step.layers);
+  try {
+    const owner = step.user === '' ? { uid: 0, gid: 0 } : await resolveUser(active.path, step.user);
+    const made = await mkdirInRoot(active.path, step.path, { mode: 0o755, uid: owner.uid, gid: owner.gid });
+    if (step.sourceDateEpoch !== undefined) {
+      const time = new Date(step.sourceDateEpoch * 1000);
+      for (const directory of made.created) await utimes(directory, time, time);
+    }
+    return await active.commit(step.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: step.sourceDateEpoch });
+  } finally {
+    await active.discard();
+  }
+}

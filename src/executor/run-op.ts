@@ -1,0 +1,161 @@
+/**
+ * RUN: the command in a sandbox through the OCI runtime, on a writable snapshot of the stage's
+ * root filesystem, as BuildKit's exec op runs it: hostname `buildkitsandbox`, generated
+ * /etc/hosts and /etc/resolv.conf mounted over the image's, Docker's default capabilities, the
+ * stage's environment and the ARGs in effect, its WORKDIR (made when missing) and USER.
+ */
+import { chmod, lstat, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TsbuildError, mkdirInRoot, uniqueHex } from '../common/index.js';
+import type { LayerRef } from '../cache/index.js';
+import type { ExecKeyInput } from '../planner/cachekey.js';
+import type { ResolvedInstruction } from '../planner/index.js';
+import type { MountSpec, OciRuntime } from '../runtime/index.js';
+import { shellCommand, type ConfigState } from './image-config.js';
+import type { StepHandle } from './progress.js';
+import type { Snapshotter } from './snapshots.js';
+import { resolveUser } from './user.js';
+
+type RunInstruction = Extract<ResolvedInstruction, { kind: 'RUN' }>;
+
+export interface RunEnvironment {
+  readonly hostsFile: string;
+  readonly resolvConf: string;
+  /** A directory of the build's own for bundles and inline files. */
+  readonly scratch: string;
+}
+
+export interface RunExecution {
+  readonly snapshots: Snapshotter;
+  readonly runtime: OciRuntime;
+  readonly layers: readonly LayerRef[];
+  readonly step: StepHandle;
+  readonly sourceDateEpoch: number | undefined;
+}
+
+export interface RunPlan {
+  readonly keyInput: ExecKeyInput;
+  readonly createdBy: string;
+  execute(execution: RunExecution): Promise<LayerRef | undefined>;
+}
+
+/** What the sandbox mounts over; an image that lacks them gets them only for the step. */
+const sandboxPaths = ['/proc', '/dev', '/sys', '/etc/hosts', '/etc/resolv.conf'];
+
+/** A heredoc that is the whole command: `RUN <<EOF` (BuildKit's MustParseHeredoc). */
+const loneHeredoc = /^[0-9]*<<-?\s*(["']?)[A-Za-z_][A-Za-z0-9_]*\1$/;
+
+/** BuildKit's runCommandString: `|2 A=1 B=2 /bin/sh -c make` when ARGs are in effect. */
+function runCommandString(args: readonly string[], instruction: RunInstruction): string {
+  const env = new Map(instruction.env);
+  const order: string[] = [];
+  const values = new Map<string, string>();
+  for (const arg of instruction.args) {
+    if (!values.has(arg.key)) order.push(arg.key);
+    values.set(arg.key, env.get(arg.key) ?? arg.value ?? '');
+  }
+  const buildEnv = order.map((key) => `${key}=${values.get(key) ?? ''}`);
+  return [...(buildEnv.length > 0 ? [`|${buildEnv.length}`, ...buildEnv] : []), ...args].join(' ');
+}
+
+interface InlineScript {
+  readonly name: string;
+  readonly data: string;
+}
+
+/** The command line after heredocs and the shell, as dispatchRun makes it. */
+function commandLine(instruction: RunInstruction, config: ConfigState): { args: string[]; script: InlineScript | undefined } {
+  let args = [...instruction.cmdLine];
+  let script: InlineScript | undefined;
+  const files = instruction.files;
+  if (files.length > 0) {
+    const first = files[0];
+    if (args.length !== 1 || !instruction.shellForm || first === undefined) {
+      throw new TsbuildError('DOCKERFILE_PARSE', `parsing produced an invalid run command: ${JSON.stringify(args)}`);
+    }
+    if (loneHeredoc.test((args[0] ?? '').trim())) {
+      const data = first.chomp ? first.data.replace(/^\t+/gm, '') : first.data;
+      if (data.startsWith('#!')) {
+        script = { name: first.name, data };
+        args = [`/dev/pipes/${first.name}`];
+      } else {
+        args = [data];
+      }
+    } else {
+      args = [[args[0], ...files.map((file) => `\n${file.data}${file.name}`)].join('')];
+    }
+  }
+  if (instruction.shellForm) args = shellCommand(config, args);
+  return { args, script };
+}
+
+export function runStep(instruction: RunInstruction, config: ConfigState, environment: RunEnvironment, defaultNetwork: 'host' | 'none'): RunPlan {
+  if (instruction.mounts.length > 0) {
+    throw new TsbuildError('INVALID_ARGUMENT', `RUN --mount=${instruction.mounts[0]?.type ?? ''}: mounts in RUN are not supported yet`);
+  }
+  const { args, script } = commandLine(instruction, config);
+  const env = instruction.env.map(([key, value]) => `${key}=${value}`);
+  const cwd = config.workingDir === undefined || config.workingDir === '' ? '/' : config.workingDir;
+  const user = config.user ?? '';
+  const network = instruction.network === 'none' ? 'none' : instruction.network === 'host' ? 'host' : defaultNetwork;
+  const keyInput: ExecKeyInput = {
+    args,
+    env,
+    cwd,
+    user,
+    network,
+    security: instruction.security,
+    mounts: script === undefined ? [] : [{ type: 'inline', name: script.name, data: script.data }],
+  };
+  return {
+    keyInput,
+    createdBy: `RUN ${runCommandString(args, instruction)} # buildkit`,
+    async execute(execution: RunExecution): Promise<LayerRef | undefined> {
+      const active = await execution.snapshots.prepare(execution.layers);
+      const bundle = join(environment.scratch, `run-${uniqueHex(6)}`);
+      try {
+        const rootfs = active.path;
+        const created: string[] = [];
+        for (const path of sandboxPaths) {
+          if (!(await lstat(join(active.lower, path)).then(() => true, () => false))) created.push(path);
+        }
+        const identity = user === '' ? { uid: 0, gid: 0, additionalGids: [] } : await resolveUser(rootfs, user);
+        // BuildKit makes the working directory when the image lacks it, owned by the user.
+        await mkdirInRoot(rootfs, cwd, { mode: 0o755, uid: identity.uid, gid: identity.gid });
+        const mounts: MountSpec[] = [
+          { destination: '/etc/hosts', source: environment.hostsFile, options: ['rbind', 'ro'] },
+          { destination: '/etc/resolv.conf', source: environment.resolvConf, options: ['rbind', 'ro'] },
+        ];
+        await mkdir(bundle, { mode: 0o700 });
+        if (script !== undefined) {
+          const scriptPath = join(bundle, 'inline', script.name);
+          await mkdir(join(bundle, 'inline'), { mode: 0o755 });
+          await writeFile(scriptPath, script.data);
+          await chmod(scriptPath, 0o755);
+          mounts.push({ destination: `/dev/pipes/${script.name}`, source: scriptPath, options: ['rbind', 'ro'] });
+        }
+        await execution.runtime.prepare(bundle, {
+          args,
+          env,
+          cwd,
+          user: { uid: identity.uid, gid: identity.gid, ...(identity.additionalGids.length === 0 ? {} : { additionalGids: identity.additionalGids }) },
+          hostname: 'buildkitsandbox',
+          rootfs,
+          mounts,
+          network,
+        });
+        const result = await execution.runtime.run(bundle, `tsbuild-${uniqueHex(8)}`, {
+          stdio: 'pipe',
+          onOutput: (stream, chunk) => execution.step.log(stream, chunk),
+        });
+        if (result.status !== 0) {
+          throw new TsbuildError('RUNTIME', `process ${JSON.stringify(args.join(' '))} did not complete successfully: exit code: ${result.status}`);
+        }
+        return await active.commit({ created, ...(execution.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: execution.sourceDateEpoch }) });
+      } finally {
+        await active.discard();
+        await rm(bundle, { recursive: true, force: true });
+      }
+    },
+  };
+}

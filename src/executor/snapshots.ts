@@ -1,0 +1,228 @@
+/**
+ * Root filesystems for steps. A step that changes files works on an overlayfs mount whose lower
+ * directory is the unpacked root filesystem of the layers below it (shared, never written) and
+ * whose upper directory collects exactly what the step changed: the layer is read from the
+ * upper directory, never by walking the whole root filesystem. The result is then kept as the
+ * snapshot of the new chain (a hard-linked copy of the parent with the changes moved in), so
+ * that the next step starts from it at once.
+ */
+import { execFile } from 'node:child_process';
+import { chmod, lchown, lstat, mkdir, readdir, rename, rm, rmdir, stat, utimes } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { TsbuildError, messageOf, readXattr, type Digest } from '../common/index.js';
+import type { LayerRef } from '../cache/index.js';
+import { directoryEntries, writeLayer } from '../exporter/index.js';
+import { chainIds, linkTree, snapshotPath, temporaryName, unpackLayers, type Store } from '../store/index.js';
+
+const run = promisify(execFile);
+
+export interface ActiveSnapshot {
+  /** The writable root filesystem (the overlay mount). */
+  readonly path: string;
+  /** The read-only root filesystem below it. */
+  readonly lower: string;
+  /**
+   * Ends the step: unmounts, drops the mount points the sandbox created (CREATED: paths that did
+   * not exist below and may now exist as empty files or directories), writes the layer of what
+   * changed and keeps the new snapshot. No layer when nothing changed.
+   */
+  commit(options: CommitOptions): Promise<LayerRef | undefined>;
+  /** Unmounts and throws the changes away. Safe to call after commit, and more than once. */
+  discard(): Promise<void>;
+}
+
+export interface CommitOptions {
+  readonly created?: readonly string[];
+  /** Clamp file times in the layer to this (seconds). */
+  readonly sourceDateEpoch?: number;
+}
+
+function errno(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+const overlayOpaque = ['trusted.overlay.opaque', 'user.overlay.opaque'];
+
+/**
+ * Moves an overlay upper directory's changes into TARGET, a hard-linked copy of the lower
+ * directory: whiteouts remove, opaque directories are emptied first, files and links are
+ * renamed in (the upper directory is thrown away after), directories get the upper's metadata.
+ * Shared inodes are never written: a changed file is a new inode from the upper directory.
+ */
+async function applyUpper(upper: string, target: string): Promise<void> {
+  for (const name of await readdir(upper)) {
+    const source = join(upper, name);
+    const destination = join(target, name);
+    const info = await lstat(source);
+    if (info.isCharacterDevice() && info.rdev === 0) {
+      await rm(destination, { recursive: true, force: true });
+      continue;
+    }
+    if (info.isDirectory()) {
+      const existing = await lstat(destination).catch(() => undefined);
+      const opaque = overlayOpaque.some((xattr) => readXattr(source, xattr)?.toString() === 'y');
+      if (existing === undefined || !existing.isDirectory() || opaque) {
+        await rm(destination, { recursive: true, force: true });
+        await mkdir(destination);
+      }
+      await applyUpper(source, destination);
+      await lchown(destination, info.uid, info.gid);
+      await chmod(destination, info.mode & 0o7777);
+      await utimes(destination, info.atime, info.mtime);
+      continue;
+    }
+    await rm(destination, { recursive: true, force: true });
+    await rename(source, destination);
+  }
+}
+
+export class Snapshotter {
+  private emptyDirectory: Promise<string> | undefined;
+
+  constructor(private readonly store: Store) {}
+
+  /** An empty directory: the root filesystem of `scratch`. */
+  private empty(): Promise<string> {
+    this.emptyDirectory ??= (async () => {
+      const path = join(this.store.root, 'layers', 'empty');
+      await mkdir(path, { recursive: true, mode: 0o755 });
+      return path;
+    })();
+    return this.emptyDirectory;
+  }
+
+  /** The unpacked root filesystem of LAYERS (unpacked now where missing). Read-only by convention. */
+  async view(layers: readonly LayerRef[]): Promise<string> {
+    if (layers.length === 0) return this.empty();
+    const path = await unpackLayers(
+      this.store,
+      layers.map((layer) => layer.descriptor),
+      layers.map((layer) => layer.diffId),
+    );
+    return path ?? this.empty();
+  }
+
+  /** A writable root filesystem over LAYERS for one step. */
+  async prepare(layers: readonly LayerRef[]): Promise<ActiveSnapshot> {
+    const lower = await this.view(layers);
+    const directory = join(this.store.temporaryDirectory, temporaryName('step'));
+    const upper = join(directory, 'upper');
+    const work = join(directory, 'work');
+    const merged = join(directory, 'merged');
+    await mkdir(directory, { mode: 0o700 });
+    await Promise.all([upper, work, merged].map((path) => mkdir(path, { mode: 0o755 })));
+    // Metadata of the root directory comes from the upper directory's own.
+    const rootInfo = await stat(lower);
+    await chmod(upper, rootInfo.mode & 0o7777);
+    await lchown(upper, rootInfo.uid, rootInfo.gid);
+    let mounted = false;
+    try {
+      // redirect_dir and metacopy off: every change is whole in the upper directory, as the
+      // layer needs it (a renamed directory is copied up, not redirected).
+      await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work},redirect_dir=off,metacopy=off,index=off`, merged]);
+      mounted = true;
+    } catch (error) {
+      await rm(directory, { recursive: true, force: true });
+      throw new TsbuildError('RUNTIME', `mount overlay for a step: ${messageOf(error).trim()}`, { cause: error });
+    }
+    const unmount = async (): Promise<void> => {
+      if (!mounted) return;
+      try {
+        await run('umount', [merged]);
+      } catch {
+        // A process the sandbox left may still hold it: detach, so the directory can go.
+        await run('umount', ['-l', merged]).catch(() => undefined);
+      }
+      mounted = false;
+    };
+    const discard = async (): Promise<void> => {
+      await unmount();
+      await rm(directory, { recursive: true, force: true });
+    };
+    const store = this.store;
+    return {
+      path: merged,
+      lower,
+      discard,
+      async commit(options: CommitOptions): Promise<LayerRef | undefined> {
+        try {
+          await unmount();
+          await dropCreated(upper, lower, options.created ?? []);
+          if ((await readdir(upper)).length === 0 && (await sameRoot(upper, lower))) return undefined;
+          const written = await writeLayer(directoryEntries(upper, '', { overlayUpper: true }), store, options.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: options.sourceDateEpoch });
+          const layer: LayerRef = { descriptor: written.descriptor, diffId: written.diffId };
+          await keepSnapshot(store, lower, upper, layers, written.diffId);
+          return layer;
+        } finally {
+          await discard();
+        }
+      },
+    };
+  }
+}
+
+/** Whether the upper root directory's own metadata equals the lower's (a step that chmods / changes it). */
+async function sameRoot(upper: string, lower: string): Promise<boolean> {
+  const [a, b] = await Promise.all([stat(upper), stat(lower)]);
+  return (a.mode & 0o7777) === (b.mode & 0o7777) && a.uid === b.uid && a.gid === b.gid;
+}
+
+/** Keeps the root filesystem after the step as the snapshot of its chain, for the steps after it. */
+async function keepSnapshot(store: Store, lower: string, upper: string, layers: readonly LayerRef[], diffId: Digest): Promise<void> {
+  const chain = chainIds([...layers.map((layer) => layer.diffId), diffId]).at(-1) as Digest;
+  const final = snapshotPath(store, chain);
+  if (await exists(final)) return;
+  const temporary = join(store.root, 'layers', temporaryName('commit'));
+  try {
+    if (layers.length === 0) await mkdir(temporary, { mode: 0o755 });
+    else await linkTree(lower, temporary, (process.getuid?.() ?? 0) === 0);
+    await applyUpper(upper, temporary);
+    const info = await stat(upper);
+    await lchown(temporary, info.uid, info.gid);
+    await chmod(temporary, info.mode & 0o7777);
+    try {
+      await rename(temporary, final);
+    } catch (error) {
+      // Another build made the same snapshot first: theirs is as good as ours.
+      if (errno(error) !== 'ENOTEMPTY' && errno(error) !== 'EEXIST') throw error;
+    }
+  } finally {
+    await rm(temporary, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Removes what the sandbox made to mount over (/proc, /etc/hosts… in an image that lacks them):
+ * only empty files and directories at those paths, and then parents that were made for them and
+ * are now empty. A command that wrote there keeps its change.
+ */
+async function dropCreated(upper: string, lower: string, created: readonly string[]): Promise<void> {
+  for (const path of created) {
+    const relative = path.replace(/^\/+/, '');
+    if (relative === '') continue;
+    const inUpper = join(upper, relative);
+    const info = await lstat(inUpper).catch(() => undefined);
+    if (info === undefined) continue;
+    if (info.isFile() && info.size === 0) await rm(inUpper, { force: true });
+    else if (info.isDirectory()) await rmdir(inUpper).catch(() => undefined);
+    else continue;
+    let parent = dirname(relative);
+    while (parent !== '.' && parent !== '/' && parent !== '') {
+      if (await exists(join(lower, parent))) break;
+      const removed = await rmdir(join(upper, parent)).then(
+        () => true,
+        () => false,
+      );
+      if (!removed) break;
+      parent = dirname(parent);
+    }
+  }
+}
