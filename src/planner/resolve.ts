@@ -13,7 +13,7 @@
  *   HEALTHCHECK and ONBUILD are never expanded (a shell does it later, or a later build).
  */
 import { TsbuildError, formatPlatform, formatReference, hostPlatform, messageOf, parsePlatform, parseReference, suggest, type Platform, type SourceRange } from '../common/index.js';
-import { describeLines, locatedError } from './errors.js';
+import { describeLines, locatedAt } from './errors.js';
 import type { RawArg, RawCopyFields, RawDockerfile, RawHeredocFile, RawInstruction, RawKeyValue, RawStage } from './model.js';
 import { parseMount, type RunMount } from '../parser/index.js';
 import { expandWord, type EscapeToken, type ExpansionResult } from '../common/index.js';
@@ -266,7 +266,7 @@ class Expander {
       for (const name of result.unmatched) this.undefinedNames.add(name);
       return result;
     } catch (error) {
-      throw locatedError('EXPANSION', `resolve ${this.at.what} (${describeLines(this.at.range)}): ${messageOf(error)}`, [this.at.range], error);
+      throw new TsbuildError('EXPANSION', `resolve ${this.at.what} (${describeLines(this.at.range)}): ${messageOf(error)}`, { cause: error });
     }
   }
 
@@ -326,15 +326,17 @@ function resolveGlobalArgs(dockerfile: RawDockerfile, options: ResolveOptions, b
   const targetStage = options.target ?? last?.name ?? '';
   const globals = predefinedArgs(build, target, targetStage, buildArgs);
   for (const instruction of dockerfile.metaArgs) {
-    const expander = new Expander(dockerfile.escapeToken, globals.view(), { range: instruction.range, what: 'ARG' });
-    for (const arg of instruction.args) {
-      const value = Object.hasOwn(buildArgs, arg.key)
-        ? buildArgs[arg.key]
-        : arg.value === undefined
-          ? undefined
-          : expander.word(arg.value);
-      if (value !== undefined) globals.set(arg.key, value);
-    }
+    locatedAt(instruction.range, () => {
+      const expander = new Expander(dockerfile.escapeToken, globals.view(), { range: instruction.range, what: 'ARG' });
+      for (const arg of instruction.args) {
+        const value = Object.hasOwn(buildArgs, arg.key)
+          ? buildArgs[arg.key]
+          : arg.value === undefined
+            ? undefined
+            : expander.word(arg.value);
+        if (value !== undefined) globals.set(arg.key, value);
+      }
+    });
   }
   return globals;
 }
@@ -347,7 +349,7 @@ function normalizeReference(reference: string, range: SourceRange): string {
   try {
     return formatReference(parseReference(reference));
   } catch (error) {
-    throw locatedError('INVALID_REFERENCE', `resolve FROM (${describeLines(range)}): failed to parse stage name ${JSON.stringify(reference)}: ${messageOf(error)}`, [range], error);
+    throw new TsbuildError('INVALID_REFERENCE', `resolve FROM (${describeLines(range)}): failed to parse stage name ${JSON.stringify(reference)}: ${messageOf(error)}`, { cause: error });
   }
 }
 
@@ -355,11 +357,11 @@ function normalizeReference(reference: string, range: SourceRange): string {
 function resolveStageHeads(dockerfile: RawDockerfile, globals: Env, targetPlatform: Platform): StageState[] {
   const byName = new Map<string, number>();
   const states: StageState[] = [];
-  dockerfile.stages.forEach((raw, index) => {
+  dockerfile.stages.forEach((raw, index) => locatedAt(raw.range, () => {
     const expander = new Expander(dockerfile.escapeToken, globals.view(), { range: raw.range, what: 'FROM' });
     const baseName = expander.word(raw.baseName);
     if (baseName === '') {
-      throw locatedError('EXPANSION', `resolve FROM (${describeLines(raw.range)}): base name (${raw.baseName}) should not be blank`, [raw.range]);
+      throw new TsbuildError('EXPANSION', `resolve FROM (${describeLines(raw.range)}): base name (${raw.baseName}) should not be blank`);
     }
     let platform: Platform | undefined;
     if (raw.platform !== '') {
@@ -368,17 +370,16 @@ function resolveStageHeads(dockerfile: RawDockerfile, globals: Env, targetPlatfo
       if (value === '') {
         const unknown = [...platformExpander.undefinedNames];
         const hint = unknown.map((name) => suggest(name, [...globals.view().keys()])).find((s) => s !== undefined);
-        throw locatedError(
+        throw new TsbuildError(
           'EXPANSION',
           `resolve FROM (${describeLines(raw.range)}): empty platform value from expression ${raw.platform}` +
             (hint === undefined ? '' : ` (did you mean ${hint}?)`),
-          [raw.range],
         );
       }
       try {
         platform = parsePlatform(value, targetPlatform);
       } catch (error) {
-        throw locatedError('DOCKERFILE_PARSE', `resolve FROM (${describeLines(raw.range)}): ${messageOf(error)}`, [raw.range], error);
+        throw new TsbuildError('DOCKERFILE_PARSE', `resolve FROM (${describeLines(raw.range)}): ${messageOf(error)}`, { cause: error });
       }
       for (const name of platformExpander.used) expander.used.add(name);
     }
@@ -401,7 +402,7 @@ function resolveStageHeads(dockerfile: RawDockerfile, globals: Env, targetPlatfo
       config: undefined,
     });
     if (name !== '') byName.set(name, index);
-  });
+  }));
   return states;
 }
 
@@ -414,7 +415,7 @@ function namesOf(states: readonly StageState[]): Map<string, number> {
 /** Where COPY --from and RUN --mount from= point; these are never expanded. */
 function resolveReferences(states: readonly StageState[], state: StageState, list: readonly RawInstruction[]): void {
   const byName = namesOf(states);
-  for (const instruction of list) {
+  for (const instruction of list) locatedAt(instruction.range, () => {
     if (instruction.kind === 'COPY' && instruction.from !== '') {
       state.refs.set(instruction, [copySource(instruction.from, instruction.range, byName, states.length)]);
     } else if (instruction.kind === 'RUN' && instruction.mounts.length > 0) {
@@ -425,7 +426,7 @@ function resolveReferences(states: readonly StageState[], state: StageState, lis
           try {
             from = parseMount(value).from;
           } catch (error) {
-            throw locatedError('DOCKERFILE_PARSE', `resolve RUN (${describeLines(instruction.range)}): ${messageOf(error)}`, [instruction.range], error);
+            throw new TsbuildError('DOCKERFILE_PARSE', `resolve RUN (${describeLines(instruction.range)}): ${messageOf(error)}`, { cause: error });
           }
           if (from === undefined) return undefined;
           const stage = byName.get(stageLookupName(from));
@@ -433,7 +434,7 @@ function resolveReferences(states: readonly StageState[], state: StageState, lis
         }),
       );
     }
-  }
+  });
 }
 
 function copySource(from: string, range: SourceRange, byName: ReadonlyMap<string, number>, stageCount: number): StageRef {
@@ -442,19 +443,18 @@ function copySource(from: string, range: SourceRange, byName: ReadonlyMap<string
   try {
     literal = expandWord(from, new Map()).value;
   } catch (error) {
-    throw locatedError('EXPANSION', `resolve COPY (${describeLines(range)}): ${messageOf(error)}`, [range], error);
+    throw new TsbuildError('EXPANSION', `resolve COPY (${describeLines(range)}): ${messageOf(error)}`, { cause: error });
   }
   if (literal !== from) {
-    throw locatedError(
+    throw new TsbuildError(
       'EXPANSION',
       `resolve COPY (${describeLines(range)}): variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround`,
-      [range],
     );
   }
   if (stageIndexPattern.test(from)) {
     const index = Number.parseInt(from, 10);
     if (index < 0 || index >= stageCount) {
-      throw locatedError('DOCKERFILE_PARSE', `resolve COPY (${describeLines(range)}): invalid stage index ${index}`, [range]);
+      throw new TsbuildError('DOCKERFILE_PARSE', `resolve COPY (${describeLines(range)}): invalid stage index ${index}`);
     }
     return { kind: 'stage', stage: index };
   }
@@ -491,7 +491,7 @@ function checkCycles(states: readonly StageState[]): void {
   for (const state of states) {
     const cycle = visit(state.index, []);
     if (cycle !== undefined) {
-      throw locatedError('DOCKERFILE_PARSE', `resolve stages: circular dependency detected on stage: ${state.displayName}`, cycle);
+      throw new TsbuildError('DOCKERFILE_PARSE', `resolve stages: circular dependency detected on stage: ${state.displayName}`, { ranges: cycle });
     }
   }
 }
@@ -539,7 +539,7 @@ function dispatchStage(state: StageState, context: DispatchContext, targetPlatfo
   if (state.base.kind === 'stage') {
     const parent = context.done.get(state.base.stage);
     if (parent === undefined) {
-      throw locatedError('INTERNAL', `resolve FROM (${describeLines(state.raw.range)}): base stage ${state.base.stage} not resolved`, [state.raw.range]);
+      throw new TsbuildError('INTERNAL', `resolve FROM (${describeLines(state.raw.range)}): base stage ${state.base.stage} not resolved`);
     }
     env = parent.env.clone();
     imageEnv = parent.imageEnv.clone();
@@ -565,11 +565,11 @@ function dispatchStage(state: StageState, context: DispatchContext, targetPlatfo
       images.add(ref.reference);
       return;
     }
-    if (!context.done.has(ref.stage)) throw locatedError('DOCKERFILE_PARSE', `resolve ${what()}`, [range]);
+    if (!context.done.has(ref.stage)) throw new TsbuildError('DOCKERFILE_PARSE', `resolve ${what()}`);
     dependencies.add(ref.stage);
   };
 
-  for (const raw of [...(state.triggers ?? []), ...state.raw.instructions]) {
+  for (const raw of [...(state.triggers ?? []), ...state.raw.instructions]) locatedAt(raw.range, () => {
     const snapshot = env.pairs();
     const expander = new Expander(context.escapeToken, env.view(), { range: raw.range, what: raw.kind });
     const common = { range: raw.range, name: raw.name, env: snapshot };
@@ -643,7 +643,7 @@ function dispatchStage(state: StageState, context: DispatchContext, targetPlatfo
             mount = parseMount(value, (word) => expander.word(word));
           } catch (error) {
             if (error instanceof TsbuildError && error.code === 'EXPANSION') throw error;
-            throw locatedError('DOCKERFILE_PARSE', `resolve RUN (${where}): ${messageOf(error)}`, [raw.range], error);
+            throw new TsbuildError('DOCKERFILE_PARSE', `resolve RUN (${where}): ${messageOf(error)}`, { cause: error });
           }
           const ref = refs[i];
           if (ref !== undefined) {
@@ -673,7 +673,7 @@ function dispatchStage(state: StageState, context: DispatchContext, targetPlatfo
       case 'VOLUME': {
         const volumes = raw.volumes.map((volume) => expander.word(volume));
         if (volumes.some((volume) => volume === '')) {
-          throw locatedError('EXPANSION', `resolve VOLUME (${where}): VOLUME specified can not be an empty string`, [raw.range]);
+          throw new TsbuildError('EXPANSION', `resolve VOLUME (${where}): VOLUME specified can not be an empty string`);
         }
         instructions.push({ ...common, kind: 'VOLUME', volumes, variables: expander.variables() });
         break;
@@ -693,7 +693,7 @@ function dispatchStage(state: StageState, context: DispatchContext, targetPlatfo
         instructions.push({ ...common, ...rest, variables: { used: [], undefined: [] } } as ResolvedInstruction);
       }
     }
-  }
+  });
 
   return {
     stage: {
@@ -751,15 +751,17 @@ function buildGraph(dockerfile: RawDockerfile, options: ResolveOptions, parse: P
       if (!reachable.has(state.index) || state.triggers !== undefined) continue;
       const texts = triggerTexts(state, states, options, targetPlatform, withImages);
       if (texts.length > 0 && parse === undefined) {
-        throw locatedError('INTERNAL', `resolve FROM (${describeLines(state.raw.range)}): ONBUILD triggers need an instruction parser`, [state.raw.range]);
+        throw new TsbuildError('INTERNAL', `resolve FROM (${describeLines(state.raw.range)}): ONBUILD triggers need an instruction parser`, { ranges: [state.raw.range] });
       }
-      state.triggers = texts.map((text) => {
-        try {
-          return (parse as ParseInstruction)(text, state.raw.range, dockerfile.escapeToken);
-        } catch (error) {
-          throw locatedError('DOCKERFILE_PARSE', `resolve ONBUILD trigger of FROM (${describeLines(state.raw.range)}): ${messageOf(error)}`, [state.raw.range], error);
-        }
-      });
+      state.triggers = texts.map((text) =>
+        locatedAt(state.raw.range, () => {
+          try {
+            return (parse as ParseInstruction)(text, state.raw.range, dockerfile.escapeToken);
+          } catch (error) {
+            throw new TsbuildError('DOCKERFILE_PARSE', `resolve ONBUILD trigger of FROM (${describeLines(state.raw.range)}): ${messageOf(error)}`, { cause: error });
+          }
+        }),
+      );
       resolveReferences(states, state, state.triggers);
       grew ||= state.triggers.some((trigger) => state.refs.has(trigger));
     }
@@ -790,7 +792,7 @@ function triggerTexts(state: StageState, states: readonly StageState[], options:
  * @throws TsbuildError `EXPANSION` (a word that cannot be expanded, a FROM that expands to
  * nothing), `DOCKERFILE_PARSE` (stage graph errors: cycles, references to later stages, bad
  * mounts or platforms), `INVALID_ARGUMENT` (unknown target), `INVALID_REFERENCE` (a FROM that
- * is no image reference). `errorRanges(error)` gives the Dockerfile ranges involved.
+ * is no image reference). The error's `ranges` are the Dockerfile ranges involved.
  */
 export function resolveRaw(dockerfile: RawDockerfile, options: ResolveOptions = {}, parse?: ParseInstruction): ResolvedDockerfile {
   const graph = buildGraph(dockerfile, options, parse, true);
