@@ -3,9 +3,9 @@
  * rendered, in one message), then resolve stages, scopes and expansions.
  */
 import { TsbuildError } from '../common/index.js';
-import { parseDockerfile, parseTrigger, renderDiagnostic, type Channel, type ParseResult } from '../parser/index.js';
-import type { RawInstruction } from './model.js';
-import { resolveRaw, type ResolveOptions, type ResolvedDockerfile } from './resolve.js';
+import { parseDockerfile, renderDiagnostic, type Channel, type ParseResult } from '../parser/index.js';
+import type { ResolveOptions, ResolvedDockerfile } from './model.js';
+import { resolveRaw } from './resolve.js';
 
 export interface DockerfileInput {
   readonly source: string;
@@ -28,12 +28,6 @@ export function resolveDockerfile(input: DockerfileInput, options: ResolveOption
       ranges: errors.map((d) => d.range),
     });
   }
-  const resolved = resolveRaw(parsed.dockerfile, options, (text, range, escapeToken): RawInstruction => {
-    const trigger = parseTrigger(text, escapeToken, parsed.channel);
-    if (trigger.command === undefined) {
-      throw new TsbuildError('DOCKERFILE_PARSE', `parse ONBUILD trigger ${JSON.stringify(text)}: ${trigger.diagnostics.map((d) => d.message).join('; ')}`);
-    }
-    return { ...trigger.command, range };
-  });
+  const resolved = resolveRaw(parsed.dockerfile, { channel: parsed.channel, ...options });
   return { parsed, resolved };
 }
