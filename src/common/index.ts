@@ -14,3 +14,4 @@ export * from './tar-reader.js';
 export * from './lazy-modules.js';
 export * from './unique-hex.js';
 export * from './xdg.js';
+export * from './duration.js';
