@@ -1,7 +1,14 @@
 /**
  * One error base for every stage. Tests assert on `code`, never on message text.
  * Messages follow the form "verb noun: cause", lowercase, no trailing period.
+ *
+ * An error also says what it concerns, for a caller to show it: the Dockerfile ranges
+ * (`ranges`), or the image reference and digest. Each stage attaches a Dockerfile location at
+ * one point (`withLocation` around one instruction), as BuildKit's `parser.WithLocation` does,
+ * rather than at every `throw`.
  */
+import type { SourceRange } from './source-range.js';
+
 export type ErrorCode =
   // user input
   | 'INVALID_ARGUMENT'
@@ -31,18 +38,56 @@ export interface TsbuildErrorOptions {
   readonly cause?: unknown;
   /** Retrying the same operation may succeed (network faults, 5xx, 429). */
   readonly temporary?: boolean;
+  /** The Dockerfile ranges the error concerns, innermost first. */
+  readonly ranges?: readonly SourceRange[];
+  /** The image reference the error concerns, as the user gave it. */
+  readonly reference?: string;
+  /** The content digest the error concerns. */
+  readonly digest?: string;
 }
 
 export class TsbuildError extends Error {
   readonly code: ErrorCode;
   readonly temporary: boolean;
+  readonly reference: string | undefined;
+  readonly digest: string | undefined;
+  #ranges: readonly SourceRange[];
 
   constructor(code: ErrorCode, message: string, options: TsbuildErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'TsbuildError';
     this.code = code;
     this.temporary = options.temporary ?? false;
+    this.reference = options.reference;
+    this.digest = options.digest;
+    this.#ranges = options.ranges ?? [];
   }
+
+  /** The Dockerfile ranges the error concerns, innermost first; empty when it concerns none. */
+  get ranges(): readonly SourceRange[] {
+    return this.#ranges;
+  }
+
+  /** Adds an enclosing location; `withLocation` is the way to call it. */
+  static locate(error: TsbuildError, ranges: readonly SourceRange[]): TsbuildError {
+    error.#ranges = [...error.#ranges, ...ranges];
+    return error;
+  }
+}
+
+/**
+ * The error, located at `range` (an instruction, a FROM line) as well as wherever it already
+ * was. A value that is no `TsbuildError` was not expected: it becomes an `INTERNAL` error with
+ * the value as its cause. Used once per stage, around the unit a user can find in the source.
+ */
+export function withLocation(error: unknown, range: SourceRange | readonly SourceRange[]): TsbuildError {
+  const ranges = isRangeList(range) ? range : [range];
+  if (error instanceof TsbuildError) return TsbuildError.locate(error, ranges);
+  return new TsbuildError('INTERNAL', messageOf(error), { cause: error, ranges });
+}
+
+function isRangeList(value: SourceRange | readonly SourceRange[]): value is readonly SourceRange[] {
+  return Array.isArray(value);
 }
 
 export function isTsbuildError(value: unknown, code?: ErrorCode): value is TsbuildError {

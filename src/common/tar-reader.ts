@@ -10,13 +10,15 @@
  * extended headers are capped in size, and a truncated archive is an error, not a short entry.
  */
 import { TsbuildError } from './errors.js';
+import { tarBlockSize as blockSize, tarPadding as padding, tarTypeFlags, type TarEntryType } from './tar-format.js';
 
-export type TarEntryType = 'file' | 'link' | 'symlink' | 'character-device' | 'block-device' | 'directory' | 'fifo' | 'unsupported';
+/** What a header says it is: one of the types tsbuild knows, or another. */
+export type TarReadType = TarEntryType | 'unsupported';
 
 export interface TarEntryHeader {
   /** As written (PAX `path` and GNU long names applied); decoded as UTF-8. */
   readonly name: string;
-  readonly type: TarEntryType;
+  readonly type: TarReadType;
   /** The raw type flag, for errors about unsupported entries. */
   readonly typeflag: string;
   readonly mode: number;
@@ -53,21 +55,15 @@ export interface TarReadOptions {
   readonly what?: string;
 }
 
-const blockSize = 512;
 const paxXattrPrefix = 'SCHILY.xattr.';
 /** Types whose size field says nothing about what follows: no content (Go's isHeaderOnlyType). */
-const headerOnly = new Set<TarEntryType>(['link', 'symlink', 'character-device', 'block-device', 'directory', 'fifo']);
+const headerOnly = new Set<TarReadType>(['link', 'symlink', 'character-device', 'block-device', 'directory', 'fifo']);
 
-const typeByFlag: Record<string, TarEntryType> = {
-  '0': 'file',
+const typeByFlag: Readonly<Record<string, TarEntryType>> = {
+  ...Object.fromEntries(Object.entries(tarTypeFlags).map(([type, flag]) => [flag, type as TarEntryType])),
+  // Go reads both as a regular file: a NUL flag (old archives) and `7` (contiguous file).
   '\0': 'file',
   '7': 'file',
-  '1': 'link',
-  '2': 'symlink',
-  '3': 'character-device',
-  '4': 'block-device',
-  '5': 'directory',
-  '6': 'fifo',
 };
 
 /** Bytes of an async iterable, taken as exact slices or streamed, never more than asked for. */
@@ -153,9 +149,6 @@ class ByteSource {
   }
 }
 
-function padding(size: number): number {
-  return (blockSize - (size % blockSize)) % blockSize;
-}
 
 function cString(block: Buffer, offset: number, length: number): string {
   const field = block.subarray(offset, offset + length);
@@ -295,7 +288,7 @@ export async function* readTar(source: AsyncIterable<Uint8Array>, options: TarRe
         if (prefix !== '') name = `${prefix}/${name}`;
       }
       const flag = String.fromCharCode(block[156] ?? 0);
-      let type: TarEntryType = typeByFlag[flag] ?? 'unsupported';
+      let type: TarReadType = typeByFlag[flag] ?? 'unsupported';
       name = records.get('path')?.toString('utf8') ?? longName ?? name;
       // Old archives mark directories by a trailing slash on a regular file.
       if (flag === '\0' && name.endsWith('/')) type = 'directory';

@@ -3,8 +3,7 @@ import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { extract } from 'tar-stream';
-import { createHasher, digestHex, familiarReference, isIndexMediaType, MediaType, messageOf, nodeZlib, parseDigest, parseImageConfig, parseIndex, parseReference, refNameAnnotation, TsbuildError, type Descriptor, type Digest, type Platform } from '../common/index.js';
+import { createHasher, digestHex, familiarReference, isIndexMediaType, MediaType, messageOf, nodeZlib, parseDigest, parseImageConfig, parseIndex, parseReference, readTar, refNameAnnotation, TsbuildError, type Descriptor, type Digest, type Platform } from '../common/index.js';
 import { decompressLayer, decompressStream, reachableBlobs, resolveImage, storeName, temporaryName, writeAll, type LayoutStore } from '../store/index.js';
 import { compressLayer, sourceDateEpochFromEnv, tarStream, type LayerEntry, type OpenedContent } from './layer.js';
 
@@ -196,30 +195,24 @@ export async function loadArchive(store: LayoutStore, archive: Readable | AsyncI
     const members = new Map<string, string>();
     // docker save writes a layer shared by several images once, and symlinks to it elsewhere.
     const links = new Map<string, string>();
-    const extractor = extract();
-    // As docker load: an archive may also come gzip- or zstd-compressed (`save | gzip`).
-    const feeding = pipeline(Readable.from(decompressStream(archive, 'decompress archive')), extractor);
-    feeding.catch(() => undefined);
     let count = 0;
-    for await (const entry of extractor) {
-      const key = memberKey(entry.header.name);
-      if (entry.header.type === 'symlink' && key !== undefined && typeof entry.header.linkname === 'string') {
-        links.set(key, entry.header.linkname);
-        entry.resume();
-      } else if ((entry.header.type === 'file' || entry.header.type === 'contiguous-file') && key !== undefined) {
+    // As docker load: an archive may also come gzip- or zstd-compressed (`save | gzip`).
+    for await (const { header, body } of readTar(decompressStream(archive, 'decompress archive'), { what: 'load archive' })) {
+      const key = memberKey(header.name);
+      if (key === undefined) continue;
+      if (header.type === 'symlink') {
+        links.set(key, header.linkname);
+      } else if (header.type === 'file') {
         const path = join(spool, `m${count++}`);
         const handle = await open(path, 'wx', 0o600);
         try {
-          await pipeline(entry, handle.createWriteStream());
+          await pipeline(Readable.from(body), handle.createWriteStream());
         } finally {
           await handle.close().catch(() => undefined);
         }
         members.set(key, path);
-      } else {
-        entry.resume();
       }
     }
-    await feeding;
     resolveMemberLinks(members, links);
     const readJson = async (key: string): Promise<unknown> => {
       const path = members.get(key);

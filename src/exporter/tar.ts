@@ -3,9 +3,9 @@
  * cannot hold a value (long or non-ASCII names, large sizes or ids). Numeric uid/gid only,
  * empty uname/gname, whole-second mtimes; the bytes depend on nothing but the entries given.
  */
-import { TsbuildError } from '../common/index.js';
+import { TsbuildError, tarBlockSize as blockSize, tarPadding, tarTypeFlags, type TarEntryType } from '../common/index.js';
 
-export type TarEntryType = 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo';
+export type { TarEntryType } from '../common/index.js';
 
 export interface TarHeader {
   /** Relative path, `/`-separated, no leading `/` or `./`; directories without trailing `/`. */
@@ -27,8 +27,6 @@ export interface TarHeader {
   readonly pax?: Readonly<Record<string, string | Uint8Array>>;
 }
 
-export const blockSize = 512;
-const typeFlags: Record<TarEntryType, string> = { file: '0', link: '1', symlink: '2', 'character-device': '3', 'block-device': '4', directory: '5', fifo: '6' };
 
 function isPlainAscii(text: string): boolean {
   return /^[\x20-\x7e]*$/.test(text);
@@ -79,8 +77,7 @@ function ustarBlock(header: TarHeader, name: string, typeflag: string, size: num
 }
 
 export function padding(size: number): Buffer {
-  const rest = size % blockSize;
-  return Buffer.alloc(rest === 0 ? 0 : blockSize - rest);
+  return Buffer.alloc(tarPadding(size));
 }
 
 /** Header blocks for one entry (a PAX extended header first when needed). Content and padding follow. */
@@ -98,7 +95,7 @@ export function encodeHeader(header: TarHeader): Buffer {
   if (!fitsOctal(header.uid, 8)) records.push(['uid', String(header.uid)]);
   if (!fitsOctal(header.gid, 8)) records.push(['gid', String(header.gid)]);
   for (const key of Object.keys(header.pax ?? {}).sort()) records.push([key, header.pax?.[key] ?? '']);
-  const main = ustarBlock(header, records.some(([key]) => key === 'path') ? asciiPrefix(name) : name, typeFlags[header.type], size, records.some(([key]) => key === 'linkpath') ? asciiPrefix(linkname) : linkname);
+  const main = ustarBlock(header, records.some(([key]) => key === 'path') ? asciiPrefix(name) : name, tarTypeFlags[header.type], size, records.some(([key]) => key === 'linkpath') ? asciiPrefix(linkname) : linkname);
   if (records.length === 0) return main;
   records.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const body = Buffer.concat(records.map(([key, value]) => paxRecord(key, value)));

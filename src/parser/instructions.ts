@@ -3,10 +3,9 @@
  * as the reference's `instructions.Parse` does. Every instruction is typed even after an
  * earlier one failed, so that one pass reports every error.
  */
-import { suggest, type SourceRange } from '../common/index.js';
+import { parseGoDuration, suggest, type SourceRange } from '../common/index.js';
 import type { ArgCommand, ArgDefinition, Channel, Command, CopyFields, Dockerfile, FlagNode, InlineFile, InstructionNode, KeyValue, SourceContent, Stage, Word } from './ast.js';
 import type { Diagnostic, DiagnosticCode } from './diagnostics.js';
-import { parseGoDuration } from './duration.js';
 import { parseMount } from './mounts.js';
 import { parseHeredocWord } from './syntax.js';
 import { trimGoSpace } from './text.js';

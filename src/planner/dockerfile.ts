@@ -3,10 +3,9 @@
  * rendered, in one message), then resolve stages, scopes and expansions.
  */
 import { TsbuildError } from '../common/index.js';
-import { parseDockerfile, parseTrigger, renderDiagnostic, type Channel, type ParseResult } from '../parser/index.js';
-import { locatedError } from './errors.js';
-import type { RawInstruction } from './model.js';
-import { resolveRaw, type ResolveOptions, type ResolvedDockerfile } from './resolve.js';
+import { parseDockerfile, renderDiagnostic, type Channel, type ParseResult } from '../parser/index.js';
+import type { ResolveOptions, ResolvedDockerfile } from './model.js';
+import { resolveRaw } from './resolve.js';
 
 export interface DockerfileInput {
   readonly source: string;
@@ -25,14 +24,10 @@ export function resolveDockerfile(input: DockerfileInput, options: ResolveOption
   if (!parsed.ok) {
     const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
     const rendered = errors.map((d) => renderDiagnostic(d, input.file, input.source)).join('\n');
-    throw locatedError('DOCKERFILE_PARSE', `parse ${input.file}: ${errors.length} error${errors.length === 1 ? '' : 's'}\n${rendered}`, errors.map((d) => d.range));
+    throw new TsbuildError('DOCKERFILE_PARSE', `parse ${input.file}: ${errors.length} error${errors.length === 1 ? '' : 's'}\n${rendered}`, {
+      ranges: errors.map((d) => d.range),
+    });
   }
-  const resolved = resolveRaw(parsed.dockerfile, options, (text, range, escapeToken): RawInstruction => {
-    const trigger = parseTrigger(text, escapeToken, parsed.channel);
-    if (trigger.command === undefined) {
-      throw new TsbuildError('DOCKERFILE_PARSE', `parse ONBUILD trigger ${JSON.stringify(text)}: ${trigger.diagnostics.map((d) => d.message).join('; ')}`);
-    }
-    return { ...trigger.command, range };
-  });
+  const resolved = resolveRaw(parsed.dockerfile, { channel: parsed.channel, ...options });
   return { parsed, resolved };
 }

@@ -1,20 +1,21 @@
 /**
- * Planner errors point at the Dockerfile lines that caused them. `TsbuildError` has no place
- * for a source range, so the range travels beside the error and is read with `errorRange`.
+ * Planner errors point at the Dockerfile lines that caused them: each unit of resolution (a
+ * global ARG, a FROM line, an instruction) runs inside `locatedAt`, which attaches its range.
  */
-import { TsbuildError, type ErrorCode, type SourceRange } from '../common/index.js';
+import { TsbuildError, withLocation, type SourceRange } from '../common/index.js';
 
-const ranges = new WeakMap<TsbuildError, readonly SourceRange[]>();
-
-/** The Dockerfile ranges an error from the planner points at, outermost last. */
+/** The Dockerfile ranges an error points at, innermost first (`TsbuildError.ranges`). */
 export function errorRanges(error: unknown): readonly SourceRange[] {
-  return error instanceof TsbuildError ? (ranges.get(error) ?? []) : [];
+  return error instanceof TsbuildError ? error.ranges : [];
 }
 
-export function locatedError(code: ErrorCode, message: string, at: readonly SourceRange[], cause?: unknown): TsbuildError {
-  const error = new TsbuildError(code, message, cause === undefined ? {} : { cause });
-  ranges.set(error, at);
-  return error;
+/** Runs one unit of resolution; what it throws is located at `range`. */
+export function locatedAt<T>(range: SourceRange, step: () => T): T {
+  try {
+    return step();
+  } catch (error) {
+    throw withLocation(error, range);
+  }
 }
 
 /** Where a range starts, for messages: `line 3`, or `lines 3-5` for a multi-line instruction. */

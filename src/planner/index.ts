@@ -7,21 +7,5 @@ export { errorRanges } from './errors.js';
 export type * from './model.js';
 export { parseMount, parseRamSize, type CacheSharing, type MountType, type RunMount } from '../parser/index.js';
 export { formatPlatform, hostPlatform, parsePlatform } from '../common/index.js';
-export {
-  baseImagesOf,
-  proxyFromBuildArgs,
-  resolveRaw,
-  type ParseInstruction,
-  type BaseImageConfig,
-  type EnvPairs,
-  type ProxyEnv,
-  type ResolveOptions,
-  type ResolvedDockerfile,
-  type ResolvedInstruction,
-  type ResolvedMount,
-  type ResolvedStage,
-  type StageBase,
-  type StageRef,
-  type VariableUse,
-} from './resolve.js';
+export { baseImagesOf, parseBuildArgs, proxyFromBuildArgs, resolveRaw } from './resolve.js';
 export { resolveDockerfile, type DockerfileInput, type ResolvedBuild } from './dockerfile.js';

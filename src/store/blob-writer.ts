@@ -6,7 +6,8 @@
  */
 import type { Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { createHasher, createNativeHashingWriter, startWriteback, type NativeHashingWriter } from '../common/index.js';
+import { createHasher, createNativeHashingWriter, type NativeHashingWriter } from '../common/index.js';
+import { startWriteback } from './writeback.js';
 import { writeAll } from './atomic.js';
 
 /**

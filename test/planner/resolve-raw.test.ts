@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isTsbuildError, type SourceRange } from '../../src/common/index.js';
-import { baseImagesOf, errorRanges, resolveRaw, type RawInstruction, type ResolvedInstruction, type ResolveOptions } from '../../src/planner/index.js';
+import { isTsbuildError } from '../../src/common/index.js';
+import { baseImagesOf, errorRanges, resolveRaw, type ResolvedInstruction, type ResolveOptions } from '../../src/planner/index.js';
 import { arg, copy, dockerfile, env, ins, run, stage } from './raw-builders.js';
 
 const platforms: ResolveOptions['platform'] = {
@@ -210,20 +210,27 @@ describe('resolveRaw: stage graph', () => {
     expect(errorRanges(failure).map((r) => r.start.line)).toEqual([2]);
   });
 
-  it('runs the base stage ONBUILD triggers first, through the given instruction parser', () => {
+  it('runs the base stage ONBUILD triggers first, parsed as instructions', () => {
     const df = dockerfile(
       [],
       stage('alpine', { name: 'base' }, () => ins({ kind: 'ONBUILD', expression: 'USER $WHO' }), () => env(['WHO', 'app'])),
       stage('base', {}),
     );
-    const parse = (text: string, range: SourceRange): RawInstruction => {
-      expect(text).toBe('USER $WHO');
-      return { kind: 'USER', name: 'USER', code: text, range, user: '$WHO' };
-    };
-    const child = resolveRaw(df, options, parse).stages[1];
+    const child = resolveRaw(df, options).stages[1];
     expect(child?.instructions.map((i) => i.kind)).toEqual(['USER']);
     expect(find(child?.instructions ?? [], 'USER')[0]).toMatchObject({ user: 'app', range: { start: { line: 4 } } });
-    expect(() => resolveRaw(df, options)).toThrow('ONBUILD triggers need an instruction parser');
+  });
+
+  it('refuses a trigger that is no instruction, pointing at the FROM line that inherits it', () => {
+    const df = dockerfile([], stage('alpine', { name: 'base' }, () => ins({ kind: 'ONBUILD', expression: 'NOSUCH thing' })), stage('base', {}));
+    let failure: unknown;
+    try {
+      resolveRaw(df, options);
+    } catch (error) {
+      failure = error;
+    }
+    expect(failure).toMatchObject({ code: 'DOCKERFILE_PARSE' });
+    expect(errorRanges(failure).map((r) => r.start.line)).toEqual([3]);
   });
 });
 
@@ -251,13 +258,7 @@ describe('resolveRaw: base images', () => {
 
   it("runs the base image's ONBUILD triggers and uses its environment", () => {
     const df = dockerfile([], stage('node:20-onbuild', {}, () => run('npm test')));
-    const seen: string[] = [];
-    const parse = (text: string, range: SourceRange): RawInstruction => {
-      seen.push(text);
-      return { kind: 'WORKDIR', name: 'WORKDIR', code: text, range, path: text.replace(/^WORKDIR /, '') };
-    };
-    const result = resolveRaw(df, { ...options, baseImage: () => ({ env: ['APP=/srv/app'], onBuild: ['WORKDIR $APP'] }) }, parse);
-    expect(seen).toEqual(['WORKDIR $APP']);
+    const result = resolveRaw(df, { ...options, baseImage: () => ({ env: ['APP=/srv/app'], onBuild: ['WORKDIR $APP'] }) });
     const instructions = result.stages[0]?.instructions ?? [];
     expect(instructions.map((i) => i.kind)).toEqual(['WORKDIR', 'RUN']);
     expect(find(instructions, 'WORKDIR')[0]?.path).toBe('/srv/app');

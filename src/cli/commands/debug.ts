@@ -66,17 +66,9 @@ export function registerDebug(program: Command, io: CliIo): void {
     .addOption(new Option('--channel <CHANNEL>', 'frontend channel').choices(['stable', 'labs']))
     .action(async (options: ResolveCommandOptions) => {
       // Loaded here: `debug parse` starts faster without the planner.
-      const { hostPlatform, parsePlatform, resolveDockerfile } = await import('../../planner/index.js');
+      const { hostPlatform, parseBuildArgs, parsePlatform, resolveDockerfile } = await import('../../planner/index.js');
       const source = await readDockerfile(options.file);
-      const buildArgs: Record<string, string> = {};
-      for (const pair of options.buildArg) {
-        const eq = pair.indexOf('=');
-        // As docker: `--build-arg NAME` alone takes the value from the environment.
-        if (eq < 0) {
-          const fromEnvironment = process.env[pair];
-          if (fromEnvironment !== undefined) buildArgs[pair] = fromEnvironment;
-        } else buildArgs[pair.slice(0, eq)] = pair.slice(eq + 1);
-      }
+      const buildArgs = parseBuildArgs(options.buildArg, process.env);
       const target = options.platform === undefined ? undefined : parsePlatform(options.platform);
       const { resolved } = resolveDockerfile(
         { source, file: options.file, ...(options.channel === undefined ? {} : { channel: options.channel }) },

@@ -1,15 +1,15 @@
 import type { Command } from 'commander';
-import { TsbuildError } from '../../common/index.js';
+import { TsbuildError, parseGoDuration } from '../../common/index.js';
 import { pruneStore } from '../../store/index.js';
 import type { CliIo } from '../io.js';
 import { createProgram, userArguments } from '../program.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
-function parseDuration(text: string): number {
-  const match = /^([0-9]+)(ms|s|m|h)?$/.exec(text);
-  if (match === null) throw new TsbuildError('INVALID_ARGUMENT', `prune images: invalid duration ${JSON.stringify(text)}`);
-  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-  return Number(match[1]) * factor;
+/** A Go duration (`10m`, `1h30m`, `0`), or a whole number of seconds. In milliseconds. */
+function parseGracePeriod(text: string): number {
+  const nanoseconds = /^[0-9]+$/.test(text) ? Number(text) * 1e9 : parseGoDuration(text);
+  if (typeof nanoseconds === 'string' || nanoseconds < 0) throw new TsbuildError('INVALID_ARGUMENT', `prune images: invalid duration ${JSON.stringify(text)}`);
+  return nanoseconds / 1e6;
 }
 
 /** docker's `image SUBCOMMAND` names for the top-level commands: `image ls` is `images`. */
@@ -50,7 +50,7 @@ export function registerImage(program: Command, io: CliIo): void {
       .option('--grace <duration>', 'keep anything younger than this (another process may be about to name it), e.g. 10m, 0', '10m'),
   ).action(async (options: RootOption & { grace: string }) => {
     const store = await storeFromOptions(options);
-    const result = await pruneStore(store, { gracePeriodMs: parseDuration(options.grace) });
+    const result = await pruneStore(store, { gracePeriodMs: parseGracePeriod(options.grace) });
     for (const digest of result.blobsRemoved) io.stdout.write(`deleted: ${digest}\n`);
     io.stdout.write(`Total reclaimed space: ${result.bytesFreed} bytes (${result.blobsRemoved.length} blobs, ${result.snapshotsRemoved} unpacked layers)\n`);
   });

@@ -1,6 +1,7 @@
 /**
- * Durations as HEALTHCHECK's options take them (Go's `time.ParseDuration`): a signed sequence
- * of decimal numbers with units, `1m30s`, `1.5h`, `300ms`. Returns nanoseconds, or an error text.
+ * Durations as Go's `time.ParseDuration` reads them: a signed sequence of decimal numbers with
+ * units, `1m30s`, `1.5h`, `300ms`. HEALTHCHECK's options take them, and so does `image prune
+ * --grace`. Returns nanoseconds, or an error text.
  */
 const unitNanoseconds: Readonly<Record<string, number>> = {
   ns: 1,

@@ -1,0 +1,36 @@
+/**
+ * Extended attributes of a file itself, never of a symlink's target: written when a layer is
+ * unpacked (`SCHILY.xattr.*`), read back when a directory becomes a layer. Through tsbuild-fs.
+ */
+import { fsAddon } from './native-addons.js';
+
+/** Sets an extended attribute on PATH itself, a symlink included. */
+export function setXattr(path: string, name: string, value: Uint8Array): void {
+  fsAddon().lsetxattr(path, name, value);
+}
+
+/** One extended attribute of PATH itself, or undefined when it has none of that name. */
+export function readXattr(path: string, name: string): Buffer | undefined {
+  try {
+    return fsAddon().lgetxattr(path, name);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENODATA' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') return undefined;
+    throw error;
+  }
+}
+
+/** The extended attributes of PATH itself (not a symlink's target), by name. */
+export function readXattrs(path: string): Map<string, Buffer> {
+  const result = new Map<string, Buffer>();
+  const native = fsAddon();
+  for (const name of native.llistxattr(path)) {
+    try {
+      result.set(name, native.lgetxattr(path, name));
+    } catch (error) {
+      // Removed between the listing and the read.
+      if ((error as NodeJS.ErrnoException).code !== 'ENODATA') throw error;
+    }
+  }
+  return result;
+}

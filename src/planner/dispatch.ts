@@ -1,0 +1,212 @@
+/**
+ * Per-instruction dispatch: one stage's instructions, in order (its inherited ONBUILD triggers
+ * first), with the words each instruction expands expanded in the scope it sees.
+ */
+import { TsbuildError, messageOf, type EscapeToken, type Platform, type SourceRange } from '../common/index.js';
+import { parseMount, type RunMount } from '../parser/index.js';
+import { Env, defaultPath, parseEnvEntry, Expander } from './environment.js';
+import { describeLines, locatedAt } from './errors.js';
+import type { ResolvedArg, ResolvedInstruction, ResolvedMount, ResolvedStage, StageRef } from './model.js';
+import type { StageState } from './stages.js';
+
+export interface Resolved {
+  readonly stage: ResolvedStage;
+  readonly env: Env;
+  readonly imageEnv: Env;
+  readonly args: readonly ResolvedArg[];
+}
+
+/** Everything one stage's dispatch needs from outside it. */
+export interface DispatchContext {
+  readonly escapeToken: EscapeToken;
+  readonly globals: Env;
+  readonly buildArgs: Readonly<Record<string, string>>;
+  readonly done: ReadonlyMap<number, Resolved>;
+  readonly declared: Set<string>;
+}
+
+export function dispatchStage(state: StageState, context: DispatchContext, targetPlatform: Platform): Resolved {
+  let env: Env;
+  let imageEnv: Env;
+  let args: ResolvedArg[];
+  let platform: Platform;
+  if (state.base.kind === 'stage') {
+    const parent = context.done.get(state.base.stage);
+    if (parent === undefined) {
+      throw new TsbuildError('INTERNAL', `resolve FROM (${describeLines(state.raw.range)}): base stage ${state.base.stage} not resolved`);
+    }
+    env = parent.env.clone();
+    imageEnv = parent.imageEnv.clone();
+    args = [...parent.args];
+    // The base stage's platform wins over --platform, as the state is inherited whole.
+    platform = parent.stage.platform;
+  } else {
+    platform = state.platform ?? targetPlatform;
+    imageEnv = new Env((state.config?.env ?? []).map(parseEnvEntry));
+    env = new Env();
+    args = [];
+  }
+  if (!imageEnv.has('PATH') && platform.os !== 'windows') imageEnv.set('PATH', defaultPath);
+  for (const [name, value] of imageEnv.view()) env.set(name, value);
+
+  const instructions: ResolvedInstruction[] = [];
+  const dependencies = new Set<number>();
+  const images = new Set<string>();
+  if (state.base.kind === 'stage') dependencies.add(state.base.stage);
+
+  const useRef = (ref: StageRef, range: SourceRange, what: () => string): void => {
+    if (ref.kind === 'image') {
+      images.add(ref.reference);
+      return;
+    }
+    if (!context.done.has(ref.stage)) throw new TsbuildError('DOCKERFILE_PARSE', `resolve ${what()}`);
+    dependencies.add(ref.stage);
+  };
+
+  for (const raw of [...(state.triggers ?? []), ...state.raw.instructions]) locatedAt(raw.range, () => {
+    const snapshot = env.pairs();
+    const expander = new Expander(context.escapeToken, env.view(), { range: raw.range, what: raw.kind });
+    const common = { range: raw.range, name: raw.name, env: snapshot };
+    const where = describeLines(raw.range);
+    switch (raw.kind) {
+      case 'ARG': {
+        const resolvedArgs: ResolvedArg[] = [];
+        for (const arg of raw.args) {
+          context.declared.add(arg.key);
+          let value: string | undefined;
+          if (Object.hasOwn(context.buildArgs, arg.key)) value = context.buildArgs[arg.key];
+          else if (arg.value !== undefined) value = expander.word(arg.value);
+          else value = context.globals.get(arg.key);
+          if (value !== undefined) env.set(arg.key, value);
+          const resolved = { key: arg.key, value };
+          resolvedArgs.push(resolved);
+          args.push(resolved);
+        }
+        instructions.push({ ...common, kind: 'ARG', args: resolvedArgs, variables: expander.variables() });
+        break;
+      }
+      case 'ENV':
+      case 'LABEL': {
+        // Every pair is expanded before any is applied: `ENV A=1 B=$A` sees the old A.
+        const pairs = raw.pairs.map((pair) => ({ key: expander.word(pair.key), value: expander.word(pair.value) }));
+        if (raw.kind === 'ENV') {
+          for (const pair of pairs) {
+            env.set(pair.key, pair.value);
+            imageEnv.set(pair.key, pair.value);
+          }
+        }
+        instructions.push({ ...common, kind: raw.kind, pairs, variables: expander.variables() });
+        break;
+      }
+      case 'COPY':
+      case 'ADD': {
+        const chown = expander.word(raw.chown);
+        const chmod = expander.word(raw.chmod);
+        const checksum = raw.kind === 'ADD' ? expander.word(raw.checksum) : raw.checksum;
+        const sources = raw.sources.map((source) => expander.word(source));
+        const dest = expander.word(raw.dest);
+        const contents = raw.contents.map((content) => (content.expand ? { ...content, data: expander.heredoc(content.data) } : content));
+        const from = state.refs.get(raw)?.[0];
+        if (from !== undefined) {
+          useRef(from, raw.range, () => `COPY (${where}): cannot copy from stage ${JSON.stringify(raw.from)}, it needs to be defined before current stage ${JSON.stringify(state.displayName)}`);
+        }
+        instructions.push({
+          ...common,
+          kind: raw.kind,
+          sources,
+          contents,
+          dest,
+          from,
+          chown,
+          chmod,
+          link: raw.link,
+          parents: raw.parents,
+          exclude: raw.exclude,
+          checksum,
+          keepGitDir: raw.keepGitDir,
+          unpack: raw.unpack,
+          variables: expander.variables(),
+        });
+        break;
+      }
+      case 'RUN': {
+        const refs = state.refs.get(raw) ?? [];
+        const mounts = raw.mounts.map((value, i): ResolvedMount => {
+          let mount: RunMount;
+          try {
+            mount = parseMount(value, (word) => expander.word(word));
+          } catch (error) {
+            if (error instanceof TsbuildError && error.code === 'EXPANSION') throw error;
+            throw new TsbuildError('DOCKERFILE_PARSE', `resolve RUN (${where}): ${messageOf(error)}`, { cause: error });
+          }
+          const ref = refs[i];
+          if (ref !== undefined) {
+            useRef(ref, raw.range, () => `RUN (${where}): cannot mount from stage ${JSON.stringify(mount.from ?? '')} to ${JSON.stringify(mount.target ?? '')}, stage needs to be defined before current command`);
+          }
+          return { ...mount, fromRef: ref };
+        });
+        instructions.push({
+          ...common,
+          kind: 'RUN',
+          shellForm: raw.shellForm,
+          cmdLine: raw.cmdLine,
+          files: raw.files,
+          mounts,
+          network: raw.network,
+          security: raw.security,
+          args: [...args],
+          variables: expander.variables(),
+        });
+        break;
+      }
+      case 'EXPOSE': {
+        const ports = raw.ports.flatMap((port) => expander.words(port));
+        instructions.push({ ...common, kind: 'EXPOSE', ports, variables: expander.variables() });
+        break;
+      }
+      case 'VOLUME': {
+        const volumes = raw.volumes.map((volume) => expander.word(volume));
+        if (volumes.some((volume) => volume === '')) {
+          throw new TsbuildError('EXPANSION', `resolve VOLUME (${where}): VOLUME specified can not be an empty string`);
+        }
+        instructions.push({ ...common, kind: 'VOLUME', volumes, variables: expander.variables() });
+        break;
+      }
+      case 'USER':
+        instructions.push({ ...common, kind: 'USER', user: expander.word(raw.user), variables: expander.variables() });
+        break;
+      case 'WORKDIR':
+        instructions.push({ ...common, kind: 'WORKDIR', path: expander.word(raw.path), variables: expander.variables() });
+        break;
+      case 'STOPSIGNAL':
+        instructions.push({ ...common, kind: 'STOPSIGNAL', signal: expander.word(raw.signal), variables: expander.variables() });
+        break;
+      default: {
+        // CMD, ENTRYPOINT, SHELL, HEALTHCHECK, MAINTAINER, ONBUILD: taken as written.
+        const { range: _range, name: _name, ...rest } = raw;
+        instructions.push({ ...common, ...rest, variables: { used: [], undefined: [] } } as ResolvedInstruction);
+      }
+    }
+  });
+
+  return {
+    stage: {
+      index: state.index,
+      name: state.name,
+      range: state.raw.range,
+      base: state.base,
+      platform,
+      platformExplicit: state.platform !== undefined,
+      dependencies: [...dependencies].sort((a, b) => a - b),
+      images: [...images].sort(),
+      fromArgs: state.fromArgs,
+      instructions,
+      env: env.pairs(),
+      imageEnv: imageEnv.pairs(),
+    },
+    env,
+    imageEnv,
+    args,
+  };
+}
+

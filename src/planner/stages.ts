@@ -1,0 +1,277 @@
+/**
+ * The stage half of resolution: FROM lines and their bases, where COPY --from and RUN --mount
+ * from= point, the dependency graph (cycles, the target, what it reaches) and ONBUILD triggers,
+ * parsed here with the parser's `parseTrigger`.
+ */
+import { TsbuildError, expandWord, formatReference, hostPlatform, messageOf, parsePlatform, parseReference, suggest, type EscapeToken, type Platform, type SourceRange } from '../common/index.js';
+import { parseMount, parseTrigger, type Channel } from '../parser/index.js';
+import { Expander, resolveGlobalArgs, sortedNames, type Env } from './environment.js';
+import { describeLines, locatedAt } from './errors.js';
+import type { BaseImageConfig, RawDockerfile, RawInstruction, RawStage, ResolveOptions, StageBase, StageRef } from './model.js';
+
+/** Go's `strconv.Atoi` accepts a sign and leading zeros. */
+const stageIndexPattern = /^[+-]?\d+$/;
+
+export interface StageState {
+  readonly raw: RawStage;
+  readonly index: number;
+  readonly name: string;
+  /** `stage-N` for unnamed stages, as messages call them. */
+  readonly displayName: string;
+  readonly base: StageBase;
+  readonly platform: Platform | undefined;
+  readonly fromArgs: readonly string[];
+  /** Stage references of COPY --from and RUN --mount from=, by instruction. */
+  readonly refs: Map<RawInstruction, readonly (StageRef | undefined)[]>;
+  /** ONBUILD triggers of the base (stage or image), run before the stage's own instructions. */
+  triggers: readonly RawInstruction[] | undefined;
+  /** The base image's config, asked for once. */
+  config: BaseImageConfig | undefined;
+}
+
+function stageLookupName(name: string): string {
+  return name.toLowerCase();
+}
+
+function normalizeReference(reference: string, range: SourceRange): string {
+  try {
+    return formatReference(parseReference(reference));
+  } catch (error) {
+    throw new TsbuildError('INVALID_REFERENCE', `resolve FROM (${describeLines(range)}): failed to parse stage name ${JSON.stringify(reference)}: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+/** Expands FROM lines and finds each stage's base; stages are known by name only after their FROM. */
+function resolveStageHeads(dockerfile: RawDockerfile, globals: Env, targetPlatform: Platform): StageState[] {
+  const byName = new Map<string, number>();
+  const states: StageState[] = [];
+  dockerfile.stages.forEach((raw, index) => locatedAt(raw.range, () => {
+    const expander = new Expander(dockerfile.escapeToken, globals.view(), { range: raw.range, what: 'FROM' });
+    const baseName = expander.word(raw.baseName);
+    if (baseName === '') {
+      throw new TsbuildError('EXPANSION', `resolve FROM (${describeLines(raw.range)}): base name (${raw.baseName}) should not be blank`);
+    }
+    let platform: Platform | undefined;
+    if (raw.platform !== '') {
+      const platformExpander = new Expander(dockerfile.escapeToken, globals.view(), { range: raw.range, what: 'FROM --platform' });
+      const value = platformExpander.word(raw.platform);
+      if (value === '') {
+        const unknown = [...platformExpander.undefinedNames];
+        const hint = unknown.map((name) => suggest(name, [...globals.view().keys()])).find((s) => s !== undefined);
+        throw new TsbuildError(
+          'EXPANSION',
+          `resolve FROM (${describeLines(raw.range)}): empty platform value from expression ${raw.platform}` +
+            (hint === undefined ? '' : ` (did you mean ${hint}?)`),
+        );
+      }
+      try {
+        platform = parsePlatform(value, targetPlatform);
+      } catch (error) {
+        throw new TsbuildError('DOCKERFILE_PARSE', `resolve FROM (${describeLines(raw.range)}): ${messageOf(error)}`, { cause: error });
+      }
+      for (const name of platformExpander.used) expander.used.add(name);
+    }
+    const baseStage = byName.get(baseName);
+    let base: StageBase;
+    if (baseStage !== undefined) base = { kind: 'stage', stage: baseStage };
+    else if (baseName === 'scratch') base = { kind: 'scratch' };
+    else base = { kind: 'image', reference: baseName, normalized: normalizeReference(baseName, raw.range) };
+    const name = stageLookupName(raw.name);
+    states.push({
+      raw,
+      index,
+      name,
+      displayName: name === '' ? `stage-${index}` : name,
+      base,
+      platform,
+      fromArgs: sortedNames(expander.used),
+      refs: new Map(),
+      triggers: undefined,
+      config: undefined,
+    });
+    if (name !== '') byName.set(name, index);
+  }));
+  return states;
+}
+
+function namesOf(states: readonly StageState[]): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const state of states) if (state.name !== '') byName.set(state.name, state.index);
+  return byName;
+}
+
+/** Where COPY --from and RUN --mount from= point; these are never expanded. */
+function resolveReferences(states: readonly StageState[], state: StageState, list: readonly RawInstruction[]): void {
+  const byName = namesOf(states);
+  for (const instruction of list) locatedAt(instruction.range, () => {
+    if (instruction.kind === 'COPY' && instruction.from !== '') {
+      state.refs.set(instruction, [copySource(instruction.from, instruction.range, byName, states.length)]);
+    } else if (instruction.kind === 'RUN' && instruction.mounts.length > 0) {
+      state.refs.set(
+        instruction,
+        instruction.mounts.map((value) => {
+          let from: string | undefined;
+          try {
+            from = parseMount(value).from;
+          } catch (error) {
+            throw new TsbuildError('DOCKERFILE_PARSE', `resolve RUN (${describeLines(instruction.range)}): ${messageOf(error)}`, { cause: error });
+          }
+          if (from === undefined) return undefined;
+          const stage = byName.get(stageLookupName(from));
+          return stage !== undefined ? { kind: 'stage', stage } : { kind: 'image', reference: from };
+        }),
+      );
+    }
+  });
+}
+
+function copySource(from: string, range: SourceRange, byName: ReadonlyMap<string, number>, stageCount: number): StageRef {
+  // Expanding with no variables changes nothing unless the value holds `$`, quotes or escapes.
+  let literal: string;
+  try {
+    literal = expandWord(from, new Map()).value;
+  } catch (error) {
+    throw new TsbuildError('EXPANSION', `resolve COPY (${describeLines(range)}): ${messageOf(error)}`, { cause: error });
+  }
+  if (literal !== from) {
+    throw new TsbuildError(
+      'EXPANSION',
+      `resolve COPY (${describeLines(range)}): variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround`,
+    );
+  }
+  if (stageIndexPattern.test(from)) {
+    const index = Number.parseInt(from, 10);
+    if (index < 0 || index >= stageCount) {
+      throw new TsbuildError('DOCKERFILE_PARSE', `resolve COPY (${describeLines(range)}): invalid stage index ${index}`);
+    }
+    return { kind: 'stage', stage: index };
+  }
+  const stage = byName.get(stageLookupName(from));
+  return stage !== undefined ? { kind: 'stage', stage } : { kind: 'image', reference: from };
+}
+
+function stageDependencies(state: StageState): Map<number, SourceRange> {
+  const deps = new Map<number, SourceRange>();
+  if (state.base.kind === 'stage') deps.set(state.base.stage, state.raw.range);
+  for (const [instruction, refs] of state.refs) {
+    for (const ref of refs) if (ref?.kind === 'stage' && !deps.has(ref.stage)) deps.set(ref.stage, instruction.range);
+  }
+  return deps;
+}
+
+function checkCycles(states: readonly StageState[]): void {
+  const graph = states.map(stageDependencies);
+  const done = new Set<number>();
+  const onPath = new Set<number>();
+  const visit = (index: number, path: readonly SourceRange[]): readonly SourceRange[] | undefined => {
+    if (done.has(index)) return undefined;
+    done.add(index);
+    onPath.add(index);
+    for (const [dep, range] of graph[index] ?? []) {
+      const next = [...path, range];
+      if (onPath.has(dep)) return next;
+      const found = visit(dep, next);
+      if (found !== undefined) return found;
+    }
+    onPath.delete(index);
+    return undefined;
+  };
+  for (const state of states) {
+    const cycle = visit(state.index, []);
+    if (cycle !== undefined) {
+      throw new TsbuildError('DOCKERFILE_PARSE', `resolve stages: circular dependency detected on stage: ${state.displayName}`, { ranges: cycle });
+    }
+  }
+}
+
+function reachableFrom(states: readonly StageState[], target: number): Set<number> {
+  const seen = new Set<number>();
+  const stack = [target];
+  while (stack.length > 0) {
+    const index = stack.pop() as number;
+    if (seen.has(index)) continue;
+    seen.add(index);
+    const state = states[index];
+    if (state !== undefined) for (const dep of stageDependencies(state).keys()) stack.push(dep);
+  }
+  return seen;
+}
+
+function findTarget(states: readonly StageState[], target: string | undefined): number {
+  if (target === undefined || target === '') return states.length - 1;
+  const found = states.find((state) => state.name !== '' && state.name === stageLookupName(target));
+  if (found !== undefined) return found.index;
+  const names = states.map((state) => state.name).filter((name) => name !== '');
+  const hint = suggest(target, names);
+  const known = names.length === 0 ? 'the Dockerfile has no named stages' : `stages: ${names.join(', ')}`;
+  throw new TsbuildError(
+    'INVALID_ARGUMENT',
+    `resolve target: target stage ${JSON.stringify(target)} could not be found${hint === undefined ? '' : ` (did you mean ${hint}?)`}; ${known}`,
+  );
+}
+
+export interface StageGraph {
+  readonly build: Platform;
+  readonly targetPlatform: Platform;
+  readonly globals: Env;
+  readonly states: readonly StageState[];
+  readonly target: number;
+  readonly reachable: ReadonlySet<number>;
+}
+
+/**
+ * Stages, their bases and dependencies, the target and what it reaches. ONBUILD triggers can
+ * add dependencies (a trigger may COPY --from a stage), so reachability is computed again
+ * until it stops growing; each round attaches triggers to at least one more stage.
+ */
+export function buildGraph(dockerfile: RawDockerfile, options: ResolveOptions, withImages: boolean): StageGraph {
+  if (dockerfile.stages.length === 0) {
+    throw new TsbuildError('DOCKERFILE_PARSE', 'resolve stages: dockerfile contains no stages to build');
+  }
+  const build = options.platform?.build ?? hostPlatform();
+  const targetPlatform = options.platform?.target ?? build;
+  const globals = resolveGlobalArgs(dockerfile, options, build, targetPlatform);
+  const states = resolveStageHeads(dockerfile, globals, targetPlatform);
+  const target = findTarget(states, options.target);
+  for (const state of states) resolveReferences(states, state, state.raw.instructions);
+  checkCycles(states);
+  let reachable = reachableFrom(states, target);
+  for (let round = 0; round <= states.length; round++) {
+    let grew = false;
+    for (const state of states) {
+      if (!reachable.has(state.index) || state.triggers !== undefined) continue;
+      const texts = triggerTexts(state, states, options, targetPlatform, withImages);
+      state.triggers = texts.map((text) => locatedAt(state.raw.range, () => parseTriggerText(text, state.raw.range, dockerfile.escapeToken, options.channel ?? 'stable')));
+      resolveReferences(states, state, state.triggers);
+      grew ||= state.triggers.some((trigger) => state.refs.has(trigger));
+    }
+    if (!grew) break;
+    checkCycles(states);
+    reachable = reachableFrom(states, target);
+  }
+  return { build, targetPlatform, globals, states, target, reachable };
+}
+
+/** A stage's inherited triggers: its base stage's ONBUILD instructions, or its base image's. */
+function triggerTexts(state: StageState, states: readonly StageState[], options: ResolveOptions, targetPlatform: Platform, withImages: boolean): string[] {
+  if (state.base.kind === 'stage') {
+    const parent = states[state.base.stage];
+    return (parent?.raw.instructions ?? []).flatMap((i) => (i.kind === 'ONBUILD' ? [i.expression] : []));
+  }
+  if (state.base.kind === 'image' && withImages) {
+    state.config = options.baseImage?.(state.base.reference, state.platform ?? targetPlatform);
+    return [...(state.config?.onBuild ?? [])];
+  }
+  return [];
+}
+
+
+/** An ONBUILD trigger (kept as text in a stage or an image config) as the instruction it is, located at the FROM line. */
+function parseTriggerText(text: string, range: SourceRange, escapeToken: EscapeToken, channel: Channel): RawInstruction {
+  const trigger = parseTrigger(text, escapeToken, channel);
+  if (trigger.command === undefined) {
+    const causes = trigger.diagnostics.map((d) => d.message).join('; ');
+    throw new TsbuildError('DOCKERFILE_PARSE', `resolve ONBUILD trigger of FROM (${describeLines(range)}): parse ${JSON.stringify(text)}: ${causes}`);
+  }
+  return { ...trigger.command, range };
+}
