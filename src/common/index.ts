@@ -9,3 +9,4 @@ export * from './fs-native.js';
 export * from './tar-reader.js';
 export * from './lazy-modules.js';
 export * from './xdg.js';
+export * from './path-in-root.js';
