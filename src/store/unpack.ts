@@ -1,12 +1,12 @@
 import { constants } from 'node:fs';
-import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, readlink, rm, symlink, utimes } from 'node:fs/promises';
+import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, rm, symlink, utimes } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { writeAll } from './atomic.js';
 import { ZstdFrameGuard } from './zstd-frames.js';
-import { makeSpecialFile, messageOf, nodeZlib, readTar, setXattr, TsbuildError, type TarEntryHeader } from '../common/index.js';
+import { isTsbuildError, makeSpecialFile, messageOf, mkdirInRoot, nodeZlib, readTar, setXattr, TsbuildError, type TarEntryHeader } from '../common/index.js';
 
 export interface UnpackOptions {
   /** Whether ownership is applied and device nodes may be made; defaults to running as uid 0. */
@@ -21,7 +21,6 @@ export interface UnpackResult {
 
 const whiteoutPrefix = '.wh.';
 const opaqueMarker = '.wh..wh..opq';
-const maxSymlinkHops = 40;
 
 function unsafe(path: string, cause: string): TsbuildError {
   return new TsbuildError('UNSAFE_PATH', `unpack ${JSON.stringify(path.slice(0, 300))}: ${cause}`);
@@ -39,50 +38,24 @@ function components(name: string, what = 'entry name'): string[] {
   return parts;
 }
 
-function errno(error: unknown): string | undefined {
-  return (error as NodeJS.ErrnoException | undefined)?.code;
-}
-
 /**
- * Resolves directory components below ROOT the way a chroot would: symlinks met on the way are
- * followed, but an absolute target restarts at ROOT and `..` stops at ROOT, so the result is
- * always inside ROOT whatever earlier entries planted. Missing directories are created. Returns
- * the path relative to ROOT as real components.
+ * Resolves directory components below ROOT the way a chroot would (`mkdirInRoot`): symlinks met
+ * on the way are followed, but an absolute target restarts at ROOT and `..` stops at ROOT, so
+ * the result is always inside ROOT whatever earlier entries planted. Missing directories are
+ * created. Returns the path relative to ROOT as real components.
  */
 async function resolveDirectory(root: string, wanted: readonly string[], created: Set<string>, entry: string): Promise<string[]> {
-  const resolved: string[] = [];
-  const queue = [...wanted];
-  let hops = 0;
-  while (queue.length > 0) {
-    const part = queue.shift() as string;
-    if (part === '' || part === '.') continue;
-    if (part === '..') {
-      resolved.pop();
-      continue;
-    }
-    const path = join(root, ...resolved, part);
-    let info;
-    try {
-      info = await lstat(path);
-    } catch (error) {
-      if (errno(error) !== 'ENOENT') throw error;
-      await mkdir(path, { mode: 0o755 });
-      resolved.push(part);
-      created.add(resolved.join('/'));
-      continue;
-    }
-    if (info.isDirectory()) {
-      resolved.push(part);
-    } else if (info.isSymbolicLink()) {
-      if (++hops > maxSymlinkHops) throw unsafe(entry, 'too many levels of symbolic links');
-      const target = await readlink(path);
-      if (target.startsWith('/')) resolved.length = 0;
-      queue.unshift(...target.split('/'));
-    } else {
-      throw unsafe(entry, `${[...resolved, part].join('/')} is not a directory`);
-    }
+  let result;
+  try {
+    result = await mkdirInRoot(root, wanted.join('/'), { mode: 0o755 });
+  } catch (error) {
+    // A symlink loop, or a file where a directory is wanted: the layer's doing either way.
+    if (isTsbuildError(error)) throw unsafe(entry, error.message);
+    throw error;
   }
-  return resolved;
+  for (const path of result.created) created.add(relative(root, path));
+  const inside = relative(root, result.path);
+  return inside === '' ? [] : inside.split(sep);
 }
 
 /** Whether PATH (inside ROOT) and every directory between ROOT and it are directories, not symlinks. */

@@ -1,0 +1,141 @@
+import { chmod, lchown, lstat, mkdir, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TsbuildError } from './errors.js';
+
+/** As Linux's MAXSYMLINKS, and BuildKit's (continuity's) walk of a path inside a root. */
+export const maxSymlinkHops = 40;
+
+export interface ResolveInRootOptions {
+  /** Whether a symlink as the last component is followed too; defaults to true. */
+  readonly followFinal?: boolean;
+}
+
+export interface MkdirInRootOptions {
+  /** Mode of each directory made, applied after mkdir so the umask does not narrow it; defaults to 0o755. */
+  readonly mode?: number;
+  /** Owner given to each directory made (both or neither); by default the process's. */
+  readonly uid?: number;
+  readonly gid?: number;
+}
+
+export interface MkdirInRootResult {
+  /** The host path of the directory PATH names inside ROOT. */
+  readonly path: string;
+  /** The host paths of the directories made, parents first. */
+  readonly created: readonly string[];
+}
+
+function errno(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+function tooManyLinks(root: string, path: string): TsbuildError {
+  return new TsbuildError('UNSAFE_PATH', `resolve ${JSON.stringify(path)} in ${root}: too many levels of symbolic links`);
+}
+
+/**
+ * What a component met on the walk is: a directory to step into, a symlink to follow (with its
+ * target), or anything else (missing, a file, a device), after which the walk is only lexical.
+ */
+type Step = { readonly kind: 'directory' } | { readonly kind: 'symlink'; readonly target: string } | { readonly kind: 'other' };
+
+async function step(path: string): Promise<Step> {
+  let info;
+  try {
+    info = await lstat(path);
+  } catch (error) {
+    // ENOTDIR: a component before this one is a file; the rest of the path is then missing too.
+    if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return { kind: 'other' };
+    throw error;
+  }
+  if (info.isDirectory()) return { kind: 'directory' };
+  if (info.isSymbolicLink()) return { kind: 'symlink', target: await readlink(path) };
+  return { kind: 'other' };
+}
+
+/**
+ * Walks PATH below ROOT as the kernel would after chroot(ROOT): each symlink met is followed, an
+ * absolute target restarting at ROOT, and `..` never climbs above ROOT. Components that do not
+ * exist are kept as written (ONMISSING may make them), so a path to be created resolves too.
+ * Returns the components below ROOT, none of them a symlink (except the last one when FOLLOWFINAL
+ * is false) and none `..`.
+ */
+async function walkInRoot(
+  root: string,
+  path: string,
+  followFinal: boolean,
+  onMissing?: (hostPath: string) => Promise<void>,
+): Promise<string[]> {
+  if (path.includes('\0')) throw new TsbuildError('UNSAFE_PATH', `resolve ${JSON.stringify(path)} in ${root}: NUL in path`);
+  const resolved: string[] = [];
+  const queue = path.split('/');
+  let hops = 0;
+  // Once a component is missing (or not a directory), nothing after it can be a symlink.
+  let missingFrom = Number.POSITIVE_INFINITY;
+  while (queue.length > 0) {
+    const part = queue.shift() as string;
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      resolved.pop();
+      if (resolved.length < missingFrom) missingFrom = Number.POSITIVE_INFINITY;
+      continue;
+    }
+    if (resolved.length >= missingFrom) {
+      resolved.push(part);
+      continue;
+    }
+    const hostPath = join(root, ...resolved, part);
+    const found = await step(hostPath);
+    const isLast = queue.every((rest) => rest === '' || rest === '.');
+    if (found.kind === 'symlink' && (followFinal || !isLast)) {
+      if (++hops > maxSymlinkHops) throw tooManyLinks(root, path);
+      if (found.target.startsWith('/')) resolved.length = 0;
+      queue.unshift(...found.target.split('/'));
+      continue;
+    }
+    if (found.kind === 'other') {
+      if (onMissing === undefined) missingFrom = resolved.length;
+      else await onMissing(hostPath);
+    }
+    resolved.push(part);
+  }
+  return resolved;
+}
+
+/**
+ * Resolves PATH (absolute or relative to ROOT) inside ROOT the way a chroot would: every symlink
+ * met is followed with absolute targets restarting at ROOT, `..` stops at ROOT, at most 40 hops.
+ * Returns the host path, always ROOT or below it. Missing trailing components are allowed and
+ * returned as written (so are the components after a non-directory: using them fails later).
+ */
+export async function resolveInRoot(root: string, path: string, options: ResolveInRootOptions = {}): Promise<string> {
+  const parts = await walkInRoot(root, path, options.followFinal ?? true);
+  return join(root, ...parts);
+}
+
+/**
+ * Makes the directory PATH names inside ROOT and its missing parents, each component resolved
+ * inside ROOT as `resolveInRoot` does, so a symlink on the way (even to `/` or `../..`) never
+ * leads outside ROOT. A component that exists and is not a directory fails with INVALID_ARGUMENT.
+ */
+export async function mkdirInRoot(root: string, path: string, options: MkdirInRootOptions = {}): Promise<MkdirInRootResult> {
+  const mode = options.mode ?? 0o755;
+  const created: string[] = [];
+  const parts = await walkInRoot(root, path, true, async (hostPath) => {
+    try {
+      await mkdir(hostPath, { mode });
+    } catch (error) {
+      // Made by someone else since the walk looked: a directory is as good as ours.
+      if (errno(error) === 'EEXIST' && (await lstat(hostPath)).isDirectory()) return;
+      if (errno(error) === 'EEXIST' || errno(error) === 'ENOTDIR') {
+        throw new TsbuildError('INVALID_ARGUMENT', `make directory ${JSON.stringify(path)} in ${root}: ${hostPath.slice(root.length) || '/'} exists and is not a directory`);
+      }
+      throw error;
+    }
+    created.push(hostPath);
+    // mkdir's mode passed through the umask; the asked mode is the one wanted.
+    await chmod(hostPath, mode);
+    if (options.uid !== undefined || options.gid !== undefined) await lchown(hostPath, options.uid ?? -1, options.gid ?? -1);
+  });
+  return { path: join(root, ...parts), created };
+}
