@@ -14,6 +14,7 @@ export interface StepRef {
   readonly range?: SourceRange;
 }
 
+/** `time` is in milliseconds on one clock (the renderers use only differences); `duration` is in milliseconds. */
 export type BuildEvent =
   | { readonly kind: 'step'; readonly step: StepRef; readonly phase: 'start'; readonly time: number }
   /** The step's result came from the cache; nothing ran. */
@@ -22,7 +23,12 @@ export type BuildEvent =
   | { readonly kind: 'step'; readonly step: StepRef; readonly phase: 'error'; readonly time: number; readonly duration: number; readonly message: string }
   /** Output of a running step (RUN's stdout and stderr); `data` is raw bytes. */
   | { readonly kind: 'log'; readonly step: StepRef; readonly stream: 'stdout' | 'stderr'; readonly data: Uint8Array; readonly time: number }
-  /** A short status line of a step: `transferring context: 2.1MB`, `sha256:… 1.2MB / 3.4MB`, `writing image sha256:… done`. */
+  /**
+   * A short status line of a step: `transferring context: 2.1MB`, `sha256:… 1.2MB / 3.4MB`, `writing image sha256:… done`.
+   * `id` names the status among its step's (its updates share it); `text` is the label only, as
+   * BuildKit's status ID (`transferring context:`, `sha256:…`, `writing image sha256:…`): the
+   * renderers append `current`/`total` (bytes), the time since the status first appeared, and `done`.
+   */
   | { readonly kind: 'status'; readonly step: StepRef; readonly id: string; readonly text: string; readonly current?: number; readonly total?: number; readonly done: boolean; readonly time: number }
   /** A warning not tied to a step (an unused build arg). */
   | { readonly kind: 'warning'; readonly message: string; readonly time: number };

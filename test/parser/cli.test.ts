@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCliCaptured } from '../helpers/run-cli.js';
-import { corpusRoot } from './corpus.js';
+import { corpusCases, corpusRoot } from './corpus.js';
 
 describe('tsbuild debug parse', () => {
   it('prints the reference tree dump and the typed instructions of a corpus file', async () => {
@@ -19,7 +19,7 @@ describe('tsbuild debug parse', () => {
   it('fails with every error rendered with its line and a caret, in file order', async () => {
     const file = join(await mkdtemp(join(tmpdir(), 'tsbuild-parse-')), 'Dockerfile');
     await writeFile(file, 'FROM busybox\nCOPPY a b\nRUN --mont=type=cache,target=/x make\n');
-    const result = await runCliCaptured(['debug', 'parse', '-f', file]);
+    const result = await runCliCaptured(['debug', 'parse', '--dump', 'instructions', '-f', file]);
     expect(result.status).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr).toBe(
@@ -33,6 +33,51 @@ describe('tsbuild debug parse', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it('dumps the tree of a file whose lines parse even where typing its instructions fails', async () => {
+    const file = join(await mkdtemp(join(tmpdir(), 'tsbuild-parse-')), 'Dockerfile');
+    await writeFile(file, 'FROM busybox AS Build_Stage!\nCOPPY a b\nRUN --mont=type=cache,target=/x make\nCOPY --parents a b\n');
+    const tree = await runCliCaptured(['debug', 'parse', '--dump', 'ast', '-f', file, '--channel', 'stable']);
+    expect(tree.stderr).toBe('');
+    expect(tree.status).toBe(0);
+    expect(tree.stdout).toBe('(from "busybox" "AS" "Build_Stage!")\n(coppy "")\n(run ["--mont=type=cache,target=/x"] "make")\n(copy ["--parents"] "a" "b")\n');
+    // An unknown instruction's arguments are ignored, as BuildKit's parser does. The default dump is the tree too.
+    expect(await runCliCaptured(['debug', 'parse', '-f', file, '--channel', 'stable'])).toEqual(tree);
+
+    const typed = await runCliCaptured(['debug', 'parse', '--dump', 'instructions', '-f', file, '--channel', 'stable']);
+    expect(typed.status).toBe(1);
+    expect(typed.stdout).toBe('');
+    expect(typed.stderr).toMatch(/Build_Stage!/);
+    expect(typed.stderr).toMatch(/COPPY/);
+    expect(typed.stderr).toMatch(/unknown flag: mont/);
+    expect(typed.stderr).toMatch(/unknown flag: parents/);
+    const everything = await runCliCaptured(['debug', 'parse', '--dump', 'json', '-f', file, '--channel', 'stable']);
+    expect(everything.status).toBe(1);
+  });
+
+  it('dumps the reference tree of every corpus file the reference parses but cannot type', async () => {
+    const cases = corpusCases().filter((c) => c.stable.status === 'error:instructions' && c.stable.result !== undefined);
+    expect(cases.length).toBeGreaterThan(10);
+    const dir = await mkdtemp(join(tmpdir(), 'tsbuild-parse-'));
+    for (const [position, corpusCase] of cases.entries()) {
+      const file = join(dir, `Dockerfile.${position}`);
+      await writeFile(file, corpusCase.dockerfile);
+      const tree = await runCliCaptured(['debug', 'parse', '--dump', 'ast', '--channel', 'stable', '-f', file]);
+      expect({ name: corpusCase.name, status: tree.status, stdout: tree.stdout }).toEqual({ name: corpusCase.name, status: 0, stdout: corpusCase.stable.result });
+      const typed = await runCliCaptured(['debug', 'parse', '--dump', 'instructions', '--channel', 'stable', '-f', file]);
+      expect({ name: corpusCase.name, status: typed.status }).toEqual({ name: corpusCase.name, status: 1 });
+    }
+  });
+
+  it('still fails the tree dump when a line does not parse, and prints only that error', async () => {
+    const file = join(await mkdtemp(join(tmpdir(), 'tsbuild-parse-')), 'Dockerfile');
+    await writeFile(file, 'FROM busybox\nCOPPY a b\nENV ONLY_A_NAME\n');
+    const result = await runCliCaptured(['debug', 'parse', '--dump', 'ast', '-f', file]);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(new RegExp(`^${file}:3:`));
+    expect(result.stderr).not.toMatch(/COPPY/);
   });
 
   it('names a missing file', async () => {

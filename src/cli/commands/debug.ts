@@ -47,9 +47,13 @@ export function registerDebug(program: Command, io: CliIo): void {
     .action(async (options: ParseOptions) => {
       const source = await readDockerfile(options.file);
       const parsed = parseDockerfile(source, options.channel === undefined ? {} : { channel: options.channel });
-      const inOrder = [...parsed.diagnostics].sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.column - b.range.start.column);
+      // As BuildKit, whose parse and instruction typing are two steps: the tree exists once the
+      // lines parse, so the tree dump answers to the syntax phase only.
+      const treeOnly = options.dump === 'ast';
+      const relevant = treeOnly ? parsed.diagnostics.filter((d) => d.phase === 'syntax') : parsed.diagnostics;
+      const inOrder = [...relevant].sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.column - b.range.start.column);
       for (const diagnostic of inOrder) io.stderr.write(`${renderDiagnostic(diagnostic, options.file, source)}\n`);
-      if (!parsed.ok) throw new ExitError(1);
+      if (relevant.some((d) => d.severity === 'error')) throw new ExitError(1);
       const warnings = parsed.diagnostics.filter((d) => d.severity === 'warning');
       if (options.dump === 'ast') io.stdout.write(dumpSyntaxTree(parsed.tree));
       else if (options.dump === 'instructions') io.stdout.write(`${JSON.stringify(instructionsJson(parsed.dockerfile, parsed.tree.directives, warnings, parsed.channel), null, 2)}\n`);

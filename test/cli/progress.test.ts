@@ -1,0 +1,461 @@
+import { PassThrough } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createProgress, progressMode, type Progress } from '../../src/cli/progress/index.js';
+import type { BuildEvent, StepRef } from '../../src/executor/events.js';
+import { codeOf } from '../helpers/error-code.js';
+
+/** Event times of the executor: an arbitrary clock, unrelated to the wall clock. */
+const T = 5_000_000;
+
+function step(number: number, name: string, line?: number): StepRef {
+  return { number, name, ...(line === undefined ? {} : { range: { start: { line, column: 1 }, end: { line, column: 10 } } }) };
+}
+const start = (s: StepRef, time: number): BuildEvent => ({ kind: 'step', step: s, phase: 'start', time });
+const cached = (s: StepRef, time: number): BuildEvent => ({ kind: 'step', step: s, phase: 'cached', time });
+const done = (s: StepRef, time: number, duration: number): BuildEvent => ({ kind: 'step', step: s, phase: 'done', time, duration });
+const failed = (s: StepRef, time: number, duration: number, message: string): BuildEvent => ({ kind: 'step', step: s, phase: 'error', time, duration, message });
+const log = (s: StepRef, time: number, text: string | Uint8Array, stream: 'stdout' | 'stderr' = 'stdout'): BuildEvent => ({
+  kind: 'log',
+  step: s,
+  stream,
+  data: typeof text === 'string' ? new TextEncoder().encode(text) : text,
+  time,
+});
+const status = (s: StepRef, time: number, id: string, text: string, fields: { current?: number; total?: number; done?: boolean } = {}): BuildEvent => ({
+  kind: 'status',
+  step: s,
+  id,
+  text,
+  done: fields.done ?? false,
+  time,
+  ...(fields.current === undefined ? {} : { current: fields.current }),
+  ...(fields.total === undefined ? {} : { total: fields.total }),
+});
+
+interface Captured {
+  readonly stream: PassThrough & { columns?: number; rows?: number };
+  text(): string;
+  writes(): string[];
+}
+
+function capture(size?: { columns: number; rows: number }): Captured {
+  const stream: PassThrough & { columns?: number; rows?: number } = new PassThrough();
+  if (size !== undefined) Object.assign(stream, size);
+  const chunks: string[] = [];
+  stream.on('data', (chunk: Buffer) => chunks.push(chunk.toString('utf8')));
+  return { stream, text: () => chunks.join(''), writes: () => [...chunks] };
+}
+
+async function render(mode: 'plain' | 'rawjson' | 'quiet', events: readonly BuildEvent[]): Promise<string> {
+  const out = capture();
+  const progress = createProgress(mode, { stderr: out.stream, isTTY: false });
+  for (const event of events) progress.onEvent(event);
+  await progress.finish();
+  return out.text();
+}
+
+describe('plain progress', () => {
+  it('prints a sequential build exactly as BuildKit', async () => {
+    const definition = step(1, '[internal] load build definition from Dockerfile');
+    const base = step(2, '[1/3] FROM docker.io/library/busybox:latest', 1);
+    const run = step(3, '[2/3] RUN echo hello && printf par && printf "tial\\n" && printf end', 2);
+    const exporting = step(4, 'exporting to image');
+    const text = await render('plain', [
+      start(definition, T),
+      status(definition, T + 10, 'dockerfile', 'transferring dockerfile:', { current: 87, done: true }),
+      done(definition, T + 30, 30),
+      cached(base, T + 40),
+      start(run, T + 50),
+      log(run, T + 173, 'hello\npar'),
+      log(run, T + 300, 'tial\n', 'stderr'),
+      log(run, T + 400, 'end'),
+      done(run, T + 1350, 1300),
+      start(exporting, T + 1400),
+      status(exporting, T + 1410, 'layers', 'exporting layers'),
+      status(exporting, T + 1500, 'layers', 'exporting layers', { done: true }),
+      status(exporting, T + 1510, 'image', 'writing image sha256:0123456789abcdef', { done: true }),
+      done(exporting, T + 1650, 250),
+    ]);
+    expect(text).toBe(
+      [
+        '#1 [internal] load build definition from Dockerfile',
+        '#1 transferring dockerfile: 87B done',
+        '#1 DONE 0.0s',
+        '',
+        '#2 [1/3] FROM docker.io/library/busybox:latest',
+        '#2 CACHED',
+        '',
+        '#3 [2/3] RUN echo hello && printf par && printf "tial\\n" && printf end',
+        '#3 0.123 hello',
+        '#3 0.123 partial',
+        '#3 0.350 end',
+        '#3 DONE 1.3s',
+        '',
+        '#4 exporting to image',
+        '#4 exporting layers',
+        '#4 exporting layers 0.1s done',
+        '#4 writing image sha256:0123456789abcdef done',
+        // 0.25 s: Go rounds the tie to even.
+        '#4 DONE 0.2s',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('thins transfer lines as BuildKit does and prints sizes in its units', async () => {
+    const pull = step(2, '[1/2] FROM docker.io/library/debian:12@sha256:abc');
+    const layer = 'sha256:5c8cd8d2e1a38f2c6f5e0d4c3a7f1e6c2b0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f';
+    const text = await render('plain', [
+      start(pull, T),
+      status(pull, T + 5, layer, layer, { current: 0, total: 3_220_000 }),
+      status(pull, T + 100, layer, layer, { current: 100_000, total: 3_220_000 }),
+      status(pull, T + 150, layer, layer, { current: 140_000, total: 3_220_000 }),
+      status(pull, T + 205, layer, layer, { current: 1_050_000, total: 3_220_000 }),
+      status(pull, T + 300, layer, layer, { current: 1_100_000, total: 3_220_000 }),
+      // Five seconds later a line is due even without 5 % more.
+      status(pull, T + 5300, layer, layer, { current: 1_110_000, total: 3_220_000 }),
+      status(pull, T + 5505, layer, layer, { current: 3_220_000, total: 3_220_000, done: true }),
+      status(pull, T + 5600, 'extract', `extracting ${layer}`, { done: false }),
+      status(pull, T + 5900, 'extract', `extracting ${layer}`, { done: true }),
+      done(pull, T + 6000, 6000),
+    ]);
+    expect(text).toBe(
+      [
+        '#2 [1/2] FROM docker.io/library/debian:12@sha256:abc',
+        `#2 ${layer} 0B / 3.22MB`,
+        `#2 ${layer} 1.05MB / 3.22MB 0.2s`,
+        `#2 ${layer} 1.11MB / 3.22MB 5.3s`,
+        `#2 ${layer} 3.22MB / 3.22MB 5.5s done`,
+        `#2 extracting ${layer}`,
+        `#2 extracting ${layer} 0.3s done`,
+        '#2 DONE 6.0s',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('keeps one step on the output and marks every switch when steps run in parallel', async () => {
+    const one = step(5, '[a 2/2] RUN sleep 1 && echo five');
+    const two = step(6, '[b 2/2] RUN echo six');
+    const text = await render('plain', [
+      start(one, T),
+      start(two, T + 10),
+      log(two, T + 20, 'six\n'),
+      log(one, T + 30, 'five\n'),
+      done(two, T + 100, 90),
+      log(one, T + 1200, 'five again\n'),
+      done(one, T + 1300, 1300),
+    ]);
+    expect(text).toBe(
+      [
+        '#5 [a 2/2] RUN sleep 1 && echo five',
+        '#5 0.030 five',
+        '#5 ...',
+        '',
+        '#6 [b 2/2] RUN echo six',
+        '#6 0.010 six',
+        '#6 DONE 0.1s',
+        '',
+        '#5 [a 2/2] RUN sleep 1 && echo five',
+        '#5 1.200 five again',
+        '#5 DONE 1.3s',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('hands the output over after 5 s, on the next event or on the clock alone', async () => {
+    const one = step(1, '[a 2/2] RUN make');
+    const two = step(2, '[b 2/2] RUN make test');
+    // On the next event.
+    const text = await render('plain', [start(one, T), log(one, T + 100, 'a\n'), start(two, T + 1000), log(two, T + 2000, 'b\n'), log(one, T + 5100, 'a again\n'), done(two, T + 5200, 4200), done(one, T + 5300, 5300)]);
+    expect(text).toBe(
+      ['#1 [a 2/2] RUN make', '#1 0.100 a', '#1 5.100 a again', '#1 ...', '', '#2 [b 2/2] RUN make test', '#2 1.000 b', '#2 DONE 4.2s', '', '#1 [a 2/2] RUN make', '#1 DONE 5.3s', ''].join('\n'),
+    );
+
+    // On the clock, while the holding step is silent.
+    vi.useFakeTimers();
+    try {
+      let wall = 1000;
+      const out = capture();
+      const progress = createProgress('plain', { stderr: out.stream, isTTY: false }, { now: () => wall });
+      progress.onEvent(start(one, T));
+      progress.onEvent(start(two, T + 10));
+      progress.onEvent(log(two, T + 20, 'waiting\n'));
+      wall += 3000;
+      vi.advanceTimersByTime(3000);
+      expect(out.text()).toBe('#1 [a 2/2] RUN make\n');
+      wall += 3000;
+      vi.advanceTimersByTime(3000);
+      expect(out.text()).toBe('#1 [a 2/2] RUN make\n#1 ...\n\n#2 [b 2/2] RUN make test\n#2 0.010 waiting\n');
+      await progress.finish();
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('prints the error, the failed step’s last lines and the warnings', async () => {
+    const run = step(7, '[build 3/4] RUN make', 4);
+    const lines = Array.from({ length: 12 }, (_, i) => `line ${i + 1}\n`).join('');
+    const text = await render('plain', [
+      { kind: 'warning', message: 'FromAsCasing: \'as\' and \'FROM\' keywords\' casing do not match (line 1)', time: T },
+      start(run, T),
+      log(run, T + 100, lines),
+      log(run, T + 200, 'make: *** [Makefile:2: all] Error 2'),
+      failed(run, T + 300, 300, 'process "/bin/sh -c make" did not complete successfully: exit code: 2'),
+    ]);
+    expect(text).toBe(
+      [
+        '#7 [build 3/4] RUN make',
+        ...Array.from({ length: 12 }, (_, i) => `#7 0.100 line ${i + 1}`),
+        '#7 0.200 make: *** [Makefile:2: all] Error 2',
+        '#7 ERROR: process "/bin/sh -c make" did not complete successfully: exit code: 2',
+        '------',
+        ' > [build 3/4] RUN make:',
+        ...Array.from({ length: 9 }, (_, i) => `0.100 line ${i + 4}`),
+        '0.200 make: *** [Makefile:2: all] Error 2',
+        '------',
+        '',
+        ' 1 warning found:',
+        " - FromAsCasing: 'as' and 'FROM' keywords' casing do not match (line 1)",
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('decodes a character split between two chunks, and prints an unfinished line at the end', async () => {
+    const run = step(1, '[1/1] RUN printf');
+    const bytes = new TextEncoder().encode('héllo\nno newline');
+    const text = await render('plain', [start(run, T), log(run, T + 1, bytes.subarray(0, 2)), log(run, T + 2, bytes.subarray(2))]);
+    expect(text).toBe('#1 [1/1] RUN printf\n#1 0.001 héllo\n#1 0.002 no newline\n');
+  });
+});
+
+/**
+ * What a terminal shows after OUTPUT: enough of ECMA-48 for the tty view (cursor to the start
+ * of a previous line, erase line and below, colours and cursor visibility ignored).
+ */
+function screen(output: string): string[] {
+  const rows: string[] = [''];
+  let row = 0;
+  let column = 0;
+  const put = (character: string): void => {
+    const line = (rows[row] ?? '').padEnd(column);
+    rows[row] = line.slice(0, column) + character + line.slice(column + 1);
+    column++;
+  };
+  for (let i = 0; i < output.length; i++) {
+    const character = output[i] ?? '';
+    if (character === '\x1b') {
+      const match = /^\x1b\[(\??)([0-9;]*)([A-Za-z])/.exec(output.slice(i));
+      if (match === null) throw new Error(`unexpected escape at ${i}: ${JSON.stringify(output.slice(i, i + 8))}`);
+      const [sequence, , parameter, command] = match;
+      const count = Number(parameter === '' ? '1' : parameter);
+      if (command === 'F') {
+        row = Math.max(0, row - count);
+        column = 0;
+      } else if (command === 'K') {
+        rows[row] = (rows[row] ?? '').slice(0, column);
+      } else if (command === 'J') {
+        rows[row] = (rows[row] ?? '').slice(0, column);
+        rows.length = row + 1;
+      } else if (command !== 'm' && command !== 'l' && command !== 'h') {
+        throw new Error(`unexpected escape ${JSON.stringify(sequence)}`);
+      }
+      i += (sequence ?? '').length - 1;
+    } else if (character === '\n') {
+      row++;
+      column = 0;
+      rows[row] ??= '';
+    } else if (character === '\r') {
+      column = 0;
+    } else {
+      put(character);
+    }
+  }
+  if (rows.at(-1) === '') rows.pop();
+  return rows.map((line) => line.trimEnd());
+}
+
+/** A step's line as BuildKit lays it out: text, at least two spaces, the timer ending one column short of the width. */
+function row(text: string, timer: string, width = 60): string {
+  return `${text.padEnd(width - timer.length - 3)}  ${timer}`;
+}
+
+describe('tty progress', () => {
+  let wall = 0;
+  beforeEach(() => {
+    vi.useFakeTimers();
+    wall = 100_000;
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  function terminal(): { out: Captured; progress: Progress } {
+    const out = capture({ columns: 60, rows: 20 });
+    const progress = createProgress('auto', { stderr: out.stream, isTTY: true }, { now: () => wall, env: {} });
+    return { out, progress };
+  }
+
+  function advance(milliseconds: number): void {
+    wall += milliseconds;
+    vi.advanceTimersByTime(milliseconds);
+  }
+
+  it('redraws in place, shows the running step’s last 6 lines, and ends with the final state', async () => {
+    const { out, progress } = terminal();
+    const definition = step(1, '[internal] load build definition from Dockerfile');
+    const base = step(2, '[1/2] FROM docker.io/library/busybox:latest');
+    const run = step(3, '[2/2] RUN for i in 1 2 3 4 5 6 7 8; do echo line $i; done');
+    progress.onEvent(start(definition, T));
+    progress.onEvent(status(definition, T, 'dockerfile', 'transferring dockerfile:', { current: 87, done: true }));
+    progress.onEvent(done(definition, T + 20, 20));
+    progress.onEvent(cached(base, T + 30));
+    progress.onEvent(start(run, T + 40));
+    advance(200);
+    progress.onEvent(log(run, T + 240, Array.from({ length: 8 }, (_, i) => `line ${i + 1}\n`).join('')));
+    advance(1000);
+    expect(screen(out.text())).toEqual([
+      '[+] Building 1.2s (2/3)',
+      row(' => [internal] load build definition from Dockerfile', '0.0s'),
+      row(' => => transferring dockerfile: 87B', '0.0s'),
+      ' => CACHED [1/2] FROM docker.io/library/busybox:lates  0.0s',
+      // Cut to fit.
+      ' => [2/2] RUN for i in 1 2 3 4 5 6 7 8; do echo line   1.2s',
+      ...[3, 4, 5, 6, 7, 8].map((i) => ` => => # line ${i}`),
+    ]);
+    // Colours: finished steps blue, output faint.
+    expect(out.text()).toContain('\x1b[34m => CACHED [1/2] FROM');
+    expect(out.text()).toContain('\x1b[2m => => # line 8');
+
+    progress.onEvent(done(run, T + 1300, 1260));
+    advance(10);
+    await progress.finish();
+    expect(screen(out.text())).toEqual([
+      '[+] Building 1.3s (3/3) FINISHED',
+      row(' => [internal] load build definition from Dockerfile', '0.0s'),
+      row(' => => transferring dockerfile: 87B', '0.0s'),
+      ' => CACHED [1/2] FROM docker.io/library/busybox:lates  0.0s',
+      ' => [2/2] RUN for i in 1 2 3 4 5 6 7 8; do echo line   1.3s',
+    ]);
+    expect(out.text().endsWith('\x1b[?25h')).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('draws at most every 100 ms and never drops the final state', async () => {
+    const { out, progress } = terminal();
+    const run = step(1, '[1/1] RUN yes | head -n 500');
+    progress.onEvent(start(run, T));
+    for (let i = 1; i <= 500; i++) progress.onEvent(log(run, T + i / 10, `y ${i}\n`));
+    const draws = (): number => out.text().split('[+] Building').length - 1;
+    // The first event drew; the 500 others wait for the next slot.
+    expect(draws()).toBe(1);
+    advance(99);
+    expect(draws()).toBe(1);
+    advance(1);
+    expect(draws()).toBe(2);
+    expect(screen(out.text()).slice(-6)).toEqual([495, 496, 497, 498, 499, 500].map((i) => ` => => # y ${i}`));
+    // An end within the same 100 ms is still shown once finish() runs.
+    progress.onEvent(done(run, T + 150, 150));
+    expect(draws()).toBe(2);
+    await progress.finish();
+    expect(draws()).toBe(3);
+    expect(screen(out.text())).toEqual(['[+] Building 0.1s (1/1) FINISHED', row(' => [1/1] RUN yes | head -n 500', '0.1s')]);
+  });
+
+  it('prints the failed step’s output and the warnings after the final state, without colour under NO_COLOR', async () => {
+    const out = capture({ columns: 60, rows: 20 });
+    const progress = createProgress('tty', { stderr: out.stream, isTTY: true }, { now: () => wall, env: { NO_COLOR: '1' } });
+    const run = step(4, '[build 2/2] RUN make', 3);
+    progress.onEvent(start(run, T));
+    progress.onEvent(log(run, T + 500, 'cc main.c\nmain.c:1: error\n'));
+    progress.onEvent({ kind: 'warning', message: 'UndefinedVar: Usage of undefined variable $X (line 2)', time: T + 600 });
+    progress.onEvent(failed(run, T + 700, 700, 'process "/bin/sh -c make" did not complete successfully: exit code: 2'));
+    await progress.finish();
+    expect(out.text()).not.toMatch(/\x1b\[3[0-9]m/);
+    expect(screen(out.text())).toEqual([
+      '[+] Building 0.7s (1/1) FINISHED',
+      row(' => ERROR [build 2/2] RUN make', '0.7s'),
+      '------',
+      ' > [build 2/2] RUN make:',
+      '0.500 cc main.c',
+      '0.500 main.c:1: error',
+      '------',
+      '',
+      ' 1 warning found:',
+      ' - UndefinedVar: Usage of undefined variable $X (line 2)',
+    ]);
+  });
+
+  it('fits a short terminal by dropping finished steps first, and strips control characters from output', async () => {
+    const out = capture({ columns: 60, rows: 6 });
+    const progress = createProgress('tty', { stderr: out.stream, isTTY: true }, { now: () => wall, env: {} });
+    for (let n = 1; n <= 5; n++) progress.onEvent(cached(step(n, `[${n}/6] COPY f${n} /`), T));
+    const run = step(6, '[6/6] RUN progress');
+    progress.onEvent(start(run, T));
+    progress.onEvent(log(run, T + 10, '10%\r50%\r\x1b[1m100%\x1b[0m\n'));
+    advance(200);
+    expect(screen(out.text())).toEqual(['[+] Building 0.2s (5/6)', row(' => CACHED [4/6] COPY f4 /', '0.0s'), row(' => CACHED [5/6] COPY f5 /', '0.0s'), row(' => [6/6] RUN progress', '0.2s'), ' => => # 100%']);
+    await progress.finish();
+    // The final state is whole.
+    expect(screen(out.text())).toHaveLength(7);
+  });
+});
+
+describe('rawjson progress', () => {
+  it('prints one JSON object per event, with output as text or base64', async () => {
+    const run = step(3, '[2/2] RUN make', 5);
+    const binary = Uint8Array.from([0xff, 0x00, 0x41]);
+    const text = await render('rawjson', [
+      start(run, T),
+      log(run, T + 1, 'hello\n'),
+      log(run, T + 2, binary, 'stderr'),
+      status(run, T + 3, 'layer', 'sha256:abc', { current: 1, total: 2 }),
+      { kind: 'warning', message: 'careful', time: T + 4 },
+      failed(run, T + 5, 5, 'exit code: 1'),
+      cached(step(4, '[1/2] FROM busybox'), T + 6),
+      done(step(5, 'exporting to image'), T + 7, 2),
+    ]);
+    const records = text
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(records).toEqual([
+      { kind: 'step', step: 3, name: '[2/2] RUN make', line: 5, phase: 'start', time: T },
+      { kind: 'log', step: 3, name: '[2/2] RUN make', line: 5, stream: 'stdout', time: T + 1, encoding: 'utf-8', data: 'hello\n' },
+      { kind: 'log', step: 3, name: '[2/2] RUN make', line: 5, stream: 'stderr', time: T + 2, encoding: 'base64', data: '/wBB' },
+      { kind: 'status', step: 3, name: '[2/2] RUN make', line: 5, id: 'layer', text: 'sha256:abc', current: 1, total: 2, done: false, time: T + 3 },
+      { kind: 'warning', message: 'careful', time: T + 4 },
+      { kind: 'step', step: 3, name: '[2/2] RUN make', line: 5, phase: 'error', time: T + 5, duration: 5, message: 'exit code: 1' },
+      { kind: 'step', step: 4, name: '[1/2] FROM busybox', phase: 'cached', time: T + 6 },
+      { kind: 'step', step: 5, name: 'exporting to image', phase: 'done', time: T + 7, duration: 2 },
+    ]);
+    expect(Buffer.from(records[2]?.data as string, 'base64')).toEqual(Buffer.from(binary));
+  });
+});
+
+describe('progress modes', () => {
+  it('takes --progress, else BUILDKIT_PROGRESS, else auto, and names a wrong value', async () => {
+    expect(progressMode('plain', { BUILDKIT_PROGRESS: 'rawjson' })).toBe('plain');
+    expect(progressMode(undefined, { BUILDKIT_PROGRESS: 'rawjson' })).toBe('rawjson');
+    expect(progressMode(undefined, { BUILDKIT_PROGRESS: '' })).toBe('auto');
+    expect(progressMode(undefined, {})).toBe('auto');
+    expect(() => progressMode('fancy', {})).toThrow(/--progress.*"fancy"/);
+    expect(() => progressMode(undefined, { BUILDKIT_PROGRESS: 'fancy' })).toThrow(/BUILDKIT_PROGRESS.*"fancy"/);
+    expect(await codeOf(Promise.resolve().then(() => progressMode('fancy', {})))).toBe('INVALID_ARGUMENT');
+  });
+
+  it('is plain on a pipe in auto, refuses tty there, and prints nothing when quiet', async () => {
+    const run = step(1, '[1/1] RUN true');
+    const out = capture();
+    const auto = createProgress('auto', { stderr: out.stream, isTTY: false });
+    auto.onEvent(start(run, T));
+    auto.onEvent(done(run, T + 100, 100));
+    await auto.finish();
+    expect(out.text()).toBe('#1 [1/1] RUN true\n#1 DONE 0.1s\n');
+    expect(() => createProgress('tty', { stderr: out.stream, isTTY: false })).toThrow(/terminal/);
+    expect(await render('quiet', [start(run, T), log(run, T, 'x\n'), failed(run, T + 1, 1, 'no')])).toBe('');
+  });
+});
