@@ -11,6 +11,7 @@ export {
   hardLimit,
   rootlessMappings,
   subordinateRange,
+  userNamespaceSize,
   type ContainerSpec,
   type IdMapping,
   type MountSpec,

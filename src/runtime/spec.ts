@@ -128,9 +128,42 @@ export function rootlessMappings(): { uid: IdMapping[]; gid: IdMapping[] } {
   return { uid: [{ containerID: 0, hostID: uid, size: 1 }], gid: [{ containerID: 0, hostID: gid, size: 1 }] };
 }
 
+/**
+ * The ids of this process's user namespace, when it is not the host's: tsbuild run by an
+ * ordinary user re-executes itself inside one (see src/cli/rootless.ts), where it is root over
+ * the user's own id and subordinate range. undefined in the host's namespace.
+ */
+export function userNamespaceSize(): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync('/proc/self/uid_map', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const lines = text.trim().split('\n').map((line) => line.trim().split(/\s+/).map(Number));
+  if (lines.length === 1 && lines[0]?.[0] === 0 && lines[0]?.[1] === 0 && lines[0]?.[2] === 4294967295) return undefined;
+  return lines.reduce((total, line) => total + (line[2] ?? 0), 0);
+}
+
+/**
+ * How a sandbox gets its ids by default: in the host's namespace as root, none of its own; as an
+ * ordinary user, the caller and its subordinate range (`rootlessMappings`); inside a user
+ * namespace of tsbuild's own, a nested one mapping every id it has onto itself, so that the
+ * runtime does what it does rootless (devices bound, not made; sysfs bound with the host's
+ * network) while files keep their ids.
+ */
+function defaultIdentity(): { rootless: boolean; mappings?: { uid: IdMapping[]; gid: IdMapping[] } } {
+  if ((process.getuid?.() ?? 0) !== 0) return { rootless: true };
+  const size = userNamespaceSize();
+  if (size === undefined) return { rootless: false };
+  const identity = [{ containerID: 0, hostID: 0, size }];
+  return { rootless: true, mappings: { uid: identity, gid: identity } };
+}
+
 /** The OCI runtime config for a container (runtime-spec 1.0.2). */
 export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
-  const rootless = spec.rootless ?? (process.getuid?.() ?? 0) !== 0;
+  const identity = spec.rootless === undefined ? defaultIdentity() : { rootless: spec.rootless };
+  const rootless = identity.rootless;
   const capabilities = [...(spec.capabilities ?? defaultCapabilities)];
   const rlimits = Object.entries(spec.rlimits ?? { RLIMIT_NOFILE: { soft: 1024, hard: 1024 * 1024 } }).map(([type, limit]) => {
     // Root here lacks CAP_SYS_RESOURCE: asking above the caller's hard limit would fail.
@@ -145,7 +178,7 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
   if (typeof network === 'object') namespaces.push({ type: 'network', path: network.path });
   else if (network === 'none') namespaces.push(join.network === undefined ? { type: 'network' } : { type: 'network', path: join.network });
   if (rootless) namespaces.push(join.user === undefined ? { type: 'user' } : { type: 'user', path: join.user });
-  const mappings = rootless && join.user === undefined ? (spec.idMappings ?? rootlessMappings()) : undefined;
+  const mappings = rootless && join.user === undefined ? (spec.idMappings ?? identity.mappings ?? rootlessMappings()) : undefined;
   const sysfsOptions = rootless && network !== 'none' ? ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] : ['nosuid', 'noexec', 'nodev', 'ro'];
   const mounts = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },

@@ -1,0 +1,40 @@
+/**
+ * Rootless builds and runs: an ordinary user's tsbuild re-executes itself inside a user and
+ * mount namespace of its own (util-linux `unshare`), where it is root over the user's id and,
+ * when /etc/subuid and /etc/subgid grant a range and newuidmap/newgidmap exist, that whole range
+ * (`--map-auto`), as buildah and podman do. Inside, overlayfs mounts, ownership and the sandbox
+ * work as they do for root; the mounts vanish with the namespace, whatever ends the process.
+ */
+import { spawn } from 'node:child_process';
+import { defaultRoot } from '../store/index.js';
+import { rootlessMappings } from '../runtime/index.js';
+
+/** Set in the re-executed process: it is the inner one. */
+const marker = 'TSBUILD_USER_NAMESPACE';
+
+/**
+ * When this process is an ordinary user's, runs the same command line inside a user namespace
+ * and returns its exit status; undefined when this process is root (or already the inner one).
+ */
+export async function runInUserNamespace(root: string | undefined): Promise<number | undefined> {
+  if ((process.getuid?.() ?? 0) === 0 || process.env[marker] === '1') return undefined;
+  const ranged = rootlessMappings().uid.length > 1;
+  const script = process.argv[1];
+  if (script === undefined) return undefined;
+  const args = ['--map-root-user', ...(ranged ? ['--map-auto'] : []), '--mount', '--propagation', 'private', '--', process.execPath, ...process.execArgv, script, ...process.argv.slice(2)];
+  // The store stays where it is for this user: inside, tsbuild is root and would pick root's.
+  const env = { ...process.env, [marker]: '1', TSBUILD_ROOT: root ?? process.env.TSBUILD_ROOT ?? defaultRoot() };
+  return new Promise((resolve, reject) => {
+    const child = spawn('unshare', args, { stdio: 'inherit', env });
+    const forward = (signal: NodeJS.Signals): void => {
+      child.kill(signal);
+    };
+    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+    for (const signal of signals) process.on(signal, forward);
+    child.on('error', (error) => reject(error));
+    child.on('close', (code, signal) => {
+      for (const s of signals) process.off(s, forward);
+      resolve(code ?? 128 + (signal === null ? 0 : 15));
+    });
+  });
+}
