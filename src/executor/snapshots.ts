@@ -14,6 +14,7 @@ import { TsbuildError, messageOf, readXattr, type Digest } from '../common/index
 import type { LayerRef } from '../cache/index.js';
 import { directoryEntries, writeLayer } from '../exporter/index.js';
 import { chainIds, linkTree, snapshotPath, temporaryName, unpackLayers, type Store } from '../store/index.js';
+import { userNamespaceSize } from '../runtime/index.js';
 
 const run = promisify(execFile);
 
@@ -127,7 +128,9 @@ export class Snapshotter {
     try {
       // redirect_dir and metacopy off: every change is whole in the upper directory, as the
       // layer needs it (a renamed directory is copied up, not redirected).
-      await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work},redirect_dir=off,metacopy=off,index=off`, merged]);
+      // In a user namespace the kernel keeps overlay's own attributes as user.overlay.* (userxattr).
+      const userxattr = userNamespaceSize() === undefined ? '' : ',userxattr';
+      await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work},redirect_dir=off,metacopy=off,index=off${userxattr}`, merged]);
       mounted = true;
     } catch (error) {
       await rm(directory, { recursive: true, force: true });
@@ -202,7 +205,9 @@ async function keepSnapshot(store: Store, lower: string, upper: string, layers: 
 /**
  * Removes what the sandbox made to mount over (/proc, /etc/hosts… in an image that lacks them):
  * only empty files and directories at those paths, and then parents that were made for them and
- * are now empty. A command that wrote there keeps its change.
+ * are now empty. A command that wrote there keeps its change. A parent that was there below
+ * gets its time back, as BuildKit's stub removal does, and leaves the upper directory when
+ * nothing else in it changed, so that no layer holds a directory that did not change.
  */
 async function dropCreated(upper: string, lower: string, created: readonly string[]): Promise<void> {
   for (const path of created) {
@@ -216,12 +221,19 @@ async function dropCreated(upper: string, lower: string, created: readonly strin
     else continue;
     let parent = dirname(relative);
     while (parent !== '.' && parent !== '/' && parent !== '') {
-      if (await exists(join(lower, parent))) break;
-      const removed = await rmdir(join(upper, parent)).then(
-        () => true,
-        () => false,
-      );
-      if (!removed) break;
+      const below = await lstat(join(lower, parent)).catch(() => undefined);
+      const here = join(upper, parent);
+      if (below !== undefined) {
+        const mine = await lstat(here).catch(() => undefined);
+        if (mine === undefined || !mine.isDirectory()) break;
+        await utimes(here, below.atime, below.mtime);
+        const unchanged = below.isDirectory() && (mine.mode & 0o7777) === (below.mode & 0o7777) && mine.uid === below.uid && mine.gid === below.gid;
+        const opaque = overlayOpaque.some((xattr) => readXattr(here, xattr) !== undefined);
+        if (!unchanged || opaque || (await readdir(here)).length > 0) break;
+        await rmdir(here);
+      } else if (!(await rmdir(here).then(() => true, () => false))) {
+        break;
+      }
       parent = dirname(parent);
     }
   }
