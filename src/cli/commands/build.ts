@@ -10,6 +10,7 @@ import { push, type RegistryClient } from '../../registry/index.js';
 import { selectRuntime } from '../../runtime/index.js';
 import { ExitError, type CliIo } from '../io.js';
 import { createProgress, progressMode } from '../progress/index.js';
+import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
 import { addInsecureRegistryOption, collect, registryClient } from './registry-options.js';
 
@@ -65,12 +66,13 @@ function parseLabels(values: readonly string[]): Record<string, string> {
   return labels;
 }
 
-/** BuildKit's failure report: the step, its last output lines, and the Dockerfile lines around it. */
-function renderFailure(error: BuildStepError, source: string): string {
-  const lines = [`error: failed to solve: ${error.message}`];
-  if (error.output.length > 0) {
-    lines.push('------', ` > ${error.step}:`, ...error.output.map((line) => `   ${line}`), '------');
-  }
+/**
+ * BuildKit's failure report: the step's last output lines (when the progress did not show them),
+ * the Dockerfile lines around the instruction, then the error itself, last.
+ */
+function renderFailure(error: BuildStepError, source: string, withOutput: boolean): string {
+  const lines: string[] = [];
+  if (withOutput && error.output.length > 0) lines.push('------', ` > ${error.step}:`, ...error.output.map((line) => `   ${line}`), '------');
   if (error.range !== undefined) {
     const text = source.split(/\r?\n/);
     const first = Math.max(1, error.range.start.line - 2);
@@ -82,6 +84,7 @@ function renderFailure(error: BuildStepError, source: string): string {
     }
     lines.push('--------------------');
   }
+  lines.push(`error: failed to solve: ${error.message}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -106,6 +109,8 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('--runtime <name>', 'OCI runtime for RUN: runtime-shim (default), crun, runc or a path')
     .option('--platform <os/arch[/variant]>', "the image's platform (this machine's by default)");
   addRootOption(addInsecureRegistryOption(command)).action(async (contextArg: string, options: BuildOptions) => {
+    const inner = await runInUserNamespace(options.root);
+    if (inner !== undefined) throw new ExitError(inner);
     if (!['default', 'host', 'none'].includes(options.network)) throw new TsbuildError('INVALID_ARGUMENT', `build: invalid --network ${JSON.stringify(options.network)}: use default, host or none`);
     const platform = options.platform === undefined ? undefined : parsePlatform(options.platform);
     if (platform !== undefined && !platformMatches(platform, hostPlatform())) {
@@ -161,7 +166,7 @@ export function registerBuild(program: Command, io: CliIo): void {
       if (quiet) io.stdout.write(`${image.id}\n`);
     } catch (error) {
       if (error instanceof BuildStepError) {
-        io.stderr.write(renderFailure(error, dockerfile.source));
+        io.stderr.write(renderFailure(error, dockerfile.source, mode === 'quiet' || mode === 'rawjson'));
         throw new ExitError(1);
       }
       throw error;

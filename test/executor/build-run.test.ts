@@ -1,0 +1,157 @@
+/**
+ * `tsbuild build` with RUN and metadata instructions: the real image is read back — its config,
+ * history and the entries of each layer — and the cache is checked by what the progress says.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildFixture, cachedSteps, ranSteps, type BuildFixture } from '../helpers/build.js';
+
+describe('build: RUN and the image config', () => {
+  let fx: BuildFixture;
+  beforeAll(async () => {
+    fx = await buildFixture();
+  });
+  afterAll(async () => {
+    await fx.cleanup();
+  });
+
+  it('runs RUN in the sandbox and writes its changes as a layer, with the config and history BuildKit writes', async () => {
+    const dir = await fx.context('meta', {
+      Dockerfile: [
+        'FROM busybox',
+        'ARG GREETING=hello',
+        'ENV A=1 B="two words"',
+        'LABEL org.example.a=1 b=2',
+        'RUN echo "$GREETING $A $B" > /greeting && hostname > /hostname && cat /etc/hosts > /hosts && id -u > /uid && rm /etc/group',
+        'EXPOSE 80 443/udp 7000-7001',
+        'WORKDIR /app',
+        'RUN pwd > where',
+        'USER nobody',
+        'VOLUME /data',
+        'STOPSIGNAL SIGINT',
+        'HEALTHCHECK --interval=5m --timeout=3s CMD wget -q localhost',
+        'SHELL ["/bin/sh", "-ec"]',
+        'ENTRYPOINT ["/bin/echo"]',
+        'CMD echo hi',
+        'ONBUILD RUN echo triggered',
+      ].join('\n'),
+    });
+    const result = await fx.build(['-t', 'meta', '-q', dir]);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    const image = await fx.image('meta');
+    expect(image.manifest.config.digest).toBe(result.stdout.trim());
+    const c = image.config.config ?? {};
+    expect(c.Env).toEqual(['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'A=1', 'B=two words']);
+    expect(c.Labels).toEqual({ 'org.example.a': '1', b: '2' });
+    expect(c.ExposedPorts).toEqual({ '80/tcp': {}, '443/udp': {}, '7000/tcp': {}, '7001/tcp': {} });
+    expect(c.WorkingDir).toBe('/app');
+    expect(c.User).toBe('nobody');
+    expect(c.Volumes).toEqual({ '/data': {} });
+    expect(c.StopSignal).toBe('SIGINT');
+    expect(c.Healthcheck).toEqual({ Test: ['CMD-SHELL', 'wget -q localhost'], Interval: 300e9, Timeout: 3e9 });
+    expect(c.Shell).toEqual(['/bin/sh', '-ec']);
+    expect(c.Entrypoint).toEqual(['/bin/echo']);
+    expect(c.Cmd).toEqual(['/bin/sh', '-ec', 'echo hi']);
+    expect(c.OnBuild).toEqual(['RUN echo triggered']);
+    expect(c.ArgsEscaped).toBe(true);
+
+    // busybox's one layer, the first RUN, WORKDIR's mkdir, the second RUN.
+    expect(image.manifest.layers).toHaveLength(4);
+    const history = image.config.history ?? [];
+    expect(history.slice(1).map((h) => [h.created_by, h.empty_layer === true])).toEqual([
+      ['ARG GREETING=hello', true],
+      ['ENV A=1 B=two words', true],
+      ['LABEL org.example.a=1 b=2', true],
+      ['RUN |1 GREETING=hello /bin/sh -c echo "$GREETING $A $B" > /greeting && hostname > /hostname && cat /etc/hosts > /hosts && id -u > /uid && rm /etc/group # buildkit', false],
+      // BuildKit's instruction parser sorts EXPOSE's words.
+      ['EXPOSE [443/udp 7000/tcp 7001/tcp 80/tcp]', true],
+      ['WORKDIR /app', false],
+      ['RUN |1 GREETING=hello /bin/sh -c pwd > where # buildkit', false],
+      ['USER nobody', true],
+      ['VOLUME [/data]', true],
+      ['STOPSIGNAL SIGINT', true],
+      ['HEALTHCHECK {Test:[CMD-SHELL wget -q localhost] Interval:5m0s Timeout:3s StartPeriod:0s StartInterval:0s Retries:0}', true],
+      ['SHELL [/bin/sh -ec]', true],
+      ['ENTRYPOINT ["/bin/echo"]', true],
+      ['CMD ["/bin/sh" "-ec" "echo hi"]', true],
+    ]);
+    for (const entry of history.slice(1)) expect(entry.comment).toBe('buildkit.dockerfile.v0');
+
+    const run = await fx.layerFiles(image.manifest.layers[1] as never);
+    const byPath = new Map(run.map((file) => [file.path, file]));
+    expect(byPath.get('greeting')?.text).toBe('hello 1 two words\n');
+    expect(byPath.get('hostname')?.text).toBe('buildkitsandbox\n');
+    expect(byPath.get('hosts')?.text).toContain('buildkitsandbox');
+    expect(byPath.get('uid')?.text).toBe('0\n');
+    // The deletion is a whiteout; what the sandbox mounted never enters the layer.
+    expect(byPath.get('etc/.wh.group')?.type).toBe('file');
+    for (const path of ['etc/hosts', 'etc/resolv.conf', 'proc', 'sys', 'dev']) expect(byPath.has(path)).toBe(false);
+
+    const workdir = await fx.layerFiles(image.manifest.layers[2] as never);
+    expect(workdir.map((file) => [file.path, file.type, file.mode])).toEqual([['app', 'directory', 0o755]]);
+    const second = await fx.layerFiles(image.manifest.layers[3] as never);
+    expect(second.find((file) => file.path === 'app/where')?.text).toBe('/app\n');
+  });
+
+  it('rebuilds from the cache: every step CACHED, the same image ID', async () => {
+    const dir = await fx.context('cache', { Dockerfile: 'FROM busybox\nRUN echo one > /one\nRUN echo two > /two\n' });
+    const first = await fx.build(['-t', 'cache', '--iidfile', join(dir, '..', 'iid1'), dir]);
+    expect(first.status).toBe(0);
+    expect(ranSteps(first.stderr)).toEqual(['[2/3] RUN echo one > /one', '[3/3] RUN echo two > /two']);
+    const second = await fx.build(['-t', 'cache', '--iidfile', join(dir, '..', 'iid2'), dir]);
+    expect(second.status).toBe(0);
+    expect(cachedSteps(second.stderr)).toEqual(['[2/3] RUN echo one > /one', '[3/3] RUN echo two > /two']);
+    expect(ranSteps(second.stderr)).toEqual([]);
+    const layersFirst = (await fx.image('cache')).manifest.layers;
+    expect(await readFile(join(dir, '..', 'iid2'), 'utf8')).toMatch(/^sha256:/);
+    // The image ID changes only with the created time; the layers are the same blobs.
+    expect((await fx.image('cache')).manifest.layers).toEqual(layersFirst);
+
+    const noCache = await fx.build(['-t', 'cache', '--no-cache', dir]);
+    expect(noCache.status).toBe(0);
+    expect(cachedSteps(noCache.stderr)).toEqual([]);
+    expect(ranSteps(noCache.stderr)).toHaveLength(2);
+  });
+
+  it('misses at the first use of a changed build arg, not at its declaration', async () => {
+    const dir = await fx.context('args', { Dockerfile: 'FROM busybox\nARG V=1\nRUN echo before > /before\nRUN echo $V > /v\nRUN echo after > /after\n' });
+    expect((await fx.build(['-t', 'args', dir])).status).toBe(0);
+    const changed = await fx.build(['-t', 'args', '--build-arg', 'V=2', dir]);
+    expect(changed.status).toBe(0);
+    // An ARG in effect is part of every later RUN's environment, as in BuildKit: the first RUN
+    // after the ARG misses, whatever it reads.
+    expect(ranSteps(changed.stderr)).toEqual(['[2/4] RUN echo before > /before', '[3/4] RUN echo $V > /v', '[4/4] RUN echo after > /after']);
+    const late = await fx.context('late-arg', { Dockerfile: 'FROM busybox\nRUN echo before > /before\nARG V=1\nRUN echo $V > /v\n' });
+    expect((await fx.build(['-t', 'late', late])).status).toBe(0);
+    const lateChanged = await fx.build(['-t', 'late', '--build-arg', 'V=3', late]);
+    expect(cachedSteps(lateChanged.stderr)).toEqual(['[2/3] RUN echo before > /before']);
+    expect(ranSteps(lateChanged.stderr)).toEqual(['[3/3] RUN echo $V > /v']);
+    const image = await fx.image('late');
+    const files = await fx.layerFiles(image.manifest.layers.at(-1) as never);
+    expect(files.find((file) => file.path === 'v')?.text).toBe('3\n');
+  });
+
+  it('fails on a non-zero exit with the Dockerfile line, the status and the output, and names nothing', async () => {
+    const dir = await fx.context('fail', { Dockerfile: 'FROM busybox\nRUN echo fine\nRUN echo some output; echo oops >&2; exit 3\nRUN echo never\n' });
+    const result = await fx.build(['-t', 'failed', dir]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('did not complete successfully: exit code: 3');
+    expect(result.stderr).toContain('Dockerfile:3');
+    expect(result.stderr).toContain('>>> RUN echo some output; echo oops >&2; exit 3');
+    expect(result.stderr).toContain('oops');
+    expect(result.stderr).not.toContain('[4/4] RUN echo never\n#');
+    expect(result.stderr.trimEnd().split('\n').at(-1)).toBe('error: failed to solve: process "/bin/sh -c echo some output; echo oops >&2; exit 3" did not complete successfully: exit code: 3');
+    expect(await fx.store.resolveReference('docker.io/library/failed:latest')).toBeUndefined();
+  });
+
+  it('adds no layer for a RUN that changes nothing, and keeps the sandbox out of the image', async () => {
+    const dir = await fx.context('nothing', { Dockerfile: 'FROM busybox\nRUN true\nRUN cat /etc/resolv.conf > /dev/null && ls /proc/self > /dev/null\n' });
+    expect((await fx.build(['-t', 'nothing', dir])).status).toBe(0);
+    const image = await fx.image('nothing');
+    expect(image.manifest.layers).toHaveLength(1);
+    expect((image.config.history ?? []).slice(1).map((h) => h.empty_layer)).toEqual([true, true]);
+  });
+});
