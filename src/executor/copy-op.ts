@@ -61,7 +61,7 @@ function parseChmod(value: string): number | undefined {
 }
 
 function createdBy(instruction: CopyInstruction): string {
-  const parts = [instruction.kind];
+  const parts: string[] = [instruction.kind];
   if (instruction.parents) parts.push('--parents');
   if (instruction.chown !== '') parts.push(`--chown=${instruction.chown}`);
   if (instruction.chmod !== '') parts.push(`--chmod=${instruction.chmod}`);
