@@ -8,6 +8,11 @@ export const maxSymlinkHops = 40;
 export interface ResolveInRootOptions {
   /** Whether a symlink as the last component is followed too; defaults to true. */
   readonly followFinal?: boolean;
+  /**
+   * Whether a path that exists is seen at all (a build context hides what .dockerignore
+   * excludes); one that is not is taken as missing. RELATIVEPATH is below ROOT, without `/` first.
+   */
+  readonly visible?: (relativePath: string, isDirectory: boolean) => boolean | Promise<boolean>;
 }
 
 export interface MkdirInRootOptions {
@@ -39,7 +44,7 @@ function tooManyLinks(root: string, path: string): TsbuildError {
  */
 type Step = { readonly kind: 'directory' } | { readonly kind: 'symlink'; readonly target: string } | { readonly kind: 'other' };
 
-async function step(path: string): Promise<Step> {
+async function step(path: string, relativePath: string, visible: ResolveInRootOptions['visible']): Promise<Step> {
   let info;
   try {
     info = await lstat(path);
@@ -48,6 +53,7 @@ async function step(path: string): Promise<Step> {
     if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return { kind: 'other' };
     throw error;
   }
+  if (visible !== undefined && !(await visible(relativePath, info.isDirectory()))) return { kind: 'other' };
   if (info.isDirectory()) return { kind: 'directory' };
   if (info.isSymbolicLink()) return { kind: 'symlink', target: await readlink(path) };
   return { kind: 'other' };
@@ -65,6 +71,7 @@ async function walkInRoot(
   path: string,
   followFinal: boolean,
   onMissing?: (hostPath: string) => Promise<void>,
+  visible?: ResolveInRootOptions['visible'],
 ): Promise<string[]> {
   if (path.includes('\0')) throw new TsbuildError('UNSAFE_PATH', `resolve ${JSON.stringify(path)} in ${root}: NUL in path`);
   const resolved: string[] = [];
@@ -85,7 +92,7 @@ async function walkInRoot(
       continue;
     }
     const hostPath = join(root, ...resolved, part);
-    const found = await step(hostPath);
+    const found = await step(hostPath, [...resolved, part].join('/'), visible);
     const isLast = queue.every((rest) => rest === '' || rest === '.');
     if (found.kind === 'symlink' && (followFinal || !isLast)) {
       if (++hops > maxSymlinkHops) throw tooManyLinks(root, path);
@@ -109,7 +116,7 @@ async function walkInRoot(
  * returned as written (so are the components after a non-directory: using them fails later).
  */
 export async function resolveInRoot(root: string, path: string, options: ResolveInRootOptions = {}): Promise<string> {
-  const parts = await walkInRoot(root, path, options.followFinal ?? true);
+  const parts = await walkInRoot(root, path, options.followFinal ?? true, undefined, options.visible);
   return join(root, ...parts);
 }
 

@@ -1,0 +1,433 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, type BigIntStats, type Dirent } from 'node:fs';
+import { mkdir, open, readFile, readlink, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, posix } from 'node:path';
+import pLimit from 'p-limit';
+import xxhash, { type XXHashAPI } from 'xxhash-wasm';
+import { messageOf, resolveInRoot, TsbuildError, uniqueHex } from '../common/index.js';
+import { goClean, PatternMatcher, readIgnoreFile } from './patterns.js';
+import { matchSource, walkSource, type MatchedSource, type SourceRoot, type TreeEntry } from './tree.js';
+
+export interface OpenContextOptions {
+  /** The absolute path of the Dockerfile: `<Dockerfile>.dockerignore` beside it comes before the context's own. */
+  readonly dockerfile?: string;
+  /** Where the persistent hash index lives; none, no index (every file is hashed). */
+  readonly indexDir?: string;
+}
+
+/** A build context: a directory as docker sends it, what .dockerignore excludes left out. */
+export interface BuildContext extends SourceRoot {
+  /** The context directory, symlinks resolved. */
+  readonly root: string;
+  /** The ignore file read (host path), if any. */
+  readonly ignoreFile: string | undefined;
+  /** Its patterns as docker reads them (ignorefile.ReadAll). */
+  readonly ignorePatterns: readonly string[];
+  /** Whether .dockerignore excludes RELPATH (relative to the context, `/` and `./` allowed first). */
+  excluded(relPath: string): boolean;
+  /** @internal The content hashes, shared by every digest of this context. */
+  readonly hashes: ContentHasher;
+}
+
+export interface SourceDigestOptions {
+  /** COPY --exclude patterns, relative to each matched source. */
+  readonly exclude?: readonly string[];
+  /** Whether a source that is a symlink is followed (inside the context); COPY and ADD do. Defaults to true. */
+  readonly followLinks?: boolean;
+  /**
+   * COPY --parents: each source is split at `/./` (none: at the context root) into where the
+   * copy starts and a pattern of what it takes; entries are keyed relative to that start.
+   */
+  readonly parents?: boolean;
+}
+
+export interface SourceDigest {
+  /** `xxh128:` and 32 hex digits: a cache key only, never an OCI digest. */
+  readonly digest: string;
+  /** What the sources matched, relative to the context, in order. */
+  readonly matched: readonly string[];
+}
+
+/**
+ * Opens DIR as a build context. The ignore file is `<Dockerfile>.dockerignore` beside the
+ * Dockerfile when OPTIONS.dockerfile names one and it exists, else `DIR/.dockerignore` (read
+ * inside DIR, as BuildKit loads it from the context), parsed as docker does.
+ */
+export async function openContext(dir: string, options: OpenContextOptions = {}): Promise<BuildContext> {
+  let root: string;
+  try {
+    root = await realpath(dir);
+    if (!(await stat(root)).isDirectory()) throw new Error('not a directory');
+  } catch (error) {
+    throw new TsbuildError('NOT_FOUND', `open build context ${dir}: ${messageOf(error)}`, { cause: error });
+  }
+
+  let ignoreFile: string | undefined;
+  let text: string | undefined;
+  if (options.dockerfile !== undefined) {
+    const beside = join(dirname(options.dockerfile), `${basename(options.dockerfile)}.dockerignore`);
+    text = await readTextIfAny(beside);
+    if (text !== undefined) ignoreFile = beside;
+  }
+  if (text === undefined) {
+    const inContext = await resolveInRoot(root, '.dockerignore');
+    text = await readTextIfAny(inContext);
+    if (text !== undefined) ignoreFile = inContext;
+  }
+  const ignorePatterns = text === undefined ? [] : readIgnoreFile(text);
+  let matcher: PatternMatcher;
+  try {
+    matcher = new PatternMatcher(ignorePatterns);
+  } catch (error) {
+    throw new TsbuildError('INVALID_ARGUMENT', `read ${ignoreFile ?? '.dockerignore'}: ${messageOf(error)}`, { cause: error });
+  }
+
+  const excluded = (relPath: string): boolean => {
+    if (matcher.empty) return false;
+    const cleaned = goClean(relPath.replace(/^\/+/, ''));
+    if (cleaned === '.' || cleaned === '/') return false;
+    return matcher.matchesOrParentMatches(cleaned);
+  };
+
+  // Whether an excluded directory holds something an exception re-includes: BuildKit's walk
+  // then sends the directory too, with just those children.
+  const includesBelow = new Map<string, boolean>();
+  const hasIncludedBelow = (relative: string): boolean => {
+    const known = includesBelow.get(relative);
+    if (known !== undefined) return known;
+    let found = false;
+    if (matcher.mayIncludeBelow(relative)) {
+      let children: Dirent[];
+      try {
+        children = readdirSync(join(root, relative), { withFileTypes: true });
+      } catch {
+        children = [];
+      }
+      for (const child of children) {
+        const path = `${relative}/${child.name}`;
+        if (!excluded(path) || (child.isDirectory() && hasIncludedBelow(path))) {
+          found = true;
+          break;
+        }
+      }
+    }
+    includesBelow.set(relative, found);
+    return found;
+  };
+
+  return {
+    root,
+    ignoreFile,
+    ignorePatterns,
+    excluded,
+    ownersAreRoot: true,
+    visible: (relative, isDirectory) => !excluded(relative) || (isDirectory && hasIncludedBelow(goClean(relative))),
+    hashes: new ContentHasher(root, options.indexDir),
+  };
+}
+
+async function readTextIfAny(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return undefined;
+    throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+/**
+ * A digest of what a COPY of SOURCES reads from CONTEXT, with BuildKit's contenthash semantics:
+ * for each source (wildcards expanded, see matchSource) and each file or directory under it, its
+ * path relative to the matched source, type, permission bits, owner (0:0 for a context, as docker
+ * sends it), symlink target and content; never its times. Files .dockerignore excludes do not
+ * exist; a missing source without wildcards fails with NOT_FOUND; nothing outside the context
+ * is read. Works on any SourceRoot (`rootfsSource(dir)` for a stage), with owners as they are.
+ */
+export async function sourceDigest(context: SourceRoot & { readonly hashes?: ContentHasher }, sources: readonly string[], options: SourceDigestOptions = {}): Promise<SourceDigest> {
+  const api = await hashApi();
+  const hasher = context.hashes ?? new ContentHasher(context.root, undefined);
+  const exclude = new PatternMatcher(options.exclude ?? []);
+  const followLinks = options.followLinks ?? true;
+  const matched: string[] = [];
+  const trees: Array<{ readonly label: string; readonly entries: readonly TreeEntry[] }> = [];
+
+  for (const source of sources) {
+    if (options.parents === true) {
+      const { start, include, required } = splitParents(source);
+      // A --parents path without wildcards must exist, as BuildKit's RequiredPaths.
+      if (required !== undefined) await matchSource(context, required, followLinks);
+      const starts = await matchSource(context, start, followLinks);
+      for (const from of starts) {
+        const entries = await walkSource(context, from, { exclude, include: new PatternMatcher([include]) });
+        const taken = entries.filter((entry) => entry.path !== '');
+        const chosen = taken.filter((entry) => entry.parentOnly !== true);
+        for (const entry of chosen) if (!chosen.some((other) => entry.path.startsWith(`${other.path}/`))) matched.push(joinRelative(from.path, entry.path));
+        trees.push({ label: `parents ${include}`, entries: taken });
+      }
+      continue;
+    }
+    const matches: MatchedSource[] = await matchSource(context, source, followLinks);
+    for (const match of matches) {
+      matched.push(match.path);
+      trees.push({ label: `source ${match.path}`, entries: await walkSource(context, match, { exclude }) });
+    }
+  }
+
+  const contentOf = await hasher.hashAll(trees.flatMap((tree) => tree.entries));
+  const state = [api.create64(0n), api.create64(0x9e3779b97f4a7c15n)];
+  const feed = (text: string): void => {
+    for (const hash of state) hash.update(text);
+  };
+  feed(`tsbuild-source-digest-v1\0${sources.length}\0`);
+  for (const tree of trees) {
+    feed(`${tree.label}\0${tree.entries.length}\0`);
+    for (const entry of tree.entries) feed(describeEntry(entry, context.ownersAreRoot, contentOf.get(entry.hostPath)));
+  }
+  await hasher.save();
+  const digest = state.map((hash) => hash.digest().toString(16).padStart(16, '0')).join('');
+  return { digest: `xxh128:${digest}`, matched };
+}
+
+function joinRelative(base: string, path: string): string {
+  if (base === '') return path;
+  return path === '' ? base : `${base}/${path}`;
+}
+
+/** BuildKit's --parents split: `a/./b/c` copies `b/c` from `a`; without `/./` from the root. */
+export function splitParents(source: string): { start: string; include: string; required: string | undefined } {
+  const pivot = source.indexOf('/./');
+  const start = pivot === -1 ? '/' : source.slice(0, pivot);
+  const rest = pivot === -1 ? source : source.slice(pivot + 3);
+  const include = posix.join('/', rest).replace(/^\/+/, '');
+  const hasWildcards = /[*?[]/.test(start) || /[*?[]/.test(include);
+  return { start, include, required: hasWildcards ? undefined : posix.join(start, include) };
+}
+
+function entryType(stats: BigIntStats): string {
+  if (stats.isFile()) return 'file';
+  if (stats.isDirectory()) return 'dir';
+  if (stats.isSymbolicLink()) return 'symlink';
+  if (stats.isCharacterDevice()) return 'char';
+  if (stats.isBlockDevice()) return 'block';
+  if (stats.isFIFO()) return 'fifo';
+  return 'socket';
+}
+
+function describeEntry(entry: TreeEntry, ownersAreRoot: boolean, content: string | undefined): string {
+  const { stats } = entry;
+  // A copied directory's own mode and owner never reach the destination (fsutil keeps the
+  // destination directory's), so they do not key the copy either.
+  if (entry.path === '' && stats.isDirectory()) return '\0dir\n';
+  const owner = ownersAreRoot ? '0:0' : `${stats.uid}:${stats.gid}`;
+  let data = '';
+  if (stats.isFile()) data = content ?? '';
+  else if (stats.isSymbolicLink()) data = content ?? '';
+  else if (stats.isCharacterDevice() || stats.isBlockDevice()) data = String(stats.rdev);
+  return `${entry.path}\0${entryType(stats)}\0${(Number(stats.mode) & 0o7777).toString(8)}\0${owner}\0${data}\n`;
+}
+
+let hashApiPromise: Promise<XXHashAPI> | undefined;
+function hashApi(): Promise<XXHashAPI> {
+  hashApiPromise ??= xxhash();
+  return hashApiPromise;
+}
+
+/** Files read at once while hashing: enough to keep the disk busy, few enough for small machines. */
+const parallelReads = 8;
+/** Files up to this size are read whole; larger ones in chunks of it. */
+const chunkBytes = 1 << 20;
+
+/**
+ * How close to a file's ctime a hash may have started and still be trusted later. Within it, a
+ * write after the hash could leave every stat field as it was (the "racy git" problem): kernel
+ * timestamps come from a clock that lags by up to a tick, and some file systems keep seconds only.
+ * A ctime with no nanoseconds says the file system keeps seconds (or two, FAT).
+ */
+function granularityNs(ctimeNs: bigint): bigint {
+  return ctimeNs % 1_000_000_000n === 0n ? 2_000_000_000n : 100_000_000n;
+}
+
+/** One remembered hash: the stat fields it was made for, and when the hashing started. */
+interface IndexEntry {
+  readonly size: bigint;
+  readonly mtimeNs: bigint;
+  readonly ctimeNs: bigint;
+  readonly ino: bigint;
+  readonly dev: bigint;
+  readonly hash: string;
+  readonly hashedAtNs: bigint;
+}
+
+type StoredEntry = [size: string, mtimeNs: string, ctimeNs: string, ino: string, dev: string, hash: string, hashedAtNs: string];
+
+interface StoredIndex {
+  readonly version: 1;
+  readonly root: string;
+  readonly entries: Record<string, StoredEntry>;
+}
+
+function nowNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n;
+}
+
+/**
+ * Content hashes of a context's files (xxh64 under two seeds: a cache key, never an OCI digest),
+ * with a persistent index of (path, size, mtime, ctime, inode, device) → hash so unchanged files
+ * are not read again. An entry is trusted only when every field is the same and the file's
+ * ctime and mtime were older than the hash by more than the timestamp granularity: a rewrite
+ * changes ctime (which no one can set back), and one within the granularity is caught by the
+ * margin. The index file is replaced atomically (temporary file and rename); two processes
+ * sharing it at worst lose each other's new entries.
+ */
+export class ContentHasher {
+  private readonly root: string;
+  private readonly indexPath: string | undefined;
+  private entries: Map<string, IndexEntry> | undefined;
+  private dirty = false;
+  private readonly limit = pLimit(parallelReads);
+  /** Files read and hashed, and files whose hash the index gave: to see the index work. */
+  readonly counts = { hashed: 0, reused: 0 };
+
+  constructor(root: string, indexDir: string | undefined) {
+    this.root = root;
+    this.indexPath = indexDir === undefined ? undefined : join(indexDir, `context-${createHash('sha256').update(root).digest('hex').slice(0, 32)}.json`);
+  }
+
+  /** Hashes of every regular file (content) and symlink (target) among ENTRIES, by host path. */
+  async hashAll(entries: readonly TreeEntry[]): Promise<Map<string, string>> {
+    const api = await hashApi();
+    const index = await this.load();
+    const result = new Map<string, string>();
+    const work: Array<Promise<void>> = [];
+    for (const entry of entries) {
+      if (result.has(entry.hostPath)) continue;
+      if (entry.stats.isSymbolicLink()) {
+        result.set(entry.hostPath, await readlink(entry.hostPath));
+        continue;
+      }
+      if (!entry.stats.isFile()) continue;
+      const key = relativeKey(this.root, entry.hostPath);
+      const known = key === undefined ? undefined : index.get(key);
+      if (known !== undefined && trusted(known, entry.stats)) {
+        this.counts.reused += 1;
+        result.set(entry.hostPath, known.hash);
+        continue;
+      }
+      result.set(entry.hostPath, '');
+      work.push(
+        this.limit(async () => {
+          const hashed = await hashFile(api, entry.hostPath);
+          this.counts.hashed += 1;
+          result.set(entry.hostPath, hashed.hash);
+          if (key !== undefined && hashed.stable !== undefined) {
+            index.set(key, hashed.stable);
+            this.dirty = true;
+          }
+        }),
+      );
+    }
+    await Promise.all(work);
+    return result;
+  }
+
+  private async load(): Promise<Map<string, IndexEntry>> {
+    if (this.entries !== undefined) return this.entries;
+    const entries = new Map<string, IndexEntry>();
+    this.entries = entries;
+    if (this.indexPath === undefined) return entries;
+    let stored: StoredIndex;
+    try {
+      stored = JSON.parse(await readFile(this.indexPath, 'utf8')) as StoredIndex;
+    } catch {
+      // Missing, or torn by a crash: an index is only a shortcut.
+      return entries;
+    }
+    if (stored?.version !== 1 || stored.root !== this.root || typeof stored.entries !== 'object' || stored.entries === null) return entries;
+    for (const [key, value] of Object.entries(stored.entries)) {
+      if (!Array.isArray(value) || value.length !== 7 || !value.every((field) => typeof field === 'string')) continue;
+      try {
+        entries.set(key, {
+          size: BigInt(value[0]),
+          mtimeNs: BigInt(value[1]),
+          ctimeNs: BigInt(value[2]),
+          ino: BigInt(value[3]),
+          dev: BigInt(value[4]),
+          hash: value[5],
+          hashedAtNs: BigInt(value[6]),
+        });
+      } catch {
+        continue;
+      }
+    }
+    return entries;
+  }
+
+  /** Writes the index when something was added to it. */
+  async save(): Promise<void> {
+    if (this.indexPath === undefined || !this.dirty || this.entries === undefined) return;
+    const stored: StoredIndex = {
+      version: 1,
+      root: this.root,
+      entries: Object.fromEntries(
+        [...this.entries].map(([key, entry]) => [
+          key,
+          [String(entry.size), String(entry.mtimeNs), String(entry.ctimeNs), String(entry.ino), String(entry.dev), entry.hash, String(entry.hashedAtNs)] satisfies StoredEntry,
+        ]),
+      ),
+    };
+    const directory = dirname(this.indexPath);
+    await mkdir(directory, { recursive: true });
+    const temporary = join(directory, `.${basename(this.indexPath)}.${process.pid}.${uniqueHex(6)}.tmp`);
+    try {
+      // No fsync: after a crash a torn index is ignored, and every file hashed again.
+      await writeFile(temporary, JSON.stringify(stored), { mode: 0o600 });
+      await rename(temporary, this.indexPath);
+      this.dirty = false;
+    } catch (error) {
+      await unlink(temporary).catch(() => undefined);
+      throw new TsbuildError('INTERNAL', `write context index ${this.indexPath}: ${messageOf(error)}`, { cause: error });
+    }
+  }
+}
+
+function relativeKey(root: string, hostPath: string): string | undefined {
+  return hostPath.startsWith(`${root}/`) ? hostPath.slice(root.length + 1) : undefined;
+}
+
+function trusted(entry: IndexEntry, stats: BigIntStats): boolean {
+  if (entry.size !== stats.size || entry.mtimeNs !== stats.mtimeNs || entry.ctimeNs !== stats.ctimeNs || entry.ino !== stats.ino || entry.dev !== stats.dev) return false;
+  const margin = granularityNs(stats.ctimeNs);
+  return stats.ctimeNs + margin < entry.hashedAtNs && stats.mtimeNs + margin < entry.hashedAtNs;
+}
+
+/**
+ * Hashes one file. Returns the hash, and the index entry to keep when the file did not change
+ * while it was read (same stat before and after).
+ */
+async function hashFile(api: XXHashAPI, path: string): Promise<{ hash: string; stable: IndexEntry | undefined }> {
+  const hashedAtNs = nowNs();
+  const handle = await open(path, 'r');
+  try {
+    const before = await handle.stat({ bigint: true });
+    const state = [api.create64(0n), api.create64(0x9e3779b97f4a7c15n)];
+    const buffer = Buffer.allocUnsafe(Number(before.size < BigInt(chunkBytes) ? before.size : BigInt(chunkBytes)) || 1);
+    let total = 0n;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      total += BigInt(bytesRead);
+      const chunk = buffer.subarray(0, bytesRead);
+      for (const hash of state) hash.update(chunk);
+    }
+    const after = await handle.stat({ bigint: true });
+    const hash = `${total.toString(16)}-${state.map((one) => one.digest().toString(16).padStart(16, '0')).join('')}`;
+    const unchanged = before.size === after.size && before.mtimeNs === after.mtimeNs && before.ctimeNs === after.ctimeNs && total === after.size;
+    return {
+      hash,
+      stable: unchanged ? { size: after.size, mtimeNs: after.mtimeNs, ctimeNs: after.ctimeNs, ino: after.ino, dev: after.dev, hash, hashedAtNs } : undefined,
+    };
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,407 @@
+import { posix } from 'node:path';
+import { TsbuildError } from '../common/index.js';
+
+/*
+ * The path patterns of docker and BuildKit, ported from the Go code that reads them, so that a
+ * context selects exactly the files docker would send:
+ * - `goPathMatch`: Go's path.Match (filepath.Match on Linux), used per path for COPY wildcards;
+ * - `PatternMatcher`: moby/patternmatcher, used by BuildKit (through fsutil) for .dockerignore,
+ *   COPY --exclude and --parents include patterns;
+ * - `readIgnoreFile`: moby/patternmatcher/ignorefile.ReadAll, the .dockerignore parser docker's
+ *   client and BuildKit's frontend share.
+ */
+
+function badPattern(pattern: string): TsbuildError {
+  return new TsbuildError('INVALID_ARGUMENT', `match pattern ${JSON.stringify(pattern)}: syntax error in pattern`);
+}
+
+/** Splits off the leading stars and the chunk up to the next star outside a class, as Go's scanChunk. */
+function scanChunk(pattern: readonly string[]): { star: boolean; chunk: string[]; rest: string[] } {
+  let start = 0;
+  let star = false;
+  while (start < pattern.length && pattern[start] === '*') {
+    start++;
+    star = true;
+  }
+  let inRange = false;
+  let index = start;
+  scan: for (; index < pattern.length; index++) {
+    switch (pattern[index]) {
+      case '\\':
+        if (index + 1 < pattern.length) index++;
+        break;
+      case '[':
+        inRange = true;
+        break;
+      case ']':
+        inRange = false;
+        break;
+      case '*':
+        if (!inRange) break scan;
+        break;
+    }
+  }
+  return { star, chunk: pattern.slice(start, index), rest: pattern.slice(index) };
+}
+
+/** One character of a class, possibly escaped, as Go's getEsc; throws on a malformed class. */
+function getEsc(chunk: readonly string[], at: number, whole: string): { char: string; next: number } {
+  let index = at;
+  if (index >= chunk.length || chunk[index] === '-' || chunk[index] === ']') throw badPattern(whole);
+  if (chunk[index] === '\\') {
+    index++;
+    if (index >= chunk.length) throw badPattern(whole);
+  }
+  const char = chunk[index] as string;
+  index++;
+  if (index >= chunk.length) throw badPattern(whole);
+  return { char, next: index };
+}
+
+/**
+ * Matches CHUNK (no star) at the start of NAME; returns what NAME has left, or undefined. As in Go,
+ * the rest of the chunk is still checked for syntax once the match has failed.
+ */
+function matchChunk(chunk: readonly string[], name: readonly string[], whole: string): string[] | undefined {
+  let failed = false;
+  let c = 0;
+  let s = 0;
+  while (c < chunk.length) {
+    if (!failed && s >= name.length) failed = true;
+    const token = chunk[c] as string;
+    if (token === '[') {
+      let char = '';
+      if (!failed) char = name[s++] as string;
+      c++;
+      let negated = false;
+      if (c < chunk.length && chunk[c] === '^') {
+        negated = true;
+        c++;
+      }
+      let matched = false;
+      let ranges = 0;
+      for (;;) {
+        if (c < chunk.length && chunk[c] === ']' && ranges > 0) {
+          c++;
+          break;
+        }
+        const low = getEsc(chunk, c, whole);
+        c = low.next;
+        let high = low;
+        if (chunk[c] === '-') {
+          high = getEsc(chunk, c + 1, whole);
+          c = high.next;
+        }
+        const point = char.codePointAt(0) ?? -1;
+        if ((low.char.codePointAt(0) as number) <= point && point <= (high.char.codePointAt(0) as number)) matched = true;
+        ranges++;
+      }
+      if (matched === negated) failed = true;
+    } else if (token === '?') {
+      if (!failed) {
+        if (name[s] === '/') failed = true;
+        s++;
+      }
+      c++;
+    } else {
+      if (token === '\\') {
+        c++;
+        if (c >= chunk.length) throw badPattern(whole);
+      }
+      if (!failed) {
+        if (chunk[c] !== name[s]) failed = true;
+        s++;
+      }
+      c++;
+    }
+  }
+  return failed ? undefined : name.slice(s);
+}
+
+/**
+ * Go's path.Match: whether NAME matches the shell PATTERN, where `*` and `?` never match `/`,
+ * `[...]` is a class (`^` negates), and `\` escapes. A malformed pattern throws INVALID_ARGUMENT
+ * whatever NAME is, as Go reports ErrBadPattern.
+ */
+export function goPathMatch(pattern: string, name: string): boolean {
+  let rest = Array.from(pattern);
+  let text = Array.from(name);
+  outer: while (rest.length > 0) {
+    const scanned = scanChunk(rest);
+    rest = scanned.rest;
+    const { star, chunk } = scanned;
+    if (star && chunk.length === 0) return !text.includes('/');
+    const here = matchChunk(chunk, text, pattern);
+    if (here !== undefined && (here.length === 0 || rest.length > 0)) {
+      text = here;
+      continue;
+    }
+    if (star) {
+      for (let index = 0; index < text.length && text[index] !== '/'; index++) {
+        const skipped = matchChunk(chunk, text.slice(index + 1), pattern);
+        if (skipped !== undefined) {
+          if (rest.length === 0 && skipped.length > 0) continue;
+          text = skipped;
+          continue outer;
+        }
+      }
+    }
+    // No match; the rest of the pattern must still be well formed.
+    while (rest.length > 0) {
+      const next = scanChunk(rest);
+      rest = next.rest;
+      matchChunk(next.chunk, [], pattern);
+    }
+    return false;
+  }
+  return text.length === 0;
+}
+
+/** Whether NAME has a wildcard character (`*`, `?`, `[`) not escaped by `\`, as BuildKit tests a COPY source. */
+export function containsWildcards(name: string): boolean {
+  for (let index = 0; index < name.length; index++) {
+    const char = name[index];
+    if (char === '\\') index++;
+    else if (char === '*' || char === '?' || char === '[') return true;
+  }
+  return false;
+}
+
+/** Go's path.Dir: everything before the last `/`, cleaned (so `a/b/` gives `a/b`, unlike Node's dirname). */
+function goDir(path: string): string {
+  return goClean(path.slice(0, path.lastIndexOf('/') + 1));
+}
+
+/** Go's path.Clean. */
+export function goClean(path: string): string {
+  if (path === '') return '.';
+  const normal = posix.normalize(path);
+  return normal.length > 1 && normal.endsWith('/') ? normal.slice(0, -1) : normal;
+}
+
+const escapedInRegexp = new Set(['.', '+', '(', ')', '|', '{', '}', '$']);
+
+type MatchType = 'exact' | 'prefix' | 'suffix' | 'regexp';
+
+/** One pattern of a PatternMatcher: its cleaned text, whether it is a `!` exception, and how it matches. */
+export class IgnorePattern {
+  readonly cleaned: string;
+  readonly exclusion: boolean;
+  readonly dirs: readonly string[];
+  private readonly matchType: MatchType;
+  private readonly regexp: RegExp | undefined;
+
+  constructor(cleaned: string, exclusion: boolean) {
+    this.cleaned = cleaned;
+    this.exclusion = exclusion;
+    this.dirs = cleaned.split('/');
+    const compiled = compile(cleaned);
+    this.matchType = compiled.type;
+    this.regexp = compiled.regexp;
+  }
+
+  matches(path: string): boolean {
+    switch (this.matchType) {
+      case 'exact':
+        return path === this.cleaned;
+      case 'prefix':
+        return path.startsWith(this.cleaned.slice(0, -2));
+      case 'suffix': {
+        const suffix = this.cleaned.slice(2);
+        if (path.endsWith(suffix)) return true;
+        // `**/foo` matches `foo`.
+        return suffix.startsWith('/') && path === suffix.slice(1);
+      }
+      case 'regexp':
+        return (this.regexp as RegExp).test(path);
+    }
+  }
+
+  /** The pattern without a trailing `/**` or `/*`, as fsutil compares it with a directory. */
+  withoutTrailingGlob(): string {
+    let text = this.cleaned;
+    if (text.endsWith('/**')) text = text.slice(0, -3);
+    if (text.endsWith('/*')) text = text.slice(0, -2);
+    return text;
+  }
+}
+
+/** moby/patternmatcher's Pattern.compile: a pattern to a match type, and a regexp when one is needed. */
+function compile(pattern: string): { type: MatchType; regexp: RegExp | undefined } {
+  const chars = Array.from(pattern);
+  let source = '^';
+  let type: MatchType = 'exact';
+  let iteration = 0;
+  for (let index = 0; index < chars.length; iteration++) {
+    const char = chars[index++] as string;
+    if (char === '*') {
+      if (chars[index] === '*') {
+        index++;
+        // `**/` is `**`: the slash is eaten.
+        if (chars[index] === '/') index++;
+        if (index >= chars.length) {
+          // A trailing `**` matches everything below, as .gitignore has it.
+          if (type === 'exact') type = 'prefix';
+          else {
+            source += '.*';
+            type = 'regexp';
+          }
+        } else {
+          // Any number of directories, none included.
+          source += '(.*/)?';
+          type = 'regexp';
+        }
+        if (iteration === 0) type = 'suffix';
+      } else {
+        source += '[^/]*';
+        type = 'regexp';
+      }
+    } else if (char === '?') {
+      source += '[^/]';
+      type = 'regexp';
+    } else if (escapedInRegexp.has(char)) {
+      source += `\\${char}`;
+    } else if (char === '\\') {
+      if (index < chars.length) {
+        source += `\\${chars[index++] as string}`;
+        type = 'regexp';
+      } else {
+        source += '\\\\';
+      }
+    } else if (char === '[' || char === ']') {
+      source += char;
+      type = 'regexp';
+    } else {
+      source += char;
+    }
+  }
+  if (type !== 'regexp') return { type, regexp: undefined };
+  try {
+    return { type, regexp: new RegExp(`${source}$`) };
+  } catch (error) {
+    throw new TsbuildError('INVALID_ARGUMENT', `match pattern ${JSON.stringify(pattern)}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** What a directory's match was per pattern, handed to its children (moby/patternmatcher's MatchInfo). */
+export type MatchInfo = readonly boolean[] | undefined;
+
+/**
+ * moby/patternmatcher's PatternMatcher: patterns matched in order, the last that matches a path
+ * or one of its parents decides; a `!` pattern (an exception) re-includes what earlier ones matched.
+ */
+export class PatternMatcher {
+  readonly patterns: readonly IgnorePattern[];
+  /** Whether any pattern is a `!` exception. */
+  readonly exclusions: boolean;
+
+  constructor(patterns: readonly string[]) {
+    const compiled: IgnorePattern[] = [];
+    let exclusions = false;
+    for (const raw of patterns) {
+      let pattern = raw.trim();
+      if (pattern === '') continue;
+      pattern = goClean(pattern);
+      let exclusion = false;
+      if (pattern.startsWith('!')) {
+        if (pattern.length === 1) throw new TsbuildError('INVALID_ARGUMENT', 'match pattern "!": illegal exclusion pattern');
+        exclusion = true;
+        pattern = pattern.slice(1);
+        exclusions = true;
+      }
+      // As moby, Go's own matcher checks the syntax.
+      goPathMatch(pattern, '.');
+      compiled.push(new IgnorePattern(pattern, exclusion));
+    }
+    this.patterns = compiled;
+    this.exclusions = exclusions;
+  }
+
+  get empty(): boolean {
+    return this.patterns.length === 0;
+  }
+
+  /** Whether FILE (slash-separated, relative) or one of its parents is matched, the last pattern deciding. */
+  matchesOrParentMatches(file: string): boolean {
+    let matched = false;
+    const parent = goDir(file);
+    const parentDirs = parent === '.' ? [] : parent.split('/');
+    for (const pattern of this.patterns) {
+      if (pattern.exclusion !== matched) continue;
+      let match = pattern.matches(file);
+      for (let index = 0; !match && index < parentDirs.length; index++) {
+        match = pattern.matches(parentDirs.slice(0, index + 1).join('/'));
+      }
+      if (match) matched = !pattern.exclusion;
+    }
+    return matched;
+  }
+
+  /**
+   * The same decision made during a walk: each pattern that matched the parent directory matches
+   * its children without being tried again. Returns the decision and what to hand the children.
+   */
+  matchesUsingParentResults(file: string, parent: MatchInfo): { matched: boolean; info: boolean[] } {
+    let matched = false;
+    const info: boolean[] = [];
+    this.patterns.forEach((pattern, index) => {
+      let match = parent?.[index] ?? false;
+      if (!match) {
+        if (pattern.exclusion !== matched) {
+          info.push(false);
+          return;
+        }
+        match = pattern.matches(file);
+        if (!match && parent === undefined) {
+          const dir = goDir(file);
+          if (dir !== '.') {
+            const dirs = dir.split('/');
+            for (let length = 1; !match && length <= dirs.length; length++) match = pattern.matches(dirs.slice(0, length).join('/'));
+          }
+        }
+      }
+      info.push(match);
+      if (match) matched = !pattern.exclusion;
+    });
+    return { matched, info };
+  }
+
+  /**
+   * Whether a directory these patterns exclude may still hold a path an exception re-includes, so
+   * that it must be walked (fsutil's test: with only literal exceptions, one must lie below it).
+   */
+  mayIncludeBelow(directory: string): boolean {
+    if (!this.exclusions) return false;
+    const exceptions = this.patterns.filter((pattern) => pattern.exclusion);
+    const literal = exceptions.every((pattern) => !/[*[\]?^\\]/.test(pattern.withoutTrailingGlob()));
+    if (!literal) return true;
+    const prefix = `${directory}/`;
+    return exceptions.some((pattern) => `${pattern.withoutTrailingGlob()}/`.startsWith(prefix));
+  }
+}
+
+/**
+ * moby/patternmatcher/ignorefile.ReadAll: a .dockerignore's patterns. A UTF-8 BOM is dropped,
+ * lines starting with `#` are comments, each line is trimmed and cleaned (Go's path.Clean),
+ * and a leading `/` is dropped (so `/a` and `a` are the same); `!` is kept in front.
+ */
+export function readIgnoreFile(text: string): string[] {
+  const patterns: string[] = [];
+  const lines = text.replace(/^\uFEFF/, '').split('\n');
+  // bufio.Scanner drops a final newline and the \r of a \r\n line ending.
+  if (lines.at(-1) === '') lines.pop();
+  for (const raw of lines) {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line.startsWith('#')) continue;
+    let pattern = line.trim();
+    if (pattern === '') continue;
+    const invert = pattern.startsWith('!');
+    if (invert) pattern = pattern.slice(1).trim();
+    if (pattern.length > 0) {
+      pattern = goClean(pattern);
+      if (pattern.length > 1 && pattern.startsWith('/')) pattern = pattern.slice(1);
+    }
+    patterns.push(invert ? `!${pattern}` : pattern);
+  }
+  return patterns;
+}

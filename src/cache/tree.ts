@@ -1,0 +1,234 @@
+import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
+import { lstat } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { resolveInRoot, TsbuildError } from '../common/index.js';
+import type { PatternMatcher} from './patterns.js';
+import { containsWildcards, goPathMatch, type MatchInfo } from './patterns.js';
+
+/**
+ * A tree COPY reads from: a build context (what .dockerignore excludes does not exist there) or
+ * another stage's or image's root filesystem. Paths are relative to ROOT, `/`-separated, without
+ * a leading `/`; symlinks are followed inside ROOT only.
+ */
+export interface SourceRoot {
+  readonly root: string;
+  /** Whether the existing path RELATIVEPATH is part of the tree (false: it does not exist there). */
+  visible(relativePath: string, isDirectory: boolean): boolean | Promise<boolean>;
+  /**
+   * Whether owners read from here are 0:0 whatever the files say: docker's client sends the
+   * context with uid and gid reset (its resetUIDAndGID), so context files copy as root's.
+   */
+  readonly ownersAreRoot: boolean;
+}
+
+/** A root filesystem as a COPY source: every file in it exists, with its owners. */
+export function rootfsSource(dir: string): SourceRoot {
+  return { root: dir, visible: () => true, ownersAreRoot: false };
+}
+
+/** One path a COPY source names, after wildcards and symlinks. */
+export interface MatchedSource {
+  /** The path as matched (before its own symlink, if any, is followed), relative to the root. */
+  readonly path: string;
+  /** The host path it resolves to inside the root. */
+  readonly hostPath: string;
+  readonly stats: BigIntStats;
+}
+
+/** One file or directory under a matched source. */
+export interface TreeEntry {
+  /** Relative to the matched source ('' for the source itself), `/`-separated. */
+  readonly path: string;
+  readonly hostPath: string;
+  readonly stats: BigIntStats;
+  /** A directory taken only because something below it is (--parents, --exclude exceptions). */
+  readonly parentOnly?: boolean;
+}
+
+export interface WalkOptions {
+  /** COPY --exclude patterns, matched against paths relative to the source. */
+  readonly exclude?: PatternMatcher;
+  /** COPY --parents patterns: only what they match (and the directories above it) is taken. */
+  readonly include?: PatternMatcher;
+}
+
+/** BuildKit's "not found" for a COPY source: the path as the Dockerfile names it, cleaned and absolute. */
+export function sourceNotFound(path: string): TsbuildError {
+  return new TsbuildError('NOT_FOUND', `failed to compute cache key: ${JSON.stringify(posix.join('/', path))}: not found`);
+}
+
+function errno(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** Lstat of a path that may be missing (or under a non-directory). */
+async function lstatIfAny(path: string): Promise<BigIntStats | undefined> {
+  try {
+    return await lstat(path, { bigint: true });
+  } catch (error) {
+    if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return undefined;
+    throw error;
+  }
+}
+
+/** The path relative to ROOT of a host path inside it. */
+function relativeTo(root: string, hostPath: string): string {
+  return hostPath === root ? '' : hostPath.slice(root.length + 1);
+}
+
+/**
+ * Resolves PATH in SOURCE (symlinks followed inside it; the last one too when FOLLOWFINAL) and
+ * returns where it is, or undefined when it does not exist there.
+ */
+export async function lookupInSource(source: SourceRoot, path: string, followFinal: boolean): Promise<{ hostPath: string; stats: BigIntStats } | undefined> {
+  const hostPath = await resolveInRoot(source.root, path, { followFinal, visible: (relative, isDirectory) => source.visible(relative, isDirectory) });
+  const stats = await lstatIfAny(hostPath);
+  if (stats === undefined) return undefined;
+  const relative = relativeTo(source.root, hostPath);
+  if (relative !== '' && !(await source.visible(relative, stats.isDirectory()))) return undefined;
+  return { hostPath, stats };
+}
+
+/** Names in a directory in Go's order (bytes), as ReadDir and Walk give them. */
+function sortedNames(names: string[]): string[] {
+  return names.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+}
+
+function readNames(hostPath: string): string[] {
+  try {
+    return sortedNames(readdirSync(hostPath));
+  } catch (error) {
+    if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return [];
+    throw error;
+  }
+}
+
+function lstatSyncIfAny(path: string): BigIntStats | undefined {
+  try {
+    return lstatSync(path, { bigint: true });
+  } catch (error) {
+    if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * The paths one COPY source names in SOURCE, as BuildKit resolves them (fsutil's
+ * ResolveWildcards, then its rootPath): the source is cleaned as an absolute path; without
+ * wildcards it is that one path, which must exist (NOT_FOUND otherwise); with them, the part
+ * before the first wildcard component is resolved and walked (symlinks not followed), each path
+ * below matched whole with Go's path.Match, a matched directory not entered, in walk order; no
+ * match is no error. Each match is then resolved with its own symlink followed (FOLLOWLINKS),
+ * inside the root.
+ */
+export async function matchSource(source: SourceRoot, pattern: string, followLinks = true): Promise<MatchedSource[]> {
+  const cleaned = posix.join('/', pattern);
+  const parts = cleaned.split('/').filter((part) => part !== '');
+  const wildcardAt = parts.findIndex((part) => containsWildcards(part));
+  if (wildcardAt === -1) {
+    const found = await lookupInSource(source, cleaned, followLinks);
+    if (found === undefined) throw sourceNotFound(cleaned);
+    return [{ path: parts.join('/'), hostPath: found.hostPath, stats: found.stats }];
+  }
+
+  const remainder = parts.slice(wildcardAt).join('/');
+  // A malformed pattern is an error even where nothing would match.
+  goPathMatch(remainder, '');
+  const base = await lookupInSource(source, parts.slice(0, wildcardAt).join('/'), true);
+  if (base === undefined || !base.stats.isDirectory()) return [];
+  const baseRelative = relativeTo(source.root, base.hostPath);
+  // `*` never matches `/`: a path deeper than the pattern cannot match it.
+  const depth = parts.length - wildcardAt;
+  const matches: string[] = [];
+  const walk = async (relative: string, level: number): Promise<void> => {
+    for (const name of readNames(join(base.hostPath, relative))) {
+      const child = relative === '' ? name : `${relative}/${name}`;
+      const stats = lstatSyncIfAny(join(base.hostPath, child));
+      if (stats === undefined) continue;
+      const rootRelative = baseRelative === '' ? child : `${baseRelative}/${child}`;
+      if (!(await source.visible(rootRelative, stats.isDirectory()))) continue;
+      if (goPathMatch(remainder, child)) {
+        matches.push(rootRelative);
+        continue;
+      }
+      if (stats.isDirectory() && level + 1 < depth) await walk(child, level + 1);
+    }
+  };
+  await walk('', 0);
+
+  const result: MatchedSource[] = [];
+  for (const match of matches) {
+    const found = await lookupInSource(source, match, followLinks);
+    if (found === undefined) throw sourceNotFound(match);
+    result.push({ path: match, hostPath: found.hostPath, stats: found.stats });
+  }
+  return result;
+}
+
+/**
+ * Every file and directory a COPY of MATCH takes, the source itself first (path ''), parents
+ * before children, names in Go's order. Symlinks below the source are entries, never followed.
+ * --exclude and --parents patterns apply as fsutil's copier applies them: to paths relative to
+ * the source; an excluded directory is still entered when an exception may re-include something
+ * below it, and a directory that is not itself taken appears only before a path below it that is.
+ */
+export async function walkSource(source: SourceRoot, match: MatchedSource, options: WalkOptions = {}): Promise<TreeEntry[]> {
+  const entries: TreeEntry[] = [{ path: '', hostPath: match.hostPath, stats: match.stats }];
+  if (!match.stats.isDirectory()) return entries;
+  const include = options.include !== undefined && !options.include.empty ? options.include : undefined;
+  const exclude = options.exclude !== undefined && !options.exclude.empty ? options.exclude : undefined;
+  const sourceRelative = relativeTo(source.root, match.hostPath);
+
+  // Directories entered but not taken, waiting for something below them to be taken.
+  const pending: TreeEntry[] = [];
+  const walk = async (relative: string, hostPath: string, includeInfo: MatchInfo, excludeInfo: MatchInfo): Promise<void> => {
+    for (const name of readNames(hostPath)) {
+      const path = relative === '' ? name : `${relative}/${name}`;
+      const childHost = join(hostPath, name);
+      let taken = true;
+      let excluded = false;
+      let childInclude: MatchInfo;
+      let childExclude: MatchInfo;
+      if (include !== undefined) {
+        const result = include.matchesUsingParentResults(path, includeInfo);
+        taken = result.matched;
+        childInclude = result.info;
+      }
+      if (exclude !== undefined) {
+        const result = exclude.matchesUsingParentResults(path, excludeInfo);
+        if (result.matched) {
+          taken = false;
+          excluded = true;
+        }
+        childExclude = result.info;
+      }
+      if (!taken && include === undefined && !(exclude?.exclusions ?? false)) continue;
+      const stats = lstatSyncIfAny(childHost);
+      if (stats === undefined) continue;
+      const rootRelative = sourceRelative === '' ? path : `${sourceRelative}/${path}`;
+      if (!(await source.visible(rootRelative, stats.isDirectory()))) continue;
+      const entry: TreeEntry = { path, hostPath: childHost, stats };
+      if (!stats.isDirectory()) {
+        if (!taken) continue;
+        entries.push(...pending.splice(0));
+        entries.push(entry);
+        continue;
+      }
+      if (taken) {
+        entries.push(...pending.splice(0));
+        entries.push(entry);
+      } else {
+        if (excluded && !(exclude?.exclusions ?? false)) continue;
+        pending.push({ ...entry, parentOnly: true });
+      }
+      const depth = pending.length;
+      await walk(path, childHost, childInclude, childExclude);
+      // A directory nothing below was taken from stays out.
+      if (!taken && pending.length >= depth) pending.splice(depth - 1);
+    }
+  };
+  await walk('', match.hostPath, undefined, undefined);
+  return entries;
+}
+
+

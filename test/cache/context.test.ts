@@ -1,0 +1,343 @@
+import { execFile } from 'node:child_process';
+import { chmod, chown, mkdir, readdir, readFile, rename, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openContext, rootfsSource, sourceDigest, type BuildContext } from '../../src/cache/index.js';
+import { isTsbuildError } from '../../src/common/index.js';
+import { codeOf } from '../helpers/error-code.js';
+import { temporaryDirectory } from '../store/temp-dir.js';
+
+const run = promisify(execFile);
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+let dir: { path: string; cleanup: () => Promise<void> };
+let root: string;
+let outside: string;
+
+/** Writes FILES (path → content; a trailing / makes a directory) under BASE. */
+async function tree(base: string, files: Record<string, string>): Promise<void> {
+  for (const [path, content] of Object.entries(files)) {
+    if (path.endsWith('/')) {
+      await mkdir(join(base, path), { recursive: true });
+      continue;
+    }
+    await mkdir(join(base, path, '..'), { recursive: true });
+    await writeFile(join(base, path), content);
+  }
+}
+
+async function digestOf(context: BuildContext, sources: readonly string[], options: Parameters<typeof sourceDigest>[2] = {}): Promise<string> {
+  return (await sourceDigest(context, sources, options)).digest;
+}
+
+async function errorMessage(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return '';
+  } catch (error) {
+    return isTsbuildError(error) ? `${error.code} ${error.message}` : String(error);
+  }
+}
+
+beforeEach(async () => {
+  dir = await temporaryDirectory();
+  root = join(dir.path, 'context');
+  outside = join(dir.path, 'outside');
+  await mkdir(root);
+  await tree(outside, { secret: 'outside secret' });
+});
+afterEach(async () => dir.cleanup());
+
+describe('.dockerignore', () => {
+  it('excludes as docker does: comments, leading / and ./, **, last match wins, ! exceptions', async () => {
+    await tree(root, {
+      '.dockerignore': '# comment\n/build\n./tmp/\n**/*.log\nnode_modules\n!node_modules/keep.js\ndocs/*\n!docs/README.md\n*.md\n!README*.md\nREADME-secret.md\n',
+      'build/out': 'x',
+      'tmp/t': 'x',
+      'a/b/c.log': 'x',
+      'top.log': 'x',
+      'node_modules/pkg/index.js': 'x',
+      'node_modules/keep.js': 'x',
+      'docs/README.md': 'x',
+      'docs/other.txt': 'x',
+      'README.md': 'x',
+      'README-secret.md': 'x',
+      'notes.md': 'x',
+      'src/main.c': 'x',
+    });
+    const context = await openContext(root);
+    expect(context.ignoreFile).toBe(join(root, '.dockerignore'));
+    expect(context.ignorePatterns).toEqual(['build', 'tmp', '**/*.log', 'node_modules', '!node_modules/keep.js', 'docs/*', '!docs/README.md', '*.md', '!README*.md', 'README-secret.md']);
+    const excluded = (path: string): boolean => context.excluded(path);
+    expect(excluded('build')).toBe(true);
+    expect(excluded('build/out')).toBe(true);
+    expect(excluded('/build/out')).toBe(true);
+    expect(excluded('./tmp/t')).toBe(true);
+    expect(excluded('a/b/c.log')).toBe(true);
+    expect(excluded('top.log')).toBe(true);
+    expect(excluded('node_modules/pkg/index.js')).toBe(true);
+    expect(excluded('node_modules/keep.js')).toBe(false);
+    expect(excluded('docs/README.md')).toBe(false);
+    expect(excluded('docs/other.txt')).toBe(true);
+    expect(excluded('README.md')).toBe(false);
+    expect(excluded('README-secret.md')).toBe(true);
+    expect(excluded('notes.md')).toBe(true);
+    expect(excluded('src/main.c')).toBe(false);
+    expect(excluded('.')).toBe(false);
+
+    // What a COPY . sees: excluded directories with an exception inside are walked, and kept.
+    const all = await sourceDigest(context, ['.']);
+    expect(all.matched).toEqual(['']);
+    const wildcard = await sourceDigest(context, ['*']);
+    expect(wildcard.matched).toEqual(['.dockerignore', 'README.md', 'a', 'docs', 'node_modules', 'src']);
+    expect((await sourceDigest(context, ['node_modules/*'])).matched).toEqual(['node_modules/keep.js']);
+    expect(await codeOf(sourceDigest(context, ['build/out']))).toBe('NOT_FOUND');
+    expect(await codeOf(sourceDigest(context, ['node_modules/pkg']))).toBe('NOT_FOUND');
+    expect((await sourceDigest(context, ['node_modules/keep.js'])).matched).toEqual(['node_modules/keep.js']);
+  });
+
+  it('changes nothing when an excluded file changes', async () => {
+    await tree(root, { '.dockerignore': 'ignored\n*.tmp\n', 'ignored/a': '1', 'x.tmp': '1', 'kept': '1' });
+    const before = await digestOf(await openContext(root), ['.']);
+    await tree(root, { 'ignored/a': '2', 'ignored/b': 'new', 'x.tmp': '2', 'y.tmp': 'new' });
+    expect(await digestOf(await openContext(root), ['.'])).toBe(before);
+    await writeFile(join(root, 'kept'), '2');
+    expect(await digestOf(await openContext(root), ['.'])).not.toBe(before);
+  });
+
+  it('prefers <Dockerfile>.dockerignore beside the Dockerfile to the context one', async () => {
+    const dockerfiles = join(dir.path, 'dockerfiles');
+    await tree(root, { '.dockerignore': 'a\n', a: 'a', b: 'b' });
+    await tree(dockerfiles, { 'app.Dockerfile': 'FROM scratch\n', 'app.Dockerfile.dockerignore': 'b\n', 'other.Dockerfile': 'FROM scratch\n' });
+    const withOwn = await openContext(root, { dockerfile: join(dockerfiles, 'app.Dockerfile') });
+    expect(withOwn.ignoreFile).toBe(join(dockerfiles, 'app.Dockerfile.dockerignore'));
+    expect(withOwn.excluded('a')).toBe(false);
+    expect(withOwn.excluded('b')).toBe(true);
+    const withoutOwn = await openContext(root, { dockerfile: join(dockerfiles, 'other.Dockerfile') });
+    expect(withoutOwn.excluded('a')).toBe(true);
+    expect(withoutOwn.excluded('b')).toBe(false);
+    const none = await openContext(outside);
+    expect(none.ignoreFile).toBeUndefined();
+    expect(none.excluded('secret')).toBe(false);
+  });
+
+  it('reads the context .dockerignore inside the context only', async () => {
+    await tree(outside, { ignore: 'secret-name\n' });
+    await symlink(join(outside, 'ignore'), join(root, '.dockerignore'));
+    const context = await openContext(root);
+    expect(context.ignorePatterns).toEqual([]);
+  });
+
+  it('fails clearly on a malformed pattern and a missing context', async () => {
+    await tree(root, { '.dockerignore': 'a[\n' });
+    expect(await codeOf(openContext(root))).toBe('INVALID_ARGUMENT');
+    expect(await codeOf(openContext(join(dir.path, 'missing')))).toBe('NOT_FOUND');
+  });
+});
+
+describe('sourceDigest', () => {
+  it('keys paths, types, modes, link targets and content, never times', async () => {
+    await tree(root, { 'app/a.txt': 'hello', 'app/sub/b.txt': 'world' });
+    await symlink('a.txt', join(root, 'app/link'));
+    const context = await openContext(root);
+    const first = await digestOf(context, ['app']);
+    expect(first).toMatch(/^xxh128:[0-9a-f]{32}$/);
+
+    await utimes(join(root, 'app/a.txt'), new Date(2001, 1, 1), new Date(2001, 1, 1));
+    await utimes(join(root, 'app/sub'), new Date(2002, 1, 1), new Date(2002, 1, 1));
+    expect(await digestOf(await openContext(root), ['app'])).toBe(first);
+
+    await chmod(join(root, 'app/a.txt'), 0o755);
+    const moded = await digestOf(await openContext(root), ['app']);
+    expect(moded).not.toBe(first);
+    await chmod(join(root, 'app/a.txt'), 0o644);
+    expect(await digestOf(await openContext(root), ['app'])).toBe(first);
+
+    await writeFile(join(root, 'app/sub/b.txt'), 'World');
+    expect(await digestOf(await openContext(root), ['app'])).not.toBe(first);
+    await writeFile(join(root, 'app/sub/b.txt'), 'world');
+    expect(await digestOf(await openContext(root), ['app'])).toBe(first);
+
+    await rename(join(root, 'app/sub/b.txt'), join(root, 'app/sub/c.txt'));
+    expect(await digestOf(await openContext(root), ['app'])).not.toBe(first);
+    await rename(join(root, 'app/sub/c.txt'), join(root, 'app/sub/b.txt'));
+
+    await (await import('node:fs/promises')).unlink(join(root, 'app/link'));
+    await symlink('sub/b.txt', join(root, 'app/link'));
+    expect(await digestOf(await openContext(root), ['app'])).not.toBe(first);
+  });
+
+  it('keys context files as owned by root, as docker sends them, and rootfs files by their owners', async () => {
+    if (process.getuid?.() !== 0) return;
+    await tree(root, { 'f': 'x' });
+    const before = await digestOf(await openContext(root), ['f']);
+    await chown(join(root, 'f'), 1234, 1234);
+    expect(await digestOf(await openContext(root), ['f'])).toBe(before);
+    const rootfs = rootfsSource(root);
+    const asStage = await digestOf(rootfs as BuildContext, ['f']);
+    await chown(join(root, 'f'), 0, 0);
+    expect(await digestOf(rootfs as BuildContext, ['f'])).not.toBe(asStage);
+  });
+
+  it('names a missing source as BuildKit does; a wildcard matching nothing is no error', async () => {
+    await tree(root, { 'a.txt': 'a' });
+    const context = await openContext(root);
+    expect(await errorMessage(sourceDigest(context, ['missing/file']))).toBe('NOT_FOUND failed to compute cache key: "/missing/file": not found');
+    expect(await errorMessage(sourceDigest(context, ['./x/../nothere']))).toBe('NOT_FOUND failed to compute cache key: "/nothere": not found');
+    const none = await sourceDigest(context, ['*.go', 'nodir/*.c']);
+    expect(none.matched).toEqual([]);
+    expect(none.digest).toMatch(/^xxh128:/);
+    expect(none.digest).not.toBe((await sourceDigest(context, ['*.txt'])).digest);
+  });
+
+  it('expands wildcards per path with Go patterns, in walk order', async () => {
+    await tree(root, { 'b.txt': 'b', 'a.txt': 'a', 'c.md': 'c', 'dir/x.txt': 'x', 'dir/deeper/y.txt': 'y', 'd1/f': '1', 'd2/f': '2', 'e[1]': 'e' });
+    const context = await openContext(root);
+    expect((await sourceDigest(context, ['*.txt'])).matched).toEqual(['a.txt', 'b.txt']);
+    expect((await sourceDigest(context, ['*/*.txt'])).matched).toEqual(['dir/x.txt']);
+    expect((await sourceDigest(context, ['d?'])).matched).toEqual(['d1', 'd2']);
+    expect((await sourceDigest(context, ['[ab].txt', 'c.*'])).matched).toEqual(['a.txt', 'b.txt', 'c.md']);
+    // An escaped wildcard is no wildcard: BuildKit then takes the name as written, backslash included.
+    expect((await sourceDigest(context, ['e[[]1]'])).matched).toEqual(['e[1]']);
+    expect(await codeOf(sourceDigest(context, ['e\\[1]']))).toBe('NOT_FOUND');
+    expect(await codeOf(sourceDigest(context, ['a['])).catch(() => 'x')).toBe('INVALID_ARGUMENT');
+  });
+
+  it('never reads outside the context, whatever symlinks say', async () => {
+    await tree(root, { 'inside/ok': 'ok' });
+    await symlink(join(outside, 'secret'), join(root, 'abs-link'));
+    await symlink('../outside/secret', join(root, 'rel-link'));
+    await symlink(outside, join(root, 'dir-link'));
+    await symlink('../outside', join(root, 'inside/up'));
+    const context = await openContext(root);
+    // A source that is a symlink is followed inside the context, where its target does not exist.
+    for (const source of ['abs-link', 'rel-link', 'dir-link/secret', '../outside/secret', '/../../outside/secret', 'inside/up/secret']) {
+      expect(await codeOf(sourceDigest(context, [source])), source).toBe('NOT_FOUND');
+    }
+    // A symlink inside a copied directory is keyed by its target text, never followed.
+    const before = await digestOf(context, ['inside']);
+    await writeFile(join(outside, 'secret'), 'changed secret');
+    expect(await digestOf(await openContext(root), ['inside'])).toBe(before);
+    expect(await digestOf(await openContext(root), ['.'])).toBe(await digestOf(await openContext(root), ['.']));
+    // The same names made inside the context are what the links reach.
+    await tree(root, { [`${outside.slice(1)}/secret`]: 'inside copy' });
+    expect((await sourceDigest(await openContext(root), ['abs-link'])).matched).toEqual(['abs-link']);
+  });
+
+  it('follows a source symlink inside the context', async () => {
+    await tree(root, { 'real/file': 'data' });
+    await symlink('real', join(root, 'alias'));
+    await symlink('/real/file', join(root, 'file-alias'));
+    const context = await openContext(root);
+    const viaAlias = await sourceDigest(context, ['alias']);
+    expect(viaAlias.matched).toEqual(['alias']);
+    expect(viaAlias.digest).not.toBe((await sourceDigest(context, ['real'])).digest);
+    expect((await sourceDigest(context, ['file-alias'])).matched).toEqual(['file-alias']);
+    expect((await sourceDigest(context, ['alias/file'])).matched).toEqual(['alias/file']);
+  });
+
+  it('applies --exclude relative to the source, with exceptions', async () => {
+    await tree(root, { 'app/a.go': '1', 'app/a_test.go': '2', 'app/vendor/v.go': '3', 'app/vendor/keep.go': '4' });
+    const context = await openContext(root);
+    const all = await digestOf(context, ['app']);
+    const excluded = await digestOf(context, ['app'], { exclude: ['*_test.go', 'vendor', '!vendor/keep.go'] });
+    expect(excluded).not.toBe(all);
+    await writeFile(join(root, 'app/a_test.go'), 'changed');
+    await writeFile(join(root, 'app/vendor/v.go'), 'changed');
+    expect(await digestOf(await openContext(root), ['app'], { exclude: ['*_test.go', 'vendor', '!vendor/keep.go'] })).toBe(excluded);
+    await writeFile(join(root, 'app/vendor/keep.go'), 'changed');
+    expect(await digestOf(await openContext(root), ['app'], { exclude: ['*_test.go', 'vendor', '!vendor/keep.go'] })).not.toBe(excluded);
+  });
+
+  it('keys --parents by the path below the pivot', async () => {
+    await tree(root, { 'x/y/z.txt': 'z', 'x/y/other': 'o', 'w/y/z.txt': 'z' });
+    const context = await openContext(root);
+    const full = await sourceDigest(context, ['x/y/z.txt'], { parents: true });
+    expect(full.matched).toEqual(['x/y/z.txt']);
+    const pivoted = await sourceDigest(context, ['x/./y/z.txt'], { parents: true });
+    expect(pivoted.matched).toEqual(['x/y/z.txt']);
+    // Same file below the pivot, another place: the same key.
+    expect((await sourceDigest(context, ['w/./y/z.txt'], { parents: true })).digest).toBe(pivoted.digest);
+    expect(full.digest).not.toBe(pivoted.digest);
+    await writeFile(join(root, 'x/y/other'), 'changed');
+    expect((await sourceDigest(await openContext(root), ['x/y/z.txt'], { parents: true })).digest).toBe(full.digest);
+    expect(await codeOf(sourceDigest(context, ['x/y/missing'], { parents: true }))).toBe('NOT_FOUND');
+    expect((await sourceDigest(context, ['*/y/*.txt'], { parents: true })).matched).toEqual(['w/y/z.txt', 'x/y/z.txt']);
+  });
+});
+
+describe('the hash index', () => {
+  it('skips rehashing unchanged files, and never trusts a rewrite with the same size and mtime', async () => {
+    const indexDir = join(dir.path, 'index');
+    await tree(root, { 'a.txt': 'content-1', 'b.txt': 'other' });
+    const fixed = new Date(Date.UTC(2020, 0, 1));
+    await utimes(join(root, 'a.txt'), fixed, fixed);
+    // Files written just now are too young to trust: the index waits out the timestamp granularity.
+    await sleep(250);
+    const first = await openContext(root, { indexDir });
+    const digest = await digestOf(first, ['.']);
+    expect(first.hashes.counts).toEqual({ hashed: 2, reused: 0 });
+    expect(await readdir(indexDir)).toHaveLength(1);
+
+    const second = await openContext(root, { indexDir });
+    expect(await digestOf(second, ['.'])).toBe(digest);
+    expect(second.hashes.counts).toEqual({ hashed: 0, reused: 2 });
+
+    const before = await stat(join(root, 'a.txt'), { bigint: true });
+    await writeFile(join(root, 'a.txt'), 'content-2');
+    await utimes(join(root, 'a.txt'), fixed, fixed);
+    const after = await stat(join(root, 'a.txt'), { bigint: true });
+    expect([after.size, after.mtimeNs, after.ino]).toEqual([before.size, before.mtimeNs, before.ino]);
+    const third = await openContext(root, { indexDir });
+    const rewritten = await digestOf(third, ['.']);
+    expect(rewritten).not.toBe(digest);
+    expect(third.hashes.counts).toEqual({ hashed: 1, reused: 1 });
+
+    // Without an index the same answers.
+    expect(await digestOf(await openContext(root), ['.'])).toBe(rewritten);
+  });
+
+  it('rehashes a file rewritten right after it was hashed, within the timestamp granularity', async () => {
+    const indexDir = join(dir.path, 'index');
+    await tree(root, { 'a.txt': 'aaaa' });
+    const first = await openContext(root, { indexDir });
+    const digest = await digestOf(first, ['a.txt']);
+    const again = await openContext(root, { indexDir });
+    expect(await digestOf(again, ['a.txt'])).toBe(digest);
+    expect(again.hashes.counts.reused).toBe(0);
+  });
+
+  it('ignores a torn or foreign index', async () => {
+    const indexDir = join(dir.path, 'index');
+    await tree(root, { 'a.txt': 'a' });
+    await sleep(250);
+    const digest = await digestOf(await openContext(root, { indexDir }), ['a.txt']);
+    const [name] = await readdir(indexDir);
+    const path = join(indexDir, name as string);
+    const text = await readFile(path, 'utf8');
+    await writeFile(path, text.slice(0, text.length / 2));
+    const torn = await openContext(root, { indexDir });
+    expect(await digestOf(torn, ['a.txt'])).toBe(digest);
+    expect(torn.hashes.counts.hashed).toBe(1);
+    // A forged hash for a file whose stat fields do not match is not used.
+    const stored = JSON.parse(await readFile(path, 'utf8')) as { entries: Record<string, string[]> };
+    (stored.entries['a.txt'] as string[])[5] = 'forged';
+    (stored.entries['a.txt'] as string[])[0] = '999';
+    await writeFile(path, JSON.stringify(stored));
+    expect(await digestOf(await openContext(root, { indexDir }), ['a.txt'])).toBe(digest);
+  });
+
+  it('stays whole when processes share it', async () => {
+    const indexDir = join(dir.path, 'index');
+    const worker = join(import.meta.dirname, 'fixtures/context-index-worker.ts');
+    const results = await Promise.all(['1', '2', '3'].map((id) => run(process.execPath, ['--import', 'tsx', worker, root, indexDir, id, '15'], { cwd: join(import.meta.dirname, '../..') })));
+    const [name, ...others] = await readdir(indexDir);
+    expect(others).toEqual([]);
+    const stored = JSON.parse(await readFile(join(indexDir, name as string), 'utf8')) as { version: number; root: string };
+    expect(stored.version).toBe(1);
+    for (const [index, result] of results.entries()) {
+      expect(result.stdout.trim()).toBe(await digestOf(await openContext(root, { indexDir }), [`w${index + 1}`]));
+    }
+  }, 120_000);
+});

@@ -1,0 +1,196 @@
+import { describe, expect, it } from 'vitest';
+import { goPathMatch, PatternMatcher, readIgnoreFile, type MatchInfo } from '../../src/cache/index.js';
+import { isTsbuildError } from '../../src/common/index.js';
+
+// Cases from Go's path/filepath Match tests, as moby/patternmatcher repeats them: [pattern, name, match, bad pattern].
+const goMatchCases: ReadonlyArray<readonly [string, string, boolean, boolean?]> = [
+  ['abc', 'abc', true],
+  ['*', 'abc', true],
+  ['*c', 'abc', true],
+  ['a*', 'a', true],
+  ['a*', 'abc', true],
+  ['a*', 'ab/c', false],
+  ['a*/b', 'abc/b', true],
+  ['a*/b', 'a/c/b', false],
+  ['a*b*c*d*e*/f', 'axbxcxdxe/f', true],
+  ['a*b*c*d*e*/f', 'axbxcxdxexxx/f', true],
+  ['a*b*c*d*e*/f', 'axbxcxdxe/xxx/f', false],
+  ['a*b*c*d*e*/f', 'axbxcxdxexxx/fff', false],
+  ['a*b?c*x', 'abxbbxdbxebxczzx', true],
+  ['a*b?c*x', 'abxbbxdbxebxczzy', false],
+  ['ab[c]', 'abc', true],
+  ['ab[b-d]', 'abc', true],
+  ['ab[e-g]', 'abc', false],
+  ['ab[^c]', 'abc', false],
+  ['ab[^b-d]', 'abc', false],
+  ['ab[^e-g]', 'abc', true],
+  ['a\\*b', 'a*b', true],
+  ['a\\*b', 'ab', false],
+  ['a?b', 'a☺b', true],
+  ['a[^a]b', 'a☺b', true],
+  ['a???b', 'a☺b', false],
+  ['a[^a][^a][^a]b', 'a☺b', false],
+  ['[a-ζ]*', 'α', true],
+  ['*[a-ζ]', 'A', false],
+  ['a?b', 'a/b', false],
+  ['a*b', 'a/b', false],
+  ['[\\]a]', ']', true],
+  ['[\\-]', '-', true],
+  ['[x\\-]', 'x', true],
+  ['[x\\-]', '-', true],
+  ['[x\\-]', 'z', false],
+  ['[\\-x]', 'x', true],
+  ['[\\-x]', '-', true],
+  ['[\\-x]', 'a', false],
+  ['[]a]', ']', false, true],
+  ['[-]', '-', false, true],
+  ['[x-]', 'x', false, true],
+  ['[x-]', '-', false, true],
+  ['[-x]', 'x', false, true],
+  ['\\', 'a', false, true],
+  ['[a-b-c]', 'a', false, true],
+  ['[', 'a', false, true],
+  ['[^', 'a', false, true],
+  ['[^bc', 'a', false, true],
+  ['a[', 'a', false, true],
+  ['a[', 'ab', false, true],
+  ['a[', 'x', false, true],
+  ['a/b[', 'x', false, true],
+  ['*x', 'xxx', true],
+];
+
+function matchOrBad(pattern: string, name: string): boolean | 'bad' {
+  try {
+    return goPathMatch(pattern, name);
+  } catch (error) {
+    if (isTsbuildError(error, 'INVALID_ARGUMENT')) return 'bad';
+    throw error;
+  }
+}
+
+describe('goPathMatch', () => {
+  for (const [pattern, name, match, bad] of goMatchCases) {
+    it(`${pattern} against ${name}`, () => {
+      expect(matchOrBad(pattern, name)).toBe(bad === true ? 'bad' : match);
+    });
+  }
+});
+
+// moby/patternmatcher's table: [pattern, path, how]: 'exact' matches the path itself, 'parent' only through a parent, 'fail' not at all.
+const patternCases: ReadonlyArray<readonly [string, string, 'exact' | 'parent' | 'fail']> = [
+  ['**', 'file', 'exact'],
+  ['**', 'file/', 'exact'],
+  ['**/', 'file', 'exact'],
+  ['**/', 'file/', 'exact'],
+  ['**', '/', 'exact'],
+  ['**/', '/', 'exact'],
+  ['**', 'dir/file', 'exact'],
+  ['**/', 'dir/file', 'exact'],
+  ['**/**', 'dir/file', 'exact'],
+  ['dir/**', 'dir/file', 'exact'],
+  ['dir/**', 'dir/dir2/file', 'exact'],
+  ['**/dir', 'dir', 'exact'],
+  ['**/dir', 'dir/file', 'parent'],
+  ['**/dir2/*', 'dir/dir2/file', 'exact'],
+  ['**/dir2/*', 'dir/dir2/file/', 'parent'],
+  ['**/dir2/**', 'dir/dir2/dir3/file', 'exact'],
+  ['**file', 'file', 'exact'],
+  ['**file', 'dir/file', 'exact'],
+  ['**/file', 'dir/file', 'exact'],
+  ['**file', 'dir/dir/file', 'exact'],
+  ['**/file*', 'dir/dir/file.txt', 'exact'],
+  ['**/file*txt', 'dir/dir/file.txt', 'exact'],
+  ['**/file*.txt*', 'dir/dir/file.txt', 'exact'],
+  ['**/**/*.txt', 'dir/dir/file.txt', 'exact'],
+  ['**/**/*.txt2', 'dir/dir/file.txt', 'fail'],
+  ['**/*.txt', 'file.txt', 'exact'],
+  ['**/**/*.txt', 'file.txt', 'exact'],
+  ['a**/*.txt', 'a/file.txt', 'exact'],
+  ['a**/*.txt', 'a/dir/dir/file.txt', 'exact'],
+  ['a/*.txt', 'a/dir/file.txt', 'fail'],
+  ['a/*.txt', 'a/file.txt', 'exact'],
+  ['a/*.txt**', 'a/file.txt', 'exact'],
+  ['a[b-d]e', 'ae', 'fail'],
+  ['a[b-d]e', 'ace', 'exact'],
+  ['a[^b-d]e', 'aze', 'exact'],
+  ['.*', '.foo', 'exact'],
+  ['.*', 'foo', 'fail'],
+  ['abc.def', 'abcdef', 'fail'],
+  ['abc.def', 'abc.def', 'exact'],
+  ['abc?def', 'abcZdef', 'exact'],
+  ['abc?def', 'abcdef', 'fail'],
+  ['**/foo/bar', 'foo/bar', 'exact'],
+  ['**/foo/bar', 'dir/dir2/foo/bar', 'exact'],
+  ['abc/**', 'abc', 'fail'],
+  ['abc/**', 'abc/def/ghi', 'exact'],
+  ['**/.foo', '.foo', 'exact'],
+  ['**/.foo', 'bar.foo', 'fail'],
+  ['a(b)c/def', 'a(b)c/def', 'exact'],
+  ['a(b)c/def', 'a(b)c/xyz', 'fail'],
+  ['a.|)$(}+{bc', 'a.|)$(}+{bc', 'exact'],
+  ['dist/*.whl', 'dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl', 'exact'],
+  ['a\\\\', 'a\\', 'exact'],
+  ['a\\*b', 'a*b', 'exact'],
+];
+
+/** The walk's way: each parent's match information handed down. */
+function matchWalking(matcher: PatternMatcher, path: string): boolean {
+  const parts = path.split('/');
+  let info: MatchInfo;
+  for (let length = 1; length < parts.length; length++) info = matcher.matchesUsingParentResults(parts.slice(0, length).join('/'), info).info;
+  return matcher.matchesUsingParentResults(path, info).matched;
+}
+
+describe('PatternMatcher', () => {
+  for (const [pattern, path, how] of patternCases) {
+    it(`${pattern} against ${path}`, () => {
+      const matcher = new PatternMatcher([pattern]);
+      expect(matcher.matchesOrParentMatches(path)).toBe(how !== 'fail');
+      expect(matchWalking(matcher, path)).toBe(how !== 'fail');
+      expect(matcher.matchesUsingParentResults(path, undefined).matched).toBe(how !== 'fail');
+    });
+  }
+
+  it('lets the last matching pattern decide, exceptions re-including', () => {
+    const cases: ReadonlyArray<readonly [readonly string[], string, boolean]> = [
+      [['**', '!util/docker/web'], 'util/docker/web/foo', false],
+      [['**', '!util/docker/web', 'util/docker/web/foo'], 'util/docker/web/foo', true],
+      [['**', '!dist/*.whl'], 'dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl', false],
+      [['docs', '!docs/README.md'], 'docs/README.md', false],
+      [['docs/', '!docs/README.md'], 'docs/README.md', false],
+      [['docs/*', '!docs/README.md'], 'docs/README.md', false],
+      [['*.go', '!fileutils.go'], 'fileutils.go', false],
+      [['!fileutils.go', '*.go'], 'fileutils.go', true],
+      [['*.md', '!README*.md', 'README-secret.md'], 'README-secret.md', true],
+      [['*.md', '!README*.md', 'README-secret.md'], 'README.md', false],
+      [['*.md', '!README*.md', 'README-secret.md'], 'other.md', true],
+    ];
+    for (const [patterns, path, expected] of cases) {
+      const matcher = new PatternMatcher(patterns);
+      expect(matcher.matchesOrParentMatches(path), `${patterns.join(',')} ${path}`).toBe(expected);
+      expect(matchWalking(matcher, path), `${patterns.join(',')} ${path} walking`).toBe(expected);
+    }
+  });
+
+  it('refuses a lone ! and malformed patterns', () => {
+    expect(() => new PatternMatcher(['!'])).toThrow(/illegal exclusion/);
+    expect(() => new PatternMatcher(['['])).toThrow(/syntax error/);
+    expect(new PatternMatcher(['docs', '', '  ']).patterns).toHaveLength(1);
+    expect(new PatternMatcher(['docs', '  !docs/README.md  ']).exclusions).toBe(true);
+  });
+
+  it('says which excluded directories an exception may reach', () => {
+    const literal = new PatternMatcher(['node_modules', 'build', '!build/keep']);
+    expect(literal.mayIncludeBelow('node_modules')).toBe(false);
+    expect(literal.mayIncludeBelow('build')).toBe(true);
+    expect(new PatternMatcher(['build']).mayIncludeBelow('build')).toBe(false);
+    expect(new PatternMatcher(['build', '!**/*.keep']).mayIncludeBelow('node_modules')).toBe(true);
+  });
+});
+
+describe('readIgnoreFile', () => {
+  it('reads patterns as ignorefile.ReadAll does', () => {
+    const text = '\uFEFF# comment\n  spaced  \n\n/abs/path\n./dot/./x/\n! negated \n!/neg/abs\n a/../b\r\n #not a comment\n/\n**/*.tmp';
+    expect(readIgnoreFile(text)).toEqual(['spaced', 'abs/path', 'dot/x', '!negated', '!neg/abs', 'b', '#not a comment', '/', '**/*.tmp']);
+  });
+});
