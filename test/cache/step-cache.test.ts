@@ -1,0 +1,59 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LocalStepCache } from '../../src/cache/index.js';
+import { hashHex, hostPlatform, parseDigest, type Digest } from '../../src/common/index.js';
+import { writeLayer } from '../../src/exporter/index.js';
+import { openStore, pruneStore, type Store } from '../../src/store/index.js';
+import { temporaryDirectory } from '../store/temp-dir.js';
+import { validateLayout } from '../helpers/validate.js';
+
+const key = (text: string): Digest => parseDigest(`sha256:${hashHex('sha256', text)}`);
+
+async function layer(store: Store, name: string): Promise<{ descriptor: Awaited<ReturnType<typeof writeLayer>>['descriptor']; diffId: Digest }> {
+  const content = Buffer.from(name);
+  const written = await writeLayer([{ path: name, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: content.length, content: () => content }], store);
+  return { descriptor: written.descriptor, diffId: written.diffId };
+}
+
+describe('local step cache', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let store: Store;
+  beforeEach(async () => {
+    ({ path: dir, cleanup } = await temporaryDirectory());
+    store = await openStore({ root: dir });
+  });
+  afterEach(async () => {
+    await validateLayout(dir);
+    await cleanup();
+  });
+
+  it('keeps a step result by key across instances, and survives a prune', async () => {
+    const a = await layer(store, 'a');
+    const b = await layer(store, 'b');
+    await new LocalStepCache(store).put(key('one'), { layers: [a, b] }, hostPlatform());
+    expect(await new LocalStepCache(store).get(key('two'))).toBeUndefined();
+    const found = await new LocalStepCache(store).get(key('one'));
+    expect(found?.layers).toEqual([a, b]);
+    // Records are roots: a prune with no grace period keeps their layers.
+    await pruneStore(store, { gracePeriodMs: 0 });
+    expect((await new LocalStepCache(store).get(key('one')))?.layers).toEqual([a, b]);
+  });
+
+  it('takes a record whose layer is gone for a miss', async () => {
+    const a = await layer(store, 'a');
+    await new LocalStepCache(store).put(key('one'), { layers: [a] }, hostPlatform());
+    await store.deleteBlob(a.descriptor.digest);
+    expect(await new LocalStepCache(store).get(key('one'))).toBeUndefined();
+    // Put back for the layout check at teardown.
+    await layer(store, 'a');
+  });
+
+  it('loses no record when several writers put at once', async () => {
+    const a = await layer(store, 'a');
+    const caches = Array.from({ length: 8 }, () => new LocalStepCache(store));
+    await Promise.all(caches.map((cache, i) => cache.put(key(`k${i}`), { layers: [a] }, hostPlatform())));
+    const fresh = new LocalStepCache(store);
+    for (let i = 0; i < 8; i++) expect(await fresh.get(key(`k${i}`))).toBeDefined();
+    expect((await store.readSideIndex('step-cache')).manifests).toHaveLength(8);
+  });
+});
