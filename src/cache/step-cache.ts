@@ -23,6 +23,11 @@ export interface LayerRef {
 /** The root filesystem after a step: every layer from the base image's first to the step's own. */
 export interface StepResult {
   readonly layers: readonly LayerRef[];
+  /**
+   * When the step ran (RFC 3339): its history entry's time, so that a build whose steps all come
+   * from the cache writes the same config, and the same image ID, as BuildKit does.
+   */
+  readonly created?: string;
 }
 
 export interface StepCache {
@@ -58,7 +63,7 @@ export class LocalStepCache implements StepCache {
       if (diffIds.length !== manifest.layers.length) return undefined;
       // A record whose layers were collected is no record: the step runs again.
       for (const layer of manifest.layers) if (!(await this.store.hasBlob(layer.digest))) return undefined;
-      return { layers: manifest.layers.map((descriptor, i) => ({ descriptor, diffId: diffIds[i] as Digest })) };
+      return { layers: manifest.layers.map((descriptor, i) => ({ descriptor, diffId: diffIds[i] as Digest })), ...(config.created === undefined ? {} : { created: config.created }) };
     } catch (error) {
       if (isTsbuildError(error)) return undefined;
       throw error;
@@ -67,6 +72,7 @@ export class LocalStepCache implements StepCache {
 
   async put(key: Digest, result: StepResult, platform: Platform): Promise<void> {
     const config = {
+      ...(result.created === undefined ? {} : { created: result.created }),
       architecture: platform.architecture,
       os: platform.os,
       ...(platform.variant === undefined ? {} : { variant: platform.variant }),

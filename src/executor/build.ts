@@ -18,6 +18,8 @@ import {
   messageOf,
   parseReference,
   formatReference,
+  hashHex,
+  parseDigest,
   uniqueHex,
   type Descriptor,
   type Digest,
@@ -142,7 +144,7 @@ interface BuildContext {
   readonly sourceDateEpoch: number | undefined;
   context: Promise<ContextHandle> | undefined;
   /** One flight per key within the build: equal steps in two stages run once. */
-  readonly flights: Map<Digest, Promise<LayerRef | undefined>>;
+  readonly flights: Map<Digest, Promise<StepRun>>;
 }
 
 function baseKey(reference: string, platform: Platform): string {
@@ -246,7 +248,7 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
       const result = await fileStep(ctx, step, instruction, { key, layers, config, platform });
       key = result.key;
       layers = result.layer === undefined ? layers : [...layers, result.layer];
-      config.history.push({ created_by: result.createdBy, comment: historyComment, ...(result.layer === undefined ? { empty_layer: true } : {}) });
+      config.history.push({ created: result.created, created_by: result.createdBy, comment: historyComment, ...(result.layer === undefined ? { empty_layer: true } : {}) });
     } catch (error) {
       step.fail(messageOf(error));
       if (error instanceof BuildStepError) throw error;
@@ -266,19 +268,24 @@ interface StepInput {
   readonly platform: Platform;
 }
 
-interface StepOutcome {
+interface StepOutcome extends StepRun {
   readonly key: Digest;
-  readonly layer: LayerRef | undefined;
   readonly createdBy: string;
 }
 
+/** What a step added: its layer (none when it changed nothing) and when it ran. */
+interface StepRun {
+  readonly layer: LayerRef | undefined;
+  readonly created: string;
+}
+
 /** The layer a step adds: from the cache when its key is there, else by running it once per build. */
-async function cachedOrRun(ctx: BuildContext, step: StepHandle, key: Digest, input: StepInput, execute: () => Promise<LayerRef | undefined>): Promise<LayerRef | undefined> {
+async function cachedOrRun(ctx: BuildContext, step: StepHandle, key: Digest, input: StepInput, execute: () => Promise<LayerRef | undefined>): Promise<StepRun> {
   if (ctx.request.noCache !== true) {
     const hit = await ctx.deps.cache.get(key);
     if (hit !== undefined && hit.layers.length >= input.layers.length) {
       step.cached();
-      return hit.layers.length === input.layers.length ? undefined : hit.layers.at(-1);
+      return { layer: hit.layers.length === input.layers.length ? undefined : hit.layers.at(-1), created: hit.created ?? created(ctx.sourceDateEpoch) };
     }
   }
   let flight = ctx.flights.get(key);
@@ -286,16 +293,17 @@ async function cachedOrRun(ctx: BuildContext, step: StepHandle, key: Digest, inp
     flight = (async () => {
       step.start();
       const layer = await execute();
-      await ctx.deps.cache.put(key, { layers: layer === undefined ? input.layers : [...input.layers, layer] }, input.platform);
+      const time = created(ctx.sourceDateEpoch);
+      await ctx.deps.cache.put(key, { layers: layer === undefined ? input.layers : [...input.layers, layer], created: time }, input.platform);
       step.done();
-      return layer;
+      return { layer, created: time };
     })();
     ctx.flights.set(key, flight);
     return flight;
   }
-  const layer = await flight;
+  const result = await flight;
   step.cached();
-  return layer;
+  return result;
 }
 
 async function fileStep(ctx: BuildContext, step: StepHandle, instruction: ResolvedInstruction, input: StepInput): Promise<StepOutcome> {
@@ -303,10 +311,10 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
     case 'RUN': {
       const plan = runStep(instruction, input.config, ctx.environment, ctx.request.network === 'none' ? 'none' : 'host');
       const key = execKey(input.key, plan.keyInput);
-      const layer = await cachedOrRun(ctx, step, key, input, () =>
+      const run = await cachedOrRun(ctx, step, key, input, () =>
         ctx.limit(() => plan.execute({ snapshots: ctx.snapshots, runtime: ctx.deps.runtime, layers: input.layers, step, sourceDateEpoch: ctx.sourceDateEpoch })),
       );
-      return { key, layer, createdBy: plan.createdBy };
+      return { key, ...run, createdBy: plan.createdBy };
     }
     case 'COPY':
     case 'ADD': {
@@ -320,17 +328,17 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
         snapshots: ctx.snapshots,
       });
       const key = copyKey(input.key, plan.keyInput);
-      const layer = await cachedOrRun(ctx, step, key, input, () => plan.execute({ snapshots: ctx.snapshots, layers: input.layers, sourceDateEpoch: ctx.sourceDateEpoch }));
-      return { key, layer, createdBy: plan.createdBy };
+      const run = await cachedOrRun(ctx, step, key, input, () => plan.execute({ snapshots: ctx.snapshots, layers: input.layers, sourceDateEpoch: ctx.sourceDateEpoch }));
+      return { key, ...run, createdBy: plan.createdBy };
     }
     case 'WORKDIR': {
       const path = posix.resolve(input.config.workingDir ?? '/', instruction.path);
       input.config.workingDir = path;
-      if (path === '/') return { key: input.key, layer: undefined, createdBy: `WORKDIR ${path}` };
+      if (path === '/') return { key: input.key, layer: undefined, created: created(ctx.sourceDateEpoch), createdBy: `WORKDIR ${path}` };
       const user = input.config.user ?? '';
       const key = mkdirKey(input.key, path, user);
-      const layer = await cachedOrRun(ctx, step, key, input, () => mkdirStep({ snapshots: ctx.snapshots, layers: input.layers, path, user, sourceDateEpoch: ctx.sourceDateEpoch }));
-      return { key, layer, createdBy: `WORKDIR ${path}` };
+      const run = await cachedOrRun(ctx, step, key, input, () => mkdirStep({ snapshots: ctx.snapshots, layers: input.layers, path, user, sourceDateEpoch: ctx.sourceDateEpoch }));
+      return { key, ...run, createdBy: `WORKDIR ${path}` };
     }
     default:
       throw new TsbuildError('INTERNAL', `build: ${instruction.kind} changes no files`);
@@ -371,12 +379,29 @@ function imageConfigBytes(config: ImageConfig): Buffer {
   return Buffer.from(JSON.stringify(sorted));
 }
 
+/** Stores a small blob unless it is there already (a rebuild from the cache writes nothing new). */
+async function putSmallBlob(store: Store, bytes: Buffer): Promise<{ digest: Digest; size: number }> {
+  const digest = parseDigest(`sha256:${hashHex('sha256', bytes)}`);
+  if ((await store.blobSize(digest)) === bytes.length) return { digest, size: bytes.length };
+  return store.putBlob(Readable.from([bytes]), { digest, size: bytes.length });
+}
+
 async function exportImage(ctx: BuildContext, output: StageOutput): Promise<BuiltImage> {
   const step = ctx.reporter.step('exporting to image').start();
-  const time = created(ctx.sourceDateEpoch);
   const config = cloneConfig(output.config);
   if (ctx.request.labels !== undefined && Object.keys(ctx.request.labels).length > 0) config.labels = { ...config.labels, ...ctx.request.labels };
-  const history = config.history.map((entry) => (entry.created === undefined ? { created: time, ...entry } : entry));
+  // As BuildKit's exporter: a history entry without a time takes the last one before it, and the
+  // image was created when its last step ran. Steps from the cache keep their times, so a build
+  // whose every step was cached writes the same config, and the same image ID.
+  let last: string | undefined;
+  const history = config.history.map((entry) => {
+    if (entry.created !== undefined) {
+      last = entry.created;
+      return entry;
+    }
+    return { created: last ?? created(ctx.sourceDateEpoch), ...entry };
+  });
+  const time = ctx.sourceDateEpoch === undefined ? (last ?? created(undefined)) : created(ctx.sourceDateEpoch);
   const imageConfig: ImageConfig = {
     architecture: output.platform.architecture,
     config: containerConfig(config),
@@ -389,18 +414,19 @@ async function exportImage(ctx: BuildContext, output: StageOutput): Promise<Buil
   };
   const store = ctx.deps.store;
   step.status('layers', 'exporting layers', true);
-  const configInfo = await store.putBlob(Readable.from([imageConfigBytes(imageConfig)]));
+  const configInfo = await putSmallBlob(store, imageConfigBytes(imageConfig));
   const manifest = {
     schemaVersion: 2,
     mediaType: MediaType.ociManifest,
     config: { mediaType: MediaType.ociConfig, digest: configInfo.digest, size: configInfo.size },
     layers: output.layers.map((layer) => layer.descriptor),
   };
-  const manifestInfo = await store.putBlob(Readable.from([Buffer.from(JSON.stringify(manifest))]));
+  const manifestInfo = await putSmallBlob(store, Buffer.from(JSON.stringify(manifest)));
   const descriptor: Descriptor = { mediaType: MediaType.ociManifest, digest: manifestInfo.digest, size: manifestInfo.size };
   step.status('manifest', `writing image ${configInfo.digest}`, true);
   for (const tag of ctx.request.tags ?? []) {
-    await store.setReference(tag, descriptor);
+    const current = await store.resolveReference(tag);
+    if (current?.digest !== descriptor.digest) await store.setReference(tag, descriptor);
     step.status(`name:${tag}`, `naming to ${tag}`, true);
   }
   step.done();

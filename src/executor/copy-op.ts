@@ -85,7 +85,7 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
     const local = instruction.sources.filter((path) => !isUrl(path));
     if (local.length > 0) {
       const handle = await sources.context();
-      content = (await sourceDigest(handle.context, local, { exclude: instruction.exclude })).digest;
+      content = (await sourceDigest(handle.context, local, { exclude: instruction.exclude, parents: instruction.parents })).digest;
       source = () => Promise.resolve({ kind: 'context', context: handle.context });
     } else {
       // URLs and heredocs only: nothing is read from the context.
