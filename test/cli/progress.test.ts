@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createProgress, progressMode, type Progress } from '../../src/cli/progress/index.js';
-import type { BuildEvent, StepRef } from '../../src/executor/events.js';
+import type { BuildEvent, StepRef } from '../../src/executor/index.js';
 import { codeOf } from '../helpers/error-code.js';
 
 /** Event times of the executor: an arbitrary clock, unrelated to the wall clock. */
