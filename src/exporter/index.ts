@@ -1,7 +1,8 @@
 /**
  * Turns layers into images and images into bytes: a deterministic layer writer (PAX tar, gzip
  * with a fixed header, diff ID and digest in one pass), image config and manifest writing, and
- * archives in the OCI layout and docker-archive formats (save and load).
+ * archives in the OCI layout and docker-archive formats (save and load), and the build's
+ * `--output` destinations.
  */
 export { encodeHeader, endOfArchive, type TarEntryType, type TarHeader } from './tar.js';
 export {
