@@ -404,6 +404,17 @@ describe('tty progress', () => {
   });
 });
 
+describe('tty progress on a terminal that does not say its size', () => {
+  it('lays out 80 columns', async () => {
+    const out = capture({ columns: 0, rows: 0 });
+    const progress = createProgress('tty', { stderr: out.stream, isTTY: true }, { env: { NO_COLOR: '1' } });
+    progress.onEvent(cached(step(1, '[1/2] FROM docker.io/library/busybox:latest'), T));
+    progress.onEvent(cached(step(2, '[2/2] COPY . .'), T));
+    await progress.finish();
+    expect(screen(out.text())).toEqual(['[+] Building 0.0s (2/2) FINISHED', row(' => CACHED [1/2] FROM docker.io/library/busybox:latest', '0.0s', 80), row(' => CACHED [2/2] COPY . .', '0.0s', 80)]);
+  });
+});
+
 describe('rawjson progress', () => {
   it('prints one JSON object per event, with output as text or base64', async () => {
     const run = step(3, '[2/2] RUN make', 5);
