@@ -3,7 +3,7 @@ import { lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeFile } f
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { hostPlatform, isTsbuildError } from '../../src/common/index.js';
+import { hostPlatform, isTsbuildError, readXattr } from '../../src/common/index.js';
 import { parseOutputSpec, writeImage, writeLayer, writeOutput, type OutputImage, type OutputSpec } from '../../src/exporter/index.js';
 import { openStore, resolveImage, unpackImage, type Store } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
@@ -71,6 +71,10 @@ describe('writeOutput', () => {
     const base = await resolveImage(store, busybox.descriptor);
     const mtime = 1_700_000_000;
     const hello = Buffer.from('hello\n');
+    // vfs_cap_data, revision 2, effective: cap_net_bind_service (10) permitted.
+    const netBindService = Buffer.alloc(20);
+    netBindService.writeUInt32LE(0x02000001, 0);
+    netBindService.writeUInt32LE(1 << 10, 4);
     const layer = await writeLayer(
       [
         { path: 'app', type: 'directory', mode: 0o750, uid: 1000, gid: 1001, mtime },
@@ -79,6 +83,7 @@ describe('writeOutput', () => {
         { path: 'app/hello', type: 'file', mode: 0o4755, uid: 1000, gid: 1001, mtime, size: hello.length, content: () => hello },
         { path: 'app/né', type: 'file', mode: 0o600, uid: 0, gid: 0, mtime, size: 3, content: () => Buffer.from('né') },
         { path: 'app/outside', type: 'symlink', mode: 0o777, uid: 0, gid: 0, mtime, linkname: '/etc/passwd' },
+        { path: 'app/ping', type: 'file', mode: 0o755, uid: 0, gid: 0, mtime, size: 4, content: () => Buffer.from('ping'), pax: { 'SCHILY.xattr.security.capability': netBindService } },
         { path: 'app/same', type: 'link', mode: 0o4755, uid: 1000, gid: 1001, mtime, linkname: 'app/hello' },
         { path: 'app/up', type: 'symlink', mode: 0o777, uid: 0, gid: 0, mtime, linkname: '../../../../tmp' },
       ],
@@ -207,6 +212,7 @@ describe('writeOutput', () => {
     expect((await stat(join(target, 'tmp'))).mode & 0o7777).toBe(0o1777);
     expect(await readdir(join(target, 'app'))).toContain('né');
     if (isRoot) {
+      expect(readXattr(join(target, 'app/ping'), 'security.capability')?.readUInt32LE(4)).toBe(1 << 10);
       expect([hello.uid, hello.gid]).toEqual([1000, 1001]);
       expect([app.uid, app.gid]).toEqual([1000, 1001]);
     }
