@@ -83,6 +83,8 @@ export async function copyInto(source: CopySource, rootfs: string, request: Copy
   const local = request.sources.filter((item) => !(request.add && isUrl(item)));
   const exclude = new PatternMatcher(request.exclude);
 
+  const git = request.sources.find((item) => request.add && isGitSource(item));
+  if (git !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `ADD ${git}: git sources are not supported yet`);
   // Resolve every local source first: a missing one fails the step before anything is written.
   const matched: Array<{ readonly source: string; readonly matches: readonly MatchedSource[] }> = [];
   if (!request.parents) for (const item of local) matched.push({ source: item, matches: await matchSource(from, item, true) });
@@ -136,6 +138,20 @@ function endsAsDirectory(dest: string): boolean {
 
 function isUrl(source: string): boolean {
   return source.startsWith('http://') || source.startsWith('https://');
+}
+
+/**
+ * Whether SOURCE names a git repository as BuildKit's ParseGitRef tells them (git://, ssh://,
+ * git@host:, or an http(s) URL whose path ends in .git), which ADD clones and this copy does not.
+ */
+function isGitSource(source: string): boolean {
+  if (/^(git|ssh):\/\//.test(source) || /^[\w.-]+@[\w.-]+:/.test(source)) return true;
+  if (!isUrl(source)) return false;
+  try {
+    return new URL(source.split('#')[0] as string).pathname.endsWith('.git');
+  } catch {
+    return false;
+  }
 }
 
 function errno(error: unknown): string | undefined {

@@ -425,3 +425,11 @@ describe('ADD of URLs', () => {
     expect(message).toBe(`ADD ${base}/loop0: too many redirects (more than 10)`);
   });
 });
+
+describe('ADD of git repositories', () => {
+  it('says clearly that they are not supported', async () => {
+    for (const source of ['https://github.com/moby/buildkit.git', 'git@github.com:moby/buildkit.git', 'git://example.com/repo', 'https://example.com/r.git#main']) {
+      expect([source, await codeOf(fromContext({ sources: [source], dest: '/g/', add: true }))]).toEqual([source, 'INVALID_ARGUMENT']);
+    }
+  });
+});
