@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rename, stat, truncate, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { digestAlgorithm, digestHex, hashHex, MediaType, messageOf, parseDigest, parseIndex, refNameAnnotation, TsbuildError, type Descriptor, type Digest, type Index } from '../common/index.js';
+import { errnoOf, digestAlgorithm, digestHex, hashHex, MediaType, messageOf, parseDigest, parseIndex, refNameAnnotation, TsbuildError, type Descriptor, type Digest, type Index } from '../common/index.js';
 import { fsyncDirectory, temporaryName, writeFileAtomic } from './atomic.js';
 import type { BlobInfo, ContentStore, ExpectedBlob, Ingest, OpenBlobOptions } from './content-store.js';
 import { reachableBlobs } from './image.js';
@@ -24,10 +24,6 @@ export function validateReferenceName(name: string): string {
 }
 
 const defaultMaxRead = 4 * 1024 * 1024;
-
-function errno(error: unknown): string | undefined {
-  return (error as NodeJS.ErrnoException | undefined)?.code;
-}
 
 function hashMismatch(what: string, actual: Digest, expected: Digest): TsbuildError {
   return new TsbuildError('DIGEST_MISMATCH', `${what}: content hashes to ${actual}, expected ${expected}`);
@@ -77,7 +73,7 @@ export class LayoutStore implements ContentStore {
       const linked = await link(temporary, path).then(
         () => true,
         (error: unknown) => {
-          if (errno(error) === 'EEXIST') return false;
+          if (errnoOf(error) === 'EEXIST') return false;
           throw error;
         },
       );
@@ -108,7 +104,7 @@ export class LayoutStore implements ContentStore {
       const info = await stat(path);
       return info.isFile() ? info.size : undefined;
     } catch (error) {
-      if (errno(error) === 'ENOENT') return undefined;
+      if (errnoOf(error) === 'ENOENT') return undefined;
       throw new TsbuildError('INTERNAL', `stat blob ${digest}: ${messageOf(error)}`, { cause: error });
     }
   }
@@ -230,7 +226,7 @@ export class LayoutStore implements ContentStore {
     try {
       return await open(path, 'r');
     } catch (error) {
-      if (errno(error) === 'ENOENT') throw new TsbuildError('NOT_FOUND', `${action} ${digest}: not in the store`);
+      if (errnoOf(error) === 'ENOENT') throw new TsbuildError('NOT_FOUND', `${action} ${digest}: not in the store`);
       throw new TsbuildError('INTERNAL', `${action} ${digest}: ${messageOf(error)}`, { cause: error });
     }
   }
@@ -285,7 +281,7 @@ export class LayoutStore implements ContentStore {
       await unlink(this.blobPath(digest));
       return true;
     } catch (error) {
-      if (errno(error) === 'ENOENT') return false;
+      if (errnoOf(error) === 'ENOENT') return false;
       throw new TsbuildError('INTERNAL', `delete blob ${digest}: ${messageOf(error)}`, { cause: error });
     }
   }

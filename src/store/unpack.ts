@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { writeAll } from './atomic.js';
 import { ZstdFrameGuard } from './zstd-frames.js';
-import { makeSpecialFile, messageOf, nodeZlib, readTar, setXattr, TsbuildError, type TarEntryHeader } from '../common/index.js';
+import { errnoOf, makeSpecialFile, messageOf, nodeZlib, readTar, setXattr, TsbuildError, type TarEntryHeader } from '../common/index.js';
 
 export interface UnpackOptions {
   /** Whether ownership is applied and device nodes may be made; defaults to running as uid 0. */
@@ -39,10 +39,6 @@ function components(name: string, what = 'entry name'): string[] {
   return parts;
 }
 
-function errno(error: unknown): string | undefined {
-  return (error as NodeJS.ErrnoException | undefined)?.code;
-}
-
 /**
  * Resolves directory components below ROOT the way a chroot would: symlinks met on the way are
  * followed, but an absolute target restarts at ROOT and `..` stops at ROOT, so the result is
@@ -65,7 +61,7 @@ async function resolveDirectory(root: string, wanted: readonly string[], created
     try {
       info = await lstat(path);
     } catch (error) {
-      if (errno(error) !== 'ENOENT') throw error;
+      if (errnoOf(error) !== 'ENOENT') throw error;
       await mkdir(path, { mode: 0o755 });
       resolved.push(part);
       created.add(resolved.join('/'));
@@ -173,7 +169,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
       try {
         setXattr(path, name, value);
       } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
+        const code = errnoOf(error);
         if (code !== 'EPERM' && code !== 'EACCES' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') {
           throw new TsbuildError('INTERNAL', `unpack ${JSON.stringify(relative)}: set xattr ${name}: ${messageOf(error)}`, { cause: error });
         }
@@ -272,7 +268,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
           makeSpecialFile(path, type, 0o600, header.devmajor, header.devminor);
         } catch (error) {
           // Root in a user namespace may not make device nodes either.
-          if ((error as NodeJS.ErrnoException).code !== 'EPERM') throw error;
+          if (errnoOf(error) !== 'EPERM') throw error;
           skipped.push({ path: relative, reason: `${type} (${messageOf(error)})` });
           return;
         }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { TsbuildError } from '../../common/index.js';
+import { TsbuildError, errnoOf } from '../../common/index.js';
 import { dumpSyntaxTree, instructionsJson, parseDockerfile, renderDiagnostic, type Channel } from '../../parser/index.js';
 import { ExitError, type CliIo } from '../io.js';
 
@@ -26,7 +26,7 @@ async function readDockerfile(file: string): Promise<string> {
     const bytes = file === '-' ? await readStdin() : readFileSync(file);
     return new TextDecoder('utf-8').decode(bytes);
   } catch (error) {
-    throw new TsbuildError('NOT_FOUND', `read Dockerfile ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+    throw new TsbuildError('NOT_FOUND', `read Dockerfile ${file}: ${errnoOf(error) ?? String(error)}`, { cause: error });
   }
 }
 
