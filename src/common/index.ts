@@ -16,3 +16,4 @@ export * from './lazy-modules.js';
 export * from './unique-hex.js';
 export * from './xdg.js';
 export * from './duration.js';
+export * from './path-match.js';

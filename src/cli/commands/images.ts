@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { TsbuildError, familiarReference, parseReference } from '../../common/index.js';
+import { TsbuildError, familiarReference, parseReference, pathMatch } from '../../common/index.js';
 import { findImage, imageTarSize, resolveImage, type Store } from '../../store/index.js';
 import { formatBytes, formatCreatedSince } from '../format.js';
 import type { CliIo } from '../io.js';
@@ -48,65 +48,16 @@ export async function imageSummaries(store: Store): Promise<ImageSummary[]> {
   return summaries;
 }
 
-
-/**
- * Go's path.Match as a regular expression: `*` is any run of characters but `/`, `?` one such
- * character, `[...]` a class (`[^...]` negated), `\\` escapes. Undefined when the pattern is
- * malformed, as path.Match reports ErrBadPattern.
- */
-export function pathPattern(pattern: string): RegExp | undefined {
-  let source = '';
-  for (let index = 0; index < pattern.length; index++) {
-    const char = pattern[index] ?? '';
-    if (char === '*') source += '[^/]*';
-    else if (char === '?') source += '[^/]';
-    else if (char === '\\') {
-      const next = pattern[++index];
-      if (next === undefined) return undefined;
-      source += escapeRegExp(next);
-    } else if (char === '[') {
-      // The class runs to the first `]` not escaped; it may not be empty.
-      let end = index + 1;
-      let body = '';
-      if (pattern[end] === '^') {
-        body = '^';
-        end++;
-      }
-      const first = end;
-      for (; end < pattern.length && pattern[end] !== ']'; end++) {
-        if (pattern[end] === '\\') {
-          end++;
-          if (end >= pattern.length) return undefined;
-          const escaped = pattern[end] ?? '';
-          // A letter escaped means itself in Go; in a JavaScript class `\d` would be a digit.
-          body += /[A-Za-z0-9]/.test(escaped) ? escaped : `\\${escaped}`;
-        } else body += pattern[end] ?? '';
-      }
-      if (end >= pattern.length || end === first) return undefined;
-      source += `[${body}]`;
-      index = end;
-    } else source += escapeRegExp(char);
-  }
-  try {
-    return new RegExp(`^${source}$`, 's');
-  } catch {
-    // A range out of order (`[z-a]`): Go's ErrBadPattern too.
-    return undefined;
-  }
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/-]/g, (found) => `\\${found}`);
-}
-
 /**
  * Whether an image listed as REPOSITORY:TAG is the one a user named, as `docker images PATTERN`
  * decides: the pattern is matched against `repository:tag`, then against the repository alone.
  */
 export function matchesImagePattern(summary: Pick<ImageSummary, 'repository' | 'tag'>, pattern: string): boolean {
-  const expression = pathPattern(pattern);
-  if (expression === undefined) throw new TsbuildError('INVALID_ARGUMENT', `list images: bad pattern ${JSON.stringify(pattern)}`);
-  return expression.test(`${summary.repository}:${summary.tag}`) || expression.test(summary.repository);
+  try {
+    return pathMatch(pattern, `${summary.repository}:${summary.tag}`) || pathMatch(pattern, summary.repository);
+  } catch (error) {
+    throw new TsbuildError('INVALID_ARGUMENT', `list images: bad pattern ${JSON.stringify(pattern)}`, { cause: error });
+  }
 }
 
 /**
