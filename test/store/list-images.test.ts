@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { imageFilter, matchesImagePattern } from '../src/cli/commands/images.js';
+import { imageFilter, matchesImagePattern } from '../../src/store/index.js';
 
 describe('docker images PATTERN', () => {
   it('matches repository:tag, then the repository alone', () => {
