@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { createWriteStream, existsSync } from 'node:fs';
 import { lstat, mkdir, readFile, readdir, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -85,8 +86,11 @@ describe('save and load', () => {
       const stream = await saveArchive(store, [{ name: busybox.name, descriptor: busybox.descriptor }], { format: 'docker' });
       await new Promise<void>((resolve) => stream.once('readable', () => resolve()));
       stream.read();
+      // The stream closes once its source has finished, and the source removes its temporary
+      // file on the way out: after 'close' nothing may be left.
+      const closed = once(stream, 'close');
       stream.destroy();
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await closed;
       expect(await readdir(join(dir, 'store', 'tmp'))).toEqual([]);
     } finally {
       spy.mockRestore();
