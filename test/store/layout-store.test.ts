@@ -60,6 +60,8 @@ describe('layout store', () => {
   it('rejects content that does not match the expected digest or size, leaving nothing', async () => {
     expect(await codeOf(store.putBlob(Readable.from([Buffer.from('evil')]), { digest: sha256('good') }))).toBe('DIGEST_MISMATCH');
     expect(await codeOf(store.putBlob(Readable.from([Buffer.from('good!')]), { digest: sha256('good'), size: 4 }))).toBe('SIZE_MISMATCH');
+    // The error names the blob it concerns.
+    await expect(store.putBlob(Readable.from([Buffer.from('evil')]), { digest: sha256('good') })).rejects.toMatchObject({ digest: sha256('good') });
     expect(await store.hasBlob(sha256('good'))).toBe(false);
     expect(await store.hasBlob(sha256('evil'))).toBe(false);
     expect(await readdir(join(root, 'tmp'))).toEqual([]);
