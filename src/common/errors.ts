@@ -99,3 +99,12 @@ export function messageOf(value: unknown): string {
   if (value instanceof Error) return value.message;
   return String(value);
 }
+
+/**
+ * The system error code of a failed call (`ENOENT`, `EPERM`), or undefined for anything else,
+ * a `TsbuildError` included (its `code` is no errno).
+ */
+export function errnoOf(error: unknown): string | undefined {
+  if (error instanceof TsbuildError || typeof error !== 'object' || error === null || !('code' in error)) return undefined;
+  return typeof error.code === 'string' ? error.code : undefined;
+}

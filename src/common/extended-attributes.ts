@@ -2,6 +2,7 @@
  * Extended attributes of a file itself, never of a symlink's target: written when a layer is
  * unpacked (`SCHILY.xattr.*`), read back when a directory becomes a layer. Through tsbuild-fs.
  */
+import { errnoOf } from './errors.js';
 import { fsAddon } from './native-addons.js';
 
 /** Sets an extended attribute on PATH itself, a symlink included. */
@@ -14,7 +15,7 @@ export function readXattr(path: string, name: string): Buffer | undefined {
   try {
     return fsAddon().lgetxattr(path, name);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
+    const code = errnoOf(error);
     if (code === 'ENODATA' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') return undefined;
     throw error;
   }
@@ -29,7 +30,7 @@ export function readXattrs(path: string): Map<string, Buffer> {
       result.set(name, native.lgetxattr(path, name));
     } catch (error) {
       // Removed between the listing and the read.
-      if ((error as NodeJS.ErrnoException).code !== 'ENODATA') throw error;
+      if (errnoOf(error) !== 'ENODATA') throw error;
     }
   }
   return result;

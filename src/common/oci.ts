@@ -2,7 +2,7 @@
  * The OCI image model shared by every stage: media types, descriptors, manifests, indexes and
  * configs, after the image-spec (v1.1) and Docker's image manifest v2 schema 2.
  */
-import { TsbuildError } from './errors.js';
+import { TsbuildError, messageOf } from './errors.js';
 
 export const MediaType = {
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -186,7 +186,7 @@ function parseJsonObject(bytes: Uint8Array, what: string): Record<string, unknow
   try {
     value = JSON.parse(Buffer.from(bytes).toString('utf8'));
   } catch (error) {
-    throw new TsbuildError('INVALID_MEDIA_TYPE', `parse ${what}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new TsbuildError('INVALID_MEDIA_TYPE', `parse ${what}: ${messageOf(error)}`);
   }
   if (!isRecord(value)) invalid(what, 'not a JSON object');
   return value;

@@ -4,6 +4,9 @@
  */
 import type { Channel, Command, Dockerfile, EscapeToken, SyntaxTree } from './ast.js';
 import type { Diagnostic } from './diagnostics.js';
+import { renderDiagnostic } from './diagnostics.js';
+import { dumpSyntaxTree } from './dump.js';
+import { instructionsJson } from './instructions-json.js';
 import { typeInstructions } from './instructions.js';
 import { parseSyntax } from './syntax.js';
 
@@ -52,4 +55,32 @@ export function parseTrigger(text: string, escapeToken: EscapeToken, channel: Ch
   const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
   const command = parsed.dockerfile.stages[0]?.instructions[0];
   return errors.length > 0 || command === undefined ? { diagnostics: errors } : { command, diagnostics: [] };
+}
+
+/** What `debug parse` prints: the reference tree dump, the typed instructions, or everything. */
+export type DumpFormat = 'ast' | 'instructions' | 'json';
+
+export interface ParseDump {
+  readonly ok: boolean;
+  /** Every diagnostic, rendered with its source line, in source order. */
+  readonly diagnostics: readonly string[];
+  /** The dump in the format asked for; empty when the Dockerfile has errors. */
+  readonly dump: string;
+}
+
+/** Parses SOURCE (named FILE in messages) and dumps it in FORMAT. */
+export function dumpDockerfile(source: string, file: string, format: DumpFormat, options: ParseOptions = {}): ParseDump {
+  const parsed = parseDockerfile(source, options);
+  // As BuildKit, whose parse and instruction typing are two steps: the tree exists once the
+  // lines parse, so the tree dump answers to the syntax phase only.
+  const relevant = format === 'ast' ? parsed.diagnostics.filter((d) => d.phase === 'syntax') : parsed.diagnostics;
+  const inOrder = [...relevant].sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.column - b.range.start.column);
+  const diagnostics = inOrder.map((diagnostic) => renderDiagnostic(diagnostic, file, source));
+  if (relevant.some((d) => d.severity === 'error')) return { ok: false, diagnostics, dump: '' };
+  const warnings = parsed.diagnostics.filter((d) => d.severity === 'warning');
+  let dump: string;
+  if (format === 'ast') dump = dumpSyntaxTree(parsed.tree);
+  else if (format === 'instructions') dump = `${JSON.stringify(instructionsJson(parsed.dockerfile, parsed.tree.directives, warnings, parsed.channel), null, 2)}\n`;
+  else dump = `${JSON.stringify({ channel: parsed.channel, tree: parsed.tree, dockerfile: parsed.dockerfile, diagnostics: parsed.diagnostics }, null, 2)}\n`;
+  return { ok: true, diagnostics, dump };
 }

@@ -2,6 +2,7 @@
  * The typed instructions in the JSON form of the conformance corpus (`instructions.json`), so
  * that they can be compared with the reference's as data.
  */
+import { messageOf } from '../common/index.js';
 import type { Channel, Command, Directive, Dockerfile, Stage } from './ast.js';
 import type { Diagnostic } from './diagnostics.js';
 import { parseMount } from './mounts.js';
@@ -35,7 +36,7 @@ function commandJson(command: Command, channel: Channel): { [key: string]: Json 
         });
       } catch (error) {
         mounts = [];
-        mountsError = (error instanceof Error ? error.message : String(error)).replace(/^parse mount: /, '');
+        mountsError = messageOf(error).replace(/^parse mount: /, '');
       }
       return {
         ...base,

@@ -3,7 +3,7 @@
  * as the reference's `instructions.Parse` does. Every instruction is typed even after an
  * earlier one failed, so that one pass reports every error.
  */
-import { parseGoDuration, suggest, type SourceRange } from '../common/index.js';
+import { messageOf, parseGoDuration, suggest, type SourceRange } from '../common/index.js';
 import type { ArgCommand, ArgDefinition, Channel, Command, CopyFields, Dockerfile, FlagNode, InlineFile, InstructionNode, KeyValue, SourceContent, Stage, Word } from './ast.js';
 import type { Diagnostic, DiagnosticCode } from './diagnostics.js';
 import { parseMount } from './mounts.js';
@@ -393,8 +393,4 @@ function healthcheck(args: readonly string[], flags: Flags, node: InstructionNod
 /** Go's byte-wise string order (UTF-16 order differs only for astral characters). */
 function compareBytes(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -4,7 +4,7 @@
  * inside them), the per-instruction splitting of arguments, and heredoc bodies. Unlike the
  * reference it does not stop at the first error: a line that fails is reported and skipped.
  */
-import { processWords } from '../common/index.js';
+import { messageOf, processWords } from '../common/index.js';
 import type { SourceRange } from '../common/index.js';
 import type { Directive, EscapeToken, FlagNode, Heredoc, InstructionNode, Word } from './ast.js';
 import type { Diagnostic, DiagnosticCode } from './diagnostics.js';
@@ -382,7 +382,7 @@ export function parseHeredocWord(word: string, range: SourceRange): HeredocMarke
     unquoted = processWords(rest, new Map(), { skipUnsetEnv: true });
     raw = processWords(rest, new Map(), { skipUnsetEnv: true, rawQuotes: true });
   } catch (error) {
-    throw new SyntaxError('invalid-heredoc', `invalid heredoc word ${JSON.stringify(rest)}: ${error instanceof Error ? error.message : String(error)}`, range);
+    throw new SyntaxError('invalid-heredoc', `invalid heredoc word ${JSON.stringify(rest)}: ${messageOf(error)}`, range);
   }
   if (unquoted.length !== 1) return undefined;
   const name = unquoted[0] ?? '';

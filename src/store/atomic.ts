@@ -1,6 +1,6 @@
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { messageOf, TsbuildError, uniqueHex } from '../common/index.js';
+import { errnoOf, messageOf, TsbuildError, uniqueHex } from '../common/index.js';
 
 /** A name no other writer will pick, for temporary files beside their final place. */
 export function temporaryName(prefix: string): string {
@@ -20,7 +20,7 @@ export function temporaryOwnerAlive(name: string): boolean {
     process.kill(pid, 0);
     return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    return errnoOf(error) === 'EPERM';
   }
 }
 

@@ -17,6 +17,8 @@ export { chainIds, findImage, imageTarSize, layerTarSizeHint, reachableBlobs, re
 export { linkTree, unpackImage, unpackLayers, snapshotPath } from './snapshots.js';
 export { pruneStore, type PruneOptions, type PruneResult } from './prune.js';
 export { verifyStore, type VerifyProblem, type VerifyResult } from './verify.js';
+export { removeImages, type RemoveImagesOptions, type RemovedImages } from './remove-images.js';
+export { imageFilter, listImages, matchesImagePattern, type ImageSummary, type ListImagesOptions } from './list-images.js';
 
 /** The store as the rest of tsbuild uses it. */
 export type Store = LayoutStore;

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rename, stat, truncate, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { digestAlgorithm, digestHex, hashHex, MediaType, messageOf, parseDigest, parseIndex, refNameAnnotation, TsbuildError, type Descriptor, type Digest, type Index } from '../common/index.js';
+import { errnoOf, digestAlgorithm, digestHex, hashHex, MediaType, messageOf, parseDigest, parseIndex, refNameAnnotation, TsbuildError, type Descriptor, type Digest, type Index } from '../common/index.js';
 import { fsyncDirectory, temporaryName, writeFileAtomic } from './atomic.js';
 import type { BlobInfo, ContentStore, ExpectedBlob, Ingest, OpenBlobOptions } from './content-store.js';
 import { reachableBlobs } from './image.js';
@@ -25,12 +25,9 @@ export function validateReferenceName(name: string): string {
 
 const defaultMaxRead = 4 * 1024 * 1024;
 
-function errno(error: unknown): string | undefined {
-  return (error as NodeJS.ErrnoException | undefined)?.code;
-}
-
+/** The error names the digest the content should have had. */
 function hashMismatch(what: string, actual: Digest, expected: Digest): TsbuildError {
-  return new TsbuildError('DIGEST_MISMATCH', `${what}: content hashes to ${actual}, expected ${expected}`);
+  return new TsbuildError('DIGEST_MISMATCH', `${what}: content hashes to ${actual}, expected ${expected}`, { digest: expected });
 }
 
 /**
@@ -77,7 +74,7 @@ export class LayoutStore implements ContentStore {
       const linked = await link(temporary, path).then(
         () => true,
         (error: unknown) => {
-          if (errno(error) === 'EEXIST') return false;
+          if (errnoOf(error) === 'EEXIST') return false;
           throw error;
         },
       );
@@ -108,7 +105,7 @@ export class LayoutStore implements ContentStore {
       const info = await stat(path);
       return info.isFile() ? info.size : undefined;
     } catch (error) {
-      if (errno(error) === 'ENOENT') return undefined;
+      if (errnoOf(error) === 'ENOENT') return undefined;
       throw new TsbuildError('INTERNAL', `stat blob ${digest}: ${messageOf(error)}`, { cause: error });
     }
   }
@@ -141,7 +138,7 @@ export class LayoutStore implements ContentStore {
           const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
           size += bytes.length;
           if (expected?.size !== undefined && size > expected.size) {
-            throw new TsbuildError('SIZE_MISMATCH', `put blob ${expected.digest}: more than the expected ${expected.size} bytes`);
+            throw new TsbuildError('SIZE_MISMATCH', `put blob ${expected.digest}: more than the expected ${expected.size} bytes`, { digest: expected.digest });
           }
           await writer.write([bytes]);
         }
@@ -155,7 +152,7 @@ export class LayoutStore implements ContentStore {
       const digest = parseDigest(`${algorithm}:${hex}`);
       if (expected !== undefined) {
         if (expected.size !== undefined && size !== expected.size) {
-          throw new TsbuildError('SIZE_MISMATCH', `put blob ${expected.digest}: got ${size} bytes, expected ${expected.size}`);
+          throw new TsbuildError('SIZE_MISMATCH', `put blob ${expected.digest}: got ${size} bytes, expected ${expected.size}`, { digest: expected.digest });
         }
         if (digest !== expected.digest) throw hashMismatch(`put blob ${expected.digest}`, digest, expected.digest);
       }
@@ -230,7 +227,7 @@ export class LayoutStore implements ContentStore {
     try {
       return await open(path, 'r');
     } catch (error) {
-      if (errno(error) === 'ENOENT') throw new TsbuildError('NOT_FOUND', `${action} ${digest}: not in the store`);
+      if (errnoOf(error) === 'ENOENT') throw new TsbuildError('NOT_FOUND', `${action} ${digest}: not in the store`);
       throw new TsbuildError('INTERNAL', `${action} ${digest}: ${messageOf(error)}`, { cause: error });
     }
   }
@@ -266,7 +263,7 @@ export class LayoutStore implements ContentStore {
     let data: Buffer;
     try {
       const info = await handle.stat();
-      if (info.size > maxBytes) throw new TsbuildError('SIZE_MISMATCH', `read blob ${digest}: ${info.size} bytes, more than the ${maxBytes} allowed`);
+      if (info.size > maxBytes) throw new TsbuildError('SIZE_MISMATCH', `read blob ${digest}: ${info.size} bytes, more than the ${maxBytes} allowed`, { digest });
       data = await handle.readFile();
     } catch (error) {
       if (error instanceof TsbuildError) throw error;
@@ -285,7 +282,7 @@ export class LayoutStore implements ContentStore {
       await unlink(this.blobPath(digest));
       return true;
     } catch (error) {
-      if (errno(error) === 'ENOENT') return false;
+      if (errnoOf(error) === 'ENOENT') return false;
       throw new TsbuildError('INTERNAL', `delete blob ${digest}: ${messageOf(error)}`, { cause: error });
     }
   }
@@ -371,7 +368,7 @@ export class LayoutStore implements ContentStore {
     try {
       bytes = await readFile(path);
     } catch (error) {
-      if (errno(error) === 'ENOENT') return { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
+      if (errnoOf(error) === 'ENOENT') return { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
       throw new TsbuildError('INTERNAL', `read ${path}: ${messageOf(error)}`, { cause: error });
     }
     return parseIndex(bytes, MediaType.ociIndex);
@@ -419,7 +416,7 @@ export class LayoutStore implements ContentStore {
       // Checked under the lock: a prune running at the same time cannot have removed it since.
       const size = await this.blobSize(target.digest);
       if (size === undefined) throw new TsbuildError('NOT_FOUND', `set reference ${name}: ${target.digest} is not in the store`);
-      if (size !== target.size) throw new TsbuildError('SIZE_MISMATCH', `set reference ${name}: ${target.digest} has ${size} bytes, descriptor says ${target.size}`);
+      if (size !== target.size) throw new TsbuildError('SIZE_MISMATCH', `set reference ${name}: ${target.digest} has ${size} bytes, descriptor says ${target.size}`, { reference: name, digest: target.digest });
       // Nothing half-stored is ever named: every blob the target reaches must be present.
       const missing: Digest[] = [];
       await reachableBlobs(this, target, new Set(), missing);
@@ -502,7 +499,7 @@ class FileIngest implements Ingest {
     if (this.done) throw new TsbuildError('INTERNAL', `write ${this.what}: already finished`);
     const length = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
     if (this.expected.size !== undefined && this.written + length > this.expected.size) {
-      throw new TsbuildError('SIZE_MISMATCH', `write ${this.what}: more than the expected ${this.expected.size} bytes`);
+      throw new TsbuildError('SIZE_MISMATCH', `write ${this.what}: more than the expected ${this.expected.size} bytes`, { digest: this.expected.digest });
     }
     const writing = this.writer.write(chunks);
     this.writing = writing;
@@ -531,7 +528,7 @@ class FileIngest implements Ingest {
       await this.writer.settle();
       await this.handle.sync();
       if (this.expected.size !== undefined && this.written !== this.expected.size) {
-        throw new TsbuildError('SIZE_MISMATCH', `commit ${this.what}: got ${this.written} bytes, expected ${this.expected.size}`);
+        throw new TsbuildError('SIZE_MISMATCH', `commit ${this.what}: got ${this.written} bytes, expected ${this.expected.size}`, { digest: this.expected.digest });
       }
       const actual = parseDigest(`${digestAlgorithm(this.expected.digest)}:${this.writer.hex()}`);
       if (actual !== this.expected.digest) throw hashMismatch(`commit ${this.what}`, actual, this.expected.digest);

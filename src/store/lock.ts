@@ -1,6 +1,6 @@
 import { open, readFile, stat, unlink, utimes } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { messageOf, TsbuildError, uniqueHex } from '../common/index.js';
+import { errnoOf, messageOf, TsbuildError, uniqueHex } from '../common/index.js';
 
 export interface LockOptions {
   /** How long to wait for another holder before failing with LOCKED. */
@@ -19,7 +19,7 @@ function processAlive(pid: number): boolean {
     return true;
   } catch (error) {
     // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    return errnoOf(error) === 'EPERM';
   }
 }
 
@@ -33,7 +33,7 @@ async function tryCreate(path: string, content: string): Promise<boolean> {
     }
     return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    if (errnoOf(error) === 'EEXIST') return false;
     throw new TsbuildError('INTERNAL', `create lock ${path}: ${messageOf(error)}`, { cause: error });
   }
 }

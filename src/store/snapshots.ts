@@ -1,6 +1,6 @@
 import { chmod, lchown, link, lstat, mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TsbuildError, digestHex, messageOf, type Descriptor, type Digest, type Manifest } from '../common/index.js';
+import { errnoOf, TsbuildError, digestHex, messageOf, type Descriptor, type Digest, type Manifest } from '../common/index.js';
 import { temporaryName } from './atomic.js';
 import { chainIds } from './image.js';
 import type { LayoutStore } from './layout-store.js';
@@ -63,7 +63,7 @@ export async function unpackLayers(store: LayoutStore, layers: readonly Descript
       try {
         await rename(temporary, final);
       } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
+        const code = errnoOf(error);
         // Another process finished the same snapshot first: theirs is as good as ours.
         if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
         await rm(temporary, { recursive: true, force: true });

@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { writeAll } from './atomic.js';
 import { ZstdFrameGuard } from './zstd-frames.js';
-import { isTsbuildError, makeSpecialFile, messageOf, mkdirInRoot, nodeZlib, readTar, setXattr, TsbuildError, type TarEntryHeader } from '../common/index.js';
+import { errnoOf, isTsbuildError, makeSpecialFile, messageOf, mkdirInRoot, nodeZlib, readTar, setXattr, TsbuildError, type TarEntryHeader } from '../common/index.js';
 
 export interface UnpackOptions {
   /** Whether ownership is applied and device nodes may be made; defaults to running as uid 0. */
@@ -146,7 +146,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
       try {
         setXattr(path, name, value);
       } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
+        const code = errnoOf(error);
         if (code !== 'EPERM' && code !== 'EACCES' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') {
           throw new TsbuildError('INTERNAL', `unpack ${JSON.stringify(relative)}: set xattr ${name}: ${messageOf(error)}`, { cause: error });
         }
@@ -245,7 +245,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
           makeSpecialFile(path, type, 0o600, header.devmajor, header.devminor);
         } catch (error) {
           // Root in a user namespace may not make device nodes either.
-          if ((error as NodeJS.ErrnoException).code !== 'EPERM') throw error;
+          if (errnoOf(error) !== 'EPERM') throw error;
           skipped.push({ path: relative, reason: `${type} (${messageOf(error)})` });
           return;
         }

@@ -28,7 +28,7 @@ export class VerifyingStream extends Transform {
     this.hash.update(chunk);
     this.count += chunk.length;
     if (this.size !== undefined && this.count > this.size) {
-      callback(new TsbuildError('SIZE_MISMATCH', `read ${this.what}: more than the expected ${this.size} bytes`));
+      callback(new TsbuildError('SIZE_MISMATCH', `read ${this.what}: more than the expected ${this.size} bytes`, { digest: this.digest }));
       return;
     }
     callback(null, chunk);
@@ -36,12 +36,12 @@ export class VerifyingStream extends Transform {
 
   override _flush(callback: TransformCallback): void {
     if (this.size !== undefined && this.count !== this.size) {
-      callback(new TsbuildError('SIZE_MISMATCH', `read ${this.what}: got ${this.count} bytes, expected ${this.size}`));
+      callback(new TsbuildError('SIZE_MISMATCH', `read ${this.what}: got ${this.count} bytes, expected ${this.size}`, { digest: this.digest }));
       return;
     }
     const actual = this.hash.digest('hex');
     if (actual !== digestHex(this.digest)) {
-      callback(new TsbuildError('DIGEST_MISMATCH', `read ${this.what}: content hashes to ${digestAlgorithm(this.digest)}:${actual}, expected ${this.digest}`));
+      callback(new TsbuildError('DIGEST_MISMATCH', `read ${this.what}: content hashes to ${digestAlgorithm(this.digest)}:${actual}, expected ${this.digest}`, { digest: this.digest }));
       return;
     }
     callback();

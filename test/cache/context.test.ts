@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openContext, rootfsSource, sourceDigest, type BuildContext } from '../../src/cache/index.js';
 import { isTsbuildError } from '../../src/common/index.js';
 import { codeOf } from '../helpers/error-code.js';
-import { temporaryDirectory } from '../store/temp-dir.js';
+import { temporaryDirectory } from '../helpers/temporary-store.js';
 
 const run = promisify(execFile);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -3,7 +3,7 @@ import { LocalStepCache } from '../../src/cache/index.js';
 import { hashHex, hostPlatform, parseDigest, type Digest } from '../../src/common/index.js';
 import { writeLayer } from '../../src/exporter/index.js';
 import { openStore, pruneStore, type Store } from '../../src/store/index.js';
-import { temporaryDirectory } from '../store/temp-dir.js';
+import { temporaryDirectory } from '../helpers/temporary-store.js';
 import { validateLayout } from '../helpers/validate.js';
 
 const key = (text: string): Digest => parseDigest(`sha256:${hashHex('sha256', text)}`);

@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { TsbuildError, withLocation, type SourceRange } from '../../src/common/index.js';
+import { errnoOf, TsbuildError, withLocation, type SourceRange } from '../../src/common/index.js';
 
 const line = (n: number): SourceRange => ({ start: { line: n, column: 1 }, end: { line: n, column: 10 } });
 
@@ -28,5 +29,21 @@ describe('TsbuildError locations', () => {
     expect(located.code).toBe('INTERNAL');
     expect(located.cause).toBe(thrown);
     expect(located.ranges).toEqual([line(4)]);
+  });
+});
+
+describe('errnoOf', () => {
+  it("gives a failed system call's code, and nothing for other values or a TsbuildError's code", () => {
+    let failure: unknown;
+    try {
+      readFileSync('/nonexistent/tsbuild-errno');
+    } catch (error) {
+      failure = error;
+    }
+    expect(errnoOf(failure)).toBe('ENOENT');
+    expect(errnoOf(new TsbuildError('NOT_FOUND', 'x'))).toBeUndefined();
+    expect(errnoOf(new Error('plain'))).toBeUndefined();
+    expect(errnoOf(undefined)).toBeUndefined();
+    expect(errnoOf({ code: 7 })).toBeUndefined();
   });
 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdirInRoot, resolveInRoot } from '../../src/common/index.js';
 import { codeOf } from '../helpers/error-code.js';
-import { temporaryDirectory } from '../store/temp-dir.js';
+import { temporaryDirectory } from '../helpers/temporary-store.js';
 
 let dir: { path: string; cleanup: () => Promise<void> };
 let root: string;

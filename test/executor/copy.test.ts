@@ -11,7 +11,7 @@ import { openContext } from '../../src/cache/index.js';
 import { isTsbuildError } from '../../src/common/index.js';
 import { copyInto, destinationPath, type CopyRequest, type CopySource } from '../../src/executor/copy.js';
 import { codeOf } from '../helpers/error-code.js';
-import { temporaryDirectory } from '../store/temp-dir.js';
+import { temporaryDirectory } from '../helpers/temporary-store.js';
 
 const root = process.getuid?.() === 0;
 let dir: { path: string; cleanup: () => Promise<void> };

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isTsbuildError } from '../../src/common/index.js';
 import { resolveChown, resolveUser } from '../../src/executor/user.js';
 import { codeOf } from '../helpers/error-code.js';
-import { temporaryDirectory } from '../store/temp-dir.js';
+import { temporaryDirectory } from '../helpers/temporary-store.js';
 
 const passwd = [
   'root:x:0:0:root:/root:/bin/sh',

@@ -1,37 +1,31 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { createWriteStream, existsSync } from 'node:fs';
 import { lstat, mkdir, readFile, readdir, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { MediaType, hostPlatform, parseIndex } from '../../src/common/index.js';
 import { loadArchive, saveArchive, writeImage, writeLayer, type ArchiveFormat } from '../../src/exporter/index.js';
-import { openStore, resolveImage, unpackImage, type Store } from '../../src/store/index.js';
+import { resolveImage, unpackImage, type Store } from '../../src/store/index.js';
 import { busyboxImage, type BusyboxImage } from '../helpers/busybox-image.js';
-import { temporaryDirectory } from '../store/temp-dir.js';
+import { useTemporaryStores } from '../helpers/temporary-store.js';
 import { validateLayout } from '../helpers/validate.js';
 import { codeOf } from '../helpers/error-code.js';
 
 describe('save and load', () => {
+  const stores = useTemporaryStores();
   let dir: string;
-  let cleanup: () => Promise<void>;
   let store: Store;
   let busybox: BusyboxImage;
-  const roots: string[] = [];
 
   beforeEach(async () => {
-    ({ path: dir, cleanup } = await temporaryDirectory());
-    store = await openStore({ root: join(dir, 'store') });
-    roots.length = 0;
-    roots.push(join(dir, 'store'));
+    dir = stores.dir;
+    store = await stores.open();
     busybox = await busyboxImage(store);
-  });
-  afterEach(async () => {
-    for (const root of roots) await validateLayout(root);
-    await cleanup();
   });
 
   async function save(format: ArchiveFormat, file: string, images = [{ name: busybox.name, descriptor: busybox.descriptor }]): Promise<string> {
@@ -40,9 +34,8 @@ describe('save and load', () => {
     return path;
   }
 
-  async function freshStore(name: string): Promise<Store> {
-    roots.push(join(dir, name));
-    return openStore({ root: join(dir, name) });
+  function freshStore(name: string): Promise<Store> {
+    return stores.open(name);
   }
 
   it('writes a docker archive that skopeo reads and that loads back to the same digests', async () => {
@@ -93,8 +86,11 @@ describe('save and load', () => {
       const stream = await saveArchive(store, [{ name: busybox.name, descriptor: busybox.descriptor }], { format: 'docker' });
       await new Promise<void>((resolve) => stream.once('readable', () => resolve()));
       stream.read();
+      // The stream closes once its source has finished, and the source removes its temporary
+      // file on the way out: after 'close' nothing may be left.
+      const closed = once(stream, 'close');
       stream.destroy();
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await closed;
       expect(await readdir(join(dir, 'store', 'tmp'))).toEqual([]);
     } finally {
       spy.mockRestore();

@@ -1,28 +1,19 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openStore, resolveImage } from '../../src/store/index.js';
+import { describe, expect, it } from 'vitest';
+import { resolveImage } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
-import { temporaryDirectory } from '../store/temp-dir.js';
-import { validateLayout } from '../helpers/validate.js';
+import { useTemporaryStores } from '../helpers/temporary-store.js';
 
 describe('busybox base image', () => {
-  let dir: string;
-  let cleanup: () => Promise<void>;
-  beforeEach(async () => {
-    ({ path: dir, cleanup } = await temporaryDirectory());
-  });
-  afterEach(async () => {
-    await cleanup();
-  });
+  const stores = useTemporaryStores();
 
   it('is reproducible, complete and valid', async () => {
-    const one = await openStore({ root: join(dir, 'one') });
+    const one = await stores.open('one');
     const first = await busyboxImage(one);
-    const second = await busyboxImage(await openStore({ root: join(dir, 'two') }));
+    const second = await busyboxImage(await stores.open('two'));
     expect(second.descriptor).toEqual(first.descriptor);
-    await validateLayout(join(dir, 'one'));
 
     const image = await resolveImage(one, first.descriptor);
     expect(image.config.config?.Cmd).toEqual(['sh']);
@@ -38,11 +29,11 @@ describe('busybox base image', () => {
   });
 
   it('is made by the script with the same digest', async () => {
-    const expected = await busyboxImage(await openStore({ root: join(dir, 'helper') }));
-    const output = execFileSync(process.execPath, ['--import', 'tsx', 'scripts/make-busybox-image.ts', '--root', join(dir, 'script')], { encoding: 'utf8', cwd: join(import.meta.dirname, '../..') });
+    const expected = await busyboxImage(await stores.open('helper'));
+    stores.validateAtTeardown(stores.root('script'));
+    const output = execFileSync(process.execPath, ['--import', 'tsx', 'scripts/make-busybox-image.ts', '--root', stores.root('script')], { encoding: 'utf8', cwd: join(import.meta.dirname, '../..') });
     expect(output.trim()).toBe(`docker.io/library/busybox:latest ${expected.descriptor.digest}`);
-    const inspected = JSON.parse(execFileSync('skopeo', ['inspect', `oci:${join(dir, 'script')}:docker.io/library/busybox:latest`], { encoding: 'utf8' })) as { Digest: string };
+    const inspected = JSON.parse(execFileSync('skopeo', ['inspect', `oci:${stores.root('script')}:docker.io/library/busybox:latest`], { encoding: 'utf8' })) as { Digest: string };
     expect(inspected.Digest).toBe(expected.descriptor.digest);
-    await validateLayout(join(dir, 'script'));
   });
 });

@@ -6,14 +6,13 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { extract } from 'tar-stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { MediaType, hostPlatform, makeSpecialFile, readXattrs, setXattr } from '../../src/common/index.js';
 import { comparePaths, directoryEntries, writeImage, writeLayer, type LayerEntry } from '../../src/exporter/index.js';
-import { openStore, unpackLayer, type Store } from '../../src/store/index.js';
+import { unpackLayer, type Store } from '../../src/store/index.js';
 
 const isRoot = process.getuid?.() === 0;
-import { temporaryDirectory } from '../store/temp-dir.js';
-import { validateLayout } from '../helpers/validate.js';
+import { temporaryDirectory, useTemporaryStores } from '../helpers/temporary-store.js';
 
 function file(path: string, content: string, mtime = 1_700_000_000, extra: Partial<LayerEntry> = {}): LayerEntry {
   const bytes = Buffer.from(content);
@@ -48,17 +47,13 @@ async function readTar(tar: Buffer): Promise<ReadEntry[]> {
 }
 
 describe('layer writer', () => {
+  const stores = useTemporaryStores();
   let root: string;
-  let cleanup: () => Promise<void>;
   let store: Store;
 
   beforeEach(async () => {
-    ({ path: root, cleanup } = await temporaryDirectory());
-    store = await openStore({ root: join(root, 'store') });
-  });
-  afterEach(async () => {
-    await validateLayout(join(root, 'store'));
-    await cleanup();
+    root = stores.dir;
+    store = await stores.open();
   });
 
   const blob = async (digest: string): Promise<Buffer> => readFile(join(root, 'store/blobs/sha256', digest.slice(7)));

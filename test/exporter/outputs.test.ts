@@ -9,7 +9,7 @@ import { openStore, resolveImage, unpackImage, type Store } from '../../src/stor
 import { busyboxImage } from '../helpers/busybox-image.js';
 import { codeOf } from '../helpers/error-code.js';
 import { validateLayout } from '../helpers/validate.js';
-import { temporaryDirectory } from '../store/temp-dir.js';
+import { temporaryDirectory } from '../helpers/temporary-store.js';
 
 const isRoot = process.getuid?.() === 0;
 

@@ -9,7 +9,7 @@ import { decompressLayer, openStore, resolveImage, type ResolvedImage, type Stor
 import { formatReference, parseReference, readTar, type Descriptor } from '../../src/common/index.js';
 import { busyboxImage } from './busybox-image.js';
 import { runCliCaptured, type CliResult } from './run-cli.js';
-import { temporaryDirectory } from '../store/temp-dir.js';
+import { temporaryDirectory } from './temporary-store.js';
 import { validateLayout } from './validate.js';
 
 export interface LayerFile {

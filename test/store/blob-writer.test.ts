@@ -1,25 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createNativeHashingWriter } from '../../src/common/index.js';
 import { openBlobWriter, openNodeBlobWriter, type BlobWriter } from '../../src/store/blob-writer.js';
-import { temporaryDirectory } from './temp-dir.js';
+import { useTemporaryStores } from '../helpers/temporary-store.js';
 
-let dir: string;
-let cleanup: () => Promise<void>;
-
-beforeEach(async () => {
-  ({ path: dir, cleanup } = await temporaryDirectory());
-});
-
-afterEach(async () => {
-  await cleanup();
-});
+const scratch = useTemporaryStores();
 
 describe('blob writers', () => {
   it('loads the native writer here (npm ci builds it): the fast path is the one tested below', async () => {
-    const handle = await open(join(dir, 'probe'), 'w');
+    const handle = await open(join(scratch.dir, 'probe'), 'w');
     try {
       expect(createNativeHashingWriter(handle.fd, 'sha256', 0, 0)).toBeDefined();
     } finally {
@@ -33,7 +24,7 @@ describe('blob writers', () => {
   ] as const) {
     for (const algorithm of ['sha256', 'sha512'] as const) {
       it(`${kind}, ${algorithm}: writes and hashes exactly what it is given, and continues a file it absorbed`, async () => {
-        const path = join(dir, `${algorithm}.blob`);
+        const path = join(scratch.dir, `${algorithm}.blob`);
         const earlier = randomBytes(3_000_001);
         await writeFile(path, earlier);
         // Sizes around the writeback step (8 MiB) and odd ones, empty included.
@@ -60,8 +51,8 @@ describe('blob writers', () => {
   }
 
   it('native: fails a write with the errno of the system call, and refuses two writes at once', async () => {
-    const handle = await open(join(dir, 'readonly'), 'w+');
-    const readOnly = await open(join(dir, 'readonly'), 'r');
+    const handle = await open(join(scratch.dir, 'readonly'), 'w+');
+    const readOnly = await open(join(scratch.dir, 'readonly'), 'r');
     try {
       const broken = openBlobWriter(readOnly, 'sha256', 0);
       await expect(broken.write([Buffer.from('x')])).rejects.toMatchObject({ code: 'EBADF', syscall: 'pwritev' });
@@ -82,7 +73,7 @@ describe('blob writers', () => {
     ['Node (main thread)', openNodeBlobWriter],
   ] as const) {
     it(`${kind}: makes the data durable as it goes, one flush at a time, and reports a flush that failed`, async () => {
-      const handle = await open(join(dir, 'flushed.blob'), 'w');
+      const handle = await open(join(scratch.dir, 'flushed.blob'), 'w');
       const flushes: number[] = [];
       let running = 0;
       const datasync = handle.datasync.bind(handle);

@@ -1,28 +1,24 @@
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { runCliCaptured } from '../helpers/run-cli.js';
 import { openStore } from '../../src/store/index.js';
 import { busyboxImage, type BusyboxImage } from '../helpers/busybox-image.js';
-import { temporaryDirectory } from './temp-dir.js';
+import { useTemporaryStores } from '../helpers/temporary-store.js';
 import { validateLayout } from '../helpers/validate.js';
 
 const run = runCliCaptured;
 
 describe('image commands', () => {
+  const stores = useTemporaryStores();
   let dir: string;
   let root: string;
-  let cleanup: () => Promise<void>;
   let busybox: BusyboxImage;
   beforeEach(async () => {
-    ({ path: dir, cleanup } = await temporaryDirectory());
-    root = join(dir, 'root');
-    busybox = await busyboxImage(await openStore({ root }));
-  });
-  afterEach(async () => {
-    await validateLayout(root);
-    await cleanup();
+    dir = stores.dir;
+    root = stores.root('root');
+    busybox = await busyboxImage(await stores.open('root'));
   });
 
   it('lists, tags, inspects and removes images', async () => {

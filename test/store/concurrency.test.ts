@@ -2,28 +2,25 @@ import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { acquireLock, openStore, tryLock, verifyStore } from '../../src/store/index.js';
-import { temporaryDirectory } from './temp-dir.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { acquireLock, tryLock, verifyStore } from '../../src/store/index.js';
+import { useTemporaryStores } from '../helpers/temporary-store.js';
 import { validateLayout } from '../helpers/validate.js';
 
 const run = promisify(execFile);
 const worker = join(import.meta.dirname, 'fixtures/store-worker.ts');
 
 describe('store under concurrency', () => {
+  const stores = useTemporaryStores();
   let root: string;
-  let cleanup: () => Promise<void>;
-  beforeEach(async () => {
-    ({ path: root, cleanup } = await temporaryDirectory());
-  });
-  afterEach(async () => {
-    await cleanup();
+  beforeEach(() => {
+    root = stores.dir;
   });
 
   it('stays consistent when processes write, tag, remove and prune at once', async () => {
     const results = await Promise.all(['1', '2', '3'].map((id) => run(process.execPath, ['--import', 'tsx', worker, root, id, '12'], { cwd: join(import.meta.dirname, '../..') })));
     const expected = results.flatMap((result) => JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '[]') as string[]);
-    const store = await openStore({ root });
+    const store = await stores.open(root);
     const names = (await store.listReferences()).map((reference) => reference.name);
     // No update to index.json was lost, and the shared name points at one of the images.
     for (const name of expected) expect(names).toContain(name);

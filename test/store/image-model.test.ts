@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { MediaType, isTsbuildError, parseIndex, parseManifest, type Digest } from '../../src/common/index.js';
-import { chainIds, layerTarSizeHint, openStore, resolveImage, selectPlatform, type Store } from '../../src/store/index.js';
+import { chainIds, layerTarSizeHint, resolveImage, selectPlatform, type Store } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
-import { validateLayout } from '../helpers/validate.js';
-import { temporaryDirectory } from './temp-dir.js';
+import { useTemporaryStores } from '../helpers/temporary-store.js';
 
 const digest = (text: string): Digest => `sha256:${createHash('sha256').update(text).digest('hex')}` as Digest;
 const bytes = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
@@ -61,16 +60,10 @@ describe('image model', () => {
 });
 
 describe('image model in the store', () => {
-  let root: string;
-  let cleanup: () => Promise<void>;
+  const stores = useTemporaryStores();
   let store: Store;
   beforeEach(async () => {
-    ({ path: root, cleanup } = await temporaryDirectory());
-    store = await openStore({ root });
-  });
-  afterEach(async () => {
-    await validateLayout(root);
-    await cleanup();
+    store = await stores.open();
   });
 
   it('refuses to read a manifest under the wrong media type, and resolves through an index', async () => {

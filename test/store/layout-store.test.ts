@@ -4,11 +4,11 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { MediaType, parseDigest, type Digest } from '../../src/common/index.js';
 import { defaultRoot, openStore, type Store } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
-import { temporaryDirectory } from './temp-dir.js';
+import { temporaryDirectory, useTemporaryStores } from '../helpers/temporary-store.js';
 import { validateLayout } from '../helpers/validate.js';
 import { codeOf } from '../helpers/error-code.js';
 
@@ -22,20 +22,14 @@ async function readAll(stream: Readable): Promise<Buffer> {
 }
 
 describe('layout store', () => {
+  // Every test leaves a layout that validates, or says why not.
+  const stores = useTemporaryStores();
   let root: string;
-  let cleanup: () => Promise<void>;
   let store: Store;
-  let wroteImage = false;
 
   beforeEach(async () => {
-    ({ path: root, cleanup } = await temporaryDirectory());
-    store = await openStore({ root });
-    wroteImage = false;
-  });
-  afterEach(async () => {
-    // Every test that writes an image leaves a layout that validates.
-    if (wroteImage) await validateLayout(root);
-    await cleanup();
+    root = stores.root();
+    store = await stores.open();
   });
 
   it('is an OCI image layout from the start', async () => {
@@ -66,6 +60,8 @@ describe('layout store', () => {
   it('rejects content that does not match the expected digest or size, leaving nothing', async () => {
     expect(await codeOf(store.putBlob(Readable.from([Buffer.from('evil')]), { digest: sha256('good') }))).toBe('DIGEST_MISMATCH');
     expect(await codeOf(store.putBlob(Readable.from([Buffer.from('good!')]), { digest: sha256('good'), size: 4 }))).toBe('SIZE_MISMATCH');
+    // The error names the blob it concerns.
+    await expect(store.putBlob(Readable.from([Buffer.from('evil')]), { digest: sha256('good') })).rejects.toMatchObject({ digest: sha256('good') });
     expect(await store.hasBlob(sha256('good'))).toBe(false);
     expect(await store.hasBlob(sha256('evil'))).toBe(false);
     expect(await readdir(join(root, 'tmp'))).toEqual([]);
@@ -73,6 +69,7 @@ describe('layout store', () => {
   });
 
   it('verifies while reading: a corrupted blob fails at the end instead of ending cleanly', async () => {
+    stores.broken();
     const info = await store.putBlob(Readable.from([Buffer.from('original content')]));
     expect((await readAll(await store.openBlob(info.digest))).toString()).toBe('original content');
     expect((await store.readBlob(info.digest)).toString()).toBe('original content');
@@ -140,7 +137,6 @@ describe('layout store', () => {
 
   it('keeps references in index.json with ref.name annotations', async () => {
     const image = await busyboxImage(store);
-    wroteImage = true;
     expect(image.name).toBe('docker.io/library/busybox:latest');
     await store.setReference('localhost:5000/app:1', image.descriptor);
     expect(await store.resolveReference('localhost:5000/app:1')).toEqual(image.descriptor);
@@ -163,7 +159,6 @@ describe('layout store', () => {
 
   it('is read by skopeo and umoci as it is', async () => {
     const image = await busyboxImage(store);
-    wroteImage = true;
     const inspected = JSON.parse(execFileSync('skopeo', ['inspect', `oci:${root}:docker.io/library/busybox:latest`], { encoding: 'utf8' })) as { Digest: string; Os: string };
     expect(inspected.Digest).toBe(image.descriptor.digest);
     expect(inspected.Os).toBe('linux');

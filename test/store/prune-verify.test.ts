@@ -1,24 +1,21 @@
 import { lstat, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { hostPlatform } from '../../src/common/index.js';
 import { writeImage, writeLayer } from '../../src/exporter/index.js';
-import { chainIds, openStore, pruneStore, resolveImage, snapshotPath, unpackImage, verifyStore, type Store } from '../../src/store/index.js';
+import { chainIds, pruneStore, resolveImage, snapshotPath, unpackImage, verifyStore, type Store } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
-import { temporaryDirectory } from './temp-dir.js';
+import { useTemporaryStores } from '../helpers/temporary-store.js';
 import { validateLayout } from '../helpers/validate.js';
 
 describe('prune, verify and unpacked layers', () => {
+  const stores = useTemporaryStores();
   let root: string;
-  let cleanup: () => Promise<void>;
   let store: Store;
   beforeEach(async () => {
-    ({ path: root, cleanup } = await temporaryDirectory());
-    store = await openStore({ root });
-  });
-  afterEach(async () => {
-    await cleanup();
+    root = stores.root();
+    store = await stores.open();
   });
 
   async function twoLayerImage(name: string): Promise<Awaited<ReturnType<typeof writeImage>>> {
@@ -81,6 +78,7 @@ describe('prune, verify and unpacked layers', () => {
   });
 
   it('verify finds corrupt blobs, missing blobs and wrong diff IDs', async () => {
+    stores.broken();
     const image = await twoLayerImage('localhost/app:1');
     expect(await verifyStore(store)).toMatchObject({ references: 2, problems: [] });
     const layer = image.manifest.layers[1]!;

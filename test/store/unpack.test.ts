@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isTsbuildError, readXattrs } from '../../src/common/index.js';
 import { encodeHeader, endOfArchive, padding } from '../../src/exporter/tar.js';
 import { unpackLayer } from '../../src/store/index.js';
-import { temporaryDirectory } from './temp-dir.js';
+import { temporaryDirectory } from '../helpers/temporary-store.js';
 import { codeOf } from '../helpers/error-code.js';
 
 interface TarItem {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { TsbuildError } from '../../common/index.js';
-import { dumpSyntaxTree, instructionsJson, parseDockerfile, renderDiagnostic, type Channel } from '../../parser/index.js';
+import { TsbuildError, errnoOf } from '../../common/index.js';
+import { dumpDockerfile, type Channel, type DumpFormat } from '../../parser/index.js';
 import { ExitError, type CliIo } from '../io.js';
 
 interface ResolveCommandOptions {
@@ -16,7 +16,7 @@ const collect = (value: string, previous: readonly string[]): string[] => [...pr
 
 interface ParseOptions {
   readonly file: string;
-  readonly dump: 'ast' | 'instructions' | 'json';
+  readonly dump: DumpFormat;
   readonly channel?: Channel;
 }
 
@@ -26,7 +26,7 @@ async function readDockerfile(file: string): Promise<string> {
     const bytes = file === '-' ? await readStdin() : readFileSync(file);
     return new TextDecoder('utf-8').decode(bytes);
   } catch (error) {
-    throw new TsbuildError('NOT_FOUND', `read Dockerfile ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+    throw new TsbuildError('NOT_FOUND', `read Dockerfile ${file}: ${errnoOf(error) ?? String(error)}`, { cause: error });
   }
 }
 
@@ -46,18 +46,10 @@ export function registerDebug(program: Command, io: CliIo): void {
     .addOption(new Option('--channel <CHANNEL>', 'frontend channel (default: labs when the syntax directive names a labs frontend)').choices(['stable', 'labs']))
     .action(async (options: ParseOptions) => {
       const source = await readDockerfile(options.file);
-      const parsed = parseDockerfile(source, options.channel === undefined ? {} : { channel: options.channel });
-      // As BuildKit, whose parse and instruction typing are two steps: the tree exists once the
-      // lines parse, so the tree dump answers to the syntax phase only.
-      const treeOnly = options.dump === 'ast';
-      const relevant = treeOnly ? parsed.diagnostics.filter((d) => d.phase === 'syntax') : parsed.diagnostics;
-      const inOrder = [...relevant].sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.column - b.range.start.column);
-      for (const diagnostic of inOrder) io.stderr.write(`${renderDiagnostic(diagnostic, options.file, source)}\n`);
-      if (relevant.some((d) => d.severity === 'error')) throw new ExitError(1);
-      const warnings = parsed.diagnostics.filter((d) => d.severity === 'warning');
-      if (options.dump === 'ast') io.stdout.write(dumpSyntaxTree(parsed.tree));
-      else if (options.dump === 'instructions') io.stdout.write(`${JSON.stringify(instructionsJson(parsed.dockerfile, parsed.tree.directives, warnings, parsed.channel), null, 2)}\n`);
-      else io.stdout.write(`${JSON.stringify({ channel: parsed.channel, tree: parsed.tree, dockerfile: parsed.dockerfile, diagnostics: parsed.diagnostics }, null, 2)}\n`);
+      const parsed = dumpDockerfile(source, options.file, options.dump, options.channel === undefined ? {} : { channel: options.channel });
+      for (const diagnostic of parsed.diagnostics) io.stderr.write(`${diagnostic}\n`);
+      if (!parsed.ok) throw new ExitError(1);
+      io.stdout.write(parsed.dump);
     });
 
   debug

@@ -1,168 +1,10 @@
 import type { Command } from 'commander';
-import { TsbuildError, familiarReference, parseReference } from '../../common/index.js';
-import { findImage, imageTarSize, resolveImage, type Store } from '../../store/index.js';
+import { TsbuildError } from '../../common/index.js';
+import { listImages } from '../../store/index.js';
 import { formatBytes, formatCreatedSince } from '../format.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { collect } from './registry-options.js';
-
-export interface ImageSummary {
-  readonly name: string;
-  readonly repository: string;
-  readonly tag: string;
-  readonly digest: string;
-  readonly id: string;
-  readonly created: string;
-  /** Bytes stored: the config and the layers as they are (compressed). */
-  readonly size: number;
-  /**
-   * The layers' size as tars, as docker and podman list an image, where each layer says it
-   * (see layerTarSizeHint); a layer that does not counts at its stored size.
-   */
-  readonly unpackedSize: number;
-  readonly labels: Readonly<Record<string, string>>;
-}
-
-export async function imageSummaries(store: Store): Promise<ImageSummary[]> {
-  const summaries: ImageSummary[] = [];
-  for (const { name, target } of await store.listReferences()) {
-    const reference = parseReference(name, { defaultTag: false });
-    const repository = familiarReference({ domain: reference.domain, path: reference.path });
-    let id = '';
-    let created = '';
-    let size = 0;
-    let unpackedSize = 0;
-    let labels: Readonly<Record<string, string>> = {};
-    try {
-      const image = await resolveImage(store, target);
-      id = image.manifest.config.digest;
-      created = image.config.created ?? '';
-      size = image.manifest.config.size + image.manifest.layers.reduce((total, layer) => total + layer.size, 0);
-      unpackedSize = await imageTarSize(store, image.manifest);
-      labels = image.config.config?.Labels ?? {};
-    } catch {
-      // Listed anyway: `verify` says what is wrong with it.
-    }
-    summaries.push({ name, repository, tag: reference.tag ?? '<none>', digest: target.digest, id, created, size, unpackedSize, labels });
-  }
-  return summaries;
-}
-
-
-/**
- * Go's path.Match as a regular expression: `*` is any run of characters but `/`, `?` one such
- * character, `[...]` a class (`[^...]` negated), `\\` escapes. Undefined when the pattern is
- * malformed, as path.Match reports ErrBadPattern.
- */
-export function pathPattern(pattern: string): RegExp | undefined {
-  let source = '';
-  for (let index = 0; index < pattern.length; index++) {
-    const char = pattern[index] ?? '';
-    if (char === '*') source += '[^/]*';
-    else if (char === '?') source += '[^/]';
-    else if (char === '\\') {
-      const next = pattern[++index];
-      if (next === undefined) return undefined;
-      source += escapeRegExp(next);
-    } else if (char === '[') {
-      // The class runs to the first `]` not escaped; it may not be empty.
-      let end = index + 1;
-      let body = '';
-      if (pattern[end] === '^') {
-        body = '^';
-        end++;
-      }
-      const first = end;
-      for (; end < pattern.length && pattern[end] !== ']'; end++) {
-        if (pattern[end] === '\\') {
-          end++;
-          if (end >= pattern.length) return undefined;
-          const escaped = pattern[end] ?? '';
-          // A letter escaped means itself in Go; in a JavaScript class `\d` would be a digit.
-          body += /[A-Za-z0-9]/.test(escaped) ? escaped : `\\${escaped}`;
-        } else body += pattern[end] ?? '';
-      }
-      if (end >= pattern.length || end === first) return undefined;
-      source += `[${body}]`;
-      index = end;
-    } else source += escapeRegExp(char);
-  }
-  try {
-    return new RegExp(`^${source}$`, 's');
-  } catch {
-    // A range out of order (`[z-a]`): Go's ErrBadPattern too.
-    return undefined;
-  }
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/-]/g, (found) => `\\${found}`);
-}
-
-/**
- * Whether an image listed as REPOSITORY:TAG is the one a user named, as `docker images PATTERN`
- * decides: the pattern is matched against `repository:tag`, then against the repository alone.
- */
-export function matchesImagePattern(summary: Pick<ImageSummary, 'repository' | 'tag'>, pattern: string): boolean {
-  const expression = pathPattern(pattern);
-  if (expression === undefined) throw new TsbuildError('INVALID_ARGUMENT', `list images: bad pattern ${JSON.stringify(pattern)}`);
-  return expression.test(`${summary.repository}:${summary.tag}`) || expression.test(summary.repository);
-}
-
-/**
- * docker's `images --filter` terms: reference=PATTERN (several are alternatives, as is the
- * positional pattern), label=KEY or label=KEY=VALUE, before=IMAGE and since=IMAGE (by creation
- * time), dangling=true|false. An image listed here always has a name, so none is dangling.
- * FIND names the image of before= and since= as every command does (store's findImage).
- */
-export async function imageFilter(
-  terms: readonly string[],
-  summaries: readonly ImageSummary[],
-  find: (image: string) => Promise<{ readonly descriptor: { readonly digest: string } } | undefined>,
-): Promise<(summary: ImageSummary) => boolean> {
-  const references: string[] = [];
-  const checks: Array<(summary: ImageSummary) => boolean> = [];
-  const createdOf = async (image: string): Promise<number> => {
-    const found = await find(image);
-    const summary = found === undefined ? undefined : summaries.find((candidate) => candidate.digest === found.descriptor.digest);
-    if (summary === undefined) throw new TsbuildError('NOT_FOUND', `list images: no such image ${image}`);
-    return Date.parse(summary.created);
-  };
-  for (const term of terms) {
-    const equals = term.indexOf('=');
-    const key = equals < 0 ? term : term.slice(0, equals);
-    const value = equals < 0 ? '' : term.slice(equals + 1);
-    if (equals < 0 || value === '') throw new TsbuildError('INVALID_ARGUMENT', `list images: bad filter ${JSON.stringify(term)} (KEY=VALUE)`);
-    switch (key.toLowerCase()) {
-      case 'reference':
-        references.push(value);
-        break;
-      case 'label': {
-        const split = value.indexOf('=');
-        const name = split < 0 ? value : value.slice(0, split);
-        checks.push((summary) => (split < 0 ? name in summary.labels : summary.labels[name] === value.slice(split + 1)));
-        break;
-      }
-      case 'before': {
-        const limit = await createdOf(value);
-        checks.push((summary) => Date.parse(summary.created) < limit);
-        break;
-      }
-      case 'since': {
-        const limit = await createdOf(value);
-        checks.push((summary) => Date.parse(summary.created) > limit);
-        break;
-      }
-      case 'dangling':
-        if (value !== 'true' && value !== 'false' && value !== '1' && value !== '0') throw new TsbuildError('INVALID_ARGUMENT', `list images: dangling takes true or false, not ${JSON.stringify(value)}`);
-        checks.push(() => value === 'false' || value === '0');
-        break;
-      default:
-        throw new TsbuildError('INVALID_ARGUMENT', `list images: unknown filter ${JSON.stringify(key)} (reference, label, before, since, dangling)`);
-    }
-  }
-  return (summary) => (references.length === 0 || references.some((pattern) => matchesImagePattern(summary, pattern))) && checks.every((check) => check(summary));
-}
 
 export function registerImages(program: Command, io: CliIo): void {
   addRootOption(
@@ -178,9 +20,7 @@ export function registerImages(program: Command, io: CliIo): void {
   ).action(async (pattern: string | undefined, options: RootOption & { format: string; quiet?: boolean; digests?: boolean; trunc: boolean; filter: string[] }) => {
     if (options.format !== 'table' && options.format !== 'json') throw new TsbuildError('INVALID_ARGUMENT', `list images: unknown format ${JSON.stringify(options.format)}`);
     const store = await storeFromOptions(options);
-    const all = await imageSummaries(store);
-    const filtered = await imageFilter(options.filter, all, (image) => findImage(store, image));
-    const summaries = all.filter((summary) => (pattern === undefined || matchesImagePattern(summary, pattern)) && filtered(summary));
+    const summaries = await listImages(store, { filters: options.filter, ...(pattern === undefined ? {} : { pattern }) });
     const shortId = (id: string): string => (options.trunc ? id.slice(7, 19) : id);
     if (options.quiet === true) {
       for (const summary of summaries) io.stdout.write(`${shortId(summary.id)}\n`);

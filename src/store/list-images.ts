@@ -1,0 +1,132 @@
+/**
+ * Listing the images of the store as `docker images` does: one summary per name, filtered by a
+ * name pattern (Go's path.Match on `repository:tag`, then the repository) and by docker's
+ * `--filter` terms.
+ */
+import { TsbuildError, familiarReference, parseReference, pathMatch } from '../common/index.js';
+import type { ContentStore } from './content-store.js';
+import { findImage, imageTarSize, resolveImage } from './image.js';
+
+export interface ImageSummary {
+  readonly name: string;
+  readonly repository: string;
+  readonly tag: string;
+  readonly digest: string;
+  readonly id: string;
+  readonly created: string;
+  /** Bytes stored: the config and the layers as they are (compressed). */
+  readonly size: number;
+  /**
+   * The layers' size as tars, as docker and podman list an image, where each layer says it
+   * (see layerTarSizeHint); a layer that does not counts at its stored size.
+   */
+  readonly unpackedSize: number;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export async function imageSummaries(store: ContentStore): Promise<ImageSummary[]> {
+  const summaries: ImageSummary[] = [];
+  for (const { name, target } of await store.listReferences()) {
+    const reference = parseReference(name, { defaultTag: false });
+    const repository = familiarReference({ domain: reference.domain, path: reference.path });
+    let id = '';
+    let created = '';
+    let size = 0;
+    let unpackedSize = 0;
+    let labels: Readonly<Record<string, string>> = {};
+    try {
+      const image = await resolveImage(store, target);
+      id = image.manifest.config.digest;
+      created = image.config.created ?? '';
+      size = image.manifest.config.size + image.manifest.layers.reduce((total, layer) => total + layer.size, 0);
+      unpackedSize = await imageTarSize(store, image.manifest);
+      labels = image.config.config?.Labels ?? {};
+    } catch {
+      // Listed anyway: `verify` says what is wrong with it.
+    }
+    summaries.push({ name, repository, tag: reference.tag ?? '<none>', digest: target.digest, id, created, size, unpackedSize, labels });
+  }
+  return summaries;
+}
+
+/**
+ * Whether an image listed as REPOSITORY:TAG is the one a user named, as `docker images PATTERN`
+ * decides: the pattern is matched against `repository:tag`, then against the repository alone.
+ */
+export function matchesImagePattern(summary: Pick<ImageSummary, 'repository' | 'tag'>, pattern: string): boolean {
+  try {
+    return pathMatch(pattern, `${summary.repository}:${summary.tag}`) || pathMatch(pattern, summary.repository);
+  } catch (error) {
+    throw new TsbuildError('INVALID_ARGUMENT', `list images: bad pattern ${JSON.stringify(pattern)}`, { cause: error });
+  }
+}
+
+/**
+ * docker's `images --filter` terms: reference=PATTERN (several are alternatives, as is the
+ * positional pattern), label=KEY or label=KEY=VALUE, before=IMAGE and since=IMAGE (by creation
+ * time), dangling=true|false. An image listed here always has a name, so none is dangling.
+ * FIND names the image of before= and since= as every command does (store's findImage).
+ */
+export async function imageFilter(
+  terms: readonly string[],
+  summaries: readonly ImageSummary[],
+  find: (image: string) => Promise<{ readonly descriptor: { readonly digest: string } } | undefined>,
+): Promise<(summary: ImageSummary) => boolean> {
+  const references: string[] = [];
+  const checks: Array<(summary: ImageSummary) => boolean> = [];
+  const createdOf = async (image: string): Promise<number> => {
+    const found = await find(image);
+    const summary = found === undefined ? undefined : summaries.find((candidate) => candidate.digest === found.descriptor.digest);
+    if (summary === undefined) throw new TsbuildError('NOT_FOUND', `list images: no such image ${image}`);
+    return Date.parse(summary.created);
+  };
+  for (const term of terms) {
+    const equals = term.indexOf('=');
+    const key = equals < 0 ? term : term.slice(0, equals);
+    const value = equals < 0 ? '' : term.slice(equals + 1);
+    if (equals < 0 || value === '') throw new TsbuildError('INVALID_ARGUMENT', `list images: bad filter ${JSON.stringify(term)} (KEY=VALUE)`);
+    switch (key.toLowerCase()) {
+      case 'reference':
+        references.push(value);
+        break;
+      case 'label': {
+        const split = value.indexOf('=');
+        const name = split < 0 ? value : value.slice(0, split);
+        checks.push((summary) => (split < 0 ? name in summary.labels : summary.labels[name] === value.slice(split + 1)));
+        break;
+      }
+      case 'before': {
+        const limit = await createdOf(value);
+        checks.push((summary) => Date.parse(summary.created) < limit);
+        break;
+      }
+      case 'since': {
+        const limit = await createdOf(value);
+        checks.push((summary) => Date.parse(summary.created) > limit);
+        break;
+      }
+      case 'dangling':
+        if (value !== 'true' && value !== 'false' && value !== '1' && value !== '0') throw new TsbuildError('INVALID_ARGUMENT', `list images: dangling takes true or false, not ${JSON.stringify(value)}`);
+        checks.push(() => value === 'false' || value === '0');
+        break;
+      default:
+        throw new TsbuildError('INVALID_ARGUMENT', `list images: unknown filter ${JSON.stringify(key)} (reference, label, before, since, dangling)`);
+    }
+  }
+  return (summary) => (references.length === 0 || references.some((pattern) => matchesImagePattern(summary, pattern))) && checks.every((check) => check(summary));
+}
+
+export interface ListImagesOptions {
+  /** `docker images PATTERN`: `repository[:tag]` with shell-style wildcards. */
+  readonly pattern?: string;
+  /** `--filter` terms: reference=, label=, before=, since=, dangling=. */
+  readonly filters?: readonly string[];
+}
+
+/** The images `docker images [PATTERN] [--filter …]` would list, in the store's order of names. */
+export async function listImages(store: ContentStore, options: ListImagesOptions = {}): Promise<ImageSummary[]> {
+  const all = await imageSummaries(store);
+  const filtered = await imageFilter(options.filters ?? [], all, (image) => findImage(store, image));
+  const { pattern } = options;
+  return all.filter((summary) => (pattern === undefined || matchesImagePattern(summary, pattern)) && filtered(summary));
+}
