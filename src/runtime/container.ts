@@ -69,12 +69,16 @@ export function newContainerId(): string {
   return randomBytes(32).toString('hex');
 }
 
-/** Start time of process PID (field 22 of /proc/PID/stat), or undefined when there is no such process. */
+/**
+ * Start time of process PID (field 22 of /proc/PID/stat), or undefined when there is no such
+ * process or it has exited (a zombie its new parent has not reaped yet).
+ */
 export async function processStartTime(pid: number): Promise<string | undefined> {
   try {
     const text = await readFile(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-    return text.slice(text.lastIndexOf(')') + 2).split(' ')[19];
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return fields[0] === 'Z' || fields[0] === 'X' ? undefined : fields[19];
   } catch {
     return undefined;
   }

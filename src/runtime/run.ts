@@ -167,7 +167,12 @@ async function findOrPull(options: RunContainerOptions): Promise<{ name?: string
       reference = undefined;
     }
     if (reference === undefined || options.pull === undefined) throw new TsbuildError('NOT_FOUND', `run: unable to find image '${options.image}' locally`);
-    await options.pull(reference);
+    try {
+      await options.pull(reference);
+    } catch (error) {
+      if (!isTsbuildError(error)) throw error;
+      throw new TsbuildError(error.code, `run: unable to find image '${options.image}' locally, and pulling it failed: ${error.message}`, { cause: error });
+    }
     found = await findImage(options.store, options.image);
     if (found === undefined) throw new TsbuildError('NOT_FOUND', `run: image '${options.image}' not found after pulling it`);
   }
