@@ -262,7 +262,7 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
       empty = join(directory, 'empty');
       await mkdir(empty, { mode: 0o755 });
     }
-    const rootfs = await mountContainerRoot(directory, lower ?? empty ?? directory);
+    const rootfs = await mountContainerRoot(directory, lower ?? empty ?? directory, { volatile: options.autoRemove });
     const user = await lookupUser(rootfs, userSpec);
     await ensureWorkingDirectory(rootfs, workdir);
     const env = containerEnvironment(imageConfig?.Env, options.env ?? [], { hostname, tty, home: user.home });
