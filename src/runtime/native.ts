@@ -20,7 +20,7 @@ const addonPath = fileURLToPath(new URL('../../native/build/tsbuild-runtime.node
 
 let loaded: { readonly addon?: RuntimeAddon; readonly failure?: Error } | undefined;
 
-export function runtimeAddon(): RuntimeAddon {
+function load(): { readonly addon?: RuntimeAddon; readonly failure?: Error } {
   if (loaded === undefined) {
     try {
       loaded = { addon: createRequire(import.meta.url)(addonPath) as RuntimeAddon };
@@ -28,6 +28,17 @@ export function runtimeAddon(): RuntimeAddon {
       loaded = { failure: error as Error };
     }
   }
+  return loaded;
+}
+
+/** Whether the addon loads, for `tsbuild doctor`: its path, and the reason when it does not. */
+export function runtimeAddonStatus(): { readonly path: string; readonly error?: string } {
+  const { failure } = load();
+  return failure === undefined ? { path: addonPath } : { path: addonPath, error: failure.message };
+}
+
+export function runtimeAddon(): RuntimeAddon {
+  const loaded = load();
   if (loaded.addon === undefined) {
     throw new TsbuildError('INTERNAL', `${addonPath} could not be loaded (${loaded.failure?.message ?? 'no module'}); build it with \`npm run build:native\` (needs gcc, libc6-dev and make)`, {
       cause: loaded.failure,
