@@ -276,17 +276,22 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
       mounts: await writeEtcFiles(directory, hostname, network),
       network: network === 'none' ? 'none' : 'host',
       terminal: tty,
+      ...(tty && options.terminalSize !== undefined ? { consoleSize: options.terminalSize } : {}),
       ...(options.init === true ? { init: true } : {}),
       rootless: false,
     };
     await runtime.prepare(directory, spec);
     options.signal?.throwIfAborted();
 
-    if (tty) consoleSocket = ConsoleSocket.open();
+    // runc takes a console socket only when it detaches: in the foreground it makes the pty
+    // itself and copies it to its own stdin and stdout, which are then this process's terminal.
+    const runtimeCopiesTerminal = tty && runtime.name === 'runc';
+    if (tty && !runtimeCopiesTerminal) consoleSocket = ConsoleSocket.open();
     let runtimePid: number | undefined;
     let exited = false;
     const running = runtime.run(directory, id, {
-      stdio: tty ? { stderr: options.stdio.stderr } : options.stdio,
+      stdio: runtimeCopiesTerminal ? 'inherit' : tty ? { stderr: options.stdio.stderr } : options.stdio,
+      ...(runtimeCopiesTerminal ? { stderr: options.stdio.stderr } : {}),
       ...(consoleSocket === undefined ? {} : { consoleSocket: consoleSocket.path }),
       ownSession: true,
       logFile: join(directory, 'runtime.log'),

@@ -262,7 +262,28 @@ describe.runIf(isRoot)('tsbuild run --rm', () => {
   it.runIf(toolExists('crun'))('runs through crun with --runtime crun', () => {
     expect(run('--runtime', 'crun', 'busybox', 'sh', '-c', 'echo via crun; exit 3')).toMatchObject({ status: 3, stdout: 'via crun\n' });
     expect(run('--runtime', 'crun', 'busybox', 'nosuch').status).toBe(127);
+    const terminal = spawnSync('script', ['-qec', `stty rows 20 cols 90; ${process.execPath} ${bin} run --rm -t --runtime crun busybox sh -c 'stty size; exit 9'`, '/dev/null'], {
+      encoding: 'utf8',
+      env: { ...process.env, TSBUILD_ROOT: root },
+      timeout: 60_000,
+    });
+    expect(terminal.status).toBe(9);
+    expect(terminal.stdout).toMatch(/20 90\r+\n/);
     expect(run('--runtime', 'crun', '-u', 'app', 'cmdonly', 'id').stdout).toBe('uid=1000(app) gid=1000(app) groups=50(staff)\n');
+  });
+});
+
+describe.runIf(isRoot && toolExists('runc'))('tsbuild run --rm --runtime runc', () => {
+  it('runs through runc, a terminal included (runc copies it itself in the foreground)', () => {
+    expect(run('--runtime', 'runc', 'busybox', 'sh', '-c', 'echo via runc; exit 3')).toMatchObject({ status: 3, stdout: 'via runc\n' });
+    expect(run('--runtime', 'runc', 'busybox', 'nosuch').status).toBe(127);
+    const terminal = spawnSync('script', ['-qec', `stty rows 20 cols 90; ${process.execPath} ${bin} run --rm -t --runtime runc busybox sh -c 'stty size; exit 9'`, '/dev/null'], {
+      encoding: 'utf8',
+      env: { ...process.env, TSBUILD_ROOT: root },
+      timeout: 60_000,
+    });
+    expect(terminal.status).toBe(9);
+    expect(terminal.stdout).toMatch(/20 90\r+\n/);
   });
 });
 
