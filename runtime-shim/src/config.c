@@ -282,6 +282,11 @@ spec_load (const char *bundle, struct spec *spec, struct shim_error *err)
   spec->no_new_privileges = json_is (json_get (process, "noNewPrivileges"), JSON_BOOL) && json_get (process, "noNewPrivileges")->boolean;
   const struct json *user = json_get (process, "user");
   unsigned long long number;
+  const struct json *console_size = json_get (process, "consoleSize");
+  if (read_uint (json_get (console_size, "height"), UINT16_MAX, &number))
+    spec->console_height = (unsigned short) number;
+  if (read_uint (json_get (console_size, "width"), UINT16_MAX, &number))
+    spec->console_width = (unsigned short) number;
   if (read_uint (json_get (user, "uid"), UINT32_MAX, &number))
     spec->uid = (uid_t) number;
   if (read_uint (json_get (user, "gid"), UINT32_MAX, &number))

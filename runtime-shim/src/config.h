@@ -46,6 +46,7 @@ struct spec {
   bool has_umask;
   mode_t umask;
   bool terminal;
+  unsigned short console_height, console_width; /* process.consoleSize; 0 when not given */
   bool no_new_privileges;
   bool has_capabilities;
   uint64_t capabilities[CAP_SET_COUNT];

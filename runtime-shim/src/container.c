@@ -165,7 +165,7 @@ child_main (void *opaque)
 
   char console_slave[PATH_MAX] = "";
   int console_master = -1;
-  if (spec->terminal && terminal_open (a->options->console_socket, &console_master, console_slave, sizeof console_slave, &err) < 0)
+  if (spec->terminal && terminal_open (a->options->console_socket, spec->console_height, spec->console_width, &console_master, console_slave, sizeof console_slave, &err) < 0)
     goto fail;
   if (spec_has_namespace (spec, CLONE_NEWNS, NULL) && rootfs_setup (spec, a->user_namespace, console_slave[0] == '\0' ? NULL : console_slave, &err) < 0)
     goto fail;

@@ -48,7 +48,7 @@ send_fd (const char *socket_path, int fd, struct shim_error *err)
 }
 
 int
-terminal_open (const char *console_socket, int *master, char *slave_path, size_t slave_size, struct shim_error *err)
+terminal_open (const char *console_socket, unsigned short height, unsigned short width, int *master, char *slave_path, size_t slave_size, struct shim_error *err)
 {
   if (console_socket == NULL)
     return shim_fail (err, EINVAL, "", NULL, "process.terminal needs --console-socket");
@@ -60,6 +60,14 @@ terminal_open (const char *console_socket, int *master, char *slave_path, size_t
       int saved = errno;
       close (fd);
       return shim_fail (err, saved, "unlockpt", "/dev/ptmx", "prepare the terminal");
+    }
+  /* Sized before the process starts: a size set later by the receiver would race its first read of it. */
+  struct winsize size = { .ws_row = height, .ws_col = width };
+  if (height != 0 && width != 0 && ioctl (fd, TIOCSWINSZ, &size) < 0)
+    {
+      int saved = errno;
+      close (fd);
+      return shim_fail (err, saved, "ioctl", "/dev/ptmx", "set the terminal's size");
     }
   if (send_fd (console_socket, fd, err) < 0)
     {

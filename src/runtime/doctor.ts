@@ -7,6 +7,7 @@ import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, s
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { nativeFsStatus, nativeHashingStatus } from '../common/index.js';
+import { runtimeAddonStatus } from './native.js';
 import { shimPath } from './oci-runtime.js';
 import { subordinateRange } from './spec.js';
 
@@ -131,12 +132,19 @@ function nativeHashing(): DoctorCheck {
   return { name: 'native hashing writer', status: 'warn', detail: `${status.path}: blobs are hashed on the main thread instead, pulls are slower`, fix: 'npm run build:native' };
 }
 
+function nativeRuntime(): DoctorCheck {
+  const status = runtimeAddonStatus();
+  if (status.error === undefined) return { name: 'native runtime addon', status: 'ok', detail: status.path };
+  return { name: 'native runtime addon', status: 'fail', detail: `${status.path}: tsbuild run needs it (overlay mounts, terminals)`, fix: 'npm run build:native' };
+}
+
 export function runDoctor(options: DoctorOptions = {}): DoctorCheck[] {
   const user = options.user ?? userInfo();
   return [
     shim(options.shimPath ?? shimPath()),
     nativeFs(),
     nativeHashing(),
+    nativeRuntime(),
     userNamespaces(),
     subordinateIds('/etc/subuid', options.subuidFile ?? '/etc/subuid', user),
     subordinateIds('/etc/subgid', options.subgidFile ?? '/etc/subgid', user),

@@ -2,7 +2,7 @@
  * Running containers: the OCI runtimes (runtime-shim by default, crun, runc or a path), the
  * config they are given, and `doctor`'s checks of what rootless mode needs.
  */
-export { CommandRuntime, ShimRuntime, runtimeError, selectRuntime, shimPath, type ContainerState, type CreateOptions, type OciRuntime, type RunOptions, type RunResult } from './oci-runtime.js';
+export { CommandRuntime, ShimRuntime, runtimeError, selectRuntime, shimPath, type AttachedStreams, type ContainerState, type CreateOptions, type OciRuntime, type RunOptions, type RunResult, type ShimError } from './oci-runtime.js';
 export {
   defaultCapabilities,
   defaultMaskedPaths,
@@ -18,3 +18,17 @@ export {
   type NamespaceType,
 } from './spec.js';
 export { runDoctor, type DoctorCheck, type DoctorOptions } from './doctor.js';
+export {
+  containerCommand,
+  containerEnvironment,
+  lookupEnv,
+  parseEnvFile,
+  runContainer,
+  runFailureStatus,
+  type RunContainerOptions,
+  type RunContainerResult,
+  type RunningContainer,
+} from './run.js';
+export { containerDirectory, containersDirectory, readContainerRecord, removeAbandonedContainers, type ContainerRecord, type ContainerStatus, type NetworkMode } from './container.js';
+export { lookupUser, resolvePathInRoot, resolveUser, type ContainerUser, type ContainerUserEntry } from './user.js';
+export type { TerminalSize } from './terminal.js';

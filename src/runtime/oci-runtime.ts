@@ -7,13 +7,41 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } fr
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { TsbuildError } from '../common/index.js';
 import { generateConfig, type ContainerSpec } from './spec.js';
 
+/**
+ * The container's standard streams copied through tsbuild, as docker attaches them: pipes, so
+ * that the container never shares a descriptor Node made non-blocking. With a terminal
+ * (`consoleSocket`) the container's are the pty's, and these carry nothing.
+ */
+export interface AttachedStreams {
+  /** Copied to the container's stdin, ended at its end; without it stdin is /dev/null. */
+  readonly stdin?: NodeJS.ReadableStream;
+  /** Without it the container's stdout is discarded. */
+  readonly stdout?: NodeJS.WritableStream;
+  /** The container's stderr and the runtime's own (read back for its error line). */
+  readonly stderr: NodeJS.WritableStream;
+}
+
 export interface RunOptions {
-  /** Default: inherited. `pipe` gives the output back in the result. */
-  readonly stdio?: 'inherit' | 'pipe';
+  /** Default: inherited. `pipe` gives the output back in the result; streams are copied through. */
+  readonly stdio?: 'inherit' | 'pipe' | AttachedStreams;
+  /** A unix socket the runtime sends the pty master to (`process.terminal` in the config). */
+  readonly consoleSocket?: string;
+  /**
+   * Starts the runtime in a session of its own: a terminal's ^C then reaches tsbuild alone,
+   * which forwards it, rather than the container twice.
+   */
+  readonly ownSession?: boolean;
+  /**
+   * A file for the runtime's own log (`--log FILE --log-format json`, which crun and runc take):
+   * an error found there after a failed run rejects it, as the shim's error line does. The shim
+   * itself ignores this. It tells a command that could not start from one that exited 1.
+   */
+  readonly logFile?: string;
   /**
    * With `inherit`, where the container's stderr is passed on to (default: this process's). It
    * goes through tsbuild so that the runtime's own error line can be read back.
@@ -71,8 +99,17 @@ export function shimPath(): string {
   return join(packageRoot, 'runtime-shim', 'build', 'tsbuild-runtime');
 }
 
+/** The runtime-shim's error line (runtime-shim/ERRORS.md), the cause of the error made from it. */
+export interface ShimError {
+  readonly syscall?: string;
+  readonly path?: string;
+  readonly errno?: number;
+  readonly strerror?: string;
+  readonly message?: string;
+}
+
 interface ShimErrorLine {
-  readonly error?: { readonly syscall?: string; readonly path?: string; readonly errno?: number; readonly strerror?: string; readonly message?: string };
+  readonly error?: ShimError;
 }
 
 /** The runtime's own failure, from its JSON error line (the shim's) or its last line (others'). */
@@ -88,14 +125,46 @@ export function runtimeError(action: string, stderr: string): TsbuildError {
       // "run container c1: mount /proc: No such file or directory (mount proc (proc))": the
       // failed call first, what the runtime was doing after it. Without a system call (a refused
       // config, a container in the wrong state) the runtime's words are the whole story.
-      if (where !== '') return new TsbuildError('RUNTIME', `${action}: ${where}${cause === '' ? '' : `: ${cause}`}${e.message === undefined || e.message === '' ? '' : ` (${e.message})`}`);
-      return new TsbuildError('RUNTIME', `${action}: ${e.message ?? 'failed'}${cause === '' ? '' : `: ${cause}`}`);
+      // The parsed line is kept as the cause: `tsbuild run` tells a program not found (127)
+      // from one that cannot be executed (126) by its system call and errno.
+      if (where !== '') return new TsbuildError('RUNTIME', `${action}: ${where}${cause === '' ? '' : `: ${cause}`}${e.message === undefined || e.message === '' ? '' : ` (${e.message})`}`, { cause: e });
+      return new TsbuildError('RUNTIME', `${action}: ${e.message ?? 'failed'}${cause === '' ? '' : `: ${cause}`}`, { cause: e });
     } catch {
       // Not JSON after all: fall through to the plain text.
     }
   }
   const last = stderr.trim().split('\n').at(-1) ?? '';
   return new TsbuildError('RUNTIME', `${action}: ${last === '' ? 'the runtime failed' : last}`);
+}
+
+/** Whether CHUNK is one whole JSON error line of the shim's (runtime-shim/ERRORS.md). */
+function ownErrorLine(chunk: Buffer): boolean {
+  if (!chunk.subarray(0, 10).equals(Buffer.from('{"error":{')) || chunk.at(-1) !== 0x0a) return false;
+  try {
+    return typeof (JSON.parse(chunk.toString()) as ShimErrorLine).error === 'object';
+  } catch {
+    return false;
+  }
+}
+
+/** The last error a runtime wrote to its JSON log (`{"level":"error","msg":...}`), if any. */
+function loggedError(path: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  let found: string | undefined;
+  for (const line of text.split('\n')) {
+    try {
+      const entry = JSON.parse(line) as { level?: unknown; msg?: unknown };
+      if (entry.level === 'error' && typeof entry.msg === 'string') found = entry.msg;
+    } catch {
+      // Not a JSON line: skipped.
+    }
+  }
+  return found;
 }
 
 function hybridCgroups(): boolean {
@@ -122,8 +191,9 @@ export class CommandRuntime implements OciRuntime {
     this.prefix = isCrun && (process.getuid?.() ?? 0) === 0 && hybridCgroups() ? ['unshare', '-m', '--propagation', 'private', 'sh', '-c', 'umount /sys/fs/cgroup/unified 2>/dev/null; exec "$@"', 'sh'] : [];
   }
 
-  private argv(args: readonly string[]): [string, string[]] {
-    const full = [this.binary, ...(this.stateRoot === undefined ? [] : ['--root', this.stateRoot]), ...args];
+  private argv(args: readonly string[], logFile?: string): [string, string[]] {
+    const log = logFile === undefined || this.binary === shimPath() ? [] : ['--log', logFile, '--log-format', 'json'];
+    const full = [this.binary, ...(this.stateRoot === undefined ? [] : ['--root', this.stateRoot]), ...log, ...args];
     const [command, ...rest] = [...this.prefix, ...full];
     return [command ?? this.binary, rest];
   }
@@ -134,18 +204,40 @@ export class CommandRuntime implements OciRuntime {
   }
 
   run(bundle: string, id: string, options: RunOptions = {}): Promise<RunResult> {
-    const [command, args] = this.argv(['run', '--bundle', bundle, ...(options.pidFile === undefined ? [] : ['--pid-file', options.pidFile]), id]);
+    const [command, args] = this.argv([
+      'run',
+      '--bundle',
+      bundle,
+      ...(options.pidFile === undefined ? [] : ['--pid-file', options.pidFile]),
+      ...(options.consoleSocket === undefined ? [] : ['--console-socket', options.consoleSocket]),
+      id,
+    ], options.logFile);
     const piped = options.stdio === 'pipe';
-    const stdio: StdioOptions = piped ? ['ignore', 'pipe', 'pipe'] : ['inherit', 'inherit', 'pipe'];
+    const attached = typeof options.stdio === 'object' ? options.stdio : undefined;
+    const stdio: StdioOptions = piped
+      ? ['ignore', 'pipe', 'pipe']
+      : attached !== undefined
+        ? [attached.stdin === undefined ? 'ignore' : 'pipe', attached.stdout === undefined ? 'ignore' : 'pipe', 'pipe']
+        : ['inherit', 'inherit', 'pipe'];
+    const stderrTarget = attached?.stderr ?? options.stderr ?? process.stderr;
     return new Promise((resolve, reject) => {
-      const child = spawn(command, args, { stdio });
+      const child = spawn(command, args, { stdio, detached: options.ownSession === true });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       const streaming = piped && options.onOutput !== undefined;
-      child.stdout?.on('data', (chunk: Buffer) => {
-        if (streaming) options.onOutput?.('stdout', chunk);
-        else out.push(chunk);
-      });
+      if (attached?.stdout !== undefined) child.stdout?.pipe(attached.stdout as NodeJS.WritableStream & Writable, { end: false });
+      else
+        child.stdout?.on('data', (chunk: Buffer) => {
+          if (streaming) options.onOutput?.('stdout', chunk);
+          else out.push(chunk);
+        });
+      if (attached?.stdin !== undefined && child.stdin !== null) {
+        const input = child.stdin;
+        // The container may exit, or close its stdin, before the input ends: not an error here.
+        input.on('error', () => undefined);
+        attached.stdin.pipe(input);
+        child.on('exit', () => attached.stdin?.unpipe(input));
+      }
       let errBytes = 0;
       child.stderr?.on('data', (chunk: Buffer) => {
         err.push(chunk);
@@ -156,7 +248,9 @@ export class CommandRuntime implements OciRuntime {
           return;
         }
         if (piped) return;
-        (options.stderr ?? process.stderr).write(chunk);
+        // Attached, the runtime's own error line becomes the rejection and is not shown as
+        // well; the shim writes it whole, once, after the container's process failed to start.
+        if (attached === undefined || !ownErrorLine(chunk)) stderrTarget.write(chunk);
         // Passed through, kept only for the runtime's error line at the end: a chatty build step
         // must not grow this without bound.
         while (errBytes > stderrTail && err.length > 1) errBytes -= err.shift()?.length ?? 0;
@@ -176,6 +270,11 @@ export class CommandRuntime implements OciRuntime {
           // crun's own words do not say what to do: as an unprivileged user it cannot be given
           // the mount namespace without the unified hierarchy that it needs on these hosts.
           reject(new TsbuildError('RUNTIME', `run container ${id}: ${this.name} refuses cgroup v1 "hybrid" hosts as an unprivileged user; use the default runtime or --runtime runc`));
+          return;
+        }
+        const logged = status === 0 || options.logFile === undefined ? undefined : loggedError(options.logFile);
+        if (logged !== undefined) {
+          reject(new TsbuildError('RUNTIME', `run container ${id}: ${logged}`));
           return;
         }
         resolve({ status, stdout: Buffer.concat(out).toString(), stderr });

@@ -42,6 +42,8 @@ export interface ContainerSpec {
   /** Soft and hard limits by name (`RLIMIT_NOFILE`); clamped to the caller's hard limits. */
   readonly rlimits?: Readonly<Record<string, { readonly soft: number; readonly hard: number }>>;
   readonly terminal?: boolean;
+  /** The terminal's size when the process starts (with `terminal`). */
+  readonly consoleSize?: { readonly rows: number; readonly columns: number };
   /** Bytes. Ignored rootless (no delegated cgroup). */
   readonly memoryLimit?: number;
   readonly pidsLimit?: number;
@@ -182,6 +184,7 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
     ociVersion: '1.0.2',
     process: {
       terminal: spec.terminal ?? false,
+      ...(spec.terminal === true && spec.consoleSize !== undefined ? { consoleSize: { height: spec.consoleSize.rows, width: spec.consoleSize.columns } } : {}),
       user: { uid: user.uid, gid: user.gid, ...(user.additionalGids === undefined ? {} : { additionalGids: [...user.additionalGids] }), ...(user.umask === undefined ? {} : { umask: user.umask }) },
       args: [...spec.args],
       env: [...(spec.env ?? [defaultPath])],

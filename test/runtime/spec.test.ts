@@ -109,6 +109,12 @@ describe('generateConfig', () => {
     expect(types({ path: '/proc/1/ns/net' })).toEqual([{ type: 'network', path: '/proc/1/ns/net' }]);
   });
 
+  it('sizes a terminal from the start, and only a terminal', () => {
+    const size = { rows: 30, columns: 100 };
+    expect(generateConfig({ args: ['x'], rootfs: '/r', terminal: true, consoleSize: size }).process).toMatchObject({ terminal: true, consoleSize: { height: 30, width: 100 } });
+    expect(generateConfig({ args: ['x'], rootfs: '/r', consoleSize: size }).process).not.toHaveProperty('consoleSize');
+  });
+
   it('rootless: a user namespace with the given maps, no cgroup limits, no gid=5 on devpts', () => {
     const idMappings = { uid: [{ containerID: 0, hostID: 1000, size: 1 }, { containerID: 1, hostID: 100000, size: 65536 }], gid: [{ containerID: 0, hostID: 1000, size: 1 }] };
     const c = config({ args: ['x'], rootfs: '/r', rootless: true, idMappings, memoryLimit: 1 << 20 });

@@ -17,4 +17,5 @@ registerCommands({
   image: async () => (await import('./image.js')).registerImage,
   verify: async () => (await import('./verify.js')).registerVerify,
   doctor: async () => (await import('./doctor.js')).registerDoctor,
+  run: async () => (await import('./run.js')).registerRun,
 });

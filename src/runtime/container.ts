@@ -1,0 +1,211 @@
+/**
+ * Containers in the store: one directory each under `<root>/containers/<id>/`, holding the record
+ * (`container.json`), the OCI bundle (`config.json`), the files bound on /etc/hostname, /etc/hosts
+ * and /etc/resolv.conf, and the writable layer (`upper/`, `work/`) of the overlay mounted on
+ * `rootfs/` over the image's unpacked layers.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TsbuildError, messageOf, type Digest } from '../common/index.js';
+import { temporaryName, type Store } from '../store/index.js';
+import { runtimeAddon, unmountDetach } from './native.js';
+
+export type ContainerStatus = 'created' | 'running' | 'exited';
+
+/** The process that answers for a container: the foreground `tsbuild run`, later a monitor. */
+export interface ContainerOwner {
+  readonly pid: number;
+  /** /proc/PID/stat's start time, so that a reused pid is not taken for the owner. */
+  readonly startTime: string;
+}
+
+export interface ContainerRecord {
+  readonly id: string;
+  /** ISO 8601. */
+  readonly created: string;
+  readonly image: { readonly name?: string; readonly manifest: Digest; readonly id: Digest };
+  readonly path: string;
+  readonly args: readonly string[];
+  readonly config: {
+    readonly hostname: string;
+    readonly env: readonly string[];
+    readonly workingDir: string;
+    readonly user: string;
+    readonly tty: boolean;
+    readonly openStdin: boolean;
+    readonly network: NetworkMode;
+    readonly runtime: string;
+  };
+  /** `--rm`: removed when it exits, and by the next run when its owner died without removing it. */
+  readonly autoRemove: boolean;
+  readonly owner: ContainerOwner;
+  readonly state: {
+    readonly status: ContainerStatus;
+    /** The runtime process (`run` in the foreground). */
+    readonly runtimePid?: number;
+    readonly exitCode?: number;
+    readonly startedAt?: string;
+    readonly finishedAt?: string;
+  };
+}
+
+/**
+ * `default` is docker's default bridge for now without one: the host's network stack, with a
+ * hostname of the container's own. `host` is also the host's name and /etc/hosts.
+ */
+export type NetworkMode = 'default' | 'none' | 'host';
+
+export function containersDirectory(store: Store): string {
+  return join(store.root, 'containers');
+}
+
+export function containerDirectory(store: Store, id: string): string {
+  return join(containersDirectory(store), id);
+}
+
+/** A container ID as docker makes them: 64 hex digits (the hostname is the first 12). */
+export function newContainerId(): string {
+  return randomBytes(32).toString('hex');
+}
+
+/**
+ * Start time of process PID (field 22 of /proc/PID/stat), or undefined when there is no such
+ * process or it has exited (a zombie its new parent has not reaped yet).
+ */
+export async function processStartTime(pid: number): Promise<string | undefined> {
+  try {
+    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return fields[0] === 'Z' || fields[0] === 'X' ? undefined : fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+export async function currentOwner(): Promise<ContainerOwner> {
+  return { pid: process.pid, startTime: (await processStartTime(process.pid)) ?? '' };
+}
+
+async function ownerAlive(owner: ContainerOwner): Promise<boolean> {
+  const startTime = await processStartTime(owner.pid);
+  return startTime !== undefined && startTime === owner.startTime;
+}
+
+/**
+ * Replaces the record atomically (temporary name, rename). Not flushed to disk: a record matters
+ * while its container lives, and after a crash of the machine no container runs any more; the
+ * fsyncs would cost a foreground run more than the rest of its preparation.
+ */
+export async function writeContainerRecord(store: Store, record: ContainerRecord): Promise<void> {
+  const path = join(containerDirectory(store, record.id), 'container.json');
+  const temporary = `${path}.${temporaryName('record')}`;
+  try {
+    await writeFile(temporary, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw new TsbuildError('INTERNAL', `write container record ${path}: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+export async function readContainerRecord(store: Store, id: string): Promise<ContainerRecord | undefined> {
+  try {
+    return JSON.parse(await readFile(join(containerDirectory(store, id), 'container.json'), 'utf8')) as ContainerRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Mount points at or under PATH, deepest first, from this process's mount table. */
+async function mountsUnder(path: string): Promise<string[]> {
+  const table = await readFile('/proc/self/mountinfo', 'utf8');
+  const found: string[] = [];
+  for (const line of table.split('\n')) {
+    // Field 5 is the mount point, with space, tab, newline and backslash octal-escaped.
+    const point = line.split(' ')[4]?.replace(/\\([0-7]{3})/g, (_all, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
+    if (point !== undefined && (point === path || point.startsWith(`${path}/`))) found.push(point);
+  }
+  return found.sort((a, b) => b.length - a.length);
+}
+
+/** Overlayfs options name directories with `,` and `:` as separators; such paths cannot be given. */
+function checkOverlayPath(path: string): void {
+  if (/[,:\n]/.test(path)) throw new TsbuildError('INVALID_ARGUMENT', `mount container root ${path}: the store path must not contain ',' or ':' (overlayfs options)`);
+}
+
+/**
+ * Mounts the container's writable root: an overlay of LOWER (the image's unpacked layers, shared
+ * and never written) under the container's own upper directory. Root only for now: an
+ * unprivileged user needs the overlay made inside a user namespace. VOLATILE (for containers
+ * removed when they exit) spares every sync of the upper directory, the unmount's included,
+ * which otherwise costs a short run tens of milliseconds; after a crash such an upper directory
+ * cannot be mounted again, which a removed container never needs.
+ */
+export async function mountContainerRoot(directory: string, lower: string, options: { readonly volatile?: boolean } = {}): Promise<string> {
+  const rootfs = join(directory, 'rootfs');
+  const upper = join(directory, 'upper');
+  const work = join(directory, 'work');
+  for (const path of [lower, upper, work]) checkOverlayPath(path);
+  await Promise.all([mkdir(rootfs, { mode: 0o755 }), mkdir(upper, { mode: 0o755 }), mkdir(work, { mode: 0o700 })]);
+  try {
+    runtimeAddon().mount('overlay', rootfs, 'overlay', 0, `lowerdir=${lower},upperdir=${upper},workdir=${work}${options.volatile === true ? ',volatile' : ''}`);
+  } catch (error) {
+    throw new TsbuildError('RUNTIME', `mount container root ${rootfs}: ${messageOf(error)}`, { cause: error });
+  }
+  return rootfs;
+}
+
+/** Unmounts whatever is mounted under DIRECTORY (detached when busy), then removes it. */
+export async function removeContainerDirectory(directory: string): Promise<void> {
+  const addon = runtimeAddon();
+  for (const point of await mountsUnder(directory)) {
+    try {
+      addon.umount(point, 0);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EBUSY') addon.umount(point, unmountDetach);
+      else if (code !== 'EINVAL' && code !== 'ENOENT') throw new TsbuildError('RUNTIME', `unmount ${point}: ${messageOf(error)}`, { cause: error });
+    }
+  }
+  // Never remove through a mount: the lower layers would lose files (as whiteouts, at best).
+  const left = await mountsUnder(directory);
+  if (left.length > 0) throw new TsbuildError('RUNTIME', `remove container directory ${directory}: ${left[0] ?? ''} is still mounted`);
+  await rm(directory, { recursive: true, force: true });
+}
+
+/** A directory left without a record this long is a run that died before writing it. */
+const recordlessGraceMs = 60_000;
+
+/**
+ * Removes `--rm` containers whose owner died without removing them (a `tsbuild run` killed with
+ * SIGKILL): their overlay is unmounted and their directory removed, unless their runtime still
+ * runs. Best effort; what cannot be removed now is left for the next run.
+ */
+export async function removeAbandonedContainers(store: Store): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(containersDirectory(store));
+  } catch {
+    return;
+  }
+  for (const id of names) {
+    if (!/^[0-9a-f]{64}$/.test(id)) continue;
+    const directory = containerDirectory(store, id);
+    try {
+      const record = await readContainerRecord(store, id);
+      if (record === undefined) {
+        const info = await stat(directory);
+        if (Date.now() - info.mtimeMs < recordlessGraceMs) continue;
+      } else {
+        if (!record.autoRemove || (await ownerAlive(record.owner))) continue;
+        const runtimePid = record.state.runtimePid;
+        if (runtimePid !== undefined && (await processStartTime(runtimePid)) !== undefined && record.state.status === 'running') continue;
+      }
+      await removeContainerDirectory(directory);
+    } catch {
+      // Another run removing it at the same time, or a mount that will not go: next time.
+    }
+  }
+}

@@ -1,0 +1,340 @@
+/**
+ * `tsbuild run` in the foreground: an image's container made, run through an OCI runtime with
+ * the caller's streams attached, and removed, as `docker run --rm` does it.
+ */
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { hostname as hostHostname } from 'node:os';
+import { join, posix } from 'node:path';
+import { TsbuildError, isTsbuildError, messageOf, parseReference, type ContainerConfig, type ImageReference } from '../common/index.js';
+import { findImage, resolveImage, unpackImage, type ResolvedImage, type Store } from '../store/index.js';
+import {
+  containerDirectory,
+  currentOwner,
+  mountContainerRoot,
+  newContainerId,
+  removeAbandonedContainers,
+  removeContainerDirectory,
+  writeContainerRecord,
+  type ContainerRecord,
+  type NetworkMode,
+} from './container.js';
+import { selectRuntime, type AttachedStreams, type ShimError } from './oci-runtime.js';
+import type { ContainerSpec, MountSpec } from './spec.js';
+import { ConsoleSocket, TerminalCopy, type TerminalSize } from './terminal.js';
+import { lookupUser, resolvePathInRoot } from './user.js';
+
+export interface RunContainerOptions {
+  readonly store: Store;
+  /** The image as the user named it: a reference, an image ID (or a prefix of one), a digest. */
+  readonly image: string;
+  /**
+   * Called when the image is not in the store, to fetch it (the CLI says so and pulls, as
+   * `docker run` does); the image is looked up again after. Without it, a missing image fails.
+   */
+  readonly pull?: (reference: ImageReference) => Promise<void>;
+  /** Replace the image's Cmd when not empty. */
+  readonly args?: readonly string[];
+  /** `--entrypoint`: replaces the image's Entrypoint and drops its Cmd; `''` leaves none. */
+  readonly entrypoint?: string;
+  /** `K=V` set; `K` alone removes K (what `-e K` gives when K is not in the caller's environment). */
+  readonly env?: readonly string[];
+  /** Absolute; created when missing, as docker does. Default: the image's WorkingDir, or `/`. */
+  readonly workdir?: string;
+  /** `name`, `uid`, `name:group`, `uid:gid`. Default: the image's User, or root. */
+  readonly user?: string;
+  readonly network?: NetworkMode;
+  /**
+   * `--init`: the command runs under a minimal init that forwards signals and reaps orphans. A
+   * command that is PID 1 itself ignores every signal it has no handler for (SIGTERM included).
+   */
+  readonly init?: boolean;
+  /** A pseudo-terminal as the container's stdin, stdout and stderr (`-t`). */
+  readonly tty?: boolean;
+  /** The terminal's size at start, with `tty`. */
+  readonly terminalSize?: TerminalSize;
+  /** `--rm`. Containers that outlive their run come with `ps` and `rm`; until then it must be set. */
+  readonly autoRemove: boolean;
+  /** `runtime-shim` (default, also `shim`), `crun`, `runc`, or a path. */
+  readonly runtime?: string;
+  /** With `tty`, stdin and stdout are copied to and from the terminal, and stderr gets the runtime's errors only. */
+  readonly stdio: AttachedStreams;
+  /** Stops the preparation (the container is not started, nothing is left). */
+  readonly signal?: AbortSignal;
+  /** Called once the runtime runs, with what can be done to the container meanwhile. */
+  readonly onStart?: (container: RunningContainer) => void;
+}
+
+export interface RunningContainer {
+  readonly id: string;
+  /** Sends SIGNAL to the container's process (through the runtime, which forwards it). */
+  kill(signal: NodeJS.Signals): void;
+  /** Resizes the container's terminal (with `tty`). */
+  resize(size: TerminalSize): void;
+}
+
+export interface RunContainerResult {
+  readonly id: string;
+  /** The container process's exit status; 128+N when a signal N ended it. */
+  readonly status: number;
+}
+
+const defaultPath = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** The process's argv from the image's Entrypoint and Cmd and the run's, with docker's rules. */
+export function containerCommand(image: ContainerConfig | undefined, options: { readonly entrypoint?: string; readonly args?: readonly string[] }): string[] {
+  const args = options.args ?? [];
+  const command =
+    options.entrypoint !== undefined
+      ? [...(options.entrypoint === '' ? [] : [options.entrypoint]), ...args]
+      : [...(image?.Entrypoint ?? []), ...(args.length > 0 ? args : (image?.Cmd ?? []))];
+  if (command.length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'no command specified');
+  return command;
+}
+
+function keyOf(entry: string): string {
+  const equals = entry.indexOf('=');
+  return equals < 0 ? entry : entry.slice(0, equals);
+}
+
+/**
+ * The process's environment as docker builds it: PATH, HOSTNAME (and TERM with a terminal)
+ * first, overridden in place or followed by the run's variables, then the image's the run did
+ * not set; a bare `K` removes K; HOME from the user's passwd entry when nothing set it.
+ */
+export function containerEnvironment(imageEnv: readonly string[] | undefined, runEnv: readonly string[], context: { readonly hostname: string; readonly tty: boolean; readonly home: string }): string[] {
+  const runKeys = new Set(runEnv.map(keyOf));
+  const config = [...runEnv, ...(imageEnv ?? []).filter((entry) => !runKeys.has(keyOf(entry)))];
+  const result = [defaultPath, `HOSTNAME=${context.hostname}`, ...(context.tty ? ['TERM=xterm'] : [])];
+  for (const entry of config) {
+    const position = result.findIndex((existing) => keyOf(existing) === keyOf(entry));
+    if (position >= 0) result[position] = entry;
+    else result.push(entry);
+  }
+  const set = result.filter((entry) => entry.includes('='));
+  if (!set.some((entry) => keyOf(entry) === 'HOME')) set.push(`HOME=${context.home}`);
+  return set;
+}
+
+/**
+ * `--env-file`: one `K=V` per line, taken as it is; `K` alone takes K from ENVIRONMENT (and
+ * removes it when unset there); blank lines and `#` comments skipped, as the docker CLI reads it.
+ */
+export function parseEnvFile(text: string, environment: Readonly<Record<string, string | undefined>>, file = 'env file'): string[] {
+  const result: string[] = [];
+  for (const [index, raw] of text.split(/\r?\n/).entries()) {
+    const line = raw.replace(/^\s+/, '');
+    if (line === '' || line.startsWith('#')) continue;
+    const key = keyOf(line);
+    if (key === '') throw new TsbuildError('INVALID_ARGUMENT', `read ${file}: line ${index + 1}: no variable name`);
+    if (/\s/.test(key)) throw new TsbuildError('INVALID_ARGUMENT', `read ${file}: variable '${key}' contains whitespaces`);
+    result.push(line.includes('=') ? line : lookupEnv(line, environment));
+  }
+  return result;
+}
+
+/** `-e K`: K's value in ENVIRONMENT, or `K` alone (which removes it) when it has none. */
+export function lookupEnv(key: string, environment: Readonly<Record<string, string | undefined>>): string {
+  const value = environment[key];
+  return value === undefined ? key : `${key}=${value}`;
+}
+
+/**
+ * The exit status docker gives a run that failed: 127 when the command is not found, 126 when
+ * it cannot be executed, 125 when the container could not run at all.
+ */
+export function runFailureStatus(error: unknown): number {
+  if (!isTsbuildError(error, 'RUNTIME')) return 125;
+  const cause = error.cause as ShimError | undefined;
+  if (cause !== undefined && typeof cause === 'object' && cause.syscall === 'execve') {
+    if (cause.errno === 2 || cause.errno === 20) return 127;
+    if (cause.errno === 13 || cause.errno === 21) return 126;
+    return 125;
+  }
+  // Other runtimes' words, matched as the docker CLI matches them.
+  const text = error.message.toLowerCase();
+  if (/executable file .*not found|no such file or directory/.test(text)) return 127;
+  if (/permission denied|is a directory|open executable/.test(text)) return 126;
+  return 125;
+}
+
+async function findOrPull(options: RunContainerOptions): Promise<{ name?: string; image: ResolvedImage }> {
+  let found = await findImage(options.store, options.image);
+  if (found === undefined) {
+    let reference: ImageReference | undefined;
+    try {
+      reference = parseReference(options.image);
+    } catch {
+      reference = undefined;
+    }
+    if (reference === undefined || options.pull === undefined) throw new TsbuildError('NOT_FOUND', `run: unable to find image '${options.image}' locally`);
+    try {
+      await options.pull(reference);
+    } catch (error) {
+      if (!isTsbuildError(error)) throw error;
+      throw new TsbuildError(error.code, `run: unable to find image '${options.image}' locally, and pulling it failed: ${error.message}`, { cause: error });
+    }
+    found = await findImage(options.store, options.image);
+    if (found === undefined) throw new TsbuildError('NOT_FOUND', `run: image '${options.image}' not found after pulling it`);
+  }
+  return { ...(found.name === undefined ? {} : { name: found.name }), image: await resolveImage(options.store, found.descriptor) };
+}
+
+const defaultHosts = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters'];
+
+/** /etc/hostname, /etc/hosts and /etc/resolv.conf, written in DIRECTORY and bound over the image's. */
+async function writeEtcFiles(directory: string, hostname: string, network: NetworkMode): Promise<MountSpec[]> {
+  const hosts = join(directory, 'hosts');
+  const resolv = join(directory, 'resolv.conf');
+  const hostnameFile = join(directory, 'hostname');
+  await writeFile(hostnameFile, `${hostname}\n`);
+  if (network === 'host') await copyFile('/etc/hosts', hosts).catch(() => writeFile(hosts, `${defaultHosts.join('\n')}\n`));
+  else await writeFile(hosts, `${[...defaultHosts, ...(network === 'default' ? [`127.0.1.1\t${hostname}`] : [])].join('\n')}\n`);
+  // As docker with the host's network: the host's resolvers as they are.
+  await writeFile(resolv, await readFile('/etc/resolv.conf').catch(() => Buffer.alloc(0)));
+  return [
+    { destination: '/etc/resolv.conf', type: 'bind', source: resolv, options: ['rbind', 'rw'] },
+    { destination: '/etc/hostname', type: 'bind', source: hostnameFile, options: ['rbind', 'rw'] },
+    { destination: '/etc/hosts', type: 'bind', source: hosts, options: ['rbind', 'rw'] },
+  ];
+}
+
+/** Docker creates a missing working directory (root's, 0755); one that is not a directory is an error. */
+async function ensureWorkingDirectory(rootfs: string, workdir: string): Promise<void> {
+  const host = await resolvePathInRoot(rootfs, workdir);
+  try {
+    await mkdir(host, { recursive: true, mode: 0o755 });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw new TsbuildError('INVALID_ARGUMENT', `create working directory ${workdir}: not a directory`, { cause: error });
+    throw new TsbuildError('RUNTIME', `create working directory ${workdir}: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+/** Runs a container of an image in the foreground and removes it; resolves to its exit status. */
+export async function runContainer(options: RunContainerOptions): Promise<RunContainerResult> {
+  if (!options.autoRemove) throw new TsbuildError('INVALID_ARGUMENT', 'run: only --rm containers can be run for now (ps, start and rm come later)');
+  if ((process.getuid?.() ?? 0) !== 0) {
+    throw new TsbuildError('RUNTIME', "run: tsbuild run needs root for now: the container's writable root is an overlay mount, which an unprivileged user can only make in a user namespace");
+  }
+  const workdirOption = options.workdir;
+  if (workdirOption !== undefined && !workdirOption.startsWith('/')) {
+    throw new TsbuildError('INVALID_ARGUMENT', `the working directory '${workdirOption}' is invalid, it needs to be an absolute path`);
+  }
+  const runtimeName = options.runtime === undefined || options.runtime === 'shim' ? 'runtime-shim' : options.runtime;
+  const runtime = selectRuntime(runtimeName);
+  const { store } = options;
+  // A run killed before it could clean up left its directory and mount: the next one removes them.
+  await removeAbandonedContainers(store);
+  const { name, image } = await findOrPull(options);
+  const imageConfig = image.config.config;
+  const args = containerCommand(imageConfig, options);
+  const workdir = posix.normalize(workdirOption ?? (imageConfig?.WorkingDir === undefined || imageConfig.WorkingDir === '' ? '/' : imageConfig.WorkingDir));
+  if (!workdir.startsWith('/')) throw new TsbuildError('INVALID_ARGUMENT', `the working directory '${workdir}' is invalid, it needs to be an absolute path`);
+  options.signal?.throwIfAborted();
+  const lower = await unpackImage(store, image.manifest, image.config.rootfs.diff_ids);
+  options.signal?.throwIfAborted();
+
+  const id = newContainerId();
+  const network = options.network ?? 'default';
+  const hostname = network === 'host' ? hostHostname() : id.slice(0, 12);
+  const tty = options.tty === true;
+  const userSpec = options.user ?? imageConfig?.User ?? '';
+  const directory = containerDirectory(store, id);
+  await mkdir(directory, { recursive: true, mode: 0o700 });
+  let consoleSocket: ConsoleSocket | undefined;
+  let terminal: TerminalCopy | undefined;
+  try {
+    const base: ContainerRecord = {
+      id,
+      created: new Date().toISOString(),
+      image: { ...(name === undefined ? {} : { name }), manifest: image.descriptor.digest, id: image.manifest.config.digest },
+      path: args[0] ?? '',
+      args: args.slice(1),
+      config: { hostname, env: [], workingDir: workdir, user: userSpec, tty, openStdin: options.stdio.stdin !== undefined, network, runtime: runtime.name },
+      autoRemove: options.autoRemove,
+      owner: await currentOwner(),
+      state: { status: 'created' },
+    };
+    await writeContainerRecord(store, base);
+    let empty: string | undefined;
+    if (lower === undefined) {
+      // An image without layers: overlayfs still wants a lower directory.
+      empty = join(directory, 'empty');
+      await mkdir(empty, { mode: 0o755 });
+    }
+    const rootfs = await mountContainerRoot(directory, lower ?? empty ?? directory, { volatile: options.autoRemove });
+    const user = await lookupUser(rootfs, userSpec);
+    await ensureWorkingDirectory(rootfs, workdir);
+    const env = containerEnvironment(imageConfig?.Env, options.env ?? [], { hostname, tty, home: user.home });
+    const spec: ContainerSpec = {
+      args,
+      env,
+      cwd: workdir,
+      user: { uid: user.uid, gid: user.gid, ...(user.additionalGids.length === 0 ? {} : { additionalGids: user.additionalGids }) },
+      hostname,
+      rootfs,
+      mounts: await writeEtcFiles(directory, hostname, network),
+      network: network === 'none' ? 'none' : 'host',
+      terminal: tty,
+      ...(tty && options.terminalSize !== undefined ? { consoleSize: options.terminalSize } : {}),
+      ...(options.init === true ? { init: true } : {}),
+      rootless: false,
+    };
+    await runtime.prepare(directory, spec);
+    options.signal?.throwIfAborted();
+
+    // runc takes a console socket only when it detaches: in the foreground it makes the pty
+    // itself and copies it to its own stdin and stdout, which are then this process's terminal.
+    const runtimeCopiesTerminal = tty && runtime.name === 'runc';
+    if (tty && !runtimeCopiesTerminal) consoleSocket = ConsoleSocket.open();
+    let runtimePid: number | undefined;
+    let exited = false;
+    const running = runtime.run(directory, id, {
+      stdio: runtimeCopiesTerminal ? 'inherit' : tty ? { stderr: options.stdio.stderr } : options.stdio,
+      ...(runtimeCopiesTerminal ? { stderr: options.stdio.stderr } : {}),
+      ...(consoleSocket === undefined ? {} : { consoleSocket: consoleSocket.path }),
+      ownSession: true,
+      logFile: join(directory, 'runtime.log'),
+      onSpawn: (pid) => {
+        runtimePid = pid;
+      },
+    });
+    const finished = running.finally(() => {
+      exited = true;
+    });
+    // Awaited below; a failure meanwhile must not count as unhandled.
+    finished.catch(() => undefined);
+    const record = writeContainerRecord(store, { ...base, config: { ...base.config, env }, state: { status: 'running', ...(runtimePid === undefined ? {} : { runtimePid }), startedAt: new Date().toISOString() } });
+    record.catch(() => undefined);
+    options.onStart?.({
+      id,
+      kill(signal) {
+        if (runtimePid === undefined || exited) return;
+        try {
+          process.kill(runtimePid, signal);
+        } catch {
+          // Gone already: its exit is on its way.
+        }
+      },
+      resize(size) {
+        terminal?.resize(size);
+      },
+    });
+    if (consoleSocket !== undefined) {
+      const master = await consoleSocket.receive(() => exited);
+      if (master !== undefined) terminal = new TerminalCopy(master, options.stdio.stdin, options.stdio.stdout ?? options.stdio.stderr, options.terminalSize);
+    }
+    const result = await finished;
+    await record;
+    if (terminal !== undefined) {
+      // The rest of the output is in the pty: it ends once the container's side is closed.
+      const copied = terminal;
+      await Promise.race([copied.done, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    }
+    return { id, status: result.status };
+  } finally {
+    terminal?.close();
+    consoleSocket?.close();
+    await removeContainerDirectory(directory);
+  }
+}
