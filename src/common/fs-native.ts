@@ -13,7 +13,6 @@ interface NativeFs {
   llistxattr(path: string): string[];
   lgetxattr(path: string, name: string): Buffer;
   startWriteback(fd: number, offset: number, length: number): void;
-  adviseHeapHugePages(reserveBytes: number): number;
 }
 
 /** The same from src/, from tsc's dist/ and from the bundle in dist/cli-bundle/. */
@@ -152,15 +151,4 @@ export function createNativeHashingWriter(fd: number, algorithm: string, positio
 /** The hex hash of small data, from the addon; undefined when it is not there. */
 export function nativeDigestHex(algorithm: string, buffers: readonly Uint8Array[]): string | undefined {
   return hashAddonFor(algorithm)?.digest(algorithm, buffers);
-}
-
-/**
- * Grows malloc's heap by `reserveBytes` backed by transparent huge pages, and keeps memory that
- * is freed for reuse (see native/src/fs-native.c): for the commands that stream layers, whose
- * every read is a fresh buffer. Once per process; returns the bytes advised (0 without the
- * addon, or on a system without glibc or THP). Only a speed-up: nothing depends on it.
- */
-export function adviseHeapHugePages(reserveBytes = 64 * 1024 * 1024): number {
-  const { module } = loadFsAddon();
-  return module === undefined ? 0 : module.adviseHeapHugePages(reserveBytes);
 }
