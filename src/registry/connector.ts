@@ -3,7 +3,7 @@
  * plain-HTTP sockets.
  */
 import type { Socket } from 'node:net';
-import { buildConnector } from 'undici';
+import { buildConnector, type BuildOptions, type Connector } from './undici.js';
 
 /**
  * One buffer every plain-HTTP socket reads into, and 1 MiB reads: by default Node reads a socket
@@ -21,12 +21,12 @@ function copyOut(this: Socket, length: number, buffer: Buffer): boolean {
 }
 
 /** undici's connector for `options`, with the reads above for plain-HTTP sockets. */
-export function connector(options: buildConnector.BuildOptions): buildConnector.connector {
+export function connector(options: BuildOptions): Connector {
   const secure = buildConnector(options);
   plainReadBuffer ??= Buffer.allocUnsafe(plainReadBytes);
   // net.connect's own options, which undici's connector passes on to it (highWaterMark goes on
   // to the socket's stream, which @types/node does not say).
-  const plainOptions: buildConnector.BuildOptions & { readonly highWaterMark: number } = {
+  const plainOptions: BuildOptions & { readonly highWaterMark: number } = {
     ...options,
     highWaterMark: plainReadBytes,
     onread: { buffer: plainReadBuffer, callback: copyOut },

@@ -3,7 +3,7 @@
  * push, pull, images and verify against a real registry, in separate processes.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,5 +44,21 @@ describe('the installed tsbuild command', () => {
     const inspected = JSON.parse(tsbuild('inspect', '--root', join(scratch, 'pulled'), target)) as { digest?: string }[] | { digest?: string };
     expect(JSON.stringify(inspected)).toContain(base.descriptor.digest);
     expect(tsbuild('verify', '--root', join(scratch, 'pulled'))).toContain('0 problems');
+  });
+
+  it('pushes to and pulls from a plain-HTTP registry without loading zlib', async () => {
+    // What each process loaded, written at its exit by a preloaded script.
+    const preload = join(scratch, 'modules.cjs');
+    await writeFile(preload, "process.on('exit', () => require('fs').writeFileSync(process.env.MODULES_OUT, process.moduleLoadList.join('\\n')));\n");
+    const loaded = async (...args: string[]): Promise<string[]> => {
+      const out = join(scratch, `modules-${args[0]}.txt`);
+      execFileSync(process.execPath, ['-r', preload, bin, ...args], { env: { ...process.env, MODULES_OUT: out }, stdio: 'ignore' });
+      return (await readFile(out, 'utf8')).split('\n');
+    };
+    const target = `${registry.host}/installed/light:1`;
+    for (const modules of [await loaded('push', '--root', join(scratch, 'source'), 'busybox:latest', target), await loaded('pull', '--root', join(scratch, 'light'), target)]) {
+      expect(modules).toContain('NativeModule net');
+      expect(modules.filter((name) => /^NativeModule zlib$/.test(name))).toEqual([]);
+    }
   });
 });
