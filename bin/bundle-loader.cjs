@@ -4,17 +4,10 @@
  * code cache made for it at build time (scripts/bundle-cli.mjs): the cache spares compiling the
  * CLI and its dependencies at every start. Used by bin/tsbuild.js and by the build.
  */
-const { setFlagsFromString } = require('node:v8');
 const { readFileSync } = require('node:fs');
 const { createRequire } = require('node:module');
 const { dirname } = require('node:path');
 const { Script } = require('node:vm');
-
-// undici's HTTP parser is WebAssembly, which V8 also recompiles with its optimizing compiler in
-// background threads; a short command then waits about 0.1 s at exit for that compilation to
-// finish. The baseline compiler's code parses headers and framing fast enough. Set before the
-// bundle compiles: V8 accepts a code cache only under the flags it was made with.
-setFlagsFromString('--liftoff-only');
 
 /** The bundle as a script; `cachedData` is its code cache, when there is one. */
 function compileBundle(file, cachedData) {

@@ -1,22 +1,20 @@
 /*
  * The few system calls Node does not offer and tsbuild needs: mknod (device nodes and fifos)
  * and extended attributes, read and written without following symlinks; writeback of a file
- * range; huge pages for the heap that streams layers. A Node-API addon rather than a helper
- * process: layer diffs read the xattrs of every file.
+ * range. A Node-API addon rather than a helper process: layer diffs read the xattrs of every
+ * file.
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -188,54 +186,6 @@ static napi_value fs_start_writeback(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/*
- * adviseHeapHugePages(reserveBytes): once per process, grows malloc's heap by reserveBytes and
- * asks the kernel to back that new part with transparent huge pages (where THP is "madvise"),
- * and has malloc keep memory it frees instead of giving it back. Every buffer Node reads from a
- * socket or a file is a fresh malloc, and on a virtual machine each first touch of a 4 KiB page
- * can cost 15 to 20 us: a 300 MB download faulted some 14 000 pages, more than 0.2 s. With
- * 2 MiB pages and memory kept for reuse, a few dozen faults remain. glibc's own switch for this
- * (GLIBC_TUNABLES=glibc.malloc.hugetlb=1) must be in the environment before the process starts.
- * Returns the number of bytes advised: 0 where this is not glibc, or the kernel has no THP.
- */
-static napi_value fs_advise_heap_huge_pages(napi_env env, napi_callback_info info) {
-  napi_value args[1];
-  int64_t reserve;
-  if (get_args(env, info, 1, args)) return NULL;
-  if (napi_get_value_int64(env, args[0], &reserve) != napi_ok || reserve <= 0 || reserve > ((int64_t)1 << 30)) {
-    napi_throw_type_error(env, NULL, "reserveBytes: a number of bytes up to 1 GiB");
-    return NULL;
-  }
-  double advised = 0;
-#if defined(__GLIBC__) && defined(MADV_HUGEPAGE)
-  static bool done = false;
-  if (!done) {
-    done = true;
-    long page = sysconf(_SC_PAGESIZE);
-    /* Setting any of these stops malloc from tuning its mmap threshold itself: blocks up to
-       32 MiB (a file's or a socket's read buffers) come from the heap, not from fresh mmaps. */
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    mallopt(M_TRIM_THRESHOLD, (int)(2 * reserve));
-    mallopt(M_TOP_PAD, (int)reserve);
-    char *before = sbrk(0);
-    /* One block larger than all the heap's free memory together makes malloc extend the heap,
-       by the pad too; it is freed at once, untouched. (volatile: else the compiler may drop a
-       malloc whose block nobody uses.) */
-    void *volatile probe = malloc(mallinfo2().fordblks + (size_t)page);
-    char *after = sbrk(0);
-    free(probe);
-    if (before != (char *)-1 && after != (char *)-1 && after > before) {
-      uintptr_t start = ((uintptr_t)before + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
-      uintptr_t end = (uintptr_t)after & ~((uintptr_t)page - 1);
-      if (end > start && madvise((void *)start, end - start, MADV_HUGEPAGE) == 0) advised = (double)(end - start);
-    }
-  }
-#endif
-  napi_value result;
-  napi_create_double(env, advised, &result);
-  return result;
-}
-
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"mknod", NULL, fs_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -243,7 +193,6 @@ static napi_value init(napi_env env, napi_value exports) {
       {"llistxattr", NULL, fs_llistxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"lgetxattr", NULL, fs_lgetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"startWriteback", NULL, fs_start_writeback, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"adviseHeapHugePages", NULL, fs_advise_heap_huge_pages, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

@@ -9,7 +9,6 @@ export { fsAddon, nativeFsStatus, nativeHashingStatus, type AddonStatus, type Fs
 export * from './special-files.js';
 export * from './extended-attributes.js';
 export * from './hashing.js';
-export * from './fs-native.js';
 export * from './tar-format.js';
 export * from './tar-reader.js';
 export * from './lazy-modules.js';

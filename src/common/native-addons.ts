@@ -14,7 +14,6 @@ export interface FsAddon {
   llistxattr(path: string): string[];
   lgetxattr(path: string, name: string): Buffer;
   startWriteback(fd: number, offset: number, length: number): void;
-  adviseHeapHugePages(reserveBytes: number): number;
 }
 
 /** A file writer that hashes and writes on libuv's thread pool (native/src/hashing-writer.c). */

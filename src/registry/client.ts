@@ -7,14 +7,15 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, connector, type Dispatcher } from './undici.js';
+import type { Dispatcher } from 'undici';
+import { Agent } from './undici.js';
+import { connector } from './connector.js';
 import { TsbuildError, nodeTls, registryApiHost } from '../common/index.js';
 import { AuthState, authPolicy } from './auth.js';
 import { dockerConfigCredentials, type CredentialProvider } from './credentials.js';
 import { readCapped, statusError } from './errors.js';
 import { redirectPolicy } from './redirect.js';
 import { backoff, retryPolicy, type RetryOptions } from './retry.js';
-import { sniffTls } from './tls-sniff.js';
 import { compose, discard, undiciSend, type Send } from './transport.js';
 import { userAgentPolicy } from './user-agent.js';
 import { verifyPolicy } from './verify.js';
@@ -74,9 +75,6 @@ function rangesOf(entries: readonly string[]): BlockList | undefined {
   return ranges;
 }
 
-/** How long a registry may take to answer a ClientHello before it counts as saying nothing. */
-const sniffTimeoutMs = 2000;
-
 /** One registry host as seen by the client. */
 export class Registry {
   readonly apiHost: string;
@@ -129,17 +127,11 @@ export class Registry {
       await this.checkPing(await this.pingSend(true)({ method: 'GET', url: https, context }), https);
       return https;
     }
-    // A loopback or insecure registry may speak plain HTTP. One ClientHello tells (where the
-    // port is given: without one, HTTPS and HTTP are two ports); a registry that answers it in
-    // anything but TLS is reached over HTTP, and its first request learns any auth challenge.
-    const port = https.port === '' ? undefined : Number(https.port);
-    const sniffed = port === undefined ? undefined : await sniffTls(https.hostname.replace(/^\[|\]$/g, ''), port, sniffTimeoutMs).catch(() => undefined);
-    if (sniffed === 'other') return new URL(`http://${this.apiHost}/v2/`);
-    // TLS, or no answer: one quick HTTPS attempt without retries, then plain HTTP with them. A
-    // registry known to speak TLS is asked over the verified connection at once.
+    // As docker: a registry allowed plain HTTP is asked over HTTPS once, without retries, then
+    // over plain HTTP with them. The answer is kept for the client's life (`url`).
     let httpsFailure: unknown;
     try {
-      const probe = sniffed === 'tls' ? { dispatcher: this.client.dispatcherFor(this.apiHost), verified: true } : this.client.probeDispatcherFor(this.apiHost);
+      const probe = this.client.probeDispatcherFor(this.apiHost);
       const answer = await this.pingSend(false, probe.dispatcher)({ method: 'GET', url: https, context });
       if (probe.verified) {
         await this.checkPing(answer, https);

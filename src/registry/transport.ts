@@ -9,6 +9,7 @@ import type { Dispatcher } from 'undici';
 import type { Digest } from '../common/index.js';
 import { networkError, type RegistryErrorContext } from './errors.js';
 import { redactUrl } from './redact.js';
+import { sendRequest } from './undici.js';
 
 export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -87,7 +88,7 @@ export function undiciSend(dispatcher: Dispatcher | ((url: URL) => Dispatcher)):
   return async (request) => {
     const body = request.body === undefined ? undefined : request.body instanceof Uint8Array ? request.body : await request.body();
     try {
-      const response = await pick(request.url).request({
+      const response = await sendRequest(pick(request.url), {
         origin: request.url.origin,
         path: `${request.url.pathname}${request.url.search}`,
         method: request.method,

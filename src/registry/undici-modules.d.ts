@@ -3,15 +3,11 @@ declare module 'undici/lib/dispatcher/agent.js' {
   const Agent: unknown;
   export default Agent;
 }
-declare module 'undici/lib/dispatcher/dispatcher.js' {
-  const Dispatcher: unknown;
-  export default Dispatcher;
-}
-declare module 'undici/lib/api/index.js' {
-  const api: object;
-  export default api;
-}
 declare module 'undici/lib/core/connect.js' {
   const buildConnector: unknown;
   export default buildConnector;
+}
+declare module 'undici/lib/api/api-request.js' {
+  const request: unknown;
+  export default request;
 }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connector } from '../../src/registry/undici.js';
+import { connector } from '../../src/registry/connector.js';
 import { makeCertificate, type Certificate } from '../helpers/registry.js';
 
 let scratch: string;

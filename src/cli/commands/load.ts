@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
-import { TsbuildError, adviseHeapHugePages, familiarReference, parseReference } from '../../common/index.js';
+import { TsbuildError, familiarReference, parseReference } from '../../common/index.js';
 import { loadArchive } from '../../exporter/index.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
@@ -14,8 +14,6 @@ export function registerLoad(program: Command, io: CliIo, stdin: () => Readable 
       .option('-i, --input <file>', 'read from FILE instead of standard input')
       .option('-q, --quiet', 'print only image references'),
   ).action(async (options: RootOption & { input?: string; quiet?: boolean }) => {
-    // Every read of a layer is a fresh buffer: huge pages spare a page fault per 4 KiB of it.
-    adviseHeapHugePages();
     const input = options.input === undefined ? stdin() : createReadStream(options.input);
     // As docker: nobody types a tar archive; waiting for one would look like a hang.
     if ((input as { isTTY?: boolean }).isTTY === true) {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { TsbuildError, adviseHeapHugePages, familiarReference, formatReference, parsePlatform, parseReference, withTag, type ImageReference } from '../../common/index.js';
+import { TsbuildError, familiarReference, formatReference, parsePlatform, parseReference, withTag, type ImageReference } from '../../common/index.js';
 import { listTags, pull } from '../../registry/index.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
@@ -15,8 +15,6 @@ export function registerPull(program: Command, io: CliIo): void {
     .option('-a, --all-tags', 'download every tagged image of the repository')
     .option('-q, --quiet', 'print only the image reference');
   addRootOption(addInsecureRegistryOption(command)).action(async (image: string, options: { platform?: string; quiet?: boolean; allTags?: boolean; root?: string; insecureRegistry: string[] }) => {
-    // Every read of a layer is a fresh buffer: huge pages spare a page fault per 4 KiB of it.
-    adviseHeapHugePages();
     const reference = parseReference(image);
     // Only an explicit --platform refuses a single-platform image of another platform, as docker does.
     const platform = options.platform === undefined ? undefined : parsePlatform(options.platform);

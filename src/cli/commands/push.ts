@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { TsbuildError, adviseHeapHugePages, formatReference, parsePlatform, parseReference, type ImageReference } from '../../common/index.js';
+import { TsbuildError, formatReference, parsePlatform, parseReference, type ImageReference } from '../../common/index.js';
 import { push } from '../../registry/index.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
@@ -16,8 +16,6 @@ export function registerPush(program: Command, io: CliIo): void {
     .option('-a, --all-tags', 'push every tag of the repository in the store')
     .option('-q, --quiet', 'print only the digest');
   addRootOption(addInsecureRegistryOption(command)).action(async (image: string, destinations: string[], options: { platform?: string; quiet?: boolean; allTags?: boolean; root?: string; insecureRegistry: string[] }) => {
-    // Every read of a layer is a fresh buffer: huge pages spare a page fault per 4 KiB of it.
-    adviseHeapHugePages();
     const source = parseReference(image);
     const given = parseReference(image, { defaultTag: false });
     if (options.allTags === true && (given.tag !== undefined || given.digest !== undefined || destinations.length > 0)) {

@@ -2,7 +2,7 @@ import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { TsbuildError, adviseHeapHugePages, hostPlatform, parsePlatform } from '../../common/index.js';
+import { TsbuildError, hostPlatform, parsePlatform } from '../../common/index.js';
 import { saveArchive, type SaveImage } from '../../exporter/index.js';
 import { findImage, temporaryName } from '../../store/index.js';
 import type { CliIo } from '../io.js';
@@ -18,8 +18,6 @@ export function registerSave(program: Command, io: CliIo): void {
       .option('--format <format>', 'docker or oci', 'docker')
       .option('--platform <os/arch[/variant]>', 'platform inside a multi-platform image, for the docker format'),
   ).action(async (images: string[], options: RootOption & { output?: string; format: string; platform?: string }) => {
-    // Every read of a layer is a fresh buffer: huge pages spare a page fault per 4 KiB of it.
-    adviseHeapHugePages();
     if (options.format !== 'docker' && options.format !== 'oci') throw new TsbuildError('INVALID_ARGUMENT', `save images: unknown format ${JSON.stringify(options.format)} (docker or oci)`);
     // As docker: a tar archive is no use on a screen, and can upset the terminal.
     if (options.output === undefined && (io.stdout as { isTTY?: boolean }).isTTY === true) {
