@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { TsbuildError, messageOf, type Digest } from '../common/index.js';
 import { temporaryName, type Store } from '../store/index.js';
 import { runtimeAddon, unmountDetach } from './native.js';
+import { userNamespaceSize } from './spec.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited';
 
@@ -150,7 +151,9 @@ export async function mountContainerRoot(directory: string, lower: string, optio
   for (const path of [lower, upper, work]) checkOverlayPath(path);
   await Promise.all([mkdir(rootfs, { mode: 0o755 }), mkdir(upper, { mode: 0o755 }), mkdir(work, { mode: 0o700 })]);
   try {
-    runtimeAddon().mount('overlay', rootfs, 'overlay', 0, `lowerdir=${lower},upperdir=${upper},workdir=${work}${options.volatile === true ? ',volatile' : ''}`);
+    // In a user namespace (rootless tsbuild) overlay keeps its attributes as user.overlay.*.
+    const userxattr = userNamespaceSize() === undefined ? '' : ',userxattr';
+    runtimeAddon().mount('overlay', rootfs, 'overlay', 0, `lowerdir=${lower},upperdir=${upper},workdir=${work}${options.volatile === true ? ',volatile' : ''}${userxattr}`);
   } catch (error) {
     throw new TsbuildError('RUNTIME', `mount container root ${rootfs}: ${messageOf(error)}`, { cause: error });
   }

@@ -214,7 +214,7 @@ async function ensureWorkingDirectory(rootfs: string, workdir: string): Promise<
 export async function runContainer(options: RunContainerOptions): Promise<RunContainerResult> {
   if (!options.autoRemove) throw new TsbuildError('INVALID_ARGUMENT', 'run: only --rm containers can be run for now (ps, start and rm come later)');
   if ((process.getuid?.() ?? 0) !== 0) {
-    throw new TsbuildError('RUNTIME', "run: tsbuild run needs root for now: the container's writable root is an overlay mount, which an unprivileged user can only make in a user namespace");
+    throw new TsbuildError('RUNTIME', "run: an unprivileged user's containers run inside tsbuild's own user namespace (the CLI enters it): the container's writable root is an overlay mount");
   }
   const workdirOption = options.workdir;
   if (workdirOption !== undefined && !workdirOption.startsWith('/')) {

@@ -4,6 +4,7 @@ import { TsbuildError, familiarReference, isTsbuildError, messageOf, type ImageR
 import { pull } from '../../registry/index.js';
 import { lookupEnv, parseEnvFile, runContainer, runFailureStatus, type NetworkMode, type RunningContainer } from '../../runtime/index.js';
 import { ExitError, type CliIo } from '../io.js';
+import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
 import { addInsecureRegistryOption, collect, registryClient } from './registry-options.js';
 import { TransferProgress } from './transfer-progress.js';
@@ -71,6 +72,8 @@ export function registerRun(program: Command, io: CliIo): void {
     .option('--init', 'run the command under an init that forwards signals and reaps orphans')
     .option('--runtime <name>', 'OCI runtime: shim (default), crun, runc or a path');
   addRootOption(addInsecureRegistryOption(command)).action(async (image: string, args: string[], flags: RunFlags) => {
+    const inner = await runInUserNamespace(flags.root);
+    if (inner !== undefined) throw new ExitError(inner);
     const stdin = flags.interactive === true ? process.stdin : undefined;
     const tty = flags.tty === true;
     const rawTerminal = tty && stdin !== undefined && process.stdin.isTTY;
