@@ -142,7 +142,8 @@ async function readTextIfAny(path: string): Promise<string | undefined> {
  * path relative to the matched source, type, permission bits, owner (0:0 for a context, as docker
  * sends it), symlink target and content; never its times. Files .dockerignore excludes do not
  * exist; a missing source without wildcards fails with NOT_FOUND; nothing outside the context
- * is read. Works on any SourceRoot (`rootfsSource(dir)` for a stage), with owners as they are.
+ * is read. An http(s) source (ADD) reads nothing here and keys by its text only: what the URL
+ * serves is for the caller to key (its --checksum, or the download). Works on any SourceRoot (`rootfsSource(dir)` for a stage), with owners as they are.
  */
 export async function sourceDigest(context: SourceRoot & { readonly hashes?: ContentHasher }, sources: readonly string[], options: SourceDigestOptions = {}): Promise<SourceDigest> {
   const api = await hashApi();
@@ -153,6 +154,11 @@ export async function sourceDigest(context: SourceRoot & { readonly hashes?: Con
   const trees: Array<{ readonly label: string; readonly entries: readonly TreeEntry[] }> = [];
 
   for (const source of sources) {
+    if (source.startsWith('http://') || source.startsWith('https://')) {
+      // An ADD URL reads nothing from the context: its text is its whole part of this key.
+      trees.push({ label: `url ${source}`, entries: [] });
+      continue;
+    }
     if (options.parents === true) {
       const { start, include, required } = splitParents(source);
       // A --parents path without wildcards must exist, as BuildKit's RequiredPaths.

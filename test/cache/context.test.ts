@@ -191,6 +191,13 @@ describe('sourceDigest', () => {
     expect(none.digest).not.toBe((await sourceDigest(context, ['*.txt'])).digest);
   });
 
+  it('keys an ADD URL source by its text, reading nothing', async () => {
+    const context = await openContext(root);
+    const one = await sourceDigest(context, ['https://example.com/a.tar']);
+    expect(one.matched).toEqual([]);
+    expect(one.digest).not.toBe((await sourceDigest(context, ['https://example.com/b.tar'])).digest);
+  });
+
   it('expands wildcards per path with Go patterns, in walk order', async () => {
     await tree(root, { 'b.txt': 'b', 'a.txt': 'a', 'c.md': 'c', 'dir/x.txt': 'x', 'dir/deeper/y.txt': 'y', 'd1/f': '1', 'd2/f': '2', 'e[1]': 'e' });
     const context = await openContext(root);
