@@ -246,7 +246,7 @@ class Copier {
     for (const pivot of await matchSource(this.from, start, true)) {
       if (!pivot.stats.isDirectory()) continue;
       const entries = await walkSource(this.from, pivot, { exclude, include: new PatternMatcher([include]) });
-      if (entries.length <= 1) continue;
+      // As BuildKit, DEST is made even when the pattern takes nothing.
       const target = await this.prepareTarget(destination, basename(pivot.path), true);
       await this.copyEntries(entries, target, false);
     }
