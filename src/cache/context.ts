@@ -291,6 +291,8 @@ export class ContentHasher {
   private readonly indexPath: string | undefined;
   private entries: Map<string, IndexEntry> | undefined;
   private loading: Promise<Map<string, IndexEntry>> | undefined;
+  /** Hashes made by this process, by host path and stat key: digests running at once share them. */
+  private readonly session = new Map<string, Promise<string>>();
   private dirty = false;
   private readonly limit = pLimit(parallelReads);
   /** Files read and hashed, and files whose hash the index gave: to see the index work. */
@@ -321,18 +323,25 @@ export class ContentHasher {
         result.set(entry.hostPath, known.hash);
         continue;
       }
-      result.set(entry.hostPath, '');
-      work.push(
-        this.limit(async () => {
+      // A file another digest of this context is hashing, or hashed, as it is now: once is enough.
+      const sessionKey = `${entry.hostPath}\0${statKey(entry.stats)}`;
+      let hashing = this.session.get(sessionKey);
+      if (hashing === undefined) {
+        hashing = this.limit(async () => {
           const hashed = await hashFile(api, entry.hostPath);
           this.counts.hashed += 1;
-          result.set(entry.hostPath, hashed.hash);
           if (key !== undefined && hashed.stable !== undefined) {
             index.set(key, hashed.stable);
             this.dirty = true;
           }
-        }),
-      );
+          return hashed.hash;
+        });
+        this.session.set(sessionKey, hashing);
+        // A failed read is not remembered.
+        hashing.catch(() => this.session.delete(sessionKey));
+      }
+      result.set(entry.hostPath, '');
+      work.push(hashing.then((hash) => void result.set(entry.hostPath, hash)));
     }
     await Promise.all(work);
     return result;

@@ -329,7 +329,7 @@ class Copier {
     const copied = this.limit(async () => {
       // EXCL: the name was just cleared, so a symlink planted there is never written through.
       await copyFile(entry.hostPath, destination, constants.COPYFILE_EXCL);
-      await this.applyMetadata(destination, stats, entry.hostPath);
+      await this.applyMetadata(destination, stats, entry.hostPath, true);
       return destination;
     });
     if (stats.nlink > 1n) this.links.set(key, copied);
@@ -337,20 +337,23 @@ class Copier {
   }
 
   /** fsutil's copyFileInfo: owner (--chown, else the source's; root's for a context), mode (--chmod, else the source's), times, xattrs. */
-  private async applyMetadata(destination: string, stats: BigIntStats, sourcePath: string | undefined): Promise<void> {
+  private async applyMetadata(destination: string, stats: BigIntStats, sourcePath: string | undefined, modeCopied = false): Promise<void> {
     const symlinkEntry = stats.isSymbolicLink();
     const uid = this.from.ownersAreRoot ? 0 : Number(stats.uid);
     const gid = this.from.ownersAreRoot ? 0 : Number(stats.gid);
-    await this.applyOwnerAndMode(destination, uid, gid, Number(stats.mode) & 0o7777, symlinkEntry);
+    const mode = Number(stats.mode) & 0o7777;
+    // copyFile gave the file its source's mode already; only set-id bits, which chown clears, need it again.
+    const skipMode = modeCopied && this.request.chmod === undefined && (mode & 0o6000) === 0;
+    await this.applyOwnerAndMode(destination, uid, gid, mode, symlinkEntry || skipMode);
     if (sourcePath !== undefined) this.copyXattrs(sourcePath, destination);
     await lutimes(destination, seconds(stats.atimeNs), seconds(stats.mtimeNs));
   }
 
-  private async applyOwnerAndMode(destination: string, uid: number, gid: number, mode: number, isSymlink: boolean): Promise<void> {
+  private async applyOwnerAndMode(destination: string, uid: number, gid: number, mode: number, keepMode: boolean): Promise<void> {
     const owner = this.request.chown ?? { uid, gid };
     if (this.privileged || owner.uid !== process.getuid?.() || owner.gid !== process.getgid?.()) await lchown(destination, owner.uid, owner.gid);
     // After chown, which clears set-id bits.
-    if (!isSymlink) await chmod(destination, this.request.chmod ?? mode);
+    if (!keepMode) await chmod(destination, this.request.chmod ?? mode);
   }
 
   private copyXattrs(sourcePath: string, destination: string): void {

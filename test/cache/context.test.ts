@@ -315,6 +315,20 @@ describe('the hash index', () => {
     expect(again.hashes.counts.reused).toBe(0);
   });
 
+  it('hashes a file once for digests of one context running at the same time', async () => {
+    await tree(root, { 'a/x': 'x', 'a/y': 'y', 'b/z': 'z' });
+    const context = await openContext(root);
+    const [first, second] = await Promise.all([sourceDigest(context, ['a', 'b']), sourceDigest(context, ['a'])]);
+    expect(context.hashes.counts.hashed).toBe(3);
+    expect(first.digest).not.toBe(second.digest);
+    expect((await sourceDigest(context, ['a'])).digest).toBe(second.digest);
+    expect(context.hashes.counts.hashed).toBe(3);
+    // A change seen by a later digest is hashed again.
+    await writeFile(join(root, 'a/x'), 'changed');
+    expect((await sourceDigest(context, ['a'])).digest).not.toBe(second.digest);
+    expect(context.hashes.counts.hashed).toBe(4);
+  });
+
   it('ignores a torn or foreign index', async () => {
     const indexDir = join(dir.path, 'index');
     await tree(root, { 'a.txt': 'a' });

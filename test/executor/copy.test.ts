@@ -104,6 +104,10 @@ describe('copyInto from the context', () => {
     await symlink('lib/util.c', join(contextDir, 'app/link'));
     await symlink(join(outside, 'secret'), join(contextDir, 'app/abs-link'));
     await chmod(join(contextDir, 'app/lib'), 0o750);
+    await writeFile(join(contextDir, 'app/odd'), 'odd');
+    await chmod(join(contextDir, 'app/odd'), 0o741);
+    await writeFile(join(contextDir, 'app/setid'), 'suid');
+    await chmod(join(contextDir, 'app/setid'), 0o6755);
     const old = new Date(Date.UTC(2001, 2, 3, 4, 5, 6));
     await utimes(join(contextDir, 'app/main.c'), old, old);
     await utimes(join(contextDir, 'app/lib'), old, old);
@@ -115,6 +119,8 @@ describe('copyInto from the context', () => {
       'lib/util.c': '644 util',
       link: '-> lib/util.c',
       'main.c': '644 int main;',
+      odd: '741 odd',
+      setid: '6755 suid',
     });
     expect((await stat(join(rootfs, 'opt/app/main.c'))).mtime.getTime()).toBe(old.getTime());
     expect((await stat(join(rootfs, 'opt/app/lib'))).mtime.getTime()).toBe(old.getTime());
