@@ -142,7 +142,8 @@ async function readTextIfAny(path: string): Promise<string | undefined> {
  * path relative to the matched source, type, permission bits, owner (0:0 for a context, as docker
  * sends it), symlink target and content; never its times. Files .dockerignore excludes do not
  * exist; a missing source without wildcards fails with NOT_FOUND; nothing outside the context
- * is read. Works on any SourceRoot (`rootfsSource(dir)` for a stage), with owners as they are.
+ * is read. An http(s) source (ADD) reads nothing here and keys by its text only: what the URL
+ * serves is for the caller to key (its --checksum, or the download). Works on any SourceRoot (`rootfsSource(dir)` for a stage), with owners as they are.
  */
 export async function sourceDigest(context: SourceRoot & { readonly hashes?: ContentHasher }, sources: readonly string[], options: SourceDigestOptions = {}): Promise<SourceDigest> {
   const api = await hashApi();
@@ -153,6 +154,11 @@ export async function sourceDigest(context: SourceRoot & { readonly hashes?: Con
   const trees: Array<{ readonly label: string; readonly entries: readonly TreeEntry[] }> = [];
 
   for (const source of sources) {
+    if (source.startsWith('http://') || source.startsWith('https://')) {
+      // An ADD URL reads nothing from the context: its text is its whole part of this key.
+      trees.push({ label: `url ${source}`, entries: [] });
+      continue;
+    }
     if (options.parents === true) {
       const { start, include, required } = splitParents(source);
       // A --parents path without wildcards must exist, as BuildKit's RequiredPaths.
@@ -285,6 +291,8 @@ export class ContentHasher {
   private readonly indexPath: string | undefined;
   private entries: Map<string, IndexEntry> | undefined;
   private loading: Promise<Map<string, IndexEntry>> | undefined;
+  /** Hashes made by this process, by host path and stat key: digests running at once share them. */
+  private readonly session = new Map<string, Promise<string>>();
   private dirty = false;
   private readonly limit = pLimit(parallelReads);
   /** Files read and hashed, and files whose hash the index gave: to see the index work. */
@@ -315,18 +323,25 @@ export class ContentHasher {
         result.set(entry.hostPath, known.hash);
         continue;
       }
-      result.set(entry.hostPath, '');
-      work.push(
-        this.limit(async () => {
+      // A file another digest of this context is hashing, or hashed, as it is now: once is enough.
+      const sessionKey = `${entry.hostPath}\0${statKey(entry.stats)}`;
+      let hashing = this.session.get(sessionKey);
+      if (hashing === undefined) {
+        hashing = this.limit(async () => {
           const hashed = await hashFile(api, entry.hostPath);
           this.counts.hashed += 1;
-          result.set(entry.hostPath, hashed.hash);
           if (key !== undefined && hashed.stable !== undefined) {
             index.set(key, hashed.stable);
             this.dirty = true;
           }
-        }),
-      );
+          return hashed.hash;
+        });
+        this.session.set(sessionKey, hashing);
+        // A failed read is not remembered.
+        hashing.catch(() => this.session.delete(sessionKey));
+      }
+      result.set(entry.hostPath, '');
+      work.push(hashing.then((hash) => void result.set(entry.hostPath, hash)));
     }
     await Promise.all(work);
     return result;

@@ -109,6 +109,7 @@ export async function copyInto(source: CopySource, rootfs: string, request: Copy
       }
       if (request.parents) {
         await copier.copyParents(item, dest, exclude);
+        await copier.finish();
         continue;
       }
       const matches = matched.find((entry) => entry.source === item)?.matches ?? [];
@@ -118,6 +119,8 @@ export async function copyInto(source: CopySource, rootfs: string, request: Copy
           continue;
         }
         await copier.copyMatch(match, dest, exclude);
+        // Each source is one copy, as BuildKit makes it: a later one sets a shared directory's metadata last.
+        await copier.finish();
       }
     }
     for (const content of request.contents) await copier.copyContent(content.path, content.data, dest);
@@ -243,7 +246,7 @@ class Copier {
     for (const pivot of await matchSource(this.from, start, true)) {
       if (!pivot.stats.isDirectory()) continue;
       const entries = await walkSource(this.from, pivot, { exclude, include: new PatternMatcher([include]) });
-      if (entries.length <= 1) continue;
+      // As BuildKit, DEST is made even when the pattern takes nothing.
       const target = await this.prepareTarget(destination, basename(pivot.path), true);
       await this.copyEntries(entries, target, false);
     }
@@ -326,7 +329,7 @@ class Copier {
     const copied = this.limit(async () => {
       // EXCL: the name was just cleared, so a symlink planted there is never written through.
       await copyFile(entry.hostPath, destination, constants.COPYFILE_EXCL);
-      await this.applyMetadata(destination, stats, entry.hostPath);
+      await this.applyMetadata(destination, stats, entry.hostPath, true);
       return destination;
     });
     if (stats.nlink > 1n) this.links.set(key, copied);
@@ -334,20 +337,23 @@ class Copier {
   }
 
   /** fsutil's copyFileInfo: owner (--chown, else the source's; root's for a context), mode (--chmod, else the source's), times, xattrs. */
-  private async applyMetadata(destination: string, stats: BigIntStats, sourcePath: string | undefined): Promise<void> {
+  private async applyMetadata(destination: string, stats: BigIntStats, sourcePath: string | undefined, modeCopied = false): Promise<void> {
     const symlinkEntry = stats.isSymbolicLink();
     const uid = this.from.ownersAreRoot ? 0 : Number(stats.uid);
     const gid = this.from.ownersAreRoot ? 0 : Number(stats.gid);
-    await this.applyOwnerAndMode(destination, uid, gid, Number(stats.mode) & 0o7777, symlinkEntry);
+    const mode = Number(stats.mode) & 0o7777;
+    // copyFile gave the file its source's mode already; only set-id bits, which chown clears, need it again.
+    const skipMode = modeCopied && this.request.chmod === undefined && (mode & 0o6000) === 0;
+    await this.applyOwnerAndMode(destination, uid, gid, mode, symlinkEntry || skipMode);
     if (sourcePath !== undefined) this.copyXattrs(sourcePath, destination);
     await lutimes(destination, seconds(stats.atimeNs), seconds(stats.mtimeNs));
   }
 
-  private async applyOwnerAndMode(destination: string, uid: number, gid: number, mode: number, isSymlink: boolean): Promise<void> {
+  private async applyOwnerAndMode(destination: string, uid: number, gid: number, mode: number, keepMode: boolean): Promise<void> {
     const owner = this.request.chown ?? { uid, gid };
     if (this.privileged || owner.uid !== process.getuid?.() || owner.gid !== process.getgid?.()) await lchown(destination, owner.uid, owner.gid);
     // After chown, which clears set-id bits.
-    if (!isSymlink) await chmod(destination, this.request.chmod ?? mode);
+    if (!keepMode) await chmod(destination, this.request.chmod ?? mode);
   }
 
   private copyXattrs(sourcePath: string, destination: string): void {
@@ -401,14 +407,13 @@ class Copier {
       // BuildKit keeps the default name for a URL it cannot parse.
     }
     const expected = this.request.checksum;
-    if (expected !== undefined && !/^sha256:[0-9a-f]{64}$/.test(expected)) {
-      throw new TsbuildError('INVALID_ARGUMENT', `ADD ${url}: invalid checksum ${JSON.stringify(expected)}: only sha256:HEX is supported`);
-    }
+    const algorithm = expected === undefined ? 'sha256' : checksumAlgorithm(expected);
+    if (algorithm === undefined) throw new TsbuildError('INVALID_ARGUMENT', `ADD ${url}: invalid checksum digest format ${JSON.stringify(expected)}`);
     // Outside ROOTFS: a download must not leave even a directory's mtime behind in the layer.
     const scratch = await mkdtemp(join(tmpdir(), 'tsbuild-add-'));
     try {
       const downloaded = join(scratch, 'download');
-      const { lastModified, digest } = await download(url, downloaded, maxRedirections);
+      const { lastModified, digest } = await download(url, downloaded, maxRedirections, algorithm);
       if (expected !== undefined && expected !== digest) {
         throw new TsbuildError('DIGEST_MISMATCH', `ADD ${url}: checksum mismatch: expected ${expected}, got ${digest}`);
       }
@@ -432,10 +437,11 @@ class Copier {
     await Promise.allSettled(this.work);
   }
 
-  /** Waits for the file copies, then sets directories' modes and times, deepest first. */
+  /** Waits for the file copies, then sets directories' modes and times, deepest first; hard links start over. */
   async finish(): Promise<void> {
-    await Promise.all(this.work);
-    for (const directory of [...this.directories].reverse()) {
+    await Promise.all(this.work.splice(0));
+    this.links.clear();
+    for (const directory of this.directories.splice(0).reverse()) {
       if (directory.full) {
         await this.applyMetadata(directory.target, directory.stats, directory.sourcePath);
       } else {
@@ -503,8 +509,17 @@ async function isArchive(path: string): Promise<boolean> {
   }
 }
 
-/** Downloads URL to PATH, following at most MAXREDIRECTIONS redirects; returns its sha256 and Last-Modified. */
-async function download(url: string, path: string, maxRedirections: number): Promise<{ lastModified: Date | undefined; digest: string }> {
+/** The algorithm of a --checksum digest, as go-digest parses them; undefined when malformed. */
+function checksumAlgorithm(checksum: string): 'sha256' | 'sha384' | 'sha512' | undefined {
+  const match = /^(sha256|sha384|sha512):([0-9a-f]+)$/.exec(checksum);
+  if (match === null) return undefined;
+  const algorithm = match[1] as 'sha256' | 'sha384' | 'sha512';
+  const hexLength = { sha256: 64, sha384: 96, sha512: 128 }[algorithm];
+  return (match[2] as string).length === hexLength ? algorithm : undefined;
+}
+
+/** Downloads URL to PATH, following at most MAXREDIRECTIONS redirects; returns its digest (ALGORITHM) and Last-Modified. */
+async function download(url: string, path: string, maxRedirections: number, algorithm: string): Promise<{ lastModified: Date | undefined; digest: string }> {
   // undici's index is loaded only when an ADD names a URL.
   const { Agent, interceptors, request } = await import('undici');
   const dispatcher = new Agent().compose(interceptors.redirect({ maxRedirections }));
@@ -517,7 +532,7 @@ async function download(url: string, path: string, maxRedirections: number): Pro
       const code = response.statusCode === 404 || response.statusCode === 410 ? 'NOT_FOUND' : 'REGISTRY';
       throw new TsbuildError(code, `ADD ${url}: invalid response status ${response.statusCode}`, { temporary: response.statusCode >= 500 || response.statusCode === 429 });
     }
-    const hash = createHash('sha256');
+    const hash = createHash(algorithm);
     const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
     try {
       for await (const chunk of response.body) {
@@ -530,7 +545,7 @@ async function download(url: string, path: string, maxRedirections: number): Pro
     }
     const header = response.headers['last-modified'];
     const parsed = typeof header === 'string' ? new Date(header) : undefined;
-    return { lastModified: parsed !== undefined && !Number.isNaN(parsed.getTime()) ? parsed : undefined, digest: `sha256:${hash.digest('hex')}` };
+    return { lastModified: parsed !== undefined && !Number.isNaN(parsed.getTime()) ? parsed : undefined, digest: `${algorithm}:${hash.digest('hex')}` };
   } catch (error) {
     if (error instanceof TsbuildError) throw error;
     throw new TsbuildError('REGISTRY', `ADD ${url}: ${messageOf(error)}`, { cause: error, temporary: true });

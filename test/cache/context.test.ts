@@ -191,6 +191,13 @@ describe('sourceDigest', () => {
     expect(none.digest).not.toBe((await sourceDigest(context, ['*.txt'])).digest);
   });
 
+  it('keys an ADD URL source by its text, reading nothing', async () => {
+    const context = await openContext(root);
+    const one = await sourceDigest(context, ['https://example.com/a.tar']);
+    expect(one.matched).toEqual([]);
+    expect(one.digest).not.toBe((await sourceDigest(context, ['https://example.com/b.tar'])).digest);
+  });
+
   it('expands wildcards per path with Go patterns, in walk order', async () => {
     await tree(root, { 'b.txt': 'b', 'a.txt': 'a', 'c.md': 'c', 'dir/x.txt': 'x', 'dir/deeper/y.txt': 'y', 'd1/f': '1', 'd2/f': '2', 'e[1]': 'e' });
     const context = await openContext(root);
@@ -306,6 +313,20 @@ describe('the hash index', () => {
     const again = await openContext(root, { indexDir });
     expect(await digestOf(again, ['a.txt'])).toBe(digest);
     expect(again.hashes.counts.reused).toBe(0);
+  });
+
+  it('hashes a file once for digests of one context running at the same time', async () => {
+    await tree(root, { 'a/x': 'x', 'a/y': 'y', 'b/z': 'z' });
+    const context = await openContext(root);
+    const [first, second] = await Promise.all([sourceDigest(context, ['a', 'b']), sourceDigest(context, ['a'])]);
+    expect(context.hashes.counts.hashed).toBe(3);
+    expect(first.digest).not.toBe(second.digest);
+    expect((await sourceDigest(context, ['a'])).digest).toBe(second.digest);
+    expect(context.hashes.counts.hashed).toBe(3);
+    // A change seen by a later digest is hashed again.
+    await writeFile(join(root, 'a/x'), 'changed');
+    expect((await sourceDigest(context, ['a'])).digest).not.toBe(second.digest);
+    expect(context.hashes.counts.hashed).toBe(4);
   });
 
   it('ignores a torn or foreign index', async () => {

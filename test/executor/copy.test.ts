@@ -104,6 +104,10 @@ describe('copyInto from the context', () => {
     await symlink('lib/util.c', join(contextDir, 'app/link'));
     await symlink(join(outside, 'secret'), join(contextDir, 'app/abs-link'));
     await chmod(join(contextDir, 'app/lib'), 0o750);
+    await writeFile(join(contextDir, 'app/odd'), 'odd');
+    await chmod(join(contextDir, 'app/odd'), 0o741);
+    await writeFile(join(contextDir, 'app/setid'), 'suid');
+    await chmod(join(contextDir, 'app/setid'), 0o6755);
     const old = new Date(Date.UTC(2001, 2, 3, 4, 5, 6));
     await utimes(join(contextDir, 'app/main.c'), old, old);
     await utimes(join(contextDir, 'app/lib'), old, old);
@@ -115,6 +119,8 @@ describe('copyInto from the context', () => {
       'lib/util.c': '644 util',
       link: '-> lib/util.c',
       'main.c': '644 int main;',
+      odd: '741 odd',
+      setid: '6755 suid',
     });
     expect((await stat(join(rootfs, 'opt/app/main.c'))).mtime.getTime()).toBe(old.getTime());
     expect((await stat(join(rootfs, 'opt/app/lib'))).mtime.getTime()).toBe(old.getTime());
@@ -430,6 +436,39 @@ describe('ADD of git repositories', () => {
   it('says clearly that they are not supported', async () => {
     for (const source of ['https://github.com/moby/buildkit.git', 'git@github.com:moby/buildkit.git', 'git://example.com/repo', 'https://example.com/r.git#main']) {
       expect([source, await codeOf(fromContext({ sources: [source], dest: '/g/', add: true }))]).toEqual([source, 'INVALID_ARGUMENT']);
+    }
+  });
+});
+
+describe('copyInto with several sources', () => {
+  it('lets the later source set a shared directory, as one copy after another', async () => {
+    await tree(contextDir, { 'one/shared/a': 'a', 'two/shared/b': 'b' });
+    await chmod(join(contextDir, 'one/shared'), 0o700);
+    await chmod(join(contextDir, 'two/shared'), 0o755);
+    const early = new Date(Date.UTC(2001, 0, 1));
+    const late = new Date(Date.UTC(2011, 0, 1));
+    await utimes(join(contextDir, 'one/shared'), early, early);
+    await utimes(join(contextDir, 'two/shared'), late, late);
+    await fromContext({ sources: ['one', 'two'], dest: '/merged/' });
+    const info = await stat(join(rootfs, 'merged/shared'));
+    expect(info.mode & 0o7777).toBe(0o755);
+    expect(info.mtime.getTime()).toBe(late.getTime());
+    expect(await readdir(join(rootfs, 'merged/shared'))).toEqual(['a', 'b']);
+  });
+
+  it('accepts sha384 and sha512 checksums and refuses malformed ones', async () => {
+    const server = createServer((_req, res) => res.end('payload'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/p`;
+      for (const algorithm of ['sha384', 'sha512']) {
+        await fromContext({ sources: [url], dest: `/${algorithm}/`, add: true, checksum: `${algorithm}:${createHash(algorithm).update('payload').digest('hex')}` });
+        expect(await readFile(join(rootfs, algorithm, 'p'), 'utf8')).toBe('payload');
+      }
+      expect(await codeOf(fromContext({ sources: [url], dest: '/bad/', add: true, checksum: 'sha256:abc' }))).toBe('INVALID_ARGUMENT');
+      expect(await codeOf(fromContext({ sources: [url], dest: '/bad/', add: true, checksum: 'md5:00' }))).toBe('INVALID_ARGUMENT');
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 });
