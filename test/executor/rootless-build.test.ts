@@ -5,7 +5,7 @@
  * user to show the re-execution itself: a build whose files belong to ids other than the user's,
  * then `tsbuild run` of the result.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,5 +85,33 @@ describe.runIf(isRoot && toolExists('newuidmap') && toolExists('unshare'))('root
     // Without a subordinate range an image with such ids cannot be unpacked: that is doctor's to say.
     const doctor = run([process.execPath, bin, 'doctor']);
     expect(doctor.stdout).toContain('/etc/subuid range');
+  }, 300_000);
+
+  it('names tsbuild doctor when an image holds ids a user without a subordinate range cannot map', () => {
+    const name = 'tsbuild-norange';
+    execFileSync('flock', ['/tmp/tsbuild-rootless-user.lock', 'sh', '-c', `id -u ${name} >/dev/null 2>&1 || useradd --shell /bin/sh ${name}; usermod --del-subuids 0-4294967294 --del-subgids 0-4294967294 ${name} 2>/dev/null || true`]);
+    const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('id', ['-g', name], { encoding: 'utf8' }).trim());
+    const user = { uid, gid, runtimeDir: `/run/user/${uid}` };
+    mkdirSync(user.runtimeDir, { recursive: true, mode: 0o700 });
+    chownTree(user.runtimeDir, user);
+    const work = join(dir, 'norange');
+    mkdirSync(join(work, 'base'), { recursive: true });
+    mkdirSync(join(work, 'child'), { recursive: true });
+    const root = join(work, 'root');
+    // As root: a base image with a file owned by 1000, in a store then handed to the user.
+    writeFileSync(join(work, 'base', 'Dockerfile'), 'FROM busybox\nRUN touch /owned && chown 1000:1000 /owned\n');
+    writeFileSync(join(work, 'child', 'Dockerfile'), 'FROM owned-base\nRUN true\n');
+    const asRoot = (args: readonly string[]): ReturnType<typeof spawnSync> => spawnSync(process.execPath, args, { encoding: 'utf8', cwd: repoRoot, env: { ...process.env, TSBUILD_ROOT: root }, timeout: 120_000 });
+    expect(asRoot(['--import', 'tsx', join(repoRoot, 'scripts', 'make-busybox-image.ts')]).status).toBe(0);
+    expect(asRoot([bin, 'build', '-q', '-t', 'owned-base', join(work, 'base')]).status).toBe(0);
+    // Only the blobs and names go to the user: unpacked layers are the machine's own.
+    rmSync(join(root, 'layers'), { recursive: true, force: true });
+    chownTree(work, user);
+    const as = asRootless(user);
+    const result = spawnSync(as[0] ?? '', [...as.slice(1), `TSBUILD_ROOT=${root}`, process.execPath, bin, 'build', '--progress', 'plain', '-t', 'child', join(work, 'child')], { encoding: 'utf8', cwd: repoRoot, timeout: 120_000 });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('owned by 1000:1000');
+    expect(result.stderr).toContain('tsbuild doctor');
   }, 300_000);
 });
