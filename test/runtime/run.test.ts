@@ -159,6 +159,7 @@ describe.runIf(isRoot)('tsbuild run --rm', () => {
     expect(run('-u', '1234:4321', 'busybox', 'id').stdout).toBe('uid=1234 gid=4321\n');
     expect(run('-u', 'app:staff', 'cmdonly', 'id').stdout).toBe('uid=1000(app) gid=50(staff)\n');
     expect(run('-u', 'root', 'cmdonly', 'id').stdout).toBe('uid=0(root) gid=0(root)\n');
+    expect(run('-e', '=x', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('invalid environment variable: =x') });
     const unknown = run('-u', 'nosuch', 'busybox', 'id');
     expect(unknown.status).toBe(125);
     expect(unknown.stderr).toContain('unable to find user nosuch: no matching entries in passwd file');
@@ -213,7 +214,10 @@ describe.runIf(isRoot)('tsbuild run --rm', () => {
     // A command that is PID 1 ignores SIGTERM unless it handles it; under --init sleep is not PID 1.
     expect(await stopped(['--init', 'busybox', 'sh', '-c', 'echo ready; exec sleep 100'], 'SIGTERM')).toBe(143);
     expect(await stopped(['busybox', 'sh', '-c', 'trap "exit 7" TERM; echo ready; while :; do sleep 0.1; done'], 'SIGTERM')).toBe(7);
-    expect(await stopped(['busybox', 'sh', '-c', 'trap "exit 8" INT; echo ready; while :; do sleep 0.1; done'], 'SIGINT')).toBe(8);
+    for (const [signal, status] of [['SIGINT', 8], ['SIGHUP', 9], ['SIGQUIT', 10], ['SIGUSR1', 11], ['SIGUSR2', 12]] as const) {
+      const name = signal.slice(3);
+      expect(await stopped(['busybox', 'sh', '-c', `trap "exit ${status}" ${name}; echo ready; while :; do sleep 0.1; done`], signal)).toBe(status);
+    }
   }, 60_000);
 
   it('gives --network none loopback only', () => {

@@ -46,7 +46,10 @@ async function environment(flags: RunFlags): Promise<string[]> {
     }
     result.push(...parseEnvFile(text, process.env, file));
   }
-  for (const entry of flags.env) result.push(entry.includes('=') ? entry : lookupEnv(entry, process.env));
+  for (const entry of flags.env) {
+    if (entry === '' || entry.startsWith('=')) throw new TsbuildError('INVALID_ARGUMENT', `run: invalid environment variable: ${entry}`);
+    result.push(entry.includes('=') ? entry : lookupEnv(entry, process.env));
+  }
   return result;
 }
 
