@@ -15,7 +15,7 @@ import { openStore, resolveImage, type Store } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
 import { runCliCaptured } from '../helpers/run-cli.js';
 import { freePort, haveRegistry, startRegistry } from '../helpers/registry.js';
-import { buildBinaries, isRoot, scratchDir, toolExists } from './helpers.js';
+import { asRootless, buildBinaries, chownTree, ensureRootlessUser, isRoot, scratchDir, toolExists } from './helpers.js';
 
 const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
 
@@ -288,6 +288,37 @@ describe.runIf(isRoot && toolExists('runc'))('tsbuild run --rm --runtime runc', 
     });
     expect(terminal.status).toBe(9);
     expect(terminal.stdout).toMatch(/20 90\r+\n/);
+  });
+});
+
+describe.runIf(isRoot && toolExists('newuidmap'))('tsbuild run --rm as an unprivileged user', () => {
+  let user: ReturnType<typeof ensureRootlessUser>;
+  let userRoot: string;
+
+  beforeAll(async () => {
+    user = ensureRootlessUser();
+    userRoot = join(dir, 'rootless');
+    await busyboxImage(await openStore({ root: userRoot }));
+    chownTree(userRoot, user);
+  }, 60_000);
+
+  const runAs = (...args: string[]): Run => {
+    const result = spawnSync(asRootless(user)[0] ?? 'setpriv', [...asRootless(user).slice(1), `TSBUILD_ROOT=${userRoot}`, process.execPath, bin, 'run', '--rm', ...args], { encoding: 'utf8', timeout: 60_000 });
+    return { status: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
+  };
+
+  it('runs the container in a user namespace, its overlay mounted by the runtime inside it', async () => {
+    expect(runAs('busybox', 'sh', '-c', 'id; echo written > /etc/new; cat /etc/new')).toMatchObject({ status: 0, stdout: 'uid=0(root) gid=0(root)\nwritten\n' });
+    // Files made by another user of the container, in a directory of theirs, are removed too.
+    expect(runAs('-u', 'nobody', '-w', '/srv/work', 'busybox', 'sh', '-c', 'id; pwd; mkdir /tmp/theirs; touch /tmp/theirs/file; exit 3')).toMatchObject({
+      status: 3,
+      stdout: 'uid=65534(nobody) gid=65534(nogroup)\n/srv/work\n',
+    });
+    expect(runAs('busybox', 'nosuch').status).toBe(127);
+    expect(runAs('--runtime', 'crun', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('default runtime only') });
+    expect(await readdir(join(userRoot, 'containers'))).toEqual([]);
+    // The image's layers were not written.
+    expect(runAs('busybox', 'cat', '/etc/new').status).toBe(1);
   });
 });
 
