@@ -269,6 +269,7 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
   await mkdir(directory, { recursive: true, mode: 0o700 });
   let consoleSocket: ConsoleSocket | undefined;
   let terminal: TerminalCopy | undefined;
+  let ran = false;
   try {
     const base: ContainerRecord = {
       id,
@@ -361,10 +362,14 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
       const copied = terminal;
       await Promise.race([copied.done, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     }
+    ran = true;
     return { id, status: result.status };
   } finally {
     terminal?.close();
     consoleSocket?.close();
-    await removeContainerDirectory(directory);
+    // A failure to clean up is reported, unless the run failed already: that one says more.
+    await removeContainerDirectory(directory).catch((error: unknown) => {
+      if (ran) throw error;
+    });
   }
 }

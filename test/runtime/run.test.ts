@@ -6,6 +6,7 @@
  */
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -220,13 +221,15 @@ describe.runIf(isRoot)('tsbuild run --rm', () => {
     }
   }, 60_000);
 
-  it('gives --network none loopback only', () => {
+  it('gives --network none loopback only, and --network host the host\'s name', () => {
     const devices = run('--network', 'none', 'busybox', 'cat', '/proc/net/dev')
       .stdout.split('\n')
       .slice(2)
       .filter((line) => line.trim() !== '')
       .map((line) => line.split(':')[0]?.trim());
     expect(devices).toEqual(['lo']);
+    // The host's network is the host's name too, as docker gives it.
+    expect(run('--network', 'host', 'busybox', 'hostname').stdout).toBe(`${hostname()}\n`);
     expect(run('--network', 'bogus', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('network bogus not found') });
   });
 
