@@ -13,6 +13,7 @@ interface RuntimeAddon {
   listenUnix(path: string): number;
   acceptFd(listenFd: number, timeoutMs: number): number;
   setWindowSize(fd: number, rows: number, columns: number): void;
+  clearOutputProcessing(fd: number): void;
 }
 
 /** The same from src/, from tsc's dist/ and from the bundle in dist/cli-bundle/. */

@@ -200,6 +200,9 @@ describe.runIf(isRoot)('tsbuild run --rm', () => {
     while (!out.includes('typed-3\r')) await sleep(50);
     child.stdin.write('exit 6\r');
     expect(await new Promise((resolve) => child.on('exit', resolve))).toBe(6);
+    // The terminal is raw as docker makes it: the container's line endings pass unchanged.
+    expect(out).toContain('typed-3\r\n');
+    expect(out).not.toContain('\r\r\n');
   }, 60_000);
 
   it('forwards signals to the container and exits with its status', async () => {

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { TsbuildError, familiarReference, isTsbuildError, messageOf, type ImageReference } from '../../common/index.js';
 import { pull } from '../../registry/index.js';
-import { lookupEnv, parseEnvFile, runContainer, runFailureStatus, type NetworkMode, type RunningContainer } from '../../runtime/index.js';
+import { lookupEnv, parseEnvFile, rawTerminalOutput, runContainer, runFailureStatus, type NetworkMode, type RunningContainer } from '../../runtime/index.js';
 import { ExitError, type CliIo } from '../io.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
 import { addInsecureRegistryOption, collect, registryClient } from './registry-options.js';
@@ -105,7 +105,10 @@ export function registerRun(program: Command, io: CliIo): void {
         progress.finish();
         io.stderr.write(`Digest: ${result.digest}\nStatus: Downloaded newer image for ${familiarReference(reference)}\n`);
       };
-      if (rawTerminal) process.stdin.setRawMode(true);
+      if (rawTerminal) {
+        process.stdin.setRawMode(true);
+        rawTerminalOutput(0);
+      }
       if (tty && stdout.isTTY) stdout.on('resize', onResize);
       const result = await runContainer({
         store,
