@@ -53,6 +53,11 @@ async function environment(flags: RunFlags): Promise<string[]> {
   return result;
 }
 
+/**
+ * `tsbuild run`: the one command that gives its process's own stdin, terminal and signals to
+ * something else (the container), so it reaches past the injected streams for them; its output
+ * still goes to `io`.
+ */
 export function registerRun(program: Command, io: CliIo): void {
   // The container's arguments follow the image: `run busybox ls -l` must leave -l to ls.
   program.enablePositionalOptions();
