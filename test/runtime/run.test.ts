@@ -101,6 +101,8 @@ describe.runIf(isRoot)('tsbuild run --rm', () => {
     expect(run('busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3')).toMatchObject({ status: 3, stdout: 'out\n', stderr: 'err\n' });
     // The container's own arguments are its own, options included.
     expect(run('busybox', 'ls', '-d', '/etc')).toMatchObject({ status: 0, stdout: '/etc\n' });
+    // Containers that outlive their run come later: --rm is required for now.
+    expect(tsbuild(['run', 'busybox', 'true'])).toMatchObject({ status: 125, stderr: expect.stringContaining('only --rm is supported for now') });
   });
 
   it('runs in process with the output copied to the given streams', async () => {
@@ -177,6 +179,11 @@ describe.runIf(isRoot)('tsbuild run --rm', () => {
 
   it('gives the container its stdin with -i only', () => {
     expect(tsbuild(['run', '--rm', '-i', 'busybox', 'sh', '-c', 'cat; echo done'], { input: 'line one\nline two\n' }).stdout).toBe('line one\nline two\ndone\n');
+    // A megabyte in and out again, whole.
+    const big = `${'0123456789abcdef'.repeat(64 * 1024)}\n`;
+    const echoed = tsbuild(['run', '--rm', '-i', 'busybox', 'cat'], { input: big });
+    expect(echoed.stdout.length).toBe(big.length);
+    expect(echoed.stdout === big).toBe(true);
     // Without -i the container's stdin is empty, as docker's is.
     expect(tsbuild(['run', '--rm', 'busybox', 'sh', '-c', 'cat; echo done'], { input: 'ignored\n' }).stdout).toBe('done\n');
   });
