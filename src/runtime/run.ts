@@ -260,7 +260,7 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
   const lower = await unpackImage(store, image.manifest, image.config.rootfs.diff_ids);
   options.signal?.throwIfAborted();
 
-  const id = newContainerId();
+  const id = await newContainerId();
   const network = options.network ?? 'default';
   const hostname = network === 'host' ? hostHostname() : id.slice(0, 12);
   const tty = options.tty === true;
