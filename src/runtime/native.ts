@@ -11,6 +11,7 @@ interface RuntimeAddon {
   listenUnix(path: string): number;
   acceptFd(listenFd: number, timeoutMs: number): number;
   setWindowSize(fd: number, rows: number, columns: number): void;
+  clearOutputProcessing(fd: number): void;
 }
 
 const addon = nativeAddon<RuntimeAddon>('tsbuild-runtime.node');
