@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { copyInto, downloadUrls, type CopySource, type DownloadedUrl } from './copy.js';
 import type { ConfigState } from './image-config.js';
 import type { Snapshotter } from './snapshots.js';
-import { resolveChown } from './user.js';
+import { chownHasNames, resolveChown } from './user.js';
 
 type CopyInstruction = Extract<ResolvedInstruction, { kind: 'COPY' | 'ADD' }>;
 
@@ -81,6 +81,12 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
     const url = instruction.sources.find(isUrl);
     if (url !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `source can't be a URL for COPY`);
   }
+  // BuildKit's --link: the copy is made on an empty root and its layer put over the stage's
+  // (a MergeOp); with --chmod it falls back to an ordinary copy, as dockerfile2llb does.
+  const linked = instruction.link && instruction.chmod === '';
+  if (linked && instruction.chown !== '' && chownHasNames(instruction.chown)) {
+    throw new TsbuildError('INVALID_ARGUMENT', `${instruction.kind} --link --chown=${instruction.chown}: a linked copy does not see the stage's /etc/passwd or /etc/group, so --chown takes numeric ids (or root) only`);
+  }
   const cwd = config.workingDir === undefined || config.workingDir === '' ? '/' : config.workingDir;
   let source: () => Promise<CopySource>;
   let sourceName: string;
@@ -141,7 +147,9 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
     release,
     async execute(execution: CopyExecution): Promise<LayerRef | undefined> {
       const from = await source();
-      const active = await execution.snapshots.prepare(execution.layers);
+      // A linked copy sees nothing of the stage: DEST's parents are made anew (and their metadata
+      // put over the stage's), a symlink in the stage on DEST's path is not followed.
+      const active = await execution.snapshots.prepare(linked ? [] : execution.layers);
       try {
         const owner = instruction.chown === '' ? undefined : await resolveChown(active.path, instruction.chown);
         await copyInto(from, active.path, {

@@ -156,25 +156,53 @@ describe('build: COPY and ADD', () => {
     expect(shape(paths.get('f'))).toEqual(['file', 0o644, 0, 65534]);
   });
 
-  it('copies with --link into a layer of its own', async () => {
+  it('copies with --link onto an empty root, its layer put over the stage (parents made anew, links on DEST’s path not followed)', async () => {
     const dir = await fx.context('link', {
-      Dockerfile: 'FROM busybox\nRUN echo before > /before\nCOPY --link f /deep/er/f\nCOPY --link --chmod=700 dir /linked/\n',
+      Dockerfile: [
+        'FROM busybox',
+        'RUN echo before > /before && mkdir -m 0700 /real && ln -s /real /inside',
+        'COPY --link f /tmp/deep/f',
+        'COPY --link f /inside/f',
+        'COPY --link --chown=7:8 dir /linked/',
+        // With --chmod, BuildKit makes an ordinary copy.
+        'COPY --link --chmod=600 f /inside/g',
+        "RUN stat -c '%n %a %F' /tmp /inside /inside/g > /stat",
+      ].join('\n'),
       f: 'f\n',
       'dir/g': 'g\n',
     });
     const result = await fx.build(['-t', 'link', dir]);
     expect(result.status).toBe(0);
     const image = await fx.image('link');
-    expect(image.manifest.layers).toHaveLength(4);
-    const linked = await fx.layerFiles(image.manifest.layers[2] as never);
-    expect(linked.map((file) => [file.path, file.type, file.mode, file.text])).toEqual([
-      ['deep', 'directory', 0o755, undefined],
-      ['deep/er', 'directory', 0o755, undefined],
-      ['deep/er/f', 'file', 0o644, 'f\n'],
+    expect(image.manifest.layers).toHaveLength(7);
+    const layers = await Promise.all(image.manifest.layers.slice(2).map((layer) => fx.layerFiles(layer)));
+    const entries = (files: readonly LayerFile[] | undefined): unknown[] => (files ?? []).map((file) => [file.path, file.type, file.mode, file.uid, file.gid]);
+    // /tmp is 1777 in busybox: the linked layer's own tmp says 0755, as BuildKit's does.
+    expect(entries(layers[0])).toEqual([
+      ['tmp', 'directory', 0o755, 0, 0],
+      ['tmp/deep', 'directory', 0o755, 0, 0],
+      ['tmp/deep/f', 'file', 0o644, 0, 0],
     ]);
-    const second = byPath(await fx.layerFiles(image.manifest.layers[3] as never));
-    expect(shape(second.get('linked/g'))).toEqual(['file', 0o700, 0, 0]);
-    expect(second.has('before')).toBe(false);
+    expect(entries(layers[1])).toEqual([
+      ['inside', 'directory', 0o755, 0, 0],
+      ['inside/f', 'file', 0o644, 0, 0],
+    ]);
+    expect(entries(layers[2])).toEqual([
+      ['linked', 'directory', 0o755, 7, 8],
+      ['linked/g', 'file', 0o644, 7, 8],
+    ]);
+    expect(entries(layers[3])).toEqual([
+      ['inside', 'directory', 0o755, 0, 0],
+      ['inside/g', 'file', 0o600, 0, 0],
+    ]);
+    // The linked directory replaced the stage's symlink.
+    expect(layers[4]?.find((file) => file.path === 'stat')?.text).toBe('/tmp 755 directory\n/inside 755 directory\n/inside/g 600 regular file\n');
+
+    const named = await fx.context('link-named', { Dockerfile: 'FROM busybox\nCOPY --link --chown=nobody f /f\n', f: 'f\n' });
+    const refused = await fx.build(['-t', 'link-named', named]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('--link --chown=nobody');
+    expect(refused.stderr).toContain('numeric');
   });
 
   it('copies with --parents and --exclude on the labs channel', async () => {
