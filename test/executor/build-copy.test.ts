@@ -303,6 +303,30 @@ describe('build: COPY and ADD', () => {
     expect(shape(paths.get('chowned/f'))).toEqual(['file', 0o700, 5, 6]);
   });
 
+  it('follows a stage’s links inside the stage’s root, never the host’s', async () => {
+    const secret = join(fx.dir, 'stage-secret.txt');
+    await writeFile(secret, 'HOST-SECRET\n');
+    const dir = await fx.context('stage-links', {
+      Dockerfile: [
+        'FROM busybox AS build',
+        'RUN mkdir /out && ln -s ../../../../../../etc/passwd /out/rel',
+        'FROM busybox',
+        'COPY --from=build /out/rel /rel',
+        'COPY --from=build ../../../../etc/group /group',
+      ].join('\n'),
+    });
+    const result = await fx.build(['-t', 'stage-links', dir]);
+    expect(result.status).toBe(0);
+    const paths = byPath(await addedFiles(fx, await fx.image('stage-links')));
+    expect(paths.get('rel')?.text).toBe('root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n');
+    expect(paths.get('group')?.text).toBe('root:x:0:\nnogroup:x:65534:\n');
+    const absolute = await fx.context('stage-links-abs', { Dockerfile: `FROM busybox AS build\nRUN mkdir /out && ln -s ${secret} /out/abs\nFROM busybox\nCOPY --from=build /out/abs /abs\n` });
+    const refused = await fx.build(['-t', 'stage-links-abs', absolute]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('"/out/abs": not found');
+    expect(refused.stderr).not.toContain('HOST-SECRET');
+  });
+
   it('unpacks local tars (plain, gzip, bzip2, xz) with ADD, and copies them with COPY', async () => {
     const dir = await fx.context('tars', {
       Dockerfile: [
@@ -352,6 +376,53 @@ describe('build: COPY and ADD', () => {
     expect(paths.has('copied/f')).toBe(false);
     expect(shape(paths.get('chowned/f'))).toEqual(['file', 0o640, 3, 4]);
     expect(shape(paths.get('chowned/dir'))).toEqual(['directory', 0o750, 3, 4]);
+  });
+
+  it('unpacks a tar whose links and names point out inside the destination, never outside it', async () => {
+    const outside = join(fx.dir, 'tar-outside');
+    await mkdir(outside, { recursive: true });
+    const dir = await fx.context('evil-tar', { Dockerfile: 'FROM busybox\nADD evil.tar /x/\n' });
+    // Made with python's tarfile: GNU tar refuses to write such names.
+    const script = [
+      'import io, sys, tarfile',
+      'def entry(t, name, data=None, link=None):',
+      '    info = tarfile.TarInfo(name)',
+      '    if link is not None:',
+      '        info.type, info.linkname = tarfile.SYMTYPE, link',
+      '        t.addfile(info)',
+      '    else:',
+      '        info.size = len(data)',
+      '        t.addfile(info, io.BytesIO(data))',
+      'outside = sys.argv[3]',
+      "with tarfile.open(sys.argv[1], 'w') as t:",
+      "    entry(t, 'abs', link=outside)",
+      "    entry(t, 'abs/through-absolute', data=b'a\\n')",
+      "    entry(t, 'up', link='../../../../../../../..' + outside)",
+      "    entry(t, 'up/through-relative', data=b'r\\n')",
+      "    entry(t, outside + '/absolute-name', data=b'n\\n')",
+      "with tarfile.open(sys.argv[2], 'w') as t:",
+      "    entry(t, '../../../../../../../..' + outside + '/dotdot', data=b'd\\n')",
+    ].join('\n');
+    await run('python3', ['-c', script, join(dir, 'evil.tar'), join(dir, 'dotdot.tar'), outside]);
+    const result = await fx.build(['-t', 'evil-tar', dir]);
+    expect(result.status).toBe(0);
+    expect(await readdir(outside)).toEqual([]);
+    const files = await addedFiles(fx, await fx.image('evil-tar'));
+    // As moby's chrooted untar: links resolve inside the destination directory.
+    const inside = `x${outside}`;
+    expect(files.filter((file) => file.type === 'file').map((file) => [file.path, file.text])).toEqual([
+      [`${inside}/absolute-name`, 'n\n'],
+      [`${inside}/through-absolute`, 'a\n'],
+      [`${inside}/through-relative`, 'r\n'],
+    ]);
+    expect(byPath(files).get('x/abs')?.linkname).toBe(outside);
+
+    // A name that climbs out is refused, as moby's breakout check.
+    await writeFile(join(dir, 'Dockerfile'), 'FROM busybox\nADD dotdot.tar /x/\n');
+    const refused = await fx.build(['-t', 'evil-dotdot', dir]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('dotdot.tar');
+    expect(await readdir(outside)).toEqual([]);
   });
 
   describe('ADD of a URL', () => {
@@ -416,6 +487,14 @@ describe('build: COPY and ADD', () => {
       expect(result.stderr).toContain(wrong);
       expect(result.stderr).toContain(actual);
       expect(await fx.store.resolveReference('docker.io/library/url-mismatch:latest')).toBeUndefined();
+    });
+
+    it('fails on a URL the server does not have, naming it and the status', async () => {
+      const dir = await fx.context('url-404', { Dockerfile: `FROM busybox\nADD ${base}/missing /m\n` });
+      const result = await fx.build(['-t', 'url-404', dir]);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(`${base}/missing`);
+      expect(result.stderr).toContain('404');
     });
 
     it('downloads again when what the URL serves changed (without --checksum)', async () => {
@@ -492,6 +571,12 @@ describe('build: COPY and ADD', () => {
       expect((await fx.build(['-t', 'ignore-own', dir])).status).toBe(0);
       const own = (await addedFiles(fx, await fx.image('ignore-own'))).filter((file) => file.type === 'file').map((file) => file.path);
       expect(own).toEqual(['out/b.txt', 'out/c.txt']);
+      // And beside a Dockerfile outside the context.
+      await writeFile(join(fx.dir, 'elsewhere.Dockerfile'), 'FROM busybox\nCOPY *.txt /out/\n');
+      await writeFile(join(fx.dir, 'elsewhere.Dockerfile.dockerignore'), 'c.txt\n');
+      expect((await fx.build(['-t', 'ignore-elsewhere', '-f', join(fx.dir, 'elsewhere.Dockerfile'), dir])).status).toBe(0);
+      const elsewhere = (await addedFiles(fx, await fx.image('ignore-elsewhere'))).filter((file) => file.type === 'file').map((file) => file.path);
+      expect(elsewhere).toEqual(['out/a.txt', 'out/b.txt']);
     });
   });
 
@@ -508,6 +593,7 @@ describe('build: COPY and ADD', () => {
           'COPY /secret.txt /absolute',
           'COPY tree/out-link /through-link',
           'COPY ../../../tree/../../secret.* /wild/',
+          'COPY tree/dir-link/secret.txt /through-dir-link',
         ].join('\n'),
         'file.txt': 'file\n',
         'secret.txt': 'inside the context\n',
@@ -535,6 +621,7 @@ describe('build: COPY and ADD', () => {
       expect(paths.get('absolute')?.text).toBe('inside the context\n');
       expect(paths.get('through-link')?.text).toBe('inside the context\n');
       expect(paths.get('wild/secret.txt')?.text).toBe('inside the context\n');
+      expect(paths.get('through-dir-link')?.text).toBe('inside the context\n');
       for (const file of files) expect(file.text ?? '').not.toContain(secret);
 
       // A link to an absolute host path leads nowhere inside the context.
@@ -549,7 +636,7 @@ describe('build: COPY and ADD', () => {
       const outside = join(fx.dir, 'outside-dest');
       await mkdir(outside, { recursive: true });
       const dir = await fx.context('dest-links', {
-        Dockerfile: ['FROM busybox', `RUN ln -s ${outside} /abs && ln -s ../../../../../../.. /up && mkdir /real && ln -s /real /inside`, 'COPY f /abs/', 'COPY f /up/up.txt', 'COPY f /inside/f'].join('\n'),
+        Dockerfile: ['FROM busybox', `RUN ln -s ${outside} /abs && ln -s ../../../../../../.. /up && mkdir /real && ln -s /real /inside`, 'COPY f /abs/', 'COPY f /up/up.txt', 'COPY f /inside/f', 'WORKDIR /w', 'COPY f ../../../../etc/clamped'].join('\n'),
         f: 'f\n',
       });
       const result = await fx.build(['-t', 'dest-links', dir]);
@@ -560,6 +647,7 @@ describe('build: COPY and ADD', () => {
       expect(layers[0]?.find((file) => file.type === 'file')?.path).toBe(`${outside.slice(1)}/f`);
       expect(layers[1]?.map((file) => file.path)).toEqual(['up.txt']);
       expect(layers[2]?.map((file) => file.path)).toEqual(['real', 'real/f']);
+      expect(layers[4]?.map((file) => file.path)).toEqual(['etc', 'etc/clamped']);
     });
   });
 
@@ -645,9 +733,9 @@ describe('build: COPY and ADD', () => {
   describe('without a context (`tsbuild build -`)', () => {
     const bin = resolve(import.meta.dirname, '../../bin/tsbuild.js');
 
-    function buildFromStdin(dockerfile: string, tag: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+    function buildFromStdin(dockerfile: string, args: readonly string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
       return new Promise((resolveRun, reject) => {
-        const child = spawn(process.execPath, [bin, 'build', '--root', fx.root, '--progress', 'plain', '-t', tag, '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+        const child = spawn(process.execPath, [bin, 'build', '--root', fx.root, '--progress', 'plain', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
         const out: Buffer[] = [];
         const err: Buffer[] = [];
         child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
@@ -659,7 +747,7 @@ describe('build: COPY and ADD', () => {
     }
 
     it('builds a Dockerfile from standard input, and fails clearly on a COPY from the context', async () => {
-      const ok = await buildFromStdin('FROM busybox\nRUN echo from stdin > /hi\nCOPY --from=busybox /etc/group /group\nCOPY <<EOF /doc\nheredoc\nEOF\n', 'stdin');
+      const ok = await buildFromStdin('FROM busybox\nRUN echo from stdin > /hi\nCOPY --from=busybox /etc/group /group\nCOPY <<EOF /doc\nheredoc\nEOF\n', ['-t', 'stdin', '-']);
       expect(ok.stderr).not.toContain('ERROR');
       expect(ok.status).toBe(0);
       const paths = byPath(await addedFiles(fx, await fx.image('stdin')));
@@ -667,10 +755,16 @@ describe('build: COPY and ADD', () => {
       expect(paths.get('group')?.text).toContain('root:x:0:');
       expect(paths.get('doc')?.text).toBe('heredoc\n');
 
-      const failed = await buildFromStdin('FROM busybox\nCOPY a.txt /a\n', 'stdin-copy');
+      const failed = await buildFromStdin('FROM busybox\nCOPY a.txt /a\n', ['-t', 'stdin-copy', '-']);
       expect(failed.status).toBe(1);
       expect(failed.stderr).toContain('this build has no context');
       expect(await fx.store.resolveReference('docker.io/library/stdin-copy:latest')).toBeUndefined();
+
+      // `-f -`: the Dockerfile from standard input, with a context.
+      const dir = await fx.context('stdin-context', { 'a.txt': 'from the context\n' });
+      const withContext = await buildFromStdin('FROM busybox\nCOPY a.txt /a\n', ['-t', 'stdin-context', '-f', '-', dir]);
+      expect(withContext.status).toBe(0);
+      expect(byPath(await addedFiles(fx, await fx.image('stdin-context'))).get('a')?.text).toBe('from the context\n');
     });
   });
 });
