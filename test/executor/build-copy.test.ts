@@ -429,9 +429,11 @@ describe('build: COPY and ADD', () => {
     let server: Server;
     let base: string;
     let body = 'downloaded content\n';
+    const requests: string[] = [];
     const lastModified = 'Wed, 21 Oct 2015 07:28:00 GMT';
     beforeAll(async () => {
       server = createServer((request, response) => {
+        requests.push(request.url ?? '');
         if (request.url === '/redirect') {
           response.writeHead(302, { location: '/file.txt' }).end();
           return;
@@ -472,10 +474,13 @@ describe('build: COPY and ADD', () => {
       expect(paths.get('checked')?.mtime).toBe(mtime);
       expect(shape(paths.get('moded'))).toEqual(['file', 0o644, 0, 0]);
 
+      requests.length = 0;
       const again = await fx.build(['-t', 'url', dir]);
       expect(again.status).toBe(0);
       expect(ranSteps(again.stderr)).toEqual([]);
       expect(cachedSteps(again.stderr)).toHaveLength(3);
+      // Without --checksum a URL is fetched to key the step (by what it serves); with it, never.
+      expect(requests.sort()).toEqual(['/file.txt', '/other']);
     });
 
     it('fails on a --checksum mismatch naming both digests, and names nothing', async () => {
