@@ -327,9 +327,13 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
         },
         snapshots: ctx.snapshots,
       });
-      const key = copyKey(input.key, plan.keyInput);
-      const run = await cachedOrRun(ctx, step, key, input, () => plan.execute({ snapshots: ctx.snapshots, layers: input.layers, sourceDateEpoch: ctx.sourceDateEpoch }));
-      return { key, ...run, createdBy: plan.createdBy };
+      try {
+        const key = copyKey(input.key, plan.keyInput);
+        const run = await cachedOrRun(ctx, step, key, input, () => plan.execute({ snapshots: ctx.snapshots, layers: input.layers, sourceDateEpoch: ctx.sourceDateEpoch }));
+        return { key, ...run, createdBy: plan.createdBy };
+      } finally {
+        await plan.release();
+      }
     }
     case 'WORKDIR': {
       const path = posix.resolve(input.config.workingDir ?? '/', instruction.path);

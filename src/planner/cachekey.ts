@@ -64,6 +64,11 @@ export interface CopyKeyInput {
   /** Digest of the selected files' paths, modes, owners, link targets and content (context sources). */
   readonly content?: string;
   readonly sources: readonly string[];
+  /**
+   * ADD without --checksum: what each URL source served (`sha256:…` and its Last-Modified), as
+   * BuildKit's http source keys it; with --checksum the checksum alone keys it, nothing fetched.
+   */
+  readonly served?: readonly string[];
   readonly contents: readonly { readonly path: string; readonly data: string }[];
   readonly dest: string;
   readonly cwd: string;
