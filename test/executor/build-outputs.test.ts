@@ -289,6 +289,19 @@ describe('build outputs, read by other tools', () => {
     execFileSync('tee', [ociFile], { input: oci.stdout, stdio: ['pipe', 'ignore', 'inherit'] });
     const inspected = JSON.parse(skopeoInspect(`oci-archive:${ociFile}`)) as Inspected;
     expect(inspected.Labels).toEqual({ 'org.example.kind': 'interop' });
+
+    // -q with standard output taken by an output: the ID is not written into the archive, as docker.
+    const quiet = tsbuild(['build', '--root', fx.root, '-q', '--iidfile', join(fx.dir, 'quiet-iid'), '-t', 'interop:1', '-o', 'type=tar,dest=-', context]);
+    expect(quiet.status).toBe(0);
+    expect(quiet.stdout.length % 512).toBe(0);
+    expect(quiet.stdout.subarray(-1024).equals(Buffer.alloc(1024))).toBe(true);
+    expect(existsSync(join(fx.dir, 'quiet-iid'))).toBe(true);
+
+    // Two archives on one stream would be one unreadable file.
+    const twice = tsbuild(['build', '--root', fx.root, '-t', 'interop:twice', '-o', 'type=tar,dest=-', '-o', 'type=oci,dest=-', context]);
+    expect(twice.status).not.toBe(0);
+    expect(twice.stdout.length).toBe(0);
+    expect(twice.stderr).toMatch(/standard output/);
   });
 
   it.runIf(haveRegistry())('pushes every -t name to the registry, with the digest of the store', async () => {
@@ -313,6 +326,16 @@ describe('build outputs, read by other tools', () => {
     } finally {
       await registry.stop();
     }
+  });
+
+  it('leaves no image ID file from an earlier build when the build fails, as docker', async () => {
+    const iidfile = join(fx.dir, 'stale-iid');
+    await writeFile(iidfile, 'sha256:stale');
+    const failing = await fx.context('failing', { Dockerfile: 'FROM busybox\nRUN exit 3\n' });
+    const result = await fx.build(['-q', '--iidfile', iidfile, failing]);
+    expect(result.status).not.toBe(0);
+    expect(result.stdout).toBe('');
+    expect(existsSync(iidfile)).toBe(false);
   });
 
   it('refuses another platform, naming what is missing, and names nothing', async () => {
@@ -382,29 +405,41 @@ describe('build outputs, read by other tools', () => {
     await validateLayout(fx.root);
   });
 
-  it('gives the same image ID and layers on two fresh roots with SOURCE_DATE_EPOCH', async () => {
+  it('gives the same image ID and layers with SOURCE_DATE_EPOCH on fresh roots and on one whose cache was made without it', async () => {
     const roots = [fx, await buildFixture(), await buildFixture()];
     try {
+      // The first root has run every step already, without SOURCE_DATE_EPOCH: its cached layers
+      // hold the times the steps ran at, and must not be taken for the clamped ones.
+      const warm = await fx.context('epoch', { Dockerfile: dockerfile });
+      expect((await fx.build(['-t', 'not-epoch', warm])).status).toBe(0);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
       const ids: string[] = [];
       const layers: string[][] = [];
-      const created: string[] = [];
       for (const [n, root] of roots.entries()) {
         const dir = await root.context('epoch', { Dockerfile: dockerfile });
-        // The build argument on one root, the environment variable on another.
-        const result = n === 2 ? tsbuild(['build', '--root', root.root, '-q', '-t', 'epoch', dir], { SOURCE_DATE_EPOCH: '0' }) : await root.build(['-q', '--no-cache', '--build-arg', 'SOURCE_DATE_EPOCH=0', '-t', 'epoch', dir]);
+        // The build argument on two roots, the environment variable on the third.
+        const result = n === 2 ? tsbuild(['build', '--root', root.root, '-q', '-t', 'epoch', dir], { SOURCE_DATE_EPOCH: '0' }) : await root.build(['-q', '--build-arg', 'SOURCE_DATE_EPOCH=0', '-t', 'epoch', dir]);
         expect(result.status).toBe(0);
         ids.push(result.stdout.toString().trim());
         const image = await root.image('epoch');
         layers.push(image.manifest.layers.map((layer) => layer.digest));
-        created.push(image.config.created ?? '');
+        expect(image.config.created).toBe('1970-01-01T00:00:00Z');
+        expect(new Set((image.config.history ?? []).map((entry) => entry.created))).toEqual(new Set(['1970-01-01T00:00:00Z']));
+        const files = (await Promise.all(image.manifest.layers.map((layer) => root.layerFiles(layer)))).flat();
+        expect(files.filter((file) => file.mtime !== 0)).toEqual([]);
         // A second to pass between builds: times that are not clamped would differ.
         await new Promise((resolve) => setTimeout(resolve, 1100));
       }
       expect(ids[0]).toMatch(/^sha256:[0-9a-f]{64}$/);
-      expect(new Set(ids).size).toBe(1);
+      expect(ids[1]).toBe(ids[0]);
+      expect(ids[2]).toBe(ids[0]);
       expect(layers[1]).toEqual(layers[0]);
       expect(layers[2]).toEqual(layers[0]);
-      expect(created).toEqual(['1970-01-01T00:00:00Z', '1970-01-01T00:00:00Z', '1970-01-01T00:00:00Z']);
+      // Nor are the clamped layers taken for a build without SOURCE_DATE_EPOCH.
+      const later = roots[1] ?? expect.fail('no root');
+      const plain = await later.build(['-q', '-t', 'later', await later.context('epoch', { Dockerfile: dockerfile })]);
+      expect(plain.stdout.trim()).not.toBe(ids[0]);
+      expect((await later.image('later')).config.created).not.toBe('1970-01-01T00:00:00Z');
     } finally {
       for (const root of roots.slice(1)) await root.cleanup();
     }
