@@ -75,6 +75,8 @@ export interface BuiltImage {
   readonly config: ImageConfig;
   readonly layers: readonly LayerRef[];
   readonly platform: Platform;
+  /** SOURCE_DATE_EPOCH as the build used it (the build argument, else the environment). */
+  readonly sourceDateEpoch: number | undefined;
   /** The unpacked root filesystem of the result (for the tar and local outputs). */
   rootfs(): Promise<string>;
 }
@@ -438,6 +440,7 @@ async function exportImage(ctx: BuildContext, output: StageOutput): Promise<Buil
     config: imageConfig,
     layers: output.layers,
     platform: output.platform,
+    sourceDateEpoch: ctx.sourceDateEpoch,
     rootfs: () => snapshots.view(output.layers),
   };
 }

@@ -248,6 +248,7 @@ describe('build outputs, read by other tools', () => {
       try {
         expect(execFileSync(dockerCli, ['load', '-i', tagged], { env, encoding: 'utf8' })).toContain(`Loaded image: ${tag}`);
         expect(execFileSync(dockerCli, ['image', 'inspect', tag, '--format', '{{.Id}}'], { env, encoding: 'utf8' }).trim()).toBe(image.manifest.config.digest);
+        expect(execFileSync(dockerCli, ['run', '--rm', '--network', 'none', tag], { env, encoding: 'utf8', timeout: 60_000 })).toBe(expectedOutput);
       } finally {
         spawnSync(dockerCli, ['rmi', tag], { env, stdio: 'ignore' });
       }
@@ -418,7 +419,8 @@ describe('build outputs, read by other tools', () => {
       for (const [n, root] of roots.entries()) {
         const dir = await root.context('epoch', { Dockerfile: dockerfile });
         // The build argument on two roots, the environment variable on the third.
-        const result = n === 2 ? tsbuild(['build', '--root', root.root, '-q', '-t', 'epoch', dir], { SOURCE_DATE_EPOCH: '0' }) : await root.build(['-q', '--build-arg', 'SOURCE_DATE_EPOCH=0', '-t', 'epoch', dir]);
+        const outputs = ['-o', `type=tar,dest=${join(root.dir, 'epoch.tar')}`, '-o', `type=oci,dest=${join(root.dir, 'epoch.oci.tar')}`, '-o', `type=local,dest=${join(root.dir, 'epoch-local')}`];
+        const result = n === 2 ? tsbuild(['build', '--root', root.root, '-q', '-t', 'epoch', ...outputs, dir], { SOURCE_DATE_EPOCH: '0' }) : await root.build(['-q', '--build-arg', 'SOURCE_DATE_EPOCH=0', '-t', 'epoch', ...outputs, dir]);
         expect(result.status).toBe(0);
         ids.push(result.stdout.toString().trim());
         const image = await root.image('epoch');
@@ -435,6 +437,15 @@ describe('build outputs, read by other tools', () => {
       expect(ids[2]).toBe(ids[0]);
       expect(layers[1]).toEqual(layers[0]);
       expect(layers[2]).toEqual(layers[0]);
+      // The outputs are the same bytes too.
+      for (const name of ['epoch.tar', 'epoch.oci.tar']) {
+        const [first, ...others] = await Promise.all(roots.map((root) => readFile(join(root.dir, name))));
+        for (const other of others) expect(other.equals(first ?? Buffer.alloc(0))).toBe(true);
+      }
+      // Every file of a root filesystem output has the epoch's time, as BuildKit's exporters give it.
+      for (const root of roots) {
+        expect(execFileSync('find', [join(root.dir, 'epoch-local'), '-mindepth', '1', '-printf', '%T@\\n'], { encoding: 'utf8' }).trim().split('\n').filter((time) => Number(time) !== 0)).toEqual([]);
+      }
       // Nor are the clamped layers taken for a build without SOURCE_DATE_EPOCH.
       const later = roots[1] ?? expect.fail('no root');
       const plain = await later.build(['-q', '-t', 'later', await later.context('epoch', { Dockerfile: dockerfile })]);

@@ -162,7 +162,7 @@ export function registerBuild(program: Command, io: CliIo): void {
         await progress.finish();
       }
       for (const output of outputs) {
-        await writeOutput(store, { descriptor: image.manifest, names: tags }, await image.rootfs(), output, io.stdout);
+        await writeOutput(store, { descriptor: image.manifest, names: tags }, await image.rootfs(), output, io.stdout, image.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: image.sourceDateEpoch });
       }
       if (options.push === true) {
         for (const tag of tags) {
