@@ -219,22 +219,26 @@ describe('build outputs, read by other tools', () => {
     const docker = join(fx.dir, 'out.docker.tar');
     const tar = join(fx.dir, 'out.rootfs.tar');
     const local = join(fx.dir, 'out-local');
-    const result = await fx.build(['-t', 'interop:1', '-o', `type=oci,dest=${oci}`, '-o', `type=docker,dest=${docker}`, '-o', `type=tar,dest=${tar}`, '-o', `type=local,dest=${local}`, context]);
+    const result = await fx.build(['-t', 'interop:1', '-t', 'example.test/interop:2', '-o', `type=oci,dest=${oci}`, '-o', `type=docker,dest=${docker}`, '-o', `type=tar,dest=${tar}`, '-o', `type=local,dest=${local}`, context]);
     expect(result.status).toBe(0);
     expect(result.stdout).toBe('');
     const image = await fx.image('interop:1');
     const manifestDigest = (await fx.store.resolveReference('docker.io/library/interop:1'))?.digest;
 
-    const fromOci = JSON.parse(skopeoInspect(`oci-archive:${oci}`)) as Inspected;
+    const fromOci = JSON.parse(skopeoInspect(`oci-archive:${oci}:docker.io/library/interop:1`)) as Inspected;
     expect(fromOci.Digest).toBe(manifestDigest);
     expect(fromOci.Layers).toEqual(image.manifest.layers.map((layer) => layer.digest));
     const ociLayout = join(fx.dir, 'oci-layout');
     await mkdir(ociLayout);
     execFileSync('tar', ['-xf', oci, '-C', ociLayout]);
     await validateLayout(ociLayout);
-    expect(await storeNames(ociLayout)).toEqual(['docker.io/library/interop:1']);
+    // Both -t names, for one manifest.
+    expect(await storeNames(ociLayout)).toEqual(['docker.io/library/interop:1', 'example.test/interop:2']);
+    expect(new Set(parseIndex(await readFile(join(ociLayout, 'index.json'))).manifests.map((entry) => entry.digest))).toEqual(new Set([manifestDigest]));
 
     // A docker archive holds uncompressed layers: skopeo lists them by their diff IDs.
+    const entries = JSON.parse(execFileSync('tar', ['-xOf', docker, 'manifest.json'], { encoding: 'utf8' })) as Array<{ RepoTags: string[] }>;
+    expect(entries.map((entry) => entry.RepoTags)).toEqual([['interop:1', 'example.test/interop:2']]);
     const fromDocker = JSON.parse(skopeoInspect(`docker-archive:${docker}`)) as Inspected;
     expect(fromDocker.Layers).toEqual(image.config.rootfs.diff_ids);
     expect(fromDocker.Labels).toEqual(image.config.config?.Labels);
