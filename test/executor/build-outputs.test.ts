@@ -459,4 +459,20 @@ describe('build outputs, read by other tools', () => {
       for (const root of roots.slice(1)) await root.cleanup();
     }
   });
+
+  it('leaves every image it built readable by skopeo and unpackable by umoci', async () => {
+    const index = parseIndex(await readFile(join(fx.root, 'index.json')));
+    const named = index.manifests.filter((entry) => entry.annotations?.[refNameAnnotation] !== undefined);
+    // The base, the images of the tests above, their second names.
+    expect(named.length).toBeGreaterThan(8);
+    for (const [n, entry] of named.entries()) {
+      const name = entry.annotations?.[refNameAnnotation] ?? '';
+      await validateImage(layoutBlobs(fx.root), entry);
+      expect((JSON.parse(skopeoInspect(`oci:${fx.root}:${name}`)) as Inspected).Digest).toBe(entry.digest);
+      const bundle = join(fx.dir, `every-${n}`);
+      execFileSync('umoci', ['unpack', '--image', `${fx.root}:${name}`, bundle], { stdio: 'pipe' });
+      expect((await lstat(join(bundle, 'rootfs/bin/busybox'))).isFile()).toBe(true);
+      execFileSync('rm', ['-rf', bundle]);
+    }
+  });
 });
