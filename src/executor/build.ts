@@ -29,7 +29,7 @@ import {
 } from '../common/index.js';
 import type { LayerRef, StepCache } from '../cache/index.js';
 import { resolveDockerfile, type BaseImageConfig, type ResolvedInstruction, type ResolvedStage } from '../planner/index.js';
-import { baseImageKey, copyKey, execKey, mkdirKey, scratchKey } from '../planner/index.js';
+import { baseImageKey, copyKey, execKey, mkdirKey, scratchKey, sourceDateEpochKey } from '../planner/index.js';
 import { pull, type RegistryClient } from '../registry/index.js';
 import { resolveImage, type Store } from '../store/index.js';
 import type { OciRuntime } from '../runtime/index.js';
@@ -75,6 +75,8 @@ export interface BuiltImage {
   readonly config: ImageConfig;
   readonly layers: readonly LayerRef[];
   readonly platform: Platform;
+  /** SOURCE_DATE_EPOCH as the build used it (the build argument, else the environment). */
+  readonly sourceDateEpoch: number | undefined;
   /** The unpacked root filesystem of the result (for the tar and local outputs). */
   rootfs(): Promise<string>;
 }
@@ -281,8 +283,9 @@ interface StepRun {
 
 /** The layer a step adds: from the cache when its key is there, else by running it once per build. */
 async function cachedOrRun(ctx: BuildContext, step: StepHandle, key: Digest, input: StepInput, execute: () => Promise<LayerRef | undefined>): Promise<StepRun> {
+  const record = ctx.sourceDateEpoch === undefined ? key : sourceDateEpochKey(key, ctx.sourceDateEpoch);
   if (ctx.request.noCache !== true) {
-    const hit = await ctx.deps.cache.get(key);
+    const hit = await ctx.deps.cache.get(record);
     if (hit !== undefined && hit.layers.length >= input.layers.length) {
       step.cached();
       return { layer: hit.layers.length === input.layers.length ? undefined : hit.layers.at(-1), created: hit.created ?? created(ctx.sourceDateEpoch) };
@@ -294,7 +297,7 @@ async function cachedOrRun(ctx: BuildContext, step: StepHandle, key: Digest, inp
       step.start();
       const layer = await execute();
       const time = created(ctx.sourceDateEpoch);
-      await ctx.deps.cache.put(key, { layers: layer === undefined ? input.layers : [...input.layers, layer], created: time }, input.platform);
+      await ctx.deps.cache.put(record, { layers: layer === undefined ? input.layers : [...input.layers, layer], created: time }, input.platform);
       step.done();
       return { layer, created: time };
     })();
@@ -441,6 +444,7 @@ async function exportImage(ctx: BuildContext, output: StageOutput): Promise<Buil
     config: imageConfig,
     layers: output.layers,
     platform: output.platform,
+    sourceDateEpoch: ctx.sourceDateEpoch,
     rootfs: () => snapshots.view(output.layers),
   };
 }

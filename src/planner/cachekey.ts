@@ -86,6 +86,16 @@ export function copyKey(parent: Digest, input: CopyKeyInput): Digest {
   return key({ op: 'copy', parent, ...input });
 }
 
+/**
+ * Where a step's result is kept when SOURCE_DATE_EPOCH is set: its layer's times are clamped
+ * and its history time is the epoch, so the same step run without it (or with another epoch)
+ * made other bytes and must not be found for it, nor it for them. Steps keep their own keys
+ * as parents; only the record they are stored under differs.
+ */
+export function sourceDateEpochKey(step: Digest, sourceDateEpoch: number): Digest {
+  return key({ op: 'source-date-epoch', step, epoch: sourceDateEpoch });
+}
+
 /** WORKDIR creating its directory (BuildKit's mkdir), as the configured user. */
 export function mkdirKey(parent: Digest, path: string, user: string): Digest {
   return key({ op: 'mkdir', parent, path, user });
