@@ -32,3 +32,4 @@ export {
 export { containerDirectory, containersDirectory, readContainerRecord, removeAbandonedContainers, type ContainerRecord, type ContainerStatus, type NetworkMode } from './container.js';
 export { lookupUser, resolvePathInRoot, resolveUser, type ContainerUser, type ContainerUserEntry } from './user.js';
 export { rawTerminalOutput, type TerminalSize } from './terminal.js';
+export { mountOverlay, unmount } from './native.js';

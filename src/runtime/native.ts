@@ -3,7 +3,7 @@
  * by `npm ci` with the other addons): mount and unmount, a console socket that receives the pty
  * an OCI runtime sends, and a terminal's window size. Loaded on first use.
  */
-import { nativeAddon, type AddonStatus } from '../common/index.js';
+import { nativeAddon, TsbuildError, type AddonStatus } from '../common/index.js';
 
 interface RuntimeAddon {
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
@@ -27,3 +27,28 @@ export function runtimeAddon(): RuntimeAddon {
 
 /** umount2's flag: detach now, finish when the mount is no longer busy. */
 export const unmountDetach = 2;
+
+/**
+ * Mounts an overlay of LOWER (read-only) under UPPER's changes at TARGET, without a mount(8)
+ * process per step. In a user namespace overlay keeps its attributes as user.overlay.* and never
+ * redirects directories (the option conflicts with an explicit redirect_dir); elsewhere every
+ * change is whole in the upper directory, as a layer needs it: no redirects, no metacopy.
+ */
+export function mountOverlay(target: string, lower: string, upper: string, work: string, inUserNamespace: boolean): void {
+  for (const path of [lower, upper, work]) {
+    if (/[,:\n]/.test(path)) throw new TsbuildError('INVALID_ARGUMENT', `mount overlay ${target}: ${path} must not contain ',' or ':' (overlayfs options)`);
+  }
+  const features = inUserNamespace ? 'userxattr,metacopy=off,index=off' : 'redirect_dir=off,metacopy=off,index=off';
+  runtimeAddon().mount('overlay', target, 'overlay', 0, `lowerdir=${lower},upperdir=${upper},workdir=${work},${features}`);
+}
+
+/** Unmounts TARGET; when busy (a process the sandbox left), detaches it to go when it is free. */
+export function unmount(target: string): void {
+  const addon = runtimeAddon();
+  try {
+    addon.umount(target, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EBUSY') addon.umount(target, unmountDetach);
+    else throw error;
+  }
+}
