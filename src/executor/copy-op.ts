@@ -4,7 +4,7 @@
  * itself onto a writable snapshot.
  */
 import { TsbuildError } from '../common/index.js';
-import { openContext, sourceDigest, type BuildContext } from '../cache/index.js';
+import { openContext, rootfsSource, sourceDigest, type BuildContext } from '../cache/index.js';
 import type { LayerRef } from '../cache/index.js';
 import type { CopyKeyInput } from '../planner/index.js';
 import type { ResolvedInstruction } from '../planner/index.js';
@@ -47,6 +47,11 @@ export interface CopyExecution {
 
 export interface CopyPlan {
   readonly keyInput: CopyKeyInput;
+  /**
+   * COPY --from: the key input by the content of the files it selects (BuildKit's content-based
+   * key), for when the key by the source's own key misses; the source is unpacked to read it.
+   */
+  readonly contentKeyInput?: () => Promise<CopyKeyInput>;
   readonly createdBy: string;
   execute(execution: CopyExecution): Promise<LayerRef | undefined>;
   /** Removes what keying the step fetched (URL downloads); the step is not executed after. */
@@ -91,6 +96,7 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
   let source: () => Promise<CopySource>;
   let sourceName: string;
   let content: string | undefined;
+  let contentOf: (() => Promise<string>) | undefined;
   const from = instruction.from;
   if (from === undefined) {
     const local = instruction.sources.filter((path) => !isUrl(path));
@@ -107,6 +113,10 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
     const state = from.kind === 'stage' ? await sources.stage(from.stage) : await sources.image(from.reference);
     sourceName = state.key;
     source = async () => ({ kind: 'rootfs', dir: await sources.snapshots.view(state.layers) });
+    contentOf = async () => {
+      const dir = await sources.snapshots.view(state.layers);
+      return (await sourceDigest(rootfsSource(dir), instruction.sources, { exclude: instruction.exclude, parents: instruction.parents })).digest;
+    };
   }
   // An ADD of a URL without --checksum is keyed by what the URL serves now: fetched once here,
   // the copy takes the same files.
@@ -143,6 +153,7 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
   };
   return {
     keyInput,
+    ...(contentOf === undefined ? {} : { contentKeyInput: async () => ({ ...keyInput, source: 'rootfs', content: await (contentOf as () => Promise<string>)() }) }),
     createdBy: createdBy(instruction),
     release,
     async execute(execution: CopyExecution): Promise<LayerRef | undefined> {

@@ -86,6 +86,15 @@ export function copyKey(parent: Digest, input: CopyKeyInput): Digest {
   return key({ op: 'copy', parent, ...input });
 }
 
+/**
+ * What follows a COPY --from: the parent's key and the layer the copy made (none: `undefined`),
+ * not where its files came from, so that a stage that ran again but gave the same files leaves
+ * the later steps cached, as BuildKit's content-based keys do.
+ */
+export function copyResultKey(parent: Digest, layerDiffId: Digest | undefined): Digest {
+  return key({ op: 'copy-result', parent, layer: layerDiffId ?? null });
+}
+
 /** WORKDIR creating its directory (BuildKit's mkdir), as the configured user. */
 export function mkdirKey(parent: Digest, path: string, user: string): Digest {
   return key({ op: 'mkdir', parent, path, user });

@@ -742,6 +742,40 @@ describe('build: COPY and ADD', () => {
     });
   });
 
+  it('keys COPY --from by the files it selects: a stage that ran again with the same files leaves the copy and later steps cached', async () => {
+    const dir = await fx.context('from-content', {
+      Dockerfile: [
+        'FROM busybox AS gen',
+        'ARG V=1',
+        'RUN echo $V > /changing && echo stable > /stable && mkdir /tree && echo t > /tree/t',
+        'FROM busybox',
+        'RUN echo first > /first',
+        'COPY --from=gen /stable /tree /copied/',
+        'RUN cat /copied/stable > /seen',
+        'COPY --from=gen /changing /changing',
+        'RUN cat /changing > /seen-changing',
+      ].join('\n'),
+    });
+    const first = await fx.build(['-t', 'from-content', dir]);
+    expect(first.status).toBe(0);
+    const before = await fx.image('from-content');
+    const changed = await fx.build(['-t', 'from-content', '--build-arg', 'V=2', dir]);
+    expect(changed.status).toBe(0);
+    expect(ranSteps(changed.stderr)).toEqual(['[gen 2/2] RUN echo $V > /changing && echo stable > /stable && mkdir /tree && echo t > /tree/t', '[stage-1 5/6] COPY --from=gen /changing /changing', '[stage-1 6/6] RUN cat /changing > /seen-changing']);
+    expect(cachedSteps(changed.stderr)).toEqual(['[stage-1 2/6] RUN echo first > /first', '[stage-1 3/6] COPY --from=gen /stable /tree /copied/', '[stage-1 4/6] RUN cat /copied/stable > /seen']);
+    const after = await fx.image('from-content');
+    // The cached copy's layer is the first build's, the changed file's is new.
+    expect(after.manifest.layers.slice(0, 4)).toEqual(before.manifest.layers.slice(0, 4));
+    const paths = byPath(await addedFiles(fx, after));
+    expect(paths.get('changing')?.text).toBe('2\n');
+    expect(paths.get('seen-changing')?.text).toBe('2\n');
+    expect(paths.get('copied/stable')?.text).toBe('stable\n');
+    expect(paths.get('copied/t')?.text).toBe('t\n');
+    // And both ways back hit.
+    const back = await fx.build(['-t', 'from-content', dir]);
+    expect(ranSteps(back.stderr)).toEqual([]);
+  });
+
   describe('without a context (`tsbuild build -`)', () => {
     const bin = resolve(import.meta.dirname, '../../bin/tsbuild.js');
 
