@@ -21,11 +21,12 @@ async function addedFiles(fx: BuildFixture, image: ResolvedImage): Promise<Array
   return layers.flatMap((files, layer) => (layer === 0 ? [] : files.map((file) => ({ ...file, layer }))));
 }
 
+/** Entries by path; where layers hold the same path, the later layer's entry. */
 function byPath<T extends LayerFile>(files: readonly T[]): Map<string, T> {
   return new Map(files.map((file) => [file.path, file]));
 }
 
-/** [path, type, mode, uid, gid] of a layer entry, or undefined when it is not there. */
+/** [type, mode, uid, gid] of a layer entry, or undefined when it is not there. */
 function shape(file: LayerFile | undefined): [string, number, number, number] | undefined {
   return file === undefined ? undefined : [file.type, file.mode, file.uid, file.gid];
 }
@@ -86,7 +87,7 @@ describe('build: COPY and ADD', () => {
     expect(shape(paths.get('app/sub'))).toEqual(['directory', 0o755, 0, 0]);
     // A wildcard matching several files copies them into the directory.
     expect(files.filter((file) => file.layer === image.manifest.layers.length - 1 && file.type === 'file').map((file) => file.path)).toEqual(['app/a.txt', 'app/b.txt']);
-    // The context's files keep their times; nothing else of the context enters a layer.
+    // Nothing the Dockerfile did not name enters a layer.
     expect(paths.has('Dockerfile')).toBe(false);
     expect((image.config.history ?? []).slice(2).map((entry) => entry.created_by)).toEqual([
       'COPY a.txt b.txt /files/ # buildkit',
