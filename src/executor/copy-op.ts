@@ -178,7 +178,7 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
           ...(instruction.unpack === undefined ? {} : { unpack: instruction.unpack }),
           ...(downloaded === undefined ? {} : { downloaded }),
         });
-        return await active.commit(execution.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: execution.sourceDateEpoch });
+        return await active.commit({ ...(execution.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: execution.sourceDateEpoch }), ...(linked ? { keepSnapshot: false } : {}) });
       } finally {
         await active.discard();
       }
