@@ -86,6 +86,11 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
     const url = instruction.sources.find(isUrl);
     if (url !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `source can't be a URL for COPY`);
   }
+  // dockerfile2llb's rules: --checksum verifies one download, nothing else.
+  if (instruction.checksum !== '') {
+    if (instruction.sources.length !== 1) throw new TsbuildError('INVALID_ARGUMENT', `checksum can't be specified for multiple sources`);
+    if (!isUrl(instruction.sources[0] as string)) throw new TsbuildError('INVALID_ARGUMENT', `checksum can't be specified for non-HTTP sources`);
+  }
   // BuildKit's --link: the copy is made on an empty root and its layer put over the stage's
   // (a MergeOp); with --chmod it falls back to an ordinary copy, as dockerfile2llb does.
   const linked = instruction.link && instruction.chmod === '';

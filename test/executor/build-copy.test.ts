@@ -495,6 +495,21 @@ describe('build: COPY and ADD', () => {
       expect(await fx.store.resolveReference('docker.io/library/url-mismatch:latest')).toBeUndefined();
     });
 
+    it('refuses --checksum but for one URL, as dockerfile2llb', async () => {
+      const sum = `sha256:${'0'.repeat(64)}`;
+      for (const [name, line, message] of [
+        ['checksum-local', `ADD --checksum=${sum} f /f`, "checksum can't be specified for non-HTTP sources"],
+        ['checksum-many', `ADD --checksum=${sum} ${base}/file.txt ${base}/other /d/`, "checksum can't be specified for multiple sources"],
+      ] as const) {
+        requests.length = 0;
+        const dir = await fx.context(name, { Dockerfile: `FROM busybox\n${line}\n`, f: 'f\n' });
+        const result = await fx.build(['-t', name, dir]);
+        expect(result.status).toBe(1);
+        expect(result.stderr).toContain(message);
+        expect(requests).toEqual([]);
+      }
+    });
+
     it('fails on a URL the server does not have, naming it and the status', async () => {
       const dir = await fx.context('url-404', { Dockerfile: `FROM busybox\nADD ${base}/missing /m\n` });
       const result = await fx.build(['-t', 'url-404', dir]);
