@@ -656,8 +656,20 @@ describe('build: COPY and ADD', () => {
     it('writes a dest through a link in the image inside the root filesystem', async () => {
       const outside = join(fx.dir, 'outside-dest');
       await mkdir(outside, { recursive: true });
+      const hostFile = join(fx.dir, 'host-file.txt');
+      await writeFile(hostFile, 'HOST\n');
       const dir = await fx.context('dest-links', {
-        Dockerfile: ['FROM busybox', `RUN ln -s ${outside} /abs && ln -s ../../../../../../.. /up && mkdir /real && ln -s /real /inside`, 'COPY f /abs/', 'COPY f /up/up.txt', 'COPY f /inside/f', 'WORKDIR /w', 'COPY f ../../../../etc/clamped'].join('\n'),
+        Dockerfile: [
+          'FROM busybox',
+          `RUN ln -s ${outside} /abs && ln -s ../../../../../../.. /up && mkdir /real && ln -s /real /inside && ln -s ${hostFile} /host-file`,
+          'COPY f /abs/',
+          'COPY f /up/up.txt',
+          'COPY f /inside/f',
+          'WORKDIR /w',
+          'COPY f ../../../../etc/clamped',
+          // As BuildKit (continuity's RootPath), a DEST that is a link is followed, inside the root.
+          'COPY f /host-file',
+        ].join('\n'),
         f: 'f\n',
       });
       const result = await fx.build(['-t', 'dest-links', dir]);
@@ -669,6 +681,8 @@ describe('build: COPY and ADD', () => {
       expect(layers[1]?.map((file) => file.path)).toEqual(['up.txt']);
       expect(layers[2]?.map((file) => file.path)).toEqual(['real', 'real/f']);
       expect(layers[4]?.map((file) => file.path)).toEqual(['etc', 'etc/clamped']);
+      expect(await readFile(hostFile, 'utf8')).toBe('HOST\n');
+      expect(layers[5]?.filter((file) => file.type === 'file').map((file) => [file.path, file.text])).toEqual([[hostFile.slice(1), 'f\n']]);
     });
   });
 
