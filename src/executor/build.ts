@@ -29,7 +29,7 @@ import {
 } from '../common/index.js';
 import type { LayerRef, StepCache } from '../cache/index.js';
 import { resolveDockerfile, type BaseImageConfig, type ResolvedInstruction, type ResolvedStage } from '../planner/index.js';
-import { baseImageKey, copyKey, copyResultKey, execKey, mkdirKey, scratchKey } from '../planner/index.js';
+import { baseImageKey, copyKey, copyResultKey, execKey, mkdirKey, scratchKey, sourceDateEpochKey } from '../planner/index.js';
 import { pull, type RegistryClient } from '../registry/index.js';
 import { resolveImage, type Store } from '../store/index.js';
 import type { OciRuntime } from '../runtime/index.js';
@@ -75,6 +75,8 @@ export interface BuiltImage {
   readonly config: ImageConfig;
   readonly layers: readonly LayerRef[];
   readonly platform: Platform;
+  /** SOURCE_DATE_EPOCH as the build used it (the build argument, else the environment). */
+  readonly sourceDateEpoch: number | undefined;
   /** The unpacked root filesystem of the result (for the tar and local outputs). */
   rootfs(): Promise<string>;
 }
@@ -292,13 +294,14 @@ async function cachedOrRun(
   execute: () => Promise<LayerRef | undefined>,
   alternate?: () => Promise<Digest>,
 ): Promise<StepRun> {
+  const record = (stepKey: Digest): Digest => (ctx.sourceDateEpoch === undefined ? stepKey : sourceDateEpochKey(stepKey, ctx.sourceDateEpoch));
   let alternateKey: Digest | undefined;
   if (ctx.request.noCache !== true) {
-    let hit = await ctx.deps.cache.get(key);
+    let hit = await ctx.deps.cache.get(record(key));
     if ((hit === undefined || hit.layers.length < input.layers.length) && alternate !== undefined) {
       alternateKey = await alternate();
-      hit = await ctx.deps.cache.get(alternateKey);
-      if (hit !== undefined && hit.layers.length >= input.layers.length) await ctx.deps.cache.put(key, hit, input.platform);
+      hit = await ctx.deps.cache.get(record(alternateKey));
+      if (hit !== undefined && hit.layers.length >= input.layers.length) await ctx.deps.cache.put(record(key), hit, input.platform);
     }
     if (hit !== undefined && hit.layers.length >= input.layers.length) {
       step.cached();
@@ -312,8 +315,8 @@ async function cachedOrRun(
       const layer = await execute();
       const time = created(ctx.sourceDateEpoch);
       const result = { layers: layer === undefined ? input.layers : [...input.layers, layer], created: time };
-      await ctx.deps.cache.put(key, result, input.platform);
-      if (alternate !== undefined) await ctx.deps.cache.put(alternateKey ?? (await alternate()), result, input.platform);
+      await ctx.deps.cache.put(record(key), result, input.platform);
+      if (alternate !== undefined) await ctx.deps.cache.put(record(alternateKey ?? (await alternate())), result, input.platform);
       step.done();
       return { layer, created: time };
     })();
@@ -463,6 +466,7 @@ async function exportImage(ctx: BuildContext, output: StageOutput): Promise<Buil
     config: imageConfig,
     layers: output.layers,
     platform: output.platform,
+    sourceDateEpoch: ctx.sourceDateEpoch,
     rootfs: () => snapshots.view(output.layers),
   };
 }

@@ -19,4 +19,4 @@ export {
 } from './layer.js';
 export { writeImage, type ImageSpec, type WrittenImage } from './image.js';
 export { loadArchive, saveArchive, type ArchiveFormat, type LoadedImage, type SaveImage, type SaveOptions } from './archive.js';
-export { parseOutputSpec, writeOutput, type OutputImage, type OutputSpec, type OutputType } from './outputs.js';
+export { parseOutputSpec, writeOutput, type OutputImage, type OutputOptions, type OutputSpec, type OutputType } from './outputs.js';

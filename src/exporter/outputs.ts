@@ -23,7 +23,7 @@ import { pipeline } from 'node:stream/promises';
 import { formatReference, makeSpecialFile, messageOf, parseReference, setXattr, TsbuildError, type Descriptor } from '../common/index.js';
 import { temporaryName, writeAll, type LayoutStore } from '../store/index.js';
 import { saveArchive, type SaveImage } from './archive.js';
-import { directoryEntries, tarStream, type LayerEntry } from './layer.js';
+import { directoryEntries, sourceDateEpochFromEnv, tarStream, type LayerEntry } from './layer.js';
 
 export type OutputType = 'oci' | 'docker' | 'tar' | 'local';
 
@@ -142,13 +142,28 @@ function archiveImages(image: OutputImage, spec: OutputSpec): SaveImage[] {
   return names.length === 0 ? [{ descriptor: image.descriptor }] : names.map((name) => ({ name: fullName(name), descriptor: image.descriptor }));
 }
 
+export interface OutputOptions {
+  /**
+   * SOURCE_DATE_EPOCH of the build (default: the environment's): every file of a tar or local
+   * output gets this time, as BuildKit's local and tar exporters give it, so that the root
+   * filesystem does not carry the times its steps ran at.
+   */
+  readonly sourceDateEpoch?: number;
+}
+
+/** The entries of the tree at ROOT, every one at time EPOCH when given. */
+async function* rootfsEntries(root: string, epoch: number | undefined): AsyncGenerator<LayerEntry> {
+  for await (const entry of directoryEntries(root)) yield epoch === undefined ? entry : { ...entry, mtime: epoch };
+}
+
 /**
  * Writes the output SPEC asks for: IMAGE (oci, docker) from STORE, or ROOTFS, the final root
  * filesystem directory (tar, local). `dest=-` writes to STDOUT, refused when it is a terminal.
  */
-export async function writeOutput(store: LayoutStore, image: OutputImage, rootfs: string, spec: OutputSpec, stdout: NodeJS.WritableStream): Promise<void> {
+export async function writeOutput(store: LayoutStore, image: OutputImage, rootfs: string, spec: OutputSpec, stdout: NodeJS.WritableStream, options: OutputOptions = {}): Promise<void> {
+  const epoch = options.sourceDateEpoch ?? sourceDateEpochFromEnv();
   if (spec.type === 'local') {
-    await copyTree(rootfs, spec.dest);
+    await copyTree(rootfs, spec.dest, epoch);
     return;
   }
   if ((spec.type === 'oci' || spec.type === 'docker') && spec.options.tar !== undefined && spec.options.tar !== 'true') {
@@ -157,7 +172,7 @@ export async function writeOutput(store: LayoutStore, image: OutputImage, rootfs
   if (spec.dest === '-' && (stdout as { isTTY?: boolean }).isTTY === true) {
     throw new TsbuildError('INVALID_ARGUMENT', `write ${spec.type} output: refusing to write a tar archive to a terminal; give dest=FILE or redirect standard output`);
   }
-  const archive = spec.type === 'tar' ? Readable.from(tarStream(directoryEntries(rootfs))) : await saveArchive(store, archiveImages(image, spec), { format: spec.type });
+  const archive = spec.type === 'tar' ? Readable.from(tarStream(rootfsEntries(rootfs, epoch))) : await saveArchive(store, archiveImages(image, spec), { format: spec.type });
   if (spec.dest === '-') await pipeline(archive, stdout, { end: false });
   else await writeFileOutput(archive, spec.dest, spec.type);
 }
@@ -208,13 +223,13 @@ interface PendingDirectory {
  * directory (a symlink or file in its place is removed, not followed), and every other entry
  * replaces whatever is at its name.
  */
-async function copyTree(source: string, dest: string): Promise<void> {
+async function copyTree(source: string, dest: string, epoch: number | undefined): Promise<void> {
   const privileged = process.getuid?.() === 0;
   try {
     await mkdir(dest, { recursive: true });
     const root = await realpath(dest);
     const directories: PendingDirectory[] = [];
-    for await (const entry of directoryEntries(source)) {
+    for await (const entry of rootfsEntries(source, epoch)) {
       const path = join(root, entry.path);
       const existing = await lstat(path).catch(() => undefined);
       if (entry.type === 'directory') {

@@ -87,6 +87,16 @@ export function copyKey(parent: Digest, input: CopyKeyInput): Digest {
 }
 
 /**
+ * Where a step's result is kept when SOURCE_DATE_EPOCH is set: its layer's times are clamped
+ * and its history time is the epoch, so the same step run without it (or with another epoch)
+ * made other bytes and must not be found for it, nor it for them. Steps keep their own keys
+ * as parents; only the record they are stored under differs.
+ */
+export function sourceDateEpochKey(step: Digest, sourceDateEpoch: number): Digest {
+  return key({ op: 'source-date-epoch', step, epoch: sourceDateEpoch });
+}
+
+/**
  * What follows a COPY --from: the parent's key and the layer the copy made (none: `undefined`),
  * not where its files came from, so that a stage that ran again but gave the same files leaves
  * the later steps cached, as BuildKit's content-based keys do.

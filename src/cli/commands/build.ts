@@ -1,8 +1,8 @@
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { LocalStepCache } from '../../cache/index.js';
-import { TsbuildError, formatPosition, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform } from '../../common/index.js';
+import { TsbuildError, messageOf, formatPosition, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform } from '../../common/index.js';
 import { BuildStepError, build } from '../../executor/index.js';
 import { parseOutputSpec, writeOutput, type OutputSpec } from '../../exporter/index.js';
 import { parseBuildArgs } from '../../planner/index.js';
@@ -117,12 +117,20 @@ export function registerBuild(program: Command, io: CliIo): void {
       throw new TsbuildError('INVALID_ARGUMENT', `build --platform ${formatPlatform(platform)}: building for a platform other than this machine's (${formatPlatform(hostPlatform())}) needs emulation (binfmt_misc with QEMU), which tsbuild does not provide yet`);
     }
     const outputs: OutputSpec[] = options.output.map((spec) => parseOutputSpec(spec));
+    const toStdout = outputs.filter((output) => output.dest === '-').length;
+    if (toStdout > 1) throw new TsbuildError('INVALID_ARGUMENT', `build --output: ${toStdout} outputs write to standard output; only one can`);
     const tags = options.tag.map((tag) => formatReference(parseReference(tag)));
     if (options.push === true && tags.length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'build --push: name the image with -t');
     const contextDir = contextArg === '-' ? undefined : resolve(contextArg);
     if (contextDir !== undefined) {
       const info = await stat(contextDir).catch(() => undefined);
       if (info === undefined || !info.isDirectory()) throw new TsbuildError('NOT_FOUND', `build: unable to prepare context: path ${JSON.stringify(contextArg)} not found`);
+    }
+    // As docker: an ID file left from an earlier build must not pass for this one's if it fails.
+    if (options.iidfile !== undefined) {
+      await rm(options.iidfile, { force: true }).catch((error: unknown) => {
+        throw new TsbuildError('INVALID_ARGUMENT', `build --iidfile: remove ${options.iidfile}: ${messageOf(error)}`, { cause: error });
+      });
     }
     const dockerfile = contextArg === '-' && options.file === undefined ? { source: await readStdin(), file: 'Dockerfile' } : await dockerfileOf(contextDir, options.file, contextArg === '-');
 
@@ -154,7 +162,7 @@ export function registerBuild(program: Command, io: CliIo): void {
         await progress.finish();
       }
       for (const output of outputs) {
-        await writeOutput(store, { descriptor: image.manifest, names: tags }, await image.rootfs(), output, io.stdout);
+        await writeOutput(store, { descriptor: image.manifest, names: tags }, await image.rootfs(), output, io.stdout, image.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: image.sourceDateEpoch });
       }
       if (options.push === true) {
         for (const tag of tags) {
@@ -163,7 +171,8 @@ export function registerBuild(program: Command, io: CliIo): void {
         }
       }
       if (options.iidfile !== undefined) await writeFile(options.iidfile, image.id);
-      if (quiet) io.stdout.write(`${image.id}\n`);
+      // Standard output carrying an archive gets nothing else, as docker.
+      if (quiet && toStdout === 0) io.stdout.write(`${image.id}\n`);
     } catch (error) {
       if (error instanceof BuildStepError) {
         io.stderr.write(renderFailure(error, dockerfile.source, mode === 'quiet' || mode === 'rawjson'));
