@@ -354,7 +354,7 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
         const byContent = plan.contentKeyInput;
         const alternate = byContent === undefined ? undefined : async () => copyKey(input.key, await byContent());
         const run = await cachedOrRun(ctx, step, key, input, () => plan.execute({ snapshots: ctx.snapshots, layers: input.layers, sourceDateEpoch: ctx.sourceDateEpoch }), alternate);
-        // A copy from a stage or an image passes on what it made, not where it came from.
+        // A copy from a stage passes on what it made, not where it came from.
         return { key: alternate === undefined ? key : copyResultKey(input.key, run.layer?.diffId), ...run, createdBy: plan.createdBy };
       } finally {
         await plan.release();

@@ -48,8 +48,10 @@ export interface CopyExecution {
 export interface CopyPlan {
   readonly keyInput: CopyKeyInput;
   /**
-   * COPY --from: the key input by the content of the files it selects (BuildKit's content-based
-   * key), for when the key by the source's own key misses; the source is unpacked to read it.
+   * COPY --from a stage: the key input by the content of the files it selects (BuildKit's
+   * content-based key), for when the key by the stage's own key misses. Not for images: a new
+   * image digest almost always brings new files, and hashing a whole toolchain image's tree
+   * would slow every cold build for nothing.
    */
   readonly contentKeyInput?: () => Promise<CopyKeyInput>;
   readonly createdBy: string;
@@ -118,10 +120,12 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
     const state = from.kind === 'stage' ? await sources.stage(from.stage) : await sources.image(from.reference);
     sourceName = state.key;
     source = async () => ({ kind: 'rootfs', dir: await sources.snapshots.view(state.layers) });
-    contentOf = async () => {
-      const dir = await sources.snapshots.view(state.layers);
-      return (await sourceDigest(rootfsSource(dir), instruction.sources, { exclude: instruction.exclude, parents: instruction.parents })).digest;
-    };
+    if (from.kind === 'stage') {
+      contentOf = async () => {
+        const dir = await sources.snapshots.view(state.layers);
+        return (await sourceDigest(rootfsSource(dir), instruction.sources, { exclude: instruction.exclude, parents: instruction.parents })).digest;
+      };
+    }
   }
   // An ADD of a URL without --checksum is keyed by what the URL serves now: fetched once here,
   // the copy takes the same files.

@@ -97,7 +97,7 @@ export function sourceDateEpochKey(step: Digest, sourceDateEpoch: number): Diges
 }
 
 /**
- * What follows a COPY --from: the parent's key and the layer the copy made (none: `undefined`),
+ * What follows a COPY --from a stage: the parent's key and the layer the copy made (none: `undefined`),
  * not where its files came from, so that a stage that ran again but gave the same files leaves
  * the later steps cached, as BuildKit's content-based keys do.
  */
