@@ -4,7 +4,7 @@
  * itself onto a writable snapshot.
  */
 import { TsbuildError } from '../common/index.js';
-import { openContext, sourceDigest, type BuildContext } from '../cache/index.js';
+import { openContext, rootfsSource, sourceDigest, type BuildContext } from '../cache/index.js';
 import type { LayerRef } from '../cache/index.js';
 import type { CopyKeyInput } from '../planner/index.js';
 import type { ResolvedInstruction } from '../planner/index.js';
@@ -47,6 +47,13 @@ export interface CopyExecution {
 
 export interface CopyPlan {
   readonly keyInput: CopyKeyInput;
+  /**
+   * COPY --from a stage: the key input by the content of the files it selects (BuildKit's
+   * content-based key), for when the key by the stage's own key misses. Not for images: a new
+   * image digest almost always brings new files, and hashing a whole toolchain image's tree
+   * would slow every cold build for nothing.
+   */
+  readonly contentKeyInput?: () => Promise<CopyKeyInput>;
   readonly createdBy: string;
   execute(execution: CopyExecution): Promise<LayerRef | undefined>;
   /** Removes what keying the step fetched (URL downloads); the step is not executed after. */
@@ -81,6 +88,11 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
     const url = instruction.sources.find(isUrl);
     if (url !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `source can't be a URL for COPY`);
   }
+  // dockerfile2llb's rules: --checksum verifies one download, nothing else.
+  if (instruction.checksum !== '') {
+    if (instruction.sources.length !== 1) throw new TsbuildError('INVALID_ARGUMENT', `checksum can't be specified for multiple sources`);
+    if (!isUrl(instruction.sources[0] as string)) throw new TsbuildError('INVALID_ARGUMENT', `checksum can't be specified for non-HTTP sources`);
+  }
   // BuildKit's --link: the copy is made on an empty root and its layer put over the stage's
   // (a MergeOp); with --chmod it falls back to an ordinary copy, as dockerfile2llb does.
   const linked = instruction.link && instruction.chmod === '';
@@ -91,6 +103,7 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
   let source: () => Promise<CopySource>;
   let sourceName: string;
   let content: string | undefined;
+  let contentOf: (() => Promise<string>) | undefined;
   const from = instruction.from;
   if (from === undefined) {
     const local = instruction.sources.filter((path) => !isUrl(path));
@@ -107,6 +120,12 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
     const state = from.kind === 'stage' ? await sources.stage(from.stage) : await sources.image(from.reference);
     sourceName = state.key;
     source = async () => ({ kind: 'rootfs', dir: await sources.snapshots.view(state.layers) });
+    if (from.kind === 'stage') {
+      contentOf = async () => {
+        const dir = await sources.snapshots.view(state.layers);
+        return (await sourceDigest(rootfsSource(dir), instruction.sources, { exclude: instruction.exclude, parents: instruction.parents })).digest;
+      };
+    }
   }
   // An ADD of a URL without --checksum is keyed by what the URL serves now: fetched once here,
   // the copy takes the same files.
@@ -143,6 +162,7 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
   };
   return {
     keyInput,
+    ...(contentOf === undefined ? {} : { contentKeyInput: async () => ({ ...keyInput, source: 'rootfs', content: await (contentOf as () => Promise<string>)() }) }),
     createdBy: createdBy(instruction),
     release,
     async execute(execution: CopyExecution): Promise<LayerRef | undefined> {
@@ -167,7 +187,7 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
           ...(instruction.unpack === undefined ? {} : { unpack: instruction.unpack }),
           ...(downloaded === undefined ? {} : { downloaded }),
         });
-        return await active.commit(execution.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: execution.sourceDateEpoch });
+        return await active.commit({ ...(execution.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: execution.sourceDateEpoch }), ...(linked ? { keepSnapshot: false } : {}) });
       } finally {
         await active.discard();
       }

@@ -33,6 +33,11 @@ export interface CommitOptions {
   readonly created?: readonly string[];
   /** Clamp file times in the layer to this (seconds). */
   readonly sourceDateEpoch?: number;
+  /**
+   * False when the layer goes over other layers than the snapshot was prepared on (a linked
+   * copy, made on an empty root): the root filesystem after it is then unpacked when needed.
+   */
+  readonly keepSnapshot?: boolean;
 }
 
 function errno(error: unknown): string | undefined {
@@ -149,7 +154,7 @@ export class Snapshotter {
           if ((await readdir(upper)).length === 0 && (await sameRoot(upper, lower))) return undefined;
           const written = await writeLayer(directoryEntries(upper, '', { overlayUpper: true }), store, options.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: options.sourceDateEpoch });
           const layer: LayerRef = { descriptor: written.descriptor, diffId: written.diffId };
-          await keepSnapshot(store, lower, upper, layers, written.diffId);
+          if (options.keepSnapshot !== false) await keepSnapshot(store, lower, upper, layers, written.diffId);
           return layer;
         } finally {
           await discard();

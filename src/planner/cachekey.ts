@@ -96,6 +96,15 @@ export function sourceDateEpochKey(step: Digest, sourceDateEpoch: number): Diges
   return key({ op: 'source-date-epoch', step, epoch: sourceDateEpoch });
 }
 
+/**
+ * What follows a COPY --from a stage: the parent's key and the layer the copy made (none: `undefined`),
+ * not where its files came from, so that a stage that ran again but gave the same files leaves
+ * the later steps cached, as BuildKit's content-based keys do.
+ */
+export function copyResultKey(parent: Digest, layerDiffId: Digest | undefined): Digest {
+  return key({ op: 'copy-result', parent, layer: layerDiffId ?? null });
+}
+
 /** WORKDIR creating its directory (BuildKit's mkdir), as the configured user. */
 export function mkdirKey(parent: Digest, path: string, user: string): Digest {
   return key({ op: 'mkdir', parent, path, user });

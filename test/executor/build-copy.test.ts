@@ -21,11 +21,12 @@ async function addedFiles(fx: BuildFixture, image: ResolvedImage): Promise<Array
   return layers.flatMap((files, layer) => (layer === 0 ? [] : files.map((file) => ({ ...file, layer }))));
 }
 
+/** Entries by path; where layers hold the same path, the later layer's entry. */
 function byPath<T extends LayerFile>(files: readonly T[]): Map<string, T> {
   return new Map(files.map((file) => [file.path, file]));
 }
 
-/** [path, type, mode, uid, gid] of a layer entry, or undefined when it is not there. */
+/** [type, mode, uid, gid] of a layer entry, or undefined when it is not there. */
 function shape(file: LayerFile | undefined): [string, number, number, number] | undefined {
   return file === undefined ? undefined : [file.type, file.mode, file.uid, file.gid];
 }
@@ -86,7 +87,7 @@ describe('build: COPY and ADD', () => {
     expect(shape(paths.get('app/sub'))).toEqual(['directory', 0o755, 0, 0]);
     // A wildcard matching several files copies them into the directory.
     expect(files.filter((file) => file.layer === image.manifest.layers.length - 1 && file.type === 'file').map((file) => file.path)).toEqual(['app/a.txt', 'app/b.txt']);
-    // The context's files keep their times; nothing else of the context enters a layer.
+    // Nothing the Dockerfile did not name enters a layer.
     expect(paths.has('Dockerfile')).toBe(false);
     expect((image.config.history ?? []).slice(2).map((entry) => entry.created_by)).toEqual([
       'COPY a.txt b.txt /files/ # buildkit',
@@ -494,6 +495,21 @@ describe('build: COPY and ADD', () => {
       expect(await fx.store.resolveReference('docker.io/library/url-mismatch:latest')).toBeUndefined();
     });
 
+    it('refuses --checksum but for one URL, as dockerfile2llb', async () => {
+      const sum = `sha256:${'0'.repeat(64)}`;
+      for (const [name, line, message] of [
+        ['checksum-local', `ADD --checksum=${sum} f /f`, "checksum can't be specified for non-HTTP sources"],
+        ['checksum-many', `ADD --checksum=${sum} ${base}/file.txt ${base}/other /d/`, "checksum can't be specified for multiple sources"],
+      ] as const) {
+        requests.length = 0;
+        const dir = await fx.context(name, { Dockerfile: `FROM busybox\n${line}\n`, f: 'f\n' });
+        const result = await fx.build(['-t', name, dir]);
+        expect(result.status).toBe(1);
+        expect(result.stderr).toContain(message);
+        expect(requests).toEqual([]);
+      }
+    });
+
     it('fails on a URL the server does not have, naming it and the status', async () => {
       const dir = await fx.context('url-404', { Dockerfile: `FROM busybox\nADD ${base}/missing /m\n` });
       const result = await fx.build(['-t', 'url-404', dir]);
@@ -640,8 +656,20 @@ describe('build: COPY and ADD', () => {
     it('writes a dest through a link in the image inside the root filesystem', async () => {
       const outside = join(fx.dir, 'outside-dest');
       await mkdir(outside, { recursive: true });
+      const hostFile = join(fx.dir, 'host-file.txt');
+      await writeFile(hostFile, 'HOST\n');
       const dir = await fx.context('dest-links', {
-        Dockerfile: ['FROM busybox', `RUN ln -s ${outside} /abs && ln -s ../../../../../../.. /up && mkdir /real && ln -s /real /inside`, 'COPY f /abs/', 'COPY f /up/up.txt', 'COPY f /inside/f', 'WORKDIR /w', 'COPY f ../../../../etc/clamped'].join('\n'),
+        Dockerfile: [
+          'FROM busybox',
+          `RUN ln -s ${outside} /abs && ln -s ../../../../../../.. /up && mkdir /real && ln -s /real /inside && ln -s ${hostFile} /host-file`,
+          'COPY f /abs/',
+          'COPY f /up/up.txt',
+          'COPY f /inside/f',
+          'WORKDIR /w',
+          'COPY f ../../../../etc/clamped',
+          // As BuildKit (continuity's RootPath), a DEST that is a link is followed, inside the root.
+          'COPY f /host-file',
+        ].join('\n'),
         f: 'f\n',
       });
       const result = await fx.build(['-t', 'dest-links', dir]);
@@ -653,6 +681,8 @@ describe('build: COPY and ADD', () => {
       expect(layers[1]?.map((file) => file.path)).toEqual(['up.txt']);
       expect(layers[2]?.map((file) => file.path)).toEqual(['real', 'real/f']);
       expect(layers[4]?.map((file) => file.path)).toEqual(['etc', 'etc/clamped']);
+      expect(await readFile(hostFile, 'utf8')).toBe('HOST\n');
+      expect(layers[5]?.filter((file) => file.type === 'file').map((file) => [file.path, file.text])).toEqual([[hostFile.slice(1), 'f\n']]);
     });
   });
 
@@ -740,6 +770,40 @@ describe('build: COPY and ADD', () => {
       expect(paths.get('from-outside/a.txt')?.text).toBe('AAAA\n');
       expect(paths.get('from-outside/b.txt')?.text).toBe('bbbb edited\n');
     });
+  });
+
+  it('keys COPY --from by the files it selects: a stage that ran again with the same files leaves the copy and later steps cached', async () => {
+    const dir = await fx.context('from-content', {
+      Dockerfile: [
+        'FROM busybox AS gen',
+        'ARG V=1',
+        'RUN echo $V > /changing && echo stable > /stable && mkdir /tree && echo t > /tree/t',
+        'FROM busybox',
+        'RUN echo first > /first',
+        'COPY --from=gen /stable /tree /copied/',
+        'RUN cat /copied/stable > /seen',
+        'COPY --from=gen /changing /changing',
+        'RUN cat /changing > /seen-changing',
+      ].join('\n'),
+    });
+    const first = await fx.build(['-t', 'from-content', dir]);
+    expect(first.status).toBe(0);
+    const before = await fx.image('from-content');
+    const changed = await fx.build(['-t', 'from-content', '--build-arg', 'V=2', dir]);
+    expect(changed.status).toBe(0);
+    expect(ranSteps(changed.stderr)).toEqual(['[gen 2/2] RUN echo $V > /changing && echo stable > /stable && mkdir /tree && echo t > /tree/t', '[stage-1 5/6] COPY --from=gen /changing /changing', '[stage-1 6/6] RUN cat /changing > /seen-changing']);
+    expect(cachedSteps(changed.stderr)).toEqual(['[stage-1 2/6] RUN echo first > /first', '[stage-1 3/6] COPY --from=gen /stable /tree /copied/', '[stage-1 4/6] RUN cat /copied/stable > /seen']);
+    const after = await fx.image('from-content');
+    // The cached copy's layer is the first build's, the changed file's is new.
+    expect(after.manifest.layers.slice(0, 4)).toEqual(before.manifest.layers.slice(0, 4));
+    const paths = byPath(await addedFiles(fx, after));
+    expect(paths.get('changing')?.text).toBe('2\n');
+    expect(paths.get('seen-changing')?.text).toBe('2\n');
+    expect(paths.get('copied/stable')?.text).toBe('stable\n');
+    expect(paths.get('copied/t')?.text).toBe('t\n');
+    // And both ways back hit.
+    const back = await fx.build(['-t', 'from-content', dir]);
+    expect(ranSteps(back.stderr)).toEqual([]);
   });
 
   describe('without a context (`tsbuild build -`)', () => {
