@@ -6,6 +6,7 @@
  * snapshot of the new chain (a hard-linked copy of the parent with the changes moved in), so
  * that the next step starts from it at once.
  */
+import { chmodSync, lchownSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, utimesSync } from 'node:fs';
 import { chmod, lchown, lstat, mkdir, readdir, rename, rm, rmdir, stat, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { TsbuildError, messageOf, readXattr, type Digest } from '../common/index.js';
@@ -59,30 +60,31 @@ const overlayOpaque = ['trusted.overlay.opaque', 'user.overlay.opaque'];
  * renamed in (the upper directory is thrown away after), directories get the upper's metadata.
  * Shared inodes are never written: a changed file is a new inode from the upper directory.
  */
-async function applyUpper(upper: string, target: string): Promise<void> {
-  for (const name of await readdir(upper)) {
+function applyUpper(upper: string, target: string): void {
+  // Synchronous, as linkTree: a step's changes are many small metadata calls.
+  for (const name of readdirSync(upper)) {
     const source = join(upper, name);
     const destination = join(target, name);
-    const info = await lstat(source);
+    const info = lstatSync(source);
     if (info.isCharacterDevice() && info.rdev === 0) {
-      await rm(destination, { recursive: true, force: true });
+      rmSync(destination, { recursive: true, force: true });
       continue;
     }
     if (info.isDirectory()) {
-      const existing = await lstat(destination).catch(() => undefined);
+      const existing = lstatSync(destination, { throwIfNoEntry: false });
       const opaque = overlayOpaque.some((xattr) => readXattr(source, xattr)?.toString() === 'y');
       if (existing === undefined || !existing.isDirectory() || opaque) {
-        await rm(destination, { recursive: true, force: true });
-        await mkdir(destination);
+        rmSync(destination, { recursive: true, force: true });
+        mkdirSync(destination);
       }
-      await applyUpper(source, destination);
-      await lchown(destination, info.uid, info.gid);
-      await chmod(destination, info.mode & 0o7777);
-      await utimes(destination, info.atime, info.mtime);
+      applyUpper(source, destination);
+      lchownSync(destination, info.uid, info.gid);
+      chmodSync(destination, info.mode & 0o7777);
+      utimesSync(destination, info.atime, info.mtime);
       continue;
     }
-    await rm(destination, { recursive: true, force: true });
-    await rename(source, destination);
+    rmSync(destination, { recursive: true, force: true });
+    renameSync(source, destination);
   }
 }
 
@@ -179,7 +181,7 @@ async function keepSnapshot(store: Store, lower: string, upper: string, layers: 
   try {
     if (layers.length === 0) await mkdir(temporary, { mode: 0o755 });
     else await linkTree(lower, temporary, (process.getuid?.() ?? 0) === 0);
-    await applyUpper(upper, temporary);
+    applyUpper(upper, temporary);
     const info = await stat(upper);
     await lchown(temporary, info.uid, info.gid);
     await chmod(temporary, info.mode & 0o7777);

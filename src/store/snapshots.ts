@@ -1,4 +1,5 @@
-import { chmod, lchown, link, lstat, mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { chmodSync, lchownSync, linkSync, lstatSync, mkdirSync, readdirSync, utimesSync } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoOf, TsbuildError, digestHex, messageOf, type Descriptor, type Digest, type Manifest } from '../common/index.js';
 import { temporaryName } from './atomic.js';
@@ -14,21 +15,27 @@ export function snapshotPath(store: LayoutStore, chain: Digest): string {
 /**
  * Copies a tree by hard-linking every non-directory and recreating directories. The unpacker never
  * writes into an existing file (it unlinks and creates anew), so sharing inodes with the parent
- * snapshot is safe and a snapshot costs little space.
+ * snapshot is safe and a snapshot costs little space. The calls are synchronous: a tree is
+ * thousands of metadata calls, each a few microseconds, which through the thread pool took ten
+ * times as long (2,500 entries: 305 ms against 30 ms).
  */
 export async function linkTree(source: string, target: string, privileged: boolean): Promise<void> {
-  const info = await lstat(source);
-  await mkdir(target, { mode: 0o700 });
-  for (const name of await readdir(source)) {
-    const from = join(source, name);
-    const to = join(target, name);
-    const child = await lstat(from);
-    if (child.isDirectory()) await linkTree(from, to, privileged);
-    else await link(from, to);
+  linkTreeSync(source, target, privileged);
+  return Promise.resolve();
+}
+
+function linkTreeSync(source: string, target: string, privileged: boolean): void {
+  const info = lstatSync(source);
+  mkdirSync(target, { mode: 0o700 });
+  for (const entry of readdirSync(source, { withFileTypes: true })) {
+    const from = join(source, entry.name);
+    const to = join(target, entry.name);
+    if (entry.isDirectory()) linkTreeSync(from, to, privileged);
+    else linkSync(from, to);
   }
-  if (privileged) await lchown(target, info.uid, info.gid);
-  await chmod(target, info.mode & 0o7777);
-  await utimes(target, info.atime, info.mtime);
+  if (privileged) lchownSync(target, info.uid, info.gid);
+  chmodSync(target, info.mode & 0o7777);
+  utimesSync(target, info.atime, info.mtime);
 }
 
 /**
