@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { constants, createReadStream, type BigIntStats } from 'node:fs';
-import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, mkdtemp, open, readlink, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import { chmodSync, constants, copyFileSync, createReadStream, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readlinkSync, symlinkSync, unlinkSync, type BigIntStats } from 'node:fs';
+import { copyFile, lchown, lstat, mkdtemp, open, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -19,6 +19,9 @@ import {
 } from '../cache/index.js';
 import { makeSpecialFile, messageOf, mkdirInRoot, readTar, readXattrs, resolveInRoot, setXattr, TsbuildError } from '../common/index.js';
 import { decompressStream, unpackLayer } from '../store/index.js';
+
+/** Files up to this size are copied synchronously; larger ones on the thread pool, several at once. */
+const smallFileBytes = 256n * 1024n;
 
 /** Where COPY reads from: the build context, or another stage's or image's root filesystem. */
 export type CopySource = { readonly kind: 'context'; readonly context: BuildContext } | { readonly kind: 'rootfs'; readonly dir: string };
@@ -264,9 +267,9 @@ class Copier {
   /** A heredoc source: a 0644 file owned by root, written now (BuildKit's Mkfile in scratch, then copied). */
   async copyContent(path: string, data: string, dest: string): Promise<void> {
     const target = await this.prepareTarget(dest, basename(path), false);
-    await this.replaceWithFile(target);
+    this.replaceWithFile(target);
     await writeFile(target, data, { mode: 0o600, flag: constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW });
-    await this.applyOwnerAndMode(target, 0, 0, 0o644, false);
+    this.applyOwnerAndMode(target, 0, 0, 0o644, false);
   }
 
   /**
@@ -275,6 +278,9 @@ class Copier {
    * copies a directory's contents, not its metadata); WITHROOT false leaves TARGET alone.
    */
   private async copyEntries(entries: readonly TreeEntry[], target: string, withRoot: boolean): Promise<void> {
+    // Metadata calls and small files synchronously: a context is thousands of them, each a few
+    // microseconds, which through the thread pool took ten times as long (2,000 files with
+    // --chown: 1.6 s against 0.2 s). Large files are copied on the pool, several at once.
     for (const entry of entries) {
       const destination = entry.path === '' ? target : join(target, ...entry.path.split('/'));
       const { stats } = entry;
@@ -282,31 +288,31 @@ class Copier {
         if (entry.path === '') {
           if (!withRoot) continue;
           if (stats.isDirectory()) {
-            const existing = await lstat(destination).catch(() => undefined);
+            const existing = lstatSync(destination, { throwIfNoEntry: false });
             if (existing !== undefined && !existing.isDirectory()) throw new Error(`cannot copy to non-directory: ${this.inside(destination)}`);
             this.directories.push({ target: destination, stats, sourcePath: entry.hostPath, full: false });
             continue;
           }
         }
         if (stats.isDirectory()) {
-          const existing = await lstat(destination).catch(() => undefined);
-          if (existing === undefined) await mkdir(destination, { mode: 0o700 });
+          const existing = lstatSync(destination, { throwIfNoEntry: false });
+          if (existing === undefined) mkdirSync(destination, { mode: 0o700 });
           else if (!existing.isDirectory()) throw new Error(`cannot copy to non-directory: ${this.inside(destination)}`);
           // A directory taken only for what is below it keeps an existing one's metadata.
           if (existing === undefined || entry.parentOnly !== true) this.directories.push({ target: destination, stats, sourcePath: entry.hostPath, full: true });
           continue;
         }
-        await this.replaceWithFile(destination);
+        this.replaceWithFile(destination);
         if (stats.isSymbolicLink()) {
-          await symlink(await readlink(entry.hostPath), destination);
-          await this.applyMetadata(destination, stats, undefined);
+          symlinkSync(readlinkSync(entry.hostPath), destination);
+          this.applyMetadata(destination, stats, undefined);
         } else if (stats.isFile()) {
           this.copyFileLater(entry, destination);
         } else if (stats.isFIFO() || stats.isCharacterDevice() || stats.isBlockDevice()) {
           const type = stats.isFIFO() ? 'fifo' : stats.isCharacterDevice() ? 'character-device' : 'block-device';
           const rdev = Number(stats.rdev);
           makeSpecialFile(destination, type, 0o600, Math.floor(rdev / 256) & 0xfff, (rdev & 0xff) | ((rdev >> 12) & 0xfff00));
-          await this.applyMetadata(destination, stats, undefined);
+          this.applyMetadata(destination, stats, undefined);
         }
         // Sockets are not copied, as fsutil's copier cannot make them either.
       } catch (error) {
@@ -316,11 +322,11 @@ class Copier {
   }
 
   /** fsutil's ensureEmptyFileTarget: a file or link replaces anything but a directory. */
-  private async replaceWithFile(destination: string): Promise<void> {
-    const existing = await lstat(destination).catch(() => undefined);
+  private replaceWithFile(destination: string): void {
+    const existing = lstatSync(destination, { throwIfNoEntry: false });
     if (existing === undefined) return;
     if (existing.isDirectory()) throw new TsbuildError('INVALID_ARGUMENT', `copy: cannot replace to directory ${this.inside(destination)} with file`);
-    await unlink(destination);
+    unlinkSync(destination);
   }
 
   private copyFileLater(entry: TreeEntry, destination: string): void {
@@ -329,16 +335,22 @@ class Copier {
     const first = stats.nlink > 1n ? this.links.get(key) : undefined;
     if (first !== undefined) {
       this.work.push(
-        first.then(async (linked) => {
-          await link(linked, destination);
+        first.then((linked) => {
+          linkSync(linked, destination);
         }),
       );
       return;
     }
-    const copied = this.limit(async () => {
+    if (stats.size <= smallFileBytes) {
       // EXCL: the name was just cleared, so a symlink planted there is never written through.
+      copyFileSync(entry.hostPath, destination, constants.COPYFILE_EXCL);
+      this.applyMetadata(destination, stats, entry.hostPath, true);
+      if (stats.nlink > 1n) this.links.set(key, Promise.resolve(destination));
+      return;
+    }
+    const copied = this.limit(async () => {
       await copyFile(entry.hostPath, destination, constants.COPYFILE_EXCL);
-      await this.applyMetadata(destination, stats, entry.hostPath, true);
+      this.applyMetadata(destination, stats, entry.hostPath, true);
       return destination;
     });
     if (stats.nlink > 1n) this.links.set(key, copied);
@@ -346,23 +358,23 @@ class Copier {
   }
 
   /** fsutil's copyFileInfo: owner (--chown, else the source's; root's for a context), mode (--chmod, else the source's), times, xattrs. */
-  private async applyMetadata(destination: string, stats: BigIntStats, sourcePath: string | undefined, modeCopied = false): Promise<void> {
+  private applyMetadata(destination: string, stats: BigIntStats, sourcePath: string | undefined, modeCopied = false): void {
     const symlinkEntry = stats.isSymbolicLink();
     const uid = this.from.ownersAreRoot ? 0 : Number(stats.uid);
     const gid = this.from.ownersAreRoot ? 0 : Number(stats.gid);
     const mode = Number(stats.mode) & 0o7777;
     // copyFile gave the file its source's mode already; only set-id bits, which chown clears, need it again.
     const skipMode = modeCopied && this.request.chmod === undefined && (mode & 0o6000) === 0;
-    await this.applyOwnerAndMode(destination, uid, gid, mode, symlinkEntry || skipMode);
+    this.applyOwnerAndMode(destination, uid, gid, mode, symlinkEntry || skipMode);
     if (sourcePath !== undefined) this.copyXattrs(sourcePath, destination);
-    await lutimes(destination, seconds(stats.atimeNs), seconds(stats.mtimeNs));
+    lutimesSync(destination, seconds(stats.atimeNs), seconds(stats.mtimeNs));
   }
 
-  private async applyOwnerAndMode(destination: string, uid: number, gid: number, mode: number, keepMode: boolean): Promise<void> {
+  private applyOwnerAndMode(destination: string, uid: number, gid: number, mode: number, keepMode: boolean): void {
     const owner = this.request.chown ?? { uid, gid };
-    if (this.privileged || owner.uid !== process.getuid?.() || owner.gid !== process.getgid?.()) await lchown(destination, owner.uid, owner.gid);
+    if (this.privileged || owner.uid !== process.getuid?.() || owner.gid !== process.getgid?.()) lchownSync(destination, owner.uid, owner.gid);
     // After chown, which clears set-id bits.
-    if (!keepMode) await chmod(destination, this.request.chmod ?? mode);
+    if (!keepMode) chmodSync(destination, this.request.chmod ?? mode);
   }
 
   private copyXattrs(sourcePath: string, destination: string): void {
@@ -432,9 +444,9 @@ class Copier {
         return;
       }
       const target = await this.prepareTarget(dest, name, false);
-      await this.replaceWithFile(target);
+      this.replaceWithFile(target);
       await copyFile(downloaded.path, target, constants.COPYFILE_EXCL);
-      await this.applyOwnerAndMode(target, 0, 0, 0o600, false);
+      this.applyOwnerAndMode(target, 0, 0, 0o600, false);
       const mtime = lastModified ?? new Date();
       await utimes(target, mtime, mtime);
     } finally {
@@ -453,7 +465,7 @@ class Copier {
     this.links.clear();
     for (const directory of this.directories.splice(0).reverse()) {
       if (directory.full) {
-        await this.applyMetadata(directory.target, directory.stats, directory.sourcePath);
+        this.applyMetadata(directory.target, directory.stats, directory.sourcePath);
       } else {
         await utimes(directory.target, seconds(directory.stats.atimeNs), seconds(directory.stats.mtimeNs));
       }
