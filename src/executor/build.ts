@@ -30,7 +30,7 @@ import {
 import type { LayerRef, StepCache } from '../cache/index.js';
 import { resolveDockerfile, type BaseImageConfig, type ResolvedInstruction, type ResolvedStage } from '../planner/index.js';
 import { baseImageKey, copyKey, copyResultKey, execKey, mkdirKey, scratchKey, sourceDateEpochKey } from '../planner/index.js';
-import { pull, type RegistryClient } from '../registry/index.js';
+import type { RegistryClient } from '../registry/index.js';
 import { resolveImage, type Store } from '../store/index.js';
 import type { OciRuntime } from '../runtime/index.js';
 import { applyMetadata, cloneConfig, configFromImage, containerConfig, historyComment, type ConfigState } from './image-config.js';
@@ -62,7 +62,7 @@ export interface BuildDeps {
   readonly runtime: OciRuntime;
   readonly cache: StepCache;
   /** The registry client, made on first use (a build whose base images are all local needs none). */
-  readonly registry: () => RegistryClient;
+  readonly registry: () => Promise<RegistryClient>;
   readonly onEvent?: BuildEventListener;
   /** RUN steps at once; default the number of cores. */
   readonly concurrency?: number;
@@ -165,7 +165,9 @@ async function loadBase(ctx: BuildContext, reference: string, platform: Platform
       let descriptor = ctx.request.pull === true ? undefined : await ctx.deps.store.resolveReference(normalized);
       let image = descriptor === undefined ? undefined : await resolveImage(ctx.deps.store, descriptor, platform).catch(() => undefined);
       if (image === undefined) {
-        const result = await pull({ reference: normalized, store: ctx.deps.store, client: ctx.deps.registry(), platform }).catch((error: unknown) => {
+        // The registry client loads only when a base image has to be pulled: a build from local images never pays for it.
+        const { pull } = await import('../registry/index.js');
+        const result = await pull({ reference: normalized, store: ctx.deps.store, client: await ctx.deps.registry(), platform }).catch((error: unknown) => {
           throw new TsbuildError(isTsbuildError(error) ? error.code : 'REGISTRY', `load metadata for ${normalized}: ${messageOf(error)}`, { cause: error });
         });
         descriptor = result.manifest;

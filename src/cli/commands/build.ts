@@ -6,13 +6,13 @@ import { TsbuildError, messageOf, formatPosition, formatReference, hostPlatform,
 import { BuildStepError, build } from '../../executor/index.js';
 import { parseOutputSpec, writeOutput, type OutputSpec } from '../../exporter/index.js';
 import { parseBuildArgs } from '../../planner/index.js';
-import { push, type RegistryClient } from '../../registry/index.js';
+import type { RegistryClient } from '../../registry/index.js';
 import { selectRuntime } from '../../runtime/index.js';
 import { ExitError, type CliIo } from '../io.js';
 import { createProgress, progressMode } from '../progress/index.js';
 import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
-import { addInsecureRegistryOption, collect, registryClient } from './registry-options.js';
+import { addInsecureRegistryOption, collect } from '../common-options.js';
 
 interface BuildOptions {
   tag: string[];
@@ -139,7 +139,9 @@ export function registerBuild(program: Command, io: CliIo): void {
     const progress = createProgress(mode, { stderr: io.stderr, isTTY: io.isTty });
     const store = await storeFromOptions(options);
     let client: RegistryClient | undefined;
-    const registry = (): RegistryClient => (client ??= registryClient(options));
+    // Loaded only when a base image is pulled or the image pushed: a rebuild from local images
+    // never loads the HTTP client.
+    const registry = async (): Promise<RegistryClient> => (client ??= (await import('./registry-options.js')).registryClient(options));
     try {
       let image;
       try {
@@ -166,7 +168,8 @@ export function registerBuild(program: Command, io: CliIo): void {
       }
       if (options.push === true) {
         for (const tag of tags) {
-          const result = await push({ source: tag, store, client: registry() });
+          const { push } = await import('../../registry/index.js');
+          const result = await push({ source: tag, store, client: await registry() });
           if (!quiet) io.stderr.write(`pushed ${tag}: digest: ${result.digest} size: ${result.size}\n`);
         }
       }

@@ -1,15 +1,9 @@
 /** Flags shared by the commands that talk to registries. */
 import { setFlagsFromString } from 'node:v8';
-import type { Command } from 'commander';
 import { RegistryClient, configuredInsecureRegistries } from '../../registry/index.js';
 
-export function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
-export function addInsecureRegistryOption(command: Command): Command {
-  return command.option('--insecure-registry <host>', 'allow plain HTTP or unverified TLS to this registry (repeatable)', collect, []);
-}
+// Declared where declaring them loads nothing (the build declares them, and loads this file only to pull or push).
+export { addInsecureRegistryOption, collect } from '../common-options.js';
 
 /**
  * The client for a command: insecure registries are those of --insecure-registry and those the
