@@ -207,6 +207,8 @@ describe('build outputs, read by other tools', () => {
       expect({ status: run.status, stdout: run.stdout.toString('utf8') }).toEqual({ status: 0, stdout: expectedOutput });
       const named = tsbuild(['run', '--rm', '--root', fx.root, 'example.test/interop:2', 'echo other']);
       expect(named.stdout.toString('utf8')).toBe('other\n');
+      // USER nobody, from the image's own passwd and group, as docker applies it.
+      expect(tsbuild(['run', '--rm', '--root', fx.root, 'interop:1', 'id']).stdout.toString('utf8')).toBe('uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\n');
     }
   });
 
@@ -253,6 +255,12 @@ describe('build outputs, read by other tools', () => {
         expect(execFileSync(dockerCli, ['load', '-i', tagged], { env, encoding: 'utf8' })).toContain(`Loaded image: ${tag}`);
         expect(execFileSync(dockerCli, ['image', 'inspect', tag, '--format', '{{.Id}}'], { env, encoding: 'utf8' }).trim()).toBe(image.manifest.config.digest);
         expect(execFileSync(dockerCli, ['run', '--rm', '--network', 'none', tag], { env, encoding: 'utf8', timeout: 60_000 })).toBe(expectedOutput);
+        // What the process sees of its user, environment and privileges is what docker gives it
+        // (less docker's default seccomp filter, which tsbuild run does not install).
+        const probe = 'id; umask; pwd; env | grep -v ^HOSTNAME= | sort; grep -E "^(Cap|NoNewPrivs)" /proc/self/status';
+        const underDocker = execFileSync(dockerCli, ['run', '--rm', '--network', 'none', tag, probe], { env, encoding: 'utf8', timeout: 60_000 });
+        const underTsbuild = tsbuild(['run', '--rm', '--root', fx.root, '--network', 'none', tag, probe]);
+        expect(underTsbuild.stdout.toString('utf8')).toBe(underDocker);
       } finally {
         spawnSync(dockerCli, ['rmi', tag], { env, stdio: 'ignore' });
       }
