@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatReference, hostPlatform, parseIndex, parseReference, refNameAnnotation } from '../../src/common/index.js';
 import { buildFixture, type BuildFixture } from '../helpers/build.js';
 import { runCliCaptured } from '../helpers/run-cli.js';
+import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { haveRegistry, startRegistry } from '../helpers/registry.js';
 import { layoutBlobs, validateImage, validateLayout } from '../helpers/validate.js';
 import { buildBinaries, isRoot, toolExists } from '../runtime/helpers.js';
@@ -416,6 +417,39 @@ describe('build outputs, read by other tools', () => {
     expect(Date.now() - started).toBeLessThan(30_000);
     expect(await storeNames(fx.root)).toEqual(before);
     await validateLayout(fx.root);
+  });
+
+  it.runIf(haveRegistry())('fails on a base image whose layer arrives corrupted, naming it, and keeps nothing of it', async () => {
+    const registry = await startRegistry();
+    const proxy = await startFaultProxy({ target: registry.url });
+    try {
+      const pushed = `${proxy.host}/base/app:1`;
+      const app = await fx.context('to-push', { Dockerfile: 'FROM busybox\nRUN echo pushed > /pushed\n' });
+      expect((await fx.build(['-t', pushed, '--push', app])).status).toBe(0);
+      const layer = (await fx.image(pushed)).manifest.layers[1]?.digest ?? expect.fail('no layer');
+      // A fresh root, so that the layer has to come from the registry; every try gets bad bytes.
+      const other = await buildFixture();
+      try {
+        const before = await storeNames(other.root);
+        proxy.add({ method: 'GET', path: /\/blobs\/sha256:/, action: { kind: 'corrupt' }, times: 100 });
+        const dir = await other.context('corrupt', { Dockerfile: `FROM ${pushed}\nRUN echo never\n` });
+        const result = await other.build(['-t', 'corrupt', '--pull', dir]);
+        expect(result.status).not.toBe(0);
+        expect(result.stderr).toContain(pushed);
+        // The cause: what the bytes hash to is not the digest asked for.
+        expect(result.stderr).toMatch(/expected sha256:[0-9a-f]{64}/);
+        expect(await storeNames(other.root)).toEqual(before);
+        // Nothing of the bad layer was kept, not even in part.
+        expect(existsSync(join(other.root, 'blobs', 'sha256', layer.slice(7)))).toBe(false);
+        expect(await readdir(join(other.root, 'ingest'))).toEqual([]);
+        expect(await readdir(join(other.root, 'tmp'))).toEqual([]);
+      } finally {
+        await other.cleanup();
+      }
+    } finally {
+      await proxy.stop();
+      await registry.stop();
+    }
   });
 
   it('gives the same image ID and layers with SOURCE_DATE_EPOCH on fresh roots and on one whose cache was made without it', async () => {
