@@ -360,6 +360,13 @@ describe('build outputs, read by other tools', () => {
     expect(result.stderr).toContain(other);
     expect(result.stderr).toMatch(/emulation/);
     expect(await storeNames(fx.root)).toEqual(before);
+    // This machine's own platform, named, is the same build as none named.
+    const host = `${hostPlatform().os}/${hostPlatform().architecture}`;
+    const named = await fx.build(['-q', '--platform', host, context]);
+    const unnamed = await fx.build(['-q', context]);
+    expect(named.status).toBe(0);
+    expect(named.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    expect(named.stdout).toBe(unnamed.stdout);
   });
 
   it('prints progress as rawjson, refuses tty without a terminal, and honours BUILDKIT_PROGRESS', async () => {
