@@ -318,6 +318,17 @@ describe('build outputs, read by other tools', () => {
     expect(twice.stderr).toMatch(/standard output/);
   });
 
+  it('fails clearly on an output it cannot write, and does not hang', async () => {
+    // procfs answers ENOENT to mkdir under a directory that exists.
+    const local = await fx.build(['-o', 'type=local,dest=/proc/tsbuild-no-such-output', context]);
+    expect(local.status).not.toBe(0);
+    expect(local.stderr).toMatch(/write local output \/proc\/tsbuild-no-such-output: .*ENOENT/);
+    const file = await fx.build(['-o', `type=oci,dest=${join(fx.dir, 'no-such-directory', 'out.tar')}`, context]);
+    expect(file.status).not.toBe(0);
+    expect(file.stderr).toMatch(/write oci output .*no-such-directory.*ENOENT/);
+    expect(existsSync(join(fx.dir, 'no-such-directory'))).toBe(false);
+  }, 30_000);
+
   it.runIf(haveRegistry())('pushes every -t name to the registry, with the digest of the store', async () => {
     const registry = await startRegistry();
     try {
