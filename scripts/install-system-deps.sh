@@ -2,7 +2,8 @@
 # Installs the Debian packages tsbuild's tests and demo need, when missing (see DESIGN.md).
 set -euo pipefail
 
-packages=(bsdutils bzip2 xz-utils gcc libc6-dev make docker-registry busybox-static crun runc uidmap skopeo umoci iproute2 iptables apache2-utils openssl zstd)
+# docker.io: the engine the docker load/save interop tests start on a private socket.
+packages=(bsdutils bzip2 xz-utils gcc libc6-dev make docker-registry busybox-static crun runc uidmap skopeo umoci iproute2 iptables apache2-utils openssl zstd docker.io)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
@@ -13,5 +14,15 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "install-system-deps: missing ${missing[*]}; run this script as root" >&2
   exit 1
 fi
+
+# Packaged servers (docker.io's engine and containerd) would start machine-wide on install where
+# nothing forbids it; tests start their own on private sockets. A policy already in place is kept.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy"
+  chmod 755 "$policy"
+  trap 'rm -f "$policy"' EXIT
+fi
+
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"

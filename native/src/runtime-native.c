@@ -166,6 +166,22 @@ static napi_value rt_set_window_size(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * clearOutputProcessing(fd): turns off output processing (OPOST) on a terminal, which Node's raw
+ * mode keeps: a container's pty already turned "\n" into "\r\n", as docker's raw terminal
+ * leaves it. Node's own reset of the terminal (setRawMode(false), and at exit) restores it.
+ */
+static napi_value rt_clear_output_processing(napi_env env, napi_callback_info info) {
+  napi_value args[1];
+  int32_t fd;
+  if (get_args(env, info, 1, args) || get_int32(env, args[0], &fd, "fd: a descriptor")) return NULL;
+  struct termios mode;
+  if (tcgetattr(fd, &mode) != 0) return throw_errno(env, errno, "tcgetattr", NULL);
+  mode.c_oflag &= ~(tcflag_t)OPOST;
+  if (tcsetattr(fd, TCSANOW, &mode) != 0) return throw_errno(env, errno, "tcsetattr", NULL);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"mount", NULL, rt_mount, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -173,6 +189,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"listenUnix", NULL, rt_listen_unix, NULL, NULL, NULL, napi_enumerable, NULL},
       {"acceptFd", NULL, rt_accept_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setWindowSize", NULL, rt_set_window_size, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"clearOutputProcessing", NULL, rt_clear_output_processing, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

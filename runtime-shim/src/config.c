@@ -403,6 +403,7 @@ spec_load (const char *bundle, struct spec *spec, struct shim_error *err)
   if (init == NULL)
     init = json_string (json_get (annotations, "run.oci.init"));
   spec->init = init != NULL && strcmp (init, "true") == 0;
+  spec->rootfs_overlay = dup_or_null (json_string (json_get (annotations, "org.tsbuild.rootfs.overlay")));
 
   json_free (root);
   return 0;

@@ -69,6 +69,7 @@ struct spec {
   long long memory_limit;     /* bytes, -1 when not set */
   long long pids_limit;       /* -1 when not set */
   bool init;                  /* annotation run.oci.init / org.tsbuild.init: a PID 1 that reaps */
+  char *rootfs_overlay;       /* annotation org.tsbuild.rootfs.overlay: overlay options for root.path, or NULL */
 };
 
 int spec_load (const char *bundle, struct spec *spec, struct shim_error *err);

@@ -390,6 +390,10 @@ rootfs_setup (const struct spec *spec, bool user_namespace, const char *console_
   /* Nothing done below may reach the host's mount table. */
   if (mount (NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
     return shim_fail (err, errno, "mount", "/", "make the host's mounts slaves of this namespace");
+  /* A writable root over shared read-only layers, made here because only this mount namespace
+     (its user namespace's owner) may: an unprivileged caller cannot mount it on the host. */
+  if (spec->rootfs_overlay != NULL && mount ("overlay", spec->root_path, "overlay", 0, spec->rootfs_overlay) < 0)
+    return shim_fail (err, errno, "mount", spec->root_path, "mount the overlay root filesystem");
   if (mount (spec->root_path, spec->root_path, NULL, MS_BIND | MS_REC, NULL) < 0)
     return shim_fail (err, errno, "mount", spec->root_path, "bind the root filesystem on itself");
   if (mount (NULL, spec->root_path, NULL, spec->rootfs_propagation, NULL) < 0)

@@ -4,5 +4,5 @@
  */
 export { LocalStepCache, stepKeyAnnotation, type LayerRef, type StepCache, type StepResult } from './step-cache.js';
 export { openContext, sourceDigest, splitParents, ContentHasher, type BuildContext, type OpenContextOptions, type SourceDigest, type SourceDigestOptions } from './context.js';
-export { containsWildcards, goClean, goPathMatch, PatternMatcher, readIgnoreFile, type MatchInfo } from './patterns.js';
+export { containsWildcards, goClean, PatternMatcher, readIgnoreFile, type MatchInfo } from './patterns.js';
 export { lookupInSource, matchSource, rootfsSource, sourceNotFound, walkSource, type MatchedSource, type SourceRoot, type TreeEntry, type WalkOptions } from './tree.js';

@@ -1,161 +1,15 @@
 import { posix } from 'node:path';
-import { TsbuildError } from '../common/index.js';
+import { pathMatch, TsbuildError } from '../common/index.js';
 
 /*
  * The path patterns of docker and BuildKit, ported from the Go code that reads them, so that a
  * context selects exactly the files docker would send:
- * - `goPathMatch`: Go's path.Match (filepath.Match on Linux), used per path for COPY wildcards;
+ * - Go's path.Match is common's `pathMatch`, used per path for COPY wildcards;
  * - `PatternMatcher`: moby/patternmatcher, used by BuildKit (through fsutil) for .dockerignore,
  *   COPY --exclude and --parents include patterns;
  * - `readIgnoreFile`: moby/patternmatcher/ignorefile.ReadAll, the .dockerignore parser docker's
  *   client and BuildKit's frontend share.
  */
-
-function badPattern(pattern: string): TsbuildError {
-  return new TsbuildError('INVALID_ARGUMENT', `match pattern ${JSON.stringify(pattern)}: syntax error in pattern`);
-}
-
-/** Splits off the leading stars and the chunk up to the next star outside a class, as Go's scanChunk. */
-function scanChunk(pattern: readonly string[]): { star: boolean; chunk: string[]; rest: string[] } {
-  let start = 0;
-  let star = false;
-  while (start < pattern.length && pattern[start] === '*') {
-    start++;
-    star = true;
-  }
-  let inRange = false;
-  let index = start;
-  scan: for (; index < pattern.length; index++) {
-    switch (pattern[index]) {
-      case '\\':
-        if (index + 1 < pattern.length) index++;
-        break;
-      case '[':
-        inRange = true;
-        break;
-      case ']':
-        inRange = false;
-        break;
-      case '*':
-        if (!inRange) break scan;
-        break;
-    }
-  }
-  return { star, chunk: pattern.slice(start, index), rest: pattern.slice(index) };
-}
-
-/** One character of a class, possibly escaped, as Go's getEsc; throws on a malformed class. */
-function getEsc(chunk: readonly string[], at: number, whole: string): { char: string; next: number } {
-  let index = at;
-  if (index >= chunk.length || chunk[index] === '-' || chunk[index] === ']') throw badPattern(whole);
-  if (chunk[index] === '\\') {
-    index++;
-    if (index >= chunk.length) throw badPattern(whole);
-  }
-  const char = chunk[index] as string;
-  index++;
-  if (index >= chunk.length) throw badPattern(whole);
-  return { char, next: index };
-}
-
-/**
- * Matches CHUNK (no star) at the start of NAME; returns what NAME has left, or undefined. As in Go,
- * the rest of the chunk is still checked for syntax once the match has failed.
- */
-function matchChunk(chunk: readonly string[], name: readonly string[], whole: string): string[] | undefined {
-  let failed = false;
-  let c = 0;
-  let s = 0;
-  while (c < chunk.length) {
-    if (!failed && s >= name.length) failed = true;
-    const token = chunk[c] as string;
-    if (token === '[') {
-      let char = '';
-      if (!failed) char = name[s++] as string;
-      c++;
-      let negated = false;
-      if (c < chunk.length && chunk[c] === '^') {
-        negated = true;
-        c++;
-      }
-      let matched = false;
-      let ranges = 0;
-      for (;;) {
-        if (c < chunk.length && chunk[c] === ']' && ranges > 0) {
-          c++;
-          break;
-        }
-        const low = getEsc(chunk, c, whole);
-        c = low.next;
-        let high = low;
-        if (chunk[c] === '-') {
-          high = getEsc(chunk, c + 1, whole);
-          c = high.next;
-        }
-        const point = char.codePointAt(0) ?? -1;
-        if ((low.char.codePointAt(0) as number) <= point && point <= (high.char.codePointAt(0) as number)) matched = true;
-        ranges++;
-      }
-      if (matched === negated) failed = true;
-    } else if (token === '?') {
-      if (!failed) {
-        if (name[s] === '/') failed = true;
-        s++;
-      }
-      c++;
-    } else {
-      if (token === '\\') {
-        c++;
-        if (c >= chunk.length) throw badPattern(whole);
-      }
-      if (!failed) {
-        if (chunk[c] !== name[s]) failed = true;
-        s++;
-      }
-      c++;
-    }
-  }
-  return failed ? undefined : name.slice(s);
-}
-
-/**
- * Go's path.Match: whether NAME matches the shell PATTERN, where `*` and `?` never match `/`,
- * `[...]` is a class (`^` negates), and `\` escapes. A malformed pattern throws INVALID_ARGUMENT
- * whatever NAME is, as Go reports ErrBadPattern.
- */
-export function goPathMatch(pattern: string, name: string): boolean {
-  let rest = Array.from(pattern);
-  let text = Array.from(name);
-  outer: while (rest.length > 0) {
-    const scanned = scanChunk(rest);
-    rest = scanned.rest;
-    const { star, chunk } = scanned;
-    if (star && chunk.length === 0) return !text.includes('/');
-    const here = matchChunk(chunk, text, pattern);
-    if (here !== undefined && (here.length === 0 || rest.length > 0)) {
-      text = here;
-      continue;
-    }
-    if (star) {
-      for (let index = 0; index < text.length && text[index] !== '/'; index++) {
-        const skipped = matchChunk(chunk, text.slice(index + 1), pattern);
-        if (skipped !== undefined) {
-          if (rest.length === 0 && skipped.length > 0) continue;
-          text = skipped;
-          continue outer;
-        }
-      }
-    }
-    // No match; the rest of the pattern must still be well formed.
-    while (rest.length > 0) {
-      const next = scanChunk(rest);
-      rest = next.rest;
-      matchChunk(next.chunk, [], pattern);
-    }
-    return false;
-  }
-  return text.length === 0;
-}
 
 /** Whether NAME has a wildcard character (`*`, `?`, `[`) not escaped by `\`, as BuildKit tests a COPY source. */
 export function containsWildcards(name: string): boolean {
@@ -310,7 +164,7 @@ export class PatternMatcher {
         exclusions = true;
       }
       // As moby, Go's own matcher checks the syntax.
-      goPathMatch(pattern, '.');
+      pathMatch(pattern, '.');
       compiled.push(new IgnorePattern(pattern, exclusion));
     }
     this.patterns = compiled;

@@ -1,9 +1,9 @@
 import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { resolveInRoot, TsbuildError } from '../common/index.js';
+import { pathMatch, resolveInRoot, TsbuildError } from '../common/index.js';
 import type { PatternMatcher} from './patterns.js';
-import { containsWildcards, goPathMatch, type MatchInfo } from './patterns.js';
+import { containsWildcards, type MatchInfo } from './patterns.js';
 
 /**
  * A tree COPY reads from: a build context (what .dockerignore excludes does not exist there) or
@@ -139,7 +139,7 @@ export async function matchSource(source: SourceRoot, pattern: string, followLin
 
   const remainder = parts.slice(wildcardAt).join('/');
   // A malformed pattern is an error even where nothing would match.
-  goPathMatch(remainder, '');
+  pathMatch(remainder, '');
   const base = await lookupInSource(source, parts.slice(0, wildcardAt).join('/'), true);
   if (base === undefined || !base.stats.isDirectory()) return [];
   const baseRelative = relativeTo(source.root, base.hostPath);
@@ -153,7 +153,7 @@ export async function matchSource(source: SourceRoot, pattern: string, followLin
       if (stats === undefined) continue;
       const rootRelative = baseRelative === '' ? child : `${baseRelative}/${child}`;
       if (!(await source.visible(rootRelative, stats.isDirectory()))) continue;
-      if (goPathMatch(remainder, child)) {
+      if (pathMatch(remainder, child)) {
         matches.push(rootRelative);
         continue;
       }

@@ -46,6 +46,9 @@ export interface TsbuildErrorOptions {
   readonly digest?: string;
 }
 
+/** Set by the class below: only `withLocation` adds a location to an error already made. */
+let addRanges: (error: TsbuildError, ranges: readonly SourceRange[]) => void;
+
 export class TsbuildError extends Error {
   readonly code: ErrorCode;
   readonly temporary: boolean;
@@ -68,10 +71,10 @@ export class TsbuildError extends Error {
     return this.#ranges;
   }
 
-  /** Adds an enclosing location; `withLocation` is the way to call it. */
-  static locate(error: TsbuildError, ranges: readonly SourceRange[]): TsbuildError {
-    error.#ranges = [...error.#ranges, ...ranges];
-    return error;
+  static {
+    addRanges = (error, ranges) => {
+      error.#ranges = [...error.#ranges, ...ranges];
+    };
   }
 }
 
@@ -82,7 +85,10 @@ export class TsbuildError extends Error {
  */
 export function withLocation(error: unknown, range: SourceRange | readonly SourceRange[]): TsbuildError {
   const ranges = isRangeList(range) ? range : [range];
-  if (error instanceof TsbuildError) return TsbuildError.locate(error, ranges);
+  if (error instanceof TsbuildError) {
+    addRanges(error, ranges);
+    return error;
+  }
   return new TsbuildError('INTERNAL', messageOf(error), { cause: error, ranges });
 }
 

@@ -1,6 +1,7 @@
 /**
- * The two Node-API addons under native/ (built by `npm ci` with the runtime shim): tsbuild-fs
- * (the file system calls Node lacks) and tsbuild-hash (hashing writes off the main thread).
+ * The Node-API addons under native/ (built by `npm ci` with the runtime shim): tsbuild-fs (the
+ * file system calls Node lacks) and tsbuild-hash (hashing writes off the main thread) here;
+ * tsbuild-runtime (mounts, terminals) is the runtime's, loaded the same way.
  * Each is loaded on first use, so that commands which never need one neither need nor load it.
  */
 import { createRequire } from 'node:module';
@@ -32,10 +33,6 @@ export interface HashAddon {
   digest(algorithm: string, buffers: readonly Uint8Array[]): string;
 }
 
-/** The same from src/, from tsc's dist/ and from the bundle in dist/cli-bundle/. */
-const fsAddonPath = fileURLToPath(new URL('../../native/build/tsbuild-fs.node', import.meta.url));
-const hashAddonPath = fileURLToPath(new URL('../../native/build/tsbuild-hash.node', import.meta.url));
-
 export interface LoadedAddon<T> {
   readonly module?: T;
   /** Why it did not load. */
@@ -48,10 +45,23 @@ export interface AddonStatus {
   readonly error?: string;
 }
 
-/** Loads an addon on first call and keeps the outcome: a missing addon stays missing for the life of the process. */
-function addonLoader<T>(path: string): () => LoadedAddon<T> {
+/**
+ * An addon under native/build by file name, loaded on first use: its module, or an `INTERNAL`
+ * error saying how to build it; and whether it loads, for `tsbuild doctor`. A missing addon
+ * stays missing for the life of the process.
+ */
+export interface NativeAddon<T> {
+  readonly path: string;
+  load(): LoadedAddon<T>;
+  require(): T;
+  status(): AddonStatus;
+}
+
+export function nativeAddon<T>(file: string): NativeAddon<T> {
+  // The same from src/, from tsc's dist/ and from the bundle in dist/cli-bundle/.
+  const path = fileURLToPath(new URL(`../../native/build/${file}`, import.meta.url));
   let loaded: LoadedAddon<T> | undefined;
-  return () => {
+  const load = (): LoadedAddon<T> => {
     if (loaded === undefined) {
       try {
         loaded = { module: createRequire(import.meta.url)(path) as T };
@@ -61,30 +71,38 @@ function addonLoader<T>(path: string): () => LoadedAddon<T> {
     }
     return loaded;
   };
+  return {
+    path,
+    load,
+    require(): T {
+      const { module, failure } = load();
+      if (module === undefined) {
+        throw new TsbuildError('INTERNAL', `${path} could not be loaded (${failure?.message ?? 'no module'}); build it with \`npm run build:native\` (needs gcc, libc6-dev and make)`, { cause: failure });
+      }
+      return module;
+    },
+    status(): AddonStatus {
+      const { failure } = load();
+      return failure === undefined ? { path } : { path, error: failure.message };
+    },
+  };
 }
 
-function status(path: string, loaded: LoadedAddon<unknown>): AddonStatus {
-  return loaded.failure === undefined ? { path } : { path, error: loaded.failure.message };
-}
+const fs = nativeAddon<FsAddon>('tsbuild-fs.node');
+const hash = nativeAddon<HashAddon>('tsbuild-hash.node');
 
-export const loadFsAddon = addonLoader<FsAddon>(fsAddonPath);
-export const loadHashAddon = addonLoader<HashAddon>(hashAddonPath);
+export const loadFsAddon = fs.load;
+export const loadHashAddon = hash.load;
 
 /** tsbuild-fs, or an `INTERNAL` error saying how to build it. */
 export function fsAddon(): FsAddon {
-  const { module, failure } = loadFsAddon();
-  if (module === undefined) {
-    throw new TsbuildError('INTERNAL', `${fsAddonPath} could not be loaded (${failure?.message ?? 'no module'}); build it with \`npm run build:native\` (needs gcc, libc6-dev and make)`, {
-      cause: failure,
-    });
-  }
-  return module;
+  return fs.require();
 }
 
 export function nativeFsStatus(): AddonStatus {
-  return status(fsAddonPath, loadFsAddon());
+  return fs.status();
 }
 
 export function nativeHashingStatus(): AddonStatus {
-  return status(hashAddonPath, loadHashAddon());
+  return hash.status();
 }

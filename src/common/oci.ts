@@ -193,16 +193,26 @@ function parseJsonObject(bytes: Uint8Array, what: string): Record<string, unknow
 }
 
 /**
+ * A document's schema version, and the media type it was found under against the one it gives
+ * itself: both of its kind, and the same when both are given. Returns its own media type.
+ */
+function checkMediaTypes(value: Record<string, unknown>, mediaType: string | undefined, what: 'manifest' | 'index', isKind: (type: string) => boolean): string | undefined {
+  if (mediaType !== undefined && !isKind(mediaType)) invalid(what, `media type ${mediaType} is not ${what === 'index' ? 'an index' : 'a manifest'}`);
+  if (value.schemaVersion !== 2) invalid(what, 'schemaVersion is not 2');
+  const own = value.mediaType;
+  if (own === undefined) return undefined;
+  if (typeof own !== 'string' || !isKind(own)) invalid(what, `content has media type ${String(own)}`);
+  if (mediaType !== undefined && own !== mediaType) invalid(what, `content has media type ${own}, descriptor says ${mediaType}`);
+  return own;
+}
+
+/**
  * Parses a manifest and checks that its content agrees with the media type it was found under
  * (a descriptor's or a registry's Content-Type): an index is never taken for a manifest.
  */
 export function parseManifest(bytes: Uint8Array, mediaType?: string): Manifest {
   const value = parseJsonObject(bytes, 'manifest');
-  if (mediaType !== undefined && !isManifestMediaType(mediaType)) invalid('manifest', `media type ${mediaType} is not a manifest`);
-  if (value.schemaVersion !== 2) invalid('manifest', 'schemaVersion is not 2');
-  const own = value.mediaType;
-  if (own !== undefined && (typeof own !== 'string' || !isManifestMediaType(own))) invalid('manifest', `content has media type ${String(own)}`);
-  if (own !== undefined && mediaType !== undefined && own !== mediaType) invalid('manifest', `content has media type ${String(own)}, descriptor says ${mediaType}`);
+  const own = checkMediaTypes(value, mediaType, 'manifest', isManifestMediaType);
   if (own === undefined && mediaType === MediaType.dockerManifest) invalid('manifest', 'docker manifest without mediaType');
   if ('manifests' in value) invalid('manifest', 'content is an index');
   const config = parseDescriptor(value.config, 'manifest config');
@@ -217,11 +227,7 @@ export function parseManifest(bytes: Uint8Array, mediaType?: string): Manifest {
 /** Parses an index (or Docker manifest list), checking it against its media type as for manifests. */
 export function parseIndex(bytes: Uint8Array, mediaType?: string): Index {
   const value = parseJsonObject(bytes, 'index');
-  if (mediaType !== undefined && !isIndexMediaType(mediaType)) invalid('index', `media type ${mediaType} is not an index`);
-  if (value.schemaVersion !== 2) invalid('index', 'schemaVersion is not 2');
-  const own = value.mediaType;
-  if (own !== undefined && (typeof own !== 'string' || !isIndexMediaType(own))) invalid('index', `content has media type ${String(own)}`);
-  if (own !== undefined && mediaType !== undefined && own !== mediaType) invalid('index', `content has media type ${String(own)}, descriptor says ${mediaType}`);
+  checkMediaTypes(value, mediaType, 'index', isIndexMediaType);
   if ('config' in value || 'layers' in value) invalid('index', 'content is a manifest');
   if (!Array.isArray(value.manifests)) invalid('index', 'manifests is not an array');
   value.manifests.forEach((entry) => parseDescriptor(entry, 'index entry'));

@@ -29,7 +29,7 @@ import {
 } from '../common/index.js';
 import type { LayerRef, StepCache } from '../cache/index.js';
 import { resolveDockerfile, type BaseImageConfig, type ResolvedInstruction, type ResolvedStage } from '../planner/index.js';
-import { baseImageKey, copyKey, execKey, mkdirKey, scratchKey, sourceDateEpochKey } from '../planner/index.js';
+import { baseImageKey, copyKey, copyResultKey, execKey, mkdirKey, scratchKey, sourceDateEpochKey } from '../planner/index.js';
 import { pull, type RegistryClient } from '../registry/index.js';
 import { resolveImage, type Store } from '../store/index.js';
 import type { OciRuntime } from '../runtime/index.js';
@@ -281,11 +281,28 @@ interface StepRun {
   readonly created: string;
 }
 
-/** The layer a step adds: from the cache when its key is there, else by running it once per build. */
-async function cachedOrRun(ctx: BuildContext, step: StepHandle, key: Digest, input: StepInput, execute: () => Promise<LayerRef | undefined>): Promise<StepRun> {
-  const record = ctx.sourceDateEpoch === undefined ? key : sourceDateEpochKey(key, ctx.sourceDateEpoch);
+/**
+ * The layer a step adds: from the cache when its key is there, else by running it once per build.
+ * ALTERNATE, when given, is a second key (by content) tried when KEY misses; a hit by it is
+ * recorded under KEY too, and a run under both.
+ */
+async function cachedOrRun(
+  ctx: BuildContext,
+  step: StepHandle,
+  key: Digest,
+  input: StepInput,
+  execute: () => Promise<LayerRef | undefined>,
+  alternate?: () => Promise<Digest>,
+): Promise<StepRun> {
+  const record = (stepKey: Digest): Digest => (ctx.sourceDateEpoch === undefined ? stepKey : sourceDateEpochKey(stepKey, ctx.sourceDateEpoch));
+  let alternateKey: Digest | undefined;
   if (ctx.request.noCache !== true) {
-    const hit = await ctx.deps.cache.get(record);
+    let hit = await ctx.deps.cache.get(record(key));
+    if ((hit === undefined || hit.layers.length < input.layers.length) && alternate !== undefined) {
+      alternateKey = await alternate();
+      hit = await ctx.deps.cache.get(record(alternateKey));
+      if (hit !== undefined && hit.layers.length >= input.layers.length) await ctx.deps.cache.put(record(key), hit, input.platform);
+    }
     if (hit !== undefined && hit.layers.length >= input.layers.length) {
       step.cached();
       return { layer: hit.layers.length === input.layers.length ? undefined : hit.layers.at(-1), created: hit.created ?? created(ctx.sourceDateEpoch) };
@@ -297,7 +314,9 @@ async function cachedOrRun(ctx: BuildContext, step: StepHandle, key: Digest, inp
       step.start();
       const layer = await execute();
       const time = created(ctx.sourceDateEpoch);
-      await ctx.deps.cache.put(record, { layers: layer === undefined ? input.layers : [...input.layers, layer], created: time }, input.platform);
+      const result = { layers: layer === undefined ? input.layers : [...input.layers, layer], created: time };
+      await ctx.deps.cache.put(record(key), result, input.platform);
+      if (alternate !== undefined) await ctx.deps.cache.put(record(alternateKey ?? (await alternate())), result, input.platform);
       step.done();
       return { layer, created: time };
     })();
@@ -330,9 +349,16 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
         },
         snapshots: ctx.snapshots,
       });
-      const key = copyKey(input.key, plan.keyInput);
-      const run = await cachedOrRun(ctx, step, key, input, () => plan.execute({ snapshots: ctx.snapshots, layers: input.layers, sourceDateEpoch: ctx.sourceDateEpoch }));
-      return { key, ...run, createdBy: plan.createdBy };
+      try {
+        const key = copyKey(input.key, plan.keyInput);
+        const byContent = plan.contentKeyInput;
+        const alternate = byContent === undefined ? undefined : async () => copyKey(input.key, await byContent());
+        const run = await cachedOrRun(ctx, step, key, input, () => plan.execute({ snapshots: ctx.snapshots, layers: input.layers, sourceDateEpoch: ctx.sourceDateEpoch }), alternate);
+        // A copy from a stage passes on what it made, not where it came from.
+        return { key: alternate === undefined ? key : copyResultKey(input.key, run.layer?.diffId), ...run, createdBy: plan.createdBy };
+      } finally {
+        await plan.release();
+      }
     }
     case 'WORKDIR': {
       const path = posix.resolve(input.config.workingDir ?? '/', instruction.path);

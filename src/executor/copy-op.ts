@@ -4,14 +4,17 @@
  * itself onto a writable snapshot.
  */
 import { TsbuildError } from '../common/index.js';
-import { openContext, sourceDigest, type BuildContext } from '../cache/index.js';
+import { openContext, rootfsSource, sourceDigest, type BuildContext } from '../cache/index.js';
 import type { LayerRef } from '../cache/index.js';
 import type { CopyKeyInput } from '../planner/index.js';
 import type { ResolvedInstruction } from '../planner/index.js';
-import { copyInto, type CopySource } from './copy.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { copyInto, downloadUrls, type CopySource, type DownloadedUrl } from './copy.js';
 import type { ConfigState } from './image-config.js';
 import type { Snapshotter } from './snapshots.js';
-import { resolveChown } from './user.js';
+import { chownHasNames, resolveChown } from './user.js';
 
 type CopyInstruction = Extract<ResolvedInstruction, { kind: 'COPY' | 'ADD' }>;
 
@@ -44,8 +47,17 @@ export interface CopyExecution {
 
 export interface CopyPlan {
   readonly keyInput: CopyKeyInput;
+  /**
+   * COPY --from a stage: the key input by the content of the files it selects (BuildKit's
+   * content-based key), for when the key by the stage's own key misses. Not for images: a new
+   * image digest almost always brings new files, and hashing a whole toolchain image's tree
+   * would slow every cold build for nothing.
+   */
+  readonly contentKeyInput?: () => Promise<CopyKeyInput>;
   readonly createdBy: string;
   execute(execution: CopyExecution): Promise<LayerRef | undefined>;
+  /** Removes what keying the step fetched (URL downloads); the step is not executed after. */
+  release(): Promise<void>;
 }
 
 const isUrl = (source: string): boolean => /^https?:\/\//.test(source);
@@ -76,10 +88,22 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
     const url = instruction.sources.find(isUrl);
     if (url !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `source can't be a URL for COPY`);
   }
+  // dockerfile2llb's rules: --checksum verifies one download, nothing else.
+  if (instruction.checksum !== '') {
+    if (instruction.sources.length !== 1) throw new TsbuildError('INVALID_ARGUMENT', `checksum can't be specified for multiple sources`);
+    if (!isUrl(instruction.sources[0] as string)) throw new TsbuildError('INVALID_ARGUMENT', `checksum can't be specified for non-HTTP sources`);
+  }
+  // BuildKit's --link: the copy is made on an empty root and its layer put over the stage's
+  // (a MergeOp); with --chmod it falls back to an ordinary copy, as dockerfile2llb does.
+  const linked = instruction.link && instruction.chmod === '';
+  if (linked && instruction.chown !== '' && chownHasNames(instruction.chown)) {
+    throw new TsbuildError('INVALID_ARGUMENT', `${instruction.kind} --link --chown=${instruction.chown}: a linked copy does not see the stage's /etc/passwd or /etc/group, so --chown takes numeric ids (or root) only`);
+  }
   const cwd = config.workingDir === undefined || config.workingDir === '' ? '/' : config.workingDir;
   let source: () => Promise<CopySource>;
   let sourceName: string;
   let content: string | undefined;
+  let contentOf: (() => Promise<string>) | undefined;
   const from = instruction.from;
   if (from === undefined) {
     const local = instruction.sources.filter((path) => !isUrl(path));
@@ -96,12 +120,35 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
     const state = from.kind === 'stage' ? await sources.stage(from.stage) : await sources.image(from.reference);
     sourceName = state.key;
     source = async () => ({ kind: 'rootfs', dir: await sources.snapshots.view(state.layers) });
+    if (from.kind === 'stage') {
+      contentOf = async () => {
+        const dir = await sources.snapshots.view(state.layers);
+        return (await sourceDigest(rootfsSource(dir), instruction.sources, { exclude: instruction.exclude, parents: instruction.parents })).digest;
+      };
+    }
   }
+  // An ADD of a URL without --checksum is keyed by what the URL serves now: fetched once here,
+  // the copy takes the same files.
+  let downloaded: ReadonlyMap<string, DownloadedUrl> | undefined;
+  let scratch: string | undefined;
+  if (add && instruction.checksum === '' && instruction.sources.some(isUrl)) {
+    scratch = await mkdtemp(join(tmpdir(), 'tsbuild-add-'));
+    try {
+      downloaded = await downloadUrls(instruction.sources, scratch);
+    } catch (error) {
+      await rm(scratch, { recursive: true, force: true });
+      throw error;
+    }
+  }
+  const release = async (): Promise<void> => {
+    if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
+  };
   const keyInput: CopyKeyInput = {
     add,
     source: sourceName,
     ...(content === undefined ? {} : { content }),
     sources: instruction.sources,
+    ...(downloaded === undefined ? {} : { served: [...downloaded.values()].map((url) => `${url.digest} ${url.lastModified?.toISOString() ?? ''}`) }),
     contents: instruction.contents.map((c) => ({ path: c.path, data: c.data })),
     dest: instruction.dest,
     cwd,
@@ -115,10 +162,14 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
   };
   return {
     keyInput,
+    ...(contentOf === undefined ? {} : { contentKeyInput: async () => ({ ...keyInput, source: 'rootfs', content: await (contentOf as () => Promise<string>)() }) }),
     createdBy: createdBy(instruction),
+    release,
     async execute(execution: CopyExecution): Promise<LayerRef | undefined> {
       const from = await source();
-      const active = await execution.snapshots.prepare(execution.layers);
+      // A linked copy sees nothing of the stage: DEST's parents are made anew (and their metadata
+      // put over the stage's), a symlink in the stage on DEST's path is not followed.
+      const active = await execution.snapshots.prepare(linked ? [] : execution.layers);
       try {
         const owner = instruction.chown === '' ? undefined : await resolveChown(active.path, instruction.chown);
         await copyInto(from, active.path, {
@@ -134,8 +185,9 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
           ...(instruction.checksum === '' ? {} : { checksum: instruction.checksum }),
           ...(instruction.keepGitDir === undefined ? {} : { keepGitDir: instruction.keepGitDir }),
           ...(instruction.unpack === undefined ? {} : { unpack: instruction.unpack }),
+          ...(downloaded === undefined ? {} : { downloaded }),
         });
-        return await active.commit(execution.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: execution.sourceDateEpoch });
+        return await active.commit({ ...(execution.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: execution.sourceDateEpoch }), ...(linked ? { keepSnapshot: false } : {}) });
       } finally {
         await active.discard();
       }

@@ -43,6 +43,15 @@ export interface CopyRequest {
   readonly keepGitDir?: boolean;
   /** ADD --unpack: local archives are unpacked unless false; URLs only when true. */
   readonly unpack?: boolean;
+  /** URL sources downloaded already (to key the step by what they served), by URL: not fetched again. */
+  readonly downloaded?: ReadonlyMap<string, DownloadedUrl>;
+}
+
+/** What an http(s) source served: the file it was written to, its digest and its Last-Modified. */
+export interface DownloadedUrl {
+  readonly path: string;
+  readonly digest: string;
+  readonly lastModified: Date | undefined;
 }
 
 export interface CopyOptions {
@@ -409,26 +418,27 @@ class Copier {
     const expected = this.request.checksum;
     const algorithm = expected === undefined ? 'sha256' : checksumAlgorithm(expected);
     if (algorithm === undefined) throw new TsbuildError('INVALID_ARGUMENT', `ADD ${url}: invalid checksum digest format ${JSON.stringify(expected)}`);
+    const known = this.request.downloaded?.get(url);
     // Outside ROOTFS: a download must not leave even a directory's mtime behind in the layer.
-    const scratch = await mkdtemp(join(tmpdir(), 'tsbuild-add-'));
+    const scratch = known === undefined ? await mkdtemp(join(tmpdir(), 'tsbuild-add-')) : undefined;
     try {
-      const downloaded = join(scratch, 'download');
-      const { lastModified, digest } = await download(url, downloaded, maxRedirections, algorithm);
+      const downloaded = known ?? { path: join(scratch as string, 'download'), ...(await download(url, join(scratch as string, 'download'), maxRedirections, algorithm)) };
+      const { lastModified, digest } = downloaded;
       if (expected !== undefined && expected !== digest) {
         throw new TsbuildError('DIGEST_MISMATCH', `ADD ${url}: checksum mismatch: expected ${expected}, got ${digest}`);
       }
-      if (this.request.unpack === true && (await isArchive(downloaded))) {
-        await this.unpackArchive(downloaded, dest);
+      if (this.request.unpack === true && (await isArchive(downloaded.path))) {
+        await this.unpackArchive(downloaded.path, dest);
         return;
       }
       const target = await this.prepareTarget(dest, name, false);
       await this.replaceWithFile(target);
-      await copyFile(downloaded, target, constants.COPYFILE_EXCL);
+      await copyFile(downloaded.path, target, constants.COPYFILE_EXCL);
       await this.applyOwnerAndMode(target, 0, 0, 0o600, false);
       const mtime = lastModified ?? new Date();
       await utimes(target, mtime, mtime);
     } finally {
-      await rm(scratch, { recursive: true, force: true });
+      if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
     }
   }
 
@@ -516,6 +526,19 @@ function checksumAlgorithm(checksum: string): 'sha256' | 'sha384' | 'sha512' | u
   const algorithm = match[1] as 'sha256' | 'sha384' | 'sha512';
   const hexLength = { sha256: 64, sha384: 96, sha512: 128 }[algorithm];
   return (match[2] as string).length === hexLength ? algorithm : undefined;
+}
+
+/**
+ * Downloads each http(s) URL among SOURCES into DIRECTORY (which must exist), as BuildKit's http
+ * source does to key an ADD without --checksum: by what the URL serves now, never by its text alone.
+ */
+export async function downloadUrls(sources: readonly string[], directory: string, maxRedirections = 10): Promise<Map<string, DownloadedUrl>> {
+  const downloaded = new Map<string, DownloadedUrl>();
+  for (const url of new Set(sources.filter((source) => isUrl(source) && !isGitSource(source)))) {
+    const path = join(directory, `url-${downloaded.size}`);
+    downloaded.set(url, { path, ...(await download(url, path, maxRedirections, 'sha256')) });
+  }
+  return downloaded;
 }
 
 /** Downloads URL to PATH, following at most MAXREDIRECTIONS redirects; returns its digest (ALGORITHM) and Last-Modified. */

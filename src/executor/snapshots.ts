@@ -6,17 +6,13 @@
  * snapshot of the new chain (a hard-linked copy of the parent with the changes moved in), so
  * that the next step starts from it at once.
  */
-import { execFile } from 'node:child_process';
 import { chmod, lchown, lstat, mkdir, readdir, rename, rm, rmdir, stat, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
 import { TsbuildError, messageOf, readXattr, type Digest } from '../common/index.js';
 import type { LayerRef } from '../cache/index.js';
 import { directoryEntries, writeLayer } from '../exporter/index.js';
 import { chainIds, linkTree, snapshotPath, temporaryName, unpackLayers, type Store } from '../store/index.js';
-import { userNamespaceSize } from '../runtime/index.js';
-
-const run = promisify(execFile);
+import { mountOverlay, unmount as unmountOverlay, userNamespaceSize } from '../runtime/index.js';
 
 export interface ActiveSnapshot {
   /** The writable root filesystem (the overlay mount). */
@@ -37,6 +33,11 @@ export interface CommitOptions {
   readonly created?: readonly string[];
   /** Clamp file times in the layer to this (seconds). */
   readonly sourceDateEpoch?: number;
+  /**
+   * False when the layer goes over other layers than the snapshot was prepared on (a linked
+   * copy, made on an empty root): the root filesystem after it is then unpacked when needed.
+   */
+  readonly keepSnapshot?: boolean;
 }
 
 function errno(error: unknown): string | undefined {
@@ -126,29 +127,19 @@ export class Snapshotter {
     await lchown(upper, rootInfo.uid, rootInfo.gid);
     let mounted = false;
     try {
-      // redirect_dir and metacopy off: every change is whole in the upper directory, as the
-      // layer needs it (a renamed directory is copied up, not redirected).
-      // In a user namespace the kernel keeps overlay's own attributes as user.overlay.* (userxattr),
-      // which never redirects directories; the option conflicts with an explicit redirect_dir.
-      const features = userNamespaceSize() === undefined ? 'redirect_dir=off,metacopy=off,index=off' : 'userxattr,metacopy=off,index=off';
-      await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work},${features}`, merged]);
+      mountOverlay(merged, lower, upper, work, userNamespaceSize() !== undefined);
       mounted = true;
     } catch (error) {
       await rm(directory, { recursive: true, force: true });
-      throw new TsbuildError('RUNTIME', `mount overlay for a step: ${messageOf(error).trim()}`, { cause: error });
+      throw new TsbuildError('RUNTIME', `mount overlay for a step: ${messageOf(error)}`, { cause: error });
     }
-    const unmount = async (): Promise<void> => {
+    const unmount = (): void => {
       if (!mounted) return;
-      try {
-        await run('umount', [merged]);
-      } catch {
-        // A process the sandbox left may still hold it: detach, so the directory can go.
-        await run('umount', ['-l', merged]).catch(() => undefined);
-      }
+      unmountOverlay(merged);
       mounted = false;
     };
     const discard = async (): Promise<void> => {
-      await unmount();
+      unmount();
       await rm(directory, { recursive: true, force: true });
     };
     const store = this.store;
@@ -158,12 +149,12 @@ export class Snapshotter {
       discard,
       async commit(options: CommitOptions): Promise<LayerRef | undefined> {
         try {
-          await unmount();
+          unmount();
           await dropCreated(upper, lower, options.created ?? []);
           if ((await readdir(upper)).length === 0 && (await sameRoot(upper, lower))) return undefined;
           const written = await writeLayer(directoryEntries(upper, '', { overlayUpper: true }), store, options.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: options.sourceDateEpoch });
           const layer: LayerRef = { descriptor: written.descriptor, diffId: written.diffId };
-          await keepSnapshot(store, lower, upper, layers, written.diffId);
+          if (options.keepSnapshot !== false) await keepSnapshot(store, lower, upper, layers, written.diffId);
           return layer;
         } finally {
           await discard();

@@ -2,10 +2,11 @@ import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { once } from 'node:events';
+import { PassThrough, type Readable } from 'node:stream';
 import { createHasher, MediaType, nodeZlib, parseDigest, readXattr, TsbuildError, type Descriptor, type Digest } from '../common/index.js';
 import type { BlobInfo } from '../store/index.js';
+import { GzipWriter } from './gzip.js';
 import { encodeHeader, endOfArchive, padding, type TarHeader } from './tar.js';
 
 export interface LayerEntry extends TarHeader {
@@ -92,47 +93,51 @@ export async function* tarStream(entries: Iterable<LayerEntry> | AsyncIterable<L
   yield endOfArchive;
 }
 
-/** Hashes what passes through. */
-class Digester extends Transform {
-  private readonly hash = createHasher('sha256');
-  size = 0;
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.hash.update(chunk);
-    this.size += chunk.length;
-    callback(null, chunk);
-  }
-  digest(): Digest {
-    return parseDigest(`sha256:${this.hash.digest('hex')}`);
-  }
+/** Reads of large files in 1 MiB runs: fewer, larger writes into the compressor. */
+function readChunkBytes(size: number): number {
+  return size >= 1024 * 1024 ? 1024 * 1024 : 64 * 1024;
 }
 
 /**
- * Writes a layer in one streaming pass: tar → sha256 (diff ID) → gzip → SINK (which hashes the
- * compressed bytes for the digest). gzip's header carries no name and no mtime (zlib writes
- * zeros there), so equal entries give equal bytes.
+ * Writes a layer in one streaming pass: tar → sha256 (diff ID) → gzip (GzipWriter: runs
+ * deflated in parallel; a large file that does not deflate stored as it is) → SINK (which
+ * hashes the compressed bytes for the digest). Equal entries give equal bytes.
  */
 export async function writeLayer(entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>, sink: BlobSink, options: LayerOptions = {}): Promise<WrittenLayer> {
-  const uncompressed = new Digester();
-  const tar = Readable.from(tarStream(entries, options));
-  const gzip = options.compression !== 'none';
-  const compressed = gzip ? nodeZlib().createGzip({ level: nodeZlib().constants.Z_DEFAULT_COMPRESSION }) : new Transform({ transform: (chunk, _encoding, callback) => callback(null, chunk) });
-  const feeding = pipeline(tar, uncompressed, compressed);
-  feeding.catch(() => undefined);
-  const [info] = await Promise.all([sink.putBlob(compressed), feeding]);
+  return packLayer(tarStream(entries, options), sink, options.compression !== 'none');
+}
+
+/** tar → sha256 (the diff ID) → gzip (or not) → SINK, in one pass. */
+async function packLayer(tar: AsyncIterable<Uint8Array>, sink: BlobSink, gzip: boolean): Promise<WrittenLayer> {
+  const compressor = gzip ? new GzipWriter(nodeZlib().constants.Z_DEFAULT_COMPRESSION) : undefined;
+  const plain = gzip ? undefined : new PassThrough();
+  const stored = sink.putBlob(compressor?.output ?? (plain as PassThrough));
+  stored.catch(() => undefined);
+  const hash = createHasher('sha256');
+  try {
+    for await (const chunk of tar) {
+      const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+      hash.update(bytes);
+      if (compressor !== undefined) await compressor.write(bytes);
+      else if (plain !== undefined && !plain.write(bytes)) await once(plain, 'drain');
+    }
+    if (compressor !== undefined) await compressor.end();
+    else plain?.end();
+  } catch (error) {
+    compressor?.fail(error as Error);
+    plain?.destroy(error as Error);
+    throw error;
+  }
+  const info = await stored;
   return {
     descriptor: { mediaType: gzip ? MediaType.ociLayerGzip : MediaType.ociLayer, digest: info.digest, size: info.size },
-    diffId: uncompressed.digest(),
+    diffId: parseDigest(`sha256:${hash.digest('hex')}`),
   };
 }
 
-/** Compresses an existing uncompressed tar as writeLayer does, computing its diff ID on the way. */
+/** Compresses an existing uncompressed tar as writeLayer does, computing its diff ID on the way: equal tars give equal blobs. */
 export async function compressLayer(tar: AsyncIterable<Uint8Array>, sink: BlobSink): Promise<WrittenLayer> {
-  const uncompressed = new Digester();
-  const compressed = nodeZlib().createGzip({ level: nodeZlib().constants.Z_DEFAULT_COMPRESSION });
-  const feeding = pipeline(tar, uncompressed, compressed);
-  feeding.catch(() => undefined);
-  const [info] = await Promise.all([sink.putBlob(compressed), feeding]);
-  return { descriptor: { mediaType: MediaType.ociLayerGzip, digest: info.digest, size: info.size }, diffId: uncompressed.digest() };
+  return packLayer(tar, sink, true);
 }
 
 /** glibc's dev_t layout (gnu_dev_major, gnu_dev_minor): each number split across both 32-bit words. */
@@ -208,7 +213,7 @@ export async function* directoryEntries(root: string, prefix = '', options: Dire
           yield { ...common, type: 'link', linkname: first };
         } else {
           if (info.nlink > 1) seen.set(key, entryPath);
-          yield { ...common, type: 'file', size: info.size, content: () => createReadStream(path) };
+          yield { ...common, type: 'file', size: info.size, content: () => createReadStream(path, { highWaterMark: readChunkBytes(info.size) }) };
         }
       } else if (info.isFIFO()) {
         yield { ...common, type: 'fifo' };

@@ -44,6 +44,12 @@ function withSuggestion(message: string, value: string, candidates: readonly str
   return best === undefined || best === value ? message : `${message} (did you mean ${best}?)`;
 }
 
+/** VALUE, case-insensitively, as one of KNOWN; anything else is refused with a suggestion. */
+function oneOf<T extends string>(value: string, known: readonly T[], what: string): T {
+  const lower = value.toLowerCase();
+  return known.find((candidate) => candidate === lower) ?? invalid(withSuggestion(`unsupported ${what} ${JSON.stringify(value)}`, value, known));
+}
+
 /** One record of comma-separated values with `"` quoting (`""` is a quote inside quotes). */
 export function splitCsvRecord(value: string): string[] {
   const fields: string[] = [];
@@ -158,15 +164,9 @@ export function parseMount(value: string, expand?: (word: string) => string): Ru
     }
 
     switch (key) {
-      case 'type': {
-        const lower = fieldValue.toLowerCase();
-        const known = mountTypes.find((t) => t === lower);
-        if (known === undefined) {
-          invalid(withSuggestion(`unsupported mount type ${JSON.stringify(fieldValue)}`, fieldValue, mountTypes));
-        }
-        type = known;
+      case 'type':
+        type = oneOf(fieldValue, mountTypes, 'mount type');
         break;
-      }
       case 'from':
         from = fieldValue;
         break;
@@ -200,15 +200,9 @@ export function parseMount(value: string, expand?: (word: string) => string): Ru
       case 'id':
         cacheId = fieldValue;
         break;
-      case 'sharing': {
-        const lower = fieldValue.toLowerCase();
-        const known = sharingModes.find((s) => s === lower);
-        if (known === undefined) {
-          invalid(withSuggestion(`unsupported sharing value ${JSON.stringify(fieldValue)}`, fieldValue, sharingModes));
-        }
-        sharing = known;
+      case 'sharing':
+        sharing = oneOf(fieldValue, sharingModes, 'sharing value');
         break;
-      }
       case 'mode':
         mode = parseUint32(fieldValue, 8) ?? invalid(`invalid value ${fieldValue} for mode`);
         break;

@@ -64,6 +64,11 @@ export interface CopyKeyInput {
   /** Digest of the selected files' paths, modes, owners, link targets and content (context sources). */
   readonly content?: string;
   readonly sources: readonly string[];
+  /**
+   * ADD without --checksum: what each URL source served (`sha256:…` and its Last-Modified), as
+   * BuildKit's http source keys it; with --checksum the checksum alone keys it, nothing fetched.
+   */
+  readonly served?: readonly string[];
   readonly contents: readonly { readonly path: string; readonly data: string }[];
   readonly dest: string;
   readonly cwd: string;
@@ -89,6 +94,15 @@ export function copyKey(parent: Digest, input: CopyKeyInput): Digest {
  */
 export function sourceDateEpochKey(step: Digest, sourceDateEpoch: number): Digest {
   return key({ op: 'source-date-epoch', step, epoch: sourceDateEpoch });
+}
+
+/**
+ * What follows a COPY --from a stage: the parent's key and the layer the copy made (none: `undefined`),
+ * not where its files came from, so that a stage that ran again but gave the same files leaves
+ * the later steps cached, as BuildKit's content-based keys do.
+ */
+export function copyResultKey(parent: Digest, layerDiffId: Digest | undefined): Digest {
+  return key({ op: 'copy-result', parent, layer: layerDiffId ?? null });
 }
 
 /** WORKDIR creating its directory (BuildKit's mkdir), as the configured user. */

@@ -68,13 +68,12 @@ export interface VariableUse {
   readonly undefined: readonly string[];
 }
 
-interface Common {
-  readonly range: SourceRange;
-  readonly name: string;
+/** Where the instruction is and how it was spelt, as the parser gave them, and its scope. */
+type Common = Pick<RawInstruction, 'range' | 'name'> & {
   /** The environment the instruction sees (base image, ENV and ARG values so far). */
   readonly env: EnvPairs;
   readonly variables: VariableUse;
-}
+};
 
 type Passed<K extends RawInstruction['kind']> = Omit<Extract<RawInstruction, { kind: K }>, 'range' | 'name'> & Common;
 

@@ -4,8 +4,8 @@
  * and /etc/resolv.conf, and the writable layer (`upper/`, `work/`) of the overlay mounted on
  * `rootfs/` over the image's unpacked layers.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TsbuildError, messageOf, type Digest } from '../common/index.js';
 import { temporaryName, type Store } from '../store/index.js';
@@ -65,9 +65,20 @@ export function containerDirectory(store: Store, id: string): string {
   return join(containersDirectory(store), id);
 }
 
-/** A container ID as docker makes them: 64 hex digits (the hostname is the first 12). */
-export function newContainerId(): string {
-  return randomBytes(32).toString('hex');
+/**
+ * A container ID as docker makes them: 64 hex digits of the kernel's randomness (the hostname
+ * is the first 12). Read from /dev/urandom: node:crypto would cost every run its loading.
+ */
+export async function newContainerId(): Promise<string> {
+  const handle = await open('/dev/urandom', 'r');
+  try {
+    const bytes = Buffer.alloc(32);
+    const { bytesRead } = await handle.read(bytes, 0, bytes.length, null);
+    if (bytesRead !== bytes.length) throw new TsbuildError('INTERNAL', 'read /dev/urandom: short read');
+    return bytes.toString('hex');
+  } finally {
+    await handle.close();
+  }
 }
 
 /**
@@ -136,28 +147,42 @@ function checkOverlayPath(path: string): void {
   if (/[,:\n]/.test(path)) throw new TsbuildError('INVALID_ARGUMENT', `mount container root ${path}: the store path must not contain ',' or ':' (overlayfs options)`);
 }
 
+export interface ContainerRoot {
+  /** The root filesystem's path: mounted already (as root), or mounted by the runtime (rootless). */
+  readonly rootfs: string;
+  /** The container's writable layer. */
+  readonly upper: string;
+  /** Rootless: the overlay's options, for the runtime-shim to mount in the container's namespaces. */
+  readonly overlay?: string;
+}
+
 /**
- * Mounts the container's writable root: an overlay of LOWER (the image's unpacked layers, shared
- * and never written) under the container's own upper directory. Root only for now: an
- * unprivileged user needs the overlay made inside a user namespace. VOLATILE (for containers
- * removed when they exit) spares every sync of the upper directory, the unmount's included,
- * which otherwise costs a short run tens of milliseconds; after a crash such an upper directory
- * cannot be mounted again, which a removed container never needs.
+ * The container's writable root: an overlay of LOWER (the image's unpacked layers, shared and
+ * never written) under the container's own upper directory. As root it is mounted here; an
+ * unprivileged user cannot mount it on the host, so ROOTLESS leaves it to the runtime-shim,
+ * inside the container's user and mount namespaces (`userxattr`: an unprivileged overlay keeps
+ * its metadata in user.* attributes). VOLATILE (for containers removed when they exit) spares
+ * every sync of the upper directory, the unmount's included, which otherwise costs a short run
+ * tens of milliseconds; after a crash such an upper directory cannot be mounted again, which a
+ * removed container never needs.
  */
-export async function mountContainerRoot(directory: string, lower: string, options: { readonly volatile?: boolean } = {}): Promise<string> {
+export async function prepareContainerRoot(directory: string, lower: string, options: { readonly volatile?: boolean; readonly rootless?: boolean } = {}): Promise<ContainerRoot> {
   const rootfs = join(directory, 'rootfs');
   const upper = join(directory, 'upper');
   const work = join(directory, 'work');
   for (const path of [lower, upper, work]) checkOverlayPath(path);
   await Promise.all([mkdir(rootfs, { mode: 0o755 }), mkdir(upper, { mode: 0o755 }), mkdir(work, { mode: 0o700 })]);
+  // In a user namespace (the container's own, or rootless tsbuild's) overlay keeps its
+  // attributes as user.overlay.*.
+  const userxattr = options.rootless === true || userNamespaceSize() !== undefined;
+  const overlay = `lowerdir=${lower},upperdir=${upper},workdir=${work}${options.volatile === true ? ',volatile' : ''}${userxattr ? ',userxattr' : ''}`;
+  if (options.rootless === true) return { rootfs, upper, overlay };
   try {
-    // In a user namespace (rootless tsbuild) overlay keeps its attributes as user.overlay.*.
-    const userxattr = userNamespaceSize() === undefined ? '' : ',userxattr';
-    runtimeAddon().mount('overlay', rootfs, 'overlay', 0, `lowerdir=${lower},upperdir=${upper},workdir=${work}${options.volatile === true ? ',volatile' : ''}${userxattr}`);
+    runtimeAddon().mount('overlay', rootfs, 'overlay', 0, overlay);
   } catch (error) {
     throw new TsbuildError('RUNTIME', `mount container root ${rootfs}: ${messageOf(error)}`, { cause: error });
   }
-  return rootfs;
+  return { rootfs, upper };
 }
 
 /** Unmounts whatever is mounted under DIRECTORY (detached when busy), then removes it. */
@@ -175,7 +200,27 @@ export async function removeContainerDirectory(directory: string): Promise<void>
   // Never remove through a mount: the lower layers would lose files (as whiteouts, at best).
   const left = await mountsUnder(directory);
   if (left.length > 0) throw new TsbuildError('RUNTIME', `remove container directory ${directory}: ${left[0] ?? ''} is still mounted`);
-  await rm(directory, { recursive: true, force: true });
+  try {
+    await rm(directory, { recursive: true, force: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if ((process.getuid?.() ?? 0) === 0 || (code !== 'EACCES' && code !== 'EPERM')) throw error;
+    await removeAsMappedRoot(directory);
+  }
+}
+
+/**
+ * Removes DIRECTORY in a user namespace where the caller is root and its subordinate ids are
+ * mapped as in a rootless container: files the container made as other users belong to ids the
+ * caller may change only there.
+ */
+async function removeAsMappedRoot(directory: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    execFile('unshare', ['--map-auto', '--map-root-user', 'rm', '-rf', '--', directory], (error, _stdout, stderr) => {
+      if (error === null) resolve();
+      else reject(new TsbuildError('RUNTIME', `remove container directory ${directory}: ${stderr.trim() || error.message}`, { cause: error }));
+    });
+  });
 }
 
 /** A directory left without a record this long is a run that died before writing it. */

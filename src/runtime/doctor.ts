@@ -138,9 +138,28 @@ function nativeRuntime(): DoctorCheck {
   return { name: 'native runtime addon', status: 'fail', detail: `${status.path}: tsbuild run needs it (overlay mounts, terminals)`, fix: 'npm run build:native' };
 }
 
+/** What the checks above mean for a build and a run as this user, in one line. */
+function rootlessSummary(checks: readonly DoctorCheck[], user: { readonly username: string; readonly uid: number }, subuidFile: string): DoctorCheck {
+  const name = 'rootless builds';
+  if (user.uid === 0) return { name, status: 'ok', detail: 'running as root: builds and runs need no user namespace' };
+  const failed = (check: string): boolean => checks.some((c) => c.name === check && c.status !== 'ok');
+  if (failed('user namespaces')) return { name, status: 'fail', detail: 'tsbuild cannot build or run as this user: it needs a user namespace of its own' };
+  if (failed('overlay in a user namespace')) return { name, status: 'fail', detail: 'RUN, COPY and run need overlayfs in a user namespace, which this kernel refuses' };
+  const range = subordinateRange(subuidFile, user);
+  if (range === undefined || failed('newuidmap and newgidmap')) {
+    return {
+      name,
+      status: 'warn',
+      detail: 'builds and runs work for images whose files all belong to root; an image with files of other ids (a user made by useradd, nobody) fails to unpack',
+      fix: 'a /etc/subuid and /etc/subgid range, and newuidmap/newgidmap (apt-get install uidmap)',
+    };
+  }
+  return { name, status: 'ok', detail: `builds and runs work; files keep ids 0 to ${range.count} (higher ids cannot be mapped); memory and pids limits need cgroup delegation` };
+}
+
 export function runDoctor(options: DoctorOptions = {}): DoctorCheck[] {
   const user = options.user ?? userInfo();
-  return [
+  const checks = [
     shim(options.shimPath ?? shimPath()),
     nativeFs(),
     nativeHashing(),
@@ -152,4 +171,5 @@ export function runDoctor(options: DoctorOptions = {}): DoctorCheck[] {
     overlayInUserNamespace(),
     cgroups(),
   ];
+  return [...checks, rootlessSummary(checks, user, options.subuidFile ?? '/etc/subuid')];
 }

@@ -31,4 +31,5 @@ export {
 } from './run.js';
 export { containerDirectory, containersDirectory, readContainerRecord, removeAbandonedContainers, type ContainerRecord, type ContainerStatus, type NetworkMode } from './container.js';
 export { lookupUser, resolvePathInRoot, resolveUser, type ContainerUser, type ContainerUserEntry } from './user.js';
-export type { TerminalSize } from './terminal.js';
+export { rawTerminalOutput, type TerminalSize } from './terminal.js';
+export { mountOverlay, unmount } from './native.js';

@@ -3,9 +3,7 @@
  * by `npm ci` with the other addons): mount and unmount, a console socket that receives the pty
  * an OCI runtime sends, and a terminal's window size. Loaded on first use.
  */
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import { TsbuildError } from '../common/index.js';
+import { nativeAddon, TsbuildError, type AddonStatus } from '../common/index.js';
 
 interface RuntimeAddon {
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
@@ -13,39 +11,44 @@ interface RuntimeAddon {
   listenUnix(path: string): number;
   acceptFd(listenFd: number, timeoutMs: number): number;
   setWindowSize(fd: number, rows: number, columns: number): void;
+  clearOutputProcessing(fd: number): void;
 }
 
-/** The same from src/, from tsc's dist/ and from the bundle in dist/cli-bundle/. */
-const addonPath = fileURLToPath(new URL('../../native/build/tsbuild-runtime.node', import.meta.url));
-
-let loaded: { readonly addon?: RuntimeAddon; readonly failure?: Error } | undefined;
-
-function load(): { readonly addon?: RuntimeAddon; readonly failure?: Error } {
-  if (loaded === undefined) {
-    try {
-      loaded = { addon: createRequire(import.meta.url)(addonPath) as RuntimeAddon };
-    } catch (error) {
-      loaded = { failure: error as Error };
-    }
-  }
-  return loaded;
-}
+const addon = nativeAddon<RuntimeAddon>('tsbuild-runtime.node');
 
 /** Whether the addon loads, for `tsbuild doctor`: its path, and the reason when it does not. */
-export function runtimeAddonStatus(): { readonly path: string; readonly error?: string } {
-  const { failure } = load();
-  return failure === undefined ? { path: addonPath } : { path: addonPath, error: failure.message };
+export function runtimeAddonStatus(): AddonStatus {
+  return addon.status();
 }
 
 export function runtimeAddon(): RuntimeAddon {
-  const loaded = load();
-  if (loaded.addon === undefined) {
-    throw new TsbuildError('INTERNAL', `${addonPath} could not be loaded (${loaded.failure?.message ?? 'no module'}); build it with \`npm run build:native\` (needs gcc, libc6-dev and make)`, {
-      cause: loaded.failure,
-    });
-  }
-  return loaded.addon;
+  return addon.require();
 }
 
 /** umount2's flag: detach now, finish when the mount is no longer busy. */
 export const unmountDetach = 2;
+
+/**
+ * Mounts an overlay of LOWER (read-only) under UPPER's changes at TARGET, without a mount(8)
+ * process per step. In a user namespace overlay keeps its attributes as user.overlay.* and never
+ * redirects directories (the option conflicts with an explicit redirect_dir); elsewhere every
+ * change is whole in the upper directory, as a layer needs it: no redirects, no metacopy.
+ */
+export function mountOverlay(target: string, lower: string, upper: string, work: string, inUserNamespace: boolean): void {
+  for (const path of [lower, upper, work]) {
+    if (/[,:\n]/.test(path)) throw new TsbuildError('INVALID_ARGUMENT', `mount overlay ${target}: ${path} must not contain ',' or ':' (overlayfs options)`);
+  }
+  const features = inUserNamespace ? 'userxattr,metacopy=off,index=off' : 'redirect_dir=off,metacopy=off,index=off';
+  runtimeAddon().mount('overlay', target, 'overlay', 0, `lowerdir=${lower},upperdir=${upper},workdir=${work},${features}`);
+}
+
+/** Unmounts TARGET; when busy (a process the sandbox left), detaches it to go when it is free. */
+export function unmount(target: string): void {
+  const addon = runtimeAddon();
+  try {
+    addon.umount(target, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EBUSY') addon.umount(target, unmountDetach);
+    else throw error;
+  }
+}

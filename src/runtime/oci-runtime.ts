@@ -38,8 +38,9 @@ export interface RunOptions {
   readonly ownSession?: boolean;
   /**
    * A file for the runtime's own log (`--log FILE --log-format json`, which crun and runc take):
-   * an error found there after a failed run rejects it, as the shim's error line does. The shim
-   * itself ignores this. It tells a command that could not start from one that exited 1.
+   * an error found there after a failed run rejects it, as the shim's error line does (the shim
+   * takes the option and ignores it). It tells a command that could not start from one that
+   * exited 1.
    */
   readonly logFile?: string;
   /**
@@ -192,7 +193,8 @@ export class CommandRuntime implements OciRuntime {
   }
 
   private argv(args: readonly string[], logFile?: string): [string, string[]] {
-    const log = logFile === undefined || this.binary === shimPath() ? [] : ['--log', logFile, '--log-format', 'json'];
+    // The shim takes these too, and ignores them: its errors are its stderr's JSON line.
+    const log = logFile === undefined ? [] : ['--log', logFile, '--log-format', 'json'];
     const full = [this.binary, ...(this.stateRoot === undefined ? [] : ['--root', this.stateRoot]), ...log, ...args];
     const [command, ...rest] = [...this.prefix, ...full];
     return [command ?? this.binary, rest];

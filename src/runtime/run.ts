@@ -2,15 +2,15 @@
  * `tsbuild run` in the foreground: an image's container made, run through an OCI runtime with
  * the caller's streams attached, and removed, as `docker run --rm` does it.
  */
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { hostname as hostHostname } from 'node:os';
-import { join, posix } from 'node:path';
+import { join, posix, relative } from 'node:path';
 import { TsbuildError, isTsbuildError, messageOf, parseReference, type ContainerConfig, type ImageReference } from '../common/index.js';
 import { findImage, resolveImage, unpackImage, type ResolvedImage, type Store } from '../store/index.js';
 import {
   containerDirectory,
   currentOwner,
-  mountContainerRoot,
+  prepareContainerRoot,
   newContainerId,
   removeAbandonedContainers,
   removeContainerDirectory,
@@ -198,14 +198,38 @@ async function writeEtcFiles(directory: string, hostname: string, network: Netwo
   ];
 }
 
-/** Docker creates a missing working directory (root's, 0755); one that is not a directory is an error. */
-async function ensureWorkingDirectory(rootfs: string, workdir: string): Promise<void> {
-  const host = await resolvePathInRoot(rootfs, workdir);
+/**
+ * Docker creates a missing working directory (root's, 0755); one that is not a directory is an
+ * error. VIEW is the container's root as it will see it (the mounted overlay, or, rootless, the
+ * image's layers, which the runtime mounts later); what is missing is made in MAKE_IN (the same
+ * mounted root, or the container's upper layer, where each directory made over one of the
+ * image's takes its mode).
+ */
+async function ensureWorkingDirectory(view: string, makeIn: string, workdir: string): Promise<void> {
+  const notDirectory = (cause?: unknown): TsbuildError => new TsbuildError('INVALID_ARGUMENT', `create working directory ${workdir}: not a directory`, { cause });
+  const host = await resolvePathInRoot(view, workdir);
   try {
-    await mkdir(host, { recursive: true, mode: 0o755 });
+    const info = await stat(host).catch(() => undefined);
+    if (info?.isDirectory() === true) return;
+    if (info !== undefined) throw notDirectory();
+    if (makeIn === view) {
+      await mkdir(host, { recursive: true, mode: 0o755 });
+      return;
+    }
+    const parts = relative(view, host).split('/');
+    for (let depth = 1; depth <= parts.length; depth++) {
+      const below = await stat(join(view, ...parts.slice(0, depth))).catch(() => undefined);
+      if (below !== undefined && !below.isDirectory()) throw notDirectory();
+      const made = join(makeIn, ...parts.slice(0, depth));
+      await mkdir(made).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+      });
+      await chmod(made, below === undefined ? 0o755 : below.mode & 0o7777);
+    }
   } catch (error) {
+    if (isTsbuildError(error)) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST' || code === 'ENOTDIR') throw new TsbuildError('INVALID_ARGUMENT', `create working directory ${workdir}: not a directory`, { cause: error });
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw notDirectory(error);
     throw new TsbuildError('RUNTIME', `create working directory ${workdir}: ${messageOf(error)}`, { cause: error });
   }
 }
@@ -213,15 +237,17 @@ async function ensureWorkingDirectory(rootfs: string, workdir: string): Promise<
 /** Runs a container of an image in the foreground and removes it; resolves to its exit status. */
 export async function runContainer(options: RunContainerOptions): Promise<RunContainerResult> {
   if (!options.autoRemove) throw new TsbuildError('INVALID_ARGUMENT', 'run: only --rm containers can be run for now (ps, start and rm come later)');
-  if ((process.getuid?.() ?? 0) !== 0) {
-    throw new TsbuildError('RUNTIME', "run: an unprivileged user's containers run inside tsbuild's own user namespace (the CLI enters it): the container's writable root is an overlay mount");
-  }
   const workdirOption = options.workdir;
   if (workdirOption !== undefined && !workdirOption.startsWith('/')) {
     throw new TsbuildError('INVALID_ARGUMENT', `the working directory '${workdirOption}' is invalid, it needs to be an absolute path`);
   }
   const runtimeName = options.runtime === undefined || options.runtime === 'shim' ? 'runtime-shim' : options.runtime;
   const runtime = selectRuntime(runtimeName);
+  const rootless = (process.getuid?.() ?? 0) !== 0;
+  if (rootless && runtime.name !== 'runtime-shim') {
+    // The container's root is an overlay only its own namespaces may mount, which the shim does.
+    throw new TsbuildError('RUNTIME', `run: as an unprivileged user, containers run through the default runtime only for now, not ${runtime.name}`);
+  }
   const { store } = options;
   // A run killed before it could clean up left its directory and mount: the next one removes them.
   await removeAbandonedContainers(store);
@@ -234,7 +260,7 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
   const lower = await unpackImage(store, image.manifest, image.config.rootfs.diff_ids);
   options.signal?.throwIfAborted();
 
-  const id = newContainerId();
+  const id = await newContainerId();
   const network = options.network ?? 'default';
   const hostname = network === 'host' ? hostHostname() : id.slice(0, 12);
   const tty = options.tty === true;
@@ -243,6 +269,7 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
   await mkdir(directory, { recursive: true, mode: 0o700 });
   let consoleSocket: ConsoleSocket | undefined;
   let terminal: TerminalCopy | undefined;
+  let ran = false;
   try {
     const base: ContainerRecord = {
       id,
@@ -262,9 +289,12 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
       empty = join(directory, 'empty');
       await mkdir(empty, { mode: 0o755 });
     }
-    const rootfs = await mountContainerRoot(directory, lower ?? empty ?? directory, { volatile: options.autoRemove });
-    const user = await lookupUser(rootfs, userSpec);
-    await ensureWorkingDirectory(rootfs, workdir);
+    const imageRoot = lower ?? empty ?? directory;
+    const { rootfs, upper, overlay } = await prepareContainerRoot(directory, imageRoot, { volatile: options.autoRemove, rootless });
+    // Rootless, the overlay is not mounted yet: its content is still the image's.
+    const view = overlay === undefined ? rootfs : imageRoot;
+    const user = await lookupUser(view, userSpec);
+    await ensureWorkingDirectory(view, overlay === undefined ? rootfs : upper, workdir);
     const env = containerEnvironment(imageConfig?.Env, options.env ?? [], { hostname, tty, home: user.home });
     const spec: ContainerSpec = {
       args,
@@ -279,7 +309,8 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
       terminal: tty,
       ...(tty && options.terminalSize !== undefined ? { consoleSize: options.terminalSize } : {}),
       ...(options.init === true ? { init: true } : {}),
-      rootless: false,
+      rootless,
+      ...(overlay === undefined ? {} : { rootfsOverlay: overlay }),
     };
     await runtime.prepare(directory, spec);
     options.signal?.throwIfAborted();
@@ -332,10 +363,14 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
       const copied = terminal;
       await Promise.race([copied.done, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     }
+    ran = true;
     return { id, status: result.status };
   } finally {
     terminal?.close();
     consoleSocket?.close();
-    await removeContainerDirectory(directory);
+    // A failure to clean up is reported, unless the run failed already: that one says more.
+    await removeContainerDirectory(directory).catch((error: unknown) => {
+      if (ran) throw error;
+    });
   }
 }

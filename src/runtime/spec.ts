@@ -54,6 +54,13 @@ export interface ContainerSpec {
    * subordinate range when newuidmap is usable. Default: when the caller is not root.
    */
   readonly rootless?: boolean;
+  /**
+   * Overlay options (`lowerdir=…,upperdir=…,workdir=…`) the runtime-shim mounts on `rootfs` in
+   * the container's own mount namespace (annotation `org.tsbuild.rootfs.overlay`): the writable
+   * root of a rootless container, which its caller cannot mount on the host. Other runtimes
+   * ignore it.
+   */
+  readonly rootfsOverlay?: string;
   /** Rootless id maps other than the caller's own (`rootlessMappings()`). */
   readonly idMappings?: { readonly uid: readonly IdMapping[]; readonly gid: readonly IdMapping[] };
 }
@@ -196,7 +203,14 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
     root: { path: spec.rootfs, readonly: spec.readonlyRootfs ?? false },
     hostname: spec.hostname ?? '',
     mounts,
-    ...(spec.init === true ? { annotations: { 'org.tsbuild.init': 'true', 'run.oci.init': 'true' } } : {}),
+    ...(spec.init === true || spec.rootfsOverlay !== undefined
+      ? {
+          annotations: {
+            ...(spec.init === true ? { 'org.tsbuild.init': 'true', 'run.oci.init': 'true' } : {}),
+            ...(spec.rootfsOverlay === undefined ? {} : { 'org.tsbuild.rootfs.overlay': spec.rootfsOverlay }),
+          },
+        }
+      : {}),
     linux: {
       namespaces,
       ...(mappings === undefined ? {} : { uidMappings: mappings.uid, gidMappings: mappings.gid }),

@@ -100,3 +100,16 @@ export class TerminalCopy {
     this.master.destroy();
   }
 }
+
+/**
+ * Completes Node's raw mode on the caller's terminal FD (`setRawMode(true)` first) as docker's
+ * is: without output processing, so that the container's "\r\n" is not written "\r\r\n".
+ * Node's `setRawMode(false)`, and its reset at exit, restore the terminal as it was.
+ */
+export function rawTerminalOutput(fd: number): void {
+  try {
+    runtimeAddon().clearOutputProcessing(fd);
+  } catch {
+    // Not a terminal after all, or the addon is missing: only the line endings differ.
+  }
+}

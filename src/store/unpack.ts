@@ -75,6 +75,24 @@ async function removeEntry(path: string): Promise<void> {
   await rm(path, { recursive: true, force: true });
 }
 
+/**
+ * Gives an entry its owner. In a user namespace (rootless tsbuild) an id outside the ones the
+ * user was granted cannot be given: EINVAL. That is the machine's limit, not the layer's fault,
+ * so the error says which id and where to look.
+ */
+async function owned(header: TarEntryHeader, chown: () => Promise<void>): Promise<void> {
+  try {
+    await chown();
+  } catch (error) {
+    if (errnoOf(error) !== 'EINVAL') throw error;
+    throw new TsbuildError(
+      'RUNTIME',
+      `unpack ${JSON.stringify(header.name.slice(0, 300))}: owned by ${header.uid}:${header.gid}, an id this user cannot map (its /etc/subuid or /etc/subgid range is missing or too small); \`tsbuild doctor\` says what this machine allows`,
+      { cause: error },
+    );
+  }
+}
+
 interface PendingDirectory {
   readonly path: string;
   readonly mode: number;
@@ -187,7 +205,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
       if (existing !== undefined && !existing.isDirectory()) await removeEntry(path);
       if (existing === undefined || !existing.isDirectory()) await mkdir(path, { mode: 0o700 });
       created.add(relative);
-      if (privileged) await lchown(path, header.uid, header.gid);
+      if (privileged) await owned(header, () => lchown(path, header.uid, header.gid));
       applyXattrs(path, relative, header);
       directories.set(path, { path, mode: header.mode & 0o7777, mtime });
       return;
@@ -202,7 +220,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
         const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
         try {
           for await (const bytes of body) await writeAll(handle, bytes);
-          if (privileged) await handle.chown(header.uid, header.gid);
+          if (privileged) await owned(header, () => handle.chown(header.uid, header.gid));
           // After chown, which clears set-id bits.
           await handle.chmod(header.mode & 0o7777);
           applyXattrs(path, relative, header);
@@ -216,7 +234,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
         const linkname = header.linkname;
         if (linkname === '' || linkname.includes('\0')) throw unsafe(header.name, 'empty or invalid symlink target');
         await symlink(linkname, path);
-        if (privileged) await lchown(path, header.uid, header.gid);
+        if (privileged) await owned(header, () => lchown(path, header.uid, header.gid));
         applyXattrs(path, relative, header);
         await lutimes(path, mtime, mtime);
         break;
@@ -249,7 +267,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
           skipped.push({ path: relative, reason: `${type} (${messageOf(error)})` });
           return;
         }
-        if (privileged) await lchown(path, header.uid, header.gid);
+        if (privileged) await owned(header, () => lchown(path, header.uid, header.gid));
         // mknod applied the umask; and after chown, as for files.
         await chmod(path, header.mode & 0o7777);
         applyXattrs(path, relative, header);

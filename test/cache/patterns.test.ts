@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { goPathMatch, PatternMatcher, readIgnoreFile, type MatchInfo } from '../../src/cache/index.js';
+import { PatternMatcher, readIgnoreFile, type MatchInfo } from '../../src/cache/index.js';
+import { pathMatch } from '../../src/common/index.js';
 import { isTsbuildError } from '../../src/common/index.js';
 
 // Cases from Go's path/filepath Match tests, as moby/patternmatcher repeats them: [pattern, name, match, bad pattern].
@@ -61,14 +62,14 @@ const goMatchCases: ReadonlyArray<readonly [string, string, boolean, boolean?]> 
 
 function matchOrBad(pattern: string, name: string): boolean | 'bad' {
   try {
-    return goPathMatch(pattern, name);
+    return pathMatch(pattern, name);
   } catch (error) {
     if (isTsbuildError(error, 'INVALID_ARGUMENT')) return 'bad';
     throw error;
   }
 }
 
-describe('goPathMatch', () => {
+describe("Go's path.Match, as COPY wildcards use it", () => {
   for (const [pattern, name, match, bad] of goMatchCases) {
     it(`${pattern} against ${name}`, () => {
       expect(matchOrBad(pattern, name)).toBe(bad === true ? 'bad' : match);

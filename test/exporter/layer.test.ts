@@ -8,7 +8,7 @@ import { gunzipSync } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { MediaType, hostPlatform, makeSpecialFile, readXattrs, setXattr } from '../../src/common/index.js';
-import { comparePaths, directoryEntries, writeImage, writeLayer, type LayerEntry } from '../../src/exporter/index.js';
+import { comparePaths, directoryEntries, encodeHeader, writeImage, writeLayer, type LayerEntry } from '../../src/exporter/index.js';
 import { unpackLayer, type Store } from '../../src/store/index.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -90,6 +90,13 @@ describe('layer writer', () => {
   it('refuses entries out of tar order', async () => {
     await expect(writeLayer([file('b', '1'), file('a', '2')], store)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(writeLayer([file('a', '1'), file('a', '2')], store)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('refuses entry paths that are empty, absolute or climb out with ..', async () => {
+    for (const path of ['', '/etc/passwd', '../outside', 'a/../../b']) {
+      await expect(writeLayer([file(path, 'x')], store), JSON.stringify(path)).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
+      expect(() => encodeHeader({ path, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 0 })).toThrow(expect.objectContaining({ code: 'UNSAFE_PATH' }));
+    }
   });
 
   it('writes PAX records for long and non-ASCII names, large ids, and keeps numeric owners', async () => {

@@ -1,39 +1,21 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MediaType, type Digest, type ImageConfig, type Manifest } from '../../src/common/index.js';
-import { RegistryClient, pull, push, type ProgressEvent } from '../../src/registry/index.js';
-import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { pull, push, type ProgressEvent, type RegistryClient } from '../../src/registry/index.js';
+import { useRegistryFixture } from '../helpers/registry-fixture.js';
 import { validateLayout } from '../helpers/validate.js';
 import { putBytes, randomLayer, writeRandomImage } from '../helpers/registry-image.js';
 import { openStore, type Store } from '../../src/store/index.js';
 
-let registry: TestRegistry;
-let scratch: string;
-const clients: RegistryClient[] = [];
+const fixture = useRegistryFixture({ prefix: 'tsbuild-roundtrip-' });
 
 function newClient(): RegistryClient {
-  const client = new RegistryClient({ credentials: () => Promise.resolve(undefined), retry: { baseDelayMs: 10, maxDelayMs: 50 } });
-  clients.push(client);
-  return client;
+  return fixture.client({ credentials: () => Promise.resolve(undefined), retry: { baseDelayMs: 10, maxDelayMs: 50 } });
 }
 
-async function freshStore(): Promise<Store> {
-  return openStore({ root: await mkdtemp(join(scratch, 'root-')) });
-}
-
-beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), 'tsbuild-roundtrip-'));
-  registry = await startRegistry();
-});
-
-afterAll(async () => {
-  await Promise.all(clients.map((client) => client.close()));
-  await registry.stop();
-  await rm(scratch, { recursive: true, force: true });
-});
+const freshStore = (): Promise<Store> => fixture.freshStore();
 
 function skopeo(...args: string[]): string {
   return execFileSync('skopeo', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -42,30 +24,30 @@ function skopeo(...args: string[]): string {
 describe('push and pull against docker-registry', () => {
   it('pushes an image and pulls it into a fresh root with the same digests', async () => {
     const source = await freshStore();
-    const image = await writeRandomImage(source, { name: `${registry.host}/round/trip:v1`, layerSizes: [200_000, 50_000, 1000] });
+    const image = await writeRandomImage(source, { name: `${fixture.registry.host}/round/trip:v1`, layerSizes: [200_000, 50_000, 1000] });
     const events: ProgressEvent[] = [];
-    const pushed = await push({ source: `${registry.host}/round/trip:v1`, store: source, client: newClient(), onProgress: (event) => events.push(event) });
+    const pushed = await push({ source: `${fixture.registry.host}/round/trip:v1`, store: source, client: newClient(), onProgress: (event) => events.push(event) });
     expect(pushed.digest).toBe(image.manifest.digest);
     expect(pushed.blobsUploaded).toBe(4);
     expect(events.filter((event) => event.kind === 'blob' && event.phase === 'done')).toHaveLength(4);
 
     const target = await freshStore();
-    const pulled = await pull({ reference: `${registry.host}/round/trip:v1`, store: target, client: newClient() });
+    const pulled = await pull({ reference: `${fixture.registry.host}/round/trip:v1`, store: target, client: newClient() });
     expect(pulled.digest).toBe(image.manifest.digest);
     expect(pulled.blobsFetched).toBe(4);
-    expect(await target.resolveReference(`${registry.host}/round/trip:v1`)).toMatchObject({ digest: image.manifest.digest, mediaType: MediaType.ociManifest });
+    expect(await target.resolveReference(`${fixture.registry.host}/round/trip:v1`)).toMatchObject({ digest: image.manifest.digest, mediaType: MediaType.ociManifest });
     for (const layer of [...image.layers, image.config]) {
       expect((await target.readBlob(layer.digest, 1 << 20)).equals(await source.readBlob(layer.digest, 1 << 20))).toBe(true);
     }
 
     await validateLayout(target.root);
     // A single-platform image is refused for another platform, once its config has said which.
-    await expect(pull({ reference: `${registry.host}/round/trip:v1`, store: await freshStore(), client: newClient(), platform: { os: 'linux', architecture: 's390x' } })).rejects.toMatchObject({
+    await expect(pull({ reference: `${fixture.registry.host}/round/trip:v1`, store: await freshStore(), client: newClient(), platform: { os: 'linux', architecture: 's390x' } })).rejects.toMatchObject({
       code: 'NOT_FOUND',
       message: expect.stringMatching(/not the requested linux\/s390x/),
     });
     // Pulling again fetches nothing: every blob is in the store.
-    const again = await pull({ reference: `${registry.host}/round/trip:v1`, store: target, client: newClient() });
+    const again = await pull({ reference: `${fixture.registry.host}/round/trip:v1`, store: target, client: newClient() });
     expect(again.blobsFetched).toBe(0);
     expect(again.blobsPresent).toBe(4);
   });
@@ -76,7 +58,9 @@ describe('push and pull against docker-registry', () => {
       ['chunked', { monolithicMaxBytes: 1000, chunkBytes: 40_000 }],
     ] as const) {
       const source = await freshStore();
-      const reference = `${registry.host}/corrupt/${name}:1`;
+      // Corrupted below on purpose: not a layout that validates.
+      fixture.stores.broken(source.root);
+      const reference = `${fixture.registry.host}/corrupt/${name}:1`;
       const image = await writeRandomImage(source, { name: reference, layerSizes: [100_000] });
       const layer = image.layers[0]?.digest as Digest;
       // Same size, other bytes: only the digest can tell.
@@ -88,21 +72,21 @@ describe('push and pull against docker-registry', () => {
       expect(error, name).toMatchObject({ code: 'DIGEST_MISMATCH' });
       expect((error as Error).message).toContain(layer);
       expect((error as Error).message).toContain('DIGEST_INVALID');
-      const head = await fetch(`http://${registry.host}/v2/corrupt/${name}/blobs/${layer}`, { method: 'HEAD' });
+      const head = await fetch(`http://${fixture.registry.host}/v2/corrupt/${name}/blobs/${layer}`, { method: 'HEAD' });
       expect(head.status, name).toBe(404);
-      const manifest = await fetch(`http://${registry.host}/v2/corrupt/${name}/manifests/1`, { method: 'HEAD' });
+      const manifest = await fetch(`http://${fixture.registry.host}/v2/corrupt/${name}/manifests/1`, { method: 'HEAD' });
       expect(manifest.status, name).toBe(404);
     }
   });
 
   it('lets two pulls of one image share a root at the same time', async () => {
     const source = await freshStore();
-    const image = await writeRandomImage(source, { name: `${registry.host}/shared/app:1`, layerSizes: [400_000, 300_000] });
-    await push({ source: `${registry.host}/shared/app:1`, store: source, client: newClient() });
-    const root = await mkdtemp(join(scratch, 'shared-'));
+    const image = await writeRandomImage(source, { name: `${fixture.registry.host}/shared/app:1`, layerSizes: [400_000, 300_000] });
+    await push({ source: `${fixture.registry.host}/shared/app:1`, store: source, client: newClient() });
+    const root = await mkdtemp(join(fixture.scratch, 'shared-'));
     const [first, second] = await Promise.all([
-      pull({ reference: `${registry.host}/shared/app:1`, store: await openStore({ root }), client: newClient() }),
-      pull({ reference: `${registry.host}/shared/app:1`, store: await openStore({ root }), client: newClient() }),
+      pull({ reference: `${fixture.registry.host}/shared/app:1`, store: await openStore({ root }), client: newClient() }),
+      pull({ reference: `${fixture.registry.host}/shared/app:1`, store: await openStore({ root }), client: newClient() }),
     ]);
     expect(first.manifest.digest).toBe(image.manifest.digest);
     expect(second.manifest.digest).toBe(image.manifest.digest);
@@ -111,46 +95,46 @@ describe('push and pull against docker-registry', () => {
 
   it('skips blobs the registry has, and pushes several tags', async () => {
     const store = await freshStore();
-    const image = await writeRandomImage(store, { name: `${registry.host}/tags/app:one`, layerSizes: [10_000] });
-    await push({ source: `${registry.host}/tags/app:one`, store, client: newClient() });
+    const image = await writeRandomImage(store, { name: `${fixture.registry.host}/tags/app:one`, layerSizes: [10_000] });
+    await push({ source: `${fixture.registry.host}/tags/app:one`, store, client: newClient() });
     const second = await push({
-      source: `${registry.host}/tags/app:one`,
-      destinations: [`${registry.host}/tags/app:two`, `${registry.host}/tags/app:three`],
+      source: `${fixture.registry.host}/tags/app:one`,
+      destinations: [`${fixture.registry.host}/tags/app:two`, `${fixture.registry.host}/tags/app:three`],
       store,
       client: newClient(),
     });
     expect(second.blobsUploaded).toBe(0);
     expect(second.blobsPresent).toBe(4);
-    expect(second.references).toEqual([`${registry.host}/tags/app:two`, `${registry.host}/tags/app:three`]);
-    await expect(push({ source: `${registry.host}/tags/app:one`, destinations: [`${registry.host}/tags/app@sha256:${'0'.repeat(64)}`], store, client: newClient() })).rejects.toMatchObject({
+    expect(second.references).toEqual([`${fixture.registry.host}/tags/app:two`, `${fixture.registry.host}/tags/app:three`]);
+    await expect(push({ source: `${fixture.registry.host}/tags/app:one`, destinations: [`${fixture.registry.host}/tags/app@sha256:${'0'.repeat(64)}`], store, client: newClient() })).rejects.toMatchObject({
       code: 'INVALID_REFERENCE',
     });
-    const tags = JSON.parse(skopeo('list-tags', '--tls-verify=false', `docker://${registry.host}/tags/app`)) as { Tags: string[] };
+    const tags = JSON.parse(skopeo('list-tags', '--tls-verify=false', `docker://${fixture.registry.host}/tags/app`)) as { Tags: string[] };
     expect(tags.Tags.sort()).toEqual(['one', 'three', 'two']);
-    const inspected = JSON.parse(skopeo('inspect', '--tls-verify=false', `docker://${registry.host}/tags/app:three`)) as { Digest: string; Layers: string[] };
+    const inspected = JSON.parse(skopeo('inspect', '--tls-verify=false', `docker://${fixture.registry.host}/tags/app:three`)) as { Digest: string; Layers: string[] };
     expect(inspected.Digest).toBe(image.manifest.digest);
     expect(inspected.Layers).toEqual(image.layers.map((layer) => layer.digest));
   });
 
   it('mounts blobs from another repository of the same registry', async () => {
     const store = await freshStore();
-    await writeRandomImage(store, { name: `${registry.host}/mount/source:1`, layerSizes: [30_000, 20_000] });
-    await push({ source: `${registry.host}/mount/source:1`, store, client: newClient() });
-    const result = await push({ source: `${registry.host}/mount/source:1`, destinations: [`${registry.host}/mount/elsewhere:1`], store, client: newClient() });
+    await writeRandomImage(store, { name: `${fixture.registry.host}/mount/source:1`, layerSizes: [30_000, 20_000] });
+    await push({ source: `${fixture.registry.host}/mount/source:1`, store, client: newClient() });
+    const result = await push({ source: `${fixture.registry.host}/mount/source:1`, destinations: [`${fixture.registry.host}/mount/elsewhere:1`], store, client: newClient() });
     expect(result.blobsMounted).toBe(3);
     expect(result.blobsUploaded).toBe(0);
-    const inspected = JSON.parse(skopeo('inspect', '--tls-verify=false', `docker://${registry.host}/mount/elsewhere:1`)) as { Digest: string };
+    const inspected = JSON.parse(skopeo('inspect', '--tls-verify=false', `docker://${fixture.registry.host}/mount/elsewhere:1`)) as { Digest: string };
     expect(inspected.Digest).toBe(result.digest);
   });
 
   it('mounts the layers of a pulled base image when pushing an image built on it', async () => {
     const upstream = await freshStore();
-    await writeRandomImage(upstream, { name: `${registry.host}/origin/base:1`, layerSizes: [25_000, 15_000] });
-    await push({ source: `${registry.host}/origin/base:1`, store: upstream, client: newClient() });
+    await writeRandomImage(upstream, { name: `${fixture.registry.host}/origin/base:1`, layerSizes: [25_000, 15_000] });
+    await push({ source: `${fixture.registry.host}/origin/base:1`, store: upstream, client: newClient() });
 
     // Another machine pulls the base, and builds on it: base layers plus one of its own.
     const local = await freshStore();
-    const base = await pull({ reference: `${registry.host}/origin/base:1`, store: local, client: newClient() });
+    const base = await pull({ reference: `${fixture.registry.host}/origin/base:1`, store: local, client: newClient() });
     const baseManifest = JSON.parse((await local.readBlob(base.manifest.digest)).toString()) as Manifest;
     const baseConfig = JSON.parse((await local.readBlob(baseManifest.config.digest)).toString()) as ImageConfig;
     const own = await randomLayer(10_000);
@@ -161,23 +145,23 @@ describe('push and pull against docker-registry', () => {
     const config = { mediaType: MediaType.ociConfig, digest: await putBytes(local, configBytes), size: configBytes.length };
     const manifestBytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config, layers: [...baseManifest.layers, ownLayer] }));
     const manifest = { mediaType: MediaType.ociManifest, digest: await putBytes(local, manifestBytes), size: manifestBytes.length };
-    await local.setReference(`${registry.host}/derived/app:1`, manifest);
+    await local.setReference(`${fixture.registry.host}/derived/app:1`, manifest);
 
-    const result = await push({ source: `${registry.host}/derived/app:1`, store: local, client: newClient() });
+    const result = await push({ source: `${fixture.registry.host}/derived/app:1`, store: local, client: newClient() });
     expect(result.blobsMounted).toBe(2);
     expect(result.blobsUploaded).toBe(2);
     const check = await freshStore();
-    expect((await pull({ reference: `${registry.host}/derived/app:1`, store: check, client: newClient() })).digest).toBe(manifest.digest);
+    expect((await pull({ reference: `${fixture.registry.host}/derived/app:1`, store: check, client: newClient() })).digest).toBe(manifest.digest);
     await validateLayout(check.root);
   });
 
   it('uploads large blobs in chunks that skopeo reads back', async () => {
     const store = await freshStore();
-    const image = await writeRandomImage(store, { name: `${registry.host}/chunked/app:1`, layerSizes: [3_500_000], docker: true });
-    const result = await push({ source: `${registry.host}/chunked/app:1`, store, client: newClient(), monolithicMaxBytes: 1_000_000, chunkBytes: 1_000_000 });
+    const image = await writeRandomImage(store, { name: `${fixture.registry.host}/chunked/app:1`, layerSizes: [3_500_000], docker: true });
+    const result = await push({ source: `${fixture.registry.host}/chunked/app:1`, store, client: newClient(), monolithicMaxBytes: 1_000_000, chunkBytes: 1_000_000 });
     expect(result.blobsUploaded).toBe(2);
-    const copyDir = await mkdtemp(join(scratch, 'skopeo-'));
-    skopeo('copy', '--src-tls-verify=false', `docker://${registry.host}/chunked/app:1`, `oci:${copyDir}:copied`);
+    const copyDir = await mkdtemp(join(fixture.scratch, 'skopeo-'));
+    skopeo('copy', '--src-tls-verify=false', `docker://${fixture.registry.host}/chunked/app:1`, `oci:${copyDir}:copied`);
     const layerDigest = image.layers[0]?.digest as Digest;
     const local = await store.readBlob(layerDigest, 8 << 20);
     const { readFile } = await import('node:fs/promises');
@@ -200,12 +184,12 @@ describe('push and pull against docker-registry', () => {
     };
     const indexBytes = Buffer.from(JSON.stringify(index));
     const indexDigest = await putBytes(store, indexBytes);
-    await store.setReference(`${registry.host}/multi/app:1`, { mediaType: MediaType.ociIndex, digest: indexDigest, size: indexBytes.length });
-    await push({ source: `${registry.host}/multi/app:1`, destinations: [`${registry.host}/staging/app:1`], store, client: newClient() });
-    skopeo('copy', '--all', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${registry.host}/staging/app:1`, `docker://${registry.host}/copied/app:1`);
+    await store.setReference(`${fixture.registry.host}/multi/app:1`, { mediaType: MediaType.ociIndex, digest: indexDigest, size: indexBytes.length });
+    await push({ source: `${fixture.registry.host}/multi/app:1`, destinations: [`${fixture.registry.host}/staging/app:1`], store, client: newClient() });
+    skopeo('copy', '--all', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${fixture.registry.host}/staging/app:1`, `docker://${fixture.registry.host}/copied/app:1`);
 
     const target = await freshStore();
-    const pulled = await pull({ reference: `${registry.host}/copied/app:1`, store: target, client: newClient() });
+    const pulled = await pull({ reference: `${fixture.registry.host}/copied/app:1`, store: target, client: newClient() });
     expect(pulled.digest).toBe(indexDigest);
     expect(pulled.manifest.digest).toBe(image.manifest.digest);
     expect(await target.hasBlob(image.layers[0]?.digest as Digest)).toBe(true);
@@ -213,12 +197,12 @@ describe('push and pull against docker-registry', () => {
     await validateLayout(target.root);
 
     const s390x = await freshStore();
-    const other = await pull({ reference: `${registry.host}/copied/app:1`, store: s390x, client: newClient(), platform: { os: 'linux', architecture: 's390x' } });
+    const other = await pull({ reference: `${fixture.registry.host}/copied/app:1`, store: s390x, client: newClient(), platform: { os: 'linux', architecture: 's390x' } });
     expect(other.manifest.digest).toBe(foreign.manifest.digest);
     const manifest = JSON.parse((await s390x.readBlob(other.manifest.digest)).toString()) as Manifest;
     expect(manifest.layers[0]?.digest).toBe(foreign.layers[0]?.digest);
 
-    await expect(pull({ reference: `${registry.host}/copied/app:1`, store: await freshStore(), client: newClient(), platform: { os: 'windows', architecture: 'amd64' } })).rejects.toMatchObject({
+    await expect(pull({ reference: `${fixture.registry.host}/copied/app:1`, store: await freshStore(), client: newClient(), platform: { os: 'windows', architecture: 'amd64' } })).rejects.toMatchObject({
       code: 'NOT_FOUND',
     });
   });
@@ -234,20 +218,20 @@ describe('push and pull against docker-registry', () => {
       manifests: [foreign.manifest, native.manifest, { ...attestation.manifest, platform: { os: 'unknown', architecture: 'unknown' } }],
     };
     const indexBytes = Buffer.from(JSON.stringify(index));
-    await store.setReference(`${registry.host}/bare/app:1`, { mediaType: MediaType.ociIndex, digest: await putBytes(store, indexBytes), size: indexBytes.length });
-    await push({ source: `${registry.host}/bare/app:1`, store, client: newClient() });
+    await store.setReference(`${fixture.registry.host}/bare/app:1`, { mediaType: MediaType.ociIndex, digest: await putBytes(store, indexBytes), size: indexBytes.length });
+    await push({ source: `${fixture.registry.host}/bare/app:1`, store, client: newClient() });
 
     const target = await freshStore();
-    const pulled = await pull({ reference: `${registry.host}/bare/app:1`, store: target, client: newClient() });
+    const pulled = await pull({ reference: `${fixture.registry.host}/bare/app:1`, store: target, client: newClient() });
     expect(pulled.manifest.digest).toBe(native.manifest.digest);
     expect(pulled.manifest.platform).toMatchObject({ os: 'linux', architecture: process.arch === 'arm64' ? 'arm64' : 'amd64' });
     expect(await target.hasBlob(native.layers[0]?.digest as Digest)).toBe(true);
     expect(await target.hasBlob(foreign.layers[0]?.digest as Digest)).toBe(false);
     await validateLayout(target.root);
 
-    const s390x = await pull({ reference: `${registry.host}/bare/app:1`, store: await freshStore(), client: newClient(), platform: { os: 'linux', architecture: 's390x' } });
+    const s390x = await pull({ reference: `${fixture.registry.host}/bare/app:1`, store: await freshStore(), client: newClient(), platform: { os: 'linux', architecture: 's390x' } });
     expect(s390x.manifest.digest).toBe(foreign.manifest.digest);
-    await expect(pull({ reference: `${registry.host}/bare/app:1`, store: await freshStore(), client: newClient(), platform: { os: 'linux', architecture: 'riscv64' } })).rejects.toMatchObject({
+    await expect(pull({ reference: `${fixture.registry.host}/bare/app:1`, store: await freshStore(), client: newClient(), platform: { os: 'linux', architecture: 'riscv64' } })).rejects.toMatchObject({
       code: 'NOT_FOUND',
     });
   });
@@ -261,24 +245,24 @@ describe('push and pull against docker-registry', () => {
       manifests: [{ ...image.manifest, platform: { os: 'linux', architecture: 'arm', variant: 'v7' } }],
     };
     const listBytes = Buffer.from(JSON.stringify(list));
-    await store.setReference(`${registry.host}/docker/list:1`, { mediaType: MediaType.dockerManifestList, digest: await putBytes(store, listBytes), size: listBytes.length });
-    await push({ source: `${registry.host}/docker/list:1`, store, client: newClient() });
+    await store.setReference(`${fixture.registry.host}/docker/list:1`, { mediaType: MediaType.dockerManifestList, digest: await putBytes(store, listBytes), size: listBytes.length });
+    await push({ source: `${fixture.registry.host}/docker/list:1`, store, client: newClient() });
     const target = await freshStore();
-    const pulled = await pull({ reference: `${registry.host}/docker/list:1`, store: target, client: newClient(), platform: { os: 'linux', architecture: 'arm', variant: 'v7' } });
+    const pulled = await pull({ reference: `${fixture.registry.host}/docker/list:1`, store: target, client: newClient(), platform: { os: 'linux', architecture: 'arm', variant: 'v7' } });
     expect(pulled.manifest).toMatchObject({ digest: image.manifest.digest, mediaType: MediaType.dockerManifest });
     await validateLayout(target.root);
     // As docker: an arm64 machine runs arm/v7 images when there is no arm64 one; an arm/v6 one does not.
-    const fallback = await pull({ reference: `${registry.host}/docker/list:1`, store: await freshStore(), client: newClient(), platform: { os: 'linux', architecture: 'arm64' } });
+    const fallback = await pull({ reference: `${fixture.registry.host}/docker/list:1`, store: await freshStore(), client: newClient(), platform: { os: 'linux', architecture: 'arm64' } });
     expect(fallback.manifest.digest).toBe(image.manifest.digest);
     await expect(
-      pull({ reference: `${registry.host}/docker/list:1`, store: await freshStore(), client: newClient(), platform: { os: 'linux', architecture: 'arm', variant: 'v6' } }),
+      pull({ reference: `${fixture.registry.host}/docker/list:1`, store: await freshStore(), client: newClient(), platform: { os: 'linux', architecture: 'arm', variant: 'v6' } }),
     ).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('available: linux/arm/v7') });
   });
 
   it('names the reference and the registry error when a manifest is missing', async () => {
-    const error = await pull({ reference: `${registry.host}/missing/app:nope`, store: await freshStore(), client: newClient() }).catch((caught: unknown) => caught);
+    const error = await pull({ reference: `${fixture.registry.host}/missing/app:nope`, store: await freshStore(), client: newClient() }).catch((caught: unknown) => caught);
     expect(error).toMatchObject({ code: 'REGISTRY' });
-    expect((error as Error).message).toContain(`${registry.host}/missing/app:nope`);
+    expect((error as Error).message).toContain(`${fixture.registry.host}/missing/app:nope`);
     expect((error as Error).message).toContain('MANIFEST_UNKNOWN');
   });
 });

@@ -23,7 +23,7 @@ describe('tsbuild doctor', () => {
   it('prints one JSON object per check with --format json, and a line per check otherwise', async () => {
     const json = await runCliCaptured(['doctor', '--format', 'json']);
     const checks = parseLines(json.stdout);
-    expect(checks.map((c) => c.name)).toEqual(['code cache', 'runtime-shim', 'native fs addon', 'native hashing writer', 'native runtime addon', 'user namespaces', '/etc/subuid range', '/etc/subgid range', 'newuidmap and newgidmap', 'overlay in a user namespace', 'cgroups']);
+    expect(checks.map((c) => c.name)).toEqual(['code cache', 'runtime-shim', 'native fs addon', 'native hashing writer', 'native runtime addon', 'user namespaces', '/etc/subuid range', '/etc/subgid range', 'newuidmap and newgidmap', 'overlay in a user namespace', 'cgroups', 'rootless builds']);
     for (const check of checks) {
       expect(['ok', 'warn', 'fail']).toContain(check.status);
       if (check.status !== 'ok') expect(check.fix).toBeTruthy();
@@ -109,6 +109,14 @@ describe.runIf(isRoot)('tsbuild doctor as an unprivileged user', () => {
       expect(short['/etc/subuid range']).toMatchObject({ status: 'warn', detail: '200000:1000' });
       const root = byName(runDoctor({ subuidFile: file, user: { username: 'root', uid: 0 } }));
       expect(root['/etc/subuid range']).toEqual({ name: '/etc/subuid range', status: 'ok', detail: 'not needed as root' });
+      // What it means for a build, in one line.
+      expect(none['rootless builds']?.status).toBe(none['user namespaces']?.status === 'ok' && none['overlay in a user namespace']?.status === 'ok' ? 'warn' : 'fail');
+      expect(none['rootless builds']?.detail).toMatch(/fails to unpack|cannot|refuses/);
+      const full = byName(runDoctor({ subuidFile: file, subgidFile: file, user: { username: 'someone-else', uid: 4244 } }));
+      if (full['newuidmap and newgidmap']?.status === 'ok' && full['overlay in a user namespace']?.status === 'ok') {
+        expect(full['rootless builds']).toMatchObject({ status: 'ok', detail: expect.stringContaining('files keep ids 0 to 65536') });
+      }
+      expect(root['rootless builds']?.detail).toContain('running as root');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -6,6 +6,7 @@
  */
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +16,7 @@ import { openStore, resolveImage, type Store } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
 import { runCliCaptured } from '../helpers/run-cli.js';
 import { freePort, haveRegistry, startRegistry } from '../helpers/registry.js';
-import { buildBinaries, isRoot, scratchDir, toolExists } from './helpers.js';
+import { asRootless, buildBinaries, chownTree, ensureRootlessUser, isRoot, scratchDir, toolExists } from './helpers.js';
 
 const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
 
@@ -100,6 +101,8 @@ describe.runIf(isRoot)('tsbuild run --rm', () => {
     expect(run('busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3')).toMatchObject({ status: 3, stdout: 'out\n', stderr: 'err\n' });
     // The container's own arguments are its own, options included.
     expect(run('busybox', 'ls', '-d', '/etc')).toMatchObject({ status: 0, stdout: '/etc\n' });
+    // Containers that outlive their run come later: --rm is required for now.
+    expect(tsbuild(['run', 'busybox', 'true'])).toMatchObject({ status: 125, stderr: expect.stringContaining('only --rm is supported for now') });
   });
 
   it('runs in process with the output copied to the given streams', async () => {
@@ -159,6 +162,7 @@ describe.runIf(isRoot)('tsbuild run --rm', () => {
     expect(run('-u', '1234:4321', 'busybox', 'id').stdout).toBe('uid=1234 gid=4321 groups=4321\n');
     expect(run('-u', 'app:staff', 'cmdonly', 'id').stdout).toBe('uid=1000(app) gid=50(staff) groups=50(staff)\n');
     expect(run('-u', 'root', 'cmdonly', 'id').stdout).toBe('uid=0(root) gid=0(root) groups=0(root)\n');
+    expect(run('-e', '=x', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('invalid environment variable: =x') });
     const unknown = run('-u', 'nosuch', 'busybox', 'id');
     expect(unknown.status).toBe(125);
     expect(unknown.stderr).toContain('unable to find user nosuch: no matching entries in passwd file');
@@ -175,6 +179,11 @@ describe.runIf(isRoot)('tsbuild run --rm', () => {
 
   it('gives the container its stdin with -i only', () => {
     expect(tsbuild(['run', '--rm', '-i', 'busybox', 'sh', '-c', 'cat; echo done'], { input: 'line one\nline two\n' }).stdout).toBe('line one\nline two\ndone\n');
+    // A megabyte in and out again, whole.
+    const big = `${'0123456789abcdef'.repeat(64 * 1024)}\n`;
+    const echoed = tsbuild(['run', '--rm', '-i', 'busybox', 'cat'], { input: big });
+    expect(echoed.stdout.length).toBe(big.length);
+    expect(echoed.stdout === big).toBe(true);
     // Without -i the container's stdin is empty, as docker's is.
     expect(tsbuild(['run', '--rm', 'busybox', 'sh', '-c', 'cat; echo done'], { input: 'ignored\n' }).stdout).toBe('done\n');
   });
@@ -198,6 +207,9 @@ describe.runIf(isRoot)('tsbuild run --rm', () => {
     while (!out.includes('typed-3\r')) await sleep(50);
     child.stdin.write('exit 6\r');
     expect(await new Promise((resolve) => child.on('exit', resolve))).toBe(6);
+    // The terminal is raw as docker makes it: the container's line endings pass unchanged.
+    expect(out).toContain('typed-3\r\n');
+    expect(out).not.toContain('\r\r\n');
   }, 60_000);
 
   it('forwards signals to the container and exits with its status', async () => {
@@ -213,16 +225,21 @@ describe.runIf(isRoot)('tsbuild run --rm', () => {
     // A command that is PID 1 ignores SIGTERM unless it handles it; under --init sleep is not PID 1.
     expect(await stopped(['--init', 'busybox', 'sh', '-c', 'echo ready; exec sleep 100'], 'SIGTERM')).toBe(143);
     expect(await stopped(['busybox', 'sh', '-c', 'trap "exit 7" TERM; echo ready; while :; do sleep 0.1; done'], 'SIGTERM')).toBe(7);
-    expect(await stopped(['busybox', 'sh', '-c', 'trap "exit 8" INT; echo ready; while :; do sleep 0.1; done'], 'SIGINT')).toBe(8);
+    for (const [signal, status] of [['SIGINT', 8], ['SIGHUP', 9], ['SIGQUIT', 10], ['SIGUSR1', 11], ['SIGUSR2', 12]] as const) {
+      const name = signal.slice(3);
+      expect(await stopped(['busybox', 'sh', '-c', `trap "exit ${status}" ${name}; echo ready; while :; do sleep 0.1; done`], signal)).toBe(status);
+    }
   }, 60_000);
 
-  it('gives --network none loopback only', () => {
+  it('gives --network none loopback only, and --network host the host\'s name', () => {
     const devices = run('--network', 'none', 'busybox', 'cat', '/proc/net/dev')
       .stdout.split('\n')
       .slice(2)
       .filter((line) => line.trim() !== '')
       .map((line) => line.split(':')[0]?.trim());
     expect(devices).toEqual(['lo']);
+    // The host's network is the host's name too, as docker gives it.
+    expect(run('--network', 'host', 'busybox', 'hostname').stdout).toBe(`${hostname()}\n`);
     expect(run('--network', 'bogus', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('network bogus not found') });
   });
 
@@ -284,6 +301,37 @@ describe.runIf(isRoot && toolExists('runc'))('tsbuild run --rm --runtime runc', 
     });
     expect(terminal.status).toBe(9);
     expect(terminal.stdout).toMatch(/20 90\r+\n/);
+  });
+});
+
+describe.runIf(isRoot && toolExists('newuidmap'))('tsbuild run --rm as an unprivileged user', () => {
+  let user: ReturnType<typeof ensureRootlessUser>;
+  let userRoot: string;
+
+  beforeAll(async () => {
+    user = ensureRootlessUser();
+    userRoot = join(dir, 'rootless');
+    await busyboxImage(await openStore({ root: userRoot }));
+    chownTree(userRoot, user);
+  }, 60_000);
+
+  const runAs = (...args: string[]): Run => {
+    const result = spawnSync(asRootless(user)[0] ?? 'setpriv', [...asRootless(user).slice(1), `TSBUILD_ROOT=${userRoot}`, process.execPath, bin, 'run', '--rm', ...args], { encoding: 'utf8', timeout: 60_000 });
+    return { status: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
+  };
+
+  it('runs the container in a user namespace, its overlay mounted by the runtime inside it', async () => {
+    expect(runAs('busybox', 'sh', '-c', 'id; echo written > /etc/new; cat /etc/new')).toMatchObject({ status: 0, stdout: 'uid=0(root) gid=0(root)\nwritten\n' });
+    // Files made by another user of the container, in a directory of theirs, are removed too.
+    expect(runAs('-u', 'nobody', '-w', '/srv/work', 'busybox', 'sh', '-c', 'id; pwd; mkdir /tmp/theirs; touch /tmp/theirs/file; exit 3')).toMatchObject({
+      status: 3,
+      stdout: 'uid=65534(nobody) gid=65534(nogroup)\n/srv/work\n',
+    });
+    expect(runAs('busybox', 'nosuch').status).toBe(127);
+    expect(runAs('--runtime', 'crun', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('default runtime') });
+    expect(await readdir(join(userRoot, 'containers'))).toEqual([]);
+    // The image's layers were not written.
+    expect(runAs('busybox', 'cat', '/etc/new').status).toBe(1);
   });
 });
 

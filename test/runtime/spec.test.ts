@@ -109,6 +109,15 @@ describe('generateConfig', () => {
     expect(types({ path: '/proc/1/ns/net' })).toEqual([{ type: 'network', path: '/proc/1/ns/net' }]);
   });
 
+  it('asks the shim for an overlay root through an annotation, beside init', () => {
+    expect(config({ args: ['x'], rootfs: '/r', rootfsOverlay: 'lowerdir=/l,upperdir=/u,workdir=/w', init: true }).annotations).toEqual({
+      'org.tsbuild.init': 'true',
+      'run.oci.init': 'true',
+      'org.tsbuild.rootfs.overlay': 'lowerdir=/l,upperdir=/u,workdir=/w',
+    });
+    expect(config({ args: ['x'], rootfs: '/r' }).annotations).toBeUndefined();
+  });
+
   it('sizes a terminal from the start, and only a terminal', () => {
     const size = { rows: 30, columns: 100 };
     expect(generateConfig({ args: ['x'], rootfs: '/r', terminal: true, consoleSize: size }).process).toMatchObject({ terminal: true, consoleSize: { height: 30, width: 100 } });

@@ -3,7 +3,7 @@ import { TsbuildError, familiarReference, formatReference, parsePlatform, parseR
 import { listTags, pull } from '../../registry/index.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
-import { addInsecureRegistryOption, registryClient } from './registry-options.js';
+import { addInsecureRegistryOption, baselineWasmCompilerOnly, registryClient } from './registry-options.js';
 import { TransferProgress } from './transfer-progress.js';
 
 export function registerPull(program: Command, io: CliIo): void {
@@ -15,6 +15,7 @@ export function registerPull(program: Command, io: CliIo): void {
     .option('-a, --all-tags', 'download every tagged image of the repository')
     .option('-q, --quiet', 'print only the image reference');
   addRootOption(addInsecureRegistryOption(command)).action(async (image: string, options: { platform?: string; quiet?: boolean; allTags?: boolean; root?: string; insecureRegistry: string[] }) => {
+    baselineWasmCompilerOnly();
     const reference = parseReference(image);
     // Only an explicit --platform refuses a single-platform image of another platform, as docker does.
     const platform = options.platform === undefined ? undefined : parsePlatform(options.platform);

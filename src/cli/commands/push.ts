@@ -3,7 +3,7 @@ import { TsbuildError, formatReference, parsePlatform, parseReference, type Imag
 import { push } from '../../registry/index.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
-import { addInsecureRegistryOption, registryClient } from './registry-options.js';
+import { addInsecureRegistryOption, baselineWasmCompilerOnly, registryClient } from './registry-options.js';
 import { TransferProgress } from './transfer-progress.js';
 
 export function registerPush(program: Command, io: CliIo): void {
@@ -16,6 +16,7 @@ export function registerPush(program: Command, io: CliIo): void {
     .option('-a, --all-tags', 'push every tag of the repository in the store')
     .option('-q, --quiet', 'print only the digest');
   addRootOption(addInsecureRegistryOption(command)).action(async (image: string, destinations: string[], options: { platform?: string; quiet?: boolean; allTags?: boolean; root?: string; insecureRegistry: string[] }) => {
+    baselineWasmCompilerOnly();
     const source = parseReference(image);
     const given = parseReference(image, { defaultTag: false });
     if (options.allTags === true && (given.tag !== undefined || given.digest !== undefined || destinations.length > 0)) {

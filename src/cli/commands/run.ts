@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { TsbuildError, familiarReference, isTsbuildError, messageOf, type ImageReference } from '../../common/index.js';
 import { pull } from '../../registry/index.js';
-import { lookupEnv, parseEnvFile, runContainer, runFailureStatus, type NetworkMode, type RunningContainer } from '../../runtime/index.js';
+import { lookupEnv, parseEnvFile, rawTerminalOutput, runContainer, runFailureStatus, type NetworkMode, type RunningContainer } from '../../runtime/index.js';
 import { ExitError, type CliIo } from '../io.js';
 import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
@@ -47,10 +47,18 @@ async function environment(flags: RunFlags): Promise<string[]> {
     }
     result.push(...parseEnvFile(text, process.env, file));
   }
-  for (const entry of flags.env) result.push(entry.includes('=') ? entry : lookupEnv(entry, process.env));
+  for (const entry of flags.env) {
+    if (entry === '' || entry.startsWith('=')) throw new TsbuildError('INVALID_ARGUMENT', `run: invalid environment variable: ${entry}`);
+    result.push(entry.includes('=') ? entry : lookupEnv(entry, process.env));
+  }
   return result;
 }
 
+/**
+ * `tsbuild run`: the one command that gives its process's own stdin, terminal and signals to
+ * something else (the container), so it reaches past the injected streams for them; its output
+ * still goes to `io`.
+ */
 export function registerRun(program: Command, io: CliIo): void {
   // The container's arguments follow the image: `run busybox ls -l` must leave -l to ls.
   program.enablePositionalOptions();
@@ -105,7 +113,10 @@ export function registerRun(program: Command, io: CliIo): void {
         progress.finish();
         io.stderr.write(`Digest: ${result.digest}\nStatus: Downloaded newer image for ${familiarReference(reference)}\n`);
       };
-      if (rawTerminal) process.stdin.setRawMode(true);
+      if (rawTerminal) {
+        process.stdin.setRawMode(true);
+        rawTerminalOutput(0);
+      }
       if (tty && stdout.isTTY) stdout.on('resize', onResize);
       const result = await runContainer({
         store,
