@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatReference, hostPlatform, parseIndex, parseReference, refNameAnnotation } from '../../src/common/index.js';
 import { buildFixture, type BuildFixture } from '../helpers/build.js';
 import { runCliCaptured } from '../helpers/run-cli.js';
+import { canStartDockerEngine, startDockerEngine, type DockerEngine } from '../helpers/docker-engine.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { haveRegistry, startRegistry } from '../helpers/registry.js';
 import { layoutBlobs, validateImage, validateLayout } from '../helpers/validate.js';
@@ -213,10 +214,6 @@ describe('build outputs, read by other tools', () => {
     }
   });
 
-  // A docker engine is not part of the test setup; the peers' engine (../shared/peers) is used when it runs.
-  const dockerCli = '/opt/peers/docker/usr/bin/docker';
-  const dockerUp = existsSync(dockerCli) && existsSync('/run/peer-docker.sock');
-
   it('writes every --output type at once, each readable by its own tool', async () => {
     const oci = join(fx.dir, 'out.oci.tar');
     const docker = join(fx.dir, 'out.docker.tar');
@@ -247,26 +244,6 @@ describe('build outputs, read by other tools', () => {
     expect(fromDocker.Labels).toEqual(image.config.config?.Labels);
     expect(sha256(execFileSync('skopeo', ['inspect', '--config', '--raw', `docker-archive:${docker}`]))).toBe(image.manifest.config.digest);
 
-    if (dockerUp) {
-      const env = { ...process.env, DOCKER_HOST: 'unix:///run/peer-docker.sock' };
-      const tag = `tsbuild-test/interop:${process.pid}`;
-      const tagged = join(fx.dir, 'for-docker.tar');
-      expect((await fx.build(['-t', tag, '-o', `type=docker,dest=${tagged}`, context])).status).toBe(0);
-      try {
-        expect(execFileSync(dockerCli, ['load', '-i', tagged], { env, encoding: 'utf8' })).toContain(`Loaded image: ${tag}`);
-        expect(execFileSync(dockerCli, ['image', 'inspect', tag, '--format', '{{.Id}}'], { env, encoding: 'utf8' }).trim()).toBe(image.manifest.config.digest);
-        expect(execFileSync(dockerCli, ['run', '--rm', '--network', 'none', tag], { env, encoding: 'utf8', timeout: 60_000 })).toBe(expectedOutput);
-        // What the process sees of its user, environment and privileges is what docker gives it
-        // (less docker's default seccomp filter, which tsbuild run does not install).
-        const probe = 'id; umask; pwd; env | grep -v ^HOSTNAME= | sort; grep -E "^(Cap|NoNewPrivs)" /proc/self/status';
-        const underDocker = execFileSync(dockerCli, ['run', '--rm', '--network', 'none', tag, probe], { env, encoding: 'utf8', timeout: 60_000 });
-        const underTsbuild = tsbuild(['run', '--rm', '--root', fx.root, '--network', 'none', tag, probe]);
-        expect(underTsbuild.stdout.toString('utf8')).toBe(underDocker);
-      } finally {
-        spawnSync(dockerCli, ['rmi', tag], { env, stdio: 'ignore' });
-      }
-    }
-
     // The root filesystem as a tar, read by GNU tar: owners, modes, links; no whiteouts.
     const listing = tarListing(tar);
     expect(listing.get('opt/app/artifact')).toBe('-rw-r----- 65534:65534');
@@ -286,6 +263,34 @@ describe('build outputs, read by other tools', () => {
     await checkRootfs(unpacked);
 
     await checkRootfs(local);
+  });
+
+  // A docker engine of the file's own (Debian's docker.io, installed when missing) on a private
+  // socket; it needs root.
+  describe.skipIf(!canStartDockerEngine())('with a docker engine', () => {
+    let engine: DockerEngine | undefined;
+    const docker = (args: readonly string[]): string => (engine ?? expect.fail('the docker engine did not start')).docker(args);
+    beforeAll(async () => {
+      engine = await startDockerEngine();
+    }, 300_000);
+    afterAll(async () => {
+      await engine?.stop();
+    });
+
+    it('loads the docker output, and runs it as tsbuild run does', async () => {
+      const tag = 'tsbuild-test/interop:1';
+      const archive = join(fx.dir, 'for-docker.tar');
+      const result = await fx.build(['-t', tag, '-q', '-o', `type=docker,dest=${archive}`, context]);
+      expect(result.status).toBe(0);
+      expect(docker(['load', '-i', archive])).toContain(`Loaded image: ${tag}`);
+      expect(docker(['image', 'inspect', tag, '--format', '{{.Id}}']).trim()).toBe(result.stdout.trim());
+      expect(docker(['run', '--rm', '--network', 'none', tag])).toBe(expectedOutput);
+      // What the process sees of its user, environment and privileges is what docker gives it
+      // (less docker's default seccomp filter, which tsbuild run does not install).
+      const probe = 'id; umask; pwd; env | grep -v ^HOSTNAME= | sort; grep -E "^(Cap|NoNewPrivs)" /proc/self/status';
+      const underTsbuild = tsbuild(['run', '--rm', '--root', fx.root, '--network', 'none', tag, probe]);
+      expect(underTsbuild.stdout.toString('utf8')).toBe(docker(['run', '--rm', '--network', 'none', tag, probe]));
+    });
   });
 
   it('writes an output to standard output with dest=-, and nothing else there', () => {
