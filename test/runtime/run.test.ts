@@ -321,11 +321,11 @@ describe.runIf(isRoot && toolExists('newuidmap'))('tsbuild run --rm as an unpriv
   };
 
   it('runs the container in a user namespace, its overlay mounted by the runtime inside it', async () => {
-    expect(runAs('busybox', 'sh', '-c', 'id; echo written > /etc/new; cat /etc/new')).toMatchObject({ status: 0, stdout: 'uid=0(root) gid=0(root)\nwritten\n' });
+    expect(runAs('busybox', 'sh', '-c', 'id; echo written > /etc/new; cat /etc/new')).toMatchObject({ status: 0, stdout: 'uid=0(root) gid=0(root) groups=0(root)\nwritten\n' });
     // Files made by another user of the container, in a directory of theirs, are removed too.
     expect(runAs('-u', 'nobody', '-w', '/srv/work', 'busybox', 'sh', '-c', 'id; pwd; mkdir /tmp/theirs; touch /tmp/theirs/file; exit 3')).toMatchObject({
       status: 3,
-      stdout: 'uid=65534(nobody) gid=65534(nogroup)\n/srv/work\n',
+      stdout: 'uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\n/srv/work\n',
     });
     expect(runAs('busybox', 'nosuch').status).toBe(127);
     expect(runAs('--runtime', 'crun', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('default runtime') });
