@@ -168,7 +168,8 @@ async function loadBase(ctx: BuildContext, reference: string, platform: Platform
         // The registry client loads only when a base image has to be pulled: a build from local images never pays for it.
         const { pull } = await import('../registry/index.js');
         const result = await pull({ reference: normalized, store: ctx.deps.store, client: await ctx.deps.registry(), platform }).catch((error: unknown) => {
-          throw new TsbuildError(isTsbuildError(error) ? error.code : 'REGISTRY', `load metadata for ${normalized}: ${messageOf(error)}`, { cause: error });
+          // BuildKit's words: the reference, then what the registry (or the connection) said.
+          throw new TsbuildError(isTsbuildError(error) ? error.code : 'REGISTRY', `${normalized}: failed to resolve source metadata for ${normalized}: ${messageOf(error)}`, { cause: error });
         });
         descriptor = result.manifest;
         image = await resolveImage(ctx.deps.store, descriptor, platform);
@@ -544,7 +545,21 @@ export async function build(request: BuildRequest, deps: BuildDeps): Promise<Bui
       },
     ).resolved;
     if (wanted.length === 0 || round > 8) break;
-    await Promise.all(wanted.map((base) => loadBase(partial as BuildContext, base.reference, base.platform)));
+    const stages = resolved.stages;
+    await Promise.all(
+      wanted.map(async (base) => {
+        try {
+          await loadBase(partial as BuildContext, base.reference, base.platform);
+        } catch (error) {
+          // As BuildKit: the failure points at the FROM line that named the image.
+          const stage = stages.find((candidate) => candidate.base.kind === 'image' && candidate.base.reference === base.reference);
+          throw new BuildStepError(messageOf(error), `[internal] load metadata for ${formatReference(parseReference(base.reference))}`, stage?.range, file.file, [], {
+            cause: error,
+            code: isTsbuildError(error) ? error.code : 'REGISTRY',
+          });
+        }
+      }),
+    );
   }
   if (resolved.unusedBuildArgs.length > 0) reporter.warn(`one or more build-args [${resolved.unusedBuildArgs.join(' ')}] were not consumed`);
   for (const stage of resolved.stages) {

@@ -17,7 +17,7 @@
  */
 import { constants, createWriteStream } from 'node:fs';
 import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, open, realpath, rename, rm, symlink, utimes } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { formatReference, makeSpecialFile, messageOf, parseReference, setXattr, TsbuildError, type Descriptor } from '../common/index.js';
@@ -226,7 +226,7 @@ interface PendingDirectory {
 async function copyTree(source: string, dest: string, epoch: number | undefined): Promise<void> {
   const privileged = process.getuid?.() === 0;
   try {
-    await mkdir(dest, { recursive: true });
+    await makeDirectories(dest);
     const root = await realpath(dest);
     const directories: PendingDirectory[] = [];
     for await (const entry of rootfsEntries(source, epoch)) {
@@ -252,6 +252,20 @@ async function copyTree(source: string, dest: string, epoch: number | undefined)
   } catch (error) {
     if (error instanceof TsbuildError) throw error;
     throw new TsbuildError('INTERNAL', `write local output ${dest}: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+/**
+ * `mkdir -p` one level at a time: Node's recursive mkdir never returns where the file system
+ * answers ENOENT under a parent that exists (procfs, sysfs).
+ */
+async function makeDirectories(path: string): Promise<void> {
+  let current = '/';
+  for (const part of resolve(path).split('/').filter((name) => name !== '')) {
+    current = join(current, part);
+    await mkdir(current).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
   }
 }
 

@@ -300,7 +300,8 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
       args,
       env,
       cwd: workdir,
-      user: { uid: user.uid, gid: user.gid, ...(user.additionalGids.length === 0 ? {} : { additionalGids: user.additionalGids }) },
+      // As docker's getUser: the primary group first, then the groups listing the user.
+      user: { uid: user.uid, gid: user.gid, additionalGids: [user.gid, ...user.additionalGids] },
       hostname,
       rootfs,
       mounts: await writeEtcFiles(directory, hostname, network),

@@ -142,8 +142,8 @@ describe.runIf(isRoot)('tsbuild run --rm', () => {
     expect(lines).toEqual(expect.arrayContaining(['FOO=image', 'BAR=image', 'HOME=/home/app']));
     // The image's working directory did not exist: it is made, as docker does.
     expect(run('cmdonly', 'pwd').stdout).toBe('/srv/app\n');
-    // The groups listing the user are its additional ones (busybox's id lists only those).
-    expect(run('cmdonly', 'id').stdout).toBe('uid=1000(app) gid=1000(app) groups=50(staff)\n');
+    // As docker: the primary group and the groups listing the user are its additional ones (the kernel sorts them).
+    expect(run('cmdonly', 'id').stdout).toBe('uid=1000(app) gid=1000(app) groups=50(staff),1000(app)\n');
 
     const envFile = join(dir, 'env.list');
     await writeFile(envFile, '# a comment\n\nFILE=1\n  SPACED=a b \nFROM_HOST\nFOO=file\n');
@@ -158,10 +158,10 @@ describe.runIf(isRoot)('tsbuild run --rm', () => {
 
     expect(run('-w', '/tmp/a/b', 'busybox', 'sh', '-c', 'pwd; stat -c %U:%a .').stdout).toBe('/tmp/a/b\nroot:755\n');
     expect(run('-w', 'relative', 'busybox', 'pwd')).toMatchObject({ status: 125, stderr: expect.stringContaining("the working directory 'relative' is invalid, it needs to be an absolute path") });
-    expect(run('-u', 'nobody', 'busybox', 'id').stdout).toBe('uid=65534(nobody) gid=65534(nogroup)\n');
-    expect(run('-u', '1234:4321', 'busybox', 'id').stdout).toBe('uid=1234 gid=4321\n');
-    expect(run('-u', 'app:staff', 'cmdonly', 'id').stdout).toBe('uid=1000(app) gid=50(staff)\n');
-    expect(run('-u', 'root', 'cmdonly', 'id').stdout).toBe('uid=0(root) gid=0(root)\n');
+    expect(run('-u', 'nobody', 'busybox', 'id').stdout).toBe('uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\n');
+    expect(run('-u', '1234:4321', 'busybox', 'id').stdout).toBe('uid=1234 gid=4321 groups=4321\n');
+    expect(run('-u', 'app:staff', 'cmdonly', 'id').stdout).toBe('uid=1000(app) gid=50(staff) groups=50(staff)\n');
+    expect(run('-u', 'root', 'cmdonly', 'id').stdout).toBe('uid=0(root) gid=0(root) groups=0(root)\n');
     expect(run('-e', '=x', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('invalid environment variable: =x') });
     const unknown = run('-u', 'nosuch', 'busybox', 'id');
     expect(unknown.status).toBe(125);
@@ -286,7 +286,7 @@ describe.runIf(isRoot)('tsbuild run --rm', () => {
     });
     expect(terminal.status).toBe(9);
     expect(terminal.stdout).toMatch(/20 90\r+\n/);
-    expect(run('--runtime', 'crun', '-u', 'app', 'cmdonly', 'id').stdout).toBe('uid=1000(app) gid=1000(app) groups=50(staff)\n');
+    expect(run('--runtime', 'crun', '-u', 'app', 'cmdonly', 'id').stdout).toBe('uid=1000(app) gid=1000(app) groups=50(staff),1000(app)\n');
   });
 });
 
@@ -321,11 +321,11 @@ describe.runIf(isRoot && toolExists('newuidmap'))('tsbuild run --rm as an unpriv
   };
 
   it('runs the container in a user namespace, its overlay mounted by the runtime inside it', async () => {
-    expect(runAs('busybox', 'sh', '-c', 'id; echo written > /etc/new; cat /etc/new')).toMatchObject({ status: 0, stdout: 'uid=0(root) gid=0(root)\nwritten\n' });
+    expect(runAs('busybox', 'sh', '-c', 'id; echo written > /etc/new; cat /etc/new')).toMatchObject({ status: 0, stdout: 'uid=0(root) gid=0(root) groups=0(root)\nwritten\n' });
     // Files made by another user of the container, in a directory of theirs, are removed too.
     expect(runAs('-u', 'nobody', '-w', '/srv/work', 'busybox', 'sh', '-c', 'id; pwd; mkdir /tmp/theirs; touch /tmp/theirs/file; exit 3')).toMatchObject({
       status: 3,
-      stdout: 'uid=65534(nobody) gid=65534(nogroup)\n/srv/work\n',
+      stdout: 'uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\n/srv/work\n',
     });
     expect(runAs('busybox', 'nosuch').status).toBe(127);
     expect(runAs('--runtime', 'crun', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('default runtime') });
