@@ -37,11 +37,20 @@ class LineParser extends CstParser {
     this.performSelfAnalysis();
   }
 
+  // The bodies of OPTION and MANY made once, not at every line: the rule runs for every line.
+  private readonly blank = (): void => {
+    this.CONSUME(Blank);
+  };
+
+  private readonly part = (): void => {
+    this.CONSUME(Part);
+  };
+
   line = this.RULE('line', () => {
-    this.OPTION(() => this.CONSUME(Blank));
+    this.OPTION(this.blank);
     this.CONSUME(Keyword);
     // The lexer's modes already order flags before the rest: one category suffices here.
-    this.MANY(() => this.CONSUME(Part));
+    this.MANY(this.part);
   });
 }
 
