@@ -1,7 +1,10 @@
 /**
  * Parser speed: throughput over the whole conformance corpus in process (after warm-up), and
  * the cold start of `tsbuild debug parse` on one file against `node -e 0` in the same run.
- * Targets: at least 20 MB/s in process; a cold start under twice `node -e 0`'s.
+ * Targets: at least 20 MB/s in process; a cold start within 50 ms of `node -e 0`'s, measured
+ * in the same run (a ratio would move with Node's own start-up, which varies from 32 to 65 ms on
+ * the development machine). Run with NODE_EXTRA_CA_CERTS unset, as on users' machines: with it,
+ * every Node process parses the CA bundle at start.
  *
  *   npm run bench parse
  */
@@ -46,7 +49,6 @@ for (let round = 0; round < 41; round++) {
 }
 const seconds = median(passes);
 
-
 const example = join(root, 'examples', 'hello', 'Dockerfile');
 function wall(args: readonly string[]): number {
   const started = process.hrtime.bigint();
@@ -63,9 +65,11 @@ for (let i = 0; i < 21; i++) {
 const nodeMs = median(nodeRuns);
 const cliMs = median(cliRuns);
 
-process.stdout.write(`corpus: ${texts.length} files, ${(bytes / 1e6).toFixed(2)} MB; node ${process.version}; ${os.cpus().length} CPUs\n\n`);
+// The load average says how far other work on the machine may have moved the figures.
+process.stdout.write(`corpus: ${texts.length} files, ${(bytes / 1e6).toFixed(2)} MB; node ${process.version}; ${os.cpus().length} CPUs; load average ${os.loadavg()[0]?.toFixed(1)} at the end\n\n`);
 process.stdout.write('| measure | value | target |\n|---|---|---|\n');
 process.stdout.write(`| in-process throughput (median of 41 passes) | ${(bytes / 1e6 / seconds).toFixed(1)} MB/s, ${(texts.length / seconds).toFixed(0)} files/s | >= 20 MB/s |\n`);
 process.stdout.write(`| cold start, tsbuild debug parse (median of 21) | ${cliMs.toFixed(0)} ms | |\n`);
 process.stdout.write(`| cold start, node -e 0 (median of 21) | ${nodeMs.toFixed(0)} ms | |\n`);
-process.stdout.write(`| ratio | ${(cliMs / nodeMs).toFixed(2)}x | < 2x |\n`);
+process.stdout.write(`| difference | ${(cliMs - nodeMs).toFixed(0)} ms (${(cliMs / nodeMs).toFixed(2)}x) | <= 50 ms |\n`);
+if (process.env.NODE_EXTRA_CA_CERTS !== undefined) process.stdout.write('\nNODE_EXTRA_CA_CERTS is set: every Node process reads that bundle at start; unset it to measure as on users\' machines.\n');
