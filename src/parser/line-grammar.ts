@@ -121,9 +121,12 @@ export function splitLine(line: string): LineParts {
   const cst = parser.line();
   if (parser.errors.length > 0) throw new Error(`line grammar: ${parser.errors[0]?.message ?? ''}`);
   const keyword = tokensOf(cst, 'Keyword')[0];
-  const parts = tokensOf(cst, 'Part');
-  const flags = parts.filter((t) => t.tokenType === Flag).map((t) => ({ raw: t.image, start: t.startOffset, end: t.startOffset + t.image.length }));
-  const rest = parts.find((t) => t.tokenType === Rest);
+  const flags: LineFlag[] = [];
+  let rest: IToken | undefined;
+  for (const part of tokensOf(cst, 'Part')) {
+    if (part.tokenType === Flag) flags.push({ raw: part.image, start: part.startOffset, end: part.startOffset + part.image.length });
+    else if (part.tokenType === Rest && rest === undefined) rest = part;
+  }
   let restText = '';
   let restStart = line.length;
   if (rest !== undefined) {
