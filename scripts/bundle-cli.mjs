@@ -3,10 +3,23 @@
 // a parse or a push whose blobs the registry already has. bin/tsbuild.js runs the bundle with the
 // cache (see there); each command's modules still run only when that command runs.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, resolve, sep } from 'node:path';
 import { build } from 'esbuild';
 
 const bundleFile = resolve('dist/cli-bundle/cli.cjs');
+
+const requireHere = createRequire(import.meta.url);
+const lexerLibraryFile = resolve(dirname(requireHere.resolve('chevrotain')), '..', 'chevrotain.min.mjs');
+/** @type {import('esbuild').Plugin} */
+const lexerLibraryInBundle = {
+  name: 'lexer-library-in-bundle',
+  setup(builder) {
+    builder.onResolve({ filter: /^\.\/lexer-library\.js$/ }, (args) =>
+      args.importer.endsWith(`${sep}parser${sep}line-grammar.js`) ? { path: lexerLibraryFile } : undefined,
+    );
+  },
+};
 
 // Earlier builds split the CLI into chunks named by content hash: clear whatever is there.
 rmSync('dist/cli-bundle', { recursive: true, force: true });
@@ -21,8 +34,9 @@ await build({
   platform: 'node',
   target: 'node20',
   outfile: bundleFile,
-  // The lexer library is loaded from its own single-file build (see src/parser/line-grammar.ts).
-  external: ['chevrotain'],
+  // The lexer library's single-file build in place of the module that loads it at run time
+  // (src/parser/lexer-library.ts): compiled into the bundle, it is covered by the code cache.
+  plugins: [lexerLibraryInBundle],
   // Modules find the package's files relative to their own URL; the bundle sits as deep in the
   // package (dist/cli-bundle/) as tsc's output (dist/cli/), so the same relative paths hold.
   define: { 'import.meta.url': '__tsbuildBundleUrl' },

@@ -27,28 +27,38 @@ class InstructionError {
 type FlagKind = 'bool' | 'string' | 'strings';
 
 interface FlagState {
+  readonly name: string;
   readonly kind: FlagKind;
   value: string;
-  values: string[];
+  values: string[] | undefined;
   used: boolean;
 }
 
-/** An instruction's flags, declared then read, with the reference's rules and messages. */
+/**
+ * An instruction's flags, declared then read, with the reference's rules and messages. A short
+ * list searched in order rather than a map: an instruction declares a handful of flags, and a
+ * map per instruction was a good part of what typing allocates.
+ */
 class Flags {
-  private readonly declared = new Map<string, FlagState>();
+  private readonly declared: FlagState[] = [];
 
   constructor(private readonly nodes: readonly FlagNode[]) {}
 
   declare(name: string, kind: FlagKind, fallback = kind === 'bool' ? 'false' : ''): this {
-    this.declared.set(name, { kind, value: fallback, values: [], used: false });
+    this.declared.push({ name, kind, value: fallback, values: undefined, used: false });
     return this;
+  }
+
+  private find(name: string): FlagState | undefined {
+    for (const flag of this.declared) if (flag.name === name) return flag;
+    return undefined;
   }
 
   parse(): this {
     for (const node of this.nodes) {
-      const flag = this.declared.get(node.name);
+      const flag = this.find(node.name);
       if (flag === undefined) {
-        const best = suggest(node.name, [...this.declared.keys()]);
+        const best = suggest(node.name, this.declared.map((declared) => declared.name));
         const hint = best === undefined ? '' : ` (did you mean ${best}?)`;
         throw new InstructionError('unknown-flag', `unknown flag: ${node.name}${hint}`, node.range);
       }
@@ -65,30 +75,32 @@ class Flags {
       } else {
         if (value === undefined) throw new InstructionError('invalid-flag-value', `missing a value on flag: ${node.name}`, node.range);
         if (flag.kind === 'string') flag.value = value;
-        else flag.values.push(value);
+        else (flag.values ??= []).push(value);
       }
     }
     return this;
   }
 
   string(name: string): string {
-    return this.declared.get(name)?.value ?? '';
+    return this.find(name)?.value ?? '';
   }
 
   bool(name: string): boolean {
-    return this.declared.get(name)?.value === 'true';
+    return this.find(name)?.value === 'true';
   }
 
   strings(name: string): string[] {
-    return this.declared.get(name)?.values ?? [];
+    return this.find(name)?.values ?? [];
   }
 
   isUsed(name: string): boolean {
-    return this.declared.get(name)?.used ?? false;
+    return this.find(name)?.used ?? false;
   }
 
   used(): string[] {
-    return [...this.declared.entries()].filter(([, f]) => f.used).map(([name]) => name).sort();
+    const names: string[] = [];
+    for (const flag of this.declared) if (flag.used) names.push(flag.name);
+    return names.sort();
   }
 }
 
@@ -104,7 +116,6 @@ export function typeInstructions(nodes: readonly InstructionNode[], escapeToken:
   const metaArgs: ArgCommand[] = [];
   const stages: { stage: Stage; instructions: Command[] }[] = [];
   for (const node of nodes) {
-    const lines = { start: node.range.start.line, end: node.range.end.line };
     try {
       const typed = typeNode(node, channel);
       if (typed.kind === 'FROM') {
@@ -118,6 +129,7 @@ export function typeInstructions(nodes: readonly InstructionNode[], escapeToken:
       }
     } catch (error) {
       if (!(error instanceof InstructionError)) throw error;
+      const lines = { start: node.range.start.line, end: node.range.end.line };
       diagnostics.push({ code: error.code, severity: 'error', phase: 'instruction', message: error.message, range: error.range ?? node.range, lines });
     }
   }
@@ -141,22 +153,39 @@ function getComment(comments: readonly string[], name: string): string {
   return '';
 }
 
+// Helpers of typeNode at module level rather than closures made per instruction: typing is
+// the parser's hot path.
+function commandOf(command: Command): Typed {
+  return { kind: 'command', command };
+}
+
+function exactlyOne(args: readonly string[], what: string): void {
+  if (args.length !== 1) throw new InstructionError('argument-count', `${what} requires exactly one argument`);
+}
+
+function atLeastOne(args: readonly string[], what: string): void {
+  if (args.length === 0) throw new InstructionError('argument-count', `${what} requires at least one argument`);
+}
+
+function cmdLineOf(node: InstructionNode, args: string[]): string[] {
+  return args.length === 0 ? [] : node.json ? args : [args.join(' ')];
+}
+
+function filesOf(node: InstructionNode): InlineFile[] {
+  return node.heredocs.map((h) => ({ name: h.name, data: h.content, chomp: h.chomp }));
+}
+
 function typeNode(node: InstructionNode, channel: Channel): Typed {
   const keyword = node.keyword.value;
-  const args = argsOf(node).map((w) => w.value);
+  // Pushed into a literal rather than mapped: the literal's allocation site learns its element
+  // kind, so that empty and filled argument lists look alike to the optimizing compiler (with
+  // two kinds, typing was deoptimized and recompiled again and again while warming up).
+  const args: string[] = [];
+  for (const word of argsOf(node)) args.push(word.value);
   const flags = new Flags(node.flags);
   const code = trimGoSpace(node.code);
   const labs = channel === 'labs';
-  const command = (c: Command): Typed => ({ kind: 'command', command: c });
-  const exactlyOne = (what: string): void => {
-    if (args.length !== 1) throw new InstructionError('argument-count', `${what} requires exactly one argument`);
-  };
-  const atLeastOne = (what: string): void => {
-    if (args.length === 0) throw new InstructionError('argument-count', `${what} requires at least one argument`);
-  };
   const shellForm = !node.json;
-  const cmdLine = (): string[] => (args.length === 0 ? [] : node.json ? args : [args.join(' ')]);
-  const files = (): InlineFile[] => node.heredocs.map((h) => ({ name: h.name, data: h.content, chomp: h.chomp }));
 
   switch (keyword.toLowerCase()) {
     case 'env':
@@ -164,12 +193,12 @@ function typeNode(node: InstructionNode, channel: Channel): Typed {
       const what = keyword.toUpperCase();
       flags.parse();
       const pairs = keyValues(args, what);
-      return command(what === 'ENV' ? { range: node.range, name: keyword, code, kind: 'ENV', pairs } : { range: node.range, name: keyword, code, kind: 'LABEL', pairs });
+      return commandOf(what === 'ENV' ? { range: node.range, name: keyword, code, kind: 'ENV', pairs } : { range: node.range, name: keyword, code, kind: 'LABEL', pairs });
     }
     case 'maintainer':
-      exactlyOne('MAINTAINER');
+      exactlyOne(args, 'MAINTAINER');
       flags.parse();
-      return command({ range: node.range, name: keyword, code, kind: 'MAINTAINER', maintainer: args[0] ?? '' });
+      return commandOf({ range: node.range, name: keyword, code, kind: 'MAINTAINER', maintainer: args[0] ?? '' });
     case 'add':
     case 'copy': {
       const isAdd = keyword.toLowerCase() === 'add';
@@ -193,9 +222,9 @@ function typeNode(node: InstructionNode, channel: Channel): Typed {
       // Literal objects rather than spreads or assigns: building commands is the hot path.
       if (isAdd) {
         const unpack = flags.isUsed('unpack') ? flags.bool('unpack') : undefined;
-        return command({ kind: 'ADD', range, name: keyword, code, sources, contents, dest, from: '', chown, chmod, link, parents: false, exclude, checksum: flags.string('checksum'), keepGitDir: flags.bool('keep-git-dir'), unpack });
+        return commandOf({ kind: 'ADD', range, name: keyword, code, sources, contents, dest, from: '', chown, chmod, link, parents: false, exclude, checksum: flags.string('checksum'), keepGitDir: flags.bool('keep-git-dir'), unpack });
       }
-      return command({ kind: 'COPY', range, name: keyword, code, sources, contents, dest, from: flags.string('from'), chown, chmod, link, parents: flags.bool('parents'), exclude, checksum: '', keepGitDir: undefined, unpack: undefined });
+      return commandOf({ kind: 'COPY', range, name: keyword, code, sources, contents, dest, from: flags.string('from'), chown, chmod, link, parents: flags.bool('parents'), exclude, checksum: '', keepGitDir: undefined, unpack: undefined });
     }
     case 'from': {
       let name = '';
@@ -218,19 +247,19 @@ function typeNode(node: InstructionNode, channel: Channel): Typed {
       };
     }
     case 'onbuild': {
-      atLeastOne('ONBUILD');
+      atLeastOne(args, 'ONBUILD');
       flags.parse();
       const trigger = trimGoSpace(args[0] ?? '').toUpperCase();
       if (trigger === 'ONBUILD') throw new InstructionError('invalid-onbuild', 'Chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed', node.trigger?.keyword.range);
       if (trigger === 'MAINTAINER' || trigger === 'FROM') throw new InstructionError('invalid-onbuild', `${trigger} isn't allowed as an ONBUILD trigger`, node.trigger?.keyword.range);
       let expression = node.code.replace(/^[\t\n\f\r ]*onbuild[\t\n\f\r ]*/i, '');
       for (const heredoc of node.heredocs) expression += `\n${heredoc.content}${heredoc.name}`;
-      return command({ range: node.range, name: keyword, code, kind: 'ONBUILD', expression });
+      return commandOf({ range: node.range, name: keyword, code, kind: 'ONBUILD', expression });
     }
     case 'workdir':
-      exactlyOne('WORKDIR');
+      exactlyOne(args, 'WORKDIR');
       flags.parse();
-      return command({ range: node.range, name: keyword, code, kind: 'WORKDIR', path: args[0] ?? '' });
+      return commandOf({ range: node.range, name: keyword, code, kind: 'WORKDIR', path: args[0] ?? '' });
     case 'run': {
       flags.declare('mount', 'strings').declare('network', 'string', 'default');
       if (labs) flags.declare('security', 'string', 'sandbox');
@@ -252,52 +281,52 @@ function typeNode(node: InstructionNode, channel: Channel): Typed {
       if (labs && !['sandbox', 'insecure'].includes(security)) {
         throw new InstructionError('invalid-security', `security ${JSON.stringify(security)} is not valid`, node.flags.find((f) => f.name === 'security')?.range);
       }
-      return command({ range: node.range, name: keyword, code, kind: 'RUN', shellForm, cmdLine: cmdLine(), files: files(), mounts, network, security, flagsUsed: flags.used() });
+      return commandOf({ range: node.range, name: keyword, code, kind: 'RUN', shellForm, cmdLine: cmdLineOf(node, args), files: filesOf(node), mounts, network, security, flagsUsed: flags.used() });
     }
     case 'cmd':
       flags.parse();
-      return command({ range: node.range, name: keyword, code, kind: 'CMD', shellForm, cmdLine: cmdLine(), files: files() });
+      return commandOf({ range: node.range, name: keyword, code, kind: 'CMD', shellForm, cmdLine: cmdLineOf(node, args), files: filesOf(node) });
     case 'entrypoint':
       flags.parse();
-      return command({ range: node.range, name: keyword, code, kind: 'ENTRYPOINT', shellForm, cmdLine: cmdLine(), files: files() });
+      return commandOf({ range: node.range, name: keyword, code, kind: 'ENTRYPOINT', shellForm, cmdLine: cmdLineOf(node, args), files: filesOf(node) });
     case 'healthcheck':
-      return command(Object.assign({ range: node.range, name: keyword, code, kind: 'HEALTHCHECK' as const }, healthcheck(args, flags, node)));
+      return commandOf(Object.assign({ range: node.range, name: keyword, code, kind: 'HEALTHCHECK' as const }, healthcheck(args, flags, node)));
     case 'expose': {
-      atLeastOne('EXPOSE');
+      atLeastOne(args, 'EXPOSE');
       flags.parse();
-      return command({ range: node.range, name: keyword, code, kind: 'EXPOSE', ports: [...args].sort(compareBytes) });
+      return commandOf({ range: node.range, name: keyword, code, kind: 'EXPOSE', ports: [...args].sort(compareBytes) });
     }
     case 'user':
-      exactlyOne('USER');
+      exactlyOne(args, 'USER');
       flags.parse();
-      return command({ range: node.range, name: keyword, code, kind: 'USER', user: args[0] ?? '' });
+      return commandOf({ range: node.range, name: keyword, code, kind: 'USER', user: args[0] ?? '' });
     case 'volume': {
-      atLeastOne('VOLUME');
+      atLeastOne(args, 'VOLUME');
       flags.parse();
       const volumes = args.map((v) => trimGoSpace(v));
       if (volumes.includes('')) throw new InstructionError('empty-volume', 'VOLUME specified can not be an empty string');
-      return command({ range: node.range, name: keyword, code, kind: 'VOLUME', volumes });
+      return commandOf({ range: node.range, name: keyword, code, kind: 'VOLUME', volumes });
     }
     case 'stopsignal':
       // The reference reads no flags here: they are ignored, not rejected.
-      exactlyOne('STOPSIGNAL');
-      return command({ range: node.range, name: keyword, code, kind: 'STOPSIGNAL', signal: args[0] ?? '' });
+      exactlyOne(args, 'STOPSIGNAL');
+      return commandOf({ range: node.range, name: keyword, code, kind: 'STOPSIGNAL', signal: args[0] ?? '' });
     case 'arg': {
       // Flags are ignored here too.
-      atLeastOne('ARG');
+      atLeastOne(args, 'ARG');
       const definitions: ArgDefinition[] = args.map((arg) => {
         const eq = arg.indexOf('=');
         const key = eq < 0 ? arg : arg.slice(0, eq);
         if (eq === 0) throw new InstructionError('blank-name', 'ARG names can not be blank');
         return { key, value: eq < 0 ? undefined : arg.slice(eq + 1), comment: getComment(node.comments, key) };
       });
-      return command({ range: node.range, name: keyword, code, kind: 'ARG', args: definitions });
+      return commandOf({ range: node.range, name: keyword, code, kind: 'ARG', args: definitions });
     }
     case 'shell': {
       flags.parse();
       if (args.length === 0) throw new InstructionError('argument-count', 'SHELL requires at least one argument');
       if (!node.json) throw new InstructionError('not-json', `SHELL requires the arguments to be in JSON form`);
-      return command({ range: node.range, name: keyword, code, kind: 'SHELL', shell: args });
+      return commandOf({ range: node.range, name: keyword, code, kind: 'SHELL', shell: args });
     }
     default: {
       const best = suggest(keyword, instructionNames);

@@ -4,17 +4,9 @@
  * and the rest; a CST parser assembles them, and a visitor gives the parts with offsets.
  * How the rest splits into arguments depends on the instruction (see syntax.ts).
  */
-import { createRequire } from 'node:module';
-import type * as Chevrotain from 'chevrotain';
 import type { CstNode, IToken } from 'chevrotain';
+import { CstParser, Lexer, createToken } from './lexer-library.js';
 import { trimGoSpace } from './text.js';
-
-// The package entry loads about a hundred modules (0.4 s at start-up, more than a whole parse
-// of a large file); the single-file bundle the same package ships loads in a few milliseconds.
-// Loaded with require() (an ES module without top-level await), so that no module of the CLI
-// has to wait at top level and the CLI can be one CommonJS bundle with a code cache.
-const requireHere = createRequire(import.meta.url);
-const { CstParser, Lexer, createToken } = requireHere(new URL('../chevrotain.min.mjs', `file://${requireHere.resolve('chevrotain')}`).pathname) as typeof Chevrotain;
 
 // Blanks the reference's flag scanner stops at (it tests single bytes with unicode.IsSpace).
 const flagBlank = '\\t\\n\\v\\f\\r \\u0085\\u00a0';
@@ -37,20 +29,6 @@ const Flag = createToken({
 const Rest = createToken({ name: 'Rest', categories: [Part], pattern: /[^]+/, line_breaks: true });
 const RestBlank = createToken({ name: 'RestBlank', categories: [Part], pattern: new RegExp(`[${flagBlank}]+`), line_breaks: true });
 
-const lineLexer = new Lexer(
-  {
-    modes: {
-      command: [Blank, Keyword],
-      flags: [FlagBlank, EndOfFlags, Flag, Rest],
-      rest: [RestBlank, Rest],
-    },
-    defaultMode: 'command',
-  },
-  // Validation of the token definitions costs milliseconds at every start; the conformance
-  // and property tests exercise the definitions instead.
-  { positionTracking: 'onlyOffset', ensureOptimizations: false, skipValidations: true },
-);
-
 const allTokens = [Part, Blank, Keyword, FlagBlank, EndOfFlags, Flag, Rest, RestBlank];
 
 class LineParser extends CstParser {
@@ -59,15 +37,56 @@ class LineParser extends CstParser {
     this.performSelfAnalysis();
   }
 
+  // The bodies of OPTION and MANY made once, not at every line: the rule runs for every line.
+  private readonly blank = (): void => {
+    this.CONSUME(Blank);
+  };
+
+  private readonly part = (): void => {
+    this.CONSUME(Part);
+  };
+
   line = this.RULE('line', () => {
-    this.OPTION(() => this.CONSUME(Blank));
+    this.OPTION(this.blank);
     this.CONSUME(Keyword);
     // The lexer's modes already order flags before the rest: one category suffices here.
-    this.MANY(() => this.CONSUME(Part));
+    this.MANY(this.part);
   });
 }
 
-const lineParser = new LineParser();
+interface LineGrammar {
+  readonly lexer: InstanceType<typeof Lexer>;
+  readonly parser: LineParser;
+}
+
+let grammar: LineGrammar | undefined;
+
+/**
+ * The lexer and parser, made on the first line split rather than when the module loads: their
+ * analysis of the token patterns and rules is start-up work that only a parse needs, and every
+ * command that imports the planner would otherwise pay it.
+ */
+function lineGrammar(): LineGrammar {
+  grammar ??= {
+    lexer: new Lexer(
+      {
+        modes: {
+          command: [Blank, Keyword],
+          flags: [FlagBlank, EndOfFlags, Flag, Rest],
+          rest: [RestBlank, Rest],
+        },
+        defaultMode: 'command',
+      },
+      // Validation of the token definitions costs milliseconds at every start; the conformance
+      // and property tests exercise the definitions instead. Every mode holds a pattern that
+      // starts with a negated class, which Chevrotain's first-character optimization cannot
+      // analyse: safe mode skips that analysis, which would end by turning it off anyway.
+      { positionTracking: 'onlyOffset', safeMode: true, skipValidations: true },
+    ),
+    parser: new LineParser(),
+  };
+  return grammar;
+}
 
 export interface LineFlag {
   readonly raw: string;
@@ -95,15 +114,19 @@ function tokensOf(node: CstNode, name: string): IToken[] {
  * defect of the token patterns, which together match any text.
  */
 export function splitLine(line: string): LineParts {
-  const lexed = lineLexer.tokenize(line);
+  const { lexer, parser } = lineGrammar();
+  const lexed = lexer.tokenize(line);
   if (lexed.errors.length > 0) throw new Error(`line lexer: ${lexed.errors[0]?.message ?? ''}`);
-  lineParser.input = lexed.tokens;
-  const cst = lineParser.line();
-  if (lineParser.errors.length > 0) throw new Error(`line grammar: ${lineParser.errors[0]?.message ?? ''}`);
+  parser.input = lexed.tokens;
+  const cst = parser.line();
+  if (parser.errors.length > 0) throw new Error(`line grammar: ${parser.errors[0]?.message ?? ''}`);
   const keyword = tokensOf(cst, 'Keyword')[0];
-  const parts = tokensOf(cst, 'Part');
-  const flags = parts.filter((t) => t.tokenType === Flag).map((t) => ({ raw: t.image, start: t.startOffset, end: t.startOffset + t.image.length }));
-  const rest = parts.find((t) => t.tokenType === Rest);
+  const flags: LineFlag[] = [];
+  let rest: IToken | undefined;
+  for (const part of tokensOf(cst, 'Part')) {
+    if (part.tokenType === Flag) flags.push({ raw: part.image, start: part.startOffset, end: part.startOffset + part.image.length });
+    else if (part.tokenType === Rest && rest === undefined) rest = part;
+  }
   let restText = '';
   let restStart = line.length;
   if (rest !== undefined) {

@@ -37,22 +37,19 @@ class SyntaxError {
   ) {}
 }
 
-interface PhysicalLine {
-  readonly text: string;
-  readonly newline: boolean;
-}
-
-function physicalLines(source: string): PhysicalLine[] {
-  if (source === '') return [];
-  const parts = source.split('\n');
-  const endsWithNewline = parts[parts.length - 1] === '';
-  if (endsWithNewline) parts.pop();
-  return parts.map((text, i) => ({ text, newline: i < parts.length - 1 || endsWithNewline }));
+/** The physical lines without their `\n`, and whether the last one had one (all others do). */
+function physicalLines(source: string): { readonly lines: string[]; readonly lastEndsWithNewline: boolean } {
+  if (source === '') return { lines: [], lastEndsWithNewline: false };
+  const lines = source.split('\n');
+  const lastEndsWithNewline = lines[lines.length - 1] === '';
+  if (lastEndsWithNewline) lines.pop();
+  return { lines, lastEndsWithNewline };
 }
 
 
 export function parseSyntax(source: string): SyntaxResult {
-  const lines = physicalLines(source);
+  const { lines, lastEndsWithNewline } = physicalLines(source);
+  const endsWithNewline = (index: number): boolean => index < lines.length - 1 || lastEndsWithNewline;
   const diagnostics: Diagnostic[] = [];
   const directives: Directive[] = [];
   const instructions: InstructionNode[] = [];
@@ -93,10 +90,10 @@ export function parseSyntax(source: string): SyntaxResult {
 
   let index = 0;
   while (index < lines.length) {
-    const physical = lines[index] as PhysicalLine;
+    const physical = lines[index] as string;
     // Columns count from after a byte-order mark, which is not part of the text.
-    const raw = index === 0 && physical.text.startsWith('\uFEFF') ? physical.text.slice(1) : physical.text;
-    if (raw.length * 3 >= maxLineBytes && Buffer.byteLength(raw) + (physical.newline ? 1 : 0) > maxLineBytes) {
+    const raw = index === 0 && physical.startsWith('\uFEFF') ? physical.slice(1) : physical;
+    if (raw.length * 3 >= maxLineBytes && Buffer.byteLength(raw) + (endsWithNewline(index) ? 1 : 0) > maxLineBytes) {
       const at = lineRange(index + 1, 1, index + 1, 1);
       report('line-too-long', `dockerfile line greater than max allowed size of ${maxLineBytes - 1}`, at, index + 1, index + 1);
       break;
@@ -113,14 +110,15 @@ export function parseSyntax(source: string): SyntaxResult {
     if (token.startsWith('#')) token = '';
     index++;
     const startLine = index;
-    let [line, ended] = trimContinuation(token, escape);
+    const cut = continuationAt(token, escape);
+    let line = cut < 0 ? token : token.slice(0, cut);
+    let ended = cut < 0;
     if (ended && line === '') continue;
 
     const map = new PositionMap(startLine, column);
     let emptyContinuation = false;
     while (!ended && index < lines.length) {
-      const next = lines[index] as PhysicalLine;
-      const processed = trimNewline(next.text);
+      const processed = trimNewline(lines[index] as string);
       readDirective(processed, index + 1, 1);
       index++;
       const indentless = trimLeadingGoSpace(processed);
@@ -129,8 +127,10 @@ export function parseSyntax(source: string): SyntaxResult {
         emptyContinuation = true;
         continue;
       }
-      const [piece, end] = trimContinuation(processed.startsWith('#') ? '' : processed, escape);
-      ended = end;
+      const text = processed.startsWith('#') ? '' : processed;
+      const pieceCut = continuationAt(text, escape);
+      const piece = pieceCut < 0 ? text : text.slice(0, pieceCut);
+      ended = pieceCut < 0;
       map.addSegment(line.length, index, 1);
       line += piece;
     }
@@ -165,21 +165,22 @@ export function parseSyntax(source: string): SyntaxResult {
         let content = '';
         let terminated = false;
         while (index < lines.length) {
-          const body = lines[index] as PhysicalLine;
+          const body = lines[index] as string;
+          const newline = endsWithNewline(index);
           index++;
-          let candidate = trimNewline(body.text);
+          let candidate = trimNewline(body);
           if (marker.chomp) candidate = candidate.replace(/^\t+/, '');
           if (candidate === marker.name) {
             terminated = true;
             break;
           }
-          content += body.text + (body.newline ? '\n' : '');
+          content += newline ? `${body}\n` : body;
         }
         if (!terminated) {
           unterminated = marker;
           break;
         }
-        const last = lines[index - 1]?.text ?? '';
+        const last = lines[index - 1] ?? '';
         heredocs.push({
           name: marker.name,
           expand: marker.expand,
@@ -196,7 +197,7 @@ export function parseSyntax(source: string): SyntaxResult {
     }
 
     const lastLine = index;
-    const lastText = trimNewline(lines[lastLine - 1]?.text ?? '');
+    const lastText = trimNewline(lines[lastLine - 1] ?? '');
     const range: SourceRange = {
       start: map.at(0),
       end: heredocs.length > 0 ? { line: lastLine, column: Math.max(1, lastText.length) } : map.at(Math.max(0, line.length - 1)),
@@ -213,125 +214,168 @@ export function parseSyntax(source: string): SyntaxResult {
 }
 
 /**
- * Removes a trailing continuation: the escape character, optionally followed by blanks, at the
- * end of the line and not itself preceded by the escape character. Returns the line and
- * whether the instruction ends here.
+ * Where a trailing continuation starts: the escape character, optionally followed by blanks, at
+ * the end of the line and not itself preceded by the escape character. -1 when the instruction
+ * ends on this line.
  */
-function trimContinuation(line: string, escape: EscapeToken): [string, boolean] {
+function continuationAt(line: string, escape: EscapeToken): number {
   let end = line.length;
   while (end > 0 && (line[end - 1] === ' ' || line[end - 1] === '\t')) end--;
-  if (end === 0 || line[end - 1] !== escape) return [line, true];
-  if (end >= 2 && line[end - 2] === escape) return [line, true];
-  return [line.slice(0, end - 1), false];
+  if (end === 0 || line[end - 1] !== escape) return -1;
+  if (end >= 2 && line[end - 2] === escape) return -1;
+  return end - 1;
 }
 
 type NodeCore = Omit<InstructionNode, 'heredocs' | 'range' | 'comments'>;
+
+/**
+ * Where a line's words are: its position map and the offset of its rest. A plain object passed
+ * down rather than closures made per line: building nodes is the parser's hot path.
+ */
+interface RestPlace {
+  readonly map: PositionMap;
+  readonly restStart: number;
+  readonly restLength: number;
+}
+
+function restWord(place: RestPlace, value: string, start: number, end: number): Word {
+  return { value, range: place.map.range(place.restStart + start, place.restStart + end) };
+}
+
+function restRange(place: RestPlace): SourceRange {
+  return place.map.range(place.restStart, place.restStart + place.restLength);
+}
+
+function blankSplit(rest: string, place: RestPlace): Word[] {
+  if (rest === '') return [];
+  const words: Word[] = [];
+  for (const piece of splitOnBlanks(rest)) words.push(restWord(place, piece.text, piece.start, piece.start + piece.text.length));
+  return words;
+}
+
+/** The JSON form's words, or undefined when REST is in shell form. */
+function jsonWords(rest: string, place: RestPlace, offset = 0): Word[] | undefined {
+  const json = readJsonArray(rest);
+  if (json.kind === 'not-strings') throw new SyntaxError('json-not-strings', 'when using JSON array syntax, arrays must be comprised of strings only', restRange(place));
+  if (json.kind !== 'array') return undefined;
+  const words: Word[] = [];
+  for (const element of json.elements) words.push(restWord(place, element.value, offset + element.start, offset + element.end));
+  return words;
+}
 
 function nodeFromLine(line: string, map: PositionMap, escape: EscapeToken): NodeCore {
   const trimmed = trimGoSpace(line);
   const base = trimmed === '' ? 0 : line.indexOf(trimmed);
   const parts = trimmed === '' ? { keyword: '', keywordStart: 0, flags: [], rest: '', restStart: 0 } : splitLine(trimmed);
   const keyword: Word = { value: parts.keyword, range: map.range(base + parts.keywordStart, base + parts.keywordStart + parts.keyword.length) };
-  const flags: FlagNode[] = parts.flags
-    .map((flag) => ({ flag, text: decodeFlagWord(flag.raw) }))
-    .filter(({ text }) => text !== '--')
-    .map(({ flag, text }) => {
-      const eq = text.indexOf('=');
-      return {
-        text,
-        name: eq < 0 ? text.slice(2) : text.slice(2, eq),
-        value: eq < 0 ? undefined : text.slice(eq + 1),
-        range: map.range(base + flag.start, base + flag.end),
-      };
+  const flags: FlagNode[] = [];
+  for (const flag of parts.flags) {
+    const text = decodeFlagWord(flag.raw);
+    if (text === '--') continue;
+    const eq = text.indexOf('=');
+    flags.push({
+      text,
+      name: eq < 0 ? text.slice(2) : text.slice(2, eq),
+      value: eq < 0 ? undefined : text.slice(eq + 1),
+      range: map.range(base + flag.start, base + flag.end),
     });
+  }
   const rest = parts.rest;
-  const restStart = base + parts.restStart;
-  const word = (value: string, start: number, end: number): Word => ({ value, range: map.range(restStart + start, restStart + end) });
-  const restRange = (): SourceRange => map.range(restStart, restStart + rest.length);
-  const node = (args: Word[], json = false, trigger?: InstructionNode): NodeCore => ({ keyword, flags, args, json, trigger, code: line });
+  const place: RestPlace = { map, restStart: base + parts.restStart, restLength: rest.length };
+  let args: Word[];
+  let json = false;
+  let trigger: InstructionNode | undefined;
+  const lowerKeyword = parts.keyword.toLowerCase();
 
-  const blankSplit = (): Word[] => (rest === '' ? [] : splitOnBlanks(rest).map((p) => word(p.text, p.start, p.start + p.text.length)));
-  const maybeJson = (): { args: Word[]; json: boolean } | undefined => {
-    const json = readJsonArray(rest);
-    if (json.kind === 'not-strings') throw new SyntaxError('json-not-strings', 'when using JSON array syntax, arrays must be comprised of strings only', restRange());
-    if (json.kind === 'array') return { args: json.elements.map((e) => word(e.value, e.start, e.end)), json: true };
-    return undefined;
-  };
-
-  switch (parts.keyword.toLowerCase()) {
+  switch (lowerKeyword) {
     case 'from':
     case 'expose':
-      return node(blankSplit());
+      args = blankSplit(rest, place);
+      break;
     case 'add':
     case 'copy':
     case 'volume': {
-      const json = maybeJson();
-      return json === undefined ? node(blankSplit()) : node(json.args, true);
+      const words = jsonWords(rest, place);
+      json = words !== undefined;
+      args = words ?? blankSplit(rest, place);
+      break;
     }
     case 'run':
     case 'cmd':
     case 'entrypoint':
     case 'shell': {
-      if (rest === '') return node([]);
-      const json = maybeJson();
-      return json === undefined ? node([word(rest, 0, rest.length)]) : node(json.args, true);
+      const words = rest === '' ? [] : jsonWords(rest, place);
+      json = words !== undefined && rest !== '';
+      args = words ?? [restWord(place, rest, 0, rest.length)];
+      break;
     }
     case 'maintainer':
     case 'stopsignal':
     case 'user':
     case 'workdir':
-      return node(rest === '' ? [] : [word(rest, 0, rest.length)]);
+      args = rest === '' ? [] : [restWord(place, rest, 0, rest.length)];
+      break;
     case 'env':
     case 'label':
-      return node(keyValueWords(rest, parts.keyword.toLowerCase() === 'env' ? 'ENV' : 'LABEL', escape, word, restRange));
+      args = keyValueWords(rest, lowerKeyword === 'env' ? 'ENV' : 'LABEL', escape, place);
+      break;
     case 'arg':
-      return node(splitWordsKeepingQuotes(rest, escape).map((w) => word(w.value, w.start, w.end)));
+      args = splitWordsKeepingQuotes(rest, escape).map((w) => restWord(place, w.value, w.start, w.end));
+      break;
     case 'healthcheck': {
       let sep = 0;
       while (sep < rest.length && !isGoSpace(rest[sep] ?? '')) sep++;
-      if (sep === 0) return node([]);
+      if (sep === 0) {
+        args = [];
+        break;
+      }
       let next = sep;
       while (next < rest.length && isGoSpace(rest[next] ?? '')) next++;
-      const type = word(rest.slice(0, sep), 0, sep);
+      const type = restWord(place, rest.slice(0, sep), 0, sep);
       const command = rest.slice(next);
-      if (command === '') return node([type]);
-      const json = readJsonArray(command);
-      if (json.kind === 'not-strings') throw new SyntaxError('json-not-strings', 'when using JSON array syntax, arrays must be comprised of strings only', restRange());
-      if (json.kind === 'array') return node([type, ...json.elements.map((e) => word(e.value, next + e.start, next + e.end))], true);
-      return node([type, word(command, next, rest.length)]);
+      if (command === '') {
+        args = [type];
+        break;
+      }
+      const words = jsonWords(command, place, next);
+      json = words !== undefined;
+      args = words === undefined ? [type, restWord(place, command, next, rest.length)] : [type, ...words];
+      break;
     }
     case 'onbuild': {
-      if (rest === '') return node([]);
-      const inner = nodeFromLine(rest, map.shifted(restStart), escape);
-      const trigger: InstructionNode = { keyword: inner.keyword, flags: inner.flags, args: inner.args, trigger: inner.trigger, json: inner.json, code: inner.code, heredocs: [], comments: [], range: map.range(restStart, restStart + rest.length) };
-      return node([], false, trigger);
+      args = [];
+      if (rest === '') break;
+      const inner = nodeFromLine(rest, map.shifted(place.restStart), escape);
+      trigger = { keyword: inner.keyword, flags: inner.flags, args: inner.args, trigger: inner.trigger, json: inner.json, code: inner.code, heredocs: [], comments: [], range: restRange(place) };
+      break;
     }
     default:
       // The reference keeps an unknown instruction with one empty argument; typing rejects it.
-      return node([{ value: '', range: restRange() }]);
+      args = [{ value: '', range: restRange(place) }];
   }
+  return { keyword, flags, args, json, trigger, code: line };
 }
 
 /** ENV and LABEL: `key=value` words, or the old `key value` form; triples of key, value, separator. */
-function keyValueWords(rest: string, instruction: string, escape: EscapeToken, word: (value: string, start: number, end: number) => Word, restRange: () => SourceRange): Word[] {
+function keyValueWords(rest: string, instruction: string, escape: EscapeToken, place: RestPlace): Word[] {
   const words = splitWordsKeepingQuotes(rest, escape);
   const first = words[0];
   if (first === undefined) return [];
   if (!first.value.includes('=')) {
     const parts = splitOnBlanks(rest, 2);
     const value = parts[1];
-    if (value === undefined) throw new SyntaxError('missing-value', `${instruction} must have two arguments`, restRange());
+    if (value === undefined) throw new SyntaxError('missing-value', `${instruction} must have two arguments`, restRange(place));
     const key = parts[0] as { text: string; start: number };
-    return [word(key.text, key.start, key.start + key.text.length), word(value.text, value.start, value.start + value.text.length), word('', value.start, value.start)];
+    return [restWord(place, key.text, key.start, key.start + key.text.length), restWord(place, value.text, value.start, value.start + value.text.length), restWord(place, '', value.start, value.start)];
   }
   const triples: Word[] = [];
   for (const w of words) {
     const eq = w.value.indexOf('=');
     if (eq < 0) {
-      throw new SyntaxError('missing-equals', `Syntax error - can't find = in ${JSON.stringify(w.value)}. Must be of the form: name=value`, word(w.value, w.start, w.end).range);
+      throw new SyntaxError('missing-equals', `Syntax error - can't find = in ${JSON.stringify(w.value)}. Must be of the form: name=value`, restWord(place, w.value, w.start, w.end).range);
     }
     const keyEnd = w.start + eq;
-    triples.push(word(w.value.slice(0, eq), w.start, keyEnd), word(w.value.slice(eq + 1), keyEnd + 1, w.end), word('=', keyEnd, keyEnd + 1));
+    triples.push(restWord(place, w.value.slice(0, eq), w.start, keyEnd), restWord(place, w.value.slice(eq + 1), keyEnd + 1, w.end), restWord(place, '=', keyEnd, keyEnd + 1));
   }
   return triples;
 }

@@ -51,12 +51,24 @@ export interface Piece {
 /** Go's `regexp.Split(text, -1)` on `blankRun`, with offsets: empty pieces at either end are kept. */
 export function splitOnBlanks(text: string, limit = Infinity): Piece[] {
   const pieces: Piece[] = [];
-  const pattern = new RegExp(blankRun.source, 'g');
   let start = 0;
-  for (let match = pattern.exec(text); match !== null && pieces.length < limit - 1; match = pattern.exec(text)) {
-    pieces.push({ text: text.slice(start, match.index), start });
-    start = match.index + match[0].length;
+  let at = 0;
+  // By hand rather than with a global regular expression: one made per call cost more than the
+  // split, and the words are short.
+  while (pieces.length < limit - 1) {
+    while (at < text.length && !isAsciiBlankCode(text.charCodeAt(at))) at++;
+    if (at === text.length) break;
+    let end = at + 1;
+    while (end < text.length && isAsciiBlankCode(text.charCodeAt(end))) end++;
+    pieces.push({ text: text.slice(start, at), start });
+    start = end;
+    at = end;
   }
   pieces.push({ text: text.slice(start), start });
   return pieces;
+}
+
+/** A character of `blankRun`. */
+function isAsciiBlankCode(code: number): boolean {
+  return code === 0x20 || code === 0x09 || code === 0x0b || code === 0x0c || code === 0x0d;
 }
