@@ -248,23 +248,23 @@ function granularityNs(ctimeNs: bigint): bigint {
   return ctimeNs % 1_000_000_000n === 0n ? 2_000_000_000n : 100_000_000n;
 }
 
-/** One remembered hash: the stat fields it was made for, and when the hashing started. */
+/**
+ * One remembered hash, and the stat fields (size, mtime, ctime, inode, device) of the file it was
+ * made from, as one string: a lookup compares one string, not five numbers.
+ */
 interface IndexEntry {
-  readonly size: bigint;
-  readonly mtimeNs: bigint;
-  readonly ctimeNs: bigint;
-  readonly ino: bigint;
-  readonly dev: bigint;
+  readonly statKey: string;
   readonly hash: string;
-  readonly hashedAtNs: bigint;
 }
 
-type StoredEntry = [size: string, mtimeNs: string, ctimeNs: string, ino: string, dev: string, hash: string, hashedAtNs: string];
-
 interface StoredIndex {
-  readonly version: 1;
+  readonly version: 2;
   readonly root: string;
-  readonly entries: Record<string, StoredEntry>;
+  readonly entries: Record<string, [statKey: string, hash: string]>;
+}
+
+function statKey(stats: BigIntStats): string {
+  return `${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}:${stats.ino}:${stats.dev}`;
 }
 
 function nowNs(): bigint {
@@ -274,16 +274,17 @@ function nowNs(): bigint {
 /**
  * Content hashes of a context's files (xxh64 under two seeds: a cache key, never an OCI digest),
  * with a persistent index of (path, size, mtime, ctime, inode, device) → hash so unchanged files
- * are not read again. An entry is trusted only when every field is the same and the file's
- * ctime and mtime were older than the hash by more than the timestamp granularity: a rewrite
- * changes ctime (which no one can set back), and one within the granularity is caught by the
- * margin. The index file is replaced atomically (temporary file and rename); two processes
- * sharing it at worst lose each other's new entries.
+ * are not read again. An entry is kept only when the file's ctime and mtime were older than the
+ * hash by more than the timestamp granularity (see hashFile), and used only when every field is
+ * the same: a rewrite changes ctime, and one within the granularity never made an entry. The
+ * index file is replaced atomically (temporary file and rename); two processes sharing it at
+ * worst lose each other's new entries.
  */
 export class ContentHasher {
   private readonly root: string;
   private readonly indexPath: string | undefined;
   private entries: Map<string, IndexEntry> | undefined;
+  private loading: Promise<Map<string, IndexEntry>> | undefined;
   private dirty = false;
   private readonly limit = pLimit(parallelReads);
   /** Files read and hashed, and files whose hash the index gave: to see the index work. */
@@ -309,7 +310,7 @@ export class ContentHasher {
       if (!entry.stats.isFile()) continue;
       const key = relativeKey(this.root, entry.hostPath);
       const known = key === undefined ? undefined : index.get(key);
-      if (known !== undefined && trusted(known, entry.stats)) {
+      if (known !== undefined && known.statKey === statKey(entry.stats)) {
         this.counts.reused += 1;
         result.set(entry.hostPath, known.hash);
         continue;
@@ -331,10 +332,17 @@ export class ContentHasher {
     return result;
   }
 
-  private async load(): Promise<Map<string, IndexEntry>> {
-    if (this.entries !== undefined) return this.entries;
+  /** The index, read once however many digests of the context run at the same time. */
+  private load(): Promise<Map<string, IndexEntry>> {
+    this.loading ??= this.read().then((entries) => {
+      this.entries = entries;
+      return entries;
+    });
+    return this.loading;
+  }
+
+  private async read(): Promise<Map<string, IndexEntry>> {
     const entries = new Map<string, IndexEntry>();
-    this.entries = entries;
     if (this.indexPath === undefined) return entries;
     let stored: StoredIndex;
     try {
@@ -343,22 +351,10 @@ export class ContentHasher {
       // Missing, or torn by a crash: an index is only a shortcut.
       return entries;
     }
-    if (stored?.version !== 1 || stored.root !== this.root || typeof stored.entries !== 'object' || stored.entries === null) return entries;
+    if (stored?.version !== 2 || stored.root !== this.root || typeof stored.entries !== 'object' || stored.entries === null) return entries;
     for (const [key, value] of Object.entries(stored.entries)) {
-      if (!Array.isArray(value) || value.length !== 7 || !value.every((field) => typeof field === 'string')) continue;
-      try {
-        entries.set(key, {
-          size: BigInt(value[0]),
-          mtimeNs: BigInt(value[1]),
-          ctimeNs: BigInt(value[2]),
-          ino: BigInt(value[3]),
-          dev: BigInt(value[4]),
-          hash: value[5],
-          hashedAtNs: BigInt(value[6]),
-        });
-      } catch {
-        continue;
-      }
+      if (!Array.isArray(value) || typeof value[0] !== 'string' || typeof value[1] !== 'string') continue;
+      entries.set(key, { statKey: value[0], hash: value[1] });
     }
     return entries;
   }
@@ -367,14 +363,9 @@ export class ContentHasher {
   async save(): Promise<void> {
     if (this.indexPath === undefined || !this.dirty || this.entries === undefined) return;
     const stored: StoredIndex = {
-      version: 1,
+      version: 2,
       root: this.root,
-      entries: Object.fromEntries(
-        [...this.entries].map(([key, entry]) => [
-          key,
-          [String(entry.size), String(entry.mtimeNs), String(entry.ctimeNs), String(entry.ino), String(entry.dev), entry.hash, String(entry.hashedAtNs)] satisfies StoredEntry,
-        ]),
-      ),
+      entries: Object.fromEntries([...this.entries].map(([key, entry]) => [key, [entry.statKey, entry.hash]])),
     };
     const directory = dirname(this.indexPath);
     await mkdir(directory, { recursive: true });
@@ -395,15 +386,11 @@ function relativeKey(root: string, hostPath: string): string | undefined {
   return hostPath.startsWith(`${root}/`) ? hostPath.slice(root.length + 1) : undefined;
 }
 
-function trusted(entry: IndexEntry, stats: BigIntStats): boolean {
-  if (entry.size !== stats.size || entry.mtimeNs !== stats.mtimeNs || entry.ctimeNs !== stats.ctimeNs || entry.ino !== stats.ino || entry.dev !== stats.dev) return false;
-  const margin = granularityNs(stats.ctimeNs);
-  return stats.ctimeNs + margin < entry.hashedAtNs && stats.mtimeNs + margin < entry.hashedAtNs;
-}
-
 /**
- * Hashes one file. Returns the hash, and the index entry to keep when the file did not change
- * while it was read (same stat before and after).
+ * Hashes one file. Returns the hash, and the index entry to keep when it can be trusted later:
+ * the file did not change while it was read (same stat before and after), and its ctime and
+ * mtime were older than the start of the read by more than the timestamp granularity, so any
+ * later write must give it a later ctime (which no one can set back, unlike mtime).
  */
 async function hashFile(api: XXHashAPI, path: string): Promise<{ hash: string; stable: IndexEntry | undefined }> {
   const hashedAtNs = nowNs();
@@ -422,11 +409,10 @@ async function hashFile(api: XXHashAPI, path: string): Promise<{ hash: string; s
     }
     const after = await handle.stat({ bigint: true });
     const hash = `${total.toString(16)}-${state.map((one) => one.digest().toString(16).padStart(16, '0')).join('')}`;
-    const unchanged = before.size === after.size && before.mtimeNs === after.mtimeNs && before.ctimeNs === after.ctimeNs && total === after.size;
-    return {
-      hash,
-      stable: unchanged ? { size: after.size, mtimeNs: after.mtimeNs, ctimeNs: after.ctimeNs, ino: after.ino, dev: after.dev, hash, hashedAtNs } : undefined,
-    };
+    const unchanged = statKey(before) === statKey(after) && total === after.size;
+    const margin = granularityNs(after.ctimeNs);
+    const settled = after.ctimeNs + margin < hashedAtNs && after.mtimeNs + margin < hashedAtNs;
+    return { hash, stable: unchanged && settled ? { statKey: statKey(after), hash } : undefined };
   } finally {
     await handle.close();
   }

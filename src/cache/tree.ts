@@ -89,8 +89,14 @@ export async function lookupInSource(source: SourceRoot, path: string, followFin
   return { hostPath, stats };
 }
 
-/** Names in a directory in Go's order (bytes), as ReadDir and Walk give them. */
+/**
+ * Names in a directory in Go's order (UTF-8 bytes), as ReadDir and Walk give them. JavaScript's
+ * own order (UTF-16 units) is the same unless a name holds a surrogate pair or a character from
+ * U+E000 up, which then takes the slower byte comparison.
+ */
 function sortedNames(names: string[]): string[] {
+  const unusual = /[\uD800-\uFFFF]/;
+  if (!names.some((name) => unusual.test(name))) return names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   return names.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
 }
 

@@ -29,7 +29,7 @@ import {
 } from '../common/index.js';
 import type { LayerRef, StepCache } from '../cache/index.js';
 import { resolveDockerfile, type BaseImageConfig, type ResolvedInstruction, type ResolvedStage } from '../planner/index.js';
-import { baseImageKey, copyKey, execKey, mkdirKey, scratchKey } from '../planner/cachekey.js';
+import { baseImageKey, copyKey, execKey, mkdirKey, scratchKey } from '../planner/index.js';
 import { pull, type RegistryClient } from '../registry/index.js';
 import { resolveImage, type Store } from '../store/index.js';
 import type { OciRuntime } from '../runtime/index.js';

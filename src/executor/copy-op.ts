@@ -6,7 +6,7 @@
 import { TsbuildError } from '../common/index.js';
 import { openContext, sourceDigest, type BuildContext } from '../cache/index.js';
 import type { LayerRef } from '../cache/index.js';
-import type { CopyKeyInput } from '../planner/cachekey.js';
+import type { CopyKeyInput } from '../planner/index.js';
 import type { ResolvedInstruction } from '../planner/index.js';
 import { copyInto, type CopySource } from './copy.js';
 import type { ConfigState } from './image-config.js';

@@ -14,9 +14,9 @@ export class StepReporter {
     this.listener?.(event);
   }
 
+  /** A step, numbered when it is first reported (a step waiting for another stage has no number yet). */
   step(name: string, range?: SourceRange): StepHandle {
-    const ref: StepRef = { number: this.next++, name, ...(range === undefined ? {} : { range }) };
-    return new StepHandle(ref, this);
+    return new StepHandle(() => ({ number: this.next++, name, ...(range === undefined ? {} : { range }) }), this);
   }
 
   warn(message: string): void {
@@ -31,10 +31,17 @@ export class StepHandle {
   private tail: Buffer[] = [];
   private tailBytes = 0;
 
+  private numbered: StepRef | undefined;
+
   constructor(
-    readonly ref: StepRef,
+    private readonly number: () => StepRef,
     private readonly reporter: StepReporter,
   ) {}
+
+  get ref(): StepRef {
+    this.numbered ??= this.number();
+    return this.numbered;
+  }
 
   start(): this {
     this.started = Date.now();

@@ -8,7 +8,7 @@ import { chmod, lstat, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TsbuildError, mkdirInRoot, uniqueHex } from '../common/index.js';
 import type { LayerRef } from '../cache/index.js';
-import type { ExecKeyInput } from '../planner/cachekey.js';
+import type { ExecKeyInput } from '../planner/index.js';
 import type { ResolvedInstruction } from '../planner/index.js';
 import type { MountSpec, OciRuntime } from '../runtime/index.js';
 import { shellCommand, type ConfigState } from './image-config.js';

@@ -128,9 +128,10 @@ export class Snapshotter {
     try {
       // redirect_dir and metacopy off: every change is whole in the upper directory, as the
       // layer needs it (a renamed directory is copied up, not redirected).
-      // In a user namespace the kernel keeps overlay's own attributes as user.overlay.* (userxattr).
-      const userxattr = userNamespaceSize() === undefined ? '' : ',userxattr';
-      await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work},redirect_dir=off,metacopy=off,index=off${userxattr}`, merged]);
+      // In a user namespace the kernel keeps overlay's own attributes as user.overlay.* (userxattr),
+      // which never redirects directories; the option conflicts with an explicit redirect_dir.
+      const features = userNamespaceSize() === undefined ? 'redirect_dir=off,metacopy=off,index=off' : 'userxattr,metacopy=off,index=off';
+      await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work},${features}`, merged]);
       mounted = true;
     } catch (error) {
       await rm(directory, { recursive: true, force: true });

@@ -1,7 +1,8 @@
 /**
  * Turns layers into images and images into bytes: a deterministic layer writer (PAX tar, gzip
  * with a fixed header, diff ID and digest in one pass), image config and manifest writing, and
- * archives in the OCI layout and docker-archive formats (save and load).
+ * archives in the OCI layout and docker-archive formats (save and load), and the build's
+ * `--output` destinations.
  */
 export { encodeHeader, endOfArchive, type TarEntryType, type TarHeader } from './tar.js';
 export {
@@ -18,3 +19,4 @@ export {
 } from './layer.js';
 export { writeImage, type ImageSpec, type WrittenImage } from './image.js';
 export { loadArchive, saveArchive, type ArchiveFormat, type LoadedImage, type SaveImage, type SaveOptions } from './archive.js';
+export { parseOutputSpec, writeOutput, type OutputImage, type OutputSpec, type OutputType } from './outputs.js';

@@ -9,3 +9,4 @@ export { parseMount, parseRamSize, type CacheSharing, type MountType, type RunMo
 export { formatPlatform, hostPlatform, parsePlatform } from '../common/index.js';
 export { baseImagesOf, parseBuildArgs, proxyFromBuildArgs, resolveRaw } from './resolve.js';
 export { resolveDockerfile, type DockerfileInput, type ResolvedBuild } from './dockerfile.js';
+export { baseImageKey, copyKey, execKey, mkdirKey, scratchKey, type CopyKeyInput, type ExecKeyInput } from './cachekey.js';

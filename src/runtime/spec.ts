@@ -145,25 +145,13 @@ export function userNamespaceSize(): number | undefined {
   return lines.reduce((total, line) => total + (line[2] ?? 0), 0);
 }
 
-/**
- * How a sandbox gets its ids by default: in the host's namespace as root, none of its own; as an
- * ordinary user, the caller and its subordinate range (`rootlessMappings`); inside a user
- * namespace of tsbuild's own, a nested one mapping every id it has onto itself, so that the
- * runtime does what it does rootless (devices bound, not made; sysfs bound with the host's
- * network) while files keep their ids.
- */
-function defaultIdentity(): { rootless: boolean; mappings?: { uid: IdMapping[]; gid: IdMapping[] } } {
-  if ((process.getuid?.() ?? 0) !== 0) return { rootless: true };
-  const size = userNamespaceSize();
-  if (size === undefined) return { rootless: false };
-  const identity = [{ containerID: 0, hostID: 0, size }];
-  return { rootless: true, mappings: { uid: identity, gid: identity } };
-}
-
 /** The OCI runtime config for a container (runtime-spec 1.0.2). */
 export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
-  const identity = spec.rootless === undefined ? defaultIdentity() : { rootless: spec.rootless };
-  const rootless = identity.rootless;
+  const rootless = spec.rootless ?? (process.getuid?.() ?? 0) !== 0;
+  // Inside a user namespace of tsbuild's own (rootless tsbuild), the process is root over the ids
+  // it has: no namespace of users is needed, and the runtime binds the devices it cannot make;
+  // but sysfs can be mounted only in a network namespace that namespace owns.
+  const ownNamespace = rootless || userNamespaceSize() !== undefined;
   const capabilities = [...(spec.capabilities ?? defaultCapabilities)];
   const rlimits = Object.entries(spec.rlimits ?? { RLIMIT_NOFILE: { soft: 1024, hard: 1024 * 1024 } }).map(([type, limit]) => {
     // Root here lacks CAP_SYS_RESOURCE: asking above the caller's hard limit would fail.
@@ -178,15 +166,15 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
   if (typeof network === 'object') namespaces.push({ type: 'network', path: network.path });
   else if (network === 'none') namespaces.push(join.network === undefined ? { type: 'network' } : { type: 'network', path: join.network });
   if (rootless) namespaces.push(join.user === undefined ? { type: 'user' } : { type: 'user', path: join.user });
-  const mappings = rootless && join.user === undefined ? (spec.idMappings ?? identity.mappings ?? rootlessMappings()) : undefined;
-  const sysfsOptions = rootless && network !== 'none' ? ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] : ['nosuid', 'noexec', 'nodev', 'ro'];
+  const mappings = rootless && join.user === undefined ? (spec.idMappings ?? rootlessMappings()) : undefined;
+  const sysfsOptions = ownNamespace && network !== 'none' ? ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] : ['nosuid', 'noexec', 'nodev', 'ro'];
   const mounts = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
     { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', ...(rootless ? [] : ['gid=5'])] },
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-    rootless && network !== 'none' ? { destination: '/sys', type: 'none', source: '/sys', options: sysfsOptions } : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: sysfsOptions },
+    ownNamespace && network !== 'none' ? { destination: '/sys', type: 'none', source: '/sys', options: sysfsOptions } : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: sysfsOptions },
     ...(spec.mounts ?? []).map((m) => ({ destination: m.destination, type: m.type ?? 'bind', source: m.source ?? '', options: [...(m.options ?? ['rbind', 'rw'])] })),
   ];
   const user = spec.user ?? { uid: 0, gid: 0 };

@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createProgress, progressMode, type Progress } from '../../src/cli/progress/index.js';
-import type { BuildEvent, StepRef } from '../../src/executor/events.js';
+import type { BuildEvent, StepRef } from '../../src/executor/index.js';
 import { codeOf } from '../helpers/error-code.js';
 
 /** Event times of the executor: an arbitrary clock, unrelated to the wall clock. */
@@ -401,6 +401,17 @@ describe('tty progress', () => {
     await progress.finish();
     // The final state is whole.
     expect(screen(out.text())).toHaveLength(7);
+  });
+});
+
+describe('tty progress on a terminal that does not say its size', () => {
+  it('lays out 80 columns', async () => {
+    const out = capture({ columns: 0, rows: 0 });
+    const progress = createProgress('tty', { stderr: out.stream, isTTY: true }, { env: { NO_COLOR: '1' } });
+    progress.onEvent(cached(step(1, '[1/2] FROM docker.io/library/busybox:latest'), T));
+    progress.onEvent(cached(step(2, '[2/2] COPY . .'), T));
+    await progress.finish();
+    expect(screen(out.text())).toEqual(['[+] Building 0.0s (2/2) FINISHED', row(' => CACHED [1/2] FROM docker.io/library/busybox:latest', '0.0s', 80), row(' => CACHED [2/2] COPY . .', '0.0s', 80)]);
   });
 });
 

@@ -58,9 +58,9 @@ describe('build: stages', () => {
     const dir = await fx.context('parallel', {
       Dockerfile: [
         'FROM busybox AS one',
-        'RUN date +%s%N > /start; sleep 1; date +%s%N > /end',
+        "RUN cut -d' ' -f1 /proc/uptime > /start; sleep 1; cut -d' ' -f1 /proc/uptime > /end",
         'FROM busybox AS two',
-        'RUN date +%s%N > /start; sleep 1; date +%s%N > /end',
+        "RUN cut -d' ' -f1 /proc/uptime > /start; sleep 1; cut -d' ' -f1 /proc/uptime > /end",
         'FROM scratch',
         'COPY --from=one /start /one-start',
         'COPY --from=one /end /one-end',

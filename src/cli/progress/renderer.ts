@@ -1,6 +1,6 @@
-import type { BuildEvent } from '../../executor/events.js'; // eslint-disable-line no-restricted-imports -- src/executor has no index.ts yet; a type-only import of its event contract
+import type { BuildEvent } from '../../executor/index.js';
 
-export type { BuildEvent, StepRef } from '../../executor/events.js'; // eslint-disable-line no-restricted-imports -- as above
+export type { BuildEvent, StepRef } from '../../executor/index.js';
 
 /** What the build command holds while a build runs. */
 export interface Progress {

@@ -214,8 +214,10 @@ export class TtyProgress implements Progress {
 
   private draw(final: boolean): void {
     this.lastDraw = this.wall();
-    const width = Math.max(20, (this.io.stderr as { columns?: number }).columns ?? 80);
-    const height = (this.io.stderr as { rows?: number }).rows ?? 24;
+    // A terminal that does not say its size (0, as a pty nobody sized) gets the usual 80×24.
+    const size = this.io.stderr as { columns?: number; rows?: number };
+    const width = Math.max(20, size.columns !== undefined && size.columns > 0 ? size.columns : 80);
+    const height = size.rows !== undefined && size.rows > 0 ? size.rows : 24;
     const now = Math.max(this.clock.now() ?? 0, this.latestTime);
     let rows = this.rows(now, final, width);
     if (!final) rows = fitHeight(rows, Math.max(1, height - 2));

@@ -1,0 +1,540 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { constants, createReadStream, type BigIntStats } from 'node:fs';
+import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, mkdtemp, open, readlink, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, posix } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import pLimit from 'p-limit';
+import {
+  matchSource,
+  PatternMatcher,
+  rootfsSource,
+  splitParents,
+  walkSource,
+  type BuildContext,
+  type MatchedSource,
+  type SourceRoot,
+  type TreeEntry,
+} from '../cache/index.js';
+import { makeSpecialFile, messageOf, mkdirInRoot, readTar, readXattrs, resolveInRoot, setXattr, TsbuildError } from '../common/index.js';
+import { decompressStream, unpackLayer } from '../store/index.js';
+
+/** Where COPY reads from: the build context, or another stage's or image's root filesystem. */
+export type CopySource = { readonly kind: 'context'; readonly context: BuildContext } | { readonly kind: 'rootfs'; readonly dir: string };
+
+export interface CopyRequest {
+  /** Source paths (wildcards allowed), or http(s) URLs for ADD. */
+  readonly sources: readonly string[];
+  /** Heredoc sources: a file named PATH holding DATA. */
+  readonly contents: ReadonlyArray<{ readonly path: string; readonly data: string }>;
+  /** Relative to WORKDIR unless absolute; a trailing `/` makes it a directory. */
+  readonly dest: string;
+  readonly workdir: string;
+  readonly chown?: { readonly uid: number; readonly gid: number };
+  /** --chmod, octal already parsed (up to 0o7777). */
+  readonly chmod?: number;
+  readonly parents: boolean;
+  readonly exclude: readonly string[];
+  readonly add: boolean;
+  /** ADD --checksum=sha256:HEX for a URL source. */
+  readonly checksum?: string;
+  /** ADD --keep-git-dir: git sources are not handled here (see the README). */
+  readonly keepGitDir?: boolean;
+  /** ADD --unpack: local archives are unpacked unless false; URLs only when true. */
+  readonly unpack?: boolean;
+}
+
+export interface CopyOptions {
+  /** At most this many redirects are followed for a URL source; defaults to 10. */
+  readonly maxRedirections?: number;
+  /** Files copied at once; defaults to 8. */
+  readonly parallelFiles?: number;
+}
+
+/**
+ * Applies COPY or ADD to ROOTFS (a mounted root filesystem directory) with BuildKit's rules
+ * (dockerfile2llb's dispatchCopy, then fsutil's copier):
+ * - DEST is relative to WORKDIR; it is a directory when it ends with `/` (or is `.`), when there
+ *   are several sources, or when a wildcard matches several paths (BuildKit itself would copy
+ *   each onto DEST in turn; docker documents a directory); missing parents are made 0755 (the
+ *   --chmod mode when given) with the --chown owner;
+ * - a source is matched in its root (wildcards per path with Go's path.Match, none matching is no
+ *   error; a missing path fails with NOT_FOUND before anything is written); a source that is a
+ *   symlink is followed inside its root; a directory's contents are copied, symlinks below it
+ *   as symlinks, hard links as hard links, fifos and devices as such;
+ * - owners: --chown, else 0:0 for the context (as docker sends it), else the source's; modes:
+ *   --chmod (files and directories alike), else the source's; times (atime and mtime) kept;
+ *   extended attributes copied where the target takes them;
+ * - --parents keeps the path below the pivot (`/./`, else the root); --exclude patterns match
+ *   paths relative to each source, `!` exceptions re-including; .dockerignore'd files never exist;
+ * - ADD: a local file that is a tar (plain, gzip, bzip2, xz or zstd, told by its content) is
+ *   unpacked into DEST (unless unpack is false); an http(s) URL is downloaded (bounded
+ *   redirects) to DEST, or into it under the URL's file name, 0600 unless --chmod, its mtime
+ *   from Last-Modified, and checked against --checksum; it is unpacked only with unpack true.
+ * Nothing is read outside the source root, nor written outside ROOTFS, whatever symlinks, `..`
+ * or absolute paths say: DEST is resolved inside ROOTFS, and below it every directory is one
+ * this copy made or checked, every file made with O_EXCL after the name was cleared.
+ */
+export async function copyInto(source: CopySource, rootfs: string, request: CopyRequest, options: CopyOptions = {}): Promise<void> {
+  const from: SourceRoot = source.kind === 'context' ? source.context : rootfsSource(source.dir);
+  const copier = new Copier(rootfs, from, request, options.parallelFiles ?? 8);
+  let dest = destinationPath(request.dest, request.workdir);
+  const local = request.sources.filter((item) => !(request.add && isUrl(item)));
+  const exclude = new PatternMatcher(request.exclude);
+
+  const git = request.sources.find((item) => request.add && isGitSource(item));
+  if (git !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `ADD ${git}: git sources are not supported yet`);
+  // Resolve every local source first: a missing one fails the step before anything is written.
+  const matched: Array<{ readonly source: string; readonly matches: readonly MatchedSource[] }> = [];
+  if (!request.parents) for (const item of local) matched.push({ source: item, matches: await matchSource(from, item, true) });
+  // Several sources, or a wildcard matching several paths, copy into a directory.
+  const several = request.sources.length + request.contents.length > 1 || matched.some((item) => item.matches.length > 1);
+  if (several && !endsAsDirectory(dest)) dest += '/';
+
+  try {
+    await copySources();
+  } catch (error) {
+    // No copy still running once the caller hears of the failure.
+    await copier.settle();
+    throw error;
+  }
+  await copier.finish();
+
+  async function copySources(): Promise<void> {
+    for (const item of request.sources) {
+      if (request.add && isUrl(item)) {
+        await copier.addUrl(item, dest, options.maxRedirections ?? 10);
+        continue;
+      }
+      if (request.parents) {
+        await copier.copyParents(item, dest, exclude);
+        continue;
+      }
+      const matches = matched.find((entry) => entry.source === item)?.matches ?? [];
+      for (const match of matches) {
+        if (request.add && request.unpack !== false && match.stats.isFile() && (await isArchive(match.hostPath))) {
+          await copier.unpackArchive(match.hostPath, dest);
+          continue;
+        }
+        await copier.copyMatch(match, dest, exclude);
+      }
+    }
+    for (const content of request.contents) await copier.copyContent(content.path, content.data, dest);
+  }
+}
+
+/** BuildKit's pathRelativeToWorkingDir: DEST against WORKDIR, cleaned, a trailing `/` (or `.`) kept. */
+export function destinationPath(dest: string, workdir: string): string {
+  const wanted = dest === '' || dest === '.' ? './' : dest;
+  const joined = posix.isAbsolute(wanted) ? posix.normalize(wanted) : posix.join(posix.join('/', workdir || '/'), wanted);
+  const cleaned = joined.length > 1 && joined.endsWith('/') ? joined.slice(0, -1) : joined;
+  return (wanted.endsWith('/') || wanted.endsWith('/.') || wanted === './') && cleaned !== '/' ? `${cleaned}/` : cleaned;
+}
+
+function endsAsDirectory(dest: string): boolean {
+  return dest.endsWith('/');
+}
+
+function isUrl(source: string): boolean {
+  return source.startsWith('http://') || source.startsWith('https://');
+}
+
+/**
+ * Whether SOURCE names a git repository as BuildKit's ParseGitRef tells them (git://, ssh://,
+ * git@host:, or an http(s) URL whose path ends in .git), which ADD clones and this copy does not.
+ */
+function isGitSource(source: string): boolean {
+  if (/^(git|ssh):\/\//.test(source) || /^[\w.-]+@[\w.-]+:/.test(source)) return true;
+  if (!isUrl(source)) return false;
+  try {
+    return new URL(source.split('#')[0] as string).pathname.endsWith('.git');
+  } catch {
+    return false;
+  }
+}
+
+function errno(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+function copyError(what: string, cause: unknown): TsbuildError {
+  if (cause instanceof TsbuildError) return cause;
+  return new TsbuildError('INVALID_ARGUMENT', `copy ${what}: ${messageOf(cause)}`, { cause });
+}
+
+/** Seconds (with the fraction a double holds) of a nanosecond time, for utimes. */
+function seconds(ns: bigint): number {
+  return Number(ns / 1_000_000n) / 1000;
+}
+
+interface PendingDirectory {
+  readonly target: string;
+  readonly stats: BigIntStats;
+  readonly sourcePath: string | undefined;
+  /** Owner and mode too (an entry taken, or made by us), or times only (the top directory, merged into). */
+  readonly full: boolean;
+}
+
+/** One COPY or ADD at work: owners, modes, hard links and the directory times set last. */
+class Copier {
+  private readonly rootfs: string;
+  private readonly from: SourceRoot;
+  private readonly request: CopyRequest;
+  private readonly limit: ReturnType<typeof pLimit>;
+  private readonly work: Array<Promise<void>> = [];
+  /** Targets already made for a source inode, so hard links stay links (fsutil's getLinkSource). */
+  private readonly links = new Map<string, Promise<string>>();
+  /** Directories whose mode and times are set once everything below them is written. */
+  private readonly directories: PendingDirectory[] = [];
+  private readonly privileged = process.getuid?.() === 0;
+
+  constructor(rootfs: string, from: SourceRoot, request: CopyRequest, parallelFiles: number) {
+    this.rootfs = rootfs;
+    this.from = from;
+    this.request = request;
+    this.limit = pLimit(Math.max(1, parallelFiles));
+  }
+
+  /** The path relative to the root filesystem of a host path inside it. */
+  private inside(hostPath: string): string {
+    return hostPath === this.rootfs ? '/' : hostPath.slice(this.rootfs.length);
+  }
+
+  /** fsutil's MkdirAll: missing directories with the --chmod mode (or 0755) and the --chown owner. */
+  private async ensureDirectory(pathInRoot: string, mode = this.request.chmod === undefined ? 0o755 : this.request.chmod & 0o777): Promise<string> {
+    const chown = this.request.chown;
+    const made = await mkdirInRoot(this.rootfs, pathInRoot, {
+      mode,
+      ...(chown === undefined ? {} : { uid: chown.uid, gid: chown.gid }),
+    });
+    return made.path;
+  }
+
+  /**
+   * Where one source goes (fsutil's Copy and prepareTargetDir): the directory DEST names (or its
+   * parent) is made; DEST is resolved inside the root, its own symlink followed; a file copied
+   * onto an existing directory goes into it under its own name; a directory's contents go into
+   * DEST, made when missing.
+   */
+  private async prepareTarget(dest: string, name: string, sourceIsDirectory: boolean): Promise<string> {
+    const lastPart = dest.split('/').at(-1);
+    const ensure = dest.endsWith('/') || lastPart === '.' ? dest : posix.dirname(dest);
+    await this.ensureDirectory(ensure);
+    let target = await resolveInRoot(this.rootfs, dest);
+    const existing = await lstat(target).catch(() => undefined);
+    if (!sourceIsDirectory && existing?.isDirectory() === true) target = join(target, name);
+    if (sourceIsDirectory && existing === undefined) await this.ensureDirectory(this.inside(target));
+    else await this.ensureDirectory(this.inside(dirname(target)));
+    return target;
+  }
+
+  async copyMatch(match: MatchedSource, dest: string, exclude: PatternMatcher): Promise<void> {
+    const entries = await walkSource(this.from, match, { exclude });
+    const target = await this.prepareTarget(dest, basename(match.path) || basename(this.from.root), match.stats.isDirectory());
+    await this.copyEntries(entries, target, true);
+  }
+
+  /** COPY --parents: each path below the pivot (`/./`, or the root) keeps its parents under DEST. */
+  async copyParents(source: string, dest: string, exclude: PatternMatcher): Promise<void> {
+    const { start, include, required } = splitParents(source);
+    if (required !== undefined) await matchSource(this.from, required, true);
+    const destination = endsAsDirectory(dest) ? dest : `${dest}/`;
+    for (const pivot of await matchSource(this.from, start, true)) {
+      if (!pivot.stats.isDirectory()) continue;
+      const entries = await walkSource(this.from, pivot, { exclude, include: new PatternMatcher([include]) });
+      if (entries.length <= 1) continue;
+      const target = await this.prepareTarget(destination, basename(pivot.path), true);
+      await this.copyEntries(entries, target, false);
+    }
+  }
+
+  /** A heredoc source: a 0644 file owned by root, written now (BuildKit's Mkfile in scratch, then copied). */
+  async copyContent(path: string, data: string, dest: string): Promise<void> {
+    const target = await this.prepareTarget(dest, basename(path), false);
+    await this.replaceWithFile(target);
+    await writeFile(target, data, { mode: 0o600, flag: constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW });
+    await this.applyOwnerAndMode(target, 0, 0, 0o644, false);
+  }
+
+  /**
+   * Copies ENTRIES (from walkSource: the source first, parents before children) to TARGET. The
+   * source itself, when a directory, is merged into TARGET, which only takes its times (fsutil
+   * copies a directory's contents, not its metadata); WITHROOT false leaves TARGET alone.
+   */
+  private async copyEntries(entries: readonly TreeEntry[], target: string, withRoot: boolean): Promise<void> {
+    for (const entry of entries) {
+      const destination = entry.path === '' ? target : join(target, ...entry.path.split('/'));
+      const { stats } = entry;
+      try {
+        if (entry.path === '') {
+          if (!withRoot) continue;
+          if (stats.isDirectory()) {
+            const existing = await lstat(destination).catch(() => undefined);
+            if (existing !== undefined && !existing.isDirectory()) throw new Error(`cannot copy to non-directory: ${this.inside(destination)}`);
+            this.directories.push({ target: destination, stats, sourcePath: entry.hostPath, full: false });
+            continue;
+          }
+        }
+        if (stats.isDirectory()) {
+          const existing = await lstat(destination).catch(() => undefined);
+          if (existing === undefined) await mkdir(destination, { mode: 0o700 });
+          else if (!existing.isDirectory()) throw new Error(`cannot copy to non-directory: ${this.inside(destination)}`);
+          // A directory taken only for what is below it keeps an existing one's metadata.
+          if (existing === undefined || entry.parentOnly !== true) this.directories.push({ target: destination, stats, sourcePath: entry.hostPath, full: true });
+          continue;
+        }
+        await this.replaceWithFile(destination);
+        if (stats.isSymbolicLink()) {
+          await symlink(await readlink(entry.hostPath), destination);
+          await this.applyMetadata(destination, stats, undefined);
+        } else if (stats.isFile()) {
+          this.copyFileLater(entry, destination);
+        } else if (stats.isFIFO() || stats.isCharacterDevice() || stats.isBlockDevice()) {
+          const type = stats.isFIFO() ? 'fifo' : stats.isCharacterDevice() ? 'character-device' : 'block-device';
+          const rdev = Number(stats.rdev);
+          makeSpecialFile(destination, type, 0o600, Math.floor(rdev / 256) & 0xfff, (rdev & 0xff) | ((rdev >> 12) & 0xfff00));
+          await this.applyMetadata(destination, stats, undefined);
+        }
+        // Sockets are not copied, as fsutil's copier cannot make them either.
+      } catch (error) {
+        throw copyError(entry.path === '' ? this.inside(destination) : entry.path, error);
+      }
+    }
+  }
+
+  /** fsutil's ensureEmptyFileTarget: a file or link replaces anything but a directory. */
+  private async replaceWithFile(destination: string): Promise<void> {
+    const existing = await lstat(destination).catch(() => undefined);
+    if (existing === undefined) return;
+    if (existing.isDirectory()) throw new TsbuildError('INVALID_ARGUMENT', `copy: cannot replace to directory ${this.inside(destination)} with file`);
+    await unlink(destination);
+  }
+
+  private copyFileLater(entry: TreeEntry, destination: string): void {
+    const { stats } = entry;
+    const key = `${stats.dev}:${stats.ino}`;
+    const first = stats.nlink > 1n ? this.links.get(key) : undefined;
+    if (first !== undefined) {
+      this.work.push(
+        first.then(async (linked) => {
+          await link(linked, destination);
+        }),
+      );
+      return;
+    }
+    const copied = this.limit(async () => {
+      // EXCL: the name was just cleared, so a symlink planted there is never written through.
+      await copyFile(entry.hostPath, destination, constants.COPYFILE_EXCL);
+      await this.applyMetadata(destination, stats, entry.hostPath);
+      return destination;
+    });
+    if (stats.nlink > 1n) this.links.set(key, copied);
+    this.work.push(copied.then(() => undefined));
+  }
+
+  /** fsutil's copyFileInfo: owner (--chown, else the source's; root's for a context), mode (--chmod, else the source's), times, xattrs. */
+  private async applyMetadata(destination: string, stats: BigIntStats, sourcePath: string | undefined): Promise<void> {
+    const symlinkEntry = stats.isSymbolicLink();
+    const uid = this.from.ownersAreRoot ? 0 : Number(stats.uid);
+    const gid = this.from.ownersAreRoot ? 0 : Number(stats.gid);
+    await this.applyOwnerAndMode(destination, uid, gid, Number(stats.mode) & 0o7777, symlinkEntry);
+    if (sourcePath !== undefined) this.copyXattrs(sourcePath, destination);
+    await lutimes(destination, seconds(stats.atimeNs), seconds(stats.mtimeNs));
+  }
+
+  private async applyOwnerAndMode(destination: string, uid: number, gid: number, mode: number, isSymlink: boolean): Promise<void> {
+    const owner = this.request.chown ?? { uid, gid };
+    if (this.privileged || owner.uid !== process.getuid?.() || owner.gid !== process.getgid?.()) await lchown(destination, owner.uid, owner.gid);
+    // After chown, which clears set-id bits.
+    if (!isSymlink) await chmod(destination, this.request.chmod ?? mode);
+  }
+
+  private copyXattrs(sourcePath: string, destination: string): void {
+    let attributes: Map<string, Buffer>;
+    try {
+      attributes = readXattrs(sourcePath);
+    } catch {
+      return;
+    }
+    for (const [name, value] of attributes) {
+      try {
+        setXattr(destination, name, value);
+      } catch {
+        // As BuildKit's file op: an attribute the target refuses is logged and skipped.
+      }
+    }
+  }
+
+  /** ADD of a local archive: unpacked into DEST (made as a directory), owners from the archive or --chown. */
+  async unpackArchive(hostPath: string, dest: string): Promise<void> {
+    // BuildKit makes the directory 0755 here whatever --chmod says.
+    const target = await this.ensureDirectory(dest, 0o755);
+    try {
+      await unpackLayer(archiveStream(hostPath), target);
+    } catch (error) {
+      throw new TsbuildError('INVALID_ARCHIVE', `unpack ${basename(hostPath)} into ${dest}: ${messageOf(error)}`, { cause: error });
+    }
+    const chown = this.request.chown;
+    if (chown === undefined) return;
+    // The archive's entries get the --chown owner, as moby's untar with ChownOpts.
+    for await (const entry of readTar(archiveStream(hostPath))) {
+      const path = await resolveInRoot(target, entry.header.name, { followFinal: false });
+      if (path === target && entry.header.type !== 'directory') continue;
+      await lchown(path, chown.uid, chown.gid).catch((error: unknown) => {
+        if (errno(error) !== 'ENOENT') throw error;
+      });
+    }
+  }
+
+  /**
+   * ADD of an http(s) URL (BuildKit's http source, then a copy): the file is named after the URL
+   * path (`__unnamed__` when it has none) unless DEST names a file, written 0600 and owned by
+   * root (then --chown and --chmod), its mtime from Last-Modified; --checksum is verified.
+   */
+  async addUrl(url: string, dest: string, maxRedirections: number): Promise<void> {
+    let name = '__unnamed__';
+    try {
+      const base = posix.basename(new URL(url).pathname);
+      if (base !== '' && base !== '.' && base !== '/') name = decodeURIComponent(base);
+    } catch {
+      // BuildKit keeps the default name for a URL it cannot parse.
+    }
+    const expected = this.request.checksum;
+    if (expected !== undefined && !/^sha256:[0-9a-f]{64}$/.test(expected)) {
+      throw new TsbuildError('INVALID_ARGUMENT', `ADD ${url}: invalid checksum ${JSON.stringify(expected)}: only sha256:HEX is supported`);
+    }
+    // Outside ROOTFS: a download must not leave even a directory's mtime behind in the layer.
+    const scratch = await mkdtemp(join(tmpdir(), 'tsbuild-add-'));
+    try {
+      const downloaded = join(scratch, 'download');
+      const { lastModified, digest } = await download(url, downloaded, maxRedirections);
+      if (expected !== undefined && expected !== digest) {
+        throw new TsbuildError('DIGEST_MISMATCH', `ADD ${url}: checksum mismatch: expected ${expected}, got ${digest}`);
+      }
+      if (this.request.unpack === true && (await isArchive(downloaded))) {
+        await this.unpackArchive(downloaded, dest);
+        return;
+      }
+      const target = await this.prepareTarget(dest, name, false);
+      await this.replaceWithFile(target);
+      await copyFile(downloaded, target, constants.COPYFILE_EXCL);
+      await this.applyOwnerAndMode(target, 0, 0, 0o600, false);
+      const mtime = lastModified ?? new Date();
+      await utimes(target, mtime, mtime);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  }
+
+  /** Waits for the file copies under way, whatever their outcome. */
+  async settle(): Promise<void> {
+    await Promise.allSettled(this.work);
+  }
+
+  /** Waits for the file copies, then sets directories' modes and times, deepest first. */
+  async finish(): Promise<void> {
+    await Promise.all(this.work);
+    for (const directory of [...this.directories].reverse()) {
+      if (directory.full) {
+        await this.applyMetadata(directory.target, directory.stats, directory.sourcePath);
+      } else {
+        await utimes(directory.target, seconds(directory.stats.atimeNs), seconds(directory.stats.mtimeNs));
+      }
+    }
+  }
+}
+
+/** Magic bytes of the compressions moby's DecompressStream knows. */
+function compressionOf(start: Buffer): 'gzip' | 'bzip2' | 'xz' | 'zstd' | 'none' {
+  if (start[0] === 0x1f && start[1] === 0x8b) return 'gzip';
+  if (start.subarray(0, 3).toString('latin1') === 'BZh') return 'bzip2';
+  if (start.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
+  if (start.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]))) return 'zstd';
+  return 'none';
+}
+
+/** The uncompressed bytes of the file at PATH: gzip and zstd in process, bzip2 and xz through their commands. */
+async function* archiveStream(path: string): AsyncGenerator<Buffer> {
+  const handle = await open(path, 'r');
+  const start = Buffer.alloc(6);
+  try {
+    await handle.read(start, 0, 6, 0);
+  } finally {
+    await handle.close();
+  }
+  const kind = compressionOf(start);
+  if (kind !== 'bzip2' && kind !== 'xz') {
+    yield* decompressStream(createReadStream(path), `read archive ${basename(path)}`);
+    return;
+  }
+  const child = spawn(kind, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const errors: Buffer[] = [];
+  child.stderr.on('data', (chunk: Buffer) => errors.push(chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const feeding = pipeline(createReadStream(path), child.stdin).catch(() => undefined);
+  let finished = false;
+  try {
+    for await (const chunk of child.stdout) yield chunk as Buffer;
+    finished = true;
+  } finally {
+    if (!finished) child.kill();
+    await feeding;
+    const code = await exited;
+    if (finished && code !== 0) {
+      throw new TsbuildError('INVALID_ARCHIVE', `read archive ${basename(path)}: ${kind} exited with ${code}: ${Buffer.concat(errors).toString('utf8').trim()}`);
+    }
+  }
+}
+
+/**
+ * Whether the file at PATH is an archive ADD unpacks, as BuildKit's isArchivePath: it
+ * decompresses (or is plain) and a first tar header reads; an empty or foreign file is copied.
+ */
+async function isArchive(path: string): Promise<boolean> {
+  try {
+    for await (const entry of readTar(archiveStream(path))) {
+      void entry;
+      return true;
+    }
+    return false;
+  } catch {
+    return false;
+  }
+}
+
+/** Downloads URL to PATH, following at most MAXREDIRECTIONS redirects; returns its sha256 and Last-Modified. */
+async function download(url: string, path: string, maxRedirections: number): Promise<{ lastModified: Date | undefined; digest: string }> {
+  // undici's index is loaded only when an ADD names a URL.
+  const { Agent, interceptors, request } = await import('undici');
+  const dispatcher = new Agent().compose(interceptors.redirect({ maxRedirections }));
+  try {
+    const response = await request(url, { dispatcher, method: 'GET' });
+    if (response.statusCode < 200 || response.statusCode >= 300) {
+      await response.body.dump();
+      // The redirect interceptor hands back the last redirect once it has followed its share.
+      if (response.statusCode >= 300 && response.statusCode < 400) throw new TsbuildError('INVALID_ARGUMENT', `ADD ${url}: too many redirects (more than ${maxRedirections})`);
+      const code = response.statusCode === 404 || response.statusCode === 410 ? 'NOT_FOUND' : 'REGISTRY';
+      throw new TsbuildError(code, `ADD ${url}: invalid response status ${response.statusCode}`, { temporary: response.statusCode >= 500 || response.statusCode === 429 });
+    }
+    const hash = createHash('sha256');
+    const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    try {
+      for await (const chunk of response.body) {
+        const bytes = chunk as Buffer;
+        hash.update(bytes);
+        for (let offset = 0; offset < bytes.length; ) offset += (await handle.write(bytes, offset)).bytesWritten;
+      }
+    } finally {
+      await handle.close();
+    }
+    const header = response.headers['last-modified'];
+    const parsed = typeof header === 'string' ? new Date(header) : undefined;
+    return { lastModified: parsed !== undefined && !Number.isNaN(parsed.getTime()) ? parsed : undefined, digest: `sha256:${hash.digest('hex')}` };
+  } catch (error) {
+    if (error instanceof TsbuildError) throw error;
+    throw new TsbuildError('REGISTRY', `ADD ${url}: ${messageOf(error)}`, { cause: error, temporary: true });
+  } finally {
+    await dispatcher.close();
+  }
+}

@@ -1,0 +1,286 @@
+/**
+ * Build outputs beside the local store, as docker buildx's `--output` (`-o`) names them:
+ *
+ * | spec                          | writes                                                      |
+ * |-------------------------------|-------------------------------------------------------------|
+ * | `type=oci,dest=F`             | an OCI image layout as a tar                                |
+ * | `type=docker,dest=F`          | a docker-archive tar, as `docker save` (`docker load` takes it) |
+ * | `type=tar,dest=F`             | the final root filesystem as a tar                          |
+ * | `type=local,dest=DIR`         | the final root filesystem as files under DIR                |
+ * | `DIR` (no `=`)                | `type=local,dest=DIR`                                       |
+ * | `-`                           | `type=tar,dest=-`                                           |
+ *
+ * `dest=-` is standard output (not for local), which must not be a terminal; oci and tar
+ * without dest write there too, as buildx does. Other keys BuildKit's exporters take are kept
+ * in `options` for later; of them, `name=` (names for oci and docker, comma-separated) is
+ * honoured now.
+ */
+import { constants, createWriteStream } from 'node:fs';
+import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, open, realpath, rename, rm, symlink, utimes } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { formatReference, makeSpecialFile, messageOf, parseReference, setXattr, TsbuildError, type Descriptor } from '../common/index.js';
+import { temporaryName, writeAll, type LayoutStore } from '../store/index.js';
+import { saveArchive, type SaveImage } from './archive.js';
+import { directoryEntries, tarStream, type LayerEntry } from './layer.js';
+
+export type OutputType = 'oci' | 'docker' | 'tar' | 'local';
+
+export interface OutputSpec {
+  readonly type: OutputType;
+  /** A file (oci, docker, tar) or a directory (local); `-` is standard output. */
+  readonly dest: string;
+  /** The other keys, lower-cased, with their values as given: kept for exporters to come. */
+  readonly options: Readonly<Record<string, string>>;
+}
+
+export interface OutputImage {
+  readonly descriptor: Descriptor;
+  /** The names it was built under (`-t`), full or familiar; may be empty. */
+  readonly names: readonly string[];
+}
+
+const outputTypes: readonly OutputType[] = ['oci', 'docker', 'tar', 'local'];
+
+/** Keys BuildKit's exporters take, per type, besides `type` and `dest`. */
+const imageArchiveKeys = ['name', 'compression', 'compression-level', 'force-compression', 'oci-mediatypes', 'rewrite-timestamp', 'tar', 'annotation', 'dangling-name-prefix', 'name-canonical'];
+const knownKeys: Record<OutputType, readonly string[]> = {
+  oci: imageArchiveKeys,
+  docker: [...imageArchiveKeys, 'context'],
+  tar: ['platform-split'],
+  local: ['platform-split'],
+};
+/** `annotation.KEY=V` and `annotation-manifest.KEY=V` and the like. */
+const annotationKey = /^annotation(?:-[a-z-]+)?(?:\[[^\]]*\])?\.[^=]+$/;
+
+/** Why other types are refused: what to use instead. */
+const otherTypes: Record<string, string> = {
+  image: 'the image is always committed to the local store; use -t to name it',
+  registry: 'use --push to push every -t name',
+  cacheonly: 'not supported',
+};
+
+function invalid(text: string, cause: string): TsbuildError {
+  return new TsbuildError('INVALID_ARGUMENT', `parse --output ${JSON.stringify(text)}: ${cause}`);
+}
+
+/** One CSV record as Go's encoding/csv reads it (`"` quotes a field, `""` inside is a quote). */
+function csvFields(text: string): string[] {
+  const fields: string[] = [];
+  let i = 0;
+  for (;;) {
+    let field = '';
+    if (text[i] === '"') {
+      i++;
+      for (;;) {
+        if (i >= text.length) throw invalid(text, 'a quoted field is not closed');
+        if (text[i] === '"') {
+          if (text[i + 1] !== '"') break;
+          i++;
+        }
+        field += text[i];
+        i++;
+      }
+      i++;
+      if (i < text.length && text[i] !== ',') throw invalid(text, 'text after a closing quote');
+    } else {
+      const end = text.indexOf(',', i);
+      field = text.slice(i, end < 0 ? text.length : end);
+      if (field.includes('"')) throw invalid(text, 'a quote inside an unquoted field');
+      i = end < 0 ? text.length : end;
+    }
+    fields.push(field);
+    if (i >= text.length) return fields;
+    i++;
+  }
+}
+
+/** Reads one `--output` value, as docker buildx does. */
+export function parseOutputSpec(text: string): OutputSpec {
+  if (text === '') throw invalid(text, 'empty');
+  if (text === '-') return { type: 'tar', dest: '-', options: {} };
+  if (!text.includes('=') && !text.startsWith('type=')) return { type: 'local', dest: text, options: {} };
+  let type: string | undefined;
+  let dest: string | undefined;
+  const options: Record<string, string> = {};
+  for (const field of csvFields(text)) {
+    const eq = field.indexOf('=');
+    if (eq < 0) throw invalid(text, `${JSON.stringify(field)} is not KEY=VALUE`);
+    const key = field.slice(0, eq).trim().toLowerCase();
+    const value = field.slice(eq + 1);
+    if (key === 'type') type = value;
+    else if (key === 'dest') dest = value;
+    else options[key] = value;
+  }
+  if (type === undefined) throw invalid(text, `type= is required (one of ${outputTypes.join(', ')})`);
+  if (!(outputTypes as readonly string[]).includes(type)) {
+    const hint = otherTypes[type];
+    throw invalid(text, `unknown output type ${JSON.stringify(type)} (expected ${outputTypes.join(', ')})${hint === undefined ? '' : `: ${hint}`}`);
+  }
+  const outputType = type as OutputType;
+  const unknown = Object.keys(options).filter((key) => !knownKeys[outputType].includes(key) && !annotationKey.test(key));
+  if (unknown.length > 0) throw invalid(text, `unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((key) => JSON.stringify(key)).join(', ')} for type=${outputType}`);
+  if (outputType === 'local') {
+    if (dest === undefined || dest === '') throw invalid(text, 'type=local needs dest=DIRECTORY');
+    if (dest === '-') throw invalid(text, 'type=local writes a directory, not standard output');
+  } else if (dest === undefined || dest === '') {
+    // As buildx: oci and tar go to standard output; docker would be loaded into the docker daemon, which tsbuild does not use.
+    if (outputType === 'docker') throw invalid(text, 'type=docker needs dest=FILE (or dest=- for standard output): there is no docker daemon to load it into');
+    dest = '-';
+  }
+  return { type: outputType, dest, options };
+}
+
+function fullName(name: string): string {
+  return formatReference(parseReference(name));
+}
+
+function archiveImages(image: OutputImage, spec: OutputSpec): SaveImage[] {
+  const given = spec.options.name;
+  const names = given === undefined ? image.names : given.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  return names.length === 0 ? [{ descriptor: image.descriptor }] : names.map((name) => ({ name: fullName(name), descriptor: image.descriptor }));
+}
+
+/**
+ * Writes the output SPEC asks for: IMAGE (oci, docker) from STORE, or ROOTFS, the final root
+ * filesystem directory (tar, local). `dest=-` writes to STDOUT, refused when it is a terminal.
+ */
+export async function writeOutput(store: LayoutStore, image: OutputImage, rootfs: string, spec: OutputSpec, stdout: NodeJS.WritableStream): Promise<void> {
+  if (spec.type === 'local') {
+    await copyTree(rootfs, spec.dest);
+    return;
+  }
+  if ((spec.type === 'oci' || spec.type === 'docker') && spec.options.tar !== undefined && spec.options.tar !== 'true') {
+    throw new TsbuildError('INVALID_ARGUMENT', `write ${spec.type} output: tar=${spec.options.tar} (a layout directory) is not supported yet`);
+  }
+  if (spec.dest === '-' && (stdout as { isTTY?: boolean }).isTTY === true) {
+    throw new TsbuildError('INVALID_ARGUMENT', `write ${spec.type} output: refusing to write a tar archive to a terminal; give dest=FILE or redirect standard output`);
+  }
+  const archive = spec.type === 'tar' ? Readable.from(tarStream(directoryEntries(rootfs))) : await saveArchive(store, archiveImages(image, spec), { format: spec.type });
+  if (spec.dest === '-') await pipeline(archive, stdout, { end: false });
+  else await writeFileOutput(archive, spec.dest, spec.type);
+}
+
+/**
+ * A regular file (or none) at DEST is replaced atomically: written under a temporary name
+ * beside it, then renamed. Anything else there (a fifo, /dev/stdout) is written as it is.
+ */
+async function writeFileOutput(archive: Readable, dest: string, type: OutputType): Promise<void> {
+  const existing = await lstat(dest).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw new TsbuildError('INVALID_ARGUMENT', `write ${type} output ${dest}: ${messageOf(error)}`, { cause: error });
+  });
+  if (existing?.isDirectory() === true) throw new TsbuildError('INVALID_ARGUMENT', `write ${type} output: ${dest} is a directory`);
+  if (existing !== undefined && !existing.isFile() && !existing.isSymbolicLink()) {
+    await pipeline(archive, createWriteStream(dest));
+    return;
+  }
+  const target = existing?.isSymbolicLink() === true ? await realpath(dest).catch(() => dest) : dest;
+  const temporary = join(dirname(target), `.${basename(target)}.${temporaryName('output')}`);
+  try {
+    const handle = await open(temporary, 'wx', 0o644);
+    try {
+      for await (const chunk of archive) await writeAll(handle, chunk as Buffer);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temporary, target);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    if (error instanceof TsbuildError) throw error;
+    throw new TsbuildError('INTERNAL', `write ${type} output ${dest}: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+interface PendingDirectory {
+  readonly path: string;
+  readonly mode: number;
+  readonly mtime: number;
+}
+
+/**
+ * Copies the tree at SOURCE into DEST (created when missing) as a local output: modes, times,
+ * hard links, symlinks as symlinks (never followed), fifos and device nodes (devices as root
+ * only), ownership and security.capability when running as root. Nothing is written outside
+ * DEST: entries come parents first, every directory on the way is made or checked to be a real
+ * directory (a symlink or file in its place is removed, not followed), and every other entry
+ * replaces whatever is at its name.
+ */
+async function copyTree(source: string, dest: string): Promise<void> {
+  const privileged = process.getuid?.() === 0;
+  try {
+    await mkdir(dest, { recursive: true });
+    const root = await realpath(dest);
+    const directories: PendingDirectory[] = [];
+    for await (const entry of directoryEntries(source)) {
+      const path = join(root, entry.path);
+      const existing = await lstat(path).catch(() => undefined);
+      if (entry.type === 'directory') {
+        if (existing !== undefined && !existing.isDirectory()) await rm(path, { recursive: true, force: true });
+        if (existing?.isDirectory() !== true) await mkdir(path, { mode: 0o700 });
+        else await chmod(path, 0o700 | (existing.mode & 0o7777));
+        await own(path, entry, privileged);
+        directories.push({ path, mode: entry.mode, mtime: entry.mtime });
+        continue;
+      }
+      if (existing !== undefined) await rm(path, { recursive: true, force: true });
+      await copyEntry(source, root, path, entry, privileged);
+    }
+    // Modes and times of directories last, deepest first: writing children changes a directory's
+    // mtime, and a read-only directory must still receive them.
+    for (const directory of directories.reverse()) {
+      await chmod(directory.path, directory.mode);
+      await utimes(directory.path, directory.mtime, directory.mtime);
+    }
+  } catch (error) {
+    if (error instanceof TsbuildError) throw error;
+    throw new TsbuildError('INTERNAL', `write local output ${dest}: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+async function copyEntry(source: string, root: string, path: string, entry: LayerEntry, privileged: boolean): Promise<void> {
+  switch (entry.type) {
+    case 'file':
+      // COPYFILE_EXCL: the name was just cleared; a symlink planted there since is not followed.
+      await copyFile(join(source, entry.path), path, constants.COPYFILE_EXCL);
+      await own(path, entry, privileged);
+      // After chown, which clears set-id bits.
+      await chmod(path, entry.mode);
+      capability(path, entry, privileged);
+      await utimes(path, entry.mtime, entry.mtime);
+      return;
+    case 'symlink':
+      await symlink(entry.linkname ?? '', path);
+      await own(path, entry, privileged);
+      await lutimes(path, entry.mtime, entry.mtime);
+      return;
+    case 'link':
+      // To an earlier entry of the same tree, already copied under ROOT.
+      await link(join(root, entry.linkname ?? ''), path);
+      return;
+    case 'fifo':
+    case 'character-device':
+    case 'block-device':
+      // Without privilege a device node is never made (nor could be); a fifo is harmless.
+      if (entry.type !== 'fifo' && !privileged) return;
+      makeSpecialFile(path, entry.type, 0o600, entry.devmajor, entry.devminor);
+      await own(path, entry, privileged);
+      await chmod(path, entry.mode);
+      await lutimes(path, entry.mtime, entry.mtime);
+      return;
+    case 'directory':
+      return;
+  }
+}
+
+async function own(path: string, entry: LayerEntry, privileged: boolean): Promise<void> {
+  if (privileged) await lchown(path, entry.uid, entry.gid);
+}
+
+function capability(path: string, entry: LayerEntry, privileged: boolean): void {
+  const value = entry.pax?.['SCHILY.xattr.security.capability'];
+  if (value === undefined || !privileged) return;
+  setXattr(path, 'security.capability', typeof value === 'string' ? Buffer.from(value, 'utf8') : value);
+}

@@ -1,0 +1,435 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chmod, chown, link, lstat, mkdir, readdir, readFile, readlink, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { pack } from 'tar-stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openContext } from '../../src/cache/index.js';
+import { isTsbuildError } from '../../src/common/index.js';
+import { copyInto, destinationPath, type CopyRequest, type CopySource } from '../../src/executor/copy.js';
+import { codeOf } from '../helpers/error-code.js';
+import { temporaryDirectory } from '../store/temp-dir.js';
+
+const root = process.getuid?.() === 0;
+let dir: { path: string; cleanup: () => Promise<void> };
+let contextDir: string;
+let rootfs: string;
+let outside: string;
+
+async function tree(base: string, files: Record<string, string>): Promise<void> {
+  for (const [path, content] of Object.entries(files)) {
+    if (path.endsWith('/')) {
+      await mkdir(join(base, path), { recursive: true });
+      continue;
+    }
+    await mkdir(join(base, path, '..'), { recursive: true });
+    await writeFile(join(base, path), content);
+  }
+}
+
+function request(overrides: Partial<CopyRequest>): CopyRequest {
+  return { sources: [], contents: [], dest: '/', workdir: '/', parents: false, exclude: [], add: false, ...overrides };
+}
+
+async function fromContext(overrides: Partial<CopyRequest>): Promise<void> {
+  const source: CopySource = { kind: 'context', context: await openContext(contextDir) };
+  await copyInto(source, rootfs, request(overrides));
+}
+
+/** Every path under BASE with its type, mode and content or target, to compare trees. */
+async function listing(base: string): Promise<Record<string, string>> {
+  const result: Record<string, string> = {};
+  async function walk(relative: string): Promise<void> {
+    for (const name of (await readdir(join(base, relative))).sort()) {
+      const path = relative === '' ? name : `${relative}/${name}`;
+      const info = await lstat(join(base, path));
+      const mode = (info.mode & 0o7777).toString(8);
+      if (info.isDirectory()) {
+        result[`${path}/`] = `dir ${mode}`;
+        await walk(path);
+      } else if (info.isSymbolicLink()) {
+        result[path] = `-> ${await readlink(join(base, path))}`;
+      } else {
+        result[path] = `${mode} ${await readFile(join(base, path), 'utf8')}`;
+      }
+    }
+  }
+  await walk('');
+  return result;
+}
+
+beforeEach(async () => {
+  dir = await temporaryDirectory();
+  contextDir = join(dir.path, 'context');
+  rootfs = join(dir.path, 'rootfs');
+  outside = join(dir.path, 'outside');
+  await mkdir(contextDir);
+  await mkdir(join(rootfs, 'etc'), { recursive: true });
+  await tree(outside, { secret: 'outside secret' });
+});
+afterEach(async () => dir.cleanup());
+
+describe('destinationPath', () => {
+  it('joins relative destinations to the workdir and keeps a trailing slash', () => {
+    expect(destinationPath('app', '/srv')).toBe('/srv/app');
+    expect(destinationPath('app/', '/srv')).toBe('/srv/app/');
+    expect(destinationPath('.', '/srv')).toBe('/srv/');
+    expect(destinationPath('', '/srv')).toBe('/srv/');
+    expect(destinationPath('/abs/../x/', '/srv')).toBe('/x/');
+    expect(destinationPath('../../..', '/srv')).toBe('/');
+    expect(destinationPath('./', '/')).toBe('/');
+  });
+});
+
+describe('copyInto from the context', () => {
+  it('copies a file to a directory, a file name, or into an existing directory', async () => {
+    await tree(contextDir, { 'a.txt': 'A' });
+    await mkdir(join(rootfs, 'existing'));
+    await fromContext({ sources: ['a.txt'], dest: '/dir/' });
+    await fromContext({ sources: ['a.txt'], dest: '/renamed.txt' });
+    await fromContext({ sources: ['a.txt'], dest: '/existing' });
+    await fromContext({ sources: ['a.txt'], dest: 'rel', workdir: '/srv' });
+    expect(await readFile(join(rootfs, 'dir/a.txt'), 'utf8')).toBe('A');
+    expect(await readFile(join(rootfs, 'renamed.txt'), 'utf8')).toBe('A');
+    expect(await readFile(join(rootfs, 'existing/a.txt'), 'utf8')).toBe('A');
+    expect(await readFile(join(rootfs, 'srv/rel'), 'utf8')).toBe('A');
+    expect((await stat(join(rootfs, 'dir'))).mode & 0o7777).toBe(0o755);
+  });
+
+  it('copies the contents of a directory, with its symlinks as symlinks and times kept', async () => {
+    await tree(contextDir, { 'app/main.c': 'int main;', 'app/lib/util.c': 'util', 'app/empty/': '' });
+    await symlink('lib/util.c', join(contextDir, 'app/link'));
+    await symlink(join(outside, 'secret'), join(contextDir, 'app/abs-link'));
+    await chmod(join(contextDir, 'app/lib'), 0o750);
+    const old = new Date(Date.UTC(2001, 2, 3, 4, 5, 6));
+    await utimes(join(contextDir, 'app/main.c'), old, old);
+    await utimes(join(contextDir, 'app/lib'), old, old);
+    await fromContext({ sources: ['app'], dest: '/opt/app' });
+    expect(await listing(join(rootfs, 'opt/app'))).toEqual({
+      'abs-link': `-> ${join(outside, 'secret')}`,
+      'empty/': 'dir 755',
+      'lib/': 'dir 750',
+      'lib/util.c': '644 util',
+      link: '-> lib/util.c',
+      'main.c': '644 int main;',
+    });
+    expect((await stat(join(rootfs, 'opt/app/main.c'))).mtime.getTime()).toBe(old.getTime());
+    expect((await stat(join(rootfs, 'opt/app/lib'))).mtime.getTime()).toBe(old.getTime());
+    expect(await readFile(join(outside, 'secret'), 'utf8')).toBe('outside secret');
+  });
+
+  it('makes context files root-owned unless --chown, and --chown owns everything it makes', async () => {
+    if (!root) return;
+    await tree(contextDir, { 'd/f': 'x' });
+    await chown(join(contextDir, 'd/f'), 4321, 4321);
+    await symlink('f', join(contextDir, 'd/l'));
+    await fromContext({ sources: ['d'], dest: '/plain/' });
+    const plain = await lstat(join(rootfs, 'plain/f'));
+    expect([plain.uid, plain.gid]).toEqual([0, 0]);
+    await fromContext({ sources: ['d'], dest: '/owned/deep/', chown: { uid: 1000, gid: 1001 } });
+    for (const path of ['owned', 'owned/deep', 'owned/deep/f', 'owned/deep/l']) {
+      const info = await lstat(join(rootfs, path));
+      expect([path, info.uid, info.gid]).toEqual([path, 1000, 1001]);
+    }
+  });
+
+  it('applies --chmod to files and directories, and to the parents it makes', async () => {
+    await tree(contextDir, { 'd/f': 'x', 'd/sub/g': 'y' });
+    await fromContext({ sources: ['d'], dest: '/made/here/', chmod: 0o751 });
+    for (const path of ['made', 'made/here', 'made/here/f', 'made/here/sub', 'made/here/sub/g']) {
+      expect([path, (await stat(join(rootfs, path))).mode & 0o7777]).toEqual([path, 0o751]);
+    }
+    await fromContext({ sources: ['d/f'], dest: '/suid', chmod: 0o4755 });
+    expect((await stat(join(rootfs, 'suid'))).mode & 0o7777).toBe(0o4755);
+  });
+
+  it('keeps hard links as hard links', async () => {
+    await tree(contextDir, { 'h/one': 'same' });
+    await link(join(contextDir, 'h/one'), join(contextDir, 'h/two'));
+    await fromContext({ sources: ['h'], dest: '/h/' });
+    const [one, two] = await Promise.all([stat(join(rootfs, 'h/one')), stat(join(rootfs, 'h/two'))]);
+    expect(one.ino).toBe(two.ino);
+    expect(one.nlink).toBe(2);
+  });
+
+  it('expands wildcards; several matches go into a directory; none is no error', async () => {
+    await tree(contextDir, { 'a.txt': 'a', 'b.txt': 'b', 'c.md': 'c' });
+    await fromContext({ sources: ['*.txt'], dest: '/texts' });
+    expect(await readdir(join(rootfs, 'texts'))).toEqual(['a.txt', 'b.txt']);
+    await fromContext({ sources: ['*.md'], dest: '/single' });
+    expect(await readFile(join(rootfs, 'single'), 'utf8')).toBe('c');
+    await fromContext({ sources: ['a.txt', 'c.md'], dest: '/both' });
+    expect(await readdir(join(rootfs, 'both'))).toEqual(['a.txt', 'c.md']);
+    const before = await listing(rootfs);
+    await fromContext({ sources: ['*.go'], dest: '/none/' });
+    // As BuildKit: with no match the copy stops before it makes the destination.
+    expect(await listing(rootfs)).toEqual(before);
+  });
+
+  it('fails on a missing source before writing anything', async () => {
+    await tree(contextDir, { 'a.txt': 'a' });
+    const before = await listing(rootfs);
+    let message = '';
+    try {
+      await fromContext({ sources: ['a.txt', 'missing.txt'], dest: '/out/' });
+    } catch (error) {
+      message = isTsbuildError(error, 'NOT_FOUND') ? error.message : String(error);
+    }
+    expect(message).toBe('failed to compute cache key: "/missing.txt": not found');
+    expect(await listing(rootfs)).toEqual(before);
+  });
+
+  it('never copies what .dockerignore excludes', async () => {
+    await tree(contextDir, { '.dockerignore': 'secret*\nbuild\n!build/keep\n', 'app.c': 'c', 'secret.key': 'k', 'build/obj.o': 'o', 'build/keep': 'kept' });
+    await fromContext({ sources: ['.'], dest: '/app/' });
+    expect(Object.keys(await listing(join(rootfs, 'app')))).toEqual(['.dockerignore', 'app.c', 'build/', 'build/keep']);
+    expect(await codeOf(fromContext({ sources: ['secret.key'], dest: '/x' }))).toBe('NOT_FOUND');
+  });
+
+  it('copies --parents paths below the pivot', async () => {
+    await tree(contextDir, { 'x/y/z.txt': 'z', 'x/y/other': 'o', 'w/v.txt': 'v' });
+    await fromContext({ sources: ['x/y/z.txt', 'w/v.txt'], dest: '/full/', parents: true });
+    expect(Object.keys(await listing(join(rootfs, 'full')))).toEqual(['w/', 'w/v.txt', 'x/', 'x/y/', 'x/y/z.txt']);
+    await fromContext({ sources: ['x/./y/z.txt'], dest: '/pivot/', parents: true });
+    expect(Object.keys(await listing(join(rootfs, 'pivot')))).toEqual(['y/', 'y/z.txt']);
+    await fromContext({ sources: ['*/y/*.txt'], dest: '/wild/', parents: true });
+    expect(Object.keys(await listing(join(rootfs, 'wild')))).toEqual(['x/', 'x/y/', 'x/y/z.txt']);
+    expect(await codeOf(fromContext({ sources: ['x/y/nothere'], dest: '/p/', parents: true }))).toBe('NOT_FOUND');
+  });
+
+  it('leaves out --exclude matches, relative to the source, with exceptions', async () => {
+    await tree(contextDir, { 'src/a.go': '1', 'src/a_test.go': '2', 'src/vendor/v.go': '3', 'src/vendor/keep.go': '4', 'src/docs/x.md': '5' });
+    await fromContext({ sources: ['src'], dest: '/src/', exclude: ['*_test.go', 'vendor', '!vendor/keep.go', 'docs'] });
+    expect(Object.keys(await listing(join(rootfs, 'src')))).toEqual(['a.go', 'vendor/', 'vendor/keep.go']);
+  });
+
+  it('writes heredoc sources as 0644 files', async () => {
+    await fromContext({ contents: [{ path: 'run.sh', data: '#!/bin/sh\necho hi\n' }], dest: '/usr/local/bin/' });
+    await fromContext({ contents: [{ path: 'conf', data: 'x=1\n' }], dest: '/etc/app.conf', chmod: 0o600 });
+    expect(await listing(join(rootfs, 'usr/local/bin'))).toEqual({ 'run.sh': '644 #!/bin/sh\necho hi\n' });
+    expect(await listing(join(rootfs, 'etc'))).toEqual({ 'app.conf': '600 x=1\n' });
+  });
+
+  it('refuses to replace a directory with a file', async () => {
+    await tree(contextDir, { 'd/f': 'x', 'd/sub': 'a file' });
+    await mkdir(join(rootfs, 'dest/sub'), { recursive: true });
+    expect(await codeOf(fromContext({ sources: ['d'], dest: '/dest/' }))).toBe('INVALID_ARGUMENT');
+  });
+});
+
+describe('copyInto never leaves its roots', () => {
+  it('follows a source symlink inside the context only', async () => {
+    await tree(contextDir, { 'real/file': 'inside' });
+    await symlink(join(outside, 'secret'), join(contextDir, 'abs'));
+    await symlink('../outside/secret', join(contextDir, 'rel'));
+    await symlink(outside, join(contextDir, 'outdir'));
+    await symlink('real', join(contextDir, 'alias'));
+    for (const source of ['abs', 'rel', 'outdir/secret', '../outside/secret']) {
+      expect([source, await codeOf(fromContext({ sources: [source], dest: '/x/' }))]).toEqual([source, 'NOT_FOUND']);
+    }
+    await fromContext({ sources: ['alias'], dest: '/alias/' });
+    expect(await readFile(join(rootfs, 'alias/file'), 'utf8')).toBe('inside');
+    expect(await codeOf(stat(join(rootfs, 'x')))).not.toBeUndefined();
+  });
+
+  it('writes inside the root filesystem whatever its symlinks and the destination say', async () => {
+    await tree(contextDir, { 'f': 'payload' });
+    await symlink(outside, join(rootfs, 'escape'));
+    await symlink('../../../../../../../..', join(rootfs, 'up'));
+    await symlink(join(outside, 'secret'), join(rootfs, 'etc/victim'));
+    await fromContext({ sources: ['f'], dest: '/escape/' });
+    await fromContext({ sources: ['f'], dest: '/up/x/' });
+    await fromContext({ sources: ['f'], dest: '../../../../y' });
+    await fromContext({ sources: ['f'], dest: '/etc/victim' });
+    expect(await readFile(join(outside, 'secret'), 'utf8')).toBe('outside secret');
+    expect(await readdir(outside)).toEqual(['secret']);
+    expect(await readFile(join(rootfs, outside, 'f'), 'utf8')).toBe('payload');
+    expect(await readFile(join(rootfs, 'x/f'), 'utf8')).toBe('payload');
+    expect(await readFile(join(rootfs, 'y'), 'utf8')).toBe('payload');
+    // A symlink naming the destination is followed inside the root filesystem, as BuildKit does.
+    expect((await lstat(join(rootfs, 'etc/victim'))).isSymbolicLink()).toBe(true);
+    expect(await readFile(join(rootfs, outside, 'secret'), 'utf8')).toBe('payload');
+  });
+
+  it('replaces a symlink met below the destination instead of writing through it', async () => {
+    await tree(contextDir, { 'd/name': 'payload', 'd/sub/file': 'deep' });
+    await mkdir(join(rootfs, 'target'));
+    await symlink(join(outside, 'secret'), join(rootfs, 'target/name'));
+    await symlink(outside, join(rootfs, 'target/sub'));
+    // A directory where a symlink stands is refused, as fsutil does.
+    expect(await codeOf(fromContext({ sources: ['d'], dest: '/target/' }))).toBe('INVALID_ARGUMENT');
+    expect((await lstat(join(rootfs, 'target/name'))).isFile()).toBe(true);
+    expect(await readFile(join(outside, 'secret'), 'utf8')).toBe('outside secret');
+    expect(await readdir(outside)).toEqual(['secret']);
+  });
+
+  it('reads another root filesystem with its own owners, its symlinks resolved inside it', async () => {
+    const stage = join(dir.path, 'stage');
+    await tree(stage, { 'usr/bin/tool': 'tool', 'etc/conf': 'stage conf' });
+    await symlink('/usr/bin', join(stage, 'bin'));
+    await symlink('/etc/conf', join(stage, 'usr/conf-link'));
+    await symlink(join(outside, 'secret'), join(stage, 'leak'));
+    if (root) await chown(join(stage, 'usr/bin/tool'), 7, 8);
+    const source: CopySource = { kind: 'rootfs', dir: stage };
+    await copyInto(source, rootfs, request({ sources: ['/bin/tool'], dest: '/copied/' }));
+    await copyInto(source, rootfs, request({ sources: ['/usr/conf-link'], dest: '/conf' }));
+    expect(await readFile(join(rootfs, 'copied/tool'), 'utf8')).toBe('tool');
+    expect(await readFile(join(rootfs, 'conf'), 'utf8')).toBe('stage conf');
+    if (root) expect([(await stat(join(rootfs, 'copied/tool'))).uid, (await stat(join(rootfs, 'copied/tool'))).gid]).toEqual([7, 8]);
+    expect(await codeOf(copyInto(source, rootfs, request({ sources: ['/leak'], dest: '/leak' })))).toBe('NOT_FOUND');
+  });
+});
+
+async function makeTar(entries: ReadonlyArray<{ name: string; content?: string; type?: 'file' | 'directory' | 'symlink'; linkname?: string; uid?: number }>): Promise<Buffer> {
+  const packer = pack();
+  const chunks: Buffer[] = [];
+  const done = (async () => {
+    for await (const chunk of packer) chunks.push(chunk as Buffer);
+  })();
+  for (const entry of entries) {
+    await new Promise<void>((resolve, reject) => {
+      const type = entry.type ?? 'file';
+      const header = { name: entry.name, type, mode: type === 'directory' ? 0o755 : 0o644, uid: entry.uid ?? 0, gid: entry.uid ?? 0, mtime: new Date(1_000_000_000_000), ...(entry.linkname === undefined ? {} : { linkname: entry.linkname }) };
+      if (type === 'file') packer.entry(header, entry.content ?? '', (error) => (error ? reject(error) : resolve()));
+      else packer.entry(header, (error) => (error ? reject(error) : resolve()));
+    });
+  }
+  packer.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+describe('ADD of local archives', () => {
+  it('unpacks plain, gzip, bzip2 and xz tars told by their content, not their name', async () => {
+    const tar = await makeTar([{ name: 'pkg/', type: 'directory' }, { name: 'pkg/file', content: 'unpacked' }, { name: 'pkg/link', type: 'symlink', linkname: '/etc/passwd' }]);
+    await writeFile(join(contextDir, 'plain.bin'), tar);
+    await writeFile(join(contextDir, 'gz.data'), gzipSync(tar));
+    await writeFile(join(contextDir, 'archive.bz'), execFileSync('bzip2', ['-c'], { input: tar }));
+    await writeFile(join(contextDir, 'x.tar.xz'), execFileSync('xz', ['-c'], { input: tar }));
+    for (const name of ['plain.bin', 'gz.data', 'archive.bz', 'x.tar.xz']) {
+      await fromContext({ sources: [name], dest: `/out-${name}/`, add: true });
+      expect([name, await readFile(join(rootfs, `out-${name}/pkg/file`), 'utf8')]).toEqual([name, 'unpacked']);
+      expect(await readlink(join(rootfs, `out-${name}/pkg/link`))).toBe('/etc/passwd');
+    }
+  });
+
+  it('copies what is not an archive, and archives when unpack is false or for COPY', async () => {
+    const tar = await makeTar([{ name: 'file', content: 'x' }]);
+    await writeFile(join(contextDir, 'a.tar'), tar);
+    await writeFile(join(contextDir, 'text.tar.gz'), 'not really an archive');
+    await writeFile(join(contextDir, 'fake.gz'), gzipSync('just text, not a tar'));
+    await fromContext({ sources: ['text.tar.gz', 'fake.gz'], dest: '/plain/', add: true });
+    expect(await readdir(join(rootfs, 'plain'))).toEqual(['fake.gz', 'text.tar.gz']);
+    await fromContext({ sources: ['a.tar'], dest: '/kept/', add: true, unpack: false });
+    await fromContext({ sources: ['a.tar'], dest: '/copied/' });
+    expect(await readdir(join(rootfs, 'kept'))).toEqual(['a.tar']);
+    expect(await readdir(join(rootfs, 'copied'))).toEqual(['a.tar']);
+  });
+
+  it('gives unpacked entries the --chown owner, or the archive owners', async () => {
+    if (!root) return;
+    await writeFile(join(contextDir, 'a.tar'), await makeTar([{ name: 'd/', type: 'directory', uid: 5 }, { name: 'd/f', content: 'x', uid: 6 }]));
+    await fromContext({ sources: ['a.tar'], dest: '/own/', add: true });
+    expect((await stat(join(rootfs, 'own/d/f'))).uid).toBe(6);
+    await fromContext({ sources: ['a.tar'], dest: '/chowned/', add: true, chown: { uid: 99, gid: 98 } });
+    for (const path of ['chowned/d', 'chowned/d/f']) expect([(await stat(join(rootfs, path))).uid, (await stat(join(rootfs, path))).gid]).toEqual([99, 98]);
+  });
+
+  it('unpacks a hostile archive inside the destination only', async () => {
+    await writeFile(join(contextDir, 'evil.tar'), await makeTar([{ name: 'up', type: 'symlink', linkname: outside }, { name: 'up/planted', content: 'evil' }]));
+    await fromContext({ sources: ['evil.tar'], dest: '/evil/', add: true });
+    expect(await readdir(outside)).toEqual(['secret']);
+  });
+});
+
+describe('ADD of URLs', () => {
+  let server: Server;
+  let base: string;
+  const body = 'downloaded content\n';
+  const lastModified = new Date(Date.UTC(2020, 5, 1, 12, 0, 0));
+
+  beforeEach(async () => {
+    server = createServer((req, res) => {
+      if (req.url === '/files/app.txt') {
+        res.writeHead(200, { 'last-modified': lastModified.toUTCString(), 'content-type': 'text/plain' });
+        res.end(body);
+      } else if (req.url === '/redirect') {
+        res.writeHead(302, { location: '/files/app.txt' });
+        res.end();
+      } else if (req.url?.startsWith('/loop')) {
+        res.writeHead(302, { location: `/loop${Number(req.url.slice(5) || 0) + 1}` });
+        res.end();
+      } else if (req.url === '/') {
+        res.writeHead(200);
+        res.end('index');
+      } else {
+        res.writeHead(404);
+        res.end('no');
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterEach(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  const sha = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+
+  it('downloads into a directory under the URL name, 0600, with Last-Modified as mtime', async () => {
+    await fromContext({ sources: [`${base}/files/app.txt`], dest: '/dl/', add: true });
+    const info = await stat(join(rootfs, 'dl/app.txt'));
+    expect(await readFile(join(rootfs, 'dl/app.txt'), 'utf8')).toBe(body);
+    expect(info.mode & 0o7777).toBe(0o600);
+    expect(info.mtime.getTime()).toBe(lastModified.getTime());
+    if (root) expect([info.uid, info.gid]).toEqual([0, 0]);
+  });
+
+  it('names the file as DEST says, follows redirects, and applies --chmod and --chown', async () => {
+    await fromContext({ sources: [`${base}/redirect`], dest: '/named.txt', add: true, chmod: 0o644, ...(root ? { chown: { uid: 3, gid: 4 } } : {}) });
+    const info = await stat(join(rootfs, 'named.txt'));
+    expect(await readFile(join(rootfs, 'named.txt'), 'utf8')).toBe(body);
+    expect(info.mode & 0o7777).toBe(0o644);
+    if (root) expect([info.uid, info.gid]).toEqual([3, 4]);
+    await fromContext({ sources: [`${base}/`], dest: '/idx/', add: true });
+    expect(await readFile(join(rootfs, 'idx/__unnamed__'), 'utf8')).toBe('index');
+  });
+
+  it('verifies --checksum, naming the URL and both digests on a mismatch', async () => {
+    await fromContext({ sources: [`${base}/files/app.txt`], dest: '/ok/', add: true, checksum: sha });
+    expect(await readFile(join(rootfs, 'ok/app.txt'), 'utf8')).toBe(body);
+    const wrong = `sha256:${'0'.repeat(64)}`;
+    let message = '';
+    try {
+      await fromContext({ sources: [`${base}/files/app.txt`], dest: '/bad/', add: true, checksum: wrong });
+    } catch (error) {
+      message = isTsbuildError(error, 'DIGEST_MISMATCH') ? error.message : String(error);
+    }
+    expect(message).toContain(`${base}/files/app.txt`);
+    expect(message).toContain(wrong);
+    expect(message).toContain(sha);
+    await expect(stat(join(rootfs, 'bad/app.txt'))).rejects.toThrow();
+  });
+
+  it('fails clearly on an error status and on endless redirects', async () => {
+    expect(await codeOf(fromContext({ sources: [`${base}/missing`], dest: '/m/', add: true }))).toBe('NOT_FOUND');
+    let message = '';
+    try {
+      await fromContext({ sources: [`${base}/loop0`], dest: '/l/', add: true });
+    } catch (error) {
+      message = isTsbuildError(error, 'INVALID_ARGUMENT') ? error.message : String(error);
+    }
+    expect(message).toBe(`ADD ${base}/loop0: too many redirects (more than 10)`);
+  });
+});
+
+describe('ADD of git repositories', () => {
+  it('says clearly that they are not supported', async () => {
+    for (const source of ['https://github.com/moby/buildkit.git', 'git@github.com:moby/buildkit.git', 'git://example.com/repo', 'https://example.com/r.git#main']) {
+      expect([source, await codeOf(fromContext({ sources: [source], dest: '/g/', add: true }))]).toEqual([source, 'INVALID_ARGUMENT']);
+    }
+  });
+});

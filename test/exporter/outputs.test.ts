@@ -1,0 +1,223 @@
+import { execFileSync } from 'node:child_process';
+import { lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { hostPlatform, isTsbuildError, readXattr } from '../../src/common/index.js';
+import { parseOutputSpec, writeImage, writeLayer, writeOutput, type OutputImage, type OutputSpec } from '../../src/exporter/index.js';
+import { openStore, resolveImage, unpackImage, type Store } from '../../src/store/index.js';
+import { busyboxImage } from '../helpers/busybox-image.js';
+import { codeOf } from '../helpers/error-code.js';
+import { validateLayout } from '../helpers/validate.js';
+import { temporaryDirectory } from '../store/temp-dir.js';
+
+const isRoot = process.getuid?.() === 0;
+
+describe('parseOutputSpec', () => {
+  it('reads buildx’s forms', () => {
+    expect(parseOutputSpec('type=oci,dest=out.tar')).toEqual({ type: 'oci', dest: 'out.tar', options: {} });
+    expect(parseOutputSpec('type=docker,dest=/tmp/app.tar,name=app:1')).toEqual({ type: 'docker', dest: '/tmp/app.tar', options: { name: 'app:1' } });
+    expect(parseOutputSpec('type=tar,dest=-')).toEqual({ type: 'tar', dest: '-', options: {} });
+    expect(parseOutputSpec('Type=local, Dest=out')).toEqual({ type: 'local', dest: 'out', options: {} });
+    expect(parseOutputSpec('out/dir')).toEqual({ type: 'local', dest: 'out/dir', options: {} });
+    expect(parseOutputSpec('-')).toEqual({ type: 'tar', dest: '-', options: {} });
+    // Without dest, oci and tar go to standard output, as buildx.
+    expect(parseOutputSpec('type=oci')).toEqual({ type: 'oci', dest: '-', options: {} });
+    expect(parseOutputSpec('type=oci,"name=a:1,b:2",compression=zstd,annotation.org.example=x,"dest=with,comma"')).toEqual({
+      type: 'oci',
+      dest: 'with,comma',
+      options: { name: 'a:1,b:2', compression: 'zstd', 'annotation.org.example': 'x' },
+    });
+  });
+
+  it('names what it refuses', () => {
+    const message = (text: string): string => {
+      try {
+        parseOutputSpec(text);
+        return 'accepted';
+      } catch (error) {
+        expect(isTsbuildError(error, 'INVALID_ARGUMENT')).toBe(true);
+        return (error as Error).message;
+      }
+    };
+    expect(message('type=zip,dest=x')).toMatch(/unknown output type "zip" \(expected oci, docker, tar, local\)/);
+    expect(message('type=registry')).toMatch(/--push/);
+    expect(message('type=tar,dest=x,colour=blue,size=2')).toMatch(/unknown keys "colour", "size" for type=tar/);
+    expect(message('type=local,name=x,dest=d')).toMatch(/unknown key "name" for type=local/);
+    expect(message('dest=x')).toMatch(/type= is required/);
+    expect(message('type=local')).toMatch(/dest=DIRECTORY/);
+    expect(message('type=local,dest=-')).toMatch(/not standard output/);
+    expect(message('type=docker')).toMatch(/dest=FILE/);
+    expect(message('type=tar,dest')).toMatch(/"dest" is not KEY=VALUE/);
+    expect(message('type=tar,"dest=x')).toMatch(/not closed/);
+    // As Go's encoding/csv, which buildx uses: a quote opens a field or is an error.
+    expect(message('type=tar,dest="x,y"')).toMatch(/quote inside an unquoted field/);
+    expect(message('')).toMatch(/empty/);
+  });
+});
+
+describe('writeOutput', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let store: Store;
+  let image: OutputImage;
+  let rootfs: string;
+  const name = 'localhost/outputs:1';
+
+  beforeEach(async () => {
+    ({ path: dir, cleanup } = await temporaryDirectory());
+    store = await openStore({ root: join(dir, 'store') });
+    const busybox = await busyboxImage(store);
+    const base = await resolveImage(store, busybox.descriptor);
+    const mtime = 1_700_000_000;
+    const hello = Buffer.from('hello\n');
+    // vfs_cap_data, revision 2, effective: cap_net_bind_service (10) permitted.
+    const netBindService = Buffer.alloc(20);
+    netBindService.writeUInt32LE(0x02000001, 0);
+    netBindService.writeUInt32LE(1 << 10, 4);
+    const layer = await writeLayer(
+      [
+        { path: 'app', type: 'directory', mode: 0o750, uid: 1000, gid: 1001, mtime },
+        { path: 'app/empty', type: 'directory', mode: 0o700, uid: 0, gid: 0, mtime },
+        { path: 'app/fifo', type: 'fifo', mode: 0o640, uid: 0, gid: 0, mtime },
+        { path: 'app/hello', type: 'file', mode: 0o4755, uid: 1000, gid: 1001, mtime, size: hello.length, content: () => hello },
+        { path: 'app/né', type: 'file', mode: 0o600, uid: 0, gid: 0, mtime, size: 3, content: () => Buffer.from('né') },
+        { path: 'app/outside', type: 'symlink', mode: 0o777, uid: 0, gid: 0, mtime, linkname: '/etc/passwd' },
+        { path: 'app/ping', type: 'file', mode: 0o755, uid: 0, gid: 0, mtime, size: 4, content: () => Buffer.from('ping'), pax: { 'SCHILY.xattr.security.capability': netBindService } },
+        { path: 'app/same', type: 'link', mode: 0o4755, uid: 1000, gid: 1001, mtime, linkname: 'app/hello' },
+        { path: 'app/up', type: 'symlink', mode: 0o777, uid: 0, gid: 0, mtime, linkname: '../../../../tmp' },
+      ],
+      store,
+    );
+    const baseLayer = { descriptor: base.manifest.layers[0] ?? layer.descriptor, diffId: base.config.rootfs.diff_ids[0] ?? layer.diffId };
+    const written = await writeImage(store, { layers: [baseLayer, layer], platform: hostPlatform(), config: { Cmd: ['/app/hello'] }, history: [{ created_by: 'base' }, { created_by: 'app' }] }, name);
+    image = { descriptor: written.descriptor, names: [name] };
+    rootfs = (await unpackImage(store, written.manifest, written.config.rootfs.diff_ids)) ?? '';
+  });
+  afterEach(async () => {
+    await validateLayout(join(dir, 'store'));
+    await cleanup();
+  });
+
+  async function write(spec: string | OutputSpec, stdout: NodeJS.WritableStream = new PassThrough()): Promise<void> {
+    await writeOutput(store, image, rootfs, typeof spec === 'string' ? parseOutputSpec(spec) : spec, stdout);
+  }
+
+  it('writes an OCI layout tar that skopeo and umoci read', async () => {
+    const archive = join(dir, 'image.oci.tar');
+    await write(`type=oci,dest=${archive}`);
+    const inspected = JSON.parse(execFileSync('skopeo', ['inspect', `oci-archive:${archive}:${name}`], { encoding: 'utf8' })) as { Digest: string; Layers: string[] };
+    expect(inspected.Digest).toBe(image.descriptor.digest);
+    expect(inspected.Layers).toHaveLength(2);
+    const layout = join(dir, 'layout');
+    await mkdir(layout);
+    execFileSync('tar', ['-xf', archive, '-C', layout]);
+    await validateLayout(layout);
+    const bundle = join(dir, 'bundle');
+    execFileSync('umoci', ['unpack', '--image', `${layout}:${name}`, bundle], { stdio: 'pipe' });
+    expect(await readFile(join(bundle, 'rootfs/app/hello'), 'utf8')).toBe('hello\n');
+    expect(await readlink(join(bundle, 'rootfs/app/outside'))).toBe('/etc/passwd');
+    // name= replaces the build's names.
+    const renamed = join(dir, 'renamed.tar');
+    await write(`type=oci,dest=${renamed},"name=other:2,localhost:5000/third:3"`);
+    execFileSync('tar', ['-xf', renamed, '-C', await mkdir(join(dir, 'renamed'), { recursive: true }).then(() => join(dir, 'renamed'))]);
+    const index = JSON.parse(await readFile(join(dir, 'renamed', 'index.json'), 'utf8')) as { manifests: Array<{ annotations: Record<string, string> }> };
+    expect(index.manifests.map((m) => m.annotations['org.opencontainers.image.ref.name'])).toEqual(['docker.io/library/other:2', 'localhost:5000/third:3']);
+  });
+
+  it('writes a docker archive that docker load takes, to a file or to standard output', async () => {
+    const archive = join(dir, 'image.docker.tar');
+    await write(`type=docker,dest=${archive}`);
+    const members = execFileSync('tar', ['-tf', archive], { encoding: 'utf8' }).trim().split('\n');
+    expect(members).toContain('manifest.json');
+    expect(members).toContain('repositories');
+    const manifest = JSON.parse(execFileSync('tar', ['-xOf', archive, 'manifest.json'], { encoding: 'utf8' })) as Array<{ RepoTags: string[]; Layers: string[] }>;
+    expect(manifest).toHaveLength(1);
+    expect(manifest[0]?.RepoTags).toEqual(['localhost/outputs:1']);
+    expect(manifest[0]?.Layers).toHaveLength(2);
+    const inspected = JSON.parse(execFileSync('skopeo', ['inspect', `docker-archive:${archive}`], { encoding: 'utf8' })) as { Layers: string[] };
+    expect(inspected.Layers).toHaveLength(2);
+
+    const stdout = new PassThrough();
+    const chunks: Buffer[] = [];
+    stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    await write('type=docker,dest=-', stdout);
+    expect(Buffer.concat(chunks).equals(await readFile(archive))).toBe(true);
+    // The stream stays open for what follows (as process.stdout would).
+    expect(stdout.writableEnded).toBe(false);
+  });
+
+  it('writes the root filesystem as a deterministic tar', async () => {
+    const first = join(dir, 'rootfs.tar');
+    await write(`type=tar,dest=${first}`);
+    const listing = execFileSync('tar', ['--numeric-owner', '-tvf', first], { encoding: 'utf8' });
+    const lines = listing.trim().split('\n');
+    const line = (path: string): string => lines.find((l) => l.endsWith(` ${path}`) || l.includes(` ${path} -> `) || l.includes(` ${path} link to `)) ?? `${path} missing`;
+    expect(line('bin/busybox')).toMatch(/^-rwxr-xr-x 0\/0 /);
+    expect(line('app/hello')).toMatch(/^-rwsr-xr-x 1000\/1001 .* 6 /);
+    expect(line('app/outside')).toMatch(/^lrwxrwxrwx 0\/0 .* app\/outside -> \/etc\/passwd$/);
+    expect(line('app/same')).toMatch(/app\/same link to app\/hello$/);
+    expect(line('app/fifo')).toMatch(/^prw-r----- /);
+    expect(line('app/')).toMatch(/^drwxr-x--- 1000\/1001 /);
+    const names = execFileSync('tar', ['-tf', first], { encoding: 'utf8' }).trim().split('\n');
+    expect(names).toContain('app/né');
+    expect(names.some((n) => n.startsWith('/') || n.startsWith('./'))).toBe(false);
+
+    // The same bytes again, to a file or to standard output.
+    const stdout = new PassThrough();
+    const chunks: Buffer[] = [];
+    stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    await write('-', stdout);
+    expect(Buffer.concat(chunks).equals(await readFile(first))).toBe(true);
+    // Replaced atomically: no temporary file is left beside it.
+    await write(`type=tar,dest=${first}`);
+    expect((await readdir(dir)).filter((n) => n.includes('rootfs.tar'))).toEqual(['rootfs.tar']);
+  });
+
+  it('refuses a tar to a terminal and a file output onto a directory', async () => {
+    const terminal = Object.assign(new PassThrough(), { isTTY: true });
+    for (const spec of ['-', 'type=oci', 'type=docker,dest=-']) {
+      expect(await codeOf(write(spec, terminal))).toBe('INVALID_ARGUMENT');
+    }
+    expect(terminal.read()).toBeNull();
+    expect(await codeOf(write(`type=tar,dest=${dir}`))).toBe('INVALID_ARGUMENT');
+  });
+
+  it('copies the root filesystem into a directory: files, modes, owners, links, nothing outside', async () => {
+    const outside = join(dir, 'outside');
+    await mkdir(outside);
+    const target = join(dir, 'out', 'rootfs');
+    // A symlink already in the target where the tree has a directory: replaced, never followed.
+    await mkdir(target, { recursive: true });
+    await symlink(outside, join(target, 'app'));
+    await writeFile(join(target, 'kept'), 'not in the image\n');
+    await write(target);
+
+    expect(await readdir(outside)).toEqual([]);
+    expect((await lstat(join(target, 'app'))).isDirectory()).toBe(true);
+    expect(await readFile(join(target, 'kept'), 'utf8')).toBe('not in the image\n');
+    expect((await stat(join(target, 'bin/busybox'))).size).toBe((await stat('/bin/busybox')).size);
+    expect(await readlink(join(target, 'bin/sh'))).toBe('/bin/busybox');
+    expect(await readlink(join(target, 'app/outside'))).toBe('/etc/passwd');
+    expect(await readlink(join(target, 'app/up'))).toBe('../../../../tmp');
+    const hello = await lstat(join(target, 'app/hello'));
+    expect(hello.mode & 0o7777).toBe(0o4755);
+    expect(hello.mtimeMs).toBe(1_700_000_000_000);
+    expect((await lstat(join(target, 'app/same'))).ino).toBe(hello.ino);
+    expect((await lstat(join(target, 'app/fifo'))).isFIFO()).toBe(true);
+    expect((await lstat(join(target, 'app/empty'))).mode & 0o7777).toBe(0o700);
+    const app = await lstat(join(target, 'app'));
+    expect(app.mode & 0o7777).toBe(0o750);
+    expect(app.mtimeMs).toBe(1_700_000_000_000);
+    expect((await stat(join(target, 'tmp'))).mode & 0o7777).toBe(0o1777);
+    expect(await readdir(join(target, 'app'))).toContain('né');
+    if (isRoot) {
+      expect(readXattr(join(target, 'app/ping'), 'security.capability')?.readUInt32LE(4)).toBe(1 << 10);
+      expect([hello.uid, hello.gid]).toEqual([1000, 1001]);
+      expect([app.uid, app.gid]).toEqual([1000, 1001]);
+    }
+    // Written again over itself: the same tree.
+    await write(`type=local,dest=${target}`);
+    expect((await lstat(join(target, 'app/hello'))).mode & 0o7777).toBe(0o4755);
+  });
+});
