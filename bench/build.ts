@@ -191,6 +191,8 @@ function record(row: Row, tool: Tool, measure: () => Measure): void {
 }
 
 const nodeStarts: number[] = [];
+const benchStart = Date.now();
+const say = (text: string): void => void process.stderr.write(`[${((Date.now() - benchStart) / 1000).toFixed(0)} s] ${text}\n`);
 const memoryLimitMb = 250;
 const nodeMarginSeconds = 0.08;
 
@@ -269,10 +271,17 @@ try {
   if (wanted('busybox-cold') || wanted('warm')) states['busybox'] = [busyboxRef];
   if (wanted('big-context-cold')) states['big'] = [busyboxRef];
   if (wanted('debian-cold')) {
-    if (spawnSync('curl', ['-sf', `http://${registry}/v2/library/debian/manifests/bookworm-slim`, '-o', '/dev/null']).status === 0) states['debian'] = [debianRef, busyboxRef];
+    const tags = spawnSync('curl', ['-sf', `http://${registry}/v2/library/debian/tags/list`], { encoding: 'utf8' }).stdout;
+    if (tags.includes('"bookworm-slim"')) states['debian'] = [debianRef, busyboxRef];
     else process.stderr.write(`bench build: ${debianRef} is not in the registry (setup.sh with NO_DEBIAN unset makes it): debian case left out\n`);
   }
-  for (const [state, refs] of Object.entries(states)) for (const tool of tools) if (tool.available) for (const ref of refs) tool.pull(ref, state);
+  for (const [state, refs] of Object.entries(states)) {
+    for (const tool of tools) {
+      if (!tool.available) continue;
+      say(`${tool.name}: pull ${refs.join(' ')} for the ${state} case`);
+      for (const ref of refs) tool.pull(ref, state);
+    }
+  }
 
   process.stdout.write(`node ${process.version}; ${os.cpus().length} CPUs; median of ${rounds} rounds; ${new Date().toISOString()}\n`);
   const rows: Row[] = [];
@@ -287,6 +296,7 @@ try {
 
   const cold = (row: Row, contextDir: string, state: string): void => {
     for (let round = 0; round < rounds; round++) {
+      say(`${row.label}: round ${round + 1} of ${rounds}`);
       for (const tool of order(round)) {
         if (row.errors.has(tool.name)) continue;
         try {
@@ -319,6 +329,7 @@ try {
       const file = join(contextDir, 'ctx', 'd07', 'f0742.txt');
       const original = readFileSync(file, 'utf8');
       for (let round = 0; round < rounds; round++) {
+        say(`warm rebuilds: round ${round + 1} of ${rounds}`);
         for (let i = 0; i < 3; i++) nodeStarts.push(timed({ argv: [process.execPath, '-e', '0'] }).seconds);
         for (const tool of order(round)) record(unchanged, tool, () => timed(tool.build(contextDir, 'busybox')));
         // One touch, then every tool's next build: each sees the file changed since its last.
