@@ -283,7 +283,10 @@ try {
     }
   }
 
-  process.stdout.write(`node ${process.version}; ${os.cpus().length} CPUs; median of ${rounds} rounds; ${new Date().toISOString()}\n`);
+  const commit = spawnSync('git', ['-C', join(cli, '..', '..'), 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim();
+  process.stdout.write(
+    `tsbuild ${commit || '?'} (${cli}); node ${process.version}; ${os.cpus().length} CPUs; median of ${rounds} rounds; ${new Date().toISOString()}; load average at start ${os.loadavg().map((value) => value.toFixed(1)).join(' ')}\n`,
+  );
   const rows: Row[] = [];
   const newRow = (label: string, target: number, nearNode = false): Row => {
     const row: Row = { label, target, nearNode, measures: new Map(), errors: new Map() };
@@ -330,7 +333,7 @@ try {
       const original = readFileSync(file, 'utf8');
       for (let round = 0; round < rounds; round++) {
         say(`warm rebuilds: round ${round + 1} of ${rounds}`);
-        for (let i = 0; i < 3; i++) nodeStarts.push(timed({ argv: [process.execPath, '-e', '0'] }).seconds);
+        for (let i = 0; i < 5; i++) nodeStarts.push(timed({ argv: [process.execPath, '-e', '0'] }).seconds);
         for (const tool of order(round)) record(unchanged, tool, () => timed(tool.build(contextDir, 'busybox')));
         // One touch, then every tool's next build: each sees the file changed since its last.
         const now = new Date();
@@ -344,7 +347,7 @@ try {
   if (wanted('big-context-cold')) cold(newRow('10,000 small files and one 200 MB file, COPY, cold', 0.5), makeBigContext(work), 'big');
   if (states['debian'] !== undefined) cold(newRow('debian bench (apt-get, gcc), cold', 1.0), copyContext('debian', work), 'debian');
 
-  process.stdout.write(`\n${report(rows, tools)}\n`);
+  process.stdout.write(`\n${report(rows, tools)}\n\nload average at the end ${os.loadavg().map((value) => value.toFixed(1)).join(' ')}; ${((Date.now() - benchStart) / 60_000).toFixed(1)} minutes in all\n`);
 } finally {
   // buildah's overlay storage holds mounts; let it clean up its own before the files go.
   for (const state of ['busybox', 'big', 'debian']) {
