@@ -1,10 +1,9 @@
-import { constants } from 'node:fs';
-import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, rm, symlink, utimes } from 'node:fs/promises';
+import { chmodSync, closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, writeSync } from 'node:fs';
+import { chmod, lstat, readdir, rm, utimes } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { Decompress as ZstdDecompress } from 'fzstd';
-import { writeAll } from './atomic.js';
 import { ZstdFrameGuard } from './zstd-frames.js';
 import { errnoOf, isTsbuildError, makeSpecialFile, messageOf, mkdirInRoot, nodeZlib, readTar, setXattr, TsbuildError, type TarEntryHeader } from '../common/index.js';
 
@@ -80,9 +79,9 @@ async function removeEntry(path: string): Promise<void> {
  * user was granted cannot be given: EINVAL. That is the machine's limit, not the layer's fault,
  * so the error says which id and where to look.
  */
-async function owned(header: TarEntryHeader, chown: () => Promise<void>): Promise<void> {
+function owned(header: TarEntryHeader, chown: () => void): void {
   try {
-    await chown();
+    chown();
   } catch (error) {
     if (errnoOf(error) !== 'EINVAL') throw error;
     throw new TsbuildError(
@@ -115,6 +114,22 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
   const opaque: string[] = [];
   const skipped: Array<{ path: string; reason: string }> = [];
   let entries = 0;
+  // Parent directories already resolved, by the components an entry named: most entries of a
+  // layer share their parents, and resolving walks every component. Anything removed (a
+  // whiteout, an entry replacing another) may have been one of them: the memo is cleared then.
+  const resolvedParents = new Map<string, string[]>();
+  const parentOf = async (wanted: readonly string[], entry: string): Promise<string[]> => {
+    const key = wanted.join('/');
+    const known = resolvedParents.get(key);
+    if (known !== undefined) return known;
+    const resolved = await resolveDirectory(target, wanted, created, entry);
+    resolvedParents.set(key, resolved);
+    return resolved;
+  };
+  const remove = (path: string): void => {
+    resolvedParents.clear();
+    rmSync(path, { recursive: true, force: true });
+  };
 
   try {
     // What an entry does not read of its body (directories, links, skipped entries) the reader skips.
@@ -184,7 +199,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
       directories.set(target, { path: target, mode: header.mode & 0o7777, mtime });
       return;
     }
-    const parent = await resolveDirectory(target, parts.slice(0, -1), created, header.name);
+    const parent = await parentOf(parts.slice(0, -1), header.name);
     const parentPath = join(target, ...parent);
 
     if (leaf === opaqueMarker) {
@@ -194,61 +209,65 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
     if (leaf.startsWith(whiteoutPrefix)) {
       const hidden = leaf.slice(whiteoutPrefix.length);
       if (hidden === '' || hidden === '.' || hidden === '..') throw unsafe(header.name, 'invalid whiteout');
-      await removeEntry(join(parentPath, hidden));
+      remove(join(parentPath, hidden));
       return;
     }
 
+    // Synchronous metadata calls from here: a layer is thousands of them, a few microseconds
+    // each, which one thread-pool round trip at a time made ten times as slow.
     const relative = [...parent, leaf].join('/');
     const path = join(parentPath, leaf);
-    const existing = await lstat(path).catch(() => undefined);
+    const existing = lstatSync(path, { throwIfNoEntry: false });
     if (type === 'directory') {
-      if (existing !== undefined && !existing.isDirectory()) await removeEntry(path);
-      if (existing === undefined || !existing.isDirectory()) await mkdir(path, { mode: 0o700 });
+      if (existing !== undefined && !existing.isDirectory()) remove(path);
+      if (existing === undefined || !existing.isDirectory()) mkdirSync(path, { mode: 0o700 });
       created.add(relative);
-      if (privileged) await owned(header, () => lchown(path, header.uid, header.gid));
+      if (privileged) owned(header, () => lchownSync(path, header.uid, header.gid));
       applyXattrs(path, relative, header);
       directories.set(path, { path, mode: header.mode & 0o7777, mtime });
       return;
     }
     if (existing !== undefined) {
-      await removeEntry(path);
+      remove(path);
       directories.delete(path);
     }
     switch (type) {
       case 'file': {
         // O_EXCL|O_NOFOLLOW: the name was just cleared, so nothing (no planted symlink) is reused.
-        const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+        const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
         try {
-          for await (const bytes of body) await writeAll(handle, bytes);
-          if (privileged) await owned(header, () => handle.chown(header.uid, header.gid));
+          for await (const bytes of body) {
+            for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+          }
+          if (privileged) owned(header, () => fchownSync(fd, header.uid, header.gid));
           // After chown, which clears set-id bits.
-          await handle.chmod(header.mode & 0o7777);
+          fchmodSync(fd, header.mode & 0o7777);
           applyXattrs(path, relative, header);
-          await handle.utimes(mtime, mtime);
+          futimesSync(fd, mtime, mtime);
         } finally {
-          await handle.close();
+          closeSync(fd);
         }
         break;
       }
       case 'symlink': {
         const linkname = header.linkname;
         if (linkname === '' || linkname.includes('\0')) throw unsafe(header.name, 'empty or invalid symlink target');
-        await symlink(linkname, path);
-        if (privileged) await owned(header, () => lchown(path, header.uid, header.gid));
+        symlinkSync(linkname, path);
+        if (privileged) owned(header, () => lchownSync(path, header.uid, header.gid));
         applyXattrs(path, relative, header);
-        await lutimes(path, mtime, mtime);
+        lutimesSync(path, mtime, mtime);
         break;
       }
       case 'link': {
         const linkParts = components(header.linkname, 'hard link target');
         const linkLeaf = linkParts.at(-1);
         if (linkLeaf === undefined) throw unsafe(header.name, 'hard link to the unpack root');
-        const linkParent = await resolveDirectory(target, linkParts.slice(0, -1), created, header.name);
+        const linkParent = await parentOf(linkParts.slice(0, -1), header.name);
         const source = join(target, ...linkParent, linkLeaf);
-        const info = await lstat(source).catch(() => undefined);
+        const info = lstatSync(source, { throwIfNoEntry: false });
         if (info === undefined) throw unsafe(header.name, `hard link target ${header.linkname} does not exist in the layer`);
         if (info.isDirectory()) throw unsafe(header.name, 'hard link to a directory');
-        await link(source, path);
+        linkSync(source, path);
         break;
       }
       case 'character-device':
@@ -267,11 +286,11 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
           skipped.push({ path: relative, reason: `${type} (${messageOf(error)})` });
           return;
         }
-        if (privileged) await owned(header, () => lchown(path, header.uid, header.gid));
+        if (privileged) owned(header, () => lchownSync(path, header.uid, header.gid));
         // mknod applied the umask; and after chown, as for files.
-        await chmod(path, header.mode & 0o7777);
+        chmodSync(path, header.mode & 0o7777);
         applyXattrs(path, relative, header);
-        await lutimes(path, mtime, mtime);
+        lutimesSync(path, mtime, mtime);
         break;
       }
       default:
