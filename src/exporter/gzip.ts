@@ -103,8 +103,12 @@ export class GzipWriter {
     this.output.push(null);
   }
 
-  fail(error: Error): void {
-    this.output.destroy(error);
+  /**
+   * Stops the output after the writer failed: the reader sees the stream end early, and the
+   * writer's own error is what its caller gets (an error emitted here could reach no listener).
+   */
+  fail(): void {
+    this.output.destroy();
   }
 
   private async cut(): Promise<void> {

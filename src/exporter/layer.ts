@@ -124,8 +124,8 @@ async function packLayer(tar: AsyncIterable<Uint8Array>, sink: BlobSink, gzip: b
     if (compressor !== undefined) await compressor.end();
     else plain?.end();
   } catch (error) {
-    compressor?.fail(error as Error);
-    plain?.destroy(error as Error);
+    compressor?.fail();
+    plain?.destroy();
     throw error;
   }
   const info = await stored;
