@@ -38,6 +38,8 @@ export interface StepCache {
 export class LocalStepCache implements StepCache {
   /** The side index read once per build: records are only ever added, and a miss is checked again. */
   private entries: Map<string, Descriptor> | undefined;
+  /** Layer blobs seen in the store during this build. */
+  private readonly present = new Set<string>();
 
   constructor(private readonly store: Store) {}
 
@@ -61,8 +63,12 @@ export class LocalStepCache implements StepCache {
       const config = parseImageConfig(await this.store.readBlob(manifest.config.digest));
       const diffIds = config.rootfs.diff_ids;
       if (diffIds.length !== manifest.layers.length) return undefined;
-      // A record whose layers were collected is no record: the step runs again.
-      for (const layer of manifest.layers) if (!(await this.store.hasBlob(layer.digest))) return undefined;
+      // A record whose layers were collected is no record: the step runs again. The records of
+      // one stage share most of their layers; each is looked at once per build.
+      const unchecked = manifest.layers.filter((layer) => !this.present.has(layer.digest));
+      const found = await Promise.all(unchecked.map((layer) => this.store.hasBlob(layer.digest)));
+      if (found.includes(false)) return undefined;
+      for (const layer of unchecked) this.present.add(layer.digest);
       return { layers: manifest.layers.map((descriptor, i) => ({ descriptor, diffId: diffIds[i] as Digest })), ...(config.created === undefined ? {} : { created: config.created }) };
     } catch (error) {
       if (isTsbuildError(error)) return undefined;
