@@ -7,7 +7,7 @@ import { pull, push, type ProgressEvent, type RegistryClient } from '../../src/r
 import { useRegistryFixture } from '../helpers/registry-fixture.js';
 import { validateLayout } from '../helpers/validate.js';
 import { putBytes, randomLayer, writeRandomImage } from '../helpers/registry-image.js';
-import { openStore, type Store } from '../../src/store/index.js';
+import { openStore, storeImage, type Store } from '../../src/store/index.js';
 
 const fixture = useRegistryFixture({ prefix: 'tsbuild-roundtrip-' });
 
@@ -38,6 +38,19 @@ describe('push and pull against docker-registry', () => {
     expect(await target.resolveReference(`${fixture.registry.host}/round/trip:v1`)).toMatchObject({ digest: image.manifest.digest, mediaType: MediaType.ociManifest });
     for (const layer of [...image.layers, image.config]) {
       expect((await target.readBlob(layer.digest, 1 << 20)).equals(await source.readBlob(layer.digest, 1 << 20))).toBe(true);
+    }
+
+    // What a pull stored reads back through the image model as the image that was pushed.
+    const [sent, received] = await Promise.all([storeImage(source, image.manifest), storeImage(target, pulled.manifest)]);
+    expect((await received.rawManifest()).equals(await sent.rawManifest())).toBe(true);
+    expect((await received.configBytes()).equals(await sent.configBytes())).toBe(true);
+    const receivedLayers = await received.layers();
+    expect(receivedLayers.map((layer) => [layer.digest(), layer.diffID()])).toEqual((await sent.layers()).map((layer) => [layer.digest(), layer.diffID()]));
+    for (const layer of receivedLayers) {
+      let length = 0;
+      // Read through, the tar is checked against its diff ID.
+      for await (const chunk of layer.uncompressed()) length += chunk.length;
+      expect(length).toBeGreaterThan(0);
     }
 
     await validateLayout(target.root);
