@@ -162,7 +162,7 @@ async function loadBase(ctx: BuildContext, reference: string, platform: Platform
     const normalized = formatReference(parseReference(reference));
     const step = ctx.reporter.step(`[internal] load metadata for ${normalized}`).start();
     try {
-      let descriptor = ctx.request.pull === true ? undefined : await ctx.deps.store.resolveReference(normalized);
+      const descriptor = ctx.request.pull === true ? undefined : await ctx.deps.store.resolveReference(normalized);
       let image = descriptor === undefined ? undefined : await storeImage(ctx.deps.store, descriptor, platform).catch(() => undefined);
       if (image === undefined) {
         // The registry client loads only when a base image has to be pulled: a build from local images never pays for it.
@@ -171,8 +171,7 @@ async function loadBase(ctx: BuildContext, reference: string, platform: Platform
           // BuildKit's words: the reference, then what the registry (or the connection) said.
           throw new TsbuildError(isTsbuildError(error) ? error.code : 'REGISTRY', `${normalized}: failed to resolve source metadata for ${normalized}: ${messageOf(error)}`, { cause: error });
         });
-        descriptor = result.manifest;
-        image = await storeImage(ctx.deps.store, descriptor, platform);
+        image = result.image;
       }
       const base: BaseImage = {
         manifestDigest: image.descriptor().digest,
