@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHasher, digestHex, familiarReference, isIndexMediaType, MediaType, messageOf, nodeZlib, parseDigest, parseImageConfig, parseIndex, parseReference, readTar, refNameAnnotation, TsbuildError, type Descriptor, type Digest, type Platform } from '../common/index.js';
-import { decompressStream, reachableBlobs, resolveImage, storeImage, storeName, temporaryName, writeAll, type ImageLayer, type LayoutStore } from '../store/index.js';
+import { decompressStream, reachableBlobs, storeImage, storeName, temporaryName, writeAll, type ImageLayer, type LayoutStore } from '../store/index.js';
 import { compressLayer, sourceDateEpochFromEnv, tarStream, type LayerEntry, type OpenedContent } from './layer.js';
 
 export type ArchiveFormat = 'docker' | 'oci';
@@ -248,7 +248,8 @@ async function loadOci(store: LayoutStore, members: Map<string, string>, readJso
     const others = Object.fromEntries(Object.entries(annotations ?? {}).filter(([key]) => key !== refNameAnnotation && key !== containerdNameAnnotation));
     const descriptor: Descriptor = Object.keys(others).length === 0 ? rest : { ...rest, annotations: others };
     if (isIndexMediaType(descriptor.mediaType)) await reachableBlobs(store, descriptor, new Set());
-    else await resolveImage(store, descriptor);
+    // Named only once it reads as the rest of tsbuild reads an image.
+    else await storeImage(store, descriptor);
     const name = loadedName(annotations);
     if (name !== undefined) await store.setReference(name, descriptor);
     loaded.push({ ...(name === undefined ? {} : { name }), descriptor });
