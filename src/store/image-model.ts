@@ -10,8 +10,6 @@ import type { ContentStore, OpenBlobOptions } from './content-store.js';
 import { resolveImage } from './image.js';
 import { decompressLayer } from './unpack.js';
 
-const maxManifestBytes = 4 * 1024 * 1024;
-
 export interface ImageLayer {
   /** The layer as the manifest lists it. */
   descriptor(): Descriptor;
@@ -48,13 +46,12 @@ export interface Image {
  */
 export async function storeImage(store: ContentStore, descriptor: Descriptor, platform?: Platform): Promise<Image> {
   const resolved = await resolveImage(store, descriptor, platform);
-  const manifestBytes = await store.readBlob(resolved.descriptor.digest, maxManifestBytes);
   const diffIds = resolved.config.rootfs.diff_ids;
   const layers = resolved.manifest.layers.map((layer, position) => storeLayer(store, layer, diffIds[position] as Digest));
   return {
     descriptor: () => resolved.descriptor,
     manifest: () => Promise.resolve(resolved.manifest),
-    rawManifest: () => Promise.resolve(manifestBytes),
+    rawManifest: () => Promise.resolve(resolved.manifestBytes),
     config: () => Promise.resolve(resolved.config),
     configBytes: () => Promise.resolve(resolved.configBytes),
     layers: () => Promise.resolve([...layers]),
