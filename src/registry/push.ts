@@ -21,7 +21,7 @@ import {
   type ImageReference,
   type Platform,
 } from '../common/index.js';
-import { storeImage, type ContentStore, type Image, type OpenBlobOptions } from '../store/index.js';
+import { readIndex, storeImage, type ContentStore, type Image, type OpenBlobOptions } from '../store/index.js';
 import type { Registry, RegistryClient } from './client.js';
 import { readCapped, statusError, withContext, type RegistryErrorContext } from './errors.js';
 import { maxManifestBytes, parseDocument, pullScope, pushScope, type FetchedDocument } from './manifest.js';
@@ -154,11 +154,13 @@ async function knownOrigins(store: ContentStore, destination: ImageReference): P
     }
     if (reference.domain !== destination.domain || reference.path === destination.path) continue;
     try {
-      const document = await readDocument(store, target, `read ${name}`);
-      const manifests = document.kind === 'index' ? await Promise.all(document.index.manifests.map((child) => readDocument(store, child, `read ${name}`).catch(() => undefined))) : [document];
+      const manifests = isIndexMediaType(target.mediaType) ? (await readIndex(store, target)).manifests : [target];
       for (const manifest of manifests) {
-        if (manifest?.kind !== 'manifest') continue;
-        for (const blob of [manifest.manifest.config, ...manifest.manifest.layers]) add(blob.digest, reference.path);
+        // A platform a pull left out, or a manifest that is no image, has no blobs to offer.
+        const image = await storeImage(store, manifest).catch(() => undefined);
+        if (image === undefined) continue;
+        add((await image.manifest()).config.digest, reference.path);
+        for (const layer of await image.layers()) add(layer.digest(), reference.path);
       }
     } catch {
       // An image the store cannot read whole only loses its blobs a chance to be mounted.
