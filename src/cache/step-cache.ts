@@ -7,8 +7,8 @@
  * side index is rewritten atomically under its own lock.
  */
 import { Readable } from 'node:stream';
-import { MediaType, isTsbuildError, parseImageConfig, parseManifest, type Descriptor, type Digest, type Platform } from '../common/index.js';
-import type { Store } from '../store/index.js';
+import { MediaType, isTsbuildError, type Descriptor, type Digest, type Platform } from '../common/index.js';
+import { storeImage, type Store } from '../store/index.js';
 
 export const stepKeyAnnotation = 'org.tsbuild.step.key';
 const sideIndex = 'step-cache';
@@ -59,17 +59,16 @@ export class LocalStepCache implements StepCache {
     const entry = entries.get(key);
     if (entry === undefined) return undefined;
     try {
-      const manifest = parseManifest(await this.store.readBlob(entry.digest), entry.mediaType);
-      const config = parseImageConfig(await this.store.readBlob(manifest.config.digest));
-      const diffIds = config.rootfs.diff_ids;
-      if (diffIds.length !== manifest.layers.length) return undefined;
+      const image = await storeImage(this.store, entry);
+      const layers = await image.layers();
       // A record whose layers were collected is no record: the step runs again. The records of
       // one stage share most of their layers; each is looked at once per build.
-      const unchecked = manifest.layers.filter((layer) => !this.present.has(layer.digest));
-      const found = await Promise.all(unchecked.map((layer) => this.store.hasBlob(layer.digest)));
+      const unchecked = layers.filter((layer) => !this.present.has(layer.digest()));
+      const found = await Promise.all(unchecked.map((layer) => this.store.hasBlob(layer.digest())));
       if (found.includes(false)) return undefined;
-      for (const layer of unchecked) this.present.add(layer.digest);
-      return { layers: manifest.layers.map((descriptor, i) => ({ descriptor, diffId: diffIds[i] as Digest })), ...(config.created === undefined ? {} : { created: config.created }) };
+      for (const layer of unchecked) this.present.add(layer.digest());
+      const created = (await image.config()).created;
+      return { layers: layers.map((layer) => ({ descriptor: layer.descriptor(), diffId: layer.diffID() })), ...(created === undefined ? {} : { created }) };
     } catch (error) {
       if (isTsbuildError(error)) return undefined;
       throw error;

@@ -31,7 +31,7 @@ import type { LayerRef, StepCache } from '../cache/index.js';
 import { resolveDockerfile, type BaseImageConfig, type ResolvedInstruction, type ResolvedStage } from '../planner/index.js';
 import { baseImageKey, copyKey, copyResultKey, execKey, mkdirKey, scratchKey, sourceDateEpochKey } from '../planner/index.js';
 import type { RegistryClient } from '../registry/index.js';
-import { resolveImage, type Store } from '../store/index.js';
+import { storeImage, type Store } from '../store/index.js';
 import type { OciRuntime } from '../runtime/index.js';
 import { applyMetadata, cloneConfig, configFromImage, containerConfig, historyComment, type ConfigState } from './image-config.js';
 import type { BuildEventListener } from './events.js';
@@ -162,8 +162,8 @@ async function loadBase(ctx: BuildContext, reference: string, platform: Platform
     const normalized = formatReference(parseReference(reference));
     const step = ctx.reporter.step(`[internal] load metadata for ${normalized}`).start();
     try {
-      let descriptor = ctx.request.pull === true ? undefined : await ctx.deps.store.resolveReference(normalized);
-      let image = descriptor === undefined ? undefined : await resolveImage(ctx.deps.store, descriptor, platform).catch(() => undefined);
+      const descriptor = ctx.request.pull === true ? undefined : await ctx.deps.store.resolveReference(normalized);
+      let image = descriptor === undefined ? undefined : await storeImage(ctx.deps.store, descriptor, platform).catch(() => undefined);
       if (image === undefined) {
         // The registry client loads only when a base image has to be pulled: a build from local images never pays for it.
         const { pull } = await import('../registry/index.js');
@@ -171,14 +171,12 @@ async function loadBase(ctx: BuildContext, reference: string, platform: Platform
           // BuildKit's words: the reference, then what the registry (or the connection) said.
           throw new TsbuildError(isTsbuildError(error) ? error.code : 'REGISTRY', `${normalized}: failed to resolve source metadata for ${normalized}: ${messageOf(error)}`, { cause: error });
         });
-        descriptor = result.manifest;
-        image = await resolveImage(ctx.deps.store, descriptor, platform);
+        image = result.image;
       }
-      const diffIds = image.config.rootfs.diff_ids;
       const base: BaseImage = {
-        manifestDigest: image.descriptor.digest,
-        config: image.config,
-        layers: image.manifest.layers.map((layer, i) => ({ descriptor: layer, diffId: diffIds[i] as Digest })),
+        manifestDigest: image.descriptor().digest,
+        config: await image.config(),
+        layers: (await image.layers()).map((layer) => ({ descriptor: layer.descriptor(), diffId: layer.diffID() })),
         reference: normalized,
       };
       ctx.baseConfigs.set(key, base);

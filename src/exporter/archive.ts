@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHasher, digestHex, familiarReference, isIndexMediaType, MediaType, messageOf, nodeZlib, parseDigest, parseImageConfig, parseIndex, parseReference, readTar, refNameAnnotation, TsbuildError, type Descriptor, type Digest, type Platform } from '../common/index.js';
-import { decompressLayer, decompressStream, reachableBlobs, resolveImage, storeName, temporaryName, writeAll, type LayoutStore } from '../store/index.js';
+import { decompressStream, reachableBlobs, storeImage, storeName, temporaryName, writeAll, type ImageLayer, type LayoutStore } from '../store/index.js';
 import { compressLayer, sourceDateEpochFromEnv, tarStream, type LayerEntry, type OpenedContent } from './layer.js';
 
 export type ArchiveFormat = 'docker' | 'oci';
@@ -58,18 +58,19 @@ async function* lazy(open: () => Promise<AsyncIterable<Uint8Array>>): AsyncGener
 /**
  * A layer as the uncompressed tar a docker archive holds. The tar header needs its size before
  * its content, and a compressed layer does not say it: the layer is decompressed once into a
- * temporary file of the store (counted on the way), which is then copied out and removed. One
- * layer at a time, when its entry's turn comes. gzip and zstd layers alike (told by their
- * magic bytes); an uncompressed one is copied the same way, which is rare enough.
+ * temporary file of the store (counted on the way, and checked against its diff ID, which names
+ * it in the archive), which is then copied out and removed. One layer at a time, when its
+ * entry's turn comes. gzip and zstd layers alike (told by their magic bytes); an uncompressed
+ * one is copied the same way, which is rare enough.
  */
-async function openUncompressedLayer(store: LayoutStore, layer: Descriptor): Promise<OpenedContent> {
+async function openUncompressedLayer(store: LayoutStore, layer: ImageLayer): Promise<OpenedContent> {
   const path = join(store.temporaryDirectory, temporaryName('save-layer'));
   const close = (): Promise<void> => rm(path, { force: true });
   try {
     let size = 0;
     const handle = await open(path, 'wx', 0o600);
     try {
-      for await (const chunk of decompressLayer(await store.openBlob(layer.digest), layer.mediaType)) {
+      for await (const chunk of layer.uncompressed()) {
         size += chunk.length;
         await writeAll(handle, chunk);
       }
@@ -80,7 +81,7 @@ async function openUncompressedLayer(store: LayoutStore, layer: Descriptor): Pro
   } catch (error) {
     await close();
     if (error instanceof TsbuildError) throw error;
-    throw new TsbuildError('INTERNAL', `save layer ${layer.digest}: ${messageOf(error)}`, { cause: error });
+    throw new TsbuildError('INTERNAL', `save layer ${layer.digest()}: ${messageOf(error)}`, { cause: error });
   }
 }
 
@@ -90,13 +91,14 @@ async function dockerEntries(store: LayoutStore, images: readonly SaveImage[], p
   const manifest: Array<{ Config: string; RepoTags: string[]; Layers: string[] }> = [];
   const repositories: Record<string, Record<string, string>> = {};
   for (const image of images) {
-    const resolved = await resolveImage(store, image.descriptor, platform);
-    const configPath = `blobs/sha256/${digestHex(resolved.manifest.config.digest)}`;
-    files.set(configPath, { path: configPath, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime, size: resolved.configBytes.length, content: () => resolved.configBytes });
+    const model = await storeImage(store, image.descriptor, platform);
+    const configBytes = await model.configBytes();
+    const diffIds = (await model.config()).rootfs.diff_ids;
+    const configPath = `blobs/sha256/${digestHex((await model.manifest()).config.digest)}`;
+    files.set(configPath, { path: configPath, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime, size: configBytes.length, content: () => configBytes });
     const layers: string[] = [];
-    for (const [position, layer] of resolved.manifest.layers.entries()) {
-      const diffId = resolved.config.rootfs.diff_ids[position] as Digest;
-      const path = `blobs/sha256/${digestHex(diffId)}`;
+    for (const layer of await model.layers()) {
+      const path = `blobs/sha256/${digestHex(layer.diffID())}`;
       layers.push(path);
       if (files.has(path)) continue;
       files.set(path, { path, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime, open: () => openUncompressedLayer(store, layer) });
@@ -107,7 +109,7 @@ async function dockerEntries(store: LayoutStore, images: readonly SaveImage[], p
       if (reference.tag !== undefined && reference.digest === undefined) {
         tags.push(familiarReference(reference));
         const repository = familiarReference({ domain: reference.domain, path: reference.path });
-        const top = resolved.config.rootfs.diff_ids.at(-1);
+        const top = diffIds.at(-1);
         repositories[repository] = { ...repositories[repository], [reference.tag]: top === undefined ? '' : digestHex(top) };
       }
     }
@@ -246,7 +248,8 @@ async function loadOci(store: LayoutStore, members: Map<string, string>, readJso
     const others = Object.fromEntries(Object.entries(annotations ?? {}).filter(([key]) => key !== refNameAnnotation && key !== containerdNameAnnotation));
     const descriptor: Descriptor = Object.keys(others).length === 0 ? rest : { ...rest, annotations: others };
     if (isIndexMediaType(descriptor.mediaType)) await reachableBlobs(store, descriptor, new Set());
-    else await resolveImage(store, descriptor);
+    // Named only once it reads as the rest of tsbuild reads an image.
+    else await storeImage(store, descriptor);
     const name = loadedName(annotations);
     if (name !== undefined) await store.setReference(name, descriptor);
     loaded.push({ ...(name === undefined ? {} : { name }), descriptor });

@@ -27,7 +27,7 @@ import {
   type Manifest,
   type Platform,
 } from '../common/index.js';
-import type { ContentStore, Ingest } from '../store/index.js';
+import { storeImage, type ContentStore, type Image, type Ingest } from '../store/index.js';
 import type { Registry, RegistryClient } from './client.js';
 import { networkError, readCapped, statusError, withContext } from './errors.js';
 import { fetchManifest, maxManifestBytes, pullScope, type FetchedDocument } from './manifest.js';
@@ -56,6 +56,8 @@ export interface PullResult {
   readonly digest: Digest;
   /** The image manifest stored and referenced. */
   readonly manifest: Descriptor;
+  /** The image as stored, read through the store's image model. */
+  readonly image: Image;
   readonly blobsFetched: number;
   readonly blobsPresent: number;
   /** Whether the reference is new in the store or now names another manifest. */
@@ -177,12 +179,19 @@ export async function pull(options: PullOptions): Promise<PullResult> {
     ...(chosenPlatform === undefined ? {} : { platform: chosenPlatform }),
   };
   await store.putBlob(Readable.from([document.bytes]), { digest: document.descriptor.digest, size: document.descriptor.size });
+  // Read back as the rest of tsbuild reads it before a name points at it: a config that is no
+  // image config, or whose diff IDs do not match the layers, fails the pull rather than a build.
+  const image = await storeImage(store, manifestDescriptor).catch((error: unknown) => {
+    if (!isTsbuildError(error)) throw error;
+    throw new TsbuildError(error.code, `pull ${name}: ${error.message}`, { cause: error });
+  });
   const previous = await store.resolveReference(name);
   await store.setReference(name, manifestDescriptor);
   return {
     reference: name,
     digest: root.descriptor.digest,
     manifest: manifestDescriptor,
+    image,
     blobsFetched: fetched,
     blobsPresent: present,
     referenceUpdated: previous?.digest !== manifestDescriptor.digest,

@@ -2,13 +2,15 @@
  * Push: blobs first (skipped when the registry has them, mounted from another repository of the
  * same registry when one may hold them, else uploaded in one PUT or in chunks by size), then
  * manifests, then the index, each tag last. `Location` headers are followed exactly as given.
+ * Each image's manifest, config and layers are read through the store's image model.
  */
-import { Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import {
   TsbuildError,
   formatPlatform,
+  isIndexMediaType,
   isTsbuildError,
   formatReference,
   parseReference,
@@ -19,7 +21,7 @@ import {
   type ImageReference,
   type Platform,
 } from '../common/index.js';
-import type { ContentStore } from '../store/index.js';
+import { readIndex, storeImage, type ContentStore, type Image, type OpenBlobOptions } from '../store/index.js';
 import type { Registry, RegistryClient } from './client.js';
 import { readCapped, statusError, withContext, type RegistryErrorContext } from './errors.js';
 import { maxManifestBytes, parseDocument, pullScope, pushScope, type FetchedDocument } from './manifest.js';
@@ -83,9 +85,12 @@ export async function push(options: PushOptions): Promise<PushResult> {
     }
     rootDocument = await readDocument(options.store, chosen, `push ${sourceName}`);
   }
-  const children: FetchedDocument[] = [];
-  if (rootDocument.kind === 'index') {
-    for (const child of rootDocument.index.manifests) children.push(await readDocument(options.store, child, `push ${sourceName}`));
+  const images: Image[] = [];
+  for (const manifest of rootDocument.kind === 'index' ? rootDocument.index.manifests : [rootDocument.descriptor]) {
+    if (isIndexMediaType(manifest.mediaType)) throw new TsbuildError('INVALID_MEDIA_TYPE', `push ${sourceName}: nested indexes are not supported`);
+    images.push(await storeImage(options.store, manifest).catch((error: unknown) => {
+      throw withContext(error, { action: `push ${sourceName}`, digest: manifest.digest });
+    }));
   }
 
   for (const destination of destinations) {
@@ -104,11 +109,9 @@ export async function push(options: PushOptions): Promise<PushResult> {
     const origins = await knownOrigins(options.store, destination);
     // Repositories known to hold this very blob come first, then the likely ones.
     const mountFrom = (digest: Digest): string[] => [...new Set([...(origins.get(digest) ?? []), ...general])].slice(0, maxMountCandidates);
-    const images = rootDocument.kind === 'index' ? children : [rootDocument];
     for (const image of images) {
-      if (image.kind !== 'manifest') throw new TsbuildError('INVALID_MEDIA_TYPE', `push ${sourceName}: nested indexes are not supported`);
-      await pushBlobs({ ...options, registry, destination, mountFrom, counters }, [image.manifest.config, ...image.manifest.layers]);
-      if (rootDocument.kind === 'index') await putManifest(registry, options.client, destination, image, image.descriptor.digest);
+      await pushBlobs({ ...options, registry, destination, mountFrom, counters }, await imageBlobs(image));
+      if (rootDocument.kind === 'index') await putManifest(registry, options.client, destination, { descriptor: image.descriptor(), bytes: await image.rawManifest() }, image.descriptor().digest);
     }
     const tag = destination.tag ?? rootDocument.descriptor.digest;
     await putManifest(registry, options.client, destination, rootDocument, tag);
@@ -151,11 +154,13 @@ async function knownOrigins(store: ContentStore, destination: ImageReference): P
     }
     if (reference.domain !== destination.domain || reference.path === destination.path) continue;
     try {
-      const document = await readDocument(store, target, `read ${name}`);
-      const manifests = document.kind === 'index' ? await Promise.all(document.index.manifests.map((child) => readDocument(store, child, `read ${name}`).catch(() => undefined))) : [document];
+      const manifests = isIndexMediaType(target.mediaType) ? (await readIndex(store, target)).manifests : [target];
       for (const manifest of manifests) {
-        if (manifest?.kind !== 'manifest') continue;
-        for (const blob of [manifest.manifest.config, ...manifest.manifest.layers]) add(blob.digest, reference.path);
+        // A platform a pull left out, or a manifest that is no image, has no blobs to offer.
+        const image = await storeImage(store, manifest).catch(() => undefined);
+        if (image === undefined) continue;
+        add((await image.manifest()).config.digest, reference.path);
+        for (const layer of await image.layers()) add(layer.digest(), reference.path);
       }
     } catch {
       // An image the store cannot read whole only loses its blobs a chance to be mounted.
@@ -174,10 +179,26 @@ async function readDocument(store: ContentStore, descriptor: Descriptor, what: s
   return parseDocument(bytes, { what, expected: { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size } });
 }
 
+/** A blob to push, and how to read it: the registry hashes what it receives, so it is read without hashing. */
+interface PushBlob {
+  readonly descriptor: Descriptor;
+  open(options: OpenBlobOptions): Promise<Readable>;
+}
+
+/** An image's config and layers, read through the image model. */
+async function imageBlobs(image: Image): Promise<PushBlob[]> {
+  const config = (await image.manifest()).config;
+  const configBytes = await image.configBytes();
+  const layers = await image.layers();
+  return [
+    { descriptor: config, open: () => Promise.resolve(Readable.from([configBytes])) },
+    ...layers.map((layer) => ({ descriptor: layer.descriptor(), open: (options: OpenBlobOptions) => layer.compressed(options) })),
+  ];
+}
+
 interface BlobPushContext {
   readonly registry: Registry;
   readonly client: RegistryClient;
-  readonly store: ContentStore;
   readonly destination: ImageReference;
   /** Repositories of the destination registry to try mounting a blob from. */
   readonly mountFrom: (digest: Digest) => readonly string[];
@@ -192,25 +213,26 @@ interface BlobPushContext {
 /** Below this size a blob is pushed beside the large ones, not in turn with them. */
 const smallBlobBytes = 1024 * 1024;
 
-async function pushBlobs(context: BlobPushContext, blobs: readonly Descriptor[]): Promise<void> {
-  const unique = [...new Map(blobs.map((blob) => [blob.digest, blob])).values()];
+async function pushBlobs(context: BlobPushContext, blobs: readonly PushBlob[]): Promise<void> {
+  const unique = [...new Map(blobs.map((blob) => [blob.descriptor.digest, blob])).values()];
   const limit = pLimit(Math.max(1, Math.min(context.concurrency ?? 3, 16)));
   // Small blobs (a config, tiny layers) neither wait for nor take a large one's slot: they are a
   // request or two each, and a push whose layers the registry has is then one round of HEADs.
   const smallLimit = pLimit(8);
-  await Promise.all(unique.map((descriptor) => (descriptor.size < smallBlobBytes ? smallLimit : limit)(() => pushBlob(context, descriptor))));
+  await Promise.all(unique.map((blob) => (blob.descriptor.size < smallBlobBytes ? smallLimit : limit)(() => pushBlob(context, blob))));
 }
 
 type Outcome = 'exists' | 'uploaded' | { readonly mountedFrom: string };
 
-async function pushBlob(context: BlobPushContext, descriptor: Descriptor): Promise<void> {
+async function pushBlob(context: BlobPushContext, blob: PushBlob): Promise<void> {
+  const descriptor = blob.descriptor;
   const errorContext: RegistryErrorContext = { action: 'push blob', reference: referenceName(context.destination), digest: descriptor.digest };
   const report = (phase: 'exists' | 'mounted' | 'transfer' | 'retry' | 'done' | 'waiting', current: number, from?: string): void =>
     context.onProgress?.({ kind: 'blob', digest: descriptor.digest, mediaType: descriptor.mediaType, phase, current, total: descriptor.size, ...(from === undefined ? {} : { from }) });
   report('waiting', 0);
   const outcome = await withRetries<Outcome>(
     context.client.backoff,
-    () => pushBlobOnce(context, descriptor, errorContext, report),
+    () => pushBlobOnce(context, blob, errorContext, report),
     () => report('retry', 0),
   ).catch((error: unknown) => {
     throw withContext(rejectedDigest(error, descriptor) ?? error, errorContext);
@@ -271,10 +293,11 @@ function withQuery(url: URL, key: string, value: string): URL {
 
 async function pushBlobOnce(
   context: BlobPushContext,
-  descriptor: Descriptor,
+  blob: PushBlob,
   errorContext: RegistryErrorContext,
   report: (phase: 'transfer' | 'retry', current: number) => void,
 ): Promise<Outcome> {
+  const descriptor = blob.descriptor;
   const { registry, destination } = context;
   const path = destination.path;
   const blobUrl = await registry.url(`${path}/blobs/${descriptor.digest}`);
@@ -319,7 +342,7 @@ async function pushBlobOnce(
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(descriptor.size) },
       body: async () => {
         sent = 0;
-        const stream = await context.store.openBlob(descriptor.digest, { verify: false });
+        const stream = await blob.open({ verify: false });
         // Counted in a pipeline step: a 'data' listener would start the flow before undici reads.
         const counter = new Transform({
           transform(chunk: Buffer, _encoding, callback) {
@@ -341,7 +364,7 @@ async function pushBlobOnce(
   }
 
   const chunkSize = Math.max(context.chunkBytes ?? 16 * 1024 * 1024, Number.isFinite(minChunk) ? minChunk : 0, 1);
-  let reader = new ChunkReader(await context.store.openBlob(descriptor.digest, { verify: false }));
+  let reader = new ChunkReader(await blob.open({ verify: false }));
   try {
     let offset = 0;
     let failures = 0;
@@ -379,7 +402,7 @@ async function pushBlobOnce(
         location = resumed.location;
         offset = resumed.offset;
         reader.close();
-        reader = new ChunkReader(await context.store.openBlob(descriptor.digest, { verify: false }));
+        reader = new ChunkReader(await blob.open({ verify: false }));
         await reader.skip(offset);
         report('retry', offset);
       }
@@ -459,7 +482,7 @@ class ChunkReader {
   }
 }
 
-async function putManifest(registry: Registry, client: RegistryClient, destination: ImageReference, document: FetchedDocument, target: string): Promise<void> {
+async function putManifest(registry: Registry, client: RegistryClient, destination: ImageReference, document: { readonly descriptor: Descriptor; readonly bytes: Buffer }, target: string): Promise<void> {
   const path = destination.path;
   const context: RegistryErrorContext = { action: 'push manifest', reference: `${referenceName(destination)}:${target}`.replace(/:sha256:/, '@sha256:'), digest: document.descriptor.digest };
   await withRetries(client.backoff, async () => {

@@ -6,7 +6,7 @@ import { chmod, copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promi
 import { hostname as hostHostname } from 'node:os';
 import { join, posix, relative } from 'node:path';
 import { TsbuildError, isTsbuildError, messageOf, parseReference, type ContainerConfig, type ImageReference } from '../common/index.js';
-import { findImage, resolveImage, unpackImage, type ResolvedImage, type Store } from '../store/index.js';
+import { findImage, storeImage, unpackLayers, type Image, type Store } from '../store/index.js';
 import {
   containerDirectory,
   currentOwner,
@@ -157,7 +157,7 @@ export function runFailureStatus(error: unknown): number {
   return 125;
 }
 
-async function findOrPull(options: RunContainerOptions): Promise<{ name?: string; image: ResolvedImage }> {
+async function findOrPull(options: RunContainerOptions): Promise<{ name?: string; image: Image }> {
   let found = await findImage(options.store, options.image);
   if (found === undefined) {
     let reference: ImageReference | undefined;
@@ -176,7 +176,7 @@ async function findOrPull(options: RunContainerOptions): Promise<{ name?: string
     found = await findImage(options.store, options.image);
     if (found === undefined) throw new TsbuildError('NOT_FOUND', `run: image '${options.image}' not found after pulling it`);
   }
-  return { ...(found.name === undefined ? {} : { name: found.name }), image: await resolveImage(options.store, found.descriptor) };
+  return { ...(found.name === undefined ? {} : { name: found.name }), image: await storeImage(options.store, found.descriptor) };
 }
 
 const defaultHosts = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters'];
@@ -252,12 +252,13 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
   // A run killed before it could clean up left its directory and mount: the next one removes them.
   await removeAbandonedContainers(store);
   const { name, image } = await findOrPull(options);
-  const imageConfig = image.config.config;
+  const imageConfig = (await image.config()).config;
   const args = containerCommand(imageConfig, options);
   const workdir = posix.normalize(workdirOption ?? (imageConfig?.WorkingDir === undefined || imageConfig.WorkingDir === '' ? '/' : imageConfig.WorkingDir));
   if (!workdir.startsWith('/')) throw new TsbuildError('INVALID_ARGUMENT', `the working directory '${workdir}' is invalid, it needs to be an absolute path`);
   options.signal?.throwIfAborted();
-  const lower = await unpackImage(store, image.manifest, image.config.rootfs.diff_ids);
+  const layers = await image.layers();
+  const lower = await unpackLayers(store, layers.map((layer) => layer.descriptor()), layers.map((layer) => layer.diffID()));
   options.signal?.throwIfAborted();
 
   const id = await newContainerId();
@@ -274,7 +275,7 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
     const base: ContainerRecord = {
       id,
       created: new Date().toISOString(),
-      image: { ...(name === undefined ? {} : { name }), manifest: image.descriptor.digest, id: image.manifest.config.digest },
+      image: { ...(name === undefined ? {} : { name }), manifest: image.descriptor().digest, id: (await image.manifest()).config.digest },
       path: args[0] ?? '',
       args: args.slice(1),
       config: { hostname, env: [], workingDir: workdir, user: userSpec, tty, openStdin: options.stdio.stdin !== undefined, network, runtime: runtime.name },

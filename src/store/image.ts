@@ -8,6 +8,8 @@ export interface ResolvedImage {
   /** The manifest's descriptor (inside an index, the chosen platform's entry). */
   readonly descriptor: Descriptor;
   readonly manifest: Manifest;
+  /** The manifest's bytes, as its digest was computed over them. */
+  readonly manifestBytes: Buffer;
   readonly config: ImageConfig;
   readonly configBytes: Buffer;
   /** The index a platform was chosen from, when the reference named one. */
@@ -73,13 +75,14 @@ export async function resolveImage(store: ContentStore, descriptor: Descriptor, 
   } else if (!isManifestMediaType(descriptor.mediaType)) {
     throw new TsbuildError('INVALID_MEDIA_TYPE', `resolve image ${descriptor.digest}: ${descriptor.mediaType} is neither a manifest nor an index`);
   }
-  const manifest = await readManifest(store, manifestDescriptor);
+  const manifestBytes = await store.readBlob(manifestDescriptor.digest, maxManifestBytes);
+  const manifest = parseManifest(manifestBytes, manifestDescriptor.mediaType);
   const configBytes = await store.readBlob(manifest.config.digest, maxConfigBytes);
   const config = parseImageConfig(configBytes);
   if (config.rootfs.diff_ids.length !== manifest.layers.length) {
     throw new TsbuildError('INVALID_MEDIA_TYPE', `resolve image ${manifestDescriptor.digest}: ${manifest.layers.length} layers but ${config.rootfs.diff_ids.length} diff_ids`);
   }
-  return { descriptor: manifestDescriptor, manifest, config, configBytes, ...(indexPart === undefined ? {} : { index: indexPart }) };
+  return { descriptor: manifestDescriptor, manifest, manifestBytes, config, configBytes, ...(indexPart === undefined ? {} : { index: indexPart }) };
 }
 
 /** A user's image argument as the store names it: `busybox` → `docker.io/library/busybox:latest`. */

@@ -14,6 +14,7 @@ export { writeAll, writeFileAtomic, temporaryName } from './atomic.js';
 export { VerifyingStream } from './verify-stream.js';
 export { unpackLayer, decompressLayer, decompressStream, type UnpackOptions, type UnpackResult } from './unpack.js';
 export { chainIds, findImage, imageTarSize, layerTarSizeHint, reachableBlobs, readIndex, readManifest, resolveImage, selectPlatform, storeName, type ResolvedImage } from './image.js';
+export { storeImage, type Image, type ImageLayer } from './image-model.js';
 export { linkTree, unpackImage, unpackLayers, snapshotPath } from './snapshots.js';
 export { pruneStore, type PruneOptions, type PruneResult } from './prune.js';
 export { verifyStore, type VerifyProblem, type VerifyResult } from './verify.js';

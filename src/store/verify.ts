@@ -1,7 +1,8 @@
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
-import { createHasher, isTsbuildError, MediaType, messageOf, nodeZlib, type Digest } from '../common/index.js';
-import { reachableBlobs, resolveImage } from './image.js';
+import { isTsbuildError, MediaType, messageOf, type Digest } from '../common/index.js';
+import { reachableBlobs } from './image.js';
+import { storeImage } from './image-model.js';
 import type { LayoutStore } from './layout-store.js';
 
 export interface VerifyProblem {
@@ -16,25 +17,10 @@ export interface VerifyResult {
   readonly problems: readonly VerifyProblem[];
 }
 
-/** sha256 of a layer's uncompressed content, read from the store once (the blob itself is verified on the way). */
-async function layerDiffId(store: LayoutStore, digest: Digest, mediaType: string): Promise<Digest> {
-  const hash = createHasher('sha256');
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
-      callback();
-    },
-  });
-  const blob = await store.openBlob(digest);
-  if (mediaType.endsWith('gzip')) await pipeline(blob, nodeZlib().createGunzip(), sink);
-  else await pipeline(blob, sink);
-  return `sha256:${hash.digest('hex')}` as Digest;
-}
-
 /**
  * Checks the whole store: every blob rehashes to its name, every reference resolves to a
  * complete image (manifest, config and layers present and valid), and every layer of the
- * host-platform image decompresses to its diff ID.
+ * host-platform image decompresses (gzip, zstd or none, by its magic bytes) to its diff ID.
  */
 export async function verifyStore(store: LayoutStore): Promise<VerifyResult> {
   const problems: VerifyProblem[] = [];
@@ -47,17 +33,17 @@ export async function verifyStore(store: LayoutStore): Promise<VerifyResult> {
       await reachableBlobs(store, target, reachable, missing);
       for (const digest of missing) problems.push({ subject: name, message: `missing blob ${digest}` });
       if (missing.length > 0) continue;
-      const image = await resolveImage(store, target).catch((error: unknown) => {
+      const image = await storeImage(store, target).catch((error: unknown) => {
         // An index without the host's platform is complete if what it holds is.
         if (isTsbuildError(error, 'NOT_FOUND') && target.mediaType !== MediaType.ociManifest && target.mediaType !== MediaType.dockerManifest) return undefined;
         throw error;
       });
       if (image === undefined) continue;
-      for (const [position, layer] of image.manifest.layers.entries()) {
-        if (checked.has(layer.digest)) continue;
-        const diffId = await layerDiffId(store, layer.digest, layer.mediaType);
-        checked.add(layer.digest);
-        if (diffId !== image.config.rootfs.diff_ids[position]) problems.push({ subject: name, message: `layer ${layer.digest} has diff ID ${diffId}, config says ${image.config.rootfs.diff_ids[position] ?? ''}` });
+      for (const layer of await image.layers()) {
+        if (checked.has(layer.digest())) continue;
+        // The blob is verified on the way, the tar against the diff ID at its end.
+        await pipeline(layer.uncompressed(), new Writable({ write: (_chunk, _encoding, callback) => callback() }));
+        checked.add(layer.digest());
       }
     } catch (error) {
       problems.push({ subject: name, message: messageOf(error) });

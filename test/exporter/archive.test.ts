@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { MediaType, hostPlatform, parseIndex } from '../../src/common/index.js';
+import { MediaType, hostPlatform, parseDigest, parseIndex } from '../../src/common/index.js';
 import { loadArchive, saveArchive, writeImage, writeLayer, type ArchiveFormat } from '../../src/exporter/index.js';
 import { resolveImage, unpackImage, type Store } from '../../src/store/index.js';
 import { busyboxImage, type BusyboxImage } from '../helpers/busybox-image.js';
@@ -121,6 +121,22 @@ describe('save and load', () => {
 
     const root = await unpackImage(store, (await resolveImage(store, image.descriptor)).manifest, [plain.diffId]);
     expect(await readFile(join(root ?? '', 'etc/motd'), 'utf8')).toBe('compressed with zstd\n'.repeat(1000));
+  });
+
+  it('fails a docker save whose layer does not hash to the diff ID its config gives, and leaves no temporary file', async () => {
+    const plain = await writeLayer(
+      (async function* () {
+        const bytes = Buffer.from('one content\n');
+        yield { path: 'motd', type: 'file' as const, mode: 0o644, uid: 0, gid: 0, mtime: 0, size: bytes.length, content: () => bytes };
+      })(),
+      store,
+    );
+    const wrongDiffId = parseDigest(`sha256:${createHash('sha256').update('another content').digest('hex')}`);
+    // A config that names another tar than the layer holds: not an image that validates.
+    stores.broken();
+    const image = await writeImage(store, { layers: [{ descriptor: plain.descriptor, diffId: wrongDiffId }], platform: hostPlatform(), created: '1970-01-01T00:00:00Z', history: [{ created_by: 'wrong' }] }, 'localhost/wrong:1');
+    await expect(save('docker', 'wrong.tar', [{ name: 'localhost/wrong:1', descriptor: image.descriptor }])).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+    expect(await readdir(join(dir, 'store', 'tmp'))).toEqual([]);
   });
 
   it('loads a docker archive whose layer is a symlink to another image\'s, as docker save writes shared layers', async () => {

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -7,7 +8,7 @@ import { pull, push, type ProgressEvent, type RegistryClient } from '../../src/r
 import { useRegistryFixture } from '../helpers/registry-fixture.js';
 import { validateLayout } from '../helpers/validate.js';
 import { putBytes, randomLayer, writeRandomImage } from '../helpers/registry-image.js';
-import { openStore, type Store } from '../../src/store/index.js';
+import { openStore, storeImage, type Store } from '../../src/store/index.js';
 
 const fixture = useRegistryFixture({ prefix: 'tsbuild-roundtrip-' });
 
@@ -16,6 +17,7 @@ function newClient(): RegistryClient {
 }
 
 const freshStore = (): Promise<Store> => fixture.freshStore();
+const sha256 = (bytes: Buffer): Digest => `sha256:${createHash('sha256').update(bytes).digest('hex')}` as Digest;
 
 function skopeo(...args: string[]): string {
   return execFileSync('skopeo', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -38,6 +40,20 @@ describe('push and pull against docker-registry', () => {
     expect(await target.resolveReference(`${fixture.registry.host}/round/trip:v1`)).toMatchObject({ digest: image.manifest.digest, mediaType: MediaType.ociManifest });
     for (const layer of [...image.layers, image.config]) {
       expect((await target.readBlob(layer.digest, 1 << 20)).equals(await source.readBlob(layer.digest, 1 << 20))).toBe(true);
+    }
+
+    // What a pull stored reads back through the image model as the image that was pushed.
+    const [sent, received] = await Promise.all([storeImage(source, image.manifest), storeImage(target, pulled.manifest)]);
+    expect(pulled.image.descriptor().digest).toBe(pulled.manifest.digest);
+    expect((await received.rawManifest()).equals(await sent.rawManifest())).toBe(true);
+    expect((await received.configBytes()).equals(await sent.configBytes())).toBe(true);
+    const receivedLayers = await received.layers();
+    expect(receivedLayers.map((layer) => [layer.digest(), layer.diffID()])).toEqual((await sent.layers()).map((layer) => [layer.digest(), layer.diffID()]));
+    for (const layer of receivedLayers) {
+      let length = 0;
+      // Read through, the tar is checked against its diff ID.
+      for await (const chunk of layer.uncompressed()) length += chunk.length;
+      expect(length).toBeGreaterThan(0);
     }
 
     await validateLayout(target.root);
@@ -77,6 +93,42 @@ describe('push and pull against docker-registry', () => {
       const manifest = await fetch(`http://${fixture.registry.host}/v2/corrupt/${name}/manifests/1`, { method: 'HEAD' });
       expect(manifest.status, name).toBe(404);
     }
+  });
+
+  it('neither pushes nor names on pull an image whose config does not match its layers', async () => {
+    const host = fixture.registry.host;
+    const { blob } = await randomLayer(10_000);
+    const layer = { mediaType: MediaType.ociLayerGzip, digest: sha256(blob), size: blob.length };
+    // Two diff IDs for one layer: a config nothing can unpack the image by.
+    const configBytes = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256(Buffer.from('a')), sha256(Buffer.from('b'))] } }));
+    const config = { mediaType: MediaType.ociConfig, digest: sha256(configBytes), size: configBytes.length };
+    const manifestBytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config, layers: [layer] }));
+
+    const source = await freshStore();
+    // Holds the mismatched image on purpose: not a layout that validates.
+    fixture.stores.broken(source.root);
+    for (const bytes of [blob, configBytes, manifestBytes]) await putBytes(source, bytes);
+    await source.setReference(`${host}/mismatch/pushed:1`, { mediaType: MediaType.ociManifest, digest: sha256(manifestBytes), size: manifestBytes.length });
+    await expect(push({ source: `${host}/mismatch/pushed:1`, store: source, client: newClient() })).rejects.toMatchObject({ code: 'INVALID_MEDIA_TYPE' });
+    expect((await fetch(`http://${host}/v2/mismatch/pushed/blobs/${layer.digest}`, { method: 'HEAD' })).status).toBe(404);
+
+    // The registry takes it as given, uploaded by hand.
+    for (const bytes of [blob, configBytes]) {
+      const started = await fetch(`http://${host}/v2/mismatch/pulled/blobs/uploads/`, { method: 'POST' });
+      await started.arrayBuffer();
+      const location = new URL(started.headers.get('location') ?? '', `http://${host}`);
+      location.searchParams.set('digest', sha256(bytes));
+      const put = await fetch(location, { method: 'PUT', body: bytes, headers: { 'content-type': 'application/octet-stream' } });
+      await put.arrayBuffer();
+      expect(put.status).toBe(201);
+    }
+    const put = await fetch(`http://${host}/v2/mismatch/pulled/manifests/1`, { method: 'PUT', body: manifestBytes, headers: { 'content-type': MediaType.ociManifest } });
+    await put.arrayBuffer();
+    expect(put.status).toBe(201);
+    const target = await freshStore();
+    const error = await pull({ reference: `${host}/mismatch/pulled:1`, store: target, client: newClient(), platform: { os: 'linux', architecture: 'amd64' } }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'INVALID_MEDIA_TYPE', message: expect.stringMatching(/^pull .*mismatch\/pulled:1: .*1 layers but 2 diff_ids/) });
+    expect(await target.resolveReference(`${host}/mismatch/pulled:1`)).toBeUndefined();
   });
 
   it('lets two pulls of one image share a root at the same time', async () => {

@@ -3,12 +3,19 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { MediaType, isTsbuildError, parseIndex, parseManifest, type Digest } from '../../src/common/index.js';
-import { chainIds, layerTarSizeHint, resolveImage, selectPlatform, type Store } from '../../src/store/index.js';
+import { chainIds, layerTarSizeHint, resolveImage, selectPlatform, storeImage, type Store } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
 import { useTemporaryStores } from '../helpers/temporary-store.js';
 
 const digest = (text: string): Digest => `sha256:${createHash('sha256').update(text).digest('hex')}` as Digest;
 const bytes = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
+const sha256 = (data: Uint8Array): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
+
+async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of source) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks);
+}
 
 function codeOf(action: () => unknown): string | undefined {
   try {
@@ -110,5 +117,46 @@ describe('image model in the store', () => {
     expect(await layerTarSizeHint(store, { ...gzipped, mediaType: MediaType.ociLayerZstd })).toBeUndefined();
     expect((await store.readBlobTail(gzipped.digest, 1 << 30)).length).toBe(gzipped.size);
     await expect(store.readBlobTail(`sha256:${'0'.repeat(64)}` as Digest, 4)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('reads a stored image as manifest, config and layers whose bytes hash to their digests and diff IDs', async () => {
+    const stored = await busyboxImage(store);
+    const image = await storeImage(store, stored.descriptor);
+    const manifest = await image.manifest();
+    const config = await image.config();
+    expect(image.descriptor().digest).toBe(stored.descriptor.digest);
+    expect(sha256(await image.rawManifest())).toBe(stored.descriptor.digest);
+    expect(sha256(await image.configBytes())).toBe(manifest.config.digest);
+    const layers = await image.layers();
+    expect(layers.length).toBeGreaterThan(0);
+    expect(layers.map((layer) => layer.digest())).toEqual(manifest.layers.map((layer) => layer.digest));
+    expect(layers.map((layer) => layer.diffID())).toEqual(config.rootfs.diff_ids);
+    for (const layer of layers) {
+      expect(layer.mediaType()).toBe(layer.descriptor().mediaType);
+      const compressed = await collect(await layer.compressed());
+      expect(compressed.length).toBe(layer.size());
+      expect(sha256(compressed)).toBe(layer.digest());
+      expect(sha256(await collect(layer.uncompressed()))).toBe(layer.diffID());
+    }
+    // Through an index, the chosen platform's manifest is the image.
+    const list = bytes({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [{ ...stored.descriptor, platform: { os: config.os, architecture: config.architecture } }] });
+    const info = await store.putBlob(Readable.from([list]));
+    const viaIndex = await storeImage(store, { mediaType: MediaType.ociIndex, ...info }, { os: config.os, architecture: config.architecture });
+    expect(viaIndex.descriptor().digest).toBe(stored.descriptor.digest);
+  });
+
+  it('fails a layer whose tar does not hash to the diff ID its config gives', async () => {
+    const tar = Buffer.alloc(1024, 1);
+    const layerInfo = await store.putBlob(Readable.from([gzipSync(tar)]));
+    const wrongDiffId = digest('another tar');
+    const configInfo = await store.putBlob(Readable.from([bytes({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [wrongDiffId] } })]));
+    const manifestBytes = bytes({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: { mediaType: MediaType.ociConfig, ...configInfo }, layers: [{ mediaType: MediaType.ociLayerGzip, ...layerInfo }] });
+    const manifestInfo = await store.putBlob(Readable.from([manifestBytes]));
+    const image = await storeImage(store, { mediaType: MediaType.ociManifest, ...manifestInfo });
+    const layers = await image.layers();
+    expect(layers.map((layer) => layer.diffID())).toEqual([wrongDiffId]);
+    await expect(Promise.all(layers.map((layer) => collect(layer.uncompressed())))).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+    // A manifest the store lacks is no image.
+    await expect(storeImage(store, { mediaType: MediaType.ociManifest, digest: digest('absent'), size: 2 })).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 });

@@ -1,8 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { lstat, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { hostPlatform } from '../../src/common/index.js';
+import { MediaType, hostPlatform } from '../../src/common/index.js';
 import { writeImage, writeLayer } from '../../src/exporter/index.js';
 import { chainIds, pruneStore, resolveImage, snapshotPath, unpackImage, verifyStore, type Store } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
@@ -94,5 +95,21 @@ describe('prune, verify and unpacked layers', () => {
     expect((await verifyStore(store)).problems).toEqual([]);
     await writeFile(join(root, 'blobs/sha256', image.configDescriptor.digest.slice(7)), '{}');
     expect((await verifyStore(store)).problems.map((problem) => problem.subject)).toEqual(['localhost/app:1', image.configDescriptor.digest]);
+  });
+
+  it('verify decompresses a layer by its magic bytes, and names one whose tar is not its diff ID', async () => {
+    const content = Buffer.from('compressed with zstd\n'.repeat(100));
+    const plain = await writeLayer([{ path: 'motd', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: content.length, content: () => content }], store, { compression: 'none' });
+    const zstd = execFileSync('zstd', ['-q', '-c'], { input: await readFile(join(root, 'blobs/sha256', plain.descriptor.digest.slice(7))) });
+    const info = await store.putBlob(Readable.from([zstd]));
+    const zstdLayer = { mediaType: MediaType.ociLayerZstd, digest: info.digest, size: info.size };
+    await writeImage(store, { layers: [{ descriptor: zstdLayer, diffId: plain.diffId }], platform: hostPlatform() }, 'localhost/zstd:1');
+    expect((await verifyStore(store)).problems).toEqual([]);
+
+    stores.broken();
+    const other = await writeLayer([{ path: 'other', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 0 }], store);
+    await writeImage(store, { layers: [{ descriptor: other.descriptor, diffId: plain.diffId }], platform: hostPlatform() }, 'localhost/wrong:1');
+    const problems = (await verifyStore(store)).problems;
+    expect(problems).toEqual([{ subject: 'localhost/wrong:1', message: expect.stringContaining(`${other.diffId}, the config says ${plain.diffId}`) }]);
   });
 });
