@@ -7,7 +7,7 @@
  * side index is rewritten atomically under its own lock.
  */
 import { Readable } from 'node:stream';
-import { MediaType, isTsbuildError, type Descriptor, type Digest, type Platform } from '../common/index.js';
+import { MediaType, isTsbuildError, parseDigest, type Descriptor, type Digest, type Platform } from '../common/index.js';
 import { storeImage, type Store } from '../store/index.js';
 
 export const stepKeyAnnotation = 'org.tsbuild.step.key';
@@ -30,10 +30,29 @@ export interface StepResult {
   readonly created?: string;
 }
 
+/** What a step did on top of the layers below it: the layer it added (none when it changed nothing), and when. */
+export interface StepOutcome {
+  readonly layer: LayerRef | undefined;
+  readonly created?: string;
+}
+
 export interface StepCache {
   get(key: Digest): Promise<StepResult | undefined>;
+  /**
+   * The step's outcome on top of BELOW (the layers its parent step left): what a build needs
+   * of a hit. The key names the parent step too, so the record's lower layers are BELOW.
+   */
+  outcome(key: Digest, below: readonly LayerRef[]): Promise<StepOutcome | undefined>;
   put(key: Digest, result: StepResult, platform: Platform): Promise<void>;
 }
+
+/**
+ * The annotations a record's entry carries in the side index, so that a hit costs no blob read:
+ * how many layers the record holds, its top layer (descriptor and diff ID) and when it ran.
+ */
+const depthAnnotation = 'org.tsbuild.step.depth';
+const topAnnotation = 'org.tsbuild.step.top';
+const createdAnnotation = 'org.tsbuild.step.created';
 
 export class LocalStepCache implements StepCache {
   /** The side index read once per build: records are only ever added, and a miss is checked again. */
@@ -52,6 +71,27 @@ export class LocalStepCache implements StepCache {
     }
     this.entries = map;
     return map;
+  }
+
+  async outcome(key: Digest, below: readonly LayerRef[]): Promise<StepOutcome | undefined> {
+    const entries = this.entries ?? (await this.load());
+    const annotations = entries.get(key)?.annotations;
+    const depth = Number(annotations?.[depthAnnotation]);
+    const created = annotations?.[createdAnnotation];
+    const when = created === undefined ? {} : { created };
+    if (depth === below.length) return { layer: undefined, ...when };
+    const top = annotations?.[topAnnotation];
+    if (depth === below.length + 1 && top !== undefined) {
+      const layer = parseTop(top);
+      if (layer !== undefined && (this.present.has(layer.descriptor.digest) || (await this.store.hasBlob(layer.descriptor.digest)))) {
+        this.present.add(layer.descriptor.digest);
+        return { layer, ...when };
+      }
+    }
+    // A record without the annotations (or with others than expected): read it whole.
+    const result = await this.get(key);
+    if (result === undefined || result.layers.length < below.length) return undefined;
+    return { layer: result.layers.length === below.length ? undefined : result.layers.at(-1), ...(result.created === undefined ? {} : { created: result.created }) };
   }
 
   async get(key: Digest): Promise<StepResult | undefined> {
@@ -91,11 +131,29 @@ export class LocalStepCache implements StepCache {
       layers: result.layers.map((layer) => layer.descriptor),
     };
     const manifestInfo = await this.store.putBlob(Readable.from([Buffer.from(JSON.stringify(manifest))]));
-    const descriptor: Descriptor = { mediaType: MediaType.ociManifest, digest: manifestInfo.digest, size: manifestInfo.size, annotations: { [stepKeyAnnotation]: key } };
+    const top = result.layers.at(-1);
+    const annotations: Record<string, string> = {
+      [stepKeyAnnotation]: key,
+      [depthAnnotation]: String(result.layers.length),
+      ...(top === undefined ? {} : { [topAnnotation]: JSON.stringify({ mediaType: top.descriptor.mediaType, digest: top.descriptor.digest, size: top.descriptor.size, diffId: top.diffId }) }),
+      ...(result.created === undefined ? {} : { [createdAnnotation]: result.created }),
+    };
+    const descriptor: Descriptor = { mediaType: MediaType.ociManifest, digest: manifestInfo.digest, size: manifestInfo.size, annotations };
     await this.store.updateSideIndex(sideIndex, (entries) => {
       const kept = entries.filter((entry) => entry.annotations?.[stepKeyAnnotation] !== key);
       return { entries: [...kept, descriptor], result: undefined };
     });
     this.entries?.set(key, descriptor);
+  }
+}
+
+/** A record's top layer from its annotation; undefined when it does not read as one. */
+function parseTop(text: string): LayerRef | undefined {
+  try {
+    const value = JSON.parse(text) as { mediaType?: unknown; digest?: unknown; size?: unknown; diffId?: unknown };
+    if (typeof value.mediaType !== 'string' || typeof value.digest !== 'string' || typeof value.size !== 'number' || typeof value.diffId !== 'string') return undefined;
+    return { descriptor: { mediaType: value.mediaType, digest: parseDigest(value.digest), size: value.size }, diffId: parseDigest(value.diffId) };
+  } catch {
+    return undefined;
   }
 }

@@ -298,15 +298,19 @@ async function cachedOrRun(
   const record = (stepKey: Digest): Digest => (ctx.sourceDateEpoch === undefined ? stepKey : sourceDateEpochKey(stepKey, ctx.sourceDateEpoch));
   let alternateKey: Digest | undefined;
   if (ctx.request.noCache !== true) {
-    let hit = await ctx.deps.cache.get(record(key));
-    if ((hit === undefined || hit.layers.length < input.layers.length) && alternate !== undefined) {
-      alternateKey = await alternate();
-      hit = await ctx.deps.cache.get(record(alternateKey));
-      if (hit !== undefined && hit.layers.length >= input.layers.length) await ctx.deps.cache.put(record(key), hit, input.platform);
-    }
-    if (hit !== undefined && hit.layers.length >= input.layers.length) {
+    const hit = await ctx.deps.cache.outcome(record(key), input.layers);
+    if (hit !== undefined) {
       step.cached();
-      return { layer: hit.layers.length === input.layers.length ? undefined : hit.layers.at(-1), created: hit.created ?? created(ctx.sourceDateEpoch) };
+      return { layer: hit.layer, created: hit.created ?? created(ctx.sourceDateEpoch) };
+    }
+    if (alternate !== undefined) {
+      alternateKey = await alternate();
+      const byContent = await ctx.deps.cache.get(record(alternateKey));
+      if (byContent !== undefined && byContent.layers.length >= input.layers.length) {
+        await ctx.deps.cache.put(record(key), byContent, input.platform);
+        step.cached();
+        return { layer: byContent.layers.length === input.layers.length ? undefined : byContent.layers.at(-1), created: byContent.created ?? created(ctx.sourceDateEpoch) };
+      }
     }
   }
   let flight = ctx.flights.get(key);
