@@ -19,37 +19,10 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
-#include "errno-error.h"
+#include "napi-args.h"
 
 #define MAX_PATH_BYTES 4096
 #define MAX_NAME_BYTES 256
-
-static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
-  napi_throw(env, errno_error(env, err, syscall, path));
-  return NULL;
-}
-
-static int get_args(napi_env env, napi_callback_info info, size_t expected, napi_value *args) {
-  size_t count = expected;
-  if (napi_get_cb_info(env, info, &count, args, NULL, NULL) != napi_ok || count < expected) {
-    napi_throw_type_error(env, NULL, "missing arguments");
-    return -1;
-  }
-  return 0;
-}
-
-static int get_string(napi_env env, napi_value value, char *buffer, size_t size, const char *what) {
-  size_t length = 0;
-  if (napi_get_value_string_utf8(env, value, buffer, size, &length) != napi_ok) {
-    napi_throw_type_error(env, NULL, what);
-    return -1;
-  }
-  if (length + 1 >= size || strlen(buffer) != length) {
-    napi_throw_range_error(env, NULL, what);
-    return -1;
-  }
-  return 0;
-}
 
 static int get_uint32(napi_env env, napi_value value, uint32_t *out, const char *what) {
   if (napi_get_value_uint32(env, value, out) != napi_ok) {
