@@ -142,7 +142,7 @@ interface BuildContext {
   readonly outputs: Map<number, Promise<StageOutput>>;
   readonly bases: Map<string, Promise<BaseImage>>;
   readonly baseConfigs: Map<string, BaseImage>;
-  readonly environment: RunEnvironment;
+  readonly environment: () => Promise<RunEnvironment>;
   readonly sourceDateEpoch: number | undefined;
   context: Promise<ContextHandle> | undefined;
   /** One flight per key within the build: equal steps in two stages run once. */
@@ -522,9 +522,10 @@ export async function build(request: BuildRequest, deps: BuildDeps): Promise<Bui
   // fetch what it asked for and resolve again until it asks for nothing new.
   const file = request.dockerfile;
   let resolved;
+  let stagesInFile = 0;
   for (let round = 0; ; round++) {
     const wanted: { reference: string; platform: Platform }[] = [];
-    resolved = resolveDockerfile(
+    const both = resolveDockerfile(
       { source: file.source, file: file.file },
       {
         buildArgs,
@@ -545,7 +546,9 @@ export async function build(request: BuildRequest, deps: BuildDeps): Promise<Bui
           };
         },
       },
-    ).resolved;
+    );
+    resolved = both.resolved;
+    stagesInFile = both.parsed.dockerfile.stages.length;
     if (wanted.length === 0 || round > 8) break;
     const stages = resolved.stages;
     await Promise.all(
@@ -572,17 +575,15 @@ export async function build(request: BuildRequest, deps: BuildDeps): Promise<Bui
     }
   }
 
-  const { directory, environment } = await sandboxFiles(deps.store);
+  // The sandbox's /etc files are made when the first RUN runs: a build from the cache needs none.
+  let sandbox: Promise<{ directory: string; environment: RunEnvironment }> | undefined;
   const ctx: BuildContext = {
     ...partial,
     stages: new Map(resolved.stages.map((stage) => [stage.index, stage])),
-    stageCount: resolved.stages.length === 1 ? 1 : Math.max(2, resolved.stages.length),
-    environment,
+    // BuildKit drops the stage name from step names only when the whole file has one stage.
+    stageCount: stagesInFile,
+    environment: async () => (await (sandbox ??= sandboxFiles(deps.store))).environment,
   };
-  // The stage count that names steps is the Dockerfile's (BuildKit drops the stage name only when
-  // the whole file has one stage).
-  const totalStages = countStages(file.source);
-  (ctx as { stageCount: number }).stageCount = totalStages;
   try {
     // Every stage the target needs starts now; each waits only for what it reads.
     const all = resolved.stages.map((stage) => stageOutput(ctx, stage.index));
@@ -592,11 +593,7 @@ export async function build(request: BuildRequest, deps: BuildDeps): Promise<Bui
     const target = await stageOutput(ctx, resolved.target);
     return await exportImage(ctx, target);
   } finally {
-    await rm(directory, { recursive: true, force: true });
+    if (sandbox !== undefined) await rm((await sandbox).directory, { recursive: true, force: true });
   }
 }
 
-/** How many FROM lines the Dockerfile has (for BuildKit's rule: one stage → no stage name in step names). */
-function countStages(source: string): number {
-  return source.split(/\r?\n/).filter((line) => /^\s*from\s/i.test(line)).length;
-}

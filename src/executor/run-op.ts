@@ -89,7 +89,7 @@ function commandLine(instruction: RunInstruction, config: ConfigState): { args: 
   return { args, script };
 }
 
-export function runStep(instruction: RunInstruction, config: ConfigState, environment: RunEnvironment, defaultNetwork: 'host' | 'none'): RunPlan {
+export function runStep(instruction: RunInstruction, config: ConfigState, sandbox: () => Promise<RunEnvironment>, defaultNetwork: 'host' | 'none'): RunPlan {
   if (instruction.mounts.length > 0) {
     throw new TsbuildError('INVALID_ARGUMENT', `RUN --mount=${instruction.mounts[0]?.type ?? ''}: mounts in RUN are not supported yet`);
   }
@@ -111,6 +111,7 @@ export function runStep(instruction: RunInstruction, config: ConfigState, enviro
     keyInput,
     createdBy: `RUN ${runCommandString(args, instruction)} # buildkit`,
     async execute(execution: RunExecution): Promise<LayerRef | undefined> {
+      const environment = await sandbox();
       const active = await execution.snapshots.prepare(execution.layers);
       const bundle = join(environment.scratch, `run-${uniqueHex(6)}`);
       try {
