@@ -7,6 +7,7 @@ import { openContext, rootfsSource, sourceDigest, type BuildContext } from '../.
 import { isTsbuildError } from '../../src/common/index.js';
 import { codeOf } from '../helpers/error-code.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
+import { writeTree } from '../helpers/file-tree.js';
 
 const run = promisify(execFile);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -14,18 +15,6 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 let dir: { path: string; cleanup: () => Promise<void> };
 let root: string;
 let outside: string;
-
-/** Writes FILES (path → content; a trailing / makes a directory) under BASE. */
-async function tree(base: string, files: Record<string, string>): Promise<void> {
-  for (const [path, content] of Object.entries(files)) {
-    if (path.endsWith('/')) {
-      await mkdir(join(base, path), { recursive: true });
-      continue;
-    }
-    await mkdir(join(base, path, '..'), { recursive: true });
-    await writeFile(join(base, path), content);
-  }
-}
 
 async function digestOf(context: BuildContext, sources: readonly string[], options: Parameters<typeof sourceDigest>[2] = {}): Promise<string> {
   return (await sourceDigest(context, sources, options)).digest;
@@ -45,13 +34,13 @@ beforeEach(async () => {
   root = join(dir.path, 'context');
   outside = join(dir.path, 'outside');
   await mkdir(root);
-  await tree(outside, { secret: 'outside secret' });
+  await writeTree(outside, { secret: 'outside secret' });
 });
 afterEach(async () => dir.cleanup());
 
 describe('.dockerignore', () => {
   it('excludes as docker does: comments, leading / and ./, **, last match wins, ! exceptions', async () => {
-    await tree(root, {
+    await writeTree(root, {
       '.dockerignore': '# comment\n/build\n./tmp/\n**/*.log\nnode_modules\n!node_modules/keep.js\ndocs/*\n!docs/README.md\n*.md\n!README*.md\nREADME-secret.md\n',
       'build/out': 'x',
       'tmp/t': 'x',
@@ -98,9 +87,9 @@ describe('.dockerignore', () => {
   });
 
   it('changes nothing when an excluded file changes', async () => {
-    await tree(root, { '.dockerignore': 'ignored\n*.tmp\n', 'ignored/a': '1', 'x.tmp': '1', 'kept': '1' });
+    await writeTree(root, { '.dockerignore': 'ignored\n*.tmp\n', 'ignored/a': '1', 'x.tmp': '1', 'kept': '1' });
     const before = await digestOf(await openContext(root), ['.']);
-    await tree(root, { 'ignored/a': '2', 'ignored/b': 'new', 'x.tmp': '2', 'y.tmp': 'new' });
+    await writeTree(root, { 'ignored/a': '2', 'ignored/b': 'new', 'x.tmp': '2', 'y.tmp': 'new' });
     expect(await digestOf(await openContext(root), ['.'])).toBe(before);
     await writeFile(join(root, 'kept'), '2');
     expect(await digestOf(await openContext(root), ['.'])).not.toBe(before);
@@ -108,8 +97,8 @@ describe('.dockerignore', () => {
 
   it('prefers <Dockerfile>.dockerignore beside the Dockerfile to the context one', async () => {
     const dockerfiles = join(dir.path, 'dockerfiles');
-    await tree(root, { '.dockerignore': 'a\n', a: 'a', b: 'b' });
-    await tree(dockerfiles, { 'app.Dockerfile': 'FROM scratch\n', 'app.Dockerfile.dockerignore': 'b\n', 'other.Dockerfile': 'FROM scratch\n' });
+    await writeTree(root, { '.dockerignore': 'a\n', a: 'a', b: 'b' });
+    await writeTree(dockerfiles, { 'app.Dockerfile': 'FROM scratch\n', 'app.Dockerfile.dockerignore': 'b\n', 'other.Dockerfile': 'FROM scratch\n' });
     const withOwn = await openContext(root, { dockerfile: join(dockerfiles, 'app.Dockerfile') });
     expect(withOwn.ignoreFile).toBe(join(dockerfiles, 'app.Dockerfile.dockerignore'));
     expect(withOwn.excluded('a')).toBe(false);
@@ -123,14 +112,14 @@ describe('.dockerignore', () => {
   });
 
   it('reads the context .dockerignore inside the context only', async () => {
-    await tree(outside, { ignore: 'secret-name\n' });
+    await writeTree(outside, { ignore: 'secret-name\n' });
     await symlink(join(outside, 'ignore'), join(root, '.dockerignore'));
     const context = await openContext(root);
     expect(context.ignorePatterns).toEqual([]);
   });
 
   it('fails clearly on a malformed pattern and a missing context', async () => {
-    await tree(root, { '.dockerignore': 'a[\n' });
+    await writeTree(root, { '.dockerignore': 'a[\n' });
     expect(await codeOf(openContext(root))).toBe('INVALID_ARGUMENT');
     expect(await codeOf(openContext(join(dir.path, 'missing')))).toBe('NOT_FOUND');
   });
@@ -138,7 +127,7 @@ describe('.dockerignore', () => {
 
 describe('sourceDigest', () => {
   it('keys paths, types, modes, link targets and content, never times', async () => {
-    await tree(root, { 'app/a.txt': 'hello', 'app/sub/b.txt': 'world' });
+    await writeTree(root, { 'app/a.txt': 'hello', 'app/sub/b.txt': 'world' });
     await symlink('a.txt', join(root, 'app/link'));
     const context = await openContext(root);
     const first = await digestOf(context, ['app']);
@@ -170,7 +159,7 @@ describe('sourceDigest', () => {
 
   it('keys context files as owned by root, as docker sends them, and rootfs files by their owners', async () => {
     if (process.getuid?.() !== 0) return;
-    await tree(root, { 'f': 'x' });
+    await writeTree(root, { 'f': 'x' });
     const before = await digestOf(await openContext(root), ['f']);
     await chown(join(root, 'f'), 1234, 1234);
     expect(await digestOf(await openContext(root), ['f'])).toBe(before);
@@ -181,7 +170,7 @@ describe('sourceDigest', () => {
   });
 
   it('names a missing source as BuildKit does; a wildcard matching nothing is no error', async () => {
-    await tree(root, { 'a.txt': 'a' });
+    await writeTree(root, { 'a.txt': 'a' });
     const context = await openContext(root);
     expect(await errorMessage(sourceDigest(context, ['missing/file']))).toBe('NOT_FOUND failed to compute cache key: "/missing/file": not found');
     expect(await errorMessage(sourceDigest(context, ['./x/../nothere']))).toBe('NOT_FOUND failed to compute cache key: "/nothere": not found');
@@ -199,7 +188,7 @@ describe('sourceDigest', () => {
   });
 
   it('expands wildcards per path with Go patterns, in walk order', async () => {
-    await tree(root, { 'b.txt': 'b', 'a.txt': 'a', 'c.md': 'c', 'dir/x.txt': 'x', 'dir/deeper/y.txt': 'y', 'd1/f': '1', 'd2/f': '2', 'e[1]': 'e' });
+    await writeTree(root, { 'b.txt': 'b', 'a.txt': 'a', 'c.md': 'c', 'dir/x.txt': 'x', 'dir/deeper/y.txt': 'y', 'd1/f': '1', 'd2/f': '2', 'e[1]': 'e' });
     const context = await openContext(root);
     expect((await sourceDigest(context, ['*.txt'])).matched).toEqual(['a.txt', 'b.txt']);
     expect((await sourceDigest(context, ['*/*.txt'])).matched).toEqual(['dir/x.txt']);
@@ -212,7 +201,7 @@ describe('sourceDigest', () => {
   });
 
   it('never reads outside the context, whatever symlinks say', async () => {
-    await tree(root, { 'inside/ok': 'ok' });
+    await writeTree(root, { 'inside/ok': 'ok' });
     await symlink(join(outside, 'secret'), join(root, 'abs-link'));
     await symlink('../outside/secret', join(root, 'rel-link'));
     await symlink(outside, join(root, 'dir-link'));
@@ -228,12 +217,12 @@ describe('sourceDigest', () => {
     expect(await digestOf(await openContext(root), ['inside'])).toBe(before);
     expect(await digestOf(await openContext(root), ['.'])).toBe(await digestOf(await openContext(root), ['.']));
     // The same names made inside the context are what the links reach.
-    await tree(root, { [`${outside.slice(1)}/secret`]: 'inside copy' });
+    await writeTree(root, { [`${outside.slice(1)}/secret`]: 'inside copy' });
     expect((await sourceDigest(await openContext(root), ['abs-link'])).matched).toEqual(['abs-link']);
   });
 
   it('follows a source symlink inside the context', async () => {
-    await tree(root, { 'real/file': 'data' });
+    await writeTree(root, { 'real/file': 'data' });
     await symlink('real', join(root, 'alias'));
     await symlink('/real/file', join(root, 'file-alias'));
     const context = await openContext(root);
@@ -245,7 +234,7 @@ describe('sourceDigest', () => {
   });
 
   it('applies --exclude relative to the source, with exceptions', async () => {
-    await tree(root, { 'app/a.go': '1', 'app/a_test.go': '2', 'app/vendor/v.go': '3', 'app/vendor/keep.go': '4' });
+    await writeTree(root, { 'app/a.go': '1', 'app/a_test.go': '2', 'app/vendor/v.go': '3', 'app/vendor/keep.go': '4' });
     const context = await openContext(root);
     const all = await digestOf(context, ['app']);
     const excluded = await digestOf(context, ['app'], { exclude: ['*_test.go', 'vendor', '!vendor/keep.go'] });
@@ -258,7 +247,7 @@ describe('sourceDigest', () => {
   });
 
   it('keys --parents by the path below the pivot', async () => {
-    await tree(root, { 'x/y/z.txt': 'z', 'x/y/other': 'o', 'w/y/z.txt': 'z' });
+    await writeTree(root, { 'x/y/z.txt': 'z', 'x/y/other': 'o', 'w/y/z.txt': 'z' });
     const context = await openContext(root);
     const full = await sourceDigest(context, ['x/y/z.txt'], { parents: true });
     expect(full.matched).toEqual(['x/y/z.txt']);
@@ -277,7 +266,7 @@ describe('sourceDigest', () => {
 describe('the hash index', () => {
   it('skips rehashing unchanged files, and never trusts a rewrite with the same size and mtime', async () => {
     const indexDir = join(dir.path, 'index');
-    await tree(root, { 'a.txt': 'content-1', 'b.txt': 'other' });
+    await writeTree(root, { 'a.txt': 'content-1', 'b.txt': 'other' });
     const fixed = new Date(Date.UTC(2020, 0, 1));
     await utimes(join(root, 'a.txt'), fixed, fixed);
     // Files written just now are too young to trust: the index waits out the timestamp granularity.
@@ -307,7 +296,7 @@ describe('the hash index', () => {
 
   it('rehashes a file rewritten right after it was hashed, within the timestamp granularity', async () => {
     const indexDir = join(dir.path, 'index');
-    await tree(root, { 'a.txt': 'aaaa' });
+    await writeTree(root, { 'a.txt': 'aaaa' });
     const first = await openContext(root, { indexDir });
     const digest = await digestOf(first, ['a.txt']);
     const again = await openContext(root, { indexDir });
@@ -316,7 +305,7 @@ describe('the hash index', () => {
   });
 
   it('hashes a file once for digests of one context running at the same time', async () => {
-    await tree(root, { 'a/x': 'x', 'a/y': 'y', 'b/z': 'z' });
+    await writeTree(root, { 'a/x': 'x', 'a/y': 'y', 'b/z': 'z' });
     const context = await openContext(root);
     const [first, second] = await Promise.all([sourceDigest(context, ['a', 'b']), sourceDigest(context, ['a'])]);
     expect(context.hashes.counts.hashed).toBe(3);
@@ -331,7 +320,7 @@ describe('the hash index', () => {
 
   it('ignores a torn or foreign index', async () => {
     const indexDir = join(dir.path, 'index');
-    await tree(root, { 'a.txt': 'a' });
+    await writeTree(root, { 'a.txt': 'a' });
     await sleep(250);
     const digest = await digestOf(await openContext(root, { indexDir }), ['a.txt']);
     const [name] = await readdir(indexDir);

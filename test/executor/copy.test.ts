@@ -12,23 +12,13 @@ import { isTsbuildError } from '../../src/common/index.js';
 import { copyInto, destinationPath, type CopyRequest, type CopySource } from '../../src/executor/copy.js';
 import { codeOf } from '../helpers/error-code.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
+import { writeTree } from '../helpers/file-tree.js';
 
 const root = process.getuid?.() === 0;
 let dir: { path: string; cleanup: () => Promise<void> };
 let contextDir: string;
 let rootfs: string;
 let outside: string;
-
-async function tree(base: string, files: Record<string, string>): Promise<void> {
-  for (const [path, content] of Object.entries(files)) {
-    if (path.endsWith('/')) {
-      await mkdir(join(base, path), { recursive: true });
-      continue;
-    }
-    await mkdir(join(base, path, '..'), { recursive: true });
-    await writeFile(join(base, path), content);
-  }
-}
 
 function request(overrides: Partial<CopyRequest>): CopyRequest {
   return { sources: [], contents: [], dest: '/', workdir: '/', parents: false, exclude: [], add: false, ...overrides };
@@ -68,7 +58,7 @@ beforeEach(async () => {
   outside = join(dir.path, 'outside');
   await mkdir(contextDir);
   await mkdir(join(rootfs, 'etc'), { recursive: true });
-  await tree(outside, { secret: 'outside secret' });
+  await writeTree(outside, { secret: 'outside secret' });
 });
 afterEach(async () => dir.cleanup());
 
@@ -86,7 +76,7 @@ describe('destinationPath', () => {
 
 describe('copyInto from the context', () => {
   it('copies a file to a directory, a file name, or into an existing directory', async () => {
-    await tree(contextDir, { 'a.txt': 'A' });
+    await writeTree(contextDir, { 'a.txt': 'A' });
     await mkdir(join(rootfs, 'existing'));
     await fromContext({ sources: ['a.txt'], dest: '/dir/' });
     await fromContext({ sources: ['a.txt'], dest: '/renamed.txt' });
@@ -100,7 +90,7 @@ describe('copyInto from the context', () => {
   });
 
   it('copies the contents of a directory, with its symlinks as symlinks and times kept', async () => {
-    await tree(contextDir, { 'app/main.c': 'int main;', 'app/lib/util.c': 'util', 'app/empty/': '' });
+    await writeTree(contextDir, { 'app/main.c': 'int main;', 'app/lib/util.c': 'util', 'app/empty/': '' });
     await symlink('lib/util.c', join(contextDir, 'app/link'));
     await symlink(join(outside, 'secret'), join(contextDir, 'app/abs-link'));
     await chmod(join(contextDir, 'app/lib'), 0o750);
@@ -129,7 +119,7 @@ describe('copyInto from the context', () => {
 
   it('makes context files root-owned unless --chown, and --chown owns everything it makes', async () => {
     if (!root) return;
-    await tree(contextDir, { 'd/f': 'x' });
+    await writeTree(contextDir, { 'd/f': 'x' });
     await chown(join(contextDir, 'd/f'), 4321, 4321);
     await symlink('f', join(contextDir, 'd/l'));
     await fromContext({ sources: ['d'], dest: '/plain/' });
@@ -143,7 +133,7 @@ describe('copyInto from the context', () => {
   });
 
   it('applies --chmod to files and directories, and to the parents it makes', async () => {
-    await tree(contextDir, { 'd/f': 'x', 'd/sub/g': 'y' });
+    await writeTree(contextDir, { 'd/f': 'x', 'd/sub/g': 'y' });
     await fromContext({ sources: ['d'], dest: '/made/here/', chmod: 0o751 });
     for (const path of ['made', 'made/here', 'made/here/f', 'made/here/sub', 'made/here/sub/g']) {
       expect([path, (await stat(join(rootfs, path))).mode & 0o7777]).toEqual([path, 0o751]);
@@ -153,7 +143,7 @@ describe('copyInto from the context', () => {
   });
 
   it('keeps hard links as hard links', async () => {
-    await tree(contextDir, { 'h/one': 'same' });
+    await writeTree(contextDir, { 'h/one': 'same' });
     await link(join(contextDir, 'h/one'), join(contextDir, 'h/two'));
     await fromContext({ sources: ['h'], dest: '/h/' });
     const [one, two] = await Promise.all([stat(join(rootfs, 'h/one')), stat(join(rootfs, 'h/two'))]);
@@ -162,7 +152,7 @@ describe('copyInto from the context', () => {
   });
 
   it('expands wildcards; several matches go into a directory; none is no error', async () => {
-    await tree(contextDir, { 'a.txt': 'a', 'b.txt': 'b', 'c.md': 'c' });
+    await writeTree(contextDir, { 'a.txt': 'a', 'b.txt': 'b', 'c.md': 'c' });
     await fromContext({ sources: ['*.txt'], dest: '/texts' });
     expect(await readdir(join(rootfs, 'texts'))).toEqual(['a.txt', 'b.txt']);
     await fromContext({ sources: ['*.md'], dest: '/single' });
@@ -176,7 +166,7 @@ describe('copyInto from the context', () => {
   });
 
   it('fails on a missing source before writing anything', async () => {
-    await tree(contextDir, { 'a.txt': 'a' });
+    await writeTree(contextDir, { 'a.txt': 'a' });
     const before = await listing(rootfs);
     let message = '';
     try {
@@ -189,14 +179,14 @@ describe('copyInto from the context', () => {
   });
 
   it('never copies what .dockerignore excludes', async () => {
-    await tree(contextDir, { '.dockerignore': 'secret*\nbuild\n!build/keep\n', 'app.c': 'c', 'secret.key': 'k', 'build/obj.o': 'o', 'build/keep': 'kept' });
+    await writeTree(contextDir, { '.dockerignore': 'secret*\nbuild\n!build/keep\n', 'app.c': 'c', 'secret.key': 'k', 'build/obj.o': 'o', 'build/keep': 'kept' });
     await fromContext({ sources: ['.'], dest: '/app/' });
     expect(Object.keys(await listing(join(rootfs, 'app')))).toEqual(['.dockerignore', 'app.c', 'build/', 'build/keep']);
     expect(await codeOf(fromContext({ sources: ['secret.key'], dest: '/x' }))).toBe('NOT_FOUND');
   });
 
   it('copies --parents paths below the pivot', async () => {
-    await tree(contextDir, { 'x/y/z.txt': 'z', 'x/y/other': 'o', 'w/v.txt': 'v' });
+    await writeTree(contextDir, { 'x/y/z.txt': 'z', 'x/y/other': 'o', 'w/v.txt': 'v' });
     await fromContext({ sources: ['x/y/z.txt', 'w/v.txt'], dest: '/full/', parents: true });
     expect(Object.keys(await listing(join(rootfs, 'full')))).toEqual(['w/', 'w/v.txt', 'x/', 'x/y/', 'x/y/z.txt']);
     await fromContext({ sources: ['x/./y/z.txt'], dest: '/pivot/', parents: true });
@@ -207,7 +197,7 @@ describe('copyInto from the context', () => {
   });
 
   it('leaves out --exclude matches, relative to the source, with exceptions', async () => {
-    await tree(contextDir, { 'src/a.go': '1', 'src/a_test.go': '2', 'src/vendor/v.go': '3', 'src/vendor/keep.go': '4', 'src/docs/x.md': '5' });
+    await writeTree(contextDir, { 'src/a.go': '1', 'src/a_test.go': '2', 'src/vendor/v.go': '3', 'src/vendor/keep.go': '4', 'src/docs/x.md': '5' });
     await fromContext({ sources: ['src'], dest: '/src/', exclude: ['*_test.go', 'vendor', '!vendor/keep.go', 'docs'] });
     expect(Object.keys(await listing(join(rootfs, 'src')))).toEqual(['a.go', 'vendor/', 'vendor/keep.go']);
   });
@@ -220,7 +210,7 @@ describe('copyInto from the context', () => {
   });
 
   it('refuses to replace a directory with a file', async () => {
-    await tree(contextDir, { 'd/f': 'x', 'd/sub': 'a file' });
+    await writeTree(contextDir, { 'd/f': 'x', 'd/sub': 'a file' });
     await mkdir(join(rootfs, 'dest/sub'), { recursive: true });
     expect(await codeOf(fromContext({ sources: ['d'], dest: '/dest/' }))).toBe('INVALID_ARGUMENT');
   });
@@ -228,7 +218,7 @@ describe('copyInto from the context', () => {
 
 describe('copyInto never leaves its roots', () => {
   it('follows a source symlink inside the context only', async () => {
-    await tree(contextDir, { 'real/file': 'inside' });
+    await writeTree(contextDir, { 'real/file': 'inside' });
     await symlink(join(outside, 'secret'), join(contextDir, 'abs'));
     await symlink('../outside/secret', join(contextDir, 'rel'));
     await symlink(outside, join(contextDir, 'outdir'));
@@ -242,7 +232,7 @@ describe('copyInto never leaves its roots', () => {
   });
 
   it('writes inside the root filesystem whatever its symlinks and the destination say', async () => {
-    await tree(contextDir, { 'f': 'payload' });
+    await writeTree(contextDir, { 'f': 'payload' });
     await symlink(outside, join(rootfs, 'escape'));
     await symlink('../../../../../../../..', join(rootfs, 'up'));
     await symlink(join(outside, 'secret'), join(rootfs, 'etc/victim'));
@@ -261,7 +251,7 @@ describe('copyInto never leaves its roots', () => {
   });
 
   it('replaces a symlink met below the destination instead of writing through it', async () => {
-    await tree(contextDir, { 'd/name': 'payload', 'd/sub/file': 'deep' });
+    await writeTree(contextDir, { 'd/name': 'payload', 'd/sub/file': 'deep' });
     await mkdir(join(rootfs, 'target'));
     await symlink(join(outside, 'secret'), join(rootfs, 'target/name'));
     await symlink(outside, join(rootfs, 'target/sub'));
@@ -274,7 +264,7 @@ describe('copyInto never leaves its roots', () => {
 
   it('reads another root filesystem with its own owners, its symlinks resolved inside it', async () => {
     const stage = join(dir.path, 'stage');
-    await tree(stage, { 'usr/bin/tool': 'tool', 'etc/conf': 'stage conf' });
+    await writeTree(stage, { 'usr/bin/tool': 'tool', 'etc/conf': 'stage conf' });
     await symlink('/usr/bin', join(stage, 'bin'));
     await symlink('/etc/conf', join(stage, 'usr/conf-link'));
     await symlink(join(outside, 'secret'), join(stage, 'leak'));
@@ -442,7 +432,7 @@ describe('ADD of git repositories', () => {
 
 describe('copyInto with several sources', () => {
   it('lets the later source set a shared directory, as one copy after another', async () => {
-    await tree(contextDir, { 'one/shared/a': 'a', 'two/shared/b': 'b' });
+    await writeTree(contextDir, { 'one/shared/a': 'a', 'two/shared/b': 'b' });
     await chmod(join(contextDir, 'one/shared'), 0o700);
     await chmod(join(contextDir, 'two/shared'), 0o755);
     const early = new Date(Date.UTC(2001, 0, 1));
