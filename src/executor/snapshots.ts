@@ -9,9 +9,9 @@
 import { chmodSync, lchownSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, utimesSync } from 'node:fs';
 import { chmod, lchown, lstat, mkdir, readdir, rename, rm, rmdir, stat, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { TsbuildError, messageOf, readXattr, type Digest } from '../common/index.js';
+import { TsbuildError, errnoOf, messageOf, readXattr, type Digest } from '../common/index.js';
 import type { LayerRef } from '../cache/index.js';
-import { directoryEntries, writeLayer } from '../exporter/index.js';
+import { directoryEntries, isOverlayOpaque, overlayOpaqueXattrs, writeLayer } from '../exporter/index.js';
 import { chainIds, linkTree, snapshotPath, temporaryName, unpackLayers, type Store } from '../store/index.js';
 import { mountOverlay, unmount as unmountOverlay, userNamespaceSize } from '../runtime/index.js';
 
@@ -41,18 +41,12 @@ export interface CommitOptions {
   readonly keepSnapshot?: boolean;
 }
 
-function errno(error: unknown): string | undefined {
-  return (error as NodeJS.ErrnoException | undefined)?.code;
-}
-
 async function exists(path: string): Promise<boolean> {
   return lstat(path).then(
     () => true,
     () => false,
   );
 }
-
-const overlayOpaque = ['trusted.overlay.opaque', 'user.overlay.opaque'];
 
 /**
  * Moves an overlay upper directory's changes into TARGET, a hard-linked copy of the lower
@@ -72,7 +66,7 @@ function applyUpper(upper: string, target: string): void {
     }
     if (info.isDirectory()) {
       const existing = lstatSync(destination, { throwIfNoEntry: false });
-      const opaque = overlayOpaque.some((xattr) => readXattr(source, xattr)?.toString() === 'y');
+      const opaque = isOverlayOpaque(source);
       if (existing === undefined || !existing.isDirectory() || opaque) {
         rmSync(destination, { recursive: true, force: true });
         mkdirSync(destination);
@@ -189,7 +183,7 @@ async function keepSnapshot(store: Store, lower: string, upper: string, layers: 
       await rename(temporary, final);
     } catch (error) {
       // Another build made the same snapshot first: theirs is as good as ours.
-      if (errno(error) !== 'ENOTEMPTY' && errno(error) !== 'EEXIST') throw error;
+      if (errnoOf(error) !== 'ENOTEMPTY' && errnoOf(error) !== 'EEXIST') throw error;
     }
   } finally {
     await rm(temporary, { recursive: true, force: true });
@@ -222,7 +216,7 @@ async function dropCreated(upper: string, lower: string, created: readonly strin
         if (mine === undefined || !mine.isDirectory()) break;
         await utimes(here, below.atime, below.mtime);
         const unchanged = below.isDirectory() && (mine.mode & 0o7777) === (below.mode & 0o7777) && mine.uid === below.uid && mine.gid === below.gid;
-        const opaque = overlayOpaque.some((xattr) => readXattr(here, xattr) !== undefined);
+        const opaque = overlayOpaqueXattrs.some((xattr) => readXattr(here, xattr) !== undefined);
         if (!unchanged || opaque || (await readdir(here)).length > 0) break;
         await rmdir(here);
       } else if (!(await rmdir(here).then(() => true, () => false))) {

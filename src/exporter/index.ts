@@ -9,6 +9,8 @@ export {
   comparePaths,
   compressLayer,
   directoryEntries,
+  isOverlayOpaque,
+  overlayOpaqueXattrs,
   sourceDateEpochFromEnv,
   tarStream,
   writeLayer,

@@ -150,10 +150,13 @@ function deviceNumbers(rdev: number): { devmajor: number; devminor: number } {
   return { devmajor: ((low >>> 8) & 0xfff) | ((high & 0xfffff000) >>> 0), devminor: ((low & 0xff) | ((low >>> 12) & 0xfff00) | ((high & 0xfff) << 20)) >>> 0 };
 }
 
-/** Overlayfs marks: a whiteout is a 0/0 character device; an opaque directory has this xattr ("y"). */
-const overlayOpaqueXattrs = ['trusted.overlay.opaque', 'user.overlay.opaque'];
+/**
+ * Overlayfs marks: a whiteout is a 0/0 character device; an opaque directory has one of these
+ * xattrs ("y"): trusted.* as root, user.* in a user namespace (userxattr).
+ */
+export const overlayOpaqueXattrs: readonly string[] = ['trusted.overlay.opaque', 'user.overlay.opaque'];
 
-function isOverlayOpaque(path: string): boolean {
+export function isOverlayOpaque(path: string): boolean {
   return overlayOpaqueXattrs.some((name) => readXattr(path, name)?.toString() === 'y');
 }
 
