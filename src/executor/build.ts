@@ -28,8 +28,20 @@ import {
   type SourceRange,
 } from '../common/index.js';
 import type { LayerRef, StepCache } from '../cache/index.js';
-import { resolveDockerfile, type BaseImageConfig, type ResolvedInstruction, type ResolvedStage } from '../planner/index.js';
-import { baseImageKey, copyKey, copyResultKey, execKey, mkdirKey, scratchKey, sourceDateEpochKey } from '../planner/index.js';
+import { sourceDateEpochFromEnv } from '../exporter/index.js';
+import {
+  baseImageKey,
+  copyKey,
+  copyResultKey,
+  execKey,
+  mkdirKey,
+  resolveDockerfile,
+  scratchKey,
+  sourceDateEpochKey,
+  type BaseImageConfig,
+  type ResolvedInstruction,
+  type ResolvedStage,
+} from '../planner/index.js';
 import type { RegistryClient } from '../registry/index.js';
 import { storeImage, type Store } from '../store/index.js';
 import type { OciRuntime } from '../runtime/index.js';
@@ -476,9 +488,10 @@ async function exportImage(ctx: BuildContext, output: StageOutput): Promise<Buil
   };
 }
 
+/** SOURCE_DATE_EPOCH as a build argument, else from the environment. */
 function sourceDateEpoch(buildArgs: Readonly<Record<string, string>>): number | undefined {
-  const value = buildArgs.SOURCE_DATE_EPOCH ?? process.env.SOURCE_DATE_EPOCH;
-  return value !== undefined && /^[0-9]{1,15}$/.test(value) ? Number(value) : undefined;
+  const value = buildArgs.SOURCE_DATE_EPOCH;
+  return sourceDateEpochFromEnv(value === undefined ? process.env : { SOURCE_DATE_EPOCH: value });
 }
 
 /** The files the sandbox bind-mounts over /etc/hosts and /etc/resolv.conf, as BuildKit makes them. */
