@@ -9,7 +9,7 @@ import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'nod
 import { join } from 'node:path';
 import { TsbuildError, messageOf, type Digest } from '../common/index.js';
 import { temporaryName, type Store } from '../store/index.js';
-import { runtimeAddon, unmountDetach } from './native.js';
+import { overlayOptions, runtimeAddon, unmount } from './native.js';
 import { userNamespaceSize } from './spec.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited';
@@ -142,11 +142,6 @@ async function mountsUnder(path: string): Promise<string[]> {
   return found.sort((a, b) => b.length - a.length);
 }
 
-/** Overlayfs options name directories with `,` and `:` as separators; such paths cannot be given. */
-function checkOverlayPath(path: string): void {
-  if (/[,:\n]/.test(path)) throw new TsbuildError('INVALID_ARGUMENT', `mount container root ${path}: the store path must not contain ',' or ':' (overlayfs options)`);
-}
-
 export interface ContainerRoot {
   /** The root filesystem's path: mounted already (as root), or mounted by the runtime (rootless). */
   readonly rootfs: string;
@@ -170,12 +165,11 @@ export async function prepareContainerRoot(directory: string, lower: string, opt
   const rootfs = join(directory, 'rootfs');
   const upper = join(directory, 'upper');
   const work = join(directory, 'work');
-  for (const path of [lower, upper, work]) checkOverlayPath(path);
-  await Promise.all([mkdir(rootfs, { mode: 0o755 }), mkdir(upper, { mode: 0o755 }), mkdir(work, { mode: 0o700 })]);
   // In a user namespace (the container's own, or rootless tsbuild's) overlay keeps its
   // attributes as user.overlay.*.
   const userxattr = options.rootless === true || userNamespaceSize() !== undefined;
-  const overlay = `lowerdir=${lower},upperdir=${upper},workdir=${work}${options.volatile === true ? ',volatile' : ''}${userxattr ? ',userxattr' : ''}`;
+  const overlay = overlayOptions(lower, upper, work, [...(options.volatile === true ? ['volatile'] : []), ...(userxattr ? ['userxattr'] : [])]);
+  await Promise.all([mkdir(rootfs, { mode: 0o755 }), mkdir(upper, { mode: 0o755 }), mkdir(work, { mode: 0o700 })]);
   if (options.rootless === true) return { rootfs, upper, overlay };
   try {
     runtimeAddon().mount('overlay', rootfs, 'overlay', 0, overlay);
@@ -187,14 +181,13 @@ export async function prepareContainerRoot(directory: string, lower: string, opt
 
 /** Unmounts whatever is mounted under DIRECTORY (detached when busy), then removes it. */
 export async function removeContainerDirectory(directory: string): Promise<void> {
-  const addon = runtimeAddon();
   for (const point of await mountsUnder(directory)) {
     try {
-      addon.umount(point, 0);
+      unmount(point);
     } catch (error) {
+      // Gone already (another process's cleanup got there first): nothing to do.
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EBUSY') addon.umount(point, unmountDetach);
-      else if (code !== 'EINVAL' && code !== 'ENOENT') throw new TsbuildError('RUNTIME', `unmount ${point}: ${messageOf(error)}`, { cause: error });
+      if (code !== 'EINVAL' && code !== 'ENOENT') throw new TsbuildError('RUNTIME', `unmount ${point}: ${messageOf(error)}`, { cause: error });
     }
   }
   // Never remove through a mount: the lower layers would lose files (as whiteouts, at best).

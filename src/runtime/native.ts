@@ -26,7 +26,18 @@ export function runtimeAddon(): RuntimeAddon {
 }
 
 /** umount2's flag: detach now, finish when the mount is no longer busy. */
-export const unmountDetach = 2;
+const unmountDetach = 2;
+
+/**
+ * Overlayfs's mount options for LOWER under UPPER (with WORK), then EXTRA. Paths are separated by
+ * `,` and `:` there, so a path holding one cannot be given.
+ */
+export function overlayOptions(lower: string, upper: string, work: string, extra: readonly string[]): string {
+  for (const path of [lower, upper, work]) {
+    if (/[,:\n]/.test(path)) throw new TsbuildError('INVALID_ARGUMENT', `mount overlay: ${path} must not contain ',' or ':' (overlayfs options)`);
+  }
+  return [`lowerdir=${lower}`, `upperdir=${upper}`, `workdir=${work}`, ...extra].join(',');
+}
 
 /**
  * Mounts an overlay of LOWER (read-only) under UPPER's changes at TARGET, without a mount(8)
@@ -35,11 +46,8 @@ export const unmountDetach = 2;
  * change is whole in the upper directory, as a layer needs it: no redirects, no metacopy.
  */
 export function mountOverlay(target: string, lower: string, upper: string, work: string, inUserNamespace: boolean): void {
-  for (const path of [lower, upper, work]) {
-    if (/[,:\n]/.test(path)) throw new TsbuildError('INVALID_ARGUMENT', `mount overlay ${target}: ${path} must not contain ',' or ':' (overlayfs options)`);
-  }
-  const features = inUserNamespace ? 'userxattr,metacopy=off,index=off' : 'redirect_dir=off,metacopy=off,index=off';
-  runtimeAddon().mount('overlay', target, 'overlay', 0, `lowerdir=${lower},upperdir=${upper},workdir=${work},${features}`);
+  const features = inUserNamespace ? ['userxattr', 'metacopy=off', 'index=off'] : ['redirect_dir=off', 'metacopy=off', 'index=off'];
+  runtimeAddon().mount('overlay', target, 'overlay', 0, overlayOptions(lower, upper, work, features));
 }
 
 /** Unmounts TARGET; when busy (a process the sandbox left), detaches it to go when it is free. */

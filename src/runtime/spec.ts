@@ -143,6 +143,15 @@ export function rootlessMappings(): { uid: IdMapping[]; gid: IdMapping[] } {
  * the user's own id and subordinate range. undefined in the host's namespace.
  */
 export function userNamespaceSize(): number | undefined {
+  // Read once: a process never changes user namespace, and every step's mount and config asks.
+  if (namespaceSize === unread) namespaceSize = readUserNamespaceSize();
+  return namespaceSize;
+}
+
+const unread = Symbol('unread');
+let namespaceSize: number | undefined | typeof unread = unread;
+
+function readUserNamespaceSize(): number | undefined {
   let text: string;
   try {
     text = readFileSync('/proc/self/uid_map', 'utf8');
