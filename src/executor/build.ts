@@ -36,9 +36,11 @@ import {
   execKey,
   mkdirKey,
   resolveDockerfile,
+  resolveRaw,
   scratchKey,
   sourceDateEpochKey,
   type BaseImageConfig,
+  type ResolveOptions,
   type ResolvedInstruction,
   type ResolvedStage,
 } from '../planner/index.js';
@@ -532,36 +534,36 @@ export async function build(request: BuildRequest, deps: BuildDeps): Promise<Bui
   };
 
   // Resolution asks for base image configs (their ENV is in scope, their ONBUILD triggers run):
-  // fetch what it asked for and resolve again until it asks for nothing new.
+  // fetch what it asked for and resolve again until it asks for nothing new. The file is parsed
+  // once; only the resolution runs again.
   const file = request.dockerfile;
-  let resolved;
-  let stagesInFile = 0;
+  let wanted: { reference: string; platform: Platform }[] = [];
+  const options: ResolveOptions = {
+    buildArgs,
+    ...(request.target === undefined ? {} : { target: request.target }),
+    platform: { build: hostPlatform(), target: platform },
+    baseImage: (reference: string, wantedPlatform: Platform): BaseImageConfig | undefined => {
+      const base = partial.baseConfigs.get(baseKey(reference, wantedPlatform));
+      if (base === undefined) {
+        wanted.push({ reference, platform: wantedPlatform });
+        return undefined;
+      }
+      const c = base.config.config ?? {};
+      return {
+        ...(c.Env === undefined ? {} : { env: c.Env }),
+        ...(c.WorkingDir === undefined ? {} : { workingDir: c.WorkingDir }),
+        ...(c.User === undefined ? {} : { user: c.User }),
+        ...(c.OnBuild === undefined || c.OnBuild === null ? {} : { onBuild: c.OnBuild }),
+      };
+    },
+  };
+  const { parsed, resolved: first } = resolveDockerfile({ source: file.source, file: file.file }, options);
+  let resolved = first;
   for (let round = 0; ; round++) {
-    const wanted: { reference: string; platform: Platform }[] = [];
-    const both = resolveDockerfile(
-      { source: file.source, file: file.file },
-      {
-        buildArgs,
-        ...(request.target === undefined ? {} : { target: request.target }),
-        platform: { build: hostPlatform(), target: platform },
-        baseImage: (reference: string, wantedPlatform: Platform): BaseImageConfig | undefined => {
-          const base = partial.baseConfigs.get(baseKey(reference, wantedPlatform));
-          if (base === undefined) {
-            wanted.push({ reference, platform: wantedPlatform });
-            return undefined;
-          }
-          const c = base.config.config ?? {};
-          return {
-            ...(c.Env === undefined ? {} : { env: c.Env }),
-            ...(c.WorkingDir === undefined ? {} : { workingDir: c.WorkingDir }),
-            ...(c.User === undefined ? {} : { user: c.User }),
-            ...(c.OnBuild === undefined || c.OnBuild === null ? {} : { onBuild: c.OnBuild }),
-          };
-        },
-      },
-    );
-    resolved = both.resolved;
-    stagesInFile = both.parsed.dockerfile.stages.length;
+    if (round > 0) {
+      wanted = [];
+      resolved = resolveRaw(parsed.dockerfile, { channel: parsed.channel, ...options });
+    }
     if (wanted.length === 0 || round > 8) break;
     const stages = resolved.stages;
     await Promise.all(
@@ -594,7 +596,7 @@ export async function build(request: BuildRequest, deps: BuildDeps): Promise<Bui
     ...partial,
     stages: new Map(resolved.stages.map((stage) => [stage.index, stage])),
     // BuildKit drops the stage name from step names only when the whole file has one stage.
-    stageCount: stagesInFile,
+    stageCount: parsed.dockerfile.stages.length,
     environment: async () => (await (sandbox ??= sandboxFiles(deps.store))).environment,
   };
   try {
