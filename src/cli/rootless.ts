@@ -6,6 +6,7 @@
  * work as they do for root; the mounts vanish with the namespace, whatever ends the process.
  */
 import { spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
 import { defaultRoot } from '../store/index.js';
 import { rootlessMappings } from '../runtime/index.js';
 
@@ -34,7 +35,7 @@ export async function runInUserNamespace(root: string | undefined): Promise<numb
     child.on('error', (error) => reject(error));
     child.on('close', (code, signal) => {
       for (const s of signals) process.off(s, forward);
-      resolve(code ?? 128 + (signal === null ? 0 : 15));
+      resolve(code ?? 128 + (signal === null ? 0 : osConstants.signals[signal]));
     });
   });
 }

@@ -5,7 +5,7 @@
 import { spawn, spawnSync, type StdioOptions } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -349,8 +349,7 @@ export class CommandRuntime implements OciRuntime {
 }
 
 function signalNumber(name: string): number {
-  const numbers: Readonly<Record<string, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
-  return numbers[name] ?? 0;
+  return (osConstants.signals as Readonly<Record<string, number>>)[name] ?? 0;
 }
 
 /** tsbuild's own runtime; fails with what to do when it was not built. */

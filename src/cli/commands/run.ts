@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 import type { Command } from 'commander';
 import { TsbuildError, familiarReference, isTsbuildError, messageOf, type ImageReference } from '../../common/index.js';
 import { pull } from '../../registry/index.js';
@@ -27,7 +28,6 @@ interface RunFlags {
 
 /** The signals docker's CLI passes on to the container (its sig-proxy). */
 const forwardedSignals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
-const signalNumbers: Readonly<Record<string, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15 };
 
 function networkMode(text: string | undefined): NetworkMode {
   if (text === undefined || text === 'default' || text === 'bridge') return 'default';
@@ -143,7 +143,7 @@ export function registerRun(program: Command, io: CliIo): void {
       if (result.status !== 0) throw new ExitError(result.status);
     } catch (error) {
       if (error instanceof ExitError) throw error;
-      if (pendingSignal !== undefined && container === undefined) throw new ExitError(128 + (signalNumbers[pendingSignal] ?? 0));
+      if (pendingSignal !== undefined && container === undefined) throw new ExitError(128 + osConstants.signals[pendingSignal]);
       if (!isTsbuildError(error)) throw error;
       // docker's statuses: 125 when the container could not run, 126 and 127 for its command.
       io.stderr.write(`error: ${error.message}\n`);
