@@ -168,7 +168,10 @@ function baseKey(reference: string, platform: Platform): string {
 }
 
 /** Finds a base image in the store, or pulls it (always with --pull). */
-async function loadBase(ctx: BuildContext, reference: string, platform: Platform): Promise<BaseImage> {
+/** What loading a base image needs of the build: it runs before the stages are known. */
+type BaseLoading = Pick<BuildContext, 'request' | 'deps' | 'reporter' | 'bases' | 'baseConfigs'>;
+
+async function loadBase(ctx: BaseLoading, reference: string, platform: Platform): Promise<BaseImage> {
   const key = baseKey(reference, platform);
   const known = ctx.bases.get(key);
   if (known !== undefined) return known;
@@ -569,7 +572,7 @@ export async function build(request: BuildRequest, deps: BuildDeps): Promise<Bui
     await Promise.all(
       wanted.map(async (base) => {
         try {
-          await loadBase(partial as BuildContext, base.reference, base.platform);
+          await loadBase(partial, base.reference, base.platform);
         } catch (error) {
           // As BuildKit: the failure points at the FROM line that named the image.
           const stage = stages.find((candidate) => candidate.base.kind === 'image' && candidate.base.reference === base.reference);
