@@ -11,7 +11,8 @@ import type { ResolvedInstruction } from '../planner/index.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { copyInto, downloadUrls, type CopySource, type DownloadedUrl } from './copy.js';
+import { copyInto, downloadUrls, isGitSource, type CopySource, type DownloadedUrl } from './copy.js';
+import { parseGitRef, resolveGitRef, type ResolvedGit } from './git-source.js';
 import type { ConfigState } from './image-config.js';
 import type { Snapshotter } from './snapshots.js';
 import { chownHasNames, resolveChown } from './user.js';
@@ -84,14 +85,17 @@ function createdBy(instruction: CopyInstruction): string {
 export async function copyStep(instruction: CopyInstruction, config: ConfigState, sources: CopySources): Promise<CopyPlan> {
   const add = instruction.kind === 'ADD';
   const chmod = parseChmod(instruction.chmod);
+  // dockerfile2llb's order: a git ref is told before a URL.
+  const gitSources = instruction.from === undefined ? instruction.sources.filter(isGitSource) : [];
   if (!add) {
+    if (gitSources.length > 0) throw new TsbuildError('INVALID_ARGUMENT', `source can't be a git ref for COPY`);
     const url = instruction.sources.find(isUrl);
     if (url !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `source can't be a URL for COPY`);
   }
-  // dockerfile2llb's rules: --checksum verifies one download, nothing else.
+  // dockerfile2llb's rules: --checksum verifies one download or one commit, nothing else.
   if (instruction.checksum !== '') {
     if (instruction.sources.length !== 1) throw new TsbuildError('INVALID_ARGUMENT', `checksum can't be specified for multiple sources`);
-    if (!isUrl(instruction.sources[0] as string)) throw new TsbuildError('INVALID_ARGUMENT', `checksum can't be specified for non-HTTP sources`);
+    if (!isUrl(instruction.sources[0] as string) && gitSources.length === 0) throw new TsbuildError('INVALID_ARGUMENT', `checksum can't be specified for non-HTTP sources`);
   }
   // BuildKit's --link: the copy is made on an empty root and its layer put over the stage's
   // (a MergeOp); with --chmod it falls back to an ordinary copy, as dockerfile2llb does.
@@ -106,7 +110,7 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
   let contentOf: (() => Promise<string>) | undefined;
   const from = instruction.from;
   if (from === undefined) {
-    const local = instruction.sources.filter((path) => !isUrl(path));
+    const local = instruction.sources.filter((path) => !isUrl(path) && !gitSources.includes(path));
     if (local.length > 0) {
       const handle = await sources.context();
       content = (await sourceDigest(handle.context, local, { exclude: instruction.exclude, parents: instruction.parents })).digest;
@@ -131,7 +135,18 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
   // the copy takes the same files.
   let downloaded: ReadonlyMap<string, DownloadedUrl> | undefined;
   let scratch: string | undefined;
-  if (add && instruction.checksum === '' && instruction.sources.some(isUrl)) {
+  // A git source is keyed by the commit its ref names now (BuildKit's git source CacheKey):
+  // resolved once here, the copy checks out that commit.
+  const git = new Map<string, ResolvedGit>();
+  for (const source of gitSources) {
+    const ref = parseGitRef(source);
+    if (ref === undefined) continue;
+    git.set(source, await resolveGitRef(instruction.checksum === '' || ref.checksum !== '' ? ref : { ...ref, checksum: instruction.checksum }));
+    if (instruction.checksum !== '' && ref.checksum !== '' && instruction.checksum !== ref.checksum) {
+      throw new TsbuildError('DIGEST_MISMATCH', `checksum mismatch ${JSON.stringify(instruction.checksum)} != ${JSON.stringify(ref.checksum)}`);
+    }
+  }
+  if (add && instruction.checksum === '' && instruction.sources.some((source) => isUrl(source) && !gitSources.includes(source))) {
     scratch = await mkdtemp(join(tmpdir(), 'tsbuild-add-'));
     try {
       downloaded = await downloadUrls(instruction.sources, scratch);
@@ -148,7 +163,15 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
     source: sourceName,
     ...(content === undefined ? {} : { content }),
     sources: instruction.sources,
-    ...(downloaded === undefined ? {} : { served: [...downloaded.values()].map((url) => `${url.digest} ${url.lastModified?.toISOString() ?? ''}`) }),
+    ...(downloaded === undefined && git.size === 0
+      ? {}
+      : {
+          served: [
+            ...[...(downloaded?.values() ?? [])].map((url) => `${url.digest} ${url.lastModified?.toISOString() ?? ''}`),
+            // With the .git directory kept, the ref it checks out is part of the result.
+            ...[...git].map(([source, resolved]) => `git ${resolved.commit}${(parseGitRef(source)?.keepGitDir ?? instruction.keepGitDir) === true ? ` ${resolved.fullRef}` : ''}`),
+          ],
+        }),
     contents: instruction.contents.map((c) => ({ path: c.path, data: c.data })),
     dest: instruction.dest,
     cwd,
@@ -186,6 +209,7 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
           ...(instruction.keepGitDir === undefined ? {} : { keepGitDir: instruction.keepGitDir }),
           ...(instruction.unpack === undefined ? {} : { unpack: instruction.unpack }),
           ...(downloaded === undefined ? {} : { downloaded }),
+          ...(git.size === 0 ? {} : { git }),
         });
         return await active.commit({ ...(execution.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: execution.sourceDateEpoch }), ...(linked ? { keepSnapshot: false } : {}) });
       } finally {

@@ -19,6 +19,7 @@ import {
 } from '../cache/index.js';
 import { makeSpecialFile, messageOf, mkdirInRoot, readTar, readXattrs, resolveInRoot, setXattr, TsbuildError } from '../common/index.js';
 import { decompressStream, unpackLayer } from '../store/index.js';
+import { checkoutGit, parseGitRef, resolveGitRef, type ResolvedGit } from './git-source.js';
 
 /** Files up to this size are copied synchronously; larger ones on the thread pool, several at once. */
 const smallFileBytes = 256n * 1024n;
@@ -42,12 +43,14 @@ export interface CopyRequest {
   readonly add: boolean;
   /** ADD --checksum=sha256:HEX for a URL source. */
   readonly checksum?: string;
-  /** ADD --keep-git-dir: git sources are not handled here (see the README). */
+  /** ADD --keep-git-dir: a git source keeps its `.git` directory (false by default, as BuildKit). */
   readonly keepGitDir?: boolean;
   /** ADD --unpack: local archives are unpacked unless false; URLs only when true. */
   readonly unpack?: boolean;
   /** URL sources downloaded already (to key the step by what they served), by URL: not fetched again. */
   readonly downloaded?: ReadonlyMap<string, DownloadedUrl>;
+  /** Git sources resolved already (to key the step by their commit), by source: not resolved again. */
+  readonly git?: ReadonlyMap<string, ResolvedGit>;
 }
 
 /** What an http(s) source served: the file it was written to, its digest and its Last-Modified. */
@@ -92,11 +95,8 @@ export async function copyInto(source: CopySource, rootfs: string, request: Copy
   const from: SourceRoot = source.kind === 'context' ? source.context : rootfsSource(source.dir);
   const copier = new Copier(rootfs, from, request, options.parallelFiles ?? 8);
   let dest = destinationPath(request.dest, request.workdir);
-  const local = request.sources.filter((item) => !(request.add && isUrl(item)));
+  const local = request.sources.filter((item) => !(request.add && (isUrl(item) || isGitSource(item))));
   const exclude = new PatternMatcher(request.exclude);
-
-  const git = request.sources.find((item) => request.add && isGitSource(item));
-  if (git !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `ADD ${git}: git sources are not supported yet`);
   // Resolve every local source first: a missing one fails the step before anything is written.
   const matched: Array<{ readonly source: string; readonly matches: readonly MatchedSource[] }> = [];
   if (!request.parents) for (const item of local) matched.push({ source: item, matches: await matchSource(from, item, true) });
@@ -115,6 +115,10 @@ export async function copyInto(source: CopySource, rootfs: string, request: Copy
 
   async function copySources(): Promise<void> {
     for (const item of request.sources) {
+      if (request.add && isGitSource(item)) {
+        await copier.addGit(item, dest);
+        continue;
+      }
       if (request.add && isUrl(item)) {
         await copier.addUrl(item, dest, options.maxRedirections ?? 10);
         continue;
@@ -155,17 +159,13 @@ function isUrl(source: string): boolean {
   return source.startsWith('http://') || source.startsWith('https://');
 }
 
-/**
- * Whether SOURCE names a git repository as BuildKit's ParseGitRef tells them (git://, ssh://,
- * git@host:, or an http(s) URL whose path ends in .git), which ADD clones and this copy does not.
- */
-function isGitSource(source: string): boolean {
-  if (/^(git|ssh):\/\//.test(source) || /^[\w.-]+@[\w.-]+:/.test(source)) return true;
-  if (!isUrl(source)) return false;
+/** Whether SOURCE names a git repository as BuildKit's ParseGitRef tells them (git://, ssh://, user@host:path, or an http(s) URL whose path ends in .git). */
+export function isGitSource(source: string): boolean {
   try {
-    return new URL(source.split('#')[0] as string).pathname.endsWith('.git');
+    return parseGitRef(source) !== undefined;
   } catch {
-    return false;
+    // A git URL with a malformed query is still one; parsing it again reports the error.
+    return true;
   }
 }
 
@@ -451,6 +451,43 @@ class Copier {
       await utimes(target, mtime, mtime);
     } finally {
       if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * ADD of a git source (BuildKit's git source, then a copy of its root): checked out at the
+   * commit the step was keyed by into a scratch directory outside ROOTFS, and its contents (or
+   * its subdir's) copied into DEST as a directory: owners root's (or --chown), modes as git
+   * wrote them with umask 022 (or --chmod), times of the checkout (or the commit's with
+   * `?mtime=commit`). Symlinks in the checkout are copied as symlinks, never followed.
+   */
+  async addGit(source: string, dest: string): Promise<void> {
+    const ref = parseGitRef(source);
+    if (ref === undefined) throw new TsbuildError('INTERNAL', `ADD ${source}: not a git source`);
+    const resolved = this.request.git?.get(source) ?? (await resolveGitRef(ref));
+    if (this.request.keepGitDir !== undefined && ref.keepGitDir !== undefined && this.request.keepGitDir !== ref.keepGitDir) {
+      throw new TsbuildError('INVALID_ARGUMENT', `ADD ${source}: inconsistent keep-git-dir configuration`);
+    }
+    // As BuildKit: the .git directory is kept only with the whole repository.
+    const keepGitDir = (ref.keepGitDir ?? this.request.keepGitDir ?? false) && ref.subdir === '';
+    const scratch = await mkdtemp(join(tmpdir(), 'tsbuild-git-'));
+    try {
+      const checkout = join(scratch, 'checkout');
+      mkdirSync(checkout, { mode: 0o755 });
+      const root = await checkoutGit(ref, resolved, checkout, keepGitDir);
+      const from: SourceRoot = { root, visible: () => true, ownersAreRoot: true };
+      const copier = new Copier(this.rootfs, from, this.request, 8);
+      const [match] = await matchSource(from, '/', false);
+      if (match === undefined) throw new TsbuildError('INTERNAL', `ADD ${source}: checkout has no root`);
+      try {
+        await copier.copyMatch(match, endsAsDirectory(dest) ? dest : `${dest}/`, new PatternMatcher(this.request.exclude));
+      } catch (error) {
+        await copier.settle();
+        throw error;
+      }
+      await copier.finish();
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
     }
   }
 
