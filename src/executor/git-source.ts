@@ -89,7 +89,8 @@ export function parseGitRef(source: string): GitRef | undefined {
 }
 
 function cleanSubdir(subdir: string): string {
-  return posix.join('/', subdir).replace(/^\/+/, '');
+  // Go's path.Join: cleaned, no trailing slash.
+  return posix.join('/', subdir).replace(/^\/+/, '').replace(/\/+$/, '');
 }
 
 function gitError(source: string, message: string): TsbuildError {

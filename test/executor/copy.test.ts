@@ -422,14 +422,6 @@ describe('ADD of URLs', () => {
   });
 });
 
-describe('ADD of git repositories', () => {
-  it('says clearly that they are not supported', async () => {
-    for (const source of ['https://github.com/moby/buildkit.git', 'git@github.com:moby/buildkit.git', 'git://example.com/repo', 'https://example.com/r.git#main']) {
-      expect([source, await codeOf(fromContext({ sources: [source], dest: '/g/', add: true }))]).toEqual([source, 'INVALID_ARGUMENT']);
-    }
-  });
-});
-
 describe('copyInto with several sources', () => {
   it('lets the later source set a shared directory, as one copy after another', async () => {
     await writeTree(contextDir, { 'one/shared/a': 'a', 'two/shared/b': 'b' });
