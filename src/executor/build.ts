@@ -54,6 +54,7 @@ import { Snapshotter } from './snapshots.js';
 import { runStep, type RunEnvironment } from './run-op.js';
 import { copyStep, prepareContext, type ContextHandle } from './copy-op.js';
 import { mkdirStep } from './mkdir-op.js';
+import { contextReference, directoryImageConfig, importOciLayout, loadDirectoryContext, type NamedContextSource } from './named-context.js';
 
 export interface BuildRequest {
   readonly dockerfile: { readonly source: string; readonly file: string; readonly path?: string };
@@ -63,12 +64,16 @@ export interface BuildRequest {
   readonly target?: string;
   readonly labels?: Readonly<Record<string, string>>;
   readonly noCache?: boolean;
+  /** `--no-cache-filter`: the steps of these stages (by name, any case) run, using no cached result. */
+  readonly noCacheFilter?: readonly string[];
   readonly pull?: boolean;
   /** `host` (the default, as BuildKit's OCI worker without CNI), `none`; `default` means host. */
   readonly network?: 'default' | 'host' | 'none';
   readonly platform?: Platform;
   /** Names the image gets in the store (fully qualified). */
   readonly tags?: readonly string[];
+  /** `--build-context NAME=…`: what stands for a stage or image of that name. */
+  readonly namedContexts?: ReadonlyMap<string, NamedContextSource>;
 }
 
 export interface BuildDeps {
@@ -161,6 +166,8 @@ interface BuildContext {
   context: Promise<ContextHandle> | undefined;
   /** One flight per key within the build: equal steps in two stages run once. */
   readonly flights: Map<Digest, Promise<StepRun>>;
+  /** Named contexts that are no registry image, by the reference the planner was given for them. */
+  readonly namedSources: ReadonlyMap<string, { readonly name: string; readonly source: NamedContextSource }>;
 }
 
 function baseKey(reference: string, platform: Platform): string {
@@ -169,12 +176,18 @@ function baseKey(reference: string, platform: Platform): string {
 
 /** Finds a base image in the store, or pulls it (always with --pull). */
 /** What loading a base image needs of the build: it runs before the stages are known. */
-type BaseLoading = Pick<BuildContext, 'request' | 'deps' | 'reporter' | 'bases' | 'baseConfigs'>;
+type BaseLoading = Pick<BuildContext, 'request' | 'deps' | 'reporter' | 'bases' | 'baseConfigs' | 'namedSources' | 'snapshots' | 'sourceDateEpoch'>;
 
 async function loadBase(ctx: BaseLoading, reference: string, platform: Platform): Promise<BaseImage> {
   const key = baseKey(reference, platform);
   const known = ctx.bases.get(key);
   if (known !== undefined) return known;
+  const named = ctx.namedSources.get(reference);
+  if (named !== undefined) {
+    const loadingContext = loadNamedContext(ctx, named.name, named.source, platform, reference);
+    ctx.bases.set(key, loadingContext);
+    return loadingContext;
+  }
   const loading = (async (): Promise<BaseImage> => {
     const normalized = formatReference(parseReference(reference));
     const step = ctx.reporter.step(`[internal] load metadata for ${normalized}`).start();
@@ -208,6 +221,42 @@ async function loadBase(ctx: BaseLoading, reference: string, platform: Platform)
   return loading;
 }
 
+/** A named context that is a directory or an OCI layout, as a base image (BuildKit's `[context NAME]` steps). */
+async function loadNamedContext(ctx: BaseLoading, name: string, source: NamedContextSource, platform: Platform, reference: string): Promise<BaseImage> {
+  const step = ctx.reporter.step(`[context ${name}] load ${source.kind === 'directory' ? source.path : `oci-layout ${source.kind === 'oci-layout' ? source.path : ''}`}`).start();
+  try {
+    let base: BaseImage;
+    if (source.kind === 'oci-layout') {
+      const descriptor = await importOciLayout(ctx.deps.store, source, name);
+      const image = await storeImage(ctx.deps.store, descriptor, platform);
+      base = {
+        manifestDigest: image.descriptor().digest,
+        config: await image.config(),
+        layers: (await image.layers()).map((layer) => ({ descriptor: layer.descriptor(), diffId: layer.diffID() })),
+        reference,
+      };
+    } else if (source.kind === 'directory') {
+      const loaded = await loadDirectoryContext(source.path, {
+        store: ctx.deps.store,
+        cache: ctx.deps.cache,
+        snapshots: ctx.snapshots,
+        sourceDateEpoch: ctx.sourceDateEpoch,
+        platform,
+        noCache: ctx.request.noCache === true,
+      });
+      base = { manifestDigest: loaded.key, config: directoryImageConfig(platform, loaded.layers[0]?.diffId), layers: loaded.layers, reference };
+    } else {
+      throw new TsbuildError('INTERNAL', `build: context ${name} is an image and was given as one`);
+    }
+    ctx.baseConfigs.set(baseKey(reference, platform), base);
+    step.done();
+    return base;
+  } catch (error) {
+    step.fail(messageOf(error));
+    throw error;
+  }
+}
+
 function stageDisplayName(stage: ResolvedStage, stageCount: number): string {
   if (stageCount === 1) return '';
   return stage.name === '' ? `stage-${stage.index}` : stage.name;
@@ -230,6 +279,8 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
   let layers: readonly LayerRef[];
   let config: ConfigState;
   let platform: Platform;
+  // BuildKit's IsNoCache: a named stage the filter names, whatever its case.
+  const noCache = stage.name !== '' && (ctx.request.noCacheFilter ?? []).some((name) => name.toLowerCase() === stage.name);
   if (stage.base.kind === 'stage') {
     const parent = await stageOutput(ctx, stage.base.stage);
     ({ key, layers, platform } = parent);
@@ -242,7 +293,7 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
     platform = stage.platform;
     config = configFromImage(undefined, platform);
   } else {
-    const step = ctx.reporter.step(stepName(prefix, ++index, total, `FROM ${stage.base.normalized}`), stage.range);
+    const step = ctx.reporter.step(stepName(prefix, ++index, total, `FROM ${ctx.namedSources.get(stage.base.reference)?.name ?? stage.base.normalized}`), stage.range);
     const base = await loadBase(ctx, stage.base.reference, stage.platform);
     step.start();
     step.status('resolve', `resolve ${base.reference}@${base.manifestDigest}`, true);
@@ -265,7 +316,7 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
     const name = stepName(prefix, ++index, total, instructionText(source, instruction.range));
     const step = ctx.reporter.step(name, instruction.range);
     try {
-      const result = await fileStep(ctx, step, instruction, { key, layers, config, platform });
+      const result = await fileStep(ctx, step, instruction, { key, layers, config, platform, noCache });
       key = result.key;
       layers = result.layer === undefined ? layers : [...layers, result.layer];
       config.history.push({ created: result.created, created_by: result.createdBy, comment: historyComment, ...(result.layer === undefined ? { empty_layer: true } : {}) });
@@ -286,6 +337,8 @@ interface StepInput {
   readonly layers: readonly LayerRef[];
   readonly config: ConfigState;
   readonly platform: Platform;
+  /** The step runs whatever the cache holds (its stage is in --no-cache-filter). */
+  readonly noCache?: boolean;
 }
 
 interface StepOutcome extends StepRun {
@@ -314,7 +367,7 @@ async function cachedOrRun(
 ): Promise<StepRun> {
   const record = (stepKey: Digest): Digest => (ctx.sourceDateEpoch === undefined ? stepKey : sourceDateEpochKey(stepKey, ctx.sourceDateEpoch));
   let alternateKey: Digest | undefined;
-  if (ctx.request.noCache !== true) {
+  if (ctx.request.noCache !== true && input.noCache !== true) {
     const hit = await ctx.deps.cache.outcome(record(key), input.layers);
     if (hit !== undefined) {
       step.cached();
@@ -534,7 +587,11 @@ export async function build(request: BuildRequest, deps: BuildDeps): Promise<Bui
     sourceDateEpoch: sourceDateEpoch(buildArgs),
     context: undefined,
     flights: new Map(),
+    namedSources: new Map(
+      [...(request.namedContexts ?? [])].flatMap(([name, source], index) => (source.kind === 'image' ? [] : [[contextReference(index), { name, source }] as const])),
+    ),
   };
+  const namedContexts = new Map([...(request.namedContexts ?? [])].map(([name, source], index) => [name, source.kind === 'image' ? source.reference : contextReference(index)]));
 
   // Resolution asks for base image configs (their ENV is in scope, their ONBUILD triggers run):
   // fetch what it asked for and resolve again until it asks for nothing new. The file is parsed
@@ -545,6 +602,7 @@ export async function build(request: BuildRequest, deps: BuildDeps): Promise<Bui
     buildArgs,
     ...(request.target === undefined ? {} : { target: request.target }),
     platform: { build: hostPlatform(), target: platform },
+    ...(namedContexts.size === 0 ? {} : { namedContexts }),
     baseImage: (reference: string, wantedPlatform: Platform): BaseImageConfig | undefined => {
       const base = partial.baseConfigs.get(baseKey(reference, wantedPlatform));
       if (base === undefined) {

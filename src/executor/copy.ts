@@ -520,7 +520,7 @@ function compressionOf(start: Buffer): 'gzip' | 'bzip2' | 'xz' | 'zstd' | 'none'
 }
 
 /** The uncompressed bytes of the file at PATH: gzip and zstd in process, bzip2 and xz through their commands. */
-async function* archiveStream(path: string): AsyncGenerator<Buffer> {
+export async function* archiveStream(path: string): AsyncGenerator<Buffer> {
   const handle = await open(path, 'r');
   const start = Buffer.alloc(6);
   try {
@@ -556,7 +556,7 @@ async function* archiveStream(path: string): AsyncGenerator<Buffer> {
  * Whether the file at PATH is an archive ADD unpacks, as BuildKit's isArchivePath: it
  * decompresses (or is plain) and a first tar header reads; an empty or foreign file is copied.
  */
-async function isArchive(path: string): Promise<boolean> {
+export async function isArchive(path: string): Promise<boolean> {
   try {
     for await (const entry of readTar(archiveStream(path))) {
       void entry;

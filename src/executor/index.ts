@@ -5,3 +5,5 @@
  */
 export { build, BuildStepError, type BuildDeps, type BuildRequest, type BuiltImage } from './build.js';
 export type { BuildEvent, BuildEventListener, StepRef } from './events.js';
+export { checkContextName, parseNamedContextValue, type NamedContextSource } from './named-context.js';
+export { dockerfileInContext, readStdinInput, type StdinInput } from './stdin-context.js';

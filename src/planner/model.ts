@@ -44,6 +44,13 @@ export interface ResolveOptions {
   readonly baseImage?: (reference: string, platform: Platform) => BaseImageConfig | undefined;
   /** The frontend channel ONBUILD triggers are parsed with; `stable` by default. */
   readonly channel?: Channel;
+  /**
+   * Named contexts (`--build-context NAME=…`): by NAME, the image reference that stands for it.
+   * As BuildKit's dockerui: a stage named NAME is replaced by it (its instructions dropped), and
+   * a FROM, COPY --from or RUN --mount from= naming an image whose short name (`alpine`,
+   * `alpine:3`, `user/app`; `:latest` dropped) is NAME reads it instead.
+   */
+  readonly namedContexts?: ReadonlyMap<string, string>;
 }
 
 export type StageRef = { readonly kind: 'stage'; readonly stage: number } | { readonly kind: 'image'; readonly reference: string };

@@ -3,7 +3,7 @@
  * from= point, the dependency graph (cycles, the target, what it reaches) and ONBUILD triggers,
  * parsed here with the parser's `parseTrigger`.
  */
-import { TsbuildError, expandWord, formatReference, hostPlatform, messageOf, parsePlatform, parseReference, suggest, type EscapeToken, type Platform, type SourceRange } from '../common/index.js';
+import { TsbuildError, expandWord, familiarReference, formatReference, hostPlatform, messageOf, parsePlatform, parseReference, suggest, type EscapeToken, type Platform, type SourceRange } from '../common/index.js';
 import { parseMount, parseTrigger, type Channel } from '../parser/index.js';
 import { Expander, resolveGlobalArgs, sortedNames, type Env } from './environment.js';
 import { describeLines, locatedAt } from './errors.js';
@@ -41,8 +41,28 @@ function normalizeReference(reference: string, range: SourceRange): string {
   }
 }
 
+/**
+ * The reference a named context gives for NAME (an image name as a FROM or --from wrote it, or a
+ * stage name), or undefined. BuildKit's NamedContext: the name in its short form, `:latest` dropped.
+ */
+function namedContext(options: ResolveOptions, name: string): string | undefined {
+  const contexts = options.namedContexts;
+  if (contexts === undefined || contexts.size === 0) return undefined;
+  let short: string;
+  try {
+    short = familiarReference(parseReference(name)).replace(/:latest$/, '');
+  } catch {
+    return undefined;
+  }
+  return contexts.get(short);
+}
+
+function imageBase(reference: string, range: SourceRange): StageBase {
+  return { kind: 'image', reference, normalized: normalizeReference(reference, range) };
+}
+
 /** Expands FROM lines and finds each stage's base; stages are known by name only after their FROM. */
-function resolveStageHeads(dockerfile: RawDockerfile, globals: Env, targetPlatform: Platform): StageState[] {
+function resolveStageHeads(dockerfile: RawDockerfile, globals: Env, targetPlatform: Platform, options: ResolveOptions): StageState[] {
   const byName = new Map<string, number>();
   const states: StageState[] = [];
   dockerfile.stages.forEach((raw, index) => locatedAt(raw.range, () => {
@@ -73,12 +93,18 @@ function resolveStageHeads(dockerfile: RawDockerfile, globals: Env, targetPlatfo
     }
     const baseStage = byName.get(baseName);
     let base: StageBase;
-    if (baseStage !== undefined) base = { kind: 'stage', stage: baseStage };
-    else if (baseName === 'scratch') base = { kind: 'scratch' };
-    else base = { kind: 'image', reference: baseName, normalized: normalizeReference(baseName, raw.range) };
     const name = stageLookupName(raw.name);
+    // A stage a named context replaces keeps its name (for --from and --target), nothing of its own.
+    const replacement = name === '' ? undefined : namedContext(options, name);
+    if (replacement !== undefined) base = imageBase(replacement, raw.range);
+    else if (baseStage !== undefined) base = { kind: 'stage', stage: baseStage };
+    else if (baseName === 'scratch') base = { kind: 'scratch' };
+    else {
+      const context = namedContext(options, baseName);
+      base = context === undefined ? imageBase(baseName, raw.range) : imageBase(context, raw.range);
+    }
     states.push({
-      raw,
+      raw: replacement === undefined ? raw : { ...raw, instructions: [] },
       index,
       name,
       displayName: name === '' ? `stage-${index}` : name,
@@ -101,11 +127,13 @@ function namesOf(states: readonly StageState[]): Map<string, number> {
 }
 
 /** Where COPY --from and RUN --mount from= point; these are never expanded. */
-function resolveReferences(states: readonly StageState[], state: StageState, list: readonly RawInstruction[]): void {
+function resolveReferences(states: readonly StageState[], state: StageState, list: readonly RawInstruction[], options: ResolveOptions): void {
   const byName = namesOf(states);
+  const image = (reference: string): StageRef => ({ kind: 'image', reference: namedContext(options, reference) ?? reference });
   for (const instruction of list) locatedAt(instruction.range, () => {
     if (instruction.kind === 'COPY' && instruction.from !== '') {
-      state.refs.set(instruction, [copySource(instruction.from, instruction.range, byName, states.length)]);
+      const ref = copySource(instruction.from, instruction.range, byName, states.length);
+      state.refs.set(instruction, [ref.kind === 'image' ? image(ref.reference) : ref]);
     } else if (instruction.kind === 'RUN' && instruction.mounts.length > 0) {
       state.refs.set(
         instruction,
@@ -118,7 +146,7 @@ function resolveReferences(states: readonly StageState[], state: StageState, lis
           }
           if (from === undefined) return undefined;
           const stage = byName.get(stageLookupName(from));
-          return stage !== undefined ? { kind: 'stage', stage } : { kind: 'image', reference: from };
+          return stage !== undefined ? { kind: 'stage', stage } : image(from);
         }),
       );
     }
@@ -231,9 +259,9 @@ export function buildGraph(dockerfile: RawDockerfile, options: ResolveOptions, w
   const build = options.platform?.build ?? hostPlatform();
   const targetPlatform = options.platform?.target ?? build;
   const globals = resolveGlobalArgs(dockerfile, options, build, targetPlatform);
-  const states = resolveStageHeads(dockerfile, globals, targetPlatform);
+  const states = resolveStageHeads(dockerfile, globals, targetPlatform, options);
   const target = findTarget(states, options.target);
-  for (const state of states) resolveReferences(states, state, state.raw.instructions);
+  for (const state of states) resolveReferences(states, state, state.raw.instructions, options);
   checkCycles(states);
   let reachable = reachableFrom(states, target);
   for (let round = 0; round <= states.length; round++) {
@@ -242,7 +270,7 @@ export function buildGraph(dockerfile: RawDockerfile, options: ResolveOptions, w
       if (!reachable.has(state.index) || state.triggers !== undefined) continue;
       const texts = triggerTexts(state, states, options, targetPlatform, withImages);
       state.triggers = texts.map((text) => locatedAt(state.raw.range, () => parseTriggerText(text, state.raw.range, dockerfile.escapeToken, options.channel ?? 'stable')));
-      resolveReferences(states, state, state.triggers);
+      resolveReferences(states, state, state.triggers, options);
       grew ||= state.triggers.some((trigger) => state.refs.has(trigger));
     }
     if (!grew) break;

@@ -5,9 +5,10 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResolvedImage } from '../../src/store/index.js';
 import { buildFixture, cachedSteps, ranSteps, type BuildFixture, type LayerFile } from '../helpers/build.js';
@@ -187,5 +188,149 @@ describe('build: sources', () => {
       expect(paths.get('unpacked/top/inner.txt')?.text).toBe('inner\n');
       expect(paths.has('unpacked/archive.tar.gz')).toBe(false);
     });
+  });
+  describe('--build-context', () => {
+    it('gives FROM NAME and COPY --from=NAME a directory: its files owned by root, its own .dockerignore applied', async () => {
+      const shared = await fx.context('named-dir', { 'lib/a.txt': 'a\n', 'skip.txt': 'skipped\n', '.dockerignore': 'skip.txt\n' });
+      const dir = await fx.context('named-dir-build', {
+        Dockerfile: ['FROM shared AS files', 'FROM busybox', 'COPY --from=shared /lib /copied/', 'COPY --from=files / /whole/', 'RUN cat /copied/a.txt > /seen'].join('\n'),
+      });
+      const result = await fx.build(['-t', 'named-dir', '--build-context', `shared=${shared}`, dir]);
+      expect(result.stderr).not.toContain('ERROR');
+      expect(result.status).toBe(0);
+      const paths = byPath(await addedFiles(fx, await fx.image('named-dir')));
+      expect(shape(paths.get('copied/a.txt'))).toEqual(['file', 0o644, 0, 0]);
+      expect(paths.get('seen')?.text).toBe('a\n');
+      expect(paths.get('whole/lib/a.txt')?.text).toBe('a\n');
+      expect(paths.has('whole/skip.txt')).toBe(false);
+      // Nothing changed: every step hits; a changed file in the named context misses.
+      const again = await fx.build(['-t', 'named-dir', '--build-context', `shared=${shared}`, dir]);
+      expect(ranSteps(again.stderr).filter((name) => !name.startsWith('[context'))).toEqual([]);
+      await writeFile(join(shared, 'lib/a.txt'), 'changed\n');
+      const changed = await fx.build(['-t', 'named-dir', '--build-context', `shared=${shared}`, dir]);
+      expect(changed.status).toBe(0);
+      expect(byPath(await addedFiles(fx, await fx.image('named-dir'))).get('seen')?.text).toBe('changed\n');
+    });
+
+    it('replaces a stage of the same name (its instructions never run) and an image name (docker-image://)', async () => {
+      const override = await fx.context('named-override', { 'o.txt': 'from the override\n' });
+      const dir = await fx.context('named-override-build', {
+        Dockerfile: ['FROM busybox AS deps', 'RUN exit 1', 'FROM alpine:3.19 AS base', 'FROM base', 'COPY --from=deps /o.txt /o.txt', 'RUN cat /etc/group > /group'].join('\n'),
+      });
+      const result = await fx.build(['-t', 'named-override', '--build-context', `deps=${override}`, '--build-context', 'alpine:3.19=docker-image://busybox', dir]);
+      expect(result.stderr).not.toContain('ERROR');
+      expect(result.status).toBe(0);
+      expect(result.stderr).not.toContain('exit 1');
+      const image = await fx.image('named-override');
+      const busybox = await fx.image('busybox');
+      // The base is busybox's layer, and what the build added.
+      expect(image.manifest.layers[0]?.digest).toBe(busybox.manifest.layers[0]?.digest);
+      const paths = byPath(await addedFiles(fx, image));
+      expect(paths.get('o.txt')?.text).toBe('from the override\n');
+      expect(paths.get('group')?.text).toContain('root:x:0:');
+    });
+
+    it('reads an image from an OCI layout by digest, and refuses what it cannot take', async () => {
+      const layout = join(fx.dir, 'layout');
+      await mkdir(layout);
+      for (const entry of ['oci-layout', 'index.json', 'blobs']) await cp(join(fx.root, entry), join(layout, entry), { recursive: true });
+      const busybox = await fx.image('busybox');
+      const dir = await fx.context('named-layout', { Dockerfile: 'FROM base\nRUN echo layered > /l\n' });
+      const result = await fx.build(['-t', 'named-layout', '--build-context', `base=oci-layout://${layout}@${busybox.descriptor.digest}`, dir]);
+      expect(result.stderr).not.toContain('ERROR');
+      expect(result.status).toBe(0);
+      const image = await fx.image('named-layout');
+      expect(image.manifest.layers[0]?.digest).toBe(busybox.manifest.layers[0]?.digest);
+      expect(byPath(await addedFiles(fx, image)).get('l')?.text).toBe('layered\n');
+
+      for (const [value, message] of [
+        ['base=https://example.invalid/ctx.tar', 'only directories, docker-image:// and oci-layout://'],
+        ['Bad Name=dir', 'invalid context name'],
+        ['noequals', 'expected NAME=VALUE'],
+        [`base=${join(fx.dir, 'missing')}`, 'not a directory'],
+      ] as const) {
+        const failed = await fx.build(['-t', 'named-bad', '--build-context', value, dir]);
+        expect(failed.status).toBe(1);
+        expect(failed.stderr).toContain(message);
+      }
+    });
+  });
+
+  describe('a context tar on standard input', () => {
+    const bin = resolve(import.meta.dirname, '../../bin/tsbuild.js');
+    function buildFromStdin(input: Buffer | string, args: readonly string[]): Promise<{ status: number | null; stderr: string }> {
+      return new Promise((resolveRun, reject) => {
+        const child = spawn(process.execPath, [bin, 'build', '--root', fx.root, '--progress', 'plain', ...args], { stdio: ['pipe', 'ignore', 'pipe'] });
+        const err: Buffer[] = [];
+        child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+        child.on('error', reject);
+        child.on('close', (status) => resolveRun({ status, stderr: Buffer.concat(err).toString() }));
+        child.stdin.end(input);
+      });
+    }
+
+    it('builds from a tar, plain or compressed (gzip, bzip2, xz, zstd), with -f naming a file inside it and its .dockerignore', async () => {
+      const tree = await fx.context('stdin-tree', {
+        Dockerfile: 'FROM busybox\nCOPY . /ctx/\n',
+        'build/other.Dockerfile': 'FROM busybox\nCOPY a.txt /other/\n',
+        'a.txt': 'a from the tar\n',
+        'ignored.txt': 'no\n',
+        '.dockerignore': 'ignored.txt\n',
+      });
+      const tar = execFileSync('tar', ['-C', tree, '-c', '.']);
+      const compressed: Array<[string, Buffer]> = [
+        ['plain', tar],
+        ['gzip', execFileSync('gzip', ['-c'], { input: tar })],
+        ['bzip2', execFileSync('bzip2', ['-c'], { input: tar })],
+        ['xz', execFileSync('xz', ['-c'], { input: tar })],
+      ];
+      try {
+        compressed.push(['zstd', execFileSync('zstd', ['-c', '-q'], { input: tar })]);
+      } catch {
+        // No zstd command here: the in-process decoder is covered by the store's tests.
+      }
+      for (const [kind, input] of compressed) {
+        const result = await buildFromStdin(input, ['-t', `stdin-${kind}`, '-']);
+        expect([kind, result.stderr.includes('ERROR'), result.status]).toEqual([kind, false, 0]);
+        const paths = byPath(await addedFiles(fx, await fx.image(`stdin-${kind}`)));
+        expect(shape(paths.get('ctx/a.txt'))).toEqual(['file', 0o644, 0, 0]);
+        expect(paths.get('ctx/a.txt')?.text).toBe('a from the tar\n');
+        expect(paths.has('ctx/ignored.txt')).toBe(false);
+      }
+      const other = await buildFromStdin(tar, ['-t', 'stdin-other', '-f', 'build/other.Dockerfile', '-']);
+      expect(other.status).toBe(0);
+      expect(byPath(await addedFiles(fx, await fx.image('stdin-other'))).get('other/a.txt')?.text).toBe('a from the tar\n');
+      // A Dockerfile alone still builds without a context.
+      const alone = await buildFromStdin('FROM busybox\nRUN echo alone > /alone\n', ['-t', 'stdin-alone', '-']);
+      expect(alone.status).toBe(0);
+    });
+
+    it('keeps an untrusted tar inside its directory: no .. names, no Dockerfile read through a link out', async () => {
+      const hostFile = join(fx.dir, 'host-secret.txt');
+      await writeFile(hostFile, 'FROM busybox\nRUN echo host-secret-text\n');
+      const linked = await fx.context('stdin-link', { Dockerfile: { symlink: hostFile } });
+      const withLink = await buildFromStdin(execFileSync('tar', ['-C', linked, '-c', '.']), ['-t', 'stdin-link', '-']);
+      expect(withLink.status).toBe(1);
+      expect(withLink.stderr).not.toContain('host-secret-text');
+      // A tar naming ../escaped is refused before anything is built.
+      const evil = await fx.context('stdin-evil', { Dockerfile: 'FROM busybox\n', x: 'x\n' });
+      const escaping = execFileSync('tar', ['-C', evil, '-c', '--transform', 's,^\\./x$,../escaped,', './Dockerfile', './x']);
+      const refused = await buildFromStdin(escaping, ['-t', 'stdin-evil', '-']);
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toMatch(/\.\./);
+      await expect(import('node:fs/promises').then((fs) => fs.stat(join(fx.dir, 'escaped')))).rejects.toThrow();
+    });
+  });
+
+  it('--no-cache-filter runs the named stages’ steps again (any case), the others from the cache', async () => {
+    const dir = await fx.context('no-cache-filter', {
+      Dockerfile: ['FROM busybox AS one', 'RUN echo one > /one', 'FROM busybox AS two', 'RUN echo two > /two', 'FROM busybox', 'COPY --from=one /one /one', 'COPY --from=two /two /two'].join('\n'),
+    });
+    expect((await fx.build(['-t', 'no-cache-filter', dir])).status).toBe(0);
+    const filtered = await fx.build(['-t', 'no-cache-filter', '--no-cache-filter', 'ONE', dir]);
+    expect(filtered.status).toBe(0);
+    expect(ranSteps(filtered.stderr)).toEqual(['[one 2/2] RUN echo one > /one']);
+    const both = await fx.build(['-t', 'no-cache-filter', '--no-cache-filter', 'one', '--no-cache-filter', 'two', dir]);
+    expect(ranSteps(both.stderr).sort()).toEqual(['[one 2/2] RUN echo one > /one', '[two 2/2] RUN echo two > /two']);
   });
 });

@@ -3,7 +3,7 @@ import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { LocalStepCache } from '../../cache/index.js';
 import { TsbuildError, messageOf, formatPosition, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform } from '../../common/index.js';
-import { BuildStepError, build } from '../../executor/index.js';
+import { BuildStepError, build, checkContextName, dockerfileInContext, parseNamedContextValue, readStdinInput, type NamedContextSource, type StdinInput } from '../../executor/index.js';
 import { parseOutputSpec, writeOutput, type OutputSpec } from '../../exporter/index.js';
 import { parseBuildArgs } from '../../planner/index.js';
 import type { RegistryClient } from '../../registry/index.js';
@@ -21,6 +21,7 @@ interface BuildOptions {
   target?: string;
   label: string[];
   cache: boolean;
+  cacheFilter: string[];
   pull?: boolean;
   network: string;
   progress?: string;
@@ -32,6 +33,7 @@ interface BuildOptions {
   platform?: string;
   root?: string;
   insecureRegistry: string[];
+  buildContext: string[];
 }
 
 async function readStdin(): Promise<string> {
@@ -92,13 +94,15 @@ export function registerBuild(program: Command, io: CliIo): void {
   const command = program
     .command('build')
     .description('build an image from a Dockerfile and a context')
-    .argument('<context>', 'the build context: a directory, or - for a Dockerfile on standard input and no context')
+    .argument('<context>', 'the build context: a directory, or - for a context tar (plain or compressed) or a Dockerfile alone on standard input')
     .option('-t, --tag <name>', 'name the image (repeatable)', collect, [])
     .option('-f, --file <path>', 'the Dockerfile (default: CONTEXT/Dockerfile); - reads it from standard input')
     .option('--build-arg <name[=value]>', 'set a build-time variable; NAME alone takes its value from the environment (repeatable)', collect, [])
     .option('--target <stage>', 'build this stage and what it needs')
+    .option('--build-context <name=value>', 'a named context for FROM NAME and COPY --from=NAME: a directory, docker-image://REF or oci-layout://PATH[:TAG|@DIGEST] (repeatable)', collect, [])
     .option('--label <key=value>', 'set a label on the image (repeatable)', collect, [])
     .option('--no-cache', 'run every step, using no cached result')
+    .option('--no-cache-filter <stage>', 'run the steps of this stage, using no cached result (repeatable)', collect, [])
     .option('--pull', 'always pull base images, even when the store has them')
     .option('--network <mode>', 'network of RUN steps: default, host or none', 'default')
     .option('--progress <mode>', 'progress output: auto, tty, plain, rawjson or quiet (default: BUILDKIT_PROGRESS, else auto)')
@@ -121,7 +125,8 @@ export function registerBuild(program: Command, io: CliIo): void {
     if (toStdout > 1) throw new TsbuildError('INVALID_ARGUMENT', `build --output: ${toStdout} outputs write to standard output; only one can`);
     const tags = options.tag.map((tag) => formatReference(parseReference(tag)));
     if (options.push === true && tags.length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'build --push: name the image with -t');
-    const contextDir = contextArg === '-' ? undefined : resolve(contextArg);
+    let contextDir = contextArg === '-' ? undefined : resolve(contextArg);
+    const namedContexts = parseNamedContexts(options.buildContext);
     if (contextDir !== undefined) {
       const info = await stat(contextDir).catch(() => undefined);
       if (info === undefined || !info.isDirectory()) throw new TsbuildError('NOT_FOUND', `build: unable to prepare context: path ${JSON.stringify(contextArg)} not found`);
@@ -132,7 +137,21 @@ export function registerBuild(program: Command, io: CliIo): void {
         throw new TsbuildError('INVALID_ARGUMENT', `build --iidfile: remove ${options.iidfile}: ${messageOf(error)}`, { cause: error });
       });
     }
-    const dockerfile = contextArg === '-' && options.file === undefined ? { source: await readStdin(), file: 'Dockerfile' } : await dockerfileOf(contextDir, options.file, contextArg === '-');
+    // `-`: a context tar (then -f names a file inside it) or a Dockerfile, as docker tells them.
+    let stdinInput: StdinInput | undefined;
+    let dockerfile: { source: string; file: string; path?: string };
+    if (contextArg === '-' && options.file !== '-') {
+      stdinInput = await readStdinInput(process.stdin);
+      if (stdinInput.kind === 'context') {
+        contextDir = stdinInput.dir;
+        dockerfile = await dockerfileInContext(stdinInput.dir, options.file);
+      } else {
+        if (options.file !== undefined) throw new TsbuildError('INVALID_ARGUMENT', 'build: -f names a file of the context, and standard input holds a Dockerfile, not a context tar');
+        dockerfile = { source: stdinInput.source, file: 'Dockerfile' };
+      }
+    } else {
+      dockerfile = await dockerfileOf(contextDir, options.file, contextArg === '-');
+    }
 
     const quiet = options.quiet === true;
     const mode = quiet ? 'quiet' : progressMode(options.progress, process.env);
@@ -153,10 +172,12 @@ export function registerBuild(program: Command, io: CliIo): void {
             ...(options.target === undefined ? {} : { target: options.target }),
             labels: parseLabels(options.label),
             noCache: !options.cache,
+            ...(options.cacheFilter.length === 0 ? {} : { noCacheFilter: options.cacheFilter }),
             pull: options.pull === true,
             network: options.network as 'default' | 'host' | 'none',
             ...(platform === undefined ? {} : { platform }),
             tags,
+            ...(namedContexts.size === 0 ? {} : { namedContexts }),
           },
           { store, runtime: selectRuntime(options.runtime), cache: new LocalStepCache(store), registry, onEvent: (event) => progress.onEvent(event) },
         );
@@ -184,6 +205,21 @@ export function registerBuild(program: Command, io: CliIo): void {
       throw error;
     } finally {
       await client?.close();
+      await stdinInput?.cleanup();
     }
   });
+}
+
+/** `--build-context NAME=VALUE`, each NAME once. */
+function parseNamedContexts(values: readonly string[]): Map<string, NamedContextSource> {
+  const contexts = new Map<string, NamedContextSource>();
+  for (const value of values) {
+    const eq = value.indexOf('=');
+    if (eq <= 0) throw new TsbuildError('INVALID_ARGUMENT', `build --build-context ${JSON.stringify(value)}: expected NAME=VALUE`);
+    const name = value.slice(0, eq);
+    checkContextName(name);
+    if (contexts.has(name)) throw new TsbuildError('INVALID_ARGUMENT', `build --build-context: ${name} given twice`);
+    contexts.set(name, parseNamedContextValue(name, value.slice(eq + 1)));
+  }
+  return contexts;
 }

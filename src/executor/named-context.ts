@@ -1,0 +1,209 @@
+/**
+ * Named contexts (`--build-context NAME=VALUE`), as BuildKit's dockerui reads them: a name that
+ * a FROM, a stage name, COPY --from or RUN --mount from= would take for an image or a stage is
+ * taken by the context instead. The planner sees every one as an image reference: a registry
+ * image as itself, a directory or an OCI layout as a reference of their own that `loadBase`
+ * recognises, so every reader of images (FROM, COPY --from, mounts) reads them alike.
+ */
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { MediaType, TsbuildError, messageOf, parseDigest, parseReference, type Descriptor, type Digest, type ImageConfig, type Platform } from '../common/index.js';
+import type { Store } from '../store/index.js';
+import { openContext, sourceDigest, type LayerRef, type StepCache } from '../cache/index.js';
+import { copyKey, scratchKey, sourceDateEpochKey } from '../planner/index.js';
+import { copyInto } from './copy.js';
+import type { Snapshotter } from './snapshots.js';
+
+export type NamedContextSource =
+  | { readonly kind: 'image'; readonly reference: string }
+  | { readonly kind: 'directory'; readonly path: string }
+  | { readonly kind: 'oci-layout'; readonly path: string; readonly digest?: Digest; readonly tag?: string };
+
+/**
+ * The value of `--build-context NAME=VALUE`: `docker-image://REF`, `oci-layout://PATH[:TAG|@DIGEST]`,
+ * or a directory (relative to the current one). Git and http contexts are refused by name.
+ */
+export function parseNamedContextValue(name: string, value: string): NamedContextSource {
+  const what = `--build-context ${name}=${value}`;
+  if (value.startsWith('docker-image://')) {
+    const reference = value.slice('docker-image://'.length);
+    try {
+      parseReference(reference);
+    } catch (error) {
+      throw new TsbuildError('INVALID_REFERENCE', `${what}: ${messageOf(error)}`, { cause: error });
+    }
+    return { kind: 'image', reference };
+  }
+  if (value.startsWith('oci-layout://')) {
+    let path = value.slice('oci-layout://'.length);
+    let digest: Digest | undefined;
+    let tag: string | undefined;
+    const at = path.lastIndexOf('@');
+    if (at >= 0) {
+      try {
+        digest = parseDigest(path.slice(at + 1));
+      } catch (error) {
+        throw new TsbuildError('INVALID_ARGUMENT', `${what}: ${messageOf(error)}`, { cause: error });
+      }
+      path = path.slice(0, at);
+    } else {
+      const colon = path.lastIndexOf(':');
+      if (colon > path.lastIndexOf('/')) [path, tag] = [path.slice(0, colon), path.slice(colon + 1)];
+    }
+    if (path === '') throw new TsbuildError('INVALID_ARGUMENT', `${what}: no layout path`);
+    return { kind: 'oci-layout', path: resolve(path), ...(digest === undefined ? {} : { digest }), ...(tag === undefined ? {} : { tag }) };
+  }
+  if (/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(value) || /^[\w.-]+@[\w.-]+:/.test(value)) {
+    throw new TsbuildError('INVALID_ARGUMENT', `${what}: only directories, docker-image:// and oci-layout:// contexts are supported`);
+  }
+  return { kind: 'directory', path: isAbsolute(value) ? value : resolve(value) };
+}
+
+/** Whether a named context's name is one BuildKit takes: a valid image name. */
+export function checkContextName(name: string): void {
+  try {
+    parseReference(name);
+  } catch (error) {
+    throw new TsbuildError('INVALID_ARGUMENT', `--build-context: invalid context name ${name}: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+/** The reference the planner sees for a context that is no registry image: a name of its own, never pulled. */
+export function contextReference(index: number): string {
+  return `tsbuild-context.invalid/context-${index}:latest`;
+}
+
+const refNameAnnotation = 'org.opencontainers.image.ref.name';
+
+interface LayoutEntry {
+  readonly mediaType: string;
+  readonly digest: string;
+  readonly size: number;
+  readonly annotations?: Record<string, string>;
+}
+
+/**
+ * Copies the image an OCI layout names (by DIGEST, by the TAG in its index, or its only entry)
+ * into STORE, every blob checked by the store as it is written; returns its descriptor. Blobs of
+ * other platforms an index names but the layout lacks are passed over.
+ */
+export async function importOciLayout(store: Store, source: Extract<NamedContextSource, { kind: 'oci-layout' }>, name: string): Promise<Descriptor> {
+  const what = `load context ${name} from oci-layout ${source.path}`;
+  let index: { manifests?: LayoutEntry[] };
+  try {
+    index = JSON.parse(await readFile(join(source.path, 'index.json'), 'utf8')) as { manifests?: LayoutEntry[] };
+  } catch (error) {
+    throw new TsbuildError('NOT_FOUND', `${what}: read index.json: ${messageOf(error)}`, { cause: error });
+  }
+  const entries = index.manifests ?? [];
+  let chosen: LayoutEntry | undefined;
+  if (source.digest !== undefined) {
+    chosen = entries.find((entry) => entry.digest === source.digest);
+    if (chosen === undefined) {
+      const path = blobPath(source.path, source.digest);
+      const bytes = await readFile(path).catch(() => undefined);
+      if (bytes === undefined) throw new TsbuildError('NOT_FOUND', `${what}: no blob ${source.digest}`);
+      const mediaType = (JSON.parse(bytes.toString('utf8')) as { mediaType?: string }).mediaType ?? MediaType.ociManifest;
+      chosen = { mediaType, digest: source.digest, size: bytes.length };
+    }
+  } else if (source.tag !== undefined) {
+    chosen = entries.find((entry) => entry.annotations?.[refNameAnnotation] === source.tag);
+    if (chosen === undefined) throw new TsbuildError('NOT_FOUND', `${what}: no image tagged ${source.tag}`);
+  } else {
+    if (entries.length !== 1) throw new TsbuildError('INVALID_ARGUMENT', `${what}: the layout holds ${entries.length} images; name one with :TAG or @DIGEST`);
+    chosen = entries[0];
+  }
+  if (chosen === undefined) throw new TsbuildError('NOT_FOUND', `${what}: no image`);
+  await copyClosure(store, source.path, chosen, what, true);
+  return { mediaType: chosen.mediaType, digest: parseDigest(chosen.digest), size: chosen.size };
+}
+
+function blobPath(layout: string, digest: string): string {
+  const parsed = parseDigest(digest);
+  const [algorithm, hex] = parsed.split(':') as [string, string];
+  return join(layout, 'blobs', algorithm, hex);
+}
+
+async function copyClosure(store: Store, layout: string, entry: LayoutEntry, what: string, required: boolean): Promise<void> {
+  const digest = parseDigest(entry.digest);
+  const path = blobPath(layout, digest);
+  const present = await stat(path).catch(() => undefined);
+  if (present === undefined) {
+    if (required) throw new TsbuildError('NOT_FOUND', `${what}: blob ${digest} is missing`);
+    return;
+  }
+  if ((await store.blobSize(digest)) !== entry.size) await store.putBlob(createReadStream(path), { digest, size: entry.size });
+  const json = /(manifest|index)[.+]?[\w.]*json$/.test(entry.mediaType) || entry.mediaType === MediaType.ociIndex || entry.mediaType === MediaType.ociManifest;
+  if (!json) return;
+  const parsed = JSON.parse(await readFile(path, 'utf8')) as { manifests?: LayoutEntry[]; config?: LayoutEntry; layers?: LayoutEntry[] };
+  for (const child of parsed.manifests ?? []) await copyClosure(store, layout, child, what, false);
+  if (parsed.config !== undefined) await copyClosure(store, layout, parsed.config, what, true);
+  for (const layer of parsed.layers ?? []) await copyClosure(store, layout, layer, what, true);
+}
+
+/** The config of a context that is a directory: no environment, the build's platform, as BuildKit's emptyImage. */
+export function directoryImageConfig(platform: Platform, diffId: Digest | undefined): ImageConfig {
+  return {
+    architecture: platform.architecture,
+    os: platform.os,
+    ...(platform.variant === undefined ? {} : { variant: platform.variant }),
+    config: { WorkingDir: '/' },
+    rootfs: { type: 'layers', diff_ids: diffId === undefined ? [] : [diffId] },
+    history: [],
+  } as ImageConfig;
+}
+
+/** What loading a directory context needs of the build. */
+export interface DirectoryContextDeps {
+  readonly store: Store;
+  readonly cache: StepCache;
+  readonly snapshots: Snapshotter;
+  readonly sourceDateEpoch: number | undefined;
+  readonly platform: Platform;
+  readonly noCache: boolean;
+}
+
+/**
+ * A directory context as a root filesystem: its files (less what its own .dockerignore
+ * excludes) in one layer, owned by root as a context's files are, keyed by their content (so
+ * the same files give the same key, whatever their mtimes); made once and then taken from the
+ * step cache. Returns the key (it stands for a manifest digest) and the layer.
+ */
+export async function loadDirectoryContext(path: string, deps: DirectoryContextDeps): Promise<{ key: Digest; layers: readonly LayerRef[]; created: string | undefined }> {
+  const info = await stat(path).catch(() => undefined);
+  if (info === undefined || !info.isDirectory()) throw new TsbuildError('NOT_FOUND', `load context ${path}: not a directory`);
+  const context = await openContext(path, { indexDir: join(deps.store.root, 'context-index') });
+  const content = (await sourceDigest(context, ['.'])).digest;
+  const key = copyKey(scratchKey(), {
+    add: false,
+    source: 'named-context',
+    content,
+    sources: ['.'],
+    contents: [],
+    dest: '/',
+    cwd: '/',
+    chown: '',
+    chmod: '',
+    link: false,
+    parents: false,
+    exclude: [],
+    checksum: '',
+    unpack: undefined,
+  });
+  const record = deps.sourceDateEpoch === undefined ? key : sourceDateEpochKey(key, deps.sourceDateEpoch);
+  const hit = deps.noCache ? undefined : await deps.cache.get(record);
+  if (hit !== undefined) return { key, layers: hit.layers, created: hit.created };
+  const active = await deps.snapshots.prepare([]);
+  let layer: LayerRef | undefined;
+  try {
+    await copyInto({ kind: 'context', context }, active.path, { sources: ['.'], contents: [], dest: '/', workdir: '/', parents: false, exclude: [], add: false });
+    layer = await active.commit(deps.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: deps.sourceDateEpoch });
+  } finally {
+    await active.discard();
+  }
+  const layers = layer === undefined ? [] : [layer];
+  const created = new Date((deps.sourceDateEpoch ?? Date.now() / 1000) * 1000).toISOString();
+  await deps.cache.put(record, { layers, created }, deps.platform);
+  return { key, layers, created };
+}
