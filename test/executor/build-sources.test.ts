@@ -131,13 +131,16 @@ describe('build: sources', () => {
     });
 
     it('fails on a missing ref, a checksum that does not match, and COPY of a git source', async () => {
-      await server.commit('errors', { 'e.txt': 'e\n' });
+      await server.commit('errors', { 'e.txt': 'e\n', 'real/r.txt': 'r\n', linked: { symlink: '/etc' }, 'inner-link': { symlink: 'real' } });
       const base = `${server.httpBase}/errors.git`;
       for (const [name, line, message] of [
         ['git-missing-ref', `ADD ${base}#nope /x/`, 'does not contain ref nope'],
         ['git-checksum', `ADD --checksum=${'0'.repeat(40)} ${base}#main /x/`, 'expected checksum to match'],
         ['git-copy', `COPY ${base} /x/`, "source can't be a git ref for COPY"],
         ['git-subdir', `ADD ${base}#main:missing /x/`, 'invalid subdir missing'],
+        // A subdir is reached through directories only, whatever a link in the repository says.
+        ['git-subdir-out', `ADD ${base}#main:linked /x/`, 'invalid subdir linked'],
+        ['git-subdir-in', `ADD ${base}#main:inner-link /x/`, 'invalid subdir inner-link'],
       ] as const) {
         const dir = await fx.context(name, { Dockerfile: `FROM busybox\n${line}\n` });
         const result = await fx.build(['-t', name, dir]);
