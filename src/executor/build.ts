@@ -54,6 +54,7 @@ import { Snapshotter } from './snapshots.js';
 import { runStep, type RunEnvironment } from './run-op.js';
 import { copyStep, prepareContext, type ContextHandle } from './copy-op.js';
 import { mkdirStep } from './mkdir-op.js';
+import { HttpCache } from './http-cache.js';
 import { contextReference, directoryImageConfig, importOciLayout, loadDirectoryContext, type NamedContextSource } from './named-context.js';
 
 export interface BuildRequest {
@@ -417,6 +418,7 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
     case 'ADD': {
       const plan = await copyStep(instruction, input.config, {
         context: () => openBuildContext(ctx),
+        httpCache: new HttpCache(ctx.deps.store),
         stage: (index) => stageOutput(ctx, index),
         image: async (reference) => {
           const base = await loadBase(ctx, reference, input.platform);

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { copyInto, downloadUrls, isGitSource, type CopySource, type DownloadedUrl } from './copy.js';
 import { parseGitRef, resolveGitRef, type ResolvedGit } from './git-source.js';
+import type { HttpCache } from './http-cache.js';
 import type { ConfigState } from './image-config.js';
 import type { Snapshotter } from './snapshots.js';
 import { chownHasNames, resolveChown } from './user.js';
@@ -35,6 +36,8 @@ export interface SourceState {
 
 export interface CopySources {
   context(): Promise<ContextHandle>;
+  /** What URLs served before, revalidated rather than downloaded again; none: always downloaded. */
+  readonly httpCache?: HttpCache;
   stage(index: number): Promise<SourceState>;
   image(reference: string): Promise<SourceState>;
   readonly snapshots: Snapshotter;
@@ -149,7 +152,7 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
   if (add && instruction.checksum === '' && instruction.sources.some((source) => isUrl(source) && !gitSources.includes(source))) {
     scratch = await mkdtemp(join(tmpdir(), 'tsbuild-add-'));
     try {
-      downloaded = await downloadUrls(instruction.sources, scratch);
+      downloaded = await downloadUrls(instruction.sources, scratch, 10, sources.httpCache);
     } catch (error) {
       await rm(scratch, { recursive: true, force: true });
       throw error;

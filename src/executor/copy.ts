@@ -17,9 +17,10 @@ import {
   type SourceRoot,
   type TreeEntry,
 } from '../cache/index.js';
-import { makeSpecialFile, messageOf, mkdirInRoot, readTar, readXattrs, resolveInRoot, setXattr, TsbuildError } from '../common/index.js';
+import { makeSpecialFile, messageOf, mkdirInRoot, parseDigest, readTar, readXattrs, resolveInRoot, setXattr, TsbuildError } from '../common/index.js';
 import { decompressStream, unpackLayer } from '../store/index.js';
 import { checkoutGit, parseGitRef, resolveGitRef, type ResolvedGit } from './git-source.js';
+import type { HttpCache } from './http-cache.js';
 
 /** Files up to this size are copied synchronously; larger ones on the thread pool, several at once. */
 const smallFileBytes = 256n * 1024n;
@@ -579,24 +580,39 @@ function checksumAlgorithm(checksum: string): 'sha256' | 'sha384' | 'sha512' | u
 
 /**
  * Downloads each http(s) URL among SOURCES into DIRECTORY (which must exist), as BuildKit's http
- * source does to key an ADD without --checksum: by what the URL serves now, never by its text alone.
+ * source does to key an ADD without --checksum: by what the URL serves now, never by its text
+ * alone. With CACHE, a URL served before with an ETag or Last-Modified is asked for only if it
+ * changed; unchanged (304), its content comes from the store.
  */
-export async function downloadUrls(sources: readonly string[], directory: string, maxRedirections = 10): Promise<Map<string, DownloadedUrl>> {
+export async function downloadUrls(sources: readonly string[], directory: string, maxRedirections = 10, cache?: HttpCache): Promise<Map<string, DownloadedUrl>> {
   const downloaded = new Map<string, DownloadedUrl>();
   for (const url of new Set(sources.filter((source) => isUrl(source) && !isGitSource(source)))) {
     const path = join(directory, `url-${downloaded.size}`);
-    downloaded.set(url, { path, ...(await download(url, path, maxRedirections, 'sha256')) });
+    downloaded.set(url, { path, ...(await download(url, path, maxRedirections, 'sha256', cache)) });
   }
   return downloaded;
 }
 
 /** Downloads URL to PATH, following at most MAXREDIRECTIONS redirects; returns its digest (ALGORITHM) and Last-Modified. */
-async function download(url: string, path: string, maxRedirections: number, algorithm: string): Promise<{ lastModified: Date | undefined; digest: string }> {
+async function download(url: string, path: string, maxRedirections: number, algorithm: string, cache?: HttpCache): Promise<{ lastModified: Date | undefined; digest: string }> {
   // undici's index is loaded only when an ADD names a URL.
   const { Agent, interceptors, request } = await import('undici');
   const dispatcher = new Agent().compose(interceptors.redirect({ maxRedirections }));
+  const known = cache === undefined ? undefined : await cache.lookup(url);
+  const dateOf = (header: string | undefined): Date | undefined => {
+    const parsed = header === undefined ? undefined : new Date(header);
+    return parsed !== undefined && !Number.isNaN(parsed.getTime()) ? parsed : undefined;
+  };
   try {
-    const response = await request(url, { dispatcher, method: 'GET' });
+    const headers: Record<string, string> = {};
+    if (known?.etag !== undefined) headers['if-none-match'] = known.etag;
+    if (known?.lastModified !== undefined) headers['if-modified-since'] = known.lastModified;
+    const response = await request(url, { dispatcher, method: 'GET', headers });
+    if (response.statusCode === 304 && known !== undefined && cache !== undefined) {
+      await response.body.dump();
+      await cache.materialize(known, path);
+      return { lastModified: dateOf(known.lastModified), digest: known.digest };
+    }
     if (response.statusCode < 200 || response.statusCode >= 300) {
       await response.body.dump();
       // The redirect interceptor hands back the last redirect once it has followed its share.
@@ -616,8 +632,16 @@ async function download(url: string, path: string, maxRedirections: number, algo
       await handle.close();
     }
     const header = response.headers['last-modified'];
-    const parsed = typeof header === 'string' ? new Date(header) : undefined;
-    return { lastModified: parsed !== undefined && !Number.isNaN(parsed.getTime()) ? parsed : undefined, digest: `${algorithm}:${hash.digest('hex')}` };
+    const etag = response.headers.etag;
+    const digest = `${algorithm}:${hash.digest('hex')}`;
+    if (cache !== undefined && algorithm === 'sha256') {
+      await cache.remember(url, path, {
+        digest: parseDigest(digest),
+        ...(typeof etag === 'string' ? { etag } : {}),
+        ...(typeof header === 'string' ? { lastModified: header } : {}),
+      });
+    }
+    return { lastModified: dateOf(typeof header === 'string' ? header : undefined), digest };
   } catch (error) {
     if (error instanceof TsbuildError) throw error;
     throw new TsbuildError('REGISTRY', `ADD ${url}: ${messageOf(error)}`, { cause: error, temporary: true });

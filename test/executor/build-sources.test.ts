@@ -156,12 +156,20 @@ describe('build: sources', () => {
     let base: string;
     const lastModified = 'Wed, 21 Oct 2015 07:28:00 GMT';
     let archive: Buffer;
+    let tagged = { etag: '"v1"', body: 'version one\n' };
+    const served: string[] = [];
     beforeAll(async () => {
       const tree = await fx.context('archive-tree', { 'top/inner.txt': 'inner\n' });
       archive = execFileSync('tar', ['-C', tree, '-cz', 'top']);
       server = createServer((request, response) => {
         if (request.url === '/file.txt') response.writeHead(200, { 'last-modified': lastModified }).end('served\n');
         else if (request.url === '/archive.tar.gz') response.writeHead(200, { 'last-modified': lastModified }).end(archive);
+        else if (request.url === '/tagged') {
+          const unchanged = request.headers['if-none-match'] === tagged.etag;
+          served.push(unchanged ? '304' : '200');
+          if (unchanged) response.writeHead(304, { etag: tagged.etag }).end();
+          else response.writeHead(200, { etag: tagged.etag }).end(tagged.body);
+        }
         else response.writeHead(404).end();
       });
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -190,6 +198,26 @@ describe('build: sources', () => {
       expect(shape(paths.get('kept/archive.tar.gz'))).toEqual(['file', 0o600, 0, 0]);
       expect(paths.get('unpacked/top/inner.txt')?.text).toBe('inner\n');
       expect(paths.has('unpacked/archive.tar.gz')).toBe(false);
+    });
+
+    it('revalidates a URL by its ETag: unchanged (304) is a hit with no download, and its content comes from the store for a new step', async () => {
+      const dir = await fx.context('url-etag', { Dockerfile: `FROM busybox\nADD ${base}/tagged /tagged\n` });
+      expect((await fx.build(['-t', 'url-etag', dir])).status).toBe(0);
+      expect(served).toEqual(['200']);
+      const again = await fx.build(['-t', 'url-etag', dir]);
+      expect(ranSteps(again.stderr)).toEqual([]);
+      expect(served).toEqual(['200', '304']);
+      // Another step reading the same URL: not downloaded, yet the file is whole.
+      const other = await fx.context('url-etag-other', { Dockerfile: `FROM busybox\nADD --chmod=644 ${base}/tagged /elsewhere\n` });
+      expect((await fx.build(['-t', 'url-etag-other', other])).status).toBe(0);
+      expect(served).toEqual(['200', '304', '304']);
+      expect(byPath(await addedFiles(fx, await fx.image('url-etag-other'))).get('elsewhere')?.text).toBe('version one\n');
+      // A new version under a new ETag is downloaded and misses.
+      tagged = { etag: '"v2"', body: 'version two\n' };
+      const changed = await fx.build(['-t', 'url-etag', dir]);
+      expect(ranSteps(changed.stderr)).toEqual([`[2/2] ADD ${base}/tagged /tagged`]);
+      expect(served.at(-1)).toBe('200');
+      expect(byPath(await addedFiles(fx, await fx.image('url-etag'))).get('tagged')?.text).toBe('version two\n');
     });
   });
   describe('--build-context', () => {
