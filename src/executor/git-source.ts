@@ -261,8 +261,17 @@ export async function checkoutGit(ref: GitRef, resolved: ResolvedGit, directory:
   await run(['remote', 'add', 'origin', ref.remote]);
   const keepRef = keepGitDir && resolved.fullRef !== '';
   const refspec = keepRef ? `+${resolved.fullRef}:${resolved.fullRef}` : resolved.fullRef !== '' ? resolved.fullRef : resolved.commit;
-  await run(['fetch', '-q', '--depth=1', '--no-tags', '--', 'origin', refspec]);
-  const fetched = (await run(['rev-parse', 'FETCH_HEAD^{commit}'])).trim();
+  let fetched: string;
+  try {
+    await run(['fetch', '-q', '--depth=1', '--no-tags', '--', 'origin', refspec]);
+    fetched = (await run(['rev-parse', 'FETCH_HEAD^{commit}'])).trim();
+  } catch (error) {
+    // A server that will not give a commit no ref advertises (protocol v0 without
+    // allowReachableSHA1InWant) gives it with the history of every branch and tag.
+    if (resolved.fullRef !== '') throw error;
+    await run(['fetch', '-q', '--', 'origin', '+refs/heads/*:refs/remotes/origin/*', '+refs/tags/*:refs/tags/*']);
+    fetched = (await run(['rev-parse', '--verify', `${resolved.commit}^{commit}`])).trim();
+  }
   if (fetched !== resolved.commit) {
     throw new TsbuildError('REGISTRY', `${what}: the ref moved while the build ran (resolved ${resolved.commit}, fetched ${fetched})`, { temporary: true });
   }

@@ -99,6 +99,8 @@ describe('build: sources', () => {
 
     it('takes tags, annotated tags and full commits, keeps .git with --keep-git-dir, gives the commit time with ?mtime=commit', async () => {
       const first = await server.commit('refs', { 'f.txt': 'first\n' }, { tag: 'v1', annotatedTag: 'a1' });
+      // A commit no ref points at any more: fetched by itself.
+      const middle = await server.commit('refs', { 'f.txt': 'middle\n' });
       await server.commit('refs', { 'f.txt': 'second\n' });
       const commitTime = Number(execFileSync('git', ['log', '-1', '--format=%ct', first], { cwd: join(fx.dir, 'git', 'work', 'refs') }).toString().trim());
       const base = `${server.httpBase}/refs.git`;
@@ -108,6 +110,7 @@ describe('build: sources', () => {
           `ADD ${base}#v1 /tag/`,
           `ADD ${base}#a1 /annotated/`,
           `ADD ${base}#${first} /commit/`,
+          `ADD ${base}#${middle} /middle/`,
           `ADD --keep-git-dir=true ${base}#main /kept/`,
           `ADD ${base}?ref=v1&mtime=commit /timed/`,
           `ADD --chown=1234:5678 --chmod=640 ${server.gitBase}/refs.git#main /owned/`,
@@ -120,6 +123,7 @@ describe('build: sources', () => {
       expect(paths.get('tag/f.txt')?.text).toBe('first\n');
       expect(paths.get('annotated/f.txt')?.text).toBe('first\n');
       expect(paths.get('commit/f.txt')?.text).toBe('first\n');
+      expect(paths.get('middle/f.txt')?.text).toBe('middle\n');
       expect(paths.get('kept/f.txt')?.text).toBe('second\n');
       expect(paths.get('kept/.git/HEAD')?.text?.trim()).toMatch(/^[0-9a-f]{40}$/);
       expect(paths.get('kept/.git/config')?.text).toContain(`url = ${base}`);
