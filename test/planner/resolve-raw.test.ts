@@ -186,6 +186,41 @@ describe('resolveRaw: stage graph', () => {
     expect(onlyDeps.stages.map((s) => s.index)).toEqual([2]);
   });
 
+  it('takes named contexts for stages of their name and images of their short name, as BuildKit', () => {
+    const df = dockerfile(
+      [],
+      stage('alpine', { name: 'deps' }, () => run('exit 1')),
+      stage('docker.io/library/node:latest', { name: 'base' }),
+      stage(
+        'base',
+        { name: 'final' },
+        () => copy(['/x'], '/x', { from: 'deps' }),
+        () => copy(['/y'], '/y', { from: 'docker.io/user/tools:2' }),
+        () => copy(['/z'], '/z', { from: 'busybox:1.36' }),
+        () => run('make', ['type=bind,from=alpine:3,target=/a']),
+      ),
+    );
+    const namedContexts = new Map([
+      ['deps', 'ctx.invalid/deps:latest'],
+      ['node', 'registry.example:5000/node:20'],
+      ['user/tools:2', 'ctx.invalid/tools:latest'],
+      ['alpine:3', 'ctx.invalid/alpine:latest'],
+    ]);
+    const result = resolveRaw(df, { platform: platforms, namedContexts });
+    const [deps, base, final] = result.stages;
+    // The stage is replaced: its base is the context, its instructions gone.
+    expect(deps?.base).toEqual({ kind: 'image', reference: 'ctx.invalid/deps:latest', normalized: 'ctx.invalid/deps:latest' });
+    expect(deps?.instructions).toEqual([]);
+    expect(base?.base).toMatchObject({ kind: 'image', reference: 'registry.example:5000/node:20' });
+    expect(final?.dependencies).toEqual([0, 1]);
+    expect([...(final?.images ?? [])].sort()).toEqual(['busybox:1.36', 'ctx.invalid/alpine:latest', 'ctx.invalid/tools:latest']);
+    expect(find(final?.instructions ?? [], 'RUN')[0]?.mounts.map((m) => m.fromRef)).toEqual([{ kind: 'image', reference: 'ctx.invalid/alpine:latest' }]);
+    // Without the contexts, the same file reads its own stages and images.
+    const plain = resolveRaw(df, { platform: platforms });
+    expect(plain.stages[0]?.instructions).toHaveLength(1);
+    expect([...(plain.stages[2]?.images ?? [])].sort()).toEqual(['alpine:3', 'busybox:1.36', 'docker.io/user/tools:2']);
+  });
+
   it('names the unknown target and suggests a close one', () => {
     const df = dockerfile([], stage('alpine', { name: 'build' }));
     expect(() => resolveRaw(df, { ...options, target: 'biuld' })).toThrow(/target stage "biuld" could not be found \(did you mean build\?\)/);
