@@ -55,6 +55,7 @@ import { runStep, type RunEnvironment } from './run-op.js';
 import { copyStep, prepareContext, type ContextHandle } from './copy-op.js';
 import { mkdirStep } from './mkdir-op.js';
 import { HttpCache } from './http-cache.js';
+import { checkoutContext, redactRemote } from './git-source.js';
 import { contextReference, directoryImageConfig, importOciLayout, loadDirectoryContext, type NamedContextSource } from './named-context.js';
 
 export interface BuildRequest {
@@ -224,7 +225,8 @@ async function loadBase(ctx: BaseLoading, reference: string, platform: Platform)
 
 /** A named context that is a directory or an OCI layout, as a base image (BuildKit's `[context NAME]` steps). */
 async function loadNamedContext(ctx: BaseLoading, name: string, source: NamedContextSource, platform: Platform, reference: string): Promise<BaseImage> {
-  const step = ctx.reporter.step(`[context ${name}] load ${source.kind === 'directory' ? source.path : `oci-layout ${source.kind === 'oci-layout' ? source.path : ''}`}`).start();
+  const where = source.kind === 'directory' ? source.path : source.kind === 'git' ? redactRemote(source.url) : source.kind === 'oci-layout' ? `oci-layout ${source.path}` : source.reference;
+  const step = ctx.reporter.step(`[context ${name}] load ${where}`).start();
   try {
     let base: BaseImage;
     if (source.kind === 'oci-layout') {
@@ -236,16 +238,22 @@ async function loadNamedContext(ctx: BaseLoading, name: string, source: NamedCon
         layers: (await image.layers()).map((layer) => ({ descriptor: layer.descriptor(), diffId: layer.diffID() })),
         reference,
       };
-    } else if (source.kind === 'directory') {
-      const loaded = await loadDirectoryContext(source.path, {
-        store: ctx.deps.store,
-        cache: ctx.deps.cache,
-        snapshots: ctx.snapshots,
-        sourceDateEpoch: ctx.sourceDateEpoch,
-        platform,
-        noCache: ctx.request.noCache === true,
-      });
-      base = { manifestDigest: loaded.key, config: directoryImageConfig(platform, loaded.layers[0]?.diffId), layers: loaded.layers, reference };
+    } else if (source.kind === 'directory' || source.kind === 'git') {
+      // A git context is checked out, then read as a directory.
+      const checkout = source.kind === 'git' ? await checkoutContext(source.url) : undefined;
+      try {
+        const loaded = await loadDirectoryContext(checkout?.dir ?? (source as { path: string }).path, {
+          store: ctx.deps.store,
+          cache: ctx.deps.cache,
+          snapshots: ctx.snapshots,
+          sourceDateEpoch: ctx.sourceDateEpoch,
+          platform,
+          noCache: ctx.request.noCache === true,
+        });
+        base = { manifestDigest: loaded.key, config: directoryImageConfig(platform, loaded.layers[0]?.diffId), layers: loaded.layers, reference };
+      } finally {
+        await checkout?.cleanup();
+      }
     } else {
       throw new TsbuildError('INTERNAL', `build: context ${name} is an image and was given as one`);
     }

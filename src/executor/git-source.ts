@@ -6,7 +6,8 @@
  * system `git` does the work, with no prompt, no system config, and the umask BuildKit gives it.
  */
 import { spawn } from 'node:child_process';
-import { lstat, readdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { lutimesSync } from 'node:fs';
 import { TsbuildError, messageOf } from '../common/index.js';
@@ -314,4 +315,34 @@ async function setTimes(directory: string, seconds: number, withGitDir: boolean)
     lutimesSync(path, seconds, seconds);
   };
   await visit(directory);
+}
+
+/**
+ * A git repository as a whole build context (`tsbuild build https://host/repo.git#ref:subdir`)
+ * or a named one: checked out into a private scratch directory, without `.git` unless
+ * KEEPGITDIR (BuildKit's BUILDKIT_CONTEXT_KEEP_GIT_DIR). CLEANUP removes it.
+ */
+export async function checkoutContext(source: string, keepGitDir = false): Promise<{ readonly dir: string; cleanup(): Promise<void> }> {
+  const ref = parseGitRef(source);
+  if (ref === undefined) throw new TsbuildError('INVALID_ARGUMENT', `checkout ${redactRemote(source)}: not a git source`);
+  const scratch = await mkdtemp(join(tmpdir(), 'tsbuild-git-context-'));
+  const cleanup = (): Promise<void> => rm(scratch, { recursive: true, force: true });
+  try {
+    const checkout = join(scratch, 'checkout');
+    await mkdir(checkout, { mode: 0o755 });
+    const dir = await checkoutGit(ref, await resolveGitRef(ref), checkout, (ref.keepGitDir ?? keepGitDir) && ref.subdir === '');
+    return { dir, cleanup };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
+
+/** Whether a build's context argument names a git repository (BuildKit's forms, as for ADD). */
+export function isGitContext(argument: string): boolean {
+  try {
+    return parseGitRef(argument) !== undefined;
+  } catch {
+    return true;
+  }
 }

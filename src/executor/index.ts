@@ -7,3 +7,4 @@ export { build, BuildStepError, type BuildDeps, type BuildRequest, type BuiltIma
 export type { BuildEvent, BuildEventListener, StepRef } from './events.js';
 export { checkContextName, parseNamedContextValue, type NamedContextSource } from './named-context.js';
 export { dockerfileInContext, readStdinInput, type StdinInput } from './stdin-context.js';
+export { checkoutContext, isGitContext } from './git-source.js';

@@ -14,15 +14,17 @@ import { openContext, sourceDigest, type LayerRef, type StepCache } from '../cac
 import { copyKey, scratchKey, sourceDateEpochKey } from '../planner/index.js';
 import { copyInto } from './copy.js';
 import type { Snapshotter } from './snapshots.js';
+import { parseGitRef } from './git-source.js';
 
 export type NamedContextSource =
   | { readonly kind: 'image'; readonly reference: string }
   | { readonly kind: 'directory'; readonly path: string }
+  | { readonly kind: 'git'; readonly url: string }
   | { readonly kind: 'oci-layout'; readonly path: string; readonly digest?: Digest; readonly tag?: string };
 
 /**
  * The value of `--build-context NAME=VALUE`: `docker-image://REF`, `oci-layout://PATH[:TAG|@DIGEST]`,
- * or a directory (relative to the current one). Git and http contexts are refused by name.
+ * a git repository (as ADD takes one), or a directory (relative to the current one). Other URLs are refused.
  */
 export function parseNamedContextValue(name: string, value: string): NamedContextSource {
   const what = `--build-context ${name}=${value}`;
@@ -54,8 +56,9 @@ export function parseNamedContextValue(name: string, value: string): NamedContex
     if (path === '') throw new TsbuildError('INVALID_ARGUMENT', `${what}: no layout path`);
     return { kind: 'oci-layout', path: resolve(path), ...(digest === undefined ? {} : { digest }), ...(tag === undefined ? {} : { tag }) };
   }
+  if (parseGitRef(value) !== undefined) return { kind: 'git', url: value };
   if (/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(value) || /^[\w.-]+@[\w.-]+:/.test(value)) {
-    throw new TsbuildError('INVALID_ARGUMENT', `${what}: only directories, docker-image:// and oci-layout:// contexts are supported`);
+    throw new TsbuildError('INVALID_ARGUMENT', `${what}: only directories, git repositories, docker-image:// and oci-layout:// contexts are supported`);
   }
   return { kind: 'directory', path: isAbsolute(value) ? value : resolve(value) };
 }

@@ -134,6 +134,32 @@ describe('build: sources', () => {
       expect(paths.get('owned/f.txt')?.text).toBe('second\n');
     });
 
+    it('builds from a repository as the context (#ref:subdir, -f inside it), and takes one as a named context', async () => {
+      await server.commit('ctxrepo', {
+        Dockerfile: 'FROM busybox\nCOPY . /repo/\n',
+        'docker/alt.Dockerfile': 'FROM busybox\nCOPY a.txt /alt\n',
+        'sub/Dockerfile': 'FROM busybox\nCOPY s.txt /s\n',
+        'sub/s.txt': 's\n',
+        'a.txt': 'a\n',
+      });
+      const url = `${server.httpBase}/ctxrepo.git`;
+      const whole = await fx.build(['-t', 'git-context', url]);
+      expect(whole.stderr).not.toContain('ERROR');
+      expect(whole.status).toBe(0);
+      const paths = byPath(await addedFiles(fx, await fx.image('git-context')));
+      expect(shape(paths.get('repo/a.txt'))).toEqual(['file', 0o644, 0, 0]);
+      expect([...paths.keys()].filter((path) => path.includes('.git/'))).toEqual([]);
+      expect((await fx.build(['-t', 'git-context-sub', `${url}#main:sub`])).status).toBe(0);
+      expect(byPath(await addedFiles(fx, await fx.image('git-context-sub'))).get('s')?.text).toBe('s\n');
+      expect((await fx.build(['-t', 'git-context-alt', '-f', 'docker/alt.Dockerfile', url])).status).toBe(0);
+      expect(byPath(await addedFiles(fx, await fx.image('git-context-alt'))).get('alt')?.text).toBe('a\n');
+
+      const dir = await fx.context('git-named', { Dockerfile: 'FROM busybox\nCOPY --from=src /sub/s.txt /from-git\n' });
+      const named = await fx.build(['-t', 'git-named', '--build-context', `src=${url}`, dir]);
+      expect(named.status).toBe(0);
+      expect(byPath(await addedFiles(fx, await fx.image('git-named'))).get('from-git')?.text).toBe('s\n');
+    });
+
     it('fails on a missing ref, a checksum that does not match, and COPY of a git source', async () => {
       await server.commit('errors', { 'e.txt': 'e\n', 'real/r.txt': 'r\n', linked: { symlink: '/etc' }, 'inner-link': { symlink: 'real' } });
       const base = `${server.httpBase}/errors.git`;
@@ -279,7 +305,7 @@ describe('build: sources', () => {
       expect(byPath(await addedFiles(fx, image)).get('l')?.text).toBe('layered\n');
 
       for (const [value, message] of [
-        ['base=https://example.invalid/ctx.tar', 'only directories, docker-image:// and oci-layout://'],
+        ['base=https://example.invalid/ctx.tar', 'only directories, git repositories, docker-image:// and oci-layout://'],
         ['Bad Name=dir', 'invalid context name'],
         ['noequals', 'expected NAME=VALUE'],
         [`base=${join(fx.dir, 'missing')}`, 'not a directory'],

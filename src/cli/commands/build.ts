@@ -3,7 +3,7 @@ import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { LocalStepCache } from '../../cache/index.js';
 import { TsbuildError, messageOf, formatPosition, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform } from '../../common/index.js';
-import { BuildStepError, build, checkContextName, dockerfileInContext, parseNamedContextValue, readStdinInput, type NamedContextSource, type StdinInput } from '../../executor/index.js';
+import { BuildStepError, build, checkContextName, checkoutContext, isGitContext, dockerfileInContext, parseNamedContextValue, readStdinInput, type NamedContextSource, type StdinInput } from '../../executor/index.js';
 import { parseOutputSpec, writeOutput, type OutputSpec } from '../../exporter/index.js';
 import { parseBuildArgs } from '../../planner/index.js';
 import type { RegistryClient } from '../../registry/index.js';
@@ -125,32 +125,49 @@ export function registerBuild(program: Command, io: CliIo): void {
     if (toStdout > 1) throw new TsbuildError('INVALID_ARGUMENT', `build --output: ${toStdout} outputs write to standard output; only one can`);
     const tags = options.tag.map((tag) => formatReference(parseReference(tag)));
     if (options.push === true && tags.length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'build --push: name the image with -t');
-    let contextDir = contextArg === '-' ? undefined : resolve(contextArg);
     const namedContexts = parseNamedContexts(options.buildContext);
-    if (contextDir !== undefined) {
-      const info = await stat(contextDir).catch(() => undefined);
-      if (info === undefined || !info.isDirectory()) throw new TsbuildError('NOT_FOUND', `build: unable to prepare context: path ${JSON.stringify(contextArg)} not found`);
-    }
     // As docker: an ID file left from an earlier build must not pass for this one's if it fails.
     if (options.iidfile !== undefined) {
       await rm(options.iidfile, { force: true }).catch((error: unknown) => {
         throw new TsbuildError('INVALID_ARGUMENT', `build --iidfile: remove ${options.iidfile}: ${messageOf(error)}`, { cause: error });
       });
     }
-    // `-`: a context tar (then -f names a file inside it) or a Dockerfile, as docker tells them.
+    // A context checked out from git or unpacked from standard input lives in a scratch directory, removed after the build.
+    let gitContext: { readonly dir: string; cleanup(): Promise<void> } | undefined;
     let stdinInput: StdinInput | undefined;
+    const releaseInputs = async (): Promise<void> => {
+      await stdinInput?.cleanup();
+      await gitContext?.cleanup();
+    };
+    let contextDir: string | undefined;
     let dockerfile: { source: string; file: string; path?: string };
-    if (contextArg === '-' && options.file !== '-') {
-      stdinInput = await readStdinInput(process.stdin);
-      if (stdinInput.kind === 'context') {
-        contextDir = stdinInput.dir;
-        dockerfile = await dockerfileInContext(stdinInput.dir, options.file);
+    try {
+      if (contextArg !== '-' && isGitContext(contextArg)) {
+        gitContext = await checkoutContext(contextArg, parseBuildArgs(options.buildArg, process.env).BUILDKIT_CONTEXT_KEEP_GIT_DIR === '1');
+        contextDir = gitContext.dir;
+        // -f names a file of the repository, as docker takes it for a remote context.
+        dockerfile = options.file === '-' ? await dockerfileOf(contextDir, '-', false) : await dockerfileInContext(contextDir, options.file);
+      } else if (contextArg === '-' && options.file !== '-') {
+        // `-`: a context tar (then -f names a file inside it) or a Dockerfile, as docker tells them.
+        stdinInput = await readStdinInput(process.stdin);
+        if (stdinInput.kind === 'context') {
+          contextDir = stdinInput.dir;
+          dockerfile = await dockerfileInContext(stdinInput.dir, options.file);
+        } else {
+          if (options.file !== undefined) throw new TsbuildError('INVALID_ARGUMENT', 'build: -f names a file of the context, and standard input holds a Dockerfile, not a context tar');
+          dockerfile = { source: stdinInput.source, file: 'Dockerfile' };
+        }
       } else {
-        if (options.file !== undefined) throw new TsbuildError('INVALID_ARGUMENT', 'build: -f names a file of the context, and standard input holds a Dockerfile, not a context tar');
-        dockerfile = { source: stdinInput.source, file: 'Dockerfile' };
+        contextDir = contextArg === '-' ? undefined : resolve(contextArg);
+        if (contextDir !== undefined) {
+          const info = await stat(contextDir).catch(() => undefined);
+          if (info === undefined || !info.isDirectory()) throw new TsbuildError('NOT_FOUND', `build: unable to prepare context: path ${JSON.stringify(contextArg)} not found`);
+        }
+        dockerfile = await dockerfileOf(contextDir, options.file, contextArg === '-');
       }
-    } else {
-      dockerfile = await dockerfileOf(contextDir, options.file, contextArg === '-');
+    } catch (error) {
+      await releaseInputs();
+      throw error;
     }
 
     const quiet = options.quiet === true;
@@ -205,7 +222,7 @@ export function registerBuild(program: Command, io: CliIo): void {
       throw error;
     } finally {
       await client?.close();
-      await stdinInput?.cleanup();
+      await releaseInputs();
     }
   });
 }
