@@ -33,10 +33,10 @@ export class HttpCache {
 
   /** The record for URL whose content the store still holds, or undefined. */
   async lookup(url: string): Promise<HttpRecord | undefined> {
-    let record: HttpRecord & { url?: string };
+    let record: HttpRecord;
     try {
-      record = JSON.parse(await readFile(this.recordPath(url), 'utf8')) as HttpRecord & { url?: string };
-      if (record.url !== url || (record.etag === undefined && record.lastModified === undefined)) return undefined;
+      record = JSON.parse(await readFile(this.recordPath(url), 'utf8')) as HttpRecord;
+      if (record.etag === undefined && record.lastModified === undefined) return undefined;
       parseDigest(record.digest);
     } catch {
       return undefined;
@@ -54,6 +54,7 @@ export class HttpCache {
     if (record.etag === undefined && record.lastModified === undefined) return;
     await this.store.putBlob(createReadStream(path), { digest: record.digest });
     await mkdir(join(this.store.root, 'http-cache'), { recursive: true, mode: 0o755 });
-    await writeFileAtomic(this.recordPath(url), `${JSON.stringify({ url, ...record })}\n`);
+    // Named by the URL's hash only: a URL may carry credentials, which are never written down.
+    await writeFileAtomic(this.recordPath(url), `${JSON.stringify(record)}\n`);
   }
 }
