@@ -250,7 +250,7 @@ async function loadNamedContext(ctx: BaseLoading, name: string, source: NamedCon
           platform,
           noCache: ctx.request.noCache === true,
         });
-        base = { manifestDigest: loaded.key, config: directoryImageConfig(platform, loaded.layers[0]?.diffId), layers: loaded.layers, reference };
+        base = { manifestDigest: loaded.key, config: directoryImageConfig(platform, loaded.layers[0]?.diffId, `[context ${name}] ${where}`, loaded.created), layers: loaded.layers, reference };
       } finally {
         await checkout?.cleanup();
       }

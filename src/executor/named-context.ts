@@ -145,15 +145,19 @@ async function copyClosure(store: Store, layout: string, entry: LayoutEntry, wha
   for (const layer of parsed.layers ?? []) await copyClosure(store, layout, layer, what, true);
 }
 
-/** The config of a context that is a directory: no environment, the build's platform, as BuildKit's emptyImage. */
-export function directoryImageConfig(platform: Platform, diffId: Digest | undefined): ImageConfig {
+/**
+ * The config of a context that is a directory: no environment, the build's platform, as
+ * BuildKit's emptyImage; its one layer gets a history entry, as BuildKit's exporter adds one
+ * (`buildkit.exporter.image.v0`) for a layer the config does not account for.
+ */
+export function directoryImageConfig(platform: Platform, diffId: Digest | undefined, description: string, created: string | undefined): ImageConfig {
   return {
     architecture: platform.architecture,
     os: platform.os,
     ...(platform.variant === undefined ? {} : { variant: platform.variant }),
     config: { WorkingDir: '/' },
     rootfs: { type: 'layers', diff_ids: diffId === undefined ? [] : [diffId] },
-    history: [],
+    history: diffId === undefined ? [] : [{ ...(created === undefined ? {} : { created }), created_by: description, comment: 'buildkit.exporter.image.v0' }],
   } as ImageConfig;
 }
 

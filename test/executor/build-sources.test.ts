@@ -264,6 +264,13 @@ describe('build: sources', () => {
       expect(paths.get('seen')?.text).toBe('a\n');
       expect(paths.get('whole/lib/a.txt')?.text).toBe('a\n');
       expect(paths.has('whole/skip.txt')).toBe(false);
+      // The context as the image: its one layer, with its history entry.
+      expect((await fx.build(['-t', 'named-dir-files', '--target', 'files', '--build-context', `shared=${shared}`, dir])).status).toBe(0);
+      const files = await fx.image('named-dir-files');
+      expect(files.manifest.layers).toHaveLength(1);
+      expect(files.config.history?.map((entry) => [entry.created_by, entry.empty_layer ?? false])).toEqual([[`[context shared] ${shared}`, false]]);
+      expect(byPath(await addedFiles(fx, files, 0)).get('lib/a.txt')?.text).toBe('a\n');
+
       // Nothing changed: every step hits; a changed file in the named context misses.
       const again = await fx.build(['-t', 'named-dir', '--build-context', `shared=${shared}`, dir]);
       expect(ranSteps(again.stderr).filter((name) => !name.startsWith('[context'))).toEqual([]);
