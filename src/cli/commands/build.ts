@@ -99,7 +99,7 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('-f, --file <path>', 'the Dockerfile (default: CONTEXT/Dockerfile); - reads it from standard input')
     .option('--build-arg <name[=value]>', 'set a build-time variable; NAME alone takes its value from the environment (repeatable)', collect, [])
     .option('--target <stage>', 'build this stage and what it needs')
-    .option('--build-context <name=value>', 'a named context for FROM NAME and COPY --from=NAME: a directory, docker-image://REF or oci-layout://PATH[:TAG|@DIGEST] (repeatable)', collect, [])
+    .option('--build-context <name=value>', 'a named context for FROM NAME and COPY --from=NAME: a directory, a git URL, docker-image://REF or oci-layout://PATH[:TAG|@DIGEST] (repeatable)', collect, [])
     .option('--label <key=value>', 'set a label on the image (repeatable)', collect, [])
     .option('--no-cache', 'run every step, using no cached result')
     .option('--no-cache-filter <stage>', 'run the steps of this stage, using no cached result (repeatable)', collect, [])
