@@ -37,6 +37,8 @@ export class ZstdWriter {
   private readonly pending: Buffer[] = [];
   private pendingBytes = 0;
   private waitingForRead: (() => void) | undefined;
+  /** The batch being compressed and pushed, if any: the next one gathers meanwhile. */
+  private running: Promise<void> = Promise.resolve();
 
   constructor(level: number = defaultZstdLevel) {
     this.compressor = addon.require().createCompressor(level, Math.max(1, availableParallelism()));
@@ -74,13 +76,23 @@ export class ZstdWriter {
     this.output.destroy();
   }
 
+  /**
+   * Hands the gathered batch to the compressor once the one before it is done, and waits for
+   * that one only: reading and hashing the next batch overlap the compression of this one.
+   */
   private async flush(end: boolean): Promise<void> {
     const batch = this.pending.length === 1 ? (this.pending[0] as Buffer) : Buffer.concat(this.pending, this.pendingBytes);
     this.pending.length = 0;
     this.pendingBytes = 0;
-    const bytes = await this.compressor.compress(batch, end);
-    if (bytes.length === 0) return;
-    if (this.output.destroyed) throw new Error('zstd output closed');
-    if (!this.output.push(bytes)) await new Promise<void>((resolve) => (this.waitingForRead = resolve));
+    const previous = this.running;
+    this.running = previous.then(async () => {
+      const bytes = await this.compressor.compress(batch, end);
+      if (bytes.length === 0) return;
+      if (this.output.destroyed) throw new Error('zstd output closed');
+      if (!this.output.push(bytes)) await new Promise<void>((resolve) => (this.waitingForRead = resolve));
+    });
+    // Awaited below or by the next flush; never left to reject unheard.
+    this.running.catch(() => undefined);
+    await (end ? this.running : previous);
   }
 }
