@@ -96,27 +96,35 @@ function effectiveLevel(compression: CompressionOptions): number {
 }
 
 /**
- * The image at DESCRIPTOR (a manifest in STORE) with its layers in COMPRESSION: the same
- * descriptor when nothing changes, else a new manifest (stored, not named). Layers are
- * rewritten in parallel with each other. A layer rewritten once is remembered in the store
- * (`layer-variants/`), so another export of it costs nothing.
+ * The image at DESCRIPTOR (a manifest in STORE) with its layers in COMPRESSION (when given) and
+ * ANNOTATIONS added to its manifest's: the same descriptor when nothing changes, else a new
+ * manifest (stored, not named). Layers are rewritten in parallel with each other. A layer
+ * rewritten once is remembered in the store (`layer-variants/`), so another export of it costs
+ * nothing.
  */
-export async function recompressImage(store: LayoutStore, descriptor: Descriptor, compression: CompressionOptions, firstBuilt: number): Promise<Descriptor> {
+export async function recompressImage(
+  store: LayoutStore,
+  descriptor: Descriptor,
+  compression: CompressionOptions | undefined,
+  firstBuilt: number,
+  annotations: Readonly<Record<string, string>> = {},
+): Promise<Descriptor> {
   const manifestBytes = await store.readBlob(descriptor.digest, 4 * 1024 * 1024);
   const manifest = JSON.parse(manifestBytes.toString('utf8')) as Manifest;
-  const rewrite = manifest.layers.map((layer, index) => needsRewrite(layer, index, firstBuilt, compression));
-  if (!rewrite.includes(true)) return descriptor;
-  const image = await storeImage(store, descriptor);
-  const sources = await image.layers();
+  const rewrite = manifest.layers.map((layer, index) => compression !== undefined && needsRewrite(layer, index, firstBuilt, compression));
+  const annotate = Object.entries(annotations).some(([key, value]) => manifest.annotations?.[key] !== value);
+  if (!rewrite.includes(true) && !annotate) return descriptor;
+  const sources = rewrite.includes(true) ? await (await storeImage(store, descriptor)).layers() : [];
   const limit = pLimit(Math.max(1, availableParallelism()));
   const layers = await Promise.all(
     manifest.layers.map((layer, index) => {
       const source = sources[index];
-      if (rewrite[index] !== true || source === undefined) return layer;
+      if (rewrite[index] !== true || source === undefined || compression === undefined) return layer;
       return limit(() => layerVariant(store, layer, () => source.uncompressed(), source.diffID(), compression));
     }),
   );
-  const bytes = Buffer.from(JSON.stringify({ ...manifest, layers }), 'utf8');
+  const merged = Object.keys(annotations).length === 0 ? {} : { annotations: { ...manifest.annotations, ...annotations } };
+  const bytes = Buffer.from(JSON.stringify({ ...manifest, layers, ...merged }), 'utf8');
   const info = await store.putBlob(Readable.from([bytes]));
   return { mediaType: descriptor.mediaType, digest: info.digest, size: info.size };
 }

@@ -14,8 +14,8 @@
  *
  * `dest=-` is standard output (not for local), which must not be a terminal; oci and tar
  * without dest write there too, as buildx does. Other keys BuildKit's exporters take are kept
- * in `options` for later; of them, `name=` (names for oci and docker, comma-separated) and
- * the compression keys (compression.ts) are honoured now. The image and registry types are
+ * in `options` for later; of them, `name=` (names for oci and docker, comma-separated), the
+ * compression keys (compression.ts) and the manifest annotation keys are honoured now. The image and registry types are
  * written by the build command (naming and pushing are not this module's); their specs are
  * read here with the rest.
  */
@@ -134,10 +134,12 @@ export function parseOutputSpec(text: string): OutputSpec {
   if (outputType === 'image' || outputType === 'registry') {
     if (dest !== undefined) throw invalid(text, `type=${outputType} takes no dest (it names the image in the store${outputType === 'registry' ? ' and pushes it' : ''})`);
     compressionFromOptions(options, `--output ${JSON.stringify(text)}`);
+    outputAnnotations({ type: outputType, dest: '', options });
     return { type: outputType, dest: '', options };
   }
   if (outputType === 'oci' || outputType === 'docker') {
     const compression = compressionFromOptions(options, `--output ${JSON.stringify(text)}`);
+    if (outputType === 'oci') outputAnnotations({ type: outputType, dest: dest ?? '-', options });
     // BuildKit's docker exporter turns OCI media types on for zstd; a docker archive here is
     // `docker save`'s format, whose layers are plain tars and whose format has no zstd at all.
     if (outputType === 'docker' && compression?.type === 'zstd') {
@@ -202,14 +204,36 @@ export async function writeOutput(store: LayoutStore, image: OutputImage, rootfs
 }
 
 /**
- * IMAGE as SPEC's compression keys ask for it (image, registry and oci outputs; a docker
- * archive's layers are plain tars whatever they say): the same image when they ask for nothing
- * new, else one whose manifest names recompressed layers.
+ * The manifest annotations of an output's keys, as BuildKit's image exporters read them:
+ * `annotation.KEY=V` and `annotation-manifest.KEY=V` (a `[platform]` after the type is allowed).
+ * The index and descriptor types are refused: a single-platform build writes no index.
+ */
+export function outputAnnotations(spec: OutputSpec): Record<string, string> {
+  const annotations: Record<string, string> = {};
+  for (const [key, value] of Object.entries(spec.options)) {
+    const match = /^annotation(?:-([a-z-]+))?(?:\[[^\]]*\])?\.(.+)$/.exec(key);
+    if (match === null) continue;
+    const type = match[1] ?? 'manifest';
+    if (type !== 'manifest') {
+      throw new TsbuildError('INVALID_ARGUMENT', `write ${spec.type} output: ${key}: ${type} annotations are not supported: a single-platform build writes one manifest and no index`);
+    }
+    annotations[match[2] as string] = value;
+  }
+  return annotations;
+}
+
+/**
+ * IMAGE as SPEC's compression and annotation keys ask for it (image, registry and oci outputs;
+ * a docker archive's layers are plain tars whatever they say, and it holds no manifest): the
+ * same image when they ask for nothing new, else one whose manifest names recompressed layers
+ * and carries the annotations.
  */
 export async function outputImage(store: LayoutStore, image: OutputImage, spec: OutputSpec): Promise<OutputImage> {
-  const compression = spec.type === 'docker' ? undefined : compressionFromOptions(spec.options, `--output type=${spec.type}`);
-  if (compression === undefined) return image;
-  const descriptor = await recompressImage(store, image.descriptor, compression, image.firstBuiltLayer ?? 0);
+  if (spec.type === 'docker') return image;
+  const compression = compressionFromOptions(spec.options, `--output type=${spec.type}`);
+  const annotations = outputAnnotations(spec);
+  if (compression === undefined && Object.keys(annotations).length === 0) return image;
+  const descriptor = await recompressImage(store, image.descriptor, compression, image.firstBuiltLayer ?? 0, annotations);
   return { ...image, descriptor };
 }
 

@@ -133,6 +133,12 @@ describe('compression of image outputs', () => {
     expect(zstd['containerimage.digest']).not.toBe(metadata['containerimage.digest']);
     expect(zstd['image.name']).toBe('docker.io/library/other:1');
 
+    // An output's own annotation keys, BuildKit's exporter options, on that output's manifest only.
+    const oci = join(fx.dir, 'annotated.oci.tar');
+    expect((await fx.build(['-t', 'annotated:1', '--annotation', 'org.example.kind=test', '-o', `type=oci,dest=${oci},annotation.org.example.output=oci,annotation-manifest.org.example.more=yes`, context])).status).toBe(0);
+    expect(rawManifest(`oci-archive:${oci}:docker.io/library/annotated:1`).manifest.annotations).toEqual({ 'org.example.kind': 'test', 'org.example.output': 'oci', 'org.example.more': 'yes' });
+    expect((await fx.image('annotated:1')).manifest.annotations).toEqual({ 'org.example.kind': 'test' });
+
     const index = await fx.build(['--annotation', 'index:org.example.kind=test', context]);
     expect(index.status).not.toBe(0);
     expect(index.stderr).toMatch(/index annotations are not supported: a single-platform build writes one manifest and no index/);

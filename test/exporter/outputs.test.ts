@@ -54,6 +54,8 @@ describe('parseOutputSpec', () => {
     expect(message('type=registry,compression=zstd,force-compression=maybe')).toMatch(/not a boolean/);
     // A docker archive is `docker save`'s format: plain layer tars, no zstd.
     expect(message('type=docker,dest=x,compression=zstd')).toMatch(/cannot hold zstd; use type=oci/);
+    expect(message('type=oci,dest=x,annotation-index.org.example=1')).toMatch(/annotation-index.org.example: index annotations are not supported/);
+    expect(message('type=image,annotation-manifest-descriptor.k=v')).toMatch(/manifest-descriptor annotations are not supported/);
     expect(message('type=tar,dest=x,colour=blue,size=2')).toMatch(/unknown keys "colour", "size" for type=tar/);
     expect(message('type=local,name=x,dest=d')).toMatch(/unknown key "name" for type=local/);
     expect(message('dest=x')).toMatch(/type= is required/);
