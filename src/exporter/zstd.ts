@@ -7,7 +7,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
-import { nativeAddon, type AddonStatus } from '../common/index.js';
+import { nativeAddon, TsbuildError, type AddonStatus } from '../common/index.js';
 
 interface NativeZstdCompressor {
   /** Resolves to the compressed bytes that came out; END finishes the frame. One call at a time. */
@@ -41,7 +41,11 @@ export class ZstdWriter {
   private running: Promise<void> = Promise.resolve();
 
   constructor(level: number = defaultZstdLevel) {
-    this.compressor = addon.require().createCompressor(level, Math.max(1, availableParallelism()));
+    const { module, failure } = addon.load();
+    if (module === undefined) {
+      throw new TsbuildError('INTERNAL', `compress with zstd: ${addon.path} could not be loaded (${failure?.message ?? 'no module'}); build it with \`npm run build:native\` (needs libzstd-dev, gcc, libc6-dev and make)`, { cause: failure });
+    }
+    this.compressor = module.createCompressor(level, Math.max(1, availableParallelism()));
     this.output = new Readable({
       highWaterMark: 4 * batchBytes,
       read: () => {
