@@ -6,7 +6,7 @@
  */
 import { chmod, lstat, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TsbuildError, mkdirInRoot, uniqueHex } from '../common/index.js';
+import { TsbuildError, mkdirInRoot, resolveInRoot, uniqueHex } from '../common/index.js';
 import type { LayerRef } from '../cache/index.js';
 import type { ExecKeyInput } from '../planner/index.js';
 import type { ResolvedInstruction } from '../planner/index.js';
@@ -118,7 +118,10 @@ export function runStep(instruction: RunInstruction, config: ConfigState, sandbo
         const rootfs = active.path;
         const created: string[] = [];
         for (const path of sandboxPaths) {
-          if (!(await lstat(join(active.lower, path)).then(() => true, () => false))) created.push(path);
+          // Where the sandbox will make it: links of the image followed inside the root, as the
+          // runtime resolves a mount's destination.
+          const resolved = await resolveInRoot(active.lower, path);
+          if (!(await lstat(resolved).then(() => true, () => false))) created.push(resolved.slice(active.lower.length));
         }
         const identity = user === '' ? { uid: 0, gid: 0, additionalGids: [] } : await resolveUser(rootfs, user);
         // BuildKit makes the working directory when the image lacks it, owned by the user.
