@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFixture, cachedSteps, ranSteps, type BuildFixture, type LayerFile } from '../helpers/build.js';
 import { escapeCacheId } from '../../src/executor/cache-mounts.js';
+import { pruneStore, verifyStore } from '../../src/store/index.js';
 
 /** Every file of the image's layers, the later layers' entries over the earlier ones'. */
 async function imageFiles(fx: BuildFixture, name: string): Promise<Map<string, LayerFile>> {
@@ -127,6 +128,29 @@ describe('build: RUN --mount', () => {
       expect([['start x', 'end x', 'start y', 'end y'], ['start y', 'end y', 'start x', 'end x']]).toContainEqual(log);
       expect(existsSync(join(fx.root, 'cache-mounts', 'one-at-a-time', 'lock'))).toBe(false);
     }, 120_000);
+
+    it('gives a private user a directory of its own while another holds the cache', async () => {
+      const dir = await fx.context('cache-private', {
+        Dockerfile: ['FROM busybox', 'ARG ME', 'RUN --mount=type=cache,id=mine,target=/c,sharing=private touch /c/$ME && sleep 4 && ls /c > /seen'].join('\n'),
+      });
+      const [a, b] = await Promise.all([fx.build(['-t', 'private-a', '--build-arg', 'ME=a', dir]), fx.build(['-t', 'private-b', '--build-arg', 'ME=b', dir])]);
+      expect([a.status, b.status]).toEqual([0, 0]);
+      const seen = [await textOf(fx, 'private-a', 'seen'), await textOf(fx, 'private-b', 'seen')].sort();
+      expect(seen).toEqual(['a\n', 'b\n']);
+      // The holder's directory is kept; the other one's is gone.
+      const directory = join(fx.root, 'cache-mounts', 'mine');
+      expect((await readdir(directory)).sort()).toEqual(['data', 'meta.json']);
+      expect(['a', 'b']).toContainEqual((await readdir(join(directory, 'data'))).join(','));
+    }, 60_000);
+
+    it('leaves the cache folder to prune and verify, which see nothing wrong in it', async () => {
+      const before = await readdir(join(fx.root, 'cache-mounts'));
+      expect(before.length).toBeGreaterThan(0);
+      await pruneStore(fx.store, { gracePeriodMs: 0 });
+      expect((await verifyStore(fx.store)).problems).toEqual([]);
+      expect(await readdir(join(fx.root, 'cache-mounts'))).toEqual(before);
+      expect(await readFile(join(fx.root, 'cache-mounts', escapeCacheId('/var/cache/app'), 'data', 'log'), 'utf8')).toBe('run 1\nrun 2\n');
+    });
 
     it('treats an id as a name: no path of it reaches out of the cache folder', async () => {
       const dir = await fx.context('cache-escape', {
