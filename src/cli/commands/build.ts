@@ -13,6 +13,7 @@ import { createProgress, progressMode } from '../progress/index.js';
 import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
 import { addInsecureRegistryOption, collect } from '../common-options.js';
+import { parseAllow, parseSecrets, parseSsh } from './build-secrets.js';
 
 interface BuildOptions {
   tag: string[];
@@ -32,6 +33,9 @@ interface BuildOptions {
   platform?: string;
   root?: string;
   insecureRegistry: string[];
+  secret: string[];
+  ssh: string[];
+  allow: string[];
 }
 
 async function readStdin(): Promise<string> {
@@ -101,6 +105,9 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('--no-cache', 'run every step, using no cached result')
     .option('--pull', 'always pull base images, even when the store has them')
     .option('--network <mode>', 'network of RUN steps: default, host or none', 'default')
+    .option('--secret <id=ID,src=FILE|env=VAR>', 'a secret RUN --mount=type=secret can read (repeatable)', collect, [])
+    .option('--ssh <default|ID=SOCKET>', 'an ssh agent RUN --mount=type=ssh can reach; default: SSH_AUTH_SOCK (repeatable)', collect, [])
+    .option('--allow <entitlement>', 'allow security.insecure (RUN --security=insecure) or network.host (repeatable)', collect, [])
     .option('--progress <mode>', 'progress output: auto, tty, plain, rawjson or quiet (default: BUILDKIT_PROGRESS, else auto)')
     .option('-q, --quiet', 'print only the image ID')
     .option('--iidfile <file>', 'write the image ID to this file')
@@ -157,6 +164,9 @@ export function registerBuild(program: Command, io: CliIo): void {
             network: options.network as 'default' | 'host' | 'none',
             ...(platform === undefined ? {} : { platform }),
             tags,
+            secrets: await parseSecrets(options.secret, process.env),
+            ssh: parseSsh(options.ssh, process.env),
+            allow: parseAllow(options.allow),
           },
           { store, runtime: selectRuntime(options.runtime), cache: new LocalStepCache(store), registry, onEvent: (event) => progress.onEvent(event) },
         );
