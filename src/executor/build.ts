@@ -76,6 +76,8 @@ export interface BuildRequest {
   readonly ssh?: ReadonlyMap<string, readonly string[]>;
   /** `--allow`: entitlements such as `security.insecure`. */
   readonly allow?: readonly string[];
+  /** Annotations of the image's manifest (`--annotation`). */
+  readonly annotations?: Readonly<Record<string, string>>;
 }
 
 export interface BuildDeps {
@@ -95,6 +97,8 @@ export interface BuiltImage {
   readonly manifest: Descriptor;
   readonly config: ImageConfig;
   readonly layers: readonly LayerRef[];
+  /** How many of the layers come from the base image (the rest the build made). */
+  readonly baseLayers: number;
   readonly platform: Platform;
   /** SOURCE_DATE_EPOCH as the build used it (the build argument, else the environment). */
   readonly sourceDateEpoch: number | undefined;
@@ -119,6 +123,8 @@ export class BuildStepError extends TsbuildError {
 interface StageOutput {
   readonly key: Digest;
   readonly layers: readonly LayerRef[];
+  /** How many of LAYERS are the base image's. */
+  readonly baseLayers: number;
   readonly config: ConfigState;
   readonly platform: Platform;
 }
@@ -237,15 +243,17 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
   let layers: readonly LayerRef[];
   let config: ConfigState;
   let platform: Platform;
+  let baseLayers: number;
   if (stage.base.kind === 'stage') {
     const parent = await stageOutput(ctx, stage.base.stage);
-    ({ key, layers, platform } = parent);
+    ({ key, layers, platform, baseLayers } = parent);
     config = cloneConfig(parent.config);
     delete config.onBuild;
     config.cmdSet = false;
   } else if (stage.base.kind === 'scratch') {
     key = scratchKey();
     layers = [];
+    baseLayers = 0;
     platform = stage.platform;
     config = configFromImage(undefined, platform);
   } else {
@@ -256,6 +264,7 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
     step.done();
     key = baseImageKey(base.manifestDigest);
     layers = base.layers;
+    baseLayers = base.layers.length;
     platform = stage.platform;
     config = configFromImage(base.config, platform);
   }
@@ -285,7 +294,7 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
       });
     }
   }
-  return { key, layers, config, platform };
+  return { key, layers, baseLayers, config, platform };
 }
 
 interface StepInput {
@@ -494,6 +503,7 @@ async function exportImage(ctx: BuildContext, output: StageOutput): Promise<Buil
     mediaType: MediaType.ociManifest,
     config: { mediaType: MediaType.ociConfig, digest: configInfo.digest, size: configInfo.size },
     layers: output.layers.map((layer) => layer.descriptor),
+    ...(ctx.request.annotations === undefined || Object.keys(ctx.request.annotations).length === 0 ? {} : { annotations: ctx.request.annotations }),
   };
   const manifestInfo = await putSmallBlob(store, Buffer.from(JSON.stringify(manifest)));
   const descriptor: Descriptor = { mediaType: MediaType.ociManifest, digest: manifestInfo.digest, size: manifestInfo.size };
@@ -510,6 +520,7 @@ async function exportImage(ctx: BuildContext, output: StageOutput): Promise<Buil
     manifest: descriptor,
     config: imageConfig,
     layers: output.layers,
+    baseLayers: output.baseLayers,
     platform: output.platform,
     sourceDateEpoch: ctx.sourceDateEpoch,
     rootfs: () => snapshots.view(output.layers),

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { LocalStepCache } from '../../cache/index.js';
 import { TsbuildError, messageOf, formatPosition, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform } from '../../common/index.js';
 import { BuildStepError, build } from '../../executor/index.js';
-import { parseOutputSpec, writeOutput, type OutputSpec } from '../../exporter/index.js';
+import { outputImage, parseOutputSpec, writeOutput, type OutputSpec } from '../../exporter/index.js';
 import { parseBuildArgs } from '../../planner/index.js';
 import type { RegistryClient } from '../../registry/index.js';
 import { selectRuntime } from '../../runtime/index.js';
@@ -14,6 +14,7 @@ import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
 import { addInsecureRegistryOption, collect } from '../common-options.js';
 import { parseAllow, parseSecrets, parseSsh } from './build-secrets.js';
+import { parseAnnotations, writeImageOutput, writeMetadataFile } from './build-export.js';
 
 interface BuildOptions {
   tag: string[];
@@ -36,6 +37,8 @@ interface BuildOptions {
   secret: string[];
   ssh: string[];
   allow: string[];
+  annotation: string[];
+  metadataFile?: string;
 }
 
 async function readStdin(): Promise<string> {
@@ -111,7 +114,9 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('--progress <mode>', 'progress output: auto, tty, plain, rawjson or quiet (default: BUILDKIT_PROGRESS, else auto)')
     .option('-q, --quiet', 'print only the image ID')
     .option('--iidfile <file>', 'write the image ID to this file')
-    .option('-o, --output <spec>', 'also write the result: type=oci|docker|tar|local,dest=PATH (repeatable)', collect, [])
+    .option('-o, --output <spec>', 'also write the result: type=oci|docker|tar|local,dest=PATH or type=image|registry; image outputs take compression=gzip|zstd|uncompressed,compression-level=N,force-compression=true (repeatable)', collect, [])
+    .option('--annotation <key=value>', "add an annotation to the image's manifest; manifest:KEY=VALUE says so explicitly (repeatable)", collect, [])
+    .option('--metadata-file <file>', "write the build's result (image digest, config digest, descriptor, names) to this file as JSON")
     .option('--push', 'push every -t name to its registry')
     .option('--runtime <name>', 'OCI runtime for RUN: runtime-shim (default), crun, runc or a path')
     .option('--platform <os/arch[/variant]>', "the image's platform (this machine's by default)");
@@ -127,6 +132,7 @@ export function registerBuild(program: Command, io: CliIo): void {
     const toStdout = outputs.filter((output) => output.dest === '-').length;
     if (toStdout > 1) throw new TsbuildError('INVALID_ARGUMENT', `build --output: ${toStdout} outputs write to standard output; only one can`);
     const tags = options.tag.map((tag) => formatReference(parseReference(tag)));
+    const annotations = parseAnnotations(options.annotation);
     if (options.push === true && tags.length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'build --push: name the image with -t');
     const contextDir = contextArg === '-' ? undefined : resolve(contextArg);
     if (contextDir !== undefined) {
@@ -167,14 +173,28 @@ export function registerBuild(program: Command, io: CliIo): void {
             secrets: await parseSecrets(options.secret, process.env),
             ssh: parseSsh(options.ssh, process.env),
             allow: parseAllow(options.allow),
+            ...(Object.keys(annotations).length === 0 ? {} : { annotations }),
           },
           { store, runtime: selectRuntime(options.runtime), cache: new LocalStepCache(store), registry, onEvent: (event) => progress.onEvent(event) },
         );
       } finally {
         await progress.finish();
       }
+      const built = { descriptor: image.manifest, names: tags, firstBuiltLayer: image.baseLayers };
+      // The image the metadata file describes: an image output's, else the first archive's, else the stored one.
+      let exported: { descriptor: typeof image.manifest; names: readonly string[] } | undefined;
       for (const output of outputs) {
-        await writeOutput(store, { descriptor: image.manifest, names: tags }, await image.rootfs(), output, io.stdout, image.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: image.sourceDateEpoch });
+        if (output.type === 'image' || output.type === 'registry') {
+          const written = await writeImageOutput(built, output, { store, registry, report: (text) => void (quiet || io.stderr.write(`${text}\n`)) });
+          exported ??= written;
+          continue;
+        }
+        await writeOutput(store, built, await image.rootfs(), output, io.stdout, image.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: image.sourceDateEpoch });
+      }
+      if (options.metadataFile !== undefined) {
+        const archive = outputs.find((output) => output.type === 'oci' || output.type === 'docker');
+        exported ??= archive === undefined ? { descriptor: image.manifest, names: tags } : { descriptor: (await outputImage(store, built, archive)).descriptor, names: tags };
+        await writeMetadataFile(options.metadataFile, { configDigest: image.id, descriptor: exported.descriptor, names: exported.names });
       }
       if (options.push === true) {
         for (const tag of tags) {
