@@ -233,7 +233,11 @@ describe.runIf(isRoot)('volumes, as root', () => {
     // An explicit mount on the image's VOLUME replaces its anonymous one.
     expect(run('-v', 'explicit:/data', 'app', 'ls', '/data')).toMatchObject({ stdout: 'seed\n' });
     expect(volumeNames(root)).toEqual(['explicit']);
-    expect(tsbuild(['volume', 'rm', 'explicit']).status).toBe(0);
+    // An anonymous volume named by a later run is that run's named volume: --rm leaves it.
+    const anonymous = tsbuild(['volume', 'create']).stdout.trim();
+    expect(run('-v', `${anonymous}:/a`, 'busybox', 'true').status).toBe(0);
+    expect(volumeNames(root)).toEqual([anonymous, 'explicit'].sort());
+    expect(tsbuild(['volume', 'rm', 'explicit', anonymous]).status).toBe(0);
   });
 
   it('mounts host directories read-only when asked, and refuses a missing source for --mount', () => {

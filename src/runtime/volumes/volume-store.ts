@@ -289,7 +289,8 @@ export async function acquireVolumes(store: Store, container: string, names: rea
       const { record, created } = await createUnlocked(store, name === undefined ? {} : { name });
       const users = join(volumeDirectory(store, record.name), 'users');
       await mkdir(users, { recursive: true, mode: 0o700 });
-      await writeFileAtomic(join(users, container), '', 0o600);
+      // What `--rm` and `rm -v` take with the container: volumes it asked for by no name, as docker.
+      await writeFileAtomic(join(users, container), name === undefined ? 'anonymous\n' : '', 0o600);
       acquired.push({ name: record.name, mountpoint: volumeMountpoint(store, record.name), created, anonymous: record.anonymous });
     }
     return acquired;
@@ -298,16 +299,18 @@ export async function acquireVolumes(store: Store, container: string, names: rea
 
 /**
  * What a container's end gives back: its use of NAMES recorded no more, and, with
- * REMOVEANONYMOUS (`--rm`, `rm -v`), its anonymous volumes removed when nothing else uses them.
+ * REMOVEANONYMOUS (`--rm`, `rm -v`), the volumes it was given without a name (`-v /path`, the
+ * image's VOLUMEs) removed when nothing else uses them; one it named stays, as with docker, even
+ * an anonymous one.
  */
 export async function releaseVolumes(store: Store, container: string, names: readonly string[], options: { readonly removeAnonymous?: boolean } = {}): Promise<void> {
   if (names.length === 0) return;
   await locked(store, async () => {
     for (const name of names) {
-      await rm(join(volumeDirectory(store, name), 'users', container), { force: true });
-      if (options.removeAnonymous !== true) continue;
-      const record = await readRecord(store, name);
-      if (record?.anonymous !== true) continue;
+      const use = join(volumeDirectory(store, name), 'users', container);
+      const unnamed = (await readFile(use, 'utf8').catch(() => '')).startsWith('anonymous');
+      await rm(use, { force: true });
+      if (options.removeAnonymous !== true || !unnamed) continue;
       if ((await usersOf(store, name)).length === 0) await removeUnlocked(store, name, true);
     }
   });
