@@ -43,6 +43,7 @@ export {
   parseVolumeFlag,
   prepareMounts,
   pruneVolumes,
+  releaseContainerVolumes,
   releaseVolumes,
   removeVolume,
   volumesUsedBy,

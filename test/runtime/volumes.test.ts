@@ -12,9 +12,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hostPlatform, isTsbuildError } from '../../src/common/index.js';
 import { writeImage, writeLayer, type LayerEntry } from '../../src/exporter/index.js';
-import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag } from '../../src/runtime/index.js';
+import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag, prepareMounts, releaseContainerVolumes, removeVolume } from '../../src/runtime/index.js';
 import { openStore, resolveImage, type Store } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
+import { temporaryDirectory } from '../helpers/temporary-store.js';
 import { asRootless, buildBinaries, chownTree, ensureRootlessUser, isRoot, rootlessUser, scratchDir, toolExists } from './helpers.js';
 
 const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
@@ -139,6 +140,47 @@ describe('mount flags', () => {
       expect(errorCode(() => parseMountFlag(bad)), bad).toBe('INVALID_ARGUMENT');
     }
     expect(errorCode(() => parseTmpfsFlag('relative'))).toBe('INVALID_ARGUMENT');
+  });
+});
+
+describe('prepareMounts', () => {
+  it('gives OCI mounts, parents first, records the use, and releases it for a later process', async () => {
+    const scratch = await temporaryDirectory();
+    try {
+      const store = await openStore({ root: join(scratch.path, 'root') });
+      const rootfs = join(scratch.path, 'rootfs');
+      mkdirSync(join(rootfs, 'data'), { recursive: true });
+      writeFileSync(join(rootfs, 'data', 'seed'), 'seed\n');
+      const id = 'c'.repeat(64);
+      mkdirSync(join(store.root, 'containers', id), { recursive: true });
+      const prepared = await prepareMounts({
+        store,
+        container: id,
+        root: rootfs,
+        requests: [parseVolumeFlag('named:/srv/deep/er:ro'), parseTmpfsFlag('/srv:size=1m'), parseVolumeFlag(`${scratch.path}:/host`)],
+        imageVolumes: ['/data', 'srv'],
+      });
+      const anonymous = prepared.volumes.find((name) => name !== 'named') ?? expect.fail('no anonymous volume');
+      expect(anonymous).toMatch(/^[0-9a-f]{64}$/);
+      expect(prepared.mounts).toEqual([
+        { destination: '/srv', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', 'size=1m', 'rw'] },
+        { destination: '/host', type: 'bind', source: scratch.path, options: ['rbind', 'rw', 'rprivate'] },
+        { destination: '/data', type: 'bind', source: join(store.root, 'volumes', anonymous, '_data'), options: ['rbind', 'rw', 'rprivate'] },
+        { destination: '/srv/deep/er', type: 'bind', source: join(store.root, 'volumes', 'named', '_data'), options: ['rbind', 'ro', 'rprivate'] },
+      ]);
+      expect(prepared.covers('/srv/')).toBe(true);
+      expect(readFileSync(join(store.root, 'volumes', anonymous, '_data', 'seed'), 'utf8')).toBe('seed\n');
+      for (const name of ['named', anonymous]) {
+        await expect(removeVolume(store, name)).rejects.toMatchObject({ code: 'CONFLICT', message: `remove ${name}: volume is in use - [${id}]` });
+      }
+      // `rm -v` in another process knows the container's id only.
+      await releaseContainerVolumes(store, id, { removeAnonymous: true });
+      expect(volumeNames(store.root)).toEqual(['named']);
+      await removeVolume(store, 'named');
+      expect(volumeNames(store.root)).toEqual([]);
+    } finally {
+      await scratch.cleanup();
+    }
   });
 });
 

@@ -13,6 +13,7 @@ export {
   isValidVolumeName,
   listVolumes,
   pruneVolumes,
+  releaseContainerVolumes,
   releaseVolumes,
   removeVolume,
   volumeMountpoint,

@@ -162,7 +162,7 @@ export async function prepareMounts(options: PrepareMountsOptions): Promise<Prep
   return {
     mounts,
     volumes: names,
-    covers: (destination) => destinations.has(posix.normalize(destination)),
+    covers: (destination) => destinations.has(posix.normalize(destination).replace(/(.)\/+$/, '$1')),
     release,
   };
 }

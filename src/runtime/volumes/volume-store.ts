@@ -325,3 +325,11 @@ export async function volumesUsedBy(store: Store, container: string): Promise<st
   }
   return used;
 }
+
+/**
+ * `rm [-v]` of a container made by an earlier process: every volume it is recorded as using
+ * released, as `PreparedMounts.release` does for the process that prepared them.
+ */
+export async function releaseContainerVolumes(store: Store, container: string, options: { readonly removeAnonymous?: boolean } = {}): Promise<void> {
+  await releaseVolumes(store, container, await volumesUsedBy(store, container), options);
+}
