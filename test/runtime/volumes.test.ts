@@ -390,6 +390,15 @@ describe.runIf(isRoot && toolExists('newuidmap'))('volumes, as an unprivileged u
     expect(as('run', '--rm', '-v', '/anon', 'app', 'cat', '/data/seed')).toMatchObject({ status: 0, stdout: 'from the image\n' });
     expect(volumeNames(userRoot)).toEqual(['mine']);
     expect(as('run', '--rm', '-v', 'planted:/escape', 'app', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('leads out') });
+    // A read-only bind of the user's own directory, a tmpfs, a read-only root.
+    const host = join(userDir, 'host');
+    mkdirSync(host);
+    chownTree(host, user);
+    expect(as('run', '--rm', '--read-only', '-v', `${host}:/h:ro`, '--tmpfs', '/t', '-v', 'mine:/data', 'app', 'sh', '-c', 'touch /t/ok /data/ok && ! touch /h/no 2>/dev/null && ! touch /no 2>/dev/null && echo done')).toMatchObject({
+      status: 0,
+      stdout: 'done\n',
+    });
+    expect(readdirSync(host)).toEqual([]);
     expect(readdirSync(userOutside)).toEqual([]);
     expect(as('volume', 'ls', '-q').stdout).toBe('mine\n');
     expect(as('volume', 'rm', 'mine')).toMatchObject({ status: 0, stdout: 'mine\n' });
