@@ -330,6 +330,15 @@ describe.runIf(isRoot)('volumes, as root', () => {
     expect(tsbuild(['volume', 'rm', 'writable']).status).toBe(0);
   });
 
+  it.runIf(toolExists('crun') && toolExists('runc'))('gives crun and runc the same mounts', () => {
+    for (const runtime of ['crun', 'runc']) {
+      const result = run('--runtime', runtime, '--read-only', '-v', 'shared:/data', '-v', `${dir}:/h:ro`, '--tmpfs', '/t', 'app', 'sh', '-c', 'cat /data/seed; touch /t/ok /data/ok && ! touch /h/no 2>/dev/null && ! touch /no 2>/dev/null && echo done');
+      expect(result, runtime).toMatchObject({ status: 0, stdout: 'from the image\ndone\n' });
+    }
+    expect(existsSync(join(dir, 'no'))).toBe(false);
+    expect(tsbuild(['volume', 'rm', 'shared']).status).toBe(0);
+  });
+
   it('refuses to remove a volume a container uses, even one another process runs', async () => {
     const data = join(root, 'volumes', 'busy', '_data');
     const child = spawn(process.execPath, [bin, 'run', '--rm', '-v', 'busy:/b', 'busybox', 'sh', '-c', 'touch /b/started; while [ ! -e /b/stop ]; do sleep 0.05; done'], {
