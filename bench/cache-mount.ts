@@ -67,7 +67,7 @@ try {
     const root = join(context, 'root');
     mkdirSync(context);
     writeFileSync(join(context, 'Dockerfile'), `${lines.join('\n')}\n`);
-    const common = ['--root', root, 'build', '-q', '--network', 'host', '--insecure-registry', registry, '-t', 'bench/cache-mount:latest'];
+    const common = ['build', '--root', root, '-q', '--network', 'host', '--insecure-registry', registry, '-t', 'bench/cache-mount:latest'];
     // The first build fills the step cache and, with mounts, the caches; it is not timed.
     tsbuild([...common, '--build-arg', 'ROUND=first', context]);
     const measured: number[] = [];
