@@ -52,6 +52,7 @@ import type { BuildEventListener } from './events.js';
 import { StepReporter, type StepHandle } from './progress.js';
 import { Snapshotter } from './snapshots.js';
 import { runStep, type RunEnvironment } from './run-op.js';
+import type { SecretSource } from './run-mounts.js';
 import { copyStep, prepareContext, type ContextHandle } from './copy-op.js';
 import { mkdirStep } from './mkdir-op.js';
 
@@ -69,6 +70,12 @@ export interface BuildRequest {
   readonly platform?: Platform;
   /** Names the image gets in the store (fully qualified). */
   readonly tags?: readonly string[];
+  /** `--secret`: what RUN --mount=type=secret reads, by id. */
+  readonly secrets?: ReadonlyMap<string, SecretSource>;
+  /** `--ssh`: the agent sockets RUN --mount=type=ssh reaches, by id. */
+  readonly ssh?: ReadonlyMap<string, readonly string[]>;
+  /** `--allow`: entitlements such as `security.insecure`. */
+  readonly allow?: readonly string[];
   /** Annotations of the image's manifest (`--annotation`). */
   readonly annotations?: Readonly<Record<string, string>>;
 }
@@ -362,7 +369,23 @@ async function cachedOrRun(
 async function fileStep(ctx: BuildContext, step: StepHandle, instruction: ResolvedInstruction, input: StepInput): Promise<StepOutcome> {
   switch (instruction.kind) {
     case 'RUN': {
-      const plan = runStep(instruction, input.config, ctx.environment, ctx.request.network === 'none' ? 'none' : 'host');
+      const plan = await runStep(instruction, input.config, {
+        sandbox: ctx.environment,
+        defaultNetwork: ctx.request.network === 'none' ? 'none' : 'host',
+        allow: new Set(ctx.request.allow ?? []),
+        mounts: {
+          context: () => openBuildContext(ctx),
+          stage: (index) => stageOutput(ctx, index),
+          image: async (reference) => {
+            const base = await loadBase(ctx, reference, input.platform);
+            return { key: baseImageKey(base.manifestDigest), layers: base.layers };
+          },
+          snapshots: ctx.snapshots,
+          store: ctx.deps.store,
+          secrets: ctx.request.secrets ?? new Map(),
+          ssh: ctx.request.ssh ?? new Map(),
+        },
+      });
       const key = execKey(input.key, plan.keyInput);
       const run = await cachedOrRun(ctx, step, key, input, () =>
         ctx.limit(() => plan.execute({ snapshots: ctx.snapshots, runtime: ctx.deps.runtime, layers: input.layers, step, sourceDateEpoch: ctx.sourceDateEpoch })),

@@ -13,6 +13,7 @@ import { createProgress, progressMode } from '../progress/index.js';
 import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
 import { addInsecureRegistryOption, collect } from '../common-options.js';
+import { parseAllow, parseSecrets, parseSsh } from './build-secrets.js';
 import { parseAnnotations, writeImageOutput, writeMetadataFile } from './build-export.js';
 
 interface BuildOptions {
@@ -33,6 +34,9 @@ interface BuildOptions {
   platform?: string;
   root?: string;
   insecureRegistry: string[];
+  secret: string[];
+  ssh: string[];
+  allow: string[];
   annotation: string[];
   metadataFile?: string;
 }
@@ -104,6 +108,9 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('--no-cache', 'run every step, using no cached result')
     .option('--pull', 'always pull base images, even when the store has them')
     .option('--network <mode>', 'network of RUN steps: default, host or none', 'default')
+    .option('--secret <id=ID,src=FILE|env=VAR>', 'a secret RUN --mount=type=secret can read (repeatable)', collect, [])
+    .option('--ssh <default|ID=SOCKET>', 'an ssh agent RUN --mount=type=ssh can reach; default: SSH_AUTH_SOCK (repeatable)', collect, [])
+    .option('--allow <entitlement>', 'allow security.insecure (RUN --security=insecure) or network.host (repeatable)', collect, [])
     .option('--progress <mode>', 'progress output: auto, tty, plain, rawjson or quiet (default: BUILDKIT_PROGRESS, else auto)')
     .option('-q, --quiet', 'print only the image ID')
     .option('--iidfile <file>', 'write the image ID to this file')
@@ -163,6 +170,9 @@ export function registerBuild(program: Command, io: CliIo): void {
             network: options.network as 'default' | 'host' | 'none',
             ...(platform === undefined ? {} : { platform }),
             tags,
+            secrets: await parseSecrets(options.secret, process.env),
+            ssh: parseSsh(options.ssh, process.env),
+            allow: parseAllow(options.allow),
             ...(Object.keys(annotations).length === 0 ? {} : { annotations }),
           },
           { store, runtime: selectRuntime(options.runtime), cache: new LocalStepCache(store), registry, onEvent: (event) => progress.onEvent(event) },
