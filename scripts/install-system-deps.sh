@@ -3,7 +3,8 @@
 set -euo pipefail
 
 # docker.io: the engine the docker load/save interop tests start on a private socket.
-packages=(bsdutils bzip2 xz-utils gcc libc6-dev make docker-registry busybox-static crun runc uidmap skopeo umoci iproute2 iptables apache2-utils openssl zstd docker.io)
+# openssh-client: ssh-agent, ssh-keygen and ssh-add for the RUN --mount=type=ssh tests; libzstd-dev: the zstd compressor of native/.
+packages=(bsdutils bzip2 xz-utils gcc libc6-dev make docker-registry busybox-static crun runc uidmap skopeo umoci iproute2 iptables apache2-utils openssl zstd libzstd-dev openssh-client docker.io)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

@@ -24,6 +24,8 @@ export type ErrorCode =
   | 'UNSAFE_PATH'
   | 'INVALID_ARCHIVE'
   | 'LOCKED'
+  // something in use (a volume a container has)
+  | 'CONFLICT'
   // registry
   | 'REGISTRY'
   | 'UNAUTHORIZED'

@@ -13,6 +13,12 @@ export interface ResolveInRootOptions {
    * excludes); one that is not is taken as missing. RELATIVEPATH is below ROOT, without `/` first.
    */
   readonly visible?: (relativePath: string, isDirectory: boolean) => boolean | Promise<boolean>;
+  /**
+   * Whether a symlink whose target climbs above ROOT with `..` fails (UNSAFE_PATH) instead of
+   * stopping at ROOT. Such a link means nothing inside a root but the host beyond it: one met
+   * where something from outside is to be mounted was planted to lead the mount out.
+   */
+  readonly refuseEscape?: boolean;
 }
 
 export interface MkdirInRootOptions {
@@ -72,6 +78,7 @@ async function walkInRoot(
   followFinal: boolean,
   onMissing?: (hostPath: string) => Promise<void>,
   visible?: ResolveInRootOptions['visible'],
+  refuseEscape = false,
 ): Promise<string[]> {
   if (path.includes('\0')) throw new TsbuildError('UNSAFE_PATH', `resolve ${JSON.stringify(path)} in ${root}: NUL in path`);
   const resolved: string[] = [];
@@ -83,6 +90,10 @@ async function walkInRoot(
     const part = queue.shift() as string;
     if (part === '' || part === '.') continue;
     if (part === '..') {
+      // PATH itself may say `..` at the top (a chroot takes it as `.`); after a symlink, the link did.
+      if (refuseEscape && resolved.length === 0 && hops > 0) {
+        throw new TsbuildError('UNSAFE_PATH', `resolve ${JSON.stringify(path)} in ${root}: a symbolic link on the way leads out of the root`);
+      }
       resolved.pop();
       if (resolved.length < missingFrom) missingFrom = Number.POSITIVE_INFINITY;
       continue;
@@ -116,7 +127,7 @@ async function walkInRoot(
  * returned as written (so are the components after a non-directory: using them fails later).
  */
 export async function resolveInRoot(root: string, path: string, options: ResolveInRootOptions = {}): Promise<string> {
-  const parts = await walkInRoot(root, path, options.followFinal ?? true, undefined, options.visible);
+  const parts = await walkInRoot(root, path, options.followFinal ?? true, undefined, options.visible, options.refuseEscape);
   return join(root, ...parts);
 }
 

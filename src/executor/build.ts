@@ -52,6 +52,7 @@ import type { BuildEventListener } from './events.js';
 import { StepReporter, type StepHandle } from './progress.js';
 import { Snapshotter } from './snapshots.js';
 import { runStep, type RunEnvironment } from './run-op.js';
+import type { SecretSource } from './run-mounts.js';
 import { copyStep, prepareContext, type ContextHandle } from './copy-op.js';
 import { mkdirStep } from './mkdir-op.js';
 import { HttpCache } from './http-cache.js';
@@ -76,6 +77,14 @@ export interface BuildRequest {
   readonly tags?: readonly string[];
   /** `--build-context NAME=…`: what stands for a stage or image of that name. */
   readonly namedContexts?: ReadonlyMap<string, NamedContextSource>;
+  /** `--secret`: what RUN --mount=type=secret reads, by id. */
+  readonly secrets?: ReadonlyMap<string, SecretSource>;
+  /** `--ssh`: the agent sockets RUN --mount=type=ssh reaches, by id. */
+  readonly ssh?: ReadonlyMap<string, readonly string[]>;
+  /** `--allow`: entitlements such as `security.insecure`. */
+  readonly allow?: readonly string[];
+  /** Annotations of the image's manifest (`--annotation`). */
+  readonly annotations?: Readonly<Record<string, string>>;
 }
 
 export interface BuildDeps {
@@ -95,6 +104,8 @@ export interface BuiltImage {
   readonly manifest: Descriptor;
   readonly config: ImageConfig;
   readonly layers: readonly LayerRef[];
+  /** How many of the layers come from the base image (the rest the build made). */
+  readonly baseLayers: number;
   readonly platform: Platform;
   /** SOURCE_DATE_EPOCH as the build used it (the build argument, else the environment). */
   readonly sourceDateEpoch: number | undefined;
@@ -119,6 +130,8 @@ export class BuildStepError extends TsbuildError {
 interface StageOutput {
   readonly key: Digest;
   readonly layers: readonly LayerRef[];
+  /** How many of LAYERS are the base image's. */
+  readonly baseLayers: number;
   readonly config: ConfigState;
   readonly platform: Platform;
 }
@@ -290,15 +303,17 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
   let platform: Platform;
   // BuildKit's IsNoCache: a named stage the filter names, whatever its case.
   const noCache = stage.name !== '' && (ctx.request.noCacheFilter ?? []).some((name) => name.toLowerCase() === stage.name);
+  let baseLayers: number;
   if (stage.base.kind === 'stage') {
     const parent = await stageOutput(ctx, stage.base.stage);
-    ({ key, layers, platform } = parent);
+    ({ key, layers, platform, baseLayers } = parent);
     config = cloneConfig(parent.config);
     delete config.onBuild;
     config.cmdSet = false;
   } else if (stage.base.kind === 'scratch') {
     key = scratchKey();
     layers = [];
+    baseLayers = 0;
     platform = stage.platform;
     config = configFromImage(undefined, platform);
   } else {
@@ -309,6 +324,7 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
     step.done();
     key = baseImageKey(base.manifestDigest);
     layers = base.layers;
+    baseLayers = base.layers.length;
     platform = stage.platform;
     config = configFromImage(base.config, platform);
   }
@@ -338,7 +354,7 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
       });
     }
   }
-  return { key, layers, config, platform };
+  return { key, layers, baseLayers, config, platform };
 }
 
 interface StepInput {
@@ -415,7 +431,23 @@ async function cachedOrRun(
 async function fileStep(ctx: BuildContext, step: StepHandle, instruction: ResolvedInstruction, input: StepInput): Promise<StepOutcome> {
   switch (instruction.kind) {
     case 'RUN': {
-      const plan = runStep(instruction, input.config, ctx.environment, ctx.request.network === 'none' ? 'none' : 'host');
+      const plan = await runStep(instruction, input.config, {
+        sandbox: ctx.environment,
+        defaultNetwork: ctx.request.network === 'none' ? 'none' : 'host',
+        allow: new Set(ctx.request.allow ?? []),
+        mounts: {
+          context: () => openBuildContext(ctx),
+          stage: (index) => stageOutput(ctx, index),
+          image: async (reference) => {
+            const base = await loadBase(ctx, reference, input.platform);
+            return { key: baseImageKey(base.manifestDigest), layers: base.layers };
+          },
+          snapshots: ctx.snapshots,
+          store: ctx.deps.store,
+          secrets: ctx.request.secrets ?? new Map(),
+          ssh: ctx.request.ssh ?? new Map(),
+        },
+      });
       const key = execKey(input.key, plan.keyInput);
       const run = await cachedOrRun(ctx, step, key, input, () =>
         ctx.limit(() => plan.execute({ snapshots: ctx.snapshots, runtime: ctx.deps.runtime, layers: input.layers, step, sourceDateEpoch: ctx.sourceDateEpoch })),
@@ -534,6 +566,7 @@ async function exportImage(ctx: BuildContext, output: StageOutput): Promise<Buil
     mediaType: MediaType.ociManifest,
     config: { mediaType: MediaType.ociConfig, digest: configInfo.digest, size: configInfo.size },
     layers: output.layers.map((layer) => layer.descriptor),
+    ...(ctx.request.annotations === undefined || Object.keys(ctx.request.annotations).length === 0 ? {} : { annotations: ctx.request.annotations }),
   };
   const manifestInfo = await putSmallBlob(store, Buffer.from(JSON.stringify(manifest)));
   const descriptor: Descriptor = { mediaType: MediaType.ociManifest, digest: manifestInfo.digest, size: manifestInfo.size };
@@ -550,6 +583,7 @@ async function exportImage(ctx: BuildContext, output: StageOutput): Promise<Buil
     manifest: descriptor,
     config: imageConfig,
     layers: output.layers,
+    baseLayers: output.baseLayers,
     platform: output.platform,
     sourceDateEpoch: ctx.sourceDateEpoch,
     rootfs: () => snapshots.view(output.layers),

@@ -8,3 +8,4 @@ export type { BuildEvent, BuildEventListener, StepRef } from './events.js';
 export { checkContextName, parseNamedContextValue, type NamedContextSource } from './named-context.js';
 export { dockerfileInContext, readStdinInput, type StdinInput } from './stdin-context.js';
 export { checkoutContext, isGitContext } from './git-source.js';
+export type { SecretSource } from './run-mounts.js';

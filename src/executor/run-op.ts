@@ -2,19 +2,21 @@
  * RUN: the command in a sandbox through the OCI runtime, on a writable snapshot of the stage's
  * root filesystem, as BuildKit's exec op runs it: hostname `buildkitsandbox`, generated
  * /etc/hosts and /etc/resolv.conf mounted over the image's, Docker's default capabilities, the
- * stage's environment and the ARGs in effect, its WORKDIR (made when missing) and USER.
+ * stage's environment and the ARGs in effect, its WORKDIR (made when missing) and USER; its
+ * `--mount`s (run-mounts.ts), `--network`, and `--security=insecure` when the build allows it.
  */
-import { chmod, lstat, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TsbuildError, mkdirInRoot, uniqueHex } from '../common/index.js';
+import { TsbuildError, mkdirInRoot, resolveInRoot, uniqueHex } from '../common/index.js';
 import type { LayerRef } from '../cache/index.js';
 import type { ExecKeyInput } from '../planner/index.js';
 import type { ResolvedInstruction } from '../planner/index.js';
-import type { MountSpec, OciRuntime } from '../runtime/index.js';
+import { defaultCapabilities, type MountSpec, type OciRuntime } from '../runtime/index.js';
 import { shellCommand, type ConfigState } from './image-config.js';
 import type { StepHandle } from './progress.js';
 import type { Snapshotter } from './snapshots.js';
 import { resolveUser } from './user.js';
+import { planMounts, type MountSources } from './run-mounts.js';
 
 type RunInstruction = Extract<ResolvedInstruction, { kind: 'RUN' }>;
 
@@ -89,15 +91,48 @@ function commandLine(instruction: RunInstruction, config: ConfigState): { args: 
   return { args, script };
 }
 
-export function runStep(instruction: RunInstruction, config: ConfigState, sandbox: () => Promise<RunEnvironment>, defaultNetwork: 'host' | 'none'): RunPlan {
-  if (instruction.mounts.length > 0) {
-    throw new TsbuildError('INVALID_ARGUMENT', `RUN --mount=${instruction.mounts[0]?.type ?? ''}: mounts in RUN are not supported yet`);
+export interface RunOptions {
+  readonly sandbox: () => Promise<RunEnvironment>;
+  /** The network of a step that asks for `default`. */
+  readonly defaultNetwork: 'host' | 'none';
+  /** Entitlements the build was started with (`--allow`): `security.insecure`, `network.host`. */
+  readonly allow: ReadonlySet<string>;
+  readonly mounts: MountSources;
+}
+
+/**
+ * Every capability tsbuild itself may hold, as BuildKit's `--security=insecure` grants them
+ * (runtime-spec names in the kernel's order, those of this process's bounding set: a step can
+ * be given no capability its runtime lacks).
+ */
+const capabilityNames = [
+  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP', 'LINUX_IMMUTABLE',
+  'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER', 'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT',
+  'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE', 'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE',
+  'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP', 'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ',
+  'PERFMON', 'BPF', 'CHECKPOINT_RESTORE',
+];
+
+async function allCapabilities(): Promise<string[]> {
+  const status = await readFile('/proc/self/status', 'utf8').catch(() => '');
+  const bounding = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  const mask = bounding === undefined ? (1n << BigInt(capabilityNames.length)) - 1n : BigInt(`0x${bounding}`);
+  return capabilityNames.filter((_, bit) => (mask >> BigInt(bit)) & 1n).map((name) => `CAP_${name}`);
+}
+
+export async function runStep(instruction: RunInstruction, config: ConfigState, options: RunOptions): Promise<RunPlan> {
+  if (instruction.security === 'insecure' && !options.allow.has('security.insecure')) {
+    // BuildKit's entitlements: the build must have been started allowing it.
+    throw new TsbuildError('INVALID_ARGUMENT', 'RUN --security=insecure: entitlement security.insecure is not allowed (start the build with --allow security.insecure)');
   }
   const { args, script } = commandLine(instruction, config);
-  const env = instruction.env.map(([key, value]) => `${key}=${value}`);
   const cwd = config.workingDir === undefined || config.workingDir === '' ? '/' : config.workingDir;
+  const mountPlan = await planMounts(instruction.mounts, cwd, options.mounts);
+  const ownEnv = instruction.env.map(([key, value]) => `${key}=${value}`);
+  // SSH_AUTH_SOCK names the first agent socket unless the step sets it itself.
+  const env = [...ownEnv, ...mountPlan.env.filter((entry) => !ownEnv.some((own) => own.startsWith(`${entry.split('=')[0] ?? ''}=`)))];
   const user = config.user ?? '';
-  const network = instruction.network === 'none' ? 'none' : instruction.network === 'host' ? 'host' : defaultNetwork;
+  const network = instruction.network === 'none' ? 'none' : instruction.network === 'host' ? 'host' : options.defaultNetwork;
   const keyInput: ExecKeyInput = {
     args,
     env,
@@ -105,20 +140,24 @@ export function runStep(instruction: RunInstruction, config: ConfigState, sandbo
     user,
     network,
     security: instruction.security,
-    mounts: script === undefined ? [] : [{ type: 'inline', name: script.name, data: script.data }],
+    mounts: [...(script === undefined ? [] : [{ type: 'inline', name: script.name, data: script.data }]), ...mountPlan.keys],
   };
   return {
     keyInput,
     createdBy: `RUN ${runCommandString(args, instruction)} # buildkit`,
     async execute(execution: RunExecution): Promise<LayerRef | undefined> {
-      const environment = await sandbox();
+      const environment = await options.sandbox();
       const active = await execution.snapshots.prepare(execution.layers);
       const bundle = join(environment.scratch, `run-${uniqueHex(6)}`);
+      let releaseMounts: (() => Promise<void>) | undefined;
       try {
         const rootfs = active.path;
         const created: string[] = [];
         for (const path of sandboxPaths) {
-          if (!(await lstat(join(active.lower, path)).then(() => true, () => false))) created.push(path);
+          // Where the sandbox will make it: links of the image followed inside the root, as the
+          // runtime resolves a mount's destination.
+          const resolved = await resolveInRoot(active.lower, path);
+          if (!(await lstat(resolved).then(() => true, () => false))) created.push(resolved.slice(active.lower.length));
         }
         const identity = user === '' ? { uid: 0, gid: 0, additionalGids: [] } : await resolveUser(rootfs, user);
         // BuildKit makes the working directory when the image lacks it, owned by the user.
@@ -128,6 +167,10 @@ export function runStep(instruction: RunInstruction, config: ConfigState, sandbo
           { destination: '/etc/resolv.conf', source: environment.resolvConf, options: ['rbind', 'ro'] },
         ];
         await mkdir(bundle, { mode: 0o700 });
+        const prepared = await mountPlan.prepare(rootfs, active.lower, bundle);
+        releaseMounts = prepared.release;
+        created.push(...prepared.created);
+        mounts.push(...prepared.mounts);
         if (script !== undefined) {
           const scriptPath = join(bundle, 'inline', script.name);
           await mkdir(join(bundle, 'inline'), { mode: 0o755 });
@@ -137,13 +180,14 @@ export function runStep(instruction: RunInstruction, config: ConfigState, sandbo
         }
         await execution.runtime.prepare(bundle, {
           args,
-          env,
+          env: [...env, ...prepared.env],
           cwd,
           user: { uid: identity.uid, gid: identity.gid, ...(identity.additionalGids.length === 0 ? {} : { additionalGids: identity.additionalGids }) },
           hostname: 'buildkitsandbox',
           rootfs,
           mounts,
           network,
+          ...(instruction.security === 'insecure' ? { capabilities: await allCapabilities() } : { capabilities: defaultCapabilities }),
         });
         const result = await execution.runtime.run(bundle, `tsbuild-${uniqueHex(8)}`, {
           stdio: 'pipe',
@@ -155,7 +199,9 @@ export function runStep(instruction: RunInstruction, config: ConfigState, sandbo
         return await active.commit({ created, ...(execution.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: execution.sourceDateEpoch }) });
       } finally {
         await active.discard();
+        // The config holds secrets given as environment variables: it goes with the bundle.
         await rm(bundle, { recursive: true, force: true });
+        await releaseMounts?.();
       }
     },
   };

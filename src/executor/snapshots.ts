@@ -201,6 +201,9 @@ async function dropCreated(upper: string, lower: string, created: readonly strin
   for (const path of created) {
     const relative = path.replace(/^\/+/, '');
     if (relative === '') continue;
+    // The command may have replaced a parent with a symbolic link (to / on the host, say): the
+    // path is then not the stub, and nothing is removed through the link.
+    if (!(await directoriesAlong(upper, dirname(relative)))) continue;
     const inUpper = join(upper, relative);
     const info = await lstat(inUpper).catch(() => undefined);
     if (info === undefined) continue;
@@ -209,7 +212,8 @@ async function dropCreated(upper: string, lower: string, created: readonly strin
     else continue;
     let parent = dirname(relative);
     while (parent !== '.' && parent !== '/' && parent !== '') {
-      const below = await lstat(join(lower, parent)).catch(() => undefined);
+      // Through a link in the image, lower's path would be read on the host: taken as absent.
+      const below = (await directoriesAlong(lower, dirname(parent))) ? await lstat(join(lower, parent)).catch(() => undefined) : undefined;
       const here = join(upper, parent);
       if (below !== undefined) {
         const mine = await lstat(here).catch(() => undefined);
@@ -225,4 +229,16 @@ async function dropCreated(upper: string, lower: string, created: readonly strin
       parent = dirname(parent);
     }
   }
+}
+
+/** Whether every component of RELATIVE below ROOT is a real directory (none a symbolic link). */
+async function directoriesAlong(root: string, relative: string): Promise<boolean> {
+  let path = root;
+  for (const name of relative.split('/')) {
+    if (name === '' || name === '.') continue;
+    path = join(path, name);
+    const info = await lstat(path).catch(() => undefined);
+    if (info === undefined || !info.isDirectory()) return false;
+  }
+  return true;
 }

@@ -2,7 +2,7 @@
  * A gzip writer for layers that uses every core and does not deflate what will not shrink.
  *
  * The data is cut into runs of 1 MiB; each run is deflated on its own, on libuv's thread pool,
- * two at a time, and ends with a sync flush, so runs are byte-aligned and a decoder reads them
+ * one per core, and ends with a sync flush, so runs are byte-aligned and a decoder reads them
  * as one deflate stream, as pigz writes it. A run whose first 64 KiB do not shrink by 3% at the
  * fastest level (an already compressed or random file) goes into stored blocks without being
  * deflated. Runs and choices depend on the bytes alone, at fixed offsets, so equal input gives
@@ -12,13 +12,18 @@
  * default level and 0.05 s as stored blocks; compressible tar data deflates at about twice the
  * speed of one stream on two cores, for output within 0.5% of the one-stream size.
  */
+import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { nodeZlib } from '../common/index.js';
 
 const runBytes = 1024 * 1024;
 const storedBlockBytes = 65535;
-const inFlight = 2;
+/**
+ * Runs deflating at once: one per core, two at least so that one deflates while the last is
+ * written. Only the speed depends on it: runs are cut at fixed offsets and joined in order.
+ */
+const inFlight = Math.max(2, availableParallelism());
 
 /** gzip's header as zlib writes it: no name, no time, no extra flags, Unix. */
 const header = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0x03]);

@@ -15,10 +15,13 @@ export {
   tarStream,
   writeLayer,
   type BlobSink,
+  type LayerCompression,
   type LayerEntry,
   type LayerOptions,
   type WrittenLayer,
 } from './layer.js';
 export { writeImage, type ImageSpec, type WrittenImage } from './image.js';
 export { loadArchive, saveArchive, type ArchiveFormat, type LoadedImage, type SaveImage, type SaveOptions } from './archive.js';
-export { parseOutputSpec, writeOutput, type OutputImage, type OutputOptions, type OutputSpec, type OutputType } from './outputs.js';
+export { outputImage, parseOutputSpec, writeOutput, type OutputImage, type OutputOptions, type OutputSpec, type OutputType } from './outputs.js';
+export { compressionFromOptions, recompressImage, type CompressionOptions, type CompressionType } from './compression.js';
+export { defaultZstdLevel, nativeZstdStatus } from './zstd.js';

@@ -7,6 +7,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { createHasher, MediaType, nodeZlib, parseDigest, readXattr, TsbuildError, type Descriptor, type Digest } from '../common/index.js';
 import type { BlobInfo } from '../store/index.js';
 import { GzipWriter } from './gzip.js';
+import { ZstdWriter } from './zstd.js';
 import { encodeHeader, endOfArchive, padding, type TarHeader } from './tar.js';
 
 export interface LayerEntry extends TarHeader {
@@ -29,9 +30,13 @@ export interface OpenedContent {
 export interface LayerOptions {
   /** Clamp every mtime to this (seconds); defaults to SOURCE_DATE_EPOCH when set. */
   readonly sourceDateEpoch?: number;
-  /** gzip (default) or none. */
-  readonly compression?: 'gzip' | 'none';
+  /** gzip (default), zstd or none. */
+  readonly compression?: LayerCompression;
+  /** The compressor's level (gzip 0-9, zstd 1-22); its default when undefined. */
+  readonly compressionLevel?: number;
 }
+
+export type LayerCompression = 'gzip' | 'zstd' | 'none';
 
 export interface WrittenLayer {
   readonly descriptor: Descriptor;
@@ -107,40 +112,69 @@ function readChunkBytes(size: number): number {
  * hashes the compressed bytes for the digest). Equal entries give equal bytes.
  */
 export async function writeLayer(entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>, sink: BlobSink, options: LayerOptions = {}): Promise<WrittenLayer> {
-  return packLayer(tarStream(entries, options), sink, options.compression !== 'none');
+  return packLayer(tarStream(entries, options), sink, options.compression ?? 'gzip', options.compressionLevel);
 }
 
-/** tar → sha256 (the diff ID) → gzip (or not) → SINK, in one pass. */
-async function packLayer(tar: AsyncIterable<Uint8Array>, sink: BlobSink, gzip: boolean): Promise<WrittenLayer> {
-  const compressor = gzip ? new GzipWriter(nodeZlib().constants.Z_DEFAULT_COMPRESSION) : undefined;
-  const plain = gzip ? undefined : new PassThrough();
-  const stored = sink.putBlob(compressor?.output ?? (plain as PassThrough));
+/** What compresses a layer: bytes in, a readable of the compressed bytes out. */
+interface Compressor {
+  readonly output: Readable;
+  write(data: Buffer): Promise<void>;
+  end(): Promise<void>;
+  fail(): void;
+}
+
+/** The bytes as they are, for uncompressed layers. */
+class PlainWriter implements Compressor {
+  readonly output = new PassThrough();
+  async write(data: Buffer): Promise<void> {
+    if (!this.output.write(data)) await once(this.output, 'drain');
+  }
+  async end(): Promise<void> {
+    this.output.end();
+  }
+  fail(): void {
+    this.output.destroy();
+  }
+}
+
+const layerMediaTypes: Record<LayerCompression, string> = { gzip: MediaType.ociLayerGzip, zstd: MediaType.ociLayerZstd, none: MediaType.ociLayer };
+
+function compressorFor(compression: LayerCompression, level: number | undefined): Compressor {
+  if (compression === 'gzip') return new GzipWriter(level ?? nodeZlib().constants.Z_DEFAULT_COMPRESSION);
+  if (compression === 'zstd') return new ZstdWriter(level);
+  return new PlainWriter();
+}
+
+/** tar → sha256 (the diff ID) → the compressor → SINK, in one pass. */
+async function packLayer(tar: AsyncIterable<Uint8Array>, sink: BlobSink, compression: LayerCompression, level: number | undefined): Promise<WrittenLayer> {
+  const compressor = compressorFor(compression, level);
+  const stored = sink.putBlob(compressor.output);
   stored.catch(() => undefined);
   const hash = createHasher('sha256');
   try {
     for await (const chunk of tar) {
       const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
       hash.update(bytes);
-      if (compressor !== undefined) await compressor.write(bytes);
-      else if (plain !== undefined && !plain.write(bytes)) await once(plain, 'drain');
+      await compressor.write(bytes);
     }
-    if (compressor !== undefined) await compressor.end();
-    else plain?.end();
+    await compressor.end();
   } catch (error) {
-    compressor?.fail();
-    plain?.destroy();
+    compressor.fail();
     throw error;
   }
   const info = await stored;
   return {
-    descriptor: { mediaType: gzip ? MediaType.ociLayerGzip : MediaType.ociLayer, digest: info.digest, size: info.size },
+    descriptor: { mediaType: layerMediaTypes[compression], digest: info.digest, size: info.size },
     diffId: parseDigest(`sha256:${hash.digest('hex')}`),
   };
 }
 
-/** Compresses an existing uncompressed tar as writeLayer does, computing its diff ID on the way: equal tars give equal blobs. */
-export async function compressLayer(tar: AsyncIterable<Uint8Array>, sink: BlobSink): Promise<WrittenLayer> {
-  return packLayer(tar, sink, true);
+/**
+ * Compresses an existing uncompressed tar as writeLayer does (gzip unless told otherwise),
+ * computing its diff ID on the way: equal tars give equal blobs.
+ */
+export async function compressLayer(tar: AsyncIterable<Uint8Array>, sink: BlobSink, compression: LayerCompression = 'gzip', level?: number): Promise<WrittenLayer> {
+  return packLayer(tar, sink, compression, level);
 }
 
 /** glibc's dev_t layout (gnu_dev_major, gnu_dev_minor): each number split across both 32-bit words. */

@@ -7,13 +7,17 @@
  * | `type=docker,dest=F`          | a docker-archive tar, as `docker save` (`docker load` takes it) |
  * | `type=tar,dest=F`             | the final root filesystem as a tar                          |
  * | `type=local,dest=DIR`         | the final root filesystem as files under DIR                |
+ * | `type=image[,push=true]`      | the image named in the store (`name=`, else the `-t` names), pushed with `push=true` |
+ * | `type=registry`               | `type=image,push=true`                                      |
  * | `DIR` (no `=`)                | `type=local,dest=DIR`                                       |
  * | `-`                           | `type=tar,dest=-`                                           |
  *
  * `dest=-` is standard output (not for local), which must not be a terminal; oci and tar
  * without dest write there too, as buildx does. Other keys BuildKit's exporters take are kept
- * in `options` for later; of them, `name=` (names for oci and docker, comma-separated) is
- * honoured now.
+ * in `options` for later; of them, `name=` (names for oci and docker, comma-separated), the
+ * compression keys (compression.ts) and the manifest annotation keys are honoured now. The image and registry types are
+ * written by the build command (naming and pushing are not this module's); their specs are
+ * read here with the rest.
  */
 import { constants, createWriteStream } from 'node:fs';
 import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, open, realpath, rename, rm, symlink, utimes } from 'node:fs/promises';
@@ -23,9 +27,10 @@ import { pipeline } from 'node:stream/promises';
 import { formatReference, makeSpecialFile, messageOf, parseReference, setXattr, TsbuildError, type Descriptor } from '../common/index.js';
 import { temporaryName, writeAll, type LayoutStore } from '../store/index.js';
 import { saveArchive, type SaveImage } from './archive.js';
+import { compressionFromOptions, recompressImage } from './compression.js';
 import { directoryEntries, sourceDateEpochFromEnv, tarStream, type LayerEntry } from './layer.js';
 
-export type OutputType = 'oci' | 'docker' | 'tar' | 'local';
+export type OutputType = 'oci' | 'docker' | 'tar' | 'local' | 'image' | 'registry';
 
 export interface OutputSpec {
   readonly type: OutputType;
@@ -39,9 +44,14 @@ export interface OutputImage {
   readonly descriptor: Descriptor;
   /** The names it was built under (`-t`), full or familiar; may be empty. */
   readonly names: readonly string[];
+  /**
+   * Its first layer made by the build (the ones before are the base image's, whose compression
+   * only `force-compression=true` changes); 0 when undefined.
+   */
+  readonly firstBuiltLayer?: number;
 }
 
-const outputTypes: readonly OutputType[] = ['oci', 'docker', 'tar', 'local'];
+const outputTypes: readonly OutputType[] = ['oci', 'docker', 'tar', 'local', 'image', 'registry'];
 
 /** Keys BuildKit's exporters take, per type, besides `type` and `dest`. */
 const imageArchiveKeys = ['name', 'compression', 'compression-level', 'force-compression', 'oci-mediatypes', 'rewrite-timestamp', 'tar', 'annotation', 'dangling-name-prefix', 'name-canonical'];
@@ -50,14 +60,14 @@ const knownKeys: Record<OutputType, readonly string[]> = {
   docker: [...imageArchiveKeys, 'context'],
   tar: ['platform-split'],
   local: ['platform-split'],
+  image: [...imageArchiveKeys, 'push', 'unpack', 'store', 'insecure', 'registry.insecure', 'push-by-digest'],
+  registry: [...imageArchiveKeys, 'push', 'unpack', 'store', 'insecure', 'registry.insecure', 'push-by-digest'],
 };
 /** `annotation.KEY=V` and `annotation-manifest.KEY=V` and the like. */
 const annotationKey = /^annotation(?:-[a-z-]+)?(?:\[[^\]]*\])?\.[^=]+$/;
 
 /** Why other types are refused: what to use instead. */
 const otherTypes: Record<string, string> = {
-  image: 'the image is always committed to the local store; use -t to name it',
-  registry: 'use --push to push every -t name',
   cacheonly: 'not supported',
 };
 
@@ -121,6 +131,21 @@ export function parseOutputSpec(text: string): OutputSpec {
   const outputType = type as OutputType;
   const unknown = Object.keys(options).filter((key) => !knownKeys[outputType].includes(key) && !annotationKey.test(key));
   if (unknown.length > 0) throw invalid(text, `unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((key) => JSON.stringify(key)).join(', ')} for type=${outputType}`);
+  if (outputType === 'image' || outputType === 'registry') {
+    if (dest !== undefined) throw invalid(text, `type=${outputType} takes no dest (it names the image in the store${outputType === 'registry' ? ' and pushes it' : ''})`);
+    compressionFromOptions(options, `--output ${JSON.stringify(text)}`);
+    outputAnnotations({ type: outputType, dest: '', options });
+    return { type: outputType, dest: '', options };
+  }
+  if (outputType === 'oci' || outputType === 'docker') {
+    const compression = compressionFromOptions(options, `--output ${JSON.stringify(text)}`);
+    if (outputType === 'oci') outputAnnotations({ type: outputType, dest: dest ?? '-', options });
+    // BuildKit's docker exporter turns OCI media types on for zstd; a docker archive here is
+    // `docker save`'s format, whose layers are plain tars and whose format has no zstd at all.
+    if (outputType === 'docker' && compression?.type === 'zstd') {
+      throw invalid(text, 'a docker archive (docker save format) holds uncompressed layer tars and cannot hold zstd; use type=oci (or type=image/registry) for zstd layers');
+    }
+  }
   if (outputType === 'local') {
     if (dest === undefined || dest === '') throw invalid(text, 'type=local needs dest=DIRECTORY');
     if (dest === '-') throw invalid(text, 'type=local writes a directory, not standard output');
@@ -172,9 +197,44 @@ export async function writeOutput(store: LayoutStore, image: OutputImage, rootfs
   if (spec.dest === '-' && (stdout as { isTTY?: boolean }).isTTY === true) {
     throw new TsbuildError('INVALID_ARGUMENT', `write ${spec.type} output: refusing to write a tar archive to a terminal; give dest=FILE or redirect standard output`);
   }
-  const archive = spec.type === 'tar' ? Readable.from(tarStream(rootfsEntries(rootfs, epoch))) : await saveArchive(store, archiveImages(image, spec), { format: spec.type });
+  if (spec.type === 'image' || spec.type === 'registry') throw new TsbuildError('INTERNAL', `write ${spec.type} output: written by the build command`);
+  const archive = spec.type === 'tar' ? Readable.from(tarStream(rootfsEntries(rootfs, epoch))) : await saveArchive(store, archiveImages(await outputImage(store, image, spec), spec), { format: spec.type });
   if (spec.dest === '-') await pipeline(archive, stdout, { end: false });
   else await writeFileOutput(archive, spec.dest, spec.type);
+}
+
+/**
+ * The manifest annotations of an output's keys, as BuildKit's image exporters read them:
+ * `annotation.KEY=V` and `annotation-manifest.KEY=V` (a `[platform]` after the type is allowed).
+ * The index and descriptor types are refused: a single-platform build writes no index.
+ */
+export function outputAnnotations(spec: OutputSpec): Record<string, string> {
+  const annotations: Record<string, string> = {};
+  for (const [key, value] of Object.entries(spec.options)) {
+    const match = /^annotation(?:-([a-z-]+))?(?:\[[^\]]*\])?\.(.+)$/.exec(key);
+    if (match === null) continue;
+    const type = match[1] ?? 'manifest';
+    if (type !== 'manifest') {
+      throw new TsbuildError('INVALID_ARGUMENT', `write ${spec.type} output: ${key}: ${type} annotations are not supported: a single-platform build writes one manifest and no index`);
+    }
+    annotations[match[2] as string] = value;
+  }
+  return annotations;
+}
+
+/**
+ * IMAGE as SPEC's compression and annotation keys ask for it (image, registry and oci outputs;
+ * a docker archive's layers are plain tars whatever they say, and it holds no manifest): the
+ * same image when they ask for nothing new, else one whose manifest names recompressed layers
+ * and carries the annotations.
+ */
+export async function outputImage(store: LayoutStore, image: OutputImage, spec: OutputSpec): Promise<OutputImage> {
+  if (spec.type === 'docker') return image;
+  const compression = compressionFromOptions(spec.options, `--output type=${spec.type}`);
+  const annotations = outputAnnotations(spec);
+  if (compression === undefined && Object.keys(annotations).length === 0) return image;
+  const descriptor = await recompressImage(store, image.descriptor, compression, image.firstBuiltLayer ?? 0, annotations);
+  return { ...image, descriptor };
 }
 
 /**

@@ -33,3 +33,22 @@ export { containerDirectory, containersDirectory, readContainerRecord, removeAba
 export { lookupUser, resolvePathInRoot, resolveUser, type ContainerUser, type ContainerUserEntry } from './user.js';
 export { rawTerminalOutput, type TerminalSize } from './terminal.js';
 export { mountOverlay, unmount } from './native.js';
+export {
+  createVolume,
+  inspectVolume,
+  isValidVolumeName,
+  listVolumes,
+  parseMountFlag,
+  parseTmpfsFlag,
+  parseVolumeFlag,
+  prepareMounts,
+  pruneVolumes,
+  releaseContainerVolumes,
+  releaseVolumes,
+  removeVolume,
+  volumesUsedBy,
+  type MountRequest,
+  type PreparedMounts,
+  type VolumeInfo,
+  type VolumeSummary,
+} from './volumes/index.js';

@@ -22,6 +22,7 @@ import { selectRuntime, type AttachedStreams, type ShimError } from './oci-runti
 import type { ContainerSpec, MountSpec } from './spec.js';
 import { ConsoleSocket, TerminalCopy, type TerminalSize } from './terminal.js';
 import { lookupUser, resolvePathInRoot } from './user.js';
+import { prepareMounts, type MountRequest, type PreparedMounts } from './volumes/index.js';
 
 export interface RunContainerOptions {
   readonly store: Store;
@@ -43,6 +44,10 @@ export interface RunContainerOptions {
   /** `name`, `uid`, `name:group`, `uid:gid`. Default: the image's User, or root. */
   readonly user?: string;
   readonly network?: NetworkMode;
+  /** `-v`, `--mount`, `--tmpfs`; the image's VOLUMEs not covered get anonymous volumes. */
+  readonly mounts?: readonly MountRequest[];
+  /** `--read-only`: the container's root filesystem mounted read-only. */
+  readonly readOnly?: boolean;
   /**
    * `--init`: the command runs under a minimal init that forwards signals and reaps orphans. A
    * command that is PID 1 itself ignores every signal it has no handler for (SIGTERM included).
@@ -271,6 +276,7 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
   let consoleSocket: ConsoleSocket | undefined;
   let terminal: TerminalCopy | undefined;
   let ran = false;
+  let prepared: PreparedMounts | undefined;
   try {
     const base: ContainerRecord = {
       id,
@@ -297,6 +303,8 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
     const user = await lookupUser(view, userSpec);
     await ensureWorkingDirectory(view, overlay === undefined ? rootfs : upper, workdir);
     const env = containerEnvironment(imageConfig?.Env, options.env ?? [], { hostname, tty, home: user.home });
+    prepared = await prepareMounts({ store, container: id, requests: options.mounts ?? [], imageVolumes: Object.keys(imageConfig?.Volumes ?? {}), root: view });
+    const covered = prepared;
     const spec: ContainerSpec = {
       args,
       env,
@@ -305,7 +313,8 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
       user: { uid: user.uid, gid: user.gid, additionalGids: [user.gid, ...user.additionalGids] },
       hostname,
       rootfs,
-      mounts: await writeEtcFiles(directory, hostname, network),
+      ...(options.readOnly === true ? { readonlyRootfs: true } : {}),
+      mounts: [...covered.mounts, ...(await writeEtcFiles(directory, hostname, network)).filter((mount) => !covered.covers(mount.destination))],
       network: network === 'none' ? 'none' : 'host',
       terminal: tty,
       ...(tty && options.terminalSize !== undefined ? { consoleSize: options.terminalSize } : {}),
@@ -370,8 +379,15 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
     terminal?.close();
     consoleSocket?.close();
     // A failure to clean up is reported, unless the run failed already: that one says more.
-    await removeContainerDirectory(directory).catch((error: unknown) => {
-      if (ran) throw error;
-    });
+    try {
+      await removeContainerDirectory(directory).catch((error: unknown) => {
+        if (ran) throw error;
+      });
+    } finally {
+      // docker's --rm takes the container's anonymous volumes with it; named ones stay.
+      await prepared?.release({ removeAnonymous: options.autoRemove }).catch((error: unknown) => {
+        if (ran) throw error;
+      });
+    }
   }
 }

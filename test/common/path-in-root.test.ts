@@ -49,6 +49,21 @@ describe('resolveInRoot', () => {
     expect(await resolveInRoot(root, '/etc/out/file')).toBe(join(root, 'outside/file'));
   });
 
+  it('refuses, when asked, a symlink that climbs above the root, and only that', async () => {
+    await symlink('../../../../../..', join(root, 'usr/lib/up'));
+    await symlink('../../outside', join(root, 'etc/out'));
+    await symlink('/usr/../..', join(root, 'absolute-up'));
+    await symlink('../etc', join(root, 'usr/etc-link'));
+    await symlink('/etc', join(root, 'etc-abs'));
+    for (const path of ['/usr/lib/up/etc/passwd', '/etc/out/file', '/absolute-up/x']) {
+      expect(await codeOf(resolveInRoot(root, path, { refuseEscape: true })), path).toBe('UNSAFE_PATH');
+    }
+    // Links that stay inside, and `..` in the path itself (a chroot's `.` at the top), resolve.
+    expect(await resolveInRoot(root, '/usr/etc-link/passwd', { refuseEscape: true })).toBe(join(root, 'etc/passwd'));
+    expect(await resolveInRoot(root, '/etc-abs/passwd', { refuseEscape: true })).toBe(join(root, 'etc/passwd'));
+    expect(await resolveInRoot(root, '/../etc/passwd', { refuseEscape: true })).toBe(join(root, 'etc/passwd'));
+  });
+
   it('follows .. after a symlink from its target, as the kernel does', async () => {
     await symlink('/usr/lib', join(root, 'lib'));
     expect(await resolveInRoot(root, '/lib/../x')).toBe(join(root, 'usr/x'));

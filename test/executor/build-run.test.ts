@@ -2,7 +2,9 @@
  * `tsbuild build` with RUN and metadata instructions: the real image is read back — its config,
  * history and the entries of each layer — and the cache is checked by what the progress says.
  */
-import { readFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFixture, cachedSteps, ranSteps, type BuildFixture } from '../helpers/build.js';
@@ -155,5 +157,36 @@ describe('build: RUN and the image config', () => {
     const image = await fx.image('nothing');
     expect(image.manifest.layers).toHaveLength(1);
     expect((image.config.history ?? []).slice(1).map((h) => h.empty_layer)).toEqual([true, true]);
+  });
+
+  it('removes the sandbox stubs only at their own path: never through a link the command planted', async () => {
+    // The image's /etc is a link; the command points it at a host directory holding an empty
+    // `hosts` and `resolv.conf`, which look like the stubs the sandbox would have made.
+    const victim = join(fx.dir, 'victim');
+    await mkdir(victim);
+    await writeFile(join(victim, 'hosts'), '');
+    await writeFile(join(victim, 'resolv.conf'), '');
+    const dir = await fx.context('planted', {
+      Dockerfile: [
+        'FROM busybox AS tools',
+        'FROM scratch',
+        'COPY --from=tools /bin/busybox /bin/busybox',
+        'ADD etc.tar /',
+        `RUN ["/bin/busybox", "sh", "-c", "/bin/busybox rm /etc && /bin/busybox ln -s ${victim} /etc"]`,
+      ].join('\n'),
+    });
+    const tree = join(fx.dir, 'planted-tree');
+    await mkdir(tree);
+    await mkdir(join(tree, 'elsewhere'));
+    await symlink('/elsewhere', join(tree, 'etc'));
+    execFileSync('tar', ['-C', tree, '-cf', join(dir, 'etc.tar'), 'etc', 'elsewhere']);
+    const result = await fx.build(['-t', 'planted', dir]);
+    expect(result.stderr).not.toContain('victim/hosts');
+    expect(existsSync(join(victim, 'hosts'))).toBe(true);
+    expect(existsSync(join(victim, 'resolv.conf'))).toBe(true);
+    // The stubs the sandbox made where the image's link led are gone, as every stub.
+    const image = await fx.image('planted');
+    const files = await fx.layerFiles(image.manifest.layers.at(-1) as never);
+    expect(files.map((file) => file.path).sort()).toEqual(['etc']);
   });
 });

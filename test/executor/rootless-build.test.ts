@@ -25,7 +25,7 @@ afterAll(() => {
 });
 
 /** The suites that build real images; each passes as root in its own right. */
-const suites = ['test/executor/build-run.test.ts', 'test/executor/build-stages.test.ts', 'test/executor/build-copy.test.ts', 'test/executor/build-sources.test.ts'];
+const suites = ['test/executor/build-run.test.ts', 'test/executor/build-stages.test.ts', 'test/executor/build-copy.test.ts', 'test/executor/build-mounts.test.ts', 'test/executor/build-compression.test.ts', 'test/executor/build-sources.test.ts'];
 
 describe.runIf(isRoot && toolExists('newuidmap') && toolExists('unshare'))('rootless builds', () => {
   it('pass the build fixture suites inside the user namespace tsbuild makes for an ordinary user', () => {

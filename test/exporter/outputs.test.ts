@@ -23,6 +23,12 @@ describe('parseOutputSpec', () => {
     expect(parseOutputSpec('-')).toEqual({ type: 'tar', dest: '-', options: {} });
     // Without dest, oci and tar go to standard output, as buildx.
     expect(parseOutputSpec('type=oci')).toEqual({ type: 'oci', dest: '-', options: {} });
+    expect(parseOutputSpec('type=image,name=a:1,push=true,compression=zstd,compression-level=19,force-compression=true')).toEqual({
+      type: 'image',
+      dest: '',
+      options: { name: 'a:1', push: 'true', compression: 'zstd', 'compression-level': '19', 'force-compression': 'true' },
+    });
+    expect(parseOutputSpec('type=registry')).toEqual({ type: 'registry', dest: '', options: {} });
     expect(parseOutputSpec('type=oci,"name=a:1,b:2",compression=zstd,annotation.org.example=x,"dest=with,comma"')).toEqual({
       type: 'oci',
       dest: 'with,comma',
@@ -40,8 +46,16 @@ describe('parseOutputSpec', () => {
         return (error as Error).message;
       }
     };
-    expect(message('type=zip,dest=x')).toMatch(/unknown output type "zip" \(expected oci, docker, tar, local\)/);
-    expect(message('type=registry')).toMatch(/--push/);
+    expect(message('type=zip,dest=x')).toMatch(/unknown output type "zip" \(expected oci, docker, tar, local, image, registry\)/);
+    expect(message('type=registry,dest=x')).toMatch(/takes no dest/);
+    expect(message('type=oci,dest=x,compression=lz4')).toMatch(/unsupported compression type "lz4"/);
+    expect(message('type=oci,dest=x,compression=gzip,compression-level=high')).toMatch(/non-integer value "high"/);
+    expect(message('type=image,compression=gzip,compression-level=10')).toMatch(/out of range for gzip \(0-9\)/);
+    expect(message('type=registry,compression=zstd,force-compression=maybe')).toMatch(/not a boolean/);
+    // A docker archive is `docker save`'s format: plain layer tars, no zstd.
+    expect(message('type=docker,dest=x,compression=zstd')).toMatch(/cannot hold zstd; use type=oci/);
+    expect(message('type=oci,dest=x,annotation-index.org.example=1')).toMatch(/annotation-index.org.example: index annotations are not supported/);
+    expect(message('type=image,annotation-manifest-descriptor.k=v')).toMatch(/manifest-descriptor annotations are not supported/);
     expect(message('type=tar,dest=x,colour=blue,size=2')).toMatch(/unknown keys "colour", "size" for type=tar/);
     expect(message('type=local,name=x,dest=d')).toMatch(/unknown key "name" for type=local/);
     expect(message('dest=x')).toMatch(/type= is required/);

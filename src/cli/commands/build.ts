@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { LocalStepCache } from '../../cache/index.js';
 import { TsbuildError, messageOf, formatPosition, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform } from '../../common/index.js';
 import { BuildStepError, build, checkContextName, checkoutContext, isGitContext, dockerfileInContext, parseNamedContextValue, readStdinInput, type NamedContextSource, type StdinInput } from '../../executor/index.js';
-import { parseOutputSpec, writeOutput, type OutputSpec } from '../../exporter/index.js';
+import { outputImage, parseOutputSpec, writeOutput, type OutputSpec } from '../../exporter/index.js';
 import { parseBuildArgs } from '../../planner/index.js';
 import type { RegistryClient } from '../../registry/index.js';
 import { selectRuntime } from '../../runtime/index.js';
@@ -13,6 +13,8 @@ import { createProgress, progressMode } from '../progress/index.js';
 import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
 import { addInsecureRegistryOption, collect } from '../common-options.js';
+import { parseAllow, parseSecrets, parseSsh } from './build-secrets.js';
+import { parseAnnotations, writeImageOutput, writeMetadataFile } from './build-export.js';
 
 interface BuildOptions {
   tag: string[];
@@ -34,6 +36,11 @@ interface BuildOptions {
   root?: string;
   insecureRegistry: string[];
   buildContext: string[];
+  secret: string[];
+  ssh: string[];
+  allow: string[];
+  annotation: string[];
+  metadataFile?: string;
 }
 
 async function readStdin(): Promise<string> {
@@ -105,10 +112,15 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('--no-cache-filter <stage>', 'run the steps of this stage, using no cached result (repeatable)', collect, [])
     .option('--pull', 'always pull base images, even when the store has them')
     .option('--network <mode>', 'network of RUN steps: default, host or none', 'default')
+    .option('--secret <id=ID,src=FILE|env=VAR>', 'a secret RUN --mount=type=secret can read (repeatable)', collect, [])
+    .option('--ssh <default|ID=SOCKET>', 'an ssh agent RUN --mount=type=ssh can reach; default: SSH_AUTH_SOCK (repeatable)', collect, [])
+    .option('--allow <entitlement>', 'allow security.insecure (RUN --security=insecure) or network.host (repeatable)', collect, [])
     .option('--progress <mode>', 'progress output: auto, tty, plain, rawjson or quiet (default: BUILDKIT_PROGRESS, else auto)')
     .option('-q, --quiet', 'print only the image ID')
     .option('--iidfile <file>', 'write the image ID to this file')
-    .option('-o, --output <spec>', 'also write the result: type=oci|docker|tar|local,dest=PATH (repeatable)', collect, [])
+    .option('-o, --output <spec>', 'also write the result: type=oci|docker|tar|local,dest=PATH or type=image|registry; image outputs take compression=gzip|zstd|uncompressed,compression-level=N,force-compression=true (repeatable)', collect, [])
+    .option('--annotation <key=value>', "add an annotation to the image's manifest; manifest:KEY=VALUE says so explicitly (repeatable)", collect, [])
+    .option('--metadata-file <file>', "write the build's result (image digest, config digest, descriptor, names) to this file as JSON")
     .option('--push', 'push every -t name to its registry')
     .option('--runtime <name>', 'OCI runtime for RUN: runtime-shim (default), crun, runc or a path')
     .option('--platform <os/arch[/variant]>', "the image's platform (this machine's by default)");
@@ -124,6 +136,7 @@ export function registerBuild(program: Command, io: CliIo): void {
     const toStdout = outputs.filter((output) => output.dest === '-').length;
     if (toStdout > 1) throw new TsbuildError('INVALID_ARGUMENT', `build --output: ${toStdout} outputs write to standard output; only one can`);
     const tags = options.tag.map((tag) => formatReference(parseReference(tag)));
+    const annotations = parseAnnotations(options.annotation);
     if (options.push === true && tags.length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'build --push: name the image with -t');
     const namedContexts = parseNamedContexts(options.buildContext);
     // As docker: an ID file left from an earlier build must not pass for this one's if it fails.
@@ -195,14 +208,31 @@ export function registerBuild(program: Command, io: CliIo): void {
             ...(platform === undefined ? {} : { platform }),
             tags,
             ...(namedContexts.size === 0 ? {} : { namedContexts }),
+            secrets: await parseSecrets(options.secret, process.env),
+            ssh: parseSsh(options.ssh, process.env),
+            allow: parseAllow(options.allow),
+            ...(Object.keys(annotations).length === 0 ? {} : { annotations }),
           },
           { store, runtime: selectRuntime(options.runtime), cache: new LocalStepCache(store), registry, onEvent: (event) => progress.onEvent(event) },
         );
       } finally {
         await progress.finish();
       }
+      const built = { descriptor: image.manifest, names: tags, firstBuiltLayer: image.baseLayers };
+      // The image the metadata file describes: an image output's, else the first archive's, else the stored one.
+      let exported: { descriptor: typeof image.manifest; names: readonly string[] } | undefined;
       for (const output of outputs) {
-        await writeOutput(store, { descriptor: image.manifest, names: tags }, await image.rootfs(), output, io.stdout, image.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: image.sourceDateEpoch });
+        if (output.type === 'image' || output.type === 'registry') {
+          const written = await writeImageOutput(built, output, { store, registry, report: (text) => void (quiet || io.stderr.write(`${text}\n`)) });
+          exported ??= written;
+          continue;
+        }
+        await writeOutput(store, built, await image.rootfs(), output, io.stdout, image.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: image.sourceDateEpoch });
+      }
+      if (options.metadataFile !== undefined) {
+        const archive = outputs.find((output) => output.type === 'oci' || output.type === 'docker');
+        exported ??= archive === undefined ? { descriptor: image.manifest, names: tags } : { descriptor: (await outputImage(store, built, archive)).descriptor, names: tags };
+        await writeMetadataFile(options.metadataFile, { configDigest: image.id, descriptor: exported.descriptor, names: exported.names });
       }
       if (options.push === true) {
         for (const tag of tags) {

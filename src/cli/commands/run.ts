@@ -3,7 +3,19 @@ import { constants as osConstants } from 'node:os';
 import type { Command } from 'commander';
 import { TsbuildError, familiarReference, isTsbuildError, messageOf, type ImageReference } from '../../common/index.js';
 import { pull } from '../../registry/index.js';
-import { lookupEnv, parseEnvFile, rawTerminalOutput, runContainer, runFailureStatus, type NetworkMode, type RunningContainer } from '../../runtime/index.js';
+import {
+  lookupEnv,
+  parseEnvFile,
+  parseMountFlag,
+  parseTmpfsFlag,
+  parseVolumeFlag,
+  rawTerminalOutput,
+  runContainer,
+  runFailureStatus,
+  type MountRequest,
+  type NetworkMode,
+  type RunningContainer,
+} from '../../runtime/index.js';
 import { ExitError, type CliIo } from '../io.js';
 import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
@@ -22,6 +34,10 @@ interface RunFlags {
   readonly network?: string;
   readonly runtime?: string;
   readonly init?: boolean;
+  readonly volume: string[];
+  readonly mount: string[];
+  readonly tmpfs: string[];
+  readonly readOnly?: boolean;
   readonly root?: string;
   readonly insecureRegistry: string[];
 }
@@ -33,6 +49,10 @@ function networkMode(text: string | undefined): NetworkMode {
   if (text === undefined || text === 'default' || text === 'bridge') return 'default';
   if (text === 'none' || text === 'host') return text;
   throw new TsbuildError('NOT_FOUND', `run: network ${text} not found (none and host for now)`);
+}
+
+function mountRequests(flags: RunFlags): MountRequest[] {
+  return [...flags.volume.map((spec) => parseVolumeFlag(spec)), ...flags.mount.map((spec) => parseMountFlag(spec)), ...flags.tmpfs.map((spec) => parseTmpfsFlag(spec))];
 }
 
 async function environment(flags: RunFlags): Promise<string[]> {
@@ -77,6 +97,10 @@ export function registerRun(program: Command, io: CliIo): void {
     .option('-u, --user <user[:group]>', 'user name or uid, and group name or gid')
     .option('--entrypoint <command>', "replace the image's entrypoint ('' for none)")
     .option('--network <mode>', 'none (loopback only) or host (default: the host\'s network, own hostname)')
+    .option('-v, --volume <[source:]target[:options]>', 'mount a volume (NAME:), a host directory (/PATH:) or an anonymous volume; options ro, nocopy (repeatable)', collect, [])
+    .option('--mount <type=…,source=…,target=…>', 'mount a volume, host directory or tmpfs, with docker\'s keys (repeatable)', collect, [])
+    .option('--tmpfs <target[:options]>', 'mount a tmpfs (repeatable)', collect, [])
+    .option('--read-only', "mount the container's root filesystem read-only")
     .option('--init', 'run the command under an init that forwards signals and reaps orphans')
     .option('--runtime <name>', 'OCI runtime: shim (default), crun, runc or a path');
   addRootOption(addInsecureRegistryOption(command)).action(async (image: string, args: string[], flags: RunFlags) => {
@@ -103,6 +127,7 @@ export function registerRun(program: Command, io: CliIo): void {
       if (tty && stdin !== undefined && !process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'run: the input device is not a TTY');
       for (const signal of forwardedSignals) process.on(signal, onSignal);
       const env = await environment(flags);
+      const mounts = mountRequests(flags);
       const store = await storeFromOptions(flags);
       const fetch = async (reference: ImageReference): Promise<void> => {
         io.stderr.write(`Unable to find image '${familiarReference(reference)}' locally\n`);
@@ -128,6 +153,8 @@ export function registerRun(program: Command, io: CliIo): void {
         ...(flags.workdir === undefined ? {} : { workdir: flags.workdir }),
         ...(flags.user === undefined ? {} : { user: flags.user }),
         network: networkMode(flags.network),
+        mounts,
+        ...(flags.readOnly === true ? { readOnly: true } : {}),
         tty,
         ...(flags.init === true ? { init: true } : {}),
         ...(tty && stdout.isTTY ? { terminalSize: { rows: stdout.rows, columns: stdout.columns } } : {}),

@@ -1,0 +1,99 @@
+/**
+ * What `tsbuild build` does with the image once it is built, beside the archives writeOutput
+ * makes: `--annotation`, the `type=image` and `type=registry` outputs (naming in the store,
+ * pushing, with their compression), and `--metadata-file` with BuildKit's keys.
+ */
+import { writeFile } from 'node:fs/promises';
+import { formatReference, messageOf, parseReference, TsbuildError, uniqueHex, type Descriptor, type Digest } from '../../common/index.js';
+import { outputImage, type OutputImage, type OutputSpec } from '../../exporter/index.js';
+import type { RegistryClient } from '../../registry/index.js';
+import type { Store } from '../../store/index.js';
+
+const annotationTypes = ['manifest', 'manifest-descriptor', 'index', 'index-descriptor'];
+
+/**
+ * `--annotation` values as buildx reads them: `KEY=VALUE` (the manifest's), or with a type
+ * prefix `manifest:`, `index:` (several, comma-separated; a `[platform]` after each). A
+ * single-platform build writes one manifest and no index, so only manifest annotations apply.
+ */
+export function parseAnnotations(values: readonly string[]): Record<string, string> {
+  const annotations: Record<string, string> = {};
+  for (const value of values) {
+    const eq = value.indexOf('=');
+    if (eq <= 0) throw new TsbuildError('INVALID_ARGUMENT', `build --annotation ${JSON.stringify(value)}: expected KEY=VALUE or TYPE:KEY=VALUE`);
+    let key = value.slice(0, eq);
+    const colon = key.indexOf(':');
+    // A key may hold colons itself (`org.example:x=y` is no type): only a known type is a prefix.
+    const prefix = colon < 0 ? undefined : key.slice(0, colon);
+    const types = prefix?.split(',').map((type) => type.replace(/\[[^\]]*\]$/, '').trim());
+    if (types !== undefined && types.every((type) => annotationTypes.includes(type))) {
+      key = key.slice(colon + 1);
+      const others = types.filter((type) => type !== 'manifest');
+      if (others.length > 0) {
+        throw new TsbuildError('INVALID_ARGUMENT', `build --annotation ${JSON.stringify(value)}: ${others.join(', ')} annotations are not supported: a single-platform build writes one manifest and no index (use manifest: or no prefix)`);
+      }
+    }
+    if (key === '') throw new TsbuildError('INVALID_ARGUMENT', `build --annotation ${JSON.stringify(value)}: empty key`);
+    annotations[key] = value.slice(eq + 1);
+  }
+  return annotations;
+}
+
+function truthy(value: string | undefined): boolean {
+  return value !== undefined && ['true', '1'].includes(value.toLowerCase());
+}
+
+export interface ImageOutputDeps {
+  readonly store: Store;
+  readonly registry: () => Promise<RegistryClient>;
+  /** Reports a push, as `--push` does. */
+  readonly report: (text: string) => void;
+}
+
+/**
+ * A `type=image` or `type=registry` output: the image (recompressed as the spec asks) named in
+ * the store under `name=` (else the `-t` names), and pushed to each with `push=true` or
+ * type=registry. Returns the descriptor it exported and the names it gave.
+ */
+export async function writeImageOutput(image: OutputImage, spec: OutputSpec, deps: ImageOutputDeps): Promise<{ descriptor: Descriptor; names: string[] }> {
+  const exported = await outputImage(deps.store, image, spec);
+  const given = spec.options.name;
+  const names = (given === undefined ? image.names : given.split(',').map((name) => name.trim()).filter((name) => name !== '')).map((name) => formatReference(parseReference(name)));
+  const pushing = spec.type === 'registry' || truthy(spec.options.push);
+  if (pushing && names.length === 0) throw new TsbuildError('INVALID_ARGUMENT', `build --output type=${spec.type}: pushing needs a name (name= or -t)`);
+  for (const name of names) await deps.store.setReference(name, exported.descriptor);
+  if (pushing) {
+    const { push } = await import('../../registry/index.js');
+    for (const name of names) {
+      const result = await push({ source: name, store: deps.store, client: await deps.registry() });
+      deps.report(`pushed ${name}: digest: ${result.digest} size: ${result.size}`);
+    }
+  }
+  return { descriptor: exported.descriptor, names };
+}
+
+export interface BuildMetadata {
+  readonly configDigest: Digest;
+  readonly descriptor: Descriptor;
+  readonly names: readonly string[];
+}
+
+/**
+ * `--metadata-file`: the JSON buildx writes, keys in Go's map order (sorted), two-space indent.
+ * `buildx.build.ref` names this build as builder/node/ref does.
+ */
+export async function writeMetadataFile(path: string, metadata: BuildMetadata): Promise<void> {
+  const { mediaType, digest, size, annotations } = metadata.descriptor;
+  const document: Record<string, unknown> = {
+    'buildx.build.ref': `tsbuild/local/${uniqueHex(12)}`,
+    'containerimage.config.digest': metadata.configDigest,
+    'containerimage.descriptor': { mediaType, digest, size, ...(annotations === undefined ? {} : { annotations }) },
+    'containerimage.digest': digest,
+    ...(metadata.names.length === 0 ? {} : { 'image.name': metadata.names.join(',') }),
+  };
+  try {
+    await writeFile(path, `${JSON.stringify(document, null, 2)}\n`);
+  } catch (error) {
+    throw new TsbuildError('INVALID_ARGUMENT', `build --metadata-file: write ${path}: ${messageOf(error)}`, { cause: error });
+  }
+}

@@ -1,0 +1,214 @@
+import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
+import { TsbuildError, isTsbuildError } from '../../common/index.js';
+import { createVolume, inspectVolume, listVolumes, pruneVolumes, removeVolume, type VolumeInfo, type VolumeSummary } from '../../runtime/index.js';
+import { formatBytes } from '../format.js';
+import { ExitError, type CliIo } from '../io.js';
+import { runInUserNamespace } from '../rootless.js';
+import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
+import { collect } from './registry-options.js';
+
+/** `K=V` labels (`K` alone is an empty value, as docker). */
+function parseLabels(entries: readonly string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const entry of entries) {
+    const equals = entry.indexOf('=');
+    const key = equals < 0 ? entry : entry.slice(0, equals);
+    if (key === '') throw new TsbuildError('INVALID_ARGUMENT', `invalid label '${entry}': empty name`);
+    labels[key] = equals < 0 ? '' : entry.slice(equals + 1);
+  }
+  return labels;
+}
+
+/**
+ * A Go template as docker's `--format` takes the simple ones: `{{.Field}}` (and `{{json .}}`,
+ * `{{json .Field}}`) replaced by the field's value; `json` alone is the whole as one line.
+ */
+function formatTemplate(template: string, value: object): string {
+  if (template === 'json') return JSON.stringify(value);
+  const text = template.replace(/\{\{\s*(json\s+)?\.(\w*)\s*\}\}/g, (_all, json: string | undefined, field: string) => {
+    const picked: unknown = field === '' ? value : (value as Readonly<Record<string, unknown>>)[field];
+    if (json !== undefined) return JSON.stringify(picked);
+    if (picked === null || picked === undefined) return '<no value>';
+    if (typeof picked === 'object') return `map[${Object.entries(picked).map(([key, item]) => `${key}:${String(item)}`).join(' ')}]`;
+    return String(picked);
+  });
+  return text.replace(/\\t/g, '\t').replace(/\\n/g, '\n');
+}
+
+/** Table rows as docker's CLI writes them (tabwriter: cells at least 10 wide, 3 apart). */
+function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]?.map((_, column) => Math.max(10, ...rows.map((row) => (row[column] ?? '').length + 3))) ?? [];
+  return rows.map((row) => `${row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0))).join('')}\n`).join('');
+}
+
+/** `volume ls --filter`: dangling=, name= (a substring), label=K or K=V, driver=. */
+function volumeFilter(filters: readonly string[]): (volume: VolumeSummary) => boolean {
+  const tests = filters.map((filter): ((volume: VolumeSummary) => boolean) => {
+    const equals = filter.indexOf('=');
+    if (equals < 0) throw new TsbuildError('INVALID_ARGUMENT', `bad format of filter (expected name=value): ${filter}`);
+    const key = filter.slice(0, equals);
+    const value = filter.slice(equals + 1);
+    switch (key) {
+      case 'dangling': {
+        if (!['true', 'false', '1', '0'].includes(value)) throw new TsbuildError('INVALID_ARGUMENT', `invalid filter 'dangling=${value}'`);
+        const dangling = value === 'true' || value === '1';
+        return (volume) => (volume.usedBy.length === 0) === dangling;
+      }
+      case 'name':
+        return (volume) => volume.Name.includes(value);
+      case 'driver':
+        return (volume) => volume.Driver === value;
+      case 'label': {
+        const labelEquals = value.indexOf('=');
+        const label = labelEquals < 0 ? value : value.slice(0, labelEquals);
+        return (volume) => volume.Labels !== null && Object.hasOwn(volume.Labels, label) && (labelEquals < 0 || volume.Labels[label] === value.slice(labelEquals + 1));
+      }
+      default:
+        throw new TsbuildError('INVALID_ARGUMENT', `invalid filter '${key}'`);
+    }
+  });
+  return (volume) => tests.every((test) => test(volume));
+}
+
+/** Waits for a y from stdin, as docker's prompt (a non-terminal stdin is read too). */
+async function confirm(io: CliIo, question: string): Promise<boolean> {
+  io.stdout.write(`${question} [y/N] `);
+  const lines = createInterface({ input: process.stdin });
+  try {
+    for await (const line of lines) return /^y(es)?$/i.test(line.trim());
+    return false;
+  } finally {
+    lines.close();
+  }
+}
+
+const info = (volume: VolumeInfo): VolumeInfo => ({
+  CreatedAt: volume.CreatedAt,
+  Driver: volume.Driver,
+  Labels: volume.Labels,
+  Mountpoint: volume.Mountpoint,
+  Name: volume.Name,
+  Options: volume.Options,
+  Scope: volume.Scope,
+});
+
+/**
+ * `tsbuild volume create|ls|inspect|rm|prune`, with docker's output. As an ordinary user each
+ * runs in the user namespace containers run in: a volume holds files of the container's users.
+ */
+export function registerVolume(program: Command, io: CliIo): void {
+  const volume = program.command('volume').description('manage volumes');
+  const inNamespace = async (options: RootOption): Promise<void> => {
+    const inner = await runInUserNamespace(options.root);
+    if (inner !== undefined) throw new ExitError(inner);
+  };
+
+  addRootOption(
+    volume
+      .command('create')
+      .description('create a volume')
+      .argument('[name]', 'its name (default: a random 64-hex one)')
+      .option('-l, --label <K=V>', 'set a label (repeatable)', collect, [])
+      .option('-d, --driver <name>', 'local only', 'local'),
+  ).action(async (name: string | undefined, options: RootOption & { label: string[]; driver: string }) => {
+    await inNamespace(options);
+    if (options.driver !== 'local') throw new TsbuildError('INVALID_ARGUMENT', `create volume: driver ${options.driver} is not supported (local only)`);
+    const store = await storeFromOptions(options);
+    const created = await createVolume(store, { ...(name === undefined ? {} : { name }), labels: parseLabels(options.label), explicit: true });
+    io.stdout.write(`${created.Name}\n`);
+  });
+
+  addRootOption(
+    volume
+      .command('ls')
+      .alias('list')
+      .description('list volumes')
+      .option('-q, --quiet', 'print only names')
+      .option('-f, --filter <key=value>', 'dangling=, name=, label=, driver= (repeatable)', collect, [])
+      .option('--format <format>', 'table, json, or a template such as {{.Name}}', 'table'),
+  ).action(async (options: RootOption & { quiet?: boolean; filter: string[]; format: string }) => {
+    await inNamespace(options);
+    const store = await storeFromOptions(options);
+    const accept = volumeFilter(options.filter);
+    const volumes = (await listVolumes(store)).filter(accept);
+    if (options.quiet === true) {
+      for (const entry of volumes) io.stdout.write(`${entry.Name}\n`);
+      return;
+    }
+    if (options.format !== 'table') {
+      for (const entry of volumes) io.stdout.write(`${formatTemplate(options.format, info(entry))}\n`);
+      return;
+    }
+    io.stdout.write(table([['DRIVER', 'VOLUME NAME'], ...volumes.map((entry) => [entry.Driver, entry.Name])]));
+  });
+
+  addRootOption(
+    volume
+      .command('inspect')
+      .description("show volumes' details as JSON")
+      .argument('<name...>')
+      .option('-f, --format <template>', 'a template such as {{.Mountpoint}}'),
+  ).action(async (names: string[], options: RootOption & { format?: string }) => {
+    await inNamespace(options);
+    const store = await storeFromOptions(options);
+    const found: VolumeInfo[] = [];
+    let failed = false;
+    for (const name of names) {
+      try {
+        found.push(info(await inspectVolume(store, name)));
+      } catch (error) {
+        if (!isTsbuildError(error, 'NOT_FOUND')) throw error;
+        io.stderr.write(`Error: No such volume: ${name}\n`);
+        failed = true;
+      }
+    }
+    if (options.format !== undefined) for (const entry of found) io.stdout.write(`${formatTemplate(options.format, entry)}\n`);
+    else io.stdout.write(`${JSON.stringify(found, null, 4)}\n`);
+    if (failed) throw new ExitError(1);
+  });
+
+  addRootOption(
+    volume
+      .command('rm')
+      .alias('remove')
+      .description('remove volumes no container uses')
+      .argument('<name...>')
+      .option('-f, --force', 'no error for a volume that does not exist'),
+  ).action(async (names: string[], options: RootOption & { force?: boolean }) => {
+    await inNamespace(options);
+    const store = await storeFromOptions(options);
+    let failed = false;
+    for (const name of names) {
+      try {
+        await removeVolume(store, name, { force: options.force === true });
+        io.stdout.write(`${name}\n`);
+      } catch (error) {
+        if (!isTsbuildError(error)) throw error;
+        io.stderr.write(`Error response from daemon: ${error.message}\n`);
+        failed = true;
+      }
+    }
+    if (failed) throw new ExitError(1);
+  });
+
+  addRootOption(
+    volume
+      .command('prune')
+      .description('remove anonymous volumes no container uses (all unused ones with --all)')
+      .option('-a, --all', 'named volumes too')
+      .option('-f, --force', 'do not ask for confirmation')
+      .option('--filter <key=value>', 'label= (repeatable)', collect, []),
+  ).action(async (options: RootOption & { all?: boolean; force?: boolean; filter: string[] }) => {
+    await inNamespace(options);
+    const store = await storeFromOptions(options);
+    const accept = volumeFilter(options.filter);
+    if (options.force !== true) {
+      const what = options.all === true ? 'all local volumes not used by at least one container' : 'anonymous local volumes not used by at least one container';
+      if (!(await confirm(io, `WARNING! This will remove ${what}.\nAre you sure you want to continue?`))) return;
+    }
+    const result = await pruneVolumes(store, { all: options.all === true, filter: accept });
+    if (result.removed.length > 0) io.stdout.write(`Deleted Volumes:\n${result.removed.map((name) => `${name}\n`).join('')}\n`);
+    io.stdout.write(`Total reclaimed space: ${formatBytes(result.bytesFreed, 3, '')}\n`);
+  });
+}

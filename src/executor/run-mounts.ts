@@ -1,0 +1,399 @@
+/**
+ * `RUN --mount`: what each mount adds to the step's key, and the mounts themselves when the step
+ * runs, following BuildKit's dockerfile2llb (dispatchRunMounts, dispatchSecret, dispatchSSH):
+ *
+ * - `bind`: the context (by default), a stage or an image, at `source` (default its root); read
+ *   only unless `rw`, and then writes go to a copy thrown away after the step. The key holds
+ *   the bound files' content (the context's, as COPY keys them) or the stage's or image's key.
+ * - `cache`: a directory kept between builds (cache-mounts.ts); the key holds its id and
+ *   options, never its contents. `from` and `source` fill it when it is first made.
+ * - `tmpfs`: an empty tmpfs (`size` bytes at most).
+ * - `secret`: a file (at `/run/secrets/ID` unless `target`) or an environment variable (`env`),
+ *   from the build's `--secret`. The value is in no key, no layer, no history and no message.
+ * - `ssh`: a socket at `/run/buildkit/ssh_agent.N` (or `target`) that reaches the agent given by
+ *   the build's `--ssh`; `SSH_AUTH_SOCK` names the first one.
+ *
+ * Every source is resolved inside its own root and every target inside the step's root
+ * filesystem: `..`, absolute paths and symlinks reach neither the host nor another stage.
+ */
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { chmod, lchown, lstat, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join, posix, relative } from 'node:path';
+import { TsbuildError, errnoOf, messageOf, resolveInRoot } from '../common/index.js';
+import { sourceDigest } from '../cache/index.js';
+import type { ResolvedMount } from '../planner/index.js';
+import type { MountSpec } from '../runtime/index.js';
+import type { Store } from '../store/index.js';
+import { leaseCacheMount } from './cache-mounts.js';
+import type { ContextHandle, SourceState } from './copy-op.js';
+import { copyInto } from './copy.js';
+import type { Snapshotter } from './snapshots.js';
+
+/** Where a secret's value comes from (`--secret id=ID,src=FILE` or `id=ID,env=VAR`). */
+export type SecretSource = { readonly file: string } | { readonly env: string };
+
+export interface MountSources {
+  context(): Promise<ContextHandle>;
+  stage(index: number): Promise<SourceState>;
+  image(reference: string): Promise<SourceState>;
+  readonly snapshots: Snapshotter;
+  readonly store: Store;
+  /** `--secret`, by id. */
+  readonly secrets: ReadonlyMap<string, SecretSource>;
+  /** `--ssh`, by id: the agent sockets to reach. */
+  readonly ssh: ReadonlyMap<string, readonly string[]>;
+}
+
+export interface PreparedMounts {
+  readonly mounts: readonly MountSpec[];
+  /** Secrets given as environment variables: for the process only, never for a key. */
+  readonly env: readonly string[];
+  /** Mount points made in the root filesystem, dropped from the layer. */
+  readonly created: readonly string[];
+  release(): Promise<void>;
+}
+
+export interface MountPlan {
+  /** What the mounts add to the step's key. */
+  readonly keys: readonly unknown[];
+  /** Environment the mounts set (SSH_AUTH_SOCK), part of the key. */
+  readonly env: readonly string[];
+  /** ROOTFS: the step's root filesystem; LOWER: what it was before; WORKDIR: the step's own directory. */
+  prepare(rootfs: string, lower: string, workDir: string): Promise<PreparedMounts>;
+}
+
+interface Prepared {
+  readonly spec?: MountSpec;
+  readonly env?: string;
+  release?(): Promise<void>;
+}
+
+interface PlannedMount {
+  readonly key: unknown;
+  /** The target inside the step's root (absolute, before symlinks); undefined for an env secret. */
+  readonly target: string | undefined;
+  prepare(workDir: string): Promise<Prepared | undefined>;
+}
+
+const defaultSecretMode = 0o400;
+const defaultSshMode = 0o600;
+const defaultCacheMode = 0o755;
+
+function mountError(mount: ResolvedMount, cause: string): TsbuildError {
+  return new TsbuildError('INVALID_ARGUMENT', `mount ${mount.type}${mount.target === undefined ? '' : ` at ${mount.target}`}: ${cause}`);
+}
+
+/** A mount target: relative ones are below the working directory, as dispatchRunMounts joins them. */
+function targetPath(mount: ResolvedMount, target: string | undefined, cwd: string): string {
+  if (target === undefined || target === '') throw mountError(mount, 'a target is required');
+  const absolute = posix.resolve(cwd, target);
+  if (absolute === '/') throw mountError(mount, `invalid mount target ${JSON.stringify(target)}`);
+  return absolute;
+}
+
+/** The source below its root, as BuildKit's SourcePath: `/` for none. */
+function sourcePath(mount: ResolvedMount): string {
+  return posix.join('/', mount.source ?? '');
+}
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * A stage's or image's root filesystem and SOURCE resolved inside it: never a host path, never
+ * another stage's, whatever `..` or symlinks on the way say.
+ */
+async function resolveStageSource(sources: MountSources, state: SourceState, source: string, mount: ResolvedMount): Promise<{ root: string; path: string }> {
+  const root = await sources.snapshots.view(state.layers);
+  const path = await resolveInRoot(root, source);
+  if (!(await exists(path))) throw mountError(mount, `source ${JSON.stringify(source)}: not found`);
+  return { root, path };
+}
+
+async function stateOf(sources: MountSources, mount: ResolvedMount): Promise<SourceState | undefined> {
+  const from = mount.fromRef;
+  if (from === undefined) return undefined;
+  return from.kind === 'stage' ? sources.stage(from.stage) : sources.image(from.reference);
+}
+
+/** Copies SOURCE of ROOT (the context or a root filesystem) to a new directory in WORKDIR; returns the copy's path. */
+async function copySource(from: Parameters<typeof copyInto>[0], sourceIsDirectory: boolean, source: string, workDir: string): Promise<string> {
+  const directory = await mkdtemp(join(workDir, 'bind-'));
+  await copyInto(from, directory, { sources: [source], contents: [], dest: sourceIsDirectory ? '/' : '/file', workdir: '/', parents: false, exclude: [], add: false });
+  return sourceIsDirectory ? directory : join(directory, 'file');
+}
+
+function planBind(mount: ResolvedMount, target: string, sources: MountSources): Promise<PlannedMount> {
+  const source = sourcePath(mount);
+  const options = ['rbind', mount.readOnly ? 'ro' : 'rw'];
+  return (async (): Promise<PlannedMount> => {
+    const state = await stateOf(sources, mount);
+    if (state === undefined) {
+      const handle = await sources.context();
+      const context = handle.context;
+      const content = (await sourceDigest(context, [source === '/' ? '.' : source.slice(1)], {})).digest;
+      return {
+        key: { type: 'bind', from: 'context', content, source, target, readOnly: mount.readOnly },
+        target,
+        async prepare(workDir) {
+          // A copy, not the directory itself: .dockerignore'd files must not be seen, and `rw`
+          // writes must not reach the user's files.
+          const path = await resolveInRoot(context.root, source, { visible: (relativePath, isDirectory) => context.visible(relativePath, isDirectory) });
+          const info = await stat(path).catch(() => undefined);
+          if (info === undefined) throw mountError(mount, `source ${JSON.stringify(source)}: not found in the build context`);
+          const copy = await copySource({ kind: 'context', context }, info.isDirectory(), source, workDir);
+          return { spec: { destination: target, source: copy, options } };
+        },
+      };
+    }
+    return {
+      key: { type: 'bind', from: state.key, source, target, readOnly: mount.readOnly },
+      target,
+      async prepare(workDir) {
+        const { root, path } = await resolveStageSource(sources, state, source, mount);
+        if (mount.readOnly) return { spec: { destination: target, source: path, options } };
+        // The stage's files are shared by every step that reads them: writes go to a copy.
+        const info = await stat(path);
+        const copy = await copySource({ kind: 'rootfs', dir: root }, info.isDirectory(), relative(root, path) || '/', workDir);
+        return { spec: { destination: target, source: copy, options } };
+      },
+    };
+  })();
+}
+
+async function planCache(mount: ResolvedMount, target: string, sources: MountSources): Promise<PlannedMount> {
+  // BuildKit's default id is the target as written, cleaned (a relative one stays relative).
+  const id = mount.cacheId !== undefined && mount.cacheId !== '' ? mount.cacheId : posix.normalize(mount.target ?? '').replace(/(.)\/$/, '$1');
+  const sharing = mount.sharing ?? 'shared';
+  const uid = mount.uid ?? 0;
+  const gid = mount.gid ?? 0;
+  const mode = mount.mode ?? defaultCacheMode;
+  const state = await stateOf(sources, mount);
+  const source = sourcePath(mount);
+  return {
+    key: { type: 'cache', id, sharing, target, readOnly: mount.readOnly, uid, gid, mode, ...(state === undefined ? {} : { from: state.key, source }) },
+    target,
+    async prepare() {
+      const seed =
+        state === undefined
+          ? undefined
+          : async (directory: string): Promise<void> => {
+              const { root, path } = await resolveStageSource(sources, state, source, mount);
+              if (!(await stat(path)).isDirectory()) throw mountError(mount, `source ${JSON.stringify(source)}: not a directory`);
+              await copyInto({ kind: 'rootfs', dir: root }, directory, { sources: [relative(root, path) || '/'], contents: [], dest: '/', workdir: '/', parents: false, exclude: [], add: false });
+            };
+      const lease = await leaseCacheMount(sources.store, { id, sharing, uid, gid, mode, ...(seed === undefined ? {} : { seed }) });
+      return { spec: { destination: target, source: lease.path, options: ['rbind', mount.readOnly ? 'ro' : 'rw'] }, release: () => lease.release() };
+    },
+  };
+}
+
+function planTmpfs(mount: ResolvedMount, target: string): PlannedMount {
+  return {
+    key: { type: 'tmpfs', target, size: mount.sizeLimit ?? 0 },
+    target,
+    prepare: () =>
+      Promise.resolve({
+        spec: { destination: target, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', ...(mount.sizeLimit === undefined || mount.sizeLimit === 0 ? [] : [`size=${mount.sizeLimit}`])] },
+      }),
+  };
+}
+
+/** The value of a secret, or undefined when the build was given none by that id. */
+async function secretValue(sources: MountSources, id: string): Promise<Buffer | undefined> {
+  const secret = sources.secrets.get(id);
+  if (secret === undefined) return undefined;
+  if ('env' in secret) {
+    const value = process.env[secret.env];
+    return value === undefined ? undefined : Buffer.from(value);
+  }
+  try {
+    return await readFile(secret.file);
+  } catch (error) {
+    // The file's name is the user's own words; its content is never quoted.
+    throw new TsbuildError('INVALID_ARGUMENT', `secret ${JSON.stringify(id)}: read ${secret.file}: ${errnoOf(error) ?? 'failed'}`);
+  }
+}
+
+/**
+ * Secret files live in memory where the host has /dev/shm (as BuildKit keeps them on a tmpfs),
+ * else in the step's own directory; either is removed after the step.
+ */
+async function secretDirectory(workDir: string): Promise<string> {
+  try {
+    return await mkdtemp('/dev/shm/tsbuild-secret-');
+  } catch {
+    return mkdtemp(join(workDir, 'secret-'));
+  }
+}
+
+function planSecret(mount: ResolvedMount, cwd: string, sources: MountSources): PlannedMount {
+  const base = mount.source !== undefined && mount.source !== '' ? mount.source : mount.cacheId;
+  let id = base ?? '';
+  if (id === '') {
+    if (mount.target === undefined || mount.target === '') throw mountError(mount, 'one of source, target required');
+    id = posix.basename(mount.target);
+  }
+  const target = mount.target === undefined || mount.target === '' ? (mount.env === undefined ? `/run/secrets/${posix.basename(id)}` : undefined) : targetPath(mount, mount.target, cwd);
+  const uid = mount.uid ?? 0;
+  const gid = mount.gid ?? 0;
+  const mode = mount.mode ?? defaultSecretMode;
+  return {
+    key: { type: 'secret', id, target: target ?? null, env: mount.env ?? null, required: mount.required, uid, gid, mode },
+    target,
+    async prepare(workDir) {
+      const value = await secretValue(sources, id);
+      if (value === undefined) {
+        if (mount.required) throw new TsbuildError('NOT_FOUND', `secret ${id}: not found`);
+        return undefined;
+      }
+      const env = mount.env === undefined ? undefined : `${mount.env}=${value.toString('utf8')}`;
+      if (target === undefined) return { ...(env === undefined ? {} : { env }) };
+      const directory = await secretDirectory(workDir);
+      const file = join(directory, 'secret');
+      await writeFile(file, value, { mode: 0o600 });
+      await lchown(file, uid, gid);
+      await chmod(file, mode);
+      value.fill(0);
+      return {
+        spec: { destination: target, source: file, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
+        ...(env === undefined ? {} : { env }),
+        release: () => rm(directory, { recursive: true, force: true }),
+      };
+    },
+  };
+}
+
+/** The first agent socket of SOCKETS that is one; anything else is refused by name. */
+async function agentSocket(id: string, sockets: readonly string[]): Promise<string> {
+  for (const path of sockets) {
+    const info = await stat(path).catch(() => undefined);
+    if (info?.isSocket() === true) return path;
+    if (info !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `ssh ${JSON.stringify(id)}: ${path} is not an agent socket (key files are not supported: load them into an ssh-agent and give its socket)`);
+  }
+  throw new TsbuildError('NOT_FOUND', `ssh ${JSON.stringify(id)}: no agent socket at ${sockets.join(', ')}`);
+}
+
+/** A socket in DIRECTORY whose every connection is passed on to AGENT, owned and moded for the step. */
+async function agentProxy(agent: string, path: string, uid: number, gid: number, mode: number): Promise<Server> {
+  const connections = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(agent);
+    connections.add(client).add(upstream);
+    const end = (): void => {
+      client.destroy();
+      upstream.destroy();
+      connections.delete(client);
+      connections.delete(upstream);
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => resolve());
+  });
+  server.on('close', () => {
+    for (const socket of connections) socket.destroy();
+  });
+  await lchown(path, uid, gid);
+  await chmod(path, mode);
+  return server;
+}
+
+function planSsh(mount: ResolvedMount, cwd: string, index: number, sources: MountSources): PlannedMount {
+  if (mount.source !== undefined && mount.source !== '') throw mountError(mount, 'ssh does not support source');
+  const id = mount.cacheId !== undefined && mount.cacheId !== '' ? mount.cacheId : 'default';
+  const target = mount.target === undefined || mount.target === '' ? `/run/buildkit/ssh_agent.${index}` : targetPath(mount, mount.target, cwd);
+  const uid = mount.uid ?? 0;
+  const gid = mount.gid ?? 0;
+  const mode = mount.mode ?? defaultSshMode;
+  return {
+    key: { type: 'ssh', id, target, required: mount.required, uid, gid, mode },
+    target,
+    async prepare(workDir) {
+      const sockets = sources.ssh.get(id);
+      if (sockets === undefined) {
+        if (mount.required) throw new TsbuildError('NOT_FOUND', `no SSH key ${JSON.stringify(id)} forwarded from the client (use --ssh ${id === 'default' ? 'default' : `${id}=PATH`})`);
+        return undefined;
+      }
+      const agent = await agentSocket(id, sockets);
+      const path = join(workDir, `ssh-${index}.sock`);
+      const server = await agentProxy(agent, path, uid, gid, mode);
+      return {
+        spec: { destination: target, source: path, options: ['rbind', 'rw', 'nosuid', 'nodev', 'noexec'] },
+        release: () => new Promise<void>((resolve) => server.close(() => resolve())),
+      };
+    },
+  };
+}
+
+/** Deeper targets after the ones they are inside, as mounts must be made. */
+function depth(path: string): number {
+  return path.split('/').filter((part) => part !== '').length;
+}
+
+export async function planMounts(mounts: readonly ResolvedMount[], cwd: string, sources: MountSources): Promise<MountPlan> {
+  const planned: PlannedMount[] = [];
+  let sshIndex = 0;
+  for (const mount of mounts) {
+    switch (mount.type) {
+      case 'bind':
+        planned.push(await planBind(mount, targetPath(mount, mount.target, cwd), sources));
+        break;
+      case 'cache':
+        planned.push(await planCache(mount, targetPath(mount, mount.target, cwd), sources));
+        break;
+      case 'tmpfs':
+        planned.push(planTmpfs(mount, targetPath(mount, mount.target, cwd)));
+        break;
+      case 'secret':
+        planned.push(planSecret(mount, cwd, sources));
+        break;
+      case 'ssh':
+        planned.push(planSsh(mount, cwd, sshIndex++, sources));
+        break;
+    }
+  }
+  const firstSsh = planned.find((plan) => (plan.key as { type: string }).type === 'ssh');
+  return {
+    keys: planned.map((plan) => plan.key),
+    env: firstSsh?.target === undefined ? [] : [`SSH_AUTH_SOCK=${firstSsh.target}`],
+    async prepare(rootfs, lower, workDir) {
+      const done: Prepared[] = [];
+      const release = async (): Promise<void> => {
+        const errors: unknown[] = [];
+        for (const item of done.reverse()) await item.release?.().catch((error: unknown) => errors.push(error));
+        if (errors.length > 0) throw new TsbuildError('INTERNAL', `release mounts: ${errors.map(messageOf).join('; ')}`);
+      };
+      try {
+        const specs: MountSpec[] = [];
+        const env: string[] = [];
+        const created: string[] = [];
+        for (const plan of planned) {
+          const prepared = await plan.prepare(workDir);
+          if (prepared === undefined) continue;
+          done.push(prepared);
+          if (prepared.env !== undefined) env.push(prepared.env);
+          if (prepared.spec === undefined || plan.target === undefined) continue;
+          // The target inside the step's root: symlinks on the way are followed there, never out.
+          const inside = relative(rootfs, await resolveInRoot(rootfs, plan.target));
+          if (inside === '' || inside.startsWith('..')) throw new TsbuildError('UNSAFE_PATH', `mount at ${plan.target}: the target resolves to the root directory`);
+          const destination = `/${inside}`;
+          if (!(await exists(join(lower, inside)))) created.push(destination);
+          specs.push({ ...prepared.spec, destination });
+        }
+        specs.sort((a, b) => depth(a.destination) - depth(b.destination));
+        return { mounts: specs, env, created, release };
+      } catch (error) {
+        await release().catch(() => undefined);
+        throw error;
+      }
+    },
+  };
+}

@@ -1,0 +1,144 @@
+/**
+ * The compression of an exported image's layers, with BuildKit's exporter options:
+ * `compression=gzip|zstd|uncompressed`, `compression-level=N` and `force-compression=true`.
+ *
+ * As BuildKit: the layers the build made get the compression asked for; the base image's layers
+ * keep theirs unless `force-compression=true` (a layer already in the type asked for is kept
+ * even then: the level alone does not make BuildKit recompress it). The build writes its layers
+ * as gzip at the default level while it runs, so they are only rewritten here when something
+ * else is asked for. The config does not change (diff IDs are of the uncompressed tars), so
+ * the image ID stays the same; the manifest names the new blobs.
+ */
+import { availableParallelism } from 'node:os';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import pLimit from 'p-limit';
+import { digestHex, MediaType, parseDigest, TsbuildError, type Descriptor, type Manifest } from '../common/index.js';
+import { storeImage, writeFileAtomic, type LayoutStore } from '../store/index.js';
+import { compressLayer, type LayerCompression } from './layer.js';
+import { defaultZstdLevel } from './zstd.js';
+
+export type CompressionType = 'gzip' | 'zstd' | 'uncompressed';
+
+export interface CompressionOptions {
+  readonly type: CompressionType;
+  /** gzip 0-9, zstd 1-22; the compressor's default when undefined. */
+  readonly level?: number;
+  /** Recompress the base image's layers too. */
+  readonly force: boolean;
+}
+
+const compressionTypes: readonly CompressionType[] = ['gzip', 'zstd', 'uncompressed'];
+const levelRanges: Record<CompressionType, readonly [number, number]> = { gzip: [0, 9], zstd: [1, 22], uncompressed: [0, 0] };
+
+/** gzip's default level, which the build's own layers are written at. */
+const defaultGzipLevel = 6;
+
+function invalid(what: string, cause: string): TsbuildError {
+  return new TsbuildError('INVALID_ARGUMENT', `parse ${what}: ${cause}`);
+}
+
+/**
+ * The compression OPTIONS (an output's keys) ask for, or undefined when they name none. WHAT
+ * says where they came from, for errors.
+ */
+export function compressionFromOptions(options: Readonly<Record<string, string>>, what: string): CompressionOptions | undefined {
+  const type = options.compression;
+  const levelText = options['compression-level'];
+  const forceText = options['force-compression'];
+  if (type === undefined && levelText === undefined && forceText === undefined) return undefined;
+  const chosen = (type ?? 'gzip').toLowerCase();
+  if (!(compressionTypes as readonly string[]).includes(chosen)) {
+    throw invalid(what, `unsupported compression type ${JSON.stringify(type)} (expected ${compressionTypes.join(', ')})`);
+  }
+  const compression = chosen as CompressionType;
+  let level: number | undefined;
+  if (levelText !== undefined && compression !== 'uncompressed') {
+    if (!/^-?[0-9]+$/.test(levelText.trim())) throw invalid(what, `non-integer value ${JSON.stringify(levelText)} specified for compression-level`);
+    level = Number(levelText.trim());
+    const [low, high] = levelRanges[compression];
+    if (level < low || level > high) throw invalid(what, `compression-level ${level} is out of range for ${compression} (${low}-${high})`);
+  }
+  let force = false;
+  if (forceText !== undefined) {
+    if (!['true', 'false', '1', '0'].includes(forceText.toLowerCase())) throw invalid(what, `force-compression=${JSON.stringify(forceText)} is not a boolean`);
+    force = forceText.toLowerCase() === 'true' || forceText === '1';
+  }
+  return { type: compression, ...(level === undefined ? {} : { level }), force };
+}
+
+const kinds: Readonly<Record<string, CompressionType>> = {
+  [MediaType.ociLayerGzip]: 'gzip',
+  [MediaType.dockerLayerGzip]: 'gzip',
+  [MediaType.ociLayerZstd]: 'zstd',
+  [MediaType.ociLayer]: 'uncompressed',
+  'application/vnd.docker.image.rootfs.diff.tar': 'uncompressed',
+};
+
+const layerCompression: Record<CompressionType, LayerCompression> = { gzip: 'gzip', zstd: 'zstd', uncompressed: 'none' };
+
+/** Whether LAYER (the INDEXth; the build's own from FIRSTBUILT on) is rewritten for COMPRESSION. */
+function needsRewrite(layer: Descriptor, index: number, firstBuilt: number, compression: CompressionOptions): boolean {
+  const kind = kinds[layer.mediaType];
+  // Foreign and unknown layers are passed on as they are.
+  if (kind === undefined) return false;
+  if (kind !== compression.type) return index >= firstBuilt || compression.force;
+  // The build's gzip layers are at gzip's default level: another level rewrites them.
+  return index >= firstBuilt && kind === 'gzip' && compression.level !== undefined && compression.level !== defaultGzipLevel;
+}
+
+/** The level the variant is made at, as recorded in its memo's name. */
+function effectiveLevel(compression: CompressionOptions): number {
+  if (compression.type === 'gzip') return compression.level ?? defaultGzipLevel;
+  if (compression.type === 'zstd') return compression.level ?? defaultZstdLevel;
+  return 0;
+}
+
+/**
+ * The image at DESCRIPTOR (a manifest in STORE) with its layers in COMPRESSION (when given) and
+ * ANNOTATIONS added to its manifest's: the same descriptor when nothing changes, else a new
+ * manifest (stored, not named). Layers are rewritten in parallel with each other. A layer
+ * rewritten once is remembered in the store (`layer-variants/`), so another export of it costs
+ * nothing.
+ */
+export async function recompressImage(
+  store: LayoutStore,
+  descriptor: Descriptor,
+  compression: CompressionOptions | undefined,
+  firstBuilt: number,
+  annotations: Readonly<Record<string, string>> = {},
+): Promise<Descriptor> {
+  const manifestBytes = await store.readBlob(descriptor.digest, 4 * 1024 * 1024);
+  const manifest = JSON.parse(manifestBytes.toString('utf8')) as Manifest;
+  const rewrite = manifest.layers.map((layer, index) => compression !== undefined && needsRewrite(layer, index, firstBuilt, compression));
+  const annotate = Object.entries(annotations).some(([key, value]) => manifest.annotations?.[key] !== value);
+  if (!rewrite.includes(true) && !annotate) return descriptor;
+  const sources = rewrite.includes(true) ? await (await storeImage(store, descriptor)).layers() : [];
+  const limit = pLimit(Math.max(1, availableParallelism()));
+  const layers = await Promise.all(
+    manifest.layers.map((layer, index) => {
+      const source = sources[index];
+      if (rewrite[index] !== true || source === undefined || compression === undefined) return layer;
+      return limit(() => layerVariant(store, layer, () => source.uncompressed(), source.diffID(), compression));
+    }),
+  );
+  const merged = Object.keys(annotations).length === 0 ? {} : { annotations: { ...manifest.annotations, ...annotations } };
+  const bytes = Buffer.from(JSON.stringify({ ...manifest, layers, ...merged }), 'utf8');
+  const info = await store.putBlob(Readable.from([bytes]));
+  return { mediaType: descriptor.mediaType, digest: info.digest, size: info.size };
+}
+
+async function layerVariant(store: LayoutStore, layer: Descriptor, uncompressed: () => AsyncIterable<Uint8Array>, diffId: string, compression: CompressionOptions): Promise<Descriptor> {
+  const directory = join(store.root, 'layer-variants');
+  const memo = join(directory, `${digestHex(layer.digest)}.${compression.type}-${effectiveLevel(compression)}.json`);
+  const known = await readFile(memo, 'utf8')
+    .then((text) => JSON.parse(text) as Descriptor)
+    .catch(() => undefined);
+  if (known !== undefined && (await store.blobSize(parseDigest(known.digest))) === known.size) return known;
+  const written = await compressLayer(uncompressed(), store, layerCompression[compression.type], compression.level);
+  if (written.diffId !== diffId) throw new TsbuildError('INTERNAL', `compress layer ${layer.digest}: its tar has diff ID ${written.diffId}, the image says ${diffId}`);
+  await mkdir(directory, { recursive: true });
+  await writeFileAtomic(memo, JSON.stringify(written.descriptor));
+  return written.descriptor;
+}

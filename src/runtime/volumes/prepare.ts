@@ -1,0 +1,168 @@
+/**
+ * A container's mounts made ready: each target resolved inside the container's root (never
+ * through a symlink the image planted to lead out of it), binds' sources checked (or made, for
+ * `-v`), volumes made and recorded as used by the container, new ones filled from the image's
+ * content at their mount point, and the image's VOLUMEs given anonymous volumes. The result is
+ * the OCI mounts for the container's config and what to give back when it ends.
+ */
+import { execFile } from 'node:child_process';
+import { lstat, mkdir, readdir, stat } from 'node:fs/promises';
+import { posix, relative } from 'node:path';
+import { TsbuildError, isTsbuildError, messageOf, resolveInRoot } from '../../common/index.js';
+import type { Store } from '../../store/index.js';
+import type { MountSpec } from '../spec.js';
+import type { MountRequest, VolumeMountRequest } from './mount-flags.js';
+import { acquireVolumes, releaseVolumes, type AcquiredVolume } from './volume-store.js';
+
+export interface PrepareMountsOptions {
+  readonly store: Store;
+  /** The container's ID: volumes are recorded as used by it. */
+  readonly container: string;
+  readonly requests: readonly MountRequest[];
+  /** The image config's Volumes (their paths): an anonymous volume each, unless a request covers it. */
+  readonly imageVolumes?: readonly string[];
+  /**
+   * The container's root filesystem as the image has it, on the host (the mounted root, or the
+   * image's unpacked layers): targets are resolved in it and new volumes filled from it.
+   */
+  readonly root: string;
+}
+
+export interface PreparedMounts {
+  /** For the container's config, parents before what is mounted under them. */
+  readonly mounts: readonly MountSpec[];
+  /** The volumes the container uses, by name. */
+  readonly volumes: readonly string[];
+  /** Whether a mount covers DESTINATION (the run's own /etc/hosts and the like then give way). */
+  covers(destination: string): boolean;
+  /**
+   * The container's use of its volumes recorded no more; with REMOVEANONYMOUS (`--rm`,
+   * `rm -v`), its anonymous volumes removed.
+   */
+  release(options: { readonly removeAnonymous: boolean }): Promise<void>;
+}
+
+/** A request, its target as resolved in the container's root. */
+interface Placed {
+  readonly request: MountRequest;
+  /** Inside the container: absolute, no symlink on the way. */
+  readonly destination: string;
+  /** The same on the host, under the root. */
+  readonly hostPath: string;
+}
+
+/** Components of a path, for docker's order: a mount is made after those above it. */
+function depth(path: string): number {
+  return path.split('/').filter((part) => part !== '').length;
+}
+
+async function place(root: string, request: MountRequest): Promise<Placed> {
+  let hostPath: string;
+  try {
+    hostPath = await resolveInRoot(root, request.target, { refuseEscape: true });
+  } catch (error) {
+    if (isTsbuildError(error, 'UNSAFE_PATH')) {
+      throw new TsbuildError('UNSAFE_PATH', `mount ${request.target}: the image's symbolic link on the way leads out of the container's root`, { cause: error });
+    }
+    throw new TsbuildError('RUNTIME', `mount ${request.target}: resolve it in the container's root: ${messageOf(error)}`, { cause: error });
+  }
+  const destination = `/${relative(root, hostPath)}`;
+  if (destination === '/') throw new TsbuildError('INVALID_ARGUMENT', `mount ${request.target}: invalid specification: destination can't be '/'`);
+  return { request, destination, hostPath };
+}
+
+async function checkBindSource(request: Extract<MountRequest, { kind: 'bind' }>): Promise<void> {
+  const info = await stat(request.source).catch(() => undefined);
+  if (info !== undefined) return;
+  if (!request.createSource) throw new TsbuildError('INVALID_ARGUMENT', `invalid mount config for type "bind": bind source path does not exist: ${request.source}`);
+  // As docker's daemon for `-v`: the missing source made as a directory.
+  try {
+    await mkdir(request.source, { recursive: true, mode: 0o755 });
+  } catch (error) {
+    throw new TsbuildError('INVALID_ARGUMENT', `error while creating mount source path '${request.source}': ${messageOf(error)}`, { cause: error });
+  }
+}
+
+/**
+ * docker's copy-up: a volume still empty gets what the image has at its mount point, with
+ * owners, modes, times, links and extended attributes, and the mount point's own owner and
+ * mode. `cp -a SOURCE/. DATA` does exactly that, through no symlink (SOURCE is resolved).
+ */
+async function fillFromImage(hostPath: string, volume: AcquiredVolume): Promise<void> {
+  const source = await lstat(hostPath).catch(() => undefined);
+  if (source?.isDirectory() !== true) return;
+  if ((await readdir(volume.mountpoint)).length > 0) return;
+  await new Promise<void>((resolve, reject) => {
+    execFile('cp', ['-a', '--', `${hostPath}/.`, volume.mountpoint], (error, _stdout, stderr) => {
+      if (error === null) resolve();
+      else reject(new TsbuildError('RUNTIME', `fill volume ${volume.name} from the image: ${stderr.trim() || error.message}`, { cause: error }));
+    });
+  });
+}
+
+function mountOptions(request: MountRequest): string[] {
+  const access = request.readonly ? 'ro' : 'rw';
+  switch (request.kind) {
+    case 'bind':
+      return [request.recursive ? 'rbind' : 'bind', access, request.propagation ?? 'rprivate'];
+    case 'volume':
+      return ['rbind', access, 'rprivate'];
+    case 'tmpfs':
+      // docker's defaults for a tmpfs, which the given options may loosen (`exec`, `dev`).
+      return ['nosuid', 'nodev', 'noexec', ...request.options, access];
+  }
+}
+
+/** Makes a container's mounts ready; on failure nothing is left recorded. */
+export async function prepareMounts(options: PrepareMountsOptions): Promise<PreparedMounts> {
+  const seen = new Set<string>();
+  for (const request of options.requests) {
+    if (seen.has(request.target)) throw new TsbuildError('INVALID_ARGUMENT', `Duplicate mount point: ${request.target}`);
+    seen.add(request.target);
+  }
+  const requests: MountRequest[] = [...options.requests];
+  for (const path of options.imageVolumes ?? []) {
+    const target = posix.normalize(path.startsWith('/') ? path : `/${path}`).replace(/(.)\/+$/, '$1');
+    if (target === '/' || seen.has(target)) continue;
+    seen.add(target);
+    requests.push({ kind: 'volume', target, readonly: false, noCopy: false });
+  }
+  const placed: Placed[] = [];
+  for (const request of requests) placed.push(await place(options.root, request));
+  for (const { request } of placed) if (request.kind === 'bind') await checkBindSource(request);
+
+  const volumeMounts = placed.filter((entry): entry is Placed & { request: VolumeMountRequest } => entry.request.kind === 'volume');
+  const acquired = await acquireVolumes(options.store, options.container, volumeMounts.map((entry) => entry.request.name));
+  const names = acquired.map((volume) => volume.name);
+  const release = async (how: { readonly removeAnonymous: boolean }): Promise<void> => {
+    await releaseVolumes(options.store, options.container, names, { removeAnonymous: how.removeAnonymous });
+  };
+  const sources = new Map<Placed, string>();
+  try {
+    for (const [index, entry] of volumeMounts.entries()) {
+      const volume = acquired[index];
+      if (volume === undefined) continue;
+      sources.set(entry, volume.mountpoint);
+      if (!entry.request.noCopy) await fillFromImage(entry.hostPath, volume);
+    }
+  } catch (error) {
+    // Its anonymous volumes go with the container that failed to start; named ones stay, as docker's.
+    await release({ removeAnonymous: true }).catch(() => undefined);
+    throw error;
+  }
+  const mounts = placed
+    .map((entry, order) => ({ entry, order }))
+    .sort((a, b) => depth(a.entry.destination) - depth(b.entry.destination) || a.order - b.order)
+    .map(({ entry }): MountSpec => {
+      const { request } = entry;
+      const source = request.kind === 'bind' ? request.source : request.kind === 'tmpfs' ? 'tmpfs' : (sources.get(entry) ?? '');
+      return { destination: entry.destination, type: request.kind === 'tmpfs' ? 'tmpfs' : 'bind', source, options: mountOptions(request) };
+    });
+  const destinations = new Set(mounts.map((mount) => mount.destination));
+  return {
+    mounts,
+    volumes: names,
+    covers: (destination) => destinations.has(posix.normalize(destination).replace(/(.)\/+$/, '$1')),
+    release,
+  };
+}
