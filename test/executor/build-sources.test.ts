@@ -254,7 +254,14 @@ describe('build: sources', () => {
     it('gives FROM NAME and COPY --from=NAME a directory: its files owned by root, its own .dockerignore applied', async () => {
       const shared = await fx.context('named-dir', { 'lib/a.txt': 'a\n', 'skip.txt': 'skipped\n', '.dockerignore': 'skip.txt\n' });
       const dir = await fx.context('named-dir-build', {
-        Dockerfile: ['FROM shared AS files', 'FROM busybox', 'COPY --from=shared /lib /copied/', 'COPY --from=files / /whole/', 'RUN cat /copied/a.txt > /seen'].join('\n'),
+        Dockerfile: [
+          'FROM shared AS files',
+          'FROM busybox',
+          'COPY --from=shared /lib /copied/',
+          'COPY --from=files / /whole/',
+          'RUN cat /copied/a.txt > /seen',
+          'RUN --mount=type=bind,from=shared,target=/mounted cat /mounted/lib/a.txt > /seen-mounted',
+        ].join('\n'),
       });
       const result = await fx.build(['-t', 'named-dir', '--build-context', `shared=${shared}`, dir]);
       expect(result.stderr).not.toContain('ERROR');
@@ -262,6 +269,7 @@ describe('build: sources', () => {
       const paths = byPath(await addedFiles(fx, await fx.image('named-dir')));
       expect(shape(paths.get('copied/a.txt'))).toEqual(['file', 0o644, 0, 0]);
       expect(paths.get('seen')?.text).toBe('a\n');
+      expect(paths.get('seen-mounted')?.text).toBe('a\n');
       expect(paths.get('whole/lib/a.txt')?.text).toBe('a\n');
       expect(paths.has('whole/skip.txt')).toBe(false);
       // The context as the image: its one layer, with its history entry.
