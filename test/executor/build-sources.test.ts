@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { execFileSync, spawn } from 'node:child_process';
-import { cp, mkdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -158,6 +158,28 @@ describe('build: sources', () => {
       const named = await fx.build(['-t', 'git-named', '--build-context', `src=${url}`, dir]);
       expect(named.status).toBe(0);
       expect(byPath(await addedFiles(fx, await fx.image('git-named'))).get('from-git')?.text).toBe('s\n');
+    });
+
+    it('takes the scp-like user@host:path form, through the ssh command git is given', async () => {
+      await server.commit('over-ssh', { 's.txt': 'over ssh\n' });
+      // An "ssh" that runs the remote command here: git's transport, without an ssh server.
+      const fakeSsh = join(fx.dir, 'fake-ssh');
+      await writeFile(fakeSsh, '#!/bin/sh\necho "$@" >> "$0.log"\nwhile [ $# -gt 1 ]; do shift; done\nexec sh -c "$1"\n', { mode: 0o755 });
+      const repo = join(fx.dir, 'git', 'repos', 'over-ssh.git');
+      const dir = await fx.context('git-ssh', { Dockerfile: `FROM busybox\nADD git@localhost:${repo}#main /ssh/\n` });
+      const saved = process.env.GIT_SSH_COMMAND;
+      process.env.GIT_SSH_COMMAND = fakeSsh;
+      try {
+        const result = await fx.build(['-t', 'git-ssh', dir]);
+        expect(result.stderr).not.toContain('ERROR');
+        expect(result.status).toBe(0);
+      } finally {
+        if (saved === undefined) delete process.env.GIT_SSH_COMMAND;
+        else process.env.GIT_SSH_COMMAND = saved;
+      }
+      expect(byPath(await addedFiles(fx, await fx.image('git-ssh'))).get('ssh/s.txt')?.text).toBe('over ssh\n');
+      // git reached "localhost" as the user git, for the repository's path.
+      expect(await readFile(`${fakeSsh}.log`, 'utf8')).toMatch(new RegExp(`git@localhost .*git-upload-pack '${repo}'`));
     });
 
     it('fails on a missing ref, a checksum that does not match, and COPY of a git source', async () => {
