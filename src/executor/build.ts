@@ -236,7 +236,7 @@ async function loadBase(ctx: BaseLoading, reference: string, platform: Platform)
   return loading;
 }
 
-/** A named context that is a directory or an OCI layout, as a base image (BuildKit's `[context NAME]` steps). */
+/** A named context that is a directory, a git repository or an OCI layout, as a base image (BuildKit's `[context NAME]` steps). */
 async function loadNamedContext(ctx: BaseLoading, name: string, source: NamedContextSource, platform: Platform, reference: string): Promise<BaseImage> {
   const where = source.kind === 'directory' ? source.path : source.kind === 'git' ? redactRemote(source.url) : source.kind === 'oci-layout' ? `oci-layout ${source.path}` : source.reference;
   const step = ctx.reporter.step(`[context ${name}] load ${where}`).start();
@@ -253,9 +253,16 @@ async function loadNamedContext(ctx: BaseLoading, name: string, source: NamedCon
       };
     } else if (source.kind === 'directory' || source.kind === 'git') {
       // A git context is checked out, then read as a directory.
-      const checkout = source.kind === 'git' ? await checkoutContext(source.url) : undefined;
+      let checkout: { readonly dir: string; cleanup(): Promise<void> } | undefined;
+      let directory: string;
+      if (source.kind === 'git') {
+        checkout = await checkoutContext(source.url);
+        directory = checkout.dir;
+      } else {
+        directory = source.path;
+      }
       try {
-        const loaded = await loadDirectoryContext(checkout?.dir ?? (source as { path: string }).path, {
+        const loaded = await loadDirectoryContext(directory, {
           store: ctx.deps.store,
           cache: ctx.deps.cache,
           snapshots: ctx.snapshots,

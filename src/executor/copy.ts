@@ -19,7 +19,7 @@ import {
 } from '../cache/index.js';
 import { makeSpecialFile, messageOf, mkdirInRoot, parseDigest, readTar, readXattrs, resolveInRoot, setXattr, TsbuildError } from '../common/index.js';
 import { decompressStream, unpackLayer } from '../store/index.js';
-import { checkoutGit, parseGitRef, resolveGitRef, type ResolvedGit } from './git-source.js';
+import { checkoutGit, isGitSource, parseGitRef, resolveGitRef, type ResolvedGit } from './git-source.js';
 import type { HttpCache } from './http-cache.js';
 
 /** Files up to this size are copied synchronously; larger ones on the thread pool, several at once. */
@@ -158,16 +158,6 @@ function endsAsDirectory(dest: string): boolean {
 
 function isUrl(source: string): boolean {
   return source.startsWith('http://') || source.startsWith('https://');
-}
-
-/** Whether SOURCE names a git repository as BuildKit's ParseGitRef tells them (git://, ssh://, user@host:path, or an http(s) URL whose path ends in .git). */
-export function isGitSource(source: string): boolean {
-  try {
-    return parseGitRef(source) !== undefined;
-  } catch {
-    // A git URL with a malformed query is still one; parsing it again reports the error.
-    return true;
-  }
 }
 
 function errno(error: unknown): string | undefined {

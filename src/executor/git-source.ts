@@ -338,11 +338,16 @@ export async function checkoutContext(source: string, keepGitDir = false): Promi
   }
 }
 
-/** Whether a build's context argument names a git repository (BuildKit's forms, as for ADD). */
-export function isGitContext(argument: string): boolean {
+/**
+ * Whether SOURCE (an ADD source or a build's context argument) names a git repository as
+ * BuildKit's ParseGitRef tells them: git://, ssh://, user@host:path, or an http(s) URL whose
+ * path ends in .git.
+ */
+export function isGitSource(source: string): boolean {
   try {
-    return parseGitRef(argument) !== undefined;
+    return parseGitRef(source) !== undefined;
   } catch {
+    // A git URL with a malformed query is still one; parsing it again reports the error.
     return true;
   }
 }

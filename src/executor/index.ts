@@ -7,5 +7,5 @@ export { build, BuildStepError, type BuildDeps, type BuildRequest, type BuiltIma
 export type { BuildEvent, BuildEventListener, StepRef } from './events.js';
 export { checkContextName, parseNamedContextValue, type NamedContextSource } from './named-context.js';
 export { dockerfileInContext, readStdinInput, type StdinInput } from './stdin-context.js';
-export { checkoutContext, isGitContext } from './git-source.js';
+export { checkoutContext, isGitSource } from './git-source.js';
 export type { SecretSource } from './run-mounts.js';

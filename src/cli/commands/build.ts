@@ -3,7 +3,7 @@ import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { LocalStepCache } from '../../cache/index.js';
 import { TsbuildError, messageOf, formatPosition, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform } from '../../common/index.js';
-import { BuildStepError, build, checkContextName, checkoutContext, isGitContext, dockerfileInContext, parseNamedContextValue, readStdinInput, type NamedContextSource, type StdinInput } from '../../executor/index.js';
+import { BuildStepError, build, checkContextName, checkoutContext, isGitSource, dockerfileInContext, parseNamedContextValue, readStdinInput, type NamedContextSource, type StdinInput } from '../../executor/index.js';
 import { outputImage, parseOutputSpec, writeOutput, type OutputSpec } from '../../exporter/index.js';
 import { parseBuildArgs } from '../../planner/index.js';
 import type { RegistryClient } from '../../registry/index.js';
@@ -155,7 +155,7 @@ export function registerBuild(program: Command, io: CliIo): void {
     let contextDir: string | undefined;
     let dockerfile: { source: string; file: string; path?: string };
     try {
-      if (contextArg !== '-' && isGitContext(contextArg)) {
+      if (contextArg !== '-' && isGitSource(contextArg)) {
         gitContext = await checkoutContext(contextArg, parseBuildArgs(options.buildArg, process.env).BUILDKIT_CONTEXT_KEEP_GIT_DIR === '1');
         contextDir = gitContext.dir;
         // -f names a file of the repository, as docker takes it for a remote context.
