@@ -99,10 +99,7 @@ function resolveStageHeads(dockerfile: RawDockerfile, globals: Env, targetPlatfo
     if (replacement !== undefined) base = imageBase(replacement, raw.range);
     else if (baseStage !== undefined) base = { kind: 'stage', stage: baseStage };
     else if (baseName === 'scratch') base = { kind: 'scratch' };
-    else {
-      const context = namedContext(options, baseName);
-      base = context === undefined ? imageBase(baseName, raw.range) : imageBase(context, raw.range);
-    }
+    else base = imageBase(namedContext(options, baseName) ?? baseName, raw.range);
     states.push({
       raw: replacement === undefined ? raw : { ...raw, instructions: [] },
       index,
