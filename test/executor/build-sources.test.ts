@@ -182,6 +182,27 @@ describe('build: sources', () => {
       expect(await readFile(`${fakeSsh}.log`, 'utf8')).toMatch(new RegExp(`git@localhost .*git-upload-pack '${repo}'`));
     });
 
+    it('gives the same image digest on two roots with SOURCE_DATE_EPOCH, checkout times clamped', async () => {
+      await server.commit('repro', { 'r.txt': 'r\n', 'bin/x': { mode: 0o755, content: 'x\n' } });
+      const other = await buildFixture();
+      try {
+        const digests: string[] = [];
+        for (const fixture of [fx, other]) {
+          const dir = await fixture.context('git-repro', { Dockerfile: `FROM busybox\nADD ${server.httpBase}/repro.git#main /r/\n` });
+          const result = await fixture.build(['-t', 'git-repro', '--build-arg', 'SOURCE_DATE_EPOCH=1700000000', dir]);
+          expect(result.status).toBe(0);
+          const image = await fixture.image('git-repro');
+          digests.push(image.descriptor.digest);
+          expect(byPath(await addedFiles(fixture, image)).get('r/r.txt')?.mtime).toBe(1700000000);
+          // Apart in time: a second checkout writes later times, clamped the same.
+          await new Promise((resolveWait) => setTimeout(resolveWait, 1100));
+        }
+        expect(digests[0]).toBe(digests[1]);
+      } finally {
+        await other.cleanup();
+      }
+    });
+
     it('fails on a missing ref, a checksum that does not match, and COPY of a git source', async () => {
       await server.commit('errors', { 'e.txt': 'e\n', 'real/r.txt': 'r\n', linked: { symlink: '/etc' }, 'inner-link': { symlink: 'real' } });
       const base = `${server.httpBase}/errors.git`;
