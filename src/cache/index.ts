@@ -6,3 +6,7 @@ export { LocalStepCache, stepKeyAnnotation, type LayerRef, type StepCache, type 
 export { openContext, sourceDigest, splitParents, ContentHasher, type BuildContext, type OpenContextOptions, type SourceDigest, type SourceDigestOptions } from './context.js';
 export { containsWildcards, goClean, PatternMatcher, readIgnoreFile, type MatchInfo } from './patterns.js';
 export { lookupInSource, matchSource, rootfsSource, sourceNotFound, walkSource, type MatchedSource, type SourceRoot, type TreeEntry, type WalkOptions } from './tree.js';
+export { BuildCache, type BuildCacheOptions } from './build-cache.js';
+export { parseCacheFrom, parseCacheTo, type CacheExport, type CacheImport, type CacheMode } from './cache-spec.js';
+export { exportCache, inlineCacheOf, selectRecords, type ExportCacheOptions } from './cache-export.js';
+export { cacheArtifactType, cacheConfigMediaType, inlineCacheField, type CacheDocument, type CacheRecord, type InlineCache } from './cache-format.js';

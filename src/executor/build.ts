@@ -69,6 +69,8 @@ export interface BuildRequest {
   readonly platform?: Platform;
   /** Names the image gets in the store (fully qualified). */
   readonly tags?: readonly string[];
+  /** Fields added to the image config, from its layers (the inline build cache). */
+  readonly configExtras?: (layers: readonly LayerRef[]) => Readonly<Record<string, unknown>>;
 }
 
 export interface BuildDeps {
@@ -462,6 +464,7 @@ async function exportImage(ctx: BuildContext, output: StageOutput): Promise<Buil
     rootfs: { type: 'layers', diff_ids: output.layers.map((layer) => layer.diffId) },
     ...(output.platform.variant === undefined ? {} : { variant: output.platform.variant }),
     ...(config.author === undefined ? {} : { author: config.author }),
+    ...ctx.request.configExtras?.(output.layers),
   };
   const store = ctx.deps.store;
   step.status('layers', 'exporting layers', true);

@@ -1,7 +1,6 @@
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { LocalStepCache } from '../../cache/index.js';
 import { TsbuildError, messageOf, formatPosition, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform } from '../../common/index.js';
 import { BuildStepError, build } from '../../executor/index.js';
 import { parseOutputSpec, writeOutput, type OutputSpec } from '../../exporter/index.js';
@@ -13,8 +12,9 @@ import { createProgress, progressMode } from '../progress/index.js';
 import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
 import { addInsecureRegistryOption, collect } from '../common-options.js';
+import { addCacheOptions, planBuildCache, type CacheFlags } from './build-cache-options.js';
 
-interface BuildOptions {
+interface BuildOptions extends CacheFlags {
   tag: string[];
   file?: string;
   buildArg: string[];
@@ -108,7 +108,7 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('--push', 'push every -t name to its registry')
     .option('--runtime <name>', 'OCI runtime for RUN: runtime-shim (default), crun, runc or a path')
     .option('--platform <os/arch[/variant]>', "the image's platform (this machine's by default)");
-  addRootOption(addInsecureRegistryOption(command)).action(async (contextArg: string, options: BuildOptions) => {
+  addRootOption(addInsecureRegistryOption(addCacheOptions(command))).action(async (contextArg: string, options: BuildOptions) => {
     const inner = await runInUserNamespace(options.root);
     if (inner !== undefined) throw new ExitError(inner);
     if (!['default', 'host', 'none'].includes(options.network)) throw new TsbuildError('INVALID_ARGUMENT', `build: invalid --network ${JSON.stringify(options.network)}: use default, host or none`);
@@ -142,6 +142,7 @@ export function registerBuild(program: Command, io: CliIo): void {
     // Loaded only when a base image is pulled or the image pushed: a rebuild from local images
     // never loads the HTTP client.
     const registry = async (): Promise<RegistryClient> => (client ??= (await import('./registry-options.js')).registryClient(options));
+    const caching = planBuildCache(options, store, registry, (message) => progress.onEvent({ kind: 'warning', message, time: Date.now() }));
     try {
       let image;
       try {
@@ -157,12 +158,14 @@ export function registerBuild(program: Command, io: CliIo): void {
             network: options.network as 'default' | 'host' | 'none',
             ...(platform === undefined ? {} : { platform }),
             tags,
+            ...(caching.configExtras === undefined ? {} : { configExtras: caching.configExtras }),
           },
-          { store, runtime: selectRuntime(options.runtime), cache: new LocalStepCache(store), registry, onEvent: (event) => progress.onEvent(event) },
+          { store, runtime: selectRuntime(options.runtime), cache: caching.cache, registry, onEvent: (event) => progress.onEvent(event) },
         );
       } finally {
         await progress.finish();
       }
+      await caching.exportAll(image, (message) => io.stderr.write(`WARNING: ${message}\n`));
       for (const output of outputs) {
         await writeOutput(store, { descriptor: image.manifest, names: tags }, await image.rootfs(), output, io.stdout, image.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: image.sourceDateEpoch });
       }

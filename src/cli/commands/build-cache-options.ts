@@ -1,0 +1,55 @@
+/**
+ * `build --cache-from` / `--cache-to`: the flags, the cache a build uses, and the exports after
+ * it. Kept out of build.ts so that the command reads as the build it runs.
+ */
+import type { Command } from 'commander';
+import { BuildCache, LocalStepCache, exportCache, inlineCacheOf, inlineCacheField, parseCacheFrom, parseCacheTo, type CacheExport } from '../../cache/index.js';
+import { messageOf, type Platform } from '../../common/index.js';
+import type { LayerRef } from '../../cache/index.js';
+import type { RegistryClient } from '../../registry/index.js';
+import type { Store } from '../../store/index.js';
+import { collect } from '../common-options.js';
+
+export interface CacheFlags {
+  cacheFrom: string[];
+  cacheTo: string[];
+}
+
+export function addCacheOptions(command: Command): Command {
+  return command
+    .option('--cache-from <spec>', 'import build cache: type=registry,ref=REF (a cache or an image with an inline cache) or type=local,src=DIR (repeatable)', collect, [])
+    .option('--cache-to <spec>', 'export build cache: type=registry,ref=REF | type=local,dest=DIR | type=inline, with mode=min|max and ignore-error=true (repeatable)', collect, []);
+}
+
+export interface BuildCachePlan {
+  readonly cache: BuildCache;
+  readonly exports: readonly CacheExport[];
+  /** The image config field the inline cache adds, when --cache-to type=inline asks for one. */
+  readonly configExtras: ((layers: readonly LayerRef[]) => Record<string, unknown>) | undefined;
+  /** Writes every non-inline export; failures with ignore-error=true are warnings. */
+  exportAll(image: { readonly layers: readonly LayerRef[]; readonly platform: Platform }, warn: (message: string) => void): Promise<void>;
+}
+
+/** Parses the flags (before anything runs, so a wrong spec fails at once) and makes the build's cache. */
+export function planBuildCache(flags: CacheFlags, store: Store, registry: () => Promise<RegistryClient>, warn: (message: string) => void): BuildCachePlan {
+  const imports = flags.cacheFrom.map((spec) => parseCacheFrom(spec));
+  const exports = flags.cacheTo.map((spec) => parseCacheTo(spec));
+  const cache = new BuildCache(store, new LocalStepCache(store), { imports, registry, warn });
+  const inline = exports.some((target) => target.type === 'inline');
+  return {
+    cache,
+    exports,
+    configExtras: inline ? (layers) => ({ [inlineCacheField]: inlineCacheOf(cache.used, layers) }) : undefined,
+    async exportAll(image, warnAfter) {
+      for (const target of exports) {
+        try {
+          await exportCache(target, { store, used: cache.used, imageLayers: image.layers, platform: image.platform, registry });
+        } catch (error) {
+          const where = target.type === 'registry' ? target.ref : target.type === 'local' ? target.dest : 'inline';
+          if (!target.ignoreError) throw error;
+          warnAfter(`failed to export cache to ${where}: ${messageOf(error)}`);
+        }
+      }
+    },
+  };
+}
