@@ -116,6 +116,26 @@ export class BuildCache implements StepCache {
     this.used.set(key, result);
   }
 
+  /**
+   * What an export of an image with IMAGELAYERS holds, before its mode selects: the records this
+   * build used or made, and the imported ones whose layers are all in the image (they name this
+   * very result, by keys this build did not need to look up: a copy's key by content, say), so
+   * that a build from a cache exports the same cache.
+   */
+  async exportable(imageLayers: readonly LayerRef[]): Promise<Map<Digest, StepResult>> {
+    const records = new Map<Digest, StepResult>();
+    const inImage = new Set(imageLayers.map((layer) => layer.descriptor.digest));
+    if (this.sources.length > 0) {
+      this.imported ??= this.loadAll();
+      for (const [key, candidates] of await this.imported) {
+        const record = candidates.find((candidate) => candidate.record.layers.every((layer) => inImage.has(layer.descriptor.digest)))?.record;
+        if (record !== undefined) records.set(key, { layers: record.layers, ...(record.created === undefined ? {} : { created: record.created }) });
+      }
+    }
+    for (const [key, result] of this.used) records.set(key, result);
+    return records;
+  }
+
   private async candidates(key: Digest): Promise<Candidate[]> {
     if (this.sources.length === 0) return [];
     this.imported ??= this.loadAll();
@@ -149,7 +169,10 @@ export class BuildCache implements StepCache {
     if (fetch === undefined) {
       fetch = this.limit(async () => {
         if ((await this.store.blobSize(digest)) !== layer.descriptor.size) {
-          await this.store.putBlob(await source.open(layer), { digest, size: layer.descriptor.size });
+          const stream = await source.open(layer);
+          // The store reports what went wrong; a late error event of the stream must not go unhandled.
+          stream.on('error', () => undefined);
+          await this.store.putBlob(stream, { digest, size: layer.descriptor.size }).finally(() => stream.destroy());
         }
         await checkDiffId(this.store, layer);
       });

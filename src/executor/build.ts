@@ -70,7 +70,7 @@ export interface BuildRequest {
   /** Names the image gets in the store (fully qualified). */
   readonly tags?: readonly string[];
   /** Fields added to the image config, from its layers (the inline build cache). */
-  readonly configExtras?: (layers: readonly LayerRef[]) => Readonly<Record<string, unknown>>;
+  readonly configExtras?: (layers: readonly LayerRef[]) => Promise<Readonly<Record<string, unknown>>>;
 }
 
 export interface BuildDeps {
@@ -464,7 +464,7 @@ async function exportImage(ctx: BuildContext, output: StageOutput): Promise<Buil
     rootfs: { type: 'layers', diff_ids: output.layers.map((layer) => layer.diffId) },
     ...(output.platform.variant === undefined ? {} : { variant: output.platform.variant }),
     ...(config.author === undefined ? {} : { author: config.author }),
-    ...ctx.request.configExtras?.(output.layers),
+    ...(await ctx.request.configExtras?.(output.layers)),
   };
   const store = ctx.deps.store;
   step.status('layers', 'exporting layers', true);

@@ -25,7 +25,7 @@ export interface BuildCachePlan {
   readonly cache: BuildCache;
   readonly exports: readonly CacheExport[];
   /** The image config field the inline cache adds, when --cache-to type=inline asks for one. */
-  readonly configExtras: ((layers: readonly LayerRef[]) => Record<string, unknown>) | undefined;
+  readonly configExtras: ((layers: readonly LayerRef[]) => Promise<Record<string, unknown>>) | undefined;
   /** Writes every non-inline export; failures with ignore-error=true are warnings. */
   exportAll(image: { readonly layers: readonly LayerRef[]; readonly platform: Platform }, warn: (message: string) => void): Promise<void>;
 }
@@ -39,11 +39,11 @@ export function planBuildCache(flags: CacheFlags, store: Store, registry: () => 
   return {
     cache,
     exports,
-    configExtras: inline ? (layers) => ({ [inlineCacheField]: inlineCacheOf(cache.used, layers) }) : undefined,
+    configExtras: inline ? async (layers) => ({ [inlineCacheField]: inlineCacheOf(await cache.exportable(layers), layers) }) : undefined,
     async exportAll(image, warnAfter) {
       for (const target of exports) {
         try {
-          await exportCache(target, { store, used: cache.used, imageLayers: image.layers, platform: image.platform, registry });
+          await exportCache(target, { store, used: await cache.exportable(image.layers), imageLayers: image.layers, platform: image.platform, registry });
         } catch (error) {
           const where = target.type === 'registry' ? target.ref : target.type === 'local' ? target.dest : 'inline';
           if (!target.ignoreError) throw error;
