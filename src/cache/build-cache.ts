@@ -18,6 +18,7 @@ import type { RegistryClient } from '../registry/index.js';
 import { decompressLayer, type Store } from '../store/index.js';
 import type { CacheImport } from './cache-spec.js';
 import { cacheConfigMediaType, maxCacheDocumentBytes, parseCacheDocument, parseInlineCache, type ImportedRecord } from './cache-format.js';
+import type { StepSummary } from './explain.js';
 import type { LayerRef, StepCache, StepOutcome, StepResult } from './step-cache.js';
 
 /** Where imported records and their layers come from. */
@@ -103,8 +104,12 @@ export class BuildCache implements StepCache {
     return undefined;
   }
 
-  async put(key: Digest, result: StepResult, platform: Platform): Promise<void> {
-    await this.local.put(key, result, platform);
+  async explain(summary: StepSummary): Promise<string> {
+    return (await this.local.explain?.(summary)) ?? 'no record of this step';
+  }
+
+  async put(key: Digest, result: StepResult, platform: Platform, summary?: StepSummary): Promise<void> {
+    await this.local.put(key, result, platform, summary);
     this.used.set(key, result);
     this.platform ??= platform;
   }

@@ -10,3 +10,4 @@ export { BuildCache, type BuildCacheOptions } from './build-cache.js';
 export { parseCacheFrom, parseCacheTo, type CacheExport, type CacheImport, type CacheMode } from './cache-spec.js';
 export { exportCache, inlineCacheOf, selectRecords, type ExportCacheOptions } from './cache-export.js';
 export { cacheArtifactType, cacheConfigMediaType, inlineCacheField, type CacheDocument, type CacheRecord, type InlineCache } from './cache-format.js';
+export { compareSummaries, explainMiss, fileSummary, shortHash, type StepSummary } from './explain.js';

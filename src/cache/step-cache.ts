@@ -9,6 +9,7 @@
 import { Readable } from 'node:stream';
 import { MediaType, isTsbuildError, parseDigest, type Descriptor, type Digest, type Platform } from '../common/index.js';
 import { storeImage, type Store } from '../store/index.js';
+import { capInputs, decodeSummary, encodeSummary, explainMiss, type StepSummary } from './explain.js';
 
 export const stepKeyAnnotation = 'org.tsbuild.step.key';
 const sideIndex = 'step-cache';
@@ -43,7 +44,10 @@ export interface StepCache {
    * of a hit. The key names the parent step too, so the record's lower layers are BELOW.
    */
   outcome(key: Digest, below: readonly LayerRef[]): Promise<StepOutcome | undefined>;
-  put(key: Digest, result: StepResult, platform: Platform): Promise<void>;
+  /** SUMMARY, when given, is kept with the record so that a later miss can say what changed. */
+  put(key: Digest, result: StepResult, platform: Platform, summary?: StepSummary): Promise<void>;
+  /** Why a step with SUMMARY missed, against the closest record (see explain.ts). */
+  explain?(summary: StepSummary): Promise<string>;
 }
 
 /**
@@ -53,6 +57,8 @@ export interface StepCache {
 const depthAnnotation = 'org.tsbuild.step.depth';
 const topAnnotation = 'org.tsbuild.step.top';
 const createdAnnotation = 'org.tsbuild.step.created';
+/** What keyed the step (explain.ts's StepSummary, as JSON). */
+const inputsAnnotation = 'org.tsbuild.step.inputs';
 
 export class LocalStepCache implements StepCache {
   /** The side index read once per build: records are only ever added, and a miss is checked again. */
@@ -115,7 +121,20 @@ export class LocalStepCache implements StepCache {
     }
   }
 
-  async put(key: Digest, result: StepResult, platform: Platform): Promise<void> {
+  async explain(summary: StepSummary): Promise<string> {
+    const entries = this.entries ?? (await this.load());
+    const siblings: StepSummary[] = [];
+    const sameSlot: StepSummary[] = [];
+    for (const entry of entries.values()) {
+      const recorded = decodeSummary(entry.annotations?.[inputsAnnotation]);
+      if (recorded === undefined) continue;
+      if (recorded.parent === summary.parent && recorded.slot === summary.slot) siblings.push(recorded);
+      else if (recorded.slot === summary.slot) sameSlot.push(recorded);
+    }
+    return explainMiss(summary, siblings, sameSlot);
+  }
+
+  async put(key: Digest, result: StepResult, platform: Platform, summary?: StepSummary): Promise<void> {
     const config = {
       ...(result.created === undefined ? {} : { created: result.created }),
       architecture: platform.architecture,
@@ -137,12 +156,15 @@ export class LocalStepCache implements StepCache {
       [depthAnnotation]: String(result.layers.length),
       ...(top === undefined ? {} : { [topAnnotation]: JSON.stringify({ mediaType: top.descriptor.mediaType, digest: top.descriptor.digest, size: top.descriptor.size, diffId: top.diffId }) }),
       ...(result.created === undefined ? {} : { [createdAnnotation]: result.created }),
+      ...(summary === undefined ? {} : { [inputsAnnotation]: encodeSummary({ ...summary, inputs: capInputs({ ...summary.inputs }) }) }),
     };
     const descriptor: Descriptor = { mediaType: MediaType.ociManifest, digest: manifestInfo.digest, size: manifestInfo.size, annotations };
     await this.store.updateSideIndex(sideIndex, (entries) => {
       const kept = entries.filter((entry) => entry.annotations?.[stepKeyAnnotation] !== key);
       return { entries: [...kept, descriptor], result: undefined };
     });
+    // Newest last, as in the side index: the closest record of a miss is the latest.
+    this.entries?.delete(key);
     this.entries?.set(key, descriptor);
   }
 }

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { BuildCache, LocalStepCache, exportCache, inlineCacheOf, inlineCacheField, parseCacheFrom, parseCacheTo, type CacheExport } from '../../cache/index.js';
 import { messageOf, type Platform } from '../../common/index.js';
 import type { LayerRef } from '../../cache/index.js';
+import type { BuildEvent } from '../../executor/index.js';
 import type { RegistryClient } from '../../registry/index.js';
 import type { Store } from '../../store/index.js';
 import { collect } from '../common-options.js';
@@ -13,12 +14,14 @@ import { collect } from '../common-options.js';
 export interface CacheFlags {
   cacheFrom: string[];
   cacheTo: string[];
+  explainCache?: boolean;
 }
 
 export function addCacheOptions(command: Command): Command {
   return command
     .option('--cache-from <spec>', 'import build cache: type=registry,ref=REF (a cache or an image with an inline cache) or type=local,src=DIR (repeatable)', collect, [])
-    .option('--cache-to <spec>', 'export build cache: type=registry,ref=REF | type=local,dest=DIR | type=inline, with mode=min|max and ignore-error=true (repeatable)', collect, []);
+    .option('--cache-to <spec>', 'export build cache: type=registry,ref=REF | type=local,dest=DIR | type=inline, with mode=min|max and ignore-error=true (repeatable)', collect, [])
+    .option('--explain-cache', 'after the build, say for every step why it hit or missed the cache');
 }
 
 export interface BuildCachePlan {
@@ -26,6 +29,10 @@ export interface BuildCachePlan {
   readonly exports: readonly CacheExport[];
   /** The image config field the inline cache adds, when --cache-to type=inline asks for one. */
   readonly configExtras: ((layers: readonly LayerRef[]) => Promise<Record<string, unknown>>) | undefined;
+  /** Takes the build's events, to keep each step's cache verdict for --explain-cache. */
+  observe(event: BuildEvent): void;
+  /** The --explain-cache report: one line per step with a verdict; empty without the flag. */
+  explanation(): string;
   /** Writes every non-inline export; failures with ignore-error=true are warnings. */
   exportAll(image: { readonly layers: readonly LayerRef[]; readonly platform: Platform }, warn: (message: string) => void): Promise<void>;
 }
@@ -36,9 +43,16 @@ export function planBuildCache(flags: CacheFlags, store: Store, registry: () => 
   const exports = flags.cacheTo.map((spec) => parseCacheTo(spec));
   const cache = new BuildCache(store, new LocalStepCache(store), { imports, registry, warn });
   const inline = exports.some((target) => target.type === 'inline');
+  const verdicts = new Map<string, string>();
   return {
     cache,
     exports,
+    observe(event) {
+      if (flags.explainCache === true && event.kind === 'status' && event.id === 'cache') verdicts.set(event.step.name, event.text);
+    },
+    explanation() {
+      return [...verdicts].map(([name, text]) => `${name}: ${text}\n`).join('');
+    },
     configExtras: inline ? async (layers) => ({ [inlineCacheField]: inlineCacheOf(await cache.exportable(layers), layers) }) : undefined,
     async exportAll(image, warnAfter) {
       for (const target of exports) {

@@ -154,16 +154,18 @@ export function registerBuild(program: Command, io: CliIo): void {
             ...(options.target === undefined ? {} : { target: options.target }),
             labels: parseLabels(options.label),
             noCache: !options.cache,
+            explainCache: options.explainCache === true,
             pull: options.pull === true,
             network: options.network as 'default' | 'host' | 'none',
             ...(platform === undefined ? {} : { platform }),
             tags,
             ...(caching.configExtras === undefined ? {} : { configExtras: caching.configExtras }),
           },
-          { store, runtime: selectRuntime(options.runtime), cache: caching.cache, registry, onEvent: (event) => progress.onEvent(event) },
+          { store, runtime: selectRuntime(options.runtime), cache: caching.cache, registry, onEvent: (event) => { progress.onEvent(event); caching.observe(event); } },
         );
       } finally {
         await progress.finish();
+        io.stderr.write(caching.explanation());
       }
       await caching.exportAll(image, (message) => io.stderr.write(`WARNING: ${message}\n`));
       for (const output of outputs) {
