@@ -6,6 +6,7 @@
  * what a cache is. Concurrent builds on one root share it: records are immutable blobs, and the
  * side index is rewritten atomically under its own lock.
  */
+import { utimes } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { MediaType, isTsbuildError, parseDigest, type Descriptor, type Digest, type Platform } from '../common/index.js';
 import { storeImage, type Store } from '../store/index.js';
@@ -85,12 +86,16 @@ export class LocalStepCache implements StepCache {
     const depth = Number(annotations?.[depthAnnotation]);
     const created = annotations?.[createdAnnotation];
     const when = created === undefined ? {} : { created };
-    if (depth === below.length) return { layer: undefined, ...when };
+    if (depth === below.length) {
+      await this.used(key);
+      return { layer: undefined, ...when };
+    }
     const top = annotations?.[topAnnotation];
     if (depth === below.length + 1 && top !== undefined) {
       const layer = parseTop(top);
       if (layer !== undefined && (this.present.has(layer.descriptor.digest) || (await this.store.hasBlob(layer.descriptor.digest)))) {
         this.present.add(layer.descriptor.digest);
+        await this.used(key);
         return { layer, ...when };
       }
     }
@@ -98,6 +103,14 @@ export class LocalStepCache implements StepCache {
     const result = await this.get(key);
     if (result === undefined || result.layers.length < below.length) return undefined;
     return { layer: result.layers.length === below.length ? undefined : result.layers.at(-1), ...(result.created === undefined ? {} : { created: result.created }) };
+  }
+
+  /** A hit marks its record used now: the automatic cap removes the least recently used first. */
+  private async used(key: Digest): Promise<void> {
+    const entry = this.entries?.get(key);
+    if (entry === undefined) return;
+    const now = new Date();
+    await utimes(this.store.blobPath(entry.digest), now, now).catch(() => undefined);
   }
 
   async get(key: Digest): Promise<StepResult | undefined> {
@@ -114,6 +127,7 @@ export class LocalStepCache implements StepCache {
       if (found.includes(false)) return undefined;
       for (const layer of unchecked) this.present.add(layer.digest());
       const created = (await image.config()).created;
+      await this.used(key);
       return { layers: layers.map((layer) => ({ descriptor: layer.descriptor(), diffId: layer.diffID() })), ...(created === undefined ? {} : { created }) };
     } catch (error) {
       if (isTsbuildError(error)) return undefined;

@@ -3,7 +3,7 @@
  * it. Kept out of build.ts so that the command reads as the build it runs.
  */
 import type { Command } from 'commander';
-import { BuildCache, LocalStepCache, exportCache, inlineCacheOf, inlineCacheField, parseCacheFrom, parseCacheTo, type CacheExport } from '../../cache/index.js';
+import { BuildCache, LocalStepCache, applyCacheCap, cacheCapSetting, markBuildRunning, parseByteSize, exportCache, inlineCacheOf, inlineCacheField, parseCacheFrom, parseCacheTo, type CacheExport } from '../../cache/index.js';
 import { messageOf, type Platform } from '../../common/index.js';
 import type { LayerRef } from '../../cache/index.js';
 import type { BuildEvent } from '../../executor/index.js';
@@ -15,13 +15,15 @@ export interface CacheFlags {
   cacheFrom: string[];
   cacheTo: string[];
   explainCache?: boolean;
+  cacheMaxSize?: string;
 }
 
 export function addCacheOptions(command: Command): Command {
   return command
     .option('--cache-from <spec>', 'import build cache: type=registry,ref=REF (a cache or an image with an inline cache) or type=local,src=DIR (repeatable)', collect, [])
     .option('--cache-to <spec>', 'export build cache: type=registry,ref=REF | type=local,dest=DIR | type=inline, with mode=min|max and ignore-error=true (repeatable)', collect, [])
-    .option('--explain-cache', 'after the build, say for every step why it hit or missed the cache');
+    .option('--explain-cache', 'after the build, say for every step why it hit or missed the cache')
+    .option('--cache-max-size <size>', 'after the build, remove least recently used cache records beyond SIZE (0: never; default: config.json, else 20% of the free disk)');
 }
 
 export interface BuildCachePlan {
@@ -33,12 +35,17 @@ export interface BuildCachePlan {
   observe(event: BuildEvent): void;
   /** The --explain-cache report: one line per step with a verdict; empty without the flag. */
   explanation(): string;
+  /** Marks the build as running on the root (a prune elsewhere then spares its blobs) until the returned function is called. */
+  begin(): Promise<() => Promise<void>>;
+  /** The automatic cap, after a build. */
+  afterBuild(warnAfter: (message: string) => void): Promise<void>;
   /** Writes every non-inline export; failures with ignore-error=true are warnings. */
   exportAll(image: { readonly layers: readonly LayerRef[]; readonly platform: Platform }, warn: (message: string) => void): Promise<void>;
 }
 
 /** Parses the flags (before anything runs, so a wrong spec fails at once) and makes the build's cache. */
 export function planBuildCache(flags: CacheFlags, store: Store, registry: () => Promise<RegistryClient>, warn: (message: string) => void): BuildCachePlan {
+  if (flags.cacheMaxSize !== undefined) parseByteSize(flags.cacheMaxSize);
   const imports = flags.cacheFrom.map((spec) => parseCacheFrom(spec));
   const exports = flags.cacheTo.map((spec) => parseCacheTo(spec));
   const cache = new BuildCache(store, new LocalStepCache(store), { imports, registry, warn });
@@ -49,6 +56,11 @@ export function planBuildCache(flags: CacheFlags, store: Store, registry: () => 
     exports,
     observe(event) {
       if (flags.explainCache === true && event.kind === 'status' && event.id === 'cache') verdicts.set(event.step.name, event.text);
+    },
+    begin: () => markBuildRunning(store),
+    async afterBuild(warnAfter) {
+      // The image is made: a cap that cannot be applied is a warning, not a failed build.
+      await applyCacheCap(store, await cacheCapSetting(store, flags.cacheMaxSize)).catch((error: unknown) => warnAfter(`build cache cap not applied: ${messageOf(error)}`));
     },
     explanation() {
       return [...verdicts].map(([name, text]) => `${name}: ${text}\n`).join('');

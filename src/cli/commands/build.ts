@@ -143,6 +143,7 @@ export function registerBuild(program: Command, io: CliIo): void {
     // never loads the HTTP client.
     const registry = async (): Promise<RegistryClient> => (client ??= (await import('./registry-options.js')).registryClient(options));
     const caching = planBuildCache(options, store, registry, (message) => progress.onEvent({ kind: 'warning', message, time: Date.now() }));
+    const running = await caching.begin();
     try {
       let image;
       try {
@@ -178,6 +179,7 @@ export function registerBuild(program: Command, io: CliIo): void {
           if (!quiet) io.stderr.write(`pushed ${tag}: digest: ${result.digest} size: ${result.size}\n`);
         }
       }
+      await caching.afterBuild((message) => io.stderr.write(`WARNING: ${message}\n`));
       if (options.iidfile !== undefined) await writeFile(options.iidfile, image.id);
       // Standard output carrying an archive gets nothing else, as docker.
       if (quiet && toStdout === 0) io.stdout.write(`${image.id}\n`);
@@ -188,6 +190,7 @@ export function registerBuild(program: Command, io: CliIo): void {
       }
       throw error;
     } finally {
+      await running();
       await client?.close();
     }
   });

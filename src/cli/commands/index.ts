@@ -18,4 +18,6 @@ registerCommands({
   verify: async () => (await import('./verify.js')).registerVerify,
   doctor: async () => (await import('./doctor.js')).registerDoctor,
   run: async () => (await import('./run.js')).registerRun,
+  builder: async () => (await import('./builder.js')).registerBuilder,
+  system: async () => (await import('./builder.js')).registerSystem,
 });
