@@ -5,3 +5,4 @@
  */
 export { build, BuildStepError, type BuildDeps, type BuildRequest, type BuiltImage } from './build.js';
 export type { BuildEvent, BuildEventListener, StepRef } from './events.js';
+export { reclaimAbandonedSteps } from './abandoned.js';

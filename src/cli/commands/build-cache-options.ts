@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { BuildCache, LocalStepCache, applyCacheCap, cacheCapSetting, markBuildRunning, parseByteSize, exportCache, inlineCacheOf, inlineCacheField, parseCacheFrom, parseCacheTo, type CacheExport } from '../../cache/index.js';
 import { messageOf, type Platform } from '../../common/index.js';
 import type { LayerRef } from '../../cache/index.js';
-import type { BuildEvent } from '../../executor/index.js';
+import { reclaimAbandonedSteps, type BuildEvent } from '../../executor/index.js';
 import type { RegistryClient } from '../../registry/index.js';
 import type { Store } from '../../store/index.js';
 import { collect } from '../common-options.js';
@@ -35,7 +35,10 @@ export interface BuildCachePlan {
   observe(event: BuildEvent): void;
   /** The --explain-cache report: one line per step with a verdict; empty without the flag. */
   explanation(): string;
-  /** Marks the build as running on the root (a prune elsewhere then spares its blobs) until the returned function is called. */
+  /**
+   * Marks the build as running on the root (a prune elsewhere then spares its blobs) until the
+   * returned function is called, and clears what killed builds left.
+   */
   begin(): Promise<() => Promise<void>>;
   /** The automatic cap, after a build. */
   afterBuild(warnAfter: (message: string) => void): Promise<void>;
@@ -48,7 +51,7 @@ export function planBuildCache(flags: CacheFlags, store: Store, registry: () => 
   if (flags.cacheMaxSize !== undefined) parseByteSize(flags.cacheMaxSize);
   const imports = flags.cacheFrom.map((spec) => parseCacheFrom(spec));
   const exports = flags.cacheTo.map((spec) => parseCacheTo(spec));
-  const cache = new BuildCache(store, new LocalStepCache(store), { imports, registry, warn });
+  const cache = new BuildCache(store, new LocalStepCache(store, { warn }), { imports, registry, warn });
   const inline = exports.some((target) => target.type === 'inline');
   const verdicts = new Map<string, string>();
   return {
@@ -57,7 +60,12 @@ export function planBuildCache(flags: CacheFlags, store: Store, registry: () => 
     observe(event) {
       if (flags.explainCache === true && event.kind === 'status' && event.id === 'cache') verdicts.set(event.step.name, event.text);
     },
-    begin: () => markBuildRunning(store),
+    async begin() {
+      const release = await markBuildRunning(store);
+      // A build killed earlier may have left a step's overlay mounted: nothing could remove it.
+      await reclaimAbandonedSteps(store);
+      return release;
+    },
     async afterBuild(warnAfter) {
       // The image is made: a cap that cannot be applied is a warning, not a failed build.
       await applyCacheCap(store, await cacheCapSetting(store, flags.cacheMaxSize)).catch((error: unknown) => warnAfter(`build cache cap not applied: ${messageOf(error)}`));
