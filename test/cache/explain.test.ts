@@ -7,6 +7,7 @@ import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFixture, type BuildFixture } from '../helpers/build.js';
+import { runCliCaptured } from '../helpers/run-cli.js';
 
 /** Each step's `cache miss:`/`cache hit:` line of the plain progress, by step name. */
 function verdicts(stderr: string): Record<string, string> {
@@ -72,5 +73,10 @@ describe('why a step missed', () => {
     expect(verdicts(result.stderr)['[2/2] RUN echo hi > /hi']).toMatch(/^cache miss: base image digest changed \(was sha256:[0-9a-f]{64}, now sha256:[0-9a-f]{64}\)$/);
     const again = await fx.build(['--explain-cache', dir]);
     expect(again.stderr).toMatch(/^\[2\/2\] RUN echo hi > \/hi: cache hit: the record of \S+$/m);
+    // The machine-readable progress carries the same verdicts.
+    await writeFile(join(dir, 'Dockerfile'), 'FROM busybox\nRUN echo hi > /hi2\n');
+    const json = await runCliCaptured(['build', '--root', fx.root, '--progress', 'rawjson', dir]);
+    const events = json.stderr.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { kind: string; id?: string; text?: string });
+    expect(events.filter((event) => event.kind === 'status' && event.id === 'cache').map((event) => event.text)).toEqual(['cache miss: instruction changed (was: RUN echo hi > /hi); command changed']);
   });
 });
