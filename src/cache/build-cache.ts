@@ -18,7 +18,7 @@ import type { RegistryClient } from '../registry/index.js';
 import { decompressLayer, type Store } from '../store/index.js';
 import type { CacheImport } from './cache-spec.js';
 import { cacheConfigMediaType, maxCacheDocumentBytes, parseCacheDocument, parseInlineCache, type ImportedRecord } from './cache-format.js';
-import type { StepSummary } from './explain.js';
+import { explainMiss, type StepSummary } from './explain.js';
 import type { LayerRef, StepCache, StepOutcome, StepResult } from './step-cache.js';
 
 /** Where imported records and their layers come from. */
@@ -69,7 +69,8 @@ export class BuildCache implements StepCache {
   async outcome(key: Digest, below: readonly LayerRef[]): Promise<StepOutcome | undefined> {
     const hit = await this.local.outcome(key, below);
     if (hit !== undefined) {
-      this.used.set(key, { layers: hit.layer === undefined ? below : [...below, hit.layer], ...(hit.created === undefined ? {} : { created: hit.created }) });
+      const summary = await this.local.recordedSummary?.(key);
+      this.used.set(key, { layers: hit.layer === undefined ? below : [...below, hit.layer], ...(hit.created === undefined ? {} : { created: hit.created }), ...(summary === undefined ? {} : { summary }) });
       return hit;
     }
     for (const { record, source } of await this.candidates(key)) {
@@ -81,7 +82,11 @@ export class BuildCache implements StepCache {
       }
       const top = extra === 1 ? record.layers.at(-1) : undefined;
       if (top !== undefined && !(await this.fetched(top, source))) continue;
-      const result: StepResult = { layers: top === undefined ? below : [...below, top], ...(record.created === undefined ? {} : { created: record.created }) };
+      const result: StepResult = {
+        layers: top === undefined ? below : [...below, top],
+        ...(record.created === undefined ? {} : { created: record.created }),
+        ...(record.summary === undefined ? {} : { summary: record.summary }),
+      };
       await this.remember(key, result);
       return { layer: top, ...(record.created === undefined ? {} : { created: record.created }) };
     }
@@ -97,7 +102,11 @@ export class BuildCache implements StepCache {
     for (const { record, source } of await this.candidates(key)) {
       const fetched = await Promise.all(record.layers.map((layer) => this.fetched(layer, source)));
       if (fetched.includes(false)) continue;
-      const result: StepResult = { layers: record.layers, ...(record.created === undefined ? {} : { created: record.created }) };
+      const result: StepResult = {
+        layers: record.layers,
+        ...(record.created === undefined ? {} : { created: record.created }),
+        ...(record.summary === undefined ? {} : { summary: record.summary }),
+      };
       await this.remember(key, result);
       return result;
     }
@@ -105,19 +114,29 @@ export class BuildCache implements StepCache {
   }
 
   async explain(summary: StepSummary): Promise<string> {
-    return (await this.local.explain?.(summary)) ?? 'no record of this step';
+    const local = (await this.local.explain?.(summary)) ?? 'no record of this step';
+    if (local !== 'no record of this step' || this.sources.length === 0) return local;
+    // A fresh runner: the records came with the imports.
+    const siblings: StepSummary[] = [];
+    const sameSlot: StepSummary[] = [];
+    for (const candidates of (await (this.imported ??= this.loadAll())).values()) {
+      const recorded = candidates[0]?.record.summary;
+      if (recorded === undefined || recorded.slot !== summary.slot) continue;
+      (recorded.parent === summary.parent ? siblings : sameSlot).push(recorded);
+    }
+    return explainMiss(summary, siblings, sameSlot);
   }
 
   async put(key: Digest, result: StepResult, platform: Platform, summary?: StepSummary): Promise<void> {
     await this.local.put(key, result, platform, summary);
-    this.used.set(key, result);
+    this.used.set(key, summary === undefined ? result : { ...result, summary });
     this.platform ??= platform;
   }
 
   private async remember(key: Digest, result: StepResult): Promise<void> {
     // The import becomes a local record: the next build finds it without the network, and the
     // store's prune keeps its layers.
-    await this.local.put(key, result, this.platform ?? hostPlatform());
+    await this.local.put(key, result, this.platform ?? hostPlatform(), result.summary);
     this.used.set(key, result);
   }
 
@@ -134,7 +153,7 @@ export class BuildCache implements StepCache {
       this.imported ??= this.loadAll();
       for (const [key, candidates] of await this.imported) {
         const record = candidates.find((candidate) => candidate.record.layers.every((layer) => inImage.has(layer.descriptor.digest)))?.record;
-        if (record !== undefined) records.set(key, { layers: record.layers, ...(record.created === undefined ? {} : { created: record.created }) });
+        if (record !== undefined) records.set(key, { layers: record.layers, ...(record.created === undefined ? {} : { created: record.created }), ...(record.summary === undefined ? {} : { summary: record.summary }) });
       }
     }
     for (const [key, result] of this.used) records.set(key, result);

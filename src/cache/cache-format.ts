@@ -4,6 +4,7 @@
  * same records, by layer position, ride in an image's own config for the inline cache.
  */
 import { MediaType, TsbuildError, isDigest, layerMediaTypes, type Descriptor, type Digest, type Platform } from '../common/index.js';
+import { decodeSummary, type StepSummary } from './explain.js';
 import type { LayerRef, StepResult } from './step-cache.js';
 
 export const cacheConfigMediaType = 'application/vnd.tsbuild.cache.config.v1+json';
@@ -18,6 +19,8 @@ export interface CacheRecord {
   /** The root filesystem after the step: positions in the document's `layers`, bottom first. */
   readonly layers: readonly number[];
   readonly created?: string;
+  /** What keyed the step (explain.ts), so that a miss on another machine can say why. */
+  readonly summary?: StepSummary;
 }
 
 export interface CacheDocument {
@@ -38,6 +41,7 @@ export interface ImportedRecord {
   readonly key: Digest;
   readonly layers: readonly LayerRef[];
   readonly created?: string;
+  readonly summary?: StepSummary;
 }
 
 function isLayerMediaType(value: string): boolean {
@@ -59,7 +63,7 @@ export function cacheDocument(records: ReadonlyMap<Digest, StepResult>, platform
       position.set(layer.descriptor.digest, layers.length - 1);
       return layers.length - 1;
     });
-    out.push({ key, layers: indexes, ...(result.created === undefined ? {} : { created: result.created }) });
+    out.push({ key, layers: indexes, ...(result.created === undefined ? {} : { created: result.created }), ...(result.summary === undefined ? {} : { summary: result.summary }) });
   }
   return { version: 1, ...(platform === undefined ? {} : { platform }), layers, records: out };
 }
@@ -103,7 +107,9 @@ function records(value: unknown, layerCount: number, what: string): CacheRecord[
       throw invalid(what, `record ${record.key} names layers the cache does not hold`);
     }
     if (record.created !== undefined && typeof record.created !== 'string') throw invalid(what, `record ${record.key} has a malformed time`);
-    return { key: record.key, layers, ...(record.created === undefined ? {} : { created: record.created }) };
+    // A summary that does not read as one only loses the record its explanation.
+    const summary = record.summary === undefined ? undefined : decodeSummary(JSON.stringify(record.summary));
+    return { key: record.key, layers, ...(record.created === undefined ? {} : { created: record.created }), ...(summary === undefined ? {} : { summary }) };
   });
 }
 
@@ -148,5 +154,6 @@ function resolveRecords(list: readonly CacheRecord[], layers: readonly LayerRef[
     key: record.key,
     layers: record.layers.map((index) => layers[index] as LayerRef),
     ...(record.created === undefined ? {} : { created: record.created }),
+    ...(record.summary === undefined ? {} : { summary: record.summary }),
   }));
 }

@@ -31,6 +31,8 @@ export interface StepResult {
    * from the cache writes the same config, and the same image ID, as BuildKit does.
    */
   readonly created?: string;
+  /** What keyed the step, when known: exported with the record so that a miss elsewhere can say why. */
+  readonly summary?: StepSummary;
 }
 
 /** What a step did on top of the layers below it: the layer it added (none when it changed nothing), and when. */
@@ -50,6 +52,8 @@ export interface StepCache {
   put(key: Digest, result: StepResult, platform: Platform, summary?: StepSummary): Promise<void>;
   /** Why a step with SUMMARY missed, against the closest record (see explain.ts). */
   explain?(summary: StepSummary): Promise<string>;
+  /** The summary kept with KEY's record, if any. */
+  recordedSummary?(key: Digest): Promise<StepSummary | undefined>;
 }
 
 /**
@@ -195,6 +199,12 @@ export class LocalStepCache implements StepCache {
       this.warn(`step cache: record ${entry.digest} of step ${key} is unreadable (${messageOf(error)}); the step runs again`);
       return undefined;
     }
+  }
+
+  /** The summary kept with KEY's record, if any. */
+  async recordedSummary(key: Digest): Promise<StepSummary | undefined> {
+    const entries = this.entries ?? (await this.load());
+    return decodeSummary(entries.get(key)?.annotations?.[inputsAnnotation]);
   }
 
   async explain(summary: StepSummary): Promise<string> {

@@ -6,7 +6,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { mkdir, rm, writeFile, readFile } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { isAbsolute, join, posix, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import {
@@ -274,7 +274,7 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
     const name = stepName(prefix, ++index, total, text);
     const step = ctx.reporter.step(name, instruction.range);
     try {
-      const slot = `${ctx.request.dockerfile.path ?? ctx.request.dockerfile.file}:${stage.index}:${index}`;
+      const slot = `${dockerfilePlace(ctx.request)}:${stage.index}:${index}`;
       const result = await fileStep(ctx, step, instruction, { key, layers, config, platform, place: { slot, text, ...(baseDigest === undefined ? {} : { base: baseDigest }) } });
       key = result.key;
       layers = result.layer === undefined ? layers : [...layers, result.layer];
@@ -433,6 +433,14 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
     default:
       throw new TsbuildError('INTERNAL', `build: ${instruction.kind} changes no files`);
   }
+}
+
+/** The Dockerfile as a record names it: its path in the context when it is there (the same on every CI runner), else as given. */
+function dockerfilePlace(request: BuildRequest): string {
+  const { path, file } = request.dockerfile;
+  if (path === undefined || request.contextDir === undefined) return file;
+  const inside = relative(request.contextDir, path);
+  return inside.startsWith('..') || isAbsolute(inside) ? path : inside;
 }
 
 function summaryOf(ctx: BuildContext, input: StepInput, inputs: Record<string, string>): StepSummary {

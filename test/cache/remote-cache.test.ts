@@ -51,6 +51,19 @@ describe.skipIf(!haveRegistry())('registry cache', () => {
     const third = await b.build(['-t', 'app2', '--cache-from', `type=registry,ref=${ref}`, contextB]);
     expect(third.status, third.stderr).toBe(0);
     expect(ranSteps(third.stderr)).toEqual(['[5/6] COPY b.txt /b.txt', '[6/6] RUN cat /b.txt > /copyb']);
+    // The records came with the import, and say why the steps missed.
+    expect(third.stderr).toContain('cache miss: file b.txt: content changed');
+    // On a root that has never built it, the explanation comes from the imported records.
+    const c = await buildFixture();
+    try {
+      const contextC = await c.context('ctx', { Dockerfile: dockerfile, 'a.txt': 'alpha\n', 'b.txt': 'other\n' });
+      const fresh = await c.build(['--cache-from', `type=registry,ref=${ref}`, contextC]);
+      expect(fresh.status, fresh.stderr).toBe(0);
+      expect(ranSteps(fresh.stderr)).toEqual(['[5/6] COPY b.txt /b.txt', '[6/6] RUN cat /b.txt > /copyb']);
+      expect(fresh.stderr).toContain('cache miss: file b.txt: content changed');
+    } finally {
+      await c.cleanup();
+    }
     const verify = await runCliCaptured(['verify', '--root', b.root]);
     expect(verify.status, verify.stderr).toBe(0);
   });
