@@ -11,7 +11,8 @@
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { once } from 'node:events';
+import { PassThrough, type Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { MediaType, TsbuildError, createHasher, hostPlatform, digestAlgorithm, digestHex, hashHex, messageOf, parseDigest, type Digest, type Platform } from '../common/index.js';
 import type { RegistryClient } from '../registry/index.js';
@@ -192,13 +193,8 @@ export class BuildCache implements StepCache {
     let fetch = this.fetches.get(digest);
     if (fetch === undefined) {
       fetch = this.limit(async () => {
-        if ((await this.store.blobSize(digest)) !== layer.descriptor.size) {
-          const stream = await source.open(layer);
-          // The store reports what went wrong; a late error event of the stream must not go unhandled.
-          stream.on('error', () => undefined);
-          await this.store.putBlob(stream, { digest, size: layer.descriptor.size }).finally(() => stream.destroy());
-        }
-        await checkDiffId(this.store, layer);
+        if ((await this.store.blobSize(digest)) !== layer.descriptor.size) await fetchChecked(this.store, layer, await source.open(layer));
+        else await checkDiffId(this.store, layer);
       });
       this.fetches.set(digest, fetch);
     }
@@ -212,6 +208,48 @@ export class BuildCache implements StepCache {
       return false;
     }
   }
+}
+
+/**
+ * Writes a fetched layer into the store (which checks its digest and size) while its tar is
+ * hashed against the diff ID the record claims, in one pass over the bytes.
+ */
+async function fetchChecked(store: Store, layer: LayerRef, stream: Readable): Promise<void> {
+  // The store reports what went wrong; a late error event of the stream must not go unhandled.
+  stream.on('error', () => undefined);
+  const tar = new PassThrough();
+  const hashing = hashTar(tar, layer);
+  const settled = hashing.then(
+    () => undefined,
+    () => undefined,
+  );
+  let hashFailed = false;
+  hashing.catch(() => (hashFailed = true));
+  async function* tee(): AsyncGenerator<Buffer> {
+    for await (const chunk of stream) {
+      const bytes = chunk as Buffer;
+      // A tar that fails to decompress stops taking bytes: the blob is still written and checked.
+      if (!hashFailed && !tar.write(bytes)) await Promise.race([once(tar, 'drain'), settled]);
+      yield bytes;
+    }
+    tar.end();
+  }
+  try {
+    await store.putBlob(tee(), { digest: layer.descriptor.digest, size: layer.descriptor.size });
+  } finally {
+    stream.destroy();
+    if (!tar.writableEnded) tar.destroy();
+  }
+  // Another process stored the blob meanwhile, and the store took it without reading this one.
+  if (!tar.writableFinished && !tar.writableEnded) return checkDiffId(store, layer);
+  const actual = await hashing;
+  if (actual !== layer.diffId) throw new TsbuildError('DIGEST_MISMATCH', `its tar hashes to ${actual}, the record says ${layer.diffId}`);
+}
+
+async function hashTar(tar: AsyncIterable<Uint8Array>, layer: LayerRef): Promise<string> {
+  const hash = createHasher(digestAlgorithm(layer.diffId));
+  for await (const chunk of decompressLayer(tar, layer.descriptor.mediaType)) hash.update(chunk);
+  return `${digestAlgorithm(layer.diffId)}:${hash.digest('hex')}`;
 }
 
 /** The layer's tar must hash to the diff ID the record claims, or the image config would lie. */
