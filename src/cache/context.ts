@@ -5,6 +5,7 @@ import { basename, dirname, join, posix } from 'node:path';
 import pLimit from 'p-limit';
 import xxhash, { type XXHashAPI } from 'xxhash-wasm';
 import { messageOf, resolveInRoot, TsbuildError, uniqueHex } from '../common/index.js';
+import { fileSummary } from './explain.js';
 import { goClean, PatternMatcher, readIgnoreFile } from './patterns.js';
 import { matchSource, walkSource, type MatchedSource, type SourceRoot, type TreeEntry } from './tree.js';
 
@@ -46,6 +47,8 @@ export interface SourceDigest {
   readonly digest: string;
   /** What the sources matched, relative to the context, in order. */
   readonly matched: readonly string[];
+  /** Each file read, by its path in the source → explain.ts's file summary (content and metadata apart). */
+  readonly files: ReadonlyMap<string, string>;
 }
 
 /**
@@ -186,13 +189,20 @@ export async function sourceDigest(context: SourceRoot & { readonly hashes?: Con
     for (const hash of state) hash.update(text);
   };
   feed(`tsbuild-source-digest-v1\0${sources.length}\0`);
+  const files = new Map<string, string>();
   for (const tree of trees) {
     feed(`${tree.label}\0${tree.entries.length}\0`);
-    for (const entry of tree.entries) feed(describeEntry(entry, context.ownersAreRoot, contentOf.get(entry.hostPath)));
+    const base = tree.label.startsWith('source ') ? tree.label.slice('source '.length) : '';
+    for (const entry of tree.entries) {
+      const described = describeEntry(entry, context.ownersAreRoot, contentOf.get(entry.hostPath));
+      feed(described);
+      const [, type = '', mode = '', owner = '', data = ''] = described.slice(0, -1).split('\0');
+      if (entry.path !== '' || !entry.stats.isDirectory()) files.set(joinRelative(base, entry.path), fileSummary(data, `${type} ${mode} ${owner}`));
+    }
   }
   await hasher.save();
   const digest = state.map((hash) => hash.digest().toString(16).padStart(16, '0')).join('');
-  return { digest: `xxh128:${digest}`, matched };
+  return { digest: `xxh128:${digest}`, matched, files };
 }
 
 function joinRelative(base: string, path: string): string {

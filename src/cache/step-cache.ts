@@ -6,9 +6,12 @@
  * what a cache is. Concurrent builds on one root share it: records are immutable blobs, and the
  * side index is rewritten atomically under its own lock.
  */
+import { createReadStream } from 'node:fs';
+import { rename, stat, utimes } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { MediaType, isTsbuildError, parseDigest, type Descriptor, type Digest, type Platform } from '../common/index.js';
+import { MediaType, createHasher, digestAlgorithm, digestHex, isTsbuildError, messageOf, parseDigest, type Descriptor, type Digest, type Platform } from '../common/index.js';
 import { storeImage, type Store } from '../store/index.js';
+import { capInputs, decodeSummary, encodeSummary, explainMiss, type StepSummary } from './explain.js';
 
 export const stepKeyAnnotation = 'org.tsbuild.step.key';
 const sideIndex = 'step-cache';
@@ -28,6 +31,8 @@ export interface StepResult {
    * from the cache writes the same config, and the same image ID, as BuildKit does.
    */
   readonly created?: string;
+  /** What keyed the step, when known: exported with the record so that a miss elsewhere can say why. */
+  readonly summary?: StepSummary;
 }
 
 /** What a step did on top of the layers below it: the layer it added (none when it changed nothing), and when. */
@@ -43,7 +48,12 @@ export interface StepCache {
    * of a hit. The key names the parent step too, so the record's lower layers are BELOW.
    */
   outcome(key: Digest, below: readonly LayerRef[]): Promise<StepOutcome | undefined>;
-  put(key: Digest, result: StepResult, platform: Platform): Promise<void>;
+  /** SUMMARY, when given, is kept with the record so that a later miss can say what changed. */
+  put(key: Digest, result: StepResult, platform: Platform, summary?: StepSummary): Promise<void>;
+  /** Why a step with SUMMARY missed, against the closest record (see explain.ts). */
+  explain?(summary: StepSummary): Promise<string>;
+  /** The summary kept with KEY's record, if any. */
+  recordedSummary?(key: Digest): Promise<StepSummary | undefined>;
 }
 
 /**
@@ -53,6 +63,18 @@ export interface StepCache {
 const depthAnnotation = 'org.tsbuild.step.depth';
 const topAnnotation = 'org.tsbuild.step.top';
 const createdAnnotation = 'org.tsbuild.step.created';
+/** What keyed the step (explain.ts's StepSummary, as JSON). */
+const inputsAnnotation = 'org.tsbuild.step.inputs';
+/**
+ * The top layer blob's ctime when the record was written (ms): a blob whose ctime is another has
+ * been written to (or touched) since, and is rehashed before a hit is answered with it.
+ */
+const topChangedAnnotation = 'org.tsbuild.step.top-ctime';
+
+export interface LocalStepCacheOptions {
+  /** A record or blob found damaged: the step runs again. */
+  readonly warn?: (message: string) => void;
+}
 
 export class LocalStepCache implements StepCache {
   /** The side index read once per build: records are only ever added, and a miss is checked again. */
@@ -60,10 +82,29 @@ export class LocalStepCache implements StepCache {
   /** Layer blobs seen in the store during this build. */
   private readonly present = new Set<string>();
 
-  constructor(private readonly store: Store) {}
+  private readonly warn: (message: string) => void;
+
+  constructor(
+    private readonly store: Store,
+    options: LocalStepCacheOptions = {},
+  ) {
+    this.warn = options.warn ?? (() => undefined);
+  }
 
   private async load(): Promise<Map<string, Descriptor>> {
-    const index = await this.store.readSideIndex(sideIndex);
+    let index;
+    try {
+      index = await this.store.readSideIndex(sideIndex);
+    } catch (error) {
+      if (!isTsbuildError(error)) throw error;
+      // Written only by an atomic rename: unreadable means damaged from outside. Set aside, the
+      // cache starts afresh and the store's prune collects what only it held.
+      const path = this.store.sideIndexPath(sideIndex);
+      const aside = `${path}.damaged-${Date.now()}`;
+      await rename(path, aside).catch(() => undefined);
+      this.warn(`step cache: ${path} is unreadable (${messageOf(error)}); moved to ${aside}, every step runs again`);
+      index = { manifests: [] as Descriptor[] };
+    }
     const map = new Map<string, Descriptor>();
     for (const entry of index.manifests) {
       const key = entry.annotations?.[stepKeyAnnotation];
@@ -79,12 +120,17 @@ export class LocalStepCache implements StepCache {
     const depth = Number(annotations?.[depthAnnotation]);
     const created = annotations?.[createdAnnotation];
     const when = created === undefined ? {} : { created };
-    if (depth === below.length) return { layer: undefined, ...when };
+    if (depth === below.length) {
+      await this.used(key);
+      return { layer: undefined, ...when };
+    }
     const top = annotations?.[topAnnotation];
     if (depth === below.length + 1 && top !== undefined) {
       const layer = parseTop(top);
-      if (layer !== undefined && (this.present.has(layer.descriptor.digest) || (await this.store.hasBlob(layer.descriptor.digest)))) {
-        this.present.add(layer.descriptor.digest);
+      if (layer !== undefined) {
+        const sound = await this.soundLayer(layer.descriptor, Number(annotations?.[topChangedAnnotation]));
+        if (!sound) return undefined;
+        await this.used(key);
         return { layer, ...when };
       }
     }
@@ -92,6 +138,44 @@ export class LocalStepCache implements StepCache {
     const result = await this.get(key);
     if (result === undefined || result.layers.length < below.length) return undefined;
     return { layer: result.layers.length === below.length ? undefined : result.layers.at(-1), ...(result.created === undefined ? {} : { created: result.created }) };
+  }
+
+  /**
+   * Whether a record's layer can be used: present, of its size, and, when it was changed since
+   * the record was written, still of its digest. A damaged blob is removed (its name is a lie to
+   * every reader; the step that runs again writes it anew) and named in a warning.
+   */
+  private async soundLayer(descriptor: Descriptor, recordedCtime: number): Promise<boolean> {
+    const digest = descriptor.digest;
+    if (this.present.has(digest)) return true;
+    const info = await stat(this.store.blobPath(digest)).catch(() => undefined);
+    if (info === undefined) {
+      this.warn(`step cache: layer ${digest} is missing; the step runs again`);
+      return false;
+    }
+    let damage: string | undefined;
+    if (info.size !== descriptor.size) damage = `${info.size} bytes instead of ${descriptor.size}`;
+    else if (info.ctimeMs !== recordedCtime) {
+      const hash = createHasher(digestAlgorithm(digest));
+      for await (const chunk of createReadStream(this.store.blobPath(digest))) hash.update(chunk as Buffer);
+      const actual = hash.digest('hex');
+      if (actual !== digestHex(digest)) damage = `its content hashes to ${digestAlgorithm(digest)}:${actual}`;
+    }
+    if (damage !== undefined) {
+      await this.store.deleteBlob(digest).catch(() => undefined);
+      this.warn(`step cache: layer ${digest} is damaged (${damage}); removed, the step runs again`);
+      return false;
+    }
+    this.present.add(digest);
+    return true;
+  }
+
+  /** A hit marks its record used now: the automatic cap removes the least recently used first. */
+  private async used(key: Digest): Promise<void> {
+    const entry = this.entries?.get(key);
+    if (entry === undefined) return;
+    const now = new Date();
+    await utimes(this.store.blobPath(entry.digest), now, now).catch(() => undefined);
   }
 
   async get(key: Digest): Promise<StepResult | undefined> {
@@ -108,14 +192,35 @@ export class LocalStepCache implements StepCache {
       if (found.includes(false)) return undefined;
       for (const layer of unchecked) this.present.add(layer.digest());
       const created = (await image.config()).created;
+      await this.used(key);
       return { layers: layers.map((layer) => ({ descriptor: layer.descriptor(), diffId: layer.diffID() })), ...(created === undefined ? {} : { created }) };
     } catch (error) {
-      if (isTsbuildError(error)) return undefined;
-      throw error;
+      if (!isTsbuildError(error)) throw error;
+      this.warn(`step cache: record ${entry.digest} of step ${key} is unreadable (${messageOf(error)}); the step runs again`);
+      return undefined;
     }
   }
 
-  async put(key: Digest, result: StepResult, platform: Platform): Promise<void> {
+  /** The summary kept with KEY's record, if any. */
+  async recordedSummary(key: Digest): Promise<StepSummary | undefined> {
+    const entries = this.entries ?? (await this.load());
+    return decodeSummary(entries.get(key)?.annotations?.[inputsAnnotation]);
+  }
+
+  async explain(summary: StepSummary): Promise<string> {
+    const entries = this.entries ?? (await this.load());
+    const siblings: StepSummary[] = [];
+    const sameSlot: StepSummary[] = [];
+    for (const entry of entries.values()) {
+      const recorded = decodeSummary(entry.annotations?.[inputsAnnotation]);
+      if (recorded === undefined) continue;
+      if (recorded.parent === summary.parent && recorded.slot === summary.slot) siblings.push(recorded);
+      else if (recorded.slot === summary.slot) sameSlot.push(recorded);
+    }
+    return explainMiss(summary, siblings, sameSlot);
+  }
+
+  async put(key: Digest, result: StepResult, platform: Platform, summary?: StepSummary): Promise<void> {
     const config = {
       ...(result.created === undefined ? {} : { created: result.created }),
       architecture: platform.architecture,
@@ -132,17 +237,22 @@ export class LocalStepCache implements StepCache {
     };
     const manifestInfo = await this.store.putBlob(Readable.from([Buffer.from(JSON.stringify(manifest))]));
     const top = result.layers.at(-1);
+    const topInfo = top === undefined ? undefined : await stat(this.store.blobPath(top.descriptor.digest)).catch(() => undefined);
     const annotations: Record<string, string> = {
+      ...(topInfo === undefined ? {} : { [topChangedAnnotation]: String(topInfo.ctimeMs) }),
       [stepKeyAnnotation]: key,
       [depthAnnotation]: String(result.layers.length),
       ...(top === undefined ? {} : { [topAnnotation]: JSON.stringify({ mediaType: top.descriptor.mediaType, digest: top.descriptor.digest, size: top.descriptor.size, diffId: top.diffId }) }),
       ...(result.created === undefined ? {} : { [createdAnnotation]: result.created }),
+      ...(summary === undefined ? {} : { [inputsAnnotation]: encodeSummary({ ...summary, inputs: capInputs({ ...summary.inputs }) }) }),
     };
     const descriptor: Descriptor = { mediaType: MediaType.ociManifest, digest: manifestInfo.digest, size: manifestInfo.size, annotations };
     await this.store.updateSideIndex(sideIndex, (entries) => {
       const kept = entries.filter((entry) => entry.annotations?.[stepKeyAnnotation] !== key);
       return { entries: [...kept, descriptor], result: undefined };
     });
+    // Newest last, as in the side index: the closest record of a miss is the latest.
+    this.entries?.delete(key);
     this.entries?.set(key, descriptor);
   }
 }

@@ -6,7 +6,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { mkdir, rm, writeFile, readFile } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { isAbsolute, join, posix, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import {
@@ -27,7 +27,7 @@ import {
   type Platform,
   type SourceRange,
 } from '../common/index.js';
-import type { LayerRef, StepCache } from '../cache/index.js';
+import { shortHash, type LayerRef, type StepCache, type StepSummary } from '../cache/index.js';
 import { sourceDateEpochFromEnv } from '../exporter/index.js';
 import {
   baseImageKey,
@@ -40,6 +40,8 @@ import {
   scratchKey,
   sourceDateEpochKey,
   type BaseImageConfig,
+  type CopyKeyInput,
+  type ExecKeyInput,
   type ResolveOptions,
   type ResolvedInstruction,
   type ResolvedStage,
@@ -69,6 +71,8 @@ export interface BuildRequest {
   readonly noCache?: boolean;
   /** `--no-cache-filter`: the steps of these stages (by name, any case) run, using no cached result. */
   readonly noCacheFilter?: readonly string[];
+  /** Say for every step, hit or miss, how it compares with the closest record (misses always say why). */
+  readonly explainCache?: boolean;
   readonly pull?: boolean;
   /** `host` (the default, as BuildKit's OCI worker without CNI), `none`; `default` means host. */
   readonly network?: 'default' | 'host' | 'none';
@@ -85,6 +89,8 @@ export interface BuildRequest {
   readonly allow?: readonly string[];
   /** Annotations of the image's manifest (`--annotation`). */
   readonly annotations?: Readonly<Record<string, string>>;
+  /** Fields added to the image config, from its layers (the inline build cache). */
+  readonly configExtras?: (layers: readonly LayerRef[]) => Promise<Readonly<Record<string, unknown>>>;
 }
 
 export interface BuildDeps {
@@ -311,6 +317,7 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
   // BuildKit's IsNoCache: a named stage the filter names, whatever its case.
   const noCache = stage.name !== '' && (ctx.request.noCacheFilter ?? []).some((name) => name.toLowerCase() === stage.name);
   let baseLayers: number;
+  let baseDigest: string | undefined;
   if (stage.base.kind === 'stage') {
     const parent = await stageOutput(ctx, stage.base.stage);
     ({ key, layers, platform, baseLayers } = parent);
@@ -330,6 +337,7 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
     step.status('resolve', `resolve ${base.reference}@${base.manifestDigest}`, true);
     step.done();
     key = baseImageKey(base.manifestDigest);
+    baseDigest = base.manifestDigest;
     layers = base.layers;
     baseLayers = base.layers.length;
     platform = stage.platform;
@@ -345,10 +353,12 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
       }
       continue;
     }
-    const name = stepName(prefix, ++index, total, instructionText(source, instruction.range));
+    const text = instructionText(source, instruction.range);
+    const name = stepName(prefix, ++index, total, text);
     const step = ctx.reporter.step(name, instruction.range);
     try {
-      const result = await fileStep(ctx, step, instruction, { key, layers, config, platform, noCache });
+      const slot = `${dockerfilePlace(ctx.request)}:${stage.index}:${index}`;
+      const result = await fileStep(ctx, step, instruction, { key, layers, config, platform, noCache, place: { slot, text, ...(baseDigest === undefined ? {} : { base: baseDigest }) } });
       key = result.key;
       layers = result.layer === undefined ? layers : [...layers, result.layer];
       config.history.push({ created: result.created, created_by: result.createdBy, comment: historyComment, ...(result.layer === undefined ? { empty_layer: true } : {}) });
@@ -371,6 +381,8 @@ interface StepInput {
   readonly platform: Platform;
   /** The step runs whatever the cache holds (its stage is in --no-cache-filter). */
   readonly noCache?: boolean;
+  /** Where the step is, for the summary its record keeps. */
+  readonly place: Pick<StepSummary, 'slot' | 'text' | 'base'>;
 }
 
 interface StepOutcome extends StepRun {
@@ -396,12 +408,14 @@ async function cachedOrRun(
   input: StepInput,
   execute: () => Promise<LayerRef | undefined>,
   alternate?: () => Promise<Digest>,
+  summary?: StepSummary,
 ): Promise<StepRun> {
   const record = (stepKey: Digest): Digest => (ctx.sourceDateEpoch === undefined ? stepKey : sourceDateEpochKey(stepKey, ctx.sourceDateEpoch));
   let alternateKey: Digest | undefined;
   if (ctx.request.noCache !== true && input.noCache !== true) {
     const hit = await ctx.deps.cache.outcome(record(key), input.layers);
     if (hit !== undefined) {
+      if (ctx.request.explainCache === true) step.status('cache', `cache hit: ${hit.created === undefined ? 'a record' : `the record of ${hit.created}`}`, true);
       step.cached();
       return { layer: hit.layer, created: hit.created ?? created(ctx.sourceDateEpoch) };
     }
@@ -409,7 +423,8 @@ async function cachedOrRun(
       alternateKey = await alternate();
       const byContent = await ctx.deps.cache.get(record(alternateKey));
       if (byContent !== undefined && byContent.layers.length >= input.layers.length) {
-        await ctx.deps.cache.put(record(key), byContent, input.platform);
+        await ctx.deps.cache.put(record(key), byContent, input.platform, summary);
+        if (ctx.request.explainCache === true) step.status('cache', 'cache hit: a record of the same files', true);
         step.cached();
         return { layer: byContent.layers.length === input.layers.length ? undefined : byContent.layers.at(-1), created: byContent.created ?? created(ctx.sourceDateEpoch) };
       }
@@ -418,12 +433,14 @@ async function cachedOrRun(
   let flight = ctx.flights.get(key);
   if (flight === undefined) {
     flight = (async () => {
+      const why = ctx.request.noCache === true ? '--no-cache' : input.noCache === true ? '--no-cache-filter' : summary === undefined ? undefined : await ctx.deps.cache.explain?.(summary);
       step.start();
+      if (why !== undefined) step.status('cache', `cache miss: ${why}`, true);
       const layer = await execute();
       const time = created(ctx.sourceDateEpoch);
       const result = { layers: layer === undefined ? input.layers : [...input.layers, layer], created: time };
-      await ctx.deps.cache.put(record(key), result, input.platform);
-      if (alternate !== undefined) await ctx.deps.cache.put(record(alternateKey ?? (await alternate())), result, input.platform);
+      await ctx.deps.cache.put(record(key), result, input.platform, summary);
+      if (alternate !== undefined) await ctx.deps.cache.put(record(alternateKey ?? (await alternate())), result, input.platform, summary);
       step.done();
       return { layer, created: time };
     })();
@@ -456,8 +473,14 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
         },
       });
       const key = execKey(input.key, plan.keyInput);
-      const run = await cachedOrRun(ctx, step, key, input, () =>
-        ctx.limit(() => plan.execute({ snapshots: ctx.snapshots, runtime: ctx.deps.runtime, layers: input.layers, step, sourceDateEpoch: ctx.sourceDateEpoch })),
+      const run = await cachedOrRun(
+        ctx,
+        step,
+        key,
+        input,
+        () => ctx.limit(() => plan.execute({ snapshots: ctx.snapshots, runtime: ctx.deps.runtime, layers: input.layers, step, sourceDateEpoch: ctx.sourceDateEpoch })),
+        undefined,
+        summaryOf(ctx, input, execInputs(plan.keyInput, new Set(instruction.args.map((arg) => arg.key)))),
       );
       return { key, ...run, createdBy: plan.createdBy };
     }
@@ -477,7 +500,15 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
         const key = copyKey(input.key, plan.keyInput);
         const byContent = plan.contentKeyInput;
         const alternate = byContent === undefined ? undefined : async () => copyKey(input.key, await byContent());
-        const run = await cachedOrRun(ctx, step, key, input, () => plan.execute({ snapshots: ctx.snapshots, layers: input.layers, sourceDateEpoch: ctx.sourceDateEpoch }), alternate);
+        const run = await cachedOrRun(
+          ctx,
+          step,
+          key,
+          input,
+          () => plan.execute({ snapshots: ctx.snapshots, layers: input.layers, sourceDateEpoch: ctx.sourceDateEpoch }),
+          alternate,
+          summaryOf(ctx, input, copyInputs(plan.keyInput, plan.files)),
+        );
         // A copy from a stage passes on what it made, not where it came from.
         return { key: alternate === undefined ? key : copyResultKey(input.key, run.layer?.diffId), ...run, createdBy: plan.createdBy };
       } finally {
@@ -490,12 +521,53 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
       if (path === '/') return { key: input.key, layer: undefined, created: created(ctx.sourceDateEpoch), createdBy: `WORKDIR ${path}` };
       const user = input.config.user ?? '';
       const key = mkdirKey(input.key, path, user);
-      const run = await cachedOrRun(ctx, step, key, input, () => mkdirStep({ snapshots: ctx.snapshots, layers: input.layers, path, user, sourceDateEpoch: ctx.sourceDateEpoch }));
+      const run = await cachedOrRun(
+        ctx,
+        step,
+        key,
+        input,
+        () => mkdirStep({ snapshots: ctx.snapshots, layers: input.layers, path, user, sourceDateEpoch: ctx.sourceDateEpoch }),
+        undefined,
+        summaryOf(ctx, input, { path, user }),
+      );
       return { key, ...run, createdBy: `WORKDIR ${path}` };
     }
     default:
       throw new TsbuildError('INTERNAL', `build: ${instruction.kind} changes no files`);
   }
+}
+
+/** The Dockerfile as a record names it: its path in the context when it is there (the same on every CI runner), else as given. */
+function dockerfilePlace(request: BuildRequest): string {
+  const { path, file } = request.dockerfile;
+  if (path === undefined || request.contextDir === undefined) return file;
+  const inside = relative(request.contextDir, path);
+  return inside.startsWith('..') || isAbsolute(inside) ? path : inside;
+}
+
+function summaryOf(ctx: BuildContext, input: StepInput, inputs: Record<string, string>): StepSummary {
+  return { parent: input.key, ...input.place, inputs };
+}
+
+/** A RUN's inputs by name; values hashed (a build arg may be a token), cwd, user and network as they are. */
+function execInputs(key: ExecKeyInput, argNames: ReadonlySet<string>): Record<string, string> {
+  const inputs: Record<string, string> = { command: shortHash(JSON.stringify(key.args)), cwd: key.cwd, user: key.user, network: key.network, security: key.security };
+  if (key.mounts.length > 0) inputs.mounts = shortHash(JSON.stringify(key.mounts));
+  for (const entry of key.env) {
+    const eq = entry.indexOf('=');
+    const name = eq < 0 ? entry : entry.slice(0, eq);
+    inputs[`${argNames.has(name) ? 'arg' : 'env'}:${name}`] = shortHash(eq < 0 ? '' : entry.slice(eq + 1));
+  }
+  return inputs;
+}
+
+/** A COPY's inputs: each context file it reads, where the files come from, and its options. */
+function copyInputs(key: CopyKeyInput, files: ReadonlyMap<string, string> | undefined): Record<string, string> {
+  const { content, source, ...options } = key;
+  const inputs: Record<string, string> = { source: source === 'context' ? 'context' : shortHash(source), options: shortHash(JSON.stringify(options)) };
+  if (files === undefined && content !== undefined) inputs.files = shortHash(content);
+  for (const [path, summary] of files ?? []) inputs[`file:${path}`] = summary;
+  return inputs;
 }
 
 function openBuildContext(ctx: BuildContext): Promise<ContextHandle> {
@@ -564,6 +636,7 @@ async function exportImage(ctx: BuildContext, output: StageOutput): Promise<Buil
     rootfs: { type: 'layers', diff_ids: output.layers.map((layer) => layer.diffId) },
     ...(output.platform.variant === undefined ? {} : { variant: output.platform.variant }),
     ...(config.author === undefined ? {} : { author: config.author }),
+    ...(await ctx.request.configExtras?.(output.layers)),
   };
   const store = ctx.deps.store;
   step.status('layers', 'exporting layers', true);

@@ -51,6 +51,8 @@ export interface CopyExecution {
 
 export interface CopyPlan {
   readonly keyInput: CopyKeyInput;
+  /** The context files read, path → summary (for why a step missed); not part of the key. */
+  readonly files?: ReadonlyMap<string, string>;
   /**
    * COPY --from a stage: the key input by the content of the files it selects (BuildKit's
    * content-based key), for when the key by the stage's own key misses. Not for images: a new
@@ -110,13 +112,16 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
   let source: () => Promise<CopySource>;
   let sourceName: string;
   let content: string | undefined;
+  let files: ReadonlyMap<string, string> | undefined;
   let contentOf: (() => Promise<string>) | undefined;
   const from = instruction.from;
   if (from === undefined) {
     const local = instruction.sources.filter((path) => !isUrl(path) && !gitSources.includes(path));
     if (local.length > 0) {
       const handle = await sources.context();
-      content = (await sourceDigest(handle.context, local, { exclude: instruction.exclude, parents: instruction.parents })).digest;
+      const digested = await sourceDigest(handle.context, local, { exclude: instruction.exclude, parents: instruction.parents });
+      content = digested.digest;
+      files = digested.files;
       source = () => Promise.resolve({ kind: 'context', context: handle.context });
     } else {
       // URLs and heredocs only: nothing is read from the context.
@@ -188,6 +193,7 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
   };
   return {
     keyInput,
+    ...(files === undefined ? {} : { files }),
     ...(contentOf === undefined ? {} : { contentKeyInput: async () => ({ ...keyInput, source: 'rootfs', content: await (contentOf as () => Promise<string>)() }) }),
     createdBy: createdBy(instruction),
     release,

@@ -9,3 +9,4 @@ export { checkContextName, parseNamedContextValue, type NamedContextSource } fro
 export { dockerfileInContext, readStdinInput, type StdinInput } from './stdin-context.js';
 export { checkoutContext, isGitSource } from './git-source.js';
 export type { SecretSource } from './run-mounts.js';
+export { reclaimAbandonedSteps } from './abandoned.js';

@@ -64,7 +64,7 @@ export interface PushResult {
 
 const maxMountCandidates = 3;
 
-interface Counters {
+export interface Counters {
   uploaded: number;
   mounted: number;
   present: number;
@@ -180,7 +180,7 @@ async function readDocument(store: ContentStore, descriptor: Descriptor, what: s
 }
 
 /** A blob to push, and how to read it: the registry hashes what it receives, so it is read without hashing. */
-interface PushBlob {
+export interface PushBlob {
   readonly descriptor: Descriptor;
   open(options: OpenBlobOptions): Promise<Readable>;
 }
@@ -196,7 +196,7 @@ async function imageBlobs(image: Image): Promise<PushBlob[]> {
   ];
 }
 
-interface BlobPushContext {
+export interface BlobPushContext {
   readonly registry: Registry;
   readonly client: RegistryClient;
   readonly destination: ImageReference;
@@ -213,7 +213,7 @@ interface BlobPushContext {
 /** Below this size a blob is pushed beside the large ones, not in turn with them. */
 const smallBlobBytes = 1024 * 1024;
 
-async function pushBlobs(context: BlobPushContext, blobs: readonly PushBlob[]): Promise<void> {
+export async function pushBlobs(context: BlobPushContext, blobs: readonly PushBlob[]): Promise<void> {
   const unique = [...new Map(blobs.map((blob) => [blob.descriptor.digest, blob])).values()];
   const limit = pLimit(Math.max(1, Math.min(context.concurrency ?? 3, 16)));
   // Small blobs (a config, tiny layers) neither wait for nor take a large one's slot: they are a
@@ -482,7 +482,7 @@ class ChunkReader {
   }
 }
 
-async function putManifest(registry: Registry, client: RegistryClient, destination: ImageReference, document: { readonly descriptor: Descriptor; readonly bytes: Buffer }, target: string): Promise<void> {
+export async function putManifest(registry: Registry, client: RegistryClient, destination: ImageReference, document: { readonly descriptor: Descriptor; readonly bytes: Buffer }, target: string): Promise<void> {
   const path = destination.path;
   const context: RegistryErrorContext = { action: 'push manifest', reference: `${referenceName(destination)}:${target}`.replace(/:sha256:/, '@sha256:'), digest: document.descriptor.digest };
   await withRetries(client.backoff, async () => {

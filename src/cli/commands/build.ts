@@ -1,7 +1,6 @@
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { LocalStepCache } from '../../cache/index.js';
 import { TsbuildError, messageOf, formatPosition, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform } from '../../common/index.js';
 import { BuildStepError, build, checkContextName, checkoutContext, isGitSource, dockerfileInContext, parseNamedContextValue, readStdinInput, type NamedContextSource, type StdinInput } from '../../executor/index.js';
 import { outputImage, parseOutputSpec, writeOutput, type OutputSpec } from '../../exporter/index.js';
@@ -15,8 +14,9 @@ import { addRootOption, storeFromOptions } from '../store-options.js';
 import { addInsecureRegistryOption, collect } from '../common-options.js';
 import { parseAllow, parseSecrets, parseSsh } from './build-secrets.js';
 import { parseAnnotations, writeImageOutput, writeMetadataFile } from './build-export.js';
+import { addCacheOptions, planBuildCache, type CacheFlags } from './build-cache-options.js';
 
-interface BuildOptions {
+interface BuildOptions extends CacheFlags {
   tag: string[];
   file?: string;
   buildArg: string[];
@@ -124,7 +124,7 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('--push', 'push every -t name to its registry')
     .option('--runtime <name>', 'OCI runtime for RUN: runtime-shim (default), crun, runc or a path')
     .option('--platform <os/arch[/variant]>', "the image's platform (this machine's by default)");
-  addRootOption(addInsecureRegistryOption(command)).action(async (contextArg: string, options: BuildOptions) => {
+  addRootOption(addInsecureRegistryOption(addCacheOptions(command))).action(async (contextArg: string, options: BuildOptions) => {
     const inner = await runInUserNamespace(options.root);
     if (inner !== undefined) throw new ExitError(inner);
     if (!['default', 'host', 'none'].includes(options.network)) throw new TsbuildError('INVALID_ARGUMENT', `build: invalid --network ${JSON.stringify(options.network)}: use default, host or none`);
@@ -191,6 +191,8 @@ export function registerBuild(program: Command, io: CliIo): void {
     // Loaded only when a base image is pulled or the image pushed: a rebuild from local images
     // never loads the HTTP client.
     const registry = async (): Promise<RegistryClient> => (client ??= (await import('./registry-options.js')).registryClient(options));
+    const caching = planBuildCache(options, store, registry, (message) => progress.onEvent({ kind: 'warning', message, time: Date.now() }));
+    const running = await caching.begin();
     try {
       let image;
       try {
@@ -203,6 +205,7 @@ export function registerBuild(program: Command, io: CliIo): void {
             labels: parseLabels(options.label),
             noCache: !options.cache,
             ...(options.cacheFilter.length === 0 ? {} : { noCacheFilter: options.cacheFilter }),
+            explainCache: options.explainCache === true,
             pull: options.pull === true,
             network: options.network as 'default' | 'host' | 'none',
             ...(platform === undefined ? {} : { platform }),
@@ -212,15 +215,18 @@ export function registerBuild(program: Command, io: CliIo): void {
             ssh: parseSsh(options.ssh, process.env),
             allow: parseAllow(options.allow),
             ...(Object.keys(annotations).length === 0 ? {} : { annotations }),
+            ...(caching.configExtras === undefined ? {} : { configExtras: caching.configExtras }),
           },
-          { store, runtime: selectRuntime(options.runtime), cache: new LocalStepCache(store), registry, onEvent: (event) => progress.onEvent(event) },
+          { store, runtime: selectRuntime(options.runtime), cache: caching.cache, registry, onEvent: (event) => { progress.onEvent(event); caching.observe(event); } },
         );
       } finally {
         await progress.finish();
+        io.stderr.write(caching.explanation());
       }
       const built = { descriptor: image.manifest, names: tags, firstBuiltLayer: image.baseLayers };
       // The image the metadata file describes: an image output's, else the first archive's, else the stored one.
       let exported: { descriptor: typeof image.manifest; names: readonly string[] } | undefined;
+      await caching.exportAll(image, (message) => io.stderr.write(`WARNING: ${message}\n`));
       for (const output of outputs) {
         if (output.type === 'image' || output.type === 'registry') {
           const written = await writeImageOutput(built, output, { store, registry, report: (text) => void (quiet || io.stderr.write(`${text}\n`)) });
@@ -241,6 +247,7 @@ export function registerBuild(program: Command, io: CliIo): void {
           if (!quiet) io.stderr.write(`pushed ${tag}: digest: ${result.digest} size: ${result.size}\n`);
         }
       }
+      await caching.afterBuild((message) => io.stderr.write(`WARNING: ${message}\n`));
       if (options.iidfile !== undefined) await writeFile(options.iidfile, image.id);
       // Standard output carrying an archive gets nothing else, as docker.
       if (quiet && toStdout === 0) io.stdout.write(`${image.id}\n`);
@@ -251,6 +258,7 @@ export function registerBuild(program: Command, io: CliIo): void {
       }
       throw error;
     } finally {
+      await running();
       await client?.close();
       await releaseInputs();
     }

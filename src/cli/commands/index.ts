@@ -19,4 +19,6 @@ registerCommands({
   doctor: async () => (await import('./doctor.js')).registerDoctor,
   run: async () => (await import('./run.js')).registerRun,
   volume: async () => (await import('./volume.js')).registerVolume,
+  builder: async () => (await import('./builder.js')).registerBuilder,
+  system: async () => (await import('./builder.js')).registerSystem,
 });

@@ -1,0 +1,324 @@
+/**
+ * The cache one build uses: the local step cache first, then the records imported with
+ * `--cache-from` (registries, OCI layout directories, images carrying an inline cache). Only
+ * records are read up front, once per source and on the first miss; a layer is fetched when a
+ * step hits on it, verified (digest, size, and its tar against the diff ID the record claims),
+ * and recorded in the local cache so the next build finds it there. Anything an import gets
+ * wrong is a warning naming it and a miss, never a wrong image.
+ *
+ * It also remembers every record the build used or made, which is what `--cache-to` exports.
+ */
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { PassThrough, type Readable } from 'node:stream';
+import pLimit from 'p-limit';
+import { MediaType, TsbuildError, createHasher, hostPlatform, digestAlgorithm, digestHex, hashHex, messageOf, parseDigest, type Digest, type Platform } from '../common/index.js';
+import type { RegistryClient } from '../registry/index.js';
+import { decompressLayer, type Store } from '../store/index.js';
+import type { CacheImport } from './cache-spec.js';
+import { cacheConfigMediaType, maxCacheDocumentBytes, parseCacheDocument, parseInlineCache, type ImportedRecord } from './cache-format.js';
+import { explainMiss, type StepSummary } from './explain.js';
+import type { LayerRef, StepCache, StepOutcome, StepResult } from './step-cache.js';
+
+/** Where imported records and their layers come from. */
+interface CacheSource {
+  /** How warnings name it: `registry 127.0.0.1:5000/app:cache`. */
+  readonly name: string;
+  records(): Promise<ImportedRecord[]>;
+  /** A layer's compressed bytes, as the source holds them (verified by the store as they are written). */
+  open(layer: LayerRef): Promise<Readable>;
+}
+
+export interface BuildCacheOptions {
+  readonly imports?: readonly CacheImport[];
+  /** The registry client, made on first use. */
+  readonly registry?: () => Promise<RegistryClient>;
+  /** A problem with an import: the build goes on as if the record were not there. */
+  readonly warn?: (message: string) => void;
+}
+
+interface Candidate {
+  readonly record: ImportedRecord;
+  readonly source: CacheSource;
+}
+
+const imageConfigTypes: ReadonlySet<string> = new Set([MediaType.ociConfig, MediaType.dockerConfig]);
+
+export class BuildCache implements StepCache {
+  /** Every record this build hit or made, by key: what `--cache-to` exports. */
+  readonly used = new Map<Digest, StepResult>();
+  private imported: Promise<Map<Digest, Candidate[]>> | undefined;
+  /** Layers fetched (or found) in this build, each once, verified. */
+  private readonly fetches = new Map<Digest, Promise<void>>();
+  private readonly limit = pLimit(4);
+  private readonly sources: readonly CacheSource[];
+  private readonly warn: (message: string) => void;
+  /** The platform of the steps this build ran, for the records a hit copies into the local cache. */
+  private platform: Platform | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly local: StepCache,
+    options: BuildCacheOptions = {},
+  ) {
+    this.warn = options.warn ?? (() => undefined);
+    this.sources = (options.imports ?? []).map((spec) => sourceOf(spec, options.registry));
+  }
+
+  async outcome(key: Digest, below: readonly LayerRef[]): Promise<StepOutcome | undefined> {
+    const hit = await this.local.outcome(key, below);
+    if (hit !== undefined) {
+      const summary = await this.local.recordedSummary?.(key);
+      this.used.set(key, { layers: hit.layer === undefined ? below : [...below, hit.layer], ...(hit.created === undefined ? {} : { created: hit.created }), ...(summary === undefined ? {} : { summary }) });
+      return hit;
+    }
+    for (const { record, source } of await this.candidates(key)) {
+      const extra = record.layers.length - below.length;
+      if (extra !== 0 && extra !== 1) continue;
+      if (!record.layers.slice(0, below.length).every((layer, index) => layer.diffId === below[index]?.diffId)) {
+        this.warn(`cache ${source.name}: record ${key} is not built on the layers its parent step left; ignored`);
+        continue;
+      }
+      const top = extra === 1 ? record.layers.at(-1) : undefined;
+      if (top !== undefined && !(await this.fetched(top, source))) continue;
+      const result: StepResult = {
+        layers: top === undefined ? below : [...below, top],
+        ...(record.created === undefined ? {} : { created: record.created }),
+        ...(record.summary === undefined ? {} : { summary: record.summary }),
+      };
+      await this.remember(key, result);
+      return { layer: top, ...(record.created === undefined ? {} : { created: record.created }) };
+    }
+    return undefined;
+  }
+
+  async get(key: Digest): Promise<StepResult | undefined> {
+    const found = await this.local.get(key);
+    if (found !== undefined) {
+      this.used.set(key, found);
+      return found;
+    }
+    for (const { record, source } of await this.candidates(key)) {
+      const fetched = await Promise.all(record.layers.map((layer) => this.fetched(layer, source)));
+      if (fetched.includes(false)) continue;
+      const result: StepResult = {
+        layers: record.layers,
+        ...(record.created === undefined ? {} : { created: record.created }),
+        ...(record.summary === undefined ? {} : { summary: record.summary }),
+      };
+      await this.remember(key, result);
+      return result;
+    }
+    return undefined;
+  }
+
+  async explain(summary: StepSummary): Promise<string> {
+    const local = (await this.local.explain?.(summary)) ?? 'no record of this step';
+    if (local !== 'no record of this step' || this.sources.length === 0) return local;
+    // A fresh runner: the records came with the imports.
+    const siblings: StepSummary[] = [];
+    const sameSlot: StepSummary[] = [];
+    for (const candidates of (await (this.imported ??= this.loadAll())).values()) {
+      const recorded = candidates[0]?.record.summary;
+      if (recorded === undefined || recorded.slot !== summary.slot) continue;
+      (recorded.parent === summary.parent ? siblings : sameSlot).push(recorded);
+    }
+    return explainMiss(summary, siblings, sameSlot);
+  }
+
+  async put(key: Digest, result: StepResult, platform: Platform, summary?: StepSummary): Promise<void> {
+    await this.local.put(key, result, platform, summary);
+    this.used.set(key, summary === undefined ? result : { ...result, summary });
+    this.platform ??= platform;
+  }
+
+  private async remember(key: Digest, result: StepResult): Promise<void> {
+    // The import becomes a local record: the next build finds it without the network, and the
+    // store's prune keeps its layers.
+    await this.local.put(key, result, this.platform ?? hostPlatform(), result.summary);
+    this.used.set(key, result);
+  }
+
+  /**
+   * What an export of an image with IMAGELAYERS holds, before its mode selects: the records this
+   * build used or made, and the imported ones whose layers are all in the image (they name this
+   * very result, by keys this build did not need to look up: a copy's key by content, say), so
+   * that a build from a cache exports the same cache.
+   */
+  async exportable(imageLayers: readonly LayerRef[]): Promise<Map<Digest, StepResult>> {
+    const records = new Map<Digest, StepResult>();
+    const inImage = new Set(imageLayers.map((layer) => layer.descriptor.digest));
+    if (this.sources.length > 0) {
+      this.imported ??= this.loadAll();
+      for (const [key, candidates] of await this.imported) {
+        const record = candidates.find((candidate) => candidate.record.layers.every((layer) => inImage.has(layer.descriptor.digest)))?.record;
+        if (record !== undefined) records.set(key, { layers: record.layers, ...(record.created === undefined ? {} : { created: record.created }), ...(record.summary === undefined ? {} : { summary: record.summary }) });
+      }
+    }
+    for (const [key, result] of this.used) records.set(key, result);
+    return records;
+  }
+
+  private async candidates(key: Digest): Promise<Candidate[]> {
+    if (this.sources.length === 0) return [];
+    this.imported ??= this.loadAll();
+    return (await this.imported).get(key) ?? [];
+  }
+
+  /** Every source's records, read in parallel; a source that fails is a warning and holds nothing. */
+  private async loadAll(): Promise<Map<Digest, Candidate[]>> {
+    const byKey = new Map<Digest, Candidate[]>();
+    const lists = await Promise.all(
+      this.sources.map(async (source) => {
+        try {
+          return await source.records();
+        } catch (error) {
+          this.warn(`cache ${source.name}: not imported: ${messageOf(error)}`);
+          return [];
+        }
+      }),
+    );
+    lists.forEach((records, index) => {
+      const source = this.sources[index] as CacheSource;
+      for (const record of records) byKey.set(record.key, [...(byKey.get(record.key) ?? []), { record, source }]);
+    });
+    return byKey;
+  }
+
+  /** Whether LAYER is in the store, as its record says it is: fetched from SOURCE when missing. */
+  private async fetched(layer: LayerRef, source: CacheSource): Promise<boolean> {
+    const digest = layer.descriptor.digest;
+    let fetch = this.fetches.get(digest);
+    if (fetch === undefined) {
+      fetch = this.limit(async () => {
+        if ((await this.store.blobSize(digest)) !== layer.descriptor.size) await fetchChecked(this.store, layer, await source.open(layer));
+        else await checkDiffId(this.store, layer);
+      });
+      this.fetches.set(digest, fetch);
+    }
+    try {
+      await fetch;
+      return true;
+    } catch (error) {
+      // Another source may hold the right bytes under the same digest: its next try starts afresh.
+      this.fetches.delete(digest);
+      this.warn(`cache ${source.name}: layer ${digest} not used: ${messageOf(error)}`);
+      return false;
+    }
+  }
+}
+
+/**
+ * Writes a fetched layer into the store (which checks its digest and size) while its tar is
+ * hashed against the diff ID the record claims, in one pass over the bytes.
+ */
+async function fetchChecked(store: Store, layer: LayerRef, stream: Readable): Promise<void> {
+  // The store reports what went wrong; a late error event of the stream must not go unhandled.
+  stream.on('error', () => undefined);
+  const tar = new PassThrough();
+  const hashing = hashTar(tar, layer);
+  const settled = hashing.then(
+    () => undefined,
+    () => undefined,
+  );
+  let hashFailed = false;
+  hashing.catch(() => (hashFailed = true));
+  async function* tee(): AsyncGenerator<Buffer> {
+    for await (const chunk of stream) {
+      const bytes = chunk as Buffer;
+      // A tar that fails to decompress stops taking bytes: the blob is still written and checked.
+      if (!hashFailed && !tar.write(bytes)) await Promise.race([once(tar, 'drain'), settled]);
+      yield bytes;
+    }
+    tar.end();
+  }
+  try {
+    await store.putBlob(tee(), { digest: layer.descriptor.digest, size: layer.descriptor.size });
+  } finally {
+    stream.destroy();
+    if (!tar.writableEnded) tar.destroy();
+  }
+  // Another process stored the blob meanwhile, and the store took it without reading this one.
+  if (!tar.writableFinished && !tar.writableEnded) return checkDiffId(store, layer);
+  const actual = await hashing;
+  if (actual !== layer.diffId) throw new TsbuildError('DIGEST_MISMATCH', `its tar hashes to ${actual}, the record says ${layer.diffId}`);
+}
+
+async function hashTar(tar: AsyncIterable<Uint8Array>, layer: LayerRef): Promise<string> {
+  const hash = createHasher(digestAlgorithm(layer.diffId));
+  for await (const chunk of decompressLayer(tar, layer.descriptor.mediaType)) hash.update(chunk);
+  return `${digestAlgorithm(layer.diffId)}:${hash.digest('hex')}`;
+}
+
+/** The layer's tar must hash to the diff ID the record claims, or the image config would lie. */
+async function checkDiffId(store: Store, layer: LayerRef): Promise<void> {
+  const hash = createHasher(digestAlgorithm(layer.diffId));
+  for await (const chunk of decompressLayer(await store.openBlob(layer.descriptor.digest), layer.descriptor.mediaType)) hash.update(chunk);
+  const actual = hash.digest('hex');
+  if (actual !== digestHex(layer.diffId)) throw new TsbuildError('DIGEST_MISMATCH', `its tar hashes to ${digestAlgorithm(layer.diffId)}:${actual}, the record says ${layer.diffId}`);
+}
+
+function sourceOf(spec: CacheImport, registry: (() => Promise<RegistryClient>) | undefined): CacheSource {
+  if (spec.type === 'local') return layoutSource(spec.src, spec.tag);
+  if (registry === undefined) throw new TsbuildError('INTERNAL', 'build cache: a registry import needs a registry client');
+  return registrySource(spec.ref, registry);
+}
+
+function registrySource(ref: string, client: () => Promise<RegistryClient>): CacheSource {
+  return {
+    name: `registry ${ref}`,
+    async records() {
+      const { fetchDocument, fetchSmallBlob } = await import('../registry/index.js');
+      const registry = await client();
+      const document = await fetchDocument(registry, ref);
+      if (document.kind !== 'manifest') throw new TsbuildError('INVALID_MEDIA_TYPE', `${document.descriptor.mediaType} is an index, not a cache manifest`);
+      const config = document.manifest.config;
+      if (config.mediaType === cacheConfigMediaType) {
+        return parseCacheDocument(await fetchSmallBlob(registry, ref, config, maxCacheDocumentBytes), ref);
+      }
+      if (imageConfigTypes.has(config.mediaType)) {
+        // An image that may carry its build's records inline.
+        const parsed = JSON.parse((await fetchSmallBlob(registry, ref, config, maxCacheDocumentBytes)).toString('utf8')) as Record<string, unknown> & { rootfs?: { diff_ids?: unknown } };
+        const diffIds = Array.isArray(parsed.rootfs?.diff_ids) ? (parsed.rootfs.diff_ids as unknown[]).map(String) : [];
+        return parseInlineCache(parsed, document.manifest.layers, diffIds, ref);
+      }
+      throw new TsbuildError('INVALID_MEDIA_TYPE', `its config is ${config.mediaType}, neither a cache nor an image`);
+    },
+    async open(layer) {
+      const { openRemoteBlob } = await import('../registry/index.js');
+      return openRemoteBlob({ client: await client(), reference: ref, digest: layer.descriptor.digest });
+    },
+  };
+}
+
+/** An OCI layout directory: its index names the cache manifest by tag (`org.opencontainers.image.ref.name`). */
+function layoutSource(directory: string, tag: string): CacheSource {
+  const blobPath = (digest: Digest): string => join(directory, 'blobs', digestAlgorithm(digest), digestHex(digest));
+  const readVerified = async (digest: Digest, what: string): Promise<Buffer> => {
+    const bytes = await readFile(blobPath(digest));
+    if (bytes.length > maxCacheDocumentBytes) throw new TsbuildError('SIZE_MISMATCH', `${what} ${digest} is too large`);
+    const actual = parseDigest(`${digestAlgorithm(digest)}:${hashHex(digestAlgorithm(digest), bytes)}`);
+    if (actual !== digest) throw new TsbuildError('DIGEST_MISMATCH', `${what} ${digest} hashes to ${actual}`);
+    return bytes;
+  };
+  return {
+    name: `local ${directory}`,
+    async records() {
+      const index = JSON.parse(await readFile(join(directory, 'index.json'), 'utf8')) as { manifests?: { mediaType?: string; digest?: string; annotations?: Record<string, string> }[] };
+      const manifests = index.manifests ?? [];
+      const entry = manifests.find((candidate) => candidate.annotations?.['org.opencontainers.image.ref.name'] === tag) ?? (manifests.length === 1 ? manifests[0] : undefined);
+      if (entry?.digest === undefined) throw new TsbuildError('NOT_FOUND', `no cache tagged ${tag}`);
+      if (entry.mediaType !== MediaType.ociManifest) throw new TsbuildError('INVALID_MEDIA_TYPE', `${entry.mediaType ?? 'no media type'} is not a cache manifest`);
+      const manifest = JSON.parse((await readVerified(parseDigest(entry.digest), 'manifest')).toString('utf8')) as { mediaType?: string; config?: { mediaType?: string; digest?: string } };
+      if (manifest.mediaType !== MediaType.ociManifest || manifest.config?.mediaType !== cacheConfigMediaType || manifest.config.digest === undefined) {
+        throw new TsbuildError('INVALID_MEDIA_TYPE', `manifest ${entry.digest} is no cache manifest`);
+      }
+      return parseCacheDocument(await readVerified(parseDigest(manifest.config.digest), 'cache document'), directory);
+    },
+    open(layer) {
+      return Promise.resolve(createReadStream(blobPath(layer.descriptor.digest)));
+    },
+  };
+}

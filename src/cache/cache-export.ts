@@ -1,0 +1,119 @@
+/**
+ * `--cache-to`: the records a build used, written as a cache artifact to a registry or an OCI
+ * layout directory, or as the inline field of the image's config. mode=min keeps the records
+ * of the exported image's own steps (those whose layers are a prefix of the image's: its stage
+ * and the stages it is built FROM); mode=max keeps every stage's.
+ */
+import { copyFile, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { MediaType, TsbuildError, digestAlgorithm, digestHex, hashHex, parseDigest, type Descriptor, type Digest, type Platform } from '../common/index.js';
+import type { RegistryClient } from '../registry/index.js';
+import type { Store } from '../store/index.js';
+import { cacheDocument, inlineCache, isPrefix, manifestFor, type InlineCache } from './cache-format.js';
+import type { CacheExport, CacheMode } from './cache-spec.js';
+import type { LayerRef, StepResult } from './step-cache.js';
+
+export function selectRecords(used: ReadonlyMap<Digest, StepResult>, mode: CacheMode, imageLayers: readonly LayerRef[]): Map<Digest, StepResult> {
+  if (mode === 'max') return new Map(used);
+  return new Map([...used].filter(([, result]) => isPrefix(result.layers, imageLayers)));
+}
+
+/** The inline cache of an image: its own steps' records, by layer position. */
+export function inlineCacheOf(used: ReadonlyMap<Digest, StepResult>, imageLayers: readonly LayerRef[]): InlineCache {
+  return inlineCache(used, imageLayers);
+}
+
+export interface ExportCacheOptions {
+  readonly store: Store;
+  readonly used: ReadonlyMap<Digest, StepResult>;
+  readonly imageLayers: readonly LayerRef[];
+  readonly platform?: Platform;
+  readonly registry?: () => Promise<RegistryClient>;
+}
+
+interface Artifact {
+  readonly manifest: { readonly descriptor: Descriptor; readonly bytes: Buffer };
+  readonly config: { readonly descriptor: Descriptor; readonly bytes: Buffer };
+  readonly layers: readonly Descriptor[];
+}
+
+function artifactOf(records: ReadonlyMap<Digest, StepResult>, platform: Platform | undefined): Artifact {
+  const document = cacheDocument(records, platform);
+  const configBytes = Buffer.from(JSON.stringify(document));
+  const configDigest = parseDigest(`sha256:${hashHex('sha256', configBytes)}`);
+  const manifest = manifestFor(document, { digest: configDigest, size: configBytes.length });
+  const manifestBytes = Buffer.from(JSON.stringify(manifest));
+  const manifestDigest = parseDigest(`sha256:${hashHex('sha256', manifestBytes)}`);
+  return {
+    manifest: { descriptor: { mediaType: MediaType.ociManifest, digest: manifestDigest, size: manifestBytes.length }, bytes: manifestBytes },
+    config: { descriptor: { mediaType: (manifest.config as Descriptor).mediaType, digest: configDigest, size: configBytes.length }, bytes: configBytes },
+    layers: document.layers.map((layer) => ({ mediaType: layer.mediaType, digest: layer.digest, size: layer.size })),
+  };
+}
+
+/** Writes the cache where TARGET says; the inline cache is not written here (it is part of the image). */
+export async function exportCache(target: CacheExport, options: ExportCacheOptions): Promise<{ digest: Digest; records: number } | undefined> {
+  if (target.type === 'inline') return undefined;
+  if (target.cacheMounts) throw new TsbuildError('INVALID_ARGUMENT', '--cache-to cache-mounts=true: exporting the contents of cache mounts is not supported yet');
+  const records = selectRecords(options.used, target.mode, options.imageLayers);
+  const artifact = artifactOf(records, options.platform);
+  if (target.type === 'registry') {
+    if (options.registry === undefined) throw new TsbuildError('INTERNAL', 'export cache: a registry export needs a registry client');
+    const { pushArtifact } = await import('../registry/index.js');
+    await pushArtifact({
+      client: await options.registry(),
+      destination: target.ref,
+      manifest: artifact.manifest,
+      blobs: [
+        { descriptor: artifact.config.descriptor, open: () => Promise.resolve(Readable.from([artifact.config.bytes])) },
+        ...artifact.layers.map((layer) => ({ descriptor: layer, open: () => options.store.openBlob(layer.digest) })),
+      ],
+    });
+  } else {
+    await writeLayout(target.dest, target.tag, artifact, options.store);
+  }
+  return { digest: artifact.manifest.descriptor.digest, records: records.size };
+}
+
+/**
+ * An OCI layout directory holding the cache under TAG, beside whatever it held: blobs are added
+ * (each written to a temporary name and renamed), and index.json replaced last, so a reader sees
+ * the old cache or the new one.
+ */
+async function writeLayout(directory: string, tag: string, artifact: Artifact, store: Store): Promise<void> {
+  const blobs = join(directory, 'blobs', 'sha256');
+  await mkdir(blobs, { recursive: true });
+  const path = (digest: Digest): string => join(directory, 'blobs', digestAlgorithm(digest), digestHex(digest));
+  const has = async (descriptor: Descriptor): Promise<boolean> => (await stat(path(descriptor.digest)).catch(() => undefined))?.size === descriptor.size;
+  const temporary = (target: string): string => `${target}.${process.pid}.${Math.random().toString(16).slice(2)}.tmp`;
+  const put = async (descriptor: Descriptor, write: (to: string) => Promise<void>): Promise<void> => {
+    if (await has(descriptor)) return;
+    const to = temporary(path(descriptor.digest));
+    await write(to);
+    await rename(to, path(descriptor.digest));
+  };
+  await Promise.all(
+    artifact.layers.map((layer) =>
+      put(layer, async (to) => {
+        // A hard link would share the store's inode with a directory others may change; a copy is safe.
+        await copyFile(store.blobPath(layer.digest), to);
+      }),
+    ),
+  );
+  await put(artifact.config.descriptor, (to) => writeFile(to, artifact.config.bytes));
+  await put(artifact.manifest.descriptor, (to) => writeFile(to, artifact.manifest.bytes));
+  await writeFile(join(directory, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  let manifests: Descriptor[] = [];
+  try {
+    manifests = (JSON.parse(await readFile(join(directory, 'index.json'), 'utf8')) as { manifests?: Descriptor[] }).manifests ?? [];
+  } catch {
+    // No index yet (or an unreadable one, replaced).
+  }
+  const kept = manifests.filter((entry) => entry.annotations?.['org.opencontainers.image.ref.name'] !== tag);
+  const index = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [...kept, { ...artifact.manifest.descriptor, annotations: { 'org.opencontainers.image.ref.name': tag } }] };
+  const indexPath = join(directory, 'index.json');
+  const to = temporary(indexPath);
+  await writeFile(to, JSON.stringify(index));
+  await rename(to, indexPath);
+}

@@ -1,0 +1,89 @@
+/**
+ * `build --cache-from` / `--cache-to`: the flags, the cache a build uses, and the exports after
+ * it. Kept out of build.ts so that the command reads as the build it runs.
+ */
+import type { Command } from 'commander';
+import { BuildCache, LocalStepCache, applyCacheCap, cacheCapSetting, markBuildRunning, parseByteSize, exportCache, inlineCacheOf, inlineCacheField, parseCacheFrom, parseCacheTo, type CacheExport } from '../../cache/index.js';
+import { messageOf, type Platform } from '../../common/index.js';
+import type { LayerRef } from '../../cache/index.js';
+import { reclaimAbandonedSteps, type BuildEvent } from '../../executor/index.js';
+import type { RegistryClient } from '../../registry/index.js';
+import type { Store } from '../../store/index.js';
+import { collect } from '../common-options.js';
+
+export interface CacheFlags {
+  cacheFrom: string[];
+  cacheTo: string[];
+  explainCache?: boolean;
+  cacheMaxSize?: string;
+}
+
+export function addCacheOptions(command: Command): Command {
+  return command
+    .option('--cache-from <spec>', 'import build cache: type=registry,ref=REF (a cache or an image with an inline cache) or type=local,src=DIR (repeatable)', collect, [])
+    .option('--cache-to <spec>', 'export build cache: type=registry,ref=REF | type=local,dest=DIR | type=inline, with mode=min|max and ignore-error=true (repeatable)', collect, [])
+    .option('--explain-cache', 'after the build, say for every step why it hit or missed the cache')
+    .option('--cache-max-size <size>', 'after the build, remove least recently used cache records beyond SIZE (0: never; default: config.json, else 20% of the free disk)');
+}
+
+export interface BuildCachePlan {
+  readonly cache: BuildCache;
+  readonly exports: readonly CacheExport[];
+  /** The image config field the inline cache adds, when --cache-to type=inline asks for one. */
+  readonly configExtras: ((layers: readonly LayerRef[]) => Promise<Record<string, unknown>>) | undefined;
+  /** Takes the build's events, to keep each step's cache verdict for --explain-cache. */
+  observe(event: BuildEvent): void;
+  /** The --explain-cache report: one line per step with a verdict; empty without the flag. */
+  explanation(): string;
+  /**
+   * Marks the build as running on the root (a prune elsewhere then spares its blobs) until the
+   * returned function is called, and clears what killed builds left.
+   */
+  begin(): Promise<() => Promise<void>>;
+  /** The automatic cap, after a build. */
+  afterBuild(warnAfter: (message: string) => void): Promise<void>;
+  /** Writes every non-inline export; failures with ignore-error=true are warnings. */
+  exportAll(image: { readonly layers: readonly LayerRef[]; readonly platform: Platform }, warn: (message: string) => void): Promise<void>;
+}
+
+/** Parses the flags (before anything runs, so a wrong spec fails at once) and makes the build's cache. */
+export function planBuildCache(flags: CacheFlags, store: Store, registry: () => Promise<RegistryClient>, warn: (message: string) => void): BuildCachePlan {
+  if (flags.cacheMaxSize !== undefined) parseByteSize(flags.cacheMaxSize);
+  const imports = flags.cacheFrom.map((spec) => parseCacheFrom(spec));
+  const exports = flags.cacheTo.map((spec) => parseCacheTo(spec));
+  const cache = new BuildCache(store, new LocalStepCache(store, { warn }), { imports, registry, warn });
+  const inline = exports.some((target) => target.type === 'inline');
+  const verdicts = new Map<string, string>();
+  return {
+    cache,
+    exports,
+    observe(event) {
+      if (flags.explainCache === true && event.kind === 'status' && event.id === 'cache') verdicts.set(event.step.name, event.text);
+    },
+    async begin() {
+      const release = await markBuildRunning(store);
+      // A build killed earlier may have left a step's overlay mounted: nothing could remove it.
+      await reclaimAbandonedSteps(store);
+      return release;
+    },
+    async afterBuild(warnAfter) {
+      // The image is made: a cap that cannot be applied is a warning, not a failed build.
+      await applyCacheCap(store, await cacheCapSetting(store, flags.cacheMaxSize)).catch((error: unknown) => warnAfter(`build cache cap not applied: ${messageOf(error)}`));
+    },
+    explanation() {
+      return [...verdicts].map(([name, text]) => `${name}: ${text}\n`).join('');
+    },
+    configExtras: inline ? async (layers) => ({ [inlineCacheField]: inlineCacheOf(await cache.exportable(layers), layers) }) : undefined,
+    async exportAll(image, warnAfter) {
+      for (const target of exports) {
+        try {
+          await exportCache(target, { store, used: await cache.exportable(image.layers), imageLayers: image.layers, platform: image.platform, registry });
+        } catch (error) {
+          const where = target.type === 'registry' ? target.ref : target.type === 'local' ? target.dest : 'inline';
+          if (!target.ignoreError) throw error;
+          warnAfter(`failed to export cache to ${where}: ${messageOf(error)}`);
+        }
+      }
+    },
+  };
+}

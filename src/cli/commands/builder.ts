@@ -1,0 +1,122 @@
+/**
+ * `tsbuild builder prune` and `tsbuild system df`: the build cache's garbage collection, in
+ * docker's words and table.
+ */
+import { createInterface } from 'node:readline/promises';
+import type { Command } from 'commander';
+import { cacheUsage, parseByteSize, pruneBuildCache, type PruneCacheOptions } from '../../cache/index.js';
+import { TsbuildError, parseGoDuration } from '../../common/index.js';
+import { formatBytes, formatCreatedSince, humanDuration } from '../format.js';
+import type { CliIo } from '../io.js';
+import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
+import { collect } from '../common-options.js';
+
+interface PruneFlags extends RootOption {
+  all?: boolean;
+  keepStorage?: string;
+  filter: string[];
+  force?: boolean;
+}
+
+function pruneOptions(flags: PruneFlags): PruneCacheOptions {
+  let olderThanMs: number | undefined;
+  for (const filter of flags.filter) {
+    const eq = filter.indexOf('=');
+    const name = filter.slice(0, eq);
+    if (eq < 0 || (name !== 'until' && name !== 'unused-for')) throw new TsbuildError('INVALID_ARGUMENT', `builder prune --filter ${JSON.stringify(filter)}: the filters are until=DURATION (and its older name unused-for)`);
+    const nanoseconds = parseGoDuration(filter.slice(eq + 1));
+    if (typeof nanoseconds === 'string' || nanoseconds < 0) throw new TsbuildError('INVALID_ARGUMENT', `builder prune --filter ${filter}: invalid duration`);
+    olderThanMs = nanoseconds / 1e6;
+  }
+  return {
+    ...(flags.all === true ? { all: true } : {}),
+    ...(olderThanMs === undefined ? {} : { olderThanMs }),
+    ...(flags.keepStorage === undefined ? {} : { keepBytes: parseByteSize(flags.keepStorage) }),
+  };
+}
+
+async function confirm(io: CliIo, question: string): Promise<boolean> {
+  io.stdout.write(question);
+  // A script or CI job has no one to answer: it says -f, rather than hang on its standard input.
+  if (process.stdin.isTTY !== true) {
+    io.stdout.write('\nstandard input is not a terminal: nothing removed (use -f)\n');
+    return false;
+  }
+  const lines = createInterface({ input: process.stdin, terminal: false });
+  try {
+    for await (const line of lines) return /^y(es)?$/i.test(line.trim());
+    return false;
+  } finally {
+    lines.close();
+  }
+}
+
+/** A fixed-width table as docker prints them: columns three spaces apart. */
+function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
+  return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd((widths[column] ?? 0) + 3))).join('').trimEnd() + '\n').join('');
+}
+
+function percent(part: number, whole: number): string {
+  return whole === 0 ? '0%' : `${Math.round((part / whole) * 100)}%`;
+}
+
+export function registerBuilder(program: Command, io: CliIo): void {
+  const builder = program.command('builder').description('manage the build cache');
+  addRootOption(
+    builder
+      .command('prune')
+      .description('remove build cache (by default what no image uses)')
+      .option('-a, --all', 'remove every record, not only those no image uses')
+      .option('--keep-storage <size>', 'then remove least recently used records until the cache holds at most SIZE (e.g. 512MB, 10GB)')
+      .option('--filter <filter>', 'until=DURATION: only records unused for longer than DURATION (e.g. 24h)', collect, [])
+      .option('-f, --force', 'do not ask for confirmation'),
+  ).action(async (flags: PruneFlags) => {
+    const options = pruneOptions(flags);
+    if (flags.force !== true) {
+      const what = flags.all === true ? 'all build cache' : 'all dangling build cache';
+      if (!(await confirm(io, `WARNING! This will remove ${what}.\nAre you sure you want to continue? [y/N] `))) return;
+    }
+    const store = await storeFromOptions(flags);
+    const result = await pruneBuildCache(store, options);
+    if (result.removed.length > 0) io.stdout.write(`Deleted build cache objects:\n${result.removed.map((record) => `${record.id.slice(7, 32)}\n`).join('')}\n`);
+    io.stdout.write(`Total reclaimed space: ${formatBytes(result.bytesFreed, 4, '')}\n`);
+    if (result.deferred) io.stderr.write('another build is running: the records are removed, their blobs are collected by a later prune\n');
+  });
+}
+
+export function registerSystem(program: Command, io: CliIo): void {
+  // `system df -v` is docker's verbose flag, which the program's own -v (--version) would take
+  // wherever it stands: with `system` named, program options count only before it.
+  program.enablePositionalOptions();
+  const system = program.command('system').description('the store as a whole');
+  addRootOption(system.command('df').description('show disk usage').option('-v, --verbose', 'list every image and cache record')).action(async (flags: RootOption & { verbose?: boolean }) => {
+    const store = await storeFromOptions(flags);
+    const usage = await cacheUsage(store);
+    const now = Date.now();
+    const cacheReclaimable = usage.records.length === 0 ? 0 : usage.size;
+    const rows = [
+      ['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'],
+      ['Images', String(usage.images.count), '0', formatBytes(usage.images.size, 4, ''), `${formatBytes(usage.images.size, 4, '')} (${percent(usage.images.size, usage.images.size)})`],
+      ['Build Cache', String(usage.records.length), String(usage.activeBuilds > 0 ? usage.records.length : 0), formatBytes(usage.size, 4, ''), formatBytes(usage.activeBuilds > 0 ? 0 : cacheReclaimable, 4, '')],
+    ];
+    io.stdout.write(table(rows));
+    if (flags.verbose === true) {
+      io.stdout.write('\nBuild cache usage: ' + formatBytes(usage.size, 4, '') + '\n\n');
+      const records = [...usage.records].sort((a, b) => b.lastUsed - a.lastUsed);
+      io.stdout.write(
+        table([
+          ['CACHE ID', 'CACHE TYPE', 'SIZE', 'CREATED', 'LAST USED', 'SHARED'],
+          ...records.map((record) => [
+            record.id.slice(7, 19),
+            record.broken ? 'broken' : 'regular',
+            formatBytes(record.size, 4, ''),
+            record.created === undefined ? 'N/A' : formatCreatedSince(record.created, now),
+            record.lastUsed === 0 ? 'N/A' : `${humanDuration(now - record.lastUsed)} ago`,
+            String(record.shared),
+          ]),
+        ]),
+      );
+    }
+  });
+}

@@ -1,0 +1,105 @@
+/**
+ * What each export holds: mode=min the exported image's own steps, mode=max every stage's; the
+ * inline cache rides in the pushed image and a fresh root builds from it; --cache-to flags are
+ * checked before anything runs, and a failed export fails the build unless ignore-error=true.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseCacheFrom, parseCacheTo } from '../../src/cache/index.js';
+import { buildFixture, ranSteps, type BuildFixture } from '../helpers/build.js';
+import { haveRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
+
+const dockerfile = [
+  'FROM busybox AS builder',
+  'RUN echo built > /artifact && echo other > /other',
+  'FROM busybox',
+  'COPY --from=builder /artifact /artifact',
+  'RUN cat /artifact > /copy',
+  '',
+].join('\n');
+
+async function records(dir: string): Promise<number> {
+  const blob = (digest: string): string => join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
+  const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+  const manifest = JSON.parse(await readFile(blob(index.manifests[0]?.digest ?? ''), 'utf8')) as { config: { digest: string; mediaType: string }; artifactType: string };
+  expect(manifest.artifactType).toBe('application/vnd.tsbuild.cache.v1');
+  expect(manifest.config.mediaType).toBe('application/vnd.tsbuild.cache.config.v1+json');
+  return (JSON.parse(await readFile(blob(manifest.config.digest), 'utf8')) as { records: unknown[] }).records.length;
+}
+
+describe('cache flags', () => {
+  it('reads buildx specs and refuses what it cannot do', () => {
+    expect(parseCacheFrom('user/app:cache')).toEqual({ type: 'registry', ref: 'docker.io/user/app:cache' });
+    expect(parseCacheFrom('type=local,src=/tmp/c')).toEqual({ type: 'local', src: '/tmp/c', tag: 'latest' });
+    expect(parseCacheTo('type=registry,ref=r.example/a:c,mode=max,ignore-error=true')).toMatchObject({ type: 'registry', ref: 'r.example/a:c', mode: 'max', ignoreError: true, cacheMounts: false });
+    expect(parseCacheTo('type=inline')).toMatchObject({ type: 'inline', mode: 'min' });
+    expect(() => parseCacheTo('type=inline,mode=max')).toThrow(/inline/);
+    expect(() => parseCacheTo('type=registry,ref=a,mode=all')).toThrow(/mode/);
+    expect(() => parseCacheTo('type=s3,bucket=b')).toThrow(/unsupported type/);
+    expect(() => parseCacheTo('type=local')).toThrow(/dest=/);
+    expect(() => parseCacheFrom('type=registry,ref=a,color=blue')).toThrow(/unknown attribute/);
+  });
+});
+
+describe.skipIf(!haveRegistry())('cache modes and the inline cache', () => {
+  let registry: TestRegistry;
+  const fixtures: BuildFixture[] = [];
+  const fresh = async (): Promise<{ fx: BuildFixture; context: string }> => {
+    const fx = await buildFixture();
+    fixtures.push(fx);
+    return { fx, context: await fx.context('ctx', { Dockerfile: dockerfile }) };
+  };
+  beforeAll(async () => {
+    registry = await startRegistry();
+  });
+  afterAll(async () => {
+    await Promise.all([registry?.stop(), ...fixtures.map((fx) => fx.cleanup())]);
+  });
+
+  it('mode=min exports the image stage only, mode=max every stage', async () => {
+    const { fx, context } = await fresh();
+    const min = join(fx.dir, 'min');
+    const max = join(fx.dir, 'max');
+    const built = await fx.build(['--cache-to', `type=local,dest=${min}`, '--cache-to', `type=local,dest=${max},mode=max`, context]);
+    expect(built.status, built.stderr).toBe(0);
+    expect(ranSteps(built.stderr)).toHaveLength(3);
+    expect(await records(max)).toBeGreaterThan(await records(min));
+
+    const fromMin = await fresh();
+    const a = await fromMin.fx.build(['--cache-from', `type=local,src=${min}`, fromMin.context]);
+    expect(a.status, a.stderr).toBe(0);
+    expect(ranSteps(a.stderr)).toEqual(['[builder 2/2] RUN echo built > /artifact && echo other > /other']);
+
+    const fromMax = await fresh();
+    const b = await fromMax.fx.build(['--cache-from', `type=local,src=${max}`, fromMax.context]);
+    expect(b.status, b.stderr).toBe(0);
+    expect(ranSteps(b.stderr)).toEqual([]);
+  });
+
+  it('the inline cache: pushed with the image, a fresh root builds from the image alone', async () => {
+    const ref = `${registry.host}/inline/app:1`;
+    const { fx, context } = await fresh();
+    const pushed = await fx.build(['-t', ref, '--push', '--cache-to', 'type=inline', '--iidfile', join(fx.dir, 'iid'), context]);
+    expect(pushed.status, pushed.stderr).toBe(0);
+    const config = JSON.parse(await readFile(fx.store.blobPath((await fx.image(ref)).manifest.config.digest), 'utf8')) as Record<string, { records: unknown[] }>;
+    expect(config['org.tsbuild.cache.v1']?.records.length).toBeGreaterThan(0);
+
+    const other = await fresh();
+    const rebuilt = await other.fx.build(['-t', ref, '--cache-from', ref, '--cache-to', 'type=inline', '--iidfile', join(other.fx.dir, 'iid'), other.context]);
+    expect(rebuilt.status, rebuilt.stderr).toBe(0);
+    // The builder stage is not in an inline cache (it is not the image's): it runs; the image's own steps do not.
+    expect(ranSteps(rebuilt.stderr)).toEqual(['[builder 2/2] RUN echo built > /artifact && echo other > /other']);
+    expect(await readFile(join(other.fx.dir, 'iid'), 'utf8')).toBe(await readFile(join(fx.dir, 'iid'), 'utf8'));
+  });
+
+  it('a failed export fails the build, unless ignore-error=true', async () => {
+    const { fx, context } = await fresh();
+    const unreachable = `127.0.0.1:9/nothing/here:cache`;
+    const failed = await fx.build(['--cache-to', `type=registry,ref=${unreachable}`, context]);
+    expect(failed.status).not.toBe(0);
+    const ignored = await fx.build(['--cache-to', `type=registry,ref=${unreachable},ignore-error=true`, context]);
+    expect(ignored.status, ignored.stderr).toBe(0);
+    expect(ignored.stderr).toContain(`WARNING: failed to export cache to ${unreachable}`);
+  });
+});
