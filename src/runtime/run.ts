@@ -157,7 +157,8 @@ export function runFailureStatus(error: unknown): number {
   return 125;
 }
 
-async function findOrPull(options: RunContainerOptions): Promise<{ name?: string; image: Image }> {
+/** The image to run, from the store or fetched through `pull`. */
+export async function findOrPull(options: Pick<RunContainerOptions, 'store' | 'image' | 'pull'>): Promise<{ name?: string; image: Image }> {
   let found = await findImage(options.store, options.image);
   if (found === undefined) {
     let reference: ImageReference | undefined;
@@ -182,7 +183,7 @@ async function findOrPull(options: RunContainerOptions): Promise<{ name?: string
 const defaultHosts = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters'];
 
 /** /etc/hostname, /etc/hosts and /etc/resolv.conf, written in DIRECTORY and bound over the image's. */
-async function writeEtcFiles(directory: string, hostname: string, network: NetworkMode): Promise<MountSpec[]> {
+export async function writeEtcFiles(directory: string, hostname: string, network: NetworkMode): Promise<MountSpec[]> {
   const hosts = join(directory, 'hosts');
   const resolv = join(directory, 'resolv.conf');
   const hostnameFile = join(directory, 'hostname');
@@ -205,7 +206,7 @@ async function writeEtcFiles(directory: string, hostname: string, network: Netwo
  * mounted root, or the container's upper layer, where each directory made over one of the
  * image's takes its mode).
  */
-async function ensureWorkingDirectory(view: string, makeIn: string, workdir: string): Promise<void> {
+export async function ensureWorkingDirectory(view: string, makeIn: string, workdir: string): Promise<void> {
   const notDirectory = (cause?: unknown): TsbuildError => new TsbuildError('INVALID_ARGUMENT', `create working directory ${workdir}: not a directory`, { cause });
   const host = await resolvePathInRoot(view, workdir);
   try {
