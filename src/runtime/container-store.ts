@@ -3,7 +3,7 @@
  * their record changed only under the container's lock (`<root>/containers/<id>.lock`), and
  * their state as docker reports it, a container whose monitor died included.
  */
-import { readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TsbuildError } from '../common/index.js';
 import { acquireLock, type FileLock, type Store } from '../store/index.js';
@@ -18,6 +18,7 @@ function lockPath(store: Store, id: string): string {
 
 /** Names are checked and taken under one lock for the whole store: two creates never take one name. */
 export async function lockNames(store: Store): Promise<FileLock> {
+  await mkdir(containersDirectory(store), { recursive: true });
   return acquireLock(join(containersDirectory(store), 'names.lock'), { timeoutMs: lockTimeoutMs, staleMs: 60_000 });
 }
 
