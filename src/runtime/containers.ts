@@ -283,6 +283,11 @@ export async function startContainer(store: Store, nameOrId: string, options: St
     const observed = await observeState(record);
     if (observed.status === 'running' || observed.status === 'restarting') return undefined;
     if (observed.status === 'dead') throw new TsbuildError('RUNTIME', `start container ${nameOrId}: its monitor died while it ran; remove it with rm -f`);
+    // Another start got there first: its monitor is starting the container.
+    if (record.state.monitor !== undefined && (await ownerAlive(record.state.monitor))) {
+      spawned = true;
+      return undefined;
+    }
     const [command, ...args] = options.monitorCommand;
     if (command === undefined) throw new TsbuildError('INTERNAL', 'start container: no monitor command');
     const log = openSync(join(containerDirectory(store, record.id), 'monitor.log'), 'a', 0o600);

@@ -10,7 +10,7 @@ import type { Writable } from 'node:stream';
 import { TsbuildError, messageOf } from '../common/index.js';
 import type { ContainerRecord } from './container.js';
 import type { AttachedStreams } from './oci-runtime.js';
-import { lookupUser } from './user.js';
+import { lookupUser, resolvePathInRoot } from './user.js';
 
 export interface ExecOptions {
   readonly args: readonly string[];
@@ -79,11 +79,14 @@ export async function execInContainer(record: ContainerRecord, options: ExecOpti
   if (options.user !== undefined && !env.some((entry) => entry.startsWith('HOME='))) env.push(`HOME=${user.home}`);
   const environment: Record<string, string> = {};
   for (const entry of env) if (entry.includes('=')) environment[keyOf(entry)] = entry.slice(entry.indexOf('=') + 1);
+  // nsenter opens the working directory before it enters the container: given as the host sees
+  // it, resolved inside the container's root (a symbolic link in the image must not lead out).
+  const hostWorkdir = await resolvePathInRoot(`/proc/${pid}/root`, workdir);
   const args = [
     `--target=${pid}`,
     ...(await namespacesToJoin(pid)),
     '--root',
-    `--wd=${workdir}`,
+    `--wd=${hostWorkdir}`,
     `--setgid=${user.gid}`,
     `--setuid=${user.uid}`,
     '--',

@@ -3,6 +3,7 @@
  * rm, ps, logs, exec, wait, port, top, rename, `container …` (the same under docker's group
  * names, and prune), `run` of a container with a record, and the hidden `container-monitor`.
  */
+import { stat } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -170,7 +171,6 @@ async function attachToLog(io: CliIo, store: Store, id: string, fromOffset: numb
 }
 
 async function logSize(store: Store, id: string): Promise<number> {
-  const { stat } = await import('node:fs/promises');
   return stat(join(containerDirectory(store, id), 'container.log')).then(
     (info) => info.size,
     () => 0,
