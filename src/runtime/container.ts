@@ -327,7 +327,8 @@ export async function removeAbandonedContainers(store: Store): Promise<void> {
         const info = await stat(directory);
         if (Date.now() - info.mtimeMs < recordlessGraceMs) continue;
       } else {
-        if (!record.autoRemove || (await ownerAlive(record.owner))) continue;
+        // Containers with a monitor are removed by it, or by the user once it died (`rm -f`).
+        if (record.hostConfig !== undefined || !record.autoRemove || (await ownerAlive(record.owner))) continue;
         const runtimePid = record.state.runtimePid;
         if (runtimePid !== undefined && (await processStartTime(runtimePid)) !== undefined && record.state.status === 'running') continue;
       }

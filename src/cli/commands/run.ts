@@ -8,7 +8,6 @@ import { ExitError, type CliIo } from '../io.js';
 import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
 import { addContainerOptions, environment, needsRecord, networkMode, refuseUnsupported, type ContainerFlags } from './container-options.js';
-import { runWithRecord } from './containers.js';
 import { addInsecureRegistryOption, registryClient } from './registry-options.js';
 import { TransferProgress } from './transfer-progress.js';
 
@@ -62,6 +61,8 @@ export function registerRun(program: Command, io: CliIo): void {
     const inner = await runInUserNamespace(flags.root);
     if (inner !== undefined) throw new ExitError(inner);
     if (flags.detach === true || flags.rm !== true || needsRecord(flags)) {
+      // Loaded only here: the foreground `run --rm` starts without it.
+      const { runWithRecord } = await import('./containers.js');
       await runWithRecord(io, image, args, flags);
       return;
     }
