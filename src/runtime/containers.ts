@@ -311,10 +311,15 @@ export async function startContainer(store: Store, nameOrId: string, options: St
 
 async function waitForStart(store: Store, id: string, nameOrId: string): Promise<ContainerRecord> {
   const deadline = Date.now() + 60_000;
+  let last: ContainerRecord | undefined;
   for (;;) {
     const record = await readContainerRecord(store, id);
     // A --rm container may be gone already: it ran and ended.
-    if (record === undefined) throw new TsbuildError('NOT_FOUND', `start container ${nameOrId}: it ended and was removed`);
+    if (record === undefined) {
+      if (last === undefined) throw new TsbuildError('NOT_FOUND', `start container ${nameOrId}: it ended and was removed`);
+      return last;
+    }
+    last = record;
     const { status, pid, error, exitCode } = record.state;
     if (status === 'running' && pid !== undefined) return record;
     if (status === 'exited' || status === 'restarting') {
