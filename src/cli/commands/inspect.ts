@@ -54,7 +54,7 @@ export function registerInspect(program: Command, io: CliIo): void {
   addRootOption(
     program
       .command('inspect')
-      .description('print images as JSON: docker\'s fields (Id, RepoTags, Config, RootFS, …), the manifest and the whole config')
+      .description('print containers or images as JSON: docker\'s fields (a container\'s Id, State, Config, HostConfig…; an image\'s Id, RepoTags, Config, RootFS…)')
       .argument('<images...>', 'image names, IDs or digests')
       .option('--platform <os/arch[/variant]>', 'platform inside a multi-platform image (default: this machine)')
       .option('--type <type>', 'container or image (default: a container of that name or ID, else an image)')
