@@ -328,7 +328,12 @@ async function waitForStart(store: Store, id: string, nameOrId: string): Promise
     }
     if (record.state.monitor === undefined || !(await ownerAlive(record.state.monitor))) {
       const after = await readContainerRecord(store, id);
-      if (after !== undefined && after.state.status !== 'created' && after.state.status !== 'running') return after;
+      // Gone: a --rm container that ran and was removed by its monitor.
+      if (after === undefined) return record;
+      if (after.state.status !== 'created' && after.state.status !== 'running') {
+        if (after.state.error !== undefined && after.state.error !== '') throw new TsbuildError('RUNTIME', after.state.error, { cause: { exitCode: after.state.exitCode ?? 125 } });
+        return after;
+      }
       throw new TsbuildError('RUNTIME', `start container ${nameOrId}: its monitor ended before it ran (see ${join(containerDirectory(store, id), 'monitor.log')})`);
     }
     if (Date.now() > deadline) throw new TsbuildError('RUNTIME', `start container ${nameOrId}: not running after 60 seconds`);
