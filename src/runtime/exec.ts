@@ -1,20 +1,23 @@
 /**
- * `exec` and `top` for a running container: a process that joins the namespaces of the
- * container's first process (util-linux `nsenter`, which every host tsbuild runs on has), and the
- * processes of its pid namespace as `ps -f` shows them.
+ * `exec` and `top` for a running container: a process the runtime-shim starts in the
+ * namespaces of the container's first process (`tsbuild-runtime exec --pid PID`, the process
+ * as config.json describes it: the container's environment, user, working directory and
+ * Docker's default capabilities), and the processes of its pid namespace as `ps -f` shows them.
  */
 import { execFile, spawn, type StdioOptions } from 'node:child_process';
-import { readdir, readlink } from 'node:fs/promises';
-import { constants as osConstants } from 'node:os';
+import { mkdtemp, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { constants as osConstants, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { TsbuildError, messageOf } from '../common/index.js';
 import type { ContainerRecord } from './container.js';
-import type { AttachedStreams } from './oci-runtime.js';
-import { lookupUser, resolvePathInRoot } from './user.js';
+import { runtimeError, shimPath, type AttachedStreams } from './oci-runtime.js';
+import { generateConfig } from './spec.js';
+import { lookupUser } from './user.js';
 
 export interface ExecOptions {
   readonly args: readonly string[];
-  /** `K=V` added to (or replacing in) the container's environment. */
+  /** `K=V` added to (or replacing in) the container's environment; `K` alone removes K. */
   readonly env?: readonly string[];
   /** Default: the container's user. */
   readonly user?: string;
@@ -36,29 +39,10 @@ export interface ExecResult {
   readonly output: string;
 }
 
-const namespaceFlags: readonly (readonly [string, string])[] = [
-  ['mnt', '--mount'],
-  ['uts', '--uts'],
-  ['ipc', '--ipc'],
-  ['net', '--net'],
-  ['pid', '--pid'],
-  ['cgroup', '--cgroup'],
-];
-
 const keyOf = (entry: string): string => (entry.includes('=') ? entry.slice(0, entry.indexOf('=')) : entry);
 
-/** The namespaces of PID that are not this process's own (joining one's own is refused where it belongs to a parent user namespace). */
-async function namespacesToJoin(pid: number): Promise<string[]> {
-  const flags: string[] = [];
-  for (const [name, flag] of namespaceFlags) {
-    const [theirs, ours] = await Promise.all([readlink(`/proc/${pid}/ns/${name}`).catch(() => undefined), readlink(`/proc/self/ns/${name}`).catch(() => undefined)]);
-    if (theirs !== undefined && theirs !== ours) flags.push(flag);
-  }
-  const [theirUser, ourUser] = await Promise.all([readlink(`/proc/${pid}/ns/user`).catch(() => undefined), readlink(`/proc/self/ns/user`).catch(() => undefined)]);
-  // An ordinary user's container lives in the user namespace of the tsbuild that started it.
-  if (theirUser !== undefined && theirUser !== ourUser) flags.unshift('--user');
-  return flags;
-}
+/** Whether CHUNK holds the runtime's own JSON error line (runtime-shim/ERRORS.md). */
+const errorLine = (chunk: Buffer): boolean => chunk.subarray(0, 10).toString() === '{"error":{';
 
 /** Runs a process in a running container (`docker exec`). */
 export async function execInContainer(record: ContainerRecord, options: ExecOptions): Promise<ExecResult> {
@@ -76,52 +60,63 @@ export async function execInContainer(record: ContainerRecord, options: ExecOpti
     } else if (at >= 0) env[at] = entry;
     else env.push(entry);
   }
-  if (options.user !== undefined && !env.some((entry) => entry.startsWith('HOME='))) env.push(`HOME=${user.home}`);
-  const environment: Record<string, string> = {};
-  for (const entry of env) if (entry.includes('=')) environment[keyOf(entry)] = entry.slice(entry.indexOf('=') + 1);
-  // nsenter opens the working directory before it enters the container: given as the host sees
-  // it, resolved inside the container's root (a symbolic link in the image must not lead out).
-  const hostWorkdir = await resolvePathInRoot(`/proc/${pid}/root`, workdir);
-  const args = [
-    `--target=${pid}`,
-    ...(await namespacesToJoin(pid)),
-    '--root',
-    `--wd=${hostWorkdir}`,
-    `--setgid=${user.gid}`,
-    `--setuid=${user.uid}`,
-    '--',
-    ...options.args,
-  ];
-  if (options.detach === true) {
-    const child = spawn('nsenter', args, { stdio: 'ignore', detached: true, env: environment });
-    child.unref();
-    return { status: 0, output: '' };
+  if (options.user !== undefined) {
+    const home = env.findIndex((entry) => keyOf(entry) === 'HOME');
+    if (home >= 0 && !(options.env ?? []).some((entry) => keyOf(entry) === 'HOME')) env[home] = `HOME=${user.home}`;
   }
+  const bundle = await mkdtemp(join(tmpdir(), 'tsbuild-exec-'));
+  const config = generateConfig({
+    args: options.args,
+    env,
+    cwd: workdir,
+    user: { uid: user.uid, gid: user.gid, additionalGids: [user.gid, ...user.additionalGids] },
+    rootfs: '/',
+    rootless: false,
+  });
+  await writeFile(join(bundle, 'config.json'), JSON.stringify(config));
+  const args = ['exec', '--pid', String(pid), '--bundle', bundle, record.id];
+  try {
+    if (options.detach === true) {
+      // The runtime reads its config before it forks: the bundle may go once it is running.
+      const child = spawn(shimPath(), args, { stdio: 'ignore', detached: true });
+      child.unref();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      return { status: 0, output: '' };
+    }
+    return await runExec(record, args, options);
+  } finally {
+    await rm(bundle, { recursive: true, force: true });
+  }
+}
+
+function runExec(record: ContainerRecord, args: readonly string[], options: ExecOptions): Promise<ExecResult> {
   const attached = typeof options.stdio === 'object' ? options.stdio : undefined;
   const piped = options.stdio === 'pipe';
-  const stdio: StdioOptions = options.inheritTerminal === true ? 'inherit' : [attached?.stdin === undefined ? 'ignore' : 'pipe', attached?.stdout === undefined && !piped ? 'ignore' : 'pipe', 'pipe'];
+  const stdio: StdioOptions =
+    options.inheritTerminal === true ? ['inherit', 'inherit', 'pipe'] : [attached?.stdin === undefined ? 'ignore' : 'pipe', attached?.stdout === undefined && !piped ? 'ignore' : 'pipe', 'pipe'];
   return new Promise((resolve, reject) => {
-    const child = spawn('nsenter', args, { stdio, env: environment });
+    const child = spawn(shimPath(), args, { stdio });
     const output: Buffer[] = [];
+    const ownError: Buffer[] = [];
     let outputBytes = 0;
     const keep = (chunk: Buffer): void => {
       if (outputBytes > 64 * 1024) return;
       output.push(chunk);
       outputBytes += chunk.length;
     };
-    if (piped) {
-      child.stdout?.on('data', keep);
-      child.stderr?.on('data', keep);
-    } else if (attached !== undefined) {
-      if (attached.stdout !== undefined) child.stdout?.pipe(attached.stdout as NodeJS.WritableStream & Writable, { end: false });
-      child.stderr?.pipe(attached.stderr as NodeJS.WritableStream & Writable, { end: false });
-      if (attached.stdin !== undefined && child.stdin !== null) {
-        child.stdin.on('error', () => undefined);
-        attached.stdin.pipe(child.stdin);
-        child.on('exit', () => {
-          if (child.stdin !== null) attached.stdin?.unpipe(child.stdin);
-        });
-      }
+    child.stderr?.on('data', (chunk: Buffer) => {
+      // The runtime's own failure becomes the rejection; it is not shown as output.
+      if (errorLine(chunk)) ownError.push(chunk);
+      else if (piped) keep(chunk);
+      else (attached?.stderr ?? process.stderr).write(chunk);
+    });
+    if (piped) child.stdout?.on('data', keep);
+    else if (attached?.stdout !== undefined) child.stdout?.pipe(attached.stdout as NodeJS.WritableStream & Writable, { end: false });
+    if (attached?.stdin !== undefined && child.stdin !== null) {
+      const input = child.stdin;
+      input.on('error', () => undefined);
+      attached.stdin.pipe(input);
+      child.on('exit', () => attached.stdin?.unpipe(input));
     }
     let timedOut = false;
     const timer =
@@ -131,10 +126,14 @@ export async function execInContainer(record: ContainerRecord, options: ExecOpti
             timedOut = true;
             child.kill('SIGKILL');
           }, options.timeoutMs);
-    child.on('error', (error) => reject(new TsbuildError('RUNTIME', `exec in container ${record.id}: start nsenter: ${error.message}`, { cause: error })));
+    child.on('error', (error) => reject(new TsbuildError('RUNTIME', `exec in container ${record.id}: start ${shimPath()}: ${error.message}`, { cause: error })));
     child.on('close', (code, signal) => {
       if (timer !== undefined) clearTimeout(timer);
       const status = timedOut ? -1 : (code ?? 128 + (signal === null ? 0 : osConstants.signals[signal]));
+      if (status === 125 && ownError.length > 0) {
+        reject(runtimeError(`exec in container ${record.id}`, Buffer.concat(ownError).toString()));
+        return;
+      }
       resolve({ status, output: Buffer.concat(output).toString() });
     });
   });

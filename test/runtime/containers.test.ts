@@ -160,6 +160,9 @@ function lifecycleTests(): void {
     // It joined the container's pid namespace: the container's first process is its PID 1.
     expect(ok('exec', 'stopper1', 'cat', '/proc/1/cmdline')).toContain('trap');
     expect(tsbuild('exec', 'stopper1', 'sh', '-c', 'exit 6').status).toBe(6);
+    expect(tsbuild('exec', 'stopper1', 'nosuch')).toMatchObject({ status: 127, stderr: expect.stringContaining('execve nosuch: No such file or directory') });
+    // Docker's default capabilities, as the container's own process has them, not the runtime's.
+    expect(ok('exec', 'stopper1', 'grep', 'CapEff', '/proc/self/status')).toBe('CapEff:\t00000000a80425fb\n');
     expect(ok('top', 'stopper1')).toMatch(/^UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD\n/);
     const stop = await tsbuildAsync('stop', 'stopper1');
     expect(stop).toMatchObject({ status: 0, stdout: 'stopper1\n' });

@@ -519,7 +519,9 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
     if (!observed.running) throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is not running`);
     const env = flags.env.map((entry) => (entry.includes('=') ? entry : process.env[entry] === undefined ? entry : `${entry}=${process.env[entry] ?? ''}`));
     const inheritTerminal = flags.tty === true && process.stdin.isTTY && process.stdout.isTTY;
-    const result = await execInContainer(record, {
+    let result;
+    try {
+      result = await execInContainer(record, {
       args,
       env: [...(flags.tty === true ? ['TERM=xterm'] : []), ...env],
       ...(flags.user === undefined ? {} : { user: flags.user }),
@@ -528,6 +530,10 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
       inheritTerminal,
       stdio: { ...(flags.interactive === true ? { stdin: process.stdin } : {}), stdout: io.stdout, stderr: io.stderr },
     });
+    } catch (error) {
+      // docker's statuses: 126 when the command cannot be executed, 127 when it is not found.
+      fail(io, error, runFailureStatus(error));
+    }
     if (flags.interactive === true) {
       process.stdin.pause();
       process.stdin.destroy();
