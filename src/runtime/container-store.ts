@@ -16,6 +16,11 @@ function lockPath(store: Store, id: string): string {
   return join(containersDirectory(store), `${id}.lock`);
 }
 
+/** Where the monitor of a --rm container that could not run leaves its error for the starter. */
+export function failedStartPath(store: Store, id: string): string {
+  return join(containersDirectory(store), `${id}.failed`);
+}
+
 /** Names are checked and taken under one lock for the whole store: two creates never take one name. */
 export async function lockNames(store: Store): Promise<FileLock> {
   await mkdir(containersDirectory(store), { recursive: true });

@@ -4,7 +4,7 @@
  * it through the record, under its lock, and through requests the monitor takes on SIGUSR2.
  */
 import { spawn } from 'node:child_process';
-import { access, constants as fsConstants, mkdir, writeFile } from 'node:fs/promises';
+import { access, constants as fsConstants, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { closeSync, openSync } from 'node:fs';
 import { hostname as hostHostname } from 'node:os';
 import { join, posix } from 'node:path';
@@ -26,7 +26,7 @@ import {
   type NetworkMode,
   type RestartPolicy,
 } from './container.js';
-import { findContainer, listContainerRecords, lockNames, observeState, removeContainerLock, updateContainer } from './container-store.js';
+import { failedStartPath, findContainer, listContainerRecords, lockNames, observeState, removeContainerLock, updateContainer } from './container-store.js';
 import { containerHooks } from './container-hooks.js';
 import { selectRuntime } from './oci-runtime.js';
 import { containerCommand, containerEnvironment, ensureWorkingDirectory, findOrPull, writeEtcFiles } from './run.js';
@@ -315,21 +315,23 @@ async function waitForStart(store: Store, id: string, nameOrId: string): Promise
   for (;;) {
     const record = await readContainerRecord(store, id);
     // A --rm container may be gone already: it ran and ended.
-    if (record === undefined) {
-      if (last === undefined) throw new TsbuildError('NOT_FOUND', `start container ${nameOrId}: it ended and was removed`);
-      return last;
-    }
+    if (record === undefined) return removedWhileStarting(store, id, nameOrId, last);
     last = record;
     const { status, pid, error, exitCode } = record.state;
     if (status === 'running' && pid !== undefined) return record;
     if (status === 'exited' || status === 'restarting') {
+      // A --rm container's monitor leaves the error beside the record too: taken once it is gone.
+      if (record.autoRemove && error !== undefined && error !== '' && Date.now() < deadline) {
+        await sleep(10);
+        continue;
+      }
       if (error !== undefined && error !== '') throw new TsbuildError('RUNTIME', error, { cause: { exitCode: exitCode ?? 125 } });
       return record;
     }
     if (record.state.monitor === undefined || !(await ownerAlive(record.state.monitor))) {
       const after = await readContainerRecord(store, id);
       // Gone: a --rm container that ran and was removed by its monitor.
-      if (after === undefined) return record;
+      if (after === undefined) return removedWhileStarting(store, id, nameOrId, record);
       if (after.state.status !== 'created' && after.state.status !== 'running') {
         if (after.state.error !== undefined && after.state.error !== '') throw new TsbuildError('RUNTIME', after.state.error, { cause: { exitCode: after.state.exitCode ?? 125 } });
         return after;
@@ -339,6 +341,19 @@ async function waitForStart(store: Store, id: string, nameOrId: string): Promise
     if (Date.now() > deadline) throw new TsbuildError('RUNTIME', `start container ${nameOrId}: not running after 60 seconds`);
     await sleep(10);
   }
+}
+
+/** A --rm container removed by its monitor before its start was seen: its error, if it could not run. */
+async function removedWhileStarting(store: Store, id: string, nameOrId: string, last: ContainerRecord | undefined): Promise<ContainerRecord> {
+  const path = failedStartPath(store, id);
+  const failed = await readFile(path, 'utf8').then(
+    (text) => JSON.parse(text) as { error: string; exitCode: number },
+    () => undefined,
+  );
+  await rm(path, { force: true });
+  if (failed !== undefined) throw new TsbuildError('RUNTIME', failed.error, { cause: { exitCode: failed.exitCode } });
+  if (last === undefined) throw new TsbuildError('NOT_FOUND', `start container ${nameOrId}: it ended and was removed`);
+  return last;
 }
 
 /** Hands REQUEST to the container's monitor; resolves once it took it. */

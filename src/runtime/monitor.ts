@@ -6,7 +6,7 @@
  * the container ends for good. Other commands reach it through requests in the record and
  * SIGUSR2 (see containers.ts).
  */
-import { readFile, readlink, rm } from 'node:fs/promises';
+import { readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,7 +26,7 @@ import {
 } from './container.js';
 import { containerHooks, type ContainerStartAdditions } from './container-hooks.js';
 import { LogWriter } from './container-log.js';
-import { observeState, removeContainerLock, updateContainer } from './container-store.js';
+import { failedStartPath, observeState, removeContainerLock, updateContainer } from './container-store.js';
 import { specForStart } from './containers.js';
 import { execInContainer } from './exec.js';
 import { overlayOptions, runtimeAddon, unmount } from './native.js';
@@ -292,6 +292,11 @@ async function mountRoot(directory: string, record: ContainerRecord): Promise<vo
 /** The container ended for good: its root unmounted, the monitor gone from its record, or (--rm) the container removed. */
 async function finish(store: Store, id: string, directory: string, record: ContainerRecord): Promise<void> {
   if (record.autoRemove) {
+    // A --rm container that could not run is removed at once: its error stays for the `start`
+    // (or `run -d`) waiting for it, which takes it.
+    if (record.state.error !== undefined && record.state.error !== '') {
+      await writeFile(failedStartPath(store, id), JSON.stringify({ error: record.state.error, exitCode: record.state.exitCode ?? 125 }), { mode: 0o600 }).catch(() => undefined);
+    }
     await updateContainer(store, id, async (current) => {
       for (const hook of containerHooks()) await hook.remove?.(current, { volumes: true });
       await removeContainerDirectory(directory);

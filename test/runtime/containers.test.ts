@@ -208,8 +208,9 @@ function lifecycleTests(): void {
     const before = (await readdir(join(activeRoot, 'containers'))).length;
     const removed = ok('run', '-d', '--rm', 'busybox', 'sh', '-c', 'sleep 0.3').trim();
     await until('--rm container removed', () => tsbuild('inspect', '--type', 'container', removed).status, (status) => status === 1);
-    // One that ends before `run -d` looked at it is fine too.
+    // One that ends before `run -d` looked at it is fine too; one that cannot run says so.
     expect(tsbuild('run', '-d', '--rm', 'busybox', 'true').status).toBe(0);
+    expect(tsbuild('run', '-d', '--rm', 'busybox', 'nosuch')).toMatchObject({ status: 127, stderr: expect.stringContaining('execve nosuch') });
     await until('quick --rm container removed', async () => (await readdir(join(activeRoot, 'containers'))).length, (count) => count === before);
     // In the foreground without --rm: the output here, the exit status, the container kept.
     const foreground = tsbuild('run', '--name', 'fg', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3');
