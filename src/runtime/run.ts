@@ -323,12 +323,14 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
     if (tty && !runtimeCopiesTerminal) consoleSocket = ConsoleSocket.open();
     let runtimePid: number | undefined;
     let exited = false;
+    const pidFile = join(directory, 'pid');
     const running = runtime.run(directory, id, {
       stdio: runtimeCopiesTerminal ? 'inherit' : tty ? { stderr: options.stdio.stderr } : options.stdio,
       ...(runtimeCopiesTerminal ? { stderr: options.stdio.stderr } : {}),
       ...(consoleSocket === undefined ? {} : { consoleSocket: consoleSocket.path }),
       ownSession: true,
       logFile: join(directory, 'runtime.log'),
+      pidFile,
       onSpawn: (pid) => {
         runtimePid = pid;
       },
@@ -338,7 +340,18 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
     });
     // Awaited below; a failure meanwhile must not count as unhandled.
     finished.catch(() => undefined);
-    const record = writeContainerRecord(store, { ...base, config: { ...base.config, env }, state: { status: 'running', ...(runtimePid === undefined ? {} : { runtimePid }), startedAt: new Date().toISOString() } });
+    const runningRecord: ContainerRecord = { ...base, config: { ...base.config, env }, state: { status: 'running', ...(runtimePid === undefined ? {} : { runtimePid }), startedAt: new Date().toISOString() } };
+    // The container's first process, once the runtime wrote it: `exec` and `top` need it.
+    const record = writeContainerRecord(store, runningRecord).then(async () => {
+      while (!exited) {
+        const pid = Number.parseInt(await readFile(pidFile, 'utf8').catch(() => ''), 10);
+        if (Number.isSafeInteger(pid) && pid > 0) {
+          await writeContainerRecord(store, { ...runningRecord, state: { ...runningRecord.state, pid } });
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    });
     record.catch(() => undefined);
     options.onStart?.({
       id,

@@ -243,6 +243,14 @@ function lifecycleTests(): void {
     ok('rm', 'counter');
   }, 60_000);
 
+  it('lists and execs into a foreground run --rm container', async () => {
+    const foreground = tsbuildAsync('run', '--rm', 'busybox', 'sh', '-c', 'sleep 2; echo done');
+    const id = await until('foreground container', () => ok('ps', '-q', '--no-trunc').trim(), (text) => /^[0-9a-f]{64}$/.test(text));
+    await until('its pid', () => tsbuild('exec', id, 'echo', 'joined'), (result) => result.status === 0 && result.stdout === 'joined\n');
+    expect(await foreground).toMatchObject({ status: 0, stdout: 'done\n' });
+    expect(ok('ps', '-aq')).toBe('');
+  }, 60_000);
+
   it('restart=on-failure:3 restarts a failing container three times', async () => {
     ok('run', '-d', '--name', 'flaky', '--restart', 'on-failure:3', 'busybox', 'sh', '-c', 'echo attempt; exit 1');
     await until('flaky ended', () => inspect('flaky', '{{.State.Status}}'), (status) => status === 'exited');
