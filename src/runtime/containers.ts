@@ -278,6 +278,8 @@ export interface StartContainerOptions {
 /** The record once the container runs (its first process started) or ended; rejects when it could not run. */
 export async function startContainer(store: Store, nameOrId: string, options: StartContainerOptions): Promise<ContainerRecord> {
   const found = await findContainer(store, nameOrId);
+  // Times in records are ISO strings to the millisecond: an end in the same millisecond counts.
+  const requested = Date.now() - 1;
   let spawned = false;
   await updateContainer(store, found.id, async (record) => {
     const observed = await observeState(record);
@@ -306,10 +308,11 @@ export async function startContainer(store: Store, nameOrId: string, options: St
     return { ...record, state: { ...state, monitor: { pid, startTime: (await processStartTime(pid)) ?? '' }, stoppedByUser: false } };
   });
   if (!spawned) return readContainerRecord(store, found.id).then((record) => record ?? found);
-  return waitForStart(store, found.id, nameOrId);
+  return waitForStart(store, found.id, nameOrId, requested);
 }
 
-async function waitForStart(store: Store, id: string, nameOrId: string): Promise<ContainerRecord> {
+/** Until the container runs, or ended after REQUESTED (ms since the epoch): an earlier end is the last run's. */
+async function waitForStart(store: Store, id: string, nameOrId: string, requested: number): Promise<ContainerRecord> {
   const deadline = Date.now() + 60_000;
   let last: ContainerRecord | undefined;
   for (;;) {
@@ -317,9 +320,10 @@ async function waitForStart(store: Store, id: string, nameOrId: string): Promise
     // A --rm container may be gone already: it ran and ended.
     if (record === undefined) return removedWhileStarting(store, id, nameOrId, last);
     last = record;
-    const { status, pid, error, exitCode } = record.state;
+    const { status, pid, error, exitCode, finishedAt } = record.state;
     if (status === 'running' && pid !== undefined) return record;
-    if (status === 'exited' || status === 'restarting') {
+    const endedNow = finishedAt !== undefined && Date.parse(finishedAt) >= requested;
+    if ((status === 'exited' && endedNow) || status === 'restarting') {
       // A --rm container's monitor leaves the error beside the record too: taken once it is gone.
       if (record.autoRemove && error !== undefined && error !== '' && Date.now() < deadline) {
         await sleep(10);
@@ -332,7 +336,7 @@ async function waitForStart(store: Store, id: string, nameOrId: string): Promise
       const after = await readContainerRecord(store, id);
       // Gone: a --rm container that ran and was removed by its monitor.
       if (after === undefined) return removedWhileStarting(store, id, nameOrId, record);
-      if (after.state.status !== 'created' && after.state.status !== 'running') {
+      if (after.state.status === 'restarting' || (after.state.status === 'exited' && after.state.finishedAt !== undefined && Date.parse(after.state.finishedAt) >= requested)) {
         if (after.state.error !== undefined && after.state.error !== '') throw new TsbuildError('RUNTIME', after.state.error, { cause: { exitCode: after.state.exitCode ?? 125 } });
         return after;
       }

@@ -175,6 +175,10 @@ function lifecycleTests(): void {
     // Started again from its record: the same container, the same log.
     ok('start', 'stopper1');
     await until('second ready', () => ok('logs', 'stopper1'), (text) => text === 'ready\ngot USR1\nready\n');
+    // restart: stopped with its StopSignal, running again when the command returns.
+    expect(ok('restart', 'stopper1')).toBe('stopper1\n');
+    expect(inspect('stopper1', '{{.State.Status}}')).toBe('running');
+    await until('third ready', () => ok('logs', 'stopper1'), (text) => text === 'ready\ngot USR1\nready\ngot USR1\nready\n');
     ok('rm', '-f', 'stopper1');
     expect(tsbuild('inspect', '--type', 'container', 'stopper1')).toMatchObject({ status: 1, stderr: expect.stringContaining('No such container: stopper1') });
   }, 60_000);
