@@ -162,7 +162,8 @@ export function runFailureStatus(error: unknown): number {
   return 125;
 }
 
-async function findOrPull(options: RunContainerOptions): Promise<{ name?: string; image: Image }> {
+/** The image to run, from the store or fetched through `pull`. */
+export async function findOrPull(options: Pick<RunContainerOptions, 'store' | 'image' | 'pull'>): Promise<{ name?: string; image: Image }> {
   let found = await findImage(options.store, options.image);
   if (found === undefined) {
     let reference: ImageReference | undefined;
@@ -187,7 +188,7 @@ async function findOrPull(options: RunContainerOptions): Promise<{ name?: string
 const defaultHosts = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters'];
 
 /** /etc/hostname, /etc/hosts and /etc/resolv.conf, written in DIRECTORY and bound over the image's. */
-async function writeEtcFiles(directory: string, hostname: string, network: NetworkMode): Promise<MountSpec[]> {
+export async function writeEtcFiles(directory: string, hostname: string, network: NetworkMode): Promise<MountSpec[]> {
   const hosts = join(directory, 'hosts');
   const resolv = join(directory, 'resolv.conf');
   const hostnameFile = join(directory, 'hostname');
@@ -210,7 +211,7 @@ async function writeEtcFiles(directory: string, hostname: string, network: Netwo
  * mounted root, or the container's upper layer, where each directory made over one of the
  * image's takes its mode).
  */
-async function ensureWorkingDirectory(view: string, makeIn: string, workdir: string): Promise<void> {
+export async function ensureWorkingDirectory(view: string, makeIn: string, workdir: string): Promise<void> {
   const notDirectory = (cause?: unknown): TsbuildError => new TsbuildError('INVALID_ARGUMENT', `create working directory ${workdir}: not a directory`, { cause });
   const host = await resolvePathInRoot(view, workdir);
   try {
@@ -331,12 +332,14 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
     if (tty && !runtimeCopiesTerminal) consoleSocket = ConsoleSocket.open();
     let runtimePid: number | undefined;
     let exited = false;
+    const pidFile = join(directory, 'pid');
     const running = runtime.run(directory, id, {
       stdio: runtimeCopiesTerminal ? 'inherit' : tty ? { stderr: options.stdio.stderr } : options.stdio,
       ...(runtimeCopiesTerminal ? { stderr: options.stdio.stderr } : {}),
       ...(consoleSocket === undefined ? {} : { consoleSocket: consoleSocket.path }),
       ownSession: true,
       logFile: join(directory, 'runtime.log'),
+      pidFile,
       onSpawn: (pid) => {
         runtimePid = pid;
       },
@@ -346,7 +349,18 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
     });
     // Awaited below; a failure meanwhile must not count as unhandled.
     finished.catch(() => undefined);
-    const record = writeContainerRecord(store, { ...base, config: { ...base.config, env }, state: { status: 'running', ...(runtimePid === undefined ? {} : { runtimePid }), startedAt: new Date().toISOString() } });
+    const runningRecord: ContainerRecord = { ...base, config: { ...base.config, env }, state: { status: 'running', ...(runtimePid === undefined ? {} : { runtimePid }), startedAt: new Date().toISOString() } };
+    // The container's first process, once the runtime wrote it: `exec` and `top` need it.
+    const record = writeContainerRecord(store, runningRecord).then(async () => {
+      while (!exited) {
+        const pid = Number.parseInt(await readFile(pidFile, 'utf8').catch(() => ''), 10);
+        if (Number.isSafeInteger(pid) && pid > 0) {
+          await writeContainerRecord(store, { ...runningRecord, state: { ...runningRecord.state, pid } });
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    });
     record.catch(() => undefined);
     options.onStart?.({
       id,
