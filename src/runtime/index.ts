@@ -33,3 +33,24 @@ export { containerDirectory, containersDirectory, readContainerRecord, removeAba
 export { lookupUser, resolvePathInRoot, resolveUser, type ContainerUser, type ContainerUserEntry } from './user.js';
 export { rawTerminalOutput, type TerminalSize } from './terminal.js';
 export { mountOverlay, unmount } from './native.js';
+export {
+  attachContainer,
+  connectContainer,
+  createNetwork,
+  detachContainer,
+  disconnectContainer,
+  exposedPortSpecs,
+  findNetwork,
+  getNetwork,
+  networks,
+  parsePortSpec,
+  pruneNetworks,
+  publishPorts,
+  removeNetwork,
+  type AttachOptions,
+  type NetworkAttachment,
+  type NetworkRecord,
+  type PortProxies,
+  type PortSpec,
+  type PublishedPort,
+} from './network/index.js';

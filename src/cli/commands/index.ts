@@ -18,4 +18,5 @@ registerCommands({
   verify: async () => (await import('./verify.js')).registerVerify,
   doctor: async () => (await import('./doctor.js')).registerDoctor,
   run: async () => (await import('./run.js')).registerRun,
+  network: async () => (await import('./network.js')).registerNetwork,
 });

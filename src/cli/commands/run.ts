@@ -3,7 +3,7 @@ import { constants as osConstants } from 'node:os';
 import type { Command } from 'commander';
 import { TsbuildError, familiarReference, isTsbuildError, messageOf, type ImageReference } from '../../common/index.js';
 import { pull } from '../../registry/index.js';
-import { lookupEnv, parseEnvFile, rawTerminalOutput, runContainer, runFailureStatus, type NetworkMode, type RunningContainer } from '../../runtime/index.js';
+import { lookupEnv, parseEnvFile, parsePortSpec, rawTerminalOutput, runContainer, runFailureStatus, type RunningContainer } from '../../runtime/index.js';
 import { ExitError, type CliIo } from '../io.js';
 import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
@@ -20,6 +20,11 @@ interface RunFlags {
   readonly user?: string;
   readonly entrypoint?: string;
   readonly network?: string;
+  readonly networkAlias: string[];
+  readonly name?: string;
+  readonly hostname?: string;
+  readonly publish: string[];
+  readonly publishAll?: boolean;
   readonly runtime?: string;
   readonly init?: boolean;
   readonly root?: string;
@@ -28,12 +33,6 @@ interface RunFlags {
 
 /** The signals docker's CLI passes on to the container (its sig-proxy). */
 const forwardedSignals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
-
-function networkMode(text: string | undefined): NetworkMode {
-  if (text === undefined || text === 'default' || text === 'bridge') return 'default';
-  if (text === 'none' || text === 'host') return text;
-  throw new TsbuildError('NOT_FOUND', `run: network ${text} not found (none and host for now)`);
-}
 
 async function environment(flags: RunFlags): Promise<string[]> {
   // As the docker CLI: the files' variables first, then -e's, later ones winning.
@@ -76,7 +75,12 @@ export function registerRun(program: Command, io: CliIo): void {
     .option('-w, --workdir <dir>', 'working directory inside the container')
     .option('-u, --user <user[:group]>', 'user name or uid, and group name or gid')
     .option('--entrypoint <command>', "replace the image's entrypoint ('' for none)")
-    .option('--network <mode>', 'none (loopback only) or host (default: the host\'s network, own hostname)')
+    .option('--network <network>', 'bridge (the default network), none (loopback only), host, a network\'s name, container:NAME')
+    .option('--network-alias <alias>', 'another name on the network (repeatable)', collect, [])
+    .option('--name <name>', 'the container\'s name, by which the containers of its networks reach it')
+    .option('--hostname <name>', 'the container\'s host name')
+    .option('-p, --publish <[ip:]host:container[/proto]>', 'publish a container\'s port on the host (repeatable)', collect, [])
+    .option('-P, --publish-all', 'publish every port the image exposes on free ports of the host')
     .option('--init', 'run the command under an init that forwards signals and reaps orphans')
     .option('--runtime <name>', 'OCI runtime: shim (default), crun, runc or a path');
   addRootOption(addInsecureRegistryOption(command)).action(async (image: string, args: string[], flags: RunFlags) => {
@@ -127,7 +131,12 @@ export function registerRun(program: Command, io: CliIo): void {
         env,
         ...(flags.workdir === undefined ? {} : { workdir: flags.workdir }),
         ...(flags.user === undefined ? {} : { user: flags.user }),
-        network: networkMode(flags.network),
+        ...(flags.network === undefined ? {} : { network: flags.network }),
+        ...(flags.name === undefined ? {} : { name: flags.name }),
+        ...(flags.hostname === undefined ? {} : { hostname: flags.hostname }),
+        networkAliases: flags.networkAlias,
+        publish: flags.publish.map(parsePortSpec),
+        ...(flags.publishAll === true ? { publishAll: true } : {}),
         tty,
         ...(flags.init === true ? { init: true } : {}),
         ...(tty && stdout.isTTY ? { terminalSize: { rows: stdout.rows, columns: stdout.columns } } : {}),
