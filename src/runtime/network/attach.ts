@@ -368,6 +368,8 @@ async function resolvConfFor(network: NetworkRecord): Promise<string> {
  * `host` nothing is made; `container:NAME` joins that container's namespace.
  */
 export async function attachContainer(store: Store, options: AttachOptions): Promise<NetworkAttachment> {
+  // A run killed before it could clean up left its namespace and endpoints: whichever run comes next removes them.
+  await releaseAbandonedEndpoints(store);
   const choice = parseNetworkOption(options.network);
   const ports = options.ports ?? [];
   if (choice.kind !== 'network' && ports.length > 0) throw new TsbuildError('INVALID_ARGUMENT', `conflicting options: port publishing and the ${choice.kind} network mode`);
@@ -386,7 +388,6 @@ export async function attachContainer(store: Store, options: AttachOptions): Pro
   if (options.aliases !== undefined && options.aliases.length > 0 && choice.name === defaultNetworkName) {
     throw new TsbuildError('INVALID_ARGUMENT', 'network-scoped aliases are supported only for user-defined networks');
   }
-  await releaseAbandonedEndpoints(store);
   const path = namespacePath(store, options.containerId);
   try {
     const { network, endpoint } = await joinNetwork(store, choice.name, {
