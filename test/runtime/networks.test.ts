@@ -249,20 +249,25 @@ describe.runIf(isRoot)('networks', () => {
   it('gives every container its own address, and takes it back when it goes', async () => {
     const net = createNetwork(`tsbt-addr-${suffix}`);
     const prefix = net.IPAM.Config[0]?.Subnet.replace(/0\/24$/, '') ?? '';
-    // At once: the store's lock gives each an address of its own.
-    const runs = await Promise.all(
-      [1, 2, 3, 4].map(
-        (index) =>
-          new Promise<string>((resolve) => {
-            const child = spawn(process.execPath, [bin, 'run', '--rm', '--network', net.Name, '--hostname', `h${index}`, 'busybox', 'sh', '-c', 'ip -4 -o addr show eth0; grep "$(hostname)" /etc/hosts'], {
-              env: { ...process.env, TSBUILD_ROOT: root },
-            });
-            let out = '';
-            child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-            child.on('exit', () => resolve(out));
-          }),
-      ),
-    );
+    // At once, and all on the network together (each waits for its stdin to close): the store's
+    // lock gives each an address of its own.
+    const children = [1, 2, 3, 4].map((index) => {
+      const child = spawn(process.execPath, [bin, 'run', '--rm', '-i', '--network', net.Name, '--hostname', `h${index}`, 'busybox', 'sh', '-c', 'ip -4 -o addr show eth0; grep "$(hostname)" /etc/hosts; cat'], {
+        env: { ...process.env, TSBUILD_ROOT: root },
+        stdio: ['pipe', 'pipe', 'inherit'],
+      });
+      const output = { text: '' };
+      child.stdout.on('data', (chunk: Buffer) => (output.text += chunk.toString()));
+      return { child, output, exited: new Promise((resolve) => child.on('exit', resolve)) };
+    });
+    for (let waited = 0; !children.every(({ output }) => output.text.includes('\th')); waited += 50) {
+      if (waited > 60_000) expect.fail(`not all containers started: ${JSON.stringify(children.map(({ output }) => output.text))}`);
+      await sleep(50);
+    }
+    expect(Object.keys(inspect(net.Name).Containers)).toHaveLength(4);
+    for (const { child } of children) child.stdin.end();
+    await Promise.all(children.map(({ exited }) => exited));
+    const runs = children.map(({ output }) => output.text);
     const addresses = runs.map((out) => /inet (\S+)\//.exec(out)?.[1]);
     expect(new Set(addresses).size).toBe(4);
     for (const [index, out] of runs.entries()) {
@@ -315,23 +320,50 @@ describe.runIf(isRoot)('networks', () => {
   }, 120_000);
 });
 
-describe.runIf(isRoot && toolExists('newuidmap'))('networks as an unprivileged user', () => {
-  it('reaches the host\'s network from the default network; user networks need root for now', async () => {
+describe.runIf(isRoot && toolExists('newuidmap') && toolExists('slirp4netns'))('networks as an unprivileged user', () => {
+  it('gives the default network outbound access and published ports through slirp4netns; user networks need root for now', async () => {
     const user = ensureRootlessUser();
     const userRoot = join(dir, 'rootless');
     await busyboxImage(await openStore({ root: userRoot }));
     chownTree(userRoot, user);
+    const env = { ...process.env, TSBUILD_ROOT: userRoot };
+    const userCommand = (...args: string[]): string[] => [...asRootless(user).slice(1), `TSBUILD_ROOT=${userRoot}`, process.execPath, bin, ...args];
+    const runAs = (...args: string[]): Run => {
+      const result = spawnSync(asRootless(user)[0] ?? 'setpriv', userCommand(...args), { encoding: 'utf8', timeout: 60_000, env });
+      return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+    };
     const port = await freePort();
-    const server = await startHostServer('127.0.0.1', port);
+    const child = spawn(asRootless(user)[0] ?? 'setpriv', userCommand('run', '--rm', '--init', '-p', `${port}:80`, 'busybox', 'sh', '-c', 'mkdir /www; echo rootless-web > /www/index.html; echo ready; exec httpd -f -p 80 -h /www'), {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env,
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     try {
-      const runAs = (...args: string[]): Run => {
-        const result = spawnSync(asRootless(user)[0] ?? 'setpriv', [...asRootless(user).slice(1), `TSBUILD_ROOT=${userRoot}`, process.execPath, bin, ...args], { encoding: 'utf8', timeout: 60_000 });
-        return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-      };
-      expect(runAs('run', '--rm', 'busybox', 'wget', '-qO-', `http://127.0.0.1:${port}/`)).toMatchObject({ status: 0, stdout: 'from-host\n' });
+      for (let waited = 0; !out.includes('ready'); waited += 50) {
+        if (child.exitCode !== null || waited > 30_000) expect.fail('the rootless server did not start');
+        await sleep(50);
+      }
+      // From the host, through slirp4netns's forward.
+      expect(await fetchFromHost(`http://127.0.0.1:${port}/`)).toBe('rootless-web\n');
+      // From another rootless container, out through its own slirp4netns to the host's address, and back in.
+      expect(runAs('run', '--rm', 'busybox', 'sh', '-c', `cat /etc/resolv.conf; wget -qO- http://${hostAddress()}:${port}/`)).toMatchObject({ status: 0, stdout: 'nameserver 10.0.2.3\nrootless-web\n' });
+      expect(runAs('run', '--rm', '-p', `${port}:80`, 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('port is already allocated') });
       expect(runAs('network', 'create', `tsbt-rootless-${suffix}`)).toMatchObject({ status: 1, stderr: expect.stringContaining('need root') });
     } finally {
-      await server.stop();
+      // setpriv execs: the signal reaches tsbuild, which passes it to the container's init.
+      child.kill('SIGTERM');
+      expect(await exited).toBe(143);
     }
+    // No slirp4netns of this store's left running (an exited one may stay a zombie of the machine's init).
+    const alive: string[] = [];
+    for (const pid of (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry))) {
+      const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      const state = (await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')).split(') ')[1]?.[0];
+      if (command.startsWith('slirp4netns') && command.includes(userRoot) && state !== 'Z') alive.push(command);
+    }
+    expect(alive).toEqual([]);
+    expect(await readdir(join(userRoot, 'networks', 'netns'))).toEqual([]);
   }, 120_000);
 });

@@ -8,8 +8,8 @@
  * which must live as long as the container.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { TsbuildError, isTsbuildError } from '../../common/index.js';
 import type { Store } from '../../store/index.js';
 import { newContainerId } from '../container.js';
@@ -29,6 +29,7 @@ import {
   routedSubnets,
 } from './host.js';
 import { reservePort, type PublishedPort } from './ports.js';
+import { slirpAddress, slirpNameserver, startUserModeNetwork, stopUserModeNetwork } from './rootless.js';
 import { responderAlive, startResponder, stopResponder } from './responder.js';
 import {
   defaultNetworkName,
@@ -238,8 +239,10 @@ export interface NetworkAttachment {
   readonly resolvConf?: string;
   /** Published ports, with the host ports chosen for those given as 0; for `publishPorts`. */
   readonly ports: readonly PublishedPort[];
-  /** The address on the first network, if any. */
+  /** The address on the first network, if any; set when `detachContainer` has something to undo. */
   readonly address?: string;
+  /** Rootless: the ports forwarded by the user-mode network stack (with the host ports chosen). */
+  readonly publishedPorts?: readonly PortSpec[];
 }
 
 function parseNetworkOption(text: string | undefined): { kind: 'none' } | { kind: 'host' } | { kind: 'container'; container: string } | { kind: 'network'; name: string } {
@@ -380,10 +383,25 @@ export async function attachContainer(store: Store, options: AttachOptions): Pro
     return { namespace: { path: joined.path }, hostsEntries: [], ports: [] };
   }
   if (!canManageNetworks()) {
-    // Rootless: no bridge can be made on the host; the default network is the host's stack.
+    // Rootless: no bridge can be made on the host; the default network is a user-mode stack of the container's own.
     if (choice.name !== defaultNetworkName) throw new TsbuildError('RUNTIME', `network ${choice.name}: user networks need root for now`);
-    if (ports.length > 0) throw new TsbuildError('RUNTIME', 'publishing ports needs root for now: the container shares the host\'s network as an unprivileged user');
-    return { namespace: 'host', hostsEntries: [], ports: [] };
+    const path = namespacePath(store, options.containerId);
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    try {
+      const forwarded = await startUserModeNetwork(path, ports);
+      return {
+        namespace: { path },
+        hostsEntries: [`${slirpAddress}\t${options.hostname}`],
+        resolvConf: `nameserver ${slirpNameserver}\n`,
+        // Forwarded by slirp4netns already: nothing for publishPorts to hold.
+        ports: [],
+        publishedPorts: forwarded,
+        address: slirpAddress,
+      };
+    } catch (error) {
+      await detachContainer(store, options.containerId).catch(() => undefined);
+      throw error;
+    }
   }
   if (options.aliases !== undefined && options.aliases.length > 0 && choice.name === defaultNetworkName) {
     throw new TsbuildError('INVALID_ARGUMENT', 'network-scoped aliases are supported only for user-defined networks');
@@ -416,6 +434,7 @@ export async function detachContainer(store: Store, containerId: string): Promis
   const joined = (await listNetworks(store)).filter((network) => network.endpoints[containerId] !== undefined);
   if (joined.some((network) => network.endpoints[containerId]?.publishes === true)) await removeRules(containerTag(containerId));
   // The namespace first: its veths go with it, and need no command each.
+  await stopUserModeNetwork(namespacePath(store, containerId));
   await removeNamespace(namespacePath(store, containerId));
   for (const network of joined) await leaveNetwork(store, network.id, containerId);
 }

@@ -37,6 +37,30 @@ export async function reservePort(spec: Pick<PortSpec, 'hostIp' | 'protocol'>): 
   return address.port;
 }
 
+/** Fails with docker's `port is already allocated` when SPEC's host port is taken. */
+export async function checkPortFree(spec: Pick<PortSpec, 'hostIp' | 'hostPort' | 'protocol'>): Promise<void> {
+  const host = spec.hostIp ?? '0.0.0.0';
+  try {
+    if (spec.protocol === 'udp') {
+      const socket = createSocket('udp4');
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(spec.hostPort, host, () => resolve());
+      });
+      socket.close();
+      return;
+    }
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(spec.hostPort, host, () => resolve());
+    });
+    await new Promise((resolve) => server.close(resolve));
+  } catch (error) {
+    throw new TsbuildError('RUNTIME', `publish port ${host}:${spec.hostPort}: ${(error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'port is already allocated' : messageOf(error)}`, { cause: error });
+  }
+}
+
 export interface PortProxies {
   close(): Promise<void>;
 }
