@@ -10,7 +10,9 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore } from '../../src/store/index.js';
+import { hostPlatform } from '../../src/common/index.js';
+import { writeImage } from '../../src/exporter/index.js';
+import { openStore, resolveImage } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
 import { freePort } from '../helpers/registry.js';
 import { asRootless, buildBinaries, chownTree, ensureRootlessUser, isRoot, scratchDir, toolExists } from './helpers.js';
@@ -150,7 +152,12 @@ beforeAll(async () => {
   buildBinaries();
   dir = scratchDir('tsbuild-networks-');
   root = join(dir, 'root');
-  await busyboxImage(await openStore({ root }));
+  const store = await openStore({ root });
+  await busyboxImage(store);
+  // busybox with a port exposed, for -P.
+  const base = await resolveImage(store, (await store.resolveReference('docker.io/library/busybox:latest')) ?? expect.fail('no busybox'));
+  const layers = [{ descriptor: base.manifest.layers[0] ?? expect.fail('no layer'), diffId: base.config.rootfs.diff_ids[0] ?? expect.fail('no diff id') }];
+  await writeImage(store, { layers, platform: hostPlatform(), config: { ExposedPorts: { '80/tcp': {} } } }, 'docker.io/library/exposing:latest');
 }, 120_000);
 
 afterAll(async () => {
@@ -302,6 +309,32 @@ describe.runIf(isRoot)('networks', () => {
     }
     expect(tsbuild('network', 'rm', outside.Name, internal.Name).status).toBe(0);
   }, 120_000);
+
+  it("publishes the image's exposed ports on free ports of the host with -P", async () => {
+    const child = spawn(process.execPath, [bin, 'run', '--rm', '--init', '-P', 'exposing', 'sh', '-c', 'mkdir /www; echo exposed > /www/index.html; hostname; exec httpd -f -p 80 -h /www'], {
+      env: { ...process.env, TSBUILD_ROOT: root },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    try {
+      while (!/^[0-9a-f]{12}\n/.test(out)) {
+        if (child.exitCode !== null) expect.fail('the server did not start');
+        await sleep(50);
+      }
+      // The port chosen is the one in the container's DNAT rule.
+      const rule = spawnSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }).stdout.split('\n').find((line) => line.includes(`tsbuild-ctr-${out.slice(0, 12)}`));
+      const port = /--dport (\d+)/.exec(rule ?? '')?.[1] ?? expect.fail('no DNAT rule for the container');
+      expect(rule).toMatch(/--to-destination \S+:80$/);
+      expect(await fetchFromHost(`http://127.0.0.1:${port}/`)).toBe('exposed\n');
+      expect(await fetchFromHost(`http://${hostAddress()}:${port}/`)).toBe('exposed\n');
+    } finally {
+      child.kill('SIGTERM');
+      expect(await exited).toBe(143);
+    }
+    expect(spawnSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }).stdout).not.toContain(`tsbuild-ctr-${out.slice(0, 12)}`);
+  }, 60_000);
 
   it('gives --network none loopback only and --network container:NAME the other container\'s', async () => {
     const net = createNetwork(`tsbt-join-${suffix}`);
