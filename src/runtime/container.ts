@@ -139,10 +139,10 @@ export type MonitorRequest =
   | { readonly id: string; readonly kind: 'stop'; readonly signal: string; readonly timeoutSeconds: number };
 
 /**
- * `default` is docker's default bridge for now without one: the host's network stack, with a
- * hostname of the container's own. `host` is also the host's name and /etc/hosts.
+ * `--network` as given: `none`, `host`, `bridge` (docker's default network; the host's stack
+ * for an unprivileged user), a network's name or ID, `container:NAME` (see network/).
  */
-export type NetworkMode = 'default' | 'none' | 'host';
+export type NetworkMode = string;
 
 export function containersDirectory(store: Store): string {
   return join(store.root, 'containers');

@@ -37,4 +37,5 @@ registerCommands({
   container: async () => (await import('./containers.js')).registerContainer,
   'container-inspect': async () => (await import('./containers.js')).registerContainerInspect,
   'container-monitor': async () => (await import('./containers.js')).registerContainerMonitor,
+  network: async () => (await import('./network.js')).registerNetwork,
 });

@@ -2,12 +2,12 @@ import { constants as osConstants } from 'node:os';
 import type { Command } from 'commander';
 import { TsbuildError, familiarReference, isTsbuildError, type ImageReference } from '../../common/index.js';
 import { pull } from '../../registry/index.js';
-import { rawTerminalOutput, runContainer, runFailureStatus, type RunningContainer } from '../../runtime/index.js';
+import { parsePortSpec, rawTerminalOutput, runContainer, runFailureStatus, type RunningContainer } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
 import { ExitError, type CliIo } from '../io.js';
 import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
-import { addContainerOptions, environment, mountRequests, needsRecord, networkMode, refuseUnsupported, type ContainerFlags } from './container-options.js';
+import { addContainerOptions, environment, mountRequests, needsRecord, type ContainerFlags } from './container-options.js';
 import { addInsecureRegistryOption, registryClient } from './registry-options.js';
 import { TransferProgress } from './transfer-progress.js';
 
@@ -83,7 +83,6 @@ export function registerRun(program: Command, io: CliIo): void {
     const onResize = (): void => container?.resize({ rows: stdout.rows, columns: stdout.columns });
     let fetcher: ReturnType<typeof imageFetcher> | undefined;
     try {
-      refuseUnsupported(flags);
       if (tty && stdin !== undefined && !process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'run: the input device is not a TTY');
       for (const signal of forwardedSignals) process.on(signal, onSignal);
       const env = await environment(flags);
@@ -104,7 +103,12 @@ export function registerRun(program: Command, io: CliIo): void {
         env,
         ...(flags.workdir === undefined ? {} : { workdir: flags.workdir }),
         ...(flags.user === undefined ? {} : { user: flags.user }),
-        network: networkMode(flags.network),
+        ...(flags.network === undefined ? {} : { network: flags.network }),
+        ...(flags.name === undefined ? {} : { name: flags.name }),
+        ...(flags.hostname === undefined ? {} : { hostname: flags.hostname }),
+        networkAliases: flags.networkAlias,
+        publish: flags.publish.map(parsePortSpec),
+        ...(flags.publishAll === true ? { publishAll: true } : {}),
         mounts,
         ...(flags.readOnly === true ? { readOnly: true } : {}),
         tty,
