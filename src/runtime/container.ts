@@ -11,6 +11,7 @@ import { TsbuildError, messageOf, type Digest } from '../common/index.js';
 import { temporaryName, type Store } from '../store/index.js';
 import { overlayOptions, runtimeAddon, unmount } from './native.js';
 import { userNamespaceSize, type MountSpec } from './spec.js';
+import type { PortSpec } from './network/address.js';
 
 /**
  * docker's words: `dead` is a container whose monitor died while it ran (its process may still
@@ -67,6 +68,8 @@ export interface HostConfig {
   readonly networkNamespace?: string;
   /** `-p`, as docker keeps them: "80/tcp" → [{ HostIp, HostPort }]. */
   readonly portBindings?: Readonly<Record<string, readonly { readonly HostIp: string; readonly HostPort: string }[]>>;
+  /** `-p` and `-P` as asked; the ports chosen for them are in portBindings once it runs. */
+  readonly publish?: readonly PortSpec[];
 }
 
 /** The process that answers for a container: the foreground `tsbuild run`, later a monitor. */
@@ -93,6 +96,8 @@ export interface ContainerRecord {
     readonly tty: boolean;
     readonly openStdin: boolean;
     readonly network: NetworkMode;
+    /** `--network-alias`: more names on its user networks. */
+    readonly networkAliases?: readonly string[];
     readonly runtime: string;
     /** As given or from the image, for `inspect`. */
     readonly entrypoint?: readonly string[];

@@ -33,6 +33,7 @@ import { containerCommand, containerEnvironment, ensureWorkingDirectory, findOrP
 import type { ContainerSpec, MountSpec } from './spec.js';
 import { lookupUser } from './user.js';
 import { prepareMounts, releaseContainerVolumes, type MountRequest } from './volumes/index.js';
+import { detachContainer, exposedPortSpecs, type PortSpec } from './network/index.js';
 
 export interface CreateContainerOptions {
   readonly store: Store;
@@ -69,6 +70,11 @@ export interface CreateContainerOptions {
   /** A network namespace to join instead of what `network` says. */
   readonly networkNamespace?: string;
   readonly portBindings?: Readonly<Record<string, readonly { readonly HostIp: string; readonly HostPort: string }[]>>;
+  readonly networkAliases?: readonly string[];
+  /** `-p`. */
+  readonly publish?: readonly PortSpec[];
+  /** `-P`: the image's exposed ports, each to a free port of the host. */
+  readonly publishAll?: boolean;
   readonly signal?: AbortSignal;
 }
 
@@ -158,6 +164,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
 
   const id = await newContainerId();
   const network = options.network ?? 'default';
+  const publish = [...(options.publish ?? []), ...(options.publishAll === true ? exposedPortSpecs(imageConfig?.ExposedPorts) : [])];
   const hostname = options.hostname ?? (network === 'host' ? hostHostname() : id.slice(0, 12));
   const tty = options.tty === true;
   const userSpec = options.user ?? imageConfig?.User ?? '';
@@ -184,6 +191,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         tty,
         openStdin: options.openStdin === true,
         network,
+        ...(options.networkAliases === undefined || options.networkAliases.length === 0 ? {} : { networkAliases: [...options.networkAliases] }),
         runtime: runtime.name,
         image: options.image,
         ...(options.entrypoint !== undefined ? { entrypoint: options.entrypoint === '' ? [] : [options.entrypoint] } : imageConfig?.Entrypoint == null ? {} : { entrypoint: imageConfig.Entrypoint }),
@@ -202,6 +210,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         mounts: [...(options.mounts ?? [])],
         ...(options.networkNamespace === undefined ? {} : { networkNamespace: options.networkNamespace }),
         ...(options.portBindings === undefined ? {} : { portBindings: options.portBindings }),
+        ...(publish.length === 0 ? {} : { publish }),
       },
       ...(lower === undefined ? {} : { lower }),
       restartCount: 0,
@@ -464,6 +473,8 @@ export async function removeContainer(store: Store, nameOrId: string, options: {
     for (const hook of containerHooks()) await hook.remove?.(current, hooksOptions);
     // As docker: the volumes made for it without a name go with `rm -v`; the others stay.
     await releaseContainerVolumes(store, record.id, { removeAnonymous: options.volumes === true });
+    // Its monitor detaches it when it ends; one that died could not.
+    await detachContainer(store, record.id);
     await removeContainerDirectory(containerDirectory(store, record.id));
     return undefined;
   }).catch((error: unknown) => {

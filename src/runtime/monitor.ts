@@ -26,6 +26,7 @@ import {
 } from './container.js';
 import { containerHooks, type ContainerStartAdditions } from './container-hooks.js';
 import { releaseContainerVolumes } from './volumes/index.js';
+import { registerNetworkHooks } from './network/container-hooks.js';
 import { LogWriter } from './container-log.js';
 import { failedStartPath, observeState, removeContainerLock, updateContainer } from './container-store.js';
 import { specForStart } from './containers.js';
@@ -82,6 +83,7 @@ export async function claimContainer(store: Store, id: string): Promise<void> {
  */
 export async function superviseContainer(store: Store, id: string, options: SuperviseOptions = {}): Promise<number> {
   const directory = containerDirectory(store, id);
+  registerNetworkHooks(store);
   const self = await currentOwner();
   let record = await updateContainer(store, id, (current) => {
     if (current.state.monitor?.pid !== self.pid) throw new TsbuildError('LOCKED', `monitor container ${id}: another process watches it`);

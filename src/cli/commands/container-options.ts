@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { TsbuildError, messageOf, parseGoDuration } from '../../common/index.js';
-import { lookupEnv, parseEnvFile, parseMountFlag, parseTmpfsFlag, parseVolumeFlag, type CreateContainerOptions, type MountRequest, type HealthcheckConfig, type NetworkMode, type RestartPolicy } from '../../runtime/index.js';
+import { lookupEnv, parseEnvFile, parseMountFlag, parsePortSpec, parseTmpfsFlag, parseVolumeFlag, type CreateContainerOptions, type MountRequest, type HealthcheckConfig, type RestartPolicy } from '../../runtime/index.js';
 import { collect } from './registry-options.js';
 
 export interface ContainerFlags {
@@ -56,7 +56,7 @@ export function addContainerOptions(command: Command): Command {
     .option('--entrypoint <command>', "replace the image's entrypoint ('' for none)")
     .option('--name <name>', 'name the container')
     .option('-h, --hostname <name>', "the container's hostname (default: the first 12 digits of its ID)")
-    .option('--network <mode>', "none (loopback only) or host (default: the host's network, own hostname)")
+    .option('--network <network>', "bridge (the default network), none (loopback only), host, a network's name, container:NAME")
     .option('--network-alias <alias>', 'another name on the network (repeatable)', collect, [])
     .option('-p, --publish <[ip:]host:container[/proto]>', 'publish a port (repeatable)', collect, [])
     .option('-P, --publish-all', "publish the image's exposed ports")
@@ -117,12 +117,6 @@ function integer(flag: string, text: string): number {
   return value;
 }
 
-export function networkMode(text: string | undefined): NetworkMode {
-  if (text === undefined || text === 'default' || text === 'bridge') return 'default';
-  if (text === 'none' || text === 'host') return text;
-  throw new TsbuildError('NOT_FOUND', `network ${text} not found (none, host and the default for now)`);
-}
-
 export async function environment(flags: Pick<ContainerFlags, 'env' | 'envFile'>): Promise<string[]> {
   // As the docker CLI: the files' variables first, then -e's, later ones winning.
   const result: string[] = [];
@@ -145,17 +139,6 @@ export async function environment(flags: Pick<ContainerFlags, 'env' | 'envFile'>
 /** -v, --mount and --tmpfs, in that order, as requests the runtime prepares. */
 export function mountRequests(flags: Pick<ContainerFlags, 'volume' | 'mount' | 'tmpfs'>): MountRequest[] {
   return [...flags.volume.map((spec) => parseVolumeFlag(spec)), ...flags.mount.map((spec) => parseMountFlag(spec)), ...flags.tmpfs.map((spec) => parseTmpfsFlag(spec))];
-}
-
-/** Flags whose support comes with networks and volumes: refused clearly until then. */
-export function refuseUnsupported(flags: ContainerFlags): void {
-  const unsupported: [boolean, string][] = [
-    [flags.publish.length > 0, '-p/--publish'],
-    [flags.publishAll === true, '-P/--publish-all'],
-    [flags.networkAlias.length > 0, '--network-alias'],
-  ];
-  const found = unsupported.find(([given]) => given);
-  if (found !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `${found[1]} is not supported yet`);
 }
 
 /** Whether FLAGS ask for something only a container with a record (not the foreground `run --rm`) has. */
@@ -203,7 +186,6 @@ function labels(entries: readonly string[]): Record<string, string> {
 
 /** What `createContainer` takes from the flags (everything but the store, image and streams). */
 export async function createOptions(flags: ContainerFlags, args: readonly string[]): Promise<Omit<CreateContainerOptions, 'store' | 'image' | 'autoRemove'>> {
-  refuseUnsupported(flags);
   const health = healthcheck(flags);
   return {
     args,
@@ -213,7 +195,10 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     ...(flags.user === undefined ? {} : { user: flags.user }),
     ...(flags.name === undefined ? {} : { name: flags.name }),
     ...(flags.hostname === undefined ? {} : { hostname: flags.hostname }),
-    network: networkMode(flags.network),
+    ...(flags.network === undefined ? {} : { network: flags.network }),
+    ...(flags.networkAlias.length === 0 ? {} : { networkAliases: flags.networkAlias }),
+    ...(flags.publish.length === 0 ? {} : { publish: flags.publish.map(parsePortSpec) }),
+    ...(flags.publishAll === true ? { publishAll: true } : {}),
     ...(flags.init === true ? { init: true } : {}),
     tty: flags.tty === true,
     openStdin: flags.interactive === true,
