@@ -253,6 +253,28 @@ describe.runIf(isRoot)('networks', () => {
     expect(tsbuild('network', 'rm', app.Name, other.Name)).toMatchObject({ status: 0 });
   }, 180_000);
 
+  it('runs a detached server with a name, a volume and a published port, reached by name and from the host, and leaves nothing when removed', async () => {
+    const app = createNetwork(`tsbt-detached-${suffix}`);
+    const port = await freePort();
+    const web = `dweb-${suffix}`;
+    const volume = `tsbt-data-${suffix}`;
+    const started = tsbuild('run', '-d', '--name', web, '--network', app.Name, '-p', `127.0.0.1:${port}:80`, '-v', `${volume}:/www`, 'busybox', 'sh', '-c', 'echo hello-detached > /www/index.html; exec httpd -f -p 80 -h /www');
+    expect(started).toMatchObject({ status: 0, stdout: expect.stringMatching(/^[0-9a-f]{64}\n$/) });
+    try {
+      expect(fetchFrom(app.Name, `http://${web}/`)).toMatchObject({ status: 0, stdout: 'hello-detached\n' });
+      expect(await fetchFromHost(`http://127.0.0.1:${port}/`)).toBe('hello-detached\n');
+      expect(tsbuild('port', web)).toMatchObject({ status: 0, stdout: `80/tcp -> 127.0.0.1:${port}\n` });
+      // The page lives in the volume: another container reads it there.
+      expect(tsbuild('run', '--rm', '-v', `${volume}:/data`, 'busybox', 'cat', '/data/index.html')).toMatchObject({ status: 0, stdout: 'hello-detached\n' });
+    } finally {
+      expect(tsbuild('rm', '-f', web)).toMatchObject({ status: 0 });
+    }
+    expect(inspect(app.Name).Containers).toEqual({});
+    await expect(fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
+    expect(tsbuild('volume', 'rm', volume)).toMatchObject({ status: 0 });
+    expect(tsbuild('network', 'rm', app.Name)).toMatchObject({ status: 0 });
+  }, 180_000);
+
   it('gives every container its own address, and takes it back when it goes', async () => {
     const net = createNetwork(`tsbt-addr-${suffix}`);
     const prefix = net.IPAM.Config[0]?.Subnet.replace(/0\/24$/, '') ?? '';
