@@ -18,6 +18,7 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { chmod, lchown, lstat, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, posix, relative } from 'node:path';
 import { TsbuildError, errnoOf, messageOf, resolveInRoot } from '../common/index.js';
 import { sourceDigest } from '../cache/index.js';
@@ -220,14 +221,15 @@ async function secretValue(sources: MountSources, id: string): Promise<Buffer | 
 }
 
 /**
- * Secret files live in memory where the host has /dev/shm (as BuildKit keeps them on a tmpfs),
- * else in the step's own directory; either is removed after the step.
+ * A 0700 directory of the step's own in memory where the host has /dev/shm (secrets stay off
+ * the disk, as BuildKit keeps them on a tmpfs; socket paths stay short), else in the system's
+ * temporary directory; removed after the step.
  */
-async function secretDirectory(workDir: string): Promise<string> {
+async function privateDirectory(prefix: string): Promise<string> {
   try {
-    return await mkdtemp('/dev/shm/tsbuild-secret-');
+    return await mkdtemp(`/dev/shm/tsbuild-${prefix}-`);
   } catch {
-    return mkdtemp(join(workDir, 'secret-'));
+    return mkdtemp(join(tmpdir(), `tsbuild-${prefix}-`));
   }
 }
 
@@ -245,7 +247,7 @@ function planSecret(mount: ResolvedMount, cwd: string, sources: MountSources): P
   return {
     key: { type: 'secret', id, target: target ?? null, env: mount.env ?? null, required: mount.required, uid, gid, mode },
     target,
-    async prepare(workDir) {
+    async prepare() {
       const value = await secretValue(sources, id);
       if (value === undefined) {
         if (mount.required) throw new TsbuildError('NOT_FOUND', `secret ${id}: not found`);
@@ -253,7 +255,7 @@ function planSecret(mount: ResolvedMount, cwd: string, sources: MountSources): P
       }
       const env = mount.env === undefined ? undefined : `${mount.env}=${value.toString('utf8')}`;
       if (target === undefined) return { ...(env === undefined ? {} : { env }) };
-      const directory = await secretDirectory(workDir);
+      const directory = await privateDirectory('secret');
       const file = join(directory, 'secret');
       await writeFile(file, value, { mode: 0o600 });
       await lchown(file, uid, gid);
@@ -316,18 +318,30 @@ function planSsh(mount: ResolvedMount, cwd: string, index: number, sources: Moun
   return {
     key: { type: 'ssh', id, target, required: mount.required, uid, gid, mode },
     target,
-    async prepare(workDir) {
+    async prepare() {
       const sockets = sources.ssh.get(id);
       if (sockets === undefined) {
         if (mount.required) throw new TsbuildError('NOT_FOUND', `no SSH key ${JSON.stringify(id)} forwarded from the client (use --ssh ${id === 'default' ? 'default' : `${id}=PATH`})`);
         return undefined;
       }
       const agent = await agentSocket(id, sockets);
-      const path = join(workDir, `ssh-${index}.sock`);
-      const server = await agentProxy(agent, path, uid, gid, mode);
+      // A socket's path is at most 107 bytes: not below the store's root, which may be deep.
+      const directory = await privateDirectory('ssh');
+      const path = join(directory, 'agent.sock');
+      let server: Server;
+      try {
+        if (Buffer.byteLength(path) > 107) throw new TsbuildError('INVALID_ARGUMENT', `ssh ${JSON.stringify(id)}: the socket path ${path} is too long (set TMPDIR to a shorter directory)`);
+        server = await agentProxy(agent, path, uid, gid, mode);
+      } catch (error) {
+        await rm(directory, { recursive: true, force: true });
+        throw error;
+      }
       return {
         spec: { destination: target, source: path, options: ['rbind', 'rw', 'nosuid', 'nodev', 'noexec'] },
-        release: () => new Promise<void>((resolve) => server.close(() => resolve())),
+        release: async () => {
+          await new Promise<void>((resolve) => server.close(() => resolve()));
+          await rm(directory, { recursive: true, force: true });
+        },
       };
     },
   };
