@@ -128,42 +128,40 @@ async function copySource(from: Parameters<typeof copyInto>[0], sourceIsDirector
   return sourceIsDirectory ? directory : join(directory, 'file');
 }
 
-function planBind(mount: ResolvedMount, target: string, sources: MountSources): Promise<PlannedMount> {
+async function planBind(mount: ResolvedMount, target: string, sources: MountSources): Promise<PlannedMount> {
   const source = sourcePath(mount);
   const options = ['rbind', mount.readOnly ? 'ro' : 'rw'];
-  return (async (): Promise<PlannedMount> => {
-    const state = await stateOf(sources, mount);
-    if (state === undefined) {
-      const handle = await sources.context();
-      const context = handle.context;
-      const content = (await sourceDigest(context, [source === '/' ? '.' : source.slice(1)], {})).digest;
-      return {
-        key: { type: 'bind', from: 'context', content, source, target, readOnly: mount.readOnly },
-        target,
-        async prepare(workDir) {
-          // A copy, not the directory itself: .dockerignore'd files must not be seen, and `rw`
-          // writes must not reach the user's files.
-          const path = await resolveInRoot(context.root, source, { visible: (relativePath, isDirectory) => context.visible(relativePath, isDirectory) });
-          const info = await stat(path).catch(() => undefined);
-          if (info === undefined) throw mountError(mount, `source ${JSON.stringify(source)}: not found in the build context`);
-          const copy = await copySource({ kind: 'context', context }, info.isDirectory(), source, workDir);
-          return { spec: { destination: target, source: copy, options } };
-        },
-      };
-    }
+  const state = await stateOf(sources, mount);
+  if (state === undefined) {
+    const handle = await sources.context();
+    const context = handle.context;
+    const content = (await sourceDigest(context, [source === '/' ? '.' : source.slice(1)], {})).digest;
     return {
-      key: { type: 'bind', from: state.key, source, target, readOnly: mount.readOnly },
+      key: { type: 'bind', from: 'context', content, source, target, readOnly: mount.readOnly },
       target,
       async prepare(workDir) {
-        const { root, path } = await resolveStageSource(sources, state, source, mount);
-        if (mount.readOnly) return { spec: { destination: target, source: path, options } };
-        // The stage's files are shared by every step that reads them: writes go to a copy.
-        const info = await stat(path);
-        const copy = await copySource({ kind: 'rootfs', dir: root }, info.isDirectory(), relative(root, path) || '/', workDir);
+        // A copy, not the directory itself: .dockerignore'd files must not be seen, and `rw`
+        // writes must not reach the user's files.
+        const path = await resolveInRoot(context.root, source, { visible: (relativePath, isDirectory) => context.visible(relativePath, isDirectory) });
+        const info = await stat(path).catch(() => undefined);
+        if (info === undefined) throw mountError(mount, `source ${JSON.stringify(source)}: not found in the build context`);
+        const copy = await copySource({ kind: 'context', context }, info.isDirectory(), source, workDir);
         return { spec: { destination: target, source: copy, options } };
       },
     };
-  })();
+  }
+  return {
+    key: { type: 'bind', from: state.key, source, target, readOnly: mount.readOnly },
+    target,
+    async prepare(workDir) {
+      const { root, path } = await resolveStageSource(sources, state, source, mount);
+      if (mount.readOnly) return { spec: { destination: target, source: path, options } };
+      // The stage's files are shared by every step that reads them: writes go to a copy.
+      const info = await stat(path);
+      const copy = await copySource({ kind: 'rootfs', dir: root }, info.isDirectory(), relative(root, path) || '/', workDir);
+      return { spec: { destination: target, source: copy, options } };
+    },
+  };
 }
 
 async function planCache(mount: ResolvedMount, target: string, sources: MountSources): Promise<PlannedMount> {
