@@ -51,6 +51,8 @@ export interface PreparedMounts {
   readonly env: readonly string[];
   /** Mount points made in the root filesystem, dropped from the layer. */
   readonly created: readonly string[];
+  /** The secrets' values, to mask in the step's output; zeroed by release. */
+  readonly secrets: readonly Buffer[];
   release(): Promise<void>;
 }
 
@@ -66,6 +68,7 @@ export interface MountPlan {
 interface Prepared {
   readonly spec?: MountSpec;
   readonly env?: string;
+  readonly secret?: Buffer;
   release?(): Promise<void>;
 }
 
@@ -252,18 +255,26 @@ function planSecret(mount: ResolvedMount, cwd: string, sources: MountSources): P
         return undefined;
       }
       const env = mount.env === undefined ? undefined : `${mount.env}=${value.toString('utf8')}`;
-      if (target === undefined) return { ...(env === undefined ? {} : { env }) };
+      if (target === undefined) return { ...(env === undefined ? {} : { env }), secret: value, release: () => Promise.resolve(void value.fill(0)) };
       const directory = await privateDirectory('secret');
-      const file = join(directory, 'secret');
-      await writeFile(file, value, { mode: 0o600 });
-      await lchown(file, uid, gid);
-      await chmod(file, mode);
-      value.fill(0);
-      return {
-        spec: { destination: target, source: file, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
-        ...(env === undefined ? {} : { env }),
-        release: () => rm(directory, { recursive: true, force: true }),
-      };
+      try {
+        const file = join(directory, 'secret');
+        await writeFile(file, value, { mode: 0o600 });
+        await lchown(file, uid, gid);
+        await chmod(file, mode);
+        return {
+          spec: { destination: target, source: file, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
+          ...(env === undefined ? {} : { env }),
+          secret: value,
+          release: async () => {
+            value.fill(0);
+            await rm(directory, { recursive: true, force: true });
+          },
+        };
+      } catch (error) {
+        await rm(directory, { recursive: true, force: true });
+        throw error;
+      }
     },
   };
 }
@@ -387,11 +398,13 @@ export async function planMounts(mounts: readonly ResolvedMount[], cwd: string, 
         const specs: MountSpec[] = [];
         const env: string[] = [];
         const created: string[] = [];
+        const secrets: Buffer[] = [];
         for (const plan of planned) {
           const prepared = await plan.prepare(workDir);
           if (prepared === undefined) continue;
           done.push(prepared);
           if (prepared.env !== undefined) env.push(prepared.env);
+          if (prepared.secret !== undefined) secrets.push(prepared.secret);
           if (prepared.spec === undefined || plan.target === undefined) continue;
           // The target inside the step's root: symlinks on the way are followed there, never out.
           const inside = relative(rootfs, await resolveInRoot(rootfs, plan.target));
@@ -401,7 +414,7 @@ export async function planMounts(mounts: readonly ResolvedMount[], cwd: string, 
           specs.push({ ...prepared.spec, destination });
         }
         specs.sort((a, b) => depth(a.destination) - depth(b.destination));
-        return { mounts: specs, env, created, release };
+        return { mounts: specs, env, created, secrets, release };
       } catch (error) {
         await release().catch(() => undefined);
         throw error;

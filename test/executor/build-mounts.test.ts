@@ -286,7 +286,7 @@ describe('build: RUN --mount', () => {
   });
 
   describe('type=secret', () => {
-    it('gives a secret as a file and as a variable, and its value reaches no blob, store file or output', async () => {
+    it('gives a secret as a file and as a variable, and its value reaches no blob, store file or output (masked where a command prints it)', async () => {
       const value = `s3cr3t-${process.pid}-${Date.now()}`;
       const secretFile = join(fx.dir, 'token.txt');
       await writeFile(secretFile, value);
@@ -298,7 +298,12 @@ describe('build: RUN --mount', () => {
           'RUN --mount=type=secret,id=envtoken,env=TOKEN,required=true printf %s "$TOKEN" | wc -c > /env-size',
           'RUN --mount=type=secret,id=token,target=/etc/app/token,uid=65534,mode=0440 stat -c "%u:%g %a" /etc/app/token > /perm2 && md5sum < /etc/app/token > /md5',
           'RUN --mount=type=secret,id=missing ls /run/secrets > /optional 2>&1 || echo none > /optional',
+          // A command that prints it: the progress shows it masked.
+          'RUN --mount=type=secret,id=token cat /run/secrets/token && echo " <- file" && printf "%s" "$(cat /run/secrets/token)" >&2',
         ].join('\n'),
+      });
+      const failing = await fx.context('secret-failing', {
+        Dockerfile: ['FROM busybox', 'RUN --mount=type=secret,id=envtoken,env=TOKEN echo "about to fail with $TOKEN" && exit 3'].join('\n'),
       });
       try {
         const result = await fx.build(['-t', 'secret', '--secret', `id=token,src=${secretFile}`, '--secret', 'id=envtoken,env=TSBUILD_TEST_SECRET', dir]);
@@ -313,6 +318,12 @@ describe('build: RUN --mount', () => {
         expect(files.get('optional')?.text).toBe('none\n');
         expect([...files.keys()].some((path) => path.startsWith('run/secrets') || path.startsWith('etc/app'))).toBe(false);
         expect(result.stdout + result.stderr).not.toContain(value);
+        expect(result.stderr).toContain('**** <- file');
+        // A failing step's output, quoted by the error, is masked too.
+        const failed = await fx.build(['--secret', 'id=envtoken,env=TSBUILD_TEST_SECRET', failing]);
+        expect(failed.status).not.toBe(0);
+        expect(failed.stderr).toContain('about to fail with ****');
+        expect(failed.stdout + failed.stderr).not.toContain(value);
         // Every file of the store (blobs, snapshots, the step cache, cache mounts) is searched.
         const needle = Buffer.from(value);
         for (const path of await allFiles(fx.root)) expect((await readFile(path)).includes(needle), path).toBe(false);
