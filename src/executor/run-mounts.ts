@@ -16,7 +16,7 @@
  * Every source is resolved inside its own root and every target inside the step's root
  * filesystem: `..`, absolute paths and symlinks reach neither the host nor another stage.
  */
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { chmod, lchown, lstat, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix, relative } from 'node:path';
@@ -29,6 +29,7 @@ import { leaseCacheMount } from './cache-mounts.js';
 import type { ContextHandle, SourceState } from './copy-op.js';
 import { copyInto } from './copy.js';
 import type { Snapshotter } from './snapshots.js';
+import { listenClosable, loadAgentKeys, startKeyAgent, type ClosableServer } from './ssh-agent.js';
 
 /** Where a secret's value comes from (`--secret id=ID,src=FILE` or `id=ID,env=VAR`). */
 export type SecretSource = { readonly file: string } | { readonly env: string };
@@ -41,7 +42,7 @@ export interface MountSources {
   readonly store: Store;
   /** `--secret`, by id. */
   readonly secrets: ReadonlyMap<string, SecretSource>;
-  /** `--ssh`, by id: the agent sockets to reach. */
+  /** `--ssh`, by id: an agent socket, or key files. */
   readonly ssh: ReadonlyMap<string, readonly string[]>;
 }
 
@@ -279,42 +280,35 @@ function planSecret(mount: ResolvedMount, cwd: string, sources: MountSources): P
   };
 }
 
-/** The first agent socket of SOCKETS that is one; anything else is refused by name. */
-async function agentSocket(id: string, sockets: readonly string[]): Promise<string> {
-  for (const path of sockets) {
-    const info = await stat(path).catch(() => undefined);
-    if (info?.isSocket() === true) return path;
-    if (info !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `ssh ${JSON.stringify(id)}: ${path} is not an agent socket (key files are not supported: load them into an ssh-agent and give its socket)`);
-  }
-  throw new TsbuildError('NOT_FOUND', `ssh ${JSON.stringify(id)}: no agent socket at ${sockets.join(', ')}`);
+/**
+ * What `--ssh ID=PATHS` names: one agent socket, passed on; or key files, served by an agent of
+ * the build's own (ssh-agent.ts), as BuildKit's client does.
+ */
+async function agentSource(id: string, paths: readonly string[]): Promise<{ readonly socket: string } | { readonly keys: readonly string[] }> {
+  const kinds = await Promise.all(
+    paths.map(async (path) => {
+      const info = await stat(path).catch(() => undefined);
+      if (info === undefined) throw new TsbuildError('NOT_FOUND', `ssh ${JSON.stringify(id)}: no agent socket or key file at ${path}`);
+      return info.isSocket() ? 'socket' : 'file';
+    }),
+  );
+  if (kinds.length === 1 && kinds[0] === 'socket') return { socket: paths[0] as string };
+  if (kinds.includes('socket')) throw new TsbuildError('INVALID_ARGUMENT', `ssh ${JSON.stringify(id)}: give one agent socket, or key files, not both`);
+  return { keys: paths };
 }
 
-/** A socket in DIRECTORY whose every connection is passed on to AGENT, owned and moded for the step. */
-async function agentProxy(agent: string, path: string, uid: number, gid: number, mode: number): Promise<Server> {
-  const connections = new Set<Socket>();
-  const server = createServer((client) => {
+/** A socket at PATH whose every connection is passed on to AGENT. */
+function agentProxy(agent: string, path: string): Promise<ClosableServer> {
+  return listenClosable(path, (client) => {
     const upstream = connect(agent);
-    connections.add(client).add(upstream);
     const end = (): void => {
       client.destroy();
       upstream.destroy();
-      connections.delete(client);
-      connections.delete(upstream);
     };
     client.on('error', end).on('close', end);
     upstream.on('error', end).on('close', end);
     client.pipe(upstream).pipe(client);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () => resolve());
-  });
-  server.on('close', () => {
-    for (const socket of connections) socket.destroy();
-  });
-  await lchown(path, uid, gid);
-  await chmod(path, mode);
-  return server;
 }
 
 function planSsh(mount: ResolvedMount, cwd: string, index: number, sources: MountSources): PlannedMount {
@@ -333,14 +327,17 @@ function planSsh(mount: ResolvedMount, cwd: string, index: number, sources: Moun
         if (mount.required) throw new TsbuildError('NOT_FOUND', `no SSH key ${JSON.stringify(id)} forwarded from the client (use --ssh ${id === 'default' ? 'default' : `${id}=PATH`})`);
         return undefined;
       }
-      const agent = await agentSocket(id, sockets);
+      const agent = await agentSource(id, sockets);
+      const keys = 'keys' in agent ? await loadAgentKeys(agent.keys) : undefined;
       // A socket's path is at most 107 bytes: not below the store's root, which may be deep.
       const directory = await privateDirectory('ssh');
       const path = join(directory, 'agent.sock');
-      let server: Server;
+      let server: ClosableServer;
       try {
         if (Buffer.byteLength(path) > 107) throw new TsbuildError('INVALID_ARGUMENT', `ssh ${JSON.stringify(id)}: the socket path ${path} is too long (set TMPDIR to a shorter directory)`);
-        server = await agentProxy(agent, path, uid, gid, mode);
+        server = 'socket' in agent ? await agentProxy(agent.socket, path) : await startKeyAgent(keys ?? [], path);
+        await lchown(path, uid, gid);
+        await chmod(path, mode);
       } catch (error) {
         await rm(directory, { recursive: true, force: true });
         throw error;
@@ -348,7 +345,7 @@ function planSsh(mount: ResolvedMount, cwd: string, index: number, sources: Moun
       return {
         spec: { destination: target, source: path, options: ['rbind', 'rw', 'nosuid', 'nodev', 'noexec'] },
         release: async () => {
-          await new Promise<void>((resolve) => server.close(() => resolve()));
+          await server.close();
           await rm(directory, { recursive: true, force: true });
         },
       };

@@ -344,7 +344,7 @@ describe('build: RUN --mount', () => {
       agent?.kill();
     });
 
-    it('forwards the agent of --ssh to the step at /run/buildkit/ssh_agent.0, with SSH_AUTH_SOCK set', async () => {
+    it('forwards the agent of --ssh to the step at /run/buildkit/ssh_agent.0, with SSH_AUTH_SOCK set, or serves key files', async () => {
       const work = join(fx.dir, 'ssh');
       const dir = await fx.context('ssh', {
         Dockerfile: [
@@ -368,6 +368,17 @@ describe('build: RUN --mount', () => {
       expect(files.get('perm')?.text).toBe('0:0 600 socket\n');
       expect(files.get('keys')?.text).toBe('keys 1\ntsbuild-test-key\n');
       expect([...files.keys()].some((path) => path.startsWith('run/buildkit') || path.startsWith('usr/local/bin/agent-list'))).toBe(false);
+
+      // Key files are served by an agent of the build's own, under the id given.
+      const keyed = await fx.context('ssh-key', {
+        Dockerfile: ['FROM busybox', 'RUN --mount=type=bind,source=agent-list,target=/usr/local/bin/agent-list --mount=type=ssh,id=deploy,target=/agent.sock,uid=65534,mode=0660 stat -c "%u:%g %a" /agent.sock > /perm && SSH_AUTH_SOCK=/agent.sock agent-list > /keys'].join('\n'),
+      });
+      execFileSync('cp', [join(dir, 'agent-list'), join(keyed, 'agent-list')]);
+      const fromKey = await fx.build(['-t', 'ssh-key', '--ssh', `deploy=${join(work, 'key')}`, keyed]);
+      expect(fromKey.stderr).not.toMatch(/ERROR/);
+      const keyFiles = await imageFiles(fx, 'ssh-key');
+      expect(keyFiles.get('perm')?.text).toBe('65534:0 660\n');
+      expect(keyFiles.get('keys')?.text).toBe('keys 1\ntsbuild-test-key\n');
 
       // Without --ssh a required agent fails the step.
       const required = await fx.context('ssh-required', { Dockerfile: ['FROM busybox', 'RUN --mount=type=ssh,required=true true'].join('\n') });
