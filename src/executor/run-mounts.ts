@@ -17,9 +17,9 @@
  * filesystem: `..`, absolute paths and symlinks reach neither the host nor another stage.
  */
 import { connect } from 'node:net';
-import { chmod, lchown, lstat, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, posix, relative } from 'node:path';
+import { dirname, join, posix, relative } from 'node:path';
 import { TsbuildError, errnoOf, messageOf, resolveInRoot } from '../common/index.js';
 import { sourceDigest } from '../cache/index.js';
 import type { ResolvedMount } from '../planner/index.js';
@@ -68,6 +68,8 @@ export interface MountPlan {
 
 interface Prepared {
   readonly spec?: MountSpec;
+  /** Whether the spec's source is a copy of the step's own (a bind of the context, or `rw`). */
+  readonly copy?: boolean;
   readonly env?: string;
   readonly secret?: Buffer;
   release?(): Promise<void>;
@@ -150,7 +152,7 @@ async function planBind(mount: ResolvedMount, target: string, sources: MountSour
         const info = await stat(path).catch(() => undefined);
         if (info === undefined) throw mountError(mount, `source ${JSON.stringify(source)}: not found in the build context`);
         const copy = await copySource({ kind: 'context', context }, info.isDirectory(), source, workDir);
-        return { spec: { destination: target, source: copy, options } };
+        return { spec: { destination: target, source: copy, options }, copy: true };
       },
     };
   }
@@ -163,7 +165,7 @@ async function planBind(mount: ResolvedMount, target: string, sources: MountSour
       // The stage's files are shared by every step that reads them: writes go to a copy.
       const info = await stat(path);
       const copy = await copySource({ kind: 'rootfs', dir: root }, info.isDirectory(), relative(root, path) || '/', workDir);
-      return { spec: { destination: target, source: copy, options } };
+      return { spec: { destination: target, source: copy, options }, copy: true };
     },
   };
 }
@@ -358,6 +360,25 @@ function depth(path: string): number {
   return path.split('/').filter((part) => part !== '').length;
 }
 
+/**
+ * A mount inside another (`target=/app` and a cache at `/app/node_modules`) needs its mount
+ * point in the outer one's files, which a read-only bind cannot take once mounted: where the
+ * outer mount is a copy of the step's own, the point is made in the copy beforehand.
+ */
+async function makeNestedMountPoints(specs: readonly (MountSpec & { readonly copy: boolean })[]): Promise<void> {
+  for (const inner of specs) {
+    const outer = specs.filter((spec) => spec !== inner && spec.copy && spec.source !== undefined && inner.destination.startsWith(`${spec.destination}/`)).at(-1);
+    if (outer?.source === undefined || !(await stat(outer.source)).isDirectory()) continue;
+    const inside = await resolveInRoot(outer.source, inner.destination.slice(outer.destination.length));
+    const sourceIsDirectory = inner.type === 'tmpfs' || (inner.source !== undefined && (await stat(inner.source)).isDirectory());
+    if (sourceIsDirectory) await mkdir(inside, { recursive: true });
+    else {
+      await mkdir(dirname(inside), { recursive: true });
+      await writeFile(inside, '', { flag: 'a' });
+    }
+  }
+}
+
 export async function planMounts(mounts: readonly ResolvedMount[], cwd: string, sources: MountSources): Promise<MountPlan> {
   const planned: PlannedMount[] = [];
   let sshIndex = 0;
@@ -392,7 +413,7 @@ export async function planMounts(mounts: readonly ResolvedMount[], cwd: string, 
         if (errors.length > 0) throw new TsbuildError('INTERNAL', `release mounts: ${errors.map(messageOf).join('; ')}`);
       };
       try {
-        const specs: MountSpec[] = [];
+        const specs: (MountSpec & { readonly copy: boolean })[] = [];
         const env: string[] = [];
         const created: string[] = [];
         const secrets: Buffer[] = [];
@@ -408,10 +429,11 @@ export async function planMounts(mounts: readonly ResolvedMount[], cwd: string, 
           if (inside === '' || inside.startsWith('..')) throw new TsbuildError('UNSAFE_PATH', `mount at ${plan.target}: the target resolves to the root directory`);
           const destination = `/${inside}`;
           if (!(await exists(join(lower, inside)))) created.push(destination);
-          specs.push({ ...prepared.spec, destination });
+          specs.push({ ...prepared.spec, destination, copy: prepared.copy === true });
         }
         specs.sort((a, b) => depth(a.destination) - depth(b.destination));
-        return { mounts: specs, env, created, secrets, release };
+        await makeNestedMountPoints(specs);
+        return { mounts: specs.map(({ copy: _copy, ...spec }) => spec), env, created, secrets, release };
       } catch (error) {
         await release().catch(() => undefined);
         throw error;

@@ -239,6 +239,20 @@ describe('build: RUN --mount', () => {
       for (const path of ['ctx', 'b', 'image-bin']) expect(files.has(path)).toBe(false);
     });
 
+    it('mounts inside a read-only bind of the context, its mount points made in the copy it binds', async () => {
+      const dir = await fx.context('bind-nested', {
+        Dockerfile: ['FROM busybox', 'WORKDIR /app', 'RUN --mount=type=bind,target=/app --mount=type=cache,id=nested,target=/app/node_modules --mount=type=tmpfs,target=/app/tmp/deep ls /app > /listing && echo kept > /app/node_modules/file'].join('\n'),
+        'package.json': '{}\n',
+      });
+      const result = await fx.build(['-t', 'bind-nested', dir]);
+      expect(result.stderr).not.toMatch(/ERROR/);
+      expect(result.status).toBe(0);
+      expect(await textOf(fx, 'bind-nested', 'listing')).toBe('Dockerfile\nnode_modules\npackage.json\ntmp\n');
+      expect(await readFile(join(fx.root, 'cache-mounts', 'nested', 'data', 'file'), 'utf8')).toBe('kept\n');
+      expect((await readdir(dir)).sort()).toEqual(['Dockerfile', 'package.json']);
+      expect((await lastLayer(fx, 'bind-nested')).map((file) => file.path)).toEqual(['listing']);
+    });
+
     it('resolves sources inside their roots and targets inside the step: .., absolute paths and symlinks stay in', async () => {
       const marker = join(fx.dir, `host-marker-${process.pid}`);
       await writeFile(marker, 'host\n');
