@@ -70,7 +70,7 @@ export function planBuildCache(flags: CacheFlags, store: Store, registry: () => 
     },
     async afterBuild(warnAfter) {
       // The image is made: a cap that cannot be applied is a warning, not a failed build.
-      await applyCacheCap(store, await cacheCapSetting(store, flags.cacheMaxSize)).catch((error: unknown) => warnAfter(`build cache cap not applied: ${messageOf(error)}`));
+      await applyCacheCap(store, await cacheCapSetting(store, flags.cacheMaxSize), { always: flags.cacheMaxSize !== undefined }).catch((error: unknown) => warnAfter(`build cache cap not applied: ${messageOf(error)}`));
     },
     verdicts: () => Object.fromEntries(verdicts),
     explanation() {
