@@ -34,6 +34,8 @@ export async function markBuildRunning(store: Store): Promise<() => Promise<void
 export async function otherBuildsRunning(store: Store): Promise<number> {
   let count = 0;
   for (const name of await readdir(directory(store)).catch(() => [] as string[])) {
+    // Other files live here too (gc.ts's last measure): only PID-HEX names are marks.
+    if (!/^\d+-[0-9a-f]+$/.test(name)) continue;
     const pid = Number(name.split('-')[0]);
     if (!Number.isSafeInteger(pid) || pid <= 0) continue;
     if (!alive(pid)) {

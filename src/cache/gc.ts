@@ -6,11 +6,11 @@
  * is every blob the records hold that no image holds. Nothing an image uses is removed (its blobs
  * are reachable from a name), nor anything a running build may use (see activity.ts).
  */
-import { readFile, stat, statfs } from 'node:fs/promises';
+import { mkdir, readFile, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { TsbuildError, isTsbuildError, messageOf, type Descriptor, type Digest } from '../common/index.js';
-import { pruneStore, reachableBlobs, readManifest, type Store } from '../store/index.js';
+import { pruneStore, reachableBlobs, readManifest, writeFileAtomic, type Store } from '../store/index.js';
 import { otherBuildsRunning } from './activity.js';
 import { stepKeyAnnotation } from './step-cache.js';
 
@@ -217,18 +217,38 @@ export async function cacheCapSetting(store: Store, flag: string | undefined): P
   return { share: defaultCacheShare };
 }
 
+/** Where the last measure of the cache is kept, so that a build far below its cap skips measuring. */
+const lastMeasure = 'cache-usage.json';
+/** A cache under this share of its cap is measured again only after `remeasureMs`. */
+const headroom = 0.5;
+const remeasureMs = 10 * 60_000;
+
 /**
  * After a build: when the build cache holds more than its cap, least recently used records go
- * until it fits. Returns what was removed (nothing when the cap is off or not reached).
+ * until it fits. Measuring walks every record (about 0.2 ms each), so a cache found well under
+ * its cap (half of it) is measured again only ten minutes later; a cap given as a size on the
+ * command line is checked every time. Returns what was removed (nothing when the cap is off or
+ * not reached).
  */
-export async function applyCacheCap(store: Store, setting: CacheCapSetting): Promise<PruneCacheResult | undefined> {
+export async function applyCacheCap(store: Store, setting: CacheCapSetting, options: { readonly always?: boolean } = {}): Promise<PruneCacheResult | undefined> {
   if (setting.maxBytes === 0) return undefined;
+  // Beside the running builds' marks (activity.ts), never in indexes/, where every file is a side index.
+  const statePath = join(store.root, 'builds', lastMeasure);
+  if (options.always !== true) {
+    const state = await readFile(statePath, 'utf8').then((text) => JSON.parse(text) as { size?: unknown; cap?: unknown; at?: unknown }, () => undefined);
+    if (state !== undefined && typeof state.size === 'number' && typeof state.cap === 'number' && typeof state.at === 'number') {
+      if (state.size < state.cap * headroom && Date.now() - state.at < remeasureMs && Date.now() >= state.at) return undefined;
+    }
+  }
   const usage = await cacheUsage(store);
   let cap = setting.maxBytes;
   if (cap === undefined) {
     const info = await statfs(store.root);
     cap = Math.floor((info.bavail * info.bsize + usage.size) * (setting.share ?? defaultCacheShare));
   }
-  if (usage.size <= cap) return undefined;
-  return pruneBuildCache(store, { keepBytes: cap });
+  const result = usage.size <= cap ? undefined : await pruneBuildCache(store, { keepBytes: cap });
+  const size = result === undefined ? usage.size : (await cacheUsage(store)).size;
+  await mkdir(join(store.root, 'builds'), { recursive: true });
+  await writeFileAtomic(statePath, JSON.stringify({ size, cap, at: Date.now() })).catch(() => undefined);
+  return result;
 }

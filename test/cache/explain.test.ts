@@ -3,7 +3,7 @@
  * --explain-cache reports it for every step: a file's content or metadata, a build arg by name,
  * the instruction, the base image's digest, no record, --no-cache.
  */
-import { chmod, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFixture, type BuildFixture } from '../helpers/build.js';
@@ -48,7 +48,11 @@ describe('why a step missed', () => {
     expect(await build()).toEqual({});
 
     await writeFile(join(context, 'a.txt'), 'changed\n');
-    expect(await build()).toEqual({ [copy]: 'cache miss: file a.txt: content changed', [run('echo $V > /v')]: 'cache miss: a step before it changed' });
+    const metadataFile = join(context, '..', 'metadata.json');
+    expect(await build(['--metadata-file', metadataFile])).toEqual({ [copy]: 'cache miss: file a.txt: content changed', [run('echo $V > /v')]: 'cache miss: a step before it changed' });
+    // --metadata-file says the same, by step.
+    const metadata = JSON.parse(await readFile(metadataFile, 'utf8')) as Record<string, unknown>;
+    expect(metadata['tsbuild.cache.steps']).toEqual({ [copy]: 'cache miss: file a.txt: content changed', [run('echo $V > /v')]: 'cache miss: a step before it changed' });
 
     await chmod(join(context, 'b.txt'), 0o600);
     const mode = await build();

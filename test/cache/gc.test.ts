@@ -65,6 +65,18 @@ describe('builder prune and system df', () => {
     expect(ranSteps(rebuilt.stderr)).toHaveLength(3);
   });
 
+  it('counts cache mounts in the build cache, and prune --all removes them', async () => {
+    const context = await fx.context('ctx', { Dockerfile: 'FROM busybox\nRUN --mount=type=cache,id=pkgs,target=/c head -c 30000 /dev/urandom > /c/blob && echo ok > /ok\n' });
+    const built = await fx.build([context]);
+    expect(built.status, built.stderr).toBe(0);
+    const df = await runCliCaptured(['system', 'df', '-v', '--root', fx.root]);
+    expect(df.stdout).toMatch(/^pkgs\s+exec\.cachemount\s+30(?:\.00?)?kB\s/m);
+    const pruned = await runCliCaptured(['builder', 'prune', '-a', '-f', '--root', fx.root]);
+    expect(pruned.stdout).toMatch(/^pkgs$/m);
+    const after = await runCliCaptured(['system', 'df', '-v', '--root', fx.root]);
+    expect(after.stdout).not.toContain('exec.cachemount');
+  });
+
   it('without -f asks, and does nothing unless told yes', async () => {
     const context = await fx.context('ctx', { Dockerfile: dockerfile });
     expect((await fx.build([context])).status).toBe(0);

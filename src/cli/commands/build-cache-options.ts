@@ -35,6 +35,8 @@ export interface BuildCachePlan {
   observe(event: BuildEvent): void;
   /** The --explain-cache report: one line per step with a verdict; empty without the flag. */
   explanation(): string;
+  /** Each step's cache verdict by step name: why it missed (and, with --explain-cache, the hits). */
+  verdicts(): Record<string, string>;
   /**
    * Marks the build as running on the root (a prune elsewhere then spares its blobs) until the
    * returned function is called, and clears what killed builds left.
@@ -58,7 +60,7 @@ export function planBuildCache(flags: CacheFlags, store: Store, registry: () => 
     cache,
     exports,
     observe(event) {
-      if (flags.explainCache === true && event.kind === 'status' && event.id === 'cache') verdicts.set(event.step.name, event.text);
+      if (event.kind === 'status' && event.id === 'cache') verdicts.set(event.step.name, event.text);
     },
     async begin() {
       const release = await markBuildRunning(store);
@@ -68,9 +70,11 @@ export function planBuildCache(flags: CacheFlags, store: Store, registry: () => 
     },
     async afterBuild(warnAfter) {
       // The image is made: a cap that cannot be applied is a warning, not a failed build.
-      await applyCacheCap(store, await cacheCapSetting(store, flags.cacheMaxSize)).catch((error: unknown) => warnAfter(`build cache cap not applied: ${messageOf(error)}`));
+      await applyCacheCap(store, await cacheCapSetting(store, flags.cacheMaxSize), { always: flags.cacheMaxSize !== undefined }).catch((error: unknown) => warnAfter(`build cache cap not applied: ${messageOf(error)}`));
     },
+    verdicts: () => Object.fromEntries(verdicts),
     explanation() {
+      if (flags.explainCache !== true) return '';
       return [...verdicts].map(([name, text]) => `${name}: ${text}\n`).join('');
     },
     configExtras: inline ? async (layers) => ({ [inlineCacheField]: inlineCacheOf(await cache.exportable(layers), layers) }) : undefined,

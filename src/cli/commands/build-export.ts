@@ -76,6 +76,8 @@ export interface BuildMetadata {
   readonly configDigest: Digest;
   readonly descriptor: Descriptor;
   readonly names: readonly string[];
+  /** Each step's cache verdict by name (`cache miss: …`), under `tsbuild.cache.steps`. */
+  readonly cacheVerdicts?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -90,6 +92,7 @@ export async function writeMetadataFile(path: string, metadata: BuildMetadata): 
     'containerimage.descriptor': { mediaType, digest, size, ...(annotations === undefined ? {} : { annotations }) },
     'containerimage.digest': digest,
     ...(metadata.names.length === 0 ? {} : { 'image.name': metadata.names.join(',') }),
+    ...(metadata.cacheVerdicts === undefined || Object.keys(metadata.cacheVerdicts).length === 0 ? {} : { 'tsbuild.cache.steps': metadata.cacheVerdicts }),
   };
   try {
     await writeFile(path, `${JSON.stringify(document, null, 2)}\n`);

@@ -238,7 +238,7 @@ export function registerBuild(program: Command, io: CliIo): void {
       if (options.metadataFile !== undefined) {
         const archive = outputs.find((output) => output.type === 'oci' || output.type === 'docker');
         exported ??= archive === undefined ? { descriptor: image.manifest, names: tags } : { descriptor: (await outputImage(store, built, archive)).descriptor, names: tags };
-        await writeMetadataFile(options.metadataFile, { configDigest: image.id, descriptor: exported.descriptor, names: exported.names });
+        await writeMetadataFile(options.metadataFile, { configDigest: image.id, descriptor: exported.descriptor, names: exported.names, cacheVerdicts: caching.verdicts() });
       }
       if (options.push === true) {
         for (const tag of tags) {

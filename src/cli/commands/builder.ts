@@ -4,7 +4,8 @@
  */
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import { cacheUsage, parseByteSize, pruneBuildCache, type PruneCacheOptions } from '../../cache/index.js';
+import { cacheUsage, otherBuildsRunning, parseByteSize, pruneBuildCache, type PruneCacheOptions } from '../../cache/index.js';
+import { cacheMountUsage, removeCacheMounts } from '../../executor/index.js';
 import { TsbuildError, parseGoDuration } from '../../common/index.js';
 import { formatBytes, formatCreatedSince, humanDuration } from '../format.js';
 import type { CliIo } from '../io.js';
@@ -79,8 +80,15 @@ export function registerBuilder(program: Command, io: CliIo): void {
     }
     const store = await storeFromOptions(flags);
     const result = await pruneBuildCache(store, options);
-    if (result.removed.length > 0) io.stdout.write(`Deleted build cache objects:\n${result.removed.map((record) => `${record.id.slice(7, 32)}\n`).join('')}\n`);
-    io.stdout.write(`Total reclaimed space: ${formatBytes(result.bytesFreed, 4, '')}\n`);
+    // Cache mounts go with --all (those unused for the --filter's time), never while a build may have one mounted.
+    const mounts =
+      flags.all === true && (await otherBuildsRunning(store)) === 0
+        ? (await cacheMountUsage(store)).filter((mount) => options.olderThanMs === undefined || Date.now() - mount.lastUsed > (options.olderThanMs ?? 0))
+        : [];
+    await removeCacheMounts(store, mounts.map((mount) => mount.name));
+    const deleted = [...result.removed.map((record) => record.id.slice(7, 32)), ...mounts.map((mount) => mount.name)];
+    if (deleted.length > 0) io.stdout.write(`Deleted build cache objects:\n${deleted.map((id) => `${id}\n`).join('')}\n`);
+    io.stdout.write(`Total reclaimed space: ${formatBytes(result.bytesFreed + mounts.reduce((sum, mount) => sum + mount.size, 0), 4, '')}\n`);
     if (result.deferred) io.stderr.write('another build is running: the records are removed, their blobs are collected by a later prune\n');
   });
 }
@@ -93,16 +101,18 @@ export function registerSystem(program: Command, io: CliIo): void {
   addRootOption(system.command('df').description('show disk usage').option('-v, --verbose', 'list every image and cache record')).action(async (flags: RootOption & { verbose?: boolean }) => {
     const store = await storeFromOptions(flags);
     const usage = await cacheUsage(store);
+    const mounts = await cacheMountUsage(store);
     const now = Date.now();
-    const cacheReclaimable = usage.records.length === 0 ? 0 : usage.size;
+    const cacheSize = usage.size + mounts.reduce((sum, mount) => sum + mount.size, 0);
+    const cacheCount = usage.records.length + mounts.length;
     const rows = [
       ['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'],
       ['Images', String(usage.images.count), '0', formatBytes(usage.images.size, 4, ''), `${formatBytes(usage.images.size, 4, '')} (${percent(usage.images.size, usage.images.size)})`],
-      ['Build Cache', String(usage.records.length), String(usage.activeBuilds > 0 ? usage.records.length : 0), formatBytes(usage.size, 4, ''), formatBytes(usage.activeBuilds > 0 ? 0 : cacheReclaimable, 4, '')],
+      ['Build Cache', String(cacheCount), String(usage.activeBuilds > 0 ? cacheCount : 0), formatBytes(cacheSize, 4, ''), formatBytes(usage.activeBuilds > 0 ? 0 : cacheSize, 4, '')],
     ];
     io.stdout.write(table(rows));
     if (flags.verbose === true) {
-      io.stdout.write('\nBuild cache usage: ' + formatBytes(usage.size, 4, '') + '\n\n');
+      io.stdout.write('\nBuild cache usage: ' + formatBytes(cacheSize, 4, '') + '\n\n');
       const records = [...usage.records].sort((a, b) => b.lastUsed - a.lastUsed);
       io.stdout.write(
         table([
@@ -114,6 +124,14 @@ export function registerSystem(program: Command, io: CliIo): void {
             record.created === undefined ? 'N/A' : formatCreatedSince(record.created, now),
             record.lastUsed === 0 ? 'N/A' : `${humanDuration(now - record.lastUsed)} ago`,
             String(record.shared),
+          ]),
+          ...mounts.map((mount) => [
+            mount.name.slice(0, 25),
+            'exec.cachemount',
+            formatBytes(mount.size, 4, ''),
+            mount.created === undefined ? 'N/A' : formatCreatedSince(mount.created, now),
+            mount.lastUsed === 0 ? 'N/A' : `${humanDuration(now - mount.lastUsed)} ago`,
+            'false',
           ]),
         ]),
       );
