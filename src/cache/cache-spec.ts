@@ -16,7 +16,7 @@ interface ExportCommon {
   readonly ignoreError: boolean;
   /** Asked-for layer compression; layers are exported as the store holds them (see README). */
   readonly compression?: 'gzip' | 'zstd' | 'uncompressed';
-  /** Reserved for the contents of `RUN --mount=type=cache`: parsed and refused until it exists. */
+  /** Export the contents of every `RUN --mount=type=cache` id the build used (see README.md). */
   readonly cacheMounts: boolean;
 }
 

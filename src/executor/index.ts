@@ -10,3 +10,4 @@ export { dockerfileInContext, readStdinInput, type StdinInput } from './stdin-co
 export { checkoutContext, isGitSource } from './git-source.js';
 export type { SecretSource } from './run-mounts.js';
 export { reclaimAbandonedSteps } from './abandoned.js';
+export { packCacheMount } from './cache-mounts.js';
