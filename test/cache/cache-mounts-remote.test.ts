@@ -144,6 +144,23 @@ describe.skipIf(!haveRegistry())('cache mounts in the registry cache', () => {
   }, 120_000);
 });
 
+describe('cache mounts in an OCI layout directory', () => {
+  it('type=local carries them too', async () => {
+    const [e, f] = await Promise.all([buildFixture(), buildFixture()]);
+    try {
+      const layout = join(e.dir, 'layout');
+      const built = await e.build(['--build-arg', 'ROUND=e', '--cache-to', `type=local,dest=${layout},mode=max,cache-mounts=true`, await e.context('ctx', { Dockerfile: dockerfile })]);
+      expect(built.status, built.stderr).toBe(0);
+      const imported = await f.build(['-t', 'app', '--build-arg', 'ROUND=f', '--cache-from', `type=local,src=${layout}`, await f.context('ctx', { Dockerfile: dockerfile })]);
+      expect(imported.status, imported.stderr).toBe(0);
+      expect(imported.stderr).not.toContain('WARNING');
+      expect(await textIn(f, 'app', 'seen')).toBe('round-e\n');
+    } finally {
+      await Promise.all([e.cleanup(), f.cleanup()]);
+    }
+  }, 120_000);
+});
+
 /** A tar of HEADERS (with file CONTENT by name). */
 function tarOf(entries: readonly (TarHeader & { content?: string })[]): Buffer {
   const parts: Buffer[] = [];
