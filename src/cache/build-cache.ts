@@ -213,8 +213,14 @@ export class BuildCache implements StepCache {
 
   /** The contents of cache mount ID as the first import holding it gives them (no layer fetched). */
   async importedCacheMount(id: string): Promise<CacheMountLayers | undefined> {
-    if (this.sources.length === 0) return undefined;
-    return (await (this.imported ??= this.loadAll())).mounts.get(id)?.[0]?.mount;
+    return (await this.importedCacheMounts()).get(id);
+  }
+
+  /** Every imported cache mount, by id, as the first import holding it gives it (no layer fetched). */
+  async importedCacheMounts(): Promise<Map<string, CacheMountLayers>> {
+    if (this.sources.length === 0) return new Map();
+    const imported = await (this.imported ??= this.loadAll());
+    return new Map([...imported.mounts].flatMap(([id, candidates]) => (candidates[0] === undefined ? [] : [[id, candidates[0].mount] as const])));
   }
 
   /**

@@ -152,13 +152,11 @@ async function ensureData(directory: string, request: CacheMountRequest): Promis
     }
   } else {
     if (request.restore !== undefined) await restoreIntoEmpty(directory, data, request.restore);
-    if (record === undefined || (record.uid === request.uid && record.gid === request.gid && record.mode === request.mode)) {
-      // Made with the owner and mode asked for now.
-    } else {
-    // The Dockerfile asks for another owner or mode than the directory was made with: as
-    // BuildKit, whose cache directory is made with them, the directory itself takes them.
-    await lchown(data, request.uid, request.gid);
-    await chmod(data, request.mode);
+    if (record !== undefined && (record.uid !== request.uid || record.gid !== request.gid || record.mode !== request.mode)) {
+      // The Dockerfile asks for another owner or mode than the directory was made with: as
+      // BuildKit, whose cache directory is made with them, the directory itself takes them.
+      await lchown(data, request.uid, request.gid);
+      await chmod(data, request.mode);
     }
   }
   const next: CacheMountRecord = { id: request.id, uid: request.uid, gid: request.gid, mode: request.mode, created: record?.created ?? now, lastUsed: now };

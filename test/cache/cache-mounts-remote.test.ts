@@ -122,6 +122,22 @@ describe.skipIf(!haveRegistry())('cache mounts in the registry cache', () => {
     expect(layerOf(exportedByB, 'collected')).not.toBe(layerOf(exportedByA, 'collected'));
     expect(sent).toContain(layerOf(exportedByB, 'collected'));
 
+    // A runner whose build ran nothing (every step a hit) mounts nothing, and writes back the
+    // cache mounts it was given.
+    const c = await buildFixture();
+    try {
+      const hits = await c.build(['-t', 'app', '--build-arg', 'ROUND=b', '--cache-from', `type=registry,ref=${ref}`, ...cacheTo, await c.context('ctx', { Dockerfile: dockerfile })]);
+      expect(hits.status, hits.stderr).toBe(0);
+      expect(ranSteps(hits.stderr)).toEqual([]);
+      const exportedByC = await registryDocument(registry.url, 'cache/mounts', 'buildcache');
+      expect(exportedByC.cacheMounts?.map((mount) => [mount.id, layerOf(exportedByC, mount.id)])).toEqual([
+        ['collected', layerOf(exportedByB, 'collected')],
+        ['owned', layerOf(exportedByB, 'owned')],
+      ]);
+    } finally {
+      await c.cleanup();
+    }
+
     // A cache that is not empty is the runner's own: nothing is restored over it.
     await writeFile(join(restored, 'local-only'), 'kept\n');
     const third = await b.build(['-t', 'app', '--build-arg', 'ROUND=c', '--cache-from', `type=registry,ref=${ref}`, contextB]);

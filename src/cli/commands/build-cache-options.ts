@@ -93,11 +93,14 @@ export function planBuildCache(flags: CacheFlags, store: Store, registry: () => 
 /**
  * The cache mounts the build used, each as the layer its directory makes; an id whose contents
  * are what the import gave keeps the imported layer (whose blob the export fetches only if the
- * destination lacks it). An id that cannot be read is a warning and left out, not a failed export.
+ * destination lacks it). Imported ids no step mounted (their steps hit the cache) are carried
+ * over as imported, so that a runner whose build ran nothing does not drop them from the cache it
+ * writes. An id that cannot be read is a warning and left out, not a failed export.
  */
 async function packCacheMounts(store: Store, cache: BuildCache, warn: (message: string) => void): Promise<CacheMountLayers[]> {
-  const packed: CacheMountLayers[] = [];
-  for (const id of cache.usedCacheMounts()) {
+  const used = cache.usedCacheMounts();
+  const packed: CacheMountLayers[] = [...(await cache.importedCacheMounts())].filter(([id]) => !used.includes(id)).map(([, mount]) => mount);
+  for (const id of used) {
     try {
       const imported = await cache.importedCacheMount(id);
       const mount = await packCacheMount(store, id, imported);
