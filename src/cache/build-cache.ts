@@ -9,24 +9,24 @@
  * It also remembers every record the build used or made, which is what `--cache-to` exports.
  */
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { MediaType, TsbuildError, createHasher, hostPlatform, digestAlgorithm, digestHex, hashHex, messageOf, parseDigest, type Digest, type Platform } from '../common/index.js';
 import type { RegistryClient } from '../registry/index.js';
-import { decompressLayer, type Store } from '../store/index.js';
+import { decompressLayer, unpackLayer, type Store } from '../store/index.js';
 import type { CacheImport } from './cache-spec.js';
-import { cacheConfigMediaType, maxCacheDocumentBytes, parseCacheDocument, parseInlineCache, type ImportedRecord } from './cache-format.js';
+import { cacheConfigMediaType, maxCacheDocumentBytes, parseCacheDocument, parseInlineCache, type CacheMountLayers, type ImportedCache, type ImportedRecord } from './cache-format.js';
 import { explainMiss, type StepSummary } from './explain.js';
-import type { LayerRef, StepCache, StepOutcome, StepResult } from './step-cache.js';
+import type { CacheMountSync, LayerRef, StepCache, StepOutcome, StepResult } from './step-cache.js';
 
 /** Where imported records and their layers come from. */
 interface CacheSource {
   /** How warnings name it: `registry 127.0.0.1:5000/app:cache`. */
   readonly name: string;
-  records(): Promise<ImportedRecord[]>;
+  load(): Promise<ImportedCache>;
   /** A layer's compressed bytes, as the source holds them (verified by the store as they are written). */
   open(layer: LayerRef): Promise<Readable>;
 }
@@ -44,12 +44,29 @@ interface Candidate {
   readonly source: CacheSource;
 }
 
+interface MountCandidate {
+  readonly mount: CacheMountLayers;
+  readonly source: CacheSource;
+}
+
+interface Imported {
+  readonly records: Map<Digest, Candidate[]>;
+  readonly mounts: Map<string, MountCandidate[]>;
+}
+
 const imageConfigTypes: ReadonlySet<string> = new Set([MediaType.ociConfig, MediaType.dockerConfig]);
 
 export class BuildCache implements StepCache {
   /** Every record this build hit or made, by key: what `--cache-to` exports. */
   readonly used = new Map<Digest, StepResult>();
-  private imported: Promise<Map<Digest, Candidate[]>> | undefined;
+  private imported: Promise<Imported> | undefined;
+  /** Cache mount ids a step of this build mounted, and those already offered a restore. */
+  private readonly mountsUsed = new Set<string>();
+  private readonly mountsRestored = new Set<string>();
+  readonly cacheMounts: CacheMountSync = {
+    restore: (id, directory) => this.restoreMount(id, directory),
+    used: (id) => void this.mountsUsed.add(id),
+  };
   /** Layers fetched (or found) in this build, each once, verified. */
   private readonly fetches = new Map<Digest, Promise<void>>();
   private readonly limit = pLimit(4);
@@ -120,7 +137,7 @@ export class BuildCache implements StepCache {
     // A fresh runner: the records came with the imports.
     const siblings: StepSummary[] = [];
     const sameSlot: StepSummary[] = [];
-    for (const candidates of (await (this.imported ??= this.loadAll())).values()) {
+    for (const candidates of (await (this.imported ??= this.loadAll())).records.values()) {
       const recorded = candidates[0]?.record.summary;
       if (recorded === undefined || recorded.slot !== summary.slot) continue;
       (recorded.parent === summary.parent ? siblings : sameSlot).push(recorded);
@@ -152,7 +169,7 @@ export class BuildCache implements StepCache {
     const inImage = new Set(imageLayers.map((layer) => layer.descriptor.digest));
     if (this.sources.length > 0) {
       this.imported ??= this.loadAll();
-      for (const [key, candidates] of await this.imported) {
+      for (const [key, candidates] of (await this.imported).records) {
         const record = candidates.find((candidate) => candidate.record.layers.every((layer) => inImage.has(layer.descriptor.digest)))?.record;
         if (record !== undefined) records.set(key, { layers: record.layers, ...(record.created === undefined ? {} : { created: record.created }), ...(record.summary === undefined ? {} : { summary: record.summary }) });
       }
@@ -164,27 +181,87 @@ export class BuildCache implements StepCache {
   private async candidates(key: Digest): Promise<Candidate[]> {
     if (this.sources.length === 0) return [];
     this.imported ??= this.loadAll();
-    return (await this.imported).get(key) ?? [];
+    return (await this.imported).records.get(key) ?? [];
   }
 
   /** Every source's records, read in parallel; a source that fails is a warning and holds nothing. */
-  private async loadAll(): Promise<Map<Digest, Candidate[]>> {
+  private async loadAll(): Promise<Imported> {
     const byKey = new Map<Digest, Candidate[]>();
+    const mounts = new Map<string, MountCandidate[]>();
     const lists = await Promise.all(
-      this.sources.map(async (source) => {
+      this.sources.map(async (source): Promise<ImportedCache> => {
         try {
-          return await source.records();
+          return await source.load();
         } catch (error) {
           this.warn(`cache ${source.name}: not imported: ${messageOf(error)}`);
-          return [];
+          return { records: [], mounts: [] };
         }
       }),
     );
-    lists.forEach((records, index) => {
+    lists.forEach((cache, index) => {
       const source = this.sources[index] as CacheSource;
-      for (const record of records) byKey.set(record.key, [...(byKey.get(record.key) ?? []), { record, source }]);
+      for (const record of cache.records) byKey.set(record.key, [...(byKey.get(record.key) ?? []), { record, source }]);
+      for (const mount of cache.mounts) mounts.set(mount.id, [...(mounts.get(mount.id) ?? []), { mount, source }]);
     });
-    return byKey;
+    return { records: byKey, mounts };
+  }
+
+  /** The cache mount ids the build's steps mounted, in the order first mounted. */
+  usedCacheMounts(): string[] {
+    return [...this.mountsUsed];
+  }
+
+  /** The contents of cache mount ID as the first import holding it gives them (no layer fetched). */
+  async importedCacheMount(id: string): Promise<CacheMountLayers | undefined> {
+    return (await this.importedCacheMounts()).get(id);
+  }
+
+  /** Every imported cache mount, by id, as the first import holding it gives it (no layer fetched). */
+  async importedCacheMounts(): Promise<Map<string, CacheMountLayers>> {
+    if (this.sources.length === 0) return new Map();
+    const imported = await (this.imported ??= this.loadAll());
+    return new Map([...imported.mounts].flatMap(([id, candidates]) => (candidates[0] === undefined ? [] : [[id, candidates[0].mount] as const])));
+  }
+
+  /**
+   * Whether LAYER's blob is in the store, fetched (and verified) from an import that lists it
+   * when missing: an export that carries an imported cache mount unchanged reads it from there.
+   */
+  async haveImportedLayer(layer: LayerRef): Promise<boolean> {
+    if ((await this.store.blobSize(layer.descriptor.digest)) === layer.descriptor.size) return true;
+    const imported = await (this.imported ??= this.loadAll());
+    for (const candidates of imported.mounts.values()) {
+      for (const { mount, source } of candidates) {
+        if (mount.layers.some((held) => held.descriptor.digest === layer.descriptor.digest) && (await this.fetched(layer, source))) return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Fills DIRECTORY (new and empty) with cache mount ID's imported contents, once per build: the
+   * first import that holds the id and whose layers fetch, verify and unpack. Its layers are
+   * fetched only now, when a step is about to mount an empty cache. The store's unpacker keeps
+   * every entry inside DIRECTORY, whatever the tar says; one it refuses is a warning, the
+   * directory is emptied again and the next import (or none) is tried.
+   */
+  private async restoreMount(id: string, directory: string): Promise<boolean> {
+    // Only before the first step that mounts the id: what a step left there is the build's own.
+    if (this.sources.length === 0 || this.mountsRestored.has(id) || this.mountsUsed.has(id)) return false;
+    this.mountsRestored.add(id);
+    const candidates = (await (this.imported ??= this.loadAll())).mounts.get(id) ?? [];
+    for (const { mount, source } of candidates) {
+      const fetched = await Promise.all(mount.layers.map((layer) => this.fetched(layer, source)));
+      if (fetched.includes(false)) continue;
+      try {
+        for (const layer of mount.layers) await unpackLayer(decompressLayer(await this.store.openBlob(layer.descriptor.digest), layer.descriptor.mediaType), directory);
+        return true;
+      } catch (error) {
+        this.warn(`cache ${source.name}: cache mount ${JSON.stringify(id)} not restored: ${messageOf(error)}`);
+        for (const name of await readdir(directory)) await rm(join(directory, name), { recursive: true, force: true });
+      }
+    }
+    return false;
   }
 
   /** Whether LAYER is in the store, as its record says it is: fetched from SOURCE when missing. */
@@ -269,7 +346,7 @@ function sourceOf(spec: CacheImport, registry: (() => Promise<RegistryClient>) |
 function registrySource(ref: string, client: () => Promise<RegistryClient>): CacheSource {
   return {
     name: `registry ${ref}`,
-    async records() {
+    async load() {
       const { fetchDocument, fetchSmallBlob } = await import('../registry/index.js');
       const registry = await client();
       const document = await fetchDocument(registry, ref);
@@ -282,7 +359,7 @@ function registrySource(ref: string, client: () => Promise<RegistryClient>): Cac
         // An image that may carry its build's records inline.
         const parsed = JSON.parse((await fetchSmallBlob(registry, ref, config, maxCacheDocumentBytes)).toString('utf8')) as Record<string, unknown> & { rootfs?: { diff_ids?: unknown } };
         const diffIds = Array.isArray(parsed.rootfs?.diff_ids) ? (parsed.rootfs.diff_ids as unknown[]).map(String) : [];
-        return parseInlineCache(parsed, document.manifest.layers, diffIds, ref);
+        return { records: parseInlineCache(parsed, document.manifest.layers, diffIds, ref), mounts: [] };
       }
       throw new TsbuildError('INVALID_MEDIA_TYPE', `its config is ${config.mediaType}, neither a cache nor an image`);
     },
@@ -305,7 +382,7 @@ function layoutSource(directory: string, tag: string): CacheSource {
   };
   return {
     name: `local ${directory}`,
-    async records() {
+    async load() {
       const index = JSON.parse(await readFile(join(directory, 'index.json'), 'utf8')) as { manifests?: { mediaType?: string; digest?: string; annotations?: Record<string, string> }[] };
       const manifests = index.manifests ?? [];
       const entry = manifests.find((candidate) => candidate.annotations?.['org.opencontainers.image.ref.name'] === tag) ?? (manifests.length === 1 ? manifests[0] : undefined);

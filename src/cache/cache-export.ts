@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { MediaType, TsbuildError, digestAlgorithm, digestHex, hashHex, parseDigest, type Descriptor, type Digest, type Platform } from '../common/index.js';
 import type { RegistryClient } from '../registry/index.js';
 import type { Store } from '../store/index.js';
-import { cacheDocument, inlineCache, isPrefix, manifestFor, type InlineCache } from './cache-format.js';
+import { cacheDocument, inlineCache, isPrefix, manifestFor, type CacheMountLayers, type InlineCache } from './cache-format.js';
 import type { CacheExport, CacheMode } from './cache-spec.js';
 import type { LayerRef, StepResult } from './step-cache.js';
 
@@ -30,16 +30,26 @@ export interface ExportCacheOptions {
   readonly imageLayers: readonly LayerRef[];
   readonly platform?: Platform;
   readonly registry?: () => Promise<RegistryClient>;
+  /**
+   * The contents of the cache mounts the build used, for `cache-mounts=true`: made on first
+   * need (once for every export of the build), each layer's blob in the store.
+   */
+  readonly cacheMounts?: () => Promise<readonly CacheMountLayers[]>;
+  /**
+   * Called before a layer's blob is read from the store: an imported cache mount carried
+   * unchanged may have its blob only in the import (fetched then, when the destination lacks it).
+   */
+  readonly ensureBlob?: (layer: LayerRef) => Promise<unknown>;
 }
 
 interface Artifact {
   readonly manifest: { readonly descriptor: Descriptor; readonly bytes: Buffer };
   readonly config: { readonly descriptor: Descriptor; readonly bytes: Buffer };
-  readonly layers: readonly Descriptor[];
+  readonly layers: readonly LayerRef[];
 }
 
-function artifactOf(records: ReadonlyMap<Digest, StepResult>, platform: Platform | undefined): Artifact {
-  const document = cacheDocument(records, platform);
+function artifactOf(records: ReadonlyMap<Digest, StepResult>, platform: Platform | undefined, mounts: readonly CacheMountLayers[]): Artifact {
+  const document = cacheDocument(records, platform, mounts);
   const configBytes = Buffer.from(JSON.stringify(document));
   const configDigest = parseDigest(`sha256:${hashHex('sha256', configBytes)}`);
   const manifest = manifestFor(document, { digest: configDigest, size: configBytes.length });
@@ -48,16 +58,16 @@ function artifactOf(records: ReadonlyMap<Digest, StepResult>, platform: Platform
   return {
     manifest: { descriptor: { mediaType: MediaType.ociManifest, digest: manifestDigest, size: manifestBytes.length }, bytes: manifestBytes },
     config: { descriptor: { mediaType: (manifest.config as Descriptor).mediaType, digest: configDigest, size: configBytes.length }, bytes: configBytes },
-    layers: document.layers.map((layer) => ({ mediaType: layer.mediaType, digest: layer.digest, size: layer.size })),
+    layers: document.layers.map((layer) => ({ descriptor: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }, diffId: layer.diffId })),
   };
 }
 
 /** Writes the cache where TARGET says; the inline cache is not written here (it is part of the image). */
-export async function exportCache(target: CacheExport, options: ExportCacheOptions): Promise<{ digest: Digest; records: number } | undefined> {
+export async function exportCache(target: CacheExport, options: ExportCacheOptions): Promise<{ digest: Digest; records: number; cacheMounts: number } | undefined> {
   if (target.type === 'inline') return undefined;
-  if (target.cacheMounts) throw new TsbuildError('INVALID_ARGUMENT', '--cache-to cache-mounts=true: exporting the contents of cache mounts is not supported yet');
   const records = selectRecords(options.used, target.mode, options.imageLayers);
-  const artifact = artifactOf(records, options.platform);
+  const mounts = target.cacheMounts && options.cacheMounts !== undefined ? await options.cacheMounts() : [];
+  const artifact = artifactOf(records, options.platform, mounts);
   if (target.type === 'registry') {
     if (options.registry === undefined) throw new TsbuildError('INTERNAL', 'export cache: a registry export needs a registry client');
     const { pushArtifact } = await import('../registry/index.js');
@@ -67,13 +77,19 @@ export async function exportCache(target: CacheExport, options: ExportCacheOptio
       manifest: artifact.manifest,
       blobs: [
         { descriptor: artifact.config.descriptor, open: () => Promise.resolve(Readable.from([artifact.config.bytes])) },
-        ...artifact.layers.map((layer) => ({ descriptor: layer, open: () => options.store.openBlob(layer.digest) })),
+        ...artifact.layers.map((layer) => ({
+          descriptor: layer.descriptor,
+          open: async () => {
+            await options.ensureBlob?.(layer);
+            return options.store.openBlob(layer.descriptor.digest);
+          },
+        })),
       ],
     });
   } else {
-    await writeLayout(target.dest, target.tag, artifact, options.store);
+    await writeLayout(target.dest, target.tag, artifact, options.store, options.ensureBlob);
   }
-  return { digest: artifact.manifest.descriptor.digest, records: records.size };
+  return { digest: artifact.manifest.descriptor.digest, records: records.size, cacheMounts: mounts.length };
 }
 
 /**
@@ -81,7 +97,7 @@ export async function exportCache(target: CacheExport, options: ExportCacheOptio
  * (each written to a temporary name and renamed), and index.json replaced last, so a reader sees
  * the old cache or the new one.
  */
-async function writeLayout(directory: string, tag: string, artifact: Artifact, store: Store): Promise<void> {
+async function writeLayout(directory: string, tag: string, artifact: Artifact, store: Store, ensureBlob: ExportCacheOptions['ensureBlob']): Promise<void> {
   const blobs = join(directory, 'blobs', 'sha256');
   await mkdir(blobs, { recursive: true });
   const path = (digest: Digest): string => join(directory, 'blobs', digestAlgorithm(digest), digestHex(digest));
@@ -95,9 +111,10 @@ async function writeLayout(directory: string, tag: string, artifact: Artifact, s
   };
   await Promise.all(
     artifact.layers.map((layer) =>
-      put(layer, async (to) => {
+      put(layer.descriptor, async (to) => {
+        await ensureBlob?.(layer);
         // A hard link would share the store's inode with a directory others may change; a copy is safe.
-        await copyFile(store.blobPath(layer.digest), to);
+        await copyFile(store.blobPath(layer.descriptor.digest), to);
       }),
     ),
   );

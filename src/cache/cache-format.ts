@@ -23,17 +23,45 @@ export interface CacheRecord {
   readonly summary?: StepSummary;
 }
 
+/** The contents of one `RUN --mount=type=cache` id (`cache-mounts=true`). */
+export interface CacheMountEntry {
+  readonly id: string;
+  /** Owner and mode of the directory where it was exported (informational: a step's own ask wins). */
+  readonly uid: number;
+  readonly gid: number;
+  readonly mode: number;
+  /** Positions in the document's `layers`, applied bottom first onto an empty directory. */
+  readonly layers: readonly number[];
+}
+
 export interface CacheDocument {
   readonly version: 1;
   readonly platform?: Platform;
   readonly layers: readonly { readonly mediaType: string; readonly digest: Digest; readonly size: number; readonly diffId: Digest }[];
   readonly records: readonly CacheRecord[];
+  /** Absent when the export had no cache mounts to carry. */
+  readonly cacheMounts?: readonly CacheMountEntry[];
 }
 
 /** The inline form: the image's own layers, so only the records travel. */
 export interface InlineCache {
   readonly version: 1;
   readonly records: readonly CacheRecord[];
+}
+
+/** A cache mount's contents as an export gives them and an import reads them back. */
+export interface CacheMountLayers {
+  readonly id: string;
+  readonly uid: number;
+  readonly gid: number;
+  readonly mode: number;
+  readonly layers: readonly LayerRef[];
+}
+
+/** Everything a cache document holds, read back. */
+export interface ImportedCache {
+  readonly records: readonly ImportedRecord[];
+  readonly mounts: readonly CacheMountLayers[];
 }
 
 /** A record read back: the stack of layers it names. */
@@ -48,24 +76,31 @@ function isLayerMediaType(value: string): boolean {
   return layerMediaTypes.has(value) || value.startsWith('application/vnd.oci.image.layer.');
 }
 
-/** The document for RECORDS: each layer once, records in key order so equal caches are equal bytes. */
-export function cacheDocument(records: ReadonlyMap<Digest, StepResult>, platform: Platform | undefined): CacheDocument {
+/**
+ * The document for RECORDS (and MOUNTS, the cache mounts' contents): each layer once, records in
+ * key order and mounts in id order, so that equal caches are equal bytes.
+ */
+export function cacheDocument(records: ReadonlyMap<Digest, StepResult>, platform: Platform | undefined, mounts: readonly CacheMountLayers[] = []): CacheDocument {
   const layers: CacheDocument['layers'][number][] = [];
   const position = new Map<string, number>();
+  const indexOf = (layer: LayerRef): number => {
+    const known = position.get(layer.descriptor.digest);
+    if (known !== undefined) return known;
+    layers.push({ mediaType: layer.descriptor.mediaType, digest: layer.descriptor.digest, size: layer.descriptor.size, diffId: layer.diffId });
+    position.set(layer.descriptor.digest, layers.length - 1);
+    return layers.length - 1;
+  };
   const out: CacheRecord[] = [];
   for (const key of [...records.keys()].sort()) {
     const result = records.get(key);
     if (result === undefined) continue;
-    const indexes = result.layers.map((layer) => {
-      const known = position.get(layer.descriptor.digest);
-      if (known !== undefined) return known;
-      layers.push({ mediaType: layer.descriptor.mediaType, digest: layer.descriptor.digest, size: layer.descriptor.size, diffId: layer.diffId });
-      position.set(layer.descriptor.digest, layers.length - 1);
-      return layers.length - 1;
-    });
+    const indexes = result.layers.map(indexOf);
     out.push({ key, layers: indexes, ...(result.created === undefined ? {} : { created: result.created }), ...(result.summary === undefined ? {} : { summary: result.summary }) });
   }
-  return { version: 1, ...(platform === undefined ? {} : { platform }), layers, records: out };
+  const cacheMounts = [...mounts]
+    .sort((a, b) => Buffer.compare(Buffer.from(a.id), Buffer.from(b.id)))
+    .map((mount) => ({ id: mount.id, uid: mount.uid, gid: mount.gid, mode: mount.mode, layers: mount.layers.map(indexOf) }));
+  return { version: 1, ...(platform === undefined ? {} : { platform }), layers, records: out, ...(cacheMounts.length === 0 ? {} : { cacheMounts }) };
 }
 
 export function manifestFor(document: CacheDocument, config: { digest: Digest; size: number }): Record<string, unknown> {
@@ -113,8 +148,28 @@ function records(value: unknown, layerCount: number, what: string): CacheRecord[
   });
 }
 
+function cacheMountEntries(value: unknown, layerCount: number, what: string): CacheMountEntry[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw invalid(what, 'cacheMounts is not a list');
+  const seen = new Set<string>();
+  return value.map((entry: unknown, index) => {
+    const mount = entry as Partial<Record<keyof CacheMountEntry, unknown>> | null;
+    if (mount === null || typeof mount !== 'object' || typeof mount.id !== 'string' || mount.id === '' || mount.id.length > 4096) throw invalid(what, `cache mount ${index} has no id`);
+    if (seen.has(mount.id)) throw invalid(what, `cache mount ${JSON.stringify(mount.id)} is listed twice`);
+    seen.add(mount.id);
+    const ids = [mount.uid, mount.gid];
+    if (!ids.every((id): id is number => Number.isSafeInteger(id) && (id as number) >= 0 && (id as number) < 2 ** 32)) throw invalid(what, `cache mount ${JSON.stringify(mount.id)} has a malformed owner`);
+    if (!Number.isSafeInteger(mount.mode) || (mount.mode as number) < 0 || (mount.mode as number) > 0o7777) throw invalid(what, `cache mount ${JSON.stringify(mount.id)} has a malformed mode`);
+    const layers = mount.layers;
+    if (!Array.isArray(layers) || layers.length === 0 || !layers.every((n): n is number => Number.isSafeInteger(n) && (n as number) >= 0 && (n as number) < layerCount)) {
+      throw invalid(what, `cache mount ${JSON.stringify(mount.id)} names layers the cache does not hold`);
+    }
+    return { id: mount.id, uid: mount.uid as number, gid: mount.gid as number, mode: mount.mode as number, layers };
+  });
+}
+
 /** A cache document's records, checked for shape: anything malformed fails the whole document. */
-export function parseCacheDocument(bytes: Buffer, what: string): ImportedRecord[] {
+export function parseCacheDocument(bytes: Buffer, what: string): ImportedCache {
   let value: Partial<Record<keyof CacheDocument, unknown>>;
   try {
     value = JSON.parse(bytes.toString('utf8')) as typeof value;
@@ -132,7 +187,8 @@ export function parseCacheDocument(bytes: Buffer, what: string): ImportedRecord[
     if (!isLayerMediaType(layer.mediaType)) throw invalid(what, `layer ${layer.digest} has media type ${layer.mediaType}, not a layer's`);
     return { descriptor: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }, diffId: layer.diffId };
   });
-  return resolveRecords(records(value.records, layers.length, what), layers);
+  const mounts = cacheMountEntries(value.cacheMounts, layers.length, what).map((mount) => ({ ...mount, layers: mount.layers.map((index) => layers[index] as LayerRef) }));
+  return { records: resolveRecords(records(value.records, layers.length, what), layers), mounts };
 }
 
 /** The inline records of an image config, against the image's layers; none when it carries none. */

@@ -16,7 +16,7 @@ interface ExportCommon {
   readonly ignoreError: boolean;
   /** Asked-for layer compression; layers are exported as the store holds them (see README). */
   readonly compression?: 'gzip' | 'zstd' | 'uncompressed';
-  /** Reserved for the contents of `RUN --mount=type=cache`: parsed and refused until it exists. */
+  /** Export the contents of every `RUN --mount=type=cache` id the build used (see README.md). */
   readonly cacheMounts: boolean;
 }
 
@@ -104,6 +104,7 @@ export function parseCacheTo(spec: string): CacheExport {
   if (type === 'inline') {
     unknownKeys(map, shared, flag, spec);
     if (mode === 'max') throw new TsbuildError('INVALID_ARGUMENT', `${flag} ${JSON.stringify(spec)}: the inline cache holds the image's own steps only (mode=min)`);
+    if (common.cacheMounts) throw new TsbuildError('INVALID_ARGUMENT', `${flag} ${JSON.stringify(spec)}: the inline cache holds records only; cache mounts need type=registry or type=local`);
     return { type, ...common };
   }
   throw new TsbuildError('INVALID_ARGUMENT', `${flag} ${JSON.stringify(spec)}: unsupported type ${JSON.stringify(type)} (registry, local or inline)`);

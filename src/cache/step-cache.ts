@@ -41,7 +41,21 @@ export interface StepOutcome {
   readonly created?: string;
 }
 
+/**
+ * What the build cache does for `RUN --mount=type=cache` directories, whose layout the executor
+ * owns: it says which ids the build mounted (what `--cache-to …,cache-mounts=true` exports),
+ * and asks for an id's imported contents before the first step that mounts it finds it empty.
+ */
+export interface CacheMountSync {
+  /** Fills DIRECTORY (new, empty) with ID's contents from an import, once per build; whether it did. */
+  restore(id: string, directory: string): Promise<boolean>;
+  /** A step of this build mounted ID's directory. */
+  used(id: string): void;
+}
+
 export interface StepCache {
+  /** Imports and exports of cache mounts, when the cache does them. */
+  readonly cacheMounts?: CacheMountSync;
   get(key: Digest): Promise<StepResult | undefined>;
   /**
    * The step's outcome on top of BELOW (the layers its parent step left): what a build needs

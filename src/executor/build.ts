@@ -470,6 +470,7 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
           store: ctx.deps.store,
           secrets: ctx.request.secrets ?? new Map(),
           ssh: ctx.request.ssh ?? new Map(),
+          cacheMounts: ctx.deps.cache.cacheMounts,
         },
       });
       const key = execKey(input.key, plan.keyInput);

@@ -12,9 +12,11 @@
  * take it one at a time, the others wait; a `private` user takes it when nobody holds it and
  * otherwise gets an empty directory of its own, thrown away after the step.
  */
-import { chmod, lchown, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, lchown, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TsbuildError, errnoOf, hashHex, messageOf, uniqueHex } from '../common/index.js';
+import { TsbuildError, createHasher, errnoOf, hashHex, messageOf, parseDigest, uniqueHex } from '../common/index.js';
+import type { CacheMountLayers } from '../cache/index.js';
+import { directoryEntries, tarStream, writeLayer } from '../exporter/index.js';
 import { acquireLock, tryLock, writeFileAtomic, type FileLock, type Store } from '../store/index.js';
 import type { CacheSharing } from '../planner/index.js';
 
@@ -38,11 +40,18 @@ export interface CacheMountRequest {
   readonly mode: number;
   /** Fills a directory made for the first time (a mount's `from` and `source`). */
   readonly seed?: (directory: string) => Promise<void>;
+  /**
+   * Fills a new, empty directory with the id's contents imported with `--cache-from`, when the
+   * cache is missing or empty; whether it did (a restored cache is not seeded).
+   */
+  readonly restore?: (directory: string) => Promise<boolean>;
 }
 
 export interface CacheMountLease {
   /** The host directory to mount. */
   readonly path: string;
+  /** Whether it is the id's own directory (not a `private` user's throwaway one). */
+  readonly shared: boolean;
   release(): Promise<void>;
 }
 
@@ -77,7 +86,48 @@ async function readRecord(path: string): Promise<CacheMountRecord | undefined> {
   }
 }
 
-/** Makes DATA (seeded and owned as asked) unless it is there; a concurrent maker's wins. */
+/**
+ * Steps of one build that mount the same id at once make (or restore) its directory one after
+ * the other: a restore is not raced by an empty directory renamed into place.
+ */
+const making = new Map<string, Promise<void>>();
+
+async function ensureDataOnce(directory: string, request: CacheMountRequest): Promise<void> {
+  const before = making.get(directory) ?? Promise.resolve();
+  const mine = before.then(() => ensureData(directory, request));
+  const settled = mine.catch(() => undefined);
+  making.set(directory, settled);
+  try {
+    await mine;
+  } finally {
+    if (making.get(directory) === settled) making.delete(directory);
+  }
+}
+
+/**
+ * An existing but empty DATA gets the imported contents too: they are unpacked beside it and
+ * moved in entry by entry (the directory itself may be mounted by a step of another build).
+ */
+async function restoreIntoEmpty(directory: string, data: string, restore: (directory: string) => Promise<boolean>): Promise<void> {
+  if ((await readdir(data)).length > 0) return;
+  const temporary = join(directory, `restore-${process.pid}-${uniqueHex(6)}`);
+  try {
+    await mkdir(temporary, { mode: 0o700 });
+    if (!(await restore(temporary))) return;
+    for (const name of await readdir(temporary)) {
+      try {
+        await rename(join(temporary, name), join(data, name));
+      } catch (error) {
+        // Something another user of the cache wrote meanwhile is kept.
+        if (errnoOf(error) !== 'ENOTEMPTY' && errnoOf(error) !== 'EEXIST') throw error;
+      }
+    }
+  } finally {
+    await rm(temporary, { recursive: true, force: true });
+  }
+}
+
+/** Makes DATA (restored or seeded, and owned as asked) unless it is there; a concurrent maker's wins. */
 async function ensureData(directory: string, request: CacheMountRequest): Promise<void> {
   const data = join(directory, 'data');
   const recordPath = join(directory, 'meta.json');
@@ -88,7 +138,8 @@ async function ensureData(directory: string, request: CacheMountRequest): Promis
     const temporary = join(directory, `new-${process.pid}-${uniqueHex(6)}`);
     try {
       await mkdir(temporary, { mode: 0o755 });
-      if (request.seed !== undefined) await request.seed(temporary);
+      const restored = (await request.restore?.(temporary)) ?? false;
+      if (!restored && request.seed !== undefined) await request.seed(temporary);
       await lchown(temporary, request.uid, request.gid);
       await chmod(temporary, request.mode);
       try {
@@ -99,11 +150,14 @@ async function ensureData(directory: string, request: CacheMountRequest): Promis
     } finally {
       await rm(temporary, { recursive: true, force: true });
     }
-  } else if (record !== undefined && (record.uid !== request.uid || record.gid !== request.gid || record.mode !== request.mode)) {
-    // The Dockerfile asks for another owner or mode than the directory was made with: as
-    // BuildKit, whose cache directory is made with them, the directory itself takes them.
-    await lchown(data, request.uid, request.gid);
-    await chmod(data, request.mode);
+  } else {
+    if (request.restore !== undefined) await restoreIntoEmpty(directory, data, request.restore);
+    if (record !== undefined && (record.uid !== request.uid || record.gid !== request.gid || record.mode !== request.mode)) {
+      // The Dockerfile asks for another owner or mode than the directory was made with: as
+      // BuildKit, whose cache directory is made with them, the directory itself takes them.
+      await lchown(data, request.uid, request.gid);
+      await chmod(data, request.mode);
+    }
   }
   const next: CacheMountRecord = { id: request.id, uid: request.uid, gid: request.gid, mode: request.mode, created: record?.created ?? now, lastUsed: now };
   await writeFileAtomic(recordPath, `${JSON.stringify(next, null, 2)}\n`);
@@ -127,12 +181,50 @@ export async function leaseCacheMount(store: Store, request: CacheMountRequest):
       await mkdir(own, { mode: 0o755 });
       await lchown(own, request.uid, request.gid);
       await chmod(own, request.mode);
-      return { path: own, release: () => rm(own, { recursive: true, force: true }) };
+      return { path: own, shared: false, release: () => rm(own, { recursive: true, force: true }) };
     }
-    await ensureData(directory, request);
+    await ensureDataOnce(directory, request);
   } catch (error) {
     await lock?.release();
     throw error;
   }
-  return { path: join(directory, 'data'), release: async () => lock?.release() };
+  return { path: join(directory, 'data'), shared: true, release: async () => lock?.release() };
+}
+
+/** How long an export waits for a `locked` user of the cache to finish. */
+const packWaitMs = 10 * 60_000;
+
+/**
+ * The contents of cache mount ID as one layer (`--cache-to …,cache-mounts=true`): its `data`
+ * directory as a deterministic tar (entries sorted, numeric owners, times as they are, never
+ * clamped: a package manager compares them), gzip-compressed into the store, with the owner and
+ * mode of `meta.json`. When IMPORTED (what `--cache-from` gave for the id) is one layer whose tar
+ * is the one the directory makes now, that layer is given back instead: nothing new is stored,
+ * and a registry that holds it is sent nothing. Taken under the id's lock, so that no `locked`
+ * or `private` user writes while it is read. Undefined when the id has no directory.
+ */
+export async function packCacheMount(store: Store, id: string, imported?: CacheMountLayers): Promise<CacheMountLayers | undefined> {
+  const directory = cacheMountDirectory(store, id);
+  const data = join(directory, 'data');
+  const info = await stat(data).catch(() => undefined);
+  if (info === undefined || !info.isDirectory()) return undefined;
+  const record = await readRecord(join(directory, 'meta.json'));
+  const owner = { id, uid: record?.uid ?? info.uid, gid: record?.gid ?? info.gid, mode: record?.mode ?? info.mode & 0o7777 };
+  // The tar writer clamps times to SOURCE_DATE_EPOCH when the environment sets it: a time no file has.
+  const unclamped = { sourceDateEpoch: Number.MAX_SAFE_INTEGER };
+  const lock = await acquireLock(join(directory, 'lock'), { timeoutMs: packWaitMs });
+  try {
+    const reusable = imported?.layers.length === 1 ? imported.layers[0] : undefined;
+    if (reusable !== undefined) {
+      const hash = createHasher('sha256');
+      for await (const chunk of tarStream(directoryEntries(data), unclamped)) hash.update(chunk);
+      if (parseDigest(`sha256:${hash.digest('hex')}`) === reusable.diffId) return { ...owner, layers: [reusable] };
+    }
+    const written = await writeLayer(directoryEntries(data), store, unclamped);
+    return { ...owner, layers: [{ descriptor: written.descriptor, diffId: written.diffId }] };
+  } catch (error) {
+    throw new TsbuildError('INTERNAL', `pack cache mount ${JSON.stringify(id)}: ${messageOf(error)}`, { cause: error });
+  } finally {
+    await lock.release();
+  }
 }

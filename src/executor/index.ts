@@ -11,3 +11,4 @@ export { checkoutContext, isGitSource } from './git-source.js';
 export type { SecretSource } from './run-mounts.js';
 export { reclaimAbandonedSteps } from './abandoned.js';
 export { cacheMountUsage, removeCacheMounts, type CacheMountUsage } from './cache-mount-usage.js';
+export { packCacheMount } from './cache-mounts.js';

@@ -21,7 +21,7 @@ import { chmod, lchown, lstat, mkdir, mkdtemp, readFile, rm, stat, writeFile } f
 import { tmpdir } from 'node:os';
 import { dirname, join, posix, relative } from 'node:path';
 import { TsbuildError, errnoOf, messageOf, resolveInRoot } from '../common/index.js';
-import { sourceDigest } from '../cache/index.js';
+import { sourceDigest, type CacheMountSync } from '../cache/index.js';
 import type { ResolvedMount } from '../planner/index.js';
 import type { MountSpec } from '../runtime/index.js';
 import type { Store } from '../store/index.js';
@@ -44,6 +44,8 @@ export interface MountSources {
   readonly secrets: ReadonlyMap<string, SecretSource>;
   /** `--ssh`, by id: an agent socket, or key files. */
   readonly ssh: ReadonlyMap<string, readonly string[]>;
+  /** Cache mounts imported with `--cache-from` and exported with `--cache-to …,cache-mounts=true`. */
+  readonly cacheMounts?: CacheMountSync | undefined;
 }
 
 export interface PreparedMounts {
@@ -191,7 +193,11 @@ async function planCache(mount: ResolvedMount, target: string, sources: MountSou
               if (!(await stat(path)).isDirectory()) throw mountError(mount, `source ${JSON.stringify(source)}: not a directory`);
               await copyInto({ kind: 'rootfs', dir: root }, directory, { sources: [relative(root, path) || '/'], contents: [], dest: '/', workdir: '/', parents: false, exclude: [], add: false });
             };
-      const lease = await leaseCacheMount(sources.store, { id, sharing, uid, gid, mode, ...(seed === undefined ? {} : { seed }) });
+      const sync = sources.cacheMounts;
+      const restore = sync === undefined ? undefined : (directory: string): Promise<boolean> => sync.restore(id, directory);
+      const lease = await leaseCacheMount(sources.store, { id, sharing, uid, gid, mode, ...(seed === undefined ? {} : { seed }), ...(restore === undefined ? {} : { restore }) });
+      // A `private` user that got a throwaway directory wrote nothing the cache keeps.
+      if (lease.shared) sync?.used(id);
       return { spec: { destination: target, source: lease.path, options: ['rbind', mount.readOnly ? 'ro' : 'rw'] }, release: () => lease.release() };
     },
   };

@@ -35,6 +35,9 @@ describe('cache flags', () => {
     expect(parseCacheTo('type=registry,ref=r.example/a:c,mode=max,ignore-error=true')).toMatchObject({ type: 'registry', ref: 'r.example/a:c', mode: 'max', ignoreError: true, cacheMounts: false });
     expect(parseCacheTo('type=inline')).toMatchObject({ type: 'inline', mode: 'min' });
     expect(() => parseCacheTo('type=inline,mode=max')).toThrow(/inline/);
+    expect(parseCacheTo('type=local,dest=/tmp/c,cache-mounts=true')).toMatchObject({ type: 'local', cacheMounts: true });
+    expect(() => parseCacheTo('type=inline,cache-mounts=true')).toThrow(/cache mounts need/);
+    expect(() => parseCacheTo('type=registry,ref=a,cache-mounts=yes')).toThrow(/true or false/);
     expect(() => parseCacheTo('type=registry,ref=a,mode=all')).toThrow(/mode/);
     expect(() => parseCacheTo('type=s3,bucket=b')).toThrow(/unsupported type/);
     expect(() => parseCacheTo('type=local')).toThrow(/dest=/);

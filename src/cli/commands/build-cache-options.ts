@@ -5,8 +5,8 @@
 import type { Command } from 'commander';
 import { BuildCache, LocalStepCache, applyCacheCap, cacheCapSetting, markBuildRunning, parseByteSize, exportCache, inlineCacheOf, inlineCacheField, parseCacheFrom, parseCacheTo, type CacheExport } from '../../cache/index.js';
 import { messageOf, type Platform } from '../../common/index.js';
-import type { LayerRef } from '../../cache/index.js';
-import { reclaimAbandonedSteps, type BuildEvent } from '../../executor/index.js';
+import type { CacheMountLayers, LayerRef } from '../../cache/index.js';
+import { packCacheMount, reclaimAbandonedSteps, type BuildEvent } from '../../executor/index.js';
 import type { RegistryClient } from '../../registry/index.js';
 import type { Store } from '../../store/index.js';
 import { collect } from '../common-options.js';
@@ -21,7 +21,7 @@ export interface CacheFlags {
 export function addCacheOptions(command: Command): Command {
   return command
     .option('--cache-from <spec>', 'import build cache: type=registry,ref=REF (a cache or an image with an inline cache) or type=local,src=DIR (repeatable)', collect, [])
-    .option('--cache-to <spec>', 'export build cache: type=registry,ref=REF | type=local,dest=DIR | type=inline, with mode=min|max and ignore-error=true (repeatable)', collect, [])
+    .option('--cache-to <spec>', 'export build cache: type=registry,ref=REF | type=local,dest=DIR | type=inline, with mode=min|max, cache-mounts=true and ignore-error=true (repeatable)', collect, [])
     .option('--explain-cache', 'after the build, say for every step why it hit or missed the cache')
     .option('--cache-max-size <size>', 'after the build, remove least recently used cache records beyond SIZE (0: never; default: config.json, else 20% of the free disk)');
 }
@@ -79,9 +79,11 @@ export function planBuildCache(flags: CacheFlags, store: Store, registry: () => 
     },
     configExtras: inline ? async (layers) => ({ [inlineCacheField]: inlineCacheOf(await cache.exportable(layers), layers) }) : undefined,
     async exportAll(image, warnAfter) {
+      let packed: Promise<CacheMountLayers[]> | undefined;
+      const cacheMounts = (): Promise<CacheMountLayers[]> => (packed ??= packCacheMounts(store, cache, warnAfter));
       for (const target of exports) {
         try {
-          await exportCache(target, { store, used: await cache.exportable(image.layers), imageLayers: image.layers, platform: image.platform, registry });
+          await exportCache(target, { store, used: await cache.exportable(image.layers), imageLayers: image.layers, platform: image.platform, registry, cacheMounts, ensureBlob: (layer) => cache.haveImportedLayer(layer) });
         } catch (error) {
           const where = target.type === 'registry' ? target.ref : target.type === 'local' ? target.dest : 'inline';
           if (!target.ignoreError) throw error;
@@ -90,4 +92,26 @@ export function planBuildCache(flags: CacheFlags, store: Store, registry: () => 
       }
     },
   };
+}
+
+/**
+ * The cache mounts the build used, each as the layer its directory makes; an id whose contents
+ * are what the import gave keeps the imported layer (whose blob the export fetches only if the
+ * destination lacks it). Imported ids no step mounted (their steps hit the cache) are carried
+ * over as imported, so that a runner whose build ran nothing does not drop them from the cache it
+ * writes. An id that cannot be read is a warning and left out, not a failed export.
+ */
+async function packCacheMounts(store: Store, cache: BuildCache, warn: (message: string) => void): Promise<CacheMountLayers[]> {
+  const used = cache.usedCacheMounts();
+  const packed: CacheMountLayers[] = [...(await cache.importedCacheMounts())].filter(([id]) => !used.includes(id)).map(([, mount]) => mount);
+  for (const id of used) {
+    try {
+      const imported = await cache.importedCacheMount(id);
+      const mount = await packCacheMount(store, id, imported);
+      if (mount !== undefined) packed.push(mount);
+    } catch (error) {
+      warn(`cache mount ${JSON.stringify(id)} not exported: ${messageOf(error)}`);
+    }
+  }
+  return packed;
 }
