@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "container.h"
+#include "exec.h"
 #include "error.h"
 #include "state.h"
 
@@ -31,6 +32,7 @@ usage (FILE *out)
            "commands:\n"
            "  run     [--bundle DIR] [--pid-file FILE] [--console-socket SOCKET] [--preserve-fds N] ID\n"
            "  create  [--bundle DIR] [--pid-file FILE] [--console-socket SOCKET] [--preserve-fds N] ID\n"
+           "  exec    --pid PID [--bundle DIR] ID   (the bundle's process, in the namespaces of PID)\n"
            "  start   ID\n"
            "  state   ID\n"
            "  kill    ID [SIGNAL]\n"
@@ -141,6 +143,7 @@ main (int argc, char **argv)
 
   struct launch_options options = { .bundle = ".", .state_root = root };
   bool force = false;
+  pid_t exec_target = 0;
   const char *positional[2] = { NULL, NULL };
   int positional_count = 0;
   for (; i < argc; i++)
@@ -154,6 +157,8 @@ main (int argc, char **argv)
         }
       if ((value = option_value (argc, argv, &i, "--bundle")) != NULL || (value = option_value (argc, argv, &i, "-b")) != NULL)
         options.bundle = value;
+      else if ((value = option_value (argc, argv, &i, "--pid")) != NULL)
+        exec_target = atoi (value);
       else if ((value = option_value (argc, argv, &i, "--pid-file")) != NULL)
         options.pid_file = value;
       else if ((value = option_value (argc, argv, &i, "--console-socket")) != NULL)
@@ -189,6 +194,21 @@ main (int argc, char **argv)
         rc = -1;
       else
         rc = container_run (&spec, &options, &err);
+      if (rc >= 0)
+        return rc;
+    }
+  else if (strcmp (command, "exec") == 0)
+    {
+      /* The process's config comes from --bundle's config.json; the container is found by the
+         pid of its first process (--pid), which the caller (tsbuild's monitor) records. */
+      ensure_sealed (argv, &err);
+      struct spec spec;
+      if (exec_target <= 0)
+        rc = shim_fail (&err, EINVAL, "", "--pid", "exec needs --pid PID of the container's first process");
+      else if (spec_load (options.bundle, &spec, &err) < 0)
+        rc = -1;
+      else
+        rc = container_exec (&spec, exec_target, &err);
       if (rc >= 0)
         return rc;
     }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 let cached: string | undefined;
 
@@ -9,4 +10,9 @@ export function packageVersion(): string {
     cached = manifest.version;
   }
   return cached;
+}
+
+/** The installed `tsbuild` command (bin/tsbuild.js), two folders above both src/cli and dist/cli. */
+export function tsbuildEntry(): string {
+  return fileURLToPath(new URL('../../bin/tsbuild.js', import.meta.url));
 }

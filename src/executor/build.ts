@@ -83,7 +83,7 @@ export interface BuildRequest {
   readonly namedContexts?: ReadonlyMap<string, NamedContextSource>;
   /** `--secret`: what RUN --mount=type=secret reads, by id. */
   readonly secrets?: ReadonlyMap<string, SecretSource>;
-  /** `--ssh`: the agent sockets RUN --mount=type=ssh reaches, by id. */
+  /** `--ssh`: the agent socket (or key files) RUN --mount=type=ssh reaches, by id. */
   readonly ssh?: ReadonlyMap<string, readonly string[]>;
   /** `--allow`: entitlements such as `security.insecure`. */
   readonly allow?: readonly string[];

@@ -16,9 +16,10 @@
  * Every source is resolved inside its own root and every target inside the step's root
  * filesystem: `..`, absolute paths and symlinks reach neither the host nor another stage.
  */
-import { createServer, connect, type Server, type Socket } from 'node:net';
-import { chmod, lchown, lstat, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join, posix, relative } from 'node:path';
+import { connect } from 'node:net';
+import { chmod, lchown, lstat, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, posix, relative } from 'node:path';
 import { TsbuildError, errnoOf, messageOf, resolveInRoot } from '../common/index.js';
 import { sourceDigest } from '../cache/index.js';
 import type { ResolvedMount } from '../planner/index.js';
@@ -28,6 +29,7 @@ import { leaseCacheMount } from './cache-mounts.js';
 import type { ContextHandle, SourceState } from './copy-op.js';
 import { copyInto } from './copy.js';
 import type { Snapshotter } from './snapshots.js';
+import { listenClosable, loadAgentKeys, startKeyAgent, type ClosableServer } from './ssh-agent.js';
 
 /** Where a secret's value comes from (`--secret id=ID,src=FILE` or `id=ID,env=VAR`). */
 export type SecretSource = { readonly file: string } | { readonly env: string };
@@ -40,7 +42,7 @@ export interface MountSources {
   readonly store: Store;
   /** `--secret`, by id. */
   readonly secrets: ReadonlyMap<string, SecretSource>;
-  /** `--ssh`, by id: the agent sockets to reach. */
+  /** `--ssh`, by id: an agent socket, or key files. */
   readonly ssh: ReadonlyMap<string, readonly string[]>;
 }
 
@@ -50,6 +52,8 @@ export interface PreparedMounts {
   readonly env: readonly string[];
   /** Mount points made in the root filesystem, dropped from the layer. */
   readonly created: readonly string[];
+  /** The secrets' values, to mask in the step's output; zeroed by release. */
+  readonly secrets: readonly Buffer[];
   release(): Promise<void>;
 }
 
@@ -64,7 +68,10 @@ export interface MountPlan {
 
 interface Prepared {
   readonly spec?: MountSpec;
+  /** Whether the spec's source is a copy of the step's own (a bind of the context, or `rw`). */
+  readonly copy?: boolean;
   readonly env?: string;
+  readonly secret?: Buffer;
   release?(): Promise<void>;
 }
 
@@ -127,42 +134,40 @@ async function copySource(from: Parameters<typeof copyInto>[0], sourceIsDirector
   return sourceIsDirectory ? directory : join(directory, 'file');
 }
 
-function planBind(mount: ResolvedMount, target: string, sources: MountSources): Promise<PlannedMount> {
+async function planBind(mount: ResolvedMount, target: string, sources: MountSources): Promise<PlannedMount> {
   const source = sourcePath(mount);
   const options = ['rbind', mount.readOnly ? 'ro' : 'rw'];
-  return (async (): Promise<PlannedMount> => {
-    const state = await stateOf(sources, mount);
-    if (state === undefined) {
-      const handle = await sources.context();
-      const context = handle.context;
-      const content = (await sourceDigest(context, [source === '/' ? '.' : source.slice(1)], {})).digest;
-      return {
-        key: { type: 'bind', from: 'context', content, source, target, readOnly: mount.readOnly },
-        target,
-        async prepare(workDir) {
-          // A copy, not the directory itself: .dockerignore'd files must not be seen, and `rw`
-          // writes must not reach the user's files.
-          const path = await resolveInRoot(context.root, source, { visible: (relativePath, isDirectory) => context.visible(relativePath, isDirectory) });
-          const info = await stat(path).catch(() => undefined);
-          if (info === undefined) throw mountError(mount, `source ${JSON.stringify(source)}: not found in the build context`);
-          const copy = await copySource({ kind: 'context', context }, info.isDirectory(), source, workDir);
-          return { spec: { destination: target, source: copy, options } };
-        },
-      };
-    }
+  const state = await stateOf(sources, mount);
+  if (state === undefined) {
+    const handle = await sources.context();
+    const context = handle.context;
+    const content = (await sourceDigest(context, [source === '/' ? '.' : source.slice(1)], {})).digest;
     return {
-      key: { type: 'bind', from: state.key, source, target, readOnly: mount.readOnly },
+      key: { type: 'bind', from: 'context', content, source, target, readOnly: mount.readOnly },
       target,
       async prepare(workDir) {
-        const { root, path } = await resolveStageSource(sources, state, source, mount);
-        if (mount.readOnly) return { spec: { destination: target, source: path, options } };
-        // The stage's files are shared by every step that reads them: writes go to a copy.
-        const info = await stat(path);
-        const copy = await copySource({ kind: 'rootfs', dir: root }, info.isDirectory(), relative(root, path) || '/', workDir);
-        return { spec: { destination: target, source: copy, options } };
+        // A copy, not the directory itself: .dockerignore'd files must not be seen, and `rw`
+        // writes must not reach the user's files.
+        const path = await resolveInRoot(context.root, source, { visible: (relativePath, isDirectory) => context.visible(relativePath, isDirectory) });
+        const info = await stat(path).catch(() => undefined);
+        if (info === undefined) throw mountError(mount, `source ${JSON.stringify(source)}: not found in the build context`);
+        const copy = await copySource({ kind: 'context', context }, info.isDirectory(), source, workDir);
+        return { spec: { destination: target, source: copy, options }, copy: true };
       },
     };
-  })();
+  }
+  return {
+    key: { type: 'bind', from: state.key, source, target, readOnly: mount.readOnly },
+    target,
+    async prepare(workDir) {
+      const { root, path } = await resolveStageSource(sources, state, source, mount);
+      if (mount.readOnly) return { spec: { destination: target, source: path, options } };
+      // The stage's files are shared by every step that reads them: writes go to a copy.
+      const info = await stat(path);
+      const copy = await copySource({ kind: 'rootfs', dir: root }, info.isDirectory(), relative(root, path) || '/', workDir);
+      return { spec: { destination: target, source: copy, options }, copy: true };
+    },
+  };
 }
 
 async function planCache(mount: ResolvedMount, target: string, sources: MountSources): Promise<PlannedMount> {
@@ -220,14 +225,15 @@ async function secretValue(sources: MountSources, id: string): Promise<Buffer | 
 }
 
 /**
- * Secret files live in memory where the host has /dev/shm (as BuildKit keeps them on a tmpfs),
- * else in the step's own directory; either is removed after the step.
+ * A 0700 directory of the step's own in memory where the host has /dev/shm (secrets stay off
+ * the disk, as BuildKit keeps them on a tmpfs; socket paths stay short), else in the system's
+ * temporary directory; removed after the step.
  */
-async function secretDirectory(workDir: string): Promise<string> {
+async function privateDirectory(prefix: string): Promise<string> {
   try {
-    return await mkdtemp('/dev/shm/tsbuild-secret-');
+    return await mkdtemp(`/dev/shm/tsbuild-${prefix}-`);
   } catch {
-    return mkdtemp(join(workDir, 'secret-'));
+    return mkdtemp(join(tmpdir(), `tsbuild-${prefix}-`));
   }
 }
 
@@ -245,65 +251,66 @@ function planSecret(mount: ResolvedMount, cwd: string, sources: MountSources): P
   return {
     key: { type: 'secret', id, target: target ?? null, env: mount.env ?? null, required: mount.required, uid, gid, mode },
     target,
-    async prepare(workDir) {
+    async prepare() {
       const value = await secretValue(sources, id);
       if (value === undefined) {
         if (mount.required) throw new TsbuildError('NOT_FOUND', `secret ${id}: not found`);
         return undefined;
       }
       const env = mount.env === undefined ? undefined : `${mount.env}=${value.toString('utf8')}`;
-      if (target === undefined) return { ...(env === undefined ? {} : { env }) };
-      const directory = await secretDirectory(workDir);
-      const file = join(directory, 'secret');
-      await writeFile(file, value, { mode: 0o600 });
-      await lchown(file, uid, gid);
-      await chmod(file, mode);
-      value.fill(0);
-      return {
-        spec: { destination: target, source: file, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
-        ...(env === undefined ? {} : { env }),
-        release: () => rm(directory, { recursive: true, force: true }),
-      };
+      if (target === undefined) return { ...(env === undefined ? {} : { env }), secret: value, release: () => Promise.resolve(void value.fill(0)) };
+      const directory = await privateDirectory('secret');
+      try {
+        const file = join(directory, 'secret');
+        await writeFile(file, value, { mode: 0o600 });
+        await lchown(file, uid, gid);
+        await chmod(file, mode);
+        return {
+          spec: { destination: target, source: file, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
+          ...(env === undefined ? {} : { env }),
+          secret: value,
+          release: async () => {
+            value.fill(0);
+            await rm(directory, { recursive: true, force: true });
+          },
+        };
+      } catch (error) {
+        await rm(directory, { recursive: true, force: true });
+        throw error;
+      }
     },
   };
 }
 
-/** The first agent socket of SOCKETS that is one; anything else is refused by name. */
-async function agentSocket(id: string, sockets: readonly string[]): Promise<string> {
-  for (const path of sockets) {
-    const info = await stat(path).catch(() => undefined);
-    if (info?.isSocket() === true) return path;
-    if (info !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `ssh ${JSON.stringify(id)}: ${path} is not an agent socket (key files are not supported: load them into an ssh-agent and give its socket)`);
-  }
-  throw new TsbuildError('NOT_FOUND', `ssh ${JSON.stringify(id)}: no agent socket at ${sockets.join(', ')}`);
+/**
+ * What `--ssh ID=PATHS` names: one agent socket, passed on; or key files, served by an agent of
+ * the build's own (ssh-agent.ts), as BuildKit's client does.
+ */
+async function agentSource(id: string, paths: readonly string[]): Promise<{ readonly socket: string } | { readonly keys: readonly string[] }> {
+  const kinds = await Promise.all(
+    paths.map(async (path) => {
+      const info = await stat(path).catch(() => undefined);
+      if (info === undefined) throw new TsbuildError('NOT_FOUND', `ssh ${JSON.stringify(id)}: no agent socket or key file at ${path}`);
+      return info.isSocket() ? 'socket' : 'file';
+    }),
+  );
+  if (kinds.length === 1 && kinds[0] === 'socket') return { socket: paths[0] as string };
+  if (kinds.includes('socket')) throw new TsbuildError('INVALID_ARGUMENT', `ssh ${JSON.stringify(id)}: give one agent socket, or key files, not both`);
+  return { keys: paths };
 }
 
-/** A socket in DIRECTORY whose every connection is passed on to AGENT, owned and moded for the step. */
-async function agentProxy(agent: string, path: string, uid: number, gid: number, mode: number): Promise<Server> {
-  const connections = new Set<Socket>();
-  const server = createServer((client) => {
+/** A socket at PATH whose every connection is passed on to AGENT. */
+function agentProxy(agent: string, path: string): Promise<ClosableServer> {
+  return listenClosable(path, (client) => {
     const upstream = connect(agent);
-    connections.add(client).add(upstream);
     const end = (): void => {
       client.destroy();
       upstream.destroy();
-      connections.delete(client);
-      connections.delete(upstream);
     };
     client.on('error', end).on('close', end);
     upstream.on('error', end).on('close', end);
     client.pipe(upstream).pipe(client);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () => resolve());
-  });
-  server.on('close', () => {
-    for (const socket of connections) socket.destroy();
-  });
-  await lchown(path, uid, gid);
-  await chmod(path, mode);
-  return server;
 }
 
 function planSsh(mount: ResolvedMount, cwd: string, index: number, sources: MountSources): PlannedMount {
@@ -316,18 +323,33 @@ function planSsh(mount: ResolvedMount, cwd: string, index: number, sources: Moun
   return {
     key: { type: 'ssh', id, target, required: mount.required, uid, gid, mode },
     target,
-    async prepare(workDir) {
+    async prepare() {
       const sockets = sources.ssh.get(id);
       if (sockets === undefined) {
         if (mount.required) throw new TsbuildError('NOT_FOUND', `no SSH key ${JSON.stringify(id)} forwarded from the client (use --ssh ${id === 'default' ? 'default' : `${id}=PATH`})`);
         return undefined;
       }
-      const agent = await agentSocket(id, sockets);
-      const path = join(workDir, `ssh-${index}.sock`);
-      const server = await agentProxy(agent, path, uid, gid, mode);
+      const agent = await agentSource(id, sockets);
+      const keys = 'keys' in agent ? await loadAgentKeys(agent.keys) : undefined;
+      // A socket's path is at most 107 bytes: not below the store's root, which may be deep.
+      const directory = await privateDirectory('ssh');
+      const path = join(directory, 'agent.sock');
+      let server: ClosableServer;
+      try {
+        if (Buffer.byteLength(path) > 107) throw new TsbuildError('INVALID_ARGUMENT', `ssh ${JSON.stringify(id)}: the socket path ${path} is too long (set TMPDIR to a shorter directory)`);
+        server = 'socket' in agent ? await agentProxy(agent.socket, path) : await startKeyAgent(keys ?? [], path);
+        await lchown(path, uid, gid);
+        await chmod(path, mode);
+      } catch (error) {
+        await rm(directory, { recursive: true, force: true });
+        throw error;
+      }
       return {
         spec: { destination: target, source: path, options: ['rbind', 'rw', 'nosuid', 'nodev', 'noexec'] },
-        release: () => new Promise<void>((resolve) => server.close(() => resolve())),
+        release: async () => {
+          await server.close();
+          await rm(directory, { recursive: true, force: true });
+        },
       };
     },
   };
@@ -336,6 +358,25 @@ function planSsh(mount: ResolvedMount, cwd: string, index: number, sources: Moun
 /** Deeper targets after the ones they are inside, as mounts must be made. */
 function depth(path: string): number {
   return path.split('/').filter((part) => part !== '').length;
+}
+
+/**
+ * A mount inside another (`target=/app` and a cache at `/app/node_modules`) needs its mount
+ * point in the outer one's files, which a read-only bind cannot take once mounted: where the
+ * outer mount is a copy of the step's own, the point is made in the copy beforehand.
+ */
+async function makeNestedMountPoints(specs: readonly (MountSpec & { readonly copy: boolean })[]): Promise<void> {
+  for (const inner of specs) {
+    const outer = specs.filter((spec) => spec !== inner && spec.copy && spec.source !== undefined && inner.destination.startsWith(`${spec.destination}/`)).at(-1);
+    if (outer?.source === undefined || !(await stat(outer.source)).isDirectory()) continue;
+    const inside = await resolveInRoot(outer.source, inner.destination.slice(outer.destination.length));
+    const sourceIsDirectory = inner.type === 'tmpfs' || (inner.source !== undefined && (await stat(inner.source)).isDirectory());
+    if (sourceIsDirectory) await mkdir(inside, { recursive: true });
+    else {
+      await mkdir(dirname(inside), { recursive: true });
+      await writeFile(inside, '', { flag: 'a' });
+    }
+  }
 }
 
 export async function planMounts(mounts: readonly ResolvedMount[], cwd: string, sources: MountSources): Promise<MountPlan> {
@@ -372,24 +413,27 @@ export async function planMounts(mounts: readonly ResolvedMount[], cwd: string, 
         if (errors.length > 0) throw new TsbuildError('INTERNAL', `release mounts: ${errors.map(messageOf).join('; ')}`);
       };
       try {
-        const specs: MountSpec[] = [];
+        const specs: (MountSpec & { readonly copy: boolean })[] = [];
         const env: string[] = [];
         const created: string[] = [];
+        const secrets: Buffer[] = [];
         for (const plan of planned) {
           const prepared = await plan.prepare(workDir);
           if (prepared === undefined) continue;
           done.push(prepared);
           if (prepared.env !== undefined) env.push(prepared.env);
+          if (prepared.secret !== undefined) secrets.push(prepared.secret);
           if (prepared.spec === undefined || plan.target === undefined) continue;
           // The target inside the step's root: symlinks on the way are followed there, never out.
           const inside = relative(rootfs, await resolveInRoot(rootfs, plan.target));
           if (inside === '' || inside.startsWith('..')) throw new TsbuildError('UNSAFE_PATH', `mount at ${plan.target}: the target resolves to the root directory`);
           const destination = `/${inside}`;
           if (!(await exists(join(lower, inside)))) created.push(destination);
-          specs.push({ ...prepared.spec, destination });
+          specs.push({ ...prepared.spec, destination, copy: prepared.copy === true });
         }
         specs.sort((a, b) => depth(a.destination) - depth(b.destination));
-        return { mounts: specs, env, created, release };
+        await makeNestedMountPoints(specs);
+        return { mounts: specs.map(({ copy: _copy, ...spec }) => spec), env, created, secrets, release };
       } catch (error) {
         await release().catch(() => undefined);
         throw error;

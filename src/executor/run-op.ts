@@ -17,6 +17,7 @@ import type { StepHandle } from './progress.js';
 import type { Snapshotter } from './snapshots.js';
 import { resolveUser } from './user.js';
 import { planMounts, type MountSources } from './run-mounts.js';
+import { SecretRedactor } from './redact.js';
 
 type RunInstruction = Extract<ResolvedInstruction, { kind: 'RUN' }>;
 
@@ -189,10 +190,19 @@ export async function runStep(instruction: RunInstruction, config: ConfigState, 
           network,
           ...(instruction.security === 'insecure' ? { capabilities: await allCapabilities() } : { capabilities: defaultCapabilities }),
         });
-        const result = await execution.runtime.run(bundle, `tsbuild-${uniqueHex(8)}`, {
-          stdio: 'pipe',
-          onOutput: (stream, chunk) => execution.step.log(stream, chunk),
-        });
+        const redactor = new SecretRedactor(prepared.secrets);
+        const show = (stream: 'stdout' | 'stderr', data: Buffer): void => {
+          if (data.length > 0) execution.step.log(stream, data);
+        };
+        let result;
+        try {
+          result = await execution.runtime.run(bundle, `tsbuild-${uniqueHex(8)}`, {
+            stdio: 'pipe',
+            onOutput: (stream, chunk) => show(stream, redactor.push(stream, chunk)),
+          });
+        } finally {
+          for (const stream of ['stdout', 'stderr'] as const) show(stream, redactor.flush(stream));
+        }
         if (result.status !== 0) {
           throw new TsbuildError('RUNTIME', `process ${JSON.stringify(args.join(' '))} did not complete successfully: exit code: ${result.status}`);
         }

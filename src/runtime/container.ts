@@ -10,9 +10,67 @@ import { join } from 'node:path';
 import { TsbuildError, messageOf, type Digest } from '../common/index.js';
 import { temporaryName, type Store } from '../store/index.js';
 import { overlayOptions, runtimeAddon, unmount } from './native.js';
-import { userNamespaceSize } from './spec.js';
+import { userNamespaceSize, type MountSpec } from './spec.js';
+import type { PortSpec } from './network/address.js';
 
-export type ContainerStatus = 'created' | 'running' | 'exited';
+/**
+ * docker's words: `dead` is a container whose monitor died while it ran (its process may still
+ * run, but nothing holds its output, exit status or restart policy any more).
+ */
+export type ContainerStatus = 'created' | 'running' | 'restarting' | 'exited' | 'dead';
+
+/** `--restart`: docker's policies; `maximumRetryCount` counts with `on-failure` only (0: no limit). */
+export interface RestartPolicy {
+  readonly name: 'no' | 'on-failure' | 'always' | 'unless-stopped';
+  readonly maximumRetryCount: number;
+}
+
+export interface HealthResult {
+  /** ISO 8601. */
+  readonly start: string;
+  readonly end: string;
+  readonly exitCode: number;
+  readonly output: string;
+}
+
+export interface HealthState {
+  readonly status: 'starting' | 'healthy' | 'unhealthy';
+  readonly failingStreak: number;
+  /** The last results, oldest first (docker keeps 5). */
+  readonly log: readonly HealthResult[];
+}
+
+/** docker's HealthConfig with durations in nanoseconds; `['NONE']` disables the image's. */
+export interface HealthcheckConfig {
+  readonly test: readonly string[];
+  readonly interval?: number;
+  readonly timeout?: number;
+  readonly startPeriod?: number;
+  readonly retries?: number;
+}
+
+/**
+ * How a container runs beyond its process: what `docker inspect` shows as HostConfig. The
+ * volumes and networks code fill `mounts`, `networkNamespace` and `portBindings`; the monitor
+ * hands them to the OCI spec every time it starts the container.
+ */
+export interface HostConfig {
+  readonly restartPolicy: RestartPolicy;
+  readonly init: boolean;
+  readonly readonlyRootfs: boolean;
+  /** Bytes; 0 unlimited. */
+  readonly memory: number;
+  /** 0 unlimited. */
+  readonly pidsLimit: number;
+  /** Extra OCI mounts after the defaults and /etc/{hostname,hosts,resolv.conf} (volumes, binds, tmpfs). */
+  readonly mounts: readonly MountSpec[];
+  /** A network namespace to join (`/var/run/netns/NAME`, `/proc/PID/ns/net`), instead of `network`'s. */
+  readonly networkNamespace?: string;
+  /** `-p`, as docker keeps them: "80/tcp" → [{ HostIp, HostPort }]. */
+  readonly portBindings?: Readonly<Record<string, readonly { readonly HostIp: string; readonly HostPort: string }[]>>;
+  /** `-p` and `-P` as asked; the ports chosen for them are in portBindings once it runs. */
+  readonly publish?: readonly PortSpec[];
+}
 
 /** The process that answers for a container: the foreground `tsbuild run`, later a monitor. */
 export interface ContainerOwner {
@@ -28,6 +86,8 @@ export interface ContainerRecord {
   readonly image: { readonly name?: string; readonly manifest: Digest; readonly id: Digest };
   readonly path: string;
   readonly args: readonly string[];
+  /** docker's name (without its leading `/`); containers of the foreground `run --rm` have none. */
+  readonly name?: string;
   readonly config: {
     readonly hostname: string;
     readonly env: readonly string[];
@@ -36,8 +96,25 @@ export interface ContainerRecord {
     readonly tty: boolean;
     readonly openStdin: boolean;
     readonly network: NetworkMode;
+    /** `--network-alias`: more names on its user networks. */
+    readonly networkAliases?: readonly string[];
     readonly runtime: string;
+    /** As given or from the image, for `inspect`. */
+    readonly entrypoint?: readonly string[];
+    readonly cmd?: readonly string[];
+    readonly labels?: Readonly<Record<string, string>>;
+    readonly stopSignal?: string;
+    /** Seconds; default 10. */
+    readonly stopTimeout?: number;
+    readonly healthcheck?: HealthcheckConfig;
+    /** The image as the user named it. */
+    readonly image?: string;
   };
+  /** Containers that outlive their run (create, run -d). */
+  readonly hostConfig?: HostConfig;
+  /** The image's unpacked layers, the overlay's lower directory. */
+  readonly lower?: string;
+  readonly restartCount?: number;
   /** `--rm`: removed when it exits, and by the next run when its owner died without removing it. */
   readonly autoRemove: boolean;
   readonly owner: ContainerOwner;
@@ -48,14 +125,29 @@ export interface ContainerRecord {
     readonly exitCode?: number;
     readonly startedAt?: string;
     readonly finishedAt?: string;
+    /** The container's first process, as the host sees it. */
+    readonly pid?: number;
+    /** Why the container could not run (the runtime's error). */
+    readonly error?: string;
+    readonly health?: HealthState;
+    /** The monitor watching the container (or the foreground `run` acting as one). */
+    readonly monitor?: ContainerOwner;
+    /** `stop` or `kill` asked for the end: the restart policy does not apply. */
+    readonly stoppedByUser?: boolean;
+    /** What other commands asked the monitor to do, taken by it on SIGUSR2. */
+    readonly requests?: readonly MonitorRequest[];
   };
 }
 
+export type MonitorRequest =
+  | { readonly id: string; readonly kind: 'kill'; readonly signal: string }
+  | { readonly id: string; readonly kind: 'stop'; readonly signal: string; readonly timeoutSeconds: number };
+
 /**
- * `default` is docker's default bridge for now without one: the host's network stack, with a
- * hostname of the container's own. `host` is also the host's name and /etc/hosts.
+ * `--network` as given: `none`, `host`, `bridge` (docker's default network; the host's stack
+ * for an unprivileged user), a network's name or ID, `container:NAME` (see network/).
  */
-export type NetworkMode = 'default' | 'none' | 'host';
+export type NetworkMode = string;
 
 export function containersDirectory(store: Store): string {
   return join(store.root, 'containers');
@@ -100,7 +192,7 @@ export async function currentOwner(): Promise<ContainerOwner> {
   return { pid: process.pid, startTime: (await processStartTime(process.pid)) ?? '' };
 }
 
-async function ownerAlive(owner: ContainerOwner): Promise<boolean> {
+export async function ownerAlive(owner: ContainerOwner): Promise<boolean> {
   const startTime = await processStartTime(owner.pid);
   return startTime !== undefined && startTime === owner.startTime;
 }
@@ -131,7 +223,7 @@ export async function readContainerRecord(store: Store, id: string): Promise<Con
 }
 
 /** Mount points at or under PATH, deepest first, from this process's mount table. */
-async function mountsUnder(path: string): Promise<string[]> {
+export async function mountsUnder(path: string): Promise<string[]> {
   const table = await readFile('/proc/self/mountinfo', 'utf8');
   const found: string[] = [];
   for (const line of table.split('\n')) {
@@ -240,7 +332,8 @@ export async function removeAbandonedContainers(store: Store): Promise<void> {
         const info = await stat(directory);
         if (Date.now() - info.mtimeMs < recordlessGraceMs) continue;
       } else {
-        if (!record.autoRemove || (await ownerAlive(record.owner))) continue;
+        // Containers with a monitor are removed by it, or by the user once it died (`rm -f`).
+        if (record.hostConfig !== undefined || !record.autoRemove || (await ownerAlive(record.owner))) continue;
         const runtimePid = record.state.runtimePid;
         if (runtimePid !== undefined && (await processStartTime(runtimePid)) !== undefined && record.state.status === 'running') continue;
       }

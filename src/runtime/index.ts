@@ -29,7 +29,39 @@ export {
   type RunContainerResult,
   type RunningContainer,
 } from './run.js';
-export { containerDirectory, containersDirectory, readContainerRecord, removeAbandonedContainers, type ContainerRecord, type ContainerStatus, type NetworkMode } from './container.js';
+export {
+  containerDirectory,
+  containersDirectory,
+  readContainerRecord,
+  removeAbandonedContainers,
+  type ContainerRecord,
+  type ContainerStatus,
+  type HealthcheckConfig,
+  type HealthState,
+  type HostConfig,
+  type NetworkMode,
+  type RestartPolicy,
+} from './container.js';
+export { findContainer, listContainerRecords, observeState, updateContainer, type ObservedState } from './container-store.js';
+export { registerContainerHooks, type ContainerHooks, type ContainerStartAdditions } from './container-hooks.js';
+export { readLog, type LogEntry, type ReadLogOptions } from './container-log.js';
+export {
+  createContainer,
+  killContainer,
+  normalizeSignal,
+  pruneContainers,
+  removeContainer,
+  renameContainer,
+  specForStart,
+  startContainer,
+  stopContainer,
+  waitContainer,
+  type CreateContainerOptions,
+  type CreatedContainer,
+  type StartContainerOptions,
+} from './containers.js';
+export { claimContainer, superviseContainer, type SuperviseOptions } from './monitor.js';
+export { execInContainer, topOfContainer, type ExecOptions, type ExecResult } from './exec.js';
 export { lookupUser, resolvePathInRoot, resolveUser, type ContainerUser, type ContainerUserEntry } from './user.js';
 export { rawTerminalOutput, type TerminalSize } from './terminal.js';
 export { mountOverlay, unmount } from './native.js';
@@ -52,3 +84,24 @@ export {
   type VolumeInfo,
   type VolumeSummary,
 } from './volumes/index.js';
+export {
+  attachContainer,
+  connectContainer,
+  createNetwork,
+  detachContainer,
+  disconnectContainer,
+  exposedPortSpecs,
+  findNetwork,
+  getNetwork,
+  networks,
+  parsePortSpec,
+  pruneNetworks,
+  publishPorts,
+  removeNetwork,
+  type AttachOptions,
+  type NetworkAttachment,
+  type NetworkRecord,
+  type PortProxies,
+  type PortSpec,
+  type PublishedPort,
+} from './network/index.js';

@@ -18,6 +18,7 @@ import {
   type ContainerRecord,
   type NetworkMode,
 } from './container.js';
+import { attachContainer, detachContainer, exposedPortSpecs, publishPorts, type NetworkAttachment, type PortProxies, type PortSpec } from './network/index.js';
 import { selectRuntime, type AttachedStreams, type ShimError } from './oci-runtime.js';
 import type { ContainerSpec, MountSpec } from './spec.js';
 import { ConsoleSocket, TerminalCopy, type TerminalSize } from './terminal.js';
@@ -43,11 +44,22 @@ export interface RunContainerOptions {
   readonly workdir?: string;
   /** `name`, `uid`, `name:group`, `uid:gid`. Default: the image's User, or root. */
   readonly user?: string;
+  /** `none`, `host`, `bridge` (the default), a network's name or ID, `container:NAME`. */
   readonly network?: NetworkMode;
   /** `-v`, `--mount`, `--tmpfs`; the image's VOLUMEs not covered get anonymous volumes. */
   readonly mounts?: readonly MountRequest[];
   /** `--read-only`: the container's root filesystem mounted read-only. */
   readonly readOnly?: boolean;
+  /** `--name`: how the other containers of its user networks call it. */
+  readonly name?: string;
+  /** `--hostname`. Default: the ID's first 12 digits (the host's name with the host's network). */
+  readonly hostname?: string;
+  /** `--network-alias`. */
+  readonly networkAliases?: readonly string[];
+  /** `-p`. */
+  readonly publish?: readonly PortSpec[];
+  /** `-P`: the image's exposed ports, each to a free port of the host. */
+  readonly publishAll?: boolean;
   /**
    * `--init`: the command runs under a minimal init that forwards signals and reaps orphans. A
    * command that is PID 1 itself ignores every signal it has no handler for (SIGTERM included).
@@ -162,7 +174,8 @@ export function runFailureStatus(error: unknown): number {
   return 125;
 }
 
-async function findOrPull(options: RunContainerOptions): Promise<{ name?: string; image: Image }> {
+/** The image to run, from the store or fetched through `pull`. */
+export async function findOrPull(options: Pick<RunContainerOptions, 'store' | 'image' | 'pull'>): Promise<{ name?: string; image: Image }> {
   let found = await findImage(options.store, options.image);
   if (found === undefined) {
     let reference: ImageReference | undefined;
@@ -187,15 +200,15 @@ async function findOrPull(options: RunContainerOptions): Promise<{ name?: string
 const defaultHosts = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters'];
 
 /** /etc/hostname, /etc/hosts and /etc/resolv.conf, written in DIRECTORY and bound over the image's. */
-async function writeEtcFiles(directory: string, hostname: string, network: NetworkMode): Promise<MountSpec[]> {
+export async function writeEtcFiles(directory: string, hostname: string, network: NetworkMode, attachment?: NetworkAttachment): Promise<MountSpec[]> {
   const hosts = join(directory, 'hosts');
   const resolv = join(directory, 'resolv.conf');
   const hostnameFile = join(directory, 'hostname');
   await writeFile(hostnameFile, `${hostname}\n`);
   if (network === 'host') await copyFile('/etc/hosts', hosts).catch(() => writeFile(hosts, `${defaultHosts.join('\n')}\n`));
-  else await writeFile(hosts, `${[...defaultHosts, ...(network === 'default' ? [`127.0.1.1\t${hostname}`] : [])].join('\n')}\n`);
+  else await writeFile(hosts, `${[...defaultHosts, ...(attachment === undefined || attachment.namespace === 'host' ? [`127.0.1.1\t${hostname}`] : attachment.hostsEntries)].join('\n')}\n`);
   // As docker with the host's network: the host's resolvers as they are.
-  await writeFile(resolv, await readFile('/etc/resolv.conf').catch(() => Buffer.alloc(0)));
+  await writeFile(resolv, attachment?.resolvConf ?? (await readFile('/etc/resolv.conf').catch(() => Buffer.alloc(0))));
   return [
     { destination: '/etc/resolv.conf', type: 'bind', source: resolv, options: ['rbind', 'rw'] },
     { destination: '/etc/hostname', type: 'bind', source: hostnameFile, options: ['rbind', 'rw'] },
@@ -210,7 +223,7 @@ async function writeEtcFiles(directory: string, hostname: string, network: Netwo
  * mounted root, or the container's upper layer, where each directory made over one of the
  * image's takes its mode).
  */
-async function ensureWorkingDirectory(view: string, makeIn: string, workdir: string): Promise<void> {
+export async function ensureWorkingDirectory(view: string, makeIn: string, workdir: string): Promise<void> {
   const notDirectory = (cause?: unknown): TsbuildError => new TsbuildError('INVALID_ARGUMENT', `create working directory ${workdir}: not a directory`, { cause });
   const host = await resolvePathInRoot(view, workdir);
   try {
@@ -267,8 +280,8 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
   options.signal?.throwIfAborted();
 
   const id = await newContainerId();
-  const network = options.network ?? 'default';
-  const hostname = network === 'host' ? hostHostname() : id.slice(0, 12);
+  const network = options.network ?? 'bridge';
+  const hostname = options.hostname ?? (network === 'host' ? hostHostname() : id.slice(0, 12));
   const tty = options.tty === true;
   const userSpec = options.user ?? imageConfig?.User ?? '';
   const directory = containerDirectory(store, id);
@@ -277,6 +290,8 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
   let terminal: TerminalCopy | undefined;
   let ran = false;
   let prepared: PreparedMounts | undefined;
+  let attachment: NetworkAttachment | undefined;
+  let proxies: PortProxies | undefined;
   try {
     const base: ContainerRecord = {
       id,
@@ -305,6 +320,17 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
     const env = containerEnvironment(imageConfig?.Env, options.env ?? [], { hostname, tty, home: user.home });
     prepared = await prepareMounts({ store, container: id, requests: options.mounts ?? [], imageVolumes: Object.keys(imageConfig?.Volumes ?? {}), root: view });
     const covered = prepared;
+    const publish = [...(options.publish ?? []), ...(options.publishAll === true ? exposedPortSpecs(imageConfig?.ExposedPorts) : [])];
+    attachment = await attachContainer(store, {
+      containerId: id,
+      ...(options.name === undefined ? {} : { name: options.name }),
+      hostname,
+      network,
+      aliases: options.networkAliases ?? [],
+      ports: publish,
+    });
+    proxies = await publishPorts(attachment.ports);
+    options.signal?.throwIfAborted();
     const spec: ContainerSpec = {
       args,
       env,
@@ -314,8 +340,8 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
       hostname,
       rootfs,
       ...(options.readOnly === true ? { readonlyRootfs: true } : {}),
-      mounts: [...covered.mounts, ...(await writeEtcFiles(directory, hostname, network)).filter((mount) => !covered.covers(mount.destination))],
-      network: network === 'none' ? 'none' : 'host',
+      mounts: [...covered.mounts, ...(await writeEtcFiles(directory, hostname, network, attachment)).filter((mount) => !covered.covers(mount.destination))],
+      network: attachment.namespace,
       terminal: tty,
       ...(tty && options.terminalSize !== undefined ? { consoleSize: options.terminalSize } : {}),
       ...(options.init === true ? { init: true } : {}),
@@ -331,12 +357,14 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
     if (tty && !runtimeCopiesTerminal) consoleSocket = ConsoleSocket.open();
     let runtimePid: number | undefined;
     let exited = false;
+    const pidFile = join(directory, 'pid');
     const running = runtime.run(directory, id, {
       stdio: runtimeCopiesTerminal ? 'inherit' : tty ? { stderr: options.stdio.stderr } : options.stdio,
       ...(runtimeCopiesTerminal ? { stderr: options.stdio.stderr } : {}),
       ...(consoleSocket === undefined ? {} : { consoleSocket: consoleSocket.path }),
       ownSession: true,
       logFile: join(directory, 'runtime.log'),
+      pidFile,
       onSpawn: (pid) => {
         runtimePid = pid;
       },
@@ -346,7 +374,18 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
     });
     // Awaited below; a failure meanwhile must not count as unhandled.
     finished.catch(() => undefined);
-    const record = writeContainerRecord(store, { ...base, config: { ...base.config, env }, state: { status: 'running', ...(runtimePid === undefined ? {} : { runtimePid }), startedAt: new Date().toISOString() } });
+    const runningRecord: ContainerRecord = { ...base, config: { ...base.config, env }, state: { status: 'running', ...(runtimePid === undefined ? {} : { runtimePid }), startedAt: new Date().toISOString() } };
+    // The container's first process, once the runtime wrote it: `exec` and `top` need it.
+    const record = writeContainerRecord(store, runningRecord).then(async () => {
+      while (!exited) {
+        const pid = Number.parseInt(await readFile(pidFile, 'utf8').catch(() => ''), 10);
+        if (Number.isSafeInteger(pid) && pid > 0) {
+          await writeContainerRecord(store, { ...runningRecord, state: { ...runningRecord.state, pid } });
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    });
     record.catch(() => undefined);
     options.onStart?.({
       id,
@@ -378,6 +417,13 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
   } finally {
     terminal?.close();
     consoleSocket?.close();
+    await proxies?.close();
+    // Only a namespace of its own has anything to undo (attachContainer undoes its own failures).
+    if (attachment?.address !== undefined) {
+      await detachContainer(store, id).catch((error: unknown) => {
+        if (ran) throw error;
+      });
+    }
     // A failure to clean up is reported, unless the run failed already: that one says more.
     try {
       await removeContainerDirectory(directory).catch((error: unknown) => {

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFixture, cachedSteps, ranSteps, type BuildFixture, type LayerFile } from '../helpers/build.js';
 import { escapeCacheId } from '../../src/executor/cache-mounts.js';
 import { pruneStore, verifyStore } from '../../src/store/index.js';
+import { repoRoot } from '../runtime/helpers.js';
 
 /** Every file of the image's layers, the later layers' entries over the earlier ones'. */
 async function imageFiles(fx: BuildFixture, name: string): Promise<Map<string, LayerFile>> {
@@ -41,6 +42,19 @@ async function allFiles(dir: string): Promise<string[]> {
     else if (entry.isFile()) found.push(path);
   }
   return found;
+}
+
+/** The CLI in a process of its own (from the sources, as the repository runs it). */
+function cliProcess(args: readonly string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'bin.ts'), ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
 }
 
 describe('build: RUN --mount', () => {
@@ -122,7 +136,9 @@ describe('build: RUN --mount', () => {
       const locked = await fx.context('cache-locked', {
         Dockerfile: ['FROM busybox', 'ARG ME', 'RUN --mount=type=cache,id=one-at-a-time,target=/c,sharing=locked echo start $ME >> /c/log && sleep 2 && echo end $ME >> /c/log'].join('\n'),
       });
-      const [x, y] = await Promise.all([fx.build(['--build-arg', 'ME=x', locked]), fx.build(['--build-arg', 'ME=y', locked])]);
+      // One build in this process, the other in a process of its own: the lock holds across both.
+      const [x, y] = await Promise.all([fx.build(['--build-arg', 'ME=x', locked]), cliProcess(['build', '--root', fx.root, '--progress', 'plain', '--build-arg', 'ME=y', locked])]);
+      expect(y.stderr).not.toMatch(/ERROR/);
       expect([x.status, y.status]).toEqual([0, 0]);
       const log = (await readFile(join(fx.root, 'cache-mounts', 'one-at-a-time', 'data', 'log'), 'utf8')).trim().split('\n');
       expect([['start x', 'end x', 'start y', 'end y'], ['start y', 'end y', 'start x', 'end x']]).toContainEqual(log);
@@ -131,9 +147,18 @@ describe('build: RUN --mount', () => {
 
     it('gives a private user a directory of its own while another holds the cache', async () => {
       const dir = await fx.context('cache-private', {
-        Dockerfile: ['FROM busybox', 'ARG ME', 'RUN --mount=type=cache,id=mine,target=/c,sharing=private touch /c/$ME && sleep 4 && ls /c > /seen'].join('\n'),
+        // A shared cache is the channel: each step marks it once its own mounts are made, and
+        // waits for the other's mark, so both hold the private cache at once.
+        Dockerfile: [
+          'FROM busybox',
+          'ARG ME OTHER',
+          'RUN --mount=type=cache,id=mine,target=/c,sharing=private --mount=type=cache,id=channel,target=/chan touch /c/$ME /chan/$ME && for i in $(seq 1 300); do [ -e /chan/$OTHER ] && break; sleep 0.1; done && ls /c > /seen',
+        ].join('\n'),
       });
-      const [a, b] = await Promise.all([fx.build(['-t', 'private-a', '--build-arg', 'ME=a', dir]), fx.build(['-t', 'private-b', '--build-arg', 'ME=b', dir])]);
+      const [a, b] = await Promise.all([
+        fx.build(['-t', 'private-a', '--build-arg', 'ME=a', '--build-arg', 'OTHER=b', dir]),
+        fx.build(['-t', 'private-b', '--build-arg', 'ME=b', '--build-arg', 'OTHER=a', dir]),
+      ]);
       expect([a.status, b.status]).toEqual([0, 0]);
       const seen = [await textOf(fx, 'private-a', 'seen'), await textOf(fx, 'private-b', 'seen')].sort();
       expect(seen).toEqual(['a\n', 'b\n']);
@@ -214,6 +239,20 @@ describe('build: RUN --mount', () => {
       for (const path of ['ctx', 'b', 'image-bin']) expect(files.has(path)).toBe(false);
     });
 
+    it('mounts inside a read-only bind of the context, its mount points made in the copy it binds', async () => {
+      const dir = await fx.context('bind-nested', {
+        Dockerfile: ['FROM busybox', 'WORKDIR /app', 'RUN --mount=type=bind,target=/app --mount=type=cache,id=nested,target=/app/node_modules --mount=type=tmpfs,target=/app/tmp/deep ls /app > /listing && echo kept > /app/node_modules/file'].join('\n'),
+        'package.json': '{}\n',
+      });
+      const result = await fx.build(['-t', 'bind-nested', dir]);
+      expect(result.stderr).not.toMatch(/ERROR/);
+      expect(result.status).toBe(0);
+      expect(await textOf(fx, 'bind-nested', 'listing')).toBe('Dockerfile\nnode_modules\npackage.json\ntmp\n');
+      expect(await readFile(join(fx.root, 'cache-mounts', 'nested', 'data', 'file'), 'utf8')).toBe('kept\n');
+      expect((await readdir(dir)).sort()).toEqual(['Dockerfile', 'package.json']);
+      expect((await lastLayer(fx, 'bind-nested')).map((file) => file.path)).toEqual(['listing']);
+    });
+
     it('resolves sources inside their roots and targets inside the step: .., absolute paths and symlinks stay in', async () => {
       const marker = join(fx.dir, `host-marker-${process.pid}`);
       await writeFile(marker, 'host\n');
@@ -261,7 +300,7 @@ describe('build: RUN --mount', () => {
   });
 
   describe('type=secret', () => {
-    it('gives a secret as a file and as a variable, and its value reaches no blob, store file or output', async () => {
+    it('gives a secret as a file and as a variable, and its value reaches no blob, store file or output (masked where a command prints it)', async () => {
       const value = `s3cr3t-${process.pid}-${Date.now()}`;
       const secretFile = join(fx.dir, 'token.txt');
       await writeFile(secretFile, value);
@@ -273,7 +312,12 @@ describe('build: RUN --mount', () => {
           'RUN --mount=type=secret,id=envtoken,env=TOKEN,required=true printf %s "$TOKEN" | wc -c > /env-size',
           'RUN --mount=type=secret,id=token,target=/etc/app/token,uid=65534,mode=0440 stat -c "%u:%g %a" /etc/app/token > /perm2 && md5sum < /etc/app/token > /md5',
           'RUN --mount=type=secret,id=missing ls /run/secrets > /optional 2>&1 || echo none > /optional',
+          // A command that prints it: the progress shows it masked.
+          'RUN --mount=type=secret,id=token cat /run/secrets/token && echo " <- file" && printf "%s" "$(cat /run/secrets/token)" >&2',
         ].join('\n'),
+      });
+      const failing = await fx.context('secret-failing', {
+        Dockerfile: ['FROM busybox', 'RUN --mount=type=secret,id=envtoken,env=TOKEN echo "about to fail with $TOKEN" && exit 3'].join('\n'),
       });
       try {
         const result = await fx.build(['-t', 'secret', '--secret', `id=token,src=${secretFile}`, '--secret', 'id=envtoken,env=TSBUILD_TEST_SECRET', dir]);
@@ -288,6 +332,12 @@ describe('build: RUN --mount', () => {
         expect(files.get('optional')?.text).toBe('none\n');
         expect([...files.keys()].some((path) => path.startsWith('run/secrets') || path.startsWith('etc/app'))).toBe(false);
         expect(result.stdout + result.stderr).not.toContain(value);
+        expect(result.stderr).toContain('**** <- file');
+        // A failing step's output, quoted by the error, is masked too.
+        const failed = await fx.build(['--secret', 'id=envtoken,env=TSBUILD_TEST_SECRET', failing]);
+        expect(failed.status).not.toBe(0);
+        expect(failed.stderr).toContain('about to fail with ****');
+        expect(failed.stdout + failed.stderr).not.toContain(value);
         // Every file of the store (blobs, snapshots, the step cache, cache mounts) is searched.
         const needle = Buffer.from(value);
         for (const path of await allFiles(fx.root)) expect((await readFile(path)).includes(needle), path).toBe(false);
@@ -308,7 +358,7 @@ describe('build: RUN --mount', () => {
       agent?.kill();
     });
 
-    it('forwards the agent of --ssh to the step at /run/buildkit/ssh_agent.0, with SSH_AUTH_SOCK set', async () => {
+    it('forwards the agent of --ssh to the step at /run/buildkit/ssh_agent.0, with SSH_AUTH_SOCK set, or serves key files', async () => {
       const work = join(fx.dir, 'ssh');
       const dir = await fx.context('ssh', {
         Dockerfile: [
@@ -332,6 +382,17 @@ describe('build: RUN --mount', () => {
       expect(files.get('perm')?.text).toBe('0:0 600 socket\n');
       expect(files.get('keys')?.text).toBe('keys 1\ntsbuild-test-key\n');
       expect([...files.keys()].some((path) => path.startsWith('run/buildkit') || path.startsWith('usr/local/bin/agent-list'))).toBe(false);
+
+      // Key files are served by an agent of the build's own, under the id given.
+      const keyed = await fx.context('ssh-key', {
+        Dockerfile: ['FROM busybox', 'RUN --mount=type=bind,source=agent-list,target=/usr/local/bin/agent-list --mount=type=ssh,id=deploy,target=/agent.sock,uid=65534,mode=0660 stat -c "%u:%g %a" /agent.sock > /perm && SSH_AUTH_SOCK=/agent.sock agent-list > /keys'].join('\n'),
+      });
+      execFileSync('cp', [join(dir, 'agent-list'), join(keyed, 'agent-list')]);
+      const fromKey = await fx.build(['-t', 'ssh-key', '--ssh', `deploy=${join(work, 'key')}`, keyed]);
+      expect(fromKey.stderr).not.toMatch(/ERROR/);
+      const keyFiles = await imageFiles(fx, 'ssh-key');
+      expect(keyFiles.get('perm')?.text).toBe('65534:0 660\n');
+      expect(keyFiles.get('keys')?.text).toBe('keys 1\ntsbuild-test-key\n');
 
       // Without --ssh a required agent fails the step.
       const required = await fx.context('ssh-required', { Dockerfile: ['FROM busybox', 'RUN --mount=type=ssh,required=true true'].join('\n') });

@@ -63,7 +63,7 @@ export async function parseSecrets(values: readonly string[], env: NodeJS.Proces
   return secrets;
 }
 
-/** `default`, `ID=SOCKET`, `ID=PATH,PATH`: the agent sockets each id reaches (`default` alone: SSH_AUTH_SOCK). */
+/** `default`, `ID=SOCKET`, `ID=KEYFILE,KEYFILE`: the agent socket or key files of each id (`default` alone: SSH_AUTH_SOCK). */
 export function parseSsh(values: readonly string[], env: NodeJS.ProcessEnv): Map<string, string[]> {
   const ssh = new Map<string, string[]>();
   for (const value of values) {

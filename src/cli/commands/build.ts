@@ -113,7 +113,7 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('--pull', 'always pull base images, even when the store has them')
     .option('--network <mode>', 'network of RUN steps: default, host or none', 'default')
     .option('--secret <id=ID,src=FILE|env=VAR>', 'a secret RUN --mount=type=secret can read (repeatable)', collect, [])
-    .option('--ssh <default|ID=SOCKET>', 'an ssh agent RUN --mount=type=ssh can reach; default: SSH_AUTH_SOCK (repeatable)', collect, [])
+    .option('--ssh <default|ID=SOCKET|ID=KEYFILE>', 'an ssh agent (or key files) RUN --mount=type=ssh can reach; default: SSH_AUTH_SOCK (repeatable)', collect, [])
     .option('--allow <entitlement>', 'allow security.insecure (RUN --security=insecure) or network.host (repeatable)', collect, [])
     .option('--progress <mode>', 'progress output: auto, tty, plain, rawjson or quiet (default: BUILDKIT_PROGRESS, else auto)')
     .option('-q, --quiet', 'print only the image ID')

@@ -38,7 +38,8 @@ export function registerImage(program: Command, io: CliIo): void {
       .allowExcessArguments()
       .action(async (_arguments: string[], _options: unknown, self: Command) => {
         const given = userArguments(self);
-        const rest = given.slice(given.indexOf('image') + 2);
+        // `image inspect` is about images only (`inspect` takes a container of that name first).
+        const rest = [...given.slice(given.indexOf('image') + 2), ...(command === 'inspect' ? ['--type', 'image'] : [])];
         const delegate = await createProgram(io, [command, ...rest]);
         await delegate.parseAsync([command, ...rest], { from: 'user' });
       });

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { TsbuildError, familiarReference, hostPlatform, parsePlatform, parseReference } from '../../common/index.js';
+import { TsbuildError, familiarReference, isTsbuildError, hostPlatform, parsePlatform, parseReference } from '../../common/index.js';
 import { findImage, imageTarSize, resolveImage } from '../../store/index.js';
 import type { CliIo } from '../io.js';
+import { inspectContainers, inspectTemplate } from './containers.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
 /**
@@ -53,14 +54,27 @@ export function registerInspect(program: Command, io: CliIo): void {
   addRootOption(
     program
       .command('inspect')
-      .description('print images as JSON: docker\'s fields (Id, RepoTags, Config, RootFS, …), the manifest and the whole config')
+      .description('print containers or images as JSON: docker\'s fields (a container\'s Id, State, Config, HostConfig…; an image\'s Id, RepoTags, Config, RootFS…)')
       .argument('<images...>', 'image names, IDs or digests')
-      .option('--platform <os/arch[/variant]>', 'platform inside a multi-platform image (default: this machine)'),
-  ).action(async (images: string[], options: RootOption & { platform?: string }) => {
+      .option('--platform <os/arch[/variant]>', 'platform inside a multi-platform image (default: this machine)')
+      .option('--type <type>', 'container or image (default: a container of that name or ID, else an image)')
+      .option('-f, --format <template>', 'a Go template such as {{.State.Status}} or {{json .Config}}'),
+  ).action(async (images: string[], options: RootOption & { platform?: string; type?: string; format?: string }) => {
     const store = await storeFromOptions(options);
     const platform = options.platform === undefined ? hostPlatform() : parsePlatform(options.platform);
     const results: unknown[] = [];
     for (const image of images) {
+      if (options.type !== 'image') {
+        // As docker: a container of that name or ID first.
+        const container = await inspectContainers(store, [image]).catch((error: unknown) => {
+          if (options.type === 'container' || !isTsbuildError(error, 'NOT_FOUND')) throw error;
+          return undefined;
+        });
+        if (container !== undefined) {
+          results.push(...container);
+          continue;
+        }
+      }
       const found = await findImage(store, image);
       if (found === undefined) throw new TsbuildError('NOT_FOUND', `inspect image: no such image ${image}`);
       const resolved = await resolveImage(store, found.descriptor, platform);
@@ -89,6 +103,7 @@ export function registerInspect(program: Command, io: CliIo): void {
         ImageConfig: config,
       });
     }
-    io.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+    if (options.format === undefined) io.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+    else for (const result of results) io.stdout.write(`${inspectTemplate(options.format, result)}\n`);
   });
 }

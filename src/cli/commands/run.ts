@@ -1,77 +1,41 @@
-import { readFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import type { Command } from 'commander';
-import { TsbuildError, familiarReference, isTsbuildError, messageOf, type ImageReference } from '../../common/index.js';
+import { TsbuildError, familiarReference, isTsbuildError, type ImageReference } from '../../common/index.js';
 import { pull } from '../../registry/index.js';
-import {
-  lookupEnv,
-  parseEnvFile,
-  parseMountFlag,
-  parseTmpfsFlag,
-  parseVolumeFlag,
-  rawTerminalOutput,
-  runContainer,
-  runFailureStatus,
-  type MountRequest,
-  type NetworkMode,
-  type RunningContainer,
-} from '../../runtime/index.js';
+import { parsePortSpec, rawTerminalOutput, runContainer, runFailureStatus, type RunningContainer } from '../../runtime/index.js';
+import type { Store } from '../../store/index.js';
 import { ExitError, type CliIo } from '../io.js';
 import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
-import { addInsecureRegistryOption, collect, registryClient } from './registry-options.js';
+import { addContainerOptions, environment, mountRequests, needsRecord, type ContainerFlags } from './container-options.js';
+import { addInsecureRegistryOption, registryClient } from './registry-options.js';
 import { TransferProgress } from './transfer-progress.js';
 
-interface RunFlags {
-  readonly rm?: boolean;
-  readonly interactive?: boolean;
-  readonly tty?: boolean;
-  readonly env: string[];
-  readonly envFile: string[];
-  readonly workdir?: string;
-  readonly user?: string;
-  readonly entrypoint?: string;
-  readonly network?: string;
-  readonly runtime?: string;
-  readonly init?: boolean;
-  readonly volume: string[];
-  readonly mount: string[];
-  readonly tmpfs: string[];
-  readonly readOnly?: boolean;
-  readonly root?: string;
+/** The signals docker's CLI passes on to the container (its sig-proxy). */
+export const forwardedSignals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+interface RunFlags extends ContainerFlags {
+  readonly detach?: boolean;
   readonly insecureRegistry: string[];
 }
 
-/** The signals docker's CLI passes on to the container (its sig-proxy). */
-const forwardedSignals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
-
-function networkMode(text: string | undefined): NetworkMode {
-  if (text === undefined || text === 'default' || text === 'bridge') return 'default';
-  if (text === 'none' || text === 'host') return text;
-  throw new TsbuildError('NOT_FOUND', `run: network ${text} not found (none and host for now)`);
-}
-
-function mountRequests(flags: RunFlags): MountRequest[] {
-  return [...flags.volume.map((spec) => parseVolumeFlag(spec)), ...flags.mount.map((spec) => parseMountFlag(spec)), ...flags.tmpfs.map((spec) => parseTmpfsFlag(spec))];
-}
-
-async function environment(flags: RunFlags): Promise<string[]> {
-  // As the docker CLI: the files' variables first, then -e's, later ones winning.
-  const result: string[] = [];
-  for (const file of flags.envFile) {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (error) {
-      throw new TsbuildError('INVALID_ARGUMENT', `read env file ${file}: ${messageOf(error)}`, { cause: error });
-    }
-    result.push(...parseEnvFile(text, process.env, file));
-  }
-  for (const entry of flags.env) {
-    if (entry === '' || entry.startsWith('=')) throw new TsbuildError('INVALID_ARGUMENT', `run: invalid environment variable: ${entry}`);
-    result.push(entry.includes('=') ? entry : lookupEnv(entry, process.env));
-  }
-  return result;
+/** The pull `run` and `create` do for an image not in the store, with docker's words. */
+export function imageFetcher(io: CliIo, flags: { readonly insecureRegistry: string[] }, store: Store, signal: AbortSignal): { fetch: (reference: ImageReference) => Promise<void>; close: () => Promise<void> } {
+  let client: ReturnType<typeof registryClient> | undefined;
+  return {
+    async fetch(reference) {
+      io.stderr.write(`Unable to find image '${familiarReference(reference)}' locally\n`);
+      client = registryClient(flags);
+      const progress = new TransferProgress(io, 'pull');
+      io.stderr.write(`${reference.tag ?? reference.digest ?? 'latest'}: Pulling from ${reference.path}\n`);
+      const result = await pull({ reference, store, client, onProgress: progress.listener, signal });
+      progress.finish();
+      io.stderr.write(`Digest: ${result.digest}\nStatus: Downloaded newer image for ${familiarReference(reference)}\n`);
+    },
+    async close() {
+      await client?.close();
+    },
+  };
 }
 
 /**
@@ -82,30 +46,26 @@ async function environment(flags: RunFlags): Promise<string[]> {
 export function registerRun(program: Command, io: CliIo): void {
   // The container's arguments follow the image: `run busybox ls -l` must leave -l to ls.
   program.enablePositionalOptions();
-  const command = program
-    .command('run')
-    .description('run a command in a new container of an image, in the foreground')
-    .argument('<image>', 'image reference, ID or digest')
-    .argument('[args...]', 'command and arguments (default: the image\'s)')
-    .passThroughOptions()
-    .option('--rm', 'remove the container when it exits')
-    .option('-i, --interactive', 'keep stdin open and pass it to the container')
-    .option('-t, --tty', 'give the container a terminal')
-    .option('-e, --env <K=V>', 'set an environment variable; K alone takes it from this environment (repeatable)', collect, [])
-    .option('--env-file <file>', 'read environment variables from a file (repeatable)', collect, [])
-    .option('-w, --workdir <dir>', 'working directory inside the container')
-    .option('-u, --user <user[:group]>', 'user name or uid, and group name or gid')
-    .option('--entrypoint <command>', "replace the image's entrypoint ('' for none)")
-    .option('--network <mode>', 'none (loopback only) or host (default: the host\'s network, own hostname)')
-    .option('-v, --volume <[source:]target[:options]>', 'mount a volume (NAME:), a host directory (/PATH:) or an anonymous volume; options ro, nocopy (repeatable)', collect, [])
-    .option('--mount <type=…,source=…,target=…>', 'mount a volume, host directory or tmpfs, with docker\'s keys (repeatable)', collect, [])
-    .option('--tmpfs <target[:options]>', 'mount a tmpfs (repeatable)', collect, [])
-    .option('--read-only', "mount the container's root filesystem read-only")
-    .option('--init', 'run the command under an init that forwards signals and reaps orphans')
-    .option('--runtime <name>', 'OCI runtime: shim (default), crun, runc or a path');
+  const command = addContainerOptions(
+    program
+      .command('run')
+      .description('run a command in a new container of an image')
+      .argument('<image>', 'image reference, ID or digest')
+      .argument('[args...]', "command and arguments (default: the image's)")
+      .passThroughOptions()
+      // docker's -h is the hostname.
+      .helpOption('--help', 'display help for command')
+      .option('-d, --detach', 'run in the background and print the container ID'),
+  );
   addRootOption(addInsecureRegistryOption(command)).action(async (image: string, args: string[], flags: RunFlags) => {
     const inner = await runInUserNamespace(flags.root);
     if (inner !== undefined) throw new ExitError(inner);
+    if (flags.detach === true || flags.rm !== true || needsRecord(flags)) {
+      // Loaded only here: the foreground `run --rm` starts without it.
+      const { runWithRecord } = await import('./containers.js');
+      await runWithRecord(io, image, args, flags);
+      return;
+    }
     const stdin = flags.interactive === true ? process.stdin : undefined;
     const tty = flags.tty === true;
     const rawTerminal = tty && stdin !== undefined && process.stdin.isTTY;
@@ -121,23 +81,14 @@ export function registerRun(program: Command, io: CliIo): void {
     };
     const stdout = process.stdout;
     const onResize = (): void => container?.resize({ rows: stdout.rows, columns: stdout.columns });
-    let client: ReturnType<typeof registryClient> | undefined;
+    let fetcher: ReturnType<typeof imageFetcher> | undefined;
     try {
-      if (flags.rm !== true) throw new TsbuildError('INVALID_ARGUMENT', 'run: only --rm is supported for now: containers that outlive their run come with ps and rm');
       if (tty && stdin !== undefined && !process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'run: the input device is not a TTY');
       for (const signal of forwardedSignals) process.on(signal, onSignal);
       const env = await environment(flags);
       const mounts = mountRequests(flags);
       const store = await storeFromOptions(flags);
-      const fetch = async (reference: ImageReference): Promise<void> => {
-        io.stderr.write(`Unable to find image '${familiarReference(reference)}' locally\n`);
-        client = registryClient(flags);
-        const progress = new TransferProgress(io, 'pull');
-        io.stderr.write(`${reference.tag ?? reference.digest ?? 'latest'}: Pulling from ${reference.path}\n`);
-        const result = await pull({ reference, store, client, onProgress: progress.listener, signal: abort.signal });
-        progress.finish();
-        io.stderr.write(`Digest: ${result.digest}\nStatus: Downloaded newer image for ${familiarReference(reference)}\n`);
-      };
+      fetcher = imageFetcher(io, flags, store, abort.signal);
       if (rawTerminal) {
         process.stdin.setRawMode(true);
         rawTerminalOutput(0);
@@ -146,13 +97,18 @@ export function registerRun(program: Command, io: CliIo): void {
       const result = await runContainer({
         store,
         image,
-        pull: fetch,
+        pull: fetcher.fetch,
         args,
         ...(flags.entrypoint === undefined ? {} : { entrypoint: flags.entrypoint }),
         env,
         ...(flags.workdir === undefined ? {} : { workdir: flags.workdir }),
         ...(flags.user === undefined ? {} : { user: flags.user }),
-        network: networkMode(flags.network),
+        ...(flags.network === undefined ? {} : { network: flags.network }),
+        ...(flags.name === undefined ? {} : { name: flags.name }),
+        ...(flags.hostname === undefined ? {} : { hostname: flags.hostname }),
+        networkAliases: flags.networkAlias,
+        publish: flags.publish.map(parsePortSpec),
+        ...(flags.publishAll === true ? { publishAll: true } : {}),
         mounts,
         ...(flags.readOnly === true ? { readOnly: true } : {}),
         tty,
@@ -184,7 +140,7 @@ export function registerRun(program: Command, io: CliIo): void {
         stdin.pause();
         (stdin as NodeJS.ReadStream).destroy();
       }
-      await client?.close();
+      await fetcher?.close();
     }
   });
 }

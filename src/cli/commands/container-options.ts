@@ -1,0 +1,216 @@
+/**
+ * The flags `run` and `create` share, with docker's names, and their translation into what
+ * `createContainer` takes.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { TsbuildError, messageOf, parseGoDuration } from '../../common/index.js';
+import { lookupEnv, parseEnvFile, parseMountFlag, parsePortSpec, parseTmpfsFlag, parseVolumeFlag, type CreateContainerOptions, type MountRequest, type HealthcheckConfig, type RestartPolicy } from '../../runtime/index.js';
+import { collect } from './registry-options.js';
+
+export interface ContainerFlags {
+  readonly rm?: boolean;
+  readonly interactive?: boolean;
+  readonly tty?: boolean;
+  readonly env: string[];
+  readonly envFile: string[];
+  readonly workdir?: string;
+  readonly user?: string;
+  readonly entrypoint?: string;
+  readonly network?: string;
+  readonly runtime?: string;
+  readonly init?: boolean;
+  readonly root?: string;
+  readonly name?: string;
+  readonly hostname?: string;
+  readonly readOnly?: boolean;
+  readonly memory?: string;
+  readonly pidsLimit?: string;
+  readonly restart?: string;
+  readonly stopSignal?: string;
+  readonly stopTimeout?: string;
+  readonly label: string[];
+  readonly healthCmd?: string;
+  readonly healthInterval?: string;
+  readonly healthTimeout?: string;
+  readonly healthRetries?: string;
+  readonly healthStartPeriod?: string;
+  readonly healthcheck?: boolean;
+  readonly publish: string[];
+  readonly publishAll?: boolean;
+  readonly volume: string[];
+  readonly mount: string[];
+  readonly tmpfs: string[];
+  readonly networkAlias: string[];
+}
+
+export function addContainerOptions(command: Command): Command {
+  return command
+    .option('--rm', 'remove the container when it exits')
+    .option('-i, --interactive', 'keep stdin open and pass it to the container')
+    .option('-t, --tty', 'give the container a terminal')
+    .option('-e, --env <K=V>', 'set an environment variable; K alone takes it from this environment (repeatable)', collect, [])
+    .option('--env-file <file>', 'read environment variables from a file (repeatable)', collect, [])
+    .option('-w, --workdir <dir>', 'working directory inside the container')
+    .option('-u, --user <user[:group]>', 'user name or uid, and group name or gid')
+    .option('--entrypoint <command>', "replace the image's entrypoint ('' for none)")
+    .option('--name <name>', 'name the container')
+    .option('-h, --hostname <name>', "the container's hostname (default: the first 12 digits of its ID)")
+    .option('--network <network>', "bridge (the default network), none (loopback only), host, a network's name, container:NAME")
+    .option('--network-alias <alias>', 'another name on the network (repeatable)', collect, [])
+    .option('-p, --publish <[ip:]host:container[/proto]>', 'publish a port (repeatable)', collect, [])
+    .option('-P, --publish-all', "publish the image's exposed ports")
+    .option('-v, --volume <source:target[:ro]>', 'mount a volume or a host path (repeatable)', collect, [])
+    .option('--mount <type=…,source=…,target=…>', 'mount a volume, a host path or a tmpfs (repeatable)', collect, [])
+    .option('--tmpfs <path[:options]>', 'mount a tmpfs (repeatable)', collect, [])
+    .option('--read-only', "mount the container's root read-only")
+    .option('--init', 'run the command under an init that forwards signals and reaps orphans')
+    .option('-m, --memory <bytes>', 'memory limit (b, k, m, g), where cgroups allow it')
+    .option('--pids-limit <n>', 'process limit, where cgroups allow it')
+    .option('--restart <policy>', 'no, on-failure[:N], always or unless-stopped', 'no')
+    .option('--stop-signal <signal>', "signal stop sends (default: the image's StopSignal, or SIGTERM)")
+    .option('--stop-timeout <seconds>', 'seconds stop waits before SIGKILL (default 10)')
+    .option('-l, --label <key=value>', 'set a label (repeatable)', collect, [])
+    .option('--health-cmd <command>', 'command to check health (run by sh -c)')
+    .option('--health-interval <duration>', 'time between checks (e.g. 30s)')
+    .option('--health-timeout <duration>', 'longest a check may run')
+    .option('--health-retries <n>', 'consecutive failures before unhealthy')
+    .option('--health-start-period <duration>', 'failures during this start period do not count')
+    .option('--no-healthcheck', "disable the image's HEALTHCHECK")
+    .option('--runtime <name>', 'OCI runtime: shim (default), crun, runc or a path');
+}
+
+/** docker's memory sizes: a number with an optional b, k, m or g (powers of 1024). */
+export function parseMemory(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([bkmg]?)b?$/i.exec(text.trim());
+  if (match === null) throw new TsbuildError('INVALID_ARGUMENT', `invalid size: '${text}'`);
+  const unit = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(match[2] ?? '').toLowerCase()] ?? 1;
+  const bytes = Math.floor(Number(match[1]) * unit);
+  if (bytes > 0 && bytes < 6 * 1024 * 1024) throw new TsbuildError('INVALID_ARGUMENT', 'Minimum memory limit allowed is 6MB');
+  return bytes;
+}
+
+export function parseRestartPolicy(text: string): RestartPolicy {
+  const [name, count, ...rest] = text.split(':');
+  if (rest.length > 0) throw new TsbuildError('INVALID_ARGUMENT', `invalid restart policy format: ${text}`);
+  if (name === 'no' || name === 'always' || name === 'unless-stopped') {
+    if (count !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `invalid restart policy format: maximum retry count cannot be used with restart policy '${name}'`);
+    return { name, maximumRetryCount: 0 };
+  }
+  if (name === 'on-failure') {
+    const maximum = count === undefined ? 0 : Number(count);
+    if (!Number.isSafeInteger(maximum) || maximum < 0) throw new TsbuildError('INVALID_ARGUMENT', `invalid restart policy format: maximum retry count must be a positive integer`);
+    return { name, maximumRetryCount: maximum };
+  }
+  throw new TsbuildError('INVALID_ARGUMENT', `invalid restart policy format: unknown policy '${name ?? ''}'`);
+}
+
+function nanoseconds(flag: string, text: string): number {
+  const value = parseGoDuration(text);
+  if (typeof value === 'string' || value < 0) throw new TsbuildError('INVALID_ARGUMENT', `invalid argument "${text}" for "${flag}" flag: ${typeof value === 'string' ? value : 'negative'}`);
+  return value;
+}
+
+function integer(flag: string, text: string): number {
+  const value = Number(text);
+  if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(value)) throw new TsbuildError('INVALID_ARGUMENT', `invalid argument "${text}" for "${flag}" flag: not an integer`);
+  return value;
+}
+
+export async function environment(flags: Pick<ContainerFlags, 'env' | 'envFile'>): Promise<string[]> {
+  // As the docker CLI: the files' variables first, then -e's, later ones winning.
+  const result: string[] = [];
+  for (const file of flags.envFile) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      throw new TsbuildError('INVALID_ARGUMENT', `read env file ${file}: ${messageOf(error)}`, { cause: error });
+    }
+    result.push(...parseEnvFile(text, process.env, file));
+  }
+  for (const entry of flags.env) {
+    if (entry === '' || entry.startsWith('=')) throw new TsbuildError('INVALID_ARGUMENT', `invalid environment variable: ${entry}`);
+    result.push(entry.includes('=') ? entry : lookupEnv(entry, process.env));
+  }
+  return result;
+}
+
+/** -v, --mount and --tmpfs, in that order, as requests the runtime prepares. */
+export function mountRequests(flags: Pick<ContainerFlags, 'volume' | 'mount' | 'tmpfs'>): MountRequest[] {
+  return [...flags.volume.map((spec) => parseVolumeFlag(spec)), ...flags.mount.map((spec) => parseMountFlag(spec)), ...flags.tmpfs.map((spec) => parseTmpfsFlag(spec))];
+}
+
+/** Whether FLAGS ask for something only a container with a record (not the foreground `run --rm`) has. */
+export function needsRecord(flags: ContainerFlags): boolean {
+  return (
+    flags.name !== undefined ||
+    flags.hostname !== undefined ||
+    flags.readOnly === true ||
+    flags.memory !== undefined ||
+    flags.pidsLimit !== undefined ||
+    (flags.restart ?? 'no') !== 'no' ||
+    flags.stopSignal !== undefined ||
+    flags.stopTimeout !== undefined ||
+    flags.label.length > 0 ||
+    flags.healthCmd !== undefined ||
+    flags.healthcheck === false
+  );
+}
+
+function healthcheck(flags: ContainerFlags): HealthcheckConfig | undefined {
+  if (flags.healthcheck === false) {
+    if (flags.healthCmd !== undefined) throw new TsbuildError('INVALID_ARGUMENT', '--no-healthcheck conflicts with --health-* options');
+    return { test: ['NONE'] };
+  }
+  if (flags.healthCmd === undefined) return undefined;
+  return {
+    test: ['CMD-SHELL', flags.healthCmd],
+    ...(flags.healthInterval === undefined ? {} : { interval: nanoseconds('--health-interval', flags.healthInterval) }),
+    ...(flags.healthTimeout === undefined ? {} : { timeout: nanoseconds('--health-timeout', flags.healthTimeout) }),
+    ...(flags.healthStartPeriod === undefined ? {} : { startPeriod: nanoseconds('--health-start-period', flags.healthStartPeriod) }),
+    ...(flags.healthRetries === undefined ? {} : { retries: integer('--health-retries', flags.healthRetries) }),
+  };
+}
+
+function labels(entries: readonly string[]): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const entry of entries) {
+    const at = entry.indexOf('=');
+    const key = at < 0 ? entry : entry.slice(0, at);
+    if (key === '') throw new TsbuildError('INVALID_ARGUMENT', `invalid label '${entry}': empty name`);
+    result[key] = at < 0 ? '' : entry.slice(at + 1);
+  }
+  return result;
+}
+
+/** What `createContainer` takes from the flags (everything but the store, image and streams). */
+export async function createOptions(flags: ContainerFlags, args: readonly string[]): Promise<Omit<CreateContainerOptions, 'store' | 'image' | 'autoRemove'>> {
+  const health = healthcheck(flags);
+  return {
+    args,
+    ...(flags.entrypoint === undefined ? {} : { entrypoint: flags.entrypoint }),
+    env: await environment(flags),
+    ...(flags.workdir === undefined ? {} : { workdir: flags.workdir }),
+    ...(flags.user === undefined ? {} : { user: flags.user }),
+    ...(flags.name === undefined ? {} : { name: flags.name }),
+    ...(flags.hostname === undefined ? {} : { hostname: flags.hostname }),
+    ...(flags.network === undefined ? {} : { network: flags.network }),
+    ...(flags.networkAlias.length === 0 ? {} : { networkAliases: flags.networkAlias }),
+    ...(flags.publish.length === 0 ? {} : { publish: flags.publish.map(parsePortSpec) }),
+    ...(flags.publishAll === true ? { publishAll: true } : {}),
+    ...(flags.init === true ? { init: true } : {}),
+    tty: flags.tty === true,
+    openStdin: flags.interactive === true,
+    readOnly: flags.readOnly === true,
+    volumeRequests: mountRequests(flags),
+    ...(flags.memory === undefined ? {} : { memory: parseMemory(flags.memory) }),
+    ...(flags.pidsLimit === undefined ? {} : { pidsLimit: integer('--pids-limit', flags.pidsLimit) }),
+    restart: parseRestartPolicy(flags.restart ?? 'no'),
+    ...(flags.stopSignal === undefined ? {} : { stopSignal: flags.stopSignal }),
+    ...(flags.stopTimeout === undefined ? {} : { stopTimeout: integer('--stop-timeout', flags.stopTimeout) }),
+    labels: labels(flags.label),
+    ...(health === undefined ? {} : { healthcheck: health }),
+    ...(flags.runtime === undefined ? {} : { runtime: flags.runtime }),
+  };
+}

@@ -1,0 +1,787 @@
+/**
+ * The container commands with docker's flags and words: create, start, stop, kill, restart,
+ * rm, ps, logs, exec, wait, port, top, rename, `container …` (the same under docker's group
+ * names, and prune), `run` of a container with a record, and the hidden `container-monitor`.
+ */
+import { stat } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
+import { TsbuildError, isTsbuildError, parseGoDuration } from '../../common/index.js';
+import {
+  claimContainer,
+  containerDirectory,
+  createContainer,
+  execInContainer,
+  findContainer,
+  killContainer,
+  listContainerRecords,
+  normalizeSignal,
+  observeState,
+  pruneContainers,
+  rawTerminalOutput,
+  readContainerRecord,
+  readLog,
+  removeContainer,
+  renameContainer,
+  runFailureStatus,
+  startContainer,
+  stopContainer,
+  superviseContainer,
+  topOfContainer,
+  waitContainer,
+  type ContainerRecord,
+  type ObservedState,
+} from '../../runtime/index.js';
+import type { Store } from '../../store/index.js';
+import { formatCreatedSince, humanDuration } from '../format.js';
+import { ExitError, type CliIo } from '../io.js';
+import { createProgram, userArguments } from '../program.js';
+import { runInUserNamespace } from '../rootless.js';
+import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
+import { tsbuildEntry } from '../version.js';
+import { addContainerOptions, createOptions, type ContainerFlags } from './container-options.js';
+import { addInsecureRegistryOption, collect } from './registry-options.js';
+import { forwardedSignals, imageFetcher } from './run.js';
+
+/** argv of the monitor a container is handed to: this same tsbuild, its hidden command. */
+function monitorCommand(store: Store): string[] {
+  return [process.execPath, tsbuildEntry(), 'container-monitor', '--root', store.root];
+}
+
+/** The exit status a failed start stands for (127 for a command not found, as docker). */
+function startFailureStatus(error: unknown): number {
+  const cause = (error as { cause?: { exitCode?: unknown } } | undefined)?.cause;
+  if (cause !== undefined && typeof cause.exitCode === 'number') return cause.exitCode;
+  return runFailureStatus(error);
+}
+
+/** Reports a TsbuildError as docker does (`Error response from daemon` has no daemon here) and exits with STATUS. */
+function fail(io: CliIo, error: unknown, status: number): never {
+  if (error instanceof ExitError) throw error;
+  if (!isTsbuildError(error)) throw error;
+  io.stderr.write(`error: ${error.message}\n`);
+  throw new ExitError(status);
+}
+
+/** `run` of a container that keeps a record: detached (`-d`), or in the foreground with this process as its monitor. */
+export async function runWithRecord(io: CliIo, image: string, args: readonly string[], flags: ContainerFlags & { readonly detach?: boolean; readonly insecureRegistry: string[] }): Promise<void> {
+  const abort = new AbortController();
+  const store = await storeFromOptions(flags);
+  const fetcher = imageFetcher(io, flags, store, abort.signal);
+  let record: ContainerRecord;
+  try {
+    const options = await createOptions(flags, args);
+    if (flags.detach !== true && flags.tty === true && flags.interactive === true && !process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'run: the input device is not a TTY');
+    const created = await createContainer({ store, image, pull: fetcher.fetch, ...options, autoRemove: flags.rm === true, signal: abort.signal });
+    for (const warning of created.warnings) io.stderr.write(`WARNING: ${warning}\n`);
+    record = created.record;
+  } catch (error) {
+    fail(io, error, 125);
+  } finally {
+    await fetcher.close();
+  }
+  if (flags.detach === true) {
+    try {
+      await startContainer(store, record.id, { monitorCommand: monitorCommand(store) });
+    } catch (error) {
+      fail(io, error, startFailureStatus(error));
+    }
+    io.stdout.write(`${record.id}\n`);
+    return;
+  }
+  // In the foreground this process is the container's monitor: its output comes here as well as to its log.
+  const stdin = flags.interactive === true ? process.stdin : undefined;
+  const rawTerminal = flags.tty === true && stdin !== undefined && process.stdin.isTTY;
+  let pid: number | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (pid === undefined) return;
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // Ended meanwhile.
+    }
+  };
+  try {
+    await claimContainer(store, record.id);
+    for (const signal of forwardedSignals) if (signal !== 'SIGUSR2') process.on(signal, onSignal);
+    if (rawTerminal) {
+      process.stdin.setRawMode(true);
+      rawTerminalOutput(0);
+    }
+    const status = await superviseContainer(store, record.id, {
+      attach: { ...(stdin === undefined ? {} : { stdin }), stdout: io.stdout, stderr: io.stderr },
+      onRunning: (running) => {
+        pid = running.state.pid;
+      },
+    });
+    const after = await readContainerRecord(store, record.id);
+    if (after?.state.error !== undefined) io.stderr.write(`error: ${after.state.error}\n`);
+    if (status !== 0) throw new ExitError(status);
+  } catch (error) {
+    fail(io, error, 125);
+  } finally {
+    for (const signal of forwardedSignals) process.removeListener(signal, onSignal);
+    if (rawTerminal) process.stdin.setRawMode(false);
+    if (stdin !== undefined) {
+      stdin.pause();
+      (stdin as NodeJS.ReadStream).destroy();
+    }
+  }
+}
+
+type Registrar = (parent: Command, io: CliIo, name?: string) => void;
+
+function defineCreate(parent: Command, io: CliIo, name = 'create'): void {
+  parent.enablePositionalOptions();
+  const command = addContainerOptions(
+    parent
+      .command(name)
+      .description('create a container of an image, without starting it')
+      .argument('<image>', 'image reference, ID or digest')
+      .argument('[args...]', "command and arguments (default: the image's)")
+      .passThroughOptions()
+      .helpOption('--help', 'display help for command'),
+  );
+  addRootOption(addInsecureRegistryOption(command)).action(async (image: string, args: string[], flags: ContainerFlags & { insecureRegistry: string[] }) => {
+    const inner = await runInUserNamespace(flags.root);
+    if (inner !== undefined) throw new ExitError(inner);
+    const abort = new AbortController();
+    const store = await storeFromOptions(flags);
+    const fetcher = imageFetcher(io, flags, store, abort.signal);
+    try {
+      const created = await createContainer({ store, image, pull: fetcher.fetch, ...(await createOptions(flags, args)), autoRemove: flags.rm === true, signal: abort.signal });
+      for (const warning of created.warnings) io.stderr.write(`WARNING: ${warning}\n`);
+      io.stdout.write(`${created.record.id}\n`);
+    } catch (error) {
+      fail(io, error, 125);
+    } finally {
+      await fetcher.close();
+    }
+  });
+}
+
+/** Copies the container's log from OFFSET to the caller's streams until it ends (`start -a`). */
+async function attachToLog(io: CliIo, store: Store, id: string, fromOffset: number): Promise<void> {
+  const path = join(containerDirectory(store, id), 'container.log');
+  for await (const entry of readLog(path, { follow: true, fromOffset, running: () => stillRunning(store, id) })) {
+    (entry.stream === 'stdout' ? io.stdout : io.stderr).write(entry.log);
+  }
+}
+
+async function logSize(store: Store, id: string): Promise<number> {
+  return stat(join(containerDirectory(store, id), 'container.log')).then(
+    (info) => info.size,
+    () => 0,
+  );
+}
+
+/** Whether the container may still write to its log: running or restarting, its monitor alive. */
+async function stillRunning(store: Store, id: string): Promise<boolean> {
+  const record = await readContainerRecord(store, id);
+  if (record === undefined) return false;
+  const observed = await observeState(record);
+  if (observed.status === 'running' || observed.status === 'restarting') return true;
+  // Started but not yet running: the monitor is on its way.
+  return observed.status === 'created' && record.state.monitor !== undefined;
+}
+
+function defineStart(parent: Command, io: CliIo, name = 'start'): void {
+  addRootOption(
+    parent
+      .command(name)
+      .description('start one or more containers')
+      .argument('<containers...>', 'names or IDs')
+      .option('-a, --attach', "print the container's output and end with its exit status"),
+  ).action(async (containers: string[], flags: RootOption & { attach?: boolean }) => {
+    const inner = await runInUserNamespace(flags.root);
+    if (inner !== undefined) throw new ExitError(inner);
+    const store = await storeFromOptions(flags);
+    let failed = false;
+    for (const nameOrId of containers) {
+      try {
+        const found = await findContainer(store, nameOrId);
+        const offset = await logSize(store, found.id);
+        await startContainer(store, found.id, { monitorCommand: monitorCommand(store) });
+        if (flags.attach === true) {
+          await attachToLog(io, store, found.id, offset);
+          const status = await waitContainer(store, found.id);
+          if (status !== 0) throw new ExitError(status);
+        } else io.stdout.write(`${nameOrId}\n`);
+      } catch (error) {
+        if (error instanceof ExitError || !isTsbuildError(error)) throw error;
+        io.stderr.write(`error: ${error.message}\n`);
+        if (flags.attach === true) throw new ExitError(startFailureStatus(error));
+        failed = true;
+      }
+    }
+    if (failed) throw new ExitError(1);
+  });
+}
+
+/** Runs ACTION on each container named, printing its name as docker does; any failure gives 1 at the end. */
+async function eachContainer(io: CliIo, containers: readonly string[], action: (nameOrId: string) => Promise<void>): Promise<void> {
+  let failed = false;
+  for (const nameOrId of containers) {
+    try {
+      await action(nameOrId);
+      io.stdout.write(`${nameOrId}\n`);
+    } catch (error) {
+      if (!isTsbuildError(error)) throw error;
+      io.stderr.write(`error: ${error.message}\n`);
+      failed = true;
+    }
+  }
+  if (failed) throw new ExitError(1);
+}
+
+function timeoutOf(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!/^-?\d+$/.test(text)) throw new TsbuildError('INVALID_ARGUMENT', `invalid argument "${text}" for "-t, --time" flag: not an integer`);
+  return value;
+}
+
+function defineStop(parent: Command, io: CliIo, name = 'stop'): void {
+  addRootOption(
+    parent
+      .command(name)
+      .description("stop containers: their stop signal, then SIGKILL after the timeout")
+      .argument('<containers...>', 'names or IDs')
+      .option('-t, --time <seconds>', "seconds to wait before SIGKILL (default: the container's stop timeout, 10)")
+      .option('-s, --signal <signal>', "signal to send (default: the container's stop signal)"),
+  ).action(async (containers: string[], flags: RootOption & { time?: string; signal?: string }) => {
+    const store = await storeFromOptions(flags);
+    const timeoutSeconds = timeoutOf(flags.time);
+    await eachContainer(io, containers, async (nameOrId) => {
+      await stopContainer(store, nameOrId, { ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }), ...(flags.signal === undefined ? {} : { signal: flags.signal }) });
+    });
+  });
+}
+
+function defineKill(parent: Command, io: CliIo, name = 'kill'): void {
+  addRootOption(
+    parent.command(name).description('send a signal to containers (SIGKILL by default)').argument('<containers...>', 'names or IDs').option('-s, --signal <signal>', 'signal to send', 'KILL'),
+  ).action(async (containers: string[], flags: RootOption & { signal: string }) => {
+    const store = await storeFromOptions(flags);
+    const signal = normalizeSignal(flags.signal);
+    if (!/^\d+$/.test(signal) && (osConstants.signals as Readonly<Record<string, number>>)[signal] === undefined) throw new TsbuildError('INVALID_ARGUMENT', `invalid signal: ${flags.signal}`);
+    await eachContainer(io, containers, async (nameOrId) => {
+      await killContainer(store, nameOrId, signal);
+    });
+  });
+}
+
+function defineRestart(parent: Command, io: CliIo, name = 'restart'): void {
+  addRootOption(
+    parent
+      .command(name)
+      .description('stop and start containers again')
+      .argument('<containers...>', 'names or IDs')
+      .option('-t, --time <seconds>', 'seconds to wait before SIGKILL')
+      .option('-s, --signal <signal>', 'signal to stop with'),
+  ).action(async (containers: string[], flags: RootOption & { time?: string; signal?: string }) => {
+    const inner = await runInUserNamespace(flags.root);
+    if (inner !== undefined) throw new ExitError(inner);
+    const store = await storeFromOptions(flags);
+    const timeoutSeconds = timeoutOf(flags.time);
+    await eachContainer(io, containers, async (nameOrId) => {
+      const stopped = await stopContainer(store, nameOrId, { ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }), ...(flags.signal === undefined ? {} : { signal: flags.signal }) });
+      await startContainer(store, stopped.id, { monitorCommand: monitorCommand(store) });
+    });
+  });
+}
+
+function defineRm(parent: Command, io: CliIo, name = 'rm'): void {
+  addRootOption(
+    parent
+      .command(name)
+      .description('remove containers')
+      .argument('<containers...>', 'names or IDs')
+      .option('-f, --force', 'kill a running container first')
+      .option('-v, --volumes', 'remove its anonymous volumes too'),
+  ).action(async (containers: string[], flags: RootOption & { force?: boolean; volumes?: boolean }) => {
+    const store = await storeFromOptions(flags);
+    await eachContainer(io, containers, async (nameOrId) => {
+      await removeContainer(store, nameOrId, { force: flags.force === true, volumes: flags.volumes === true });
+    });
+  });
+}
+
+/** The command as `docker ps` shows it: quoted, cut at 20 characters with an ellipsis. */
+function shownCommand(record: ContainerRecord, truncate: boolean): string {
+  const whole = [record.path, ...record.args].join(' ');
+  return `"${truncate && whole.length > 20 ? `${whole.slice(0, 19)}…` : whole}"`;
+}
+
+/** docker's State.String(): "Up 3 seconds (healthy)", "Exited (0) 2 minutes ago", "Created"… */
+export function statusText(record: ContainerRecord, observed: ObservedState, now = Date.now()): string {
+  const { state } = record;
+  const since = (at: string | undefined): string => humanDuration(now - Date.parse(at ?? record.created));
+  switch (observed.status) {
+    case 'running': {
+      const health = state.health === undefined ? '' : state.health.status === 'starting' ? ' (health: starting)' : ` (${state.health.status})`;
+      return `Up ${since(state.startedAt)}${health}`;
+    }
+    case 'restarting':
+      return `Restarting (${state.exitCode ?? 0}) ${since(state.finishedAt)} ago`;
+    case 'exited':
+      return state.finishedAt === undefined ? 'Exited' : `Exited (${state.exitCode ?? 0}) ${since(state.finishedAt)} ago`;
+    case 'dead':
+      return 'Dead';
+    case 'created':
+      return 'Created';
+  }
+}
+
+function ports(record: ContainerRecord): string {
+  const bindings = record.hostConfig?.portBindings ?? {};
+  return Object.entries(bindings)
+    .flatMap(([port, hosts]) => hosts.map((host) => `${host.HostIp === '' ? '0.0.0.0' : host.HostIp}:${host.HostPort}->${port}`))
+    .join(', ');
+}
+
+interface PsRow {
+  readonly record: ContainerRecord;
+  readonly observed: ObservedState;
+}
+
+function psFields(row: PsRow, truncate: boolean): Record<string, string> {
+  const { record, observed } = row;
+  return {
+    ID: truncate ? record.id.slice(0, 12) : record.id,
+    Image: record.config.image ?? record.image.name ?? record.image.id,
+    Command: shownCommand(record, truncate),
+    CreatedAt: record.created,
+    RunningFor: formatCreatedSince(record.created),
+    Ports: ports(record),
+    State: observed.status,
+    Status: statusText(record, observed),
+    Names: record.name ?? '',
+    Labels: Object.entries(record.config.labels ?? {})
+      .map(([key, value]) => `${key}=${value}`)
+      .join(','),
+    Mounts: (record.hostConfig?.mounts ?? []).map((mount) => mount.source ?? mount.destination).join(','),
+    Networks: record.config.network === 'default' ? 'bridge' : record.config.network,
+    Size: '0B',
+    LocalVolumes: '0',
+  };
+}
+
+function matchesFilter(row: PsRow, filter: string): boolean {
+  const at = filter.indexOf('=');
+  if (at < 0) throw new TsbuildError('INVALID_ARGUMENT', `bad format of filter (expected name=value): ${filter}`);
+  const key = filter.slice(0, at);
+  const value = filter.slice(at + 1);
+  const { record, observed } = row;
+  switch (key) {
+    case 'id':
+      return record.id.startsWith(value);
+    case 'name':
+      return new RegExp(value).test(record.name ?? '');
+    case 'status':
+      return observed.status === value;
+    case 'exited':
+      return observed.status === 'exited' && String(record.state.exitCode ?? 0) === value;
+    case 'label': {
+      const equals = value.indexOf('=');
+      const labels = record.config.labels ?? {};
+      return equals < 0 ? value in labels : labels[value.slice(0, equals)] === value.slice(equals + 1);
+    }
+    case 'health':
+      return (record.state.health?.status ?? 'none') === value;
+    case 'ancestor':
+      return record.config.image === value || record.image.name === value || record.image.id.includes(value);
+    default:
+      throw new TsbuildError('INVALID_ARGUMENT', `invalid filter '${key}'`);
+  }
+}
+
+/** `{{.ID}}`, `{{.Names}}`, `{{json .Labels}}`, `{{.Label "key"}}` — the parts of Go templates `ps --format` is used with. */
+function applyTemplate(template: string, fields: Record<string, string>, record: ContainerRecord): string {
+  return template
+    .replace(/\{\{\s*json\s+\.(\w+)\s*\}\}/g, (_all, name: string) => JSON.stringify(fields[name] ?? ''))
+    .replace(/\{\{\s*\.Label\s+"([^"]*)"\s*\}\}/g, (_all, key: string) => record.config.labels?.[key] ?? '')
+    .replace(/\{\{\s*\.(\w+)\s*\}\}/g, (_all, name: string) => fields[name] ?? '')
+    .replace(/\\t/g, '\t')
+    .replace(/\\n/g, '\n');
+}
+
+function definePs(parent: Command, io: CliIo, name = 'ps', aliases: readonly string[] = []): void {
+  addRootOption(
+    parent
+      .command(name)
+      .aliases(aliases)
+      .description('list containers (running ones unless -a)')
+      .option('-a, --all', 'all containers, not only running ones')
+      .option('-q, --quiet', 'IDs only')
+      .option('-f, --filter <key=value>', 'id=, name=, status=, exited=, label=, health=, ancestor= (repeatable)', collect, [])
+      .option('--format <format>', 'table, json (one object per line) or a Go template such as {{.ID}} {{.Names}}')
+      .option('--no-trunc', 'do not shorten IDs and commands')
+      .option('-n, --last <n>', 'the N containers created last')
+      .option('-l, --latest', 'the container created last'),
+  ).action(async (flags: RootOption & { all?: boolean; quiet?: boolean; filter: string[]; format?: string; trunc: boolean; last?: string; latest?: boolean }) => {
+    const store = await storeFromOptions(flags);
+    const records = (await listContainerRecords(store)).sort((a, b) => Date.parse(b.created) - Date.parse(a.created));
+    let rows: PsRow[] = await Promise.all(records.map(async (record) => ({ record, observed: await observeState(record) })));
+    const limit = flags.latest === true ? 1 : flags.last === undefined ? undefined : Number(flags.last);
+    const all = flags.all === true || limit !== undefined || flags.filter.some((filter) => filter.startsWith('status=') || filter.startsWith('exited='));
+    if (!all) rows = rows.filter((row) => row.observed.status === 'running' || row.observed.status === 'restarting');
+    rows = rows.filter((row) => flags.filter.every((filter) => matchesFilter(row, filter)));
+    if (limit !== undefined) rows = rows.slice(0, limit);
+    const truncate = flags.trunc;
+    if (flags.quiet === true) {
+      for (const row of rows) io.stdout.write(`${truncate ? row.record.id.slice(0, 12) : row.record.id}\n`);
+      return;
+    }
+    const format = flags.format ?? 'table';
+    if (format === 'json') {
+      for (const row of rows) io.stdout.write(`${JSON.stringify(psFields(row, truncate))}\n`);
+      return;
+    }
+    if (format !== 'table' && !format.startsWith('table ')) {
+      for (const row of rows) io.stdout.write(`${applyTemplate(format, psFields(row, truncate), row.record)}\n`);
+      return;
+    }
+    const columns: [string, string][] =
+      format === 'table'
+        ? [['CONTAINER ID', 'ID'], ['IMAGE', 'Image'], ['COMMAND', 'Command'], ['CREATED', 'RunningFor'], ['STATUS', 'Status'], ['PORTS', 'Ports'], ['NAMES', 'Names']]
+        : [...format.slice('table '.length).matchAll(/\{\{\s*\.(\w+)\s*\}\}/g)].map((match) => [(match[1] ?? '').replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase(), match[1] ?? '']);
+    const table = [columns.map(([header]) => header), ...rows.map((row) => {
+      const fields = psFields(row, truncate);
+      return columns.map(([, field]) => (field === 'RunningFor' && format === 'table' ? fields.RunningFor ?? '' : fields[field] ?? ''));
+    })];
+    const widths = columns.map((_column, index) => Math.max(...table.map((line) => [...(line[index] ?? '')].length)));
+    for (const line of table) io.stdout.write(`${line.map((cell, index) => (index === line.length - 1 ? cell : cell + ' '.repeat((widths[index] ?? 0) - [...cell].length))).join('   ').trimEnd()}\n`);
+  });
+}
+
+/** `--since`/`--until`: RFC 3339, a Unix time, or a Go duration before now. In ms since the epoch. */
+function timeOf(flag: string, text: string): number {
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
+  const duration = parseGoDuration(text);
+  if (typeof duration === 'number') return Date.now() - duration / 1e6;
+  const parsed = Date.parse(text);
+  if (Number.isNaN(parsed)) throw new TsbuildError('INVALID_ARGUMENT', `invalid value for "${flag}": ${text}`);
+  return parsed;
+}
+
+function defineLogs(parent: Command, io: CliIo, name = 'logs'): void {
+  addRootOption(
+    parent
+      .command(name)
+      .description("print a container's output (json-file log)")
+      .argument('<container>', 'name or ID')
+      .option('-f, --follow', 'keep printing while the container runs')
+      .option('-n, --tail <n>', "the last N lines ('all' for every line)", 'all')
+      .option('-t, --timestamps', 'show the time of each line')
+      .option('--since <time>', 'lines since this time (RFC 3339, Unix time, or a duration such as 10m)')
+      .option('--until <time>', 'lines before this time'),
+  ).action(async (nameOrId: string, flags: RootOption & { follow?: boolean; tail: string; timestamps?: boolean; since?: string; until?: string }) => {
+    const store = await storeFromOptions(flags);
+    const record = await findContainer(store, nameOrId);
+    const tail = flags.tail === 'all' ? undefined : Number(flags.tail);
+    if (tail !== undefined && !Number.isSafeInteger(tail)) throw new TsbuildError('INVALID_ARGUMENT', `invalid value for "--tail": ${flags.tail}`);
+    const path = join(containerDirectory(store, record.id), 'container.log');
+    const entries = readLog(path, {
+      follow: flags.follow === true,
+      running: () => stillRunning(store, record.id),
+      ...(tail === undefined ? {} : { tail }),
+      ...(flags.since === undefined ? {} : { since: timeOf('--since', flags.since) }),
+      ...(flags.until === undefined ? {} : { until: timeOf('--until', flags.until) }),
+    });
+    for await (const entry of entries) {
+      (entry.stream === 'stdout' ? io.stdout : io.stderr).write(flags.timestamps === true ? `${entry.time} ${entry.log}` : entry.log);
+    }
+  });
+}
+
+function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
+  parent.enablePositionalOptions();
+  addRootOption(
+    parent
+      .command(name)
+      .description('run a command in a running container')
+      .argument('<container>', 'name or ID')
+      .argument('<command...>', 'command and arguments')
+      .passThroughOptions()
+      .option('-d, --detach', 'start the command and leave it running')
+      .option('-i, --interactive', 'pass stdin to the command')
+      .option('-t, --tty', "use this terminal (from a terminal only)")
+      .option('-e, --env <K=V>', 'set an environment variable (repeatable)', collect, [])
+      .option('-u, --user <user[:group]>', "user name or uid (default: the container's)")
+      .option('-w, --workdir <dir>', "working directory (default: the container's)"),
+  ).action(async (nameOrId: string, args: string[], flags: RootOption & { detach?: boolean; interactive?: boolean; tty?: boolean; env: string[]; user?: string; workdir?: string }) => {
+    const store = await storeFromOptions(flags);
+    const record = await findContainer(store, nameOrId);
+    const observed = await observeState(record);
+    if (!observed.running) throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is not running`);
+    const env = flags.env.map((entry) => (entry.includes('=') ? entry : process.env[entry] === undefined ? entry : `${entry}=${process.env[entry] ?? ''}`));
+    const inheritTerminal = flags.tty === true && process.stdin.isTTY && process.stdout.isTTY;
+    let result;
+    try {
+      result = await execInContainer(record, {
+      args,
+      env: [...(flags.tty === true ? ['TERM=xterm'] : []), ...env],
+      ...(flags.user === undefined ? {} : { user: flags.user }),
+      ...(flags.workdir === undefined ? {} : { workdir: flags.workdir }),
+      ...(flags.detach === true ? { detach: true } : {}),
+      inheritTerminal,
+      stdio: { ...(flags.interactive === true ? { stdin: process.stdin } : {}), stdout: io.stdout, stderr: io.stderr },
+    });
+    } catch (error) {
+      // docker's statuses: 126 when the command cannot be executed, 127 when it is not found.
+      fail(io, error, runFailureStatus(error));
+    }
+    if (flags.interactive === true) {
+      process.stdin.pause();
+      process.stdin.destroy();
+    }
+    if (result.status !== 0) throw new ExitError(result.status);
+  });
+}
+
+function defineWait(parent: Command, io: CliIo, name = 'wait'): void {
+  addRootOption(parent.command(name).description('wait for containers to end and print their exit codes').argument('<containers...>', 'names or IDs')).action(async (containers: string[], flags: RootOption) => {
+    const store = await storeFromOptions(flags);
+    for (const nameOrId of containers) io.stdout.write(`${await waitContainer(store, nameOrId)}\n`);
+  });
+}
+
+function definePort(parent: Command, io: CliIo, name = 'port'): void {
+  addRootOption(parent.command(name).description("a container's published ports").argument('<container>', 'name or ID').argument('[port]', 'PORT[/PROTO]')).action(async (nameOrId: string, port: string | undefined, flags: RootOption) => {
+    const store = await storeFromOptions(flags);
+    const record = await findContainer(store, nameOrId);
+    const bindings = record.hostConfig?.portBindings ?? {};
+    const wanted = port === undefined ? undefined : port.includes('/') ? port : `${port}/tcp`;
+    for (const [containerPort, hosts] of Object.entries(bindings)) {
+      if (wanted !== undefined && containerPort !== wanted) continue;
+      for (const host of hosts) io.stdout.write(`${wanted === undefined ? `${containerPort} -> ` : ''}${host.HostIp === '' ? '0.0.0.0' : host.HostIp}:${host.HostPort}\n`);
+    }
+    if (wanted !== undefined && bindings[wanted] === undefined) throw new TsbuildError('NOT_FOUND', `no public port '${wanted}' published for ${nameOrId}`);
+  });
+}
+
+function defineTop(parent: Command, io: CliIo, name = 'top'): void {
+  parent.enablePositionalOptions();
+  addRootOption(
+    parent.command(name).description("a running container's processes").argument('<container>', 'name or ID').argument('[ps-options...]', 'ps options (default -f)').passThroughOptions(),
+  ).action(async (nameOrId: string, psOptions: string[], flags: RootOption) => {
+    const store = await storeFromOptions(flags);
+    const record = await findContainer(store, nameOrId);
+    if (!(await observeState(record)).running) throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is not running`);
+    io.stdout.write(await topOfContainer(record, psOptions.length > 0 ? psOptions : ['-f']));
+  });
+}
+
+function defineRename(parent: Command, io: CliIo, name = 'rename'): void {
+  addRootOption(parent.command(name).description('rename a container').argument('<container>', 'name or ID').argument('<new-name>', 'its new name')).action(async (nameOrId: string, newName: string, flags: RootOption) => {
+    const store = await storeFromOptions(flags);
+    await renameContainer(store, nameOrId, newName);
+    void io;
+  });
+}
+
+function formatInspect(record: ContainerRecord, observed: ObservedState, store: Store): Record<string, unknown> {
+  const zero = '0001-01-01T00:00:00Z';
+  const directory = containerDirectory(store, record.id);
+  const { state, config } = record;
+  const health = state.health;
+  const healthcheck = config.healthcheck;
+  return {
+    Id: record.id,
+    Created: record.created,
+    Path: record.path,
+    Args: record.args,
+    State: {
+      Status: observed.status,
+      Running: observed.running,
+      Paused: false,
+      Restarting: observed.status === 'restarting',
+      OOMKilled: false,
+      Dead: observed.status === 'dead',
+      Pid: observed.running ? (state.pid ?? 0) : 0,
+      ExitCode: state.exitCode ?? 0,
+      Error: observed.monitorDied ? 'the container\'s monitor died' : (state.error ?? ''),
+      StartedAt: state.startedAt ?? zero,
+      FinishedAt: state.finishedAt ?? zero,
+      ...(health === undefined
+        ? {}
+        : { Health: { Status: health.status, FailingStreak: health.failingStreak, Log: health.log.map((entry) => ({ Start: entry.start, End: entry.end, ExitCode: entry.exitCode, Output: entry.output })) } }),
+    },
+    Image: record.image.id,
+    ResolvConfPath: join(directory, 'resolv.conf'),
+    HostnamePath: join(directory, 'hostname'),
+    HostsPath: join(directory, 'hosts'),
+    LogPath: join(directory, 'container.log'),
+    Name: `/${record.name ?? ''}`,
+    RestartCount: record.restartCount ?? 0,
+    Driver: 'overlay',
+    Platform: 'linux',
+    HostConfig: {
+      LogConfig: { Type: 'json-file', Config: {} },
+      NetworkMode: config.network === 'default' ? 'bridge' : config.network,
+      PortBindings: record.hostConfig?.portBindings ?? {},
+      RestartPolicy: { Name: record.hostConfig?.restartPolicy.name ?? 'no', MaximumRetryCount: record.hostConfig?.restartPolicy.maximumRetryCount ?? 0 },
+      AutoRemove: record.autoRemove,
+      Init: record.hostConfig?.init ?? false,
+      ReadonlyRootfs: record.hostConfig?.readonlyRootfs ?? false,
+      Memory: record.hostConfig?.memory ?? 0,
+      PidsLimit: record.hostConfig?.pidsLimit ?? 0,
+      Runtime: config.runtime,
+      Mounts: record.hostConfig?.mounts ?? [],
+    },
+    Mounts: (record.hostConfig?.mounts ?? []).map((mount) => ({ Type: mount.type ?? 'bind', Source: mount.source ?? '', Destination: mount.destination, RW: !(mount.options ?? []).includes('ro') })),
+    Config: {
+      Hostname: config.hostname,
+      Domainname: '',
+      User: config.user,
+      AttachStdin: false,
+      AttachStdout: false,
+      AttachStderr: false,
+      Tty: config.tty,
+      OpenStdin: config.openStdin,
+      StdinOnce: false,
+      Env: config.env,
+      Cmd: config.cmd ?? null,
+      ...(healthcheck === undefined
+        ? {}
+        : {
+            Healthcheck: {
+              Test: healthcheck.test,
+              ...(healthcheck.interval === undefined ? {} : { Interval: healthcheck.interval }),
+              ...(healthcheck.timeout === undefined ? {} : { Timeout: healthcheck.timeout }),
+              ...(healthcheck.startPeriod === undefined ? {} : { StartPeriod: healthcheck.startPeriod }),
+              ...(healthcheck.retries === undefined ? {} : { Retries: healthcheck.retries }),
+            },
+          }),
+      Image: config.image ?? record.image.name ?? record.image.id,
+      WorkingDir: config.workingDir,
+      Entrypoint: config.entrypoint ?? null,
+      Labels: config.labels ?? {},
+      ...(config.stopSignal === undefined ? {} : { StopSignal: config.stopSignal }),
+      ...(config.stopTimeout === undefined ? {} : { StopTimeout: config.stopTimeout }),
+    },
+    NetworkSettings: { Ports: {}, Networks: {} },
+  };
+}
+
+/** `inspect` of containers (the image inspect falls back here, and `container inspect` comes straight here). */
+export async function inspectContainers(store: Store, names: readonly string[]): Promise<unknown[]> {
+  const results: unknown[] = [];
+  for (const nameOrId of names) {
+    const record = await findContainer(store, nameOrId);
+    results.push(formatInspect(record, await observeState(record), store));
+  }
+  return results;
+}
+
+function defineInspect(parent: Command, io: CliIo, name = 'inspect'): void {
+  addRootOption(parent.command(name, name === 'container-inspect' ? { hidden: true } : {}).description('print containers as JSON, with docker\'s field names').argument('<containers...>', 'names or IDs').option('-f, --format <template>', 'a Go template such as {{.State.Status}}')).action(
+    async (containers: string[], flags: RootOption & { format?: string }) => {
+      const store = await storeFromOptions(flags);
+      const results = await inspectContainers(store, containers);
+      if (flags.format === undefined) io.stdout.write(`${JSON.stringify(results, null, 4)}\n`);
+      else for (const result of results) io.stdout.write(`${inspectTemplate(flags.format, result)}\n`);
+    },
+  );
+}
+
+/** `{{.State.Status}}`, `{{json .State}}`: dotted paths into the inspect document. */
+export function inspectTemplate(template: string, document: unknown): string {
+  const lookup = (path: string): unknown => path.split('.').filter((part) => part !== '').reduce<unknown>((value, part) => (value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined), document);
+  return template
+    .replace(/\{\{\s*json\s+([.\w]+)\s*\}\}/g, (_all, path: string) => JSON.stringify(lookup(path) ?? null))
+    .replace(/\{\{\s*([.\w]+)\s*\}\}/g, (_all, path: string) => {
+      const value = lookup(path);
+      return value === undefined || value === null ? '<no value>' : typeof value === 'object' ? JSON.stringify(value) : String(value);
+    });
+}
+
+async function confirm(io: CliIo, question: string): Promise<boolean> {
+  io.stderr.write(question);
+  const lines = createInterface({ input: process.stdin });
+  try {
+    for await (const line of lines) return /^y(es)?$/i.test(line.trim());
+    return false;
+  } finally {
+    lines.close();
+  }
+}
+
+function definePrune(parent: Command, io: CliIo): void {
+  addRootOption(parent.command('prune').description('remove every container that is not running').option('-f, --force', 'do not ask for confirmation')).action(async (flags: RootOption & { force?: boolean }) => {
+    if (flags.force !== true && !(await confirm(io, 'WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] '))) return;
+    const store = await storeFromOptions(flags);
+    const removed = await pruneContainers(store);
+    io.stdout.write(removed.length === 0 ? '' : `Deleted Containers:\n${removed.join('\n')}\n\n`);
+    io.stdout.write('Total reclaimed space: 0B\n');
+  });
+}
+
+/** docker's `container SUBCOMMAND` names: the top-level commands under the group, and `ls`. */
+const containerCommands: ReadonlyArray<readonly [name: string, aliases: readonly string[], command: string]> = [
+  ['ls', ['list', 'ps'], 'ps'],
+  ['run', [], 'run'],
+  ['create', [], 'create'],
+  ['start', [], 'start'],
+  ['stop', [], 'stop'],
+  ['kill', [], 'kill'],
+  ['restart', [], 'restart'],
+  ['rm', ['remove'], 'rm'],
+  ['logs', [], 'logs'],
+  ['exec', [], 'exec'],
+  ['wait', [], 'wait'],
+  ['port', [], 'port'],
+  ['top', [], 'top'],
+  ['rename', [], 'rename'],
+  ['inspect', [], 'container-inspect'],
+];
+
+export function registerContainer(program: Command, io: CliIo): void {
+  const group = program.command('container').description('manage containers');
+  for (const [name, aliases, command] of containerCommands) {
+    group
+      .command(name)
+      .aliases(aliases)
+      .description(`the same as \`tsbuild ${command === 'container-inspect' ? 'inspect' : command}\``)
+      .argument('[arguments...]')
+      .helpOption(false)
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .action(async (_arguments: string[], _options: unknown, self: Command) => {
+        const given = userArguments(self);
+        const at = given.indexOf('container');
+        const rest = given.slice(at + 2);
+        const delegate = await createProgram(io, [command, ...rest]);
+        await delegate.parseAsync([command, ...rest], { from: 'user' });
+      });
+  }
+  definePrune(group, io);
+}
+
+/** The hidden command a container's monitor runs as (started by `start` and `run -d`). */
+export function registerContainerMonitor(program: Command, _io: CliIo): void {
+  addRootOption(program.command('container-monitor', { hidden: true }).argument('<id>', 'container ID')).action(async (id: string, flags: RootOption) => {
+    const store = await storeFromOptions(flags);
+    await superviseContainer(store, id);
+  });
+}
+
+const registrar = (define: Registrar): ((program: Command, io: CliIo) => void) => (program, io) => define(program, io);
+
+export const registerCreate = registrar(defineCreate);
+export const registerStart = registrar(defineStart);
+export const registerStop = registrar(defineStop);
+export const registerKill = registrar(defineKill);
+export const registerRestart = registrar(defineRestart);
+export const registerRm = registrar(defineRm);
+export const registerPs = registrar((program, io) => definePs(program, io));
+export const registerLogs = registrar(defineLogs);
+export const registerExec = registrar(defineExec);
+export const registerWait = registrar(defineWait);
+export const registerPort = registrar(definePort);
+export const registerTop = registrar(defineTop);
+export const registerRename = registrar(defineRename);
+export const registerContainerInspect = registrar((program, io) => defineInspect(program, io, 'container-inspect'));

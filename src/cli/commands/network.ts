@@ -1,0 +1,147 @@
+import { createHash } from 'node:crypto';
+import type { Command } from 'commander';
+import { TsbuildError } from '../../common/index.js';
+import { connectContainer, createNetwork, disconnectContainer, getNetwork, networks, pruneNetworks, removeNetwork, type NetworkRecord } from '../../runtime/index.js';
+import type { CliIo } from '../io.js';
+import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
+import { collect } from './registry-options.js';
+
+/** The built-in networks that are no bridge of tsbuild's: listed as docker lists them, with IDs of their own. */
+const builtins: readonly { name: string; driver: string }[] = [
+  { name: 'host', driver: 'host' },
+  { name: 'none', driver: 'null' },
+];
+
+function builtinId(name: string): string {
+  return createHash('sha256').update(`tsbuild network ${name}`).digest('hex');
+}
+
+function parseLabels(labels: readonly string[]): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const label of labels) {
+    const equals = label.indexOf('=');
+    result[equals < 0 ? label : label.slice(0, equals)] = equals < 0 ? '' : label.slice(equals + 1);
+  }
+  return result;
+}
+
+/** `network inspect`'s object, with docker's field names. */
+export function inspectNetwork(network: NetworkRecord): Record<string, unknown> {
+  const prefix = network.subnet?.split('/')[1] ?? '';
+  return {
+    Name: network.name,
+    Id: network.id,
+    Created: network.created,
+    Scope: 'local',
+    Driver: network.driver,
+    EnableIPv6: false,
+    IPAM: { Driver: 'default', Options: null, Config: network.subnet === undefined ? [] : [{ Subnet: network.subnet, Gateway: network.gateway }] },
+    Internal: network.internal,
+    Attachable: false,
+    Ingress: false,
+    ConfigFrom: { Network: '' },
+    ConfigOnly: false,
+    Containers: Object.fromEntries(
+      Object.values(network.endpoints).map((endpoint) => [
+        endpoint.containerId,
+        { Name: endpoint.name ?? endpoint.containerId.slice(0, 12), EndpointID: createHash('sha256').update(`${network.id}/${endpoint.containerId}`).digest('hex'), MacAddress: endpoint.mac, IPv4Address: `${endpoint.address}/${prefix}`, IPv6Address: '' },
+      ]),
+    ),
+    Options: network.isDefault ? { 'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.name': network.bridge } : { 'com.docker.network.bridge.name': network.bridge },
+    Labels: network.labels,
+  };
+}
+
+function builtinRecord(name: string, driver: string): Record<string, unknown> {
+  return { Name: name, Id: builtinId(name), Created: '0001-01-01T00:00:00Z', Scope: 'local', Driver: driver, EnableIPv6: false, IPAM: { Driver: 'default', Options: null, Config: [] }, Internal: false, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false, Containers: {}, Options: {}, Labels: {} };
+}
+
+export function registerNetwork(program: Command, io: CliIo): void {
+  const network = program.command('network').description('manage the networks containers run on');
+  addRootOption(
+    network
+      .command('create')
+      .description('create a network: a bridge of its own, with NAT outbound unless --internal')
+      .argument('<name>')
+      .option('--subnet <cidr>', 'the IPv4 subnet (default: one free on the host)')
+      .option('--gateway <ip>', "the bridge's address in the subnet (default: the first)")
+      .option('--internal', 'no access outside the network')
+      .option('-d, --driver <driver>', 'bridge only', 'bridge')
+      .option('--label <key=value>', 'a label (repeatable)', collect, []),
+  ).action(async (name: string, options: RootOption & { subnet?: string; gateway?: string; internal?: boolean; driver: string; label: string[] }) => {
+    if (options.driver !== 'bridge') throw new TsbuildError('INVALID_ARGUMENT', `network create: driver ${options.driver} is not supported (bridge only)`);
+    const store = await storeFromOptions(options);
+    const made = await createNetwork(store, {
+      name,
+      ...(options.subnet === undefined ? {} : { subnet: options.subnet }),
+      ...(options.gateway === undefined ? {} : { gateway: options.gateway }),
+      internal: options.internal === true,
+      labels: parseLabels(options.label),
+    });
+    io.stdout.write(`${made.id}\n`);
+  });
+  addRootOption(
+    network
+      .command('ls')
+      .alias('list')
+      .description('list networks')
+      .option('-q, --quiet', 'print only network IDs')
+      .option('--no-trunc', 'show network IDs whole')
+      .option('--format <format>', 'table or json (one JSON object per line)', 'table'),
+  ).action(async (options: RootOption & { quiet?: boolean; trunc: boolean; format: string }) => {
+    const store = await storeFromOptions(options);
+    const rows = [
+      ...(await networks(store)).map((record) => ({ ID: record.id, Name: record.name, Driver: record.driver, Scope: 'local', Internal: record.internal, Labels: record.labels })),
+      ...builtins.map((builtin) => ({ ID: builtinId(builtin.name), Name: builtin.name, Driver: builtin.driver, Scope: 'local', Internal: false, Labels: {} })),
+    ].sort((a, b) => a.Name.localeCompare(b.Name));
+    const id = (full: string): string => (options.trunc ? full.slice(0, 12) : full);
+    if (options.quiet === true) {
+      for (const row of rows) io.stdout.write(`${id(row.ID)}\n`);
+      return;
+    }
+    if (options.format === 'json') {
+      for (const row of rows) io.stdout.write(`${JSON.stringify({ ...row, ID: id(row.ID) })}\n`);
+      return;
+    }
+    const table = [['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'], ...rows.map((row) => [id(row.ID), row.Name, row.Driver, row.Scope])];
+    const widths = table[0]?.map((_, column) => Math.max(...table.map((row) => (row[column] ?? '').length))) ?? [];
+    for (const row of table) io.stdout.write(`${row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('   ').trimEnd()}\n`);
+  });
+  addRootOption(network.command('rm').alias('remove').description('remove networks').argument('<network...>')).action(async (names: string[], options: RootOption) => {
+    const store = await storeFromOptions(options);
+    let failed = false;
+    for (const name of names) {
+      try {
+        await removeNetwork(store, name);
+        io.stdout.write(`${name}\n`);
+      } catch (error) {
+        if (!(error instanceof TsbuildError)) throw error;
+        io.stderr.write(`error: ${error.message}\n`);
+        failed = true;
+      }
+    }
+    if (failed) throw new TsbuildError('INVALID_ARGUMENT', 'network rm: some networks could not be removed');
+  });
+  addRootOption(network.command('inspect').description('show networks in detail (JSON)').argument('<network...>')).action(async (names: string[], options: RootOption) => {
+    const store = await storeFromOptions(options);
+    await networks(store);
+    const found: Record<string, unknown>[] = [];
+    for (const name of names) {
+      const builtin = builtins.find((candidate) => candidate.name === name || builtinId(candidate.name).startsWith(name));
+      found.push(builtin === undefined ? inspectNetwork(await getNetwork(store, name)) : builtinRecord(builtin.name, builtin.driver));
+    }
+    io.stdout.write(`${JSON.stringify(found, null, 4)}\n`);
+  });
+  addRootOption(
+    network.command('connect').description('connect a running container to a network').argument('<network>').argument('<container>').option('--alias <alias>', 'another name on the network (repeatable)', collect, []),
+  ).action(async (name: string, container: string, options: RootOption & { alias: string[] }) => {
+    await connectContainer(await storeFromOptions(options), name, container, options.alias);
+  });
+  addRootOption(network.command('disconnect').description('disconnect a container from a network').argument('<network>').argument('<container>')).action(async (name: string, container: string, options: RootOption) => {
+    await disconnectContainer(await storeFromOptions(options), name, container);
+  });
+  addRootOption(network.command('prune').description('remove every network no container uses').option('-f, --force', 'do not ask (tsbuild never asks)')).action(async (options: RootOption) => {
+    const removed = await pruneNetworks(await storeFromOptions(options));
+    if (removed.length > 0) io.stdout.write(`Deleted Networks:\n${removed.map((name) => `${name}\n`).join('')}`);
+  });
+}

@@ -1,0 +1,526 @@
+/**
+ * Containers that outlive their run: `create` makes the record and the bundle, `start` hands
+ * the container to a monitor process of its own (monitor.ts), and the other commands act on
+ * it through the record, under its lock, and through requests the monitor takes on SIGUSR2.
+ */
+import { spawn } from 'node:child_process';
+import { access, constants as fsConstants, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { closeSync, openSync } from 'node:fs';
+import { hostname as hostHostname } from 'node:os';
+import { join, posix } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TsbuildError, uniqueHex, type ImageReference } from '../common/index.js';
+import { unpackLayers, type Store } from '../store/index.js';
+import {
+  containerDirectory,
+  currentOwner,
+  newContainerId,
+  ownerAlive,
+  processStartTime,
+  readContainerRecord,
+  removeContainerDirectory,
+  writeContainerRecord,
+  type ContainerRecord,
+  type HealthcheckConfig,
+  type MonitorRequest,
+  type NetworkMode,
+  type RestartPolicy,
+} from './container.js';
+import { failedStartPath, findContainer, listContainerRecords, lockNames, observeState, removeContainerLock, updateContainer } from './container-store.js';
+import { containerHooks } from './container-hooks.js';
+import { selectRuntime } from './oci-runtime.js';
+import { containerCommand, containerEnvironment, ensureWorkingDirectory, findOrPull, writeEtcFiles } from './run.js';
+import type { ContainerSpec, MountSpec } from './spec.js';
+import { lookupUser } from './user.js';
+import { prepareMounts, releaseContainerVolumes, type MountRequest } from './volumes/index.js';
+import { detachContainer, exposedPortSpecs, type PortSpec } from './network/index.js';
+
+export interface CreateContainerOptions {
+  readonly store: Store;
+  readonly image: string;
+  readonly pull?: (reference: ImageReference) => Promise<void>;
+  readonly args?: readonly string[];
+  readonly entrypoint?: string;
+  readonly env?: readonly string[];
+  readonly workdir?: string;
+  readonly user?: string;
+  readonly name?: string;
+  readonly hostname?: string;
+  readonly network?: NetworkMode;
+  readonly init?: boolean;
+  readonly tty?: boolean;
+  readonly openStdin?: boolean;
+  readonly readOnly?: boolean;
+  /** Bytes. */
+  readonly memory?: number;
+  readonly pidsLimit?: number;
+  readonly restart?: RestartPolicy;
+  readonly stopSignal?: string;
+  /** Seconds. */
+  readonly stopTimeout?: number;
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Replaces the image's HEALTHCHECK (`['NONE']` disables it). */
+  readonly healthcheck?: HealthcheckConfig;
+  readonly autoRemove: boolean;
+  readonly runtime?: string;
+  /** Extra OCI mounts (volumes, binds, tmpfs), after the defaults. */
+  readonly mounts?: readonly MountSpec[];
+  /** -v, --mount and --tmpfs: volumes made or taken, binds and tmpfs, prepared at create. */
+  readonly volumeRequests?: readonly MountRequest[];
+  /** A network namespace to join instead of what `network` says. */
+  readonly networkNamespace?: string;
+  readonly portBindings?: Readonly<Record<string, readonly { readonly HostIp: string; readonly HostPort: string }[]>>;
+  readonly networkAliases?: readonly string[];
+  /** `-p`. */
+  readonly publish?: readonly PortSpec[];
+  /** `-P`: the image's exposed ports, each to a free port of the host. */
+  readonly publishAll?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+export interface CreatedContainer {
+  readonly record: ContainerRecord;
+  /** What was asked and cannot be applied here (docker prints these as WARNING lines). */
+  readonly warnings: readonly string[];
+}
+
+/** docker's rule for container names. */
+const validName = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+
+const adjectives = ['admiring', 'brave', 'clever', 'dreamy', 'eager', 'festive', 'gallant', 'happy', 'jolly', 'keen', 'lucid', 'modest', 'nifty', 'quirky', 'serene', 'tender', 'vibrant', 'wizardly', 'youthful', 'zealous'];
+const surnames = ['albattani', 'babbage', 'curie', 'darwin', 'euclid', 'fermat', 'galileo', 'hopper', 'jepsen', 'kepler', 'lovelace', 'meitner', 'newton', 'noether', 'pascal', 'ritchie', 'shannon', 'thompson', 'turing', 'wozniak'];
+
+function generatedName(taken: ReadonlySet<string>): string {
+  for (let attempt = 0; ; attempt++) {
+    const pick = (list: readonly string[]): string => list[Math.floor(Math.random() * list.length)] ?? 'container';
+    const name = `${pick(adjectives)}_${pick(surnames)}${attempt > 10 ? `${attempt}` : ''}`;
+    if (!taken.has(name)) return name;
+  }
+}
+
+async function writable(path: string): Promise<boolean> {
+  return access(path, fsConstants.W_OK).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Where a cgroup v1 controller (or the unified hierarchy) can be written by this process. */
+async function cgroupWritable(controller: 'memory' | 'pids'): Promise<boolean> {
+  return (await writable(`/sys/fs/cgroup/${controller}`)) || ((await writable('/sys/fs/cgroup/cgroup.subtree_control')) && (await writable('/sys/fs/cgroup/cgroup.procs')));
+}
+
+/** The image's HEALTHCHECK with docker's field names, in nanoseconds. */
+function imageHealthcheck(config: { Test?: readonly string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number } | undefined): HealthcheckConfig | undefined {
+  if (config?.Test === undefined || config.Test.length === 0) return undefined;
+  return {
+    test: config.Test,
+    ...(config.Interval === undefined ? {} : { interval: config.Interval }),
+    ...(config.Timeout === undefined ? {} : { timeout: config.Timeout }),
+    ...(config.StartPeriod === undefined ? {} : { startPeriod: config.StartPeriod }),
+    ...(config.Retries === undefined ? {} : { retries: config.Retries }),
+  };
+}
+
+/**
+ * `docker create`: the record, the container's writable layer (its working directory made),
+ * the files bound on /etc and the OCI spec (`spec.json`, turned into config.json at each start
+ * with what the hooks add). Nothing is left when it fails.
+ */
+export async function createContainer(options: CreateContainerOptions): Promise<CreatedContainer> {
+  if (options.name !== undefined && !validName.test(options.name)) {
+    throw new TsbuildError('INVALID_ARGUMENT', `Invalid container name (${options.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+  }
+  if (options.workdir !== undefined && !options.workdir.startsWith('/')) {
+    throw new TsbuildError('INVALID_ARGUMENT', `the working directory '${options.workdir}' is invalid, it needs to be an absolute path`);
+  }
+  const restart = options.restart ?? { name: 'no', maximumRetryCount: 0 };
+  if (options.autoRemove && restart.name !== 'no') throw new TsbuildError('INVALID_ARGUMENT', 'conflicting options: cannot specify both --restart and --rm');
+  const runtimeName = options.runtime === undefined || options.runtime === 'shim' ? 'runtime-shim' : options.runtime;
+  const runtime = selectRuntime(runtimeName);
+  const { store } = options;
+  // Fails early, before anything is made, when the name is taken.
+  if (options.name !== undefined) await assertNameFree(store, options.name);
+  const { name: imageName, image } = await findOrPull(options);
+  const imageConfig = (await image.config()).config;
+  const args = containerCommand(imageConfig, options);
+  const workdir = posix.normalize(options.workdir ?? (imageConfig?.WorkingDir === undefined || imageConfig.WorkingDir === '' ? '/' : imageConfig.WorkingDir));
+  if (!workdir.startsWith('/')) throw new TsbuildError('INVALID_ARGUMENT', `the working directory '${workdir}' is invalid, it needs to be an absolute path`);
+  const layers = await image.layers();
+  const lower = await unpackLayers(store, layers.map((layer) => layer.descriptor()), layers.map((layer) => layer.diffID()));
+  options.signal?.throwIfAborted();
+
+  const warnings: string[] = [];
+  let memory = options.memory ?? 0;
+  let pidsLimit = options.pidsLimit ?? 0;
+  if (memory > 0 && !(await cgroupWritable('memory'))) {
+    warnings.push('Your kernel does not support memory limit capabilities or the cgroup is not mounted (or not writable here). Limitation discarded.');
+    memory = 0;
+  }
+  if (pidsLimit > 0 && !(await cgroupWritable('pids'))) {
+    warnings.push('Your kernel does not support pids limit capabilities or the cgroup is not mounted (or not writable here). PIDs limit discarded.');
+    pidsLimit = 0;
+  }
+
+  const id = await newContainerId();
+  const network = options.network ?? 'default';
+  const publish = [...(options.publish ?? []), ...(options.publishAll === true ? exposedPortSpecs(imageConfig?.ExposedPorts) : [])];
+  const hostname = options.hostname ?? (network === 'host' ? hostHostname() : id.slice(0, 12));
+  const tty = options.tty === true;
+  const userSpec = options.user ?? imageConfig?.User ?? '';
+  const directory = containerDirectory(store, id);
+  const healthcheck = options.healthcheck ?? imageHealthcheck(imageConfig?.Healthcheck);
+  const names = await lockNames(store);
+  let record: ContainerRecord;
+  try {
+    const taken = new Set((await listContainerRecords(store)).map((existing) => existing.name).filter((name): name is string => name !== undefined));
+    if (options.name !== undefined && taken.has(options.name)) throw nameInUse(options.name, (await findContainer(store, options.name)).id);
+    await mkdir(directory, { recursive: true, mode: 0o700 });
+    record = {
+      id,
+      created: new Date().toISOString(),
+      image: { ...(imageName === undefined ? {} : { name: imageName }), manifest: image.descriptor().digest, id: (await image.manifest()).config.digest },
+      path: args[0] ?? '',
+      args: args.slice(1),
+      name: options.name ?? generatedName(taken),
+      config: {
+        hostname,
+        env: [],
+        workingDir: workdir,
+        user: userSpec,
+        tty,
+        openStdin: options.openStdin === true,
+        network,
+        ...(options.networkAliases === undefined || options.networkAliases.length === 0 ? {} : { networkAliases: [...options.networkAliases] }),
+        runtime: runtime.name,
+        image: options.image,
+        ...(options.entrypoint !== undefined ? { entrypoint: options.entrypoint === '' ? [] : [options.entrypoint] } : imageConfig?.Entrypoint == null ? {} : { entrypoint: imageConfig.Entrypoint }),
+        ...(options.args !== undefined && options.args.length > 0 ? { cmd: options.args } : options.entrypoint === undefined && imageConfig?.Cmd != null ? { cmd: imageConfig.Cmd } : {}),
+        labels: { ...(imageConfig?.Labels ?? {}), ...(options.labels ?? {}) },
+        ...(options.stopSignal !== undefined ? { stopSignal: options.stopSignal } : imageConfig?.StopSignal === undefined ? {} : { stopSignal: imageConfig.StopSignal }),
+        ...(options.stopTimeout === undefined ? {} : { stopTimeout: options.stopTimeout }),
+        ...(healthcheck === undefined ? {} : { healthcheck }),
+      },
+      hostConfig: {
+        restartPolicy: restart,
+        init: options.init === true,
+        readonlyRootfs: options.readOnly === true,
+        memory,
+        pidsLimit,
+        mounts: [...(options.mounts ?? [])],
+        ...(options.networkNamespace === undefined ? {} : { networkNamespace: options.networkNamespace }),
+        ...(options.portBindings === undefined ? {} : { portBindings: options.portBindings }),
+        ...(publish.length === 0 ? {} : { publish }),
+      },
+      ...(lower === undefined ? {} : { lower }),
+      restartCount: 0,
+      autoRemove: options.autoRemove,
+      owner: await currentOwner(),
+      state: { status: 'created' },
+    };
+    await writeContainerRecord(store, record);
+  } finally {
+    await names.release();
+  }
+  try {
+    let imageRoot = lower;
+    if (imageRoot === undefined) {
+      // An image without layers: overlayfs still wants a lower directory.
+      imageRoot = join(directory, 'empty');
+      await mkdir(imageRoot, { mode: 0o755 });
+      record = { ...record, lower: imageRoot };
+    }
+    const imageVolumes = Object.keys(imageConfig?.Volumes ?? {});
+    if ((options.volumeRequests ?? []).length > 0 || imageVolumes.length > 0) {
+      // The container's folder exists from here: the volumes' use records count from now on.
+      const prepared = await prepareMounts({ store, container: id, requests: options.volumeRequests ?? [], imageVolumes, root: imageRoot });
+      const hostConfig = record.hostConfig;
+      if (hostConfig !== undefined) record = { ...record, hostConfig: { ...hostConfig, mounts: [...prepared.mounts, ...hostConfig.mounts] } };
+    }
+    const upper = join(directory, 'upper');
+    await Promise.all([mkdir(join(directory, 'rootfs'), { mode: 0o755 }), mkdir(upper, { mode: 0o755 }), mkdir(join(directory, 'work'), { mode: 0o700 })]);
+    const user = await lookupUser(imageRoot, userSpec);
+    await ensureWorkingDirectory(imageRoot, upper, workdir);
+    const env = containerEnvironment(imageConfig?.Env, options.env ?? [], { hostname, tty, home: user.home });
+    const spec: ContainerSpec = {
+      args,
+      env,
+      cwd: workdir,
+      user: { uid: user.uid, gid: user.gid, additionalGids: [user.gid, ...user.additionalGids] },
+      hostname,
+      rootfs: join(directory, 'rootfs'),
+      readonlyRootfs: options.readOnly === true,
+      mounts: await writeEtcFiles(directory, hostname, network),
+      network: network === 'none' ? 'none' : 'host',
+      terminal: tty,
+      ...(options.init === true ? { init: true } : {}),
+      ...(memory > 0 ? { memoryLimit: memory } : {}),
+      ...(pidsLimit > 0 ? { pidsLimit } : {}),
+      // The monitor mounts the overlay: in the user namespace of a rootless tsbuild it is root.
+      rootless: false,
+    };
+    await writeFile(join(directory, 'spec.json'), `${JSON.stringify(spec, null, 2)}\n`, { mode: 0o600 });
+    record = { ...record, config: { ...record.config, env } };
+    await writeContainerRecord(store, record);
+    return { record, warnings };
+  } catch (error) {
+    await releaseContainerVolumes(store, id, { removeAnonymous: true }).catch(() => undefined);
+    await removeContainerDirectory(directory).catch(() => undefined);
+    throw error;
+  }
+}
+
+function nameInUse(name: string, id: string): TsbuildError {
+  return new TsbuildError('CLOBBER', `Conflict. The container name "/${name}" is already in use by container "${id}". You have to remove (or rename) that container to be able to reuse that name.`);
+}
+
+async function assertNameFree(store: Store, name: string): Promise<void> {
+  const holder = (await listContainerRecords(store)).find((record) => record.name === name);
+  if (holder !== undefined) throw nameInUse(name, holder.id);
+}
+
+/** The spec written by `create`, with the mounts and network namespace the container is given now. */
+export function specForStart(spec: ContainerSpec, record: ContainerRecord, extra: { readonly mounts?: readonly MountSpec[]; readonly networkNamespace?: string } = {}): ContainerSpec {
+  const networkNamespace = extra.networkNamespace ?? record.hostConfig?.networkNamespace;
+  return {
+    ...spec,
+    mounts: [...(spec.mounts ?? []), ...(record.hostConfig?.mounts ?? []), ...(extra.mounts ?? [])],
+    ...(networkNamespace === undefined ? {} : { network: { path: networkNamespace } }),
+  };
+}
+
+export interface StartContainerOptions {
+  /** argv of the monitor process, the container's ID appended (the CLI's own hidden command). */
+  readonly monitorCommand: readonly string[];
+  readonly environment?: NodeJS.ProcessEnv;
+}
+
+/** The record once the container runs (its first process started) or ended; rejects when it could not run. */
+export async function startContainer(store: Store, nameOrId: string, options: StartContainerOptions): Promise<ContainerRecord> {
+  const found = await findContainer(store, nameOrId);
+  // Times in records are ISO strings to the millisecond: an end in the same millisecond counts.
+  const requested = Date.now() - 1;
+  let spawned = false;
+  await updateContainer(store, found.id, async (record) => {
+    const observed = await observeState(record);
+    if (observed.status === 'running' || observed.status === 'restarting') return undefined;
+    if (observed.status === 'dead') throw new TsbuildError('RUNTIME', `start container ${nameOrId}: its monitor died while it ran; remove it with rm -f`);
+    // Another start got there first: its monitor is starting the container.
+    if (record.state.monitor !== undefined && (await ownerAlive(record.state.monitor))) {
+      spawned = true;
+      return undefined;
+    }
+    const [command, ...args] = options.monitorCommand;
+    if (command === undefined) throw new TsbuildError('INTERNAL', 'start container: no monitor command');
+    const log = openSync(join(containerDirectory(store, record.id), 'monitor.log'), 'a', 0o600);
+    let pid: number | undefined;
+    try {
+      // Its own session (setsid): the monitor outlives this process and its terminal.
+      const child = spawn(command, [...args, record.id], { detached: true, stdio: ['ignore', log, log], env: options.environment ?? process.env });
+      child.unref();
+      pid = child.pid;
+    } finally {
+      closeSync(log);
+    }
+    if (pid === undefined) throw new TsbuildError('RUNTIME', `start container ${nameOrId}: the monitor could not be started`);
+    spawned = true;
+    const { error: _error, pid: _pid, requests: _requests, ...state } = record.state;
+    return { ...record, state: { ...state, monitor: { pid, startTime: (await processStartTime(pid)) ?? '' }, stoppedByUser: false } };
+  });
+  if (!spawned) return readContainerRecord(store, found.id).then((record) => record ?? found);
+  return waitForStart(store, found.id, nameOrId, requested);
+}
+
+/** Until the container runs, or ended after REQUESTED (ms since the epoch): an earlier end is the last run's. */
+async function waitForStart(store: Store, id: string, nameOrId: string, requested: number): Promise<ContainerRecord> {
+  const deadline = Date.now() + 60_000;
+  let last: ContainerRecord | undefined;
+  for (;;) {
+    const record = await readContainerRecord(store, id);
+    // A --rm container may be gone already: it ran and ended.
+    if (record === undefined) return removedWhileStarting(store, id, nameOrId, last);
+    last = record;
+    const { status, pid, error, exitCode, finishedAt } = record.state;
+    if (status === 'running' && pid !== undefined) return record;
+    const endedNow = finishedAt !== undefined && Date.parse(finishedAt) >= requested;
+    if ((status === 'exited' && endedNow) || status === 'restarting') {
+      // A --rm container's monitor leaves the error beside the record too: taken once it is gone.
+      if (record.autoRemove && error !== undefined && error !== '' && Date.now() < deadline) {
+        await sleep(10);
+        continue;
+      }
+      if (error !== undefined && error !== '') throw new TsbuildError('RUNTIME', error, { cause: { exitCode: exitCode ?? 125 } });
+      return record;
+    }
+    if (record.state.monitor === undefined || !(await ownerAlive(record.state.monitor))) {
+      const after = await readContainerRecord(store, id);
+      // Gone: a --rm container that ran and was removed by its monitor.
+      if (after === undefined) return removedWhileStarting(store, id, nameOrId, record);
+      if (after.state.status === 'restarting' || (after.state.status === 'exited' && after.state.finishedAt !== undefined && Date.parse(after.state.finishedAt) >= requested)) {
+        if (after.state.error !== undefined && after.state.error !== '') throw new TsbuildError('RUNTIME', after.state.error, { cause: { exitCode: after.state.exitCode ?? 125 } });
+        return after;
+      }
+      throw new TsbuildError('RUNTIME', `start container ${nameOrId}: its monitor ended before it ran (see ${join(containerDirectory(store, id), 'monitor.log')})`);
+    }
+    if (Date.now() > deadline) throw new TsbuildError('RUNTIME', `start container ${nameOrId}: not running after 60 seconds`);
+    await sleep(10);
+  }
+}
+
+/** A --rm container removed by its monitor before its start was seen: its error, if it could not run. */
+async function removedWhileStarting(store: Store, id: string, nameOrId: string, last: ContainerRecord | undefined): Promise<ContainerRecord> {
+  const path = failedStartPath(store, id);
+  const failed = await readFile(path, 'utf8').then(
+    (text) => JSON.parse(text) as { error: string; exitCode: number },
+    () => undefined,
+  );
+  await rm(path, { force: true });
+  if (failed !== undefined) throw new TsbuildError('RUNTIME', failed.error, { cause: { exitCode: failed.exitCode } });
+  if (last === undefined) throw new TsbuildError('NOT_FOUND', `start container ${nameOrId}: it ended and was removed`);
+  return last;
+}
+
+/** Hands REQUEST to the container's monitor; resolves once it took it. */
+async function requestMonitor(store: Store, record: ContainerRecord, request: MonitorRequest, stoppedByUser: boolean): Promise<boolean> {
+  const updated = await updateContainer(store, record.id, (current) =>
+    current.state.monitor === undefined ? undefined : { ...current, state: { ...current.state, requests: [...(current.state.requests ?? []), request], ...(stoppedByUser ? { stoppedByUser: true } : {}) } },
+  );
+  const monitor = updated.state.monitor;
+  if (monitor === undefined || !(await ownerAlive(monitor))) return false;
+  try {
+    process.kill(monitor.pid, 'SIGUSR2');
+  } catch {
+    return false;
+  }
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const current = await readContainerRecord(store, record.id);
+    if (current === undefined || !(current.state.requests ?? []).some((pending) => pending.id === request.id)) return true;
+    if (current.state.monitor === undefined || !(await ownerAlive(current.state.monitor))) return false;
+    await sleep(10);
+  }
+  throw new TsbuildError('RUNTIME', `signal container ${record.name ?? record.id}: its monitor did not answer`);
+}
+
+/** Until the container's monitor is gone (it ended for good), or the deadline. */
+async function waitForMonitorExit(store: Store, id: string, deadline: number): Promise<void> {
+  for (;;) {
+    const record = await readContainerRecord(store, id);
+    if (record === undefined) return;
+    const monitor = record.state.monitor;
+    if (monitor === undefined || !(await ownerAlive(monitor))) return;
+    if (Date.now() > deadline) throw new TsbuildError('RUNTIME', `stop container ${record.name ?? id}: still running`);
+    await sleep(20);
+  }
+}
+
+export function normalizeSignal(signal: string): string {
+  const upper = signal.toUpperCase();
+  if (/^\d+$/.test(upper)) return upper;
+  return upper.startsWith('SIG') ? upper : `SIG${upper}`;
+}
+
+/** `docker stop`: the stop signal, then SIGKILL after the timeout; the restart policy no longer applies. */
+export async function stopContainer(store: Store, nameOrId: string, options: { readonly timeoutSeconds?: number; readonly signal?: string } = {}): Promise<ContainerRecord> {
+  const record = await findContainer(store, nameOrId);
+  const observed = await observeState(record);
+  if (observed.status !== 'running' && observed.status !== 'restarting') return record;
+  const timeoutSeconds = options.timeoutSeconds ?? record.config.stopTimeout ?? 10;
+  const signal = normalizeSignal(options.signal ?? record.config.stopSignal ?? 'SIGTERM');
+  await requestMonitor(store, record, { id: uniqueHex(8), kind: 'stop', signal, timeoutSeconds }, true);
+  await waitForMonitorExit(store, record.id, Date.now() + (timeoutSeconds < 0 ? 3600 : timeoutSeconds) * 1000 + 30_000);
+  return (await readContainerRecord(store, record.id)) ?? record;
+}
+
+/** `docker kill`: a signal (SIGKILL by default) to the container's first process. */
+export async function killContainer(store: Store, nameOrId: string, signal = 'SIGKILL'): Promise<ContainerRecord> {
+  const record = await findContainer(store, nameOrId);
+  const observed = await observeState(record);
+  if (!observed.running && observed.status !== 'restarting') throw new TsbuildError('INVALID_ARGUMENT', `cannot kill container: ${nameOrId}: container ${record.id} is not running`);
+  const name = normalizeSignal(signal);
+  await requestMonitor(store, record, { id: uniqueHex(8), kind: 'kill', signal: name }, name === 'SIGKILL');
+  return record;
+}
+
+/** Ends what is left of a container whose monitor died: its first process (the whole pid namespace with it). */
+function killOrphan(record: ContainerRecord): void {
+  for (const pid of [record.state.pid, record.state.runtimePid]) {
+    if (pid === undefined || pid <= 0) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  }
+}
+
+/** `docker rm [-f] [-v]`. */
+export async function removeContainer(store: Store, nameOrId: string, options: { readonly force?: boolean; readonly volumes?: boolean } = {}): Promise<ContainerRecord> {
+  const record = await findContainer(store, nameOrId);
+  const observed = await observeState(record);
+  if (observed.running || observed.status === 'restarting' || observed.monitorDied) {
+    if (options.force !== true) {
+      throw new TsbuildError('INVALID_ARGUMENT', `cannot remove container "/${record.name ?? record.id}": container is ${observed.status}: stop the container before removing or force remove`);
+    }
+    if (observed.monitorDied) killOrphan(record);
+    else {
+      await requestMonitor(store, record, { id: uniqueHex(8), kind: 'kill', signal: 'SIGKILL' }, true).catch(() => false);
+      await waitForMonitorExit(store, record.id, Date.now() + 30_000);
+    }
+  }
+  const hooksOptions = { volumes: options.volumes === true };
+  await updateContainer(store, record.id, async (current) => {
+    for (const hook of containerHooks()) await hook.remove?.(current, hooksOptions);
+    // As docker: the volumes made for it without a name go with `rm -v`; the others stay.
+    await releaseContainerVolumes(store, record.id, { removeAnonymous: options.volumes === true });
+    // Its monitor detaches it when it ends; one that died could not.
+    await detachContainer(store, record.id);
+    await removeContainerDirectory(containerDirectory(store, record.id));
+    return undefined;
+  }).catch((error: unknown) => {
+    // Removed meanwhile by its own monitor (--rm): what was asked is done.
+    if (!(error instanceof TsbuildError && error.code === 'NOT_FOUND')) throw error;
+  });
+  await removeContainerLock(store, record.id);
+  return record;
+}
+
+/** `docker rename`. */
+export async function renameContainer(store: Store, nameOrId: string, newName: string): Promise<void> {
+  if (!validName.test(newName)) throw new TsbuildError('INVALID_ARGUMENT', `Invalid container name (${newName}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+  const names = await lockNames(store);
+  try {
+    const record = await findContainer(store, nameOrId);
+    if (record.name === newName) throw new TsbuildError('INVALID_ARGUMENT', `Renaming a container with the same name as its current name`);
+    await assertNameFree(store, newName);
+    await updateContainer(store, record.id, (current) => ({ ...current, name: newName }));
+  } finally {
+    await names.release();
+  }
+}
+
+/** `docker wait`: the exit code once the container ended. */
+export async function waitContainer(store: Store, nameOrId: string, signal?: AbortSignal): Promise<number> {
+  const { id } = await findContainer(store, nameOrId);
+  for (;;) {
+    signal?.throwIfAborted();
+    const record = await readContainerRecord(store, id);
+    if (record === undefined) return 0;
+    const observed = await observeState(record);
+    if (observed.status === 'exited' || observed.status === 'dead') return record.state.exitCode ?? (observed.status === 'dead' ? 137 : 0);
+    await sleep(50);
+  }
+}
+
+/** `docker container prune`: every container not running; the IDs removed. */
+export async function pruneContainers(store: Store): Promise<string[]> {
+  const removed: string[] = [];
+  for (const record of await listContainerRecords(store)) {
+    if (record.hostConfig === undefined) continue;
+    const observed = await observeState(record);
+    if (observed.status !== 'exited' && observed.status !== 'created') continue;
+    await removeContainer(store, record.id);
+    removed.push(record.id);
+  }
+  return removed;
+}

@@ -1,0 +1,159 @@
+/**
+ * `exec` and `top` for a running container: a process the runtime-shim starts in the
+ * namespaces of the container's first process (`tsbuild-runtime exec --pid PID`, the process
+ * as config.json describes it: the container's environment, user, working directory and
+ * Docker's default capabilities), and the processes of its pid namespace as `ps -f` shows them.
+ */
+import { execFile, spawn, type StdioOptions } from 'node:child_process';
+import { mkdtemp, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { constants as osConstants, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { TsbuildError, messageOf } from '../common/index.js';
+import type { ContainerRecord } from './container.js';
+import { runtimeError, shimPath, type AttachedStreams } from './oci-runtime.js';
+import { generateConfig } from './spec.js';
+import { lookupUser } from './user.js';
+
+export interface ExecOptions {
+  readonly args: readonly string[];
+  /** `K=V` added to (or replacing in) the container's environment; `K` alone removes K. */
+  readonly env?: readonly string[];
+  /** Default: the container's user. */
+  readonly user?: string;
+  /** Default: the container's working directory. */
+  readonly workdir?: string;
+  /** The caller's own terminal, as it is (`exec -t` from a terminal). */
+  readonly inheritTerminal?: boolean;
+  /** `-d`: started and left running. */
+  readonly detach?: boolean;
+  /** Copied through; `pipe` gives the output back (stdout and stderr together, bounded). */
+  readonly stdio?: AttachedStreams | 'pipe';
+  /** Ends the process with SIGKILL after this long (health checks). */
+  readonly timeoutMs?: number;
+}
+
+export interface ExecResult {
+  /** 128+N when signal N ended it; -1 when it ran past `timeoutMs`. */
+  readonly status: number;
+  readonly output: string;
+}
+
+const keyOf = (entry: string): string => (entry.includes('=') ? entry.slice(0, entry.indexOf('=')) : entry);
+
+/** Whether CHUNK holds the runtime's own JSON error line (runtime-shim/ERRORS.md). */
+const errorLine = (chunk: Buffer): boolean => chunk.subarray(0, 10).toString() === '{"error":{';
+
+/** Runs a process in a running container (`docker exec`). */
+export async function execInContainer(record: ContainerRecord, options: ExecOptions): Promise<ExecResult> {
+  const pid = record.state.pid;
+  if (record.state.status !== 'running' || pid === undefined) throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is not running`);
+  if (options.args.length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'exec: no command specified');
+  const user = await lookupUser(`/proc/${pid}/root`, options.user ?? record.config.user);
+  const workdir = options.workdir ?? record.config.workingDir;
+  if (!workdir.startsWith('/')) throw new TsbuildError('INVALID_ARGUMENT', `the working directory '${workdir}' is invalid, it needs to be an absolute path`);
+  const env: string[] = [...record.config.env];
+  for (const entry of options.env ?? []) {
+    const at = env.findIndex((existing) => keyOf(existing) === keyOf(entry));
+    if (!entry.includes('=')) {
+      if (at >= 0) env.splice(at, 1);
+    } else if (at >= 0) env[at] = entry;
+    else env.push(entry);
+  }
+  if (options.user !== undefined) {
+    const home = env.findIndex((entry) => keyOf(entry) === 'HOME');
+    if (home >= 0 && !(options.env ?? []).some((entry) => keyOf(entry) === 'HOME')) env[home] = `HOME=${user.home}`;
+  }
+  const bundle = await mkdtemp(join(tmpdir(), 'tsbuild-exec-'));
+  const config = generateConfig({
+    args: options.args,
+    env,
+    cwd: workdir,
+    user: { uid: user.uid, gid: user.gid, additionalGids: [user.gid, ...user.additionalGids] },
+    rootfs: '/',
+    rootless: false,
+  });
+  await writeFile(join(bundle, 'config.json'), JSON.stringify(config));
+  const args = ['exec', '--pid', String(pid), '--bundle', bundle, record.id];
+  try {
+    if (options.detach === true) {
+      // The runtime reads its config before it forks: the bundle may go once it is running.
+      const child = spawn(shimPath(), args, { stdio: 'ignore', detached: true });
+      child.unref();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      return { status: 0, output: '' };
+    }
+    return await runExec(record, args, options);
+  } finally {
+    await rm(bundle, { recursive: true, force: true });
+  }
+}
+
+function runExec(record: ContainerRecord, args: readonly string[], options: ExecOptions): Promise<ExecResult> {
+  const attached = typeof options.stdio === 'object' ? options.stdio : undefined;
+  const piped = options.stdio === 'pipe';
+  const stdio: StdioOptions =
+    options.inheritTerminal === true ? ['inherit', 'inherit', 'pipe'] : [attached?.stdin === undefined ? 'ignore' : 'pipe', attached?.stdout === undefined && !piped ? 'ignore' : 'pipe', 'pipe'];
+  return new Promise((resolve, reject) => {
+    const child = spawn(shimPath(), args, { stdio });
+    const output: Buffer[] = [];
+    const ownError: Buffer[] = [];
+    let outputBytes = 0;
+    const keep = (chunk: Buffer): void => {
+      if (outputBytes > 64 * 1024) return;
+      output.push(chunk);
+      outputBytes += chunk.length;
+    };
+    child.stderr?.on('data', (chunk: Buffer) => {
+      // The runtime's own failure becomes the rejection; it is not shown as output.
+      if (errorLine(chunk)) ownError.push(chunk);
+      else if (piped) keep(chunk);
+      else (attached?.stderr ?? process.stderr).write(chunk);
+    });
+    if (piped) child.stdout?.on('data', keep);
+    else if (attached?.stdout !== undefined) child.stdout?.pipe(attached.stdout as NodeJS.WritableStream & Writable, { end: false });
+    if (attached?.stdin !== undefined && child.stdin !== null) {
+      const input = child.stdin;
+      input.on('error', () => undefined);
+      attached.stdin.pipe(input);
+      child.on('exit', () => attached.stdin?.unpipe(input));
+    }
+    let timedOut = false;
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGKILL');
+          }, options.timeoutMs);
+    child.on('error', (error) => reject(new TsbuildError('RUNTIME', `exec in container ${record.id}: start ${shimPath()}: ${error.message}`, { cause: error })));
+    child.on('close', (code, signal) => {
+      if (timer !== undefined) clearTimeout(timer);
+      const status = timedOut ? -1 : (code ?? 128 + (signal === null ? 0 : osConstants.signals[signal]));
+      if (status === 125 && ownError.length > 0) {
+        reject(runtimeError(`exec in container ${record.id}`, Buffer.concat(ownError).toString()));
+        return;
+      }
+      resolve({ status, output: Buffer.concat(output).toString() });
+    });
+  });
+}
+
+/** The processes of the container's pid namespace, as `ps -f` prints them (docker top's default). */
+export async function topOfContainer(record: ContainerRecord, psOptions: readonly string[] = ['-f']): Promise<string> {
+  const pid = record.state.pid;
+  if (record.state.status !== 'running' || pid === undefined) throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is not running`);
+  const namespace = await readlink(`/proc/${pid}/ns/pid`).catch(() => undefined);
+  if (namespace === undefined) throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is not running`);
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    if ((await readlink(`/proc/${entry}/ns/pid`).catch(() => undefined)) === namespace) pids.push(Number(entry));
+  }
+  return new Promise((resolve, reject) => {
+    execFile('ps', [...psOptions, '-p', pids.join(',')], (error, stdout, stderr) => {
+      if (error !== null && stdout === '') reject(new TsbuildError('RUNTIME', `top of container ${record.id}: ${stderr.trim() || messageOf(error)}`, { cause: error }));
+      else resolve(stdout);
+    });
+  });
+}

@@ -1,0 +1,471 @@
+/**
+ * Containers on networks: `attachContainer` gives a container its network namespace before it
+ * starts (bound at `<root>/networks/netns/<id>`, with one veth per network on that network's
+ * bridge, published ports as DNAT rules) and the /etc/hosts lines and /etc/resolv.conf it
+ * needs; `detachContainer` undoes all of it from the store's records alone, so any process may
+ * call it (the one that ran the container, a later `rm`, the next run after a crash).
+ * `publishPorts` runs the userland proxies (loopback cannot be DNATed) in the calling process,
+ * which must live as long as the container.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { TsbuildError, isTsbuildError } from '../../common/index.js';
+import type { Store } from '../../store/index.js';
+import { newContainerId } from '../container.js';
+import { userNamespaceSize } from '../spec.js';
+import { allocateAddress, defaultPool, formatAddress, formatSubnet, overlaps, parseAddress, parseSubnet, type PortSpec, type Subnet } from './address.js';
+import {
+  addDnatRules,
+  containerTag,
+  createBridge,
+  createVeth,
+  hostLock,
+  linkExists,
+  networkTag,
+  removeLink,
+  removeNamespace,
+  removeRules,
+  routedSubnets,
+} from './host.js';
+import { reservePort, type PublishedPort } from './ports.js';
+import { slirpAddress, slirpNameserver, startUserModeNetwork, stopUserModeNetwork } from './rootless.js';
+import { responderAlive, startResponder, stopResponder } from './responder.js';
+import {
+  defaultNetworkName,
+  deleteNetworkRecord,
+  findNetwork,
+  listNetworks,
+  namespacePath,
+  withNetworkLock,
+  writeNames,
+  writeNetwork,
+  type Endpoint,
+  type NetworkRecord,
+} from './state.js';
+
+export const builtinNetworks = ['none', 'host'] as const;
+
+/** Whether this process can make bridges and rules: root in the host's user namespace. */
+export function canManageNetworks(): boolean {
+  return (process.getuid?.() ?? 0) === 0 && userNamespaceSize() === undefined;
+}
+
+export interface CreateNetworkOptions {
+  readonly name: string;
+  readonly subnet?: string;
+  readonly gateway?: string;
+  readonly internal?: boolean;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+/** 64 hex digits, as a container's ID. */
+const newId = newContainerId;
+
+function checkName(name: string): void {
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new TsbuildError('INVALID_ARGUMENT', `invalid network name '${name}': only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+}
+
+/** A subnet of the pool that no route of the host and no network of the store overlaps. */
+async function freeSubnet(taken: readonly Subnet[]): Promise<Subnet> {
+  const routed = [...(await routedSubnets()), ...taken];
+  const free = defaultPool().find((candidate) => !routed.some((used) => overlaps(candidate, used)));
+  if (free === undefined) throw new TsbuildError('RUNTIME', 'create network: no free subnet left in the default pools; give one with --subnet');
+  return free;
+}
+
+function storeSubnets(networks: readonly NetworkRecord[], except: string): Subnet[] {
+  return networks.filter((network) => network.id !== except && network.subnet !== undefined).map((network) => parseSubnet(network.subnet ?? ''));
+}
+
+/**
+ * Makes NETWORK's bridge and rules when missing (the default network's on first use, with a
+ * subnet free at that moment); returns the record with its subnet and gateway.
+ */
+async function ensureBridge(store: Store, network: NetworkRecord): Promise<NetworkRecord> {
+  if (network.subnet !== undefined && linkExists(network.bridge)) return network;
+  const lock = await hostLock();
+  try {
+    let subnet: Subnet;
+    if (network.subnet !== undefined && network.subnetGiven) {
+      subnet = parseSubnet(network.subnet);
+      const clash = (await routedSubnets()).find((used) => overlaps(used, subnet));
+      if (clash !== undefined) throw new TsbuildError('RUNTIME', `create network ${network.name}: subnet ${network.subnet} overlaps ${formatSubnet(clash)}, which the host routes already`);
+    } else subnet = await freeSubnet(storeSubnets(await listNetworks(store), network.id));
+    const gateway = network.subnetGiven && network.gateway !== undefined ? (parseAddress(network.gateway) ?? subnet.base + 1) : subnet.base + 1;
+    await createBridge(network.id, network.bridge, subnet, gateway, network.internal);
+    const updated: NetworkRecord = { ...network, subnet: formatSubnet(subnet), gateway: formatAddress(gateway) };
+    await writeNetwork(store, updated);
+    return updated;
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Removes NETWORK's bridge and rules (the record stays). */
+async function removeBridge(network: NetworkRecord): Promise<void> {
+  await removeRules(networkTag(network.id), network.bridge);
+}
+
+async function ensureDefaultNetwork(store: Store): Promise<NetworkRecord> {
+  const found = await findNetwork(store, defaultNetworkName);
+  if (found !== undefined) return found;
+  const id = await newId();
+  const record: NetworkRecord = {
+    id,
+    name: defaultNetworkName,
+    created: new Date().toISOString(),
+    driver: 'bridge',
+    internal: false,
+    labels: {},
+    isDefault: true,
+    subnetGiven: false,
+    bridge: `tsb-${id.slice(0, 10)}`,
+    endpoints: {},
+  };
+  await writeNetwork(store, record);
+  return record;
+}
+
+/** The store's networks, the default one included (made in the store, not on the host, when missing). */
+export async function networks(store: Store): Promise<NetworkRecord[]> {
+  if (!(await listNetworks(store)).some((network) => network.name === defaultNetworkName)) await withNetworkLock(store, () => ensureDefaultNetwork(store).then(() => undefined));
+  return listNetworks(store);
+}
+
+/** `network create`: the record, the bridge and its rules. */
+export async function createNetwork(store: Store, options: CreateNetworkOptions): Promise<NetworkRecord> {
+  checkName(options.name);
+  if ((builtinNetworks as readonly string[]).includes(options.name) || options.name === defaultNetworkName) {
+    throw new TsbuildError('INVALID_ARGUMENT', `network with name ${options.name} already exists`);
+  }
+  if (!canManageNetworks()) throw new TsbuildError('RUNTIME', 'network create: networks need root for now (rootless containers use the host network through the default network)');
+  const subnet = options.subnet === undefined ? undefined : parseSubnet(options.subnet);
+  let gateway: number | undefined;
+  if (options.gateway !== undefined) {
+    if (subnet === undefined) throw new TsbuildError('INVALID_ARGUMENT', 'network create: --gateway needs --subnet');
+    gateway = parseAddress(options.gateway);
+    if (gateway === undefined || gateway === subnet.base || !parseSubnet(options.subnet ?? '') || gateway >= subnet.base + 2 ** (32 - subnet.prefix) - 1 || gateway < subnet.base) {
+      throw new TsbuildError('INVALID_ARGUMENT', `network create: gateway ${options.gateway} is not a host address of ${formatSubnet(subnet)}`);
+    }
+  }
+  return withNetworkLock(store, async () => {
+    const all = await listNetworks(store);
+    if (all.some((network) => network.name === options.name)) throw new TsbuildError('INVALID_ARGUMENT', `network with name ${options.name} already exists`);
+    if (subnet !== undefined) {
+      const clash = all.find((network) => network.subnet !== undefined && overlaps(parseSubnet(network.subnet), subnet));
+      if (clash !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `network create: subnet ${formatSubnet(subnet)} overlaps network ${clash.name}'s`);
+    }
+    const id = await newId();
+    const record: NetworkRecord = {
+      id,
+      name: options.name,
+      created: new Date().toISOString(),
+      driver: 'bridge',
+      internal: options.internal === true,
+      labels: { ...options.labels },
+      isDefault: false,
+      ...(subnet === undefined ? {} : { subnet: formatSubnet(subnet), gateway: formatAddress(gateway ?? subnet.base + 1) }),
+      subnetGiven: subnet !== undefined,
+      bridge: `tsb-${id.slice(0, 10)}`,
+      endpoints: {},
+    };
+    await writeNetwork(store, record);
+    try {
+      const made = await ensureBridge(store, record);
+      await writeNames(store, made);
+      return made;
+    } catch (error) {
+      await deleteNetworkRecord(store, id);
+      throw error;
+    }
+  });
+}
+
+/** `network rm`: refused while containers use it, and for the default and built-in ones. */
+export async function removeNetwork(store: Store, reference: string): Promise<NetworkRecord> {
+  if ((builtinNetworks as readonly string[]).includes(reference) || reference === defaultNetworkName) {
+    throw new TsbuildError('INVALID_ARGUMENT', `${reference} is a pre-defined network and cannot be removed`);
+  }
+  await releaseAbandonedEndpoints(store);
+  return withNetworkLock(store, async () => {
+    const network = await findNetwork(store, reference);
+    if (network === undefined) throw new TsbuildError('NOT_FOUND', `network ${reference} not found`);
+    if (network.isDefault) throw new TsbuildError('INVALID_ARGUMENT', `${network.name} is a pre-defined network and cannot be removed`);
+    if (Object.keys(network.endpoints).length > 0) throw new TsbuildError('INVALID_ARGUMENT', `error while removing network: network ${network.name} id ${network.id} has active endpoints`);
+    await stopResponder(network.responder);
+    await removeBridge(network);
+    await deleteNetworkRecord(store, network.id);
+    return network;
+  });
+}
+
+/** `network prune`: every user network without containers; the names of those removed. */
+export async function pruneNetworks(store: Store): Promise<string[]> {
+  await releaseAbandonedEndpoints(store);
+  const removed: string[] = [];
+  for (const network of await listNetworks(store)) {
+    if (network.isDefault || Object.keys(network.endpoints).length > 0) continue;
+    try {
+      await removeNetwork(store, network.id);
+      removed.push(network.name);
+    } catch (error) {
+      // Joined by a container meanwhile: it stays, as docker's prune leaves networks in use.
+      if (!isTsbuildError(error, 'INVALID_ARGUMENT')) throw error;
+    }
+  }
+  return removed;
+}
+
+export interface AttachOptions {
+  readonly containerId: string;
+  /** The container's name, for the other containers of its user networks. */
+  readonly name?: string;
+  readonly hostname: string;
+  /** `none`, `host`, `bridge` (the default network), a network's name or ID, or `container:NAME`. */
+  readonly network?: string;
+  /** `--network-alias`: more names on the (user) network. */
+  readonly aliases?: readonly string[];
+  /** `-p` and `-P`'s ports. */
+  readonly ports?: readonly PortSpec[];
+}
+
+export interface NetworkAttachment {
+  /** The namespace the container joins; `none`: one of its own, loopback only; `host`: the host's. */
+  readonly namespace: 'none' | 'host' | { readonly path: string };
+  /** /etc/hosts lines for the container itself (`ADDRESS\tHOSTNAME`). */
+  readonly hostsEntries: readonly string[];
+  /** /etc/resolv.conf's content; undefined: the host's as it is. */
+  readonly resolvConf?: string;
+  /** Published ports, with the host ports chosen for those given as 0; for `publishPorts`. */
+  readonly ports: readonly PublishedPort[];
+  /** The address on the first network, if any; set when `detachContainer` has something to undo. */
+  readonly address?: string;
+  /** Rootless: the ports forwarded by the user-mode network stack (with the host ports chosen). */
+  readonly publishedPorts?: readonly PortSpec[];
+}
+
+function parseNetworkOption(text: string | undefined): { kind: 'none' } | { kind: 'host' } | { kind: 'container'; container: string } | { kind: 'network'; name: string } {
+  if (text === 'none') return { kind: 'none' };
+  if (text === 'host') return { kind: 'host' };
+  if (text?.startsWith('container:') === true) return { kind: 'container', container: text.slice('container:'.length) };
+  return { kind: 'network', name: text === undefined || text === 'default' ? defaultNetworkName : text };
+}
+
+/** The namespace path of a container of this store by ID, ID prefix or name; undefined when it has none. */
+async function containerNamespace(store: Store, reference: string): Promise<{ id: string; path: string } | undefined> {
+  for (const network of await listNetworks(store)) {
+    for (const endpoint of Object.values(network.endpoints)) {
+      if (endpoint.name === reference || endpoint.containerId.startsWith(reference)) return { id: endpoint.containerId, path: namespacePath(store, endpoint.containerId) };
+    }
+  }
+  return undefined;
+}
+
+function macOf(address: number): string {
+  return `02:42:${[24, 16, 8, 0].map((shift) => (Math.floor(address / 2 ** shift) % 256).toString(16).padStart(2, '0')).join(':')}`;
+}
+
+async function containerEndpoints(store: Store, containerId: string): Promise<Endpoint[]> {
+  return (await listNetworks(store)).flatMap((network) => (network.endpoints[containerId] === undefined ? [] : [network.endpoints[containerId]]));
+}
+
+/**
+ * Puts the container (its namespace made already) on NETWORK: an address, a veth on the bridge,
+ * its names for the responder (started when it is the first to need it).
+ */
+async function joinNetwork(store: Store, reference: string, container: { id: string; name?: string; aliases: readonly string[]; publishes?: boolean }): Promise<{ network: NetworkRecord; endpoint: Endpoint }> {
+  const { network, endpoint } = await withNetworkLock(store, async () => {
+    let found = reference === defaultNetworkName ? await ensureDefaultNetwork(store) : await findNetwork(store, reference);
+    if (found === undefined) throw new TsbuildError('NOT_FOUND', `network ${reference} not found`);
+    if (found.endpoints[container.id] !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `endpoint with name ${container.name ?? container.id.slice(0, 12)} already exists in network ${found.name}`);
+    if (found.isDefault && container.aliases.length > 0) throw new TsbuildError('INVALID_ARGUMENT', 'network-scoped aliases are supported only for user-defined networks');
+    found = await ensureBridge(store, found);
+    const subnet = parseSubnet(found.subnet ?? '');
+    const gateway = parseAddress(found.gateway ?? '') ?? subnet.base + 1;
+    const used = new Set(Object.values(found.endpoints).map((existing) => parseAddress(existing.address) ?? 0));
+    const address = allocateAddress(subnet, gateway, used);
+    if (address === undefined) throw new TsbuildError('RUNTIME', `connect to network ${found.name}: no address left in ${found.subnet ?? ''}`);
+    const index = (await containerEndpoints(store, container.id)).length;
+    const made: Endpoint = {
+      containerId: container.id,
+      ...(container.name === undefined ? {} : { name: container.name }),
+      aliases: [...container.aliases],
+      address: formatAddress(address),
+      mac: macOf(address),
+      hostVeth: `tsbv${container.id.slice(0, 8)}${found.id.slice(0, 3)}`,
+      interfaceName: `eth${index}`,
+      ...(container.publishes === true ? { publishes: true } : {}),
+    };
+    let updated: NetworkRecord = { ...found, endpoints: { ...found.endpoints, [container.id]: made } };
+    await writeNetwork(store, updated);
+    if (!updated.isDefault) {
+      await writeNames(store, updated);
+      if (!(await responderAlive(updated.responder))) {
+        updated = { ...updated, responder: await startResponder(store, updated) };
+        await writeNetwork(store, updated);
+      }
+    }
+    return { network: updated, endpoint: made };
+  });
+  const subnet = parseSubnet(network.subnet ?? '');
+  await createVeth({
+    namespace: namespacePath(store, container.id),
+    hostName: endpoint.hostVeth,
+    name: endpoint.interfaceName,
+    bridge: network.bridge,
+    address: parseAddress(endpoint.address) ?? 0,
+    subnet,
+    ...(network.internal || endpoint.interfaceName !== 'eth0' ? {} : { gateway: parseAddress(network.gateway ?? '') ?? subnet.base + 1 }),
+    mac: endpoint.mac,
+  });
+  return { network, endpoint };
+}
+
+/** Takes the container off NETWORK_ID: its endpoint, its veth, the responder when it was the last. */
+async function leaveNetwork(store: Store, networkId: string, containerId: string): Promise<void> {
+  await withNetworkLock(store, async () => {
+    const network = (await listNetworks(store)).find((candidate) => candidate.id === networkId);
+    const endpoint = network?.endpoints[containerId];
+    if (network === undefined || endpoint === undefined) return;
+    await removeLink(endpoint.hostVeth);
+    const endpoints = { ...network.endpoints };
+    delete endpoints[containerId];
+    let updated: NetworkRecord = { ...network, endpoints };
+    if (Object.keys(endpoints).length === 0) {
+      if (network.responder !== undefined) {
+        await stopResponder(network.responder);
+        const { responder: _stopped, ...rest } = updated;
+        updated = rest;
+      }
+      if (network.isDefault) {
+        // The default network's bridge lives while containers use it; its subnet is chosen again.
+        await removeBridge(network);
+        const { subnet: _subnet, gateway: _gateway, ...rest } = updated;
+        updated = rest;
+      }
+    }
+    await writeNetwork(store, updated);
+    if (!updated.isDefault) await writeNames(store, updated);
+  });
+}
+
+/**
+ * The container's resolv.conf: the responder on user networks; on the default network the
+ * host's, without its loopback resolvers (which the container cannot reach), as docker does.
+ */
+async function resolvConfFor(network: NetworkRecord): Promise<string> {
+  const host = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+  const lines = host.split('\n');
+  if (!network.isDefault) {
+    const search = lines.filter((line) => /^\s*(search|domain)\s/.test(line));
+    return `nameserver ${network.gateway ?? ''}\n${search.map((line) => `${line}\n`).join('')}options ndots:0\n`;
+  }
+  const kept = lines.filter((line) => !/^\s*nameserver\s+(127\.|::1\s*$)/.test(line));
+  if (kept.some((line) => /^\s*nameserver\s/.test(line))) return kept.join('\n');
+  return `${kept.join('\n').trimEnd()}\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n`.replace(/^\n/, '');
+}
+
+/**
+ * Gives a container its network before it starts. On failure, nothing is left. With `none` and
+ * `host` nothing is made; `container:NAME` joins that container's namespace.
+ */
+export async function attachContainer(store: Store, options: AttachOptions): Promise<NetworkAttachment> {
+  // A run killed before it could clean up left its namespace and endpoints: whichever run comes next removes them.
+  await releaseAbandonedEndpoints(store);
+  const choice = parseNetworkOption(options.network);
+  const ports = options.ports ?? [];
+  if (choice.kind !== 'network' && ports.length > 0) throw new TsbuildError('INVALID_ARGUMENT', `conflicting options: port publishing and the ${choice.kind} network mode`);
+  if (choice.kind === 'none' || choice.kind === 'host') return { namespace: choice.kind, hostsEntries: [], ports: [] };
+  if (choice.kind === 'container') {
+    const joined = await containerNamespace(store, choice.container);
+    if (joined === undefined || !existsSync(joined.path)) throw new TsbuildError('NOT_FOUND', `no such container with a network namespace: ${choice.container}`);
+    return { namespace: { path: joined.path }, hostsEntries: [], ports: [] };
+  }
+  if (!canManageNetworks()) {
+    // Rootless: no bridge can be made on the host; the default network is a user-mode stack of the container's own.
+    if (choice.name !== defaultNetworkName) throw new TsbuildError('RUNTIME', `network ${choice.name}: user networks need root for now`);
+    const path = namespacePath(store, options.containerId);
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    try {
+      const forwarded = await startUserModeNetwork(path, ports);
+      return {
+        namespace: { path },
+        hostsEntries: [`${slirpAddress}\t${options.hostname}`],
+        resolvConf: `nameserver ${slirpNameserver}\n`,
+        // Forwarded by slirp4netns already: nothing for publishPorts to hold.
+        ports: [],
+        publishedPorts: forwarded,
+        address: slirpAddress,
+      };
+    } catch (error) {
+      await detachContainer(store, options.containerId).catch(() => undefined);
+      throw error;
+    }
+  }
+  if (options.aliases !== undefined && options.aliases.length > 0 && choice.name === defaultNetworkName) {
+    throw new TsbuildError('INVALID_ARGUMENT', 'network-scoped aliases are supported only for user-defined networks');
+  }
+  const path = namespacePath(store, options.containerId);
+  try {
+    const { network, endpoint } = await joinNetwork(store, choice.name, {
+      id: options.containerId,
+      ...(options.name === undefined ? {} : { name: options.name }),
+      aliases: options.aliases ?? [],
+      publishes: ports.length > 0,
+    });
+    const published: PublishedPort[] = [];
+    for (const port of ports) published.push({ ...port, hostPort: port.hostPort === 0 ? await reservePort(port) : port.hostPort, address: endpoint.address });
+    if (published.length > 0) {
+      await addDnatRules(
+        options.containerId,
+        published.map((port) => ({ ...(port.hostIp === undefined ? {} : { hostIp: port.hostIp }), hostPort: port.hostPort, protocol: port.protocol, address: endpoint.address, containerPort: port.containerPort, bridge: network.bridge })),
+      );
+    }
+    return { namespace: { path }, hostsEntries: [`${endpoint.address}\t${options.hostname}`], resolvConf: await resolvConfFor(network), ports: published, address: endpoint.address };
+  } catch (error) {
+    await detachContainer(store, options.containerId).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Takes the container off every network, removes its rules and its namespace. Idempotent. */
+export async function detachContainer(store: Store, containerId: string): Promise<void> {
+  const joined = (await listNetworks(store)).filter((network) => network.endpoints[containerId] !== undefined);
+  if (joined.some((network) => network.endpoints[containerId]?.publishes === true)) await removeRules(containerTag(containerId));
+  // The namespace first: its veths go with it, and need no command each.
+  await stopUserModeNetwork(namespacePath(store, containerId));
+  await removeNamespace(namespacePath(store, containerId));
+  for (const network of joined) await leaveNetwork(store, network.id, containerId);
+}
+
+/** `network connect`: a running container joins one more network. */
+export async function connectContainer(store: Store, reference: string, container: string, aliases: readonly string[] = []): Promise<void> {
+  const joined = await containerNamespace(store, container);
+  if (joined === undefined || !existsSync(joined.path)) throw new TsbuildError('NOT_FOUND', `no such container with a network namespace: ${container}`);
+  const name = (await containerEndpoints(store, joined.id)).find((endpoint) => endpoint.name !== undefined)?.name;
+  const network = await findNetwork(store, reference);
+  if (network === undefined) throw new TsbuildError('NOT_FOUND', `network ${reference} not found`);
+  await joinNetwork(store, network.name, { id: joined.id, ...(name === undefined ? {} : { name }), aliases });
+}
+
+/** `network disconnect`. */
+export async function disconnectContainer(store: Store, reference: string, container: string): Promise<void> {
+  const network = await findNetwork(store, reference);
+  if (network === undefined) throw new TsbuildError('NOT_FOUND', `network ${reference} not found`);
+  const endpoint = Object.values(network.endpoints).find((candidate) => candidate.name === container || candidate.containerId.startsWith(container));
+  if (endpoint === undefined) throw new TsbuildError('NOT_FOUND', `container ${container} is not connected to network ${network.name}`);
+  await leaveNetwork(store, network.id, endpoint.containerId);
+}
+
+/**
+ * Detaches containers whose directory is gone (a run killed before it could clean up): their
+ * endpoints, veths, rules and namespace.
+ */
+export async function releaseAbandonedEndpoints(store: Store): Promise<void> {
+  const gone = new Set<string>();
+  for (const network of await listNetworks(store)) {
+    for (const id of Object.keys(network.endpoints)) if (!existsSync(join(store.root, 'containers', id))) gone.add(id);
+  }
+  for (const id of gone) await detachContainer(store, id).catch(() => undefined);
+}

@@ -1,0 +1,256 @@
+/**
+ * What the host's kernel is told: bridges, veth pairs and network namespaces through iproute2
+ * (`ip`), NAT and isolation through iptables (the nf_tables or legacy backend, whichever the
+ * machine's `iptables` is). Every rule tsbuild adds carries a comment naming the network or
+ * container it is for, so that it is found and removed by that name alone.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { TsbuildError, messageOf } from '../../common/index.js';
+import { acquireLock, type FileLock } from '../../store/index.js';
+import { formatAddress, formatSubnet, type Subnet } from './address.js';
+
+const searchPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export interface CommandResult {
+  readonly status: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs FILE with ARGS (and INPUT on its stdin); never throws for a non-zero status. */
+export function command(file: string, args: readonly string[], input?: string): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(file, [...args], { env: { ...process.env, PATH: `${process.env.PATH ?? ''}:${searchPath}` }, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error !== null && typeof error.code !== 'number') {
+        reject(new TsbuildError('RUNTIME', `run ${file}: ${messageOf(error)}`, { cause: error }));
+        return;
+      }
+      resolve({ status: error === null ? 0 : Number(error.code), stdout, stderr });
+    });
+    if (input !== undefined) child.stdin?.end(input);
+  });
+}
+
+/** Like `command`, failing with WHAT when the status is not 0. */
+export async function mustRun(what: string, file: string, args: readonly string[], input?: string): Promise<string> {
+  const result = await command(file, args, input);
+  if (result.status !== 0) throw new TsbuildError('RUNTIME', `${what}: ${result.stderr.trim().split('\n').pop() ?? `${file} exited ${result.status}`}`);
+  return result.stdout;
+}
+
+/**
+ * Serializes what every store on the host shares: the choice of a free subnet, and the chains
+ * tsbuild jumps to from the host's own. Under /run: it concerns this boot only.
+ */
+export function hostLock(): Promise<FileLock> {
+  return mkdir('/run/tsbuild', { recursive: true, mode: 0o755 }).then(() => acquireLock('/run/tsbuild/network.lock', { timeoutMs: 60_000, staleMs: 60_000 }));
+}
+
+/**
+ * The IPv4 subnets the host routes already (its own networks, other bridges, docker's), from
+ * /proc/net/route: reading it costs no process.
+ */
+export async function routedSubnets(): Promise<Subnet[]> {
+  const text = await readFile('/proc/net/route', 'utf8').catch(() => '');
+  const found: Subnet[] = [];
+  // Destination and mask are in hexadecimal, in the host's (little-endian) byte order.
+  const value = (hex: string): number => Number.parseInt(hex.match(/../g)?.reverse().join('') ?? '0', 16);
+  for (const line of text.split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    const destination = fields[1];
+    const maskText = fields[7];
+    if (destination === undefined || maskText === undefined) continue;
+    const prefix = value(maskText).toString(2).replace(/0+$/, '').length;
+    if (prefix === 0) continue;
+    found.push({ base: value(destination), prefix });
+  }
+  return found;
+}
+
+export function linkExists(name: string): boolean {
+  return existsSync(`/sys/class/net/${name}`);
+}
+
+/**
+ * Runs a shell script with ARGS as $1…: several ip and iptables commands in one process cost
+ * one fork of this (large) process instead of one each.
+ */
+export async function script(what: string, text: string, args: readonly string[] = []): Promise<string> {
+  return mustRun(what, 'sh', ['-ec', text, 'sh', ...args]);
+}
+
+export async function removeLink(name: string): Promise<void> {
+  if (!linkExists(name)) return;
+  const result = await command('ip', ['link', 'del', 'dev', name]);
+  if (result.status !== 0 && linkExists(name)) throw new TsbuildError('RUNTIME', `remove ${name}: ${result.stderr.trim()}`);
+}
+
+export interface VethOptions {
+  /** Where the namespace is bound; made here when missing. */
+  readonly namespace: string;
+  readonly hostName: string;
+  /** The interface's name in the container (eth0, eth1, …). */
+  readonly name: string;
+  readonly bridge: string;
+  readonly address: number;
+  readonly subnet: Subnet;
+  /** The default route's; none for an internal network. */
+  readonly gateway?: number;
+  readonly mac: string;
+}
+
+/**
+ * A network namespace kept by a bind mount of it at NAMESPACE (util-linux `unshare --net=FILE`)
+ * with its loopback up, when missing; and a veth pair, one end on the bridge, the other in the
+ * namespace with its address and route.
+ */
+export async function createVeth(options: VethOptions): Promise<void> {
+  await mkdir(dirname(options.namespace), { recursive: true, mode: 0o700 });
+  const inside = [
+    `link set ${options.name} address ${options.mac}`,
+    `addr add ${formatAddress(options.address)}/${options.subnet.prefix} dev ${options.name}`,
+    `link set ${options.name} up`,
+    ...(options.gateway === undefined ? [] : [`route add default via ${formatAddress(options.gateway)} dev ${options.name}`]),
+  ].join('\n');
+  await script(
+    `connect ${options.namespace} to ${options.bridge}`,
+    `ns=$1
+if [ ! -e "$ns" ]; then : > "$ns"; chmod 600 "$ns"; unshare --net="$ns" ip link set lo up; fi
+ip link add "$2" type veth peer name "$3" netns "$ns"
+ip link set "$2" master "$4" up
+printf '%s\n' "$5" | nsenter --net="$ns" ip -batch -`,
+    [options.namespace, options.hostName, options.name, options.bridge, inside],
+  );
+}
+
+/** Unbinds the namespace at PATH: it goes, with its end of every veth pair (and so the pair), once no process is in it. */
+export async function removeNamespace(path: string): Promise<void> {
+  if (!existsSync(path)) return;
+  await command('umount', [path]);
+  await rm(path, { force: true });
+}
+
+/** The chains tsbuild's rules live in, and the jumps to them from the host's. */
+const chains = {
+  forward: 'TSBUILD-FORWARD',
+  postrouting: 'TSBUILD-POSTROUTING',
+  dnat: 'TSBUILD-DNAT',
+} as const;
+
+export function networkTag(id: string): string {
+  return `tsbuild-net-${id.slice(0, 12)}`;
+}
+
+export function containerTag(id: string): string {
+  return `tsbuild-ctr-${id.slice(0, 12)}`;
+}
+
+function restoreText(tables: Readonly<Record<string, readonly string[]>>): string {
+  return Object.entries(tables)
+    .filter(([, rules]) => rules.length > 0)
+    .map(([table, rules]) => `*${table}\n${rules.join('\n')}\nCOMMIT\n`)
+    .join('');
+}
+
+/** Applies rules in iptables-restore's format, without flushing what is there. */
+async function restore(tables: Readonly<Record<string, readonly string[]>>): Promise<void> {
+  const text = restoreText(tables);
+  if (text !== '') await mustRun('add iptables rules', 'iptables-restore', ['-w', '--noflush'], text);
+}
+
+/**
+ * A network's bridge, up with its gateway's address, and its rules: its own traffic accepted,
+ * traffic to other tsbuild bridges dropped, its outbound traffic masqueraded; an internal
+ * network's traffic stays on its bridge. tsbuild's chains and the jumps to them are made when
+ * missing (under the host lock). On failure, the bridge is removed.
+ */
+export async function createBridge(id: string, bridge: string, subnet: Subnet, gateway: number, internal: boolean): Promise<void> {
+  const tag = ['-m', 'comment', '--comment', networkTag(id)].join(' ');
+  const forward = internal
+    ? [`-A ${chains.forward} -i ${bridge} ! -o ${bridge} ${tag} -j DROP`, `-A ${chains.forward} -o ${bridge} ! -i ${bridge} ${tag} -j DROP`]
+    : [
+        `-A ${chains.forward} -i ${bridge} -o ${bridge} ${tag} -j ACCEPT`,
+        `-A ${chains.forward} -i ${bridge} -o tsb-+ ${tag} -j DROP`,
+        `-A ${chains.forward} -i ${bridge} ${tag} -j ACCEPT`,
+        `-A ${chains.forward} -o ${bridge} -m conntrack --ctstate RELATED,ESTABLISHED,DNAT ${tag} -j ACCEPT`,
+      ];
+  const nat = internal ? [] : [`-A ${chains.postrouting} -s ${formatSubnet(subnet)} ! -o ${bridge} ${tag} -j MASQUERADE`];
+  // tsbuild's chains and the jumps to them, where missing, go in the same restore as the rules.
+  const saved = await savedRules();
+  const has = (table: string, line: string): boolean => saved.some((rule) => rule.table === table && rule.line === line);
+  const jumps = (table: string, from: string, to: string): boolean => saved.some((rule) => rule.table === table && rule.line.startsWith(`-A ${from} `) && rule.line.endsWith(`-j ${to}`));
+  const setup: Record<string, string[]> = { filter: [], nat: [] };
+  for (const [table, chain] of [['filter', chains.forward], ['nat', chains.postrouting], ['nat', chains.dnat]] as const) {
+    if (!has(table, `:${chain}`)) setup[table]?.push(`:${chain} - [0:0]`);
+  }
+  if (!jumps('filter', 'FORWARD', chains.forward)) setup.filter?.push(`-I FORWARD 1 -j ${chains.forward}`);
+  if (!jumps('nat', 'POSTROUTING', chains.postrouting)) setup.nat?.push(`-I POSTROUTING 1 -j ${chains.postrouting}`);
+  if (!jumps('nat', 'PREROUTING', chains.dnat)) setup.nat?.push(`-I PREROUTING 1 -m addrtype --dst-type LOCAL -j ${chains.dnat}`);
+  if (!jumps('nat', 'OUTPUT', chains.dnat)) setup.nat?.push(`-I OUTPUT 1 ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j ${chains.dnat}`);
+  await script(
+    `create bridge ${bridge}`,
+    `ip link add "$1" type bridge
+trap 'ip link del "$1" 2>/dev/null' EXIT
+ip addr add "$2" dev "$1"
+ip link set "$1" up
+printf '%s' "$3" | iptables-restore -w --noflush
+${internal ? '' : 'echo 1 > /proc/sys/net/ipv4/ip_forward'}
+trap - EXIT`,
+    [bridge, `${formatAddress(gateway)}/${subnet.prefix}`, restoreText({ filter: [...(setup.filter ?? []), ...forward], nat: [...(setup.nat ?? []), ...nat] })],
+  );
+}
+
+export interface DnatRule {
+  readonly hostIp?: string;
+  readonly hostPort: number;
+  readonly protocol: 'tcp' | 'udp';
+  readonly address: string;
+  readonly containerPort: number;
+  readonly bridge: string;
+}
+
+/** Published ports' DNAT rules, tagged with the container's ID. */
+export async function addDnatRules(containerId: string, rules: readonly DnatRule[]): Promise<void> {
+  const tag = `-m comment --comment ${containerTag(containerId)}`;
+  await restore({
+    nat: rules.map((rule) => `-A ${chains.dnat} ${rule.hostIp === undefined ? '' : `-d ${rule.hostIp}/32 `}! -i ${rule.bridge} -p ${rule.protocol} -m ${rule.protocol} --dport ${rule.hostPort} ${tag} -j DNAT --to-destination ${rule.address}:${rule.containerPort}`),
+  });
+}
+
+interface SavedRule {
+  readonly table: string;
+  /** As iptables-save prints it: `:CHAIN` for a chain (counters left out), `-A CHAIN …` for a rule. */
+  readonly line: string;
+}
+
+/** Every table's chains and rules, from one iptables-save. */
+async function savedRules(): Promise<SavedRule[]> {
+  const text = await mustRun('list iptables rules', 'iptables-save', []);
+  const rules: SavedRule[] = [];
+  let table = '';
+  for (const line of text.split('\n')) {
+    if (line.startsWith('*')) table = line.slice(1).trim();
+    else if (line.startsWith(':')) rules.push({ table, line: line.split(' ')[0] ?? line });
+    else if (line.startsWith('-A ')) rules.push({ table, line });
+  }
+  return rules;
+}
+
+/** Removes every rule carrying TAG (and then, with LINK, that link), in one restore. */
+export async function removeRules(tag: string, link?: string): Promise<void> {
+  const tables: Record<string, string[]> = {};
+  for (const rule of await savedRules()) {
+    if (rule.line.startsWith('-A ') && rule.line.split(/\s+/).includes(tag)) (tables[rule.table] ??= []).push(`-D${rule.line.slice(2)}`);
+  }
+  const text = restoreText(tables);
+  if (text === '' && link === undefined) return;
+  await script(`remove rules ${tag}`, `[ -z "$1" ] || printf '%s' "$1" | iptables-restore -w --noflush\n[ -z "$2" ] || [ ! -e "/sys/class/net/$2" ] || ip link del "$2"`, [text, link ?? '']);
+}
+
+/** The rules carrying TAG (for checks and tests). */
+export async function rulesTagged(tag: string): Promise<string[]> {
+  return (await savedRules()).filter((rule) => rule.line.split(/\s+/).includes(tag)).map((rule) => `${rule.table} ${rule.line}`);
+}

@@ -1,0 +1,21 @@
+/** Networks of containers: see README.md in src/runtime. */
+export { exposedPortSpecs, parsePortSpec, parseSubnet, formatSubnet, type PortSpec, type Protocol, type Subnet } from './address.js';
+export {
+  attachContainer,
+  builtinNetworks,
+  canManageNetworks,
+  connectContainer,
+  createNetwork,
+  detachContainer,
+  disconnectContainer,
+  networks,
+  pruneNetworks,
+  releaseAbandonedEndpoints,
+  removeNetwork,
+  type AttachOptions,
+  type CreateNetworkOptions,
+  type NetworkAttachment,
+} from './attach.js';
+export { containerTag, networkTag, rulesTagged } from './host.js';
+export { publishPorts, type PortProxies, type PublishedPort } from './ports.js';
+export { defaultNetworkName, findNetwork, getNetwork, namespacePath, networksDirectory, type Endpoint, type NetworkRecord } from './state.js';

@@ -1,0 +1,125 @@
+/**
+ * The default network of an unprivileged user: no bridge can be made on the host, so the
+ * container's namespace (bound at `<root>/networks/netns/<id>` in rootless tsbuild's own mount
+ * namespace) gets a user-mode network stack, slirp4netns, for outbound access, and its `-p`
+ * ports as slirp4netns's host forwards. slirp4netns is a child of the attaching process and
+ * exits with it (`--exit-fd`), or when `detach` signals it (its pid and start time are next to
+ * the namespace).
+ */
+import { spawn } from 'node:child_process';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { TsbuildError, messageOf } from '../../common/index.js';
+import type { PortSpec } from './address.js';
+import { checkPortFree, reservePort } from './ports.js';
+import { startTimeOf } from './responder.js';
+
+/** slirp4netns's fixed addresses (its defaults, as podman's and rootlesskit's). */
+export const slirpAddress = '10.0.2.100';
+export const slirpNameserver = '10.0.2.3';
+
+interface SlirpProcess {
+  readonly pid: number;
+  readonly startTime: string;
+}
+
+function processFile(namespace: string): string {
+  return `${namespace}.slirp.json`;
+}
+
+/**
+ * slirp4netns's API socket: in the temporary directory, as a store's path may be too long for a
+ * socket's address (108 bytes).
+ */
+function apiSocket(namespace: string): string {
+  return join(tmpdir(), `tsbuild-slirp-${basename(namespace).slice(0, 24)}.sock`);
+}
+
+/** Asks slirp4netns, through its API socket, to forward PORT from the host to the container. */
+async function addForward(socket: string, port: PortSpec): Promise<void> {
+  const request = { execute: 'add_hostfwd', arguments: { proto: port.protocol, host_addr: port.hostIp ?? '0.0.0.0', host_port: port.hostPort, guest_port: port.containerPort } };
+  const reply = await new Promise<string>((resolve, reject) => {
+    const connection = createConnection(socket);
+    let text = '';
+    connection.on('connect', () => connection.end(JSON.stringify(request)));
+    connection.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    connection.on('end', () => resolve(text));
+    connection.on('error', reject);
+  });
+  const parsed = JSON.parse(reply) as { error?: { desc?: string } };
+  if (parsed.error !== undefined) {
+    const reason = parsed.error.desc ?? JSON.stringify(parsed.error);
+    throw new TsbuildError('RUNTIME', `publish port ${port.hostIp ?? '0.0.0.0'}:${port.hostPort}: ${/in use|EADDRINUSE/i.test(reason) ? 'port is already allocated' : reason}`);
+  }
+}
+
+/**
+ * Starts slirp4netns on the namespace at NAMESPACE (made here) and forwards PORTS; resolves to
+ * the ports with the host ports chosen for those given as 0.
+ */
+export async function startUserModeNetwork(namespace: string, ports: readonly PortSpec[]): Promise<PortSpec[]> {
+  await writeFile(namespace, '', { mode: 0o600 });
+  const made = await new Promise<string | undefined>((resolve) => {
+    const child = spawn('unshare', [`--net=${namespace}`, 'ip', 'link', 'set', 'lo', 'up'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let errors = '';
+    child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+    child.on('error', (error) => resolve(error.message));
+    child.on('exit', (code) => resolve(code === 0 ? undefined : errors.trim()));
+  });
+  if (made !== undefined) throw new TsbuildError('RUNTIME', `create network namespace ${namespace}: ${made}`);
+  const socket = apiSocket(namespace);
+  await rm(socket, { force: true });
+  const child = spawn('slirp4netns', ['--configure', '--mtu=65520', '--disable-host-loopback', '--netns-type=path', `--api-socket=${socket}`, '--ready-fd=3', '--exit-fd=4', namespace, 'tap0'], {
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const ready = await new Promise<string | undefined>((resolve) => {
+    let errors = '';
+    child.stderr?.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+    child.stdio[3]?.on('data', () => resolve(undefined));
+    child.on('error', (error) => resolve(error.message));
+    child.on('exit', (code) => resolve(errors.trim() || `exited with status ${code ?? 'unknown'}`));
+  });
+  if (ready !== undefined || child.pid === undefined) throw new TsbuildError('RUNTIME', `start slirp4netns: ${ready ?? 'no process'}`);
+  child.stderr?.destroy();
+  (child.stdio[3] as NodeJS.ReadableStream & { destroy(): void }).destroy();
+  // The exit pipe's other end stays open in this process: slirp4netns exits when it closes,
+  // whatever ends this process; it must not keep this process alive meanwhile.
+  (child.stdio[4] as unknown as { unref(): void } | null)?.unref();
+  child.unref();
+  await writeFile(processFile(namespace), JSON.stringify({ pid: child.pid, startTime: (await startTimeOf(child.pid)) ?? '' } satisfies SlirpProcess));
+  const chosen: PortSpec[] = [];
+  for (const port of ports) {
+    const forwarded = { ...port, hostPort: port.hostPort === 0 ? await reservePort(port) : port.hostPort };
+    // slirp4netns says only that it failed: a port in use is told apart first.
+    if (port.hostPort !== 0) await checkPortFree(forwarded);
+    try {
+      await addForward(socket, forwarded);
+    } catch (error) {
+      throw error instanceof TsbuildError ? error : new TsbuildError('RUNTIME', `publish port ${forwarded.hostPort}: ${messageOf(error)}`, { cause: error });
+    }
+    chosen.push(forwarded);
+  }
+  return chosen;
+}
+
+/** Stops the namespace's slirp4netns, if it has one. */
+export async function stopUserModeNetwork(namespace: string): Promise<void> {
+  let owner: SlirpProcess;
+  try {
+    owner = JSON.parse(await readFile(processFile(namespace), 'utf8')) as SlirpProcess;
+  } catch {
+    return;
+  }
+  if ((await startTimeOf(owner.pid)) === owner.startTime) {
+    try {
+      process.kill(owner.pid, 'SIGTERM');
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  await rm(processFile(namespace), { force: true });
+  await rm(apiSocket(namespace), { force: true });
+}

@@ -1,0 +1,394 @@
+/**
+ * Containers that outlive their run, end to end through the installed command: `run -d` hands
+ * each to a monitor process of its own, and later tsbuild processes act on it (ps, logs -f,
+ * exec, stop with the image's StopSignal and its timeout, kill, restart policies, health
+ * checks, rm). As root and as an unprivileged user. At the end no monitor, no container process
+ * and no mount is left.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { readFile, readdir, readlink, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostPlatform } from '../../src/common/index.js';
+import { writeImage } from '../../src/exporter/index.js';
+import { openStore, resolveImage, type Store } from '../../src/store/index.js';
+import { busyboxImage } from '../helpers/busybox-image.js';
+import { asRootless, buildBinaries, chownTree, ensureRootlessUser, isRoot, scratchDir, toolExists } from './helpers.js';
+
+const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
+
+interface Run {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+let dir: string;
+let root: string;
+let store: Store;
+/** argv prefix and store of the suite being run (root's, or the unprivileged user's). */
+let prefix: readonly string[] = [];
+let activeRoot: string;
+
+function tsbuild(...args: string[]): Run {
+  const [command, ...rest] = [...prefix, process.execPath, bin, ...args];
+  const result = spawnSync(command ?? process.execPath, rest, { encoding: 'utf8', input: '', env: { ...process.env, TSBUILD_ROOT: activeRoot }, timeout: 60_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The same, without waiting: for commands that run at once, or that follow. */
+function tsbuildAsync(...args: string[]): Promise<Run & { readonly ms: number }> {
+  const [command, ...rest] = [...prefix, process.execPath, bin, ...args];
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(command ?? process.execPath, rest, { env: { ...process.env, TSBUILD_ROOT: activeRoot }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr, ms: Date.now() - started }));
+  });
+}
+
+function ok(...args: string[]): string {
+  const result = tsbuild(...args);
+  if (result.status !== 0) expect.fail(`tsbuild ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
+  return result.stdout;
+}
+
+const inspect = (container: string, template: string): string => ok('inspect', '--format', template, container).trim();
+
+async function until<T>(what: string, read: () => T | Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) expect.fail(`${what}: still ${JSON.stringify(value)} after ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+interface ContainerJson {
+  readonly state: { readonly monitor?: { readonly pid: number }; readonly pid?: number };
+}
+
+async function record(id: string): Promise<ContainerJson> {
+  return JSON.parse(await readFile(join(activeRoot, 'containers', id, 'container.json'), 'utf8')) as ContainerJson;
+}
+
+/** Processes of this suite: monitors of its stores, and anything whose root is a container's. */
+async function leftProcesses(): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0').join(' ');
+    const rootOf = await readlink(`/proc/${entry}/root`).catch(() => '');
+    if ((cmdline.includes('container-monitor') && cmdline.includes(dir)) || rootOf.startsWith(dir)) found.push(`${entry}: ${cmdline}`);
+  }
+  return found;
+}
+
+async function mountsUnder(path: string): Promise<string[]> {
+  const table = await readFile('/proc/self/mountinfo', 'utf8');
+  return table
+    .split('\n')
+    .map((line) => line.split(' ')[4] ?? '')
+    .filter((point) => point.startsWith(path));
+}
+
+async function imageWith(target: Store, name: string, config: Parameters<typeof writeImage>[1]['config']): Promise<void> {
+  const base = await resolveImage(target, (await target.resolveReference('docker.io/library/busybox:latest')) ?? expect.fail('no busybox'));
+  const layers = [{ descriptor: base.manifest.layers[0] ?? expect.fail('no layer'), diffId: base.config.rootfs.diff_ids[0] ?? expect.fail('no diff id') }];
+  await writeImage(target, { layers, platform: hostPlatform(), config }, name);
+}
+
+/** The images every suite uses, in TARGET. */
+async function makeImages(target: Store): Promise<void> {
+  await busyboxImage(target);
+  await imageWith(target, 'docker.io/library/stopper:latest', {
+    StopSignal: 'SIGUSR1',
+    Cmd: ['sh', '-c', 'trap "echo got USR1; exit 3" USR1; echo ready; while true; do sleep 0.1; done'],
+  });
+  await imageWith(target, 'docker.io/library/checked:latest', {
+    // Healthy once /tmp/ok exists (after a second), unhealthy once it is gone again.
+    Cmd: ['sh', '-c', 'sleep 1; touch /tmp/ok; sleep 2; rm /tmp/ok; sleep 100'],
+    Healthcheck: { Test: ['CMD-SHELL', 'test -e /tmp/ok'], Interval: 200e6, Timeout: 2e9, Retries: 2, StartPeriod: 1.8e9 },
+  });
+}
+
+beforeAll(async () => {
+  buildBinaries();
+  dir = scratchDir('tsbuild-containers-');
+  root = join(dir, 'root');
+  activeRoot = root;
+  store = await openStore({ root });
+  await makeImages(store);
+}, 120_000);
+
+afterAll(async () => {
+  // Whatever a failed test left is removed, then checked: nothing may remain.
+  for (const [argv, storeRoot] of [[[], root], [prefix, activeRoot]] as const) {
+    prefix = argv;
+    activeRoot = storeRoot;
+    const ids = tsbuild('ps', '-aq', '--no-trunc').stdout.split('\n').filter((id) => id !== '');
+    if (ids.length > 0) tsbuild('rm', '-f', ...ids);
+  }
+  await sleep(200);
+  expect(await leftProcesses()).toEqual([]);
+  expect(await mountsUnder(dir)).toEqual([]);
+  await rm(dir, { recursive: true, force: true });
+}, 60_000);
+
+/** The tests both suites run: root's and the unprivileged user's. */
+function lifecycleTests(): void {
+  it('runs detached: ps, logs, exec and stop with the image\'s StopSignal, the state read back by later processes', async () => {
+    const id = ok('run', '-d', '--name', 'stopper1', 'stopper').trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    // The starting process has exited: a new one reads the state.
+    expect(inspect('stopper1', '{{.State.Status}} {{.State.Running}} {{.Name}}')).toBe('running true /stopper1');
+    const pid = Number(inspect('stopper1', '{{.State.Pid}}'));
+    expect(pid).toBeGreaterThan(0);
+    const table = ok('ps').split('\n');
+    expect(table[0]).toMatch(/^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/);
+    expect(table[1]).toMatch(new RegExp(`^${id.slice(0, 12)}\\s+stopper\\s+"sh -c trap .*"\\s+.* ago\\s+Up .*\\s+stopper1$`));
+    await until('logs', () => ok('logs', 'stopper1'), (text) => text === 'ready\n');
+    expect(ok('exec', 'stopper1', 'echo', 'inside')).toBe('inside\n');
+    expect(ok('exec', '-e', 'X=1', '-w', '/tmp', '-u', 'nobody', id.slice(0, 8), 'sh', '-c', 'echo $X $(pwd) $(id -u)')).toBe('1 /tmp 65534\n');
+    // It joined the container's pid namespace: the container's first process is its PID 1.
+    expect(ok('exec', 'stopper1', 'cat', '/proc/1/cmdline')).toContain('trap');
+    expect(tsbuild('exec', 'stopper1', 'sh', '-c', 'exit 6').status).toBe(6);
+    expect(tsbuild('exec', 'stopper1', 'nosuch')).toMatchObject({ status: 127, stderr: expect.stringContaining('execve nosuch: No such file or directory') });
+    // Docker's default capabilities, as the container's own process has them, not the runtime's.
+    expect(ok('exec', 'stopper1', 'grep', 'CapEff', '/proc/self/status')).toBe('CapEff:\t00000000a80425fb\n');
+    expect(ok('top', 'stopper1')).toMatch(/^UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD\n/);
+    const stop = await tsbuildAsync('stop', 'stopper1');
+    expect(stop).toMatchObject({ status: 0, stdout: 'stopper1\n' });
+    // SIGUSR1, the image's StopSignal, ended it well before the 10 s timeout.
+    expect(stop.ms).toBeLessThan(8000);
+    expect(ok('logs', 'stopper1')).toBe('ready\ngot USR1\n');
+    expect(inspect('stopper1', '{{.State.Status}} {{.State.ExitCode}} {{.State.Running}} {{.State.Pid}}')).toBe('exited 3 false 0');
+    expect(ok('ps', '-a', '--filter', 'name=stopper1', '--format', '{{.Status}}')).toMatch(/^Exited \(3\) (Less than a second|\d+ seconds?) ago\n$/);
+    expect(ok('ps', '-q')).not.toContain(id.slice(0, 12));
+    // Started again from its record: the same container, the same log.
+    ok('start', 'stopper1');
+    await until('second ready', () => ok('logs', 'stopper1'), (text) => text === 'ready\ngot USR1\nready\n');
+    // restart: stopped with its StopSignal, running again when the command returns.
+    expect(ok('restart', 'stopper1')).toBe('stopper1\n');
+    expect(inspect('stopper1', '{{.State.Status}}')).toBe('running');
+    await until('third ready', () => ok('logs', 'stopper1'), (text) => text === 'ready\ngot USR1\nready\ngot USR1\nready\n');
+    ok('rm', '-f', 'stopper1');
+    expect(tsbuild('inspect', '--type', 'container', 'stopper1')).toMatchObject({ status: 1, stderr: expect.stringContaining('No such container: stopper1') });
+  }, 60_000);
+
+  it('stop sends SIGKILL after the timeout, and --stop-signal replaces the image\'s', async () => {
+    // A shell as PID 1 without a handler ignores SIGTERM: only SIGKILL ends it.
+    ok('run', '-d', '--name', 'stubborn', 'busybox', 'sleep', '100');
+    const stop = await tsbuildAsync('stop', '-t', '1', 'stubborn');
+    expect(stop.status).toBe(0);
+    expect(stop.ms).toBeGreaterThanOrEqual(1000);
+    expect(stop.ms).toBeLessThan(8000);
+    expect(inspect('stubborn', '{{.State.ExitCode}}')).toBe('137');
+    ok('run', '-d', '--name', 'usr2', '--stop-signal', 'USR2', '--stop-timeout', '20', 'busybox', 'sh', '-c', 'trap "exit 5" USR2; while true; do sleep 0.1; done');
+    expect(inspect('usr2', '{{.Config.StopSignal}} {{.Config.StopTimeout}}')).toBe('USR2 20');
+    ok('stop', 'usr2');
+    expect(inspect('usr2', '{{.State.ExitCode}}')).toBe('5');
+    ok('run', '-d', '--name', 'killed', 'busybox', 'sh', '-c', 'trap "exit 9" HUP; while true; do sleep 0.1; done');
+    ok('kill', '-s', 'HUP', 'killed');
+    expect(await tsbuildAsync('wait', 'killed')).toMatchObject({ status: 0, stdout: '9\n' });
+    expect(tsbuild('kill', 'killed')).toMatchObject({ status: 1, stderr: expect.stringContaining('is not running') });
+    ok('rm', 'stubborn', 'usr2', 'killed');
+  }, 60_000);
+
+  it('reports exit codes; --rm containers are removed when they end; foreground runs keep their record', async () => {
+    ok('run', '-d', '--name', 'seven', 'busybox', 'sh', '-c', 'exit 7');
+    expect(ok('wait', 'seven')).toBe('7\n');
+    expect(ok('ps', '-a', '--filter', 'exited=7', '--format', '{{.Names}} {{.State}}')).toBe('seven exited\n');
+    // A command not found: 127, as docker; the container stays, exited.
+    expect(tsbuild('run', '-d', '--name', 'missing', 'busybox', 'nosuch')).toMatchObject({ status: 127, stderr: expect.stringContaining('nosuch') });
+    expect(inspect('missing', '{{.State.Status}} {{.State.ExitCode}}')).toBe('exited 127');
+    const before = (await readdir(join(activeRoot, 'containers'))).length;
+    const removed = ok('run', '-d', '--rm', 'busybox', 'sh', '-c', 'sleep 0.3').trim();
+    await until('--rm container removed', () => tsbuild('inspect', '--type', 'container', removed).status, (status) => status === 1);
+    // One that ends before `run -d` looked at it is fine too; one that cannot run says so.
+    expect(tsbuild('run', '-d', '--rm', 'busybox', 'true').status).toBe(0);
+    expect(tsbuild('run', '-d', '--rm', 'busybox', 'nosuch')).toMatchObject({ status: 127, stderr: expect.stringContaining('execve nosuch') });
+    await until('quick --rm container removed', async () => (await readdir(join(activeRoot, 'containers'))).length, (count) => count === before);
+    // In the foreground without --rm: the output here, the exit status, the container kept.
+    const foreground = tsbuild('run', '--name', 'fg', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3');
+    expect(foreground).toMatchObject({ status: 3, stdout: 'out\n', stderr: 'err\n' });
+    expect(ok('logs', 'fg')).toBe('out\n');
+    expect(inspect('fg', '{{.State.Status}} {{.State.ExitCode}}')).toBe('exited 3');
+    // create, then start -a: the output and the exit status.
+    ok('create', '--name', 'later', 'busybox', 'sh', '-c', 'echo attached; exit 4');
+    expect(inspect('later', '{{.State.Status}}')).toBe('created');
+    expect(ok('ps', '-a', '--filter', 'name=later', '--format', '{{.Status}}')).toBe('Created\n');
+    expect(tsbuild('start', '-a', 'later')).toMatchObject({ status: 4, stdout: 'attached\n' });
+    ok('rename', 'later', 'renamed');
+    expect(inspect('renamed', '{{.Name}}')).toBe('/renamed');
+    expect(ok('container', 'ls', '-a', '--format', '{{.Names}}').split('\n')).toEqual(expect.arrayContaining(['seven', 'missing', 'fg', 'renamed']));
+    expect(ok('container', 'prune', '-f')).toContain('Deleted Containers:');
+    expect(ok('ps', '-aq')).toBe('');
+  }, 60_000);
+
+  it('logs -f follows a running container until it ends; --tail and -t', async () => {
+    ok('run', '-d', '--name', 'counter', 'busybox', 'sh', '-c', 'for i in 1 2 3 4; do echo n$i; sleep 0.4; done');
+    const followed = await tsbuildAsync('logs', '-f', 'counter');
+    expect(followed.status).toBe(0);
+    expect(followed.stdout).toBe('n1\nn2\nn3\nn4\n');
+    // It waited for the lines written after it started, and ended with the container.
+    expect(followed.ms).toBeGreaterThan(700);
+    expect(ok('logs', '--tail', '1', 'counter')).toBe('n4\n');
+    expect(ok('logs', '-t', '--tail', '2', 'counter')).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z n3\n\S+ n4\n$/);
+    const raw = (await readFile(join(activeRoot, 'containers', inspect('counter', '{{.Id}}'), 'container.log'), 'utf8')).split('\n')[0] ?? '';
+    expect(JSON.parse(raw)).toMatchObject({ log: 'n1\n', stream: 'stdout', time: expect.any(String) });
+    ok('rm', 'counter');
+  }, 60_000);
+
+  it('lists and execs into a foreground run --rm container', async () => {
+    const foreground = tsbuildAsync('run', '--rm', 'busybox', 'sh', '-c', 'sleep 2; echo done');
+    const id = await until('foreground container', () => ok('ps', '-q', '--no-trunc').trim(), (text) => /^[0-9a-f]{64}$/.test(text));
+    await until('its pid', () => tsbuild('exec', id, 'echo', 'joined'), (result) => result.status === 0 && result.stdout === 'joined\n');
+    expect(await foreground).toMatchObject({ status: 0, stdout: 'done\n' });
+    expect(ok('ps', '-aq')).toBe('');
+  }, 60_000);
+
+  it('restart=on-failure:3 restarts a failing container three times', async () => {
+    ok('run', '-d', '--name', 'flaky', '--restart', 'on-failure:3', 'busybox', 'sh', '-c', 'echo attempt; exit 1');
+    await until('flaky ended', () => inspect('flaky', '{{.State.Status}}'), (status) => status === 'exited');
+    expect(inspect('flaky', '{{.RestartCount}} {{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}} {{.HostConfig.RestartPolicy.MaximumRetryCount}}')).toBe('3 1 on-failure 3');
+    expect(ok('logs', 'flaky')).toBe('attempt\n'.repeat(4));
+    // A success is not restarted; `always` is until stopped.
+    ok('run', '-d', '--name', 'fine', '--restart', 'on-failure', 'busybox', 'true');
+    expect(ok('wait', 'fine')).toBe('0\n');
+    expect(inspect('fine', '{{.RestartCount}}')).toBe('0');
+    ok('run', '-d', '--name', 'again', '--restart', 'always', 'busybox', 'sh', '-c', 'sleep 0.2');
+    await until('restarted', () => Number(inspect('again', '{{.RestartCount}}')), (count) => count >= 2);
+    ok('stop', 'again');
+    expect(inspect('again', '{{.State.Status}}')).toBe('exited');
+    const count = inspect('again', '{{.RestartCount}}');
+    await sleep(700);
+    expect(inspect('again', '{{.RestartCount}}')).toBe(count);
+    ok('rm', 'flaky', 'fine', 'again');
+  }, 60_000);
+
+  it('runs the HEALTHCHECK: starting, then healthy, then unhealthy', async () => {
+    ok('run', '-d', '--name', 'checked', 'checked');
+    const seen: string[] = [];
+    await until(
+      'health',
+      () => {
+        const status = inspect('checked', '{{.State.Health.Status}}');
+        if (seen.at(-1) !== status) seen.push(status);
+        return status;
+      },
+      (status) => status === 'unhealthy',
+    );
+    expect(seen).toEqual(['starting', 'healthy', 'unhealthy']);
+    const health = JSON.parse(inspect('checked', '{{json .State.Health}}')) as { FailingStreak: number; Log: { ExitCode: number }[] };
+    expect(health.FailingStreak).toBeGreaterThanOrEqual(2);
+    expect(health.Log.length).toBeLessThanOrEqual(5);
+    expect(health.Log.at(-1)?.ExitCode).toBe(1);
+    expect(ok('ps', '--filter', 'name=checked', '--format', '{{.Status}}')).toMatch(/^Up \d+ seconds? \(unhealthy\)\n$/);
+    expect(ok('ps', '--filter', 'health=unhealthy', '-q')).not.toBe('');
+    ok('rm', '-f', 'checked');
+  }, 60_000);
+
+  it('reports a container whose monitor was killed as dead, never running; rm -f ends it', async () => {
+    const id = ok('run', '-d', '--name', 'orphan', 'busybox', 'sleep', '100').trim();
+    const { state } = await record(id);
+    const monitor = state.monitor?.pid ?? expect.fail('no monitor');
+    const pid = state.pid ?? expect.fail('no pid');
+    process.kill(monitor, 'SIGKILL');
+    await until('monitor gone', () => spawnSync('kill', ['-0', String(monitor)]).status, (status) => status !== 0);
+    expect(inspect('orphan', '{{.State.Status}} {{.State.Running}} {{.State.Dead}}')).toBe('dead false true');
+    expect(ok('ps', '-a', '--filter', 'name=orphan', '--format', '{{.Status}}')).toBe('Dead\n');
+    expect(ok('ps', '-q')).toBe('');
+    expect(tsbuild('rm', 'orphan')).toMatchObject({ status: 1, stderr: expect.stringContaining('force remove') });
+    ok('rm', '-f', 'orphan');
+    await until('container process gone', () => spawnSync('kill', ['-0', String(pid)]).status, (status) => status !== 0);
+  }, 60_000);
+
+  it('two commands acting on one container at once leave one consistent state', async () => {
+    const id = ok('create', '--name', 'twice', 'busybox', 'sleep', '100').trim();
+    const starts = await Promise.all([tsbuildAsync('start', 'twice'), tsbuildAsync('start', 'twice'), tsbuildAsync('start', 'twice')]);
+    expect(starts.map((start) => start.status)).toEqual([0, 0, 0]);
+    // One monitor watches it.
+    const monitors = (await leftProcesses()).filter((line) => line.includes('container-monitor') && line.includes(id));
+    expect(monitors).toHaveLength(1);
+    expect(inspect('twice', '{{.State.Status}}')).toBe('running');
+    const [first, second, kill] = await Promise.all([tsbuildAsync('stop', '-t', '1', 'twice'), tsbuildAsync('stop', '-t', '1', 'twice'), tsbuildAsync('kill', 'twice')]);
+    expect([first.status, second.status]).toEqual([0, 0]);
+    // The kill may come after the stop ended it.
+    expect([0, 1]).toContain(kill.status);
+    expect(inspect('twice', '{{.State.Status}} {{.State.ExitCode}}')).toBe('exited 137');
+    expect(JSON.parse(await readFile(join(activeRoot, 'containers', id, 'container.json'), 'utf8'))).toMatchObject({ id, name: 'twice' });
+    // Two creates of one name: one wins, the other leaves nothing.
+    const before = (await readdir(join(activeRoot, 'containers'))).filter((name) => /^[0-9a-f]{64}$/.test(name)).length;
+    const creates = await Promise.all([tsbuildAsync('create', '--name', 'same', 'busybox', 'true'), tsbuildAsync('create', '--name', 'same', 'busybox', 'true')]);
+    expect(creates.map((create) => create.status).sort()).toEqual([0, 125]);
+    expect((await readdir(join(activeRoot, 'containers'))).filter((name) => /^[0-9a-f]{64}$/.test(name)).length).toBe(before + 1);
+    ok('rm', 'twice', 'same');
+  }, 60_000);
+
+  it('fails clearly and leaves nothing for a name in use, an image not found or a bad flag', async () => {
+    ok('create', '--name', 'taken', 'busybox', 'true');
+    const count = async (): Promise<number> => (await readdir(join(activeRoot, 'containers'))).filter((name) => /^[0-9a-f]{64}$/.test(name)).length;
+    const before = await count();
+    expect(tsbuild('run', '-d', '--name', 'taken', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('The container name "/taken" is already in use') });
+    expect(tsbuild('run', '-d', 'sha256:0000000000000000000000000000000000000000000000000000000000000000')).toMatchObject({ status: 125, stderr: expect.stringContaining('unable to find image') });
+    expect(tsbuild('run', '-d', '--restart', 'sometimes', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('invalid restart policy') });
+    expect(tsbuild('run', '-d', '--rm', '--restart', 'always', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('--restart and --rm') });
+    expect(tsbuild('run', '-d', '-p', '99999:80', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining("invalid host port '99999'") });
+    expect(tsbuild('run', '-d', '--name', '/bad name', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('Invalid container name') });
+    expect(tsbuild('run', '-d', '--nosuchflag', 'busybox')).toMatchObject({ status: 1, stderr: expect.stringContaining("unknown option '--nosuchflag'") });
+    expect(tsbuild('stop', 'nosuch')).toMatchObject({ status: 1, stderr: expect.stringContaining('No such container: nosuch') });
+    expect(await count()).toBe(before);
+    ok('rm', 'taken');
+  }, 60_000);
+}
+
+describe.runIf(isRoot)('containers as root', () => {
+  lifecycleTests();
+
+  it('applies --memory and --pids-limit through cgroups where they can be written, --read-only, --hostname, --label', () => {
+    // Root may write the v1 memory and pids hierarchies here: the limits are applied.
+    const result = tsbuild('run', '--rm', '--memory', '64m', '--pids-limit', '50', '--read-only', '--hostname', 'named', '--label', 'a=b', 'busybox', 'sh', '-c', 'hostname; touch /x');
+    expect(result.status).toBe(1);
+    expect(result.stdout).toBe('named\n');
+    expect(result.stderr).toContain('Read-only file system');
+    ok('run', '-d', '--name', 'limited', '--memory', '64m', '--pids-limit', '20', 'busybox', 'sleep', '100');
+    const pid = inspect('limited', '{{.State.Pid}}');
+    const cgroups = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+    const path = (controller: string): string => cgroups.split('\n').find((line) => line.split(':')[1] === controller)?.split(':')[2] ?? expect.fail(`no ${controller} cgroup`);
+    expect(readFileSync(`/sys/fs/cgroup/memory${path('memory')}/memory.limit_in_bytes`, 'utf8').trim()).toBe('67108864');
+    expect(readFileSync(`/sys/fs/cgroup/pids${path('pids')}/pids.max`, 'utf8').trim()).toBe('20');
+    ok('rm', '-f', 'limited');
+    ok('create', '--name', 'labelled', '--label', 'tier=web', '--memory', '64m', 'busybox', 'true');
+    expect(inspect('labelled', '{{.Config.Labels.tier}} {{.HostConfig.Memory}}')).toBe('web 67108864');
+    expect(ok('ps', '-a', '--filter', 'label=tier=web', '--format', '{{.Names}}')).toBe('labelled\n');
+    ok('rm', 'labelled');
+  }, 60_000);
+});
+
+describe.runIf(isRoot && toolExists('newuidmap'))('containers as an unprivileged user', () => {
+  beforeAll(async () => {
+    const user = ensureRootlessUser();
+    const userRoot = join(dir, 'rootless');
+    await makeImages(await openStore({ root: userRoot }));
+    chownTree(userRoot, user);
+    prefix = [...asRootless(user), `TSBUILD_ROOT=${userRoot}`];
+    activeRoot = userRoot;
+  }, 120_000);
+
+  lifecycleTests();
+
+  it('warns that --memory and --pids-limit cannot be applied without a delegated cgroup', () => {
+    const result = tsbuild('run', '--rm', '--memory', '64m', '--pids-limit', '50', 'busybox', 'true');
+    expect(result.status).toBe(0);
+    expect(result.stderr).toContain('WARNING: Your kernel does not support memory limit');
+    expect(result.stderr).toContain('PIDs limit discarded');
+  });
+});

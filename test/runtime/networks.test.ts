@@ -1,0 +1,424 @@
+/**
+ * Networks end to end, as root: the installed `tsbuild` in processes of its own, servers being
+ * foreground `tsbuild run`s in the background of the test. Names and subnets are unique to this
+ * run (others run tests on the machine at the same time). At the end, nothing of this run's may
+ * be left on the host: bridge, veth, iptables rule, namespace mount, DNS responder.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFile, readdir, rm } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostPlatform } from '../../src/common/index.js';
+import { writeImage } from '../../src/exporter/index.js';
+import { openStore, resolveImage } from '../../src/store/index.js';
+import { busyboxImage } from '../helpers/busybox-image.js';
+import { freePort } from '../helpers/registry.js';
+import { asRootless, buildBinaries, chownTree, ensureRootlessUser, isRoot, scratchDir, toolExists } from './helpers.js';
+
+const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
+const suffix = `${process.pid.toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+
+let dir: string;
+let root: string;
+
+interface Run {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function tsbuild(...args: string[]): Run {
+  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, TSBUILD_ROOT: root }, timeout: 60_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Networks this run made (ID → bridge), and containers seen on them, for the final checks. */
+const madeNetworks = new Map<string, string>();
+const seenContainers = new Set<string>();
+
+interface Inspected {
+  Id: string;
+  Name: string;
+  Internal: boolean;
+  IPAM: { Config: { Subnet: string; Gateway: string }[] };
+  Containers: Record<string, { Name: string; IPv4Address: string; MacAddress: string }>;
+  Options: Record<string, string>;
+  Labels: Record<string, string>;
+}
+
+function inspect(name: string): Inspected {
+  const result = tsbuild('network', 'inspect', name);
+  expect(result.stderr).toBe('');
+  const [found] = JSON.parse(result.stdout) as Inspected[];
+  if (found === undefined) return expect.fail(`no network ${name}`);
+  madeNetworks.set(found.Id, found.Options['com.docker.network.bridge.name'] ?? '');
+  for (const id of Object.keys(found.Containers)) seenContainers.add(id);
+  return found;
+}
+
+/** A network with a random /24 of 10.128.0.0/9 no route of the host overlaps (tried again when one does). */
+function createNetwork(name: string, ...options: string[]): Inspected {
+  for (let attempt = 0; ; attempt++) {
+    const subnet = `10.${128 + Math.floor(Math.random() * 127)}.${Math.floor(Math.random() * 256)}.0/24`;
+    const result = tsbuild('network', 'create', '--subnet', subnet, ...options, name);
+    if (result.status === 0) {
+      expect(result.stdout).toMatch(/^[0-9a-f]{64}\n$/);
+      return inspect(name);
+    }
+    if (!result.stderr.includes('overlaps') || attempt > 5) return expect.fail(result.stderr);
+  }
+}
+
+interface Server {
+  readonly child: ChildProcess;
+  /** Ends the server (SIGTERM through tsbuild, to the container's init) and resolves to tsbuild's status. */
+  stop(): Promise<number | null>;
+}
+
+/** A busybox httpd serving `hello-NAME`, in a foreground `tsbuild run` in the background. */
+async function startServer(name: string, ...args: string[]): Promise<Server> {
+  const child = spawn(process.execPath, [bin, 'run', '--rm', '--init', ...args, 'busybox', 'sh', '-c', `mkdir /www; echo hello-${name} > /www/index.html; echo ready; exec httpd -f -p 80 -h /www`], {
+    env: { ...process.env, TSBUILD_ROOT: root },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let errors = '';
+  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  for (let waited = 0; !out.includes('ready'); waited += 50) {
+    if (child.exitCode !== null || waited > 30_000) throw new Error(`server ${name} did not start: ${errors}`);
+    await sleep(50);
+  }
+  return {
+    child,
+    async stop() {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** wget in a client container, tried a few times (the server may be about to listen). */
+function fetchFrom(network: string, url: string, tries = 10): Run {
+  return tsbuild('run', '--rm', '--network', network, 'busybox', 'sh', '-c', `for i in $(seq ${tries}); do timeout 3 wget -qO- ${url} && exit 0; sleep 0.3; done; exit 1`);
+}
+
+async function fetchFromHost(url: string): Promise<string> {
+  let last: unknown;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(3000) });
+      return await response.text();
+    } catch (error) {
+      last = error;
+      await sleep(200);
+    }
+  }
+  throw last;
+}
+
+/**
+ * An HTTP server on the host answering `from-host`, in a process of its own: the test's own
+ * process waits in spawnSync while containers call it.
+ */
+async function startHostServer(host: string, port: number): Promise<{ stop(): Promise<void> }> {
+  const child = spawn(process.execPath, ['-e', `require('node:http').createServer((q, r) => r.end('from-host\\n')).listen(${port}, '${host}', () => console.log('listening'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  while (!out.includes('listening')) {
+    if (child.exitCode !== null) throw new Error(`host server on ${host}:${port} did not start`);
+    await sleep(20);
+  }
+  return {
+    async stop() {
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      child.kill();
+      await exited;
+    },
+  };
+}
+
+function hostAddress(): string {
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const address of addresses ?? []) if (address.family === 'IPv4' && !address.internal && !address.address.startsWith('10.')) return address.address;
+  }
+  return expect.fail('no address of the host');
+}
+
+beforeAll(async () => {
+  buildBinaries();
+  dir = scratchDir('tsbuild-networks-');
+  root = join(dir, 'root');
+  const store = await openStore({ root });
+  await busyboxImage(store);
+  // busybox with a port exposed, for -P.
+  const base = await resolveImage(store, (await store.resolveReference('docker.io/library/busybox:latest')) ?? expect.fail('no busybox'));
+  const layers = [{ descriptor: base.manifest.layers[0] ?? expect.fail('no layer'), diffId: base.config.rootfs.diff_ids[0] ?? expect.fail('no diff id') }];
+  await writeImage(store, { layers, platform: hostPlatform(), config: { ExposedPorts: { '80/tcp': {} } } }, 'docker.io/library/exposing:latest');
+}, 120_000);
+
+afterAll(async () => {
+  if (root === undefined) return;
+  // What a failed test left (its networks); removing them removes all they made, or the checks below fail.
+  if (isRoot) tsbuild('network', 'prune');
+  // The default network's bridge too (it goes once no container uses it).
+  if (isRoot) inspect('bridge');
+  const links = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout;
+  for (const bridge of madeNetworks.values()) expect(links).not.toContain(`${bridge}:`);
+  for (const id of seenContainers) expect(links).not.toContain(`tsbv${id.slice(0, 8)}`);
+  const rules = spawnSync('iptables-save', [], { encoding: 'utf8' }).stdout;
+  for (const id of madeNetworks.keys()) expect(rules).not.toContain(`tsbuild-net-${id.slice(0, 12)}`);
+  for (const id of seenContainers) expect(rules).not.toContain(`tsbuild-ctr-${id.slice(0, 12)}`);
+  const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((line) => line.split(' ')[4]?.startsWith(root) === true);
+  expect(mounts).toEqual([]);
+  const responders: string[] = [];
+  for (const pid of (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry))) {
+    const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (command.includes('dns-responder') && command.includes(root)) responders.push(command);
+  }
+  expect(responders).toEqual([]);
+  await rm(dir, { recursive: true, force: true });
+}, 60_000);
+
+describe.runIf(isRoot)('networks', () => {
+  it('lists, inspects and removes networks as docker does', () => {
+    const name = `tsbt-ls-${suffix}`;
+    const made = createNetwork(name, '--label', 'purpose=test');
+    expect(made).toMatchObject({ Name: name, Internal: false, Labels: { purpose: 'test' }, Containers: {} });
+    expect(made.IPAM.Config[0]?.Gateway).toBe(made.IPAM.Config[0]?.Subnet.replace(/0\/24$/, '1'));
+    const listed = tsbuild('network', 'ls');
+    const lines = listed.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^NETWORK ID\s+NAME\s+DRIVER\s+SCOPE$/);
+    expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`^${made.Id.slice(0, 12)}\\s+${name}\\s+bridge\\s+local$`)), expect.stringMatching(/^[0-9a-f]{12}\s+bridge\s+bridge\s+local$/), expect.stringMatching(/^[0-9a-f]{12}\s+host\s+host\s+local$/), expect.stringMatching(/^[0-9a-f]{12}\s+none\s+null\s+local$/)]));
+    expect(tsbuild('network', 'create', name)).toMatchObject({ status: 1, stderr: expect.stringContaining(`network with name ${name} already exists`) });
+    expect(tsbuild('network', 'create', '--subnet', made.IPAM.Config[0]?.Subnet ?? '', `${name}-2`)).toMatchObject({ status: 1, stderr: expect.stringContaining('overlaps') });
+    expect(tsbuild('network', 'rm', 'bridge')).toMatchObject({ status: 1, stderr: expect.stringContaining('pre-defined network') });
+    expect(tsbuild('network', 'rm', name)).toMatchObject({ status: 0, stdout: `${name}\n` });
+    expect(tsbuild('network', 'inspect', name)).toMatchObject({ status: 1, stderr: expect.stringContaining(`network ${name} not found`) });
+    // Unused networks go with prune; the default one stays.
+    createNetwork(`${name}-p`);
+    expect(tsbuild('network', 'prune', '-f').stdout).toContain(`${name}-p\n`);
+    expect(tsbuild('network', 'ls', '-q').stdout.trim().split('\n')).toHaveLength(3);
+  });
+
+  it('reaches a server by name and alias on its network, from the host through published ports, and not from another network', async () => {
+    const app = createNetwork(`tsbt-app-${suffix}`);
+    const other = createNetwork(`tsbt-other-${suffix}`);
+    const [loopbackPort, anyPort] = [await freePort(), await freePort()];
+    const web = `web-${suffix}`;
+    const server = await startServer('web', '--network', app.Name, '--name', web, '--network-alias', `www-${suffix}`, '-p', `127.0.0.1:${loopbackPort}:80`, '-p', `${anyPort}:80/tcp`);
+    try {
+      const address = Object.values(inspect(app.Name).Containers)[0]?.IPv4Address.split('/')[0] ?? expect.fail('no container on the network');
+      expect(address.startsWith(app.IPAM.Config[0]?.Subnet.replace(/0\/24$/, '') ?? '-')).toBe(true);
+      expect(fetchFrom(app.Name, `http://${web}/`)).toMatchObject({ status: 0, stdout: 'hello-web\n' });
+      expect(fetchFrom(app.Name, `http://www-${suffix}/`)).toMatchObject({ status: 0, stdout: 'hello-web\n' });
+      // Other names still resolve through the host's resolvers (the responder forwards them).
+      const resolv = tsbuild('run', '--rm', '--network', app.Name, 'busybox', 'cat', '/etc/resolv.conf').stdout;
+      expect(resolv).toContain(`nameserver ${app.IPAM.Config[0]?.Gateway ?? ''}`);
+
+      // From the host: loopback through the userland proxy, the host's address through DNAT.
+      expect(await fetchFromHost(`http://127.0.0.1:${loopbackPort}/`)).toBe('hello-web\n');
+      expect(await fetchFromHost(`http://127.0.0.1:${anyPort}/`)).toBe('hello-web\n');
+      expect(await fetchFromHost(`http://${hostAddress()}:${anyPort}/`)).toBe('hello-web\n');
+      // A port published on loopback only is not on the host's other addresses.
+      await expect(fetch(`http://${hostAddress()}:${loopbackPort}/`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
+      // The port is taken: another container cannot publish it.
+      const taken = tsbuild('run', '--rm', '--network', app.Name, '-p', `127.0.0.1:${loopbackPort}:80`, 'busybox', 'true');
+      expect(taken).toMatchObject({ status: 125, stderr: expect.stringContaining('port is already allocated') });
+
+      // Another network: no name, no route to it.
+      expect(fetchFrom(other.Name, `http://${web}/`, 1).status).not.toBe(0);
+      expect(fetchFrom(other.Name, `http://${address}/`, 1).status).not.toBe(0);
+      // The default network has no names either, and is isolated from user networks as well.
+      expect(fetchFrom('bridge', `http://${web}/`, 1).status).not.toBe(0);
+      expect(fetchFrom('bridge', `http://${address}/`, 1).status).not.toBe(0);
+
+      // Connected to the other network too, the server is reached there by name; disconnected, no more.
+      expect(tsbuild('network', 'connect', '--alias', `www2-${suffix}`, other.Name, web)).toMatchObject({ status: 0 });
+      expect(Object.values(inspect(other.Name).Containers).map((container) => container.Name)).toEqual([web]);
+      expect(fetchFrom(other.Name, `http://www2-${suffix}/`)).toMatchObject({ status: 0, stdout: 'hello-web\n' });
+      expect(tsbuild('network', 'rm', other.Name)).toMatchObject({ status: 1, stderr: expect.stringContaining('has active endpoints') });
+      expect(tsbuild('network', 'disconnect', other.Name, web)).toMatchObject({ status: 0 });
+      expect(fetchFrom(other.Name, `http://${web}/`, 1).status).not.toBe(0);
+    } finally {
+      expect(await server.stop()).toBe(143);
+    }
+    // Its address, port and names are gone with it.
+    expect(inspect(app.Name).Containers).toEqual({});
+    expect(fetchFrom(app.Name, `http://${web}/`, 1).status).not.toBe(0);
+    await expect(fetch(`http://127.0.0.1:${loopbackPort}/`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
+    expect(tsbuild('network', 'rm', app.Name, other.Name)).toMatchObject({ status: 0 });
+  }, 180_000);
+
+  it('runs a detached server with a name, a volume and a published port, reached by name and from the host, and leaves nothing when removed', async () => {
+    const app = createNetwork(`tsbt-detached-${suffix}`);
+    const port = await freePort();
+    const web = `dweb-${suffix}`;
+    const volume = `tsbt-data-${suffix}`;
+    const started = tsbuild('run', '-d', '--name', web, '--network', app.Name, '-p', `127.0.0.1:${port}:80`, '-v', `${volume}:/www`, 'busybox', 'sh', '-c', 'echo hello-detached > /www/index.html; exec httpd -f -p 80 -h /www');
+    expect(started).toMatchObject({ status: 0, stdout: expect.stringMatching(/^[0-9a-f]{64}\n$/) });
+    try {
+      expect(fetchFrom(app.Name, `http://${web}/`)).toMatchObject({ status: 0, stdout: 'hello-detached\n' });
+      expect(await fetchFromHost(`http://127.0.0.1:${port}/`)).toBe('hello-detached\n');
+      expect(tsbuild('port', web)).toMatchObject({ status: 0, stdout: `80/tcp -> 127.0.0.1:${port}\n` });
+      // The page lives in the volume: another container reads it there.
+      expect(tsbuild('run', '--rm', '-v', `${volume}:/data`, 'busybox', 'cat', '/data/index.html')).toMatchObject({ status: 0, stdout: 'hello-detached\n' });
+    } finally {
+      expect(tsbuild('rm', '-f', web)).toMatchObject({ status: 0 });
+    }
+    expect(inspect(app.Name).Containers).toEqual({});
+    await expect(fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
+    expect(tsbuild('volume', 'rm', volume)).toMatchObject({ status: 0 });
+    expect(tsbuild('network', 'rm', app.Name)).toMatchObject({ status: 0 });
+  }, 180_000);
+
+  it('gives every container its own address, and takes it back when it goes', async () => {
+    const net = createNetwork(`tsbt-addr-${suffix}`);
+    const prefix = net.IPAM.Config[0]?.Subnet.replace(/0\/24$/, '') ?? '';
+    // At once, and all on the network together (each waits for its stdin to close): the store's
+    // lock gives each an address of its own.
+    const children = [1, 2, 3, 4].map((index) => {
+      const child = spawn(process.execPath, [bin, 'run', '--rm', '-i', '--network', net.Name, '--hostname', `h${index}`, 'busybox', 'sh', '-c', 'ip -4 -o addr show eth0; grep "$(hostname)" /etc/hosts; cat'], {
+        env: { ...process.env, TSBUILD_ROOT: root },
+        stdio: ['pipe', 'pipe', 'inherit'],
+      });
+      const output = { text: '' };
+      child.stdout.on('data', (chunk: Buffer) => (output.text += chunk.toString()));
+      return { child, output, exited: new Promise((resolve) => child.on('exit', resolve)) };
+    });
+    for (let waited = 0; !children.every(({ output }) => output.text.includes('\th')); waited += 50) {
+      if (waited > 60_000) expect.fail(`not all containers started: ${JSON.stringify(children.map(({ output }) => output.text))}`);
+      await sleep(50);
+    }
+    expect(Object.keys(inspect(net.Name).Containers)).toHaveLength(4);
+    for (const { child } of children) child.stdin.end();
+    await Promise.all(children.map(({ exited }) => exited));
+    const runs = children.map(({ output }) => output.text);
+    const addresses = runs.map((out) => /inet (\S+)\//.exec(out)?.[1]);
+    expect(new Set(addresses).size).toBe(4);
+    for (const [index, out] of runs.entries()) {
+      expect(addresses[index]?.startsWith(prefix)).toBe(true);
+      // /etc/hosts names the container's own address.
+      expect(out).toContain(`${addresses[index] ?? ''}\th${index + 1}`);
+    }
+    // All gone: the first address is free again.
+    expect(inspect(net.Name).Containers).toEqual({});
+    expect(tsbuild('run', '--rm', '--network', net.Name, 'busybox', 'ip', '-4', '-o', 'addr', 'show', 'eth0').stdout).toContain(`inet ${prefix}2/24`);
+    expect(tsbuild('network', 'rm', net.Name).status).toBe(0);
+  }, 120_000);
+
+  it('gives an --internal network no access outside it', async () => {
+    const outside = createNetwork(`tsbt-out-${suffix}`);
+    const internal = createNetwork(`tsbt-int-${suffix}`, '--internal');
+    expect(internal.Internal).toBe(true);
+    // A server on the host, on the other network's bridge address: not reachable from outside the machine.
+    const gateway = outside.IPAM.Config[0]?.Gateway ?? '';
+    const port = await freePort();
+    const server = await startHostServer(gateway, port);
+    try {
+      // From the default network, routed through the host: reached.
+      expect(fetchFrom('bridge', `http://${gateway}:${port}/`)).toMatchObject({ status: 0, stdout: 'from-host\n' });
+      // From the internal network: no route out.
+      const blocked = tsbuild('run', '--rm', '--network', internal.Name, 'busybox', 'sh', '-c', `ip route; timeout 3 wget -qO- http://${gateway}:${port}/`);
+      expect(blocked.status).not.toBe(0);
+      expect(blocked.stdout).not.toContain('default');
+      expect(blocked.stdout).not.toContain('from-host');
+    } finally {
+      await server.stop();
+    }
+    expect(tsbuild('network', 'rm', outside.Name, internal.Name).status).toBe(0);
+  }, 120_000);
+
+  it("publishes the image's exposed ports on free ports of the host with -P", async () => {
+    const child = spawn(process.execPath, [bin, 'run', '--rm', '--init', '-P', 'exposing', 'sh', '-c', 'mkdir /www; echo exposed > /www/index.html; hostname; exec httpd -f -p 80 -h /www'], {
+      env: { ...process.env, TSBUILD_ROOT: root },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    try {
+      while (!/^[0-9a-f]{12}\n/.test(out)) {
+        if (child.exitCode !== null) expect.fail('the server did not start');
+        await sleep(50);
+      }
+      // The port chosen is the one in the container's DNAT rule.
+      const rule = spawnSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }).stdout.split('\n').find((line) => line.includes(`tsbuild-ctr-${out.slice(0, 12)}`));
+      const port = /--dport (\d+)/.exec(rule ?? '')?.[1] ?? expect.fail('no DNAT rule for the container');
+      expect(rule).toMatch(/--to-destination \S+:80$/);
+      expect(await fetchFromHost(`http://127.0.0.1:${port}/`)).toBe('exposed\n');
+      expect(await fetchFromHost(`http://${hostAddress()}:${port}/`)).toBe('exposed\n');
+    } finally {
+      child.kill('SIGTERM');
+      expect(await exited).toBe(143);
+    }
+    expect(spawnSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }).stdout).not.toContain(`tsbuild-ctr-${out.slice(0, 12)}`);
+  }, 60_000);
+
+  it('gives --network none loopback only and --network container:NAME the other container\'s', async () => {
+    const net = createNetwork(`tsbt-join-${suffix}`);
+    const server = await startServer('joined', '--network', net.Name, '--name', `joined-${suffix}`);
+    try {
+      // The joiner shares the server's namespace: the server is on its loopback.
+      const joined = tsbuild('run', '--rm', '--network', `container:joined-${suffix}`, 'busybox', 'sh', '-c', 'for i in 1 2 3 4 5; do wget -qO- http://127.0.0.1/ && exit 0; sleep 0.3; done; exit 1');
+      expect(joined).toMatchObject({ status: 0, stdout: 'hello-joined\n' });
+    } finally {
+      await server.stop();
+    }
+    expect(tsbuild('run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'ls /sys/class/net').stdout).toBe('lo\n');
+    expect(tsbuild('run', '--rm', '--network', 'nosuch', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('network nosuch not found') });
+    expect(tsbuild('run', '--rm', '--network', 'none', '-p', '80', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('conflicting options') });
+    expect(tsbuild('network', 'rm', net.Name).status).toBe(0);
+  }, 120_000);
+});
+
+describe.runIf(isRoot && toolExists('newuidmap') && toolExists('slirp4netns'))('networks as an unprivileged user', () => {
+  it('gives the default network outbound access and published ports through slirp4netns; user networks need root for now', async () => {
+    const user = ensureRootlessUser();
+    const userRoot = join(dir, 'rootless');
+    await busyboxImage(await openStore({ root: userRoot }));
+    chownTree(userRoot, user);
+    const env = { ...process.env, TSBUILD_ROOT: userRoot };
+    const userCommand = (...args: string[]): string[] => [...asRootless(user).slice(1), `TSBUILD_ROOT=${userRoot}`, process.execPath, bin, ...args];
+    const runAs = (...args: string[]): Run => {
+      const result = spawnSync(asRootless(user)[0] ?? 'setpriv', userCommand(...args), { encoding: 'utf8', timeout: 60_000, env });
+      return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+    };
+    const port = await freePort();
+    const child = spawn(asRootless(user)[0] ?? 'setpriv', userCommand('run', '--rm', '--init', '-p', `${port}:80`, 'busybox', 'sh', '-c', 'mkdir /www; echo rootless-web > /www/index.html; echo ready; exec httpd -f -p 80 -h /www'), {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env,
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    try {
+      for (let waited = 0; !out.includes('ready'); waited += 50) {
+        if (child.exitCode !== null || waited > 30_000) expect.fail('the rootless server did not start');
+        await sleep(50);
+      }
+      // From the host, through slirp4netns's forward.
+      expect(await fetchFromHost(`http://127.0.0.1:${port}/`)).toBe('rootless-web\n');
+      // From another rootless container, out through its own slirp4netns to the host's address, and back in.
+      expect(runAs('run', '--rm', 'busybox', 'sh', '-c', `cat /etc/resolv.conf; wget -qO- http://${hostAddress()}:${port}/`)).toMatchObject({ status: 0, stdout: 'nameserver 10.0.2.3\nrootless-web\n' });
+      expect(runAs('run', '--rm', '-p', `${port}:80`, 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('port is already allocated') });
+      expect(runAs('network', 'create', `tsbt-rootless-${suffix}`)).toMatchObject({ status: 1, stderr: expect.stringContaining('need root') });
+    } finally {
+      // setpriv execs: the signal reaches tsbuild, which passes it to the container's init.
+      child.kill('SIGTERM');
+      expect(await exited).toBe(143);
+    }
+    // No slirp4netns of this store's left running (an exited one may stay a zombie of the machine's init).
+    const alive: string[] = [];
+    for (const pid of (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry))) {
+      const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      const state = (await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')).split(') ')[1]?.[0];
+      if (command.startsWith('slirp4netns') && command.includes(userRoot) && state !== 'Z') alive.push(command);
+    }
+    expect(alive).toEqual([]);
+    expect(await readdir(join(userRoot, 'networks', 'netns'))).toEqual([]);
+  }, 120_000);
+});
