@@ -124,6 +124,12 @@ export interface PruneCacheOptions {
   readonly olderThanMs?: number;
   /** Then remove least recently used records until the build cache holds at most this many bytes. */
   readonly keepBytes?: number;
+  /**
+   * Image manifests something else uses (containers' images): when one of them has no name in
+   * the store, its blobs and unpacked layers may be held by records alone, so the records go and
+   * their blobs are left for a later prune, as while a build runs.
+   */
+  readonly inUse?: readonly Digest[];
 }
 
 export interface PruneCacheResult {
@@ -173,6 +179,8 @@ export async function pruneBuildCache(store: Store, options: PruneCacheOptions =
   if (removed.length === 0) return { removed, bytesFreed: 0, deferred: false };
   await store.updateSideIndex(sideIndex, (entries) => ({ entries: entries.filter((entry) => !chosen.has(entry.digest)), result: undefined }));
   if ((await otherBuildsRunning(store)) > 0) return { removed, bytesFreed: 0, deferred: true };
+  const named = new Set((await store.readIndex()).manifests.map((entry) => entry.digest));
+  if ((options.inUse ?? []).some((digest) => !named.has(digest))) return { removed, bytesFreed: 0, deferred: true };
   const only = new Set(removed.flatMap((record) => record.blobs));
   const result = await pruneStore(store, { gracePeriodMs: 0, only });
   return { removed, bytesFreed: result.bytesFreed, deferred: false };
@@ -230,7 +238,7 @@ const remeasureMs = 10 * 60_000;
  * command line is checked every time. Returns what was removed (nothing when the cap is off or
  * not reached).
  */
-export async function applyCacheCap(store: Store, setting: CacheCapSetting, options: { readonly always?: boolean } = {}): Promise<PruneCacheResult | undefined> {
+export async function applyCacheCap(store: Store, setting: CacheCapSetting, options: { readonly always?: boolean; readonly inUse?: readonly Digest[] } = {}): Promise<PruneCacheResult | undefined> {
   if (setting.maxBytes === 0) return undefined;
   // Beside the running builds' marks (activity.ts), never in indexes/, where every file is a side index.
   const statePath = join(store.root, 'builds', lastMeasure);
@@ -246,7 +254,7 @@ export async function applyCacheCap(store: Store, setting: CacheCapSetting, opti
     const info = await statfs(store.root);
     cap = Math.floor((info.bavail * info.bsize + usage.size) * (setting.share ?? defaultCacheShare));
   }
-  const result = usage.size <= cap ? undefined : await pruneBuildCache(store, { keepBytes: cap });
+  const result = usage.size <= cap ? undefined : await pruneBuildCache(store, { keepBytes: cap, ...(options.inUse === undefined ? {} : { inUse: options.inUse }) });
   const size = result === undefined ? usage.size : (await cacheUsage(store)).size;
   await mkdir(join(store.root, 'builds'), { recursive: true });
   await writeFileAtomic(statePath, JSON.stringify({ size, cap, at: Date.now() })).catch(() => undefined);

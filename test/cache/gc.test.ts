@@ -77,6 +77,21 @@ describe('builder prune and system df', () => {
     expect(after.stdout).not.toContain('exec.cachemount');
   });
 
+  it("leaves the blobs of a container's image when records alone held them", async () => {
+    const context = await fx.context('ctx', { Dockerfile: 'FROM busybox\nRUN echo one > /one\n' });
+    expect((await fx.build(['-t', 'app', context])).status).toBe(0);
+    const first = await fx.image('app');
+    const created = await runCliCaptured(['create', '--root', fx.root, '--name', 'keeper', 'app', 'true']);
+    expect(created.status, created.stderr).toBe(0);
+    // The name moves to another image: the container's image is now held by the records alone.
+    await writeFile(join(context, 'Dockerfile'), 'FROM busybox\nRUN echo two > /two\n');
+    expect((await fx.build(['-t', 'app', context])).status).toBe(0);
+    const pruned = await runCliCaptured(['builder', 'prune', '-a', '-f', '--root', fx.root]);
+    expect(pruned.status, pruned.stderr).toBe(0);
+    for (const layer of first.manifest.layers) expect(await fx.store.hasBlob(layer.digest)).toBe(true);
+    expect((await runCliCaptured(['rm', '--root', fx.root, 'keeper'])).status).toBe(0);
+  });
+
   it('without -f asks, and does nothing unless told yes', async () => {
     const context = await fx.context('ctx', { Dockerfile: dockerfile });
     expect((await fx.build([context])).status).toBe(0);

@@ -7,6 +7,7 @@ import { BuildCache, LocalStepCache, applyCacheCap, cacheCapSetting, markBuildRu
 import { messageOf, type Platform } from '../../common/index.js';
 import type { CacheMountLayers, LayerRef } from '../../cache/index.js';
 import { packCacheMount, reclaimAbandonedSteps, type BuildEvent } from '../../executor/index.js';
+import { listContainerRecords } from '../../runtime/index.js';
 import type { RegistryClient } from '../../registry/index.js';
 import type { Store } from '../../store/index.js';
 import { collect } from '../common-options.js';
@@ -70,7 +71,10 @@ export function planBuildCache(flags: CacheFlags, store: Store, registry: () => 
     },
     async afterBuild(warnAfter) {
       // The image is made: a cap that cannot be applied is a warning, not a failed build.
-      await applyCacheCap(store, await cacheCapSetting(store, flags.cacheMaxSize), { always: flags.cacheMaxSize !== undefined }).catch((error: unknown) => warnAfter(`build cache cap not applied: ${messageOf(error)}`));
+      await applyCacheCap(store, await cacheCapSetting(store, flags.cacheMaxSize), {
+        always: flags.cacheMaxSize !== undefined,
+        inUse: (await listContainerRecords(store)).map((record) => record.image.manifest),
+      }).catch((error: unknown) => warnAfter(`build cache cap not applied: ${messageOf(error)}`));
     },
     verdicts: () => Object.fromEntries(verdicts),
     explanation() {

@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { cacheUsage, otherBuildsRunning, parseByteSize, pruneBuildCache, type PruneCacheOptions } from '../../cache/index.js';
 import { cacheMountUsage, removeCacheMounts } from '../../executor/index.js';
+import { listContainerRecords } from '../../runtime/index.js';
 import { TsbuildError, parseGoDuration } from '../../common/index.js';
 import { formatBytes, formatCreatedSince, humanDuration } from '../format.js';
 import type { CliIo } from '../io.js';
@@ -79,7 +80,9 @@ export function registerBuilder(program: Command, io: CliIo): void {
       if (!(await confirm(io, `WARNING! This will remove ${what}.\nAre you sure you want to continue? [y/N] `))) return;
     }
     const store = await storeFromOptions(flags);
-    const result = await pruneBuildCache(store, options);
+    // Containers' images are in use: their blobs stay while only records hold them.
+    const inUse = (await listContainerRecords(store)).map((record) => record.image.manifest);
+    const result = await pruneBuildCache(store, { ...options, inUse });
     // Cache mounts go with --all (those unused for the --filter's time), never while a build may have one mounted.
     const mounts =
       flags.all === true && (await otherBuildsRunning(store)) === 0
