@@ -17,3 +17,4 @@ export * from './xdg.js';
 export * from './duration.js';
 export * from './path-in-root.js';
 export * from './path-match.js';
+export { treeSize } from './tree-size.js';

@@ -4,9 +4,9 @@
  * one is renaming it aside first (a build that mounts the id meanwhile makes it anew), then
  * removing the renamed tree.
  */
-import { lstat, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { uniqueHex } from '../common/index.js';
+import { treeSize, uniqueHex } from '../common/index.js';
 import type { Store } from '../store/index.js';
 import { cacheMountsDirectory, type CacheMountRecord } from './cache-mounts.js';
 
@@ -20,14 +20,6 @@ export interface CacheMountUsage {
   readonly lastUsed: number;
 }
 
-async function treeSize(path: string): Promise<number> {
-  const info = await lstat(path).catch(() => undefined);
-  if (info === undefined) return 0;
-  if (!info.isDirectory()) return info.size;
-  let total = 0;
-  for (const name of await readdir(path).catch(() => [] as string[])) total += await treeSize(join(path, name));
-  return total;
-}
 
 export async function cacheMountUsage(store: Store): Promise<CacheMountUsage[]> {
   const root = join(store.root, cacheMountsDirectory);

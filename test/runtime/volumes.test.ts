@@ -249,6 +249,18 @@ describe.runIf(isRoot)('volumes, as root', () => {
     expect(tsbuild(['volume', 'rm', 'keep']).status).toBe(0);
   });
 
+  it('counts volumes and containers in system df: their sizes, and what no container uses', () => {
+    expect(tsbuild(['volume', 'create', 'df-volume'])).toMatchObject({ status: 0 });
+    expect(run('-v', 'df-volume:/d', 'busybox', 'sh', '-c', 'head -c 5000 /dev/zero > /d/f')).toMatchObject({ status: 0 });
+    const df = tsbuild(['system', 'df']);
+    expect(df.status, df.stderr).toBe(0);
+    expect(df.stdout).toMatch(/^Local Volumes\s+\d+\s+0\s+/m);
+    const sizes = /^Local Volumes\s+\d+\s+0\s+(\S+)\s+(\S+) \((\d+)%\)$/m.exec(df.stdout);
+    expect(sizes?.[3]).toBe('100');
+    expect(df.stdout).toMatch(/^Containers\s+0\s+0\s+0B\s+0B \(0%\)$/m);
+    expect(tsbuild(['volume', 'rm', 'df-volume'])).toMatchObject({ status: 0 });
+  });
+
   it('fills a new volume from the image’s content at its mount point, owners and modes kept', () => {
     expect(run('-v', 'filled:/data', 'app', 'sh', '-c', 'stat -c "%u %a %n" /data /data/seed; cat /data/seed; echo mine > /data/added')).toMatchObject({
       status: 0,

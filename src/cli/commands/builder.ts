@@ -2,12 +2,13 @@
  * `tsbuild builder prune` and `tsbuild system df`: the build cache's garbage collection, in
  * docker's words and table.
  */
+import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { cacheUsage, otherBuildsRunning, parseByteSize, pruneBuildCache, type PruneCacheOptions } from '../../cache/index.js';
 import { cacheMountUsage, removeCacheMounts } from '../../executor/index.js';
-import { listContainerRecords } from '../../runtime/index.js';
-import { TsbuildError, parseGoDuration } from '../../common/index.js';
+import { containerDirectory, listContainerRecords, listVolumes, observeState } from '../../runtime/index.js';
+import { TsbuildError, parseGoDuration, treeSize } from '../../common/index.js';
 import { formatBytes, formatCreatedSince, humanDuration } from '../format.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
@@ -108,9 +109,21 @@ export function registerSystem(program: Command, io: CliIo): void {
     const now = Date.now();
     const cacheSize = usage.size + mounts.reduce((sum, mount) => sum + mount.size, 0);
     const cacheCount = usage.records.length + mounts.length;
+    // Containers by their writable layer, volumes by their files; in use: running, mounted.
+    const containers = await Promise.all(
+      (await listContainerRecords(store)).map(async (record) => ({ running: (await observeState(record)).running, size: await treeSize(join(containerDirectory(store, record.id), 'upper')) })),
+    );
+    const volumes = await Promise.all((await listVolumes(store)).map(async (volume) => ({ used: volume.usedBy.length > 0, size: await treeSize(volume.Mountpoint) })));
+    const usageRow = (type: string, items: readonly { active: boolean; size: number }[]): string[] => {
+      const size = items.reduce((sum, item) => sum + item.size, 0);
+      const reclaimable = items.filter((item) => !item.active).reduce((sum, item) => sum + item.size, 0);
+      return [type, String(items.length), String(items.filter((item) => item.active).length), formatBytes(size, 4, ''), `${formatBytes(reclaimable, 4, '')} (${percent(reclaimable, size)})`];
+    };
     const rows = [
       ['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'],
       ['Images', String(usage.images.count), '0', formatBytes(usage.images.size, 4, ''), `${formatBytes(usage.images.size, 4, '')} (${percent(usage.images.size, usage.images.size)})`],
+      usageRow('Containers', containers.map((container) => ({ active: container.running, size: container.size }))),
+      usageRow('Local Volumes', volumes.map((volume) => ({ active: volume.used, size: volume.size }))),
       ['Build Cache', String(cacheCount), String(usage.activeBuilds > 0 ? cacheCount : 0), formatBytes(cacheSize, 4, ''), formatBytes(usage.activeBuilds > 0 ? 0 : cacheSize, 4, '')],
     ];
     io.stdout.write(table(rows));

@@ -8,7 +8,7 @@
 import { execFile } from 'node:child_process';
 import { mkdir, open, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TsbuildError, errnoOf, messageOf } from '../../common/index.js';
+import { TsbuildError, errnoOf, messageOf, treeSize } from '../../common/index.js';
 import { acquireLock, writeFileAtomic, type Store } from '../../store/index.js';
 import { containerDirectory, removeAbandonedContainers } from '../container.js';
 
@@ -257,16 +257,6 @@ export async function pruneVolumes(store: Store, options: PruneVolumesOptions = 
   });
 }
 
-async function treeSize(path: string): Promise<number> {
-  let total = 0;
-  const entries = await readdir(path, { withFileTypes: true }).catch(() => []);
-  for (const entry of entries) {
-    const child = join(path, entry.name);
-    if (entry.isDirectory()) total += await treeSize(child);
-    else if (entry.isFile()) total += await stat(child).then((info) => info.size, () => 0);
-  }
-  return total;
-}
 
 export interface AcquiredVolume {
   readonly name: string;
