@@ -10,24 +10,15 @@ import { resolve } from 'node:path';
 import { TsbuildError } from '../../common/index.js';
 import type { Store } from '../../store/index.js';
 import { shimPath } from '../oci-runtime.js';
+import { processStartTime } from '../container.js';
 import { namesPath, type NetworkRecord, type ResponderProcess } from './state.js';
 
 // Found from the shim's place in the package: this module may run from tsc's output or the bundle.
 const responderScript = resolve(shimPath(), '../../../dist/runtime/network/dns-responder.js');
 
-/** /proc/PID/stat's start time, or undefined when there is no such live process. */
-export async function startTimeOf(pid: number): Promise<string | undefined> {
-  try {
-    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return fields[0] === 'Z' || fields[0] === 'X' ? undefined : fields[19];
-  } catch {
-    return undefined;
-  }
-}
 
 export async function responderAlive(responder: ResponderProcess | undefined): Promise<boolean> {
-  return responder !== undefined && (await startTimeOf(responder.pid)) === responder.startTime;
+  return responder !== undefined && (await processStartTime(responder.pid)) === responder.startTime;
 }
 
 /** The host's resolvers, from /etc/resolv.conf. */
@@ -67,7 +58,7 @@ export async function startResponder(store: Store, network: NetworkRecord): Prom
   child.stderr.destroy();
   child.unref();
   if (ready !== undefined || pid === undefined) throw new TsbuildError('RUNTIME', `start DNS responder of network ${network.name}: ${ready ?? 'no process'}`);
-  return { pid, startTime: (await startTimeOf(pid)) ?? '' };
+  return { pid, startTime: (await processStartTime(pid)) ?? '' };
 }
 
 export async function stopResponder(responder: ResponderProcess | undefined): Promise<void> {

@@ -14,7 +14,7 @@ import { basename, join } from 'node:path';
 import { TsbuildError, messageOf } from '../../common/index.js';
 import type { PortSpec } from './address.js';
 import { checkPortFree, reservePort } from './ports.js';
-import { startTimeOf } from './responder.js';
+import { processStartTime } from '../container.js';
 
 /** slirp4netns's fixed addresses (its defaults, as podman's and rootlesskit's). */
 export const slirpAddress = '10.0.2.100';
@@ -89,7 +89,7 @@ export async function startUserModeNetwork(namespace: string, ports: readonly Po
   // whatever ends this process; it must not keep this process alive meanwhile.
   (child.stdio[4] as unknown as { unref(): void } | null)?.unref();
   child.unref();
-  await writeFile(processFile(namespace), JSON.stringify({ pid: child.pid, startTime: (await startTimeOf(child.pid)) ?? '' } satisfies SlirpProcess));
+  await writeFile(processFile(namespace), JSON.stringify({ pid: child.pid, startTime: (await processStartTime(child.pid)) ?? '' } satisfies SlirpProcess));
   const chosen: PortSpec[] = [];
   for (const port of ports) {
     const forwarded = { ...port, hostPort: port.hostPort === 0 ? await reservePort(port) : port.hostPort };
@@ -113,7 +113,7 @@ export async function stopUserModeNetwork(namespace: string): Promise<void> {
   } catch {
     return;
   }
-  if ((await startTimeOf(owner.pid)) === owner.startTime) {
+  if ((await processStartTime(owner.pid)) === owner.startTime) {
     try {
       process.kill(owner.pid, 'SIGTERM');
     } catch {
