@@ -40,6 +40,21 @@ export interface ExportCacheOptions {
    * unchanged may have its blob only in the import (fetched then, when the destination lacks it).
    */
   readonly ensureBlob?: (layer: LayerRef) => Promise<unknown>;
+  /** The layer as TARGET's `compression=` asks (its blob in the store); without it, as the store holds it. */
+  readonly layerAs?: (layer: LayerRef, compression: NonNullable<CacheExport['compression']>) => Promise<LayerRef>;
+}
+
+/** RECORDS with each layer given as LAYERAS makes it (each distinct layer once). */
+async function recompressed(records: ReadonlyMap<Digest, StepResult>, as: (layer: LayerRef) => Promise<LayerRef>): Promise<Map<Digest, StepResult>> {
+  const made = new Map<string, Promise<LayerRef>>();
+  const of = (layer: LayerRef): Promise<LayerRef> => {
+    let found = made.get(layer.descriptor.digest);
+    if (found === undefined) made.set(layer.descriptor.digest, (found = as(layer)));
+    return found;
+  };
+  const out = new Map<Digest, StepResult>();
+  for (const [key, result] of records) out.set(key, { ...result, layers: await Promise.all(result.layers.map(of)) });
+  return out;
 }
 
 interface Artifact {
@@ -65,7 +80,9 @@ function artifactOf(records: ReadonlyMap<Digest, StepResult>, platform: Platform
 /** Writes the cache where TARGET says; the inline cache is not written here (it is part of the image). */
 export async function exportCache(target: CacheExport, options: ExportCacheOptions): Promise<{ digest: Digest; records: number; cacheMounts: number } | undefined> {
   if (target.type === 'inline') return undefined;
-  const records = selectRecords(options.used, target.mode, options.imageLayers);
+  const selected = selectRecords(options.used, target.mode, options.imageLayers);
+  const compression = target.compression;
+  const records = compression === undefined || options.layerAs === undefined ? selected : await recompressed(selected, (layer) => (options.layerAs as NonNullable<typeof options.layerAs>)(layer, compression));
   const mounts = target.cacheMounts && options.cacheMounts !== undefined ? await options.cacheMounts() : [];
   const artifact = artifactOf(records, options.platform, mounts);
   if (target.type === 'registry') {

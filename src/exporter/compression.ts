@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { digestHex, MediaType, parseDigest, TsbuildError, type Descriptor, type Manifest } from '../common/index.js';
-import { storeImage, writeFileAtomic, type LayoutStore } from '../store/index.js';
+import { decompressLayer, storeImage, writeFileAtomic, type LayoutStore } from '../store/index.js';
 import { compressLayer, type LayerCompression } from './layer.js';
 import { defaultZstdLevel } from './zstd.js';
 
@@ -127,6 +127,22 @@ export async function recompressImage(
   const bytes = Buffer.from(JSON.stringify({ ...manifest, layers, ...merged }), 'utf8');
   const info = await store.putBlob(Readable.from([bytes]));
   return { mediaType: descriptor.mediaType, digest: info.digest, size: info.size };
+}
+
+/**
+ * LAYER (a blob in STORE with its diff ID) in COMPRESSION: itself when it already is (gzip at the
+ * asked level), else its variant, made once and remembered as `recompressImage`'s are. What a
+ * build cache export gives its records when `--cache-to …,compression=` asks for another.
+ */
+export async function layerInCompression(store: LayoutStore, layer: Descriptor, diffId: string, compression: CompressionOptions): Promise<Descriptor> {
+  const kind = kinds[layer.mediaType];
+  if (kind === undefined) return layer;
+  const atLevel = kind !== 'gzip' || compression.level === undefined || compression.level === defaultGzipLevel;
+  if (kind === compression.type && atLevel) return layer;
+  const uncompressed = async function* (): AsyncGenerator<Uint8Array> {
+    yield* decompressLayer(await store.openBlob(parseDigest(layer.digest)), layer.mediaType);
+  };
+  return layerVariant(store, layer, uncompressed, diffId, compression);
 }
 
 async function layerVariant(store: LayoutStore, layer: Descriptor, uncompressed: () => AsyncIterable<Uint8Array>, diffId: string, compression: CompressionOptions): Promise<Descriptor> {

@@ -80,6 +80,26 @@ describe.skipIf(!haveRegistry())('cache modes and the inline cache', () => {
     expect(ranSteps(b.stderr)).toEqual([]);
   });
 
+  it('compression=zstd exports the layers in zstd, and a fresh root builds from them without running a step', async () => {
+    const { fx, context } = await fresh();
+    const dest = join(fx.dir, 'zstd');
+    const built = await fx.build(['--cache-to', `type=local,dest=${dest},mode=max,compression=zstd`, context]);
+    expect(built.status, built.stderr).toBe(0);
+    const blob = (digest: string): string => join(dest, 'blobs', 'sha256', digest.slice('sha256:'.length));
+    const index = JSON.parse(await readFile(join(dest, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    const manifest = JSON.parse(await readFile(blob(index.manifests[0]?.digest ?? ''), 'utf8')) as { layers: { mediaType: string; digest: string }[] };
+    // The busybox base layer is gzip in the store too: every layer of the cache is zstd.
+    expect(manifest.layers.length).toBeGreaterThan(1);
+    for (const layer of manifest.layers) {
+      expect(layer.mediaType).toBe('application/vnd.oci.image.layer.v1.tar+zstd');
+      expect((await readFile(blob(layer.digest))).subarray(0, 4).toString('hex')).toBe('28b52ffd');
+    }
+    const other = await fresh();
+    const rebuilt = await other.fx.build(['--cache-from', `type=local,src=${dest}`, other.context]);
+    expect(rebuilt.status, rebuilt.stderr).toBe(0);
+    expect(ranSteps(rebuilt.stderr)).toEqual([]);
+  });
+
   it('the inline cache: pushed with the image, a fresh root builds from the image alone', async () => {
     const ref = `${registry.host}/inline/app:1`;
     const { fx, context } = await fresh();

@@ -8,6 +8,7 @@ import { messageOf, type Platform } from '../../common/index.js';
 import type { CacheMountLayers, LayerRef } from '../../cache/index.js';
 import { packCacheMount, reclaimAbandonedSteps, type BuildEvent } from '../../executor/index.js';
 import { listContainerRecords } from '../../runtime/index.js';
+import { layerInCompression } from '../../exporter/index.js';
 import type { RegistryClient } from '../../registry/index.js';
 import type { Store } from '../../store/index.js';
 import { collect } from '../common-options.js';
@@ -87,7 +88,19 @@ export function planBuildCache(flags: CacheFlags, store: Store, registry: () => 
       const cacheMounts = (): Promise<CacheMountLayers[]> => (packed ??= packCacheMounts(store, cache, warnAfter));
       for (const target of exports) {
         try {
-          await exportCache(target, { store, used: await cache.exportable(image.layers), imageLayers: image.layers, platform: image.platform, registry, cacheMounts, ensureBlob: (layer) => cache.haveImportedLayer(layer) });
+          await exportCache(target, {
+            store,
+            used: await cache.exportable(image.layers),
+            imageLayers: image.layers,
+            platform: image.platform,
+            registry,
+            cacheMounts,
+            ensureBlob: (layer) => cache.haveImportedLayer(layer),
+            layerAs: async (layer, compression) => {
+              await cache.haveImportedLayer(layer);
+              return { descriptor: await layerInCompression(store, layer.descriptor, layer.diffId, { type: compression, force: false }), diffId: layer.diffId };
+            },
+          });
         } catch (error) {
           const where = target.type === 'registry' ? target.ref : target.type === 'local' ? target.dest : 'inline';
           if (!target.ignoreError) throw error;
