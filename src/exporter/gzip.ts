@@ -13,9 +13,10 @@
  * speed of one stream on two cores, for output within 0.5% of the one-stream size.
  */
 import { availableParallelism } from 'node:os';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { nodeZlib } from '../common/index.js';
+import { PacedOutput } from './paced-output.js';
 
 const runBytes = 1024 * 1024;
 const storedBlockBytes = 65535;
@@ -60,26 +61,14 @@ export class GzipWriter {
   private crc = 0;
   private size = 0;
   private readonly deflate: (data: Buffer) => Promise<Buffer>;
-  private waitingForRead: (() => void) | undefined;
+  private readonly paced: PacedOutput;
 
   constructor(level: number) {
     const zlib = nodeZlib();
     const deflateRaw = promisify(zlib.deflateRaw) as (data: Buffer, options: object) => Promise<Buffer>;
     this.deflate = (data) => deflateRaw(data, { level, finishFlush: zlib.constants.Z_SYNC_FLUSH });
-    this.output = new Readable({
-      highWaterMark: 4 * runBytes,
-      read: () => {
-        const resume = this.waitingForRead;
-        this.waitingForRead = undefined;
-        resume?.();
-      },
-    });
-    // A reader that goes away must not leave a writer waiting for it.
-    this.output.on('close', () => {
-      const resume = this.waitingForRead;
-      this.waitingForRead = undefined;
-      resume?.();
-    });
+    this.paced = new PacedOutput(4 * runBytes, 'gzip');
+    this.output = this.paced.stream;
     this.output.push(header);
   }
 
@@ -137,9 +126,7 @@ export class GzipWriter {
     for (const bytes of await oldest) await this.push(bytes);
   }
 
-  /** Pushes to the reader, waiting while it has enough unread. */
-  private async push(bytes: Buffer): Promise<void> {
-    if (this.output.destroyed) throw new Error('gzip output closed');
-    if (!this.output.push(bytes)) await new Promise<void>((resolve) => (this.waitingForRead = resolve));
+  private push(bytes: Buffer): Promise<void> {
+    return this.paced.push(bytes);
   }
 }

@@ -6,8 +6,9 @@
  * of workers from one up, so a layer has one digest on every machine.
  */
 import { availableParallelism } from 'node:os';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { nativeAddon, TsbuildError, type AddonStatus } from '../common/index.js';
+import { PacedOutput } from './paced-output.js';
 
 interface NativeZstdCompressor {
   /** Resolves to the compressed bytes that came out; END finishes the frame. One call at a time. */
@@ -36,7 +37,7 @@ export class ZstdWriter {
   private readonly compressor: NativeZstdCompressor;
   private readonly pending: Buffer[] = [];
   private pendingBytes = 0;
-  private waitingForRead: (() => void) | undefined;
+  private readonly paced: PacedOutput;
   /** The batch being compressed and pushed, if any: the next one gathers meanwhile. */
   private running: Promise<void> = Promise.resolve();
 
@@ -46,20 +47,8 @@ export class ZstdWriter {
       throw new TsbuildError('INTERNAL', `compress with zstd: ${addon.path} could not be loaded (${failure?.message ?? 'no module'}); build it with \`npm run build:native\` (needs libzstd-dev, gcc, libc6-dev and make)`, { cause: failure });
     }
     this.compressor = module.createCompressor(level, Math.max(1, availableParallelism()));
-    this.output = new Readable({
-      highWaterMark: 4 * batchBytes,
-      read: () => {
-        const resume = this.waitingForRead;
-        this.waitingForRead = undefined;
-        resume?.();
-      },
-    });
-    // A reader that goes away must not leave a writer waiting for it.
-    this.output.on('close', () => {
-      const resume = this.waitingForRead;
-      this.waitingForRead = undefined;
-      resume?.();
-    });
+    this.paced = new PacedOutput(4 * batchBytes, 'zstd');
+    this.output = this.paced.stream;
   }
 
   async write(data: Buffer): Promise<void> {
@@ -92,8 +81,7 @@ export class ZstdWriter {
     this.running = previous.then(async () => {
       const bytes = await this.compressor.compress(batch, end);
       if (bytes.length === 0) return;
-      if (this.output.destroyed) throw new Error('zstd output closed');
-      if (!this.output.push(bytes)) await new Promise<void>((resolve) => (this.waitingForRead = resolve));
+      await this.paced.push(bytes);
     });
     // Awaited below or by the next flush; never left to reject unheard.
     this.running.catch(() => undefined);
