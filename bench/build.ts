@@ -18,11 +18,12 @@
  * command: the largest RSS of the process or of any process it waited for (a RUN's command
  * included), so an upper bound of tsbuild's own.
  */
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import { benchEnv, median, run, type Command } from './support/commands.js';
 
 const rounds = Math.max(1, Number(process.env['BENCH_ROUNDS'] ?? '3'));
 const caseNames = ['busybox-cold', 'warm', 'big-context-cold', 'debian-cold'] as const;
@@ -38,29 +39,9 @@ const cli = process.env['BENCH_TSBUILD'] ?? join(repoRoot, 'bin', 'tsbuild.js');
 if (!existsSync(join(cli, '..', '..', 'dist', 'cli-bundle', 'cli.cjs'))) throw new Error(`bench build: ${cli} is not built: run npm run build`);
 if ((process.getuid?.() ?? 0) !== 0) throw new Error('bench build: run as root (the peers are rootful)');
 
-/** The environment of every timed command: the shell's, without the CA bundle Node would parse at start. */
-const baseEnv: NodeJS.ProcessEnv = { ...process.env };
-delete baseEnv['NODE_EXTRA_CA_CERTS'];
-delete baseEnv['DOCKER_HOST'];
-delete baseEnv['DOCKER_CONFIG'];
-delete baseEnv['BUILDKIT_PROGRESS'];
-
 interface Measure {
   readonly seconds: number;
   readonly maxRssMb: number;
-}
-
-interface Command {
-  readonly argv: readonly string[];
-  readonly env?: NodeJS.ProcessEnv;
-}
-
-function run(command: Command, what: string): SpawnSyncReturns<string> {
-  const [file, ...args] = command.argv;
-  if (file === undefined) throw new Error('empty command');
-  const result = spawnSync(file, args, { encoding: 'utf8', env: { ...baseEnv, ...command.env }, maxBuffer: 64 << 20 });
-  if (result.status !== 0) throw new Error(`${what}: ${command.argv.join(' ')} exited ${result.status ?? result.signal}: ${(result.stderr + result.stdout).slice(-1500)}`);
-  return result;
 }
 
 /**
@@ -73,7 +54,7 @@ function timed(command: Command): Measure {
   const [file, ...args] = command.argv;
   if (file === undefined) throw new Error('empty command');
   const start = process.hrtime.bigint();
-  const result = spawnSync('/usr/bin/time', ['-f', 'maxrss=%M', file, ...args], { encoding: 'utf8', env: { ...baseEnv, ...command.env }, maxBuffer: 64 << 20 });
+  const result = spawnSync('/usr/bin/time', ['-f', 'maxrss=%M', file, ...args], { encoding: 'utf8', env: { ...benchEnv, ...command.env }, maxBuffer: 64 << 20 });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   if (result.status !== 0) throw new Error(`${command.argv.join(' ')} exited ${result.status ?? result.signal}: ${(result.stderr + result.stdout).slice(-2000)}`);
   const kb = /maxrss=(\d+)/.exec(result.stderr.split('\n').filter((line) => line.startsWith('maxrss=')).at(-1) ?? '')?.[1];
@@ -100,13 +81,13 @@ const dockerFlags = (sock: string, cli: string, extra: NodeJS.ProcessEnv): { arg
 });
 
 function dockerTool(name: string, docker: ReturnType<typeof dockerFlags>): Tool {
-  const available = existsSync(docker.sock) && spawnSync(docker.argv(['version'])[0] ?? '', docker.argv(['version']).slice(1), { env: { ...baseEnv, ...docker.env } }).status === 0;
+  const available = existsSync(docker.sock) && spawnSync(docker.argv(['version'])[0] ?? '', docker.argv(['version']).slice(1), { env: { ...benchEnv, ...docker.env } }).status === 0;
   const tag = `tsbuild-bench-build-${name.replace(/\W+/g, '-').toLowerCase()}`;
   return {
     name,
     available,
     makeCold: () => {
-      spawnSync(docker.argv(['rmi', '-f', tag])[0] ?? '', docker.argv(['rmi', '-f', tag]).slice(1), { env: { ...baseEnv, ...docker.env } });
+      spawnSync(docker.argv(['rmi', '-f', tag])[0] ?? '', docker.argv(['rmi', '-f', tag]).slice(1), { env: { ...benchEnv, ...docker.env } });
       run({ argv: docker.argv(['builder', 'prune', '-af']), env: docker.env }, `${name} prune`);
     },
     pull: (ref) => void run({ argv: docker.argv(['pull', '-q', ref]), env: docker.env }, `${name} pull`),
@@ -171,13 +152,6 @@ interface Row {
   readonly measures: Map<string, Measure[]>;
   readonly errors: Map<string, string>;
 }
-
-const median = (values: readonly number[]): number => {
-  const sorted = values.filter((value) => !Number.isNaN(value)).sort((a, b) => a - b);
-  if (sorted.length === 0) return Number.NaN;
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] ?? Number.NaN) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-};
 
 function record(row: Row, tool: Tool, measure: () => Measure): void {
   if (row.errors.has(tool.name)) return;

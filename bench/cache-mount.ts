@@ -13,10 +13,10 @@
  * image deletes downloaded packages after each install (docker-clean); the Dockerfile removes
  * that hook, as BuildKit's documentation of cache mounts does.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import { median, requireDebianImage, timed } from './support/commands.js';
 
 const rounds = Math.max(1, Number(process.env['BENCH_ROUNDS'] ?? '3'));
 const registry = '127.0.0.1:5000';
@@ -24,9 +24,6 @@ const debianRef = `${registry}/library/debian:bookworm-slim`;
 const repoRoot = new URL('..', import.meta.url).pathname;
 const cli = process.env['BENCH_TSBUILD'] ?? join(repoRoot, 'bin', 'tsbuild.js');
 
-const env: NodeJS.ProcessEnv = { ...process.env };
-delete env['NODE_EXTRA_CA_CERTS'];
-delete env['BUILDKIT_PROGRESS'];
 
 const install = 'apt-get update -q && apt-get install -y -q --no-install-recommends gcc libc6-dev';
 const dockerfiles = {
@@ -42,22 +39,11 @@ const dockerfiles = {
 } as const;
 
 function tsbuild(args: readonly string[]): number {
-  spawnSync('sync');
-  const start = process.hrtime.bigint();
-  const result = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env, maxBuffer: 64 << 20 });
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  if (result.status !== 0) throw new Error(`tsbuild ${args.join(' ')} exited ${result.status ?? result.signal}: ${(result.stderr + result.stdout).slice(-2000)}`);
-  return seconds;
+  return timed({ argv: [process.execPath, cli, ...args] }, 'tsbuild');
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-}
 
-const probe = spawnSync('curl', ['-sf', `http://${registry}/v2/library/debian/tags/list`], { encoding: 'utf8' });
-if (probe.status !== 0 || !probe.stdout.includes('bookworm-slim')) throw new Error(`bench cache-mount: ${debianRef} is not in the registry: run /work/shared/peers/setup.sh`);
+requireDebianImage(registry, 'cache-mount');
 
 const work = mkdtempSync(join(os.tmpdir(), 'tsbuild-bench-cache-mount-'));
 try {

@@ -17,10 +17,11 @@
  * `docker builder prune -af` and the built image removed (the base image stays, as on a runner
  * whose engine has pulled it); for buildah a storage of its own with only the base image.
  */
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { appendFileSync, cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import { benchEnv, median, run, timed, type Command } from './support/commands.js';
 
 const rounds = Math.max(1, Number(process.env['BENCH_ROUNDS'] ?? '3'));
 const peersBench = process.env['PEERS_BENCH'] ?? '/var/tmp/tsbuild-peers/bench';
@@ -29,36 +30,6 @@ const busyboxRef = `${registry}/library/busybox:latest`;
 const repoRoot = new URL('..', import.meta.url).pathname;
 const cli = process.env['BENCH_TSBUILD'] ?? join(repoRoot, 'bin', 'tsbuild.js');
 if ((process.getuid?.() ?? 0) !== 0) throw new Error('bench cache: run as root (the peers are rootful)');
-
-const baseEnv: NodeJS.ProcessEnv = { ...process.env };
-for (const name of ['NODE_EXTRA_CA_CERTS', 'DOCKER_HOST', 'DOCKER_CONFIG', 'BUILDKIT_PROGRESS']) delete baseEnv[name];
-
-interface Command {
-  readonly argv: readonly string[];
-  readonly env?: NodeJS.ProcessEnv;
-}
-
-function run(command: Command, what: string): SpawnSyncReturns<string> {
-  const [file, ...args] = command.argv;
-  if (file === undefined) throw new Error('empty command');
-  const result = spawnSync(file, args, { encoding: 'utf8', env: { ...baseEnv, ...command.env }, maxBuffer: 64 << 20 });
-  if (result.status !== 0) throw new Error(`${what}: ${command.argv.join(' ')} exited ${result.status ?? result.signal}: ${(result.stderr + result.stdout).slice(-1500)}`);
-  return result;
-}
-
-function timed(command: Command, what: string): number {
-  spawnSync('sync');
-  const start = process.hrtime.bigint();
-  run(command, what);
-  return Number(process.hrtime.bigint() - start) / 1e9;
-}
-
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return Number.NaN;
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-};
 
 /** One builder as the rows use it: a fresh state, a build that exports, a build that imports. */
 interface Tool {
@@ -94,13 +65,13 @@ function tsbuildTool(work: string): Tool {
 function dockerTool(name: string, sock: string, docker: string, env: NodeJS.ProcessEnv): Tool {
   const fullEnv = { DOCKER_BUILDKIT: '1', BUILDX_GIT_INFO: 'false', ...env };
   const argv = (args: readonly string[]): string[] => [docker, ...args];
-  const available = existsSync(sock) && spawnSync(docker, ['version'], { env: { ...baseEnv, ...fullEnv } }).status === 0;
+  const available = existsSync(sock) && spawnSync(docker, ['version'], { env: { ...benchEnv, ...fullEnv } }).status === 0;
   const image = `${registry}/tsbuild-bench/${name.replace(/\W+/g, '-').toLowerCase()}:inline`;
   return {
     name,
     available,
     fresh: () => {
-      spawnSync(docker, ['rmi', '-f', image, 'tsbuild-bench-cache'], { env: { ...baseEnv, ...fullEnv } });
+      spawnSync(docker, ['rmi', '-f', image, 'tsbuild-bench-cache'], { env: { ...benchEnv, ...fullEnv } });
       run({ argv: argv(['builder', 'prune', '-af']), env: fullEnv }, `${name} prune`);
     },
     // The build and its push: the inline cache reaches the registry only with the image.

@@ -14,6 +14,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { median } from './support/commands.js';
 import { makeBusyboxImage } from '../scripts/make-busybox-image.js';
 import { generateConfig } from '../src/runtime/index.js';
 import { openStore, resolveImage, unpackLayers } from '../src/store/index.js';
@@ -75,11 +76,6 @@ try {
       if (round >= 0) times.get(row.name)?.push(elapsed);
     }
   }
-  const median = (values: readonly number[]): number => {
-    const sorted = [...values].sort((a, b) => a - b);
-    const mid = Math.floor(sorted.length / 2);
-    return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-  };
   const quantile = (values: readonly number[], q: number): number => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))] ?? Number.NaN;
   const medianOf = (name: string): number => median(times.get(name) ?? []);
   const tsbuild = medianOf('tsbuild run --rm --network none busybox true');
