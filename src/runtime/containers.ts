@@ -9,7 +9,7 @@ import { closeSync, openSync } from 'node:fs';
 import { hostname as hostHostname } from 'node:os';
 import { join, posix } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TsbuildError, uniqueHex, type ImageReference } from '../common/index.js';
+import { TsbuildError, uniqueHex } from '../common/index.js';
 import { unpackLayers, type Store } from '../store/index.js';
 import {
   containerDirectory,
@@ -23,34 +23,19 @@ import {
   type ContainerRecord,
   type HealthcheckConfig,
   type MonitorRequest,
-  type NetworkMode,
   type RestartPolicy,
 } from './container.js';
 import { failedStartPath, findContainer, listContainerRecords, lockNames, observeState, removeContainerLock, updateContainer } from './container-store.js';
 import { containerHooks } from './container-hooks.js';
 import { selectRuntime } from './oci-runtime.js';
-import { containerCommand, containerEnvironment, ensureWorkingDirectory, findOrPull, writeEtcFiles } from './run.js';
+import { containerCommand, containerEnvironment, ensureWorkingDirectory, findOrPull, writeEtcFiles, type ContainerOptions } from './run.js';
 import type { ContainerSpec, MountSpec } from './spec.js';
 import { lookupUser } from './user.js';
 import { prepareMounts, releaseContainerVolumes, type MountRequest } from './volumes/index.js';
-import { detachContainer, exposedPortSpecs, type PortSpec } from './network/index.js';
+import { detachContainer, exposedPortSpecs } from './network/index.js';
 
-export interface CreateContainerOptions {
-  readonly store: Store;
-  readonly image: string;
-  readonly pull?: (reference: ImageReference) => Promise<void>;
-  readonly args?: readonly string[];
-  readonly entrypoint?: string;
-  readonly env?: readonly string[];
-  readonly workdir?: string;
-  readonly user?: string;
-  readonly name?: string;
-  readonly hostname?: string;
-  readonly network?: NetworkMode;
-  readonly init?: boolean;
-  readonly tty?: boolean;
+export interface CreateContainerOptions extends ContainerOptions {
   readonly openStdin?: boolean;
-  readonly readOnly?: boolean;
   /** Bytes. */
   readonly memory?: number;
   readonly pidsLimit?: number;
@@ -61,8 +46,6 @@ export interface CreateContainerOptions {
   readonly labels?: Readonly<Record<string, string>>;
   /** Replaces the image's HEALTHCHECK (`['NONE']` disables it). */
   readonly healthcheck?: HealthcheckConfig;
-  readonly autoRemove: boolean;
-  readonly runtime?: string;
   /** Extra OCI mounts (volumes, binds, tmpfs), after the defaults. */
   readonly mounts?: readonly MountSpec[];
   /** -v, --mount and --tmpfs: volumes made or taken, binds and tmpfs, prepared at create. */
@@ -70,12 +53,6 @@ export interface CreateContainerOptions {
   /** A network namespace to join instead of what `network` says. */
   readonly networkNamespace?: string;
   readonly portBindings?: Readonly<Record<string, readonly { readonly HostIp: string; readonly HostPort: string }[]>>;
-  readonly networkAliases?: readonly string[];
-  /** `-p`. */
-  readonly publish?: readonly PortSpec[];
-  /** `-P`: the image's exposed ports, each to a free port of the host. */
-  readonly publishAll?: boolean;
-  readonly signal?: AbortSignal;
 }
 
 export interface CreatedContainer {

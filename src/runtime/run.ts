@@ -25,7 +25,8 @@ import { ConsoleSocket, TerminalCopy, type TerminalSize } from './terminal.js';
 import { lookupUser, resolvePathInRoot } from './user.js';
 import { prepareMounts, type MountRequest, type PreparedMounts } from './volumes/index.js';
 
-export interface RunContainerOptions {
+/** What `run` and `create` both take. */
+export interface ContainerOptions {
   readonly store: Store;
   /** The image as the user named it: a reference, an image ID (or a prefix of one), a digest. */
   readonly image: string;
@@ -46,8 +47,6 @@ export interface RunContainerOptions {
   readonly user?: string;
   /** `none`, `host`, `bridge` (the default), a network's name or ID, `container:NAME`. */
   readonly network?: NetworkMode;
-  /** `-v`, `--mount`, `--tmpfs`; the image's VOLUMEs not covered get anonymous volumes. */
-  readonly mounts?: readonly MountRequest[];
   /** `--read-only`: the container's root filesystem mounted read-only. */
   readonly readOnly?: boolean;
   /** `--name`: how the other containers of its user networks call it. */
@@ -67,16 +66,21 @@ export interface RunContainerOptions {
   readonly init?: boolean;
   /** A pseudo-terminal as the container's stdin, stdout and stderr (`-t`). */
   readonly tty?: boolean;
-  /** The terminal's size at start, with `tty`. */
-  readonly terminalSize?: TerminalSize;
   /** `--rm`. Containers that outlive their run come with `ps` and `rm`; until then it must be set. */
   readonly autoRemove: boolean;
   /** `runtime-shim` (default, also `shim`), `crun`, `runc`, or a path. */
   readonly runtime?: string;
-  /** With `tty`, stdin and stdout are copied to and from the terminal, and stderr gets the runtime's errors only. */
-  readonly stdio: AttachedStreams;
   /** Stops the preparation (the container is not started, nothing is left). */
   readonly signal?: AbortSignal;
+}
+
+export interface RunContainerOptions extends ContainerOptions {
+  /** `-v`, `--mount`, `--tmpfs`; the image's VOLUMEs not covered get anonymous volumes. */
+  readonly mounts?: readonly MountRequest[];
+  /** The terminal's size at start, with `tty`. */
+  readonly terminalSize?: TerminalSize;
+  /** With `tty`, stdin and stdout are copied to and from the terminal, and stderr gets the runtime's errors only. */
+  readonly stdio: AttachedStreams;
   /** Called once the runtime runs, with what can be done to the container meanwhile. */
   readonly onStart?: (container: RunningContainer) => void;
 }
