@@ -10,10 +10,11 @@ import { containerDirectory, type ContainerRecord } from '../container.js';
 import { updateContainer } from '../container-store.js';
 import { writeEtcFiles } from '../run.js';
 import { attachContainer, detachContainer } from './attach.js';
+import type { PortSpec } from './address.js';
 import { publishPorts, type PortProxies } from './ports.js';
 
 /** docker's HostConfig.PortBindings for what was published: "80/tcp" → [{ HostIp, HostPort }]. */
-function portBindings(ports: readonly { readonly hostIp?: string; readonly hostPort: number; readonly containerPort: number; readonly protocol: string }[]): Record<string, { HostIp: string; HostPort: string }[]> {
+function portBindings(ports: readonly PortSpec[]): Record<string, { HostIp: string; HostPort: string }[]> {
   const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
   for (const port of ports) (bindings[`${port.containerPort}/${port.protocol}`] ??= []).push({ HostIp: port.hostIp ?? '', HostPort: String(port.hostPort) });
   return bindings;
