@@ -3,6 +3,7 @@
  * unpacked layers by chain ID, locks and garbage collection. See content-store.ts for the
  * contract every operation keeps.
  */
+import { resolve } from 'node:path';
 import { LayoutStore } from './layout-store.js';
 import { defaultRoot } from './root.js';
 
@@ -30,5 +31,8 @@ export interface OpenStoreOptions {
 }
 
 export async function openStore(options: OpenStoreOptions = {}): Promise<Store> {
-  return LayoutStore.open(options.root ?? defaultRoot());
+  // Absolute, since paths under the root are handed to the runtime and to processes that run
+  // in other directories (a relative `--root r` once made RUN look for its root filesystem
+  // relative to the bundle).
+  return LayoutStore.open(resolve(options.root ?? defaultRoot()));
 }

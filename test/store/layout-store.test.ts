@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { MediaType, parseDigest, type Digest } from '../../src/common/index.js';
@@ -45,6 +45,18 @@ describe('layout store', () => {
     expect(defaultRoot({ HOME: '/h' }, 1000)).toBe('/h/.local/share/tsbuild');
     // The XDG spec: a relative value is ignored.
     expect(defaultRoot({ XDG_DATA_HOME: 'd', HOME: '/h' }, 1000)).toBe('/h/.local/share/tsbuild');
+  });
+
+  it('opens a relative root as an absolute path, since the runtime reads it from another directory', async () => {
+    const parent = stores.root();
+    const previous = process.cwd();
+    process.chdir(dirname(parent));
+    try {
+      const relative = await openStore({ root: basename(parent) });
+      expect(relative.root).toBe(parent);
+    } finally {
+      process.chdir(previous);
+    }
   });
 
   it('puts blobs idempotently under blobs/sha256/HEX', async () => {
