@@ -16,7 +16,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { MediaType, TsbuildError, createHasher, hostPlatform, digestAlgorithm, digestHex, hashHex, messageOf, parseDigest, type Digest, type Platform } from '../common/index.js';
 import type { RegistryClient } from '../registry/index.js';
-import { decompressLayer, unpackLayer, type Store } from '../store/index.js';
+import { decompressLayer, rememberLayerVariant, unpackLayer, type Store } from '../store/index.js';
 import type { CacheImport } from './cache-spec.js';
 import { cacheConfigMediaType, maxCacheDocumentBytes, parseCacheDocument, parseInlineCache, type CacheMountLayers, type ImportedCache, type ImportedRecord } from './cache-format.js';
 import { explainMiss, type StepSummary } from './explain.js';
@@ -69,6 +69,8 @@ export class BuildCache implements StepCache {
   };
   /** Layers fetched (or found) in this build, each once, verified. */
   private readonly fetches = new Map<Digest, Promise<void>>();
+  /** Step layers fetched in this build, each once, verified, as the store keeps them. */
+  private readonly localizing = new Map<Digest, Promise<LayerRef>>();
   private readonly limit = pLimit(4);
   private readonly sources: readonly CacheSource[];
   private readonly warn: (message: string) => void;
@@ -98,8 +100,9 @@ export class BuildCache implements StepCache {
         this.warn(`cache ${source.name}: record ${key} is not built on the layers its parent step left; ignored`);
         continue;
       }
-      const top = extra === 1 ? record.layers.at(-1) : undefined;
-      if (top !== undefined && !(await this.fetched(top, source))) continue;
+      const imported = extra === 1 ? record.layers.at(-1) : undefined;
+      const top = imported === undefined ? undefined : await this.localized(imported, source);
+      if (imported !== undefined && top === undefined) continue;
       const result: StepResult = {
         layers: top === undefined ? below : [...below, top],
         ...(record.created === undefined ? {} : { created: record.created }),
@@ -118,10 +121,10 @@ export class BuildCache implements StepCache {
       return found;
     }
     for (const { record, source } of await this.candidates(key)) {
-      const fetched = await Promise.all(record.layers.map((layer) => this.fetched(layer, source)));
-      if (fetched.includes(false)) continue;
+      const layers = await Promise.all(record.layers.map((layer) => this.localized(layer, source)));
+      if (layers.includes(undefined)) continue;
       const result: StepResult = {
-        layers: record.layers,
+        layers: layers as LayerRef[],
         ...(record.created === undefined ? {} : { created: record.created }),
         ...(record.summary === undefined ? {} : { summary: record.summary }),
       };
@@ -166,12 +169,15 @@ export class BuildCache implements StepCache {
    */
   async exportable(imageLayers: readonly LayerRef[]): Promise<Map<Digest, StepResult>> {
     const records = new Map<Digest, StepResult>();
-    const inImage = new Set(imageLayers.map((layer) => layer.descriptor.digest));
+    // By diff ID: the image holds the layers as the store keeps them, the import as it sent them.
+    const inImage = new Map(imageLayers.map((layer) => [layer.diffId, layer]));
     if (this.sources.length > 0) {
       this.imported ??= this.loadAll();
       for (const [key, candidates] of (await this.imported).records) {
-        const record = candidates.find((candidate) => candidate.record.layers.every((layer) => inImage.has(layer.descriptor.digest)))?.record;
-        if (record !== undefined) records.set(key, { layers: record.layers, ...(record.created === undefined ? {} : { created: record.created }), ...(record.summary === undefined ? {} : { summary: record.summary }) });
+        const record = candidates.find((candidate) => candidate.record.layers.every((layer) => inImage.has(layer.diffId)))?.record;
+        if (record === undefined) continue;
+        const layers = record.layers.map((layer) => inImage.get(layer.diffId) as LayerRef);
+        records.set(key, { layers, ...(record.created === undefined ? {} : { created: record.created }), ...(record.summary === undefined ? {} : { summary: record.summary }) });
       }
     }
     for (const [key, result] of this.used) records.set(key, result);
@@ -264,6 +270,27 @@ export class BuildCache implements StepCache {
     return false;
   }
 
+  /**
+   * A step's LAYER as the store keeps the layers it builds (its tar, uncompressed), fetched from
+   * SOURCE and verified when missing; undefined (and a warning) when that fails. So a hit makes
+   * the same image as the build that exported the record, whatever compression the cache used.
+   */
+  private async localized(layer: LayerRef, source: CacheSource): Promise<LayerRef | undefined> {
+    const digest = layer.descriptor.digest;
+    let fetch = this.localizing.get(digest);
+    if (fetch === undefined) {
+      fetch = this.limit(() => localLayer(this.store, layer, () => source.open(layer)));
+      this.localizing.set(digest, fetch);
+    }
+    try {
+      return await fetch;
+    } catch (error) {
+      this.localizing.delete(digest);
+      this.warn(`cache ${source.name}: layer ${digest} not used: ${messageOf(error)}`);
+      return undefined;
+    }
+  }
+
   /** Whether LAYER is in the store, as its record says it is: fetched from SOURCE when missing. */
   private async fetched(layer: LayerRef, source: CacheSource): Promise<boolean> {
     const digest = layer.descriptor.digest;
@@ -285,6 +312,64 @@ export class BuildCache implements StepCache {
       return false;
     }
   }
+}
+
+const uncompressedLayerTypes: ReadonlySet<string> = new Set([MediaType.ociLayer, 'application/vnd.docker.image.rootfs.diff.tar']);
+
+/** What exports ask for by default (see exporter/compression.ts): the fetched gzip blob is that variant. */
+const defaultGzipVariant = 'gzip-6';
+
+/**
+ * LAYER kept as the store keeps the layers it builds: its tar as a blob of its own (its digest
+ * the diff ID, which the store checks), written in the same pass as the fetched blob when that
+ * is missing too. The fetched blob stays, remembered as the tar's gzip variant, so that pushing
+ * or exporting the layer again sends those very bytes.
+ */
+async function localLayer(store: Store, layer: LayerRef, open: () => Promise<Readable>): Promise<LayerRef> {
+  if (uncompressedLayerTypes.has(layer.descriptor.mediaType)) {
+    if ((await store.blobSize(layer.descriptor.digest)) !== layer.descriptor.size) await fetchChecked(store, layer, await open());
+    else await checkDiffId(store, layer);
+    return layer;
+  }
+  const local = (size: number): LayerRef => ({ descriptor: { mediaType: MediaType.ociLayer, digest: layer.diffId, size }, diffId: layer.diffId });
+  // The store holds content under its digest only: a tar already there is the right one.
+  const present = await store.blobSize(layer.diffId);
+  if (present !== undefined) return local(present);
+  const compressed = (await store.blobSize(layer.descriptor.digest)) === layer.descriptor.size ? await store.openBlob(layer.descriptor.digest) : undefined;
+  const stream = compressed ?? (await open());
+  stream.on('error', () => undefined);
+  const tar = new PassThrough();
+  const writingTar = store.putBlob(decompressLayer(tar, layer.descriptor.mediaType), { digest: layer.diffId }).catch((error: unknown) => {
+    throw new TsbuildError('DIGEST_MISMATCH', `its tar does not match the record's diff ID: ${messageOf(error)}`, { cause: error });
+  });
+  // The tar's writer may end early: it failed, or another process stored the same tar first.
+  let tarOpen = true;
+  const settled = writingTar.then(
+    () => void (tarOpen = false),
+    () => void (tarOpen = false),
+  );
+  async function* tee(): AsyncGenerator<Buffer> {
+    for await (const chunk of stream) {
+      const bytes = chunk as Buffer;
+      // A tar that no longer takes bytes: the fetched blob is still written and checked.
+      if (tarOpen && !tar.write(bytes)) await Promise.race([once(tar, 'drain'), settled]);
+      yield bytes;
+    }
+    tar.end();
+  }
+  try {
+    if (compressed === undefined) await store.putBlob(tee(), { digest: layer.descriptor.digest, size: layer.descriptor.size });
+    else for await (const bytes of tee()) void bytes;
+  } finally {
+    stream.destroy();
+    if (!tar.writableEnded) tar.destroy();
+  }
+  const info = await writingTar;
+  const kept = local(info.size);
+  if (layer.descriptor.mediaType === MediaType.ociLayerGzip || layer.descriptor.mediaType === MediaType.dockerLayerGzip) {
+    await rememberLayerVariant(store, kept.descriptor, defaultGzipVariant, layer.descriptor);
+  }
+  return kept;
 }
 
 /**

@@ -40,8 +40,11 @@ export interface ExportCacheOptions {
    * unchanged may have its blob only in the import (fetched then, when the destination lacks it).
    */
   readonly ensureBlob?: (layer: LayerRef) => Promise<unknown>;
-  /** The layer as TARGET's `compression=` asks (its blob in the store); without it, as the store holds it. */
-  readonly layerAs?: (layer: LayerRef, compression: NonNullable<CacheExport['compression']>) => Promise<LayerRef>;
+  /**
+   * The layer as TARGET's `compression=` asks (its blob in the store); without it, as it leaves
+   * the machine by default (the store's uncompressed layers in gzip, others as they are).
+   */
+  readonly layerAs?: (layer: LayerRef, compression: CacheExport['compression']) => Promise<LayerRef>;
 }
 
 /** RECORDS with each layer given as LAYERAS makes it (each distinct layer once). */
@@ -82,7 +85,8 @@ export async function exportCache(target: CacheExport, options: ExportCacheOptio
   if (target.type === 'inline') return undefined;
   const selected = selectRecords(options.used, target.mode, options.imageLayers);
   const compression = target.compression;
-  const records = compression === undefined || options.layerAs === undefined ? selected : await recompressed(selected, (layer) => (options.layerAs as NonNullable<typeof options.layerAs>)(layer, compression));
+  const layerAs = options.layerAs;
+  const records = layerAs === undefined ? selected : await recompressed(selected, (layer) => layerAs(layer, compression));
   const mounts = target.cacheMounts && options.cacheMounts !== undefined ? await options.cacheMounts() : [];
   const artifact = artifactOf(records, options.platform, mounts);
   if (target.type === 'registry') {

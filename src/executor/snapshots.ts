@@ -148,7 +148,12 @@ export class Snapshotter {
           unmount();
           await dropCreated(upper, lower, options.created ?? []);
           if ((await readdir(upper)).length === 0 && (await sameRoot(upper, lower))) return undefined;
-          const written = await writeLayer(directoryEntries(upper, '', { overlayUpper: true }), store, options.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: options.sourceDateEpoch });
+          // Kept uncompressed, as docker's and podman's stores keep what they build: compressing is
+          // for what leaves the machine (push, archives, cache exports), once, when it leaves.
+          const written = await writeLayer(directoryEntries(upper, '', { overlayUpper: true }), store, {
+            compression: 'none',
+            ...(options.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: options.sourceDateEpoch }),
+          });
           const layer: LayerRef = { descriptor: written.descriptor, diffId: written.diffId };
           if (options.keepSnapshot !== false) await keepSnapshot(store, lower, upper, layers, written.diffId);
           return layer;

@@ -4,18 +4,19 @@
  *
  * As BuildKit: the layers the build made get the compression asked for; the base image's layers
  * keep theirs unless `force-compression=true` (a layer already in the type asked for is kept
- * even then: the level alone does not make BuildKit recompress it). The build writes its layers
- * as gzip at the default level while it runs, so they are only rewritten here when something
- * else is asked for. The config does not change (diff IDs are of the uncompressed tars), so
- * the image ID stays the same; the manifest names the new blobs.
+ * even then: the level alone does not make BuildKit recompress it). The store keeps the layers
+ * it builds uncompressed, as docker's and podman's do, so what leaves the machine (a push, an
+ * OCI archive, a cache export) gets gzip by default (`exportCompression`), made once per layer
+ * and remembered; an uncompressed layer is "not compressed yet", so it gets the compression
+ * asked for wherever it sits in the image, unless that is `uncompressed`. The config does not
+ * change (diff IDs are of the uncompressed tars), so the image ID stays the same; the manifest
+ * names the new blobs.
  */
 import { availableParallelism } from 'node:os';
-import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
-import { digestHex, MediaType, parseDigest, TsbuildError, type Descriptor, type Manifest } from '../common/index.js';
-import { decompressLayer, storeImage, writeFileAtomic, type LayoutStore } from '../store/index.js';
+import { MediaType, parseDigest, TsbuildError, type Descriptor, type Manifest } from '../common/index.js';
+import { decompressLayer, knownLayerVariant, rememberLayerVariant, storeImage, type LayoutStore } from '../store/index.js';
 import { compressLayer, type LayerCompression } from './layer.js';
 import { defaultZstdLevel } from './zstd.js';
 
@@ -32,8 +33,11 @@ export interface CompressionOptions {
 const compressionTypes: readonly CompressionType[] = ['gzip', 'zstd', 'uncompressed'];
 const levelRanges: Record<CompressionType, readonly [number, number]> = { gzip: [0, 9], zstd: [1, 22], uncompressed: [0, 0] };
 
-/** gzip's default level, which the build's own layers are written at. */
+/** gzip's default level, which pulled and exported layers are usually at. */
 const defaultGzipLevel = 6;
+
+/** What leaves the machine when nothing else is asked for: gzip, as docker push and BuildKit give. */
+export const exportCompression: CompressionOptions = { type: 'gzip', force: false };
 
 function invalid(what: string, cause: string): TsbuildError {
   return new TsbuildError('INVALID_ARGUMENT', `parse ${what}: ${cause}`);
@@ -83,6 +87,7 @@ function needsRewrite(layer: Descriptor, index: number, firstBuilt: number, comp
   const kind = kinds[layer.mediaType];
   // Foreign and unknown layers are passed on as they are.
   if (kind === undefined) return false;
+  if (kind === 'uncompressed' && compression.type !== 'uncompressed') return true;
   if (kind !== compression.type) return index >= firstBuilt || compression.force;
   // The build's gzip layers are at gzip's default level: another level rewrites them.
   return index >= firstBuilt && kind === 'gzip' && compression.level !== undefined && compression.level !== defaultGzipLevel;
@@ -130,6 +135,16 @@ export async function recompressImage(
 }
 
 /**
+ * The image at DESCRIPTOR as it leaves the machine when nothing else is asked for: a manifest
+ * whose uncompressed layers (the ones builds keep) are replaced by their gzip variants; an
+ * index, or a manifest with no uncompressed layer, as it is.
+ */
+export async function pushableImage(store: LayoutStore, descriptor: Descriptor): Promise<Descriptor> {
+  if (descriptor.mediaType !== MediaType.ociManifest && descriptor.mediaType !== MediaType.dockerManifest) return descriptor;
+  return recompressImage(store, descriptor, exportCompression, 0);
+}
+
+/**
  * LAYER (a blob in STORE with its diff ID) in COMPRESSION: itself when it already is (gzip at the
  * asked level), else its variant, made once and remembered as `recompressImage`'s are. What a
  * build cache export gives its records when `--cache-to …,compression=` asks for another.
@@ -146,15 +161,11 @@ export async function layerInCompression(store: LayoutStore, layer: Descriptor, 
 }
 
 async function layerVariant(store: LayoutStore, layer: Descriptor, uncompressed: () => AsyncIterable<Uint8Array>, diffId: string, compression: CompressionOptions): Promise<Descriptor> {
-  const directory = join(store.root, 'layer-variants');
-  const memo = join(directory, `${digestHex(layer.digest)}.${compression.type}-${effectiveLevel(compression)}.json`);
-  const known = await readFile(memo, 'utf8')
-    .then((text) => JSON.parse(text) as Descriptor)
-    .catch(() => undefined);
-  if (known !== undefined && (await store.blobSize(parseDigest(known.digest))) === known.size) return known;
+  const variant = `${compression.type}-${effectiveLevel(compression)}`;
+  const known = await knownLayerVariant(store, layer, variant);
+  if (known !== undefined) return known;
   const written = await compressLayer(uncompressed(), store, layerCompression[compression.type], compression.level);
   if (written.diffId !== diffId) throw new TsbuildError('INTERNAL', `compress layer ${layer.digest}: its tar has diff ID ${written.diffId}, the image says ${diffId}`);
-  await mkdir(directory, { recursive: true });
-  await writeFileAtomic(memo, JSON.stringify(written.descriptor));
+  await rememberLayerVariant(store, layer, variant, written.descriptor);
   return written.descriptor;
 }

@@ -27,7 +27,7 @@ import { pipeline } from 'node:stream/promises';
 import { formatReference, makeSpecialFile, messageOf, parseReference, setXattr, TsbuildError, type Descriptor } from '../common/index.js';
 import { temporaryName, writeAll, type LayoutStore } from '../store/index.js';
 import { saveArchive, type SaveImage } from './archive.js';
-import { compressionFromOptions, recompressImage } from './compression.js';
+import { compressionFromOptions, exportCompression, recompressImage } from './compression.js';
 import { directoryEntries, sourceDateEpochFromEnv, tarStream, type LayerEntry } from './layer.js';
 
 export type OutputType = 'oci' | 'docker' | 'tar' | 'local' | 'image' | 'registry';
@@ -230,7 +230,8 @@ export function outputAnnotations(spec: OutputSpec): Record<string, string> {
  */
 export async function outputImage(store: LayoutStore, image: OutputImage, spec: OutputSpec): Promise<OutputImage> {
   if (spec.type === 'docker') return image;
-  const compression = compressionFromOptions(spec.options, `--output type=${spec.type}`);
+  const leaves = spec.type === 'oci' || spec.type === 'registry' || ['true', '1'].includes((spec.options.push ?? '').toLowerCase());
+  const compression = compressionFromOptions(spec.options, `--output type=${spec.type}`) ?? (leaves ? exportCompression : undefined);
   const annotations = outputAnnotations(spec);
   if (compression === undefined && Object.keys(annotations).length === 0) return image;
   const descriptor = await recompressImage(store, image.descriptor, compression, image.firstBuiltLayer ?? 0, annotations);

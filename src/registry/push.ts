@@ -33,6 +33,11 @@ import { discard, header, type RegistryResponse } from './transport.js';
 export interface PushOptions {
   /** The image in the store, by name. */
   readonly source: string | ImageReference;
+  /**
+   * The document to push in the place of the one the source's name resolves to (the same image
+   * made ready to leave: its layers compressed); the name still says where blobs may be mounted from.
+   */
+  readonly document?: Descriptor;
   /** Where to push; default the source's own name. Several tags may be given. */
   readonly destinations?: ReadonlyArray<string | ImageReference>;
   readonly store: ContentStore;
@@ -75,7 +80,7 @@ export async function push(options: PushOptions): Promise<PushResult> {
   const destinations = (options.destinations ?? [source]).map((entry) => (typeof entry === 'string' ? parseReference(entry) : entry));
   if (destinations.length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'push image: no destination');
   const sourceName = formatReference(source);
-  const root = await options.store.resolveReference(sourceName);
+  const root = options.document ?? (await options.store.resolveReference(sourceName));
   if (root === undefined) throw new TsbuildError('NOT_FOUND', `push ${sourceName}: no such image in the store`);
   let rootDocument = await readDocument(options.store, root, `push ${sourceName}`);
   if (rootDocument.kind === 'index' && options.platform !== undefined) {

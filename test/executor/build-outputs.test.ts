@@ -225,16 +225,22 @@ describe('build outputs, read by other tools', () => {
     const image = await fx.image('interop:1');
     const manifestDigest = (await fx.store.resolveReference('docker.io/library/interop:1'))?.digest;
 
+    // The store keeps the layers it built uncompressed, as docker's does; an OCI archive leaves
+    // the machine, so it holds them in gzip, under the same config (the image ID).
+    expect(image.manifest.layers.at(-1)?.mediaType).toBe('application/vnd.oci.image.layer.v1.tar');
     const fromOci = JSON.parse(skopeoInspect(`oci-archive:${oci}:docker.io/library/interop:1`)) as Inspected;
-    expect(fromOci.Digest).toBe(manifestDigest);
-    expect(fromOci.Layers).toEqual(image.manifest.layers.map((layer) => layer.digest));
+    expect(fromOci.Digest).not.toBe(manifestDigest);
+    const ociManifest = JSON.parse(skopeoInspect(`oci-archive:${oci}:docker.io/library/interop:1`, '--raw')) as { config: { digest: string }; layers: Array<{ mediaType: string; digest: string }> };
+    expect(ociManifest.config.digest).toBe(image.manifest.config.digest);
+    expect(ociManifest.layers.map((layer) => layer.mediaType)).toEqual(image.manifest.layers.map(() => 'application/vnd.oci.image.layer.v1.tar+gzip'));
+    expect(fromOci.Layers).toEqual(ociManifest.layers.map((layer) => layer.digest));
     const ociLayout = join(fx.dir, 'oci-layout');
     await mkdir(ociLayout);
     execFileSync('tar', ['-xf', oci, '-C', ociLayout]);
     await validateLayout(ociLayout);
     // Both -t names, for one manifest.
     expect(await storeNames(ociLayout)).toEqual(['docker.io/library/interop:1', 'example.test/interop:2']);
-    expect(new Set(parseIndex(await readFile(join(ociLayout, 'index.json'))).manifests.map((entry) => entry.digest))).toEqual(new Set([manifestDigest]));
+    expect(new Set(parseIndex(await readFile(join(ociLayout, 'index.json'))).manifests.map((entry) => entry.digest))).toEqual(new Set([fromOci.Digest]));
 
     // A docker archive holds uncompressed layers: skopeo lists them by their diff IDs.
     const entries = JSON.parse(execFileSync('tar', ['-xOf', docker, 'manifest.json'], { encoding: 'utf8' })) as Array<{ RepoTags: string[] }>;
@@ -334,20 +340,26 @@ describe('build outputs, read by other tools', () => {
     expect(existsSync(join(fx.dir, 'no-such-directory'))).toBe(false);
   }, 30_000);
 
-  it.runIf(haveRegistry())('pushes every -t name to the registry, with the digest of the store', async () => {
+  it.runIf(haveRegistry())('pushes every -t name to the registry, its layers in gzip and its config the store\'s', async () => {
     const registry = await startRegistry();
     try {
       const one = `${registry.host}/interop/app:1`;
       const two = `${registry.host}/interop/app:two`;
       const result = await fx.build(['-t', one, '-t', two, '--push', context]);
       expect(result.status).toBe(0);
-      const digest = (await fx.store.resolveReference(formatReference(parseReference(one))))?.digest;
+      const image = await fx.image(formatReference(parseReference(one)));
+      const digest = /pushed [^ ]+: digest: (sha256:[0-9a-f]{64})/.exec(result.stderr)?.[1];
       expect(digest).toMatch(/^sha256:/);
-      expect(result.stderr).toContain(`pushed ${one}: digest: ${digest}`);
+      expect(result.stderr).toContain(`pushed ${two}: digest: ${digest}`);
       for (const name of [one, two]) {
         const inspected = JSON.parse(skopeoInspect(`docker://${name}`, '--tls-verify=false')) as Inspected;
         expect(inspected.Digest).toBe(digest);
-        expect(sha256(skopeoInspect(`docker://${name}`, '--tls-verify=false', '--raw'))).toBe(digest);
+        const raw = skopeoInspect(`docker://${name}`, '--tls-verify=false', '--raw');
+        expect(sha256(raw)).toBe(digest);
+        // As docker push: the layers the store keeps uncompressed go out in gzip; the image ID stays.
+        const pushed = JSON.parse(raw) as { config: { digest: string }; layers: Array<{ mediaType: string }> };
+        expect(pushed.config.digest).toBe(image.manifest.config.digest);
+        expect(pushed.layers.map((layer) => layer.mediaType)).toEqual(image.manifest.layers.map(() => 'application/vnd.oci.image.layer.v1.tar+gzip'));
       }
       // What was pushed pulls back whole: skopeo copies it into a layout that validates.
       const copied = join(fx.dir, 'pushed-layout');

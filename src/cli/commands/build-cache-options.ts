@@ -4,11 +4,11 @@
  */
 import type { Command } from 'commander';
 import { BuildCache, LocalStepCache, applyCacheCap, cacheCapSetting, markBuildRunning, parseByteSize, exportCache, inlineCacheOf, inlineCacheField, parseCacheFrom, parseCacheTo, type CacheExport } from '../../cache/index.js';
-import { messageOf, type Platform } from '../../common/index.js';
+import { MediaType, messageOf, type Platform } from '../../common/index.js';
 import type { CacheMountLayers, LayerRef } from '../../cache/index.js';
 import { packCacheMount, reclaimAbandonedSteps, type BuildEvent } from '../../executor/index.js';
 import { listContainerRecords } from '../../runtime/index.js';
-import { layerInCompression } from '../../exporter/index.js';
+import { exportCompression, layerInCompression } from '../../exporter/index.js';
 import type { RegistryClient } from '../../registry/index.js';
 import type { Store } from '../../store/index.js';
 import { collect } from '../common-options.js';
@@ -97,8 +97,10 @@ export function planBuildCache(flags: CacheFlags, store: Store, registry: () => 
             cacheMounts,
             ensureBlob: (layer) => cache.haveImportedLayer(layer),
             layerAs: async (layer, compression) => {
+              if (compression === undefined && layer.descriptor.mediaType !== MediaType.ociLayer) return layer;
               await cache.haveImportedLayer(layer);
-              return { descriptor: await layerInCompression(store, layer.descriptor, layer.diffId, { type: compression, force: false }), diffId: layer.diffId };
+              const wanted = compression === undefined ? exportCompression : { type: compression, force: false };
+              return { descriptor: await layerInCompression(store, layer.descriptor, layer.diffId, wanted), diffId: layer.diffId };
             },
           });
         } catch (error) {

@@ -3,7 +3,7 @@ import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { TsbuildError, messageOf, formatPosition, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform } from '../../common/index.js';
 import { BuildStepError, build, checkContextName, checkoutContext, isGitSource, dockerfileInContext, parseNamedContextValue, readStdinInput, type NamedContextSource, type StdinInput } from '../../executor/index.js';
-import { outputImage, parseOutputSpec, writeOutput, type OutputSpec } from '../../exporter/index.js';
+import { outputImage, parseOutputSpec, pushableImage, writeOutput, type OutputSpec } from '../../exporter/index.js';
 import { parseBuildArgs } from '../../planner/index.js';
 import type { RegistryClient } from '../../registry/index.js';
 import { selectRuntime } from '../../runtime/index.js';
@@ -235,15 +235,18 @@ export function registerBuild(program: Command, io: CliIo): void {
         }
         await writeOutput(store, built, await image.rootfs(), output, io.stdout, image.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: image.sourceDateEpoch });
       }
+      // What --push sends: the image with its layers compressed, as the metadata file then names it.
+      const pushDocument = options.push === true ? await pushableImage(store, image.manifest) : undefined;
+      if (pushDocument !== undefined) exported ??= { descriptor: pushDocument, names: tags };
       if (options.metadataFile !== undefined) {
         const archive = outputs.find((output) => output.type === 'oci' || output.type === 'docker');
         exported ??= archive === undefined ? { descriptor: image.manifest, names: tags } : { descriptor: (await outputImage(store, built, archive)).descriptor, names: tags };
         await writeMetadataFile(options.metadataFile, { configDigest: image.id, descriptor: exported.descriptor, names: exported.names, cacheVerdicts: caching.verdicts() });
       }
-      if (options.push === true) {
+      if (pushDocument !== undefined) {
         for (const tag of tags) {
           const { push } = await import('../../registry/index.js');
-          const result = await push({ source: tag, store, client: await registry() });
+          const result = await push({ source: tag, document: pushDocument, store, client: await registry() });
           if (!quiet) io.stderr.write(`pushed ${tag}: digest: ${result.digest} size: ${result.size}\n`);
         }
       }

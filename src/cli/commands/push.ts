@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { TsbuildError, formatReference, parsePlatform, parseReference, type ImageReference } from '../../common/index.js';
 import { push } from '../../registry/index.js';
+import { pushableImage } from '../../exporter/index.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
 import { addInsecureRegistryOption, baselineWasmCompilerOnly, registryClient } from './registry-options.js';
@@ -38,8 +39,11 @@ export function registerPush(program: Command, io: CliIo): void {
       } else jobs.push({ source, destinations: targets });
       for (const job of jobs) {
         const progress = new TransferProgress(io, 'push', options.quiet === true);
+        const stored = await store.resolveReference(formatReference(job.source));
+        const document = stored === undefined ? undefined : await pushableImage(store, stored);
         const result = await push({
           source: job.source,
+          ...(document === undefined ? {} : { document }),
           destinations: job.destinations,
           store,
           client,
