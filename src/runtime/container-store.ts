@@ -101,9 +101,9 @@ export interface ObservedState {
 export async function observeState(record: ContainerRecord): Promise<ObservedState> {
   const { status, monitor } = record.state;
   if (status !== 'running' && status !== 'restarting') return { status, running: false, monitorDied: false };
-  if (monitor !== undefined && (await ownerAlive(monitor))) return { status, running: status === 'running', monitorDied: false };
+  const watched = monitor !== undefined ? await ownerAlive(monitor) : await ownerAlive(record.owner);
   // The foreground `run --rm` is its own monitor: its owner stands for it.
-  if (monitor === undefined && (await ownerAlive(record.owner))) return { status, running: status === 'running', monitorDied: false };
+  if (watched) return { status: status === 'running' && record.state.paused === true ? 'paused' : status, running: status === 'running', monitorDied: false };
   return { status: 'dead', running: false, monitorDied: true };
 }
 

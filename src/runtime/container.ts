@@ -17,7 +17,7 @@ import type { PortSpec } from './network/address.js';
  * docker's words: `dead` is a container whose monitor died while it ran (its process may still
  * run, but nothing holds its output, exit status or restart policy any more).
  */
-export type ContainerStatus = 'created' | 'running' | 'restarting' | 'exited' | 'dead';
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead';
 
 /** `--restart`: docker's policies; `maximumRetryCount` counts with `on-failure` only (0: no limit). */
 export interface RestartPolicy {
@@ -132,6 +132,8 @@ export interface ContainerRecord {
     readonly health?: HealthState;
     /** The monitor watching the container (or the foreground `run` acting as one). */
     readonly monitor?: ContainerOwner;
+    /** `pause`: its processes are frozen (the record's status stays running, as docker's State.Running does). */
+    readonly paused?: boolean;
     /** `stop` or `kill` asked for the end: the restart policy does not apply. */
     readonly stoppedByUser?: boolean;
     /** What other commands asked the monitor to do, taken by it on SIGUSR2. */

@@ -33,6 +33,7 @@ import type { ContainerSpec, MountSpec } from './spec.js';
 import { lookupUser } from './user.js';
 import { prepareMounts, releaseContainerVolumes, type MountRequest } from './volumes/index.js';
 import { detachContainer, exposedPortSpecs } from './network/index.js';
+import { freezeContainer, releaseFreezer, thawContainer } from './freezer.js';
 
 export interface CreateContainerOptions extends ContainerOptions {
   readonly openStdin?: boolean;
@@ -280,7 +281,7 @@ export async function startContainer(store: Store, nameOrId: string, options: St
   let spawned = false;
   await updateContainer(store, found.id, async (record) => {
     const observed = await observeState(record);
-    if (observed.status === 'running' || observed.status === 'restarting') return undefined;
+    if (observed.running || observed.status === 'restarting') return undefined;
     if (observed.status === 'dead') throw new TsbuildError('RUNTIME', `start container ${nameOrId}: its monitor died while it ran; remove it with rm -f`);
     // Another start got there first: its monitor is starting the container.
     if (record.state.monitor !== undefined && (await ownerAlive(record.state.monitor))) {
@@ -397,11 +398,44 @@ export function normalizeSignal(signal: string): string {
   return upper.startsWith('SIG') ? upper : `SIG${upper}`;
 }
 
+/** `docker pause`: every process of the running container frozen (cgroup freezer). */
+export async function pauseContainer(store: Store, nameOrId: string): Promise<ContainerRecord> {
+  const found = await findContainer(store, nameOrId);
+  return updateContainer(store, found.id, async (record) => {
+    const observed = await observeState(record);
+    if (observed.status === 'paused') throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is already paused`);
+    if (!observed.running || record.state.pid === undefined) throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is not running`);
+    await freezeContainer(record.id, record.state.pid);
+    return { ...record, state: { ...record.state, paused: true } };
+  });
+}
+
+/** `docker unpause`. */
+export async function unpauseContainer(store: Store, nameOrId: string): Promise<ContainerRecord> {
+  const found = await findContainer(store, nameOrId);
+  return updateContainer(store, found.id, async (record) => {
+    const observed = await observeState(record);
+    if (observed.status !== 'paused') throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is not paused`);
+    await thawContainer(record.id);
+    const { paused: _paused, ...state } = record.state;
+    return { ...record, state };
+  });
+}
+
+/** A paused container resumed, so that a signal (stop, kill, rm -f) reaches its processes. */
+async function resumeForSignal(store: Store, record: ContainerRecord): Promise<void> {
+  if (record.state.paused !== true) return;
+  await unpauseContainer(store, record.id).catch((error: unknown) => {
+    if (!(error instanceof TsbuildError && error.code === 'INVALID_ARGUMENT')) throw error;
+  });
+}
+
 /** `docker stop`: the stop signal, then SIGKILL after the timeout; the restart policy no longer applies. */
 export async function stopContainer(store: Store, nameOrId: string, options: { readonly timeoutSeconds?: number; readonly signal?: string } = {}): Promise<ContainerRecord> {
   const record = await findContainer(store, nameOrId);
   const observed = await observeState(record);
-  if (observed.status !== 'running' && observed.status !== 'restarting') return record;
+  if (!observed.running && observed.status !== 'restarting') return record;
+  await resumeForSignal(store, record);
   const timeoutSeconds = options.timeoutSeconds ?? record.config.stopTimeout ?? 10;
   const signal = normalizeSignal(options.signal ?? record.config.stopSignal ?? 'SIGTERM');
   await requestMonitor(store, record, { id: uniqueHex(8), kind: 'stop', signal, timeoutSeconds }, true);
@@ -415,6 +449,7 @@ export async function killContainer(store: Store, nameOrId: string, signal = 'SI
   const observed = await observeState(record);
   if (!observed.running && observed.status !== 'restarting') throw new TsbuildError('INVALID_ARGUMENT', `cannot kill container: ${nameOrId}: container ${record.id} is not running`);
   const name = normalizeSignal(signal);
+  await resumeForSignal(store, record);
   await requestMonitor(store, record, { id: uniqueHex(8), kind: 'kill', signal: name }, name === 'SIGKILL');
   return record;
 }
@@ -439,6 +474,7 @@ export async function removeContainer(store: Store, nameOrId: string, options: {
     if (options.force !== true) {
       throw new TsbuildError('INVALID_ARGUMENT', `cannot remove container "/${record.name ?? record.id}": container is ${observed.status}: stop the container before removing or force remove`);
     }
+    await resumeForSignal(store, record);
     if (observed.monitorDied) killOrphan(record);
     else {
       await requestMonitor(store, record, { id: uniqueHex(8), kind: 'kill', signal: 'SIGKILL' }, true).catch(() => false);
@@ -459,6 +495,7 @@ export async function removeContainer(store: Store, nameOrId: string, options: {
     if (!(error instanceof TsbuildError && error.code === 'NOT_FOUND')) throw error;
   });
   await removeContainerLock(store, record.id);
+  await releaseFreezer(record.id);
   return record;
 }
 

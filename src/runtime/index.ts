@@ -55,6 +55,8 @@ export {
   specForStart,
   startContainer,
   stopContainer,
+  pauseContainer,
+  unpauseContainer,
   waitContainer,
   type CreateContainerOptions,
   type CreatedContainer,

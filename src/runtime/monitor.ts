@@ -28,6 +28,7 @@ import { containerHooks, type ContainerStartAdditions } from './container-hooks.
 import { releaseContainerVolumes } from './volumes/index.js';
 import { registerNetworkHooks } from './network/container-hooks.js';
 import { LogWriter } from './container-log.js';
+import { releaseFreezer } from './freezer.js';
 import { failedStartPath, observeState, removeContainerLock, updateContainer } from './container-store.js';
 import { specForStart } from './containers.js';
 import { execInContainer } from './exec.js';
@@ -71,7 +72,7 @@ async function stillRuntime(pid: number): Promise<boolean> {
 export async function claimContainer(store: Store, id: string): Promise<void> {
   await updateContainer(store, id, async (record) => {
     const observed = await observeState(record);
-    if (observed.status === 'running' || observed.status === 'restarting') throw new TsbuildError('INVALID_ARGUMENT', `container ${id} is already running`);
+    if (observed.running || observed.status === 'restarting') throw new TsbuildError('INVALID_ARGUMENT', `container ${id} is already running`);
     const { error: _error, pid: _pid, requests: _requests, ...state } = record.state;
     return { ...record, state: { ...state, monitor: await currentOwner(), stoppedByUser: false } };
   });
@@ -248,13 +249,15 @@ export async function superviseContainer(store: Store, id: string, options: Supe
         !stopping &&
         (policy.name === 'always' || policy.name === 'unless-stopped' || (policy.name === 'on-failure' && exitCode !== 0 && (policy.maximumRetryCount === 0 || count < policy.maximumRetryCount)));
       record = await updateContainer(store, id, (current) => {
-        const { pid: _pid, runtimePid: _runtimePid, ...state } = current.state;
+        const { pid: _pid, runtimePid: _runtimePid, paused: _paused, ...state } = current.state;
         return {
           ...current,
           ...(restart ? { restartCount: (current.restartCount ?? 0) + 1 } : {}),
           state: { ...state, status: restart ? 'restarting' : 'exited', exitCode, finishedAt: new Date().toISOString(), ...(error === undefined ? {} : { error }) },
         };
       });
+      // A container stopped while paused leaves an empty freezer cgroup behind.
+      await releaseFreezer(id);
       if (!restart) break;
       // docker's back-off: 100 ms, doubled after each quick failure, at most a minute.
       const delay = Math.min(100 * 2 ** Math.max(0, failures - 1), 60_000);
@@ -343,6 +346,8 @@ function superviseHealth(store: Store, id: string, active: () => boolean, curren
       const until = Date.now() + intervalMs;
       while (!stopped && Date.now() < until) await sleep(Math.min(50, until - Date.now()));
       if (stopped || !active()) return;
+      // A paused container's check would hang in its frozen namespaces; docker skips it too.
+      if ((await readContainerRecord(store, id))?.state.paused === true) continue;
       const record = current();
       if (record.state.pid === undefined) continue;
       const start = new Date().toISOString();
@@ -354,6 +359,8 @@ function superviseHealth(store: Store, id: string, active: () => boolean, curren
         result = { start, end: new Date().toISOString(), exitCode: -1, output: messageOf(error) };
       }
       if (stopped || !active()) return;
+      // A paused container's check would hang in its frozen namespaces; docker skips it too.
+      if ((await readContainerRecord(store, id))?.state.paused === true) continue;
       await updateContainer(store, id, (latest) => {
         const health = latest.state.health ?? { status: 'starting', failingStreak: 0, log: [] };
         const log = [...health.log, result].slice(-healthLogLength);

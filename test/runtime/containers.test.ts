@@ -6,7 +6,7 @@
  * and no mount is left.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile, readdir, readlink, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -371,6 +371,41 @@ describe.runIf(isRoot)('containers as root', () => {
     expect(ok('ps', '-a', '--filter', 'label=tier=web', '--format', '{{.Names}}')).toBe('labelled\n');
     ok('rm', 'labelled');
   }, 60_000);
+
+  it('pauses and unpauses: the processes freeze (a counter stops), ps and inspect say Paused, exec is refused, stop ends it', async () => {
+    ok('run', '-d', '--name', 'ticker', 'busybox', 'sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i > /count; sleep 0.05; done');
+    const pid = inspect('ticker', '{{.State.Pid}}');
+    // Read through the container's root as the host sees it: no exec into a frozen container.
+    const count = (): number => Number(readFileSync(`/proc/${pid}/root/count`, 'utf8').trim() || '0');
+    await until('the counter', count, (value) => value > 2);
+    expect(ok('pause', 'ticker')).toBe('ticker\n');
+    expect(inspect('ticker', '{{.State.Status}} {{.State.Running}} {{.State.Paused}}')).toBe('paused true true');
+    expect(ok('ps', '--filter', 'name=ticker', '--format', '{{.Status}}')).toMatch(/^Up .* \(Paused\)\n$/);
+    // Frozen: the counter stands still.
+    const before = count();
+    await sleep(400);
+    expect(count()).toBe(before);
+    const frozen = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((line) => line.split(':')[1] === 'freezer')?.split(':')[2] ?? expect.fail('no freezer cgroup');
+    expect(readFileSync(`/sys/fs/cgroup/freezer${frozen}/freezer.state`, 'utf8').trim()).toBe('FROZEN');
+    const procs = readFileSync(`/sys/fs/cgroup/freezer${frozen}/cgroup.procs`, 'utf8').trim().split('\n');
+    expect(procs).toContain(pid);
+    const exec = tsbuild('exec', 'ticker', 'true');
+    expect(exec.status).not.toBe(0);
+    expect(exec.stderr).toContain('is paused, unpause the container before exec');
+    expect(tsbuild('pause', 'ticker').stderr).toContain('is already paused');
+    ok('unpause', 'ticker');
+    expect(inspect('ticker', '{{.State.Status}} {{.State.Paused}}')).toBe('running false');
+    const resumed = count();
+    await until('the counter after unpause', count, (value) => value > resumed + 2);
+    expect(tsbuild('unpause', 'ticker').stderr).toContain('is not paused');
+    // Stopped while paused: the stop signal reaches it, and the freezer cgroup goes with it.
+    ok('pause', 'ticker');
+    ok('stop', '-t', '1', 'ticker');
+    expect(inspect('ticker', '{{.State.Status}} {{.State.Paused}}')).toBe('exited false');
+    expect(existsSync(`/sys/fs/cgroup/freezer${frozen}`)).toBe(false);
+    expect(tsbuild('pause', 'ticker').stderr).toContain('is not running');
+    ok('rm', 'ticker');
+  }, 60_000);
 });
 
 describe.runIf(isRoot && toolExists('newuidmap'))('containers as an unprivileged user', () => {
@@ -390,5 +425,14 @@ describe.runIf(isRoot && toolExists('newuidmap'))('containers as an unprivileged
     expect(result.status).toBe(0);
     expect(result.stderr).toContain('WARNING: Your kernel does not support memory limit');
     expect(result.stderr).toContain('PIDs limit discarded');
+  });
+
+  it('refuses to pause without a writable freezer, naming why, and the container runs on', () => {
+    ok('run', '-d', '--name', 'unfrozen', 'busybox', 'sleep', '100');
+    const paused = tsbuild('pause', 'unfrozen');
+    expect(paused.status).not.toBe(0);
+    expect(paused.stderr).toContain('the cgroup freezer is not writable here');
+    expect(inspect('unfrozen', '{{.State.Status}}')).toBe('running');
+    ok('rm', '-f', 'unfrozen');
   });
 });

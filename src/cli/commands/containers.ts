@@ -16,6 +16,8 @@ import {
   execInContainer,
   findContainer,
   killContainer,
+  pauseContainer,
+  unpauseContainer,
   listContainerRecords,
   normalizeSignal,
   observeState,
@@ -182,7 +184,7 @@ async function stillRunning(store: Store, id: string): Promise<boolean> {
   const record = await readContainerRecord(store, id);
   if (record === undefined) return false;
   const observed = await observeState(record);
-  if (observed.status === 'running' || observed.status === 'restarting') return true;
+  if (observed.running || observed.status === 'restarting') return true;
   // Started but not yet running: the monitor is on its way.
   return observed.status === 'created' && record.state.monitor !== undefined;
 }
@@ -273,6 +275,24 @@ function defineKill(parent: Command, io: CliIo, name = 'kill'): void {
   });
 }
 
+function definePause(parent: Command, io: CliIo, name = 'pause'): void {
+  addRootOption(parent.command(name).description('freeze every process of running containers').argument('<containers...>', 'names or IDs')).action(async (containers: string[], flags: RootOption) => {
+    const store = await storeFromOptions(flags);
+    await eachContainer(io, containers, async (nameOrId) => {
+      await pauseContainer(store, nameOrId);
+    });
+  });
+}
+
+function defineUnpause(parent: Command, io: CliIo, name = 'unpause'): void {
+  addRootOption(parent.command(name).description('resume the processes of paused containers').argument('<containers...>', 'names or IDs')).action(async (containers: string[], flags: RootOption) => {
+    const store = await storeFromOptions(flags);
+    await eachContainer(io, containers, async (nameOrId) => {
+      await unpauseContainer(store, nameOrId);
+    });
+  });
+}
+
 function defineRestart(parent: Command, io: CliIo, name = 'restart'): void {
   addRootOption(
     parent
@@ -324,6 +344,8 @@ export function statusText(record: ContainerRecord, observed: ObservedState, now
       const health = state.health === undefined ? '' : state.health.status === 'starting' ? ' (health: starting)' : ` (${state.health.status})`;
       return `Up ${since(state.startedAt)}${health}`;
     }
+    case 'paused':
+      return `Up ${since(state.startedAt)} (Paused)`;
     case 'restarting':
       return `Restarting (${state.exitCode ?? 0}) ${since(state.finishedAt)} ago`;
     case 'exited':
@@ -427,7 +449,7 @@ function definePs(parent: Command, io: CliIo, name = 'ps', aliases: readonly str
     let rows: PsRow[] = await Promise.all(records.map(async (record) => ({ record, observed: await observeState(record) })));
     const limit = flags.latest === true ? 1 : flags.last === undefined ? undefined : Number(flags.last);
     const all = flags.all === true || limit !== undefined || flags.filter.some((filter) => filter.startsWith('status=') || filter.startsWith('exited='));
-    if (!all) rows = rows.filter((row) => row.observed.status === 'running' || row.observed.status === 'restarting');
+    if (!all) rows = rows.filter((row) => row.observed.running || row.observed.status === 'restarting');
     rows = rows.filter((row) => flags.filter.every((filter) => matchesFilter(row, filter)));
     if (limit !== undefined) rows = rows.slice(0, limit);
     const truncate = flags.trunc;
@@ -517,6 +539,7 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
     const record = await findContainer(store, nameOrId);
     const observed = await observeState(record);
     if (!observed.running) throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is not running`);
+    if (observed.status === 'paused') throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is paused, unpause the container before exec`);
     const env = flags.env.map((entry) => (entry.includes('=') ? entry : process.env[entry] === undefined ? entry : `${entry}=${process.env[entry] ?? ''}`));
     const inheritTerminal = flags.tty === true && process.stdin.isTTY && process.stdout.isTTY;
     let result;
@@ -597,7 +620,7 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
     State: {
       Status: observed.status,
       Running: observed.running,
-      Paused: false,
+      Paused: observed.status === 'paused',
       Restarting: observed.status === 'restarting',
       OOMKilled: false,
       Dead: observed.status === 'dead',
@@ -728,6 +751,8 @@ const containerCommands: ReadonlyArray<readonly [name: string, aliases: readonly
   ['start', [], 'start'],
   ['stop', [], 'stop'],
   ['kill', [], 'kill'],
+  ['pause', [], 'pause'],
+  ['unpause', [], 'unpause'],
   ['restart', [], 'restart'],
   ['rm', ['remove'], 'rm'],
   ['logs', [], 'logs'],
@@ -775,6 +800,8 @@ export const registerCreate = registrar(defineCreate);
 export const registerStart = registrar(defineStart);
 export const registerStop = registrar(defineStop);
 export const registerKill = registrar(defineKill);
+export const registerPause = registrar(definePause);
+export const registerUnpause = registrar(defineUnpause);
 export const registerRestart = registrar(defineRestart);
 export const registerRm = registrar(defineRm);
 export const registerPs = registrar((program, io) => definePs(program, io));

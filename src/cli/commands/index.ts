@@ -25,6 +25,8 @@ registerCommands({
   start: async () => (await import('./containers.js')).registerStart,
   stop: async () => (await import('./containers.js')).registerStop,
   kill: async () => (await import('./containers.js')).registerKill,
+  pause: async () => (await import('./containers.js')).registerPause,
+  unpause: async () => (await import('./containers.js')).registerUnpause,
   restart: async () => (await import('./containers.js')).registerRestart,
   rm: async () => (await import('./containers.js')).registerRm,
   ps: async () => (await import('./containers.js')).registerPs,

@@ -1,0 +1,102 @@
+/**
+ * `pause` and `unpause`: a container's processes stopped and resumed through the cgroup freezer,
+ * as runc and crun do it (cgroup v1's freezer controller, or `cgroup.freeze` on the unified
+ * hierarchy). The processes are those of the container's pid namespace: they are moved into a
+ * cgroup of their own, then frozen; one forked meanwhile is moved in by the next round, and a
+ * process moved into a frozen cgroup is frozen on arrival. Where the hierarchy is not writable
+ * (an ordinary user without a delegated cgroup) pausing is refused with the reason.
+ */
+import { existsSync } from 'node:fs';
+import { access, constants, mkdir, readFile, readdir, readlink, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TsbuildError, messageOf } from '../common/index.js';
+
+interface Freezer {
+  readonly directory: string;
+  readonly stateFile: string;
+  readonly frozen: string;
+  readonly thawed: string;
+  /** Whether the kernel reports the cgroup as frozen. */
+  isFrozen(): Promise<boolean>;
+}
+
+const unified = (): boolean => existsSync('/sys/fs/cgroup/cgroup.controllers');
+
+function freezerOf(id: string): Freezer {
+  if (unified()) {
+    const directory = join('/sys/fs/cgroup', 'tsbuild-freezer', id);
+    return {
+      directory,
+      stateFile: 'cgroup.freeze',
+      frozen: '1',
+      thawed: '0',
+      isFrozen: async () => /^frozen 1$/m.test(await readFile(join(directory, 'cgroup.events'), 'utf8')),
+    };
+  }
+  const directory = join('/sys/fs/cgroup/freezer', 'tsbuild', id);
+  return { directory, stateFile: 'freezer.state', frozen: 'FROZEN', thawed: 'THAWED', isFrozen: async () => (await readFile(join(directory, 'freezer.state'), 'utf8')).trim() === 'FROZEN' };
+}
+
+/** The processes of the pid namespace whose first process is PID, as the host numbers them. */
+async function namespaceProcesses(pid: number): Promise<number[]> {
+  const namespace = await readlink(`/proc/${pid}/ns/pid`);
+  const found: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const link = await readlink(`/proc/${name}/ns/pid`).catch(() => undefined);
+    if (link === namespace) found.push(Number(name));
+  }
+  return found;
+}
+
+async function members(freezer: Freezer): Promise<Set<number>> {
+  const text = await readFile(join(freezer.directory, 'cgroup.procs'), 'utf8').catch(() => '');
+  return new Set(text.split('\n').filter((line) => line !== '').map(Number));
+}
+
+async function waitFor(condition: () => Promise<boolean>, what: string): Promise<void> {
+  const until = Date.now() + 5_000;
+  while (!(await condition())) {
+    if (Date.now() > until) throw new TsbuildError('RUNTIME', `${what}: the freezer did not settle within 5 s`);
+    await sleep(5);
+  }
+}
+
+/** Freezes every process of the container whose first process is PID. */
+export async function freezeContainer(id: string, pid: number): Promise<void> {
+  const freezer = freezerOf(id);
+  const parent = join(freezer.directory, '..');
+  try {
+    await mkdir(parent, { recursive: true });
+    await access(parent, constants.W_OK);
+    await mkdir(freezer.directory, { recursive: true });
+  } catch (error) {
+    throw new TsbuildError('RUNTIME', `pause container ${id}: the cgroup freezer is not writable here (${messageOf(error)}); an ordinary user needs a delegated cgroup v2 hierarchy`, { cause: error });
+  }
+  for (let round = 0; round < 20; round++) {
+    const inside = await members(freezer);
+    const outside = (await namespaceProcesses(pid)).filter((process) => !inside.has(process));
+    if (round > 0 && outside.length === 0) return;
+    for (const process of outside) {
+      // A process that ended meanwhile cannot be moved, and needs no freezing.
+      await writeFile(join(freezer.directory, 'cgroup.procs'), `${process}\n`).catch(() => undefined);
+    }
+    await writeFile(join(freezer.directory, freezer.stateFile), freezer.frozen);
+    await waitFor(() => freezer.isFrozen(), `pause container ${id}`);
+  }
+  throw new TsbuildError('RUNTIME', `pause container ${id}: its processes kept forking faster than they could be frozen`);
+}
+
+/** Resumes the container's frozen processes. */
+export async function thawContainer(id: string): Promise<void> {
+  const freezer = freezerOf(id);
+  if (!existsSync(freezer.directory)) return;
+  await writeFile(join(freezer.directory, freezer.stateFile), freezer.thawed);
+  await waitFor(async () => !(await freezer.isFrozen()), `unpause container ${id}`);
+}
+
+/** Removes the container's freezer cgroup once its processes are gone (nothing when there is none). */
+export async function releaseFreezer(id: string): Promise<void> {
+  await rmdir(freezerOf(id).directory).catch(() => undefined);
+}
