@@ -38,6 +38,11 @@ export interface ContainerSpec {
   readonly joinNamespaces?: Partial<Record<NamespaceType, string>>;
   /** Default: Docker's default set. */
   readonly capabilities?: readonly string[];
+  /**
+   * Nothing masked or read-only under /proc and /sys (BuildKit's `--security=insecure`, docker's
+   * `--privileged`); the capabilities are given apart.
+   */
+  readonly unmasked?: boolean;
   readonly noNewPrivileges?: boolean;
   /** Soft and hard limits by name (`RLIMIT_NOFILE`); clamped to the caller's hard limits. */
   readonly rlimits?: Readonly<Record<string, { readonly soft: number; readonly hard: number }>>;
@@ -185,7 +190,8 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
   else if (network === 'none') namespaces.push(join.network === undefined ? { type: 'network' } : { type: 'network', path: join.network });
   if (rootless) namespaces.push(join.user === undefined ? { type: 'user' } : { type: 'user', path: join.user });
   const mappings = rootless && join.user === undefined ? (spec.idMappings ?? rootlessMappings()) : undefined;
-  const sysfsOptions = ownNamespace && network !== 'none' ? ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] : ['nosuid', 'noexec', 'nodev', 'ro'];
+  const sysfsAccess = spec.unmasked === true ? 'rw' : 'ro';
+  const sysfsOptions = ownNamespace && network !== 'none' ? ['rbind', 'nosuid', 'noexec', 'nodev', sysfsAccess] : ['nosuid', 'noexec', 'nodev', sysfsAccess];
   const mounts = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
@@ -228,8 +234,8 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
       ...(rootless || (spec.memoryLimit === undefined && spec.pidsLimit === undefined)
         ? {}
         : { resources: { ...(spec.memoryLimit === undefined ? {} : { memory: { limit: spec.memoryLimit } }), ...(spec.pidsLimit === undefined ? {} : { pids: { limit: spec.pidsLimit } }) } }),
-      maskedPaths: [...defaultMaskedPaths],
-      readonlyPaths: [...defaultReadonlyPaths],
+      maskedPaths: spec.unmasked === true ? [] : [...defaultMaskedPaths],
+      readonlyPaths: spec.unmasked === true ? [] : [...defaultReadonlyPaths],
     },
   };
 }

@@ -440,7 +440,12 @@ describe('build: RUN --network and --security', () => {
 
   it('grants every capability to --security=insecure only with --allow security.insecure', async () => {
     const dir = await fx.context('insecure', {
-      Dockerfile: ['# syntax=docker/dockerfile:1-labs', 'FROM busybox', 'RUN --security=insecure grep CapEff /proc/self/status > /insecure', 'RUN grep CapEff /proc/self/status > /sandbox'].join('\n'),
+      Dockerfile: [
+        '# syntax=docker/dockerfile:1-labs',
+        'FROM busybox',
+        'RUN --security=insecure grep CapEff /proc/self/status > /insecure && grep -cE " /proc/(sys|kcore|keys) " /proc/mounts > /insecure-masks; grep " /sys " /proc/mounts | cut -d" " -f4 | cut -d, -f1 > /insecure-sys',
+        'RUN grep CapEff /proc/self/status > /sandbox && grep -cE " /proc/(sys|kcore|keys) " /proc/mounts > /sandbox-masks; grep " /sys " /proc/mounts | cut -d" " -f4 | cut -d, -f1 > /sandbox-sys',
+      ].join('\n'),
     });
     const refused = await fx.build([dir]);
     expect(refused.status).not.toBe(0);
@@ -451,5 +456,10 @@ describe('build: RUN --network and --security', () => {
     const own = /CapBnd:\s*([0-9a-f]+)/.exec(await readFile('/proc/self/status', 'utf8'))?.[1];
     expect(files.get('insecure')?.text?.split(/\s+/)[1]).toBe(own);
     expect(files.get('sandbox')?.text?.split(/\s+/)[1]).toBe('00000000a80425fb');
+    // As BuildKit's insecure spec: nothing of /proc masked or read-only, /sys writable.
+    expect(files.get('insecure-masks')?.text).toBe('0\n');
+    expect(files.get('sandbox-masks')?.text).not.toBe('0\n');
+    expect(files.get('insecure-sys')?.text).toBe('rw\n');
+    expect(files.get('sandbox-sys')?.text).toBe('ro\n');
   });
 });
