@@ -4,11 +4,13 @@
  * when /etc/subuid and /etc/subgid grant a range and newuidmap/newgidmap exist, that whole range
  * (`--map-auto`), as buildah and podman do. Inside, overlayfs mounts, ownership and the sandbox
  * work as they do for root; the mounts vanish with the namespace, whatever ends the process.
+ * While the store's rootless network namespace runs (runtime/network/rootless-netns.ts), the user
+ * namespace is its own, entered, and only the mount namespace is new.
  */
 import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { defaultRoot } from '../store/index.js';
-import { rootlessMappings } from '../runtime/index.js';
+import { rootlessMappings, rootlessUserNamespace } from '../runtime/index.js';
 
 /** Set in the re-executed process: it is the inner one. */
 const marker = 'TSBUILD_USER_NAMESPACE';
@@ -22,11 +24,18 @@ export async function runInUserNamespace(root: string | undefined): Promise<numb
   const ranged = rootlessMappings().uid.length > 1;
   const script = process.argv[1];
   if (script === undefined) return undefined;
-  const args = ['--map-root-user', ...(ranged ? ['--map-auto'] : []), '--mount', '--propagation', 'private', '--', process.execPath, ...process.execArgv, script, ...process.argv.slice(2)];
   // The store stays where it is for this user: inside, tsbuild is root and would pick root's.
-  const env = { ...process.env, [marker]: '1', TSBUILD_ROOT: root ?? process.env.TSBUILD_ROOT ?? defaultRoot() };
+  const storeRoot = root ?? process.env.TSBUILD_ROOT ?? defaultRoot();
+  const command = [process.execPath, ...process.execArgv, script, ...process.argv.slice(2)];
+  // While the store's rootless network namespace runs, its user namespace is entered instead of a
+  // new one: only from there can containers join its networks (the same mappings either way).
+  const shared = await rootlessUserNamespace(storeRoot);
+  const argv = shared === undefined
+    ? ['unshare', '--map-root-user', ...(ranged ? ['--map-auto'] : []), '--mount', '--propagation', 'private', '--', ...command]
+    : ['nsenter', `--user=${shared}`, '--preserve-credentials', '--', 'unshare', '--mount', '--propagation', 'private', '--', ...command];
+  const env = { ...process.env, [marker]: '1', TSBUILD_ROOT: storeRoot };
   return new Promise((resolve, reject) => {
-    const child = spawn('unshare', args, { stdio: 'inherit', env });
+    const child = spawn(argv[0] ?? 'unshare', argv.slice(1), { stdio: 'inherit', env });
     const forward = (signal: NodeJS.Signals): void => {
       child.kill(signal);
     };

@@ -98,6 +98,7 @@ export {
   pruneNetworks,
   publishPorts,
   removeNetwork,
+  rootlessUserNamespace,
   type AttachOptions,
   type NetworkAttachment,
   type NetworkRecord,

@@ -22,6 +22,8 @@ export interface Endpoint {
   readonly interfaceName: string;
   /** Whether ports of the container are published (DNAT rules tagged with its ID). */
   readonly publishes?: boolean;
+  /** Rootless: slirp4netns's host forwards for the container's published ports, by ID. */
+  readonly forwards?: readonly number[];
 }
 
 export interface ResponderProcess {
