@@ -125,6 +125,11 @@ function apiSocketPath(store: Store): string {
 export async function ensureRootlessNamespace(store: Store): Promise<NetworkSide> {
   const running = await rootlessHolder(store);
   if (running !== undefined) return sideOf(store, running);
+  // From the host's user namespace (`network connect`), a namespace made now would be in a user
+  // namespace no container of the store is in.
+  if (userNamespaceSize() === undefined) {
+    throw new TsbuildError('RUNTIME', 'rootless networks: no container runs on a user network; start the container on one (--network) to connect it to others');
+  }
   const apiSocket = apiSocketPath(store);
   await rm(apiSocket, { force: true });
   const child = spawn(process.execPath, [holderScript, apiSocket], {
