@@ -32,13 +32,15 @@ export interface NetworkSide {
   readonly procNet?: string;
   /** Serializes what every user of the side shares (tsbuild's chains, the choice of a subnet). */
   lock(): Promise<FileLock>;
+  /** Variables for its commands (legacy iptables's lock file, which an ordinary user cannot make in /run). */
+  readonly environment?: Readonly<Record<string, string>>;
 }
 
 /** Runs FILE with ARGS (and INPUT on its stdin) on SIDE; never throws for a non-zero status. */
 export function command(side: NetworkSide, file: string, args: readonly string[], input?: string): Promise<CommandResult> {
   const argv = [...side.enter, file, ...args];
   return new Promise((resolve, reject) => {
-    const child = execFile(argv[0] ?? file, argv.slice(1), { env: { ...process.env, PATH: `${process.env.PATH ?? ''}:${searchPath}` }, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    const child = execFile(argv[0] ?? file, argv.slice(1), { env: { ...process.env, PATH: `${process.env.PATH ?? ''}:${searchPath}`, ...side.environment }, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (error !== null && typeof error.code !== 'number') {
         reject(new TsbuildError('RUNTIME', `run ${file}: ${messageOf(error)}`, { cause: error }));
         return;

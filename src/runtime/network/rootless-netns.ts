@@ -99,6 +99,7 @@ function sideOf(store: Store, state: HolderState): NetworkSide {
     enter: ['nsenter', ...(joined ? [] : [`--user=${userNamespace}`, '--preserve-credentials']), `--net=/proc/${state.keeperPid}/ns/net`, '--'],
     procNet: `/proc/${state.keeperPid}/net`,
     lock: () => acquireLock(join(networksDirectory(store), 'rootless-netns.lock'), { timeoutMs: 60_000, staleMs: 60_000 }),
+    environment: { XTABLES_LOCKFILE: join(networksDirectory(store), 'xtables.lock') },
   };
 }
 
@@ -181,6 +182,7 @@ export async function stopRootlessNamespace(store: Store): Promise<void> {
     }
   }
   if (state !== undefined) await rm(state.apiSocket, { force: true });
+  await rm(join(networksDirectory(store), 'xtables.lock'), { force: true });
   await rm(statePath(store.root), { force: true });
 }
 
