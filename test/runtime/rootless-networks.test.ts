@@ -226,4 +226,52 @@ describe.runIf(canRun)('user networks as an unprivileged user', () => {
     const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((line) => line.includes(userRoot));
     expect(mounts).toEqual([]);
   }, 300_000);
+
+  it('give containers started at once addresses of their own, keep --internal networks in, and start again after the holder died', async () => {
+    const net = `addr-${suffix}`;
+    const internal = `int-${suffix}`;
+    expect(tsbuild('network', 'create', net)).toMatchObject({ status: 0 });
+    expect(tsbuild('network', 'create', '--internal', internal)).toMatchObject({ status: 0 });
+    const keep = `keep-${suffix}`;
+    // One container first: the namespace's holder runs, and the commands below all enter its user namespace.
+    expect(tsbuild('run', '-d', '--name', keep, '--network', net, 'busybox', 'sleep', '600')).toMatchObject({ status: 0 });
+    try {
+      const prefix = asRootless(user);
+      const runs = [1, 2, 3].map(
+        (index) =>
+          new Promise<string>((resolve) => {
+            const child = spawn(prefix[0] ?? 'setpriv', [...prefix.slice(1), `TSBUILD_ROOT=${userRoot}`, process.execPath, bin, 'run', '--rm', '--network', net, '--hostname', `h${index}`, 'busybox', 'sh', '-c', 'ip -4 -o addr show eth0; sleep 3'], { stdio: ['ignore', 'pipe', 'inherit'] });
+            let out = '';
+            child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+            child.on('exit', () => resolve(out));
+          }),
+      );
+      const addresses = (await Promise.all(runs)).map((out) => /inet (\S+)\//.exec(out)?.[1]);
+      expect(addresses.every((address) => address !== undefined)).toBe(true);
+      expect(new Set(addresses).size).toBe(3);
+
+      // An internal network: its bridge has no way out, not even to the host through slirp4netns.
+      const blocked = tsbuild('run', '--rm', '--network', internal, 'busybox', 'sh', '-c', 'ip route; timeout 3 wget -qO- http://10.0.2.2:1/ 2>&1; echo end');
+      expect(blocked.stdout).not.toContain('default');
+      expect(blocked.stdout).toContain('Network is unreachable');
+
+      // The holder killed: its slirp4netns and namespace go; the store's records are released with the
+      // container, and the next container starts it again.
+      const holder = JSON.parse(await readFile(join(userRoot, 'networks', 'rootless-netns.json'), 'utf8')) as HolderState;
+      process.kill(holder.pid, 'SIGKILL');
+      for (let waited = 0; running(holder.keeperPid) || (await processesWith('slirp4netns', holder.apiSocket)).length > 0; waited += 50) {
+        if (waited > 10_000) expect.fail('the keeper or slirp4netns outlived the holder');
+        await sleep(50);
+      }
+    } finally {
+      expect(tsbuild('rm', '-f', keep)).toMatchObject({ status: 0 });
+    }
+    await expect(readFile(join(userRoot, 'networks', 'rootless-netns.json'))).rejects.toThrow();
+    const again = tsbuild('run', '--rm', '--network', net, 'busybox', 'sh', '-c', 'ip -4 -o addr show eth0');
+    expect(again).toMatchObject({ status: 0, stdout: expect.stringContaining('inet ') });
+    expect(tsbuild('network', 'rm', net, internal)).toMatchObject({ status: 0 });
+    expect(await processesWith('dns-responder', userRoot)).toEqual([]);
+    await expect(readFile(join(userRoot, 'networks', 'rootless-netns.json'))).rejects.toThrow();
+    expect(await readdir(join(userRoot, 'networks', 'netns'))).toEqual([]);
+  }, 300_000);
 });
