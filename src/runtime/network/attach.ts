@@ -505,7 +505,7 @@ export async function attachContainer(store: Store, options: AttachOptions): Pro
       path,
     );
     if (side !== hostSide) {
-      const forwarded = await forwardPorts(store, network, endpoint, ports);
+      const forwarded = await forwardPorts(store, side, network, endpoint, ports);
       return { namespace: { path }, hostsEntries: [`${endpoint.address}\t${options.hostname}`], resolvConf: await resolvConfFor(network), ports: [], publishedPorts: forwarded, address: endpoint.address };
     }
     const published: PublishedPort[] = [];
@@ -525,14 +525,13 @@ export async function attachContainer(store: Store, options: AttachOptions): Pro
 }
 
 /**
- * Rootless: PORTS forwarded by the namespace's slirp4netns from the host to the namespace, and
- * there by DNAT rules to the container (slirp4netns reaches only its own namespace's address);
+ * Rootless: PORTS forwarded by the namespace's slirp4netns from the host to the namespace (SIDE),
+ * and there by DNAT rules to the container (slirp4netns reaches only its own namespace's address);
  * the forwards' IDs are kept on the endpoint for `detachContainer`. The ports with the host
  * ports chosen.
  */
-async function forwardPorts(store: Store, network: NetworkRecord, endpoint: Endpoint, ports: readonly PortSpec[]): Promise<PortSpec[]> {
+async function forwardPorts(store: Store, side: NetworkSide, network: NetworkRecord, endpoint: Endpoint, ports: readonly PortSpec[]): Promise<PortSpec[]> {
   if (ports.length === 0) return [];
-  const side = await networkSide(store, true);
   const forwarded: PortSpec[] = [];
   const ids: number[] = [];
   try {
@@ -577,8 +576,9 @@ export async function detachContainer(store: Store, containerId: string): Promis
 
 /** `network connect`: a running container joins one more network. */
 export async function connectContainer(store: Store, reference: string, container: string, aliases: readonly string[] = []): Promise<void> {
+  // A container's /proc/PID/ns/net was found alive; this process may not see it (another user of the container's), nsenter's `ip` does.
   const joined = await containerNamespace(store, container);
-  if (joined === undefined || !existsSync(joined.path)) throw new TsbuildError('NOT_FOUND', `no such container with a network namespace: ${container}`);
+  if (joined === undefined || (!joined.path.startsWith('/proc/') && !existsSync(joined.path))) throw new TsbuildError('NOT_FOUND', `no such container with a network namespace: ${container}`);
   const name = (await containerEndpoints(store, joined.id)).find((endpoint) => endpoint.name !== undefined)?.name;
   const network = await findNetwork(store, reference);
   if (network === undefined) throw new TsbuildError('NOT_FOUND', `network ${reference} not found`);
