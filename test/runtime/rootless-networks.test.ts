@@ -29,6 +29,7 @@ interface Inspected {
   Name: string;
   IPAM: { Config: { Subnet: string; Gateway: string }[] };
   Containers: Record<string, { Name: string; IPv4Address: string }>;
+  Options: Record<string, string>;
 }
 
 interface HolderState {
@@ -137,9 +138,18 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (!canRun) return;
+  if (dir !== undefined) {
+    // What a failed test left: its containers (their monitors), then its networks, which stops the holder.
+    const left = tsbuild('ps', '-aq').stdout.split('\n').filter((id) => id !== '');
+    if (left.length > 0) tsbuild('rm', '-f', ...left);
+    tsbuild('network', 'prune', '-f');
+    const state = await readFile(join(userRoot, 'networks', 'rootless-netns.json'), 'utf8').catch(() => undefined);
+    const holder = state === undefined ? undefined : (JSON.parse(state) as HolderState);
+    if (holder !== undefined && running(holder.pid)) process.kill(holder.pid, 'SIGTERM');
+    await rm(dir, { recursive: true, force: true });
+  }
   if (tunMode !== undefined) chmodSync('/dev/net/tun', tunMode);
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-});
+}, 120_000);
 
 describe.runIf(canRun)('user networks as an unprivileged user', () => {
   it('reach containers by name and alias, the host through slirp4netns, published ports from the host, and leave nothing once removed', async () => {
@@ -204,12 +214,28 @@ describe.runIf(canRun)('user networks as an unprivileged user', () => {
       expect(fetchFrom(other, `http://web2-${suffix}/`)).toMatchObject({ status: 0, stdout: 'hello-web\n' });
       expect(tsbuild('network', 'disconnect', other, web)).toMatchObject({ status: 0 });
       expect(fetchFrom(other, `http://web2-${suffix}/`, 1).status).not.toBe(0);
+
+      // Removed while the namespace runs, its bridge and rules go from it; the other network's stay.
+      const bridgeOf = (name: string): string => inspect(name).Options['com.docker.network.bridge.name'] ?? expect.fail(`no bridge for ${name}`);
+      const [appBridge, otherBridge] = [bridgeOf(app), bridgeOf(other)];
+      const inNamespace = (...args: string[]): string => {
+        const prefix = asRootless(user);
+        return execFileSync(prefix[0] ?? 'setpriv', [...prefix.slice(1), 'nsenter', '-t', String(holder?.keeperPid), '-U', '--preserve-credentials', '-n', ...args], { encoding: 'utf8' });
+      };
+      expect(inNamespace('ip', '-o', 'link', 'show', 'type', 'bridge')).toContain(`${otherBridge}:`);
+      expect(tsbuild('network', 'rm', other)).toMatchObject({ status: 0, stdout: `${other}\n` });
+      const bridges = inNamespace('ip', '-o', 'link', 'show', 'type', 'bridge');
+      expect(bridges).toContain(`${appBridge}:`);
+      expect(bridges).not.toContain(`${otherBridge}:`);
+      const rules = inNamespace('iptables-save');
+      expect(rules).toContain(`tsbuild-net-${made.Id.slice(0, 12)}`);
+      expect(rules).not.toContain(`tsbuild-net-${otherBridge.slice(4)}`);
     } finally {
       expect(tsbuild('rm', '-f', db, web)).toMatchObject({ status: 0 });
     }
     expect(inspect(app).Containers).toEqual({});
     await expect(fetch(`http://127.0.0.1:${publishedPort}/`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
-    expect(tsbuild('network', 'rm', app, other)).toMatchObject({ status: 0, stdout: `${app}\n${other}\n` });
+    expect(tsbuild('network', 'rm', app)).toMatchObject({ status: 0, stdout: `${app}\n` });
     expect(tsbuild('network', 'ls').stdout).not.toContain(app);
 
     // Nothing left: the holder, its namespace's keeper, slirp4netns, the responders, the state, the socket, the binds.
