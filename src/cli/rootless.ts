@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { defaultRoot } from '../store/index.js';
-import { rootlessMappings, rootlessUserNamespace } from '../runtime/index.js';
+import { rootlessMappings, rootlessUserNamespace, startRootlessNamespaceFromHost, stopUnusedRootlessNamespace } from '../runtime/index.js';
 
 /** Set in the re-executed process: it is the inner one. */
 const marker = 'TSBUILD_USER_NAMESPACE';
@@ -18,8 +18,12 @@ const marker = 'TSBUILD_USER_NAMESPACE';
 /**
  * When this process is an ordinary user's, runs the same command line inside a user namespace
  * and returns its exit status; undefined when this process is root (or already the inner one).
+ * With USER_NETWORK (the command puts a container on a user network), the store's rootless
+ * network namespace is started first when it is not running, so that tsbuilds started at once
+ * enter the same user namespace; it is stopped again after the command when no container came to
+ * use it.
  */
-export async function runInUserNamespace(root: string | undefined): Promise<number | undefined> {
+export async function runInUserNamespace(root: string | undefined, options: { readonly userNetwork?: boolean } = {}): Promise<number | undefined> {
   if ((process.getuid?.() ?? 0) === 0 || process.env[marker] === '1') return undefined;
   const ranged = rootlessMappings().uid.length > 1;
   const script = process.argv[1];
@@ -29,12 +33,13 @@ export async function runInUserNamespace(root: string | undefined): Promise<numb
   const command = [process.execPath, ...process.execArgv, script, ...process.argv.slice(2)];
   // While the store's rootless network namespace runs, its user namespace is entered instead of a
   // new one: only from there can containers join its networks (the same mappings either way).
-  const shared = await rootlessUserNamespace(storeRoot);
+  const mapping = ['--map-root-user', ...(ranged ? ['--map-auto'] : [])];
+  const shared = options.userNetwork === true ? await startRootlessNamespaceFromHost(storeRoot, mapping) : await rootlessUserNamespace(storeRoot);
   const argv = shared === undefined
-    ? ['unshare', '--map-root-user', ...(ranged ? ['--map-auto'] : []), '--mount', '--propagation', 'private', '--', ...command]
+    ? ['unshare', ...mapping, '--mount', '--propagation', 'private', '--', ...command]
     : ['nsenter', `--user=${shared}`, '--preserve-credentials', '--', 'unshare', '--mount', '--propagation', 'private', '--', ...command];
   const env = { ...process.env, [marker]: '1', TSBUILD_ROOT: storeRoot };
-  return new Promise((resolve, reject) => {
+  const status = await new Promise<number>((resolve, reject) => {
     const child = spawn(argv[0] ?? 'unshare', argv.slice(1), { stdio: 'inherit', env });
     const forward = (signal: NodeJS.Signals): void => {
       child.kill(signal);
@@ -47,4 +52,11 @@ export async function runInUserNamespace(root: string | undefined): Promise<numb
       resolve(code ?? 128 + (signal === null ? 0 : osConstants.signals[signal]));
     });
   });
+  if (options.userNetwork === true) await stopUnusedRootlessNamespace(storeRoot);
+  return status;
+}
+
+/** Whether `--network NETWORK` is a user network's name or ID (not one that needs no bridge, nor the default). */
+export function isUserNetwork(network: string | undefined): boolean {
+  return network !== undefined && !['none', 'host', 'bridge', 'default'].includes(network) && !network.startsWith('container:');
 }

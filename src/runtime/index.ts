@@ -99,6 +99,8 @@ export {
   publishPorts,
   removeNetwork,
   rootlessUserNamespace,
+  startRootlessNamespaceFromHost,
+  stopUnusedRootlessNamespace,
   type AttachOptions,
   type NetworkAttachment,
   type NetworkRecord,

@@ -253,26 +253,30 @@ describe.runIf(canRun)('user networks as an unprivileged user', () => {
     expect(mounts).toEqual([]);
   }, 300_000);
 
-  it('give containers started at once addresses of their own, keep --internal networks in, and start again after the holder died', async () => {
+  it('give containers started at once one namespace and addresses of their own, keep --internal networks in, and start again after the holder died', async () => {
     const net = `addr-${suffix}`;
     const internal = `int-${suffix}`;
     expect(tsbuild('network', 'create', net)).toMatchObject({ status: 0 });
     expect(tsbuild('network', 'create', '--internal', internal)).toMatchObject({ status: 0 });
-    const keep = `keep-${suffix}`;
-    // One container first: the namespace's holder runs, and the commands below all enter its user namespace.
-    expect(tsbuild('run', '-d', '--name', keep, '--network', net, 'busybox', 'sleep', '600')).toMatchObject({ status: 0 });
+    const [keep, keep2] = [`keep-${suffix}`, `keep2-${suffix}`];
+    const prefix = asRootless(user);
+    /** tsbuild as the user in the background: its status and output. */
+    const background = (...args: string[]): Promise<Run> =>
+      new Promise((resolve) => {
+        const child = spawn(prefix[0] ?? 'setpriv', [...prefix.slice(1), `TSBUILD_ROOT=${userRoot}`, process.execPath, bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let [stdout, stderr] = ['', ''];
+        child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        child.on('exit', (status) => resolve({ status, stdout, stderr }));
+      });
     try {
-      const prefix = asRootless(user);
-      const runs = [1, 2, 3].map(
-        (index) =>
-          new Promise<string>((resolve) => {
-            const child = spawn(prefix[0] ?? 'setpriv', [...prefix.slice(1), `TSBUILD_ROOT=${userRoot}`, process.execPath, bin, 'run', '--rm', '--network', net, '--hostname', `h${index}`, 'busybox', 'sh', '-c', 'ip -4 -o addr show eth0; sleep 3'], { stdio: ['ignore', 'pipe', 'inherit'] });
-            let out = '';
-            child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-            child.on('exit', () => resolve(out));
-          }),
-      );
-      const addresses = (await Promise.all(runs)).map((out) => /inet (\S+)\//.exec(out)?.[1]);
+      // Two at once, with no namespace running yet: both enter the one started for them.
+      const started = await Promise.all([keep, keep2].map((name) => background('run', '-d', '--name', name, '--network', net, 'busybox', 'sleep', '600')));
+      for (const run of started) expect(run).toMatchObject({ status: 0, stderr: '' });
+      expect(tsbuild('exec', keep, 'ping', '-c', '1', '-W', '3', keep2)).toMatchObject({ status: 0 });
+
+      const runs = [1, 2, 3].map((index) => background('run', '--rm', '--network', net, '--hostname', `h${index}`, 'busybox', 'sh', '-c', 'ip -4 -o addr show eth0; sleep 3'));
+      const addresses = (await Promise.all(runs)).map((run) => /inet (\S+)\//.exec(run.stdout)?.[1]);
       expect(addresses.every((address) => address !== undefined)).toBe(true);
       expect(new Set(addresses).size).toBe(3);
 
@@ -290,7 +294,7 @@ describe.runIf(canRun)('user networks as an unprivileged user', () => {
         await sleep(50);
       }
     } finally {
-      expect(tsbuild('rm', '-f', keep)).toMatchObject({ status: 0 });
+      expect(tsbuild('rm', '-f', keep, keep2)).toMatchObject({ status: 0 });
     }
     await expect(readFile(join(userRoot, 'networks', 'rootless-netns.json'))).rejects.toThrow();
     const again = tsbuild('run', '--rm', '--network', net, 'busybox', 'sh', '-c', 'ip -4 -o addr show eth0');

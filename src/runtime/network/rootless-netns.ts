@@ -27,7 +27,7 @@ import { shimPath } from '../oci-runtime.js';
 import { userNamespaceSize } from '../spec.js';
 import type { PortSpec } from './address.js';
 import type { NetworkSide } from './host.js';
-import { networksDirectory } from './state.js';
+import { listNetworks, networksDirectory, withNetworkLock } from './state.js';
 
 // Found from the shim's place in the package, as the DNS responder's.
 const holderScript = resolve(shimPath(), '../../../dist/runtime/network/rootless-holder.js');
@@ -117,7 +117,7 @@ function fnv(text: string, seed: number): string {
 }
 
 /** slirp4netns's API socket: under the runtime directory (a store's path may be too long for a socket's address). */
-function apiSocketPath(store: Store): string {
+function apiSocketPath(store: Pick<Store, 'root'>): string {
   const digest = fnv(store.root, 0x811c9dc5) + fnv(store.root, 0x050c5d1f);
   return join(process.env.XDG_RUNTIME_DIR ?? tmpdir(), `tsbuild-netns-${digest}.sock`);
 }
@@ -131,9 +131,39 @@ export async function ensureRootlessNamespace(store: Store): Promise<NetworkSide
   if (userNamespaceSize() === undefined) {
     throw new TsbuildError('RUNTIME', 'rootless networks: no container runs on a user network; start the container on one (--network) to connect it to others');
   }
+  return sideOf(store, await startHolder(store, []));
+}
+
+/**
+ * From the host's user namespace, before a rootless tsbuild that will put a container on a user
+ * network enters a user namespace: the running holder's user namespace, or a new one's, made for
+ * a holder started now (MAPPING: `unshare`'s options for it, those rootless tsbuild uses). Under
+ * the network lock, so that tsbuilds started at once all enter the same one.
+ */
+export async function startRootlessNamespaceFromHost(root: string, mapping: readonly string[]): Promise<string> {
+  return withNetworkLock({ root }, async () => {
+    const state = (await rootlessHolder({ root })) ?? (await startHolder({ root }, ['unshare', ...mapping, '--']));
+    return `/proc/${state.keeperPid}/ns/user`;
+  });
+}
+
+/**
+ * Stops the holder when no container is on any network of the store (a tsbuild that started it
+ * failed before its container joined). From the host's user namespace, after that tsbuild ended.
+ */
+export async function stopUnusedRootlessNamespace(root: string): Promise<void> {
+  await withNetworkLock({ root }, async () => {
+    if ((await rootlessHolder({ root })) === undefined) return;
+    if ((await listNetworks({ root })).every((network) => Object.keys(network.endpoints).length === 0)) await stopRootlessNamespace({ root });
+  });
+}
+
+/** Spawns the holder (through PREFIX: a new user namespace's `unshare`, or none) and waits until it is ready. */
+async function startHolder(store: Pick<Store, 'root'>, prefix: readonly string[]): Promise<HolderState> {
   const apiSocket = apiSocketPath(store);
   await rm(apiSocket, { force: true });
-  const child = spawn(process.execPath, [holderScript, apiSocket], {
+  const argv = [...prefix, process.execPath, holderScript, apiSocket];
+  const child = spawn(argv[0] ?? process.execPath, argv.slice(1), {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     // The holder lives on its own: it must hold no directory, terminal or session of its starter's.
@@ -155,6 +185,7 @@ export async function ensureRootlessNamespace(store: Store): Promise<NetworkSide
   child.stderr.destroy();
   child.unref();
   if (ready.keeperPid === undefined || child.pid === undefined) throw new TsbuildError('RUNTIME', `start the rootless network namespace: ${ready.error ?? 'no process'}`);
+  // `unshare` without --fork execs: its pid is the holder's.
   const state: HolderState = {
     pid: child.pid,
     startTime: (await processStartTime(child.pid)) ?? '',
@@ -165,11 +196,11 @@ export async function ensureRootlessNamespace(store: Store): Promise<NetworkSide
   const temporary = `${statePath(store.root)}.${temporaryName('netns')}`;
   await writeFile(temporary, `${JSON.stringify(state)}\n`, { mode: 0o600 });
   await rename(temporary, statePath(store.root));
-  return sideOf(store, state);
+  return state;
 }
 
 /** Stops the holder (its slirp4netns and namespace go with it) and forgets it. Call under the network lock. */
-export async function stopRootlessNamespace(store: Store): Promise<void> {
+export async function stopRootlessNamespace(store: Pick<Store, 'root'>): Promise<void> {
   const state = await readState(store.root);
   if (state !== undefined && (await processStartTime(state.pid)) === state.startTime) {
     try {
