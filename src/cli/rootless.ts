@@ -9,6 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
+import { resolve as absolutePath } from 'node:path';
 import { defaultRoot } from '../store/index.js';
 import { rootlessMappings, rootlessUserNamespace, startRootlessNamespaceFromHost, stopUnusedRootlessNamespace } from '../runtime/index.js';
 
@@ -34,7 +35,7 @@ export async function runInUserNamespace(root: string | undefined, options: { re
   // While the store's rootless network namespace runs, its user namespace is entered instead of a
   // new one: only from there can containers join its networks (the same mappings either way).
   const mapping = ['--map-root-user', ...(ranged ? ['--map-auto'] : [])];
-  const shared = options.userNetwork === true ? await startRootlessNamespaceFromHost(storeRoot, mapping) : await rootlessUserNamespace(storeRoot);
+  const shared = options.userNetwork === true ? await startRootlessNamespaceFromHost(absolutePath(storeRoot), mapping) : await rootlessUserNamespace(absolutePath(storeRoot));
   const argv = shared === undefined
     ? ['unshare', ...mapping, '--mount', '--propagation', 'private', '--', ...command]
     : ['nsenter', `--user=${shared}`, '--preserve-credentials', '--', 'unshare', '--mount', '--propagation', 'private', '--', ...command];
@@ -52,7 +53,8 @@ export async function runInUserNamespace(root: string | undefined, options: { re
       resolve(code ?? 128 + (signal === null ? 0 : osConstants.signals[signal]));
     });
   });
-  if (options.userNetwork === true) await stopUnusedRootlessNamespace(storeRoot);
+  // The command's own status matters more than a holder left running (the next run on a user network reuses it).
+  if (options.userNetwork === true) await stopUnusedRootlessNamespace(absolutePath(storeRoot)).catch(() => undefined);
   return status;
 }
 
