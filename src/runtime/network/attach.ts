@@ -375,16 +375,22 @@ async function joinNetwork(
     return { network: updated, endpoint: made, side };
   });
   const subnet = parseSubnet(network.subnet ?? '');
-  await createVeth(side, {
-    namespace,
-    hostName: endpoint.hostVeth,
-    name: endpoint.interfaceName,
-    bridge: network.bridge,
-    address: parseAddress(endpoint.address) ?? 0,
-    subnet,
-    ...(network.internal || endpoint.interfaceName !== 'eth0' ? {} : { gateway: parseAddress(network.gateway ?? '') ?? subnet.base + 1 }),
-    mac: endpoint.mac,
-  });
+  try {
+    await createVeth(side, {
+      namespace,
+      hostName: endpoint.hostVeth,
+      name: endpoint.interfaceName,
+      bridge: network.bridge,
+      address: parseAddress(endpoint.address) ?? 0,
+      subnet,
+      ...(network.internal || endpoint.interfaceName !== 'eth0' ? {} : { gateway: parseAddress(network.gateway ?? '') ?? subnet.base + 1 }),
+      mac: endpoint.mac,
+    });
+  } catch (error) {
+    // The address goes back (a container being connected stays on its other networks).
+    await leaveNetwork(store, network.id, container.id).catch(() => undefined);
+    throw error;
+  }
   return { network, endpoint, side };
 }
 
