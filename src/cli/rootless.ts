@@ -10,8 +10,8 @@
 import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { resolve as absolutePath } from 'node:path';
-import { defaultRoot } from '../store/index.js';
-import { rootlessMappings, rootlessUserNamespace, startRootlessNamespaceFromHost, stopUnusedRootlessNamespace } from '../runtime/index.js';
+import { defaultRoot, openStore } from '../store/index.js';
+import { findContainer, rootlessMappings, rootlessUserNamespace, startRootlessNamespaceFromHost, stopUnusedRootlessNamespace } from '../runtime/index.js';
 
 /** Set in the re-executed process: it is the inner one. */
 const marker = 'TSBUILD_USER_NAMESPACE';
@@ -56,6 +56,20 @@ export async function runInUserNamespace(root: string | undefined, options: { re
   // The command's own status matters more than a holder left running (the next run on a user network reuses it).
   if (options.userNetwork === true) await stopUnusedRootlessNamespace(absolutePath(storeRoot)).catch(() => undefined);
   return status;
+}
+
+/**
+ * Whether one of CONTAINERS (names or IDs) is on a user network, for `start` and `restart` of an
+ * ordinary user: read from the store before the user namespace is entered. False for root.
+ */
+export async function containersOnUserNetwork(root: string | undefined, containers: readonly string[]): Promise<boolean> {
+  if ((process.getuid?.() ?? 0) === 0 || process.env[marker] === '1') return false;
+  const store = await openStore(root === undefined ? {} : { root });
+  for (const reference of containers) {
+    const record = await findContainer(store, reference).catch(() => undefined);
+    if (isUserNetwork(record?.config.network)) return true;
+  }
+  return false;
 }
 
 /** Whether `--network NETWORK` is a user network's name or ID (not one that needs no bridge, nor the default). */

@@ -274,6 +274,9 @@ describe.runIf(canRun)('user networks as an unprivileged user', () => {
       const started = await Promise.all([keep, keep2].map((name) => background('run', '-d', '--name', name, '--network', net, 'busybox', 'sleep', '600')));
       for (const run of started) expect(run).toMatchObject({ status: 0, stderr: '' });
       expect(tsbuild('exec', keep, 'ping', '-c', '1', '-W', '3', keep2)).toMatchObject({ status: 0 });
+      // Restarted, it is on the network again, by name.
+      expect(tsbuild('restart', keep2)).toMatchObject({ status: 0 });
+      expect(tsbuild('exec', keep, 'ping', '-c', '1', '-W', '3', keep2)).toMatchObject({ status: 0 });
 
       const runs = [1, 2, 3].map((index) => background('run', '--rm', '--network', net, '--hostname', `h${index}`, 'busybox', 'sh', '-c', 'ip -4 -o addr show eth0; sleep 3'));
       const addresses = (await Promise.all(runs)).map((run) => /inet (\S+)\//.exec(run.stdout)?.[1]);

@@ -14,7 +14,7 @@ import { TsbuildError, isTsbuildError } from '../../common/index.js';
 import type { Store } from '../../store/index.js';
 import { newContainerId, processStartTime, readContainerRecord } from '../container.js';
 import { userNamespaceSize } from '../spec.js';
-import { allocateAddress, defaultPool, formatAddress, formatSubnet, overlaps, parseAddress, parseSubnet, type PortSpec, type Subnet } from './address.js';
+import { allocateAddress, defaultPool, formatAddress, formatSubnet, macOf, overlaps, parseAddress, parseSubnet, type PortSpec, type Subnet } from './address.js';
 import {
   addDnatRules,
   containerTag,
@@ -317,10 +317,6 @@ async function containerNamespace(store: Store, reference: string): Promise<{ id
     }
   }
   return undefined;
-}
-
-function macOf(address: number): string {
-  return `02:42:${[24, 16, 8, 0].map((shift) => (Math.floor(address / 2 ** shift) % 256).toString(16).padStart(2, '0')).join(':')}`;
 }
 
 async function containerEndpoints(store: Store, containerId: string): Promise<Endpoint[]> {

@@ -14,7 +14,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { TsbuildError, messageOf } from '../../common/index.js';
 import { acquireLock, type FileLock } from '../../store/index.js';
-import { formatAddress, formatSubnet, type Subnet } from './address.js';
+import { formatAddress, formatSubnet, macOf, type Subnet } from './address.js';
 
 const searchPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -222,14 +222,17 @@ export async function createBridge(side: NetworkSide, id: string, bridge: string
   await script(
     side,
     `create bridge ${bridge}`,
+    // A MAC of its own: a bridge otherwise takes its ports' lowest, which changes as containers come
+    // and go, and the containers' ARP caches keep the old one until they probe again.
     `ip link add "$1" type bridge
 trap 'ip link del "$1" 2>/dev/null' EXIT
+ip link set "$1" address "$4"
 ip addr add "$2" dev "$1"
 ip link set "$1" up
 printf '%s' "$3" | iptables-restore -w --noflush
 ${internal ? '' : 'echo 1 > /proc/sys/net/ipv4/ip_forward'}
 trap - EXIT`,
-    [bridge, `${formatAddress(gateway)}/${subnet.prefix}`, restoreText({ filter: [...(setup.filter ?? []), ...forward], nat: [...(setup.nat ?? []), ...nat] })],
+    [bridge, `${formatAddress(gateway)}/${subnet.prefix}`, restoreText({ filter: [...(setup.filter ?? []), ...forward], nat: [...(setup.nat ?? []), ...nat] }), macOf(gateway)],
   );
 }
 
