@@ -4,11 +4,14 @@
  * when /etc/subuid and /etc/subgid grant a range and newuidmap/newgidmap exist, that whole range
  * (`--map-auto`), as buildah and podman do. Inside, overlayfs mounts, ownership and the sandbox
  * work as they do for root; the mounts vanish with the namespace, whatever ends the process.
+ * While the store's rootless network namespace runs (runtime/network/rootless-netns.ts), the user
+ * namespace is its own, entered, and only the mount namespace is new.
  */
 import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
-import { defaultRoot } from '../store/index.js';
-import { rootlessMappings } from '../runtime/index.js';
+import { resolve as absolutePath } from 'node:path';
+import { defaultRoot, openStore } from '../store/index.js';
+import { findContainer, rootlessMappings, rootlessUserNamespace, startRootlessNamespaceFromHost, stopUnusedRootlessNamespace } from '../runtime/index.js';
 
 /** Set in the re-executed process: it is the inner one. */
 const marker = 'TSBUILD_USER_NAMESPACE';
@@ -16,17 +19,29 @@ const marker = 'TSBUILD_USER_NAMESPACE';
 /**
  * When this process is an ordinary user's, runs the same command line inside a user namespace
  * and returns its exit status; undefined when this process is root (or already the inner one).
+ * With USER_NETWORK (the command puts a container on a user network), the store's rootless
+ * network namespace is started first when it is not running, so that tsbuilds started at once
+ * enter the same user namespace; it is stopped again after the command when no container came to
+ * use it.
  */
-export async function runInUserNamespace(root: string | undefined): Promise<number | undefined> {
+export async function runInUserNamespace(root: string | undefined, options: { readonly userNetwork?: boolean } = {}): Promise<number | undefined> {
   if ((process.getuid?.() ?? 0) === 0 || process.env[marker] === '1') return undefined;
   const ranged = rootlessMappings().uid.length > 1;
   const script = process.argv[1];
   if (script === undefined) return undefined;
-  const args = ['--map-root-user', ...(ranged ? ['--map-auto'] : []), '--mount', '--propagation', 'private', '--', process.execPath, ...process.execArgv, script, ...process.argv.slice(2)];
   // The store stays where it is for this user: inside, tsbuild is root and would pick root's.
-  const env = { ...process.env, [marker]: '1', TSBUILD_ROOT: root ?? process.env.TSBUILD_ROOT ?? defaultRoot() };
-  return new Promise((resolve, reject) => {
-    const child = spawn('unshare', args, { stdio: 'inherit', env });
+  const storeRoot = root ?? process.env.TSBUILD_ROOT ?? defaultRoot();
+  const command = [process.execPath, ...process.execArgv, script, ...process.argv.slice(2)];
+  // While the store's rootless network namespace runs, its user namespace is entered instead of a
+  // new one: only from there can containers join its networks (the same mappings either way).
+  const mapping = ['--map-root-user', ...(ranged ? ['--map-auto'] : [])];
+  const shared = options.userNetwork === true ? await startRootlessNamespaceFromHost(absolutePath(storeRoot), mapping) : await rootlessUserNamespace(absolutePath(storeRoot));
+  const argv = shared === undefined
+    ? ['unshare', ...mapping, '--mount', '--propagation', 'private', '--', ...command]
+    : ['nsenter', `--user=${shared}`, '--preserve-credentials', '--', 'unshare', '--mount', '--propagation', 'private', '--', ...command];
+  const env = { ...process.env, [marker]: '1', TSBUILD_ROOT: storeRoot };
+  const status = await new Promise<number>((resolve, reject) => {
+    const child = spawn(argv[0] ?? 'unshare', argv.slice(1), { stdio: 'inherit', env });
     const forward = (signal: NodeJS.Signals): void => {
       child.kill(signal);
     };
@@ -38,4 +53,26 @@ export async function runInUserNamespace(root: string | undefined): Promise<numb
       resolve(code ?? 128 + (signal === null ? 0 : osConstants.signals[signal]));
     });
   });
+  // The command's own status matters more than a holder left running (the next run on a user network reuses it).
+  if (options.userNetwork === true) await stopUnusedRootlessNamespace(absolutePath(storeRoot)).catch(() => undefined);
+  return status;
+}
+
+/**
+ * Whether one of CONTAINERS (names or IDs) is on a user network, for `start` and `restart` of an
+ * ordinary user: read from the store before the user namespace is entered. False for root.
+ */
+export async function containersOnUserNetwork(root: string | undefined, containers: readonly string[]): Promise<boolean> {
+  if ((process.getuid?.() ?? 0) === 0 || process.env[marker] === '1') return false;
+  const store = await openStore(root === undefined ? {} : { root });
+  for (const reference of containers) {
+    const record = await findContainer(store, reference).catch(() => undefined);
+    if (isUserNetwork(record?.config.network)) return true;
+  }
+  return false;
+}
+
+/** Whether `--network NETWORK` is a user network's name or ID (not one that needs no bridge, nor the default). */
+export function isUserNetwork(network: string | undefined): boolean {
+  return network !== undefined && !['none', 'host', 'bridge', 'default'].includes(network) && !network.startsWith('container:');
 }

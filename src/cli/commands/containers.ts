@@ -40,7 +40,7 @@ import type { Store } from '../../store/index.js';
 import { formatCreatedSince, humanDuration } from '../format.js';
 import { ExitError, type CliIo } from '../io.js';
 import { createProgram, userArguments } from '../program.js';
-import { runInUserNamespace } from '../rootless.js';
+import { containersOnUserNetwork, runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { tsbuildEntry } from '../version.js';
 import { addContainerOptions, createOptions, type ContainerFlags } from './container-options.js';
@@ -197,7 +197,7 @@ function defineStart(parent: Command, io: CliIo, name = 'start'): void {
       .argument('<containers...>', 'names or IDs')
       .option('-a, --attach', "print the container's output and end with its exit status"),
   ).action(async (containers: string[], flags: RootOption & { attach?: boolean }) => {
-    const inner = await runInUserNamespace(flags.root);
+    const inner = await runInUserNamespace(flags.root, { userNetwork: await containersOnUserNetwork(flags.root, containers) });
     if (inner !== undefined) throw new ExitError(inner);
     const store = await storeFromOptions(flags);
     let failed = false;
@@ -302,7 +302,7 @@ function defineRestart(parent: Command, io: CliIo, name = 'restart'): void {
       .option('-t, --time <seconds>', 'seconds to wait before SIGKILL')
       .option('-s, --signal <signal>', 'signal to stop with'),
   ).action(async (containers: string[], flags: RootOption & { time?: string; signal?: string }) => {
-    const inner = await runInUserNamespace(flags.root);
+    const inner = await runInUserNamespace(flags.root, { userNetwork: await containersOnUserNetwork(flags.root, containers) });
     if (inner !== undefined) throw new ExitError(inner);
     const store = await storeFromOptions(flags);
     const timeoutSeconds = timeoutOf(flags.time);

@@ -5,7 +5,7 @@ import { pull } from '../../registry/index.js';
 import { parsePortSpec, rawTerminalOutput, runContainer, runFailureStatus, type RunningContainer } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
 import { ExitError, type CliIo } from '../io.js';
-import { runInUserNamespace } from '../rootless.js';
+import { isUserNetwork, runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
 import { addContainerOptions, environment, mountRequests, needsRecord, type ContainerFlags } from './container-options.js';
 import { addInsecureRegistryOption, registryClient } from './registry-options.js';
@@ -58,7 +58,7 @@ export function registerRun(program: Command, io: CliIo): void {
       .option('-d, --detach', 'run in the background and print the container ID'),
   );
   addRootOption(addInsecureRegistryOption(command)).action(async (image: string, args: string[], flags: RunFlags) => {
-    const inner = await runInUserNamespace(flags.root);
+    const inner = await runInUserNamespace(flags.root, { userNetwork: isUserNetwork(flags.network) });
     if (inner !== undefined) throw new ExitError(inner);
     if (flags.detach === true || flags.rm !== true || needsRecord(flags)) {
       // Loaded only here: the foreground `run --rm` starts without it.

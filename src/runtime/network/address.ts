@@ -51,6 +51,11 @@ export function overlaps(a: Subnet, b: Subnet): boolean {
   return contains(a, b.base) || contains(b, a.base);
 }
 
+/** The MAC address docker gives ADDRESS: 02:42 and its four bytes. */
+export function macOf(address: number): string {
+  return `02:42:${[24, 16, 8, 0].map((shift) => (Math.floor(address / 2 ** shift) % 256).toString(16).padStart(2, '0')).join(':')}`;
+}
+
 /** Kept for a mask in dotted form where a tool wants one. */
 export function netmask(prefix: number): string {
   return formatAddress(mask(prefix));

@@ -7,28 +7,38 @@
  * `publishPorts` runs the userland proxies (loopback cannot be DNATed) in the calling process,
  * which must live as long as the container.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { TsbuildError, isTsbuildError } from '../../common/index.js';
 import type { Store } from '../../store/index.js';
-import { newContainerId } from '../container.js';
+import { newContainerId, processStartTime, readContainerRecord } from '../container.js';
 import { userNamespaceSize } from '../spec.js';
-import { allocateAddress, defaultPool, formatAddress, formatSubnet, overlaps, parseAddress, parseSubnet, type PortSpec, type Subnet } from './address.js';
+import { allocateAddress, defaultPool, formatAddress, formatSubnet, macOf, overlaps, parseAddress, parseSubnet, type PortSpec, type Subnet } from './address.js';
 import {
   addDnatRules,
   containerTag,
   createBridge,
   createVeth,
-  hostLock,
+  hostSide,
   linkExists,
   networkTag,
   removeLink,
   removeNamespace,
   removeRules,
   routedSubnets,
+  type NetworkSide,
 } from './host.js';
-import { reservePort, type PublishedPort } from './ports.js';
+import { checkPortFree, reservePort, type PublishedPort } from './ports.js';
+import {
+  addNamespaceForward,
+  ensureRootlessNamespace,
+  removeNamespaceForwards,
+  rootlessNameserver,
+  rootlessSide,
+  rootlessSlirpSubnet,
+  stopRootlessNamespace,
+} from './rootless-netns.js';
 import { slirpAddress, slirpNameserver, startUserModeNetwork, stopUserModeNetwork } from './rootless.js';
 import { responderAlive, startResponder, stopResponder } from './responder.js';
 import {
@@ -79,21 +89,36 @@ function storeSubnets(networks: readonly NetworkRecord[], except: string): Subne
 }
 
 /**
- * Makes NETWORK's bridge and rules when missing (the default network's on first use, with a
- * subnet free at that moment); returns the record with its subnet and gateway.
+ * Where the store's bridges and rules are: the host's namespace as root; an ordinary user's
+ * rootless namespace, started when START and not running (undefined when not running otherwise).
  */
-async function ensureBridge(store: Store, network: NetworkRecord): Promise<NetworkRecord> {
-  if (network.subnet !== undefined && linkExists(network.bridge)) return network;
-  const lock = await hostLock();
+async function networkSide(store: Store, start: true): Promise<NetworkSide>;
+async function networkSide(store: Store, start: false): Promise<NetworkSide | undefined>;
+async function networkSide(store: Store, start: boolean): Promise<NetworkSide | undefined> {
+  if (canManageNetworks()) return hostSide;
+  return start ? ensureRootlessNamespace(store) : rootlessSide(store);
+}
+
+/**
+ * Makes NETWORK's bridge and rules on SIDE when missing (the default network's on first use,
+ * with a subnet free at that moment; a rootless network's again after its namespace was
+ * stopped, with the subnet it was given at its creation); returns the record with its subnet
+ * and gateway.
+ */
+async function ensureBridge(store: Store, side: NetworkSide, network: NetworkRecord): Promise<NetworkRecord> {
+  if (network.subnet !== undefined && linkExists(side, network.bridge)) return network;
+  const lock = await side.lock();
   try {
     let subnet: Subnet;
-    if (network.subnet !== undefined && network.subnetGiven) {
+    const kept = network.subnetGiven || side !== hostSide;
+    if (network.subnet !== undefined && kept) {
       subnet = parseSubnet(network.subnet);
-      const clash = (await routedSubnets()).find((used) => overlaps(used, subnet));
+      // The rootless namespace routes nothing of the host's but slirp4netns's own network (refused at creation).
+      const clash = side === hostSide ? (await routedSubnets()).find((used) => overlaps(used, subnet)) : undefined;
       if (clash !== undefined) throw new TsbuildError('RUNTIME', `create network ${network.name}: subnet ${network.subnet} overlaps ${formatSubnet(clash)}, which the host routes already`);
     } else subnet = await freeSubnet(storeSubnets(await listNetworks(store), network.id));
-    const gateway = network.subnetGiven && network.gateway !== undefined ? (parseAddress(network.gateway) ?? subnet.base + 1) : subnet.base + 1;
-    await createBridge(network.id, network.bridge, subnet, gateway, network.internal);
+    const gateway = kept && network.gateway !== undefined ? (parseAddress(network.gateway) ?? subnet.base + 1) : subnet.base + 1;
+    await createBridge(side, network.id, network.bridge, subnet, gateway, network.internal);
     const updated: NetworkRecord = { ...network, subnet: formatSubnet(subnet), gateway: formatAddress(gateway) };
     await writeNetwork(store, updated);
     return updated;
@@ -103,8 +128,8 @@ async function ensureBridge(store: Store, network: NetworkRecord): Promise<Netwo
 }
 
 /** Removes NETWORK's bridge and rules (the record stays). */
-async function removeBridge(network: NetworkRecord): Promise<void> {
-  await removeRules(networkTag(network.id), network.bridge);
+async function removeBridge(side: NetworkSide, network: NetworkRecord): Promise<void> {
+  await removeRules(side, networkTag(network.id), network.bridge);
 }
 
 async function ensureDefaultNetwork(store: Store): Promise<NetworkRecord> {
@@ -139,8 +164,11 @@ export async function createNetwork(store: Store, options: CreateNetworkOptions)
   if ((builtinNetworks as readonly string[]).includes(options.name) || options.name === defaultNetworkName) {
     throw new TsbuildError('INVALID_ARGUMENT', `network with name ${options.name} already exists`);
   }
-  if (!canManageNetworks()) throw new TsbuildError('RUNTIME', 'network create: networks need root for now (rootless containers use the host network through the default network)');
+  const rootless = !canManageNetworks();
   const subnet = options.subnet === undefined ? undefined : parseSubnet(options.subnet);
+  if (rootless && subnet !== undefined && overlaps(subnet, parseSubnet(rootlessSlirpSubnet))) {
+    throw new TsbuildError('INVALID_ARGUMENT', `network create: subnet ${formatSubnet(subnet)} overlaps ${rootlessSlirpSubnet}, the user-mode network stack's`);
+  }
   let gateway: number | undefined;
   if (options.gateway !== undefined) {
     if (subnet === undefined) throw new TsbuildError('INVALID_ARGUMENT', 'network create: --gateway needs --subnet');
@@ -157,6 +185,9 @@ export async function createNetwork(store: Store, options: CreateNetworkOptions)
       if (clash !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `network create: subnet ${formatSubnet(subnet)} overlaps network ${clash.name}'s`);
     }
     const id = await newId();
+    // Rootless, the bridge is made when a container first joins (in the rootless namespace, which
+    // runs only while containers use it): the subnet is chosen now, and kept.
+    const chosen = subnet ?? (rootless ? await freeSubnet(storeSubnets(all, id)) : undefined);
     const record: NetworkRecord = {
       id,
       name: options.name,
@@ -165,14 +196,14 @@ export async function createNetwork(store: Store, options: CreateNetworkOptions)
       internal: options.internal === true,
       labels: { ...options.labels },
       isDefault: false,
-      ...(subnet === undefined ? {} : { subnet: formatSubnet(subnet), gateway: formatAddress(gateway ?? subnet.base + 1) }),
+      ...(chosen === undefined ? {} : { subnet: formatSubnet(chosen), gateway: formatAddress(gateway ?? chosen.base + 1) }),
       subnetGiven: subnet !== undefined,
       bridge: `tsb-${id.slice(0, 10)}`,
       endpoints: {},
     };
     await writeNetwork(store, record);
     try {
-      const made = await ensureBridge(store, record);
+      const made = rootless ? record : await ensureBridge(store, hostSide, record);
       await writeNames(store, made);
       return made;
     } catch (error) {
@@ -194,7 +225,9 @@ export async function removeNetwork(store: Store, reference: string): Promise<Ne
     if (network.isDefault) throw new TsbuildError('INVALID_ARGUMENT', `${network.name} is a pre-defined network and cannot be removed`);
     if (Object.keys(network.endpoints).length > 0) throw new TsbuildError('INVALID_ARGUMENT', `error while removing network: network ${network.name} id ${network.id} has active endpoints`);
     await stopResponder(network.responder);
-    await removeBridge(network);
+    // Rootless, nothing of the network exists while its namespace is not running.
+    const side = await networkSide(store, false);
+    if (side !== undefined) await removeBridge(side, network);
     await deleteNetworkRecord(store, network.id);
     return network;
   });
@@ -252,18 +285,38 @@ function parseNetworkOption(text: string | undefined): { kind: 'none' } | { kind
   return { kind: 'network', name: text === undefined || text === 'default' ? defaultNetworkName : text };
 }
 
-/** The namespace path of a container of this store by ID, ID prefix or name; undefined when it has none. */
+/** Whether PATH is a namespace bound in this process's mount namespace (not the empty file under it). */
+function boundHere(path: string): boolean {
+  try {
+    return statSync(path).dev !== statSync(dirname(path)).dev;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Where the namespace of container ID is, for this process: its bind (root's, or made by this
+ * process), else the container's first process's (rootless, the bind is in the mount namespace of
+ * the process that attached it); undefined when neither is there.
+ */
+async function reachableNamespace(store: Store, id: string): Promise<string | undefined> {
+  const path = namespacePath(store, id);
+  if (canManageNetworks() ? existsSync(path) : boundHere(path)) return path;
+  const pid = (await readContainerRecord(store, id))?.state.pid;
+  return pid !== undefined && (await processStartTime(pid)) !== undefined ? `/proc/${pid}/ns/net` : undefined;
+}
+
+/** The namespace of a container of this store by ID, ID prefix or name; undefined when it has none. */
 async function containerNamespace(store: Store, reference: string): Promise<{ id: string; path: string } | undefined> {
   for (const network of await listNetworks(store)) {
     for (const endpoint of Object.values(network.endpoints)) {
-      if (endpoint.name === reference || endpoint.containerId.startsWith(reference)) return { id: endpoint.containerId, path: namespacePath(store, endpoint.containerId) };
+      if (endpoint.name === reference || endpoint.containerId.startsWith(reference)) {
+        const path = await reachableNamespace(store, endpoint.containerId);
+        return path === undefined ? undefined : { id: endpoint.containerId, path };
+      }
     }
   }
   return undefined;
-}
-
-function macOf(address: number): string {
-  return `02:42:${[24, 16, 8, 0].map((shift) => (Math.floor(address / 2 ** shift) % 256).toString(16).padStart(2, '0')).join(':')}`;
 }
 
 async function containerEndpoints(store: Store, containerId: string): Promise<Endpoint[]> {
@@ -271,16 +324,23 @@ async function containerEndpoints(store: Store, containerId: string): Promise<En
 }
 
 /**
- * Puts the container (its namespace made already) on NETWORK: an address, a veth on the bridge,
- * its names for the responder (started when it is the first to need it).
+ * Puts the container on NETWORK: an address, a veth on the bridge whose other end is in
+ * NAMESPACE (made when missing), its names for the responder (started when it is the first to
+ * need it). Rootless, the store's rootless namespace is started first when not running.
  */
-async function joinNetwork(store: Store, reference: string, container: { id: string; name?: string; aliases: readonly string[]; publishes?: boolean }): Promise<{ network: NetworkRecord; endpoint: Endpoint }> {
-  const { network, endpoint } = await withNetworkLock(store, async () => {
+async function joinNetwork(
+  store: Store,
+  reference: string,
+  container: { id: string; name?: string; aliases: readonly string[]; publishes?: boolean },
+  namespace: string,
+): Promise<{ network: NetworkRecord; endpoint: Endpoint; side: NetworkSide }> {
+  const { network, endpoint, side } = await withNetworkLock(store, async () => {
     let found = reference === defaultNetworkName ? await ensureDefaultNetwork(store) : await findNetwork(store, reference);
     if (found === undefined) throw new TsbuildError('NOT_FOUND', `network ${reference} not found`);
     if (found.endpoints[container.id] !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `endpoint with name ${container.name ?? container.id.slice(0, 12)} already exists in network ${found.name}`);
     if (found.isDefault && container.aliases.length > 0) throw new TsbuildError('INVALID_ARGUMENT', 'network-scoped aliases are supported only for user-defined networks');
-    found = await ensureBridge(store, found);
+    const side = await networkSide(store, true);
+    found = await ensureBridge(store, side, found);
     const subnet = parseSubnet(found.subnet ?? '');
     const gateway = parseAddress(found.gateway ?? '') ?? subnet.base + 1;
     const used = new Set(Object.values(found.endpoints).map((existing) => parseAddress(existing.address) ?? 0));
@@ -302,33 +362,46 @@ async function joinNetwork(store: Store, reference: string, container: { id: str
     if (!updated.isDefault) {
       await writeNames(store, updated);
       if (!(await responderAlive(updated.responder))) {
-        updated = { ...updated, responder: await startResponder(store, updated) };
+        // Rootless, the host's resolvers are slirp4netns's to reach (loopback ones too).
+        const where = side === hostSide ? { enter: [] } : { enter: side.enter, upstreams: [rootlessNameserver] };
+        updated = { ...updated, responder: await startResponder(store, updated, where) };
         await writeNetwork(store, updated);
       }
     }
-    return { network: updated, endpoint: made };
+    return { network: updated, endpoint: made, side };
   });
   const subnet = parseSubnet(network.subnet ?? '');
-  await createVeth({
-    namespace: namespacePath(store, container.id),
-    hostName: endpoint.hostVeth,
-    name: endpoint.interfaceName,
-    bridge: network.bridge,
-    address: parseAddress(endpoint.address) ?? 0,
-    subnet,
-    ...(network.internal || endpoint.interfaceName !== 'eth0' ? {} : { gateway: parseAddress(network.gateway ?? '') ?? subnet.base + 1 }),
-    mac: endpoint.mac,
-  });
-  return { network, endpoint };
+  try {
+    await createVeth(side, {
+      namespace,
+      hostName: endpoint.hostVeth,
+      name: endpoint.interfaceName,
+      bridge: network.bridge,
+      address: parseAddress(endpoint.address) ?? 0,
+      subnet,
+      ...(network.internal || endpoint.interfaceName !== 'eth0' ? {} : { gateway: parseAddress(network.gateway ?? '') ?? subnet.base + 1 }),
+      mac: endpoint.mac,
+    });
+  } catch (error) {
+    // The address goes back (a container being connected stays on its other networks).
+    await leaveNetwork(store, network.id, container.id).catch(() => undefined);
+    throw error;
+  }
+  return { network, endpoint, side };
 }
 
-/** Takes the container off NETWORK_ID: its endpoint, its veth, the responder when it was the last. */
+/**
+ * Takes the container off NETWORK_ID: its endpoint, its veth, the responder when it was the
+ * last; rootless, the rootless namespace when it was the last container on any network.
+ */
 async function leaveNetwork(store: Store, networkId: string, containerId: string): Promise<void> {
   await withNetworkLock(store, async () => {
-    const network = (await listNetworks(store)).find((candidate) => candidate.id === networkId);
+    const all = await listNetworks(store);
+    const network = all.find((candidate) => candidate.id === networkId);
     const endpoint = network?.endpoints[containerId];
     if (network === undefined || endpoint === undefined) return;
-    await removeLink(endpoint.hostVeth);
+    const side = await sideToUndo(store);
+    if (side !== undefined) await removeLink(side, endpoint.hostVeth);
     const endpoints = { ...network.endpoints };
     delete endpoints[containerId];
     let updated: NetworkRecord = { ...network, endpoints };
@@ -338,16 +411,31 @@ async function leaveNetwork(store: Store, networkId: string, containerId: string
         const { responder: _stopped, ...rest } = updated;
         updated = rest;
       }
-      if (network.isDefault) {
+      if (network.isDefault && side !== undefined) {
         // The default network's bridge lives while containers use it; its subnet is chosen again.
-        await removeBridge(network);
+        await removeBridge(side, network);
         const { subnet: _subnet, gateway: _gateway, ...rest } = updated;
         updated = rest;
       }
     }
     await writeNetwork(store, updated);
     if (!updated.isDefault) await writeNames(store, updated);
+    const remaining = all.reduce((count, candidate) => count + Object.keys(candidate.id === networkId ? endpoints : candidate.endpoints).length, 0);
+    if (!canManageNetworks() && remaining === 0) await stopRootlessNamespace(store);
   });
+}
+
+/**
+ * The side to undo a container's network on; rootless, undefined when the namespace is not
+ * running (all it held is gone with it), or cannot be entered from here (the records are still
+ * released: what is left in it goes when it stops).
+ */
+async function sideToUndo(store: Store): Promise<NetworkSide | undefined> {
+  try {
+    return await networkSide(store, false);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -379,12 +467,11 @@ export async function attachContainer(store: Store, options: AttachOptions): Pro
   if (choice.kind === 'none' || choice.kind === 'host') return { namespace: choice.kind, hostsEntries: [], ports: [] };
   if (choice.kind === 'container') {
     const joined = await containerNamespace(store, choice.container);
-    if (joined === undefined || !existsSync(joined.path)) throw new TsbuildError('NOT_FOUND', `no such container with a network namespace: ${choice.container}`);
+    if (joined === undefined) throw new TsbuildError('NOT_FOUND', `no such container with a network namespace: ${choice.container}`);
     return { namespace: { path: joined.path }, hostsEntries: [], ports: [] };
   }
-  if (!canManageNetworks()) {
+  if (!canManageNetworks() && choice.name === defaultNetworkName) {
     // Rootless: no bridge can be made on the host; the default network is a user-mode stack of the container's own.
-    if (choice.name !== defaultNetworkName) throw new TsbuildError('RUNTIME', `network ${choice.name}: user networks need root for now`);
     const path = namespacePath(store, options.containerId);
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     try {
@@ -408,16 +495,26 @@ export async function attachContainer(store: Store, options: AttachOptions): Pro
   }
   const path = namespacePath(store, options.containerId);
   try {
-    const { network, endpoint } = await joinNetwork(store, choice.name, {
-      id: options.containerId,
-      ...(options.name === undefined ? {} : { name: options.name }),
-      aliases: options.aliases ?? [],
-      publishes: ports.length > 0,
-    });
+    const { network, endpoint, side } = await joinNetwork(
+      store,
+      choice.name,
+      {
+        id: options.containerId,
+        ...(options.name === undefined ? {} : { name: options.name }),
+        aliases: options.aliases ?? [],
+        publishes: ports.length > 0,
+      },
+      path,
+    );
+    if (side !== hostSide) {
+      const forwarded = await forwardPorts(store, side, network, endpoint, ports);
+      return { namespace: { path }, hostsEntries: [`${endpoint.address}\t${options.hostname}`], resolvConf: await resolvConfFor(network), ports: [], publishedPorts: forwarded, address: endpoint.address };
+    }
     const published: PublishedPort[] = [];
     for (const port of ports) published.push({ ...port, hostPort: port.hostPort === 0 ? await reservePort(port) : port.hostPort, address: endpoint.address });
     if (published.length > 0) {
       await addDnatRules(
+        hostSide,
         options.containerId,
         published.map((port) => ({ ...(port.hostIp === undefined ? {} : { hostIp: port.hostIp }), hostPort: port.hostPort, protocol: port.protocol, address: endpoint.address, containerPort: port.containerPort, bridge: network.bridge })),
       );
@@ -429,10 +526,50 @@ export async function attachContainer(store: Store, options: AttachOptions): Pro
   }
 }
 
+/**
+ * Rootless: PORTS forwarded by the namespace's slirp4netns from the host to the namespace (SIDE),
+ * and there by DNAT rules to the container (slirp4netns reaches only its own namespace's address);
+ * the forwards' IDs are kept on the endpoint for `detachContainer`. The ports with the host
+ * ports chosen.
+ */
+async function forwardPorts(store: Store, side: NetworkSide, network: NetworkRecord, endpoint: Endpoint, ports: readonly PortSpec[]): Promise<PortSpec[]> {
+  if (ports.length === 0) return [];
+  const forwarded: PortSpec[] = [];
+  const ids: number[] = [];
+  try {
+    for (const port of ports) {
+      const chosen = { ...port, hostPort: port.hostPort === 0 ? await reservePort(port) : port.hostPort };
+      // slirp4netns says only that it failed: a port in use is told apart first.
+      if (port.hostPort !== 0) await checkPortFree(chosen);
+      ids.push(await addNamespaceForward(store, chosen));
+      forwarded.push(chosen);
+    }
+  } finally {
+    // Kept even when one failed: detachContainer removes those made.
+    await withNetworkLock(store, async () => {
+      const current = (await listNetworks(store)).find((candidate) => candidate.id === network.id);
+      const own = current?.endpoints[endpoint.containerId];
+      if (current !== undefined && own !== undefined) await writeNetwork(store, { ...current, endpoints: { ...current.endpoints, [endpoint.containerId]: { ...own, forwards: ids } } });
+    });
+  }
+  // In the namespace, the forwarded port is the host's: the rule needs no address (slirp4netns listens on it).
+  await addDnatRules(
+    side,
+    endpoint.containerId,
+    forwarded.map((port) => ({ hostPort: port.hostPort, protocol: port.protocol, address: endpoint.address, containerPort: port.containerPort, bridge: network.bridge })),
+  );
+  return forwarded;
+}
+
 /** Takes the container off every network, removes its rules and its namespace. Idempotent. */
 export async function detachContainer(store: Store, containerId: string): Promise<void> {
   const joined = (await listNetworks(store)).filter((network) => network.endpoints[containerId] !== undefined);
-  if (joined.some((network) => network.endpoints[containerId]?.publishes === true)) await removeRules(containerTag(containerId));
+  const forwards = joined.flatMap((network) => network.endpoints[containerId]?.forwards ?? []);
+  if (forwards.length > 0) await removeNamespaceForwards(store, forwards);
+  if (joined.some((network) => network.endpoints[containerId]?.publishes === true)) {
+    const side = await sideToUndo(store);
+    if (side !== undefined) await removeRules(side, containerTag(containerId));
+  }
   // The namespace first: its veths go with it, and need no command each.
   await stopUserModeNetwork(namespacePath(store, containerId));
   await removeNamespace(namespacePath(store, containerId));
@@ -441,12 +578,13 @@ export async function detachContainer(store: Store, containerId: string): Promis
 
 /** `network connect`: a running container joins one more network. */
 export async function connectContainer(store: Store, reference: string, container: string, aliases: readonly string[] = []): Promise<void> {
+  // A container's /proc/PID/ns/net was found alive; this process may not see it (another user of the container's), nsenter's `ip` does.
   const joined = await containerNamespace(store, container);
-  if (joined === undefined || !existsSync(joined.path)) throw new TsbuildError('NOT_FOUND', `no such container with a network namespace: ${container}`);
+  if (joined === undefined || (!joined.path.startsWith('/proc/') && !existsSync(joined.path))) throw new TsbuildError('NOT_FOUND', `no such container with a network namespace: ${container}`);
   const name = (await containerEndpoints(store, joined.id)).find((endpoint) => endpoint.name !== undefined)?.name;
   const network = await findNetwork(store, reference);
   if (network === undefined) throw new TsbuildError('NOT_FOUND', `network ${reference} not found`);
-  await joinNetwork(store, network.name, { id: joined.id, ...(name === undefined ? {} : { name }), aliases });
+  await joinNetwork(store, network.name, { id: joined.id, ...(name === undefined ? {} : { name }), aliases }, joined.path);
 }
 
 /** `network disconnect`. */

@@ -38,8 +38,10 @@ export function registerNetworkHooks(store: Store): void {
         proxies.set(record.id, await publishPorts(attachment.ports));
         // The files the container's spec binds: their content now says where it is.
         await writeEtcFiles(containerDirectory(store, record.id), record.config.hostname, record.config.network, attachment);
-        if (attachment.ports.length > 0) {
-          await updateContainer(store, record.id, (current) => (current.hostConfig === undefined ? undefined : { ...current, hostConfig: { ...current.hostConfig, portBindings: portBindings(attachment.ports) } }));
+        // Rootless, the user-mode stack forwards the ports: they are publishedPorts, with no proxy here.
+        const published = [...attachment.ports, ...(attachment.publishedPorts ?? [])];
+        if (published.length > 0) {
+          await updateContainer(store, record.id, (current) => (current.hostConfig === undefined ? undefined : { ...current, hostConfig: { ...current.hostConfig, portBindings: portBindings(published) } }));
         }
       } catch (error) {
         await proxies.get(record.id)?.close();

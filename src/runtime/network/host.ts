@@ -3,14 +3,18 @@
  * (`ip`), NAT and isolation through iptables (the nf_tables or legacy backend, whichever the
  * machine's `iptables` is). Every rule tsbuild adds carries a comment naming the network or
  * container it is for, so that it is found and removed by that name alone.
+ *
+ * "The host" is a `NetworkSide`: root's is the machine's own network namespace; an ordinary
+ * user's is the store's rootless network namespace (rootless-netns.ts), which every command here
+ * enters through `nsenter` — the same commands, run somewhere else.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { TsbuildError, messageOf } from '../../common/index.js';
 import { acquireLock, type FileLock } from '../../store/index.js';
-import { formatAddress, formatSubnet, type Subnet } from './address.js';
+import { formatAddress, formatSubnet, macOf, type Subnet } from './address.js';
 
 const searchPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -20,10 +24,23 @@ export interface CommandResult {
   readonly stderr: string;
 }
 
-/** Runs FILE with ARGS (and INPUT on its stdin); never throws for a non-zero status. */
-export function command(file: string, args: readonly string[], input?: string): Promise<CommandResult> {
+/** Where bridges, veths and rules are made. */
+export interface NetworkSide {
+  /** The argv prefix that runs a command there; empty: in this process's own namespaces. */
+  readonly enter: readonly string[];
+  /** `/proc/PID/net` of a process there (links and routes, read without a process); undefined: this process's. */
+  readonly procNet?: string;
+  /** Serializes what every user of the side shares (tsbuild's chains, the choice of a subnet). */
+  lock(): Promise<FileLock>;
+  /** Variables for its commands (legacy iptables's lock file, which an ordinary user cannot make in /run). */
+  readonly environment?: Readonly<Record<string, string>>;
+}
+
+/** Runs FILE with ARGS (and INPUT on its stdin) on SIDE; never throws for a non-zero status. */
+export function command(side: NetworkSide, file: string, args: readonly string[], input?: string): Promise<CommandResult> {
+  const argv = [...side.enter, file, ...args];
   return new Promise((resolve, reject) => {
-    const child = execFile(file, [...args], { env: { ...process.env, PATH: `${process.env.PATH ?? ''}:${searchPath}` }, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    const child = execFile(argv[0] ?? file, argv.slice(1), { env: { ...process.env, PATH: `${process.env.PATH ?? ''}:${searchPath}`, ...side.environment }, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (error !== null && typeof error.code !== 'number') {
         reject(new TsbuildError('RUNTIME', `run ${file}: ${messageOf(error)}`, { cause: error }));
         return;
@@ -35,8 +52,8 @@ export function command(file: string, args: readonly string[], input?: string): 
 }
 
 /** Like `command`, failing with WHAT when the status is not 0. */
-export async function mustRun(what: string, file: string, args: readonly string[], input?: string): Promise<string> {
-  const result = await command(file, args, input);
+export async function mustRun(side: NetworkSide, what: string, file: string, args: readonly string[], input?: string): Promise<string> {
+  const result = await command(side, file, args, input);
   if (result.status !== 0) throw new TsbuildError('RUNTIME', `${what}: ${result.stderr.trim().split('\n').pop() ?? `${file} exited ${result.status}`}`);
   return result.stdout;
 }
@@ -49,12 +66,15 @@ export function hostLock(): Promise<FileLock> {
   return mkdir('/run/tsbuild', { recursive: true, mode: 0o755 }).then(() => acquireLock('/run/tsbuild/network.lock', { timeoutMs: 60_000, staleMs: 60_000 }));
 }
 
+/** The machine's own network namespace, root's. */
+export const hostSide: NetworkSide = { enter: [], lock: hostLock };
+
 /**
  * The IPv4 subnets the host routes already (its own networks, other bridges, docker's), from
  * /proc/net/route: reading it costs no process.
  */
-export async function routedSubnets(): Promise<Subnet[]> {
-  const text = await readFile('/proc/net/route', 'utf8').catch(() => '');
+export async function routedSubnets(side: NetworkSide = hostSide): Promise<Subnet[]> {
+  const text = await readFile(`${side.procNet ?? '/proc/net'}/route`, 'utf8').catch(() => '');
   const found: Subnet[] = [];
   // Destination and mask are in hexadecimal, in the host's (little-endian) byte order.
   const value = (hex: string): number => Number.parseInt(hex.match(/../g)?.reverse().join('') ?? '0', 16);
@@ -70,22 +90,30 @@ export async function routedSubnets(): Promise<Subnet[]> {
   return found;
 }
 
-export function linkExists(name: string): boolean {
-  return existsSync(`/sys/class/net/${name}`);
+export function linkExists(side: NetworkSide, name: string): boolean {
+  if (side.procNet === undefined) return existsSync(`/sys/class/net/${name}`);
+  // sysfs shows the namespace of whoever mounted it: another namespace's links are read from /proc.
+  let text: string;
+  try {
+    text = readFileSync(`${side.procNet}/dev`, 'utf8');
+  } catch {
+    return false;
+  }
+  return text.split('\n').some((line) => line.trimStart().startsWith(`${name}:`));
 }
 
 /**
  * Runs a shell script with ARGS as $1…: several ip and iptables commands in one process cost
  * one fork of this (large) process instead of one each.
  */
-export async function script(what: string, text: string, args: readonly string[] = []): Promise<string> {
-  return mustRun(what, 'sh', ['-ec', text, 'sh', ...args]);
+export async function script(side: NetworkSide, what: string, text: string, args: readonly string[] = []): Promise<string> {
+  return mustRun(side, what, 'sh', ['-ec', text, 'sh', ...args]);
 }
 
-export async function removeLink(name: string): Promise<void> {
-  if (!linkExists(name)) return;
-  const result = await command('ip', ['link', 'del', 'dev', name]);
-  if (result.status !== 0 && linkExists(name)) throw new TsbuildError('RUNTIME', `remove ${name}: ${result.stderr.trim()}`);
+export async function removeLink(side: NetworkSide, name: string): Promise<void> {
+  if (!linkExists(side, name)) return;
+  const result = await command(side, 'ip', ['link', 'del', 'dev', name]);
+  if (result.status !== 0 && linkExists(side, name)) throw new TsbuildError('RUNTIME', `remove ${name}: ${result.stderr.trim()}`);
 }
 
 export interface VethOptions {
@@ -107,7 +135,7 @@ export interface VethOptions {
  * with its loopback up, when missing; and a veth pair, one end on the bridge, the other in the
  * namespace with its address and route.
  */
-export async function createVeth(options: VethOptions): Promise<void> {
+export async function createVeth(side: NetworkSide, options: VethOptions): Promise<void> {
   await mkdir(dirname(options.namespace), { recursive: true, mode: 0o700 });
   const inside = [
     `link set ${options.name} address ${options.mac}`,
@@ -116,6 +144,7 @@ export async function createVeth(options: VethOptions): Promise<void> {
     ...(options.gateway === undefined ? [] : [`route add default via ${formatAddress(options.gateway)} dev ${options.name}`]),
   ].join('\n');
   await script(
+    side,
     `connect ${options.namespace} to ${options.bridge}`,
     `ns=$1
 if [ ! -e "$ns" ]; then : > "$ns"; chmod 600 "$ns"; unshare --net="$ns" ip link set lo up; fi
@@ -129,7 +158,7 @@ printf '%s\n' "$5" | nsenter --net="$ns" ip -batch -`,
 /** Unbinds the namespace at PATH: it goes, with its end of every veth pair (and so the pair), once no process is in it. */
 export async function removeNamespace(path: string): Promise<void> {
   if (!existsSync(path)) return;
-  await command('umount', [path]);
+  await command(hostSide, 'umount', [path]);
   await rm(path, { force: true });
 }
 
@@ -156,9 +185,9 @@ function restoreText(tables: Readonly<Record<string, readonly string[]>>): strin
 }
 
 /** Applies rules in iptables-restore's format, without flushing what is there. */
-async function restore(tables: Readonly<Record<string, readonly string[]>>): Promise<void> {
+async function restore(side: NetworkSide, tables: Readonly<Record<string, readonly string[]>>): Promise<void> {
   const text = restoreText(tables);
-  if (text !== '') await mustRun('add iptables rules', 'iptables-restore', ['-w', '--noflush'], text);
+  if (text !== '') await mustRun(side, 'add iptables rules', 'iptables-restore', ['-w', '--noflush'], text);
 }
 
 /**
@@ -167,7 +196,7 @@ async function restore(tables: Readonly<Record<string, readonly string[]>>): Pro
  * network's traffic stays on its bridge. tsbuild's chains and the jumps to them are made when
  * missing (under the host lock). On failure, the bridge is removed.
  */
-export async function createBridge(id: string, bridge: string, subnet: Subnet, gateway: number, internal: boolean): Promise<void> {
+export async function createBridge(side: NetworkSide, id: string, bridge: string, subnet: Subnet, gateway: number, internal: boolean): Promise<void> {
   const tag = ['-m', 'comment', '--comment', networkTag(id)].join(' ');
   const forward = internal
     ? [`-A ${chains.forward} -i ${bridge} ! -o ${bridge} ${tag} -j DROP`, `-A ${chains.forward} -o ${bridge} ! -i ${bridge} ${tag} -j DROP`]
@@ -179,7 +208,7 @@ export async function createBridge(id: string, bridge: string, subnet: Subnet, g
       ];
   const nat = internal ? [] : [`-A ${chains.postrouting} -s ${formatSubnet(subnet)} ! -o ${bridge} ${tag} -j MASQUERADE`];
   // tsbuild's chains and the jumps to them, where missing, go in the same restore as the rules.
-  const saved = await savedRules();
+  const saved = await savedRules(side);
   const has = (table: string, line: string): boolean => saved.some((rule) => rule.table === table && rule.line === line);
   const jumps = (table: string, from: string, to: string): boolean => saved.some((rule) => rule.table === table && rule.line.startsWith(`-A ${from} `) && rule.line.endsWith(`-j ${to}`));
   const setup: Record<string, string[]> = { filter: [], nat: [] };
@@ -191,15 +220,19 @@ export async function createBridge(id: string, bridge: string, subnet: Subnet, g
   if (!jumps('nat', 'PREROUTING', chains.dnat)) setup.nat?.push(`-I PREROUTING 1 -m addrtype --dst-type LOCAL -j ${chains.dnat}`);
   if (!jumps('nat', 'OUTPUT', chains.dnat)) setup.nat?.push(`-I OUTPUT 1 ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j ${chains.dnat}`);
   await script(
+    side,
     `create bridge ${bridge}`,
+    // A MAC of its own: a bridge otherwise takes its ports' lowest, which changes as containers come
+    // and go, and the containers' ARP caches keep the old one until they probe again.
     `ip link add "$1" type bridge
 trap 'ip link del "$1" 2>/dev/null' EXIT
+ip link set "$1" address "$4"
 ip addr add "$2" dev "$1"
 ip link set "$1" up
 printf '%s' "$3" | iptables-restore -w --noflush
 ${internal ? '' : 'echo 1 > /proc/sys/net/ipv4/ip_forward'}
 trap - EXIT`,
-    [bridge, `${formatAddress(gateway)}/${subnet.prefix}`, restoreText({ filter: [...(setup.filter ?? []), ...forward], nat: [...(setup.nat ?? []), ...nat] })],
+    [bridge, `${formatAddress(gateway)}/${subnet.prefix}`, restoreText({ filter: [...(setup.filter ?? []), ...forward], nat: [...(setup.nat ?? []), ...nat] }), macOf(gateway)],
   );
 }
 
@@ -213,9 +246,9 @@ export interface DnatRule {
 }
 
 /** Published ports' DNAT rules, tagged with the container's ID. */
-export async function addDnatRules(containerId: string, rules: readonly DnatRule[]): Promise<void> {
+export async function addDnatRules(side: NetworkSide, containerId: string, rules: readonly DnatRule[]): Promise<void> {
   const tag = `-m comment --comment ${containerTag(containerId)}`;
-  await restore({
+  await restore(side, {
     nat: rules.map((rule) => `-A ${chains.dnat} ${rule.hostIp === undefined ? '' : `-d ${rule.hostIp}/32 `}! -i ${rule.bridge} -p ${rule.protocol} -m ${rule.protocol} --dport ${rule.hostPort} ${tag} -j DNAT --to-destination ${rule.address}:${rule.containerPort}`),
   });
 }
@@ -227,8 +260,8 @@ interface SavedRule {
 }
 
 /** Every table's chains and rules, from one iptables-save. */
-async function savedRules(): Promise<SavedRule[]> {
-  const text = await mustRun('list iptables rules', 'iptables-save', []);
+async function savedRules(side: NetworkSide): Promise<SavedRule[]> {
+  const text = await mustRun(side, 'list iptables rules', 'iptables-save', []);
   const rules: SavedRule[] = [];
   let table = '';
   for (const line of text.split('\n')) {
@@ -240,17 +273,18 @@ async function savedRules(): Promise<SavedRule[]> {
 }
 
 /** Removes every rule carrying TAG (and then, with LINK, that link), in one restore. */
-export async function removeRules(tag: string, link?: string): Promise<void> {
+export async function removeRules(side: NetworkSide, tag: string, link?: string): Promise<void> {
   const tables: Record<string, string[]> = {};
-  for (const rule of await savedRules()) {
+  for (const rule of await savedRules(side)) {
     if (rule.line.startsWith('-A ') && rule.line.split(/\s+/).includes(tag)) (tables[rule.table] ??= []).push(`-D${rule.line.slice(2)}`);
   }
   const text = restoreText(tables);
   if (text === '' && link === undefined) return;
-  await script(`remove rules ${tag}`, `[ -z "$1" ] || printf '%s' "$1" | iptables-restore -w --noflush\n[ -z "$2" ] || [ ! -e "/sys/class/net/$2" ] || ip link del "$2"`, [text, link ?? '']);
+  // /proc/net, not /sys/class/net: it shows the namespace the script runs in.
+  await script(side, `remove rules ${tag}`, `[ -z "$1" ] || printf '%s' "$1" | iptables-restore -w --noflush\n[ -z "$2" ] || ! grep -q "^ *$2:" /proc/net/dev || ip link del "$2"`, [text, link ?? '']);
 }
 
 /** The rules carrying TAG (for checks and tests). */
-export async function rulesTagged(tag: string): Promise<string[]> {
-  return (await savedRules()).filter((rule) => rule.line.split(/\s+/).includes(tag)).map((rule) => `${rule.table} ${rule.line}`);
+export async function rulesTagged(tag: string, side: NetworkSide = hostSide): Promise<string[]> {
+  return (await savedRules(side)).filter((rule) => rule.line.split(/\s+/).includes(tag)).map((rule) => `${rule.table} ${rule.line}`);
 }

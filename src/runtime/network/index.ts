@@ -17,5 +17,6 @@ export {
   type NetworkAttachment,
 } from './attach.js';
 export { containerTag, networkTag, rulesTagged } from './host.js';
+export { rootlessUserNamespace, startRootlessNamespaceFromHost, stopUnusedRootlessNamespace } from './rootless-netns.js';
 export { publishPorts, type PortProxies, type PublishedPort } from './ports.js';
 export { defaultNetworkName, findNetwork, getNetwork, namespacePath, networksDirectory, type Endpoint, type NetworkRecord } from './state.js';

@@ -30,11 +30,16 @@ export async function hostNameservers(): Promise<string[]> {
     .filter((server): server is string => server !== undefined && /^\d+\.\d+\.\d+\.\d+$/.test(server));
 }
 
-/** Starts NETWORK's responder on its gateway's address; resolves once it listens. */
-export async function startResponder(store: Store, network: NetworkRecord): Promise<ResponderProcess> {
+/**
+ * Starts NETWORK's responder on its gateway's address, in the namespace ENTER leads to (the
+ * rootless one: `nsenter` execs the responder, its pid stays the responder's), forwarding other
+ * names to UPSTREAMS; resolves once it listens.
+ */
+export async function startResponder(store: Store, network: NetworkRecord, where: { enter: readonly string[]; upstreams?: readonly string[] } = { enter: [] }): Promise<ResponderProcess> {
   if (network.gateway === undefined) throw new TsbuildError('INTERNAL', `start DNS responder of ${network.name}: the network has no gateway yet`);
-  const upstreams = await hostNameservers();
-  const child = spawn(process.execPath, [responderScript, namesPath(store, network.id), network.gateway, ...upstreams], {
+  const upstreams = where.upstreams ?? (await hostNameservers());
+  const argv = [...where.enter, process.execPath, responderScript, namesPath(store, network.id), network.gateway, ...upstreams];
+  const child = spawn(argv[0] ?? process.execPath, argv.slice(1), {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     // The responder lives on its own: it must not hold a terminal or a parent's session.

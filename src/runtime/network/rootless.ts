@@ -8,13 +8,13 @@
  */
 import { spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { TsbuildError, messageOf } from '../../common/index.js';
 import type { PortSpec } from './address.js';
 import { checkPortFree, reservePort } from './ports.js';
 import { processStartTime } from '../container.js';
+import { slirpRequest } from './rootless-netns.js';
 
 /** slirp4netns's fixed addresses (its defaults, as podman's and rootlesskit's). */
 export const slirpAddress = '10.0.2.100';
@@ -39,18 +39,9 @@ function apiSocket(namespace: string): string {
 
 /** Asks slirp4netns, through its API socket, to forward PORT from the host to the container. */
 async function addForward(socket: string, port: PortSpec): Promise<void> {
-  const request = { execute: 'add_hostfwd', arguments: { proto: port.protocol, host_addr: port.hostIp ?? '0.0.0.0', host_port: port.hostPort, guest_port: port.containerPort } };
-  const reply = await new Promise<string>((resolve, reject) => {
-    const connection = createConnection(socket);
-    let text = '';
-    connection.on('connect', () => connection.end(JSON.stringify(request)));
-    connection.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    connection.on('end', () => resolve(text));
-    connection.on('error', reject);
-  });
-  const parsed = JSON.parse(reply) as { error?: { desc?: string } };
-  if (parsed.error !== undefined) {
-    const reason = parsed.error.desc ?? JSON.stringify(parsed.error);
+  const reply = await slirpRequest(socket, { execute: 'add_hostfwd', arguments: { proto: port.protocol, host_addr: port.hostIp ?? '0.0.0.0', host_port: port.hostPort, guest_port: port.containerPort } });
+  if (reply.error !== undefined) {
+    const reason = reply.error.desc ?? JSON.stringify(reply.error);
     throw new TsbuildError('RUNTIME', `publish port ${port.hostIp ?? '0.0.0.0'}:${port.hostPort}: ${/in use|EADDRINUSE/i.test(reason) ? 'port is already allocated' : reason}`);
   }
 }

@@ -22,6 +22,8 @@ export interface Endpoint {
   readonly interfaceName: string;
   /** Whether ports of the container are published (DNAT rules tagged with its ID). */
   readonly publishes?: boolean;
+  /** Rootless: slirp4netns's host forwards for the container's published ports, by ID. */
+  readonly forwards?: readonly number[];
 }
 
 export interface ResponderProcess {
@@ -52,7 +54,7 @@ export interface NetworkRecord {
 
 export const defaultNetworkName = 'bridge';
 
-export function networksDirectory(store: Store): string {
+export function networksDirectory(store: Pick<Store, 'root'>): string {
   return join(store.root, 'networks');
 }
 
@@ -71,7 +73,7 @@ function recordPath(store: Store, id: string): string {
 }
 
 /** Runs ACTION under the store's network lock. */
-export async function withNetworkLock<T>(store: Store, action: () => Promise<T>): Promise<T> {
+export async function withNetworkLock<T>(store: Pick<Store, 'root'>, action: () => Promise<T>): Promise<T> {
   await mkdir(networksDirectory(store), { recursive: true, mode: 0o700 });
   const lock = await acquireLock(join(networksDirectory(store), 'lock'), { timeoutMs: 120_000, staleMs: 120_000 });
   try {
@@ -81,7 +83,7 @@ export async function withNetworkLock<T>(store: Store, action: () => Promise<T>)
   }
 }
 
-export async function listNetworks(store: Store): Promise<NetworkRecord[]> {
+export async function listNetworks(store: Pick<Store, 'root'>): Promise<NetworkRecord[]> {
   let names: string[];
   try {
     names = await readdir(networksDirectory(store));
