@@ -56,6 +56,7 @@ function userNamespaces(): DoctorCheck {
 /** Where the checks look; tests point them elsewhere. */
 export interface DoctorOptions {
   readonly shimPath?: string;
+  readonly tunDevice?: string;
   readonly subuidFile?: string;
   readonly subgidFile?: string;
   /** Whose ranges to look for. Default: the current user. */
@@ -138,6 +139,35 @@ function nativeRuntime(): DoctorCheck {
   return { name: 'native runtime addon', status: 'fail', detail: `${status.path}: tsbuild run needs it (overlay mounts, terminals)`, fix: 'npm run build:native' };
 }
 
+/**
+ * Networks of an unprivileged user's containers: outbound access and published ports through
+ * slirp4netns, user networks in a namespace entered with nsenter; slirp4netns opens
+ * /dev/net/tun, which must be open to the user (Debian makes it 0600 on some hosts).
+ */
+function rootlessNetworks(user: { readonly uid: number }, tunDevice: string): DoctorCheck {
+  const name = 'rootless networks';
+  if (user.uid === 0) return { name, status: 'ok', detail: 'not needed as root: bridges, veth pairs and NAT rules on the host' };
+  const missing = ['slirp4netns', 'nsenter'].filter((tool) => which(tool) === undefined);
+  if (missing.length > 0) {
+    return { name, status: 'warn', detail: `${missing.join(' and ')} not found: containers get loopback only (--network none)`, fix: 'apt-get install slirp4netns util-linux' };
+  }
+  let mode: number | undefined;
+  try {
+    mode = statSync(tunDevice).mode & 0o777;
+  } catch {
+    mode = undefined;
+  }
+  if (mode === undefined || (mode & 0o006) !== 0o006) {
+    return {
+      name,
+      status: 'warn',
+      detail: `${tunDevice} is ${mode === undefined ? 'missing' : `mode ${mode.toString(8).padStart(4, '0')}`}: slirp4netns cannot open it for this user`,
+      fix: `chmod 0666 ${tunDevice} (as root; or a udev rule)`,
+    };
+  }
+  return { name, status: 'ok', detail: 'slirp4netns for outbound access and published ports; user networks with names in one namespace per store' };
+}
+
 /** What the checks above mean for a build and a run as this user, in one line. */
 function rootlessSummary(checks: readonly DoctorCheck[], user: { readonly username: string; readonly uid: number }, subuidFile: string): DoctorCheck {
   const name = 'rootless builds';
@@ -170,6 +200,7 @@ export function runDoctor(options: DoctorOptions = {}): DoctorCheck[] {
     idMapHelpers(),
     overlayInUserNamespace(),
     cgroups(),
+    rootlessNetworks(user, options.tunDevice ?? '/dev/net/tun'),
   ];
   return [...checks, rootlessSummary(checks, user, options.subuidFile ?? '/etc/subuid')];
 }

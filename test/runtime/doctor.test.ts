@@ -3,7 +3,7 @@
  * machine has (read independently here), and what is missing must come with a fix.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -23,7 +23,7 @@ describe('tsbuild doctor', () => {
   it('prints one JSON object per check with --format json, and a line per check otherwise', async () => {
     const json = await runCliCaptured(['doctor', '--format', 'json']);
     const checks = parseLines(json.stdout);
-    expect(checks.map((c) => c.name)).toEqual(['code cache', 'runtime-shim', 'native fs addon', 'native hashing writer', 'native runtime addon', 'user namespaces', '/etc/subuid range', '/etc/subgid range', 'newuidmap and newgidmap', 'overlay in a user namespace', 'cgroups', 'rootless builds']);
+    expect(checks.map((c) => c.name)).toEqual(['code cache', 'runtime-shim', 'native fs addon', 'native hashing writer', 'native runtime addon', 'user namespaces', '/etc/subuid range', '/etc/subgid range', 'newuidmap and newgidmap', 'overlay in a user namespace', 'cgroups', 'rootless networks', 'rootless builds']);
     for (const check of checks) {
       expect(['ok', 'warn', 'fail']).toContain(check.status);
       if (check.status !== 'ok') expect(check.fix).toBeTruthy();
@@ -95,6 +95,27 @@ describe.runIf(isRoot)('tsbuild doctor as an unprivileged user', () => {
     const writable = spawnSync(asRootless(user)[0] ?? '', [...asRootless(user).slice(1), 'sh', '-c', 'test -w /sys/fs/cgroup/memory || test -w /sys/fs/cgroup/cgroup.procs']).status === 0;
     expect(checks['cgroups']?.status).toBe(writable ? 'ok' : 'warn');
     if (!writable) expect(checks['cgroups']?.fix).toBeTruthy();
+  });
+
+  it('says whether an ordinary user\'s containers get networks: slirp4netns, nsenter and an open /dev/net/tun', () => {
+    const user = { username: 'someone', uid: 4245 };
+    const present = (tool: string): boolean => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+    const dir = mkdtempSync(join(tmpdir(), 'tsbuild-doctor-tun-'));
+    try {
+      const closed = join(dir, 'tun-closed');
+      const open = join(dir, 'tun-open');
+      writeFileSync(closed, '', { mode: 0o600 });
+      writeFileSync(open, '', { mode: 0o666 });
+      chmodSync(open, 0o666);
+      const tools = present('slirp4netns') && present('nsenter');
+      const shut = byName(runDoctor({ user, tunDevice: closed }))['rootless networks'];
+      expect(shut).toMatchObject({ status: 'warn', fix: expect.stringMatching(tools ? /chmod 0666/ : /apt-get install slirp4netns/) });
+      if (tools) expect(shut?.detail).toContain('mode 0600');
+      expect(byName(runDoctor({ user, tunDevice: open }))['rootless networks']?.status).toBe(tools ? 'ok' : 'warn');
+      expect(byName(runDoctor({ user: { username: 'root', uid: 0 }, tunDevice: closed }))['rootless networks']?.status).toBe('ok');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('warns, with the usermod line to run, when a user has no subordinate range or a short one', () => {
