@@ -165,11 +165,15 @@ child_main (void *opaque)
 
   char console_slave[PATH_MAX] = "";
   int console_master = -1;
-  if (spec->terminal && terminal_open (a->options->console_socket, spec->console_height, spec->console_width, &console_master, console_slave, sizeof console_slave, &err) < 0)
-    goto fail;
+  if (spec->terminal)
+    {
+      int console_socket = terminal_connect (a->options->console_socket, &err);
+      if (console_socket < 0 || terminal_open (console_socket, spec->console_height, spec->console_width, &console_master, console_slave, sizeof console_slave, &err) < 0)
+        goto fail;
+    }
   if (spec_has_namespace (spec, CLONE_NEWNS, NULL) && rootfs_setup (spec, a->user_namespace, console_slave[0] == '\0' ? NULL : console_slave, &err) < 0)
     goto fail;
-  if (spec->terminal && terminal_attach (console_master, console_slave, &err) < 0)
+  if (spec->terminal && terminal_attach (console_master, console_slave, true, &err) < 0)
     goto fail;
 
   /* Only 0-2 (and the preserved ones) may reach the process; the report pipe is close-on-exec. */

@@ -7,9 +7,11 @@
  * cgroups, so that its limits count it.
  */
 #include "exec.h"
+#include "terminal.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -86,8 +88,14 @@ join_cgroups (pid_t target)
 }
 
 int
-container_exec (const struct spec *spec, pid_t target, struct shim_error *err)
+container_exec (const struct spec *spec, pid_t target, const char *console_socket, struct shim_error *err)
 {
+  /* A terminal of its own, never the caller's: a process handed the caller's terminal could push
+     input into it (TIOCSTI) that the caller's shell runs after the exec ends. The socket is
+     connected before the namespaces change, and the pair comes from the container's /dev/ptmx. */
+  int console = -1;
+  if (spec->terminal && (console = terminal_connect (console_socket, err)) < 0)
+    return -1;
   int fds[sizeof namespaces / sizeof namespaces[0]];
   for (size_t i = 0; i < sizeof namespaces / sizeof namespaces[0]; i++)
     {
@@ -101,6 +109,8 @@ container_exec (const struct spec *spec, pid_t target, struct shim_error *err)
           for (size_t j = 0; j < i; j++)
             if (fds[j] >= 0)
               close (fds[j]);
+          if (console >= 0)
+            close (console);
           return shim_fail (err, errno, "stat", theirs, "find the container's process %d", (int) target);
         }
       /* Entering a namespace one is in already is refused where a parent user namespace owns it. */
@@ -128,6 +138,11 @@ container_exec (const struct spec *spec, pid_t target, struct shim_error *err)
         }
     }
 
+  char slave[PATH_MAX] = "";
+  int master = -1;
+  if (console >= 0 && terminal_open (console, spec->console_height, spec->console_width, &master, slave, sizeof slave, err) < 0)
+    return -1;
+
   sigset_t passed, previous;
   sigemptyset (&passed);
   for (size_t i = 0; i < sizeof passed_signals / sizeof passed_signals[0]; i++)
@@ -144,7 +159,7 @@ container_exec (const struct spec *spec, pid_t target, struct shim_error *err)
       close (report[0]);
       sigprocmask (SIG_SETMASK, &previous, NULL);
       struct shim_error child_err = { 0 };
-      if (process_prepare (spec, false, &child_err) == 0)
+      if ((master < 0 || terminal_attach (master, slave, false, &child_err) == 0) && process_prepare (spec, false, &child_err) == 0)
         {
           /* Ends with the runtime: a caller that kills it (a health check past its timeout)
              must not leave the process running. Set after the change of ids, which clears it. */
@@ -157,6 +172,9 @@ container_exec (const struct spec *spec, pid_t target, struct shim_error *err)
       _exit (125);
     }
   close (report[1]);
+  /* The child holds the slave; the caller holds the master it was sent. */
+  if (master >= 0)
+    close (master);
   exec_child = child;
   struct sigaction action;
   memset (&action, 0, sizeof action);

@@ -9,6 +9,6 @@
 /* exec: runs the config's process in the namespaces of the running process TARGET (the
    container's first); returns the exit status to exit with (128+N when killed by signal N), or
    -1 on error. */
-int container_exec (const struct spec *spec, pid_t target, struct shim_error *err);
+int container_exec (const struct spec *spec, pid_t target, const char *console_socket, struct shim_error *err);
 
 #endif

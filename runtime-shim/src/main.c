@@ -32,7 +32,7 @@ usage (FILE *out)
            "commands:\n"
            "  run     [--bundle DIR] [--pid-file FILE] [--console-socket SOCKET] [--preserve-fds N] ID\n"
            "  create  [--bundle DIR] [--pid-file FILE] [--console-socket SOCKET] [--preserve-fds N] ID\n"
-           "  exec    --pid PID [--bundle DIR] ID   (the bundle's process, in the namespaces of PID)\n"
+           "  exec    --pid PID [--bundle DIR] [--console-socket SOCKET] ID   (the bundle's process, in the namespaces of PID)\n"
            "  start   ID\n"
            "  state   ID\n"
            "  kill    ID [SIGNAL]\n"
@@ -208,7 +208,7 @@ main (int argc, char **argv)
       else if (spec_load (options.bundle, &spec, &err) < 0)
         rc = -1;
       else
-        rc = container_exec (&spec, exec_target, &err);
+        rc = container_exec (&spec, exec_target, options.console_socket, &err);
       if (rc >= 0)
         return rc;
     }

@@ -10,27 +10,36 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static int
-send_fd (const char *socket_path, int fd, struct shim_error *err)
+int
+terminal_connect (const char *console_socket, struct shim_error *err)
 {
+  if (console_socket == NULL)
+    return shim_fail (err, EINVAL, "", NULL, "process.terminal needs --console-socket");
   int sock = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (sock < 0)
-    return shim_fail (err, errno, "socket", socket_path, "connect to the console socket");
+    return shim_fail (err, errno, "socket", console_socket, "connect to the console socket");
   struct sockaddr_un address;
   memset (&address, 0, sizeof address);
   address.sun_family = AF_UNIX;
-  if (strlen (socket_path) >= sizeof address.sun_path)
+  if (strlen (console_socket) >= sizeof address.sun_path)
     {
       close (sock);
-      return shim_fail (err, ENAMETOOLONG, "connect", socket_path, "console socket path too long");
+      return shim_fail (err, ENAMETOOLONG, "connect", console_socket, "console socket path too long");
     }
-  strcpy (address.sun_path, socket_path);
+  strcpy (address.sun_path, console_socket);
   if (connect (sock, (struct sockaddr *) &address, sizeof address) < 0)
     {
       int saved = errno;
       close (sock);
-      return shim_fail (err, saved, "connect", socket_path, "connect to the console socket");
+      return shim_fail (err, saved, "connect", console_socket, "connect to the console socket");
     }
+  return sock;
+}
+
+/* Sends FD over the connected SOCK (SCM_RIGHTS) and closes SOCK. */
+static int
+send_fd (int sock, int fd, struct shim_error *err)
+{
   char name[] = "/dev/ptmx";
   struct iovec iov = { name, sizeof name };
   char control[CMSG_SPACE (sizeof (int))];
@@ -44,21 +53,24 @@ send_fd (const char *socket_path, int fd, struct shim_error *err)
   ssize_t n = sendmsg (sock, &message, 0);
   int saved = errno;
   close (sock);
-  return n < 0 ? shim_fail (err, saved, "sendmsg", socket_path, "send the terminal to the console socket") : 0;
+  return n < 0 ? shim_fail (err, saved, "sendmsg", "console socket", "send the terminal to the console socket") : 0;
 }
 
 int
-terminal_open (const char *console_socket, unsigned short height, unsigned short width, int *master, char *slave_path, size_t slave_size, struct shim_error *err)
+terminal_open (int sock, unsigned short height, unsigned short width, int *master, char *slave_path, size_t slave_size, struct shim_error *err)
 {
-  if (console_socket == NULL)
-    return shim_fail (err, EINVAL, "", NULL, "process.terminal needs --console-socket");
   int fd = posix_openpt (O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (fd < 0)
-    return shim_fail (err, errno, "posix_openpt", "/dev/ptmx", "open a terminal");
+    {
+      int saved = errno;
+      close (sock);
+      return shim_fail (err, saved, "posix_openpt", "/dev/ptmx", "open a terminal");
+    }
   if (grantpt (fd) < 0 || unlockpt (fd) < 0 || ptsname_r (fd, slave_path, slave_size) != 0)
     {
       int saved = errno;
       close (fd);
+      close (sock);
       return shim_fail (err, saved, "unlockpt", "/dev/ptmx", "prepare the terminal");
     }
   /* Sized before the process starts: a size set later by the receiver would race its first read of it. */
@@ -67,9 +79,10 @@ terminal_open (const char *console_socket, unsigned short height, unsigned short
     {
       int saved = errno;
       close (fd);
+      close (sock);
       return shim_fail (err, saved, "ioctl", "/dev/ptmx", "set the terminal's size");
     }
-  if (send_fd (console_socket, fd, err) < 0)
+  if (send_fd (sock, fd, err) < 0)
     {
       close (fd);
       return -1;
@@ -79,10 +92,10 @@ terminal_open (const char *console_socket, unsigned short height, unsigned short
 }
 
 int
-terminal_attach (int master, const char *slave_path, struct shim_error *err)
+terminal_attach (int master, const char *slave_path, bool through_console, struct shim_error *err)
 {
   /* After the root changed, the slave is reached through the bind on /dev/console. */
-  int slave = open ("/dev/console", O_RDWR | O_NOCTTY);
+  int slave = through_console ? open ("/dev/console", O_RDWR | O_NOCTTY) : -1;
   if (slave < 0)
     slave = open (slave_path, O_RDWR | O_NOCTTY);
   if (slave < 0)

@@ -13,6 +13,7 @@ import { TsbuildError, messageOf } from '../common/index.js';
 import type { ContainerRecord } from './container.js';
 import { runtimeError, shimPath, type AttachedStreams } from './oci-runtime.js';
 import { generateConfig } from './spec.js';
+import { ConsoleSocket, TerminalCopy, type TerminalSize } from './terminal.js';
 import { lookupUser } from './user.js';
 
 export interface ExecOptions {
@@ -23,8 +24,12 @@ export interface ExecOptions {
   readonly user?: string;
   /** Default: the container's working directory. */
   readonly workdir?: string;
-  /** The caller's own terminal, as it is (`exec -t` from a terminal). */
-  readonly inheritTerminal?: boolean;
+  /**
+   * `exec -t`: a pty of the container's own (never the caller's terminal, whose input a process
+   * could push keystrokes into), copied to and from `stdio`'s stdin and stdout. SIZE is its
+   * first size; ONRESIZE is given the function that resizes it.
+   */
+  readonly terminal?: { readonly size?: TerminalSize; readonly onResize?: (resize: (size: TerminalSize) => void) => void };
   /** `-d`: started and left running. */
   readonly detach?: boolean;
   /** Copied through; `pipe` gives the output back (stdout and stderr together, bounded). */
@@ -72,9 +77,11 @@ export async function execInContainer(record: ContainerRecord, options: ExecOpti
     user: { uid: user.uid, gid: user.gid, additionalGids: [user.gid, ...user.additionalGids] },
     rootfs: '/',
     rootless: false,
+    ...(options.terminal === undefined ? {} : { terminal: true, ...(options.terminal.size === undefined ? {} : { consoleSize: options.terminal.size }) }),
   });
   await writeFile(join(bundle, 'config.json'), JSON.stringify(config));
   const args = ['exec', '--pid', String(pid), '--bundle', bundle, record.id];
+  if (options.terminal !== undefined && options.detach !== true) return runExecWithTerminal(record, args, options, options.terminal).finally(() => rm(bundle, { recursive: true, force: true }));
   try {
     if (options.detach === true) {
       // The runtime reads its config before it forks: the bundle may go once it is running.
@@ -89,11 +96,44 @@ export async function execInContainer(record: ContainerRecord, options: ExecOpti
   }
 }
 
+/** `exec -t`: the runtime sends the pty master to a console socket; the master is copied to and from the caller's streams. */
+async function runExecWithTerminal(record: ContainerRecord, args: readonly string[], options: ExecOptions, terminal: NonNullable<ExecOptions['terminal']>): Promise<ExecResult> {
+  const attached = typeof options.stdio === 'object' ? options.stdio : undefined;
+  const socket = ConsoleSocket.open();
+  try {
+    const child = spawn(shimPath(), [...args.slice(0, -1), '--console-socket', socket.path, ...args.slice(-1)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const ownError: Buffer[] = [];
+    child.stderr?.on('data', (chunk: Buffer) => {
+      if (errorLine(chunk)) ownError.push(chunk);
+      else (attached?.stderr ?? process.stderr).write(chunk);
+    });
+    let ended = false;
+    const exited = new Promise<number>((resolve, reject) => {
+      child.on('error', (error) => reject(new TsbuildError('RUNTIME', `exec in container ${record.id}: start ${shimPath()}: ${error.message}`, { cause: error })));
+      child.on('close', (code, signal) => {
+        ended = true;
+        resolve(code ?? 128 + (signal === null ? 0 : osConstants.signals[signal]));
+      });
+    });
+    exited.catch(() => undefined);
+    const master = await socket.receive(() => ended);
+    const copy = master === undefined ? undefined : new TerminalCopy(master, attached?.stdin, attached?.stdout ?? process.stdout, terminal.size);
+    if (copy !== undefined) terminal.onResize?.((size) => copy.resize(size));
+    const status = await exited;
+    // The process's output is read to its end (EIO once no descriptor of the slave is left), briefly.
+    if (copy !== undefined) await Promise.race([copy.done, new Promise((resolve) => setTimeout(resolve, 2000))]);
+    copy?.close();
+    if (status === 125 && ownError.length > 0) throw runtimeError(`exec in container ${record.id}`, Buffer.concat(ownError).toString());
+    return { status, output: '' };
+  } finally {
+    socket.close();
+  }
+}
+
 function runExec(record: ContainerRecord, args: readonly string[], options: ExecOptions): Promise<ExecResult> {
   const attached = typeof options.stdio === 'object' ? options.stdio : undefined;
   const piped = options.stdio === 'pipe';
-  const stdio: StdioOptions =
-    options.inheritTerminal === true ? ['inherit', 'inherit', 'pipe'] : [attached?.stdin === undefined ? 'ignore' : 'pipe', attached?.stdout === undefined && !piped ? 'ignore' : 'pipe', 'pipe'];
+  const stdio: StdioOptions = [attached?.stdin === undefined ? 'ignore' : 'pipe', attached?.stdout === undefined && !piped ? 'ignore' : 'pipe', 'pipe'];
   return new Promise((resolve, reject) => {
     const child = spawn(shimPath(), args, { stdio });
     const output: Buffer[] = [];

@@ -372,6 +372,21 @@ describe.runIf(isRoot)('containers as root', () => {
     ok('rm', 'labelled');
   }, 60_000);
 
+  it('exec -t gives the process a terminal of the container\'s own, never the caller\'s (whose input it could push keystrokes into)', () => {
+    ok('run', '-d', '--name', 'termed', 'busybox', 'sleep', '100');
+    // Without a terminal around tsbuild, the process still gets one.
+    expect(ok('exec', '-t', 'termed', 'sh', '-c', 'test -t 0 && test -t 1 && tty')).toMatch(/^\/dev\/pts\/\d+\r?\n$/);
+    // From a terminal (script gives tsbuild one): the process's terminal is a node of the
+    // container's devpts, not the caller's pty; its exit status comes back.
+    const command = `${process.execPath} ${bin} exec -it termed sh -c 'stat -L -c %d /proc/self/fd/0; stat -c %d /dev/pts/ptmx; exit 3'`;
+    const inTerminal = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', env: { ...process.env, TSBUILD_ROOT: activeRoot }, timeout: 30_000 });
+    expect(inTerminal.status).toBe(3);
+    const [own, containers] = inTerminal.stdout.split(/\r?\n/).map((line) => line.replace(/[^0-9]/g, '')).filter((line) => line !== '');
+    expect(own).toMatch(/^\d+$/);
+    expect(own).toBe(containers);
+    ok('rm', '-f', 'termed');
+  }, 60_000);
+
   it('pauses and unpauses: the processes freeze (a counter stops), ps and inspect say Paused, exec is refused, stop ends it', async () => {
     ok('run', '-d', '--name', 'ticker', 'busybox', 'sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i > /count; sleep 0.05; done');
     const pid = inspect('ticker', '{{.State.Pid}}');

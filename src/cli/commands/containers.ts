@@ -541,21 +541,34 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
     if (!observed.running) throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is not running`);
     if (observed.status === 'paused') throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is paused, unpause the container before exec`);
     const env = flags.env.map((entry) => (entry.includes('=') ? entry : process.env[entry] === undefined ? entry : `${entry}=${process.env[entry] ?? ''}`));
-    const inheritTerminal = flags.tty === true && process.stdin.isTTY && process.stdout.isTTY;
+    const tty = flags.tty === true;
+    if (tty && flags.interactive === true && !process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'exec: the input device is not a TTY');
+    const stdout = process.stdout;
+    const rawTerminal = tty && flags.interactive === true && process.stdin.isTTY;
+    let resizeTerminal: ((size: { rows: number; columns: number }) => void) | undefined;
+    const onResize = (): void => resizeTerminal?.({ rows: stdout.rows, columns: stdout.columns });
     let result;
     try {
+      if (rawTerminal) {
+        process.stdin.setRawMode(true);
+        rawTerminalOutput(0);
+      }
+      if (tty && stdout.isTTY) stdout.on('resize', onResize);
       result = await execInContainer(record, {
-      args,
-      env: [...(flags.tty === true ? ['TERM=xterm'] : []), ...env],
-      ...(flags.user === undefined ? {} : { user: flags.user }),
-      ...(flags.workdir === undefined ? {} : { workdir: flags.workdir }),
-      ...(flags.detach === true ? { detach: true } : {}),
-      inheritTerminal,
-      stdio: { ...(flags.interactive === true ? { stdin: process.stdin } : {}), stdout: io.stdout, stderr: io.stderr },
-    });
+        args,
+        env: [...(tty ? ['TERM=xterm'] : []), ...env],
+        ...(flags.user === undefined ? {} : { user: flags.user }),
+        ...(flags.workdir === undefined ? {} : { workdir: flags.workdir }),
+        ...(flags.detach === true ? { detach: true } : {}),
+        ...(tty ? { terminal: { ...(stdout.isTTY ? { size: { rows: stdout.rows, columns: stdout.columns } } : {}), onResize: (resize) => void (resizeTerminal = resize) } } : {}),
+        stdio: { ...(flags.interactive === true ? { stdin: process.stdin } : {}), stdout: io.stdout, stderr: io.stderr },
+      });
     } catch (error) {
       // docker's statuses: 126 when the command cannot be executed, 127 when it is not found.
       fail(io, error, runFailureStatus(error));
+    } finally {
+      stdout.removeListener('resize', onResize);
+      if (rawTerminal) process.stdin.setRawMode(false);
     }
     if (flags.interactive === true) {
       process.stdin.pause();
