@@ -6,7 +6,7 @@
 export { build, BuildStepError, type BuildDeps, type BuildRequest, type BuiltImage } from './build.js';
 export type { BuildEvent, BuildEventListener, StepRef } from './events.js';
 export { checkContextName, parseNamedContextValue, type NamedContextSource } from './named-context.js';
-export { dockerfileInContext, readStdinInput, type StdinInput } from './stdin-context.js';
+export { dockerfileInContext, readStdinInput, readUrlInput, type StdinInput } from './stdin-context.js';
 export { checkoutContext, isGitSource } from './git-source.js';
 export type { SecretSource } from './run-mounts.js';
 export { reclaimAbandonedSteps } from './abandoned.js';

@@ -1,5 +1,5 @@
 /**
- * `tsbuild build -`: standard input is either a Dockerfile (a build without context) or a
+ * `tsbuild build -` (and `tsbuild build URL` of a tar): standard input is either a Dockerfile (a build without context) or a
  * context tar (plain, gzip, bzip2, xz or zstd), told apart as docker's DetectArchiveReader does:
  * by a compression's magic bytes or a tar header that reads. The tar is untrusted: it is
  * unpacked with the store's layer unpacking (no `..`, every parent resolved inside the
@@ -7,13 +7,13 @@
  * found inside the unpacked directory the same way.
  */
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { TsbuildError, messageOf, resolveInRoot } from '../common/index.js';
 import { unpackLayer } from '../store/index.js';
-import { archiveStream, isArchive } from './copy.js';
+import { archiveStream, downloadUrls, isArchive } from './copy.js';
 
 export type StdinInput =
   | { readonly kind: 'dockerfile'; readonly source: string; cleanup(): Promise<void> }
@@ -21,11 +21,32 @@ export type StdinInput =
 
 /** Reads INPUT whole (into a scratch file, never into memory) and tells what it is; a tar is unpacked. */
 export async function readStdinInput(input: NodeJS.ReadableStream): Promise<StdinInput> {
+  return stagedInput('standard input', (staged) => pipeline(input, createWriteStream(staged, { mode: 0o600 })));
+}
+
+/**
+ * `tsbuild build https://host/context.tar.gz`: the URL's content, as docker takes a remote
+ * context that is not a git repository: a context tar (any compression), or else a Dockerfile.
+ */
+export async function readUrlInput(url: string): Promise<StdinInput> {
+  return stagedInput(url, async (staged) => {
+    const directory = dirname(staged);
+    const downloaded = await downloadUrls([url], directory).catch((error: unknown) => {
+      throw new TsbuildError(error instanceof TsbuildError ? error.code : 'REGISTRY', `build: unable to prepare context: ${messageOf(error).replace(/^ADD /, 'download ')}`, { cause: error });
+    });
+    const file = downloaded.get(url)?.path;
+    if (file === undefined) throw new TsbuildError('INVALID_ARGUMENT', `build: unable to prepare context: ${url} is not an http(s) URL`);
+    await rename(file, staged);
+  });
+}
+
+/** Stages the input (FILL writes it to the path it is given) and tells what it is; a tar is unpacked. */
+async function stagedInput(what: string, fill: (staged: string) => Promise<void>): Promise<StdinInput> {
   const scratch = await mkdtemp(join(tmpdir(), 'tsbuild-stdin-'));
   const cleanup = (): Promise<void> => rm(scratch, { recursive: true, force: true });
   try {
     const staged = join(scratch, 'input');
-    await pipeline(input, createWriteStream(staged, { mode: 0o600 }));
+    await fill(staged);
     if (!(await isArchive(staged))) {
       const source = await readFile(staged, 'utf8');
       await cleanup();
@@ -36,7 +57,7 @@ export async function readStdinInput(input: NodeJS.ReadableStream): Promise<Stdi
     try {
       await unpackLayer(archiveStream(staged), dir, { root: false });
     } catch (error) {
-      throw new TsbuildError(error instanceof TsbuildError && error.code === 'UNSAFE_PATH' ? 'UNSAFE_PATH' : 'INVALID_ARCHIVE', `build: unpack the context from standard input: ${messageOf(error)}`, { cause: error });
+      throw new TsbuildError(error instanceof TsbuildError && error.code === 'UNSAFE_PATH' ? 'UNSAFE_PATH' : 'INVALID_ARCHIVE', `build: unpack the context from ${what}: ${messageOf(error)}`, { cause: error });
     }
     await rm(staged);
     return { kind: 'context', dir, cleanup };

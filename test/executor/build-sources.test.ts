@@ -424,6 +424,36 @@ describe('build: sources', () => {
       expect(alone.status).toBe(0);
     });
 
+    it('builds from a URL, as docker does: a context tar (with -f inside it), or a Dockerfile alone; a missing one fails naming the URL', async () => {
+      const tree = await fx.context('url-tree', { Dockerfile: 'FROM busybox\nCOPY a.txt /url/\n', 'sub/other.Dockerfile': 'FROM busybox\nCOPY a.txt /other/\n', 'a.txt': 'a from the URL\n' });
+      const files: Record<string, Buffer> = {
+        '/context.tar.gz': execFileSync('gzip', ['-c'], { input: execFileSync('tar', ['-C', tree, '-c', '.']) }),
+        '/Dockerfile': Buffer.from('FROM busybox\nRUN echo remote > /remote\n'),
+      };
+      const server = createServer((request, response) => {
+        const body = files[request.url ?? ''];
+        response.writeHead(body === undefined ? 404 : 200).end(body);
+      });
+      await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      try {
+        const fromTar = await fx.build(['-t', 'url-tar', `${base}/context.tar.gz`]);
+        expect(fromTar.status, fromTar.stderr).toBe(0);
+        expect(byPath(await addedFiles(fx, await fx.image('url-tar'))).get('url/a.txt')?.text).toBe('a from the URL\n');
+        const named = await fx.build(['-t', 'url-named', '-f', 'sub/other.Dockerfile', `${base}/context.tar.gz`]);
+        expect(named.status, named.stderr).toBe(0);
+        expect(byPath(await addedFiles(fx, await fx.image('url-named'))).get('other/a.txt')?.text).toBe('a from the URL\n');
+        const alone = await fx.build(['-t', 'url-dockerfile', `${base}/Dockerfile`]);
+        expect(alone.status, alone.stderr).toBe(0);
+        expect(byPath(await addedFiles(fx, await fx.image('url-dockerfile'))).get('remote')?.text).toBe('remote\n');
+        const missing = await fx.build([`${base}/nothing.tar`]);
+        expect(missing.status).not.toBe(0);
+        expect(missing.stderr).toContain(`unable to prepare context: download ${base}/nothing.tar: invalid response status 404`);
+      } finally {
+        await new Promise((closed) => server.close(closed));
+      }
+    });
+
     it('keeps an untrusted tar inside its directory: no .. names, no Dockerfile read through a link out', async () => {
       const hostFile = join(fx.dir, 'host-secret.txt');
       await writeFile(hostFile, 'FROM busybox\nRUN echo host-secret-text\n');

@@ -2,7 +2,7 @@ import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { TsbuildError, messageOf, formatPosition, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform } from '../../common/index.js';
-import { BuildStepError, build, checkContextName, checkoutContext, isGitSource, dockerfileInContext, parseNamedContextValue, readStdinInput, type NamedContextSource, type StdinInput } from '../../executor/index.js';
+import { BuildStepError, build, checkContextName, checkoutContext, isGitSource, dockerfileInContext, parseNamedContextValue, readStdinInput, readUrlInput, type NamedContextSource, type StdinInput } from '../../executor/index.js';
 import { outputImage, parseOutputSpec, pushableImage, writeOutput, type OutputSpec } from '../../exporter/index.js';
 import { parseBuildArgs } from '../../planner/index.js';
 import type { RegistryClient } from '../../registry/index.js';
@@ -160,14 +160,14 @@ export function registerBuild(program: Command, io: CliIo): void {
         contextDir = gitContext.dir;
         // -f names a file of the repository, as docker takes it for a remote context.
         dockerfile = options.file === '-' ? await dockerfileOf(contextDir, '-', false) : await dockerfileInContext(contextDir, options.file);
-      } else if (contextArg === '-' && options.file !== '-') {
-        // `-`: a context tar (then -f names a file inside it) or a Dockerfile, as docker tells them.
-        stdinInput = await readStdinInput(process.stdin);
+      } else if ((contextArg === '-' && options.file !== '-') || /^https?:\/\//i.test(contextArg)) {
+        // `-` or a URL: a context tar (then -f names a file inside it) or a Dockerfile, as docker tells them.
+        stdinInput = contextArg === '-' ? await readStdinInput(process.stdin) : await readUrlInput(contextArg);
         if (stdinInput.kind === 'context') {
           contextDir = stdinInput.dir;
           dockerfile = await dockerfileInContext(stdinInput.dir, options.file);
         } else {
-          if (options.file !== undefined) throw new TsbuildError('INVALID_ARGUMENT', 'build: -f names a file of the context, and standard input holds a Dockerfile, not a context tar');
+          if (options.file !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `build: -f names a file of the context, and ${contextArg === '-' ? 'standard input' : contextArg} holds a Dockerfile, not a context tar`);
           dockerfile = { source: stdinInput.source, file: 'Dockerfile' };
         }
       } else {
