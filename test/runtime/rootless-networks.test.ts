@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, statSync } from 'node:fs';
-import { readFile, readdir, rm } from 'node:fs/promises';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -169,6 +169,9 @@ describe.runIf(canRun)('user networks as an unprivileged user', () => {
     expect(tsbuild('network', 'create', '--subnet', '10.0.2.0/24', `${app}-slirp`)).toMatchObject({ status: 1, stderr: expect.stringContaining('overlaps 10.0.2.0/24') });
     // Nothing runs for a network without containers.
     await expect(readFile(join(userRoot, 'networks', 'rootless-netns.json'))).rejects.toThrow();
+    // The host's loopback is out of reach unless the store's config lets it in (the next test
+    // shows the default); this test's server listens there.
+    await writeFile(join(userRoot, 'config.json'), JSON.stringify({ rootlessNetworks: { allowHostLoopback: true } }), { mode: 0o644 });
 
     const db = `db-${suffix}`;
     const web = `web-${suffix}`;
@@ -256,6 +259,7 @@ describe.runIf(canRun)('user networks as an unprivileged user', () => {
   it('give containers started at once one namespace and addresses of their own, keep --internal networks in, and start again after the holder died', async () => {
     const net = `addr-${suffix}`;
     const internal = `int-${suffix}`;
+    await rm(join(userRoot, 'config.json'), { force: true });
     expect(tsbuild('network', 'create', net)).toMatchObject({ status: 0 });
     expect(tsbuild('network', 'create', '--internal', internal)).toMatchObject({ status: 0 });
     const [keep, keep2] = [`keep-${suffix}`, `keep2-${suffix}`];
@@ -282,6 +286,17 @@ describe.runIf(canRun)('user networks as an unprivileged user', () => {
       const addresses = (await Promise.all(runs)).map((run) => /inet (\S+)\//.exec(run.stdout)?.[1]);
       expect(addresses.every((address) => address !== undefined)).toBe(true);
       expect(new Set(addresses).size).toBe(3);
+
+      // By default the host's loopback stays out of reach, as in docker's and podman's rootless networks.
+      const hostPort = await freePort();
+      const server = await startHostServer(hostPort);
+      try {
+        const loopback = fetchFrom(net, `http://10.0.2.2:${hostPort}/`, 1);
+        expect(loopback.status).not.toBe(0);
+        expect(loopback.stdout).not.toContain('from-host');
+      } finally {
+        await server.stop();
+      }
 
       // An internal network: its bridge has no way out, not even to the host through slirp4netns.
       const blocked = tsbuild('run', '--rm', '--network', internal, 'busybox', 'sh', '-c', 'ip route; timeout 3 wget -qO- http://10.0.2.2:1/ 2>&1; echo end');

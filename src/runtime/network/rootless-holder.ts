@@ -1,6 +1,6 @@
 /**
  * The holder of a store's rootless network namespace, run as a process of its own:
- * `node rootless-holder.js API_SOCKET`. It makes the namespace (a child, `unshare --net sh`, that
+ * `node rootless-holder.js API_SOCKET [--allow-host-loopback]`. It makes the namespace (a child, `unshare --net sh`, that
  * stays in it and is its handle: /proc/KEEPER/ns/net), gives it outbound access through
  * slirp4netns (tap0, 10.0.2.100, the host at 10.0.2.2 and its resolvers at 10.0.2.3; forwards
  * added through API_SOCKET), prints `ready KEEPER_PID` and waits. On SIGTERM it ends both. Both
@@ -29,7 +29,7 @@ function firstOutput(child: ChildProcess, streamIndex: number, what: string): Pr
   });
 }
 
-async function hold(apiSocket: string): Promise<void> {
+async function hold(apiSocket: string, allowHostLoopback: boolean): Promise<void> {
   const env = { ...process.env, PATH: `${process.env.PATH ?? ''}:${searchPath}` };
   // The keeper: its stdin is this process's pipe, so it ends (and the namespace with it, once
   // nothing else is in it) when this process does.
@@ -40,8 +40,10 @@ async function hold(apiSocket: string): Promise<void> {
   await firstOutput(keeper, 1, 'make network namespace');
   const keeperPid = keeper.pid;
   if (keeperPid === undefined) throw new Error('make network namespace: no process');
-  // No --disable-host-loopback: 10.0.2.2 is the host's loopback too, as podman's allow_host_loopback.
-  const slirp = spawn('slirp4netns', ['--configure', '--mtu=65520', `--api-socket=${apiSocket}`, '--ready-fd=3', '--exit-fd=4', String(keeperPid), 'tap0'], {
+  // The host's loopback (10.0.2.2) is out of the containers' reach unless the store's config asks
+  // for it (podman's allow_host_loopback): services listening there trust their callers.
+  const loopback = allowHostLoopback ? [] : ['--disable-host-loopback'];
+  const slirp = spawn('slirp4netns', ['--configure', '--mtu=65520', ...loopback, `--api-socket=${apiSocket}`, '--ready-fd=3', '--exit-fd=4', String(keeperPid), 'tap0'], {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
     env,
   });
@@ -71,6 +73,6 @@ async function hold(apiSocket: string): Promise<void> {
   process.stdout.write(`ready ${keeperPid}\n`);
 }
 
-const [apiSocket] = process.argv.slice(2);
-if (apiSocket === undefined) fail('usage: rootless-holder.js API_SOCKET');
-else hold(apiSocket).catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
+const [apiSocket, option] = process.argv.slice(2);
+if (apiSocket === undefined || (option !== undefined && option !== '--allow-host-loopback')) fail('usage: rootless-holder.js API_SOCKET [--allow-host-loopback]');
+else hold(apiSocket, option === '--allow-host-loopback').catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));

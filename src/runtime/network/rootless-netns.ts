@@ -20,7 +20,7 @@ import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { TsbuildError } from '../../common/index.js';
+import { TsbuildError, messageOf } from '../../common/index.js';
 import { acquireLock, temporaryName, type Store } from '../../store/index.js';
 import { processStartTime } from '../container.js';
 import { shimPath } from '../oci-runtime.js';
@@ -158,11 +158,31 @@ export async function stopUnusedRootlessNamespace(root: string): Promise<void> {
   });
 }
 
+/**
+ * Whether the store's `config.json` lets containers of rootless networks reach the host's
+ * loopback through 10.0.2.2 (`{"rootlessNetworks": {"allowHostLoopback": true}}`); off by
+ * default, as in docker's and podman's rootless networks.
+ */
+async function allowHostLoopback(root: string): Promise<boolean> {
+  const path = join(root, 'config.json');
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  if (text === undefined) return false;
+  let config: { rootlessNetworks?: { allowHostLoopback?: unknown } };
+  try {
+    config = JSON.parse(text) as typeof config;
+  } catch (error) {
+    throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: ${messageOf(error)}`, { cause: error });
+  }
+  const value = config.rootlessNetworks?.allowHostLoopback;
+  if (value !== undefined && typeof value !== 'boolean') throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: rootlessNetworks.allowHostLoopback is not true or false`);
+  return value === true;
+}
+
 /** Spawns the holder (through PREFIX: a new user namespace's `unshare`, or none) and waits until it is ready. */
 async function startHolder(store: Pick<Store, 'root'>, prefix: readonly string[]): Promise<HolderState> {
   const apiSocket = apiSocketPath(store);
   await rm(apiSocket, { force: true });
-  const argv = [...prefix, process.execPath, holderScript, apiSocket];
+  const argv = [...prefix, process.execPath, holderScript, apiSocket, ...((await allowHostLoopback(store.root)) ? ['--allow-host-loopback'] : [])];
   const child = spawn(argv[0] ?? process.execPath, argv.slice(1), {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
