@@ -1,0 +1,130 @@
+/**
+ * Builds made to reach the host from inside a step, beyond what build-copy and build-mounts
+ * already cover: a working directory through a leaked descriptor (runc CVE-2024-21626), COPY --from a stage whose
+ * paths are links to /proc/self/root or the host, and cache and secret mount targets reached
+ * through links the step planted. Each build either fails naming what it refused or does its
+ * work inside the root; the host is untouched and the store verifies after each.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { verifyStore } from '../../src/store/index.js';
+import { buildFixture, type BuildFixture, type LayerFile } from '../helpers/build.js';
+
+const isRoot = process.getuid?.() === 0;
+
+async function imageFiles(fx: BuildFixture, name: string): Promise<Map<string, LayerFile>> {
+  const image = await fx.image(name);
+  const files = new Map<string, LayerFile>();
+  for (const layer of image.manifest.layers) for (const file of await fx.layerFiles(layer)) files.set(file.path, file);
+  return files;
+}
+
+describe.runIf(isRoot)('hostile builds', () => {
+  let fx: BuildFixture;
+  /** A host directory the steps try to reach: it must stay as it is. */
+  let host: string;
+
+  beforeAll(async () => {
+    fx = await buildFixture();
+    host = join(fx.dir, 'host');
+    await mkdir(host);
+    await writeFile(join(host, 'secret'), 'HOST SECRET\n');
+  }, 120_000);
+
+  afterEach(async () => {
+    expect(readdirSync(host)).toEqual(['secret']);
+    expect(readFileSync(join(host, 'secret'), 'utf8')).toBe('HOST SECRET\n');
+    const report = await verifyStore(fx.store);
+    expect(report.problems).toEqual([]);
+  });
+
+  afterAll(async () => {
+    await fx.cleanup();
+  });
+
+  // The runtime's own guards (only 0-2 reach the process, the cwd checked to be below the root)
+  // are proven in hardening.test.ts, which leaks a directory descriptor on purpose. This one
+  // proves the build's whole path: were the executor to pass a host directory's descriptor to
+  // the runtime and the runtime not guard, one of these steps would start outside its root.
+  it('never gives a step a working directory outside its root through a descriptor (WORKDIR /proc/self/fd/N)', async () => {
+    for (const fd of [3, 4, 5, 6, 7, 8, 9, 10]) {
+      const dir = await fx.context(`fd-${fd}`, {
+        Dockerfile: ['FROM busybox', `WORKDIR /proc/self/fd/${fd}`, 'RUN pwd -P > /pwd; ls -a . > /listing; cat ../../../../../../..' + `${host}/secret > /stolen 2>&1; true`].join('\n'),
+      });
+      const result = await fx.build(['-t', `fd-${fd}`, dir]);
+      expect(result.stderr, `fd ${fd}`).not.toContain('HOST SECRET');
+      if (result.status === 0) {
+        // Had the step started there, `..` would climb the host, not the container.
+        const files = await imageFiles(fx, `fd-${fd}`);
+        expect(files.get('stolen')?.text ?? '', `fd ${fd}`).not.toContain('HOST SECRET');
+        expect(files.get('pwd')?.text ?? '', `fd ${fd}`).not.toContain(fx.dir);
+      } else {
+        expect(result.stderr, `fd ${fd}`).toMatch(/working directory|chdir|getcwd/);
+      }
+    }
+  }, 120_000);
+
+  it('reads a stage through its links inside the stage: /proc/self/root, absolute and climbing links lead to nothing on the host', async () => {
+    const dir = await fx.context('from-links', {
+      Dockerfile: [
+        'FROM busybox AS stage',
+        `RUN ln -s /proc/self/root /pr && ln -s ${host} /abs && ln -s ../../../../../../../..${host} /up && echo stage > /stage-file`,
+        'FROM busybox',
+        'COPY --from=stage /up/ /copied-up/',
+      ].join('\n'),
+    });
+    const ok = await fx.build(['-t', 'from-links', dir]);
+    // `/up` climbs out: inside the stage it stops at the stage's root, where there is no such directory.
+    expect(ok.status).toBe(1);
+    expect(ok.stderr).not.toContain('HOST SECRET');
+    expect(ok.stderr).toMatch(/not found/);
+    for (const [name, source] of [
+      ['pr', `/pr${host}/secret`],
+      ['abs', '/abs/secret'],
+      ['pr-etc', '/pr/proc/self/root/etc/hostname'],
+    ] as const) {
+      const refused = await fx.context(`from-links-${name}`, {
+        Dockerfile: ['FROM busybox AS stage', `RUN ln -s /proc/self/root /pr && ln -s ${host} /abs`, 'FROM busybox', `COPY --from=stage ${source} /got`].join('\n'),
+      });
+      const result = await fx.build(['-t', `from-links-${name}`, refused]);
+      expect(result.status, name).toBe(1);
+      expect(result.stderr, name).toContain('not found');
+      expect(result.stderr, name).not.toContain('HOST SECRET');
+    }
+    // A link inside the stage that stays inside it is followed as the stage sees it.
+    const inside = await fx.context('from-links-inside', {
+      Dockerfile: ['FROM busybox AS stage', 'RUN echo stage > /stage-file && ln -s /stage-file /abs-in && ln -s ../../../../stage-file /up-in', 'FROM busybox', 'COPY --from=stage /abs-in /a', 'COPY --from=stage /up-in /b'].join('\n'),
+    });
+    const followed = await fx.build(['-t', 'from-links-inside', inside]);
+    expect(followed.stderr).not.toMatch(/ERROR/);
+    expect(followed.status).toBe(0);
+    const files = await imageFiles(fx, 'from-links-inside');
+    expect([files.get('a')?.text, files.get('b')?.text]).toEqual(['stage\n', 'stage\n']);
+  }, 120_000);
+
+  it('mounts a cache and a secret at targets reached through planted links inside the step only', async () => {
+    const secretFile = join(fx.dir, 'token');
+    await writeFile(secretFile, 'token-value\n');
+    const dir = await fx.context('mount-links', {
+      Dockerfile: [
+        'FROM busybox',
+        `RUN ln -s ${host} /link-abs && ln -s ../../../../../../../..${host} /link-up`,
+        'RUN --mount=type=cache,id=hostile-links,target=/link-abs/cache echo cached > /link-abs/cache/file && ls /link-abs > /abs-listing',
+        'RUN --mount=type=secret,id=token,target=/link-up/token cat /link-up/token > /secret-copy',
+        'RUN --mount=type=tmpfs,target=/proc ls /proc > /proc-listing; true',
+      ].join('\n'),
+    });
+    const result = await fx.build(['-t', 'mount-links', '--secret', `id=token,src=${secretFile}`, dir]);
+    expect(result.stderr).not.toMatch(/ERROR/);
+    expect(result.status).toBe(0);
+    const files = await imageFiles(fx, 'mount-links');
+    // The links' targets were made inside the step's root (a host path as a directory there).
+    expect(files.get('secret-copy')?.text).toBe('token-value\n');
+    expect(files.get('abs-listing')?.text).toBe('cache\n');
+    expect(await readdir(join(fx.root, 'cache-mounts', 'hostile-links', 'data'))).toEqual(['file']);
+    // Nothing made by the mounts stays in the image: only the mount points' parents the step made.
+    expect([...files.keys()].filter((path) => path.endsWith('/token') || path.endsWith('/cache/file'))).toEqual([]);
+  }, 120_000);
+});
