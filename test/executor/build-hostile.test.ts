@@ -2,11 +2,14 @@
  * Builds made to reach the host from inside a step, beyond what build-copy and build-mounts
  * already cover: a working directory through a leaked descriptor (runc CVE-2024-21626), COPY --from a stage whose
  * paths are links to /proc/self/root or the host, and cache and secret mount targets reached
- * through links the step planted. Each build either fails naming what it refused or does its
+ * through links the step planted, and ADD of a URL whose encoded name climbs (`..%2F`) or
+ * names a path through a link. Each build either fails naming what it refused or does its
  * work inside the root; the host is untouched and the store verifies after each.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { verifyStore } from '../../src/store/index.js';
@@ -127,4 +130,34 @@ describe.runIf(isRoot)('hostile builds', () => {
     // Nothing made by the mounts stays in the image: only the mount points' parents the step made.
     expect([...files.keys()].filter((path) => path.endsWith('/token') || path.endsWith('/cache/file'))).toEqual([]);
   }, 120_000);
+  it('names an ADDed URL after the last component of its decoded path, whatever %2F and .. it encodes', async () => {
+    const server = createServer((_request, response) => void response.writeHead(200, { 'content-type': 'text/plain' }).end('DOWNLOADED\n'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const climb = encodeURIComponent(`${'../'.repeat(12)}${host.slice(1)}/planted`);
+    try {
+      const dir = await fx.context('url-names', {
+        Dockerfile: [
+          'FROM busybox',
+          `RUN mkdir /d && ln -s ${host} /d/link`,
+          // Encoded, `..` and `/` are one path component to the URL; decoded, they would climb out of /d/.
+          `ADD ${base}/${climb} /d/`,
+          `ADD ${base}/link%2Fthrough /d/`,
+          `ADD ${base}/%2E%2E /d/`,
+        ].join('\n'),
+      });
+      const result = await fx.build(['-t', 'url-names', dir]);
+      expect(result.stderr).not.toMatch(/ERROR/);
+      expect(result.status).toBe(0);
+      const files = await imageFiles(fx, 'url-names');
+      // As BuildKit (path.Base of the decoded path): the last component only.
+      expect(files.get('d/planted')?.text).toBe('DOWNLOADED\n');
+      expect(files.get('d/through')?.text).toBe('DOWNLOADED\n');
+      expect(files.get('d/__unnamed__')?.text).toBe('DOWNLOADED\n');
+      expect(files.get('d/link')?.linkname).toBe(host);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }, 60_000);
+
 });
