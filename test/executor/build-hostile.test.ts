@@ -130,6 +130,22 @@ describe.runIf(isRoot)('hostile builds', () => {
     // Nothing made by the mounts stays in the image: only the mount points' parents the step made.
     expect([...files.keys()].filter((path) => path.endsWith('/token') || path.endsWith('/cache/file'))).toEqual([]);
   }, 120_000);
+  it('binds context sources inside the context: source=../../.. is its root, source=/etc is its etc', async () => {
+    const dir = await fx.context('bind-context', {
+      Dockerfile: ['FROM busybox', 'RUN --mount=type=bind,source=../../..,target=/ctx ls -A /ctx > /listing'].join('\n'),
+      'only-here': 'context\n',
+    });
+    const result = await fx.build(['-t', 'bind-context', dir]);
+    expect(result.stderr).not.toMatch(/ERROR/);
+    expect(result.status).toBe(0);
+    expect((await imageFiles(fx, 'bind-context')).get('listing')?.text).toBe('Dockerfile\nonly-here\n');
+    const absolute = await fx.context('bind-context-etc', { Dockerfile: ['FROM busybox', 'RUN --mount=type=bind,source=/etc,target=/e cat /e/passwd'].join('\n') });
+    const refused = await fx.build([absolute]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('"/etc": not found');
+    expect(refused.stderr).not.toContain('root:x:0:0');
+  }, 60_000);
+
   it('names an ADDed URL after the last component of its decoded path, whatever %2F and .. it encodes', async () => {
     const server = createServer((_request, response) => void response.writeHead(200, { 'content-type': 'text/plain' }).end('DOWNLOADED\n'));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
