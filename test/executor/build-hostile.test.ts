@@ -8,10 +8,12 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { encodeHeader, endOfArchive } from '../../src/exporter/tar.js';
 import { verifyStore } from '../../src/store/index.js';
 import { buildFixture, type BuildFixture, type LayerFile } from '../helpers/build.js';
 
@@ -144,6 +146,32 @@ describe.runIf(isRoot)('hostile builds', () => {
     expect(refused.status).toBe(1);
     expect(refused.stderr).toContain('"/etc": not found');
     expect(refused.stderr).not.toContain('root:x:0:0');
+  }, 60_000);
+
+  it('lets no step open a device node but the ones the runtime gives: made with mknod anywhere, or shipped in a layer', async () => {
+    // Writing /dev/kmsg (1:11) needs no capability: a line in the host's kernel log is the proof.
+    const marker = `tsbuild-hostile-${process.pid}-${Date.now()}`;
+    const layer = Buffer.concat([encodeHeader({ path: 'shipped-kmsg', type: 'character-device', devmajor: 1, devminor: 11, mode: 0o666, uid: 0, gid: 0, mtime: 0 }), endOfArchive]);
+    const context = await fx.context('devices', {
+      Dockerfile: [
+        'FROM busybox',
+        'ADD shipped.tar /',
+        [
+          'RUN --mount=type=cache,id=hostile-devices,target=/cache --mount=type=tmpfs,target=/scratch',
+          'for node in /made /dev/made /cache/made /scratch/made /tmp/made; do mknod $node c 1 11 || exit 9; done;',
+          `for node in /made /dev/made /cache/made /scratch/made /tmp/made /shipped-kmsg; do (echo ${marker} > $node) 2>/dev/null && echo "opened $node"; done;`,
+          'echo ok > /dev/null && head -c 4 /dev/zero | wc -c > /zero && head -c 4 /dev/urandom | wc -c > /urandom; true',
+        ].join(' '),
+      ].join('\n'),
+    });
+    await writeFile(join(context, 'shipped.tar'), layer);
+    const result = await fx.build(['-t', 'devices', context]);
+    expect(result.stderr).not.toMatch(/^#\d+ [\d.]+ opened/m);
+    expect(result.stderr).not.toMatch(/ERROR/);
+    expect(result.status).toBe(0);
+    const files = await imageFiles(fx, 'devices');
+    expect([files.get('zero')?.text, files.get('urandom')?.text]).toEqual(['4\n', '4\n']);
+    expect(execFileSync('dmesg', { encoding: 'utf8' })).not.toContain(marker);
   }, 60_000);
 
   it('names an ADDed URL after the last component of its decoded path, whatever %2F and .. it encodes', async () => {
