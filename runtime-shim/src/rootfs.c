@@ -141,9 +141,10 @@ is_directory (const char *path)
    honours device nodes: the root, /dev and every mount are nodev, but for devpts and a bind of
    a device node itself (the spec's devices, bound from the host). A node made with mknod (which
    CAP_MKNOD allows, as docker's) or shipped in an image exists but does not open: as behind
-   docker's device cgroup, a step cannot reach the host's console, kernel log or disks. */
+   docker's device cgroup, a step cannot reach the host's console, kernel log or disks. A spec
+   whose device rules end allowing all (BuildKit's --security=insecure) keeps the mounts as asked. */
 static int
-mount_one (int root_fd, const struct mount_spec *m, bool user_namespace, struct shim_error *err)
+mount_one (int root_fd, const struct mount_spec *m, bool user_namespace, bool all_devices, struct shim_error *err)
 {
   const char *type = m->type == NULL ? "" : m->type;
   bool source_is_dir = true;
@@ -167,7 +168,7 @@ mount_one (int root_fd, const struct mount_spec *m, bool user_namespace, struct 
   fd_path (target, sizeof target, target_fd);
   unsigned long flags = m->flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
   /* No device node reaches the process but the ones the runtime gives it (see device_policy). */
-  if (!source_is_device && strcmp (type, "devpts") != 0)
+  if (!all_devices && !source_is_device && strcmp (type, "devpts") != 0)
     flags |= MS_NODEV;
   /* What must change the new mount itself (read-only, propagation) is done through a fresh
      descriptor: the one opened before refers to the directory underneath. */
@@ -401,13 +402,13 @@ rootfs_setup (const struct spec *spec, bool user_namespace, const char *console_
     return shim_fail (err, errno, "mount", spec->root_path, "bind the root filesystem on itself");
   if (mount (NULL, spec->root_path, NULL, spec->rootfs_propagation, NULL) < 0)
     return shim_fail (err, errno, "mount", spec->root_path, "set the root filesystem's propagation");
-  if (mount (NULL, spec->root_path, NULL, MS_REMOUNT | MS_BIND | MS_NODEV | locked_flags (spec->root_path), NULL) < 0)
+  if (!spec->all_devices && mount (NULL, spec->root_path, NULL, MS_REMOUNT | MS_BIND | MS_NODEV | locked_flags (spec->root_path), NULL) < 0)
     return shim_fail (err, errno, "mount", spec->root_path, "make the root filesystem nodev");
   int root_fd = open (spec->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0)
     return shim_fail (err, errno, "open", spec->root_path, "open the root filesystem");
   for (size_t i = 0; i < spec->mount_count; i++)
-    if (mount_one (root_fd, &spec->mounts[i], user_namespace, err) < 0)
+    if (mount_one (root_fd, &spec->mounts[i], user_namespace, spec->all_devices, err) < 0)
       {
         close (root_fd);
         return -1;
@@ -454,7 +455,7 @@ rootfs_setup (const struct spec *spec, bool user_namespace, const char *console_
     return shim_fail (err, errno, "umount2", "/", "detach the old root");
   if (chdir ("/") < 0)
     return shim_fail (err, errno, "chdir", "/", "enter the new root");
-  if (spec->root_readonly && mount (NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NODEV | (user_namespace ? locked_flags ("/") : 0), NULL) < 0)
+  if (spec->root_readonly && mount (NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | (spec->all_devices ? 0 : MS_NODEV) | (user_namespace ? locked_flags ("/") : 0), NULL) < 0)
     return shim_fail (err, errno, "mount", "/", "make the root filesystem read-only");
   return 0;
 }

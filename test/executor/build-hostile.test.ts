@@ -172,6 +172,20 @@ describe.runIf(isRoot)('hostile builds', () => {
     const files = await imageFiles(fx, 'devices');
     expect([files.get('zero')?.text, files.get('urandom')?.text]).toEqual(['4\n', '4\n']);
     expect(execFileSync('dmesg', { encoding: 'utf8' })).not.toContain(marker);
+    // BuildKit's --security=insecure is the exception: every device opens, as on the host.
+    const insecure = await fx.context('devices-insecure', {
+      Dockerfile: [
+        '# syntax=docker/dockerfile:1-labs',
+        'FROM busybox',
+        'RUN --security=insecure mknod /zero-insecure c 1 5 && head -c 4 /zero-insecure | wc -c > /insecure',
+        'RUN mknod /zero-sandbox c 1 5 && (head -c 4 /zero-sandbox > /dev/null 2>&1 && echo opened || echo refused) > /sandbox',
+      ].join('\n'),
+    });
+    const allowed = await fx.build(['-t', 'devices-insecure', '--allow', 'security.insecure', insecure]);
+    expect(allowed.stderr).not.toMatch(/ERROR/);
+    expect(allowed.status).toBe(0);
+    const insecureFiles = await imageFiles(fx, 'devices-insecure');
+    expect([insecureFiles.get('insecure')?.text, insecureFiles.get('sandbox')?.text]).toEqual(['4\n', 'refused\n']);
   }, 60_000);
 
   it('names an ADDed URL after the last component of its decoded path, whatever %2F and .. it encodes', async () => {
