@@ -143,6 +143,10 @@ container_exec (const struct spec *spec, pid_t target, struct shim_error *err)
     {
       close (report[0]);
       sigprocmask (SIG_SETMASK, &previous, NULL);
+      /* As run does: only 0-2 reach the process, and none is open when the cwd is entered (a
+         cwd of /proc/self/fd/N would otherwise reach the host through it). */
+      int keep[1] = { report[1] };
+      close_other_fds (keep, 1, 0);
       struct shim_error child_err = { 0 };
       if (process_prepare (spec, false, &child_err) == 0)
         {

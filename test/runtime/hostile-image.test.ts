@@ -8,7 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hostPlatform, type ContainerConfig } from '../../src/common/index.js';
@@ -67,7 +67,7 @@ describe.runIf(isRoot)('images whose config leads out', () => {
     expect(readdirSync(outside)).toEqual(['secret']);
     expect(readFileSync(join(outside, 'secret'), 'utf8')).toBe('HOST SECRET\n');
     // --rm took the anonymous volumes and the containers with it.
-    expect(readdirSync(join(root, 'volumes')).filter((name) => !name.startsWith('.'))).toEqual([]);
+    expect(existsSync(join(root, 'volumes')) ? readdirSync(join(root, 'volumes')).filter((name) => !name.startsWith('.')) : []).toEqual([]);
   });
 
   afterAll(async () => {
@@ -106,6 +106,26 @@ describe.runIf(isRoot)('images whose config leads out', () => {
   it('takes a User with path characters as a name to look up, and ids as they are', () => {
     expect(run('user-path', 'id')).toMatchObject({ status: 125, stderr: expect.stringContaining('unable to find user a/../b: no matching entries in passwd file') });
     expect(run('user-ids', 'id -u; id -g')).toMatchObject({ status: 0, stdout: '0\n0\n' });
+  });
+
+  it('lets no descriptor of the caller reach a process started with exec, nor make its working directory', () => {
+    const name = `fds-${process.pid}`;
+    const env = { ...process.env, TSBUILD_ROOT: root };
+    expect(spawnSync(process.execPath, [bin, 'run', '-d', '--name', name, 'busybox', 'sleep', '60'], { encoding: 'utf8', env }).status).toBe(0);
+    const leaked = openSync(outside, 'r');
+    try {
+      // As a shell would pass its own: a directory of the host at 3 to 9 and further.
+      const stdio = ['ignore', 'pipe', 'pipe', ...Array.from({ length: 7 }, () => leaked)] as const;
+      const listed = spawnSync(process.execPath, [bin, 'exec', name, 'sh', '-c', 'ls /proc/$$/fd; cat /proc/$$/fd/*/secret 2>/dev/null; true'], { encoding: 'utf8', env, stdio: [...stdio] });
+      expect(listed.stderr).toBe('');
+      expect(listed.stdout).toBe('0\n1\n2\n');
+      const cwd = spawnSync(process.execPath, [bin, 'exec', '-w', '/proc/self/fd/5', name, 'cat', 'secret'], { encoding: 'utf8', env, stdio: [...stdio] });
+      expect(cwd.stdout).not.toContain('HOST SECRET');
+      expect(cwd.status).not.toBe(0);
+    } finally {
+      closeSync(leaked);
+      spawnSync(process.execPath, [bin, 'rm', '-f', name], { env });
+    }
   });
 
   it('gives a container no way to write the runtime binary through /proc/1/exe', () => {
