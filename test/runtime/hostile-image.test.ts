@@ -8,7 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hostPlatform, type ContainerConfig } from '../../src/common/index.js';
@@ -16,7 +16,7 @@ import { writeImage, writeLayer, type LayerEntry } from '../../src/exporter/inde
 import { openStore, resolveImage } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
-import { buildBinaries, isRoot, shimBinary } from './helpers.js';
+import { asRootless, buildBinaries, ensureRootlessUser, isRoot, shimBinary } from './helpers.js';
 
 const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
 
@@ -45,7 +45,8 @@ describe.runIf(isRoot)('images whose config leads out', () => {
     await busyboxImage(store);
     const base = await resolveImage(store, (await store.resolveReference('docker.io/library/busybox:latest')) ?? expect.fail('no busybox'));
     // Sorted, as a layer's entries are.
-    const layer = await writeLayer([symlink('abslink', outside), symlink('rootlink', '/'), symlink('uplink', `${'../'.repeat(12)}${outside.slice(1)}`)], store);
+    const setuid: LayerEntry = { path: 'setuid-root', type: 'file', mode: 0o4755, uid: 0, gid: 0, mtime: 0, size: 3, content: () => Buffer.from('#!\n') };
+    const layer = await writeLayer([symlink('abslink', outside), symlink('rootlink', '/'), setuid, symlink('uplink', `${'../'.repeat(12)}${outside.slice(1)}`)], store);
     const layers = [{ descriptor: base.manifest.layers[0] ?? expect.fail('no layer'), diffId: base.config.rootfs.diff_ids[0] ?? expect.fail('no diff id') }, layer];
     const images: Record<string, ContainerConfig> = {
       'vol-dots': { Volumes: { '/../../escape-vol': {} } },
@@ -125,6 +126,24 @@ describe.runIf(isRoot)('images whose config leads out', () => {
     } finally {
       closeSync(leaked);
       spawnSync(process.execPath, [bin, 'rm', '-f', name], { env });
+    }
+  });
+
+  it("keeps the image's set-user-ID files in the store out of other users' reach", () => {
+    const user = ensureRootlessUser();
+    // Reachable down to the store's root, as /var/lib/tsbuild is.
+    chmodSync(dir, 0o755);
+    try {
+      expect(run('user-ids', 'true').status).toBe(0);
+      const snapshots = readdirSync(join(root, 'layers', 'sha256')).map((chain) => join(root, 'layers', 'sha256', chain, 'setuid-root'));
+      const unpacked = snapshots.find((path) => existsSync(path)) ?? expect.fail('no snapshot holds setuid-root');
+      expect(statSync(unpacked).mode & 0o7777).toBe(0o4755);
+      // Any user could otherwise run it as root on the host.
+      const probe = spawnSync(asRootless(user)[0] ?? '', [...asRootless(user).slice(1), 'stat', '-c', '%a', unpacked], { encoding: 'utf8' });
+      expect(probe.stdout).toBe('');
+      expect(probe.stderr).toContain('Permission denied');
+    } finally {
+      chmodSync(dir, 0o700);
     }
   });
 
