@@ -27,7 +27,7 @@ let outside: string;
 let removeDir: () => Promise<void>;
 
 function run(image: string, script: string, flags: readonly string[] = []): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [bin, 'run', '--rm', ...flags, image, 'sh', '-c', script], { encoding: 'utf8', env: { ...process.env, TSBUILD_ROOT: root }, timeout: 60_000 });
+  const result = spawnSync(process.execPath, [bin, 'run', '--rm', ...flags, image, 'sh', '-c', script], { encoding: 'utf8', env: { ...process.env, TSBUILD_ROOT: root }, timeout: 20_000 });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -61,6 +61,14 @@ describe.runIf(isRoot)('images whose config leads out', () => {
     };
     for (const [name, config] of Object.entries(images)) {
       await writeImage(store, { layers, platform: hostPlatform(), config: { Cmd: ['sh'], ...config } }, `docker.io/library/${name}:latest`);
+    }
+    // /etc/passwd a fifo (a reader would wait for a writer forever), /etc/group /dev/zero's node (endless).
+    for (const [name, entry] of [
+      ['passwd-fifo', { path: 'etc/passwd', type: 'fifo', mode: 0o644, uid: 0, gid: 0, mtime: 0 }],
+      ['group-zero', { path: 'etc/group', type: 'character-device', devmajor: 1, devminor: 5, mode: 0o644, uid: 0, gid: 0, mtime: 0 }],
+    ] as const) {
+      const special = await writeLayer([{ path: 'etc', type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: 0 }, entry], store);
+      await writeImage(store, { layers: [...layers, special], platform: hostPlatform(), config: { Cmd: ['sh'] } }, `docker.io/library/${name}:latest`);
     }
   }, 120_000);
 
@@ -107,6 +115,13 @@ describe.runIf(isRoot)('images whose config leads out', () => {
   it('takes a User with path characters as a name to look up, and ids as they are', () => {
     expect(run('user-path', 'id')).toMatchObject({ status: 125, stderr: expect.stringContaining('unable to find user a/../b: no matching entries in passwd file') });
     expect(run('user-ids', 'id -u; id -g')).toMatchObject({ status: 0, stdout: '0\n0\n' });
+  });
+
+  it('refuses an /etc/passwd or /etc/group that is no regular file instead of reading it forever', () => {
+    const started = Date.now();
+    expect(run('passwd-fifo', 'true', ['--user', 'app'])).toMatchObject({ status: 125, stderr: expect.stringContaining('read /etc/passwd: not a regular file') });
+    expect(run('group-zero', 'true', ['--user', '0:app'])).toMatchObject({ status: 125, stderr: expect.stringContaining('read /etc/group: not a regular file') });
+    expect(Date.now() - started).toBeLessThan(30_000);
   });
 
   it('lets no descriptor of the caller reach a process started with exec, nor make its working directory', () => {
