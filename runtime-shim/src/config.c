@@ -398,6 +398,16 @@ spec_load (const char *bundle, struct spec *spec, struct shim_error *err)
     spec->memory_limit = (long long) number;
   if (read_uint (json_get (json_get (resources, "pids"), "limit"), INT64_MAX, &number))
     spec->pids_limit = (long long) number;
+  /* Only the rule that names no device matters here: the last one decides for them all. */
+  const struct json *devices = json_get (resources, "devices");
+  if (json_is (devices, JSON_ARRAY))
+    for (size_t i = 0; i < devices->length; i++)
+      {
+        const struct json *rule = devices->items[i];
+        const char *type = json_string (json_get (rule, "type"));
+        if (json_get (rule, "major") == NULL && json_get (rule, "minor") == NULL && (type == NULL || strcmp (type, "a") == 0))
+          spec->all_devices = json_is (json_get (rule, "allow"), JSON_BOOL) && json_get (rule, "allow")->boolean;
+      }
   const struct json *annotations = json_get (root, "annotations");
   const char *init = json_string (json_get (annotations, "org.tsbuild.init"));
   if (init == NULL)

@@ -70,6 +70,7 @@ struct spec {
   long long pids_limit;       /* -1 when not set */
   bool init;                  /* annotation run.oci.init / org.tsbuild.init: a PID 1 that reaps */
   char *rootfs_overlay;       /* annotation org.tsbuild.rootfs.overlay: overlay options for root.path, or NULL */
+  bool all_devices;           /* linux.resources.devices ends allowing every device: no nodev mounts */
 };
 
 int spec_load (const char *bundle, struct spec *spec, struct shim_error *err);

@@ -158,6 +158,12 @@ container_exec (const struct spec *spec, pid_t target, const char *console_socke
     {
       close (report[0]);
       sigprocmask (SIG_SETMASK, &previous, NULL);
+      /* As run does: only 0-2 reach the process, and none is open when the cwd is entered (a
+         cwd of /proc/self/fd/N would otherwise reach the host through it). */
+      /* The terminal's master stays until terminal_attach has the slave open: closed before, its
+         number could be the slave's, which terminal_attach would then close. */
+      int keep[2] = { report[1], master };
+      close_other_fds (keep, master >= 0 ? 2 : 1, 0);
       struct shim_error child_err = { 0 };
       if ((master < 0 || terminal_attach (master, slave, false, &child_err) == 0) && process_prepare (spec, false, &child_err) == 0)
         {

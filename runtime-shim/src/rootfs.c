@@ -136,8 +136,15 @@ is_directory (const char *path)
   return stat (path, &st) == 0 && S_ISDIR (st.st_mode);
 }
 
+/* device_policy: the runtime makes no cgroup of devices (a v2 host would need a BPF program,
+   and a hierarchy that is not writable would leave none). Instead no file system it mounts
+   honours device nodes: the root, /dev and every mount are nodev, but for devpts and a bind of
+   a device node itself (the spec's devices, bound from the host). A node made with mknod (which
+   CAP_MKNOD allows, as docker's) or shipped in an image exists but does not open: as behind
+   docker's device cgroup, a step cannot reach the host's console, kernel log or disks. A spec
+   whose device rules end allowing all (BuildKit's --security=insecure) keeps the mounts as asked. */
 static int
-mount_one (int root_fd, const struct mount_spec *m, bool user_namespace, struct shim_error *err)
+mount_one (int root_fd, const struct mount_spec *m, bool user_namespace, bool all_devices, struct shim_error *err)
 {
   const char *type = m->type == NULL ? "" : m->type;
   bool source_is_dir = true;
@@ -148,12 +155,21 @@ mount_one (int root_fd, const struct mount_spec *m, bool user_namespace, struct 
         return shim_fail (err, errno, "stat", m->source, "bind mount source for %s", m->destination);
       source_is_dir = S_ISDIR (st.st_mode);
     }
+  bool source_is_device = false;
+  if (m->bind && m->source != NULL)
+    {
+      struct stat st;
+      source_is_device = stat (m->source, &st) == 0 && (S_ISCHR (st.st_mode) || S_ISBLK (st.st_mode));
+    }
   int target_fd = open_in_root (root_fd, m->destination, source_is_dir ? 'd' : 'f', err);
   if (target_fd < 0)
     return -1;
   char target[64];
   fd_path (target, sizeof target, target_fd);
   unsigned long flags = m->flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+  /* No device node reaches the process but the ones the runtime gives it (see device_policy). */
+  if (!all_devices && !source_is_device && strcmp (type, "devpts") != 0)
+    flags |= MS_NODEV;
   /* What must change the new mount itself (read-only, propagation) is done through a fresh
      descriptor: the one opened before refers to the directory underneath. */
   enum { NOTHING, REMOUNT_BIND, TREE_READONLY } after = NOTHING;
@@ -209,14 +225,11 @@ mount_one (int root_fd, const struct mount_spec *m, bool user_namespace, struct 
   return rc < 0 ? shim_fail (err, saved, "mount", m->destination, "set the options of the mount") : 0;
 }
 
-static const struct { const char *name; mode_t mode; unsigned major, minor; } default_devices[] = {
-  { "null", S_IFCHR | 0666, 1, 3 }, { "zero", S_IFCHR | 0666, 1, 5 }, { "full", S_IFCHR | 0666, 1, 7 },
-  { "random", S_IFCHR | 0666, 1, 8 }, { "urandom", S_IFCHR | 0666, 1, 9 }, { "tty", S_IFCHR | 0666, 5, 0 },
-};
+static const char *const default_devices[] = { "null", "zero", "full", "random", "urandom", "tty" };
 
 /* The devices the runtime spec requires, when /dev is a fresh mount. */
 static int
-create_devices (int root_fd, bool user_namespace, const char *console_slave, struct shim_error *err)
+create_devices (int root_fd, const char *console_slave, struct shim_error *err)
 {
   int dev_fd = open_in_root (root_fd, "/dev", 0, err);
   if (dev_fd < 0)
@@ -229,18 +242,9 @@ create_devices (int root_fd, bool user_namespace, const char *console_slave, str
     return shim_fail (err, errno, "open", "/dev", "open the container's /dev");
   for (size_t i = 0; i < sizeof default_devices / sizeof default_devices[0]; i++)
     {
-      const char *name = default_devices[i].name;
-      if (!user_namespace && mknodat (dir, name, default_devices[i].mode, makedev (default_devices[i].major, default_devices[i].minor)) == 0)
-        {
-          /* mknod honours the umask; the spec's modes are exact. */
-          if (fchmodat (dir, name, default_devices[i].mode & 07777, 0) < 0)
-            {
-              close (dir);
-              return shim_fail (err, errno, "fchmodat", name, "set the mode of /dev/%s", name);
-            }
-          continue;
-        }
-      /* In a user namespace mknod is refused: bind the host's node on an empty file. */
+      const char *name = default_devices[i];
+      /* /dev is nodev (see device_policy): a node made there would not open. The host's node is
+         bound on an empty file instead, a mount of its own that allows the one device. */
       int file = openat (dir, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
       if (file < 0)
         {
@@ -398,16 +402,18 @@ rootfs_setup (const struct spec *spec, bool user_namespace, const char *console_
     return shim_fail (err, errno, "mount", spec->root_path, "bind the root filesystem on itself");
   if (mount (NULL, spec->root_path, NULL, spec->rootfs_propagation, NULL) < 0)
     return shim_fail (err, errno, "mount", spec->root_path, "set the root filesystem's propagation");
+  if (!spec->all_devices && mount (NULL, spec->root_path, NULL, MS_REMOUNT | MS_BIND | MS_NODEV | locked_flags (spec->root_path), NULL) < 0)
+    return shim_fail (err, errno, "mount", spec->root_path, "make the root filesystem nodev");
   int root_fd = open (spec->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0)
     return shim_fail (err, errno, "open", spec->root_path, "open the root filesystem");
   for (size_t i = 0; i < spec->mount_count; i++)
-    if (mount_one (root_fd, &spec->mounts[i], user_namespace, err) < 0)
+    if (mount_one (root_fd, &spec->mounts[i], user_namespace, spec->all_devices, err) < 0)
       {
         close (root_fd);
         return -1;
       }
-  if (mounts_dev (spec) && create_devices (root_fd, user_namespace, console_slave, err) < 0)
+  if (mounts_dev (spec) && create_devices (root_fd, console_slave, err) < 0)
     {
       close (root_fd);
       return -1;
@@ -449,7 +455,7 @@ rootfs_setup (const struct spec *spec, bool user_namespace, const char *console_
     return shim_fail (err, errno, "umount2", "/", "detach the old root");
   if (chdir ("/") < 0)
     return shim_fail (err, errno, "chdir", "/", "enter the new root");
-  if (spec->root_readonly && mount (NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | (user_namespace ? locked_flags ("/") : 0), NULL) < 0)
+  if (spec->root_readonly && mount (NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | (spec->all_devices ? 0 : MS_NODEV) | (user_namespace ? locked_flags ("/") : 0), NULL) < 0)
     return shim_fail (err, errno, "mount", "/", "make the root filesystem read-only");
   return 0;
 }

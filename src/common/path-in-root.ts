@@ -1,4 +1,5 @@
-import { chmod, lchown, lstat, mkdir, readlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, lchown, lstat, mkdir, open, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TsbuildError } from './errors.js';
 
@@ -156,4 +157,41 @@ export async function mkdirInRoot(root: string, path: string, options: MkdirInRo
     if (options.uid !== undefined || options.gid !== undefined) await lchown(hostPath, options.uid ?? -1, options.gid ?? -1);
   });
   return { path: join(root, ...parts), created };
+}
+
+/**
+ * The text of the regular file PATH names inside ROOT (resolved as `resolveInRoot` does), at most
+ * MAXBYTES of it; undefined when it does not exist. Anything else an image may hold there fails
+ * at once with INVALID_ARGUMENT: a fifo (never opened to wait for a writer), a device (never read
+ * without end), a file larger than MAXBYTES (never held whole).
+ */
+export async function readFileInRoot(root: string, path: string, maxBytes: number): Promise<string | undefined> {
+  const hostPath = await resolveInRoot(root, path);
+  let handle;
+  try {
+    // O_NONBLOCK: opening a fifo returns at once; the last component was resolved above, so a
+    // symlink there now was swapped in since and is refused.
+    handle = await open(hostPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return undefined;
+    throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: not a regular file`);
+    if (info.size > maxBytes) throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: exceeds ${maxBytes} bytes`);
+    // One byte more than it said: a file that grows meanwhile is still caught.
+    const bytes = Buffer.alloc(Math.min(info.size, maxBytes) + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(bytes, length, bytes.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > maxBytes) throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: exceeds ${maxBytes} bytes`);
+      if (length === bytes.length) break;
+    }
+    return bytes.subarray(0, length).toString('utf8');
+  } finally {
+    await handle.close();
+  }
 }

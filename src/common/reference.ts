@@ -28,7 +28,8 @@ const anonymousHex = /^[a-f0-9]{64}$/;
 const maxNameLength = 255;
 
 function invalid(text: string, cause: string): TsbuildError {
-  return new TsbuildError('INVALID_REFERENCE', `parse reference ${JSON.stringify(text.slice(0, 300))}: ${cause}`);
+  // "invalid reference format" is docker's wording for every reference it cannot parse.
+  return new TsbuildError('INVALID_REFERENCE', `parse reference ${JSON.stringify(text.slice(0, 300))}: invalid reference format: ${cause}`);
 }
 
 function validDomain(domain: string): boolean {

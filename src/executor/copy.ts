@@ -229,7 +229,11 @@ class Copier {
     await this.ensureDirectory(ensure);
     let target = await resolveInRoot(this.rootfs, dest);
     const existing = await lstat(target).catch(() => undefined);
-    if (!sourceIsDirectory && existing?.isDirectory() === true) target = join(target, name);
+    if (!sourceIsDirectory && existing?.isDirectory() === true) {
+      // Joined below a directory resolved inside the root: one component, or it could climb out.
+      if (name === '' || name === '.' || name === '..' || name.includes('/')) throw new TsbuildError('UNSAFE_PATH', `copy to ${dest}: ${JSON.stringify(name)} is not a file name`);
+      target = join(target, name);
+    }
     if (sourceIsDirectory && existing === undefined) await this.ensureDirectory(this.inside(target));
     else await this.ensureDirectory(this.inside(dirname(target)));
     return target;
@@ -413,8 +417,9 @@ class Copier {
   async addUrl(url: string, dest: string, maxRedirections: number): Promise<void> {
     let name = '__unnamed__';
     try {
-      const base = posix.basename(new URL(url).pathname);
-      if (base !== '' && base !== '.' && base !== '/') name = decodeURIComponent(base);
+      // Decoded first, as Go's URL.Path is: `..%2F..%2Fx` is the path `/../../x`, named `x`.
+      const base = posix.basename(decodeURIComponent(new URL(url).pathname));
+      if (base !== '' && base !== '.' && base !== '..' && base !== '/') name = base;
     } catch {
       // BuildKit keeps the default name for a URL it cannot parse.
     }

@@ -188,7 +188,7 @@ export async function runStep(instruction: RunInstruction, config: ConfigState, 
           rootfs,
           mounts,
           network,
-          ...(instruction.security === 'insecure' ? { capabilities: await allCapabilities(), unmasked: true } : { capabilities: defaultCapabilities }),
+          ...(instruction.security === 'insecure' ? { capabilities: await allCapabilities(), unmasked: true, allDevices: true } : { capabilities: defaultCapabilities }),
         });
         const redactor = new SecretRedactor(prepared.secrets);
         const show = (stream: 'stdout' | 'stderr', data: Buffer): void => {

@@ -1,6 +1,4 @@
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { resolveInRoot, TsbuildError } from '../common/index.js';
+import { readFileInRoot, TsbuildError } from '../common/index.js';
 
 /** What a process runs as: its ids and every group it is in, primary first (as BuildKit's spec lists them). */
 export interface ResolvedUser {
@@ -43,32 +41,7 @@ interface GroupEntry {
  * out of it); undefined when it does not exist, which is no error while only numeric ids are asked.
  */
 async function readUserFile(rootfs: string, path: string): Promise<string | undefined> {
-  const hostPath = await resolveInRoot(rootfs, path);
-  let handle;
-  try {
-    handle = await open(hostPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: ${(error as Error).message}`, { cause: error });
-  }
-  try {
-    const info = await handle.stat();
-    if (!info.isFile()) throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: not a regular file`);
-    if (info.size > maxUserFileBytes) throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: exceeds ${maxUserFileBytes} bytes`);
-    const bytes = Buffer.alloc(Math.min(info.size, maxUserFileBytes) + 1);
-    let length = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(bytes, length, bytes.length - length, null);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-      if (length > maxUserFileBytes) throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: exceeds ${maxUserFileBytes} bytes`);
-      if (length === bytes.length) break;
-    }
-    return bytes.subarray(0, length).toString('utf8');
-  } finally {
-    await handle.close();
-  }
+  return readFileInRoot(rootfs, path, maxUserFileBytes);
 }
 
 /** Go's strconv.Atoi on a field: leading garbage or an empty field gives 0, as moby/sys/user parses. */

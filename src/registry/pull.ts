@@ -149,15 +149,20 @@ export async function pull(options: PullOptions): Promise<PullResult> {
   signal?.addEventListener('abort', abortAll, { once: true });
   let fetched = 0;
   let present = 0;
+  let firstFailure: { readonly error: unknown } | undefined;
   try {
-    await Promise.all(
+    // Settled, not raced: a pull that failed returns only once no download of it writes to the
+    // store any more.
+    await Promise.allSettled(
       unique.map((descriptor) =>
         // The config is small: it does not wait for, nor take, a layer's download slot.
         (descriptor === manifest.config ? (run: () => Promise<void>) => run() : limit)(async () => {
           if (controller.signal.aborted) return;
           const outcome = await pullBlob({ registry, reference, store, descriptor, backoff: options.client.backoff, signal: controller.signal, onProgress: options.onProgress }).catch(
             (error: unknown) => {
-              // One failed blob stops the others rather than letting them run on for nothing.
+              // One failed blob stops the others rather than letting them run on for nothing;
+              // theirs are only the consequence of the abort.
+              firstFailure ??= { error };
               controller.abort();
               throw error;
             },
@@ -171,6 +176,7 @@ export async function pull(options: PullOptions): Promise<PullResult> {
     signal?.removeEventListener('abort', abortAll);
   }
   if (signal?.aborted === true) throw new TsbuildError('REGISTRY', `pull ${name}: cancelled`);
+  if (firstFailure !== undefined) throw firstFailure.error;
 
   const manifestDescriptor: Descriptor = {
     mediaType: document.descriptor.mediaType,

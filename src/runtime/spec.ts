@@ -55,6 +55,12 @@ export interface ContainerSpec {
   /** PID 1 reaps orphans and forwards signals (as `docker run --init`). */
   readonly init?: boolean;
   /**
+   * Every device node opens, those made with mknod or shipped in the image included (BuildKit's
+   * `--security=insecure`): a `linux.resources.devices` rule allowing all. Otherwise only the
+   * spec's own devices do (a device cgroup in crun and runc, nodev mounts in the shim).
+   */
+  readonly allDevices?: boolean;
+  /**
    * Run as an unprivileged user: a user namespace mapping the caller to root, with the whole
    * subordinate range when newuidmap is usable. Default: when the caller is not root.
    */
@@ -231,9 +237,15 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
       ...(mappings === undefined ? {} : { uidMappings: mappings.uid, gidMappings: mappings.gid }),
       // Rootless: no cgroup is delegated to the caller on these hosts, and runc refuses a config
       // asking for limits it cannot apply.
-      ...(rootless || (spec.memoryLimit === undefined && spec.pidsLimit === undefined)
+      ...(rootless || (spec.memoryLimit === undefined && spec.pidsLimit === undefined && spec.allDevices !== true)
         ? {}
-        : { resources: { ...(spec.memoryLimit === undefined ? {} : { memory: { limit: spec.memoryLimit } }), ...(spec.pidsLimit === undefined ? {} : { pids: { limit: spec.pidsLimit } }) } }),
+        : {
+            resources: {
+              ...(spec.memoryLimit === undefined ? {} : { memory: { limit: spec.memoryLimit } }),
+              ...(spec.pidsLimit === undefined ? {} : { pids: { limit: spec.pidsLimit } }),
+              ...(spec.allDevices === true ? { devices: [{ allow: true, access: 'rwm' }] } : {}),
+            },
+          }),
       maskedPaths: spec.unmasked === true ? [] : [...defaultMaskedPaths],
       readonlyPaths: spec.unmasked === true ? [] : [...defaultReadonlyPaths],
     },

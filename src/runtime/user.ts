@@ -3,10 +3,7 @@
  * up in the container's own /etc/passwd and /etc/group (moby/sys/user's GetExecUser rules and
  * words), every path resolved inside the root filesystem, never through a symlink out of it.
  */
-import { constants } from 'node:fs';
-import { lstat, open, readlink } from 'node:fs/promises';
-import { join } from 'node:path';
-import { TsbuildError, messageOf } from '../common/index.js';
+import { readFileInRoot, resolveInRoot, TsbuildError } from '../common/index.js';
 
 export interface ContainerUser {
   readonly uid: number;
@@ -22,9 +19,9 @@ export interface ContainerUserEntry extends ContainerUser {
   readonly home: string;
 }
 
-/** Symlinks followed in one path before giving up, as the kernel does (ELOOP). */
-const maxSymlinks = 40;
 const maxId = 2_147_483_647;
+/** As BuildKit and runc (moby/sys/user) read them: at most this much of /etc/passwd or /etc/group. */
+const maxUserFileBytes = 10 << 20;
 
 /**
  * PATH (as the container sees it) as a path on the host under ROOTFS: each symlink is read and
@@ -33,57 +30,12 @@ const maxId = 2_147_483_647;
  * container not yet started).
  */
 export async function resolvePathInRoot(rootfs: string, path: string): Promise<string> {
-  const pending = path.split('/').reverse();
-  const resolved: string[] = [];
-  let links = 0;
-  let missing = false;
-  while (pending.length > 0) {
-    const name = pending.pop() ?? '';
-    if (name === '' || name === '.') continue;
-    if (name === '..') {
-      resolved.pop();
-      continue;
-    }
-    const candidate = join(rootfs, ...resolved, name);
-    if (!missing) {
-      let isLink = false;
-      try {
-        isLink = (await lstat(candidate)).isSymbolicLink();
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error;
-        missing = true;
-      }
-      if (isLink) {
-        if (++links > maxSymlinks) throw new TsbuildError('UNSAFE_PATH', `resolve ${path} in the container: too many levels of symbolic links`);
-        const target = await readlink(candidate);
-        if (target.startsWith('/')) resolved.length = 0;
-        pending.push(...target.split('/').reverse());
-        continue;
-      }
-    }
-    resolved.push(name);
-  }
-  return join(rootfs, ...resolved);
+  return resolveInRoot(rootfs, path);
 }
 
-/** A file of the container read after resolving its path inside the root; undefined when absent. */
+/** A file of the container read inside its root; undefined when absent, an error when no regular file. */
 async function readInRoot(rootfs: string, path: string): Promise<string | undefined> {
-  const host = await resolvePathInRoot(rootfs, path);
-  let handle;
-  try {
-    // O_NOFOLLOW: the last component was resolved above; one swapped for a link since is refused.
-    handle = await open(host, constants.O_RDONLY | constants.O_NOFOLLOW);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw new TsbuildError('UNSAFE_PATH', `read ${path} in the container: ${messageOf(error)}`, { cause: error });
-  }
-  try {
-    return await handle.readFile('utf8');
-  } finally {
-    await handle.close();
-  }
+  return readFileInRoot(rootfs, path, maxUserFileBytes);
 }
 
 interface PasswdEntry {

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { link, mkdir, open, readdir, readFile, rename, stat, truncate, unlink, utimes, type FileHandle } from 'node:fs/promises';
+import { chmod, link, mkdir, open, readdir, readFile, rename, stat, truncate, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { errnoOf, digestAlgorithm, digestHex, hashHex, MediaType, messageOf, parseDigest, parseIndex, refNameAnnotation, TsbuildError, type Descriptor, type Digest, type Index } from '../common/index.js';
@@ -44,7 +44,14 @@ export class LayoutStore implements ContentStore {
     try {
       // The root first, so that the others do not race to create it.
       await mkdir(root, { recursive: true, mode: 0o755 });
-      await Promise.all(['blobs/sha256', 'ingest', 'tmp', 'layers/sha256'].map((dir) => mkdir(join(root, dir), { recursive: true, mode: 0o755 })));
+      await Promise.all(['blobs/sha256', 'ingest', 'tmp'].map((dir) => mkdir(join(root, dir), { recursive: true, mode: 0o755 })));
+      // Unpacked images hold their set-user-ID files as they are: another user of the host who
+      // could reach them would run them as their owner (root). Only the store's owner enters.
+      await mkdir(join(root, 'layers', 'sha256'), { recursive: true, mode: 0o700 });
+      // A store made before had them open; one opened by a user who does not own it stays as it is.
+      await chmod(join(root, 'layers'), 0o700).catch((error: unknown) => {
+        if (errnoOf(error) !== 'EPERM' && errnoOf(error) !== 'EROFS') throw error;
+      });
     } catch (error) {
       throw new TsbuildError('INTERNAL', `open store ${root}: ${messageOf(error)}`, { cause: error });
     }

@@ -77,6 +77,10 @@ export async function unpackLayers(store: LayoutStore, layers: readonly Descript
       }
     } catch (error) {
       await rm(temporary, { recursive: true, force: true }).catch(() => undefined);
+      // What the layer holds is at fault: its digest says which blob to look at.
+      if (error instanceof TsbuildError && (error.code === 'UNSAFE_PATH' || error.code === 'INVALID_ARCHIVE') && error.digest === undefined) {
+        throw new TsbuildError(error.code, `layer ${layer.digest}: ${error.message}`, { cause: error, digest: layer.digest });
+      }
       if (error instanceof TsbuildError) throw error;
       throw new TsbuildError('INTERNAL', `unpack layer ${layer.digest}: ${messageOf(error)}`, { cause: error });
     }

@@ -30,10 +30,11 @@ function unsafe(path: string, cause: string): TsbuildError {
  * relative to the target, as tar does); `..` is refused outright: no legitimate layer needs it
  * and it is the first tool of a path traversal.
  */
-function components(name: string, what = 'entry name'): string[] {
-  if (name.includes('\0')) throw unsafe(name, `NUL in ${what}`);
+function components(name: string, entry = name, what = 'entry name'): string[] {
+  const quoted = what === 'entry name' ? what : `${what} ${JSON.stringify(name.slice(0, 300))}`;
+  if (name.includes('\0')) throw unsafe(entry, `NUL in ${quoted}`);
   const parts = name.split('/').filter((part) => part !== '' && part !== '.');
-  if (parts.includes('..')) throw unsafe(name, `${what} contains ..`);
+  if (parts.includes('..')) throw unsafe(entry, `${quoted} contains ..`);
   return parts;
 }
 
@@ -259,13 +260,13 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
         break;
       }
       case 'link': {
-        const linkParts = components(header.linkname, 'hard link target');
+        const linkParts = components(header.linkname, header.name, 'hard link target');
         const linkLeaf = linkParts.at(-1);
         if (linkLeaf === undefined) throw unsafe(header.name, 'hard link to the unpack root');
         const linkParent = await parentOf(linkParts.slice(0, -1), header.name);
         const source = join(target, ...linkParent, linkLeaf);
         const info = lstatSync(source, { throwIfNoEntry: false });
-        if (info === undefined) throw unsafe(header.name, `hard link target ${header.linkname} does not exist in the layer`);
+        if (info === undefined) throw unsafe(header.name, `hard link target ${JSON.stringify(header.linkname.slice(0, 300))} does not exist in the layer`);
         if (info.isDirectory()) throw unsafe(header.name, 'hard link to a directory');
         linkSync(source, path);
         break;

@@ -1,0 +1,460 @@
+/**
+ * A registry that lies, and images made to escape, pulled and built from with the CLI: a
+ * manifest that never ends or says it is too large, an index of 300,000 entries, blobs whose
+ * bytes are not their digest or not their size, a redirect to another host, and layers whose
+ * entries climb out of the root. Every refusal exits non-zero naming the reference, digest or
+ * path; nothing lands outside the store; `tsbuild verify` passes after each.
+ */
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import type { AddressInfo, Socket } from 'node:net';
+import { join, relative } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pack } from 'tar-stream';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { MediaType, hostPlatform, type Digest } from '../../src/common/index.js';
+import { encodeHeader, endOfArchive, padding } from '../../src/exporter/tar.js';
+import { maxManifestBytes } from '../../src/registry/manifest.js';
+import { runCliCaptured, type CliResult } from '../helpers/run-cli.js';
+import { temporaryDirectory } from '../helpers/temporary-store.js';
+import { validateLayout } from '../helpers/validate.js';
+
+const sha256 = (bytes: Uint8Array): Digest => `sha256:${createHash('sha256').update(bytes).digest('hex')}` as Digest;
+
+interface HostileEntry {
+  readonly name: string;
+  readonly type?: 'file' | 'directory' | 'symlink' | 'link';
+  readonly linkname?: string;
+  readonly content?: string;
+}
+
+/** A tar written entry by entry as given, names with `..` and absolute ones included. */
+async function hostileTar(entries: readonly HostileEntry[]): Promise<Buffer> {
+  const packer = pack();
+  const chunks: Buffer[] = [];
+  const done = (async () => {
+    for await (const chunk of packer) chunks.push(chunk as Buffer);
+  })();
+  for (const entry of entries) {
+    const type = entry.type ?? 'file';
+    const header = { name: entry.name, type, mode: type === 'directory' ? 0o755 : 0o644, mtime: new Date(0), uid: 0, gid: 0, ...(entry.linkname === undefined ? {} : { linkname: entry.linkname }) };
+    await new Promise<void>((resolve, reject) => {
+      const callback = (error?: Error | null): void => (error ? reject(error) : resolve());
+      if (type === 'file') packer.entry(header, entry.content ?? '', callback);
+      else packer.entry(header, callback);
+    });
+  }
+  packer.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+/** One file whose name, given in a PAX record, holds a NUL: `etc/ok` to a reader that stops there. */
+function nulNameTar(): Buffer {
+  const content = Buffer.from('pwned\n');
+  return Buffer.concat([
+    encodeHeader({ path: 'placeholder', type: 'file', size: content.length, mode: 0o644, uid: 0, gid: 0, mtime: 0, pax: { path: 'etc/ok\0/../../../escaped' } }),
+    content,
+    padding(content.length),
+    endOfArchive,
+  ]);
+}
+
+interface Blob {
+  readonly digest: Digest;
+  readonly bytes: Buffer;
+}
+
+interface ServedImage {
+  readonly manifest: Blob;
+  readonly config: Blob;
+  readonly layers: readonly Blob[];
+}
+
+const blobOf = (bytes: Buffer): Blob => ({ digest: sha256(bytes), bytes });
+
+/** An image of uncompressed layers (tar media type) whose config and manifest are consistent. */
+function imageOf(layerTars: readonly Buffer[], configOverride?: Buffer): ServedImage {
+  const layers = layerTars.map(blobOf);
+  const platform = hostPlatform();
+  const config = blobOf(
+    configOverride ??
+      Buffer.from(JSON.stringify({ architecture: platform.architecture, os: platform.os, config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: layers.map((layer) => layer.digest) } })),
+  );
+  const manifest = blobOf(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.ociManifest,
+        config: { mediaType: MediaType.ociConfig, digest: config.digest, size: config.bytes.length },
+        layers: layers.map((layer) => ({ mediaType: MediaType.ociLayer, digest: layer.digest, size: layer.bytes.length })),
+      }),
+    ),
+  );
+  return { manifest, config, layers };
+}
+
+type Handler = (request: IncomingMessage, response: ServerResponse) => boolean;
+
+interface HostileRegistry {
+  readonly host: string;
+  /** Bytes written in answer to manifest requests, all of them counted. */
+  manifestBytesSent: number;
+  /** Handlers tried before the images: the lies. */
+  readonly handlers: Handler[];
+  serve(repository: string, tag: string, image: ServedImage): void;
+  stop(): Promise<void>;
+}
+
+/** A plain-HTTP distribution API on 127.0.0.1 serving what it is given, lies included. */
+async function startHostileRegistry(): Promise<HostileRegistry> {
+  const manifests = new Map<string, Blob>();
+  const blobs = new Map<string, Buffer>();
+  const sockets = new Set<Socket>();
+  const registry: HostileRegistry = {
+    host: '',
+    manifestBytesSent: 0,
+    handlers: [],
+    serve(repository, tag, image) {
+      manifests.set(`${repository}:${tag}`, image.manifest);
+      manifests.set(`${repository}:${image.manifest.digest}`, image.manifest);
+      for (const blob of [image.config, ...image.layers]) blobs.set(blob.digest, blob.bytes);
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+  const server: Server = createServer((request, response) => {
+    const url = request.url ?? '';
+    if (url === '/v2/' || url === '/v2') return void response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    for (const handler of registry.handlers) if (handler(request, response)) return;
+    const manifest = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(url);
+    if (manifest !== null) {
+      const found = manifests.get(`${manifest[1]}:${manifest[2]}`);
+      if (found === undefined) return void response.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}');
+      const headers = { 'content-type': MediaType.ociManifest, 'content-length': String(found.bytes.length), 'docker-content-digest': found.digest };
+      response.writeHead(200, headers);
+      return void response.end(request.method === 'HEAD' ? undefined : found.bytes);
+    }
+    const blob = /^\/v2\/(.+)\/blobs\/([^/]+)$/.exec(url);
+    const bytes = blob === null ? undefined : blobs.get(blob[2] ?? '');
+    if (bytes === undefined) return void response.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown"}]}');
+    response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) });
+    response.end(request.method === 'HEAD' ? undefined : bytes);
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  Object.assign(registry, { host: `127.0.0.1:${(server.address() as AddressInfo).port}` });
+  return registry;
+}
+
+/** Every file under ROOT with its size: what a write after the fact would change. */
+async function storeFiles(storeRoot: string): Promise<string[]> {
+  const entries = await readdir(storeRoot, { recursive: true });
+  return Promise.all(entries.sort().map(async (entry) => `${relative(storeRoot, join(storeRoot, entry))} ${(await stat(join(storeRoot, entry)).catch(() => undefined))?.size ?? 'gone'}`));
+}
+
+let registry: HostileRegistry;
+let other: HostileRegistry;
+let dir: string;
+let root: string;
+let outside: string;
+let removeDir: () => Promise<void>;
+let serial = 0;
+
+beforeAll(async () => {
+  registry = await startHostileRegistry();
+  other = await startHostileRegistry();
+});
+
+afterAll(async () => {
+  await registry.stop();
+  await other.stop();
+});
+
+beforeEach(async () => {
+  ({ path: dir, cleanup: removeDir } = await temporaryDirectory('tsbuild-hostile-'));
+  root = join(dir, 'root');
+  outside = join(dir, 'outside');
+  await mkdir(outside);
+  await writeFile(join(outside, 'secret'), 'untouched\n');
+});
+
+afterEach(async () => {
+  registry.handlers.length = 0;
+  try {
+    // Whatever was refused, the store is whole and nothing outside it changed.
+    const verified = await runCliCaptured(['verify', '--root', root]);
+    expect(verified.stderr).toBe('');
+    expect(verified.status).toBe(0);
+    await validateLayout(root);
+    expect(await readdir(outside)).toEqual(['secret']);
+    expect(await readFile(join(outside, 'secret'), 'utf8')).toBe('untouched\n');
+    expect((await readdir(dir)).filter((name) => !['outside', 'root', 'archive.tar'].includes(name) && !name.startsWith('ctx-'))).toEqual([]);
+  } finally {
+    await removeDir();
+  }
+});
+
+const pull = (reference: string): Promise<CliResult> => runCliCaptured(['pull', '--root', root, '--quiet', reference]);
+
+/** A fresh repository name: each test its own, so nothing is shared through the registry's maps. */
+const repository = (what: string): string => `hostile/${what}-${++serial}`;
+
+async function buildFrom(reference: string): Promise<CliResult> {
+  const context = join(dir, `ctx-${++serial}`);
+  await mkdir(context);
+  await writeFile(join(context, 'Dockerfile'), `FROM ${reference}\nRUN true\n`);
+  return runCliCaptured(['build', '--root', root, '--progress', 'plain', context]);
+}
+
+describe('a registry that lies', () => {
+  it('reads at most the manifest limit of a manifest that never ends, and names the reference', async () => {
+    const name = repository('endless');
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    registry.handlers.push((request, response) => {
+      if (!request.url?.includes(`/${name}/manifests/`)) return false;
+      response.writeHead(200, { 'content-type': MediaType.ociManifest });
+      // Chunked, no length: only the reader can stop it.
+      const write = (): void => {
+        if (response.destroyed) return;
+        registry.manifestBytesSent += chunk.length;
+        if (registry.manifestBytesSent > 256 * 1024 * 1024) return void response.end();
+        if (response.write(chunk)) setImmediate(write);
+        else response.once('drain', write);
+      };
+      write();
+      return true;
+    });
+    registry.manifestBytesSent = 0;
+    const result = await pull(`${registry.host}/${name}:1`);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`pull manifest ${registry.host}/${name}:1: manifest exceeds the ${maxManifestBytes}-byte limit`);
+    // A few socket buffers beyond the limit at most, never the 256 MiB on offer.
+    expect(registry.manifestBytesSent).toBeLessThan(maxManifestBytes + 16 * 1024 * 1024);
+  });
+
+  it('refuses a manifest whose Content-Length is above the limit before reading it', async () => {
+    const name = repository('declared');
+    registry.handlers.push((request, response) => {
+      if (!request.url?.includes(`/${name}/manifests/`)) return false;
+      response.writeHead(200, { 'content-type': MediaType.ociManifest, 'content-length': String(maxManifestBytes + 1) });
+      response.write('{');
+      return true;
+    });
+    const result = await pull(`${registry.host}/${name}:1`);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`manifest of ${maxManifestBytes + 1} bytes exceeds the ${maxManifestBytes}-byte limit`);
+  });
+
+  it('refuses an index of 300,000 entries by its size', async () => {
+    const name = repository('index');
+    const entry = { mediaType: MediaType.ociManifest, digest: sha256(Buffer.from('x')), size: 1, platform: { architecture: 'amd64', os: 'linux' } };
+    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: Array.from({ length: 300_000 }, () => entry) }));
+    expect(index.length).toBeGreaterThan(maxManifestBytes);
+    registry.handlers.push((request, response) => {
+      if (!request.url?.includes(`/${name}/manifests/`)) return false;
+      response.writeHead(200, { 'content-type': MediaType.ociIndex, 'content-length': String(index.length) });
+      response.end(index);
+      return true;
+    });
+    const result = await pull(`${registry.host}/${name}:1`);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('exceeds the');
+  });
+
+  it('refuses a config and a layer whose bytes are not their digest, naming the digest', async () => {
+    for (const which of ['config', 'layer'] as const) {
+      const name = repository(`swapped-${which}`);
+      // A layer of its own: one the store holds already is not downloaded again.
+      const image = imageOf([await hostileTar([{ name: 'file', content: `real ${which}\n` }])]);
+      registry.serve(name, '1', image);
+      const swapped = which === 'config' ? image.config : (image.layers[0] as Blob);
+      // Same length, other bytes: only the digest can tell.
+      const forged = Buffer.from(swapped.bytes);
+      forged[forged.length - 3] = (forged[forged.length - 3] ?? 0) ^ 1;
+      registry.handlers.push((request, response) => {
+        if (request.url !== `/v2/${name}/blobs/${swapped.digest}`) return false;
+        response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(forged.length) });
+        response.end(request.method === 'HEAD' ? undefined : forged);
+        return true;
+      });
+      const result = await pull(`${registry.host}/${name}:1`);
+      expect(result.status, which).toBe(1);
+      expect(result.stderr, which).toContain(swapped.digest);
+      expect(result.stderr, which).toMatch(/content hashes to sha256:[0-9a-f]{64}, expected/);
+      const listed = await runCliCaptured(['images', '--root', root, '--format', '{{.Repository}}']);
+      expect(listed.stdout, which).not.toContain(name);
+    }
+  });
+
+  it('refuses a blob longer than its descriptor says, whatever Content-Length claims', async () => {
+    const name = repository('longer');
+    const image = imageOf([await hostileTar([{ name: 'file', content: 'real\n' }])]);
+    registry.serve(name, '1', image);
+    const layer = image.layers[0] as Blob;
+    const longer = Buffer.concat([layer.bytes, Buffer.alloc(1024 * 1024)]);
+    registry.handlers.push((request, response) => {
+      if (request.url !== `/v2/${name}/blobs/${layer.digest}`) return false;
+      response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(longer.length) });
+      response.end(request.method === 'HEAD' ? undefined : longer);
+      return true;
+    });
+    const result = await pull(`${registry.host}/${name}:1`);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(layer.digest);
+  });
+
+  it('returns from a failed pull only once no other download of it writes to the store', async () => {
+    const name = repository('settled');
+    const image = imageOf([await hostileTar([{ name: 'bad', content: 'bad\n' }]), await hostileTar([{ name: 'slow', content: 'x'.repeat(256 * 1024) }])]);
+    registry.serve(name, '1', image);
+    const [bad, slow] = image.layers as [Blob, Blob];
+    registry.handlers.push((request, response) => {
+      if (request.url === `/v2/${name}/blobs/${slow.digest}`) {
+        // Half of it, then nothing: a download in flight when the other one fails.
+        response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(slow.bytes.length) });
+        response.write(slow.bytes.subarray(0, 64 * 1024));
+        return true;
+      }
+      if (request.url !== `/v2/${name}/blobs/${bad.digest}`) return false;
+      const forged = Buffer.from(bad.bytes);
+      forged[0] = (forged[0] ?? 0) ^ 1;
+      setTimeout(() => response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(forged.length) }).end(forged), 300);
+      return true;
+    });
+    const result = await pull(`${registry.host}/${name}:1`);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(bad.digest);
+    const right = await storeFiles(root);
+    await sleep(500);
+    expect(await storeFiles(root)).toEqual(right);
+  });
+
+  it('follows a redirect to another host for a blob, and checks what it serves there', async () => {
+    const name = repository('redirected');
+    const image = imageOf([await hostileTar([{ name: 'file', content: 'real\n' }])]);
+    registry.serve(name, '1', image);
+    other.serve(name, '1', image);
+    const layer = image.layers[0] as Blob;
+    registry.handlers.push((request, response) => {
+      if (request.url !== `/v2/${name}/blobs/${layer.digest}`) return false;
+      response.writeHead(307, { location: `http://${other.host}/v2/${name}/blobs/${layer.digest}` }).end();
+      return true;
+    });
+    const result = await pull(`${registry.host}/${name}:1`);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+  });
+});
+
+describe('layers made to escape', () => {
+  /** Pulls an image of LAYERS (fine: the registry's bytes are what they claim) and builds FROM it. */
+  async function pullAndBuild(what: string, layers: readonly Buffer[]): Promise<CliResult> {
+    const name = repository(what);
+    registry.serve(name, '1', imageOf(layers));
+    const pulled = await pull(`${registry.host}/${name}:1`);
+    expect(pulled.stderr).toBe('');
+    expect(pulled.status).toBe(0);
+    return buildFrom(`${registry.host}/${name}:1`);
+  }
+
+  it('refuses entries that climb with .., naming the entry', async () => {
+    const result = await pullAndBuild('dotdot', [await hostileTar([{ name: 'ok', content: 'ok\n' }, { name: `../../../../../../../..${outside}/secret`, content: 'pwned\n' }])]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`unpack "../../../../../../../..${outside}/secret": entry name contains ..`);
+  });
+
+  it('refuses hard links out of the root, directly and through a symlink, and to an entry not there yet', async () => {
+    const up = `../../../../../../..${outside}/secret`;
+    const cases: Array<[string, HostileEntry[], string]> = [
+      ['hardlink-out', [{ name: 'hl', type: 'link', linkname: up }], `unpack "hl": hard link target ${JSON.stringify(up)} contains ..`],
+      // The symlink is followed inside the root, where there is no such file.
+      ['hardlink-through', [{ name: 'a', type: 'symlink', linkname: '/' }, { name: 'hl', type: 'link', linkname: `a${outside}/secret` }], `unpack "hl": hard link target "a${outside}/secret" does not exist in the layer`],
+      ['hardlink-later', [{ name: 'hl', type: 'link', linkname: 'later' }, { name: 'later', content: 'x\n' }], 'unpack "hl": hard link target "later" does not exist in the layer'],
+    ];
+    for (const [what, entries, message] of cases) {
+      const tar = await hostileTar(entries);
+      const result = await pullAndBuild(what, [tar]);
+      expect(result.status, what).toBe(1);
+      // The layer's digest says which blob to look at.
+      expect(result.stderr, what).toContain(`layer ${sha256(tar)}: ${message}`);
+    }
+  });
+
+  it('refuses whiteouts that climb, and a name with a NUL', async () => {
+    for (const [what, tar, message] of [
+      ['whiteout-dots', await hostileTar([{ name: '.wh...', content: '' }]), 'unpack ".wh...": invalid whiteout'],
+      ['whiteout-up', await hostileTar([{ name: '../.wh.outside', content: '' }]), 'unpack "../.wh.outside": entry name contains ..'],
+      ['nul-name', nulNameTar(), 'NUL in entry name'],
+    ] as const) {
+      const result = await pullAndBuild(what, [tar]);
+      expect(result.status, what).toBe(1);
+      expect(result.stderr, what).toContain(message);
+    }
+  });
+
+  it('keeps writes through planted symlinks inside the root: a -> / then a/etc/passwd, a directory replacing a link, an opaque marker under a link', async () => {
+    const result = await pullAndBuild('through-links', [
+      await hostileTar([
+        { name: 'a', type: 'symlink', linkname: '/' },
+        { name: 'a/etc/passwd', content: 'root:x:0:0:root:/root:/bin/sh\n' },
+        { name: 'up', type: 'symlink', linkname: `../../../../../../../..${outside}` },
+        { name: 'up/secret', content: 'pwned\n' },
+        { name: 'abs', type: 'symlink', linkname: outside },
+        { name: 'abs/.wh..wh..opq', content: '' },
+        { name: 'abs/.wh.secret', content: '' },
+        { name: 'replaced', type: 'symlink', linkname: outside },
+        { name: 'replaced', type: 'directory' },
+        { name: 'replaced/secret', content: 'inside\n' },
+        { name: 'bin/sh', type: 'symlink', linkname: '/bin/true' },
+      ]),
+    ]);
+    // The layer holds no working shell: the RUN fails, but only after the layer was unpacked.
+    expect(result.stderr).not.toContain('UNSAFE');
+    expect(result.stderr).not.toContain('unpack "');
+  });
+});
+
+describe('docker load of a hostile archive', () => {
+  it('loads it (the archive is consistent) and refuses its layer when it is unpacked', async () => {
+    const layer = await hostileTar([{ name: 'ok', content: 'ok\n' }, { name: `../escaped`, content: 'pwned\n' }]);
+    const image = imageOf([layer]);
+    const archivePath = join(dir, 'archive.tar');
+    await writeFile(archivePath, await dockerArchive(image, layer));
+    const loaded = await runCliCaptured(['load', '--root', root, '-i', archivePath]);
+    expect(loaded.stderr).toBe('');
+    expect(loaded.status).toBe(0);
+    const result = await buildFrom('hostile/loaded:1');
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('unpack "../escaped": entry name contains ..');
+  });
+});
+
+/** `docker save`'s layout of IMAGE (one uncompressed LAYER), tagged hostile/loaded:1. */
+async function dockerArchive(image: ServedImage, layer: Buffer): Promise<Buffer> {
+  const packer = pack();
+  const chunks: Buffer[] = [];
+  const done = (async () => {
+    for await (const chunk of packer) chunks.push(chunk as Buffer);
+  })();
+  const layerName = `${image.layers[0]?.digest.slice(7) ?? ''}/layer.tar`;
+  const configName = `${image.config.digest.slice(7)}.json`;
+  const files: Array<[string, Buffer]> = [
+    ['manifest.json', Buffer.from(JSON.stringify([{ Config: configName, RepoTags: ['hostile/loaded:1'], Layers: [layerName] }]))],
+    [configName, image.config.bytes],
+    [layerName, layer],
+  ];
+  for (const [name, bytes] of files) {
+    await new Promise<void>((resolve, reject) => packer.entry({ name, mode: 0o644, mtime: new Date(0) }, bytes, (error) => (error ? reject(error) : resolve())));
+  }
+  packer.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,178 @@
+/**
+ * `tsbuild run` of images whose config is made to lead out of the container (containerd
+ * CVE-2022-23648 class): VOLUME paths that climb with `..` or reach a symlink to `/`, to the host
+ * (absolute) or out of the root (relative), a WorkingDir that is relative or a link out, Users
+ * with path characters; and a container that tries to write the runtime's binary through
+ * /proc/1/exe (runc CVE-2019-5736). Refused with docker's messages, or kept inside the root:
+ * the host directory the links name never changes.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { hostPlatform, type ContainerConfig } from '../../src/common/index.js';
+import { writeImage, writeLayer, type LayerEntry } from '../../src/exporter/index.js';
+import { openStore, resolveImage } from '../../src/store/index.js';
+import { busyboxImage } from '../helpers/busybox-image.js';
+import { temporaryDirectory } from '../helpers/temporary-store.js';
+import { asRootless, buildBinaries, ensureRootlessUser, isRoot, shimBinary } from './helpers.js';
+
+const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
+
+let dir: string;
+let root: string;
+/** What the image's links name on the host: never written, never read into a volume. */
+let outside: string;
+let removeDir: () => Promise<void>;
+
+function run(image: string, script: string, flags: readonly string[] = []): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [bin, 'run', '--rm', ...flags, image, 'sh', '-c', script], { encoding: 'utf8', env: { ...process.env, TSBUILD_ROOT: root }, timeout: 20_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+const symlink = (path: string, target: string): LayerEntry => ({ path, type: 'symlink', mode: 0o777, uid: 0, gid: 0, mtime: 0, linkname: target });
+
+describe.runIf(isRoot)('images whose config leads out', () => {
+  beforeAll(async () => {
+    buildBinaries();
+    ({ path: dir, cleanup: removeDir } = await temporaryDirectory('tsbuild-hostile-image-'));
+    root = join(dir, 'root');
+    outside = join(dir, 'outside');
+    mkdirSync(outside);
+    writeFileSync(join(outside, 'secret'), 'HOST SECRET\n');
+    const store = await openStore({ root });
+    await busyboxImage(store);
+    const base = await resolveImage(store, (await store.resolveReference('docker.io/library/busybox:latest')) ?? expect.fail('no busybox'));
+    // Sorted, as a layer's entries are.
+    const setuid: LayerEntry = { path: 'setuid-root', type: 'file', mode: 0o4755, uid: 0, gid: 0, mtime: 0, size: 3, content: () => Buffer.from('#!\n') };
+    const layer = await writeLayer([symlink('abslink', outside), symlink('rootlink', '/'), setuid, symlink('uplink', `${'../'.repeat(12)}${outside.slice(1)}`)], store);
+    const layers = [{ descriptor: base.manifest.layers[0] ?? expect.fail('no layer'), diffId: base.config.rootfs.diff_ids[0] ?? expect.fail('no diff id') }, layer];
+    const images: Record<string, ContainerConfig> = {
+      'vol-dots': { Volumes: { '/../../escape-vol': {} } },
+      'vol-root': { Volumes: { '/rootlink': {} } },
+      'vol-up': { Volumes: { '/uplink': {} } },
+      'vol-abs': { Volumes: { '/abslink': {} } },
+      'wd-relative': { WorkingDir: '../../' },
+      'wd-up': { WorkingDir: '/uplink' },
+      'wd-abs': { WorkingDir: '/abslink/made' },
+      'user-path': { User: 'a/../b' },
+      'user-ids': { User: '0:0' },
+    };
+    for (const [name, config] of Object.entries(images)) {
+      await writeImage(store, { layers, platform: hostPlatform(), config: { Cmd: ['sh'], ...config } }, `docker.io/library/${name}:latest`);
+    }
+    // /etc/passwd a fifo (a reader would wait for a writer forever), /etc/group /dev/zero's node (endless).
+    for (const [name, entry] of [
+      ['passwd-fifo', { path: 'etc/passwd', type: 'fifo', mode: 0o644, uid: 0, gid: 0, mtime: 0 }],
+      ['group-zero', { path: 'etc/group', type: 'character-device', devmajor: 1, devminor: 5, mode: 0o644, uid: 0, gid: 0, mtime: 0 }],
+    ] as const) {
+      const special = await writeLayer([{ path: 'etc', type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: 0 }, entry], store);
+      await writeImage(store, { layers: [...layers, special], platform: hostPlatform(), config: { Cmd: ['sh'] } }, `docker.io/library/${name}:latest`);
+    }
+  }, 120_000);
+
+  afterEach(() => {
+    expect(readdirSync(outside)).toEqual(['secret']);
+    expect(readFileSync(join(outside, 'secret'), 'utf8')).toBe('HOST SECRET\n');
+    // --rm took the anonymous volumes and the containers with it.
+    expect(existsSync(join(root, 'volumes')) ? readdirSync(join(root, 'volumes')).filter((name) => !name.startsWith('.')) : []).toEqual([]);
+  });
+
+  afterAll(async () => {
+    await removeDir();
+  });
+
+  it('takes a VOLUME that climbs with .. as the path it names inside the root', () => {
+    const result = run('vol-dots', 'grep -c " /escape-vol " /proc/mounts; ls -A /escape-vol');
+    expect(result.stderr).toBe('');
+    expect(result).toMatchObject({ status: 0, stdout: '1\n' });
+  });
+
+  it('refuses a VOLUME through a link to / or out of the root, with docker\'s message', () => {
+    expect(run('vol-root', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining("mount /rootlink: invalid specification: destination can't be '/'") });
+    expect(run('vol-up', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining("mount /uplink: the image's symbolic link on the way leads out of the container's root") });
+  });
+
+  it('fills a VOLUME behind an absolute link from inside the image, never from the host path the link names', () => {
+    // The link resolves inside the root, where that path does not exist: the volume starts empty.
+    const result = run('vol-abs', 'ls -A /abslink/; grep -c " /abslink " /proc/mounts; grep -c " ' + outside + ' " /proc/mounts');
+    expect(result.stderr).toBe('');
+    expect(result).toMatchObject({ status: 0, stdout: '0\n1\n' });
+  });
+
+  it('refuses a relative WorkingDir and keeps one through links inside the root', () => {
+    expect(run('wd-relative', 'pwd')).toMatchObject({ status: 125, stderr: expect.stringContaining("the working directory '../../' is invalid, it needs to be an absolute path") });
+    for (const image of ['wd-up', 'wd-abs']) {
+      const result = run(image, 'pwd; ls -A; echo made-inside > file');
+      expect(result.stderr, image).toBe('');
+      expect(result.status, image).toBe(0);
+      // The host path, as a directory of the container: empty, not the host's.
+      expect(result.stdout, image).toMatch(new RegExp(`^${outside}(/made)?\\n$`));
+    }
+  });
+
+  it('takes a User with path characters as a name to look up, and ids as they are', () => {
+    expect(run('user-path', 'id')).toMatchObject({ status: 125, stderr: expect.stringContaining('unable to find user a/../b: no matching entries in passwd file') });
+    expect(run('user-ids', 'id -u; id -g')).toMatchObject({ status: 0, stdout: '0\n0\n' });
+  });
+
+  it('refuses an /etc/passwd or /etc/group that is no regular file instead of reading it forever', () => {
+    const started = Date.now();
+    expect(run('passwd-fifo', 'true', ['--user', 'app'])).toMatchObject({ status: 125, stderr: expect.stringContaining('read /etc/passwd: not a regular file') });
+    expect(run('group-zero', 'true', ['--user', '0:app'])).toMatchObject({ status: 125, stderr: expect.stringContaining('read /etc/group: not a regular file') });
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
+
+  it('lets no descriptor of the caller reach a process started with exec, nor make its working directory', () => {
+    const name = `fds-${process.pid}`;
+    const env = { ...process.env, TSBUILD_ROOT: root };
+    expect(spawnSync(process.execPath, [bin, 'run', '-d', '--name', name, 'busybox', 'sleep', '60'], { encoding: 'utf8', env }).status).toBe(0);
+    const leaked = openSync(outside, 'r');
+    try {
+      // As a shell would pass its own: a directory of the host at 3 to 9 and further.
+      const stdio = ['ignore', 'pipe', 'pipe', ...Array.from({ length: 7 }, () => leaked)] as const;
+      const listed = spawnSync(process.execPath, [bin, 'exec', name, 'sh', '-c', 'ls /proc/$$/fd; cat /proc/$$/fd/*/secret 2>/dev/null; true'], { encoding: 'utf8', env, stdio: [...stdio] });
+      expect(listed.stderr).toBe('');
+      expect(listed.stdout).toBe('0\n1\n2\n');
+      const cwd = spawnSync(process.execPath, [bin, 'exec', '-w', '/proc/self/fd/5', name, 'cat', 'secret'], { encoding: 'utf8', env, stdio: [...stdio] });
+      expect(cwd.stdout).not.toContain('HOST SECRET');
+      expect(cwd.status).not.toBe(0);
+    } finally {
+      closeSync(leaked);
+      spawnSync(process.execPath, [bin, 'rm', '-f', name], { env });
+    }
+  });
+
+  it("keeps the image's set-user-ID files in the store out of other users' reach", () => {
+    const user = ensureRootlessUser();
+    // Reachable down to the store's root, as /var/lib/tsbuild is.
+    chmodSync(dir, 0o755);
+    try {
+      expect(run('user-ids', 'true').status).toBe(0);
+      const snapshots = readdirSync(join(root, 'layers', 'sha256')).map((chain) => join(root, 'layers', 'sha256', chain, 'setuid-root'));
+      const unpacked = snapshots.find((path) => existsSync(path)) ?? expect.fail('no snapshot holds setuid-root');
+      expect(statSync(unpacked).mode & 0o7777).toBe(0o4755);
+      // Any user could otherwise run it as root on the host.
+      const probe = spawnSync(asRootless(user)[0] ?? '', [...asRootless(user).slice(1), 'stat', '-c', '%a', unpacked], { encoding: 'utf8' });
+      expect(probe.stdout).toBe('');
+      expect(probe.stderr).toContain('Permission denied');
+    } finally {
+      chmodSync(dir, 0o700);
+    }
+  });
+
+  it('gives a container no way to write the runtime binary through /proc/1/exe', () => {
+    const before = createHash('sha256').update(readFileSync(shimBinary)).digest('hex');
+    // As the exploit: hold the runtime's exe open, then write through the held descriptor and the link.
+    const result = run('busybox', 'readlink /proc/1/exe; exec 3</proc/1/exe || exit 9; (echo pwned >> /proc/self/fd/3) 2>/dev/null && echo wrote-fd; (echo pwned > /proc/1/exe) 2>/dev/null && echo wrote-exe; true', ['--init']);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    // A sealed copy in memory runs in the container, not the file on the host.
+    expect(result.stdout).toMatch(/^\/memfd:tsbuild-runtime/);
+    expect(result.stdout).not.toContain('wrote');
+    expect(result.stdout).not.toContain(shimBinary);
+    expect(createHash('sha256').update(readFileSync(shimBinary)).digest('hex')).toBe(before);
+    expect(existsSync(shimBinary)).toBe(true);
+  });
+});
