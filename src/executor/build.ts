@@ -408,7 +408,8 @@ async function cachedOrRun(
   input: StepInput,
   execute: () => Promise<LayerRef | undefined>,
   alternate?: () => Promise<Digest>,
-  summary?: StepSummary,
+  // Made on a miss only: a COPY's lists every file it reads, which a hit never needs.
+  makeSummary?: () => StepSummary,
 ): Promise<StepRun> {
   const record = (stepKey: Digest): Digest => (ctx.sourceDateEpoch === undefined ? stepKey : sourceDateEpochKey(stepKey, ctx.sourceDateEpoch));
   let alternateKey: Digest | undefined;
@@ -423,7 +424,7 @@ async function cachedOrRun(
       alternateKey = await alternate();
       const byContent = await ctx.deps.cache.get(record(alternateKey));
       if (byContent !== undefined && byContent.layers.length >= input.layers.length) {
-        await ctx.deps.cache.put(record(key), byContent, input.platform, summary);
+        await ctx.deps.cache.put(record(key), byContent, input.platform, makeSummary?.());
         if (ctx.request.explainCache === true) step.status('cache', 'cache hit: a record of the same files', true);
         step.cached();
         return { layer: byContent.layers.length === input.layers.length ? undefined : byContent.layers.at(-1), created: byContent.created ?? created(ctx.sourceDateEpoch) };
@@ -433,6 +434,7 @@ async function cachedOrRun(
   let flight = ctx.flights.get(key);
   if (flight === undefined) {
     flight = (async () => {
+      const summary = makeSummary?.();
       const why = ctx.request.noCache === true ? '--no-cache' : input.noCache === true ? '--no-cache-filter' : summary === undefined ? undefined : await ctx.deps.cache.explain?.(summary);
       step.start();
       if (why !== undefined) step.status('cache', `cache miss: ${why}`, true);
@@ -481,7 +483,7 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
         input,
         () => ctx.limit(() => plan.execute({ snapshots: ctx.snapshots, runtime: ctx.deps.runtime, layers: input.layers, step, sourceDateEpoch: ctx.sourceDateEpoch })),
         undefined,
-        summaryOf(ctx, input, execInputs(plan.keyInput, new Set(instruction.args.map((arg) => arg.key)))),
+        () => summaryOf(ctx, input, execInputs(plan.keyInput, new Set(instruction.args.map((arg) => arg.key)))),
       );
       return { key, ...run, createdBy: plan.createdBy };
     }
@@ -508,7 +510,7 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
           input,
           () => plan.execute({ snapshots: ctx.snapshots, layers: input.layers, sourceDateEpoch: ctx.sourceDateEpoch }),
           alternate,
-          summaryOf(ctx, input, copyInputs(plan.keyInput, plan.files)),
+          () => summaryOf(ctx, input, copyInputs(plan.keyInput, plan.files)),
         );
         // A copy from a stage passes on what it made, not where it came from.
         return { key: alternate === undefined ? key : copyResultKey(input.key, run.layer?.diffId), ...run, createdBy: plan.createdBy };
@@ -529,7 +531,7 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
         input,
         () => mkdirStep({ snapshots: ctx.snapshots, layers: input.layers, path, user, sourceDateEpoch: ctx.sourceDateEpoch }),
         undefined,
-        summaryOf(ctx, input, { path, user }),
+        () => summaryOf(ctx, input, { path, user }),
       );
       return { key, ...run, createdBy: `WORKDIR ${path}` };
     }
