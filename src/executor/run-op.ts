@@ -5,13 +5,13 @@
  * stage's environment and the ARGs in effect, its WORKDIR (made when missing) and USER; its
  * `--mount`s (run-mounts.ts), `--network`, and `--security=insecure` when the build allows it.
  */
-import { chmod, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TsbuildError, mkdirInRoot, resolveInRoot, uniqueHex } from '../common/index.js';
 import type { LayerRef } from '../cache/index.js';
 import type { ExecKeyInput } from '../planner/index.js';
 import type { ResolvedInstruction } from '../planner/index.js';
-import { defaultCapabilities, type MountSpec, type OciRuntime } from '../runtime/index.js';
+import { defaultCapabilities, heldCapabilities, type MountSpec, type OciRuntime } from '../runtime/index.js';
 import { shellCommand, type ConfigState } from './image-config.js';
 import type { StepHandle } from './progress.js';
 import type { Snapshotter } from './snapshots.js';
@@ -101,26 +101,6 @@ export interface RunOptions {
   readonly mounts: MountSources;
 }
 
-/**
- * Every capability tsbuild itself may hold, as BuildKit's `--security=insecure` grants them
- * (runtime-spec names in the kernel's order, those of this process's bounding set: a step can
- * be given no capability its runtime lacks).
- */
-const capabilityNames = [
-  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP', 'LINUX_IMMUTABLE',
-  'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER', 'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT',
-  'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE', 'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE',
-  'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP', 'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ',
-  'PERFMON', 'BPF', 'CHECKPOINT_RESTORE',
-];
-
-async function allCapabilities(): Promise<string[]> {
-  const status = await readFile('/proc/self/status', 'utf8').catch(() => '');
-  const bounding = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1];
-  const mask = bounding === undefined ? (1n << BigInt(capabilityNames.length)) - 1n : BigInt(`0x${bounding}`);
-  return capabilityNames.filter((_, bit) => (mask >> BigInt(bit)) & 1n).map((name) => `CAP_${name}`);
-}
-
 export async function runStep(instruction: RunInstruction, config: ConfigState, options: RunOptions): Promise<RunPlan> {
   if (instruction.security === 'insecure' && !options.allow.has('security.insecure')) {
     // BuildKit's entitlements: the build must have been started allowing it.
@@ -188,7 +168,7 @@ export async function runStep(instruction: RunInstruction, config: ConfigState, 
           rootfs,
           mounts,
           network,
-          ...(instruction.security === 'insecure' ? { capabilities: await allCapabilities(), unmasked: true, allDevices: true } : { capabilities: defaultCapabilities }),
+          ...(instruction.security === 'insecure' ? { capabilities: await heldCapabilities(), unmasked: true, allDevices: true } : { capabilities: defaultCapabilities }),
         });
         const redactor = new SecretRedactor(prepared.secrets);
         const show = (stream: 'stdout' | 'stderr', data: Buffer): void => {

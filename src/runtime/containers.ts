@@ -30,7 +30,8 @@ import { containerHooks } from './container-hooks.js';
 import { selectRuntime } from './oci-runtime.js';
 import { containerCommand, containerEnvironment, ensureWorkingDirectory, findOrPull, writeEtcFiles, type ContainerOptions } from './run.js';
 import type { ContainerSpec, MountSpec } from './spec.js';
-import { lookupUser } from './user.js';
+import { lookupGroup, lookupUser } from './user.js';
+import { addHostLine, containerCapabilities, rlimitsOf, type Ulimit } from './security-options.js';
 import { prepareMounts, releaseContainerVolumes, type MountRequest } from './volumes/index.js';
 import { detachContainer, exposedPortSpecs } from './network/index.js';
 import { freezeContainer, releaseFreezer, thawContainer } from './freezer.js';
@@ -54,6 +55,14 @@ export interface CreateContainerOptions extends ContainerOptions {
   /** A network namespace to join instead of what `network` says. */
   readonly networkNamespace?: string;
   readonly portBindings?: Readonly<Record<string, readonly { readonly HostIp: string; readonly HostPort: string }[]>>;
+  readonly capAdd?: readonly string[];
+  readonly capDrop?: readonly string[];
+  readonly privileged?: boolean;
+  /** `--add-host NAME:IP`. */
+  readonly extraHosts?: readonly string[];
+  /** `--group-add`: group names (of the image's /etc/group) or ids. */
+  readonly groupAdd?: readonly string[];
+  readonly ulimits?: readonly Ulimit[];
 }
 
 export interface CreatedContainer {
@@ -112,6 +121,9 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   if (options.workdir !== undefined && !options.workdir.startsWith('/')) {
     throw new TsbuildError('INVALID_ARGUMENT', `the working directory '${options.workdir}' is invalid, it needs to be an absolute path`);
   }
+  // Checked before anything is made: a bad value leaves nothing behind.
+  const capabilities = await containerCapabilities(options.capAdd ?? [], options.capDrop ?? [], options.privileged === true);
+  for (const entry of options.extraHosts ?? []) addHostLine(entry);
   const restart = options.restart ?? { name: 'no', maximumRetryCount: 0 };
   if (options.autoRemove && restart.name !== 'no') throw new TsbuildError('INVALID_ARGUMENT', 'conflicting options: cannot specify both --restart and --rm');
   const runtimeName = options.runtime === undefined || options.runtime === 'shim' ? 'runtime-shim' : options.runtime;
@@ -189,6 +201,12 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         ...(options.networkNamespace === undefined ? {} : { networkNamespace: options.networkNamespace }),
         ...(options.portBindings === undefined ? {} : { portBindings: options.portBindings }),
         ...(publish.length === 0 ? {} : { publish }),
+        ...(options.capAdd === undefined || options.capAdd.length === 0 ? {} : { capAdd: [...options.capAdd] }),
+        ...(options.capDrop === undefined || options.capDrop.length === 0 ? {} : { capDrop: [...options.capDrop] }),
+        ...(options.privileged === true ? { privileged: true } : {}),
+        ...(options.extraHosts === undefined || options.extraHosts.length === 0 ? {} : { extraHosts: [...options.extraHosts] }),
+        ...(options.groupAdd === undefined || options.groupAdd.length === 0 ? {} : { groupAdd: [...options.groupAdd] }),
+        ...(options.ulimits === undefined || options.ulimits.length === 0 ? {} : { ulimits: [...options.ulimits] }),
       },
       ...(lower === undefined ? {} : { lower }),
       restartCount: 0,
@@ -218,17 +236,22 @@ export async function createContainer(options: CreateContainerOptions): Promise<
     const upper = join(directory, 'upper');
     await Promise.all([mkdir(join(directory, 'rootfs'), { mode: 0o755 }), mkdir(upper, { mode: 0o755 }), mkdir(join(directory, 'work'), { mode: 0o700 })]);
     const user = await lookupUser(imageRoot, userSpec);
+    const added = await Promise.all((options.groupAdd ?? []).map((group) => lookupGroup(imageRoot as string, group)));
     await ensureWorkingDirectory(imageRoot, upper, workdir);
     const env = containerEnvironment(imageConfig?.Env, options.env ?? [], { hostname, tty, home: user.home });
+    const rlimits = rlimitsOf(options.ulimits ?? []);
     const spec: ContainerSpec = {
       args,
       env,
       cwd: workdir,
-      user: { uid: user.uid, gid: user.gid, additionalGids: [user.gid, ...user.additionalGids] },
+      user: { uid: user.uid, gid: user.gid, additionalGids: [...new Set([user.gid, ...user.additionalGids, ...added])] },
       hostname,
       rootfs: join(directory, 'rootfs'),
       readonlyRootfs: options.readOnly === true,
-      mounts: await writeEtcFiles(directory, hostname, network),
+      capabilities,
+      ...(options.privileged === true ? { unmasked: true, allDevices: true } : {}),
+      ...(rlimits === undefined ? {} : { rlimits }),
+      mounts: await writeEtcFiles(directory, hostname, network, undefined, options.extraHosts ?? []),
       network: network === 'none' ? 'none' : 'host',
       terminal: tty,
       ...(options.init === true ? { init: true } : {}),

@@ -5,6 +5,8 @@
 export { CommandRuntime, ShimRuntime, runtimeError, selectRuntime, shimPath, type AttachedStreams, type ContainerState, type CreateOptions, type OciRuntime, type RunOptions, type RunResult, type ShimError } from './oci-runtime.js';
 export {
   defaultCapabilities,
+  heldCapabilities,
+  capabilityNames,
   defaultMaskedPaths,
   defaultReadonlyPaths,
   generateConfig,
@@ -110,3 +112,4 @@ export {
   type PortSpec,
   type PublishedPort,
 } from './network/index.js';
+export { addHostLine, containerCapabilities, parseUlimit, rlimitsOf, type Ulimit } from './security-options.js';

@@ -2,7 +2,7 @@
  * `tsbuild run` in the foreground: an image's container made, run through an OCI runtime with
  * the caller's streams attached, and removed, as `docker run --rm` does it.
  */
-import { chmod, copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { hostname as hostHostname } from 'node:os';
 import { join, posix, relative } from 'node:path';
 import { TsbuildError, isTsbuildError, messageOf, parseReference, type ContainerConfig, type ImageReference } from '../common/index.js';
@@ -24,6 +24,7 @@ import type { ContainerSpec, MountSpec } from './spec.js';
 import { ConsoleSocket, TerminalCopy, type TerminalSize } from './terminal.js';
 import { lookupUser, resolvePathInRoot } from './user.js';
 import { prepareMounts, type MountRequest, type PreparedMounts } from './volumes/index.js';
+import { addHostLine } from './security-options.js';
 
 /** What `run` and `create` both take. */
 export interface ContainerOptions {
@@ -204,13 +205,19 @@ export async function findOrPull(options: Pick<RunContainerOptions, 'store' | 'i
 const defaultHosts = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters'];
 
 /** /etc/hostname, /etc/hosts and /etc/resolv.conf, written in DIRECTORY and bound over the image's. */
-export async function writeEtcFiles(directory: string, hostname: string, network: NetworkMode, attachment?: NetworkAttachment): Promise<MountSpec[]> {
+export async function writeEtcFiles(directory: string, hostname: string, network: NetworkMode, attachment?: NetworkAttachment, extraHosts: readonly string[] = []): Promise<MountSpec[]> {
   const hosts = join(directory, 'hosts');
   const resolv = join(directory, 'resolv.conf');
   const hostnameFile = join(directory, 'hostname');
   await writeFile(hostnameFile, `${hostname}\n`);
-  if (network === 'host') await copyFile('/etc/hosts', hosts).catch(() => writeFile(hosts, `${defaultHosts.join('\n')}\n`));
-  else await writeFile(hosts, `${[...defaultHosts, ...(attachment === undefined || attachment.namespace === 'host' ? [`127.0.1.1\t${hostname}`] : attachment.hostsEntries)].join('\n')}\n`);
+  // `--add-host` lines come after the defaults, as docker writes them.
+  const extra = extraHosts.map(addHostLine);
+  if (network === 'host') {
+    const own = await readFile('/etc/hosts', 'utf8').catch(() => `${defaultHosts.join('\n')}\n`);
+    await writeFile(hosts, extra.length === 0 ? own : `${own.endsWith('\n') || own === '' ? own : `${own}\n`}${extra.join('\n')}\n`);
+  } else {
+    await writeFile(hosts, `${[...defaultHosts, ...extra, ...(attachment === undefined || attachment.namespace === 'host' ? [`127.0.1.1\t${hostname}`] : attachment.hostsEntries)].join('\n')}\n`);
+  }
   // As docker with the host's network: the host's resolvers as they are.
   await writeFile(resolv, attachment?.resolvConf ?? (await readFile('/etc/resolv.conf').catch(() => Buffer.alloc(0))));
   return [

@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { readFile } from 'node:fs/promises';
 
 export interface IdMapping {
   readonly containerID: number;
@@ -77,6 +78,27 @@ export interface ContainerSpec {
 }
 
 /** Docker's default capability set (moby's oci/caps/defaults.go). */
+/** Capability names as the runtime spec writes them without CAP_, in the kernel's order (bit N is the Nth). */
+export const capabilityNames: readonly string[] = [
+  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP', 'LINUX_IMMUTABLE',
+  'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER', 'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT',
+  'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE', 'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE',
+  'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP', 'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ',
+  'PERFMON', 'BPF', 'CHECKPOINT_RESTORE',
+];
+
+/**
+ * Every capability this process may hand on (those of its bounding set): what BuildKit's
+ * `--security=insecure` and docker's `--privileged` grant; a process can be given none its
+ * runtime lacks.
+ */
+export async function heldCapabilities(): Promise<string[]> {
+  const status = await readFile('/proc/self/status', 'utf8').catch(() => '');
+  const bounding = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  const mask = bounding === undefined ? (1n << BigInt(capabilityNames.length)) - 1n : BigInt(`0x${bounding}`);
+  return capabilityNames.filter((_, bit) => (mask >> BigInt(bit)) & 1n).map((name) => `CAP_${name}`);
+}
+
 export const defaultCapabilities: readonly string[] = [
   'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID',
   'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',

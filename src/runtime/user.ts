@@ -133,3 +133,15 @@ export async function resolveUser(rootfs: string, spec: string): Promise<{ uid: 
   const { uid, gid, additionalGids } = await lookupUser(rootfs, spec);
   return { uid, gid, additionalGids };
 }
+
+/**
+ * `--group-add GROUP`: a gid, or a name of the container's /etc/group (docker's words when it is
+ * not there).
+ */
+export async function lookupGroup(rootfs: string, group: string): Promise<number> {
+  const gid = numeric(group);
+  if (gid !== undefined) return checkRange(gid);
+  const found = parseGroup(await readInRoot(rootfs, '/etc/group')).find((entry) => entry.name === group);
+  if (found === undefined) throw new TsbuildError('NOT_FOUND', `Unable to find group ${group}: no matching entries in group file`);
+  return found.gid;
+}

@@ -372,6 +372,44 @@ describe.runIf(isRoot)('containers as root', () => {
     ok('rm', 'labelled');
   }, 60_000);
 
+  it('takes docker\'s --cap-add, --cap-drop, --privileged, --add-host, --group-add and --ulimit, and refuses bad ones with docker\'s words', () => {
+    const caps = (...flags: string[]): string => ok('run', '--rm', ...flags, 'busybox', 'sh', '-c', 'grep CapEff /proc/self/status').split(/\s+/)[1] ?? '';
+    // Bit 10 is CAP_NET_BIND_SERVICE, bit 25 CAP_SYS_TIME; docker's default set is 00000000a80425fb.
+    expect(caps('--cap-drop', 'ALL', '--cap-add', 'NET_BIND_SERVICE')).toBe('0000000000000400');
+    expect(caps('--cap-add', 'sys_time')).toBe('00000000aa0425fb');
+    expect(caps('--cap-drop', 'CAP_CHOWN')).toBe('00000000a80425fa');
+    const own = /CapBnd:\s*([0-9a-f]+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    expect(caps('--privileged')).toBe(own);
+    // Privileged: nothing of /proc masked or read-only.
+    const masks = 'grep -cE " /proc/(keys|timer_list|sys) " /proc/mounts || true';
+    expect(ok('run', '--rm', '--privileged', 'busybox', 'sh', '-c', masks)).toBe('0\n');
+    // Masked where the host has them (/proc/keys, /proc/timer_list), and /proc/sys read-only.
+    const masked = ['/proc/keys', '/proc/timer_list'].filter((path) => existsSync(path)).length + 1;
+    expect(ok('run', '--rm', 'busybox', 'sh', '-c', masks)).toBe(`${masked}\n`);
+    const hosts = ok('run', '--rm', '--add-host', 'db:10.1.2.3', '--add-host', 'v6=::1', 'busybox', 'cat', '/etc/hosts');
+    expect(hosts).toContain('10.1.2.3\tdb\n');
+    expect(hosts).toContain('::1\tv6\n');
+    expect(ok('run', '--rm', '--group-add', '42', '--group-add', 'nogroup', 'busybox', 'id')).toBe('uid=0(root) gid=0(root) groups=0(root),42,65534(nogroup)\n');
+    expect(ok('run', '--rm', '--ulimit', 'nofile=512:1024', '--ulimit', 'core=0', 'busybox', 'sh', '-c', 'ulimit -n; ulimit -Hn; ulimit -c')).toBe('512\n1024\n0\n');
+    ok('create', '--name', 'capped', '--cap-add', 'NET_ADMIN', '--ulimit', 'nproc=10', '--add-host', 'a:1.2.3.4', '--group-add', '42', 'busybox', 'true');
+    expect(inspect('capped', '{{json .HostConfig.CapAdd}} {{json .HostConfig.Ulimits}} {{json .HostConfig.ExtraHosts}} {{json .HostConfig.GroupAdd}} {{.HostConfig.Privileged}}')).toBe(
+      '["NET_ADMIN"] [{"Name":"nproc","Hard":10,"Soft":10}] ["a:1.2.3.4"] ["42"] false',
+    );
+    ok('rm', 'capped');
+    for (const [flags, words] of [
+      [['--cap-add', 'NOPE'], 'unknown capability: "CAP_NOPE"'],
+      [['--ulimit', 'foo=1'], 'invalid ulimit type: foo'],
+      [['--ulimit', 'nofile=10:5'], 'soft limit must be less than or equal to hard limit'],
+      [['--add-host', 'bad'], 'invalid argument "bad" for add-host'],
+      [['--add-host', 'x:not-an-ip'], 'invalid IP address in add-host'],
+      [['--group-add', 'nosuchgroup'], 'Unable to find group nosuchgroup'],
+    ] as const) {
+      const result = tsbuild('run', '--rm', ...flags, 'busybox', 'true');
+      expect([flags, result.status, result.stderr.includes(words)]).toEqual([flags, 125, true]);
+    }
+    expect(ok('ps', '-a', '-q')).toBe('');
+  }, 120_000);
+
   it('exec -t gives the process a terminal of the container\'s own, never the caller\'s (whose input it could push keystrokes into)', () => {
     ok('run', '-d', '--name', 'termed', 'busybox', 'sleep', '100');
     // Without a terminal around tsbuild, the process still gets one.

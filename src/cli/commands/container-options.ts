@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { TsbuildError, messageOf, parseGoDuration } from '../../common/index.js';
-import { lookupEnv, parseEnvFile, parseMountFlag, parsePortSpec, parseTmpfsFlag, parseVolumeFlag, type CreateContainerOptions, type MountRequest, type HealthcheckConfig, type RestartPolicy } from '../../runtime/index.js';
+import { lookupEnv, parseEnvFile, parseMountFlag, parsePortSpec, parseTmpfsFlag, parseUlimit, parseVolumeFlag, type CreateContainerOptions, type MountRequest, type HealthcheckConfig, type RestartPolicy } from '../../runtime/index.js';
 import { collect } from './registry-options.js';
 
 export interface ContainerFlags {
@@ -42,6 +42,12 @@ export interface ContainerFlags {
   readonly mount: string[];
   readonly tmpfs: string[];
   readonly networkAlias: string[];
+  readonly capAdd: string[];
+  readonly capDrop: string[];
+  readonly privileged?: boolean;
+  readonly addHost: string[];
+  readonly groupAdd: string[];
+  readonly ulimit: string[];
 }
 
 export function addContainerOptions(command: Command): Command {
@@ -77,6 +83,12 @@ export function addContainerOptions(command: Command): Command {
     .option('--health-retries <n>', 'consecutive failures before unhealthy')
     .option('--health-start-period <duration>', 'failures during this start period do not count')
     .option('--no-healthcheck', "disable the image's HEALTHCHECK")
+    .option('--cap-add <capability>', 'add a Linux capability (NET_ADMIN, CAP_SYS_TIME, ALL; repeatable)', collect, [])
+    .option('--cap-drop <capability>', 'drop a Linux capability (ALL drops every one; repeatable)', collect, [])
+    .option('--privileged', 'every capability, nothing of /proc and /sys masked, every device node usable')
+    .option('--add-host <host:ip>', 'add a line to /etc/hosts (repeatable)', collect, [])
+    .option('--group-add <group>', 'add a supplementary group: a name of the image or a gid (repeatable)', collect, [])
+    .option('--ulimit <name=soft[:hard]>', 'a resource limit, as nofile=1024:2048 (repeatable)', collect, [])
     .option('--runtime <name>', 'OCI runtime: shim (default), crun, runc or a path');
 }
 
@@ -154,7 +166,13 @@ export function needsRecord(flags: ContainerFlags): boolean {
     flags.stopTimeout !== undefined ||
     flags.label.length > 0 ||
     flags.healthCmd !== undefined ||
-    flags.healthcheck === false
+    flags.healthcheck === false ||
+    flags.capAdd.length > 0 ||
+    flags.capDrop.length > 0 ||
+    flags.privileged === true ||
+    flags.addHost.length > 0 ||
+    flags.groupAdd.length > 0 ||
+    flags.ulimit.length > 0
   );
 }
 
@@ -212,5 +230,11 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     labels: labels(flags.label),
     ...(health === undefined ? {} : { healthcheck: health }),
     ...(flags.runtime === undefined ? {} : { runtime: flags.runtime }),
+    capAdd: flags.capAdd,
+    capDrop: flags.capDrop,
+    ...(flags.privileged === true ? { privileged: true } : {}),
+    extraHosts: flags.addHost,
+    groupAdd: flags.groupAdd,
+    ulimits: flags.ulimit.map(parseUlimit),
   };
 }

@@ -667,6 +667,12 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       PidsLimit: record.hostConfig?.pidsLimit ?? 0,
       Runtime: config.runtime,
       Mounts: record.hostConfig?.mounts ?? [],
+      CapAdd: record.hostConfig?.capAdd ?? null,
+      CapDrop: record.hostConfig?.capDrop ?? null,
+      Privileged: record.hostConfig?.privileged ?? false,
+      ExtraHosts: record.hostConfig?.extraHosts ?? null,
+      GroupAdd: record.hostConfig?.groupAdd ?? null,
+      Ulimits: (record.hostConfig?.ulimits ?? []).map((ulimit) => ({ Name: ulimit.name, Hard: ulimit.hard, Soft: ulimit.soft })),
     },
     Mounts: (record.hostConfig?.mounts ?? []).map((mount) => ({ Type: mount.type ?? 'bind', Source: mount.source ?? '', Destination: mount.destination, RW: !(mount.options ?? []).includes('ro') })),
     Config: {

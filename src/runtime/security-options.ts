@@ -1,0 +1,93 @@
+/**
+ * docker run's options on what a container's processes may do: `--cap-add`, `--cap-drop`,
+ * `--privileged`, `--group-add`, `--ulimit`, and the extra `/etc/hosts` lines of `--add-host`,
+ * checked as docker checks them, and turned into the spec the runtime is given.
+ */
+import { isIP } from 'node:net';
+import { TsbuildError } from '../common/index.js';
+import { capabilityNames, defaultCapabilities, heldCapabilities } from './spec.js';
+
+export interface Ulimit {
+  /** docker's name: `nofile`, `nproc`, `core`… */
+  readonly name: string;
+  readonly soft: number;
+  readonly hard: number;
+}
+
+/** `--ulimit` names and the rlimit each sets (docker's table). */
+const ulimitResources: Readonly<Record<string, string>> = {
+  as: 'RLIMIT_AS',
+  core: 'RLIMIT_CORE',
+  cpu: 'RLIMIT_CPU',
+  data: 'RLIMIT_DATA',
+  fsize: 'RLIMIT_FSIZE',
+  locks: 'RLIMIT_LOCKS',
+  memlock: 'RLIMIT_MEMLOCK',
+  msgqueue: 'RLIMIT_MSGQUEUE',
+  nice: 'RLIMIT_NICE',
+  nofile: 'RLIMIT_NOFILE',
+  nproc: 'RLIMIT_NPROC',
+  rss: 'RLIMIT_RSS',
+  rtprio: 'RLIMIT_RTPRIO',
+  rttime: 'RLIMIT_RTTIME',
+  sigpending: 'RLIMIT_SIGPENDING',
+  stack: 'RLIMIT_STACK',
+};
+
+/** `CAP_NET_ADMIN`, `net_admin`, `NET_ADMIN` → `CAP_NET_ADMIN`; `ALL` stays. */
+function capabilityName(given: string): string {
+  const upper = given.trim().toUpperCase();
+  if (upper === 'ALL') return upper;
+  const bare = upper.startsWith('CAP_') ? upper.slice(4) : upper;
+  if (!capabilityNames.includes(bare)) throw new TsbuildError('INVALID_ARGUMENT', `invalid capability: unknown capability: "CAP_${bare}"`);
+  return `CAP_${bare}`;
+}
+
+/**
+ * The capabilities of a container, as docker's TweakCapabilities makes them: the default set
+ * (or every held one with ALL added, or none with ALL dropped), then the drops, then the adds;
+ * `--privileged` gives every capability this process holds.
+ */
+export async function containerCapabilities(add: readonly string[], drop: readonly string[], privileged: boolean): Promise<string[]> {
+  const held = await heldCapabilities();
+  if (privileged) return held;
+  const adds = add.map(capabilityName);
+  const drops = drop.map(capabilityName);
+  const chosen = new Set<string>(adds.includes('ALL') ? held : drops.includes('ALL') ? [] : defaultCapabilities);
+  for (const name of drops) chosen.delete(name);
+  for (const name of adds) if (name !== 'ALL') chosen.add(name);
+  // A capability this process lacks cannot be handed on: the runtime would fail to set it.
+  return [...chosen].filter((name) => held.includes(name));
+}
+
+/** `--ulimit NAME=SOFT[:HARD]`. */
+export function parseUlimit(text: string): Ulimit {
+  const match = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(text.trim());
+  if (match === null) throw new TsbuildError('INVALID_ARGUMENT', `invalid argument "${text}" for "--ulimit" flag: invalid ulimit argument: ${text}`);
+  const name = match[1] as string;
+  if (ulimitResources[name] === undefined) throw new TsbuildError('INVALID_ARGUMENT', `invalid argument "${text}" for "--ulimit" flag: invalid ulimit type: ${name}`);
+  const soft = Number(match[2]);
+  const hard = match[3] === undefined ? soft : Number(match[3]);
+  if (soft > hard) throw new TsbuildError('INVALID_ARGUMENT', `invalid argument "${text}" for "--ulimit" flag: ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
+  return { name, soft, hard };
+}
+
+/** The spec's rlimits for ULIMITS (docker keeps its default nofile unless one is given). */
+export function rlimitsOf(ulimits: readonly Ulimit[]): Record<string, { soft: number; hard: number }> | undefined {
+  if (ulimits.length === 0) return undefined;
+  const rlimits: Record<string, { soft: number; hard: number }> = { RLIMIT_NOFILE: { soft: 1024, hard: 1024 * 1024 } };
+  // -1 is "unlimited", as docker takes it.
+  const value = (limit: number): number => (limit < 0 ? Number.MAX_SAFE_INTEGER : limit);
+  for (const ulimit of ulimits) rlimits[ulimitResources[ulimit.name] as string] = { soft: value(ulimit.soft), hard: value(ulimit.hard) };
+  return rlimits;
+}
+
+/** `--add-host NAME:IP` (or `NAME=IP`) as the `/etc/hosts` line docker writes: `IP\tNAME`. */
+export function addHostLine(text: string): string {
+  const separator = text.includes('=') ? text.indexOf('=') : text.indexOf(':');
+  const name = separator < 0 ? '' : text.slice(0, separator).trim();
+  const address = separator < 0 ? '' : text.slice(separator + 1).trim().replace(/^\[(.*)\]$/, '$1');
+  if (name === '' || /\s/.test(name)) throw new TsbuildError('INVALID_ARGUMENT', `invalid argument "${text}" for "--add-host" flag: invalid argument "${text}" for add-host`);
+  if (isIP(address) === 0) throw new TsbuildError('INVALID_ARGUMENT', `invalid argument "${text}" for "--add-host" flag: invalid IP address in add-host: "${address}"`);
+  return `${address}\t${name}`;
+}
