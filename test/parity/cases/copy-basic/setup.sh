@@ -1,0 +1,2 @@
+chmod 750 dir/nested/y
+chmod 700 dir/nested
