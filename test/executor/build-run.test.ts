@@ -151,12 +151,20 @@ describe('build: RUN and the image config', () => {
     expect(await fx.store.resolveReference('docker.io/library/failed:latest')).toBeUndefined();
   });
 
-  it('adds no layer for a RUN that changes nothing, and keeps the sandbox out of the image', async () => {
+  it('keeps the sandbox out of the image, but the directories its stubs were made in, as BuildKit', async () => {
+    // BuildKit removes the empty /etc/hosts and /etc/resolv.conf it mounted over and gives /etc
+    // the times it had just before (those of the stubs' making): /etc is in every RUN's layer.
     const dir = await fx.context('nothing', { Dockerfile: 'FROM busybox\nRUN true\nRUN cat /etc/resolv.conf > /dev/null && ls /proc/self > /dev/null\n' });
+    const started = Date.now() / 1000;
     expect((await fx.build(['-t', 'nothing', dir])).status).toBe(0);
     const image = await fx.image('nothing');
-    expect(image.manifest.layers).toHaveLength(1);
-    expect((image.config.history ?? []).slice(1).map((h) => h.empty_layer)).toEqual([true, true]);
+    expect(image.manifest.layers).toHaveLength(3);
+    expect((image.config.history ?? []).slice(1).map((h) => h.empty_layer)).toEqual([undefined, undefined]);
+    for (const layer of image.manifest.layers.slice(1)) {
+      const files = await fx.layerFiles(layer);
+      expect(files.map((file) => [file.path, file.type])).toEqual([['etc', 'directory']]);
+      expect(files[0]?.mtime).toBeGreaterThanOrEqual(Math.floor(started));
+    }
   });
 
   it('removes the sandbox stubs only at their own path: never through a link the command planted', async () => {
@@ -184,9 +192,10 @@ describe('build: RUN and the image config', () => {
     expect(result.stderr).not.toContain('victim/hosts');
     expect(existsSync(join(victim, 'hosts'))).toBe(true);
     expect(existsSync(join(victim, 'resolv.conf'))).toBe(true);
-    // The stubs the sandbox made where the image's link led are gone, as every stub.
+    // The stubs the sandbox made where the image's link led are gone, as every stub; the
+    // directory they were made in stays, with their time, as BuildKit leaves it.
     const image = await fx.image('planted');
     const files = await fx.layerFiles(image.manifest.layers.at(-1) as never);
-    expect(files.map((file) => file.path).sort()).toEqual(['etc']);
+    expect(files.map((file) => file.path).sort()).toEqual(['elsewhere', 'etc']);
   });
 });
