@@ -23,7 +23,7 @@ export interface ActiveSnapshot {
   /**
    * Ends the step: unmounts, drops the mount points the sandbox created (CREATED: paths that did
    * not exist below and may now exist as empty files or directories), writes the layer of what
-   * changed and keeps the new snapshot. No layer when nothing changed.
+   * changed and keeps the new snapshot. No layer when nothing changed only with `dropEmpty`.
    */
   commit(options: CommitOptions): Promise<LayerRef | undefined>;
   /** Unmounts and throws the changes away. Safe to call after commit, and more than once. */
@@ -39,6 +39,12 @@ export interface CommitOptions {
    * copy, made on an empty root): the root filesystem after it is then unpacked when needed.
    */
   readonly keepSnapshot?: boolean;
+  /**
+   * No layer when nothing changed. Steps keep theirs even then, as BuildKit's images do (an
+   * empty tar: a RUN in an image with its own /etc/hosts that changes nothing, a WORKDIR that
+   * was there): only a source that is not a step (a named context's directory) drops it.
+   */
+  readonly dropEmpty?: boolean;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -147,7 +153,7 @@ export class Snapshotter {
         try {
           unmount();
           await dropCreated(upper, lower, options.created ?? []);
-          if ((await readdir(upper)).length === 0 && (await sameRoot(upper, lower))) return undefined;
+          if (options.dropEmpty === true && (await readdir(upper)).length === 0 && (await sameRoot(upper, lower))) return undefined;
           const written = await writeLayer(directoryEntries(upper, '', { overlayUpper: true }), store, options.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: options.sourceDateEpoch });
           const layer: LayerRef = { descriptor: written.descriptor, diffId: written.diffId };
           if (options.keepSnapshot !== false) await keepSnapshot(store, lower, upper, layers, written.diffId);

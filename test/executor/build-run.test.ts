@@ -3,6 +3,7 @@
  * history and the entries of each layer — and the cache is checked by what the progress says.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -165,6 +166,28 @@ describe('build: RUN and the image config', () => {
       expect(files.map((file) => [file.path, file.type])).toEqual([['etc', 'directory']]);
       expect(files[0]?.mtime).toBeGreaterThanOrEqual(Math.floor(started));
     }
+  });
+
+  it('keeps the layer of a step that changed nothing, empty, as BuildKit does', async () => {
+    // With /etc/hosts and /etc/resolv.conf in the image the sandbox makes no stub: RUN true and
+    // a WORKDIR that is there change nothing, and each is still a layer (an empty tar).
+    const dir = await fx.context('unchanged', {
+      Dockerfile: 'FROM busybox\nCOPY hosts /etc/hosts\nCOPY hosts /etc/resolv.conf\nRUN true\nWORKDIR /tmp\nWORKDIR /\n',
+      hosts: '127.0.0.1 localhost\n',
+    });
+    expect((await fx.build(['-t', 'unchanged', dir])).status).toBe(0);
+    const image = await fx.image('unchanged');
+    expect(image.manifest.layers).toHaveLength(5);
+    expect((image.config.history ?? []).slice(1).map((h) => [h.created_by, h.empty_layer])).toEqual([
+      ['COPY hosts /etc/hosts # buildkit', undefined],
+      ['COPY hosts /etc/resolv.conf # buildkit', undefined],
+      ['RUN /bin/sh -c true # buildkit', undefined],
+      ['WORKDIR /tmp', undefined],
+      ['WORKDIR /', true],
+    ]);
+    for (const layer of image.manifest.layers.slice(3)) expect(await fx.layerFiles(layer)).toEqual([]);
+    // The empty tar is the end-of-archive blocks alone.
+    expect(image.config.rootfs.diff_ids[3]).toBe(`sha256:${createHash('sha256').update(Buffer.alloc(1024)).digest('hex')}`);
   });
 
   it('removes the sandbox stubs only at their own path: never through a link the command planted', async () => {
