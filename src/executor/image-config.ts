@@ -132,7 +132,7 @@ export function shellCommand(state: ConfigState, args: readonly string[]): strin
 export function applyMetadata(state: ConfigState, instruction: ResolvedInstruction, created: string | undefined): boolean {
   switch (instruction.kind) {
     case 'ARG':
-      history(state, `ARG ${instruction.args.map((arg) => (arg.value === undefined ? arg.key : `${arg.key}=${arg.value}`)).join(' ')}`, created);
+      history(state, `ARG ${instruction.args.map((arg) => (arg.written === undefined ? arg.key : `${arg.key}=${arg.written}`)).join(' ')}`, created);
       return true;
     case 'ENV':
       for (const pair of instruction.pairs) addEnv(state.env, pair.key, pair.value);

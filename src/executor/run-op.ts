@@ -48,16 +48,14 @@ const sandboxPaths = ['/proc', '/dev', '/sys', '/etc/hosts', '/etc/resolv.conf']
 /** A heredoc that is the whole command: `RUN <<EOF` (BuildKit's MustParseHeredoc). */
 const loneHeredoc = /^[0-9]*<<-?\s*(["']?)[A-Za-z_][A-Za-z0-9_]*\1$/;
 
-/** BuildKit's runCommandString: `|2 A=1 B=2 /bin/sh -c make` when ARGs are in effect. */
+/**
+ * BuildKit's runCommandString: `|2 A=1 B=2 /bin/sh -c make` when ARGs are in effect, one pair per
+ * ARG declaration of the stage (a name declared twice is there twice), each with the value the
+ * name has when the step runs (an ENV of the same name wins), or else the declaration's.
+ */
 function runCommandString(args: readonly string[], instruction: RunInstruction): string {
   const env = new Map(instruction.env);
-  const order: string[] = [];
-  const values = new Map<string, string>();
-  for (const arg of instruction.args) {
-    if (!values.has(arg.key)) order.push(arg.key);
-    values.set(arg.key, env.get(arg.key) ?? arg.value ?? '');
-  }
-  const buildEnv = order.map((key) => `${key}=${values.get(key) ?? ''}`);
+  const buildEnv = instruction.args.map((arg) => `${arg.key}=${env.get(arg.key) ?? arg.value ?? ''}`);
   return [...(buildEnv.length > 0 ? [`|${buildEnv.length}`, ...buildEnv] : []), ...args].join(' ');
 }
 
