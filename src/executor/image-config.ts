@@ -94,6 +94,21 @@ export function goDuration(nanoseconds: number): string {
   return negative ? `-${out}` : out;
 }
 
+/** Go's %q of an int: the quoted rune literal (strconv.QuoteRune), `'\\x04'` for 4. */
+export function goQuotedRune(code: number): string {
+  const escapes: Readonly<Record<number, string>> = { 7: '\\a', 8: '\\b', 9: '\\t', 10: '\\n', 11: '\\v', 12: '\\f', 13: '\\r', 39: "\\'", 92: '\\\\' };
+  const escaped = escapes[code];
+  if (escaped !== undefined) return `'${escaped}'`;
+  if (code < 0 || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return "'\u{fffd}'";
+  const hex = (digits: number): string => code.toString(16).padStart(digits, '0');
+  if (code < 0x20 || code === 0x7f) return `'\\x${hex(2)}'`;
+  if (code < 0x7f) return `'${String.fromCodePoint(code)}'`;
+  // Printable beyond ASCII as itself (Go's unicode.IsPrint, approximated by letters, marks,
+  // numbers, punctuation and symbols), the rest escaped.
+  if (/[\p{L}\p{M}\p{N}\p{P}\p{S}]/u.test(String.fromCodePoint(code))) return `'${String.fromCodePoint(code)}'`;
+  return code <= 0xffff ? `'\\u${hex(4)}'` : `'\\U${hex(8)}'`;
+}
+
 /** EXPOSE's port specs as BuildKit reads them: `80` → `80/tcp`, ranges expanded. */
 export function exposedPorts(ports: readonly string[]): string[] {
   const out: string[] = [];
@@ -198,7 +213,9 @@ export function applyMetadata(state: ConfigState, instruction: ResolvedInstructi
       state.healthcheck = h;
       history(
         state,
-        `HEALTHCHECK {Test:[${instruction.test.join(' ')}] Interval:${goDuration(instruction.interval)} Timeout:${goDuration(instruction.timeout)} StartPeriod:${goDuration(instruction.startPeriod)} StartInterval:${goDuration(instruction.startInterval)} Retries:${instruction.retries}}`,
+        // fmt's %q of the *HealthConfig: the list quoted, each duration's String() quoted, and
+        // Retries, an int, as a quoted rune.
+        `HEALTHCHECK &{${goQuotedList(instruction.test)} ${[instruction.interval, instruction.timeout, instruction.startPeriod, instruction.startInterval].map((duration) => JSON.stringify(goDuration(duration))).join(' ')} ${goQuotedRune(instruction.retries)}}`,
         created,
       );
       return true;

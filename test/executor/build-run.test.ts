@@ -76,7 +76,7 @@ describe('build: RUN and the image config', () => {
       ['USER nobody', true],
       ['VOLUME [/data]', true],
       ['STOPSIGNAL SIGINT', true],
-      ['HEALTHCHECK {Test:[CMD-SHELL wget -q localhost] Interval:5m0s Timeout:3s StartPeriod:0s StartInterval:0s Retries:0}', true],
+      ['HEALTHCHECK &{["CMD-SHELL" "wget -q localhost"] "5m0s" "3s" "0s" "0s" \'\\x00\'}', true],
       ['SHELL [/bin/sh -ec]', true],
       ['ENTRYPOINT ["/bin/echo"]', true],
       ['CMD ["/bin/sh" "-ec" "echo hi"]', true],
