@@ -166,7 +166,10 @@ export function applyMetadata(state: ConfigState, instruction: ResolvedInstructi
       const ports = exposedPorts(instruction.ports);
       state.exposedPorts ??= {};
       for (const port of ports) state.exposedPorts[port] = {};
-      history(state, `EXPOSE [${ports.join(' ')}]`, created);
+      // BuildKit prints the instruction's ports as the Go map they are: `map[443/tcp:{} 80/tcp:{}]`,
+      // each once, in byte order.
+      const printed = [...new Set(ports)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      history(state, `EXPOSE map[${printed.map((port) => `${port}:{}`).join(' ')}]`, created);
       return true;
     }
     case 'VOLUME':

@@ -70,7 +70,7 @@ describe('build: RUN and the image config', () => {
       ['LABEL org.example.a=1 b=2', true],
       ['RUN |1 GREETING=hello /bin/sh -c echo "$GREETING $A $B" > /greeting && hostname > /hostname && cat /etc/hosts > /hosts && id -u > /uid && rm /etc/group # buildkit', false],
       // BuildKit's instruction parser sorts EXPOSE's words.
-      ['EXPOSE [443/udp 7000/tcp 7001/tcp 80/tcp]', true],
+      ['EXPOSE map[443/udp:{} 7000/tcp:{} 7001/tcp:{} 80/tcp:{}]', true],
       ['WORKDIR /app', false],
       ['RUN |1 GREETING=hello /bin/sh -c pwd > where # buildkit', false],
       ['USER nobody', true],
