@@ -231,21 +231,26 @@ export function applyMetadata(state: ConfigState, instruction: ResolvedInstructi
   }
 }
 
-/** The container config as BuildKit writes it, fields in its order. */
+/**
+ * The container config as BuildKit writes it, fields in its order. Go's `omitempty` leaves out
+ * an empty list or map as well as a missing one: `CMD []` writes no Cmd.
+ */
 export function containerConfig(state: ConfigState): ContainerConfig {
+  const list = <T>(value: readonly T[] | null | undefined): value is readonly T[] => value !== undefined && value !== null && value.length > 0;
+  const map = <T extends object>(value: T | undefined): value is T => value !== undefined && Object.keys(value).length > 0;
   return {
     ...(state.user === undefined ? {} : { User: state.user }),
-    ...(state.exposedPorts === undefined ? {} : { ExposedPorts: state.exposedPorts }),
-    ...(state.env.length === 0 ? {} : { Env: state.env }),
-    ...(state.entrypoint === undefined || state.entrypoint === null ? {} : { Entrypoint: state.entrypoint }),
-    ...(state.cmd === undefined || state.cmd === null ? {} : { Cmd: state.cmd }),
-    ...(state.volumes === undefined ? {} : { Volumes: state.volumes }),
+    ...(map(state.exposedPorts) ? { ExposedPorts: state.exposedPorts } : {}),
+    ...(list(state.env) ? { Env: state.env } : {}),
+    ...(list(state.entrypoint) ? { Entrypoint: state.entrypoint } : {}),
+    ...(list(state.cmd) ? { Cmd: state.cmd } : {}),
+    ...(map(state.volumes) ? { Volumes: state.volumes } : {}),
     ...(state.workingDir === undefined || state.workingDir === '' ? {} : { WorkingDir: state.workingDir }),
-    ...(state.labels === undefined ? {} : { Labels: state.labels }),
+    ...(map(state.labels) ? { Labels: state.labels } : {}),
     ...(state.stopSignal === undefined ? {} : { StopSignal: state.stopSignal }),
     ...(state.argsEscaped === undefined ? {} : { ArgsEscaped: state.argsEscaped }),
     ...(state.healthcheck === undefined ? {} : { Healthcheck: state.healthcheck }),
-    ...(state.onBuild === undefined || state.onBuild === null ? {} : { OnBuild: state.onBuild }),
-    ...(state.shell === undefined ? {} : { Shell: state.shell }),
+    ...(list(state.onBuild) ? { OnBuild: state.onBuild } : {}),
+    ...(list(state.shell) ? { Shell: state.shell } : {}),
   };
 }

@@ -1,8 +1,9 @@
 /**
- * The pieces of BuildKit's history text that are Go's fmt: %q of an int (HEALTHCHECK's Retries).
+ * The pieces of BuildKit's history text that are Go's fmt: %q of an int (HEALTHCHECK's Retries);
+ * the config's fields as Go's encoding/json writes them.
  */
 import { describe, expect, it } from 'vitest';
-import { goQuotedRune } from '../../src/executor/image-config.js';
+import { containerConfig, goQuotedRune } from '../../src/executor/image-config.js';
 
 describe('goQuotedRune', () => {
   it('quotes as strconv.QuoteRune does', () => {
@@ -21,5 +22,13 @@ describe('goQuotedRune', () => {
       [-1, "'\u{fffd}'"],
     ];
     for (const [code, quoted] of cases) expect([code, goQuotedRune(code)]).toEqual([code, quoted]);
+  });
+});
+
+describe('containerConfig', () => {
+  it('leaves out empty lists and maps, as omitempty does', () => {
+    const config = containerConfig({ env: [], cmd: [], entrypoint: [], shell: [], onBuild: [], labels: {}, volumes: {}, exposedPorts: {}, cmdSet: true, history: [] });
+    expect(config).toEqual({});
+    expect(containerConfig({ env: ['A=1'], cmd: ['sh'], labels: { a: '' }, cmdSet: true, history: [] })).toEqual({ Env: ['A=1'], Cmd: ['sh'], Labels: { a: '' } });
   });
 });
