@@ -73,8 +73,8 @@ export interface CopyOptions {
  * (dockerfile2llb's dispatchCopy, then fsutil's copier):
  * - DEST is relative to WORKDIR; it is a directory when it ends with `/` (or is `.`), when there
  *   are several sources, or when a wildcard matches several paths (BuildKit itself would copy
- *   each onto DEST in turn; docker documents a directory); missing parents are made 0755 (the
- *   --chmod mode when given) with the --chown owner;
+ *   each onto DEST in turn; docker documents a directory); missing parents are made 0755 (even
+ *   with --chmod) with the --chown owner;
  * - a source is matched in its root (wildcards per path with Go's path.Match, none matching is no
  *   error; a missing path fails with NOT_FOUND before anything is written); a source that is a
  *   symlink is followed inside its root; a directory's contents are copied, symlinks below it
@@ -207,8 +207,11 @@ class Copier {
     return hostPath === this.rootfs ? '/' : hostPath.slice(this.rootfs.length);
   }
 
-  /** fsutil's MkdirAll: missing directories with the --chmod mode (or 0755) and the --chown owner. */
-  private async ensureDirectory(pathInRoot: string, mode = this.request.chmod === undefined ? 0o755 : this.request.chmod & 0o777): Promise<string> {
+  /**
+   * fsutil's MkdirAll: missing directories 0755 with the --chown owner. --chmod is for what is
+   * copied, never for the directories made to hold it (BuildKit makes DEST/ and its parents 0755).
+   */
+  private async ensureDirectory(pathInRoot: string, mode = 0o755): Promise<string> {
     const chown = this.request.chown;
     const made = await mkdirInRoot(this.rootfs, pathInRoot, {
       mode,

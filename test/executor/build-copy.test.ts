@@ -138,6 +138,8 @@ describe('build: COPY and ADD', () => {
     expect(shape(paths.get('owned/g'))).toEqual(['file', 0o755, 1234, 2345]);
     expect(shape(paths.get('chmodded'))).toEqual(['file', 0o640, 0, 0]);
     expect(shape(paths.get('chdir/g'))).toEqual(['file', 0o705, 0, 0]);
+    // --chmod is for what is copied: the directory made to hold it is 0755, as BuildKit makes it.
+    expect(shape(paths.get('chdir'))).toEqual(['directory', 0o755, 0, 0]);
     expect(shape(paths.get('both'))).toEqual(['file', 0o600, 77, 77]);
     expect(shape(paths.get('added'))).toEqual(['file', 0o751, 1234, 2345]);
     expect(paths.get('added')?.text).toBe('f\n');
