@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, constants, copyFileSync, createReadStream, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readlinkSync, symlinkSync, unlinkSync, type BigIntStats } from 'node:fs';
 import { copyFile, lchown, lstat, mkdtemp, open, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, posix } from 'node:path';
+import { basename, dirname, join, posix, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import pLimit from 'p-limit';
 import {
@@ -180,6 +180,8 @@ interface PendingDirectory {
   readonly sourcePath: string | undefined;
   /** Owner and mode too (an entry taken, or made by us), or times only (the top directory, merged into). */
   readonly full: boolean;
+  /** The times are the copy's own, not the source's (the root of a build context). */
+  readonly timesNow?: boolean;
 }
 
 /** One COPY or ADD at work: owners, modes, hard links and the directory times set last. */
@@ -284,7 +286,10 @@ class Copier {
           if (stats.isDirectory()) {
             const existing = lstatSync(destination, { throwIfNoEntry: false });
             if (existing !== undefined && !existing.isDirectory()) throw new Error(`cannot copy to non-directory: ${this.inside(destination)}`);
-            this.directories.push({ target: destination, stats, sourcePath: entry.hostPath, full: false });
+            // A context's root is made by BuildKit when the context arrives: what it gives the
+            // directory merged into is the time of the build, not the client directory's.
+            const contextRoot = this.from.ownersAreRoot && relative(this.from.root, entry.hostPath) === '';
+            this.directories.push({ target: destination, stats, sourcePath: entry.hostPath, full: false, ...(contextRoot ? { timesNow: true } : {}) });
             continue;
           }
         }
@@ -497,6 +502,9 @@ class Copier {
     for (const directory of this.directories.splice(0).reverse()) {
       if (directory.full) {
         this.applyMetadata(directory.target, directory.stats, directory.sourcePath);
+      } else if (directory.timesNow === true) {
+        const now = new Date();
+        await utimes(directory.target, now, now);
       } else {
         await utimes(directory.target, seconds(directory.stats.atimeNs), seconds(directory.stats.mtimeNs));
       }
