@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, constants, copyFileSync, createReadStream, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readlinkSync, symlinkSync, unlinkSync, type BigIntStats } from 'node:fs';
-import { copyFile, lchown, lstat, mkdtemp, open, rm, utimes, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, lchown, lstat, mkdtemp, open, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -85,7 +85,7 @@ export interface CopyOptions {
  * - --parents keeps the path below the pivot (`/./`, else the root); --exclude patterns match
  *   paths relative to each source, `!` exceptions re-including; .dockerignore'd files never exist;
  * - ADD: a local file that is a tar (plain, gzip, bzip2, xz or zstd, told by its content) is
- *   unpacked into DEST (unless unpack is false); an http(s) URL is downloaded (bounded
+ *   unpacked into DEST (unless unpack is false) with the archive's owners and modes; an http(s) URL is downloaded (bounded
  *   redirects) to DEST, or into it under the URL's file name, 0600 unless --chmod, its mtime
  *   from Last-Modified, and checked against --checksum; it is unpacked only with unpack true.
  * Nothing is read outside the source root, nor written outside ROOTFS, whatever symlinks, `..`
@@ -158,10 +158,6 @@ function endsAsDirectory(dest: string): boolean {
 
 function isUrl(source: string): boolean {
   return source.startsWith('http://') || source.startsWith('https://');
-}
-
-function errno(error: unknown): string | undefined {
-  return (error as NodeJS.ErrnoException | undefined)?.code;
 }
 
 function copyError(what: string, cause: unknown): TsbuildError {
@@ -392,24 +388,27 @@ class Copier {
     }
   }
 
-  /** ADD of a local archive: unpacked into DEST (made as a directory), owners from the archive or --chown. */
+  /**
+   * ADD of a local archive: unpacked into DEST (made 0755 as a directory, with the --chown
+   * owner), its entries with the archive's owners, modes and times: BuildKit's untar takes no
+   * --chown (nor --chmod) for them. The archive's own `.` entry is skipped, as moby's untar
+   * skips it over an existing directory: DEST keeps its mode and owner.
+   */
   async unpackArchive(hostPath: string, dest: string): Promise<void> {
-    // BuildKit makes the directory 0755 here whatever --chmod says.
     const target = await this.ensureDirectory(dest, 0o755);
+    const before = await lstat(target);
     try {
       await unpackLayer(archiveStream(hostPath), target);
     } catch (error) {
       throw new TsbuildError('INVALID_ARCHIVE', `unpack ${basename(hostPath)} into ${dest}: ${messageOf(error)}`, { cause: error });
     }
-    const chown = this.request.chown;
-    if (chown === undefined) return;
-    // The archive's entries get the --chown owner, as moby's untar with ChownOpts.
-    for await (const entry of readTar(archiveStream(hostPath))) {
-      const path = await resolveInRoot(target, entry.header.name, { followFinal: false });
-      if (path === target && entry.header.type !== 'directory') continue;
-      await lchown(path, chown.uid, chown.gid).catch((error: unknown) => {
-        if (errno(error) !== 'ENOENT') throw error;
-      });
+    const after = await lstat(target);
+    if (after.uid !== before.uid || after.gid !== before.gid) await lchown(target, before.uid, before.gid);
+    if ((after.mode & 0o7777) !== (before.mode & 0o7777)) await chmod(target, before.mode & 0o7777);
+    // Its time is the unpack's, as the entries made in it leave it, not the `.` entry's.
+    if (after.mtimeMs !== before.mtimeMs) {
+      const now = new Date();
+      await utimes(target, now, now);
     }
   }
 
