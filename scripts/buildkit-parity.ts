@@ -28,6 +28,11 @@
  *     against them. Records hold the layers a build added, and the count of all layers.
  *   - Layer digests, compression, the order of entries in a layer (sorted by path), uname and
  *     gname (not what a container sees), image IDs and manifests.
+ *   - A whiteout (`.wh.NAME`) is recorded as an empty file without a link target: docker's
+ *     overlay2 driver, which writes the layers of BuildKit's images in docker, writes a second
+ *     whiteout of a layer as a regular file that keeps a hard link's target in its header (or
+ *     as a hard link) when overlayfs gave the whiteouts one inode (kernels since 5.8 share
+ *     one); a reader of the layer treats a `.wh.` name as a whiteout whatever its type and target.
  * Kept exactly: the config object (Env, Cmd, Entrypoint, WorkingDir, User, ExposedPorts,
  * Volumes, Labels, StopSignal, Healthcheck, Shell, OnBuild, ArgsEscaped, absent vs empty),
  * os/architecture, history's created_by, comment and empty_layer, and per entry: path, type,

@@ -6,8 +6,9 @@
  *
  * Normalized away (see the script's header for why): `created` of the config and of each
  * history entry, the layers of the base image (compared once, in golden/_base.json), layer
- * digests and compression, the order of entries in a layer, and mtimes that are the time of
- * the build rather than one the inputs fixed (any mtime at or after `buildTimeFloor`).
+ * digests and compression, the order of entries in a layer, mtimes that are the time of the
+ * build rather than one the inputs fixed (any mtime at or after `buildTimeFloor`), and whether a
+ * whiteout is written as a file or as a hard link to another whiteout.
  */
 import { createHash } from 'node:crypto';
 import { cp, chmod, lstat, readdir, rm, utimes, lutimes } from 'node:fs/promises';
@@ -19,6 +20,7 @@ import { readTar } from '../../src/common/index.js';
 export const buildTimeFloor = Date.UTC(2025, 0, 1) / 1000;
 /** The mtime the corpus gives every context file (after the case's setup script ran). */
 export const contextEpoch = '2020-01-01T00:00:00Z';
+const emptySha256 = createHash('sha256').digest('hex');
 /** The base image's reference, the same in the peers' registry and in the test's store. */
 export const baseReference = '127.0.0.1:5000/library/busybox:latest';
 
@@ -88,7 +90,17 @@ export async function layerRecord(tar: AsyncIterable<Uint8Array>): Promise<Entry
       gid: header.gid,
       mtime: mtimeRecord(header.mtime),
     };
-    if (header.linkname !== '') record.linkname = header.linkname;
+    const leaf = path.split('/').at(-1) ?? '';
+    const whiteout = leaf.startsWith('.wh.') && leaf !== '.wh..wh..opq';
+    // docker's overlay2 driver writes a layer's whiteouts as hard links of one another when the
+    // kernel gave them one inode (overlayfs reuses its whiteout inode), or as files that keep
+    // the link's target in their header: a reader takes a `.wh.` name as a whiteout whatever
+    // its type and target, so a whiteout is recorded as the empty file it stands for.
+    if (whiteout && header.type === 'link') {
+      record.type = 'file';
+      record.size = 0;
+      record.sha256 = emptySha256;
+    } else if (header.linkname !== '' && !whiteout) record.linkname = header.linkname;
     if (header.type === 'file') {
       const hash = createHash('sha256');
       let size = 0;
