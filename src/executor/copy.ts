@@ -391,14 +391,15 @@ class Copier {
   /**
    * ADD of a local archive: unpacked into DEST (made 0755 as a directory, with the --chown
    * owner), its entries with the archive's owners, modes and times: BuildKit's untar takes no
-   * --chown (nor --chmod) for them. The archive's own `.` entry is skipped, as moby's untar
-   * skips it over an existing directory: DEST keeps its mode and owner.
+   * --chown (nor --chmod) for them, and `.wh.` names are files like any other. The archive's
+   * own `.` entry is skipped, as moby's untar skips it over an existing directory: DEST keeps
+   * its mode and owner.
    */
   async unpackArchive(hostPath: string, dest: string): Promise<void> {
     const target = await this.ensureDirectory(dest, 0o755);
     const before = await lstat(target);
     try {
-      await unpackLayer(archiveStream(hostPath), target);
+      await unpackLayer(archiveStream(hostPath), target, { whiteouts: false });
     } catch (error) {
       throw new TsbuildError('INVALID_ARCHIVE', `unpack ${basename(hostPath)} into ${dest}: ${messageOf(error)}`, { cause: error });
     }
