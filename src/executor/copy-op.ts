@@ -105,9 +105,6 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
   // BuildKit's --link: the copy is made on an empty root and its layer put over the stage's
   // (a MergeOp); with --chmod it falls back to an ordinary copy, as dockerfile2llb does.
   const linked = instruction.link && instruction.chmod === '';
-  if (linked && instruction.chown !== '' && chownHasNames(instruction.chown)) {
-    throw new TsbuildError('INVALID_ARGUMENT', `${instruction.kind} --link --chown=${instruction.chown}: a linked copy does not see the stage's /etc/passwd or /etc/group, so --chown takes numeric ids (or root) only`);
-  }
   const cwd = config.workingDir === undefined || config.workingDir === '' ? '/' : config.workingDir;
   let source: () => Promise<CopySource>;
   let sourceName: string;
@@ -203,7 +200,10 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
       // put over the stage's), a symlink in the stage on DEST's path is not followed.
       const active = await execution.snapshots.prepare(linked ? [] : execution.layers);
       try {
-        const owner = instruction.chown === '' ? undefined : await resolveChown(active.path, instruction.chown);
+        // Names are looked up in the stage's own /etc/passwd and /etc/group, a linked copy's too,
+        // as BuildKit does: the empty root it is made on holds none.
+        const users = linked && chownHasNames(instruction.chown) ? await execution.snapshots.view(execution.layers) : active.path;
+        const owner = instruction.chown === '' ? undefined : await resolveChown(users, instruction.chown);
         await copyInto(from, active.path, {
           sources: [...instruction.sources],
           contents: instruction.contents.map((c) => ({ path: c.path, data: c.data })),
