@@ -158,7 +158,8 @@ export async function runStep(instruction: RunInstruction, config: ConfigState, 
           const resolved = await resolveInRoot(active.lower, path);
           if (!(await lstat(resolved).then(() => true, () => false))) created.push(resolved.slice(active.lower.length));
         }
-        const identity = user === '' ? { uid: 0, gid: 0, additionalGids: [] } : await resolveUser(rootfs, user);
+        // No USER is root with root's groups (its own, and those listing it), as BuildKit runs it.
+        const identity = await resolveUser(rootfs, user);
         // BuildKit makes the working directory when the image lacks it, owned by the user.
         await mkdirInRoot(rootfs, cwd, { mode: 0o755, uid: identity.uid, gid: identity.gid });
         const mounts: MountSpec[] = [
