@@ -11,8 +11,10 @@
  * A case directory may hold, besides the Dockerfile and context files:
  *   setup.sh   run with sh in the copied context before the build (links, modes, tars: what git
  *              cannot hold), then removed from it;
- *   case.json  {"args": {"NAME": "VALUE"}, "target": "STAGE"}: build arguments and target,
- *              removed from the context too.
+ *   case.json  {"args": {"NAME": "VALUE"}, "target": "STAGE", "serve": {"port": N}}: build
+ *              arguments, target, and a port on 127.0.0.1 where the case's `served/` directory
+ *              is served over http during the build (for ADD of URLs; Last-Modified is the
+ *              context's time); case.json and served/ are removed from the context.
  * Every context entry's mtime is then set to 2020-01-01T00:00:00Z, so that where BuildKit keeps
  * a source's mtime the record holds it.
  *
@@ -39,15 +41,16 @@
  * permission bits with setuid/setgid/sticky, uid, gid, link target, size, content's sha256,
  * xattr names, device numbers.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { readTar } from '../src/common/index.js';
-import { baseReference, imageRecord, prepareContext, type EntryRecord } from '../test/parity/record.js';
+import { baseReference, imageRecord, prepareContext, serveDirectory, type EntryRecord } from '../test/parity/record.js';
 
 const repository = fileURLToPath(new URL('..', import.meta.url));
 const casesDir = join(repository, 'test/parity/cases');
@@ -58,6 +61,17 @@ const dockerEnv = { ...process.env, DOCKER_HOST: 'unix:///run/peer-docker26.sock
 interface CaseOptions {
   readonly args?: Readonly<Record<string, string>>;
   readonly target?: string;
+  readonly serve?: { readonly port: number };
+}
+
+/** The build, not blocking: a case's http server answers from this process meanwhile. */
+async function runAsync(args: readonly string[]): Promise<void> {
+  try {
+    await promisify(execFile)(docker, args, { env: dockerEnv, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr ?? '';
+    throw new Error(`docker ${args.join(' ')}: ${(error as Error).message}\n${stderr}`);
+  }
 }
 
 function run(args: readonly string[]): string {
@@ -141,7 +155,12 @@ async function goldenCase(name: string, work: string, baseDiffIds: readonly stri
   const args = ['build', '--network', 'host', '-q', '-t', tag];
   for (const [key, value] of Object.entries(options.args ?? {})) args.push('--build-arg', `${key}=${value}`);
   if (options.target !== undefined) args.push('--target', options.target);
-  run([...args, context]);
+  const stop = options.serve === undefined ? undefined : await serveDirectory(join(source, 'served'), options.serve.port);
+  try {
+    await runAsync([...args, context]);
+  } finally {
+    await stop?.();
+  }
   const saved = await saveImage(tag, join(work, 'save', name));
   const record = await imageRecord(
     saved.configBytes,

@@ -19,7 +19,7 @@ import { decompressLayer, openStore, resolveImage, type Store } from '../../src/
 import { runCliCaptured } from '../helpers/run-cli.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
 import { validateLayout } from '../helpers/validate.js';
-import { baseReference, imageRecord, layerRecord, prepareContext, recordDiff, type EntryRecord, type ImageRecord } from './record.js';
+import { baseReference, imageRecord, layerRecord, prepareContext, recordDiff, serveDirectory, type EntryRecord, type ImageRecord } from './record.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const casesDir = join(here, 'cases');
@@ -54,6 +54,7 @@ interface BaseRecord {
 interface CaseOptions {
   readonly args?: Readonly<Record<string, string>>;
   readonly target?: string;
+  readonly serve?: { readonly port: number };
 }
 
 const base = JSON.parse(readFileSync(join(goldenDir, '_base.json'), 'utf8')) as BaseRecord;
@@ -138,7 +139,13 @@ describe('BuildKit parity', () => {
       const args = ['build', '--root', root, '--progress', 'plain', '-t', tag];
       for (const [key, value] of Object.entries(options.args ?? {})) args.push('--build-arg', `${key}=${value}`);
       if (options.target !== undefined) args.push('--target', options.target);
-      const result = await runCliCaptured([...args, context]);
+      const stop = options.serve === undefined ? undefined : await serveDirectory(join(source, 'served'), options.serve.port);
+      let result;
+      try {
+        result = await runCliCaptured([...args, context]);
+      } finally {
+        await stop?.();
+      }
       expect(result.status, result.stderr).toBe(0);
       const descriptor = await store.resolveReference(formatReference(parseReference(tag)));
       if (descriptor === undefined) throw new Error(`no image ${tag} in the store`);

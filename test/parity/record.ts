@@ -11,7 +11,8 @@
  * whiteout is written as a file or as a hard link to another whiteout.
  */
 import { createHash } from 'node:crypto';
-import { cp, chmod, lstat, readdir, rm, utimes, lutimes } from 'node:fs/promises';
+import { cp, chmod, lstat, readFile, readdir, rm, utimes, lutimes } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { readTar } from '../../src/common/index.js';
@@ -180,6 +181,7 @@ export async function prepareContext(source: string, target: string): Promise<vo
     await rm(setup);
   }
   await rm(join(target, 'case.json'), { force: true });
+  await rm(join(target, 'served'), { recursive: true, force: true });
   const epoch = new Date(contextEpoch);
   const touch = async (path: string): Promise<void> => {
     const info = await lstat(path);
@@ -227,4 +229,28 @@ export function recordDiff(expected: ImageRecord, actual: ImageRecord): string[]
     }
   }
   return lines;
+}
+
+/**
+ * Serves the files of DIR on 127.0.0.1:PORT for a case's ADD of URLs (case.json `serve`), each
+ * with `contextEpoch` as its Last-Modified, until the returned stop is called.
+ */
+export async function serveDirectory(dir: string, port: number): Promise<() => Promise<void>> {
+  const lastModified = new Date(contextEpoch).toUTCString();
+  const server = createServer((request, response) => {
+    const path = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname);
+    if (path.split('/').includes('..')) {
+      response.writeHead(400).end();
+      return;
+    }
+    readFile(join(dir, path)).then(
+      (content) => response.writeHead(200, { 'content-length': content.length, 'last-modified': lastModified, 'content-type': 'application/octet-stream' }).end(content),
+      () => response.writeHead(404).end(),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  return () => new Promise<void>((resolve) => server.close(() => resolve()));
 }
