@@ -68,10 +68,13 @@ export interface CopyPlan {
 
 const isUrl = (source: string): boolean => /^https?:\/\//.test(source);
 
-/** BuildKit's rule for --chmod: an octal number up to 07777. */
+/**
+ * --chmod as BuildKit 0.13's dockerfile2llb reads it: an octal mode, or, when the value is no
+ * octal number at all (`u+x`, `$MODE`), nothing: the copy keeps the sources' modes.
+ */
 function parseChmod(value: string): number | undefined {
-  if (value === '') return undefined;
-  const mode = /^[0-7]+$/.test(value) ? Number.parseInt(value, 8) : Number.NaN;
+  if (value === '' || !/^[+]?[0-7]+$/.test(value)) return undefined;
+  const mode = Number.parseInt(value, 8);
   if (!Number.isInteger(mode) || mode > 0o7777) {
     throw new TsbuildError('INVALID_ARGUMENT', `invalid chmod parameter: '${value}'. it should be octal string and between 0 and 07777`);
   }

@@ -107,7 +107,8 @@ export function dispatchStage(state: StageState, context: DispatchContext, targe
       case 'COPY':
       case 'ADD': {
         const chown = expander.word(raw.chown);
-        const chmod = expander.word(raw.chmod);
+        // BuildKit 0.13 expands --chown but not --chmod: `--chmod=$MODE` stays as written.
+        const chmod = raw.chmod;
         const checksum = raw.kind === 'ADD' ? expander.word(raw.checksum) : raw.checksum;
         const sources = raw.sources.map((source) => expander.word(source));
         const dest = expander.word(raw.dest);
