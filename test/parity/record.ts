@@ -48,6 +48,8 @@ export interface HistoryRecord {
 }
 
 export interface ImageRecord {
+  /** The config's top-level fields, `created` aside. */
+  fields: string[];
   author?: string;
   architecture?: string;
   os?: string;
@@ -142,6 +144,9 @@ export async function imageRecord(configBytes: Buffer, layers: ReadonlyArray<() 
   const added: EntryRecord[][] = [];
   for (const open of layers.slice(baseLayerCount)) added.push(await layerRecord(open()));
   return {
+    fields: Object.keys(config)
+      .filter((key) => key !== 'created')
+      .sort(),
     ...(config.author === undefined ? {} : { author: config.author }),
     ...(config.architecture === undefined ? {} : { architecture: config.architecture }),
     ...(config.os === undefined ? {} : { os: config.os }),
@@ -196,7 +201,7 @@ export async function prepareContext(source: string, target: string): Promise<vo
 export function recordDiff(expected: ImageRecord, actual: ImageRecord): string[] {
   const lines: string[] = [];
   const show = (value: unknown): string => JSON.stringify(value);
-  for (const key of ['author', 'architecture', 'os', 'layerCount', 'baseLayerCount'] as const) {
+  for (const key of ['fields', 'author', 'architecture', 'os', 'layerCount', 'baseLayerCount'] as const) {
     if (show(expected[key]) !== show(actual[key])) lines.push(`${key}: BuildKit ${show(expected[key])}, tsbuild ${show(actual[key])}`);
   }
   const keys = new Set([...Object.keys(expected.config), ...Object.keys(actual.config)]);
