@@ -519,9 +519,12 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
       }
     }
     case 'WORKDIR': {
-      const path = posix.resolve(input.config.workingDir ?? '/', instruction.path);
-      input.config.workingDir = path;
-      if (path === '/') return { key: input.key, layer: undefined, created: created(ctx.sourceDateEpoch), createdBy: `WORKDIR ${path}` };
+      // BuildKit's NormalizeWorkdir: an absolute path is kept as written (`/app/` stays so in
+      // the config and history), a relative one is joined to the current one and cleaned.
+      const workingDir = posix.isAbsolute(instruction.path) ? instruction.path : posix.join('/', input.config.workingDir ?? '/', instruction.path);
+      const path = posix.resolve(workingDir);
+      input.config.workingDir = workingDir;
+      if (workingDir === '/') return { key: input.key, layer: undefined, created: created(ctx.sourceDateEpoch), createdBy: `WORKDIR ${workingDir}` };
       const user = input.config.user ?? '';
       const key = mkdirKey(input.key, path, user);
       const run = await cachedOrRun(
@@ -533,7 +536,7 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
         undefined,
         () => summaryOf(ctx, input, { path, user }),
       );
-      return { key, ...run, createdBy: `WORKDIR ${path}` };
+      return { key, ...run, createdBy: `WORKDIR ${workingDir}` };
     }
     default:
       throw new TsbuildError('INTERNAL', `build: ${instruction.kind} changes no files`);

@@ -68,10 +68,13 @@ export interface CopyPlan {
 
 const isUrl = (source: string): boolean => /^https?:\/\//.test(source);
 
-/** BuildKit's rule for --chmod: an octal number up to 07777. */
+/**
+ * --chmod as BuildKit 0.13's dockerfile2llb reads it: an octal mode, or, when the value is no
+ * octal number at all (`u+x`, `$MODE`), nothing: the copy keeps the sources' modes.
+ */
 function parseChmod(value: string): number | undefined {
-  if (value === '') return undefined;
-  const mode = /^[0-7]+$/.test(value) ? Number.parseInt(value, 8) : Number.NaN;
+  if (value === '' || !/^[+]?[0-7]+$/.test(value)) return undefined;
+  const mode = Number.parseInt(value, 8);
   if (!Number.isInteger(mode) || mode > 0o7777) {
     throw new TsbuildError('INVALID_ARGUMENT', `invalid chmod parameter: '${value}'. it should be octal string and between 0 and 07777`);
   }
@@ -105,9 +108,6 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
   // BuildKit's --link: the copy is made on an empty root and its layer put over the stage's
   // (a MergeOp); with --chmod it falls back to an ordinary copy, as dockerfile2llb does.
   const linked = instruction.link && instruction.chmod === '';
-  if (linked && instruction.chown !== '' && chownHasNames(instruction.chown)) {
-    throw new TsbuildError('INVALID_ARGUMENT', `${instruction.kind} --link --chown=${instruction.chown}: a linked copy does not see the stage's /etc/passwd or /etc/group, so --chown takes numeric ids (or root) only`);
-  }
   const cwd = config.workingDir === undefined || config.workingDir === '' ? '/' : config.workingDir;
   let source: () => Promise<CopySource>;
   let sourceName: string;
@@ -203,7 +203,10 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
       // put over the stage's), a symlink in the stage on DEST's path is not followed.
       const active = await execution.snapshots.prepare(linked ? [] : execution.layers);
       try {
-        const owner = instruction.chown === '' ? undefined : await resolveChown(active.path, instruction.chown);
+        // Names are looked up in the stage's own /etc/passwd and /etc/group, a linked copy's too,
+        // as BuildKit does: the empty root it is made on holds none.
+        const users = linked && chownHasNames(instruction.chown) ? await execution.snapshots.view(execution.layers) : active.path;
+        const owner = instruction.chown === '' ? undefined : await resolveChown(users, instruction.chown);
         await copyInto(from, active.path, {
           sources: [...instruction.sources],
           contents: instruction.contents.map((c) => ({ path: c.path, data: c.data })),

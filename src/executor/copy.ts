@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, constants, copyFileSync, createReadStream, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readlinkSync, symlinkSync, unlinkSync, type BigIntStats } from 'node:fs';
-import { copyFile, lchown, lstat, mkdtemp, open, rm, utimes, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, lchown, lstat, mkdtemp, open, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, posix } from 'node:path';
+import { basename, dirname, join, posix, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import pLimit from 'p-limit';
 import {
@@ -73,8 +73,8 @@ export interface CopyOptions {
  * (dockerfile2llb's dispatchCopy, then fsutil's copier):
  * - DEST is relative to WORKDIR; it is a directory when it ends with `/` (or is `.`), when there
  *   are several sources, or when a wildcard matches several paths (BuildKit itself would copy
- *   each onto DEST in turn; docker documents a directory); missing parents are made 0755 (the
- *   --chmod mode when given) with the --chown owner;
+ *   each onto DEST in turn; docker documents a directory); missing parents are made 0755 (even
+ *   with --chmod) with the --chown owner;
  * - a source is matched in its root (wildcards per path with Go's path.Match, none matching is no
  *   error; a missing path fails with NOT_FOUND before anything is written); a source that is a
  *   symlink is followed inside its root; a directory's contents are copied, symlinks below it
@@ -85,7 +85,7 @@ export interface CopyOptions {
  * - --parents keeps the path below the pivot (`/./`, else the root); --exclude patterns match
  *   paths relative to each source, `!` exceptions re-including; .dockerignore'd files never exist;
  * - ADD: a local file that is a tar (plain, gzip, bzip2, xz or zstd, told by its content) is
- *   unpacked into DEST (unless unpack is false); an http(s) URL is downloaded (bounded
+ *   unpacked into DEST (unless unpack is false) with the archive's owners and modes; an http(s) URL is downloaded (bounded
  *   redirects) to DEST, or into it under the URL's file name, 0600 unless --chmod, its mtime
  *   from Last-Modified, and checked against --checksum; it is unpacked only with unpack true.
  * Nothing is read outside the source root, nor written outside ROOTFS, whatever symlinks, `..`
@@ -160,10 +160,6 @@ function isUrl(source: string): boolean {
   return source.startsWith('http://') || source.startsWith('https://');
 }
 
-function errno(error: unknown): string | undefined {
-  return (error as NodeJS.ErrnoException | undefined)?.code;
-}
-
 function copyError(what: string, cause: unknown): TsbuildError {
   if (cause instanceof TsbuildError) return cause;
   return new TsbuildError('INVALID_ARGUMENT', `copy ${what}: ${messageOf(cause)}`, { cause });
@@ -180,6 +176,8 @@ interface PendingDirectory {
   readonly sourcePath: string | undefined;
   /** Owner and mode too (an entry taken, or made by us), or times only (the top directory, merged into). */
   readonly full: boolean;
+  /** The times are the copy's own, not the source's (the root of a build context). */
+  readonly timesNow?: boolean;
 }
 
 /** One COPY or ADD at work: owners, modes, hard links and the directory times set last. */
@@ -207,8 +205,11 @@ class Copier {
     return hostPath === this.rootfs ? '/' : hostPath.slice(this.rootfs.length);
   }
 
-  /** fsutil's MkdirAll: missing directories with the --chmod mode (or 0755) and the --chown owner. */
-  private async ensureDirectory(pathInRoot: string, mode = this.request.chmod === undefined ? 0o755 : this.request.chmod & 0o777): Promise<string> {
+  /**
+   * fsutil's MkdirAll: missing directories 0755 with the --chown owner. --chmod is for what is
+   * copied, never for the directories made to hold it (BuildKit makes DEST/ and its parents 0755).
+   */
+  private async ensureDirectory(pathInRoot: string, mode = 0o755): Promise<string> {
     const chown = this.request.chown;
     const made = await mkdirInRoot(this.rootfs, pathInRoot, {
       mode,
@@ -285,7 +286,10 @@ class Copier {
           if (stats.isDirectory()) {
             const existing = lstatSync(destination, { throwIfNoEntry: false });
             if (existing !== undefined && !existing.isDirectory()) throw new Error(`cannot copy to non-directory: ${this.inside(destination)}`);
-            this.directories.push({ target: destination, stats, sourcePath: entry.hostPath, full: false });
+            // A context's root is made by BuildKit when the context arrives: what it gives the
+            // directory merged into is the time of the build, not the client directory's.
+            const contextRoot = this.from.ownersAreRoot && relative(this.from.root, entry.hostPath) === '';
+            this.directories.push({ target: destination, stats, sourcePath: entry.hostPath, full: false, ...(contextRoot ? { timesNow: true } : {}) });
             continue;
           }
         }
@@ -388,24 +392,28 @@ class Copier {
     }
   }
 
-  /** ADD of a local archive: unpacked into DEST (made as a directory), owners from the archive or --chown. */
+  /**
+   * ADD of a local archive: unpacked into DEST (made 0755 as a directory, with the --chown
+   * owner), its entries with the archive's owners, modes and times: BuildKit's untar takes no
+   * --chown (nor --chmod) for them, and `.wh.` names are files like any other. The archive's
+   * own `.` entry is skipped, as moby's untar skips it over an existing directory: DEST keeps
+   * its mode and owner.
+   */
   async unpackArchive(hostPath: string, dest: string): Promise<void> {
-    // BuildKit makes the directory 0755 here whatever --chmod says.
     const target = await this.ensureDirectory(dest, 0o755);
+    const before = await lstat(target);
     try {
-      await unpackLayer(archiveStream(hostPath), target);
+      await unpackLayer(archiveStream(hostPath), target, { whiteouts: false });
     } catch (error) {
       throw new TsbuildError('INVALID_ARCHIVE', `unpack ${basename(hostPath)} into ${dest}: ${messageOf(error)}`, { cause: error });
     }
-    const chown = this.request.chown;
-    if (chown === undefined) return;
-    // The archive's entries get the --chown owner, as moby's untar with ChownOpts.
-    for await (const entry of readTar(archiveStream(hostPath))) {
-      const path = await resolveInRoot(target, entry.header.name, { followFinal: false });
-      if (path === target && entry.header.type !== 'directory') continue;
-      await lchown(path, chown.uid, chown.gid).catch((error: unknown) => {
-        if (errno(error) !== 'ENOENT') throw error;
-      });
+    const after = await lstat(target);
+    if (after.uid !== before.uid || after.gid !== before.gid) await lchown(target, before.uid, before.gid);
+    if ((after.mode & 0o7777) !== (before.mode & 0o7777)) await chmod(target, before.mode & 0o7777);
+    // Its time is the unpack's, as the entries made in it leave it, not the `.` entry's.
+    if (after.mtimeMs !== before.mtimeMs) {
+      const now = new Date();
+      await utimes(target, now, now);
     }
   }
 
@@ -499,6 +507,9 @@ class Copier {
     for (const directory of this.directories.splice(0).reverse()) {
       if (directory.full) {
         this.applyMetadata(directory.target, directory.stats, directory.sourcePath);
+      } else if (directory.timesNow === true) {
+        const now = new Date();
+        await utimes(directory.target, now, now);
       } else {
         await utimes(directory.target, seconds(directory.stats.atimeNs), seconds(directory.stats.mtimeNs));
       }

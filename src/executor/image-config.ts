@@ -94,6 +94,21 @@ export function goDuration(nanoseconds: number): string {
   return negative ? `-${out}` : out;
 }
 
+/** Go's %q of an int: the quoted rune literal (strconv.QuoteRune), `'\\x04'` for 4. */
+export function goQuotedRune(code: number): string {
+  const escapes: Readonly<Record<number, string>> = { 7: '\\a', 8: '\\b', 9: '\\t', 10: '\\n', 11: '\\v', 12: '\\f', 13: '\\r', 39: "\\'", 92: '\\\\' };
+  const escaped = escapes[code];
+  if (escaped !== undefined) return `'${escaped}'`;
+  if (code < 0 || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return "'\u{fffd}'";
+  const hex = (digits: number): string => code.toString(16).padStart(digits, '0');
+  if (code < 0x20 || code === 0x7f) return `'\\x${hex(2)}'`;
+  if (code < 0x7f) return `'${String.fromCodePoint(code)}'`;
+  // Printable beyond ASCII as itself (Go's unicode.IsPrint, approximated by letters, marks,
+  // numbers, punctuation and symbols), the rest escaped.
+  if (/[\p{L}\p{M}\p{N}\p{P}\p{S}]/u.test(String.fromCodePoint(code))) return `'${String.fromCodePoint(code)}'`;
+  return code <= 0xffff ? `'\\u${hex(4)}'` : `'\\U${hex(8)}'`;
+}
+
 /** EXPOSE's port specs as BuildKit reads them: `80` → `80/tcp`, ranges expanded. */
 export function exposedPorts(ports: readonly string[]): string[] {
   const out: string[] = [];
@@ -132,7 +147,7 @@ export function shellCommand(state: ConfigState, args: readonly string[]): strin
 export function applyMetadata(state: ConfigState, instruction: ResolvedInstruction, created: string | undefined): boolean {
   switch (instruction.kind) {
     case 'ARG':
-      history(state, `ARG ${instruction.args.map((arg) => (arg.value === undefined ? arg.key : `${arg.key}=${arg.value}`)).join(' ')}`, created);
+      history(state, `ARG ${instruction.args.map((arg) => (arg.written === undefined ? arg.key : `${arg.key}=${arg.written}`)).join(' ')}`, created);
       return true;
     case 'ENV':
       for (const pair of instruction.pairs) addEnv(state.env, pair.key, pair.value);
@@ -151,7 +166,10 @@ export function applyMetadata(state: ConfigState, instruction: ResolvedInstructi
       const ports = exposedPorts(instruction.ports);
       state.exposedPorts ??= {};
       for (const port of ports) state.exposedPorts[port] = {};
-      history(state, `EXPOSE [${ports.join(' ')}]`, created);
+      // BuildKit prints the instruction's ports as the Go map they are: `map[443/tcp:{} 80/tcp:{}]`,
+      // each once, in byte order.
+      const printed = [...new Set(ports)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      history(state, `EXPOSE map[${printed.map((port) => `${port}:{}`).join(' ')}]`, created);
       return true;
     }
     case 'VOLUME':
@@ -198,7 +216,9 @@ export function applyMetadata(state: ConfigState, instruction: ResolvedInstructi
       state.healthcheck = h;
       history(
         state,
-        `HEALTHCHECK {Test:[${instruction.test.join(' ')}] Interval:${goDuration(instruction.interval)} Timeout:${goDuration(instruction.timeout)} StartPeriod:${goDuration(instruction.startPeriod)} StartInterval:${goDuration(instruction.startInterval)} Retries:${instruction.retries}}`,
+        // fmt's %q of the *HealthConfig: the list quoted, each duration's String() quoted, and
+        // Retries, an int, as a quoted rune.
+        `HEALTHCHECK &{${goQuotedList(instruction.test)} ${[instruction.interval, instruction.timeout, instruction.startPeriod, instruction.startInterval].map((duration) => JSON.stringify(goDuration(duration))).join(' ')} ${goQuotedRune(instruction.retries)}}`,
         created,
       );
       return true;
@@ -211,21 +231,26 @@ export function applyMetadata(state: ConfigState, instruction: ResolvedInstructi
   }
 }
 
-/** The container config as BuildKit writes it, fields in its order. */
+/**
+ * The container config as BuildKit writes it, fields in its order. Go's `omitempty` leaves out
+ * an empty list or map as well as a missing one: `CMD []` writes no Cmd.
+ */
 export function containerConfig(state: ConfigState): ContainerConfig {
+  const list = <T>(value: readonly T[] | null | undefined): value is readonly T[] => value !== undefined && value !== null && value.length > 0;
+  const map = <T extends object>(value: T | undefined): value is T => value !== undefined && Object.keys(value).length > 0;
   return {
     ...(state.user === undefined ? {} : { User: state.user }),
-    ...(state.exposedPorts === undefined ? {} : { ExposedPorts: state.exposedPorts }),
-    ...(state.env.length === 0 ? {} : { Env: state.env }),
-    ...(state.entrypoint === undefined || state.entrypoint === null ? {} : { Entrypoint: state.entrypoint }),
-    ...(state.cmd === undefined || state.cmd === null ? {} : { Cmd: state.cmd }),
-    ...(state.volumes === undefined ? {} : { Volumes: state.volumes }),
+    ...(map(state.exposedPorts) ? { ExposedPorts: state.exposedPorts } : {}),
+    ...(list(state.env) ? { Env: state.env } : {}),
+    ...(list(state.entrypoint) ? { Entrypoint: state.entrypoint } : {}),
+    ...(list(state.cmd) ? { Cmd: state.cmd } : {}),
+    ...(map(state.volumes) ? { Volumes: state.volumes } : {}),
     ...(state.workingDir === undefined || state.workingDir === '' ? {} : { WorkingDir: state.workingDir }),
-    ...(state.labels === undefined ? {} : { Labels: state.labels }),
+    ...(map(state.labels) ? { Labels: state.labels } : {}),
     ...(state.stopSignal === undefined ? {} : { StopSignal: state.stopSignal }),
     ...(state.argsEscaped === undefined ? {} : { ArgsEscaped: state.argsEscaped }),
     ...(state.healthcheck === undefined ? {} : { Healthcheck: state.healthcheck }),
-    ...(state.onBuild === undefined || state.onBuild === null ? {} : { OnBuild: state.onBuild }),
-    ...(state.shell === undefined ? {} : { Shell: state.shell }),
+    ...(list(state.onBuild) ? { OnBuild: state.onBuild } : {}),
+    ...(list(state.shell) ? { Shell: state.shell } : {}),
   };
 }

@@ -6,7 +6,7 @@ import { utimes } from 'node:fs/promises';
 import { mkdirInRoot } from '../common/index.js';
 import type { LayerRef } from '../cache/index.js';
 import type { Snapshotter } from './snapshots.js';
-import { resolveUser } from './user.js';
+import { resolveChown } from './user.js';
 
 export interface MkdirStep {
   readonly snapshots: Snapshotter;
@@ -20,7 +20,9 @@ export interface MkdirStep {
 export async function mkdirStep(step: MkdirStep): Promise<LayerRef | undefined> {
   const active = await step.snapshots.prepare(step.layers);
   try {
-    const owner = step.user === '' ? { uid: 0, gid: 0 } : await resolveUser(active.path, step.user);
+    // The owner as BuildKit's file op reads a user (its --chown rules, not the RUN user's): a
+    // numeric uid alone is uid:uid, a name takes its passwd entry's ids.
+    const owner = step.user === '' ? { uid: 0, gid: 0 } : await resolveChown(active.path, step.user);
     const made = await mkdirInRoot(active.path, step.path, { mode: 0o755, uid: owner.uid, gid: owner.gid });
     if (step.sourceDateEpoch !== undefined) {
       const time = new Date(step.sourceDateEpoch * 1000);

@@ -205,7 +205,7 @@ export async function loadDirectoryContext(path: string, deps: DirectoryContextD
   let layer: LayerRef | undefined;
   try {
     await copyInto({ kind: 'context', context }, active.path, { sources: ['.'], contents: [], dest: '/', workdir: '/', parents: false, exclude: [], add: false });
-    layer = await active.commit(deps.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: deps.sourceDateEpoch });
+    layer = await active.commit({ dropEmpty: true, ...(deps.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: deps.sourceDateEpoch }) });
   } finally {
     await active.discard();
   }

@@ -48,16 +48,14 @@ const sandboxPaths = ['/proc', '/dev', '/sys', '/etc/hosts', '/etc/resolv.conf']
 /** A heredoc that is the whole command: `RUN <<EOF` (BuildKit's MustParseHeredoc). */
 const loneHeredoc = /^[0-9]*<<-?\s*(["']?)[A-Za-z_][A-Za-z0-9_]*\1$/;
 
-/** BuildKit's runCommandString: `|2 A=1 B=2 /bin/sh -c make` when ARGs are in effect. */
+/**
+ * BuildKit's runCommandString: `|2 A=1 B=2 /bin/sh -c make` when ARGs are in effect, one pair per
+ * ARG declaration of the stage (a name declared twice is there twice), each with the value the
+ * name has when the step runs (an ENV of the same name wins), or else the declaration's.
+ */
 function runCommandString(args: readonly string[], instruction: RunInstruction): string {
   const env = new Map(instruction.env);
-  const order: string[] = [];
-  const values = new Map<string, string>();
-  for (const arg of instruction.args) {
-    if (!values.has(arg.key)) order.push(arg.key);
-    values.set(arg.key, env.get(arg.key) ?? arg.value ?? '');
-  }
-  const buildEnv = order.map((key) => `${key}=${values.get(key) ?? ''}`);
+  const buildEnv = instruction.args.map((arg) => `${arg.key}=${env.get(arg.key) ?? arg.value ?? ''}`);
   return [...(buildEnv.length > 0 ? [`|${buildEnv.length}`, ...buildEnv] : []), ...args].join(' ');
 }
 
@@ -140,7 +138,8 @@ export async function runStep(instruction: RunInstruction, config: ConfigState, 
           const resolved = await resolveInRoot(active.lower, path);
           if (!(await lstat(resolved).then(() => true, () => false))) created.push(resolved.slice(active.lower.length));
         }
-        const identity = user === '' ? { uid: 0, gid: 0, additionalGids: [] } : await resolveUser(rootfs, user);
+        // No USER is root with root's groups (its own, and those listing it), as BuildKit runs it.
+        const identity = await resolveUser(rootfs, user);
         // BuildKit makes the working directory when the image lacks it, owned by the user.
         await mkdirInRoot(rootfs, cwd, { mode: 0o755, uid: identity.uid, gid: identity.gid });
         const mounts: MountSpec[] = [

@@ -9,9 +9,9 @@
 import { chmodSync, lchownSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, utimesSync } from 'node:fs';
 import { chmod, lchown, lstat, mkdir, readdir, rename, rm, rmdir, stat, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { TsbuildError, errnoOf, messageOf, readXattr, type Digest } from '../common/index.js';
+import { TsbuildError, errnoOf, messageOf, type Digest } from '../common/index.js';
 import type { LayerRef } from '../cache/index.js';
-import { directoryEntries, isOverlayOpaque, overlayOpaqueXattrs, writeLayer } from '../exporter/index.js';
+import { directoryEntries, isOverlayOpaque, writeLayer } from '../exporter/index.js';
 import { chainIds, linkTree, snapshotPath, temporaryName, unpackLayers, type Store } from '../store/index.js';
 import { mountOverlay, unmount as unmountOverlay, userNamespaceSize } from '../runtime/index.js';
 
@@ -23,7 +23,7 @@ export interface ActiveSnapshot {
   /**
    * Ends the step: unmounts, drops the mount points the sandbox created (CREATED: paths that did
    * not exist below and may now exist as empty files or directories), writes the layer of what
-   * changed and keeps the new snapshot. No layer when nothing changed.
+   * changed and keeps the new snapshot. No layer when nothing changed only with `dropEmpty`.
    */
   commit(options: CommitOptions): Promise<LayerRef | undefined>;
   /** Unmounts and throws the changes away. Safe to call after commit, and more than once. */
@@ -39,6 +39,12 @@ export interface CommitOptions {
    * copy, made on an empty root): the root filesystem after it is then unpacked when needed.
    */
   readonly keepSnapshot?: boolean;
+  /**
+   * No layer when nothing changed. Steps keep theirs even then, as BuildKit's images do (an
+   * empty tar: a RUN in an image with its own /etc/hosts that changes nothing, a WORKDIR that
+   * was there): only a source that is not a step (a named context's directory) drops it.
+   */
+  readonly dropEmpty?: boolean;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -147,7 +153,7 @@ export class Snapshotter {
         try {
           unmount();
           await dropCreated(upper, lower, options.created ?? []);
-          if ((await readdir(upper)).length === 0 && (await sameRoot(upper, lower))) return undefined;
+          if (options.dropEmpty === true && (await readdir(upper)).length === 0 && (await sameRoot(upper, lower))) return undefined;
           // Kept uncompressed, as docker's and podman's stores keep what they build: compressing is
           // for what leaves the machine (push, archives, cache exports), once, when it leaves.
           const written = await writeLayer(directoryEntries(upper, '', { overlayUpper: true }), store, {
@@ -196,43 +202,38 @@ async function keepSnapshot(store: Store, lower: string, upper: string, layers: 
 }
 
 /**
- * Removes what the sandbox made to mount over (/proc, /etc/hosts… in an image that lacks them):
- * only empty files and directories at those paths, and then parents that were made for them and
- * are now empty. A command that wrote there keeps its change. A parent that was there below
- * gets its time back, as BuildKit's stub removal does, and leaves the upper directory when
- * nothing else in it changed, so that no layer holds a directory that did not change.
+ * Removes what the sandbox made to mount over (/proc, /etc/hosts… in an image that lacks them),
+ * as BuildKit's mount stub cleaner does: each such path and each of its parents that was not
+ * there below, in that order, is removed when it is an empty directory or an empty file (a
+ * command that wrote there keeps its change), and the directory it was in gets back the times it
+ * had just before the removal. So a directory that was there below (/etc for /etc/hosts) stays
+ * in the layer with the time the stub was made in it, as in BuildKit's images.
  */
 async function dropCreated(upper: string, lower: string, created: readonly string[]): Promise<void> {
+  const stubs: string[] = [];
   for (const path of created) {
-    const relative = path.replace(/^\/+/, '');
-    if (relative === '') continue;
+    let relative = path.replace(/^\/+/, '').replace(/\/+$/, '');
+    while (relative !== '' && relative !== '.') {
+      // Through a link in the image, lower's path would be read on the host: taken as absent.
+      const below = (await directoriesAlong(lower, dirname(relative))) ? await lstat(join(lower, relative)).catch(() => undefined) : undefined;
+      if (below !== undefined) break;
+      stubs.push(relative);
+      relative = dirname(relative);
+    }
+  }
+  for (const relative of stubs) {
     // The command may have replaced a parent with a symbolic link (to / on the host, say): the
     // path is then not the stub, and nothing is removed through the link.
     if (!(await directoriesAlong(upper, dirname(relative)))) continue;
     const inUpper = join(upper, relative);
     const info = await lstat(inUpper).catch(() => undefined);
     if (info === undefined) continue;
-    if (info.isFile() && info.size === 0) await rm(inUpper, { force: true });
-    else if (info.isDirectory()) await rmdir(inUpper).catch(() => undefined);
-    else continue;
-    let parent = dirname(relative);
-    while (parent !== '.' && parent !== '/' && parent !== '') {
-      // Through a link in the image, lower's path would be read on the host: taken as absent.
-      const below = (await directoriesAlong(lower, dirname(parent))) ? await lstat(join(lower, parent)).catch(() => undefined) : undefined;
-      const here = join(upper, parent);
-      if (below !== undefined) {
-        const mine = await lstat(here).catch(() => undefined);
-        if (mine === undefined || !mine.isDirectory()) break;
-        await utimes(here, below.atime, below.mtime);
-        const unchanged = below.isDirectory() && (mine.mode & 0o7777) === (below.mode & 0o7777) && mine.uid === below.uid && mine.gid === below.gid;
-        const opaque = overlayOpaqueXattrs.some((xattr) => readXattr(here, xattr) !== undefined);
-        if (!unchanged || opaque || (await readdir(here)).length > 0) break;
-        await rmdir(here);
-      } else if (!(await rmdir(here).then(() => true, () => false))) {
-        break;
-      }
-      parent = dirname(parent);
-    }
+    if (info.isDirectory() ? (await readdir(inUpper)).length > 0 : info.size !== 0) continue;
+    const parent = dirname(inUpper);
+    const times = await stat(parent).catch(() => undefined);
+    if (info.isDirectory()) await rmdir(inUpper);
+    else await rm(inUpper, { force: true });
+    if (times !== undefined) await utimes(parent, times.atime, times.mtime);
   }
 }
 

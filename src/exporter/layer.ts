@@ -202,9 +202,16 @@ export interface DirectoryEntriesOptions {
   readonly overlayUpper?: boolean;
 }
 
-/** An OCI whiteout entry: an empty file whose name says what it hides. */
-function whiteoutEntry(path: string): LayerEntry {
-  return { path, type: 'file', mode: 0, uid: 0, gid: 0, mtime: 0, size: 0, content: () => new Uint8Array(0) };
+/**
+ * An OCI whiteout entry: an empty file whose name says what it hides. As docker's overlay2 layer
+ * writer makes them, which BuildKit's images in docker hold: a whiteout is 0600 with the owner
+ * and time of overlayfs' mark; an opaque marker has its directory's permission bits and owner,
+ * and no time.
+ */
+function whiteoutEntry(path: string, mark: Stats, opaque: boolean): LayerEntry {
+  const mode = opaque ? mark.mode & 0o777 : 0o600;
+  const mtime = opaque ? 0 : Math.floor(mark.mtimeMs / 1000);
+  return { path, type: 'file', mode, uid: mark.uid, gid: mark.gid, mtime, size: 0, content: () => new Uint8Array(0) };
 }
 
 /**
@@ -215,21 +222,21 @@ export async function* directoryEntries(root: string, prefix = '', options: Dire
   const seen = new Map<string, string>();
   const overlay = options.overlayUpper === true;
   async function* walk(directory: string, relative: string): AsyncGenerator<LayerEntry> {
-    const children: { name: string; entryName: string; info: Stats | undefined }[] = [];
+    const children: { name: string; entryName: string; info: Stats; mark?: 'whiteout' | 'opaque' }[] = [];
     // Synchronous: a tree is many metadata calls of microseconds each, which the thread pool
     // made ten times as slow; file content is still read asynchronously.
     for (const name of readdirSync(directory)) {
       const info = lstatSync(join(directory, name));
       const whiteout = overlay && info.isCharacterDevice() && info.rdev === 0;
-      children.push({ name, entryName: whiteout ? `.wh.${name}` : name, info: whiteout ? undefined : info });
+      children.push({ name, entryName: whiteout ? `.wh.${name}` : name, info, ...(whiteout ? { mark: 'whiteout' as const } : {}) });
     }
-    if (overlay && relative !== '' && isOverlayOpaque(directory)) children.push({ name: '', entryName: '.wh..wh..opq', info: undefined });
+    if (overlay && relative !== '' && isOverlayOpaque(directory)) children.push({ name: '', entryName: '.wh..wh..opq', info: lstatSync(directory), mark: 'opaque' });
     children.sort((a, b) => Buffer.compare(Buffer.from(a.entryName), Buffer.from(b.entryName)));
-    for (const { name, entryName: outputName, info } of children) {
+    for (const { name, entryName: outputName, info, mark } of children) {
       const path = join(directory, name);
       const entryPath = relative === '' ? outputName : `${relative}/${outputName}`;
-      if (info === undefined) {
-        yield whiteoutEntry(entryPath);
+      if (mark !== undefined) {
+        yield whiteoutEntry(entryPath, info, mark === 'opaque');
         continue;
       }
       // Only security.capability among the xattrs, as BuildKit's diff does: user.* and the

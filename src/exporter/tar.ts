@@ -1,6 +1,6 @@
 /**
  * A small, deterministic tar encoder: POSIX ustar headers with PAX extended headers where ustar
- * cannot hold a value (long or non-ASCII names, large sizes or ids). Numeric uid/gid only,
+ * cannot hold a value (long or non-ASCII names, large sizes or ids, times before 1970). Numeric uid/gid only,
  * empty uname/gname, whole-second mtimes; the bytes depend on nothing but the entries given.
  */
 import { TsbuildError, tarBlockSize as blockSize, tarPadding, tarTypeFlags, type TarEntryType } from '../common/index.js';
@@ -61,7 +61,7 @@ function ustarBlock(header: TarHeader, name: string, typeflag: string, size: num
   writeOctal(block, 108, 8, header.uid);
   writeOctal(block, 116, 8, header.gid);
   writeOctal(block, 124, 12, size);
-  writeOctal(block, 136, 12, Math.max(0, Math.floor(header.mtime)));
+  writeOctal(block, 136, 12, Math.floor(header.mtime));
   block.fill(0x20, 148, 156);
   block.write(typeflag, 156, 1, 'ascii');
   writeString(block, 157, 100, linkname);
@@ -94,6 +94,8 @@ export function encodeHeader(header: TarHeader): Buffer {
   if (!fitsOctal(size, 12)) records.push(['size', String(size)]);
   if (!fitsOctal(header.uid, 8)) records.push(['uid', String(header.uid)]);
   if (!fitsOctal(header.gid, 8)) records.push(['gid', String(header.gid)]);
+  // A time before 1970 (or past 2242) in a PAX record, as Go's archive/tar writes it for moby.
+  if (!fitsOctal(Math.floor(header.mtime), 12)) records.push(['mtime', String(Math.floor(header.mtime))]);
   for (const key of Object.keys(header.pax ?? {}).sort()) records.push([key, header.pax?.[key] ?? '']);
   const main = ustarBlock(header, records.some(([key]) => key === 'path') ? asciiPrefix(name) : name, tarTypeFlags[header.type], size, records.some(([key]) => key === 'linkpath') ? asciiPrefix(linkname) : linkname);
   if (records.length === 0) return main;

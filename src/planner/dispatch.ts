@@ -73,12 +73,18 @@ export function dispatchStage(state: StageState, context: DispatchContext, targe
         const resolvedArgs: ResolvedArg[] = [];
         for (const arg of raw.args) {
           context.declared.add(arg.key);
+          // BuildKit's history says `ARG NAME=DEFAULT` as the Dockerfile wrote it (expanded),
+          // whatever --build-arg gave; a default that cannot expand then (`${X:?…}`) is no
+          // error when --build-arg replaces it, and is shown as written.
+          const overridden = Object.hasOwn(context.buildArgs, arg.key);
+          let written: string | undefined;
+          if (arg.value !== undefined) written = overridden ? expandedOrWritten(expander, arg.value) : expander.word(arg.value);
           let value: string | undefined;
-          if (Object.hasOwn(context.buildArgs, arg.key)) value = context.buildArgs[arg.key];
-          else if (arg.value !== undefined) value = expander.word(arg.value);
+          if (overridden) value = context.buildArgs[arg.key];
+          else if (written !== undefined) value = written;
           else value = context.globals.get(arg.key);
           if (value !== undefined) env.set(arg.key, value);
-          const resolved = { key: arg.key, value };
+          const resolved = { key: arg.key, value, ...(written === undefined ? {} : { written }) };
           resolvedArgs.push(resolved);
           args.push(resolved);
         }
@@ -101,7 +107,8 @@ export function dispatchStage(state: StageState, context: DispatchContext, targe
       case 'COPY':
       case 'ADD': {
         const chown = expander.word(raw.chown);
-        const chmod = expander.word(raw.chmod);
+        // BuildKit 0.13 expands --chown but not --chmod: `--chmod=$MODE` stays as written.
+        const chmod = raw.chmod;
         const checksum = raw.kind === 'ADD' ? expander.word(raw.checksum) : raw.checksum;
         const sources = raw.sources.map((source) => expander.word(source));
         const dest = expander.word(raw.dest);
@@ -210,3 +217,11 @@ export function dispatchStage(state: StageState, context: DispatchContext, targe
   };
 }
 
+/** WORD expanded, or as written when it cannot be (a `${X:?message}` whose X is unset). */
+function expandedOrWritten(expander: Expander, word: string): string {
+  try {
+    return expander.word(word);
+  } catch {
+    return word;
+  }
+}

@@ -89,8 +89,11 @@ interface CopyFields extends Omit<RawCopyFields, 'from'> {
   readonly from: StageRef | undefined;
 }
 
-/** An ARG after resolution: its value in scope (`undefined` when it has none). */
-export type ResolvedArg = Pick<RawArg, 'key' | 'value'>;
+/**
+ * An ARG after resolution: its value in scope (`undefined` when it has none), and the default
+ * the Dockerfile wrote, expanded (`undefined` when none), which its history entry shows.
+ */
+export type ResolvedArg = Pick<RawArg, 'key' | 'value'> & { readonly written?: string };
 /** An ENV or LABEL pair after expansion. */
 export type ResolvedPair = Pick<RawKeyValue, 'key' | 'value'>;
 

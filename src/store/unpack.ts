@@ -10,6 +10,11 @@ import { errnoOf, isTsbuildError, makeSpecialFile, messageOf, mkdirInRoot, nodeZ
 export interface UnpackOptions {
   /** Whether ownership is applied and device nodes may be made; defaults to running as uid 0. */
   readonly root?: boolean;
+  /**
+   * Whether `.wh.` names are OCI whiteouts (a layer: the default) or names like any other (an
+   * archive ADD unpacks: BuildKit's untar writes them as the files they are).
+   */
+  readonly whiteouts?: boolean;
 }
 
 export interface UnpackResult {
@@ -110,6 +115,7 @@ interface PendingDirectory {
  */
 export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, target: string, options: UnpackOptions = {}): Promise<UnpackResult> {
   const privileged = options.root ?? process.getuid?.() === 0;
+  const whiteouts = options.whiteouts ?? true;
   const created = new Set<string>();
   const directories = new Map<string, PendingDirectory>();
   const opaque: string[] = [];
@@ -203,11 +209,11 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
     const parent = await parentOf(parts.slice(0, -1), header.name);
     const parentPath = join(target, ...parent);
 
-    if (leaf === opaqueMarker) {
+    if (leaf === opaqueMarker && whiteouts) {
       opaque.push(parent.join('/'));
       return;
     }
-    if (leaf.startsWith(whiteoutPrefix)) {
+    if (leaf.startsWith(whiteoutPrefix) && whiteouts) {
       const hidden = leaf.slice(whiteoutPrefix.length);
       if (hidden === '' || hidden === '.' || hidden === '..') throw unsafe(header.name, 'invalid whiteout');
       remove(join(parentPath, hidden));

@@ -159,12 +159,21 @@ describe('build outputs, read by other tools', () => {
     expect(config.ExposedPorts).toEqual({ '8080/tcp': {} });
     expect(config.Entrypoint).toEqual(['/bin/sh', '-c']);
     expect(config.Cmd).toEqual(['echo $GREETING $(id -u):$(id -g) $(pwd) $(cat artifact) $(ls /var)']);
-    // busybox, the COPY, three RUNs; WORKDIR's mkdir is not needed (the COPY made it).
-    expect(image.manifest.layers).toHaveLength(5);
+    // busybox, the COPY, three RUNs, and WORKDIR's mkdir: an empty layer (the COPY made the
+    // directory), which BuildKit keeps.
+    expect(image.manifest.layers).toHaveLength(6);
     const whiteout = await fx.layerFiles(image.manifest.layers[2] ?? expect.fail('no layer'));
-    expect(whiteout.map((file) => file.path)).toEqual(['usr', 'usr/bin', 'usr/bin/.wh.cal']);
+    expect(whiteout.map((file) => file.path)).toEqual(['etc', 'usr', 'usr/bin', 'usr/bin/.wh.cal']);
     const opaque = await fx.layerFiles(image.manifest.layers[3] ?? expect.fail('no layer'));
-    expect(opaque.map((file) => file.path)).toEqual(['var', 'var/.wh..wh..opq', 'var/only']);
+    expect(opaque.map((file) => file.path)).toEqual(['etc', 'var', 'var/.wh..wh..opq', 'var/only']);
+    // As docker's overlay2 driver writes them in BuildKit's images: a whiteout 0600 with the
+    // time it was made, an opaque marker with its directory's mode and owner and no time.
+    const started = Math.floor(Date.now() / 1000) - 600;
+    const wh = whiteout.find((file) => file.path === 'usr/bin/.wh.cal');
+    expect([wh?.type, wh?.mode, wh?.uid, wh?.gid]).toEqual(['file', 0o600, 0, 0]);
+    expect(wh?.mtime).toBeGreaterThan(started);
+    const marker = opaque.find((file) => file.path === 'var/.wh..wh..opq');
+    expect([marker?.type, marker?.mode, marker?.uid, marker?.gid, marker?.mtime]).toEqual(['file', 0o755, 0, 0, 0]);
 
     await validateLayout(fx.root);
     const descriptor = await fx.store.resolveReference('docker.io/library/interop:1');

@@ -3,6 +3,7 @@
  * history and the entries of each layer — and the cache is checked by what the progress says.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -69,13 +70,13 @@ describe('build: RUN and the image config', () => {
       ['LABEL org.example.a=1 b=2', true],
       ['RUN |1 GREETING=hello /bin/sh -c echo "$GREETING $A $B" > /greeting && hostname > /hostname && cat /etc/hosts > /hosts && id -u > /uid && rm /etc/group # buildkit', false],
       // BuildKit's instruction parser sorts EXPOSE's words.
-      ['EXPOSE [443/udp 7000/tcp 7001/tcp 80/tcp]', true],
+      ['EXPOSE map[443/udp:{} 7000/tcp:{} 7001/tcp:{} 80/tcp:{}]', true],
       ['WORKDIR /app', false],
       ['RUN |1 GREETING=hello /bin/sh -c pwd > where # buildkit', false],
       ['USER nobody', true],
       ['VOLUME [/data]', true],
       ['STOPSIGNAL SIGINT', true],
-      ['HEALTHCHECK {Test:[CMD-SHELL wget -q localhost] Interval:5m0s Timeout:3s StartPeriod:0s StartInterval:0s Retries:0}', true],
+      ['HEALTHCHECK &{["CMD-SHELL" "wget -q localhost"] "5m0s" "3s" "0s" "0s" \'\\x00\'}', true],
       ['SHELL [/bin/sh -ec]', true],
       ['ENTRYPOINT ["/bin/echo"]', true],
       ['CMD ["/bin/sh" "-ec" "echo hi"]', true],
@@ -151,12 +152,42 @@ describe('build: RUN and the image config', () => {
     expect(await fx.store.resolveReference('docker.io/library/failed:latest')).toBeUndefined();
   });
 
-  it('adds no layer for a RUN that changes nothing, and keeps the sandbox out of the image', async () => {
+  it('keeps the sandbox out of the image, but the directories its stubs were made in, as BuildKit', async () => {
+    // BuildKit removes the empty /etc/hosts and /etc/resolv.conf it mounted over and gives /etc
+    // the times it had just before (those of the stubs' making): /etc is in every RUN's layer.
     const dir = await fx.context('nothing', { Dockerfile: 'FROM busybox\nRUN true\nRUN cat /etc/resolv.conf > /dev/null && ls /proc/self > /dev/null\n' });
+    const started = Date.now() / 1000;
     expect((await fx.build(['-t', 'nothing', dir])).status).toBe(0);
     const image = await fx.image('nothing');
-    expect(image.manifest.layers).toHaveLength(1);
-    expect((image.config.history ?? []).slice(1).map((h) => h.empty_layer)).toEqual([true, true]);
+    expect(image.manifest.layers).toHaveLength(3);
+    expect((image.config.history ?? []).slice(1).map((h) => h.empty_layer)).toEqual([undefined, undefined]);
+    for (const layer of image.manifest.layers.slice(1)) {
+      const files = await fx.layerFiles(layer);
+      expect(files.map((file) => [file.path, file.type])).toEqual([['etc', 'directory']]);
+      expect(files[0]?.mtime).toBeGreaterThanOrEqual(Math.floor(started));
+    }
+  });
+
+  it('keeps the layer of a step that changed nothing, empty, as BuildKit does', async () => {
+    // With /etc/hosts and /etc/resolv.conf in the image the sandbox makes no stub: RUN true and
+    // a WORKDIR that is there change nothing, and each is still a layer (an empty tar).
+    const dir = await fx.context('unchanged', {
+      Dockerfile: 'FROM busybox\nCOPY hosts /etc/hosts\nCOPY hosts /etc/resolv.conf\nRUN true\nWORKDIR /tmp\nWORKDIR /\n',
+      hosts: '127.0.0.1 localhost\n',
+    });
+    expect((await fx.build(['-t', 'unchanged', dir])).status).toBe(0);
+    const image = await fx.image('unchanged');
+    expect(image.manifest.layers).toHaveLength(5);
+    expect((image.config.history ?? []).slice(1).map((h) => [h.created_by, h.empty_layer])).toEqual([
+      ['COPY hosts /etc/hosts # buildkit', undefined],
+      ['COPY hosts /etc/resolv.conf # buildkit', undefined],
+      ['RUN /bin/sh -c true # buildkit', undefined],
+      ['WORKDIR /tmp', undefined],
+      ['WORKDIR /', true],
+    ]);
+    for (const layer of image.manifest.layers.slice(3)) expect(await fx.layerFiles(layer)).toEqual([]);
+    // The empty tar is the end-of-archive blocks alone.
+    expect(image.config.rootfs.diff_ids[3]).toBe(`sha256:${createHash('sha256').update(Buffer.alloc(1024)).digest('hex')}`);
   });
 
   it('removes the sandbox stubs only at their own path: never through a link the command planted', async () => {
@@ -184,9 +215,10 @@ describe('build: RUN and the image config', () => {
     expect(result.stderr).not.toContain('victim/hosts');
     expect(existsSync(join(victim, 'hosts'))).toBe(true);
     expect(existsSync(join(victim, 'resolv.conf'))).toBe(true);
-    // The stubs the sandbox made where the image's link led are gone, as every stub.
+    // The stubs the sandbox made where the image's link led are gone, as every stub; the
+    // directory they were made in stays, with their time, as BuildKit leaves it.
     const image = await fx.image('planted');
     const files = await fx.layerFiles(image.manifest.layers.at(-1) as never);
-    expect(files.map((file) => file.path).sort()).toEqual(['etc']);
+    expect(files.map((file) => file.path).sort()).toEqual(['elsewhere', 'etc']);
   });
 });

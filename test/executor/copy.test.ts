@@ -132,12 +132,14 @@ describe('copyInto from the context', () => {
     }
   });
 
-  it('applies --chmod to files and directories, and to the parents it makes', async () => {
+  it('applies --chmod to the files and directories copied, not to the directories made to hold them', async () => {
     await writeTree(contextDir, { 'd/f': 'x', 'd/sub/g': 'y' });
     await fromContext({ sources: ['d'], dest: '/made/here/', chmod: 0o751 });
-    for (const path of ['made', 'made/here', 'made/here/f', 'made/here/sub', 'made/here/sub/g']) {
+    for (const path of ['made/here/f', 'made/here/sub', 'made/here/sub/g']) {
       expect([path, (await stat(join(rootfs, path))).mode & 0o7777]).toEqual([path, 0o751]);
     }
+    // As BuildKit makes DEST/ and its parents: 0755.
+    for (const path of ['made', 'made/here']) expect([path, (await stat(join(rootfs, path))).mode & 0o7777]).toEqual([path, 0o755]);
     await fromContext({ sources: ['d/f'], dest: '/suid', chmod: 0o4755 });
     expect((await stat(join(rootfs, 'suid'))).mode & 0o7777).toBe(0o4755);
   });
@@ -325,13 +327,15 @@ describe('ADD of local archives', () => {
     expect(await readdir(join(rootfs, 'copied'))).toEqual(['a.tar']);
   });
 
-  it('gives unpacked entries the --chown owner, or the archive owners', async () => {
+  it('gives unpacked entries the archive owners, --chown or not; the directory made for them takes --chown', async () => {
     if (!root) return;
     await writeFile(join(contextDir, 'a.tar'), await makeTar([{ name: 'd/', type: 'directory', uid: 5 }, { name: 'd/f', content: 'x', uid: 6 }]));
     await fromContext({ sources: ['a.tar'], dest: '/own/', add: true });
     expect((await stat(join(rootfs, 'own/d/f'))).uid).toBe(6);
+    // BuildKit's untar takes no --chown.
     await fromContext({ sources: ['a.tar'], dest: '/chowned/', add: true, chown: { uid: 99, gid: 98 } });
-    for (const path of ['chowned/d', 'chowned/d/f']) expect([(await stat(join(rootfs, path))).uid, (await stat(join(rootfs, path))).gid]).toEqual([99, 98]);
+    expect([(await stat(join(rootfs, 'chowned/d'))).uid, (await stat(join(rootfs, 'chowned/d/f'))).uid]).toEqual([5, 6]);
+    expect([(await stat(join(rootfs, 'chowned'))).uid, (await stat(join(rootfs, 'chowned'))).gid]).toEqual([99, 98]);
   });
 
   it('unpacks a hostile archive inside the destination only', async () => {

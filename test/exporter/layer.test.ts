@@ -127,6 +127,19 @@ describe('layer writer', () => {
     }
   });
 
+  it('writes a time before 1970 as a PAX record, which GNU tar reads back', async () => {
+    const layer = await writeLayer([file('old', 'old', -300_000_000)], store);
+    const tar = gunzipSync(await blob(layer.descriptor.digest));
+    expect((await readTar(tar)).find((entry) => entry.name === 'old')).toMatchObject({ pax: { mtime: '-300000000' } });
+    const { path: scratch, cleanup: removeScratch } = await temporaryDirectory();
+    try {
+      await writeFile(join(scratch, 'layer.tar'), tar);
+      expect(execFileSync('tar', ['--full-time', '--utc', '-tvf', join(scratch, 'layer.tar')], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } })).toContain('1960-06-29 18:40:00');
+    } finally {
+      await removeScratch();
+    }
+  });
+
   it('reads a directory tree lazily in tar order, hard links included', async () => {
     const source = join(root, 'src');
     await mkdir(join(source, 'b/c'), { recursive: true });

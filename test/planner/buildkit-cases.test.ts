@@ -55,7 +55,7 @@ describe('BuildKit integration cases', () => {
     expect(run?.kind === 'RUN' ? run.args : []).toEqual([
       { key: 'FOO', value: 'foocontents' },
       { key: 'BAR', value: undefined },
-      { key: 'BAZ', value: 'bazcontent' },
+      { key: 'BAZ', value: 'bazcontent', written: 'bazcontent' },
     ]);
     const env = runEnv(result.stages[0]?.instructions);
     expect(env.has('http_proxy') || env.has('HTTP_PROXY')).toBe(false);

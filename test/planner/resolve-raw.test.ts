@@ -77,8 +77,8 @@ describe('resolveRaw: scope rules', () => {
       { key: 'B', value: 'old' },
     ]);
     expect(find(instructions, 'ARG')[0]?.args).toEqual([
-      { key: 'C', value: 'c1' },
-      { key: 'D', value: 'c1' },
+      { key: 'C', value: 'c1', written: 'c1' },
+      { key: 'D', value: 'c1', written: 'c1' },
     ]);
   });
 

@@ -254,6 +254,13 @@ describe('unpackLayer', () => {
     expect(await readdir(join(target, 'd/sub'))).toEqual(['new']);
   });
 
+  it('writes .wh. names as files when whiteouts are off (an archive ADD unpacks)', async () => {
+    await unpack([{ name: 'f', content: 'lower' }, { name: 'd', type: 'directory' }, { name: 'd/a', content: 'a' }]);
+    await unpackLayer(Readable.from(await makeTar([{ name: '.wh.f', content: '' }, { name: 'd/.wh..wh..opq', content: '' }])), target, { whiteouts: false });
+    expect((await readdir(target)).sort()).toEqual(['.wh.f', 'd', 'f']);
+    expect((await readdir(join(target, 'd'))).sort()).toEqual(['.wh..wh..opq', 'a']);
+  });
+
   it('never empties a directory outside through an opaque marker whose directory became a symlink', async () => {
     await unpack([
       { name: 'o', type: 'directory' },

@@ -1,0 +1,2 @@
+chmod 711 etc
+chmod 750 data

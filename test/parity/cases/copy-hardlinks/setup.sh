@@ -1,0 +1,3 @@
+ln one two
+ln one dir/three
+ln dir/a dir/b
