@@ -20,7 +20,7 @@ import { decompressLayer, rememberLayerVariant, unpackLayer, type Store } from '
 import type { CacheImport } from './cache-spec.js';
 import { cacheConfigMediaType, maxCacheDocumentBytes, parseCacheDocument, parseInlineCache, type CacheMountLayers, type ImportedCache, type ImportedRecord } from './cache-format.js';
 import { explainMiss, type StepSummary } from './explain.js';
-import type { CacheMountSync, LayerRef, StepCache, StepOutcome, StepResult } from './step-cache.js';
+import { CacheImportRetry, type CacheMountSync, type LayerRef, type StepCache, type StepOutcome, type StepResult } from './step-cache.js';
 
 /** Where imported records and their layers come from. */
 interface CacheSource {
@@ -71,6 +71,15 @@ export class BuildCache implements StepCache {
   private readonly fetches = new Map<Digest, Promise<void>>();
   /** Step layers fetched in this build, each once, verified, as the store keeps them. */
   private readonly localizing = new Map<Digest, Promise<LayerRef>>();
+  /** Layers of hits given before their bytes arrived (see settle). */
+  private arriving: Promise<void>[] = [];
+  /** The records of those hits, kept in the local cache once all their layers arrived. */
+  private readonly unconfirmed = new Map<Digest, StepResult>();
+  private settling: Promise<void> | undefined;
+  /** The attempt of the build whose early hits failed, and how. */
+  private failure: { readonly attempt: number; readonly error: CacheImportRetry } | undefined;
+  /** Imported layers that failed: the records naming them are misses from now on. */
+  private readonly failed = new Set<string>();
   private readonly limit = pLimit(4);
   private readonly sources: readonly CacheSource[];
   private readonly warn: (message: string) => void;
@@ -101,17 +110,59 @@ export class BuildCache implements StepCache {
         continue;
       }
       const imported = extra === 1 ? record.layers.at(-1) : undefined;
+      if (imported !== undefined && this.failed.has(imported.descriptor.digest)) continue;
+      const created = record.created === undefined ? {} : { created: record.created };
+      const summary = record.summary === undefined ? {} : { summary: record.summary };
+      if (imported !== undefined && imported.tarSize !== undefined && !uncompressedLayerTypes.has(imported.descriptor.mediaType)) {
+        // The record says what the layer will be once kept: the hit is given now and its bytes
+        // arrive meanwhile, in parallel with the next steps' (settle() waits for them).
+        const top: LayerRef = { descriptor: { mediaType: MediaType.ociLayer, digest: imported.diffId, size: imported.tarSize }, diffId: imported.diffId };
+        const arriving = this.localized(imported, source).then((kept) => {
+          if (kept === undefined || kept.descriptor.size !== top.descriptor.size) throw new CacheImportRetry([imported.descriptor.digest]);
+        });
+        arriving.catch(() => this.failed.add(imported.descriptor.digest));
+        this.arriving.push(arriving);
+        // Recorded locally only once every layer below it arrived too (settle).
+        this.unconfirmed.set(key, { layers: [...below, top], ...created, ...summary });
+        this.used.set(key, { layers: [...below, top], ...created, ...summary });
+        return { layer: top, ...created };
+      }
       const top = imported === undefined ? undefined : await this.localized(imported, source);
       if (imported !== undefined && top === undefined) continue;
-      const result: StepResult = {
-        layers: top === undefined ? below : [...below, top],
-        ...(record.created === undefined ? {} : { created: record.created }),
-        ...(record.summary === undefined ? {} : { summary: record.summary }),
-      };
+      const result: StepResult = { layers: top === undefined ? below : [...below, top], ...created, ...summary };
       await this.remember(key, result);
-      return { layer: top, ...(record.created === undefined ? {} : { created: record.created }) };
+      return { layer: top, ...created };
     }
     return undefined;
+  }
+
+  async settle(attempt = 1): Promise<void> {
+    // One at a time: a second caller must not confirm hits whose layers the first still awaits.
+    const next = (this.settling ?? Promise.resolve()).catch(() => undefined).then(() => this.settleNow(attempt));
+    this.settling = next;
+    return next;
+  }
+
+  private async settleNow(attempt: number): Promise<void> {
+    // Once a layer failed, every reader of this attempt hears it: none may go on over it.
+    if (this.failure !== undefined && this.failure.attempt === attempt) throw this.failure.error;
+    while (this.arriving.length > 0) {
+      const waiting = this.arriving;
+      this.arriving = [];
+      const results = await Promise.allSettled(waiting);
+      const bad = results.flatMap((result) => (result.status === 'rejected' ? [result.reason instanceof CacheImportRetry ? result.reason.layers : [String(result.reason)]] : [])).flat();
+      if (bad.length > 0) {
+        // Nothing of this attempt's early hits is kept or exported: the build starts again.
+        for (const key of this.unconfirmed.keys()) this.used.delete(key);
+        this.unconfirmed.clear();
+        const error = new CacheImportRetry(bad);
+        this.failure = { attempt, error };
+        throw error;
+      }
+    }
+    const confirmed = [...this.unconfirmed];
+    this.unconfirmed.clear();
+    for (const [key, result] of confirmed) await this.remember(key, result);
   }
 
   async get(key: Digest): Promise<StepResult | undefined> {

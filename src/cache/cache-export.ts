@@ -52,7 +52,9 @@ async function recompressed(records: ReadonlyMap<Digest, StepResult>, as: (layer
   const made = new Map<string, Promise<LayerRef>>();
   const of = (layer: LayerRef): Promise<LayerRef> => {
     let found = made.get(layer.descriptor.digest);
-    if (found === undefined) made.set(layer.descriptor.digest, (found = as(layer)));
+    // The store keeps a layer as its tar: its size is what an importer will keep.
+    const tarSize = layer.descriptor.mediaType === MediaType.ociLayer ? layer.descriptor.size : layer.tarSize;
+    if (found === undefined) made.set(layer.descriptor.digest, (found = as(layer).then((converted) => (tarSize === undefined ? converted : { ...converted, tarSize }))));
     return found;
   };
   const out = new Map<Digest, StepResult>();

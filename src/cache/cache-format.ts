@@ -37,7 +37,7 @@ export interface CacheMountEntry {
 export interface CacheDocument {
   readonly version: 1;
   readonly platform?: Platform;
-  readonly layers: readonly { readonly mediaType: string; readonly digest: Digest; readonly size: number; readonly diffId: Digest }[];
+  readonly layers: readonly { readonly mediaType: string; readonly digest: Digest; readonly size: number; readonly diffId: Digest; readonly tarSize?: number }[];
   readonly records: readonly CacheRecord[];
   /** Absent when the export had no cache mounts to carry. */
   readonly cacheMounts?: readonly CacheMountEntry[];
@@ -86,7 +86,7 @@ export function cacheDocument(records: ReadonlyMap<Digest, StepResult>, platform
   const indexOf = (layer: LayerRef): number => {
     const known = position.get(layer.descriptor.digest);
     if (known !== undefined) return known;
-    layers.push({ mediaType: layer.descriptor.mediaType, digest: layer.descriptor.digest, size: layer.descriptor.size, diffId: layer.diffId });
+    layers.push({ mediaType: layer.descriptor.mediaType, digest: layer.descriptor.digest, size: layer.descriptor.size, diffId: layer.diffId, ...(layer.tarSize === undefined ? {} : { tarSize: layer.tarSize }) });
     position.set(layer.descriptor.digest, layers.length - 1);
     return layers.length - 1;
   };
@@ -179,13 +179,15 @@ export function parseCacheDocument(bytes: Buffer, what: string): ImportedCache {
   if (value === null || typeof value !== 'object' || value.version !== 1) throw invalid(what, 'unknown version');
   if (!Array.isArray(value.layers)) throw invalid(what, 'no layers');
   const layers: LayerRef[] = value.layers.map((entry: unknown, index) => {
-    const layer = entry as Partial<Record<'mediaType' | 'digest' | 'size' | 'diffId', unknown>> | null;
+    const layer = entry as Partial<Record<'mediaType' | 'digest' | 'size' | 'diffId' | 'tarSize', unknown>> | null;
     if (layer === null || typeof layer !== 'object' || typeof layer.mediaType !== 'string' || typeof layer.digest !== 'string' || typeof layer.diffId !== 'string' || typeof layer.size !== 'number') {
       throw invalid(what, `layer ${index} is malformed`);
     }
     if (!isDigest(layer.digest) || !isDigest(layer.diffId) || !Number.isSafeInteger(layer.size) || layer.size < 0) throw invalid(what, `layer ${index} is malformed`);
     if (!isLayerMediaType(layer.mediaType)) throw invalid(what, `layer ${layer.digest} has media type ${layer.mediaType}, not a layer's`);
-    return { descriptor: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }, diffId: layer.diffId };
+    // Only a hint (the store checks the tar's digest, and its size with it): a bad one is dropped.
+    const tarSize = typeof layer.tarSize === 'number' && Number.isSafeInteger(layer.tarSize) && layer.tarSize >= 0 ? layer.tarSize : undefined;
+    return { descriptor: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }, diffId: layer.diffId, ...(tarSize === undefined ? {} : { tarSize }) };
   });
   const mounts = cacheMountEntries(value.cacheMounts, layers.length, what).map((mount) => ({ ...mount, layers: mount.layers.map((index) => layers[index] as LayerRef) }));
   return { records: resolveRecords(records(value.records, layers.length, what), layers), mounts };

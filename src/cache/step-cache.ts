@@ -21,6 +21,11 @@ export interface LayerRef {
   readonly descriptor: Descriptor;
   /** sha256 of the uncompressed tar. */
   readonly diffId: Digest;
+  /**
+   * The size of the uncompressed tar, where a cache document says it: a hit on the layer then
+   * knows the layer as the store will keep it before its bytes arrive.
+   */
+  readonly tarSize?: number;
 }
 
 /** The root filesystem after a step: every layer from the base image's first to the step's own. */
@@ -64,6 +69,12 @@ export interface StepCache {
   outcome(key: Digest, below: readonly LayerRef[]): Promise<StepOutcome | undefined>;
   /** SUMMARY, when given, is kept with the record so that a later miss can say what changed. */
   put(key: Digest, result: StepResult, platform: Platform, summary?: StepSummary): Promise<void>;
+  /**
+   * Waits for the layers of the hits given so far; rejects with CacheImportRetry when one of them
+   * turned out bad (the build then starts again without it, as ATTEMPT + 1; every later call of
+   * the failed attempt rejects too). Before anything reads a layer.
+   */
+  settle?(attempt?: number): Promise<void>;
   /** Why a step with SUMMARY missed, against the closest record (see explain.ts). */
   explain?(summary: StepSummary): Promise<string>;
   /** The summary kept with KEY's record, if any. */
@@ -279,5 +290,15 @@ function parseTop(text: string): LayerRef | undefined {
     return { descriptor: { mediaType: value.mediaType, digest: parseDigest(value.digest), size: value.size }, diffId: parseDigest(value.diffId) };
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * A layer of a hit given before its bytes arrived turned out bad (see StepCache.settle): the
+ * build starts again, and the records that named it are misses this time.
+ */
+export class CacheImportRetry extends Error {
+  constructor(readonly layers: readonly string[]) {
+    super(`cache layers not usable: ${layers.join(', ')}`);
   }
 }

@@ -27,7 +27,7 @@ import {
   type Platform,
   type SourceRange,
 } from '../common/index.js';
-import { shortHash, type LayerRef, type StepCache, type StepSummary } from '../cache/index.js';
+import { CacheImportRetry, shortHash, type LayerRef, type StepCache, type StepSummary } from '../cache/index.js';
 import { sourceDateEpochFromEnv } from '../exporter/index.js';
 import {
   baseImageKey,
@@ -187,6 +187,8 @@ interface BuildContext {
   context: Promise<ContextHandle> | undefined;
   /** One flight per key within the build: equal steps in two stages run once. */
   readonly flights: Map<Digest, Promise<StepRun>>;
+  /** The run of the stages this is (see build()). */
+  readonly attempt: { current: number };
   /** Named contexts that are no registry image, by the reference the planner was given for them. */
   readonly namedSources: ReadonlyMap<string, { readonly name: string; readonly source: NamedContextSource }>;
 }
@@ -363,6 +365,8 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
       layers = result.layer === undefined ? layers : [...layers, result.layer];
       config.history.push({ created: result.created, created_by: result.createdBy, comment: historyComment, ...(result.layer === undefined ? { empty_layer: true } : {}) });
     } catch (error) {
+      // Not this step's failure: the build starts again (see build()).
+      if (error instanceof CacheImportRetry) throw error;
       step.fail(messageOf(error));
       if (error instanceof BuildStepError) throw error;
       throw new BuildStepError(messageOf(error), name, instruction.range, ctx.request.dockerfile.file, step.outputTail(), {
@@ -434,6 +438,8 @@ async function cachedOrRun(
   let flight = ctx.flights.get(key);
   if (flight === undefined) {
     flight = (async () => {
+      // What runs reads the layers below it: those of hits given before their bytes arrived must be here.
+      await ctx.deps.cache.settle?.(ctx.attempt.current);
       const summary = makeSummary?.();
       const why = ctx.request.noCache === true ? '--no-cache' : input.noCache === true ? '--no-cache-filter' : summary === undefined ? undefined : await ctx.deps.cache.explain?.(summary);
       step.start();
@@ -705,11 +711,13 @@ export async function build(request: BuildRequest, deps: BuildDeps): Promise<Bui
   definition.status('transfer', `transferring dockerfile: ${Buffer.byteLength(request.dockerfile.source)}B`, true);
   definition.done();
 
+  // Which run of the stages this is: a cache layer given early and found bad starts them again.
+  const attempt = { current: 1 };
   const partial: Omit<BuildContext, 'stages' | 'stageCount' | 'environment'> = {
     request,
     deps,
     reporter,
-    snapshots: new Snapshotter(deps.store),
+    snapshots: new Snapshotter(deps.store, async () => deps.cache.settle?.(attempt.current)),
     limit: pLimit(deps.concurrency ?? Math.max(1, availableParallelism())),
     outputs: new Map(),
     bases: new Map(),
@@ -717,6 +725,7 @@ export async function build(request: BuildRequest, deps: BuildDeps): Promise<Bui
     sourceDateEpoch: sourceDateEpoch(buildArgs),
     context: undefined,
     flights: new Map(),
+    attempt,
     namedSources: new Map(
       [...(request.namedContexts ?? [])].flatMap(([name, source], index) => (source.kind === 'image' ? [] : [[contextReference(index), { name, source }] as const])),
     ),
@@ -791,13 +800,25 @@ export async function build(request: BuildRequest, deps: BuildDeps): Promise<Bui
     environment: async () => (await (sandbox ??= sandboxFiles(deps.store))).environment,
   };
   try {
-    // Every stage the target needs starts now; each waits only for what it reads.
-    const all = resolved.stages.map((stage) => stageOutput(ctx, stage.index));
-    const results = await Promise.allSettled(all);
-    const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-    if (failed !== undefined) throw failed.reason;
-    const target = await stageOutput(ctx, resolved.target);
-    return await exportImage(ctx, target);
+    for (; ; attempt.current++) {
+      try {
+        // Every stage the target needs starts now; each waits only for what it reads.
+        const all = resolved.stages.map((stage) => stageOutput(ctx, stage.index));
+        const results = await Promise.allSettled(all);
+        const failures = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []));
+        const failed = failures.find((reason) => !(reason instanceof CacheImportRetry)) ?? failures[0];
+        if (failed !== undefined) throw failed;
+        const target = await stageOutput(ctx, resolved.target);
+        await deps.cache.settle?.(attempt.current);
+        return await exportImage(ctx, target);
+      } catch (error) {
+        // A cache layer given before it arrived turned out bad: the cache knows it now, and the
+        // steps that hit on it miss the next time round. Nothing was run on top of it.
+        if (!(error instanceof CacheImportRetry) || attempt.current >= 3) throw error;
+        ctx.outputs.clear();
+        ctx.flights.clear();
+      }
+    }
   } finally {
     if (sandbox !== undefined) await rm((await sandbox).directory, { recursive: true, force: true });
   }

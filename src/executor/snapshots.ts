@@ -91,7 +91,14 @@ function applyUpper(upper: string, target: string): void {
 export class Snapshotter {
   private emptyDirectory: Promise<string> | undefined;
 
-  constructor(private readonly store: Store) {}
+  /**
+   * BEFOREREAD runs before any layer is read (a view or a step's root): the build cache's settle,
+   * which waits for the layers of hits given before their bytes arrived.
+   */
+  constructor(
+    private readonly store: Store,
+    private readonly beforeRead: () => Promise<void> = () => Promise.resolve(),
+  ) {}
 
   /** An empty directory: the root filesystem of `scratch`. */
   private empty(): Promise<string> {
@@ -106,6 +113,7 @@ export class Snapshotter {
   /** The unpacked root filesystem of LAYERS (unpacked now where missing). Read-only by convention. */
   async view(layers: readonly LayerRef[]): Promise<string> {
     if (layers.length === 0) return this.empty();
+    await this.beforeRead();
     const path = await unpackLayers(
       this.store,
       layers.map((layer) => layer.descriptor),

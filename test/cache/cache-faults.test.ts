@@ -171,6 +171,39 @@ describe.skipIf(!haveRegistry())('a cache import that lies', () => {
     expect(result.id).toBe(expectedId);
   });
 
+  it('fetches the layers of consecutive hits at once, not one step after the other', async () => {
+    // Each layer blob answered after 400 ms: one after the other they would never overlap.
+    const layers = (await readLayout(layoutDir)).manifest.layers.map((layer) => layer.digest);
+    expect(layers.length).toBeGreaterThanOrEqual(3);
+    const start = proxy.timings.length;
+    for (const digest of layers) proxy.add({ method: 'GET', path: new RegExp(`/blobs/${digest}$`), action: { kind: 'delay', ms: 400 }, times: 5 });
+    const { fx, context } = await fresh();
+    const result = await iid(fx, ['--cache-from', `type=registry,ref=${proxy.host}/c/app:cache`, context]);
+    proxy.faults.length = 0;
+    expect(result.ran).toEqual([]);
+    expect(result.id).toBe(expectedId);
+    const fetched = proxy.timings.slice(start).filter((timing) => timing.method === 'GET' && layers.some((digest) => timing.path.endsWith(digest)));
+    const overlapping = fetched.some((one) => fetched.some((other) => other !== one && other.started < (one.finished ?? Infinity) && one.started < (other.finished ?? Infinity)));
+    expect(overlapping).toBe(true);
+    expect((await runCliCaptured(['verify', '--root', fx.root])).status).toBe(0);
+  });
+
+  it('a bad layer found after later steps hit: the build starts again, and only what follows it runs', async () => {
+    const { document } = await readLayout(layoutDir);
+    // The RUN echo one layer: two hits follow it, given while its bytes were on their way.
+    const early = document.layers.find((layer, index) => index > 0 && layer.digest !== lastLayer && document.records.some((record) => record.layers.at(-1) === index))?.digest ?? '';
+    expect(early).toMatch(/^sha256:/);
+    proxy.add({ method: 'GET', path: new RegExp(`/blobs/${early}$`), action: { kind: 'corrupt' }, times: 20 });
+    const { fx, context } = await fresh();
+    const result = await iid(fx, ['--cache-from', `type=registry,ref=${proxy.host}/c/app:cache`, context]);
+    proxy.faults.length = 0;
+    expect(result.stderr).toContain(`layer ${early} not used`);
+    // Made again with SOURCE_DATE_EPOCH, its layer is the same: the steps above it hit.
+    expect(result.ran).toEqual(['[2/4] RUN echo one > /one']);
+    expect(result.id).toBe(expectedId);
+    expect((await runCliCaptured(['verify', '--root', fx.root])).status).toBe(0);
+  });
+
   it('an unreachable cache is a warning, not a failed build', async () => {
     const { fx, context } = await fresh();
     const result = await iid(fx, ['--cache-from', `type=local,src=${join(source.dir, 'nothing-here')}`, context]);

@@ -21,7 +21,9 @@ export type FaultAction =
   | { readonly kind: 'redirect'; readonly host: string }
   | { readonly kind: 'headers'; readonly headers: Readonly<Record<string, string>> }
   /** Forward, turning an absolute `Location` into a path (`/v2/…?…`), as some registries send it. */
-  | { readonly kind: 'relativeLocation' };
+  | { readonly kind: 'relativeLocation' }
+  /** Forwarded after MS milliseconds (a slow registry). */
+  | { readonly kind: 'delay'; readonly ms: number };
 
 export interface Fault {
   readonly method?: string;
@@ -48,11 +50,20 @@ export interface FaultProxyOptions {
   readonly storageAuthorization?: string;
 }
 
+/** When a request arrived and when its response was sent, in Date.now() milliseconds. */
+export interface RequestTiming {
+  readonly method: string;
+  readonly path: string;
+  readonly started: number;
+  finished?: number;
+}
+
 export interface FaultProxy {
   /** `127.0.0.1:PORT` */
   readonly host: string;
   readonly port: number;
   readonly requests: RecordedRequest[];
+  readonly timings: RequestTiming[];
   readonly faults: Fault[];
   add(...faults: Fault[]): void;
   stop(): Promise<void>;
@@ -62,6 +73,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const target = new URL(options.target);
   const faults: Fault[] = [];
   const requests: RecordedRequest[] = [];
+  const timings: RequestTiming[] = [];
   const sockets = new Set<Socket>();
 
   const take = (method: string, path: string): FaultAction | undefined => {
@@ -130,6 +142,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
     const action = take(method, path.split('?')[0] ?? path);
+    const timing: RequestTiming = { method, path, started: Date.now() };
+    timings.push(timing);
+    res.on('finish', () => (timing.finished = Date.now()));
     const record = (bodyBytes: number): void => {
       requests.push({ method, path, headers: { ...req.headers }, bodyBytes, ...(action === undefined ? {} : { fault: action.kind }) });
     };
@@ -156,6 +171,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       });
       return;
     }
+    if (action?.kind === 'delay') {
+      setTimeout(() => forward(req, res, action, record), action.ms);
+      return;
+    }
     forward(req, res, action, record);
   });
   server.on('connection', (socket) => {
@@ -168,6 +187,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     host: `127.0.0.1:${port}`,
     port,
     requests,
+    timings,
     faults,
     add: (...more) => faults.push(...more),
     stop: () =>
