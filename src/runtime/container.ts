@@ -5,7 +5,7 @@
  * `rootfs/` over the image's unpacked layers.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TsbuildError, messageOf, type Digest } from '../common/index.js';
 import { temporaryName, type Store } from '../store/index.js';
@@ -200,6 +200,21 @@ export async function processStartTime(pid: number): Promise<string | undefined>
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The processes of the pid namespace whose first process is PID, as the host numbers them
+ * (`top` lists them, `pause` freezes them); undefined when PID is gone.
+ */
+export async function namespaceProcesses(pid: number): Promise<number[] | undefined> {
+  const namespace = await readlink(`/proc/${pid}/ns/pid`).catch(() => undefined);
+  if (namespace === undefined) return undefined;
+  const found: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    if ((await readlink(`/proc/${name}/ns/pid`).catch(() => undefined)) === namespace) found.push(Number(name));
+  }
+  return found;
 }
 
 export async function currentOwner(): Promise<ContainerOwner> {

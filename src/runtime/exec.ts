@@ -5,12 +5,12 @@
  * Docker's default capabilities), and the processes of its pid namespace as `ps -f` shows them.
  */
 import { execFile, spawn, type StdioOptions } from 'node:child_process';
-import { mkdtemp, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { TsbuildError, messageOf } from '../common/index.js';
-import type { ContainerRecord } from './container.js';
+import { namespaceProcesses, type ContainerRecord } from './container.js';
 import { runtimeError, shimPath, type AttachedStreams } from './oci-runtime.js';
 import { generateConfig } from './spec.js';
 import { ConsoleSocket, TerminalCopy, type TerminalSize } from './terminal.js';
@@ -183,13 +183,8 @@ function runExec(record: ContainerRecord, args: readonly string[], options: Exec
 export async function topOfContainer(record: ContainerRecord, psOptions: readonly string[] = ['-f']): Promise<string> {
   const pid = record.state.pid;
   if (record.state.status !== 'running' || pid === undefined) throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is not running`);
-  const namespace = await readlink(`/proc/${pid}/ns/pid`).catch(() => undefined);
-  if (namespace === undefined) throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is not running`);
-  const pids: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    if ((await readlink(`/proc/${entry}/ns/pid`).catch(() => undefined)) === namespace) pids.push(Number(entry));
-  }
+  const pids = await namespaceProcesses(pid);
+  if (pids === undefined) throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is not running`);
   return new Promise((resolve, reject) => {
     execFile('ps', [...psOptions, '-p', pids.join(',')], (error, stdout, stderr) => {
       if (error !== null && stdout === '') reject(new TsbuildError('RUNTIME', `top of container ${record.id}: ${stderr.trim() || messageOf(error)}`, { cause: error }));

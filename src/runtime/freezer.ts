@@ -7,10 +7,11 @@
  * (an ordinary user without a delegated cgroup) pausing is refused with the reason.
  */
 import { existsSync } from 'node:fs';
-import { access, constants, mkdir, readFile, readdir, readlink, rmdir, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TsbuildError, messageOf } from '../common/index.js';
+import { namespaceProcesses } from './container.js';
 
 interface Freezer {
   readonly directory: string;
@@ -36,18 +37,6 @@ function freezerOf(id: string): Freezer {
   }
   const directory = join('/sys/fs/cgroup/freezer', 'tsbuild', id);
   return { directory, stateFile: 'freezer.state', frozen: 'FROZEN', thawed: 'THAWED', isFrozen: async () => (await readFile(join(directory, 'freezer.state'), 'utf8')).trim() === 'FROZEN' };
-}
-
-/** The processes of the pid namespace whose first process is PID, as the host numbers them. */
-async function namespaceProcesses(pid: number): Promise<number[]> {
-  const namespace = await readlink(`/proc/${pid}/ns/pid`);
-  const found: number[] = [];
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const link = await readlink(`/proc/${name}/ns/pid`).catch(() => undefined);
-    if (link === namespace) found.push(Number(name));
-  }
-  return found;
 }
 
 async function members(freezer: Freezer): Promise<Set<number>> {
@@ -76,7 +65,9 @@ export async function freezeContainer(id: string, pid: number): Promise<void> {
   }
   for (let round = 0; round < 20; round++) {
     const inside = await members(freezer);
-    const outside = (await namespaceProcesses(pid)).filter((process) => !inside.has(process));
+    const processes = await namespaceProcesses(pid);
+    if (processes === undefined) throw new TsbuildError('INVALID_ARGUMENT', `container ${id} is not running`);
+    const outside = processes.filter((process) => !inside.has(process));
     if (round > 0 && outside.length === 0) return;
     for (const process of outside) {
       // A process that ended meanwhile cannot be moved, and needs no freezing.
