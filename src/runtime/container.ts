@@ -12,7 +12,7 @@ import { temporaryName, type Store } from '../store/index.js';
 import { overlayOptions, runtimeAddon, unmount } from './native.js';
 import { userNamespaceSize, type MountSpec } from './spec.js';
 import type { PortSpec } from './network/address.js';
-import type { Ulimit } from './security-options.js';
+import type { SecurityOptions } from './security-options.js';
 
 /**
  * docker's words: `dead` is a container whose monitor died while it ran (its process may still
@@ -53,9 +53,10 @@ export interface HealthcheckConfig {
 /**
  * How a container runs beyond its process: what `docker inspect` shows as HostConfig. The
  * volumes and networks code fill `mounts`, `networkNamespace` and `portBindings`; the monitor
- * hands them to the OCI spec every time it starts the container.
+ * hands them to the OCI spec every time it starts the container. `--cap-add`, `--privileged`
+ * and the like are kept as given (SecurityOptions).
  */
-export interface HostConfig {
+export interface HostConfig extends SecurityOptions {
   readonly restartPolicy: RestartPolicy;
   readonly init: boolean;
   readonly readonlyRootfs: boolean;
@@ -71,17 +72,6 @@ export interface HostConfig {
   readonly portBindings?: Readonly<Record<string, readonly { readonly HostIp: string; readonly HostPort: string }[]>>;
   /** `-p` and `-P` as asked; the ports chosen for them are in portBindings once it runs. */
   readonly publish?: readonly PortSpec[];
-  /** `--cap-add`, `--cap-drop`, as given (docker's CapAdd, CapDrop). */
-  readonly capAdd?: readonly string[];
-  readonly capDrop?: readonly string[];
-  /** `--privileged`: every capability, nothing of /proc masked, every device node usable. */
-  readonly privileged?: boolean;
-  /** `--add-host`, as given: `name:ip`. */
-  readonly extraHosts?: readonly string[];
-  /** `--group-add`, as given: names or ids. */
-  readonly groupAdd?: readonly string[];
-  /** `--ulimit`. */
-  readonly ulimits?: readonly Ulimit[];
 }
 
 /** The process that answers for a container: the foreground `tsbuild run`, later a monitor. */

@@ -31,12 +31,12 @@ import { selectRuntime } from './oci-runtime.js';
 import { containerCommand, containerEnvironment, ensureWorkingDirectory, findOrPull, writeEtcFiles, type ContainerOptions } from './run.js';
 import type { ContainerSpec, MountSpec } from './spec.js';
 import { lookupGroup, lookupUser } from './user.js';
-import { addHostLine, containerCapabilities, rlimitsOf, type Ulimit } from './security-options.js';
+import { addHostLine, containerCapabilities, rlimitsOf, type SecurityOptions } from './security-options.js';
 import { prepareMounts, releaseContainerVolumes, type MountRequest } from './volumes/index.js';
 import { detachContainer, exposedPortSpecs } from './network/index.js';
 import { freezeContainer, releaseFreezer, thawContainer } from './freezer.js';
 
-export interface CreateContainerOptions extends ContainerOptions {
+export interface CreateContainerOptions extends ContainerOptions, SecurityOptions {
   readonly openStdin?: boolean;
   /** Bytes. */
   readonly memory?: number;
@@ -55,14 +55,6 @@ export interface CreateContainerOptions extends ContainerOptions {
   /** A network namespace to join instead of what `network` says. */
   readonly networkNamespace?: string;
   readonly portBindings?: Readonly<Record<string, readonly { readonly HostIp: string; readonly HostPort: string }[]>>;
-  readonly capAdd?: readonly string[];
-  readonly capDrop?: readonly string[];
-  readonly privileged?: boolean;
-  /** `--add-host NAME:IP`. */
-  readonly extraHosts?: readonly string[];
-  /** `--group-add`: group names (of the image's /etc/group) or ids. */
-  readonly groupAdd?: readonly string[];
-  readonly ulimits?: readonly Ulimit[];
 }
 
 export interface CreatedContainer {

@@ -112,4 +112,4 @@ export {
   type PortSpec,
   type PublishedPort,
 } from './network/index.js';
-export { addHostLine, containerCapabilities, parseUlimit, rlimitsOf, type Ulimit } from './security-options.js';
+export { addHostLine, containerCapabilities, parseUlimit, rlimitsOf, type SecurityOptions, type Ulimit } from './security-options.js';

@@ -7,6 +7,19 @@ import { isIP } from 'node:net';
 import { TsbuildError } from '../common/index.js';
 import { capabilityNames, defaultCapabilities, heldCapabilities } from './spec.js';
 
+/** The options as given, as `create` takes them and the record's HostConfig keeps them (docker's CapAdd…). */
+export interface SecurityOptions {
+  readonly capAdd?: readonly string[];
+  readonly capDrop?: readonly string[];
+  /** Every capability, nothing of /proc masked, every device node usable. */
+  readonly privileged?: boolean;
+  /** `--add-host`: `name:ip` (or `name=ip`). */
+  readonly extraHosts?: readonly string[];
+  /** `--group-add`: group names (of the image's /etc/group) or ids. */
+  readonly groupAdd?: readonly string[];
+  readonly ulimits?: readonly Ulimit[];
+}
+
 export interface Ulimit {
   /** docker's name: `nofile`, `nproc`, `core`… */
   readonly name: string;
