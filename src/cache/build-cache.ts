@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
 import pLimit from 'p-limit';
-import { MediaType, TsbuildError, createHasher, hostPlatform, digestAlgorithm, digestHex, hashHex, messageOf, parseDigest, type Digest, type Platform } from '../common/index.js';
+import { MediaType, TsbuildError, uncompressedLayerMediaTypes, createHasher, hostPlatform, digestAlgorithm, digestHex, hashHex, messageOf, parseDigest, type Digest, type Platform } from '../common/index.js';
 import type { RegistryClient } from '../registry/index.js';
 import { decompressLayer, rememberLayerVariant, unpackLayer, type Store } from '../store/index.js';
 import type { CacheImport } from './cache-spec.js';
@@ -113,7 +113,7 @@ export class BuildCache implements StepCache {
       if (imported !== undefined && this.failed.has(imported.descriptor.digest)) continue;
       const created = record.created === undefined ? {} : { created: record.created };
       const summary = record.summary === undefined ? {} : { summary: record.summary };
-      if (imported !== undefined && imported.tarSize !== undefined && !uncompressedLayerTypes.has(imported.descriptor.mediaType)) {
+      if (imported !== undefined && imported.tarSize !== undefined && !uncompressedLayerMediaTypes.has(imported.descriptor.mediaType)) {
         // The record says what the layer will be once kept: the hit is given now and its bytes
         // arrive meanwhile, in parallel with the next steps' (settle() waits for them).
         const top: LayerRef = { descriptor: { mediaType: MediaType.ociLayer, digest: imported.diffId, size: imported.tarSize }, diffId: imported.diffId };
@@ -365,8 +365,6 @@ export class BuildCache implements StepCache {
   }
 }
 
-const uncompressedLayerTypes: ReadonlySet<string> = new Set([MediaType.ociLayer, 'application/vnd.docker.image.rootfs.diff.tar']);
-
 /** What exports ask for by default (see exporter/compression.ts): the fetched gzip blob is that variant. */
 const defaultGzipVariant = 'gzip-6';
 
@@ -377,7 +375,7 @@ const defaultGzipVariant = 'gzip-6';
  * or exporting the layer again sends those very bytes.
  */
 async function localLayer(store: Store, layer: LayerRef, open: () => Promise<Readable>): Promise<LayerRef> {
-  if (uncompressedLayerTypes.has(layer.descriptor.mediaType)) {
+  if (uncompressedLayerMediaTypes.has(layer.descriptor.mediaType)) {
     if ((await store.blobSize(layer.descriptor.digest)) !== layer.descriptor.size) await fetchChecked(store, layer, await open());
     else await checkDiffId(store, layer);
     return layer;
@@ -394,23 +392,10 @@ async function localLayer(store: Store, layer: LayerRef, open: () => Promise<Rea
     throw new TsbuildError('DIGEST_MISMATCH', `its tar does not match the record's diff ID: ${messageOf(error)}`, { cause: error });
   });
   // The tar's writer may end early: it failed, or another process stored the same tar first.
-  let tarOpen = true;
-  const settled = writingTar.then(
-    () => void (tarOpen = false),
-    () => void (tarOpen = false),
-  );
-  async function* tee(): AsyncGenerator<Buffer> {
-    for await (const chunk of stream) {
-      const bytes = chunk as Buffer;
-      // A tar that no longer takes bytes: the fetched blob is still written and checked.
-      if (tarOpen && !tar.write(bytes)) await Promise.race([once(tar, 'drain'), settled]);
-      yield bytes;
-    }
-    tar.end();
-  }
+  const bytes = teeInto(stream, tar, writingTar);
   try {
-    if (compressed === undefined) await store.putBlob(tee(), { digest: layer.descriptor.digest, size: layer.descriptor.size });
-    else for await (const bytes of tee()) void bytes;
+    if (compressed === undefined) await store.putBlob(bytes, { digest: layer.descriptor.digest, size: layer.descriptor.size });
+    else for await (const chunk of bytes) void chunk;
   } finally {
     stream.destroy();
     if (!tar.writableEnded) tar.destroy();
@@ -424,6 +409,24 @@ async function localLayer(store: Store, layer: LayerRef, open: () => Promise<Rea
 }
 
 /**
+ * STREAM's bytes as they come, each also written to SIDE until its reader settles (READ: it
+ * failed, or needs no more): a slow reader of SIDE holds the stream back, a finished one never.
+ */
+async function* teeInto(stream: Readable, side: PassThrough, read: Promise<unknown>): AsyncGenerator<Buffer> {
+  let open = true;
+  const settled = read.then(
+    () => void (open = false),
+    () => void (open = false),
+  );
+  for await (const chunk of stream) {
+    const bytes = chunk as Buffer;
+    if (open && !side.write(bytes)) await Promise.race([once(side, 'drain'), settled]);
+    yield bytes;
+  }
+  side.end();
+}
+
+/**
  * Writes a fetched layer into the store (which checks its digest and size) while its tar is
  * hashed against the diff ID the record claims, in one pass over the bytes.
  */
@@ -432,23 +435,10 @@ async function fetchChecked(store: Store, layer: LayerRef, stream: Readable): Pr
   stream.on('error', () => undefined);
   const tar = new PassThrough();
   const hashing = hashTar(tar, layer);
-  const settled = hashing.then(
-    () => undefined,
-    () => undefined,
-  );
-  let hashFailed = false;
-  hashing.catch(() => (hashFailed = true));
-  async function* tee(): AsyncGenerator<Buffer> {
-    for await (const chunk of stream) {
-      const bytes = chunk as Buffer;
-      // A tar that fails to decompress stops taking bytes: the blob is still written and checked.
-      if (!hashFailed && !tar.write(bytes)) await Promise.race([once(tar, 'drain'), settled]);
-      yield bytes;
-    }
-    tar.end();
-  }
+  // A tar that fails to decompress stops taking bytes: the blob is still written and checked.
+  hashing.catch(() => undefined);
   try {
-    await store.putBlob(tee(), { digest: layer.descriptor.digest, size: layer.descriptor.size });
+    await store.putBlob(teeInto(stream, tar, hashing), { digest: layer.descriptor.digest, size: layer.descriptor.size });
   } finally {
     stream.destroy();
     if (!tar.writableEnded) tar.destroy();
