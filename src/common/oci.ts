@@ -15,6 +15,7 @@ export const MediaType = {
   dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
   dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
   dockerConfig: 'application/vnd.docker.container.image.v1+json',
+  dockerLayer: 'application/vnd.docker.image.rootfs.diff.tar',
   dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
   dockerLayerForeignGzip: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
 } as const;
@@ -29,6 +30,9 @@ export const layerMediaTypes: ReadonlySet<string> = new Set([
   MediaType.dockerLayerGzip,
   MediaType.dockerLayerForeignGzip,
 ]);
+
+/** Layers stored as plain tars: their digest is their diff ID. */
+export const uncompressedLayerMediaTypes: ReadonlySet<string> = new Set([MediaType.ociLayer, MediaType.dockerLayer]);
 
 /** `sha256:` + 64 lowercase hex, or `sha512:` + 128. */
 export type Digest = string & { readonly __digest: unique symbol };

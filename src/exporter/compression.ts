@@ -77,7 +77,7 @@ const kinds: Readonly<Record<string, CompressionType>> = {
   [MediaType.dockerLayerGzip]: 'gzip',
   [MediaType.ociLayerZstd]: 'zstd',
   [MediaType.ociLayer]: 'uncompressed',
-  'application/vnd.docker.image.rootfs.diff.tar': 'uncompressed',
+  [MediaType.dockerLayer]: 'uncompressed',
 };
 
 const layerCompression: Record<CompressionType, LayerCompression> = { gzip: 'gzip', zstd: 'zstd', uncompressed: 'none' };
