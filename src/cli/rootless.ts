@@ -8,8 +8,8 @@
  * namespace is its own, entered, and only the mount namespace is new.
  */
 import { spawn } from 'node:child_process';
-import { constants as osConstants } from 'node:os';
 import { resolve as absolutePath } from 'node:path';
+import { exitStatus } from '../common/index.js';
 import { defaultRoot, openStore } from '../store/index.js';
 import { findContainer, rootlessMappings, rootlessUserNamespace, startRootlessNamespaceFromHost, stopUnusedRootlessNamespace } from '../runtime/index.js';
 
@@ -50,7 +50,7 @@ export async function runInUserNamespace(root: string | undefined, options: { re
     child.on('error', (error) => reject(error));
     child.on('close', (code, signal) => {
       for (const s of signals) process.off(s, forward);
-      resolve(code ?? 128 + (signal === null ? 0 : osConstants.signals[signal]));
+      resolve(exitStatus(code, signal));
     });
   });
   // The command's own status matters more than a holder left running (the next run on a user network reuses it).

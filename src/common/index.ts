@@ -18,3 +18,4 @@ export * from './duration.js';
 export * from './path-in-root.js';
 export * from './path-match.js';
 export { treeSize } from './tree-size.js';
+export { exitStatus } from './exit-status.js';

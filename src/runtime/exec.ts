@@ -6,10 +6,10 @@
  */
 import { execFile, spawn, type StdioOptions } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { constants as osConstants, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { TsbuildError, messageOf } from '../common/index.js';
+import { TsbuildError, exitStatus, messageOf } from '../common/index.js';
 import { namespaceProcesses, type ContainerRecord } from './container.js';
 import { runtimeError, shimPath, type AttachedStreams } from './oci-runtime.js';
 import { generateConfig } from './spec.js';
@@ -112,7 +112,7 @@ async function runExecWithTerminal(record: ContainerRecord, args: readonly strin
       child.on('error', (error) => reject(new TsbuildError('RUNTIME', `exec in container ${record.id}: start ${shimPath()}: ${error.message}`, { cause: error })));
       child.on('close', (code, signal) => {
         ended = true;
-        resolve(code ?? 128 + (signal === null ? 0 : osConstants.signals[signal]));
+        resolve(exitStatus(code, signal));
       });
     });
     exited.catch(() => undefined);
@@ -169,7 +169,7 @@ function runExec(record: ContainerRecord, args: readonly string[], options: Exec
     child.on('error', (error) => reject(new TsbuildError('RUNTIME', `exec in container ${record.id}: start ${shimPath()}: ${error.message}`, { cause: error })));
     child.on('close', (code, signal) => {
       if (timer !== undefined) clearTimeout(timer);
-      const status = timedOut ? -1 : (code ?? 128 + (signal === null ? 0 : osConstants.signals[signal]));
+      const status = timedOut ? -1 : exitStatus(code, signal);
       if (status === 125 && ownError.length > 0) {
         reject(runtimeError(`exec in container ${record.id}`, Buffer.concat(ownError).toString()));
         return;

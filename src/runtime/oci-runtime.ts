@@ -5,11 +5,11 @@
 import { spawn, spawnSync, type StdioOptions } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { constants as osConstants, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { TsbuildError } from '../common/index.js';
+import { TsbuildError, exitStatus } from '../common/index.js';
 import { generateConfig, type ContainerSpec } from './spec.js';
 
 /**
@@ -261,7 +261,7 @@ export class CommandRuntime implements OciRuntime {
       if (child.pid !== undefined) options.onSpawn?.(child.pid);
       child.on('close', (code, signal) => {
         const stderr = Buffer.concat(err).toString();
-        const status = code ?? 128 + (signal === null ? 0 : signalNumber(signal));
+        const status = exitStatus(code, signal);
         // The shim's own failures exit 125 with a JSON line; the process may exit 125 too, so
         // only a line that parses as the shim's error makes it a runtime failure.
         if (status === 125 && /^\{"error":/m.test(stderr)) {
@@ -346,10 +346,6 @@ export class CommandRuntime implements OciRuntime {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
   }
-}
-
-function signalNumber(name: string): number {
-  return (osConstants.signals as Readonly<Record<string, number>>)[name] ?? 0;
 }
 
 /** tsbuild's own runtime; fails with what to do when it was not built. */
