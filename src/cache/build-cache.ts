@@ -16,7 +16,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { MediaType, TsbuildError, uncompressedLayerMediaTypes, createHasher, hostPlatform, digestAlgorithm, digestHex, hashHex, messageOf, parseDigest, type Digest, type Platform } from '../common/index.js';
 import type { RegistryClient } from '../registry/index.js';
-import { decompressLayer, rememberLayerVariant, unpackLayer, type Store } from '../store/index.js';
+import { decompressLayer, defaultGzipLevel, layerVariantName, rememberLayerVariant, unpackLayer, type Store } from '../store/index.js';
 import type { CacheImport } from './cache-spec.js';
 import { cacheConfigMediaType, maxCacheDocumentBytes, parseCacheDocument, parseInlineCache, type CacheMountLayers, type ImportedCache, type ImportedRecord } from './cache-format.js';
 import { explainMiss, type StepSummary } from './explain.js';
@@ -365,9 +365,6 @@ export class BuildCache implements StepCache {
   }
 }
 
-/** What exports ask for by default (see exporter/compression.ts): the fetched gzip blob is that variant. */
-const defaultGzipVariant = 'gzip-6';
-
 /**
  * LAYER kept as the store keeps the layers it builds: its tar as a blob of its own (its digest
  * the diff ID, which the store checks), written in the same pass as the fetched blob when that
@@ -403,7 +400,7 @@ async function localLayer(store: Store, layer: LayerRef, open: () => Promise<Rea
   const info = await writingTar;
   const kept = local(info.size);
   if (layer.descriptor.mediaType === MediaType.ociLayerGzip || layer.descriptor.mediaType === MediaType.dockerLayerGzip) {
-    await rememberLayerVariant(store, kept.descriptor, defaultGzipVariant, layer.descriptor);
+    await rememberLayerVariant(store, kept.descriptor, layerVariantName('gzip', defaultGzipLevel), layer.descriptor);
   }
   return kept;
 }

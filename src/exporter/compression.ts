@@ -16,7 +16,7 @@ import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import { MediaType, parseDigest, TsbuildError, type Descriptor, type Manifest } from '../common/index.js';
-import { decompressLayer, knownLayerVariant, rememberLayerVariant, storeImage, type LayoutStore } from '../store/index.js';
+import { decompressLayer, defaultGzipLevel, knownLayerVariant, layerVariantName, rememberLayerVariant, storeImage, type LayoutStore } from '../store/index.js';
 import { compressLayer, type LayerCompression } from './layer.js';
 import { defaultZstdLevel } from './zstd.js';
 
@@ -33,8 +33,6 @@ export interface CompressionOptions {
 const compressionTypes: readonly CompressionType[] = ['gzip', 'zstd', 'uncompressed'];
 const levelRanges: Record<CompressionType, readonly [number, number]> = { gzip: [0, 9], zstd: [1, 22], uncompressed: [0, 0] };
 
-/** gzip's default level, which pulled and exported layers are usually at. */
-const defaultGzipLevel = 6;
 
 /** What leaves the machine when nothing else is asked for: gzip, as docker push and BuildKit give. */
 export const exportCompression: CompressionOptions = { type: 'gzip', force: false };
@@ -161,7 +159,7 @@ export async function layerInCompression(store: LayoutStore, layer: Descriptor, 
 }
 
 async function layerVariant(store: LayoutStore, layer: Descriptor, uncompressed: () => AsyncIterable<Uint8Array>, diffId: string, compression: CompressionOptions): Promise<Descriptor> {
-  const variant = `${compression.type}-${effectiveLevel(compression)}`;
+  const variant = layerVariantName(compression.type, effectiveLevel(compression));
   const known = await knownLayerVariant(store, layer, variant);
   if (known !== undefined) return known;
   const written = await compressLayer(uncompressed(), store, layerCompression[compression.type], compression.level);

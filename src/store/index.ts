@@ -17,7 +17,7 @@ export { unpackLayer, decompressLayer, decompressStream, type UnpackOptions, typ
 export { chainIds, findImage, imageTarSize, layerTarSizeHint, reachableBlobs, readIndex, readManifest, resolveImage, selectPlatform, storeName, type ResolvedImage } from './image.js';
 export { storeImage, type Image, type ImageLayer } from './image-model.js';
 export { linkTree, unpackImage, unpackLayers, snapshotPath } from './snapshots.js';
-export { knownLayerVariant, rememberLayerVariant } from './layer-variants.js';
+export { defaultGzipLevel, knownLayerVariant, layerVariantName, rememberLayerVariant } from './layer-variants.js';
 export { pruneStore, type PruneOptions, type PruneResult } from './prune.js';
 export { verifyStore, type VerifyProblem, type VerifyResult } from './verify.js';
 export { removeImages, type RemoveImagesOptions, type RemovedImages } from './remove-images.js';

@@ -11,6 +11,17 @@ import { digestHex, parseDigest, type Descriptor } from '../common/index.js';
 import { writeFileAtomic } from './atomic.js';
 import type { LayoutStore } from './layout-store.js';
 
+/**
+ * gzip's default level: what an export compresses at when no level is asked for, and so the
+ * variant a fetched gzip layer stands for.
+ */
+export const defaultGzipLevel = 6;
+
+/** How a variant is named in its memo: `gzip-6`, `zstd-3`. */
+export function layerVariantName(type: string, level: number): string {
+  return `${type}-${level}`;
+}
+
 function memoPath(store: LayoutStore, layer: Descriptor, variant: string): string {
   return join(store.root, 'layer-variants', `${digestHex(layer.digest)}.${variant}.json`);
 }
