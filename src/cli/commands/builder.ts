@@ -3,7 +3,6 @@
  * docker's words and table.
  */
 import { join } from 'node:path';
-import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { cacheUsage, otherBuildsRunning, parseByteSize, pruneBuildCache, type PruneCacheOptions } from '../../cache/index.js';
 import { cacheMountUsage, removeCacheMounts } from '../../executor/index.js';
@@ -13,6 +12,7 @@ import { formatBytes, formatCreatedSince, humanDuration } from '../format.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { collect } from '../common-options.js';
+import { answeredYes } from '../prompt.js';
 
 interface PruneFlags extends RootOption {
   all?: boolean;
@@ -45,13 +45,7 @@ async function confirm(io: CliIo, question: string): Promise<boolean> {
     io.stdout.write('\nstandard input is not a terminal: nothing removed (use -f)\n');
     return false;
   }
-  const lines = createInterface({ input: process.stdin, terminal: false });
-  try {
-    for await (const line of lines) return /^y(es)?$/i.test(line.trim());
-    return false;
-  } finally {
-    lines.close();
-  }
+  return answeredYes();
 }
 
 /** A fixed-width table as docker prints them: columns three spaces apart. */

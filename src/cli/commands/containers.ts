@@ -6,7 +6,6 @@
 import { stat } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { TsbuildError, isTsbuildError, parseGoDuration } from '../../common/index.js';
 import {
@@ -46,6 +45,7 @@ import { tsbuildEntry } from '../version.js';
 import { addContainerOptions, createOptions, type ContainerFlags } from './container-options.js';
 import { addInsecureRegistryOption, collect } from './registry-options.js';
 import { forwardedSignals, imageFetcher } from './run.js';
+import { answeredYes } from '../prompt.js';
 
 /** argv of the monitor a container is handed to: this same tsbuild, its hidden command. */
 function monitorCommand(store: Store): string[] {
@@ -743,13 +743,7 @@ export function inspectTemplate(template: string, document: unknown): string {
 
 async function confirm(io: CliIo, question: string): Promise<boolean> {
   io.stderr.write(question);
-  const lines = createInterface({ input: process.stdin });
-  try {
-    for await (const line of lines) return /^y(es)?$/i.test(line.trim());
-    return false;
-  } finally {
-    lines.close();
-  }
+  return answeredYes();
 }
 
 function definePrune(parent: Command, io: CliIo): void {

@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { TsbuildError, isTsbuildError } from '../../common/index.js';
 import { createVolume, inspectVolume, listVolumes, pruneVolumes, removeVolume, type VolumeInfo, type VolumeSummary } from '../../runtime/index.js';
@@ -7,6 +6,7 @@ import { ExitError, type CliIo } from '../io.js';
 import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { collect } from './registry-options.js';
+import { answeredYes } from '../prompt.js';
 
 /** `K=V` labels (`K` alone is an empty value, as docker). */
 function parseLabels(entries: readonly string[]): Record<string, string> {
@@ -74,13 +74,7 @@ function volumeFilter(filters: readonly string[]): (volume: VolumeSummary) => bo
 /** Waits for a y from stdin, as docker's prompt (a non-terminal stdin is read too). */
 async function confirm(io: CliIo, question: string): Promise<boolean> {
   io.stdout.write(`${question} [y/N] `);
-  const lines = createInterface({ input: process.stdin });
-  try {
-    for await (const line of lines) return /^y(es)?$/i.test(line.trim());
-    return false;
-  } finally {
-    lines.close();
-  }
+  return answeredYes();
 }
 
 const info = (volume: VolumeInfo): VolumeInfo => ({
