@@ -141,18 +141,11 @@ describe.skipIf(!haveRegistry())('a cache import that lies', () => {
     expect(result.id).toBe(expectedId);
   });
 
-  it('a registry sending damaged layer bytes: warned, run again', async () => {
-    proxy.add({ method: 'GET', path: new RegExp(`/blobs/${lastLayer}$`), action: { kind: 'corrupt' }, times: 20 });
-    const { fx, context } = await fresh();
-    const result = await iid(fx, ['--cache-from', `type=registry,ref=${proxy.host}/c/app:cache`, context]);
-    proxy.faults.length = 0;
-    expect(result.ran).toEqual(['[4/4] RUN cat /a.txt /one > /both']);
-    expect(result.stderr).toContain(`layer ${lastLayer} not used`);
-    expect(result.id).toBe(expectedId);
-  });
-
-  it('a registry sending a truncated layer: warned, run again', async () => {
-    proxy.add({ method: 'GET', path: new RegExp(`/blobs/${lastLayer}$`), action: { kind: 'truncate', bytes: 20 }, times: 20 });
+  it.each([
+    ['damaged layer bytes', { kind: 'corrupt' }],
+    ['a truncated layer', { kind: 'truncate', bytes: 20 }],
+  ] as const)('a registry sending %s: warned, run again', async (_what, action) => {
+    proxy.add({ method: 'GET', path: new RegExp(`/blobs/${lastLayer}$`), action, times: 20 });
     const { fx, context } = await fresh();
     const result = await iid(fx, ['--cache-from', `type=registry,ref=${proxy.host}/c/app:cache`, context]);
     proxy.faults.length = 0;
