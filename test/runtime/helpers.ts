@@ -2,9 +2,10 @@
  * Bundles for runtime tests: a root filesystem holding only the static test program, and an
  * unprivileged user for rootless runs. Nothing here needs a distribution image.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
 export const shimBinary = join(repoRoot, 'runtime-shim', 'build', 'tsbuild-runtime');
@@ -72,4 +73,40 @@ export function asRootless(user: { uid: number; gid: number; runtimeDir: string 
 
 export function toolExists(name: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
+}
+
+/** URL's body, fetched from the host, tried for a few seconds (a published port may be about to listen). */
+export async function fetchFromHost(url: string): Promise<string> {
+  let last: unknown;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(3000) });
+      return await response.text();
+    } catch (error) {
+      last = error;
+      await sleep(200);
+    }
+  }
+  throw last;
+}
+
+/**
+ * An HTTP server on the host answering `from-host`, in a process of its own: the test's own
+ * process waits in spawnSync while containers call it.
+ */
+export async function startHostServer(host: string, port: number): Promise<{ stop(): Promise<void> }> {
+  const child = spawn(process.execPath, ['-e', `require('node:http').createServer((q, r) => r.end('from-host\\n')).listen(${port}, '${host}', () => console.log('listening'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  while (!out.includes('listening')) {
+    if (child.exitCode !== null) throw new Error(`host server on ${host}:${port} did not start`);
+    await sleep(20);
+  }
+  return {
+    async stop() {
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      child.kill();
+      await exited;
+    },
+  };
 }

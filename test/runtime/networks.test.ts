@@ -15,7 +15,7 @@ import { writeImage } from '../../src/exporter/index.js';
 import { openStore, resolveImage } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
 import { freePort } from '../helpers/registry.js';
-import { asRootless, buildBinaries, chownTree, ensureRootlessUser, isRoot, scratchDir, toolExists } from './helpers.js';
+import { asRootless, buildBinaries, chownTree, ensureRootlessUser, fetchFromHost, isRoot, scratchDir, startHostServer, toolExists } from './helpers.js';
 
 const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
 const suffix = `${process.pid.toString(36)}${Math.random().toString(36).slice(2, 6)}`;
@@ -104,41 +104,6 @@ async function startServer(name: string, ...args: string[]): Promise<Server> {
 /** wget in a client container, tried a few times (the server may be about to listen). */
 function fetchFrom(network: string, url: string, tries = 10): Run {
   return tsbuild('run', '--rm', '--network', network, 'busybox', 'sh', '-c', `for i in $(seq ${tries}); do timeout 3 wget -qO- ${url} && exit 0; sleep 0.3; done; exit 1`);
-}
-
-async function fetchFromHost(url: string): Promise<string> {
-  let last: unknown;
-  for (let attempt = 0; attempt < 20; attempt++) {
-    try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(3000) });
-      return await response.text();
-    } catch (error) {
-      last = error;
-      await sleep(200);
-    }
-  }
-  throw last;
-}
-
-/**
- * An HTTP server on the host answering `from-host`, in a process of its own: the test's own
- * process waits in spawnSync while containers call it.
- */
-async function startHostServer(host: string, port: number): Promise<{ stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ['-e', `require('node:http').createServer((q, r) => r.end('from-host\\n')).listen(${port}, '${host}', () => console.log('listening'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  while (!out.includes('listening')) {
-    if (child.exitCode !== null) throw new Error(`host server on ${host}:${port} did not start`);
-    await sleep(20);
-  }
-  return {
-    async stop() {
-      const exited = new Promise((resolve) => child.on('exit', resolve));
-      child.kill();
-      await exited;
-    },
-  };
 }
 
 function hostAddress(): string {

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
 import { freePort } from '../helpers/registry.js';
-import { asRootless, buildBinaries, chownTree, ensureRootlessUser, isRoot, scratchDir, toolExists } from './helpers.js';
+import { asRootless, buildBinaries, chownTree, ensureRootlessUser, fetchFromHost, isRoot, scratchDir, startHostServer, toolExists } from './helpers.js';
 
 const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
 const suffix = `${process.pid.toString(36)}${Math.random().toString(36).slice(2, 6)}`;
@@ -74,37 +74,6 @@ function running(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** An HTTP server on the host's loopback answering `from-host`, in a process of its own (the test waits in spawnSync meanwhile). */
-async function startHostServer(port: number): Promise<{ stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ['-e', `require('node:http').createServer((q, r) => r.end('from-host\\n')).listen(${port}, '127.0.0.1', () => console.log('listening'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  while (!out.includes('listening')) {
-    if (child.exitCode !== null) throw new Error(`host server on 127.0.0.1:${port} did not start`);
-    await sleep(20);
-  }
-  return {
-    async stop() {
-      const exited = new Promise((resolve) => child.on('exit', resolve));
-      child.kill();
-      await exited;
-    },
-  };
-}
-
-async function fetchFromHost(url: string): Promise<string> {
-  let last: unknown;
-  for (let attempt = 0; attempt < 20; attempt++) {
-    try {
-      return await (await fetch(url, { signal: AbortSignal.timeout(3000) })).text();
-    } catch (error) {
-      last = error;
-      await sleep(200);
-    }
-  }
-  throw last;
 }
 
 /** wget in CONTAINER (running), tried a few times (the server may be about to listen). */
@@ -193,7 +162,7 @@ describe.runIf(canRun)('user networks as an unprivileged user', () => {
       expect(tsbuild('exec', db, 'cat', '/etc/resolv.conf').stdout).toContain(`nameserver ${made.IPAM.Config[0]?.Gateway ?? '-'}\n`);
 
       // Outbound: the host's loopback is 10.0.2.2 through slirp4netns.
-      const server = await startHostServer(hostPort);
+      const server = await startHostServer('127.0.0.1', hostPort);
       try {
         expect(fetchIn(db, `http://10.0.2.2:${hostPort}/`)).toMatchObject({ status: 0, stdout: 'from-host\n' });
       } finally {
@@ -289,7 +258,7 @@ describe.runIf(canRun)('user networks as an unprivileged user', () => {
 
       // By default the host's loopback stays out of reach, as in docker's and podman's rootless networks.
       const hostPort = await freePort();
-      const server = await startHostServer(hostPort);
+      const server = await startHostServer('127.0.0.1', hostPort);
       try {
         const loopback = fetchFrom(net, `http://10.0.2.2:${hostPort}/`, 1);
         expect(loopback.status).not.toBe(0);
