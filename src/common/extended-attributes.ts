@@ -35,3 +35,14 @@ export function readXattrs(path: string): Map<string, Buffer> {
   }
   return result;
 }
+
+/**
+ * Where overlayfs marks an opaque directory ("y"): trusted.* as root, user.* in a user namespace
+ * (userxattr). Its other mark, a whiteout, is a 0/0 character device.
+ */
+export const overlayOpaqueXattrs: readonly string[] = ['trusted.overlay.opaque', 'user.overlay.opaque'];
+
+/** Whether PATH, in an overlay upper directory, hides everything below it. */
+export function isOverlayOpaque(path: string): boolean {
+  return overlayOpaqueXattrs.some((name) => readXattr(path, name)?.toString() === 'y');
+}

@@ -1,19 +1,19 @@
 /**
  * Root filesystems for steps. A step that changes files works on an overlayfs mount whose lower
- * directory is the unpacked root filesystem of the layers below it (shared, never written) and
- * whose upper directory collects exactly what the step changed: the layer is read from the
- * upper directory, never by walking the whole root filesystem. The result is then kept as the
- * snapshot of the new chain (a hard-linked copy of the parent with the changes moved in), so
- * that the next step starts from it at once.
+ * directories are the root filesystem of the layers below it (never written) and whose upper
+ * directory collects exactly what the step changed: the layer is read from the upper directory,
+ * never by walking the whole root filesystem. The upper directory is then kept as the chain's
+ * diff, and the next step's overlay stacks it over those below, as docker's overlay2 driver
+ * stacks its layers: no step copies the tree before it. A whole tree (a stage read by COPY
+ * --from, a mount's source, an output) is unpacked from the diffs, by hard links, when asked.
  */
-import { chmodSync, lchownSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, utimesSync } from 'node:fs';
-import { chmod, lchown, lstat, mkdir, readdir, rename, rm, rmdir, stat, utimes } from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, readdir, rm, rmdir, stat, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { TsbuildError, errnoOf, messageOf, type Digest } from '../common/index.js';
+import { TsbuildError, messageOf, type Digest } from '../common/index.js';
 import type { LayerRef } from '../cache/index.js';
-import { directoryEntries, isOverlayOpaque, writeLayer } from '../exporter/index.js';
-import { chainIds, linkTree, snapshotPath, temporaryName, unpackLayers, type Store } from '../store/index.js';
-import { mountOverlay, unmount as unmountOverlay, userNamespaceSize } from '../runtime/index.js';
+import { directoryEntries, writeLayer } from '../exporter/index.js';
+import { chainIds, keepDiff, snapshotStack, temporaryName, unpackLayers, type Store } from '../store/index.js';
+import { mountOverlay, mountReadOnlyOverlay, unmount as unmountOverlay, userNamespaceSize } from '../runtime/index.js';
 
 export interface ActiveSnapshot {
   /** The writable root filesystem (the overlay mount). */
@@ -47,46 +47,11 @@ export interface CommitOptions {
   readonly dropEmpty?: boolean;
 }
 
-async function exists(path: string): Promise<boolean> {
-  return lstat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
 /**
- * Moves an overlay upper directory's changes into TARGET, a hard-linked copy of the lower
- * directory: whiteouts remove, opaque directories are emptied first, files and links are
- * renamed in (the upper directory is thrown away after), directories get the upper's metadata.
- * Shared inodes are never written: a changed file is a new inode from the upper directory.
+ * Bytes of lower directory paths a step's overlay may name: the kernel reads one page (4,096) of
+ * mount options, which also hold the upper and work directories. A deeper stack is unpacked.
  */
-function applyUpper(upper: string, target: string): void {
-  // Synchronous, as linkTree: a step's changes are many small metadata calls.
-  for (const name of readdirSync(upper)) {
-    const source = join(upper, name);
-    const destination = join(target, name);
-    const info = lstatSync(source);
-    if (info.isCharacterDevice() && info.rdev === 0) {
-      rmSync(destination, { recursive: true, force: true });
-      continue;
-    }
-    if (info.isDirectory()) {
-      const existing = lstatSync(destination, { throwIfNoEntry: false });
-      const opaque = isOverlayOpaque(source);
-      if (existing === undefined || !existing.isDirectory() || opaque) {
-        rmSync(destination, { recursive: true, force: true });
-        mkdirSync(destination);
-      }
-      applyUpper(source, destination);
-      lchownSync(destination, info.uid, info.gid);
-      chmodSync(destination, info.mode & 0o7777);
-      utimesSync(destination, info.atime, info.mtime);
-      continue;
-    }
-    rmSync(destination, { recursive: true, force: true });
-    renameSync(source, destination);
-  }
-}
+const lowerPathBudget = 3_000;
 
 export class Snapshotter {
   private emptyDirectory: Promise<string> | undefined;
@@ -124,22 +89,47 @@ export class Snapshotter {
 
   /** A writable root filesystem over LAYERS for one step. */
   async prepare(layers: readonly LayerRef[]): Promise<ActiveSnapshot> {
-    const lower = await this.view(layers);
+    await this.beforeRead();
+    const empty = await this.empty();
+    const stack =
+      (await snapshotStack(
+        this.store,
+        layers.map((layer) => layer.diffId),
+        empty,
+        lowerPathBudget,
+      )) ?? [await this.view(layers)];
     const directory = join(this.store.temporaryDirectory, temporaryName('step'));
     const upper = join(directory, 'upper');
     const work = join(directory, 'work');
     const merged = join(directory, 'merged');
     await mkdir(directory, { mode: 0o700 });
     await Promise.all([upper, work, merged].map((path) => mkdir(path, { mode: 0o755 })));
+    const inUserNamespace = userNamespaceSize() !== undefined;
+    // The tree before the step, read to tell what the step made: one directory, or the
+    // read-only overlay of the stack.
+    let lower = stack[0] as string;
+    let lowerMounted = false;
+    if (stack.length > 1) {
+      lower = join(directory, 'lower');
+      await mkdir(lower, { mode: 0o755 });
+      try {
+        mountReadOnlyOverlay(lower, stack, inUserNamespace);
+        lowerMounted = true;
+      } catch (error) {
+        await rm(directory, { recursive: true, force: true });
+        throw new TsbuildError('RUNTIME', `mount overlay for a step: ${messageOf(error)}`, { cause: error });
+      }
+    }
     // Metadata of the root directory comes from the upper directory's own.
     const rootInfo = await stat(lower);
     await chmod(upper, rootInfo.mode & 0o7777);
     await lchown(upper, rootInfo.uid, rootInfo.gid);
     let mounted = false;
     try {
-      mountOverlay(merged, lower, upper, work, userNamespaceSize() !== undefined);
+      mountOverlay(merged, stack, upper, work, inUserNamespace);
       mounted = true;
     } catch (error) {
+      if (lowerMounted) unmountOverlay(lower);
       await rm(directory, { recursive: true, force: true });
       throw new TsbuildError('RUNTIME', `mount overlay for a step: ${messageOf(error)}`, { cause: error });
     }
@@ -150,6 +140,10 @@ export class Snapshotter {
     };
     const discard = async (): Promise<void> => {
       unmount();
+      if (lowerMounted) {
+        unmountOverlay(lower);
+        lowerMounted = false;
+      }
       await rm(directory, { recursive: true, force: true });
     };
     const store = this.store;
@@ -169,7 +163,7 @@ export class Snapshotter {
             ...(options.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: options.sourceDateEpoch }),
           });
           const layer: LayerRef = { descriptor: written.descriptor, diffId: written.diffId };
-          if (options.keepSnapshot !== false) await keepSnapshot(store, lower, upper, layers, written.diffId);
+          if (options.keepSnapshot !== false) await keepDiff(store, upper, chainIds([...layers.map((ref) => ref.diffId), written.diffId]).at(-1) as Digest);
           return layer;
         } finally {
           await discard();
@@ -183,30 +177,6 @@ export class Snapshotter {
 async function sameRoot(upper: string, lower: string): Promise<boolean> {
   const [a, b] = await Promise.all([stat(upper), stat(lower)]);
   return (a.mode & 0o7777) === (b.mode & 0o7777) && a.uid === b.uid && a.gid === b.gid;
-}
-
-/** Keeps the root filesystem after the step as the snapshot of its chain, for the steps after it. */
-async function keepSnapshot(store: Store, lower: string, upper: string, layers: readonly LayerRef[], diffId: Digest): Promise<void> {
-  const chain = chainIds([...layers.map((layer) => layer.diffId), diffId]).at(-1) as Digest;
-  const final = snapshotPath(store, chain);
-  if (await exists(final)) return;
-  const temporary = join(store.root, 'layers', temporaryName('commit'));
-  try {
-    if (layers.length === 0) await mkdir(temporary, { mode: 0o755 });
-    else await linkTree(lower, temporary, (process.getuid?.() ?? 0) === 0);
-    applyUpper(upper, temporary);
-    const info = await stat(upper);
-    await lchown(temporary, info.uid, info.gid);
-    await chmod(temporary, info.mode & 0o7777);
-    try {
-      await rename(temporary, final);
-    } catch (error) {
-      // Another build made the same snapshot first: theirs is as good as ours.
-      if (errnoOf(error) !== 'ENOTEMPTY' && errnoOf(error) !== 'EEXIST') throw error;
-    }
-  } finally {
-    await rm(temporary, { recursive: true, force: true });
-  }
 }
 
 /**

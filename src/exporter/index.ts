@@ -9,8 +9,6 @@ export {
   comparePaths,
   compressLayer,
   directoryEntries,
-  isOverlayOpaque,
-  overlayOpaqueXattrs,
   sourceDateEpochFromEnv,
   tarStream,
   writeLayer,

@@ -4,7 +4,7 @@ import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
-import { createHasher, MediaType, nodeZlib, parseDigest, readXattr, TsbuildError, type Descriptor, type Digest } from '../common/index.js';
+import { createHasher, isOverlayOpaque, MediaType, nodeZlib, parseDigest, readXattr, TsbuildError, type Descriptor, type Digest } from '../common/index.js';
 import type { BlobInfo } from '../store/index.js';
 import { GzipWriter } from './gzip.js';
 import { ZstdWriter } from './zstd.js';
@@ -182,16 +182,6 @@ function deviceNumbers(rdev: number): { devmajor: number; devminor: number } {
   const high = Math.floor(rdev / 2 ** 32);
   const low = rdev % 2 ** 32;
   return { devmajor: ((low >>> 8) & 0xfff) | ((high & 0xfffff000) >>> 0), devminor: ((low & 0xff) | ((low >>> 12) & 0xfff00) | ((high & 0xfff) << 20)) >>> 0 };
-}
-
-/**
- * Overlayfs marks: a whiteout is a 0/0 character device; an opaque directory has one of these
- * xattrs ("y"): trusted.* as root, user.* in a user namespace (userxattr).
- */
-export const overlayOpaqueXattrs: readonly string[] = ['trusted.overlay.opaque', 'user.overlay.opaque'];
-
-export function isOverlayOpaque(path: string): boolean {
-  return overlayOpaqueXattrs.some((name) => readXattr(path, name)?.toString() === 'y');
 }
 
 export interface DirectoryEntriesOptions {

@@ -68,7 +68,7 @@ export { claimContainer, superviseContainer, type SuperviseOptions } from './mon
 export { execInContainer, topOfContainer, type ExecOptions, type ExecResult } from './exec.js';
 export { lookupUser, resolvePathInRoot, resolveUser, type ContainerUser, type ContainerUserEntry } from './user.js';
 export { rawTerminalOutput, type TerminalSize } from './terminal.js';
-export { mountOverlay, unmount } from './native.js';
+export { mountOverlay, mountReadOnlyOverlay, unmount } from './native.js';
 export {
   createVolume,
   inspectVolume,

@@ -25,34 +25,47 @@ export function runtimeAddon(): RuntimeAddon {
   return addon.require();
 }
 
+/** mount's MS_RDONLY. */
+const mountReadOnly = 1;
+
 /** umount2's flag: detach now, finish when the mount is no longer busy. */
 const unmountDetach = 2;
 
 /**
- * Overlayfs's mount options for LOWER under UPPER (with WORK), then EXTRA. Paths are separated by
- * `,` and `:` there, so a path holding one cannot be given.
+ * Overlayfs's mount options for LOWER (one directory, or several topmost first) under UPPER's
+ * changes (with WORK; none: a read-only overlay), then EXTRA. Paths are separated by `,` and `:`
+ * there, so a path holding one cannot be given.
  */
-export function overlayOptions(lower: string, upper: string, work: string, extra: readonly string[]): string {
-  for (const path of [lower, upper, work]) {
+export function overlayOptions(lower: string | readonly string[], upper: string | undefined, work: string | undefined, extra: readonly string[]): string {
+  const lowers = typeof lower === 'string' ? [lower] : lower;
+  const writable = upper === undefined || work === undefined ? [] : [upper, work];
+  for (const path of [...lowers, ...writable]) {
     if (/[,:\n]/.test(path)) throw new TsbuildError('INVALID_ARGUMENT', `mount overlay: ${path} must not contain ',' or ':' (overlayfs options)`);
   }
-  return [`lowerdir=${lower}`, `upperdir=${upper}`, `workdir=${work}`, ...extra].join(',');
+  const writableOptions = writable.length === 0 ? [] : [`upperdir=${upper}`, `workdir=${work}`];
+  return [`lowerdir=${lowers.join(':')}`, ...writableOptions, ...extra].join(',');
 }
 
 /**
- * Mounts an overlay of LOWER (read-only) under UPPER's changes at TARGET, without a mount(8)
- * process per step. In a user namespace overlay keeps its attributes as user.overlay.* and never
- * redirects directories (the option conflicts with an explicit redirect_dir); elsewhere every
- * change is whole in the upper directory, as a layer needs it: no redirects, no metacopy.
- * `volatile`: without it, unmounting syncs the whole file system under the upper directory (42
- * against 7 ms after a step that wrote 2,000 small files on a quiet machine, far more while other
- * work writes to the disk); a step's upper directory is read into its layer and thrown away, or
- * kept as a snapshot the store checks, so nothing relies on that sync.
+ * Mounts an overlay of LOWER (read-only; several directories topmost first) under UPPER's changes
+ * at TARGET, without a mount(8) process per step. In a user namespace overlay keeps its
+ * attributes as user.overlay.* and never redirects directories (the option conflicts with an
+ * explicit redirect_dir); elsewhere every change is whole in the upper directory, as a layer
+ * needs it: no redirects, no metacopy. `volatile`: without it, unmounting syncs the whole file
+ * system under the upper directory (42 against 7 ms after a step that wrote 2,000 small files on
+ * a quiet machine, far more while other work writes to the disk); a step's upper directory is
+ * read into its layer and thrown away, or kept as a diff, so nothing relies on that sync.
  */
-export function mountOverlay(target: string, lower: string, upper: string, work: string, inUserNamespace: boolean): void {
+export function mountOverlay(target: string, lower: string | readonly string[], upper: string, work: string, inUserNamespace: boolean): void {
   const common = ['metacopy=off', 'index=off', 'volatile'];
   const features = inUserNamespace ? ['userxattr', ...common] : ['redirect_dir=off', ...common];
   runtimeAddon().mount('overlay', target, 'overlay', 0, overlayOptions(lower, upper, work, features));
+}
+
+/** Mounts the read-only overlay of LOWERS (at least two, topmost first) at TARGET. */
+export function mountReadOnlyOverlay(target: string, lowers: readonly string[], inUserNamespace: boolean): void {
+  const features = inUserNamespace ? ['userxattr', 'metacopy=off', 'index=off'] : ['redirect_dir=off', 'metacopy=off', 'index=off'];
+  runtimeAddon().mount('overlay', target, 'overlay', mountReadOnly, overlayOptions(lowers, undefined, undefined, features));
 }
 
 /** Unmounts TARGET; when busy (a process the sandbox left), detaches it to go when it is free. */

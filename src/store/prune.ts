@@ -69,13 +69,15 @@ export async function pruneStore(store: LayoutStore, options: PruneOptions = {})
       }
     }
     let snapshotsRemoved = 0;
-    const layers = join(store.root, 'layers', 'sha256');
-    for (const name of await readdir(layers).catch(() => [] as string[])) {
-      if (chains.has(name) || (options.only !== undefined && !onlyChains.has(name))) continue;
-      const info = await stat(join(layers, name)).catch(() => undefined);
-      if (info === undefined || info.mtimeMs > cutoff) continue;
-      await rm(join(layers, name), { recursive: true, force: true });
-      snapshotsRemoved += 1;
+    // Unpacked trees and the kept diffs of steps alike, by chain ID.
+    for (const layers of [join(store.root, 'layers', 'sha256'), join(store.root, 'layers', 'diff')]) {
+      for (const name of await readdir(layers).catch(() => [] as string[])) {
+        if (chains.has(name) || (options.only !== undefined && !onlyChains.has(name))) continue;
+        const info = await stat(join(layers, name)).catch(() => undefined);
+        if (info === undefined || info.mtimeMs > cutoff) continue;
+        await rm(join(layers, name), { recursive: true, force: true });
+        snapshotsRemoved += 1;
+      }
     }
     if (options.only !== undefined) return { blobsRemoved: removed, bytesFreed, snapshotsRemoved };
     for (const directory of [join(store.root, 'tmp'), join(store.root, 'layers')]) {

@@ -5,10 +5,13 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Descriptor } from '../../src/common/index.js';
+import { chainIds } from '../../src/store/index.js';
 import { buildFixture, cachedSteps, ranSteps, type BuildFixture } from '../helpers/build.js';
+import { runCliCaptured } from '../helpers/run-cli.js';
 
 describe('build: RUN and the image config', () => {
   let fx: BuildFixture;
@@ -166,6 +169,34 @@ describe('build: RUN and the image config', () => {
       expect(files.map((file) => [file.path, file.type])).toEqual([['etc', 'directory']]);
       expect(files[0]?.mtime).toBeGreaterThanOrEqual(Math.floor(started));
     }
+  });
+
+  it("stacks each step's kept changes under the next, and unpacks the tree once the stack outgrows overlay's options", async () => {
+    // Each step removes a file and a directory a step below it made (whiteouts, opaque
+    // directories in a lower of the stack) and appends to a file of the base's layer.
+    const steps = 60;
+    const runs = Array.from({ length: steps }, (_, index) => {
+      const step = index + 1;
+      return `RUN echo ${step} >> /etc/log && rm -f /f${step - 1} && touch /f${step} && rm -rf /d && mkdir /d && echo ${step} > /d/x${step}`;
+    });
+    const dir = await fx.context('stacked', {
+      Dockerfile: ['FROM busybox', 'RUN : > /etc/log && mkdir /d && touch /d/base /f0', ...runs, 'RUN (ls / | grep "^f"; ls /d; wc -l < /etc/log) > /state'].join('\n'),
+    });
+    const result = await fx.build(['-t', 'stacked', dir]);
+    expect(result.status, result.stderr).toBe(0);
+    const image = await fx.image('stacked');
+    const state = (await fx.layerFiles(image.manifest.layers.at(-1) as Descriptor)).find((file) => file.path === 'state');
+    expect(state?.text).toBe(`f${steps}\nx${steps}\n${steps}\n`);
+    const chains = chainIds(image.config.rootfs.diff_ids).map((chain) => chain.slice('sha256:'.length));
+    const kept = new Set(await readdir(join(fx.root, 'layers', 'diff')));
+    expect(chains.slice(1).every((chain) => kept.has(chain))).toBe(true);
+    // The paths of 60 diffs do not fit in one page of mount options: some chain in the middle
+    // was unpacked, by hard links from the diffs, for the steps above it to stack on.
+    const unpacked = new Set(await readdir(join(fx.root, 'layers', 'sha256')));
+    expect(chains.slice(2, -2).some((chain) => unpacked.has(chain))).toBe(true);
+    // And a tree unpacked from the diffs is the image's, as `tsbuild run` sees it.
+    const run = await runCliCaptured(['run', '--root', fx.root, '--rm', '--network', 'none', 'stacked', 'sh', '-c', 'cat /state; ls /d; wc -l < /etc/log']);
+    expect(run.stdout).toBe(`f${steps}\nx${steps}\n${steps}\nx${steps}\n${steps}\n`);
   });
 
   it('keeps the layer of a step that changed nothing, empty, as BuildKit does', async () => {
