@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, type BigIntStats, type Dirent } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readSync, type BigIntStats, type Dirent } from 'node:fs';
 import { mkdir, open, readFile, readlink, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import pLimit from 'p-limit';
@@ -253,6 +253,12 @@ function hashApi(): Promise<XXHashAPI> {
 const parallelReads = 8;
 /** Files up to this size are read whole; larger ones in chunks of it. */
 const chunkBytes = 1 << 20;
+/**
+ * Files up to this size are read and hashed synchronously, in one read: a context is mostly
+ * small files, and six thread-pool round trips each (open, stat, read, read, stat, close) cost
+ * more than the reading (2,000 files of 64 B to 2 KiB: about 140 against 40 ms of CPU).
+ */
+const smallFileBytes = 64 * 1024;
 
 /**
  * How close to a file's ctime a hash may have started and still be trusted later. Within it, a
@@ -338,7 +344,7 @@ export class ContentHasher {
       let hashing = this.session.get(sessionKey);
       if (hashing === undefined) {
         hashing = this.limit(async () => {
-          const hashed = await hashFile(api, entry.hostPath);
+          const hashed = entry.stats.size <= smallFileBytes ? hashSmallFile(api, entry.hostPath) : await hashFile(api, entry.hostPath);
           this.counts.hashed += 1;
           if (key !== undefined && hashed.stable !== undefined) {
             index.set(key, hashed.stable);
@@ -417,6 +423,63 @@ function relativeKey(root: string, hostPath: string): string | undefined {
  * mtime were older than the start of the read by more than the timestamp granularity, so any
  * later write must give it a later ctime (which no one can set back, unlike mtime).
  */
+/** The content hash of a file, and whether the index may keep it: see hashFile. */
+function contentHash(api: XXHashAPI, chunks: readonly Uint8Array[]): { hash: string; total: bigint } {
+  const state = [api.create64(0n), api.create64(0x9e3779b97f4a7c15n)];
+  let total = 0n;
+  for (const chunk of chunks) {
+    total += BigInt(chunk.length);
+    for (const hash of state) hash.update(chunk);
+  }
+  return { hash: `${total.toString(16)}-${state.map((one) => one.digest().toString(16).padStart(16, '0')).join('')}`, total };
+}
+
+/** hashFile for a small file: one synchronous read of it whole (one byte more tells it grew). */
+function hashSmallFile(api: XXHashAPI, path: string): { hash: string; stable: IndexEntry | undefined } {
+  const hashedAtNs = nowNs();
+  const descriptor = openSync(path, 'r');
+  try {
+    const before = fstatSync(descriptor, { bigint: true });
+    const buffer = Buffer.allocUnsafe(Number(before.size) + 1);
+    let length = 0;
+    for (;;) {
+      const bytesRead = readSync(descriptor, buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length === buffer.length) return { ...hashFileSyncGrown(api, descriptor, buffer), stable: undefined };
+    }
+    const after = fstatSync(descriptor, { bigint: true });
+    const { hash, total } = contentHash(api, [buffer.subarray(0, length)]);
+    return { hash, stable: stableEntry(before, after, total, hash, hashedAtNs) };
+  } finally {
+    closeSync(descriptor);
+  }
+}
+
+/** A small file that grew while it was read: the rest, read on, hashed without an index entry. */
+function hashFileSyncGrown(api: XXHashAPI, descriptor: number, start: Buffer): { hash: string } {
+  const chunks: Uint8Array[] = [start];
+  for (;;) {
+    const buffer = Buffer.allocUnsafe(chunkBytes);
+    const bytesRead = readSync(descriptor, buffer, 0, buffer.length, null);
+    if (bytesRead === 0) break;
+    chunks.push(buffer.subarray(0, bytesRead));
+  }
+  return { hash: contentHash(api, chunks).hash };
+}
+
+/**
+ * The index entry for a file hashed between BEFORE and AFTER, when it can be trusted later: the
+ * file did not change while it was read, and its ctime and mtime were older than the start of
+ * the read by more than the timestamp granularity.
+ */
+function stableEntry(before: BigIntStats, after: BigIntStats, total: bigint, hash: string, hashedAtNs: bigint): IndexEntry | undefined {
+  const unchanged = statKey(before) === statKey(after) && total === after.size;
+  const margin = granularityNs(after.ctimeNs);
+  const settled = after.ctimeNs + margin < hashedAtNs && after.mtimeNs + margin < hashedAtNs;
+  return unchanged && settled ? { statKey: statKey(after), hash } : undefined;
+}
+
 async function hashFile(api: XXHashAPI, path: string): Promise<{ hash: string; stable: IndexEntry | undefined }> {
   const hashedAtNs = nowNs();
   const handle = await open(path, 'r');
@@ -434,10 +497,7 @@ async function hashFile(api: XXHashAPI, path: string): Promise<{ hash: string; s
     }
     const after = await handle.stat({ bigint: true });
     const hash = `${total.toString(16)}-${state.map((one) => one.digest().toString(16).padStart(16, '0')).join('')}`;
-    const unchanged = statKey(before) === statKey(after) && total === after.size;
-    const margin = granularityNs(after.ctimeNs);
-    const settled = after.ctimeNs + margin < hashedAtNs && after.mtimeNs + margin < hashedAtNs;
-    return { hash, stable: unchanged && settled ? { statKey: statKey(after), hash } : undefined };
+    return { hash, stable: stableEntry(before, after, total, hash, hashedAtNs) };
   } finally {
     await handle.close();
   }
