@@ -55,7 +55,7 @@ import { StepReporter, type StepHandle } from './progress.js';
 import { Snapshotter } from './snapshots.js';
 import { runStep, type RunEnvironment } from './run-op.js';
 import type { SecretSource } from './run-mounts.js';
-import { copyStep, prepareContext, type ContextHandle } from './copy-op.js';
+import { contextDigestOptions, contextSources, copyStep, prepareContext, type ContextHandle } from './copy-op.js';
 import { mkdirStep } from './mkdir-op.js';
 import { HttpCache } from './http-cache.js';
 import { checkoutContext, redactRemote } from './git-source.js';
@@ -600,6 +600,24 @@ function openBuildContext(ctx: BuildContext): Promise<ContextHandle> {
   return ctx.context;
 }
 
+/**
+ * Starts digesting what every COPY and ADD of the build context will read, as BuildKit starts
+ * sending the context: the steps before them run meanwhile, and each step then finds its digest
+ * made (or being made). A failure is the step's to report, when it asks.
+ */
+function digestContextEarly(ctx: BuildContext, stages: readonly ResolvedStage[]): void {
+  if (ctx.request.contextDir === undefined) return;
+  const reads = stages.flatMap((stage) => stage.instructions.flatMap((instruction) => (instruction.kind === 'COPY' || instruction.kind === 'ADD' ? [instruction] : [])));
+  const wanted = reads.map((instruction) => ({ sources: contextSources(instruction), options: contextDigestOptions(instruction) })).filter((read) => read.sources.length > 0);
+  if (wanted.length === 0) return;
+  openBuildContext(ctx).then(
+    (handle) => {
+      for (const read of wanted) handle.digest(read.sources, read.options).catch(() => undefined);
+    },
+    () => undefined,
+  );
+}
+
 function stageOutput(ctx: BuildContext, index: number): Promise<StageOutput> {
   const known = ctx.outputs.get(index);
   if (known !== undefined) return known;
@@ -799,6 +817,7 @@ export async function build(request: BuildRequest, deps: BuildDeps): Promise<Bui
     stageCount: parsed.dockerfile.stages.length,
     environment: async () => (await (sandbox ??= sandboxFiles(deps.store))).environment,
   };
+  digestContextEarly(ctx, resolved.stages);
   try {
     for (; ; attempt.current++) {
       try {

@@ -4,7 +4,7 @@
  * itself onto a writable snapshot.
  */
 import { TsbuildError } from '../common/index.js';
-import { openContext, rootfsSource, sourceDigest, type BuildContext } from '../cache/index.js';
+import { openContext, rootfsSource, sourceDigest, type BuildContext, type SourceDigest, type SourceDigestOptions } from '../cache/index.js';
 import type { LayerRef } from '../cache/index.js';
 import type { CopyKeyInput } from '../planner/index.js';
 import type { ResolvedInstruction } from '../planner/index.js';
@@ -18,14 +18,40 @@ import type { ConfigState } from './image-config.js';
 import type { Snapshotter } from './snapshots.js';
 import { chownHasNames, resolveChown } from './user.js';
 
-type CopyInstruction = Extract<ResolvedInstruction, { kind: 'COPY' | 'ADD' }>;
+export type CopyInstruction = Extract<ResolvedInstruction, { kind: 'COPY' | 'ADD' }>;
 
 export interface ContextHandle {
   readonly context: BuildContext;
+  /** The context's sourceDigest of SOURCES, made once however many ask (a step, and the build's early start). */
+  digest(sources: readonly string[], options: SourceDigestOptions): Promise<SourceDigest>;
 }
 
 export async function prepareContext(directory: string, dockerfile: string | undefined, indexDir: string): Promise<ContextHandle> {
-  return { context: await openContext(directory, { ...(dockerfile === undefined ? {} : { dockerfile }), indexDir }) };
+  const context = await openContext(directory, { ...(dockerfile === undefined ? {} : { dockerfile }), indexDir });
+  const digests = new Map<string, Promise<SourceDigest>>();
+  return {
+    context,
+    digest(sources, options) {
+      const key = JSON.stringify([sources, options.exclude ?? [], options.parents === true, options.followLinks ?? true]);
+      let digest = digests.get(key);
+      if (digest === undefined) {
+        digest = sourceDigest(context, sources, options);
+        digests.set(key, digest);
+      }
+      return digest;
+    },
+  };
+}
+
+/** The paths a COPY or ADD reads from the build context: none of its URLs or git refs, nothing with --from. */
+export function contextSources(instruction: CopyInstruction): readonly string[] {
+  if (instruction.from !== undefined) return [];
+  return instruction.sources.filter((path) => !isUrl(path) && !isGitSource(path));
+}
+
+/** What a COPY or ADD of INSTRUCTION's context sources digests them with. */
+export function contextDigestOptions(instruction: CopyInstruction): SourceDigestOptions {
+  return { exclude: instruction.exclude, parents: instruction.parents };
 }
 
 /** A root filesystem COPY --from reads: a stage's result or an image, known by its cache key. */
@@ -116,10 +142,10 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
   let contentOf: (() => Promise<string>) | undefined;
   const from = instruction.from;
   if (from === undefined) {
-    const local = instruction.sources.filter((path) => !isUrl(path) && !gitSources.includes(path));
+    const local = contextSources(instruction);
     if (local.length > 0) {
       const handle = await sources.context();
-      const digested = await sourceDigest(handle.context, local, { exclude: instruction.exclude, parents: instruction.parents });
+      const digested = await handle.digest(local, contextDigestOptions(instruction));
       content = digested.digest;
       files = digested.files;
       source = () => Promise.resolve({ kind: 'context', context: handle.context });

@@ -55,6 +55,8 @@ const lowerPathBudget = 3_000;
 
 export class Snapshotter {
   private emptyDirectory: Promise<string> | undefined;
+  /** Root filesystems being unpacked, or unpacked, by this snapshotter, by chain ID. */
+  private readonly unpacking = new Map<Digest, Promise<string>>();
 
   /**
    * BEFOREREAD runs before any layer is read (a view or a step's root): the build cache's settle,
@@ -79,12 +81,20 @@ export class Snapshotter {
   async view(layers: readonly LayerRef[]): Promise<string> {
     if (layers.length === 0) return this.empty();
     await this.beforeRead();
-    const path = await unpackLayers(
-      this.store,
-      layers.map((layer) => layer.descriptor),
-      layers.map((layer) => layer.diffId),
-    );
-    return path ?? this.empty();
+    // Two stages on one base ask at once: one unpacks, the other waits for it.
+    const chain = chainIds(layers.map((layer) => layer.diffId)).at(-1) as Digest;
+    let unpacking = this.unpacking.get(chain);
+    if (unpacking === undefined) {
+      unpacking = unpackLayers(
+        this.store,
+        layers.map((layer) => layer.descriptor),
+        layers.map((layer) => layer.diffId),
+      ).then((path) => path ?? this.empty());
+      this.unpacking.set(chain, unpacking);
+      // A failure is not remembered: the next asker tries again.
+      unpacking.catch(() => this.unpacking.delete(chain));
+    }
+    return unpacking;
   }
 
   /** A writable root filesystem over LAYERS for one step. */
