@@ -115,7 +115,11 @@ static napi_value fs_llistxattr(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* lgetxattr(path, name): the value as a Buffer. */
+/*
+ * lgetxattr(path, name): the value as a Buffer, or undefined when PATH has no attribute of that
+ * name: most files have none, and an error thrown per file made a layer of 2,000 files spend
+ * 40 ms building exceptions.
+ */
 static napi_value fs_lgetxattr(napi_env env, napi_callback_info info) {
   napi_value args[2];
   char path[MAX_PATH_BYTES], name[MAX_NAME_BYTES];
@@ -124,6 +128,11 @@ static napi_value fs_lgetxattr(napi_env env, napi_callback_info info) {
     return NULL;
   for (int attempt = 0; attempt < 4; attempt++) {
     ssize_t size = lgetxattr(path, name, NULL, 0);
+    if (size < 0 && errno == ENODATA) {
+      napi_value undefined;
+      napi_get_undefined(env, &undefined);
+      return undefined;
+    }
     if (size < 0) return throw_errno(env, errno, "lgetxattr", path);
     void *data = NULL;
     napi_value buffer;

@@ -27,7 +27,9 @@ export function readXattrs(path: string): Map<string, Buffer> {
   const native = fsAddon();
   for (const name of native.llistxattr(path)) {
     try {
-      result.set(name, native.lgetxattr(path, name));
+      const value = native.lgetxattr(path, name);
+      // Removed between the listing and the read.
+      if (value !== undefined) result.set(name, value);
     } catch (error) {
       // Removed between the listing and the read.
       if (errnoOf(error) !== 'ENODATA') throw error;

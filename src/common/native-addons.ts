@@ -13,7 +13,8 @@ export interface FsAddon {
   mknod(path: string, mode: number, major: number, minor: number): void;
   lsetxattr(path: string, name: string, value: Uint8Array): void;
   llistxattr(path: string): string[];
-  lgetxattr(path: string, name: string): Buffer;
+  /** Undefined when PATH has no attribute NAME. */
+  lgetxattr(path: string, name: string): Buffer | undefined;
   startWriteback(fd: number, offset: number, length: number): void;
 }
 
