@@ -128,19 +128,20 @@ function linkTreeSync(source: string, target: string, privileged: boolean): void
 }
 
 /**
- * Makes sure the root filesystem of every layer prefix of MANIFEST is unpacked under
- * `layers/sha256/<chain ID>` and returns the top one's path. Each snapshot is built in a
- * temporary directory and renamed into place, so a reader never sees a half-unpacked layer and
- * two processes unpacking the same chain do not disturb each other.
+ * Makes sure the root filesystem after all of MANIFEST's layers is unpacked under
+ * `layers/sha256/<chain ID>` and returns its path. Each snapshot is built in a temporary
+ * directory and renamed into place, so a reader never sees a half-unpacked tree and two
+ * processes unpacking the same chain do not disturb each other.
  */
 export async function unpackImage(store: LayoutStore, manifest: Manifest, diffIds: readonly Digest[], options: UnpackOptions = {}): Promise<string | undefined> {
   return unpackLayers(store, manifest.layers, diffIds, options);
 }
 
 /**
- * As unpackImage, for a stack of layers (LAYERS[i] has diff ID DIFFIDS[i]). A layer whose chain
- * has a kept diff is applied from it by hard links rather than unpacked from its blob; only the
- * top of a run of such layers is kept unpacked, since the ones below it are reached as diffs.
+ * As unpackImage, for a stack of layers (LAYERS[i] has diff ID DIFFIDS[i]). The layers above the
+ * nearest unpacked snapshot are unpacked in one pass, over one hard-linked copy of it, and only
+ * the top is kept: a layer whose chain has a kept diff is applied from it by hard links, the
+ * others from their blobs. The chains in between stay as they were (diffs, or nothing).
  */
 export async function unpackLayers(store: LayoutStore, layers: readonly Descriptor[], diffIds: readonly Digest[], options: UnpackOptions = {}): Promise<string | undefined> {
   const privileged = options.root ?? process.getuid?.() === 0;
@@ -148,21 +149,51 @@ export async function unpackLayers(store: LayoutStore, layers: readonly Descript
   if (layers.length < chains.length) throw new TsbuildError('INVALID_MEDIA_TYPE', `unpack image: fewer layers than diff_ids`);
   let base = chains.length - 1;
   while (base >= 0 && !(await isDirectory(snapshotPath(store, chains[base] as Digest)))) base--;
-  let previous = base >= 0 ? snapshotPath(store, chains[base] as Digest) : undefined;
-  let diffs: string[] = [];
+  const previous = base >= 0 ? snapshotPath(store, chains[base] as Digest) : undefined;
+  if (base === chains.length - 1) return previous;
+  const above: Array<{ readonly diff: string } | { readonly layer: Descriptor }> = [];
   for (let position = base + 1; position < chains.length; position++) {
-    const chain = chains[position] as Digest;
-    const diff = diffPath(store, chain);
-    if (await isDirectory(diff)) {
-      diffs.push(diff);
-      continue;
-    }
-    if (diffs.length > 0) previous = await applyDiffs(store, previous, diffs, chains[position - 1] as Digest, privileged);
-    diffs = [];
-    previous = await unpackOne(store, previous, layers[position] as Descriptor, chain, privileged, options);
+    const diff = diffPath(store, chains[position] as Digest);
+    above.push((await isDirectory(diff)) ? { diff } : { layer: layers[position] as Descriptor });
   }
-  if (diffs.length > 0) previous = await applyDiffs(store, previous, diffs, chains.at(-1) as Digest, privileged);
-  return previous;
+  const final = snapshotPath(store, chains.at(-1) as Digest);
+  const temporary = join(store.root, 'layers', temporaryName('unpack'));
+  try {
+    if (previous === undefined) await mkdir(temporary, { mode: 0o755 });
+    else await linkTree(previous, temporary, privileged);
+    for (const source of above) {
+      if ('diff' in source) await applyDiff(source.diff, temporary, privileged);
+      else await unpackBlob(store, source.layer, temporary, options);
+    }
+    await renameSnapshot(temporary, final);
+  } catch (error) {
+    await rm(temporary, { recursive: true, force: true }).catch(() => undefined);
+    if (error instanceof TsbuildError) throw error;
+    throw new TsbuildError('INTERNAL', `unpack layers: ${messageOf(error)}`, { cause: error });
+  }
+  return final;
+}
+
+/** Applies a kept diff to TARGET by hard links; the root directory's own metadata is the diff's, as the overlay shows it. */
+async function applyDiff(diff: string, target: string, privileged: boolean): Promise<void> {
+  applyUpper(diff, target, false);
+  const root = await stat(diff);
+  if (privileged) await lchown(target, root.uid, root.gid);
+  await chmod(target, root.mode & 0o7777);
+}
+
+/** Unpacks LAYER's blob over TARGET; what the layer holds at fault is named by its digest. */
+async function unpackBlob(store: LayoutStore, layer: Descriptor, target: string, options: UnpackOptions): Promise<void> {
+  try {
+    const blob = await store.openBlob(layer.digest);
+    await unpackLayer(decompressLayer(blob, layer.mediaType), target, options);
+  } catch (error) {
+    if (error instanceof TsbuildError && (error.code === 'UNSAFE_PATH' || error.code === 'INVALID_ARCHIVE') && error.digest === undefined) {
+      throw new TsbuildError(error.code, `layer ${layer.digest}: ${error.message}`, { cause: error, digest: layer.digest });
+    }
+    if (error instanceof TsbuildError) throw error;
+    throw new TsbuildError('INTERNAL', `unpack layer ${layer.digest}: ${messageOf(error)}`, { cause: error });
+  }
 }
 
 /** Moves TEMPORARY to FINAL; another process that finished the same snapshot first wins. */
@@ -174,46 +205,4 @@ async function renameSnapshot(temporary: string, final: string): Promise<void> {
     if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
     await rm(temporary, { recursive: true, force: true });
   }
-}
-
-/** The snapshot of CHAIN made from PREVIOUS (or nothing) and the kept DIFFS above it, bottom first. */
-async function applyDiffs(store: LayoutStore, previous: string | undefined, diffs: readonly string[], chain: Digest, privileged: boolean): Promise<string> {
-  const final = snapshotPath(store, chain);
-  const temporary = join(store.root, 'layers', temporaryName('unpack'));
-  try {
-    if (previous === undefined) await mkdir(temporary, { mode: 0o755 });
-    else await linkTree(previous, temporary, privileged);
-    for (const diff of diffs) applyUpper(diff, temporary, false);
-    // The root directory's own metadata is the top diff's, as the overlay shows it.
-    const top = await stat(diffs.at(-1) as string);
-    if (privileged) await lchown(temporary, top.uid, top.gid);
-    await chmod(temporary, top.mode & 0o7777);
-    await renameSnapshot(temporary, final);
-  } catch (error) {
-    await rm(temporary, { recursive: true, force: true }).catch(() => undefined);
-    throw new TsbuildError('INTERNAL', `unpack layers from their kept changes: ${messageOf(error)}`, { cause: error });
-  }
-  return final;
-}
-
-/** The snapshot of CHAIN: PREVIOUS (or nothing) with LAYER unpacked over it. */
-async function unpackOne(store: LayoutStore, previous: string | undefined, layer: Descriptor, chain: Digest, privileged: boolean, options: UnpackOptions): Promise<string> {
-  const final = snapshotPath(store, chain);
-  const temporary = join(store.root, 'layers', temporaryName('unpack'));
-  try {
-    if (previous === undefined) await mkdir(temporary, { mode: 0o755 });
-    else await linkTree(previous, temporary, privileged);
-    const blob = await store.openBlob(layer.digest);
-    await unpackLayer(decompressLayer(blob, layer.mediaType), temporary, options);
-    await renameSnapshot(temporary, final);
-  } catch (error) {
-    await rm(temporary, { recursive: true, force: true }).catch(() => undefined);
-    // What the layer holds is at fault: its digest says which blob to look at.
-    if (error instanceof TsbuildError && (error.code === 'UNSAFE_PATH' || error.code === 'INVALID_ARCHIVE') && error.digest === undefined) {
-      throw new TsbuildError(error.code, `layer ${layer.digest}: ${error.message}`, { cause: error, digest: layer.digest });
-    }
-    if (error instanceof TsbuildError) throw error;
-    throw new TsbuildError('INTERNAL', `unpack layer ${layer.digest}: ${messageOf(error)}`, { cause: error });
-  }
-  return final;
 }

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { MediaType, hostPlatform } from '../../src/common/index.js';
 import { writeImage, writeLayer } from '../../src/exporter/index.js';
-import { chainIds, pruneStore, resolveImage, snapshotPath, unpackImage, verifyStore, type Store } from '../../src/store/index.js';
+import { chainIds, pruneStore, resolveImage, snapshotPath, unpackImage, unpackLayers, verifyStore, type Store } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
 import { useTemporaryStores } from '../helpers/temporary-store.js';
 import { validateLayout } from '../helpers/validate.js';
@@ -35,14 +35,23 @@ describe('prune, verify and unpacked layers', () => {
     return writeImage(store, { layers: [lower, upper], platform: hostPlatform() }, name);
   }
 
-  it('unpacks layers by chain ID, atomically, each a full root filesystem', async () => {
+  it('unpacks layers by chain ID, atomically: the top a full root filesystem, linked from the nearest one unpacked', async () => {
     const image = await twoLayerImage('localhost/app:1');
     await validateLayout(root);
-    const top = await unpackImage(store, image.manifest, image.config.rootfs.diff_ids);
     const chains = chainIds(image.config.rootfs.diff_ids);
+    // On a store with nothing unpacked, the layers go in one pass: only the top is kept.
+    const alone = await unpackImage(store, image.manifest, image.config.rootfs.diff_ids);
+    expect(alone).toBe(snapshotPath(store, chains[1]!));
+    expect(await readdir(join(root, 'layers/sha256'))).toEqual([chains[1]?.slice(7)]);
+    expect(await readFile(join(alone ?? '', 'hello'), 'utf8')).toContain('echo hi');
+    await expect(lstat(join(alone ?? '', 'bin/ls'))).rejects.toThrow();
+    await rm(alone ?? '', { recursive: true });
+    // With the base unpacked (a base image run or built on), the top is a linked copy of it.
+    const lower = (await unpackLayers(store, image.manifest.layers.slice(0, 1), image.config.rootfs.diff_ids.slice(0, 1))) ?? '';
+    const top = await unpackImage(store, image.manifest, image.config.rootfs.diff_ids);
     expect(top).toBe(snapshotPath(store, chains[1] ?? chains[0]!));
     expect(chains[0]).toBe(image.config.rootfs.diff_ids[0]);
-    const lower = snapshotPath(store, chains[0]!);
+    expect(lower).toBe(snapshotPath(store, chains[0]!));
     expect(await readlink(join(lower, 'bin/ls'))).toBe('/bin/busybox');
     await expect(lstat(join(top ?? '', 'bin/ls'))).rejects.toThrow();
     expect(await readFile(join(top ?? '', 'hello'), 'utf8')).toContain('echo hi');
@@ -54,6 +63,7 @@ describe('prune, verify and unpacked layers', () => {
 
   it('prunes what no reference reaches, and only that', async () => {
     const image = await twoLayerImage('localhost/app:1');
+    await unpackLayers(store, image.manifest.layers.slice(0, 1), image.config.rootfs.diff_ids.slice(0, 1));
     await unpackImage(store, image.manifest, image.config.rootfs.diff_ids);
     const stray = await store.putBlob(Readable.from([Buffer.from('unreferenced')]));
     expect((await pruneStore(store, { gracePeriodMs: 60_000 })).blobsRemoved).toEqual([]);
