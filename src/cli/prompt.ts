@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline';
+import type { CliIo } from './io.js';
 
 /**
  * Whether the first line of standard input says yes (`y` or `yes`, any case), as docker's prune
@@ -12,4 +13,17 @@ export async function answeredYes(): Promise<boolean> {
   } finally {
     lines.close();
   }
+}
+
+/**
+ * docker's prune prompt: the warning and the question on standard output, then the answer from
+ * standard input (a non-terminal one is read too, as docker does).
+ */
+export async function confirmRemoval(io: CliIo, what: string): Promise<boolean> {
+  io.stdout.write(`${confirmationQuestion(what)} `);
+  return answeredYes();
+}
+
+export function confirmationQuestion(what: string): string {
+  return `WARNING! This will remove ${what}.\nAre you sure you want to continue? [y/N]`;
 }

@@ -229,6 +229,9 @@ function lifecycleTests(): void {
     ok('rename', 'later', 'renamed');
     expect(inspect('renamed', '{{.Name}}')).toBe('/renamed');
     expect(ok('container', 'ls', '-a', '--format', '{{.Names}}').split('\n')).toEqual(expect.arrayContaining(['seven', 'missing', 'fg', 'renamed']));
+    // Without -f it asks on standard output, as docker does; no answer removes nothing.
+    expect(tsbuild('container', 'prune')).toMatchObject({ status: 0, stdout: 'WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ' });
+    expect(ok('ps', '-aq')).not.toBe('');
     expect(ok('container', 'prune', '-f')).toContain('Deleted Containers:');
     expect(ok('ps', '-aq')).toBe('');
   }, 60_000);

@@ -12,7 +12,7 @@ import { formatBytes, formatCreatedSince, humanDuration } from '../format.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { collect } from '../common-options.js';
-import { answeredYes } from '../prompt.js';
+import { confirmationQuestion, confirmRemoval } from '../prompt.js';
 
 interface PruneFlags extends RootOption {
   all?: boolean;
@@ -38,14 +38,14 @@ function pruneOptions(flags: PruneFlags): PruneCacheOptions {
   };
 }
 
-async function confirm(io: CliIo, question: string): Promise<boolean> {
-  io.stdout.write(question);
-  // A script or CI job has no one to answer: it says -f, rather than hang on its standard input.
+async function confirm(io: CliIo, what: string): Promise<boolean> {
+  // A script or CI job has no one to answer: it says -f, rather than hang on its standard input
+  // (docker reads it; a build's cache is worth more than a wait for EOF).
   if (process.stdin.isTTY !== true) {
-    io.stdout.write('\nstandard input is not a terminal: nothing removed (use -f)\n');
+    io.stdout.write(`${confirmationQuestion(what)}\nstandard input is not a terminal: nothing removed (use -f)\n`);
     return false;
   }
-  return answeredYes();
+  return confirmRemoval(io, what);
 }
 
 /** A fixed-width table as docker prints them: columns three spaces apart. */
@@ -72,7 +72,7 @@ export function registerBuilder(program: Command, io: CliIo): void {
     const options = pruneOptions(flags);
     if (flags.force !== true) {
       const what = flags.all === true ? 'all build cache' : 'all dangling build cache';
-      if (!(await confirm(io, `WARNING! This will remove ${what}.\nAre you sure you want to continue? [y/N] `))) return;
+      if (!(await confirm(io, what))) return;
     }
     const store = await storeFromOptions(flags);
     // Containers' images are in use: their blobs stay while only records hold them.

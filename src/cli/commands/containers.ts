@@ -45,7 +45,7 @@ import { tsbuildEntry } from '../version.js';
 import { addContainerOptions, createOptions, type ContainerFlags } from './container-options.js';
 import { addInsecureRegistryOption, collect } from './registry-options.js';
 import { forwardedSignals, imageFetcher } from './run.js';
-import { answeredYes } from '../prompt.js';
+import { confirmRemoval } from '../prompt.js';
 
 /** argv of the monitor a container is handed to: this same tsbuild, its hidden command. */
 function monitorCommand(store: Store): string[] {
@@ -741,14 +741,10 @@ export function inspectTemplate(template: string, document: unknown): string {
     });
 }
 
-async function confirm(io: CliIo, question: string): Promise<boolean> {
-  io.stderr.write(question);
-  return answeredYes();
-}
 
 function definePrune(parent: Command, io: CliIo): void {
   addRootOption(parent.command('prune').description('remove every container that is not running').option('-f, --force', 'do not ask for confirmation')).action(async (flags: RootOption & { force?: boolean }) => {
-    if (flags.force !== true && !(await confirm(io, 'WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] '))) return;
+    if (flags.force !== true && !(await confirmRemoval(io, 'all stopped containers'))) return;
     const store = await storeFromOptions(flags);
     const removed = await pruneContainers(store);
     io.stdout.write(removed.length === 0 ? '' : `Deleted Containers:\n${removed.join('\n')}\n\n`);

@@ -6,7 +6,7 @@ import { ExitError, type CliIo } from '../io.js';
 import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { collect } from './registry-options.js';
-import { answeredYes } from '../prompt.js';
+import { confirmRemoval } from '../prompt.js';
 
 /** `K=V` labels (`K` alone is an empty value, as docker). */
 function parseLabels(entries: readonly string[]): Record<string, string> {
@@ -71,11 +71,6 @@ function volumeFilter(filters: readonly string[]): (volume: VolumeSummary) => bo
   return (volume) => tests.every((test) => test(volume));
 }
 
-/** Waits for a y from stdin, as docker's prompt (a non-terminal stdin is read too). */
-async function confirm(io: CliIo, question: string): Promise<boolean> {
-  io.stdout.write(`${question} [y/N] `);
-  return answeredYes();
-}
 
 const info = (volume: VolumeInfo): VolumeInfo => ({
   CreatedAt: volume.CreatedAt,
@@ -199,7 +194,7 @@ export function registerVolume(program: Command, io: CliIo): void {
     const accept = volumeFilter(options.filter);
     if (options.force !== true) {
       const what = options.all === true ? 'all local volumes not used by at least one container' : 'anonymous local volumes not used by at least one container';
-      if (!(await confirm(io, `WARNING! This will remove ${what}.\nAre you sure you want to continue?`))) return;
+      if (!(await confirmRemoval(io, what))) return;
     }
     const result = await pruneVolumes(store, { all: options.all === true, filter: accept });
     if (result.removed.length > 0) io.stdout.write(`Deleted Volumes:\n${result.removed.map((name) => `${name}\n`).join('')}\n`);
