@@ -12,7 +12,8 @@
  * BENCH_CASES picks cases by name (busybox-cold, warm, debian-cold, big-context-cold; default
  * all); a peer that is not running is left out of the tables, not faked.
  *
- * "Cold" is, for tsbuild, a fresh copy of a root that holds only the base image(s); for BuildKit
+ * "Cold" is, for tsbuild, a fresh copy of a root that holds only the base image(s), pulled and
+ * unpacked as `docker pull` and `buildah pull` leave theirs; for BuildKit
  * `docker builder prune -af` and the built image removed; for buildah a storage of its own
  * (`--root`) that holds only the base image(s). Peak memory is GNU time's %M of the tsbuild
  * command: the largest RSS of the process or of any process it waited for (a RUN's command
@@ -139,9 +140,16 @@ function tsbuildTool(work: string): Tool {
       // creates nearby scan them (recently_deleted, seen with perf): 2,000 files in 2 s instead
       // of 0.07 s, which measured the harness's rm, not the builder.
       if (existsSync(rootOf(state))) renameSync(rootOf(state), join(work, `spent-${state}-${spent++}`));
-      cpSync(join(work, `tsbuild-base-${state}`), rootOf(state), { recursive: true, verbatimSymlinks: true });
+      // cp -a: the unpacked base keeps its hard links, owners and xattrs.
+      run({ argv: ['cp', '-a', join(work, `tsbuild-base-${state}`), rootOf(state)] }, 'cp -a');
     },
-    pull: (ref, state) => void run({ argv: [process.execPath, cli, 'pull', '--quiet', '--insecure-registry', registry, '--root', join(work, `tsbuild-base-${state}`), ref] }, 'tsbuild pull'),
+    // Pulled and unpacked, the state `docker pull` and `buildah pull` leave their base images in
+    // (a run unpacks it, as a build's first step would).
+    pull: (ref, state) => {
+      const root = join(work, `tsbuild-base-${state}`);
+      run({ argv: [process.execPath, cli, 'pull', '--quiet', '--insecure-registry', registry, '--root', root, ref] }, 'tsbuild pull');
+      run({ argv: [process.execPath, cli, 'run', '--rm', '--network', 'none', '--root', root, ref, 'true'] }, 'tsbuild run (unpack)');
+    },
     build: (contextDir, state) => ({
       argv: [process.execPath, cli, 'build', '-q', '--network', 'host', '--insecure-registry', registry, '--root', rootOf(state), '-t', 'bench/build:latest', contextDir],
     }),
