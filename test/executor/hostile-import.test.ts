@@ -1,0 +1,130 @@
+/**
+ * OCI layouts and archives made to be read without end (containerd CVE-2023-25153): `tsbuild
+ * load` of a compressed layout whose index.json unfolds into gigabytes, of a docker archive
+ * whose config is larger than any image config the store reads; and `--build-context
+ * NAME=oci-layout://DIR` whose index.json is a fifo or a sparse file of gigabytes, or whose
+ * index names a manifest of gigabytes. Each is refused naming what is too large, after
+ * reading at most the limit of it; the store verifies after each.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MediaType, hostPlatform } from '../../src/common/index.js';
+import { encodeHeader, endOfArchive, padding } from '../../src/exporter/tar.js';
+import { verifyStore } from '../../src/store/index.js';
+import { buildFixture, type BuildFixture } from '../helpers/build.js';
+import { runCliCaptured } from '../helpers/run-cli.js';
+
+const isRoot = process.getuid?.() === 0;
+const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
+const gib = 1024 * 1024 * 1024;
+const limit = 16 * 1024 * 1024;
+
+const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
+
+/** A tar member: header, content, padding. */
+function member(path: string, content: Buffer): Buffer {
+  return Buffer.concat([encodeHeader({ path, type: 'file', size: content.length, mode: 0o644, uid: 0, gid: 0, mtime: 0 }), content, padding(content.length)]);
+}
+
+describe.runIf(isRoot)('imports made to be read without end', () => {
+  let fx: BuildFixture;
+
+  beforeAll(async () => {
+    fx = await buildFixture();
+  }, 120_000);
+
+  afterEach(async () => {
+    const report = await verifyStore(fx.store);
+    expect(report.problems).toEqual([]);
+  });
+
+  afterAll(async () => {
+    await fx.cleanup();
+  });
+
+  it('stops reading a compressed layout whose index.json unfolds into 3 GiB at the limit', async () => {
+    const path = join(fx.dir, 'bomb.tar.gz');
+    // gzip members one after the other are one stream: 64 MiB of spaces, compressed once, 48 times.
+    const spaces = gzipSync(Buffer.alloc(64 * 1024 * 1024, 0x20), { level: 9 });
+    const out = createWriteStream(path);
+    const write = (bytes: Buffer): Promise<void> => new Promise((resolve, reject) => out.write(bytes, (error) => (error ? reject(error) : resolve())));
+    await write(gzipSync(Buffer.concat([member('oci-layout', Buffer.from('{"imageLayoutVersion":"1.0.0"}')), encodeHeader({ path: 'index.json', type: 'file', size: 3 * gib, mode: 0o644, uid: 0, gid: 0, mtime: 0 })])));
+    for (let part = 0; part < 48; part++) await write(spaces);
+    await write(gzipSync(endOfArchive));
+    await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+
+    const started = Date.now();
+    const result = await runCliCaptured(['load', '--root', fx.root, '-i', path]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`index.json exceeds ${limit} bytes`);
+    // Unfolded to the limit and no further: seconds at most, where 3 GiB would take much longer.
+    expect(Date.now() - started).toBeLessThan(20_000);
+  }, 60_000);
+
+  it('refuses a docker archive whose config is larger than any config the store reads', async () => {
+    const layer = member('file', Buffer.from('content\n'));
+    const layerTar = Buffer.concat([layer, endOfArchive]);
+    const platform = hostPlatform();
+    const config = Buffer.concat([
+      Buffer.from(JSON.stringify({ architecture: platform.architecture, os: platform.os, config: {}, rootfs: { type: 'layers', diff_ids: [`sha256:${sha256(layerTar)}`] } })),
+      Buffer.alloc(limit, 0x20),
+    ]);
+    // As docker 25's save: members named by digest, the config's name without .json.
+    const configName = `blobs/sha256/${sha256(config)}`;
+    const layerName = `blobs/sha256/${sha256(layerTar)}`;
+    const manifest = Buffer.from(JSON.stringify([{ Config: configName, RepoTags: ['hostile/large-config:1'], Layers: [layerName] }]));
+    const archive = join(fx.dir, 'large-config.tar');
+    await writeFile(archive, Buffer.concat([member('manifest.json', manifest), member(configName, config), member(layerName, layerTar), endOfArchive]));
+    const result = await runCliCaptured(['load', '--root', fx.root, '-i', archive]);
+    expect(result.stderr).toContain(`${configName} exceeds ${limit} bytes`);
+    expect(result.status).toBe(1);
+    expect(await fx.store.resolveReference('docker.io/hostile/large-config:1')).toBeUndefined();
+  }, 60_000);
+
+  describe('--build-context NAME=oci-layout://DIR', () => {
+    async function layout(name: string): Promise<{ dir: string; context: string }> {
+      const dir = join(fx.dir, name);
+      await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+      await writeFile(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+      const context = await fx.context(`${name}-context`, { Dockerfile: 'FROM base\nRUN true\n' });
+      return { dir, context };
+    }
+
+    it('refuses an index.json that is a fifo instead of waiting for a writer forever', async () => {
+      const { dir, context } = await layout('fifo-index');
+      expect(spawnSync('mkfifo', [join(dir, 'index.json')]).status).toBe(0);
+      // In a child: a read that waits forever would hold this process too.
+      const result = spawnSync(process.execPath, [bin, 'build', '--root', fx.root, '--progress', 'plain', '--build-context', `base=oci-layout://${dir}`, context], { encoding: 'utf8', timeout: 30_000 });
+      expect(result.signal).toBeNull();
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain('index.json: not a regular file');
+    }, 60_000);
+
+    it('refuses an index.json of 3 GiB by its size, before reading it', async () => {
+      const { dir, context } = await layout('sparse-index');
+      await writeFile(join(dir, 'index.json'), '');
+      await truncate(join(dir, 'index.json'), 3 * gib);
+      const result = await fx.build(['--build-context', `base=oci-layout://${dir}`, context]);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(/index\.json: exceeds \d+ bytes/);
+    }, 60_000);
+
+    it('refuses a manifest of 5 GiB by its size, before reading or copying it', async () => {
+      const { dir, context } = await layout('sparse-manifest');
+      const digest = `sha256:${'ab'.repeat(32)}`;
+      await writeFile(join(dir, 'blobs', 'sha256', 'ab'.repeat(32)), '');
+      await truncate(join(dir, 'blobs', 'sha256', 'ab'.repeat(32)), 5 * gib);
+      await writeFile(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.ociManifest, digest, size: 5 * gib }] }));
+      const started = Date.now();
+      const result = await fx.build(['--build-context', `base=oci-layout://${dir}`, context]);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(`blob ${digest} of ${5 * gib} bytes exceeds the 4194304-byte limit of a manifest or index`);
+      expect(Date.now() - started).toBeLessThan(20_000);
+    }, 60_000);
+  });
+});
