@@ -220,7 +220,10 @@ function paxNumber(value: Buffer | undefined, key: string, fail: (message: strin
   if (value === undefined) return undefined;
   const text = value.toString('latin1');
   if (!/^[0-9]{1,16}$/.test(text)) throw fail(`PAX ${key} is not a number: ${JSON.stringify(text.slice(0, 40))}`);
-  return Number(text);
+  const number = Number(text);
+  // Past 2^53 a double rounds: a size would no longer say where the next header starts.
+  if (!Number.isSafeInteger(number)) throw fail(`PAX ${key} is too large`);
+  return number;
 }
 
 function paxTime(value: Buffer | undefined, fail: (message: string) => TsbuildError): number | undefined {
