@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -125,6 +125,53 @@ describe.runIf(isRoot)('imports made to be read without end', () => {
       expect(result.status).toBe(1);
       expect(result.stderr).toContain(`blob ${digest} of ${5 * gib} bytes exceeds the 4194304-byte limit of a manifest or index`);
       expect(Date.now() - started).toBeLessThan(20_000);
+    }, 60_000);
+  });
+  describe('ADD of a local archive', () => {
+    /** What a failed step may leave in the store's temporary directory: nothing of its own. */
+    async function leftovers(): Promise<string[]> {
+      return (await readdir(join(fx.root, 'tmp')).catch(() => [] as string[])).filter((name) => /^(step|commit|load)/.test(name));
+    }
+
+    it.each([
+      // A first header that reads (so it is an archive), then 8 GiB promised and 1 MiB given.
+      ['huge.tar', () => Buffer.concat([encodeHeader({ path: 'huge', type: 'file', size: 8 * gib - 1, mode: 0o644, uid: 0, gid: 0, mtime: 0 }), Buffer.alloc(1024 * 1024, 0x61)]), 'unexpected end of archive in the content of "huge"'],
+      // 256 MiB of zeros in a few hundred KiB, cut before its end.
+      ['bomb.tar.gz', () => {
+        const whole = gzipSync(Buffer.concat([encodeHeader({ path: 'zeros', type: 'file', size: 256 * 1024 * 1024, mode: 0o644, uid: 0, gid: 0, mtime: 0 }), Buffer.alloc(256 * 1024 * 1024)]));
+        return whole.subarray(0, whole.length - 1024);
+      }, 'read archive bomb.tar.gz'],
+    ])('fails cleanly on %s, naming it, and leaves the store whole', async (name, make, message) => {
+      const context = await fx.context(`add-${name}`, { Dockerfile: `FROM busybox\nADD ${name} /unpacked/\n` });
+      await writeFile(join(context, name), make());
+      const result = await fx.build(['-t', 'add-hostile', context]);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(`unpack ${name} into /unpacked/`);
+      expect(result.stderr).toContain(message);
+      expect(await leftovers()).toEqual([]);
+    }, 60_000);
+
+    it('unpacks through links the archive or an earlier step planted only inside the root', async () => {
+      const host = join(fx.dir, 'add-host');
+      await mkdir(host);
+      const links = Buffer.concat([
+        encodeHeader({ path: 'rootlink', type: 'symlink', linkname: '/', mode: 0o777, uid: 0, gid: 0, mtime: 0 }),
+        member('rootlink/from-archive', Buffer.from('archive\n')),
+        encodeHeader({ path: 'hostlink', type: 'symlink', linkname: host, mode: 0o777, uid: 0, gid: 0, mtime: 0 }),
+        encodeHeader({ path: 'hostlink', type: 'directory', mode: 0o777, uid: 0, gid: 0, mtime: 0 }),
+        endOfArchive,
+      ]);
+      const context = await fx.context('add-links', { Dockerfile: ['FROM busybox', `RUN ln -s ${host} /dest`, 'ADD links.tar /dest/', 'RUN ls -A /dest/ > /listing && cat /dest/from-archive > /seen'].join('\n') });
+      await writeFile(join(context, 'links.tar'), links);
+      const result = await fx.build(['-t', 'add-links', context]);
+      expect(result.stderr).not.toMatch(/ERROR/);
+      expect(result.status).toBe(0);
+      expect(await readdir(host)).toEqual([]);
+      const image = await fx.image('add-links');
+      const files = new Map<string, string | undefined>();
+      for (const layer of image.manifest.layers) for (const file of await fx.layerFiles(layer)) files.set(file.path, file.text);
+      // As BuildKit's untar, chrooted into the destination: the archive's `/` is the destination.
+      expect([files.get('listing'), files.get('seen')]).toEqual(['from-archive\nhostlink\nrootlink\n', 'archive\n']);
     }, 60_000);
   });
 });
