@@ -236,6 +236,14 @@ describe.runIf(isRoot)('RUN mounts and privileges aimed at the host', () => {
       expect(result.stderr).toMatch(/not found/);
     }, 120_000);
 
+    it('takes no host path for the source of a cache without from: the cache itself is mounted', async () => {
+      const dir = await fx.context('cache-source', { Dockerfile: ['FROM busybox', `RUN --mount=type=cache,id=sourced,source=../../../../../../../..${host},target=/m ls -A /m > /listing`].join('\n') });
+      const result = await fx.build(['-t', 'cache-source', dir]);
+      expect(result.stderr).not.toMatch(/ERROR/);
+      expect(result.status).toBe(0);
+      expect((await imageFiles(fx, 'cache-source')).get('listing')?.text).toBe('');
+    }, 120_000);
+
     it('takes a cache id with / and .. as a name below the store, never a path', async () => {
       const id = `../../../../../../../..${host}/escaped-id`;
       const dir = await fx.context('cache-id-path', { Dockerfile: ['FROM busybox', `RUN --mount=type=cache,id=${id},target=/m echo cached > /m/file`, 'RUN --mount=type=cache,id=a/b,target=/m echo cached > /m/file'].join('\n') });

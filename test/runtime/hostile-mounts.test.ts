@@ -58,6 +58,12 @@ describe.runIf(isRoot)('hostile run mounts and users', () => {
     const baseLayer = { descriptor: base.manifest.layers[0] ?? expect.fail('no layer'), diffId: base.config.rootfs.diff_ids[0] ?? expect.fail('no diff id') };
     const links = await writeLayer([symlink('abslink', outside), symlink('rootlink', '/'), symlink('uplink', `${'../'.repeat(12)}${outside.slice(1)}`)], store);
     await writeImage(store, { layers: [baseLayer, links], platform: hostPlatform(), config: { Cmd: ['sh'] } }, 'docker.io/library/links:latest');
+    // A VOLUME whose content in the image is links to the host's file and directory.
+    const volumeLinks = await writeLayer(
+      [{ path: 'data', type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: 0 }, symlink('data/dir', outside), symlink('data/file', join(outside, 'secret')), symlink('data/up', `${'../'.repeat(12)}${outside.slice(1)}/secret`)],
+      store,
+    );
+    await writeImage(store, { layers: [baseLayer, volumeLinks], platform: hostPlatform(), config: { Cmd: ['sh'], Volumes: { '/data': {} } } }, 'docker.io/library/volume-links:latest');
     // Sorted, as a layer's entries are.
     const users = await writeLayer(
       [
@@ -106,6 +112,14 @@ describe.runIf(isRoot)('hostile run mounts and users', () => {
     const below = run('links', 'grep -c " /below " /proc/mounts', flags('/rootlink/below'));
     expect(below.stderr).toBe('');
     expect(below).toMatchObject({ status: 0, stdout: '1\n' });
+  });
+
+  it("fills an image's VOLUME with its links as links, never with the host files they name", () => {
+    const result = run('volume-links', 'readlink /data/dir; readlink /data/file; cat /data/file /data/up /data/dir/secret 2>&1; ls -A /data/dir 2>&1; true');
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).not.toContain('HOST SECRET');
+    expect(result.stdout.split('\n').slice(0, 2)).toEqual([outside, join(outside, 'secret')]);
   });
 
   it('mounts below links a container planted in a volume inside the next container, also while another swaps them', () => {
