@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -173,5 +173,43 @@ describe.runIf(isRoot)('imports made to be read without end', () => {
       // As BuildKit's untar, chrooted into the destination: the archive's `/` is the destination.
       expect([files.get('listing'), files.get('seen')]).toEqual(['from-archive\nhostlink\nrootlink\n', 'archive\n']);
     }, 60_000);
+  });
+  describe('a local cache directory (--cache-from and --cache-to type=local)', () => {
+    /** The CLI in a child: a read that waits forever would hold this process too. */
+    function build(args: readonly string[]): { signal: NodeJS.Signals | null; status: number | null; stderr: string } {
+      return spawnSync(process.execPath, [bin, 'build', '--root', fx.root, '--progress', 'plain', ...args], { encoding: 'utf8', timeout: 30_000 });
+    }
+
+    it('passes over an index.json or a manifest that is a fifo, with a warning, instead of waiting forever', async () => {
+      const fifoIndex = join(fx.dir, 'cache-fifo-index');
+      await mkdir(fifoIndex);
+      expect(spawnSync('mkfifo', [join(fifoIndex, 'index.json')]).status).toBe(0);
+      const fifoManifest = join(fx.dir, 'cache-fifo-manifest');
+      const digest = 'cd'.repeat(32);
+      await mkdir(join(fifoManifest, 'blobs', 'sha256'), { recursive: true });
+      expect(spawnSync('mkfifo', [join(fifoManifest, 'blobs', 'sha256', digest)]).status).toBe(0);
+      await writeFile(join(fifoManifest, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.ociManifest, digest: `sha256:${digest}`, size: 100, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }));
+      for (const dir of [fifoIndex, fifoManifest]) {
+        // A step of its own each: the import is read only for a step the local cache misses.
+        const context = await fx.context(`${dir}-context`.slice(fx.dir.length + 1), { Dockerfile: `FROM busybox\nRUN echo ${dir} > /cached\n` });
+        const result = build(['--cache-from', `type=local,src=${dir}`, context]);
+        expect(result.signal, dir).toBeNull();
+        expect(result.stderr, dir).toContain(`cache local ${dir}`);
+        expect(result.stderr, dir).toContain('not a regular file');
+        expect(result.status, dir).toBe(0);
+      }
+    }, 120_000);
+
+    it('replaces an index.json that is a fifo when it exports, instead of waiting forever', async () => {
+      const context = await fx.context('cache-to-fifo-context', { Dockerfile: 'FROM busybox\nRUN echo exported > /exported\n' });
+      const dir = join(fx.dir, 'cache-to-fifo');
+      await mkdir(dir);
+      expect(spawnSync('mkfifo', [join(dir, 'index.json')]).status).toBe(0);
+      const result = build(['--cache-to', `type=local,dest=${dir}`, context]);
+      expect(result.signal).toBeNull();
+      expect(result.stderr).not.toMatch(/ERROR/);
+      expect(result.status).toBe(0);
+      expect(JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'))).toMatchObject({ manifests: [expect.objectContaining({ mediaType: MediaType.ociManifest })] });
+    }, 120_000);
   });
 });
