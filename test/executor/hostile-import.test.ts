@@ -151,6 +151,24 @@ describe.runIf(isRoot)('imports made to be read without end', () => {
       expect(await leftovers()).toEqual([]);
     }, 60_000);
 
+    it.each(['gnu', 'pax'])('unpacks a sparse file of a --format=%s archive as BuildKit: its real size, holes as zeros', async (format) => {
+      const source = join(fx.dir, `sparse-${format}`);
+      await mkdir(source);
+      const original = Buffer.alloc(2 * 1024 * 1024);
+      original.write('middle', 1024 * 1024);
+      original.write('end', original.length - 3);
+      await writeFile(join(source, 'sparse'), original);
+      expect(spawnSync('fallocate', ['--dig-holes', join(source, 'sparse')]).status).toBe(0);
+      const context = await fx.context(`add-sparse-${format}`, { Dockerfile: 'FROM busybox\nADD sparse.tar /unpacked/\nRUN wc -c < /unpacked/sparse > /size && tail -c 3 /unpacked/sparse > /tail\n' });
+      expect(spawnSync('tar', ['--sparse', `--format=${format}`, '-C', source, '-cf', join(context, 'sparse.tar'), 'sparse']).status).toBe(0);
+      const result = await fx.build(['-t', `add-sparse-${format}`, context]);
+      expect(result.stderr).not.toMatch(/ERROR/);
+      expect(result.status).toBe(0);
+      const files = new Map<string, string | undefined>();
+      for (const layer of (await fx.image(`add-sparse-${format}`)).manifest.layers) for (const file of await fx.layerFiles(layer)) files.set(file.path, file.text);
+      expect([files.get('size')?.trim(), files.get('tail'), files.get('unpacked/sparse')?.length]).toEqual([String(original.length), 'end', original.length]);
+    }, 60_000);
+
     it('unpacks through links the archive or an earlier step planted only inside the root', async () => {
       const host = join(fx.dir, 'add-host');
       await mkdir(host);

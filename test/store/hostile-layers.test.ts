@@ -10,6 +10,7 @@
  */
 import { chmod, lstat, mkdir, readFile, readdir, readlink, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TsbuildError } from '../../src/common/index.js';
@@ -65,6 +66,13 @@ function retyped(block: Buffer, flag: string, sizeField?: Buffer): Buffer {
   for (const byte of copy) sum += byte;
   copy.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
   return copy;
+}
+
+/** Runs COMMAND; its standard output. */
+function spawnOrFail(command: string, args: readonly string[]): Buffer {
+  const result = spawnSync(command, args, { maxBuffer: 64 * 1024 * 1024 });
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')}: ${result.stderr.toString()}`);
+  return result.stdout;
 }
 
 const unpack = (tar: Buffer, target: string): ReturnType<typeof unpackLayer> => unpackLayer(Readable.from([tar]), target, { root: isRoot });
@@ -214,12 +222,58 @@ describe('tar headers made to crash or hang a reader', () => {
     expect(error.message).toMatch(/extended header of 3221225472 bytes, more than the \d+ allowed/);
   });
 
-  it('writes nothing outside for sparse entries: a GNU sparse header is passed over, a PAX sparse name is not the name', async () => {
-    const sparse = retyped(encodeHeader({ path: 'sparse-file', type: 'file', size: 512, mode: 0o644, uid: 0, gid: 0, mtime: 0 }), 'S');
-    const named = tarOf([{ path: 'GNUSparseFile.0/real', content: 'map\n', pax: { 'GNU.sparse.major': '1', 'GNU.sparse.minor': '0', 'GNU.sparse.name': '../../../escaped', 'GNU.sparse.realsize': '1099511627776' } }]);
-    const result = await unpack(Buffer.concat([sparse, Buffer.alloc(512), named]), target);
-    expect(result.skipped).toEqual([{ path: 'sparse-file', reason: 'unsupported entry type "S"' }]);
+  it.each([
+    ['gnu', []],
+    ['pax', []],
+    ['pax', ['--sparse-version=0.1']],
+    ['pax', ['--sparse-version=1.0']],
+  ])('reads a sparse file GNU tar wrote (--format=%s %j) as Go does: its real size, holes as zeros', async (format, flags) => {
+    const source = join(sandbox, 'source');
+    await mkdir(source);
+    // Data at the start, in the middle and at the end of 3 MiB, holes between.
+    const original = Buffer.alloc(3 * 1024 * 1024 + 3);
+    original.write('start', 0);
+    original.write('middle', 1024 * 1024);
+    original.write('end', original.length - 3);
+    await writeFile(join(source, 'sparse'), original);
+    spawnOrFail('fallocate', ['--dig-holes', join(source, 'sparse')]);
+    const tar = spawnOrFail('tar', ['--sparse', `--format=${format}`, ...flags, '-C', source, '-cf', '-', 'sparse']);
+    await unpack(tar, target);
+    const unpacked = await readFile(join(target, 'sparse'));
+    expect(unpacked.length).toBe(original.length);
+    expect(unpacked.equals(original)).toBe(true);
+    expect(await readdir(target)).toEqual(['sparse']);
+  });
+
+  it('refuses sparse maps that lie, naming the file: out of order, past the real size, mapping other than what is stored', async () => {
+    const cases: Array<[Record<string, string>, string, string]> = [
+      [{ 'GNU.sparse.map': '100,4,0,4', 'GNU.sparse.size': '200' }, 'abcdefgh', 'regions out of order'],
+      [{ 'GNU.sparse.map': '0,4,196,8', 'GNU.sparse.size': '200' }, 'abcdefghijkl', "past the file's size"],
+      [{ 'GNU.sparse.map': '0,4', 'GNU.sparse.size': '200' }, 'abcdefgh', '4 bytes mapped, 8 stored'],
+      [{ 'GNU.sparse.map': '0,4,8', 'GNU.sparse.size': '200' }, 'abcd', 'malformed GNU.sparse.map'],
+      [{ 'GNU.sparse.offset': '0', 'GNU.sparse.numbytes': '4', 'GNU.sparse.size': '200' }, 'abcd', 'PAX format 0.0, which is not read'],
+    ];
+    for (const [pax, content, message] of cases) {
+      const error = await unpack(tarOf([{ path: 'lying', content, pax }]), target).catch((caught: unknown) => caught);
+      expect(error, message).toBeInstanceOf(TsbuildError);
+      expect((error as TsbuildError).code, message).toBe('INVALID_ARCHIVE');
+      expect((error as TsbuildError).message, message).toContain(message);
+      expect((error as TsbuildError).message, message).toContain('"lying"');
+    }
+    // An old GNU sparse header whose map runs past its real size.
+    const header = retyped(encodeHeader({ path: 'old', type: 'file', size: 4, mode: 0o644, uid: 0, gid: 0, mtime: 0 }), 'S');
+    header.write('00000000010\0', 386, 'latin1');
+    header.write('00000000004\0', 398, 'latin1');
+    header.write('00000000012\0', 483, 'latin1');
+    const fixed = retyped(header, 'S');
+    const error = await unpack(Buffer.concat([fixed, Buffer.from('abcd'), padding(4), endOfArchive]), target).catch((caught: unknown) => caught);
+    expect((error as TsbuildError).message).toContain('sparse map of "old"');
+  });
+
+  it('takes a PAX sparse name like any name: one that climbs is refused, nothing is written outside', async () => {
+    const named = tarOf([{ path: 'GNUSparseFile.0/real', content: 'data', pax: { 'GNU.sparse.map': '0,4', 'GNU.sparse.size': '8', 'GNU.sparse.name': '../../../escaped' } }]);
+    const error = await unpack(named, target).catch((caught: unknown) => caught);
+    expect((error as TsbuildError).code).toBe('UNSAFE_PATH');
     expect(await readdir(sandbox)).toEqual(['target']);
-    expect(await readFile(join(target, 'GNUSparseFile.0/real'), 'utf8')).toBe('map\n');
   });
 });
