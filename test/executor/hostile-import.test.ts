@@ -127,6 +127,23 @@ describe.runIf(isRoot)('imports made to be read without end', () => {
       expect(Date.now() - started).toBeLessThan(20_000);
     }, 60_000);
   });
+  describe('--build-context NAME=oci-layout://DIR, a config', () => {
+    it('refuses a config larger than any the store reads, by its size, before copying it', async () => {
+      const dir = join(fx.dir, 'large-config-layout');
+      await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+      const configHex = 'ef'.repeat(32);
+      await writeFile(join(dir, 'blobs', 'sha256', configHex), '');
+      await truncate(join(dir, 'blobs', 'sha256', configHex), 20 * 1024 * 1024);
+      const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: { mediaType: MediaType.ociConfig, digest: `sha256:${configHex}`, size: 20 * 1024 * 1024 }, layers: [] }));
+      await writeFile(join(dir, 'blobs', 'sha256', sha256(manifest)), manifest);
+      await writeFile(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.ociManifest, digest: `sha256:${sha256(manifest)}`, size: manifest.length }] }));
+      const context = await fx.context('large-config-layout-context', { Dockerfile: 'FROM base\nRUN true\n' });
+      const result = await fx.build(['--build-context', `base=oci-layout://${dir}`, context]);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(`blob sha256:${configHex} of ${20 * 1024 * 1024} bytes exceeds the ${limit}-byte limit of an image config`);
+    }, 60_000);
+  });
+
   describe('ADD of a local archive', () => {
     /** What a failed step may leave in the store's temporary directory: nothing of its own. */
     async function leftovers(): Promise<string[]> {
