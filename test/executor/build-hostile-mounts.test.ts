@@ -75,6 +75,18 @@ describe.runIf(isRoot)('RUN mounts and privileges aimed at the host', () => {
     expect([files.get('bound-listing')?.text, files.get('bound-mounts')?.text, files.get('scratch-mounts')?.text]).toEqual(['from-context\n', '1\n', '1\n']);
   }, 120_000);
 
+  it('mounts below a link of a bound context inside the step, never where the link names on the host', async () => {
+    const dir = await fx.context('context-link-target', {
+      Dockerfile: ['FROM busybox', `RUN --mount=type=bind,target=/ctx --mount=type=tmpfs,target=/ctx/abs/t --mount=type=tmpfs,target=/ctx/up/u grep -cE " ${host}/(t|u) " /proc/mounts > /count`].join('\n'),
+      abs: { symlink: host },
+      up: { symlink: `../../../../../../../..${host}` },
+    });
+    const result = await fx.build(['-t', 'context-link-target', dir]);
+    expect(result.stderr).not.toMatch(/ERROR/);
+    expect(result.status).toBe(0);
+    expect((await imageFiles(fx, 'context-link-target')).get('count')?.text).toBe('2\n');
+  }, 120_000);
+
   it('keeps mounts inside the step while a concurrent build swaps a cache directory for a link to the host', async () => {
     const racer = await fx.context('race-swapper', {
       Dockerfile: [
