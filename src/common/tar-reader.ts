@@ -283,7 +283,16 @@ function checkSparse(regions: readonly SparseRegion[], size: number, stored: num
   if (total !== stored) throw fail(`${total} bytes mapped, ${stored} stored`);
 }
 
-const zeros = Buffer.alloc(64 * 1024);
+/** What a sparse file's holes are read as; a writer may seek over it instead (see `isSparseHole`). */
+const zeros = Buffer.alloc(1024 * 1024);
+
+/**
+ * Whether CHUNK of an entry's body is (part of) a hole of a sparse file: zeros that a writer may
+ * skip with a seek, as Go's tar reader does for a file it can seek in, so a hole takes no disk.
+ */
+export function isSparseHole(chunk: Buffer): boolean {
+  return chunk.buffer === zeros.buffer;
+}
 
 /** Reads a tar stream entry by entry. See TarEntry for how bodies are consumed. */
 export async function* readTar(source: AsyncIterable<Uint8Array>, options: TarReadOptions = {}): AsyncGenerator<TarEntry> {

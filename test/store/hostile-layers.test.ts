@@ -245,6 +245,15 @@ describe('tar headers made to crash or hang a reader', () => {
     expect(await readdir(target)).toEqual(['sparse']);
   });
 
+  it('leaves the holes of a sparse file holes: 64 GiB of them take no disk', async () => {
+    const size = 64 * 1024 * 1024 * 1024;
+    const tar = tarOf([{ path: 'GNUSparseFile.0/holes', content: 'data', pax: { 'GNU.sparse.map': `${size / 2},4`, 'GNU.sparse.size': String(size), 'GNU.sparse.name': 'holes' } }]);
+    await unpack(tar, target);
+    const info = await stat(join(target, 'holes'));
+    expect(info.size).toBe(size);
+    expect(info.blocks * 512).toBeLessThan(1024 * 1024);
+  });
+
   it('refuses sparse maps that lie, naming the file: out of order, past the real size, mapping other than what is stored', async () => {
     const cases: Array<[Record<string, string>, string, string]> = [
       [{ 'GNU.sparse.map': '100,4,0,4', 'GNU.sparse.size': '200' }, 'abcdefgh', 'regions out of order'],
