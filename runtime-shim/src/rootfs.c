@@ -33,8 +33,39 @@ split_last (char *path)
   return slash + 1;
 }
 
+/* As Linux's MAXSYMLINKS: dangling links followed while making a mount point. */
+#define MAX_CREATE_HOPS 40
+
+static int open_in_root_hops (int root_fd, const char *path, char create, int hops, struct shim_error *err);
+
+/* NAME in DIR_FD (the directory PARENT names) is a symbolic link that leads nowhere yet: the
+   mount point is made where it leads, inside the root as the kernel resolves it there (an
+   absolute target from the root, `..` stopping at it), as runc's securejoin makes it. */
+static int
+create_through_link (int root_fd, int dir_fd, const char *parent, const char *name, char create, int hops, struct shim_error *err)
+{
+  char target[PATH_MAX];
+  ssize_t length = readlinkat (dir_fd, name, target, sizeof target - 1);
+  if (length < 0)
+    return shim_fail (err, errno, "readlinkat", name, "read the link on the way to a mount point");
+  target[length] = '\0';
+  if (hops >= MAX_CREATE_HOPS)
+    return shim_fail (err, ELOOP, "openat2", name, "create a mount point through symbolic links");
+  char next[PATH_MAX];
+  int written = target[0] == '/' ? snprintf (next, sizeof next, "%s", target) : snprintf (next, sizeof next, "%s/%s", parent, target);
+  if (written < 0 || (size_t) written >= sizeof next)
+    return shim_fail (err, ENAMETOOLONG, "openat2", name, "create a mount point through symbolic links");
+  return open_in_root_hops (root_fd, next, create, hops + 1, err);
+}
+
 int
 open_in_root (int root_fd, const char *path, char create, struct shim_error *err)
+{
+  return open_in_root_hops (root_fd, path, create, 0, err);
+}
+
+static int
+open_in_root_hops (int root_fd, const char *path, char create, int hops, struct shim_error *err)
 {
   int fd = openat2_in_root (root_fd, path, O_PATH | O_CLOEXEC);
   if (fd >= 0 || create == 0)
@@ -56,7 +87,7 @@ open_in_root (int root_fd, const char *path, char create, struct shim_error *err
   const char *parent = copy[0] == '\0' && parent_path[0] == '/' ? "/" : copy;
   if (strcmp (name, "") == 0 || strcmp (name, ".") == 0 || strcmp (name, "..") == 0)
     return shim_fail (err, EINVAL, "mkdirat", path, "cannot create this path");
-  int parent_fd = open_in_root (root_fd, parent, 'd', err);
+  int parent_fd = open_in_root_hops (root_fd, parent, 'd', hops, err);
   if (parent_fd < 0)
     return -1;
   /* O_PATH cannot create: reopen the parent as a directory, still the same inode. */
@@ -81,10 +112,19 @@ open_in_root (int root_fd, const char *path, char create, struct shim_error *err
       close (dir_fd);
       return shim_fail (err, saved, create == 'd' ? "mkdirat" : "openat", path, "create a mount point");
     }
-  close (dir_fd);
   fd = openat2_in_root (root_fd, path, O_PATH | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 && errno == ENOENT && fstatat (dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK (st.st_mode))
+    {
+      /* A link planted where the mount point goes (in a volume, a cache) that leads nowhere yet. */
+      fd = create_through_link (root_fd, dir_fd, parent, name, create, hops, err);
+      close (dir_fd);
+      return fd;
+    }
+  int saved = errno;
+  close (dir_fd);
   if (fd < 0)
-    return shim_fail (err, errno, "openat2", path, "resolve inside the root filesystem");
+    return shim_fail (err, saved, "openat2", path, "resolve inside the root filesystem");
   return fd;
 }
 

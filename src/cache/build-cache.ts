@@ -9,12 +9,12 @@
  * It also remembers every record the build used or made, which is what `--cache-to` exports.
  */
 import { createReadStream } from 'node:fs';
-import { readFile, readdir, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
 import pLimit from 'p-limit';
-import { MediaType, TsbuildError, uncompressedLayerMediaTypes, createHasher, hostPlatform, digestAlgorithm, digestHex, hashHex, messageOf, parseDigest, type Digest, type Platform } from '../common/index.js';
+import { MediaType, TsbuildError, uncompressedLayerMediaTypes, createHasher, hostPlatform, digestAlgorithm, digestHex, hashHex, messageOf, parseDigest, readBytesInRoot, type Digest, type Platform } from '../common/index.js';
 import type { RegistryClient } from '../registry/index.js';
 import { decompressLayer, defaultGzipLevel, layerVariantName, rememberLayerVariant, unpackLayer, type Store } from '../store/index.js';
 import type { CacheImport } from './cache-spec.js';
@@ -496,9 +496,17 @@ function registrySource(ref: string, client: () => Promise<RegistryClient>): Cac
 /** An OCI layout directory: its index names the cache manifest by tag (`org.opencontainers.image.ref.name`). */
 function layoutSource(directory: string, tag: string): CacheSource {
   const blobPath = (digest: Digest): string => join(directory, 'blobs', digestAlgorithm(digest), digestHex(digest));
+  // The directory is the user's: its links are followed as on the host, but a file is checked
+  // (kind and size) before it is read, never read to its end first (containerd CVE-2023-25153).
+  const readBounded = async (path: string): Promise<Buffer> => {
+    const bytes = await readBytesInRoot('/', path, maxCacheDocumentBytes);
+    if (bytes === undefined) throw new TsbuildError('NOT_FOUND', `read ${path}: no such file`);
+    return bytes;
+  };
   const readVerified = async (digest: Digest, what: string): Promise<Buffer> => {
-    const bytes = await readFile(blobPath(digest));
-    if (bytes.length > maxCacheDocumentBytes) throw new TsbuildError('SIZE_MISMATCH', `${what} ${digest} is too large`);
+    const bytes = await readBounded(blobPath(digest)).catch((error: unknown) => {
+      throw new TsbuildError('SIZE_MISMATCH', `${what} ${digest}: ${messageOf(error)}`, { cause: error });
+    });
     const actual = parseDigest(`${digestAlgorithm(digest)}:${hashHex(digestAlgorithm(digest), bytes)}`);
     if (actual !== digest) throw new TsbuildError('DIGEST_MISMATCH', `${what} ${digest} hashes to ${actual}`);
     return bytes;
@@ -506,7 +514,7 @@ function layoutSource(directory: string, tag: string): CacheSource {
   return {
     name: `local ${directory}`,
     async load() {
-      const index = JSON.parse(await readFile(join(directory, 'index.json'), 'utf8')) as { manifests?: { mediaType?: string; digest?: string; annotations?: Record<string, string> }[] };
+      const index = JSON.parse((await readBounded(join(directory, 'index.json'))).toString('utf8')) as { manifests?: { mediaType?: string; digest?: string; annotations?: Record<string, string> }[] };
       const manifests = index.manifests ?? [];
       const entry = manifests.find((candidate) => candidate.annotations?.['org.opencontainers.image.ref.name'] === tag) ?? (manifests.length === 1 ? manifests[0] : undefined);
       if (entry?.digest === undefined) throw new TsbuildError('NOT_FOUND', `no cache tagged ${tag}`);

@@ -4,13 +4,13 @@
  * of the exported image's own steps (those whose layers are a prefix of the image's: its stage
  * and the stages it is built FROM); mode=max keeps every stage's.
  */
-import { copyFile, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { MediaType, TsbuildError, digestAlgorithm, digestHex, hashHex, parseDigest, type Descriptor, type Digest, type Platform } from '../common/index.js';
+import { MediaType, TsbuildError, digestAlgorithm, digestHex, hashHex, parseDigest, readFileInRoot, type Descriptor, type Digest, type Platform } from '../common/index.js';
 import type { RegistryClient } from '../registry/index.js';
 import type { Store } from '../store/index.js';
-import { cacheDocument, inlineCache, isPrefix, manifestFor, type CacheMountLayers, type InlineCache } from './cache-format.js';
+import { cacheDocument, inlineCache, isPrefix, manifestFor, maxCacheDocumentBytes, type CacheMountLayers, type InlineCache } from './cache-format.js';
 import type { CacheExport, CacheMode } from './cache-spec.js';
 import type { LayerRef, StepResult } from './step-cache.js';
 
@@ -146,9 +146,10 @@ async function writeLayout(directory: string, tag: string, artifact: Artifact, s
   await writeFile(join(directory, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   let manifests: Descriptor[] = [];
   try {
-    manifests = (JSON.parse(await readFile(join(directory, 'index.json'), 'utf8')) as { manifests?: Descriptor[] }).manifests ?? [];
+    // Bounded, and no fifo or device is read: the directory is the user's, its index anything.
+    manifests = (JSON.parse((await readFileInRoot('/', join(directory, 'index.json'), maxCacheDocumentBytes)) ?? '{}') as { manifests?: Descriptor[] }).manifests ?? [];
   } catch {
-    // No index yet (or an unreadable one, replaced).
+    // No index yet (or an unreadable or oversized one, replaced).
   }
   const kept = manifests.filter((entry) => entry.annotations?.['org.opencontainers.image.ref.name'] !== tag);
   const index = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [...kept, { ...artifact.manifest.descriptor, annotations: { 'org.opencontainers.image.ref.name': tag } }] };

@@ -166,6 +166,11 @@ export async function mkdirInRoot(root: string, path: string, options: MkdirInRo
  * without end), a file larger than MAXBYTES (never held whole).
  */
 export async function readFileInRoot(root: string, path: string, maxBytes: number): Promise<string | undefined> {
+  return (await readBytesInRoot(root, path, maxBytes))?.toString('utf8');
+}
+
+/** `readFileInRoot`, the bytes as they are (a document whose digest is checked). */
+export async function readBytesInRoot(root: string, path: string, maxBytes: number): Promise<Buffer | undefined> {
   const hostPath = await resolveInRoot(root, path);
   let handle;
   try {
@@ -190,7 +195,7 @@ export async function readFileInRoot(root: string, path: string, maxBytes: numbe
       if (length > maxBytes) throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: exceeds ${maxBytes} bytes`);
       if (length === bytes.length) break;
     }
-    return bytes.subarray(0, length).toString('utf8');
+    return bytes.subarray(0, length);
   } finally {
     await handle.close();
   }

@@ -8,6 +8,10 @@
  *
  * Nothing in the input is trusted: checksums are verified, sizes and numbers are bounded,
  * extended headers are capped in size, and a truncated archive is an error, not a short entry.
+ *
+ * Sparse files (GNU tar's `--sparse`: the old GNU `S` entries, PAX formats 0.1 and 1.0) are read
+ * as Go reads them: a regular file of its real size, the holes as zeros. Their maps are checked
+ * (in order, not overlapping, inside the file, accounting for exactly the stored bytes).
  */
 import { TsbuildError } from './errors.js';
 import { tarBlockSize as blockSize, tarPadding as padding, tarTypeFlags, type TarEntryType } from './tar-format.js';
@@ -220,7 +224,10 @@ function paxNumber(value: Buffer | undefined, key: string, fail: (message: strin
   if (value === undefined) return undefined;
   const text = value.toString('latin1');
   if (!/^[0-9]{1,16}$/.test(text)) throw fail(`PAX ${key} is not a number: ${JSON.stringify(text.slice(0, 40))}`);
-  return Number(text);
+  const number = Number(text);
+  // Past 2^53 a double rounds: a size would no longer say where the next header starts.
+  if (!Number.isSafeInteger(number)) throw fail(`PAX ${key} is too large`);
+  return number;
 }
 
 function paxTime(value: Buffer | undefined, fail: (message: string) => TsbuildError): number | undefined {
@@ -228,6 +235,63 @@ function paxTime(value: Buffer | undefined, fail: (message: string) => TsbuildEr
   const text = value.toString('latin1');
   if (!/^-?[0-9]{1,16}(\.[0-9]{0,19})?$/.test(text)) throw fail(`PAX mtime is not a time: ${JSON.stringify(text.slice(0, 40))}`);
   return Number(text);
+}
+
+/** One stretch of a sparse file's content that is stored; what lies between is a hole. */
+interface SparseRegion {
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** Largest sparse map read: regions of a few bytes each, as many as an extended header may hold. */
+const maxSparseRegions = 64 * 1024;
+
+/** Regions of an old GNU sparse map in BLOCK from OFFSET: COUNT entries of offset and length. */
+function oldGnuRegions(block: Buffer, offset: number, count: number, fail: (message: string) => TsbuildError): SparseRegion[] {
+  const regions: SparseRegion[] = [];
+  for (let index = 0; index < count; index++) {
+    const at = offset + index * 24;
+    // An entry starting with NUL ends the map (as GNU, BSD and Go tar read it).
+    if (block[at] === 0) break;
+    regions.push({ offset: numeric(block, at, 12, 'sparse offset', fail), length: numeric(block, at + 12, 12, 'sparse length', fail) });
+  }
+  return regions;
+}
+
+/** `GNU.sparse.map` of PAX 0.1: `offset,length,offset,length…`. */
+function paxSparseMap(text: string, fail: (message: string) => TsbuildError): SparseRegion[] {
+  const numbers = text === '' ? [] : text.split(',');
+  if (numbers.length % 2 !== 0 || numbers.length / 2 > maxSparseRegions) throw fail('malformed GNU.sparse.map');
+  const regions: SparseRegion[] = [];
+  for (let index = 0; index < numbers.length; index += 2) {
+    const [offset, length] = [numbers[index] ?? '', numbers[index + 1] ?? ''].map((value) => (/^[0-9]{1,16}$/.test(value) ? Number(value) : Number.NaN));
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length)) throw fail('malformed GNU.sparse.map');
+    regions.push({ offset: offset as number, length: length as number });
+  }
+  return regions;
+}
+
+/** Go's validateSparseEntries: regions in order, none overlapping, all inside SIZE, their lengths STORED. */
+function checkSparse(regions: readonly SparseRegion[], size: number, stored: number, fail: (message: string) => TsbuildError): void {
+  let end = 0;
+  let total = 0;
+  for (const region of regions) {
+    if (region.offset < end || region.offset + region.length > size) throw fail("regions out of order or past the file's size");
+    end = region.offset + region.length;
+    total += region.length;
+  }
+  if (total !== stored) throw fail(`${total} bytes mapped, ${stored} stored`);
+}
+
+/** What a sparse file's holes are read as; a writer may seek over it instead (see `isSparseHole`). */
+const zeros = Buffer.alloc(1024 * 1024);
+
+/**
+ * Whether CHUNK of an entry's body is (part of) a hole of a sparse file: zeros that a writer may
+ * skip with a seek, as Go's tar reader does for a file it can seek in, so a hole takes no disk.
+ */
+export function isSparseHole(chunk: Buffer): boolean {
+  return chunk.buffer === zeros.buffer;
 }
 
 /** Reads a tar stream entry by entry. See TarEntry for how bodies are consumed. */
@@ -294,7 +358,65 @@ export async function* readTar(source: AsyncIterable<Uint8Array>, options: TarRe
       if (flag === '\0' && name.endsWith('/')) type = 'directory';
       const linkname = records.get('linkpath')?.toString('utf8') ?? longLink ?? cString(block, 157, 100);
       const declaredSize = paxNumber(records.get('size'), 'size', fail) ?? numeric(block, 124, 12, 'size', fail);
+      /** Bytes that follow the header in the archive (a sparse file's stored regions, and its map for PAX 1.0). */
       const size = headerOnly.has(type) ? 0 : declaredSize;
+      let sparse: { regions: SparseRegion[]; realSize: number; mapBytes: number } | undefined;
+      const sparseFail = (message: string): TsbuildError => fail(`sparse map of ${JSON.stringify(name.slice(0, 200))}: ${message}`);
+      if (flag === 'S') {
+        // Old GNU: four regions in the header, more in extension blocks, the real size at 483.
+        const regions = oldGnuRegions(block, 386, 4, sparseFail);
+        let extended = block[482] !== 0;
+        while (extended) {
+          const extension = await bytes.take(blockSize);
+          if (extension === undefined) throw sparseFail('unexpected end of archive in a sparse header');
+          if (regions.length > maxSparseRegions) throw sparseFail('sparse map too large');
+          regions.push(...oldGnuRegions(extension, 0, 21, sparseFail));
+          extended = extension[504] !== 0;
+        }
+        type = 'file';
+        sparse = { regions, realSize: numeric(block, 483, 12, 'real size', sparseFail), mapBytes: 0 };
+      } else if (records.has('GNU.sparse.major') || records.has('GNU.sparse.map') || records.has('GNU.sparse.offset')) {
+        const major = records.get('GNU.sparse.major')?.toString('latin1');
+        const minor = records.get('GNU.sparse.minor')?.toString('latin1');
+        if (major === '1' && minor === '0') {
+          // PAX 1.0: the map leads the content as lines (a count, then offset and length pairs), padded to a block.
+          const realSize = paxNumber(records.get('GNU.sparse.realsize'), 'GNU.sparse.realsize', fail) ?? 0;
+          let text = '';
+          let mapBytes = 0;
+          const parseMap = (): number[] | undefined => {
+            const lines = text.split('\n').slice(0, -1);
+            const numbers = lines.map((line) => (/^[0-9]{1,16}$/.test(line) ? Number(line) : Number.NaN));
+            if (numbers.length === 0) return undefined;
+            const count = numbers[0] as number;
+            if (!Number.isSafeInteger(count) || count > maxSparseRegions) throw sparseFail('malformed PAX 1.0 sparse map');
+            if (numbers.length < 1 + 2 * count) return undefined;
+            const map = numbers.slice(0, 1 + 2 * count);
+            if (!map.every((number) => Number.isSafeInteger(number))) throw sparseFail('malformed PAX 1.0 sparse map');
+            return map;
+          };
+          let lines = parseMap();
+          while (lines === undefined) {
+            if (mapBytes + blockSize > size) throw sparseFail('malformed PAX 1.0 sparse map');
+            const mapBlock = await bytes.take(blockSize);
+            if (mapBlock === undefined) throw sparseFail('unexpected end of archive in a sparse map');
+            mapBytes += blockSize;
+            text += mapBlock.toString('latin1');
+            lines = parseMap();
+          }
+          const numbers = lines.slice(1);
+          const regions: SparseRegion[] = [];
+          for (let index = 0; index < numbers.length; index += 2) regions.push({ offset: numbers[index] as number, length: numbers[index + 1] as number });
+          sparse = { regions, realSize, mapBytes };
+        } else if (records.has('GNU.sparse.map')) {
+          const realSize = paxNumber(records.get('GNU.sparse.size'), 'GNU.sparse.size', fail) ?? 0;
+          sparse = { regions: paxSparseMap(records.get('GNU.sparse.map')?.toString('latin1') ?? '', sparseFail), realSize, mapBytes: 0 };
+        } else {
+          throw fail(`sparse file ${JSON.stringify(name.slice(0, 200))} in PAX format ${major ?? '0'}.${minor ?? '0'}, which is not read`);
+        }
+        const sparseName = records.get('GNU.sparse.name')?.toString('utf8');
+        if (sparseName !== undefined) name = sparseName;
+      }
+      if (sparse !== undefined) checkSparse(sparse.regions, sparse.realSize, size - sparse.mapBytes, sparseFail);
       const xattrs = new Map<string, Buffer>();
       for (const [key, value] of records) if (key.startsWith(paxXattrPrefix) && key.length > paxXattrPrefix.length) xattrs.set(key.slice(paxXattrPrefix.length), value);
       const header: TarEntryHeader = {
@@ -304,7 +426,7 @@ export async function* readTar(source: AsyncIterable<Uint8Array>, options: TarRe
         mode: numeric(block, 100, 8, 'mode', fail),
         uid: paxNumber(records.get('uid'), 'uid', fail) ?? numeric(block, 108, 8, 'uid', fail),
         gid: paxNumber(records.get('gid'), 'gid', fail) ?? numeric(block, 116, 8, 'gid', fail),
-        size,
+        size: sparse === undefined ? size : sparse.realSize,
         mtime: paxTime(records.get('mtime'), fail) ?? numeric(block, 136, 12, 'mtime', fail),
         linkname,
         uname: records.get('uname')?.toString('utf8') ?? cString(block, 265, 32),
@@ -317,14 +439,33 @@ export async function* readTar(source: AsyncIterable<Uint8Array>, options: TarRe
         pax: records,
       };
 
-      let remaining = size;
-      const body = (async function* (): AsyncGenerator<Buffer> {
-        while (remaining > 0) {
-          const chunk = await bytes.next(remaining);
+      let remaining = size - (sparse?.mapBytes ?? 0);
+      const stored = async function* (length: number): AsyncGenerator<Buffer> {
+        let left = length;
+        while (left > 0) {
+          const chunk = await bytes.next(left);
           if (chunk === undefined) throw fail(`unexpected end of archive in the content of ${JSON.stringify(name.slice(0, 200))}`);
           remaining -= chunk.length;
+          left -= chunk.length;
           yield chunk;
         }
+      };
+      const holes = function* (length: number): Generator<Buffer> {
+        for (let left = length; left > 0; left -= zeros.length) yield zeros.subarray(0, Math.min(left, zeros.length));
+      };
+      const body = (async function* (): AsyncGenerator<Buffer> {
+        if (sparse === undefined) {
+          yield* stored(remaining);
+          return;
+        }
+        // The regions were checked: in order, inside the real size.
+        let position = 0;
+        for (const region of sparse.regions) {
+          yield* holes(region.offset - position);
+          yield* stored(region.length);
+          position = region.offset + region.length;
+        }
+        yield* holes(sparse.realSize - position);
       })();
       yield { header, body };
       if (remaining > 0 && !(await bytes.skip(remaining))) throw fail(`unexpected end of archive in the content of ${JSON.stringify(name.slice(0, 200))}`);

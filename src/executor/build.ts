@@ -85,7 +85,7 @@ export interface BuildRequest {
   readonly secrets?: ReadonlyMap<string, SecretSource>;
   /** `--ssh`: the agent socket (or key files) RUN --mount=type=ssh reaches, by id. */
   readonly ssh?: ReadonlyMap<string, readonly string[]>;
-  /** `--allow`: entitlements such as `security.insecure`. */
+  /** `--allow`: entitlements, `security.insecure` and `network.host` (which `network: 'host'` grants too). */
   readonly allow?: readonly string[];
   /** Annotations of the image's manifest (`--annotation`). */
   readonly annotations?: Readonly<Record<string, string>>;
@@ -466,7 +466,8 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
       const plan = await runStep(instruction, input.config, {
         sandbox: ctx.environment,
         defaultNetwork: ctx.request.network === 'none' ? 'none' : 'host',
-        allow: new Set(ctx.request.allow ?? []),
+        // As buildx: a build whose steps all run on the host network was granted that network.
+        allow: new Set([...(ctx.request.allow ?? []), ...(ctx.request.network === 'host' ? ['network.host'] : [])]),
         mounts: {
           context: () => openBuildContext(ctx),
           stage: (index) => stageOutput(ctx, index),

@@ -6,9 +6,9 @@
  * recognises, so every reader of images (FROM, COPY --from, mounts) reads them alike.
  */
 import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { MediaType, TsbuildError, messageOf, parseDigest, parseReference, type Descriptor, type Digest, type ImageConfig, type Platform } from '../common/index.js';
+import { MediaType, TsbuildError, isTsbuildError, messageOf, parseDigest, parseReference, readFileInRoot, type Descriptor, type Digest, type ImageConfig, type Platform } from '../common/index.js';
 import type { Store } from '../store/index.js';
 import { openContext, sourceDigest, type LayerRef, type StepCache } from '../cache/index.js';
 import { copyKey, scratchKey, sourceDateEpochKey } from '../planner/index.js';
@@ -93,22 +93,18 @@ interface LayoutEntry {
  */
 export async function importOciLayout(store: Store, source: Extract<NamedContextSource, { kind: 'oci-layout' }>, name: string): Promise<Descriptor> {
   const what = `load context ${name} from oci-layout ${source.path}`;
-  let index: { manifests?: LayoutEntry[] };
-  try {
-    index = JSON.parse(await readFile(join(source.path, 'index.json'), 'utf8')) as { manifests?: LayoutEntry[] };
-  } catch (error) {
-    throw new TsbuildError('NOT_FOUND', `${what}: read index.json: ${messageOf(error)}`, { cause: error });
-  }
+  const index = (await readLayoutJson(source.path, 'index.json', maxDocumentBytes, what)) as { manifests?: LayoutEntry[] } | undefined;
+  if (index === undefined) throw new TsbuildError('NOT_FOUND', `${what}: read index.json: no such file`);
   const entries = index.manifests ?? [];
   let chosen: LayoutEntry | undefined;
   if (source.digest !== undefined) {
     chosen = entries.find((entry) => entry.digest === source.digest);
     if (chosen === undefined) {
-      const path = blobPath(source.path, source.digest);
-      const bytes = await readFile(path).catch(() => undefined);
-      if (bytes === undefined) throw new TsbuildError('NOT_FOUND', `${what}: no blob ${source.digest}`);
-      const mediaType = (JSON.parse(bytes.toString('utf8')) as { mediaType?: string }).mediaType ?? MediaType.ociManifest;
-      chosen = { mediaType, digest: source.digest, size: bytes.length };
+      const relativePath = blobPath('', source.digest);
+      const document = (await readLayoutJson(source.path, relativePath, maxDocumentBytes, what)) as { mediaType?: string } | undefined;
+      if (document === undefined) throw new TsbuildError('NOT_FOUND', `${what}: no blob ${source.digest}`);
+      const size = (await stat(join(source.path, relativePath))).size;
+      chosen = { mediaType: document.mediaType ?? MediaType.ociManifest, digest: source.digest, size };
     }
   } else if (source.tag !== undefined) {
     chosen = entries.find((entry) => entry.annotations?.[refNameAnnotation] === source.tag);
@@ -122,13 +118,42 @@ export async function importOciLayout(store: Store, source: Extract<NamedContext
   return { mediaType: chosen.mediaType, digest: parseDigest(chosen.digest), size: chosen.size };
 }
 
+/**
+ * Largest manifest or index read whole from a layout (as from a registry), and largest config:
+ * what the store itself reads of them. The layout's files are checked before they are read,
+ * never read to their end first (containerd CVE-2023-25153).
+ */
+const maxDocumentBytes = 4 * 1024 * 1024;
+const maxConfigBytes = 16 * 1024 * 1024;
+
+/**
+ * The JSON document at RELATIVEPATH of LAYOUT, at most MAXBYTES of it;
+ * undefined when it is not there. A fifo, a device or a larger file is refused, never read.
+ */
+async function readLayoutJson(layout: string, relativePath: string, maxBytes: number, what: string): Promise<unknown> {
+  let text: string | undefined;
+  try {
+    // The layout is the user's own directory: its links are followed as on the host.
+    text = await readFileInRoot('/', join(layout, relativePath), maxBytes);
+  } catch (error) {
+    if (isTsbuildError(error)) throw new TsbuildError('INVALID_ARGUMENT', `${what}: ${error.message}`, { cause: error });
+    throw new TsbuildError('NOT_FOUND', `${what}: read ${relativePath}: ${messageOf(error)}`, { cause: error });
+  }
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new TsbuildError('INVALID_ARGUMENT', `${what}: read ${relativePath}: ${messageOf(error)}`, { cause: error });
+  }
+}
+
 function blobPath(layout: string, digest: string): string {
   const parsed = parseDigest(digest);
   const [algorithm, hex] = parsed.split(':') as [string, string];
   return join(layout, 'blobs', algorithm, hex);
 }
 
-async function copyClosure(store: Store, layout: string, entry: LayoutEntry, what: string, required: boolean): Promise<void> {
+async function copyClosure(store: Store, layout: string, entry: LayoutEntry, what: string, required: boolean, role: 'document' | 'config' | 'layer' = 'document'): Promise<void> {
   const digest = parseDigest(entry.digest);
   const path = blobPath(layout, digest);
   const present = await stat(path).catch(() => undefined);
@@ -136,13 +161,20 @@ async function copyClosure(store: Store, layout: string, entry: LayoutEntry, wha
     if (required) throw new TsbuildError('NOT_FOUND', `${what}: blob ${digest} is missing`);
     return;
   }
-  if ((await store.blobSize(digest)) !== entry.size) await store.putBlob(createReadStream(path), { digest, size: entry.size });
+  // A fifo would be read forever, a device without end: only what a layout holds, files.
+  if (!present.isFile()) throw new TsbuildError('INVALID_ARGUMENT', `${what}: blob ${digest} is not a regular file`);
   const json = /(manifest|index)[.+]?[\w.]*json$/.test(entry.mediaType) || entry.mediaType === MediaType.ociIndex || entry.mediaType === MediaType.ociManifest;
+  const limit = json ? maxDocumentBytes : role === 'config' ? maxConfigBytes : undefined;
+  if (limit !== undefined && (entry.size > limit || present.size > limit)) {
+    throw new TsbuildError('INVALID_ARGUMENT', `${what}: blob ${digest} of ${Math.max(entry.size, present.size)} bytes exceeds the ${limit}-byte limit of ${json ? 'a manifest or index' : 'an image config'}`);
+  }
+  if ((await store.blobSize(digest)) !== entry.size) await store.putBlob(createReadStream(path), { digest, size: entry.size });
   if (!json) return;
-  const parsed = JSON.parse(await readFile(path, 'utf8')) as { manifests?: LayoutEntry[]; config?: LayoutEntry; layers?: LayoutEntry[] };
+  // Read from the store, where it was just checked against its digest and size.
+  const parsed = JSON.parse((await store.readBlob(digest, maxDocumentBytes)).toString('utf8')) as { manifests?: LayoutEntry[]; config?: LayoutEntry; layers?: LayoutEntry[] };
   for (const child of parsed.manifests ?? []) await copyClosure(store, layout, child, what, false);
-  if (parsed.config !== undefined) await copyClosure(store, layout, parsed.config, what, true);
-  for (const layer of parsed.layers ?? []) await copyClosure(store, layout, layer, what, true);
+  if (parsed.config !== undefined) await copyClosure(store, layout, parsed.config, what, true, 'config');
+  for (const layer of parsed.layers ?? []) await copyClosure(store, layout, layer, what, true, 'layer');
 }
 
 /**

@@ -104,6 +104,11 @@ export async function runStep(instruction: RunInstruction, config: ConfigState, 
     // BuildKit's entitlements: the build must have been started allowing it.
     throw new TsbuildError('INVALID_ARGUMENT', 'RUN --security=insecure: entitlement security.insecure is not allowed (start the build with --allow security.insecure)');
   }
+  if (instruction.network === 'host' && !options.allow.has('network.host')) {
+    // BuildKit checks each step's host network against the build's entitlements, whatever the
+    // default network of the other steps is (ValidateEntitlements).
+    throw new TsbuildError('INVALID_ARGUMENT', 'RUN --network=host: entitlement network.host is not allowed (start the build with --allow network.host or --network host)');
+  }
   const { args, script } = commandLine(instruction, config);
   const cwd = config.workingDir === undefined || config.workingDir === '' ? '/' : config.workingDir;
   const mountPlan = await planMounts(instruction.mounts, cwd, options.mounts);

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -141,7 +141,34 @@ export interface LoadedImage {
   readonly descriptor: Descriptor;
 }
 
+/**
+ * Largest JSON member read (index.json, manifest.json, a config), as the store's largest config.
+ * JSON members are cut at it while spooled and checked before they are read (containerd
+ * CVE-2023-25153): a compressed archive could otherwise unfold one into gigabytes.
+ */
 const maxJsonBytes = 16 * 1024 * 1024;
+
+/** Members whose names say they are JSON documents: every one the loaders read by name. */
+function isJsonMember(key: string): boolean {
+  return key === 'index.json' || key === 'manifest.json' || key === 'oci-layout' || key === 'repositories' || key.endsWith('.json');
+}
+
+/** The content of a member, refused once it passes LIMIT bytes. */
+async function* bounded(body: AsyncIterable<Buffer>, limit: number, key: string): AsyncGenerator<Buffer> {
+  let total = 0;
+  for await (const chunk of body) {
+    total += chunk.length;
+    if (total > limit) throw new TsbuildError('SIZE_MISMATCH', `load archive: ${key} exceeds ${limit} bytes`);
+    yield chunk;
+  }
+}
+
+/** A spooled member read whole: its size is checked first, so a large one is never read. */
+async function readMember(path: string, key: string, limit: number): Promise<Buffer> {
+  const { size } = await stat(path);
+  if (size > limit) throw new TsbuildError('SIZE_MISMATCH', `load archive: ${key} exceeds ${limit} bytes`);
+  return readFile(path);
+}
 
 /** Archive member names as keys: no leading `./` or `/`, no `..` (such members are never used). */
 function memberKey(name: string): string | undefined {
@@ -208,7 +235,7 @@ export async function loadArchive(store: LayoutStore, archive: Readable | AsyncI
         const path = join(spool, `m${count++}`);
         const handle = await open(path, 'wx', 0o600);
         try {
-          await pipeline(Readable.from(body), handle.createWriteStream());
+          await pipeline(Readable.from(isJsonMember(key) ? bounded(body, maxJsonBytes, key) : body), handle.createWriteStream());
         } finally {
           await handle.close().catch(() => undefined);
         }
@@ -219,9 +246,7 @@ export async function loadArchive(store: LayoutStore, archive: Readable | AsyncI
     const readJson = async (key: string): Promise<unknown> => {
       const path = members.get(key);
       if (path === undefined) throw new TsbuildError('NOT_FOUND', `load archive: no ${key}`);
-      const bytes = await readFile(path);
-      if (bytes.length > maxJsonBytes) throw new TsbuildError('SIZE_MISMATCH', `load archive: ${key} is too large`);
-      return JSON.parse(bytes.toString('utf8')) as unknown;
+      return JSON.parse((await readMember(path, key, maxJsonBytes)).toString('utf8')) as unknown;
     };
     if (members.has('oci-layout')) return await loadOci(store, members, readJson);
     if (members.has('manifest.json')) return await loadDocker(store, members, readJson);
@@ -296,7 +321,7 @@ async function loadDocker(store: LayoutStore, members: Map<string, string>, read
     const configKey = memberKey(item.Config);
     const configPath = configKey === undefined ? undefined : members.get(configKey);
     if (configPath === undefined) throw new TsbuildError('NOT_FOUND', `load archive: no config ${item.Config}`);
-    const configBytes = await readFile(configPath);
+    const configBytes = await readMember(configPath, item.Config, maxJsonBytes);
     const config = parseImageConfig(configBytes);
     if (config.rootfs.diff_ids.length !== item.Layers.length) throw new TsbuildError('INVALID_ARGUMENT', 'load archive: layer count differs from the config');
     const layers: Descriptor[] = [];

@@ -1,11 +1,11 @@
-import { chmodSync, closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, writeSync } from 'node:fs';
 import { chmod, lstat, readdir, rm, utimes } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { ZstdFrameGuard } from './zstd-frames.js';
-import { errnoOf, isTsbuildError, makeSpecialFile, messageOf, mkdirInRoot, nodeZlib, readTar, setXattr, TsbuildError, type TarEntryHeader } from '../common/index.js';
+import { errnoOf, isSparseHole, isTsbuildError, makeSpecialFile, messageOf, mkdirInRoot, nodeZlib, readTar, setXattr, TsbuildError, type TarEntryHeader } from '../common/index.js';
 
 export interface UnpackOptions {
   /** Whether ownership is applied and device nodes may be made; defaults to running as uid 0. */
@@ -243,9 +243,16 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
         // O_EXCL|O_NOFOLLOW: the name was just cleared, so nothing (no planted symlink) is reused.
         const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
         try {
+          let position = 0;
+          let holes = false;
           for await (const bytes of body) {
-            for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+            // A sparse file's hole is seeked over, not written: it takes no disk, as Go's reader leaves it.
+            if (isSparseHole(bytes)) holes = true;
+            else for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset, bytes.length - offset, position + offset);
+            position += bytes.length;
           }
+          // A hole at the end gives the file its size.
+          if (holes) ftruncateSync(fd, position);
           if (privileged) owned(header, () => fchownSync(fd, header.uid, header.gid));
           // After chown, which clears set-id bits.
           fchmodSync(fd, header.mode & 0o7777);

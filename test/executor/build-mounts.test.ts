@@ -431,7 +431,7 @@ describe('build: RUN --network and --security', () => {
     const dir = await fx.context('network', {
       Dockerfile: ['FROM busybox', 'RUN --network=none tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " " > /none', 'RUN --network=host tail -n +3 /proc/net/dev | wc -l > /host'].join('\n'),
     });
-    const result = await fx.build(['-t', 'network', dir]);
+    const result = await fx.build(['-t', 'network', '--allow', 'network.host', dir]);
     expect(result.status).toBe(0);
     const files = await imageFiles(fx, 'network');
     expect(files.get('none')?.text).toBe('lo\n');

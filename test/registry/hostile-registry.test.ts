@@ -400,6 +400,21 @@ describe('layers made to escape', () => {
     }
   });
 
+  it('refuses a layer whose entry promises gigabytes the layer does not hold, naming both, and keeps no half-unpacked root', async () => {
+    const content = Buffer.alloc(64 * 1024, 0x61);
+    // A consistent blob (its digest and size are what the manifest says) whose tar lies inside.
+    const tar = Buffer.concat([encodeHeader({ path: 'huge', type: 'file', size: 8 * 1024 * 1024 * 1024 - 1, mode: 0o644, uid: 0, gid: 0, mtime: 0 }), content]);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const result = attempt === 0 ? await pullAndBuild('huge-entry', [tar]) : await buildFrom(`${registry.host}/hostile/huge-entry-${serial - 1}:1`);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(`layer ${sha256(tar)}`);
+      expect(result.stderr).toContain('unexpected end of archive in the content of "huge"');
+      // Nothing half unpacked is kept as the layer's root filesystem, nor left behind.
+      expect((await readdir(join(root, 'layers'))).filter((name) => name !== 'sha256' && name !== 'empty')).toEqual([]);
+      expect(await readdir(join(root, 'layers', 'sha256')).catch(() => [])).toEqual([]);
+    }
+  });
+
   it('keeps writes through planted symlinks inside the root: a -> / then a/etc/passwd, a directory replacing a link, an opaque marker under a link', async () => {
     const result = await pullAndBuild('through-links', [
       await hostileTar([

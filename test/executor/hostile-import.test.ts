@@ -1,0 +1,250 @@
+/**
+ * OCI layouts and archives made to be read without end (containerd CVE-2023-25153): `tsbuild
+ * load` of a compressed layout whose index.json unfolds into gigabytes, of a docker archive
+ * whose config is larger than any image config the store reads; and `--build-context
+ * NAME=oci-layout://DIR` whose index.json is a fifo or a sparse file of gigabytes, or whose
+ * index names a manifest of gigabytes. Each is refused naming what is too large, after
+ * reading at most the limit of it; the store verifies after each.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, readdir, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MediaType, hostPlatform } from '../../src/common/index.js';
+import { encodeHeader, endOfArchive, padding } from '../../src/exporter/tar.js';
+import { verifyStore } from '../../src/store/index.js';
+import { buildFixture, type BuildFixture } from '../helpers/build.js';
+import { runCliCaptured } from '../helpers/run-cli.js';
+
+const isRoot = process.getuid?.() === 0;
+const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
+const gib = 1024 * 1024 * 1024;
+const limit = 16 * 1024 * 1024;
+
+const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
+
+/** A tar member: header, content, padding. */
+function member(path: string, content: Buffer): Buffer {
+  return Buffer.concat([encodeHeader({ path, type: 'file', size: content.length, mode: 0o644, uid: 0, gid: 0, mtime: 0 }), content, padding(content.length)]);
+}
+
+describe.runIf(isRoot)('imports made to be read without end', () => {
+  let fx: BuildFixture;
+
+  beforeAll(async () => {
+    fx = await buildFixture();
+  }, 120_000);
+
+  afterEach(async () => {
+    const report = await verifyStore(fx.store);
+    expect(report.problems).toEqual([]);
+  });
+
+  afterAll(async () => {
+    await fx.cleanup();
+  });
+
+  it('stops reading a compressed layout whose index.json unfolds into 3 GiB at the limit', async () => {
+    const path = join(fx.dir, 'bomb.tar.gz');
+    // gzip members one after the other are one stream: 64 MiB of spaces, compressed once, 48 times.
+    const spaces = gzipSync(Buffer.alloc(64 * 1024 * 1024, 0x20), { level: 9 });
+    const out = createWriteStream(path);
+    const write = (bytes: Buffer): Promise<void> => new Promise((resolve, reject) => out.write(bytes, (error) => (error ? reject(error) : resolve())));
+    await write(gzipSync(Buffer.concat([member('oci-layout', Buffer.from('{"imageLayoutVersion":"1.0.0"}')), encodeHeader({ path: 'index.json', type: 'file', size: 3 * gib, mode: 0o644, uid: 0, gid: 0, mtime: 0 })])));
+    for (let part = 0; part < 48; part++) await write(spaces);
+    await write(gzipSync(endOfArchive));
+    await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+
+    const started = Date.now();
+    const result = await runCliCaptured(['load', '--root', fx.root, '-i', path]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`index.json exceeds ${limit} bytes`);
+    // Unfolded to the limit and no further: seconds at most, where 3 GiB would take much longer.
+    expect(Date.now() - started).toBeLessThan(20_000);
+  }, 60_000);
+
+  it('refuses a docker archive whose config is larger than any config the store reads', async () => {
+    const layer = member('file', Buffer.from('content\n'));
+    const layerTar = Buffer.concat([layer, endOfArchive]);
+    const platform = hostPlatform();
+    const config = Buffer.concat([
+      Buffer.from(JSON.stringify({ architecture: platform.architecture, os: platform.os, config: {}, rootfs: { type: 'layers', diff_ids: [`sha256:${sha256(layerTar)}`] } })),
+      Buffer.alloc(limit, 0x20),
+    ]);
+    // As docker 25's save: members named by digest, the config's name without .json.
+    const configName = `blobs/sha256/${sha256(config)}`;
+    const layerName = `blobs/sha256/${sha256(layerTar)}`;
+    const manifest = Buffer.from(JSON.stringify([{ Config: configName, RepoTags: ['hostile/large-config:1'], Layers: [layerName] }]));
+    const archive = join(fx.dir, 'large-config.tar');
+    await writeFile(archive, Buffer.concat([member('manifest.json', manifest), member(configName, config), member(layerName, layerTar), endOfArchive]));
+    const result = await runCliCaptured(['load', '--root', fx.root, '-i', archive]);
+    expect(result.stderr).toContain(`${configName} exceeds ${limit} bytes`);
+    expect(result.status).toBe(1);
+    expect(await fx.store.resolveReference('docker.io/hostile/large-config:1')).toBeUndefined();
+  }, 60_000);
+
+  describe('--build-context NAME=oci-layout://DIR', () => {
+    async function layout(name: string): Promise<{ dir: string; context: string }> {
+      const dir = join(fx.dir, name);
+      await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+      await writeFile(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+      const context = await fx.context(`${name}-context`, { Dockerfile: 'FROM base\nRUN true\n' });
+      return { dir, context };
+    }
+
+    it('refuses an index.json that is a fifo instead of waiting for a writer forever', async () => {
+      const { dir, context } = await layout('fifo-index');
+      expect(spawnSync('mkfifo', [join(dir, 'index.json')]).status).toBe(0);
+      // In a child: a read that waits forever would hold this process too.
+      const result = spawnSync(process.execPath, [bin, 'build', '--root', fx.root, '--progress', 'plain', '--build-context', `base=oci-layout://${dir}`, context], { encoding: 'utf8', timeout: 30_000 });
+      expect(result.signal).toBeNull();
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain('index.json: not a regular file');
+    }, 60_000);
+
+    it('refuses an index.json of 3 GiB by its size, before reading it', async () => {
+      const { dir, context } = await layout('sparse-index');
+      await writeFile(join(dir, 'index.json'), '');
+      await truncate(join(dir, 'index.json'), 3 * gib);
+      const result = await fx.build(['--build-context', `base=oci-layout://${dir}`, context]);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(/index\.json: exceeds \d+ bytes/);
+    }, 60_000);
+
+    it('refuses a manifest of 5 GiB by its size, before reading or copying it', async () => {
+      const { dir, context } = await layout('sparse-manifest');
+      const digest = `sha256:${'ab'.repeat(32)}`;
+      await writeFile(join(dir, 'blobs', 'sha256', 'ab'.repeat(32)), '');
+      await truncate(join(dir, 'blobs', 'sha256', 'ab'.repeat(32)), 5 * gib);
+      await writeFile(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.ociManifest, digest, size: 5 * gib }] }));
+      const started = Date.now();
+      const result = await fx.build(['--build-context', `base=oci-layout://${dir}`, context]);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(`blob ${digest} of ${5 * gib} bytes exceeds the 4194304-byte limit of a manifest or index`);
+      expect(Date.now() - started).toBeLessThan(20_000);
+    }, 60_000);
+  });
+  describe('--build-context NAME=oci-layout://DIR, a config', () => {
+    it('refuses a config larger than any the store reads, by its size, before copying it', async () => {
+      const dir = join(fx.dir, 'large-config-layout');
+      await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+      const configHex = 'ef'.repeat(32);
+      await writeFile(join(dir, 'blobs', 'sha256', configHex), '');
+      await truncate(join(dir, 'blobs', 'sha256', configHex), 20 * 1024 * 1024);
+      const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: { mediaType: MediaType.ociConfig, digest: `sha256:${configHex}`, size: 20 * 1024 * 1024 }, layers: [] }));
+      await writeFile(join(dir, 'blobs', 'sha256', sha256(manifest)), manifest);
+      await writeFile(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.ociManifest, digest: `sha256:${sha256(manifest)}`, size: manifest.length }] }));
+      const context = await fx.context('large-config-layout-context', { Dockerfile: 'FROM base\nRUN true\n' });
+      const result = await fx.build(['--build-context', `base=oci-layout://${dir}`, context]);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(`blob sha256:${configHex} of ${20 * 1024 * 1024} bytes exceeds the ${limit}-byte limit of an image config`);
+    }, 60_000);
+  });
+
+  describe('ADD of a local archive', () => {
+    /** What a failed step may leave in the store's temporary directory: nothing of its own. */
+    async function leftovers(): Promise<string[]> {
+      return (await readdir(join(fx.root, 'tmp')).catch(() => [] as string[])).filter((name) => /^(step|commit|load)/.test(name));
+    }
+
+    it.each([
+      // A first header that reads (so it is an archive), then 8 GiB promised and 1 MiB given.
+      ['huge.tar', () => Buffer.concat([encodeHeader({ path: 'huge', type: 'file', size: 8 * gib - 1, mode: 0o644, uid: 0, gid: 0, mtime: 0 }), Buffer.alloc(1024 * 1024, 0x61)]), 'unexpected end of archive in the content of "huge"'],
+      // 256 MiB of zeros in a few hundred KiB, cut before its end.
+      ['bomb.tar.gz', () => {
+        const whole = gzipSync(Buffer.concat([encodeHeader({ path: 'zeros', type: 'file', size: 256 * 1024 * 1024, mode: 0o644, uid: 0, gid: 0, mtime: 0 }), Buffer.alloc(256 * 1024 * 1024)]));
+        return whole.subarray(0, whole.length - 1024);
+      }, 'read archive bomb.tar.gz'],
+    ])('fails cleanly on %s, naming it, and leaves the store whole', async (name, make, message) => {
+      const context = await fx.context(`add-${name}`, { Dockerfile: `FROM busybox\nADD ${name} /unpacked/\n` });
+      await writeFile(join(context, name), make());
+      const result = await fx.build(['-t', 'add-hostile', context]);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(`unpack ${name} into /unpacked/`);
+      expect(result.stderr).toContain(message);
+      expect(await leftovers()).toEqual([]);
+    }, 60_000);
+
+    it.each(['gnu', 'pax'])('unpacks a sparse file of a --format=%s archive as BuildKit: its real size, holes as zeros', async (format) => {
+      const source = join(fx.dir, `sparse-${format}`);
+      await mkdir(source);
+      const original = Buffer.alloc(2 * 1024 * 1024);
+      original.write('middle', 1024 * 1024);
+      original.write('end', original.length - 3);
+      await writeFile(join(source, 'sparse'), original);
+      expect(spawnSync('fallocate', ['--dig-holes', join(source, 'sparse')]).status).toBe(0);
+      const context = await fx.context(`add-sparse-${format}`, { Dockerfile: 'FROM busybox\nADD sparse.tar /unpacked/\nRUN wc -c < /unpacked/sparse > /size && tail -c 3 /unpacked/sparse > /tail\n' });
+      expect(spawnSync('tar', ['--sparse', `--format=${format}`, '-C', source, '-cf', join(context, 'sparse.tar'), 'sparse']).status).toBe(0);
+      const result = await fx.build(['-t', `add-sparse-${format}`, context]);
+      expect(result.stderr).not.toMatch(/ERROR/);
+      expect(result.status).toBe(0);
+      const files = new Map<string, string | undefined>();
+      for (const layer of (await fx.image(`add-sparse-${format}`)).manifest.layers) for (const file of await fx.layerFiles(layer)) files.set(file.path, file.text);
+      expect([files.get('size')?.trim(), files.get('tail'), files.get('unpacked/sparse')?.length]).toEqual([String(original.length), 'end', original.length]);
+    }, 60_000);
+
+    it('unpacks through links the archive or an earlier step planted only inside the root', async () => {
+      const host = join(fx.dir, 'add-host');
+      await mkdir(host);
+      const links = Buffer.concat([
+        encodeHeader({ path: 'rootlink', type: 'symlink', linkname: '/', mode: 0o777, uid: 0, gid: 0, mtime: 0 }),
+        member('rootlink/from-archive', Buffer.from('archive\n')),
+        encodeHeader({ path: 'hostlink', type: 'symlink', linkname: host, mode: 0o777, uid: 0, gid: 0, mtime: 0 }),
+        encodeHeader({ path: 'hostlink', type: 'directory', mode: 0o777, uid: 0, gid: 0, mtime: 0 }),
+        endOfArchive,
+      ]);
+      const context = await fx.context('add-links', { Dockerfile: ['FROM busybox', `RUN ln -s ${host} /dest`, 'ADD links.tar /dest/', 'RUN ls -A /dest/ > /listing && cat /dest/from-archive > /seen'].join('\n') });
+      await writeFile(join(context, 'links.tar'), links);
+      const result = await fx.build(['-t', 'add-links', context]);
+      expect(result.stderr).not.toMatch(/ERROR/);
+      expect(result.status).toBe(0);
+      expect(await readdir(host)).toEqual([]);
+      const image = await fx.image('add-links');
+      const files = new Map<string, string | undefined>();
+      for (const layer of image.manifest.layers) for (const file of await fx.layerFiles(layer)) files.set(file.path, file.text);
+      // As BuildKit's untar, chrooted into the destination: the archive's `/` is the destination.
+      expect([files.get('listing'), files.get('seen')]).toEqual(['from-archive\nhostlink\nrootlink\n', 'archive\n']);
+    }, 60_000);
+  });
+  describe('a local cache directory (--cache-from and --cache-to type=local)', () => {
+    /** The CLI in a child: a read that waits forever would hold this process too. */
+    function build(args: readonly string[]): { signal: NodeJS.Signals | null; status: number | null; stderr: string } {
+      return spawnSync(process.execPath, [bin, 'build', '--root', fx.root, '--progress', 'plain', ...args], { encoding: 'utf8', timeout: 30_000 });
+    }
+
+    it('passes over an index.json or a manifest that is a fifo, with a warning, instead of waiting forever', async () => {
+      const fifoIndex = join(fx.dir, 'cache-fifo-index');
+      await mkdir(fifoIndex);
+      expect(spawnSync('mkfifo', [join(fifoIndex, 'index.json')]).status).toBe(0);
+      const fifoManifest = join(fx.dir, 'cache-fifo-manifest');
+      const digest = 'cd'.repeat(32);
+      await mkdir(join(fifoManifest, 'blobs', 'sha256'), { recursive: true });
+      expect(spawnSync('mkfifo', [join(fifoManifest, 'blobs', 'sha256', digest)]).status).toBe(0);
+      await writeFile(join(fifoManifest, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.ociManifest, digest: `sha256:${digest}`, size: 100, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }));
+      for (const dir of [fifoIndex, fifoManifest]) {
+        // A step of its own each: the import is read only for a step the local cache misses.
+        const context = await fx.context(`${dir}-context`.slice(fx.dir.length + 1), { Dockerfile: `FROM busybox\nRUN echo ${dir} > /cached\n` });
+        const result = build(['--cache-from', `type=local,src=${dir}`, context]);
+        expect(result.signal, dir).toBeNull();
+        expect(result.stderr, dir).toContain(`cache local ${dir}`);
+        expect(result.stderr, dir).toContain('not a regular file');
+        expect(result.status, dir).toBe(0);
+      }
+    }, 120_000);
+
+    it('replaces an index.json that is a fifo when it exports, instead of waiting forever', async () => {
+      const context = await fx.context('cache-to-fifo-context', { Dockerfile: 'FROM busybox\nRUN echo exported > /exported\n' });
+      const dir = join(fx.dir, 'cache-to-fifo');
+      await mkdir(dir);
+      expect(spawnSync('mkfifo', [join(dir, 'index.json')]).status).toBe(0);
+      const result = build(['--cache-to', `type=local,dest=${dir}`, context]);
+      expect(result.signal).toBeNull();
+      expect(result.stderr).not.toMatch(/ERROR/);
+      expect(result.status).toBe(0);
+      expect(JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'))).toMatchObject({ manifests: [expect.objectContaining({ mediaType: MediaType.ociManifest })] });
+    }, 120_000);
+  });
+});
