@@ -37,6 +37,11 @@ const knownDifferences: Readonly<Record<string, string>> = {
   // root as buildkitd with overlayfs snapshots does (parents 0755 root-owned, no link followed),
   // which keeps the layer independent of the stage, as --link means it to be.
   'copy-link-over-stage': 'COPY --link over existing directories and symlinks is applied as buildkitd’s MergeOp, not as docker’s ordinary copy',
+  // tsbuild's snapshots share inodes with the snapshots below them (hard-linked trees, see
+  // src/store/snapshots.ts), so a RUN that reads st_nlink (`stat -c %h`, `ls -l`, `find
+  // -links`) sees one link per snapshot that holds the file; BuildKit's overlayfs lower layers
+  // are distinct trees, where a file has only the links the image gives it.
+  'run-link-counts': 'a RUN sees link counts above 1 on files whose snapshots share inodes (the snapshot model), BuildKit sees the image’s own',
 };
 
 interface BaseEntry extends EntryRecord {
