@@ -31,12 +31,6 @@ const busyboxPath = '/bin/busybox';
  * one that starts to match fails the suite until it leaves this list.
  */
 const knownDifferences: Readonly<Record<string, string>> = {
-  // docker's BuildKit (the moby worker, without a native MergeOp) applies a --link copy over the
-  // stage like an ordinary copy: an existing directory on DEST's path keeps its mode and owner,
-  // a symlink in the stage on that path is followed. tsbuild makes the linked layer on an empty
-  // root as buildkitd with overlayfs snapshots does (parents 0755 root-owned, no link followed),
-  // which keeps the layer independent of the stage, as --link means it to be.
-  'copy-link-over-stage': 'COPY --link over existing directories and symlinks is applied as buildkitd’s MergeOp, not as docker’s ordinary copy',
   // tsbuild's snapshots share inodes with the snapshots below them (hard-linked trees, see
   // src/store/snapshots.ts), so a RUN that reads st_nlink (`stat -c %h`, `ls -l`, `find
   // -links`) sees one link per snapshot that holds the file; BuildKit's overlayfs lower layers
