@@ -36,6 +36,10 @@ const knownDifferences: Readonly<Record<string, string>> = {
   // -links`) sees one link per snapshot that holds the file; BuildKit's overlayfs lower layers
   // are distinct trees, where a file has only the links the image gives it.
   'run-link-counts': 'a RUN sees link counts above 1 on files whose snapshots share inodes (the snapshot model), BuildKit sees the image’s own',
+  // BuildKit runs a RUN under docker's default seccomp profile; tsbuild's runtime installs no
+  // seccomp filter, so /proc/self/status says `Seccomp: 0` and the syscalls that profile
+  // refuses (as keyctl, unshare without CAP_SYS_ADMIN) are not refused.
+  'run-seccomp': 'a RUN has no seccomp filter in tsbuild, docker’s default profile in BuildKit',
 };
 
 interface BaseEntry extends EntryRecord {
