@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, utimesSync, writeSync } from 'node:fs';
 import { chmod, lstat, readdir, rm, utimes } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -282,6 +282,15 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
         if (info === undefined) throw unsafe(header.name, `hard link target ${JSON.stringify(header.linkname.slice(0, 300))} does not exist in the layer`);
         if (info.isDirectory()) throw unsafe(header.name, 'hard link to a directory');
         linkSync(source, path);
+        // As moby's untar: the link's own header then applies to the inode it shares, its owner
+        // and xattrs always, its mode and times unless the target is a symlink (a tar rewritten
+        // after its link was written can say other than the target's header did).
+        if (privileged) owned(header, () => lchownSync(path, header.uid, header.gid));
+        applyXattrs(path, relative, header);
+        if (!info.isSymbolicLink()) {
+          chmodSync(path, header.mode & 0o7777);
+          utimesSync(path, mtime, mtime);
+        }
         break;
       }
       case 'character-device':

@@ -147,6 +147,16 @@ describe('unpackLayer', () => {
     expect((await stat(join(target, 'a'))).ino).toBe((await stat(join(target, 'b'))).ino);
   });
 
+  it('gives a hard link’s target the link header’s owner, mode and time, as moby’s untar does', async () => {
+    await unpack([
+      { name: 'a', content: 'same', mode: 0o600, uid: 5, gid: 6, mtime: new Date(1_000_000_000_000) },
+      { name: 'b', type: 'link', linkname: 'a', mode: 0o640, uid: 7, gid: 8, mtime: new Date(1_100_000_000_000) },
+    ]);
+    const info = await stat(join(target, 'a'));
+    expect([info.mode & 0o7777, info.mtimeMs]).toEqual([0o640, 1_100_000_000_000]);
+    if (isRoot) expect([info.uid, info.gid]).toEqual([7, 8]);
+  });
+
   it('refuses a symlink named .', async () => {
     expect(await codeOf(unpack([{ name: '.', type: 'symlink', linkname: outside }]))).toBe('UNSAFE_PATH');
     expect(await codeOf(unpack([{ name: './', type: 'symlink', linkname: '/' }, { name: 'x', content: 'pwned' }]))).toBe('UNSAFE_PATH');
