@@ -38,8 +38,17 @@ function unsafe(path: string, cause: string): TsbuildError {
 function components(name: string, entry = name, what = 'entry name'): string[] {
   const quoted = what === 'entry name' ? what : `${what} ${JSON.stringify(name.slice(0, 300))}`;
   if (name.includes('\0')) throw unsafe(entry, `NUL in ${quoted}`);
-  const parts = name.split('/').filter((part) => part !== '' && part !== '.');
-  if (parts.includes('..')) throw unsafe(entry, `${quoted} contains ..`);
+  // Cleaned as moby's untar cleans a name (filepath.Clean): `x/../y` is `y`, and `..` above an
+  // absolute name's root stays at the root. A name that still leads out of the root is refused
+  // (moby, unpacking in a chroot, would put it at the root instead).
+  const rooted = name.startsWith('/') && what === 'entry name';
+  const parts: string[] = [];
+  for (const part of name.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part !== '..') parts.push(part);
+    else if (parts.length > 0) parts.pop();
+    else if (!rooted) throw unsafe(entry, `${quoted} contains ..`);
+  }
   return parts;
 }
 

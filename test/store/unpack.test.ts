@@ -106,6 +106,18 @@ describe('unpackLayer', () => {
     expect(await codeOf(unpack([{ name: 'a/../../outside/new', content: 'pwned' }]))).toBe('UNSAFE_PATH');
   });
 
+  it('cleans names whose .. stays inside, and an absolute name’s .. at the root, as moby’s untar does', async () => {
+    await unpack([
+      { name: 'x/', type: 'directory' },
+      { name: 'x/../y', content: 'y' },
+      { name: './z/./w', content: 'w' },
+      { name: '/../top', content: 't' },
+    ]);
+    expect(await readFile(join(target, 'y'), 'utf8')).toBe('y');
+    expect(await readFile(join(target, 'z/w'), 'utf8')).toBe('w');
+    expect(await readFile(join(target, 'top'), 'utf8')).toBe('t');
+  });
+
   it('takes absolute names relative to the target', async () => {
     await unpack([{ name: `${outside}/secret`, content: 'inside' }, { name: '/etc/hostname', content: 'box' }]);
     expect(await readFile(join(target, outside, 'secret'), 'utf8')).toBe('inside');
