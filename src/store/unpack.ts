@@ -207,7 +207,9 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
   async function applyEntry(header: TarEntryHeader, body: AsyncIterable<Buffer>): Promise<void> {
     const parts = components(header.name);
     const type = header.type;
-    const mtime = new Date(header.mtime * 1000);
+    // moby's untar sets times with its system.Chtimes, which takes one before 1970 as the epoch;
+    // a symlink's (lutimes) are kept as they are.
+    const mtime = new Date((header.type === 'symlink' ? header.mtime : Math.max(0, header.mtime)) * 1000);
     const leaf = parts.at(-1);
     if (leaf === undefined) {
       // The entry names TARGET itself (`./`): only a directory may, and only its metadata applies.

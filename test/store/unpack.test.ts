@@ -118,6 +118,22 @@ describe('unpackLayer', () => {
     expect(await readFile(join(target, 'top'), 'utf8')).toBe('t');
   });
 
+  it('sets a time before 1970 as the epoch, but a symlink’s as it is, as moby’s untar does', async () => {
+    const mtime = Date.UTC(1969, 0, 1) / 1000;
+    const tar = Buffer.concat([
+      encodeHeader({ path: 'old', type: 'file', size: 1, mode: 0o644, uid: 0, gid: 0, mtime }),
+      Buffer.from('o'),
+      padding(1),
+      encodeHeader({ path: 'old-dir', type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime }),
+      encodeHeader({ path: 'old-link', type: 'symlink', linkname: 'old', mode: 0o777, uid: 0, gid: 0, mtime }),
+      endOfArchive,
+    ]);
+    await unpackLayer(Readable.from([tar]), target);
+    expect((await stat(join(target, 'old'))).mtimeMs).toBe(0);
+    expect((await stat(join(target, 'old-dir'))).mtimeMs).toBe(0);
+    expect((await lstat(join(target, 'old-link'))).mtimeMs).toBe(mtime * 1000);
+  });
+
   it('takes absolute names relative to the target', async () => {
     await unpack([{ name: `${outside}/secret`, content: 'inside' }, { name: '/etc/hostname', content: 'box' }]);
     expect(await readFile(join(target, outside, 'secret'), 'utf8')).toBe('inside');
