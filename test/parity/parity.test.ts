@@ -44,6 +44,10 @@ const knownDifferences: Readonly<Record<string, string>> = {
   // string names (src/exporter/layer.ts directoryEntries, src/store/snapshots.ts linkTree), so a
   // name that is not UTF-8 comes back as U+FFFD, is not found, and fails the step.
   'run-non-utf8-names': 'a RUN that leaves a name that is not UTF-8 fails in tsbuild (names read as strings), BuildKit keeps its bytes',
+  // Go's archive/tar, which BuildKit's untar reads with, expands PAX sparse files (GNU.sparse.*
+  // records, as `tar --sparse --format=posix` writes); tsbuild's tar reader does not know them
+  // and unpacks the raw member (GNUSparseFile.PID/NAME holding the map and the data blocks).
+  'rw-sparse-archives': 'ADD of a PAX sparse archive is not expanded by tsbuild’s tar reader',
 };
 
 interface BaseEntry extends EntryRecord {
