@@ -48,6 +48,10 @@ const knownDifferences: Readonly<Record<string, string>> = {
   // records, as `tar --sparse --format=posix` writes); tsbuild's tar reader does not know them
   // and unpacks the raw member (GNUSparseFile.PID/NAME holding the map and the data blocks).
   'rw-sparse-archives': 'ADD of a PAX sparse archive is not expanded by tsbuild’s tar reader',
+  // BuildKit 0.13 takes SOURCE_DATE_EPOCH for the config's and history's times only, and
+  // rewrites layer times just with the exporter's rewrite-timestamp=true (not docker's default);
+  // tsbuild always applies that rewrite when the epoch is set (README, reproducible images).
+  'rw-source-date-epoch': 'with SOURCE_DATE_EPOCH tsbuild clamps the times in the layers it adds, as BuildKit only does with rewrite-timestamp=true',
 };
 
 interface BaseEntry extends EntryRecord {
