@@ -31,11 +31,6 @@ const busyboxPath = '/bin/busybox';
  * one that starts to match fails the suite until it leaves this list.
  */
 const knownDifferences: Readonly<Record<string, string>> = {
-  // tsbuild's snapshots share inodes with the snapshots below them (hard-linked trees, see
-  // src/store/snapshots.ts), so a RUN that reads st_nlink (`stat -c %h`, `ls -l`, `find
-  // -links`) sees one link per snapshot that holds the file; BuildKit's overlayfs lower layers
-  // are distinct trees, where a file has only the links the image gives it.
-  'run-link-counts': 'a RUN sees link counts above 1 on files whose snapshots share inodes (the snapshot model), BuildKit sees the image’s own',
   // BuildKit runs a RUN under docker's default seccomp profile; tsbuild's runtime installs no
   // seccomp filter, so /proc/self/status says `Seccomp: 0` and the syscalls that profile
   // refuses (as keyctl, unshare without CAP_SYS_ADMIN) are not refused.
@@ -44,10 +39,6 @@ const knownDifferences: Readonly<Record<string, string>> = {
   // string names (src/exporter/layer.ts directoryEntries, src/store/snapshots.ts linkTree), so a
   // name that is not UTF-8 comes back as U+FFFD, is not found, and fails the step.
   'run-non-utf8-names': 'a RUN that leaves a name that is not UTF-8 fails in tsbuild (names read as strings), BuildKit keeps its bytes',
-  // Go's archive/tar, which BuildKit's untar reads with, expands PAX sparse files (GNU.sparse.*
-  // records, as `tar --sparse --format=posix` writes); tsbuild's tar reader does not know them
-  // and unpacks the raw member (GNUSparseFile.PID/NAME holding the map and the data blocks).
-  'rw-sparse-archives': 'ADD of a PAX sparse archive is not expanded by tsbuild’s tar reader',
   // BuildKit 0.13 takes SOURCE_DATE_EPOCH for the config's and history's times only, and
   // rewrites layer times just with the exporter's rewrite-timestamp=true (not docker's default);
   // tsbuild always applies that rewrite when the epoch is set (README, reproducible images).
