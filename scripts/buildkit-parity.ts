@@ -152,7 +152,10 @@ async function goldenCase(name: string, work: string, baseDiffIds: readonly stri
   const context = join(work, 'context', name);
   await prepareContext(source, context);
   const tag = `parity-${name}:latest`;
-  const args = ['build', '--network', 'host', '-q', '-t', tag];
+  // --no-cache: BuildKit's cache key of a COPY from the context ignores directory mtimes, so a
+  // warm daemon would hand back the layer of an earlier build of equal content, with the
+  // directory times that build's context transfer left (the time it removed or added a child).
+  const args = ['build', '--no-cache', '--network', 'host', '-q', '-t', tag];
   for (const [key, value] of Object.entries(options.args ?? {})) args.push('--build-arg', `${key}=${value}`);
   if (options.target !== undefined) args.push('--target', options.target);
   const stop = options.serve === undefined ? undefined : await serveDirectory(join(source, 'served'), options.serve.port);

@@ -323,11 +323,16 @@ create_devices (int root_fd, const char *console_slave, struct shim_error *err)
     { "/proc/self/fd/2", "stderr" }, { "/proc/kcore", "core" }, { "pts/ptmx", "ptmx" },
   };
   for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
-    if (symlinkat (links[i].target, dir, links[i].name) < 0 && errno != EEXIST)
-      {
-        close (dir);
-        return shim_fail (err, errno, "symlinkat", links[i].name, "create /dev/%s", links[i].name);
-      }
+    {
+      /* As runc: /dev/core only where the kernel has /proc/kcore (CONFIG_PROC_KCORE). */
+      if (strcmp (links[i].name, "core") == 0 && access ("/proc/kcore", F_OK) != 0)
+        continue;
+      if (symlinkat (links[i].target, dir, links[i].name) < 0 && errno != EEXIST)
+        {
+          close (dir);
+          return shim_fail (err, errno, "symlinkat", links[i].name, "create /dev/%s", links[i].name);
+        }
+    }
   if (console_slave != NULL)
     {
       int file = openat (dir, "console", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);

@@ -16,7 +16,8 @@ export interface SourceRoot {
   visible(relativePath: string, isDirectory: boolean): boolean | Promise<boolean>;
   /**
    * Whether owners read from here are 0:0 whatever the files say: docker's client sends the
-   * context with uid and gid reset (its resetUIDAndGID), so context files copy as root's.
+   * context with uid and gid reset (its resetUIDAndGID), so context files copy as root's, and
+   * without security.capability, which the chown that resets them clears.
    */
   readonly ownersAreRoot: boolean;
 }

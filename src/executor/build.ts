@@ -527,8 +527,14 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
     }
     case 'WORKDIR': {
       // BuildKit's NormalizeWorkdir: an absolute path is kept as written (`/app/` stays so in
-      // the config and history), a relative one is joined to the current one and cleaned.
-      const workingDir = posix.isAbsolute(instruction.path) ? instruction.path : posix.join('/', input.config.workingDir ?? '/', instruction.path);
+      // the config and history), a relative one is joined to the current one and cleaned as
+      // Go's path.Join cleans (no trailing `/`), and an empty one is the current one.
+      const current = input.config.workingDir || '/';
+      const workingDir = posix.isAbsolute(instruction.path)
+        ? instruction.path
+        : instruction.path === ''
+          ? posix.isAbsolute(current) ? current : posix.resolve('/', current)
+          : posix.resolve('/', current, instruction.path);
       const path = posix.resolve(workingDir);
       input.config.workingDir = workingDir;
       if (workingDir === '/') return { key: input.key, layer: undefined, created: created(ctx.sourceDateEpoch), createdBy: `WORKDIR ${workingDir}` };

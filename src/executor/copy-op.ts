@@ -16,7 +16,7 @@ import { isGitSource, parseGitRef, resolveGitRef, type ResolvedGit } from './git
 import type { HttpCache } from './http-cache.js';
 import type { ConfigState } from './image-config.js';
 import type { Snapshotter } from './snapshots.js';
-import { chownHasNames, resolveChown } from './user.js';
+import { resolveChown } from './user.js';
 
 export type CopyInstruction = Extract<ResolvedInstruction, { kind: 'COPY' | 'ADD' }>;
 
@@ -131,9 +131,6 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
     if (instruction.sources.length !== 1) throw new TsbuildError('INVALID_ARGUMENT', `checksum can't be specified for multiple sources`);
     if (!isUrl(instruction.sources[0] as string) && gitSources.length === 0) throw new TsbuildError('INVALID_ARGUMENT', `checksum can't be specified for non-HTTP sources`);
   }
-  // BuildKit's --link: the copy is made on an empty root and its layer put over the stage's
-  // (a MergeOp); with --chmod it falls back to an ordinary copy, as dockerfile2llb does.
-  const linked = instruction.link && instruction.chmod === '';
   const cwd = config.workingDir === undefined || config.workingDir === '' ? '/' : config.workingDir;
   let source: () => Promise<CopySource>;
   let sourceName: string;
@@ -225,14 +222,13 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
     release,
     async execute(execution: CopyExecution): Promise<LayerRef | undefined> {
       const from = await source();
-      // A linked copy sees nothing of the stage: DEST's parents are made anew (and their metadata
-      // put over the stage's), a symlink in the stage on DEST's path is not followed.
-      const active = await execution.snapshots.prepare(linked ? [] : execution.layers);
+      // COPY --link is an ordinary copy over the stage, as in docker's builder: dockerfile2llb
+      // makes it a MergeOp of a copy on an empty root only where the worker has CapMergeOp,
+      // which docker's (graphdriver) worker has not. So DEST's existing parents keep their mode
+      // and owner, and a symlink in the stage on DEST's path is followed.
+      const active = await execution.snapshots.prepare(execution.layers);
       try {
-        // Names are looked up in the stage's own /etc/passwd and /etc/group, a linked copy's too,
-        // as BuildKit does: the empty root it is made on holds none.
-        const users = linked && chownHasNames(instruction.chown) ? await execution.snapshots.view(execution.layers) : active.path;
-        const owner = instruction.chown === '' ? undefined : await resolveChown(users, instruction.chown);
+        const owner = instruction.chown === '' ? undefined : await resolveChown(active.path, instruction.chown);
         await copyInto(from, active.path, {
           sources: [...instruction.sources],
           contents: instruction.contents.map((c) => ({ path: c.path, data: c.data })),
@@ -249,7 +245,7 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
           ...(downloaded === undefined ? {} : { downloaded }),
           ...(git.size === 0 ? {} : { git }),
         });
-        return await active.commit({ ...(execution.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: execution.sourceDateEpoch }), ...(linked ? { keepSnapshot: false } : {}) });
+        return await active.commit(execution.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: execution.sourceDateEpoch });
       } finally {
         await active.discard();
       }

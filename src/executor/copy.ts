@@ -384,6 +384,9 @@ class Copier {
       return;
     }
     for (const [name, value] of attributes) {
+      // A context arrives through fsutil's receiver, which sets a file's xattrs before its
+      // chown, and a chown clears security.capability: no context file keeps a capability.
+      if (this.from.ownersAreRoot && name === 'security.capability') continue;
       try {
         setXattr(destination, name, value);
       } catch {

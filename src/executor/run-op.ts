@@ -11,7 +11,7 @@ import { TsbuildError, mkdirInRoot, resolveInRoot, uniqueHex } from '../common/i
 import type { LayerRef } from '../cache/index.js';
 import type { ExecKeyInput } from '../planner/index.js';
 import type { ResolvedInstruction } from '../planner/index.js';
-import { defaultCapabilities, heldCapabilities, type MountSpec, type OciRuntime } from '../runtime/index.js';
+import { defaultCapabilities, hardLimit, heldCapabilities, type MountSpec, type OciRuntime } from '../runtime/index.js';
 import { shellCommand, type ConfigState } from './image-config.js';
 import type { StepHandle } from './progress.js';
 import type { Snapshotter } from './snapshots.js';
@@ -57,6 +57,17 @@ function runCommandString(args: readonly string[], instruction: RunInstruction):
   const env = new Map(instruction.env);
   const buildEnv = instruction.args.map((arg) => `${arg.key}=${env.get(arg.key) ?? arg.value ?? ''}`);
   return [...(buildEnv.length > 0 ? [`|${buildEnv.length}`, ...buildEnv] : []), ...args].join(' ');
+}
+
+/**
+ * BuildKit gives a RUN no rlimits of its own (its spec's are reset), so the step inherits the
+ * builder's, and the builder, a Go program, raised its open-files soft limit to the hard one
+ * when it started: a RUN may open as many files as the hard limit allows.
+ */
+function buildProcessNofile(): { soft: number; hard: number } {
+  const hard = hardLimit('RLIMIT_NOFILE');
+  const limit = hard === undefined || !Number.isFinite(hard) ? 1024 * 1024 : hard;
+  return { soft: limit, hard: limit };
 }
 
 interface InlineScript {
@@ -172,6 +183,7 @@ export async function runStep(instruction: RunInstruction, config: ConfigState, 
           rootfs,
           mounts,
           network,
+          rlimits: { RLIMIT_NOFILE: buildProcessNofile() },
           ...(instruction.security === 'insecure' ? { capabilities: await heldCapabilities(), unmasked: true, allDevices: true } : { capabilities: defaultCapabilities }),
         });
         const redactor = new SecretRedactor(prepared.secrets);

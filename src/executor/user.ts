@@ -204,11 +204,6 @@ export async function resolveChown(rootfs: string, spec: string, options: Resolv
 }
 
 /** client/llb's parseUID for --chown: `root`, or a signed 32-bit decimal; anything else is a name. */
-/** Whether a --chown value names a user or group (not `root` nor an id): only a root filesystem's files can resolve it. */
-export function chownHasNames(spec: string): boolean {
-  return spec.split(':', 2).some((part) => parseChownId(part) === undefined);
-}
-
 function parseChownId(value: string): number | undefined {
   if (value === 'root') return 0;
   if (!/^[+-]?\d+$/.test(value)) return undefined;

@@ -13,7 +13,6 @@ export interface Resolved {
   readonly stage: ResolvedStage;
   readonly env: Env;
   readonly imageEnv: Env;
-  readonly args: readonly ResolvedArg[];
 }
 
 /** Everything one stage's dispatch needs from outside it. */
@@ -28,7 +27,10 @@ export interface DispatchContext {
 export function dispatchStage(state: StageState, context: DispatchContext, targetPlatform: Platform): Resolved {
   let env: Env;
   let imageEnv: Env;
-  let args: ResolvedArg[];
+  // BuildKit's dispatch state starts a stage's ARG declarations afresh, also FROM another
+  // stage (only their values live on, in the inherited environment): a RUN's `|N A=1` lists
+  // the ARGs this stage declared.
+  const args: ResolvedArg[] = [];
   let platform: Platform;
   if (state.base.kind === 'stage') {
     const parent = context.done.get(state.base.stage);
@@ -37,14 +39,12 @@ export function dispatchStage(state: StageState, context: DispatchContext, targe
     }
     env = parent.env.clone();
     imageEnv = parent.imageEnv.clone();
-    args = [...parent.args];
     // The base stage's platform wins over --platform, as the state is inherited whole.
     platform = parent.stage.platform;
   } else {
     platform = state.platform ?? targetPlatform;
     imageEnv = new Env((state.config?.env ?? []).map(parseEnvEntry));
     env = new Env();
-    args = [];
   }
   if (!imageEnv.has('PATH') && platform.os !== 'windows') imageEnv.set('PATH', defaultPath);
   for (const [name, value] of imageEnv.view()) env.set(name, value);
@@ -213,7 +213,6 @@ export function dispatchStage(state: StageState, context: DispatchContext, targe
     },
     env,
     imageEnv,
-    args,
   };
 }
 

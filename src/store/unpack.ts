@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, utimesSync, writeSync } from 'node:fs';
 import { chmod, lstat, readdir, rm, utimes } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -38,8 +38,17 @@ function unsafe(path: string, cause: string): TsbuildError {
 function components(name: string, entry = name, what = 'entry name'): string[] {
   const quoted = what === 'entry name' ? what : `${what} ${JSON.stringify(name.slice(0, 300))}`;
   if (name.includes('\0')) throw unsafe(entry, `NUL in ${quoted}`);
-  const parts = name.split('/').filter((part) => part !== '' && part !== '.');
-  if (parts.includes('..')) throw unsafe(entry, `${quoted} contains ..`);
+  // Cleaned as moby's untar cleans a name (filepath.Clean): `x/../y` is `y`, and `..` above an
+  // absolute name's root stays at the root. A name that still leads out of the root is refused
+  // (moby, unpacking in a chroot, would put it at the root instead).
+  const rooted = name.startsWith('/') && what === 'entry name';
+  const parts: string[] = [];
+  for (const part of name.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part !== '..') parts.push(part);
+    else if (parts.length > 0) parts.pop();
+    else if (!rooted) throw unsafe(entry, `${quoted} contains ..`);
+  }
   return parts;
 }
 
@@ -198,7 +207,9 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
   async function applyEntry(header: TarEntryHeader, body: AsyncIterable<Buffer>): Promise<void> {
     const parts = components(header.name);
     const type = header.type;
-    const mtime = new Date(header.mtime * 1000);
+    // moby's untar sets times with its system.Chtimes, which takes one before 1970 as the epoch;
+    // a symlink's (lutimes) are kept as they are.
+    const mtime = new Date((header.type === 'symlink' ? header.mtime : Math.max(0, header.mtime)) * 1000);
     const leaf = parts.at(-1);
     if (leaf === undefined) {
       // The entry names TARGET itself (`./`): only a directory may, and only its metadata applies.
@@ -282,6 +293,15 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
         if (info === undefined) throw unsafe(header.name, `hard link target ${JSON.stringify(header.linkname.slice(0, 300))} does not exist in the layer`);
         if (info.isDirectory()) throw unsafe(header.name, 'hard link to a directory');
         linkSync(source, path);
+        // As moby's untar: the link's own header then applies to the inode it shares, its owner
+        // and xattrs always, its mode and times unless the target is a symlink (a tar rewritten
+        // after its link was written can say other than the target's header did).
+        if (privileged) owned(header, () => lchownSync(path, header.uid, header.gid));
+        applyXattrs(path, relative, header);
+        if (!info.isSymbolicLink()) {
+          chmodSync(path, header.mode & 0o7777);
+          utimesSync(path, mtime, mtime);
+        }
         break;
       }
       case 'character-device':

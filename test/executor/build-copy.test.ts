@@ -167,7 +167,7 @@ describe('build: COPY and ADD', () => {
     expect(shape(paths.get('f'))).toEqual(['file', 0o644, 0, 65534]);
   });
 
-  it('copies with --link onto an empty root, its layer put over the stage (parents made anew, links on DEST’s path not followed)', async () => {
+  it('copies with --link as an ordinary copy over the stage, as docker’s builder does (existing parents kept, links on DEST’s path followed)', async () => {
     const dir = await fx.context('link', {
       Dockerfile: [
         'FROM busybox',
@@ -175,9 +175,8 @@ describe('build: COPY and ADD', () => {
         'COPY --link f /tmp/deep/f',
         'COPY --link f /inside/f',
         'COPY --link --chown=7:8 dir /linked/',
-        // With --chmod, BuildKit makes an ordinary copy.
         'COPY --link --chmod=600 f /inside/g',
-        "RUN stat -c '%n %a %F' /tmp /inside /inside/g > /stat",
+        "RUN stat -c '%n %a %F' /tmp /inside /real/g > /stat",
       ].join('\n'),
       f: 'f\n',
       'dir/g': 'g\n',
@@ -188,26 +187,26 @@ describe('build: COPY and ADD', () => {
     expect(image.manifest.layers).toHaveLength(7);
     const layers = await Promise.all(image.manifest.layers.slice(2).map((layer) => fx.layerFiles(layer)));
     const entries = (files: readonly LayerFile[] | undefined): unknown[] => (files ?? []).map((file) => [file.path, file.type, file.mode, file.uid, file.gid]);
-    // /tmp is 1777 in busybox: the linked layer's own tmp says 0755, as BuildKit's does.
+    // busybox's /tmp keeps its 1777.
     expect(entries(layers[0])).toEqual([
-      ['tmp', 'directory', 0o755, 0, 0],
+      ['tmp', 'directory', 0o1777, 0, 0],
       ['tmp/deep', 'directory', 0o755, 0, 0],
       ['tmp/deep/f', 'file', 0o644, 0, 0],
     ]);
+    // Through the stage's symlink, into the directory it names.
     expect(entries(layers[1])).toEqual([
-      ['inside', 'directory', 0o755, 0, 0],
-      ['inside/f', 'file', 0o644, 0, 0],
+      ['real', 'directory', 0o700, 0, 0],
+      ['real/f', 'file', 0o644, 0, 0],
     ]);
     expect(entries(layers[2])).toEqual([
       ['linked', 'directory', 0o755, 7, 8],
       ['linked/g', 'file', 0o644, 7, 8],
     ]);
     expect(entries(layers[3])).toEqual([
-      ['inside', 'directory', 0o755, 0, 0],
-      ['inside/g', 'file', 0o600, 0, 0],
+      ['real', 'directory', 0o700, 0, 0],
+      ['real/g', 'file', 0o600, 0, 0],
     ]);
-    // The linked directory replaced the stage's symlink.
-    expect(layers[4]?.find((file) => file.path === 'stat')?.text).toBe('/tmp 755 directory\n/inside 755 directory\n/inside/g 600 regular file\n');
+    expect(layers[4]?.find((file) => file.path === 'stat')?.text).toBe('/tmp 1777 directory\n/inside 777 symbolic link\n/real/g 600 regular file\n');
 
     // Names are looked up in the stage's /etc/passwd and /etc/group, as BuildKit does.
     const named = await fx.context('link-named', { Dockerfile: 'FROM busybox\nCOPY --link --chown=nobody:nogroup f /f\n', f: 'f\n' });

@@ -31,12 +31,18 @@ const busyboxPath = '/bin/busybox';
  * one that starts to match fails the suite until it leaves this list.
  */
 const knownDifferences: Readonly<Record<string, string>> = {
-  // docker's BuildKit (the moby worker, without a native MergeOp) applies a --link copy over the
-  // stage like an ordinary copy: an existing directory on DEST's path keeps its mode and owner,
-  // a symlink in the stage on that path is followed. tsbuild makes the linked layer on an empty
-  // root as buildkitd with overlayfs snapshots does (parents 0755 root-owned, no link followed),
-  // which keeps the layer independent of the stage, as --link means it to be.
-  'copy-link-over-stage': 'COPY --link over existing directories and symlinks is applied as buildkitd’s MergeOp, not as docker’s ordinary copy',
+  // BuildKit runs a RUN under docker's default seccomp profile; tsbuild's runtime installs no
+  // seccomp filter, so /proc/self/status says `Seccomp: 0` and the syscalls that profile
+  // refuses (as keyctl, unshare without CAP_SYS_ADMIN) are not refused.
+  'run-seccomp': 'a RUN has no seccomp filter in tsbuild, docker’s default profile in BuildKit',
+  // Names are bytes to BuildKit; tsbuild walks an upper directory and a snapshot with Node's
+  // string names (src/exporter/layer.ts directoryEntries, src/store/snapshots.ts linkTree), so a
+  // name that is not UTF-8 comes back as U+FFFD, is not found, and fails the step.
+  'run-non-utf8-names': 'a RUN that leaves a name that is not UTF-8 fails in tsbuild (names read as strings), BuildKit keeps its bytes',
+  // BuildKit 0.13 takes SOURCE_DATE_EPOCH for the config's and history's times only, and
+  // rewrites layer times just with the exporter's rewrite-timestamp=true (not docker's default);
+  // tsbuild always applies that rewrite when the epoch is set (README, reproducible images).
+  'rw-source-date-epoch': 'with SOURCE_DATE_EPOCH tsbuild clamps the times in the layers it adds, as BuildKit only does with rewrite-timestamp=true',
 };
 
 interface BaseEntry extends EntryRecord {

@@ -106,6 +106,34 @@ describe('unpackLayer', () => {
     expect(await codeOf(unpack([{ name: 'a/../../outside/new', content: 'pwned' }]))).toBe('UNSAFE_PATH');
   });
 
+  it('cleans names whose .. stays inside, and an absolute name’s .. at the root, as moby’s untar does', async () => {
+    await unpack([
+      { name: 'x/', type: 'directory' },
+      { name: 'x/../y', content: 'y' },
+      { name: './z/./w', content: 'w' },
+      { name: '/../top', content: 't' },
+    ]);
+    expect(await readFile(join(target, 'y'), 'utf8')).toBe('y');
+    expect(await readFile(join(target, 'z/w'), 'utf8')).toBe('w');
+    expect(await readFile(join(target, 'top'), 'utf8')).toBe('t');
+  });
+
+  it('sets a time before 1970 as the epoch, but a symlink’s as it is, as moby’s untar does', async () => {
+    const mtime = Date.UTC(1969, 0, 1) / 1000;
+    const tar = Buffer.concat([
+      encodeHeader({ path: 'old', type: 'file', size: 1, mode: 0o644, uid: 0, gid: 0, mtime }),
+      Buffer.from('o'),
+      padding(1),
+      encodeHeader({ path: 'old-dir', type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime }),
+      encodeHeader({ path: 'old-link', type: 'symlink', linkname: 'old', mode: 0o777, uid: 0, gid: 0, mtime }),
+      endOfArchive,
+    ]);
+    await unpackLayer(Readable.from([tar]), target);
+    expect((await stat(join(target, 'old'))).mtimeMs).toBe(0);
+    expect((await stat(join(target, 'old-dir'))).mtimeMs).toBe(0);
+    expect((await lstat(join(target, 'old-link'))).mtimeMs).toBe(mtime * 1000);
+  });
+
   it('takes absolute names relative to the target', async () => {
     await unpack([{ name: `${outside}/secret`, content: 'inside' }, { name: '/etc/hostname', content: 'box' }]);
     expect(await readFile(join(target, outside, 'secret'), 'utf8')).toBe('inside');
@@ -145,6 +173,16 @@ describe('unpackLayer', () => {
   it('makes hard links inside the layer', async () => {
     await unpack([{ name: 'a', content: 'same' }, { name: 'b', type: 'link', linkname: 'a' }]);
     expect((await stat(join(target, 'a'))).ino).toBe((await stat(join(target, 'b'))).ino);
+  });
+
+  it('gives a hard link’s target the link header’s owner, mode and time, as moby’s untar does', async () => {
+    await unpack([
+      { name: 'a', content: 'same', mode: 0o600, uid: 5, gid: 6, mtime: new Date(1_000_000_000_000) },
+      { name: 'b', type: 'link', linkname: 'a', mode: 0o640, uid: 7, gid: 8, mtime: new Date(1_100_000_000_000) },
+    ]);
+    const info = await stat(join(target, 'a'));
+    expect([info.mode & 0o7777, info.mtimeMs]).toEqual([0o640, 1_100_000_000_000]);
+    if (isRoot) expect([info.uid, info.gid]).toEqual([7, 8]);
   });
 
   it('refuses a symlink named .', async () => {
