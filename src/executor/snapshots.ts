@@ -35,11 +35,6 @@ export interface CommitOptions {
   /** Clamp file times in the layer to this (seconds). */
   readonly sourceDateEpoch?: number;
   /**
-   * False when the layer goes over other layers than the snapshot was prepared on (a linked
-   * copy, made on an empty root): the root filesystem after it is then unpacked when needed.
-   */
-  readonly keepSnapshot?: boolean;
-  /**
    * No layer when nothing changed. Steps keep theirs even then, as BuildKit's images do (an
    * empty tar: a RUN in an image with its own /etc/hosts that changes nothing, a WORKDIR that
    * was there): only a source that is not a step (a named context's directory) drops it.
@@ -173,7 +168,7 @@ export class Snapshotter {
             ...(options.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: options.sourceDateEpoch }),
           });
           const layer: LayerRef = { descriptor: written.descriptor, diffId: written.diffId };
-          if (options.keepSnapshot !== false) await keepDiff(store, upper, chainIds([...layers.map((ref) => ref.diffId), written.diffId]).at(-1) as Digest);
+          await keepDiff(store, upper, chainIds([...layers.map((ref) => ref.diffId), written.diffId]).at(-1) as Digest);
           return layer;
         } finally {
           await discard();
