@@ -16,6 +16,8 @@ export interface FsAddon {
   /** Undefined when PATH has no attribute NAME. */
   lgetxattr(path: string, name: string): Buffer | undefined;
   startWriteback(fd: number, offset: number, length: number): void;
+  /** Whether PATH, a directory, now has ext4's top-of-hierarchy flag (false where there is none). */
+  markTopDirectory(path: string): boolean;
 }
 
 /** A file writer that hashes and writes on libuv's thread pool (native/src/hashing-writer.c). */

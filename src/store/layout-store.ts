@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { errnoOf, digestAlgorithm, digestHex, hashHex, MediaType, messageOf, parseDigest, parseIndex, refNameAnnotation, TsbuildError, type Descriptor, type Digest, type Index } from '../common/index.js';
 import { fsyncDirectory, temporaryName, writeFileAtomic } from './atomic.js';
+import { markTopDirectory } from './top-directory.js';
 import type { BlobInfo, ContentStore, ExpectedBlob, Ingest, OpenBlobOptions } from './content-store.js';
 import { reachableBlobs } from './image.js';
 import { acquireLock, tryLock, type FileLock } from './lock.js';
@@ -52,6 +53,8 @@ export class LayoutStore implements ContentStore {
       await chmod(join(root, 'layers'), 0o700).catch((error: unknown) => {
         if (errnoOf(error) !== 'EPERM' && errnoOf(error) !== 'EROFS') throw error;
       });
+      // Steps, unpacks and downloads make their directories there: spread over the disk.
+      for (const directory of ['tmp', 'layers']) markTopDirectory(join(root, directory));
     } catch (error) {
       throw new TsbuildError('INTERNAL', `open store ${root}: ${messageOf(error)}`, { cause: error });
     }

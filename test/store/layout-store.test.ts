@@ -38,6 +38,21 @@ describe('layout store', () => {
     await validateLayout(root);
   });
 
+  it('marks tmp/ and layers/ as tops of directory hierarchies where the file system has the flag (ext4)', (context) => {
+    // lsattr reads the flags where the file system keeps them (ext2/3/4); elsewhere there is none to set.
+    const flags = (path: string): string | undefined => {
+      try {
+        return execFileSync('lsattr', ['-d', path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split(' ')[0];
+      } catch {
+        return undefined;
+      }
+    };
+    if (flags(root) === undefined) context.skip();
+    expect(flags(join(root, 'tmp'))).toContain('T');
+    expect(flags(join(root, 'layers'))).toContain('T');
+    expect(flags(join(root, 'blobs'))).not.toContain('T');
+  });
+
   it('chooses the root as DESIGN.md says', () => {
     expect(defaultRoot({ TSBUILD_ROOT: '/x' }, 1000)).toBe('/x');
     expect(defaultRoot({}, 0)).toBe('/var/lib/tsbuild');
