@@ -37,6 +37,8 @@ export interface BuildCacheOptions {
   readonly registry?: () => Promise<RegistryClient>;
   /** A problem with an import: the build goes on as if the record were not there. */
   readonly warn?: (message: string) => void;
+  /** Each layer a step of this build made, as soon as it is in the store. */
+  readonly onLayer?: (layer: LayerRef) => void;
 }
 
 interface Candidate {
@@ -85,6 +87,7 @@ export class BuildCache implements StepCache {
   private readonly warn: (message: string) => void;
   /** The platform of the steps this build ran, for the records a hit copies into the local cache. */
   private platform: Platform | undefined;
+  private readonly onLayer: ((layer: LayerRef) => void) | undefined;
 
   constructor(
     private readonly store: Store,
@@ -92,6 +95,7 @@ export class BuildCache implements StepCache {
     options: BuildCacheOptions = {},
   ) {
     this.warn = options.warn ?? (() => undefined);
+    this.onLayer = options.onLayer;
     this.sources = (options.imports ?? []).map((spec) => sourceOf(spec, options.registry));
   }
 
@@ -203,6 +207,8 @@ export class BuildCache implements StepCache {
     await this.local.put(key, result, platform, summary);
     this.used.set(key, summary === undefined ? result : { ...result, summary });
     this.platform ??= platform;
+    const made = result.layers.at(-1);
+    if (made !== undefined) this.onLayer?.(made);
   }
 
   private async remember(key: Digest, result: StepResult): Promise<void> {

@@ -158,12 +158,28 @@ export async function layerInCompression(store: LayoutStore, layer: Descriptor, 
   return layerVariant(store, layer, uncompressed, diffId, compression);
 }
 
+/** Variants being made in this process, by store, layer and variant: one compression each. */
+const making = new Map<string, Promise<Descriptor>>();
+
 async function layerVariant(store: LayoutStore, layer: Descriptor, uncompressed: () => AsyncIterable<Uint8Array>, diffId: string, compression: CompressionOptions): Promise<Descriptor> {
   const variant = layerVariantName(compression.type, effectiveLevel(compression));
-  const known = await knownLayerVariant(store, layer, variant);
-  if (known !== undefined) return known;
-  const written = await compressLayer(uncompressed(), store, layerCompression[compression.type], compression.level);
-  if (written.diffId !== diffId) throw new TsbuildError('INTERNAL', `compress layer ${layer.digest}: its tar has diff ID ${written.diffId}, the image says ${diffId}`);
-  await rememberLayerVariant(store, layer, variant, written.descriptor);
-  return written.descriptor;
+  const key = `${store.root}\0${layer.digest}\0${variant}`;
+  let made = making.get(key);
+  if (made === undefined) {
+    made = (async () => {
+      const known = await knownLayerVariant(store, layer, variant);
+      if (known !== undefined) return known;
+      const written = await compressLayer(uncompressed(), store, layerCompression[compression.type], compression.level);
+      if (written.diffId !== diffId) throw new TsbuildError('INTERNAL', `compress layer ${layer.digest}: its tar has diff ID ${written.diffId}, the image says ${diffId}`);
+      await rememberLayerVariant(store, layer, variant, written.descriptor);
+      return written.descriptor;
+    })();
+    making.set(key, made);
+    // Settled, the store's memo answers; a failure is tried afresh by the next caller.
+    made.then(
+      () => making.delete(key),
+      () => making.delete(key),
+    );
+  }
+  return made;
 }

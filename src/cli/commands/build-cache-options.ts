@@ -55,7 +55,13 @@ export function planBuildCache(flags: CacheFlags, store: Store, registry: () => 
   if (flags.cacheMaxSize !== undefined) parseByteSize(flags.cacheMaxSize);
   const imports = flags.cacheFrom.map((spec) => parseCacheFrom(spec));
   const exports = flags.cacheTo.map((spec) => parseCacheTo(spec));
-  const cache = new BuildCache(store, new LocalStepCache(store, { warn }), { imports, registry, warn });
+  // A mode=max export sends every step's layer compressed: each is compressed as its step ends,
+  // while later steps run, rather than all after the build (the export then finds them made).
+  const early = exports.filter((target) => target.type !== 'inline' && target.mode === 'max').map((target) => (target.compression === undefined ? exportCompression : { type: target.compression, force: false }));
+  const onLayer = (layer: LayerRef): void => {
+    for (const wanted of early) void layerInCompression(store, layer.descriptor, layer.diffId, wanted).catch(() => undefined);
+  };
+  const cache = new BuildCache(store, new LocalStepCache(store, { warn }), { imports, registry, warn, ...(early.length === 0 ? {} : { onLayer }) });
   const inline = exports.some((target) => target.type === 'inline');
   const verdicts = new Map<string, string>();
   return {
