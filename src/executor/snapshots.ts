@@ -125,18 +125,18 @@ export class Snapshotter {
         throw new TsbuildError('RUNTIME', `mount overlay for a step: ${messageOf(error)}`, { cause: error });
       }
     }
-    // Metadata of the root directory comes from the upper directory's own.
-    const rootInfo = await stat(lower);
-    await chmod(upper, rootInfo.mode & 0o7777);
-    await lchown(upper, rootInfo.uid, rootInfo.gid);
     let mounted = false;
     try {
+      // Metadata of the root directory comes from the upper directory's own.
+      const rootInfo = await stat(lower);
+      await chmod(upper, rootInfo.mode & 0o7777);
+      await lchown(upper, rootInfo.uid, rootInfo.gid);
       mountOverlay(merged, stack, upper, work, inUserNamespace);
       mounted = true;
     } catch (error) {
       if (lowerMounted) unmountOverlay(lower);
       await rm(directory, { recursive: true, force: true });
-      throw new TsbuildError('RUNTIME', `mount overlay for a step: ${messageOf(error)}`, { cause: error });
+      throw new TsbuildError('RUNTIME', `prepare the root filesystem of a step: ${messageOf(error)}`, { cause: error });
     }
     const unmount = (): void => {
       if (!mounted) return;
