@@ -1,9 +1,20 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runCliCaptured } from '../helpers/run-cli.js';
 import { corpusCases, corpusRoot } from './corpus.js';
+
+/** Temporary directories of this file's cases, removed when they are done. */
+const scratchDirectories: string[] = [];
+async function scratch(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  scratchDirectories.push(dir);
+  return dir;
+}
+afterAll(async () => {
+  await Promise.all(scratchDirectories.map((dir) => rm(dir, { recursive: true, force: true })));
+});
 
 describe('tsbuild debug parse', () => {
   it('prints the reference tree dump and the typed instructions of a corpus file', async () => {
@@ -17,7 +28,7 @@ describe('tsbuild debug parse', () => {
   });
 
   it('fails with every error rendered with its line and a caret, in file order', async () => {
-    const file = join(await mkdtemp(join(tmpdir(), 'tsbuild-parse-')), 'Dockerfile');
+    const file = join(await scratch('tsbuild-parse-'), 'Dockerfile');
     await writeFile(file, 'FROM busybox\nCOPPY a b\nRUN --mont=type=cache,target=/x make\n');
     const result = await runCliCaptured(['debug', 'parse', '--dump', 'instructions', '-f', file]);
     expect(result.status).toBe(1);
@@ -36,7 +47,7 @@ describe('tsbuild debug parse', () => {
   });
 
   it('dumps the tree of a file whose lines parse even where typing its instructions fails', async () => {
-    const file = join(await mkdtemp(join(tmpdir(), 'tsbuild-parse-')), 'Dockerfile');
+    const file = join(await scratch('tsbuild-parse-'), 'Dockerfile');
     await writeFile(file, 'FROM busybox AS Build_Stage!\nCOPPY a b\nRUN --mont=type=cache,target=/x make\nCOPY --parents a b\n');
     const tree = await runCliCaptured(['debug', 'parse', '--dump', 'ast', '-f', file, '--channel', 'stable']);
     expect(tree.stderr).toBe('');
@@ -59,7 +70,7 @@ describe('tsbuild debug parse', () => {
   it('dumps the reference tree of every corpus file the reference parses but cannot type', async () => {
     const cases = corpusCases().filter((c) => c.stable.status === 'error:instructions' && c.stable.result !== undefined);
     expect(cases.length).toBeGreaterThan(10);
-    const dir = await mkdtemp(join(tmpdir(), 'tsbuild-parse-'));
+    const dir = await scratch('tsbuild-parse-');
     for (const [position, corpusCase] of cases.entries()) {
       const file = join(dir, `Dockerfile.${position}`);
       await writeFile(file, corpusCase.dockerfile);
@@ -71,7 +82,7 @@ describe('tsbuild debug parse', () => {
   });
 
   it('still fails the tree dump when a line does not parse, and prints only that error', async () => {
-    const file = join(await mkdtemp(join(tmpdir(), 'tsbuild-parse-')), 'Dockerfile');
+    const file = join(await scratch('tsbuild-parse-'), 'Dockerfile');
     await writeFile(file, 'FROM busybox\nCOPPY a b\nENV ONLY_A_NAME\n');
     const result = await runCliCaptured(['debug', 'parse', '--dump', 'ast', '-f', file]);
     expect(result.status).toBe(1);
@@ -89,7 +100,7 @@ describe('tsbuild debug parse', () => {
 
 describe('tsbuild debug resolve', () => {
   it('expands with build args and scopes, and names the base image as docker would', async () => {
-    const file = join(await mkdtemp(join(tmpdir(), 'tsbuild-resolve-')), 'Dockerfile');
+    const file = join(await scratch('tsbuild-resolve-'), 'Dockerfile');
     await writeFile(file, 'ARG BASE=alpine\nFROM ${BASE} AS one\nARG V=1\nENV W=${V}-x\nWORKDIR /w/$W\nFROM one\n');
     const result = await runCliCaptured(['debug', 'resolve', '-f', file, '--build-arg', 'BASE=busybox:1', '--build-arg', 'V=2', '--platform', 'linux/arm64']);
     expect(result.stderr).toBe('');
