@@ -15,16 +15,9 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodeHeader, endOfArchive } from '../../src/exporter/tar.js';
 import { verifyStore } from '../../src/store/index.js';
-import { buildFixture, type BuildFixture, type LayerFile } from '../helpers/build.js';
+import { buildFixture, imageFiles, type BuildFixture } from '../helpers/build.js';
 
 const isRoot = process.getuid?.() === 0;
-
-async function imageFiles(fx: BuildFixture, name: string): Promise<Map<string, LayerFile>> {
-  const image = await fx.image(name);
-  const files = new Map<string, LayerFile>();
-  for (const layer of image.manifest.layers) for (const file of await fx.layerFiles(layer)) files.set(file.path, file);
-  return files;
-}
 
 describe.runIf(isRoot)('hostile builds', () => {
   let fx: BuildFixture;

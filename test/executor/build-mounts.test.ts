@@ -8,18 +8,10 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildFixture, cachedSteps, ranSteps, type BuildFixture, type LayerFile } from '../helpers/build.js';
+import { buildFixture, cachedSteps, imageFiles, ranSteps, type BuildFixture, type LayerFile } from '../helpers/build.js';
 import { escapeCacheId } from '../../src/executor/cache-mounts.js';
 import { pruneStore, verifyStore } from '../../src/store/index.js';
 import { repoRoot } from '../runtime/helpers.js';
-
-/** Every file of the image's layers, the later layers' entries over the earlier ones'. */
-async function imageFiles(fx: BuildFixture, name: string): Promise<Map<string, LayerFile>> {
-  const image = await fx.image(name);
-  const files = new Map<string, LayerFile>();
-  for (const layer of image.manifest.layers) for (const file of await fx.layerFiles(layer)) files.set(file.path, file);
-  return files;
-}
 
 /** The entries of the image's last layer. */
 async function lastLayer(fx: BuildFixture, name: string): Promise<LayerFile[]> {

@@ -89,6 +89,14 @@ export async function buildFixture(): Promise<BuildFixture> {
   };
 }
 
+/** Every file of image NAME's layers by path, a later layer's entry over an earlier one's. */
+export async function imageFiles(fx: BuildFixture, name: string): Promise<Map<string, LayerFile>> {
+  const image = await fx.image(name);
+  const files = new Map<string, LayerFile>();
+  for (const layer of image.manifest.layers) for (const file of await fx.layerFiles(layer)) files.set(file.path, file);
+  return files;
+}
+
 /** The step lines of BuildKit's plain progress that say CACHED, by step name. */
 export function cachedSteps(stderr: string): string[] {
   const names = new Map<string, string>();
