@@ -16,7 +16,7 @@ export { VerifyingStream } from './verify-stream.js';
 export { unpackLayer, decompressLayer, decompressStream, type UnpackOptions, type UnpackResult } from './unpack.js';
 export { chainIds, findImage, imageTarSize, layerTarSizeHint, reachableBlobs, readIndex, readManifest, resolveImage, selectPlatform, storeName, type ResolvedImage } from './image.js';
 export { storeImage, type Image, type ImageLayer } from './image-model.js';
-export { applyUpper, diffPath, keepDiff, linkTree, snapshotStack, unpackImage, unpackLayers, snapshotPath } from './snapshots.js';
+export { diffPath, keepDiff, linkTree, snapshotStack, unpackImage, unpackLayers, snapshotPath } from './snapshots.js';
 export { defaultGzipLevel, knownLayerVariant, layerVariantName, rememberLayerVariant } from './layer-variants.js';
 export { pruneStore, type PruneOptions, type PruneResult } from './prune.js';
 export { verifyStore, type VerifyProblem, type VerifyResult } from './verify.js';

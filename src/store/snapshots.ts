@@ -1,4 +1,4 @@
-import { chmodSync, lchownSync, linkSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, utimesSync } from 'node:fs';
+import { chmodSync, lchownSync, linkSync, lstatSync, mkdirSync, readdirSync, rmSync, utimesSync } from 'node:fs';
 import { chmod, lchown, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoOf, isOverlayOpaque, TsbuildError, digestHex, messageOf, type Descriptor, type Digest, type Manifest } from '../common/index.js';
@@ -53,28 +53,24 @@ export async function snapshotStack(store: LayoutStore, diffIds: readonly Digest
 
 /**
  * Keeps UPPER, the upper directory of the step that made the layer ending CHAIN, as that chain's
- * diff (moved, not copied). Another process that kept the same chain first wins; UPPER is then
- * left to its owner to remove.
+ * diff (moved, not copied). Another process that kept the same chain first wins, and UPPER is
+ * removed.
  */
 export async function keepDiff(store: LayoutStore, upper: string, chain: Digest): Promise<void> {
   const final = diffPath(store, chain);
   if (await isDirectory(final)) return;
   await mkdir(join(store.root, 'layers', 'diff'), { recursive: true, mode: 0o700 });
-  try {
-    await rename(upper, final);
-  } catch (error) {
-    if (errnoOf(error) !== 'ENOTEMPTY' && errnoOf(error) !== 'EEXIST') throw error;
-  }
+  await renameSnapshot(upper, final);
 }
 
 /**
- * Applies an overlay upper directory's changes to TARGET, a hard-linked copy of the tree below
- * them: whiteouts remove, opaque directories are emptied first, directories get the upper's
- * metadata, and files and links are moved in (MOVE: the upper directory is thrown away after) or
- * hard-linked (a kept diff, which stays as it is). Shared inodes are never written: a changed
- * file is the upper's own inode. Synchronous, as linkTree: many small metadata calls.
+ * Applies a kept diff (an overlay upper directory) to TARGET, a hard-linked copy of the tree below
+ * it: whiteouts remove, opaque directories are emptied first, directories get the diff's
+ * metadata, and files and links are hard-linked from the diff, which stays as it is. Shared
+ * inodes are never written: a changed file is the diff's own inode. Synchronous, as linkTree:
+ * many small metadata calls.
  */
-export function applyUpper(upper: string, target: string, move: boolean): void {
+function applyUpper(upper: string, target: string): void {
   for (const name of readdirSync(upper)) {
     const source = join(upper, name);
     const destination = join(target, name);
@@ -89,15 +85,14 @@ export function applyUpper(upper: string, target: string, move: boolean): void {
         rmSync(destination, { recursive: true, force: true });
         mkdirSync(destination);
       }
-      applyUpper(source, destination, move);
+      applyUpper(source, destination);
       lchownSync(destination, info.uid, info.gid);
       chmodSync(destination, info.mode & 0o7777);
       utimesSync(destination, info.atime, info.mtime);
       continue;
     }
     rmSync(destination, { recursive: true, force: true });
-    if (move) renameSync(source, destination);
-    else linkSync(source, destination);
+    linkSync(source, destination);
   }
 }
 
@@ -176,7 +171,7 @@ export async function unpackLayers(store: LayoutStore, layers: readonly Descript
 
 /** Applies a kept diff to TARGET by hard links; the root directory's own metadata is the diff's, as the overlay shows it. */
 async function applyDiff(diff: string, target: string, privileged: boolean): Promise<void> {
-  applyUpper(diff, target, false);
+  applyUpper(diff, target);
   const root = await stat(diff);
   if (privileged) await lchown(target, root.uid, root.gid);
   await chmod(target, root.mode & 0o7777);
