@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, constants, copyFileSync, createReadStream, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readlinkSync, symlinkSync, unlinkSync, type BigIntStats } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, createReadStream, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readlinkSync, symlinkSync, unlinkSync, type BigIntStats } from 'node:fs';
 import { chmod, copyFile, lchown, lstat, mkdtemp, open, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix, relative } from 'node:path';
@@ -19,6 +19,7 @@ import {
 } from '../cache/index.js';
 import { makeSpecialFile, messageOf, mkdirInRoot, parseDigest, readTar, readXattrs, resolveInRoot, setXattr, TsbuildError } from '../common/index.js';
 import { decompressStream, unpackLayer } from '../store/index.js';
+import { descriptorPath, openWalked } from './walked-file.js';
 import { checkoutGit, isGitSource, parseGitRef, resolveGitRef, type ResolvedGit } from './git-source.js';
 import type { HttpCache } from './http-cache.js';
 
@@ -341,14 +342,24 @@ class Copier {
       return;
     }
     if (stats.size <= smallFileBytes) {
-      // EXCL: the name was just cleared, so a symlink planted there is never written through.
-      copyFileSync(entry.hostPath, destination, constants.COPYFILE_EXCL);
+      const source = openWalked(entry);
+      try {
+        // EXCL: the name was just cleared, so a symlink planted there is never written through.
+        copyFileSync(descriptorPath(source), destination, constants.COPYFILE_EXCL);
+      } finally {
+        closeSync(source);
+      }
       this.applyMetadata(destination, stats, entry.hostPath, true);
       if (stats.nlink > 1n) this.links.set(key, Promise.resolve(destination));
       return;
     }
     const copied = this.limit(async () => {
-      await copyFile(entry.hostPath, destination, constants.COPYFILE_EXCL);
+      const source = openWalked(entry);
+      try {
+        await copyFile(descriptorPath(source), destination, constants.COPYFILE_EXCL);
+      } finally {
+        closeSync(source);
+      }
       this.applyMetadata(destination, stats, entry.hostPath, true);
       return destination;
     });

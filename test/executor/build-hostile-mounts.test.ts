@@ -264,7 +264,8 @@ describe.runIf(isRoot)('RUN mounts and privileges aimed at the host', () => {
     it('binds a context directory the host swaps for a link to the host meanwhile: its content or nothing, never the host', async () => {
       const dir = await fx.context('context-race', {
         Dockerfile: ['FROM busybox', 'RUN --mount=type=bind,source=sub,target=/m cat /m/* > /seen 2>&1; true'].join('\n'),
-        'sub/file': 'context\n',
+        // Named as the host's file, so that a copy through the link would find one.
+        'sub/secret': 'context\n',
       });
       // Swaps DIR/sub between the directory and a link to the host directory for at most 60 s.
       const swapper = spawn('timeout', ['60', 'sh', '-c', `cd ${dir} && while :; do mv sub sub.dir && ln -s ${host} sub && sleep 0.02; rm sub && mv sub.dir sub && sleep 0.2; done`], { stdio: 'ignore' });
