@@ -24,6 +24,28 @@ static const char *capability_names[] = {
   "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
 };
 
+/* The filter tsbuild compiled from linux.seccomp (this runtime has no syscall table of its
+   own): 8-byte instructions in hex, at most the kernel's BPF_MAXINSNS (4096). */
+static int
+read_seccomp_filter (const char *hex, struct spec *spec, const char *path, struct shim_error *err)
+{
+  size_t length = strlen (hex);
+  if (length == 0 || length % 16 != 0 || length / 16 > 4096)
+    return shim_fail (err, EINVAL, "", path, "config.json: annotation org.tsbuild.seccomp must be 1 to 4096 filter instructions in hex");
+  spec->seccomp_filter = malloc (length / 2);
+  if (spec->seccomp_filter == NULL)
+    return shim_fail (err, ENOMEM, "malloc", NULL, "read the seccomp filter");
+  for (size_t i = 0; i < length / 2; i++)
+    {
+      int high = json_hex_digit (hex[2 * i]), low = json_hex_digit (hex[2 * i + 1]);
+      if (high < 0 || low < 0)
+        return shim_fail (err, EINVAL, "", path, "config.json: annotation org.tsbuild.seccomp is not hex");
+      spec->seccomp_filter[i] = (unsigned char) (high * 16 + low);
+    }
+  spec->seccomp_filter_length = length / 16;
+  return 0;
+}
+
 int
 capability_from_name (const char *name)
 {
@@ -414,6 +436,9 @@ spec_load (const char *bundle, struct spec *spec, struct shim_error *err)
     init = json_string (json_get (annotations, "run.oci.init"));
   spec->init = init != NULL && strcmp (init, "true") == 0;
   spec->rootfs_overlay = dup_or_null (json_string (json_get (annotations, "org.tsbuild.rootfs.overlay")));
+  const char *seccomp = json_string (json_get (annotations, "org.tsbuild.seccomp"));
+  if (seccomp != NULL && read_seccomp_filter (seccomp, spec, path, err) < 0)
+    goto fail;
 
   json_free (root);
   return 0;

@@ -40,8 +40,8 @@ new_value (enum json_type type)
   return value;
 }
 
-static int
-hex_digit (char c)
+int
+json_hex_digit (char c)
 {
   if (c >= '0' && c <= '9')
     return c - '0';
@@ -60,7 +60,7 @@ read_hex4 (struct reader *r, unsigned *out)
     return false;
   for (int i = 0; i < 4; i++)
     {
-      int digit = hex_digit (r->text[r->at + i]);
+      int digit = json_hex_digit (r->text[r->at + i]);
       if (digit < 0)
         return false;
       value = value * 16 + (unsigned) digit;

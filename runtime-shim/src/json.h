@@ -26,5 +26,7 @@ const struct json *json_get (const struct json *object, const char *key);
 /* Typed accessors: NULL/default when the value is absent or of another type. */
 const char *json_string (const struct json *value);
 bool json_is (const struct json *value, enum json_type type);
+/* The value of one hex digit (either case), or -1. */
+int json_hex_digit (char c);
 
 #endif

@@ -6,6 +6,8 @@
 #include <grp.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +119,17 @@ set_capabilities (const struct spec *spec, struct shim_error *err)
   return 0;
 }
 
+static int
+install_seccomp (const struct spec *spec, struct shim_error *err)
+{
+  if (spec->seccomp_filter == NULL)
+    return 0;
+  struct sock_fprog program = { (unsigned short) spec->seccomp_filter_length, (struct sock_filter *) (void *) spec->seccomp_filter };
+  if (syscall (SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program) < 0)
+    return shim_fail (err, errno, "seccomp", NULL, "install the seccomp filter");
+  return 0;
+}
+
 int
 process_prepare (const struct spec *spec, bool user_namespace, struct shim_error *err)
 {
@@ -139,6 +152,11 @@ process_prepare (const struct spec *spec, bool user_namespace, struct shim_error
           return shim_fail (err, errno, "setgroups", NULL, "set additional groups (a single-id user namespace cannot have them)");
       }
   if (spec->has_capabilities && drop_bounding (spec, err) < 0)
+    return -1;
+  /* While the process is still root with CAP_SYS_ADMIN, which a filter without no_new_privs
+     needs (as runc installs it before dropping capabilities); what follows (the ids, capset,
+     execve) is nothing a filter refuses. */
+  if (install_seccomp (spec, err) < 0)
     return -1;
   /* Keep the permitted set across the change of uid; capset then sets exactly what was asked. */
   if (prctl (PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)

@@ -2,7 +2,7 @@
  * A static program for runtime tests: each subcommand prints one JSON document about the
  * process as the container sees it, so that no distribution image is needed.
  *
- *   test-init ids | caps | env | cwd | hostname | mounts | rlimits | pid | nnp | fds | netdevs
+ *   test-init ids | caps | env | cwd | hostname | mounts | rlimits | pid | nnp | fds | netdevs | seccomp
  *   test-init exit N | kill-self N | sleep-until-signal | zombies | write FILE | open-exe PID
  *   test-init console-receiver SOCKET   (on the host: takes a terminal from --console-socket)
  *   test-init tty                        (in the container: whether stdio is a terminal)
@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -372,6 +373,57 @@ console_receiver (const char *path)
   return 0;
 }
 
+/* The errno of raw syscalls a seccomp filter decides on (0: it went through), each undone
+   where it succeeded; the calls a capability check refuses anyway are not among them. */
+static int
+seccomp_answers (void)
+{
+  static const struct
+  {
+    const char *name;
+    long number;
+    long arg0;
+  } calls[] = {
+    { "unshare_user", SYS_unshare, 0x10000000 /* CLONE_NEWUSER */ },
+    { "keyctl", SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */ },
+    { "clone3", SYS_clone3, 0 },
+    { "io_uring_setup", SYS_io_uring_setup, 1 },
+    { "getpid", SYS_getpid, 0 },
+  };
+  printf ("{");
+  for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++)
+    {
+      int answer = 0;
+      if (calls[i].number == SYS_unshare || calls[i].number == SYS_clone3)
+        {
+          /* In a child, so that a namespace it gets leaves this process as it was. */
+          pid_t child = fork ();
+          if (child == 0)
+            {
+              long result = calls[i].number == SYS_clone3 ? syscall (SYS_clone3, NULL, 0) : syscall (SYS_unshare, calls[i].arg0);
+              _exit (result < 0 ? errno : 0);
+            }
+          int status = 0;
+          waitpid (child, &status, 0);
+          answer = WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+        }
+      else
+        {
+          char params[120];
+          memset (params, 0, sizeof params);
+          long result = calls[i].number == SYS_keyctl ? syscall (SYS_keyctl, 0, -2 /* KEY_SPEC_PROCESS_KEYRING */, 0)
+                        : calls[i].number == SYS_io_uring_setup ? syscall (SYS_io_uring_setup, 1, params)
+                        : syscall (calls[i].number);
+          answer = result < 0 ? errno : 0;
+          if (result > 0 && calls[i].number == SYS_io_uring_setup)
+            close ((int) result);
+        }
+      printf ("%s\"%s\":%d", i == 0 ? "" : ",", calls[i].name, answer);
+    }
+  printf ("}\n");
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -406,6 +458,8 @@ main (int argc, char **argv)
     return fds ();
   if (strcmp (command, "netdevs") == 0)
     return netdevs ();
+  if (strcmp (command, "seccomp") == 0)
+    return seccomp_answers ();
   if (strcmp (command, "exit") == 0 && argc > 2)
     return atoi (argv[2]);
   if (strcmp (command, "kill-self") == 0 && argc > 2)

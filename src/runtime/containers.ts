@@ -31,7 +31,7 @@ import { selectRuntime } from './oci-runtime.js';
 import { containerCommand, containerEnvironment, ensureWorkingDirectory, findOrPull, writeEtcFiles, type ContainerOptions } from './run.js';
 import type { ContainerSpec, MountSpec } from './spec.js';
 import { lookupGroup, lookupUser } from './user.js';
-import { addHostLine, containerCapabilities, rlimitsOf, type SecurityOptions } from './security-options.js';
+import { addHostLine, containerCapabilities, rlimitsOf, securityOptOf, type SecurityOptions } from './security-options.js';
 import { prepareMounts, releaseContainerVolumes, type MountRequest } from './volumes/index.js';
 import { detachContainer, exposedPortSpecs } from './network/index.js';
 import { freezeContainer, releaseFreezer, thawContainer } from './freezer.js';
@@ -116,6 +116,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   // Checked before anything is made: a bad value leaves nothing behind.
   const capabilities = await containerCapabilities(options.capAdd ?? [], options.capDrop ?? [], options.privileged === true);
   for (const entry of options.extraHosts ?? []) addHostLine(entry);
+  const securityOpt = securityOptOf(options.securityOpt ?? []);
   const restart = options.restart ?? { name: 'no', maximumRetryCount: 0 };
   if (options.autoRemove && restart.name !== 'no') throw new TsbuildError('INVALID_ARGUMENT', 'conflicting options: cannot specify both --restart and --rm');
   const runtimeName = options.runtime === undefined || options.runtime === 'shim' ? 'runtime-shim' : options.runtime;
@@ -199,6 +200,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         ...(options.extraHosts === undefined || options.extraHosts.length === 0 ? {} : { extraHosts: [...options.extraHosts] }),
         ...(options.groupAdd === undefined || options.groupAdd.length === 0 ? {} : { groupAdd: [...options.groupAdd] }),
         ...(options.ulimits === undefined || options.ulimits.length === 0 ? {} : { ulimits: [...options.ulimits] }),
+        ...(options.securityOpt === undefined || options.securityOpt.length === 0 ? {} : { securityOpt: [...options.securityOpt] }),
       },
       ...(lower === undefined ? {} : { lower }),
       restartCount: 0,
@@ -242,6 +244,8 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       readonlyRootfs: options.readOnly === true,
       capabilities,
       ...(options.privileged === true ? { unmasked: true, allDevices: true } : {}),
+      ...(securityOpt.seccomp ? {} : { seccomp: false }),
+      ...(securityOpt.noNewPrivileges ? { noNewPrivileges: true } : {}),
       ...(rlimits === undefined ? {} : { rlimits }),
       mounts: await writeEtcFiles(directory, hostname, network, undefined, options.extraHosts ?? []),
       network: network === 'none' ? 'none' : 'host',

@@ -12,6 +12,7 @@ import type { Writable } from 'node:stream';
 import { TsbuildError, exitStatus, messageOf } from '../common/index.js';
 import { namespaceProcesses, type ContainerRecord } from './container.js';
 import { runtimeError, shimPath, type AttachedStreams } from './oci-runtime.js';
+import { containerCapabilities, securityOptOf } from './security-options.js';
 import { generateConfig } from './spec.js';
 import { ConsoleSocket, TerminalCopy, type TerminalSize } from './terminal.js';
 import { lookupUser } from './user.js';
@@ -69,8 +70,17 @@ export async function execInContainer(record: ContainerRecord, options: ExecOpti
     const home = env.findIndex((entry) => keyOf(entry) === 'HOME');
     if (home >= 0 && !(options.env ?? []).some((entry) => keyOf(entry) === 'HOME')) env[home] = `HOME=${user.home}`;
   }
+  // What confines the container confines what runs in it, as docker exec: its capabilities,
+  // its seccomp rules and no_new_privs.
+  const host = record.hostConfig;
+  const capabilities = await containerCapabilities(host?.capAdd ?? [], host?.capDrop ?? [], host?.privileged === true);
+  const security = securityOptOf(host?.securityOpt ?? []);
   const bundle = await mkdtemp(join(tmpdir(), 'tsbuild-exec-'));
   const config = generateConfig({
+    capabilities,
+    ...(host?.privileged === true ? { unmasked: true } : {}),
+    ...(security.seccomp ? {} : { seccomp: false }),
+    ...(security.noNewPrivileges ? { noNewPrivileges: true } : {}),
     args: options.args,
     env,
     cwd: workdir,

@@ -18,6 +18,8 @@ export interface SecurityOptions {
   /** `--group-add`: group names (of the image's /etc/group) or ids. */
   readonly groupAdd?: readonly string[];
   readonly ulimits?: readonly Ulimit[];
+  /** `--security-opt`: `seccomp=unconfined`, `no-new-privileges[=true|false]` (also with `:`). */
+  readonly securityOpt?: readonly string[];
 }
 
 export interface Ulimit {
@@ -71,6 +73,33 @@ export async function containerCapabilities(add: readonly string[], drop: readon
   for (const name of adds) if (name !== 'ALL') chosen.add(name);
   // A capability this process lacks cannot be handed on: the runtime would fail to set it.
   return [...chosen].filter((name) => held.includes(name));
+}
+
+/**
+ * What `--security-opt` entries ask of the container, checked as docker checks them. A seccomp
+ * profile of one's own is not taken (only docker's default, or none); AppArmor and SELinux,
+ * which this runtime does not apply, take only the values that turn them off.
+ */
+export function securityOptOf(entries: readonly string[]): { seccomp: boolean; noNewPrivileges: boolean } {
+  let seccomp = true;
+  let noNewPrivileges = false;
+  for (const entry of entries) {
+    const separator = /[=:]/.exec(entry)?.index ?? -1;
+    const key = separator < 0 ? entry : entry.slice(0, separator);
+    const value = separator < 0 ? undefined : entry.slice(separator + 1);
+    if (key === 'no-new-privileges' && (value === undefined || value === 'true' || value === 'false')) {
+      noNewPrivileges = value !== 'false';
+    } else if (key === 'seccomp' && value === 'unconfined') {
+      seccomp = false;
+    } else if (key === 'seccomp' && value !== undefined && value !== '') {
+      throw new TsbuildError('INVALID_ARGUMENT', `invalid --security-opt: ${entry}: a seccomp profile file is not supported, only seccomp=unconfined (docker's default profile applies otherwise)`);
+    } else if ((key === 'apparmor' && value === 'unconfined') || (key === 'label' && value === 'disable')) {
+      continue;
+    } else {
+      throw new TsbuildError('INVALID_ARGUMENT', `invalid --security-opt: ${JSON.stringify(entry)}`);
+    }
+  }
+  return { seccomp, noNewPrivileges };
 }
 
 /** `--ulimit NAME=SOFT[:HARD]`. */

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { readFile } from 'node:fs/promises';
+import { compileSeccompFilter, defaultSeccompProfile } from './seccomp.js';
 
 export interface IdMapping {
   readonly containerID: number;
@@ -44,6 +45,12 @@ export interface ContainerSpec {
    * `--privileged`); the capabilities are given apart.
    */
   readonly unmasked?: boolean;
+  /**
+   * docker's default seccomp profile for the container's capabilities (`linux.seccomp`, and
+   * compiled for the runtime-shim); false: none, as docker's `seccomp=unconfined`. Default:
+   * confined unless `unmasked` (a privileged container is unconfined, as in docker).
+   */
+  readonly seccomp?: boolean;
   readonly noNewPrivileges?: boolean;
   /** Soft and hard limits by name (`RLIMIT_NOFILE`); clamped to the caller's hard limits. */
   readonly rlimits?: Readonly<Record<string, { readonly soft: number; readonly hard: number }>>;
@@ -77,7 +84,6 @@ export interface ContainerSpec {
   readonly idMappings?: { readonly uid: readonly IdMapping[]; readonly gid: readonly IdMapping[] };
 }
 
-/** Docker's default capability set (moby's oci/caps/defaults.go). */
 /** Capability names as the runtime spec writes them without CAP_, in the kernel's order (bit N is the Nth). */
 export const capabilityNames: readonly string[] = [
   'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP', 'LINUX_IMMUTABLE',
@@ -99,6 +105,7 @@ export async function heldCapabilities(): Promise<string[]> {
   return capabilityNames.filter((_, bit) => (mask >> BigInt(bit)) & 1n).map((name) => `CAP_${name}`);
 }
 
+/** Docker's default capability set (moby's oci/caps/defaults.go). */
 export const defaultCapabilities: readonly string[] = [
   'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID',
   'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
@@ -230,6 +237,12 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
     ...(spec.mounts ?? []).map((m) => ({ destination: m.destination, type: m.type ?? 'bind', source: m.source ?? '', options: [...(m.options ?? ['rbind', 'rw'])] })),
   ];
   const user = spec.user ?? { uid: 0, gid: 0 };
+  const seccomp = (spec.seccomp ?? spec.unmasked !== true) ? defaultSeccompProfile(capabilities) : undefined;
+  const annotations: Record<string, string> = {
+    ...(spec.init === true ? { 'org.tsbuild.init': 'true', 'run.oci.init': 'true' } : {}),
+    ...(spec.rootfsOverlay === undefined ? {} : { 'org.tsbuild.rootfs.overlay': spec.rootfsOverlay }),
+    ...(seccomp === undefined ? {} : { 'org.tsbuild.seccomp': compileSeccompFilter(seccomp).toString('hex') }),
+  };
   return {
     ociVersion: '1.0.2',
     process: {
@@ -246,14 +259,7 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
     root: { path: spec.rootfs, readonly: spec.readonlyRootfs ?? false },
     hostname: spec.hostname ?? '',
     mounts,
-    ...(spec.init === true || spec.rootfsOverlay !== undefined
-      ? {
-          annotations: {
-            ...(spec.init === true ? { 'org.tsbuild.init': 'true', 'run.oci.init': 'true' } : {}),
-            ...(spec.rootfsOverlay === undefined ? {} : { 'org.tsbuild.rootfs.overlay': spec.rootfsOverlay }),
-          },
-        }
-      : {}),
+    ...(Object.keys(annotations).length === 0 ? {} : { annotations }),
     linux: {
       namespaces,
       ...(mappings === undefined ? {} : { uidMappings: mappings.uid, gidMappings: mappings.gid }),
@@ -268,6 +274,7 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
               ...(spec.allDevices === true ? { devices: [{ allow: true, access: 'rwm' }] } : {}),
             },
           }),
+      ...(seccomp === undefined ? {} : { seccomp }),
       maskedPaths: spec.unmasked === true ? [] : [...defaultMaskedPaths],
       readonlyPaths: spec.unmasked === true ? [] : [...defaultReadonlyPaths],
     },

@@ -157,6 +157,19 @@ describe.runIf(isRoot)('RUN mounts and privileges aimed at the host', () => {
       expect(refused.stderr).not.toMatch(/^#\d+ CACHED$/m);
     }, 120_000);
 
+    it("runs a RUN under docker's default seccomp rules, as BuildKit: no user namespace for the step; --security=insecure lifts them", async () => {
+      const probe = 'grep -E "^(NoNewPrivs|Seccomp):" /proc/self/status | tr -s "\\t " " "; unshare -U true 2>/dev/null && echo unshared || echo refused';
+      const dir = await fx.context('seccomp', {
+        Dockerfile: ['# syntax=docker/dockerfile:1-labs', 'FROM busybox', `RUN (${probe}) > /confined`, `RUN --security=insecure (${probe}) > /insecure`].join('\n'),
+      });
+      const result = await fx.build(['-t', 'seccomp', '--allow', 'security.insecure', dir]);
+      expect(result.stderr).not.toMatch(/ERROR/);
+      expect(result.status).toBe(0);
+      const files = await imageFiles(fx, 'seccomp');
+      expect(files.get('confined')?.text).toBe('NoNewPrivs: 0\nSeccomp: 2\nrefused\n');
+      expect(files.get('insecure')?.text).toBe('NoNewPrivs: 0\nSeccomp: 0\nunshared\n');
+    }, 120_000);
+
     it("refuses a base image's ONBUILD RUN --security=insecure or --network=host without the entitlement", async () => {
       const base = await fx.context('onbuild-base', {
         Dockerfile: ['FROM busybox', 'ONBUILD RUN --security=insecure mknod /zero c 1 5 && head -c 3 /zero | wc -c > /privileged'].join('\n'),

@@ -31,10 +31,6 @@ const busyboxPath = '/bin/busybox';
  * one that starts to match fails the suite until it leaves this list.
  */
 const knownDifferences: Readonly<Record<string, string>> = {
-  // BuildKit runs a RUN under docker's default seccomp profile; tsbuild's runtime installs no
-  // seccomp filter, so /proc/self/status says `Seccomp: 0` and the syscalls that profile
-  // refuses (as keyctl, unshare without CAP_SYS_ADMIN) are not refused.
-  'run-seccomp': 'a RUN has no seccomp filter in tsbuild, docker’s default profile in BuildKit',
   // Names are bytes to BuildKit; tsbuild walks an upper directory and a snapshot with Node's
   // string names (src/exporter/layer.ts directoryEntries, src/store/snapshots.ts linkTree), so a
   // name that is not UTF-8 comes back as U+FFFD, is not found, and fails the step.

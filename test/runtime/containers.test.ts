@@ -413,6 +413,31 @@ describe.runIf(isRoot)('containers as root', () => {
     expect(ok('ps', '-a', '-q')).toBe('');
   }, 120_000);
 
+  it("confines containers and what exec starts in them with their capabilities and docker's default seccomp rules, lifted by --security-opt seccomp=unconfined or --privileged", () => {
+    const status = 'grep -E "^(NoNewPrivs|Seccomp):" /proc/self/status | tr -s "\\t " " "; unshare -U true 2>/dev/null && echo unshared || echo refused';
+    expect(ok('run', '--rm', 'busybox', 'sh', '-c', status)).toBe('NoNewPrivs: 0\nSeccomp: 2\nrefused\n');
+    expect(ok('run', '--rm', '--security-opt', 'seccomp=unconfined', 'busybox', 'sh', '-c', status)).toBe('NoNewPrivs: 0\nSeccomp: 0\nunshared\n');
+    expect(ok('run', '--rm', '--privileged', 'busybox', 'sh', '-c', status)).toBe('NoNewPrivs: 0\nSeccomp: 0\nunshared\n');
+    expect(ok('run', '--rm', '--security-opt', 'no-new-privileges', 'busybox', 'sh', '-c', status)).toBe('NoNewPrivs: 1\nSeccomp: 2\nrefused\n');
+    // CAP_SYS_ADMIN lifts the namespace refusals, as docker's profile does.
+    expect(ok('run', '--rm', '--cap-add', 'SYS_ADMIN', 'busybox', 'sh', '-c', 'unshare -U true && echo unshared')).toBe('unshared\n');
+    ok('run', '-d', '--name', 'confined', '--security-opt', 'seccomp=unconfined', 'busybox', 'sleep', '100');
+    expect(ok('exec', 'confined', 'sh', '-c', 'grep ^Seccomp: /proc/self/status | tr -s "\\t " " "')).toBe('Seccomp: 0\n');
+    expect(inspect('confined', '{{json .HostConfig.SecurityOpt}}')).toBe('["seccomp=unconfined"]');
+    ok('rm', '-f', 'confined');
+    // The container's own capabilities too (bit 25 is CAP_SYS_TIME).
+    ok('run', '-d', '--name', 'confined', '--cap-add', 'SYS_TIME', 'busybox', 'sleep', '100');
+    expect(ok('exec', 'confined', 'sh', '-c', 'grep -E "^(CapEff|Seccomp):" /proc/self/status | tr -s "\\t " " "; unshare -U true 2>/dev/null || echo refused')).toBe('CapEff: 00000000aa0425fb\nSeccomp: 2\nrefused\n');
+    ok('rm', '-f', 'confined');
+    for (const [flag, words] of [
+      ['seccomp=/tmp/profile.json', 'a seccomp profile file is not supported'],
+      ['bogus', 'invalid --security-opt: "bogus"'],
+    ] as const) {
+      const result = tsbuild('run', '--rm', '--security-opt', flag, 'busybox', 'true');
+      expect([flag, result.status, result.stderr.includes(words)]).toEqual([flag, 125, true]);
+    }
+  }, 60_000);
+
   it('exec -t gives the process a terminal of the container\'s own, never the caller\'s (whose input it could push keystrokes into)', () => {
     ok('run', '-d', '--name', 'termed', 'busybox', 'sleep', '100');
     // Without a terminal around tsbuild, the process still gets one.

@@ -7,7 +7,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTsbuildError } from '../../src/common/index.js';
-import { ShimRuntime, generateConfig, type ContainerSpec } from '../../src/runtime/index.js';
+import { ShimRuntime, defaultCapabilities, generateConfig, type ContainerSpec } from '../../src/runtime/index.js';
 import { asRootless, buildBinaries, chownTree, ensureRootlessUser, isRoot, makeRootfs, scratchDir, shimBinary, toolExists } from './helpers.js';
 
 let dir: string;
@@ -40,6 +40,38 @@ function hostMounts(): string {
 }
 
 describe.runIf(isRoot)('runtime-shim hardening', () => {
+  it("confines the process with docker's default seccomp rules for its capabilities, and not when unconfined", () => {
+    const answers = (spec: Omit<ContainerSpec, 'rootfs' | 'args'>): Record<string, number> => {
+      const { bundle } = prepare({ args: ['/test-init', 'seccomp'], ...spec });
+      const result = runShim(bundle);
+      expect(result.stderr).toBe('');
+      expect(result.status).toBe(0);
+      return JSON.parse(result.stdout) as Record<string, number>;
+    };
+    const EPERM = 1;
+    const ENOSYS = 38;
+    // A user namespace needs no capability; docker's profile refuses it without CAP_SYS_ADMIN.
+    expect(answers({})).toEqual({ unshare_user: EPERM, keyctl: EPERM, clone3: ENOSYS, io_uring_setup: EPERM, getpid: 0 });
+    const unconfined = answers({ seccomp: false });
+    expect(unconfined.unshare_user).toBe(0);
+    expect(unconfined.keyctl).not.toBe(EPERM);
+    expect(unconfined.clone3).not.toBe(ENOSYS);
+    const admin = answers({ capabilities: [...defaultCapabilities, 'CAP_SYS_ADMIN'] });
+    expect(admin).toMatchObject({ unshare_user: 0, keyctl: EPERM, io_uring_setup: EPERM });
+    // A privileged container (nothing masked) is unconfined, as docker's --privileged.
+    expect(answers({ unmasked: true }).unshare_user).toBe(0);
+    // A filter that is not whole instructions in hex is refused before anything runs.
+    for (const filter of ['zz00000000000000', '00', '']) {
+      const { bundle } = prepare({ args: ['/test-init', 'seccomp'] });
+      const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { annotations: Record<string, string> };
+      config.annotations['org.tsbuild.seccomp'] = filter;
+      writeFileSync(join(bundle, 'config.json'), JSON.stringify(config));
+      const result = runShim(bundle);
+      expect([filter, result.status, result.stdout]).toEqual([filter, 125, '']);
+      expect(result.stderr).toContain('org.tsbuild.seccomp');
+    }
+  });
+
   it('lets only descriptors 0-2 reach the process, whatever the caller leaked', () => {
     const { bundle } = prepare({ args: ['/test-init', 'fds'] });
     const leaked = openSync('/etc', 'r');

@@ -31,6 +31,7 @@ interface Config {
     uidMappings?: { containerID: number; hostID: number; size: number }[];
     gidMappings?: { containerID: number; hostID: number; size: number }[];
     resources?: unknown;
+    seccomp?: { defaultAction: string; architectures: string[]; syscalls: { names: string[]; errnoRet: number; args?: unknown[] }[] };
     maskedPaths: string[];
     readonlyPaths: string[];
   };
@@ -60,7 +61,27 @@ describe('generateConfig', () => {
     expect(c.linux.uidMappings).toBeUndefined();
     expect(c.linux.maskedPaths).toContain('/proc/kcore');
     expect(c.linux.readonlyPaths).toContain('/proc/sys');
-    expect(c.annotations).toBeUndefined();
+    // docker's default seccomp rules, as the spec gives them to crun and runc and compiled for the shim.
+    expect(c.linux.seccomp?.defaultAction).toBe('SCMP_ACT_ALLOW');
+    const refused = c.linux.seccomp?.syscalls.filter((rule) => rule.args === undefined).flatMap((rule) => rule.names);
+    expect(refused).toEqual(expect.arrayContaining(['keyctl', 'unshare', 'mount', 'setns', 'clone3', 'io_uring_setup', 'bpf', 'kexec_load', 'init_module']));
+    expect(refused).not.toContain('ptrace');
+    expect(c.linux.seccomp?.syscalls.filter((rule) => rule.names.includes('clone'))).toHaveLength(7);
+    expect(Object.keys(c.annotations ?? {})).toEqual(['org.tsbuild.seccomp']);
+    expect(c.annotations?.['org.tsbuild.seccomp']).toMatch(/^([0-9a-f]{16})+$/);
+  });
+
+  it('lifts the seccomp refusals the capabilities given allow, and confines nothing when unconfined or privileged', () => {
+    const refused = (spec: Partial<Parameters<typeof generateConfig>[0]>): string[] | undefined =>
+      config({ args: ['x'], rootfs: '/r', ...spec }).linux.seccomp?.syscalls.flatMap((rule) => rule.names);
+    const admin = refused({ capabilities: ['CAP_SYS_ADMIN', 'CAP_SYS_TIME'] });
+    expect(admin).not.toContain('mount');
+    expect(admin).not.toContain('clone');
+    expect(admin).not.toContain('clock_settime');
+    expect(admin).toContain('keyctl');
+    expect(refused({ seccomp: false })).toBeUndefined();
+    expect(refused({ unmasked: true })).toBeUndefined();
+    expect(config({ args: ['x'], rootfs: '/r', seccomp: false }).annotations).toBeUndefined();
   });
 
   it('carries user, groups, umask, hostname, cwd, read-only root, bind mounts, limits and init', () => {
@@ -114,8 +135,9 @@ describe('generateConfig', () => {
       'org.tsbuild.init': 'true',
       'run.oci.init': 'true',
       'org.tsbuild.rootfs.overlay': 'lowerdir=/l,upperdir=/u,workdir=/w',
+      'org.tsbuild.seccomp': expect.stringMatching(/^[0-9a-f]+$/),
     });
-    expect(config({ args: ['x'], rootfs: '/r' }).annotations).toBeUndefined();
+    expect(config({ args: ['x'], rootfs: '/r', seccomp: false }).annotations).toBeUndefined();
   });
 
   it('sizes a terminal from the start, and only a terminal', () => {

@@ -48,6 +48,7 @@ export interface ContainerFlags {
   readonly addHost: string[];
   readonly groupAdd: string[];
   readonly ulimit: string[];
+  readonly securityOpt: string[];
 }
 
 export function addContainerOptions(command: Command): Command {
@@ -89,6 +90,7 @@ export function addContainerOptions(command: Command): Command {
     .option('--add-host <host:ip>', 'add a line to /etc/hosts (repeatable)', collect, [])
     .option('--group-add <group>', 'add a supplementary group: a name of the image or a gid (repeatable)', collect, [])
     .option('--ulimit <name=soft[:hard]>', 'a resource limit, as nofile=1024:2048 (repeatable)', collect, [])
+    .option('--security-opt <option>', "seccomp=unconfined (no seccomp filter; docker's default profile otherwise), no-new-privileges (repeatable)", collect, [])
     .option('--runtime <name>', 'OCI runtime: shim (default), crun, runc or a path');
 }
 
@@ -172,7 +174,8 @@ export function needsRecord(flags: ContainerFlags): boolean {
     flags.privileged === true ||
     flags.addHost.length > 0 ||
     flags.groupAdd.length > 0 ||
-    flags.ulimit.length > 0
+    flags.ulimit.length > 0 ||
+    flags.securityOpt.length > 0
   );
 }
 
@@ -236,5 +239,6 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     extraHosts: flags.addHost,
     groupAdd: flags.groupAdd,
     ulimits: flags.ulimit.map(parseUlimit),
+    securityOpt: flags.securityOpt,
   };
 }

@@ -673,6 +673,7 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       ExtraHosts: record.hostConfig?.extraHosts ?? null,
       GroupAdd: record.hostConfig?.groupAdd ?? null,
       Ulimits: (record.hostConfig?.ulimits ?? []).map((ulimit) => ({ Name: ulimit.name, Hard: ulimit.hard, Soft: ulimit.soft })),
+      SecurityOpt: record.hostConfig?.securityOpt ?? null,
     },
     Mounts: (record.hostConfig?.mounts ?? []).map((mount) => ({ Type: mount.type ?? 'bind', Source: mount.source ?? '', Destination: mount.destination, RW: !(mount.options ?? []).includes('ro') })),
     Config: {
