@@ -191,6 +191,8 @@ interface BuildContext {
   readonly attempt: { current: number };
   /** Named contexts that are no registry image, by the reference the planner was given for them. */
   readonly namedSources: ReadonlyMap<string, { readonly name: string; readonly source: NamedContextSource }>;
+  /** Cache mount ids a step of this build that ignores the cache has emptied (once per build). */
+  readonly emptiedCacheMounts: Set<string>;
 }
 
 function baseKey(reference: string, platform: Platform): string {
@@ -460,6 +462,12 @@ async function cachedOrRun(
   return result;
 }
 
+function claimOnce(claimed: Set<string>, id: string): boolean {
+  if (claimed.has(id)) return false;
+  claimed.add(id);
+  return true;
+}
+
 async function fileStep(ctx: BuildContext, step: StepHandle, instruction: ResolvedInstruction, input: StepInput): Promise<StepOutcome> {
   switch (instruction.kind) {
     case 'RUN': {
@@ -480,6 +488,9 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
           secrets: ctx.request.secrets ?? new Map(),
           ssh: ctx.request.ssh ?? new Map(),
           cacheMounts: ctx.deps.cache.cacheMounts,
+          // As BuildKit: a step that ignores the cache starts its cache mounts empty, and what it
+          // leaves there is the cache from then on, for the later steps of the build too.
+          ...(ctx.request.noCache === true || input.noCache === true ? { emptyCacheMount: (id: string) => claimOnce(ctx.emptiedCacheMounts, id) } : {}),
         },
       });
       const key = execKey(input.key, plan.keyInput);
@@ -751,6 +762,7 @@ export async function build(request: BuildRequest, deps: BuildDeps): Promise<Bui
     context: undefined,
     flights: new Map(),
     attempt,
+    emptiedCacheMounts: new Set(),
     namedSources: new Map(
       [...(request.namedContexts ?? [])].flatMap(([name, source], index) => (source.kind === 'image' ? [] : [[contextReference(index), { name, source }] as const])),
     ),

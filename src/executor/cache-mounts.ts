@@ -7,10 +7,12 @@
  *   ROOT/cache-mounts/ESCAPED-ID/data/       what the step sees at its target
  *   ROOT/cache-mounts/ESCAPED-ID/lock        held by a `locked` user, or a `private` one
  *   ROOT/cache-mounts/ESCAPED-ID/private-*   a `private` user's own directory while the data is taken
+ *   ROOT/cache-mounts/ESCAPED-ID/stale-*     the data a step that ignores the cache set aside, being removed
  *
  * As BuildKit's cache mounts: `shared` users mount the same directory at once; `locked` users
  * take it one at a time, the others wait; a `private` user takes it when nobody holds it and
- * otherwise gets an empty directory of its own, thrown away after the step.
+ * otherwise gets an empty directory of its own, thrown away after the step. A step that ignores
+ * the cache (`--no-cache`) starts from an empty cache, which then replaces the old contents.
  */
 import { chmod, lchown, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -45,6 +47,8 @@ export interface CacheMountRequest {
    * cache is missing or empty; whether it did (a restored cache is not seeded).
    */
   readonly restore?: (directory: string) => Promise<boolean>;
+  /** The id's contents are set aside first: the mount starts as a cache made afresh (seeded, if `from` says). */
+  readonly empty?: boolean;
 }
 
 export interface CacheMountLease {
@@ -132,8 +136,16 @@ async function ensureData(directory: string, request: CacheMountRequest): Promis
   const data = join(directory, 'data');
   const recordPath = join(directory, 'meta.json');
   const now = new Date().toISOString();
-  const known = await stat(data).then((info) => info.isDirectory(), () => false);
+  let known = await stat(data).then((info) => info.isDirectory(), () => false);
   const record = await readRecord(recordPath);
+  if (known && request.empty === true) {
+    // Renamed away, then removed: a step of another build that has it mounted keeps its own.
+    const stale = join(directory, `stale-${process.pid}-${uniqueHex(6)}`);
+    await rename(data, stale);
+    // A step of another build may still write in it: what cannot be removed now is left.
+    await rm(stale, { recursive: true, force: true, maxRetries: 2 }).catch(() => undefined);
+    known = false;
+  }
   if (!known) {
     const temporary = join(directory, `new-${process.pid}-${uniqueHex(6)}`);
     try {

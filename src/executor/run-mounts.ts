@@ -46,6 +46,11 @@ export interface MountSources {
   readonly ssh: ReadonlyMap<string, readonly string[]>;
   /** Cache mounts imported with `--cache-from` and exported with `--cache-to …,cache-mounts=true`. */
   readonly cacheMounts?: CacheMountSync | undefined;
+  /**
+   * Present when the step ignores the cache (`--no-cache`, `--no-cache-filter`): whether a cache
+   * id is to be emptied before this step mounts it (the first such mount of the build).
+   */
+  readonly emptyCacheMount?: (id: string) => boolean;
 }
 
 export interface PreparedMounts {
@@ -194,8 +199,10 @@ async function planCache(mount: ResolvedMount, target: string, sources: MountSou
               await copyInto({ kind: 'rootfs', dir: root }, directory, { sources: [relative(root, path) || '/'], contents: [], dest: '/', workdir: '/', parents: false, exclude: [], add: false });
             };
       const sync = sources.cacheMounts;
-      const restore = sync === undefined ? undefined : (directory: string): Promise<boolean> => sync.restore(id, directory);
-      const lease = await leaseCacheMount(sources.store, { id, sharing, uid, gid, mode, ...(seed === undefined ? {} : { seed }), ...(restore === undefined ? {} : { restore }) });
+      // A step that ignores the cache ignores an imported cache mount too.
+      const restore = sync === undefined || sources.emptyCacheMount !== undefined ? undefined : (directory: string): Promise<boolean> => sync.restore(id, directory);
+      const empty = sources.emptyCacheMount?.(id) === true;
+      const lease = await leaseCacheMount(sources.store, { id, sharing, uid, gid, mode, ...(seed === undefined ? {} : { seed }), ...(restore === undefined ? {} : { restore }), ...(empty ? { empty } : {}) });
       // A `private` user that got a throwaway directory wrote nothing the cache keeps.
       if (lease.shared) sync?.used(id);
       return { spec: { destination: target, source: lease.path, options: ['rbind', mount.readOnly ? 'ro' : 'rw'] }, release: () => lease.release() };

@@ -91,7 +91,7 @@ describe.runIf(isRoot)('RUN mounts and privileges aimed at the host', () => {
       ].join('\n'),
     });
     const victim = await fx.context('race-victim', {
-      Dockerfile: ['FROM busybox', 'RUN --mount=type=cache,id=raced,target=/c --mount=type=tmpfs,target=/c/sub/t --mount=type=bind,source=bound,target=/c/sub/b ls /c/sub/b > /listing 2>&1; true'].join('\n'),
+      Dockerfile: ['FROM busybox', 'ARG ATTEMPT', 'RUN --mount=type=cache,id=raced,target=/c --mount=type=tmpfs,target=/c/sub/t --mount=type=bind,source=bound,target=/c/sub/b ls /c/sub/b > /listing 2>&1; true'].join('\n'),
       'bound/from-context': 'context\n',
     });
     const swapping = fx.build(['-t', 'race-swapper', racer]);
@@ -100,7 +100,8 @@ describe.runIf(isRoot)('RUN mounts and privileges aimed at the host', () => {
     let ran = 0;
     try {
       for (let attempt = 0; attempt < 6; attempt++) {
-        const raced = await fx.build(['--no-cache', '-t', 'race-victim', victim]);
+        // A new ATTEMPT makes the step run again; --no-cache would give it a cache of its own.
+        const raced = await fx.build(['--build-arg', `ATTEMPT=${attempt}`, '-t', 'race-victim', victim]);
         // Each step found /c/sub a directory (mounted there), a link (followed inside the root), or
         // changing under it (refused): never the host, which is checked after the test.
         expect(raced.stderr).not.toContain('HOST SECRET');

@@ -85,6 +85,41 @@ describe('build: RUN --mount', () => {
       expect(cachedSteps(third.stderr)).toHaveLength(1);
     });
 
+    it('starts empty for a step that ignores the cache, as BuildKit, and what that step leaves is the cache from then on', async () => {
+      const dir = await fx.context('cache-no-cache', {
+        Dockerfile: [
+          'FROM busybox AS other',
+          'ARG N',
+          'RUN --mount=type=cache,id=nc-other,target=/c ls /c > /seen && touch /c/other$N',
+          'FROM busybox',
+          'ARG N',
+          'RUN --mount=type=cache,id=nc,target=/c ls /c > /first && touch /c/file$N',
+          'RUN --mount=type=cache,id=nc,target=/c ls /c > /second',
+          'COPY --from=other /seen /other-seen',
+        ].join('\n'),
+      });
+      const listing = async (): Promise<string[]> => {
+        const files = await imageFiles(fx, 'cache-no-cache');
+        return ['first', 'second', 'other-seen'].map((name) => files.get(name)?.text ?? 'missing');
+      };
+      expect((await fx.build(['-t', 'cache-no-cache', '--build-arg', 'N=1', dir])).status).toBe(0);
+      expect(await listing()).toEqual(['', 'file1\n', '']);
+      expect((await fx.build(['-t', 'cache-no-cache', '--build-arg', 'N=2', dir])).status).toBe(0);
+      expect(await listing()).toEqual(['file1\n', 'file1\nfile2\n', 'other1\n']);
+      // --no-cache: each id is emptied once, before the build's first step that mounts it.
+      const fresh = await fx.build(['--no-cache', '-t', 'cache-no-cache', '--build-arg', 'N=3', dir]);
+      expect(fresh.stderr).not.toMatch(/ERROR/);
+      expect(await listing()).toEqual(['', 'file3\n', '']);
+      expect((await fx.build(['-t', 'cache-no-cache', '--build-arg', 'N=4', dir])).status).toBe(0);
+      expect(await listing()).toEqual(['file3\n', 'file3\nfile4\n', 'other3\n']);
+      // --no-cache-filter: only the steps of the stages it names.
+      const filtered = await fx.build(['--no-cache-filter', 'other', '-t', 'cache-no-cache', '--build-arg', 'N=4', dir]);
+      expect(filtered.status).toBe(0);
+      expect(await readdir(join(fx.root, 'cache-mounts', 'nc-other', 'data'))).toEqual(['other4']);
+      expect((await readdir(join(fx.root, 'cache-mounts', 'nc', 'data'))).sort()).toEqual(['file3', 'file4']);
+      expect(await readdir(join(fx.root, 'cache-mounts', 'nc'))).not.toContainEqual(expect.stringMatching(/^stale-/));
+    });
+
     it('takes uid, gid and mode, is read-only when asked, and is seeded from a stage', async () => {
       const dir = await fx.context('cache-options', {
         Dockerfile: [
