@@ -33,11 +33,14 @@ export async function hostNameservers(): Promise<string[]> {
 /**
  * Starts NETWORK's responder on its gateway's address, in the namespace ENTER leads to (the
  * rootless one: `nsenter` execs the responder, its pid stays the responder's), forwarding other
- * names to UPSTREAMS; resolves once it listens.
+ * names to UPSTREAMS (none for an internal network); resolves once it listens.
  */
 export async function startResponder(store: Store, network: NetworkRecord, where: { enter: readonly string[]; upstreams?: readonly string[] } = { enter: [] }): Promise<ResponderProcess> {
   if (network.gateway === undefined) throw new TsbuildError('INTERNAL', `start DNS responder of ${network.name}: the network has no gateway yet`);
-  const upstreams = where.upstreams ?? (await hostNameservers());
+  // An --internal network reaches nothing outside, names included: a query forwarded to the
+  // host's resolvers would carry data out of it (moby CVE-2024-29018). Its containers' names
+  // still resolve; other names fail.
+  const upstreams = network.internal ? [] : (where.upstreams ?? (await hostNameservers()));
   const argv = [...where.enter, process.execPath, responderScript, namesPath(store, network.id), network.gateway, ...upstreams];
   const child = spawn(argv[0] ?? process.execPath, argv.slice(1), {
     detached: true,

@@ -1,0 +1,93 @@
+/**
+ * A network's DNS responder, started on a loopback address with a resolver of the test's own
+ * as its upstream: what it answers itself, and what it forwards (nothing, for an internal network).
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startResponder, stopResponder } from '../../src/runtime/network/responder.js';
+import { namesPath, networksDirectory, type NetworkRecord } from '../../src/runtime/network/state.js';
+import type { Store } from '../../src/store/index.js';
+import { buildBinaries, isRoot } from './helpers.js';
+
+/** A query for NAME (type A), id 0x1234. */
+function query(name: string): Buffer {
+  const labels = name.split('.').map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label)]));
+  return Buffer.concat([Buffer.from([0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]), ...labels, Buffer.from([0, 0, 1, 0, 1])]);
+}
+
+function ask(server: string, name: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket('udp4');
+    const timer = setTimeout(() => {
+      socket.close();
+      reject(new Error(`no answer from ${server} for ${name}`));
+    }, 5000);
+    socket.once('message', (message) => {
+      clearTimeout(timer);
+      socket.close();
+      resolve(message);
+    });
+    socket.send(query(name), 53, server);
+  });
+}
+
+describe.runIf(isRoot)('the DNS responder of a network', () => {
+  let dir: string;
+  let store: Store;
+  let upstream: Socket;
+  const forwarded: string[] = [];
+  // Addresses of the loopback network: the responder's, and the test's own resolver.
+  const upstreamAddress = '127.0.0.77';
+
+  beforeAll(async () => {
+    buildBinaries();
+    dir = await mkdtemp(join(tmpdir(), 'tsbuild-dns-'));
+    store = { root: dir } as Store;
+    await mkdir(networksDirectory(store), { recursive: true });
+    upstream = createSocket('udp4');
+    upstream.on('message', (message, peer) => {
+      forwarded.push(message.subarray(12).toString('latin1'));
+      // NXDOMAIN, so that a forwarded query is told from one the responder failed itself.
+      const reply = Buffer.from(message);
+      reply.writeUInt16BE(0x8183, 2);
+      upstream.send(reply, peer.port, peer.address);
+    });
+    await new Promise<void>((resolve) => upstream.bind(53, upstreamAddress, resolve));
+  });
+
+  afterAll(async () => {
+    upstream.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const network = async (id: string, gateway: string, internal: boolean): Promise<NetworkRecord> => {
+    await writeFile(namesPath(store, id), JSON.stringify({ web: '10.9.0.2' }));
+    return { id, name: id, created: '', driver: 'bridge', internal, labels: {}, isDefault: false, gateway, subnetGiven: true, bridge: 'none', endpoints: {} };
+  };
+
+  it('answers its containers’ names itself and forwards other names upstream, unless the network is internal', async () => {
+    for (const [id, gateway, internal] of [['open', '127.0.0.78', false], ['internal', '127.0.0.79', true]] as const) {
+      const responder = await startResponder(store, await network(id, gateway, internal), { enter: [], upstreams: [upstreamAddress] });
+      try {
+        forwarded.length = 0;
+        const own = await ask(gateway, 'web');
+        expect(own.readUInt16BE(2) & 0xf).toBe(0);
+        expect([...own.subarray(own.length - 4)]).toEqual([10, 9, 0, 2]);
+        const other = await ask(gateway, `exfiltrated.${id}.example`);
+        if (internal) {
+          // SERVFAIL from the responder, and nothing left the network.
+          expect(other.readUInt16BE(2) & 0xf).toBe(2);
+          expect(forwarded).toEqual([]);
+        } else {
+          expect(other.readUInt16BE(2) & 0xf).toBe(3);
+          expect(forwarded.join()).toContain('exfiltrated');
+        }
+      } finally {
+        await stopResponder(responder);
+      }
+    }
+  }, 30_000);
+});
