@@ -117,6 +117,8 @@ export interface BuiltImage {
   readonly sourceDateEpoch: number | undefined;
   /** The unpacked root filesystem of the result (for the tar and local outputs). */
   rootfs(): Promise<string>;
+  /** A step reported after the build's own, numbered after them (the cache exports). */
+  step(name: string): StepHandle;
 }
 
 /** A failed step: where it is in the Dockerfile, and the last lines of its output. */
@@ -715,6 +717,7 @@ async function exportImage(ctx: BuildContext, output: StageOutput): Promise<Buil
     platform: output.platform,
     sourceDateEpoch: ctx.sourceDateEpoch,
     rootfs: () => snapshots.view(output.layers),
+    step: (name) => ctx.reporter.step(name),
   };
 }
 

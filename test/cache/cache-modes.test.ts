@@ -68,6 +68,15 @@ describe.skipIf(!haveRegistry())('cache modes and the inline cache', () => {
     expect(built.status, built.stderr).toBe(0);
     expect(ranSteps(built.stderr)).toHaveLength(3);
     expect(await records(max)).toBeGreaterThan(await records(min));
+    // Each export is a step of the build's progress, after the image's, as BuildKit shows them.
+    const exportSteps = built.stderr.match(/^#\d+ (exporting to image|exporting cache to client directory|preparing build cache for export done|DONE [\d.]+s)$/gm) ?? [];
+    expect(exportSteps.filter((line) => !line.includes('DONE')).map((line) => line.replace(/^#\d+ /, ''))).toEqual([
+      'exporting to image',
+      'exporting cache to client directory',
+      'preparing build cache for export done',
+      'exporting cache to client directory',
+      'preparing build cache for export done',
+    ]);
 
     const fromMin = await fresh();
     const a = await fromMin.fx.build(['--cache-from', `type=local,src=${min}`, fromMin.context]);
@@ -121,6 +130,7 @@ describe.skipIf(!haveRegistry())('cache modes and the inline cache', () => {
     const unreachable = `127.0.0.1:9/nothing/here:cache`;
     const failed = await fx.build(['--cache-to', `type=registry,ref=${unreachable}`, context]);
     expect(failed.status).not.toBe(0);
+    expect(failed.stderr).toMatch(/^#(\d+) exporting cache to registry\n(#\1 .*\n)*#\1 ERROR: .*ECONNREFUSED/m);
     const ignored = await fx.build(['--cache-to', `type=registry,ref=${unreachable},ignore-error=true`, context]);
     expect(ignored.status, ignored.stderr).toBe(0);
     expect(ignored.stderr).toContain(`WARNING: failed to export cache to ${unreachable}`);

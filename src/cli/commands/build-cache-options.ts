@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { BuildCache, LocalStepCache, applyCacheCap, cacheCapSetting, markBuildRunning, parseByteSize, exportCache, inlineCacheOf, inlineCacheField, parseCacheFrom, parseCacheTo, type CacheExport } from '../../cache/index.js';
 import { MediaType, messageOf, type Platform } from '../../common/index.js';
 import type { CacheMountLayers, LayerRef } from '../../cache/index.js';
-import { packCacheMount, reclaimAbandonedSteps, type BuildEvent } from '../../executor/index.js';
+import { packCacheMount, reclaimAbandonedSteps, type BuildEvent, type StepHandle } from '../../executor/index.js';
 import { listContainerRecords } from '../../runtime/index.js';
 import { exportCompression, layerInCompression } from '../../exporter/index.js';
 import type { RegistryClient } from '../../registry/index.js';
@@ -47,7 +47,7 @@ export interface BuildCachePlan {
   /** The automatic cap, after a build. */
   afterBuild(warnAfter: (message: string) => void): Promise<void>;
   /** Writes every non-inline export; failures with ignore-error=true are warnings. */
-  exportAll(image: { readonly layers: readonly LayerRef[]; readonly platform: Platform }, warn: (message: string) => void): Promise<void>;
+  exportAll(image: { readonly layers: readonly LayerRef[]; readonly platform: Platform; step(name: string): StepHandle }, warn: (message: string) => void): Promise<void>;
 }
 
 /** Parses the flags (before anything runs, so a wrong spec fails at once) and makes the build's cache. */
@@ -93,6 +93,10 @@ export function planBuildCache(flags: CacheFlags, store: Store, registry: () => 
       let packed: Promise<CacheMountLayers[]> | undefined;
       const cacheMounts = (): Promise<CacheMountLayers[]> => (packed ??= packCacheMounts(store, cache, warnAfter));
       for (const target of exports) {
+        if (target.type === 'inline') continue;
+        // BuildKit's words for the step: one per export, after the image's.
+        const step = image.step(target.type === 'registry' ? 'exporting cache to registry' : 'exporting cache to client directory').start();
+        step.status('prepare', 'preparing build cache for export', true);
         try {
           await exportCache(target, {
             store,
@@ -109,9 +113,14 @@ export function planBuildCache(flags: CacheFlags, store: Store, registry: () => 
               return { descriptor: await layerInCompression(store, layer.descriptor, layer.diffId, wanted), diffId: layer.diffId };
             },
           });
+          step.done();
         } catch (error) {
-          const where = target.type === 'registry' ? target.ref : target.type === 'local' ? target.dest : 'inline';
-          if (!target.ignoreError) throw error;
+          const where = target.type === 'registry' ? target.ref : target.dest;
+          if (!target.ignoreError) {
+            step.fail(messageOf(error));
+            throw error;
+          }
+          step.done();
           warnAfter(`failed to export cache to ${where}: ${messageOf(error)}`);
         }
       }

@@ -195,6 +195,7 @@ export function registerBuild(program: Command, io: CliIo): void {
     const running = await caching.begin();
     try {
       let image;
+      const exportWarnings: string[] = [];
       try {
         image = await build(
           {
@@ -219,14 +220,16 @@ export function registerBuild(program: Command, io: CliIo): void {
           },
           { store, runtime: selectRuntime(options.runtime), cache: caching.cache, registry, onEvent: (event) => { progress.onEvent(event); caching.observe(event); } },
         );
+        // In the build's progress, as BuildKit's cache export steps; warnings after it.
+        await caching.exportAll(image, (message) => exportWarnings.push(message));
       } finally {
         await progress.finish();
+        for (const message of exportWarnings) io.stderr.write(`WARNING: ${message}\n`);
         io.stderr.write(caching.explanation());
       }
       const built = { descriptor: image.manifest, names: tags, firstBuiltLayer: image.baseLayers };
       // The image the metadata file describes: an image output's, else the first archive's, else the stored one.
       let exported: { descriptor: typeof image.manifest; names: readonly string[] } | undefined;
-      await caching.exportAll(image, (message) => io.stderr.write(`WARNING: ${message}\n`));
       for (const output of outputs) {
         if (output.type === 'image' || output.type === 'registry') {
           const written = await writeImageOutput(built, output, { store, registry, report: (text) => void (quiet || io.stderr.write(`${text}\n`)) });
