@@ -4,7 +4,8 @@
  * does: in the layer tar, in the next step's root, in another stage that mounts or copies them,
  * and in the container `tsbuild run` starts.
  */
-import { rename, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFileName, type Descriptor } from '../../src/common/index.js';
@@ -104,5 +105,17 @@ describe('build: names that are not UTF-8', () => {
     // Another name that is not UTF-8 either: another key (both would be U+FFFD as text).
     await rename(inContext('caf\xe9'), inContext('caf\xff'));
     expect(await build()).toEqual(['ctx', 'ctx/Dockerfile', 'ctx/caf\xff']);
+  });
+  it('writes them to local and tar outputs with their bytes', async () => {
+    const dir = await fx.context('latin1-outputs', { Dockerfile: `FROM scratch AS empty\nFROM busybox AS names\nRUN ${make}\nFROM empty\nCOPY --from=names /latin1 /latin1\n` });
+    const local = `${dir}-local`;
+    const tar = `${dir}.tar`;
+    const result = await fx.build(['-o', `type=local,dest=${local}`, '-o', `type=tar,dest=${tar}`, dir]);
+    expect(result.status, result.stderr).toBe(0);
+    const at = (name: string): Buffer => Buffer.from(join(local, name), 'latin1');
+    expect((await readdir(at('latin1'), { encoding: 'buffer' })).map((name) => name.toString('latin1')).sort()).toEqual(['caf\xe9', 'dir\xff']);
+    expect(await readFile(at('latin1/dir\xff/f'), 'utf8')).toBe('y\n');
+    const listing = execFileSync('tar', ['--quoting-style=literal', '-tf', tar]).toString('latin1').split('\n');
+    expect(listing).toEqual(['latin1/', 'latin1/caf\xe9', 'latin1/dir\xff/', 'latin1/dir\xff/f', '']);
   });
 });
