@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { decodeFileName, encodeFileName, fsPath, isTextName, readDirectoryEntries, readDirectoryNames } from '../../src/common/index.js';
+import { decodeFileName, encodeFileName, fsPath, isTextName, readDirectoryEntries, readDirectoryNames, treeSize } from '../../src/common/index.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
 
 const latin1 = (text: string): Buffer => Buffer.from(text, 'latin1');
@@ -79,6 +79,8 @@ describe('file names as bytes', () => {
         ['link', false, false, true],
       ]);
       expect(readDirectoryEntries(join(dir, 'dir\udcff')).map((entry) => entry.name)).toEqual(['f']);
+      // A tree walked by these listings counts every file: x, y, z and the link's target `café`.
+      return treeSize(dir).then((bytes) => expect(bytes).toBe(3 + Buffer.byteLength('café')));
     });
   });
 });
