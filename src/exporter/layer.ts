@@ -212,17 +212,19 @@ export async function* directoryEntries(root: string, prefix = '', options: Dire
   const seen = new Map<string, string>();
   const overlay = options.overlayUpper === true;
   async function* walk(directory: string, relative: string): AsyncGenerator<LayerEntry> {
-    const children: { name: string; entryName: string; info: Stats; mark?: 'whiteout' | 'opaque' }[] = [];
+    // KEY: the entry name's bytes, which order siblings.
+    const children: { name: string; entryName: string; key: Buffer; info: Stats; mark?: 'whiteout' | 'opaque' }[] = [];
     // Synchronous: a tree is many metadata calls of microseconds each, which the thread pool
     // made ten times as slow; file content is still read asynchronously. Names are the bytes on
     // disk (a RUN may leave one that is not UTF-8): see common/file-names.ts.
     for (const name of readDirectoryNames(directory)) {
       const info = lstatSync(fsPath(join(directory, name)));
       const whiteout = overlay && info.isCharacterDevice() && info.rdev === 0;
-      children.push({ name, entryName: whiteout ? `.wh.${name}` : name, info, ...(whiteout ? { mark: 'whiteout' as const } : {}) });
+      const entryName = whiteout ? `.wh.${name}` : name;
+      children.push({ name, entryName, key: encodeFileName(entryName), info, ...(whiteout ? { mark: 'whiteout' as const } : {}) });
     }
-    if (overlay && relative !== '' && isOverlayOpaque(directory)) children.push({ name: '', entryName: '.wh..wh..opq', info: lstatSync(fsPath(directory)), mark: 'opaque' });
-    children.sort((a, b) => Buffer.compare(encodeFileName(a.entryName), encodeFileName(b.entryName)));
+    if (overlay && relative !== '' && isOverlayOpaque(directory)) children.push({ name: '', entryName: '.wh..wh..opq', key: Buffer.from('.wh..wh..opq'), info: lstatSync(fsPath(directory)), mark: 'opaque' });
+    children.sort((a, b) => Buffer.compare(a.key, b.key));
     for (const { name, entryName: outputName, info, mark } of children) {
       const path = join(directory, name);
       const entryPath = relative === '' ? outputName : `${relative}/${outputName}`;
