@@ -176,6 +176,7 @@ describe('layer writer', () => {
     await writeFile(bytes('latin/dir\xff/f'), 'y\n');
     await symlink(Buffer.from('dir\xff/f', 'latin1'), bytes('latin/l\xe9'));
     await link(bytes('latin/caf\xe9'), bytes('latin/same\xe9'));
+    makeSpecialFile(join(root, 'latin/fifo\udce9'), 'fifo', 0o640);
     const capability = Buffer.from('0100000200200000000000000000000000000000', 'hex');
     if (isRoot) setXattr(join(root, 'latin/caf\udce9'), 'security.capability', capability);
     const source = join(root, 'latin');
@@ -185,6 +186,7 @@ describe('layer writer', () => {
       'file latin1/caf\udce9',
       'directory latin1/dir\udcff',
       'file latin1/dir\udcff/f',
+      'fifo latin1/fifo\udce9',
       'symlink latin1/l\udce9 -> dir\udcff/f',
       'link latin1/same\udce9 -> latin1/caf\udce9',
     ]);
@@ -200,19 +202,20 @@ describe('layer writer', () => {
     try {
       await writeFile(join(scratch, 'layer.tar'), tar);
       const listing = execFileSync('tar', ['--quoting-style=literal', '-tf', join(scratch, 'layer.tar')]).toString('latin1').split('\n');
-      expect(listing).toEqual(['latin1/caf\xe9', 'latin1/dir\xff/', 'latin1/dir\xff/f', 'latin1/l\xe9', 'latin1/same\xe9', '']);
+      expect(listing).toEqual(['latin1/caf\xe9', 'latin1/dir\xff/', 'latin1/dir\xff/f', 'latin1/fifo\xe9', 'latin1/l\xe9', 'latin1/same\xe9', '']);
     } finally {
       await removeScratch();
     }
     const names: Buffer[] = [];
     for await (const entry of readLayerTar(Readable.from([tar]))) names.push(encodeFileName(entry.header.name));
-    expect(names.map((name) => name.toString('latin1'))).toEqual(['latin1/caf\xe9', 'latin1/dir\xff/', 'latin1/dir\xff/f', 'latin1/l\xe9', 'latin1/same\xe9']);
+    expect(names.map((name) => name.toString('latin1'))).toEqual(['latin1/caf\xe9', 'latin1/dir\xff/', 'latin1/dir\xff/f', 'latin1/fifo\xe9', 'latin1/l\xe9', 'latin1/same\xe9']);
     // Unpacked, the names on disk are the bytes again, the links as they were.
     const unpacked = join(root, 'latin-unpacked');
     await mkdir(unpacked);
     await unpackLayer(await store.openBlob(layer.descriptor.digest), unpacked);
     const at = (text: string): Buffer => Buffer.from(join(unpacked, text), 'latin1');
-    expect((await readdir(at('latin1'), { encoding: 'buffer' })).map((name) => name.toString('latin1')).sort()).toEqual(['caf\xe9', 'dir\xff', 'l\xe9', 'same\xe9']);
+    expect((await readdir(at('latin1'), { encoding: 'buffer' })).map((name) => name.toString('latin1')).sort()).toEqual(['caf\xe9', 'dir\xff', 'fifo\xe9', 'l\xe9', 'same\xe9']);
+    expect((await lstat(at('latin1/fifo\xe9'))).isFIFO()).toBe(true);
     expect(await readFile(at('latin1/caf\xe9'), 'utf8')).toBe('x\n');
     expect(await readFile(at('latin1/dir\xff/f'), 'utf8')).toBe('y\n');
     expect((await readlink(at('latin1/l\xe9'), { encoding: 'buffer' })).toString('latin1')).toBe('dir\xff/f');
