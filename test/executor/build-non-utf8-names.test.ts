@@ -118,4 +118,28 @@ describe('build: names that are not UTF-8', () => {
     const listing = execFileSync('tar', ['--quoting-style=literal', '-tf', tar]).toString('latin1').split('\n');
     expect(listing).toEqual(['latin1/', 'latin1/caf\xe9', 'latin1/dir\xff/', 'latin1/dir\xff/f', '']);
   });
+  it('removes them in a later step by whiteouts and opaque directories holding their bytes', async () => {
+    const dir = await fx.context('latin1-removed', {
+      Dockerfile: [
+        'FROM busybox',
+        `RUN ${make}`,
+        "RUN rm \"/latin1/$(printf 'caf\\351')\" && rm -r \"/latin1/$(printf 'dir\\377')\" && mkdir \"/latin1/$(printf 'dir\\377')\" && echo z > \"/latin1/$(printf 'dir\\377')/g\"",
+      ].join('\n'),
+    });
+    const result = await fx.build(['-t', 'latin1-removed', dir]);
+    expect(result.status, result.stderr).toBe(0);
+    const image = await fx.image('latin1-removed');
+    const removed = await fx.layerFiles(image.manifest.layers[2] as Descriptor);
+    expect(removed.map((file) => [latin1(file.path), file.type])).toEqual([
+      ['etc', 'directory'],
+      ['latin1', 'directory'],
+      ['latin1/.wh.caf\xe9', 'file'],
+      ['latin1/dir\xff', 'directory'],
+      ['latin1/dir\xff/.wh..wh..opq', 'file'],
+      ['latin1/dir\xff/g', 'file'],
+    ]);
+    const run = await runCliCaptured(['run', '--root', fx.root, '--rm', '--network', 'none', 'latin1-removed', 'sh', '-c', "cd /latin1 && printf '%s\\n' * */* | od -An -c"]);
+    expect(run.status, run.stderr).toBe(0);
+    expect(squeeze(run.stdout)).toBe('d i r 377 \\n d i r 377 / g \\n');
+  });
 });
