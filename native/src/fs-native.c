@@ -34,12 +34,36 @@ static int get_uint32(napi_env env, napi_value value, uint32_t *out, const char 
   return 0;
 }
 
+/*
+ * A path argument into BUFFER: a string (as UTF-8), or a Buffer of the path's bytes, which a
+ * file name that is not UTF-8 needs. A TypeError when neither, a RangeError when too long or
+ * holding NUL.
+ */
+static int get_path(napi_env env, napi_value value, char *buffer, size_t size) {
+  bool is_buffer = false;
+  napi_is_buffer(env, value, &is_buffer);
+  if (!is_buffer) return get_string(env, value, buffer, size, "path: a string or Buffer without NUL");
+  void *data = NULL;
+  size_t length = 0;
+  if (napi_get_buffer_info(env, value, &data, &length) != napi_ok) {
+    napi_throw_type_error(env, NULL, "path: a string or Buffer without NUL");
+    return -1;
+  }
+  if (length + 1 >= size || (length > 0 && memchr(data, 0, length) != NULL)) {
+    napi_throw_range_error(env, NULL, "path: a string or Buffer without NUL");
+    return -1;
+  }
+  if (length > 0) memcpy(buffer, data, length);
+  buffer[length] = 0;
+  return 0;
+}
+
 /* mknod(path, mode, major, minor): mode carries the type (S_IFCHR, S_IFBLK, S_IFIFO). */
 static napi_value fs_mknod(napi_env env, napi_callback_info info) {
   napi_value args[4];
   char path[MAX_PATH_BYTES];
   uint32_t mode, major_number, minor_number;
-  if (get_args(env, info, 4, args) || get_string(env, args[0], path, sizeof path, "path: a string without NUL") ||
+  if (get_args(env, info, 4, args) || get_path(env, args[0], path, sizeof path) ||
       get_uint32(env, args[1], &mode, "mode: a number") || get_uint32(env, args[2], &major_number, "major: a number") ||
       get_uint32(env, args[3], &minor_number, "minor: a number"))
     return NULL;
@@ -56,7 +80,7 @@ static napi_value fs_mknod(napi_env env, napi_callback_info info) {
 static napi_value fs_lsetxattr(napi_env env, napi_callback_info info) {
   napi_value args[3];
   char path[MAX_PATH_BYTES], name[MAX_NAME_BYTES];
-  if (get_args(env, info, 3, args) || get_string(env, args[0], path, sizeof path, "path: a string without NUL") ||
+  if (get_args(env, info, 3, args) || get_path(env, args[0], path, sizeof path) ||
       get_string(env, args[1], name, sizeof name, "name: an attribute name"))
     return NULL;
   bool is_typed_array = false;
@@ -80,7 +104,7 @@ static napi_value fs_lsetxattr(napi_env env, napi_callback_info info) {
 static napi_value fs_llistxattr(napi_env env, napi_callback_info info) {
   napi_value args[1];
   char path[MAX_PATH_BYTES];
-  if (get_args(env, info, 1, args) || get_string(env, args[0], path, sizeof path, "path: a string without NUL")) return NULL;
+  if (get_args(env, info, 1, args) || get_path(env, args[0], path, sizeof path)) return NULL;
   char *names = NULL;
   ssize_t size = 0;
   /* The list can grow between the size query and the read: ask again on ERANGE, a few times. */
@@ -125,7 +149,7 @@ static napi_value fs_llistxattr(napi_env env, napi_callback_info info) {
 static napi_value fs_lgetxattr(napi_env env, napi_callback_info info) {
   napi_value args[2];
   char path[MAX_PATH_BYTES], name[MAX_NAME_BYTES];
-  if (get_args(env, info, 2, args) || get_string(env, args[0], path, sizeof path, "path: a string without NUL") ||
+  if (get_args(env, info, 2, args) || get_path(env, args[0], path, sizeof path) ||
       get_string(env, args[1], name, sizeof name, "name: an attribute name"))
     return NULL;
   for (int attempt = 0; attempt < 4; attempt++) {

@@ -9,12 +9,12 @@
  * It also remembers every record the build used or made, which is what `--cache-to` exports.
  */
 import { createReadStream } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
 import pLimit from 'p-limit';
-import { MediaType, TsbuildError, uncompressedLayerMediaTypes, createHasher, hostPlatform, digestAlgorithm, digestHex, hashHex, messageOf, parseDigest, readBytesInRoot, type Digest, type Platform } from '../common/index.js';
+import { MediaType, TsbuildError, uncompressedLayerMediaTypes, createHasher, fsPath, hostPlatform, digestAlgorithm, digestHex, hashHex, messageOf, parseDigest, readBytesInRoot, readDirectoryNames, type Digest, type Platform } from '../common/index.js';
 import type { RegistryClient } from '../registry/index.js';
 import { decompressLayer, defaultGzipLevel, layerVariantName, rememberLayerVariant, unpackLayer, type Store } from '../store/index.js';
 import type { CacheImport } from './cache-spec.js';
@@ -321,7 +321,8 @@ export class BuildCache implements StepCache {
         return true;
       } catch (error) {
         this.warn(`cache ${source.name}: cache mount ${JSON.stringify(id)} not restored: ${messageOf(error)}`);
-        for (const name of await readdir(directory)) await rm(join(directory, name), { recursive: true, force: true });
+        // By the names' bytes: one that is not UTF-8 would not be found, and stay, as text.
+        for (const name of readDirectoryNames(directory)) await rm(fsPath(join(directory, name)), { recursive: true, force: true });
       }
     }
     return false;

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readdirSync, readSync, type BigIntStats, type Dirent } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
 import { mkdir, open, readFile, readlink, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import pLimit from 'p-limit';
 import xxhash, { type XXHashAPI } from 'xxhash-wasm';
-import { messageOf, resolveInRoot, TsbuildError, uniqueHex } from '../common/index.js';
+import { decodeFileName, encodeFileName, fsPath, isTextName, messageOf, readDirectoryEntries, resolveInRoot, TsbuildError, uniqueHex, type NamedDirent } from '../common/index.js';
 import { fileSummary } from './explain.js';
 import { goClean, PatternMatcher, readIgnoreFile } from './patterns.js';
 import { matchSource, walkSource, type MatchedSource, type SourceRoot, type TreeEntry } from './tree.js';
@@ -100,9 +100,9 @@ export async function openContext(dir: string, options: OpenContextOptions = {})
     if (known !== undefined) return known;
     let found = false;
     if (matcher.mayIncludeBelow(relative)) {
-      let children: Dirent[];
+      let children: NamedDirent[];
       try {
-        children = readdirSync(join(root, relative), { withFileTypes: true });
+        children = readDirectoryEntries(join(root, relative));
       } catch {
         children = [];
       }
@@ -186,7 +186,10 @@ export async function sourceDigest(context: SourceRoot & { readonly hashes?: Con
   const contentOf = await hasher.hashAll(trees.flatMap((tree) => tree.entries));
   const state = [api.create64(0n), api.create64(0x9e3779b97f4a7c15n)];
   const feed = (text: string): void => {
-    for (const hash of state) hash.update(text);
+    // A name that is not UTF-8 keys by its bytes: the hasher's own encoding would make each
+    // stray byte U+FFFD, and two such names one.
+    const bytes = isTextName(text) ? text : encodeFileName(text);
+    for (const hash of state) hash.update(bytes);
   };
   feed(`tsbuild-source-digest-v1\0${sources.length}\0`);
   const files = new Map<string, string>();
@@ -328,7 +331,7 @@ export class ContentHasher {
     for (const entry of entries) {
       if (result.has(entry.hostPath)) continue;
       if (entry.stats.isSymbolicLink()) {
-        result.set(entry.hostPath, await readlink(entry.hostPath));
+        result.set(entry.hostPath, decodeFileName(await readlink(fsPath(entry.hostPath), { encoding: 'buffer' })));
         continue;
       }
       if (!entry.stats.isFile()) continue;
@@ -437,7 +440,7 @@ function contentHash(api: XXHashAPI, chunks: readonly Uint8Array[]): { hash: str
 /** hashFile for a small file: one synchronous read of it whole (one byte more tells it grew). */
 function hashSmallFile(api: XXHashAPI, path: string): { hash: string; stable: IndexEntry | undefined } {
   const hashedAtNs = nowNs();
-  const descriptor = openSync(path, 'r');
+  const descriptor = openSync(fsPath(path), 'r');
   try {
     const before = fstatSync(descriptor, { bigint: true });
     const buffer = Buffer.allocUnsafe(Number(before.size) + 1);
@@ -482,7 +485,7 @@ function stableEntry(before: BigIntStats, after: BigIntStats, total: bigint, has
 
 async function hashFile(api: XXHashAPI, path: string): Promise<{ hash: string; stable: IndexEntry | undefined }> {
   const hashedAtNs = nowNs();
-  const handle = await open(path, 'r');
+  const handle = await open(fsPath(path), 'r');
   try {
     const before = await handle.stat({ bigint: true });
     const state = [api.create64(0n), api.create64(0x9e3779b97f4a7c15n)];

@@ -1,7 +1,7 @@
-import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
+import { lstatSync, type BigIntStats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { pathMatch, resolveInRoot, TsbuildError } from '../common/index.js';
+import { encodeFileName, fsPath, pathMatch, readDirectoryNames, resolveInRoot, TsbuildError } from '../common/index.js';
 import type { PatternMatcher} from './patterns.js';
 import { containsWildcards, type MatchInfo } from './patterns.js';
 
@@ -65,7 +65,7 @@ function errno(error: unknown): string | undefined {
 /** Lstat of a path that may be missing (or under a non-directory). */
 async function lstatIfAny(path: string): Promise<BigIntStats | undefined> {
   try {
-    return await lstat(path, { bigint: true });
+    return await lstat(fsPath(path), { bigint: true });
   } catch (error) {
     if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return undefined;
     throw error;
@@ -91,19 +91,19 @@ export async function lookupInSource(source: SourceRoot, path: string, followFin
 }
 
 /**
- * Names in a directory in Go's order (UTF-8 bytes), as ReadDir and Walk give them. JavaScript's
- * own order (UTF-16 units) is the same unless a name holds a surrogate pair or a character from
- * U+E000 up, which then takes the slower byte comparison.
+ * Names in a directory in Go's order (their bytes), as ReadDir and Walk give them. JavaScript's
+ * own order (UTF-16 units) is the same unless a name holds a surrogate (a pair, or a byte that is
+ * not UTF-8, escaped) or a character from U+E000 up, which then takes the slower byte comparison.
  */
 function sortedNames(names: string[]): string[] {
   const unusual = /[\uD800-\uFFFF]/;
   if (!names.some((name) => unusual.test(name))) return names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return names.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  return names.sort((a, b) => Buffer.compare(encodeFileName(a), encodeFileName(b)));
 }
 
 function readNames(hostPath: string): string[] {
   try {
-    return sortedNames(readdirSync(hostPath));
+    return sortedNames(readDirectoryNames(hostPath));
   } catch (error) {
     if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return [];
     throw error;
@@ -112,7 +112,7 @@ function readNames(hostPath: string): string[] {
 
 function lstatSyncIfAny(path: string): BigIntStats | undefined {
   try {
-    return lstatSync(path, { bigint: true });
+    return lstatSync(fsPath(path), { bigint: true });
   } catch (error) {
     if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return undefined;
     throw error;

@@ -3,17 +3,18 @@
  * unpacked (`SCHILY.xattr.*`), read back when a directory becomes a layer. Through tsbuild-fs.
  */
 import { errnoOf } from './errors.js';
+import { fsPath } from './file-names.js';
 import { fsAddon } from './native-addons.js';
 
 /** Sets an extended attribute on PATH itself, a symlink included. */
 export function setXattr(path: string, name: string, value: Uint8Array): void {
-  fsAddon().lsetxattr(path, name, value);
+  fsAddon().lsetxattr(fsPath(path), name, value);
 }
 
 /** One extended attribute of PATH itself, or undefined when it has none of that name. */
 export function readXattr(path: string, name: string): Buffer | undefined {
   try {
-    return fsAddon().lgetxattr(path, name);
+    return fsAddon().lgetxattr(fsPath(path), name);
   } catch (error) {
     const code = errnoOf(error);
     if (code === 'ENODATA' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') return undefined;
@@ -25,9 +26,10 @@ export function readXattr(path: string, name: string): Buffer | undefined {
 export function readXattrs(path: string): Map<string, Buffer> {
   const result = new Map<string, Buffer>();
   const native = fsAddon();
-  for (const name of native.llistxattr(path)) {
+  const target = fsPath(path);
+  for (const name of native.llistxattr(target)) {
     try {
-      const value = native.lgetxattr(path, name);
+      const value = native.lgetxattr(target, name);
       // Removed between the listing and the read.
       if (value !== undefined) result.set(name, value);
     } catch (error) {

@@ -17,5 +17,6 @@ export * from './xdg.js';
 export * from './duration.js';
 export * from './path-in-root.js';
 export * from './path-match.js';
+export * from './file-names.js';
 export { treeSize } from './tree-size.js';
 export { exitStatus } from './exit-status.js';

@@ -10,11 +10,12 @@ import { TsbuildError } from './errors.js';
 
 /** The functions of tsbuild-fs.node (native/src/fs-native.c). */
 export interface FsAddon {
-  mknod(path: string, mode: number, major: number, minor: number): void;
-  lsetxattr(path: string, name: string, value: Uint8Array): void;
-  llistxattr(path: string): string[];
+  // A path is a string, or its bytes when a file name in it is not UTF-8 (see file-names.ts).
+  mknod(path: string | Buffer, mode: number, major: number, minor: number): void;
+  lsetxattr(path: string | Buffer, name: string, value: Uint8Array): void;
+  llistxattr(path: string | Buffer): string[];
   /** Undefined when PATH has no attribute NAME. */
-  lgetxattr(path: string, name: string): Buffer | undefined;
+  lgetxattr(path: string | Buffer, name: string): Buffer | undefined;
   startWriteback(fd: number, offset: number, length: number): void;
   /** Whether PATH, a directory, now has ext4's top-of-hierarchy flag (false where there is none). */
   markTopDirectory(path: string): boolean;

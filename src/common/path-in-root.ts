@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { chmod, lchown, lstat, mkdir, open, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TsbuildError } from './errors.js';
+import { decodeFileName, fsPath } from './file-names.js';
 
 /** As Linux's MAXSYMLINKS, and BuildKit's (continuity's) walk of a path inside a root. */
 export const maxSymlinkHops = 40;
@@ -54,7 +55,7 @@ type Step = { readonly kind: 'directory' } | { readonly kind: 'symlink'; readonl
 async function step(path: string, relativePath: string, visible: ResolveInRootOptions['visible']): Promise<Step> {
   let info;
   try {
-    info = await lstat(path);
+    info = await lstat(fsPath(path));
   } catch (error) {
     // ENOTDIR: a component before this one is a file; the rest of the path is then missing too.
     if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return { kind: 'other' };
@@ -62,7 +63,7 @@ async function step(path: string, relativePath: string, visible: ResolveInRootOp
   }
   if (visible !== undefined && !(await visible(relativePath, info.isDirectory()))) return { kind: 'other' };
   if (info.isDirectory()) return { kind: 'directory' };
-  if (info.isSymbolicLink()) return { kind: 'symlink', target: await readlink(path) };
+  if (info.isSymbolicLink()) return { kind: 'symlink', target: decodeFileName(await readlink(fsPath(path), { encoding: 'buffer' })) };
   return { kind: 'other' };
 }
 
@@ -142,10 +143,10 @@ export async function mkdirInRoot(root: string, path: string, options: MkdirInRo
   const created: string[] = [];
   const parts = await walkInRoot(root, path, true, async (hostPath) => {
     try {
-      await mkdir(hostPath, { mode });
+      await mkdir(fsPath(hostPath), { mode });
     } catch (error) {
       // Made by someone else since the walk looked: a directory is as good as ours.
-      if (errno(error) === 'EEXIST' && (await lstat(hostPath)).isDirectory()) return;
+      if (errno(error) === 'EEXIST' && (await lstat(fsPath(hostPath))).isDirectory()) return;
       if (errno(error) === 'EEXIST' || errno(error) === 'ENOTDIR') {
         throw new TsbuildError('INVALID_ARGUMENT', `make directory ${JSON.stringify(path)} in ${root}: ${hostPath.slice(root.length) || '/'} exists and is not a directory`);
       }
@@ -153,8 +154,8 @@ export async function mkdirInRoot(root: string, path: string, options: MkdirInRo
     }
     created.push(hostPath);
     // mkdir's mode passed through the umask; the asked mode is the one wanted.
-    await chmod(hostPath, mode);
-    if (options.uid !== undefined || options.gid !== undefined) await lchown(hostPath, options.uid ?? -1, options.gid ?? -1);
+    await chmod(fsPath(hostPath), mode);
+    if (options.uid !== undefined || options.gid !== undefined) await lchown(fsPath(hostPath), options.uid ?? -1, options.gid ?? -1);
   });
   return { path: join(root, ...parts), created };
 }
@@ -176,7 +177,7 @@ export async function readBytesInRoot(root: string, path: string, maxBytes: numb
   try {
     // O_NONBLOCK: opening a fifo returns at once; the last component was resolved above, so a
     // symlink there now was swapped in since and is refused.
-    handle = await open(hostPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    handle = await open(fsPath(hostPath), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return undefined;
     throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: ${(error as Error).message}`, { cause: error });

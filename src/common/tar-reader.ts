@@ -14,13 +14,17 @@
  * (in order, not overlapping, inside the file, accounting for exactly the stored bytes).
  */
 import { TsbuildError } from './errors.js';
+import { decodeFileName } from './file-names.js';
 import { tarBlockSize as blockSize, tarPadding as padding, tarTypeFlags, type TarEntryType } from './tar-format.js';
 
 /** What a header says it is: one of the types tsbuild knows, or another. */
 export type TarReadType = TarEntryType | 'unsupported';
 
 export interface TarEntryHeader {
-  /** As written (PAX `path` and GNU long names applied); decoded as UTF-8. */
+  /**
+   * As written (PAX `path` and GNU long names applied), decoded as UTF-8; a name that is not
+   * UTF-8 keeps its stray bytes escaped (file-names.ts), so it is created as the bytes it was.
+   */
   readonly name: string;
   readonly type: TarReadType;
   /** The raw type flag, for errors about unsupported entries. */
@@ -157,7 +161,7 @@ class ByteSource {
 function cString(block: Buffer, offset: number, length: number): string {
   const field = block.subarray(offset, offset + length);
   const end = field.indexOf(0);
-  return field.subarray(0, end === -1 ? field.length : end).toString('utf8');
+  return decodeFileName(field.subarray(0, end === -1 ? field.length : end));
 }
 
 /**
@@ -335,7 +339,7 @@ export async function* readTar(source: AsyncIterable<Uint8Array>, options: TarRe
         else if (flag === 'g') globalPax = new Map([...globalPax, ...parsePax(data, fail)]);
         else {
           const end = data.indexOf(0);
-          const text = data.subarray(0, end === -1 ? data.length : end).toString('utf8');
+          const text = decodeFileName(data.subarray(0, end === -1 ? data.length : end));
           if (flag === 'L') longName = text;
           else longLink = text;
         }
@@ -353,10 +357,12 @@ export async function* readTar(source: AsyncIterable<Uint8Array>, options: TarRe
       }
       const flag = String.fromCharCode(block[156] ?? 0);
       let type: TarReadType = typeByFlag[flag] ?? 'unsupported';
-      name = records.get('path')?.toString('utf8') ?? longName ?? name;
+      const paxPath = records.get('path');
+      name = paxPath === undefined ? (longName ?? name) : decodeFileName(paxPath);
       // Old archives mark directories by a trailing slash on a regular file.
       if (flag === '\0' && name.endsWith('/')) type = 'directory';
-      const linkname = records.get('linkpath')?.toString('utf8') ?? longLink ?? cString(block, 157, 100);
+      const paxLinkpath = records.get('linkpath');
+      const linkname = paxLinkpath === undefined ? (longLink ?? cString(block, 157, 100)) : decodeFileName(paxLinkpath);
       const declaredSize = paxNumber(records.get('size'), 'size', fail) ?? numeric(block, 124, 12, 'size', fail);
       /** Bytes that follow the header in the archive (a sparse file's stored regions, and its map for PAX 1.0). */
       const size = headerOnly.has(type) ? 0 : declaredSize;
@@ -413,8 +419,8 @@ export async function* readTar(source: AsyncIterable<Uint8Array>, options: TarRe
         } else {
           throw fail(`sparse file ${JSON.stringify(name.slice(0, 200))} in PAX format ${major ?? '0'}.${minor ?? '0'}, which is not read`);
         }
-        const sparseName = records.get('GNU.sparse.name')?.toString('utf8');
-        if (sparseName !== undefined) name = sparseName;
+        const sparseName = records.get('GNU.sparse.name');
+        if (sparseName !== undefined) name = decodeFileName(sparseName);
       }
       if (sparse !== undefined) checkSparse(sparse.regions, sparse.realSize, size - sparse.mapBytes, sparseFail);
       const xattrs = new Map<string, Buffer>();

@@ -16,7 +16,7 @@
  */
 import { chmod, lchown, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TsbuildError, createHasher, errnoOf, hashHex, messageOf, parseDigest, uniqueHex } from '../common/index.js';
+import { TsbuildError, createHasher, errnoOf, fsPath, hashHex, messageOf, parseDigest, readDirectoryNames, uniqueHex } from '../common/index.js';
 import type { CacheMountLayers } from '../cache/index.js';
 import { directoryEntries, tarStream, writeLayer } from '../exporter/index.js';
 import { acquireLock, tryLock, writeFileAtomic, type FileLock, type Store } from '../store/index.js';
@@ -118,9 +118,10 @@ async function restoreIntoEmpty(directory: string, data: string, restore: (direc
   try {
     await mkdir(temporary, { mode: 0o700 });
     if (!(await restore(temporary))) return;
-    for (const name of await readdir(temporary)) {
+    // By the names' bytes: one that is not UTF-8 would not be found as text.
+    for (const name of readDirectoryNames(temporary)) {
       try {
-        await rename(join(temporary, name), join(data, name));
+        await rename(fsPath(join(temporary, name)), fsPath(join(data, name)));
       } catch (error) {
         // Something another user of the cache wrote meanwhile is kept.
         if (errnoOf(error) !== 'ENOTEMPTY' && errnoOf(error) !== 'EEXIST') throw error;

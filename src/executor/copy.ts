@@ -17,7 +17,7 @@ import {
   type SourceRoot,
   type TreeEntry,
 } from '../cache/index.js';
-import { makeSpecialFile, messageOf, mkdirInRoot, parseDigest, readTar, readXattrs, resolveInRoot, setXattr, TsbuildError } from '../common/index.js';
+import { fsPath, makeSpecialFile, messageOf, mkdirInRoot, parseDigest, readTar, readXattrs, resolveInRoot, setXattr, TsbuildError } from '../common/index.js';
 import { decompressStream, unpackLayer } from '../store/index.js';
 import { descriptorPath, openWalked } from './walked-file.js';
 import { checkoutGit, isGitSource, parseGitRef, resolveGitRef, type ResolvedGit } from './git-source.js';
@@ -230,7 +230,7 @@ class Copier {
     const ensure = dest.endsWith('/') || lastPart === '.' ? dest : posix.dirname(dest);
     await this.ensureDirectory(ensure);
     let target = await resolveInRoot(this.rootfs, dest);
-    const existing = await lstat(target).catch(() => undefined);
+    const existing = await lstat(fsPath(target)).catch(() => undefined);
     if (!sourceIsDirectory && existing?.isDirectory() === true) {
       // Joined below a directory resolved inside the root: one component, or it could climb out.
       if (name === '' || name === '.' || name === '..' || name.includes('/')) throw new TsbuildError('UNSAFE_PATH', `copy to ${dest}: ${JSON.stringify(name)} is not a file name`);
@@ -280,12 +280,14 @@ class Copier {
     // --chown: 1.6 s against 0.2 s). Large files are copied on the pool, several at once.
     for (const entry of entries) {
       const destination = entry.path === '' ? target : join(target, ...entry.path.split('/'));
+      // Names are the bytes on disk, those that are not UTF-8 too (common/file-names.ts).
+      const onDisk = fsPath(destination);
       const { stats } = entry;
       try {
         if (entry.path === '') {
           if (!withRoot) continue;
           if (stats.isDirectory()) {
-            const existing = lstatSync(destination, { throwIfNoEntry: false });
+            const existing = lstatSync(onDisk, { throwIfNoEntry: false });
             if (existing !== undefined && !existing.isDirectory()) throw new Error(`cannot copy to non-directory: ${this.inside(destination)}`);
             // A context's root is made by BuildKit when the context arrives: what it gives the
             // directory merged into is the time of the build, not the client directory's.
@@ -295,8 +297,8 @@ class Copier {
           }
         }
         if (stats.isDirectory()) {
-          const existing = lstatSync(destination, { throwIfNoEntry: false });
-          if (existing === undefined) mkdirSync(destination, { mode: 0o700 });
+          const existing = lstatSync(onDisk, { throwIfNoEntry: false });
+          if (existing === undefined) mkdirSync(onDisk, { mode: 0o700 });
           else if (!existing.isDirectory()) throw new Error(`cannot copy to non-directory: ${this.inside(destination)}`);
           // A directory taken only for what is below it keeps an existing one's metadata.
           if (existing === undefined || entry.parentOnly !== true) this.directories.push({ target: destination, stats, sourcePath: entry.hostPath, full: true });
@@ -304,7 +306,7 @@ class Copier {
         }
         this.replaceWithFile(destination);
         if (stats.isSymbolicLink()) {
-          symlinkSync(readlinkSync(entry.hostPath), destination);
+          symlinkSync(readlinkSync(fsPath(entry.hostPath), { encoding: 'buffer' }), onDisk);
           this.applyMetadata(destination, stats, undefined);
         } else if (stats.isFile()) {
           this.copyFileLater(entry, destination);
@@ -323,10 +325,10 @@ class Copier {
 
   /** fsutil's ensureEmptyFileTarget: a file or link replaces anything but a directory. */
   private replaceWithFile(destination: string): void {
-    const existing = lstatSync(destination, { throwIfNoEntry: false });
+    const existing = lstatSync(fsPath(destination), { throwIfNoEntry: false });
     if (existing === undefined) return;
     if (existing.isDirectory()) throw new TsbuildError('INVALID_ARGUMENT', `copy: cannot replace to directory ${this.inside(destination)} with file`);
-    unlinkSync(destination);
+    unlinkSync(fsPath(destination));
   }
 
   private copyFileLater(entry: TreeEntry, destination: string): void {
@@ -336,7 +338,7 @@ class Copier {
     if (first !== undefined) {
       this.work.push(
         first.then((linked) => {
-          linkSync(linked, destination);
+          linkSync(fsPath(linked), fsPath(destination));
         }),
       );
       return;
@@ -345,7 +347,7 @@ class Copier {
       const source = openWalked(entry);
       try {
         // EXCL: the name was just cleared, so a symlink planted there is never written through.
-        copyFileSync(descriptorPath(source), destination, constants.COPYFILE_EXCL);
+        copyFileSync(descriptorPath(source), fsPath(destination), constants.COPYFILE_EXCL);
       } finally {
         closeSync(source);
       }
@@ -356,7 +358,7 @@ class Copier {
     const copied = this.limit(async () => {
       const source = openWalked(entry);
       try {
-        await copyFile(descriptorPath(source), destination, constants.COPYFILE_EXCL);
+        await copyFile(descriptorPath(source), fsPath(destination), constants.COPYFILE_EXCL);
       } finally {
         closeSync(source);
       }
@@ -377,14 +379,14 @@ class Copier {
     const skipMode = modeCopied && this.request.chmod === undefined && (mode & 0o6000) === 0;
     this.applyOwnerAndMode(destination, uid, gid, mode, symlinkEntry || skipMode);
     if (sourcePath !== undefined) this.copyXattrs(sourcePath, destination);
-    lutimesSync(destination, seconds(stats.atimeNs), seconds(stats.mtimeNs));
+    lutimesSync(fsPath(destination), seconds(stats.atimeNs), seconds(stats.mtimeNs));
   }
 
   private applyOwnerAndMode(destination: string, uid: number, gid: number, mode: number, keepMode: boolean): void {
     const owner = this.request.chown ?? { uid, gid };
-    if (this.privileged || owner.uid !== process.getuid?.() || owner.gid !== process.getgid?.()) lchownSync(destination, owner.uid, owner.gid);
+    if (this.privileged || owner.uid !== process.getuid?.() || owner.gid !== process.getgid?.()) lchownSync(fsPath(destination), owner.uid, owner.gid);
     // After chown, which clears set-id bits.
-    if (!keepMode) chmodSync(destination, this.request.chmod ?? mode);
+    if (!keepMode) chmodSync(fsPath(destination), this.request.chmod ?? mode);
   }
 
   private copyXattrs(sourcePath: string, destination: string): void {
@@ -523,9 +525,9 @@ class Copier {
         this.applyMetadata(directory.target, directory.stats, directory.sourcePath);
       } else if (directory.timesNow === true) {
         const now = new Date();
-        await utimes(directory.target, now, now);
+        await utimes(fsPath(directory.target), now, now);
       } else {
-        await utimes(directory.target, seconds(directory.stats.atimeNs), seconds(directory.stats.mtimeNs));
+        await utimes(fsPath(directory.target), seconds(directory.stats.atimeNs), seconds(directory.stats.mtimeNs));
       }
     }
   }

@@ -6,11 +6,11 @@
  * system `git` does the work, with no prompt, no system config, and the umask BuildKit gives it.
  */
 import { spawn } from 'node:child_process';
-import { lstat, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { lutimesSync } from 'node:fs';
-import { TsbuildError, messageOf } from '../common/index.js';
+import { TsbuildError, fsPath, messageOf, readDirectoryEntries } from '../common/index.js';
 
 /** What a git source names: `REMOTE[?query][#ref[:subdir]]`. */
 export interface GitRef {
@@ -306,13 +306,14 @@ export async function checkoutGit(ref: GitRef, resolved: ResolvedGit, directory:
 /** Every file's (and directory's, deepest first) times set to SECONDS: `?mtime=commit`. */
 async function setTimes(directory: string, seconds: number, withGitDir: boolean): Promise<void> {
   const visit = async (path: string): Promise<void> => {
-    for (const entry of await readdir(path, { withFileTypes: true })) {
+    // A checkout may hold names that are not UTF-8: listed and touched by their bytes.
+    for (const entry of readDirectoryEntries(path)) {
       if (path === directory && entry.name === '.git' && !withGitDir) continue;
       const child = join(path, entry.name);
       if (entry.isDirectory()) await visit(child);
-      else lutimesSync(child, seconds, seconds);
+      else lutimesSync(fsPath(child), seconds, seconds);
     }
-    lutimesSync(path, seconds, seconds);
+    lutimesSync(fsPath(path), seconds, seconds);
   };
   await visit(directory);
 }

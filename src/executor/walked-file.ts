@@ -1,6 +1,6 @@
 import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import type { TreeEntry } from '../cache/index.js';
-import { TsbuildError } from '../common/index.js';
+import { fsPath, TsbuildError } from '../common/index.js';
 
 /**
  * Opens a file the walk found, refusing anything but that very file: a directory on its path
@@ -10,7 +10,7 @@ import { TsbuildError } from '../common/index.js';
 export function openWalked(entry: TreeEntry): number {
   let descriptor: number;
   try {
-    descriptor = openSync(entry.hostPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    descriptor = openSync(fsPath(entry.hostPath), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ELOOP') throw changedSource(entry.path);
     throw error;

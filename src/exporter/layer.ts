@@ -1,10 +1,10 @@
-import { createReadStream, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { createReadStream, lstatSync, readFileSync } from 'node:fs';
 import { readlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
-import { createHasher, isOverlayOpaque, MediaType, nodeZlib, parseDigest, readXattr, TsbuildError, type Descriptor, type Digest } from '../common/index.js';
+import { createHasher, decodeFileName, encodeFileName, fsPath, isOverlayOpaque, MediaType, nodeZlib, parseDigest, readDirectoryNames, readXattr, TsbuildError, type Descriptor, type Digest } from '../common/index.js';
 import type { BlobInfo } from '../store/index.js';
 import { GzipWriter } from './gzip.js';
 import { ZstdWriter } from './zstd.js';
@@ -55,12 +55,12 @@ export function sourceDateEpochFromEnv(env: NodeJS.ProcessEnv = process.env): nu
   return value !== undefined && /^[0-9]{1,15}$/.test(value) ? Number(value) : undefined;
 }
 
-/** Tar order: parents before children, siblings by byte order of their names. */
+/** Tar order: parents before children, siblings by byte order of their names (the bytes on disk). */
 export function comparePaths(a: string, b: string): number {
   const x = a.split('/');
   const y = b.split('/');
   for (let i = 0; i < Math.min(x.length, y.length); i++) {
-    const compared = Buffer.compare(Buffer.from(x[i] ?? ''), Buffer.from(y[i] ?? ''));
+    const compared = Buffer.compare(encodeFileName(x[i] ?? ''), encodeFileName(y[i] ?? ''));
     if (compared !== 0) return compared;
   }
   return x.length - y.length;
@@ -212,16 +212,19 @@ export async function* directoryEntries(root: string, prefix = '', options: Dire
   const seen = new Map<string, string>();
   const overlay = options.overlayUpper === true;
   async function* walk(directory: string, relative: string): AsyncGenerator<LayerEntry> {
-    const children: { name: string; entryName: string; info: Stats; mark?: 'whiteout' | 'opaque' }[] = [];
+    // KEY: the entry name's bytes, which order siblings.
+    const children: { name: string; entryName: string; key: Buffer; info: Stats; mark?: 'whiteout' | 'opaque' }[] = [];
     // Synchronous: a tree is many metadata calls of microseconds each, which the thread pool
-    // made ten times as slow; file content is still read asynchronously.
-    for (const name of readdirSync(directory)) {
-      const info = lstatSync(join(directory, name));
+    // made ten times as slow; file content is still read asynchronously. Names are the bytes on
+    // disk (a RUN may leave one that is not UTF-8): see common/file-names.ts.
+    for (const name of readDirectoryNames(directory)) {
+      const info = lstatSync(fsPath(join(directory, name)));
       const whiteout = overlay && info.isCharacterDevice() && info.rdev === 0;
-      children.push({ name, entryName: whiteout ? `.wh.${name}` : name, info, ...(whiteout ? { mark: 'whiteout' as const } : {}) });
+      const entryName = whiteout ? `.wh.${name}` : name;
+      children.push({ name, entryName, key: encodeFileName(entryName), info, ...(whiteout ? { mark: 'whiteout' as const } : {}) });
     }
-    if (overlay && relative !== '' && isOverlayOpaque(directory)) children.push({ name: '', entryName: '.wh..wh..opq', info: lstatSync(directory), mark: 'opaque' });
-    children.sort((a, b) => Buffer.compare(Buffer.from(a.entryName), Buffer.from(b.entryName)));
+    if (overlay && relative !== '' && isOverlayOpaque(directory)) children.push({ name: '', entryName: '.wh..wh..opq', key: Buffer.from('.wh..wh..opq'), info: lstatSync(fsPath(directory)), mark: 'opaque' });
+    children.sort((a, b) => Buffer.compare(a.key, b.key));
     for (const { name, entryName: outputName, info, mark } of children) {
       const path = join(directory, name);
       const entryPath = relative === '' ? outputName : `${relative}/${outputName}`;
@@ -244,7 +247,7 @@ export async function* directoryEntries(root: string, prefix = '', options: Dire
         yield { ...common, type: 'directory' };
         yield* walk(path, entryPath);
       } else if (info.isSymbolicLink()) {
-        yield { ...common, type: 'symlink', linkname: await readlink(path) };
+        yield { ...common, type: 'symlink', linkname: decodeFileName(await readlink(fsPath(path), { encoding: 'buffer' })) };
       } else if (info.isFile()) {
         const key = `${info.dev}:${info.ino}`;
         const first = info.nlink > 1 ? seen.get(key) : undefined;
@@ -254,7 +257,7 @@ export async function* directoryEntries(root: string, prefix = '', options: Dire
           if (info.nlink > 1) seen.set(key, entryPath);
           // A small file in one synchronous read: three thread-pool round trips (open, read,
           // close) per file made a layer of 2,000 small files take 1.4 s instead of 0.1 s.
-          const content = info.size <= smallFileBytes ? (): Uint8Array => readFileSync(path) : (): AsyncIterable<Uint8Array> => createReadStream(path, { highWaterMark: readChunkBytes(info.size) });
+          const content = info.size <= smallFileBytes ? (): Uint8Array => readFileSync(fsPath(path)) : (): AsyncIterable<Uint8Array> => createReadStream(fsPath(path), { highWaterMark: readChunkBytes(info.size) });
           yield { ...common, type: 'file', size: info.size, content };
         }
       } else if (info.isFIFO()) {

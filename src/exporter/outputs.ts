@@ -24,7 +24,7 @@ import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, open, realpath, r
 import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { formatReference, makeSpecialFile, messageOf, parseReference, setXattr, TsbuildError, type Descriptor } from '../common/index.js';
+import { formatReference, fsPath, makeSpecialFile, messageOf, parseReference, setXattr, TsbuildError, type Descriptor } from '../common/index.js';
 import { temporaryName, writeAll, type LayoutStore } from '../store/index.js';
 import { saveArchive, type SaveImage } from './archive.js';
 import { compressionFromOptions, exportCompression, recompressImage } from './compression.js';
@@ -291,24 +291,25 @@ async function copyTree(source: string, dest: string, epoch: number | undefined)
     const root = await realpath(dest);
     const directories: PendingDirectory[] = [];
     for await (const entry of rootfsEntries(source, epoch)) {
+      // A name that is not UTF-8 is written as its bytes (common/file-names.ts).
       const path = join(root, entry.path);
-      const existing = await lstat(path).catch(() => undefined);
+      const existing = await lstat(fsPath(path)).catch(() => undefined);
       if (entry.type === 'directory') {
-        if (existing !== undefined && !existing.isDirectory()) await rm(path, { recursive: true, force: true });
-        if (existing?.isDirectory() !== true) await mkdir(path, { mode: 0o700 });
-        else await chmod(path, 0o700 | (existing.mode & 0o7777));
+        if (existing !== undefined && !existing.isDirectory()) await rm(fsPath(path), { recursive: true, force: true });
+        if (existing?.isDirectory() !== true) await mkdir(fsPath(path), { mode: 0o700 });
+        else await chmod(fsPath(path), 0o700 | (existing.mode & 0o7777));
         await own(path, entry, privileged);
         directories.push({ path, mode: entry.mode, mtime: entry.mtime });
         continue;
       }
-      if (existing !== undefined) await rm(path, { recursive: true, force: true });
+      if (existing !== undefined) await rm(fsPath(path), { recursive: true, force: true });
       await copyEntry(source, root, path, entry, privileged);
     }
     // Modes and times of directories last, deepest first: writing children changes a directory's
     // mtime, and a read-only directory must still receive them.
     for (const directory of directories.reverse()) {
-      await chmod(directory.path, directory.mode);
-      await utimes(directory.path, directory.mtime, directory.mtime);
+      await chmod(fsPath(directory.path), directory.mode);
+      await utimes(fsPath(directory.path), directory.mtime, directory.mtime);
     }
   } catch (error) {
     if (error instanceof TsbuildError) throw error;
@@ -334,21 +335,21 @@ async function copyEntry(source: string, root: string, path: string, entry: Laye
   switch (entry.type) {
     case 'file':
       // COPYFILE_EXCL: the name was just cleared; a symlink planted there since is not followed.
-      await copyFile(join(source, entry.path), path, constants.COPYFILE_EXCL);
+      await copyFile(fsPath(join(source, entry.path)), fsPath(path), constants.COPYFILE_EXCL);
       await own(path, entry, privileged);
       // After chown, which clears set-id bits.
-      await chmod(path, entry.mode);
+      await chmod(fsPath(path), entry.mode);
       capability(path, entry, privileged);
-      await utimes(path, entry.mtime, entry.mtime);
+      await utimes(fsPath(path), entry.mtime, entry.mtime);
       return;
     case 'symlink':
-      await symlink(entry.linkname ?? '', path);
+      await symlink(fsPath(entry.linkname ?? ''), fsPath(path));
       await own(path, entry, privileged);
-      await lutimes(path, entry.mtime, entry.mtime);
+      await lutimes(fsPath(path), entry.mtime, entry.mtime);
       return;
     case 'link':
       // To an earlier entry of the same tree, already copied under ROOT.
-      await link(join(root, entry.linkname ?? ''), path);
+      await link(fsPath(join(root, entry.linkname ?? '')), fsPath(path));
       return;
     case 'fifo':
     case 'character-device':
@@ -357,8 +358,8 @@ async function copyEntry(source: string, root: string, path: string, entry: Laye
       if (entry.type !== 'fifo' && !privileged) return;
       makeSpecialFile(path, entry.type, 0o600, entry.devmajor, entry.devminor);
       await own(path, entry, privileged);
-      await chmod(path, entry.mode);
-      await lutimes(path, entry.mtime, entry.mtime);
+      await chmod(fsPath(path), entry.mode);
+      await lutimes(fsPath(path), entry.mtime, entry.mtime);
       return;
     case 'directory':
       return;
@@ -366,7 +367,7 @@ async function copyEntry(source: string, root: string, path: string, entry: Laye
 }
 
 async function own(path: string, entry: LayerEntry, privileged: boolean): Promise<void> {
-  if (privileged) await lchown(path, entry.uid, entry.gid);
+  if (privileged) await lchown(fsPath(path), entry.uid, entry.gid);
 }
 
 function capability(path: string, entry: LayerEntry, privileged: boolean): void {

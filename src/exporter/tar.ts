@@ -3,12 +3,16 @@
  * cannot hold a value (long or non-ASCII names, large sizes or ids, times before 1970). Numeric uid/gid only,
  * empty uname/gname, whole-second mtimes; the bytes depend on nothing but the entries given.
  */
-import { TsbuildError, tarBlockSize as blockSize, tarPadding, tarTypeFlags, type TarEntryType } from '../common/index.js';
+import { encodeFileName, TsbuildError, tarBlockSize as blockSize, tarPadding, tarTypeFlags, type TarEntryType } from '../common/index.js';
 
 export type { TarEntryType } from '../common/index.js';
 
 export interface TarHeader {
-  /** Relative path, `/`-separated, no leading `/` or `./`; directories without trailing `/`. */
+  /**
+   * Relative path, `/`-separated, no leading `/` or `./`; directories without trailing `/`. A
+   * name that is not UTF-8 holds its stray bytes escaped (common/file-names.ts) and is written
+   * as those bytes.
+   */
   readonly path: string;
   readonly type: TarEntryType;
   readonly mode: number;
@@ -18,7 +22,7 @@ export interface TarHeader {
   readonly mtime: number;
   /** Bytes of content; files only. */
   readonly size?: number;
-  /** Target of a symlink (as written) or hard link (a path in the same archive). */
+  /** Target of a symlink (as written) or hard link (a path in the same archive); bytes escaped as in `path`. */
   readonly linkname?: string;
   /** Device numbers; character and block devices only. */
   readonly devmajor?: number;
@@ -89,8 +93,10 @@ export function encodeHeader(header: TarHeader): Buffer {
   const name = header.type === 'directory' ? `${header.path}/` : header.path;
   const linkname = header.linkname ?? '';
   const records: Array<[string, string | Uint8Array]> = [];
-  if (Buffer.byteLength(name) > 100 || !isPlainAscii(name)) records.push(['path', name]);
-  if (Buffer.byteLength(linkname) > 100 || !isPlainAscii(linkname)) records.push(['linkpath', linkname]);
+  // The name's own bytes, as Go's archive/tar writes a name (a Go string is bytes): one that is
+  // not UTF-8 stays as it was on disk.
+  if (Buffer.byteLength(name) > 100 || !isPlainAscii(name)) records.push(['path', encodeFileName(name)]);
+  if (Buffer.byteLength(linkname) > 100 || !isPlainAscii(linkname)) records.push(['linkpath', encodeFileName(linkname)]);
   if (!fitsOctal(size, 12)) records.push(['size', String(size)]);
   if (!fitsOctal(header.uid, 8)) records.push(['uid', String(header.uid)]);
   if (!fitsOctal(header.gid, 8)) records.push(['gid', String(header.gid)]);

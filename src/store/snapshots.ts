@@ -1,7 +1,7 @@
-import { chmodSync, lchownSync, linkSync, lstatSync, mkdirSync, readdirSync, rmSync, utimesSync } from 'node:fs';
+import { chmodSync, lchownSync, linkSync, lstatSync, mkdirSync, rmSync, utimesSync } from 'node:fs';
 import { chmod, lchown, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errnoOf, isOverlayOpaque, TsbuildError, digestHex, messageOf, type Descriptor, type Digest, type Manifest } from '../common/index.js';
+import { errnoOf, fsPath, isOverlayOpaque, readDirectoryEntries, readDirectoryNames, TsbuildError, digestHex, messageOf, type Descriptor, type Digest, type Manifest } from '../common/index.js';
 import { temporaryName } from './atomic.js';
 import { chainIds } from './image.js';
 import type { LayoutStore } from './layout-store.js';
@@ -71,9 +71,12 @@ export async function keepDiff(store: LayoutStore, upper: string, chain: Digest)
  * many small metadata calls.
  */
 function applyUpper(upper: string, target: string): void {
-  for (const name of readdirSync(upper)) {
-    const source = join(upper, name);
-    const destination = join(target, name);
+  // Names are the bytes on disk, a RUN's that are not UTF-8 too (common/file-names.ts).
+  for (const name of readDirectoryNames(upper)) {
+    const sourcePath = join(upper, name);
+    const targetPath = join(target, name);
+    const source = fsPath(sourcePath);
+    const destination = fsPath(targetPath);
     const info = lstatSync(source);
     if (info.isCharacterDevice() && info.rdev === 0) {
       rmSync(destination, { recursive: true, force: true });
@@ -81,11 +84,11 @@ function applyUpper(upper: string, target: string): void {
     }
     if (info.isDirectory()) {
       const existing = lstatSync(destination, { throwIfNoEntry: false });
-      if (existing === undefined || !existing.isDirectory() || isOverlayOpaque(source)) {
+      if (existing === undefined || !existing.isDirectory() || isOverlayOpaque(sourcePath)) {
         rmSync(destination, { recursive: true, force: true });
         mkdirSync(destination);
       }
-      applyUpper(source, destination);
+      applyUpper(sourcePath, targetPath);
       lchownSync(destination, info.uid, info.gid);
       chmodSync(destination, info.mode & 0o7777);
       utimesSync(destination, info.atime, info.mtime);
@@ -109,17 +112,18 @@ export async function linkTree(source: string, target: string, privileged: boole
 }
 
 function linkTreeSync(source: string, target: string, privileged: boolean): void {
-  const info = lstatSync(source);
-  mkdirSync(target, { mode: 0o700 });
-  for (const entry of readdirSync(source, { withFileTypes: true })) {
+  const info = lstatSync(fsPath(source));
+  const made = fsPath(target);
+  mkdirSync(made, { mode: 0o700 });
+  for (const entry of readDirectoryEntries(source)) {
     const from = join(source, entry.name);
     const to = join(target, entry.name);
     if (entry.isDirectory()) linkTreeSync(from, to, privileged);
-    else linkSync(from, to);
+    else linkSync(fsPath(from), fsPath(to));
   }
-  if (privileged) lchownSync(target, info.uid, info.gid);
-  chmodSync(target, info.mode & 0o7777);
-  utimesSync(target, info.atime, info.mtime);
+  if (privileged) lchownSync(made, info.uid, info.gid);
+  chmodSync(made, info.mode & 0o7777);
+  utimesSync(made, info.atime, info.mtime);
 }
 
 /**

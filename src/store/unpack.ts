@@ -1,11 +1,11 @@
 import { chmodSync, closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, utimesSync, writeSync } from 'node:fs';
-import { chmod, lstat, readdir, rm, utimes } from 'node:fs/promises';
+import { chmod, lstat, rm, utimes } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { ZstdFrameGuard } from './zstd-frames.js';
-import { errnoOf, isSparseHole, isTsbuildError, makeSpecialFile, messageOf, mkdirInRoot, nodeZlib, readTar, setXattr, TsbuildError, type TarEntryHeader } from '../common/index.js';
+import { errnoOf, fsPath, isSparseHole, isTsbuildError, makeSpecialFile, messageOf, mkdirInRoot, nodeZlib, readDirectoryNames, readTar, setXattr, TsbuildError, type TarEntryHeader } from '../common/index.js';
 
 export interface UnpackOptions {
   /** Whether ownership is applied and device nodes may be made; defaults to running as uid 0. */
@@ -78,7 +78,7 @@ async function isRealDirectory(root: string, path: string): Promise<boolean> {
   const parts = relative(root, path).split(sep);
   if (parts.includes('..')) return false;
   for (let length = 1; length <= parts.length; length++) {
-    const info = await lstat(join(root, ...parts.slice(0, length))).catch(() => undefined);
+    const info = await lstat(fsPath(join(root, ...parts.slice(0, length)))).catch(() => undefined);
     if (info === undefined || !info.isDirectory()) return false;
   }
   return true;
@@ -86,7 +86,7 @@ async function isRealDirectory(root: string, path: string): Promise<boolean> {
 
 /** Removes whatever is at PATH without following it (a symlink is removed, not its target). */
 async function removeEntry(path: string): Promise<void> {
-  await rm(path, { recursive: true, force: true });
+  await rm(fsPath(path), { recursive: true, force: true });
 }
 
 /**
@@ -144,7 +144,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
   };
   const remove = (path: string): void => {
     resolvedParents.clear();
-    rmSync(path, { recursive: true, force: true });
+    rmSync(fsPath(path), { recursive: true, force: true });
   };
 
   try {
@@ -166,8 +166,8 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
     // A later entry may have replaced the directory or one of its parents (by a symlink even):
     // chmod and utimes follow symlinks, so only a path made of real directories is touched.
     if (!(await isRealDirectory(target, directory.path))) continue;
-    await chmod(directory.path, directory.mode);
-    if (directory.mtime !== undefined) await utimes(directory.path, directory.mtime, directory.mtime);
+    await chmod(fsPath(directory.path), directory.mode);
+    if (directory.mtime !== undefined) await utimes(fsPath(directory.path), directory.mtime, directory.mtime);
   }
   return { entries, skipped };
 
@@ -175,11 +175,17 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
     const directory = join(target, relative);
     // Later entries of the layer may have turned the directory (or a parent) into a symlink.
     if (!(await isRealDirectory(target, directory))) return;
-    for (const name of await readdir(directory).catch(() => [] as string[])) {
+    let names: string[];
+    try {
+      names = readDirectoryNames(directory);
+    } catch {
+      names = [];
+    }
+    for (const name of names) {
       const child = relative === '' ? name : `${relative}/${name}`;
       if (!created.has(child)) {
         await removeEntry(join(directory, name));
-      } else if ((await lstat(join(directory, name))).isDirectory()) {
+      } else if ((await lstat(fsPath(join(directory, name)))).isDirectory()) {
         await hideBelow(child);
       }
     }
@@ -235,12 +241,14 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
     // each, which one thread-pool round trip at a time made ten times as slow.
     const relative = [...parent, leaf].join('/');
     const path = join(parentPath, leaf);
-    const existing = lstatSync(path, { throwIfNoEntry: false });
+    // What Node's fs calls take: the name's bytes when it is not UTF-8 (common/file-names.ts).
+    const onDisk = fsPath(path);
+    const existing = lstatSync(onDisk, { throwIfNoEntry: false });
     if (type === 'directory') {
       if (existing !== undefined && !existing.isDirectory()) remove(path);
-      if (existing === undefined || !existing.isDirectory()) mkdirSync(path, { mode: 0o700 });
+      if (existing === undefined || !existing.isDirectory()) mkdirSync(onDisk, { mode: 0o700 });
       created.add(relative);
-      if (privileged) owned(header, () => lchownSync(path, header.uid, header.gid));
+      if (privileged) owned(header, () => lchownSync(onDisk, header.uid, header.gid));
       applyXattrs(path, relative, header);
       directories.set(path, { path, mode: header.mode & 0o7777, mtime });
       return;
@@ -252,7 +260,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
     switch (type) {
       case 'file': {
         // O_EXCL|O_NOFOLLOW: the name was just cleared, so nothing (no planted symlink) is reused.
-        const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+        const fd = openSync(onDisk, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
         try {
           let position = 0;
           let holes = false;
@@ -277,10 +285,10 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
       case 'symlink': {
         const linkname = header.linkname;
         if (linkname === '' || linkname.includes('\0')) throw unsafe(header.name, 'empty or invalid symlink target');
-        symlinkSync(linkname, path);
-        if (privileged) owned(header, () => lchownSync(path, header.uid, header.gid));
+        symlinkSync(fsPath(linkname), onDisk);
+        if (privileged) owned(header, () => lchownSync(onDisk, header.uid, header.gid));
         applyXattrs(path, relative, header);
-        lutimesSync(path, mtime, mtime);
+        lutimesSync(onDisk, mtime, mtime);
         break;
       }
       case 'link': {
@@ -289,18 +297,18 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
         if (linkLeaf === undefined) throw unsafe(header.name, 'hard link to the unpack root');
         const linkParent = await parentOf(linkParts.slice(0, -1), header.name);
         const source = join(target, ...linkParent, linkLeaf);
-        const info = lstatSync(source, { throwIfNoEntry: false });
+        const info = lstatSync(fsPath(source), { throwIfNoEntry: false });
         if (info === undefined) throw unsafe(header.name, `hard link target ${JSON.stringify(header.linkname.slice(0, 300))} does not exist in the layer`);
         if (info.isDirectory()) throw unsafe(header.name, 'hard link to a directory');
-        linkSync(source, path);
+        linkSync(fsPath(source), onDisk);
         // As moby's untar: the link's own header then applies to the inode it shares, its owner
         // and xattrs always, its mode and times unless the target is a symlink (a tar rewritten
         // after its link was written can say other than the target's header did).
-        if (privileged) owned(header, () => lchownSync(path, header.uid, header.gid));
+        if (privileged) owned(header, () => lchownSync(onDisk, header.uid, header.gid));
         applyXattrs(path, relative, header);
         if (!info.isSymbolicLink()) {
-          chmodSync(path, header.mode & 0o7777);
-          utimesSync(path, mtime, mtime);
+          chmodSync(onDisk, header.mode & 0o7777);
+          utimesSync(onDisk, mtime, mtime);
         }
         break;
       }
@@ -320,11 +328,11 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
           skipped.push({ path: relative, reason: `${type} (${messageOf(error)})` });
           return;
         }
-        if (privileged) owned(header, () => lchownSync(path, header.uid, header.gid));
+        if (privileged) owned(header, () => lchownSync(onDisk, header.uid, header.gid));
         // mknod applied the umask; and after chown, as for files.
-        chmodSync(path, header.mode & 0o7777);
+        chmodSync(onDisk, header.mode & 0o7777);
         applyXattrs(path, relative, header);
-        lutimesSync(path, mtime, mtime);
+        lutimesSync(onDisk, mtime, mtime);
         break;
       }
       default:

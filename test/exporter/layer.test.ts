@@ -1,13 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, symlink, utimes, writeFile, link, chmod, lstat } from 'node:fs/promises';
+import { mkdir, readFile, symlink, utimes, writeFile, link, chmod, lstat, readdir, readlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { MediaType, hostPlatform, makeSpecialFile, readXattrs, setXattr } from '../../src/common/index.js';
+import { MediaType, encodeFileName, hostPlatform, makeSpecialFile, readTar as readLayerTar, readXattrs, setXattr } from '../../src/common/index.js';
 import { comparePaths, directoryEntries, encodeHeader, writeImage, writeLayer, type LayerEntry } from '../../src/exporter/index.js';
 import { unpackLayer, type Store } from '../../src/store/index.js';
 
@@ -165,6 +165,62 @@ describe('layer writer', () => {
     expect(two.descriptor.digest).toBe(one.descriptor.digest);
     const image = await writeImage(store, { layers: [one], platform: hostPlatform(), created: '1970-01-01T00:08:20Z', history: [{ created_by: 'test' }] }, 'localhost/tree:1');
     expect(image.config.rootfs.diff_ids).toEqual([one.diffId]);
+  });
+
+  it('keeps names that are not UTF-8 as their bytes, through a layer and back', async () => {
+    // Latin-1 names, as a RUN leaves them: each must be written, read and unpacked as on disk.
+    const bytes = (text: string): Buffer => Buffer.from(join(root, text), 'latin1');
+    await mkdir(bytes('latin'));
+    await mkdir(bytes('latin/dir\xff'));
+    await writeFile(bytes('latin/caf\xe9'), 'x\n');
+    await writeFile(bytes('latin/dir\xff/f'), 'y\n');
+    await symlink(Buffer.from('dir\xff/f', 'latin1'), bytes('latin/l\xe9'));
+    await link(bytes('latin/caf\xe9'), bytes('latin/same\xe9'));
+    makeSpecialFile(join(root, 'latin/fifo\udce9'), 'fifo', 0o640);
+    const capability = Buffer.from('0100000200200000000000000000000000000000', 'hex');
+    if (isRoot) setXattr(join(root, 'latin/caf\udce9'), 'security.capability', capability);
+    const source = join(root, 'latin');
+    const entries: LayerEntry[] = [];
+    for await (const entry of directoryEntries(source, 'latin1')) entries.push(entry);
+    expect(entries.map((entry) => `${entry.type} ${entry.path}${entry.linkname === undefined ? '' : ` -> ${entry.linkname}`}`)).toEqual([
+      'file latin1/caf\udce9',
+      'directory latin1/dir\udcff',
+      'file latin1/dir\udcff/f',
+      'fifo latin1/fifo\udce9',
+      'symlink latin1/l\udce9 -> dir\udcff/f',
+      'link latin1/same\udce9 -> latin1/caf\udce9',
+    ]);
+    const layer = await writeLayer(directoryEntries(source, 'latin1'), store, { compression: 'none' });
+    const tar = await blob(layer.descriptor.digest);
+    // The PAX records hold the bytes themselves, never UTF-8 of U+FFFD.
+    for (const record of ['path=latin1/caf\xe9\n', 'path=latin1/dir\xff/\n', 'path=latin1/dir\xff/f\n', 'linkpath=dir\xff/f\n', 'linkpath=latin1/caf\xe9\n']) {
+      expect(tar.includes(Buffer.from(record, 'latin1')), record).toBe(true);
+    }
+    expect(tar.includes(Buffer.from('\ufffd'))).toBe(false);
+    // GNU tar, reading the same archive, lists the same bytes.
+    const { path: scratch, cleanup: removeScratch } = await temporaryDirectory();
+    try {
+      await writeFile(join(scratch, 'layer.tar'), tar);
+      const listing = execFileSync('tar', ['--quoting-style=literal', '-tf', join(scratch, 'layer.tar')]).toString('latin1').split('\n');
+      expect(listing).toEqual(['latin1/caf\xe9', 'latin1/dir\xff/', 'latin1/dir\xff/f', 'latin1/fifo\xe9', 'latin1/l\xe9', 'latin1/same\xe9', '']);
+    } finally {
+      await removeScratch();
+    }
+    const names: Buffer[] = [];
+    for await (const entry of readLayerTar(Readable.from([tar]))) names.push(encodeFileName(entry.header.name));
+    expect(names.map((name) => name.toString('latin1'))).toEqual(['latin1/caf\xe9', 'latin1/dir\xff/', 'latin1/dir\xff/f', 'latin1/fifo\xe9', 'latin1/l\xe9', 'latin1/same\xe9']);
+    // Unpacked, the names on disk are the bytes again, the links as they were.
+    const unpacked = join(root, 'latin-unpacked');
+    await mkdir(unpacked);
+    await unpackLayer(await store.openBlob(layer.descriptor.digest), unpacked);
+    const at = (text: string): Buffer => Buffer.from(join(unpacked, text), 'latin1');
+    expect((await readdir(at('latin1'), { encoding: 'buffer' })).map((name) => name.toString('latin1')).sort()).toEqual(['caf\xe9', 'dir\xff', 'fifo\xe9', 'l\xe9', 'same\xe9']);
+    expect((await lstat(at('latin1/fifo\xe9'))).isFIFO()).toBe(true);
+    expect(await readFile(at('latin1/caf\xe9'), 'utf8')).toBe('x\n');
+    expect(await readFile(at('latin1/dir\xff/f'), 'utf8')).toBe('y\n');
+    expect((await readlink(at('latin1/l\xe9'), { encoding: 'buffer' })).toString('latin1')).toBe('dir\xff/f');
+    expect((await lstat(at('latin1/same\xe9'))).ino).toBe((await lstat(at('latin1/caf\xe9'))).ino);
+    if (isRoot) expect(readXattrs(join(unpacked, 'latin1/caf\udce9')).get('security.capability')).toEqual(capability);
   });
 
   it('keeps fifos, device nodes and file capabilities through a layer, as BuildKit diffs do; not sockets or other xattrs', async () => {

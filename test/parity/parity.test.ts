@@ -31,10 +31,6 @@ const busyboxPath = '/bin/busybox';
  * one that starts to match fails the suite until it leaves this list.
  */
 const knownDifferences: Readonly<Record<string, string>> = {
-  // Names are bytes to BuildKit; tsbuild walks an upper directory and a snapshot with Node's
-  // string names (src/exporter/layer.ts directoryEntries, src/store/snapshots.ts linkTree), so a
-  // name that is not UTF-8 comes back as U+FFFD, is not found, and fails the step.
-  'run-non-utf8-names': 'a RUN that leaves a name that is not UTF-8 fails in tsbuild (names read as strings), BuildKit keeps its bytes',
   // BuildKit 0.13 takes SOURCE_DATE_EPOCH for the config's and history's times only, and
   // rewrites layer times just with the exporter's rewrite-timestamp=true (not docker's default);
   // tsbuild always applies that rewrite when the epoch is set (README, reproducible images).

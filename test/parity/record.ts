@@ -15,7 +15,7 @@ import { cp, chmod, lstat, readFile, readdir, rm, utimes, lutimes } from 'node:f
 import { createServer } from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { readTar } from '../../src/common/index.js';
+import { encodeFileName, readTar } from '../../src/common/index.js';
 
 /** Every context file, tar member and base entry the corpus fixes is older than this. */
 export const buildTimeFloor = Date.UTC(2025, 0, 1) / 1000;
@@ -79,12 +79,20 @@ function mtimeRecord(seconds: number): string {
   return new Date(Math.floor(seconds) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
+/**
+ * A name as the records show it: its bytes decoded as UTF-8, a byte that is not UTF-8 as U+FFFD.
+ * The reader keeps such a byte exactly (escaped); the records were written with it replaced.
+ */
+function nameRecord(name: string): string {
+  return encodeFileName(name).toString('utf8');
+}
+
 /** The entries of one uncompressed layer tar, sorted by path. */
 export async function layerRecord(tar: AsyncIterable<Uint8Array>): Promise<EntryRecord[]> {
   const entries: EntryRecord[] = [];
   for await (const entry of readTar(tar)) {
     const header = entry.header;
-    const path = header.name.replace(/^\.\//, '').replace(/\/+$/, '');
+    const path = nameRecord(header.name).replace(/^\.\//, '').replace(/\/+$/, '');
     const record: EntryRecord = {
       path,
       type: header.type,
@@ -103,7 +111,7 @@ export async function layerRecord(tar: AsyncIterable<Uint8Array>): Promise<Entry
       record.type = 'file';
       record.size = 0;
       record.sha256 = emptySha256;
-    } else if (header.linkname !== '' && !whiteout) record.linkname = header.linkname;
+    } else if (header.linkname !== '' && !whiteout) record.linkname = nameRecord(header.linkname);
     if (header.type === 'file') {
       const hash = createHash('sha256');
       let size = 0;

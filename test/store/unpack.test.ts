@@ -292,6 +292,28 @@ describe('unpackLayer', () => {
     expect(await readdir(join(target, 'd/sub'))).toEqual(['new']);
   });
 
+  it('applies whiteouts and opaque directories to names that are not UTF-8, by their bytes', async () => {
+    // Written by the layer writer, which keeps a name's bytes (tar-stream would write U+FFFD).
+    const layer = (entries: ReadonlyArray<{ path: string; directory?: boolean }>): Readable =>
+      Readable.from([
+        Buffer.concat([
+          ...entries.flatMap(({ path, directory }) =>
+            directory === true
+              ? [encodeHeader({ path, type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: 1 })]
+              : [encodeHeader({ path, type: 'file', size: 1, mode: 0o644, uid: 0, gid: 0, mtime: 1 }), Buffer.from('x'), padding(1)],
+          ),
+          endOfArchive,
+        ]),
+      ]);
+    const names = async (path: string): Promise<string[]> => (await readdir(Buffer.from(join(target, path), 'latin1'), { encoding: 'buffer' })).map((name) => name.toString('latin1')).sort();
+    await unpackLayer(layer([{ path: 'd', directory: true }, { path: 'd/a\udce9' }, { path: 'gone\udcff' }, { path: 'l\udce9' }]), target);
+    expect(await names('')).toEqual(['d', 'gone\xff', 'l\xe9']);
+    expect(await names('d')).toEqual(['a\xe9']);
+    await unpackLayer(layer([{ path: '.wh.gone\udcff' }, { path: 'd', directory: true }, { path: 'd/.wh..wh..opq' }, { path: 'd/c\udce9' }]), target);
+    expect(await names('')).toEqual(['d', 'l\xe9']);
+    expect(await names('d')).toEqual(['c\xe9']);
+  });
+
   it('writes .wh. names as files when whiteouts are off (an archive ADD unpacks)', async () => {
     await unpack([{ name: 'f', content: 'lower' }, { name: 'd', type: 'directory' }, { name: 'd/a', content: 'a' }]);
     await unpackLayer(Readable.from(await makeTar([{ name: '.wh.f', content: '' }, { name: 'd/.wh..wh..opq', content: '' }])), target, { whiteouts: false });
