@@ -53,7 +53,7 @@ import { applyMetadata, cloneConfig, configFromImage, containerConfig, historyCo
 import type { BuildEventListener } from './events.js';
 import { StepReporter, type StepHandle } from './progress.js';
 import { Snapshotter } from './snapshots.js';
-import { runStep, type RunEnvironment } from './run-op.js';
+import { runStep, type RunEnvironment, type RunSandboxOptions } from './run-op.js';
 import type { SecretSource } from './run-mounts.js';
 import { contextDigestOptions, contextSources, copyStep, prepareContext, type ContextHandle } from './copy-op.js';
 import { mkdirStep } from './mkdir-op.js';
@@ -87,6 +87,8 @@ export interface BuildRequest {
   readonly ssh?: ReadonlyMap<string, readonly string[]>;
   /** `--allow`: entitlements, `security.insecure` and `network.host` (which `network: 'host'` grants too). */
   readonly allow?: readonly string[];
+  /** `--add-host`, `--ulimit`, `--shm-size`: what every RUN's sandbox gets besides BuildKit's defaults. */
+  readonly sandbox?: RunSandboxOptions;
   /** Annotations of the image's manifest (`--annotation`). */
   readonly annotations?: Readonly<Record<string, string>>;
   /** Fields added to the image config, from its layers (the inline build cache). */
@@ -478,6 +480,7 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
         defaultNetwork: ctx.request.network === 'none' ? 'none' : 'host',
         // As buildx: a build whose steps all run on the host network was granted that network.
         allow: new Set([...(ctx.request.allow ?? []), ...(ctx.request.network === 'host' ? ['network.host'] : [])]),
+        ...(ctx.request.sandbox === undefined ? {} : { sandboxOptions: ctx.request.sandbox }),
         mounts: {
           context: () => openBuildContext(ctx),
           stage: (index) => stageOutput(ctx, index),
@@ -728,12 +731,14 @@ function sourceDateEpoch(buildArgs: Readonly<Record<string, string>>): number | 
 }
 
 /** The files the sandbox bind-mounts over /etc/hosts and /etc/resolv.conf, as BuildKit makes them. */
-async function sandboxFiles(store: Store): Promise<{ directory: string; environment: RunEnvironment }> {
+async function sandboxFiles(store: Store, extraHosts: readonly string[]): Promise<{ directory: string; environment: RunEnvironment }> {
   const directory = join(store.temporaryDirectory, `build.${process.pid}.${uniqueHex(6)}.tmp`);
   await mkdir(directory, { mode: 0o755 });
   const hosts = join(directory, 'hosts');
   const resolv = join(directory, 'resolv.conf');
-  await writeFile(hosts, '127.0.0.1\tlocalhost buildkitsandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n', { mode: 0o644 });
+  // BuildKit's file, then one line per --add-host.
+  const extra = extraHosts.map((line) => `${line}\n`).join('');
+  await writeFile(hosts, `127.0.0.1\tlocalhost buildkitsandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n${extra}`, { mode: 0o644 });
   const hostResolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
   // A resolver on the host's loopback is not reachable from a sandbox with its own network;
   // BuildKit then falls back to public resolvers. Here the build shares the host's network.
@@ -837,7 +842,7 @@ export async function build(request: BuildRequest, deps: BuildDeps): Promise<Bui
     stages: new Map(resolved.stages.map((stage) => [stage.index, stage])),
     // BuildKit drops the stage name from step names only when the whole file has one stage.
     stageCount: parsed.dockerfile.stages.length,
-    environment: async () => (await (sandbox ??= sandboxFiles(deps.store))).environment,
+    environment: async () => (await (sandbox ??= sandboxFiles(deps.store, request.sandbox?.extraHosts ?? []))).environment,
   };
   digestContextEarly(ctx, resolved.stages);
   try {

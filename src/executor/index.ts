@@ -6,6 +6,7 @@
 export { build, BuildStepError, type BuildDeps, type BuildRequest, type BuiltImage } from './build.js';
 export type { BuildEvent, BuildEventListener, StepRef } from './events.js';
 export type { StepHandle } from './progress.js';
+export type { RunSandboxOptions } from './run-op.js';
 export { checkContextName, parseNamedContextValue, type NamedContextSource } from './named-context.js';
 export { dockerfileInContext, readStdinInput, readUrlInput, type StdinInput } from './stdin-context.js';
 export { checkoutContext, isGitSource } from './git-source.js';

@@ -70,6 +70,17 @@ function buildProcessNofile(): { soft: number; hard: number } {
   return { soft: limit, hard: limit };
 }
 
+function sandboxKey(options: RunSandboxOptions | undefined): ExecKeyInput['sandbox'] {
+  if (options === undefined) return undefined;
+  const ulimits = Object.entries(options.rlimits ?? {}).map(([name, limit]) => `${name}=${limit.soft}:${limit.hard}`);
+  const key = {
+    ...((options.extraHosts ?? []).length === 0 ? {} : { extraHosts: options.extraHosts }),
+    ...(ulimits.length === 0 ? {} : { ulimits }),
+    ...(options.shmSize === undefined ? {} : { shmSize: options.shmSize }),
+  };
+  return Object.keys(key).length === 0 ? undefined : key;
+}
+
 interface InlineScript {
   readonly name: string;
   readonly data: string;
@@ -101,8 +112,19 @@ function commandLine(instruction: RunInstruction, config: ConfigState): { args: 
   return { args, script };
 }
 
+/** What a build gives every RUN's sandbox besides BuildKit's defaults (docker build's flags). */
+export interface RunSandboxOptions {
+  /** `--add-host`: `/etc/hosts` lines, `IP\tNAME`. */
+  readonly extraHosts?: readonly string[];
+  /** `--ulimit`: rlimits by their runtime-spec names, over the open-files limit BuildKit gives. */
+  readonly rlimits?: Readonly<Record<string, { readonly soft: number; readonly hard: number }>>;
+  /** `--shm-size`, bytes. */
+  readonly shmSize?: number;
+}
+
 export interface RunOptions {
   readonly sandbox: () => Promise<RunEnvironment>;
+  readonly sandboxOptions?: RunSandboxOptions;
   /** The network of a step that asks for `default`. */
   readonly defaultNetwork: 'host' | 'none';
   /** Entitlements the build was started with (`--allow`): `security.insecure`, `network.host`. */
@@ -136,6 +158,7 @@ export async function runStep(instruction: RunInstruction, config: ConfigState, 
     network,
     security: instruction.security,
     mounts: [...(script === undefined ? [] : [{ type: 'inline', name: script.name, data: script.data }]), ...mountPlan.keys],
+    ...(sandboxKey(options.sandboxOptions) === undefined ? {} : { sandbox: sandboxKey(options.sandboxOptions) }),
   };
   return {
     keyInput,
@@ -183,7 +206,8 @@ export async function runStep(instruction: RunInstruction, config: ConfigState, 
           rootfs,
           mounts,
           network,
-          rlimits: { RLIMIT_NOFILE: buildProcessNofile() },
+          rlimits: { RLIMIT_NOFILE: buildProcessNofile(), ...options.sandboxOptions?.rlimits },
+          ...(options.sandboxOptions?.shmSize === undefined ? {} : { shmSize: options.sandboxOptions.shmSize }),
           ...(instruction.security === 'insecure' ? { capabilities: await heldCapabilities(), unmasked: true, allDevices: true } : { capabilities: defaultCapabilities }),
         });
         const redactor = new SecretRedactor(prepared.secrets);

@@ -59,6 +59,8 @@ export interface ContainerSpec {
   readonly consoleSize?: { readonly rows: number; readonly columns: number };
   /** Bytes. Ignored rootless (no delegated cgroup). */
   readonly memoryLimit?: number;
+  /** Size of /dev/shm in bytes (default 64 MiB, as docker). */
+  readonly shmSize?: number;
   readonly pidsLimit?: number;
   /** PID 1 reaps orphans and forwards signals (as `docker run --init`). */
   readonly init?: boolean;
@@ -231,7 +233,7 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
     { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', ...(rootless ? [] : ['gid=5'])] },
-    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${spec.shmSize === undefined ? '65536k' : String(spec.shmSize)}`] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     ownNamespace && network !== 'none' ? { destination: '/sys', type: 'none', source: '/sys', options: sysfsOptions } : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: sysfsOptions },
     ...(spec.mounts ?? []).map((m) => ({ destination: m.destination, type: m.type ?? 'bind', source: m.source ?? '', options: [...(m.options ?? ['rbind', 'rw'])] })),

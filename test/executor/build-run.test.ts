@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Descriptor } from '../../src/common/index.js';
 import { chainIds } from '../../src/store/index.js';
-import { buildFixture, cachedSteps, ranSteps, type BuildFixture } from '../helpers/build.js';
+import { buildFixture, cachedSteps, imageFiles, ranSteps, type BuildFixture } from '../helpers/build.js';
 import { runCliCaptured } from '../helpers/run-cli.js';
 
 describe('build: RUN and the image config', () => {
@@ -251,5 +251,37 @@ describe('build: RUN and the image config', () => {
     const image = await fx.image('planted');
     const files = await fx.layerFiles(image.manifest.layers.at(-1) as never);
     expect(files.map((file) => file.path).sort()).toEqual(['elsewhere', 'etc']);
+  });
+
+  it("gives every RUN docker build's --add-host, --ulimit and --shm-size, keyed by them, and takes docker's and buildx's flags that change nothing", async () => {
+    const dir = await fx.context('sandbox-flags', {
+      Dockerfile: ['FROM busybox', 'RUN tail -n 2 /etc/hosts > /hosts && ulimit -c > /core && ulimit -n > /nofile && df -k /dev/shm | tail -n 1 | awk \'{print $2}\' > /shm'].join('\n'),
+    });
+    const flags = ['--add-host', 'db:10.1.2.3', '--add-host', 'host.docker.internal:host-gateway', '--ulimit', 'core=0:0', '--shm-size', '128m'];
+    const given = await fx.build(['-t', 'sandbox-flags', ...flags, '--rm', '--force-rm', '--load', '--provenance=false', '--sbom', 'false', dir]);
+    expect(given.stderr).not.toMatch(/ERROR|WARNING/);
+    expect(given.status).toBe(0);
+    const files = await imageFiles(fx, 'sandbox-flags');
+    expect(files.get('hosts')?.text).toBe('10.1.2.3\tdb\n127.0.0.1\thost.docker.internal\n');
+    expect(files.get('core')?.text).toBe('0\n');
+    expect(files.get('shm')?.text).toBe('131072\n');
+    // Without --ulimit nofile, the open-files limit stays the one every RUN gets.
+    const plain = await fx.build(['-t', 'sandbox-plain', dir]);
+    expect(plain.status).toBe(0);
+    expect(ranSteps(plain.stderr)).toHaveLength(1);
+    const plainFiles = await imageFiles(fx, 'sandbox-plain');
+    expect(plainFiles.get('nofile')?.text).toBe(files.get('nofile')?.text);
+    expect(plainFiles.get('hosts')?.text).toBe('127.0.0.1\tlocalhost buildkitsandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n');
+    expect(plainFiles.get('shm')?.text).toBe('65536\n');
+    // The same flags again: every step from the cache.
+    const again = await fx.build(['-t', 'sandbox-flags', ...flags, dir]);
+    expect(ranSteps(again.stderr)).toEqual([]);
+    // An attestation asked for is a warning: there is none.
+    const attested = await fx.build(['-t', 'sandbox-flags', ...flags, '--provenance', 'mode=max', dir]);
+    expect(attested.status).toBe(0);
+    expect(attested.stderr).toContain('WARNING: --provenance=mode=max: tsbuild makes no attestations');
+    const bad = await fx.build(['-t', 'sandbox-flags', '--add-host', 'nocolon', dir]);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain('invalid argument "nocolon" for "--add-host" flag');
   });
 });

@@ -13,10 +13,11 @@ import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
 import { addInsecureRegistryOption, collect } from '../common-options.js';
 import { parseAllow, parseSecrets, parseSsh } from './build-secrets.js';
+import { addSandboxOptions, sandboxOptionsOf, type SandboxFlags } from './build-sandbox-options.js';
 import { parseAnnotations, writeImageOutput, writeMetadataFile } from './build-export.js';
 import { addCacheOptions, planBuildCache, type CacheFlags } from './build-cache-options.js';
 
-interface BuildOptions extends CacheFlags {
+interface BuildOptions extends CacheFlags, SandboxFlags {
   tag: string[];
   file?: string;
   buildArg: string[];
@@ -124,7 +125,7 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('--push', 'push every -t name to its registry')
     .option('--runtime <name>', 'OCI runtime for RUN: runtime-shim (default), crun, runc or a path')
     .option('--platform <os/arch[/variant]>', "the image's platform (this machine's by default)");
-  addRootOption(addInsecureRegistryOption(addCacheOptions(command))).action(async (contextArg: string, options: BuildOptions) => {
+  addRootOption(addInsecureRegistryOption(addSandboxOptions(addCacheOptions(command)))).action(async (contextArg: string, options: BuildOptions) => {
     const inner = await runInUserNamespace(options.root);
     if (inner !== undefined) throw new ExitError(inner);
     if (!['default', 'host', 'none'].includes(options.network)) throw new TsbuildError('INVALID_ARGUMENT', `build: invalid --network ${JSON.stringify(options.network)}: use default, host or none`);
@@ -133,6 +134,8 @@ export function registerBuild(program: Command, io: CliIo): void {
       throw new TsbuildError('INVALID_ARGUMENT', `build --platform ${formatPlatform(platform)}: building for a platform other than this machine's (${formatPlatform(hostPlatform())}) needs emulation (binfmt_misc with QEMU), which tsbuild does not provide yet`);
     }
     const outputs: OutputSpec[] = options.output.map((spec) => parseOutputSpec(spec));
+    const { sandbox, warnings: flagWarnings } = sandboxOptionsOf(options);
+    for (const message of flagWarnings) io.stderr.write(`WARNING: ${message}\n`);
     const toStdout = outputs.filter((output) => output.dest === '-').length;
     if (toStdout > 1) throw new TsbuildError('INVALID_ARGUMENT', `build --output: ${toStdout} outputs write to standard output; only one can`);
     const tags = options.tag.map((tag) => formatReference(parseReference(tag)));
@@ -215,6 +218,7 @@ export function registerBuild(program: Command, io: CliIo): void {
             secrets: await parseSecrets(options.secret, process.env),
             ssh: parseSsh(options.ssh, process.env),
             allow: parseAllow(options.allow),
+            ...(sandbox === undefined ? {} : { sandbox }),
             ...(Object.keys(annotations).length === 0 ? {} : { annotations }),
             ...(caching.configExtras === undefined ? {} : { configExtras: caching.configExtras }),
           },
