@@ -64,6 +64,8 @@ export interface HostConfig extends SecurityOptions {
   readonly memory: number;
   /** 0 unlimited. */
   readonly pidsLimit: number;
+  /** Bytes of /dev/shm (`--shm-size`); docker's 64 MiB when absent. */
+  readonly shmSize?: number;
   /** Extra OCI mounts after the defaults and /etc/{hostname,hosts,resolv.conf} (volumes, binds, tmpfs). */
   readonly mounts: readonly MountSpec[];
   /** A network namespace to join (`/var/run/netns/NAME`, `/proc/PID/ns/net`), instead of `network`'s. */

@@ -41,6 +41,8 @@ export interface CreateContainerOptions extends ContainerOptions, SecurityOption
   /** Bytes. */
   readonly memory?: number;
   readonly pidsLimit?: number;
+  /** Bytes of /dev/shm. */
+  readonly shmSize?: number;
   readonly restart?: RestartPolicy;
   readonly stopSignal?: string;
   /** Seconds. */
@@ -190,6 +192,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         readonlyRootfs: options.readOnly === true,
         memory,
         pidsLimit,
+        ...(options.shmSize === undefined ? {} : { shmSize: options.shmSize }),
         mounts: [...(options.mounts ?? [])],
         ...(options.networkNamespace === undefined ? {} : { networkNamespace: options.networkNamespace }),
         ...(options.portBindings === undefined ? {} : { portBindings: options.portBindings }),
@@ -253,6 +256,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       ...(options.init === true ? { init: true } : {}),
       ...(memory > 0 ? { memoryLimit: memory } : {}),
       ...(pidsLimit > 0 ? { pidsLimit } : {}),
+      ...(options.shmSize === undefined ? {} : { shmSize: options.shmSize }),
       // The monitor mounts the overlay: in the user namespace of a rootless tsbuild it is root.
       rootless: false,
     };

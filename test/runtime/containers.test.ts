@@ -413,6 +413,24 @@ describe.runIf(isRoot)('containers as root', () => {
     expect(ok('ps', '-a', '-q')).toBe('');
   }, 120_000);
 
+  it('takes --shm-size, --platform (this machine\'s only) and --cidfile, as docker', () => {
+    expect(ok('run', '--rm', '--shm-size', '128m', 'busybox', 'sh', '-c', "df -k /dev/shm | tail -n 1 | awk '{print $2}'")).toBe('131072\n');
+    expect(ok('run', '--rm', 'busybox', 'sh', '-c', "df -k /dev/shm | tail -n 1 | awk '{print $2}'")).toBe('65536\n');
+    const own = process.arch === 'arm64' ? 'linux/arm64' : 'linux/amd64';
+    const other = process.arch === 'arm64' ? 'linux/amd64' : 'linux/arm64';
+    expect(ok('run', '--rm', '--platform', own, 'busybox', 'true')).toBe('');
+    const foreign = tsbuild('run', '--rm', '--platform', other, 'busybox', 'true');
+    expect([foreign.status, foreign.stderr.includes('needs emulation')]).toEqual([125, true]);
+    const cidfile = join(dir, `cid-${process.pid}`);
+    const id = ok('create', '--cidfile', cidfile, '--shm-size', '1g', 'busybox', 'true').trim();
+    expect(readFileSync(cidfile, 'utf8')).toBe(id);
+    expect(inspect(id, '{{.HostConfig.ShmSize}}')).toBe('1073741824');
+    const again = tsbuild('create', '--cidfile', cidfile, 'busybox', 'true');
+    expect([again.status, again.stderr.includes('Container ID file found')]).toEqual([125, true]);
+    ok('rm', id);
+    expect(ok('ps', '-a', '-q')).toBe('');
+  }, 60_000);
+
   it("confines containers and what exec starts in them with their capabilities and docker's default seccomp rules, lifted by --security-opt seccomp=unconfined or --privileged", () => {
     const status = 'grep -E "^(NoNewPrivs|Seccomp):" /proc/self/status | tr -s "\\t " " "; unshare -U true 2>/dev/null && echo unshared || echo refused';
     expect(ok('run', '--rm', 'busybox', 'sh', '-c', status)).toBe('NoNewPrivs: 0\nSeccomp: 2\nrefused\n');

@@ -2,9 +2,10 @@
  * The flags `run` and `create` share, with docker's names, and their translation into what
  * `createContainer` takes.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { TsbuildError, messageOf, parseGoDuration } from '../../common/index.js';
+import { parseByteSize } from '../../cache/index.js';
+import { TsbuildError, formatPlatform, hostPlatform, messageOf, parseGoDuration, parsePlatform, platformMatches } from '../../common/index.js';
 import { lookupEnv, parseEnvFile, parseMountFlag, parsePortSpec, parseTmpfsFlag, parseUlimit, parseVolumeFlag, type CreateContainerOptions, type MountRequest, type HealthcheckConfig, type RestartPolicy } from '../../runtime/index.js';
 import { collect } from './registry-options.js';
 
@@ -49,6 +50,9 @@ export interface ContainerFlags {
   readonly groupAdd: string[];
   readonly ulimit: string[];
   readonly securityOpt: string[];
+  readonly shmSize?: string;
+  readonly platform?: string;
+  readonly cidfile?: string;
 }
 
 export function addContainerOptions(command: Command): Command {
@@ -90,8 +94,37 @@ export function addContainerOptions(command: Command): Command {
     .option('--add-host <host:ip>', 'add a line to /etc/hosts (repeatable)', collect, [])
     .option('--group-add <group>', 'add a supplementary group: a name of the image or a gid (repeatable)', collect, [])
     .option('--ulimit <name=soft[:hard]>', 'a resource limit, as nofile=1024:2048 (repeatable)', collect, [])
+    .option('--shm-size <bytes>', 'size of /dev/shm (b, k, m, g; default 64m)')
+    .option('--platform <os/arch[/variant]>', "the image's platform: this machine's (others need emulation)")
+    .option('--cidfile <file>', "write the container's ID to this file (which must not exist)")
     .option('--security-opt <option>', "seccomp=unconfined (no seccomp filter; docker's default profile otherwise), no-new-privileges (repeatable)", collect, [])
     .option('--runtime <name>', 'OCI runtime: shim (default), crun, runc or a path');
+}
+
+/** `--shm-size`, as docker checks it. */
+function parseShmSize(text: string): number {
+  const bytes = parseByteSize(text);
+  if (bytes <= 0) throw new TsbuildError('INVALID_ARGUMENT', `invalid argument "${text}" for "--shm-size" flag: the size must be greater than 0`);
+  return bytes;
+}
+
+/**
+ * `--platform`: the image's platform must be this machine's, as no emulation is provided;
+ * docker would pull the other variant and run it under binfmt_misc.
+ */
+export function checkPlatform(flags: Pick<ContainerFlags, 'platform'>): void {
+  if (flags.platform === undefined) return;
+  const wanted = parsePlatform(flags.platform);
+  if (!platformMatches(wanted, hostPlatform())) {
+    throw new TsbuildError('INVALID_ARGUMENT', `run --platform ${formatPlatform(wanted)}: running an image of a platform other than this machine's (${formatPlatform(hostPlatform())}) needs emulation (binfmt_misc with QEMU), which tsbuild does not provide`);
+  }
+}
+
+/** `--cidfile`: docker refuses a file that is there, before anything is made. */
+export async function claimCidfile(file: string | undefined): Promise<((id: string) => Promise<void>) | undefined> {
+  if (file === undefined) return undefined;
+  if (await stat(file).then(() => true, () => false)) throw new TsbuildError('INVALID_ARGUMENT', `Container ID file found, make sure the other container isn't running or delete ${file}`);
+  return async (id) => writeFile(file, id, { flag: 'wx' });
 }
 
 /** docker's memory sizes: a number with an optional b, k, m or g (powers of 1024). */
@@ -175,7 +208,9 @@ export function needsRecord(flags: ContainerFlags): boolean {
     flags.addHost.length > 0 ||
     flags.groupAdd.length > 0 ||
     flags.ulimit.length > 0 ||
-    flags.securityOpt.length > 0
+    flags.securityOpt.length > 0 ||
+    flags.shmSize !== undefined ||
+    flags.cidfile !== undefined
   );
 }
 
@@ -240,5 +275,6 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     groupAdd: flags.groupAdd,
     ulimits: flags.ulimit.map(parseUlimit),
     securityOpt: flags.securityOpt,
+    ...(flags.shmSize === undefined ? {} : { shmSize: parseShmSize(flags.shmSize) }),
   };
 }

@@ -42,7 +42,7 @@ import { createProgram, userArguments } from '../program.js';
 import { containersOnUserNetwork, runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { tsbuildEntry } from '../version.js';
-import { addContainerOptions, createOptions, type ContainerFlags } from './container-options.js';
+import { addContainerOptions, checkPlatform, claimCidfile, createOptions, type ContainerFlags } from './container-options.js';
 import { addInsecureRegistryOption, collect } from './registry-options.js';
 import { forwardedSignals, imageFetcher } from './run.js';
 import { confirmRemoval } from '../prompt.js';
@@ -74,9 +74,12 @@ export async function runWithRecord(io: CliIo, image: string, args: readonly str
   const fetcher = imageFetcher(io, flags, store, abort.signal);
   let record: ContainerRecord;
   try {
+    checkPlatform(flags);
+    const writeCid = await claimCidfile(flags.cidfile);
     const options = await createOptions(flags, args);
     if (flags.detach !== true && flags.tty === true && flags.interactive === true && !process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'run: the input device is not a TTY');
     const created = await createContainer({ store, image, pull: fetcher.fetch, ...options, autoRemove: flags.rm === true, signal: abort.signal });
+    await writeCid?.(created.record.id);
     for (const warning of created.warnings) io.stderr.write(`WARNING: ${warning}\n`);
     record = created.record;
   } catch (error) {
@@ -153,7 +156,10 @@ function defineCreate(parent: Command, io: CliIo, name = 'create'): void {
     const store = await storeFromOptions(flags);
     const fetcher = imageFetcher(io, flags, store, abort.signal);
     try {
+      checkPlatform(flags);
+      const writeCid = await claimCidfile(flags.cidfile);
       const created = await createContainer({ store, image, pull: fetcher.fetch, ...(await createOptions(flags, args)), autoRemove: flags.rm === true, signal: abort.signal });
+      await writeCid?.(created.record.id);
       for (const warning of created.warnings) io.stderr.write(`WARNING: ${warning}\n`);
       io.stdout.write(`${created.record.id}\n`);
     } catch (error) {
@@ -665,6 +671,7 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       ReadonlyRootfs: record.hostConfig?.readonlyRootfs ?? false,
       Memory: record.hostConfig?.memory ?? 0,
       PidsLimit: record.hostConfig?.pidsLimit ?? 0,
+      ShmSize: record.hostConfig?.shmSize ?? 64 * 1024 * 1024,
       Runtime: config.runtime,
       Mounts: record.hostConfig?.mounts ?? [],
       CapAdd: record.hostConfig?.capAdd ?? null,

@@ -7,7 +7,7 @@ import type { Store } from '../../store/index.js';
 import { ExitError, type CliIo } from '../io.js';
 import { isUserNetwork, runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
-import { addContainerOptions, environment, mountRequests, needsRecord, type ContainerFlags } from './container-options.js';
+import { addContainerOptions, checkPlatform, environment, mountRequests, needsRecord, type ContainerFlags } from './container-options.js';
 import { addInsecureRegistryOption, registryClient } from './registry-options.js';
 import { TransferProgress } from './transfer-progress.js';
 
@@ -85,6 +85,7 @@ export function registerRun(program: Command, io: CliIo): void {
     try {
       if (tty && stdin !== undefined && !process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'run: the input device is not a TTY');
       for (const signal of forwardedSignals) process.on(signal, onSignal);
+      checkPlatform(flags);
       const env = await environment(flags);
       const mounts = mountRequests(flags);
       const store = await storeFromOptions(flags);
