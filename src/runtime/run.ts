@@ -36,6 +36,8 @@ export interface ContainerOptions {
    * `docker run` does); the image is looked up again after. Without it, a missing image fails.
    */
   readonly pull?: (reference: ImageReference) => Promise<void>;
+  /** `--pull always`: `pull` is called for a reference even when the store has the image. */
+  readonly pullAlways?: boolean;
   /** Replace the image's Cmd when not empty. */
   readonly args?: readonly string[];
   /** `--entrypoint`: replaces the image's Entrypoint and drops its Cmd; `''` leaves none. */
@@ -180,7 +182,12 @@ export function runFailureStatus(error: unknown): number {
 }
 
 /** The image to run, from the store or fetched through `pull`. */
-export async function findOrPull(options: Pick<RunContainerOptions, 'store' | 'image' | 'pull'>): Promise<{ name?: string; image: Image }> {
+export async function findOrPull(options: Pick<RunContainerOptions, 'store' | 'image' | 'pull' | 'pullAlways'>): Promise<{ name?: string; image: Image }> {
+  if (options.pullAlways === true && options.pull !== undefined) {
+    // An image ID or a prefix of one names nothing a registry has: it is used as it is.
+    const reference = /^(sha256:)?[0-9a-f]{6,64}$/.test(options.image) ? undefined : parseReference(options.image);
+    if (reference !== undefined) await options.pull(reference);
+  }
   let found = await findImage(options.store, options.image);
   if (found === undefined) {
     let reference: ImageReference | undefined;

@@ -352,6 +352,23 @@ describe.runIf(isRoot && haveRegistry())('tsbuild run of an image not in the sto
       expect(result.stderr).toContain(`Unable to find image '${target}' locally`);
       expect(result.stderr).toContain(`Status: Downloaded newer image for ${target}`);
       expect(await readdir(join(fresh, 'containers'))).toEqual([]);
+      // --pull always asks the registry even for an image the store has; never, not even for a missing one.
+      const always = tsbuild(['run', '--rm', '--root', fresh, '--pull', 'always', target, 'echo', 'again']);
+      expect(always.status).toBe(0);
+      expect(always.stderr).not.toContain('Unable to find image');
+      expect(always.stderr).toContain(`1: Pulling from tools/busybox`);
+      expect(always.stderr).toContain(`Status: Image is up to date for ${target}`);
+      const other = join(dir, 'other');
+      await mkdir(other);
+      const never = tsbuild(['run', '--rm', '--root', other, '--pull', 'never', target, 'true']);
+      expect(never.status).toBe(125);
+      expect(never.stderr).toContain(`unable to find image '${target}' locally`);
+      expect(never.stderr).not.toContain('Pulling from');
+      const detached = tsbuild(['create', '--root', other, '--pull', 'always', target, 'true']);
+      expect(detached.status).toBe(0);
+      expect(detached.stderr).toContain('Downloaded newer image');
+      const wrong = tsbuild(['run', '--rm', '--root', other, '--pull', 'sometimes', target, 'true']);
+      expect([wrong.status, wrong.stderr.includes('invalid pull option')]).toEqual([125, true]);
     } finally {
       await registry.stop();
     }

@@ -53,6 +53,7 @@ export interface ContainerFlags {
   readonly shmSize?: string;
   readonly platform?: string;
   readonly cidfile?: string;
+  readonly pull: string;
 }
 
 export function addContainerOptions(command: Command): Command {
@@ -96,6 +97,7 @@ export function addContainerOptions(command: Command): Command {
     .option('--ulimit <name=soft[:hard]>', 'a resource limit, as nofile=1024:2048 (repeatable)', collect, [])
     .option('--shm-size <bytes>', 'size of /dev/shm (b, k, m, g; default 64m)')
     .option('--platform <os/arch[/variant]>', "the image's platform: this machine's (others need emulation)")
+    .option('--pull <policy>', 'pull the image: always, missing (when the store lacks it) or never', 'missing')
     .option('--cidfile <file>', "write the container's ID to this file (which must not exist)")
     .option('--security-opt <option>', "seccomp=unconfined (no seccomp filter; docker's default profile otherwise), no-new-privileges (repeatable)", collect, [])
     .option('--runtime <name>', 'OCI runtime: shim (default), crun, runc or a path');
@@ -118,6 +120,12 @@ export function checkPlatform(flags: Pick<ContainerFlags, 'platform'>): void {
   if (!platformMatches(wanted, hostPlatform())) {
     throw new TsbuildError('INVALID_ARGUMENT', `run --platform ${formatPlatform(wanted)}: running an image of a platform other than this machine's (${formatPlatform(hostPlatform())}) needs emulation (binfmt_misc with QEMU), which tsbuild does not provide`);
   }
+}
+
+/** `--pull`: whether the image is pulled always, when missing, or never, checked as docker checks it. */
+export function pullPolicy(flags: Pick<ContainerFlags, 'pull'>): 'always' | 'missing' | 'never' {
+  if (flags.pull === 'always' || flags.pull === 'missing' || flags.pull === 'never') return flags.pull;
+  throw new TsbuildError('INVALID_ARGUMENT', `invalid pull option: '${flags.pull}': must be one of "always", "missing" or "never"`);
 }
 
 /** `--cidfile`: docker refuses a file that is there, before anything is made. */

@@ -78,7 +78,7 @@ export async function runWithRecord(io: CliIo, image: string, args: readonly str
     const writeCid = await claimCidfile(flags.cidfile);
     const options = await createOptions(flags, args);
     if (flags.detach !== true && flags.tty === true && flags.interactive === true && !process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'run: the input device is not a TTY');
-    const created = await createContainer({ store, image, pull: fetcher.fetch, ...options, autoRemove: flags.rm === true, signal: abort.signal });
+    const created = await createContainer({ store, image, ...(fetcher.fetch === undefined ? {} : { pull: fetcher.fetch }), pullAlways: fetcher.pullAlways, ...options, autoRemove: flags.rm === true, signal: abort.signal });
     await writeCid?.(created.record.id);
     for (const warning of created.warnings) io.stderr.write(`WARNING: ${warning}\n`);
     record = created.record;
@@ -158,7 +158,7 @@ function defineCreate(parent: Command, io: CliIo, name = 'create'): void {
     try {
       checkPlatform(flags);
       const writeCid = await claimCidfile(flags.cidfile);
-      const created = await createContainer({ store, image, pull: fetcher.fetch, ...(await createOptions(flags, args)), autoRemove: flags.rm === true, signal: abort.signal });
+      const created = await createContainer({ store, image, ...(fetcher.fetch === undefined ? {} : { pull: fetcher.fetch }), pullAlways: fetcher.pullAlways, ...(await createOptions(flags, args)), autoRemove: flags.rm === true, signal: abort.signal });
       await writeCid?.(created.record.id);
       for (const warning of created.warnings) io.stderr.write(`WARNING: ${warning}\n`);
       io.stdout.write(`${created.record.id}\n`);

@@ -7,7 +7,7 @@ import type { Store } from '../../store/index.js';
 import { ExitError, type CliIo } from '../io.js';
 import { isUserNetwork, runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
-import { addContainerOptions, checkPlatform, environment, mountRequests, needsRecord, type ContainerFlags } from './container-options.js';
+import { addContainerOptions, checkPlatform, environment, mountRequests, needsRecord, pullPolicy, type ContainerFlags } from './container-options.js';
 import { addInsecureRegistryOption, registryClient } from './registry-options.js';
 import { TransferProgress } from './transfer-progress.js';
 
@@ -20,17 +20,24 @@ interface RunFlags extends ContainerFlags {
 }
 
 /** The pull `run` and `create` do for an image not in the store, with docker's words. */
-export function imageFetcher(io: CliIo, flags: { readonly insecureRegistry: string[] }, store: Store, signal: AbortSignal): { fetch: (reference: ImageReference) => Promise<void>; close: () => Promise<void> } {
+export function imageFetcher(
+  io: CliIo,
+  flags: { readonly insecureRegistry: string[]; readonly pull?: string },
+  store: Store,
+  signal: AbortSignal,
+): { fetch: ((reference: ImageReference) => Promise<void>) | undefined; pullAlways: boolean; close: () => Promise<void> } {
+  const policy = pullPolicy({ pull: flags.pull ?? 'missing' });
   let client: ReturnType<typeof registryClient> | undefined;
   return {
-    async fetch(reference) {
-      io.stderr.write(`Unable to find image '${familiarReference(reference)}' locally\n`);
+    pullAlways: policy === 'always',
+    fetch: policy === 'never' ? undefined : async (reference) => {
+      if (policy === 'missing') io.stderr.write(`Unable to find image '${familiarReference(reference)}' locally\n`);
       client = registryClient(flags);
       const progress = new TransferProgress(io, 'pull');
       io.stderr.write(`${reference.tag ?? reference.digest ?? 'latest'}: Pulling from ${reference.path}\n`);
       const result = await pull({ reference, store, client, onProgress: progress.listener, signal });
       progress.finish();
-      io.stderr.write(`Digest: ${result.digest}\nStatus: Downloaded newer image for ${familiarReference(reference)}\n`);
+      io.stderr.write(`Digest: ${result.digest}\nStatus: ${result.referenceUpdated ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarReference(reference)}\n`);
     },
     async close() {
       await client?.close();
@@ -98,7 +105,8 @@ export function registerRun(program: Command, io: CliIo): void {
       const result = await runContainer({
         store,
         image,
-        pull: fetcher.fetch,
+        ...(fetcher.fetch === undefined ? {} : { pull: fetcher.fetch }),
+        pullAlways: fetcher.pullAlways,
         args,
         ...(flags.entrypoint === undefined ? {} : { entrypoint: flags.entrypoint }),
         env,
