@@ -20,12 +20,14 @@ import { decompressLayer, defaultGzipLevel, layerVariantName, rememberLayerVaria
 import type { CacheImport } from './cache-spec.js';
 import { cacheConfigMediaType, maxCacheDocumentBytes, parseCacheDocument, parseInlineCache, type CacheMountLayers, type ImportedCache, type ImportedRecord } from './cache-format.js';
 import { explainMiss, type StepSummary } from './explain.js';
-import { CacheImportRetry, type CacheMountSync, type LayerRef, type StepCache, type StepOutcome, type StepResult } from './step-cache.js';
+import { CacheImportRetry, type CacheMountSync, type LayerRef, type ProgressStep, type StepCache, type StepOutcome, type StepResult } from './step-cache.js';
 
 /** Where imported records and their layers come from. */
 interface CacheSource {
   /** How warnings name it: `registry 127.0.0.1:5000/app:cache`. */
   readonly name: string;
+  /** How the progress names it, as BuildKit: the reference, or `local:DIR`. */
+  readonly shown: string;
   load(): Promise<ImportedCache>;
   /** A layer's compressed bytes, as the source holds them (verified by the store as they are written). */
   open(layer: LayerRef): Promise<Readable>;
@@ -62,6 +64,7 @@ export class BuildCache implements StepCache {
   /** Every record this build hit or made, by key: what `--cache-to` exports. */
   readonly used = new Map<Digest, StepResult>();
   private imported: Promise<Imported> | undefined;
+  private progress: ((name: string) => ProgressStep) | undefined;
   /** Cache mount ids a step of this build mounted, and those already offered a restore. */
   private readonly mountsUsed = new Set<string>();
   private readonly mountsRestored = new Set<string>();
@@ -203,6 +206,10 @@ export class BuildCache implements StepCache {
     return explainMiss(summary, siblings, sameSlot);
   }
 
+  attachProgress(step: (name: string) => ProgressStep): void {
+    this.progress = step;
+  }
+
   async put(key: Digest, result: StepResult, platform: Platform, summary?: StepSummary): Promise<void> {
     await this.local.put(key, result, platform, summary);
     this.used.set(key, summary === undefined ? result : { ...result, summary });
@@ -253,9 +260,15 @@ export class BuildCache implements StepCache {
     const mounts = new Map<string, MountCandidate[]>();
     const lists = await Promise.all(
       this.sources.map(async (source): Promise<ImportedCache> => {
+        // BuildKit's step for each import; one that fails is an error of that step only.
+        const step = this.progress?.(`importing cache manifest from ${source.shown}`);
+        step?.start();
         try {
-          return await source.load();
+          const loaded = await source.load();
+          step?.done();
+          return loaded;
         } catch (error) {
+          step?.fail(messageOf(error));
           this.warn(`cache ${source.name}: not imported: ${messageOf(error)}`);
           return { records: [], mounts: [] };
         }
@@ -476,6 +489,7 @@ function sourceOf(spec: CacheImport, registry: (() => Promise<RegistryClient>) |
 function registrySource(ref: string, client: () => Promise<RegistryClient>): CacheSource {
   return {
     name: `registry ${ref}`,
+    shown: ref,
     async load() {
       const { fetchDocument, fetchSmallBlob } = await import('../registry/index.js');
       const registry = await client();
@@ -520,6 +534,7 @@ function layoutSource(directory: string, tag: string): CacheSource {
   };
   return {
     name: `local ${directory}`,
+    shown: `local:${directory}`,
     async load() {
       const index = JSON.parse((await readBounded(join(directory, 'index.json'))).toString('utf8')) as { manifests?: { mediaType?: string; digest?: string; annotations?: Record<string, string> }[] };
       const manifests = index.manifests ?? [];

@@ -58,9 +58,19 @@ export interface CacheMountSync {
   used(id: string): void;
 }
 
+/** A step of the build's progress, as the cache reports its own work (the executor's StepHandle is one). */
+export interface ProgressStep {
+  start(): unknown;
+  status(id: string, text: string, done: boolean): void;
+  done(): void;
+  fail(message: string): void;
+}
+
 export interface StepCache {
   /** Imports and exports of cache mounts, when the cache does them. */
   readonly cacheMounts?: CacheMountSync;
+  /** Where the cache reports its own steps (importing a cache), numbered among the build's. */
+  attachProgress?(step: (name: string) => ProgressStep): void;
   get(key: Digest): Promise<StepResult | undefined>;
   /**
    * The step's outcome on top of BELOW (the layers its parent step left): what a build needs

@@ -749,6 +749,7 @@ async function sandboxFiles(store: Store, extraHosts: readonly string[]): Promis
 /** Builds the target stage of a Dockerfile; the image is stored and named by every tag. */
 export async function build(request: BuildRequest, deps: BuildDeps): Promise<BuiltImage> {
   const reporter = new StepReporter(deps.onEvent);
+  deps.cache.attachProgress?.((name) => reporter.step(name));
   const platform = request.platform ?? hostPlatform();
   const buildArgs = request.buildArgs ?? {};
   const definition = reporter.step(`[internal] load build definition from ${request.dockerfile.file.split('/').at(-1) ?? 'Dockerfile'}`).start();

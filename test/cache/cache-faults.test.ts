@@ -138,6 +138,7 @@ describe.skipIf(!haveRegistry())('a cache import that lies', () => {
     const result = await iid(fx, ['--cache-from', `type=local,src=${dir}`, context]);
     expect(result.ran).toHaveLength(3);
     expect(result.stderr).toContain(` - cache local ${dir}: not imported`);
+    expect(result.stderr).toMatch(new RegExp(`^#(\\d+) importing cache manifest from local:${dir}\n#\\1 ERROR: `, 'm'));
     expect(result.id).toBe(expectedId);
   });
 

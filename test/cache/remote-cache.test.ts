@@ -44,6 +44,8 @@ describe.skipIf(!haveRegistry())('registry cache', () => {
     expect(ranSteps(second.stderr)).toEqual([]);
     expect(cachedSteps(second.stderr)).toHaveLength(5);
     expect(second.stderr).not.toContain('WARNING');
+    // The import is a step of the build's progress, as BuildKit shows it.
+    expect(second.stderr).toMatch(new RegExp(`^#(\\d+) importing cache manifest from ${ref.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n#\\1 DONE`, 'm'));
     expect(await readFile(join(b.dir, 'iid'), 'utf8')).toBe(await readFile(join(a.dir, 'iid'), 'utf8'));
     expect((await b.image('app')).descriptor.digest).toBe((await a.image('app')).descriptor.digest);
 
