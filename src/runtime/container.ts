@@ -66,6 +66,8 @@ export interface HostConfig extends SecurityOptions {
   readonly pidsLimit: number;
   /** Bytes of /dev/shm (`--shm-size`); docker's 64 MiB when absent. */
   readonly shmSize?: number;
+  /** `--pid host`, `--ipc host`, `--uts host`: the namespaces shared with the host. */
+  readonly hostNamespaces?: readonly ('pid' | 'ipc' | 'uts')[];
   /** Extra OCI mounts after the defaults and /etc/{hostname,hosts,resolv.conf} (volumes, binds, tmpfs). */
   readonly mounts: readonly MountSpec[];
   /** A network namespace to join (`/var/run/netns/NAME`, `/proc/PID/ns/net`), instead of `network`'s. */

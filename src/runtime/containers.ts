@@ -43,6 +43,8 @@ export interface CreateContainerOptions extends ContainerOptions, SecurityOption
   readonly pidsLimit?: number;
   /** Bytes of /dev/shm. */
   readonly shmSize?: number;
+  /** Namespaces shared with the host (`--pid host`, `--ipc host`, `--uts host`). */
+  readonly hostNamespaces?: readonly ('pid' | 'ipc' | 'uts')[];
   readonly restart?: RestartPolicy;
   readonly stopSignal?: string;
   /** Seconds. */
@@ -119,6 +121,12 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   const capabilities = await containerCapabilities(options.capAdd ?? [], options.capDrop ?? [], options.privileged === true);
   for (const entry of options.extraHosts ?? []) addHostLine(entry);
   const securityOpt = securityOptOf(options.securityOpt ?? []);
+  const hostNamespaces = [...(options.hostNamespaces ?? [])];
+  if (hostNamespaces.includes('uts') && options.hostname !== undefined) throw new TsbuildError('INVALID_ARGUMENT', 'conflicting options: hostname and the UTS mode');
+  if (hostNamespaces.includes('pid') && (process.getuid?.() ?? 0) !== 0) {
+    // A new /proc needs a PID namespace its user namespace owns; the host's is not a rootless one's.
+    throw new TsbuildError('INVALID_ARGUMENT', '--pid host: not available to an unprivileged user (the host\'s /proc cannot be mounted in a user namespace)');
+  }
   const restart = options.restart ?? { name: 'no', maximumRetryCount: 0 };
   if (options.autoRemove && restart.name !== 'no') throw new TsbuildError('INVALID_ARGUMENT', 'conflicting options: cannot specify both --restart and --rm');
   const runtimeName = options.runtime === undefined || options.runtime === 'shim' ? 'runtime-shim' : options.runtime;
@@ -150,7 +158,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   const id = await newContainerId();
   const network = options.network ?? 'default';
   const publish = [...(options.publish ?? []), ...(options.publishAll === true ? exposedPortSpecs(imageConfig?.ExposedPorts) : [])];
-  const hostname = options.hostname ?? (network === 'host' ? hostHostname() : id.slice(0, 12));
+  const hostname = options.hostname ?? (network === 'host' || hostNamespaces.includes('uts') ? hostHostname() : id.slice(0, 12));
   const tty = options.tty === true;
   const userSpec = options.user ?? imageConfig?.User ?? '';
   const directory = containerDirectory(store, id);
@@ -193,6 +201,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         memory,
         pidsLimit,
         ...(options.shmSize === undefined ? {} : { shmSize: options.shmSize }),
+        ...(hostNamespaces.length === 0 ? {} : { hostNamespaces }),
         mounts: [...(options.mounts ?? [])],
         ...(options.networkNamespace === undefined ? {} : { networkNamespace: options.networkNamespace }),
         ...(options.portBindings === undefined ? {} : { portBindings: options.portBindings }),
@@ -257,6 +266,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       ...(memory > 0 ? { memoryLimit: memory } : {}),
       ...(pidsLimit > 0 ? { pidsLimit } : {}),
       ...(options.shmSize === undefined ? {} : { shmSize: options.shmSize }),
+      ...(hostNamespaces.length === 0 ? {} : { hostNamespaces }),
       // The monitor mounts the overlay: in the user namespace of a rootless tsbuild it is root.
       rootless: false,
     };

@@ -38,6 +38,8 @@ export interface ContainerSpec {
   readonly network?: 'none' | 'host' | { readonly path: string };
   /** Namespaces joined rather than made (`{ network: '/proc/123/ns/net' }`). */
   readonly joinNamespaces?: Partial<Record<NamespaceType, string>>;
+  /** Namespaces neither made nor joined: the host's own (docker's `--pid host`, `--ipc host`, `--uts host`). */
+  readonly hostNamespaces?: readonly ('pid' | 'ipc' | 'uts')[];
   /** Default: Docker's default set. */
   readonly capabilities?: readonly string[];
   /**
@@ -222,7 +224,10 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
   const network = spec.network ?? 'none';
   const join = spec.joinNamespaces ?? {};
   const namespaces: { type: NamespaceType; path?: string }[] = [];
-  for (const type of ['pid', 'ipc', 'uts', 'mount', 'cgroup'] as const) namespaces.push(join[type] === undefined ? { type } : { type, path: join[type] });
+  for (const type of ['pid', 'ipc', 'uts', 'mount', 'cgroup'] as const) {
+    if (type !== 'mount' && type !== 'cgroup' && spec.hostNamespaces?.includes(type) === true) continue;
+    namespaces.push(join[type] === undefined ? { type } : { type, path: join[type] });
+  }
   if (typeof network === 'object') namespaces.push({ type: 'network', path: network.path });
   else if (network === 'none') namespaces.push(join.network === undefined ? { type: 'network' } : { type: 'network', path: join.network });
   if (rootless) namespaces.push(join.user === undefined ? { type: 'user' } : { type: 'user', path: join.user });
@@ -233,7 +238,10 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
     { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', ...(rootless ? [] : ['gid=5'])] },
-    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${spec.shmSize === undefined ? '65536k' : String(spec.shmSize)}`] },
+    // The host's IPC namespace comes with its /dev/shm, as docker's --ipc host binds it.
+    spec.hostNamespaces?.includes('ipc') === true
+      ? { destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'nosuid', 'noexec', 'nodev'] }
+      : { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${spec.shmSize === undefined ? '65536k' : String(spec.shmSize)}`] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     ownNamespace && network !== 'none' ? { destination: '/sys', type: 'none', source: '/sys', options: sysfsOptions } : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: sysfsOptions },
     ...(spec.mounts ?? []).map((m) => ({ destination: m.destination, type: m.type ?? 'bind', source: m.source ?? '', options: [...(m.options ?? ['rbind', 'rw'])] })),

@@ -6,8 +6,9 @@
  * and no mount is left.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile, readdir, readlink, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -429,6 +430,34 @@ describe.runIf(isRoot)('containers as root', () => {
     expect([again.status, again.stderr.includes('Container ID file found')]).toEqual([125, true]);
     ok('rm', id);
     expect(ok('ps', '-a', '-q')).toBe('');
+  }, 60_000);
+
+  it('shares the host\'s PID, IPC and UTS namespaces with --pid, --ipc and --uts host, and only then', () => {
+    const own = (kind: string): string => readlinkSync(`/proc/self/ns/${kind}`);
+    const seen = (...flags: string[]): string => ok('run', '--rm', ...flags, 'busybox', 'sh', '-c', 'for kind in pid ipc uts; do readlink /proc/self/ns/$kind; done; hostname');
+    const shared = seen('--pid', 'host', '--ipc', 'host', '--uts', 'host').split('\n');
+    expect(shared.slice(0, 3)).toEqual([own('pid'), own('ipc'), own('uts')]);
+    expect(shared[3]).toBe(hostname());
+    const separate = seen('--ipc', 'private').split('\n');
+    expect(separate.slice(0, 3).filter((ns, index) => ns === [own('pid'), own('ipc'), own('uts')][index])).toEqual([]);
+    // The host's /dev/shm comes with its IPC namespace.
+    const marker = `tsbuild-shm-${process.pid}`;
+    writeFileSync(`/dev/shm/${marker}`, 'shared');
+    try {
+      expect(ok('run', '--rm', '--ipc', 'host', 'busybox', 'cat', `/dev/shm/${marker}`)).toBe('shared');
+    } finally {
+      rmSync(`/dev/shm/${marker}`, { force: true });
+    }
+    ok('create', '--name', 'hostns', '--pid', 'host', 'busybox', 'true');
+    expect(inspect('hostns', '{{.HostConfig.PidMode}} {{.HostConfig.IpcMode}} {{.HostConfig.UTSMode}}')).toBe('host private');
+    ok('rm', 'hostns');
+    for (const [flags, words] of [
+      [['--uts', 'host', '--hostname', 'x'], 'conflicting options: hostname and the UTS mode'],
+      [['--pid', 'container:other'], 'invalid --pid'],
+    ] as const) {
+      const result = tsbuild('run', '--rm', ...flags, 'busybox', 'true');
+      expect([flags, result.status, result.stderr.includes(words)]).toEqual([flags, 125, true]);
+    }
   }, 60_000);
 
   it("confines containers and what exec starts in them with their capabilities and docker's default seccomp rules, lifted by --security-opt seccomp=unconfined or --privileged", () => {

@@ -130,6 +130,13 @@ describe('generateConfig', () => {
     expect(types({ path: '/proc/1/ns/net' })).toEqual([{ type: 'network', path: '/proc/1/ns/net' }]);
   });
 
+  it('makes no namespace the container shares with the host, and binds the host\'s /dev/shm with its IPC namespace', () => {
+    const shared = config({ args: ['x'], rootfs: '/r', hostNamespaces: ['pid', 'ipc', 'uts'] });
+    expect(shared.linux.namespaces.map((ns) => ns.type)).toEqual(['mount', 'cgroup', 'network']);
+    expect(shared.mounts.find((mount) => mount.destination === '/dev/shm')).toMatchObject({ type: 'bind', source: '/dev/shm' });
+    expect(config({ args: ['x'], rootfs: '/r' }).linux.namespaces.map((ns) => ns.type)).toEqual(['pid', 'ipc', 'uts', 'mount', 'cgroup', 'network']);
+  });
+
   it('asks the shim for an overlay root through an annotation, beside init', () => {
     expect(config({ args: ['x'], rootfs: '/r', rootfsOverlay: 'lowerdir=/l,upperdir=/u,workdir=/w', init: true }).annotations).toEqual({
       'org.tsbuild.init': 'true',

@@ -54,6 +54,9 @@ export interface ContainerFlags {
   readonly platform?: string;
   readonly cidfile?: string;
   readonly pull: string;
+  readonly pid?: string;
+  readonly ipc?: string;
+  readonly uts?: string;
 }
 
 export function addContainerOptions(command: Command): Command {
@@ -97,10 +100,26 @@ export function addContainerOptions(command: Command): Command {
     .option('--ulimit <name=soft[:hard]>', 'a resource limit, as nofile=1024:2048 (repeatable)', collect, [])
     .option('--shm-size <bytes>', 'size of /dev/shm (b, k, m, g; default 64m)')
     .option('--platform <os/arch[/variant]>', "the image's platform: this machine's (others need emulation)")
+    .option('--pid <mode>', "PID namespace: host shares this machine's (default: the container's own)")
+    .option('--ipc <mode>', "IPC namespace: host shares this machine's; private or shareable, its own (default)")
+    .option('--uts <mode>', "UTS namespace (hostname): host shares this machine's (default: the container's own)")
     .option('--pull <policy>', 'pull the image: always, missing (when the store lacks it) or never', 'missing')
     .option('--cidfile <file>', "write the container's ID to this file (which must not exist)")
     .option('--security-opt <option>', "seccomp=unconfined (no seccomp filter; docker's default profile otherwise), no-new-privileges (repeatable)", collect, [])
     .option('--runtime <name>', 'OCI runtime: shim (default), crun, runc or a path');
+}
+
+/** `--pid`, `--ipc`, `--uts`: the namespaces shared with the host, the values checked as docker checks them. */
+export function hostNamespacesOf(flags: Pick<ContainerFlags, 'pid' | 'ipc' | 'uts'>): ('pid' | 'ipc' | 'uts')[] {
+  const shared: ('pid' | 'ipc' | 'uts')[] = [];
+  const own: Readonly<Record<'pid' | 'ipc' | 'uts', readonly string[]>> = { pid: [''], ipc: ['', 'private', 'shareable'], uts: [''] };
+  for (const kind of ['pid', 'ipc', 'uts'] as const) {
+    const value = flags[kind];
+    if (value === undefined || own[kind].includes(value)) continue;
+    if (value === 'host') shared.push(kind);
+    else throw new TsbuildError('INVALID_ARGUMENT', `invalid --${kind}: ${JSON.stringify(value)}: host${kind === 'ipc' ? ', private or shareable' : ''} (a container's namespace to join is not supported)`);
+  }
+  return shared;
 }
 
 /** `--shm-size`, as docker checks it. */
@@ -218,7 +237,11 @@ export function needsRecord(flags: ContainerFlags): boolean {
     flags.ulimit.length > 0 ||
     flags.securityOpt.length > 0 ||
     flags.shmSize !== undefined ||
-    flags.cidfile !== undefined
+    flags.cidfile !== undefined ||
+    // Checked where their errors are reported as docker's (status 125).
+    flags.pid !== undefined ||
+    flags.ipc !== undefined ||
+    flags.uts !== undefined
   );
 }
 
@@ -284,5 +307,6 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     ulimits: flags.ulimit.map(parseUlimit),
     securityOpt: flags.securityOpt,
     ...(flags.shmSize === undefined ? {} : { shmSize: parseShmSize(flags.shmSize) }),
+    ...(hostNamespacesOf(flags).length === 0 ? {} : { hostNamespaces: hostNamespacesOf(flags) }),
   };
 }
