@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { TsbuildError, messageOf, type Digest } from '../common/index.js';
 import { temporaryName, type Store } from '../store/index.js';
 import { overlayOptions, runtimeAddon, unmount } from './native.js';
-import { userNamespaceSize, type MountSpec } from './spec.js';
+import { userNamespaceSize, type ContainerDevice, type MountSpec } from './spec.js';
 import type { PortSpec } from './network/address.js';
 import type { SecurityOptions } from './security-options.js';
 
@@ -66,6 +66,8 @@ export interface HostConfig extends SecurityOptions {
   readonly pidsLimit: number;
   /** Bytes of /dev/shm (`--shm-size`); docker's 64 MiB when absent. */
   readonly shmSize?: number;
+  /** `--device`: host device nodes given to the container. */
+  readonly devices?: readonly ContainerDevice[];
   /** `--pid host`, `--ipc host`, `--uts host`: the namespaces shared with the host. */
   readonly hostNamespaces?: readonly ('pid' | 'ipc' | 'uts')[];
   /** Extra OCI mounts after the defaults and /etc/{hostname,hosts,resolv.conf} (volumes, binds, tmpfs). */

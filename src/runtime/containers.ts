@@ -4,12 +4,12 @@
  * it through the record, under its lock, and through requests the monitor takes on SIGUSR2.
  */
 import { spawn } from 'node:child_process';
-import { access, constants as fsConstants, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, constants as fsConstants, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { closeSync, openSync } from 'node:fs';
 import { hostname as hostHostname } from 'node:os';
 import { join, posix } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TsbuildError, uniqueHex } from '../common/index.js';
+import { TsbuildError, messageOf, uniqueHex } from '../common/index.js';
 import { unpackLayers, type Store } from '../store/index.js';
 import {
   containerDirectory,
@@ -29,7 +29,7 @@ import { failedStartPath, findContainer, listContainerRecords, lockNames, observ
 import { containerHooks } from './container-hooks.js';
 import { selectRuntime } from './oci-runtime.js';
 import { containerCommand, containerEnvironment, ensureWorkingDirectory, findOrPull, writeEtcFiles, type ContainerOptions } from './run.js';
-import type { ContainerSpec, MountSpec } from './spec.js';
+import type { ContainerDevice, ContainerSpec, MountSpec } from './spec.js';
 import { lookupGroup, lookupUser } from './user.js';
 import { addHostLine, containerCapabilities, rlimitsOf, securityOptOf, type SecurityOptions } from './security-options.js';
 import { prepareMounts, releaseContainerVolumes, type MountRequest } from './volumes/index.js';
@@ -43,6 +43,8 @@ export interface CreateContainerOptions extends ContainerOptions, SecurityOption
   readonly pidsLimit?: number;
   /** Bytes of /dev/shm. */
   readonly shmSize?: number;
+  /** `--device HOST[:CONTAINER[:PERMISSIONS]]`, as given. */
+  readonly devices?: readonly string[];
   /** Namespaces shared with the host (`--pid host`, `--ipc host`, `--uts host`). */
   readonly hostNamespaces?: readonly ('pid' | 'ipc' | 'uts')[];
   readonly restart?: RestartPolicy;
@@ -122,6 +124,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   for (const entry of options.extraHosts ?? []) addHostLine(entry);
   const securityOpt = securityOptOf(options.securityOpt ?? []);
   const hostNamespaces = [...(options.hostNamespaces ?? [])];
+  const devices = await Promise.all((options.devices ?? []).map(deviceOf));
   if (hostNamespaces.includes('uts') && options.hostname !== undefined) throw new TsbuildError('INVALID_ARGUMENT', 'conflicting options: hostname and the UTS mode');
   if (hostNamespaces.includes('pid') && (process.getuid?.() ?? 0) !== 0) {
     // A new /proc needs a PID namespace its user namespace owns; the host's is not a rootless one's.
@@ -202,6 +205,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         pidsLimit,
         ...(options.shmSize === undefined ? {} : { shmSize: options.shmSize }),
         ...(hostNamespaces.length === 0 ? {} : { hostNamespaces }),
+        ...(devices.length === 0 ? {} : { devices }),
         mounts: [...(options.mounts ?? [])],
         ...(options.networkNamespace === undefined ? {} : { networkNamespace: options.networkNamespace }),
         ...(options.portBindings === undefined ? {} : { portBindings: options.portBindings }),
@@ -267,6 +271,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       ...(pidsLimit > 0 ? { pidsLimit } : {}),
       ...(options.shmSize === undefined ? {} : { shmSize: options.shmSize }),
       ...(hostNamespaces.length === 0 ? {} : { hostNamespaces }),
+      ...(devices.length === 0 ? {} : { devices }),
       // The monitor mounts the overlay: in the user namespace of a rootless tsbuild it is root.
       rootless: false,
     };
@@ -570,4 +575,26 @@ export async function pruneContainers(store: Store): Promise<string[]> {
     removed.push(record.id);
   }
   return removed;
+}
+
+/**
+ * `--device HOST[:CONTAINER[:PERMISSIONS]]` as docker takes it: HOST must be a device node (its
+ * type and numbers are read now, for the device cgroup), CONTAINER defaults to HOST, the
+ * permissions to `rwm`.
+ */
+async function deviceOf(text: string): Promise<ContainerDevice> {
+  const [hostPath = '', second, third, ...rest] = text.split(':');
+  const permissions = third ?? (second !== undefined && /^[rwm]+$/.test(second) ? second : 'rwm');
+  const path = second !== undefined && !/^[rwm]+$/.test(second) ? second : hostPath;
+  if (rest.length > 0 || !hostPath.startsWith('/') || !path.startsWith('/') || !/^[rwm]+$/.test(permissions)) {
+    throw new TsbuildError('INVALID_ARGUMENT', `invalid argument "${text}" for "--device" flag: bad format for path: ${text}`);
+  }
+  const info = await stat(hostPath, { bigint: true }).catch((error: unknown) => {
+    throw new TsbuildError('INVALID_ARGUMENT', `error gathering device information while adding custom device "${hostPath}": ${messageOf(error)}`);
+  });
+  if (!info.isCharacterDevice() && !info.isBlockDevice()) throw new TsbuildError('INVALID_ARGUMENT', `error gathering device information while adding custom device "${hostPath}": not a device node`);
+  const rdev = info.rdev;
+  const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
+  const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
+  return { hostPath, path: posix.normalize(path), type: info.isCharacterDevice() ? 'c' : 'b', major, minor, access: permissions };
 }

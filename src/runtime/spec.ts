@@ -21,6 +21,16 @@ export interface MountSpec {
   readonly options?: readonly string[];
 }
 
+export interface ContainerDevice {
+  readonly hostPath: string;
+  readonly path: string;
+  readonly type: 'c' | 'b';
+  readonly major: number;
+  readonly minor: number;
+  /** `r`, `w`, `m` as docker's permissions say. */
+  readonly access: string;
+}
+
 export type NamespaceType = 'pid' | 'mount' | 'ipc' | 'uts' | 'network' | 'user' | 'cgroup';
 
 export interface ContainerSpec {
@@ -72,6 +82,11 @@ export interface ContainerSpec {
    * spec's own devices do (a device cgroup in crun and runc, nodev mounts in the shim).
    */
   readonly allDevices?: boolean;
+  /**
+   * Host device nodes given to the container (`--device`): each bound at its path, and allowed
+   * by the device cgroup where crun and runc keep one.
+   */
+  readonly devices?: readonly ContainerDevice[];
   /**
    * Run as an unprivileged user: a user namespace mapping the caller to root, with the whole
    * subordinate range when newuidmap is usable. Default: when the caller is not root.
@@ -245,7 +260,10 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     ownNamespace && network !== 'none' ? { destination: '/sys', type: 'none', source: '/sys', options: sysfsOptions } : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: sysfsOptions },
     ...(spec.mounts ?? []).map((m) => ({ destination: m.destination, type: m.type ?? 'bind', source: m.source ?? '', options: [...(m.options ?? ['rbind', 'rw'])] })),
+    // The host's node itself, as a rootless docker gives a device: no node is made.
+    ...(spec.devices ?? []).map((device) => ({ destination: device.path, type: 'bind', source: device.hostPath, options: ['bind', 'nosuid', 'noexec'] })),
   ];
+  const deviceRules = (spec.devices ?? []).map((device) => ({ allow: true, type: device.type, major: device.major, minor: device.minor, access: device.access }));
   const user = spec.user ?? { uid: 0, gid: 0 };
   const seccomp = (spec.seccomp ?? spec.unmasked !== true) ? defaultSeccompProfile(capabilities) : undefined;
   const annotations: Record<string, string> = {
@@ -275,13 +293,13 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
       ...(mappings === undefined ? {} : { uidMappings: mappings.uid, gidMappings: mappings.gid }),
       // Rootless: no cgroup is delegated to the caller on these hosts, and runc refuses a config
       // asking for limits it cannot apply.
-      ...(rootless || (spec.memoryLimit === undefined && spec.pidsLimit === undefined && spec.allDevices !== true)
+      ...(rootless || (spec.memoryLimit === undefined && spec.pidsLimit === undefined && spec.allDevices !== true && deviceRules.length === 0)
         ? {}
         : {
             resources: {
               ...(spec.memoryLimit === undefined ? {} : { memory: { limit: spec.memoryLimit } }),
               ...(spec.pidsLimit === undefined ? {} : { pids: { limit: spec.pidsLimit } }),
-              ...(spec.allDevices === true ? { devices: [{ allow: true, access: 'rwm' }] } : {}),
+              ...(spec.allDevices === true ? { devices: [{ allow: true, access: 'rwm' }] } : deviceRules.length === 0 ? {} : { devices: deviceRules }),
             },
           }),
       ...(seccomp === undefined ? {} : { seccomp }),

@@ -432,6 +432,28 @@ describe.runIf(isRoot)('containers as root', () => {
     expect(ok('ps', '-a', '-q')).toBe('');
   }, 60_000);
 
+  it('gives a host device node with --device, at its own path or another, and refuses what is no device', () => {
+    // /dev/net/tun opens (and answers EBADFD to a read before TUNSETIFF): the node is the host's.
+    const probe = 'ls -ln /dev/net/tun /dev/other-null | cut -c1-10; cat /dev/net/tun 2>&1; echo x > /dev/other-null && echo written';
+    const out = ok('run', '--rm', '--device', '/dev/net/tun', '--device', '/dev/null:/dev/other-null:rw', 'busybox', 'sh', '-c', probe);
+    expect(out).toContain('File descriptor in bad state');
+    expect(out).toContain('written');
+    expect(out.split('\n').filter((line) => line.startsWith('crw'))).toHaveLength(2);
+    expect(tsbuild('run', '--rm', 'busybox', 'test', '-e', '/dev/net/tun').status).toBe(1);
+    ok('create', '--name', 'devices', '--device', '/dev/net/tun', 'busybox', 'true');
+    expect(inspect('devices', '{{json .HostConfig.Devices}}')).toBe('[{"PathOnHost":"/dev/net/tun","PathInContainer":"/dev/net/tun","CgroupPermissions":"rwm"}]');
+    ok('rm', 'devices');
+    for (const [flag, words] of [
+      ['/etc/passwd', 'not a device node'],
+      ['/dev/nosuch', 'error gathering device information while adding custom device "/dev/nosuch"'],
+      ['relative', 'bad format for path'],
+    ] as const) {
+      const result = tsbuild('run', '--rm', '--device', flag, 'busybox', 'true');
+      expect([flag, result.status, result.stderr.includes(words)]).toEqual([flag, 125, true]);
+    }
+    expect(ok('ps', '-a', '-q')).toBe('');
+  }, 60_000);
+
   it('shares the host\'s PID, IPC and UTS namespaces with --pid, --ipc and --uts host, and only then', () => {
     const own = (kind: string): string => readlinkSync(`/proc/self/ns/${kind}`);
     const seen = (...flags: string[]): string => ok('run', '--rm', ...flags, 'busybox', 'sh', '-c', 'for kind in pid ipc uts; do readlink /proc/self/ns/$kind; done; hostname');

@@ -137,6 +137,14 @@ describe('generateConfig', () => {
     expect(config({ args: ['x'], rootfs: '/r' }).linux.namespaces.map((ns) => ns.type)).toEqual(['pid', 'ipc', 'uts', 'mount', 'cgroup', 'network']);
   });
 
+  it('binds a --device node at its path and allows it in the device cgroup, rootful only', () => {
+    const device = { hostPath: '/dev/net/tun', path: '/dev/net/tun', type: 'c' as const, major: 10, minor: 200, access: 'rwm' };
+    const rootful = config({ args: ['x'], rootfs: '/r', rootless: false, devices: [device] });
+    expect(rootful.mounts.at(-1)).toEqual({ destination: '/dev/net/tun', type: 'bind', source: '/dev/net/tun', options: ['bind', 'nosuid', 'noexec'] });
+    expect(rootful.linux.resources).toEqual({ devices: [{ allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' }] });
+    expect(config({ args: ['x'], rootfs: '/r', rootless: true, devices: [device] }).linux.resources).toBeUndefined();
+  });
+
   it('asks the shim for an overlay root through an annotation, beside init', () => {
     expect(config({ args: ['x'], rootfs: '/r', rootfsOverlay: 'lowerdir=/l,upperdir=/u,workdir=/w', init: true }).annotations).toEqual({
       'org.tsbuild.init': 'true',

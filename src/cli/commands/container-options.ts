@@ -54,6 +54,7 @@ export interface ContainerFlags {
   readonly platform?: string;
   readonly cidfile?: string;
   readonly pull: string;
+  readonly device: string[];
   readonly pid?: string;
   readonly ipc?: string;
   readonly uts?: string;
@@ -100,6 +101,7 @@ export function addContainerOptions(command: Command): Command {
     .option('--ulimit <name=soft[:hard]>', 'a resource limit, as nofile=1024:2048 (repeatable)', collect, [])
     .option('--shm-size <bytes>', 'size of /dev/shm (b, k, m, g; default 64m)')
     .option('--platform <os/arch[/variant]>', "the image's platform: this machine's (others need emulation)")
+    .option('--device <host[:container[:rwm]]>', "give the container one of this machine's device nodes (repeatable)", collect, [])
     .option('--pid <mode>', "PID namespace: host shares this machine's (default: the container's own)")
     .option('--ipc <mode>', "IPC namespace: host shares this machine's; private or shareable, its own (default)")
     .option('--uts <mode>', "UTS namespace (hostname): host shares this machine's (default: the container's own)")
@@ -239,6 +241,7 @@ export function needsRecord(flags: ContainerFlags): boolean {
     flags.shmSize !== undefined ||
     flags.cidfile !== undefined ||
     // Checked where their errors are reported as docker's (status 125).
+    flags.device.length > 0 ||
     flags.pid !== undefined ||
     flags.ipc !== undefined ||
     flags.uts !== undefined
@@ -308,5 +311,6 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     securityOpt: flags.securityOpt,
     ...(flags.shmSize === undefined ? {} : { shmSize: parseShmSize(flags.shmSize) }),
     ...(hostNamespacesOf(flags).length === 0 ? {} : { hostNamespaces: hostNamespacesOf(flags) }),
+    ...(flags.device.length === 0 ? {} : { devices: flags.device }),
   };
 }
