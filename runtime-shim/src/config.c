@@ -430,6 +430,32 @@ spec_load (const char *bundle, struct spec *spec, struct shim_error *err)
         if (json_get (rule, "major") == NULL && json_get (rule, "minor") == NULL && (type == NULL || strcmp (type, "a") == 0))
           spec->all_devices = json_is (json_get (rule, "allow"), JSON_BOOL) && json_get (rule, "allow")->boolean;
       }
+  const struct json *sysctl = json_get (linux_, "sysctl");
+  if (json_is (sysctl, JSON_OBJECT) && sysctl->length > 0)
+    {
+      spec->sysctl_keys = calloc (sysctl->length, sizeof *spec->sysctl_keys);
+      spec->sysctl_values = calloc (sysctl->length, sizeof *spec->sysctl_values);
+      if (spec->sysctl_keys == NULL || spec->sysctl_values == NULL)
+        {
+          shim_fail (err, ENOMEM, "calloc", NULL, "read linux.sysctl");
+          goto fail;
+        }
+      for (size_t i = 0; i < sysctl->length; i++)
+        {
+          const char *value = json_string (sysctl->items[i]);
+          const char *key = sysctl->keys[i];
+          /* A name is dotted words: no path of it may climb out of /proc/sys. */
+          bool valid = value != NULL && key[0] != '\0' && key[0] != '.' && strstr (key, "..") == NULL && strchr (key, '/') == NULL;
+          if (!valid)
+            {
+              shim_fail (err, EINVAL, "", path, "config.json: linux.sysctl: %s is not a name with a string value", key);
+              goto fail;
+            }
+          spec->sysctl_keys[i] = strdup (key);
+          spec->sysctl_values[i] = strdup (value);
+        }
+      spec->sysctl_count = sysctl->length;
+    }
   const struct json *annotations = json_get (root, "annotations");
   const char *init = json_string (json_get (annotations, "org.tsbuild.init"));
   if (init == NULL)

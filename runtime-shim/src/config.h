@@ -71,6 +71,9 @@ struct spec {
   bool init;                  /* annotation run.oci.init / org.tsbuild.init: a PID 1 that reaps */
   char *rootfs_overlay;       /* annotation org.tsbuild.rootfs.overlay: overlay options for root.path, or NULL */
   bool all_devices;           /* linux.resources.devices ends allowing every device: no nodev mounts */
+  char **sysctl_keys;         /* linux.sysctl: names (net.ipv4.ip_forward) and values, in order */
+  char **sysctl_values;
+  size_t sysctl_count;
   unsigned char *seccomp_filter; /* annotation org.tsbuild.seccomp: struct sock_filter[], or NULL */
   size_t seccomp_filter_length;  /* instructions */
 };

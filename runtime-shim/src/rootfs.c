@@ -265,6 +265,36 @@ mount_one (int root_fd, const struct mount_spec *m, bool user_namespace, bool al
   return rc < 0 ? shim_fail (err, saved, "mount", m->destination, "set the options of the mount") : 0;
 }
 
+/* One sysctl: /proc/sys/NAME with the dots as slashes, resolved inside the root (where /proc is
+   the container's own procfs by now), written as runc writes it. */
+static int
+write_sysctl (int root_fd, const char *name, const char *value, struct shim_error *err)
+{
+  char path[PATH_MAX];
+  int written = snprintf (path, sizeof path, "/proc/sys/%s", name);
+  if (written < 0 || (size_t) written >= sizeof path)
+    return shim_fail (err, ENAMETOOLONG, "open", name, "write the sysctl");
+  for (char *p = path + strlen ("/proc/sys/"); *p != '\0'; p++)
+    if (*p == '.')
+      *p = '/';
+  int at = open_in_root (root_fd, path, 0, err);
+  if (at < 0)
+    return -1;
+  char proc_path[64];
+  snprintf (proc_path, sizeof proc_path, "/proc/self/fd/%d", at);
+  int fd = open (proc_path, O_WRONLY | O_CLOEXEC);
+  close (at);
+  if (fd < 0)
+    return shim_fail (err, errno, "open", path, "write the sysctl %s", name);
+  size_t length = strlen (value);
+  ssize_t done = write (fd, value, length);
+  int saved = errno;
+  close (fd);
+  if (done < 0 || (size_t) done != length)
+    return shim_fail (err, done < 0 ? saved : EIO, "write", path, "write the sysctl %s=%s", name, value);
+  return 0;
+}
+
 static const char *const default_devices[] = { "null", "zero", "full", "random", "urandom", "tty" };
 
 /* The devices the runtime spec requires, when /dev is a fresh mount. */
@@ -463,6 +493,14 @@ rootfs_setup (const struct spec *spec, bool user_namespace, const char *console_
       close (root_fd);
       return -1;
     }
+  /* linux.sysctl, through the container's own /proc (its namespaces' values), before /proc/sys
+     turns read-only. */
+  for (size_t i = 0; i < spec->sysctl_count; i++)
+    if (write_sysctl (root_fd, spec->sysctl_keys[i], spec->sysctl_values[i], err) < 0)
+      {
+        close (root_fd);
+        return -1;
+      }
   /* Masked and read-only paths before pivot_root, with the host's /dev/null as runc and crun. */
   int host_null = open ("/dev/null", O_PATH | O_CLOEXEC);
   if (host_null < 0)

@@ -66,6 +66,8 @@ export interface HostConfig extends SecurityOptions {
   readonly pidsLimit: number;
   /** Bytes of /dev/shm (`--shm-size`); docker's 64 MiB when absent. */
   readonly shmSize?: number;
+  /** `--sysctl`: namespaced kernel parameters. */
+  readonly sysctls?: Readonly<Record<string, string>>;
   /** `--device`: host device nodes given to the container. */
   readonly devices?: readonly ContainerDevice[];
   /** `--pid host`, `--ipc host`, `--uts host`: the namespaces shared with the host. */

@@ -43,6 +43,8 @@ export interface CreateContainerOptions extends ContainerOptions, SecurityOption
   readonly pidsLimit?: number;
   /** Bytes of /dev/shm. */
   readonly shmSize?: number;
+  /** `--sysctl KEY=VALUE`, as given. */
+  readonly sysctls?: readonly string[];
   /** `--device HOST[:CONTAINER[:PERMISSIONS]]`, as given. */
   readonly devices?: readonly string[];
   /** Namespaces shared with the host (`--pid host`, `--ipc host`, `--uts host`). */
@@ -125,6 +127,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   const securityOpt = securityOptOf(options.securityOpt ?? []);
   const hostNamespaces = [...(options.hostNamespaces ?? [])];
   const devices = await Promise.all((options.devices ?? []).map(deviceOf));
+  const sysctls = sysctlsOf(options.sysctls ?? [], { hostNetwork: (options.network ?? 'bridge') === 'host', hostIpc: hostNamespaces.includes('ipc'), hostUts: hostNamespaces.includes('uts') });
   if (hostNamespaces.includes('uts') && options.hostname !== undefined) throw new TsbuildError('INVALID_ARGUMENT', 'conflicting options: hostname and the UTS mode');
   if (hostNamespaces.includes('pid') && (process.getuid?.() ?? 0) !== 0) {
     // A new /proc needs a PID namespace its user namespace owns; the host's is not a rootless one's.
@@ -206,6 +209,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         ...(options.shmSize === undefined ? {} : { shmSize: options.shmSize }),
         ...(hostNamespaces.length === 0 ? {} : { hostNamespaces }),
         ...(devices.length === 0 ? {} : { devices }),
+        ...(Object.keys(sysctls).length === 0 ? {} : { sysctls }),
         mounts: [...(options.mounts ?? [])],
         ...(options.networkNamespace === undefined ? {} : { networkNamespace: options.networkNamespace }),
         ...(options.portBindings === undefined ? {} : { portBindings: options.portBindings }),
@@ -272,6 +276,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       ...(options.shmSize === undefined ? {} : { shmSize: options.shmSize }),
       ...(hostNamespaces.length === 0 ? {} : { hostNamespaces }),
       ...(devices.length === 0 ? {} : { devices }),
+      ...(Object.keys(sysctls).length === 0 ? {} : { sysctls }),
       // The monitor mounts the overlay: in the user namespace of a rootless tsbuild it is root.
       rootless: false,
     };
@@ -597,4 +602,29 @@ async function deviceOf(text: string): Promise<ContainerDevice> {
   const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
   const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
   return { hostPath, path: posix.normalize(path), type: info.isCharacterDevice() ? 'c' : 'b', major, minor, access: permissions };
+}
+
+/** The IPC namespace's sysctls docker takes; `fs.mqueue.*` too. */
+const ipcSysctls = new Set(['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced']);
+
+/**
+ * `--sysctl KEY=VALUE` as docker checks it: only parameters of a namespace the container has of
+ * its own (IPC, UTS, network), never one it shares with the host.
+ */
+function sysctlsOf(entries: readonly string[], shared: { readonly hostNetwork: boolean; readonly hostIpc: boolean; readonly hostUts: boolean }): Record<string, string> {
+  const sysctls: Record<string, string> = {};
+  for (const entry of entries) {
+    const at = entry.indexOf('=');
+    const key = at < 0 ? '' : entry.slice(0, at).trim();
+    if (key === '' || !/^[a-z0-9_]+(\.[a-zA-Z0-9_*-]+)+$/.test(key)) throw new TsbuildError('INVALID_ARGUMENT', `invalid argument "${entry}" for "--sysctl" flag: sysctl '${entry}' is not in the form key=value`);
+    const ipc = ipcSysctls.has(key) || key.startsWith('fs.mqueue.');
+    const uts = key === 'kernel.domainname' || key === 'kernel.hostname';
+    const net = key.startsWith('net.');
+    if (!ipc && !uts && !net) throw new TsbuildError('INVALID_ARGUMENT', `sysctl '${key}' is not allowed: it is not namespaced`);
+    if ((ipc && shared.hostIpc) || (uts && shared.hostUts) || (net && shared.hostNetwork)) {
+      throw new TsbuildError('INVALID_ARGUMENT', `sysctl '${key}' is not allowed in the host's ${ipc ? 'IPC' : uts ? 'UTS' : 'network'} namespace`);
+    }
+    sysctls[key] = entry.slice(at + 1);
+  }
+  return sysctls;
 }

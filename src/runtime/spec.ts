@@ -71,6 +71,8 @@ export interface ContainerSpec {
   readonly consoleSize?: { readonly rows: number; readonly columns: number };
   /** Bytes. Ignored rootless (no delegated cgroup). */
   readonly memoryLimit?: number;
+  /** `linux.sysctl`: namespaced kernel parameters, written in the container's namespaces. */
+  readonly sysctls?: Readonly<Record<string, string>>;
   /** Size of /dev/shm in bytes (default 64 MiB, as docker). */
   readonly shmSize?: number;
   readonly pidsLimit?: number;
@@ -303,6 +305,7 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
             },
           }),
       ...(seccomp === undefined ? {} : { seccomp }),
+      ...(spec.sysctls === undefined || Object.keys(spec.sysctls).length === 0 ? {} : { sysctl: { ...spec.sysctls } }),
       maskedPaths: spec.unmasked === true ? [] : [...defaultMaskedPaths],
       readonlyPaths: spec.unmasked === true ? [] : [...defaultReadonlyPaths],
     },

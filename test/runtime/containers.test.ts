@@ -432,6 +432,26 @@ describe.runIf(isRoot)('containers as root', () => {
     expect(ok('ps', '-a', '-q')).toBe('');
   }, 60_000);
 
+  it('writes namespaced --sysctl values in the container\'s own namespaces only, as docker checks them', () => {
+    const host = ['/proc/sys/kernel/shmmni', '/proc/sys/net/core/somaxconn'].map((path) => readFileSync(path, 'utf8'));
+    const seen = ok('run', '--rm', '--sysctl', 'kernel.shmmni=1234', '--sysctl', 'net.core.somaxconn=77', 'busybox', 'cat', '/proc/sys/kernel/shmmni', '/proc/sys/net/core/somaxconn');
+    expect(seen).toBe('1234\n77\n');
+    expect(['/proc/sys/kernel/shmmni', '/proc/sys/net/core/somaxconn'].map((path) => readFileSync(path, 'utf8'))).toEqual(host);
+    ok('create', '--name', 'tuned', '--sysctl', 'net.ipv4.ip_unprivileged_port_start=0', 'busybox', 'true');
+    expect(inspect('tuned', '{{json .HostConfig.Sysctls}}')).toBe('{"net.ipv4.ip_unprivileged_port_start":"0"}');
+    ok('rm', 'tuned');
+    for (const [flags, words] of [
+      [['--sysctl', 'kernel.pid_max=5'], "sysctl 'kernel.pid_max' is not allowed: it is not namespaced"],
+      [['--network', 'host', '--sysctl', 'net.core.somaxconn=5'], "not allowed in the host's network namespace"],
+      [['--ipc', 'host', '--sysctl', 'kernel.shmmni=5'], "not allowed in the host's IPC namespace"],
+      [['--sysctl', 'net/../../kernel/pid_max=5'], 'is not in the form key=value'],
+    ] as const) {
+      const result = tsbuild('run', '--rm', ...flags, 'busybox', 'true');
+      expect([flags, result.status, result.stderr.includes(words)]).toEqual([flags, 125, true]);
+    }
+    expect(ok('ps', '-a', '-q')).toBe('');
+  }, 60_000);
+
   it('gives a host device node with --device, at its own path or another, and refuses what is no device', () => {
     // /dev/net/tun opens (and answers EBADFD to a read before TUNSETIFF): the node is the host's.
     const probe = 'ls -ln /dev/net/tun /dev/other-null | cut -c1-10; cat /dev/net/tun 2>&1; echo x > /dev/other-null && echo written';

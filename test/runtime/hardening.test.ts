@@ -72,6 +72,18 @@ describe.runIf(isRoot)('runtime-shim hardening', () => {
     }
   });
 
+  it('writes linux.sysctl through the container\'s own /proc, and refuses a name that is a path', () => {
+    const { bundle } = prepare({ args: ['/test-init', 'exit', '0'], sysctls: { 'kernel.shmmni': '321' } });
+    expect(runShim(bundle)).toMatchObject({ status: 0, stderr: '' });
+    for (const name of ['kernel/../../etc/passwd', '../kernel.shmmni', 'kernel..shmmni']) {
+      const hostile = prepare({ args: ['/test-init', 'exit', '0'], sysctls: { [name]: '1' } });
+      const result = runShim(hostile.bundle);
+      expect([name, result.status]).toEqual([name, 125]);
+      expect(result.stderr).toContain('linux.sysctl');
+    }
+    expect(readFileSync('/proc/sys/kernel/shmmni', 'utf8')).not.toBe('321\n');
+  });
+
   it('lets only descriptors 0-2 reach the process, whatever the caller leaked', () => {
     const { bundle } = prepare({ args: ['/test-init', 'fds'] });
     const leaked = openSync('/etc', 'r');

@@ -55,6 +55,7 @@ export interface ContainerFlags {
   readonly cidfile?: string;
   readonly pull: string;
   readonly device: string[];
+  readonly sysctl: string[];
   readonly pid?: string;
   readonly ipc?: string;
   readonly uts?: string;
@@ -101,6 +102,7 @@ export function addContainerOptions(command: Command): Command {
     .option('--ulimit <name=soft[:hard]>', 'a resource limit, as nofile=1024:2048 (repeatable)', collect, [])
     .option('--shm-size <bytes>', 'size of /dev/shm (b, k, m, g; default 64m)')
     .option('--platform <os/arch[/variant]>', "the image's platform: this machine's (others need emulation)")
+    .option('--sysctl <key=value>', 'a namespaced kernel parameter: net.*, fs.mqueue.*, kernel.shm*, kernel.msg*, kernel.sem (repeatable)', collect, [])
     .option('--device <host[:container[:rwm]]>', "give the container one of this machine's device nodes (repeatable)", collect, [])
     .option('--pid <mode>', "PID namespace: host shares this machine's (default: the container's own)")
     .option('--ipc <mode>', "IPC namespace: host shares this machine's; private or shareable, its own (default)")
@@ -242,6 +244,7 @@ export function needsRecord(flags: ContainerFlags): boolean {
     flags.cidfile !== undefined ||
     // Checked where their errors are reported as docker's (status 125).
     flags.device.length > 0 ||
+    flags.sysctl.length > 0 ||
     flags.pid !== undefined ||
     flags.ipc !== undefined ||
     flags.uts !== undefined
@@ -312,5 +315,6 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     ...(flags.shmSize === undefined ? {} : { shmSize: parseShmSize(flags.shmSize) }),
     ...(hostNamespacesOf(flags).length === 0 ? {} : { hostNamespaces: hostNamespacesOf(flags) }),
     ...(flags.device.length === 0 ? {} : { devices: flags.device }),
+    ...(flags.sysctl.length === 0 ? {} : { sysctls: flags.sysctl }),
   };
 }

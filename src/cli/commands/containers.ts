@@ -672,6 +672,7 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       Memory: record.hostConfig?.memory ?? 0,
       PidsLimit: record.hostConfig?.pidsLimit ?? 0,
       ShmSize: record.hostConfig?.shmSize ?? 64 * 1024 * 1024,
+      Sysctls: record.hostConfig?.sysctls ?? null,
       Devices: (record.hostConfig?.devices ?? []).map((device) => ({ PathOnHost: device.hostPath, PathInContainer: device.path, CgroupPermissions: device.access })),
       PidMode: record.hostConfig?.hostNamespaces?.includes('pid') === true ? 'host' : '',
       IpcMode: record.hostConfig?.hostNamespaces?.includes('ipc') === true ? 'host' : 'private',
