@@ -47,19 +47,34 @@ int
 cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pid_t pid, struct shim_error *err)
 {
   (void) err;
-  if (spec->memory_limit < 0 && spec->pids_limit < 0)
+  bool cpu = spec->cpu_quota > 0 || spec->cpu_shares > 0;
+  if (spec->memory_limit < 0 && spec->pids_limit < 0 && !cpu)
     return 0;
-  char value[32], pid_text[24];
+  unsigned long long period = spec->cpu_period > 0 ? spec->cpu_period : 100000;
+  char value[64], pid_text[24];
   snprintf (pid_text, sizeof pid_text, "%d", (int) pid);
   struct stat st;
   bool unified = stat ("/sys/fs/cgroup/cgroup.controllers", &st) == 0;
   if (unified)
     {
-      if (write_value ("/sys/fs/cgroup", "cgroup.subtree_control", "+memory +pids") < 0 && errno != EBUSY)
+      if (write_value ("/sys/fs/cgroup", "cgroup.subtree_control", "+memory +pids +cpu") < 0 && errno != EBUSY)
         goto skip;
       if (make_group (cgroup, "/sys/fs/cgroup", id) < 0)
         goto skip;
-      write_value ("/sys/fs/cgroup/tsbuild", "cgroup.subtree_control", "+memory +pids");
+      write_value ("/sys/fs/cgroup/tsbuild", "cgroup.subtree_control", "+memory +pids +cpu");
+      if (spec->cpu_quota > 0)
+        {
+          snprintf (value, sizeof value, "%lld %llu", spec->cpu_quota, period);
+          if (write_value (cgroup->paths[0], "cpu.max", value) < 0)
+            goto skip;
+        }
+      if (spec->cpu_shares > 0)
+        {
+          /* runc's conversion of v1 shares (2-262144) to v2 weight (1-10000). */
+          snprintf (value, sizeof value, "%llu", 1 + ((spec->cpu_shares - 2) * 9999) / 262142);
+          if (write_value (cgroup->paths[0], "cpu.weight", value) < 0)
+            goto skip;
+        }
       if (spec->memory_limit >= 0)
         {
           snprintf (value, sizeof value, "%lld", spec->memory_limit);
@@ -90,9 +105,26 @@ cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pi
           || write_value (cgroup->paths[cgroup->count - 1], "cgroup.procs", pid_text) < 0)
         goto skip;
     }
+  if (cpu)
+    {
+      if (make_group (cgroup, "/sys/fs/cgroup/cpu", id) < 0)
+        goto skip;
+      const char *group = cgroup->paths[cgroup->count - 1];
+      snprintf (value, sizeof value, "%llu", period);
+      if (spec->cpu_quota > 0 && write_value (group, "cpu.cfs_period_us", value) < 0)
+        goto skip;
+      snprintf (value, sizeof value, "%lld", spec->cpu_quota);
+      if (spec->cpu_quota > 0 && write_value (group, "cpu.cfs_quota_us", value) < 0)
+        goto skip;
+      snprintf (value, sizeof value, "%llu", spec->cpu_shares);
+      if (spec->cpu_shares > 0 && write_value (group, "cpu.shares", value) < 0)
+        goto skip;
+      if (write_value (group, "cgroup.procs", pid_text) < 0)
+        goto skip;
+    }
   return 0;
 skip:
-  shim_warning ("memory and pids limits skipped: cgroup not writable here (%s)", strerror (errno));
+  shim_warning ("memory, pids and cpu limits skipped: cgroup not writable here (%s)", strerror (errno));
   cgroup_remove (cgroup);
   cgroup_init (cgroup);
   return 0;

@@ -8,14 +8,14 @@
 #include "error.h"
 
 struct cgroup {
-  char paths[2][PATH_MAX];  /* the directories made for this container (memory, pids on v1) */
+  char paths[3][PATH_MAX];  /* the directories made for this container (memory, pids, cpu on v1) */
   int count;
 };
 
 void cgroup_init (struct cgroup *cgroup);
 /*
- * Applies memory and pids limits: cgroup v2 where /sys/fs/cgroup is unified, the v1 memory and
- * pids hierarchies otherwise. Where the hierarchy is not writable (rootless without delegation)
+ * Applies memory, pids and cpu limits: cgroup v2 where /sys/fs/cgroup is unified, the v1 memory,
+ * pids and cpu hierarchies otherwise. Where the hierarchy is not writable (rootless without delegation)
  * the limits are skipped with a warning; the container still runs.
  */
 int cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pid_t pid, struct shim_error *err);

@@ -271,6 +271,7 @@ spec_load (const char *bundle, struct spec *spec, struct shim_error *err)
   memset (spec, 0, sizeof *spec);
   spec->memory_limit = -1;
   spec->pids_limit = -1;
+  spec->cpu_quota = -1;
   if (snprintf (path, sizeof path, "%s/config.json", bundle) >= (int) sizeof path)
     return shim_fail (err, ENAMETOOLONG, "", bundle, "bundle path too long");
   if (read_file (path, &text, &size, err) < 0)
@@ -420,6 +421,13 @@ spec_load (const char *bundle, struct spec *spec, struct shim_error *err)
     spec->memory_limit = (long long) number;
   if (read_uint (json_get (json_get (resources, "pids"), "limit"), INT64_MAX, &number))
     spec->pids_limit = (long long) number;
+  const struct json *cpu = json_get (resources, "cpu");
+  if (read_uint (json_get (cpu, "quota"), INT64_MAX, &number) && number > 0)
+    spec->cpu_quota = (long long) number;
+  if (read_uint (json_get (cpu, "period"), 1000000, &number) && number >= 1000)
+    spec->cpu_period = number;
+  if (read_uint (json_get (cpu, "shares"), 262144, &number) && number >= 2)
+    spec->cpu_shares = number;
   /* Only the rule that names no device matters here: the last one decides for them all. */
   const struct json *devices = json_get (resources, "devices");
   if (json_is (devices, JSON_ARRAY))

@@ -64,6 +64,11 @@ export interface HostConfig extends SecurityOptions {
   readonly memory: number;
   /** 0 unlimited. */
   readonly pidsLimit: number;
+  /** `--cpus` as docker keeps it (billionths of a CPU), `--cpu-shares`, `--cpu-period`, `--cpu-quota`. */
+  readonly nanoCpus?: number;
+  readonly cpuShares?: number;
+  readonly cpuPeriod?: number;
+  readonly cpuQuota?: number;
   /** Bytes of /dev/shm (`--shm-size`); docker's 64 MiB when absent. */
   readonly shmSize?: number;
   /** `--sysctl`: namespaced kernel parameters. */

@@ -41,6 +41,12 @@ export interface CreateContainerOptions extends ContainerOptions, SecurityOption
   /** Bytes. */
   readonly memory?: number;
   readonly pidsLimit?: number;
+  /** `--cpus`, in billionths of a CPU (docker's NanoCpus). */
+  readonly nanoCpus?: number;
+  readonly cpuShares?: number;
+  /** Microseconds. */
+  readonly cpuPeriod?: number;
+  readonly cpuQuota?: number;
   /** Bytes of /dev/shm. */
   readonly shmSize?: number;
   /** `--sysctl KEY=VALUE`, as given. */
@@ -93,7 +99,7 @@ async function writable(path: string): Promise<boolean> {
 }
 
 /** Where a cgroup v1 controller (or the unified hierarchy) can be written by this process. */
-async function cgroupWritable(controller: 'memory' | 'pids'): Promise<boolean> {
+async function cgroupWritable(controller: 'memory' | 'pids' | 'cpu'): Promise<boolean> {
   return (await writable(`/sys/fs/cgroup/${controller}`)) || ((await writable('/sys/fs/cgroup/cgroup.subtree_control')) && (await writable('/sys/fs/cgroup/cgroup.procs')));
 }
 
@@ -160,6 +166,11 @@ export async function createContainer(options: CreateContainerOptions): Promise<
     warnings.push('Your kernel does not support pids limit capabilities or the cgroup is not mounted (or not writable here). PIDs limit discarded.');
     pidsLimit = 0;
   }
+  let cpu = cpuLimits(options);
+  if (cpu !== undefined && !(await cgroupWritable('cpu'))) {
+    warnings.push('Your kernel does not support CPU CFS scheduler or the cgroup is not mounted (or not writable here). CPU limits discarded.');
+    cpu = undefined;
+  }
 
   const id = await newContainerId();
   const network = options.network ?? 'default';
@@ -206,6 +217,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         readonlyRootfs: options.readOnly === true,
         memory,
         pidsLimit,
+        ...(cpu === undefined ? {} : cpuHostConfig(options)),
         ...(options.shmSize === undefined ? {} : { shmSize: options.shmSize }),
         ...(hostNamespaces.length === 0 ? {} : { hostNamespaces }),
         ...(devices.length === 0 ? {} : { devices }),
@@ -273,6 +285,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       ...(options.init === true ? { init: true } : {}),
       ...(memory > 0 ? { memoryLimit: memory } : {}),
       ...(pidsLimit > 0 ? { pidsLimit } : {}),
+      ...(cpu === undefined ? {} : { cpu }),
       ...(options.shmSize === undefined ? {} : { shmSize: options.shmSize }),
       ...(hostNamespaces.length === 0 ? {} : { hostNamespaces }),
       ...(devices.length === 0 ? {} : { devices }),
@@ -627,4 +640,33 @@ function sysctlsOf(entries: readonly string[], shared: { readonly hostNetwork: b
     sysctls[key] = entry.slice(at + 1);
   }
   return sysctls;
+}
+
+/**
+ * The CFS limits of `--cpus` (a quota of that many periods of 100 ms, as docker sets it),
+ * `--cpu-quota`/`--cpu-period` and `--cpu-shares`; undefined when none is asked. docker refuses
+ * `--cpus` with `--cpu-quota` or `--cpu-period`.
+ */
+function cpuLimits(options: Pick<CreateContainerOptions, 'nanoCpus' | 'cpuShares' | 'cpuPeriod' | 'cpuQuota'>): { quota?: number; period?: number; shares?: number } | undefined {
+  const nano = options.nanoCpus ?? 0;
+  if (nano > 0 && ((options.cpuQuota ?? 0) > 0 || (options.cpuPeriod ?? 0) > 0)) {
+    throw new TsbuildError('INVALID_ARGUMENT', 'Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  }
+  const period = nano > 0 ? 100_000 : options.cpuPeriod;
+  const quota = nano > 0 ? Math.round((nano * 100_000) / 1e9) : options.cpuQuota;
+  const limits = {
+    ...(quota === undefined || quota <= 0 ? {} : { quota }),
+    ...(period === undefined || period <= 0 ? {} : { period }),
+    ...(options.cpuShares === undefined || options.cpuShares <= 0 ? {} : { shares: options.cpuShares }),
+  };
+  return Object.keys(limits).length === 0 ? undefined : limits;
+}
+
+function cpuHostConfig(options: Pick<CreateContainerOptions, 'nanoCpus' | 'cpuShares' | 'cpuPeriod' | 'cpuQuota'>): Partial<Record<'nanoCpus' | 'cpuShares' | 'cpuPeriod' | 'cpuQuota', number>> {
+  const kept: Partial<Record<'nanoCpus' | 'cpuShares' | 'cpuPeriod' | 'cpuQuota', number>> = {};
+  for (const name of ['nanoCpus', 'cpuShares', 'cpuPeriod', 'cpuQuota'] as const) {
+    const value = options[name];
+    if (value !== undefined && value > 0) kept[name] = value;
+  }
+  return kept;
 }

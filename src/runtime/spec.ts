@@ -76,6 +76,8 @@ export interface ContainerSpec {
   /** Size of /dev/shm in bytes (default 64 MiB, as docker). */
   readonly shmSize?: number;
   readonly pidsLimit?: number;
+  /** CFS bandwidth (`--cpus`, `--cpu-quota`, `--cpu-period`) and weight (`--cpu-shares`), as runc takes them. Ignored rootless. */
+  readonly cpu?: { readonly quota?: number; readonly period?: number; readonly shares?: number };
   /** PID 1 reaps orphans and forwards signals (as `docker run --init`). */
   readonly init?: boolean;
   /**
@@ -295,12 +297,13 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
       ...(mappings === undefined ? {} : { uidMappings: mappings.uid, gidMappings: mappings.gid }),
       // Rootless: no cgroup is delegated to the caller on these hosts, and runc refuses a config
       // asking for limits it cannot apply.
-      ...(rootless || (spec.memoryLimit === undefined && spec.pidsLimit === undefined && spec.allDevices !== true && deviceRules.length === 0)
+      ...(rootless || (spec.memoryLimit === undefined && spec.pidsLimit === undefined && spec.cpu === undefined && spec.allDevices !== true && deviceRules.length === 0)
         ? {}
         : {
             resources: {
               ...(spec.memoryLimit === undefined ? {} : { memory: { limit: spec.memoryLimit } }),
               ...(spec.pidsLimit === undefined ? {} : { pids: { limit: spec.pidsLimit } }),
+              ...(spec.cpu === undefined ? {} : { cpu: { ...spec.cpu } }),
               ...(spec.allDevices === true ? { devices: [{ allow: true, access: 'rwm' }] } : deviceRules.length === 0 ? {} : { devices: deviceRules }),
             },
           }),

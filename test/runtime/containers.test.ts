@@ -365,19 +365,28 @@ function expectRefused(cases: ReadonlyArray<readonly [readonly string[], string]
 describe.runIf(isRoot)('containers as root', () => {
   lifecycleTests();
 
-  it('applies --memory and --pids-limit through cgroups where they can be written, --read-only, --hostname, --label', () => {
+  it('applies --memory, --pids-limit and --cpus through cgroups where they can be written, --read-only, --hostname, --label', () => {
     // Root may write the v1 memory and pids hierarchies here: the limits are applied.
     const result = tsbuild('run', '--rm', '--memory', '64m', '--pids-limit', '50', '--read-only', '--hostname', 'named', '--label', 'a=b', 'busybox', 'sh', '-c', 'hostname; touch /x');
     expect(result.status).toBe(1);
     expect(result.stdout).toBe('named\n');
     expect(result.stderr).toContain('Read-only file system');
-    ok('run', '-d', '--name', 'limited', '--memory', '64m', '--pids-limit', '20', 'busybox', 'sleep', '100');
+    ok('run', '-d', '--name', 'limited', '--memory', '64m', '--pids-limit', '20', '--cpus', '1.5', '--cpu-shares', '512', 'busybox', 'sleep', '100');
     const pid = inspect('limited', '{{.State.Pid}}');
     const cgroups = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
     const path = (controller: string): string => cgroups.split('\n').find((line) => line.split(':')[1] === controller)?.split(':')[2] ?? expect.fail(`no ${controller} cgroup`);
     expect(readFileSync(`/sys/fs/cgroup/memory${path('memory')}/memory.limit_in_bytes`, 'utf8').trim()).toBe('67108864');
     expect(readFileSync(`/sys/fs/cgroup/pids${path('pids')}/pids.max`, 'utf8').trim()).toBe('20');
+    // --cpus 1.5: a quota of 150 ms per period of 100 ms, as docker sets it.
+    const cpu = ['cpu.cfs_quota_us', 'cpu.cfs_period_us', 'cpu.shares'].map((file) => readFileSync(`/sys/fs/cgroup/cpu${path('cpu')}/${file}`, 'utf8').trim());
+    expect(cpu).toEqual(['150000', '100000', '512']);
+    expect(inspect('limited', '{{.HostConfig.NanoCpus}} {{.HostConfig.CpuShares}}')).toBe('1500000000 512');
     ok('rm', '-f', 'limited');
+    expectRefused([
+      [['--cpus', '99'], 'range of CPUs is from 0.01 to'],
+      [['--cpus', 'x'], 'failed to parse x as a rational number'],
+      [['--cpus', '1', '--cpu-quota', '5000'], 'Conflicting options: Nano CPUs and CPU Period cannot both be set'],
+    ]);
     ok('create', '--name', 'labelled', '--label', 'tier=web', '--memory', '64m', 'busybox', 'true');
     expect(inspect('labelled', '{{.Config.Labels.tier}} {{.HostConfig.Memory}}')).toBe('web 67108864');
     expect(ok('ps', '-a', '--filter', 'label=tier=web', '--format', '{{.Names}}')).toBe('labelled\n');
@@ -583,11 +592,12 @@ describe.runIf(isRoot && toolExists('newuidmap'))('containers as an unprivileged
 
   lifecycleTests();
 
-  it('warns that --memory and --pids-limit cannot be applied without a delegated cgroup', () => {
-    const result = tsbuild('run', '--rm', '--memory', '64m', '--pids-limit', '50', 'busybox', 'true');
+  it('warns that --memory, --pids-limit and --cpus cannot be applied without a delegated cgroup', () => {
+    const result = tsbuild('run', '--rm', '--memory', '64m', '--pids-limit', '50', '--cpus', '1', 'busybox', 'true');
     expect(result.status).toBe(0);
     expect(result.stderr).toContain('WARNING: Your kernel does not support memory limit');
     expect(result.stderr).toContain('PIDs limit discarded');
+    expect(result.stderr).toContain('CPU limits discarded');
   });
 
   it('refuses to pause without a writable freezer, naming why, and the container runs on', () => {

@@ -3,6 +3,7 @@
  * `createContainer` takes.
  */
 import { readFile, stat, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { parseByteSize } from '../../cache/index.js';
 import { TsbuildError, formatPlatform, hostPlatform, messageOf, parseGoDuration, parsePlatform, platformMatches } from '../../common/index.js';
@@ -27,6 +28,10 @@ export interface ContainerFlags {
   readonly readOnly?: boolean;
   readonly memory?: string;
   readonly pidsLimit?: string;
+  readonly cpus?: string;
+  readonly cpuShares?: string;
+  readonly cpuPeriod?: string;
+  readonly cpuQuota?: string;
   readonly restart?: string;
   readonly stopSignal?: string;
   readonly stopTimeout?: string;
@@ -84,6 +89,10 @@ export function addContainerOptions(command: Command): Command {
     .option('--init', 'run the command under an init that forwards signals and reaps orphans')
     .option('-m, --memory <bytes>', 'memory limit (b, k, m, g), where cgroups allow it')
     .option('--pids-limit <n>', 'process limit, where cgroups allow it')
+    .option('--cpus <number>', 'CPUs the container may use (1.5: one and a half), where cgroups allow it')
+    .option('-c, --cpu-shares <weight>', 'relative CPU weight (default 1024), where cgroups allow it')
+    .option('--cpu-period <microseconds>', 'the CFS period of --cpu-quota')
+    .option('--cpu-quota <microseconds>', 'the CFS quota per --cpu-period')
     .option('--restart <policy>', 'no, on-failure[:N], always or unless-stopped', 'no')
     .option('--stop-signal <signal>', "signal stop sends (default: the image's StopSignal, or SIGTERM)")
     .option('--stop-timeout <seconds>', 'seconds stop waits before SIGKILL (default 10)')
@@ -158,6 +167,15 @@ export async function claimCidfile(file: string | undefined): Promise<((id: stri
   return async (id) => writeFile(file, id, { flag: 'wx' });
 }
 
+/** `--cpus`: a decimal number of CPUs, as docker checks it against the machine's. */
+function parseCpus(text: string): number {
+  const value = Number(text);
+  if (!/^\d*\.?\d+$/.test(text.trim()) || !Number.isFinite(value)) throw new TsbuildError('INVALID_ARGUMENT', `invalid argument "${text}" for "--cpus" flag: failed to parse ${text} as a rational number`);
+  const available = availableParallelism();
+  if (value < 0.01 || value > available) throw new TsbuildError('INVALID_ARGUMENT', `range of CPUs is from 0.01 to ${available}.00, as there are only ${available} CPUs available`);
+  return Math.round(value * 1e9);
+}
+
 /** docker's memory sizes: a number with an optional b, k, m or g (powers of 1024). */
 export function parseMemory(text: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*([bkmg]?)b?$/i.exec(text.trim());
@@ -227,6 +245,10 @@ export function needsRecord(flags: ContainerFlags): boolean {
     flags.readOnly === true ||
     flags.memory !== undefined ||
     flags.pidsLimit !== undefined ||
+    flags.cpus !== undefined ||
+    flags.cpuShares !== undefined ||
+    flags.cpuPeriod !== undefined ||
+    flags.cpuQuota !== undefined ||
     (flags.restart ?? 'no') !== 'no' ||
     flags.stopSignal !== undefined ||
     flags.stopTimeout !== undefined ||
@@ -299,6 +321,10 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     volumeRequests: mountRequests(flags),
     ...(flags.memory === undefined ? {} : { memory: parseMemory(flags.memory) }),
     ...(flags.pidsLimit === undefined ? {} : { pidsLimit: integer('--pids-limit', flags.pidsLimit) }),
+    ...(flags.cpus === undefined ? {} : { nanoCpus: parseCpus(flags.cpus) }),
+    ...(flags.cpuShares === undefined ? {} : { cpuShares: integer('--cpu-shares', flags.cpuShares) }),
+    ...(flags.cpuPeriod === undefined ? {} : { cpuPeriod: integer('--cpu-period', flags.cpuPeriod) }),
+    ...(flags.cpuQuota === undefined ? {} : { cpuQuota: integer('--cpu-quota', flags.cpuQuota) }),
     restart: parseRestartPolicy(flags.restart ?? 'no'),
     ...(flags.stopSignal === undefined ? {} : { stopSignal: flags.stopSignal }),
     ...(flags.stopTimeout === undefined ? {} : { stopTimeout: integer('--stop-timeout', flags.stopTimeout) }),
