@@ -35,8 +35,12 @@ function runShim(bundle: string, extraArgs: readonly string[] = [], stdio: ('ign
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
 
+/** The host's mounts at or below this suite's directory: other suites mount elsewhere meanwhile. */
 function hostMounts(): string {
-  return readFileSync('/proc/self/mountinfo', 'utf8');
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((line) => line.split(' ')[4]?.startsWith(dir) === true)
+    .join('\n');
 }
 
 describe.runIf(isRoot)('runtime-shim hardening', () => {
