@@ -42,12 +42,8 @@ export interface RunPlan {
   execute(execution: RunExecution): Promise<LayerRef | undefined>;
 }
 
-/**
- * The files the sandbox mounts over that an image lacking them gets only for the step: BuildKit
- * removes the stubs of the mounts it adds itself. /proc, /dev and /sys, which the runtime makes
- * for its own mounts, stay in the layer of the first RUN of an image without them, as there.
- */
-const sandboxPaths = ['/etc/hosts', '/etc/resolv.conf'];
+/** What the sandbox mounts over; an image that lacks them gets them only for the step. */
+const sandboxPaths = ['/proc', '/dev', '/sys', '/etc/hosts', '/etc/resolv.conf'];
 
 /** A heredoc that is the whole command: `RUN <<EOF` (BuildKit's MustParseHeredoc). */
 const loneHeredoc = /^[0-9]*<<-?\s*(["']?)[A-Za-z_][A-Za-z0-9_]*\1$/;
