@@ -155,6 +155,11 @@ async function goldenCase(name: string, work: string, baseDiffIds: readonly stri
   // --no-cache: BuildKit's cache key of a COPY from the context ignores directory mtimes, so a
   // warm daemon would hand back the layer of an earlier build of equal content, with the
   // directory times that build's context transfer left (the time it removed or added a child).
+  // The context transfer is incremental against the daemon's kept copy of an earlier context,
+  // and it takes a file of the same size and mtime as unchanged: every context file has the
+  // corpus's one mtime, so a setup.sh that changes a file's bytes but not its size would leave
+  // the old bytes. Dropping the kept copies first makes every transfer whole.
+  run(['builder', 'prune', '-f', '--filter', 'type=source.local']);
   const args = ['build', '--no-cache', '--network', 'host', '-q', '-t', tag];
   for (const [key, value] of Object.entries(options.args ?? {})) args.push('--build-arg', `${key}=${value}`);
   if (options.target !== undefined) args.push('--target', options.target);

@@ -42,6 +42,7 @@ import {
   type BaseImageConfig,
   type CopyKeyInput,
   type ExecKeyInput,
+  type ProxyEnv,
   type ResolveOptions,
   type ResolvedInstruction,
   type ResolvedStage,
@@ -197,6 +198,8 @@ interface BuildContext {
   readonly namedSources: ReadonlyMap<string, { readonly name: string; readonly source: NamedContextSource }>;
   /** Cache mount ids a step of this build that ignores the cache has emptied (once per build). */
   readonly emptiedCacheMounts: Set<string>;
+  /** The proxy build args, given to every RUN (BuildKit's ProxyEnv). */
+  readonly proxy: ProxyEnv;
 }
 
 function baseKey(reference: string, platform: Platform): string {
@@ -481,6 +484,7 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
         // As buildx: a build whose steps all run on the host network was granted that network.
         allow: new Set([...(ctx.request.allow ?? []), ...(ctx.request.network === 'host' ? ['network.host'] : [])]),
         ...(ctx.request.sandbox === undefined ? {} : { sandboxOptions: ctx.request.sandbox }),
+        proxy: ctx.proxy,
         mounts: {
           context: () => openBuildContext(ctx),
           stage: (index) => stageOutput(ctx, index),
@@ -758,7 +762,7 @@ export async function build(request: BuildRequest, deps: BuildDeps): Promise<Bui
 
   // Which run of the stages this is: a cache layer given early and found bad starts them again.
   const attempt = { current: 1 };
-  const partial: Omit<BuildContext, 'stages' | 'stageCount' | 'environment'> = {
+  const partial: Omit<BuildContext, 'stages' | 'stageCount' | 'environment' | 'proxy'> = {
     request,
     deps,
     reporter,
@@ -840,6 +844,7 @@ export async function build(request: BuildRequest, deps: BuildDeps): Promise<Bui
   let sandbox: Promise<{ directory: string; environment: RunEnvironment }> | undefined;
   const ctx: BuildContext = {
     ...partial,
+    proxy: resolved.proxy,
     stages: new Map(resolved.stages.map((stage) => [stage.index, stage])),
     // BuildKit drops the stage name from step names only when the whole file has one stage.
     stageCount: parsed.dockerfile.stages.length,

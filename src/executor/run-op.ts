@@ -9,7 +9,7 @@ import { chmod, lstat, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TsbuildError, mkdirInRoot, resolveInRoot, uniqueHex } from '../common/index.js';
 import type { LayerRef } from '../cache/index.js';
-import type { ExecKeyInput } from '../planner/index.js';
+import type { ExecKeyInput, ProxyEnv } from '../planner/index.js';
 import type { ResolvedInstruction } from '../planner/index.js';
 import { defaultCapabilities, hardLimit, heldCapabilities, type MountSpec, type OciRuntime } from '../runtime/index.js';
 import { shellCommand, type ConfigState } from './image-config.js';
@@ -130,6 +130,41 @@ export interface RunOptions {
   /** Entitlements the build was started with (`--allow`): `security.insecure`, `network.host`. */
   readonly allow: ReadonlySet<string>;
   readonly mounts: MountSources;
+  /** Proxy settings from the build args, given to the process but kept out of the step's key. */
+  readonly proxy?: ProxyEnv;
+}
+
+/**
+ * The variables BuildKit's executor adds for the proxy build args (each in upper and lower
+ * case), after the step's own, in the order of its ProxyEnv.
+ */
+export function proxyEnvironment(proxy: ProxyEnv | undefined): string[] {
+  if (proxy === undefined) return [];
+  const names: ReadonlyArray<readonly [keyof ProxyEnv, string]> = [
+    ['httpProxy', 'HTTP_PROXY'],
+    ['httpsProxy', 'HTTPS_PROXY'],
+    ['ftpProxy', 'FTP_PROXY'],
+    ['noProxy', 'NO_PROXY'],
+    ['allProxy', 'ALL_PROXY'],
+  ];
+  const env: string[] = [];
+  for (const [field, name] of names) {
+    const value = proxy[field];
+    if (value !== undefined && value !== '') env.push(`${name}=${value}`, `${name.toLowerCase()}=${value}`);
+  }
+  return env;
+}
+
+/** `base` with each of `added` replacing the entry of its name in place, or appended (containerd's WithEnv). */
+export function replaceOrAppendEnv(base: readonly string[], added: readonly string[]): string[] {
+  const env = [...base];
+  const nameOf = (entry: string): string => entry.split('=', 1)[0] ?? entry;
+  for (const entry of added) {
+    const at = env.findIndex((existing) => nameOf(existing) === nameOf(entry));
+    if (at === -1) env.push(entry);
+    else env[at] = entry;
+  }
+  return env;
 }
 
 export async function runStep(instruction: RunInstruction, config: ConfigState, options: RunOptions): Promise<RunPlan> {
@@ -199,7 +234,9 @@ export async function runStep(instruction: RunInstruction, config: ConfigState, 
         }
         await execution.runtime.prepare(bundle, {
           args,
-          env: [...env, ...prepared.env],
+          // BuildKit appends the proxy variables to the step's environment (a declared ARG of
+          // the same name is replaced, not repeated); they are not part of the step's key.
+          env: replaceOrAppendEnv([...env, ...prepared.env], proxyEnvironment(options.proxy)),
           cwd,
           user: { uid: identity.uid, gid: identity.gid, ...(identity.additionalGids.length === 0 ? {} : { additionalGids: identity.additionalGids }) },
           hostname: 'buildkitsandbox',

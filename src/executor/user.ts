@@ -97,9 +97,10 @@ function parseUid(value: string): number | undefined {
 /**
  * Resolves USER's SPEC (`name`, `uid`, `name:group`, `uid:gid`, `name:gid`, …) inside ROOTFS as
  * BuildKit's executor does (moby/sys/user's GetExecUser over the root's own /etc/passwd and
- * /etc/group): numeric `uid:gid` is taken as it is; a name must be in passwd; a numeric uid
- * takes its passwd entry's group when it has one, else 0; a group name must be in group. The
- * supplementary groups are those listing the matched user's name, only when no group is given;
+ * /etc/group): numeric `uid:gid` is taken as it is; anything else needs /etc/passwd (and
+ * /etc/group, when a group is named or the user matched by name) to exist; a name must be in
+ * passwd; a numeric uid takes its passwd entry's group when it has one, else 0; a group name
+ * must be in group. The supplementary groups are those listing the matched user's name, only when no group is given;
  * `additionalGids` holds the primary gid first, then those.
  */
 export async function resolveUser(rootfs: string, spec: string): Promise<ResolvedUser> {
@@ -128,7 +129,10 @@ export async function resolveUser(rootfs: string, spec: string): Promise<Resolve
   const userId = parseNumeric(userPart);
   const groupId = parseNumeric(groupPart);
   const passwdText = await readUserFile(rootfs, '/etc/passwd');
-  const users = passwdText === undefined ? [] : parsePasswd(passwdText);
+  // BuildKit hands moby/sys/user the file it could not open as a nil *os.File, which reads as
+  // EINVAL: any USER other than a numeric uid:gid then fails in a root without the file.
+  if (passwdText === undefined) throw new TsbuildError('NOT_FOUND', `unable to find user ${userPart}: invalid argument`);
+  const users = parsePasswd(passwdText);
   const user = users.find((entry) => (userId.numeric ? entry.uid === userId.id : entry.name === userPart));
 
   let uid = 0;
@@ -147,7 +151,9 @@ export async function resolveUser(rootfs: string, spec: string): Promise<Resolve
   const supplementary: number[] = [];
   if (groupPart !== '' || matchedName !== '') {
     const groupText = await readUserFile(rootfs, '/etc/group');
-    const groups = groupText === undefined ? [] : parseGroup(groupText);
+    // The same for /etc/group, read when a group is named or the user matched by name.
+    if (groupText === undefined) throw new TsbuildError('NOT_FOUND', `unable to find groups for spec ${matchedName}: invalid argument`);
+    const groups = parseGroup(groupText);
     if (groupPart !== '') {
       const group = groups.find((entry) => (groupId.numeric ? entry.gid === groupId.id : entry.name === groupPart));
       if (group !== undefined) gid = group.gid;

@@ -70,6 +70,10 @@ export function dispatchStage(state: StageState, context: DispatchContext, targe
     const where = describeLines(raw.range);
     switch (raw.kind) {
       case 'ARG': {
+        // Every default is expanded against the variables from before the instruction, as
+        // BuildKit expands an ARG's words at once: `ARG P=1 Q=$P` leaves Q empty in a stage.
+        // (Global ARGs before the first FROM are expanded one after another, as BuildKit does.)
+        const argExpander = new Expander(context.escapeToken, env.clone().view(), { range: raw.range, what: raw.kind });
         const resolvedArgs: ResolvedArg[] = [];
         for (const arg of raw.args) {
           context.declared.add(arg.key);
@@ -78,7 +82,7 @@ export function dispatchStage(state: StageState, context: DispatchContext, targe
           // error when --build-arg replaces it, and is shown as written.
           const overridden = Object.hasOwn(context.buildArgs, arg.key);
           let written: string | undefined;
-          if (arg.value !== undefined) written = overridden ? expandedOrWritten(expander, arg.value) : expander.word(arg.value);
+          if (arg.value !== undefined) written = overridden ? expandedOrWritten(argExpander, arg.value) : argExpander.word(arg.value);
           let value: string | undefined;
           if (overridden) value = context.buildArgs[arg.key];
           else if (written !== undefined) value = written;
@@ -88,7 +92,7 @@ export function dispatchStage(state: StageState, context: DispatchContext, targe
           resolvedArgs.push(resolved);
           args.push(resolved);
         }
-        instructions.push({ ...common, kind: 'ARG', args: resolvedArgs, variables: expander.variables() });
+        instructions.push({ ...common, kind: 'ARG', args: resolvedArgs, variables: argExpander.variables() });
         break;
       }
       case 'ENV':

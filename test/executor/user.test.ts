@@ -59,7 +59,7 @@ describe('resolveUser', () => {
   it('resolves a numeric uid through passwd when it is there, else gid 0', async () => {
     expect(await resolveUser(rootfs, '1000')).toEqual({ uid: 1000, gid: 1001, additionalGids: [29, 44, 1001] });
     expect(await resolveUser(rootfs, '4242')).toEqual({ uid: 4242, gid: 0, additionalGids: [0] });
-    expect(await resolveUser(bare, '4242')).toEqual({ uid: 4242, gid: 0, additionalGids: [0] });
+
   });
 
   it('takes uid:gid as given, without reading the files and without supplementary groups', async () => {
@@ -78,7 +78,15 @@ describe('resolveUser', () => {
   it('fails in docker words for a name the root does not know', async () => {
     expect(await messageOf(resolveUser(rootfs, 'nobody'))).toBe('unable to find user nobody: no matching entries in passwd file');
     expect(await codeOf(resolveUser(rootfs, 'nobody'))).toBe('NOT_FOUND');
-    expect(await messageOf(resolveUser(bare, 'app'))).toBe('unable to find user app: no matching entries in passwd file');
+    // Without the files, as BuildKit (a nil file that reads as EINVAL): all but uid:gid fail.
+    expect(await messageOf(resolveUser(bare, 'app'))).toBe('unable to find user app: invalid argument');
+    expect(await messageOf(resolveUser(bare, '4242'))).toBe('unable to find user 4242: invalid argument');
+    expect(await messageOf(resolveUser(bare, 'root'))).toBe('unable to find user root: invalid argument');
+    await mkdir(join(bare, 'etc'));
+    await writeFile(join(bare, 'etc/passwd'), passwd);
+    expect(await resolveUser(bare, '4242')).toEqual({ uid: 4242, gid: 0, additionalGids: [0] });
+    expect(await messageOf(resolveUser(bare, 'app'))).toBe('unable to find groups for spec app: invalid argument');
+    expect(await messageOf(resolveUser(bare, '4242:staff'))).toBe('unable to find groups for spec : invalid argument');
     expect(await messageOf(resolveUser(rootfs, 'app:nogroup'))).toBe('unable to find group nogroup: no matching entries in group file');
     expect(await codeOf(resolveUser(rootfs, '-1'))).toBe('INVALID_ARGUMENT');
   });
@@ -92,6 +100,7 @@ describe('resolveUser', () => {
     expect(await codeOf(resolveUser(bare, 'outsider'))).toBe('NOT_FOUND');
     await mkdir(join(bare, other, 'etc'), { recursive: true });
     await writeFile(join(bare, other, 'etc/passwd'), 'insider:x:6:6::/:/bin/sh\n');
+    await writeFile(join(bare, other, 'etc/group'), 'insiders:x:6:\n');
     expect(await resolveUser(bare, 'insider')).toEqual({ uid: 6, gid: 6, additionalGids: [6] });
   });
 

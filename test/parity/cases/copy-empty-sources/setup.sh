@@ -1,0 +1,2 @@
+mkdir -p empty
+: > empty.txt
