@@ -11,7 +11,7 @@ import { TsbuildError, mkdirInRoot, resolveInRoot, uniqueHex } from '../common/i
 import type { LayerRef } from '../cache/index.js';
 import type { ExecKeyInput, ProxyEnv } from '../planner/index.js';
 import type { ResolvedInstruction } from '../planner/index.js';
-import { defaultCapabilities, hardLimit, heldCapabilities, type MountSpec, type OciRuntime } from '../runtime/index.js';
+import { defaultCapabilities, hardLimit, heldCapabilities, overrideEnvironment, type MountSpec, type OciRuntime } from '../runtime/index.js';
 import { shellCommand, type ConfigState } from './image-config.js';
 import type { StepHandle } from './progress.js';
 import type { Snapshotter } from './snapshots.js';
@@ -155,18 +155,6 @@ export function proxyEnvironment(proxy: ProxyEnv | undefined): string[] {
   return env;
 }
 
-/** `base` with each of `added` replacing the entry of its name in place, or appended (containerd's WithEnv). */
-export function replaceOrAppendEnv(base: readonly string[], added: readonly string[]): string[] {
-  const env = [...base];
-  const nameOf = (entry: string): string => entry.split('=', 1)[0] ?? entry;
-  for (const entry of added) {
-    const at = env.findIndex((existing) => nameOf(existing) === nameOf(entry));
-    if (at === -1) env.push(entry);
-    else env[at] = entry;
-  }
-  return env;
-}
-
 export async function runStep(instruction: RunInstruction, config: ConfigState, options: RunOptions): Promise<RunPlan> {
   if (instruction.security === 'insecure' && !options.allow.has('security.insecure')) {
     // BuildKit's entitlements: the build must have been started allowing it.
@@ -185,6 +173,7 @@ export async function runStep(instruction: RunInstruction, config: ConfigState, 
   const env = [...ownEnv, ...mountPlan.env.filter((entry) => !ownEnv.some((own) => own.startsWith(`${entry.split('=')[0] ?? ''}=`)))];
   const user = config.user ?? '';
   const network = instruction.network === 'none' ? 'none' : instruction.network === 'host' ? 'host' : options.defaultNetwork;
+  const sandbox = sandboxKey(options.sandboxOptions);
   const keyInput: ExecKeyInput = {
     args,
     env,
@@ -193,7 +182,7 @@ export async function runStep(instruction: RunInstruction, config: ConfigState, 
     network,
     security: instruction.security,
     mounts: [...(script === undefined ? [] : [{ type: 'inline', name: script.name, data: script.data }]), ...mountPlan.keys],
-    ...(sandboxKey(options.sandboxOptions) === undefined ? {} : { sandbox: sandboxKey(options.sandboxOptions) }),
+    ...(sandbox === undefined ? {} : { sandbox }),
   };
   return {
     keyInput,
@@ -236,7 +225,7 @@ export async function runStep(instruction: RunInstruction, config: ConfigState, 
           args,
           // BuildKit appends the proxy variables to the step's environment (a declared ARG of
           // the same name is replaced, not repeated); they are not part of the step's key.
-          env: replaceOrAppendEnv([...env, ...prepared.env], proxyEnvironment(options.proxy)),
+          env: overrideEnvironment([...env, ...prepared.env], proxyEnvironment(options.proxy)),
           cwd,
           user: { uid: identity.uid, gid: identity.gid, ...(identity.additionalGids.length === 0 ? {} : { additionalGids: identity.additionalGids }) },
           hostname: 'buildkitsandbox',

@@ -133,7 +133,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   const securityOpt = securityOptOf(options.securityOpt ?? []);
   const hostNamespaces = [...(options.hostNamespaces ?? [])];
   const devices = await Promise.all((options.devices ?? []).map(deviceOf));
-  const sysctls = sysctlsOf(options.sysctls ?? [], { hostNetwork: (options.network ?? 'bridge') === 'host', hostIpc: hostNamespaces.includes('ipc'), hostUts: hostNamespaces.includes('uts') });
+  const sysctls = sysctlsOf(options.sysctls ?? [], { hostNetwork: options.network === 'host', hostIpc: hostNamespaces.includes('ipc'), hostUts: hostNamespaces.includes('uts') });
   if (hostNamespaces.includes('uts') && options.hostname !== undefined) throw new TsbuildError('INVALID_ARGUMENT', 'conflicting options: hostname and the UTS mode');
   if (hostNamespaces.includes('pid') && (process.getuid?.() ?? 0) !== 0) {
     // A new /proc needs a PID namespace its user namespace owns; the host's is not a rootless one's.

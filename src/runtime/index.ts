@@ -23,6 +23,7 @@ export { runDoctor, type DoctorCheck, type DoctorOptions } from './doctor.js';
 export {
   containerCommand,
   containerEnvironment,
+  overrideEnvironment,
   lookupEnv,
   parseEnvFile,
   runContainer,
@@ -112,4 +113,4 @@ export {
   type PortSpec,
   type PublishedPort,
 } from './network/index.js';
-export { addHostLine, containerCapabilities, parseUlimit, rlimitsOf, type SecurityOptions, type Ulimit } from './security-options.js';
+export { addHostLine, containerCapabilities, parseUlimit, rlimitsOf, ulimitRlimits, type SecurityOptions, type Ulimit } from './security-options.js';

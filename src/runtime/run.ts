@@ -120,6 +120,17 @@ function keyOf(entry: string): string {
   return equals < 0 ? entry : entry.slice(0, equals);
 }
 
+/** BASE with each of ADDED replacing the entry of its name in place, or appended after. */
+export function overrideEnvironment(base: readonly string[], added: readonly string[]): string[] {
+  const result = [...base];
+  for (const entry of added) {
+    const position = result.findIndex((existing) => keyOf(existing) === keyOf(entry));
+    if (position >= 0) result[position] = entry;
+    else result.push(entry);
+  }
+  return result;
+}
+
 /**
  * The process's environment as docker builds it: PATH, HOSTNAME (and TERM with a terminal)
  * first, overridden in place or followed by the run's variables, then the image's the run did
@@ -128,12 +139,7 @@ function keyOf(entry: string): string {
 export function containerEnvironment(imageEnv: readonly string[] | undefined, runEnv: readonly string[], context: { readonly hostname: string; readonly tty: boolean; readonly home: string }): string[] {
   const runKeys = new Set(runEnv.map(keyOf));
   const config = [...runEnv, ...(imageEnv ?? []).filter((entry) => !runKeys.has(keyOf(entry)))];
-  const result = [defaultPath, `HOSTNAME=${context.hostname}`, ...(context.tty ? ['TERM=xterm'] : [])];
-  for (const entry of config) {
-    const position = result.findIndex((existing) => keyOf(existing) === keyOf(entry));
-    if (position >= 0) result[position] = entry;
-    else result.push(entry);
-  }
+  const result = overrideEnvironment([defaultPath, `HOSTNAME=${context.hostname}`, ...(context.tty ? ['TERM=xterm'] : [])], config);
   const set = result.filter((entry) => entry.includes('='));
   if (!set.some((entry) => keyOf(entry) === 'HOME')) set.push(`HOME=${context.home}`);
   return set;

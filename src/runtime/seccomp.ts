@@ -208,6 +208,6 @@ function architectureBlock(name: string, profile: SeccompProfile): Instruction[]
       if (reload) block.push(statement(loadWord, offsetNumber));
     }
   }
-  block.push(statement(returnConstant, profile.defaultAction === 'SCMP_ACT_ALLOW' ? retAllow : retErrno(EPERM)));
+  block.push(statement(returnConstant, retAllow));
   return block;
 }

@@ -117,7 +117,12 @@ export function parseUlimit(text: string): Ulimit {
 /** The spec's rlimits for ULIMITS (docker keeps its default nofile unless one is given). */
 export function rlimitsOf(ulimits: readonly Ulimit[]): Record<string, { soft: number; hard: number }> | undefined {
   if (ulimits.length === 0) return undefined;
-  const rlimits: Record<string, { soft: number; hard: number }> = { RLIMIT_NOFILE: { soft: 1024, hard: 1024 * 1024 } };
+  return { RLIMIT_NOFILE: { soft: 1024, hard: 1024 * 1024 }, ...ulimitRlimits(ulimits) };
+}
+
+/** ULIMITS alone, by their runtime-spec names. */
+export function ulimitRlimits(ulimits: readonly Ulimit[]): Record<string, { soft: number; hard: number }> {
+  const rlimits: Record<string, { soft: number; hard: number }> = {};
   // -1 is "unlimited", as docker takes it.
   const value = (limit: number): number => (limit < 0 ? Number.MAX_SAFE_INTEGER : limit);
   for (const ulimit of ulimits) rlimits[ulimitResources[ulimit.name] as string] = { soft: value(ulimit.soft), hard: value(ulimit.hard) };

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { parseByteSize } from '../../cache/index.js';
 import { TsbuildError } from '../../common/index.js';
 import type { RunSandboxOptions } from '../../executor/index.js';
-import { addHostLine, parseUlimit, rlimitsOf } from '../../runtime/index.js';
+import { addHostLine, parseUlimit, ulimitRlimits } from '../../runtime/index.js';
 import { collect } from '../common-options.js';
 
 export interface SandboxFlags {
@@ -44,7 +44,8 @@ export function sandboxOptionsOf(flags: SandboxFlags): { sandbox: RunSandboxOpti
   }
   // The steps share this machine's network: the host is reached on its loopback address.
   const extraHosts = flags.addHost.map((entry) => addHostLine(entry.replace(/([:=])host-gateway$/, '$1127.0.0.1')));
-  const rlimits = rlimitsOf(flags.ulimit.map(parseUlimit));
+  // The given limits only: the open-files limit stays BuildKit's unless --ulimit nofile says.
+  const rlimits = ulimitRlimits(flags.ulimit.map(parseUlimit));
   let shmSize: number | undefined;
   if (flags.shmSize !== undefined) {
     shmSize = parseByteSize(flags.shmSize);
@@ -52,15 +53,8 @@ export function sandboxOptionsOf(flags: SandboxFlags): { sandbox: RunSandboxOpti
   }
   const sandbox: RunSandboxOptions = {
     ...(extraHosts.length === 0 ? {} : { extraHosts }),
-    ...(rlimits === undefined ? {} : { rlimits: withoutDefaultNofile(rlimits, flags.ulimit) }),
+    ...(Object.keys(rlimits).length === 0 ? {} : { rlimits }),
     ...(shmSize === undefined ? {} : { shmSize }),
   };
   return { sandbox: Object.keys(sandbox).length === 0 ? undefined : sandbox, warnings };
-}
-
-/** rlimitsOf adds docker run's default open-files limit; a build keeps BuildKit's unless --ulimit nofile says. */
-function withoutDefaultNofile(rlimits: Record<string, { soft: number; hard: number }>, given: readonly string[]): Record<string, { soft: number; hard: number }> {
-  if (given.some((entry) => entry.trim().startsWith('nofile='))) return rlimits;
-  const { RLIMIT_NOFILE: _default, ...rest } = rlimits;
-  return rest;
 }
