@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatCreatedSince, humanDuration } from '../src/cli/format.js';
+import { dockerTable, formatBytes, formatCreatedSince, formatRfc3339, humanDuration } from '../src/cli/format.js';
 
 describe('docker-style figures', () => {
   it('says how long ago in the words of `docker images`', () => {
@@ -35,6 +35,31 @@ describe('docker-style figures', () => {
     expect(formatBytes(999, 3, '')).toBe('999B');
     expect(formatBytes(1_986_064, 3, '')).toBe('1.99MB');
     expect(formatBytes(1_090_000, 3, '')).toBe('1.09MB');
+    // Go's %g: no trailing zeros, and an exponent where the digits run out.
+    expect(formatBytes(2000, 3, '')).toBe('2kB');
+    expect(formatBytes(91_000_000, 3, '')).toBe('91MB');
+    expect(formatBytes(1_500_000, 4, '')).toBe('1.5MB');
+    expect(formatBytes(0, 3, '')).toBe('0B');
+    expect(formatBytes(999_999, 3, '')).toBe('1e+03kB');
+  });
+
+  it("writes tables as Go's tabwriter does for docker: cells ten wide at least, three apart, the last unpadded", () => {
+    expect(dockerTable([['IMAGE', 'SIZE', 'COMMENT'], ['bc4a5701b52d', '1.99MB', ''], ['<missing>', '0B', 'buildkit.dockerfile.v0']])).toBe(
+      'IMAGE          SIZE      COMMENT\nbc4a5701b52d   1.99MB    \n<missing>      0B        buildkit.dockerfile.v0\n',
+    );
+  });
+
+  it('writes RFC 3339 times in the local zone', () => {
+    const previous = process.env['TZ'];
+    try {
+      process.env['TZ'] = 'UTC';
+      expect(formatRfc3339(Date.UTC(2024, 0, 1))).toBe('2024-01-01T00:00:00Z');
+      process.env['TZ'] = 'Asia/Kolkata';
+      expect(formatRfc3339(Date.UTC(2024, 0, 1))).toBe('2024-01-01T05:30:00+05:30');
+    } finally {
+      if (previous === undefined) delete process.env['TZ'];
+      else process.env['TZ'] = previous;
+    }
   });
 });
 

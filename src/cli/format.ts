@@ -1,13 +1,49 @@
-/** Byte counts in decimal units with `significant` digits above 1 kB, as docker prints them. */
+/**
+ * Byte counts in decimal units with `significant` digits, as docker prints them (go-units'
+ * HumanSizeWithPrecision: Go's %g, so no trailing zeros: "2kB", "1.99MB", "91MB").
+ */
 export function formatBytes(bytes: number, significant = 3, separator = ' '): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
   let value = bytes;
   let unit = 0;
   while (value >= 1000 && unit < units.length - 1) {
     value /= 1000;
     unit++;
   }
-  return `${unit === 0 ? value : value.toPrecision(significant)}${separator}${units[unit] ?? ''}`;
+  return `${goGeneral(value, significant)}${separator}${units[unit] ?? ''}`;
+}
+
+/** VALUE as Go's `%.{PRECISION}g` writes it: trailing zeros dropped, an exponent of two digits at least. */
+function goGeneral(value: number, precision: number): string {
+  const text = value.toPrecision(precision);
+  const [mantissa = text, exponent] = text.split('e');
+  const trimmed = mantissa.includes('.') ? mantissa.replace(/\.?0+$/, '') : mantissa;
+  if (exponent === undefined) return trimmed;
+  const power = Number(exponent);
+  return `${trimmed}e${power < 0 ? '-' : '+'}${String(Math.abs(power)).padStart(2, '0')}`;
+}
+
+/**
+ * ROWS (the header first) as docker's CLI writes its tables, through Go's tabwriter (minimum
+ * width 10, padding 3): each cell but a row's last is padded to its column's widest cell plus
+ * three, and to ten at least.
+ */
+export function dockerTable(rows: readonly (readonly string[])[]): string {
+  const width = (cell: string): number => [...cell].length;
+  const columns = Math.max(0, ...rows.map((row) => row.length));
+  const widths = Array.from({ length: columns }, (_, column) => Math.max(10, ...rows.filter((row) => column < row.length - 1).map((row) => width(row[column] ?? '') + 3)));
+  return rows.map((row) => `${row.map((cell, column) => (column === row.length - 1 ? cell : cell + ' '.repeat(Math.max(0, (widths[column] ?? 0) - width(cell))))).join('')}\n`).join('');
+}
+
+/** TIME (milliseconds) as Go's time.RFC3339 writes it in this machine's time zone: "2024-01-01T00:00:00Z", or with an offset. */
+export function formatRfc3339(time: number): string {
+  const date = new Date(time);
+  const offsetMinutes = -date.getTimezoneOffset();
+  const local = new Date(time + offsetMinutes * 60_000).toISOString().slice(0, 19);
+  if (offsetMinutes === 0) return `${local}Z`;
+  const sign = offsetMinutes < 0 ? '-' : '+';
+  const magnitude = Math.abs(offsetMinutes);
+  return `${local}${sign}${String(Math.trunc(magnitude / 60)).padStart(2, '0')}:${String(magnitude % 60).padStart(2, '0')}`;
 }
 
 /**

@@ -1,5 +1,6 @@
-import { MediaType, formatPlatform, formatReference, hashHex, hostPlatform, imagePlatform, isIndexMediaType, isManifestMediaType, parseDigest, parseImageConfig, parseIndex, parseManifest, parseReference, platformMatches, selectManifest, isTsbuildError, TsbuildError, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../common/index.js';
+import { MediaType, formatPlatform, formatReference, hashHex, hostPlatform, imagePlatform, isIndexMediaType, isManifestMediaType, parseDigest, parseImageConfig, parseIndex, parseManifest, parseReference, platformMatches, readTar, selectManifest, isTsbuildError, TsbuildError, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../common/index.js';
 import type { ContentStore } from './content-store.js';
+import { decompressLayer } from './unpack.js';
 
 const maxManifestBytes = 4 * 1024 * 1024;
 const maxConfigBytes = 16 * 1024 * 1024;
@@ -170,4 +171,16 @@ export async function layerTarSizeHint(store: ContentStore, layer: Descriptor): 
 export async function imageTarSize(store: ContentStore, manifest: Manifest): Promise<number> {
   const hints = await Promise.all(manifest.layers.map((layer) => layerTarSizeHint(store, layer).catch(() => undefined)));
   return manifest.layers.reduce((total, layer, index) => total + (hints[index] ?? layer.size), 0);
+}
+
+/**
+ * The bytes of content a layer holds, as docker sizes a layer (its archive package's
+ * UnpackLayer): the sizes its tar headers give, so directories, links and whiteouts count
+ * nothing and a hard link's content counts once. Reads the whole layer.
+ */
+export async function layerContentSize(store: ContentStore, layer: Descriptor): Promise<number> {
+  let size = 0;
+  const tar = decompressLayer(await store.openBlob(layer.digest), layer.mediaType);
+  for await (const entry of readTar(tar, { what: `layer ${layer.digest}` })) size += entry.header.size;
+  return size;
 }

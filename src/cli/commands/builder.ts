@@ -8,7 +8,7 @@ import { cacheUsage, otherBuildsRunning, parseByteSize, pruneBuildCache, type Pr
 import { cacheMountUsage, removeCacheMounts } from '../../executor/index.js';
 import { containerDirectory, listContainerRecords, listVolumes, observeState } from '../../runtime/index.js';
 import { TsbuildError, parseGoDuration, treeSize } from '../../common/index.js';
-import { formatBytes, formatCreatedSince, humanDuration } from '../format.js';
+import { dockerTable, formatBytes, formatCreatedSince, humanDuration } from '../format.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { collect } from '../common-options.js';
@@ -48,11 +48,6 @@ async function confirm(io: CliIo, what: string): Promise<boolean> {
   return confirmRemoval(io, what);
 }
 
-/** A fixed-width table as docker prints them: columns three spaces apart. */
-function table(rows: readonly (readonly string[])[]): string {
-  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
-  return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd((widths[column] ?? 0) + 3))).join('').trimEnd() + '\n').join('');
-}
 
 function percent(part: number, whole: number): string {
   return whole === 0 ? '0%' : `${Math.round((part / whole) * 100)}%`;
@@ -120,12 +115,12 @@ export function registerSystem(program: Command, io: CliIo): void {
       usageRow('Local Volumes', volumes.map((volume) => ({ active: volume.used, size: volume.size }))),
       ['Build Cache', String(cacheCount), String(usage.activeBuilds > 0 ? cacheCount : 0), formatBytes(cacheSize, 4, ''), formatBytes(usage.activeBuilds > 0 ? 0 : cacheSize, 4, '')],
     ];
-    io.stdout.write(table(rows));
+    io.stdout.write(dockerTable(rows));
     if (flags.verbose === true) {
       io.stdout.write('\nBuild cache usage: ' + formatBytes(cacheSize, 4, '') + '\n\n');
       const records = [...usage.records].sort((a, b) => b.lastUsed - a.lastUsed);
       io.stdout.write(
-        table([
+        dockerTable([
           ['CACHE ID', 'CACHE TYPE', 'SIZE', 'CREATED', 'LAST USED', 'SHARED'],
           ...records.map((record) => [
             record.id.slice(7, 19),

@@ -36,7 +36,7 @@ import {
   type ObservedState,
 } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
-import { formatCreatedSince, humanDuration } from '../format.js';
+import { dockerTable, formatCreatedSince, humanDuration } from '../format.js';
 import { ExitError, type CliIo } from '../io.js';
 import { createProgram, userArguments } from '../program.js';
 import { containersOnUserNetwork, runInUserNamespace } from '../rootless.js';
@@ -480,8 +480,7 @@ function definePs(parent: Command, io: CliIo, name = 'ps', aliases: readonly str
       const fields = psFields(row, truncate);
       return columns.map(([, field]) => (field === 'RunningFor' && format === 'table' ? fields.RunningFor ?? '' : fields[field] ?? ''));
     })];
-    const widths = columns.map((_column, index) => Math.max(...table.map((line) => [...(line[index] ?? '')].length)));
-    for (const line of table) io.stdout.write(`${line.map((cell, index) => (index === line.length - 1 ? cell : cell + ' '.repeat((widths[index] ?? 0) - [...cell].length))).join('   ').trimEnd()}\n`);
+    io.stdout.write(dockerTable(table));
   });
 }
 

@@ -17,6 +17,7 @@ const dockerImageCommands: ReadonlyArray<readonly [name: string, command: string
   ['ls', 'images', ['list']],
   ['rm', 'rmi', ['remove']],
   ['inspect', 'inspect', []],
+  ['history', 'history', []],
   ['pull', 'pull', []],
   ['push', 'push', []],
   ['save', 'save', []],

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { TsbuildError } from '../../common/index.js';
 import { listImages } from '../../store/index.js';
-import { formatBytes, formatCreatedSince } from '../format.js';
+import { dockerTable, formatBytes, formatCreatedSince } from '../format.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { collect } from './registry-options.js';
@@ -43,7 +43,6 @@ export function registerImages(program: Command, io: CliIo): void {
         formatBytes(summary.unpackedSize, 3, ''),
       ]),
     ];
-    const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
-    for (const row of rows) io.stdout.write(`${row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('   ').trimEnd()}\n`);
+    io.stdout.write(dockerTable(rows));
   });
 }

@@ -12,6 +12,7 @@ registerCommands({
   tag: async () => (await import('./tag.js')).registerTag,
   rmi: async () => (await import('./rmi.js')).registerRmi,
   inspect: async () => (await import('./inspect.js')).registerInspect,
+  history: async () => (await import('./history.js')).registerHistory,
   save: async () => (await import('./save.js')).registerSave,
   load: async () => (await import('./load.js')).registerLoad,
   image: async () => (await import('./image.js')).registerImage,

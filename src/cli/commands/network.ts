@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Command } from 'commander';
 import { TsbuildError } from '../../common/index.js';
 import { connectContainer, createNetwork, disconnectContainer, getNetwork, networks, pruneNetworks, removeNetwork, type NetworkRecord } from '../../runtime/index.js';
+import { dockerTable } from '../format.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { collect } from './registry-options.js';
@@ -104,8 +105,7 @@ export function registerNetwork(program: Command, io: CliIo): void {
       return;
     }
     const table = [['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'], ...rows.map((row) => [id(row.ID), row.Name, row.Driver, row.Scope])];
-    const widths = table[0]?.map((_, column) => Math.max(...table.map((row) => (row[column] ?? '').length))) ?? [];
-    for (const row of table) io.stdout.write(`${row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('   ').trimEnd()}\n`);
+    io.stdout.write(dockerTable(table));
   });
   addRootOption(network.command('rm').alias('remove').description('remove networks').argument('<network...>')).action(async (names: string[], options: RootOption) => {
     const store = await storeFromOptions(options);

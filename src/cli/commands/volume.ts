@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { TsbuildError, isTsbuildError } from '../../common/index.js';
 import { createVolume, inspectVolume, listVolumes, pruneVolumes, removeVolume, type VolumeInfo, type VolumeSummary } from '../../runtime/index.js';
-import { formatBytes } from '../format.js';
+import { dockerTable, formatBytes } from '../format.js';
 import { ExitError, type CliIo } from '../io.js';
 import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
@@ -36,11 +36,6 @@ function formatTemplate(template: string, value: object): string {
   return text.replace(/\\t/g, '\t').replace(/\\n/g, '\n');
 }
 
-/** Table rows as docker's CLI writes them (tabwriter: cells at least 10 wide, 3 apart). */
-function table(rows: readonly (readonly string[])[]): string {
-  const widths = rows[0]?.map((_, column) => Math.max(10, ...rows.map((row) => (row[column] ?? '').length + 3))) ?? [];
-  return rows.map((row) => `${row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0))).join('')}\n`).join('');
-}
 
 /** `volume ls --filter`: dangling=, name= (a substring), label=K or K=V, driver=. */
 function volumeFilter(filters: readonly string[]): (volume: VolumeSummary) => boolean {
@@ -129,7 +124,7 @@ export function registerVolume(program: Command, io: CliIo): void {
       for (const entry of volumes) io.stdout.write(`${formatTemplate(options.format, info(entry))}\n`);
       return;
     }
-    io.stdout.write(table([['DRIVER', 'VOLUME NAME'], ...volumes.map((entry) => [entry.Driver, entry.Name])]));
+    io.stdout.write(dockerTable([['DRIVER', 'VOLUME NAME'], ...volumes.map((entry) => [entry.Driver, entry.Name])]));
   });
 
   addRootOption(
