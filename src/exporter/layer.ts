@@ -44,7 +44,10 @@ export interface WrittenLayer {
   readonly diffId: Digest;
 }
 
-/** Where the compressed bytes go; a ContentStore fits, so does anything that hashes what it stores. */
+/**
+ * Where the compressed bytes go; a ContentStore fits, so does anything that hashes what it
+ * stores. The digest it answers is the sha256 of the bytes given: an uncompressed layer's diff ID.
+ */
 export interface BlobSink {
   putBlob(source: Readable | AsyncIterable<Uint8Array>): Promise<BlobInfo>;
 }
@@ -150,11 +153,12 @@ async function packLayer(tar: AsyncIterable<Uint8Array>, sink: BlobSink, compres
   const compressor = compressorFor(compression, level);
   const stored = sink.putBlob(compressor.output);
   stored.catch(() => undefined);
-  const hash = createHasher('sha256');
+  // An uncompressed blob's sha256 is the diff ID: the sink computes it, once.
+  const hash = compression === 'none' ? undefined : createHasher('sha256');
   try {
     for await (const chunk of tar) {
       const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
-      hash.update(bytes);
+      hash?.update(bytes);
       await compressor.write(bytes);
     }
     await compressor.end();
@@ -165,7 +169,7 @@ async function packLayer(tar: AsyncIterable<Uint8Array>, sink: BlobSink, compres
   const info = await stored;
   return {
     descriptor: { mediaType: layerMediaTypes[compression], digest: info.digest, size: info.size },
-    diffId: parseDigest(`sha256:${hash.digest('hex')}`),
+    diffId: hash === undefined ? info.digest : parseDigest(`sha256:${hash.digest('hex')}`),
   };
 }
 

@@ -76,6 +76,16 @@ describe('layer writer', () => {
     expect(entries[1]?.content).toBe('box\n');
   });
 
+  it('gives an uncompressed layer the diff ID of its bytes, the same as the gzip layer of the same entries', async () => {
+    const entries = (): LayerEntry[] => [{ path: 'etc', type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: 1 }, file('etc/hostname', 'box\n')];
+    const plain = await writeLayer(entries(), store, { compression: 'none' });
+    const tar = await blob(plain.descriptor.digest);
+    expect(plain.descriptor.mediaType).toBe(MediaType.ociLayer);
+    expect(plain.diffId).toBe(`sha256:${createHash('sha256').update(tar).digest('hex')}`);
+    expect(plain.descriptor.digest).toBe(plain.diffId);
+    expect((await writeLayer(entries(), store)).diffId).toBe(plain.diffId);
+  });
+
   it('is deterministic and clamps mtimes to SOURCE_DATE_EPOCH', async () => {
     const entries = (): LayerEntry[] => [file('a', 'one', 2_000_000_000), file('b', 'two', 100)];
     const first = await writeLayer(entries(), store, { sourceDateEpoch: 1_000_000 });
