@@ -278,6 +278,9 @@ class Copier {
     // Metadata calls and small files synchronously: a context is thousands of them, each a few
     // microseconds, which through the thread pool took ten times as long (2,000 files with
     // --chown: 1.6 s against 0.2 s). Large files are copied on the pool, several at once.
+    // Directories this walk made hold only what it puts there, each name once: nothing to
+    // look for before writing into them.
+    const made = new Set<string>();
     for (const entry of entries) {
       const destination = entry.path === '' ? target : join(target, ...entry.path.split('/'));
       // Names are the bytes on disk, those that are not UTF-8 too (common/file-names.ts).
@@ -296,15 +299,18 @@ class Copier {
             continue;
           }
         }
+        const inMadeDirectory = made.has(dirname(destination));
         if (stats.isDirectory()) {
-          const existing = lstatSync(onDisk, { throwIfNoEntry: false });
-          if (existing === undefined) mkdirSync(onDisk, { mode: 0o700 });
-          else if (!existing.isDirectory()) throw new Error(`cannot copy to non-directory: ${this.inside(destination)}`);
+          const existing = inMadeDirectory ? undefined : lstatSync(onDisk, { throwIfNoEntry: false });
+          if (existing === undefined) {
+            mkdirSync(onDisk, { mode: 0o700 });
+            made.add(destination);
+          } else if (!existing.isDirectory()) throw new Error(`cannot copy to non-directory: ${this.inside(destination)}`);
           // A directory taken only for what is below it keeps an existing one's metadata.
           if (existing === undefined || entry.parentOnly !== true) this.directories.push({ target: destination, stats, sourcePath: entry.hostPath, full: true });
           continue;
         }
-        this.replaceWithFile(destination);
+        if (!inMadeDirectory) this.replaceWithFile(destination);
         if (stats.isSymbolicLink()) {
           symlinkSync(readlinkSync(fsPath(entry.hostPath), { encoding: 'buffer' }), onDisk);
           this.applyMetadata(destination, stats, undefined);
