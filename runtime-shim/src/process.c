@@ -143,8 +143,9 @@ process_prepare (const struct spec *spec, bool user_namespace, struct shim_error
     return shim_fail (err, errno == 0 ? EPERM : errno, "getcwd", spec->cwd, "the working directory is outside the container's root");
   if (set_rlimits (spec, err) < 0)
     return -1;
-  if (spec->has_umask)
-    umask (spec->umask);
+  /* Without one in the config, 022, as runc gives: the caller's own (an ordinary user's 002 or
+     077) would otherwise reach every file the process makes, a build's layers among them. */
+  umask (spec->has_umask ? spec->umask : 022);
   if (spec->additional_gid_count > 0 || setgroups_allowed ())
     if (setgroups (spec->additional_gid_count, spec->additional_gids) < 0)
       {

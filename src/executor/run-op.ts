@@ -42,8 +42,20 @@ export interface RunPlan {
   execute(execution: RunExecution): Promise<LayerRef | undefined>;
 }
 
-/** What the sandbox mounts over; an image that lacks them gets them only for the step. */
-const sandboxPaths = ['/proc', '/dev', '/sys', '/etc/hosts', '/etc/resolv.conf'];
+/**
+ * The stubs of the files BuildKit mounts over: an image that lacks them gets them only for the
+ * step, as its mount stub cleaner removes them (and the parents it made for them) afterwards.
+ */
+const sandboxStubs = ['/etc/hosts', '/etc/resolv.conf'];
+
+/**
+ * Where the runtime mounts proc, the /dev tmpfs and sysfs. runc makes those missing in the image
+ * as directories (0755, root's, under dockerd's umask 022) that no stub cleaner removes: the RUN
+ * that first runs on a root without them (a scratch stage given a shell) keeps them in its
+ * layer, empty, with the time it ran. What the runtime mounts inside them (/dev/pts, /dev/shm,
+ * /dev/mqueue, /sys/fs/cgroup) is made in the tmpfs or the sysfs, never in a layer.
+ */
+const runtimeMountPoints = ['/proc', '/dev', '/sys'];
 
 /** A heredoc that is the whole command: `RUN <<EOF` (BuildKit's MustParseHeredoc). */
 const loneHeredoc = /^[0-9]*<<-?\s*(["']?)[A-Za-z_][A-Za-z0-9_]*\1$/;
@@ -195,11 +207,21 @@ export async function runStep(instruction: RunInstruction, config: ConfigState, 
       try {
         const rootfs = active.path;
         const created: string[] = [];
-        for (const path of sandboxPaths) {
-          // Where the sandbox will make it: links of the image followed inside the root, as the
-          // runtime resolves a mount's destination.
+        // Where the sandbox will make it: links of the image followed inside the root, as the
+        // runtime resolves a mount's destination.
+        const missing = async (path: string): Promise<string | undefined> => {
           const resolved = await resolveInRoot(active.lower, path);
-          if (!(await lstat(resolved).then(() => true, () => false))) created.push(resolved.slice(active.lower.length));
+          return (await lstat(resolved).then(() => true, () => false)) ? undefined : resolved.slice(active.lower.length);
+        };
+        for (const path of sandboxStubs) {
+          const stub = await missing(path);
+          if (stub !== undefined) created.push(stub);
+        }
+        for (const path of runtimeMountPoints) {
+          // Made here rather than by the runtime, so that the layer holds what runc's would
+          // whatever this process's umask, and the same bytes rootful and rootless. One that is
+          // there but not a directory is left for the runtime to refuse, as runc does.
+          if ((await missing(path)) !== undefined) await mkdirInRoot(rootfs, path, { mode: 0o755, uid: 0, gid: 0 });
         }
         // No USER is root with root's groups (its own, and those listing it), as BuildKit runs it.
         const identity = await resolveUser(rootfs, user);

@@ -185,8 +185,8 @@ async function sameRoot(upper: string, lower: string): Promise<boolean> {
 }
 
 /**
- * Removes what the sandbox made to mount over (/proc, /etc/hosts… in an image that lacks them),
- * as BuildKit's mount stub cleaner does: each such path and each of its parents that was not
+ * Removes what the sandbox made to mount over (/etc/hosts, a RUN mount's target… in an image
+ * that lacks them), as BuildKit's mount stub cleaner does: each such path and each of its parents that was not
  * there below, in that order, is removed when it is an empty directory or an empty file (a
  * command that wrote there keeps its change), and the directory it was in gets back the times it
  * had just before the removal. So a directory that was there below (/etc for /etc/hosts) stays

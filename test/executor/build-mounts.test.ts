@@ -71,8 +71,9 @@ describe('build: RUN --mount', () => {
       expect(second.status).toBe(0);
       expect((await textOf(fx, 'cache', 'count'))?.trim()).toBe('2');
       // The mount point is no part of the layer, nor what was written below it; /var, where
-      // its missing parent /var/cache was made and removed, is (as /etc for /etc/hosts).
-      expect((await lastLayer(fx, 'cache')).map((file) => file.path)).toEqual(['count', 'etc', 'var']);
+      // its missing parent /var/cache was made and removed, is (as /etc for /etc/hosts). So are
+      // /dev, /proc and /sys, which this busybox lacks (the first RUN keeps them, as BuildKit's).
+      expect((await lastLayer(fx, 'cache')).map((file) => file.path)).toEqual(['count', 'dev', 'etc', 'proc', 'sys', 'var']);
       // The id defaults to the target; one directory for it, with its metadata.
       const directory = join(fx.root, 'cache-mounts', escapeCacheId('/var/cache/app'));
       expect(directory.endsWith('%2Fvar%2Fcache%2Fapp')).toBe(true);
@@ -232,7 +233,7 @@ describe('build: RUN --mount', () => {
       expect(files.get('listing')?.text).toBe('a\n');
       expect(files.get('a')?.text).toBe('first\n');
       expect(files.get('mode')?.text).toBe('read-only\n');
-      expect((await lastLayer(fx, 'bind')).map((file) => file.path).sort()).toEqual(['a', 'etc', 'listing', 'mode']);
+      expect((await lastLayer(fx, 'bind')).map((file) => file.path).sort()).toEqual(['a', 'dev', 'etc', 'listing', 'mode', 'proc', 'sys']);
       // A file outside the source leaves the step cached; one inside it runs it again.
       await writeFile(join(dir, 'unrelated'), 'y\n');
       expect(ranSteps((await fx.build(['-t', 'bind', dir])).stderr)).toEqual([]);
@@ -278,7 +279,7 @@ describe('build: RUN --mount', () => {
       expect(await textOf(fx, 'bind-nested', 'listing')).toBe('Dockerfile\nnode_modules\npackage.json\ntmp\n');
       expect(await readFile(join(fx.root, 'cache-mounts', 'nested', 'data', 'file'), 'utf8')).toBe('kept\n');
       expect((await readdir(dir)).sort()).toEqual(['Dockerfile', 'package.json']);
-      expect((await lastLayer(fx, 'bind-nested')).map((file) => file.path)).toEqual(['etc', 'listing']);
+      expect((await lastLayer(fx, 'bind-nested')).map((file) => file.path)).toEqual(['dev', 'etc', 'listing', 'proc', 'sys']);
     });
 
     it('resolves sources inside their roots and targets inside the step: .., absolute paths and symlinks stay in', async () => {
@@ -440,7 +441,7 @@ describe('build: RUN --mount', () => {
       const files = await imageFiles(fx, 'tmpfs');
       expect(files.get('type')?.text).toBe('tmpfs\n');
       expect(files.get('size')?.text).toBe('1024\n');
-      expect((await lastLayer(fx, 'tmpfs')).map((file) => file.path).sort()).toEqual(['etc', 'size', 'type']);
+      expect((await lastLayer(fx, 'tmpfs')).map((file) => file.path).sort()).toEqual(['dev', 'etc', 'proc', 'size', 'sys', 'type']);
     });
   });
 });

@@ -92,9 +92,15 @@ describe('build: RUN and the image config', () => {
     expect(byPath.get('hostname')?.text).toBe('buildkitsandbox\n');
     expect(byPath.get('hosts')?.text).toContain('buildkitsandbox');
     expect(byPath.get('uid')?.text).toBe('0\n');
-    // The deletion is a whiteout; what the sandbox mounted never enters the layer.
+    // The deletion is a whiteout; the files the sandbox mounted never enter the layer. The
+    // directories proc, the /dev tmpfs and sysfs are mounted on, which this busybox lacks, do:
+    // empty, 0755 and root's, as runc leaves them in BuildKit's first RUN on such a root.
     expect(byPath.get('etc/.wh.group')?.type).toBe('file');
-    for (const path of ['etc/hosts', 'etc/resolv.conf', 'proc', 'sys', 'dev']) expect(byPath.has(path)).toBe(false);
+    for (const path of ['etc/hosts', 'etc/resolv.conf']) expect(byPath.has(path)).toBe(false);
+    for (const path of ['dev', 'proc', 'sys']) {
+      expect(byPath.get(path), path).toMatchObject({ type: 'directory', mode: 0o755, uid: 0, gid: 0 });
+      expect(run.filter((file) => file.path.startsWith(`${path}/`))).toEqual([]);
+    }
 
     const workdir = await fx.layerFiles(image.manifest.layers[2] as never);
     expect(workdir.map((file) => [file.path, file.type, file.mode])).toEqual([['app', 'directory', 0o755]]);
@@ -158,17 +164,23 @@ describe('build: RUN and the image config', () => {
   it('keeps the sandbox out of the image, but the directories its stubs were made in, as BuildKit', async () => {
     // BuildKit removes the empty /etc/hosts and /etc/resolv.conf it mounted over and gives /etc
     // the times it had just before (those of the stubs' making): /etc is in every RUN's layer.
+    // The first RUN also keeps /dev, /proc and /sys, which this busybox lacks and runc makes to
+    // mount on; the second finds them and changes nothing there.
     const dir = await fx.context('nothing', { Dockerfile: 'FROM busybox\nRUN true\nRUN cat /etc/resolv.conf > /dev/null && ls /proc/self > /dev/null\n' });
     const started = Date.now() / 1000;
     expect((await fx.build(['-t', 'nothing', dir])).status).toBe(0);
     const image = await fx.image('nothing');
     expect(image.manifest.layers).toHaveLength(3);
     expect((image.config.history ?? []).slice(1).map((h) => h.empty_layer)).toEqual([undefined, undefined]);
-    for (const layer of image.manifest.layers.slice(1)) {
-      const files = await fx.layerFiles(layer);
-      expect(files.map((file) => [file.path, file.type])).toEqual([['etc', 'directory']]);
-      expect(files[0]?.mtime).toBeGreaterThanOrEqual(Math.floor(started));
-    }
+    const [first, second] = await Promise.all(image.manifest.layers.slice(1).map((layer) => fx.layerFiles(layer)));
+    expect(first?.map((file) => [file.path, file.type, file.mode])).toEqual([
+      ['dev', 'directory', 0o755],
+      ['etc', 'directory', 0o755],
+      ['proc', 'directory', 0o755],
+      ['sys', 'directory', 0o755],
+    ]);
+    expect(second?.map((file) => [file.path, file.type])).toEqual([['etc', 'directory']]);
+    for (const file of [...(first ?? []), ...(second ?? [])]) expect(file.mtime).toBeGreaterThanOrEqual(Math.floor(started));
   });
 
   it("stacks each step's kept changes under the next, and unpacks the tree once the stack outgrows overlay's options", async () => {
@@ -200,25 +212,30 @@ describe('build: RUN and the image config', () => {
   });
 
   it('keeps the layer of a step that changed nothing, empty, as BuildKit does', async () => {
-    // With /etc/hosts and /etc/resolv.conf in the image the sandbox makes no stub: RUN true and
-    // a WORKDIR that is there change nothing, and each is still a layer (an empty tar).
+    // With /etc/hosts and /etc/resolv.conf in the image the sandbox makes no stub, and with
+    // /dev, /proc and /sys no mount point (busybox here lacks them: a COPY makes them): RUN true
+    // and a WORKDIR that is there change nothing, and each is still a layer (an empty tar).
     const dir = await fx.context('unchanged', {
-      Dockerfile: 'FROM busybox\nCOPY hosts /etc/hosts\nCOPY hosts /etc/resolv.conf\nRUN true\nWORKDIR /tmp\nWORKDIR /\n',
+      Dockerfile: 'FROM busybox\nCOPY hosts /etc/hosts\nCOPY hosts /etc/resolv.conf\nCOPY root/ /\nRUN true\nWORKDIR /tmp\nWORKDIR /\n',
       hosts: '127.0.0.1 localhost\n',
+      'root/dev/.keep': '',
+      'root/proc/.keep': '',
+      'root/sys/.keep': '',
     });
     expect((await fx.build(['-t', 'unchanged', dir])).status).toBe(0);
     const image = await fx.image('unchanged');
-    expect(image.manifest.layers).toHaveLength(5);
+    expect(image.manifest.layers).toHaveLength(6);
     expect((image.config.history ?? []).slice(1).map((h) => [h.created_by, h.empty_layer])).toEqual([
       ['COPY hosts /etc/hosts # buildkit', undefined],
       ['COPY hosts /etc/resolv.conf # buildkit', undefined],
+      ['COPY root/ / # buildkit', undefined],
       ['RUN /bin/sh -c true # buildkit', undefined],
       ['WORKDIR /tmp', undefined],
       ['WORKDIR /', true],
     ]);
-    for (const layer of image.manifest.layers.slice(3)) expect(await fx.layerFiles(layer)).toEqual([]);
+    for (const layer of image.manifest.layers.slice(4)) expect(await fx.layerFiles(layer)).toEqual([]);
     // The empty tar is the end-of-archive blocks alone.
-    expect(image.config.rootfs.diff_ids[3]).toBe(`sha256:${createHash('sha256').update(Buffer.alloc(1024)).digest('hex')}`);
+    expect(image.config.rootfs.diff_ids[4]).toBe(`sha256:${createHash('sha256').update(Buffer.alloc(1024)).digest('hex')}`);
   });
 
   it('removes the sandbox stubs only at their own path: never through a link the command planted', async () => {
@@ -247,10 +264,11 @@ describe('build: RUN and the image config', () => {
     expect(existsSync(join(victim, 'hosts'))).toBe(true);
     expect(existsSync(join(victim, 'resolv.conf'))).toBe(true);
     // The stubs the sandbox made where the image's link led are gone, as every stub; the
-    // directory they were made in stays, with their time, as BuildKit leaves it.
+    // directory they were made in stays, with their time, as BuildKit leaves it, and so do the
+    // mount points of /dev, /proc and /sys the scratch root lacked.
     const image = await fx.image('planted');
     const files = await fx.layerFiles(image.manifest.layers.at(-1) as never);
-    expect(files.map((file) => file.path).sort()).toEqual(['elsewhere', 'etc']);
+    expect(files.map((file) => file.path).sort()).toEqual(['dev', 'elsewhere', 'etc', 'proc', 'sys']);
   });
 
   it("gives every RUN docker build's --add-host, --ulimit and --shm-size, keyed by them, and takes docker's and buildx's flags that change nothing", async () => {

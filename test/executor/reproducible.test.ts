@@ -72,7 +72,7 @@ describe('reproducible images with SOURCE_DATE_EPOCH', () => {
     expect(Math.max(...Object.values(run))).toBe(epoch);
   }, 120_000);
 
-  it.runIf(isRoot && toolExists('newuidmap') && toolExists('unshare'))('gives one digest on two roots, at two times, rootful and rootless, gzip and zstd', async () => {
+  it.runIf(isRoot && toolExists('newuidmap') && toolExists('unshare'))('gives one digest on two roots, at two times, rootful and rootless (with another umask), gzip and zstd', async () => {
     const user = ensureRootlessUser();
     const results: { manifest: string; zstd: string }[] = [];
     for (const [n, mode] of (['rootful', 'rootful', 'rootless'] as const).entries()) {
@@ -83,8 +83,11 @@ describe('reproducible images with SOURCE_DATE_EPOCH', () => {
       writeContext(join(work, 'context'));
       if (mode === 'rootless') chownTree(work, user);
       const prefix = mode === 'rootless' ? asRootless(user) : ['env'];
+      // The ordinary user's umask is not root's: it reaches neither the directories the first
+      // RUN on busybox (which lacks /dev, /proc and /sys) keeps nor what a command makes.
+      const umask = mode === 'rootless' ? ['sh', '-c', 'umask 027 && exec "$@"', 'sh'] : [];
       const run = (args: readonly string[], env: readonly string[] = []): { status: number | null; stdout: string; stderr: string } =>
-        spawnSync(prefix[0] ?? '', [...prefix.slice(1), `TSBUILD_ROOT=${root}`, ...env, ...args], { encoding: 'utf8', cwd: repoRoot, timeout: 180_000 });
+        spawnSync(prefix[0] ?? '', [...prefix.slice(1), `TSBUILD_ROOT=${root}`, ...env, ...umask, ...args], { encoding: 'utf8', cwd: repoRoot, timeout: 180_000 });
       const busybox = run([process.execPath, '--import', 'tsx', join(repoRoot, 'scripts', 'make-busybox-image.ts')]);
       expect(busybox.stderr).toBe('');
       // The base image, built with an epoch of its own, is the same on every root.

@@ -35,11 +35,6 @@ const knownDifferences: Readonly<Record<string, string>> = {
   // rewrites layer times just with the exporter's rewrite-timestamp=true (not docker's default);
   // tsbuild always applies that rewrite when the epoch is set (README, reproducible images).
   'rw-source-date-epoch': 'with SOURCE_DATE_EPOCH tsbuild clamps the times in the layers it adds, as BuildKit only does with rewrite-timestamp=true',
-  // BuildKit removes only the stubs of the mounts it adds (/etc/hosts, /etc/resolv.conf); the
-  // /dev, /proc and /sys that runc makes for its own mounts in an image without them stay in the
-  // first RUN's layer. tsbuild removes all five: keeping them changes the layers of every image
-  // whose base lacks them (the test fixtures' busybox among them) and is left to a later change.
-  'run-env-bare-images': "tsbuild removes the /dev, /proc and /sys the runtime made in an image without them; BuildKit's first RUN leaves them in its layer",
 };
 
 interface BaseEntry extends EntryRecord {
