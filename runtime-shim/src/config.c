@@ -11,7 +11,12 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
+
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
 
 #include "json.h"
 
@@ -58,16 +63,20 @@ capability_from_name (const char *name)
 int
 last_capability (void)
 {
-  /* The running kernel's last capability; the table may know more than it does. */
+  /* The running kernel's last capability; the table may know more than it does. Read once,
+     before the root is entered (main asks first); a /proc that is no procfs (a root's own) is
+     not believed: 63 then, every capability the kernel may have (a drop beyond its last is
+     EINVAL, which the callers ignore). */
   static int cached = -1;
   if (cached >= 0)
     return cached;
   FILE *f = fopen ("/proc/sys/kernel/cap_last_cap", "re");
-  int value = 40;
+  int value = 63;
+  struct statfs fs;
   if (f != NULL)
     {
-      if (fscanf (f, "%d", &value) != 1)
-        value = 40;
+      if (fstatfs (fileno (f), &fs) < 0 || fs.f_type != PROC_SUPER_MAGIC || fscanf (f, "%d", &value) != 1 || value < 0 || value > 63)
+        value = 63;
       fclose (f);
     }
   cached = value;

@@ -5,7 +5,7 @@
  * /proc redirected through a mount or a link).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateConfig, type ContainerSpec } from '../../src/runtime/index.js';
@@ -101,6 +101,34 @@ describe.runIf(isRoot)('runtime-shim against a hostile /proc', () => {
     expect(uptime).toMatchObject({ status: 0, stderr: '' });
     expect((JSON.parse(uptime.stdout) as Record<string, Stat>)['/proc/uptime']).toMatchObject({ errno: 0, type: 'f' });
     expect(readFileSync(file, 'utf8')).toBe('host file\n');
+  });
+
+  it('trusts no /proc a root filesystem fakes once it is entered: descriptors are closed, groups cleared, the bounding set dropped whatever it says', () => {
+    // The image's /proc is a link into a VOLUME that holds a /proc of its own: no descriptor
+    // listed, setgroups denied, a kernel whose last capability is 0.
+    const fake = (bundle: string): string => join(bundle, 'fake-volume');
+    const bundle = bundleWith(
+      (parent) => ({ args: ['/test-init', 'probe'], user: { uid: 1000, gid: 1000, additionalGids: [] }, capabilities: [], mounts: [bind(fake(parent), '/data')] }),
+      (rootfs, parent) => {
+        mkdirSync(join(fake(parent), 'p', 'self', 'fd'), { recursive: true });
+        mkdirSync(join(fake(parent), 'p', 'sys', 'kernel'), { recursive: true });
+        writeFileSync(join(fake(parent), 'p', 'self', 'setgroups'), 'deny\n');
+        writeFileSync(join(fake(parent), 'p', 'sys', 'kernel', 'cap_last_cap'), '0\n');
+        rmSync(join(rootfs, 'proc'), { recursive: true });
+        mkdirSync(join(rootfs, 'data'));
+        symlinkSync('data/p', join(rootfs, 'proc'));
+      },
+    );
+    const leaked = openSync('/etc', 'r');
+    try {
+      // The runtime started with a supplementary group and descriptors it should not pass on.
+      const result = spawnSync('setpriv', ['--groups', '4242', '--', shimBinary, '--root', join(dir, 'state'), 'run', '--bundle', bundle, `p${++counter}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe', leaked, leaked] });
+      expect(result.stderr).toBe('');
+      expect(result.status).toBe(0);
+      expect(JSON.parse(result.stdout)).toEqual({ fds: [0, 1, 2], groups: [], bounding: '0' });
+    } finally {
+      closeSync(leaked);
+    }
   });
 
   it('masks /proc files with the host\'s /dev/null, whatever the image\'s /dev/null is (runc CVE-2025-31133)', () => {
