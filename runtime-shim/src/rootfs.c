@@ -459,6 +459,16 @@ create_devices (int root_fd, const char *console_slave, struct shim_error *err)
   return 0;
 }
 
+/* Whether the spec mounts a procfs on /proc (a container's own; a spec may have none). */
+static bool
+mounts_proc (const struct spec *spec)
+{
+  for (size_t i = 0; i < spec->mount_count; i++)
+    if (strcmp (spec->mounts[i].destination, "/proc") == 0 && spec->mounts[i].type != NULL && strcmp (spec->mounts[i].type, "proc") == 0)
+      return true;
+  return false;
+}
+
 static bool
 mounts_dev (const struct spec *spec)
 {
@@ -568,6 +578,19 @@ rootfs_setup (const struct spec *spec, bool user_namespace, const char *console_
     {
       close (root_fd);
       return -1;
+    }
+  /* Once every mount is in place, /proc must still be the procfs mounted for it: an image whose
+     /proc is a link into a VOLUME (or a mount over it) would otherwise give the container, and
+     what the runtime writes and masks there, a /proc of its own making (runc CVE-2025-52881). */
+  if (mounts_proc (spec))
+    {
+      int proc_fd = open_container_proc (root_fd, "set up the container", err);
+      if (proc_fd < 0)
+        {
+          close (root_fd);
+          return -1;
+        }
+      close (proc_fd);
     }
   /* linux.sysctl, through the container's own /proc (its namespaces' values), before /proc/sys
      turns read-only. */

@@ -103,22 +103,34 @@ describe.runIf(isRoot)('runtime-shim against a hostile /proc', () => {
     expect(readFileSync(file, 'utf8')).toBe('host file\n');
   });
 
-  it('trusts no /proc a root filesystem fakes once it is entered: descriptors are closed, groups cleared, the bounding set dropped whatever it says', () => {
-    // The image's /proc is a link into a VOLUME that holds a /proc of its own: no descriptor
-    // listed, setgroups denied, a kernel whose last capability is 0.
-    const fake = (bundle: string): string => join(bundle, 'fake-volume');
+  it('refuses a container whose /proc, once every mount is in place, is not the procfs mounted for it', () => {
+    // The image's /proc is a link into a VOLUME, which then covers the procfs mounted there.
     const bundle = bundleWith(
-      (parent) => ({ args: ['/test-init', 'probe'], user: { uid: 1000, gid: 1000, additionalGids: [] }, capabilities: [], mounts: [bind(fake(parent), '/data')] }),
+      (parent) => ({ args: ['/test-init', 'exit', '0'], mounts: [bind(join(parent, 'volume'), '/data')] }),
       (rootfs, parent) => {
-        mkdirSync(join(fake(parent), 'p', 'self', 'fd'), { recursive: true });
-        mkdirSync(join(fake(parent), 'p', 'sys', 'kernel'), { recursive: true });
-        writeFileSync(join(fake(parent), 'p', 'self', 'setgroups'), 'deny\n');
-        writeFileSync(join(fake(parent), 'p', 'sys', 'kernel', 'cap_last_cap'), '0\n');
+        mkdirSync(join(parent, 'volume', 'p'), { recursive: true });
         rmSync(join(rootfs, 'proc'), { recursive: true });
         mkdirSync(join(rootfs, 'data'));
         symlinkSync('data/p', join(rootfs, 'proc'));
       },
     );
+    const result = runShim(bundle);
+    expect(result.status).toBe(125);
+    expect(result.stderr).toContain('/proc is not the container');
+  });
+
+  it('trusts no /proc a root filesystem holds once it is entered: descriptors are closed, groups cleared, the bounding set dropped whatever it says', () => {
+    // A spec without a /proc mount, over a root whose /proc is a directory of its own: no
+    // descriptor listed, setgroups denied, a kernel whose last capability is 0.
+    const bundle = bundleWith({ args: ['/test-init', 'probe'], user: { uid: 1000, gid: 1000, additionalGids: [] }, capabilities: [] }, (rootfs) => {
+      mkdirSync(join(rootfs, 'proc', 'self', 'fd'), { recursive: true });
+      mkdirSync(join(rootfs, 'proc', 'sys', 'kernel'), { recursive: true });
+      writeFileSync(join(rootfs, 'proc', 'self', 'setgroups'), 'deny\n');
+      writeFileSync(join(rootfs, 'proc', 'sys', 'kernel', 'cap_last_cap'), '0\n');
+    });
+    const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { mounts: { destination: string }[] };
+    config.mounts = config.mounts.filter((m) => m.destination !== '/proc');
+    writeFileSync(join(bundle, 'config.json'), JSON.stringify(config));
     const leaked = openSync('/etc', 'r');
     try {
       // The runtime started with a supplementary group and descriptors it should not pass on.
