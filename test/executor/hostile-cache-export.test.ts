@@ -47,7 +47,8 @@ describe('exporting a cache mount a shared user swaps links into', () => {
   it('packs only the cache\'s own files, or fails, whatever directory becomes a link to the host while it is read', async () => {
     // The user of the cache: each directory in turn becomes a link to OUTSIDE and back, without end.
     const script = `cd ${data} && while true; do for d in d*; do case $d in *.x) continue;; esac; if [ -L "$d" ]; then rm "$d" && mv "$d.x" "$d"; else mv "$d" "$d.x" && ln -s ${outside} "$d"; fi; done; done`;
-    const swapper: ChildProcess = spawn('sh', ['-c', script], { stdio: 'ignore' });
+    // Its own process group: killing it stops the mv or ln it may be running too.
+    const swapper: ChildProcess = spawn('sh', ['-c', script], { stdio: 'ignore', detached: true });
     try {
       for (let round = 0; round < 20; round++) {
         const layers = await packCacheMount(store, 'shared').catch((error: unknown) => {
@@ -61,8 +62,9 @@ describe('exporting a cache mount a shared user swaps links into', () => {
         expect(tar.includes('HOST SECRET')).toBe(false);
       }
     } finally {
-      swapper.kill('SIGKILL');
-      await new Promise((resolve) => swapper.once('exit', resolve));
+      const exited = new Promise((resolve) => swapper.once('exit', resolve));
+      if (swapper.pid !== undefined) process.kill(-swapper.pid, 'SIGKILL');
+      await exited;
     }
     // Once nothing changes it, the directory packs: links as links, files as they are.
     const layers = await packCacheMount(store, 'shared');
