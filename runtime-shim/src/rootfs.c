@@ -346,19 +346,21 @@ write_sysctl (int root_fd, const char *name, const char *value, struct shim_erro
   int fd = (int) syscall (SYS_openat2, proc_fd, path, &how, sizeof how);
   int saved = errno;
   close (proc_fd);
+  char shown[PATH_MAX + 8];
+  snprintf (shown, sizeof shown, "/proc/%s", path);
   if (fd < 0)
-    return shim_fail (err, saved, "openat2", path, "write the sysctl %s inside the container's /proc", name);
+    return shim_fail (err, saved, "openat2", shown, "write the sysctl %s inside the container's /proc", name);
   if (!on_procfs (fd))
     {
       close (fd);
-      return shim_fail (err, EXDEV, "fstatfs", path, "write the sysctl %s: not a file of the container's procfs", name);
+      return shim_fail (err, EXDEV, "fstatfs", shown, "write the sysctl %s: not a file of the container's procfs", name);
     }
   size_t length = strlen (value);
   ssize_t done = write (fd, value, length);
   saved = errno;
   close (fd);
   if (done < 0 || (size_t) done != length)
-    return shim_fail (err, done < 0 ? saved : EIO, "write", path, "write the sysctl %s=%s", name, value);
+    return shim_fail (err, done < 0 ? saved : EIO, "write", shown, "write the sysctl %s=%s", name, value);
   return 0;
 }
 
