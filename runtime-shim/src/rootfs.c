@@ -191,18 +191,26 @@ on_procfs (int fd)
 }
 
 /* The files of /proc a mount may cover, as runc allows them (lxcfs binds these); anything else
-   of a procfs is no mount point, so no mount (an image's VOLUME, a -v, a RUN --mount) can put
-   what the container controls where the runtime later writes or masks (runc's checkProcMount). */
+   below a procfs's root is no mount point, so no mount (an image's VOLUME, a -v, a RUN --mount)
+   can put what the container controls where the runtime later writes or masks. A procfs's root
+   itself may be covered by a file system the spec names (a tmpfs), or by a bind of a procfs
+   only. As runc's checkProcMount. */
 static const char *const proc_mount_points[] = {
   "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps",
   "/proc/uptime", "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid",
 };
 
 static bool
-proc_mount_allowed (const struct mount_spec *m, const char *type)
+proc_mount_allowed (const struct mount_spec *m, const char *type, int target_fd)
 {
   if (strcmp (type, "proc") == 0)
     return true;
+  struct stat st;
+  if (fstat (target_fd, &st) == 0 && st.st_ino == PROC_ROOT_INO)
+    {
+      struct statfs fs;
+      return !m->bind || (m->source != NULL && statfs (m->source, &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC);
+    }
   for (size_t i = 0; i < sizeof proc_mount_points / sizeof proc_mount_points[0]; i++)
     if (strcmp (m->destination, proc_mount_points[i]) == 0)
       return true;
@@ -237,7 +245,7 @@ mount_one (int root_fd, const struct mount_spec *m, bool user_namespace, bool al
   int target_fd = open_in_root (root_fd, m->destination, source_is_dir ? 'd' : 'f', err);
   if (target_fd < 0)
     return -1;
-  if (on_procfs (target_fd) && !proc_mount_allowed (m, type))
+  if (on_procfs (target_fd) && !proc_mount_allowed (m, type, target_fd))
     {
       close (target_fd);
       return shim_fail (err, EPERM, "mount", m->destination, "mount %s: the destination is inside /proc", m->destination);
@@ -461,14 +469,20 @@ create_devices (int root_fd, const char *console_slave, struct shim_error *err)
   return 0;
 }
 
-/* Whether the spec mounts a procfs on /proc (a container's own; a spec may have none). */
+/* Whether /proc is to be the procfs the spec mounts there: it mounts one, and nothing else on
+   /proc itself (a tmpfs a RUN --mount puts over it is asked for, as runc allows it). */
 static bool
 mounts_proc (const struct spec *spec)
 {
+  bool procfs = false;
   for (size_t i = 0; i < spec->mount_count; i++)
-    if (strcmp (spec->mounts[i].destination, "/proc") == 0 && spec->mounts[i].type != NULL && strcmp (spec->mounts[i].type, "proc") == 0)
-      return true;
-  return false;
+    if (strcmp (spec->mounts[i].destination, "/proc") == 0)
+      {
+        if (spec->mounts[i].type == NULL || strcmp (spec->mounts[i].type, "proc") != 0)
+          return false;
+        procfs = true;
+      }
+  return procfs;
 }
 
 static bool

@@ -82,7 +82,7 @@ describe.runIf(isRoot)('runtime-shim against a hostile /proc', () => {
     expect(readFileSync('/proc/sys/kernel/shmmni', 'utf8')).not.toBe('321\n');
   });
 
-  it('mounts nothing inside /proc but over the files runc allows, so no mount decides what the runtime writes or masks there', () => {
+  it('mounts nothing inside /proc but over the files runc allows, and over /proc itself only what the spec names, so no mount decides what the runtime writes or masks there', () => {
     const file = join(dir, `file-${counter}`);
     writeFileSync(file, 'host file\n');
     for (const destination of ['/proc/cmdline', '/proc/sys/kernel/core_pattern', '/proc/self/attr/current', '/proc/timer_list']) {
@@ -96,6 +96,11 @@ describe.runIf(isRoot)('runtime-shim against a hostile /proc', () => {
       const result = runShim(bundleWith({ args: ['/test-init', 'exit', '0'], mounts: [bind(directory, destination)] }));
       expect([destination, result.status]).toEqual([destination, 125]);
     }
+    // A file system the spec itself puts on /proc stays possible, as with runc (a RUN
+    // --mount=type=tmpfs,target=/proc); the container then has no procfs, which it asked for.
+    const tmpfs = runShim(bundleWith({ args: ['/test-init', 'stat', '/proc/self'], mounts: [{ destination: '/proc', type: 'tmpfs', source: 'tmpfs', options: [] }] }));
+    expect(tmpfs).toMatchObject({ status: 0, stderr: '' });
+    expect((JSON.parse(tmpfs.stdout) as Record<string, Stat>)['/proc/self']).toMatchObject({ errno: 2 });
     // What lxcfs binds stays possible, as with runc.
     const uptime = runShim(bundleWith({ args: ['/test-init', 'stat', '/proc/uptime'], mounts: [bind(file, '/proc/uptime')] }));
     expect(uptime).toMatchObject({ status: 0, stderr: '' });
