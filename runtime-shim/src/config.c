@@ -11,7 +11,12 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
+
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
 
 #include "json.h"
 
@@ -58,16 +63,20 @@ capability_from_name (const char *name)
 int
 last_capability (void)
 {
-  /* The running kernel's last capability; the table may know more than it does. */
+  /* The running kernel's last capability; the table may know more than it does. Read once,
+     before the root is entered (main asks first); a /proc that is no procfs (a root's own) is
+     not believed: 63 then, every capability the kernel may have (a drop beyond its last is
+     EINVAL, which the callers ignore). */
   static int cached = -1;
   if (cached >= 0)
     return cached;
   FILE *f = fopen ("/proc/sys/kernel/cap_last_cap", "re");
-  int value = 40;
+  int value = 63;
+  struct statfs fs;
   if (f != NULL)
     {
-      if (fscanf (f, "%d", &value) != 1)
-        value = 40;
+      if (fstatfs (fileno (f), &fs) < 0 || fs.f_type != PROC_SUPER_MAGIC || fscanf (f, "%d", &value) != 1 || value < 0 || value > 63)
+        value = 63;
       fclose (f);
     }
   cached = value;
@@ -310,10 +319,24 @@ spec_load (const char *bundle, struct spec *spec, struct shim_error *err)
     spec->console_height = (unsigned short) number;
   if (read_uint (json_get (console_size, "width"), UINT16_MAX, &number))
     spec->console_width = (unsigned short) number;
-  if (read_uint (json_get (user, "uid"), UINT32_MAX, &number))
-    spec->uid = (uid_t) number;
-  if (read_uint (json_get (user, "gid"), UINT32_MAX, &number))
-    spec->gid = (gid_t) number;
+  /* An id above 2^31-1 is refused, never wrapped nor left at 0: setresuid((uid_t) -1) keeps
+     root, and such a user would run as root (containerd CVE-2024-40635). */
+  static const char *const id_fields[] = { "uid", "gid" };
+  for (size_t i = 0; i < 2; i++)
+    {
+      const struct json *id = json_get (user, id_fields[i]);
+      if (id == NULL)
+        continue;
+      if (!read_uint (id, INT32_MAX, &number))
+        {
+          shim_fail (err, EINVAL, "", NULL, "config.json: process.user.%s is not an id from 0 to 2147483647", id_fields[i]);
+          goto fail;
+        }
+      if (i == 0)
+        spec->uid = (uid_t) number;
+      else
+        spec->gid = (gid_t) number;
+    }
   if (read_uint (json_get (user, "umask"), 07777, &number))
     {
       spec->has_umask = true;
@@ -325,9 +348,9 @@ spec_load (const char *bundle, struct spec *spec, struct shim_error *err)
       spec->additional_gids = calloc (gids->length + 1, sizeof (gid_t));
       for (size_t i = 0; i < gids->length; i++)
         {
-          if (!read_uint (gids->items[i], UINT32_MAX, &number))
+          if (!read_uint (gids->items[i], INT32_MAX, &number))
             {
-              shim_fail (err, EINVAL, "", NULL, "config.json: process.user.additionalGids[%zu] is not an id", i);
+              shim_fail (err, EINVAL, "", NULL, "config.json: process.user.additionalGids[%zu] is not an id from 0 to 2147483647", i);
               goto fail;
             }
           spec->additional_gids[spec->additional_gid_count++] = (gid_t) number;

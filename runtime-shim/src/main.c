@@ -104,6 +104,9 @@ main (int argc, char **argv)
 {
   struct shim_error err;
   memset (&err, 0, sizeof err);
+  /* Read from the host's /proc now: once in a container's root or namespaces, /proc is the
+     container's, which its root filesystem may fake. */
+  (void) last_capability ();
   const char *root = NULL;
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; i++)

@@ -14,17 +14,32 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
 
 void
 close_other_fds (const int *keep, int keep_count, int preserve)
 {
+  /* This runs inside the root, whose /proc may be anything the image or a volume holds (a
+     directory listing no descriptor): only a procfs's listing is believed. */
   DIR *dir = opendir ("/proc/self/fd");
+  struct statfs fs;
+  if (dir != NULL && (fstatfs (dirfd (dir), &fs) < 0 || fs.f_type != PROC_SUPER_MAGIC))
+    {
+      closedir (dir);
+      dir = NULL;
+    }
   if (dir == NULL)
     {
-      /* No /proc: close the usual range. */
-      for (int fd = 3 + preserve; fd < 1024; fd++)
+      /* No procfs: close every descriptor the limit allows. */
+      struct rlimit limit;
+      int end = getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur > 1024 ? (int) (limit.rlim_cur > 1 << 20 ? 1 << 20 : limit.rlim_cur) : 1024;
+      for (int fd = 3 + preserve; fd < end; fd++)
         {
           bool kept = false;
           for (int i = 0; i < keep_count; i++)
@@ -70,18 +85,6 @@ set_rlimits (const struct spec *spec, struct shim_error *err)
         }
     }
   return 0;
-}
-
-static int
-setgroups_allowed (void)
-{
-  char buffer[16] = "";
-  int fd = open ("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return 1;
-  ssize_t n = read (fd, buffer, sizeof buffer - 1);
-  close (fd);
-  return n <= 0 || strncmp (buffer, "deny", 4) != 0;
 }
 
 /* Before the uid changes: dropping from the bounding set needs CAP_SETPCAP in effect. */
@@ -146,12 +149,10 @@ process_prepare (const struct spec *spec, bool user_namespace, struct shim_error
   /* Without one in the config, 022, as runc gives: the caller's own (an ordinary user's 002 or
      077) would otherwise reach every file the process makes, a build's layers among them. */
   umask (spec->has_umask ? spec->umask : 022);
-  if (spec->additional_gid_count > 0 || setgroups_allowed ())
-    if (setgroups (spec->additional_gid_count, spec->additional_gids) < 0)
-      {
-        if (spec->additional_gid_count > 0)
-          return shim_fail (err, errno, "setgroups", NULL, "set additional groups (a single-id user namespace cannot have them)");
-      }
+  /* Always asked of the kernel, never of /proc/self/setgroups, which the root may fake: where
+     setgroups is denied (a single-id user namespace) no group can be left to clear. */
+  if (setgroups (spec->additional_gid_count, spec->additional_gids) < 0 && spec->additional_gid_count > 0)
+    return shim_fail (err, errno, "setgroups", NULL, "set additional groups (a single-id user namespace cannot have them)");
   if (spec->has_capabilities && drop_bounding (spec, err) < 0)
     return -1;
   /* While the process is still root with CAP_SYS_ADMIN, which a filter without no_new_privs

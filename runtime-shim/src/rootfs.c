@@ -10,10 +10,17 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
+/* The inode number of every procfs's root directory (the kernel's PROC_ROOT_INO). */
+#define PROC_ROOT_INO 1
 
 static int
 openat2_in_root (int root_fd, const char *path, int flags)
@@ -176,6 +183,40 @@ is_directory (const char *path)
   return stat (path, &st) == 0 && S_ISDIR (st.st_mode);
 }
 
+static bool
+on_procfs (int fd)
+{
+  struct statfs fs;
+  return fstatfs (fd, &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC;
+}
+
+/* The files of /proc a mount may cover, as runc allows them (lxcfs binds these); anything else
+   below a procfs's root is no mount point, so no mount (an image's VOLUME, a -v, a RUN --mount)
+   can put what the container controls where the runtime later writes or masks. A procfs's root
+   itself may be covered by a file system the spec names (a tmpfs), or by a bind of a procfs
+   only. As runc's checkProcMount. */
+static const char *const proc_mount_points[] = {
+  "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps",
+  "/proc/uptime", "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid",
+};
+
+static bool
+proc_mount_allowed (const struct mount_spec *m, const char *type, int target_fd)
+{
+  if (strcmp (type, "proc") == 0)
+    return true;
+  struct stat st;
+  if (fstat (target_fd, &st) == 0 && st.st_ino == PROC_ROOT_INO)
+    {
+      struct statfs fs;
+      return !m->bind || (m->source != NULL && statfs (m->source, &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC);
+    }
+  for (size_t i = 0; i < sizeof proc_mount_points / sizeof proc_mount_points[0]; i++)
+    if (strcmp (m->destination, proc_mount_points[i]) == 0)
+      return true;
+  return false;
+}
+
 /* device_policy: the runtime makes no cgroup of devices (a v2 host would need a BPF program,
    and a hierarchy that is not writable would leave none). Instead no file system it mounts
    honours device nodes: the root, /dev and every mount are nodev, but for devpts and a bind of
@@ -204,6 +245,11 @@ mount_one (int root_fd, const struct mount_spec *m, bool user_namespace, bool al
   int target_fd = open_in_root (root_fd, m->destination, source_is_dir ? 'd' : 'f', err);
   if (target_fd < 0)
     return -1;
+  if (on_procfs (target_fd) && !proc_mount_allowed (m, type, target_fd))
+    {
+      close (target_fd);
+      return shim_fail (err, EPERM, "mount", m->destination, "mount %s: the destination is inside /proc", m->destination);
+    }
   char target[64];
   fd_path (target, sizeof target, target_fd);
   unsigned long flags = m->flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
@@ -265,33 +311,64 @@ mount_one (int root_fd, const struct mount_spec *m, bool user_namespace, bool al
   return rc < 0 ? shim_fail (err, saved, "mount", m->destination, "set the options of the mount") : 0;
 }
 
-/* One sysctl: /proc/sys/NAME with the dots as slashes, resolved inside the root (where /proc is
-   the container's own procfs by now), written as runc writes it. */
+/* The container's /proc as a descriptor, checked to be the root of a procfs: a directory bound
+   or a file system mounted over /proc (from an image's VOLUME, a volume another container fills)
+   is refused rather than written into (runc CVE-2025-52881). */
+static int
+open_container_proc (int root_fd, const char *why, struct shim_error *err)
+{
+  int proc_fd = open_in_root (root_fd, "/proc", 0, err);
+  if (proc_fd < 0)
+    return -1;
+  struct stat st;
+  if (!on_procfs (proc_fd) || fstat (proc_fd, &st) < 0 || st.st_ino != PROC_ROOT_INO)
+    {
+      close (proc_fd);
+      return shim_fail (err, EXDEV, "fstatfs", "/proc", "%s: /proc is not the container's procfs", why);
+    }
+  return proc_fd;
+}
+
+/* One sysctl: /proc/sys/NAME with the dots as slashes, written as runc writes it, into the
+   container's own procfs (its namespaces' values) and nowhere else: the file is resolved below
+   the checked /proc without following any link or crossing any mount, so a link or a bind
+   mount the container controls under /proc/sys cannot send the value to another file (such as
+   the host's kernel.core_pattern, or a host file bound there) (runc CVE-2025-52881). */
 static int
 write_sysctl (int root_fd, const char *name, const char *value, struct shim_error *err)
 {
   char path[PATH_MAX];
-  int written = snprintf (path, sizeof path, "/proc/sys/%s", name);
+  int written = snprintf (path, sizeof path, "sys/%s", name);
   if (written < 0 || (size_t) written >= sizeof path)
     return shim_fail (err, ENAMETOOLONG, "open", name, "write the sysctl");
-  for (char *p = path + strlen ("/proc/sys/"); *p != '\0'; p++)
+  for (char *p = path + strlen ("sys/"); *p != '\0'; p++)
     if (*p == '.')
       *p = '/';
-  int at = open_in_root (root_fd, path, 0, err);
-  if (at < 0)
+  int proc_fd = open_container_proc (root_fd, "write a sysctl", err);
+  if (proc_fd < 0)
     return -1;
-  char proc_path[64];
-  snprintf (proc_path, sizeof proc_path, "/proc/self/fd/%d", at);
-  int fd = open (proc_path, O_WRONLY | O_CLOEXEC);
-  close (at);
+  struct open_how how = {
+    .flags = O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
+    .resolve = RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+  };
+  int fd = (int) syscall (SYS_openat2, proc_fd, path, &how, sizeof how);
+  int saved = errno;
+  close (proc_fd);
+  char shown[PATH_MAX + 8];
+  snprintf (shown, sizeof shown, "/proc/%s", path);
   if (fd < 0)
-    return shim_fail (err, errno, "open", path, "write the sysctl %s", name);
+    return shim_fail (err, saved, "openat2", shown, "write the sysctl %s inside the container's /proc", name);
+  if (!on_procfs (fd))
+    {
+      close (fd);
+      return shim_fail (err, EXDEV, "fstatfs", shown, "write the sysctl %s: not a file of the container's procfs", name);
+    }
   size_t length = strlen (value);
   ssize_t done = write (fd, value, length);
-  int saved = errno;
+  saved = errno;
   close (fd);
   if (done < 0 || (size_t) done != length)
-    return shim_fail (err, done < 0 ? saved : EIO, "write", path, "write the sysctl %s=%s", name, value);
+    return shim_fail (err, done < 0 ? saved : EIO, "write", shown, "write the sysctl %s=%s", name, value);
   return 0;
 }
 
@@ -365,22 +442,47 @@ create_devices (int root_fd, const char *console_slave, struct shim_error *err)
     }
   if (console_slave != NULL)
     {
-      int file = openat (dir, "console", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-      if (file >= 0)
-        close (file);
-      int target_fd = openat (dir, "console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
-      char target[64];
-      fd_path (target, sizeof target, target_fd);
-      if (target_fd < 0 || mount (console_slave, target, NULL, MS_BIND, NULL) < 0)
+      /* Whatever is at /dev/console (a link or a device a /dev from a volume holds) is replaced
+         by a new empty file, and the terminal bound on that very file through its descriptor:
+         never through a link, never on another file (runc CVE-2025-52565). */
+      struct stat st;
+      if (fstatat (dir, "console", &st, AT_SYMLINK_NOFOLLOW) == 0 && unlinkat (dir, "console", S_ISDIR (st.st_mode) ? AT_REMOVEDIR : 0) < 0)
         {
           int saved = errno;
           close (dir);
+          return shim_fail (err, saved, "unlinkat", "/dev/console", "replace /dev/console");
+        }
+      int file = openat (dir, "console", O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      char target[64];
+      fd_path (target, sizeof target, file);
+      if (file < 0 || mount (console_slave, target, NULL, MS_BIND, NULL) < 0)
+        {
+          int saved = errno;
+          if (file >= 0)
+            close (file);
+          close (dir);
           return shim_fail (err, saved, "mount", console_slave, "bind the terminal on /dev/console");
         }
-      close (target_fd);
+      close (file);
     }
   close (dir);
   return 0;
+}
+
+/* Whether /proc is to be the procfs the spec mounts there: it mounts one, and nothing else on
+   /proc itself (a tmpfs a RUN --mount puts over it is asked for, as runc allows it). */
+static bool
+mounts_proc (const struct spec *spec)
+{
+  bool procfs = false;
+  for (size_t i = 0; i < spec->mount_count; i++)
+    if (strcmp (spec->mounts[i].destination, "/proc") == 0)
+      {
+        if (spec->mounts[i].type == NULL || strcmp (spec->mounts[i].type, "proc") != 0)
+          return false;
+        procfs = true;
+      }
+  return procfs;
 }
 
 static bool
@@ -493,6 +595,19 @@ rootfs_setup (const struct spec *spec, bool user_namespace, const char *console_
       close (root_fd);
       return -1;
     }
+  /* Once every mount is in place, /proc must still be the procfs mounted for it: an image whose
+     /proc is a link into a VOLUME (or a mount over it) would otherwise give the container, and
+     what the runtime writes and masks there, a /proc of its own making (runc CVE-2025-52881). */
+  if (mounts_proc (spec))
+    {
+      int proc_fd = open_container_proc (root_fd, "set up the container", err);
+      if (proc_fd < 0)
+        {
+          close (root_fd);
+          return -1;
+        }
+      close (proc_fd);
+    }
   /* linux.sysctl, through the container's own /proc (its namespaces' values), before /proc/sys
      turns read-only. */
   for (size_t i = 0; i < spec->sysctl_count; i++)
@@ -502,11 +617,15 @@ rootfs_setup (const struct spec *spec, bool user_namespace, const char *console_
         return -1;
       }
   /* Masked and read-only paths before pivot_root, with the host's /dev/null as runc and crun. */
-  int host_null = open ("/dev/null", O_PATH | O_CLOEXEC);
-  if (host_null < 0)
+  int host_null = open ("/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  struct stat null_st;
+  if (host_null < 0 || fstat (host_null, &null_st) < 0 || !S_ISCHR (null_st.st_mode) || null_st.st_rdev != makedev (1, 3))
     {
+      int saved = host_null < 0 ? errno : ENODEV;
+      if (host_null >= 0)
+        close (host_null);
       close (root_fd);
-      return shim_fail (err, errno, "open", "/dev/null", "open the host's /dev/null for masked paths");
+      return shim_fail (err, saved, "open", "/dev/null", "open the host's /dev/null (the character device 1:3) for masked paths");
     }
   for (size_t i = 0; i < spec->masked_path_count; i++)
     if (mask_path (root_fd, spec->masked_paths[i], host_null, err) < 0)

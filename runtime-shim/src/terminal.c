@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -91,15 +93,32 @@ terminal_open (int sock, unsigned short height, unsigned short width, int *maste
   return 0;
 }
 
+/* Whether SLAVE is the pseudo-terminal whose master is MASTER: Unix 98 ptys are majors 136-143,
+   numbered as TIOCGPTN tells the master's. */
+static bool
+is_peer (int master, int slave)
+{
+  unsigned int number;
+  struct stat st;
+  if (ioctl (master, TIOCGPTN, &number) < 0 || fstat (slave, &st) < 0 || !S_ISCHR (st.st_mode))
+    return false;
+  unsigned int major_number = major (st.st_rdev);
+  return major_number >= 136 && major_number <= 143 && (major_number - 136) * 256 + minor (st.st_rdev) == number;
+}
+
 int
 terminal_attach (int master, const char *slave_path, bool through_console, struct shim_error *err)
 {
-  /* After the root changed, the slave is reached through the bind on /dev/console. */
-  int slave = through_console ? open ("/dev/console", O_RDWR | O_NOCTTY) : -1;
+  /* After the root changed, the slave is reached through the bind on /dev/console, which must
+     be the very terminal of MASTER: not a link, nor another device the container's /dev holds. */
+  int slave = through_console ? open ("/dev/console", O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC) : open (slave_path, O_RDWR | O_NOCTTY);
   if (slave < 0)
-    slave = open (slave_path, O_RDWR | O_NOCTTY);
-  if (slave < 0)
-    return shim_fail (err, errno, "open", slave_path, "open the terminal");
+    return shim_fail (err, errno, "open", through_console ? "/dev/console" : slave_path, "open the terminal");
+  if (through_console && !is_peer (master, slave))
+    {
+      close (slave);
+      return shim_fail (err, ENOTTY, "open", "/dev/console", "open the terminal: /dev/console is not the terminal %s", slave_path);
+    }
   close (master);
   if (setsid () < 0 || ioctl (slave, TIOCSCTTY, 0) < 0)
     {

@@ -230,10 +230,11 @@ export async function packCacheMount(store: Store, id: string, imported?: CacheM
     const reusable = imported?.layers.length === 1 ? imported.layers[0] : undefined;
     if (reusable !== undefined) {
       const hash = createHasher('sha256');
-      for await (const chunk of tarStream(directoryEntries(data), unclamped)) hash.update(chunk);
+      for await (const chunk of tarStream(directoryEntries(data, '', { changing: true }), unclamped)) hash.update(chunk);
       if (parseDigest(`sha256:${hash.digest('hex')}`) === reusable.diffId) return { ...owner, layers: [reusable] };
     }
-    const written = await writeLayer(directoryEntries(data), store, unclamped);
+    // A `shared` user in another build may write the directory meanwhile: it is read as changing.
+    const written = await writeLayer(directoryEntries(data, '', { changing: true }), store, unclamped);
     return { ...owner, layers: [{ descriptor: written.descriptor, diffId: written.diffId }] };
   } catch (error) {
     throw new TsbuildError('INTERNAL', `pack cache mount ${JSON.stringify(id)}: ${messageOf(error)}`, { cause: error });

@@ -112,11 +112,16 @@ export async function resolveUser(rootfs: string, spec: string): Promise<Resolve
       return { uid: 0, gid: 0, additionalGids: [0] };
     }
   }
-  const withPrimary = (uid: number, gid: number, supplementary: readonly number[]): ResolvedUser => ({
-    uid,
-    gid,
-    additionalGids: supplementary.includes(gid) ? [...supplementary] : [gid, ...supplementary],
-  });
+  const withPrimary = (uid: number, gid: number, supplementary: readonly number[]): ResolvedUser => {
+    // Whether given or read from the root's files, an id above 2^31-1 is no user: wrapped to 32
+    // bits it could be 0, or the -1 that setresuid takes as "keep root" (containerd CVE-2024-40635).
+    for (const id of [uid, gid, ...supplementary]) {
+      if (!Number.isSafeInteger(id) || id < 0 || id > maxId) {
+        throw new TsbuildError('INVALID_ARGUMENT', `resolve user ${JSON.stringify(spec)}: uids and gids must be in range 0-${maxId}, not ${id}`);
+      }
+    }
+    return { uid, gid, additionalGids: supplementary.includes(gid) ? [...supplementary] : [gid, ...supplementary] };
+  };
 
   const [userPart = '', groupPart = ''] = spec.split(':');
   const colon = spec.indexOf(':');

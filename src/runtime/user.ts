@@ -125,6 +125,9 @@ export async function lookupUser(rootfs: string, spec: string): Promise<Containe
       additionalGids.push(...groups.map((group) => group.gid));
     }
   }
+  // Ids read from the image's files are checked as given ones are: above 2^31-1 an id is no
+  // user (containerd CVE-2024-40635), and wrapped to 32 bits it could be 0 or setresuid's -1.
+  for (const id of [uid, gid, ...additionalGids]) checkRange(id);
   return { uid, gid, additionalGids, home, ...(matched === undefined ? {} : { name: matched.name }) };
 }
 

@@ -354,6 +354,58 @@ describe('a registry that lies', () => {
   });
 });
 
+describe('a layer with foreign URLs', () => {
+  /** IMAGE with URLS on its layer: where a non-distributable layer may be fetched from. */
+  function withUrls(image: ServedImage, urls: readonly string[]): ServedImage {
+    const manifest = JSON.parse(image.manifest.bytes.toString('utf8')) as { layers: { urls?: readonly string[] }[] };
+    for (const layer of manifest.layers) layer.urls = urls;
+    return { ...image, manifest: blobOf(Buffer.from(JSON.stringify(manifest))) };
+  }
+
+  // containerd CVE-2020-15157: a manifest that names a URL of the attacker's for its layer made
+  // containerd fetch it there, with the registry's credentials. tsbuild takes every blob from
+  // the registry by digest: the URL is never asked, whether the registry has the blob or not.
+  it('never fetches a layer from its urls: the registry serves it by digest, or the pull fails', async () => {
+    const asked: string[] = [];
+    other.handlers.push((request) => {
+      asked.push(`${request.method ?? ''} ${request.url ?? ''} ${request.headers.authorization ?? ''}`);
+      return false;
+    });
+    try {
+      const served = repository('foreign-served');
+      const image = withUrls(imageOf([await hostileTar([{ name: 'file', content: 'from the registry\n' }])]), [`http://${other.host}/v2/${served}/blobs/x`, `http://${other.host}/layer.tar`]);
+      registry.serve(served, '1', image);
+      const pulled = await pull(`${registry.host}/${served}:1`);
+      expect(pulled.stderr).toBe('');
+      expect(pulled.status).toBe(0);
+      // A build resolves the image through the registry again and copies from the layer.
+      const context = join(dir, `ctx-${++serial}`);
+      await mkdir(context);
+      await writeFile(join(context, 'Dockerfile'), `FROM scratch\nCOPY --from=${registry.host}/${served}:1 /file /copied\n`);
+      const built = await runCliCaptured(['build', '--root', root, '--progress', 'plain', '--pull', context]);
+      expect(built.stderr).not.toMatch(/ERROR/);
+      expect(built.status).toBe(0);
+
+      // The registry does not have it (a non-distributable layer); the URL does.
+      const missing = repository('foreign-missing');
+      const layerBytes = await hostileTar([{ name: 'file', content: 'from the URL\n' }]);
+      const foreign = withUrls(imageOf([layerBytes]), [`http://${other.host}/layer.tar`]);
+      registry.serve(missing, '1', { ...foreign, layers: [] });
+      other.handlers.push((request, response) => {
+        if (request.url !== '/layer.tar') return false;
+        response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(layerBytes.length) }).end(layerBytes);
+        return true;
+      });
+      const refused = await pull(`${registry.host}/${missing}:1`);
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toContain((foreign.layers[0] as Blob).digest);
+      expect(asked).toEqual([]);
+    } finally {
+      other.handlers.length = 0;
+    }
+  });
+});
+
 describe('layers made to escape', () => {
   /** Pulls an image of LAYERS (fine: the registry's bytes are what they claim) and builds FROM it. */
   async function pullAndBuild(what: string, layers: readonly Buffer[]): Promise<CliResult> {

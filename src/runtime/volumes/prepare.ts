@@ -6,8 +6,8 @@
  * the OCI mounts for the container's config and what to give back when it ends.
  */
 import { execFile } from 'node:child_process';
-import { lstat, mkdir, readdir, stat } from 'node:fs/promises';
-import { posix, relative } from 'node:path';
+import { chmod, lchown, lstat, mkdir, mkdtemp, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { dirname, join, posix, relative } from 'node:path';
 import { TsbuildError, isTsbuildError, messageOf, resolveInRoot } from '../../common/index.js';
 import type { Store } from '../../store/index.js';
 import type { MountSpec } from '../spec.js';
@@ -86,18 +86,37 @@ async function checkBindSource(request: Extract<MountRequest, { kind: 'bind' }>)
 /**
  * docker's copy-up: a volume still empty gets what the image has at its mount point, with
  * owners, modes, times, links and extended attributes, and the mount point's own owner and
- * mode. `cp -a SOURCE/. DATA` does exactly that, through no symlink (SOURCE is resolved).
+ * mode. `cp -a SOURCE/. DIR` does exactly that, through no symlink of SOURCE (it is resolved).
+ *
+ * The copy is made in a directory of the volume's own beside its data, which no container
+ * sees, and its entries are then renamed into the data: a container that already has the
+ * volume (a named one) and swaps a directory being filled for a link to `/somewhere` would
+ * otherwise have the copy, which runs on the host, write into the host's `/somewhere` (docker
+ * CVE-2018-15664's symlink-exchange race). rename never follows a link at its target.
  */
 async function fillFromImage(hostPath: string, volume: AcquiredVolume): Promise<void> {
   const source = await lstat(hostPath).catch(() => undefined);
   if (source?.isDirectory() !== true) return;
   if ((await readdir(volume.mountpoint)).length > 0) return;
-  await new Promise<void>((resolve, reject) => {
-    execFile('cp', ['-a', '--', `${hostPath}/.`, volume.mountpoint], (error, _stdout, stderr) => {
-      if (error === null) resolve();
-      else reject(new TsbuildError('RUNTIME', `fill volume ${volume.name} from the image: ${stderr.trim() || error.message}`, { cause: error }));
+  const staging = await mkdtemp(join(dirname(volume.mountpoint), '.fill-'));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      execFile('cp', ['-a', '--', `${hostPath}/.`, staging], (error, _stdout, stderr) => {
+        if (error === null) resolve();
+        else reject(new TsbuildError('RUNTIME', `fill volume ${volume.name} from the image: ${stderr.trim() || error.message}`, { cause: error }));
+      });
     });
-  });
+    const copied = await lstat(staging);
+    for (const name of await readdir(staging)) await rename(join(staging, name), join(volume.mountpoint, name));
+    await lchown(volume.mountpoint, copied.uid, copied.gid);
+    await chmod(volume.mountpoint, copied.mode & 0o7777);
+    await utimes(volume.mountpoint, copied.atime, copied.mtime);
+  } catch (error) {
+    if (isTsbuildError(error)) throw error;
+    throw new TsbuildError('RUNTIME', `fill volume ${volume.name} from the image: ${messageOf(error)}`, { cause: error });
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
 }
 
 function mountOptions(request: MountRequest): string[] {
