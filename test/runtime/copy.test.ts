@@ -76,6 +76,8 @@ beforeAll(async () => {
   mkdirSync(hostSide);
   writeFileSync(join(hostSide, 'secret'), 'HOST SECRET\n');
   writeFileSync(join(hostSide, 'target'), 'host original\n');
+  mkdirSync(join(hostSide, 'sub'));
+  writeFileSync(join(hostSide, 'sub', 'secret'), 'HOST SECRET\n');
   mkdirSync(host('tree', 'sub'), { recursive: true });
   writeFileSync(host('file.txt'), 'from the host\n');
   writeFileSync(host('tree', 'a'), 'tree a\n');
@@ -92,7 +94,8 @@ afterAll(async () => {
   tsbuild(['rm', '-f', 'stopped', 'running', 'racer']);
   expect(await mountsUnder(dir)).toEqual([]);
   // The host files no container could reach are as they were.
-  expect(readdirSync(hostSide).sort()).toEqual(['secret', 'target']);
+  expect(readdirSync(hostSide).sort()).toEqual(['secret', 'sub', 'target']);
+  expect(readdirSync(join(hostSide, 'sub'))).toEqual(['secret']);
   expect(readFileSync(join(hostSide, 'target'), 'utf8')).toBe('host original\n');
   await rm(dir, { recursive: true, force: true });
 }, 60_000);
@@ -248,7 +251,7 @@ describe.runIf(isRoot)('tsbuild cp', () => {
     ok('run', '-d', '--name', 'racer', 'busybox', 'sh', '-c', [
       'mkdir -p /race',
       'while true; do',
-      `  mkdir /race/d.new 2>/dev/null; echo container > /race/d.new/secret; rm -rf /race/d; mv /race/d.new /race/d;`,
+      `  mkdir -p /race/d.new/sub; echo container > /race/d.new/sub/secret; rm -rf /race/d; mv /race/d.new /race/d;`,
       `  ln -s ${hostSide} /race/l.new; rm -rf /race/d; mv /race/l.new /race/d;`,
       'done',
     ].join('\n'));
@@ -259,15 +262,17 @@ describe.runIf(isRoot)('tsbuild cp', () => {
         const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, TSBUILD_ROOT: root }, stdio: 'ignore' });
         child.on('close', resolve);
       });
-    for (let round = 0; round < 12; round++) {
-      copies.push(run(['cp', host('payload'), 'racer:/race/d/planted']));
-      copies.push(run(['cp', 'racer:/race/d/secret', host(`race-out-${round}`)]));
+    for (let round = 0; round < 16; round++) {
+      // Deeper than the swapped link: /race/d/sub is hostside/sub on the host while d is a link.
+      copies.push(run(['cp', host('payload'), 'racer:/race/d/sub/planted']));
+      copies.push(run(['cp', 'racer:/race/d/sub/secret', host(`race-out-${round}`)]));
       copies.push(run(['cp', 'racer:/race/d', host(`race-tree-${round}`)]));
       if (copies.length >= 6) await Promise.all(copies.splice(0));
     }
     await Promise.all(copies);
     ok('rm', '-f', 'racer');
-    expect(readdirSync(hostSide).sort()).toEqual(['secret', 'target']);
+    expect(readdirSync(hostSide).sort()).toEqual(['secret', 'sub', 'target']);
+    expect(readdirSync(join(hostSide, 'sub'))).toEqual(['secret']);
     // What was copied out holds the container's files (or links, copied as links), never the host's.
     const contents = (path: string): string[] => {
       const info = lstatSync(path);
