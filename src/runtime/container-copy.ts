@@ -81,7 +81,8 @@ async function withContainerRoot<T>(store: Store, nameOrId: string, use: (root: 
   const rootfs = join(directory, 'rootfs');
   if ((await mountsUnder(rootfs)).includes(rootfs)) return use(await realpath(rootfs), found);
   if ((await observeState(found)).running) {
-    throw new TsbuildError('RUNTIME', `copy: the root filesystem of running container ${nameOrId} is not mounted where this process can reach it (an unprivileged user's running containers are copied to and from only once stopped)`);
+    // An ordinary user's tsbuild enters the monitor's namespaces first (cli/rootless.ts).
+    throw new TsbuildError('RUNTIME', `copy: the root filesystem of running container ${nameOrId} is not mounted in this process's mount namespace`);
   }
   const lock = await lockContainer(store, found.id);
   try {

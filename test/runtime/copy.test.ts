@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
-import { buildBinaries, isRoot, scratchDir } from './helpers.js';
+import { asRootless, buildBinaries, chownTree, ensureRootlessUser, isRoot, scratchDir, toolExists } from './helpers.js';
 
 const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
 
@@ -26,8 +26,12 @@ let root: string;
 /** Host files the containers must never reach: outside every container's root. */
 let hostSide: string;
 
+/** argv prefix of the suite being run: none for root, setpriv for the unprivileged user. */
+let prefix: readonly string[] = [];
+
 function tsbuild(args: readonly string[], input: Buffer | string = ''): Run {
-  const result = spawnSync(process.execPath, [bin, ...args], { input, env: { ...process.env, TSBUILD_ROOT: root }, timeout: 60_000 });
+  const [command, ...rest] = [...prefix, process.execPath, bin, ...args];
+  const result = spawnSync(command ?? process.execPath, rest, { input, env: { ...process.env, TSBUILD_ROOT: root }, timeout: 60_000 });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr.toString() };
 }
 
@@ -91,6 +95,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (!isRoot) return;
+  if (prefix.length > 0) tsbuild(['rm', '-f', 'ustopped', 'urunning']);
+  prefix = [];
   tsbuild(['rm', '-f', 'stopped', 'running', 'racer']);
   expect(await mountsUnder(dir)).toEqual([]);
   // The host files no container could reach are as they were.
@@ -284,4 +290,48 @@ describe.runIf(isRoot)('tsbuild cp', () => {
     // (A file read as the container writes it may be empty; the payload copied in meanwhile shows up too.)
     expect(copied.filter((text) => text.includes('HOST'))).toEqual([]);
   }, 120_000);
+});
+
+describe.runIf(isRoot && toolExists('newuidmap'))('tsbuild cp as an unprivileged user', () => {
+  let user: ReturnType<typeof ensureRootlessUser>;
+  let userHost: string;
+  beforeAll(async () => {
+    user = ensureRootlessUser();
+    const userRoot = join(dir, 'rootless');
+    await busyboxImage(await openStore({ root: userRoot }));
+    chownTree(userRoot, user);
+    userHost = join(dir, 'user-host');
+    mkdirSync(userHost);
+    chownSync(userHost, user.uid, user.gid);
+    prefix = [...asRootless(user), `TSBUILD_ROOT=${userRoot}`];
+  }, 120_000);
+
+  it('copies into and out of a stopped container: the container\'s root is the user on the host', () => {
+    ok('create', '--name', 'ustopped', 'busybox', 'sleep', '1000');
+    ok('cp', host('file.txt'), 'ustopped:/tmp/file.txt');
+    ok('cp', host('tree'), 'ustopped:/tmp/tree');
+    const upper = join(dir, 'rootless', 'containers', containerId('ustopped'), 'upper');
+    expect(statSync(join(upper, 'tmp', 'file.txt'))).toMatchObject({ uid: user.uid, gid: user.gid });
+    ok('cp', 'ustopped:/tmp/tree', join(userHost, 'tree'));
+    expect(readFileSync(join(userHost, 'tree', 'sub', 'b'), 'utf8')).toBe('tree sub b\n');
+    expect(statSync(join(userHost, 'tree', 'sub', 'b'))).toMatchObject({ uid: user.uid, gid: user.gid });
+    ok('start', 'ustopped');
+    expect(ok('exec', 'ustopped', 'stat', '-c', '%u:%g %n', '/tmp/file.txt')).toBe('0:0 /tmp/file.txt\n');
+    expect(ok('exec', 'ustopped', 'cat', '/tmp/tree/a')).toBe('tree a\n');
+    ok('rm', '-f', 'ustopped');
+  }, 60_000);
+
+  it('copies into and out of a running container through its monitor\'s namespaces, links inside its root', () => {
+    ok('run', '-d', '--name', 'urunning', 'busybox', 'sleep', '1000');
+    ok('cp', host('file.txt'), 'urunning:/tmp/file.txt');
+    expect(ok('exec', 'urunning', 'stat', '-c', '%u:%g', '/tmp/file.txt')).toBe('0:0\n');
+    expect(ok('exec', 'urunning', 'cat', '/tmp/file.txt')).toBe('from the host\n');
+    ok('exec', 'urunning', 'sh', '-c', `ln -s ${hostSide} /tmp/to-host && ln -s ../../../.. /tmp/climb`);
+    fails(['cp', 'urunning:/tmp/to-host/secret', join(userHost, 'stolen')], 'Could not find the file /tmp/to-host/secret in container urunning');
+    ok('cp', 'urunning:/tmp/climb/etc/passwd', join(userHost, 'passwd'));
+    expect(readFileSync(join(userHost, 'passwd'), 'utf8')).toMatch(/^root:x:0:0:/);
+    const out = tsbuild(['cp', 'urunning:/tmp/file.txt', '-']);
+    expect(tarNames(out.stdout).map((line) => line.split(/\s+/).at(-1))).toEqual(['file.txt']);
+    ok('rm', '-f', 'urunning');
+  }, 60_000);
 });

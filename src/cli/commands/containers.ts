@@ -41,7 +41,7 @@ import type { Store } from '../../store/index.js';
 import { formatBytes, formatCreatedSince, humanDuration } from '../format.js';
 import { ExitError, type CliIo } from '../io.js';
 import { createProgram, userArguments } from '../program.js';
-import { containersOnUserNetwork, runInUserNamespace } from '../rootless.js';
+import { containersOnUserNetwork, runInMonitorNamespaces, runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { tsbuildEntry } from '../version.js';
 import { addContainerOptions, checkPlatform, claimCidfile, createOptions, type ContainerFlags } from './container-options.js';
@@ -615,7 +615,10 @@ function defineCp(parent: Command, io: CliIo, name = 'cp'): void {
     const destination = splitCopyArgument(destinationArgument);
     if (source.container !== undefined && destination.container !== undefined) throw new TsbuildError('INVALID_ARGUMENT', 'copying between containers is not supported');
     if (source.container === undefined && destination.container === undefined) throw new TsbuildError('INVALID_ARGUMENT', 'must specify at least one container source');
-    // An ordinary user's stopped container is mounted in a user namespace of its own.
+    // An ordinary user's running container has its root mounted in its monitor's namespaces; a
+    // stopped one is mounted for the copy in a user namespace of this command's own.
+    const inMonitor = await runInMonitorNamespaces(flags.root, source.container ?? destination.container ?? '');
+    if (inMonitor !== undefined) throw new ExitError(inMonitor);
     const inner = await runInUserNamespace(flags.root);
     if (inner !== undefined) throw new ExitError(inner);
     const store = await storeFromOptions(flags);
