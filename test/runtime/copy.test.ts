@@ -5,6 +5,7 @@
  * with `..`, to a host path, swapped in while copies run) to lead the copy onto the host.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -31,7 +32,7 @@ let prefix: readonly string[] = [];
 
 function tsbuild(args: readonly string[], input: Buffer | string = ''): Run {
   const [command, ...rest] = [...prefix, process.execPath, bin, ...args];
-  const result = spawnSync(command ?? process.execPath, rest, { input, env: { ...process.env, TSBUILD_ROOT: root }, timeout: 60_000 });
+  const result = spawnSync(command ?? process.execPath, rest, { input, env: { ...process.env, TSBUILD_ROOT: root }, timeout: 60_000, maxBuffer: 1 << 26 });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr.toString() };
 }
 
@@ -65,7 +66,7 @@ function containerId(name: string): string {
 
 /** The tar member names of ARCHIVE, as GNU tar lists them. */
 function tarNames(archive: Buffer): string[] {
-  const listed = spawnSync('tar', ['-tvf', '-', '--numeric-owner'], { input: archive });
+  const listed = spawnSync('tar', ['-tvf', '-', '--numeric-owner'], { input: archive, maxBuffer: 1 << 26 });
   expect(listed.status, listed.stderr.toString()).toBe(0);
   return listed.stdout.toString().trim().split('\n');
 }
@@ -186,6 +187,18 @@ describe.runIf(isRoot)('tsbuild cp', () => {
     const names = tarNames(out.stdout);
     expect(names.map((line) => line.split(/\s+/).at(-1))).toEqual(expect.arrayContaining(['tree/', 'tree/a', 'tree/sub/', 'tree/sub/b']));
     expect(names.find((line) => line.endsWith(' tree/link-to-a -> a'))).toBeDefined();
+    // A large file whole: the stream ends only once written.
+    const size = ok('exec', 'running', 'stat', '-L', '-c', '%s', '/bin/busybox').trim();
+    const binary = tarNames(tsbuild(['cp', '-L', 'running:/bin/busybox', '-']).stdout);
+    expect(binary).toHaveLength(1);
+    expect(binary[0]?.split(/\s+/)[2]).toBe(size);
+    // And in: a few megabytes through stdin, back out whole.
+    mkdirSync(host('big-in'));
+    writeFileSync(host('big-in', 'big'), randomBytes(3 << 20));
+    const big = spawnSync('tar', ['-c', '-C', host('big-in'), 'big'], { maxBuffer: 1 << 26 }).stdout;
+    expect(tsbuild(['cp', '-', 'running:/tmp'], big).status).toBe(0);
+    ok('cp', 'running:/tmp/big', host('big-out'));
+    expect(readFileSync(host('big-out')).equals(readFileSync(host('big-in', 'big')))).toBe(true);
     // The contents of a directory: `./` and below.
     const contents = tarNames(tsbuild(['cp', 'running:/tmp/tree/.', '-']).stdout).map((line) => line.split(/\s+/).at(-1));
     expect(contents).toEqual(expect.arrayContaining(['./', './a', './sub/b']));
