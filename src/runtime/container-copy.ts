@@ -17,6 +17,7 @@ import { fsPath, readTar, resolveInRoot, TsbuildError } from '../common/index.js
 import type { Store } from '../store/index.js';
 import { containerDirectory, mountsUnder, readContainerRecord, type ContainerRecord } from './container.js';
 import { findContainer, lockContainer, observeState } from './container-store.js';
+import { bindContainerMounts } from './copy-mounts.js';
 import { directoryTreeEntries, entriesOfTar, entryStats, extractEntries, openExactDirectory, tarOf, treeEntries, type CopyEntry } from './copy-entries.js';
 import { mountRoot } from './monitor.js';
 import { unmount } from './native.js';
@@ -79,7 +80,7 @@ async function withContainerRoot<T>(store: Store, nameOrId: string, use: (root: 
   const found = await findContainer(store, nameOrId);
   const directory = containerDirectory(store, found.id);
   const rootfs = join(directory, 'rootfs');
-  if ((await mountsUnder(rootfs)).includes(rootfs)) return use(await realpath(rootfs), found);
+  if ((await mountsUnder(rootfs)).includes(rootfs)) return withBinds(await realpath(rootfs), directory, found, use);
   if ((await observeState(found)).running) {
     // An ordinary user's tsbuild enters the monitor's namespaces first (cli/rootless.ts).
     throw new TsbuildError('RUNTIME', `copy: the root filesystem of running container ${nameOrId} is not mounted in this process's mount namespace`);
@@ -91,12 +92,25 @@ async function withContainerRoot<T>(store: Store, nameOrId: string, use: (root: 
     const mountedBefore = (await mountsUnder(rootfs)).includes(rootfs);
     if (!mountedBefore) await mountRoot(directory, record);
     try {
-      return await use(await realpath(rootfs), record);
+      return await withBinds(await realpath(rootfs), directory, record, use);
     } finally {
       if (!mountedBefore) unmount(rootfs);
     }
   } finally {
     await lock.release();
+  }
+}
+
+/** USE run with the container's binds and volumes bound over ROOT, as its start binds them. */
+async function withBinds<T>(root: string, directory: string, record: ContainerRecord, use: (root: string, record: ContainerRecord) => Promise<T>): Promise<T> {
+  const release = await bindContainerMounts(root, directory, record);
+  try {
+    return await use(root, record);
+  } catch (error) {
+    if (errno(error) === 'EROFS') throw new TsbuildError('INVALID_ARGUMENT', 'mounted volume is marked read-only', { cause: error });
+    throw error;
+  } finally {
+    await release();
   }
 }
 

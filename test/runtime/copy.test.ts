@@ -96,9 +96,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (!isRoot) return;
-  if (prefix.length > 0) tsbuild(['rm', '-f', 'ustopped', 'urunning']);
+  if (prefix.length > 0) tsbuild(['rm', '-f', 'ustopped', 'urunning', 'uvols']);
   prefix = [];
-  tsbuild(['rm', '-f', 'stopped', 'running', 'racer']);
+  tsbuild(['rm', '-f', 'stopped', 'running', 'racer', 'vols']);
   expect(await mountsUnder(dir)).toEqual([]);
   // The host files no container could reach are as they were.
   expect(readdirSync(hostSide).sort()).toEqual(['secret', 'sub', 'target']);
@@ -266,6 +266,31 @@ describe.runIf(isRoot)('tsbuild cp', () => {
     expect(existsSync(join(hostSide, 'tree'))).toBe(false);
   });
 
+  it('reaches the container\'s volumes, binds and /etc files as its processes see them, a read-only one refused', async () => {
+    mkdirSync(host('bound'));
+    writeFileSync(host('bound', 'y'), 'bound file\n');
+    const id = ok('run', '-d', '--name', 'vols', '-h', 'volhost', '-v', 'copyvol:/data', '-v', `${host('bound')}:/bound:ro`, 'busybox', 'sleep', '1000').trim();
+    const directory = join(root, 'containers', id);
+    ok('cp', host('file.txt'), 'vols:/data/x');
+    expect(ok('exec', 'vols', 'cat', '/data/x')).toBe('from the host\n');
+    ok('cp', 'vols:/bound/y', host('from-bind'));
+    expect(readFileSync(host('from-bind'), 'utf8')).toBe('bound file\n');
+    fails(['cp', host('file.txt'), 'vols:/bound/z'], 'mounted volume is marked read-only');
+    expect(readdirSync(host('bound'))).toEqual(['y']);
+    const hosts = spawnSync('tar', ['-xOf', '-'], { input: tsbuild(['cp', 'vols:/etc/hosts', '-']).stdout }).stdout.toString();
+    expect(hosts).toBe(ok('exec', 'vols', 'cat', '/etc/hosts'));
+    expect(hosts).toContain('volhost');
+    // Nothing bound for the copy stays.
+    expect(await mountsUnder(directory)).toEqual([join(directory, 'rootfs')]);
+    // Stopped: the volume still holds what is copied into its path.
+    ok('stop', '-t', '0', 'vols');
+    ok('cp', host('replacement'), 'vols:/data/after');
+    expect(await mountsUnder(directory)).toEqual([]);
+    ok('start', 'vols');
+    expect(ok('exec', 'vols', 'cat', '/data/after', '/data/x')).toBe('replaced\nfrom the host\n');
+    ok('rm', '-f', 'vols');
+  }, 60_000);
+
   it('never reaches the host while the container swaps a directory for a link to it during copies', async () => {
     ok('run', '-d', '--name', 'racer', 'busybox', 'sh', '-c', [
       'mkdir -p /race',
@@ -346,5 +371,25 @@ describe.runIf(isRoot && toolExists('newuidmap'))('tsbuild cp as an unprivileged
     const out = tsbuild(['cp', 'urunning:/tmp/file.txt', '-']);
     expect(tarNames(out.stdout).map((line) => line.split(/\s+/).at(-1))).toEqual(['file.txt']);
     ok('rm', '-f', 'urunning');
+  }, 60_000);
+
+  it('reaches a running and a stopped container\'s volumes and binds, a read-only one refused', async () => {
+    const bound = join(userHost, 'bound');
+    mkdirSync(bound);
+    writeFileSync(join(bound, 'y'), 'bound file\n');
+    chownTree(bound, user);
+    const id = ok('run', '-d', '--name', 'uvols', '-v', 'ucopyvol:/data', '-v', `${bound}:/bound:ro`, 'busybox', 'sleep', '1000').trim();
+    ok('cp', host('file.txt'), 'uvols:/data/x');
+    expect(ok('exec', 'uvols', 'cat', '/data/x')).toBe('from the host\n');
+    ok('cp', 'uvols:/bound/y', join(userHost, 'from-bind'));
+    expect(readFileSync(join(userHost, 'from-bind'), 'utf8')).toBe('bound file\n');
+    fails(['cp', host('file.txt'), 'uvols:/bound/z'], 'mounted volume is marked read-only');
+    expect(readdirSync(bound)).toEqual(['y']);
+    ok('stop', '-t', '0', 'uvols');
+    ok('cp', host('tree'), 'uvols:/data/after');
+    ok('start', 'uvols');
+    expect(ok('exec', 'uvols', 'cat', '/data/after/sub/b')).toBe('tree sub b\n');
+    ok('rm', '-f', 'uvols');
+    expect(await mountsUnder(join(dir, 'rootless', 'containers', id))).toEqual([]);
   }, 60_000);
 });
