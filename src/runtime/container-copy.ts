@@ -222,7 +222,6 @@ export async function copyToContainer(store: Store, nameOrId: string, source: Co
   const hostSource = 'hostPath' in source ? await openHostSource(source.hostPath, options.followLink === true) : undefined;
   try {
     return await withContainerRoot(store, nameOrId, async (root, record) => {
-      if (record.hostConfig?.readonlyRootfs === true) throw new TsbuildError('INVALID_ARGUMENT', 'container rootfs is marked read-only');
       // docker's client follows a link at the destination (its target read inside the root).
       const { hostPath, relative } = await inRoot(root, containerPath, true);
       let exists = relative === '';
@@ -252,6 +251,10 @@ export async function copyToContainer(store: Store, nameOrId: string, source: Co
         throw new TsbuildError('NOT_FOUND', `Could not find the file ${hostSource === undefined ? containerPath : posix.dirname(posix.normalize(`/${containerPath}`))} in container ${nameOrId}`);
       }
       try {
+        // docker's rule: a read-only root refuses the copy unless it goes into a volume (a file system of its own).
+        if (record.hostConfig?.readonlyRootfs === true && (await directory.stat()).dev === (await stat(root)).dev) {
+          throw new TsbuildError('INVALID_ARGUMENT', 'container rootfs is marked read-only');
+        }
         return await extractEntries(directory, entries, { owner: options.archive === true ? 'entry' : { uid: 0, gid: 0 }, what: `${nameOrId}:${containerPath}` });
       } finally {
         await directory.close();

@@ -98,7 +98,7 @@ afterAll(async () => {
   if (!isRoot) return;
   if (prefix.length > 0) tsbuild(['rm', '-f', 'ustopped', 'urunning', 'uvols']);
   prefix = [];
-  tsbuild(['rm', '-f', 'stopped', 'running', 'racer', 'vols']);
+  tsbuild(['rm', '-f', 'stopped', 'running', 'racer', 'vols', 'readonly']);
   expect(await mountsUnder(dir)).toEqual([]);
   // The host files no container could reach are as they were.
   expect(readdirSync(hostSide).sort()).toEqual(['secret', 'sub', 'target']);
@@ -280,6 +280,12 @@ describe.runIf(isRoot)('tsbuild cp', () => {
     const hosts = spawnSync('tar', ['-xOf', '-'], { input: tsbuild(['cp', 'vols:/etc/hosts', '-']).stdout }).stdout.toString();
     expect(hosts).toBe(ok('exec', 'vols', 'cat', '/etc/hosts'));
     expect(hosts).toContain('volhost');
+    // A read-only root takes copies into its volumes only.
+    ok('run', '-d', '--name', 'readonly', '--read-only', '-v', 'copyvol:/data', 'busybox', 'sleep', '1000');
+    fails(['cp', host('file.txt'), 'readonly:/tmp'], 'container rootfs is marked read-only');
+    ok('cp', host('file.txt'), 'readonly:/data/from-readonly');
+    expect(ok('exec', 'vols', 'cat', '/data/from-readonly')).toBe('from the host\n');
+    ok('rm', '-f', 'readonly');
     // Nothing bound for the copy stays.
     expect(await mountsUnder(directory)).toEqual([join(directory, 'rootfs')]);
     // Stopped: the volume still holds what is copied into its path.
