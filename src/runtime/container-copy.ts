@@ -106,9 +106,6 @@ async function withBinds<T>(root: string, directory: string, record: ContainerRe
   const release = await bindContainerMounts(root, directory, record);
   try {
     return await use(root, record);
-  } catch (error) {
-    if (errno(error) === 'EROFS') throw new TsbuildError('INVALID_ARGUMENT', 'mounted volume is marked read-only', { cause: error });
-    throw error;
   } finally {
     await release();
   }
@@ -256,6 +253,10 @@ export async function copyToContainer(store: Store, nameOrId: string, source: Co
           throw new TsbuildError('INVALID_ARGUMENT', 'container rootfs is marked read-only');
         }
         return await extractEntries(directory, entries, { owner: options.archive === true ? 'entry' : { uid: 0, gid: 0 }, what: `${nameOrId}:${containerPath}` });
+      } catch (error) {
+        // The root's own read-only mount is refused above: this is a read-only bind or volume.
+        if (errno(error) === 'EROFS') throw new TsbuildError('INVALID_ARGUMENT', 'mounted volume is marked read-only', { cause: error });
+        throw error;
       } finally {
         await directory.close();
       }
