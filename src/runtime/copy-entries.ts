@@ -305,6 +305,8 @@ export async function extractEntries(destination: FileHandle, entries: AsyncIter
     await Promise.all(handles.map((handle) => handle.close()));
   };
 
+  // Directories' times are set last, as docker's untar does: what is made in them changes them.
+  const directoryTimes: Array<readonly [path: string, mtime: number]> = [];
   try {
     for await (const entry of entries) {
       const path = cleanEntryPath(entry.path, options.what);
@@ -339,6 +341,7 @@ export async function extractEntries(destination: FileHandle, entries: AsyncIter
           } finally {
             await handle.close();
           }
+          directoryTimes.push([path, entry.mtime]);
           break;
         }
         case 'file': {
@@ -381,6 +384,7 @@ export async function extractEntries(destination: FileHandle, entries: AsyncIter
         }
       }
     }
+    for (const [path, mtime] of directoryTimes.reverse()) await (await directoryAt(path)).utimes(mtime, mtime);
   } finally {
     await closeAll();
   }

@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, utimesSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -87,6 +87,8 @@ beforeAll(async () => {
   writeFileSync(host('file.txt'), 'from the host\n');
   writeFileSync(host('tree', 'a'), 'tree a\n');
   writeFileSync(host('tree', 'sub', 'b'), 'tree sub b\n');
+  utimesSync(host('tree', 'sub'), 1_000_000_000, 1_000_000_000);
+  utimesSync(host('tree', 'a'), 1_100_000_000, 1_100_000_000);
   symlinkSync('a', host('tree', 'link-to-a'));
   chownSync(host('tree', 'a'), 1234, 5678);
   chownSync(host('file.txt'), 1234, 5678);
@@ -123,6 +125,9 @@ describe.runIf(isRoot)('tsbuild cp', () => {
     expect(readFileSync(host('out-file'), 'utf8')).toBe('from the host\n');
     ok('container', 'cp', 'stopped:/tmp/tree', host('out-tree'));
     expect(readFileSync(host('out-tree', 'sub', 'b'), 'utf8')).toBe('tree sub b\n');
+    // Times kept, directories' too (set after what was made in them).
+    expect(Math.floor(statSync(host('out-tree', 'sub')).mtimeMs / 1000)).toBe(Math.floor(statSync(host('tree', 'sub')).mtimeMs / 1000));
+    expect(Math.floor(statSync(host('out-tree', 'a')).mtimeMs / 1000)).toBe(Math.floor(statSync(host('tree', 'a')).mtimeMs / 1000));
     expect(lstatSync(host('out-tree', 'link-to-a')).isSymbolicLink()).toBe(true);
     // An image file, from the lower layers.
     ok('cp', `${containerId('stopped').slice(0, 10)}:/etc/passwd`, host('passwd'));
