@@ -9,7 +9,7 @@
 import { constants, type Stats } from 'node:fs';
 import { link, lchown, lstat, lutimes, mkdir, open, readlink, symlink, unlink, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { decodeFileName, fsPath, makeSpecialFile, readDirectoryEntries, TsbuildError, type TarEntry, type TarEntryType } from '../common/index.js';
+import { decodeFileName, fsPath, makeSpecialFile, readDirectoryEntries, readXattr, setXattr, TsbuildError, type TarEntry, type TarEntryType } from '../common/index.js';
 import { encodeHeader, endOfArchive } from '../exporter/index.js';
 
 /** One file of a copied tree, its path relative to where it is extracted (`/`-separated). */
@@ -27,6 +27,8 @@ export interface CopyEntry {
   readonly linkname?: string;
   readonly devmajor?: number;
   readonly devminor?: number;
+  /** Files: `security.capability`, the one extended attribute docker's archive carries. */
+  readonly capability?: Buffer;
   /** Files: the content, read when asked (before the next entry is taken). */
   readonly body?: () => AsyncIterable<Buffer>;
 }
@@ -170,7 +172,8 @@ async function* entriesAt(parent: FileHandle, name: string, info: Stats, entryPa
       }
       links.set(key, entryPath);
     }
-    yield { ...common, type, size: info.size, body: () => fileContent(parent, name, info, entryPath) };
+    const capability = readXattr(below(parent, name), capabilityXattr);
+    yield { ...common, type, size: info.size, ...(capability === undefined ? {} : { capability }), body: () => fileContent(parent, name, info, entryPath) };
     return;
   }
   // Devices and fifos: their numbers only, never opened.
@@ -213,6 +216,7 @@ export async function* tarOf(entries: AsyncIterable<CopyEntry>): AsyncGenerator<
       ...(entry.type === 'file' ? { size: entry.size } : {}),
       ...(entry.linkname === undefined ? {} : { linkname: entry.linkname }),
       ...(entry.devmajor === undefined ? {} : { devmajor: entry.devmajor, devminor: entry.devminor ?? 0 }),
+      ...(entry.capability === undefined ? {} : { pax: { [`SCHILY.xattr.${capabilityXattr}`]: entry.capability } }),
     });
     if (entry.type !== 'file') continue;
     let written = 0;
@@ -241,9 +245,27 @@ export async function* entriesOfTar(tar: AsyncIterable<TarEntry>): AsyncGenerato
       linkname: header.linkname,
       devmajor: header.devmajor,
       devminor: header.devminor,
+      ...(header.type === 'file' && header.xattrs.has(capabilityXattr) ? { capability: header.xattrs.get(capabilityXattr) } : {}),
       body: () => body,
     };
   }
+}
+
+const capabilityXattr = 'security.capability';
+
+/**
+ * Gives the file just made as NAME in PARENT (open as HANDLE) its file capabilities, after its
+ * owner (chown clears them). Set by name, so checked to be that very file before and after.
+ */
+async function setCapability(parent: FileHandle, name: string, handle: FileHandle, value: Buffer, path: string, what: string): Promise<void> {
+  const made = await handle.stat();
+  const same = async (): Promise<boolean> => {
+    const now = await entryStats(parent, name);
+    return now !== undefined && now.ino === made.ino && now.dev === made.dev;
+  };
+  if (!(await same())) throw new TsbuildError('UNSAFE_PATH', `copy to ${what}: ${path} changed while it was being copied`);
+  setXattr(below(parent, name), capabilityXattr, value);
+  if (!(await same())) throw new TsbuildError('UNSAFE_PATH', `copy to ${what}: ${path} changed while it was being copied`);
 }
 
 export interface ExtractOptions {
@@ -356,6 +378,7 @@ export async function extractEntries(destination: FileHandle, entries: AsyncIter
             // After chown, which clears setuid and setgid.
             await handle.chmod(entry.mode);
             await handle.utimes(entry.mtime, entry.mtime);
+            if (entry.capability !== undefined) await setCapability(parent, name, handle, entry.capability, path, options.what);
           } finally {
             await handle.close();
           }

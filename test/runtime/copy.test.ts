@@ -233,6 +233,17 @@ describe.runIf(isRoot)('tsbuild cp', () => {
     expect(statSync(host('owned-out'))).toMatchObject({ uid: 0, gid: 0 });
   });
 
+  it.runIf(toolExists('setcap'))('carries file capabilities both ways, as docker\'s archive does', () => {
+    writeFileSync(host('capable'), 'capable\n');
+    expect(spawnSync('setcap', ['cap_net_raw+ep', host('capable')]).status).toBe(0);
+    ok('cp', host('capable'), 'running:/tmp/capable');
+    ok('cp', 'running:/tmp/capable', host('capable-out'));
+    expect(spawnSync('getcap', [host('capable-out')]).stdout.toString()).toContain('cap_net_raw=ep');
+    expect(tarNames(tsbuild(['cp', 'running:/tmp/capable', '-']).stdout)).toHaveLength(1);
+    const archive = tsbuild(['cp', 'running:/tmp/capable', '-']).stdout;
+    expect(archive.includes('SCHILY.xattr.security.capability')).toBe(true);
+  });
+
   it('follows a symlink SRC_PATH only with -L', () => {
     ok('exec', 'running', 'ln', '-s', '/etc/passwd', '/tmp/passwd-link');
     ok('cp', 'running:/tmp/passwd-link', host('as-link'));
