@@ -10,6 +10,7 @@ import { chownSync, existsSync, utimesSync, lstatSync, mkdirSync, readFileSync, 
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeHeader, endOfArchive } from '../../src/exporter/index.js';
 import { openStore } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
 import { asRootless, buildBinaries, chownTree, ensureRootlessUser, isRoot, scratchDir, toolExists } from './helpers.js';
@@ -217,6 +218,24 @@ describe.runIf(isRoot)('tsbuild cp', () => {
     const refused = tsbuild(['cp', '-', 'running:/etc/passwd'], archive);
     expect(refused.status).not.toBe(0);
     expect(refused.stderr).toContain('destination "running:/etc/passwd" must be a directory');
+    // A link in the archive, then a member through it: never written through (onto the host's / here).
+    const member = (header: Parameters<typeof encodeHeader>[0], body = Buffer.alloc(0)): Buffer =>
+      Buffer.concat([encodeHeader(header), body, Buffer.alloc((512 - (body.length % 512)) % 512)]);
+    const through = Buffer.concat([
+      member({ path: 'evil', type: 'symlink', linkname: '/', mode: 0o777, uid: 0, gid: 0, mtime: 0 }),
+      member({ path: `evil${hostSide}/planted`, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 4 }, Buffer.from('bad\n')),
+      endOfArchive,
+    ]);
+    ok('exec', 'running', 'mkdir', '/tmp/through');
+    const refusedThrough = tsbuild(['cp', '-', 'running:/tmp/through'], through);
+    expect(refusedThrough.status).not.toBe(0);
+    expect(refusedThrough.stderr).toContain('a symbolic link is never followed');
+    expect(existsSync(join(hostSide, 'planted'))).toBe(false);
+    // A hard link to a file above the destination is refused too.
+    const hardlink = Buffer.concat([member({ path: 'stolen', type: 'link', linkname: '../../etc/passwd', mode: 0o644, uid: 0, gid: 0, mtime: 0 }), endOfArchive]);
+    const refusedLink = tsbuild(['cp', '-', 'running:/tmp/through'], hardlink);
+    expect(refusedLink.status).not.toBe(0);
+    expect(refusedLink.stderr).toContain('is outside of the destination');
     // A member climbing out of the destination is refused.
     const climbing = spawnSync('tar', ['-c', '-P', '--transform', 's,^,../../../../../,', '-C', host(), 'file.txt']).stdout;
     const climbed = tsbuild(['cp', '-', 'running:/tmp'], climbing);
