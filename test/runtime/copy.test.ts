@@ -141,7 +141,7 @@ describe.runIf(isRoot)('tsbuild cp', () => {
   }, 60_000);
 
   it('copies into and out of a running container, which sees the files at once', () => {
-    ok('cp', host('file.txt'), 'running:/tmp/file.txt');
+    expect(ok('cp', '-q', host('file.txt'), 'running:/tmp/file.txt')).toBe('');
     expect(ok('exec', 'running', 'cat', '/tmp/file.txt')).toBe('from the host\n');
     expect(ok('exec', 'running', 'stat', '-c', '%u:%g %a', '/tmp/file.txt')).toBe('0:0 644\n');
     ok('cp', host('tree'), 'running:/tmp/tree');
