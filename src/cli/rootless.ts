@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { resolve as absolutePath } from 'node:path';
 import { exitStatus } from '../common/index.js';
 import { defaultRoot, openStore } from '../store/index.js';
-import { findContainer, rootlessMappings, rootlessUserNamespace, startRootlessNamespaceFromHost, stopUnusedRootlessNamespace } from '../runtime/index.js';
+import { findContainer, observeState, rootlessMappings, rootlessUserNamespace, startRootlessNamespaceFromHost, stopUnusedRootlessNamespace } from '../runtime/index.js';
 
 /** Set in the re-executed process: it is the inner one. */
 const marker = 'TSBUILD_USER_NAMESPACE';
@@ -39,8 +39,33 @@ export async function runInUserNamespace(root: string | undefined, options: { re
   const argv = shared === undefined
     ? ['unshare', ...mapping, '--mount', '--propagation', 'private', '--', ...command]
     : ['nsenter', `--user=${shared}`, '--preserve-credentials', '--', 'unshare', '--mount', '--propagation', 'private', '--', ...command];
+  const status = await runReexecuted(argv, storeRoot);
+  // The command's own status matters more than a holder left running (the next run on a user network reuses it).
+  if (options.userNetwork === true) await stopUnusedRootlessNamespace(absolutePath(storeRoot)).catch(() => undefined);
+  return status;
+}
+
+/**
+ * When this process is an ordinary user's and CONTAINER runs, runs the same command line in the
+ * user and mount namespaces of its monitor, where its root filesystem is mounted (`cp` reaches a
+ * running container's files there), and returns its exit status; undefined otherwise.
+ */
+export async function runInMonitorNamespaces(root: string | undefined, container: string): Promise<number | undefined> {
+  if ((process.getuid?.() ?? 0) === 0 || process.env[marker] === '1') return undefined;
+  const script = process.argv[1];
+  if (script === undefined) return undefined;
+  const storeRoot = root ?? process.env.TSBUILD_ROOT ?? defaultRoot();
+  const record = await findContainer(await openStore({ root: storeRoot }), container).catch(() => undefined);
+  const monitor = record?.state.monitor;
+  if (record === undefined || monitor === undefined || !(await observeState(record)).running) return undefined;
+  const command = [process.execPath, ...process.execArgv, script, ...process.argv.slice(2)];
+  return runReexecuted(['nsenter', `--user=/proc/${monitor.pid}/ns/user`, `--mount=/proc/${monitor.pid}/ns/mnt`, '--preserve-credentials', '--', ...command], storeRoot);
+}
+
+/** Runs ARGV (this command line re-executed inside namespaces) with the caller's stdio and signals; its exit status. */
+async function runReexecuted(argv: readonly string[], storeRoot: string): Promise<number> {
   const env = { ...process.env, [marker]: '1', TSBUILD_ROOT: storeRoot };
-  const status = await new Promise<number>((resolve, reject) => {
+  return new Promise<number>((resolve, reject) => {
     const child = spawn(argv[0] ?? 'unshare', argv.slice(1), { stdio: 'inherit', env });
     const forward = (signal: NodeJS.Signals): void => {
       child.kill(signal);
@@ -53,9 +78,6 @@ export async function runInUserNamespace(root: string | undefined, options: { re
       resolve(exitStatus(code, signal));
     });
   });
-  // The command's own status matters more than a holder left running (the next run on a user network reuses it).
-  if (options.userNetwork === true) await stopUnusedRootlessNamespace(absolutePath(storeRoot)).catch(() => undefined);
-  return status;
 }
 
 /**

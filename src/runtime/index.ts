@@ -46,6 +46,7 @@ export {
   type RestartPolicy,
 } from './container.js';
 export { findContainer, listContainerRecords, observeState, updateContainer, type ObservedState } from './container-store.js';
+export { copyFromContainer, copyToContainer, copyPlacement, type ContainerCopyOptions, type CopyResult, type CopySource, type CopyTarget } from './container-copy.js';
 export { registerContainerHooks, type ContainerHooks, type ContainerStartAdditions } from './container-hooks.js';
 export { readLog, type LogEntry, type ReadLogOptions } from './container-log.js';
 export {

@@ -280,8 +280,8 @@ export async function superviseContainer(store: Store, id: string, options: Supe
   return exitCode;
 }
 
-/** The container's writable root mounted on rootfs/ (once: a restart keeps it). */
-async function mountRoot(directory: string, record: ContainerRecord): Promise<void> {
+/** The container's writable root mounted on rootfs/ (once: a restart keeps it; `cp` of a stopped container mounts it too). */
+export async function mountRoot(directory: string, record: ContainerRecord): Promise<void> {
   const rootfs = join(directory, 'rootfs');
   if ((await mountsUnder(rootfs)).includes(rootfs)) return;
   const table = runtimeAddon();

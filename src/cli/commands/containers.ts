@@ -1,6 +1,6 @@
 /**
  * The container commands with docker's flags and words: create, start, stop, kill, restart,
- * rm, ps, logs, exec, wait, port, top, rename, `container …` (the same under docker's group
+ * rm, ps, logs, exec, cp, wait, port, top, rename, `container …` (the same under docker's group
  * names, and prune), `run` of a container with a record, and the hidden `container-monitor`.
  */
 import { stat } from 'node:fs/promises';
@@ -11,6 +11,8 @@ import { TsbuildError, isTsbuildError, parseGoDuration } from '../../common/inde
 import {
   claimContainer,
   containerDirectory,
+  copyFromContainer,
+  copyToContainer,
   createContainer,
   execInContainer,
   findContainer,
@@ -36,10 +38,10 @@ import {
   type ObservedState,
 } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
-import { dockerTable, formatCreatedSince, humanDuration } from '../format.js';
+import { dockerTable, formatBytes, formatCreatedSince, humanDuration } from '../format.js';
 import { ExitError, type CliIo } from '../io.js';
 import { createProgram, userArguments } from '../program.js';
-import { containersOnUserNetwork, runInUserNamespace } from '../rootless.js';
+import { containersOnUserNetwork, runInMonitorNamespaces, runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { tsbuildEntry } from '../version.js';
 import { addContainerOptions, checkPlatform, claimCidfile, createOptions, type ContainerFlags } from './container-options.js';
@@ -583,6 +585,58 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
   });
 }
 
+/**
+ * docker's splitCpArg: `CONTAINER:PATH`, or a local path (an absolute one, one without `:`, or
+ * one starting with `.` such as `./a:b`).
+ */
+export function splitCopyArgument(argument: string): { readonly container?: string; readonly path: string } {
+  if (argument.startsWith('/')) return { path: argument };
+  const colon = argument.indexOf(':');
+  if (colon < 0 || argument.startsWith('.')) return { path: argument };
+  return { container: argument.slice(0, colon), path: argument.slice(colon + 1) };
+}
+
+function defineCp(parent: Command, io: CliIo, name = 'cp'): void {
+  addRootOption(
+    parent
+      .command(name)
+      .description('copy files between a container and the host (`-` for a tar stream on stdin or stdout)')
+      .usage('[options] CONTAINER:SRC_PATH DEST_PATH|-\n       tsbuild cp [options] SRC_PATH|- CONTAINER:DEST_PATH')
+      .argument('<source>', 'CONTAINER:SRC_PATH, a host path, or - (a tar stream on stdin)')
+      .argument('<destination>', 'CONTAINER:DEST_PATH, a host path, or - (a tar stream on stdout)')
+      .option('-a, --archive', 'keep the owner (uid and gid) of what is copied into the container')
+      .option('-L, --follow-link', 'follow a symbolic link given as SRC_PATH')
+      .option('-q, --quiet', 'print no progress (none either when stderr is no terminal)'),
+  ).action(async (sourceArgument: string, destinationArgument: string, flags: RootOption & { archive?: boolean; followLink?: boolean; quiet?: boolean }) => {
+    if (destinationArgument === '') throw new TsbuildError('INVALID_ARGUMENT', 'destination can not be empty');
+    if (sourceArgument === '') throw new TsbuildError('INVALID_ARGUMENT', 'source can not be empty');
+    const source = splitCopyArgument(sourceArgument);
+    const destination = splitCopyArgument(destinationArgument);
+    if (source.container !== undefined && destination.container !== undefined) throw new TsbuildError('INVALID_ARGUMENT', 'copying between containers is not supported');
+    if (source.container === undefined && destination.container === undefined) throw new TsbuildError('INVALID_ARGUMENT', 'must specify at least one container source');
+    // An ordinary user's running container has its root mounted in its monitor's namespaces; a
+    // stopped one is mounted for the copy in a user namespace of this command's own.
+    const inMonitor = await runInMonitorNamespaces(flags.root, source.container ?? destination.container ?? '');
+    if (inMonitor !== undefined) throw new ExitError(inMonitor);
+    const inner = await runInUserNamespace(flags.root);
+    if (inner !== undefined) throw new ExitError(inner);
+    const store = await storeFromOptions(flags);
+    const options = { archive: flags.archive === true, followLink: flags.followLink === true };
+    const progress = flags.quiet !== true && (io.stderr as NodeJS.WriteStream).isTTY === true;
+    if (source.container !== undefined) {
+      const toStdout = destination.path === '-';
+      const result = await copyFromContainer(store, source.container, source.path, toStdout ? { stream: io.stdout } : { hostPath: destination.path }, options);
+      if (progress && !toStdout) io.stderr.write(`Successfully copied ${formatBytes(result.bytes, 3, '')} to ${destination.path}\n`);
+      return;
+    }
+    const container = destination.container ?? '';
+    const fromStdin = source.path === '-';
+    const result = await copyToContainer(store, container, fromStdin ? { stream: process.stdin } : { hostPath: source.path }, destination.path, options);
+    if (fromStdin) process.stdin.destroy();
+    if (progress) io.stderr.write(`Successfully copied ${formatBytes(result.bytes, 3, '')} to ${container}:${destination.path}\n`);
+  });
+}
+
 function defineWait(parent: Command, io: CliIo, name = 'wait'): void {
   addRootOption(parent.command(name).description('wait for containers to end and print their exit codes').argument('<containers...>', 'names or IDs')).action(async (containers: string[], flags: RootOption) => {
     const store = await storeFromOptions(flags);
@@ -782,6 +836,7 @@ const containerCommands: ReadonlyArray<readonly [name: string, aliases: readonly
   ['rm', ['remove'], 'rm'],
   ['logs', [], 'logs'],
   ['exec', [], 'exec'],
+  ['cp', [], 'cp'],
   ['wait', [], 'wait'],
   ['port', [], 'port'],
   ['top', [], 'top'],
@@ -833,6 +888,7 @@ export const registerPs = registrar((program, io) => definePs(program, io));
 export const registerLogs = registrar(defineLogs);
 export const registerExec = registrar(defineExec);
 export const registerWait = registrar(defineWait);
+export const registerCp = registrar(defineCp);
 export const registerPort = registrar(definePort);
 export const registerTop = registrar(defineTop);
 export const registerRename = registrar(defineRename);

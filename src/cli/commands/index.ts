@@ -34,6 +34,7 @@ registerCommands({
   logs: async () => (await import('./containers.js')).registerLogs,
   exec: async () => (await import('./containers.js')).registerExec,
   wait: async () => (await import('./containers.js')).registerWait,
+  cp: async () => (await import('./containers.js')).registerCp,
   port: async () => (await import('./containers.js')).registerPort,
   top: async () => (await import('./containers.js')).registerTop,
   rename: async () => (await import('./containers.js')).registerRename,
