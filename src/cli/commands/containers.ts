@@ -626,14 +626,14 @@ function defineCp(parent: Command, io: CliIo, name = 'cp'): void {
     if (source.container !== undefined) {
       const toStdout = destination.path === '-';
       const result = await copyFromContainer(store, source.container, source.path, toStdout ? { stream: io.stdout } : { hostPath: destination.path }, options);
-      if (progress && !toStdout) io.stderr.write(`Successfully copied ${formatBytes(result.bytes, 3, '')} to ${destination.path}\n`);
+      if (progress && !toStdout) io.stderr.write(`Successfully copied ${formatBytes(result.bytes, 4, '')} to ${destination.path}\n`);
       return;
     }
     const container = destination.container ?? '';
     const fromStdin = source.path === '-';
     const result = await copyToContainer(store, container, fromStdin ? { stream: process.stdin } : { hostPath: source.path }, destination.path, options);
     if (fromStdin) process.stdin.destroy();
-    if (progress) io.stderr.write(`Successfully copied ${formatBytes(result.bytes, 3, '')} to ${container}:${destination.path}\n`);
+    if (progress) io.stderr.write(`Successfully copied ${formatBytes(result.bytes, 4, '')} to ${container}:${destination.path}\n`);
   });
 }
 
