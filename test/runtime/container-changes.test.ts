@@ -10,7 +10,9 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseDigest, type ContainerConfig } from '../../src/common/index.js';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { parseDigest, setXattr, type ContainerConfig } from '../../src/common/index.js';
+import { directoryEntries } from '../../src/exporter/index.js';
 import { applyCommitChanges, parseCommitChanges } from '../../src/cli/commands/container-changes.js';
 import { mergeCommitConfig } from '../../src/runtime/index.js';
 import { openStore, resolveImage, type Store } from '../../src/store/index.js';
@@ -68,6 +70,8 @@ const changesScript = [
   'echo changed >> /etc/passwd',
   'rm /bin/ls',
   'rm -rf /var/spool',
+  // Made again after its removal: an opaque directory, whose image content stays hidden.
+  'rm -rf /usr/sbin && mkdir /usr/sbin && echo x > /usr/sbin/only',
   'mkdir -p /d/e',
   'touch /d/e/f',
   'touch "$(printf "caf\\351")"',
@@ -80,7 +84,7 @@ const changesScript = [
 const expectedDiff = Buffer.concat([
   Buffer.from('C /bin\nD /bin/ls\nA /'),
   latinName,
-  Buffer.from('\nA /d\nA /d/e\nA /d/e/f\nC /etc\nC /etc/passwd\nA /new\nC /var\nD /var/spool\n'),
+  Buffer.from('\nA /d\nA /d/e\nA /d/e/f\nC /etc\nC /etc/passwd\nA /new\nC /usr\nD /usr/sbin\nA /usr/sbin/only\nC /var\nD /var/spool\n'),
 ]);
 
 function tarList(path: string): string[] {
@@ -123,6 +127,7 @@ describe.runIf(isRoot)('container diff, export and commit', () => {
     expect(names).not.toContain('bin/ls');
     expect(names.some((name) => name.startsWith('var/spool'))).toBe(false);
     expect(names).not.toContain('data/vol/file');
+    expect(names.filter((name) => name.startsWith('usr/sbin/') && name !== 'usr/sbin/')).toEqual(['usr/sbin/only']);
     expect(execFileSync('tar', ['-xOf', file, 'new'], { encoding: 'utf8' })).toBe('hi\n');
     expect(execFileSync('tar', ['-xOf', file, 'etc/passwd'], { encoding: 'utf8' })).toMatch(/\nchanged\n$/);
     expect((await mountsUnder(dir)).filter((point) => point.includes('/export-'))).toEqual([]);
@@ -141,8 +146,8 @@ describe.runIf(isRoot)('container diff, export and commit', () => {
     expect(ok('inspect', '--format', '{{.State.Status}}', 'changer').trim()).toBe('running');
 
     expect(ok('run', '--rm', 'committed:v1')).toBe('hi\n');
-    const seen = ok('run', '--rm', 'committed:v1', 'sh', '-c', 'test ! -e /bin/ls && test ! -e /var/spool && test ! -e /data && test -e /d/e/f && tail -n 1 /etc/passwd && echo "$FOO $(pwd)" && ls /');
-    expect(seen).toMatch(/^changed\nbar \/d\n/);
+    const seen = ok('run', '--rm', 'committed:v1', 'sh', '-c', 'test ! -e /bin/ls && test ! -e /var/spool && test ! -e /data && test -e /d/e/f && tail -n 1 /etc/passwd && echo "$FOO $(pwd)" && ls /usr/sbin && ls /');
+    expect(seen).toMatch(/^changed\nbar \/d\nonly\n/);
     expect(seen).toContain(latinName.toString('latin1').slice(0, 3));
 
     const descriptor = (await store.resolveReference('docker.io/library/committed:v1')) ?? expect.fail('no committed image');
@@ -166,7 +171,7 @@ describe.runIf(isRoot)('container diff, export and commit', () => {
     const layer = image.manifest.layers.at(-1) ?? expect.fail('no layer');
     const layerPath = join(root, 'blobs', 'sha256', parseDigest(layer.digest).slice(7));
     const entries = execFileSync('tar', ['--quoting-style=literal', '-tzf', layerPath], { encoding: 'latin1' }).split('\n').filter((line) => line !== '');
-    expect(entries).toEqual(expect.arrayContaining(['bin/.wh.ls', 'var/.wh.spool', 'new', 'etc/passwd', 'd/e/f']));
+    expect(entries).toEqual(expect.arrayContaining(['bin/.wh.ls', 'var/.wh.spool', 'usr/sbin/.wh..wh..opq', 'usr/sbin/only', 'new', 'etc/passwd', 'd/e/f']));
     for (const name of ['etc/hosts', 'etc/hostname', 'etc/resolv.conf', 'proc/', 'sys/', 'dev/', 'data/', 'data/vol/']) expect(entries).not.toContain(name);
 
     await validateImage(layoutBlobs(root), descriptor);
@@ -197,6 +202,12 @@ describe.runIf(isRoot)('container diff, export and commit', () => {
     expect(ok('container', 'commit', '--pause=false', 'changer')).toMatch(/^sha256:[0-9a-f]{64}\n$/);
   });
 
+  it.runIf(toolExists('script'))('export refuses to write to a terminal, in docker\'s words', () => {
+    const result = spawnSync('script', ['-qec', `"${process.execPath}" "${bin}" export changer`, '/dev/null'], { encoding: 'utf8', env: { ...process.env, TSBUILD_ROOT: root } });
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain('cowardly refusing to save to a terminal. Use the -o flag or redirect');
+  });
+
   it('reports a missing container and a change docker refuses in docker\'s words', () => {
     for (const command of ['diff', 'export', 'commit']) {
       const result = tsbuild(command, 'nosuch');
@@ -206,6 +217,24 @@ describe.runIf(isRoot)('container diff, export and commit', () => {
     const refused = tsbuild('commit', '-c', 'RUN echo hi', 'changer');
     expect(refused.status).toBe(1);
     expect(refused.stderr).toContain('run is not a valid change command');
+  });
+});
+
+describe.runIf(isRoot)('an upper directory as a layer', () => {
+  it('marks an opaque directory whether the walk holds directories by descriptor (changing) or by path', async () => {
+    const upper = mkdtempSync(join('/tmp', 'tsbuild-opaque-'));
+    try {
+      mkdirSync(join(upper, 'usr', 'sbin'), { recursive: true });
+      writeFileSync(join(upper, 'usr', 'sbin', 'only'), 'x');
+      setXattr(join(upper, 'usr', 'sbin'), 'trusted.overlay.opaque', Buffer.from('y'));
+      for (const changing of [false, true]) {
+        const paths: string[] = [];
+        for await (const entry of directoryEntries(upper, '', { overlayUpper: true, changing })) paths.push(entry.path);
+        expect(paths).toEqual(['usr', 'usr/sbin', 'usr/sbin/.wh..wh..opq', 'usr/sbin/only']);
+      }
+    } finally {
+      await rm(upper, { recursive: true, force: true });
+    }
   });
 });
 
