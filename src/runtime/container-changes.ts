@@ -282,8 +282,16 @@ export async function commitContainer(store: Store, nameOrId: string, options: C
   const containerConfig = containerConfigOf(record, image.config.config);
   const config = mergeCommitConfig(options.changeConfig?.(containerConfig) ?? containerConfig, containerConfig);
   const observed = await observeState(record);
-  const freeze = options.pause !== false && observed.running && observed.status !== 'paused';
-  if (freeze) await pauseContainer(store, record.id);
+  // As docker's commit, a container that cannot be frozen (no writable freezer: an ordinary
+  // user on cgroup v1) is committed as it runs.
+  const freeze =
+    options.pause !== false &&
+    observed.running &&
+    observed.status !== 'paused' &&
+    (await pauseContainer(store, record.id).then(
+      () => true,
+      () => false,
+    ));
   let written;
   try {
     const changes = lstatOrNone(layer.upper) === undefined ? [] : await containerChanges(store, record.id);
