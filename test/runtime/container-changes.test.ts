@@ -18,7 +18,7 @@ import { mergeCommitConfig } from '../../src/runtime/index.js';
 import { openStore, resolveImage, type Store } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
 import { layoutBlobs, validateImage } from '../helpers/validate.js';
-import { buildBinaries, isRoot, scratchDir, toolExists } from './helpers.js';
+import { asRootless, buildBinaries, chownTree, ensureRootlessUser, isRoot, scratchDir, toolExists } from './helpers.js';
 
 const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
 
@@ -31,9 +31,12 @@ interface Run {
 let dir: string;
 let root: string;
 let store: Store;
+/** argv before node's: running as the unprivileged user, for its suite. */
+let prefix: readonly string[] = [];
 
 function tsbuild(...args: string[]): Run {
-  const result = spawnSync(process.execPath, [bin, ...args], { input: '', env: { ...process.env, TSBUILD_ROOT: root }, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
+  const [command, ...rest] = [...prefix, process.execPath, bin, ...args];
+  const result = spawnSync(command ?? process.execPath, rest, { input: '', env: { ...process.env, TSBUILD_ROOT: root }, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr.toString() };
 }
 
@@ -218,6 +221,42 @@ describe.runIf(isRoot)('container diff, export and commit', () => {
     expect(refused.status).toBe(1);
     expect(refused.stderr).toContain('run is not a valid change command');
   });
+});
+
+describe.runIf(isRoot && toolExists('newuidmap'))('container diff, export and commit as an unprivileged user', () => {
+  beforeAll(async () => {
+    buildBinaries();
+    const user = ensureRootlessUser();
+    dir = scratchDir('tsbuild-changes-rootless-');
+    root = join(dir, 'root');
+    await busyboxImage(await openStore({ root }));
+    chownTree(root, user);
+    prefix = [...asRootless(user), `TSBUILD_ROOT=${root}`];
+    ok('run', '-d', '--name', 'changer', 'busybox', 'sh', '-c', changesScript.replace('echo in-volume > /data/vol/file; ', ''));
+    await until('logs', () => ok('logs', 'changer'), (text) => text === 'ready\n');
+  }, 120_000);
+
+  afterAll(async () => {
+    if (root === undefined) return;
+    const ids = tsbuild('ps', '-aq', '--no-trunc').stdout.toString().split('\n').filter((id) => id !== '');
+    if (ids.length > 0) tsbuild('rm', '-f', ...ids);
+    prefix = [];
+    await sleep(200);
+    await rm(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('diff reads user.overlay.* opaque directories, export and commit work without a freezer', async () => {
+    expect(tsbuild('diff', 'changer').stdout.toString('latin1')).toBe(expectedDiff.toString('latin1'));
+    const file = join(dir, 'export.tar');
+    execFileSync('sh', ['-c', 'cat > "$1"', 'sh', file], { input: tsbuild('export', 'changer').stdout });
+    const names = tarList(file);
+    expect(names).toEqual(expect.arrayContaining(['new', 'd/e/f', 'usr/sbin/only']));
+    expect(names).not.toContain('bin/ls');
+    expect(ok('commit', '-c', 'CMD ["cat", "/new"]', 'changer', 'committed:rootless')).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    expect(ok('inspect', '--format', '{{.State.Status}}', 'changer').trim()).toBe('running');
+    expect(ok('run', '--rm', 'committed:rootless')).toBe('hi\n');
+    expect(ok('run', '--rm', 'committed:rootless', 'sh', '-c', 'test ! -e /bin/ls && test ! -e /var/spool && ls /usr/sbin')).toBe('only\n');
+  }, 60_000);
 });
 
 describe.runIf(isRoot)('an upper directory as a layer', () => {
