@@ -9,7 +9,7 @@ import { closeSync, constants, lstatSync, openSync, type Stats } from 'node:fs';
 import { mkdir, readFile, rmdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { TsbuildError, MediaType, fsPath, isOverlayOpaque, messageOf, readDirectoryNames, encodeFileName, uniqueHex, type ContainerConfig, type Descriptor, type Digest, type History, type ImageConfig, type Manifest } from '../common/index.js';
-import { directoryEntries, tarStream, writeImage, writeLayer, type LayerEntry } from '../exporter/index.js';
+import { directoryEntries, tarStream, writeImage, writeLayer, type LayerEntry, type WrittenLayer } from '../exporter/index.js';
 import type { Store } from '../store/index.js';
 import { containerDirectory, type ContainerRecord } from './container.js';
 import { findContainer, observeState } from './container-store.js';
@@ -292,10 +292,21 @@ export async function commitContainer(store: Store, nameOrId: string, options: C
       () => true,
       () => false,
     ));
-  let written;
+  let written: WrittenLayer | undefined;
   try {
     const changes = lstatOrNone(layer.upper) === undefined ? [] : await containerChanges(store, record.id);
-    written = await writeLayer(layerEntries(layer, changes), store);
+    const entries = layerEntries(layer, changes);
+    const first = await entries.next();
+    // As docker: no change, no layer (the history entry says empty_layer).
+    if (first.done !== true) {
+      written = await writeLayer(
+        (async function* () {
+          yield first.value;
+          yield* entries;
+        })(),
+        store,
+      );
+    }
   } finally {
     if (freeze) await unpauseContainer(store, record.id);
   }
@@ -309,12 +320,13 @@ export async function commitContainer(store: Store, nameOrId: string, options: C
     created_by: (record.config.cmd ?? []).join(' '),
     ...(options.author === undefined || options.author === '' ? {} : { author: options.author }),
     ...(options.comment === undefined || options.comment === '' ? {} : { comment: options.comment }),
+    ...(written === undefined ? { empty_layer: true } : {}),
   };
   const { config: _config, rootfs: _rootfs, history: baseHistory, created: _created, author: _author, ...platform } = image.config;
   const result = await writeImage(
     store,
     {
-      layers: [...baseLayers, written],
+      layers: written === undefined ? baseLayers : [...baseLayers, written],
       platform: { architecture: platform.architecture, os: platform.os, ...(platform.variant === undefined ? {} : { variant: platform.variant }) },
       config,
       created,
