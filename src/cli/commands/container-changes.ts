@@ -179,7 +179,34 @@ interface CommitFlags extends RootOption {
   readonly author?: string;
   readonly message?: string;
   readonly change: string[];
-  readonly pause: boolean;
+  /** true, false (`--no-pause`), or the word after `-p`: a Go bool, or the container itself. */
+  readonly pause: boolean | string;
+}
+
+/** Go's strconv.ParseBool, which docker's bool flags take after `=`; undefined for any other word. */
+function goBool(word: string): boolean | undefined {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(word)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(word)) return false;
+  return undefined;
+}
+
+/**
+ * docker's `-p` is a bool flag (`-p`, `-p=false`, `--pause=false`); commander's optional value
+ * takes the next word too, so `commit -p CONTAINER [REPOSITORY]` hands the container over as
+ * that value: it is put back in its place.
+ */
+function commitArguments(given: readonly (string | undefined)[], pause: boolean | string): { container: string; repository?: string; pause: boolean } {
+  const words = given.filter((word): word is string => word !== undefined);
+  let paused = true;
+  if (typeof pause === 'boolean') paused = pause;
+  else {
+    const value = goBool(pause.replace(/^=/, ''));
+    if (value === undefined) words.unshift(pause);
+    else paused = value;
+  }
+  const [container, repository, ...rest] = words;
+  if (container === undefined || rest.length > 0) throw new TsbuildError('INVALID_ARGUMENT', '"commit" requires at least 1 and at most 2 arguments.');
+  return { container, ...(repository === undefined ? {} : { repository }), pause: paused };
 }
 
 function defineCommit(parent: Command, io: CliIo, name = 'commit'): void {
@@ -187,14 +214,15 @@ function defineCommit(parent: Command, io: CliIo, name = 'commit'): void {
     parent
       .command(name)
       .description("a new image from a container's changes")
-      .argument('<container>', 'name or ID')
+      .argument('[container]', 'name or ID')
       .argument('[repository]', 'REPOSITORY[:TAG] of the new image')
       .option('-a, --author <author>', 'author (e.g., "John Hannibal Smith <hannibal@a-team.com>")')
       .option('-m, --message <message>', 'commit message')
       .option('-c, --change <instruction>', 'apply a Dockerfile instruction to the image (repeatable)', collect, [])
-      .option('-p, --pause [boolean]', 'pause the container during commit (default true)', (value: string) => value !== 'false' && value !== '0', true)
+      .option('-p, --pause [bool]', 'pause the container during commit (default true)', true)
       .option('--no-pause', 'do not pause the container during commit'),
-  ).action(async (nameOrId: string, repository: string | undefined, flags: CommitFlags) => {
+  ).action(async (first: string | undefined, second: string | undefined, flags: CommitFlags) => {
+    const { container: nameOrId, repository, pause } = commitArguments([first, second], flags.pause);
     // Checked before anything is read: a bad change or name leaves nothing behind.
     const commands = parseCommitChanges(flags.change);
     const reference = repository === undefined ? undefined : storeName(repository);
@@ -203,7 +231,7 @@ function defineCommit(parent: Command, io: CliIo, name = 'commit'): void {
     const committed = await commitContainer(store, nameOrId, {
       ...(flags.author === undefined ? {} : { author: flags.author }),
       ...(flags.message === undefined ? {} : { comment: flags.message }),
-      pause: flags.pause,
+      pause,
       changeConfig: (config) => applyCommitChanges(config, commands),
       ...(reference === undefined ? {} : { reference }),
     });
