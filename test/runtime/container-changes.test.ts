@@ -203,6 +203,20 @@ describe.runIf(isRoot)('container diff, export and commit', () => {
     execFileSync('sh', ['-c', 'cat > "$1"', 'sh', file], { input: tar.stdout });
     expect(tarList(file)).toEqual(expect.arrayContaining(['new', 'd/e/f']));
     expect(ok('container', 'commit', '--pause=false', 'changer')).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    // docker's -p is a bool flag: the word after it is the container.
+    expect(ok('commit', '-p', 'changer', 'stopped:1')).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    expect(tsbuild('commit', '-p', 'changer', 'a', 'b')).toMatchObject({ status: 1, stderr: expect.stringContaining('"commit" requires at least 1 and at most 2 arguments.') });
+  });
+
+  it('commits a container that changed nothing (one that ran only `true`) without a layer, as docker', async () => {
+    ok('run', '--name', 'idle', 'busybox', 'true');
+    expect(tsbuild('diff', 'idle').stdout.toString()).toBe('');
+    ok('commit', '-m', 'nothing', 'idle', 'idle:1');
+    const image = await resolveImage(store, (await store.resolveReference('docker.io/library/idle:1')) ?? expect.fail('no idle image'));
+    const base = await resolveImage(store, (await store.resolveReference('docker.io/library/busybox:latest')) ?? expect.fail('no busybox'));
+    expect(image.manifest.layers).toEqual(base.manifest.layers);
+    expect(image.config.history?.at(-1)).toMatchObject({ created_by: 'true', comment: 'nothing', empty_layer: true });
+    expect(ok('run', '--rm', 'idle:1', 'echo', 'runs')).toBe('runs\n');
   });
 
   it.runIf(toolExists('script'))('export refuses to write to a terminal, in docker\'s words', () => {
