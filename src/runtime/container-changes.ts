@@ -196,19 +196,27 @@ const processOnlyVariables = ['HOSTNAME', 'HOME'];
  * The container's Config as docker keeps it (the image's merged with the run's at create), for
  * the committed image: docker's commit starts from it and applies the changes.
  */
-function containerConfigOf(record: ContainerRecord, image: ContainerConfig | undefined): ContainerConfig {
+async function containerConfigOf(store: Store, record: ContainerRecord, image: ContainerConfig | undefined): Promise<ContainerConfig> {
   const imageKeys = new Set((image?.Env ?? []).map((entry) => entry.split('=', 1)[0]));
   const env = record.config.env.filter((entry) => {
     const key = entry.split('=', 1)[0] ?? '';
     return !processOnlyVariables.includes(key) || imageKeys.has(key);
   });
+  // docker's create adds the published ports to the container's ExposedPorts, and `-v /path`
+  // (an anonymous volume) to its Volumes.
+  const ports: Record<string, Record<string, never>> = { ...(image?.ExposedPorts ?? {}) };
+  for (const published of record.hostConfig?.publish ?? []) ports[`${published.containerPort}/${published.protocol}`] = {};
+  const volumes: Record<string, Record<string, never>> = { ...(image?.Volumes ?? {}) };
+  for (const mount of record.hostConfig?.mounts ?? []) {
+    if (mount.source !== undefined && (await anonymousVolumeOf(store, mount.source))) volumes[mount.destination] = {};
+  }
   return {
     ...(record.config.user === '' ? {} : { User: record.config.user }),
-    ...(image?.ExposedPorts === undefined ? {} : { ExposedPorts: image.ExposedPorts }),
+    ...(Object.keys(ports).length === 0 ? {} : { ExposedPorts: ports }),
     Env: env,
     Entrypoint: record.config.entrypoint === undefined || record.config.entrypoint.length === 0 ? null : [...record.config.entrypoint],
     Cmd: record.config.cmd === undefined ? null : [...record.config.cmd],
-    ...(image?.Volumes === undefined ? {} : { Volumes: image.Volumes }),
+    ...(Object.keys(volumes).length === 0 ? {} : { Volumes: volumes }),
     WorkingDir: record.config.workingDir === '/' && (image?.WorkingDir ?? '') === '' ? '' : record.config.workingDir,
     Labels: { ...(record.config.labels ?? {}) },
     ...(record.config.stopSignal === undefined ? {} : { StopSignal: record.config.stopSignal }),
@@ -216,6 +224,17 @@ function containerConfigOf(record: ContainerRecord, image: ContainerConfig | und
     ...(image?.Shell === undefined ? {} : { Shell: image.Shell }),
     OnBuild: null,
   };
+}
+
+/** Whether SOURCE is the data of an anonymous volume of the store (`<root>/volumes/<name>/_data`). */
+async function anonymousVolumeOf(store: Store, source: string): Promise<boolean> {
+  const volumes = join(store.root, 'volumes');
+  if (posix.dirname(posix.dirname(source)) !== volumes || posix.basename(source) !== '_data') return false;
+  const record = await readFile(join(posix.dirname(source), 'volume.json'), 'utf8').then(
+    (text) => JSON.parse(text) as { anonymous?: unknown },
+    () => undefined,
+  );
+  return record?.anonymous === true;
 }
 
 /**
@@ -279,7 +298,7 @@ export async function commitContainer(store: Store, nameOrId: string, options: C
   const layer = await containerLayer(store, nameOrId);
   const { record } = layer;
   const image = await containerImage(store, record);
-  const containerConfig = containerConfigOf(record, image.config.config);
+  const containerConfig = await containerConfigOf(store, record, image.config.config);
   const config = mergeCommitConfig(options.changeConfig?.(containerConfig) ?? containerConfig, containerConfig);
   const observed = await observeState(record);
   // As docker's commit, a container that cannot be frozen (no writable freezer: an ordinary
