@@ -149,7 +149,7 @@ describe.runIf(isRoot)('container diff, export and commit', () => {
     expect(ok('inspect', '--format', '{{.State.Status}}', 'changer').trim()).toBe('running');
 
     expect(ok('run', '--rm', 'committed:v1')).toBe('hi\n');
-    const seen = ok('run', '--rm', 'committed:v1', 'sh', '-c', 'test ! -e /bin/ls && test ! -e /var/spool && test ! -e /data && test -e /d/e/f && tail -n 1 /etc/passwd && echo "$FOO $(pwd)" && ls /usr/sbin && ls /');
+    const seen = ok('run', '--rm', 'committed:v1', 'sh', '-c', 'test ! -e /bin/ls && test ! -e /var/spool && test ! -e /data/vol/file && test -e /d/e/f && tail -n 1 /etc/passwd && echo "$FOO $(pwd)" && ls /usr/sbin && ls /');
     expect(seen).toMatch(/^changed\nbar \/d\nonly\n/);
     expect(seen).toContain(latinName.toString('latin1').slice(0, 3));
 
@@ -166,6 +166,8 @@ describe.runIf(isRoot)('container diff, export and commit', () => {
     expect(config.ExposedPorts).toEqual({ '8080/tcp': {} });
     expect(config.Labels).toMatchObject({ stage: 'committed' });
     expect(config.WorkingDir).toBe('/d');
+    // `-v /data/vol` is in the container's Volumes, as docker's create puts it.
+    expect(config.Volumes).toEqual({ '/data/vol': {} });
     expect(image.config.author).toBe('Ann <ann@example.com>');
     expect(image.config.history?.at(-1)).toMatchObject({ created_by: `sh -c ${changesScript}`, comment: 'the changes', author: 'Ann <ann@example.com>' });
     expect(image.config.history?.at(-1)?.empty_layer).toBeUndefined();
@@ -206,6 +208,14 @@ describe.runIf(isRoot)('container diff, export and commit', () => {
     // docker's -p is a bool flag: the word after it is the container.
     expect(ok('commit', '-p', 'changer', 'stopped:1')).toMatch(/^sha256:[0-9a-f]{64}\n$/);
     expect(tsbuild('commit', '-p', 'changer', 'a', 'b')).toMatchObject({ status: 1, stderr: expect.stringContaining('"commit" requires at least 1 and at most 2 arguments.') });
+  });
+
+  it('commits the ports a container publishes as exposed, and only its anonymous volumes as VOLUMEs', async () => {
+    ok('create', '-p', '127.0.0.1:18080:80', '-p', '53/udp', '-v', '/anonymous', '-v', 'named:/named', '--name', 'published', 'busybox');
+    ok('commit', 'published', 'published:1');
+    const image = await resolveImage(store, (await store.resolveReference('docker.io/library/published:1')) ?? expect.fail('no image'));
+    expect(image.config.config?.ExposedPorts).toEqual({ '80/tcp': {}, '53/udp': {} });
+    expect(image.config.config?.Volumes).toEqual({ '/anonymous': {} });
   });
 
   it('commits a container that changed nothing (one that ran only `true`) without a layer, as docker', async () => {
