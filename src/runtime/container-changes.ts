@@ -276,15 +276,18 @@ async function containerImage(store: Store, record: ContainerRecord): Promise<{ 
 
 /** The container's layer as an OCI layer: whiteouts as `.wh.` entries, tsbuild's mount points left out. */
 async function* layerEntries(layer: ContainerLayer, changes: readonly ContainerChange[]): AsyncGenerator<LayerEntry> {
-  const kept = new Set(changes.map((change) => change.path.slice(1)));
-  const points = new Set([...layer.mountPoints].map((point) => point.slice(1)));
+  // Directories a change needs (its own path and its parents'): a directory that holds only
+  // tsbuild's mount points is left out, one that holds a change too is kept.
+  const needed = new Set<string>();
+  for (const change of changes) for (let at = change.path; at !== '/'; at = posix.dirname(at)) needed.add(at);
   const mountParents = new Set<string>();
-  for (const point of points) for (let at = posix.dirname(point); at !== '.'; at = posix.dirname(at)) mountParents.add(at);
+  for (const point of layer.mountPoints) for (let at = posix.dirname(point); at !== '/'; at = posix.dirname(at)) mountParents.add(at);
   for await (const entry of directoryEntries(layer.upper, '', { overlayUpper: true, changing: true })) {
     const base = posix.basename(entry.path);
-    const path = base.startsWith('.wh.') && base !== '.wh..wh..opq' ? posix.join(posix.dirname(entry.path), base.slice(4)) : entry.path;
-    if (underAny(`/${path}`, new Set([...points].map((point) => `/${point}`)))) continue;
-    if (entry.type === 'directory' && mountParents.has(path) && !kept.has(path)) continue;
+    const hidden = base.startsWith('.wh.') && base !== '.wh..wh..opq' ? posix.join(posix.dirname(entry.path), base.slice(4)) : entry.path;
+    const path = `/${hidden}`;
+    if (underAny(path, layer.mountPoints)) continue;
+    if (entry.type === 'directory' && mountParents.has(path) && !needed.has(path)) continue;
     yield entry;
   }
 }
