@@ -218,6 +218,20 @@ describe.runIf(isRoot)('container diff, export and commit', () => {
     expect(image.config.config?.Volumes).toEqual({ '/anonymous': {} });
   });
 
+  it('keeps in the layer a directory that holds a mount point and a change, unchanged itself', async () => {
+    ok('run', '--name', 'base-maker', 'busybox', 'sh', '-c', 'mkdir -p /m/sub && echo old > /m/existing');
+    ok('commit', 'base-maker', 'with-m:1');
+    // /m/sub exists in the image (nothing is made for the volume), and /m itself does not change.
+    ok('run', '--name', 'appender', '-v', '/m/sub', 'with-m:1', 'sh', '-c', 'echo new >> /m/existing');
+    expect(tsbuild('diff', 'appender').stdout.toString()).toBe('C /m/existing\n');
+    ok('commit', 'appender', 'appended:1');
+    const image = await resolveImage(store, (await store.resolveReference('docker.io/library/appended:1')) ?? expect.fail('no image'));
+    const layer = image.manifest.layers.at(-1) ?? expect.fail('no layer');
+    const entries = execFileSync('tar', ['-tzf', join(root, 'blobs', 'sha256', parseDigest(layer.digest).slice(7))], { encoding: 'utf8' });
+    expect(entries).toBe('m/\nm/existing\n');
+    expect(ok('run', '--rm', 'appended:1', 'cat', '/m/existing')).toBe('old\nnew\n');
+  });
+
   it('commits a container that changed nothing (one that ran only `true`) without a layer, as docker', async () => {
     ok('run', '--name', 'idle', 'busybox', 'true');
     expect(tsbuild('diff', 'idle').stdout.toString()).toBe('');
