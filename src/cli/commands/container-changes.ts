@@ -214,6 +214,7 @@ function defineCommit(parent: Command, io: CliIo, name = 'commit'): void {
     parent
       .command(name)
       .description("a new image from a container's changes")
+      .usage('[options] CONTAINER [REPOSITORY[:TAG]]')
       .argument('[container]', 'name or ID')
       .argument('[repository]', 'REPOSITORY[:TAG] of the new image')
       .option('-a, --author <author>', 'author (e.g., "John Hannibal Smith <hannibal@a-team.com>")')
