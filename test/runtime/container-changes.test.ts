@@ -232,6 +232,14 @@ describe.runIf(isRoot)('container diff, export and commit', () => {
     expect(ok('run', '--rm', 'appended:1', 'cat', '/m/existing')).toBe('old\nnew\n');
   });
 
+  it('never looks up the image\'s side through a link: a link to / in the image, replaced by a directory', async () => {
+    ok('run', '--name', 'linker', 'busybox', 'ln', '-s', '/', '/escape');
+    ok('commit', 'linker', 'with-link:1');
+    ok('run', '--name', 'replacer', 'with-link:1', 'sh', '-c', 'rm /escape && mkdir -p /escape/etc && echo x > /escape/etc/passwd');
+    // Through the link, /escape/etc/passwd would be the host's, and "changed".
+    expect(tsbuild('diff', 'replacer').stdout.toString()).toBe('D /escape\nA /escape/etc\nA /escape/etc/passwd\n');
+  });
+
   it('commits a container that changed nothing (one that ran only `true`) without a layer, as docker', async () => {
     ok('run', '--name', 'idle', 'busybox', 'true');
     expect(tsbuild('diff', 'idle').stdout.toString()).toBe('');
