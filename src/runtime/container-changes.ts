@@ -5,7 +5,7 @@
  * bind targets) are not the container's changes: docker keeps them in an init layer below the
  * container's, so they are left out here as well.
  */
-import { closeSync, constants, lstatSync, openSync, type Stats } from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, type BigIntStats } from 'node:fs';
 import { mkdir, readFile, rmdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { TsbuildError, MediaType, fsPath, isOverlayOpaque, messageOf, readDirectoryNames, encodeFileName, uniqueHex, type ContainerConfig, type Descriptor, type Digest, type History, type ImageConfig, type Manifest } from '../common/index.js';
@@ -45,14 +45,20 @@ function underAny(path: string, points: ReadonlySet<string>): boolean {
 }
 
 /** lstat, or undefined when there is nothing at PATH. */
-function lstatOrNone(path: string): Stats | undefined {
+function lstatOrNone(path: string): BigIntStats | undefined {
   try {
-    return lstatSync(fsPath(path));
+    return lstatSync(fsPath(path), { bigint: true });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw error;
   }
+}
+
+/** moby's sameFsTime: equal, or the same second where one side has no finer part (a copy that kept seconds only). */
+function sameFileTime(a: bigint, b: bigint): boolean {
+  const second = 1_000_000_000n;
+  return a === b || (a / second === b / second && (a % second === 0n || b % second === 0n));
 }
 
 /**
@@ -71,13 +77,13 @@ function overlayChanges(upper: string, lower: string | undefined, skipped: Reado
       const path = `${relative}/${name}`;
       if (skipped.has(path)) continue;
       const upperPath = join(upperDirectory, name);
-      const info = lstatSync(fsPath(upperPath));
-      const whiteout = info.isCharacterDevice() && info.rdev === 0;
+      const info = lstatSync(fsPath(upperPath), { bigint: true });
+      const whiteout = info.isCharacterDevice() && info.rdev === 0n;
       const deleted = whiteout || (info.isDirectory() && isOverlayOpaque(upperPath));
       const lowerPath = lowerDirectory === undefined ? undefined : join(lowerDirectory, name);
       const old = lowerPath === undefined ? undefined : lstatOrNone(lowerPath);
       let kind: ContainerChange['kind'] | undefined = deleted ? 'D' : old === undefined ? 'A' : 'C';
-      if (kind === 'C' && old !== undefined && old.isDirectory() && info.isDirectory() && old.size === info.size && old.mode === info.mode && Math.floor(old.mtimeMs) === Math.floor(info.mtimeMs)) kind = undefined;
+      if (kind === 'C' && old !== undefined && old.isDirectory() && info.isDirectory() && old.size === info.size && old.mode === info.mode && sameFileTime(old.mtimeNs, info.mtimeNs)) kind = undefined;
       if (info.isDirectory() && kind !== undefined) changedDirectories.add(path);
       if (kind === 'A' || kind === 'D') {
         if (relative !== '' && !changedDirectories.has(relative)) {
