@@ -108,7 +108,7 @@ describe.runIf(isRoot)('container diff, export and commit', () => {
   afterAll(async () => {
     if (root === undefined) return;
     const ids = tsbuild('ps', '-aq', '--no-trunc').stdout.toString().split('\n').filter((id) => id !== '');
-    if (ids.length > 0) tsbuild('rm', '-f', '-v', ...ids);
+    if (ids.length > 0) tsbuild('rm', '-f', '--volumes', ...ids);
     await sleep(200);
     expect(await mountsUnder(dir)).toEqual([]);
     await rm(dir, { recursive: true, force: true });
