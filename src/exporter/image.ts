@@ -11,6 +11,8 @@ export interface ImageSpec {
   readonly created?: string;
   readonly history?: readonly History[];
   readonly annotations?: Readonly<Record<string, string>>;
+  /** The config's `author` (docker commit's `-a`); omitted when undefined. */
+  readonly author?: string;
 }
 
 export interface WrittenImage {
@@ -30,6 +32,7 @@ export async function writeImage(store: ContentStore, spec: ImageSpec, name?: st
   const { platform } = spec;
   const config: ImageConfig = {
     ...(spec.created === undefined ? {} : { created: spec.created }),
+    ...(spec.author === undefined ? {} : { author: spec.author }),
     architecture: platform.architecture,
     os: platform.os,
     ...(platform.variant === undefined ? {} : { variant: platform.variant }),

@@ -268,7 +268,9 @@ export async function* directoryEntries(root: string, prefix = '', options: Dire
       const entryName = whiteout ? `.wh.${name}` : name;
       children.push({ name, entryName, key: encodeFileName(entryName), info, ...(whiteout ? { mark: 'whiteout' as const } : {}) });
     }
-    if (overlay && relative !== '' && isOverlayOpaque(directory)) children.push({ name: '', entryName: '.wh..wh..opq', key: Buffer.from('.wh..wh..opq'), info: lstatSync(fsPath(directory)), mark: 'opaque' });
+    // `/.`: a directory held by a descriptor is /proc/self/fd/N, a link whose own attributes
+    // lgetxattr would read instead of the directory's.
+    if (overlay && relative !== '' && isOverlayOpaque(`${directory}/.`)) children.push({ name: '', entryName: '.wh..wh..opq', key: Buffer.from('.wh..wh..opq'), info: lstatSync(fsPath(directory)), mark: 'opaque' });
     children.sort((a, b) => Buffer.compare(a.key, b.key));
     for (const { name, entryName: outputName, info, mark } of children) {
       const path = join(directory, name);

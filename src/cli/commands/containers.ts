@@ -842,6 +842,9 @@ const containerCommands: ReadonlyArray<readonly [name: string, aliases: readonly
   ['top', [], 'top'],
   ['rename', [], 'rename'],
   ['inspect', [], 'container-inspect'],
+  ['diff', [], 'diff'],
+  ['export', [], 'export'],
+  ['commit', [], 'commit'],
 ];
 
 export function registerContainer(program: Command, io: CliIo): void {

@@ -42,4 +42,7 @@ registerCommands({
   'container-inspect': async () => (await import('./containers.js')).registerContainerInspect,
   'container-monitor': async () => (await import('./containers.js')).registerContainerMonitor,
   network: async () => (await import('./network.js')).registerNetwork,
+  diff: async () => (await import('./container-changes.js')).registerDiff,
+  export: async () => (await import('./container-changes.js')).registerExport,
+  commit: async () => (await import('./container-changes.js')).registerCommit,
 });
