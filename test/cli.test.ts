@@ -15,6 +15,19 @@ describe('cli', () => {
     const result = await run(['--version']);
     expect(result.status).toBe(0);
     expect(result.stdout.trim()).toBe(version);
+    expect((await run(['-v'])).stdout.trim()).toBe(version);
+  });
+
+  it("leaves -v after a command's name to the command, as docker's rm -v (volumes)", async () => {
+    const root = mkdtempSync(join(tmpdir(), 'tsbuild-cli-rm-'));
+    try {
+      const result = await run(['rm', '-v', '--root', root, 'no-such-container']);
+      expect(result.stdout).not.toContain(version);
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toMatch(/No such container: no-such-container/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('fails on an unknown command', async () => {

@@ -30,6 +30,8 @@ export async function createProgram(io: CliIo, argv: readonly string[] = []): Pr
   const program = new Command('tsbuild')
     .description('build, push and run OCI images from Dockerfiles, without a daemon')
     .version(packageVersion(), '-v, --version', 'print the version')
+    // Options after a command's name are that command's: docker's `rm -v` and `run -v` are volumes.
+    .enablePositionalOptions()
     .showSuggestionAfterError()
     .exitOverride()
     .configureOutput({
