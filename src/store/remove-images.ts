@@ -18,6 +18,8 @@ export interface RemovedImages {
   readonly untagged: readonly string[];
   /** The blobs freed: those the removed images used that no other name reaches. */
   readonly deleted: readonly Digest[];
+  /** Their bytes, with the unpacked layers freed with them. */
+  readonly bytesFreed: number;
 }
 
 export async function removeImages(store: LayoutStore, images: readonly string[], options: RemoveImagesOptions = {}): Promise<RemovedImages> {
@@ -40,5 +42,5 @@ export async function removeImages(store: LayoutStore, images: readonly string[]
   }
   // Only what the removed images used; blobs a pull elsewhere has not yet named are not ours to judge.
   const pruned = await pruneStore(store, { gracePeriodMs: 0, only: used });
-  return { untagged, deleted: pruned.blobsRemoved };
+  return { untagged, deleted: pruned.blobsRemoved, bytesFreed: pruned.bytesFreed };
 }

@@ -92,6 +92,52 @@ describe('builder prune and system df', () => {
     expect((await runCliCaptured(['rm', '--root', fx.root, 'keeper'])).status).toBe(0);
   });
 
+  it('system prune: stopped containers, unused networks, build cache; with -a every image no container uses', async () => {
+    const context = await fx.context('ctx', { Dockerfile: dockerfile });
+    expect((await fx.build(['-t', 'app', context])).status).toBe(0);
+    expect((await fx.build(['-t', 'other', '--label', 'x=1', context])).status).toBe(0);
+    const appImage = await fx.image('app');
+    const keeper = await runCliCaptured(['create', '--root', fx.root, '--name', 'keeper', 'app', 'true']);
+    expect(keeper.status, keeper.stderr).toBe(0);
+    const stopped = await runCliCaptured(['create', '--root', fx.root, '--name', 'stopped', 'busybox', 'true']);
+    expect(stopped.status, stopped.stderr).toBe(0);
+
+    const asked = await runCliCaptured(['system', 'prune', '--root', fx.root]);
+    expect(asked.stdout).toBe(
+      'WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - all dangling images\n  - unused build cache\n\nAre you sure you want to continue? [y/N] \nstandard input is not a terminal: nothing removed (use -f)\n',
+    );
+    expect((await runCliCaptured(['ps', '-a', '-q', '--root', fx.root])).stdout.trim().split('\n')).toHaveLength(2);
+
+    const plain = await runCliCaptured(['system', 'prune', '-f', '--root', fx.root]);
+    expect(plain.status, plain.stderr).toBe(0);
+    // Created containers are not running: docker's prune takes them, and both went.
+    expect(plain.stdout).toMatch(/^Deleted Containers:\n[0-9a-f]{64}\n[0-9a-f]{64}\n\n/);
+    expect(plain.stdout).toMatch(/Total reclaimed space: \S+B\n$/);
+    expect((await runCliCaptured(['ps', '-a', '-q', '--root', fx.root])).stdout).toBe('');
+    // Named images stay without -a, and what they use.
+    expect((await runCliCaptured(['images', '-q', '--root', fx.root])).stdout.trim().split('\n')).toHaveLength(3);
+    for (const layer of appImage.manifest.layers) expect(await fx.store.hasBlob(layer.digest)).toBe(true);
+
+    // With -a, every image no container uses goes; a running container's image stays.
+    const live = await runCliCaptured(['run', '-d', '--network', 'none', '--root', fx.root, '--name', 'live', 'app', 'sleep', '300']);
+    expect(live.status, live.stderr).toBe(0);
+    try {
+      const before = await runCliCaptured(['system', 'prune', '-a', '--root', fx.root]);
+      expect(before.stdout).toContain('  - all images without at least one container associated to them\n  - all build cache\n');
+      const all = await runCliCaptured(['system', 'prune', '-a', '-f', '--root', fx.root]);
+      expect(all.status, all.stderr).toBe(0);
+      expect(all.stdout).toContain('Deleted Images:\n');
+      expect(all.stdout).toContain('untagged: other:latest\n');
+      expect(all.stdout).toContain('untagged: busybox:latest\n');
+      expect(all.stdout).not.toContain('untagged: app:latest');
+      expect((await runCliCaptured(['images', '--format', 'json', '--root', fx.root])).stdout.trim().split('\n').map((line) => (JSON.parse(line) as { repository: string }).repository)).toEqual(['app']);
+      for (const layer of appImage.manifest.layers) expect(await fx.store.hasBlob(layer.digest)).toBe(true);
+    } finally {
+      expect((await runCliCaptured(['rm', '-f', '--root', fx.root, 'live'])).status).toBe(0);
+    }
+    expect((await cacheUsage(fx.store)).records).toHaveLength(0);
+  });
+
   it('without -f asks, and does nothing unless told yes', async () => {
     const context = await fx.context('ctx', { Dockerfile: dockerfile });
     expect((await fx.build([context])).status).toBe(0);

@@ -6,13 +6,15 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { cacheUsage, otherBuildsRunning, parseByteSize, pruneBuildCache, type PruneCacheOptions } from '../../cache/index.js';
 import { cacheMountUsage, removeCacheMounts } from '../../executor/index.js';
-import { containerDirectory, listContainerRecords, listVolumes, observeState } from '../../runtime/index.js';
-import { TsbuildError, parseGoDuration, treeSize } from '../../common/index.js';
+import { containerDirectory, listContainerRecords, listVolumes, observeState, pruneContainers, pruneNetworks, pruneVolumes } from '../../runtime/index.js';
+import { pruneStore, reachableBlobs, removeImages } from '../../store/index.js';
+import { TsbuildError, familiarReference, parseGoDuration, parseReference, treeSize, type Digest } from '../../common/index.js';
 import { dockerTable, formatBytes, formatCreatedSince, humanDuration } from '../format.js';
-import type { CliIo } from '../io.js';
+import { ExitError, type CliIo } from '../io.js';
+import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { collect } from '../common-options.js';
-import { confirmationQuestion, confirmRemoval } from '../prompt.js';
+import { answeredYes, confirmationQuestion, confirmRemoval } from '../prompt.js';
 
 interface PruneFlags extends RootOption {
   all?: boolean;
@@ -91,6 +93,74 @@ export function registerSystem(program: Command, io: CliIo): void {
   // wherever it stands: with `system` named, program options count only before it.
   program.enablePositionalOptions();
   const system = program.command('system').description('the store as a whole');
+  addRootOption(
+    system
+      .command('prune')
+      .description('remove stopped containers, unused networks, unused build cache and blobs no image uses (with -a every image no container uses, with --volumes unused anonymous volumes)')
+      .option('-a, --all', 'every image without a container, and all build cache')
+      .option('--volumes', 'anonymous volumes no container uses too')
+      .option('--filter <filter>', "until=DURATION: only build cache unused for longer (as builder prune's)", collect, [])
+      .option('-f, --force', 'do not ask for confirmation'),
+  ).action(async (flags: PruneFlags & { volumes?: boolean }) => {
+    // As an ordinary user, volumes and containers hold files of the containers' users.
+    const inner = await runInUserNamespace(flags.root);
+    if (inner !== undefined) throw new ExitError(inner);
+    const cacheOptions = pruneOptions(flags);
+    if (flags.force !== true) {
+      const what = [
+        'all stopped containers',
+        'all networks not used by at least one container',
+        ...(flags.volumes === true ? ['all anonymous volumes not used by at least one container'] : []),
+        flags.all === true ? 'all images without at least one container associated to them' : 'all dangling images',
+        flags.all === true ? 'all build cache' : 'unused build cache',
+      ];
+      io.stdout.write(`WARNING! This will remove:\n${what.map((line) => `  - ${line}\n`).join('')}\nAre you sure you want to continue? [y/N] `);
+      // As builder prune: no terminal, no one to answer.
+      if (process.stdin.isTTY !== true) {
+        io.stdout.write('\nstandard input is not a terminal: nothing removed (use -f)\n');
+        return;
+      }
+      if (!(await answeredYes())) return;
+    }
+    const store = await storeFromOptions(flags);
+    let freed = 0;
+    const containers = await pruneContainers(store);
+    if (containers.length > 0) io.stdout.write(`Deleted Containers:\n${containers.map((id) => `${id}\n`).join('')}\n`);
+    const networks = await pruneNetworks(store);
+    if (networks.length > 0) io.stdout.write(`Deleted Networks:\n${networks.map((name) => `${name}\n`).join('')}\n`);
+    if (flags.volumes === true) {
+      const volumes = await pruneVolumes(store, { all: false });
+      freed += volumes.bytesFreed;
+      if (volumes.removed.length > 0) io.stdout.write(`Deleted Volumes:\n${volumes.removed.map((name) => `${name}\n`).join('')}\n`);
+    }
+    // What the remaining containers run stays, their images' names and blobs with it.
+    const inUse = (await listContainerRecords(store)).map((record) => record.image.manifest);
+    const imageLines: string[] = [];
+    if (flags.all === true) {
+      // A name stays when what it names reaches a container's manifest (an index holding it too).
+      const unused: string[] = [];
+      for (const reference of await store.listReferences()) {
+        const reached = new Set<Digest>();
+        await reachableBlobs(store, reference.target, reached).catch(() => undefined);
+        if (!inUse.some((manifest) => reached.has(manifest))) unused.push(reference.name);
+      }
+      if (unused.length > 0) {
+        const removed = await removeImages(store, unused);
+        freed += removed.bytesFreed;
+        imageLines.push(...removed.untagged.map((name) => `untagged: ${familiarReference(parseReference(name))}`), ...removed.deleted.map((digest) => `deleted: ${digest}`));
+      }
+    }
+    const cache = await pruneBuildCache(store, { ...cacheOptions, inUse });
+    freed += cache.bytesFreed;
+    // Blobs and unpacked layers no image reaches any more (docker's dangling images), young ones spared: a pull or build may be about to name them.
+    const blobs = await pruneStore(store);
+    freed += blobs.bytesFreed;
+    imageLines.push(...blobs.blobsRemoved.map((digest) => `deleted: ${digest}`));
+    if (imageLines.length > 0) io.stdout.write(`Deleted Images:\n${imageLines.map((line) => `${line}\n`).join('')}\n`);
+    if (cache.removed.length > 0) io.stdout.write(`Deleted build cache objects:\n${cache.removed.map((record) => `${record.id.slice(7, 32)}\n`).join('')}\n`);
+    io.stdout.write(`Total reclaimed space: ${formatBytes(freed, 4, '')}\n`);
+    if (cache.deferred) io.stderr.write('another build is running: the records are removed, their blobs are collected by a later prune\n');
+  });
   addRootOption(system.command('df').description('show disk usage').option('-v, --verbose', 'list every image and cache record')).action(async (flags: RootOption & { verbose?: boolean }) => {
     const store = await storeFromOptions(flags);
     const usage = await cacheUsage(store);
