@@ -32,13 +32,15 @@ describe('removeImages and listImages', () => {
 
   it('untags each name once, and frees the blobs when the last name goes', async () => {
     const one = await removeImages(store, ['localhost:5000/tools/bb:1', 'localhost:5000/tools/bb:1']);
-    expect(one).toEqual({ untagged: ['localhost:5000/tools/bb:1'], deleted: [] });
+    expect(one).toEqual({ untagged: ['localhost:5000/tools/bb:1'], deleted: [], bytesFreed: 0 });
     const image = await resolveImage(store, busybox.descriptor);
     const blobs = [busybox.descriptor.digest, image.manifest.config.digest, ...image.manifest.layers.map((layer) => layer.digest)].sort();
     await store.setReference('localhost:5000/tools/bb:2', busybox.descriptor);
     const all = await removeImages(store, [image.manifest.config.digest], { force: true });
     expect(all.untagged).toEqual(['docker.io/library/busybox:latest', 'localhost:5000/tools/bb:2']);
     expect([...all.deleted].sort()).toEqual(blobs);
+    const sizes = [busybox.descriptor.size, image.manifest.config.size, ...image.manifest.layers.map((layer) => layer.size)];
+    expect(all.bytesFreed).toBe(sizes.reduce((sum, size) => sum + size, 0));
     expect(await store.listBlobs()).toEqual([]);
   });
 });
