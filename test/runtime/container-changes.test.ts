@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +18,7 @@ import { mergeCommitConfig } from '../../src/runtime/index.js';
 import { openStore, resolveImage, type Store } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
 import { layoutBlobs, validateImage } from '../helpers/validate.js';
-import { asRootless, buildBinaries, chownTree, ensureRootlessUser, isRoot, scratchDir, toolExists } from './helpers.js';
+import { asRootless, buildBinaries, chownTree, ensureRootlessUser, isRoot, mountsUnder, runInstalledCliBytes, scratchDir, toolExists } from './helpers.js';
 
 const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
 
@@ -35,9 +35,7 @@ let store: Store;
 let prefix: readonly string[] = [];
 
 function tsbuild(...args: string[]): Run {
-  const [command, ...rest] = [...prefix, process.execPath, bin, ...args];
-  const result = spawnSync(command ?? process.execPath, rest, { input: '', env: { ...process.env, TSBUILD_ROOT: root }, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr.toString() };
+  return runInstalledCliBytes(args, { root, prefix });
 }
 
 function ok(...args: string[]): string {
@@ -54,14 +52,6 @@ async function until(what: string, read: () => string, done: (value: string) => 
     if (Date.now() > deadline) expect.fail(`${what}: still ${JSON.stringify(value)} after ${timeoutMs} ms`);
     await sleep(100);
   }
-}
-
-async function mountsUnder(path: string): Promise<string[]> {
-  const table = await readFile('/proc/self/mountinfo', 'utf8');
-  return table
-    .split('\n')
-    .map((line) => line.split(' ')[4] ?? '')
-    .filter((point) => point.startsWith(path));
 }
 
 /** A name that is not UTF-8: Latin-1 `café`. */

@@ -16,7 +16,7 @@ import { hostPlatform } from '../../src/common/index.js';
 import { writeImage } from '../../src/exporter/index.js';
 import { openStore, resolveImage, type Store } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
-import { asRootless, buildBinaries, chownTree, ensureRootlessUser, isRoot, scratchDir, toolExists } from './helpers.js';
+import { asRootless, buildBinaries, chownTree, ensureRootlessUser, isRoot, mountsUnder, scratchDir, toolExists } from './helpers.js';
 
 const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
 
@@ -90,14 +90,6 @@ async function leftProcesses(): Promise<string[]> {
     if ((cmdline.includes('container-monitor') && cmdline.includes(dir)) || rootOf.startsWith(dir)) found.push(`${entry}: ${cmdline}`);
   }
   return found;
-}
-
-async function mountsUnder(path: string): Promise<string[]> {
-  const table = await readFile('/proc/self/mountinfo', 'utf8');
-  return table
-    .split('\n')
-    .map((line) => line.split(' ')[4] ?? '')
-    .filter((point) => point.startsWith(path));
 }
 
 async function imageWith(target: Store, name: string, config: Parameters<typeof writeImage>[1]['config']): Promise<void> {

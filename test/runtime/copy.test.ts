@@ -7,13 +7,13 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, utimesSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeHeader, endOfArchive } from '../../src/exporter/index.js';
 import { openStore } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
-import { asRootless, buildBinaries, chownTree, ensureRootlessUser, isRoot, scratchDir, toolExists } from './helpers.js';
+import { asRootless, buildBinaries, chownTree, ensureRootlessUser, isRoot, mountsUnder, runInstalledCliBytes, scratchDir, toolExists } from './helpers.js';
 
 const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
 
@@ -32,9 +32,7 @@ let hostSide: string;
 let prefix: readonly string[] = [];
 
 function tsbuild(args: readonly string[], input: Buffer | string = ''): Run {
-  const [command, ...rest] = [...prefix, process.execPath, bin, ...args];
-  const result = spawnSync(command ?? process.execPath, rest, { input, env: { ...process.env, TSBUILD_ROOT: root }, timeout: 60_000, maxBuffer: 1 << 26 });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr.toString() };
+  return runInstalledCliBytes(args, { root, prefix, input });
 }
 
 function ok(...args: string[]): string {
@@ -51,14 +49,6 @@ function fails(args: readonly string[], message: string): void {
 
 function host(...parts: string[]): string {
   return join(dir, 'host', ...parts);
-}
-
-async function mountsUnder(path: string): Promise<string[]> {
-  const table = await readFile('/proc/self/mountinfo', 'utf8');
-  return table
-    .split('\n')
-    .map((line) => line.split(' ')[4] ?? '')
-    .filter((point) => point.startsWith(path));
 }
 
 function containerId(name: string): string {

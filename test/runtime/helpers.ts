@@ -5,6 +5,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
@@ -109,4 +110,37 @@ export async function startHostServer(host: string, port: number): Promise<{ sto
       await exited;
     },
   };
+}
+
+const installedCli = join(repoRoot, 'bin', 'tsbuild.js');
+
+export interface InstalledCliOptions {
+  /** The store, as TSBUILD_ROOT. */
+  readonly root: string;
+  /** argv before node's: setpriv for a suite run as the unprivileged user. */
+  readonly prefix?: readonly string[];
+  readonly input?: Buffer | string;
+  readonly timeoutMs?: number;
+}
+
+/** The installed CLI (bin/tsbuild.js), waited for; its standard output as bytes (tar streams). */
+export function runInstalledCliBytes(args: readonly string[], options: InstalledCliOptions): { status: number | null; stdout: Buffer; stderr: string } {
+  const [command, ...rest] = [...(options.prefix ?? []), process.execPath, installedCli, ...args];
+  const result = spawnSync(command ?? process.execPath, rest, { input: options.input ?? '', env: { ...process.env, TSBUILD_ROOT: options.root }, timeout: options.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr.toString() };
+}
+
+/** The installed CLI, waited for, its output as text. */
+export function runInstalledCli(args: readonly string[], options: InstalledCliOptions): { status: number | null; stdout: string; stderr: string } {
+  const result = runInstalledCliBytes(args, options);
+  return { ...result, stdout: result.stdout.toString() };
+}
+
+/** The host's mount points whose path starts with PREFIX. */
+export async function mountsUnder(prefix: string): Promise<string[]> {
+  const table = await readFile('/proc/self/mountinfo', 'utf8');
+  return table
+    .split('\n')
+    .map((line) => line.split(' ')[4] ?? '')
+    .filter((point) => point.startsWith(prefix));
 }

@@ -5,16 +5,14 @@
  * a name is dotted words of a namespaced parameter, never a path (`/`, `..`) nor a parameter of
  * the host's kernel such as kernel.core_pattern.
  */
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
-import { buildBinaries, isRoot } from './helpers.js';
+import { buildBinaries, isRoot, runInstalledCli } from './helpers.js';
 
-const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
 const hostParameters = ['/proc/sys/kernel/core_pattern', '/proc/sys/kernel/pid_max', '/proc/sys/kernel/shmmni'];
 
 let root: string;
@@ -22,8 +20,7 @@ let removeDir: () => Promise<void>;
 let before: Map<string, string>;
 
 function tsbuild(args: readonly string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, TSBUILD_ROOT: root }, timeout: 30_000 });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  return runInstalledCli(args, { root, timeoutMs: 30_000 });
 }
 
 describe.runIf(isRoot)('--sysctl smuggling', () => {

@@ -5,7 +5,6 @@
  * 4294967296 is 0, and 4294967295 is the -1 that setresuid takes as "keep root": either would
  * run the process as root.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,17 +13,15 @@ import { writeImage, writeLayer, type LayerEntry } from '../../src/exporter/inde
 import { openStore, resolveImage } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
-import { buildBinaries, isRoot } from './helpers.js';
+import { buildBinaries, isRoot, runInstalledCli } from './helpers.js';
 
-const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
 
 let dir: string;
 let root: string;
 let removeDir: () => Promise<void>;
 
 function tsbuild(args: readonly string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, TSBUILD_ROOT: root }, timeout: 60_000 });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  return runInstalledCli(args, { root });
 }
 
 const file = (path: string, text: string): LayerEntry => ({ path, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: Buffer.byteLength(text), content: () => Buffer.from(text) });

@@ -5,7 +5,6 @@
  * link to `/somewhere` between its creation and the files copied into it would send them to
  * the host's `/somewhere`. Nothing may ever be written outside the volume.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,9 +13,8 @@ import { writeImage, writeLayer, type LayerEntry } from '../../src/exporter/inde
 import { openStore, resolveImage } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
-import { buildBinaries, isRoot } from './helpers.js';
+import { buildBinaries, isRoot, runInstalledCli } from './helpers.js';
 
-const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
 
 let dir: string;
 let root: string;
@@ -25,8 +23,7 @@ let outside: string;
 let removeDir: () => Promise<void>;
 
 function tsbuild(args: readonly string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, TSBUILD_ROOT: root }, timeout: 60_000 });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  return runInstalledCli(args, { root });
 }
 
 const directories = 150;

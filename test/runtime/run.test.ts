@@ -16,7 +16,7 @@ import { openStore, resolveImage, type Store } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
 import { runCliCaptured } from '../helpers/run-cli.js';
 import { freePort, haveRegistry, startRegistry } from '../helpers/registry.js';
-import { asRootless, buildBinaries, chownTree, ensureRootlessUser, isRoot, scratchDir, toolExists } from './helpers.js';
+import { asRootless, buildBinaries, chownTree, ensureRootlessUser, isRoot, mountsUnder, scratchDir, toolExists } from './helpers.js';
 
 const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
 
@@ -42,15 +42,6 @@ function tsbuild(args: readonly string[], options: { input?: string; env?: Recor
 }
 
 const run = (...args: string[]): Run => tsbuild(['run', '--rm', ...args]);
-
-/** Mount points under the store, from the host's mount table. */
-async function mountsUnderRoot(): Promise<string[]> {
-  const table = await readFile('/proc/self/mountinfo', 'utf8');
-  return table
-    .split('\n')
-    .map((line) => line.split(' ')[4] ?? '')
-    .filter((point) => point.startsWith(root));
-}
 
 async function containersLeft(): Promise<string[]> {
   return readdir(join(root, 'containers')).catch(() => []);
@@ -91,7 +82,7 @@ afterAll(async () => {
 });
 
 afterEach(async () => {
-  expect(await mountsUnderRoot()).toEqual([]);
+  expect(await mountsUnder(root)).toEqual([]);
   expect(await containersLeft()).toEqual([]);
 });
 
@@ -269,7 +260,7 @@ describe.runIf(isRoot)('tsbuild run --rm', () => {
     const [left] = await containersLeft();
     expect(left).toMatch(/^[0-9a-f]{64}$/);
     // Its root's overlay (its network namespace's mount is under networks/).
-    expect((await mountsUnderRoot()).filter((point) => point.startsWith(join(root, 'containers')))).toHaveLength(1);
+    expect((await mountsUnder(root)).filter((point) => point.startsWith(join(root, 'containers')))).toHaveLength(1);
     // Its runtime still runs the container: the next run leaves it alone.
     expect(run('busybox', 'true').status).toBe(0);
     expect(await containersLeft()).toEqual([left]);
