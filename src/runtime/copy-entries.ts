@@ -10,23 +10,15 @@ import { constants, type Stats } from 'node:fs';
 import { link, lchown, lstat, lutimes, mkdir, open, readlink, symlink, unlink, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { decodeFileName, fsPath, makeSpecialFile, readDirectoryEntries, readXattr, setXattr, TsbuildError, type TarEntry, type TarEntryType } from '../common/index.js';
-import { encodeHeader, endOfArchive } from '../exporter/index.js';
+import { encodeHeader, endOfArchive, type TarHeader } from '../exporter/index.js';
 
-/** One file of a copied tree, its path relative to where it is extracted (`/`-separated). */
-export interface CopyEntry {
-  readonly path: string;
-  readonly type: TarEntryType;
-  readonly mode: number;
-  readonly uid: number;
-  readonly gid: number;
-  /** Seconds since the epoch. */
-  readonly mtime: number;
+/**
+ * One file of a copied tree, its path relative to where it is extracted, described as a tar
+ * header describes it (without PAX records), with its size always given (0 for what has no content).
+ */
+export interface CopyEntry extends Omit<TarHeader, 'size' | 'pax'> {
   /** Files: bytes of content. */
   readonly size: number;
-  /** Symlinks: the target as written; hard links: the path of an earlier entry. */
-  readonly linkname?: string;
-  readonly devmajor?: number;
-  readonly devminor?: number;
   /** Files: `security.capability`, the one extended attribute docker's archive carries. */
   readonly capability?: Buffer;
   /** Files: the content, read when asked (before the next entry is taken). */
