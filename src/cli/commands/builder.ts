@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { cacheUsage, otherBuildsRunning, parseByteSize, pruneBuildCache, type PruneCacheOptions } from '../../cache/index.js';
 import { cacheMountUsage, removeCacheMounts } from '../../executor/index.js';
 import { containerDirectory, listContainerRecords, listVolumes, observeState, pruneContainers, pruneNetworks, pruneVolumes } from '../../runtime/index.js';
-import { pruneStore, reachableBlobs, removeImages } from '../../store/index.js';
+import { pruneStore, reachableBlobs, removeImages, type Store } from '../../store/index.js';
 import { TsbuildError, familiarReference, parseGoDuration, parseReference, treeSize, type Digest } from '../../common/index.js';
 import { dockerTable, formatBytes, formatCreatedSince, humanDuration } from '../format.js';
 import { ExitError, type CliIo } from '../io.js';
@@ -72,20 +72,38 @@ export function registerBuilder(program: Command, io: CliIo): void {
       if (!(await confirm(io, what))) return;
     }
     const store = await storeFromOptions(flags);
-    // Containers' images are in use: their blobs stay while only records hold them.
-    const inUse = (await listContainerRecords(store)).map((record) => record.image.manifest);
-    const result = await pruneBuildCache(store, { ...options, inUse });
-    // Cache mounts go with --all (those unused for the --filter's time), never while a build may have one mounted.
-    const mounts =
-      flags.all === true && (await otherBuildsRunning(store)) === 0
-        ? (await cacheMountUsage(store)).filter((mount) => options.olderThanMs === undefined || Date.now() - mount.lastUsed > (options.olderThanMs ?? 0))
-        : [];
-    await removeCacheMounts(store, mounts.map((mount) => mount.name));
-    const deleted = [...result.removed.map((record) => record.id.slice(7, 32)), ...mounts.map((mount) => mount.name)];
-    if (deleted.length > 0) io.stdout.write(`Deleted build cache objects:\n${deleted.map((id) => `${id}\n`).join('')}\n`);
-    io.stdout.write(`Total reclaimed space: ${formatBytes(result.bytesFreed + mounts.reduce((sum, mount) => sum + mount.size, 0), 4, '')}\n`);
-    if (result.deferred) io.stderr.write('another build is running: the records are removed, their blobs are collected by a later prune\n');
+    const pruned = await pruneCacheAndMounts(store, options, await containersManifests(store));
+    if (pruned.deleted.length > 0) io.stdout.write(`Deleted build cache objects:\n${pruned.deleted.map((id) => `${id}\n`).join('')}\n`);
+    io.stdout.write(`Total reclaimed space: ${formatBytes(pruned.bytesFreed, 4, '')}\n`);
+    if (pruned.deferred) io.stderr.write(deferredBlobsMessage);
   });
+}
+
+/** The manifests of the store's containers' images, which no prune takes from under them. */
+async function containersManifests(store: Store): Promise<Digest[]> {
+  return (await listContainerRecords(store)).map((record) => record.image.manifest);
+}
+
+const deferredBlobsMessage = 'another build is running: the records are removed, their blobs are collected by a later prune\n';
+
+/**
+ * The build cache's prune, for `builder prune` and `system prune`: the records OPTIONS choose,
+ * sparing the manifests containers run (INUSE: their blobs stay while only records hold them), and with
+ * `all` the cache mounts (those unused for the filter's time), never while a build may have one
+ * mounted. DELETED holds docker's short record IDs, then the mounts' names.
+ */
+async function pruneCacheAndMounts(store: Store, options: PruneCacheOptions, inUse: readonly Digest[]): Promise<{ deleted: string[]; bytesFreed: number; deferred: boolean }> {
+  const result = await pruneBuildCache(store, { ...options, inUse });
+  const mounts =
+    options.all === true && (await otherBuildsRunning(store)) === 0
+      ? (await cacheMountUsage(store)).filter((mount) => options.olderThanMs === undefined || Date.now() - mount.lastUsed > (options.olderThanMs ?? 0))
+      : [];
+  await removeCacheMounts(store, mounts.map((mount) => mount.name));
+  return {
+    deleted: [...result.removed.map((record) => record.id.slice(7, 32)), ...mounts.map((mount) => mount.name)],
+    bytesFreed: result.bytesFreed + mounts.reduce((sum, mount) => sum + mount.size, 0),
+    deferred: result.deferred,
+  };
 }
 
 export function registerSystem(program: Command, io: CliIo): void {
@@ -134,7 +152,7 @@ export function registerSystem(program: Command, io: CliIo): void {
       if (volumes.removed.length > 0) io.stdout.write(`Deleted Volumes:\n${volumes.removed.map((name) => `${name}\n`).join('')}\n`);
     }
     // What the remaining containers run stays, their images' names and blobs with it.
-    const inUse = (await listContainerRecords(store)).map((record) => record.image.manifest);
+    const inUse = await containersManifests(store);
     const imageLines: string[] = [];
     if (flags.all === true) {
       // A name stays when what it names reaches a container's manifest (an index holding it too).
@@ -150,16 +168,16 @@ export function registerSystem(program: Command, io: CliIo): void {
         imageLines.push(...removed.untagged.map((name) => `untagged: ${familiarReference(parseReference(name))}`), ...removed.deleted.map((digest) => `deleted: ${digest}`));
       }
     }
-    const cache = await pruneBuildCache(store, { ...cacheOptions, inUse });
+    const cache = await pruneCacheAndMounts(store, cacheOptions, inUse);
     freed += cache.bytesFreed;
     // Blobs and unpacked layers no image reaches any more (docker's dangling images), young ones spared: a pull or build may be about to name them.
     const blobs = await pruneStore(store);
     freed += blobs.bytesFreed;
     imageLines.push(...blobs.blobsRemoved.map((digest) => `deleted: ${digest}`));
     if (imageLines.length > 0) io.stdout.write(`Deleted Images:\n${imageLines.map((line) => `${line}\n`).join('')}\n`);
-    if (cache.removed.length > 0) io.stdout.write(`Deleted build cache objects:\n${cache.removed.map((record) => `${record.id.slice(7, 32)}\n`).join('')}\n`);
+    if (cache.deleted.length > 0) io.stdout.write(`Deleted build cache objects:\n${cache.deleted.map((id) => `${id}\n`).join('')}\n`);
     io.stdout.write(`Total reclaimed space: ${formatBytes(freed, 4, '')}\n`);
-    if (cache.deferred) io.stderr.write('another build is running: the records are removed, their blobs are collected by a later prune\n');
+    if (cache.deferred) io.stderr.write(deferredBlobsMessage);
   });
   addRootOption(system.command('df').description('show disk usage').option('-v, --verbose', 'list every image and cache record')).action(async (flags: RootOption & { verbose?: boolean }) => {
     const store = await storeFromOptions(flags);
