@@ -125,6 +125,11 @@ export async function openContext(dir: string, options: OpenContextOptions = {})
     excluded,
     ownersAreRoot: true,
     visible: (relative, isDirectory) => !excluded(relative) || (isDirectory && hasIncludedBelow(goClean(relative))),
+    visibleBelow: (relative) => {
+      if (matcher.empty) return true;
+      const cleaned = goClean(relative.replace(/^\/+/, ''));
+      return matcher.decidesBelow(cleaned === '.' ? '' : cleaned) && !excluded(relative);
+    },
     hashes: new ContentHasher(root, options.indexDir),
   };
 }
@@ -185,10 +190,24 @@ export async function sourceDigest(context: SourceRoot & { readonly hashes?: Con
 
   const contentOf = await hasher.hashAll(trees.flatMap((tree) => tree.entries));
   const state = [api.create64(0n), api.create64(0x9e3779b97f4a7c15n)];
-  const feed = (text: string): void => {
+  // Text is handed to the hashes in large pieces: one call per entry costs more than the hashing.
+  let text: string[] = [];
+  const flush = (): void => {
+    if (text.length === 0) return;
+    const joined = text.join('');
+    for (const hash of state) hash.update(joined);
+    text = [];
+  };
+  const feed = (piece: string): void => {
+    if (isTextName(piece)) {
+      text.push(piece);
+      if (text.length >= 4096) flush();
+      return;
+    }
     // A name that is not UTF-8 keys by its bytes: the hasher's own encoding would make each
     // stray byte U+FFFD, and two such names one.
-    const bytes = isTextName(text) ? text : encodeFileName(text);
+    flush();
+    const bytes = encodeFileName(piece);
     for (const hash of state) hash.update(bytes);
   };
   feed(`tsbuild-source-digest-v1\0${sources.length}\0`);
@@ -197,12 +216,17 @@ export async function sourceDigest(context: SourceRoot & { readonly hashes?: Con
     feed(`${tree.label}\0${tree.entries.length}\0`);
     const base = tree.label.startsWith('source ') ? tree.label.slice('source '.length) : '';
     for (const entry of tree.entries) {
-      const described = describeEntry(entry, context.ownersAreRoot, contentOf.get(entry.hostPath));
-      feed(described);
-      const [, type = '', mode = '', owner = '', data = ''] = described.slice(0, -1).split('\0');
-      if (entry.path !== '' || !entry.stats.isDirectory()) files.set(joinRelative(base, entry.path), fileSummary(data, `${type} ${mode} ${owner}`));
+      const fields = entryFields(entry, context.ownersAreRoot, contentOf.get(entry.hostPath));
+      if (fields === undefined) {
+        feed('\0dir\n');
+        continue;
+      }
+      const { type, mode, owner, data } = fields;
+      feed(`${entry.path}\0${type}\0${mode}\0${owner}\0${data}\n`);
+      files.set(joinRelative(base, entry.path), fileSummary(data, `${type} ${mode} ${owner}`));
     }
   }
+  flush();
   await hasher.save();
   const digest = state.map((hash) => hash.digest().toString(16).padStart(16, '0')).join('');
   return { digest: `xxh128:${digest}`, matched, files };
@@ -233,17 +257,18 @@ function entryType(stats: BigIntStats): string {
   return 'socket';
 }
 
-function describeEntry(entry: TreeEntry, ownersAreRoot: boolean, content: string | undefined): string {
+/** What keys one entry of a copied tree; undefined for the copied directory itself. */
+function entryFields(entry: TreeEntry, ownersAreRoot: boolean, content: string | undefined): { type: string; mode: string; owner: string; data: string } | undefined {
   const { stats } = entry;
   // A copied directory's own mode and owner never reach the destination (fsutil keeps the
   // destination directory's), so they do not key the copy either.
-  if (entry.path === '' && stats.isDirectory()) return '\0dir\n';
+  if (entry.path === '' && stats.isDirectory()) return undefined;
   const owner = ownersAreRoot ? '0:0' : `${stats.uid}:${stats.gid}`;
   let data = '';
   if (stats.isFile()) data = content ?? '';
   else if (stats.isSymbolicLink()) data = content ?? '';
   else if (stats.isCharacterDevice() || stats.isBlockDevice()) data = String(stats.rdev);
-  return `${entry.path}\0${entryType(stats)}\0${(Number(stats.mode) & 0o7777).toString(8)}\0${owner}\0${data}\n`;
+  return { type: entryType(stats), mode: (Number(stats.mode) & 0o7777).toString(8), owner, data };
 }
 
 let hashApiPromise: Promise<XXHashAPI> | undefined;

@@ -42,6 +42,11 @@ export class IgnorePattern {
   readonly cleaned: string;
   readonly exclusion: boolean;
   readonly dirs: readonly string[];
+  /**
+   * The most path components a path this pattern matches can have: its own count, unless `**`
+   * or a character class (which may hold `/`) lets it match deeper.
+   */
+  readonly depth: number;
   private readonly matchType: MatchType;
   private readonly regexp: RegExp | undefined;
 
@@ -52,6 +57,7 @@ export class IgnorePattern {
     const compiled = compile(cleaned);
     this.matchType = compiled.type;
     this.regexp = compiled.regexp;
+    this.depth = cleaned.includes('**') || cleaned.includes('[') ? Infinity : this.dirs.length;
   }
 
   matches(path: string): boolean {
@@ -173,6 +179,16 @@ export class PatternMatcher {
 
   get empty(): boolean {
     return this.patterns.length === 0;
+  }
+
+  /**
+   * Whether every path below DIRECTORY (cleaned, relative, '' for the top) gets DIRECTORY's own
+   * decision: no pattern can match a path that deep, so only DIRECTORY and its parents, the
+   * candidates DIRECTORY's decision was made from, can match. A walk then skips the matching.
+   */
+  decidesBelow(directory: string): boolean {
+    const depth = directory === '' ? 0 : directory.split('/').length;
+    return this.patterns.every((pattern) => pattern.depth <= depth);
   }
 
   /** Whether FILE (slash-separated, relative) or one of its parents is matched, the last pattern deciding. */

@@ -15,6 +15,11 @@ export interface SourceRoot {
   /** Whether the existing path RELATIVEPATH is part of the tree (false: it does not exist there). */
   visible(relativePath: string, isDirectory: boolean): boolean | Promise<boolean>;
   /**
+   * Whether everything below the visible directory RELATIVEPATH is visible too, so a walk below
+   * it need not ask (absent: ask for every path).
+   */
+  visibleBelow?(relativePath: string): boolean;
+  /**
    * Whether owners read from here are 0:0 whatever the files say: docker's client sends the
    * context with uid and gid reset (its resetUIDAndGID), so context files copy as root's, and
    * without security.capability, which the chown that resets them clears.
@@ -24,7 +29,12 @@ export interface SourceRoot {
 
 /** A root filesystem as a COPY source: every file in it exists, with its owners. */
 export function rootfsSource(dir: string): SourceRoot {
-  return { root: dir, visible: () => true, ownersAreRoot: false };
+  return { root: dir, visible: () => true, visibleBelow: () => true, ownersAreRoot: false };
+}
+
+/** The host path of NAME (a directory entry's name) in the host directory DIRECTORY. */
+function childPath(directory: string, name: string): string {
+  return directory === '/' ? `/${name}` : `${directory}/${name}`;
 }
 
 /** One path a COPY source names, after wildcards and symlinks. */
@@ -188,10 +198,10 @@ export async function walkSource(source: SourceRoot, match: MatchedSource, optio
 
   // Directories entered but not taken, waiting for something below them to be taken.
   const pending: TreeEntry[] = [];
-  const walk = async (relative: string, hostPath: string, includeInfo: MatchInfo, excludeInfo: MatchInfo): Promise<void> => {
+  const walk = async (relative: string, hostPath: string, includeInfo: MatchInfo, excludeInfo: MatchInfo, allVisible: boolean): Promise<void> => {
     for (const name of readNames(hostPath)) {
       const path = relative === '' ? name : `${relative}/${name}`;
-      const childHost = join(hostPath, name);
+      const childHost = childPath(hostPath, name);
       let taken = true;
       let excluded = false;
       let childInclude: MatchInfo;
@@ -213,7 +223,11 @@ export async function walkSource(source: SourceRoot, match: MatchedSource, optio
       const stats = lstatSyncIfAny(childHost);
       if (stats === undefined) continue;
       const rootRelative = sourceRelative === '' ? path : `${sourceRelative}/${path}`;
-      if (!(await source.visible(rootRelative, stats.isDirectory()))) continue;
+      if (!allVisible) {
+        // Most answers need no promise; awaiting each would cost a turn of the event loop per entry.
+        const visible = source.visible(rootRelative, stats.isDirectory());
+        if (!(typeof visible === 'boolean' ? visible : await visible)) continue;
+      }
       const entry: TreeEntry = { path, hostPath: childHost, stats };
       if (!stats.isDirectory()) {
         if (!taken) continue;
@@ -229,12 +243,12 @@ export async function walkSource(source: SourceRoot, match: MatchedSource, optio
         pending.push({ ...entry, parentOnly: true });
       }
       const depth = pending.length;
-      await walk(path, childHost, childInclude, childExclude);
+      await walk(path, childHost, childInclude, childExclude, allVisible || (source.visibleBelow?.(rootRelative) ?? false));
       // A directory nothing below was taken from stays out.
       if (!taken && pending.length >= depth) pending.splice(depth - 1);
     }
   };
-  await walk('', match.hostPath, undefined, undefined);
+  await walk('', match.hostPath, undefined, undefined, source.visibleBelow?.(sourceRelative) ?? false);
   return entries;
 }
 

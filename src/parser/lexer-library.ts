@@ -14,4 +14,4 @@ import type * as Chevrotain from 'chevrotain';
 const requireHere = createRequire(import.meta.url);
 const chevrotain = requireHere(new URL('../chevrotain.min.mjs', `file://${requireHere.resolve('chevrotain')}`).pathname) as typeof Chevrotain;
 
-export const { CstParser, Lexer, createToken } = chevrotain;
+export const { Lexer, createToken } = chevrotain;

@@ -86,6 +86,27 @@ describe('.dockerignore', () => {
     expect((await sourceDigest(context, ['node_modules/keep.js'])).matched).toEqual(['node_modules/keep.js']);
   });
 
+  it('walks a COPY source taking exactly the files .dockerignore leaves, however deep its patterns reach', async () => {
+    const tree: Record<string, string> = {};
+    for (const top of ['src', 'docs', 'build'])
+      for (const middle of ['a', 'b.tmp', 'keep'])
+        for (const leaf of ['x.md', 'y.tmp', 'z', 'README.md']) tree[`${top}/${middle}/${leaf}`] = `${top}${middle}${leaf}`;
+    const ignoreFiles = ['*.md\nbuild\n', 'src/*/y.tmp\n', '**/*.tmp\n!src/keep/y.tmp\n', 'docs/b.tmp\ndocs/a/z\n', 'src/a[/]x.md\nsrc/?/z\n', '*/keep\n!*/keep/README.md\n'];
+    for (const ignore of ignoreFiles) {
+      await writeTree(root, { ...tree, '.dockerignore': ignore });
+      const context = await openContext(root);
+      for (const source of ['src', 'docs', 'build']) {
+        const expected = Object.keys(tree)
+          .filter((path) => path.startsWith(`${source}/`) && !context.excluded(path))
+          .sort();
+        // An excluded source does not exist: nothing is taken.
+        const walked = [...(await sourceDigest(context, [source]).catch(() => ({ files: new Map<string, string>() }))).files.keys()];
+        const files = walked.filter((path) => tree[path] !== undefined).sort();
+        expect({ ignore, source, files }).toEqual({ ignore, source, files: expected });
+      }
+    }
+  });
+
   it('changes nothing when an excluded file changes', async () => {
     await writeTree(root, { '.dockerignore': 'ignored\n*.tmp\n', 'ignored/a': '1', 'x.tmp': '1', 'kept': '1' });
     const before = await digestOf(await openContext(root), ['.']);

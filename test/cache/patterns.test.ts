@@ -115,6 +115,19 @@ describe('PatternMatcher', () => {
   });
 });
 
+describe('PatternMatcher.decidesBelow', () => {
+  it('holds only below the depth of every pattern, never with ** or a class that may hold /', () => {
+    const shallow = new PatternMatcher(['Dockerfile', '*.md', '!docs/README.md']);
+    expect(shallow.decidesBelow('')).toBe(false);
+    expect(shallow.decidesBelow('src')).toBe(false);
+    expect(shallow.decidesBelow('src/lib')).toBe(true);
+    expect(shallow.decidesBelow('src/lib/deep')).toBe(true);
+    expect(new PatternMatcher(['build']).decidesBelow('src')).toBe(true);
+    expect(new PatternMatcher([]).decidesBelow('')).toBe(true);
+    for (const deep of ['**/*.log', 'build/**', 'a[/]b', 'x/**/y']) expect(new PatternMatcher([deep]).decidesBelow('a/b/c/d/e')).toBe(false);
+  });
+});
+
 describe('readIgnoreFile', () => {
   it('reads patterns as ignorefile.ReadAll does', () => {
     const text = '\uFEFF# comment\n  spaced  \n\n/abs/path\n./dot/./x/\n! negated \n!/neg/abs\n a/../b\r\n #not a comment\n/\n**/*.tmp';
