@@ -9,7 +9,7 @@
 import { mkdir, readFile, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
-import { TsbuildError, isTsbuildError, messageOf, type Descriptor, type Digest } from '../common/index.js';
+import { TsbuildError, isTsbuildError, messageOf, parseByteSize, type Descriptor, type Digest } from '../common/index.js';
 import { pruneStore, reachableBlobs, readManifest, writeFileAtomic, type Store } from '../store/index.js';
 import { otherBuildsRunning } from './activity.js';
 import { stepKeyAnnotation } from './step-cache.js';
@@ -184,14 +184,6 @@ export async function pruneBuildCache(store: Store, options: PruneCacheOptions =
   const only = new Set(removed.flatMap((record) => record.blobs));
   const result = await pruneStore(store, { gracePeriodMs: 0, only });
   return { removed, bytesFreed: result.bytesFreed, deferred: false };
-}
-
-/** A size as docker's --keep-storage reads it (go-units RAMInBytes: 1k = 1024): `512m`, `10GB`, `1.5g`, `2048`. */
-export function parseByteSize(text: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$/i.exec(text);
-  if (match === null) throw new TsbuildError('INVALID_ARGUMENT', `parse size ${JSON.stringify(text)}: use a number of bytes, or one with k, m, g or t`);
-  const power = ['', 'k', 'm', 'g', 't', 'p'].indexOf((match[2] ?? '').toLowerCase());
-  return Math.floor(Number(match[1]) * 1024 ** power);
 }
 
 /** The automatic cap's default: this share of what the file system has free, the cache itself counted as free. */

@@ -11,5 +11,5 @@ export { parseCacheFrom, parseCacheTo, type CacheExport, type CacheImport, type 
 export { exportCache, inlineCacheOf, selectRecords, type ExportCacheOptions } from './cache-export.js';
 export { cacheArtifactType, cacheConfigMediaType, inlineCacheField, type CacheDocument, type CacheMountEntry, type CacheMountLayers, type CacheRecord, type InlineCache } from './cache-format.js';
 export { compareSummaries, explainMiss, fileSummary, shortHash, type StepSummary } from './explain.js';
-export { applyCacheCap, cacheCapSetting, cacheUsage, defaultCacheShare, parseByteSize, pruneBuildCache, type CacheCapSetting, type CacheRecordUsage, type CacheUsage, type PruneCacheOptions, type PruneCacheResult } from './gc.js';
+export { applyCacheCap, cacheCapSetting, cacheUsage, defaultCacheShare, pruneBuildCache, type CacheCapSetting, type CacheRecordUsage, type CacheUsage, type PruneCacheOptions, type PruneCacheResult } from './gc.js';
 export { markBuildRunning, otherBuildsRunning } from './activity.js';

@@ -3,8 +3,8 @@
  * it. Kept out of build.ts so that the command reads as the build it runs.
  */
 import type { Command } from 'commander';
-import { BuildCache, LocalStepCache, applyCacheCap, cacheCapSetting, markBuildRunning, parseByteSize, exportCache, inlineCacheOf, inlineCacheField, parseCacheFrom, parseCacheTo, type CacheExport } from '../../cache/index.js';
-import { MediaType, messageOf, type Platform } from '../../common/index.js';
+import { BuildCache, LocalStepCache, applyCacheCap, cacheCapSetting, markBuildRunning, exportCache, inlineCacheOf, inlineCacheField, parseCacheFrom, parseCacheTo, type CacheExport } from '../../cache/index.js';
+import { MediaType, messageOf, parseByteSize, type Platform } from '../../common/index.js';
 import type { CacheMountLayers, LayerRef } from '../../cache/index.js';
 import { packCacheMount, reclaimAbandonedSteps, type BuildEvent, type StepHandle } from '../../executor/index.js';
 import { listContainerRecords } from '../../runtime/index.js';

@@ -4,8 +4,7 @@
  * taken so that a CI script's build line runs unchanged.
  */
 import type { Command } from 'commander';
-import { parseByteSize } from '../../cache/index.js';
-import { TsbuildError } from '../../common/index.js';
+import { TsbuildError, parseByteSize } from '../../common/index.js';
 import type { RunSandboxOptions } from '../../executor/index.js';
 import { addHostLine, parseUlimit, ulimitRlimits } from '../../runtime/index.js';
 import { collect } from '../common-options.js';

@@ -4,11 +4,11 @@
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { cacheUsage, otherBuildsRunning, parseByteSize, pruneBuildCache, type PruneCacheOptions } from '../../cache/index.js';
+import { cacheUsage, otherBuildsRunning, pruneBuildCache, type PruneCacheOptions } from '../../cache/index.js';
 import { cacheMountUsage, removeCacheMounts } from '../../executor/index.js';
 import { containerDirectory, listContainerRecords, listVolumes, observeState, pruneContainers, pruneNetworks, pruneVolumes } from '../../runtime/index.js';
 import { pruneStore, reachableBlobs, removeImages, type Store } from '../../store/index.js';
-import { TsbuildError, familiarReference, parseGoDuration, parseReference, treeSize, type Digest } from '../../common/index.js';
+import { TsbuildError, familiarReference, parseByteSize, parseGoDuration, parseReference, treeSize, type Digest } from '../../common/index.js';
 import { dockerTable, formatBytes, formatCreatedSince, humanDuration } from '../format.js';
 import { ExitError, type CliIo } from '../io.js';
 import { runInUserNamespace } from '../rootless.js';

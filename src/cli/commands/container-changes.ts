@@ -15,7 +15,7 @@ import { storeName, temporaryName } from '../../store/index.js';
 import { ExitError, type CliIo } from '../io.js';
 import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
-import { collect } from './registry-options.js';
+import { collect } from '../common-options.js';
 
 /** The instructions docker's commit takes as changes (builder/dockerfile's validCommitCommands). */
 const commitInstructions = new Set(['CMD', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'LABEL', 'ONBUILD', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR']);

@@ -5,10 +5,10 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
-import { parseByteSize } from '../../cache/index.js';
-import { TsbuildError, formatPlatform, hostPlatform, messageOf, parseGoDuration, parsePlatform, platformMatches } from '../../common/index.js';
+
+import { TsbuildError, formatPlatform, hostPlatform, messageOf, parseByteSize, parseGoDuration, parsePlatform, platformMatches } from '../../common/index.js';
 import { lookupEnv, parseEnvFile, parseMountFlag, parsePortSpec, parseTmpfsFlag, parseUlimit, parseVolumeFlag, type CreateContainerOptions, type MountRequest, type HealthcheckConfig, type RestartPolicy } from '../../runtime/index.js';
-import { collect } from './registry-options.js';
+import { collect } from '../common-options.js';
 
 export interface ContainerFlags {
   readonly rm?: boolean;

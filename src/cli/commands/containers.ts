@@ -45,7 +45,7 @@ import { containersOnUserNetwork, runInMonitorNamespaces, runInUserNamespace } f
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { tsbuildEntry } from '../version.js';
 import { addContainerOptions, checkPlatform, claimCidfile, createOptions, type ContainerFlags } from './container-options.js';
-import { addInsecureRegistryOption, collect } from './registry-options.js';
+import { addInsecureRegistryOption, collect } from '../common-options.js';
 import { forwardedSignals, imageFetcher } from './run.js';
 import { confirmRemoval } from '../prompt.js';
 

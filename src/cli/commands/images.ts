@@ -4,7 +4,7 @@ import { listImages } from '../../store/index.js';
 import { dockerTable, formatBytes, formatCreatedSince } from '../format.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
-import { collect } from './registry-options.js';
+import { collect } from '../common-options.js';
 
 export function registerImages(program: Command, io: CliIo): void {
   addRootOption(

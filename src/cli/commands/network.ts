@@ -5,7 +5,7 @@ import { connectContainer, createNetwork, disconnectContainer, getNetwork, netwo
 import { dockerTable } from '../format.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
-import { collect } from './registry-options.js';
+import { collect } from '../common-options.js';
 
 /** The built-in networks that are no bridge of tsbuild's: listed as docker lists them, with IDs of their own. */
 const builtins: readonly { name: string; driver: string }[] = [

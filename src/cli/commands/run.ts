@@ -1,15 +1,14 @@
 import { constants as osConstants } from 'node:os';
 import type { Command } from 'commander';
 import { TsbuildError, familiarReference, isTsbuildError, type ImageReference } from '../../common/index.js';
-import { pull } from '../../registry/index.js';
+import type { RegistryClient } from '../../registry/index.js';
 import { parsePortSpec, rawTerminalOutput, runContainer, runFailureStatus, type RunningContainer } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
 import { ExitError, type CliIo } from '../io.js';
 import { isUserNetwork, runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
 import { addContainerOptions, checkPlatform, environment, mountRequests, needsRecord, pullPolicy, type ContainerFlags } from './container-options.js';
-import { addInsecureRegistryOption, registryClient } from './registry-options.js';
-import { TransferProgress } from './transfer-progress.js';
+import { addInsecureRegistryOption } from '../common-options.js';
 
 /** The signals docker's CLI passes on to the container (its sig-proxy). */
 export const forwardedSignals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -27,11 +26,13 @@ export function imageFetcher(
   signal: AbortSignal,
 ): { fetch: ((reference: ImageReference) => Promise<void>) | undefined; pullAlways: boolean; close: () => Promise<void> } {
   const policy = pullPolicy({ pull: flags.pull ?? 'missing' });
-  let client: ReturnType<typeof registryClient> | undefined;
+  let client: RegistryClient | undefined;
   return {
     pullAlways: policy === 'always',
     fetch: policy === 'never' ? undefined : async (reference) => {
       if (policy === 'missing') io.stderr.write(`Unable to find image '${familiarReference(reference)}' locally\n`);
+      // The registry client (undici) is loaded only when an image is pulled: most runs need none.
+      const [{ pull }, { registryClient }, { TransferProgress }] = await Promise.all([import('../../registry/index.js'), import('./registry-options.js'), import('./transfer-progress.js')]);
       client = registryClient(flags);
       const progress = new TransferProgress(io, 'pull');
       io.stderr.write(`${reference.tag ?? reference.digest ?? 'latest'}: Pulling from ${reference.path}\n`);

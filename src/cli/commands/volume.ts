@@ -5,7 +5,7 @@ import { dockerTable, formatBytes } from '../format.js';
 import { ExitError, type CliIo } from '../io.js';
 import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
-import { collect } from './registry-options.js';
+import { collect } from '../common-options.js';
 import { confirmRemoval } from '../prompt.js';
 
 /** `K=V` labels (`K` alone is an empty value, as docker). */
