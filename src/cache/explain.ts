@@ -42,12 +42,16 @@ function splitFileSummary(value: string): { metadata: string; content: string } 
 }
 
 /** Inputs with the files capped: a context of a million files must not make a record huge. */
-export function capInputs(inputs: Record<string, string>): Record<string, string> {
+export function capInputs(inputs: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
   const files = Object.keys(inputs).filter((name) => name.startsWith('file:'));
-  if (files.length <= maxFiles) return inputs;
+  return files.length <= maxFiles ? inputs : filesSummarized(inputs, files);
+}
+
+/** INPUTS with every `file:` entry replaced by one `files` hash of them all. */
+function filesSummarized(inputs: Readonly<Record<string, string>>, files: readonly string[]): Readonly<Record<string, string>> {
   const kept: Record<string, string> = {};
   for (const [name, value] of Object.entries(inputs)) if (!name.startsWith('file:')) kept[name] = value;
-  kept['files'] = shortHash(files.sort().map((name) => `${name}=${inputs[name] ?? ''}`).join('\n'));
+  kept['files'] = shortHash([...files].sort().map((name) => `${name}=${inputs[name] ?? ''}`).join('\n'));
   return kept;
 }
 
@@ -86,10 +90,17 @@ function describeInput(name: string, before: string | undefined, after: string |
 export function compareSummaries(record: StepSummary, current: StepSummary): string[] {
   const reasons: string[] = [];
   if (record.text !== current.text) reasons.push(`instruction changed (was: ${record.text})`);
-  const names = [...new Set([...Object.keys(record.inputs), ...Object.keys(current.inputs)])].sort();
+  // A record kept its files as one hash (capInputs): the other side is compared the same way,
+  // not file by file against nothing.
+  const summarized = 'files' in record.inputs || 'files' in current.inputs;
+  const comparable = (inputs: Readonly<Record<string, string>>): Readonly<Record<string, string>> =>
+    summarized && !('files' in inputs) ? filesSummarized(inputs, Object.keys(inputs).filter((name) => name.startsWith('file:'))) : inputs;
+  const recorded = comparable(record.inputs);
+  const now = comparable(current.inputs);
+  const names = [...new Set([...Object.keys(recorded), ...Object.keys(now)])].sort();
   for (const name of names) {
-    const before = record.inputs[name];
-    const after = current.inputs[name];
+    const before = recorded[name];
+    const after = now[name];
     if (before !== after) reasons.push(describeInput(name, before, after));
   }
   return reasons;

@@ -66,6 +66,17 @@ describe('why a step missed', () => {
     expect(await build(['--no-cache', '--build-arg', 'V=2'])).toEqual({ [copy]: 'cache miss: --no-cache', [run('echo $V > /w')]: 'cache miss: --no-cache' });
   });
 
+  it('says the copied files changed when there were too many to keep one by one, not that each was added', async () => {
+    const files: Record<string, string> = { Dockerfile: 'FROM busybox\nCOPY many/ /many/\n' };
+    for (let index = 0; index < 2100; index++) files[`many/d${index % 10}/f${index}`] = `${index}\n`;
+    const dir = await fx.context('many', files);
+    expect((await fx.build([dir])).status).toBe(0);
+    await writeFile(join(dir, 'many/d3/f1003'), 'changed\n');
+    const result = await fx.build([dir]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(verdicts(result.stderr)).toEqual({ '[2/2] COPY many/ /many/': 'cache miss: the files it copies changed' });
+  });
+
   it('says when the base image changed, and --explain-cache reports every step', async () => {
     const dir = await fx.context('base', { Dockerfile: 'FROM busybox\nRUN echo hi > /hi\n' });
     expect((await fx.build([dir])).status).toBe(0);
