@@ -382,6 +382,11 @@ describe.runIf(isRoot)('containers as root', () => {
     ok('create', '--name', 'labelled', '--label', 'tier=web', '--memory', '64m', 'busybox', 'true');
     expect(inspect('labelled', '{{.Config.Labels.tier}} {{.HostConfig.Memory}}')).toBe('web 67108864');
     expect(ok('ps', '-a', '--filter', 'label=tier=web', '--format', '{{.Names}}')).toBe('labelled\n');
+    // docker's ps templates: a method (.Label), Go's functions, and `table` heading its columns as docker does.
+    expect(ok('ps', '-a', '--filter', 'label=tier=web', '--format', '{{.Names}}|{{.Label "tier"}}|{{upper .State}}|{{index (split .Labels "=") 1}}')).toBe('labelled|web|CREATED|web\n');
+    const table = ok('ps', '-a', '--filter', 'label=tier=web', '--format', 'table {{.ID}}\\t{{.Names}}\\t{{.RunningFor}}\\t{{.State}}');
+    expect(table).toMatch(/^CONTAINER ID   NAMES      CREATED\s+STATE\n[0-9a-f]{12}   labelled   .* ago\s+created\n$/);
+    expect(inspect('labelled', '{{range $key, $value := .Config.Labels}}{{$key}}={{$value}}{{end}} {{if eq .State.Status "created"}}new{{end}}')).toBe('tier=web new');
     ok('rm', 'labelled');
   }, 60_000);
 

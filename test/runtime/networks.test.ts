@@ -158,6 +158,10 @@ describe.runIf(isRoot)('networks', () => {
     const lines = listed.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^NETWORK ID\s+NAME\s+DRIVER\s+SCOPE$/);
     expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`^${made.Id.slice(0, 12)}\\s+${name}\\s+bridge\\s+local$`)), expect.stringMatching(/^[0-9a-f]{12}\s+bridge\s+bridge\s+local$/), expect.stringMatching(/^[0-9a-f]{12}\s+host\s+host\s+local$/), expect.stringMatching(/^[0-9a-f]{12}\s+none\s+null\s+local$/)]));
+    // docker's templates: list rows with their Label method, inspect documents whole.
+    expect(tsbuild('network', 'ls', '--format', '{{if .Label "purpose"}}{{.Name}} {{.Label "purpose"}} {{.Labels}}{{end}}').stdout.split('\n').filter((line) => line !== '')).toEqual([`${name} test purpose=test`]);
+    expect(tsbuild('network', 'ls', '--format', 'table {{.Name}}\t{{.Driver}}').stdout.split('\n')[0]).toBe('NAME                 DRIVER'.replace(/NAME +/, `NAME${' '.repeat(Math.max(10, name.length + 3) - 4)}`));
+    expect(tsbuild('network', 'inspect', '-f', '{{.Name}} {{(index .IPAM.Config 0).Gateway}} {{.Labels.purpose}}', name).stdout).toBe(`${name} ${made.IPAM.Config[0]?.Gateway ?? ''} test\n`);
     expect(tsbuild('network', 'create', name)).toMatchObject({ status: 1, stderr: expect.stringContaining(`network with name ${name} already exists`) });
     expect(tsbuild('network', 'create', '--subnet', made.IPAM.Config[0]?.Subnet ?? '', `${name}-2`)).toMatchObject({ status: 1, stderr: expect.stringContaining('overlaps') });
     expect(tsbuild('network', 'rm', 'bridge')).toMatchObject({ status: 1, stderr: expect.stringContaining('pre-defined network') });

@@ -107,6 +107,22 @@ describe('image commands', () => {
     expect(missing.stderr).toMatch(/^error: inspect image: no such image busybox/);
   });
 
+  it('inspects through Go templates as docker -f does: index, range, if, len, json, printf', async () => {
+    expect((await run(['tag', 'busybox', 'localhost:5000/tools/bb:1', '--root', root])).status).toBe(0);
+    const template = '{{.Os}}/{{.Architecture}} {{len .RootFS.Layers}} {{range $i, $tag := .RepoTags}}{{if $i}},{{end}}{{$tag}}{{end}} {{.Config.Cmd}} {{json .Config.Cmd}} {{index .Config.Cmd 0}} {{printf "%.7s" .Id}}';
+    const inspected = await run(['image', 'inspect', '-f', template, 'busybox', '--root', root]);
+    expect(inspected.stderr).toBe('');
+    const arch = process.arch === 'arm64' ? 'arm64' : 'amd64';
+    expect(inspected.stdout).toBe(`linux/${arch} 1 busybox:latest,localhost:5000/tools/bb:1 [sh] ["sh"] sh sha256:\n`);
+    // One line per image; the template is read before anything is written.
+    expect((await run(['inspect', '--format', '{{upper .Os}}', 'busybox', 'localhost:5000/tools/bb:1', '--root', root])).stdout).toBe('LINUX\nLINUX\n');
+    const bad = await run(['inspect', '-f', '{{.Os', 'busybox', '--root', root]);
+    expect(bad.status).toBe(1);
+    expect(bad.stdout).toBe('');
+    expect(bad.stderr).toMatch(/template parsing error: template: :1: unclosed action/);
+    expect((await run(['inspect', '-f', '{{nosuch .Os}}', 'busybox', '--root', root])).stderr).toMatch(/function "nosuch" not defined/);
+  });
+
   it('saves, loads into a fresh root with the same digests, verifies and prunes', async () => {
     const dockerTar = join(dir, 'bb-docker.tar');
     const ociTar = join(dir, 'bb-oci.tar');

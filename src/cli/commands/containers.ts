@@ -39,6 +39,7 @@ import {
 } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
 import { dockerTable, formatBytes, formatCreatedSince, humanDuration } from '../format.js';
+import { formatListTemplate, inspectWithTemplate, sortedKeys } from '../go-template.js';
 import { ExitError, type CliIo } from '../io.js';
 import { createProgram, userArguments } from '../program.js';
 import { containersOnUserNetwork, runInMonitorNamespaces, runInUserNamespace } from '../rootless.js';
@@ -428,15 +429,23 @@ function matchesFilter(row: PsRow, filter: string): boolean {
   }
 }
 
-/** `{{.ID}}`, `{{.Names}}`, `{{json .Labels}}`, `{{.Label "key"}}` — the parts of Go templates `ps --format` is used with. */
-function applyTemplate(template: string, fields: Record<string, string>, record: ContainerRecord): string {
-  return template
-    .replace(/\{\{\s*json\s+\.(\w+)\s*\}\}/g, (_all, name: string) => JSON.stringify(fields[name] ?? ''))
-    .replace(/\{\{\s*\.Label\s+"([^"]*)"\s*\}\}/g, (_all, key: string) => record.config.labels?.[key] ?? '')
-    .replace(/\{\{\s*\.(\w+)\s*\}\}/g, (_all, name: string) => fields[name] ?? '')
-    .replace(/\\t/g, '\t')
-    .replace(/\\n/g, '\n');
-}
+/** docker's column titles for the fields of `ps`'s rows. */
+const psHeaders: Readonly<Record<string, string>> = {
+  ID: 'CONTAINER ID',
+  Image: 'IMAGE',
+  Command: 'COMMAND',
+  CreatedAt: 'CREATED AT',
+  RunningFor: 'CREATED',
+  Ports: 'PORTS',
+  State: 'STATE',
+  Status: 'STATUS',
+  Names: 'NAMES',
+  Labels: 'LABELS',
+  Mounts: 'MOUNTS',
+  Networks: 'NETWORKS',
+  Size: 'SIZE',
+  LocalVolumes: 'LOCAL VOLUMES',
+};
 
 function definePs(parent: Command, io: CliIo, name = 'ps', aliases: readonly string[] = []): void {
   addRootOption(
@@ -467,20 +476,19 @@ function definePs(parent: Command, io: CliIo, name = 'ps', aliases: readonly str
     }
     const format = flags.format ?? 'table';
     if (format === 'json') {
-      for (const row of rows) io.stdout.write(`${JSON.stringify(psFields(row, truncate))}\n`);
+      for (const row of rows) io.stdout.write(`${JSON.stringify(sortedKeys(psFields(row, truncate)))}\n`);
       return;
     }
-    if (format !== 'table' && !format.startsWith('table ')) {
-      for (const row of rows) io.stdout.write(`${applyTemplate(format, psFields(row, truncate), row.record)}\n`);
+    if (format !== 'table') {
+      // `.Label "key"` is a method of docker's container context: one label's value.
+      const contexts = rows.map((row) => ({ ...sortedKeys(psFields(row, truncate)), Label: (key: unknown) => row.record.config.labels?.[String(key)] ?? '' }));
+      io.stdout.write(formatListTemplate(format, contexts, psHeaders));
       return;
     }
-    const columns: [string, string][] =
-      format === 'table'
-        ? [['CONTAINER ID', 'ID'], ['IMAGE', 'Image'], ['COMMAND', 'Command'], ['CREATED', 'RunningFor'], ['STATUS', 'Status'], ['PORTS', 'Ports'], ['NAMES', 'Names']]
-        : [...format.slice('table '.length).matchAll(/\{\{\s*\.(\w+)\s*\}\}/g)].map((match) => [(match[1] ?? '').replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase(), match[1] ?? '']);
-    const table = [columns.map(([header]) => header), ...rows.map((row) => {
+    const columns = ['ID', 'Image', 'Command', 'RunningFor', 'Status', 'Ports', 'Names'];
+    const table = [columns.map((field) => psHeaders[field] ?? field), ...rows.map((row) => {
       const fields = psFields(row, truncate);
-      return columns.map(([, field]) => (field === 'RunningFor' && format === 'table' ? fields.RunningFor ?? '' : fields[field] ?? ''));
+      return columns.map((field) => fields[field] ?? '');
     })];
     io.stdout.write(dockerTable(table));
   });
@@ -795,21 +803,11 @@ function defineInspect(parent: Command, io: CliIo, name = 'inspect'): void {
       const store = await storeFromOptions(flags);
       const results = await inspectContainers(store, containers);
       if (flags.format === undefined) io.stdout.write(`${JSON.stringify(results, null, 4)}\n`);
-      else for (const result of results) io.stdout.write(`${inspectTemplate(flags.format, result)}\n`);
+      else io.stdout.write(inspectWithTemplate(flags.format, results));
     },
   );
 }
 
-/** `{{.State.Status}}`, `{{json .State}}`: dotted paths into the inspect document. */
-export function inspectTemplate(template: string, document: unknown): string {
-  const lookup = (path: string): unknown => path.split('.').filter((part) => part !== '').reduce<unknown>((value, part) => (value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined), document);
-  return template
-    .replace(/\{\{\s*json\s+([.\w]+)\s*\}\}/g, (_all, path: string) => JSON.stringify(lookup(path) ?? null))
-    .replace(/\{\{\s*([.\w]+)\s*\}\}/g, (_all, path: string) => {
-      const value = lookup(path);
-      return value === undefined || value === null ? '<no value>' : typeof value === 'object' ? JSON.stringify(value) : String(value);
-    });
-}
 
 
 function definePrune(parent: Command, io: CliIo): void {

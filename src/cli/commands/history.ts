@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import pLimit from 'p-limit';
 import { TsbuildError } from '../../common/index.js';
 import { findImage, layerContentSize, resolveImage } from '../../store/index.js';
+import { formatListTemplate, sortedKeys } from '../go-template.js';
 import { dockerTable, formatBytes, formatCreatedSince, formatRfc3339 } from '../format.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
@@ -78,20 +79,6 @@ function templateFields(row: HistoryRow, human: boolean, truncate: boolean): Rec
   };
 }
 
-/** `{{.Field}}` and `{{json .}}`, the parts of Go templates history formats use. */
-function applyTemplate(template: string, fields: Record<string, string>): string {
-  return template
-    .replace(/\{\{\s*json\s+\.\s*\}\}/g, () => JSON.stringify(sortedFields(fields)))
-    .replace(/\{\{\s*\.(\w+)\s*\}\}/g, (_all, field: string) => fields[field] ?? '')
-    .replace(/\\t/g, '\t')
-    .replace(/\\n/g, '\n');
-}
-
-/** Go's encoding of a map: keys in order. */
-function sortedFields(fields: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(fields).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}
-
 const defaultColumns: ReadonlyArray<readonly [header: string, humanHeader: string, field: string]> = [
   ['IMAGE', 'IMAGE', 'ID'],
   ['CREATED AT', 'CREATED', 'CreatedSince'],
@@ -123,17 +110,14 @@ export function registerHistory(program: Command, io: CliIo): void {
     }
     const format = options.format ?? 'table';
     if (format === 'json') {
-      for (const row of fields) io.stdout.write(`${JSON.stringify(sortedFields(row))}\n`);
+      for (const row of fields) io.stdout.write(`${JSON.stringify(sortedKeys(row))}\n`);
       return;
     }
-    if (format !== 'table' && !format.startsWith('table ')) {
-      for (const row of fields) io.stdout.write(`${applyTemplate(format, row)}\n`);
+    if (format !== 'table') {
+      io.stdout.write(formatListTemplate(format, fields.map(sortedKeys), fieldHeaders));
       return;
     }
-    const columns =
-      format === 'table'
-        ? defaultColumns.map(([header, humanHeader, field]) => [human ? humanHeader : header, field] as const)
-        : [...format.slice('table '.length).matchAll(/\{\{\s*\.(\w+)\s*\}\}/g)].map((match) => [fieldHeaders[match[1] ?? ''] ?? (match[1] ?? '').toUpperCase(), match[1] ?? ''] as const);
+    const columns = defaultColumns.map(([header, humanHeader, field]) => [human ? humanHeader : header, field] as const);
     // Without --human, docker's default table still heads the time column CREATED AT and shows the time itself.
     io.stdout.write(dockerTable([columns.map(([header]) => header), ...fields.map((row) => columns.map(([, field]) => row[field] ?? ''))]));
   });

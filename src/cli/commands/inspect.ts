@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { TsbuildError, familiarReference, isTsbuildError, hostPlatform, parsePlatform, parseReference } from '../../common/index.js';
 import { findImage, imageTarSize, resolveImage } from '../../store/index.js';
 import type { CliIo } from '../io.js';
-import { inspectContainers, inspectTemplate } from './containers.js';
+import { inspectWithTemplate } from '../go-template.js';
+import { inspectContainers } from './containers.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
 /**
@@ -104,6 +105,6 @@ export function registerInspect(program: Command, io: CliIo): void {
       });
     }
     if (options.format === undefined) io.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
-    else for (const result of results) io.stdout.write(`${inspectTemplate(options.format, result)}\n`);
+    else io.stdout.write(inspectWithTemplate(options.format, results));
   });
 }

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { TsbuildError } from '../../common/index.js';
 import { connectContainer, createNetwork, disconnectContainer, getNetwork, networks, pruneNetworks, removeNetwork, type NetworkRecord } from '../../runtime/index.js';
 import { dockerTable } from '../format.js';
+import { formatListTemplate, inspectWithTemplate } from '../go-template.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { collect } from '../common-options.js';
@@ -57,6 +58,9 @@ function builtinRecord(name: string, driver: string): Record<string, unknown> {
   return { Name: name, Id: builtinId(name), Created: '0001-01-01T00:00:00Z', Scope: 'local', Driver: driver, EnableIPv6: false, IPAM: { Driver: 'default', Options: null, Config: [] }, Internal: false, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false, Containers: {}, Options: {}, Labels: {} };
 }
 
+/** docker's column titles for the fields of `network ls`'s rows. */
+const networkHeaders: Readonly<Record<string, string>> = { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv6: 'IPV6', Internal: 'INTERNAL', Labels: 'LABELS', CreatedAt: 'CREATED AT' };
+
 export function registerNetwork(program: Command, io: CliIo): void {
   const network = program.command('network').description('manage the networks containers run on');
   addRootOption(
@@ -88,7 +92,7 @@ export function registerNetwork(program: Command, io: CliIo): void {
       .description('list networks')
       .option('-q, --quiet', 'print only network IDs')
       .option('--no-trunc', 'show network IDs whole')
-      .option('--format <format>', 'table or json (one JSON object per line)', 'table'),
+      .option('--format <format>', 'table, json (one JSON object per line) or a Go template such as {{.Name}}', 'table'),
   ).action(async (options: RootOption & { quiet?: boolean; trunc: boolean; format: string }) => {
     const store = await storeFromOptions(options);
     const rows = [
@@ -102,6 +106,19 @@ export function registerNetwork(program: Command, io: CliIo): void {
     }
     if (options.format === 'json') {
       for (const row of rows) io.stdout.write(`${JSON.stringify({ ...row, ID: id(row.ID) })}\n`);
+      return;
+    }
+    if (options.format !== 'table') {
+      const contexts = rows.map((row) => ({
+        ...row,
+        ID: id(row.ID),
+        Internal: String(row.Internal),
+        IPv6: 'false',
+        CreatedAt: '',
+        Labels: Object.entries(row.Labels).map(([key, value]) => `${key}=${value}`).join(','),
+        Label: (key: unknown) => (row.Labels as Readonly<Record<string, string>>)[String(key)] ?? '',
+      }));
+      io.stdout.write(formatListTemplate(options.format, contexts, networkHeaders));
       return;
     }
     const table = [['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'], ...rows.map((row) => [id(row.ID), row.Name, row.Driver, row.Scope])];
@@ -122,7 +139,7 @@ export function registerNetwork(program: Command, io: CliIo): void {
     }
     if (failed) throw new TsbuildError('INVALID_ARGUMENT', 'network rm: some networks could not be removed');
   });
-  addRootOption(network.command('inspect').description('show networks in detail (JSON)').argument('<network...>')).action(async (names: string[], options: RootOption) => {
+  addRootOption(network.command('inspect').description('show networks in detail (JSON)').argument('<network...>').option('-f, --format <template>', 'a Go template such as {{.IPAM.Config}}')).action(async (names: string[], options: RootOption & { format?: string }) => {
     const store = await storeFromOptions(options);
     await networks(store);
     const found: Record<string, unknown>[] = [];
@@ -130,7 +147,7 @@ export function registerNetwork(program: Command, io: CliIo): void {
       const builtin = builtins.find((candidate) => candidate.name === name || builtinId(candidate.name).startsWith(name));
       found.push(builtin === undefined ? inspectNetwork(await getNetwork(store, name)) : builtinRecord(builtin.name, builtin.driver));
     }
-    io.stdout.write(`${JSON.stringify(found, null, 4)}\n`);
+    io.stdout.write(options.format === undefined ? `${JSON.stringify(found, null, 4)}\n` : inspectWithTemplate(options.format, found));
   });
   addRootOption(
     network.command('connect').description('connect a running container to a network').argument('<network>').argument('<container>').option('--alias <alias>', 'another name on the network (repeatable)', collect, []),

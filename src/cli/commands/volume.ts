@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { TsbuildError, isTsbuildError } from '../../common/index.js';
 import { createVolume, inspectVolume, listVolumes, pruneVolumes, removeVolume, type VolumeInfo, type VolumeSummary } from '../../runtime/index.js';
 import { dockerTable, formatBytes } from '../format.js';
+import { formatListTemplate, inspectWithTemplate } from '../go-template.js';
 import { ExitError, type CliIo } from '../io.js';
 import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
@@ -20,21 +21,6 @@ function parseLabels(entries: readonly string[]): Record<string, string> {
   return labels;
 }
 
-/**
- * A Go template as docker's `--format` takes the simple ones: `{{.Field}}` (and `{{json .}}`,
- * `{{json .Field}}`) replaced by the field's value; `json` alone is the whole as one line.
- */
-function formatTemplate(template: string, value: object): string {
-  if (template === 'json') return JSON.stringify(value);
-  const text = template.replace(/\{\{\s*(json\s+)?\.(\w*)\s*\}\}/g, (_all, json: string | undefined, field: string) => {
-    const picked: unknown = field === '' ? value : (value as Readonly<Record<string, unknown>>)[field];
-    if (json !== undefined) return JSON.stringify(picked);
-    if (picked === null || picked === undefined) return '<no value>';
-    if (typeof picked === 'object') return `map[${Object.entries(picked).map(([key, item]) => `${key}:${String(item)}`).join(' ')}]`;
-    return String(picked);
-  });
-  return text.replace(/\\t/g, '\t').replace(/\\n/g, '\n');
-}
 
 
 /** `volume ls --filter`: dangling=, name= (a substring), label=K or K=V, driver=. */
@@ -66,6 +52,9 @@ function volumeFilter(filters: readonly string[]): (volume: VolumeSummary) => bo
   return (volume) => tests.every((test) => test(volume));
 }
 
+
+/** docker's column titles for the fields of `volume ls`'s rows. */
+const volumeHeaders: Readonly<Record<string, string>> = { Name: 'VOLUME NAME', Driver: 'DRIVER', Scope: 'SCOPE', Mountpoint: 'MOUNTPOINT', Labels: 'LABELS', Links: 'LINKS', Size: 'SIZE' };
 
 const info = (volume: VolumeInfo): VolumeInfo => ({
   CreatedAt: volume.CreatedAt,
@@ -120,8 +109,20 @@ export function registerVolume(program: Command, io: CliIo): void {
       for (const entry of volumes) io.stdout.write(`${entry.Name}\n`);
       return;
     }
+    if (options.format === 'json') {
+      for (const entry of volumes) io.stdout.write(`${JSON.stringify(info(entry))}\n`);
+      return;
+    }
     if (options.format !== 'table') {
-      for (const entry of volumes) io.stdout.write(`${formatTemplate(options.format, info(entry))}\n`);
+      // docker's volume row: Labels as `k=v,…`, one label by the Label method, N/A where it keeps no figure.
+      const rows = volumes.map((entry) => ({
+        ...info(entry),
+        Labels: Object.entries(entry.Labels ?? {}).map(([key, value]) => `${key}=${value}`).join(','),
+        Links: 'N/A',
+        Size: 'N/A',
+        Label: (key: unknown) => entry.Labels?.[String(key)] ?? '',
+      }));
+      io.stdout.write(formatListTemplate(options.format, rows, volumeHeaders));
       return;
     }
     io.stdout.write(dockerTable([['DRIVER', 'VOLUME NAME'], ...volumes.map((entry) => [entry.Driver, entry.Name])]));
@@ -147,7 +148,7 @@ export function registerVolume(program: Command, io: CliIo): void {
         failed = true;
       }
     }
-    if (options.format !== undefined) for (const entry of found) io.stdout.write(`${formatTemplate(options.format, entry)}\n`);
+    if (options.format !== undefined) io.stdout.write(inspectWithTemplate(options.format, found));
     else io.stdout.write(`${JSON.stringify(found, null, 4)}\n`);
     if (failed) throw new ExitError(1);
   });

@@ -1,0 +1,93 @@
+/**
+ * The Go template engine behind every `--format`: each expectation is what Go's text/template
+ * with docker's functions prints for the same template and data.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseGoTemplate, renderGoTemplate, sprintf } from '../../src/cli/go-template.js';
+
+const container = {
+  Id: 'abc123',
+  Name: '/web',
+  State: { Status: 'running', Running: true, Pid: 4242, ExitCode: 0, Health: null },
+  Config: {
+    Cmd: ['httpd', '-f'],
+    Env: ['PATH=/bin', 'A=1'],
+    Labels: { 'com.example.role': 'front', tier: 'web' },
+    ExposedPorts: { '80/tcp': {} },
+  },
+  NetworkSettings: { Networks: { app: { IPAddress: '10.88.0.2', Aliases: ['web'] }, other: { IPAddress: '10.89.0.3', Aliases: null } } },
+  Mounts: [] as unknown[],
+  SizeRw: 1700000000,
+};
+
+describe('Go templates as docker runs them', () => {
+  it.each([
+    ['{{.Id}}', 'abc123'],
+    ['{{.State.Status}} {{.State.Running}} {{.State.Pid}}', 'running true 4242'],
+    ['{{.Config.Cmd}}', '[httpd -f]'],
+    ['{{.Config.Labels}}', 'map[com.example.role:front tier:web]'],
+    ['{{.Config.Missing}}', '<no value>'],
+    ['{{.State.Health}}', '<no value>'],
+    ['{{json .Config.Cmd}}', '["httpd","-f"]'],
+    ['{{json .State}}', '{"Status":"running","Running":true,"Pid":4242,"ExitCode":0,"Health":null}'],
+    ['{{index .Config.Labels "com.example.role"}}', 'front'],
+    ['{{index .Config.Cmd 1}}', '-f'],
+    ['{{index .Config.Labels "absent"}}', '<no value>'],
+    ['{{len .Config.Env}} {{len .Config.Labels}} {{len .Name}}', '2 2 4'],
+    ['{{range .Config.Env}}[{{.}}]{{end}}', '[PATH=/bin][A=1]'],
+    ['{{range $i, $e := .Config.Env}}{{$i}}={{$e}};{{end}}', '0=PATH=/bin;1=A=1;'],
+    ['{{range $k, $v := .Config.Labels}}{{$k}}:{{$v}} {{end}}', 'com.example.role:front tier:web '],
+    ['{{range $net, $conf := .NetworkSettings.Networks}}{{$net}} {{$conf.IPAddress}}\n{{end}}', 'app 10.88.0.2\nother 10.89.0.3\n'],
+    ['{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', '10.88.0.210.89.0.3'],
+    ['{{range .Mounts}}x{{else}}none{{end}}', 'none'],
+    ['{{if .State.Running}}up{{else}}down{{end}}', 'up'],
+    ['{{if eq .State.Status "exited"}}E{{else if eq .State.Status "running"}}R{{else}}?{{end}}', 'R'],
+    ['{{if and .State.Running (eq .State.ExitCode 0)}}ok{{end}}', 'ok'],
+    ['{{if or .State.Health .Config.Missing}}yes{{else}}no{{end}}', 'no'],
+    ['{{if not .Mounts}}empty{{end}}', 'empty'],
+    ['{{with .State}}{{.Status}}{{end}}', 'running'],
+    ['{{with .State.Health}}{{.Status}}{{else}}no health{{end}}', 'no health'],
+    ['{{.Name | printf "%q"}}', '"/web"'],
+    ['{{printf "%-8s|%5d|%05d|%x" .Name .State.Pid 42 255}}', '/web    | 4242|00042|ff'],
+    ['{{join .Config.Cmd ","}}', 'httpd,-f'],
+    ['{{split "a:b:c" ":"}}', '[a b c]'],
+    ['{{upper .State.Status}} {{lower "ABC"}} {{title "hello world"}}', 'RUNNING abc Hello World'],
+    ['{{truncate .Id 3}}|{{pad .Id 1 2}}|', 'abc| abc123  |'],
+    ['{{$name := .Name}}{{$name}}{{$name = "x"}}{{$name}}', '/webx'],
+    ['{{range .Config.Env}}{{$.Id}}{{end}}', 'abc123abc123'],
+    ['a {{- " b " -}} c', 'a b c'],
+    ['x {{/* a comment */}} y', 'x  y'],
+    ['{{(index .NetworkSettings.Networks "app").IPAddress}}', '10.88.0.2'],
+    ['{{range .Config.Env}}{{if eq . "A=1"}}{{break}}{{end}}{{.}};{{end}}', 'PATH=/bin;'],
+    ['{{range .Config.Env}}{{if eq . "PATH=/bin"}}{{continue}}{{end}}{{.}};{{end}}', 'A=1;'],
+    ['{{.SizeRw}}', '1700000000'],
+    ['{{print 1 2 "a" 3}}', '1 2a3'],
+    ['{{println "a" 1}}', 'a 1\n'],
+    ['{{lt 1 2}} {{ge "b" "a"}} {{ne 1 2}} {{eq 1 2 1}}', 'true true true true'],
+    ['{{slice .Config.Cmd 1}}', '[-f]'],
+    ['{{`raw\\n`}}', 'raw\\n'],
+  ])('%s', (template, expected) => {
+    expect(renderGoTemplate(template, container)).toBe(expected);
+  });
+
+  it('calls methods with arguments, as `ps --format {{.Label "key"}}` does', () => {
+    const row = { ID: 'c1', Label: (key: unknown) => ({ tier: 'web' } as Record<string, string>)[String(key)] ?? '' };
+    expect(renderGoTemplate('{{.ID}} {{.Label "tier"}} [{{.Label "none"}}]', row)).toBe('c1 web []');
+  });
+
+  it('refuses what Go refuses, with docker\'s words', () => {
+    expect(() => parseGoTemplate('{{.Id')).toThrow(/template parsing error: template: :1: unclosed action/);
+    expect(() => parseGoTemplate('{{nosuch .Id}}')).toThrow(/function "nosuch" not defined/);
+    expect(() => parseGoTemplate('{{if .A}}x')).toThrow(/unexpected EOF/);
+    expect(() => parseGoTemplate('{{end}}')).toThrow(/unexpected \{\{end\}\}/);
+    expect(() => parseGoTemplate('{{break}}')).toThrow(/outside \{\{range\}\}/);
+    expect(() => parseGoTemplate('{{template "x"}}')).toThrow(/not supported/);
+    expect(() => renderGoTemplate('{{$nope}}', {})).toThrow(/undefined variable: \$nope/);
+    expect(() => renderGoTemplate('{{index .A 5}}', { A: [1] })).toThrow(/index out of range: 5/);
+  });
+
+  it('formats as Go\'s fmt does', () => {
+    expect(sprintf('%s=%v %t %6.2f %c %%', ['a', [1, 'b'], true, 3.14159, 65])).toBe('a=[1 b] true   3.14 A %');
+    expect(sprintf('%d', [])).toBe('%!d(MISSING)');
+  });
+});
