@@ -1,10 +1,12 @@
 /**
- * `rmi`: removes the names of images and frees the blobs only they used. Every image is found
- * (and an ID with several names refused without `force`) before anything is removed, so that a
- * bad argument leaves the store as it was.
+ * `rmi`: removes the names of images (or an image kept without one, given by ID) and frees the
+ * blobs only they used. Every image is found (and an ID with several names refused without
+ * `force`) before anything is removed, so that a bad argument leaves the store as it was.
+ * `image prune`: removes the images kept without a name (with `all`, every image) that no
+ * container uses, and frees the blobs only they used.
  */
 import { TsbuildError, familiarReference, parseReference, type Descriptor, type Digest } from '../common/index.js';
-import { findImage, reachableBlobs } from './image.js';
+import { findImage, reachableBlobs, resolveImage } from './image.js';
 import type { LayoutStore } from './layout-store.js';
 import { pruneStore } from './prune.js';
 
@@ -39,8 +41,59 @@ export async function removeImages(store: LayoutStore, images: readonly string[]
   for (const { names, target } of found) {
     await reachableBlobs(store, target, used);
     for (const name of names) if (await store.deleteReference(name)) untagged.push(name);
+    // Given by ID and without a name: the image itself goes.
+    if (names.length === 0) await store.deleteUnnamed(target.digest);
   }
   // Only what the removed images used; blobs a pull elsewhere has not yet named are not ours to judge.
   const pruned = await pruneStore(store, { gracePeriodMs: 0, only: used });
   return { untagged, deleted: pruned.blobsRemoved, bytesFreed: pruned.bytesFreed };
+}
+
+export interface PruneImagesOptions {
+  /** Every image no container uses, named or not (docker's `image prune -a`); else only those without a name. */
+  readonly all?: boolean;
+  /** Manifests containers were created from: an image that reaches one stays. */
+  readonly inUse?: readonly Digest[];
+}
+
+export interface PrunedImages {
+  /** The names removed, fully qualified. */
+  readonly untagged: readonly string[];
+  /** The blobs freed: the removed images' IDs (config digests) first, then their other blobs. */
+  readonly deleted: readonly Digest[];
+  readonly bytesFreed: number;
+}
+
+/** docker's `image prune [-a]`, on the store's side; the blobs no image reaches otherwise are `pruneStore`'s. */
+export async function pruneImages(store: LayoutStore, options: PruneImagesOptions = {}): Promise<PrunedImages> {
+  const inUse = new Set(options.inUse ?? []);
+  const candidates: Array<{ readonly name?: string; readonly target: Descriptor }> = [
+    ...(options.all === true ? (await store.listReferences()).map(({ name, target }) => ({ name, target })) : []),
+    ...(await store.listUnnamed()).map((target) => ({ target })),
+  ];
+  const used = new Set<Digest>();
+  const untagged: string[] = [];
+  const ids: Digest[] = [];
+  for (const { name, target } of candidates) {
+    const reached = new Set<Digest>();
+    await reachableBlobs(store, target, reached).catch(() => undefined);
+    // What a container runs stays, with every name and index that reaches it.
+    if ([...inUse].some((manifest) => reached.has(manifest))) continue;
+    for (const digest of reached) used.add(digest);
+    if (name !== undefined) {
+      if (await store.deleteReference(name)) untagged.push(name);
+    } else {
+      await store.deleteUnnamed(target.digest);
+    }
+    const id = await resolveImage(store, target).then(
+      (image) => image.manifest.config.digest,
+      () => undefined,
+    );
+    if (id !== undefined && !ids.includes(id)) ids.push(id);
+  }
+  // Only what the removed images used: blobs a pull elsewhere has not yet named are not ours to judge.
+  const pruned = await pruneStore(store, { gracePeriodMs: 0, only: used });
+  const freed = new Set(pruned.blobsRemoved);
+  const removedIds = ids.filter((id) => freed.has(id));
+  return { untagged, deleted: [...removedIds, ...pruned.blobsRemoved.filter((digest) => !removedIds.includes(digest))], bytesFreed: pruned.bytesFreed };
 }
