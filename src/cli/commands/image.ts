@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
-import { TsbuildError, parseGoDuration } from '../../common/index.js';
-import { pruneStore } from '../../store/index.js';
+import { TsbuildError, familiarReference, parseGoDuration, parseReference } from '../../common/index.js';
+import { pruneImages, pruneStore } from '../../store/index.js';
+import { formatBytes } from '../format.js';
 import type { CliIo } from '../io.js';
+import { confirmationQuestion, confirmRemoval } from '../prompt.js';
 import { createProgram, userArguments } from '../program.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
@@ -48,12 +50,33 @@ export function registerImage(program: Command, io: CliIo): void {
   addRootOption(
     image
       .command('prune')
-      .description('remove blobs and unpacked layers that no image uses')
-      .option('--grace <duration>', 'keep anything younger than this (another process may be about to name it), e.g. 10m, 0', '10m'),
-  ).action(async (options: RootOption & { grace: string }) => {
+      .description('remove images without a name (with -a every image) no container uses, then blobs and unpacked layers no image uses')
+      .option('-a, --all', 'every image no container uses, not only those without a name')
+      .option('-f, --force', 'do not ask for confirmation')
+      .option('--grace <duration>', 'keep blobs younger than this that no image uses (another process may be about to name them), e.g. 10m, 0', '10m'),
+  ).action(async (options: RootOption & { grace: string; all?: boolean; force?: boolean }) => {
+    const gracePeriodMs = parseGracePeriod(options.grace);
+    if (options.force !== true) {
+      const what = options.all === true ? 'all images without at least one container associated to them' : 'all dangling images';
+      // As builder prune: a script or CI job has no one to answer, and says -f.
+      if (process.stdin.isTTY !== true) {
+        io.stdout.write(`${confirmationQuestion(what)}\nstandard input is not a terminal: nothing removed (use -f)\n`);
+        return;
+      }
+      if (!(await confirmRemoval(io, what))) return;
+    }
     const store = await storeFromOptions(options);
-    const result = await pruneStore(store, { gracePeriodMs: parseGracePeriod(options.grace) });
-    for (const digest of result.blobsRemoved) io.stdout.write(`deleted: ${digest}\n`);
-    io.stdout.write(`Total reclaimed space: ${result.bytesFreed} bytes (${result.blobsRemoved.length} blobs, ${result.snapshotsRemoved} unpacked layers)\n`);
+    // Loaded here only: the runtime's modules are not every image command's to pay for.
+    const { listContainerRecords } = await import('../../runtime/index.js');
+    const inUse = (await listContainerRecords(store)).map((record) => record.image.manifest);
+    const images = await pruneImages(store, { ...(options.all === true ? { all: true } : {}), inUse });
+    // Then what no image reaches any more (a build's or pull's leftovers), young blobs spared.
+    const blobs = await pruneStore(store, { gracePeriodMs });
+    const lines = [
+      ...images.untagged.map((name) => `untagged: ${familiarReference(parseReference(name))}`),
+      ...[...images.deleted, ...blobs.blobsRemoved].map((digest) => `deleted: ${digest}`),
+    ];
+    if (lines.length > 0) io.stdout.write(`Deleted Images:\n${lines.map((line) => `${line}\n`).join('')}\n`);
+    io.stdout.write(`Total reclaimed space: ${formatBytes(images.bytesFreed + blobs.bytesFreed, 4, '')}\n`);
   });
 }
