@@ -136,6 +136,27 @@ describe('images without a name', () => {
     expect((await cli('rm', 'source')).status).toBe(0);
   });
 
+  it('load that moves a name leaves the old image <none>, and keeps an image the archive does not name', async () => {
+    const first = await buildQuiet('first', '-t', 'app');
+    const archive = join(fx.dir, 'app.tar');
+    expect((await cli('save', '--format', 'oci', '-o', archive, 'app')).status).toBe(0);
+    const second = await buildQuiet('second', '-t', 'app');
+    expect(await listed('-f', 'dangling=true')).toEqual([`<none>:<none> ${first.slice(7, 19)}`]);
+    const loaded = await cli('load', '-i', archive);
+    expect(loaded).toMatchObject({ status: 0, stdout: `The image app:latest already exists, renaming the old one with ID ${second} to empty string\nLoaded image: app:latest\n` });
+    expect(await listed('-f', 'dangling=true')).toEqual([`<none>:<none> ${second.slice(7, 19)}`]);
+    expect(await listed('app')).toEqual([`app:latest ${first.slice(7, 19)}`]);
+
+    // Saved by ID, the archive names nothing: loaded elsewhere, the image is kept without a name.
+    const unnamed = join(fx.dir, 'unnamed.tar');
+    expect((await cli('save', '-o', unnamed, second.slice(7, 19))).status).toBe(0);
+    const fresh = join(fx.dir, 'fresh');
+    const into = await runCliCaptured(['load', '--root', fresh, '-i', unnamed]);
+    expect(into).toMatchObject({ status: 0, stdout: `Loaded image ID: ${second}\n` });
+    expect((await runCliCaptured(['images', '--root', fresh, '--format', '{{.Repository}} {{.Tag}} {{.ID}}'])).stdout).toBe(`<none> <none> ${second.slice(7, 19)}\n`);
+    expect(await runCliCaptured(['verify', '--root', fresh])).toMatchObject({ status: 0 });
+  });
+
   it('a build with an output and no -t keeps no image, as buildx', async () => {
     const context = await fx.context('ctx', { Dockerfile: 'FROM busybox\nRUN echo out > /file\n' });
     const built = await fx.build(['-q', '-o', `type=oci,dest=${join(fx.dir, 'out.tar')}`, context]);
