@@ -18,7 +18,7 @@ export interface RemoveImagesOptions {
 export interface RemovedImages {
   /** The names removed, in order, fully qualified. */
   readonly untagged: readonly string[];
-  /** The blobs freed: those the removed images used that no other name reaches. */
+  /** The blobs freed: those the removed images used that no other name reaches, their IDs first. */
   readonly deleted: readonly Digest[];
   /** Their bytes, with the unpacked layers freed with them. */
   readonly bytesFreed: number;
@@ -36,6 +36,7 @@ export async function removeImages(store: LayoutStore, images: readonly string[]
     }
     found.push({ names, target: match.descriptor });
   }
+  const ids = await imageIds(store, found.map(({ target }) => target));
   const used = new Set<Digest>();
   const untagged: string[] = [];
   for (const { names, target } of found) {
@@ -46,7 +47,7 @@ export async function removeImages(store: LayoutStore, images: readonly string[]
   }
   // Only what the removed images used; blobs a pull elsewhere has not yet named are not ours to judge.
   const pruned = await pruneStore(store, { gracePeriodMs: 0, only: used });
-  return { untagged, deleted: pruned.blobsRemoved, bytesFreed: pruned.bytesFreed };
+  return { untagged, deleted: idsFirst(ids, pruned.blobsRemoved), bytesFreed: pruned.bytesFreed };
 }
 
 export interface PruneImagesOptions {
@@ -85,15 +86,28 @@ export async function pruneImages(store: LayoutStore, options: PruneImagesOption
     } else {
       await store.deleteUnnamed(target.digest);
     }
+    ids.push(...(await imageIds(store, [target])).filter((id) => !ids.includes(id)));
+  }
+  // Only what the removed images used: blobs a pull elsewhere has not yet named are not ours to judge.
+  const pruned = await pruneStore(store, { gracePeriodMs: 0, only: used });
+  return { untagged, deleted: idsFirst(ids, pruned.blobsRemoved), bytesFreed: pruned.bytesFreed };
+}
+
+/** The image IDs (config digests) of TARGETS that resolve, each once: read before their blobs go. */
+async function imageIds(store: LayoutStore, targets: readonly Descriptor[]): Promise<Digest[]> {
+  const ids: Digest[] = [];
+  for (const target of targets) {
     const id = await resolveImage(store, target).then(
       (image) => image.manifest.config.digest,
       () => undefined,
     );
     if (id !== undefined && !ids.includes(id)) ids.push(id);
   }
-  // Only what the removed images used: blobs a pull elsewhere has not yet named are not ours to judge.
-  const pruned = await pruneStore(store, { gracePeriodMs: 0, only: used });
-  const freed = new Set(pruned.blobsRemoved);
-  const removedIds = ids.filter((id) => freed.has(id));
-  return { untagged, deleted: [...removedIds, ...pruned.blobsRemoved.filter((digest) => !removedIds.includes(digest))], bytesFreed: pruned.bytesFreed };
+  return ids;
+}
+
+/** The freed blobs with the removed images' IDs first, as docker lists what it deleted. */
+function idsFirst(ids: readonly Digest[], removed: readonly Digest[]): Digest[] {
+  const freedIds = ids.filter((id) => removed.includes(id));
+  return [...freedIds, ...removed.filter((digest) => !freedIds.includes(digest))];
 }

@@ -79,12 +79,16 @@ describe('images without a name', () => {
     // The old image is still whole and runs.
     expect(await cli('run', '--rm', '--network', 'none', first.slice(7, 19), 'cat', '/file')).toMatchObject({ status: 0, stdout: 'first\n' });
 
-    // rmi by ID removes it and what only it used.
+    // rmi by ID removes it and what only it used, its ID first as docker prints it.
     const removed = await cli('rmi', first.slice(7, 19));
     expect(removed.status, removed.stderr).toBe(0);
-    expect(removed.stdout).toContain(`Deleted: ${first}\n`);
-    expect(removed.stdout).not.toContain('Untagged');
+    expect(removed.stdout).toMatch(new RegExp(`^Deleted: ${first}\n(Deleted: sha256:[0-9a-f]{64}\n)+$`));
     expect(await listed()).toHaveLength(2);
+    expect((await cli('rmi', first.slice(7, 19))).stderr).toMatch(/no such image/);
+
+    // tag moves a name as a build does: what it held stays, without a name.
+    expect((await cli('tag', 'busybox', 'app')).status).toBe(0);
+    expect((await cli('images', '-q', '--no-trunc', '-f', 'dangling=true')).stdout).toBe(`${second}\n`);
     expect((await cli('verify')).status).toBe(0);
   });
 
