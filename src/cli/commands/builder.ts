@@ -114,7 +114,7 @@ export function registerSystem(program: Command, io: CliIo): void {
   addRootOption(
     system
       .command('prune')
-      .description('remove stopped containers, unused networks, unused build cache and blobs no image uses (with -a every image no container uses, with --volumes unused anonymous volumes)')
+      .description('remove stopped containers, unused networks, dangling images, unused build cache and blobs no image uses (with -a every image no container uses, with --volumes unused anonymous volumes)')
       .option('-a, --all', 'every image without a container, and all build cache')
       .option('--volumes', 'anonymous volumes no container uses too')
       .option('--filter <filter>', "until=DURATION: only build cache unused for longer (as builder prune's)", collect, [])
