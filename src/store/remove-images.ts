@@ -55,6 +55,11 @@ export interface PruneImagesOptions {
   readonly all?: boolean;
   /** Manifests containers were created from: an image that reaches one stays. */
   readonly inUse?: readonly Digest[];
+  /**
+   * docker's `--filter` terms, decided by the caller: only images it accepts go (one whose config
+   * cannot be read is not offered and stays).
+   */
+  readonly select?: (image: { readonly created: string; readonly labels: Readonly<Record<string, string>> }) => boolean;
 }
 
 export interface PrunedImages {
@@ -80,6 +85,13 @@ export async function pruneImages(store: LayoutStore, options: PruneImagesOption
     await reachableBlobs(store, target, reached).catch(() => undefined);
     // What a container runs stays, with every name and index that reaches it.
     if ([...inUse].some((manifest) => reached.has(manifest))) continue;
+    if (options.select !== undefined) {
+      const config = await resolveImage(store, target).then(
+        (image) => image.config,
+        () => undefined,
+      );
+      if (config === undefined || !options.select({ created: config.created ?? '', labels: config.config?.Labels ?? {} })) continue;
+    }
     for (const digest of reached) used.add(digest);
     if (name !== undefined) {
       if (await store.deleteReference(name)) untagged.push(name);

@@ -93,7 +93,7 @@ describe('images without a name', () => {
   });
 
   it('image prune removes dangling images, never a named one nor one a container was created from', async () => {
-    const dangling = await buildQuiet('dangling');
+    const dangling = await buildQuiet('dangling', '--label', 'drop=yes');
     const kept = await buildQuiet('kept');
     const named = await buildQuiet('named', '-t', 'named');
     // A stopped container made from an image without a name keeps that image.
@@ -104,7 +104,12 @@ describe('images without a name', () => {
     expect(asked.stdout).toBe('WARNING! This will remove all dangling images.\nAre you sure you want to continue? [y/N]\nstandard input is not a terminal: nothing removed (use -f)\n');
     expect(await listed('-f', 'dangling=true')).toHaveLength(2);
 
-    const pruned = await cli('image', 'prune', '-f');
+    // docker's filters: only images with the label, only images created before a time.
+    expect((await cli('image', 'prune', '-f', '--filter', 'label=drop=no')).stdout).toBe('Total reclaimed space: 0B\n');
+    expect((await cli('image', 'prune', '-f', '--filter', 'until=1h')).stdout).toBe('Total reclaimed space: 0B\n');
+    expect((await cli('image', 'prune', '-f', '--filter', 'size=1')).status).toBe(1);
+    expect(await listed('-f', 'dangling=true')).toHaveLength(2);
+    const pruned = await cli('image', 'prune', '-f', '--filter', 'label=drop');
     expect(pruned.status, pruned.stderr).toBe(0);
     expect(pruned.stdout).toMatch(new RegExp(`^Deleted Images:\\ndeleted: ${dangling}\\n(deleted: sha256:[0-9a-f]{64}\\n)+\\nTotal reclaimed space: \\S+B\\n$`));
     expect(await listed('-f', 'dangling=true')).toEqual([`<none>:<none> ${kept.slice(7, 19)}`]);
