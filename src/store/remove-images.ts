@@ -50,6 +50,13 @@ export async function removeImages(store: LayoutStore, images: readonly string[]
   return { untagged, deleted: idsFirst(ids, pruned.blobsRemoved), bytesFreed: pruned.bytesFreed };
 }
 
+/** What `image prune --filter` decides an image by. */
+export interface PruneCandidate {
+  /** The config's `created` ('' when it has none). */
+  readonly created: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
 export interface PruneImagesOptions {
   /** Every image no container uses, named or not (docker's `image prune -a`); else only those without a name. */
   readonly all?: boolean;
@@ -59,7 +66,7 @@ export interface PruneImagesOptions {
    * docker's `--filter` terms, decided by the caller: only images it accepts go (one whose config
    * cannot be read is not offered and stays).
    */
-  readonly select?: (image: { readonly created: string; readonly labels: Readonly<Record<string, string>> }) => boolean;
+  readonly select?: (image: PruneCandidate) => boolean;
 }
 
 export interface PrunedImages {

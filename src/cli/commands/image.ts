@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { TsbuildError, familiarReference, parseGoDuration, parseReference } from '../../common/index.js';
-import { pruneImages, pruneStore } from '../../store/index.js';
+import { pruneImages, pruneStore, type PruneCandidate } from '../../store/index.js';
 import { formatBytes } from '../format.js';
 import type { CliIo } from '../io.js';
 import { collect } from '../common-options.js';
@@ -24,8 +24,6 @@ function filterTime(text: string): number {
   if (Number.isNaN(parsed)) throw new TsbuildError('INVALID_ARGUMENT', `prune images: invalid until= time ${JSON.stringify(text)}`);
   return parsed;
 }
-
-type PruneCandidate = { readonly created: string; readonly labels: Readonly<Record<string, string>> };
 
 /**
  * docker's `image prune --filter` terms: until=TIME (images created before it), label=KEY,
