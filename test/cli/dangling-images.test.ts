@@ -114,6 +114,9 @@ describe('images without a name', () => {
     expect(pruned.stdout).toMatch(new RegExp(`^Deleted Images:\\ndeleted: ${dangling}\\n(deleted: sha256:[0-9a-f]{64}\\n)+\\nTotal reclaimed space: \\S+B\\n$`));
     expect(await listed('-f', 'dangling=true')).toEqual([`<none>:<none> ${kept.slice(7, 19)}`]);
     expect(await listed('named')).toEqual([`named:latest ${named.slice(7, 19)}`]);
+    // rmi -f of an image a container uses leaves it be.
+    expect(await cli('rmi', '-f', kept.slice(7, 19))).toMatchObject({ status: 0, stdout: '' });
+    expect(await listed('-f', 'dangling=true')).toEqual([`<none>:<none> ${kept.slice(7, 19)}`]);
     expect((await cli('image', 'prune', '-f')).stdout).toBe('Total reclaimed space: 0B\n');
     expect((await cli('verify')).status).toBe(0);
 
@@ -130,6 +133,26 @@ describe('images without a name', () => {
     expect(system.status, system.stderr).toBe(0);
     expect(system.stdout).toMatch(new RegExp(`Deleted Images:\\ndeleted: ${kept}\\n`));
     expect(await listed()).toEqual([]);
+  });
+
+  it('rmi refuses an image a container uses; with -f its name goes and the image stays, without one', async () => {
+    const app = await buildQuiet('app', '-t', 'app');
+    const created = await cli('create', '--name', 'user', '--network', 'none', 'app', 'cat', '/file');
+    expect(created.status, created.stderr).toBe(0);
+    const container = (await cli('ps', '-a', '-q')).stdout.trim();
+    const refused = await cli('rmi', 'app');
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toBe(`error: conflict: unable to remove repository reference "app" (must force) - container ${container} is using its referenced image ${app.slice(7, 19)}\n`);
+    expect((await cli('rmi', app.slice(7, 19))).stderr).toBe(`error: conflict: unable to delete ${app.slice(7, 19)} (must be forced) - image is being used by container ${container}\n`);
+    expect(await listed('app')).toEqual([`app:latest ${app.slice(7, 19)}`]);
+
+    expect(await cli('rmi', '-f', 'app')).toMatchObject({ status: 0, stdout: 'Untagged: app:latest\n' });
+    expect(await listed('-f', 'dangling=true')).toEqual([`<none>:<none> ${app.slice(7, 19)}`]);
+    expect(await cli('start', '-a', 'user')).toMatchObject({ status: 0, stdout: 'app\n' });
+    // Once the container is gone, the image goes as any other.
+    expect((await cli('rm', 'user')).status).toBe(0);
+    expect((await cli('rmi', app.slice(7, 19))).stdout).toMatch(new RegExp(`^Deleted: ${app}\n`));
+    expect((await cli('verify')).status).toBe(0);
   });
 
   it('commit without a repository gives an image without a name, run by its ID', async () => {
