@@ -139,6 +139,15 @@ export async function saveArchive(store: LayoutStore, images: readonly SaveImage
 export interface LoadedImage {
   readonly name?: string;
   readonly descriptor: Descriptor;
+  /** What NAME pointed at before, when the load moved it (that image stays, unnamed if nothing else names it). */
+  readonly replaced?: Descriptor;
+}
+
+/** Names DESCRIPTOR; says what the name held before when that was another image. */
+async function nameLoaded(store: LayoutStore, name: string, descriptor: Descriptor): Promise<LoadedImage> {
+  const previous = await store.resolveReference(name);
+  await store.setReference(name, descriptor);
+  return { name, descriptor, ...(previous === undefined || previous.digest === descriptor.digest ? {} : { replaced: previous }) };
 }
 
 /**
@@ -276,8 +285,13 @@ async function loadOci(store: LayoutStore, members: Map<string, string>, readJso
     // Named only once it reads as the rest of tsbuild reads an image.
     else await storeImage(store, descriptor);
     const name = loadedName(annotations);
-    if (name !== undefined) await store.setReference(name, descriptor);
-    loaded.push({ ...(name === undefined ? {} : { name }), descriptor });
+    // As docker load: an image the archive does not name stays, without a name.
+    if (name !== undefined) {
+      loaded.push(await nameLoaded(store, name, descriptor));
+    } else {
+      await store.keepUnnamed(descriptor);
+      loaded.push({ descriptor });
+    }
   }
   return loaded;
 }
@@ -350,11 +364,12 @@ async function loadDocker(store: LayoutStore, members: Map<string, string>, read
     const manifestInfo = await store.putBlob(Readable.from([manifestBytes]));
     const descriptor: Descriptor = { mediaType: MediaType.ociManifest, digest: manifestInfo.digest, size: manifestInfo.size };
     const tags = Array.isArray(item.RepoTags) ? item.RepoTags.filter((tag): tag is string => typeof tag === 'string') : [];
-    if (tags.length === 0) loaded.push({ descriptor });
+    if (tags.length === 0) {
+      await store.keepUnnamed(descriptor);
+      loaded.push({ descriptor });
+    }
     for (const tag of tags) {
-      const name = storeName(tag);
-      await store.setReference(name, descriptor);
-      loaded.push({ name, descriptor });
+      loaded.push(await nameLoaded(store, storeName(tag), descriptor));
     }
   }
   return loaded;

@@ -363,5 +363,7 @@ export async function commitContainer(store: Store, nameOrId: string, options: C
     },
     options.reference,
   );
+  // As docker's commit without a REPOSITORY: the image stays, without a name, found by its ID.
+  if (options.reference === undefined) await store.keepUnnamed(result.descriptor);
   return { id: result.configDescriptor.digest, descriptor: result.descriptor };
 }

@@ -69,7 +69,12 @@ export interface ContentStore {
 
   /** The descriptor a name (`docker.io/library/busybox:latest`) points at, or undefined. */
   resolveReference(name: string): Promise<Descriptor | undefined>;
+  /** Names TARGET; what the name held before stays, unnamed, when no other entry holds it. */
   setReference(name: string, target: Descriptor): Promise<void>;
   deleteReference(name: string): Promise<boolean>;
   listReferences(): Promise<ReadonlyArray<{ readonly name: string; readonly target: Descriptor }>>;
+  /** Keeps TARGET as an image without a name (docker's `<none>:<none>`) unless something holds it already. */
+  keepUnnamed(target: Descriptor): Promise<boolean>;
+  /** The images kept without a name. */
+  listUnnamed(): Promise<Descriptor[]>;
 }

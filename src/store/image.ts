@@ -93,10 +93,10 @@ export function storeName(text: string): string {
 
 /**
  * Finds an image by name (normalized), by manifest digest, or by image ID (config digest, or a
- * prefix of at least 4 hex characters of it), as docker accepts.
+ * prefix of at least 4 hex characters of it), as docker accepts; by digest or ID, images kept
+ * without a name are found too.
  */
 export async function findImage(store: ContentStore, text: string): Promise<{ name?: string; descriptor: Descriptor } | undefined> {
-  const references = await store.listReferences();
   let name: string | undefined;
   try {
     name = storeName(text);
@@ -109,13 +109,14 @@ export async function findImage(store: ContentStore, text: string): Promise<{ na
   }
   const hex = text.startsWith('sha256:') ? text.slice(7) : text;
   if (!/^[0-9a-f]{4,64}$/.test(hex)) return undefined;
-  for (const reference of references) {
-    if (reference.target.digest.slice(7).startsWith(hex)) return { descriptor: reference.target };
+  const targets = [...(await store.listReferences()).map((reference) => reference.target), ...(await store.listUnnamed())];
+  for (const target of targets) {
+    if (target.digest.slice(7).startsWith(hex)) return { descriptor: target };
   }
-  for (const reference of references) {
+  for (const target of targets) {
     try {
-      const image = await resolveImage(store, reference.target);
-      if (image.manifest.config.digest.slice(7).startsWith(hex)) return { descriptor: reference.target };
+      const image = await resolveImage(store, target);
+      if (image.manifest.config.digest.slice(7).startsWith(hex)) return { descriptor: target };
     } catch {
       // An incomplete image cannot match by ID; verify reports it.
     }

@@ -20,8 +20,8 @@ export { diffPath, keepDiff, linkTree, snapshotStack, unpackImage, unpackLayers,
 export { defaultGzipLevel, knownLayerVariant, layerVariantName, rememberLayerVariant } from './layer-variants.js';
 export { pruneStore, type PruneOptions, type PruneResult } from './prune.js';
 export { verifyStore, type VerifyProblem, type VerifyResult } from './verify.js';
-export { removeImages, type RemoveImagesOptions, type RemovedImages } from './remove-images.js';
-export { imageFilter, listImages, matchesImagePattern, type ImageSummary, type ListImagesOptions } from './list-images.js';
+export { pruneImages, removeImages, type PruneCandidate, type PruneImagesOptions, type PrunedImages, type RemoveImagesOptions, type RemovedImages } from './remove-images.js';
+export { imageFilter, isDangling, listImages, matchesImagePattern, type ImageSummary, type ListImagesOptions } from './list-images.js';
 
 /** The store as the rest of tsbuild uses it. */
 export type Store = LayoutStore;

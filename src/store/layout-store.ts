@@ -33,7 +33,8 @@ function hashMismatch(what: string, actual: Digest, expected: Digest): TsbuildEr
 
 /**
  * A ContentStore kept as an OCI image layout: `oci-layout`, `index.json` (one entry per name,
- * named by the `org.opencontainers.image.ref.name` annotation) and `blobs/<alg>/<hex>`, so that
+ * named by the `org.opencontainers.image.ref.name` annotation, and one without the annotation
+ * per image no name holds: docker's dangling images) and `blobs/<alg>/<hex>`, so that
  * skopeo (`oci:ROOT:NAME`) and umoci read it as it is. Beside the layout: `ingest/` (resumable
  * downloads), `tmp/` (files being written), `layers/` (unpacked layers by chain ID).
  */
@@ -419,22 +420,39 @@ export class LayoutStore implements ContentStore {
     return entry === undefined ? undefined : stripRefName(entry);
   }
 
+  /**
+   * Fails unless TARGET and every blob it reaches are in the store (checked under the lock: a
+   * prune running at the same time cannot have removed them since), then marks it recently used.
+   */
+  private async checkComplete(what: string, target: Descriptor, reference?: string): Promise<void> {
+    const size = await this.blobSize(target.digest);
+    if (size === undefined) throw new TsbuildError('NOT_FOUND', `${what}: ${target.digest} is not in the store`);
+    if (size !== target.size) throw new TsbuildError('SIZE_MISMATCH', `${what}: ${target.digest} has ${size} bytes, descriptor says ${target.size}`, { ...(reference === undefined ? {} : { reference }), digest: target.digest });
+    // Nothing half-stored is ever kept: every blob the target reaches must be present.
+    const missing: Digest[] = [];
+    await reachableBlobs(this, target, new Set(), missing);
+    if (missing.length > 0) throw new TsbuildError('NOT_FOUND', `${what}: ${missing.length} blob(s) missing, first ${missing[0] ?? ''}`);
+    await this.touch(target.digest);
+  }
+
+  /**
+   * Names TARGET. The image the name pointed at before stays as an unnamed entry when nothing
+   * else in index.json holds it (docker's `<none>:<none>`); an unnamed entry of TARGET goes,
+   * since the name now holds it.
+   */
   async setReference(name: string, target: Descriptor, held = false): Promise<void> {
     validateReferenceName(name);
     parseDigest(target.digest);
     await this.updateIndex(async (entries) => {
-      // Checked under the lock: a prune running at the same time cannot have removed it since.
-      const size = await this.blobSize(target.digest);
-      if (size === undefined) throw new TsbuildError('NOT_FOUND', `set reference ${name}: ${target.digest} is not in the store`);
-      if (size !== target.size) throw new TsbuildError('SIZE_MISMATCH', `set reference ${name}: ${target.digest} has ${size} bytes, descriptor says ${target.size}`, { reference: name, digest: target.digest });
-      // Nothing half-stored is ever named: every blob the target reaches must be present.
-      const missing: Digest[] = [];
-      await reachableBlobs(this, target, new Set(), missing);
-      if (missing.length > 0) throw new TsbuildError('NOT_FOUND', `set reference ${name}: ${missing.length} blob(s) missing, first ${missing[0] ?? ''}`);
-      await this.touch(target.digest);
+      await this.checkComplete(`set reference ${name}`, target, name);
       const { annotations, ...rest } = target;
       const entry: Descriptor = { ...rest, annotations: { ...annotations, [refNameAnnotation]: name } };
-      const kept = entries.filter((descriptor) => descriptor.annotations?.[refNameAnnotation] !== name);
+      const previous = entries.find((descriptor) => descriptor.annotations?.[refNameAnnotation] === name);
+      const kept = entries.filter((descriptor) => {
+        const entryName = descriptor.annotations?.[refNameAnnotation];
+        return entryName === undefined ? descriptor.digest !== target.digest : entryName !== name;
+      });
+      if (previous !== undefined && previous.digest !== target.digest && !kept.some((descriptor) => descriptor.digest === previous.digest)) kept.push(stripRefName(previous));
       return { entries: [...kept, entry].sort(byRefName), result: undefined };
     }, held);
   }
@@ -453,12 +471,44 @@ export class LayoutStore implements ContentStore {
       return name === undefined ? [] : [{ name, target: stripRefName(descriptor) }];
     });
   }
+
+  // --- unnamed images -------------------------------------------------------------------------
+
+  /**
+   * Keeps TARGET in index.json without a name (an entry without ref.name, as the layout spec
+   * allows; docker's `<none>:<none>`), unless an entry, named or not, already holds it: one entry
+   * per manifest at most. Says whether it added one.
+   */
+  async keepUnnamed(target: Descriptor, held = false): Promise<boolean> {
+    parseDigest(target.digest);
+    return this.updateIndex(async (entries) => {
+      if (entries.some((descriptor) => descriptor.digest === target.digest)) return { result: false };
+      await this.checkComplete('keep image', target);
+      return { entries: [...entries, stripRefName(target)].sort(byRefName), result: true };
+    }, held);
+  }
+
+  /** The entries without a name, in index.json's order. */
+  async listUnnamed(): Promise<Descriptor[]> {
+    const index = await this.readIndex();
+    return index.manifests.filter((descriptor) => descriptor.annotations?.[refNameAnnotation] === undefined);
+  }
+
+  /** Removes the unnamed entry of DIGEST; false when there is none (its names are not touched). */
+  async deleteUnnamed(digest: Digest, held = false): Promise<boolean> {
+    return this.updateIndex((entries) => {
+      const kept = entries.filter((descriptor) => descriptor.digest !== digest || descriptor.annotations?.[refNameAnnotation] !== undefined);
+      return kept.length === entries.length ? { result: false } : { entries: kept, result: true };
+    }, held);
+  }
 }
 
+/** Named entries by name; unnamed ones first, by digest, so that the file's order is stable. */
 function byRefName(a: Descriptor, b: Descriptor): number {
   const x = a.annotations?.[refNameAnnotation] ?? '';
   const y = b.annotations?.[refNameAnnotation] ?? '';
-  return x < y ? -1 : x > y ? 1 : 0;
+  if (x !== y) return x < y ? -1 : 1;
+  return a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0;
 }
 
 function stripRefName(descriptor: Descriptor): Descriptor {

@@ -1,13 +1,15 @@
 /**
- * Listing the images of the store as `docker images` does: one summary per name, filtered by a
- * name pattern (Go's path.Match on `repository:tag`, then the repository) and by docker's
- * `--filter` terms.
+ * Listing the images of the store as `docker images` does: one summary per name and one per
+ * image kept without a name (`<none>:<none>`, docker's dangling images), filtered by a name
+ * pattern (Go's path.Match on `repository:tag`, then the repository) and by docker's `--filter`
+ * terms.
  */
-import { TsbuildError, familiarReference, parseReference, pathMatch } from '../common/index.js';
+import { TsbuildError, familiarReference, parseReference, pathMatch, type Descriptor } from '../common/index.js';
 import type { ContentStore } from './content-store.js';
 import { findImage, imageTarSize, resolveImage } from './image.js';
 
 export interface ImageSummary {
+  /** The full name; '' for an image without one (dangling), listed as `<none>` `<none>`. */
   readonly name: string;
   readonly repository: string;
   readonly tag: string;
@@ -24,11 +26,15 @@ export interface ImageSummary {
   readonly labels: Readonly<Record<string, string>>;
 }
 
+/** docker's word for a missing repository or tag. */
+const none = '<none>';
+
 export async function imageSummaries(store: ContentStore): Promise<ImageSummary[]> {
+  const entries: Array<{ readonly name: string; readonly target: Descriptor }> = [...(await store.listReferences()), ...(await store.listUnnamed()).map((target) => ({ name: '', target }))];
   const summaries: ImageSummary[] = [];
-  for (const { name, target } of await store.listReferences()) {
-    const reference = parseReference(name, { defaultTag: false });
-    const repository = familiarReference({ domain: reference.domain, path: reference.path });
+  for (const { name, target } of entries) {
+    const reference = name === '' ? undefined : parseReference(name, { defaultTag: false });
+    const repository = reference === undefined ? none : familiarReference({ domain: reference.domain, path: reference.path });
     let id = '';
     let created = '';
     let size = 0;
@@ -44,16 +50,23 @@ export async function imageSummaries(store: ContentStore): Promise<ImageSummary[
     } catch {
       // Listed anyway: `verify` says what is wrong with it.
     }
-    summaries.push({ name, repository, tag: reference.tag ?? '<none>', digest: target.digest, id, created, size, unpackedSize, labels });
+    summaries.push({ name, repository, tag: reference?.tag ?? none, digest: target.digest, id, created, size, unpackedSize, labels });
   }
   return summaries;
+}
+
+/** An image without a name: docker's dangling image. */
+export function isDangling(summary: Pick<ImageSummary, 'name'>): boolean {
+  return summary.name === '';
 }
 
 /**
  * Whether an image listed as REPOSITORY:TAG is the one a user named, as `docker images PATTERN`
  * decides: the pattern is matched against `repository:tag`, then against the repository alone.
  */
-export function matchesImagePattern(summary: Pick<ImageSummary, 'repository' | 'tag'>, pattern: string): boolean {
+export function matchesImagePattern(summary: Pick<ImageSummary, 'repository' | 'tag'> & { readonly name?: string }, pattern: string): boolean {
+  // As docker: a pattern matches names, and a dangling image has none.
+  if (summary.name === '') return false;
   try {
     return pathMatch(pattern, `${summary.repository}:${summary.tag}`) || pathMatch(pattern, summary.repository);
   } catch (error) {
@@ -64,7 +77,7 @@ export function matchesImagePattern(summary: Pick<ImageSummary, 'repository' | '
 /**
  * docker's `images --filter` terms: reference=PATTERN (several are alternatives, as is the
  * positional pattern), label=KEY or label=KEY=VALUE, before=IMAGE and since=IMAGE (by creation
- * time), dangling=true|false. An image listed here always has a name, so none is dangling.
+ * time), dangling=true|false (images without a name, or only those with one).
  * FIND names the image of before= and since= as every command does (store's findImage).
  */
 export async function imageFilter(
@@ -107,7 +120,7 @@ export async function imageFilter(
       }
       case 'dangling':
         if (value !== 'true' && value !== 'false' && value !== '1' && value !== '0') throw new TsbuildError('INVALID_ARGUMENT', `list images: dangling takes true or false, not ${JSON.stringify(value)}`);
-        checks.push(() => value === 'false' || value === '0');
+        checks.push((summary) => isDangling(summary) === (value === 'true' || value === '1'));
         break;
       default:
         throw new TsbuildError('INVALID_ARGUMENT', `list images: unknown filter ${JSON.stringify(key)} (reference, label, before, since, dangling)`);

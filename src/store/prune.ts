@@ -26,8 +26,8 @@ export interface PruneResult {
 }
 
 /**
- * Garbage collection: removes blobs no reference reaches, unpacked layers whose chain ID no
- * referenced image uses, and abandoned temporaries and ingests. Runs under the store lock, so
+ * Garbage collection: removes blobs no entry of index.json (named or not) nor of a side index
+ * reaches, unpacked layers whose chain ID no such image uses, and abandoned temporaries and ingests. Runs under the store lock, so
  * no reference changes while the reachable set is computed; `setReference` checks its target
  * under the same lock, so a reference never points at a blob removed here.
  */

@@ -14,19 +14,24 @@ export interface VerifyProblem {
 export interface VerifyResult {
   readonly blobs: number;
   readonly references: number;
+  /** Images kept without a name (docker's dangling images), checked as named ones are. */
+  readonly unnamed: number;
   readonly problems: readonly VerifyProblem[];
 }
 
 /**
- * Checks the whole store: every blob rehashes to its name, every reference resolves to a
- * complete image (manifest, config and layers present and valid), and every layer of the
+ * Checks the whole store: every blob rehashes to its name, every reference and every image
+ * kept without a name resolves to a complete image (manifest, config and layers present and valid), and every layer of the
  * host-platform image decompresses (gzip, zstd or none, by its magic bytes) to its diff ID.
  */
 export async function verifyStore(store: LayoutStore): Promise<VerifyResult> {
   const problems: VerifyProblem[] = [];
   const checked = new Set<Digest>();
   const references = await store.listReferences();
-  for (const { name, target } of references) {
+  const unnamed = await store.listUnnamed();
+  // An unnamed image is reported by its manifest digest.
+  const images = [...references, ...unnamed.map((target) => ({ name: target.digest, target }))];
+  for (const { name, target } of images) {
     try {
       const reachable = new Set<Digest>();
       const missing: Digest[] = [];
@@ -60,5 +65,5 @@ export async function verifyStore(store: LayoutStore): Promise<VerifyResult> {
       problems.push({ subject: blob.digest, message: messageOf(error) });
     }
   }
-  return { blobs: blobs.length, references: references.length, problems };
+  return { blobs: blobs.length, references: references.length, unnamed: unnamed.length, problems };
 }

@@ -231,12 +231,16 @@ export function registerBuild(program: Command, io: CliIo): void {
         for (const message of exportWarnings) io.stderr.write(`WARNING: ${message}\n`);
         io.stderr.write(caching.explanation());
       }
+      // As `docker build` without -t: the image stays, without a name (`<none>:<none>`), found by its ID.
+      // An --output is where the result goes instead, as with buildx.
+      if (tags.length === 0 && outputs.length === 0) await store.keepUnnamed(image.manifest);
       const built = { descriptor: image.manifest, names: tags, firstBuiltLayer: image.baseLayers };
       // The image the metadata file describes: an image output's, else the first archive's, else the stored one.
       let exported: { descriptor: typeof image.manifest; names: readonly string[] } | undefined;
       for (const output of outputs) {
         if (output.type === 'image' || output.type === 'registry') {
           const written = await writeImageOutput(built, output, { store, registry, report: (text) => void (quiet || io.stderr.write(`${text}\n`)) });
+          if (written.names.length === 0) await store.keepUnnamed(written.descriptor);
           exported ??= written;
           continue;
         }

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { cacheUsage, otherBuildsRunning, pruneBuildCache, type PruneCacheOptions } from '../../cache/index.js';
 import { cacheMountUsage, removeCacheMounts } from '../../executor/index.js';
 import { containerDirectory, listContainerRecords, listVolumes, observeState, pruneContainers, pruneNetworks, pruneVolumes } from '../../runtime/index.js';
-import { pruneStore, reachableBlobs, removeImages, type Store } from '../../store/index.js';
+import { pruneImages, pruneStore, type Store } from '../../store/index.js';
 import { TsbuildError, familiarReference, parseByteSize, parseGoDuration, parseReference, treeSize, type Digest } from '../../common/index.js';
 import { dockerTable, formatBytes, formatCreatedSince, humanDuration } from '../format.js';
 import { ExitError, type CliIo } from '../io.js';
@@ -114,7 +114,7 @@ export function registerSystem(program: Command, io: CliIo): void {
   addRootOption(
     system
       .command('prune')
-      .description('remove stopped containers, unused networks, unused build cache and blobs no image uses (with -a every image no container uses, with --volumes unused anonymous volumes)')
+      .description('remove stopped containers, unused networks, dangling images, unused build cache and blobs no image uses (with -a every image no container uses, with --volumes unused anonymous volumes)')
       .option('-a, --all', 'every image without a container, and all build cache')
       .option('--volumes', 'anonymous volumes no container uses too')
       .option('--filter <filter>', "until=DURATION: only build cache unused for longer (as builder prune's)", collect, [])
@@ -153,24 +153,13 @@ export function registerSystem(program: Command, io: CliIo): void {
     }
     // What the remaining containers run stays, their images' names and blobs with it.
     const inUse = await containersManifests(store);
-    const imageLines: string[] = [];
-    if (flags.all === true) {
-      // A name stays when what it names reaches a container's manifest (an index holding it too).
-      const unused: string[] = [];
-      for (const reference of await store.listReferences()) {
-        const reached = new Set<Digest>();
-        await reachableBlobs(store, reference.target, reached).catch(() => undefined);
-        if (!inUse.some((manifest) => reached.has(manifest))) unused.push(reference.name);
-      }
-      if (unused.length > 0) {
-        const removed = await removeImages(store, unused);
-        freed += removed.bytesFreed;
-        imageLines.push(...removed.untagged.map((name) => `untagged: ${familiarReference(parseReference(name))}`), ...removed.deleted.map((digest) => `deleted: ${digest}`));
-      }
-    }
+    // Images without a name (with -a every image) that no container uses, as docker's image prune.
+    const images = await pruneImages(store, { ...(flags.all === true ? { all: true } : {}), inUse });
+    freed += images.bytesFreed;
+    const imageLines = [...images.untagged.map((name) => `untagged: ${familiarReference(parseReference(name))}`), ...images.deleted.map((digest) => `deleted: ${digest}`)];
     const cache = await pruneCacheAndMounts(store, cacheOptions, inUse);
     freed += cache.bytesFreed;
-    // Blobs and unpacked layers no image reaches any more (docker's dangling images), young ones spared: a pull or build may be about to name them.
+    // Blobs and unpacked layers no image reaches any more, young ones spared: a pull or build may be about to name them.
     const blobs = await pruneStore(store);
     freed += blobs.bytesFreed;
     imageLines.push(...blobs.blobsRemoved.map((digest) => `deleted: ${digest}`));

@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
-import { TsbuildError, parseGoDuration } from '../../common/index.js';
-import { pruneStore } from '../../store/index.js';
+import { TsbuildError, familiarReference, parseGoDuration, parseReference } from '../../common/index.js';
+import { pruneImages, pruneStore, type PruneCandidate } from '../../store/index.js';
+import { formatBytes } from '../format.js';
 import type { CliIo } from '../io.js';
+import { collect } from '../common-options.js';
+import { confirmationQuestion, confirmRemoval } from '../prompt.js';
 import { createProgram, userArguments } from '../program.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
@@ -10,6 +13,39 @@ function parseGracePeriod(text: string): number {
   const nanoseconds = /^[0-9]+$/.test(text) ? Number(text) * 1e9 : parseGoDuration(text);
   if (typeof nanoseconds === 'string' || nanoseconds < 0) throw new TsbuildError('INVALID_ARGUMENT', `prune images: invalid duration ${JSON.stringify(text)}`);
   return nanoseconds / 1e6;
+}
+
+/** `until=`'s time: RFC 3339, a Unix time, or a Go duration before now. In ms since the epoch. */
+function filterTime(text: string): number {
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
+  const duration = parseGoDuration(text);
+  if (typeof duration === 'number') return Date.now() - duration / 1e6;
+  const parsed = Date.parse(text);
+  if (Number.isNaN(parsed)) throw new TsbuildError('INVALID_ARGUMENT', `prune images: invalid until= time ${JSON.stringify(text)}`);
+  return parsed;
+}
+
+/**
+ * docker's `image prune --filter` terms: until=TIME (images created before it), label=KEY,
+ * label=KEY=VALUE, and their negations label!=…; every term must hold.
+ */
+function pruneSelection(terms: readonly string[]): ((image: PruneCandidate) => boolean) | undefined {
+  if (terms.length === 0) return undefined;
+  const checks = terms.map((term): ((image: PruneCandidate) => boolean) => {
+    const match = /^(until|label)(!?=)(.+)$/.exec(term);
+    if (match === null) throw new TsbuildError('INVALID_ARGUMENT', `prune images: bad filter ${JSON.stringify(term)} (until=, label=, label!=)`);
+    const [, key, operator, value = ''] = match;
+    if (key === 'until') {
+      if (operator !== '=') throw new TsbuildError('INVALID_ARGUMENT', `prune images: bad filter ${JSON.stringify(term)}`);
+      const limit = filterTime(value);
+      return (image) => Date.parse(image.created) < limit;
+    }
+    const equals = value.indexOf('=');
+    const name = equals < 0 ? value : value.slice(0, equals);
+    const has = (image: PruneCandidate): boolean => (equals < 0 ? Object.hasOwn(image.labels, name) : image.labels[name] === value.slice(equals + 1));
+    return operator === '=' ? has : (image) => !has(image);
+  });
+  return (image) => checks.every((check) => check(image));
 }
 
 /** docker's `image SUBCOMMAND` names for the top-level commands: `image ls` is `images`. */
@@ -48,12 +84,36 @@ export function registerImage(program: Command, io: CliIo): void {
   addRootOption(
     image
       .command('prune')
-      .description('remove blobs and unpacked layers that no image uses')
-      .option('--grace <duration>', 'keep anything younger than this (another process may be about to name it), e.g. 10m, 0', '10m'),
-  ).action(async (options: RootOption & { grace: string }) => {
+      .description('remove images without a name (with -a every image) no container uses, then blobs and unpacked layers no image uses')
+      .option('-a, --all', 'every image no container uses, not only those without a name')
+      .option('-f, --force', 'do not ask for confirmation')
+      .option('--filter <filter>', 'until=TIME (created before it: RFC 3339, Unix time or a duration such as 24h), label=K[=V], label!=K[=V] (repeatable)', collect, [])
+      .option('--grace <duration>', 'keep blobs younger than this that no image uses (another process may be about to name them), e.g. 10m, 0', '10m'),
+  ).action(async (options: RootOption & { grace: string; all?: boolean; force?: boolean; filter: string[] }) => {
+    const gracePeriodMs = parseGracePeriod(options.grace);
+    // Checked before the question: a bad filter asks nothing.
+    const select = pruneSelection(options.filter);
+    if (options.force !== true) {
+      const what = options.all === true ? 'all images without at least one container associated to them' : 'all dangling images';
+      // As builder prune: a script or CI job has no one to answer, and says -f.
+      if (process.stdin.isTTY !== true) {
+        io.stdout.write(`${confirmationQuestion(what)}\nstandard input is not a terminal: nothing removed (use -f)\n`);
+        return;
+      }
+      if (!(await confirmRemoval(io, what))) return;
+    }
     const store = await storeFromOptions(options);
-    const result = await pruneStore(store, { gracePeriodMs: parseGracePeriod(options.grace) });
-    for (const digest of result.blobsRemoved) io.stdout.write(`deleted: ${digest}\n`);
-    io.stdout.write(`Total reclaimed space: ${result.bytesFreed} bytes (${result.blobsRemoved.length} blobs, ${result.snapshotsRemoved} unpacked layers)\n`);
+    // Loaded here only: the runtime's modules are not every image command's to pay for.
+    const { listContainerRecords } = await import('../../runtime/index.js');
+    const inUse = (await listContainerRecords(store)).map((record) => record.image.manifest);
+    const images = await pruneImages(store, { ...(options.all === true ? { all: true } : {}), inUse, ...(select === undefined ? {} : { select }) });
+    // Then what no image reaches any more (a build's or pull's leftovers), young blobs spared.
+    const blobs = await pruneStore(store, { gracePeriodMs });
+    const lines = [
+      ...images.untagged.map((name) => `untagged: ${familiarReference(parseReference(name))}`),
+      ...[...images.deleted, ...blobs.blobsRemoved].map((digest) => `deleted: ${digest}`),
+    ];
+    if (lines.length > 0) io.stdout.write(`Deleted Images:\n${lines.map((line) => `${line}\n`).join('')}\n`);
+    io.stdout.write(`Total reclaimed space: ${formatBytes(images.bytesFreed + blobs.bytesFreed, 4, '')}\n`);
   });
 }

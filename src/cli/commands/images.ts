@@ -1,24 +1,61 @@
 import type { Command } from 'commander';
-import { TsbuildError } from '../../common/index.js';
-import { listImages } from '../../store/index.js';
+import { listImages, type ImageSummary } from '../../store/index.js';
 import { dockerTable, formatBytes, formatCreatedSince } from '../format.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { collect } from '../common-options.js';
 
+interface ImagesOptions extends RootOption {
+  format: string;
+  quiet?: boolean;
+  digests?: boolean;
+  trunc: boolean;
+  filter: string[];
+  all?: boolean;
+}
+
+/** A row's fields under docker's template names (`{{.Repository}}`, `{{.ID}}`, …). */
+function templateFields(summary: ImageSummary, truncate: boolean): Record<string, string> {
+  return {
+    Containers: 'N/A',
+    CreatedAt: summary.created,
+    CreatedSince: formatCreatedSince(summary.created),
+    Digest: summary.digest,
+    ID: truncate ? summary.id.slice(7, 19) : summary.id,
+    Repository: summary.repository,
+    SharedSize: 'N/A',
+    Size: formatBytes(summary.unpackedSize, 3, ''),
+    Tag: summary.tag,
+    UniqueSize: 'N/A',
+    VirtualSize: formatBytes(summary.unpackedSize, 3, ''),
+  };
+}
+
+/** `{{.Field}}` and `{{json .}}`, the parts of Go templates `images --format` is used with. */
+function applyTemplate(template: string, fields: Record<string, string>): string {
+  return template
+    .replace(/\{\{\s*json\s+\.\s*\}\}/g, () => JSON.stringify(fields))
+    .replace(/\{\{\s*\.(\w+)\s*\}\}/g, (_all, field: string) => fields[field] ?? '<no value>')
+    .replace(/\\t/g, '\t')
+    .replace(/\\n/g, '\n');
+}
+
+/** docker's header for a template field in a `table` format. */
+const fieldHeaders: Readonly<Record<string, string>> = { ID: 'IMAGE ID', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', Repository: 'REPOSITORY', Tag: 'TAG', Digest: 'DIGEST', Size: 'SIZE' };
+
 export function registerImages(program: Command, io: CliIo): void {
   addRootOption(
     program
       .command('images')
-      .description('list the images in the store')
+      .description('list the images in the store (those without a name as <none>)')
       .argument('[repository[:tag]]', 'only images whose name matches (shell-style wildcards, as docker)')
-      .option('--format <format>', 'table or json (one JSON object per line)', 'table')
+      .option('--format <format>', 'table, json (one JSON object per line) or a Go template such as {{.Repository}}:{{.Tag}}', 'table')
       .option('-f, --filter <key=value>', 'reference=, label=, before=, since=, dangling= (repeatable)', collect, [])
+      .option('-a, --all', "docker's flag for intermediate images: there are none, every image is listed anyway")
       .option('--digests', 'show manifest digests')
       .option('--no-trunc', 'show image IDs whole')
       .option('-q, --quiet', 'print only image IDs'),
-  ).action(async (pattern: string | undefined, options: RootOption & { format: string; quiet?: boolean; digests?: boolean; trunc: boolean; filter: string[] }) => {
-    if (options.format !== 'table' && options.format !== 'json') throw new TsbuildError('INVALID_ARGUMENT', `list images: unknown format ${JSON.stringify(options.format)}`);
+  ).action(async (pattern: string | undefined, options: ImagesOptions) => {
     const store = await storeFromOptions(options);
     const summaries = await listImages(store, { filters: options.filter, ...(pattern === undefined ? {} : { pattern }) });
     const shortId = (id: string): string => (options.trunc ? id.slice(7, 19) : id);
@@ -28,6 +65,16 @@ export function registerImages(program: Command, io: CliIo): void {
     }
     if (options.format === 'json') {
       for (const summary of summaries) io.stdout.write(`${JSON.stringify(summary)}\n`);
+      return;
+    }
+    if (options.format !== 'table' && !options.format.startsWith('table ')) {
+      for (const summary of summaries) io.stdout.write(`${applyTemplate(options.format, templateFields(summary, options.trunc))}\n`);
+      return;
+    }
+    if (options.format.startsWith('table ')) {
+      const fields = [...options.format.slice('table '.length).matchAll(/\{\{\s*\.(\w+)\s*\}\}/g)].map((match) => match[1] ?? '');
+      const header = fields.map((field) => fieldHeaders[field] ?? field.toUpperCase());
+      io.stdout.write(dockerTable([header, ...summaries.map((summary) => fields.map((field) => templateFields(summary, options.trunc)[field] ?? ''))]));
       return;
     }
     const withDigest = options.digests === true;

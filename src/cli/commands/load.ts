@@ -1,8 +1,9 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
-import { TsbuildError, familiarReference, parseReference } from '../../common/index.js';
+import { TsbuildError, familiarReference, parseReference, type Descriptor } from '../../common/index.js';
 import { loadArchive } from '../../exporter/index.js';
+import { resolveImage } from '../../store/index.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
@@ -21,9 +22,21 @@ export function registerLoad(program: Command, io: CliIo, stdin: () => Readable 
     }
     const store = await storeFromOptions(options);
     const loaded = await loadArchive(store, input);
+    // docker's image ID: the config's digest (an index whose platform is not the host's has none).
+    const idOf = (descriptor: Descriptor): Promise<string> =>
+      resolveImage(store, descriptor).then(
+        (resolved) => resolved.manifest.config.digest,
+        () => descriptor.digest,
+      );
     for (const image of loaded) {
-      if (image.name !== undefined) io.stdout.write(`Loaded image: ${familiarReference(parseReference(image.name))}\n`);
-      else io.stdout.write(`Loaded image ID: ${image.descriptor.digest}\n`);
+      if (image.name === undefined) {
+        io.stdout.write(`Loaded image ID: ${await idOf(image.descriptor)}\n`);
+        continue;
+      }
+      const familiar = familiarReference(parseReference(image.name));
+      // As docker: the image the name leaves stays, as <none>:<none> when nothing else names it.
+      if (image.replaced !== undefined) io.stdout.write(`The image ${familiar} already exists, renaming the old one with ID ${await idOf(image.replaced)} to empty string\n`);
+      io.stdout.write(`Loaded image: ${familiar}\n`);
     }
   });
 }

@@ -10,9 +10,13 @@ export function registerRmi(program: Command, io: CliIo): void {
       .command('rmi')
       .description('remove images from the store (names; blobs no other image uses are freed)')
       .argument('<images...>', 'image names, IDs or digests')
-      .option('-f, --force', 'remove every name of an image given by ID'),
+      .option('-f, --force', 'remove every name of an image given by ID, and the names of an image a container uses (the image stays, without a name)'),
   ).action(async (images: string[], options: RootOption & { force?: boolean }) => {
-    const removed = await removeImages(await storeFromOptions(options), images, options.force === true ? { force: true } : {});
+    const store = await storeFromOptions(options);
+    // Loaded here only: the runtime's modules are not every image command's to pay for.
+    const { listContainerRecords } = await import('../../runtime/index.js');
+    const inUse = (await listContainerRecords(store)).map((record) => ({ manifest: record.image.manifest, container: record.id }));
+    const removed = await removeImages(store, images, { ...(options.force === true ? { force: true } : {}), inUse });
     for (const name of removed.untagged) io.stdout.write(`Untagged: ${familiarReference(parseReference(name))}\n`);
     for (const digest of removed.deleted) io.stdout.write(`Deleted: ${digest}\n`);
   });

@@ -12,7 +12,8 @@ export function registerVerify(program: Command, io: CliIo): void {
     const store = await storeFromOptions(options);
     const result = await verifyStore(store);
     for (const problem of result.problems) io.stderr.write(`${problem.subject}: ${problem.message}\n`);
-    io.stdout.write(`${result.blobs} blobs, ${result.references} references, ${result.problems.length} problems\n`);
+    const unnamed = result.unnamed === 0 ? '' : `, ${result.unnamed} unnamed images`;
+    io.stdout.write(`${result.blobs} blobs, ${result.references} references${unnamed}, ${result.problems.length} problems\n`);
     if (result.problems.length > 0) throw new ExitError(1);
   });
 }
