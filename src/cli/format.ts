@@ -35,6 +35,17 @@ export function dockerTable(rows: readonly (readonly string[])[]): string {
   return rows.map((row) => `${row.map((cell, column) => (column === row.length - 1 ? cell : cell + ' '.repeat(Math.max(0, (widths[column] ?? 0) - width(cell))))).join('')}\n`).join('');
 }
 
+/** TIME (milliseconds) as Go's time.Time String writes it, which docker's list rows give as CreatedAt: "2024-01-01 00:00:00 +0000 UTC". */
+export function formatGoTime(time: number): string {
+  const date = new Date(time);
+  const offsetMinutes = -date.getTimezoneOffset();
+  const local = new Date(time + offsetMinutes * 60_000).toISOString();
+  const magnitude = Math.abs(offsetMinutes);
+  const offset = `${offsetMinutes < 0 ? '-' : '+'}${String(Math.trunc(magnitude / 60)).padStart(2, '0')}${String(magnitude % 60).padStart(2, '0')}`;
+  const zone = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(date).find((part) => part.type === 'timeZoneName')?.value ?? offset;
+  return `${local.slice(0, 10)} ${local.slice(11, 19)} ${offset} ${zone}`;
+}
+
 /** TIME (milliseconds) as Go's time.RFC3339 writes it in this machine's time zone: "2024-01-01T00:00:00Z", or with an offset. */
 export function formatRfc3339(time: number): string {
   const date = new Date(time);

@@ -130,7 +130,7 @@ describe('builder prune and system df', () => {
       expect(all.stdout).toContain('untagged: other:latest\n');
       expect(all.stdout).toContain('untagged: busybox:latest\n');
       expect(all.stdout).not.toContain('untagged: app:latest');
-      expect((await runCliCaptured(['images', '--format', 'json', '--root', fx.root])).stdout.trim().split('\n').map((line) => (JSON.parse(line) as { repository: string }).repository)).toEqual(['app']);
+      expect((await runCliCaptured(['images', '--format', 'json', '--root', fx.root])).stdout.trim().split('\n').map((line) => (JSON.parse(line) as { Repository: string }).Repository)).toEqual(['app']);
       for (const layer of appImage.manifest.layers) expect(await fx.store.hasBlob(layer.digest)).toBe(true);
     } finally {
       expect((await runCliCaptured(['rm', '-f', '--root', fx.root, 'live'])).status).toBe(0);

@@ -82,7 +82,7 @@ describe('tsbuild push and pull', () => {
     expect(result.stderr).toContain('two: Pulling from cli/every\n');
     expect(result.stdout).toMatch(new RegExp(`Status: Downloaded newer image for ${registry.host}/cli/every\\n${registry.host}/cli/every\\n$`));
     const listed = await run(['images', '--format', 'json', '--root', root]);
-    expect(listed.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { tag: string }).tag)).toEqual(['one', 'two']);
+    expect(listed.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { Tag: string }).Tag)).toEqual(['one', 'two']);
     const tagged = await run(['pull', '-a', '--root', root, `${registry.host}/cli/every:one`]);
     expect(tagged.status).toBe(1);
     expect(tagged.stderr).toMatch(/a tag or digest cannot be used with --all-tags/);
@@ -95,7 +95,7 @@ describe('tsbuild push and pull', () => {
     expect(pushed.stdout).toContain(`${registry.host}/cli/again:y: digest: ${image.manifest.digest}`);
     const back = await run(['pull', '-a', '-q', '--root', join(scratch, 'again'), `${registry.host}/cli/again`]);
     expect(back.status).toBe(0);
-    expect((await run(['images', '--format', 'json', '--root', join(scratch, 'again')])).stdout.trim().split('\n').map((line) => (JSON.parse(line) as { tag: string }).tag)).toEqual(['x', 'y']);
+    expect((await run(['images', '--format', 'json', '--root', join(scratch, 'again')])).stdout.trim().split('\n').map((line) => (JSON.parse(line) as { Tag: string }).Tag)).toEqual(['x', 'y']);
     expect((await run(['push', '-a', '--root', root, `${registry.host}/cli/none`])).stderr).toMatch(/no tagged image of/);
   });
 

@@ -25,11 +25,16 @@ describe('image commands', () => {
     expect(await run(['tag', 'busybox', 'localhost:5000/tools/bb:1', '--root', root])).toMatchObject({ status: 0 });
     const listed = await run(['images', '--format', 'json', '--root', root]);
     expect(listed.status).toBe(0);
-    const rows = listed.stdout.trim().split('\n').map((line) => JSON.parse(line) as { name: string; repository: string; tag: string; digest: string; id: string });
+    // docker's row, keys in Go's map order: IDs shortened unless --no-trunc.
+    const shortRows = listed.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, string>);
+    expect(Object.keys(shortRows[0] ?? {})).toEqual(['Containers', 'CreatedAt', 'CreatedSince', 'Digest', 'ID', 'Repository', 'SharedSize', 'Size', 'Tag', 'UniqueSize', 'VirtualSize']);
+    expect(shortRows[0]?.['CreatedAt']).toMatch(/^1970-01-01 \d\d:00:00 [-+]\d{4} \S+$/);
+    const rows = (await run(['images', '--format', 'json', '--no-trunc', '--root', root])).stdout.trim().split('\n').map((line) => JSON.parse(line) as { Repository: string; Tag: string; Digest: string; ID: string }).map((row) => ({ repository: row.Repository, tag: row.Tag, digest: row.Digest, id: row.ID }));
     expect(rows.map((row) => [row.repository, row.tag, row.digest])).toEqual([
       ['busybox', 'latest', busybox.descriptor.digest],
       ['localhost:5000/tools/bb', '1', busybox.descriptor.digest],
     ]);
+    expect(shortRows[0]?.['ID']).toBe(rows[0]?.id.slice(7, 19));
     const table = await run(['images', '--root', root]);
     expect(table.stdout.split('\n')[0]).toMatch(/^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE$/);
     expect(table.stdout).toContain(rows[0]?.id.slice(7, 19));

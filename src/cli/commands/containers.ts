@@ -38,7 +38,7 @@ import {
   type ObservedState,
 } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
-import { dockerTable, formatBytes, formatCreatedSince, humanDuration } from '../format.js';
+import { dockerTable, formatBytes, formatCreatedSince, formatGoTime, humanDuration } from '../format.js';
 import { formatListTemplate, inspectWithTemplate, sortedKeys } from '../go-template.js';
 import { ExitError, type CliIo } from '../io.js';
 import { createProgram, userArguments } from '../program.js';
@@ -384,7 +384,7 @@ function psFields(row: PsRow, truncate: boolean): Record<string, string> {
     ID: truncate ? record.id.slice(0, 12) : record.id,
     Image: record.config.image ?? record.image.name ?? record.image.id,
     Command: shownCommand(record, truncate),
-    CreatedAt: record.created,
+    CreatedAt: formatGoTime(Date.parse(record.created)),
     RunningFor: formatCreatedSince(record.created),
     Ports: ports(record),
     State: observed.status,

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { listImages, type ImageSummary } from '../../store/index.js';
-import { dockerTable, formatBytes, formatCreatedSince } from '../format.js';
+import { dockerTable, formatBytes, formatCreatedSince, formatGoTime } from '../format.js';
+import { formatListTemplate } from '../go-template.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { collect } from '../common-options.js';
@@ -18,7 +19,7 @@ interface ImagesOptions extends RootOption {
 function templateFields(summary: ImageSummary, truncate: boolean): Record<string, string> {
   return {
     Containers: 'N/A',
-    CreatedAt: summary.created,
+    CreatedAt: summary.created === '' ? '' : formatGoTime(Date.parse(summary.created)),
     CreatedSince: formatCreatedSince(summary.created),
     Digest: summary.digest,
     ID: truncate ? summary.id.slice(7, 19) : summary.id,
@@ -31,17 +32,8 @@ function templateFields(summary: ImageSummary, truncate: boolean): Record<string
   };
 }
 
-/** `{{.Field}}` and `{{json .}}`, the parts of Go templates `images --format` is used with. */
-function applyTemplate(template: string, fields: Record<string, string>): string {
-  return template
-    .replace(/\{\{\s*json\s+\.\s*\}\}/g, () => JSON.stringify(fields))
-    .replace(/\{\{\s*\.(\w+)\s*\}\}/g, (_all, field: string) => fields[field] ?? '<no value>')
-    .replace(/\\t/g, '\t')
-    .replace(/\\n/g, '\n');
-}
-
 /** docker's header for a template field in a `table` format. */
-const fieldHeaders: Readonly<Record<string, string>> = { ID: 'IMAGE ID', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', Repository: 'REPOSITORY', Tag: 'TAG', Digest: 'DIGEST', Size: 'SIZE' };
+const fieldHeaders: Readonly<Record<string, string>> = { ID: 'IMAGE ID', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', Repository: 'REPOSITORY', Tag: 'TAG', Digest: 'DIGEST', Size: 'SIZE', Containers: 'CONTAINERS', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE', VirtualSize: 'VIRTUAL SIZE' };
 
 export function registerImages(program: Command, io: CliIo): void {
   addRootOption(
@@ -63,18 +55,10 @@ export function registerImages(program: Command, io: CliIo): void {
       for (const summary of summaries) io.stdout.write(`${shortId(summary.id)}\n`);
       return;
     }
-    if (options.format === 'json') {
-      for (const summary of summaries) io.stdout.write(`${JSON.stringify(summary)}\n`);
-      return;
-    }
-    if (options.format !== 'table' && !options.format.startsWith('table ')) {
-      for (const summary of summaries) io.stdout.write(`${applyTemplate(options.format, templateFields(summary, options.trunc))}\n`);
-      return;
-    }
-    if (options.format.startsWith('table ')) {
-      const fields = [...options.format.slice('table '.length).matchAll(/\{\{\s*\.(\w+)\s*\}\}/g)].map((match) => match[1] ?? '');
-      const header = fields.map((field) => fieldHeaders[field] ?? field.toUpperCase());
-      io.stdout.write(dockerTable([header, ...summaries.map((summary) => fields.map((field) => templateFields(summary, options.trunc)[field] ?? ''))]));
+    if (options.format !== 'table') {
+      // docker's `json` is `{{json .}}` of its row.
+      const format = options.format === 'json' ? '{{json .}}' : options.format;
+      io.stdout.write(formatListTemplate(format, summaries.map((summary) => templateFields(summary, options.trunc)), fieldHeaders));
       return;
     }
     const withDigest = options.digests === true;
