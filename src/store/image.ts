@@ -110,18 +110,23 @@ export async function findImage(store: ContentStore, text: string): Promise<{ na
   const hex = text.startsWith('sha256:') ? text.slice(7) : text;
   if (!/^[0-9a-f]{4,64}$/.test(hex)) return undefined;
   const targets = [...(await store.listReferences()).map((reference) => reference.target), ...(await store.listUnnamed())];
-  for (const target of targets) {
-    if (target.digest.slice(7).startsWith(hex)) return { descriptor: target };
-  }
+  // An image ID (the config's digest) or a prefix of one naming a single image, as docker's
+  // image store resolves it; then a manifest digest.
+  const byId = new Map<string, Descriptor>();
   for (const target of targets) {
     try {
       const image = await resolveImage(store, target);
-      if (image.manifest.config.digest.slice(7).startsWith(hex)) return { descriptor: target };
+      const id = image.manifest.config.digest;
+      if (id.slice(7).startsWith(hex) && !byId.has(id)) byId.set(id, target);
     } catch {
       // An incomplete image cannot match by ID; verify reports it.
     }
   }
-  return undefined;
+  if (byId.size > 1) throw new TsbuildError('INVALID_ARGUMENT', `find image ${text}: multiple IDs found with provided prefix: ${hex}`);
+  const [only] = byId.values();
+  if (only !== undefined) return { descriptor: only };
+  const byDigest = targets.find((target) => target.digest.slice(7).startsWith(hex));
+  return byDigest === undefined ? undefined : { descriptor: byDigest };
 }
 
 /**

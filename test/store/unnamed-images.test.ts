@@ -4,10 +4,12 @@
  * listed, removed, pruned and verified like named ones; skopeo and umoci still read the layout.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { hostPlatform, refNameAnnotation, type Descriptor, type Index } from '../../src/common/index.js';
+import { MediaType, hostPlatform, refNameAnnotation, type Descriptor, type Index } from '../../src/common/index.js';
 import { writeImage, writeLayer } from '../../src/exporter/index.js';
 import { findImage, listImages, pruneImages, pruneStore, removeImages, resolveImage, verifyStore, type Store } from '../../src/store/index.js';
 import { busyboxImage, type BusyboxImage } from '../helpers/busybox-image.js';
@@ -110,6 +112,33 @@ describe('images without a name', () => {
     expect((await listImages(store, { filters: ['dangling=false'] })).map((summary) => summary.repository)).toEqual(['busybox']);
     // A pattern matches names: an image without one matches none.
     expect((await listImages(store, { pattern: '*' })).map((summary) => summary.repository)).toEqual(['busybox']);
+  });
+
+  it('refuses an ID prefix two images share, as docker does, and takes a longer one', async () => {
+    // Two configs whose digests share their first four hex digits, found among variants of busybox's.
+    const base = await resolveImage(store, busybox.descriptor);
+    const seen = new Map<string, Buffer>();
+    let pair: [Buffer, Buffer] | undefined;
+    for (let variant = 0; pair === undefined && variant < 100_000; variant++) {
+      const bytes = Buffer.from(JSON.stringify({ ...base.config, config: { ...base.config.config, Labels: { variant: String(variant) } } }));
+      const prefix = createHash('sha256').update(bytes).digest('hex').slice(0, 4);
+      const other = seen.get(prefix);
+      if (other === undefined) seen.set(prefix, bytes);
+      else pair = [other, bytes];
+    }
+    const ids: string[] = [];
+    for (const config of pair ?? []) {
+      const stored = await store.putBlob(Readable.from([config]));
+      const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: { mediaType: MediaType.ociConfig, digest: stored.digest, size: stored.size }, layers: base.manifest.layers }));
+      const manifestInfo = await store.putBlob(Readable.from([manifest]));
+      expect(await store.keepUnnamed({ mediaType: MediaType.ociManifest, digest: manifestInfo.digest, size: manifestInfo.size })).toBe(true);
+      ids.push(stored.digest);
+    }
+    const [first = '', second = ''] = ids;
+    expect(first.slice(0, 11)).toBe(second.slice(0, 11));
+    await expect(findImage(store, first.slice(7, 11))).rejects.toThrow(`multiple IDs found with provided prefix: ${first.slice(7, 11)}`);
+    const found = await findImage(store, first.slice(7, 30));
+    expect(found === undefined ? undefined : (await resolveImage(store, found.descriptor)).manifest.config.digest).toBe(first);
   });
 
   it('is removed by ID, its own blobs freed, the base image left whole', async () => {
