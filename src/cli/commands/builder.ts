@@ -11,6 +11,7 @@ import { pruneImages, pruneStore, type Store } from '../../store/index.js';
 import { TsbuildError, familiarReference, parseByteSize, parseGoDuration, parseReference, treeSize, type Digest } from '../../common/index.js';
 import { dockerTable, formatBytes, formatCreatedSince, humanDuration } from '../format.js';
 import { ExitError, type CliIo } from '../io.js';
+import { registerInfo } from './system-info.js';
 import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { collect } from '../common-options.js';
@@ -111,6 +112,7 @@ export function registerSystem(program: Command, io: CliIo): void {
   // wherever it stands: with `system` named, program options count only before it.
   program.enablePositionalOptions();
   const system = program.command('system').description('the store as a whole');
+  registerInfo(system, io);
   addRootOption(
     system
       .command('prune')

@@ -45,4 +45,6 @@ registerCommands({
   diff: async () => (await import('./container-changes.js')).registerDiff,
   export: async () => (await import('./container-changes.js')).registerExport,
   commit: async () => (await import('./container-changes.js')).registerCommit,
+  version: async () => (await import('./system-info.js')).registerVersion,
+  info: async () => (await import('./system-info.js')).registerInfo,
 });
