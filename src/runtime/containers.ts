@@ -31,7 +31,7 @@ import { selectRuntime } from './oci-runtime.js';
 import { containerCommand, containerEnvironment, ensureWorkingDirectory, findOrPull, writeEtcFiles, type ContainerOptions } from './run.js';
 import type { ContainerDevice, ContainerSpec, MountSpec } from './spec.js';
 import { lookupGroup, lookupUser } from './user.js';
-import { addHostLine, containerCapabilities, rlimitsOf, securityOptOf, type SecurityOptions } from './security-options.js';
+import { addHostLine, checkDnsServers, containerCapabilities, rlimitsOf, securityOptOf, type SecurityOptions } from './security-options.js';
 import { prepareMounts, releaseContainerVolumes, type MountRequest } from './volumes/index.js';
 import { detachContainer, exposedPortSpecs } from './network/index.js';
 import { freezeContainer, releaseFreezer, thawContainer } from './freezer.js';
@@ -130,6 +130,9 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   // Checked before anything is made: a bad value leaves nothing behind.
   const capabilities = await containerCapabilities(options.capAdd ?? [], options.capDrop ?? [], options.privileged === true);
   for (const entry of options.extraHosts ?? []) addHostLine(entry);
+  checkDnsServers(options.dns ?? []);
+  const dnsGiven = (options.dns ?? []).length + (options.dnsSearch ?? []).length + (options.dnsOptions ?? []).length > 0;
+  if (dnsGiven && options.network?.startsWith('container:') === true) throw new TsbuildError('INVALID_ARGUMENT', 'conflicting options: dns and the network mode');
   const securityOpt = securityOptOf(options.securityOpt ?? []);
   const hostNamespaces = [...(options.hostNamespaces ?? [])];
   const devices = await Promise.all((options.devices ?? []).map(deviceOf));
@@ -233,6 +236,9 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         ...(options.groupAdd === undefined || options.groupAdd.length === 0 ? {} : { groupAdd: [...options.groupAdd] }),
         ...(options.ulimits === undefined || options.ulimits.length === 0 ? {} : { ulimits: [...options.ulimits] }),
         ...(options.securityOpt === undefined || options.securityOpt.length === 0 ? {} : { securityOpt: [...options.securityOpt] }),
+        ...(options.dns === undefined || options.dns.length === 0 ? {} : { dns: [...options.dns] }),
+        ...(options.dnsSearch === undefined || options.dnsSearch.length === 0 ? {} : { dnsSearch: [...options.dnsSearch] }),
+        ...(options.dnsOptions === undefined || options.dnsOptions.length === 0 ? {} : { dnsOptions: [...options.dnsOptions] }),
       },
       ...(lower === undefined ? {} : { lower }),
       restartCount: 0,
@@ -279,7 +285,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       ...(securityOpt.seccomp ? {} : { seccomp: false }),
       ...(securityOpt.noNewPrivileges ? { noNewPrivileges: true } : {}),
       ...(rlimits === undefined ? {} : { rlimits }),
-      mounts: await writeEtcFiles(directory, hostname, network, undefined, options.extraHosts ?? []),
+      mounts: await writeEtcFiles(directory, hostname, network, undefined, options),
       network: network === 'none' ? 'none' : 'host',
       terminal: tty,
       ...(options.init === true ? { init: true } : {}),

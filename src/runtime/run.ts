@@ -24,7 +24,7 @@ import type { ContainerSpec, MountSpec } from './spec.js';
 import { ConsoleSocket, TerminalCopy, type TerminalSize } from './terminal.js';
 import { lookupUser, resolvePathInRoot } from './user.js';
 import { prepareMounts, type MountRequest, type PreparedMounts } from './volumes/index.js';
-import { addHostLine } from './security-options.js';
+import { addHostLine, resolvConfWith, type SecurityOptions } from './security-options.js';
 
 /** What `run` and `create` both take. */
 export interface ContainerOptions {
@@ -218,7 +218,8 @@ export async function findOrPull(options: Pick<RunContainerOptions, 'store' | 'i
 const defaultHosts = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters'];
 
 /** /etc/hostname, /etc/hosts and /etc/resolv.conf, written in DIRECTORY and bound over the image's. */
-export async function writeEtcFiles(directory: string, hostname: string, network: NetworkMode, attachment?: NetworkAttachment, extraHosts: readonly string[] = []): Promise<MountSpec[]> {
+export async function writeEtcFiles(directory: string, hostname: string, network: NetworkMode, attachment?: NetworkAttachment, given: Pick<SecurityOptions, 'extraHosts' | 'dns' | 'dnsSearch' | 'dnsOptions'> = {}): Promise<MountSpec[]> {
+  const extraHosts = given.extraHosts ?? [];
   const hosts = join(directory, 'hosts');
   const resolv = join(directory, 'resolv.conf');
   const hostnameFile = join(directory, 'hostname');
@@ -232,7 +233,8 @@ export async function writeEtcFiles(directory: string, hostname: string, network
     await writeFile(hosts, `${[...defaultHosts, ...extra, ...(attachment === undefined || attachment.namespace === 'host' ? [`127.0.1.1\t${hostname}`] : attachment.hostsEntries)].join('\n')}\n`);
   }
   // As docker with the host's network: the host's resolvers as they are.
-  await writeFile(resolv, attachment?.resolvConf ?? (await readFile('/etc/resolv.conf').catch(() => Buffer.alloc(0))));
+  const base = attachment?.resolvConf ?? (await readFile('/etc/resolv.conf', 'utf8').catch(() => ''));
+  await writeFile(resolv, resolvConfWith(base, given, attachment?.embeddedDns === true));
   return [
     { destination: '/etc/resolv.conf', type: 'bind', source: resolv, options: ['rbind', 'rw'] },
     { destination: '/etc/hostname', type: 'bind', source: hostnameFile, options: ['rbind', 'rw'] },

@@ -20,6 +20,34 @@ export interface SecurityOptions {
   readonly ulimits?: readonly Ulimit[];
   /** `--security-opt`: `seccomp=unconfined`, `no-new-privileges[=true|false]` (also with `:`). */
   readonly securityOpt?: readonly string[];
+  /** `--dns`, `--dns-search`, `--dns-option`: what the container's /etc/resolv.conf says instead of the host's. */
+  readonly dns?: readonly string[];
+  readonly dnsSearch?: readonly string[];
+  readonly dnsOptions?: readonly string[];
+}
+
+/** `--dns` values, checked as docker checks them: IP addresses only. */
+export function checkDnsServers(servers: readonly string[]): void {
+  for (const server of servers) if (isIP(server) === 0) throw new TsbuildError('INVALID_ARGUMENT', `invalid argument "${server}" for "--dns" flag: ${server} is not an ip address`);
+}
+
+/**
+ * BASE (a resolv.conf) with docker's `--dns*` overrides, as moby's resolvconf.Build writes the
+ * result: nameservers, then search (`--dns-search .` for none), then options; what is not
+ * overridden is kept from BASE. With an EMBEDDED responder (user networks) the nameserver stays
+ * the responder, which answers the network's names.
+ */
+export function resolvConfWith(base: string, settings: Pick<SecurityOptions, 'dns' | 'dnsSearch' | 'dnsOptions'>, embedded: boolean): string {
+  const dns = settings.dns ?? [];
+  const search = settings.dnsSearch ?? [];
+  const options = settings.dnsOptions ?? [];
+  if (dns.length === 0 && search.length === 0 && options.length === 0) return base;
+  const words = (pattern: RegExp): string[][] => base.split('\n').filter((line) => pattern.test(line)).map((line) => line.trim().split(/\s+/).slice(1));
+  const servers = embedded || dns.length === 0 ? words(/^\s*nameserver\s/).map((entry) => entry[0] ?? '').filter((entry) => entry !== '') : dns;
+  // The last search or domain line decides, as the resolver reads the file.
+  const domains = search.length > 0 ? (search.length === 1 && search[0] === '.' ? [] : search) : (words(/^\s*(search|domain)\s/).at(-1) ?? []);
+  const kept = options.length > 0 ? options : words(/^\s*options\s/).flat();
+  return [...servers.map((server) => `nameserver ${server}`), ...(domains.length === 0 ? [] : [`search ${domains.join(' ')}`]), ...(kept.length === 0 ? [] : [`options ${kept.join(' ')}`])].map((line) => `${line}\n`).join('');
 }
 
 export interface Ulimit {

@@ -407,11 +407,16 @@ describe.runIf(isRoot)('containers as root', () => {
     const hosts = ok('run', '--rm', '--add-host', 'db:10.1.2.3', '--add-host', 'v6=::1', 'busybox', 'cat', '/etc/hosts');
     expect(hosts).toContain('10.1.2.3\tdb\n');
     expect(hosts).toContain('::1\tv6\n');
+    // --dns, --dns-search and --dns-option replace what resolv.conf takes from the host, as moby's resolvconf.Build writes it.
+    expect(ok('run', '--rm', '--dns', '192.0.2.53', '--dns', '2001:db8::53', '--dns-search', 'example.test', '--dns-option', 'ndots:3', 'busybox', 'cat', '/etc/resolv.conf')).toBe(
+      'nameserver 192.0.2.53\nnameserver 2001:db8::53\nsearch example.test\noptions ndots:3\n',
+    );
+    expect(ok('run', '--rm', '--network', 'none', '--dns-search', '.', '--dns-option', 'attempts:1', 'busybox', 'sh', '-c', 'grep -c search /etc/resolv.conf; grep options /etc/resolv.conf')).toBe('0\noptions attempts:1\n');
     expect(ok('run', '--rm', '--group-add', '42', '--group-add', 'nogroup', 'busybox', 'id')).toBe('uid=0(root) gid=0(root) groups=0(root),42,65534(nogroup)\n');
     expect(ok('run', '--rm', '--ulimit', 'nofile=512:1024', '--ulimit', 'core=0', 'busybox', 'sh', '-c', 'ulimit -n; ulimit -Hn; ulimit -c')).toBe('512\n1024\n0\n');
-    ok('create', '--name', 'capped', '--cap-add', 'NET_ADMIN', '--ulimit', 'nproc=10', '--add-host', 'a:1.2.3.4', '--group-add', '42', 'busybox', 'true');
-    expect(inspect('capped', '{{json .HostConfig.CapAdd}} {{json .HostConfig.Ulimits}} {{json .HostConfig.ExtraHosts}} {{json .HostConfig.GroupAdd}} {{.HostConfig.Privileged}}')).toBe(
-      '["NET_ADMIN"] [{"Name":"nproc","Hard":10,"Soft":10}] ["a:1.2.3.4"] ["42"] false',
+    ok('create', '--name', 'capped', '--cap-add', 'NET_ADMIN', '--ulimit', 'nproc=10', '--add-host', 'a:1.2.3.4', '--group-add', '42', '--dns', '192.0.2.1', 'busybox', 'true');
+    expect(inspect('capped', '{{json .HostConfig.CapAdd}} {{json .HostConfig.Ulimits}} {{json .HostConfig.ExtraHosts}} {{json .HostConfig.GroupAdd}} {{.HostConfig.Privileged}} {{.HostConfig.Dns}} {{json .HostConfig.DnsSearch}}')).toBe(
+      '["NET_ADMIN"] [{"Name":"nproc","Hard":10,"Soft":10}] ["a:1.2.3.4"] ["42"] false [192.0.2.1] []',
     );
     ok('rm', 'capped');
     expectRefused([
@@ -420,6 +425,8 @@ describe.runIf(isRoot)('containers as root', () => {
       [['--ulimit', 'nofile=10:5'], 'soft limit must be less than or equal to hard limit'],
       [['--add-host', 'bad'], 'invalid argument "bad" for add-host'],
       [['--add-host', 'x:not-an-ip'], 'invalid IP address in add-host'],
+      [['--dns', 'resolver.example'], 'invalid argument "resolver.example" for "--dns" flag: resolver.example is not an ip address'],
+      [['--network', 'container:nosuch', '--dns', '192.0.2.1'], 'conflicting options: dns and the network mode'],
       [['--group-add', 'nosuchgroup'], 'Unable to find group nosuchgroup'],
     ]);
     expect(ok('ps', '-a', '-q')).toBe('');

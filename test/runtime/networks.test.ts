@@ -187,6 +187,9 @@ describe.runIf(isRoot)('networks', () => {
       // Other names still resolve through the host's resolvers (the responder forwards them).
       const resolv = tsbuild('run', '--rm', '--network', app.Name, 'busybox', 'cat', '/etc/resolv.conf').stdout;
       expect(resolv).toContain(`nameserver ${app.IPAM.Config[0]?.Gateway ?? ''}`);
+      // --dns keeps the responder (it answers the network's names, as docker's embedded DNS); the options given are written.
+      const given = tsbuild('run', '--rm', '--network', app.Name, '--dns', '192.0.2.53', '--dns-option', 'ndots:2', 'busybox', 'sh', '-c', `cat /etc/resolv.conf; nslookup ${web} >/dev/null && echo resolved`).stdout;
+      expect(given).toBe(`nameserver ${app.IPAM.Config[0]?.Gateway ?? ''}\noptions ndots:2\nresolved\n`);
 
       // From the host: loopback through the userland proxy, the host's address through DNAT.
       expect(await fetchFromHost(`http://127.0.0.1:${loopbackPort}/`)).toBe('hello-web\n');

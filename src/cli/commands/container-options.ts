@@ -52,6 +52,9 @@ export interface ContainerFlags {
   readonly capDrop: string[];
   readonly privileged?: boolean;
   readonly addHost: string[];
+  readonly dns: string[];
+  readonly dnsSearch: string[];
+  readonly dnsOption: string[];
   readonly groupAdd: string[];
   readonly ulimit: string[];
   readonly securityOpt: string[];
@@ -107,6 +110,9 @@ export function addContainerOptions(command: Command): Command {
     .option('--cap-drop <capability>', 'drop a Linux capability (ALL drops every one; repeatable)', collect, [])
     .option('--privileged', 'every capability, nothing of /proc and /sys masked, every device node usable')
     .option('--add-host <host:ip>', 'add a line to /etc/hosts (repeatable)', collect, [])
+    .option('--dns <ip>', "a nameserver for /etc/resolv.conf instead of the host's (repeatable)", collect, [])
+    .option('--dns-search <domain>', "a search domain for /etc/resolv.conf instead of the host's; . for none (repeatable)", collect, [])
+    .option('--dns-option <option>', "a resolver option for /etc/resolv.conf, such as ndots:2, instead of the host's (repeatable)", collect, [])
     .option('--group-add <group>', 'add a supplementary group: a name of the image or a gid (repeatable)', collect, [])
     .option('--ulimit <name=soft[:hard]>', 'a resource limit, as nofile=1024:2048 (repeatable)', collect, [])
     .option('--shm-size <bytes>', 'size of /dev/shm (b, k, m, g; default 64m)')
@@ -259,6 +265,9 @@ export function needsRecord(flags: ContainerFlags): boolean {
     flags.capDrop.length > 0 ||
     flags.privileged === true ||
     flags.addHost.length > 0 ||
+    flags.dns.length > 0 ||
+    flags.dnsSearch.length > 0 ||
+    flags.dnsOption.length > 0 ||
     flags.groupAdd.length > 0 ||
     flags.ulimit.length > 0 ||
     flags.securityOpt.length > 0 ||
@@ -335,6 +344,9 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     capDrop: flags.capDrop,
     ...(flags.privileged === true ? { privileged: true } : {}),
     extraHosts: flags.addHost,
+    ...(flags.dns.length === 0 ? {} : { dns: flags.dns }),
+    ...(flags.dnsSearch.length === 0 ? {} : { dnsSearch: flags.dnsSearch }),
+    ...(flags.dnsOption.length === 0 ? {} : { dnsOptions: flags.dnsOption }),
     groupAdd: flags.groupAdd,
     ulimits: flags.ulimit.map(parseUlimit),
     securityOpt: flags.securityOpt,

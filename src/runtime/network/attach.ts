@@ -270,6 +270,8 @@ export interface NetworkAttachment {
   readonly hostsEntries: readonly string[];
   /** /etc/resolv.conf's content; undefined: the host's as it is. */
   readonly resolvConf?: string;
+  /** resolv.conf names the network's own responder (user networks): `--dns` does not replace it. */
+  readonly embeddedDns?: boolean;
   /** Published ports, with the host ports chosen for those given as 0; for `publishPorts`. */
   readonly ports: readonly PublishedPort[];
   /** The address on the first network, if any; set when `detachContainer` has something to undo. */
@@ -508,7 +510,7 @@ export async function attachContainer(store: Store, options: AttachOptions): Pro
     );
     if (side !== hostSide) {
       const forwarded = await forwardPorts(store, side, network, endpoint, ports);
-      return { namespace: { path }, hostsEntries: [`${endpoint.address}\t${options.hostname}`], resolvConf: await resolvConfFor(network), ports: [], publishedPorts: forwarded, address: endpoint.address };
+      return { namespace: { path }, hostsEntries: [`${endpoint.address}\t${options.hostname}`], resolvConf: await resolvConfFor(network), embeddedDns: !network.isDefault, ports: [], publishedPorts: forwarded, address: endpoint.address };
     }
     const published: PublishedPort[] = [];
     for (const port of ports) published.push({ ...port, hostPort: port.hostPort === 0 ? await reservePort(port) : port.hostPort, address: endpoint.address });
@@ -519,7 +521,7 @@ export async function attachContainer(store: Store, options: AttachOptions): Pro
         published.map((port) => ({ ...(port.hostIp === undefined ? {} : { hostIp: port.hostIp }), hostPort: port.hostPort, protocol: port.protocol, address: endpoint.address, containerPort: port.containerPort, bridge: network.bridge })),
       );
     }
-    return { namespace: { path }, hostsEntries: [`${endpoint.address}\t${options.hostname}`], resolvConf: await resolvConfFor(network), ports: published, address: endpoint.address };
+    return { namespace: { path }, hostsEntries: [`${endpoint.address}\t${options.hostname}`], resolvConf: await resolvConfFor(network), embeddedDns: !network.isDefault, ports: published, address: endpoint.address };
   } catch (error) {
     await detachContainer(store, options.containerId).catch(() => undefined);
     throw error;

@@ -37,7 +37,7 @@ export function registerNetworkHooks(store: Store): void {
       try {
         proxies.set(record.id, await publishPorts(attachment.ports));
         // The files the container's spec binds: their content now says where it is.
-        await writeEtcFiles(containerDirectory(store, record.id), record.config.hostname, record.config.network, attachment, record.hostConfig?.extraHosts ?? []);
+        await writeEtcFiles(containerDirectory(store, record.id), record.config.hostname, record.config.network, attachment, record.hostConfig ?? {});
         // Rootless, the user-mode stack forwards the ports: they are publishedPorts, with no proxy here.
         const published = [...attachment.ports, ...(attachment.publishedPorts ?? [])];
         if (published.length > 0) {
