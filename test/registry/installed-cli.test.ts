@@ -39,8 +39,8 @@ describe('the installed tsbuild command', () => {
     const images = tsbuild('images', '--root', join(scratch, 'pulled'), '--format', 'json')
       .trim()
       .split('\n')
-      .map((line) => JSON.parse(line) as { repository: string; digest?: string; id: string });
-    expect(images.map((i) => i.repository)).toEqual([`${registry.host}/installed/busybox`]);
+      .map((line) => JSON.parse(line) as { Repository: string; Digest?: string; ID: string });
+    expect(images.map((i) => i.Repository)).toEqual([`${registry.host}/installed/busybox`]);
     const inspected = JSON.parse(tsbuild('inspect', '--root', join(scratch, 'pulled'), target)) as { digest?: string }[] | { digest?: string };
     expect(JSON.stringify(inspected)).toContain(base.descriptor.digest);
     expect(tsbuild('verify', '--root', join(scratch, 'pulled'))).toContain('0 problems');
