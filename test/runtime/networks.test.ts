@@ -158,6 +158,15 @@ describe.runIf(isRoot)('networks', () => {
     const lines = listed.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^NETWORK ID\s+NAME\s+DRIVER\s+SCOPE$/);
     expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`^${made.Id.slice(0, 12)}\\s+${name}\\s+bridge\\s+local$`)), expect.stringMatching(/^[0-9a-f]{12}\s+bridge\s+bridge\s+local$/), expect.stringMatching(/^[0-9a-f]{12}\s+host\s+host\s+local$/), expect.stringMatching(/^[0-9a-f]{12}\s+none\s+null\s+local$/)]));
+    // docker's filters: keys all hold, values of one key are alternatives.
+    const names = (...filters: string[]): string[] => tsbuild('network', 'ls', '--format', '{{.Name}}', ...filters.flatMap((filter) => ['--filter', filter])).stdout.split('\n').filter((line) => line !== '');
+    expect(names('label=purpose=test')).toEqual([name]);
+    expect(names('type=builtin')).toEqual(['bridge', 'host', 'none']);
+    expect(names('type=custom', `name=^${name}$`)).toEqual([name]);
+    expect(names('driver=null', 'driver=host')).toEqual(['host', 'none']);
+    expect(names(`id=^${made.Id.slice(0, 8)}`)).toEqual([name]);
+    expect(names('dangling=true', 'label=purpose')).toEqual([name]);
+    expect(tsbuild('network', 'ls', '--filter', 'colour=red')).toMatchObject({ status: 1, stderr: expect.stringContaining("invalid filter 'colour'") });
     // docker's templates: list rows with their Label method, inspect documents whole.
     expect(tsbuild('network', 'ls', '--format', '{{if .Label "purpose"}}{{.Name}} {{.Label "purpose"}} {{.Labels}}{{end}}').stdout.split('\n').filter((line) => line !== '')).toEqual([`${name} test purpose=test`]);
     expect(tsbuild('network', 'ls', '--format', 'table {{.Name}}\t{{.Driver}}').stdout.split('\n')[0]).toBe('NAME                 DRIVER'.replace(/NAME +/, `NAME${' '.repeat(Math.max(10, name.length + 3) - 4)}`));

@@ -58,6 +58,64 @@ function builtinRecord(name: string, driver: string): Record<string, unknown> {
   return { Name: name, Id: builtinId(name), Created: '0001-01-01T00:00:00Z', Scope: 'local', Driver: driver, EnableIPv6: false, IPAM: { Driver: 'default', Options: null, Config: [] }, Internal: false, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false, Containers: {}, Options: {}, Labels: {} };
 }
 
+interface FilteredNetwork {
+  readonly ID: string;
+  readonly Name: string;
+  readonly Driver: string;
+  readonly Scope: string;
+  readonly Labels: Readonly<Record<string, string>>;
+  readonly builtin: boolean;
+  readonly containers: number;
+}
+
+/**
+ * `network ls --filter`, as docker's daemon filters networks: values of one key are
+ * alternatives, keys must all hold; id= and name= are regular expressions found anywhere in
+ * the ID or name, driver= and scope= exact, label= a key or key=value, type= custom or builtin,
+ * dangling= networks no container uses (user networks only).
+ */
+function networkFilter(filters: readonly string[]): (network: FilteredNetwork) => boolean {
+  const byKey = new Map<string, string[]>();
+  for (const filter of filters) {
+    const equals = filter.indexOf('=');
+    if (equals < 0) throw new TsbuildError('INVALID_ARGUMENT', `bad format of filter (expected name=value): ${filter}`);
+    const key = filter.slice(0, equals);
+    const value = filter.slice(equals + 1);
+    if (!['driver', 'id', 'label', 'name', 'scope', 'type', 'dangling'].includes(key)) throw new TsbuildError('INVALID_ARGUMENT', `invalid filter '${key}'`);
+    if (key === 'type' && value !== 'custom' && value !== 'builtin') throw new TsbuildError('INVALID_ARGUMENT', `invalid filter: 'type'='${value}'`);
+    if (key === 'dangling' && !['true', 'false', '1', '0'].includes(value)) throw new TsbuildError('INVALID_ARGUMENT', `invalid filter 'dangling=${value}'`);
+    if (key === 'id' || key === 'name') {
+      try {
+        new RegExp(value);
+      } catch (error) {
+        throw new TsbuildError('INVALID_ARGUMENT', `invalid filter '${key}=${value}': ${(error as Error).message}`);
+      }
+    }
+    byKey.set(key, [...(byKey.get(key) ?? []), value]);
+  }
+  const matches = (value: string, network: FilteredNetwork, key: string): boolean => {
+    switch (key) {
+      case 'driver':
+        return network.Driver === value;
+      case 'scope':
+        return network.Scope === value;
+      case 'id':
+        return new RegExp(value).test(network.ID);
+      case 'name':
+        return new RegExp(value).test(network.Name);
+      case 'label': {
+        const equals = value.indexOf('=');
+        return equals < 0 ? value in network.Labels : network.Labels[value.slice(0, equals)] === value.slice(equals + 1);
+      }
+      case 'type':
+        return (value === 'builtin') === network.builtin;
+      default:
+        return (value === 'true' || value === '1') === (!network.builtin && network.containers === 0);
+    }
+  };
+  return (network) => [...byKey].every(([key, values]) => values.some((value) => matches(value, network, key)));
+}
+
 /** docker's column titles for the fields of `network ls`'s rows. */
 const networkHeaders: Readonly<Record<string, string>> = { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv6: 'IPV6', Internal: 'INTERNAL', Labels: 'LABELS', CreatedAt: 'CREATED AT' };
 
@@ -92,13 +150,18 @@ export function registerNetwork(program: Command, io: CliIo): void {
       .description('list networks')
       .option('-q, --quiet', 'print only network IDs')
       .option('--no-trunc', 'show network IDs whole')
-      .option('--format <format>', 'table, json (one JSON object per line) or a Go template such as {{.Name}}', 'table'),
-  ).action(async (options: RootOption & { quiet?: boolean; trunc: boolean; format: string }) => {
+      .option('--format <format>', 'table, json (one JSON object per line) or a Go template such as {{.Name}}', 'table')
+      .option('-f, --filter <key=value>', 'driver=, id=, label=K[=V], name=, scope=, type=custom|builtin, dangling=true|false (repeatable)', collect, []),
+  ).action(async (options: RootOption & { quiet?: boolean; trunc: boolean; format: string; filter: string[] }) => {
+    const accept = networkFilter(options.filter);
     const store = await storeFromOptions(options);
     const rows = [
-      ...(await networks(store)).map((record) => ({ ID: record.id, Name: record.name, Driver: record.driver, Scope: 'local', Internal: record.internal, Labels: record.labels })),
-      ...builtins.map((builtin) => ({ ID: builtinId(builtin.name), Name: builtin.name, Driver: builtin.driver, Scope: 'local', Internal: false, Labels: {} })),
-    ].sort((a, b) => a.Name.localeCompare(b.Name));
+      ...(await networks(store)).map((record) => ({ ID: record.id, Name: record.name, Driver: record.driver, Scope: 'local', Internal: record.internal, Labels: record.labels, builtin: record.isDefault, containers: Object.keys(record.endpoints).length })),
+      ...builtins.map((builtin) => ({ ID: builtinId(builtin.name), Name: builtin.name, Driver: builtin.driver, Scope: 'local', Internal: false, Labels: {}, builtin: true, containers: 0 })),
+    ]
+      .filter(accept)
+      .sort((a, b) => a.Name.localeCompare(b.Name))
+      .map(({ builtin: _builtin, containers: _containers, ...row }) => row);
     const id = (full: string): string => (options.trunc ? full.slice(0, 12) : full);
     if (options.quiet === true) {
       for (const row of rows) io.stdout.write(`${id(row.ID)}\n`);
