@@ -698,6 +698,11 @@ export function renderGoTemplate(template: string, data: Value): string {
   return parseGoTemplate(template).execute(data);
 }
 
+/** docker's title for a `{{.Label "name"}}` column: the name's last dotted part, `-` and `_` as blanks, upper-cased. */
+function labelHeader(name: unknown): string {
+  return (String(name).split('.').at(-1) ?? '').replace(/[-_]/g, ' ').toUpperCase();
+}
+
 /**
  * What docker's list commands print for a `--format` other than `table` and `json`: `table
  * TEMPLATE` gives a header (the template run on HEADERS, each field's column title) and a row
@@ -711,7 +716,7 @@ export function formatListTemplate(format: string, rows: readonly unknown[], hea
   const template = parseGoTemplate(text);
   const rendered = rows.map((row) => template.execute(row));
   if (!table) return rendered.map((line) => `${line}\n`).join('');
-  const header = template.execute(new Proxy(headers, { get: (target, field) => (typeof field === 'string' ? target[field] ?? field.replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase() : undefined) }));
+  const header = template.execute(new Proxy(headers, { get: (target, field) => (typeof field !== 'string' ? undefined : field === 'Label' ? labelHeader : (target[field] ?? field.replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase())) }));
   return dockerTable([header, ...rendered].flatMap((line) => line.split('\n')).map((line) => line.split('\t')));
 }
 

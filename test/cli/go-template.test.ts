@@ -3,7 +3,7 @@
  * with docker's functions prints for the same template and data.
  */
 import { describe, expect, it } from 'vitest';
-import { parseGoTemplate, renderGoTemplate, sprintf } from '../../src/cli/go-template.js';
+import { formatListTemplate, parseGoTemplate, renderGoTemplate, sprintf } from '../../src/cli/go-template.js';
 
 const container = {
   Id: 'abc123',
@@ -73,6 +73,17 @@ describe('Go templates as docker runs them', () => {
   it('calls methods with arguments, as `ps --format {{.Label "key"}}` does', () => {
     const row = { ID: 'c1', Label: (key: unknown) => ({ tier: 'web' } as Record<string, string>)[String(key)] ?? '' };
     expect(renderGoTemplate('{{.ID}} {{.Label "tier"}} [{{.Label "none"}}]', row)).toBe('c1 web []');
+  });
+
+  it('writes list rows as docker does: one line each, or a table headed with docker\'s titles', () => {
+    const rows = [
+      { ID: 'a1', Names: 'web', Label: (key: unknown) => (key === 'com.example.tier-name' ? 'front' : '') },
+      { ID: 'b22', Names: 'database', Label: () => '' },
+    ];
+    expect(formatListTemplate('{{.ID}}:{{.Names}}', rows, {})).toBe('a1:web\nb22:database\n');
+    expect(formatListTemplate('table {{.ID}}\\t{{.Names}}\\t{{.Label "com.example.tier-name"}}\\t{{.RunningFor}}', rows, { ID: 'CONTAINER ID', RunningFor: 'CREATED' })).toBe(
+      'CONTAINER ID   NAMES      TIER NAME   CREATED\na1             web        front       <no value>\nb22            database               <no value>\n',
+    );
   });
 
   it('refuses what Go refuses, with docker\'s words', () => {
