@@ -390,7 +390,9 @@ function indexInto(value: Value, key: Value): Value {
     if (key < 0 || key >= value.length) throw executeError(`error calling index: index out of range: ${key}`);
     return typeof value === 'string' ? value.charCodeAt(key) : value[key];
   }
-  if (value === undefined || value === null) throw executeError('error calling index: index of untyped nil');
+  if (value === undefined) throw executeError('error calling index: index of untyped nil');
+  // A null of the documents stands for a Go nil map or slice: indexing a nil map gives nothing.
+  if (value === null) return undefined;
   if (typeof value === 'object') return Object.prototype.hasOwnProperty.call(value, String(key)) ? (value as Record<string, Value>)[String(key)] : undefined;
   throw executeError(`error calling index: can't index item of type ${typeof value}`);
 }
@@ -479,8 +481,10 @@ const builtins: Readonly<Record<string, TemplateFunction>> = {
   not: (value) => !truth(value),
   len: (value) => {
     if (typeof value === 'string' || Array.isArray(value)) return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
-    if (value !== null && typeof value === 'object') return Object.keys(value).length;
-    throw executeError(`error calling len: len of ${value === undefined || value === null ? 'nil' : typeof value}`);
+    // A null of the documents stands for a Go nil slice or map, whose length is 0.
+    if (value === null) return 0;
+    if (typeof value === 'object') return Object.keys(value).length;
+    throw executeError(`error calling len: len of ${value === undefined ? 'nil' : typeof value}`);
   },
   index: (value, ...keys) => keys.reduce((current, key) => indexInto(current, key), value),
   slice: (value, ...bounds) => {

@@ -66,6 +66,8 @@ describe('Go templates as docker runs them', () => {
     ['{{lt 1 2}} {{ge "b" "a"}} {{ne 1 2}} {{eq 1 2 1}}', 'true true true true'],
     ['{{slice .Config.Cmd 1}}', '[-f]'],
     ['{{`raw\\n`}}', 'raw\\n'],
+    // docker's documents hold Go's nil slices and maps as null: their length is 0, an index finds nothing.
+    ['{{len .Mounts}} {{len .State.Health}} {{index .State.Health "Status"}}', '0 0 <no value>'],
   ])('%s', (template, expected) => {
     expect(renderGoTemplate(template, container)).toBe(expected);
   });
