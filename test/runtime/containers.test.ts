@@ -387,6 +387,9 @@ describe.runIf(isRoot)('containers as root', () => {
     const table = ok('ps', '-a', '--filter', 'label=tier=web', '--format', 'table {{.ID}}\\t{{.Names}}\\t{{.RunningFor}}\\t{{.State}}');
     expect(table).toMatch(/^CONTAINER ID   NAMES      CREATED\s+STATE\n[0-9a-f]{12}   labelled   .* ago\s+created\n$/);
     expect(inspect('labelled', '{{range $key, $value := .Config.Labels}}{{$key}}={{$value}}{{end}} {{if eq .State.Status "created"}}new{{end}}')).toBe('tier=web new');
+    // docker ps -s: the writable layer and, with the image, the virtual size; a template naming .Size asks for it too.
+    expect(ok('ps', '-a', '--filter', 'label=tier=web', '--format', '{{.Size}}')).toMatch(/^\d+(\.\d+)?k?B \(virtual \d+(\.\d+)?[kM]B\)\n$/);
+    expect(ok('ps', '-a', '-s', '--filter', 'label=tier=web').split('\n')[0]).toMatch(/\s+NAMES\s+SIZE$/);
     ok('rm', 'labelled');
   }, 60_000);
 

@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { TsbuildError, isTsbuildError, parseGoDuration } from '../../common/index.js';
+import { TsbuildError, isTsbuildError, parseGoDuration, treeSize } from '../../common/index.js';
 import {
   claimContainer,
   containerDirectory,
@@ -37,7 +37,7 @@ import {
   type ContainerRecord,
   type ObservedState,
 } from '../../runtime/index.js';
-import type { Store } from '../../store/index.js';
+import { listImages, type Store } from '../../store/index.js';
 import { dockerTable, formatBytes, formatCreatedSince, formatGoTime, humanDuration } from '../format.js';
 import { formatListTemplate, inspectWithTemplate, sortedKeys } from '../go-template.js';
 import { ExitError, type CliIo } from '../io.js';
@@ -376,6 +376,20 @@ function ports(record: ContainerRecord): string {
 interface PsRow {
   readonly record: ContainerRecord;
   readonly observed: ObservedState;
+  /** docker's SIZE: the writable layer, and with the image's ("0B (virtual 2.13MB)"); asked for with -s or a template naming .Size. */
+  readonly size?: string;
+}
+
+/** The writable layer's size and, with the image's (as `images` sizes it), the virtual size, as `docker ps -s` prints them. */
+async function containerSizes(store: Store, rows: readonly PsRow[]): Promise<PsRow[]> {
+  const imageSizes = new Map((await listImages(store)).map((summary) => [summary.id, summary.unpackedSize]));
+  return Promise.all(
+    rows.map(async (row) => {
+      const writable = await treeSize(join(containerDirectory(store, row.record.id), 'upper'));
+      const virtual = writable + (imageSizes.get(row.record.image.id) ?? 0);
+      return { ...row, size: `${formatBytes(writable, 3, '')} (virtual ${formatBytes(virtual, 3, '')})` };
+    }),
+  );
 }
 
 function psFields(row: PsRow, truncate: boolean): Record<string, string> {
@@ -395,7 +409,7 @@ function psFields(row: PsRow, truncate: boolean): Record<string, string> {
       .join(','),
     Mounts: (record.hostConfig?.mounts ?? []).map((mount) => mount.source ?? mount.destination).join(','),
     Networks: record.config.network === 'default' ? 'bridge' : record.config.network,
-    Size: '0B',
+    Size: row.size ?? '0B',
     LocalVolumes: '0',
   };
 }
@@ -459,8 +473,9 @@ function definePs(parent: Command, io: CliIo, name = 'ps', aliases: readonly str
       .option('--format <format>', 'table, json (one object per line) or a Go template such as {{.ID}} {{.Names}}')
       .option('--no-trunc', 'do not shorten IDs and commands')
       .option('-n, --last <n>', 'the N containers created last')
-      .option('-l, --latest', 'the container created last'),
-  ).action(async (flags: RootOption & { all?: boolean; quiet?: boolean; filter: string[]; format?: string; trunc: boolean; last?: string; latest?: boolean }) => {
+      .option('-l, --latest', 'the container created last')
+      .option('-s, --size', 'show the size of each container\'s writable layer, and with its image\'s'),
+  ).action(async (flags: RootOption & { all?: boolean; quiet?: boolean; filter: string[]; format?: string; trunc: boolean; last?: string; latest?: boolean; size?: boolean }) => {
     const store = await storeFromOptions(flags);
     const records = (await listContainerRecords(store)).sort((a, b) => Date.parse(b.created) - Date.parse(a.created));
     let rows: PsRow[] = await Promise.all(records.map(async (record) => ({ record, observed: await observeState(record) })));
@@ -469,6 +484,9 @@ function definePs(parent: Command, io: CliIo, name = 'ps', aliases: readonly str
     if (!all) rows = rows.filter((row) => row.observed.running || row.observed.status === 'restarting');
     rows = rows.filter((row) => flags.filter.every((filter) => matchesFilter(row, filter)));
     if (limit !== undefined) rows = rows.slice(0, limit);
+    // As docker, a template that names .Size asks for the sizes too.
+    const sized = flags.size === true || /\.Size\b/.test(flags.format ?? '') || flags.format === 'json';
+    if (sized && flags.quiet !== true) rows = await containerSizes(store, rows);
     const truncate = flags.trunc;
     if (flags.quiet === true) {
       for (const row of rows) io.stdout.write(`${truncate ? row.record.id.slice(0, 12) : row.record.id}\n`);
@@ -485,7 +503,7 @@ function definePs(parent: Command, io: CliIo, name = 'ps', aliases: readonly str
       io.stdout.write(formatListTemplate(format, contexts, psHeaders));
       return;
     }
-    const columns = ['ID', 'Image', 'Command', 'RunningFor', 'Status', 'Ports', 'Names'];
+    const columns = ['ID', 'Image', 'Command', 'RunningFor', 'Status', 'Ports', 'Names', ...(sized ? ['Size'] : [])];
     const table = [columns.map((field) => psHeaders[field] ?? field), ...rows.map((row) => {
       const fields = psFields(row, truncate);
       return columns.map((field) => fields[field] ?? '');
