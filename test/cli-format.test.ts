@@ -71,7 +71,10 @@ describe('docker inspect Config', () => {
       'Hostname', 'Domainname', 'User', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'ExposedPorts', 'Tty', 'OpenStdin', 'StdinOnce',
       'Env', 'Cmd', 'Image', 'Volumes', 'WorkingDir', 'Entrypoint', 'OnBuild', 'Labels', 'Custom',
     ]);
-    expect(shaped).toMatchObject({ Env: ['A=1'], Cmd: null, Labels: { a: 'b' }, ExposedPorts: { '80/tcp': {} }, Custom: 1 });
+    expect(JSON.parse(JSON.stringify(shaped))).toMatchObject({ Env: ['A=1'], Cmd: null, Volumes: null, Labels: { a: 'b' }, ExposedPorts: { '80/tcp': {} }, Custom: 1 });
+    // An unset slice or map is Go's nil: null in JSON, printed by a template as docker prints it.
+    const { renderGoTemplate } = await import('../src/cli/go-template.js');
+    expect(renderGoTemplate('{{.Cmd}} {{.Volumes}} {{len .Entrypoint}} {{if .OnBuild}}x{{else}}none{{end}} {{json .Cmd}}', shaped)).toBe('[] map[] 0 none null');
     expect('Healthcheck' in shaped).toBe(false);
   });
 });

@@ -40,8 +40,24 @@ type Node =
 
 const missing = '<no value>';
 
+/**
+ * A Go nil slice or map in a document docker's CLI would hold as a typed struct: JSON null, but
+ * a template prints it as Go prints it (`[]`, `map[]`), its length is 0 and it is false.
+ */
+export class GoNil {
+  constructor(readonly kind: 'slice' | 'map') {}
+
+  toJSON(): null {
+    return null;
+  }
+}
+
+export const nilSlice = new GoNil('slice');
+export const nilMap = new GoNil('map');
+
 /** Go's fmt %v of a value, as text/template prints an action's result. */
 export function goPrint(value: Value, nested = false): string {
+  if (value instanceof GoNil) return value.kind === 'slice' ? '[]' : 'map[]';
   if (value === undefined || value === null) return nested ? '<nil>' : missing;
   if (typeof value === 'string') return value;
   if (typeof value === 'number') return goNumber(value);
@@ -62,6 +78,7 @@ function goNumber(value: number): string {
 
 /** Go's truth: false, 0, nil and empty strings, slices and maps are false. */
 function truth(value: Value): boolean {
+  if (value instanceof GoNil) return false;
   if (value === undefined || value === null || value === false || value === 0 || value === '') return false;
   if (Array.isArray(value)) return value.length > 0;
   if (typeof value === 'object') return Object.keys(value).length > 0;
@@ -378,6 +395,7 @@ class Break {}
 class Continue {}
 
 function fieldOf(value: Value, name: string): Value {
+  if (value instanceof GoNil) return undefined;
   if (value === undefined || value === null || typeof value !== 'object') return undefined;
   const found = (value as Record<string, Value>)[name];
   // A method without arguments is called when named as a field.
@@ -392,7 +410,7 @@ function indexInto(value: Value, key: Value): Value {
   }
   if (value === undefined) throw executeError('error calling index: index of untyped nil');
   // A null of the documents stands for a Go nil map or slice: indexing a nil map gives nothing.
-  if (value === null) return undefined;
+  if (value === null || value instanceof GoNil) return undefined;
   if (typeof value === 'object') return Object.prototype.hasOwnProperty.call(value, String(key)) ? (value as Record<string, Value>)[String(key)] : undefined;
   throw executeError(`error calling index: can't index item of type ${typeof value}`);
 }
@@ -482,7 +500,7 @@ const builtins: Readonly<Record<string, TemplateFunction>> = {
   len: (value) => {
     if (typeof value === 'string' || Array.isArray(value)) return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
     // A null of the documents stands for a Go nil slice or map, whose length is 0.
-    if (value === null) return 0;
+    if (value === null || value instanceof GoNil) return 0;
     if (typeof value === 'object') return Object.keys(value).length;
     throw executeError(`error calling len: len of ${value === undefined ? 'nil' : typeof value}`);
   },
@@ -578,7 +596,7 @@ class Executor {
     if (Array.isArray(value)) items = value.map((item, index) => [index, item]);
     else if (typeof value === 'number' && Number.isInteger(value)) items = Array.from({ length: Math.max(0, value) }, (_, index) => [index, index]);
     else if (value !== null && typeof value === 'object') items = Object.keys(value).sort().map((key) => [key, (value as Record<string, Value>)[key]]);
-    else if (value === undefined || value === null) items = [];
+    else if (value === undefined || value === null || value instanceof GoNil) items = [];
     else throw executeError(`range can't iterate over ${goPrint(value)}`);
     if (items.length === 0) {
       this.run(node.otherwise, inner, out);

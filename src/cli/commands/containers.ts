@@ -39,7 +39,7 @@ import {
 } from '../../runtime/index.js';
 import { listImages, type Store } from '../../store/index.js';
 import { dockerTable, formatBytes, formatCreatedSince, formatGoTime, humanDuration } from '../format.js';
-import { formatListTemplate, inspectWithTemplate, sortedKeys } from '../go-template.js';
+import { formatListTemplate, inspectWithTemplate, nilMap, nilSlice, sortedKeys } from '../go-template.js';
 import { ExitError, type CliIo } from '../io.js';
 import { createProgram, userArguments } from '../program.js';
 import { containersOnUserNetwork, runInMonitorNamespaces, runInUserNamespace } from '../rootless.js';
@@ -755,23 +755,23 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       CpuQuota: record.hostConfig?.cpuQuota ?? 0,
       PidsLimit: record.hostConfig?.pidsLimit ?? 0,
       ShmSize: record.hostConfig?.shmSize ?? 64 * 1024 * 1024,
-      Sysctls: record.hostConfig?.sysctls ?? null,
+      Sysctls: record.hostConfig?.sysctls ?? nilMap,
       Devices: (record.hostConfig?.devices ?? []).map((device) => ({ PathOnHost: device.hostPath, PathInContainer: device.path, CgroupPermissions: device.access })),
       PidMode: record.hostConfig?.hostNamespaces?.includes('pid') === true ? 'host' : '',
       IpcMode: record.hostConfig?.hostNamespaces?.includes('ipc') === true ? 'host' : 'private',
       UTSMode: record.hostConfig?.hostNamespaces?.includes('uts') === true ? 'host' : '',
       Runtime: config.runtime,
       Mounts: record.hostConfig?.mounts ?? [],
-      CapAdd: record.hostConfig?.capAdd ?? null,
-      CapDrop: record.hostConfig?.capDrop ?? null,
+      CapAdd: record.hostConfig?.capAdd ?? nilSlice,
+      CapDrop: record.hostConfig?.capDrop ?? nilSlice,
       Privileged: record.hostConfig?.privileged ?? false,
-      ExtraHosts: record.hostConfig?.extraHosts ?? null,
+      ExtraHosts: record.hostConfig?.extraHosts ?? nilSlice,
       Dns: record.hostConfig?.dns ?? [],
       DnsOptions: record.hostConfig?.dnsOptions ?? [],
       DnsSearch: record.hostConfig?.dnsSearch ?? [],
-      GroupAdd: record.hostConfig?.groupAdd ?? null,
+      GroupAdd: record.hostConfig?.groupAdd ?? nilSlice,
       Ulimits: (record.hostConfig?.ulimits ?? []).map((ulimit) => ({ Name: ulimit.name, Hard: ulimit.hard, Soft: ulimit.soft })),
-      SecurityOpt: record.hostConfig?.securityOpt ?? null,
+      SecurityOpt: record.hostConfig?.securityOpt ?? nilSlice,
     },
     Mounts: (record.hostConfig?.mounts ?? []).map((mount) => ({ Type: mount.type ?? 'bind', Source: mount.source ?? '', Destination: mount.destination, RW: !(mount.options ?? []).includes('ro') })),
     Config: {
@@ -785,7 +785,7 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       OpenStdin: config.openStdin,
       StdinOnce: false,
       Env: config.env,
-      Cmd: config.cmd ?? null,
+      Cmd: config.cmd ?? nilSlice,
       ...(healthcheck === undefined
         ? {}
         : {
@@ -799,7 +799,7 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
           }),
       Image: config.image ?? record.image.name ?? record.image.id,
       WorkingDir: config.workingDir,
-      Entrypoint: config.entrypoint ?? null,
+      Entrypoint: config.entrypoint ?? nilSlice,
       Labels: config.labels ?? {},
       ...(config.stopSignal === undefined ? {} : { StopSignal: config.stopSignal }),
       ...(config.stopTimeout === undefined ? {} : { StopTimeout: config.stopTimeout }),

@@ -2,13 +2,13 @@ import type { Command } from 'commander';
 import { TsbuildError, familiarReference, isTsbuildError, hostPlatform, parsePlatform, parseReference } from '../../common/index.js';
 import { findImage, imageTarSize, resolveImage } from '../../store/index.js';
 import type { CliIo } from '../io.js';
-import { inspectWithTemplate } from '../go-template.js';
+import { inspectWithTemplate, nilMap, nilSlice } from '../go-template.js';
 import { inspectContainers } from './containers.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
 /**
  * An image's run config as docker's inspect prints it: every field of its container config in
- * its order, the unset ones as Go's zero values (\"\", false, null), the optional ones only when
+ * its order, the unset ones as Go's zero values (\"\", false, nil: JSON null, `[]` or `map[]` in a template), the optional ones only when
  * set. Fields docker does not know are kept after them.
  */
 export function dockerContainerConfig(containerConfig: object): Record<string, unknown> {
@@ -25,18 +25,18 @@ export function dockerContainerConfig(containerConfig: object): Record<string, u
     ['Tty', false],
     ['OpenStdin', false],
     ['StdinOnce', false],
-    ['Env', null],
-    ['Cmd', null],
+    ['Env', nilSlice],
+    ['Cmd', nilSlice],
     ['Healthcheck', undefined],
     ['ArgsEscaped', undefined],
     ['Image', ''],
-    ['Volumes', null],
+    ['Volumes', nilMap],
     ['WorkingDir', ''],
-    ['Entrypoint', null],
+    ['Entrypoint', nilSlice],
     ['NetworkDisabled', undefined],
     ['MacAddress', undefined],
-    ['OnBuild', null],
-    ['Labels', null],
+    ['OnBuild', nilSlice],
+    ['Labels', nilMap],
     ['StopSignal', undefined],
     ['StopTimeout', undefined],
     ['Shell', undefined],
