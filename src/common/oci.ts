@@ -145,6 +145,8 @@ export interface History {
 export interface ImageConfig {
   readonly created?: string;
   readonly author?: string;
+  /** docker's: the message of `commit -m` or `import`. */
+  readonly comment?: string;
   readonly architecture: string;
   readonly os: string;
   readonly 'os.version'?: string;

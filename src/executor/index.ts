@@ -10,6 +10,7 @@ export type { RunSandboxOptions } from './run-op.js';
 export { checkContextName, parseNamedContextValue, type NamedContextSource } from './named-context.js';
 export { dockerfileInContext, readStdinInput, readUrlInput, type StdinInput } from './stdin-context.js';
 export { checkoutContext, isGitSource } from './git-source.js';
+export { archiveStream, downloadUrls } from './copy.js';
 export type { SecretSource } from './run-mounts.js';
 export { reclaimAbandonedSteps } from './abandoned.js';
 export { cacheMountUsage, removeCacheMounts, type CacheMountUsage } from './cache-mount-usage.js';

@@ -13,6 +13,8 @@ export interface ImageSpec {
   readonly annotations?: Readonly<Record<string, string>>;
   /** The config's `author` (docker commit's `-a`); omitted when undefined. */
   readonly author?: string;
+  /** The config's `comment` (docker's import and commit messages); omitted when undefined. */
+  readonly comment?: string;
 }
 
 export interface WrittenImage {
@@ -33,6 +35,7 @@ export async function writeImage(store: ContentStore, spec: ImageSpec, name?: st
   const config: ImageConfig = {
     ...(spec.created === undefined ? {} : { created: spec.created }),
     ...(spec.author === undefined ? {} : { author: spec.author }),
+    ...(spec.comment === undefined ? {} : { comment: spec.comment }),
     architecture: platform.architecture,
     os: platform.os,
     ...(platform.variant === undefined ? {} : { variant: platform.variant }),

@@ -360,6 +360,7 @@ export async function commitContainer(store: Store, nameOrId: string, options: C
       created,
       history: [...(baseHistory ?? []), history],
       ...(options.author === undefined || options.author === '' ? {} : { author: options.author }),
+      ...(options.comment === undefined || options.comment === '' ? {} : { comment: options.comment }),
     },
     options.reference,
   );

@@ -58,6 +58,7 @@ const dockerImageCommands: ReadonlyArray<readonly [name: string, command: string
   ['push', 'push', []],
   ['save', 'save', []],
   ['load', 'load', []],
+  ['import', 'import', []],
   ['tag', 'tag', []],
 ];
 

@@ -15,6 +15,7 @@ registerCommands({
   history: async () => (await import('./history.js')).registerHistory,
   save: async () => (await import('./save.js')).registerSave,
   load: async () => (await import('./load.js')).registerLoad,
+  import: async () => (await import('./import.js')).registerImport,
   image: async () => (await import('./image.js')).registerImage,
   verify: async () => (await import('./verify.js')).registerVerify,
   doctor: async () => (await import('./doctor.js')).registerDoctor,
