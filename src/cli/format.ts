@@ -13,6 +13,18 @@ export function formatBytes(bytes: number, significant = 3, separator = ' '): st
   return `${goGeneral(value, significant)}${separator}${units[unit] ?? ''}`;
 }
 
+/** Bytes in binary units as go-units' BytesSize writes them (docker stats' memory): "2.746MiB", "23.48GiB". */
+export function formatBinaryBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${goGeneral(value, 4)}${units[unit] ?? ''}`;
+}
+
 /** VALUE as Go's `%.{PRECISION}g` writes it: trailing zeros dropped, an exponent of two digits at least. */
 function goGeneral(value: number, precision: number): string {
   const text = value.toPrecision(precision);

@@ -116,3 +116,4 @@ export {
   type PublishedPort,
 } from './network/index.js';
 export { addHostLine, containerCapabilities, parseUlimit, rlimitsOf, ulimitRlimits, type SecurityOptions, type Ulimit } from './security-options.js';
+export { cpuPercent, sampleContainer, type ContainerSample } from './stats.js';

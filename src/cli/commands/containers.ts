@@ -859,6 +859,7 @@ const containerCommands: ReadonlyArray<readonly [name: string, aliases: readonly
   ['wait', [], 'wait'],
   ['port', [], 'port'],
   ['top', [], 'top'],
+  ['stats', [], 'stats'],
   ['rename', [], 'rename'],
   ['inspect', [], 'container-inspect'],
   ['diff', [], 'diff'],

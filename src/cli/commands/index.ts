@@ -38,6 +38,7 @@ registerCommands({
   cp: async () => (await import('./containers.js')).registerCp,
   port: async () => (await import('./containers.js')).registerPort,
   top: async () => (await import('./containers.js')).registerTop,
+  stats: async () => (await import('./stats.js')).registerStats,
   rename: async () => (await import('./containers.js')).registerRename,
   container: async () => (await import('./containers.js')).registerContainer,
   'container-inspect': async () => (await import('./containers.js')).registerContainerInspect,
