@@ -18,9 +18,10 @@ function query(name: string): Buffer {
   return Buffer.concat([Buffer.from([0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]), ...labels, Buffer.from([0, 0, 1, 0, 1])]);
 }
 
-function ask(server: string, name: string): Promise<Buffer> {
+function ask(server: string, name: string, from?: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const socket = createSocket('udp4');
+    if (from !== undefined) socket.bind(0, from);
     const timer = setTimeout(() => {
       socket.close();
       reject(new Error(`no answer from ${server} for ${name}`));
@@ -30,7 +31,9 @@ function ask(server: string, name: string): Promise<Buffer> {
       socket.close();
       resolve(message);
     });
-    socket.send(query(name), 53, server);
+    const send = (): void => socket.send(query(name), 53, server);
+    if (from === undefined) send();
+    else socket.once('listening', send);
   });
 }
 
@@ -88,6 +91,52 @@ describe.runIf(isRoot)('the DNS responder of a network', () => {
       } finally {
         await stopResponder(responder);
       }
+    }
+  }, 30_000);
+
+  it("forwards a container's other queries to the resolvers it was given (--dns), and the rest to the network's, never out of an internal network", async () => {
+    // A second resolver, which answers every name with 192.0.2.9.
+    const given: string[] = [];
+    const resolver = createSocket('udp4');
+    resolver.on('message', (message, peer) => {
+      given.push(message.subarray(12).toString('latin1'));
+      const reply = Buffer.concat([message, Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 9])]);
+      reply.writeUInt16BE(0x8180, 2);
+      reply.writeUInt16BE(1, 6);
+      resolver.send(reply, peer.port, peer.address);
+    });
+    await new Promise<void>((resolve) => resolver.bind(53, '127.0.0.80', resolve));
+    try {
+      for (const [id, gateway, internal] of [['given', '127.0.0.81', false], ['given-internal', '127.0.0.82', true]] as const) {
+        // As writeNames writes it: the container at 127.0.0.90 was given --dns 127.0.0.80.
+        await writeFile(namesPath(store, id), JSON.stringify({ names: { web: '10.9.0.2' }, upstreams: { '127.0.0.90': ['127.0.0.80'] } }));
+        const record: NetworkRecord = { id, name: id, created: '', driver: 'bridge', internal, labels: {}, isDefault: false, gateway, subnetGiven: true, bridge: 'none', endpoints: {} };
+        const responder = await startResponder(store, record, { enter: [], upstreams: [upstreamAddress] });
+        try {
+          forwarded.length = 0;
+          given.length = 0;
+          const own = await ask(gateway, 'web', '127.0.0.90');
+          expect([...own.subarray(own.length - 4)]).toEqual([10, 9, 0, 2]);
+          const mine = await ask(gateway, `mine.${id}.example`, '127.0.0.90');
+          const theirs = await ask(gateway, `theirs.${id}.example`, '127.0.0.91');
+          if (internal) {
+            expect([mine.readUInt16BE(2) & 0xf, theirs.readUInt16BE(2) & 0xf]).toEqual([2, 2]);
+            expect([...given, ...forwarded]).toEqual([]);
+          } else {
+            expect(mine.readUInt16BE(2) & 0xf).toBe(0);
+            expect([...mine.subarray(mine.length - 4)]).toEqual([192, 0, 2, 9]);
+            expect(theirs.readUInt16BE(2) & 0xf).toBe(3);
+            expect(given.join()).toContain('mine');
+            expect(given.join()).not.toContain('theirs');
+            expect(forwarded.join()).toContain('theirs');
+            expect(forwarded.join()).not.toContain('mine');
+          }
+        } finally {
+          await stopResponder(responder);
+        }
+      }
+    } finally {
+      resolver.close();
     }
   }, 30_000);
 });

@@ -313,6 +313,34 @@ describe.runIf(isRoot)('networks', () => {
     expect(tsbuild('network', 'rm', outside.Name, internal.Name).status).toBe(0);
   }, 120_000);
 
+  it("forwards the names a container's network does not hold to the resolvers it was given (--dns), as docker's embedded DNS", async () => {
+    const network = createNetwork(`tsbt-dns-${suffix}`);
+    // A resolver of the test's, in a process of its own (the commands below are waited for):
+    // every name is 192.0.2.9.
+    const resolverScript = `const s = require('node:dgram').createSocket('udp4');
+      s.on('message', (m, p) => { const r = Buffer.concat([m, Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 9])]);
+        r.writeUInt16BE((m.readUInt16BE(2) & 0x0100) | 0x8080, 2); r.writeUInt16BE(1, 6); s.send(r, p.port, p.address); });
+      s.bind(53, '127.0.0.83', () => process.stdout.write('ready\\n'));`;
+    const resolver = spawn(process.execPath, ['-e', resolverScript], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        resolver.stdout?.once('data', () => resolve());
+        resolver.once('exit', (code) => reject(new Error(`the test's resolver exited with ${code ?? 'a signal'}`)));
+      });
+      const looked = tsbuild('run', '--rm', '--network', network.Name, '--dns', '127.0.0.83', 'busybox', 'sh', '-c', 'cat /etc/resolv.conf; nslookup -type=a outside.example');
+      expect(looked.status, looked.stderr + looked.stdout).toBe(0);
+      // resolv.conf keeps the responder; the answer comes from the container's resolver.
+      expect(looked.stdout).toContain(`nameserver ${network.IPAM.Config[0]?.Gateway ?? '-'}\n`);
+      expect(looked.stdout).toMatch(/Address:\s+192\.0\.2\.9/);
+      // A container without --dns on the same network is not sent there.
+      const other = tsbuild('run', '--rm', '--network', network.Name, 'busybox', 'nslookup', '-type=a', 'outside.example');
+      expect(other.stdout).not.toContain('192.0.2.9');
+    } finally {
+      resolver.kill();
+    }
+    expect(tsbuild('network', 'rm', network.Name).status).toBe(0);
+  }, 120_000);
+
   it("publishes the image's exposed ports on free ports of the host with -P", async () => {
     const child = spawn(process.execPath, [bin, 'run', '--rm', '--init', '-P', 'exposing', 'sh', '-c', 'mkdir /www; echo exposed > /www/index.html; hostname; exec httpd -f -p 80 -h /www'], {
       env: { ...process.env, TSBUILD_ROOT: root },

@@ -259,6 +259,8 @@ export interface AttachOptions {
   readonly network?: string;
   /** `--network-alias`: more names on the (user) network. */
   readonly aliases?: readonly string[];
+  /** `--dns`: where a user network's responder forwards the container's other queries. */
+  readonly dns?: readonly string[];
   /** `-p` and `-P`'s ports. */
   readonly ports?: readonly PortSpec[];
 }
@@ -333,7 +335,7 @@ async function containerEndpoints(store: Store, containerId: string): Promise<En
 async function joinNetwork(
   store: Store,
   reference: string,
-  container: { id: string; name?: string; aliases: readonly string[]; publishes?: boolean },
+  container: { id: string; name?: string; aliases: readonly string[]; publishes?: boolean; dns?: readonly string[] },
   namespace: string,
 ): Promise<{ network: NetworkRecord; endpoint: Endpoint; side: NetworkSide }> {
   const { network, endpoint, side } = await withNetworkLock(store, async () => {
@@ -358,6 +360,7 @@ async function joinNetwork(
       hostVeth: `tsbv${container.id.slice(0, 8)}${found.id.slice(0, 3)}`,
       interfaceName: `eth${index}`,
       ...(container.publishes === true ? { publishes: true } : {}),
+      ...(container.dns === undefined || container.dns.length === 0 ? {} : { dns: [...container.dns] }),
     };
     let updated: NetworkRecord = { ...found, endpoints: { ...found.endpoints, [container.id]: made } };
     await writeNetwork(store, updated);
@@ -505,6 +508,7 @@ export async function attachContainer(store: Store, options: AttachOptions): Pro
         ...(options.name === undefined ? {} : { name: options.name }),
         aliases: options.aliases ?? [],
         publishes: ports.length > 0,
+        ...(options.dns === undefined ? {} : { dns: options.dns }),
       },
       path,
     );

@@ -32,6 +32,7 @@ export function registerNetworkHooks(store: Store): void {
         hostname: record.config.hostname,
         network: record.config.network,
         aliases: record.config.networkAliases ?? [],
+        ...(record.hostConfig?.dns === undefined ? {} : { dns: record.hostConfig.dns }),
         ports: record.hostConfig?.publish ?? [],
       });
       try {

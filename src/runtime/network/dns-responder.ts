@@ -1,9 +1,12 @@
 /**
  * The DNS responder of one user network, run as a process of its own:
  * `node dns-responder.js NAMES_FILE LISTEN_ADDRESS UPSTREAM...`. It answers A queries for the
- * names in NAMES_FILE (a JSON object, name → address, read again whenever it changes) and
- * forwards every other query to the host's resolvers. It prints `ready` once it listens, and
- * exits when NAMES_FILE is gone (its network was removed) or on SIGTERM.
+ * names in NAMES_FILE (JSON, read again whenever it changes: `{"names": {name: address},
+ * "upstreams": {container address: [resolver…]}}`, or the names object alone) and forwards
+ * every other query to the resolvers the asking container was given (`--dns`, as docker's
+ * embedded DNS uses them), else to the host's. With no UPSTREAM at all (an internal network)
+ * nothing is forwarded, whatever the file says. It prints `ready` once it listens, and exits
+ * when NAMES_FILE is gone (its network was removed) or on SIGTERM.
  *
  * Only Node's own modules here: it starts without the CLI's bundle.
  */
@@ -65,14 +68,19 @@ function serverFailure(query: Buffer): Buffer {
   return reply;
 }
 
+interface NamesFile {
+  readonly names: Record<string, string>;
+  readonly upstreams: Record<string, readonly string[]>;
+}
+
 class Names {
   private mtime = -1;
-  private table: Record<string, string> = {};
+  private table: NamesFile = { names: {}, upstreams: {} };
 
   constructor(private readonly path: string) {}
 
-  /** The current names, or undefined once the file is gone. */
-  read(): Record<string, string> | undefined {
+  /** The current names and resolvers, or undefined once the file is gone. */
+  read(): NamesFile | undefined {
     let mtime: number;
     try {
       mtime = statSync(this.path).mtimeMs;
@@ -81,7 +89,11 @@ class Names {
     }
     if (mtime !== this.mtime) {
       try {
-        this.table = JSON.parse(readFileSync(this.path, 'utf8')) as Record<string, string>;
+        const parsed = JSON.parse(readFileSync(this.path, 'utf8')) as { names?: unknown; upstreams?: unknown };
+        const isObject = (value: unknown): value is Record<string, never> => typeof value === 'object' && value !== null && !Array.isArray(value);
+        this.table = isObject(parsed.names)
+          ? { names: parsed.names, upstreams: isObject(parsed.upstreams) ? parsed.upstreams : {} }
+          : { names: parsed as Record<string, string>, upstreams: {} };
         this.mtime = mtime;
       } catch {
         // Replaced meanwhile (it is renamed into place): the previous names until the next query.
@@ -129,9 +141,9 @@ function serve(namesFile: string, listen: string, upstreams: readonly string[]):
     const question = readQuestion(query);
     if (question === undefined) return;
     const reply = (message: Buffer): void => server.send(message, peer.port, peer.address);
-    const address = table[question.name.replace(/\.$/, '')];
+    const address = table.names[question.name.replace(/\.$/, '')];
     if (address !== undefined) reply(answer(query, question, question.type === 1 || question.type === 255 ? address : undefined));
-    else forward(query, upstreams, reply);
+    else forward(query, upstreams.length === 0 ? [] : (table.upstreams[peer.address] ?? upstreams), reply);
   });
   server.on('error', (error) => {
     process.stderr.write(`dns responder: ${error.message}\n`);

@@ -5,6 +5,7 @@
  * (`<root>/networks/lock`), so that no address is given twice.
  */
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
 import { TsbuildError, messageOf } from '../../common/index.js';
 import { acquireLock, temporaryName, type Store } from '../../store/index.js';
@@ -24,6 +25,8 @@ export interface Endpoint {
   readonly publishes?: boolean;
   /** Rootless: slirp4netns's host forwards for the container's published ports, by ID. */
   readonly forwards?: readonly number[];
+  /** `--dns`: the resolvers the network's responder forwards this container's other queries to. */
+  readonly dns?: readonly string[];
 }
 
 export interface ResponderProcess {
@@ -143,9 +146,24 @@ export function networkNames(network: NetworkRecord): Record<string, string> {
   return names;
 }
 
+/**
+ * The resolvers each container of NETWORK was given (`--dns`), by its address: where the
+ * responder forwards the names it does not hold for that container. None on an internal network,
+ * whose queries never leave it. The responder speaks IPv4 only, so IPv6 resolvers are left out.
+ */
+export function networkUpstreams(network: NetworkRecord): Record<string, readonly string[]> {
+  const upstreams: Record<string, readonly string[]> = {};
+  if (network.internal) return upstreams;
+  for (const endpoint of Object.values(network.endpoints)) {
+    const servers = (endpoint.dns ?? []).filter((server) => isIPv4(server));
+    if (servers.length > 0) upstreams[endpoint.address] = servers;
+  }
+  return upstreams;
+}
+
 export async function writeNames(store: Store, network: NetworkRecord): Promise<void> {
   const path = namesPath(store, network.id);
   const temporary = `${path}.${temporaryName('names')}`;
-  await writeFile(temporary, JSON.stringify(networkNames(network)), { mode: 0o644 });
+  await writeFile(temporary, JSON.stringify({ names: networkNames(network), upstreams: networkUpstreams(network) }), { mode: 0o644 });
   await rename(temporary, path);
 }
