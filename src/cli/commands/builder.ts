@@ -2,16 +2,16 @@
  * `tsbuild builder prune` and `tsbuild system df`: the build cache's garbage collection, in
  * docker's words and table.
  */
-import { join } from 'node:path';
 import type { Command } from 'commander';
-import { cacheUsage, otherBuildsRunning, pruneBuildCache, type PruneCacheOptions } from '../../cache/index.js';
+import { otherBuildsRunning, pruneBuildCache, type PruneCacheOptions } from '../../cache/index.js';
 import { cacheMountUsage, removeCacheMounts } from '../../executor/index.js';
-import { containerDirectory, listContainerRecords, listVolumes, observeState, pruneContainers, pruneNetworks, pruneVolumes } from '../../runtime/index.js';
+import { listContainerRecords, pruneContainers, pruneNetworks, pruneVolumes } from '../../runtime/index.js';
 import { pruneImages, pruneStore, type Store } from '../../store/index.js';
-import { TsbuildError, familiarReference, parseByteSize, parseGoDuration, parseReference, treeSize, type Digest } from '../../common/index.js';
-import { dockerTable, formatBytes, formatCreatedSince, humanDuration } from '../format.js';
+import { TsbuildError, familiarReference, parseByteSize, parseGoDuration, parseReference, type Digest } from '../../common/index.js';
+import { formatBytes } from '../format.js';
 import { ExitError, type CliIo } from '../io.js';
 import { registerInfo } from './system-info.js';
+import { defineDf } from './system-df.js';
 import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { collect } from '../common-options.js';
@@ -51,10 +51,6 @@ async function confirm(io: CliIo, what: string): Promise<boolean> {
   return confirmRemoval(io, what);
 }
 
-
-function percent(part: number, whole: number): string {
-  return whole === 0 ? '0%' : `${Math.round((part / whole) * 100)}%`;
-}
 
 export function registerBuilder(program: Command, io: CliIo): void {
   const builder = program.command('builder').description('manage the build cache');
@@ -170,55 +166,5 @@ export function registerSystem(program: Command, io: CliIo): void {
     io.stdout.write(`Total reclaimed space: ${formatBytes(freed, 4, '')}\n`);
     if (cache.deferred) io.stderr.write(deferredBlobsMessage);
   });
-  addRootOption(system.command('df').description('show disk usage').option('-v, --verbose', 'list every image and cache record')).action(async (flags: RootOption & { verbose?: boolean }) => {
-    const store = await storeFromOptions(flags);
-    const usage = await cacheUsage(store);
-    const mounts = await cacheMountUsage(store);
-    const now = Date.now();
-    const cacheSize = usage.size + mounts.reduce((sum, mount) => sum + mount.size, 0);
-    const cacheCount = usage.records.length + mounts.length;
-    // Containers by their writable layer, volumes by their files; in use: running, mounted.
-    const containers = await Promise.all(
-      (await listContainerRecords(store)).map(async (record) => ({ running: (await observeState(record)).running, size: await treeSize(join(containerDirectory(store, record.id), 'upper')) })),
-    );
-    const volumes = await Promise.all((await listVolumes(store)).map(async (volume) => ({ used: volume.usedBy.length > 0, size: await treeSize(volume.Mountpoint) })));
-    const usageRow = (type: string, items: readonly { active: boolean; size: number }[]): string[] => {
-      const size = items.reduce((sum, item) => sum + item.size, 0);
-      const reclaimable = items.filter((item) => !item.active).reduce((sum, item) => sum + item.size, 0);
-      return [type, String(items.length), String(items.filter((item) => item.active).length), formatBytes(size, 4, ''), `${formatBytes(reclaimable, 4, '')} (${percent(reclaimable, size)})`];
-    };
-    const rows = [
-      ['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'],
-      ['Images', String(usage.images.count), '0', formatBytes(usage.images.size, 4, ''), `${formatBytes(usage.images.size, 4, '')} (${percent(usage.images.size, usage.images.size)})`],
-      usageRow('Containers', containers.map((container) => ({ active: container.running, size: container.size }))),
-      usageRow('Local Volumes', volumes.map((volume) => ({ active: volume.used, size: volume.size }))),
-      ['Build Cache', String(cacheCount), String(usage.activeBuilds > 0 ? cacheCount : 0), formatBytes(cacheSize, 4, ''), formatBytes(usage.activeBuilds > 0 ? 0 : cacheSize, 4, '')],
-    ];
-    io.stdout.write(dockerTable(rows));
-    if (flags.verbose === true) {
-      io.stdout.write('\nBuild cache usage: ' + formatBytes(cacheSize, 4, '') + '\n\n');
-      const records = [...usage.records].sort((a, b) => b.lastUsed - a.lastUsed);
-      io.stdout.write(
-        dockerTable([
-          ['CACHE ID', 'CACHE TYPE', 'SIZE', 'CREATED', 'LAST USED', 'SHARED'],
-          ...records.map((record) => [
-            record.id.slice(7, 19),
-            record.broken ? 'broken' : 'regular',
-            formatBytes(record.size, 4, ''),
-            record.created === undefined ? 'N/A' : formatCreatedSince(record.created, now),
-            record.lastUsed === 0 ? 'N/A' : `${humanDuration(now - record.lastUsed)} ago`,
-            String(record.shared),
-          ]),
-          ...mounts.map((mount) => [
-            mount.name.slice(0, 25),
-            'exec.cachemount',
-            formatBytes(mount.size, 4, ''),
-            mount.created === undefined ? 'N/A' : formatCreatedSince(mount.created, now),
-            mount.lastUsed === 0 ? 'N/A' : `${humanDuration(now - mount.lastUsed)} ago`,
-            'false',
-          ]),
-        ]),
-      );
-    }
-  });
+  defineDf(system, io);
 }

@@ -414,6 +414,11 @@ function psFields(row: PsRow, truncate: boolean): Record<string, string> {
   };
 }
 
+/** A container's `ps` fields (docker's names: ID, Image, Command, RunningFor, Status, Names…), shortened as ps shows them. */
+export function containerListFields(record: ContainerRecord, observed: ObservedState): Record<string, string> {
+  return psFields({ record, observed }, true);
+}
+
 function matchesFilter(row: PsRow, filter: string): boolean {
   const at = filter.indexOf('=');
   if (at < 0) throw new TsbuildError('INVALID_ARGUMENT', `bad format of filter (expected name=value): ${filter}`);
