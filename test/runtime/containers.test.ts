@@ -144,6 +144,13 @@ function lifecycleTests(): void {
     expect(inspect('stopper1', '{{.State.Status}} {{.State.Running}} {{.Name}}')).toBe('running true /stopper1');
     const pid = Number(inspect('stopper1', '{{.State.Pid}}'));
     expect(pid).toBeGreaterThan(0);
+    // docker's GraphDriver: what the container writes is in its UpperDir.
+    ok('exec', 'stopper1', 'sh', '-c', 'echo written > /graph-marker');
+    const graph = JSON.parse(inspect('stopper1', '{{json .GraphDriver}}')) as { Name: string; Data: { UpperDir: string; MergedDir: string; LowerDir: string } };
+    expect(graph.Name).toBe('overlay');
+    expect(readFileSync(join(graph.Data.UpperDir, 'graph-marker'), 'utf8')).toBe('written\n');
+    expect(graph.Data.MergedDir).toBe(join(activeRoot, 'containers', id, 'rootfs'));
+    expect(existsSync(graph.Data.LowerDir.split(':')[0] ?? '')).toBe(true);
     const table = ok('ps').split('\n');
     expect(table[0]).toMatch(/^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/);
     expect(table[1]).toMatch(new RegExp(`^${id.slice(0, 12)}\\s+stopper\\s+"sh -c trap .*"\\s+.* ago\\s+Up .*\\s+stopper1$`));

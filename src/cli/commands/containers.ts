@@ -745,6 +745,11 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
     RestartCount: record.restartCount ?? 0,
     Driver: 'overlay',
     Platform: 'linux',
+    // Where the container's files are, as docker's overlay driver tells them (scripts read MergedDir and UpperDir).
+    GraphDriver: {
+      Name: 'overlay',
+      Data: { ...(record.lower === undefined ? {} : { LowerDir: record.lower }), MergedDir: join(directory, 'rootfs'), UpperDir: join(directory, 'upper'), WorkDir: join(directory, 'work') },
+    },
     HostConfig: {
       LogConfig: { Type: 'json-file', Config: {} },
       NetworkMode: config.network === 'default' ? 'bridge' : config.network,
