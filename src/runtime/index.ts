@@ -117,3 +117,4 @@ export {
 } from './network/index.js';
 export { addHostLine, containerCapabilities, parseUlimit, rlimitsOf, ulimitRlimits, type SecurityOptions, type Ulimit } from './security-options.js';
 export { cpuPercent, sampleContainer, type ContainerSample } from './stats.js';
+export { AttachServer, connectAttach, parseDetachKeys, type AttachedClient } from './attach.js';

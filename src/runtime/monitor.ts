@@ -36,6 +36,7 @@ import { overlayOptions, runtimeAddon, unmount } from './native.js';
 import { selectRuntime, type AttachedStreams } from './oci-runtime.js';
 import { runFailureStatus } from './run.js';
 import { userNamespaceSize, type ContainerSpec } from './spec.js';
+import { AttachServer } from './attach.js';
 import { ConsoleSocket, TerminalCopy } from './terminal.js';
 
 export interface SuperviseOptions {
@@ -93,10 +94,19 @@ export async function superviseContainer(store: Store, id: string, options: Supe
   const runtime = selectRuntime(record.config.runtime);
   const spec = JSON.parse(await readFile(join(directory, 'spec.json'), 'utf8')) as ContainerSpec;
   const log = new LogWriter(join(directory, 'container.log'));
+  // A detached container can be attached to (`attach`); one without it keeps running.
+  const attachServer =
+    options.attach === undefined
+      ? await AttachServer.open(directory).catch((error: unknown) => {
+          process.stderr.write(`monitor: container ${id} cannot be attached to: ${messageOf(error)}\n`);
+          return undefined;
+        })
+      : undefined;
   const streamTo = (stream: 'stdout' | 'stderr', also?: NodeJS.WritableStream): NodeJS.WritableStream =>
     new Writable({
       write(chunk: Buffer, _encoding, done) {
         log.write(stream, chunk);
+        attachServer?.broadcast(stream, chunk);
         if (also === undefined) done();
         else also.write(chunk, () => done());
       },
@@ -173,10 +183,12 @@ export async function superviseContainer(store: Store, id: string, options: Supe
       const startedAt = new Date().toISOString();
       const stdout = streamTo('stdout', options.attach?.stdout);
       const stderr = streamTo('stderr', options.attach?.stderr);
+      // As docker's -i: the container's stdin stays open for whoever attaches (a terminal's input too).
+      const stdin = options.attach?.stdin ?? (attachServer !== undefined && record.config.openStdin ? attachServer.input : undefined);
       containerPid = undefined;
       runtimePid = undefined;
       const run = runtime.run(directory, id, {
-        stdio: consoleSocket !== undefined ? { stderr } : { ...(options.attach?.stdin === undefined ? {} : { stdin: options.attach.stdin }), stdout, stderr },
+        stdio: consoleSocket !== undefined ? { stderr } : { ...(stdin === undefined ? {} : { stdin }), stdout, stderr },
         ...(consoleSocket === undefined ? {} : { consoleSocket: consoleSocket.path }),
         ownSession: true,
         pidFile,
@@ -214,7 +226,11 @@ export async function superviseContainer(store: Store, id: string, options: Supe
       announce.catch(() => undefined);
       if (consoleSocket !== undefined) {
         const master = await consoleSocket.receive(() => exited);
-        if (master !== undefined) terminal = new TerminalCopy(master, options.attach?.stdin, stdout);
+        if (master !== undefined) {
+          const copy = new TerminalCopy(master, stdin, stdout);
+          terminal = copy;
+          attachServer?.onResize((size) => copy.resize(size));
+        }
       }
       const health = superviseHealth(store, id, () => running && !exited, () => record);
       let error: string | undefined;
@@ -225,6 +241,8 @@ export async function superviseContainer(store: Store, id: string, options: Supe
         error = messageOf(failure);
       }
       running = false;
+      attachServer?.onResize(undefined);
+      attachServer?.ended();
       await announce.catch(() => undefined);
       await health.stop();
       if (terminal !== undefined) {
@@ -272,6 +290,7 @@ export async function superviseContainer(store: Store, id: string, options: Supe
   } finally {
     process.off('SIGUSR2', onRequest);
     process.off('SIGTERM', onTerminate);
+    await attachServer?.close().catch(() => undefined);
     log.close();
     await finish(store, id, directory, record).catch((error: unknown) => {
       process.stderr.write(`monitor: finish container ${id}: ${messageOf(error)}\n`);

@@ -6,10 +6,12 @@
 import { stat } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { TsbuildError, isTsbuildError, parseGoDuration, treeSize } from '../../common/index.js';
 import {
   claimContainer,
+  connectAttach,
   containerDirectory,
   copyFromContainer,
   copyToContainer,
@@ -22,6 +24,7 @@ import {
   listContainerRecords,
   normalizeSignal,
   observeState,
+  parseDetachKeys,
   pruneContainers,
   rawTerminalOutput,
   readContainerRecord,
@@ -181,6 +184,36 @@ async function attachToLog(io: CliIo, store: Store, id: string, fromOffset: numb
   }
 }
 
+/**
+ * `start -a -i`: standard input to the container through its monitor (a terminal in raw mode and
+ * resized with the window, with -t); its output is read from the log meanwhile.
+ */
+async function attachInput(store: Store, record: ContainerRecord, detachKeys: Buffer): Promise<{ done: Promise<'ended' | 'detached'>; close(): void }> {
+  const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
+  const client = await connectAttach(containerDirectory(store, record.id), { stdin: process.stdin, stdout: discard, stderr: discard, detachKeys });
+  const raw = record.config.tty && process.stdin.isTTY;
+  const stdout = process.stdout;
+  const onResize = (): void => client.resize({ rows: stdout.rows, columns: stdout.columns });
+  if (raw) {
+    process.stdin.setRawMode(true);
+    rawTerminalOutput(0);
+  }
+  if (record.config.tty && stdout.isTTY) {
+    onResize();
+    stdout.on('resize', onResize);
+  }
+  return {
+    done: client.done,
+    close: () => {
+      stdout.removeListener('resize', onResize);
+      if (raw) process.stdin.setRawMode(false);
+      process.stdin.pause();
+      process.stdin.destroy();
+      client.close();
+    },
+  };
+}
+
 async function logSize(store: Store, id: string): Promise<number> {
   return stat(join(containerDirectory(store, id), 'container.log')).then(
     (info) => info.size,
@@ -204,8 +237,11 @@ function defineStart(parent: Command, io: CliIo, name = 'start'): void {
       .command(name)
       .description('start one or more containers')
       .argument('<containers...>', 'names or IDs')
-      .option('-a, --attach', "print the container's output and end with its exit status"),
-  ).action(async (containers: string[], flags: RootOption & { attach?: boolean }) => {
+      .option('-a, --attach', "print the container's output and end with its exit status")
+      .option('-i, --interactive', "send standard input to the container (one made with -i)")
+      .option('--detach-keys <keys>', 'with -a -i, the keys that detach, leaving the container running', 'ctrl-p,ctrl-q'),
+  ).action(async (containers: string[], flags: RootOption & { attach?: boolean; interactive?: boolean; detachKeys: string }) => {
+    const detachKeys = parseDetachKeys(flags.detachKeys);
     const inner = await runInUserNamespace(flags.root, { userNetwork: await containersOnUserNetwork(flags.root, containers) });
     if (inner !== undefined) throw new ExitError(inner);
     const store = await storeFromOptions(flags);
@@ -214,9 +250,18 @@ function defineStart(parent: Command, io: CliIo, name = 'start'): void {
       try {
         const found = await findContainer(store, nameOrId);
         const offset = await logSize(store, found.id);
+        if (flags.interactive === true && found.config.tty && !process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'the input device is not a TTY');
         await startContainer(store, found.id, { monitorCommand: monitorCommand(store) });
         if (flags.attach === true) {
-          await attachToLog(io, store, found.id, offset);
+          // The output comes from the log (nothing of it is missed); the input through the monitor.
+          const input = flags.interactive === true && found.config.openStdin ? await attachInput(store, found, detachKeys) : undefined;
+          try {
+            const detached = input?.done.then((how) => how === 'detached');
+            const ended = attachToLog(io, store, found.id, offset).then(() => false);
+            if (await Promise.race([ended, ...(detached === undefined ? [] : [detached.then((yes) => (yes ? true : ended))])])) return;
+          } finally {
+            input?.close();
+          }
           const status = await waitContainer(store, found.id);
           if (status !== 0) throw new ExitError(status);
         } else io.stdout.write(`${nameOrId}\n`);
@@ -870,6 +915,7 @@ const containerCommands: ReadonlyArray<readonly [name: string, aliases: readonly
   ['port', [], 'port'],
   ['top', [], 'top'],
   ['stats', [], 'stats'],
+  ['attach', [], 'attach'],
   ['rename', [], 'rename'],
   ['inspect', [], 'container-inspect'],
   ['diff', [], 'diff'],

@@ -39,6 +39,7 @@ registerCommands({
   port: async () => (await import('./containers.js')).registerPort,
   top: async () => (await import('./containers.js')).registerTop,
   stats: async () => (await import('./stats.js')).registerStats,
+  attach: async () => (await import('./attach.js')).registerAttach,
   rename: async () => (await import('./containers.js')).registerRename,
   container: async () => (await import('./containers.js')).registerContainer,
   'container-inspect': async () => (await import('./containers.js')).registerContainerInspect,

@@ -1,0 +1,82 @@
+/**
+ * `tsbuild attach` (`container attach`), docker's: the terminal joins a running container's
+ * streams through its monitor (src/runtime/attach.ts): its output from now on, and, when it
+ * was made with `-i`, its input (the terminal in raw mode with `-t`, resized with the window).
+ * The detach keys (ctrl-p,ctrl-q) leave it running; otherwise attach ends with the container,
+ * with its exit status. Without a terminal, signals are passed on to the container (`--sig-proxy`).
+ */
+import type { Command } from 'commander';
+import { TsbuildError } from '../../common/index.js';
+import { connectAttach, containerDirectory, findContainer, killContainer, observeState, parseDetachKeys, rawTerminalOutput, readContainerRecord } from '../../runtime/index.js';
+import { ExitError, type CliIo } from '../io.js';
+import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
+
+interface AttachFlags extends RootOption {
+  readonly stdin: boolean;
+  readonly sigProxy: string;
+  readonly detachKeys: string;
+}
+
+const proxiedSignals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+export function registerAttach(program: Command, io: CliIo): void {
+  addRootOption(
+    program
+      .command('attach')
+      .description("attach the terminal to a running container's input and output")
+      .argument('<container>', 'name or ID')
+      .option('--no-stdin', 'do not send standard input to the container')
+      .option('--sig-proxy <bool>', 'pass the signals tsbuild receives on to the container (not with a terminal)', 'true')
+      .option('--detach-keys <keys>', 'the keys that detach, leaving the container running', 'ctrl-p,ctrl-q'),
+  ).action(async (nameOrId: string, flags: AttachFlags) => {
+    const detachKeys = parseDetachKeys(flags.detachKeys);
+    const store = await storeFromOptions(flags);
+    const record = await findContainer(store, nameOrId);
+    const observed = await observeState(record);
+    if (observed.status === 'paused') throw new TsbuildError('INVALID_ARGUMENT', 'You cannot attach to a paused container, unpause it first');
+    if (!observed.running) throw new TsbuildError('INVALID_ARGUMENT', 'You cannot attach to a stopped container, start it first');
+    const { tty, openStdin } = record.config;
+    const input = flags.stdin && openStdin ? process.stdin : undefined;
+    if (tty && input !== undefined && !process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'the input device is not a TTY');
+    const rawTerminal = tty && input !== undefined && process.stdin.isTTY;
+    const stdout = process.stdout;
+    const client = await connectAttach(containerDirectory(store, record.id), { ...(input === undefined ? {} : { stdin: input }), stdout: io.stdout, stderr: io.stderr, detachKeys });
+    const onResize = (): void => client.resize({ rows: stdout.rows, columns: stdout.columns });
+    const proxy = flags.sigProxy !== 'false' && !tty;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      void killContainer(store, record.id, signal).catch(() => undefined);
+    };
+    try {
+      if (rawTerminal) {
+        process.stdin.setRawMode(true);
+        rawTerminalOutput(0);
+      }
+      if (tty && stdout.isTTY) {
+        onResize();
+        stdout.on('resize', onResize);
+      }
+      if (proxy) for (const signal of proxiedSignals) process.on(signal, onSignal);
+      const how = await client.done;
+      if (how === 'detached') return;
+      // The process ended: its status, once the monitor wrote it.
+      for (let waited = 0; waited < 10_000; waited += 50) {
+        const now = await readContainerRecord(store, record.id);
+        const state = now === undefined ? undefined : await observeState(now);
+        if (now === undefined || state === undefined || !state.running) {
+          const status = now?.state.exitCode ?? 0;
+          if (status !== 0) throw new ExitError(status);
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    } finally {
+      if (proxy) for (const signal of proxiedSignals) process.removeListener(signal, onSignal);
+      stdout.removeListener('resize', onResize);
+      if (rawTerminal) process.stdin.setRawMode(false);
+      // A stdin read for the container would keep the process alive after it.
+      input?.pause();
+      (input as { destroy?: () => void } | undefined)?.destroy?.();
+      client.close();
+    }
+  });
+}

@@ -1,0 +1,229 @@
+/**
+ * `attach`: a detached container's monitor listens on a unix socket in the container's directory
+ * (`attach.sock`, 0600: only the store's owner reaches it). Whoever connects gets the
+ * container's output from then on and may send it input (its stdin pipe, or its terminal with
+ * `-t`, which it may also resize). Frames both ways are a kind byte, a 32-bit big-endian length
+ * and the payload:
+ *   client → monitor: 0 input, 2 resize (rows and columns, 16 bits each);
+ *   monitor → client: 1 stdout, 2 stderr (docker's stream numbers), 3 the process ended.
+ * Input from several clients is interleaved, as docker's; a client leaving closes nothing.
+ */
+import { closeSync, openSync } from 'node:fs';
+import { chmod, rm } from 'node:fs/promises';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { TsbuildError, messageOf } from '../common/index.js';
+import type { TerminalSize } from './terminal.js';
+
+export const attachSocketName = 'attach.sock';
+
+const frameKind = { input: 0, stdout: 1, stderr: 2, resize: 2, ended: 3 } as const;
+
+function frame(kind: number, payload: Buffer): Buffer {
+  const header = Buffer.alloc(5);
+  header.writeUInt8(kind, 0);
+  header.writeUInt32BE(payload.length, 1);
+  return Buffer.concat([header, payload]);
+}
+
+/** Splits a byte stream into frames; a frame larger than LIMIT ends the connection. */
+function frameReader(onFrame: (kind: number, payload: Buffer) => void, onBad: () => void, limit = 1 << 20): (chunk: Buffer) => void {
+  let pending: Buffer = Buffer.alloc(0);
+  return (chunk) => {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    while (pending.length >= 5) {
+      const length = pending.readUInt32BE(1);
+      if (length > limit) {
+        onBad();
+        return;
+      }
+      if (pending.length < 5 + length) break;
+      onFrame(pending.readUInt8(0), pending.subarray(5, 5 + length));
+      pending = pending.subarray(5 + length);
+    }
+  };
+}
+
+/**
+ * A unix socket path the kernel takes (at most 107 bytes): long ones are reached through a
+ * descriptor of their directory (`/proc/self/fd/N/NAME`), which CLOSE releases once bound or connected.
+ */
+function reachable(path: string, directory: string): { path: string; close(): void } {
+  if (Buffer.byteLength(path) <= 100) return { path, close: () => undefined };
+  const fd = openSync(directory, 'r');
+  return { path: `/proc/self/fd/${fd}/${attachSocketName}`, close: () => closeSync(fd) };
+}
+
+export class AttachServer {
+  /** What clients send, for the container's stdin or terminal; never ends. */
+  readonly input = new PassThrough();
+  private readonly clients = new Set<Socket>();
+
+  private constructor(
+    private readonly server: Server,
+    private readonly path: string,
+    private resizer: ((size: TerminalSize) => void) | undefined,
+  ) {}
+
+  /** Listens in DIRECTORY (the container's); a stale socket of an earlier monitor is replaced. */
+  static async open(directory: string): Promise<AttachServer> {
+    const path = join(directory, attachSocketName);
+    await rm(path, { force: true });
+    const server = createServer();
+    const attach = new AttachServer(server, path, undefined);
+    server.on('connection', (socket) => attach.accept(socket));
+    const target = reachable(path, directory);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(target.path, () => resolve());
+      });
+    } finally {
+      target.close();
+    }
+    await chmod(path, 0o600);
+    server.on('error', () => undefined);
+    return attach;
+  }
+
+  /** Where resize frames go: the container's terminal while it runs. */
+  onResize(resizer: ((size: TerminalSize) => void) | undefined): void {
+    this.resizer = resizer;
+  }
+
+  private accept(socket: Socket): void {
+    this.clients.add(socket);
+    const read = frameReader(
+      (kind, payload) => {
+        if (kind === frameKind.input) this.input.write(payload);
+        else if (kind === frameKind.resize && payload.length === 4) this.resizer?.({ rows: payload.readUInt16BE(0), columns: payload.readUInt16BE(2) });
+      },
+      () => socket.destroy(),
+    );
+    socket.on('data', read);
+    socket.on('error', () => undefined);
+    socket.on('close', () => this.clients.delete(socket));
+  }
+
+  /** Output of the container to every client attached. */
+  broadcast(stream: 'stdout' | 'stderr', chunk: Buffer): void {
+    if (this.clients.size === 0) return;
+    const bytes = frame(stream === 'stdout' ? frameKind.stdout : frameKind.stderr, chunk);
+    for (const client of this.clients) client.write(bytes);
+  }
+
+  /** The container's process ended: each client is told, then let go. */
+  ended(): void {
+    for (const client of this.clients) client.end(frame(frameKind.ended, Buffer.alloc(0)));
+  }
+
+  async close(): Promise<void> {
+    this.ended();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await rm(this.path, { force: true });
+  }
+}
+
+export interface AttachStreams {
+  /** Sent to the container; undefined: nothing is (`--no-stdin`, or a container without -i). */
+  readonly stdin?: NodeJS.ReadableStream;
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+  /** Bytes that detach when typed in a row on stdin (docker's ctrl-p,ctrl-q). */
+  readonly detachKeys?: Buffer;
+}
+
+export interface AttachedClient {
+  /** `ended`: the container's process ended; `detached`: the detach keys were typed, or stdin closed the connection. */
+  readonly done: Promise<'ended' | 'detached'>;
+  resize(size: TerminalSize): void;
+  close(): void;
+}
+
+/** Connects to the monitor of the container in DIRECTORY; fails when none listens (the container does not run). */
+export async function connectAttach(directory: string, streams: AttachStreams): Promise<AttachedClient> {
+  const target = reachable(join(directory, attachSocketName), directory);
+  let socket: Socket;
+  try {
+    socket = await new Promise<Socket>((resolve, reject) => {
+      const connection = createConnection(target.path);
+      connection.once('connect', () => resolve(connection));
+      connection.once('error', reject);
+    });
+  } catch (error) {
+    throw new TsbuildError('INVALID_ARGUMENT', `attach: the container's monitor does not answer (${messageOf(error)})`, { cause: error });
+  } finally {
+    target.close();
+  }
+  let finish: (how: 'ended' | 'detached') => void = () => undefined;
+  const done = new Promise<'ended' | 'detached'>((resolve) => {
+    finish = (how) => {
+      resolve(how);
+      streams.stdin?.removeListener('data', onInput);
+      socket.destroy();
+    };
+  });
+  const read = frameReader(
+    (kind, payload) => {
+      if (kind === frameKind.stdout) streams.stdout.write(payload);
+      else if (kind === frameKind.stderr) streams.stderr.write(payload);
+      else if (kind === frameKind.ended) finish('ended');
+    },
+    () => finish('ended'),
+  );
+  socket.on('data', read);
+  socket.on('error', () => undefined);
+  socket.on('close', () => finish('ended'));
+  // The detach keys, matched across chunks: what matched so far is held back until it is known.
+  const keys = streams.detachKeys ?? Buffer.alloc(0);
+  let matched = 0;
+  const onInput = (chunk: Buffer | string): void => {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    const out: number[] = [];
+    for (const byte of bytes) {
+      if (keys.length > 0 && byte === keys[matched]) {
+        matched++;
+        if (matched === keys.length) {
+          if (out.length > 0) socket.write(frame(frameKind.input, Buffer.from(out)));
+          finish('detached');
+          return;
+        }
+        continue;
+      }
+      if (matched > 0) out.push(...keys.subarray(0, matched));
+      matched = byte === keys[0] ? 1 : 0;
+      if (matched === 0) out.push(byte);
+    }
+    if (out.length > 0) socket.write(frame(frameKind.input, Buffer.from(out)));
+  };
+  streams.stdin?.on('data', onInput);
+  return {
+    done,
+    resize: (size) => {
+      const payload = Buffer.alloc(4);
+      payload.writeUInt16BE(Math.min(size.rows, 0xffff), 0);
+      payload.writeUInt16BE(Math.min(size.columns, 0xffff), 2);
+      socket.write(frame(frameKind.resize, payload));
+    },
+    close: () => finish('detached'),
+  };
+}
+
+/**
+ * docker's `--detach-keys`: comma-separated keys, each a single character or `ctrl-X` (X a
+ * letter, or one of @ [ \ ] ^ _), as its term.ToBytes reads them.
+ */
+export function parseDetachKeys(text: string): Buffer {
+  const bytes: number[] = [];
+  for (const key of text.split(',')) {
+    const lower = key.toLowerCase();
+    if (key.length === 1) bytes.push(key.charCodeAt(0));
+    else if (lower.startsWith('ctrl-') && key.length === 6) {
+      const code = key.toUpperCase().charCodeAt(5);
+      if (code < 0x40 || code > 0x5f) throw new TsbuildError('INVALID_ARGUMENT', `invalid detach keys: ${JSON.stringify(text)}: ${key} is not a key`);
+      bytes.push(code - 0x40);
+    } else throw new TsbuildError('INVALID_ARGUMENT', `invalid detach keys: ${JSON.stringify(text)}: ${key} is not a key`);
+  }
+  return Buffer.from(bytes);
+}

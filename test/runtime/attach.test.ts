@@ -1,0 +1,155 @@
+/**
+ * `attach` as docker's: a detached container's output reaches every client attached, the input
+ * of one made with -i reaches it, a terminal (-t) is raw, resized and left with the detach keys
+ * while the container goes on, signals are passed on without a terminal (unless
+ * --sig-proxy=false), and attach ends with the container's exit status; a stopped container
+ * cannot be attached to.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDetachKeys } from '../../src/runtime/index.js';
+import { openStore } from '../../src/store/index.js';
+import { busyboxImage } from '../helpers/busybox-image.js';
+import { buildBinaries, isRoot, repoRoot, scratchDir, toolExists } from './helpers.js';
+
+const bin = join(repoRoot, 'bin', 'tsbuild.js');
+
+let dir: string;
+let root: string;
+
+interface Run {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function tsbuild(...args: string[]): Run {
+  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', input: '', env: { ...process.env, TSBUILD_ROOT: root }, timeout: 60_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function ok(...args: string[]): string {
+  const result = tsbuild(...args);
+  if (result.status !== 0) expect.fail(`tsbuild ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
+  return result.stdout;
+}
+
+/** A running attach: what it printed so far, its input, and its end. */
+function attach(...args: string[]): { output: () => string; errors: () => string; write: (text: string) => void; kill: (signal: NodeJS.Signals) => void; ended: Promise<number | null> } {
+  const child = spawn(process.execPath, [bin, 'attach', ...args], { env: { ...process.env, TSBUILD_ROOT: root }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return {
+    output: () => stdout,
+    errors: () => stderr,
+    write: (text) => child.stdin.write(text),
+    kill: (signal) => child.kill(signal),
+    ended: new Promise((resolve) => child.on('close', resolve)),
+  };
+}
+
+async function until(what: string, read: () => string, done: (value: string) => boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = read();
+    if (done(value)) return;
+    if (Date.now() > deadline) expect.fail(`${what}: still ${JSON.stringify(value)} after ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+const status = (name: string): string => ok('inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', name).trim();
+
+describe('detach keys', () => {
+  it("reads docker's --detach-keys", () => {
+    expect([...parseDetachKeys('ctrl-p,ctrl-q')]).toEqual([0x10, 0x11]);
+    expect([...parseDetachKeys('a,ctrl-@,ctrl-_')]).toEqual([0x61, 0x00, 0x1f]);
+    expect(() => parseDetachKeys('ctrl-pp')).toThrow(/invalid detach keys/);
+    expect(() => parseDetachKeys('ab')).toThrow(/invalid detach keys/);
+  });
+});
+
+describe.skipIf(!isRoot)('attach', () => {
+  beforeAll(async () => {
+    buildBinaries();
+    dir = scratchDir('tsbuild-attach-');
+    root = join(dir, 'root');
+    await busyboxImage(await openStore({ root }));
+  }, 120_000);
+  afterAll(() => {
+    const ids = tsbuild('ps', '-aq').stdout.split('\n').filter((id) => id !== '');
+    if (ids.length > 0) tsbuild('rm', '-f', ...ids);
+    spawnSync('rm', ['-rf', dir]);
+  });
+
+  it("sends input to a container made with -i, gives every client its output, and ends with the container's status", async () => {
+    ok('run', '-d', '-i', '--name', 'reader', 'busybox', 'sh', '-c', 'while read line; do [ "$line" = quit ] && exit 4; echo "out $line"; echo "err $line" >&2; done');
+    const first = attach('reader');
+    const second = attach('--no-stdin', 'reader');
+    // Both connected (output from before a client attaches is not sent to it).
+    await sleep(1500);
+    first.write('hello\n');
+    await until('first client output', first.output, (text) => text.includes('out hello\n'));
+    await until('second client output', second.output, (text) => text.includes('out hello\n'));
+    await until('first client errors', first.errors, (text) => text.includes('err hello\n'));
+    // The second client's input goes nowhere (--no-stdin); the first's ends the loop.
+    first.write('quit\n');
+    expect(await first.ended).toBe(4);
+    expect(await second.ended).toBe(4);
+    expect(status('reader')).toBe('exited 4');
+    // What attach showed is in the log too.
+    expect(ok('logs', 'reader')).toBe('out hello\n');
+  }, 60_000);
+
+  it('start -a -i sends input to a container made with -i and prints all its output, ending with its status', () => {
+    ok('create', '-i', '--name', 'asker', 'busybox', 'sh', '-c', 'echo question; read answer; echo "answer $answer"; exit 5');
+    const started = spawnSync(process.execPath, [bin, 'start', '-a', '-i', 'asker'], { encoding: 'utf8', input: 'yes\n', env: { ...process.env, TSBUILD_ROOT: root }, timeout: 30_000 });
+    expect(started).toMatchObject({ status: 5, stdout: 'question\nanswer yes\n' });
+  }, 60_000);
+
+  it('passes signals on to the container without a terminal, unless --sig-proxy=false', async () => {
+    ok('run', '-d', '--name', 'trapper', 'busybox', 'sh', '-c', 'trap "echo got-term; exit 7" TERM; echo ready; while :; do sleep 0.1; done');
+    await until('ready', () => ok('logs', 'trapper'), (text) => text === 'ready\n');
+    const unproxied = attach('--sig-proxy=false', 'trapper');
+    await sleep(1500);
+    unproxied.kill('SIGTERM');
+    await unproxied.ended;
+    expect(status('trapper')).toBe('running 0');
+    const proxied = attach('trapper');
+    // Its handlers in place before the signal comes.
+    await sleep(1500);
+    proxied.kill('SIGTERM');
+    expect(await proxied.ended).toBe(7);
+    expect(proxied.output()).toBe('got-term\n');
+    expect(status('trapper')).toBe('exited 7');
+  }, 60_000);
+
+  it('refuses a stopped container and a terminal without one, in docker\'s words', () => {
+    ok('create', '--name', 'never', 'busybox', 'true');
+    expect(tsbuild('attach', 'never')).toMatchObject({ status: 1, stderr: 'error: You cannot attach to a stopped container, start it first\n' });
+    ok('run', '-dit', '--name', 'shell0', 'busybox', 'sh');
+    expect(tsbuild('attach', 'shell0')).toMatchObject({ status: 1, stderr: 'error: the input device is not a TTY\n' });
+  });
+
+  it.runIf(toolExists('script'))('puts a terminal in raw mode, resizes it, detaches with ctrl-p,ctrl-q and attaches again', async () => {
+    ok('run', '-dit', '--name', 'shell', 'busybox', 'sh');
+    const session = (input: string, columns: number): string => {
+      // `script` gives attach a terminal of the given size; the input is typed into it.
+      const command = `stty cols ${columns} rows 30; TSBUILD_ROOT=${root} ${process.execPath} ${bin} attach shell; echo attach-exit=$?`;
+      const typed = spawnSync('sh', ['-c', `(${input}) | script -qfec '${command}' /dev/null`], { encoding: 'utf8', timeout: 30_000 });
+      return typed.stdout.replace(/\r/g, '');
+    };
+    const first = session(`sleep 1.2; printf 'echo inside $((6*7))\\r'; sleep 0.4; printf 'stty size\\r'; sleep 0.4; printf '\\020\\021'; sleep 0.5`, 91);
+    expect(first).toContain('inside 42\n');
+    expect(first).toContain('30 91\n');
+    expect(first).toContain('attach-exit=0');
+    expect(status('shell')).toBe('running 0');
+    const second = session(`sleep 1.2; printf 'exit 3\\r'; sleep 1`, 80);
+    expect(second).toContain('attach-exit=3');
+    expect(status('shell')).toBe('exited 3');
+  }, 60_000);
+});
