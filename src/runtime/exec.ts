@@ -33,6 +33,8 @@ export interface ExecOptions {
   readonly terminal?: { readonly size?: TerminalSize; readonly onResize?: (resize: (size: TerminalSize) => void) => void };
   /** `-d`: started and left running. */
   readonly detach?: boolean;
+  /** `--privileged`: every capability, whatever the container has (its seccomp rules then allow what they gate on them). */
+  readonly privileged?: boolean;
   /** Copied through; `pipe` gives the output back (stdout and stderr together, bounded). */
   readonly stdio?: AttachedStreams | 'pipe';
   /** Ends the process with SIGKILL after this long (health checks). */
@@ -73,7 +75,7 @@ export async function execInContainer(record: ContainerRecord, options: ExecOpti
   // What confines the container confines what runs in it, as docker exec: its capabilities,
   // its seccomp rules and no_new_privs.
   const host = record.hostConfig;
-  const capabilities = await containerCapabilities(host?.capAdd ?? [], host?.capDrop ?? [], host?.privileged === true);
+  const capabilities = await containerCapabilities(host?.capAdd ?? [], host?.capDrop ?? [], host?.privileged === true || options.privileged === true);
   const security = securityOptOf(host?.securityOpt ?? []);
   const bundle = await mkdtemp(join(tmpdir(), 'tsbuild-exec-'));
   const config = generateConfig({

@@ -8,7 +8,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile, readdir, readlink, rm } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -157,6 +157,19 @@ function lifecycleTests(): void {
     await until('logs', () => ok('logs', 'stopper1'), (text) => text === 'ready\n');
     expect(ok('exec', 'stopper1', 'echo', 'inside')).toBe('inside\n');
     expect(ok('exec', '-e', 'X=1', '-w', '/tmp', '-u', 'nobody', id.slice(0, 8), 'sh', '-c', 'echo $X $(pwd) $(id -u)')).toBe('1 /tmp 65534\n');
+    // --env-file's variables, then -e's; --privileged: every capability, where the container has docker's default set.
+    const envFile = join(tmpdir(), `tsbuild-exec-${process.pid}.env`);
+    writeFileSync(envFile, '# read as docker reads it\nFROM_FILE=yes\nX=file\n', { mode: 0o644 });
+    try {
+      expect(ok('exec', '--env-file', envFile, '-e', 'X=flag', 'stopper1', 'sh', '-c', 'echo $FROM_FILE $X')).toBe('yes flag\n');
+    } finally {
+      rmSync(envFile, { force: true });
+    }
+    const effective = (...flags: string[]): bigint => BigInt(`0x${/^CapEff:\s+([0-9a-f]+)$/m.exec(ok('exec', ...flags, 'stopper1', 'cat', '/proc/self/status'))?.[1] ?? '0'}`);
+    expect(effective()).toBe(0xa80425fbn);
+    // Every capability this machine lets tsbuild hold (root here lacks CAP_SYS_RESOURCE): its bounding set.
+    const bounding = BigInt(`0x${/^CapBnd:\s+([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0'}`);
+    expect(effective('--privileged')).toBe(bounding);
     // It joined the container's pid namespace: the container's first process is its PID 1.
     expect(ok('exec', 'stopper1', 'cat', '/proc/1/cmdline')).toContain('trap');
     expect(tsbuild('exec', 'stopper1', 'sh', '-c', 'exit 6').status).toBe(6);

@@ -48,7 +48,7 @@ import { createProgram, userArguments } from '../program.js';
 import { containersOnUserNetwork, runInMonitorNamespaces, runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { tsbuildEntry } from '../version.js';
-import { addContainerOptions, checkPlatform, claimCidfile, createOptions, type ContainerFlags } from './container-options.js';
+import { addContainerOptions, checkPlatform, claimCidfile, createOptions, environment, type ContainerFlags } from './container-options.js';
 import { addInsecureRegistryOption, collect } from '../common-options.js';
 import { forwardedSignals, imageFetcher } from './run.js';
 import { confirmRemoval } from '../prompt.js';
@@ -615,15 +615,18 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
       .option('-i, --interactive', 'pass stdin to the command')
       .option('-t, --tty', "use this terminal (from a terminal only)")
       .option('-e, --env <K=V>', 'set an environment variable (repeatable)', collect, [])
+      .option('--env-file <file>', 'read environment variables from a file (repeatable)', collect, [])
+      .option('--privileged', 'give the command every capability')
       .option('-u, --user <user[:group]>', "user name or uid (default: the container's)")
       .option('-w, --workdir <dir>', "working directory (default: the container's)"),
-  ).action(async (nameOrId: string, args: string[], flags: RootOption & { detach?: boolean; interactive?: boolean; tty?: boolean; env: string[]; user?: string; workdir?: string }) => {
+  ).action(async (nameOrId: string, args: string[], flags: RootOption & { detach?: boolean; interactive?: boolean; tty?: boolean; env: string[]; envFile: string[]; privileged?: boolean; user?: string; workdir?: string }) => {
     const store = await storeFromOptions(flags);
     const record = await findContainer(store, nameOrId);
     const observed = await observeState(record);
     if (!observed.running) throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is not running`);
     if (observed.status === 'paused') throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is paused, unpause the container before exec`);
-    const env = flags.env.map((entry) => (entry.includes('=') ? entry : process.env[entry] === undefined ? entry : `${entry}=${process.env[entry] ?? ''}`));
+    // As docker: the files' variables, then -e's; a bare name takes this environment's value.
+    const env = await environment({ env: flags.env, envFile: flags.envFile });
     const tty = flags.tty === true;
     if (tty && flags.interactive === true && !process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'exec: the input device is not a TTY');
     const stdout = process.stdout;
@@ -643,6 +646,7 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
         ...(flags.user === undefined ? {} : { user: flags.user }),
         ...(flags.workdir === undefined ? {} : { workdir: flags.workdir }),
         ...(flags.detach === true ? { detach: true } : {}),
+        ...(flags.privileged === true ? { privileged: true } : {}),
         ...(tty ? { terminal: { ...(stdout.isTTY ? { size: { rows: stdout.rows, columns: stdout.columns } } : {}), onResize: (resize) => void (resizeTerminal = resize) } } : {}),
         stdio: { ...(flags.interactive === true ? { stdin: process.stdin } : {}), stdout: io.stdout, stderr: io.stderr },
       });
