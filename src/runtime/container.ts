@@ -113,6 +113,8 @@ export interface ContainerRecord {
     readonly network: NetworkMode;
     /** `--network-alias`: more names on its user networks. */
     readonly networkAliases?: readonly string[];
+    /** docker's Config.ExposedPorts (`80/tcp`): the image's, `--expose`'s and those published. */
+    readonly exposedPorts?: readonly string[];
     readonly runtime: string;
     /** As given or from the image, for `inspect`. */
     readonly entrypoint?: readonly string[];

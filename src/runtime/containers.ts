@@ -28,7 +28,7 @@ import {
 import { failedStartPath, findContainer, listContainerRecords, lockNames, observeState, removeContainerLock, updateContainer } from './container-store.js';
 import { containerHooks } from './container-hooks.js';
 import { selectRuntime } from './oci-runtime.js';
-import { containerCommand, containerEnvironment, ensureWorkingDirectory, findOrPull, writeEtcFiles, type ContainerOptions } from './run.js';
+import { containerCommand, containerEnvironment, ensureWorkingDirectory, exposedPorts, findOrPull, writeEtcFiles, type ContainerOptions } from './run.js';
 import type { ContainerDevice, ContainerSpec, MountSpec } from './spec.js';
 import { lookupGroup, lookupUser } from './user.js';
 import { addHostLine, checkDnsServers, containerCapabilities, rlimitsOf, securityOptOf, type SecurityOptions } from './security-options.js';
@@ -177,7 +177,8 @@ export async function createContainer(options: CreateContainerOptions): Promise<
 
   const id = await newContainerId();
   const network = options.network ?? 'default';
-  const publish = [...(options.publish ?? []), ...(options.publishAll === true ? exposedPortSpecs(imageConfig?.ExposedPorts) : [])];
+  const exposed = exposedPorts(imageConfig?.ExposedPorts, options);
+  const publish = [...(options.publish ?? []), ...(options.publishAll === true ? exposedPortSpecs(exposed) : [])];
   const hostname = options.hostname ?? (network === 'host' || hostNamespaces.includes('uts') ? hostHostname() : id.slice(0, 12));
   const tty = options.tty === true;
   const userSpec = options.user ?? imageConfig?.User ?? '';
@@ -205,6 +206,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         openStdin: options.openStdin === true,
         network,
         ...(options.networkAliases === undefined || options.networkAliases.length === 0 ? {} : { networkAliases: [...options.networkAliases] }),
+        ...(Object.keys(exposed).length === 0 ? {} : { exposedPorts: Object.keys(exposed) }),
         runtime: runtime.name,
         image: options.image,
         ...(options.entrypoint !== undefined ? { entrypoint: options.entrypoint === '' ? [] : [options.entrypoint] } : imageConfig?.Entrypoint == null ? {} : { entrypoint: imageConfig.Entrypoint }),

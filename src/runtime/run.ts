@@ -60,8 +60,10 @@ export interface ContainerOptions {
   readonly networkAliases?: readonly string[];
   /** `-p`. */
   readonly publish?: readonly PortSpec[];
-  /** `-P`: the image's exposed ports, each to a free port of the host. */
+  /** `-P`: the image's exposed ports (and `expose`'s), each to a free port of the host. */
   readonly publishAll?: boolean;
+  /** `--expose`: more exposed ports (`9000/tcp`), beside the image's. */
+  readonly expose?: readonly string[];
   /**
    * `--init`: the command runs under a minimal init that forwards signals and reaps orphans. A
    * command that is PID 1 itself ignores every signal it has no handler for (SIGTERM included).
@@ -160,6 +162,16 @@ export function parseEnvFile(text: string, environment: Readonly<Record<string, 
     result.push(line.includes('=') ? line : lookupEnv(line, environment));
   }
   return result;
+}
+
+/**
+ * The ports a container exposes, as docker's Config.ExposedPorts: the image's, `--expose`'s,
+ * and those `-p` publishes.
+ */
+export function exposedPorts(image: Readonly<Record<string, unknown>> | undefined, options: Pick<ContainerOptions, 'expose' | 'publish'>): Record<string, object> {
+  const ports: Record<string, object> = {};
+  for (const key of [...Object.keys(image ?? {}), ...(options.expose ?? []), ...(options.publish ?? []).map((spec) => `${spec.containerPort}/${spec.protocol}`)]) ports[key] = {};
+  return ports;
 }
 
 /** `-e K`: K's value in ENVIRONMENT, or `K` alone (which removes it) when it has none. */
@@ -346,7 +358,7 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
     const env = containerEnvironment(imageConfig?.Env, options.env ?? [], { hostname, tty, home: user.home });
     prepared = await prepareMounts({ store, container: id, requests: options.mounts ?? [], imageVolumes: Object.keys(imageConfig?.Volumes ?? {}), root: view });
     const covered = prepared;
-    const publish = [...(options.publish ?? []), ...(options.publishAll === true ? exposedPortSpecs(imageConfig?.ExposedPorts) : [])];
+    const publish = [...(options.publish ?? []), ...(options.publishAll === true ? exposedPortSpecs(exposedPorts(imageConfig?.ExposedPorts, options)) : [])];
     attachment = await attachContainer(store, {
       containerId: id,
       ...(options.name === undefined ? {} : { name: options.name }),

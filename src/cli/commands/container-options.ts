@@ -44,6 +44,7 @@ export interface ContainerFlags {
   readonly healthcheck?: boolean;
   readonly publish: string[];
   readonly publishAll?: boolean;
+  readonly expose: string[];
   readonly volume: string[];
   readonly mount: string[];
   readonly tmpfs: string[];
@@ -85,6 +86,7 @@ export function addContainerOptions(command: Command): Command {
     .option('--network-alias <alias>', 'another name on the network (repeatable)', collect, [])
     .option('-p, --publish <[ip:]host:container[/proto]>', 'publish a port (repeatable)', collect, [])
     .option('-P, --publish-all', "publish the image's exposed ports")
+    .option('--expose <port>', 'expose a port or a range of ports (PORT[/PROTOCOL], START-END[/PROTOCOL]; repeatable)', collect, [])
     .option('-v, --volume <source:target[:ro]>', 'mount a volume or a host path (repeatable)', collect, [])
     .option('--mount <type=…,source=…,target=…>', 'mount a volume, a host path or a tmpfs (repeatable)', collect, [])
     .option('--tmpfs <path[:options]>', 'mount a tmpfs (repeatable)', collect, [])
@@ -238,6 +240,17 @@ export async function environment(flags: Pick<ContainerFlags, 'env' | 'envFile'>
   return result;
 }
 
+/** `--expose 80`, `80/udp`, `8000-8010/tcp`: the `port/protocol` keys of docker's ExposedPorts. */
+export function parseExposeFlag(value: string): string[] {
+  const match = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(value);
+  const first = Number(match?.[1]);
+  const last = match?.[2] === undefined ? first : Number(match[2]);
+  if (match === null || first < 1 || last > 65535 || last < first) throw new TsbuildError('INVALID_ARGUMENT', `invalid range format for --expose: ${value}`);
+  const ports: string[] = [];
+  for (let port = first; port <= last; port++) ports.push(`${port}/${(match[3] ?? 'tcp').toLowerCase()}`);
+  return ports;
+}
+
 /** -v, --mount and --tmpfs, in that order, as requests the runtime prepares. */
 export function mountRequests(flags: Pick<ContainerFlags, 'volume' | 'mount' | 'tmpfs'>): MountRequest[] {
   return [...flags.volume.map((spec) => parseVolumeFlag(spec)), ...flags.mount.map((spec) => parseMountFlag(spec)), ...flags.tmpfs.map((spec) => parseTmpfsFlag(spec))];
@@ -323,6 +336,7 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     ...(flags.networkAlias.length === 0 ? {} : { networkAliases: flags.networkAlias }),
     ...(flags.publish.length === 0 ? {} : { publish: flags.publish.map(parsePortSpec) }),
     ...(flags.publishAll === true ? { publishAll: true } : {}),
+    ...(flags.expose.length === 0 ? {} : { expose: flags.expose.flatMap(parseExposeFlag) }),
     ...(flags.init === true ? { init: true } : {}),
     tty: flags.tty === true,
     openStdin: flags.interactive === true,

@@ -5,10 +5,10 @@
  */
 import { stat } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Command } from 'commander';
-import { TsbuildError, isTsbuildError, parseGoDuration, treeSize } from '../../common/index.js';
+import { TsbuildError, isTsbuildError, parseGoDuration, treeSize, type ContainerConfig, type ImageConfig, type Manifest } from '../../common/index.js';
 import {
   claimContainer,
   connectAttach,
@@ -18,6 +18,7 @@ import {
   createContainer,
   execInContainer,
   findContainer,
+  findNetwork,
   killContainer,
   pauseContainer,
   unpauseContainer,
@@ -464,33 +465,106 @@ export function containerListFields(record: ContainerRecord, observed: ObservedS
   return psFields({ record, observed }, true);
 }
 
-function matchesFilter(row: PsRow, filter: string): boolean {
-  const at = filter.indexOf('=');
-  if (at < 0) throw new TsbuildError('INVALID_ARGUMENT', `bad format of filter (expected name=value): ${filter}`);
-  const key = filter.slice(0, at);
-  const value = filter.slice(at + 1);
-  const { record, observed } = row;
-  switch (key) {
-    case 'id':
-      return record.id.startsWith(value);
-    case 'name':
-      return new RegExp(value).test(record.name ?? '');
-    case 'status':
-      return observed.status === value;
-    case 'exited':
-      return observed.status === 'exited' && String(record.state.exitCode ?? 0) === value;
-    case 'label': {
-      const equals = value.indexOf('=');
-      const labels = record.config.labels ?? {};
-      return equals < 0 ? value in labels : labels[value.slice(0, equals)] === value.slice(equals + 1);
-    }
-    case 'health':
-      return (record.state.health?.status ?? 'none') === value;
-    case 'ancestor':
-      return record.config.image === value || record.image.name === value || record.image.id.includes(value);
-    default:
-      throw new TsbuildError('INVALID_ARGUMENT', `invalid filter '${key}'`);
+/** The config of the image RECORD was made from. */
+async function readImageConfig(store: Store, record: ContainerRecord): Promise<ContainerConfig | undefined> {
+  const manifest = JSON.parse((await store.readBlob(record.image.manifest)).toString('utf8')) as Manifest;
+  return (JSON.parse((await store.readBlob(manifest.config.digest)).toString('utf8')) as ImageConfig).config;
+}
+
+/** `80`, `80/udp`, `8000-8080/tcp`: the `port/protocol` keys a publish= or expose= filter names. */
+function filterPorts(value: string): Set<string> {
+  const match = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/.exec(value);
+  if (match === null) throw new TsbuildError('INVALID_ARGUMENT', `invalid port filter ${JSON.stringify(value)}: PORT[/PROTOCOL] or START-END[/PROTOCOL]`);
+  const first = Number(match[1]);
+  const last = match[2] === undefined ? first : Number(match[2]);
+  const keys = new Set<string>();
+  for (let port = first; port <= last && port <= 65535; port++) keys.add(`${port}/${match[3] ?? 'tcp'}`);
+  return keys;
+}
+
+const psFilterKeys = new Set(['id', 'name', 'status', 'exited', 'label', 'health', 'ancestor', 'before', 'since', 'volume', 'network', 'publish', 'expose']);
+
+/**
+ * docker's `ps --filter` terms as one test: terms of one key are alternatives (`status=exited
+ * -f status=created`), terms of different keys must all hold. before= and since= name a
+ * container (created before or after it), volume= a volume's name or a mount's destination,
+ * network= a network's name or ID, publish= and expose= container ports (expose= the image's
+ * exposed ports too).
+ */
+async function psFilter(store: Store, rows: readonly PsRow[], terms: readonly string[]): Promise<(row: PsRow) => boolean> {
+  const byKey = new Map<string, string[]>();
+  for (const term of terms) {
+    const at = term.indexOf('=');
+    if (at < 0) throw new TsbuildError('INVALID_ARGUMENT', `bad format of filter (expected name=value): ${term}`);
+    const key = term.slice(0, at);
+    if (!psFilterKeys.has(key)) throw new TsbuildError('INVALID_ARGUMENT', `invalid filter '${key}'`);
+    byKey.set(key, [...(byKey.get(key) ?? []), term.slice(at + 1)]);
   }
+  const createdOf = async (nameOrId: string): Promise<number> => Date.parse((await findContainer(store, nameOrId)).created);
+  const before = await Promise.all((byKey.get('before') ?? []).map(createdOf));
+  const since = await Promise.all((byKey.get('since') ?? []).map(createdOf));
+  const networks = await Promise.all(
+    (byKey.get('network') ?? []).map(async (value) => {
+      const found = await findNetwork(store, value === 'default' ? 'bridge' : value);
+      return found === undefined ? { name: value } : { name: found.name, endpoints: found.endpoints };
+    }),
+  );
+  const published = (byKey.get('publish') ?? []).map(filterPorts);
+  const exposed = (byKey.get('expose') ?? []).map(filterPorts);
+  // The image's exposed ports, read once per image, only when expose= asks.
+  const imageExposed = new Map<string, Set<string>>();
+  if (exposed.length > 0) {
+    for (const { record } of rows) {
+      if (record.config.exposedPorts !== undefined || imageExposed.has(record.image.manifest)) continue;
+      const config = await readImageConfig(store, record).catch(() => undefined);
+      imageExposed.set(record.image.manifest, new Set(Object.keys(config?.ExposedPorts ?? {})));
+    }
+  }
+  const containerPorts = (record: ContainerRecord): Set<string> => new Set([...Object.keys(record.hostConfig?.portBindings ?? {}), ...(record.hostConfig?.publish ?? []).map((spec) => `${spec.containerPort}/${spec.protocol}`)]);
+  const test = (key: string, value: string, index: number, row: PsRow): boolean => {
+    const { record, observed } = row;
+    switch (key) {
+      case 'id':
+        return record.id.startsWith(value);
+      case 'name':
+        return new RegExp(value).test(record.name ?? '');
+      case 'status':
+        return observed.status === value;
+      case 'exited':
+        return observed.status === 'exited' && String(record.state.exitCode ?? 0) === value;
+      case 'label': {
+        const equals = value.indexOf('=');
+        const labels = record.config.labels ?? {};
+        return equals < 0 ? value in labels : labels[value.slice(0, equals)] === value.slice(equals + 1);
+      }
+      case 'health':
+        return (record.state.health?.status ?? 'none') === value;
+      case 'ancestor':
+        return record.config.image === value || record.image.name === value || record.image.id.includes(value);
+      case 'before':
+        return Date.parse(record.created) < (before[index] ?? 0);
+      case 'since':
+        return Date.parse(record.created) > (since[index] ?? Infinity);
+      case 'volume':
+        return (record.hostConfig?.mounts ?? []).some((mount) => mount.destination === value || (mount.source !== undefined && basename(dirname(mount.source)) === value && basename(mount.source) === '_data'));
+      case 'network': {
+        const network = networks[index];
+        const own = record.config.network === 'default' ? 'bridge' : record.config.network;
+        return network !== undefined && (own === network.name || network.endpoints?.[record.id] !== undefined);
+      }
+      case 'publish': {
+        const ports = containerPorts(record);
+        return [...(published[index] ?? [])].some((port) => ports.has(port));
+      }
+      case 'expose': {
+        const ports = new Set([...containerPorts(record), ...(record.config.exposedPorts ?? imageExposed.get(record.image.manifest) ?? [])]);
+        return [...(exposed[index] ?? [])].some((port) => ports.has(port));
+      }
+      default:
+        return false;
+    }
+  };
+  return (row) => [...byKey].every(([key, values]) => values.some((value, index) => test(key, value, index, row)));
 }
 
 /** docker's column titles for the fields of `ps`'s rows. */
@@ -519,7 +593,7 @@ function definePs(parent: Command, io: CliIo, name = 'ps', aliases: readonly str
       .description('list containers (running ones unless -a)')
       .option('-a, --all', 'all containers, not only running ones')
       .option('-q, --quiet', 'IDs only')
-      .option('-f, --filter <key=value>', 'id=, name=, status=, exited=, label=, health=, ancestor= (repeatable)', collect, [])
+      .option('-f, --filter <key=value>', 'id=, name=, status=, exited=, label=, health=, ancestor=, before=, since=, volume=, network=, publish=, expose= (repeatable: one key\'s terms are alternatives)', collect, [])
       .option('--format <format>', 'table, json (one object per line) or a Go template such as {{.ID}} {{.Names}}')
       .option('--no-trunc', 'do not shorten IDs and commands')
       .option('-n, --last <n>', 'the N containers created last')
@@ -532,7 +606,8 @@ function definePs(parent: Command, io: CliIo, name = 'ps', aliases: readonly str
     const limit = flags.latest === true ? 1 : flags.last === undefined ? undefined : Number(flags.last);
     const all = flags.all === true || limit !== undefined || flags.filter.some((filter) => filter.startsWith('status=') || filter.startsWith('exited='));
     if (!all) rows = rows.filter((row) => row.observed.running || row.observed.status === 'restarting');
-    rows = rows.filter((row) => flags.filter.every((filter) => matchesFilter(row, filter)));
+    const keep = await psFilter(store, rows, flags.filter);
+    rows = rows.filter(keep);
     if (limit !== undefined) rows = rows.slice(0, limit);
     // As docker, a template that names .Size asks for the sizes too.
     const sized = flags.size === true || /\.Size\b/.test(flags.format ?? '') || flags.format === 'json';
@@ -843,6 +918,7 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       Tty: config.tty,
       OpenStdin: config.openStdin,
       StdinOnce: false,
+      ...(config.exposedPorts === undefined ? {} : { ExposedPorts: Object.fromEntries(config.exposedPorts.map((port) => [port, {}])) }),
       Env: config.env,
       Cmd: config.cmd ?? nilSlice,
       ...(healthcheck === undefined

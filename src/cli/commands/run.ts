@@ -7,7 +7,7 @@ import type { Store } from '../../store/index.js';
 import { ExitError, type CliIo } from '../io.js';
 import { isUserNetwork, runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
-import { addContainerOptions, checkPlatform, environment, mountRequests, needsRecord, pullPolicy, type ContainerFlags } from './container-options.js';
+import { addContainerOptions, checkPlatform, environment, mountRequests, needsRecord, parseExposeFlag, pullPolicy, type ContainerFlags } from './container-options.js';
 import { addInsecureRegistryOption } from '../common-options.js';
 
 /** The signals docker's CLI passes on to the container (its sig-proxy). */
@@ -119,6 +119,7 @@ export function registerRun(program: Command, io: CliIo): void {
         networkAliases: flags.networkAlias,
         publish: flags.publish.map(parsePortSpec),
         ...(flags.publishAll === true ? { publishAll: true } : {}),
+        ...(flags.expose.length === 0 ? {} : { expose: flags.expose.flatMap(parseExposeFlag) }),
         mounts,
         ...(flags.readOnly === true ? { readOnly: true } : {}),
         tty,

@@ -1,0 +1,84 @@
+/**
+ * `ps --filter` as docker's: terms of one key are alternatives, of different keys all must
+ * hold; before= and since= by creation, volume= by name or destination, network= by name,
+ * publish= and expose= by container port (ranges and protocols); `--expose` adds to the image's
+ * exposed ports, which inspect shows.
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/store/index.js';
+import { busyboxImage } from '../helpers/busybox-image.js';
+import { isRoot, repoRoot, scratchDir } from './helpers.js';
+
+const bin = join(repoRoot, 'bin', 'tsbuild.js');
+let dir: string;
+let root: string;
+const network = `tsbt-psf-${process.pid}`;
+
+function tsbuild(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', input: '', env: { ...process.env, TSBUILD_ROOT: root }, timeout: 60_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function ok(...args: string[]): string {
+  const result = tsbuild(...args);
+  if (result.status !== 0) expect.fail(`tsbuild ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
+  return result.stdout;
+}
+
+/** The names ps lists with these filters, sorted. */
+const names = (...filters: string[]): string[] =>
+  ok('ps', '-a', ...filters.flatMap((filter) => ['--filter', filter]), '--format', '{{.Names}}')
+    .split('\n')
+    .filter((line) => line !== '')
+    .sort();
+
+describe.skipIf(!isRoot)('ps filters', () => {
+  beforeAll(async () => {
+    dir = scratchDir('tsbuild-psf-');
+    root = join(dir, 'root');
+    await busyboxImage(await openStore({ root }));
+    ok('network', 'create', '--subnet', `10.${200 + (process.pid % 50)}.${process.pid % 250}.0/24`, network);
+    ok('create', '--name', 'first', '-v', 'psvol:/data', '--label', 'tier=db', 'busybox', 'true');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    ok('create', '--name', 'second', '-p', '127.0.0.1:18999:80', '--network', network, '--label', 'tier=web', 'busybox', 'true');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    ok('create', '--name', 'third', '--expose', '9000', '--expose', '7000-7001/udp', 'busybox', 'true');
+  }, 120_000);
+  afterAll(() => {
+    tsbuild('rm', '-f', '-v', 'first', 'second', 'third');
+    tsbuild('volume', 'rm', 'psvol');
+    tsbuild('network', 'rm', network);
+    spawnSync('rm', ['-rf', dir]);
+  });
+
+  it('takes terms of one key as alternatives and of different keys as all holding', () => {
+    expect(names('name=first', 'name=third')).toEqual(['first', 'third']);
+    expect(names('label=tier=db', 'label=tier=web')).toEqual(['first', 'second']);
+    expect(names('label=tier=web', 'name=first')).toEqual([]);
+    expect(names('status=created', 'status=exited')).toEqual(['first', 'second', 'third']);
+  });
+
+  it('filters by creation order, volume, network and ports', () => {
+    expect(names('before=second')).toEqual(['first']);
+    expect(names('since=first')).toEqual(['second', 'third']);
+    expect(names('volume=psvol')).toEqual(['first']);
+    expect(names('volume=/data')).toEqual(['first']);
+    expect(names(`network=${network}`)).toEqual(['second']);
+    expect(names('network=bridge')).toEqual(['first', 'third']);
+    expect(names('publish=80')).toEqual(['second']);
+    expect(names('publish=80/udp')).toEqual([]);
+    expect(names('publish=70-90/tcp')).toEqual(['second']);
+    expect(names('expose=80')).toEqual(['second']);
+    expect(names('expose=9000/tcp')).toEqual(['third']);
+    expect(names('expose=7001/udp')).toEqual(['third']);
+    expect(tsbuild('ps', '--filter', 'nonsense=1')).toMatchObject({ status: 1, stderr: expect.stringContaining("invalid filter 'nonsense'") as unknown });
+  });
+
+  it('shows the exposed ports (the image\'s, --expose\'s and the published ones) in inspect, and refuses a bad --expose', () => {
+    expect(JSON.parse(ok('inspect', '-f', '{{json .Config.ExposedPorts}}', 'third'))).toEqual({ '9000/tcp': {}, '7000/udp': {}, '7001/udp': {} });
+    expect(JSON.parse(ok('inspect', '-f', '{{json .Config.ExposedPorts}}', 'second'))).toEqual({ '80/tcp': {} });
+    expect(tsbuild('create', '--expose', '0', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('invalid range format for --expose: 0') as unknown });
+  });
+});
