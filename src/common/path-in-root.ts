@@ -133,10 +133,14 @@ export async function resolveInRoot(root: string, path: string, options: Resolve
   return join(root, ...parts);
 }
 
+/** S_ISGID, which node:fs's constants lack. */
+const setgidBit = 0o2000;
+
 /**
  * Makes the directory PATH names inside ROOT and its missing parents, each component resolved
  * inside ROOT as `resolveInRoot` does, so a symlink on the way (even to `/` or `../..`) never
  * leads outside ROOT. A component that exists and is not a directory fails with INVALID_ARGUMENT.
+ * A directory made in a setgid directory keeps the setgid bit (and group) mkdir gave it.
  */
 export async function mkdirInRoot(root: string, path: string, options: MkdirInRootOptions = {}): Promise<MkdirInRootResult> {
   const mode = options.mode ?? 0o755;
@@ -153,8 +157,11 @@ export async function mkdirInRoot(root: string, path: string, options: MkdirInRo
       throw error;
     }
     created.push(hostPath);
-    // mkdir's mode passed through the umask; the asked mode is the one wanted.
-    await chmod(fsPath(hostPath), mode);
+    // mkdir's mode passed through the umask; the asked mode is the one wanted, plus the setgid
+    // bit a directory made in a setgid directory takes from it (with its group), as Go's
+    // os.MkdirAll leaves it in BuildKit's copies, WORKDIRs and archives (/var/local, /var/mail).
+    const inherited = (await lstat(fsPath(hostPath))).mode & setgidBit;
+    await chmod(fsPath(hostPath), mode | inherited);
     if (options.uid !== undefined || options.gid !== undefined) await lchown(fsPath(hostPath), options.uid ?? -1, options.gid ?? -1);
   });
   return { path: join(root, ...parts), created };

@@ -1,4 +1,4 @@
-import { lstat, mkdir, readdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdirInRoot, resolveInRoot } from '../../src/common/index.js';
@@ -110,6 +110,25 @@ describe('mkdirInRoot', () => {
     // Existing directories are left alone.
     expect((await stat(join(root, 'usr'))).mode & 0o777).not.toBe(0o750);
     expect((await mkdirInRoot(root, 'usr/local/share/x')).created).toEqual([]);
+  });
+
+  it('keeps the setgid bit and group a directory takes from a setgid parent, chowned or not', async () => {
+    const shared = join(root, 'var/local');
+    await mkdir(shared, { recursive: true });
+    // Root may give it any group; another user one of its own.
+    const group = process.getuid?.() === 0 ? 50 : (process.getgid?.() ?? 0);
+    await chown(shared, process.getuid?.() ?? 0, group);
+    await chmod(shared, 0o2775);
+    const plain = await mkdirInRoot(root, '/var/local/a/b', { mode: 0o755 });
+    for (const path of plain.created) {
+      const info = await stat(path);
+      expect(info.mode & 0o7777).toBe(0o2755);
+      expect(info.gid).toBe(group);
+    }
+    const owned = await mkdirInRoot(root, '/var/local/owned', { mode: 0o755, uid: process.getuid?.() ?? 0, gid: group });
+    expect((await stat(owned.path)).mode & 0o7777).toBe(0o2755);
+    // Not below a setgid directory: the mode asked, exactly.
+    expect((await stat((await mkdirInRoot(root, '/var/plain', { mode: 0o755 })).path)).mode & 0o7777).toBe(0o755);
   });
 
   it('makes directories through symlinks inside the root only', async () => {
