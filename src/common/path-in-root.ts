@@ -1,7 +1,8 @@
 import { constants } from 'node:fs';
 import { chmod, lchown, lstat, mkdir, open, readlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { TsbuildError } from './errors.js';
+import { readXattr } from './extended-attributes.js';
 import { decodeFileName, fsPath } from './file-names.js';
 
 /** As Linux's MAXSYMLINKS, and BuildKit's (continuity's) walk of a path inside a root. */
@@ -24,8 +25,14 @@ export interface ResolveInRootOptions {
 }
 
 export interface MkdirInRootOptions {
-  /** Mode of each directory made, applied after mkdir so the umask does not narrow it; defaults to 0o755. */
+  /**
+   * Mode of each directory made, applied after mkdir so that this process's umask does not narrow
+   * it; defaults to 0o755. Below a directory with a default ACL, which the kernel applies instead
+   * of the umask, the mode is the one mkdir gave, as Go's os.MkdirAll leaves it (unless `exactMode`).
+   */
   readonly mode?: number;
+  /** The mode asked even below a default ACL: moby's MkdirAllAndChown, which chmods what differs. */
+  readonly exactMode?: boolean;
   /** Owner given to each directory made (both or neither); by default the process's. */
   readonly uid?: number;
   readonly gid?: number;
@@ -133,10 +140,16 @@ export async function resolveInRoot(root: string, path: string, options: Resolve
   return join(root, ...parts);
 }
 
+/** S_ISGID, which node:fs's constants lack. */
+const setgidBit = 0o2000;
+/** Where a directory's default ACL lives: the modes of what is made in it, in place of the umask. */
+const defaultAclXattr = 'system.posix_acl_default';
+
 /**
  * Makes the directory PATH names inside ROOT and its missing parents, each component resolved
  * inside ROOT as `resolveInRoot` does, so a symlink on the way (even to `/` or `../..`) never
  * leads outside ROOT. A component that exists and is not a directory fails with INVALID_ARGUMENT.
+ * A directory made in a setgid directory keeps the setgid bit (and group) mkdir gave it.
  */
 export async function mkdirInRoot(root: string, path: string, options: MkdirInRootOptions = {}): Promise<MkdirInRootResult> {
   const mode = options.mode ?? 0o755;
@@ -153,8 +166,11 @@ export async function mkdirInRoot(root: string, path: string, options: MkdirInRo
       throw error;
     }
     created.push(hostPath);
-    // mkdir's mode passed through the umask; the asked mode is the one wanted.
-    await chmod(fsPath(hostPath), mode);
+    // mkdir's mode passed through the umask; the asked mode is the one wanted, plus the setgid
+    // bit a directory made in a setgid directory takes from it (with its group), as Go's
+    // os.MkdirAll leaves it in BuildKit's copies, WORKDIRs and archives (/var/local, /var/mail).
+    const inherited = (await lstat(fsPath(hostPath))).mode & setgidBit;
+    if (options.exactMode === true || readXattr(dirname(hostPath), defaultAclXattr) === undefined) await chmod(fsPath(hostPath), mode | inherited);
     if (options.uid !== undefined || options.gid !== undefined) await lchown(fsPath(hostPath), options.uid ?? -1, options.gid ?? -1);
   });
   return { path: join(root, ...parts), created };

@@ -1,5 +1,5 @@
 /**
- * WORKDIR: BuildKit makes the directory (with its parents, owned by the stage's USER) as a file
+ * WORKDIR: BuildKit makes the directory (with its parents, owned by the stage's USER, if any) as a file
  * operation of its own, which becomes a layer when the directory was not there.
  */
 import { utimes } from 'node:fs/promises';
@@ -21,9 +21,10 @@ export async function mkdirStep(step: MkdirStep): Promise<LayerRef | undefined> 
   const active = await step.snapshots.prepare(step.layers);
   try {
     // The owner as BuildKit's file op reads a user (its --chown rules, not the RUN user's): a
-    // numeric uid alone is uid:uid, a name takes its passwd entry's ids.
-    const owner = step.user === '' ? { uid: 0, gid: 0 } : await resolveChown(active.path, step.user);
-    const made = await mkdirInRoot(active.path, step.path, { mode: 0o755, uid: owner.uid, gid: owner.gid });
+    // numeric uid alone is uid:uid, a name takes its passwd entry's ids. Without USER it
+    // chowns nothing: a directory made in a setgid directory keeps that directory's group.
+    const owner = step.user === '' ? {} : await resolveChown(active.path, step.user);
+    const made = await mkdirInRoot(active.path, step.path, { mode: 0o755, ...owner });
     if (step.sourceDateEpoch !== undefined) {
       const time = new Date(step.sourceDateEpoch * 1000);
       for (const directory of made.created) await utimes(directory, time, time);

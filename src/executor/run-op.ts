@@ -225,8 +225,9 @@ export async function runStep(instruction: RunInstruction, config: ConfigState, 
         }
         // No USER is root with root's groups (its own, and those listing it), as BuildKit runs it.
         const identity = await resolveUser(rootfs, user);
-        // BuildKit makes the working directory when the image lacks it, owned by the user.
-        await mkdirInRoot(rootfs, cwd, { mode: 0o755, uid: identity.uid, gid: identity.gid });
+        // BuildKit makes the working directory when the image lacks it, owned by the user, with
+        // moby's MkdirAllAndChown: 0755 even below a default ACL.
+        await mkdirInRoot(rootfs, cwd, { mode: 0o755, uid: identity.uid, gid: identity.gid, exactMode: true });
         const mounts: MountSpec[] = [
           { destination: '/etc/hosts', source: environment.hostsFile, options: ['rbind', 'ro'] },
           { destination: '/etc/resolv.conf', source: environment.resolvConf, options: ['rbind', 'ro'] },

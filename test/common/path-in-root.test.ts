@@ -1,7 +1,7 @@
-import { lstat, mkdir, readdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdirInRoot, resolveInRoot } from '../../src/common/index.js';
+import { mkdirInRoot, resolveInRoot, setXattr } from '../../src/common/index.js';
 import { codeOf } from '../helpers/error-code.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
 
@@ -110,6 +110,43 @@ describe('mkdirInRoot', () => {
     // Existing directories are left alone.
     expect((await stat(join(root, 'usr'))).mode & 0o777).not.toBe(0o750);
     expect((await mkdirInRoot(root, 'usr/local/share/x')).created).toEqual([]);
+  });
+
+  it('keeps the setgid bit and group a directory takes from a setgid parent, chowned or not', async () => {
+    const shared = join(root, 'var/local');
+    await mkdir(shared, { recursive: true });
+    // Root may give it any group; another user one of its own.
+    const group = process.getuid?.() === 0 ? 50 : (process.getgid?.() ?? 0);
+    await chown(shared, process.getuid?.() ?? 0, group);
+    await chmod(shared, 0o2775);
+    const plain = await mkdirInRoot(root, '/var/local/a/b', { mode: 0o755 });
+    for (const path of plain.created) {
+      const info = await stat(path);
+      expect(info.mode & 0o7777).toBe(0o2755);
+      expect(info.gid).toBe(group);
+    }
+    const owned = await mkdirInRoot(root, '/var/local/owned', { mode: 0o755, uid: process.getuid?.() ?? 0, gid: group });
+    expect((await stat(owned.path)).mode & 0o7777).toBe(0o2755);
+    // Not below a setgid directory: the mode asked, exactly.
+    expect((await stat((await mkdirInRoot(root, '/var/plain', { mode: 0o755 })).path)).mode & 0o7777).toBe(0o755);
+  });
+
+  it('leaves the mode a default ACL gave, unless asked for the exact mode', async () => {
+    const shared = join(root, 'srv/acl');
+    await mkdir(shared, { recursive: true });
+    // A default ACL of owner rwx, group r-x, others nothing (the kernel's format: version 2, then
+    // tag, permissions and id of each entry), as `setfacl -d -m u::rwx,g::rx,o::-` writes it.
+    const acl = Buffer.alloc(4 + 3 * 8);
+    acl.writeUInt32LE(2, 0);
+    for (const [index, [tag, permissions]] of [[0x01, 7], [0x04, 5], [0x20, 0]].entries()) {
+      acl.writeUInt16LE(tag ?? 0, 4 + index * 8);
+      acl.writeUInt16LE(permissions ?? 0, 6 + index * 8);
+      acl.writeUInt32LE(0xffffffff, 8 + index * 8);
+    }
+    setXattr(shared, 'system.posix_acl_default', acl);
+    const made = await mkdirInRoot(root, '/srv/acl/a/b', { mode: 0o755 });
+    for (const path of made.created) expect((await stat(path)).mode & 0o7777).toBe(0o750);
+    expect((await stat((await mkdirInRoot(root, '/srv/acl/exact', { mode: 0o755, exactMode: true })).path)).mode & 0o7777).toBe(0o755);
   });
 
   it('makes directories through symlinks inside the root only', async () => {
