@@ -33,6 +33,7 @@ import type { ContainerDevice, ContainerSpec, MountSpec } from './spec.js';
 import { lookupGroup, lookupUser } from './user.js';
 import { addHostLine, checkDnsServers, containerCapabilities, rlimitsOf, securityOptOf, type SecurityOptions } from './security-options.js';
 import { prepareMounts, releaseContainerVolumes, type MountRequest } from './volumes/index.js';
+import { volumesFromRequests } from './volumes-from.js';
 import { detachContainer, exposedPortSpecs } from './network/index.js';
 import { freezeContainer, releaseFreezer, thawContainer } from './freezer.js';
 
@@ -261,9 +262,10 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       record = { ...record, lower: imageRoot };
     }
     const imageVolumes = Object.keys(imageConfig?.Volumes ?? {});
-    if ((options.volumeRequests ?? []).length > 0 || imageVolumes.length > 0) {
+    const requests = [...(await volumesFromRequests(store, options.volumesFrom ?? [], options.volumeRequests ?? [])), ...(options.volumeRequests ?? [])];
+    if (requests.length > 0 || imageVolumes.length > 0) {
       // The container's folder exists from here: the volumes' use records count from now on.
-      const prepared = await prepareMounts({ store, container: id, requests: options.volumeRequests ?? [], imageVolumes, root: imageRoot });
+      const prepared = await prepareMounts({ store, container: id, requests, imageVolumes, root: imageRoot });
       const hostConfig = record.hostConfig;
       if (hostConfig !== undefined) record = { ...record, hostConfig: { ...hostConfig, mounts: [...prepared.mounts, ...hostConfig.mounts] } };
     }

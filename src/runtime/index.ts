@@ -85,6 +85,7 @@ export {
   releaseContainerVolumes,
   releaseVolumes,
   removeVolume,
+  volumesDirectory,
   volumesUsedBy,
   type MountRequest,
   type PreparedMounts,

@@ -24,6 +24,7 @@ import type { ContainerSpec, MountSpec } from './spec.js';
 import { ConsoleSocket, TerminalCopy, type TerminalSize } from './terminal.js';
 import { lookupUser, resolvePathInRoot } from './user.js';
 import { prepareMounts, type MountRequest, type PreparedMounts } from './volumes/index.js';
+import { volumesFromRequests } from './volumes-from.js';
 import { addHostLine, resolvConfWith, type SecurityOptions } from './security-options.js';
 
 /** What `run` and `create` both take. */
@@ -64,6 +65,8 @@ export interface ContainerOptions {
   readonly publishAll?: boolean;
   /** `--expose`: more exposed ports (`9000/tcp`), beside the image's. */
   readonly expose?: readonly string[];
+  /** `--volumes-from CONTAINER[:ro|:rw]`: the volumes and binds of other containers, at their places. */
+  readonly volumesFrom?: readonly string[];
   /**
    * `--init`: the command runs under a minimal init that forwards signals and reaps orphans. A
    * command that is PID 1 itself ignores every signal it has no handler for (SIGTERM included).
@@ -356,7 +359,8 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
     const user = await lookupUser(view, userSpec);
     await ensureWorkingDirectory(view, overlay === undefined ? rootfs : upper, workdir);
     const env = containerEnvironment(imageConfig?.Env, options.env ?? [], { hostname, tty, home: user.home });
-    prepared = await prepareMounts({ store, container: id, requests: options.mounts ?? [], imageVolumes: Object.keys(imageConfig?.Volumes ?? {}), root: view });
+    const requests = [...(await volumesFromRequests(store, options.volumesFrom ?? [], options.mounts ?? [])), ...(options.mounts ?? [])];
+    prepared = await prepareMounts({ store, container: id, requests, imageVolumes: Object.keys(imageConfig?.Volumes ?? {}), root: view });
     const covered = prepared;
     const publish = [...(options.publish ?? []), ...(options.publishAll === true ? exposedPortSpecs(exposedPorts(imageConfig?.ExposedPorts, options)) : [])];
     attachment = await attachContainer(store, {

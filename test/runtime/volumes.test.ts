@@ -318,6 +318,34 @@ describe.runIf(isRoot)('volumes, as root', () => {
     expect(run('-v', `${host}:/h`, '-v', 'other:/h', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('Duplicate mount point: /h') });
   });
 
+  it('mounts the volumes and binds of another container with --volumes-from (its modes, or :ro), and inspect lists mounts as docker', () => {
+    const shared = join(dir, 'shared-host');
+    mkdirSync(shared);
+    writeFileSync(join(shared, 'h'), 'host file\n');
+    expect(tsbuild(['create', '--name', 'holder', '-v', 'fromvol:/dbdata', '-v', `${shared}:/host:ro`, '--mount', 'type=tmpfs,target=/scratch', 'busybox', 'true'])).toMatchObject({ status: 0 });
+    try {
+      expect(run('-v', 'fromvol:/dbdata', 'busybox', 'sh', '-c', 'echo precious > /dbdata/file')).toMatchObject({ status: 0 });
+      // The backup idiom of docker's documentation: the volume and the bind, at their places; not the tmpfs.
+      expect(run('--volumes-from', 'holder', 'busybox', 'sh', '-c', 'cat /dbdata/file /host/h; touch /host/x 2>/dev/null || echo host-ro; grep -c " /scratch " /proc/mounts')).toMatchObject({
+        status: 1,
+        stdout: 'precious\nhost file\nhost-ro\n0\n',
+      });
+      expect(run('--volumes-from', 'holder:ro', 'busybox', 'sh', '-c', 'echo more > /dbdata/more')).toMatchObject({ status: 1, stderr: expect.stringContaining('Read-only file system') });
+      // The container's own -v keeps its place.
+      expect(run('--volumes-from', 'holder', '-v', 'othervol:/dbdata', 'busybox', 'ls', '/dbdata')).toMatchObject({ status: 0, stdout: '' });
+      expect(run('--volumes-from', 'no-such-holder', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('No such container: no-such-holder') });
+      const mounts = JSON.parse(tsbuild(['inspect', '-f', '{{json .Mounts}}', 'holder']).stdout) as unknown[];
+      expect(mounts).toEqual([
+        { Type: 'volume', Name: 'fromvol', Source: join(root, 'volumes', 'fromvol', '_data'), Destination: '/dbdata', Driver: 'local', Mode: 'z', RW: true, Propagation: '' },
+        { Type: 'bind', Source: shared, Destination: '/host', Mode: 'ro', RW: false, Propagation: 'rprivate' },
+        { Type: 'tmpfs', Source: '', Destination: '/scratch', Mode: '', RW: true, Propagation: '' },
+      ]);
+    } finally {
+      tsbuild(['rm', '-v', 'holder']);
+      tsbuild(['volume', 'rm', 'fromvol', 'othervol']);
+    }
+  });
+
   it('refuses a target reached through a symlink the image planted to lead out of the root', () => {
     const host = join(dir, 'planted-source');
     mkdirSync(host, { recursive: true });

@@ -38,7 +38,9 @@ import {
   superviseContainer,
   topOfContainer,
   waitContainer,
+  volumesDirectory,
   type ContainerRecord,
+  type MountSpec,
   type ObservedState,
 } from '../../runtime/index.js';
 import { listImages, type Store } from '../../store/index.js';
@@ -833,6 +835,19 @@ function defineRename(parent: Command, io: CliIo, name = 'rename'): void {
   });
 }
 
+/** A mount as docker's inspect lists it: a volume by its name (Driver local), a bind with its mode and propagation. */
+function inspectMount(store: Store, mount: MountSpec): Record<string, unknown> {
+  const options = mount.options ?? [];
+  const rw = !options.includes('ro');
+  const volumes = volumesDirectory(store);
+  if (mount.source !== undefined && basename(mount.source) === '_data' && dirname(dirname(mount.source)) === volumes) {
+    return { Type: 'volume', Name: basename(dirname(mount.source)), Source: mount.source, Destination: mount.destination, Driver: 'local', Mode: rw ? 'z' : 'ro', RW: rw, Propagation: '' };
+  }
+  if (mount.type !== undefined && mount.type !== 'bind') return { Type: mount.type, Source: '', Destination: mount.destination, Mode: '', RW: rw, Propagation: '' };
+  const propagation = options.find((option) => /^r?(private|shared|slave)$/.test(option)) ?? 'rprivate';
+  return { Type: 'bind', Source: mount.source ?? '', Destination: mount.destination, Mode: rw ? '' : 'ro', RW: rw, Propagation: propagation };
+}
+
 function formatInspect(record: ContainerRecord, observed: ObservedState, store: Store): Record<string, unknown> {
   const zero = '0001-01-01T00:00:00Z';
   const directory = containerDirectory(store, record.id);
@@ -907,7 +922,7 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       Ulimits: (record.hostConfig?.ulimits ?? []).map((ulimit) => ({ Name: ulimit.name, Hard: ulimit.hard, Soft: ulimit.soft })),
       SecurityOpt: record.hostConfig?.securityOpt ?? nilSlice,
     },
-    Mounts: (record.hostConfig?.mounts ?? []).map((mount) => ({ Type: mount.type ?? 'bind', Source: mount.source ?? '', Destination: mount.destination, RW: !(mount.options ?? []).includes('ro') })),
+    Mounts: (record.hostConfig?.mounts ?? []).map((mount) => inspectMount(store, mount)),
     Config: {
       Hostname: config.hostname,
       Domainname: '',

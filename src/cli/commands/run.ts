@@ -120,6 +120,7 @@ export function registerRun(program: Command, io: CliIo): void {
         publish: flags.publish.map(parsePortSpec),
         ...(flags.publishAll === true ? { publishAll: true } : {}),
         ...(flags.expose.length === 0 ? {} : { expose: flags.expose.flatMap(parseExposeFlag) }),
+        ...(flags.volumesFrom.length === 0 ? {} : { volumesFrom: flags.volumesFrom }),
         mounts,
         ...(flags.readOnly === true ? { readOnly: true } : {}),
         tty,
