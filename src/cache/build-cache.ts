@@ -13,7 +13,6 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
-import pLimit from 'p-limit';
 import { MediaType, TsbuildError, uncompressedLayerMediaTypes, createHasher, fsPath, hostPlatform, digestAlgorithm, digestHex, hashHex, messageOf, parseDigest, readBytesInRoot, readDirectoryNames, type Digest, type Platform } from '../common/index.js';
 import type { RegistryClient } from '../registry/index.js';
 import { decompressLayer, defaultGzipLevel, layerVariantName, rememberLayerVariant, unpackLayer, type Store } from '../store/index.js';
@@ -41,6 +40,14 @@ export interface BuildCacheOptions {
   readonly warn?: (message: string) => void;
   /** Each layer a step of this build made, as soon as it is in the store. */
   readonly onLayer?: (layer: LayerRef) => void;
+  /**
+   * Whether a layer fetched for a hit keeps its compressed blob beside its tar (by default it
+   * does): a build that sends layers on (a cache export, a push, an image output) then sends
+   * the bytes that came, instead of compressing them again. A build that sends nothing needs
+   * only the tar, which its image names: the compressed bytes are then neither hashed nor
+   * written, which halves what a fresh runner writes.
+   */
+  readonly keepFetchedBlobs?: boolean;
 }
 
 interface Candidate {
@@ -85,7 +92,9 @@ export class BuildCache implements StepCache {
   private failure: { readonly attempt: number; readonly error: CacheImportRetry } | undefined;
   /** Imported layers that failed: the records naming them are misses from now on. */
   private readonly failed = new Set<string>();
-  private readonly limit = pLimit(4);
+  /** Fetches of layers, four at a time, the largest waiting first. */
+  private readonly limit = new LargestFirst(4);
+  private readonly keepFetchedBlobs: boolean;
   private readonly sources: readonly CacheSource[];
   private readonly warn: (message: string) => void;
   /** The platform of the steps this build ran, for the records a hit copies into the local cache. */
@@ -99,6 +108,7 @@ export class BuildCache implements StepCache {
   ) {
     this.warn = options.warn ?? (() => undefined);
     this.onLayer = options.onLayer;
+    this.keepFetchedBlobs = options.keepFetchedBlobs ?? true;
     this.sources = (options.imports ?? []).map((spec) => sourceOf(spec, options.registry));
   }
 
@@ -350,7 +360,7 @@ export class BuildCache implements StepCache {
     const digest = layer.descriptor.digest;
     let fetch = this.localizing.get(digest);
     if (fetch === undefined) {
-      fetch = this.limit(() => localLayer(this.store, layer, () => source.open(layer)));
+      fetch = this.limit.run(layer.descriptor.size, () => localLayer(this.store, layer, () => source.open(layer), this.keepFetchedBlobs));
       this.localizing.set(digest, fetch);
     }
     try {
@@ -367,7 +377,7 @@ export class BuildCache implements StepCache {
     const digest = layer.descriptor.digest;
     let fetch = this.fetches.get(digest);
     if (fetch === undefined) {
-      fetch = this.limit(async () => {
+      fetch = this.limit.run(layer.descriptor.size, async () => {
         if ((await this.store.blobSize(digest)) !== layer.descriptor.size) await fetchChecked(this.store, layer, await source.open(layer));
         else await checkDiffId(this.store, layer);
       });
@@ -386,12 +396,54 @@ export class BuildCache implements StepCache {
 }
 
 /**
- * LAYER kept as the store keeps the layers it builds: its tar as a blob of its own (its digest
- * the diff ID, which the store checks), written in the same pass as the fetched blob when that
- * is missing too. The fetched blob stays, remembered as the tar's gzip variant, so that pushing
- * or exporting the layer again sends those very bytes.
+ * Runs up to SLOTS tasks at once; when a slot frees, the largest task waiting starts. The hits of
+ * a build come step after step, and a large layer found late would otherwise wait behind the
+ * small ones found before it, each of which costs a request and an fsync more than its bytes:
+ * started first, it is fetched while they are, and the last byte arrives sooner.
  */
-async function localLayer(store: Store, layer: LayerRef, open: () => Promise<Readable>): Promise<LayerRef> {
+export class LargestFirst {
+  private running = 0;
+  private readonly waiting: { readonly size: number; readonly start: () => void }[] = [];
+
+  constructor(private readonly slots: number) {}
+
+  run<T>(size: number, task: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const start = (): void => {
+        this.running++;
+        Promise.resolve()
+          .then(task)
+          .then(resolve, reject)
+          .finally(() => {
+            this.running--;
+            this.next();
+          });
+      };
+      this.waiting.push({ size, start });
+      this.next();
+    });
+  }
+
+  private next(): void {
+    while (this.running < this.slots && this.waiting.length > 0) {
+      let largest = 0;
+      this.waiting.forEach((task, index) => {
+        if (task.size > (this.waiting[largest] as { size: number }).size) largest = index;
+      });
+      this.waiting.splice(largest, 1)[0]?.start();
+    }
+  }
+}
+
+/**
+ * LAYER kept as the store keeps the layers it builds: its tar as a blob of its own (its digest
+ * the diff ID, which the store checks). With KEEPFETCHED the fetched blob is written in the same
+ * pass when missing, and stays, remembered as the tar's gzip variant, so that pushing or
+ * exporting the layer again sends those very bytes; without it only the tar is written, and the
+ * fetched bytes are checked against the record's size only (the tar's digest is what the image
+ * names).
+ */
+async function localLayer(store: Store, layer: LayerRef, open: () => Promise<Readable>, keepFetched: boolean): Promise<LayerRef> {
   if (uncompressedLayerMediaTypes.has(layer.descriptor.mediaType)) {
     if ((await store.blobSize(layer.descriptor.digest)) !== layer.descriptor.size) await fetchChecked(store, layer, await open());
     else await checkDiffId(store, layer);
@@ -402,6 +454,7 @@ async function localLayer(store: Store, layer: LayerRef, open: () => Promise<Rea
   const present = await store.blobSize(layer.diffId);
   if (present !== undefined) return local(present);
   const compressed = (await store.blobSize(layer.descriptor.digest)) === layer.descriptor.size ? await store.openBlob(layer.descriptor.digest) : undefined;
+  if (compressed === undefined && !keepFetched) return local(await tarOnly(store, layer, await open()));
   const stream = compressed ?? (await open());
   stream.on('error', () => undefined);
   const tar = new PassThrough();
@@ -423,6 +476,31 @@ async function localLayer(store: Store, layer: LayerRef, open: () => Promise<Rea
     await rememberLayerVariant(store, kept.descriptor, layerVariantName('gzip', defaultGzipLevel), layer.descriptor);
   }
   return kept;
+}
+
+/** Writes the tar of LAYER, fetched compressed as STREAM, into the store; its size. */
+async function tarOnly(store: Store, layer: LayerRef, stream: Readable): Promise<number> {
+  stream.on('error', () => undefined);
+  try {
+    return (await store.putBlob(decompressLayer(ofSize(stream, layer.descriptor.size), layer.descriptor.mediaType), { digest: layer.diffId })).size;
+  } catch (error) {
+    if (error instanceof TsbuildError && error.code === 'SIZE_MISMATCH') throw error;
+    throw new TsbuildError('DIGEST_MISMATCH', `its tar does not match the record's diff ID: ${messageOf(error)}`, { cause: error });
+  } finally {
+    stream.destroy();
+  }
+}
+
+/** STREAM's bytes, failing as soon as they exceed SIZE, and at their end when fewer. */
+async function* ofSize(stream: Readable, size: number): AsyncGenerator<Buffer> {
+  let seen = 0;
+  for await (const chunk of stream) {
+    const bytes = chunk as Buffer;
+    seen += bytes.length;
+    if (seen > size) throw new TsbuildError('SIZE_MISMATCH', `it holds more than the ${size} bytes its record says`);
+    yield bytes;
+  }
+  if (seen !== size) throw new TsbuildError('SIZE_MISMATCH', `it holds ${seen} bytes, its record says ${size}`);
 }
 
 /**

@@ -50,8 +50,11 @@ export interface BuildCachePlan {
   exportAll(image: { readonly layers: readonly LayerRef[]; readonly platform: Platform; step(name: string): StepHandle }, warn: (message: string) => void): Promise<void>;
 }
 
-/** Parses the flags (before anything runs, so a wrong spec fails at once) and makes the build's cache. */
-export function planBuildCache(flags: CacheFlags, store: Store, registry: () => Promise<RegistryClient>, warn: (message: string) => void): BuildCachePlan {
+/**
+ * Parses the flags (before anything runs, so a wrong spec fails at once) and makes the build's
+ * cache. SENDSIMAGE: the build pushes its image or writes it out (its layers then leave compressed).
+ */
+export function planBuildCache(flags: CacheFlags, store: Store, registry: () => Promise<RegistryClient>, warn: (message: string) => void, sendsImage = true): BuildCachePlan {
   if (flags.cacheMaxSize !== undefined) parseByteSize(flags.cacheMaxSize);
   const imports = flags.cacheFrom.map((spec) => parseCacheFrom(spec));
   const exports = flags.cacheTo.map((spec) => parseCacheTo(spec));
@@ -61,7 +64,9 @@ export function planBuildCache(flags: CacheFlags, store: Store, registry: () => 
   const onLayer = (layer: LayerRef): void => {
     for (const wanted of early) void layerInCompression(store, layer.descriptor, layer.diffId, wanted).catch(() => undefined);
   };
-  const cache = new BuildCache(store, new LocalStepCache(store, { warn }), { imports, registry, warn, ...(early.length === 0 ? {} : { onLayer }) });
+  // An imported layer's compressed bytes are kept only for a build that sends layers on.
+  const keepFetchedBlobs = sendsImage || exports.some((target) => target.type !== 'inline');
+  const cache = new BuildCache(store, new LocalStepCache(store, { warn }), { imports, registry, warn, keepFetchedBlobs, ...(early.length === 0 ? {} : { onLayer }) });
   const inline = exports.some((target) => target.type === 'inline');
   const verdicts = new Map<string, string>();
   return {
