@@ -87,6 +87,13 @@ export class BuildCache implements StepCache {
   private arriving: Promise<void>[] = [];
   /** The records of those hits, kept in the local cache once all their layers arrived. */
   private readonly unconfirmed = new Map<Digest, StepResult>();
+  /** The arrival of each layer (by diff ID) a hit of this build was given before its bytes. */
+  private readonly arrivals = new Map<Digest, Promise<void>>();
+  /** Records whose layers all arrived, waiting for the write in progress to end. */
+  private readonly confirming: (readonly [Digest, StepResult])[] = [];
+  /** The writes of records confirmed before settle, one after the other; the first failure. */
+  private confirmWrites: Promise<void> = Promise.resolve();
+  private confirmFailure: unknown;
   private settling: Promise<void> | undefined;
   /** The attempt of the build whose early hits failed, and how. */
   private failure: { readonly attempt: number; readonly error: CacheImportRetry } | undefined;
@@ -139,8 +146,16 @@ export class BuildCache implements StepCache {
         });
         arriving.catch(() => this.failed.add(imported.descriptor.digest));
         this.arriving.push(arriving);
-        // Recorded locally only once every layer below it arrived too (settle).
-        this.unconfirmed.set(key, { layers: [...below, top], ...created, ...summary });
+        // Recorded locally only once every layer below it arrived too: as soon as they have,
+        // while other layers still arrive, or else at settle.
+        const result: StepResult = { layers: [...below, top], ...created, ...summary };
+        this.unconfirmed.set(key, result);
+        const needed = [...below.flatMap((layer) => this.arrivals.get(layer.diffId) ?? []), arriving];
+        this.arrivals.set(top.diffId, arriving);
+        Promise.all(needed).then(
+          () => this.confirm(key, result),
+          () => undefined,
+        );
         this.used.set(key, { layers: [...below, top], ...created, ...summary });
         return { layer: top, ...created };
       }
@@ -179,7 +194,28 @@ export class BuildCache implements StepCache {
     }
     const confirmed = [...this.unconfirmed];
     this.unconfirmed.clear();
-    for (const [key, result] of confirmed) await this.remember(key, result);
+    await this.confirmWrites;
+    if (this.confirmFailure !== undefined) throw this.confirmFailure;
+    await this.rememberAll(confirmed);
+  }
+
+  /**
+   * Writes the record of KEY, a hit whose layers all arrived, to the local cache while the
+   * other hits' layers still arrive: at settle only what arrived last is left to record. Records
+   * confirmed meanwhile are written together, after the write in progress.
+   */
+  private confirm(key: Digest, result: StepResult): void {
+    // Gone when settle already took it, or dropped it with its attempt.
+    if (this.unconfirmed.get(key) !== result) return;
+    this.unconfirmed.delete(key);
+    this.confirming.push([key, result]);
+    if (this.confirming.length > 1) return;
+    this.confirmWrites = this.confirmWrites.then(async () => {
+      const batch = this.confirming.splice(0);
+      await this.rememberAll(batch).catch((error: unknown) => {
+        this.confirmFailure ??= error;
+      });
+    });
   }
 
   async get(key: Digest): Promise<StepResult | undefined> {
@@ -229,10 +265,21 @@ export class BuildCache implements StepCache {
   }
 
   private async remember(key: Digest, result: StepResult): Promise<void> {
-    // The import becomes a local record: the next build finds it without the network, and the
-    // store's prune keeps its layers.
-    await this.local.put(key, result, this.platform ?? hostPlatform(), result.summary);
-    this.used.set(key, result);
+    await this.rememberAll([[key, result]]);
+  }
+
+  /**
+   * The imports become local records: the next build finds them without the network, and the
+   * store's prune keeps their layers. In one change of the local cache where it can.
+   */
+  private async rememberAll(records: readonly (readonly [Digest, StepResult])[]): Promise<void> {
+    const platform = this.platform ?? hostPlatform();
+    if (this.local.putAll !== undefined) {
+      await this.local.putAll(records.map(([key, result]) => ({ key, result, platform, ...(result.summary === undefined ? {} : { summary: result.summary }) })));
+    } else {
+      for (const [key, result] of records) await this.local.put(key, result, platform, result.summary);
+    }
+    for (const [key, result] of records) this.used.set(key, result);
   }
 
   /**

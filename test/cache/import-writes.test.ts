@@ -76,6 +76,8 @@ describe.skipIf(!haveRegistry())('what a fresh root writes for an import', () =>
     expect((await fx.image('app')).manifest.layers.slice(1).map((layer) => layer.mediaType)).toEqual(Array(imported.length).fill('application/vnd.oci.image.layer.v1.tar'));
     const after = await blobs(fx.root);
     expect(imported.filter((layer) => after.has(layer.digest))).toEqual([]);
+    // Every hit became a local record, whether its layers arrived early or last.
+    expect((await fx.store.readSideIndex('step-cache')).manifests).toHaveLength(5);
     expect((await runCliCaptured(['verify', '--root', fx.root])).status).toBe(0);
 
     // A change read by a late step: what follows it runs on the imported layers, unpacked now.
