@@ -13,7 +13,6 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
-import pLimit from 'p-limit';
 import { MediaType, TsbuildError, uncompressedLayerMediaTypes, createHasher, fsPath, hostPlatform, digestAlgorithm, digestHex, hashHex, messageOf, parseDigest, readBytesInRoot, readDirectoryNames, type Digest, type Platform } from '../common/index.js';
 import type { RegistryClient } from '../registry/index.js';
 import { decompressLayer, defaultGzipLevel, layerVariantName, rememberLayerVariant, unpackLayer, type Store } from '../store/index.js';
@@ -41,6 +40,14 @@ export interface BuildCacheOptions {
   readonly warn?: (message: string) => void;
   /** Each layer a step of this build made, as soon as it is in the store. */
   readonly onLayer?: (layer: LayerRef) => void;
+  /**
+   * Whether a layer fetched for a hit keeps its compressed blob beside its tar (by default it
+   * does): a build that sends layers on (a cache export, a push, an image output) then sends
+   * the bytes that came, instead of compressing them again. A build that sends nothing needs
+   * only the tar, which its image names: the compressed bytes are then neither hashed nor
+   * written, which halves what a fresh runner writes.
+   */
+  readonly keepFetchedBlobs?: boolean;
 }
 
 interface Candidate {
@@ -80,12 +87,21 @@ export class BuildCache implements StepCache {
   private arriving: Promise<void>[] = [];
   /** The records of those hits, kept in the local cache once all their layers arrived. */
   private readonly unconfirmed = new Map<Digest, StepResult>();
+  /** The arrival of each layer (by diff ID) a hit of this build was given before its bytes. */
+  private readonly arrivals = new Map<Digest, Promise<void>>();
+  /** Records whose layers all arrived, waiting for the write in progress to end. */
+  private readonly confirming: (readonly [Digest, StepResult])[] = [];
+  /** The writes of records confirmed before settle, one after the other; the first failure. */
+  private confirmWrites: Promise<void> = Promise.resolve();
+  private confirmFailure: unknown;
   private settling: Promise<void> | undefined;
   /** The attempt of the build whose early hits failed, and how. */
   private failure: { readonly attempt: number; readonly error: CacheImportRetry } | undefined;
   /** Imported layers that failed: the records naming them are misses from now on. */
   private readonly failed = new Set<string>();
-  private readonly limit = pLimit(4);
+  /** Fetches of layers, four at a time, the largest waiting first. */
+  private readonly limit = new LargestFirst(4);
+  private readonly keepFetchedBlobs: boolean;
   private readonly sources: readonly CacheSource[];
   private readonly warn: (message: string) => void;
   /** The platform of the steps this build ran, for the records a hit copies into the local cache. */
@@ -99,6 +115,7 @@ export class BuildCache implements StepCache {
   ) {
     this.warn = options.warn ?? (() => undefined);
     this.onLayer = options.onLayer;
+    this.keepFetchedBlobs = options.keepFetchedBlobs ?? true;
     this.sources = (options.imports ?? []).map((spec) => sourceOf(spec, options.registry));
   }
 
@@ -129,8 +146,16 @@ export class BuildCache implements StepCache {
         });
         arriving.catch(() => this.failed.add(imported.descriptor.digest));
         this.arriving.push(arriving);
-        // Recorded locally only once every layer below it arrived too (settle).
-        this.unconfirmed.set(key, { layers: [...below, top], ...created, ...summary });
+        // Recorded locally only once every layer below it arrived too: as soon as they have,
+        // while other layers still arrive, or else at settle.
+        const result: StepResult = { layers: [...below, top], ...created, ...summary };
+        this.unconfirmed.set(key, result);
+        const needed = [...below.flatMap((layer) => this.arrivals.get(layer.diffId) ?? []), arriving];
+        this.arrivals.set(top.diffId, arriving);
+        Promise.all(needed).then(
+          () => this.confirm(key, result),
+          () => undefined,
+        );
         this.used.set(key, { layers: [...below, top], ...created, ...summary });
         return { layer: top, ...created };
       }
@@ -169,7 +194,28 @@ export class BuildCache implements StepCache {
     }
     const confirmed = [...this.unconfirmed];
     this.unconfirmed.clear();
-    for (const [key, result] of confirmed) await this.remember(key, result);
+    await this.confirmWrites;
+    if (this.confirmFailure !== undefined) throw this.confirmFailure;
+    await this.rememberAll(confirmed);
+  }
+
+  /**
+   * Writes the record of KEY, a hit whose layers all arrived, to the local cache while the
+   * other hits' layers still arrive: at settle only what arrived last is left to record. Records
+   * confirmed meanwhile are written together, after the write in progress.
+   */
+  private confirm(key: Digest, result: StepResult): void {
+    // Gone when settle already took it, or dropped it with its attempt.
+    if (this.unconfirmed.get(key) !== result) return;
+    this.unconfirmed.delete(key);
+    this.confirming.push([key, result]);
+    if (this.confirming.length > 1) return;
+    this.confirmWrites = this.confirmWrites.then(async () => {
+      const batch = this.confirming.splice(0);
+      await this.rememberAll(batch).catch((error: unknown) => {
+        this.confirmFailure ??= error;
+      });
+    });
   }
 
   async get(key: Digest): Promise<StepResult | undefined> {
@@ -219,10 +265,21 @@ export class BuildCache implements StepCache {
   }
 
   private async remember(key: Digest, result: StepResult): Promise<void> {
-    // The import becomes a local record: the next build finds it without the network, and the
-    // store's prune keeps its layers.
-    await this.local.put(key, result, this.platform ?? hostPlatform(), result.summary);
-    this.used.set(key, result);
+    await this.rememberAll([[key, result]]);
+  }
+
+  /**
+   * The imports become local records: the next build finds them without the network, and the
+   * store's prune keeps their layers. In one change of the local cache where it can.
+   */
+  private async rememberAll(records: readonly (readonly [Digest, StepResult])[]): Promise<void> {
+    const platform = this.platform ?? hostPlatform();
+    if (this.local.putAll !== undefined) {
+      await this.local.putAll(records.map(([key, result]) => ({ key, result, platform, ...(result.summary === undefined ? {} : { summary: result.summary }) })));
+    } else {
+      for (const [key, result] of records) await this.local.put(key, result, platform, result.summary);
+    }
+    for (const [key, result] of records) this.used.set(key, result);
   }
 
   /**
@@ -350,7 +407,7 @@ export class BuildCache implements StepCache {
     const digest = layer.descriptor.digest;
     let fetch = this.localizing.get(digest);
     if (fetch === undefined) {
-      fetch = this.limit(() => localLayer(this.store, layer, () => source.open(layer)));
+      fetch = this.limit.run(layer.descriptor.size, () => localLayer(this.store, layer, () => source.open(layer), this.keepFetchedBlobs));
       this.localizing.set(digest, fetch);
     }
     try {
@@ -367,7 +424,7 @@ export class BuildCache implements StepCache {
     const digest = layer.descriptor.digest;
     let fetch = this.fetches.get(digest);
     if (fetch === undefined) {
-      fetch = this.limit(async () => {
+      fetch = this.limit.run(layer.descriptor.size, async () => {
         if ((await this.store.blobSize(digest)) !== layer.descriptor.size) await fetchChecked(this.store, layer, await source.open(layer));
         else await checkDiffId(this.store, layer);
       });
@@ -386,12 +443,54 @@ export class BuildCache implements StepCache {
 }
 
 /**
- * LAYER kept as the store keeps the layers it builds: its tar as a blob of its own (its digest
- * the diff ID, which the store checks), written in the same pass as the fetched blob when that
- * is missing too. The fetched blob stays, remembered as the tar's gzip variant, so that pushing
- * or exporting the layer again sends those very bytes.
+ * Runs up to SLOTS tasks at once; when a slot frees, the largest task waiting starts. The hits of
+ * a build come step after step, and a large layer found late would otherwise wait behind the
+ * small ones found before it, each of which costs a request and an fsync more than its bytes:
+ * started first, it is fetched while they are, and the last byte arrives sooner.
  */
-async function localLayer(store: Store, layer: LayerRef, open: () => Promise<Readable>): Promise<LayerRef> {
+export class LargestFirst {
+  private running = 0;
+  private readonly waiting: { readonly size: number; readonly start: () => void }[] = [];
+
+  constructor(private readonly slots: number) {}
+
+  run<T>(size: number, task: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const start = (): void => {
+        this.running++;
+        Promise.resolve()
+          .then(task)
+          .then(resolve, reject)
+          .finally(() => {
+            this.running--;
+            this.next();
+          });
+      };
+      this.waiting.push({ size, start });
+      this.next();
+    });
+  }
+
+  private next(): void {
+    while (this.running < this.slots && this.waiting.length > 0) {
+      let largest = 0;
+      this.waiting.forEach((task, index) => {
+        if (task.size > (this.waiting[largest] as { size: number }).size) largest = index;
+      });
+      this.waiting.splice(largest, 1)[0]?.start();
+    }
+  }
+}
+
+/**
+ * LAYER kept as the store keeps the layers it builds: its tar as a blob of its own (its digest
+ * the diff ID, which the store checks). With KEEPFETCHED the fetched blob is written in the same
+ * pass when missing, and stays, remembered as the tar's gzip variant, so that pushing or
+ * exporting the layer again sends those very bytes; without it only the tar is written, and the
+ * fetched bytes are checked against the record's size only (the tar's digest is what the image
+ * names).
+ */
+async function localLayer(store: Store, layer: LayerRef, open: () => Promise<Readable>, keepFetched: boolean): Promise<LayerRef> {
   if (uncompressedLayerMediaTypes.has(layer.descriptor.mediaType)) {
     if ((await store.blobSize(layer.descriptor.digest)) !== layer.descriptor.size) await fetchChecked(store, layer, await open());
     else await checkDiffId(store, layer);
@@ -402,6 +501,7 @@ async function localLayer(store: Store, layer: LayerRef, open: () => Promise<Rea
   const present = await store.blobSize(layer.diffId);
   if (present !== undefined) return local(present);
   const compressed = (await store.blobSize(layer.descriptor.digest)) === layer.descriptor.size ? await store.openBlob(layer.descriptor.digest) : undefined;
+  if (compressed === undefined && !keepFetched) return local(await tarOnly(store, layer, await open()));
   const stream = compressed ?? (await open());
   stream.on('error', () => undefined);
   const tar = new PassThrough();
@@ -423,6 +523,31 @@ async function localLayer(store: Store, layer: LayerRef, open: () => Promise<Rea
     await rememberLayerVariant(store, kept.descriptor, layerVariantName('gzip', defaultGzipLevel), layer.descriptor);
   }
   return kept;
+}
+
+/** Writes the tar of LAYER, fetched compressed as STREAM, into the store; its size. */
+async function tarOnly(store: Store, layer: LayerRef, stream: Readable): Promise<number> {
+  stream.on('error', () => undefined);
+  try {
+    return (await store.putBlob(decompressLayer(ofSize(stream, layer.descriptor.size), layer.descriptor.mediaType), { digest: layer.diffId })).size;
+  } catch (error) {
+    if (error instanceof TsbuildError && error.code === 'SIZE_MISMATCH') throw error;
+    throw new TsbuildError('DIGEST_MISMATCH', `its tar does not match the record's diff ID: ${messageOf(error)}`, { cause: error });
+  } finally {
+    stream.destroy();
+  }
+}
+
+/** STREAM's bytes, failing as soon as they exceed SIZE, and at their end when fewer. */
+async function* ofSize(stream: Readable, size: number): AsyncGenerator<Buffer> {
+  let seen = 0;
+  for await (const chunk of stream) {
+    const bytes = chunk as Buffer;
+    seen += bytes.length;
+    if (seen > size) throw new TsbuildError('SIZE_MISMATCH', `it holds more than the ${size} bytes its record says`);
+    yield bytes;
+  }
+  if (seen !== size) throw new TsbuildError('SIZE_MISMATCH', `it holds ${seen} bytes, its record says ${size}`);
 }
 
 /**

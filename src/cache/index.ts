@@ -2,7 +2,7 @@
  * The build cache: step results by key (local now, a registry later), and the build context as
  * docker sends it (.dockerignore) with the content digests that key COPY and ADD.
  */
-export { LocalStepCache, stepKeyAnnotation, type LocalStepCacheOptions, type CacheMountSync, type LayerRef, type StepCache, type StepOutcome, type StepResult, CacheImportRetry } from './step-cache.js';
+export { LocalStepCache, stepKeyAnnotation, type LocalStepCacheOptions, type CacheMountSync, type LayerRef, type StepCache, type StepOutcome, type StepRecord, type StepResult, CacheImportRetry } from './step-cache.js';
 export { openContext, sourceDigest, splitParents, ContentHasher, type BuildContext, type OpenContextOptions, type SourceDigest, type SourceDigestOptions } from './context.js';
 export { containsWildcards, goClean, PatternMatcher, readIgnoreFile, type MatchInfo } from './patterns.js';
 export { lookupInSource, matchSource, rootfsSource, sourceNotFound, walkSource, type MatchedSource, type SourceRoot, type TreeEntry, type WalkOptions } from './tree.js';

@@ -40,6 +40,14 @@ export interface StepResult {
   readonly summary?: StepSummary;
 }
 
+/** A record as put takes it. */
+export interface StepRecord {
+  readonly key: Digest;
+  readonly result: StepResult;
+  readonly platform: Platform;
+  readonly summary?: StepSummary;
+}
+
 /** What a step did on top of the layers below it: the layer it added (none when it changed nothing), and when. */
 export interface StepOutcome {
   readonly layer: LayerRef | undefined;
@@ -79,6 +87,8 @@ export interface StepCache {
   outcome(key: Digest, below: readonly LayerRef[]): Promise<StepOutcome | undefined>;
   /** SUMMARY, when given, is kept with the record so that a later miss can say what changed. */
   put(key: Digest, result: StepResult, platform: Platform, summary?: StepSummary): Promise<void>;
+  /** put of each record, in their order (the last is the newest), in one change of the cache where it can. */
+  putAll?(records: readonly StepRecord[]): Promise<void>;
   /**
    * Waits for the layers of the hits given so far; rejects with CacheImportRetry when one of them
    * turned out bad (the build then starts again without it, as ATTEMPT + 1; every later call of
@@ -256,6 +266,33 @@ export class LocalStepCache implements StepCache {
   }
 
   async put(key: Digest, result: StepResult, platform: Platform, summary?: StepSummary): Promise<void> {
+    await this.putAll([{ key, result, platform, ...(summary === undefined ? {} : { summary }) }]);
+  }
+
+  /**
+   * Writes the records' blobs at once and lists them all in one rewrite of the side index: a
+   * build whose imported hits all arrived at its end writes a dozen records, which one at a time
+   * would each wait for their fsyncs and for the side index's lock, read and rewrite.
+   */
+  async putAll(records: readonly StepRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const descriptors = await Promise.all(records.map((record) => this.write(record)));
+    const keys = new Set<string>(records.map((record) => record.key));
+    await this.store.updateSideIndex(sideIndex, (entries) => {
+      const kept = entries.filter((entry) => !keys.has(entry.annotations?.[stepKeyAnnotation] ?? ''));
+      // A key given twice is listed once, as its last record.
+      const added = descriptors.filter((descriptor, index) => !records.slice(index + 1).some((later) => later.key === records[index]?.key));
+      return { entries: [...kept, ...added], result: undefined };
+    });
+    records.forEach((record, index) => {
+      // Newest last, as in the side index: the closest record of a miss is the latest.
+      this.entries?.delete(record.key);
+      this.entries?.set(record.key, descriptors[index] as Descriptor);
+    });
+  }
+
+  /** RECORD's config and manifest in the store, and its entry for the side index. */
+  private async write({ key, result, platform, summary }: StepRecord): Promise<Descriptor> {
     const config = {
       ...(result.created === undefined ? {} : { created: result.created }),
       architecture: platform.architecture,
@@ -281,14 +318,7 @@ export class LocalStepCache implements StepCache {
       ...(result.created === undefined ? {} : { [createdAnnotation]: result.created }),
       ...(summary === undefined ? {} : { [inputsAnnotation]: encodeSummary({ ...summary, inputs: capInputs({ ...summary.inputs }) }) }),
     };
-    const descriptor: Descriptor = { mediaType: MediaType.ociManifest, digest: manifestInfo.digest, size: manifestInfo.size, annotations };
-    await this.store.updateSideIndex(sideIndex, (entries) => {
-      const kept = entries.filter((entry) => entry.annotations?.[stepKeyAnnotation] !== key);
-      return { entries: [...kept, descriptor], result: undefined };
-    });
-    // Newest last, as in the side index: the closest record of a miss is the latest.
-    this.entries?.delete(key);
-    this.entries?.set(key, descriptor);
+    return { mediaType: MediaType.ociManifest, digest: manifestInfo.digest, size: manifestInfo.size, annotations };
   }
 }
 

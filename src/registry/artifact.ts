@@ -55,6 +55,16 @@ export interface PushArtifactOptions {
 /** Pushes an artifact's blobs, then its manifest under the destination's tag. */
 export async function pushArtifact(options: PushArtifactOptions): Promise<void> {
   const destination = referenceOf(options.destination);
+  await pushArtifactBlobs({ ...options, destination });
+  await putManifest(options.client.registry(destination.domain), options.client, destination, options.manifest, destination.tag ?? 'latest');
+}
+
+/**
+ * Pushes blobs of an artifact to come (those the registry holds already are skipped), before
+ * its manifest is known: a cache export sends each layer as its step ends.
+ */
+export async function pushArtifactBlobs(options: Omit<PushArtifactOptions, 'manifest'>): Promise<void> {
+  const destination = referenceOf(options.destination);
   const registry = options.client.registry(destination.domain);
   await pushBlobs(
     {
@@ -67,5 +77,4 @@ export async function pushArtifact(options: PushArtifactOptions): Promise<void> 
     },
     options.blobs.map((blob) => ({ descriptor: blob.descriptor, open: () => blob.open() })),
   );
-  await putManifest(registry, options.client, destination, options.manifest, destination.tag ?? 'latest');
 }

@@ -19,4 +19,4 @@ export { requestChannel, type RequestEvent } from './transport.js';
 export type { RetryOptions } from './retry.js';
 export { configuredInsecureRegistries, type InsecureConfigFiles } from './insecure-config.js';
 export { listTags } from './tags.js';
-export { fetchDocument, fetchSmallBlob, pushArtifact, type ArtifactBlob, type FetchedDocument, type PushArtifactOptions } from './artifact.js';
+export { fetchDocument, fetchSmallBlob, pushArtifact, pushArtifactBlobs, type ArtifactBlob, type FetchedDocument, type PushArtifactOptions } from './artifact.js';

@@ -56,4 +56,28 @@ describe('local step cache', () => {
     for (let i = 0; i < 8; i++) expect(await fresh.get(key(`k${i}`))).toBeDefined();
     expect((await store.readSideIndex('step-cache')).manifests).toHaveLength(8);
   });
+
+  it('puts several records in one change of the side index, a key given twice as its last record', async () => {
+    const a = await layer(store, 'a');
+    const b = await layer(store, 'b');
+    const cache = new LocalStepCache(store);
+    await cache.put(key('old'), { layers: [a] }, hostPlatform());
+    const before = (await store.readSideIndex('step-cache')).manifests;
+    await cache.putAll([
+      { key: key('one'), result: { layers: [a] }, platform: hostPlatform() },
+      { key: key('two'), result: { layers: [a, b], created: '2026-01-01T00:00:00Z' }, platform: hostPlatform() },
+      { key: key('old'), result: { layers: [a, b] }, platform: hostPlatform() },
+      { key: key('one'), result: { layers: [b] }, platform: hostPlatform() },
+    ]);
+    const entries = (await store.readSideIndex('step-cache')).manifests;
+    // Newest last: the old record replaced, each key once.
+    expect(entries.map((entry) => entry.annotations?.['org.tsbuild.step.key'])).toEqual([key('two'), key('old'), key('one')]);
+    expect(entries).not.toContainEqual(before[0]);
+    const fresh = new LocalStepCache(store);
+    expect((await fresh.get(key('one')))?.layers).toEqual([b]);
+    expect(await fresh.get(key('two'))).toEqual({ layers: [a, b], created: '2026-01-01T00:00:00Z' });
+    expect((await fresh.get(key('old')))?.layers).toEqual([a, b]);
+    // The instance that wrote them answers from what it wrote, without reading the index again.
+    expect((await cache.get(key('one')))?.layers).toEqual([b]);
+  });
 });

@@ -50,18 +50,39 @@ export interface BuildCachePlan {
   exportAll(image: { readonly layers: readonly LayerRef[]; readonly platform: Platform; step(name: string): StepHandle }, warn: (message: string) => void): Promise<void>;
 }
 
-/** Parses the flags (before anything runs, so a wrong spec fails at once) and makes the build's cache. */
-export function planBuildCache(flags: CacheFlags, store: Store, registry: () => Promise<RegistryClient>, warn: (message: string) => void): BuildCachePlan {
+/**
+ * Parses the flags (before anything runs, so a wrong spec fails at once) and makes the build's
+ * cache. SENDSIMAGE: the build pushes its image or writes it out (its layers then leave compressed).
+ */
+export function planBuildCache(flags: CacheFlags, store: Store, registry: () => Promise<RegistryClient>, warn: (message: string) => void, sendsImage = true): BuildCachePlan {
   if (flags.cacheMaxSize !== undefined) parseByteSize(flags.cacheMaxSize);
   const imports = flags.cacheFrom.map((spec) => parseCacheFrom(spec));
   const exports = flags.cacheTo.map((spec) => parseCacheTo(spec));
   // A mode=max export sends every step's layer compressed: each is compressed as its step ends,
-  // while later steps run, rather than all after the build (the export then finds them made).
-  const early = exports.filter((target) => target.type !== 'inline' && target.mode === 'max').map((target) => (target.compression === undefined ? exportCompression : { type: target.compression, force: false }));
+  // while later steps run, rather than all after the build (the export then finds them made),
+  // and a registry export pushes it then too: at the end it sends what the registry still lacks
+  // (nothing, when these pushes went well: their failures are the export's to report) and the
+  // config and manifest.
+  const early = exports.flatMap((target) => (target.type !== 'inline' && target.mode === 'max' ? [{ target, wanted: target.compression === undefined ? exportCompression : { type: target.compression, force: false } }] : []));
+  // By destination and layer: two steps may make the same layer, which is sent once.
+  const earlyPushes = new Map<string, Promise<void>>();
   const onLayer = (layer: LayerRef): void => {
-    for (const wanted of early) void layerInCompression(store, layer.descriptor, layer.diffId, wanted).catch(() => undefined);
+    for (const { target, wanted } of early) {
+      const made = layerInCompression(store, layer.descriptor, layer.diffId, wanted);
+      made.catch(() => undefined);
+      const push = `${target.type === 'registry' ? target.ref : ''} ${layer.diffId} ${wanted.type}`;
+      if (target.type !== 'registry' || earlyPushes.has(push)) continue;
+      // Read unhashed, as the export reads it: the registry hashes what it receives.
+      const pushed = made.then(async (descriptor) => {
+        const { pushArtifactBlobs } = await import('../../registry/index.js');
+        await pushArtifactBlobs({ client: await registry(), destination: target.ref, blobs: [{ descriptor, open: () => store.openBlob(descriptor.digest, { verify: false }) }] });
+      });
+      earlyPushes.set(push, pushed.catch(() => undefined));
+    }
   };
-  const cache = new BuildCache(store, new LocalStepCache(store, { warn }), { imports, registry, warn, ...(early.length === 0 ? {} : { onLayer }) });
+  // An imported layer's compressed bytes are kept only for a build that sends layers on.
+  const keepFetchedBlobs = sendsImage || exports.some((target) => target.type !== 'inline');
+  const cache = new BuildCache(store, new LocalStepCache(store, { warn }), { imports, registry, warn, keepFetchedBlobs, ...(early.length === 0 ? {} : { onLayer }) });
   const inline = exports.some((target) => target.type === 'inline');
   const verdicts = new Map<string, string>();
   return {
@@ -97,6 +118,8 @@ export function planBuildCache(flags: CacheFlags, store: Store, registry: () => 
         // BuildKit's words for the step: one per export, after the image's.
         const step = image.step(target.type === 'registry' ? 'exporting cache to registry' : 'exporting cache to client directory').start();
         step.status('prepare', 'preparing build cache for export', true);
+        // A layer still on its way would be sent twice.
+        await Promise.all(earlyPushes.values());
         try {
           await exportCache(target, {
             store,

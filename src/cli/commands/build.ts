@@ -194,7 +194,7 @@ export function registerBuild(program: Command, io: CliIo): void {
     // Loaded only when a base image is pulled or the image pushed: a rebuild from local images
     // never loads the HTTP client.
     const registry = async (): Promise<RegistryClient> => (client ??= (await import('./registry-options.js')).registryClient(options));
-    const caching = planBuildCache(options, store, registry, (message) => progress.onEvent({ kind: 'warning', message, time: Date.now() }));
+    const caching = planBuildCache(options, store, registry, (message) => progress.onEvent({ kind: 'warning', message, time: Date.now() }), options.push === true || outputs.length > 0);
     const running = await caching.begin();
     try {
       let image;
