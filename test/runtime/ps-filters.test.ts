@@ -5,6 +5,7 @@
  * exposed ports, which inspect shows.
  */
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/index.js';
@@ -58,6 +59,19 @@ describe.skipIf(!isRoot)('ps filters', () => {
     expect(names('label=tier=db', 'label=tier=web')).toEqual(['first', 'second']);
     expect(names('label=tier=web', 'name=first')).toEqual([]);
     expect(names('status=created', 'status=exited')).toEqual(['first', 'second', 'third']);
+  });
+
+  it('reads labels from --label-file (comments and blank lines skipped), --label winning', () => {
+    const file = join(dir, 'labels');
+    writeFileSync(file, '# labels of the team\n\nteam=platform\ntier=from-file\nempty\n');
+    ok('create', '--name', 'labelled', '--label-file', file, '--label', 'tier=cache', 'busybox', 'true');
+    try {
+      expect(JSON.parse(ok('inspect', '-f', '{{json .Config.Labels}}', 'labelled'))).toEqual({ team: 'platform', tier: 'cache', empty: '' });
+      expect(names('label=team=platform')).toEqual(['labelled']);
+      expect(tsbuild('create', '--label-file', join(dir, 'missing'), 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('missing') as unknown });
+    } finally {
+      tsbuild('rm', 'labelled');
+    }
   });
 
   it('filters by creation order, volume, network and ports', () => {

@@ -368,6 +368,10 @@ describe.runIf(isRoot && haveRegistry())('tsbuild run of an image not in the sto
       const detached = tsbuild(['create', '--root', other, '--pull', 'always', target, 'true']);
       expect(detached.status).toBe(0);
       expect(detached.stderr).toContain('Downloaded newer image');
+      // -q: the pull says nothing, the container's output is all there is.
+      const quietRoot = join(dir, 'quiet');
+      await mkdir(quietRoot);
+      expect(tsbuild(['run', '--rm', '-q', '--root', quietRoot, target, 'echo', 'quiet'])).toMatchObject({ status: 0, stdout: 'quiet\n', stderr: '' });
       const wrong = tsbuild(['run', '--rm', '--root', other, '--pull', 'sometimes', target, 'true']);
       expect([wrong.status, wrong.stderr.includes('invalid pull option')]).toEqual([125, true]);
     } finally {

@@ -36,6 +36,8 @@ export interface ContainerFlags {
   readonly stopSignal?: string;
   readonly stopTimeout?: string;
   readonly label: string[];
+  readonly labelFile: string[];
+  readonly quiet?: boolean;
   readonly healthCmd?: string;
   readonly healthInterval?: string;
   readonly healthTimeout?: string;
@@ -104,6 +106,8 @@ export function addContainerOptions(command: Command): Command {
     .option('--stop-signal <signal>', "signal stop sends (default: the image's StopSignal, or SIGTERM)")
     .option('--stop-timeout <seconds>', 'seconds stop waits before SIGKILL (default 10)')
     .option('-l, --label <key=value>', 'set a label (repeatable)', collect, [])
+    .option('-q, --quiet', 'say nothing while pulling the image')
+    .option('--label-file <file>', 'read labels from a file of KEY=VALUE lines (repeatable)', collect, [])
     .option('--health-cmd <command>', 'command to check health (run by sh -c)')
     .option('--health-interval <duration>', 'time between checks (e.g. 30s)')
     .option('--health-timeout <duration>', 'longest a check may run')
@@ -274,6 +278,7 @@ export function needsRecord(flags: ContainerFlags): boolean {
     flags.stopSignal !== undefined ||
     flags.stopTimeout !== undefined ||
     flags.label.length > 0 ||
+    flags.labelFile.length > 0 ||
     flags.healthCmd !== undefined ||
     flags.healthcheck === false ||
     flags.capAdd.length > 0 ||
@@ -312,9 +317,23 @@ function healthcheck(flags: ContainerFlags): HealthcheckConfig | undefined {
   };
 }
 
-function labels(entries: readonly string[]): Record<string, string> {
+/** `--label-file`s' lines (blank ones and `#` comments skipped, as docker's ReadKVStrings), then `--label`s. */
+async function labels(entries: readonly string[], files: readonly string[] = []): Promise<Record<string, string>> {
+  const fromFiles: string[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      throw new TsbuildError('INVALID_ARGUMENT', `read label file ${file}: ${messageOf(error)}`, { cause: error });
+    }
+    for (const line of text.split(/\r?\n/)) {
+      const trimmed = line.trimStart();
+      if (trimmed !== '' && !trimmed.startsWith('#')) fromFiles.push(line);
+    }
+  }
   const result: Record<string, string> = {};
-  for (const entry of entries) {
+  for (const entry of [...fromFiles, ...entries]) {
     const at = entry.indexOf('=');
     const key = at < 0 ? entry : entry.slice(0, at);
     if (key === '') throw new TsbuildError('INVALID_ARGUMENT', `invalid label '${entry}': empty name`);
@@ -354,7 +373,7 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     restart: parseRestartPolicy(flags.restart ?? 'no'),
     ...(flags.stopSignal === undefined ? {} : { stopSignal: flags.stopSignal }),
     ...(flags.stopTimeout === undefined ? {} : { stopTimeout: integer('--stop-timeout', flags.stopTimeout) }),
-    labels: labels(flags.label),
+    labels: await labels(flags.label, flags.labelFile),
     ...(health === undefined ? {} : { healthcheck: health }),
     ...(flags.runtime === undefined ? {} : { runtime: flags.runtime }),
     capAdd: flags.capAdd,

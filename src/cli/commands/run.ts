@@ -21,7 +21,7 @@ interface RunFlags extends ContainerFlags {
 /** The pull `run` and `create` do for an image not in the store, with docker's words. */
 export function imageFetcher(
   io: CliIo,
-  flags: { readonly insecureRegistry: string[]; readonly pull?: string },
+  flags: { readonly insecureRegistry: string[]; readonly pull?: string; readonly quiet?: boolean },
   store: Store,
   signal: AbortSignal,
 ): { fetch: ((reference: ImageReference) => Promise<void>) | undefined; pullAlways: boolean; close: () => Promise<void> } {
@@ -30,15 +30,17 @@ export function imageFetcher(
   return {
     pullAlways: policy === 'always',
     fetch: policy === 'never' ? undefined : async (reference) => {
-      if (policy === 'missing') io.stderr.write(`Unable to find image '${familiarReference(reference)}' locally\n`);
+      // `-q`: the pull says nothing.
+      const say = (text: string): void => void (flags.quiet === true ? undefined : io.stderr.write(text));
+      if (policy === 'missing') say(`Unable to find image '${familiarReference(reference)}' locally\n`);
       // The registry client (undici) is loaded only when an image is pulled: most runs need none.
       const [{ pull }, { registryClient }, { TransferProgress }] = await Promise.all([import('../../registry/index.js'), import('./registry-options.js'), import('./transfer-progress.js')]);
       client = registryClient(flags);
-      const progress = new TransferProgress(io, 'pull');
-      io.stderr.write(`${reference.tag ?? reference.digest ?? 'latest'}: Pulling from ${reference.path}\n`);
-      const result = await pull({ reference, store, client, onProgress: progress.listener, signal });
-      progress.finish();
-      io.stderr.write(`Digest: ${result.digest}\nStatus: ${result.referenceUpdated ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarReference(reference)}\n`);
+      const progress = flags.quiet === true ? undefined : new TransferProgress(io, 'pull');
+      say(`${reference.tag ?? reference.digest ?? 'latest'}: Pulling from ${reference.path}\n`);
+      const result = await pull({ reference, store, client, ...(progress === undefined ? {} : { onProgress: progress.listener }), signal });
+      progress?.finish();
+      say(`Digest: ${result.digest}\nStatus: ${result.referenceUpdated ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarReference(reference)}\n`);
     },
     async close() {
       await client?.close();
