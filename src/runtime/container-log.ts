@@ -1,11 +1,15 @@
 /**
  * A container's output as docker's json-file driver keeps it: one JSON object per line,
  * `{"log":"text\n","stream":"stdout","time":"2026-01-02T03:04:05.123456789Z"}`, written by the
- * monitor and read by `logs` (following it while the container runs).
+ * monitor and read by `logs` (following it while the container runs). With `--log-opt
+ * max-size=` the file is rotated when it reaches that size, as docker's: to `container.log.1`,
+ * `.2`… keeping `max-file` files in all (with one, it starts again empty); `logs` reads the
+ * rotated files, oldest first, and follows the log across a rotation.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { TsbuildError, parseByteSize } from '../common/index.js';
 
 export type LogStream = 'stdout' | 'stderr';
 
@@ -18,13 +22,72 @@ export interface LogEntry {
 /** docker cuts a line without its end at 16 KiB. */
 const maxLine = 16 * 1024;
 
+/** `--log-driver` and `--log-opt` as kept in a container's record (docker's HostConfig.LogConfig). */
+export interface LogConfig {
+  /** `json-file` (and `local`, kept the same way here), or `none`: nothing kept, `logs` refused. */
+  readonly type: 'json-file' | 'local' | 'none';
+  readonly config: Readonly<Record<string, string>>;
+}
+
+const logOptions: ReadonlySet<string> = new Set(['max-size', 'max-file']);
+
+/**
+ * `--log-driver` and `--log-opt K=V`, checked as docker's daemon checks them: the drivers that
+ * keep the log on the machine, and the options of rotation (`max-size`, `max-file`).
+ */
+export function parseLogConfig(driver: string | undefined, options: readonly string[]): LogConfig | undefined {
+  if (driver === undefined && options.length === 0) return undefined;
+  const type = driver ?? 'json-file';
+  if (type !== 'json-file' && type !== 'local' && type !== 'none') {
+    throw new TsbuildError('INVALID_ARGUMENT', `logger: no log driver named '${type}' is registered (json-file, local and none are)`);
+  }
+  const config: Record<string, string> = {};
+  for (const option of options) {
+    const at = option.indexOf('=');
+    if (at <= 0) throw new TsbuildError('INVALID_ARGUMENT', `invalid key value pair format in driver options: ${option}`);
+    const key = option.slice(0, at);
+    if (type === 'none' || !logOptions.has(key)) throw new TsbuildError('INVALID_ARGUMENT', `unknown log opt '${key}' for ${type} log driver`);
+    config[key] = option.slice(at + 1);
+  }
+  rotationOf({ type, config });
+  return { type, config };
+}
+
+/** The rotation a config asks for; undefined without `max-size`. */
+export function rotationOf(config: LogConfig | undefined): LogRotation | undefined {
+  const size = config?.config['max-size'];
+  const files = config?.config['max-file'];
+  const maxFiles = files === undefined ? 1 : Number(files);
+  if (files !== undefined && (!/^\d+$/.test(files) || maxFiles < 1)) throw new TsbuildError('INVALID_ARGUMENT', `max-file cannot be less than 1: ${files}`);
+  if (size === undefined) {
+    if (maxFiles > 1) throw new TsbuildError('INVALID_ARGUMENT', 'max-file cannot be set when max-size is not set');
+    return undefined;
+  }
+  const maxSize = parseByteSize(size);
+  if (maxSize <= 0) throw new TsbuildError('INVALID_ARGUMENT', `invalid max-size: ${size}`);
+  return { maxSize, maxFiles };
+}
+
+/** docker's json-file options (`--log-opt`): rotation at a size, and how many files to keep. */
+export interface LogRotation {
+  /** Bytes; the file is rotated once it reaches them. */
+  readonly maxSize: number;
+  /** Files kept, the one written included (at least 1). */
+  readonly maxFiles: number;
+}
+
 /** Appends a container's output to its log, a line per entry, as it comes. */
 export class LogWriter {
-  private readonly fd: number;
+  private fd: number;
+  private size: number;
   private readonly partial: Record<LogStream, string> = { stdout: '', stderr: '' };
 
-  constructor(path: string) {
+  constructor(
+    private readonly path: string,
+    private readonly rotation?: LogRotation,
+  ) {
     this.fd = openSync(path, 'a', 0o600);
+    this.size = fstatSync(this.fd).size;
   }
 
   write(stream: LogStream, chunk: Buffer | string): void {
@@ -57,7 +120,50 @@ export class LogWriter {
 
   private entry(stream: LogStream, log: string): void {
     const line: LogEntry = { log, stream, time: new Date().toISOString() };
-    writeSync(this.fd, `${JSON.stringify(line)}\n`);
+    const bytes = Buffer.from(`${JSON.stringify(line)}\n`);
+    writeSync(this.fd, bytes);
+    this.size += bytes.length;
+    if (this.rotation !== undefined && this.size >= this.rotation.maxSize) this.rotate(this.rotation.maxFiles);
+  }
+
+  /** The written file becomes `.1` (the older ones move up, the oldest beyond MAXFILES goes), and a new one starts. */
+  private rotate(maxFiles: number): void {
+    closeSync(this.fd);
+    if (maxFiles <= 1) rmSync(this.path, { force: true });
+    else {
+      rmSync(`${this.path}.${maxFiles - 1}`, { force: true });
+      for (let index = maxFiles - 2; index >= 1; index--) {
+        try {
+          renameSync(`${this.path}.${index}`, `${this.path}.${index + 1}`);
+        } catch {
+          // Not there yet: fewer rotations so far.
+        }
+      }
+      renameSync(this.path, `${this.path}.1`);
+    }
+    this.fd = openSync(this.path, 'a', 0o600);
+    this.size = 0;
+  }
+}
+
+/** The rotated files of the log at PATH that are there, oldest first. */
+async function rotatedFiles(path: string): Promise<string[]> {
+  const found: string[] = [];
+  for (let index = 1; ; index++) {
+    const info = await stat(`${path}.${index}`).catch(() => undefined);
+    if (info === undefined) break;
+    found.unshift(`${path}.${index}`);
+  }
+  return found;
+}
+
+async function readFileText(path: string): Promise<string> {
+  const file = await open(path, 'r').catch(() => undefined);
+  if (file === undefined) return '';
+  try {
+    return await file.readFile('utf8');
+  } finally {
+    await file.close();
   }
 }
 
@@ -85,21 +191,32 @@ function parseLine(line: string): LogEntry | undefined {
   }
 }
 
-/** The log's entries, in order; with `follow`, those written later too. */
+/** The log's entries, in order (the rotated files' first); with `follow`, those written later too. */
 export async function* readLog(path: string, options: ReadLogOptions = {}): AsyncGenerator<LogEntry> {
-  let handle;
+  const wanted = (entry: LogEntry): boolean => {
+    const at = Date.parse(entry.time);
+    return (options.since === undefined || at >= options.since) && (options.until === undefined || at <= options.until);
+  };
+  const older: LogEntry[] = [];
+  if (options.fromOffset === undefined) {
+    for (const file of await rotatedFiles(path)) {
+      const text = await readFileText(file);
+      for (const line of text.split('\n')) {
+        const entry = parseLine(line);
+        if (entry !== undefined && wanted(entry)) older.push(entry);
+      }
+    }
+  }
+  let handle: FileHandle;
   try {
     handle = await open(path, 'r');
   } catch {
+    yield* options.tail === undefined || options.tail < 0 ? older : options.tail === 0 ? [] : older.slice(-options.tail);
     return;
   }
   try {
     let offset = options.fromOffset ?? 0;
     let rest = '';
-    const wanted = (entry: LogEntry): boolean => {
-      const at = Date.parse(entry.time);
-      return (options.since === undefined || at >= options.since) && (options.until === undefined || at <= options.until);
-    };
     const readMore = async (): Promise<LogEntry[]> => {
       const found: LogEntry[] = [];
       const buffer = Buffer.alloc(64 * 1024);
@@ -117,7 +234,31 @@ export async function* readLog(path: string, options: ReadLogOptions = {}): Asyn
       }
       return found;
     };
-    const first = await readMore();
+    /**
+     * Rotated meanwhile: what is left of the file read, then the files rotated after it (several
+     * rotations may come between two reads), then the new one from its start.
+     */
+    const followRotation = async (): Promise<LogEntry[]> => {
+      const current = await stat(path).catch(() => undefined);
+      const mine = await handle.stat();
+      if (current === undefined || (current.ino === mine.ino && current.dev === mine.dev)) return [];
+      const found = await readMore();
+      const rotated = await rotatedFiles(path);
+      const inodes = await Promise.all(rotated.map((file) => stat(file).then((info) => info.ino, () => -1)));
+      const at = inodes.indexOf(mine.ino);
+      for (const file of at < 0 ? [] : rotated.slice(at + 1)) {
+        for (const line of (await readFileText(file)).split('\n')) {
+          const entry = parseLine(line);
+          if (entry !== undefined && wanted(entry)) found.push(entry);
+        }
+      }
+      await handle.close();
+      handle = await open(path, 'r');
+      offset = 0;
+      rest = '';
+      return [...found, ...(await readMore())];
+    };
+    const first = [...older, ...(await readMore())];
     yield* options.tail === undefined || options.tail < 0 ? first : options.tail === 0 ? [] : first.slice(-options.tail);
     if (options.follow !== true) return;
     for (;;) {
@@ -125,6 +266,7 @@ export async function* readLog(path: string, options: ReadLogOptions = {}): Asyn
       // Asked before reading: whatever was written before the container ended is read after.
       const stillRunning = options.running === undefined ? true : await options.running();
       yield* await readMore();
+      yield* await followRotation();
       if (!stillRunning) return;
       await sleep(50);
     }

@@ -12,6 +12,7 @@ import { temporaryName, type Store } from '../store/index.js';
 import { overlayOptions, runtimeAddon, unmount } from './native.js';
 import { userNamespaceSize, type ContainerDevice, type MountSpec } from './spec.js';
 import type { PortSpec } from './network/address.js';
+import type { LogConfig } from './container-log.js';
 import type { SecurityOptions } from './security-options.js';
 
 /**
@@ -58,6 +59,8 @@ export interface HealthcheckConfig {
  */
 export interface HostConfig extends SecurityOptions {
   readonly restartPolicy: RestartPolicy;
+  /** `--log-driver`, `--log-opt`; absent: json-file, never rotated (docker's defaults). */
+  readonly logConfig?: LogConfig;
   readonly init: boolean;
   readonly readonlyRootfs: boolean;
   /** Bytes; 0 unlimited. */

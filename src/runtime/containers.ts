@@ -34,6 +34,7 @@ import { lookupGroup, lookupUser } from './user.js';
 import { addHostLine, checkDnsServers, containerCapabilities, rlimitsOf, securityOptOf, type SecurityOptions } from './security-options.js';
 import { prepareMounts, releaseContainerVolumes, type MountRequest } from './volumes/index.js';
 import { volumesFromRequests } from './volumes-from.js';
+import type { LogConfig } from './container-log.js';
 import { detachContainer, exposedPortSpecs } from './network/index.js';
 import { freezeContainer, releaseFreezer, thawContainer } from './freezer.js';
 
@@ -57,6 +58,7 @@ export interface CreateContainerOptions extends ContainerOptions, SecurityOption
   /** Namespaces shared with the host (`--pid host`, `--ipc host`, `--uts host`). */
   readonly hostNamespaces?: readonly ('pid' | 'ipc' | 'uts')[];
   readonly restart?: RestartPolicy;
+  readonly logConfig?: LogConfig;
   readonly stopSignal?: string;
   /** Seconds. */
   readonly stopTimeout?: number;
@@ -219,6 +221,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       },
       hostConfig: {
         restartPolicy: restart,
+        ...(options.logConfig === undefined ? {} : { logConfig: options.logConfig }),
         init: options.init === true,
         readonlyRootfs: options.readOnly === true,
         memory,

@@ -48,7 +48,7 @@ export {
 export { findContainer, listContainerRecords, observeState, updateContainer, type ObservedState } from './container-store.js';
 export { copyFromContainer, copyToContainer, copyPlacement, type ContainerCopyOptions, type CopyResult, type CopySource, type CopyTarget } from './container-copy.js';
 export { registerContainerHooks, type ContainerHooks, type ContainerStartAdditions } from './container-hooks.js';
-export { readLog, type LogEntry, type ReadLogOptions } from './container-log.js';
+export { parseLogConfig, readLog, type LogConfig, type LogEntry, type ReadLogOptions } from './container-log.js';
 export {
   createContainer,
   killContainer,

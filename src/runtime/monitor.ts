@@ -27,7 +27,7 @@ import {
 import { containerHooks, type ContainerStartAdditions } from './container-hooks.js';
 import { releaseContainerVolumes } from './volumes/index.js';
 import { registerNetworkHooks } from './network/container-hooks.js';
-import { LogWriter } from './container-log.js';
+import { LogWriter, rotationOf } from './container-log.js';
 import { releaseFreezer } from './freezer.js';
 import { failedStartPath, observeState, removeContainerLock, updateContainer } from './container-store.js';
 import { specForStart } from './containers.js';
@@ -93,7 +93,9 @@ export async function superviseContainer(store: Store, id: string, options: Supe
   });
   const runtime = selectRuntime(record.config.runtime);
   const spec = JSON.parse(await readFile(join(directory, 'spec.json'), 'utf8')) as ContainerSpec;
-  const log = new LogWriter(join(directory, 'container.log'));
+  // `--log-driver none` keeps nothing; json-file rotates at `max-size` when asked.
+  const logConfig = record.hostConfig?.logConfig;
+  const log = logConfig?.type === 'none' ? undefined : new LogWriter(join(directory, 'container.log'), rotationOf(logConfig));
   // A detached container can be attached to (`attach`); one without it keeps running.
   const attachServer =
     options.attach === undefined
@@ -105,7 +107,7 @@ export async function superviseContainer(store: Store, id: string, options: Supe
   const streamTo = (stream: 'stdout' | 'stderr', also?: NodeJS.WritableStream): NodeJS.WritableStream =>
     new Writable({
       write(chunk: Buffer, _encoding, done) {
-        log.write(stream, chunk);
+        log?.write(stream, chunk);
         attachServer?.broadcast(stream, chunk);
         if (also === undefined) done();
         else also.write(chunk, () => done());
@@ -251,7 +253,7 @@ export async function superviseContainer(store: Store, id: string, options: Supe
         terminal.close();
       }
       consoleSocket?.close();
-      log.flush();
+      log?.flush();
       if (killTimer !== undefined) clearTimeout(killTimer);
       killTimer = undefined;
       for (const hook of containerHooks()) await hook.release?.(record).catch(() => undefined);
@@ -291,7 +293,7 @@ export async function superviseContainer(store: Store, id: string, options: Supe
     process.off('SIGUSR2', onRequest);
     process.off('SIGTERM', onTerminate);
     await attachServer?.close().catch(() => undefined);
-    log.close();
+    log?.close();
     await finish(store, id, directory, record).catch((error: unknown) => {
       process.stderr.write(`monitor: finish container ${id}: ${messageOf(error)}\n`);
     });

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 
 import { TsbuildError, formatPlatform, hostPlatform, messageOf, parseByteSize, parseGoDuration, parsePlatform, platformMatches } from '../../common/index.js';
-import { lookupEnv, parseEnvFile, parseMountFlag, parsePortSpec, parseTmpfsFlag, parseUlimit, parseVolumeFlag, type CreateContainerOptions, type MountRequest, type HealthcheckConfig, type RestartPolicy } from '../../runtime/index.js';
+import { lookupEnv, parseEnvFile, parseLogConfig, parseMountFlag, parsePortSpec, parseTmpfsFlag, parseUlimit, parseVolumeFlag, type CreateContainerOptions, type MountRequest, type HealthcheckConfig, type RestartPolicy } from '../../runtime/index.js';
 import { collect } from '../common-options.js';
 
 export interface ContainerFlags {
@@ -38,6 +38,8 @@ export interface ContainerFlags {
   readonly label: string[];
   readonly labelFile: string[];
   readonly quiet?: boolean;
+  readonly logDriver?: string;
+  readonly logOpt: string[];
   readonly healthCmd?: string;
   readonly healthInterval?: string;
   readonly healthTimeout?: string;
@@ -107,6 +109,8 @@ export function addContainerOptions(command: Command): Command {
     .option('--stop-timeout <seconds>', 'seconds stop waits before SIGKILL (default 10)')
     .option('-l, --label <key=value>', 'set a label (repeatable)', collect, [])
     .option('-q, --quiet', 'say nothing while pulling the image')
+    .option('--log-driver <driver>', "where the container's output goes: json-file (the default), local, or none")
+    .option('--log-opt <key=value>', 'a log driver option: max-size=SIZE (rotate at it), max-file=N (files kept) (repeatable)', collect, [])
     .option('--label-file <file>', 'read labels from a file of KEY=VALUE lines (repeatable)', collect, [])
     .option('--health-cmd <command>', 'command to check health (run by sh -c)')
     .option('--health-interval <duration>', 'time between checks (e.g. 30s)')
@@ -279,6 +283,8 @@ export function needsRecord(flags: ContainerFlags): boolean {
     flags.stopTimeout !== undefined ||
     flags.label.length > 0 ||
     flags.labelFile.length > 0 ||
+    flags.logDriver !== undefined ||
+    flags.logOpt.length > 0 ||
     flags.healthCmd !== undefined ||
     flags.healthcheck === false ||
     flags.capAdd.length > 0 ||
@@ -345,6 +351,7 @@ async function labels(entries: readonly string[], files: readonly string[] = [])
 /** What `createContainer` takes from the flags (everything but the store, image and streams). */
 export async function createOptions(flags: ContainerFlags, args: readonly string[]): Promise<Omit<CreateContainerOptions, 'store' | 'image' | 'autoRemove'>> {
   const health = healthcheck(flags);
+  const logConfig = parseLogConfig(flags.logDriver, flags.logOpt);
   return {
     args,
     ...(flags.entrypoint === undefined ? {} : { entrypoint: flags.entrypoint }),
@@ -374,6 +381,7 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     ...(flags.stopSignal === undefined ? {} : { stopSignal: flags.stopSignal }),
     ...(flags.stopTimeout === undefined ? {} : { stopTimeout: integer('--stop-timeout', flags.stopTimeout) }),
     labels: await labels(flags.label, flags.labelFile),
+    ...(logConfig === undefined ? {} : { logConfig }),
     ...(health === undefined ? {} : { healthcheck: health }),
     ...(flags.runtime === undefined ? {} : { runtime: flags.runtime }),
     capAdd: flags.capAdd,

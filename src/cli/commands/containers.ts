@@ -665,6 +665,7 @@ function defineLogs(parent: Command, io: CliIo, name = 'logs'): void {
     const record = await findContainer(store, nameOrId);
     const tail = flags.tail === 'all' ? undefined : Number(flags.tail);
     if (tail !== undefined && !Number.isSafeInteger(tail)) throw new TsbuildError('INVALID_ARGUMENT', `invalid value for "--tail": ${flags.tail}`);
+    if (record.hostConfig?.logConfig?.type === 'none') throw new TsbuildError('INVALID_ARGUMENT', 'configured logging driver does not support reading');
     const path = join(containerDirectory(store, record.id), 'container.log');
     const entries = readLog(path, {
       follow: flags.follow === true,
@@ -890,7 +891,7 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       Data: { ...(record.lower === undefined ? {} : { LowerDir: record.lower }), MergedDir: join(directory, 'rootfs'), UpperDir: join(directory, 'upper'), WorkDir: join(directory, 'work') },
     },
     HostConfig: {
-      LogConfig: { Type: 'json-file', Config: {} },
+      LogConfig: { Type: record.hostConfig?.logConfig?.type ?? 'json-file', Config: record.hostConfig?.logConfig?.config ?? {} },
       NetworkMode: config.network === 'default' ? 'bridge' : config.network,
       PortBindings: record.hostConfig?.portBindings ?? {},
       RestartPolicy: { Name: record.hostConfig?.restartPolicy.name ?? 'no', MaximumRetryCount: record.hostConfig?.restartPolicy.maximumRetryCount ?? 0 },
