@@ -69,10 +69,29 @@ export function comparePaths(a: string, b: string): number {
   return x.length - y.length;
 }
 
+/**
+ * Bytes of small entries (headers, contents read whole, paddings) gathered before they are
+ * handed on: one chunk through the hash, the compressor and the store per run rather than three
+ * per file (a layer of 2,000 small files spent more time passing chunks along than reading).
+ */
+const runBytes = 256 * 1024;
+
 /** The uncompressed tar of ENTRIES (in the order given), streamed entry by entry. */
 export async function* tarStream(entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>, options: LayerOptions = {}): AsyncGenerator<Buffer> {
   const epoch = options.sourceDateEpoch ?? sourceDateEpochFromEnv();
   let previous: string | undefined;
+  let run: Buffer[] = [];
+  let runLength = 0;
+  const add = (bytes: Buffer): void => {
+    run.push(bytes);
+    runLength += bytes.length;
+  };
+  const take = (): Buffer => {
+    const bytes = run.length === 1 ? (run[0] as Buffer) : Buffer.concat(run, runLength);
+    run = [];
+    runLength = 0;
+    return bytes;
+  };
   for await (const entry of entries) {
     if (previous !== undefined && comparePaths(previous, entry.path) >= 0) {
       throw new TsbuildError('INVALID_ARGUMENT', `write layer: entry ${JSON.stringify(entry.path)} is out of order or repeated`);
@@ -81,24 +100,37 @@ export async function* tarStream(entries: Iterable<LayerEntry> | AsyncIterable<L
     const mtime = epoch === undefined ? Math.floor(entry.mtime) : Math.min(Math.floor(entry.mtime), epoch);
     const opened = entry.type === 'file' ? await entry.open?.() : undefined;
     try {
-      yield encodeHeader({ ...entry, mtime, ...(opened === undefined ? {} : { size: opened.size }) });
-      if (entry.type !== 'file') continue;
+      add(encodeHeader({ ...entry, mtime, ...(opened === undefined ? {} : { size: opened.size }) }));
+      if (entry.type !== 'file') {
+        if (runLength >= runBytes) yield take();
+        continue;
+      }
       const expected = opened?.size ?? entry.size ?? 0;
-      let written = 0;
       const content = opened?.content ?? entry.content?.();
-      const chunks = content === undefined ? [] : content instanceof Uint8Array ? [content] : content;
-      for await (const chunk of chunks) {
+      if (content === undefined || content instanceof Uint8Array) {
+        const bytes = content ?? new Uint8Array(0);
+        if (bytes.length > expected) throw new TsbuildError('SIZE_MISMATCH', `write layer: ${entry.path} grew while it was read`);
+        if (bytes.length !== expected) throw new TsbuildError('SIZE_MISMATCH', `write layer: ${entry.path} has ${bytes.length} bytes, expected ${expected}`);
+        add(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
+        add(padding(bytes.length));
+        if (runLength >= runBytes) yield take();
+        continue;
+      }
+      yield take();
+      let written = 0;
+      for await (const chunk of content) {
         written += chunk.length;
         if (written > expected) throw new TsbuildError('SIZE_MISMATCH', `write layer: ${entry.path} grew while it was read`);
         yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
       }
       if (written !== expected) throw new TsbuildError('SIZE_MISMATCH', `write layer: ${entry.path} has ${written} bytes, expected ${expected}`);
-      yield padding(written);
+      add(padding(written));
     } finally {
       await opened?.close();
     }
   }
-  yield endOfArchive;
+  add(endOfArchive);
+  yield take();
 }
 
 /** Files up to this size are read whole, synchronously. */

@@ -8,7 +8,7 @@ import { gunzipSync } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { MediaType, encodeFileName, hostPlatform, makeSpecialFile, readTar as readLayerTar, readXattrs, setXattr } from '../../src/common/index.js';
-import { comparePaths, directoryEntries, encodeHeader, writeImage, writeLayer, type LayerEntry } from '../../src/exporter/index.js';
+import { comparePaths, directoryEntries, encodeHeader, endOfArchive, tarStream, writeImage, writeLayer, type LayerEntry } from '../../src/exporter/index.js';
 import { unpackLayer, type Store } from '../../src/store/index.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -100,6 +100,31 @@ describe('layer writer', () => {
   it('refuses entries out of tar order', async () => {
     await expect(writeLayer([file('b', '1'), file('a', '2')], store)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(writeLayer([file('a', '1'), file('a', '2')], store)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('gives entry by entry the bytes of header, content and padding, small entries gathered in runs around streamed ones', async () => {
+    const entries: LayerEntry[] = [];
+    for (let n = 0; n < 3000; n++) entries.push(file(`f${String(n).padStart(5, '0')}`, 'x'.repeat(n % 700)));
+    const big = Buffer.alloc(300_000, 7);
+    entries.splice(1500, 0, { path: 'f01499z', type: 'file', mode: 0o600, uid: 1, gid: 2, mtime: 5, size: big.length, content: () => Readable.from([big.subarray(0, 1000), big.subarray(1000)]) });
+    entries.splice(10, 0, { path: 'f00009z', type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: 5 });
+    const expected: Buffer[] = [];
+    for (const entry of entries) {
+      expected.push(encodeHeader(entry));
+      const size = entry.size ?? 0;
+      if (entry.type === 'file') expected.push(entry.path === 'f01499z' ? big : Buffer.from('x'.repeat(size)), Buffer.alloc((512 - (size % 512)) % 512));
+    }
+    expected.push(endOfArchive);
+    const chunks: Buffer[] = [];
+    for await (const chunk of tarStream(entries)) chunks.push(chunk);
+    expect(Buffer.concat(chunks).equals(Buffer.concat(expected))).toBe(true);
+    // Runs, not three chunks a file.
+    expect(chunks.length).toBeLessThan(40);
+  });
+
+  it('refuses a file whose content is not of its size', async () => {
+    await expect(writeLayer([{ ...file('a', 'abc'), size: 2 }], store)).rejects.toMatchObject({ code: 'SIZE_MISMATCH', message: expect.stringContaining('grew while it was read') });
+    await expect(writeLayer([{ ...file('a', 'abc'), size: 4 }], store)).rejects.toMatchObject({ code: 'SIZE_MISMATCH', message: expect.stringContaining('has 3 bytes, expected 4') });
   });
 
   it('refuses entry paths that are empty, absolute or climb out with ..', async () => {
