@@ -116,6 +116,8 @@ export interface ContainerRecord {
     readonly network: NetworkMode;
     /** `--network-alias`: more names on its user networks. */
     readonly networkAliases?: readonly string[];
+    /** `--ip`: its address on its user network. */
+    readonly ipAddress?: string;
     /** docker's Config.ExposedPorts (`80/tcp`): the image's, `--expose`'s and those published. */
     readonly exposedPorts?: readonly string[];
     readonly runtime: string;

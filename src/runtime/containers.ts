@@ -210,6 +210,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         network,
         ...(options.networkAliases === undefined || options.networkAliases.length === 0 ? {} : { networkAliases: [...options.networkAliases] }),
         ...(Object.keys(exposed).length === 0 ? {} : { exposedPorts: Object.keys(exposed) }),
+        ...(options.ip === undefined ? {} : { ipAddress: options.ip }),
         runtime: runtime.name,
         image: options.image,
         ...(options.entrypoint !== undefined ? { entrypoint: options.entrypoint === '' ? [] : [options.entrypoint] } : imageConfig?.Entrypoint == null ? {} : { entrypoint: imageConfig.Entrypoint }),

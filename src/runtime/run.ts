@@ -65,6 +65,8 @@ export interface ContainerOptions {
   readonly publishAll?: boolean;
   /** `--expose`: more exposed ports (`9000/tcp`), beside the image's. */
   readonly expose?: readonly string[];
+  /** `--ip`: the container's address on its user network. */
+  readonly ip?: string;
   /** `--volumes-from CONTAINER[:ro|:rw]`: the volumes and binds of other containers, at their places. */
   readonly volumesFrom?: readonly string[];
   /**
@@ -369,6 +371,7 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
       hostname,
       network,
       aliases: options.networkAliases ?? [],
+      ...(options.ip === undefined ? {} : { ip: options.ip }),
       ports: publish,
     });
     proxies = await publishPorts(attachment.ports);

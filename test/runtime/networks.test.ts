@@ -341,6 +341,32 @@ describe.runIf(isRoot)('networks', () => {
     expect(tsbuild('network', 'rm', network.Name).status).toBe(0);
   }, 120_000);
 
+  it('gives a container the address --ip asks for on a network with a subnet, keeps it across a restart, and refuses one taken or outside', () => {
+    const network = createNetwork(`tsbt-ip-${suffix}`);
+    const base = (network.IPAM.Config[0]?.Subnet ?? '').replace(/0\/24$/, '');
+    const name = `fixed-${suffix}`;
+    expect(tsbuild('run', '-d', '--name', name, '--network', network.Name, '--ip', `${base}50`, 'busybox', 'sleep', '100').status).toBe(0);
+    try {
+      const address = (): string => tsbuild('exec', name, 'sh', '-c', 'ip -4 addr show eth0').stdout;
+      expect(address()).toContain(`inet ${base}50/24`);
+      expect(tsbuild('restart', name).status).toBe(0);
+      expect(address()).toContain(`inet ${base}50/24`);
+      expect(tsbuild('run', '--rm', '--network', network.Name, '--ip', `${base}50`, 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining(`Address already in use: ${base}50`) });
+      expect(tsbuild('run', '--rm', '--network', network.Name, '--ip', '192.0.2.7', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('does not belong to') });
+      expect(tsbuild('run', '--rm', '--ip', `${base}51`, 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('user defined networks only') });
+      // network connect --ip: a second interface at the address asked for.
+      const other = createNetwork(`tsbt-ip2-${suffix}`);
+      const otherBase = (other.IPAM.Config[0]?.Subnet ?? '').replace(/0\/24$/, '');
+      expect(tsbuild('network', 'connect', '--ip', `${otherBase}9`, other.Name, name).status).toBe(0);
+      expect(tsbuild('exec', name, 'sh', '-c', 'ip -4 addr').stdout).toContain(`inet ${otherBase}9/24`);
+      expect(tsbuild('network', 'disconnect', other.Name, name).status).toBe(0);
+      expect(tsbuild('network', 'rm', other.Name).status).toBe(0);
+    } finally {
+      tsbuild('rm', '-f', name);
+    }
+    expect(tsbuild('network', 'rm', network.Name).status).toBe(0);
+  }, 120_000);
+
   it("publishes the image's exposed ports on free ports of the host with -P", async () => {
     const child = spawn(process.execPath, [bin, 'run', '--rm', '--init', '-P', 'exposing', 'sh', '-c', 'mkdir /www; echo exposed > /www/index.html; hostname; exec httpd -f -p 80 -h /www'], {
       env: { ...process.env, TSBUILD_ROOT: root },

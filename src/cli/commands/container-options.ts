@@ -50,6 +50,7 @@ export interface ContainerFlags {
   readonly publishAll?: boolean;
   readonly expose: string[];
   readonly volumesFrom: string[];
+  readonly ip?: string;
   readonly volume: string[];
   readonly mount: string[];
   readonly tmpfs: string[];
@@ -91,6 +92,7 @@ export function addContainerOptions(command: Command): Command {
     .option('--network-alias <alias>', 'another name on the network (repeatable)', collect, [])
     .option('-p, --publish <[ip:]host:container[/proto]>', 'publish a port (repeatable)', collect, [])
     .option('-P, --publish-all', "publish the image's exposed ports")
+    .option('--ip <address>', "the container's IPv4 address on its user network (one created with --subnet)")
     .option('--volumes-from <container>', "mount the volumes of another container, at the same places (CONTAINER[:ro|:rw]; repeatable)", collect, [])
     .option('--expose <port>', 'expose a port or a range of ports (PORT[/PROTOCOL], START-END[/PROTOCOL]; repeatable)', collect, [])
     .option('-v, --volume <source:target[:ro]>', 'mount a volume or a host path (repeatable)', collect, [])
@@ -366,6 +368,7 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     ...(flags.publishAll === true ? { publishAll: true } : {}),
     ...(flags.expose.length === 0 ? {} : { expose: flags.expose.flatMap(parseExposeFlag) }),
     ...(flags.volumesFrom.length === 0 ? {} : { volumesFrom: flags.volumesFrom }),
+    ...(flags.ip === undefined ? {} : { ip: flags.ip }),
     ...(flags.init === true ? { init: true } : {}),
     tty: flags.tty === true,
     openStdin: flags.interactive === true,

@@ -213,9 +213,15 @@ export function registerNetwork(program: Command, io: CliIo): void {
     io.stdout.write(options.format === undefined ? `${JSON.stringify(found, null, 4)}\n` : inspectWithTemplate(options.format, found));
   });
   addRootOption(
-    network.command('connect').description('connect a running container to a network').argument('<network>').argument('<container>').option('--alias <alias>', 'another name on the network (repeatable)', collect, []),
-  ).action(async (name: string, container: string, options: RootOption & { alias: string[] }) => {
-    await connectContainer(await storeFromOptions(options), name, container, options.alias);
+    network
+      .command('connect')
+      .description('connect a running container to a network')
+      .argument('<network>')
+      .argument('<container>')
+      .option('--alias <alias>', 'another name on the network (repeatable)', collect, [])
+      .option('--ip <address>', 'its IPv4 address on the network (one created with --subnet)'),
+  ).action(async (name: string, container: string, options: RootOption & { alias: string[]; ip?: string }) => {
+    await connectContainer(await storeFromOptions(options), name, container, options.alias, options.ip);
   });
   addRootOption(network.command('disconnect').description('disconnect a container from a network').argument('<network>').argument('<container>')).action(async (name: string, container: string, options: RootOption) => {
     await disconnectContainer(await storeFromOptions(options), name, container);

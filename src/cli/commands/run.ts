@@ -123,6 +123,7 @@ export function registerRun(program: Command, io: CliIo): void {
         ...(flags.publishAll === true ? { publishAll: true } : {}),
         ...(flags.expose.length === 0 ? {} : { expose: flags.expose.flatMap(parseExposeFlag) }),
         ...(flags.volumesFrom.length === 0 ? {} : { volumesFrom: flags.volumesFrom }),
+        ...(flags.ip === undefined ? {} : { ip: flags.ip }),
         mounts,
         ...(flags.readOnly === true ? { readOnly: true } : {}),
         tty,

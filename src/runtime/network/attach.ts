@@ -14,7 +14,7 @@ import { TsbuildError, isTsbuildError } from '../../common/index.js';
 import type { Store } from '../../store/index.js';
 import { newContainerId, processStartTime, readContainerRecord } from '../container.js';
 import { userNamespaceSize } from '../spec.js';
-import { allocateAddress, defaultPool, formatAddress, formatSubnet, macOf, overlaps, parseAddress, parseSubnet, type PortSpec, type Subnet } from './address.js';
+import { allocateAddress, defaultPool, formatAddress, formatSubnet, macOf, overlaps, parseAddress, parseSubnet, subnetSize, type PortSpec, type Subnet } from './address.js';
 import {
   addDnatRules,
   containerTag,
@@ -261,6 +261,8 @@ export interface AttachOptions {
   readonly aliases?: readonly string[];
   /** `--dns`: where a user network's responder forwards the container's other queries. */
   readonly dns?: readonly string[];
+  /** `--ip`: the container's address on its (user) network. */
+  readonly ip?: string;
   /** `-p` and `-P`'s ports. */
   readonly ports?: readonly PortSpec[];
 }
@@ -323,6 +325,22 @@ async function containerNamespace(store: Store, reference: string): Promise<{ id
   return undefined;
 }
 
+/**
+ * `--ip`: the address asked for, as docker's IPAM gives it: on a user network whose subnet was
+ * given, inside it, neither the network's nor the broadcast address, nor one in use.
+ */
+function requestedAddress(network: NetworkRecord, subnet: Subnet, gateway: number, used: ReadonlySet<number>, ip: string): number {
+  if (network.isDefault) throw new TsbuildError('INVALID_ARGUMENT', 'user specified IP address is supported on user defined networks only');
+  if (!network.subnetGiven) throw new TsbuildError('INVALID_ARGUMENT', 'user specified IP address is supported only when connecting to networks with user configured subnets');
+  const address = parseAddress(ip);
+  if (address === undefined) throw new TsbuildError('INVALID_ARGUMENT', `invalid IPv4 address: ${ip}`);
+  if (address <= subnet.base || address >= subnet.base + subnetSize(subnet) - 1 || address === gateway) {
+    throw new TsbuildError('INVALID_ARGUMENT', `invalid address ${ip}: it does not belong to any of this network's subnets (${network.subnet ?? ''}), or is reserved`);
+  }
+  if (used.has(address)) throw new TsbuildError('INVALID_ARGUMENT', `Address already in use: ${ip}`);
+  return address;
+}
+
 async function containerEndpoints(store: Store, containerId: string): Promise<Endpoint[]> {
   return (await listNetworks(store)).flatMap((network) => (network.endpoints[containerId] === undefined ? [] : [network.endpoints[containerId]]));
 }
@@ -335,7 +353,7 @@ async function containerEndpoints(store: Store, containerId: string): Promise<En
 async function joinNetwork(
   store: Store,
   reference: string,
-  container: { id: string; name?: string; aliases: readonly string[]; publishes?: boolean; dns?: readonly string[] },
+  container: { id: string; name?: string; aliases: readonly string[]; publishes?: boolean; dns?: readonly string[]; ip?: string },
   namespace: string,
 ): Promise<{ network: NetworkRecord; endpoint: Endpoint; side: NetworkSide }> {
   const { network, endpoint, side } = await withNetworkLock(store, async () => {
@@ -348,7 +366,7 @@ async function joinNetwork(
     const subnet = parseSubnet(found.subnet ?? '');
     const gateway = parseAddress(found.gateway ?? '') ?? subnet.base + 1;
     const used = new Set(Object.values(found.endpoints).map((existing) => parseAddress(existing.address) ?? 0));
-    const address = allocateAddress(subnet, gateway, used);
+    const address = container.ip === undefined ? allocateAddress(subnet, gateway, used) : requestedAddress(found, subnet, gateway, used, container.ip);
     if (address === undefined) throw new TsbuildError('RUNTIME', `connect to network ${found.name}: no address left in ${found.subnet ?? ''}`);
     const index = (await containerEndpoints(store, container.id)).length;
     const made: Endpoint = {
@@ -509,6 +527,7 @@ export async function attachContainer(store: Store, options: AttachOptions): Pro
         aliases: options.aliases ?? [],
         publishes: ports.length > 0,
         ...(options.dns === undefined ? {} : { dns: options.dns }),
+        ...(options.ip === undefined ? {} : { ip: options.ip }),
       },
       path,
     );
@@ -583,14 +602,14 @@ export async function detachContainer(store: Store, containerId: string): Promis
 }
 
 /** `network connect`: a running container joins one more network. */
-export async function connectContainer(store: Store, reference: string, container: string, aliases: readonly string[] = []): Promise<void> {
+export async function connectContainer(store: Store, reference: string, container: string, aliases: readonly string[] = [], ip?: string): Promise<void> {
   // A container's /proc/PID/ns/net was found alive; this process may not see it (another user of the container's), nsenter's `ip` does.
   const joined = await containerNamespace(store, container);
   if (joined === undefined || (!joined.path.startsWith('/proc/') && !existsSync(joined.path))) throw new TsbuildError('NOT_FOUND', `no such container with a network namespace: ${container}`);
   const name = (await containerEndpoints(store, joined.id)).find((endpoint) => endpoint.name !== undefined)?.name;
   const network = await findNetwork(store, reference);
   if (network === undefined) throw new TsbuildError('NOT_FOUND', `network ${reference} not found`);
-  await joinNetwork(store, network.name, { id: joined.id, ...(name === undefined ? {} : { name }), aliases }, joined.path);
+  await joinNetwork(store, network.name, { id: joined.id, ...(name === undefined ? {} : { name }), aliases, ...(ip === undefined ? {} : { ip }) }, joined.path);
 }
 
 /** `network disconnect`. */

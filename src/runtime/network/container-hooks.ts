@@ -33,6 +33,7 @@ export function registerNetworkHooks(store: Store): void {
         network: record.config.network,
         aliases: record.config.networkAliases ?? [],
         ...(record.hostConfig?.dns === undefined ? {} : { dns: record.hostConfig.dns }),
+        ...(record.config.ipAddress === undefined ? {} : { ip: record.config.ipAddress }),
         ports: record.hostConfig?.publish ?? [],
       });
       try {
