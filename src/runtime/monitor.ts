@@ -261,7 +261,8 @@ export async function superviseContainer(store: Store, id: string, options: Supe
       // What the record says now: a stop asked for while the process ended counts.
       const now = await readContainerRecord(store, id);
       if (now?.state.stoppedByUser === true) stopping = true;
-      const policy = record.hostConfig?.restartPolicy ?? { name: 'no', maximumRetryCount: 0 };
+      // What the record says now: `update --restart` may have changed it while the container ran.
+      const policy = now?.hostConfig?.restartPolicy ?? record.hostConfig?.restartPolicy ?? { name: 'no', maximumRetryCount: 0 };
       const count = now?.restartCount ?? record.restartCount ?? 0;
       const ranLong = Date.now() - Date.parse(startedAt) > 10_000;
       failures = ranLong ? 0 : failures + 1;

@@ -271,6 +271,17 @@ function lifecycleTests(): void {
     expect(ok('ps', '-aq')).toBe('');
   }, 60_000);
 
+  it('update --restart changes the policy of a running container, which its monitor follows when the process ends', async () => {
+    ok('run', '-d', '--name', 'updated', 'busybox', 'sh', '-c', 'sleep 2; exit 3');
+    expect(ok('update', '--restart', 'on-failure:2', 'updated')).toBe('updated\n');
+    expect(inspect('updated', '{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.RestartPolicy.MaximumRetryCount}}')).toBe('on-failure 2');
+    await until('updated ended', () => inspect('updated', '{{.RestartCount}} {{.State.Status}}'), (state) => state === '2 exited', 30_000);
+    expect(inspect('updated', '{{.State.ExitCode}}')).toBe('3');
+    expect(tsbuild('update', 'updated')).toMatchObject({ status: 1, stderr: expect.stringContaining('you must provide one or more flags') });
+    expect(tsbuild('update', '--restart', 'sometimes', 'updated')).toMatchObject({ status: 1, stderr: expect.stringContaining('invalid restart policy') });
+    ok('rm', 'updated');
+  }, 60_000);
+
   it('restart=on-failure:3 restarts a failing container three times', async () => {
     ok('run', '-d', '--name', 'flaky', '--restart', 'on-failure:3', 'busybox', 'sh', '-c', 'echo attempt; exit 1');
     await until('flaky ended', () => inspect('flaky', '{{.State.Status}}'), (status) => status === 'exited');

@@ -22,6 +22,7 @@ import {
   killContainer,
   pauseContainer,
   unpauseContainer,
+  updateContainer,
   listContainerRecords,
   normalizeSignal,
   observeState,
@@ -51,7 +52,7 @@ import { createProgram, userArguments } from '../program.js';
 import { containersOnUserNetwork, runInMonitorNamespaces, runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { tsbuildEntry } from '../version.js';
-import { addContainerOptions, checkPlatform, claimCidfile, createOptions, environment, type ContainerFlags } from './container-options.js';
+import { addContainerOptions, checkPlatform, claimCidfile, createOptions, environment, parseRestartPolicy, type ContainerFlags } from './container-options.js';
 import { addInsecureRegistryOption, collect } from '../common-options.js';
 import { forwardedSignals, imageFetcher } from './run.js';
 import { confirmRemoval } from '../prompt.js';
@@ -828,6 +829,30 @@ function defineTop(parent: Command, io: CliIo, name = 'top'): void {
   });
 }
 
+/**
+ * `docker update --restart`: a container's restart policy, changed in its record, which its
+ * monitor reads when the process ends. docker's other update flags (resources) are refused.
+ */
+function defineUpdate(parent: Command, io: CliIo, name = 'update'): void {
+  addRootOption(
+    parent
+      .command(name)
+      .description("change containers' restart policy (docker update --restart)")
+      .argument('<containers...>', 'names or IDs')
+      .option('--restart <policy>', 'no, on-failure[:N], always or unless-stopped'),
+  ).action(async (containers: string[], flags: RootOption & { restart?: string }) => {
+    if (flags.restart === undefined) throw new TsbuildError('INVALID_ARGUMENT', 'you must provide one or more flags when using this command');
+    const policy = parseRestartPolicy(flags.restart);
+    const store = await storeFromOptions(flags);
+    await eachContainer(io, containers, async (nameOrId) => {
+      const found = await findContainer(store, nameOrId);
+      if (found.hostConfig === undefined) throw new TsbuildError('INVALID_ARGUMENT', `container ${found.id} has no restart policy to change (a foreground run --rm)`);
+      if (found.autoRemove && policy.name !== 'no') throw new TsbuildError('INVALID_ARGUMENT', 'Restart policy cannot be updated because AutoRemove is enabled for the container');
+      await updateContainer(store, found.id, (current) => (current.hostConfig === undefined ? undefined : { ...current, hostConfig: { ...current.hostConfig, restartPolicy: policy } }));
+    });
+  });
+}
+
 function defineRename(parent: Command, io: CliIo, name = 'rename'): void {
   addRootOption(parent.command(name).description('rename a container').argument('<container>', 'name or ID').argument('<new-name>', 'its new name')).action(async (nameOrId: string, newName: string, flags: RootOption) => {
     const store = await storeFromOptions(flags);
@@ -1012,6 +1037,7 @@ const containerCommands: ReadonlyArray<readonly [name: string, aliases: readonly
   ['top', [], 'top'],
   ['stats', [], 'stats'],
   ['attach', [], 'attach'],
+  ['update', [], 'update'],
   ['rename', [], 'rename'],
   ['inspect', [], 'container-inspect'],
   ['diff', [], 'diff'],
@@ -1067,4 +1093,5 @@ export const registerCp = registrar(defineCp);
 export const registerPort = registrar(definePort);
 export const registerTop = registrar(defineTop);
 export const registerRename = registrar(defineRename);
+export const registerUpdate = registrar(defineUpdate);
 export const registerContainerInspect = registrar((program, io) => defineInspect(program, io, 'container-inspect'));

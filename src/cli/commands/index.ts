@@ -41,6 +41,7 @@ registerCommands({
   stats: async () => (await import('./stats.js')).registerStats,
   attach: async () => (await import('./attach.js')).registerAttach,
   rename: async () => (await import('./containers.js')).registerRename,
+  update: async () => (await import('./containers.js')).registerUpdate,
   container: async () => (await import('./containers.js')).registerContainer,
   'container-inspect': async () => (await import('./containers.js')).registerContainerInspect,
   'container-monitor': async () => (await import('./containers.js')).registerContainerMonitor,
