@@ -270,7 +270,7 @@ export function mergeCommitConfig(changed: ContainerConfig, container: Container
 }
 
 /** The image the container was made from: manifest and config, read from the store. */
-async function containerImage(store: Store, record: ContainerRecord): Promise<{ manifest: Manifest; config: ImageConfig }> {
+export async function containerImage(store: Store, record: ContainerRecord): Promise<{ manifest: Manifest; config: ImageConfig }> {
   try {
     const manifest = JSON.parse((await store.readBlob(record.image.manifest)).toString('utf8')) as Manifest;
     const config = JSON.parse((await store.readBlob(manifest.config.digest)).toString('utf8')) as ImageConfig;

@@ -66,7 +66,7 @@ export {
   type CreatedContainer,
   type StartContainerOptions,
 } from './containers.js';
-export { commitContainer, containerChanges, exportContainer, mergeCommitConfig, type CommitOptions, type CommittedImage, type ContainerChange } from './container-changes.js';
+export { commitContainer, containerChanges, containerImage, exportContainer, mergeCommitConfig, type CommitOptions, type CommittedImage, type ContainerChange } from './container-changes.js';
 export { claimContainer, superviseContainer, type SuperviseOptions } from './monitor.js';
 export { execInContainer, topOfContainer, type ExecOptions, type ExecResult } from './exec.js';
 export { lookupUser, resolvePathInRoot, resolveUser, type ContainerUser, type ContainerUserEntry } from './user.js';

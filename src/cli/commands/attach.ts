@@ -7,7 +7,7 @@
  */
 import type { Command } from 'commander';
 import { TsbuildError } from '../../common/index.js';
-import { connectAttach, containerDirectory, findContainer, killContainer, observeState, parseDetachKeys, rawTerminalOutput, readContainerRecord } from '../../runtime/index.js';
+import { connectAttach, containerDirectory, findContainer, killContainer, observeState, parseDetachKeys, rawTerminalOutput, readContainerRecord, type AttachedClient } from '../../runtime/index.js';
 import { ExitError, type CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
@@ -39,22 +39,13 @@ export function registerAttach(program: Command, io: CliIo): void {
     const input = flags.stdin && openStdin ? process.stdin : undefined;
     if (tty && input !== undefined && !process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'the input device is not a TTY');
     const rawTerminal = tty && input !== undefined && process.stdin.isTTY;
-    const stdout = process.stdout;
     const client = await connectAttach(containerDirectory(store, record.id), { ...(input === undefined ? {} : { stdin: input }), stdout: io.stdout, stderr: io.stderr, detachKeys });
-    const onResize = (): void => client.resize({ rows: stdout.rows, columns: stdout.columns });
+    const release = holdTerminal(client, { tty, raw: rawTerminal, input: input !== undefined });
     const proxy = flags.sigProxy !== 'false' && !tty;
     const onSignal = (signal: NodeJS.Signals): void => {
       void killContainer(store, record.id, signal).catch(() => undefined);
     };
     try {
-      if (rawTerminal) {
-        process.stdin.setRawMode(true);
-        rawTerminalOutput(0);
-      }
-      if (tty && stdout.isTTY) {
-        onResize();
-        stdout.on('resize', onResize);
-      }
       if (proxy) for (const signal of proxiedSignals) process.on(signal, onSignal);
       const how = await client.done;
       if (how === 'detached') return;
@@ -71,12 +62,34 @@ export function registerAttach(program: Command, io: CliIo): void {
       }
     } finally {
       if (proxy) for (const signal of proxiedSignals) process.removeListener(signal, onSignal);
-      stdout.removeListener('resize', onResize);
-      if (rawTerminal) process.stdin.setRawMode(false);
-      // A stdin read for the container would keep the process alive after it.
-      input?.pause();
-      (input as { destroy?: () => void } | undefined)?.destroy?.();
-      client.close();
+      release();
     }
   });
+}
+
+/**
+ * Gives CLIENT this process's terminal: raw with RAW, and the window's size, now and as it
+ * changes, with TTY. The function returned gives it back, lets stdin go when INPUT was sent
+ * (a stdin being read would keep the process alive) and closes the connection.
+ */
+export function holdTerminal(client: AttachedClient, options: { readonly tty: boolean; readonly raw: boolean; readonly input: boolean }): () => void {
+  const stdout = process.stdout;
+  const onResize = (): void => client.resize({ rows: stdout.rows, columns: stdout.columns });
+  if (options.raw) {
+    process.stdin.setRawMode(true);
+    rawTerminalOutput(0);
+  }
+  if (options.tty && stdout.isTTY) {
+    onResize();
+    stdout.on('resize', onResize);
+  }
+  return () => {
+    stdout.removeListener('resize', onResize);
+    if (options.raw) process.stdin.setRawMode(false);
+    if (options.input) {
+      process.stdin.pause();
+      process.stdin.destroy();
+    }
+    client.close();
+  };
 }

@@ -8,11 +8,12 @@ import { constants as osConstants } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Command } from 'commander';
-import { TsbuildError, isTsbuildError, parseGoDuration, treeSize, type ContainerConfig, type ImageConfig, type Manifest } from '../../common/index.js';
+import { TsbuildError, isTsbuildError, parseGoDuration, treeSize } from '../../common/index.js';
 import {
   claimContainer,
   connectAttach,
   containerDirectory,
+  containerImage,
   copyFromContainer,
   copyToContainer,
   createContainer,
@@ -55,6 +56,7 @@ import { tsbuildEntry } from '../version.js';
 import { addContainerOptions, checkPlatform, claimCidfile, createOptions, environment, parseRestartPolicy, type ContainerFlags } from './container-options.js';
 import { addInsecureRegistryOption, collect } from '../common-options.js';
 import { forwardedSignals, imageFetcher } from './run.js';
+import { holdTerminal } from './attach.js';
 import { confirmRemoval } from '../prompt.js';
 
 /** argv of the monitor a container is handed to: this same tsbuild, its hidden command. */
@@ -195,27 +197,8 @@ async function attachToLog(io: CliIo, store: Store, id: string, fromOffset: numb
 async function attachInput(store: Store, record: ContainerRecord, detachKeys: Buffer): Promise<{ done: Promise<'ended' | 'detached'>; close(): void }> {
   const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
   const client = await connectAttach(containerDirectory(store, record.id), { stdin: process.stdin, stdout: discard, stderr: discard, detachKeys });
-  const raw = record.config.tty && process.stdin.isTTY;
-  const stdout = process.stdout;
-  const onResize = (): void => client.resize({ rows: stdout.rows, columns: stdout.columns });
-  if (raw) {
-    process.stdin.setRawMode(true);
-    rawTerminalOutput(0);
-  }
-  if (record.config.tty && stdout.isTTY) {
-    onResize();
-    stdout.on('resize', onResize);
-  }
-  return {
-    done: client.done,
-    close: () => {
-      stdout.removeListener('resize', onResize);
-      if (raw) process.stdin.setRawMode(false);
-      process.stdin.pause();
-      process.stdin.destroy();
-      client.close();
-    },
-  };
+  const close = holdTerminal(client, { tty: record.config.tty, raw: record.config.tty && process.stdin.isTTY, input: true });
+  return { done: client.done, close };
 }
 
 async function logSize(store: Store, id: string): Promise<number> {
@@ -468,12 +451,6 @@ export function containerListFields(record: ContainerRecord, observed: ObservedS
   return psFields({ record, observed }, true);
 }
 
-/** The config of the image RECORD was made from. */
-async function readImageConfig(store: Store, record: ContainerRecord): Promise<ContainerConfig | undefined> {
-  const manifest = JSON.parse((await store.readBlob(record.image.manifest)).toString('utf8')) as Manifest;
-  return (JSON.parse((await store.readBlob(manifest.config.digest)).toString('utf8')) as ImageConfig).config;
-}
-
 /** `80`, `80/udp`, `8000-8080/tcp`: the `port/protocol` keys a publish= or expose= filter names. */
 function filterPorts(value: string): Set<string> {
   const match = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/.exec(value);
@@ -519,7 +496,7 @@ async function psFilter(store: Store, rows: readonly PsRow[], terms: readonly st
   if (exposed.length > 0) {
     for (const { record } of rows) {
       if (record.config.exposedPorts !== undefined || imageExposed.has(record.image.manifest)) continue;
-      const config = await readImageConfig(store, record).catch(() => undefined);
+      const config = await containerImage(store, record).then((image) => image.config.config, () => undefined);
       imageExposed.set(record.image.manifest, new Set(Object.keys(config?.ExposedPorts ?? {})));
     }
   }

@@ -13,7 +13,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { cacheUsage } from '../../cache/index.js';
-import { treeSize } from '../../common/index.js';
+import { treeSize, type Digest } from '../../common/index.js';
 import { cacheMountUsage } from '../../executor/index.js';
 import { containerDirectory, listContainerRecords, listVolumes, observeState } from '../../runtime/index.js';
 import { layerTarSizeHint, listImages, resolveImage, type Store } from '../../store/index.js';
@@ -37,9 +37,11 @@ interface DiskImage {
 /** One image per ID (the first name it is listed under), with its layers and their sizes as tars. */
 async function diskImages(store: Store): Promise<DiskImage[]> {
   const byId = new Map<string, DiskImage>();
+  // Every entry of index.json, read once: each summary names its image by the entry's digest.
+  const targets = new Map([...(await store.listReferences()).map((reference) => reference.target), ...(await store.listUnnamed())].map((target) => [target.digest, target]));
   for (const summary of await listImages(store)) {
     if (summary.id === '' || byId.has(summary.id)) continue;
-    const target = summary.name === '' ? (await store.listUnnamed()).find((entry) => entry.digest === summary.digest) : await store.resolveReference(summary.name);
+    const target = targets.get(summary.digest as Digest);
     if (target === undefined) continue;
     const image = await resolveImage(store, target).catch(() => undefined);
     if (image === undefined) continue;
