@@ -28,17 +28,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { formatReference, parseReference } from '../src/common/index.js';
 import { decompressLayer, openStore, resolveImage, type Store } from '../src/store/index.js';
-import { imageRecord, prepareContext, recordDiff, serveDirectory, type ImageRecord } from '../test/parity/record.js';
+import { imageRecord, prepareContext, recordDiff, serveDirectory, type ImageRecord, type CaseOptions, peerDocker as docker, peerDockerEnv as dockerEnv } from '../test/parity/record.js';
 
 const repository = fileURLToPath(new URL('..', import.meta.url));
-const docker = '/opt/peers/docker26/usr/bin/docker';
-const dockerEnv = { ...process.env, DOCKER_HOST: 'unix:///run/peer-docker26.sock', DOCKER_BUILDKIT: '1', BUILDX_GIT_INFO: 'false' };
-
-interface CaseOptions {
-  readonly args?: Readonly<Record<string, string>>;
-  readonly target?: string;
-  readonly serve?: { readonly port: number };
-}
 
 async function runFile(file: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<string> {
   try {

@@ -50,19 +50,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { readTar } from '../src/common/index.js';
-import { baseReference, imageRecord, prepareContext, serveDirectory, type EntryRecord } from '../test/parity/record.js';
+import { baseReference, imageRecord, prepareContext, serveDirectory, type EntryRecord, type CaseOptions, peerDocker as docker, peerDockerEnv as dockerEnv } from '../test/parity/record.js';
 
 const repository = fileURLToPath(new URL('..', import.meta.url));
 const casesDir = join(repository, 'test/parity/cases');
 const goldenDir = join(repository, 'test/parity/golden');
-const docker = '/opt/peers/docker26/usr/bin/docker';
-const dockerEnv = { ...process.env, DOCKER_HOST: 'unix:///run/peer-docker26.sock', DOCKER_BUILDKIT: '1', BUILDX_GIT_INFO: 'false' };
-
-interface CaseOptions {
-  readonly args?: Readonly<Record<string, string>>;
-  readonly target?: string;
-  readonly serve?: { readonly port: number };
-}
 
 /** The build, not blocking: a case's http server answers from this process meanwhile. */
 async function runAsync(args: readonly string[]): Promise<void> {

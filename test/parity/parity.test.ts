@@ -19,7 +19,7 @@ import { decompressLayer, openStore, resolveImage, type Store } from '../../src/
 import { runCliCaptured } from '../helpers/run-cli.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
 import { validateLayout } from '../helpers/validate.js';
-import { baseReference, imageRecord, layerRecord, prepareContext, recordDiff, serveDirectory, type EntryRecord, type ImageRecord } from './record.js';
+import { baseReference, imageRecord, layerRecord, prepareContext, recordDiff, serveDirectory, type EntryRecord, type ImageRecord, type CaseOptions } from './record.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const casesDir = join(here, 'cases');
@@ -47,12 +47,6 @@ interface BaseRecord {
   readonly history: History[];
   readonly created: string;
   readonly layers: BaseEntry[][];
-}
-
-interface CaseOptions {
-  readonly args?: Readonly<Record<string, string>>;
-  readonly target?: string;
-  readonly serve?: { readonly port: number };
 }
 
 const base = JSON.parse(readFileSync(join(goldenDir, '_base.json'), 'utf8')) as BaseRecord;

@@ -25,6 +25,17 @@ const emptySha256 = createHash('sha256').digest('hex');
 /** The base image's reference, the same in the peers' registry and in the test's store. */
 export const baseReference = '127.0.0.1:5000/library/busybox:latest';
 
+/** A case's `case.json`: build arguments, target, and a port where its `served/` directory is served (ADD of URLs). */
+export interface CaseOptions {
+  readonly args?: Readonly<Record<string, string>>;
+  readonly target?: string;
+  readonly serve?: { readonly port: number };
+}
+
+/** The peers' docker 26.1 (BuildKit 0.13), which the golden records and the comparisons are built with. */
+export const peerDocker = '/opt/peers/docker26/usr/bin/docker';
+export const peerDockerEnv = { ...process.env, DOCKER_HOST: 'unix:///run/peer-docker26.sock', DOCKER_BUILDKIT: '1', BUILDX_GIT_INFO: 'false' };
+
 export interface EntryRecord {
   path: string;
   type: string;

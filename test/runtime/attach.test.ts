@@ -12,29 +12,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDetachKeys } from '../../src/runtime/index.js';
 import { openStore } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
-import { buildBinaries, isRoot, repoRoot, scratchDir, toolExists } from './helpers.js';
+import { buildBinaries, installedCliOutput, isRoot, repoRoot, runInstalledCli, scratchDir, toolExists } from './helpers.js';
 
 const bin = join(repoRoot, 'bin', 'tsbuild.js');
 
 let dir: string;
 let root: string;
 
-interface Run {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function tsbuild(...args: string[]): Run {
-  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', input: '', env: { ...process.env, TSBUILD_ROOT: root }, timeout: 60_000 });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-function ok(...args: string[]): string {
-  const result = tsbuild(...args);
-  if (result.status !== 0) expect.fail(`tsbuild ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
-  return result.stdout;
-}
+const tsbuild = (...args: string[]): { status: number | null; stdout: string; stderr: string } => runInstalledCli(args, { root });
+const ok = (...args: string[]): string => installedCliOutput(args, { root });
 
 /** A running attach: what it printed so far, its input, and its end. */
 function attach(...args: string[]): { output: () => string; errors: () => string; write: (text: string) => void; kill: (signal: NodeJS.Signals) => void; ended: Promise<number | null> } {
@@ -107,7 +93,7 @@ describe.skipIf(!isRoot)('attach', () => {
 
   it('start -a -i sends input to a container made with -i and prints all its output, ending with its status', () => {
     ok('create', '-i', '--name', 'asker', 'busybox', 'sh', '-c', 'echo question; read answer; echo "answer $answer"; exit 5');
-    const started = spawnSync(process.execPath, [bin, 'start', '-a', '-i', 'asker'], { encoding: 'utf8', input: 'yes\n', env: { ...process.env, TSBUILD_ROOT: root }, timeout: 30_000 });
+    const started = runInstalledCli(['start', '-a', '-i', 'asker'], { root, input: 'yes\n', timeoutMs: 30_000 });
     expect(started).toMatchObject({ status: 5, stdout: 'question\nanswer yes\n' });
   }, 60_000);
 

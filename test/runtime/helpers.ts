@@ -136,6 +136,13 @@ export function runInstalledCli(args: readonly string[], options: InstalledCliOp
   return { ...result, stdout: result.stdout.toString() };
 }
 
+/** The installed CLI's output, the test failed with its status and errors unless it succeeded. */
+export function installedCliOutput(args: readonly string[], options: InstalledCliOptions): string {
+  const result = runInstalledCli(args, options);
+  if (result.status !== 0) throw new Error(`tsbuild ${args.join(' ')} exited ${String(result.status)}: ${result.stderr}`);
+  return result.stdout;
+}
+
 /** The host's mount points whose path starts with PREFIX. */
 export async function mountsUnder(prefix: string): Promise<string[]> {
   const table = await readFile('/proc/self/mountinfo', 'utf8');

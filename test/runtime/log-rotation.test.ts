@@ -10,22 +10,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
-import { isRoot, repoRoot, scratchDir } from './helpers.js';
+import { installedCliOutput, isRoot, repoRoot, runInstalledCli, scratchDir } from './helpers.js';
 
 const bin = join(repoRoot, 'bin', 'tsbuild.js');
 let dir: string;
 let root: string;
 
-function tsbuild(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', input: '', env: { ...process.env, TSBUILD_ROOT: root }, timeout: 60_000 });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-function ok(...args: string[]): string {
-  const result = tsbuild(...args);
-  if (result.status !== 0) expect.fail(`tsbuild ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
-  return result.stdout;
-}
+const tsbuild = (...args: string[]): { status: number | null; stdout: string; stderr: string } => runInstalledCli(args, { root });
+const ok = (...args: string[]): string => installedCliOutput(args, { root });
 
 const lines = (from: number, to: number): string => Array.from({ length: to - from }, (_, index) => `line ${from + index}\n`).join('');
 const logFiles = (id: string): string[] =>

@@ -11,23 +11,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatBinaryBytes } from '../../src/cli/format.js';
 import { openStore } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
-import { buildBinaries, isRoot, repoRoot, scratchDir } from './helpers.js';
+import { buildBinaries, installedCliOutput, isRoot, repoRoot, runInstalledCli, scratchDir } from './helpers.js';
 
 const bin = join(repoRoot, 'bin', 'tsbuild.js');
 
 let dir: string;
 let root: string;
 
-function tsbuild(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', input: '', env: { ...process.env, TSBUILD_ROOT: root }, timeout: 60_000 });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-function ok(...args: string[]): string {
-  const result = tsbuild(...args);
-  if (result.status !== 0) expect.fail(`tsbuild ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
-  return result.stdout;
-}
+const tsbuild = (...args: string[]): { status: number | null; stdout: string; stderr: string } => runInstalledCli(args, { root });
+const ok = (...args: string[]): string => installedCliOutput(args, { root });
 
 /** A table's lines, each split into its columns (docker's tabwriter pads with three spaces or more). */
 const cells = (table: string): string[][] =>
