@@ -7,7 +7,8 @@
  * rotated files, oldest first, and follows the log across a rotation.
  */
 import { closeSync, fstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TsbuildError, parseByteSize } from '../common/index.js';
 
@@ -146,24 +147,44 @@ export class LogWriter {
   }
 }
 
-/** The rotated files of the log at PATH that are there, oldest first. */
-async function rotatedFiles(path: string): Promise<string[]> {
-  const found: string[] = [];
-  for (let index = 1; ; index++) {
-    const info = await stat(`${path}.${index}`).catch(() => undefined);
-    if (info === undefined) break;
-    found.unshift(`${path}.${index}`);
-  }
-  return found;
+/** The log's files as they are named now: `.N`…`.1` (oldest first), then PATH itself; each by inode, -1 when missing. */
+async function logFileInodes(path: string): Promise<Array<{ name: string; ino: number }>> {
+  const prefix = `${basename(path)}.`;
+  const indices = (await readdir(dirname(path)).catch(() => [] as string[]))
+    .filter((name) => name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length)))
+    .map((name) => Number(name.slice(prefix.length)))
+    .sort((a, b) => b - a);
+  const names = [...indices.map((index) => `${path}.${index}`), path];
+  return Promise.all(names.map(async (name) => ({ name, ino: await stat(name).then((info) => info.ino, () => -1) })));
 }
 
-async function readFileText(path: string): Promise<string> {
-  const file = await open(path, 'r').catch(() => undefined);
-  if (file === undefined) return '';
-  try {
-    return await file.readFile('utf8');
-  } finally {
-    await file.close();
+interface LogFiles {
+  /** The rotated files, oldest first, open. */
+  readonly rotated: Array<{ readonly handle: FileHandle; readonly ino: number }>;
+  /** The file being written, open; undefined when there is none. */
+  readonly current: FileHandle | undefined;
+}
+
+/**
+ * The log's files, opened as one consistent state: the writer renames them one by one as it
+ * rotates, so names are read, the files opened and the names read again until both readings
+ * agree with what was opened (a rotation in between is seen, and the files taken again).
+ */
+async function openLogFiles(path: string): Promise<LogFiles> {
+  for (let attempt = 0; ; attempt++) {
+    const before = await logFileInodes(path);
+    const handles = await Promise.all(before.map(({ name, ino }) => (ino < 0 ? undefined : open(name, 'r').catch(() => undefined))));
+    const opened = await Promise.all(handles.map((handle) => handle?.stat().then((info) => info.ino, () => -1) ?? -1));
+    const after = await logFileInodes(path);
+    const settled = before.length === after.length && before.every((file, index) => file.ino === after[index]?.ino && file.ino === opened[index]);
+    // Between two renames of a rotation (or, at the first write, before there is a file): taken again.
+    if ((settled && (before.at(-1)?.ino ?? -1) >= 0) || attempt >= 200) {
+      const current = handles.at(-1);
+      const rotated = handles.slice(0, -1).flatMap((handle, index) => (handle === undefined ? [] : [{ handle, ino: opened[index] ?? -1 }]));
+      return { rotated, current };
+    }
+    await Promise.all(handles.map((handle) => handle?.close()));
+    await sleep(5);
   }
 }
 
@@ -197,23 +218,34 @@ export async function* readLog(path: string, options: ReadLogOptions = {}): Asyn
     const at = Date.parse(entry.time);
     return (options.since === undefined || at >= options.since) && (options.until === undefined || at <= options.until);
   };
+  /** Adds the wanted entries of whole LINES to INTO (a loop, not a spread: a rotated file may hold millions). */
+  const collect = (lines: readonly string[], into: LogEntry[]): void => {
+    for (const line of lines) {
+      const entry = parseLine(line);
+      if (entry !== undefined && wanted(entry)) into.push(entry);
+    }
+  };
   const older: LogEntry[] = [];
-  if (options.fromOffset === undefined) {
-    for (const file of await rotatedFiles(path)) {
-      const text = await readFileText(file);
-      for (const line of text.split('\n')) {
-        const entry = parseLine(line);
-        if (entry !== undefined && wanted(entry)) older.push(entry);
+  /** Every wanted entry of the files HANDLES, which are closed after. */
+  const readWhole = async (handles: readonly FileHandle[], into: LogEntry[]): Promise<void> => {
+    for (const file of handles) {
+      try {
+        collect((await file.readFile('utf8')).split('\n'), into);
+      } finally {
+        await file.close();
       }
     }
-  }
-  let handle: FileHandle;
-  try {
-    handle = await open(path, 'r');
-  } catch {
+  };
+  const files = options.fromOffset === undefined ? await openLogFiles(path) : { rotated: [], current: await open(path, 'r').catch(() => undefined) };
+  await readWhole(
+    files.rotated.map((file) => file.handle),
+    older,
+  );
+  if (files.current === undefined) {
     yield* options.tail === undefined || options.tail < 0 ? older : options.tail === 0 ? [] : older.slice(-options.tail);
     return;
   }
+  let handle: FileHandle = files.current;
   try {
     let offset = options.fromOffset ?? 0;
     let rest = '';
@@ -227,33 +259,31 @@ export async function* readLog(path: string, options: ReadLogOptions = {}): Asyn
         rest += buffer.subarray(0, bytesRead).toString();
         const lines = rest.split('\n');
         rest = lines.pop() ?? '';
-        for (const line of lines) {
-          const entry = parseLine(line);
-          if (entry !== undefined && wanted(entry)) found.push(entry);
-        }
+        collect(lines, found);
       }
       return found;
     };
     /**
      * Rotated meanwhile: what is left of the file read, then the files rotated after it (several
-     * rotations may come between two reads), then the new one from its start.
+     * rotations may come between two reads; when it is gone, every file there is newer), then
+     * the new one from its start.
      */
     const followRotation = async (): Promise<LogEntry[]> => {
       const current = await stat(path).catch(() => undefined);
       const mine = await handle.stat();
       if (current === undefined || (current.ino === mine.ino && current.dev === mine.dev)) return [];
       const found = await readMore();
-      const rotated = await rotatedFiles(path);
-      const inodes = await Promise.all(rotated.map((file) => stat(file).then((info) => info.ino, () => -1)));
-      const at = inodes.indexOf(mine.ino);
-      for (const file of at < 0 ? [] : rotated.slice(at + 1)) {
-        for (const line of (await readFileText(file)).split('\n')) {
-          const entry = parseLine(line);
-          if (entry !== undefined && wanted(entry)) found.push(entry);
-        }
-      }
+      const now = await openLogFiles(path);
+      const at = now.rotated.findIndex((file) => file.ino === mine.ino);
+      const older = now.rotated.slice(0, at + 1).map((file) => file.handle);
+      await Promise.all(older.map((file) => file.close()));
+      await readWhole(
+        now.rotated.slice(at + 1).map((file) => file.handle),
+        found,
+      );
+      if (now.current === undefined) return found;
       await handle.close();
-      handle = await open(path, 'r');
+      handle = now.current;
       offset = 0;
       rest = '';
       return [...found, ...(await readMore())];
