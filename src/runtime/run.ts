@@ -428,7 +428,15 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
           await writeContainerRecord(store, { ...runningRecord, state: { ...runningRecord.state, pid } });
           return;
         }
-        await new Promise((resolve) => setTimeout(resolve, 10));
+        // The runtime's exit ends the wait at once: a short command would otherwise wait out
+        // the interval before its removal could start.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 10);
+          void finished.catch(() => undefined).finally(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
       }
     });
     record.catch(() => undefined);
