@@ -22,7 +22,7 @@ import { attachContainer, detachContainer, exposedPortSpecs, publishPorts, type 
 import { selectRuntime, type AttachedStreams, type ShimError } from './oci-runtime.js';
 import type { ContainerSpec, MountSpec } from './spec.js';
 import { ConsoleSocket, TerminalCopy, type TerminalSize } from './terminal.js';
-import { lookupUser, resolvePathInRoot } from './user.js';
+import { lookupUser, resolvePathInRoot, type ContainerUserEntry } from './user.js';
 import { prepareMounts, type MountRequest, type PreparedMounts } from './volumes/index.js';
 import { volumesFromRequests } from './volumes-from.js';
 import { addHostLine, resolvConfWith, type SecurityOptions } from './security-options.js';
@@ -295,6 +295,16 @@ export async function ensureWorkingDirectory(view: string, makeIn: string, workd
   }
 }
 
+/**
+ * The values of TASKS once every one has settled, or the first failure among them: what the
+ * others made meanwhile is then in place for the caller to undo.
+ */
+async function allSettledOrThrow<T extends readonly unknown[]>(...tasks: { readonly [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const results = await Promise.allSettled(tasks);
+  for (const result of results) if (result.status === 'rejected') throw result.reason;
+  return results.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
 /** Runs a container of an image in the foreground and removes it; resolves to its exit status. */
 export async function runContainer(options: RunContainerOptions): Promise<RunContainerResult> {
   if (!options.autoRemove) throw new TsbuildError('INVALID_ARGUMENT', 'run: only --rm containers can be run for now (ps, start and rm come later)');
@@ -310,9 +320,9 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
     throw new TsbuildError('RUNTIME', `run: as an unprivileged user, containers run through the default runtime only for now, not ${runtime.name}`);
   }
   const { store } = options;
-  // A run killed before it could clean up left its directory and mount: the next one removes them.
-  await removeAbandonedContainers(store);
-  const { name, image } = await findOrPull(options);
+  // Side by side, as none needs another: the directories and mounts of runs killed before they
+  // could clean up (removed by the next run), the image, the new container's ID and its owner.
+  const [, { name, image }, id, owner] = await Promise.all([removeAbandonedContainers(store), findOrPull(options), newContainerId(), currentOwner()]);
   const imageConfig = (await image.config()).config;
   const args = containerCommand(imageConfig, options);
   const workdir = posix.normalize(workdirOption ?? (imageConfig?.WorkingDir === undefined || imageConfig.WorkingDir === '' ? '/' : imageConfig.WorkingDir));
@@ -322,7 +332,6 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
   const lower = await unpackLayers(store, layers.map((layer) => layer.descriptor()), layers.map((layer) => layer.diffID()));
   options.signal?.throwIfAborted();
 
-  const id = await newContainerId();
   const network = options.network ?? 'bridge';
   const hostname = options.hostname ?? (network === 'host' ? hostHostname() : id.slice(0, 12));
   const tty = options.tty === true;
@@ -344,37 +353,46 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
       args: args.slice(1),
       config: { hostname, env: [], workingDir: workdir, user: userSpec, tty, openStdin: options.stdio.stdin !== undefined, network, runtime: runtime.name },
       autoRemove: options.autoRemove,
-      owner: await currentOwner(),
+      owner,
       state: { status: 'created' },
     };
     await writeContainerRecord(store, base);
-    let empty: string | undefined;
-    if (lower === undefined) {
-      // An image without layers: overlayfs still wants a lower directory.
-      empty = join(directory, 'empty');
-      await mkdir(empty, { mode: 0o755 });
-    }
-    const imageRoot = lower ?? empty ?? directory;
-    const { rootfs, upper, overlay } = await prepareContainerRoot(directory, imageRoot, { volatile: options.autoRemove, rootless });
-    // Rootless, the overlay is not mounted yet: its content is still the image's.
-    const view = overlay === undefined ? rootfs : imageRoot;
-    const user = await lookupUser(view, userSpec);
-    await ensureWorkingDirectory(view, overlay === undefined ? rootfs : upper, workdir);
-    const env = containerEnvironment(imageConfig?.Env, options.env ?? [], { hostname, tty, home: user.home });
-    const requests = [...(await volumesFromRequests(store, options.volumesFrom ?? [], options.mounts ?? [])), ...(options.mounts ?? [])];
-    prepared = await prepareMounts({ store, container: id, requests, imageVolumes: Object.keys(imageConfig?.Volumes ?? {}), root: view });
-    const covered = prepared;
     const publish = [...(options.publish ?? []), ...(options.publishAll === true ? exposedPortSpecs(exposedPorts(imageConfig?.ExposedPorts, options)) : [])];
-    attachment = await attachContainer(store, {
-      containerId: id,
-      ...(options.name === undefined ? {} : { name: options.name }),
-      hostname,
-      network,
-      aliases: options.networkAliases ?? [],
-      ...(options.ip === undefined ? {} : { ip: options.ip }),
-      ports: publish,
-    });
-    proxies = await publishPorts(attachment.ports);
+    // The network and the root are made side by side, and both are awaited before a failure of
+    // either is thrown, so that `finally` undoes whatever each made.
+    const networkReady = async (): Promise<{ attached: NetworkAttachment; etcMounts: MountSpec[] }> => {
+      const attached = await attachContainer(store, {
+        containerId: id,
+        ...(options.name === undefined ? {} : { name: options.name }),
+        hostname,
+        network,
+        aliases: options.networkAliases ?? [],
+        ...(options.ip === undefined ? {} : { ip: options.ip }),
+        ports: publish,
+      });
+      attachment = attached;
+      proxies = await publishPorts(attached.ports);
+      return { attached, etcMounts: await writeEtcFiles(directory, hostname, network, attached) };
+    };
+    const rootReady = async (): Promise<{ rootfs: string; overlay: string | undefined; user: ContainerUserEntry; covered: PreparedMounts }> => {
+      let empty: string | undefined;
+      if (lower === undefined) {
+        // An image without layers: overlayfs still wants a lower directory.
+        empty = join(directory, 'empty');
+        await mkdir(empty, { mode: 0o755 });
+      }
+      const imageRoot = lower ?? empty ?? directory;
+      const { rootfs, upper, overlay } = await prepareContainerRoot(directory, imageRoot, { volatile: options.autoRemove, rootless });
+      // Rootless, the overlay is not mounted yet: its content is still the image's.
+      const view = overlay === undefined ? rootfs : imageRoot;
+      const user = await lookupUser(view, userSpec);
+      await ensureWorkingDirectory(view, overlay === undefined ? rootfs : upper, workdir);
+      const requests = [...(await volumesFromRequests(store, options.volumesFrom ?? [], options.mounts ?? [])), ...(options.mounts ?? [])];
+      prepared = await prepareMounts({ store, container: id, requests, imageVolumes: Object.keys(imageConfig?.Volumes ?? {}), root: view });
+      return { rootfs, overlay, user, covered: prepared };
+    };
+    const [{ attached, etcMounts }, { rootfs, overlay, user, covered }] = await allSettledOrThrow(networkReady(), rootReady());
+    const env = containerEnvironment(imageConfig?.Env, options.env ?? [], { hostname, tty, home: user.home });
     options.signal?.throwIfAborted();
     const spec: ContainerSpec = {
       args,
@@ -385,8 +403,8 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
       hostname,
       rootfs,
       ...(options.readOnly === true ? { readonlyRootfs: true } : {}),
-      mounts: [...covered.mounts, ...(await writeEtcFiles(directory, hostname, network, attachment)).filter((mount) => !covered.covers(mount.destination))],
-      network: attachment.namespace,
+      mounts: [...covered.mounts, ...etcMounts.filter((mount) => !covered.covers(mount.destination))],
+      network: attached.namespace,
       terminal: tty,
       ...(tty && options.terminalSize !== undefined ? { consoleSize: options.terminalSize } : {}),
       ...(options.init === true ? { init: true } : {}),
