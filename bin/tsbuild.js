@@ -6,7 +6,11 @@ const { readFileSync, statSync } = require('node:fs');
 const { join } = require('node:path');
 const { compileBundle, runBundle } = require('./bundle-loader.cjs');
 
-const bundle = join(__dirname, '..', 'dist', 'cli-bundle', 'cli.cjs');
+// `run` starts from a bundle of its own, which holds that command alone (src/cli/entry-run.ts):
+// the command is named as createProgram finds it (src/cli/program.ts), the first argument that
+// is not an option.
+const command = process.argv.slice(2).find((arg) => !arg.startsWith('-'));
+const bundle = join(__dirname, '..', 'dist', 'cli-bundle', command === 'run' ? 'run.cjs' : 'cli.cjs');
 let cache;
 let stale = false;
 try {

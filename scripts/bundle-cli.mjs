@@ -1,13 +1,16 @@
 // Bundles the compiled CLI and its dependencies into one CommonJS file, and makes V8's code cache
 // for it: resolving, loading and compiling hundreds of small modules costs more start-up time than
 // a parse or a push whose blobs the registry already has. bin/tsbuild.js runs the bundle with the
-// cache (see there); each command's modules still run only when that command runs.
+// cache (see there); each command's modules still run only when that command runs. `run` has a
+// bundle of its own besides (src/cli/entry-run.ts): V8 instantiates every function the bundle
+// declares at its top level, whichever command runs, and compiles the whole script from its cache.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve, sep } from 'node:path';
 import { build } from 'esbuild';
 
-const bundleFile = resolve('dist/cli-bundle/cli.cjs');
+/** Each bundle's name (bin/tsbuild.js chooses it by the command) and its entry in tsc's output. */
+const bundles = { cli: 'dist/cli/entry.js', run: 'dist/cli/entry-run.js' };
 
 const requireHere = createRequire(import.meta.url);
 const lexerLibraryFile = resolve(dirname(requireHere.resolve('chevrotain')), '..', 'chevrotain.min.mjs');
@@ -26,14 +29,15 @@ rmSync('dist/cli-bundle', { recursive: true, force: true });
 mkdirSync('dist/cli-bundle', { recursive: true });
 
 await build({
-  entryPoints: ['dist/cli/main.js'],
+  entryPoints: bundles,
   bundle: true,
   // One script: the code cache covers it whole, and a command's modules, inlined behind the
   // dynamic imports that load them, still run only when the command runs.
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  outfile: bundleFile,
+  outdir: 'dist/cli-bundle',
+  outExtension: { '.js': '.cjs' },
   // The lexer library's single-file build in place of the module that loads it at run time
   // (src/parser/lexer-library.ts): compiled into the bundle, it is covered by the code cache.
   plugins: [lexerLibraryInBundle],
@@ -55,6 +59,9 @@ await build({
 // has loaded: it then holds the compiled code of everything a command runs at load. V8 accepts
 // a cache only from the same V8 with the same flags, and compiles from source otherwise.
 const { compileBundle, runBundle } = await import('../bin/bundle-loader.cjs').then((loaded) => loaded.default);
-const script = compileBundle(bundleFile, undefined);
-await runBundle(script, bundleFile).loadEveryCommand();
-writeFileSync(`${bundleFile}.cache`, script.createCachedData());
+for (const name of Object.keys(bundles)) {
+  const bundleFile = resolve(`dist/cli-bundle/${name}.cjs`);
+  const script = compileBundle(bundleFile, undefined);
+  await runBundle(script, bundleFile).loadEveryCommand();
+  writeFileSync(`${bundleFile}.cache`, script.createCachedData());
+}

@@ -1,3 +1,3 @@
-import { main } from './main.js';
+import { main } from './entry.js';
 
 process.exitCode = await main(process.argv.slice(2));

@@ -1,9 +1,11 @@
 import { Writable } from 'node:stream';
 import { createProgram, runCli } from './program.js';
 import { setStartup, type Startup } from './startup.js';
-import './commands/index.js';
 
-/** The CLI as a process runs it, with its standard streams; returns the exit status. */
+/**
+ * The CLI as a process runs it, with its standard streams, for the commands registered before
+ * (entry.ts registers them all, entry-run.ts only `run`); returns the exit status.
+ */
 export async function main(argv: readonly string[], loaded?: Startup): Promise<number> {
   if (loaded !== undefined) setStartup(loaded);
   // A reader that stops early (`tsbuild images | head -1`) is not an error of ours.
@@ -17,8 +19,8 @@ export async function main(argv: readonly string[], loaded?: Startup): Promise<n
 }
 
 /**
- * Loads and sets up the module of every command without running any, so that the bundle's
- * code cache, made right after, holds the code every command runs at load.
+ * Loads and sets up the module of every registered command without running any, so that the
+ * bundle's code cache, made right after, holds the code every command runs at load.
  */
 export async function loadEveryCommand(): Promise<void> {
   const ignore = new Writable({ write: (_chunk, _encoding, done) => done() });
