@@ -1,16 +1,17 @@
 // Bundles the compiled CLI and its dependencies into one CommonJS file, and makes V8's code cache
 // for it: resolving, loading and compiling hundreds of small modules costs more start-up time than
 // a parse or a push whose blobs the registry already has. bin/tsbuild.js runs the bundle with the
-// cache (see there); each command's modules still run only when that command runs. `run` has a
-// bundle of its own besides (src/cli/entry-run.ts): V8 instantiates every function the bundle
-// declares at its top level, whichever command runs, and compiles the whole script from its cache.
+// cache (see there); each command's modules still run only when that command runs. `run` and
+// `build` have bundles of their own besides (src/cli/entry-run.ts, entry-build.ts): V8 compiles
+// a whole script from its cache and instantiates every function the bundle declares at its top
+// level, whichever command runs, so every other command's code cost them start-up time.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve, sep } from 'node:path';
 import { build } from 'esbuild';
 
 /** Each bundle's name (bin/tsbuild.js chooses it by the command) and its entry in tsc's output. */
-const bundles = { cli: 'dist/cli/entry.js', run: 'dist/cli/entry-run.js' };
+const bundles = { cli: 'dist/cli/entry.js', run: 'dist/cli/entry-run.js', build: 'dist/cli/entry-build.js' };
 
 const requireHere = createRequire(import.meta.url);
 const lexerLibraryFile = resolve(dirname(requireHere.resolve('chevrotain')), '..', 'chevrotain.min.mjs');

@@ -53,6 +53,24 @@ describe('cli', () => {
     expect(codeCache?.detail).toMatch(/started from its V8 code cache/);
   });
 
+  it('has a code cache this Node takes for each bundle, run and build their own', () => {
+    // In a plain node: V8 takes a cache only under the flags it was made with.
+    const loader = new URL('../bin/bundle-loader.cjs', import.meta.url).pathname;
+    const check = `
+      const { compileBundle, runBundle } = require(${JSON.stringify(loader)});
+      const file = process.argv[1];
+      const script = compileBundle(file, require('node:fs').readFileSync(file + '.cache'));
+      const program = runBundle(script, file);
+      process.stdout.write(JSON.stringify({ rejected: script.cachedDataRejected, main: typeof program.main }));
+    `;
+    for (const name of ['cli', 'run', 'build']) {
+      const file = new URL(`../dist/cli-bundle/${name}.cjs`, import.meta.url).pathname;
+      expect(JSON.parse(execFileSync(process.execPath, ['-e', check, file], { encoding: 'utf8' }))).toEqual({ rejected: false, main: 'function' });
+    }
+    expect(execFileSync(process.execPath, [bin, 'run', '--help'], { encoding: 'utf8' })).toMatch(/^Usage: tsbuild run /);
+    expect(execFileSync(process.execPath, [bin, 'build', '--help'], { encoding: 'utf8' })).toMatch(/^Usage: tsbuild build /);
+  });
+
   it('reports a code cache this Node refuses, and still runs', () => {
     // Another V8 flag changes the flag hash the cache was made under.
     const result = spawnSync(process.execPath, ['--stack-size=2000', bin, 'doctor', '--format', 'json'], { encoding: 'utf8' });

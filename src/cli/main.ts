@@ -4,7 +4,7 @@ import { setStartup, type Startup } from './startup.js';
 
 /**
  * The CLI as a process runs it, with its standard streams, for the commands registered before
- * (entry.ts registers them all, entry-run.ts only `run`); returns the exit status.
+ * (entry.ts registers them all, entry-run.ts and entry-build.ts one each); returns the exit status.
  */
 export async function main(argv: readonly string[], loaded?: Startup): Promise<number> {
   if (loaded !== undefined) setStartup(loaded);
