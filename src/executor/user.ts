@@ -131,12 +131,14 @@ export async function resolveUser(rootfs: string, spec: string): Promise<Resolve
     if (uid !== undefined && gid !== undefined) return withPrimary(uid, gid, []);
   }
 
-  const userId = parseNumeric(userPart);
+  // An empty user (`:5`, `:staff`) is the default one, uid 0: its entry if passwd has one
+  // (for its name and groups), else uid 0 without one, as GetExecUser takes it.
+  const userId = userPart === '' ? { numeric: true, id: 0 } : parseNumeric(userPart);
   const groupId = parseNumeric(groupPart);
   const passwdText = await readUserFile(rootfs, '/etc/passwd');
   // BuildKit hands moby/sys/user the file it could not open as a nil *os.File, which reads as
   // EINVAL: any USER other than a numeric uid:gid then fails in a root without the file.
-  if (passwdText === undefined) throw new TsbuildError('NOT_FOUND', `unable to find user ${userPart}: invalid argument`);
+  if (passwdText === undefined) throw new TsbuildError('NOT_FOUND', `unable to find user ${userPart === '' ? '0' : userPart}: invalid argument`);
   const users = parsePasswd(passwdText);
   const user = users.find((entry) => (userId.numeric ? entry.uid === userId.id : entry.name === userPart));
 
