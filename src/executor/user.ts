@@ -18,6 +18,12 @@ export interface ResolveChownOptions {
    * BuildKit does not: an unknown user is 0 and an unknown group leaves the gid as it was.
    */
   readonly strict?: boolean;
+  /**
+   * ROOTFS is a scratch stage's before any step wrote files. BuildKit's file op reads a name
+   * (neither `root`, a number nor empty) in the files of its destination's input, which such a
+   * stage has none of: it fails with `invalid user index: -1`, and so does this.
+   */
+  readonly emptyRoot?: boolean;
 }
 
 /** BuildKit reads at most this much of /etc/passwd or /etc/group. */
@@ -178,7 +184,8 @@ export async function resolveUser(rootfs: string, spec: string): Promise<Resolve
  * rules (client/llb WithUser, then the file op's readUser): `root` and decimal numbers are ids,
  * anything else a name; a user name takes its passwd entry's uid and primary gid; a numeric uid
  * alone gives the same number as gid; a group, by name or id, replaces the gid. A name the root
- * does not know is 0 (user) or no change (group), as BuildKit does, unless OPTIONS.strict.
+ * does not know is 0 (user) or no change (group), as BuildKit does, unless OPTIONS.strict; an
+ * empty user part is uid 0, as a number is (client/llb marshals an empty name as id 0).
  */
 export async function resolveChown(rootfs: string, spec: string, options: ResolveChownOptions = {}): Promise<ResolvedOwner> {
   const colon = spec.indexOf(':');
@@ -186,8 +193,12 @@ export async function resolveChown(rootfs: string, spec: string, options: Resolv
   const groupPart = colon === -1 ? undefined : spec.slice(colon + 1);
   let uid = 0;
   let gid = 0;
+  if (options.emptyRoot === true) {
+    const named = [userPart, groupPart ?? ''].find((part) => part !== '' && parseChownId(part) === undefined);
+    if (named !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `invalid user index: -1 (${JSON.stringify(named)} named in an empty scratch stage, which has no /etc/passwd or /etc/group to read)`);
+  }
 
-  const userId = parseChownId(userPart);
+  const userId = userPart === '' ? 0 : parseChownId(userPart);
   if (userId !== undefined) {
     uid = userId;
     gid = userId;

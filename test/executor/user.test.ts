@@ -152,4 +152,19 @@ describe('resolveChown', () => {
     expect(await codeOf(resolveChown(rootfs, 'nobody', { strict: true }))).toBe('NOT_FOUND');
     expect(await codeOf(resolveChown(rootfs, '10:nogroup', { strict: true }))).toBe('NOT_FOUND');
   });
+
+  it('takes an empty user part as uid 0, strict or not', async () => {
+    expect(await resolveChown(rootfs, ':staff', { strict: true })).toEqual({ uid: 0, gid: 50 });
+    expect(await resolveChown(bare, ':7')).toEqual({ uid: 0, gid: 7 });
+  });
+
+  it('refuses a name, but not an id, root or an empty part, in an empty scratch stage, as BuildKit does', async () => {
+    for (const spec of ['app', 'app:staff', '10:staff', ':staff', 'nobody']) {
+      expect(await messageOf(resolveChown(bare, spec, { emptyRoot: true }))).toMatch(/^invalid user index: -1 /);
+    }
+    expect(await resolveChown(bare, '10:20', { emptyRoot: true })).toEqual({ uid: 10, gid: 20 });
+    expect(await resolveChown(bare, 'root:root', { emptyRoot: true })).toEqual({ uid: 0, gid: 0 });
+    expect(await resolveChown(bare, ':7', { emptyRoot: true })).toEqual({ uid: 0, gid: 7 });
+    expect(await resolveChown(bare, '33', { emptyRoot: true })).toEqual({ uid: 33, gid: 33 });
+  });
 });
