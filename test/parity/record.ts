@@ -25,11 +25,24 @@ const emptySha256 = createHash('sha256').digest('hex');
 /** The base image's reference, the same in the peers' registry and in the test's store. */
 export const baseReference = '127.0.0.1:5000/library/busybox:latest';
 
-/** A case's `case.json`: build arguments, target, and a port where its `served/` directory is served (ADD of URLs). */
+/**
+ * A case's `case.json`: build arguments, target, a port where its `served/` directory is served
+ * (ADD of URLs), and named contexts (`--build-context NAME=DIR`, DIR a directory of the case).
+ */
 export interface CaseOptions {
   readonly args?: Readonly<Record<string, string>>;
   readonly target?: string;
   readonly serve?: { readonly port: number };
+  readonly contexts?: Readonly<Record<string, string>>;
+}
+
+/** The build flags a case's options ask for, the same for both builders; CONTEXT is the prepared context. */
+export function caseBuildFlags(options: CaseOptions, context: string): string[] {
+  const flags: string[] = [];
+  for (const [key, value] of Object.entries(options.args ?? {})) flags.push('--build-arg', `${key}=${value}`);
+  if (options.target !== undefined) flags.push('--target', options.target);
+  for (const [name, directory] of Object.entries(options.contexts ?? {})) flags.push('--build-context', `${name}=${join(context, directory)}`);
+  return flags;
 }
 
 /** The peers' docker 26.1 (BuildKit 0.13), which the golden records and the comparisons are built with. */
