@@ -27,7 +27,8 @@ export const baseReference = '127.0.0.1:5000/library/busybox:latest';
 
 /**
  * A case's `case.json`: build arguments, target, a port where its `served/` directory is served
- * (ADD of URLs), and named contexts (`--build-context NAME=DIR`, DIR a directory of the case).
+ * (ADD of URLs), and named contexts (`--build-context NAME=VALUE`: a directory of the case, or
+ * a `docker-image://` reference as it is).
  */
 export interface CaseOptions {
   readonly args?: Readonly<Record<string, string>>;
@@ -41,7 +42,7 @@ export function caseBuildFlags(options: CaseOptions, context: string): string[] 
   const flags: string[] = [];
   for (const [key, value] of Object.entries(options.args ?? {})) flags.push('--build-arg', `${key}=${value}`);
   if (options.target !== undefined) flags.push('--target', options.target);
-  for (const [name, directory] of Object.entries(options.contexts ?? {})) flags.push('--build-context', `${name}=${join(context, directory)}`);
+  for (const [name, value] of Object.entries(options.contexts ?? {})) flags.push('--build-context', `${name}=${value.includes('://') ? value : join(context, value)}`);
   return flags;
 }
 
