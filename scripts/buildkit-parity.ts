@@ -15,7 +15,8 @@
  *              "contexts": {"NAME": "DIR"}}: build arguments, target, a port on 127.0.0.1 where
  *              the case's `served/` directory is served over http during the build (for ADD of
  *              URLs; Last-Modified is the context's time), and named contexts (--build-context
- *              NAME= the case's directory DIR, or a docker-image:// reference); case.json and served/ are removed from the context.
+ *              NAME= the case's directory DIR, or a docker-image:// reference); case.json and
+ *              served/ are removed from the context.
  * Every context entry's mtime is then set to 2020-01-01T00:00:00Z, so that where BuildKit keeps
  * a source's mtime the record holds it.
  *
