@@ -221,13 +221,14 @@ export async function prepareContext(source: string, target: string): Promise<vo
   await rm(join(target, 'case.json'), { force: true });
   await rm(join(target, 'served'), { recursive: true, force: true });
   const epoch = new Date(contextEpoch);
-  const touch = async (path: string): Promise<void> => {
+  // Paths as bytes: a setup script may make names that are not UTF-8.
+  const touch = async (path: Buffer): Promise<void> => {
     const info = await lstat(path);
-    if (info.isDirectory()) for (const name of await readdir(path)) await touch(join(path, name));
+    if (info.isDirectory()) for (const name of await readdir(path, { encoding: 'buffer' })) await touch(Buffer.concat([path, Buffer.from('/'), name]));
     if (info.isSymbolicLink()) await lutimes(path, epoch, epoch);
     else await utimes(path, epoch, epoch);
   };
-  await touch(target);
+  await touch(Buffer.from(target));
 }
 
 /** A readable difference of two records: one line per differing field, empty when equal. */
