@@ -5,6 +5,7 @@ import { chmod, copyFile, lchown, lstat, mkdtemp, open, rm, utimes, writeFile } 
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import pLimit from 'p-limit';
 import {
   matchSource,
@@ -632,7 +633,10 @@ async function download(url: string, path: string, maxRedirections: number, algo
     return parsed !== undefined && !Number.isNaN(parsed.getTime()) ? parsed : undefined;
   };
   try {
-    const headers: Record<string, string> = {};
+    // Go's http transport, which BuildKit's http source uses, asks for gzip itself and then
+    // hands on a body sent with Content-Encoding: gzip decoded: the file (and its checksum) is
+    // what the server encoded, not the encoding.
+    const headers: Record<string, string> = { 'accept-encoding': 'gzip' };
     if (known?.etag !== undefined) headers['if-none-match'] = known.etag;
     if (known?.lastModified !== undefined) headers['if-modified-since'] = known.lastModified;
     const response = await request(url, { dispatcher, method: 'GET', headers });
@@ -650,12 +654,16 @@ async function download(url: string, path: string, maxRedirections: number, algo
     }
     const hash = createHash(algorithm);
     const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-    try {
-      for await (const chunk of response.body) {
-        const bytes = chunk as Buffer;
+    const save = async (chunks: AsyncIterable<Buffer>): Promise<void> => {
+      for await (const bytes of chunks) {
         hash.update(bytes);
         for (let offset = 0; offset < bytes.length; ) offset += (await handle.write(bytes, offset)).bytesWritten;
       }
+    };
+    try {
+      const encoding = [response.headers['content-encoding']].flat()[0];
+      if (encoding?.toLowerCase() === 'gzip') await pipeline(response.body, createGunzip(), save);
+      else await save(response.body);
     } finally {
       await handle.close();
     }

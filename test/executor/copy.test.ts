@@ -362,6 +362,12 @@ describe('ADD of URLs', () => {
       } else if (req.url?.startsWith('/loop')) {
         res.writeHead(302, { location: `/loop${Number(req.url.slice(5) || 0) + 1}` });
         res.end();
+      } else if (req.url === '/encoded/gzip.txt' || req.url === '/encoded/x-gzip.txt' || req.url === '/encoded/negotiated.txt') {
+        // Some servers encode whatever the request asks (x-gzip: an alias Go does not decode).
+        const name = req.url.slice('/encoded/'.length, -'.txt'.length);
+        const encoding = name === 'negotiated' ? (req.headers['accept-encoding'] === 'gzip' ? 'gzip' : undefined) : name === 'gzip' ? 'GZIP' : name;
+        res.writeHead(200, encoding === undefined ? {} : { 'content-encoding': encoding });
+        res.end(encoding === undefined ? body : gzipSync(body));
       } else if (req.url === '/') {
         res.writeHead(200);
         res.end('index');
@@ -412,6 +418,16 @@ describe('ADD of URLs', () => {
     expect(message).toContain(wrong);
     expect(message).toContain(sha);
     await expect(stat(join(rootfs, 'bad/app.txt'))).rejects.toThrow();
+  });
+
+  it('asks for gzip and saves a gzip-encoded body decoded, as Go\'s http transport hands it to BuildKit', async () => {
+    await fromContext({ sources: [`${base}/encoded/gzip.txt`, `${base}/encoded/negotiated.txt`], dest: '/enc/', add: true });
+    expect(await readFile(join(rootfs, 'enc/gzip.txt'), 'utf8')).toBe(body);
+    expect(await readFile(join(rootfs, 'enc/negotiated.txt'), 'utf8')).toBe(body);
+    await fromContext({ sources: [`${base}/encoded/gzip.txt`], dest: '/sum/', add: true, checksum: sha });
+    // Only the name gzip (in any case) is decoded.
+    await fromContext({ sources: [`${base}/encoded/x-gzip.txt`], dest: '/raw/', add: true });
+    expect(await readFile(join(rootfs, 'raw/x-gzip.txt'))).toEqual(gzipSync(body));
   });
 
   it('fails clearly on an error status and on endless redirects', async () => {
