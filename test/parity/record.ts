@@ -15,6 +15,7 @@ import { cp, chmod, lstat, readFile, readdir, rm, utimes, lutimes } from 'node:f
 import { createServer } from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { encodeFileName, readTar } from '../../src/common/index.js';
 
 /** Every context file, tar member and base entry the corpus fixes is older than this. */
@@ -282,8 +283,19 @@ export async function serveDirectory(dir: string, port: number): Promise<() => P
       response.writeHead(400).end();
       return;
     }
+    // Below `gzip-encoded/` a file is sent gzipped with Content-Encoding: gzip, as servers that
+    // compress their responses send it; below `labelled-ENCODING/` it is sent as it is with
+    // Content-Encoding: ENCODING, as servers send a .gz file mislabelled.
+    const labelled = /^\/labelled-([^/]+)\//.exec(path)?.[1];
+    const gzipped = path.startsWith('/gzip-encoded/');
     readFile(join(dir, path)).then(
-      (content) => response.writeHead(200, { 'content-length': content.length, 'last-modified': lastModified, 'content-type': 'application/octet-stream' }).end(content),
+      (file) => {
+        const content = gzipped ? gzipSync(file) : file;
+        const encoding = gzipped ? 'gzip' : labelled;
+        response
+          .writeHead(200, { 'content-length': content.length, 'last-modified': lastModified, 'content-type': 'application/octet-stream', ...(encoding === undefined ? {} : { 'content-encoding': encoding }) })
+          .end(content);
+      },
       () => response.writeHead(404).end(),
     );
   });
