@@ -18,7 +18,7 @@ import {
   type SourceRoot,
   type TreeEntry,
 } from '../cache/index.js';
-import { fsPath, makeSpecialFile, messageOf, mkdirInRoot, parseDigest, readTar, readXattrs, resolveInRoot, setXattr, TsbuildError } from '../common/index.js';
+import { fsPath, makeSpecialFile, messageOf, mkdirInRoot, parseDigest, parseHttpTime, readTar, readXattrs, resolveInRoot, setXattr, TsbuildError } from '../common/index.js';
 import { decompressStream, unpackLayer } from '../store/index.js';
 import { descriptorPath, openWalked } from './walked-file.js';
 import { checkoutGit, isGitSource, parseGitRef, resolveGitRef, type ResolvedGit } from './git-source.js';
@@ -443,7 +443,8 @@ class Copier {
   /**
    * ADD of an http(s) URL (BuildKit's http source, then a copy): the file is named after the URL
    * path (`__unnamed__` when it has none) unless DEST names a file, written 0600 and owned by
-   * root (then --chown and --chmod), its mtime from Last-Modified; --checksum is verified.
+   * root (then --chown and --chmod), its mtime from Last-Modified as Go reads it (else the Unix
+   * epoch); --checksum is verified.
    */
   async addUrl(url: string, dest: string, maxRedirections: number): Promise<void> {
     let name = '__unnamed__';
@@ -474,7 +475,8 @@ class Copier {
       this.replaceWithFile(target);
       await copyFile(downloaded.path, target, constants.COPYFILE_EXCL);
       this.applyOwnerAndMode(target, 0, 0, 0o600, false);
-      const mtime = lastModified ?? new Date();
+      // Without a Last-Modified that Go reads, BuildKit's http source leaves the Unix epoch.
+      const mtime = lastModified ?? new Date(0);
       await utimes(target, mtime, mtime);
     } finally {
       if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
@@ -628,10 +630,7 @@ async function download(url: string, path: string, maxRedirections: number, algo
   const { Agent, interceptors, request } = await import('undici');
   const dispatcher = new Agent().compose(interceptors.redirect({ maxRedirections }));
   const known = cache === undefined ? undefined : await cache.lookup(url);
-  const dateOf = (header: string | undefined): Date | undefined => {
-    const parsed = header === undefined ? undefined : new Date(header);
-    return parsed !== undefined && !Number.isNaN(parsed.getTime()) ? parsed : undefined;
-  };
+  const dateOf = (header: string | undefined): Date | undefined => (header === undefined ? undefined : parseHttpTime(header));
   try {
     // Go's http transport, which BuildKit's http source uses, asks for gzip itself and then
     // hands on a body sent with Content-Encoding: gzip decoded: the file (and its checksum) is

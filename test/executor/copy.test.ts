@@ -368,6 +368,11 @@ describe('ADD of URLs', () => {
         const encoding = name === 'negotiated' ? (req.headers['accept-encoding'] === 'gzip' ? 'gzip' : undefined) : name === 'gzip' ? 'GZIP' : name;
         res.writeHead(200, encoding === undefined ? {} : { 'content-encoding': encoding });
         res.end(encoding === undefined ? body : gzipSync(body));
+      } else if (req.url === '/dated/none' || req.url === '/dated/iso' || req.url === '/dated/rfc850') {
+        const dates: Record<string, string> = { '/dated/iso': '2020-06-01T12:00:00Z', '/dated/rfc850': 'Monday, 01-Jun-20 12:00:00 GMT' };
+        const date = dates[req.url];
+        res.writeHead(200, date === undefined ? {} : { 'last-modified': date });
+        res.end(body);
       } else if (req.url === '/') {
         res.writeHead(200);
         res.end('index');
@@ -428,6 +433,13 @@ describe('ADD of URLs', () => {
     // Only the name gzip (in any case) is decoded.
     await fromContext({ sources: [`${base}/encoded/x-gzip.txt`], dest: '/raw/', add: true });
     expect(await readFile(join(rootfs, 'raw/x-gzip.txt'))).toEqual(gzipSync(body));
+  });
+
+  it('dates the file by a Last-Modified Go reads, else at the Unix epoch', async () => {
+    await fromContext({ sources: [`${base}/dated/none`, `${base}/dated/iso`, `${base}/dated/rfc850`], dest: '/dated/', add: true });
+    expect((await stat(join(rootfs, 'dated/none'))).mtime.getTime()).toBe(0);
+    expect((await stat(join(rootfs, 'dated/iso'))).mtime.getTime()).toBe(0);
+    expect((await stat(join(rootfs, 'dated/rfc850'))).mtime.getTime()).toBe(lastModified.getTime());
   });
 
   it('fails clearly on an error status and on endless redirects', async () => {
