@@ -285,15 +285,17 @@ export async function serveDirectory(dir: string, port: number): Promise<() => P
     }
     // Below `gzip-encoded/` a file is sent gzipped with Content-Encoding: gzip, as servers that
     // compress their responses send it; below `labelled-ENCODING/` it is sent as it is with
-    // Content-Encoding: ENCODING, as servers send a .gz file mislabelled.
+    // Content-Encoding: ENCODING, as servers send a .gz file mislabelled; below `undated/`
+    // without Last-Modified, below `iso-dated/` with it in ISO 8601 (no HTTP date).
     const labelled = /^\/labelled-([^/]+)\//.exec(path)?.[1];
     const gzipped = path.startsWith('/gzip-encoded/');
+    const date = path.startsWith('/undated/') ? {} : { 'last-modified': path.startsWith('/iso-dated/') ? contextEpoch : lastModified };
     readFile(join(dir, path)).then(
       (file) => {
         const content = gzipped ? gzipSync(file) : file;
         const encoding = gzipped ? 'gzip' : labelled;
         response
-          .writeHead(200, { 'content-length': content.length, 'last-modified': lastModified, 'content-type': 'application/octet-stream', ...(encoding === undefined ? {} : { 'content-encoding': encoding }) })
+          .writeHead(200, { 'content-length': content.length, ...date, 'content-type': 'application/octet-stream', ...(encoding === undefined ? {} : { 'content-encoding': encoding }) })
           .end(content);
       },
       () => response.writeHead(404).end(),
