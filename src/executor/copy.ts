@@ -638,7 +638,15 @@ async function download(url: string, path: string, maxRedirections: number, algo
     const headers: Record<string, string> = { 'accept-encoding': 'gzip' };
     if (known?.etag !== undefined) headers['if-none-match'] = known.etag;
     if (known?.lastModified !== undefined) headers['if-modified-since'] = known.lastModified;
-    const response = await request(url, { dispatcher, method: 'GET', headers });
+    // A user and password in the URL are sent as basic authentication (percent-decoded), as Go's
+    // http client sends them; undici would send neither.
+    const target = new URL(url);
+    if (target.username !== '' || target.password !== '') {
+      headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`).toString('base64')}`;
+      target.username = '';
+      target.password = '';
+    }
+    const response = await request(target, { dispatcher, method: 'GET', headers });
     if (response.statusCode === 304 && known !== undefined && cache !== undefined) {
       await response.body.dump();
       await cache.materialize(known, path);

@@ -373,6 +373,10 @@ describe('ADD of URLs', () => {
         const date = dates[req.url];
         res.writeHead(200, date === undefined ? {} : { 'last-modified': date });
         res.end(body);
+      } else if (req.url === '/auth/app.txt') {
+        const expected = `Basic ${Buffer.from('us er:p@ss:word').toString('base64')}`;
+        res.writeHead(req.headers.authorization === expected ? 200 : 401);
+        res.end(req.headers.authorization === expected ? body : 'no');
       } else if (req.url === '/') {
         res.writeHead(200);
         res.end('index');
@@ -440,6 +444,13 @@ describe('ADD of URLs', () => {
     expect((await stat(join(rootfs, 'dated/none'))).mtime.getTime()).toBe(0);
     expect((await stat(join(rootfs, 'dated/iso'))).mtime.getTime()).toBe(0);
     expect((await stat(join(rootfs, 'dated/rfc850'))).mtime.getTime()).toBe(lastModified.getTime());
+  });
+
+  it('sends the URL\'s user and password as basic authentication, percent-decoded', async () => {
+    const withCredentials = base.replace('http://', 'http://us%20er:p%40ss%3Aword@');
+    await fromContext({ sources: [`${withCredentials}/auth/app.txt`], dest: '/auth/', add: true });
+    expect(await readFile(join(rootfs, 'auth/app.txt'), 'utf8')).toBe(body);
+    expect(await codeOf(fromContext({ sources: [`${base}/auth/app.txt`], dest: '/noauth/', add: true }))).toBe('REGISTRY');
   });
 
   it('fails clearly on an error status and on endless redirects', async () => {
