@@ -99,7 +99,8 @@ function linePath(line: string): string | undefined {
  * aux-cache (inode numbers and ctimes), debconf's and dpkg's `-old` backups, and byte code that
  * holds its source's mtime. Only a difference of their content alone is taken as noise.
  */
-const noisyContent = [/^var\/log\//, /^var\/cache\/ldconfig\/aux-cache$/, /-old$/, /\.pyc$/];
+// A kept .git's index holds the checkout's stat data (times, inodes).
+const noisyContent = [/^var\/log\//, /^var\/cache\/ldconfig\/aux-cache$/, /-old$/, /\.pyc$/, /(^|\/)\.git\/index$/];
 
 function isContentNoise(line: string): boolean {
   const match = /^layer \d+: (.*?): sha256 BuildKit "[0-9a-f]+" tsbuild "[0-9a-f]+"$/.exec(line);
