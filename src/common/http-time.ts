@@ -155,18 +155,24 @@ function toDate(fields: Fields): Date | undefined {
 
 const empty = (): Fields => ({ year: 0, month: 0, day: 0, hour: 0, minute: 0, second: 0, nanos: 0 });
 
+/** `02 Jan 2006` (LONG year, IMF-fixdate) or `02-Jan-06` (RFC 850): the day, month and year, SEPARATOR between. */
+function dayMonthYear(at: Cursor, separator: string, long: boolean): Pick<Fields, 'day' | 'month' | 'year'> | undefined {
+  const day = at.number(true);
+  if (day === undefined || !at.literal(separator)) return undefined;
+  const month = at.name(shortMonths);
+  if (month === undefined || !at.literal(separator)) return undefined;
+  const year = long ? at.longYear() : at.shortYear();
+  return year === undefined ? undefined : { day, month, year };
+}
+
 /** `Mon, 02 Jan 2006 15:04:05 GMT`. */
 function imfFixdate(text: string): Date | undefined {
   const at = new Cursor(text);
   const fields = empty();
   if (at.name(shortDays) === undefined || !at.literal(', ')) return undefined;
-  const day = at.number(true);
-  if (day === undefined || !at.literal(' ')) return undefined;
-  const month = at.name(shortMonths);
-  if (month === undefined || !at.literal(' ')) return undefined;
-  const year = at.longYear();
-  if (year === undefined || !at.literal(' ') || !at.clock(fields) || !at.literal(' GMT') || !at.done) return undefined;
-  return toDate({ ...fields, year, month, day });
+  const date = dayMonthYear(at, ' ', true);
+  if (date === undefined || !at.literal(' ') || !at.clock(fields) || !at.literal(' GMT') || !at.done) return undefined;
+  return toDate({ ...fields, ...date });
 }
 
 /** `Monday, 02-Jan-06 15:04:05 MST`. */
@@ -174,13 +180,9 @@ function rfc850(text: string): Date | undefined {
   const at = new Cursor(text);
   const fields = empty();
   if (at.name(longDays) === undefined || !at.literal(', ')) return undefined;
-  const day = at.number(true);
-  if (day === undefined || !at.literal('-')) return undefined;
-  const month = at.name(shortMonths);
-  if (month === undefined || !at.literal('-')) return undefined;
-  const year = at.shortYear();
-  if (year === undefined || !at.literal(' ') || !at.clock(fields) || !at.literal(' ') || !at.zone() || !at.done) return undefined;
-  return toDate({ ...fields, year, month, day });
+  const date = dayMonthYear(at, '-', false);
+  if (date === undefined || !at.literal(' ') || !at.clock(fields) || !at.literal(' ') || !at.zone() || !at.done) return undefined;
+  return toDate({ ...fields, ...date });
 }
 
 /** `Mon Jan _2 15:04:05 2006`, in the daemon's zone (UTC). */
