@@ -23,6 +23,7 @@ import { decompressStream, unpackLayer } from '../store/index.js';
 import { descriptorPath, openWalked } from './walked-file.js';
 import { checkoutGit, isGitSource, parseGitRef, resolveGitRef, type ResolvedGit } from './git-source.js';
 import type { HttpCache } from './http-cache.js';
+import { gzipMembers } from './gzip-members.js';
 
 /** Files up to this size are copied synchronously; larger ones on the thread pool, several at once. */
 const smallFileBytes = 256n * 1024n;
@@ -551,7 +552,7 @@ function compressionOf(start: Buffer): 'gzip' | 'bzip2' | 'xz' | 'zstd' | 'none'
   return 'none';
 }
 
-/** The uncompressed bytes of the file at PATH: gzip and zstd in process, bzip2 and xz through their commands. */
+/** The uncompressed bytes of the file at PATH: gzip (member by member, gzip-members.ts) and zstd in process, bzip2 and xz through their commands. */
 export async function* archiveStream(path: string): AsyncGenerator<Buffer> {
   const handle = await open(path, 'r');
   const start = Buffer.alloc(6);
@@ -561,6 +562,10 @@ export async function* archiveStream(path: string): AsyncGenerator<Buffer> {
     await handle.close();
   }
   const kind = compressionOf(start);
+  if (kind === 'gzip') {
+    yield* gzipMembers(path);
+    return;
+  }
   if (kind !== 'bzip2' && kind !== 'xz') {
     yield* decompressStream(createReadStream(path), `read archive ${basename(path)}`);
     return;
