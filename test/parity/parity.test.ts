@@ -35,9 +35,6 @@ const knownDifferences: Readonly<Record<string, string>> = {
   // rewrites layer times just with the exporter's rewrite-timestamp=true (not docker's default);
   // tsbuild always applies that rewrite when the epoch is set (README, reproducible images).
   'rw-source-date-epoch': 'with SOURCE_DATE_EPOCH tsbuild clamps the times in the layers it adds, as BuildKit only does with rewrite-timestamp=true',
-  // Go's gzip reader decodes lazily: the tar reader stops at its end blocks, before the bytes
-  // after the member; Node's zlib decodes a chunk whole and fails on them.
-  'add-gzip-trailing-bytes': 'a gzip archive with non-zero bytes after its member is copied as a file, not unpacked',
 };
 
 interface BaseEntry extends EntryRecord {
