@@ -313,7 +313,7 @@ export async function checkoutGit(ref: GitRef, resolved: ResolvedGit, directory:
  * that come along (for a commit: every branch and tag), and the checkout, its origin that
  * repository, fetches from it `REF:REF` (an annotated tag `REF:refs/tags/REF`, a commit through a
  * ref made for it). REF is the ref as written, the default branch's name when none was. Returns
- * the commit fetched; the checkout's origin is left for the caller to name.
+ * the commit fetched; the checkout's origin is the remote again.
  */
 async function fetchKept(ref: GitRef, resolved: ResolvedGit, directory: string, what: string): Promise<string> {
   const cache = await mkdtemp(join(tmpdir(), 'tsbuild-git-cache-'));
@@ -336,6 +336,8 @@ async function fetchKept(ref: GitRef, resolved: ResolvedGit, directory: string, 
       await inCache(['update-ref', pullref, name]);
     }
     await inCheckout(['fetch', '-q', '-u', '--depth=1', '--', 'origin', pullref]);
+    // Origin the remote again before anything else reads it: submodules at relative URLs.
+    await inCheckout(['remote', 'set-url', 'origin', ref.remote]);
     return (await inCheckout(['rev-parse', 'FETCH_HEAD^{commit}'])).trim();
   } finally {
     await rm(cache, { recursive: true, force: true });
