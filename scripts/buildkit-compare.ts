@@ -28,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { formatReference, parseReference } from '../src/common/index.js';
 import { decompressLayer, openStore, resolveImage, type Store } from '../src/store/index.js';
-import { imageRecord, prepareContext, recordDiff, serveDirectory, type ImageRecord, type CaseOptions, peerDocker as docker, peerDockerEnv as dockerEnv } from '../test/parity/record.js';
+import { caseBuildFlags, imageRecord, prepareContext, recordDiff, serveDirectory, type ImageRecord, type CaseOptions, peerDocker as docker, peerDockerEnv as dockerEnv } from '../test/parity/record.js';
 
 const repository = fileURLToPath(new URL('..', import.meta.url));
 
@@ -44,17 +44,10 @@ async function runFile(file: string, args: readonly string[], env: NodeJS.Proces
 
 const runDocker = (args: readonly string[]): Promise<string> => runFile(docker, args, dockerEnv);
 
-function buildArgs(options: CaseOptions): string[] {
-  const args: string[] = [];
-  for (const [key, value] of Object.entries(options.args ?? {})) args.push('--build-arg', `${key}=${value}`);
-  if (options.target !== undefined) args.push('--target', options.target);
-  return args;
-}
-
 /** BuildKit's image of CONTEXT as a record of every layer (base included), and its diff IDs. */
 async function buildKitRecord(context: string, options: CaseOptions, tag: string, work: string): Promise<{ record: ImageRecord; diffIds: string[] }> {
   await runDocker(['builder', 'prune', '-f', '--filter', 'type=source.local']);
-  await runDocker(['build', '--no-cache', '--network', 'host', '-q', '-t', tag, ...buildArgs(options), context]);
+  await runDocker(['build', '--no-cache', '--network', 'host', '-q', '-t', tag, ...caseBuildFlags(options, context), context]);
   const dir = join(work, 'save');
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
@@ -82,7 +75,7 @@ async function* layerOf(store: Store, digest: Parameters<Store['openBlob']>[0], 
 /** tsbuild's image of CONTEXT, built in a throwaway root, as a record of every layer. */
 async function tsbuildRecord(context: string, options: CaseOptions, tag: string, work: string): Promise<{ record: ImageRecord; diffIds: string[] }> {
   const root = join(work, 'root');
-  await runFile(process.execPath, [join(repository, 'bin/tsbuild.js'), 'build', '--root', root, '--no-cache', '--progress', 'plain', '-t', tag, ...buildArgs(options), context], process.env);
+  await runFile(process.execPath, [join(repository, 'bin/tsbuild.js'), 'build', '--root', root, '--no-cache', '--progress', 'plain', '-t', tag, ...caseBuildFlags(options, context), context], process.env);
   const store = await openStore({ root });
   const descriptor = await store.resolveReference(formatReference(parseReference(tag)));
   if (descriptor === undefined) throw new Error(`no image ${tag} in ${root}`);
@@ -106,7 +99,8 @@ function linePath(line: string): string | undefined {
  * aux-cache (inode numbers and ctimes), debconf's and dpkg's `-old` backups, and byte code that
  * holds its source's mtime. Only a difference of their content alone is taken as noise.
  */
-const noisyContent = [/^var\/log\//, /^var\/cache\/ldconfig\/aux-cache$/, /-old$/, /\.pyc$/];
+// A kept .git's index holds the checkout's stat data (times, inodes).
+const noisyContent = [/^var\/log\//, /^var\/cache\/ldconfig\/aux-cache$/, /-old$/, /\.pyc$/, /(^|\/)\.git\/index$/];
 
 function isContentNoise(line: string): boolean {
   const match = /^layer \d+: (.*?): sha256 BuildKit "[0-9a-f]+" tsbuild "[0-9a-f]+"$/.exec(line);

@@ -11,10 +11,12 @@
  * A case directory may hold, besides the Dockerfile and context files:
  *   setup.sh   run with sh in the copied context before the build (links, modes, tars: what git
  *              cannot hold), then removed from it;
- *   case.json  {"args": {"NAME": "VALUE"}, "target": "STAGE", "serve": {"port": N}}: build
- *              arguments, target, and a port on 127.0.0.1 where the case's `served/` directory
- *              is served over http during the build (for ADD of URLs; Last-Modified is the
- *              context's time); case.json and served/ are removed from the context.
+ *   case.json  {"args": {"NAME": "VALUE"}, "target": "STAGE", "serve": {"port": N},
+ *              "contexts": {"NAME": "DIR"}}: build arguments, target, a port on 127.0.0.1 where
+ *              the case's `served/` directory is served over http during the build (for ADD of
+ *              URLs; Last-Modified is the context's time), and named contexts (--build-context
+ *              NAME= the case's directory DIR, or a docker-image:// reference); case.json and
+ *              served/ are removed from the context.
  * Every context entry's mtime is then set to 2020-01-01T00:00:00Z, so that where BuildKit keeps
  * a source's mtime the record holds it.
  *
@@ -50,7 +52,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { readTar } from '../src/common/index.js';
-import { baseReference, imageRecord, prepareContext, serveDirectory, type EntryRecord, type CaseOptions, peerDocker as docker, peerDockerEnv as dockerEnv } from '../test/parity/record.js';
+import { baseReference, caseBuildFlags, imageRecord, prepareContext, serveDirectory, type EntryRecord, type CaseOptions, peerDocker as docker, peerDockerEnv as dockerEnv } from '../test/parity/record.js';
 
 const repository = fileURLToPath(new URL('..', import.meta.url));
 const casesDir = join(repository, 'test/parity/cases');
@@ -152,9 +154,7 @@ async function goldenCase(name: string, work: string, baseDiffIds: readonly stri
   // corpus's one mtime, so a setup.sh that changes a file's bytes but not its size would leave
   // the old bytes. Dropping the kept copies first makes every transfer whole.
   run(['builder', 'prune', '-f', '--filter', 'type=source.local']);
-  const args = ['build', '--no-cache', '--network', 'host', '-q', '-t', tag];
-  for (const [key, value] of Object.entries(options.args ?? {})) args.push('--build-arg', `${key}=${value}`);
-  if (options.target !== undefined) args.push('--target', options.target);
+  const args = ['build', '--no-cache', '--network', 'host', '-q', '-t', tag, ...caseBuildFlags(options, context)];
   const stop = options.serve === undefined ? undefined : await serveDirectory(join(source, 'served'), options.serve.port);
   try {
     await runAsync([...args, context]);

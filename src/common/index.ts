@@ -15,6 +15,7 @@ export * from './lazy-modules.js';
 export * from './unique-hex.js';
 export * from './xdg.js';
 export * from './duration.js';
+export * from './http-time.js';
 export * from './byte-size.js';
 export * from './path-in-root.js';
 export * from './path-match.js';

@@ -228,7 +228,7 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
       // and owner, and a symlink in the stage on DEST's path is followed.
       const active = await execution.snapshots.prepare(execution.layers);
       try {
-        const owner = instruction.chown === '' ? undefined : await resolveChown(active.path, instruction.chown);
+        const owner = instruction.chown === '' ? undefined : await resolveChown(active.path, instruction.chown, { emptyRoot: execution.layers.length === 0 });
         await copyInto(from, active.path, {
           sources: [...instruction.sources],
           contents: instruction.contents.map((c) => ({ path: c.path, data: c.data })),

@@ -5,6 +5,7 @@ import { chmod, copyFile, lchown, lstat, mkdtemp, open, rm, utimes, writeFile } 
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import pLimit from 'p-limit';
 import {
   matchSource,
@@ -17,11 +18,12 @@ import {
   type SourceRoot,
   type TreeEntry,
 } from '../cache/index.js';
-import { fsPath, makeSpecialFile, messageOf, mkdirInRoot, parseDigest, readTar, readXattrs, resolveInRoot, setXattr, TsbuildError } from '../common/index.js';
+import { fsPath, makeSpecialFile, messageOf, mkdirInRoot, parseDigest, parseHttpTime, readTar, readXattrs, resolveInRoot, setXattr, TsbuildError } from '../common/index.js';
 import { decompressStream, unpackLayer } from '../store/index.js';
 import { descriptorPath, openWalked } from './walked-file.js';
 import { checkoutGit, isGitSource, parseGitRef, resolveGitRef, type ResolvedGit } from './git-source.js';
 import type { HttpCache } from './http-cache.js';
+import { gzipMembers } from './gzip-members.js';
 
 /** Files up to this size are copied synchronously; larger ones on the thread pool, several at once. */
 const smallFileBytes = 256n * 1024n;
@@ -442,7 +444,8 @@ class Copier {
   /**
    * ADD of an http(s) URL (BuildKit's http source, then a copy): the file is named after the URL
    * path (`__unnamed__` when it has none) unless DEST names a file, written 0600 and owned by
-   * root (then --chown and --chmod), its mtime from Last-Modified; --checksum is verified.
+   * root (then --chown and --chmod), its mtime from Last-Modified as Go reads it (else the Unix
+   * epoch); --checksum is verified.
    */
   async addUrl(url: string, dest: string, maxRedirections: number): Promise<void> {
     let name = '__unnamed__';
@@ -473,7 +476,8 @@ class Copier {
       this.replaceWithFile(target);
       await copyFile(downloaded.path, target, constants.COPYFILE_EXCL);
       this.applyOwnerAndMode(target, 0, 0, 0o600, false);
-      const mtime = lastModified ?? new Date();
+      // Without a Last-Modified that Go reads, BuildKit's http source leaves the Unix epoch.
+      const mtime = lastModified ?? new Date(0);
       await utimes(target, mtime, mtime);
     } finally {
       if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
@@ -548,7 +552,7 @@ function compressionOf(start: Buffer): 'gzip' | 'bzip2' | 'xz' | 'zstd' | 'none'
   return 'none';
 }
 
-/** The uncompressed bytes of the file at PATH: gzip and zstd in process, bzip2 and xz through their commands. */
+/** The uncompressed bytes of the file at PATH: gzip (member by member, gzip-members.ts) and zstd in process, bzip2 and xz through their commands. */
 export async function* archiveStream(path: string): AsyncGenerator<Buffer> {
   const handle = await open(path, 'r');
   const start = Buffer.alloc(6);
@@ -558,6 +562,10 @@ export async function* archiveStream(path: string): AsyncGenerator<Buffer> {
     await handle.close();
   }
   const kind = compressionOf(start);
+  if (kind === 'gzip') {
+    yield* gzipMembers(path);
+    return;
+  }
   if (kind !== 'bzip2' && kind !== 'xz') {
     yield* decompressStream(createReadStream(path), `read archive ${basename(path)}`);
     return;
@@ -627,15 +635,23 @@ async function download(url: string, path: string, maxRedirections: number, algo
   const { Agent, interceptors, request } = await import('undici');
   const dispatcher = new Agent().compose(interceptors.redirect({ maxRedirections }));
   const known = cache === undefined ? undefined : await cache.lookup(url);
-  const dateOf = (header: string | undefined): Date | undefined => {
-    const parsed = header === undefined ? undefined : new Date(header);
-    return parsed !== undefined && !Number.isNaN(parsed.getTime()) ? parsed : undefined;
-  };
+  const dateOf = (header: string | undefined): Date | undefined => (header === undefined ? undefined : parseHttpTime(header));
   try {
-    const headers: Record<string, string> = {};
+    // Go's http transport, which BuildKit's http source uses, asks for gzip itself and then
+    // hands on a body sent with Content-Encoding: gzip decoded: the file (and its checksum) is
+    // what the server encoded, not the encoding.
+    const headers: Record<string, string> = { 'accept-encoding': 'gzip' };
     if (known?.etag !== undefined) headers['if-none-match'] = known.etag;
     if (known?.lastModified !== undefined) headers['if-modified-since'] = known.lastModified;
-    const response = await request(url, { dispatcher, method: 'GET', headers });
+    // A user and password in the URL are sent as basic authentication (percent-decoded), as Go's
+    // http client sends them; undici would send neither.
+    const target = new URL(url);
+    if (target.username !== '' || target.password !== '') {
+      headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`).toString('base64')}`;
+      target.username = '';
+      target.password = '';
+    }
+    const response = await request(target, { dispatcher, method: 'GET', headers });
     if (response.statusCode === 304 && known !== undefined && cache !== undefined) {
       await response.body.dump();
       await cache.materialize(known, path);
@@ -650,12 +666,16 @@ async function download(url: string, path: string, maxRedirections: number, algo
     }
     const hash = createHash(algorithm);
     const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-    try {
-      for await (const chunk of response.body) {
-        const bytes = chunk as Buffer;
+    const save = async (chunks: AsyncIterable<Buffer>): Promise<void> => {
+      for await (const bytes of chunks) {
         hash.update(bytes);
         for (let offset = 0; offset < bytes.length; ) offset += (await handle.write(bytes, offset)).bytesWritten;
       }
+    };
+    try {
+      const encoding = [response.headers['content-encoding']].flat()[0];
+      if (encoding?.toLowerCase() === 'gzip') await pipeline(response.body, createGunzip(), save);
+      else await save(response.body);
     } finally {
       await handle.close();
     }

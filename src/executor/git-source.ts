@@ -10,7 +10,7 @@ import { lstat, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { lutimesSync } from 'node:fs';
-import { TsbuildError, fsPath, messageOf, readDirectoryEntries } from '../common/index.js';
+import { TsbuildError, fsPath, messageOf, readDirectoryEntries, uniqueHex } from '../common/index.js';
 
 /** What a git source names: `REMOTE[?query][#ref[:subdir]]`. */
 export interface GitRef {
@@ -250,28 +250,31 @@ export async function resolveGitRef(ref: GitRef): Promise<ResolvedGit> {
 
 /**
  * Checks RESOLVED out into DIRECTORY (empty, made by the caller) one commit deep, submodules
- * too unless turned off. With KEEPGITDIR the `.git` directory stays, the ref fetched under its
- * own name, HEAD detached at the commit and origin the (redacted) remote, as BuildKit keeps it;
- * otherwise it is removed. Returns the directory to copy: DIRECTORY or its SUBDIR, which must
+ * too unless turned off. With KEEPGITDIR the `.git` directory stays with BuildKit's refs (see
+ * fetchKept), HEAD detached at the commit and origin the (redacted) remote; otherwise it is
+ * removed. Returns the directory to copy: DIRECTORY or its SUBDIR, which must
  * be a directory reached through directories only (no symlink may lead out of the checkout).
  */
 export async function checkoutGit(ref: GitRef, resolved: ResolvedGit, directory: string, keepGitDir: boolean): Promise<string> {
   const what = `checkout git source ${redactRemote(ref.remote)}${ref.ref === '' ? '' : `#${ref.ref}`}`;
   const run = (args: readonly string[]): Promise<string> => git(args, { cwd: directory, what });
   await run(['-c', 'init.defaultBranch=master', 'init', '-q', '.']);
-  await run(['remote', 'add', 'origin', ref.remote]);
-  const keepRef = keepGitDir && resolved.fullRef !== '';
-  const refspec = keepRef ? `+${resolved.fullRef}:${resolved.fullRef}` : resolved.fullRef !== '' ? resolved.fullRef : resolved.commit;
   let fetched: string;
-  try {
-    await run(['fetch', '-q', '--depth=1', '--no-tags', '--', 'origin', refspec]);
-    fetched = (await run(['rev-parse', 'FETCH_HEAD^{commit}'])).trim();
-  } catch (error) {
-    // A server that will not give a commit no ref advertises (protocol v0 without
-    // allowReachableSHA1InWant) gives it with the history of every branch and tag.
-    if (resolved.fullRef !== '') throw error;
-    await run(['fetch', '-q', '--', 'origin', '+refs/heads/*:refs/remotes/origin/*', '+refs/tags/*:refs/tags/*']);
-    fetched = (await run(['rev-parse', '--verify', `${resolved.commit}^{commit}`])).trim();
+  if (keepGitDir) {
+    fetched = await fetchKept(ref, resolved, directory, what);
+  } else {
+    await run(['remote', 'add', 'origin', ref.remote]);
+    const refspec = resolved.fullRef !== '' ? resolved.fullRef : resolved.commit;
+    try {
+      await run(['fetch', '-q', '--depth=1', '--no-tags', '--', 'origin', refspec]);
+      fetched = (await run(['rev-parse', 'FETCH_HEAD^{commit}'])).trim();
+    } catch (error) {
+      // A server that will not give a commit no ref advertises (protocol v0 without
+      // allowReachableSHA1InWant) gives it with the history of every branch and tag.
+      if (resolved.fullRef !== '') throw error;
+      await run(['fetch', '-q', '--', 'origin', '+refs/heads/*:refs/remotes/origin/*', '+refs/tags/*:refs/tags/*']);
+      fetched = (await run(['rev-parse', '--verify', `${resolved.commit}^{commit}`])).trim();
+    }
   }
   if (fetched !== resolved.commit) {
     throw new TsbuildError('REGISTRY', `${what}: the ref moved while the build ran (resolved ${resolved.commit}, fetched ${fetched})`, { temporary: true });
@@ -301,6 +304,44 @@ export async function checkoutGit(ref: GitRef, resolved: ResolvedGit, directory:
     }
   }
   return current;
+}
+
+/**
+ * The fetch of a checkout whose `.git` stays, as BuildKit's git source makes it, so that the refs
+ * it keeps are BuildKit's (a tag a RUN's `git describe` finds is there): the remote is fetched
+ * first into a bare repository of its own, REF under `tags/REF` one commit deep with the tags
+ * that come along (for a commit: every branch and tag), and the checkout, its origin that
+ * repository, fetches from it `REF:REF` (an annotated tag `REF:refs/tags/REF`, a commit through a
+ * ref made for it). REF is the ref as written, the default branch's name when none was. Returns
+ * the commit fetched; the checkout's origin is the remote again.
+ */
+async function fetchKept(ref: GitRef, resolved: ResolvedGit, directory: string, what: string): Promise<string> {
+  const cache = await mkdtemp(join(tmpdir(), 'tsbuild-git-cache-'));
+  try {
+    const inCache = (args: readonly string[]): Promise<string> => git(args, { cwd: cache, what });
+    const inCheckout = (args: readonly string[]): Promise<string> => git(args, { cwd: directory, what });
+    const name = ref.ref !== '' ? ref.ref : resolved.fullRef.replace(/^refs\/heads\//, '');
+    const isCommit = commitPattern.test(name);
+    await inCache(['init', '-q', '--bare']);
+    await inCache(['remote', 'add', 'origin', ref.remote]);
+    if (isCommit) await inCache(['fetch', '-q', '--tags', '--', 'origin']);
+    else await inCache(['fetch', '-q', '--depth=1', '--force', '--', 'origin', `${name}:tags/${name}`]);
+    await inCheckout(['remote', 'add', 'origin', `file://${cache}`]);
+    const type = (await inCache(['cat-file', '-t', name])).trim();
+    let pullref = `${name}:${name}`;
+    if (type === 'tag') {
+      pullref = `${name}:refs/tags/${name}`;
+    } else if (isCommit) {
+      pullref = `refs/buildkit/${uniqueHex(16)}`;
+      await inCache(['update-ref', pullref, name]);
+    }
+    await inCheckout(['fetch', '-q', '-u', '--depth=1', '--', 'origin', pullref]);
+    // Origin the remote again before anything else reads it: submodules at relative URLs.
+    await inCheckout(['remote', 'set-url', 'origin', ref.remote]);
+    return (await inCheckout(['rev-parse', 'FETCH_HEAD^{commit}'])).trim();
+  } finally {
+    await rm(cache, { recursive: true, force: true });
+  }
 }
 
 /** Every file's (and directory's, deepest first) times set to SECONDS: `?mtime=commit`. */

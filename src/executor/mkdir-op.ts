@@ -23,7 +23,7 @@ export async function mkdirStep(step: MkdirStep): Promise<LayerRef | undefined> 
     // The owner as BuildKit's file op reads a user (its --chown rules, not the RUN user's): a
     // numeric uid alone is uid:uid, a name takes its passwd entry's ids. Without USER it
     // chowns nothing: a directory made in a setgid directory keeps that directory's group.
-    const owner = step.user === '' ? {} : await resolveChown(active.path, step.user);
+    const owner = step.user === '' ? {} : await resolveChown(active.path, step.user, { emptyRoot: step.layers.length === 0 });
     const made = await mkdirInRoot(active.path, step.path, { mode: 0o755, ...owner });
     if (step.sourceDateEpoch !== undefined) {
       const time = new Date(step.sourceDateEpoch * 1000);

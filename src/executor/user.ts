@@ -18,6 +18,12 @@ export interface ResolveChownOptions {
    * BuildKit does not: an unknown user is 0 and an unknown group leaves the gid as it was.
    */
   readonly strict?: boolean;
+  /**
+   * ROOTFS is a scratch stage's before any step wrote files. BuildKit's file op reads a name
+   * (neither `root`, a number nor empty) in the files of its destination's input, which such a
+   * stage has none of: it fails with `invalid user index: -1`, and so does this.
+   */
+  readonly emptyRoot?: boolean;
 }
 
 /** BuildKit reads at most this much of /etc/passwd or /etc/group. */
@@ -131,12 +137,14 @@ export async function resolveUser(rootfs: string, spec: string): Promise<Resolve
     if (uid !== undefined && gid !== undefined) return withPrimary(uid, gid, []);
   }
 
-  const userId = parseNumeric(userPart);
+  // An empty user (`:5`, `:staff`) is the default one, uid 0: its entry if passwd has one
+  // (for its name and groups), else uid 0 without one, as GetExecUser takes it.
+  const userId = userPart === '' ? { numeric: true, id: 0 } : parseNumeric(userPart);
   const groupId = parseNumeric(groupPart);
   const passwdText = await readUserFile(rootfs, '/etc/passwd');
   // BuildKit hands moby/sys/user the file it could not open as a nil *os.File, which reads as
   // EINVAL: any USER other than a numeric uid:gid then fails in a root without the file.
-  if (passwdText === undefined) throw new TsbuildError('NOT_FOUND', `unable to find user ${userPart}: invalid argument`);
+  if (passwdText === undefined) throw new TsbuildError('NOT_FOUND', `unable to find user ${userPart === '' ? '0' : userPart}: invalid argument`);
   const users = parsePasswd(passwdText);
   const user = users.find((entry) => (userId.numeric ? entry.uid === userId.id : entry.name === userPart));
 
@@ -176,7 +184,8 @@ export async function resolveUser(rootfs: string, spec: string): Promise<Resolve
  * rules (client/llb WithUser, then the file op's readUser): `root` and decimal numbers are ids,
  * anything else a name; a user name takes its passwd entry's uid and primary gid; a numeric uid
  * alone gives the same number as gid; a group, by name or id, replaces the gid. A name the root
- * does not know is 0 (user) or no change (group), as BuildKit does, unless OPTIONS.strict.
+ * does not know is 0 (user) or no change (group), as BuildKit does, unless OPTIONS.strict; an
+ * empty user part is uid 0, as a number is (client/llb marshals an empty name as id 0).
  */
 export async function resolveChown(rootfs: string, spec: string, options: ResolveChownOptions = {}): Promise<ResolvedOwner> {
   const colon = spec.indexOf(':');
@@ -184,8 +193,12 @@ export async function resolveChown(rootfs: string, spec: string, options: Resolv
   const groupPart = colon === -1 ? undefined : spec.slice(colon + 1);
   let uid = 0;
   let gid = 0;
+  if (options.emptyRoot === true) {
+    const named = [userPart, groupPart ?? ''].find((part) => part !== '' && parseChownId(part) === undefined);
+    if (named !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `invalid user index: -1 (${JSON.stringify(named)} named in an empty scratch stage, which has no /etc/passwd or /etc/group to read)`);
+  }
 
-  const userId = parseChownId(userPart);
+  const userId = userPart === '' ? 0 : parseChownId(userPart);
   if (userId !== undefined) {
     uid = userId;
     gid = userId;

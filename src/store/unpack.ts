@@ -363,6 +363,15 @@ const sniffBytes = 10;
  */
 export const gunzipChunkBytes = 128 * 1024;
 
+/**
+ * Whether START opens a zstd skippable frame (magic 0x184D2A50 to 0x184D2A5F, then its size),
+ * which containerd's and moby's format detection take for zstd as they take a frame's magic:
+ * seekable zstd writers put one first.
+ */
+function startsWithSkippableFrame(start: Buffer): boolean {
+  return start.length >= 8 && (start.readUInt32LE(0) & 0xfffffff0) >>> 0 === 0x184d2a50;
+}
+
 /** xz or bzip2, which docker load also takes and tsbuild does not: named, to say so clearly. */
 function otherCompression(start: Buffer): string | undefined {
   if (start.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
@@ -378,7 +387,8 @@ export function decompressLayer(source: AsyncIterable<Uint8Array>, mediaType: st
 
 /**
  * Wraps a stream into its uncompressed bytes. The format is told by the magic bytes, as
- * containerd does: gzip, zstd, or none. WHAT names the stream in errors.
+ * containerd does: gzip, zstd (a frame or a skippable frame first), or none. WHAT names the
+ * stream in errors.
  */
 export async function* decompressStream(source: AsyncIterable<Uint8Array>, what: string): AsyncGenerator<Buffer> {
   const iterator = source[Symbol.asyncIterator]();
@@ -412,7 +422,7 @@ export async function* decompressStream(source: AsyncIterable<Uint8Array>, what:
     throw new TsbuildError('INVALID_ARCHIVE', `${what}: the data is ${other}-compressed; only gzip and zstd are read (decompress it first)`);
   }
   if (start.subarray(0, 2).equals(gzipMagic)) yield* gunzipLayer(rest(), what);
-  else if (start.subarray(0, 4).equals(zstdMagic)) yield* unzstdLayer(rest(), what);
+  else if (start.subarray(0, 4).equals(zstdMagic) || startsWithSkippableFrame(start)) yield* unzstdLayer(rest(), what);
   else yield* rest();
 }
 

@@ -112,6 +112,7 @@ describe('build: sources', () => {
           `ADD ${base}#${first} /commit/`,
           `ADD ${base}#${middle} /middle/`,
           `ADD --keep-git-dir=true ${base}#main /kept/`,
+          `ADD --keep-git-dir=true ${base}#v1 /kept-tag/`,
           `ADD ${base}?ref=v1&mtime=commit /timed/`,
           `ADD --chown=1234:5678 --chmod=640 ${server.gitBase}/refs.git#main /owned/`,
         ].join('\n'),
@@ -127,6 +128,12 @@ describe('build: sources', () => {
       expect(paths.get('kept/f.txt')?.text).toBe('second\n');
       expect(paths.get('kept/.git/HEAD')?.text?.trim()).toMatch(/^[0-9a-f]{40}$/);
       expect(paths.get('kept/.git/config')?.text).toContain(`url = ${base}`);
+      // BuildKit's refs: fetched through a repository of its own under tags/REF, then REF:REF
+      // (a branch of that name), with the tags at the commit that come along; no remote-tracking one.
+      const refs = (prefix: string): string[] => [...paths.keys()].filter((path) => path.startsWith(`${prefix}/.git/refs/`) && paths.get(path)?.type === 'file').sort();
+      expect(refs('kept')).toEqual(['kept/.git/refs/heads/main', 'kept/.git/refs/tags/main']);
+      expect(refs('kept-tag')).toEqual(['kept-tag/.git/refs/heads/v1', 'kept-tag/.git/refs/tags/a1', 'kept-tag/.git/refs/tags/v1']);
+      expect(paths.get('kept-tag/f.txt')?.text).toBe('first\n');
       expect(paths.has('tag/.git')).toBe(false);
       expect(paths.get('timed/f.txt')?.text).toBe('first\n');
       expect(paths.get('timed/f.txt')?.mtime).toBe(commitTime);

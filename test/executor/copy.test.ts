@@ -362,6 +362,21 @@ describe('ADD of URLs', () => {
       } else if (req.url?.startsWith('/loop')) {
         res.writeHead(302, { location: `/loop${Number(req.url.slice(5) || 0) + 1}` });
         res.end();
+      } else if (req.url === '/encoded/gzip.txt' || req.url === '/encoded/x-gzip.txt' || req.url === '/encoded/negotiated.txt') {
+        // Some servers encode whatever the request asks (x-gzip: an alias Go does not decode).
+        const name = req.url.slice('/encoded/'.length, -'.txt'.length);
+        const encoding = name === 'negotiated' ? (req.headers['accept-encoding'] === 'gzip' ? 'gzip' : undefined) : name === 'gzip' ? 'GZIP' : name;
+        res.writeHead(200, encoding === undefined ? {} : { 'content-encoding': encoding });
+        res.end(encoding === undefined ? body : gzipSync(body));
+      } else if (req.url === '/dated/none' || req.url === '/dated/iso' || req.url === '/dated/rfc850') {
+        const dates: Record<string, string> = { '/dated/iso': '2020-06-01T12:00:00Z', '/dated/rfc850': 'Monday, 01-Jun-20 12:00:00 GMT' };
+        const date = dates[req.url];
+        res.writeHead(200, date === undefined ? {} : { 'last-modified': date });
+        res.end(body);
+      } else if (req.url === '/auth/app.txt') {
+        const expected = `Basic ${Buffer.from('us er:p@ss:word').toString('base64')}`;
+        res.writeHead(req.headers.authorization === expected ? 200 : 401);
+        res.end(req.headers.authorization === expected ? body : 'no');
       } else if (req.url === '/') {
         res.writeHead(200);
         res.end('index');
@@ -412,6 +427,30 @@ describe('ADD of URLs', () => {
     expect(message).toContain(wrong);
     expect(message).toContain(sha);
     await expect(stat(join(rootfs, 'bad/app.txt'))).rejects.toThrow();
+  });
+
+  it('asks for gzip and saves a gzip-encoded body decoded, as Go\'s http transport hands it to BuildKit', async () => {
+    await fromContext({ sources: [`${base}/encoded/gzip.txt`, `${base}/encoded/negotiated.txt`], dest: '/enc/', add: true });
+    expect(await readFile(join(rootfs, 'enc/gzip.txt'), 'utf8')).toBe(body);
+    expect(await readFile(join(rootfs, 'enc/negotiated.txt'), 'utf8')).toBe(body);
+    await fromContext({ sources: [`${base}/encoded/gzip.txt`], dest: '/sum/', add: true, checksum: sha });
+    // Only the name gzip (in any case) is decoded.
+    await fromContext({ sources: [`${base}/encoded/x-gzip.txt`], dest: '/raw/', add: true });
+    expect(await readFile(join(rootfs, 'raw/x-gzip.txt'))).toEqual(gzipSync(body));
+  });
+
+  it('dates the file by a Last-Modified Go reads, else at the Unix epoch', async () => {
+    await fromContext({ sources: [`${base}/dated/none`, `${base}/dated/iso`, `${base}/dated/rfc850`], dest: '/dated/', add: true });
+    expect((await stat(join(rootfs, 'dated/none'))).mtime.getTime()).toBe(0);
+    expect((await stat(join(rootfs, 'dated/iso'))).mtime.getTime()).toBe(0);
+    expect((await stat(join(rootfs, 'dated/rfc850'))).mtime.getTime()).toBe(lastModified.getTime());
+  });
+
+  it('sends the URL\'s user and password as basic authentication, percent-decoded', async () => {
+    const withCredentials = base.replace('http://', 'http://us%20er:p%40ss%3Aword@');
+    await fromContext({ sources: [`${withCredentials}/auth/app.txt`], dest: '/auth/', add: true });
+    expect(await readFile(join(rootfs, 'auth/app.txt'), 'utf8')).toBe(body);
+    expect(await codeOf(fromContext({ sources: [`${base}/auth/app.txt`], dest: '/noauth/', add: true }))).toBe('REGISTRY');
   });
 
   it('fails clearly on an error status and on endless redirects', async () => {

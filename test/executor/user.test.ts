@@ -104,6 +104,19 @@ describe('resolveUser', () => {
     expect(await resolveUser(bare, 'insider')).toEqual({ uid: 6, gid: 6, additionalGids: [6] });
   });
 
+  it('takes an empty user (`:group`, `:`) as the default uid 0, through its passwd entry when there is one', async () => {
+    await writeFile(join(rootfs, 'etc/group'), `${group}wheel:x:10:root,app\n`);
+    expect(await resolveUser(rootfs, ':50')).toEqual({ uid: 0, gid: 50, additionalGids: [50] });
+    expect(await resolveUser(rootfs, ':staff')).toEqual({ uid: 0, gid: 50, additionalGids: [50] });
+    // No group either: root's primary group and the groups listing root, as `USER root` gives.
+    expect(await resolveUser(rootfs, ':')).toEqual({ uid: 0, gid: 0, additionalGids: [0, 10] });
+    expect(await messageOf(resolveUser(bare, ':50'))).toBe('unable to find user 0: invalid argument');
+    await mkdir(join(bare, 'etc'));
+    await writeFile(join(bare, 'etc/passwd'), 'app:x:1000:1001::/:/bin/sh\n');
+    await writeFile(join(bare, 'etc/group'), group);
+    expect(await resolveUser(bare, ':staff')).toEqual({ uid: 0, gid: 50, additionalGids: [50] });
+  });
+
   it('runs as root when no user is given', async () => {
     expect(await resolveUser(bare, '')).toEqual({ uid: 0, gid: 0, additionalGids: [0] });
   });
@@ -138,5 +151,20 @@ describe('resolveChown', () => {
     expect(await resolveChown(bare, 'app:staff')).toEqual({ uid: 0, gid: 0 });
     expect(await codeOf(resolveChown(rootfs, 'nobody', { strict: true }))).toBe('NOT_FOUND');
     expect(await codeOf(resolveChown(rootfs, '10:nogroup', { strict: true }))).toBe('NOT_FOUND');
+  });
+
+  it('takes an empty user part as uid 0, strict or not', async () => {
+    expect(await resolveChown(rootfs, ':staff', { strict: true })).toEqual({ uid: 0, gid: 50 });
+    expect(await resolveChown(bare, ':7')).toEqual({ uid: 0, gid: 7 });
+  });
+
+  it('refuses a name, but not an id, root or an empty part, in an empty scratch stage, as BuildKit does', async () => {
+    for (const spec of ['app', 'app:staff', '10:staff', ':staff', 'nobody']) {
+      expect(await messageOf(resolveChown(bare, spec, { emptyRoot: true }))).toMatch(/^invalid user index: -1 /);
+    }
+    expect(await resolveChown(bare, '10:20', { emptyRoot: true })).toEqual({ uid: 10, gid: 20 });
+    expect(await resolveChown(bare, 'root:root', { emptyRoot: true })).toEqual({ uid: 0, gid: 0 });
+    expect(await resolveChown(bare, ':7', { emptyRoot: true })).toEqual({ uid: 0, gid: 7 });
+    expect(await resolveChown(bare, '33', { emptyRoot: true })).toEqual({ uid: 33, gid: 33 });
   });
 });

@@ -182,6 +182,10 @@ describe('layer writer', () => {
     await writeFile(join(source, 'b/c/file'), 'file');
     await link(join(source, 'b/c/file'), join(source, 'b/hard'));
     await symlink('/nowhere', join(source, 'b/sym'));
+    // A second name of a symlink or a fifo is a hard link too, as in docker's layers.
+    await link(join(source, 'b/sym'), join(source, 'b/sym-hard'));
+    makeSpecialFile(join(source, 'b/fifo'), 'fifo', 0o644);
+    await link(join(source, 'b/fifo'), join(source, 'b/fifo-hard'));
     await chmod(join(source, 'a'), 0o640);
     for (const path of ['a', 'b/c/file', 'b/c', 'b', '']) await utimes(join(source, path), 1000, 1000);
     const entries: LayerEntry[] = [];
@@ -191,13 +195,22 @@ describe('layer writer', () => {
       'directory b',
       'directory b/c',
       'file b/c/file',
+      'fifo b/fifo',
+      'link b/fifo-hard -> b/fifo',
       'link b/hard -> b/c/file',
       'symlink b/sym -> /nowhere',
+      'link b/sym-hard -> b/sym',
     ]);
     expect(entries[0]?.mode).toBe(0o640);
     const one = await writeLayer(directoryEntries(source), store, { sourceDateEpoch: 500 });
     const two = await writeLayer(directoryEntries(source), store, { sourceDateEpoch: 500 });
     expect(two.descriptor.digest).toBe(one.descriptor.digest);
+    const unpacked = join(root, 'tree-unpacked');
+    await mkdir(unpacked);
+    const plain = await writeLayer(directoryEntries(source), store, { compression: 'none' });
+    await unpackLayer(await store.openBlob(plain.descriptor.digest), unpacked);
+    const [sym, symHard] = [await lstat(join(unpacked, 'b/sym')), await lstat(join(unpacked, 'b/sym-hard'))];
+    expect([symHard.isSymbolicLink(), symHard.ino, symHard.nlink]).toEqual([true, sym.ino, 2]);
     const image = await writeImage(store, { layers: [one], platform: hostPlatform(), created: '1970-01-01T00:08:20Z', history: [{ created_by: 'test' }] }, 'localhost/tree:1');
     expect(image.config.rootfs.diff_ids).toEqual([one.diffId]);
   });

@@ -19,7 +19,7 @@ import { decompressLayer, openStore, resolveImage, type Store } from '../../src/
 import { runCliCaptured } from '../helpers/run-cli.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
 import { validateLayout } from '../helpers/validate.js';
-import { baseReference, imageRecord, layerRecord, prepareContext, recordDiff, serveDirectory, type EntryRecord, type ImageRecord, type CaseOptions } from './record.js';
+import { baseReference, caseBuildFlags, imageRecord, layerRecord, prepareContext, recordDiff, serveDirectory, type EntryRecord, type ImageRecord, type CaseOptions } from './record.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const casesDir = join(here, 'cases');
@@ -128,9 +128,7 @@ describe('BuildKit parity', () => {
       const context = join(dir, 'context', name);
       await prepareContext(source, context);
       const tag = `parity-${name}:latest`;
-      const args = ['build', '--root', root, '--progress', 'plain', '-t', tag];
-      for (const [key, value] of Object.entries(options.args ?? {})) args.push('--build-arg', `${key}=${value}`);
-      if (options.target !== undefined) args.push('--target', options.target);
+      const args = ['build', '--root', root, '--progress', 'plain', '-t', tag, ...caseBuildFlags(options, context)];
       const stop = options.serve === undefined ? undefined : await serveDirectory(join(source, 'served'), options.serve.port);
       let result;
       try {

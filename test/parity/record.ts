@@ -15,6 +15,7 @@ import { cp, chmod, lstat, readFile, readdir, rm, utimes, lutimes } from 'node:f
 import { createServer } from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { encodeFileName, readTar } from '../../src/common/index.js';
 
 /** Every context file, tar member and base entry the corpus fixes is older than this. */
@@ -25,11 +26,25 @@ const emptySha256 = createHash('sha256').digest('hex');
 /** The base image's reference, the same in the peers' registry and in the test's store. */
 export const baseReference = '127.0.0.1:5000/library/busybox:latest';
 
-/** A case's `case.json`: build arguments, target, and a port where its `served/` directory is served (ADD of URLs). */
+/**
+ * A case's `case.json`: build arguments, target, a port where its `served/` directory is served
+ * (ADD of URLs), and named contexts (`--build-context NAME=VALUE`: a directory of the case, or
+ * a `docker-image://` reference as it is).
+ */
 export interface CaseOptions {
   readonly args?: Readonly<Record<string, string>>;
   readonly target?: string;
   readonly serve?: { readonly port: number };
+  readonly contexts?: Readonly<Record<string, string>>;
+}
+
+/** The build flags a case's options ask for, the same for both builders; CONTEXT is the prepared context. */
+export function caseBuildFlags(options: CaseOptions, context: string): string[] {
+  const flags: string[] = [];
+  for (const [key, value] of Object.entries(options.args ?? {})) flags.push('--build-arg', `${key}=${value}`);
+  if (options.target !== undefined) flags.push('--target', options.target);
+  for (const [name, value] of Object.entries(options.contexts ?? {})) flags.push('--build-context', `${name}=${value.includes('://') ? value : join(context, value)}`);
+  return flags;
 }
 
 /** The peers' docker 26.1 (BuildKit 0.13), which the golden records and the comparisons are built with. */
@@ -207,13 +222,14 @@ export async function prepareContext(source: string, target: string): Promise<vo
   await rm(join(target, 'case.json'), { force: true });
   await rm(join(target, 'served'), { recursive: true, force: true });
   const epoch = new Date(contextEpoch);
-  const touch = async (path: string): Promise<void> => {
+  // Paths as bytes: a setup script may make names that are not UTF-8.
+  const touch = async (path: Buffer): Promise<void> => {
     const info = await lstat(path);
-    if (info.isDirectory()) for (const name of await readdir(path)) await touch(join(path, name));
+    if (info.isDirectory()) for (const name of await readdir(path, { encoding: 'buffer' })) await touch(Buffer.concat([path, Buffer.from('/'), name]));
     if (info.isSymbolicLink()) await lutimes(path, epoch, epoch);
     else await utimes(path, epoch, epoch);
   };
-  await touch(target);
+  await touch(Buffer.from(target));
 }
 
 /** A readable difference of two records: one line per differing field, empty when equal. */
@@ -267,8 +283,21 @@ export async function serveDirectory(dir: string, port: number): Promise<() => P
       response.writeHead(400).end();
       return;
     }
+    // Below `gzip-encoded/` a file is sent gzipped with Content-Encoding: gzip, as servers that
+    // compress their responses send it; below `labelled-ENCODING/` it is sent as it is with
+    // Content-Encoding: ENCODING, as servers send a .gz file mislabelled; below `undated/`
+    // without Last-Modified, below `iso-dated/` with it in ISO 8601 (no HTTP date).
+    const labelled = /^\/labelled-([^/]+)\//.exec(path)?.[1];
+    const gzipped = path.startsWith('/gzip-encoded/');
+    const date = path.startsWith('/undated/') ? {} : { 'last-modified': path.startsWith('/iso-dated/') ? contextEpoch : lastModified };
     readFile(join(dir, path)).then(
-      (content) => response.writeHead(200, { 'content-length': content.length, 'last-modified': lastModified, 'content-type': 'application/octet-stream' }).end(content),
+      (file) => {
+        const content = gzipped ? gzipSync(file) : file;
+        const encoding = gzipped ? 'gzip' : labelled;
+        response
+          .writeHead(200, { 'content-length': content.length, ...date, 'content-type': 'application/octet-stream', ...(encoding === undefined ? {} : { 'content-encoding': encoding }) })
+          .end(content);
+      },
       () => response.writeHead(404).end(),
     );
   });
