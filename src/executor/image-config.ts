@@ -227,7 +227,8 @@ export function containerConfig(state: ConfigState): ContainerConfig {
   const list = <T>(value: readonly T[] | null | undefined): value is readonly T[] => value !== undefined && value !== null && value.length > 0;
   const map = <T extends object>(value: T | undefined): value is T => value !== undefined && Object.keys(value).length > 0;
   return {
-    ...(state.user === undefined ? {} : { User: state.user }),
+    // Go's omitempty: an empty string (USER of an empty variable) or false is left out, not written.
+    ...(state.user === undefined || state.user === '' ? {} : { User: state.user }),
     ...(map(state.exposedPorts) ? { ExposedPorts: state.exposedPorts } : {}),
     ...(list(state.env) ? { Env: state.env } : {}),
     ...(list(state.entrypoint) ? { Entrypoint: state.entrypoint } : {}),
@@ -235,8 +236,8 @@ export function containerConfig(state: ConfigState): ContainerConfig {
     ...(map(state.volumes) ? { Volumes: state.volumes } : {}),
     ...(state.workingDir === undefined || state.workingDir === '' ? {} : { WorkingDir: state.workingDir }),
     ...(map(state.labels) ? { Labels: state.labels } : {}),
-    ...(state.stopSignal === undefined ? {} : { StopSignal: state.stopSignal }),
-    ...(state.argsEscaped === undefined ? {} : { ArgsEscaped: state.argsEscaped }),
+    ...(state.stopSignal === undefined || state.stopSignal === '' ? {} : { StopSignal: state.stopSignal }),
+    ...(state.argsEscaped === true ? { ArgsEscaped: true } : {}),
     ...(state.healthcheck === undefined ? {} : { Healthcheck: state.healthcheck }),
     ...(list(state.onBuild) ? { OnBuild: state.onBuild } : {}),
     ...(list(state.shell) ? { Shell: state.shell } : {}),
