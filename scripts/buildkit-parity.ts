@@ -11,7 +11,7 @@
  * A case directory may hold, besides the Dockerfile and context files:
  *   setup.sh   run with sh in the copied context before the build (links, modes, tars: what git
  *              cannot hold), then removed from it;
- *   case.json  {"args": {"NAME": "VALUE"}, "target": "STAGE", "serve": {"port": N},
+ *   case.json  {"args": {"NAME": "VALUE"}, "target": "STAGE", "file": "PATH", "serve": {"port": N},
  *              "contexts": {"NAME": "DIR"}}: build arguments, target, a port on 127.0.0.1 where
  *              the case's `served/` directory is served over http during the build (for ADD of
  *              URLs; Last-Modified is the context's time), and named contexts (--build-context

@@ -144,7 +144,13 @@ interface StageOutput {
   /** How many of LAYERS are the base image's. */
   readonly baseLayers: number;
   readonly config: ConfigState;
+  /** The platform the stage's steps run for. */
   readonly platform: Platform;
+  /**
+   * The platform its image says when the build names none: the base image config's (BuildKit
+   * keeps the config it resolved, whatever FROM --platform asked), the stage's for scratch.
+   */
+  readonly imagePlatform: Platform;
 }
 
 interface BaseImage {
@@ -229,7 +235,7 @@ async function loadBase(ctx: BaseLoading, reference: string, platform: Platform)
       if (image === undefined) {
         // The registry client loads only when a base image has to be pulled: a build from local images never pays for it.
         const { pull } = await import('../registry/index.js');
-        const result = await pull({ reference: normalized, store: ctx.deps.store, client: await ctx.deps.registry(), platform }).catch((error: unknown) => {
+        const result = await pull({ reference: normalized, store: ctx.deps.store, client: await ctx.deps.registry(), platform, anyPlatformOfManifest: true }).catch((error: unknown) => {
           // BuildKit's words: the reference, then what the registry (or the connection) said.
           throw new TsbuildError(isTsbuildError(error) ? error.code : 'REGISTRY', `${normalized}: failed to resolve source metadata for ${normalized}: ${messageOf(error)}`, { cause: error });
         });
@@ -325,13 +331,14 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
   let layers: readonly LayerRef[];
   let config: ConfigState;
   let platform: Platform;
+  let imagePlatform: Platform;
   // BuildKit's IsNoCache: a named stage the filter names, whatever its case.
   const noCache = stage.name !== '' && (ctx.request.noCacheFilter ?? []).some((name) => name.toLowerCase() === stage.name);
   let baseLayers: number;
   let baseDigest: string | undefined;
   if (stage.base.kind === 'stage') {
     const parent = await stageOutput(ctx, stage.base.stage);
-    ({ key, layers, platform, baseLayers } = parent);
+    ({ key, layers, platform, imagePlatform, baseLayers } = parent);
     config = cloneConfig(parent.config);
     delete config.onBuild;
     config.cmdSet = false;
@@ -340,6 +347,7 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
     layers = [];
     baseLayers = 0;
     platform = stage.platform;
+    imagePlatform = platform;
     config = configFromImage(undefined, platform);
   } else {
     const step = ctx.reporter.step(stepName(prefix, ++index, total, `FROM ${ctx.namedSources.get(stage.base.reference)?.name ?? stage.base.normalized}`), stage.range);
@@ -352,6 +360,8 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
     layers = base.layers;
     baseLayers = base.layers.length;
     platform = stage.platform;
+    const { os, architecture, variant } = base.config;
+    imagePlatform = os !== undefined && os !== '' && architecture !== undefined && architecture !== '' ? { os, architecture, ...(variant === undefined || variant === '' ? {} : { variant }) } : platform;
     config = configFromImage(base.config, platform);
   }
 
@@ -384,7 +394,7 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
       });
     }
   }
-  return { key, layers, baseLayers, config, platform };
+  return { key, layers, baseLayers, config, platform, imagePlatform };
 }
 
 interface StepInput {
@@ -684,14 +694,16 @@ async function exportImage(ctx: BuildContext, output: StageOutput): Promise<Buil
     return { created: last ?? created(ctx.sourceDateEpoch), ...entry };
   });
   const time = ctx.sourceDateEpoch === undefined ? (last ?? created(undefined)) : created(ctx.sourceDateEpoch);
+  // As BuildKit: the platform the build was asked for, else the one the stage's image config says.
+  const imagePlatform = ctx.request.platform ?? output.imagePlatform;
   const imageConfig: ImageConfig = {
-    architecture: output.platform.architecture,
+    architecture: imagePlatform.architecture,
     config: containerConfig(config),
     created: time,
     history,
-    os: output.platform.os,
+    os: imagePlatform.os,
     rootfs: { type: 'layers', diff_ids: output.layers.map((layer) => layer.diffId) },
-    ...(output.platform.variant === undefined ? {} : { variant: output.platform.variant }),
+    ...(imagePlatform.variant === undefined ? {} : { variant: imagePlatform.variant }),
     ...(config.author === undefined ? {} : { author: config.author }),
     ...(await ctx.request.configExtras?.(output.layers)),
   };
@@ -721,7 +733,7 @@ async function exportImage(ctx: BuildContext, output: StageOutput): Promise<Buil
     config: imageConfig,
     layers: output.layers,
     baseLayers: output.baseLayers,
-    platform: output.platform,
+    platform: imagePlatform,
     sourceDateEpoch: ctx.sourceDateEpoch,
     rootfs: () => snapshots.view(output.layers),
     step: (name) => ctx.reporter.step(name),
@@ -833,6 +845,8 @@ export async function build(request: BuildRequest, deps: BuildDeps): Promise<Bui
   }
   if (resolved.unusedBuildArgs.length > 0) reporter.warn(`one or more build-args [${resolved.unusedBuildArgs.join(' ')}] were not consumed`);
   for (const stage of resolved.stages) {
+    // Only a RUN executes the stage's binaries: COPY, ADD and config assemble any platform's image.
+    if (!stage.instructions.some((instruction) => instruction.kind === 'RUN')) continue;
     if (stage.platform.os !== platform.os || stage.platform.architecture !== platform.architecture) {
       if (formatPlatform(stage.platform) !== formatPlatform(hostPlatform())) {
         throw new TsbuildError('INVALID_ARGUMENT', `build for ${formatPlatform(stage.platform)}: running steps for a platform other than this machine's (${formatPlatform(hostPlatform())}) needs emulation (binfmt_misc with QEMU), which tsbuild does not provide yet`);

@@ -74,10 +74,12 @@ export interface CopyOptions {
 /**
  * Applies COPY or ADD to ROOTFS (a mounted root filesystem directory) with BuildKit's rules
  * (dockerfile2llb's dispatchCopy, then fsutil's copier):
- * - DEST is relative to WORKDIR; it is a directory when it ends with `/` (or is `.`), when there
- *   are several sources, or when a wildcard matches several paths (BuildKit itself would copy
- *   each onto DEST in turn; docker documents a directory); missing parents are made 0755 (even
- *   with --chmod) with the --chown owner;
+ * - DEST is relative to WORKDIR; it is a directory when it ends with `/` (or is `.`) or is one
+ *   already; else each source, and each path a wildcard matches, is copied onto DEST in turn, as
+ *   BuildKit's copies are (a second file replaces the first, a file then goes into a directory an
+ *   earlier source made, a directory onto a file fails; docker's documentation asks for a `/`
+ *   but BuildKit 0.13 does not refuse); missing parents are made 0755 (even with --chmod) with
+ *   the --chown owner;
  * - a source is matched in its root (wildcards per path with Go's path.Match, none matching is no
  *   error; a missing path fails with NOT_FOUND before anything is written); a source that is a
  *   symlink is followed inside its root; a directory's contents are copied, symlinks below it
@@ -98,15 +100,12 @@ export interface CopyOptions {
 export async function copyInto(source: CopySource, rootfs: string, request: CopyRequest, options: CopyOptions = {}): Promise<void> {
   const from: SourceRoot = source.kind === 'context' ? source.context : rootfsSource(source.dir);
   const copier = new Copier(rootfs, from, request, options.parallelFiles ?? 8);
-  let dest = destinationPath(request.dest, request.workdir);
+  const dest = destinationPath(request.dest, request.workdir);
   const local = request.sources.filter((item) => !(request.add && (isUrl(item) || isGitSource(item))));
   const exclude = new PatternMatcher(request.exclude);
   // Resolve every local source first: a missing one fails the step before anything is written.
   const matched: Array<{ readonly source: string; readonly matches: readonly MatchedSource[] }> = [];
   if (!request.parents) for (const item of local) matched.push({ source: item, matches: await matchSource(from, item, true) });
-  // Several sources, or a wildcard matching several paths, copy into a directory.
-  const several = request.sources.length + request.contents.length > 1 || matched.some((item) => item.matches.length > 1);
-  if (several && !endsAsDirectory(dest)) dest += '/';
 
   try {
     await copySources();

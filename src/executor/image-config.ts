@@ -2,7 +2,7 @@
  * The image config a stage builds up, changed by each instruction as BuildKit's dockerfile2llb
  * changes it, with a history entry per instruction in BuildKit's words (`created_by`).
  */
-import type { ContainerConfig, HealthConfig, History, ImageConfig, Platform } from '../common/index.js';
+import { checkStopSignal, exposedPortKeys, type ContainerConfig, type HealthConfig, type History, type ImageConfig, type Platform } from '../common/index.js';
 import type { ResolvedInstruction } from '../planner/index.js';
 
 export const historyComment = 'buildkit.dockerfile.v0';
@@ -109,22 +109,9 @@ export function goQuotedRune(code: number): string {
   return code <= 0xffff ? `'\\u${hex(4)}'` : `'\\U${hex(8)}'`;
 }
 
-/** EXPOSE's port specs as BuildKit reads them: `80` → `80/tcp`, ranges expanded. */
+/** EXPOSE's port specs as BuildKit reads them: `80` → `80/tcp`, ranges expanded, a host part dropped. */
 export function exposedPorts(ports: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const spec of ports) {
-    const slash = spec.indexOf('/');
-    const range = slash < 0 ? spec : spec.slice(0, slash);
-    const proto = slash < 0 ? 'tcp' : spec.slice(slash + 1).toLowerCase();
-    const [start, end] = range.split('-');
-    const first = Number(start);
-    const last = end === undefined ? first : Number(end);
-    if (!Number.isInteger(first) || !Number.isInteger(last) || first < 0 || last > 65535 || last < first || (start ?? '') === '') {
-      throw new Error(`invalid containerPort: ${range}`);
-    }
-    for (let port = first; port <= last; port++) out.push(`${port}/${proto}`);
-  }
-  return out;
+  return ports.flatMap((spec) => exposedPortKeys(spec));
 }
 
 function history(state: ConfigState, createdBy: string, created: string | undefined): void {
@@ -182,6 +169,7 @@ export function applyMetadata(state: ConfigState, instruction: ResolvedInstructi
       history(state, `USER ${instruction.user}`, created);
       return true;
     case 'STOPSIGNAL':
+      checkStopSignal(instruction.signal);
       state.stopSignal = instruction.signal;
       history(state, `STOPSIGNAL ${instruction.signal}`, created);
       return true;
@@ -239,7 +227,8 @@ export function containerConfig(state: ConfigState): ContainerConfig {
   const list = <T>(value: readonly T[] | null | undefined): value is readonly T[] => value !== undefined && value !== null && value.length > 0;
   const map = <T extends object>(value: T | undefined): value is T => value !== undefined && Object.keys(value).length > 0;
   return {
-    ...(state.user === undefined ? {} : { User: state.user }),
+    // Go's omitempty: an empty string (USER of an empty variable) or false is left out, not written.
+    ...(state.user === undefined || state.user === '' ? {} : { User: state.user }),
     ...(map(state.exposedPorts) ? { ExposedPorts: state.exposedPorts } : {}),
     ...(list(state.env) ? { Env: state.env } : {}),
     ...(list(state.entrypoint) ? { Entrypoint: state.entrypoint } : {}),
@@ -247,8 +236,8 @@ export function containerConfig(state: ConfigState): ContainerConfig {
     ...(map(state.volumes) ? { Volumes: state.volumes } : {}),
     ...(state.workingDir === undefined || state.workingDir === '' ? {} : { WorkingDir: state.workingDir }),
     ...(map(state.labels) ? { Labels: state.labels } : {}),
-    ...(state.stopSignal === undefined ? {} : { StopSignal: state.stopSignal }),
-    ...(state.argsEscaped === undefined ? {} : { ArgsEscaped: state.argsEscaped }),
+    ...(state.stopSignal === undefined || state.stopSignal === '' ? {} : { StopSignal: state.stopSignal }),
+    ...(state.argsEscaped === true ? { ArgsEscaped: true } : {}),
     ...(state.healthcheck === undefined ? {} : { Healthcheck: state.healthcheck }),
     ...(list(state.onBuild) ? { OnBuild: state.onBuild } : {}),
     ...(list(state.shell) ? { Shell: state.shell } : {}),

@@ -102,6 +102,9 @@ function targetPath(mount: ResolvedMount, target: string | undefined, cwd: strin
   if (target === undefined || target === '') throw mountError(mount, 'a target is required');
   const absolute = posix.resolve(cwd, target);
   if (absolute === '/') throw mountError(mount, `invalid mount target ${JSON.stringify(target)}`);
+  // runc's checkProcMount: only a procfs may cover /proc (below it, only a mount point that
+  // exists can take a mount, and procfs makes none).
+  if (absolute === '/proc') throw mountError(mount, `"/proc" cannot be mounted because it is not of type proc`);
   return absolute;
 }
 

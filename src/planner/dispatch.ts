@@ -41,6 +41,12 @@ export function dispatchStage(state: StageState, context: DispatchContext, targe
     imageEnv = parent.imageEnv.clone();
     // The base stage's platform wins over --platform, as the state is inherited whole.
     platform = parent.stage.platform;
+  } else if (state.base.kind === 'scratch') {
+    // BuildKit 0.13 gives a scratch stage the build's target platform, whatever its FROM
+    // --platform says (dockerfile2llb's emptyImage(targetPlatform)): its image and its steps.
+    platform = targetPlatform;
+    imageEnv = new Env();
+    env = new Env();
   } else {
     platform = state.platform ?? targetPlatform;
     imageEnv = new Env((state.config?.env ?? []).map(parseEnvEntry));

@@ -43,6 +43,12 @@ export interface PullOptions {
   readonly client: RegistryClient;
   /** The platform to select from an index; default the host's. */
   readonly platform?: Platform;
+  /**
+   * Take a single-platform image (a manifest, not an index) whatever platform its config says,
+   * as containerd's resolver takes the manifest a reference names (BuildKit's FROM); otherwise
+   * one of another platform than PLATFORM is refused, as `docker pull --platform` refuses it.
+   */
+  readonly anyPlatformOfManifest?: boolean;
   /** Blobs downloaded at once; default 3. */
   readonly concurrency?: number;
   readonly onProgress?: ProgressListener;
@@ -133,7 +139,7 @@ export async function pull(options: PullOptions): Promise<PullResult> {
   }
 
   const store = await opening;
-  if (document === root && options.platform !== undefined) {
+  if (document === root && options.platform !== undefined && options.anyPlatformOfManifest !== true) {
     // A single-platform image says its platform only in its config: fetched first, and checked.
     const actual = await configPlatformOf(manifest);
     if (!platformMatches(actual, platform)) {

@@ -443,6 +443,18 @@ describe('build: RUN --mount', () => {
       expect(files.get('size')?.text).toBe('1024\n');
       expect((await lastLayer(fx, 'tmpfs')).map((file) => file.path).sort()).toEqual(['dev', 'etc', 'proc', 'size', 'sys', 'type']);
     });
+
+    it('refuses any mount over /proc itself, as runc refuses what is not a procfs there', async () => {
+      for (const [name, mount] of [
+        ['proc-tmpfs', 'type=tmpfs,target=/proc'],
+        ['proc-cache', 'type=cache,target=../proc'],
+      ] as const) {
+        const dir = await fx.context(name, { Dockerfile: ['FROM busybox', 'WORKDIR /w', `RUN --mount=${mount} true`].join('\n') });
+        const result = await fx.build(['-t', name, dir]);
+        expect(result.status, name).not.toBe(0);
+        expect(result.stderr).toMatch(/"\/proc" cannot be mounted because it is not of type proc/);
+      }
+    });
   });
 });
 

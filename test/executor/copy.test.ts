@@ -153,14 +153,20 @@ describe('copyInto from the context', () => {
     expect(one.nlink).toBe(2);
   });
 
-  it('expands wildcards; several matches go into a directory; none is no error', async () => {
-    await writeTree(contextDir, { 'a.txt': 'a', 'b.txt': 'b', 'c.md': 'c' });
-    await fromContext({ sources: ['*.txt'], dest: '/texts' });
+  it('expands wildcards; several matches go into a directory named with a slash, else onto DEST in turn; none is no error', async () => {
+    await writeTree(contextDir, { 'a.txt': 'a', 'b.txt': 'b', 'c.md': 'c', 'dir/x': 'x' });
+    await fromContext({ sources: ['*.txt'], dest: '/texts/' });
     expect(await readdir(join(rootfs, 'texts'))).toEqual(['a.txt', 'b.txt']);
     await fromContext({ sources: ['*.md'], dest: '/single' });
     expect(await readFile(join(rootfs, 'single'), 'utf8')).toBe('c');
-    await fromContext({ sources: ['a.txt', 'c.md'], dest: '/both' });
-    expect(await readdir(join(rootfs, 'both'))).toEqual(['a.txt', 'c.md']);
+    // As BuildKit 0.13: without the slash each match, and each source, is copied onto DEST.
+    await fromContext({ sources: ['*.txt'], dest: '/last-match' });
+    expect(await readFile(join(rootfs, 'last-match'), 'utf8')).toBe('b');
+    await fromContext({ sources: ['a.txt', 'c.md'], dest: '/last-source' });
+    expect(await readFile(join(rootfs, 'last-source'), 'utf8')).toBe('c');
+    await fromContext({ sources: ['dir', 'a.txt'], dest: '/made-by-first' });
+    expect(await readdir(join(rootfs, 'made-by-first'))).toEqual(['a.txt', 'x']);
+    await expect(fromContext({ sources: ['a.txt', 'dir'], dest: '/file-first' })).rejects.toThrow(/cannot copy to non-directory/);
     const before = await listing(rootfs);
     await fromContext({ sources: ['*.go'], dest: '/none/' });
     // As BuildKit: with no match the copy stops before it makes the destination.

@@ -26,9 +26,11 @@ describe('goQuotedRune', () => {
 });
 
 describe('containerConfig', () => {
-  it('leaves out empty lists and maps, as omitempty does', () => {
+  it('leaves out empty lists, maps and strings and false, as omitempty does', () => {
     const config = containerConfig({ env: [], cmd: [], entrypoint: [], shell: [], onBuild: [], labels: {}, volumes: {}, exposedPorts: {}, cmdSet: true, history: [] });
     expect(config).toEqual({});
+    // Empty strings and false too (USER of an empty variable; a base image's ArgsEscaped false).
+    expect(containerConfig({ env: [], user: '', stopSignal: '', argsEscaped: false, cmdSet: false, history: [] })).toEqual({});
     expect(containerConfig({ env: ['A=1'], cmd: ['sh'], labels: { a: '' }, cmdSet: true, history: [] })).toEqual({ Env: ['A=1'], Cmd: ['sh'], Labels: { a: '' } });
   });
 });

@@ -36,6 +36,8 @@ export interface CaseOptions {
   readonly target?: string;
   readonly serve?: { readonly port: number };
   readonly contexts?: Readonly<Record<string, string>>;
+  /** The Dockerfile's path in the context (`-f`), when it is not `Dockerfile` at its root. */
+  readonly file?: string;
 }
 
 /** The build flags a case's options ask for, the same for both builders; CONTEXT is the prepared context. */
@@ -43,6 +45,7 @@ export function caseBuildFlags(options: CaseOptions, context: string): string[] 
   const flags: string[] = [];
   for (const [key, value] of Object.entries(options.args ?? {})) flags.push('--build-arg', `${key}=${value}`);
   if (options.target !== undefined) flags.push('--target', options.target);
+  if (options.file !== undefined) flags.push('-f', join(context, options.file));
   for (const [name, value] of Object.entries(options.contexts ?? {})) flags.push('--build-context', `${name}=${value.includes('://') ? value : join(context, value)}`);
   return flags;
 }

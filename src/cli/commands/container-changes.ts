@@ -8,7 +8,7 @@ import { basename, dirname, join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { TsbuildError, encodeFileName, envFromList, processWord, type ContainerConfig } from '../../common/index.js';
+import { TsbuildError, checkStopSignal, encodeFileName, envFromList, exposedPortKeys, processWord, type ContainerConfig } from '../../common/index.js';
 import { parseTrigger, type Command as DockerfileCommand } from '../../parser/index.js';
 import { commitContainer, containerChanges, exportContainer } from '../../runtime/index.js';
 import { storeName, temporaryName } from '../../store/index.js';
@@ -38,17 +38,6 @@ export function parseCommitChanges(changes: readonly string[]): DockerfileComman
     }
   }
   return commands;
-}
-
-/** docker's EXPOSE: `80` is `80/tcp`; a range is each of its ports. */
-function exposedPorts(text: string): string[] {
-  const [ports = '', protocol = 'tcp'] = text.split('/');
-  const range = /^(\d+)-(\d+)$/.exec(ports);
-  if (range === null) return [`${ports}/${protocol.toLowerCase()}`];
-  const [low, high] = [Number(range[1]), Number(range[2])];
-  const all: string[] = [];
-  for (let port = low; port <= high; port++) all.push(`${port}/${protocol.toLowerCase()}`);
-  return all;
 }
 
 /**
@@ -89,7 +78,7 @@ export function applyCommitChanges(config: ContainerConfig, commands: readonly D
         break;
       case 'EXPOSE': {
         const ports: Record<string, Record<string, never>> = { ...(current.ExposedPorts ?? {}) };
-        for (const port of command.ports.flatMap((text) => exposedPorts(word(text)))) ports[port] = {};
+        for (const port of command.ports.flatMap((text) => exposedPortKeys(word(text)))) ports[port] = {};
         current = { ...current, ExposedPorts: ports };
         break;
       }
@@ -111,9 +100,12 @@ export function applyCommitChanges(config: ContainerConfig, commands: readonly D
         current = { ...current, WorkingDir: posix.isAbsolute(path) ? posix.normalize(path) : posix.join(current.WorkingDir === undefined || current.WorkingDir === '' ? '/' : current.WorkingDir, path) };
         break;
       }
-      case 'STOPSIGNAL':
-        current = { ...current, StopSignal: word(command.signal) };
+      case 'STOPSIGNAL': {
+        const signal = word(command.signal);
+        checkStopSignal(signal);
+        current = { ...current, StopSignal: signal };
         break;
+      }
       case 'ONBUILD':
         current = { ...current, OnBuild: [...(current.OnBuild ?? []), command.expression] };
         break;

@@ -1,0 +1,104 @@
+/**
+ * Values of EXPOSE and STOPSIGNAL read as docker reads them (go-connections' nat.ParsePortSpec
+ * in the version docker 26 carries, moby/sys's signal.ParseSignal), for BuildKit's dispatch and
+ * for `commit --change`: both accept and refuse the same spellings.
+ */
+import { isIP } from 'node:net';
+import { TsbuildError } from './errors.js';
+
+/** Go's strconv.ParseUint(text, 10, 16): decimal digits only (no sign, no blanks), at most 65535. */
+function portNumber(text: string): number | undefined {
+  if (!/^[0-9]+$/.test(text)) return undefined;
+  const value = Number(text);
+  return value <= 65535 ? value : undefined;
+}
+
+/**
+ * go-connections' ParsePortRange: `N` or `N-M` (M not below N); only the first two parts of
+ * `a-b-c` are read.
+ */
+function portRange(text: string): readonly [number, number] | undefined {
+  if (!text.includes('-')) {
+    const port = portNumber(text);
+    return port === undefined ? undefined : [port, port];
+  }
+  const [first = '', second = ''] = text.split('-');
+  const start = portNumber(first);
+  const end = portNumber(second);
+  if (start === undefined || end === undefined || end < start) return undefined;
+  return [start, end];
+}
+
+/**
+ * Go's net.SplitHostPort of `ip + ":"`, as the port spec's IP part is unbracketed: a bracketed
+ * host loses its brackets, an unbracketed one may not hold a colon. Undefined when Go errs.
+ */
+function unbracketedHost(ip: string): string | undefined {
+  if (ip.startsWith('[')) {
+    const close = ip.indexOf(']');
+    if (close !== ip.length - 1) return undefined;
+    const host = ip.slice(1, close);
+    return host.includes('[') || host.includes(']') ? undefined : host;
+  }
+  return ip.includes(':') || ip.includes('[') || ip.includes(']') ? undefined : ip;
+}
+
+/**
+ * The ports one EXPOSE word names, as config keys (`80/tcp`): `[ip:][hostPort:]containerPort[/proto]`,
+ * where only the container port (a number or a range) is kept, the protocol is tcp, udp or
+ * sctp in any case (tcp when missing or empty), and the host part must still be well formed.
+ */
+export function exposedPortKeys(spec: string): string[] {
+  const parts = spec.split(':');
+  const last = parts[parts.length - 1] ?? '';
+  const hostPort = parts.length >= 2 ? (parts[parts.length - 2] ?? '') : '';
+  const ip = parts.length >= 3 ? parts.slice(0, -2).join(':') : '';
+  const slashed = last.split('/');
+  const [containerPort, protocol] = last === '' || slashed[0] === '' ? ['', ''] : [slashed[0] ?? '', slashed.length === 1 || slashed[1] === '' ? 'tcp' : (slashed[1] ?? '')];
+  const host = unbracketedHost(ip);
+  if (host === undefined) throw new TsbuildError('INVALID_ARGUMENT', `Invalid ip address ${ip}`);
+  // Go's net.ParseIP takes no zone (`%eth0`), which node's isIP would.
+  if (host !== '' && (isIP(host) === 0 || host.includes('%'))) throw new TsbuildError('INVALID_ARGUMENT', `Invalid ip address: ${host}`);
+  if (containerPort === '') throw new TsbuildError('INVALID_ARGUMENT', `No port specified: ${spec}<empty>`);
+  const range = portRange(containerPort);
+  if (range === undefined) throw new TsbuildError('INVALID_ARGUMENT', `Invalid containerPort: ${containerPort}`);
+  if (hostPort !== '') {
+    const hostRange = portRange(hostPort);
+    if (hostRange === undefined) throw new TsbuildError('INVALID_ARGUMENT', `Invalid hostPort: ${hostPort}`);
+    // A host range may go with a single container port (a range to pick one from), not with another length of range.
+    if (range[1] - range[0] !== hostRange[1] - hostRange[0] && range[1] !== range[0]) {
+      throw new TsbuildError('INVALID_ARGUMENT', `Invalid ranges specified for container and host Ports: ${containerPort} and ${hostPort}`);
+    }
+  }
+  const proto = protocol.toLowerCase();
+  if (proto !== 'tcp' && proto !== 'udp' && proto !== 'sctp') throw new TsbuildError('INVALID_ARGUMENT', `Invalid proto: ${protocol}`);
+  const keys: string[] = [];
+  for (let port = range[0]; port <= range[1]; port++) keys.push(`${port}/${proto}`);
+  return keys;
+}
+
+const signalNames = new Set([
+  'ABRT', 'ALRM', 'BUS', 'CHLD', 'CLD', 'CONT', 'FPE', 'HUP', 'ILL', 'INT', 'IO', 'IOT', 'KILL', 'PIPE', 'POLL', 'PROF', 'PWR', 'QUIT',
+  'SEGV', 'STKFLT', 'STOP', 'SYS', 'TERM', 'TRAP', 'TSTP', 'TTIN', 'TTOU', 'URG', 'USR1', 'USR2', 'VTALRM', 'WINCH', 'XCPU', 'XFSZ',
+  'RTMIN', ...Array.from({ length: 15 }, (_, index) => `RTMIN+${index + 1}`),
+  ...Array.from({ length: 14 }, (_, index) => `RTMAX-${14 - index}`), 'RTMAX',
+]);
+
+const int64Min = -(2n ** 63n);
+const int64Max = 2n ** 63n - 1n;
+
+/**
+ * Refuses a STOPSIGNAL docker would not parse: any non-zero integer Go's strconv.Atoi reads
+ * (signs allowed, no range check beyond int64), or a Linux signal name with or without `SIG`,
+ * in any case. The value is kept as written; this only says whether it is one.
+ */
+export function checkStopSignal(signal: string): void {
+  if (/^[+-]?[0-9]+$/.test(signal)) {
+    const value = BigInt(signal);
+    if (value !== 0n && value >= int64Min && value <= int64Max) return;
+  } else {
+    const upper = signal.toUpperCase();
+    if (signalNames.has(upper.startsWith('SIG') ? upper.slice(3) : upper)) return;
+  }
+  throw new TsbuildError('INVALID_ARGUMENT', `invalid signal: ${signal}`);
+}
