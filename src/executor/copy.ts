@@ -134,7 +134,7 @@ export async function copyInto(source: CopySource, rootfs: string, request: Copy
       const matches = matched.find((entry) => entry.source === item)?.matches ?? [];
       for (const match of matches) {
         if (request.add && request.unpack !== false && match.stats.isFile() && (await isArchive(match.hostPath))) {
-          await copier.unpackArchive(match.hostPath, dest);
+          await copier.unpackArchive(match.hostPath, dest, match.path.replace(/^\/+/, '') || basename(match.hostPath));
           continue;
         }
         await copier.copyMatch(match, dest, exclude);
@@ -431,13 +431,13 @@ class Copier {
    * own `.` entry is skipped, as moby's untar skips it over an existing directory: DEST keeps
    * its mode and owner.
    */
-  async unpackArchive(hostPath: string, dest: string): Promise<void> {
+  async unpackArchive(hostPath: string, dest: string, shownAs = basename(hostPath)): Promise<void> {
     const target = await this.ensureDirectory(dest, 0o755);
     const before = await lstat(target);
     try {
       await unpackLayer(archiveStream(hostPath), target, { whiteouts: false });
     } catch (error) {
-      throw new TsbuildError('INVALID_ARCHIVE', `unpack ${basename(hostPath)} into ${dest}: ${messageOf(error)}`, { cause: error });
+      throw new TsbuildError('INVALID_ARCHIVE', `unpack ${shownAs} into ${dest}: ${messageOf(error)}`, { cause: error });
     }
     const after = await lstat(target);
     if (after.uid !== before.uid || after.gid !== before.gid) await lchown(target, before.uid, before.gid);
@@ -477,7 +477,8 @@ class Copier {
         throw new TsbuildError('DIGEST_MISMATCH', `ADD ${quotedUrl(url)}: checksum mismatch: expected ${expected}, got ${digest}`);
       }
       if (this.request.unpack === true && (await isArchive(downloaded.path))) {
-        await this.unpackArchive(downloaded.path, dest);
+        // Named by its URL: the file it was saved to has a name of tsbuild's own.
+        await this.unpackArchive(downloaded.path, dest, quotedUrl(url));
         return;
       }
       const target = await this.prepareTarget(dest, name, false);

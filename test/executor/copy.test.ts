@@ -349,6 +349,13 @@ describe('ADD of local archives', () => {
     await fromContext({ sources: ['evil.tar'], dest: '/evil/', add: true });
     expect(await readdir(outside)).toEqual(['secret']);
   });
+
+  it('names a cut archive by its path in the context', async () => {
+    const whole = gzipSync(await makeTar([{ name: 'f', content: 'x'.repeat(100_000) }]));
+    await mkdir(join(contextDir, 'sub'));
+    await writeFile(join(contextDir, 'sub/cut.tar.gz'), whole.subarray(0, whole.length - 30));
+    await expect(fromContext({ sources: ['sub/*.gz'], dest: '/cut/', add: true })).rejects.toThrow(/^unpack sub\/cut\.tar\.gz into \/cut\/: read archive cut\.tar\.gz: gzip: /);
+  });
 });
 
 describe('ADD of URLs', () => {

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openContext } from '../../src/cache/index.js';
 import { TsbuildError } from '../../src/common/index.js';
 import { copyInto, type CopyRequest } from '../../src/executor/copy.js';
+import { encodeHeader } from '../../src/exporter/tar.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
 
 // ADD of URLs served by hostile servers: credentials in the URL, redirects to another origin,
@@ -151,5 +152,15 @@ describe('ADD of URLs whose encoding or length lies', () => {
       expect(error.message).toContain(`http://${host}${path}`);
     }
     expect(await readdir(rootfs)).toEqual([]);
+  });
+
+  it('names the URL, not the file it was saved to, when the archive ADD --unpack unpacks is cut', async () => {
+    const archive = gzipSync(Buffer.concat([encodeHeader({ path: 'big', type: 'file', size: 1 << 20, mode: 0o644, uid: 0, gid: 0, mtime: 0 }), Buffer.alloc(1 << 20, 0x61)]));
+    const host = await serve((_path, _headers, res) => {
+      res.writeHead(200);
+      res.end(archive.subarray(0, archive.length - 30));
+    }, 'archive');
+    const error = await failure([`http://user:secret-word@${host}/cut.tar.gz`], { unpack: true });
+    expect(error.message).toMatch(new RegExp(`^unpack http://user:\\*\\*\\*@${host}/cut\\.tar\\.gz into /dl/: `));
   });
 });
