@@ -154,6 +154,24 @@ describe('ADD of URLs whose encoding or length lies', () => {
     expect(await readdir(rootfs)).toEqual([]);
   });
 
+  it('dates files by absurd Last-Modified dates (year 0, 9999, 99999, negative) without failing', async () => {
+    const dates: Record<string, string> = {
+      '/year0': 'Mon, 01 Jan 0000 00:00:00 GMT',
+      '/year9999': 'Fri, 31 Dec 9999 23:59:59 GMT',
+      '/year99999': 'Sat, 01 Jan 99999 00:00:00 GMT',
+      '/negative': 'Thu, 01 Jan -100 00:00:00 GMT',
+    };
+    const host = await serve((path, _headers, res) => {
+      res.writeHead(200, { 'last-modified': dates[path] ?? '' });
+      res.end('dated');
+    }, 'dates');
+    await add(Object.keys(dates).map((path) => `http://${host}${path}`));
+    const seconds = await Promise.all(Object.keys(dates).map(async (path) => Math.floor((await stat(join(rootfs, 'dl', path))).mtimeMs / 1000)));
+    // Dates Go does not read give the epoch; the others what the filesystem holds of them.
+    expect(seconds.slice(2)).toEqual([0, 0]);
+    for (const value of seconds) expect(Number.isFinite(value)).toBe(true);
+  });
+
   it('names the URL, not the file it was saved to, when the archive ADD --unpack unpacks is cut', async () => {
     const archive = gzipSync(Buffer.concat([encodeHeader({ path: 'big', type: 'file', size: 1 << 20, mode: 0o644, uid: 0, gid: 0, mtime: 0 }), Buffer.alloc(1 << 20, 0x61)]));
     const host = await serve((_path, _headers, res) => {
