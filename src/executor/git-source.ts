@@ -170,9 +170,13 @@ function parseGoBool(value: string): boolean | undefined {
   return undefined;
 }
 
-/** The remote with any password replaced, for messages (BuildKit's RedactCredentials). */
+/**
+ * The remote with any password replaced, for messages (BuildKit's RedactCredentials). The user
+ * info ends at the authority's last `@`, as URL parsers take it: a password holding a raw `@`
+ * is replaced whole.
+ */
 export function redactRemote(remote: string): string {
-  return remote.replace(/^([a-zA-Z0-9]+:\/\/[^/@:]*):[^/@]*@/, '$1:xxxxx@');
+  return remote.replace(/^([a-zA-Z0-9]+:\/\/[^/?#\\:]*):[^/?#\\]*@/, '$1:xxxxx@');
 }
 
 /**
