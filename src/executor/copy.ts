@@ -134,7 +134,7 @@ export async function copyInto(source: CopySource, rootfs: string, request: Copy
       const matches = matched.find((entry) => entry.source === item)?.matches ?? [];
       for (const match of matches) {
         if (request.add && request.unpack !== false && match.stats.isFile() && (await isArchive(match.hostPath))) {
-          await copier.unpackArchive(match.hostPath, dest);
+          await copier.unpackArchive(match.hostPath, dest, match.path.replace(/^\/+/, '') || basename(match.hostPath));
           continue;
         }
         await copier.copyMatch(match, dest, exclude);
@@ -156,6 +156,15 @@ export function destinationPath(dest: string, workdir: string): string {
 
 function endsAsDirectory(dest: string): boolean {
   return dest.endsWith('/');
+}
+
+/**
+ * URL as Go's http client quotes it in its errors (and so BuildKit's http source): a password
+ * replaced by `***`, which a failed download's message would otherwise carry to the terminal and
+ * to logs. The user info ends at the authority's last `@`, as URL parsers take it.
+ */
+function quotedUrl(url: string): string {
+  return url.replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#\\:]*):[^/?#\\]*@/, '$1:***@');
 }
 
 function isUrl(source: string): boolean {
@@ -422,13 +431,13 @@ class Copier {
    * own `.` entry is skipped, as moby's untar skips it over an existing directory: DEST keeps
    * its mode and owner.
    */
-  async unpackArchive(hostPath: string, dest: string): Promise<void> {
+  async unpackArchive(hostPath: string, dest: string, shownAs = basename(hostPath)): Promise<void> {
     const target = await this.ensureDirectory(dest, 0o755);
     const before = await lstat(target);
     try {
       await unpackLayer(archiveStream(hostPath), target, { whiteouts: false });
     } catch (error) {
-      throw new TsbuildError('INVALID_ARCHIVE', `unpack ${basename(hostPath)} into ${dest}: ${messageOf(error)}`, { cause: error });
+      throw new TsbuildError('INVALID_ARCHIVE', `unpack ${shownAs} into ${dest}: ${messageOf(error)}`, { cause: error });
     }
     const after = await lstat(target);
     if (after.uid !== before.uid || after.gid !== before.gid) await lchown(target, before.uid, before.gid);
@@ -457,7 +466,7 @@ class Copier {
     }
     const expected = this.request.checksum;
     const algorithm = expected === undefined ? 'sha256' : checksumAlgorithm(expected);
-    if (algorithm === undefined) throw new TsbuildError('INVALID_ARGUMENT', `ADD ${url}: invalid checksum digest format ${JSON.stringify(expected)}`);
+    if (algorithm === undefined) throw new TsbuildError('INVALID_ARGUMENT', `ADD ${quotedUrl(url)}: invalid checksum digest format ${JSON.stringify(expected)}`);
     const known = this.request.downloaded?.get(url);
     // Outside ROOTFS: a download must not leave even a directory's mtime behind in the layer.
     const scratch = known === undefined ? await mkdtemp(join(tmpdir(), 'tsbuild-add-')) : undefined;
@@ -465,10 +474,11 @@ class Copier {
       const downloaded = known ?? { path: join(scratch as string, 'download'), ...(await download(url, join(scratch as string, 'download'), maxRedirections, algorithm)) };
       const { lastModified, digest } = downloaded;
       if (expected !== undefined && expected !== digest) {
-        throw new TsbuildError('DIGEST_MISMATCH', `ADD ${url}: checksum mismatch: expected ${expected}, got ${digest}`);
+        throw new TsbuildError('DIGEST_MISMATCH', `ADD ${quotedUrl(url)}: checksum mismatch: expected ${expected}, got ${digest}`);
       }
       if (this.request.unpack === true && (await isArchive(downloaded.path))) {
-        await this.unpackArchive(downloaded.path, dest);
+        // Named by its URL: the file it was saved to has a name of tsbuild's own.
+        await this.unpackArchive(downloaded.path, dest, quotedUrl(url));
         return;
       }
       const target = await this.prepareTarget(dest, name, false);
@@ -659,9 +669,9 @@ async function download(url: string, path: string, maxRedirections: number, algo
     if (response.statusCode < 200 || response.statusCode >= 300) {
       await response.body.dump();
       // The redirect interceptor hands back the last redirect once it has followed its share.
-      if (response.statusCode >= 300 && response.statusCode < 400) throw new TsbuildError('INVALID_ARGUMENT', `ADD ${url}: too many redirects (more than ${maxRedirections})`);
+      if (response.statusCode >= 300 && response.statusCode < 400) throw new TsbuildError('INVALID_ARGUMENT', `ADD ${quotedUrl(url)}: too many redirects (more than ${maxRedirections})`);
       const code = response.statusCode === 404 || response.statusCode === 410 ? 'NOT_FOUND' : 'REGISTRY';
-      throw new TsbuildError(code, `ADD ${url}: invalid response status ${response.statusCode}`, { temporary: response.statusCode >= 500 || response.statusCode === 429 });
+      throw new TsbuildError(code, `ADD ${quotedUrl(url)}: invalid response status ${response.statusCode}`, { temporary: response.statusCode >= 500 || response.statusCode === 429 });
     }
     const hash = createHash(algorithm);
     const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
@@ -691,7 +701,7 @@ async function download(url: string, path: string, maxRedirections: number, algo
     return { lastModified: dateOf(typeof header === 'string' ? header : undefined), digest };
   } catch (error) {
     if (error instanceof TsbuildError) throw error;
-    throw new TsbuildError('REGISTRY', `ADD ${url}: ${messageOf(error)}`, { cause: error, temporary: true });
+    throw new TsbuildError('REGISTRY', `ADD ${quotedUrl(url)}: ${messageOf(error)}`, { cause: error, temporary: true });
   } finally {
     await dispatcher.close();
   }

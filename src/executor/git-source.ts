@@ -170,14 +170,38 @@ function parseGoBool(value: string): boolean | undefined {
   return undefined;
 }
 
-/** The remote with any password replaced, for messages (BuildKit's RedactCredentials). */
+/**
+ * The remote with any password replaced, for messages (BuildKit's RedactCredentials). The user
+ * info ends at the authority's last `@`, as URL parsers take it: a password holding a raw `@`
+ * is replaced whole.
+ */
 export function redactRemote(remote: string): string {
-  return remote.replace(/^([a-zA-Z0-9]+:\/\/[^/@:]*):[^/@]*@/, '$1:xxxxx@');
+  return remote.replace(/^([a-zA-Z0-9]+:\/\/[^/?#\\:]*):[^/?#\\]*@/, '$1:xxxxx@');
 }
+
+/**
+ * The transports git may use, given on the command line so that no global config can widen them:
+ * a repository names its submodules' URLs, and `ext::` runs a command, `file://` reads the host's
+ * own repositories, `fd::` reads descriptors (git's defaults refuse these to submodules, but a
+ * user's ~/.gitconfig may allow them; BuildKit blocks file:// submodules the same way). file://
+ * stays open to what tsbuild itself names (the repository a --keep-git-dir checkout fetches
+ * through).
+ */
+const transportPolicy = [
+  'protocol.allow=never',
+  'protocol.http.allow=always',
+  'protocol.https.allow=always',
+  'protocol.ssh.allow=always',
+  'protocol.git.allow=always',
+  'protocol.file.allow=user',
+  // Named, as a protocol's own setting in a global config outranks protocol.allow.
+  'protocol.ext.allow=never',
+  'protocol.fd.allow=never',
+].flatMap((setting) => ['-c', setting]);
 
 /** Runs git with no prompt and no system config; files it writes get umask 022, as BuildKit's. */
 async function git(args: readonly string[], options: { readonly cwd?: string; readonly what: string }): Promise<string> {
-  const child = spawn('sh', ['-c', 'umask 022 && exec git "$@"', 'git', ...args], {
+  const child = spawn('sh', ['-c', 'umask 022 && exec git "$@"', 'git', ...transportPolicy, ...args], {
     cwd: options.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', GIT_ASKPASS: '', SSH_ASKPASS: '', LC_ALL: 'C' },
@@ -263,7 +287,7 @@ export async function checkoutGit(ref: GitRef, resolved: ResolvedGit, directory:
   if (keepGitDir) {
     fetched = await fetchKept(ref, resolved, directory, what);
   } else {
-    await run(['remote', 'add', 'origin', ref.remote]);
+    await run(['remote', 'add', '--', 'origin', ref.remote]);
     const refspec = resolved.fullRef !== '' ? resolved.fullRef : resolved.commit;
     try {
       await run(['fetch', '-q', '--depth=1', '--no-tags', '--', 'origin', refspec]);
@@ -288,7 +312,7 @@ export async function checkoutGit(ref: GitRef, resolved: ResolvedGit, directory:
     await setTimes(directory, time, keepGitDir);
   }
   if (keepGitDir) {
-    await run(['remote', 'set-url', 'origin', redactRemote(ref.remote)]);
+    await run(['remote', 'set-url', '--', 'origin', redactRemote(ref.remote)]);
     await run(['reflog', 'expire', '--all', '--expire=now']);
     await rm(join(directory, '.git', 'FETCH_HEAD'), { force: true });
   } else {
@@ -323,11 +347,11 @@ async function fetchKept(ref: GitRef, resolved: ResolvedGit, directory: string, 
     const name = ref.ref !== '' ? ref.ref : resolved.fullRef.replace(/^refs\/heads\//, '');
     const isCommit = commitPattern.test(name);
     await inCache(['init', '-q', '--bare']);
-    await inCache(['remote', 'add', 'origin', ref.remote]);
+    await inCache(['remote', 'add', '--', 'origin', ref.remote]);
     if (isCommit) await inCache(['fetch', '-q', '--tags', '--', 'origin']);
     else await inCache(['fetch', '-q', '--depth=1', '--force', '--', 'origin', `${name}:tags/${name}`]);
     await inCheckout(['remote', 'add', 'origin', `file://${cache}`]);
-    const type = (await inCache(['cat-file', '-t', name])).trim();
+    const type = (await inCache(['cat-file', '-t', '--end-of-options', name])).trim();
     let pullref = `${name}:${name}`;
     if (type === 'tag') {
       pullref = `${name}:refs/tags/${name}`;
@@ -337,7 +361,7 @@ async function fetchKept(ref: GitRef, resolved: ResolvedGit, directory: string, 
     }
     await inCheckout(['fetch', '-q', '-u', '--depth=1', '--', 'origin', pullref]);
     // Origin the remote again before anything else reads it: submodules at relative URLs.
-    await inCheckout(['remote', 'set-url', 'origin', ref.remote]);
+    await inCheckout(['remote', 'set-url', '--', 'origin', ref.remote]);
     return (await inCheckout(['rev-parse', 'FETCH_HEAD^{commit}'])).trim();
   } finally {
     await rm(cache, { recursive: true, force: true });

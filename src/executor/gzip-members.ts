@@ -8,11 +8,14 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { createInflateRaw, crc32, type InflateRaw } from 'node:zlib';
+import { createInflateRaw, crc32, inflateRawSync, type InflateRaw } from 'node:zlib';
 import { TsbuildError } from '../common/index.js';
 
 /** Compressed bytes read at a time, and the size of the buffers inflate fills. */
 const chunkBytes = 128 * 1024;
+
+/** The longest FNAME or FCOMMENT, terminator included, that Go's gzip reader takes (its header buffer). */
+const headerStringBytes = 512;
 
 /** FLG bits of a gzip member header (RFC 1952). */
 const headerCrc = 2;
@@ -20,41 +23,89 @@ const extraField = 4;
 const fileName = 8;
 const comment = 16;
 
-/** Where the deflate data of the member at OFFSET starts; undefined when no member header is there. */
-async function memberData(handle: FileHandle, offset: number, size: number): Promise<number | undefined> {
-  const fixed = Buffer.alloc(10);
-  if ((await handle.read(fixed, 0, 10, offset)).bytesRead < 10) return undefined;
-  if (fixed[0] !== 0x1f || fixed[1] !== 0x8b || fixed[2] !== 8) return undefined;
+/**
+ * The file read through one buffer that members' headers and deflate data share: an archive of
+ * many small members (or a long header string) costs one read per chunk, not reads and buffers
+ * of a chunk for each member or a read for each byte.
+ */
+class FileWindow {
+  private bytes = Buffer.alloc(0);
+  private start = 0;
+
+  constructor(
+    private readonly handle: FileHandle,
+    readonly size: number,
+  ) {}
+
+  /** LENGTH bytes at POSITION, fewer only where the file ends. */
+  async at(position: number, length: number): Promise<Buffer> {
+    const end = Math.min(position + length, this.size);
+    if (position < this.start || end > this.start + this.bytes.length) await this.fill(position, length);
+    return this.bytes.subarray(position - this.start, Math.max(position, end) - this.start);
+  }
+
+  /** The bytes from POSITION to the end of the buffer (a new buffer's when POSITION is outside it); empty at the file's end. */
+  async chunk(position: number): Promise<Buffer> {
+    if (position < this.start || position >= this.start + this.bytes.length) await this.fill(position, chunkBytes);
+    return this.bytes.subarray(position - this.start);
+  }
+
+  private async fill(position: number, length: number): Promise<void> {
+    // A new buffer each time: slices handed out before (to inflate) stay as they were.
+    const buffer = Buffer.allocUnsafe(Math.max(0, Math.min(Math.max(length, chunkBytes), this.size - position)));
+    let filled = 0;
+    while (filled < buffer.length) {
+      const { bytesRead } = await this.handle.read(buffer, filled, buffer.length - filled, position + filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    this.bytes = buffer.subarray(0, filled);
+    this.start = position;
+  }
+}
+
+/**
+ * Where the deflate data of the member at OFFSET starts; undefined when no member header is
+ * there, as Go's reader finds none: wrong magic, a field cut by the file's end, a name or
+ * comment longer than Go's 512 bytes, a header checksum that does not match.
+ */
+async function memberData(file: FileWindow, offset: number): Promise<number | undefined> {
+  const fixed = await file.at(offset, 10);
+  if (fixed.length < 10 || fixed[0] !== 0x1f || fixed[1] !== 0x8b || fixed[2] !== 8) return undefined;
   const flags = fixed[3] as number;
   let position = offset + 10;
   if ((flags & extraField) !== 0) {
-    const length = Buffer.alloc(2);
-    if ((await handle.read(length, 0, 2, position)).bytesRead < 2) return undefined;
+    const length = await file.at(position, 2);
+    if (length.length < 2) return undefined;
     position += 2 + length.readUInt16LE(0);
   }
   for (const flag of [fileName, comment]) {
     if ((flags & flag) === 0) continue;
-    // A zero-terminated string.
-    const byte = Buffer.alloc(1);
-    do {
-      if ((await handle.read(byte, 0, 1, position)).bytesRead < 1) return undefined;
-      position += 1;
-    } while (byte[0] !== 0);
+    const text = await file.at(position, headerStringBytes);
+    const terminator = text.indexOf(0);
+    if (terminator < 0) return undefined;
+    position += terminator + 1;
   }
-  if ((flags & headerCrc) !== 0) position += 2;
-  return position < size ? position : undefined;
+  if ((flags & headerCrc) !== 0) {
+    // The low 16 bits of the CRC-32 of the header before it; every field together is at most
+    // 10 + 2 + 65535 + 2 * 512 bytes, one read.
+    const header = await file.at(offset, position + 2 - offset);
+    if (header.length < position + 2 - offset) return undefined;
+    if (header.readUInt16LE(position - offset) !== (crc32(header.subarray(0, position - offset)) & 0xffff)) return undefined;
+    position += 2;
+  }
+  return position < file.size ? position : undefined;
 }
 
 /** Writes the file from POSITION into INFLATE until it has taken the whole deflate stream, or stops. */
-async function feed(handle: FileHandle, position: number, size: number, inflate: InflateRaw): Promise<void> {
+async function feed(file: FileWindow, position: number, inflate: InflateRaw): Promise<void> {
   const stopped = (): boolean => inflate.readableEnded || inflate.destroyed || inflate.writableEnded;
-  while (position < size && !stopped()) {
-    const chunk = Buffer.alloc(Math.min(chunkBytes, size - position));
-    const { bytesRead } = await handle.read(chunk, 0, chunk.length, position);
-    if (bytesRead === 0) break;
-    position += bytesRead;
+  while (position < file.size && !stopped()) {
+    const chunk = await file.chunk(position);
+    if (chunk.length === 0) break;
+    position += chunk.length;
     if (stopped()) break;
-    if (!inflate.write(chunk.subarray(0, bytesRead)) && !stopped()) {
+    if (!inflate.write(chunk) && !stopped()) {
       await new Promise<void>((resolve) => {
         const done = (): void => {
           for (const event of ['drain', 'end', 'close', 'error']) inflate.off(event, done);
@@ -67,45 +118,80 @@ async function feed(handle: FileHandle, position: number, size: number, inflate:
   if (!inflate.writableEnded && !inflate.destroyed) inflate.end();
 }
 
+/** Where a member's deflate data ended, and the CRC-32 and length of what it decoded to. */
+interface MemberEnd {
+  end: number;
+  checksum: number;
+  length: number;
+}
+
+/**
+ * The member whose deflate data INPUT starts with, decoded in one call when that data lies
+ * within INPUT and decodes to at most chunkBytes: an archive of many small members then costs no
+ * stream for each. Undefined otherwise, and on bad data, which the stream reports.
+ */
+function decodedAtOnce(input: Buffer): { bytes: Buffer; taken: number } | undefined {
+  try {
+    // With info, the sync call hands back its engine too; its bytesWritten is the input the
+    // deflate stream took, bytes after its end left untaken.
+    const { buffer, engine } = inflateRawSync(input, { info: true, maxOutputLength: chunkBytes }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+    return { bytes: buffer, taken: engine.bytesWritten };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The member whose deflate data starts at START, decoded as it is read. */
+async function* streamed(file: FileWindow, start: number, what: string): AsyncGenerator<Buffer, MemberEnd> {
+  const inflate = createInflateRaw({ chunkSize: chunkBytes });
+  const feeding = feed(file, start, inflate);
+  let checksum = 0;
+  let length = 0;
+  try {
+    for await (const chunk of inflate) {
+      const bytes = chunk as Buffer;
+      checksum = crc32(bytes, checksum);
+      length += bytes.length;
+      yield bytes;
+    }
+  } catch (error) {
+    throw new TsbuildError('INVALID_ARCHIVE', `${what}: gzip: ${(error as Error).message}`, { cause: error });
+  } finally {
+    // A reader that stops early (it has what it needed) stops the feeding too.
+    inflate.destroy();
+    await feeding;
+  }
+  // bytesWritten is what inflate took: the deflate stream, which the member's trailer follows.
+  return { end: start + inflate.bytesWritten, checksum, length };
+}
+
 /** The decoded bytes of the gzip file at PATH, member after member (see above). */
 export async function* gzipMembers(path: string): AsyncGenerator<Buffer> {
   const what = `read archive ${basename(path)}`;
   const handle = await open(path, 'r');
   try {
-    const { size } = await handle.stat();
+    const file = new FileWindow(handle, (await handle.stat()).size);
     let offset = 0;
-    while (offset < size) {
-      const start = await memberData(handle, offset, size);
+    while (offset < file.size) {
+      const start = await memberData(file, offset);
       if (start === undefined) {
         if (offset === 0) throw new TsbuildError('INVALID_ARCHIVE', `${what}: gzip: invalid header`);
         return;
       }
-      const inflate = createInflateRaw({ chunkSize: chunkBytes });
-      const feeding = feed(handle, start, size, inflate);
-      let checksum = 0;
-      let length = 0;
-      try {
-        for await (const chunk of inflate) {
-          const bytes = chunk as Buffer;
-          checksum = crc32(bytes, checksum);
-          length += bytes.length;
-          yield bytes;
-        }
-      } catch (error) {
-        throw new TsbuildError('INVALID_ARCHIVE', `${what}: gzip: ${(error as Error).message}`, { cause: error });
-      } finally {
-        // A reader that stops early (it has what it needed) stops the feeding too.
-        inflate.destroy();
-        await feeding;
+      let member: MemberEnd;
+      const whole = decodedAtOnce(await file.chunk(start));
+      if (whole === undefined) {
+        member = yield* streamed(file, start, what);
+      } else {
+        if (whole.bytes.length > 0) yield whole.bytes;
+        member = { end: start + whole.taken, checksum: crc32(whole.bytes), length: whole.bytes.length };
       }
-      // bytesWritten is what inflate took: the deflate stream, which the member's trailer follows.
-      const end = start + inflate.bytesWritten;
-      const trailer = Buffer.alloc(8);
-      if ((await handle.read(trailer, 0, 8, end)).bytesRead < 8) throw new TsbuildError('INVALID_ARCHIVE', `${what}: gzip: unexpected EOF`);
-      if (trailer.readUInt32LE(0) !== checksum >>> 0 || trailer.readUInt32LE(4) !== length % 2 ** 32) {
+      const trailer = await file.at(member.end, 8);
+      if (trailer.length < 8) throw new TsbuildError('INVALID_ARCHIVE', `${what}: gzip: unexpected EOF`);
+      if (trailer.readUInt32LE(0) !== member.checksum >>> 0 || trailer.readUInt32LE(4) !== member.length % 2 ** 32) {
         throw new TsbuildError('INVALID_ARCHIVE', `${what}: gzip: invalid checksum`);
       }
-      offset = end + 8;
+      offset = member.end + 8;
     }
   } finally {
     await handle.close();

@@ -2,7 +2,7 @@
  * The image config a stage builds up, changed by each instruction as BuildKit's dockerfile2llb
  * changes it, with a history entry per instruction in BuildKit's words (`created_by`).
  */
-import { checkStopSignal, exposedPortKeys, type ContainerConfig, type HealthConfig, type History, type ImageConfig, type Platform } from '../common/index.js';
+import { checkStopSignal, exposedPortSet, type ContainerConfig, type HealthConfig, type History, type ImageConfig, type Platform } from '../common/index.js';
 import type { ResolvedInstruction } from '../planner/index.js';
 
 export const historyComment = 'buildkit.dockerfile.v0';
@@ -111,7 +111,7 @@ export function goQuotedRune(code: number): string {
 
 /** EXPOSE's port specs as BuildKit reads them: `80` → `80/tcp`, ranges expanded, a host part dropped. */
 export function exposedPorts(ports: readonly string[]): string[] {
-  return ports.flatMap((spec) => exposedPortKeys(spec));
+  return exposedPortSet(ports);
 }
 
 function history(state: ConfigState, createdBy: string, created: string | undefined): void {

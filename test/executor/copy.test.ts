@@ -349,6 +349,13 @@ describe('ADD of local archives', () => {
     await fromContext({ sources: ['evil.tar'], dest: '/evil/', add: true });
     expect(await readdir(outside)).toEqual(['secret']);
   });
+
+  it('names a cut archive by its path in the context', async () => {
+    const whole = gzipSync(await makeTar([{ name: 'f', content: 'x'.repeat(100_000) }]));
+    await mkdir(join(contextDir, 'sub'));
+    await writeFile(join(contextDir, 'sub/cut.tar.gz'), whole.subarray(0, whole.length - 30));
+    await expect(fromContext({ sources: ['sub/*.gz'], dest: '/cut/', add: true })).rejects.toThrow(/^unpack sub\/cut\.tar\.gz into \/cut\/: read archive cut\.tar\.gz: gzip: /);
+  });
 });
 
 describe('ADD of URLs', () => {
@@ -501,5 +508,67 @@ describe('copyInto with several sources', () => {
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+  });
+});
+
+describe('copyInto of several sources onto one DEST never leaves the root', () => {
+  /** Every path outside the root filesystem that the test set up, with its content. */
+  const untouched = async (): Promise<void> => {
+    expect(await listing(outside)).toEqual({ secret: '644 outside secret' });
+    expect(await readdir(dir.path)).toEqual(['context', 'outside', 'rootfs']);
+  };
+
+  it('through links an earlier source left at and below DEST (absolute, climbing, dangling, a directory of links)', async () => {
+    await writeTree(contextDir, { 'links/.keep': '', 'later/abs/planted': 'evil', 'later/up/planted': 'evil', 'later/dangling': 'file over a dangling link', abs: 'file named as a link' });
+    await symlink(outside, join(contextDir, 'links/abs'));
+    await symlink('../../../../../../../..', join(contextDir, 'links/up'));
+    await symlink('/nowhere/at/all', join(contextDir, 'links/dangling'));
+    // The links land in DEST, a directory the first source makes; then a file named as one of them.
+    await fromContext({ sources: ['links', 'abs'], dest: '/dest' });
+    expect(await readFile(join(rootfs, 'dest/abs'), 'utf8')).toBe('file named as a link');
+    // A directory whose entries would go through the links is refused at the first of them.
+    await fromContext({ sources: ['links'], dest: '/again' });
+    await expect(fromContext({ sources: ['links', 'later'], dest: '/again' })).rejects.toThrow(/non-directory/);
+    await fromContext({ sources: ['links', 'later/dangling'], dest: '/dangling-dest' });
+    expect(await readFile(join(rootfs, 'dangling-dest/dangling'), 'utf8')).toBe('file over a dangling link');
+    await untouched();
+  });
+
+  it('through an image link at DEST (to /etc, climbing, absolute to the host\'s path, dangling), for every source in turn', async () => {
+    await writeTree(contextDir, { one: '1', two: '2', dir: '' });
+    await symlink('/etc', join(rootfs, 'to-etc'));
+    await symlink('../../../../..', join(rootfs, 'to-up'));
+    await symlink(outside, join(rootfs, 'to-host'));
+    await symlink('/nowhere/file', join(rootfs, 'to-nothing'));
+    for (const dest of ['/to-etc', '/to-up', '/to-host', '/to-nothing']) {
+      await fromContext({ sources: ['one', 'two'], dest }).catch(() => undefined);
+      await fromContext({ sources: ['one', 'two'], dest: `${dest}/sub` }).catch(() => undefined);
+    }
+    expect(await readFile(join(rootfs, 'etc/two'), 'utf8')).toBe('2');
+    expect(await readFile(join(rootfs, 'nowhere/file'), 'utf8')).toBe('2');
+    await untouched();
+  });
+
+  it('through an archive unpacked first, its links and a `.` that is a link, then files and a URL onto DEST', async () => {
+    const server = createServer((_req, res) => res.end('from the url'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/up`;
+      await writeFile(
+        join(contextDir, 'evil.tar'),
+        await makeTar([
+          { name: '.', type: 'symlink', linkname: outside },
+          { name: 'up', type: 'symlink', linkname: '../../../../../..' },
+          { name: 'host', type: 'symlink', linkname: outside },
+        ]),
+      );
+      await writeTree(contextDir, { up: 'file', 'more/host/planted': 'evil', 'more/up/planted': 'evil' });
+      await fromContext({ sources: ['evil.tar', 'up', url], dest: '/dest', add: true }).catch(() => undefined);
+      await fromContext({ sources: ['evil.tar', 'more'], dest: '/dest2', add: true }).catch(() => undefined);
+      await fromContext({ sources: ['evil.tar', url, url], dest: '/dest3/host', add: true }).catch(() => undefined);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    await untouched();
   });
 });

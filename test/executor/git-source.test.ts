@@ -41,5 +41,9 @@ describe('parseGitRef', () => {
   it('redacts a password in a remote', () => {
     expect(redactRemote('https://user:secret@h/r.git')).toBe('https://user:xxxxx@h/r.git');
     expect(redactRemote('https://h/r.git')).toBe('https://h/r.git');
+    // A raw @ in the password: the user info ends at the last one.
+    expect(redactRemote('https://user:pa@ss@h/r.git')).toBe('https://user:xxxxx@h/r.git');
+    expect(redactRemote('https://h:443/r.git#ref@x')).toBe('https://h:443/r.git#ref@x');
+    expect(() => parseGitRef('https://user:pa@ss@h/r.git?bad=1')).toThrow('parse git source https://user:xxxxx@h/r.git?bad=1: unexpected query "bad"');
   });
 });

@@ -8,7 +8,7 @@ import { basename, dirname, join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { TsbuildError, checkStopSignal, encodeFileName, envFromList, exposedPortKeys, processWord, type ContainerConfig } from '../../common/index.js';
+import { TsbuildError, checkStopSignal, encodeFileName, envFromList, exposedPortSet, processWord, type ContainerConfig } from '../../common/index.js';
 import { parseTrigger, type Command as DockerfileCommand } from '../../parser/index.js';
 import { commitContainer, containerChanges, exportContainer } from '../../runtime/index.js';
 import { storeName, temporaryName } from '../../store/index.js';
@@ -78,7 +78,7 @@ export function applyCommitChanges(config: ContainerConfig, commands: readonly D
         break;
       case 'EXPOSE': {
         const ports: Record<string, Record<string, never>> = { ...(current.ExposedPorts ?? {}) };
-        for (const port of command.ports.flatMap((text) => exposedPortKeys(word(text)))) ports[port] = {};
+        for (const port of exposedPortSet(command.ports.map((text) => word(text)))) ports[port] = {};
         current = { ...current, ExposedPorts: ports };
         break;
       }

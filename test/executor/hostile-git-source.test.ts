@@ -1,0 +1,108 @@
+import { execFileSync } from 'node:child_process';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { TsbuildError } from '../../src/common/index.js';
+import { checkoutGit, parseGitRef, resolveGitRef } from '../../src/executor/git-source.js';
+import { startGitServer, type GitServer } from '../helpers/git-server.js';
+import { temporaryDirectory } from '../helpers/temporary-store.js';
+
+// Repositories that name commands or the host's own repositories: git must run none of them and
+// read none of them, whatever the user's global git config allows.
+
+let dir: { path: string; cleanup: () => Promise<void> };
+let server: GitServer;
+const gitEnv = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.invalid', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.invalid', GIT_CONFIG_NOSYSTEM: '1' };
+const git = (cwd: string, args: string[]): string => execFileSync('git', args, { cwd, env: gitEnv, encoding: 'utf8' });
+const previousGlobal = process.env.GIT_CONFIG_GLOBAL;
+
+beforeAll(async () => {
+  dir = await temporaryDirectory();
+  server = await startGitServer(join(dir.path, 'server'));
+  // A global config that lets every transport through, as some machines have for their own tests.
+  const global = join(dir.path, 'gitconfig');
+  await writeFile(global, '[protocol "file"]\n\tallow = always\n[protocol "ext"]\n\tallow = always\n[protocol]\n\tallow = always\n');
+  process.env.GIT_CONFIG_GLOBAL = global;
+});
+afterAll(async () => {
+  if (previousGlobal === undefined) delete process.env.GIT_CONFIG_GLOBAL;
+  else process.env.GIT_CONFIG_GLOBAL = previousGlobal;
+  await server.close();
+  await dir.cleanup();
+});
+
+let checkout: string;
+beforeEach(async () => {
+  checkout = join(dir.path, `checkout-${Math.random().toString(16).slice(2)}`);
+  await mkdir(checkout);
+});
+
+/** Repository NAME on the server whose one submodule, at path `sub`, has URL and points at COMMIT. */
+async function withSubmodule(name: string, url: string, commit: string): Promise<string> {
+  const work = join(dir.path, 'work', name);
+  await mkdir(work, { recursive: true });
+  git(work, ['init', '-q', '-b', 'main', '.']);
+  await writeFile(join(work, '.gitmodules'), `[submodule "sub"]\n\tpath = sub\n\turl = ${url}\n`);
+  await writeFile(join(work, 'README'), 'hostile\n');
+  git(work, ['add', '.gitmodules', 'README']);
+  git(work, ['update-index', '--add', '--cacheinfo', `160000,${commit},sub`]);
+  git(work, ['commit', '-q', '-m', 'submodule']);
+  const bare = join(dir.path, 'server', 'repos', `${name}.git`);
+  git(dir.path, ['init', '-q', '--bare', '-b', 'main', bare]);
+  git(work, ['push', '-q', bare, 'main:main']);
+  return `${server.gitBase}/${name}.git`;
+}
+
+async function checkoutFailure(source: string, keepGitDir: boolean): Promise<TsbuildError> {
+  const ref = parseGitRef(source);
+  if (ref === undefined) throw new Error(`not a git source: ${source}`);
+  const error = await checkoutGit(ref, await resolveGitRef(ref), checkout, keepGitDir).then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  expect(error).toBeInstanceOf(TsbuildError);
+  return error as TsbuildError;
+}
+
+describe('ADD of a hostile git repository', () => {
+  it('refuses a submodule at a file:// URL (a repository of the host), with or without --keep-git-dir', async () => {
+    const secret = join(dir.path, 'secret');
+    await mkdir(secret);
+    git(secret, ['init', '-q', '-b', 'main', '.']);
+    await writeFile(join(secret, 'secret.txt'), 'host secret\n');
+    git(secret, ['add', 'secret.txt']);
+    git(secret, ['commit', '-q', '-m', 'secret']);
+    const commit = git(secret, ['rev-parse', 'HEAD']).trim();
+    const source = await withSubmodule('file-submodule', `file://${secret}`, commit);
+    for (const keep of [false, true]) {
+      await checkoutFailure(source, keep);
+      await expect(stat(join(checkout, 'sub', 'secret.txt'))).rejects.toThrow();
+      checkout = `${checkout}-kept`;
+      await mkdir(checkout);
+    }
+  });
+
+  it('takes refs that read as options (-p, --textconv) as refs, --keep-git-dir too', async () => {
+    await server.commit('dash-refs', { 'file.txt': 'dash\n' });
+    const bare = join(dir.path, 'server', 'repos', 'dash-refs.git');
+    git(bare, ['update-ref', 'refs/heads/-p', 'refs/heads/main']);
+    git(bare, ['update-ref', 'refs/heads/--textconv', 'refs/heads/main']);
+    for (const name of ['-p', '--textconv']) {
+      for (const keep of [false, true]) {
+        const ref = parseGitRef(`${server.gitBase}/dash-refs.git#${name}`);
+        if (ref === undefined) throw new Error('not a git source');
+        const target = join(dir.path, `dash-${name}-${String(keep)}`);
+        await mkdir(target);
+        await checkoutGit(ref, await resolveGitRef(ref), target, keep);
+        expect(await readdir(target)).toContain('file.txt');
+      }
+    }
+  });
+
+  it('runs no command an ext:: submodule URL names', async () => {
+    const marker = join(dir.path, 'ext-ran');
+    const source = await withSubmodule('ext-submodule', `ext::sh -c touch% ${marker}`, '1'.repeat(40));
+    await checkoutFailure(source, false);
+    expect(await readdir(dir.path)).not.toContain('ext-ran');
+  });
+});
