@@ -1,0 +1,1 @@
+<?php define('DB_NAME', getenv('WORDPRESS_DB_NAME'));
