@@ -75,11 +75,6 @@ function exposedPortRange(spec: string): { readonly first: number; readonly last
   return { first: range[0], last: range[1], proto };
 }
 
-/** The ports one EXPOSE word names (see exposedPortRange), as config keys (`80/tcp`). */
-export function exposedPortKeys(spec: string): string[] {
-  return exposedPortSet([spec]);
-}
-
 /**
  * The ports of every EXPOSE word in SPECS as config keys, each once, in the order they first
  * appear. A word given again is read once, and a port already named makes no string: a range

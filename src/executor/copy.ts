@@ -21,7 +21,7 @@ import {
 import { fsPath, makeSpecialFile, messageOf, mkdirInRoot, parseDigest, parseHttpTime, readTar, readXattrs, resolveInRoot, setXattr, TsbuildError } from '../common/index.js';
 import { decompressStream, unpackLayer } from '../store/index.js';
 import { descriptorPath, openWalked } from './walked-file.js';
-import { checkoutGit, isGitSource, parseGitRef, resolveGitRef, type ResolvedGit } from './git-source.js';
+import { checkoutGit, isGitSource, maskUrlPassword, parseGitRef, resolveGitRef, type ResolvedGit } from './git-source.js';
 import type { HttpCache } from './http-cache.js';
 import { gzipMembers } from './gzip-members.js';
 
@@ -161,10 +161,10 @@ function endsAsDirectory(dest: string): boolean {
 /**
  * URL as Go's http client quotes it in its errors (and so BuildKit's http source): a password
  * replaced by `***`, which a failed download's message would otherwise carry to the terminal and
- * to logs. The user info ends at the authority's last `@`, as URL parsers take it.
+ * to logs.
  */
 function quotedUrl(url: string): string {
-  return url.replace(/^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#\\:]*):[^/?#\\]*@/, '$1:***@');
+  return maskUrlPassword(url, '***');
 }
 
 function isUrl(source: string): boolean {

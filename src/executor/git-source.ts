@@ -171,12 +171,16 @@ function parseGoBool(value: string): boolean | undefined {
 }
 
 /**
- * The remote with any password replaced, for messages (BuildKit's RedactCredentials). The user
- * info ends at the authority's last `@`, as URL parsers take it: a password holding a raw `@`
- * is replaced whole.
+ * URL with the password of its user info replaced by MASK. The user info ends at the
+ * authority's last `@`, as URL parsers take it: a password holding a raw `@` is replaced whole.
  */
+export function maskUrlPassword(url: string, mask: string): string {
+  return url.replace(/^([a-zA-Z0-9][a-zA-Z0-9+.-]*:\/\/[^/?#\\:]*):[^/?#\\]*@/, `$1:${mask}@`);
+}
+
+/** The remote with any password replaced, for messages (BuildKit's RedactCredentials). */
 export function redactRemote(remote: string): string {
-  return remote.replace(/^([a-zA-Z0-9]+:\/\/[^/?#\\:]*):[^/?#\\]*@/, '$1:xxxxx@');
+  return maskUrlPassword(remote, 'xxxxx');
 }
 
 /**

@@ -109,11 +109,6 @@ export function goQuotedRune(code: number): string {
   return code <= 0xffff ? `'\\u${hex(4)}'` : `'\\U${hex(8)}'`;
 }
 
-/** EXPOSE's port specs as BuildKit reads them: `80` → `80/tcp`, ranges expanded, a host part dropped. */
-export function exposedPorts(ports: readonly string[]): string[] {
-  return exposedPortSet(ports);
-}
-
 function history(state: ConfigState, createdBy: string, created: string | undefined): void {
   state.history.push({ ...(created === undefined ? {} : { created }), created_by: createdBy, comment: historyComment, empty_layer: true });
 }
@@ -150,12 +145,13 @@ export function applyMetadata(state: ConfigState, instruction: ResolvedInstructi
       history(state, `MAINTAINER ${instruction.maintainer}`, created);
       return true;
     case 'EXPOSE': {
-      const ports = exposedPorts(instruction.ports);
+      // As BuildKit reads them: `80` is `80/tcp`, ranges expanded, a host part dropped, each port once.
+      const ports = exposedPortSet(instruction.ports);
       state.exposedPorts ??= {};
       for (const port of ports) state.exposedPorts[port] = {};
       // BuildKit prints the instruction's ports as the Go map they are: `map[443/tcp:{} 80/tcp:{}]`,
       // each once, in byte order.
-      const printed = [...new Set(ports)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const printed = [...ports].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       history(state, `EXPOSE map[${printed.map((port) => `${port}:{}`).join(' ')}]`, created);
       return true;
     }

@@ -4,9 +4,9 @@
  * is also the parity case expose-stopsignal-specs.
  */
 import { describe, expect, it } from 'vitest';
-import { checkStopSignal, exposedPortKeys, exposedPortSet } from '../../src/common/index.js';
+import { checkStopSignal, exposedPortSet } from '../../src/common/index.js';
 
-describe('exposedPortKeys', () => {
+describe('exposedPortSet of one word', () => {
   it('keeps the container port of every spec docker reads', () => {
     const cases: Array<[string, string[]]> = [
       ['80', ['80/tcp']],
@@ -24,7 +24,7 @@ describe('exposedPortKeys', () => {
       ['0085', ['85/tcp']],
       ['0', ['0/tcp']],
     ];
-    for (const [spec, keys] of cases) expect([spec, exposedPortKeys(spec)]).toEqual([spec, keys]);
+    for (const [spec, keys] of cases) expect([spec, exposedPortSet([spec])]).toEqual([spec, keys]);
   });
 
   it('refuses what docker refuses', () => {
@@ -46,7 +46,7 @@ describe('exposedPortKeys', () => {
       ['x:80', /Invalid hostPort: x/],
       ['8000-8002:80-81', /Invalid ranges specified for container and host Ports: 80-81 and 8000-8002/],
     ];
-    for (const [spec, message] of cases) expect(() => exposedPortKeys(spec), spec).toThrow(message);
+    for (const [spec, message] of cases) expect(() => exposedPortSet([spec]), spec).toThrow(message);
   });
 });
 
