@@ -43,13 +43,74 @@ make_group (struct cgroup *cgroup, const char *hierarchy, const char *id)
   return 0;
 }
 
+/* A new cpuset group has no CPUs and no memory nodes, and takes no process until given some:
+   those of its parent (and the parent's from the hierarchy's root), as runc does. */
+static int
+inherit_cpuset (const char *hierarchy, const char *group)
+{
+  char parent[PATH_MAX + 16];
+  snprintf (parent, sizeof parent, "%s/tsbuild", hierarchy);
+  const char *levels[2][2] = { { hierarchy, parent }, { parent, group } };
+  for (int level = 0; level < 2; level++)
+    for (int i = 0; i < 2; i++)
+      {
+        const char *file = i == 0 ? "cpuset.cpus" : "cpuset.mems";
+        char from[PATH_MAX + 48], value[4096];
+        snprintf (from, sizeof from, "%s/%s", levels[level][1], file);
+        FILE *current = fopen (from, "re");
+        bool empty = current == NULL || fgets (value, sizeof value, current) == NULL || value[0] == '\n';
+        if (current != NULL)
+          fclose (current);
+        if (!empty)
+          continue;
+        snprintf (from, sizeof from, "%s/%s", levels[level][0], file);
+        FILE *source = fopen (from, "re");
+        bool read = source != NULL && fgets (value, sizeof value, source) != NULL;
+        if (source != NULL)
+          fclose (source);
+        if (!read || write_value (levels[level][1], file, value) < 0)
+          return -1;
+      }
+  return 0;
+}
+
+int
+cgroup_v1_hierarchies (struct cgroup_hierarchy *out, int max)
+{
+  FILE *mounts = fopen ("/proc/self/mountinfo", "re");
+  if (mounts == NULL)
+    return -1;
+  char line[4096];
+  int count = 0;
+  while (count < max && fgets (line, sizeof line, mounts) != NULL)
+    {
+      /* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPER_OPTIONS" */
+      char mount_point[PATH_MAX], type[32], super_options[sizeof out->controllers];
+      const char *separator = strstr (line, " - ");
+      if (separator == NULL || sscanf (line, "%*s %*s %*s %*s %4095s", mount_point) != 1
+          || sscanf (separator, " - %31s %*s %255s", type, super_options) != 2 || strcmp (type, "cgroup") != 0
+          || strncmp (mount_point, "/sys/fs/cgroup/", 15) != 0 || mount_point[15] == '\0' || strchr (mount_point + 15, '/') != NULL
+          || strlen (mount_point + 15) >= sizeof out->name)
+        continue;
+      struct cgroup_hierarchy *h = &out[count++];
+      snprintf (h->name, sizeof h->name, "%s", mount_point + 15);
+      /* The super options name the hierarchy's controllers; rw and ro are the mount's own. */
+      h->controllers[0] = '\0';
+      char *saveptr = NULL;
+      for (char *option = strtok_r (super_options, ",", &saveptr); option != NULL; option = strtok_r (NULL, ",", &saveptr))
+        if (strcmp (option, "rw") != 0 && strcmp (option, "ro") != 0)
+          snprintf (h->controllers + strlen (h->controllers), sizeof h->controllers - strlen (h->controllers), "%s%s", h->controllers[0] == '\0' ? "" : ",", option);
+    }
+  fclose (mounts);
+  return count;
+}
+
 int
 cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pid_t pid, struct shim_error *err)
 {
   (void) err;
   bool cpu = spec->cpu_quota > 0 || spec->cpu_shares > 0;
-  if (spec->memory_limit < 0 && spec->pids_limit < 0 && !cpu)
-    return 0;
+  bool limited = spec->memory_limit >= 0 || spec->pids_limit >= 0 || cpu;
   unsigned long long period = spec->cpu_period > 0 ? spec->cpu_period : 100000;
   char value[64], pid_text[24];
   snprintf (pid_text, sizeof pid_text, "%d", (int) pid);
@@ -91,40 +152,56 @@ cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pi
         goto skip;
       return 0;
     }
-  if (spec->memory_limit >= 0)
+  /* Every v1 hierarchy, as runc places a container: the cgroup namespace made next roots each
+     at the container's own group, so the cgroup file systems it mounts show its limits and
+     nothing of the host's tree. */
+  struct cgroup_hierarchy hierarchies[CGROUP_MAX_HIERARCHIES];
+  int hierarchy_count = cgroup_v1_hierarchies (hierarchies, CGROUP_MAX_HIERARCHIES);
+  if (hierarchy_count < 0)
+    goto skip;
+  for (int i = 0; i < hierarchy_count; i++)
     {
-      snprintf (value, sizeof value, "%lld", spec->memory_limit);
-      if (make_group (cgroup, "/sys/fs/cgroup/memory", id) < 0 || write_value (cgroup->paths[cgroup->count - 1], "memory.limit_in_bytes", value) < 0
-          || write_value (cgroup->paths[cgroup->count - 1], "cgroup.procs", pid_text) < 0)
-        goto skip;
-    }
-  if (spec->pids_limit >= 0)
-    {
-      snprintf (value, sizeof value, "%lld", spec->pids_limit);
-      if (make_group (cgroup, "/sys/fs/cgroup/pids", id) < 0 || write_value (cgroup->paths[cgroup->count - 1], "pids.max", value) < 0
-          || write_value (cgroup->paths[cgroup->count - 1], "cgroup.procs", pid_text) < 0)
-        goto skip;
-    }
-  if (cpu)
-    {
-      if (make_group (cgroup, "/sys/fs/cgroup/cpu", id) < 0)
+      const char *name = hierarchies[i].name;
+      char hierarchy[sizeof hierarchies[i].name + 16];
+      snprintf (hierarchy, sizeof hierarchy, "/sys/fs/cgroup/%.63s", name);
+      if (make_group (cgroup, hierarchy, id) < 0)
         goto skip;
       const char *group = cgroup->paths[cgroup->count - 1];
-      snprintf (value, sizeof value, "%llu", period);
-      if (spec->cpu_quota > 0 && write_value (group, "cpu.cfs_period_us", value) < 0)
-        goto skip;
-      snprintf (value, sizeof value, "%lld", spec->cpu_quota);
-      if (spec->cpu_quota > 0 && write_value (group, "cpu.cfs_quota_us", value) < 0)
-        goto skip;
-      snprintf (value, sizeof value, "%llu", spec->cpu_shares);
-      if (spec->cpu_shares > 0 && write_value (group, "cpu.shares", value) < 0)
-        goto skip;
-      if (write_value (group, "cgroup.procs", pid_text) < 0)
+      int rc = 0;
+      if (strstr (name, "cpuset") != NULL)
+        rc = inherit_cpuset (hierarchy, group);
+      if (rc == 0 && strcmp (name, "memory") == 0 && spec->memory_limit >= 0)
+        {
+          snprintf (value, sizeof value, "%lld", spec->memory_limit);
+          rc = write_value (group, "memory.limit_in_bytes", value);
+        }
+      if (rc == 0 && strcmp (name, "pids") == 0 && spec->pids_limit >= 0)
+        {
+          snprintf (value, sizeof value, "%lld", spec->pids_limit);
+          rc = write_value (group, "pids.max", value);
+        }
+      if (rc == 0 && cpu && (strcmp (name, "cpu") == 0 || strcmp (name, "cpu,cpuacct") == 0))
+        {
+          snprintf (value, sizeof value, "%llu", period);
+          if (spec->cpu_quota > 0)
+            rc = write_value (group, "cpu.cfs_period_us", value);
+          snprintf (value, sizeof value, "%lld", spec->cpu_quota);
+          if (rc == 0 && spec->cpu_quota > 0)
+            rc = write_value (group, "cpu.cfs_quota_us", value);
+          snprintf (value, sizeof value, "%llu", spec->cpu_shares);
+          if (rc == 0 && spec->cpu_shares > 0)
+            rc = write_value (group, "cpu.shares", value);
+        }
+      if (rc == 0)
+        rc = write_value (group, "cgroup.procs", pid_text);
+      if (rc < 0)
         goto skip;
     }
   return 0;
 skip:
-  shim_warning ("memory, pids and cpu limits skipped: cgroup not writable here (%s)", strerror (errno));
+  /* Without limits the process keeps its caller's cgroups, as where none can be made. */
+  if (limited)
+    shim_warning ("memory, pids and cpu limits skipped: cgroup not writable here (%s)", strerror (errno));
   cgroup_remove (cgroup);
   cgroup_init (cgroup);
   return 0;

@@ -7,10 +7,24 @@
 #include "config.h"
 #include "error.h"
 
+/* cgroup v1 hierarchies a host mounts: about a dozen controllers and named ones. */
+#define CGROUP_MAX_HIERARCHIES 16
+
 struct cgroup {
-  char paths[3][PATH_MAX];  /* the directories made for this container (memory, pids, cpu on v1) */
+  char paths[CGROUP_MAX_HIERARCHIES][PATH_MAX];  /* the directories made for this container (one per v1 hierarchy) */
   int count;
 };
+
+/* A cgroup v1 hierarchy the host mounts at /sys/fs/cgroup/NAME, with its controllers (the
+   mount's options, "name=systemd" among them). */
+struct cgroup_hierarchy {
+  char name[64];
+  char controllers[256];
+};
+
+/* The v1 hierarchies of /proc/self/mountinfo (cgroup2's is not one), at most MAX; -1 when it
+   cannot be read. */
+int cgroup_v1_hierarchies (struct cgroup_hierarchy *out, int max);
 
 void cgroup_init (struct cgroup *cgroup);
 /*

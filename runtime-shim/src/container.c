@@ -35,6 +35,7 @@ struct child_args {
   int report_write;   /* close-on-exec: EOF without a message means execve succeeded */
   int exec_fifo;      /* create: O_PATH descriptor of the fifo that `start` opens, else -1 */
   bool user_namespace;
+  bool cgroup_namespace; /* a new one, made once the parent placed the process in its cgroups */
 };
 
 static void
@@ -150,6 +151,13 @@ child_main (void *opaque)
   if (read (a->go_read, &byte, 1) != 1)
     _exit (1);
   close (a->go_read);
+  /* As runc does: the namespace's root is the container's own cgroup, so that the cgroup file
+     systems it mounts show its limits at their top, not its parent's tree. */
+  if (a->cgroup_namespace && unshare (CLONE_NEWCGROUP) < 0)
+    {
+      shim_fail (&err, errno, "unshare", NULL, "create the container's cgroup namespace");
+      goto fail;
+    }
   if (a->user_namespace && (setresgid (0, 0, 0) < 0 || setresuid (0, 0, 0) < 0))
     {
       shim_fail (&err, errno, "setresuid", NULL, "become root in the user namespace (is id 0 mapped?)");
@@ -312,13 +320,15 @@ write_pid_file (const char *path, pid_t pid, struct shim_error *err)
 int
 container_run (const struct spec *spec, const struct launch_options *options, struct shim_error *err)
 {
-  bool user_namespace = false;
+  bool user_namespace = false, cgroup_namespace = false;
   const char *user_path = NULL, *pid_path = NULL;
   int flags = 0;
   for (size_t i = 0; i < spec->namespace_count; i++)
     {
       int flag = spec->namespaces[i].flag;
-      if (spec->namespaces[i].path == NULL)
+      if (spec->namespaces[i].path == NULL && flag == CLONE_NEWCGROUP)
+        cgroup_namespace = true;
+      else if (spec->namespaces[i].path == NULL)
         flags |= flag;
       if (flag == CLONE_NEWUSER)
         {
@@ -352,7 +362,7 @@ container_run (const struct spec *spec, const struct launch_options *options, st
   int go[2], report[2];
   if (pipe2 (go, O_CLOEXEC) < 0 || pipe2 (report, O_CLOEXEC) < 0)
     return shim_fail (err, errno, "pipe2", NULL, "create the setup pipes");
-  struct child_args args = { spec, options, go[0], report[1], exec_fifo, user_namespace };
+  struct child_args args = { spec, options, go[0], report[1], exec_fifo, user_namespace, cgroup_namespace };
   size_t stack_size = 1024 * 1024;
   char *stack = malloc (stack_size);
   if (stack == NULL)

@@ -1,13 +1,16 @@
 #include "rootfs.h"
+#include "cgroup.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <linux/mount.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -217,6 +220,79 @@ proc_mount_allowed (const struct mount_spec *m, const char *type, int target_fd)
   return false;
 }
 
+/* cgroup v1 (and hybrid) hosts, as runc mounts them: a tmpfs at TARGET holding each of the
+   host's v1 hierarchies (cgroup2's "unified" of a hybrid host is left out, as runc does),
+   mounted afresh: inside the container's cgroup namespace each shows the container's own
+   cgroup at its top, so a program reading memory.limit_in_bytes finds the container's limit.
+   Names the host links to co-mounted hierarchies (cpu -> cpu,cpuacct) are linked alike.
+   Returns -1 with errno when a hierarchy cannot be mounted here (a user namespace's v1 mounts),
+   the tmpfs left for the caller to remove. */
+static int
+mount_cgroup_v1 (int root_fd, const char *destination, unsigned long flags)
+{
+  char tmpfs_target[64];
+  int fd = open_in_root (root_fd, destination, 0, &(struct shim_error){ 0 });
+  if (fd < 0)
+    return -1;
+  fd_path (tmpfs_target, sizeof tmpfs_target, fd);
+  if (mount ("tmpfs", tmpfs_target, "tmpfs", (flags & ~MS_RDONLY) | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") < 0)
+    {
+      int saved = errno;
+      close (fd);
+      errno = saved;
+      return -1;
+    }
+  close (fd);
+  /* The tmpfs now covers DESTINATION: a fresh descriptor reaches it. */
+  int dir_fd = open_in_root (root_fd, destination, 0, &(struct shim_error){ 0 });
+  struct cgroup_hierarchy hierarchies[CGROUP_MAX_HIERARCHIES];
+  int count = dir_fd < 0 ? -1 : cgroup_v1_hierarchies (hierarchies, CGROUP_MAX_HIERARCHIES);
+  if (count < 0)
+    {
+      int saved = errno;
+      if (dir_fd >= 0)
+        close (dir_fd);
+      errno = saved;
+      return -1;
+    }
+  char dir_path[64];
+  fd_path (dir_path, sizeof dir_path, dir_fd);
+  int rc = 0;
+  for (int i = 0; rc == 0 && i < count; i++)
+    {
+      char target[sizeof dir_path + sizeof hierarchies[i].name + 1];
+      snprintf (target, sizeof target, "%s/%.63s", dir_path, hierarchies[i].name);
+      if (mkdirat (dir_fd, hierarchies[i].name, 0755) < 0 && errno != EEXIST)
+        rc = -1;
+      else if (mount ("cgroup", target, "cgroup", flags | MS_NOSUID | MS_NODEV | MS_NOEXEC, hierarchies[i].controllers) < 0)
+        rc = -1;
+    }
+  int saved = errno;
+  if (rc == 0)
+    {
+      DIR *host = opendir ("/sys/fs/cgroup");
+      struct dirent *entry;
+      while (host != NULL && (entry = readdir (host)) != NULL)
+        {
+          char link_path[PATH_MAX], link_target[NAME_MAX + 1];
+          if (entry->d_type != DT_LNK)
+            continue;
+          snprintf (link_path, sizeof link_path, "/sys/fs/cgroup/%s", entry->d_name);
+          ssize_t n = readlink (link_path, link_target, sizeof link_target - 1);
+          if (n <= 0 || memchr (link_target, '/', (size_t) n) != NULL)
+            continue;
+          link_target[n] = '\0';
+          if (symlinkat (link_target, dir_fd, entry->d_name) < 0 && errno != EEXIST)
+            shim_warning ("link %s to %s in the container's /sys/fs/cgroup: %s", entry->d_name, link_target, strerror (errno));
+        }
+      if (host != NULL)
+        closedir (host);
+    }
+  close (dir_fd);
+  errno = saved;
+  return rc;
+}
+
 /* device_policy: the runtime makes no cgroup of devices (a v2 host would need a BPF program,
    and a hierarchy that is not writable would leave none). Instead no file system it mounts
    honours device nodes: the root, /dev and every mount are nodev, but for devpts and a bind of
@@ -272,11 +348,42 @@ mount_one (int root_fd, const struct mount_spec *m, bool user_namespace, bool al
       rc = -1;
       if (stat ("/sys/fs/cgroup/cgroup.controllers", &st) == 0)
         rc = mount ("cgroup2", target, "cgroup2", flags, NULL);
-      if (rc < 0)
+      else
         {
-          /* cgroup v1 (and hybrid) hosts: the host's hierarchies, bound read-only. */
-          rc = mount ("/sys/fs/cgroup", target, NULL, MS_BIND | MS_REC, NULL);
-          after = TREE_READONLY;
+          close (target_fd);
+          target_fd = -1;
+          rc = mount_cgroup_v1 (root_fd, m->destination, flags);
+          if (rc < 0)
+            {
+              /* Where v1 hierarchies cannot be mounted afresh (a user namespace's), the host's,
+                 bound read-only; whatever of the tmpfs and its mounts was made goes first. */
+              int cleanup_fd = open_in_root (root_fd, m->destination, 0, err);
+              char cleanup_target[64];
+              if (cleanup_fd >= 0)
+                {
+                  fd_path (cleanup_target, sizeof cleanup_target, cleanup_fd);
+                  struct statfs fs;
+                  if (fstatfs (cleanup_fd, &fs) == 0 && fs.f_type == TMPFS_MAGIC)
+                    umount2 (cleanup_target, MNT_DETACH);
+                  close (cleanup_fd);
+                }
+              target_fd = open_in_root (root_fd, m->destination, 0, err);
+              if (target_fd < 0)
+                return -1;
+              fd_path (target, sizeof target, target_fd);
+              rc = mount ("/sys/fs/cgroup", target, NULL, MS_BIND | MS_REC, NULL);
+              after = TREE_READONLY;
+              if (rc < 0)
+                {
+                  /* No cgroup file system reachable here (tsbuild itself in a container that
+                     hides them): the container runs without, as it would have no limits to read. */
+                  shim_warning ("no cgroup file system at %s: %s", m->destination, strerror (errno));
+                  close (target_fd);
+                  return 0;
+                }
+            }
+          else if (m->propagation == 0)
+            return 0;
         }
     }
   else
@@ -542,7 +649,7 @@ mask_path (int root_fd, const char *path, int host_null, struct shim_error *err)
 }
 
 static int
-readonly_path (int root_fd, const char *path, bool user_namespace, struct shim_error *err)
+readonly_path (int root_fd, const char *path, struct shim_error *err)
 {
   int fd = open_existing (root_fd, path, err);
   if (fd < 0)
@@ -558,8 +665,9 @@ readonly_path (int root_fd, const char *path, bool user_namespace, struct shim_e
   if (fd < 0)
     return -1;
   fd_path (target, sizeof target, fd);
-  /* Only a user namespace forces keeping nosuid, nodev and noexec (they are locked there). */
-  rc = mount (NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | (user_namespace ? locked_flags (target) : 0), NULL);
+  /* The procfs's nosuid, nodev and noexec kept, as runc keeps them (and a user namespace
+     requires: they are locked there). */
+  rc = mount (NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags (target), NULL);
   int saved = errno;
   close (fd);
   return rc < 0 ? shim_fail (err, saved, "mount", path, "make a path read-only") : 0;
@@ -616,7 +724,14 @@ rootfs_setup (const struct spec *spec, bool user_namespace, const char *console_
         close (root_fd);
         return -1;
       }
-  /* Masked and read-only paths before pivot_root, with the host's /dev/null as runc and crun. */
+  /* Read-only, then masked paths (runc's order, which /proc/mounts shows) before pivot_root,
+     with the host's /dev/null as runc and crun. */
+  for (size_t i = 0; i < spec->readonly_path_count; i++)
+    if (readonly_path (root_fd, spec->readonly_paths[i], err) < 0)
+      {
+        close (root_fd);
+        return -1;
+      }
   int host_null = open ("/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
   struct stat null_st;
   if (host_null < 0 || fstat (host_null, &null_st) < 0 || !S_ISCHR (null_st.st_mode) || null_st.st_rdev != makedev (1, 3))
@@ -635,12 +750,6 @@ rootfs_setup (const struct spec *spec, bool user_namespace, const char *console_
         return -1;
       }
   close (host_null);
-  for (size_t i = 0; i < spec->readonly_path_count; i++)
-    if (readonly_path (root_fd, spec->readonly_paths[i], user_namespace, err) < 0)
-      {
-        close (root_fd);
-        return -1;
-      }
   /* pivot_root with the old root stacked under the new one, then detached: no directory of
      the host stays reachable, and no put_old directory is needed in the image. */
   if (fchdir (root_fd) < 0)

@@ -228,11 +228,12 @@ export async function runStep(instruction: RunInstruction, config: ConfigState, 
         // BuildKit makes the working directory when the image lacks it, owned by the user, with
         // moby's MkdirAllAndChown: 0755 even below a default ACL.
         await mkdirInRoot(rootfs, cwd, { mode: 0o755, uid: identity.uid, gid: identity.gid, exactMode: true });
-        // resolv.conf before hosts, in BuildKit's order (its generateMountOpts): a RUN reading
-        // /proc/mounts sees them so.
+        // resolv.conf before hosts, in BuildKit's order and with its options (its
+        // generateMountOpts, withROBind): a RUN reading /proc/mounts sees them so.
+        const sandboxFileOptions = ['rbind', 'ro', 'nosuid', 'noexec', 'nodev'];
         const mounts: MountSpec[] = [
-          { destination: '/etc/resolv.conf', source: environment.resolvConf, options: ['rbind', 'ro'] },
-          { destination: '/etc/hosts', source: environment.hostsFile, options: ['rbind', 'ro'] },
+          { destination: '/etc/resolv.conf', source: environment.resolvConf, options: sandboxFileOptions },
+          { destination: '/etc/hosts', source: environment.hostsFile, options: sandboxFileOptions },
         ];
         await mkdir(bundle, { mode: 0o700 });
         const prepared = await mountPlan.prepare(rootfs, active.lower, bundle);

@@ -36,7 +36,7 @@ import { prepareMounts, releaseContainerVolumes, type MountRequest } from './vol
 import { volumesFromRequests } from './volumes-from.js';
 import type { LogConfig } from './container-log.js';
 import { detachContainer, exposedPortSpecs } from './network/index.js';
-import { freezeContainer, releaseFreezer, thawContainer } from './freezer.js';
+import { freezeContainer, releaseContainerCgroups, thawContainer } from './freezer.js';
 
 export interface CreateContainerOptions extends ContainerOptions, SecurityOptions {
   readonly openStdin?: boolean;
@@ -565,7 +565,7 @@ export async function removeContainer(store: Store, nameOrId: string, options: {
     if (!(error instanceof TsbuildError && error.code === 'NOT_FOUND')) throw error;
   });
   await removeContainerLock(store, record.id);
-  await releaseFreezer(record.id);
+  await releaseContainerCgroups(record.id);
   return record;
 }
 

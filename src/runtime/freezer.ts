@@ -6,7 +6,7 @@
  * process moved into a frozen cgroup is frozen on arrival. Where the hierarchy is not writable
  * (an ordinary user without a delegated cgroup) pausing is refused with the reason.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, rmdirSync } from 'node:fs';
 import { access, constants, mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,7 +26,9 @@ const unified = (): boolean => existsSync('/sys/fs/cgroup/cgroup.controllers');
 
 function freezerOf(id: string): Freezer {
   if (unified()) {
-    const directory = join('/sys/fs/cgroup', 'tsbuild-freezer', id);
+    // The container's own group where the runtime made one (its limits stay with it), else one for freezing alone.
+    const own = join('/sys/fs/cgroup', 'tsbuild', id);
+    const directory = existsSync(own) ? own : join('/sys/fs/cgroup', 'tsbuild-freezer', id);
     return {
       directory,
       stateFile: 'cgroup.freeze',
@@ -87,7 +89,20 @@ export async function thawContainer(id: string): Promise<void> {
   await waitFor(async () => !(await freezer.isFrozen()), `unpause container ${id}`);
 }
 
-/** Removes the container's freezer cgroup once its processes are gone (nothing when there is none). */
-export async function releaseFreezer(id: string): Promise<void> {
+/**
+ * Removes the container's cgroups once its processes are gone: its freezer, and the groups the
+ * runtime placed it in (`tsbuild/ID` of each hierarchy, runtime-shim/src/cgroup.c), which the
+ * runtime removes itself unless it was killed first. Nothing where there are none; a group
+ * that still holds a process stays (the kernel refuses to remove it).
+ */
+export async function releaseContainerCgroups(id: string): Promise<void> {
   await rmdir(freezerOf(id).directory).catch(() => undefined);
+  const hierarchies = unified() ? [''] : readdirSync('/sys/fs/cgroup', { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+  for (const hierarchy of hierarchies) {
+    try {
+      rmdirSync(join('/sys/fs/cgroup', hierarchy, 'tsbuild', id));
+    } catch {
+      // None made there (rootless, or no such hierarchy), or removed already.
+    }
+  }
 }

@@ -28,7 +28,7 @@ import { containerHooks, type ContainerStartAdditions } from './container-hooks.
 import { releaseContainerVolumes } from './volumes/index.js';
 import { registerNetworkHooks } from './network/container-hooks.js';
 import { LogWriter, rotationOf } from './container-log.js';
-import { releaseFreezer } from './freezer.js';
+import { releaseContainerCgroups } from './freezer.js';
 import { failedStartPath, observeState, removeContainerLock, updateContainer } from './container-store.js';
 import { specForStart } from './containers.js';
 import { execInContainer } from './exec.js';
@@ -277,8 +277,9 @@ export async function superviseContainer(store: Store, id: string, options: Supe
           state: { ...state, status: restart ? 'restarting' : 'exited', exitCode, finishedAt: new Date().toISOString(), ...(error === undefined ? {} : { error }) },
         };
       });
-      // A container stopped while paused leaves an empty freezer cgroup behind.
-      await releaseFreezer(id);
+      // A container stopped while paused leaves an empty freezer cgroup behind, and a runtime
+      // killed before its own cleanup the groups it placed the container in.
+      await releaseContainerCgroups(id);
       if (!restart) break;
       // docker's back-off: 100 ms, doubled after each quick failure, at most a minute.
       const delay = Math.min(100 * 2 ** Math.max(0, failures - 1), 60_000);

@@ -19,6 +19,7 @@ import {
   type NetworkMode,
 } from './container.js';
 import { attachContainer, detachContainer, exposedPortSpecs, publishPorts, type NetworkAttachment, type PortProxies, type PortSpec } from './network/index.js';
+import { releaseContainerCgroups } from './freezer.js';
 import { selectRuntime, type AttachedStreams, type ShimError } from './oci-runtime.js';
 import type { ContainerSpec, MountSpec } from './spec.js';
 import { ConsoleSocket, TerminalCopy, type TerminalSize } from './terminal.js';
@@ -489,6 +490,8 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
     terminal?.close();
     consoleSocket?.close();
     await proxies?.close();
+    // A runtime killed before its own cleanup leaves the container's (empty) cgroups.
+    await releaseContainerCgroups(id);
     // Only a namespace of its own has anything to undo (attachContainer undoes its own failures).
     if (attachment?.address !== undefined) {
       await detachContainer(store, id).catch((error: unknown) => {

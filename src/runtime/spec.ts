@@ -263,6 +263,9 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
       : { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${spec.shmSize === undefined ? '65536k' : String(spec.shmSize)}`] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     ownNamespace && network !== 'none' ? { destination: '/sys', type: 'none', source: '/sys', options: sysfsOptions } : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: sysfsOptions },
+    // docker's and BuildKit's: the container's own cgroups (its cgroup namespace's), where
+    // programs look for the limits they run under.
+    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', sysfsAccess] },
     ...(spec.mounts ?? []).map((m) => ({ destination: m.destination, type: m.type ?? 'bind', source: m.source ?? '', options: [...(m.options ?? ['rbind', 'rw'])] })),
     // The host's node itself, as a rootless docker gives a device: no node is made.
     ...(spec.devices ?? []).map((device) => ({ destination: device.path, type: 'bind', source: device.hostPath, options: ['bind', 'nosuid', 'noexec'] })),

@@ -388,6 +388,21 @@ function expectRefused(cases: ReadonlyArray<readonly [readonly string[], string]
 describe.runIf(isRoot)('containers as root', () => {
   lifecycleTests();
 
+  it('shows the container its own cgroups at /sys/fs/cgroup, read-only, its limits at their top and nothing of the host\'s tree', () => {
+    const unified = existsSync('/sys/fs/cgroup/cgroup.controllers');
+    const probe = unified
+      ? 'cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max; grep -c . /sys/fs/cgroup/cgroup.procs; ls /sys/fs/cgroup | grep -c "^tsbuild$"; touch /sys/fs/cgroup/x'
+      : 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; grep -c . /sys/fs/cgroup/pids/cgroup.procs; ls /sys/fs/cgroup/memory | grep -c "^tsbuild$"; touch /sys/fs/cgroup/memory/x';
+    const limited = tsbuild('run', '--rm', '--network', 'none', '--memory', '64m', '--pids-limit', '50', 'busybox', 'sh', '-c', probe);
+    // The shell and its grep are all the group holds; the host's groups (tsbuild's own among them) are not there.
+    expect(limited.stdout.trim().split(/\s+/)).toEqual(['67108864', '50', '2', '0']);
+    expect(limited.stderr).toContain('Read-only file system');
+    const free = tsbuild('run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', probe);
+    expect(free.stdout.trim().split(/\s+/).slice(1)).toEqual(['max', '2', '0']);
+    const mounts = ok('run', '--rm', '--network', 'none', 'busybox', 'grep', ' /sys/fs/cgroup', '/proc/mounts');
+    expect(mounts).toMatch(unified ? /^cgroup2? \/sys\/fs\/cgroup cgroup2 ro,/m : /^cgroup \/sys\/fs\/cgroup\/memory cgroup ro,nosuid,nodev,noexec,/m);
+  });
+
   it('applies --memory, --pids-limit and --cpus through cgroups where they can be written, --read-only, --hostname, --label', () => {
     // Root may write the v1 memory and pids hierarchies here: the limits are applied.
     const result = tsbuild('run', '--rm', '--memory', '64m', '--pids-limit', '50', '--read-only', '--hostname', 'named', '--label', 'a=b', 'busybox', 'sh', '-c', 'hostname; touch /x');

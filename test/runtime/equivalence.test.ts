@@ -2,8 +2,8 @@
  * The same bundles under runtime-shim and under an established runtime: what the process
  * observes (ids, capabilities, environment, cwd, hostname, mount table, rlimits, pid,
  * no_new_privs, network devices) and how it ends (exit codes, signals) must agree.
- * Rootful against crun; rootless, as an unprivileged user the tests create, against crun and
- * runc. crun 1.8 refuses cgroup v1 "hybrid" hosts unless the unified hierarchy is unmounted in
+ * Rootful against crun (and the mount table against runc); rootless, as an unprivileged user
+ * the tests create, against crun and runc. crun 1.8 refuses cgroup v1 "hybrid" hosts unless the unified hierarchy is unmounted in
  * its mount namespace: root prepares such a namespace, then becomes the user to start crun.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -74,6 +74,17 @@ describe.runIf(isRoot && toolExists('crun'))('runtime-shim and crun, rootful', (
       expect({ status: ours.status, stdout: normalizeRootful(c.args[0] ?? '', ours.stdout) }).toEqual({ status: theirs.status, stdout: normalizeRootful(c.args[0] ?? '', theirs.stdout) });
     });
   }
+
+  it.runIf(toolExists('runc'))('agree with runc on the mount table, in its order and with its flags', async () => {
+    const mounts = cases.find((c) => c.args[0] === 'mounts') ?? expect.fail('no mounts case');
+    const path = bundle('rootful-runc-mounts', { args: ['/test-init', ...mounts.args], rootfs, rootless: false, ...mounts.spec });
+    const ours = await shim().run(path, `s${++n}`, { stdio: 'pipe' });
+    const theirs = await new CommandRuntime('runc', 'runc', join(dir, 'state-runc')).run(path, `r${n}`, { stdio: 'pipe' });
+    // runc makes the device nodes with mknod in /dev, the shim binds the host's (withoutDevicePolicy),
+    // so the /dev/null runc binds over masked files is its tmpfs's node, and the shim's the host's.
+    const table = (stdout: string): unknown => (withoutDevicePolicy(JSON.parse(stdout) as MountEntry[], true) as MountEntry[]).map((m) => (maskedFiles.has(m.target) ? { target: m.target, masked: true } : m));
+    expect({ status: ours.status, mounts: table(ours.stdout) }).toEqual({ status: theirs.status, mounts: table(theirs.stdout) });
+  });
 
   for (const [signal, expected] of [
     ['SIGTERM', { status: 0, line: '{"signal":15}' }],
@@ -293,8 +304,7 @@ describe.runIf(isRoot && toolExists('runc') && toolExists('newuidmap'))('runtime
 const hybrid = (): boolean => readFileSync('/proc/self/mountinfo', 'utf8').includes(' /sys/fs/cgroup/unified ');
 
 /**
- * runc differs from crun (which the shim follows, and which cannot run rootless here) in
- * details that are not behaviour, so those are compared loosely: the order of the mount table
+ * runc differs from crun (which cannot run rootless here) in details that are not behaviour, so those are compared loosely: the order of the mount table
  * (compared as a set), masked files (runc leaves its /dev/null binds writable, crun makes them
  * read-only: nothing can be written to /dev/null either way), the primary group repeated in
  * the supplementary groups (runc), and whether stdio reaches the process as pipes or sockets.
@@ -359,33 +369,49 @@ function withoutDevicePolicy(mounts: readonly MountEntry[], dropDeviceNodes: boo
     });
 }
 
+const readonlyProcPaths = new Set(['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys']);
+/** The masked paths that are files (/dev/null bound over them); the others are directories (an empty tmpfs over them). */
+const maskedFiles = new Set(['/proc/keys', '/proc/timer_list', '/proc/kcore', '/proc/latency_stats', '/proc/timer_stats', '/proc/sched_debug']);
+const maskedPaths = new Set([...maskedFiles, '/proc/acpi', '/proc/scsi', '/sys/firmware']);
+const byTarget = (a: MountEntry, b: MountEntry): number => a.target.localeCompare(b.target);
+
+/**
+ * Where crun and runc differ, the shim follows runc (what docker and BuildKit run, so what a
+ * container or a RUN sees in /proc/mounts), and the comparison with crun leaves out: the order
+ * of the cgroup v1 hierarchies (crun's is the reverse of the host's), the order of read-only
+ * and masked paths (runc's read-only ones first), and the read-only /proc paths keeping proc's
+ * nosuid, nodev and noexec (runc).
+ */
+function withoutCrunOrder(mounts: readonly MountEntry[]): unknown {
+  const cgroups = mounts.filter((m) => m.target.startsWith('/sys/fs/cgroup/')).sort(byTarget);
+  const late = mounts.filter((m) => readonlyProcPaths.has(m.target) || maskedPaths.has(m.target)).sort(byTarget);
+  const others = mounts.filter((m) => !cgroups.includes(m) && !late.includes(m));
+  return { others, cgroups, late: late.map((m) => (readonlyProcPaths.has(m.target) ? { target: m.target, type: m.type, ro: m.ro } : m)) };
+}
+
 function normalizeRootful(subcommand: string, stdout: string): unknown {
   if (subcommand !== 'mounts') return normalize(stdout);
-  return withoutDevicePolicy(JSON.parse(stdout) as MountEntry[], true);
+  return withoutCrunOrder(withoutDevicePolicy(JSON.parse(stdout) as MountEntry[], true) as MountEntry[]);
 }
 
 /**
  * Rootless, the device nodes are binds from the host and the read-only /proc paths binds of
- * themselves. crun and the shim make the device binds in another order, and only the shim keeps
- * proc's nosuid, nodev and noexec on the read-only paths (the kernel locks them in a user
- * namespace): neither changes what a proc file does. Everything
- * else in the mount table must match exactly.
+ * themselves. crun and the shim make the device binds in another order, and differ from each
+ * other as rootful (withoutCrunOrder): neither changes what a proc file does. Everything else
+ * in the mount table must match exactly.
  */
 function normalizeCrunRootless(subcommand: string, stdout: string): unknown {
   if (subcommand !== 'mounts') return normalize(stdout);
   const devices = deviceNodes;
-  const readonlyProc = new Set(['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys']);
   const mounts = withoutDevicePolicy(JSON.parse(stdout) as MountEntry[], false) as MountEntry[];
-  const shape = (m: MountEntry): unknown => (readonlyProc.has(m.target) ? { target: m.target, type: m.type, ro: m.ro } : m);
-  const others = mounts.filter((m) => !devices.has(m.target)).map(shape);
-  const deviceBinds = mounts.filter((m) => devices.has(m.target)).map(shape).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+  const others = withoutCrunOrder(mounts.filter((m) => !devices.has(m.target)));
+  const deviceBinds = mounts.filter((m) => devices.has(m.target)).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
   return { others, deviceBinds };
 }
 
 function normalizeRootless(subcommand: string, stdout: string): unknown {
   if (subcommand === 'mounts') {
     const mounts = JSON.parse(stdout) as { target: string; type: string; ro: boolean }[];
-    const maskedFiles = new Set(['/proc/keys', '/proc/timer_list', '/proc/kcore', '/proc/latency_stats', '/proc/timer_stats', '/proc/sched_debug']);
     return mounts.map((m) => `${m.target} ${maskedFiles.has(m.target) ? 'masked' : m.ro ? 'ro' : 'rw'}`).sort();
   }
   if (subcommand === 'ids') {

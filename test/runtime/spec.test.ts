@@ -56,7 +56,7 @@ describe('generateConfig', () => {
     expect(defaultCapabilities).toHaveLength(14);
     expect(defaultCapabilities).not.toContain('CAP_SYS_ADMIN');
     expect(c.root).toEqual({ path: '/b/rootfs', readonly: false });
-    expect(c.mounts.map((m) => `${m.destination}:${m.type}`)).toEqual(['/proc:proc', '/dev:tmpfs', '/dev/pts:devpts', '/dev/shm:tmpfs', '/dev/mqueue:mqueue', '/sys:sysfs']);
+    expect(c.mounts.map((m) => `${m.destination}:${m.type}`)).toEqual(['/proc:proc', '/dev:tmpfs', '/dev/pts:devpts', '/dev/shm:tmpfs', '/dev/mqueue:mqueue', '/sys:sysfs', '/sys/fs/cgroup:cgroup']);
     expect(c.linux.namespaces.map((n) => n.type).sort()).toEqual(['cgroup', 'ipc', 'mount', 'network', 'pid', 'uts']);
     expect(c.linux.uidMappings).toBeUndefined();
     expect(c.linux.maskedPaths).toContain('/proc/kcore');
