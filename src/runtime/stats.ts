@@ -1,11 +1,13 @@
 /**
  * What `stats` shows of a running container, read from the processes of its pid namespace and
- * its network namespace: CPU time, resident memory, block I/O, tasks, and the bytes through its
- * interfaces. docker reads the same figures from the container's cgroups; tsbuild makes a cgroup
- * only for a container with limits (and an ordinary user has none delegated on these hosts), so
- * the processes themselves are summed, which works rootful and rootless alike: resident memory
- * stands for docker's cgroup usage without the page cache, and the I/O is what the processes
- * alive now did (and their reaped children, for CPU time).
+ * its network namespace: CPU time, memory, block I/O, tasks, and the bytes through its
+ * interfaces. docker reads the same figures from the container's cgroups. The memory is read as
+ * docker reads it, from the container's own memory cgroup (its usage without the inactive page
+ * cache), where the runtime made one (rootful: every container, runtime-shim/src/cgroup.c);
+ * otherwise (an ordinary user has no cgroup delegated on these hosts) the resident memory of its
+ * processes stands for it. The rest is summed over the processes, which works rootful and
+ * rootless alike: the I/O is what the processes alive now did (and their reaped children, for
+ * CPU time).
  */
 import { readFile, readlink } from 'node:fs/promises';
 import { totalmem } from 'node:os';
@@ -20,7 +22,7 @@ export interface ContainerSample {
   /** The machine's CPU time over all CPUs (/proc/stat), in clock ticks. */
   readonly systemTicks: number;
   readonly onlineCpus: number;
-  /** Resident bytes of its processes. */
+  /** Its memory cgroup's usage without the inactive file cache, else its processes' resident bytes. */
   readonly memory: number;
   /** The container's memory limit, else the machine's memory. */
   readonly memoryLimit: number;
@@ -72,13 +74,31 @@ async function networkBytes(pid: number): Promise<{ rx: number; tx: number }> {
   return { rx, tx };
 }
 
+/**
+ * The memory of the cgroup PID is in, as docker's CLI computes it: usage less the inactive file
+ * cache (cgroup v1's total_inactive_file, v2's inactive_file); undefined when PID is in no memory
+ * cgroup of its own (the host's root, or the caller's, with no limit of the container's).
+ */
+async function cgroupMemory(pid: number, id: string): Promise<number | undefined> {
+  const lines = ((await readOr(`/proc/${pid}/cgroup`)) ?? '').split('\n');
+  const v1 = lines.find((line) => line.split(':')[1]?.split(',').includes('memory'));
+  const path = (v1 ?? lines.find((line) => line.startsWith('0::')))?.split(':').slice(2).join(':');
+  if (path === undefined || !path.endsWith(`/tsbuild/${id}`)) return undefined;
+  const directory = v1 === undefined ? `/sys/fs/cgroup${path}` : `/sys/fs/cgroup/memory${path}`;
+  const [usage, stat] = await Promise.all([readOr(`${directory}/${v1 === undefined ? 'memory.current' : 'memory.usage_in_bytes'}`), readOr(`${directory}/memory.stat`)]);
+  if (usage === undefined) return undefined;
+  const total = Number(usage.trim());
+  const inactive = Number(new RegExp(`^${v1 === undefined ? 'inactive_file' : 'total_inactive_file'} (\\d+)$`, 'm').exec(stat ?? '')?.[1] ?? 0);
+  return inactive < total ? total - inactive : total;
+}
+
 /** A sample of the running container RECORD; undefined when it has no process any more. */
 export async function sampleContainer(record: ContainerRecord): Promise<ContainerSample | undefined> {
   const pid = record.state.pid;
   if (pid === undefined) return undefined;
   const processes = await namespaceProcesses(pid);
   if (processes === undefined || processes.length === 0) return undefined;
-  const [system, network] = await Promise.all([systemCpu(), networkBytes(pid)]);
+  const [system, network, ownMemory] = await Promise.all([systemCpu(), networkBytes(pid), cgroupMemory(pid, record.id)]);
   let cpuTicks = 0;
   let memory = 0;
   let blockRead = 0;
@@ -102,7 +122,7 @@ export async function sampleContainer(record: ContainerRecord): Promise<Containe
     cpuTicks,
     systemTicks: system.ticks,
     onlineCpus: system.cpus,
-    memory,
+    memory: ownMemory ?? memory,
     memoryLimit: limit > 0 ? Math.min(limit, totalmem()) : totalmem(),
     netRx: network.rx,
     netTx: network.tx,
