@@ -23,6 +23,7 @@ import {
   uniqueHex,
   type Descriptor,
   type Digest,
+  type EscapeToken,
   type ImageConfig,
   type Platform,
   type SourceRange,
@@ -55,6 +56,7 @@ import type { BuildEventListener } from './events.js';
 import { StepReporter, type StepHandle } from './progress.js';
 import { Snapshotter } from './snapshots.js';
 import { runStep, type RunEnvironment, type RunSandboxOptions } from './run-op.js';
+import { stepText } from './step-names.js';
 import type { SecretSource } from './run-mounts.js';
 import { contextDigestOptions, contextSources, copyStep, prepareContext, type ContextHandle } from './copy-op.js';
 import { mkdirStep } from './mkdir-op.js';
@@ -190,6 +192,8 @@ interface BuildContext {
   readonly limit: ReturnType<typeof pLimit>;
   readonly stages: ReadonlyMap<number, ResolvedStage>;
   readonly stageCount: number;
+  /** The Dockerfile's escape character, for the steps' names. */
+  readonly escapeToken: EscapeToken;
   readonly outputs: Map<number, Promise<StageOutput>>;
   readonly bases: Map<string, Promise<BaseImage>>;
   readonly baseConfigs: Map<string, BaseImage>;
@@ -375,7 +379,7 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
       continue;
     }
     const text = instructionText(source, instruction.range);
-    const name = stepName(prefix, ++index, total, text);
+    const name = stepName(prefix, ++index, total, stepText(instruction, source, ctx.escapeToken));
     const step = ctx.reporter.step(name, instruction.range);
     try {
       const slot = `${dockerfilePlace(ctx.request)}:${stage.index}:${index}`;
@@ -774,7 +778,7 @@ export async function build(request: BuildRequest, deps: BuildDeps): Promise<Bui
 
   // Which run of the stages this is: a cache layer given early and found bad starts them again.
   const attempt = { current: 1 };
-  const partial: Omit<BuildContext, 'stages' | 'stageCount' | 'environment' | 'proxy'> = {
+  const partial: Omit<BuildContext, 'stages' | 'stageCount' | 'environment' | 'proxy' | 'escapeToken'> = {
     request,
     deps,
     reporter,
@@ -859,6 +863,7 @@ export async function build(request: BuildRequest, deps: BuildDeps): Promise<Bui
   const ctx: BuildContext = {
     ...partial,
     proxy: resolved.proxy,
+    escapeToken: resolved.escapeToken,
     stages: new Map(resolved.stages.map((stage) => [stage.index, stage])),
     // BuildKit drops the stage name from step names only when the whole file has one stage.
     stageCount: parsed.dockerfile.stages.length,

@@ -58,7 +58,7 @@ const sandboxStubs = ['/etc/hosts', '/etc/resolv.conf'];
 const runtimeMountPoints = ['/proc', '/dev', '/sys'];
 
 /** A heredoc that is the whole command: `RUN <<EOF` (BuildKit's MustParseHeredoc). */
-const loneHeredoc = /^[0-9]*<<-?\s*(["']?)[A-Za-z_][A-Za-z0-9_]*\1$/;
+export const loneHeredoc = /^[0-9]*<<-?\s*(["']?)[A-Za-z_][A-Za-z0-9_]*\1$/;
 
 /**
  * BuildKit's runCommandString: `|2 A=1 B=2 /bin/sh -c make` when ARGs are in effect, one pair per
