@@ -14,6 +14,7 @@ import {
   TsbuildError,
   formatPlatform,
   hostPlatform,
+  goJson,
   isTsbuildError,
   messageOf,
   parseReference,
@@ -669,10 +670,16 @@ function stageOutput(ctx: BuildContext, index: number): Promise<StageOutput> {
   return output;
 }
 
-/** The config JSON as BuildKit's exporter writes it: top-level keys sorted, as Go marshals a map. */
+/**
+ * The config JSON as BuildKit's exporter writes it, with Go's encoding/json: the top level is a
+ * map (its keys sorted), the container config a struct whose Labels, ExposedPorts and Volumes
+ * are maps, and every string escapes what Go escapes.
+ */
 function imageConfigBytes(config: ImageConfig): Buffer {
-  const sorted = Object.fromEntries(Object.entries(config).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  return Buffer.from(JSON.stringify(sorted));
+  const asMap = (value: Readonly<Record<string, unknown>> | undefined): Map<string, unknown> | undefined => (value === undefined ? undefined : new Map(Object.entries(value)));
+  const inner = config.config;
+  const container = inner === undefined ? undefined : { ...inner, Labels: asMap(inner.Labels), ExposedPorts: asMap(inner.ExposedPorts), Volumes: asMap(inner.Volumes) };
+  return Buffer.from(goJson(new Map<string, unknown>([...Object.entries(config), ['config', container]])), 'utf8');
 }
 
 /** Stores a small blob unless it is there already (a rebuild from the cache writes nothing new). */

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, constants, copyFileSync, createReadStream, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readlinkSync, symlinkSync, unlinkSync, type BigIntStats } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, createReadStream, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readlinkSync, symlinkSync, unlinkSync, type BigIntStats } from 'node:fs';
 import { chmod, copyFile, lchown, lstat, mkdtemp, open, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix, relative } from 'node:path';
@@ -331,8 +331,9 @@ class Copier {
           const rdev = Number(stats.rdev);
           makeSpecialFile(destination, type, 0o600, Math.floor(rdev / 256) & 0xfff, (rdev & 0xff) | ((rdev >> 12) & 0xfff00));
           this.applyMetadata(destination, stats, undefined);
+        } else if (stats.isSocket()) {
+          this.copySocketStub(entry, destination);
         }
-        // Sockets are not copied, as fsutil's copier cannot make them either.
       } catch (error) {
         throw copyError(entry.path === '' ? this.inside(destination) : entry.path, error);
       }
@@ -345,6 +346,26 @@ class Copier {
     if (existing === undefined) return;
     if (existing.isDirectory()) throw new TsbuildError('INVALID_ARGUMENT', `copy: cannot replace to directory ${this.inside(destination)} with file`);
     unlinkSync(fsPath(destination));
+  }
+
+  /**
+   * A socket is copied as an empty regular file with its permissions, owner and times: fsutil's
+   * copier clears a socket's type bits before mknod, which leaves a file, one for each name.
+   * The context's receiver has already written its sockets as files, keeping their hard links
+   * as a file's, so a context socket's second name is a hard link.
+   */
+  private copySocketStub(entry: TreeEntry, destination: string): void {
+    const { stats } = entry;
+    const key = `${stats.dev}:${stats.ino}`;
+    const linked = this.from.ownersAreRoot && stats.nlink > 1n;
+    const first = linked ? this.links.get(key) : undefined;
+    if (first !== undefined) {
+      this.work.push(first.then((stub) => linkSync(fsPath(stub), fsPath(destination))));
+      return;
+    }
+    closeSync(openSync(fsPath(destination), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600));
+    this.applyMetadata(destination, stats, undefined);
+    if (linked) this.links.set(key, Promise.resolve(destination));
   }
 
   private copyFileLater(entry: TreeEntry, destination: string): void {

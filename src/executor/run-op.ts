@@ -110,7 +110,9 @@ function commandLine(instruction: RunInstruction, config: ConfigState): { args: 
     }
     if (loneHeredoc.test((args[0] ?? '').trim())) {
       const data = first.chomp ? first.data.replace(/^\t+/gm, '') : first.data;
-      if (data.startsWith('#!')) {
+      // Whether the document is a script is asked of it as written: a `<<-` one whose shebang
+      // is indented by tabs runs through the shell, as under BuildKit, though it loses the tabs.
+      if (first.data.startsWith('#!')) {
         script = { name: first.name, data };
         args = [`/dev/pipes/${first.name}`];
       } else {

@@ -35,6 +35,10 @@ const knownDifferences: Readonly<Record<string, string>> = {
   // rewrites layer times just with the exporter's rewrite-timestamp=true (not docker's default);
   // tsbuild always applies that rewrite when the epoch is set (README, reproducible images).
   'rw-source-date-epoch': 'with SOURCE_DATE_EPOCH tsbuild clamps the times in the layers it adds, as BuildKit only does with rewrite-timestamp=true',
+  // fsutil's copyDevice clears S_IFSOCK from the whole st_mode to turn a socket into a stub
+  // file, which clears one of S_IFBLK's two bits as well: every block device BuildKit copies
+  // becomes a character device with the same numbers, a node that opens another driver.
+  'copy-block-devices': 'BuildKit copies a block device as a character device (its socket-stub mask clears a bit of S_IFBLK); tsbuild keeps the block device',
 };
 
 interface BaseEntry extends EntryRecord {
