@@ -30,6 +30,15 @@ describe('cli', () => {
     }
   });
 
+  it("refuses a flag it cannot parse as docker does: status 125, its flag library's words and where to read the help", async () => {
+    const unknown = await run(['volume', 'create', '--bogus=1']);
+    expect(unknown).toMatchObject({ status: 125, stderr: "unknown flag: --bogus\nSee 'tsbuild volume create --help'.\n" });
+    expect(await run(['ps', '-z'])).toMatchObject({ status: 125, stderr: "unknown shorthand flag: 'z' in -z\nSee 'tsbuild ps --help'.\n" });
+    expect(await run(['run', '--name'])).toMatchObject({ status: 125, stderr: "flag needs an argument: --name\nSee 'tsbuild run --help'.\n" });
+    // A missing argument is not a flag error: docker ends it with 1.
+    expect((await run(['logs'])).status).toBe(1);
+  });
+
   it('fails on an unknown command', async () => {
     const result = await run(['debgu']);
     expect(result.status).not.toBe(0);
