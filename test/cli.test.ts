@@ -39,6 +39,17 @@ describe('cli', () => {
     expect((await run(['logs'])).status).toBe(1);
   });
 
+  it('reports an export of no such container as an error, not a crash of the process', () => {
+    const root = mkdtempSync(join(tmpdir(), 'tsbuild-cli-export-'));
+    try {
+      const result = spawnSync(process.execPath, [bin, 'export', '--root', root, 'nosuch'], { encoding: 'utf8' });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toBe('error: No such container: nosuch\n');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('fails on an unknown command', async () => {
     const result = await run(['debgu']);
     expect(result.status).not.toBe(0);
