@@ -220,7 +220,7 @@ describe.runIf(isRoot)('volumes, as root', () => {
       { CreatedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/), Driver: 'local', Labels: { team: 'web' }, Mountpoint: join(root, 'volumes', 'site', '_data'), Name: 'site', Options: {}, Scope: 'local' },
     ]);
     expect(tsbuild(['volume', 'inspect', '-f', '{{.Mountpoint}}', 'site']).stdout).toBe(`${join(root, 'volumes', 'site', '_data')}\n`);
-    expect(tsbuild(['volume', 'inspect', 'nosuch'])).toMatchObject({ status: 1, stderr: 'Error: No such volume: nosuch\n' });
+    expect(tsbuild(['volume', 'inspect', 'nosuch'])).toMatchObject({ status: 1, stdout: '[]\n', stderr: 'error: get nosuch: no such volume\n' });
     // prune takes anonymous volumes only, unless --all.
     expect(tsbuild(['volume', 'prune', '-f'])).toMatchObject({ status: 0, stdout: `Deleted Volumes:\n${anonymousName}\n\nTotal reclaimed space: 0B\n` });
     expect(tsbuild(['volume', 'prune'], { input: 'n\n' }).stdout).toContain('Are you sure you want to continue? [y/N]');

@@ -47,10 +47,11 @@ import {
 } from '../../runtime/index.js';
 import { listImages, type Store } from '../../store/index.js';
 import { dockerTable, formatBytes, formatCreatedSince, formatGoTime, humanDuration } from '../format.js';
-import { formatListTemplate, inspectWithTemplate, nilMap, nilSlice, sortedKeys } from '../go-template.js';
+import { formatListTemplate, nilMap, nilSlice, sortedKeys } from '../go-template.js';
 import { ExitError, type CliIo } from '../io.js';
 import { createProgram, userArguments } from '../program.js';
 import { containersOnUserNetwork, runInMonitorNamespaces, runInUserNamespace } from '../rootless.js';
+import { printInspected } from './inspect-output.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { tsbuildEntry } from '../version.js';
 import { addContainerOptions, checkPlatform, claimCidfile, createOptions, environment, parseRestartPolicy, type ContainerFlags } from './container-options.js';
@@ -975,9 +976,7 @@ function defineInspect(parent: Command, io: CliIo, name = 'inspect'): void {
   addRootOption(parent.command(name, name === 'container-inspect' ? { hidden: true } : {}).description('print containers as JSON, with docker\'s field names').argument('<containers...>', 'names or IDs').option('-f, --format <template>', 'a Go template such as {{.State.Status}}')).action(
     async (containers: string[], flags: RootOption & { format?: string }) => {
       const store = await storeFromOptions(flags);
-      const results = await inspectContainers(store, containers);
-      if (flags.format === undefined) io.stdout.write(`${JSON.stringify(results, null, 4)}\n`);
-      else io.stdout.write(inspectWithTemplate(flags.format, results));
+      await printInspected(io, containers, flags.format, async (name) => (await inspectContainers(store, [name]))[0]);
     },
   );
 }

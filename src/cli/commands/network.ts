@@ -3,8 +3,10 @@ import type { Command } from 'commander';
 import { TsbuildError } from '../../common/index.js';
 import { connectContainer, createNetwork, disconnectContainer, getNetwork, networks, pruneNetworks, removeNetwork, type NetworkRecord } from '../../runtime/index.js';
 import { dockerTable } from '../format.js';
-import { formatListTemplate, inspectWithTemplate } from '../go-template.js';
+import { formatListTemplate } from '../go-template.js';
 import type { CliIo } from '../io.js';
+import { printInspected } from './inspect-output.js';
+import type { Store } from '../../store/index.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { collect } from '../common-options.js';
 
@@ -52,6 +54,13 @@ export function inspectNetwork(network: NetworkRecord): Record<string, unknown> 
     Options: network.isDefault ? { 'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.name': network.bridge } : { 'com.docker.network.bridge.name': network.bridge },
     Labels: network.labels,
   };
+}
+
+/** The network NAME (a name, an ID or its prefix, or a built-in's) as `network inspect` prints it. */
+export async function inspectNetworkNamed(store: Store, name: string): Promise<Record<string, unknown>> {
+  await networks(store);
+  const builtin = builtins.find((candidate) => candidate.name === name || builtinId(candidate.name).startsWith(name));
+  return builtin === undefined ? inspectNetwork(await getNetwork(store, name)) : builtinRecord(builtin.name, builtin.driver);
 }
 
 function builtinRecord(name: string, driver: string): Record<string, unknown> {
@@ -204,13 +213,7 @@ export function registerNetwork(program: Command, io: CliIo): void {
   });
   addRootOption(network.command('inspect').description('show networks in detail (JSON)').argument('<network...>').option('-f, --format <template>', 'a Go template such as {{.IPAM.Config}}')).action(async (names: string[], options: RootOption & { format?: string }) => {
     const store = await storeFromOptions(options);
-    await networks(store);
-    const found: Record<string, unknown>[] = [];
-    for (const name of names) {
-      const builtin = builtins.find((candidate) => candidate.name === name || builtinId(candidate.name).startsWith(name));
-      found.push(builtin === undefined ? inspectNetwork(await getNetwork(store, name)) : builtinRecord(builtin.name, builtin.driver));
-    }
-    io.stdout.write(options.format === undefined ? `${JSON.stringify(found, null, 4)}\n` : inspectWithTemplate(options.format, found));
+    await printInspected(io, names, options.format, (name) => inspectNetworkNamed(store, name));
   });
   addRootOption(
     network
