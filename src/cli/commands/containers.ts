@@ -371,10 +371,14 @@ function defineRm(parent: Command, io: CliIo, name = 'rm'): void {
   });
 }
 
-/** The command as `docker ps` shows it: quoted, cut at 20 characters with an ellipsis. */
-function shownCommand(record: ContainerRecord, truncate: boolean): string {
-  const whole = [record.path, ...record.args].join(' ');
-  return `"${truncate && whole.length > 20 ? `${whole.slice(0, 19)}…` : whole}"`;
+/**
+ * The command as `docker ps` shows it: the daemon's text (an argument holding a space in single
+ * quotes: `sh -c 'echo hi'`), cut at 20 characters with an ellipsis, then quoted as Go's
+ * strconv.Quote does (a `"` in it escaped).
+ */
+export function shownCommand(record: Pick<ContainerRecord, 'path' | 'args'>, truncate: boolean): string {
+  const whole = [record.path, ...record.args.map((arg) => (arg.includes(' ') ? `'${arg}'` : arg))].join(' ');
+  return JSON.stringify(truncate && whole.length > 20 ? `${whole.slice(0, 19)}…` : whole);
 }
 
 /** docker's State.String(): "Up 3 seconds (healthy)", "Exited (0) 2 minutes ago", "Created"… */
@@ -432,7 +436,8 @@ function psFields(row: PsRow, truncate: boolean): Record<string, string> {
     Image: record.config.image ?? record.image.name ?? record.image.id,
     Command: shownCommand(record, truncate),
     CreatedAt: formatGoTime(Date.parse(record.created)),
-    RunningFor: formatCreatedSince(record.created),
+    // The daemon lists Created in whole seconds: a container made 0.9 s ago was made 1 second ago.
+    RunningFor: formatCreatedSince(new Date(Math.floor(Date.parse(record.created) / 1000) * 1000).toISOString()),
     Ports: ports(record),
     State: observed.status,
     Status: statusText(record, observed),
