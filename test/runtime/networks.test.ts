@@ -245,6 +245,11 @@ describe.runIf(isRoot)('networks', () => {
       expect(fetchFrom(app.Name, `http://${web}/`)).toMatchObject({ status: 0, stdout: 'hello-detached\n' });
       expect(await fetchFromHost(`http://127.0.0.1:${port}/`)).toBe('hello-detached\n');
       expect(tsbuild('port', web)).toMatchObject({ status: 0, stdout: `80/tcp -> 127.0.0.1:${port}\n` });
+      // inspect's NetworkSettings as docker's: the address on each network (scripts' usual idiom),
+      // the top-level fields only for the default bridge, the published port under Ports.
+      const endpoint = Object.values(inspect(app.Name).Containers)[0] ?? expect.fail('no container on the network');
+      const settings = tsbuild('inspect', '-f', `{{range $name, $n := .NetworkSettings.Networks}}{{$name}} {{$n.IPAddress}}/{{$n.IPPrefixLen}} {{$n.MacAddress}} {{$n.NetworkID}}{{end}}|{{.NetworkSettings.IPAddress}}|{{json .NetworkSettings.Ports}}`, web);
+      expect(settings).toMatchObject({ status: 0, stdout: `${app.Name} ${endpoint.IPv4Address} ${endpoint.MacAddress} ${app.Id}||{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"${port}"}]}\n` });
       // The page lives in the volume: another container reads it there.
       expect(tsbuild('run', '--rm', '-v', `${volume}:/data`, 'busybox', 'cat', '/data/index.html')).toMatchObject({ status: 0, stdout: 'hello-detached\n' });
     } finally {
@@ -404,6 +409,10 @@ describe.runIf(isRoot)('networks', () => {
       await server.stop();
     }
     expect(tsbuild('run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'ls /sys/class/net').stdout).toBe('lo\n');
+    // As docker's inspect: a container on none is on the network none, without an address.
+    const none = tsbuild('create', '--network', 'none', 'busybox', 'true').stdout.trim();
+    expect(tsbuild('inspect', '-f', '{{range $name, $n := .NetworkSettings.Networks}}{{$name}}:{{$n.IPAddress}}{{end}}', none)).toMatchObject({ status: 0, stdout: 'none:\n' });
+    expect(tsbuild('rm', none).status).toBe(0);
     expect(tsbuild('run', '--rm', '--network', 'nosuch', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('network nosuch not found') });
     expect(tsbuild('run', '--rm', '--network', 'none', '-p', '80', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('conflicting options') });
     expect(tsbuild('network', 'rm', net.Name).status).toBe(0);

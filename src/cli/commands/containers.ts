@@ -20,6 +20,7 @@ import {
   execInContainer,
   findContainer,
   findNetwork,
+  networks,
   killContainer,
   pauseContainer,
   unpauseContainer,
@@ -43,6 +44,7 @@ import {
   volumesDirectory,
   type ContainerRecord,
   type MountSpec,
+  type NetworkRecord,
   type ObservedState,
 } from '../../runtime/index.js';
 import { listImages, type Store } from '../../store/index.js';
@@ -52,6 +54,7 @@ import { ExitError, type CliIo } from '../io.js';
 import { createProgram, userArguments } from '../program.js';
 import { containersOnUserNetwork, runInMonitorNamespaces, runInUserNamespace } from '../rootless.js';
 import { printInspected } from './inspect-output.js';
+import { builtinId, endpointId } from './network.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { tsbuildEntry } from '../version.js';
 import { addContainerOptions, checkPlatform, claimCidfile, createOptions, environment, parseRestartPolicy, type ContainerFlags } from './container-options.js';
@@ -857,7 +860,68 @@ function inspectMount(store: Store, mount: MountSpec): Record<string, unknown> {
   return { Type: 'bind', Source: mount.source ?? '', Destination: mount.destination, Mode: rw ? '' : 'ro', RW: rw, Propagation: propagation };
 }
 
-function formatInspect(record: ContainerRecord, observed: ObservedState, store: Store): Record<string, unknown> {
+/** One network's entry in a container's NetworkSettings.Networks, as docker's (an empty address while it does not run). */
+function networkEntry(networkId: string, endpoint: { readonly address: string; readonly mac: string; readonly aliases: readonly string[]; readonly name?: string } | undefined, network: NetworkRecord | undefined, containerId: string): Record<string, unknown> {
+  const userNetwork = network !== undefined && !network.isDefault;
+  const prefix = Number(network?.subnet?.split('/')[1] ?? 0);
+  return {
+    IPAMConfig: null,
+    Links: null,
+    Aliases: userNetwork && endpoint !== undefined && endpoint.aliases.length > 0 ? endpoint.aliases : null,
+    MacAddress: endpoint?.mac ?? '',
+    NetworkID: networkId,
+    EndpointID: endpoint === undefined ? '' : endpointId(networkId, containerId),
+    Gateway: endpoint === undefined ? '' : (network?.gateway ?? ''),
+    IPAddress: endpoint?.address ?? '',
+    IPPrefixLen: endpoint === undefined ? 0 : prefix,
+    IPv6Gateway: '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    DriverOpts: null,
+    // docker 26: the names a user network's DNS answers for the container (none on the default bridge).
+    DNSNames: userNetwork && endpoint !== undefined ? [...(endpoint.name === undefined ? [] : [endpoint.name]), containerId.slice(0, 12), ...endpoint.aliases] : null,
+  };
+}
+
+/**
+ * NetworkSettings as docker's inspect prints it: an entry per network the container is on (its
+ * own, and those `network connect` added), with its address while it runs; the top-level address
+ * fields are the default bridge's, as docker's (deprecated there, still read by many scripts).
+ */
+function networkSettings(record: ContainerRecord, observed: ObservedState, networkRecords: readonly NetworkRecord[]): Record<string, unknown> {
+  const mode = record.config.network === 'default' ? 'bridge' : record.config.network;
+  const networks: Record<string, Record<string, unknown>> = {};
+  if (mode === 'none' || mode === 'host') networks[mode] = networkEntry(builtinId(mode), undefined, undefined, record.id);
+  for (const network of networkRecords) {
+    const endpoint = observed.running ? network.endpoints[record.id] : undefined;
+    if (endpoint !== undefined || network.name === mode || network.id === mode) networks[network.name] = networkEntry(network.id, endpoint, network, record.id);
+  }
+  const bridge = networks.bridge;
+  const bindings = record.hostConfig?.portBindings ?? {};
+  const ports = observed.running ? Object.fromEntries([...new Set([...(record.config.exposedPorts ?? []), ...Object.keys(bindings)])].map((port) => [port, bindings[port] ?? null])) : {};
+  return {
+    Bridge: '',
+    SandboxID: '',
+    SandboxKey: '',
+    Ports: ports,
+    HairpinMode: false,
+    LinkLocalIPv6Address: '',
+    LinkLocalIPv6PrefixLen: 0,
+    SecondaryIPAddresses: null,
+    SecondaryIPv6Addresses: null,
+    EndpointID: bridge?.EndpointID ?? '',
+    Gateway: bridge?.Gateway ?? '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    IPAddress: bridge?.IPAddress ?? '',
+    IPPrefixLen: bridge?.IPPrefixLen ?? 0,
+    IPv6Gateway: '',
+    MacAddress: bridge?.MacAddress ?? '',
+    Networks: networks,
+  };
+}
+
+function formatInspect(record: ContainerRecord, observed: ObservedState, store: Store, networkRecords: readonly NetworkRecord[]): Record<string, unknown> {
   const zero = '0001-01-01T00:00:00Z';
   const directory = containerDirectory(store, record.id);
   const { state, config } = record;
@@ -963,16 +1027,18 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       ...(config.stopSignal === undefined ? {} : { StopSignal: config.stopSignal }),
       ...(config.stopTimeout === undefined ? {} : { StopTimeout: config.stopTimeout }),
     },
-    NetworkSettings: { Ports: {}, Networks: {} },
+    NetworkSettings: networkSettings(record, observed, networkRecords),
   };
 }
 
 /** `inspect` of containers (the image inspect falls back here, and `container inspect` comes straight here). */
 export async function inspectContainers(store: Store, names: readonly string[]): Promise<unknown[]> {
   const results: unknown[] = [];
+  let networkRecords: readonly NetworkRecord[] | undefined;
   for (const nameOrId of names) {
     const record = await findContainer(store, nameOrId);
-    results.push(formatInspect(record, await observeState(record), store));
+    networkRecords ??= await networks(store);
+    results.push(formatInspect(record, await observeState(record), store, networkRecords));
   }
   return results;
 }

@@ -16,7 +16,7 @@ const builtins: readonly { name: string; driver: string }[] = [
   { name: 'none', driver: 'null' },
 ];
 
-function builtinId(name: string): string {
+export function builtinId(name: string): string {
   return createHash('sha256').update(`tsbuild network ${name}`).digest('hex');
 }
 
@@ -27,6 +27,11 @@ function parseLabels(labels: readonly string[]): Record<string, string> {
     result[equals < 0 ? label : label.slice(0, equals)] = equals < 0 ? '' : label.slice(equals + 1);
   }
   return result;
+}
+
+/** The ID docker would give a container's endpoint on a network: stable, so that `network inspect` and `inspect` agree. */
+export function endpointId(networkId: string, containerId: string): string {
+  return createHash('sha256').update(`${networkId}/${containerId}`).digest('hex');
 }
 
 /** `network inspect`'s object, with docker's field names. */
@@ -48,7 +53,7 @@ export function inspectNetwork(network: NetworkRecord): Record<string, unknown> 
     Containers: Object.fromEntries(
       Object.values(network.endpoints).map((endpoint) => [
         endpoint.containerId,
-        { Name: endpoint.name ?? endpoint.containerId.slice(0, 12), EndpointID: createHash('sha256').update(`${network.id}/${endpoint.containerId}`).digest('hex'), MacAddress: endpoint.mac, IPv4Address: `${endpoint.address}/${prefix}`, IPv6Address: '' },
+        { Name: endpoint.name ?? endpoint.containerId.slice(0, 12), EndpointID: endpointId(network.id, endpoint.containerId), MacAddress: endpoint.mac, IPv4Address: `${endpoint.address}/${prefix}`, IPv6Address: '' },
       ]),
     ),
     Options: network.isDefault ? { 'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.name': network.bridge } : { 'com.docker.network.bridge.name': network.bridge },
