@@ -492,6 +492,14 @@ describe.runIf(isRoot)('containers as root', () => {
     ok('create', '--name', 'tuned', '--sysctl', 'net.ipv4.ip_unprivileged_port_start=0', 'busybox', 'true');
     expect(inspect('tuned', '{{json .HostConfig.Sysctls}}')).toBe('{"net.ipv4.ip_unprivileged_port_start":"0"}');
     ok('rm', 'tuned');
+    // docker's optional HostConfig fields: absent (Sysctls, Init) or null (PidsLimit) when not asked for.
+    ok('create', '--name', 'plain', 'busybox', 'true');
+    expect(inspect('plain', '{{json .HostConfig.Sysctls}} {{json .HostConfig.Init}} {{json .HostConfig.PidsLimit}}')).toBe('null null null');
+    expect(Object.keys(JSON.parse(ok('inspect', 'plain'))[0].HostConfig)).not.toContain('Init');
+    ok('rm', 'plain');
+    ok('create', '--name', 'limited', '--init', '--pids-limit', '20', 'busybox', 'true');
+    expect(inspect('limited', '{{json .HostConfig.Init}} {{json .HostConfig.PidsLimit}}')).toBe('true 20');
+    ok('rm', 'limited');
     expectRefused([
       [['--sysctl', 'kernel.pid_max=5'], "sysctl 'kernel.pid_max' is not allowed: it is not namespaced"],
       [['--network', 'host', '--sysctl', 'net.core.somaxconn=5'], "not allowed in the host's network namespace"],

@@ -340,6 +340,15 @@ describe.runIf(isRoot)('volumes, as root', () => {
         { Type: 'bind', Source: shared, Destination: '/host', Mode: 'ro', RW: false, Propagation: 'rprivate' },
         { Type: 'tmpfs', Source: '', Destination: '/scratch', Mode: '', RW: true, Propagation: '' },
       ]);
+      // HostConfig.Mounts in docker's mount.Mount fields, and ps's MOUNTS as docker's: a volume by
+      // its name, a bind by its source, no tmpfs; LocalVolumes counts the volumes.
+      expect(JSON.parse(tsbuild(['inspect', '-f', '{{json .HostConfig.Mounts}}', 'holder']).stdout)).toEqual([
+        { Type: 'volume', Source: 'fromvol', Target: '/dbdata' },
+        { Type: 'bind', Source: shared, Target: '/host', ReadOnly: true },
+        { Type: 'tmpfs', Source: '', Target: '/scratch' },
+      ]);
+      expect(tsbuild(['ps', '-a', '--no-trunc', '--filter', 'name=holder', '--format', '{{.Mounts}} {{.LocalVolumes}}']).stdout).toBe(`fromvol,${shared} 1\n`);
+      expect(tsbuild(['ps', '-a', '--filter', 'name=holder', '--format', '{{.Mounts}}']).stdout).toBe(`fromvol,${shared.slice(0, 15)}…\n`);
     } finally {
       tsbuild(['rm', '-v', 'holder']);
       tsbuild(['volume', 'rm', 'fromvol', 'othervol']);

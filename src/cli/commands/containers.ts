@@ -49,7 +49,7 @@ import {
 } from '../../runtime/index.js';
 import { listImages, type Store } from '../../store/index.js';
 import { dockerTable, formatBytes, formatCreatedSince, formatGoTime, humanDuration } from '../format.js';
-import { formatListTemplate, nilMap, nilSlice, sortedKeys } from '../go-template.js';
+import { formatListTemplate, nilSlice, sortedKeys } from '../go-template.js';
 import { ExitError, type CliIo } from '../io.js';
 import { createProgram, userArguments } from '../program.js';
 import { containersOnUserNetwork, runInMonitorNamespaces, runInUserNamespace } from '../rootless.js';
@@ -432,8 +432,11 @@ async function containerSizes(store: Store, rows: readonly PsRow[]): Promise<PsR
   );
 }
 
-function psFields(row: PsRow, truncate: boolean): Record<string, string> {
+function psFields(store: Store, row: PsRow, truncate: boolean): Record<string, string> {
   const { record, observed } = row;
+  // As docker's: a volume by its name, a bind by its source; a tmpfs has neither and is not listed.
+  const mounts = (record.hostConfig?.mounts ?? []).map((mount) => inspectMount(store, mount));
+  const listedMounts = mounts.flatMap((mount) => (mount.Type === 'volume' ? [String(mount.Name)] : mount.Type === 'bind' ? [String(mount.Source)] : []));
   return {
     ID: truncate ? record.id.slice(0, 12) : record.id,
     Image: record.config.image ?? record.image.name ?? record.image.id,
@@ -448,16 +451,16 @@ function psFields(row: PsRow, truncate: boolean): Record<string, string> {
     Labels: Object.entries(record.config.labels ?? {})
       .map(([key, value]) => `${key}=${value}`)
       .join(','),
-    Mounts: (record.hostConfig?.mounts ?? []).map((mount) => mount.source ?? mount.destination).join(','),
+    Mounts: listedMounts.map((mount) => (truncate && mount.length > 15 ? `${mount.slice(0, 15)}…` : mount)).join(','),
     Networks: record.config.network === 'default' ? 'bridge' : record.config.network,
     Size: row.size ?? '0B',
-    LocalVolumes: '0',
+    LocalVolumes: String(mounts.filter((mount) => mount.Type === 'volume').length),
   };
 }
 
 /** A container's `ps` fields (docker's names: ID, Image, Command, RunningFor, Status, Names…), shortened as ps shows them. */
-export function containerListFields(record: ContainerRecord, observed: ObservedState): Record<string, string> {
-  return psFields({ record, observed }, true);
+export function containerListFields(store: Store, record: ContainerRecord, observed: ObservedState): Record<string, string> {
+  return psFields(store, { record, observed }, true);
 }
 
 /** `80`, `80/udp`, `8000-8080/tcp`: the `port/protocol` keys a publish= or expose= filter names. */
@@ -608,18 +611,18 @@ function definePs(parent: Command, io: CliIo, name = 'ps', aliases: readonly str
     }
     const format = flags.format ?? 'table';
     if (format === 'json') {
-      for (const row of rows) io.stdout.write(`${JSON.stringify(sortedKeys(psFields(row, truncate)))}\n`);
+      for (const row of rows) io.stdout.write(`${JSON.stringify(sortedKeys(psFields(store, row, truncate)))}\n`);
       return;
     }
     if (format !== 'table') {
       // `.Label "key"` is a method of docker's container context: one label's value.
-      const contexts = rows.map((row) => ({ ...sortedKeys(psFields(row, truncate)), Label: (key: unknown) => row.record.config.labels?.[String(key)] ?? '' }));
+      const contexts = rows.map((row) => ({ ...sortedKeys(psFields(store, row, truncate)), Label: (key: unknown) => row.record.config.labels?.[String(key)] ?? '' }));
       io.stdout.write(formatListTemplate(format, contexts, psHeaders));
       return;
     }
     const columns = ['ID', 'Image', 'Command', 'RunningFor', 'Status', 'Ports', 'Names', ...(sized ? ['Size'] : [])];
     const table = [columns.map((field) => psHeaders[field] ?? field), ...rows.map((row) => {
-      const fields = psFields(row, truncate);
+      const fields = psFields(store, row, truncate);
       return columns.map((field) => fields[field] ?? '');
     })];
     io.stdout.write(dockerTable(table));
@@ -968,22 +971,31 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       PortBindings: record.hostConfig?.portBindings ?? {},
       RestartPolicy: { Name: record.hostConfig?.restartPolicy.name ?? 'no', MaximumRetryCount: record.hostConfig?.restartPolicy.maximumRetryCount ?? 0 },
       AutoRemove: record.autoRemove,
-      Init: record.hostConfig?.init ?? false,
+      // As docker's optional fields: Init only when --init was given, PidsLimit null when unlimited, Sysctls only when set.
+      ...(record.hostConfig?.init === true ? { Init: true } : {}),
       ReadonlyRootfs: record.hostConfig?.readonlyRootfs ?? false,
       Memory: record.hostConfig?.memory ?? 0,
       NanoCpus: record.hostConfig?.nanoCpus ?? 0,
       CpuShares: record.hostConfig?.cpuShares ?? 0,
       CpuPeriod: record.hostConfig?.cpuPeriod ?? 0,
       CpuQuota: record.hostConfig?.cpuQuota ?? 0,
-      PidsLimit: record.hostConfig?.pidsLimit ?? 0,
+      PidsLimit: record.hostConfig?.pidsLimit === undefined || record.hostConfig.pidsLimit === 0 ? null : record.hostConfig.pidsLimit,
       ShmSize: record.hostConfig?.shmSize ?? 64 * 1024 * 1024,
-      Sysctls: record.hostConfig?.sysctls ?? nilMap,
+      ...(record.hostConfig?.sysctls === undefined || Object.keys(record.hostConfig.sysctls).length === 0 ? {} : { Sysctls: record.hostConfig.sysctls }),
       Devices: (record.hostConfig?.devices ?? []).map((device) => ({ PathOnHost: device.hostPath, PathInContainer: device.path, CgroupPermissions: device.access })),
       PidMode: record.hostConfig?.hostNamespaces?.includes('pid') === true ? 'host' : '',
       IpcMode: record.hostConfig?.hostNamespaces?.includes('ipc') === true ? 'host' : 'private',
       UTSMode: record.hostConfig?.hostNamespaces?.includes('uts') === true ? 'host' : '',
       Runtime: config.runtime,
-      Mounts: record.hostConfig?.mounts ?? [],
+      // docker's mount.Mount fields (Type, Source: a volume's name, Target, ReadOnly), not the runtime's.
+      ...((record.hostConfig?.mounts ?? []).length === 0
+        ? {}
+        : {
+            Mounts: (record.hostConfig?.mounts ?? []).map((mount) => {
+              const listed = inspectMount(store, mount);
+              return { Type: listed.Type, Source: listed.Type === 'volume' ? listed.Name : listed.Source, Target: mount.destination, ...(listed.RW === false ? { ReadOnly: true } : {}) };
+            }),
+          }),
       CapAdd: record.hostConfig?.capAdd ?? nilSlice,
       CapDrop: record.hostConfig?.capDrop ?? nilSlice,
       Privileged: record.hostConfig?.privileged ?? false,
