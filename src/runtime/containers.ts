@@ -146,7 +146,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
     throw new TsbuildError('INVALID_ARGUMENT', '--pid host: not available to an unprivileged user (the host\'s /proc cannot be mounted in a user namespace)');
   }
   const restart = options.restart ?? { name: 'no', maximumRetryCount: 0 };
-  if (options.autoRemove && restart.name !== 'no') throw new TsbuildError('INVALID_ARGUMENT', 'conflicting options: cannot specify both --restart and --rm');
+  if (options.autoRemove && restart.name !== 'no') throw new TsbuildError('INVALID_ARGUMENT', 'Conflicting options: --restart and --rm');
   const runtimeName = options.runtime === undefined || options.runtime === 'shim' ? 'runtime-shim' : options.runtime;
   const runtime = selectRuntime(runtimeName);
   const { store } = options;

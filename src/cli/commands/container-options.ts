@@ -206,19 +206,29 @@ export function parseMemory(text: string): number {
   return bytes;
 }
 
-export function parseRestartPolicy(text: string): RestartPolicy {
-  const [name, count, ...rest] = text.split(':');
-  if (rest.length > 0) throw new TsbuildError('INVALID_ARGUMENT', `invalid restart policy format: ${text}`);
-  if (name === 'no' || name === 'always' || name === 'unless-stopped') {
-    if (count !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `invalid restart policy format: maximum retry count cannot be used with restart policy '${name}'`);
-    return { name, maximumRetryCount: 0 };
+/**
+ * `--restart NAME[:COUNT]` with docker's rules and words, in its order: the form first (COUNT an
+ * integer), then `--rm` with any policy but `no` (AUTOREMOVE), then the policy itself (a known
+ * name; a count only for on-failure, and not negative). `no:0` and `always:0` are accepted, as
+ * docker's.
+ */
+export function parseRestartPolicy(text: string, autoRemove = false): RestartPolicy {
+  const colon = text.indexOf(':');
+  const name = colon < 0 ? text : text.slice(0, colon);
+  const count = colon < 0 ? '' : text.slice(colon + 1);
+  if (colon === 0) throw new TsbuildError('INVALID_ARGUMENT', 'invalid restart policy format: no policy provided before colon');
+  const maximum = count === '' ? 0 : /^[+-]?\d+$/.test(count) ? Number(count) : Number.NaN;
+  if (!Number.isSafeInteger(maximum)) throw new TsbuildError('INVALID_ARGUMENT', 'invalid restart policy format: maximum retry count must be an integer');
+  if (autoRemove && name !== '' && name !== 'no') throw new TsbuildError('INVALID_ARGUMENT', 'Conflicting options: --restart and --rm');
+  if (name === '' || name === 'no' || name === 'always' || name === 'unless-stopped') {
+    if (maximum !== 0) throw new TsbuildError('INVALID_ARGUMENT', "invalid restart policy: maximum retry count can only be used with 'on-failure'");
+    return { name: name === '' ? 'no' : name, maximumRetryCount: 0 };
   }
   if (name === 'on-failure') {
-    const maximum = count === undefined ? 0 : Number(count);
-    if (!Number.isSafeInteger(maximum) || maximum < 0) throw new TsbuildError('INVALID_ARGUMENT', `invalid restart policy format: maximum retry count must be a positive integer`);
+    if (maximum < 0) throw new TsbuildError('INVALID_ARGUMENT', 'invalid restart policy: maximum retry count cannot be negative');
     return { name, maximumRetryCount: maximum };
   }
-  throw new TsbuildError('INVALID_ARGUMENT', `invalid restart policy format: unknown policy '${name ?? ''}'`);
+  throw new TsbuildError('INVALID_ARGUMENT', `invalid restart policy: unknown policy '${name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
 }
 
 function nanoseconds(flag: string, text: string): number {
@@ -380,7 +390,7 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     ...(flags.cpuShares === undefined ? {} : { cpuShares: integer('--cpu-shares', flags.cpuShares) }),
     ...(flags.cpuPeriod === undefined ? {} : { cpuPeriod: integer('--cpu-period', flags.cpuPeriod) }),
     ...(flags.cpuQuota === undefined ? {} : { cpuQuota: integer('--cpu-quota', flags.cpuQuota) }),
-    restart: parseRestartPolicy(flags.restart ?? 'no'),
+    restart: parseRestartPolicy(flags.restart ?? 'no', flags.rm === true),
     ...(flags.stopSignal === undefined ? {} : { stopSignal: flags.stopSignal }),
     ...(flags.stopTimeout === undefined ? {} : { stopTimeout: integer('--stop-timeout', flags.stopTimeout) }),
     labels: await labels(flags.label, flags.labelFile),
