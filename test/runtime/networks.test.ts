@@ -174,6 +174,8 @@ describe.runIf(isRoot)('networks', () => {
     expect(tsbuild('network', 'create', name)).toMatchObject({ status: 1, stderr: expect.stringContaining(`network with name ${name} already exists`) });
     expect(tsbuild('network', 'create', '--subnet', made.IPAM.Config[0]?.Subnet ?? '', `${name}-2`)).toMatchObject({ status: 1, stderr: expect.stringContaining('overlaps') });
     expect(tsbuild('network', 'rm', 'bridge')).toMatchObject({ status: 1, stderr: expect.stringContaining('pre-defined network') });
+    // One line for each network that could not go, as docker's, and nothing after.
+    expect(tsbuild('network', 'rm', `nosuch-${suffix}`)).toMatchObject({ status: 1, stdout: '', stderr: `error: network nosuch-${suffix} not found\n` });
     expect(tsbuild('network', 'rm', name)).toMatchObject({ status: 0, stdout: `${name}\n` });
     expect(tsbuild('network', 'inspect', name)).toMatchObject({ status: 1, stderr: expect.stringContaining(`network ${name} not found`) });
     // Unused networks go with prune; the default one stays.

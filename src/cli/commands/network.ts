@@ -4,7 +4,7 @@ import { TsbuildError } from '../../common/index.js';
 import { connectContainer, createNetwork, disconnectContainer, getNetwork, networks, pruneNetworks, removeNetwork, type NetworkRecord } from '../../runtime/index.js';
 import { dockerTable } from '../format.js';
 import { formatListTemplate } from '../go-template.js';
-import type { CliIo } from '../io.js';
+import { ExitError, type CliIo } from '../io.js';
 import { printInspected } from './inspect-output.js';
 import type { Store } from '../../store/index.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
@@ -214,7 +214,8 @@ export function registerNetwork(program: Command, io: CliIo): void {
         failed = true;
       }
     }
-    if (failed) throw new TsbuildError('INVALID_ARGUMENT', 'network rm: some networks could not be removed');
+    // Each failure said its own line, as docker's; nothing more is said.
+    if (failed) throw new ExitError(1);
   });
   addRootOption(network.command('inspect').description('show networks in detail (JSON)').argument('<network...>').option('-f, --format <template>', 'a Go template such as {{.IPAM.Config}}')).action(async (names: string[], options: RootOption & { format?: string }) => {
     const store = await storeFromOptions(options);
