@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { shownCommand } from '../src/cli/commands/containers.js';
+import { fixedNanoTime, shownCommand } from '../src/cli/commands/containers.js';
 import { dockerTable, formatBytes, formatCreatedSince, formatRfc3339, humanDuration } from '../src/cli/format.js';
 
 describe('docker-style figures', () => {
@@ -85,5 +85,13 @@ describe("ps's COMMAND", () => {
     expect(shownCommand({ path: 'sh', args: ['-c', 'echo out; echo err >&2; exit 2'] }, true)).toBe(`"sh -c 'echo out; ec…"`);
     expect(shownCommand({ path: 'sh', args: ['-c', 'echo "hi"'] }, false)).toBe(`"sh -c 'echo \\"hi\\"'"`);
     expect(shownCommand({ path: 'sleep', args: ['1000'] }, true)).toBe('"sleep 1000"');
+  });
+});
+
+describe('logs -t', () => {
+  it("prints each time with nine fractional digits, as docker's RFC3339NanoFixed", () => {
+    expect(fixedNanoTime('2026-12-04T19:13:19.039Z')).toBe('2026-12-04T19:13:19.039000000Z');
+    expect(fixedNanoTime('2026-12-04T19:13:19Z')).toBe('2026-12-04T19:13:19.000000000Z');
+    expect(fixedNanoTime('2026-12-04T19:13:18.600859212Z')).toBe('2026-12-04T19:13:18.600859212Z');
   });
 });

@@ -639,6 +639,16 @@ function timeOf(flag: string, text: string): number {
   return parsed;
 }
 
+/**
+ * A log entry's time as `docker logs -t` prints it: RFC 3339 with nine fractional digits always
+ * (Go's RFC3339NanoFixed), so that the lines' timestamps have one width.
+ */
+export function fixedNanoTime(time: string): string {
+  const match = /^([^.]*?)(?:\.(\d+))?Z$/.exec(time);
+  if (match === null) return time;
+  return `${match[1] ?? ''}.${(match[2] ?? '').slice(0, 9).padEnd(9, '0')}Z`;
+}
+
 function defineLogs(parent: Command, io: CliIo, name = 'logs'): void {
   addRootOption(
     parent
@@ -665,7 +675,7 @@ function defineLogs(parent: Command, io: CliIo, name = 'logs'): void {
       ...(flags.until === undefined ? {} : { until: timeOf('--until', flags.until) }),
     });
     for await (const entry of entries) {
-      (entry.stream === 'stdout' ? io.stdout : io.stderr).write(flags.timestamps === true ? `${entry.time} ${entry.log}` : entry.log);
+      (entry.stream === 'stdout' ? io.stdout : io.stderr).write(flags.timestamps === true ? `${fixedNanoTime(entry.time)} ${entry.log}` : entry.log);
     }
   });
 }
