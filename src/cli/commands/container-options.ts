@@ -6,7 +6,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 
-import { TsbuildError, formatPlatform, hostPlatform, messageOf, parseByteSize, parseGoDuration, parsePlatform, platformMatches } from '../../common/index.js';
+import { TsbuildError, checkStopSignal, formatPlatform, hostPlatform, messageOf, parseByteSize, parseGoDuration, parsePlatform, platformMatches } from '../../common/index.js';
 import { lookupEnv, parseEnvFile, parseLogConfig, parseMountFlag, parsePortSpec, parseTmpfsFlag, parseUlimit, parseVolumeFlag, type CreateContainerOptions, type MountRequest, type HealthcheckConfig, type RestartPolicy } from '../../runtime/index.js';
 import { collect } from '../common-options.js';
 
@@ -364,6 +364,8 @@ async function labels(entries: readonly string[], files: readonly string[] = [])
 export async function createOptions(flags: ContainerFlags, args: readonly string[]): Promise<Omit<CreateContainerOptions, 'store' | 'image' | 'autoRemove'>> {
   const health = healthcheck(flags);
   const logConfig = parseLogConfig(flags.logDriver, flags.logOpt);
+  // As docker's daemon: a signal it cannot name is refused when the container is made, not when it is stopped.
+  if (flags.stopSignal !== undefined) checkStopSignal(flags.stopSignal);
   return {
     args,
     ...(flags.entrypoint === undefined ? {} : { entrypoint: flags.entrypoint }),
