@@ -169,6 +169,10 @@ describe.runIf(isRoot)('networks', () => {
     expect(tsbuild('network', 'ls', '--filter', 'colour=red')).toMatchObject({ status: 1, stderr: expect.stringContaining("invalid filter 'colour'") });
     // docker's templates: list rows with their Label method, inspect documents whole.
     expect(tsbuild('network', 'ls', '--format', '{{if .Label "purpose"}}{{.Name}} {{.Label "purpose"}} {{.Labels}}{{end}}').stdout.split('\n').filter((line) => line !== '')).toEqual([`${name} test purpose=test`]);
+    // json is docker's row, every field a string, the keys sorted.
+    const json = tsbuild('network', 'ls', '--format', 'json', '--filter', `name=^${name}$`).stdout;
+    expect(JSON.parse(json)).toEqual({ CreatedAt: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} \S+$/), Driver: 'bridge', ID: made.Id.slice(0, 12), IPv6: 'false', Internal: 'false', Labels: 'purpose=test', Name: name, Scope: 'local' });
+    expect(Object.keys(JSON.parse(json) as object)).toEqual(['CreatedAt', 'Driver', 'ID', 'IPv6', 'Internal', 'Labels', 'Name', 'Scope']);
     expect(tsbuild('network', 'ls', '--format', 'table {{.Name}}\t{{.Driver}}').stdout.split('\n')[0]).toBe('NAME                 DRIVER'.replace(/NAME +/, `NAME${' '.repeat(Math.max(10, name.length + 3) - 4)}`));
     expect(tsbuild('network', 'inspect', '-f', '{{.Name}} {{(index .IPAM.Config 0).Gateway}} {{.Labels.purpose}}', name).stdout).toBe(`${name} ${made.IPAM.Config[0]?.Gateway ?? ''} test\n`);
     expect(tsbuild('network', 'create', name)).toMatchObject({ status: 1, stderr: expect.stringContaining(`network with name ${name} already exists`) });

@@ -213,6 +213,10 @@ describe.runIf(isRoot)('volumes, as root', () => {
     expect(tsbuild(['volume', 'ls']).stdout).toBe(`DRIVER    VOLUME NAME\nlocal     ${anonymousName}\nlocal     site\n`);
     expect(tsbuild(['volume', 'ls', '-q', '--filter', 'label=team=web']).stdout).toBe('site\n');
     expect(tsbuild(['volume', 'ls', '--format', '{{.Name}} {{.Driver}}', '--filter', 'name=sit']).stdout).toBe('site local\n');
+    // json is docker's row (Labels as k=v, N/A where docker keeps no figure), keys sorted.
+    expect(tsbuild(['volume', 'ls', '--format', 'json', '--filter', 'name=sit']).stdout).toBe(
+      `${JSON.stringify({ Availability: 'N/A', Driver: 'local', Group: 'N/A', Labels: 'team=web', Links: 'N/A', Mountpoint: join(root, 'volumes', 'site', '_data'), Name: 'site', Scope: 'local', Size: 'N/A', Status: 'N/A' })}\n`,
+    );
     const inspected = tsbuild(['volume', 'inspect', 'site']);
     expect(inspected.status).toBe(0);
     expect(inspected.stdout).toMatch(/^\[\n {4}\{\n {8}"CreatedAt": /);

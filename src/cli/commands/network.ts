@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Command } from 'commander';
 import { TsbuildError } from '../../common/index.js';
 import { connectContainer, createNetwork, disconnectContainer, getNetwork, networks, pruneNetworks, removeNetwork, type NetworkRecord } from '../../runtime/index.js';
-import { dockerTable } from '../format.js';
+import { dockerTable, formatGoTime } from '../format.js';
 import { formatListTemplate } from '../go-template.js';
 import { ExitError, type CliIo } from '../io.js';
 import { printInspected } from './inspect-output.js';
@@ -170,8 +170,8 @@ export function registerNetwork(program: Command, io: CliIo): void {
     const accept = networkFilter(options.filter);
     const store = await storeFromOptions(options);
     const rows = [
-      ...(await networks(store)).map((record) => ({ ID: record.id, Name: record.name, Driver: record.driver, Scope: 'local', Internal: record.internal, Labels: record.labels, builtin: record.isDefault, containers: Object.keys(record.endpoints).length })),
-      ...builtins.map((builtin) => ({ ID: builtinId(builtin.name), Name: builtin.name, Driver: builtin.driver, Scope: 'local', Internal: false, Labels: {}, builtin: true, containers: 0 })),
+      ...(await networks(store)).map((record) => ({ ID: record.id, Name: record.name, Driver: record.driver, Scope: 'local', Internal: record.internal, Labels: record.labels, created: record.created as string | undefined, builtin: record.isDefault, containers: Object.keys(record.endpoints).length })),
+      ...builtins.map((builtin) => ({ ID: builtinId(builtin.name), Name: builtin.name, Driver: builtin.driver, Scope: 'local', Internal: false, Labels: {}, created: '0001-01-01T00:00:00Z' as string | undefined, builtin: true, containers: 0 })),
     ]
       .filter(accept)
       .sort((a, b) => a.Name.localeCompare(b.Name))
@@ -181,20 +181,23 @@ export function registerNetwork(program: Command, io: CliIo): void {
       for (const row of rows) io.stdout.write(`${id(row.ID)}\n`);
       return;
     }
+    // docker's network row, every field a string; `json` is that row with its keys sorted, as `{{json .}}` writes docker's.
+    const listed = (row: (typeof rows)[number]): Record<string, string> => ({
+      CreatedAt: row.created === undefined ? '' : formatGoTime(Date.parse(row.created)),
+      Driver: row.Driver,
+      ID: id(row.ID),
+      IPv6: 'false',
+      Internal: String(row.Internal),
+      Labels: Object.entries(row.Labels).map(([key, value]) => `${key}=${value}`).join(','),
+      Name: row.Name,
+      Scope: row.Scope,
+    });
     if (options.format === 'json') {
-      for (const row of rows) io.stdout.write(`${JSON.stringify({ ...row, ID: id(row.ID) })}\n`);
+      for (const row of rows) io.stdout.write(`${JSON.stringify(listed(row))}\n`);
       return;
     }
     if (options.format !== 'table') {
-      const contexts = rows.map((row) => ({
-        ...row,
-        ID: id(row.ID),
-        Internal: String(row.Internal),
-        IPv6: 'false',
-        CreatedAt: '',
-        Labels: Object.entries(row.Labels).map(([key, value]) => `${key}=${value}`).join(','),
-        Label: (key: unknown) => (row.Labels as Readonly<Record<string, string>>)[String(key)] ?? '',
-      }));
+      const contexts = rows.map((row) => ({ ...listed(row), Label: (key: unknown) => (row.Labels as Readonly<Record<string, string>>)[String(key)] ?? '' }));
       io.stdout.write(formatListTemplate(options.format, contexts, networkHeaders));
       return;
     }

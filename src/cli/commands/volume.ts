@@ -116,19 +116,26 @@ export function registerVolume(program: Command, io: CliIo): void {
       for (const entry of volumes) io.stdout.write(`${entry.Name}\n`);
       return;
     }
+    // docker's volume row: Labels as `k=v,…`, N/A where it keeps no figure (cluster volumes' fields
+    // too); `json` is that row with its keys sorted, as `{{json .}}` writes docker's.
+    const row = (entry: VolumeSummary): Record<string, string> => ({
+      Availability: 'N/A',
+      Driver: entry.Driver,
+      Group: 'N/A',
+      Labels: Object.entries(entry.Labels ?? {}).map(([key, value]) => `${key}=${value}`).join(','),
+      Links: 'N/A',
+      Mountpoint: entry.Mountpoint,
+      Name: entry.Name,
+      Scope: entry.Scope,
+      Size: 'N/A',
+      Status: 'N/A',
+    });
     if (options.format === 'json') {
-      for (const entry of volumes) io.stdout.write(`${JSON.stringify(info(entry))}\n`);
+      for (const entry of volumes) io.stdout.write(`${JSON.stringify(row(entry))}\n`);
       return;
     }
     if (options.format !== 'table') {
-      // docker's volume row: Labels as `k=v,…`, one label by the Label method, N/A where it keeps no figure.
-      const rows = volumes.map((entry) => ({
-        ...info(entry),
-        Labels: Object.entries(entry.Labels ?? {}).map(([key, value]) => `${key}=${value}`).join(','),
-        Links: 'N/A',
-        Size: 'N/A',
-        Label: (key: unknown) => entry.Labels?.[String(key)] ?? '',
-      }));
+      const rows = volumes.map((entry) => ({ ...row(entry), Label: (key: unknown) => entry.Labels?.[String(key)] ?? '' }));
       io.stdout.write(formatListTemplate(options.format, rows, volumeHeaders));
       return;
     }
