@@ -236,6 +236,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         ...(options.networkNamespace === undefined ? {} : { networkNamespace: options.networkNamespace }),
         ...(options.portBindings === undefined ? {} : { portBindings: options.portBindings }),
         ...(publish.length === 0 ? {} : { publish }),
+        ...(options.publishAll === true ? { publishAll: true } : {}),
         ...(options.capAdd === undefined || options.capAdd.length === 0 ? {} : { capAdd: [...options.capAdd] }),
         ...(options.capDrop === undefined || options.capDrop.length === 0 ? {} : { capDrop: [...options.capDrop] }),
         ...(options.privileged === true ? { privileged: true } : {}),
@@ -308,7 +309,10 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       rootless: false,
     };
     await writeFile(join(directory, 'spec.json'), `${JSON.stringify(spec, null, 2)}\n`, { mode: 0o600 });
-    record = { ...record, config: { ...record.config, env } };
+    // docker's Config.Volumes: the image's VOLUMEs and the anonymous volumes asked for (`-v /data`).
+    const anonymous = (options.volumeRequests ?? []).flatMap((request) => (request.kind === 'volume' && request.name === undefined ? [request.target] : []));
+    const volumes = [...new Set([...imageVolumes, ...anonymous])];
+    record = { ...record, config: { ...record.config, env, ...(volumes.length === 0 ? {} : { volumes }) } };
     await writeContainerRecord(store, record);
     return { record, warnings };
   } catch (error) {

@@ -497,10 +497,12 @@ describe.runIf(isRoot)('containers as root', () => {
     ok('create', '--name', 'plain', 'busybox', 'true');
     expect(inspect('plain', '{{json .HostConfig.Sysctls}} {{json .HostConfig.Init}} {{json .HostConfig.PidsLimit}}')).toBe('null null null');
     expect(Object.keys(JSON.parse(ok('inspect', 'plain'))[0].HostConfig)).not.toContain('Init');
+    // docker's fields for what was not asked for, at docker's values; Config.Volumes null without volumes.
+    expect(inspect('plain', '{{json .Config.Volumes}} {{.HostConfig.PublishAllPorts}} {{json .HostConfig.ConsoleSize}} {{json .ExecIDs}} {{json .Config.OnBuild}}')).toBe('null false [0,0] null null');
     ok('rm', 'plain');
-    ok('create', '--name', 'limited', '--init', '--pids-limit', '20', 'busybox', 'true');
-    expect(inspect('limited', '{{json .HostConfig.Init}} {{json .HostConfig.PidsLimit}}')).toBe('true 20');
-    ok('rm', 'limited');
+    ok('create', '--name', 'limited', '--init', '--pids-limit', '20', '-v', '/data', '-P', 'busybox', 'true');
+    expect(inspect('limited', '{{json .HostConfig.Init}} {{json .HostConfig.PidsLimit}} {{json .Config.Volumes}} {{.HostConfig.PublishAllPorts}}')).toBe('true 20 {"/data":{}} true');
+    ok('rm', '-v', 'limited');
     expectRefused([
       [['--sysctl', 'kernel.pid_max=5'], "sysctl 'kernel.pid_max' is not allowed: it is not namespaced"],
       [['--network', 'host', '--sysctl', 'net.core.somaxconn=5'], "not allowed in the host's network namespace"],
