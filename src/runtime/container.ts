@@ -91,6 +91,10 @@ export interface HostConfig extends SecurityOptions {
   readonly publish?: readonly PortSpec[];
   /** `-P` was given (docker's PublishAllPorts). */
   readonly publishAll?: boolean;
+  /** docker's Binds: the -v flags with a source, as given. */
+  readonly binds?: readonly string[];
+  /** docker's Tmpfs: --tmpfs's paths and their options, as given. */
+  readonly tmpfs?: Readonly<Record<string, string>>;
 }
 
 /** The process that answers for a container: the foreground `tsbuild run`, later a monitor. */

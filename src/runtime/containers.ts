@@ -69,6 +69,10 @@ export interface CreateContainerOptions extends ContainerOptions, SecurityOption
   readonly mounts?: readonly MountSpec[];
   /** -v, --mount and --tmpfs: volumes made or taken, binds and tmpfs, prepared at create. */
   readonly volumeRequests?: readonly MountRequest[];
+  /** The -v flags with a source (a host path or a volume's name), as given: docker's HostConfig.Binds. */
+  readonly binds?: readonly string[];
+  /** --tmpfs: path → options as given, docker's HostConfig.Tmpfs. */
+  readonly tmpfs?: Readonly<Record<string, string>>;
   /** A network namespace to join instead of what `network` says. */
   readonly networkNamespace?: string;
   readonly portBindings?: Readonly<Record<string, readonly { readonly HostIp: string; readonly HostPort: string }[]>>;
@@ -237,6 +241,8 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         ...(options.portBindings === undefined ? {} : { portBindings: options.portBindings }),
         ...(publish.length === 0 ? {} : { publish }),
         ...(options.publishAll === true ? { publishAll: true } : {}),
+        ...(options.binds === undefined || options.binds.length === 0 ? {} : { binds: [...options.binds] }),
+        ...(options.tmpfs === undefined || Object.keys(options.tmpfs).length === 0 ? {} : { tmpfs: { ...options.tmpfs } }),
         ...(options.capAdd === undefined || options.capAdd.length === 0 ? {} : { capAdd: [...options.capAdd] }),
         ...(options.capDrop === undefined || options.capDrop.length === 0 ? {} : { capDrop: [...options.capDrop] }),
         ...(options.privileged === true ? { privileged: true } : {}),

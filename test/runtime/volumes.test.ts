@@ -344,13 +344,11 @@ describe.runIf(isRoot)('volumes, as root', () => {
         { Type: 'bind', Source: shared, Destination: '/host', Mode: 'ro', RW: false, Propagation: 'rprivate' },
         { Type: 'tmpfs', Source: '', Destination: '/scratch', Mode: '', RW: true, Propagation: '' },
       ]);
-      // HostConfig.Mounts in docker's mount.Mount fields, and ps's MOUNTS as docker's: a volume by
-      // its name, a bind by its source, no tmpfs; LocalVolumes counts the volumes.
-      expect(JSON.parse(tsbuild(['inspect', '-f', '{{json .HostConfig.Mounts}}', 'holder']).stdout)).toEqual([
-        { Type: 'volume', Source: 'fromvol', Target: '/dbdata' },
-        { Type: 'bind', Source: shared, Target: '/host', ReadOnly: true },
-        { Type: 'tmpfs', Source: '', Target: '/scratch' },
-      ]);
+      // As docker's HostConfig: -v's with a source in Binds as given, --mount's alone in Mounts
+      // (docker's mount.Mount fields); ps's MOUNTS a volume by its name, a bind by its source, no
+      // tmpfs; LocalVolumes counts the volumes.
+      expect(JSON.parse(tsbuild(['inspect', '-f', '{{json .HostConfig.Binds}}', 'holder']).stdout)).toEqual(['fromvol:/dbdata', `${shared}:/host:ro`]);
+      expect(JSON.parse(tsbuild(['inspect', '-f', '{{json .HostConfig.Mounts}}', 'holder']).stdout)).toEqual([{ Type: 'tmpfs', Target: '/scratch' }]);
       expect(tsbuild(['ps', '-a', '--no-trunc', '--filter', 'name=holder', '--format', '{{.Mounts}} {{.LocalVolumes}}']).stdout).toBe(`fromvol,${shared} 1\n`);
       expect(tsbuild(['ps', '-a', '--filter', 'name=holder', '--format', '{{.Mounts}}']).stdout).toBe(`fromvol,${shared.slice(0, 15)}…\n`);
     } finally {
@@ -382,6 +380,15 @@ describe.runIf(isRoot)('volumes, as root', () => {
     });
     expect(existsSync(join(root, 'volumes', 'writable', '_data', 'ok'))).toBe(true);
     expect(tsbuild(['volume', 'rm', 'writable']).status).toBe(0);
+    // As docker's inspect: --tmpfs in HostConfig.Tmpfs only, a --mount tmpfs in Mounts; an
+    // anonymous volume in Config.Volumes, listed without a mode.
+    expect(tsbuild(['create', '--name', 'tmpfs-holder', '--tmpfs', '/t:size=1m', '--tmpfs', '/t2', '--mount', 'type=tmpfs,target=/u', '-v', '/anon', 'busybox', 'true']).status).toBe(0);
+    try {
+      const shown = tsbuild(['inspect', '-f', '{{json .HostConfig.Tmpfs}} {{json .HostConfig.Binds}} {{json .Config.Volumes}} {{range .Mounts}}{{.Type}}:{{.Destination}}:{{.Mode}} {{end}}', 'tmpfs-holder']);
+      expect(shown.stdout).toBe('{"/t":"size=1m","/t2":""} null {"/anon":{}} volume:/anon: tmpfs:/u: \n');
+    } finally {
+      tsbuild(['rm', '-v', 'tmpfs-holder']);
+    }
   });
 
   it.runIf(toolExists('crun') && toolExists('runc'))('gives crun and runc the same mounts', () => {

@@ -386,6 +386,12 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     openStdin: flags.interactive === true,
     readOnly: flags.readOnly === true,
     volumeRequests: mountRequests(flags),
+    // As docker keeps them apart from --mount: -v with a source (anonymous ones are Config.Volumes), and --tmpfs.
+    binds: flags.volume.filter((spec) => {
+      const request = parseVolumeFlag(spec);
+      return request.kind === 'bind' || (request.kind === 'volume' && request.name !== undefined);
+    }),
+    tmpfs: Object.fromEntries(flags.tmpfs.map((text) => [parseTmpfsFlag(text).target, text.includes(':') ? text.slice(text.indexOf(':') + 1) : ''])),
     ...(flags.memory === undefined ? {} : { memory: parseMemory(flags.memory) }),
     ...(flags.pidsLimit === undefined ? {} : { pidsLimit: integer('--pids-limit', flags.pidsLimit) }),
     ...(flags.cpus === undefined ? {} : { nanoCpus: parseCpus(flags.cpus) }),

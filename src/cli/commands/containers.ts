@@ -28,6 +28,7 @@ import {
   listContainerRecords,
   normalizeSignal,
   observeState,
+  parseVolumeFlag,
   parseDetachKeys,
   pruneContainers,
   rawTerminalOutput,
@@ -860,13 +861,16 @@ function defineRename(parent: Command, io: CliIo, name = 'rename'): void {
   });
 }
 
-/** A mount as docker's inspect lists it: a volume by its name (Driver local), a bind with its mode and propagation. */
-function inspectMount(store: Store, mount: MountSpec): Record<string, unknown> {
+/**
+ * A mount as docker's inspect lists it: a volume by its name (Driver local; mode `z` when named,
+ * none when ANONYMOUS), a bind with its mode and propagation.
+ */
+function inspectMount(store: Store, mount: MountSpec, anonymous = false): Record<string, unknown> {
   const options = mount.options ?? [];
   const rw = !options.includes('ro');
   const volumes = volumesDirectory(store);
   if (mount.source !== undefined && basename(mount.source) === '_data' && dirname(dirname(mount.source)) === volumes) {
-    return { Type: 'volume', Name: basename(dirname(mount.source)), Source: mount.source, Destination: mount.destination, Driver: 'local', Mode: rw ? 'z' : 'ro', RW: rw, Propagation: '' };
+    return { Type: 'volume', Name: basename(dirname(mount.source)), Source: mount.source, Destination: mount.destination, Driver: 'local', Mode: rw ? (anonymous ? '' : 'z') : 'ro', RW: rw, Propagation: '' };
   }
   if (mount.type !== undefined && mount.type !== 'bind') return { Type: mount.type, Source: '', Destination: mount.destination, Mode: '', RW: rw, Propagation: '' };
   const propagation = options.find((option) => /^r?(private|shared|slave)$/.test(option)) ?? 'rprivate';
@@ -940,6 +944,12 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
   const { state, config } = record;
   const health = state.health;
   const healthcheck = config.healthcheck;
+  // As docker's: --tmpfs mounts are HostConfig.Tmpfs only (a --mount type=tmpfs is listed).
+  const listedMounts = (record.hostConfig?.mounts ?? []).filter((mount) => !(mount.type === 'tmpfs' && Object.hasOwn(record.hostConfig?.tmpfs ?? {}, mount.destination)));
+  const anonymous = new Set(config.volumes ?? []);
+  // HostConfig.Mounts holds --mount's only: not -v's (Binds, and anonymous ones in Config.Volumes) nor the image's VOLUMEs.
+  const fromVolumeFlags = new Set([...anonymous, ...(record.hostConfig?.binds ?? []).map((spec) => parseVolumeFlag(spec).target)]);
+  const requestedMounts = listedMounts.filter((mount) => !fromVolumeFlags.has(mount.destination));
   return {
     Id: record.id,
     Created: record.created,
@@ -1002,13 +1012,16 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       IpcMode: record.hostConfig?.hostNamespaces?.includes('ipc') === true ? 'host' : 'private',
       UTSMode: record.hostConfig?.hostNamespaces?.includes('uts') === true ? 'host' : '',
       Runtime: config.runtime,
+      Binds: record.hostConfig?.binds ?? null,
+      ...(record.hostConfig?.tmpfs === undefined ? {} : { Tmpfs: record.hostConfig.tmpfs }),
       // docker's mount.Mount fields (Type, Source: a volume's name, Target, ReadOnly), not the runtime's.
-      ...((record.hostConfig?.mounts ?? []).length === 0
+      ...(requestedMounts.length === 0
         ? {}
         : {
-            Mounts: (record.hostConfig?.mounts ?? []).map((mount) => {
+            Mounts: requestedMounts.map((mount) => {
               const listed = inspectMount(store, mount);
-              return { Type: listed.Type, Source: listed.Type === 'volume' ? listed.Name : listed.Source, Target: mount.destination, ...(listed.RW === false ? { ReadOnly: true } : {}) };
+              const source = listed.Type === 'volume' ? listed.Name : listed.Source;
+              return { Type: listed.Type, ...(source === '' ? {} : { Source: source }), Target: mount.destination, ...(listed.RW === false ? { ReadOnly: true } : {}) };
             }),
           }),
       CapAdd: record.hostConfig?.capAdd ?? nilSlice,
@@ -1056,7 +1069,8 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       IOMaximumIOps: 0,
       IOMaximumBandwidth: 0,
     },
-    Mounts: (record.hostConfig?.mounts ?? []).map((mount) => inspectMount(store, mount)),
+    // As docker's: --tmpfs mounts are HostConfig.Tmpfs only (a --mount type=tmpfs is listed).
+    Mounts: listedMounts.map((mount) => inspectMount(store, mount, anonymous.has(mount.destination))),
     Config: {
       Hostname: config.hostname,
       Domainname: '',
