@@ -422,6 +422,9 @@ describe.runIf(isRoot)('containers as root', () => {
     // docker ps -s: the writable layer and, with the image, the virtual size; a template naming .Size asks for it too.
     expect(ok('ps', '-a', '--filter', 'label=tier=web', '--format', '{{.Size}}')).toMatch(/^\d+(\.\d+)?k?B \(virtual \d+(\.\d+)?[kM]B\)\n$/);
     expect(ok('ps', '-a', '-s', '--filter', 'label=tier=web').split('\n')[0]).toMatch(/\s+NAMES\s+SIZE$/);
+    // json names every field but asks for no size: 0B without -s, as docker's.
+    expect(JSON.parse(ok('ps', '-a', '--filter', 'label=tier=web', '--format', 'json'))).toMatchObject({ Names: 'labelled', Size: '0B' });
+    expect(JSON.parse(ok('ps', '-a', '-s', '--filter', 'label=tier=web', '--format', 'json'))).toMatchObject({ Size: expect.stringContaining('(virtual ') });
     ok('rm', 'labelled');
   }, 60_000);
 

@@ -602,8 +602,8 @@ function definePs(parent: Command, io: CliIo, name = 'ps', aliases: readonly str
     const keep = await psFilter(store, rows, flags.filter);
     rows = rows.filter(keep);
     if (limit !== undefined) rows = rows.slice(0, limit);
-    // As docker, a template that names .Size asks for the sizes too.
-    const sized = flags.size === true || /\.Size\b/.test(flags.format ?? '') || flags.format === 'json';
+    // As docker, a template that names .Size asks for the sizes too; json does not (its Size is 0B without -s).
+    const sized = flags.size === true || /\.Size\b/.test(flags.format ?? '');
     if (sized && flags.quiet !== true) rows = await containerSizes(store, rows);
     const truncate = flags.trunc;
     if (flags.quiet === true) {
