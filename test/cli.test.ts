@@ -50,6 +50,19 @@ describe('cli', () => {
     }
   });
 
+  it("names what is missing in docker's words: start's closing line, network connect's container first", async () => {
+    const root = mkdtempSync(join(tmpdir(), 'tsbuild-cli-missing-'));
+    try {
+      expect(await run(['start', '--root', root, 'nosuch', 'other'])).toMatchObject({
+        status: 1,
+        stderr: 'error: No such container: nosuch\nerror: No such container: other\nerror: failed to start containers: nosuch, other\n',
+      });
+      expect(await run(['network', 'connect', '--root', root, 'nosuch-net', 'nosuch'])).toMatchObject({ status: 1, stderr: 'error: No such container: nosuch\n' });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('fails on an unknown command', async () => {
     const result = await run(['debgu']);
     expect(result.status).not.toBe(0);

@@ -237,7 +237,7 @@ function defineStart(parent: Command, io: CliIo, name = 'start'): void {
     const inner = await runInUserNamespace(flags.root, { userNetwork: await containersOnUserNetwork(flags.root, containers) });
     if (inner !== undefined) throw new ExitError(inner);
     const store = await storeFromOptions(flags);
-    let failed = false;
+    const failed: string[] = [];
     for (const nameOrId of containers) {
       try {
         const found = await findContainer(store, nameOrId);
@@ -261,10 +261,11 @@ function defineStart(parent: Command, io: CliIo, name = 'start'): void {
         if (error instanceof ExitError || !isTsbuildError(error)) throw error;
         io.stderr.write(`error: ${error.message}\n`);
         if (flags.attach === true) throw new ExitError(startFailureStatus(error));
-        failed = true;
+        failed.push(nameOrId);
       }
     }
-    if (failed) throw new ExitError(1);
+    // docker's closing line, naming those that did not start.
+    if (failed.length > 0) throw new TsbuildError('INVALID_ARGUMENT', `failed to start containers: ${failed.join(', ')}`);
   });
 }
 

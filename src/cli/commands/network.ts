@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Command } from 'commander';
 import { TsbuildError } from '../../common/index.js';
-import { connectContainer, createNetwork, disconnectContainer, getNetwork, networks, pruneNetworks, removeNetwork, type NetworkRecord } from '../../runtime/index.js';
+import { connectContainer, createNetwork, disconnectContainer, findContainer, getNetwork, networks, pruneNetworks, removeNetwork, type NetworkRecord } from '../../runtime/index.js';
 import { dockerTable, formatGoTime } from '../format.js';
 import { formatListTemplate } from '../go-template.js';
 import { ExitError, type CliIo } from '../io.js';
@@ -233,7 +233,10 @@ export function registerNetwork(program: Command, io: CliIo): void {
       .option('--alias <alias>', 'another name on the network (repeatable)', collect, [])
       .option('--ip <address>', 'its IPv4 address on the network (one created with --subnet)'),
   ).action(async (name: string, container: string, options: RootOption & { alias: string[]; ip?: string }) => {
-    await connectContainer(await storeFromOptions(options), name, container, options.alias, options.ip);
+    const store = await storeFromOptions(options);
+    // The container is looked for first, as docker's daemon does: one that is not there is said in its words.
+    await findContainer(store, container);
+    await connectContainer(store, name, container, options.alias, options.ip);
   });
   addRootOption(network.command('disconnect').description('disconnect a container from a network').argument('<network>').argument('<container>')).action(async (name: string, container: string, options: RootOption) => {
     await disconnectContainer(await storeFromOptions(options), name, container);
