@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { fixedNanoTime, shownCommand } from '../src/cli/commands/containers.js';
 import { dockerTable, formatBytes, formatCreatedSince, formatRfc3339, humanDuration } from '../src/cli/format.js';
 
 describe('docker-style figures', () => {
@@ -76,5 +77,21 @@ describe('docker inspect Config', () => {
     const { renderGoTemplate } = await import('../src/cli/go-template.js');
     expect(renderGoTemplate('{{.Cmd}} {{.Volumes}} {{len .Entrypoint}} {{if .OnBuild}}x{{else}}none{{end}} {{json .Cmd}}', shaped)).toBe('[] map[] 0 none null');
     expect('Healthcheck' in shaped).toBe(false);
+  });
+});
+
+describe("ps's COMMAND", () => {
+  it('quotes an argument holding a space as the daemon does, then the whole as Go quotes a string', () => {
+    expect(shownCommand({ path: 'sh', args: ['-c', 'echo out; echo err >&2; exit 2'] }, true)).toBe(`"sh -c 'echo out; ec…"`);
+    expect(shownCommand({ path: 'sh', args: ['-c', 'echo "hi"'] }, false)).toBe(`"sh -c 'echo \\"hi\\"'"`);
+    expect(shownCommand({ path: 'sleep', args: ['1000'] }, true)).toBe('"sleep 1000"');
+  });
+});
+
+describe('logs -t', () => {
+  it("prints each time with nine fractional digits, as docker's RFC3339NanoFixed", () => {
+    expect(fixedNanoTime('2026-12-04T19:13:19.039Z')).toBe('2026-12-04T19:13:19.039000000Z');
+    expect(fixedNanoTime('2026-12-04T19:13:19Z')).toBe('2026-12-04T19:13:19.000000000Z');
+    expect(fixedNanoTime('2026-12-04T19:13:18.600859212Z')).toBe('2026-12-04T19:13:18.600859212Z');
   });
 });

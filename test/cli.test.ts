@@ -30,6 +30,39 @@ describe('cli', () => {
     }
   });
 
+  it("refuses a flag it cannot parse as docker does: status 125, its flag library's words and where to read the help", async () => {
+    const unknown = await run(['volume', 'create', '--bogus=1']);
+    expect(unknown).toMatchObject({ status: 125, stderr: "unknown flag: --bogus\nSee 'tsbuild volume create --help'.\n" });
+    expect(await run(['ps', '-z'])).toMatchObject({ status: 125, stderr: "unknown shorthand flag: 'z' in -z\nSee 'tsbuild ps --help'.\n" });
+    expect(await run(['run', '--name'])).toMatchObject({ status: 125, stderr: "flag needs an argument: --name\nSee 'tsbuild run --help'.\n" });
+    // A missing argument is not a flag error: docker ends it with 1.
+    expect((await run(['logs'])).status).toBe(1);
+  });
+
+  it('reports an export of no such container as an error, not a crash of the process', () => {
+    const root = mkdtempSync(join(tmpdir(), 'tsbuild-cli-export-'));
+    try {
+      const result = spawnSync(process.execPath, [bin, 'export', '--root', root, 'nosuch'], { encoding: 'utf8' });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toBe('error: No such container: nosuch\n');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("names what is missing in docker's words: start's closing line, network connect's container first", async () => {
+    const root = mkdtempSync(join(tmpdir(), 'tsbuild-cli-missing-'));
+    try {
+      expect(await run(['start', '--root', root, 'nosuch', 'other'])).toMatchObject({
+        status: 1,
+        stderr: 'error: No such container: nosuch\nerror: No such container: other\nerror: failed to start containers: nosuch, other\n',
+      });
+      expect(await run(['network', 'connect', '--root', root, 'nosuch-net', 'nosuch'])).toMatchObject({ status: 1, stderr: 'error: No such container: nosuch\n' });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('fails on an unknown command', async () => {
     const result = await run(['debgu']);
     expect(result.status).not.toBe(0);

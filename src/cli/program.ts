@@ -37,6 +37,7 @@ export async function createProgram(io: CliIo, argv: readonly string[] = []): Pr
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
+      outputError: (text, write) => write(flagErrorText(text)),
     });
   argumentsOfProgram.set(program, argv);
   const name = argv.find((arg) => !arg.startsWith('-'));
@@ -46,14 +47,59 @@ export async function createProgram(io: CliIo, argv: readonly string[] = []): Pr
   return program;
 }
 
+/**
+ * Commander's words for a flag it could not parse, in docker's (its flag library's): scripts
+ * and users match `unknown flag: --x` and `flag needs an argument: --x`. Other errors pass as
+ * they are.
+ */
+export function flagErrorText(text: string): string {
+  const unknown = /^error: unknown option '([^']*)'/.exec(text);
+  if (unknown !== null) {
+    const flag = (unknown[1] ?? '').replace(/=.*$/s, '');
+    const shorthand = /^-([^-])/.exec(flag);
+    return shorthand === null ? `unknown flag: ${flag}\n` : `unknown shorthand flag: '${shorthand[1] ?? ''}' in ${flag}\n`;
+  }
+  const missing = /^error: option '([^']*)' argument missing/.exec(text);
+  if (missing !== null) {
+    const flags = missing[1] ?? '';
+    const long = /--[\w-]+/.exec(flags);
+    const short = /(?:^|[\s,])-(\w)\b/.exec(flags);
+    return `flag needs an argument: ${long !== null ? long[0] : `'${short?.[1] ?? ''}' in -${short?.[1] ?? ''}`}\n`;
+  }
+  return text;
+}
+
+/** docker's status for a command line whose flags it cannot parse (its FlagErrorFunc), as against 1 for a missing argument. */
+const flagErrorStatus = 125;
+const flagErrorCodes: ReadonlySet<string> = new Set(['commander.unknownOption', 'commander.optionMissingArgument', 'commander.invalidArgument']);
+
+/** The names of the command ARGV runs (`volume create`), for docker's "See 'docker volume create --help'." */
+function commandPath(program: Command, argv: readonly string[]): string[] {
+  const names: string[] = [];
+  let command = program;
+  for (const arg of argv) {
+    if (arg.startsWith('-')) break;
+    const next = command.commands.find((sub) => sub.name() === arg || sub.aliases().includes(arg));
+    if (next === undefined) break;
+    names.push(next.name());
+    command = next;
+  }
+  return names;
+}
+
 /** Runs the CLI and returns its exit status; never exits the process itself. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  let program: Command | undefined;
   try {
-    const program = await createProgram(io, argv);
+    program = await createProgram(io, argv);
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (error) {
     if (error instanceof ExitError) return error.exitCode;
+    if (error instanceof CommanderError && flagErrorCodes.has(error.code) && program !== undefined) {
+      io.stderr.write(`See '${['tsbuild', ...commandPath(program, argv)].join(' ')} --help'.\n`);
+      return flagErrorStatus;
+    }
     if (error instanceof CommanderError) return error.exitCode;
     if (isTsbuildError(error)) {
       io.stderr.write(`error: ${error.message}\n`);

@@ -89,6 +89,12 @@ export interface HostConfig extends SecurityOptions {
   readonly portBindings?: Readonly<Record<string, readonly { readonly HostIp: string; readonly HostPort: string }[]>>;
   /** `-p` and `-P` as asked; the ports chosen for them are in portBindings once it runs. */
   readonly publish?: readonly PortSpec[];
+  /** `-P` was given (docker's PublishAllPorts). */
+  readonly publishAll?: boolean;
+  /** docker's Binds: the -v flags with a source, as given. */
+  readonly binds?: readonly string[];
+  /** docker's Tmpfs: --tmpfs's paths and their options, as given. */
+  readonly tmpfs?: Readonly<Record<string, string>>;
 }
 
 /** The process that answers for a container: the foreground `tsbuild run`, later a monitor. */
@@ -132,6 +138,8 @@ export interface ContainerRecord {
     readonly healthcheck?: HealthcheckConfig;
     /** The image as the user named it. */
     readonly image?: string;
+    /** docker's Config.Volumes: the image's VOLUMEs and the anonymous volumes asked for, by their paths in the container. */
+    readonly volumes?: readonly string[];
   };
   /** Containers that outlive their run (create, run -d). */
   readonly hostConfig?: HostConfig;

@@ -69,6 +69,10 @@ export interface CreateContainerOptions extends ContainerOptions, SecurityOption
   readonly mounts?: readonly MountSpec[];
   /** -v, --mount and --tmpfs: volumes made or taken, binds and tmpfs, prepared at create. */
   readonly volumeRequests?: readonly MountRequest[];
+  /** The -v flags with a source (a host path or a volume's name), as given: docker's HostConfig.Binds. */
+  readonly binds?: readonly string[];
+  /** --tmpfs: path → options as given, docker's HostConfig.Tmpfs. */
+  readonly tmpfs?: Readonly<Record<string, string>>;
   /** A network namespace to join instead of what `network` says. */
   readonly networkNamespace?: string;
   readonly portBindings?: Readonly<Record<string, readonly { readonly HostIp: string; readonly HostPort: string }[]>>;
@@ -146,7 +150,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
     throw new TsbuildError('INVALID_ARGUMENT', '--pid host: not available to an unprivileged user (the host\'s /proc cannot be mounted in a user namespace)');
   }
   const restart = options.restart ?? { name: 'no', maximumRetryCount: 0 };
-  if (options.autoRemove && restart.name !== 'no') throw new TsbuildError('INVALID_ARGUMENT', 'conflicting options: cannot specify both --restart and --rm');
+  if (options.autoRemove && restart.name !== 'no') throw new TsbuildError('INVALID_ARGUMENT', 'Conflicting options: --restart and --rm');
   const runtimeName = options.runtime === undefined || options.runtime === 'shim' ? 'runtime-shim' : options.runtime;
   const runtime = selectRuntime(runtimeName);
   const { store } = options;
@@ -236,6 +240,9 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         ...(options.networkNamespace === undefined ? {} : { networkNamespace: options.networkNamespace }),
         ...(options.portBindings === undefined ? {} : { portBindings: options.portBindings }),
         ...(publish.length === 0 ? {} : { publish }),
+        ...(options.publishAll === true ? { publishAll: true } : {}),
+        ...(options.binds === undefined || options.binds.length === 0 ? {} : { binds: [...options.binds] }),
+        ...(options.tmpfs === undefined || Object.keys(options.tmpfs).length === 0 ? {} : { tmpfs: { ...options.tmpfs } }),
         ...(options.capAdd === undefined || options.capAdd.length === 0 ? {} : { capAdd: [...options.capAdd] }),
         ...(options.capDrop === undefined || options.capDrop.length === 0 ? {} : { capDrop: [...options.capDrop] }),
         ...(options.privileged === true ? { privileged: true } : {}),
@@ -308,7 +315,10 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       rootless: false,
     };
     await writeFile(join(directory, 'spec.json'), `${JSON.stringify(spec, null, 2)}\n`, { mode: 0o600 });
-    record = { ...record, config: { ...record.config, env } };
+    // docker's Config.Volumes: the image's VOLUMEs and the anonymous volumes asked for (`-v /data`).
+    const anonymous = (options.volumeRequests ?? []).flatMap((request) => (request.kind === 'volume' && request.name === undefined ? [request.target] : []));
+    const volumes = [...new Set([...imageVolumes, ...anonymous])];
+    record = { ...record, config: { ...record.config, env, ...(volumes.length === 0 ? {} : { volumes }) } };
     await writeContainerRecord(store, record);
     return { record, warnings };
   } catch (error) {

@@ -164,7 +164,7 @@ export function parseEnvFile(text: string, environment: Readonly<Record<string, 
     if (line === '' || line.startsWith('#')) continue;
     const key = keyOf(line);
     if (key === '') throw new TsbuildError('INVALID_ARGUMENT', `read ${file}: line ${index + 1}: no variable name`);
-    if (/\s/.test(key)) throw new TsbuildError('INVALID_ARGUMENT', `read ${file}: variable '${key}' contains whitespaces`);
+    if (/\s/.test(key)) throw new TsbuildError('INVALID_ARGUMENT', `poorly formatted environment: variable '${key}' contains whitespaces`);
     result.push(line.includes('=') ? line : lookupEnv(line, environment));
   }
   return result;

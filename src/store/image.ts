@@ -1,4 +1,4 @@
-import { MediaType, formatPlatform, formatReference, hashHex, hostPlatform, imagePlatform, isIndexMediaType, isManifestMediaType, parseDigest, parseImageConfig, parseIndex, parseManifest, parseReference, platformMatches, readTar, selectManifest, isTsbuildError, TsbuildError, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../common/index.js';
+import { MediaType, familiarReference, formatPlatform, formatReference, hashHex, hostPlatform, imagePlatform, isIndexMediaType, isManifestMediaType, parseDigest, parseImageConfig, parseIndex, parseManifest, parseReference, platformMatches, readTar, selectManifest, isTsbuildError, TsbuildError, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../common/index.js';
 import type { ContentStore } from './content-store.js';
 import { decompressLayer } from './unpack.js';
 
@@ -96,6 +96,21 @@ export function storeName(text: string): string {
  * prefix of at least 4 hex characters of it), as docker accepts; by digest or ID, images kept
  * without a name are found too.
  */
+/**
+ * The error for an image the store does not have, in the docker daemon's words: the name as
+ * docker normalizes it (`nosuch` is `nosuch:latest`), so that scripts matching `No such image:`
+ * work unchanged.
+ */
+export function noSuchImage(text: string): TsbuildError {
+  let shown = text;
+  try {
+    shown = familiarReference(parseReference(text));
+  } catch {
+    // Not a name (a malformed digest): said as given.
+  }
+  return new TsbuildError('NOT_FOUND', `No such image: ${shown}`);
+}
+
 export async function findImage(store: ContentStore, text: string): Promise<{ name?: string; descriptor: Descriptor } | undefined> {
   let name: string | undefined;
   try {

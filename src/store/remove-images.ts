@@ -7,7 +7,7 @@
  * container uses, and frees the blobs only they used.
  */
 import { TsbuildError, familiarReference, parseReference, refNameAnnotation, type Descriptor, type Digest } from '../common/index.js';
-import { findImage, reachableBlobs, resolveImage } from './image.js';
+import { findImage, noSuchImage, reachableBlobs, resolveImage } from './image.js';
 import type { LayoutStore } from './layout-store.js';
 import { pruneStore } from './prune.js';
 
@@ -43,7 +43,7 @@ export async function removeImages(store: LayoutStore, images: readonly string[]
   const found: FoundImage[] = [];
   for (const image of images) {
     const match = await findImage(store, image);
-    if (match === undefined) throw new TsbuildError('NOT_FOUND', `remove image: no such image ${image}`);
+    if (match === undefined) throw noSuchImage(image);
     const names =
       match.name !== undefined ? [match.name] : (await store.listReferences()).filter((reference) => reference.target.digest === match.descriptor.digest).map((reference) => reference.name);
     if (names.length > 1 && options.force !== true) {

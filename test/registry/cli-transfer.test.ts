@@ -71,6 +71,10 @@ describe('tsbuild push and pull', () => {
     expect(untagged.stderr).toMatch(/^latest: Pulling from cli\/untagged\n/);
     expect(untagged.stderr).not.toContain('Downloading');
     expect(untagged.stdout).toContain(`Status: Downloaded newer image for ${registry.host}/cli/untagged:latest\n`);
+    // Pulling from is said once the registry has the image, as docker's: not for one it does not have.
+    const missing = await run(['pull', '--root', root, `${registry.host}/cli/untagged:nosuch`]);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).not.toContain('Pulling from');
   });
 
   it('pulls every tag of a repository with --all-tags, as docker pull -a', async () => {

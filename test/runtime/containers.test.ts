@@ -153,7 +153,7 @@ function lifecycleTests(): void {
     expect(existsSync(graph.Data.LowerDir.split(':')[0] ?? '')).toBe(true);
     const table = ok('ps').split('\n');
     expect(table[0]).toMatch(/^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/);
-    expect(table[1]).toMatch(new RegExp(`^${id.slice(0, 12)}\\s+stopper\\s+"sh -c trap .*"\\s+.* ago\\s+Up .*\\s+stopper1$`));
+    expect(table[1]).toMatch(new RegExp(`^${id.slice(0, 12)}\\s+stopper\\s+"sh -c 'trap .*"\\s+.* ago\\s+Up .*\\s+stopper1$`));
     await until('logs', () => ok('logs', 'stopper1'), (text) => text === 'ready\n');
     expect(ok('exec', 'stopper1', 'echo', 'inside')).toBe('inside\n');
     expect(ok('exec', '-e', 'X=1', '-w', '/tmp', '-u', 'nobody', id.slice(0, 8), 'sh', '-c', 'echo $X $(pwd) $(id -u)')).toBe('1 /tmp 65534\n');
@@ -367,10 +367,11 @@ function lifecycleTests(): void {
     expect(tsbuild('run', '-d', '--name', 'taken', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('The container name "/taken" is already in use') });
     expect(tsbuild('run', '-d', 'sha256:0000000000000000000000000000000000000000000000000000000000000000')).toMatchObject({ status: 125, stderr: expect.stringContaining('unable to find image') });
     expect(tsbuild('run', '-d', '--restart', 'sometimes', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('invalid restart policy') });
-    expect(tsbuild('run', '-d', '--rm', '--restart', 'always', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('--restart and --rm') });
+    expect(tsbuild('run', '-d', '--rm', '--restart', 'always', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('Conflicting options: --restart and --rm') });
+    expect(tsbuild('run', '-d', '--stop-signal', 'BOGUS', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('invalid signal: BOGUS') });
     expect(tsbuild('run', '-d', '-p', '99999:80', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining("invalid host port '99999'") });
     expect(tsbuild('run', '-d', '--name', '/bad name', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('Invalid container name') });
-    expect(tsbuild('run', '-d', '--nosuchflag', 'busybox')).toMatchObject({ status: 1, stderr: expect.stringContaining("unknown option '--nosuchflag'") });
+    expect(tsbuild('run', '-d', '--nosuchflag', 'busybox')).toMatchObject({ status: 125, stderr: expect.stringContaining('unknown flag: --nosuchflag') });
     expect(tsbuild('stop', 'nosuch')).toMatchObject({ status: 1, stderr: expect.stringContaining('No such container: nosuch') });
     expect(await count()).toBe(before);
     ok('rm', 'taken');
@@ -436,6 +437,9 @@ describe.runIf(isRoot)('containers as root', () => {
     // docker ps -s: the writable layer and, with the image, the virtual size; a template naming .Size asks for it too.
     expect(ok('ps', '-a', '--filter', 'label=tier=web', '--format', '{{.Size}}')).toMatch(/^\d+(\.\d+)?k?B \(virtual \d+(\.\d+)?[kM]B\)\n$/);
     expect(ok('ps', '-a', '-s', '--filter', 'label=tier=web').split('\n')[0]).toMatch(/\s+NAMES\s+SIZE$/);
+    // json names every field but asks for no size: 0B without -s, as docker's.
+    expect(JSON.parse(ok('ps', '-a', '--filter', 'label=tier=web', '--format', 'json'))).toMatchObject({ Names: 'labelled', Size: '0B' });
+    expect(JSON.parse(ok('ps', '-a', '-s', '--filter', 'label=tier=web', '--format', 'json'))).toMatchObject({ Size: expect.stringContaining('(virtual ') });
     ok('rm', 'labelled');
   }, 60_000);
 
@@ -507,6 +511,16 @@ describe.runIf(isRoot)('containers as root', () => {
     ok('create', '--name', 'tuned', '--sysctl', 'net.ipv4.ip_unprivileged_port_start=0', 'busybox', 'true');
     expect(inspect('tuned', '{{json .HostConfig.Sysctls}}')).toBe('{"net.ipv4.ip_unprivileged_port_start":"0"}');
     ok('rm', 'tuned');
+    // docker's optional HostConfig fields: absent (Sysctls, Init) or null (PidsLimit) when not asked for.
+    ok('create', '--name', 'plain', 'busybox', 'true');
+    expect(inspect('plain', '{{json .HostConfig.Sysctls}} {{json .HostConfig.Init}} {{json .HostConfig.PidsLimit}}')).toBe('null null null');
+    expect(Object.keys(JSON.parse(ok('inspect', 'plain'))[0].HostConfig)).not.toContain('Init');
+    // docker's fields for what was not asked for, at docker's values; Config.Volumes null without volumes.
+    expect(inspect('plain', '{{json .Config.Volumes}} {{.HostConfig.PublishAllPorts}} {{json .HostConfig.ConsoleSize}} {{json .ExecIDs}} {{json .Config.OnBuild}}')).toBe('null false [0,0] null null');
+    ok('rm', 'plain');
+    ok('create', '--name', 'limited', '--init', '--pids-limit', '20', '-v', '/data', '-P', 'busybox', 'true');
+    expect(inspect('limited', '{{json .HostConfig.Init}} {{json .HostConfig.PidsLimit}} {{json .Config.Volumes}} {{.HostConfig.PublishAllPorts}}')).toBe('true 20 {"/data":{}} true');
+    ok('rm', '-v', 'limited');
     expectRefused([
       [['--sysctl', 'kernel.pid_max=5'], "sysctl 'kernel.pid_max' is not allowed: it is not namespaced"],
       [['--network', 'host', '--sysctl', 'net.core.somaxconn=5'], "not allowed in the host's network namespace"],

@@ -169,11 +169,17 @@ describe.runIf(isRoot)('networks', () => {
     expect(tsbuild('network', 'ls', '--filter', 'colour=red')).toMatchObject({ status: 1, stderr: expect.stringContaining("invalid filter 'colour'") });
     // docker's templates: list rows with their Label method, inspect documents whole.
     expect(tsbuild('network', 'ls', '--format', '{{if .Label "purpose"}}{{.Name}} {{.Label "purpose"}} {{.Labels}}{{end}}').stdout.split('\n').filter((line) => line !== '')).toEqual([`${name} test purpose=test`]);
+    // json is docker's row, every field a string, the keys sorted.
+    const json = tsbuild('network', 'ls', '--format', 'json', '--filter', `name=^${name}$`).stdout;
+    expect(JSON.parse(json)).toEqual({ CreatedAt: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} \S+$/), Driver: 'bridge', ID: made.Id.slice(0, 12), IPv6: 'false', Internal: 'false', Labels: 'purpose=test', Name: name, Scope: 'local' });
+    expect(Object.keys(JSON.parse(json) as object)).toEqual(['CreatedAt', 'Driver', 'ID', 'IPv6', 'Internal', 'Labels', 'Name', 'Scope']);
     expect(tsbuild('network', 'ls', '--format', 'table {{.Name}}\t{{.Driver}}').stdout.split('\n')[0]).toBe('NAME                 DRIVER'.replace(/NAME +/, `NAME${' '.repeat(Math.max(10, name.length + 3) - 4)}`));
     expect(tsbuild('network', 'inspect', '-f', '{{.Name}} {{(index .IPAM.Config 0).Gateway}} {{.Labels.purpose}}', name).stdout).toBe(`${name} ${made.IPAM.Config[0]?.Gateway ?? ''} test\n`);
     expect(tsbuild('network', 'create', name)).toMatchObject({ status: 1, stderr: expect.stringContaining(`network with name ${name} already exists`) });
     expect(tsbuild('network', 'create', '--subnet', made.IPAM.Config[0]?.Subnet ?? '', `${name}-2`)).toMatchObject({ status: 1, stderr: expect.stringContaining('overlaps') });
     expect(tsbuild('network', 'rm', 'bridge')).toMatchObject({ status: 1, stderr: expect.stringContaining('pre-defined network') });
+    // One line for each network that could not go, as docker's, and nothing after.
+    expect(tsbuild('network', 'rm', `nosuch-${suffix}`)).toMatchObject({ status: 1, stdout: '', stderr: `error: network nosuch-${suffix} not found\n` });
     expect(tsbuild('network', 'rm', name)).toMatchObject({ status: 0, stdout: `${name}\n` });
     expect(tsbuild('network', 'inspect', name)).toMatchObject({ status: 1, stderr: expect.stringContaining(`network ${name} not found`) });
     // Unused networks go with prune; the default one stays.
@@ -245,6 +251,11 @@ describe.runIf(isRoot)('networks', () => {
       expect(fetchFrom(app.Name, `http://${web}/`)).toMatchObject({ status: 0, stdout: 'hello-detached\n' });
       expect(await fetchFromHost(`http://127.0.0.1:${port}/`)).toBe('hello-detached\n');
       expect(tsbuild('port', web)).toMatchObject({ status: 0, stdout: `80/tcp -> 127.0.0.1:${port}\n` });
+      // inspect's NetworkSettings as docker's: the address on each network (scripts' usual idiom),
+      // the top-level fields only for the default bridge, the published port under Ports.
+      const endpoint = Object.values(inspect(app.Name).Containers)[0] ?? expect.fail('no container on the network');
+      const settings = tsbuild('inspect', '-f', `{{range $name, $n := .NetworkSettings.Networks}}{{$name}} {{$n.IPAddress}}/{{$n.IPPrefixLen}} {{$n.MacAddress}} {{$n.NetworkID}}{{end}}|{{.NetworkSettings.IPAddress}}|{{json .NetworkSettings.Ports}}`, web);
+      expect(settings).toMatchObject({ status: 0, stdout: `${app.Name} ${endpoint.IPv4Address} ${endpoint.MacAddress} ${app.Id}||{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"${port}"}]}\n` });
       // The page lives in the volume: another container reads it there.
       expect(tsbuild('run', '--rm', '-v', `${volume}:/data`, 'busybox', 'cat', '/data/index.html')).toMatchObject({ status: 0, stdout: 'hello-detached\n' });
     } finally {
@@ -404,6 +415,10 @@ describe.runIf(isRoot)('networks', () => {
       await server.stop();
     }
     expect(tsbuild('run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'ls /sys/class/net').stdout).toBe('lo\n');
+    // As docker's inspect: a container on none is on the network none, without an address.
+    const none = tsbuild('create', '--network', 'none', 'busybox', 'true').stdout.trim();
+    expect(tsbuild('inspect', '-f', '{{range $name, $n := .NetworkSettings.Networks}}{{$name}}:{{$n.IPAddress}}{{end}}', none)).toMatchObject({ status: 0, stdout: 'none:\n' });
+    expect(tsbuild('rm', none).status).toBe(0);
     expect(tsbuild('run', '--rm', '--network', 'nosuch', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('network nosuch not found') });
     expect(tsbuild('run', '--rm', '--network', 'none', '-p', '80', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('conflicting options') });
     expect(tsbuild('network', 'rm', net.Name).status).toBe(0);

@@ -213,6 +213,10 @@ describe.runIf(isRoot)('volumes, as root', () => {
     expect(tsbuild(['volume', 'ls']).stdout).toBe(`DRIVER    VOLUME NAME\nlocal     ${anonymousName}\nlocal     site\n`);
     expect(tsbuild(['volume', 'ls', '-q', '--filter', 'label=team=web']).stdout).toBe('site\n');
     expect(tsbuild(['volume', 'ls', '--format', '{{.Name}} {{.Driver}}', '--filter', 'name=sit']).stdout).toBe('site local\n');
+    // json is docker's row (Labels as k=v, N/A where docker keeps no figure), keys sorted.
+    expect(tsbuild(['volume', 'ls', '--format', 'json', '--filter', 'name=sit']).stdout).toBe(
+      `${JSON.stringify({ Availability: 'N/A', Driver: 'local', Group: 'N/A', Labels: 'team=web', Links: 'N/A', Mountpoint: join(root, 'volumes', 'site', '_data'), Name: 'site', Scope: 'local', Size: 'N/A', Status: 'N/A' })}\n`,
+    );
     const inspected = tsbuild(['volume', 'inspect', 'site']);
     expect(inspected.status).toBe(0);
     expect(inspected.stdout).toMatch(/^\[\n {4}\{\n {8}"CreatedAt": /);
@@ -220,7 +224,7 @@ describe.runIf(isRoot)('volumes, as root', () => {
       { CreatedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/), Driver: 'local', Labels: { team: 'web' }, Mountpoint: join(root, 'volumes', 'site', '_data'), Name: 'site', Options: {}, Scope: 'local' },
     ]);
     expect(tsbuild(['volume', 'inspect', '-f', '{{.Mountpoint}}', 'site']).stdout).toBe(`${join(root, 'volumes', 'site', '_data')}\n`);
-    expect(tsbuild(['volume', 'inspect', 'nosuch'])).toMatchObject({ status: 1, stderr: 'Error: No such volume: nosuch\n' });
+    expect(tsbuild(['volume', 'inspect', 'nosuch'])).toMatchObject({ status: 1, stdout: '[]\n', stderr: 'error: get nosuch: no such volume\n' });
     // prune takes anonymous volumes only, unless --all.
     expect(tsbuild(['volume', 'prune', '-f'])).toMatchObject({ status: 0, stdout: `Deleted Volumes:\n${anonymousName}\n\nTotal reclaimed space: 0B\n` });
     expect(tsbuild(['volume', 'prune'], { input: 'n\n' }).stdout).toContain('Are you sure you want to continue? [y/N]');
@@ -340,6 +344,13 @@ describe.runIf(isRoot)('volumes, as root', () => {
         { Type: 'bind', Source: shared, Destination: '/host', Mode: 'ro', RW: false, Propagation: 'rprivate' },
         { Type: 'tmpfs', Source: '', Destination: '/scratch', Mode: '', RW: true, Propagation: '' },
       ]);
+      // As docker's HostConfig: -v's with a source in Binds as given, --mount's alone in Mounts
+      // (docker's mount.Mount fields); ps's MOUNTS a volume by its name, a bind by its source, no
+      // tmpfs; LocalVolumes counts the volumes.
+      expect(JSON.parse(tsbuild(['inspect', '-f', '{{json .HostConfig.Binds}}', 'holder']).stdout)).toEqual(['fromvol:/dbdata', `${shared}:/host:ro`]);
+      expect(JSON.parse(tsbuild(['inspect', '-f', '{{json .HostConfig.Mounts}}', 'holder']).stdout)).toEqual([{ Type: 'tmpfs', Target: '/scratch' }]);
+      expect(tsbuild(['ps', '-a', '--no-trunc', '--filter', 'name=holder', '--format', '{{.Mounts}} {{.LocalVolumes}}']).stdout).toBe(`fromvol,${shared} 1\n`);
+      expect(tsbuild(['ps', '-a', '--filter', 'name=holder', '--format', '{{.Mounts}}']).stdout).toBe(`fromvol,${shared.slice(0, 15)}…\n`);
     } finally {
       tsbuild(['rm', '-v', 'holder']);
       tsbuild(['volume', 'rm', 'fromvol', 'othervol']);
@@ -369,6 +380,15 @@ describe.runIf(isRoot)('volumes, as root', () => {
     });
     expect(existsSync(join(root, 'volumes', 'writable', '_data', 'ok'))).toBe(true);
     expect(tsbuild(['volume', 'rm', 'writable']).status).toBe(0);
+    // As docker's inspect: --tmpfs in HostConfig.Tmpfs only, a --mount tmpfs in Mounts; an
+    // anonymous volume in Config.Volumes, listed without a mode.
+    expect(tsbuild(['create', '--name', 'tmpfs-holder', '--tmpfs', '/t:size=1m', '--tmpfs', '/t2', '--mount', 'type=tmpfs,target=/u', '-v', '/anon', 'busybox', 'true']).status).toBe(0);
+    try {
+      const shown = tsbuild(['inspect', '-f', '{{json .HostConfig.Tmpfs}} {{json .HostConfig.Binds}} {{json .Config.Volumes}} {{range .Mounts}}{{.Type}}:{{.Destination}}:{{.Mode}} {{end}}', 'tmpfs-holder']);
+      expect(shown.stdout).toBe('{"/t":"size=1m","/t2":""} null {"/anon":{}} volume:/anon: tmpfs:/u: \n');
+    } finally {
+      tsbuild(['rm', '-v', 'tmpfs-holder']);
+    }
   });
 
   it.runIf(toolExists('crun') && toolExists('runc'))('gives crun and runc the same mounts', () => {

@@ -52,7 +52,7 @@ describe('image commands', () => {
     const help = await run(['image', 'ls', '--help']);
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/^Usage: tsbuild images /);
-    expect((await run(['image', 'inspect', 'no-such-image', '--root', root])).stderr).toMatch(/^error: inspect image: no such image no-such-image/);
+    expect((await run(['image', 'inspect', 'no-such-image', '--root', root])).stderr).toBe('error: No such image: no-such-image:latest\n');
     // The cleanup idiom of docker scripts: nothing here is dangling.
     expect((await run(['images', '-q', '-f', 'dangling=true', '--root', root])).stdout).toBe('');
     expect((await run(['images', '-q', '--filter', 'reference=busy*', '--root', root])).stdout).toBe(`${rows[0]?.id.slice(7, 19) ?? ''}\n`);
@@ -109,7 +109,13 @@ describe('image commands', () => {
     expect((await run(['images', '--format', 'json', '--root', root])).stdout).toBe('');
     const missing = await run(['inspect', 'busybox', '--root', root]);
     expect(missing.status).toBe(1);
-    expect(missing.stderr).toMatch(/^error: inspect image: no such image busybox/);
+    // As docker's: what was found (nothing) as JSON, then the name that named no object of any kind.
+    expect(missing.stdout).toBe('[]\n');
+    expect(missing.stderr).toBe('error: No such object: busybox\n');
+    expect(await run(['inspect', '--type', 'image', 'busybox', '--root', root])).toMatchObject({ status: 1, stdout: '[]\n', stderr: 'error: No such image: busybox:latest\n' });
+    expect(await run(['inspect', '--type', 'volume', 'busybox', '--root', root])).toMatchObject({ status: 1, stderr: 'error: get busybox: no such volume\n' });
+    expect(await run(['inspect', '--type', 'network', '-f', '{{.Name}}', 'busybox', 'none', '--root', root])).toMatchObject({ status: 1, stdout: 'none\n', stderr: 'error: network busybox not found\n' });
+    expect(await run(['inspect', '--type', 'bogus', 'busybox', '--root', root])).toMatchObject({ status: 1, stderr: 'error: "bogus" is not a valid value for --type\n' });
   });
 
   it('inspects through Go templates as docker -f does: index, range, if, len, json, printf', async () => {

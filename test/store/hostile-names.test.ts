@@ -77,7 +77,7 @@ describe('names that are paths', () => {
     const before = await tree(root);
     const lookups: Array<[string[], string]> = [
       [['volume', 'rm', '../planted'], 'no such volume'],
-      [['volume', 'inspect', '../planted'], 'No such volume: ../planted'],
+      [['volume', 'inspect', '../planted'], 'get ../planted: no such volume'],
       [['network', 'rm', '../planted'], 'network ../planted not found'],
       [['network', 'inspect', '../planted'], 'network ../planted not found'],
       [['rm', '-f', '../planted'], 'No such container: ../planted'],

@@ -3,10 +3,9 @@
  * `container diff|export|commit`). `commit -c` takes Dockerfile instructions, read by the
  * project's parser and applied to the container's config as docker's BuildFromConfig does.
  */
+import { once } from 'node:events';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { TsbuildError, checkStopSignal, encodeFileName, envFromList, exposedPortSet, processWord, type ContainerConfig } from '../../common/index.js';
 import { parseTrigger, type Command as DockerfileCommand } from '../../parser/index.js';
@@ -147,7 +146,9 @@ function defineExport(parent: Command, io: CliIo, name = 'export'): void {
     await inUserNamespace(flags);
     const store = await storeFromOptions(flags);
     if (flags.output === undefined) {
-      await pipeline(Readable.from(exportContainer(store, nameOrId)), io.stdout);
+      // Written chunk by chunk, not piped: a pipeline would destroy standard output with the
+      // archive's error (no such container), and the error would end the process unreported.
+      for await (const chunk of exportContainer(store, nameOrId)) if (!io.stdout.write(chunk)) await once(io.stdout, 'drain');
       return;
     }
     // A reader of FILE sees the old archive or the complete new one.

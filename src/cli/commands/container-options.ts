@@ -6,7 +6,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 
-import { TsbuildError, formatPlatform, hostPlatform, messageOf, parseByteSize, parseGoDuration, parsePlatform, platformMatches } from '../../common/index.js';
+import { TsbuildError, checkStopSignal, formatPlatform, hostPlatform, messageOf, parseByteSize, parseGoDuration, parsePlatform, platformMatches } from '../../common/index.js';
 import { lookupEnv, parseEnvFile, parseLogConfig, parseMountFlag, parsePortSpec, parseTmpfsFlag, parseUlimit, parseVolumeFlag, type CreateContainerOptions, type MountRequest, type HealthcheckConfig, type RestartPolicy } from '../../runtime/index.js';
 import { collect } from '../common-options.js';
 
@@ -206,19 +206,29 @@ export function parseMemory(text: string): number {
   return bytes;
 }
 
-export function parseRestartPolicy(text: string): RestartPolicy {
-  const [name, count, ...rest] = text.split(':');
-  if (rest.length > 0) throw new TsbuildError('INVALID_ARGUMENT', `invalid restart policy format: ${text}`);
-  if (name === 'no' || name === 'always' || name === 'unless-stopped') {
-    if (count !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `invalid restart policy format: maximum retry count cannot be used with restart policy '${name}'`);
-    return { name, maximumRetryCount: 0 };
+/**
+ * `--restart NAME[:COUNT]` with docker's rules and words, in its order: the form first (COUNT an
+ * integer), then `--rm` with any policy but `no` (AUTOREMOVE), then the policy itself (a known
+ * name; a count only for on-failure, and not negative). `no:0` and `always:0` are accepted, as
+ * docker's.
+ */
+export function parseRestartPolicy(text: string, autoRemove = false): RestartPolicy {
+  const colon = text.indexOf(':');
+  const name = colon < 0 ? text : text.slice(0, colon);
+  const count = colon < 0 ? '' : text.slice(colon + 1);
+  if (colon === 0) throw new TsbuildError('INVALID_ARGUMENT', 'invalid restart policy format: no policy provided before colon');
+  const maximum = count === '' ? 0 : /^[+-]?\d+$/.test(count) ? Number(count) : Number.NaN;
+  if (!Number.isSafeInteger(maximum)) throw new TsbuildError('INVALID_ARGUMENT', 'invalid restart policy format: maximum retry count must be an integer');
+  if (autoRemove && name !== '' && name !== 'no') throw new TsbuildError('INVALID_ARGUMENT', 'Conflicting options: --restart and --rm');
+  if (name === '' || name === 'no' || name === 'always' || name === 'unless-stopped') {
+    if (maximum !== 0) throw new TsbuildError('INVALID_ARGUMENT', "invalid restart policy: maximum retry count can only be used with 'on-failure'");
+    return { name: name === '' ? 'no' : name, maximumRetryCount: 0 };
   }
   if (name === 'on-failure') {
-    const maximum = count === undefined ? 0 : Number(count);
-    if (!Number.isSafeInteger(maximum) || maximum < 0) throw new TsbuildError('INVALID_ARGUMENT', `invalid restart policy format: maximum retry count must be a positive integer`);
+    if (maximum < 0) throw new TsbuildError('INVALID_ARGUMENT', 'invalid restart policy: maximum retry count cannot be negative');
     return { name, maximumRetryCount: maximum };
   }
-  throw new TsbuildError('INVALID_ARGUMENT', `invalid restart policy format: unknown policy '${name ?? ''}'`);
+  throw new TsbuildError('INVALID_ARGUMENT', `invalid restart policy: unknown policy '${name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
 }
 
 function nanoseconds(flag: string, text: string): number {
@@ -354,6 +364,8 @@ async function labels(entries: readonly string[], files: readonly string[] = [])
 export async function createOptions(flags: ContainerFlags, args: readonly string[]): Promise<Omit<CreateContainerOptions, 'store' | 'image' | 'autoRemove'>> {
   const health = healthcheck(flags);
   const logConfig = parseLogConfig(flags.logDriver, flags.logOpt);
+  // As docker's daemon: a signal it cannot name is refused when the container is made, not when it is stopped.
+  if (flags.stopSignal !== undefined) checkStopSignal(flags.stopSignal);
   return {
     args,
     ...(flags.entrypoint === undefined ? {} : { entrypoint: flags.entrypoint }),
@@ -374,13 +386,19 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     openStdin: flags.interactive === true,
     readOnly: flags.readOnly === true,
     volumeRequests: mountRequests(flags),
+    // As docker keeps them apart from --mount: -v with a source (anonymous ones are Config.Volumes), and --tmpfs.
+    binds: flags.volume.filter((spec) => {
+      const request = parseVolumeFlag(spec);
+      return request.kind === 'bind' || (request.kind === 'volume' && request.name !== undefined);
+    }),
+    tmpfs: Object.fromEntries(flags.tmpfs.map((text) => [parseTmpfsFlag(text).target, text.includes(':') ? text.slice(text.indexOf(':') + 1) : ''])),
     ...(flags.memory === undefined ? {} : { memory: parseMemory(flags.memory) }),
     ...(flags.pidsLimit === undefined ? {} : { pidsLimit: integer('--pids-limit', flags.pidsLimit) }),
     ...(flags.cpus === undefined ? {} : { nanoCpus: parseCpus(flags.cpus) }),
     ...(flags.cpuShares === undefined ? {} : { cpuShares: integer('--cpu-shares', flags.cpuShares) }),
     ...(flags.cpuPeriod === undefined ? {} : { cpuPeriod: integer('--cpu-period', flags.cpuPeriod) }),
     ...(flags.cpuQuota === undefined ? {} : { cpuQuota: integer('--cpu-quota', flags.cpuQuota) }),
-    restart: parseRestartPolicy(flags.restart ?? 'no'),
+    restart: parseRestartPolicy(flags.restart ?? 'no', flags.rm === true),
     ...(flags.stopSignal === undefined ? {} : { stopSignal: flags.stopSignal }),
     ...(flags.stopTimeout === undefined ? {} : { stopTimeout: integer('--stop-timeout', flags.stopTimeout) }),
     labels: await labels(flags.label, flags.labelFile),

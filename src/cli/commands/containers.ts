@@ -20,6 +20,7 @@ import {
   execInContainer,
   findContainer,
   findNetwork,
+  networks,
   killContainer,
   pauseContainer,
   unpauseContainer,
@@ -27,6 +28,7 @@ import {
   listContainerRecords,
   normalizeSignal,
   observeState,
+  parseVolumeFlag,
   parseDetachKeys,
   pruneContainers,
   rawTerminalOutput,
@@ -43,14 +45,17 @@ import {
   volumesDirectory,
   type ContainerRecord,
   type MountSpec,
+  type NetworkRecord,
   type ObservedState,
 } from '../../runtime/index.js';
 import { listImages, type Store } from '../../store/index.js';
 import { dockerTable, formatBytes, formatCreatedSince, formatGoTime, humanDuration } from '../format.js';
-import { formatListTemplate, inspectWithTemplate, nilMap, nilSlice, sortedKeys } from '../go-template.js';
+import { formatListTemplate, nilSlice, sortedKeys } from '../go-template.js';
 import { ExitError, type CliIo } from '../io.js';
 import { createProgram, userArguments } from '../program.js';
 import { containersOnUserNetwork, runInMonitorNamespaces, runInUserNamespace } from '../rootless.js';
+import { printInspected } from './inspect-output.js';
+import { builtinId, endpointId } from './network.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { tsbuildEntry } from '../version.js';
 import { addContainerOptions, checkPlatform, claimCidfile, createOptions, environment, parseRestartPolicy, type ContainerFlags } from './container-options.js';
@@ -232,7 +237,7 @@ function defineStart(parent: Command, io: CliIo, name = 'start'): void {
     const inner = await runInUserNamespace(flags.root, { userNetwork: await containersOnUserNetwork(flags.root, containers) });
     if (inner !== undefined) throw new ExitError(inner);
     const store = await storeFromOptions(flags);
-    let failed = false;
+    const failed: string[] = [];
     for (const nameOrId of containers) {
       try {
         const found = await findContainer(store, nameOrId);
@@ -256,10 +261,11 @@ function defineStart(parent: Command, io: CliIo, name = 'start'): void {
         if (error instanceof ExitError || !isTsbuildError(error)) throw error;
         io.stderr.write(`error: ${error.message}\n`);
         if (flags.attach === true) throw new ExitError(startFailureStatus(error));
-        failed = true;
+        failed.push(nameOrId);
       }
     }
-    if (failed) throw new ExitError(1);
+    // docker's closing line, naming those that did not start.
+    if (failed.length > 0) throw new TsbuildError('INVALID_ARGUMENT', `failed to start containers: ${failed.join(', ')}`);
   });
 }
 
@@ -370,10 +376,14 @@ function defineRm(parent: Command, io: CliIo, name = 'rm'): void {
   });
 }
 
-/** The command as `docker ps` shows it: quoted, cut at 20 characters with an ellipsis. */
-function shownCommand(record: ContainerRecord, truncate: boolean): string {
-  const whole = [record.path, ...record.args].join(' ');
-  return `"${truncate && whole.length > 20 ? `${whole.slice(0, 19)}…` : whole}"`;
+/**
+ * The command as `docker ps` shows it: the daemon's text (an argument holding a space in single
+ * quotes: `sh -c 'echo hi'`), cut at 20 characters with an ellipsis, then quoted as Go's
+ * strconv.Quote does (a `"` in it escaped).
+ */
+export function shownCommand(record: Pick<ContainerRecord, 'path' | 'args'>, truncate: boolean): string {
+  const whole = [record.path, ...record.args.map((arg) => (arg.includes(' ') ? `'${arg}'` : arg))].join(' ');
+  return JSON.stringify(truncate && whole.length > 20 ? `${whole.slice(0, 19)}…` : whole);
 }
 
 /** docker's State.String(): "Up 3 seconds (healthy)", "Exited (0) 2 minutes ago", "Created"… */
@@ -424,14 +434,18 @@ async function containerSizes(store: Store, rows: readonly PsRow[]): Promise<PsR
   );
 }
 
-function psFields(row: PsRow, truncate: boolean): Record<string, string> {
+function psFields(store: Store, row: PsRow, truncate: boolean): Record<string, string> {
   const { record, observed } = row;
+  // As docker's: a volume by its name, a bind by its source; a tmpfs has neither and is not listed.
+  const mounts = (record.hostConfig?.mounts ?? []).map((mount) => inspectMount(store, mount));
+  const listedMounts = mounts.flatMap((mount) => (mount.Type === 'volume' ? [String(mount.Name)] : mount.Type === 'bind' ? [String(mount.Source)] : []));
   return {
     ID: truncate ? record.id.slice(0, 12) : record.id,
     Image: record.config.image ?? record.image.name ?? record.image.id,
     Command: shownCommand(record, truncate),
     CreatedAt: formatGoTime(Date.parse(record.created)),
-    RunningFor: formatCreatedSince(record.created),
+    // The daemon lists Created in whole seconds: a container made 0.9 s ago was made 1 second ago.
+    RunningFor: formatCreatedSince(new Date(Math.floor(Date.parse(record.created) / 1000) * 1000).toISOString()),
     Ports: ports(record),
     State: observed.status,
     Status: statusText(record, observed),
@@ -439,16 +453,16 @@ function psFields(row: PsRow, truncate: boolean): Record<string, string> {
     Labels: Object.entries(record.config.labels ?? {})
       .map(([key, value]) => `${key}=${value}`)
       .join(','),
-    Mounts: (record.hostConfig?.mounts ?? []).map((mount) => mount.source ?? mount.destination).join(','),
+    Mounts: listedMounts.map((mount) => (truncate && mount.length > 15 ? `${mount.slice(0, 15)}…` : mount)).join(','),
     Networks: record.config.network === 'default' ? 'bridge' : record.config.network,
     Size: row.size ?? '0B',
-    LocalVolumes: '0',
+    LocalVolumes: String(mounts.filter((mount) => mount.Type === 'volume').length),
   };
 }
 
 /** A container's `ps` fields (docker's names: ID, Image, Command, RunningFor, Status, Names…), shortened as ps shows them. */
-export function containerListFields(record: ContainerRecord, observed: ObservedState): Record<string, string> {
-  return psFields({ record, observed }, true);
+export function containerListFields(store: Store, record: ContainerRecord, observed: ObservedState): Record<string, string> {
+  return psFields(store, { record, observed }, true);
 }
 
 /** `80`, `80/udp`, `8000-8080/tcp`: the `port/protocol` keys a publish= or expose= filter names. */
@@ -589,8 +603,8 @@ function definePs(parent: Command, io: CliIo, name = 'ps', aliases: readonly str
     const keep = await psFilter(store, rows, flags.filter);
     rows = rows.filter(keep);
     if (limit !== undefined) rows = rows.slice(0, limit);
-    // As docker, a template that names .Size asks for the sizes too.
-    const sized = flags.size === true || /\.Size\b/.test(flags.format ?? '') || flags.format === 'json';
+    // As docker, a template that names .Size asks for the sizes too; json does not (its Size is 0B without -s).
+    const sized = flags.size === true || /\.Size\b/.test(flags.format ?? '');
     if (sized && flags.quiet !== true) rows = await containerSizes(store, rows);
     const truncate = flags.trunc;
     if (flags.quiet === true) {
@@ -599,18 +613,18 @@ function definePs(parent: Command, io: CliIo, name = 'ps', aliases: readonly str
     }
     const format = flags.format ?? 'table';
     if (format === 'json') {
-      for (const row of rows) io.stdout.write(`${JSON.stringify(sortedKeys(psFields(row, truncate)))}\n`);
+      for (const row of rows) io.stdout.write(`${JSON.stringify(sortedKeys(psFields(store, row, truncate)))}\n`);
       return;
     }
     if (format !== 'table') {
       // `.Label "key"` is a method of docker's container context: one label's value.
-      const contexts = rows.map((row) => ({ ...sortedKeys(psFields(row, truncate)), Label: (key: unknown) => row.record.config.labels?.[String(key)] ?? '' }));
+      const contexts = rows.map((row) => ({ ...sortedKeys(psFields(store, row, truncate)), Label: (key: unknown) => row.record.config.labels?.[String(key)] ?? '' }));
       io.stdout.write(formatListTemplate(format, contexts, psHeaders));
       return;
     }
     const columns = ['ID', 'Image', 'Command', 'RunningFor', 'Status', 'Ports', 'Names', ...(sized ? ['Size'] : [])];
     const table = [columns.map((field) => psHeaders[field] ?? field), ...rows.map((row) => {
-      const fields = psFields(row, truncate);
+      const fields = psFields(store, row, truncate);
       return columns.map((field) => fields[field] ?? '');
     })];
     io.stdout.write(dockerTable(table));
@@ -625,6 +639,16 @@ function timeOf(flag: string, text: string): number {
   const parsed = Date.parse(text);
   if (Number.isNaN(parsed)) throw new TsbuildError('INVALID_ARGUMENT', `invalid value for "${flag}": ${text}`);
   return parsed;
+}
+
+/**
+ * A log entry's time as `docker logs -t` prints it: RFC 3339 with nine fractional digits always
+ * (Go's RFC3339NanoFixed), so that the lines' timestamps have one width.
+ */
+export function fixedNanoTime(time: string): string {
+  const match = /^([^.]*?)(?:\.(\d+))?Z$/.exec(time);
+  if (match === null) return time;
+  return `${match[1] ?? ''}.${(match[2] ?? '').slice(0, 9).padEnd(9, '0')}Z`;
 }
 
 function defineLogs(parent: Command, io: CliIo, name = 'logs'): void {
@@ -653,7 +677,7 @@ function defineLogs(parent: Command, io: CliIo, name = 'logs'): void {
       ...(flags.until === undefined ? {} : { until: timeOf('--until', flags.until) }),
     });
     for await (const entry of entries) {
-      (entry.stream === 'stdout' ? io.stdout : io.stderr).write(flags.timestamps === true ? `${entry.time} ${entry.log}` : entry.log);
+      (entry.stream === 'stdout' ? io.stdout : io.stderr).write(flags.timestamps === true ? `${fixedNanoTime(entry.time)} ${entry.log}` : entry.log);
     }
   });
 }
@@ -838,25 +862,95 @@ function defineRename(parent: Command, io: CliIo, name = 'rename'): void {
   });
 }
 
-/** A mount as docker's inspect lists it: a volume by its name (Driver local), a bind with its mode and propagation. */
-function inspectMount(store: Store, mount: MountSpec): Record<string, unknown> {
+/**
+ * A mount as docker's inspect lists it: a volume by its name (Driver local; mode `z` when named,
+ * none when ANONYMOUS), a bind with its mode and propagation.
+ */
+function inspectMount(store: Store, mount: MountSpec, anonymous = false): Record<string, unknown> {
   const options = mount.options ?? [];
   const rw = !options.includes('ro');
   const volumes = volumesDirectory(store);
   if (mount.source !== undefined && basename(mount.source) === '_data' && dirname(dirname(mount.source)) === volumes) {
-    return { Type: 'volume', Name: basename(dirname(mount.source)), Source: mount.source, Destination: mount.destination, Driver: 'local', Mode: rw ? 'z' : 'ro', RW: rw, Propagation: '' };
+    return { Type: 'volume', Name: basename(dirname(mount.source)), Source: mount.source, Destination: mount.destination, Driver: 'local', Mode: rw ? (anonymous ? '' : 'z') : 'ro', RW: rw, Propagation: '' };
   }
   if (mount.type !== undefined && mount.type !== 'bind') return { Type: mount.type, Source: '', Destination: mount.destination, Mode: '', RW: rw, Propagation: '' };
   const propagation = options.find((option) => /^r?(private|shared|slave)$/.test(option)) ?? 'rprivate';
   return { Type: 'bind', Source: mount.source ?? '', Destination: mount.destination, Mode: rw ? '' : 'ro', RW: rw, Propagation: propagation };
 }
 
-function formatInspect(record: ContainerRecord, observed: ObservedState, store: Store): Record<string, unknown> {
+/** One network's entry in a container's NetworkSettings.Networks, as docker's (an empty address while it does not run). */
+function networkEntry(networkId: string, endpoint: { readonly address: string; readonly mac: string; readonly aliases: readonly string[]; readonly name?: string } | undefined, network: NetworkRecord | undefined, containerId: string): Record<string, unknown> {
+  const userNetwork = network !== undefined && !network.isDefault;
+  const prefix = Number(network?.subnet?.split('/')[1] ?? 0);
+  return {
+    IPAMConfig: null,
+    Links: null,
+    Aliases: userNetwork && endpoint !== undefined && endpoint.aliases.length > 0 ? endpoint.aliases : null,
+    MacAddress: endpoint?.mac ?? '',
+    NetworkID: networkId,
+    EndpointID: endpoint === undefined ? '' : endpointId(networkId, containerId),
+    Gateway: endpoint === undefined ? '' : (network?.gateway ?? ''),
+    IPAddress: endpoint?.address ?? '',
+    IPPrefixLen: endpoint === undefined ? 0 : prefix,
+    IPv6Gateway: '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    DriverOpts: null,
+    // docker 26: the names a user network's DNS answers for the container (none on the default bridge).
+    DNSNames: userNetwork && endpoint !== undefined ? [...(endpoint.name === undefined ? [] : [endpoint.name]), containerId.slice(0, 12), ...endpoint.aliases] : null,
+  };
+}
+
+/**
+ * NetworkSettings as docker's inspect prints it: an entry per network the container is on (its
+ * own, and those `network connect` added), with its address while it runs; the top-level address
+ * fields are the default bridge's, as docker's (deprecated there, still read by many scripts).
+ */
+function networkSettings(record: ContainerRecord, observed: ObservedState, networkRecords: readonly NetworkRecord[]): Record<string, unknown> {
+  const mode = record.config.network === 'default' ? 'bridge' : record.config.network;
+  const networks: Record<string, Record<string, unknown>> = {};
+  if (mode === 'none' || mode === 'host') networks[mode] = networkEntry(builtinId(mode), undefined, undefined, record.id);
+  for (const network of networkRecords) {
+    const endpoint = observed.running ? network.endpoints[record.id] : undefined;
+    if (endpoint !== undefined || network.name === mode || network.id === mode) networks[network.name] = networkEntry(network.id, endpoint, network, record.id);
+  }
+  const bridge = networks.bridge;
+  const bindings = record.hostConfig?.portBindings ?? {};
+  const ports = observed.running ? Object.fromEntries([...new Set([...(record.config.exposedPorts ?? []), ...Object.keys(bindings)])].map((port) => [port, bindings[port] ?? null])) : {};
+  return {
+    Bridge: '',
+    SandboxID: '',
+    SandboxKey: '',
+    Ports: ports,
+    HairpinMode: false,
+    LinkLocalIPv6Address: '',
+    LinkLocalIPv6PrefixLen: 0,
+    SecondaryIPAddresses: null,
+    SecondaryIPv6Addresses: null,
+    EndpointID: bridge?.EndpointID ?? '',
+    Gateway: bridge?.Gateway ?? '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    IPAddress: bridge?.IPAddress ?? '',
+    IPPrefixLen: bridge?.IPPrefixLen ?? 0,
+    IPv6Gateway: '',
+    MacAddress: bridge?.MacAddress ?? '',
+    Networks: networks,
+  };
+}
+
+function formatInspect(record: ContainerRecord, observed: ObservedState, store: Store, networkRecords: readonly NetworkRecord[]): Record<string, unknown> {
   const zero = '0001-01-01T00:00:00Z';
   const directory = containerDirectory(store, record.id);
   const { state, config } = record;
   const health = state.health;
   const healthcheck = config.healthcheck;
+  // As docker's: --tmpfs mounts are HostConfig.Tmpfs only (a --mount type=tmpfs is listed).
+  const listedMounts = (record.hostConfig?.mounts ?? []).filter((mount) => !(mount.type === 'tmpfs' && Object.hasOwn(record.hostConfig?.tmpfs ?? {}, mount.destination)));
+  const anonymous = new Set(config.volumes ?? []);
+  // HostConfig.Mounts holds --mount's only: not -v's (Binds, and anonymous ones in Config.Volumes) nor the image's VOLUMEs.
+  const fromVolumeFlags = new Set([...anonymous, ...(record.hostConfig?.binds ?? []).map((spec) => parseVolumeFlag(spec).target)]);
+  const requestedMounts = listedMounts.filter((mount) => !fromVolumeFlags.has(mount.destination));
   return {
     Id: record.id,
     Created: record.created,
@@ -887,6 +981,11 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
     RestartCount: record.restartCount ?? 0,
     Driver: 'overlay',
     Platform: 'linux',
+    // docker's fields for SELinux, AppArmor and exec sessions, which tsbuild keeps none of.
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: null,
     // Where the container's files are, as docker's overlay driver tells them (scripts read MergedDir and UpperDir).
     GraphDriver: {
       Name: 'overlay',
@@ -898,22 +997,34 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       PortBindings: record.hostConfig?.portBindings ?? {},
       RestartPolicy: { Name: record.hostConfig?.restartPolicy.name ?? 'no', MaximumRetryCount: record.hostConfig?.restartPolicy.maximumRetryCount ?? 0 },
       AutoRemove: record.autoRemove,
-      Init: record.hostConfig?.init ?? false,
+      // As docker's optional fields: Init only when --init was given, PidsLimit null when unlimited, Sysctls only when set.
+      ...(record.hostConfig?.init === true ? { Init: true } : {}),
       ReadonlyRootfs: record.hostConfig?.readonlyRootfs ?? false,
       Memory: record.hostConfig?.memory ?? 0,
       NanoCpus: record.hostConfig?.nanoCpus ?? 0,
       CpuShares: record.hostConfig?.cpuShares ?? 0,
       CpuPeriod: record.hostConfig?.cpuPeriod ?? 0,
       CpuQuota: record.hostConfig?.cpuQuota ?? 0,
-      PidsLimit: record.hostConfig?.pidsLimit ?? 0,
+      PidsLimit: record.hostConfig?.pidsLimit === undefined || record.hostConfig.pidsLimit === 0 ? null : record.hostConfig.pidsLimit,
       ShmSize: record.hostConfig?.shmSize ?? 64 * 1024 * 1024,
-      Sysctls: record.hostConfig?.sysctls ?? nilMap,
+      ...(record.hostConfig?.sysctls === undefined || Object.keys(record.hostConfig.sysctls).length === 0 ? {} : { Sysctls: record.hostConfig.sysctls }),
       Devices: (record.hostConfig?.devices ?? []).map((device) => ({ PathOnHost: device.hostPath, PathInContainer: device.path, CgroupPermissions: device.access })),
       PidMode: record.hostConfig?.hostNamespaces?.includes('pid') === true ? 'host' : '',
       IpcMode: record.hostConfig?.hostNamespaces?.includes('ipc') === true ? 'host' : 'private',
       UTSMode: record.hostConfig?.hostNamespaces?.includes('uts') === true ? 'host' : '',
       Runtime: config.runtime,
-      Mounts: record.hostConfig?.mounts ?? [],
+      Binds: record.hostConfig?.binds ?? null,
+      ...(record.hostConfig?.tmpfs === undefined ? {} : { Tmpfs: record.hostConfig.tmpfs }),
+      // docker's mount.Mount fields (Type, Source: a volume's name, Target, ReadOnly), not the runtime's.
+      ...(requestedMounts.length === 0
+        ? {}
+        : {
+            Mounts: requestedMounts.map((mount) => {
+              const listed = inspectMount(store, mount);
+              const source = listed.Type === 'volume' ? listed.Name : listed.Source;
+              return { Type: listed.Type, ...(source === '' ? {} : { Source: source }), Target: mount.destination, ...(listed.RW === false ? { ReadOnly: true } : {}) };
+            }),
+          }),
       CapAdd: record.hostConfig?.capAdd ?? nilSlice,
       CapDrop: record.hostConfig?.capDrop ?? nilSlice,
       Privileged: record.hostConfig?.privileged ?? false,
@@ -924,8 +1035,43 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       GroupAdd: record.hostConfig?.groupAdd ?? nilSlice,
       Ulimits: (record.hostConfig?.ulimits ?? []).map((ulimit) => ({ Name: ulimit.name, Hard: ulimit.hard, Soft: ulimit.soft })),
       SecurityOpt: record.hostConfig?.securityOpt ?? nilSlice,
+      // docker's fields for what tsbuild does not offer, at the values docker gives a container that
+      // did not ask for them, so that a template naming one prints what it prints under docker.
+      ContainerIDFile: '',
+      VolumeDriver: '',
+      VolumesFrom: null,
+      ConsoleSize: [0, 0],
+      CgroupnsMode: 'host',
+      Cgroup: '',
+      CgroupParent: '',
+      Links: null,
+      OomScoreAdj: 0,
+      PublishAllPorts: record.hostConfig?.publishAll === true,
+      UsernsMode: '',
+      Isolation: '',
+      BlkioWeight: 0,
+      BlkioWeightDevice: [],
+      BlkioDeviceReadBps: [],
+      BlkioDeviceWriteBps: [],
+      BlkioDeviceReadIOps: [],
+      BlkioDeviceWriteIOps: [],
+      CpuRealtimePeriod: 0,
+      CpuRealtimeRuntime: 0,
+      CpusetCpus: '',
+      CpusetMems: '',
+      DeviceCgroupRules: null,
+      DeviceRequests: null,
+      MemoryReservation: 0,
+      MemorySwap: 0,
+      MemorySwappiness: null,
+      OomKillDisable: false,
+      CpuCount: 0,
+      CpuPercent: 0,
+      IOMaximumIOps: 0,
+      IOMaximumBandwidth: 0,
     },
-    Mounts: (record.hostConfig?.mounts ?? []).map((mount) => inspectMount(store, mount)),
+    // As docker's: --tmpfs mounts are HostConfig.Tmpfs only (a --mount type=tmpfs is listed).
+    Mounts: listedMounts.map((mount) => inspectMount(store, mount, anonymous.has(mount.destination))),
     Config: {
       Hostname: config.hostname,
       Domainname: '',
@@ -951,22 +1097,26 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
             },
           }),
       Image: config.image ?? record.image.name ?? record.image.id,
+      Volumes: config.volumes === undefined ? null : Object.fromEntries(config.volumes.map((path) => [path, {}])),
       WorkingDir: config.workingDir,
       Entrypoint: config.entrypoint ?? nilSlice,
+      OnBuild: null,
       Labels: config.labels ?? {},
       ...(config.stopSignal === undefined ? {} : { StopSignal: config.stopSignal }),
       ...(config.stopTimeout === undefined ? {} : { StopTimeout: config.stopTimeout }),
     },
-    NetworkSettings: { Ports: {}, Networks: {} },
+    NetworkSettings: networkSettings(record, observed, networkRecords),
   };
 }
 
 /** `inspect` of containers (the image inspect falls back here, and `container inspect` comes straight here). */
 export async function inspectContainers(store: Store, names: readonly string[]): Promise<unknown[]> {
   const results: unknown[] = [];
+  let networkRecords: readonly NetworkRecord[] | undefined;
   for (const nameOrId of names) {
     const record = await findContainer(store, nameOrId);
-    results.push(formatInspect(record, await observeState(record), store));
+    networkRecords ??= await networks(store);
+    results.push(formatInspect(record, await observeState(record), store, networkRecords));
   }
   return results;
 }
@@ -975,9 +1125,7 @@ function defineInspect(parent: Command, io: CliIo, name = 'inspect'): void {
   addRootOption(parent.command(name, name === 'container-inspect' ? { hidden: true } : {}).description('print containers as JSON, with docker\'s field names').argument('<containers...>', 'names or IDs').option('-f, --format <template>', 'a Go template such as {{.State.Status}}')).action(
     async (containers: string[], flags: RootOption & { format?: string }) => {
       const store = await storeFromOptions(flags);
-      const results = await inspectContainers(store, containers);
-      if (flags.format === undefined) io.stdout.write(`${JSON.stringify(results, null, 4)}\n`);
-      else io.stdout.write(inspectWithTemplate(flags.format, results));
+      await printInspected(io, containers, flags.format, async (name) => (await inspectContainers(store, [name]))[0]);
     },
   );
 }

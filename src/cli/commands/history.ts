@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import pLimit from 'p-limit';
 import { TsbuildError } from '../../common/index.js';
-import { findImage, layerContentSize, resolveImage } from '../../store/index.js';
+import { findImage, layerContentSize, noSuchImage, resolveImage } from '../../store/index.js';
 import { formatListTemplate, sortedKeys } from '../go-template.js';
 import { dockerTable, formatBytes, formatCreatedSince, formatRfc3339 } from '../format.js';
 import type { CliIo } from '../io.js';
@@ -46,7 +46,7 @@ function ellipsis(text: string, width: number): string {
 async function historyRows(options: HistoryOptions, name: string): Promise<HistoryRow[]> {
   const store = await storeFromOptions(options);
   const found = await findImage(store, name);
-  if (found === undefined) throw new TsbuildError('NOT_FOUND', `history: no such image: ${name}`);
+  if (found === undefined) throw noSuchImage(name);
   const image = await resolveImage(store, found.descriptor);
   const history = image.config.history ?? [];
   const layers = image.manifest.layers;

@@ -1,9 +1,12 @@
 import type { Command } from 'commander';
-import { TsbuildError, familiarReference, isTsbuildError, hostPlatform, parsePlatform, parseReference } from '../../common/index.js';
-import { findImage, imageTarSize, resolveImage } from '../../store/index.js';
+import { TsbuildError, familiarReference, isTsbuildError, hostPlatform, parsePlatform, parseReference, type Platform } from '../../common/index.js';
+import { findImage, imageTarSize, noSuchImage, resolveImage, type Store } from '../../store/index.js';
 import type { CliIo } from '../io.js';
-import { inspectWithTemplate, nilMap, nilSlice } from '../go-template.js';
+import { nilMap, nilSlice } from '../go-template.js';
 import { inspectContainers } from './containers.js';
+import { printInspected } from './inspect-output.js';
+import { inspectNetworkNamed } from './network.js';
+import { inspectVolumeNamed } from './volume.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
 /**
@@ -51,63 +54,79 @@ export function dockerContainerConfig(containerConfig: object): Record<string, u
   return result;
 }
 
+/** The kinds of objects `inspect --type` names, in the order docker tries them for a name given without one. */
+const inspectKinds = ['container', 'image', 'network', 'volume'] as const;
+type InspectKind = (typeof inspectKinds)[number];
+
+function isInspectKind(text: string): text is InspectKind {
+  return (inspectKinds as readonly string[]).includes(text);
+}
+
+/** An image as `docker image inspect` prints it: docker's fields first, then the image as stored. */
+async function inspectImage(store: Store, image: string, platform: Platform): Promise<Record<string, unknown>> {
+  const found = await findImage(store, image);
+  if (found === undefined) throw noSuchImage(image);
+  const resolved = await resolveImage(store, found.descriptor, platform);
+  const names = (await store.listReferences()).filter((reference) => reference.target.digest === found.descriptor.digest).map((reference) => parseReference(reference.name, { defaultTag: false }));
+  const config = resolved.config;
+  const size = await imageTarSize(store, resolved.manifest);
+  // docker's fields first, named and shaped as `docker image inspect` prints them, so that
+  // scripts reading .Config.Env or .RootFS.Layers work unchanged; then the image as stored.
+  return {
+    Id: resolved.manifest.config.digest,
+    RepoTags: names.filter((name) => name.tag !== undefined).map((name) => familiarReference(name)),
+    RepoDigests: [...new Set(names.map((name) => `${familiarReference({ domain: name.domain, path: name.path })}@${found.descriptor.digest}`))],
+    Parent: '',
+    Comment: config.comment ?? '',
+    Created: config.created ?? '',
+    DockerVersion: '',
+    Author: config.author ?? '',
+    Config: dockerContainerConfig(config.config ?? {}),
+    Architecture: config.architecture,
+    ...(config.variant === undefined ? {} : { Variant: config.variant }),
+    Os: config.os,
+    Size: size,
+    VirtualSize: size,
+    RootFS: { Type: config.rootfs.type, Layers: config.rootfs.diff_ids },
+    Digest: found.descriptor.digest,
+    Descriptor: resolved.descriptor,
+    ...(resolved.index === undefined ? {} : { Index: resolved.index.index }),
+    Manifest: resolved.manifest,
+    ImageConfig: config,
+  };
+}
+
 export function registerInspect(program: Command, io: CliIo): void {
   addRootOption(
     program
       .command('inspect')
-      .description('print containers or images as JSON: docker\'s fields (a container\'s Id, State, Config, HostConfig…; an image\'s Id, RepoTags, Config, RootFS…)')
-      .argument('<images...>', 'image names, IDs or digests')
+      .description('print containers, images, networks or volumes as JSON, with docker\'s fields (a container\'s Id, State, Config, HostConfig…; an image\'s Id, RepoTags, Config, RootFS…)')
+      .argument('<names...>', 'names or IDs')
       .option('--platform <os/arch[/variant]>', 'platform inside a multi-platform image (default: this machine)')
-      .option('--type <type>', 'container or image (default: a container of that name or ID, else an image)')
+      .option('--type <type>', 'container, image, network or volume (default: the first of these, in that order, with that name or ID)')
       .option('-f, --format <template>', 'a Go template such as {{.State.Status}} or {{json .Config}}'),
-  ).action(async (images: string[], options: RootOption & { platform?: string; type?: string; format?: string }) => {
+  ).action(async (names: string[], options: RootOption & { platform?: string; type?: string; format?: string }) => {
+    const { type } = options;
+    if (type !== undefined && !isInspectKind(type)) throw new TsbuildError('INVALID_ARGUMENT', `"${type}" is not a valid value for --type`);
     const store = await storeFromOptions(options);
     const platform = options.platform === undefined ? hostPlatform() : parsePlatform(options.platform);
-    const results: unknown[] = [];
-    for (const image of images) {
-      if (options.type !== 'image') {
-        // As docker: a container of that name or ID first.
-        const container = await inspectContainers(store, [image]).catch((error: unknown) => {
-          if (options.type === 'container' || !isTsbuildError(error, 'NOT_FOUND')) throw error;
-          return undefined;
-        });
-        if (container !== undefined) {
-          results.push(...container);
-          continue;
+    const lookups: Record<InspectKind, (name: string) => Promise<unknown>> = {
+      container: async (name) => (await inspectContainers(store, [name]))[0],
+      image: (name) => inspectImage(store, name, platform),
+      network: (name) => inspectNetworkNamed(store, name),
+      volume: (name) => inspectVolumeNamed(store, name),
+    };
+    await printInspected(io, names, options.format, async (name) => {
+      if (type !== undefined) return lookups[type](name);
+      for (const kind of inspectKinds) {
+        try {
+          return await lookups[kind](name);
+        } catch (error) {
+          // A name that cannot be an image's (upper case) is no image of that name.
+          if (!isTsbuildError(error, 'NOT_FOUND') && !(kind === 'image' && isTsbuildError(error, 'INVALID_ARGUMENT'))) throw error;
         }
       }
-      const found = await findImage(store, image);
-      if (found === undefined) throw new TsbuildError('NOT_FOUND', `inspect image: no such image ${image}`);
-      const resolved = await resolveImage(store, found.descriptor, platform);
-      const names = (await store.listReferences()).filter((reference) => reference.target.digest === found.descriptor.digest).map((reference) => parseReference(reference.name, { defaultTag: false }));
-      const config = resolved.config;
-      const size = await imageTarSize(store, resolved.manifest);
-      // docker's fields first, named and shaped as `docker image inspect` prints them, so that
-      // scripts reading .Config.Env or .RootFS.Layers work unchanged; then the image as stored.
-      results.push({
-        Id: resolved.manifest.config.digest,
-        RepoTags: names.filter((name) => name.tag !== undefined).map((name) => familiarReference(name)),
-        RepoDigests: [...new Set(names.map((name) => `${familiarReference({ domain: name.domain, path: name.path })}@${found.descriptor.digest}`))],
-        Parent: '',
-        Comment: config.comment ?? '',
-        Created: config.created ?? '',
-        DockerVersion: '',
-        Author: config.author ?? '',
-        Config: dockerContainerConfig(config.config ?? {}),
-        Architecture: config.architecture,
-        ...(config.variant === undefined ? {} : { Variant: config.variant }),
-        Os: config.os,
-        Size: size,
-        VirtualSize: size,
-        RootFS: { Type: config.rootfs.type, Layers: config.rootfs.diff_ids },
-        Digest: found.descriptor.digest,
-        Descriptor: resolved.descriptor,
-        ...(resolved.index === undefined ? {} : { Index: resolved.index.index }),
-        Manifest: resolved.manifest,
-        ImageConfig: config,
-      });
-    }
-    if (options.format === undefined) io.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
-    else io.stdout.write(inspectWithTemplate(options.format, results));
+      throw new TsbuildError('NOT_FOUND', `No such object: ${name}`);
+    });
   });
 }

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Command } from 'commander';
 import { TsbuildError } from '../../common/index.js';
-import { connectContainer, createNetwork, disconnectContainer, getNetwork, networks, pruneNetworks, removeNetwork, type NetworkRecord } from '../../runtime/index.js';
-import { dockerTable } from '../format.js';
-import { formatListTemplate, inspectWithTemplate } from '../go-template.js';
-import type { CliIo } from '../io.js';
+import { connectContainer, createNetwork, disconnectContainer, findContainer, getNetwork, networks, pruneNetworks, removeNetwork, type NetworkRecord } from '../../runtime/index.js';
+import { dockerTable, formatGoTime } from '../format.js';
+import { formatListTemplate } from '../go-template.js';
+import { ExitError, type CliIo } from '../io.js';
+import { printInspected } from './inspect-output.js';
+import type { Store } from '../../store/index.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { collect } from '../common-options.js';
 
@@ -14,7 +16,7 @@ const builtins: readonly { name: string; driver: string }[] = [
   { name: 'none', driver: 'null' },
 ];
 
-function builtinId(name: string): string {
+export function builtinId(name: string): string {
   return createHash('sha256').update(`tsbuild network ${name}`).digest('hex');
 }
 
@@ -25,6 +27,11 @@ function parseLabels(labels: readonly string[]): Record<string, string> {
     result[equals < 0 ? label : label.slice(0, equals)] = equals < 0 ? '' : label.slice(equals + 1);
   }
   return result;
+}
+
+/** The ID docker would give a container's endpoint on a network: stable, so that `network inspect` and `inspect` agree. */
+export function endpointId(networkId: string, containerId: string): string {
+  return createHash('sha256').update(`${networkId}/${containerId}`).digest('hex');
 }
 
 /** `network inspect`'s object, with docker's field names. */
@@ -46,12 +53,19 @@ export function inspectNetwork(network: NetworkRecord): Record<string, unknown> 
     Containers: Object.fromEntries(
       Object.values(network.endpoints).map((endpoint) => [
         endpoint.containerId,
-        { Name: endpoint.name ?? endpoint.containerId.slice(0, 12), EndpointID: createHash('sha256').update(`${network.id}/${endpoint.containerId}`).digest('hex'), MacAddress: endpoint.mac, IPv4Address: `${endpoint.address}/${prefix}`, IPv6Address: '' },
+        { Name: endpoint.name ?? endpoint.containerId.slice(0, 12), EndpointID: endpointId(network.id, endpoint.containerId), MacAddress: endpoint.mac, IPv4Address: `${endpoint.address}/${prefix}`, IPv6Address: '' },
       ]),
     ),
     Options: network.isDefault ? { 'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.name': network.bridge } : { 'com.docker.network.bridge.name': network.bridge },
     Labels: network.labels,
   };
+}
+
+/** The network NAME (a name, an ID or its prefix, or a built-in's) as `network inspect` prints it. */
+export async function inspectNetworkNamed(store: Store, name: string): Promise<Record<string, unknown>> {
+  await networks(store);
+  const builtin = builtins.find((candidate) => candidate.name === name || builtinId(candidate.name).startsWith(name));
+  return builtin === undefined ? inspectNetwork(await getNetwork(store, name)) : builtinRecord(builtin.name, builtin.driver);
 }
 
 function builtinRecord(name: string, driver: string): Record<string, unknown> {
@@ -156,8 +170,8 @@ export function registerNetwork(program: Command, io: CliIo): void {
     const accept = networkFilter(options.filter);
     const store = await storeFromOptions(options);
     const rows = [
-      ...(await networks(store)).map((record) => ({ ID: record.id, Name: record.name, Driver: record.driver, Scope: 'local', Internal: record.internal, Labels: record.labels, builtin: record.isDefault, containers: Object.keys(record.endpoints).length })),
-      ...builtins.map((builtin) => ({ ID: builtinId(builtin.name), Name: builtin.name, Driver: builtin.driver, Scope: 'local', Internal: false, Labels: {}, builtin: true, containers: 0 })),
+      ...(await networks(store)).map((record) => ({ ID: record.id, Name: record.name, Driver: record.driver, Scope: 'local', Internal: record.internal, Labels: record.labels, created: record.created as string | undefined, builtin: record.isDefault, containers: Object.keys(record.endpoints).length })),
+      ...builtins.map((builtin) => ({ ID: builtinId(builtin.name), Name: builtin.name, Driver: builtin.driver, Scope: 'local', Internal: false, Labels: {}, created: '0001-01-01T00:00:00Z' as string | undefined, builtin: true, containers: 0 })),
     ]
       .filter(accept)
       .sort((a, b) => a.Name.localeCompare(b.Name))
@@ -167,20 +181,23 @@ export function registerNetwork(program: Command, io: CliIo): void {
       for (const row of rows) io.stdout.write(`${id(row.ID)}\n`);
       return;
     }
+    // docker's network row, every field a string; `json` is that row with its keys sorted, as `{{json .}}` writes docker's.
+    const listed = (row: (typeof rows)[number]): Record<string, string> => ({
+      CreatedAt: row.created === undefined ? '' : formatGoTime(Date.parse(row.created)),
+      Driver: row.Driver,
+      ID: id(row.ID),
+      IPv6: 'false',
+      Internal: String(row.Internal),
+      Labels: Object.entries(row.Labels).map(([key, value]) => `${key}=${value}`).join(','),
+      Name: row.Name,
+      Scope: row.Scope,
+    });
     if (options.format === 'json') {
-      for (const row of rows) io.stdout.write(`${JSON.stringify({ ...row, ID: id(row.ID) })}\n`);
+      for (const row of rows) io.stdout.write(`${JSON.stringify(listed(row))}\n`);
       return;
     }
     if (options.format !== 'table') {
-      const contexts = rows.map((row) => ({
-        ...row,
-        ID: id(row.ID),
-        Internal: String(row.Internal),
-        IPv6: 'false',
-        CreatedAt: '',
-        Labels: Object.entries(row.Labels).map(([key, value]) => `${key}=${value}`).join(','),
-        Label: (key: unknown) => (row.Labels as Readonly<Record<string, string>>)[String(key)] ?? '',
-      }));
+      const contexts = rows.map((row) => ({ ...listed(row), Label: (key: unknown) => (row.Labels as Readonly<Record<string, string>>)[String(key)] ?? '' }));
       io.stdout.write(formatListTemplate(options.format, contexts, networkHeaders));
       return;
     }
@@ -200,17 +217,12 @@ export function registerNetwork(program: Command, io: CliIo): void {
         failed = true;
       }
     }
-    if (failed) throw new TsbuildError('INVALID_ARGUMENT', 'network rm: some networks could not be removed');
+    // Each failure said its own line, as docker's; nothing more is said.
+    if (failed) throw new ExitError(1);
   });
   addRootOption(network.command('inspect').description('show networks in detail (JSON)').argument('<network...>').option('-f, --format <template>', 'a Go template such as {{.IPAM.Config}}')).action(async (names: string[], options: RootOption & { format?: string }) => {
     const store = await storeFromOptions(options);
-    await networks(store);
-    const found: Record<string, unknown>[] = [];
-    for (const name of names) {
-      const builtin = builtins.find((candidate) => candidate.name === name || builtinId(candidate.name).startsWith(name));
-      found.push(builtin === undefined ? inspectNetwork(await getNetwork(store, name)) : builtinRecord(builtin.name, builtin.driver));
-    }
-    io.stdout.write(options.format === undefined ? `${JSON.stringify(found, null, 4)}\n` : inspectWithTemplate(options.format, found));
+    await printInspected(io, names, options.format, (name) => inspectNetworkNamed(store, name));
   });
   addRootOption(
     network
@@ -221,7 +233,10 @@ export function registerNetwork(program: Command, io: CliIo): void {
       .option('--alias <alias>', 'another name on the network (repeatable)', collect, [])
       .option('--ip <address>', 'its IPv4 address on the network (one created with --subnet)'),
   ).action(async (name: string, container: string, options: RootOption & { alias: string[]; ip?: string }) => {
-    await connectContainer(await storeFromOptions(options), name, container, options.alias, options.ip);
+    const store = await storeFromOptions(options);
+    // The container is looked for first, as docker's daemon does: one that is not there is said in its words.
+    await findContainer(store, container);
+    await connectContainer(store, name, container, options.alias, options.ip);
   });
   addRootOption(network.command('disconnect').description('disconnect a container from a network').argument('<network>').argument('<container>')).action(async (name: string, container: string, options: RootOption) => {
     await disconnectContainer(await storeFromOptions(options), name, container);

@@ -4,7 +4,7 @@ import { listTags, pull } from '../../registry/index.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
 import { addInsecureRegistryOption, baselineWasmCompilerOnly, registryClient } from './registry-options.js';
-import { TransferProgress } from './transfer-progress.js';
+import { TransferProgress, afterPullingFrom } from './transfer-progress.js';
 
 export function registerPull(program: Command, io: CliIo): void {
   const command = program
@@ -49,8 +49,8 @@ export function registerPull(program: Command, io: CliIo): void {
       let newer = false;
       for (const target of targets) {
         const progress = new TransferProgress(io, 'pull', options.quiet === true);
-        if (options.quiet !== true) io.stderr.write(`${target.tag ?? target.digest ?? 'latest'}: Pulling from ${target.path}\n`);
-        const result = await pull({ reference: target, store, client, onProgress: progress.listener, ...(platform === undefined ? {} : { platform }) });
+        const say = (text: string): void => void (options.quiet === true ? undefined : io.stderr.write(text));
+        const result = await pull({ reference: target, store, client, onProgress: afterPullingFrom(target, say, progress.listener), ...(platform === undefined ? {} : { platform }) });
         progress.finish();
         if (options.quiet !== true) io.stdout.write(`Digest: ${result.digest}\n`);
         newer ||= result.referenceUpdated || result.blobsFetched > 0;

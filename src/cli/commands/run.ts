@@ -34,11 +34,10 @@ export function imageFetcher(
       const say = (text: string): void => void (flags.quiet === true ? undefined : io.stderr.write(text));
       if (policy === 'missing') say(`Unable to find image '${familiarReference(reference)}' locally\n`);
       // The registry client (undici) is loaded only when an image is pulled: most runs need none.
-      const [{ pull }, { registryClient }, { TransferProgress }] = await Promise.all([import('../../registry/index.js'), import('./registry-options.js'), import('./transfer-progress.js')]);
+      const [{ pull }, { registryClient }, { TransferProgress, afterPullingFrom }] = await Promise.all([import('../../registry/index.js'), import('./registry-options.js'), import('./transfer-progress.js')]);
       client = registryClient(flags);
       const progress = flags.quiet === true ? undefined : new TransferProgress(io, 'pull');
-      say(`${reference.tag ?? reference.digest ?? 'latest'}: Pulling from ${reference.path}\n`);
-      const result = await pull({ reference, store, client, ...(progress === undefined ? {} : { onProgress: progress.listener }), signal });
+      const result = await pull({ reference, store, client, onProgress: afterPullingFrom(reference, say, progress?.listener), signal });
       progress?.finish();
       say(`Digest: ${result.digest}\nStatus: ${result.referenceUpdated ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarReference(reference)}\n`);
     },

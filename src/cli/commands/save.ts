@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { TsbuildError, hostPlatform, parsePlatform } from '../../common/index.js';
 import { saveArchive, type SaveImage } from '../../exporter/index.js';
-import { findImage, temporaryName } from '../../store/index.js';
+import { findImage, noSuchImage, temporaryName } from '../../store/index.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
@@ -27,7 +27,7 @@ export function registerSave(program: Command, io: CliIo): void {
     const selected: SaveImage[] = [];
     for (const image of images) {
       const found = await findImage(store, image);
-      if (found === undefined) throw new TsbuildError('NOT_FOUND', `save image: no such image ${image}`);
+      if (found === undefined) throw noSuchImage(image);
       selected.push(found);
     }
     const archive = await saveArchive(store, selected, { format: options.format, platform: options.platform === undefined ? hostPlatform() : parsePlatform(options.platform) });

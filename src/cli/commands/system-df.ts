@@ -130,7 +130,7 @@ export function defineDf(system: Command, io: CliIo): void {
       dockerTable([
         ['CONTAINER ID', 'IMAGE', 'COMMAND', 'LOCAL VOLUMES', 'SIZE', 'CREATED', 'STATUS', 'NAMES'],
         ...containers.map((container) => {
-          const fields = containerListFields(container.record, container.observed);
+          const fields = containerListFields(store, container.record, container.observed);
           return [fields.ID ?? '', fields.Image ?? '', fields.Command ?? '', String(container.volumes), shortSize(container.size), fields.RunningFor ?? '', fields.Status ?? '', fields.Names ?? ''];
         }),
       ]),

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { TsbuildError } from '../../common/index.js';
-import { findImage, storeName } from '../../store/index.js';
+import { findImage, noSuchImage, storeName } from '../../store/index.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
@@ -14,7 +13,7 @@ export function registerTag(program: Command, _io: CliIo): void {
   ).action(async (source: string, target: string, options: RootOption) => {
     const store = await storeFromOptions(options);
     const found = await findImage(store, source);
-    if (found === undefined) throw new TsbuildError('NOT_FOUND', `tag image: no such image ${source}`);
+    if (found === undefined) throw noSuchImage(source);
     await store.setReference(storeName(target), found.descriptor);
   });
 }

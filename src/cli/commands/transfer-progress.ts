@@ -2,8 +2,8 @@
  * Per-blob progress of pull and push: one plain line per change of state when stderr is not a
  * terminal, a redrawn block of bars when it is.
  */
-import { MediaType } from '../../common/index.js';
-import type { ProgressEvent } from '../../registry/index.js';
+import { MediaType, type ImageReference } from '../../common/index.js';
+import type { ProgressEvent, ProgressListener } from '../../registry/index.js';
 import { formatBytes } from '../format.js';
 import type { CliIo } from '../io.js';
 
@@ -75,4 +75,20 @@ export class TransferProgress {
   finish(): void {
     if (this.io.isTty && !this.quiet && this.rows.size > 0) this.draw(true);
   }
+}
+
+/**
+ * A pull's progress listener that first says docker's `TAG: Pulling from REPOSITORY`, when the
+ * registry has given the image's manifest (its first event): an image the registry does not
+ * have is refused without it, as docker's.
+ */
+export function afterPullingFrom(reference: ImageReference, say: (text: string) => void, listener: ProgressListener | undefined): ProgressListener {
+  let announced = false;
+  return (event) => {
+    if (!announced) {
+      announced = true;
+      say(`${reference.tag ?? reference.digest ?? 'latest'}: Pulling from ${reference.path}\n`);
+    }
+    listener?.(event);
+  };
 }

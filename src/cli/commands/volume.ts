@@ -2,9 +2,11 @@ import type { Command } from 'commander';
 import { TsbuildError, isTsbuildError } from '../../common/index.js';
 import { createVolume, inspectVolume, listVolumes, pruneVolumes, removeVolume, type VolumeInfo, type VolumeSummary } from '../../runtime/index.js';
 import { dockerTable, formatBytes } from '../format.js';
-import { formatListTemplate, inspectWithTemplate } from '../go-template.js';
+import { formatListTemplate } from '../go-template.js';
 import { ExitError, type CliIo } from '../io.js';
 import { runInUserNamespace } from '../rootless.js';
+import { printInspected } from './inspect-output.js';
+import type { Store } from '../../store/index.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { collect } from '../common-options.js';
 import { confirmRemoval } from '../prompt.js';
@@ -55,6 +57,11 @@ function volumeFilter(filters: readonly string[]): (volume: VolumeSummary) => bo
 
 /** docker's column titles for the fields of `volume ls`'s rows. */
 const volumeHeaders: Readonly<Record<string, string>> = { Name: 'VOLUME NAME', Driver: 'DRIVER', Scope: 'SCOPE', Mountpoint: 'MOUNTPOINT', Labels: 'LABELS', Links: 'LINKS', Size: 'SIZE' };
+
+/** The volume NAME as `volume inspect` prints it; a missing one is refused in the daemon's words (`get NAME: no such volume`). */
+export async function inspectVolumeNamed(store: Store, name: string): Promise<VolumeInfo> {
+  return info(await inspectVolume(store, name));
+}
 
 const info = (volume: VolumeInfo): VolumeInfo => ({
   CreatedAt: volume.CreatedAt,
@@ -109,19 +116,26 @@ export function registerVolume(program: Command, io: CliIo): void {
       for (const entry of volumes) io.stdout.write(`${entry.Name}\n`);
       return;
     }
+    // docker's volume row: Labels as `k=v,…`, N/A where it keeps no figure (cluster volumes' fields
+    // too); `json` is that row with its keys sorted, as `{{json .}}` writes docker's.
+    const row = (entry: VolumeSummary): Record<string, string> => ({
+      Availability: 'N/A',
+      Driver: entry.Driver,
+      Group: 'N/A',
+      Labels: Object.entries(entry.Labels ?? {}).map(([key, value]) => `${key}=${value}`).join(','),
+      Links: 'N/A',
+      Mountpoint: entry.Mountpoint,
+      Name: entry.Name,
+      Scope: entry.Scope,
+      Size: 'N/A',
+      Status: 'N/A',
+    });
     if (options.format === 'json') {
-      for (const entry of volumes) io.stdout.write(`${JSON.stringify(info(entry))}\n`);
+      for (const entry of volumes) io.stdout.write(`${JSON.stringify(row(entry))}\n`);
       return;
     }
     if (options.format !== 'table') {
-      // docker's volume row: Labels as `k=v,…`, one label by the Label method, N/A where it keeps no figure.
-      const rows = volumes.map((entry) => ({
-        ...info(entry),
-        Labels: Object.entries(entry.Labels ?? {}).map(([key, value]) => `${key}=${value}`).join(','),
-        Links: 'N/A',
-        Size: 'N/A',
-        Label: (key: unknown) => entry.Labels?.[String(key)] ?? '',
-      }));
+      const rows = volumes.map((entry) => ({ ...row(entry), Label: (key: unknown) => entry.Labels?.[String(key)] ?? '' }));
       io.stdout.write(formatListTemplate(options.format, rows, volumeHeaders));
       return;
     }
@@ -137,20 +151,7 @@ export function registerVolume(program: Command, io: CliIo): void {
   ).action(async (names: string[], options: RootOption & { format?: string }) => {
     await inNamespace(options);
     const store = await storeFromOptions(options);
-    const found: VolumeInfo[] = [];
-    let failed = false;
-    for (const name of names) {
-      try {
-        found.push(info(await inspectVolume(store, name)));
-      } catch (error) {
-        if (!isTsbuildError(error, 'NOT_FOUND')) throw error;
-        io.stderr.write(`Error: No such volume: ${name}\n`);
-        failed = true;
-      }
-    }
-    if (options.format !== undefined) io.stdout.write(inspectWithTemplate(options.format, found));
-    else io.stdout.write(`${JSON.stringify(found, null, 4)}\n`);
-    if (failed) throw new ExitError(1);
+    await printInspected(io, names, options.format, (name) => inspectVolumeNamed(store, name));
   });
 
   addRootOption(
