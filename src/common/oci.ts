@@ -184,7 +184,24 @@ export function parseDescriptor(value: unknown, what = 'descriptor'): Descriptor
   if (typeof digest !== 'string') invalid(what, 'missing digest');
   parseDigest(digest);
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) invalid(what, 'invalid size');
+  if (value.platform !== undefined) {
+    if (!isRecord(value.platform)) invalid(what, 'platform is not an object');
+    checkPlatformFields(value.platform, what, 'platform.');
+  }
   return value as unknown as Descriptor;
+}
+
+/**
+ * The platform fields of RECORD (an index entry's platform, or an image config) have the types
+ * the image spec gives them: whoever matches or prints a platform reads them as strings.
+ */
+function checkPlatformFields(record: Record<string, unknown>, what: string, prefix: string): void {
+  if (typeof record.architecture !== 'string' || typeof record.os !== 'string') invalid(what, `missing ${prefix}architecture or ${prefix}os`);
+  for (const key of ['variant', 'os.version']) {
+    if (record[key] !== undefined && typeof record[key] !== 'string') invalid(what, `${prefix}${key} is not a string`);
+  }
+  const features = record['os.features'];
+  if (features !== undefined && !(Array.isArray(features) && features.every((feature) => typeof feature === 'string'))) invalid(what, `${prefix}os.features is not an array of strings`);
 }
 
 function parseJsonObject(bytes: Uint8Array, what: string): Record<string, unknown> {
@@ -243,7 +260,7 @@ export function parseIndex(bytes: Uint8Array, mediaType?: string): Index {
 /** Parses an image config: architecture, os and rootfs.diff_ids (each a valid digest) are required. */
 export function parseImageConfig(bytes: Uint8Array): ImageConfig {
   const value = parseJsonObject(bytes, 'image config');
-  if (typeof value.architecture !== 'string' || typeof value.os !== 'string') invalid('image config', 'missing architecture or os');
+  checkPlatformFields(value, 'image config', '');
   const rootfs = value.rootfs;
   if (!isRecord(rootfs) || rootfs.type !== 'layers' || !Array.isArray(rootfs.diff_ids)) invalid('image config', 'invalid rootfs');
   for (const diffId of rootfs.diff_ids) {
