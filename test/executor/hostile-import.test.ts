@@ -186,6 +186,51 @@ describe.runIf(isRoot)('imports made to be read without end', () => {
       expect([files.get('size')?.trim(), files.get('tail'), files.get('unpacked/sparse')?.length]).toEqual([String(original.length), 'end', original.length]);
     }, 60_000);
 
+    it('keeps what an archive names by climbing, absolute names and hard links inside the destination, or refuses it naming the entry (BuildKit 0.12 tar advisories)', async () => {
+      const host = join(fx.dir, 'add-names-host');
+      await mkdir(host, { recursive: true });
+      await writeFile(join(host, 'secret'), 'HOST SECRET\n');
+      const climb = '../'.repeat(12);
+      // encodeHeader refuses names that are not clean: these headers are written as a hostile tool would.
+      const raw = (name: string, type: 'file' | 'link' | 'symlink', linkname = ''): Buffer => {
+        expect(Math.max(Buffer.byteLength(name), Buffer.byteLength(linkname))).toBeLessThan(100);
+        const header = encodeHeader({ path: 'placeholder', type, size: type === 'file' ? 2 : 0, mode: 0o644, uid: 0, gid: 0, mtime: 0, ...(linkname === '' ? {} : { linkname: 'placeholder' }) });
+        header.fill(0, 0, 100).write(name, 0, 'utf8');
+        if (linkname !== '') header.fill(0, 157, 257).write(linkname, 157, 'utf8');
+        // The checksum over the header as it now is, its field counted as spaces.
+        header.fill(0x20, 148, 156);
+        let sum = 0;
+        for (const byte of header) sum += byte;
+        header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
+        return type === 'file' ? Buffer.concat([header, Buffer.from('x\n'), padding(2)]) : header;
+      };
+      const cases: Array<[string, Buffer[], string | undefined]> = [
+        ['climbing.tar', [raw(`${climb}${host.slice(1)}/climbed`, 'file')], 'entry name contains ..'],
+        ['hardlink-absolute.tar', [raw('hl', 'link', join(host, 'secret'))], `hard link target "${join(host, 'secret')}" does not exist in the layer`],
+        ['hardlink-climbing.tar', [raw('hl', 'link', `${climb}${host.slice(1)}/secret`)], 'contains ..'],
+        ['hardlink-through-link.tar', [raw('up', 'symlink', `${climb}${host.slice(1)}`), raw('hl', 'link', 'up/secret')], 'hard link target "up/secret" does not exist in the layer'],
+        // Taken inside the destination, as BuildKit's untar chrooted there takes them.
+        ['absolute.tar', [raw(`${host}/absolute`, 'file')], undefined],
+        ['through-link.tar', [raw('up', 'symlink', `${climb}${host.slice(1)}`), raw('up/through', 'file')], undefined],
+      ];
+      for (const [name, entries, message] of cases) {
+        const context = await fx.context(`add-names-${name}`, { Dockerfile: `FROM busybox\nADD ${name} /dest/\n` });
+        await writeFile(join(context, name), Buffer.concat([...entries, endOfArchive]));
+        const result = await fx.build([context]);
+        if (message === undefined) {
+          expect(result.stderr, name).not.toMatch(/ERROR/);
+          expect(result.status, name).toBe(0);
+        } else {
+          expect(result.status, name).toBe(1);
+          expect(result.stderr, name).toContain(`unpack ${name} into /dest/`);
+          expect(result.stderr, name).toContain(message);
+        }
+        expect(await readdir(host), name).toEqual(['secret']);
+        expect(await readFile(join(host, 'secret'), 'utf8'), name).toBe('HOST SECRET\n');
+      }
+      expect(await leftovers()).toEqual([]);
+    }, 120_000);
+
     it('unpacks through links the archive or an earlier step planted only inside the root', async () => {
       const host = join(fx.dir, 'add-host');
       await mkdir(host);
