@@ -86,6 +86,37 @@ describe.runIf(isRoot)('imports made to be read without end', () => {
     expect(await fx.store.resolveReference('docker.io/hostile/large-config:1')).toBeUndefined();
   }, 60_000);
 
+  it('reads a docker archive and an OCI archive only from their own members: names that climb, absolute names and links to host files name nothing', async () => {
+    const secret = join(fx.dir, 'load-host-secret');
+    await writeFile(secret, 'HOST SECRET\n');
+    const platform = hostPlatform();
+    const secretDigest = `sha256:${sha256(Buffer.from('HOST SECRET\n'))}`;
+    const config = Buffer.from(JSON.stringify({ architecture: platform.architecture, os: platform.os, rootfs: { type: 'layers', diff_ids: [secretDigest] } }));
+    const link = (path: string, linkname: string): Buffer => encodeHeader({ path, type: 'symlink', linkname, mode: 0o777, uid: 0, gid: 0, mtime: 0 });
+    const docker = (layers: string[], configName = 'config.json', extra: Buffer[] = []): Buffer =>
+      Buffer.concat([member('manifest.json', Buffer.from(JSON.stringify([{ Config: configName, RepoTags: ['hostile/load-names:1'], Layers: layers }]))), member('config.json', config), ...extra, endOfArchive]);
+    const ociManifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: { mediaType: MediaType.ociConfig, digest: `sha256:${sha256(config)}`, size: config.length }, layers: [{ mediaType: MediaType.ociLayer, digest: secretDigest, size: 12 }] }));
+    const oci = (index: unknown, extra: Buffer[]): Buffer =>
+      Buffer.concat([member('oci-layout', Buffer.from('{"imageLayoutVersion":"1.0.0"}')), member('index.json', Buffer.from(JSON.stringify(index))), member(`blobs/sha256/${sha256(config)}`, config), member(`blobs/sha256/${sha256(ociManifest)}`, ociManifest), ...extra, endOfArchive]);
+    const cases: Array<[string, Buffer, string]> = [
+      ['docker-config-climbing', docker(['layer.tar'], `../../../..${secret}`), `no config ../../../..${secret}`],
+      ['docker-layer-absolute', docker([secret]), `no layer ${secret}`],
+      ['docker-layer-climbing', docker(['sub/../../layer.tar']), 'no layer sub/../../layer.tar'],
+      ['docker-layer-link', docker(['layer.tar'], 'config.json', [link('layer.tar', secret)]), 'no layer layer.tar'],
+      ['oci-blob-link', oci({ schemaVersion: 2, manifests: [{ mediaType: MediaType.ociManifest, digest: `sha256:${sha256(ociManifest)}`, size: ociManifest.length }] }, [link(`blobs/sha256/${secretDigest.slice(7)}`, secret)]), secretDigest],
+      ['oci-index-climbing', oci({ schemaVersion: 2, manifests: [{ mediaType: MediaType.ociManifest, digest: `sha256:../../../..${secret}`, size: 12 }] }, []), 'invalid digest'],
+    ];
+    for (const [name, archive, message] of cases) {
+      const path = join(fx.dir, `${name}.tar`);
+      await writeFile(path, archive);
+      const result = await runCliCaptured(['load', '--root', fx.root, '-i', path]);
+      expect(result.status, name).toBe(1);
+      expect(result.stderr, name).toContain(message);
+      expect(await fx.store.resolveReference('docker.io/hostile/load-names:1'), name).toBeUndefined();
+    }
+    expect(await readFile(secret, 'utf8')).toBe('HOST SECRET\n');
+  }, 60_000);
+
   describe('--build-context NAME=oci-layout://DIR', () => {
     async function layout(name: string): Promise<{ dir: string; context: string }> {
       const dir = join(fx.dir, name);
