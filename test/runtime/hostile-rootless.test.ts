@@ -1,9 +1,11 @@
 /**
- * The caller's supplementary groups never reach a container or a RUN step (buildah
- * CVE-2022-2990, podman CVE-2022-2989, containerd CVE-2023-25173): an unprivileged user in a
- * host group runs tsbuild, and the process inside has exactly the groups of the image's user,
- * never the caller's (which would show as the overflow gid 65534, unmapped, and still open
- * what that group opens on the host).
+ * An unprivileged caller's own privileges never reach its containers or RUN steps.
+ * - Supplementary groups (buildah CVE-2022-2990, podman CVE-2022-2989, containerd
+ *   CVE-2023-25173): a user in a host group runs tsbuild, and the process inside has exactly the
+ *   groups of the image's user, never the caller's (which would show as the overflow gid 65534,
+ *   unmapped, and still open what that group opens on the host).
+ * - Descriptors (runc CVE-2024-21626): the caller's shell holds a host directory open, and a
+ *   WORKDIR /proc/self/fd/N of its build names nothing.
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -32,7 +34,7 @@ function asUserInGroup(args: readonly string[], cwd = dir): { status: number | n
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-describe.runIf(isRoot)('supplementary groups of a rootless caller', () => {
+describe.runIf(isRoot)('a rootless caller', () => {
   beforeAll(async () => {
     buildBinaries();
     user = ensureRootlessUser();
@@ -71,4 +73,22 @@ describe.runIf(isRoot)('supplementary groups of a rootless caller', () => {
     expect(result.stderr).not.toMatch(/Groups:.*65534/);
     expect(result.status).toBe(0);
   }, 120_000);
+
+  it('gives no RUN step a working directory through a descriptor the caller holds (WORKDIR /proc/self/fd/N)', () => {
+    const host = join(dir, 'host');
+    mkdirSync(host);
+    writeFileSync(join(host, 'secret'), 'HOST SECRET\n');
+    const context = join(dir, 'fd-context');
+    mkdirSync(context);
+    expect(spawnSync('chown', ['-R', `${user.uid}:${user.gid}`, host, context]).status).toBe(0);
+    for (const fd of [3, 5, 6, 7]) {
+      writeFileSync(join(context, 'Dockerfile'), `FROM busybox\nWORKDIR /proc/self/fd/${fd}\nRUN pwd -P; cat secret ../secret 2>&1; true\n`);
+      const [command = '', ...prefix] = asRootless(user);
+      const script = `exec 5<${host} 6<${host} 7<${host}; exec env TSBUILD_ROOT=${root} ${process.execPath} ${bin} build --progress plain --no-cache ${context}`;
+      const result = spawnSync(command, [...prefix, 'sh', '-c', script], { encoding: 'utf8', timeout: 90_000 });
+      expect(result.stderr, `fd ${fd}`).not.toContain('HOST SECRET');
+      expect(result.stderr, `fd ${fd}`).toContain(`chdir /proc/self/fd/${fd}`);
+      expect(result.status, `fd ${fd}`).toBe(1);
+    }
+  }, 180_000);
 });
