@@ -163,7 +163,12 @@ async function copyClosure(store: Store, layout: string, entry: Descriptor, what
       await opened.handle.close();
       throw new TsbuildError('INVALID_ARGUMENT', `${what}: blob ${digest} of ${opened.size} bytes exceeds the ${limit}-byte limit of ${isDocument ? 'a manifest or index' : 'an image config'}`);
     }
-    await store.putBlob(opened.handle.createReadStream(), { digest, size: entry.size });
+    try {
+      await store.putBlob(opened.handle.createReadStream(), { digest, size: entry.size });
+    } finally {
+      // The stream closes it at its end; a put that failed before reading leaves it to us.
+      await opened.handle.close().catch(() => undefined);
+    }
   }
   if (!isDocument) return;
   // Read from the store, where it was just checked against its digest and size.
