@@ -8,12 +8,11 @@
  *
  * It also remembers every record the build used or made, which is what `--cache-to` exports.
  */
-import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
-import { MediaType, TsbuildError, uncompressedLayerMediaTypes, createHasher, fsPath, hostPlatform, digestAlgorithm, digestHex, hashHex, messageOf, parseDigest, readBytesInRoot, readDirectoryNames, type Digest, type Platform } from '../common/index.js';
+import { MediaType, TsbuildError, uncompressedLayerMediaTypes, createHasher, fsPath, hostPlatform, digestAlgorithm, digestHex, hashHex, messageOf, openRegularFileInRoot, parseDigest, parseIndex, parseManifest, readBytesInRoot, readDirectoryNames, refNameAnnotation, type Digest, type Platform } from '../common/index.js';
 import type { RegistryClient } from '../registry/index.js';
 import { decompressLayer, defaultGzipLevel, layerVariantName, rememberLayerVariant, unpackLayer, type Store } from '../store/index.js';
 import type { CacheImport } from './cache-spec.js';
@@ -661,19 +660,21 @@ function layoutSource(directory: string, tag: string): CacheSource {
     name: `local ${directory}`,
     shown: `local:${directory}`,
     async load() {
-      const index = JSON.parse((await readBounded(join(directory, 'index.json'))).toString('utf8')) as { manifests?: { mediaType?: string; digest?: string; annotations?: Record<string, string> }[] };
-      const manifests = index.manifests ?? [];
-      const entry = manifests.find((candidate) => candidate.annotations?.['org.opencontainers.image.ref.name'] === tag) ?? (manifests.length === 1 ? manifests[0] : undefined);
-      if (entry?.digest === undefined) throw new TsbuildError('NOT_FOUND', `no cache tagged ${tag}`);
-      if (entry.mediaType !== MediaType.ociManifest) throw new TsbuildError('INVALID_MEDIA_TYPE', `${entry.mediaType ?? 'no media type'} is not a cache manifest`);
-      const manifest = JSON.parse((await readVerified(parseDigest(entry.digest), 'manifest')).toString('utf8')) as { mediaType?: string; config?: { mediaType?: string; digest?: string } };
-      if (manifest.mediaType !== MediaType.ociManifest || manifest.config?.mediaType !== cacheConfigMediaType || manifest.config.digest === undefined) {
-        throw new TsbuildError('INVALID_MEDIA_TYPE', `manifest ${entry.digest} is no cache manifest`);
-      }
-      return parseCacheDocument(await readVerified(parseDigest(manifest.config.digest), 'cache document'), directory);
+      // Checked as every index and manifest is, so that what the layout names is a digest and
+      // never a path, whatever its writer put there.
+      const manifests = parseIndex(await readBounded(join(directory, 'index.json'))).manifests;
+      const entry = manifests.find((candidate) => candidate.annotations?.[refNameAnnotation] === tag) ?? (manifests.length === 1 ? manifests[0] : undefined);
+      if (entry === undefined) throw new TsbuildError('NOT_FOUND', `no cache tagged ${tag}`);
+      if (entry.mediaType !== MediaType.ociManifest) throw new TsbuildError('INVALID_MEDIA_TYPE', `${entry.mediaType} is not a cache manifest`);
+      const manifest = parseManifest(await readVerified(entry.digest, 'manifest'), entry.mediaType);
+      if (manifest.config.mediaType !== cacheConfigMediaType) throw new TsbuildError('INVALID_MEDIA_TYPE', `manifest ${entry.digest} is no cache manifest`);
+      return parseCacheDocument(await readVerified(manifest.config.digest, 'cache document'), directory);
     },
-    open(layer) {
-      return Promise.resolve(createReadStream(blobPath(layer.descriptor.digest)));
+    async open(layer) {
+      // A fifo in its place would be waited on forever, a device read without end.
+      const opened = await openRegularFileInRoot('/', blobPath(layer.descriptor.digest));
+      if (opened === undefined) throw new TsbuildError('NOT_FOUND', `layer ${layer.descriptor.digest}: read ${blobPath(layer.descriptor.digest)}: no such file`);
+      return opened.handle.createReadStream();
     },
   };
 }

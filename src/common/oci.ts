@@ -184,7 +184,24 @@ export function parseDescriptor(value: unknown, what = 'descriptor'): Descriptor
   if (typeof digest !== 'string') invalid(what, 'missing digest');
   parseDigest(digest);
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) invalid(what, 'invalid size');
+  if (value.platform !== undefined) {
+    if (!isRecord(value.platform)) invalid(what, 'platform is not an object');
+    checkPlatformFields(value.platform, what, 'platform.');
+  }
   return value as unknown as Descriptor;
+}
+
+/**
+ * The platform fields of RECORD (an index entry's platform, or an image config) have the types
+ * the image spec gives them: whoever matches or prints a platform reads them as strings.
+ */
+function checkPlatformFields(record: Record<string, unknown>, what: string, prefix: string): void {
+  if (typeof record.architecture !== 'string' || typeof record.os !== 'string') invalid(what, `missing ${prefix}architecture or ${prefix}os`);
+  for (const key of ['variant', 'os.version']) {
+    if (record[key] !== undefined && typeof record[key] !== 'string') invalid(what, `${prefix}${key} is not a string`);
+  }
+  const features = record['os.features'];
+  if (features !== undefined && !(Array.isArray(features) && features.every((feature) => typeof feature === 'string'))) invalid(what, `${prefix}os.features is not an array of strings`);
 }
 
 function parseJsonObject(bytes: Uint8Array, what: string): Record<string, unknown> {
@@ -243,13 +260,57 @@ export function parseIndex(bytes: Uint8Array, mediaType?: string): Index {
 /** Parses an image config: architecture, os and rootfs.diff_ids (each a valid digest) are required. */
 export function parseImageConfig(bytes: Uint8Array): ImageConfig {
   const value = parseJsonObject(bytes, 'image config');
-  if (typeof value.architecture !== 'string' || typeof value.os !== 'string') invalid('image config', 'missing architecture or os');
+  checkPlatformFields(value, 'image config', '');
   const rootfs = value.rootfs;
   if (!isRecord(rootfs) || rootfs.type !== 'layers' || !Array.isArray(rootfs.diff_ids)) invalid('image config', 'invalid rootfs');
   for (const diffId of rootfs.diff_ids) {
     if (typeof diffId !== 'string') invalid('image config', 'diff_id is not a string');
     parseDigest(diffId);
   }
-  if (value.config !== undefined && value.config !== null && !isRecord(value.config)) invalid('image config', 'config is not an object');
+  if (value.config !== undefined && value.config !== null) {
+    if (!isRecord(value.config)) invalid('image config', 'config is not an object');
+    checkContainerConfig(value.config);
+  }
+  for (const key of ['created', 'author', 'comment'] as const) checkOptional(value, key, isString, 'a string', '');
+  if (value.history !== undefined && value.history !== null) {
+    if (!Array.isArray(value.history)) invalid('image config', 'history is not an array');
+    value.history.forEach((entry: unknown, index) => {
+      if (!isRecord(entry)) invalid('image config', `history[${index}] is not an object`);
+      for (const key of ['created', 'created_by', 'author', 'comment'] as const) checkOptional(entry, key, isString, 'a string', `history[${index}].`);
+      checkOptional(entry, 'empty_layer', isBoolean, 'a boolean', `history[${index}].`);
+    });
+  }
   return value as unknown as ImageConfig;
+}
+
+const isString = (value: unknown): boolean => typeof value === 'string';
+const isBoolean = (value: unknown): boolean => typeof value === 'boolean';
+const isNumber = (value: unknown): boolean => typeof value === 'number' && Number.isFinite(value);
+const isStringArray = (value: unknown): boolean => Array.isArray(value) && value.every(isString);
+const isStringRecord = (value: unknown): boolean => isRecord(value) && Object.values(value).every(isString);
+/** ExposedPorts and Volumes: keys that matter, each value Go's empty struct (or null). */
+const isSetOfKeys = (value: unknown): boolean => isRecord(value) && Object.values(value).every((entry) => entry === null || isRecord(entry));
+
+/** An optional field of RECORD has the type the image spec gives it; null is absent, as Go writes an empty slice or map. */
+function checkOptional(record: Record<string, unknown>, key: string, isType: (value: unknown) => boolean, typeName: string, prefix: string): void {
+  const value = record[key];
+  if (value !== undefined && value !== null && !isType(value)) invalid('image config', `${prefix}${key} is not ${typeName}`);
+}
+
+/**
+ * The fields of an image's `config` that run and build read, each of the type the image spec
+ * (and Go's decoder in docker and BuildKit) gives it: a config that says otherwise is refused
+ * when it is read, naming the field, instead of failing later wherever a reader meets it.
+ */
+function checkContainerConfig(config: Record<string, unknown>): void {
+  for (const key of ['User', 'WorkingDir', 'StopSignal']) checkOptional(config, key, isString, 'a string', 'config.');
+  for (const key of ['Env', 'Entrypoint', 'Cmd', 'OnBuild', 'Shell']) checkOptional(config, key, isStringArray, 'an array of strings', 'config.');
+  for (const key of ['ExposedPorts', 'Volumes']) checkOptional(config, key, isSetOfKeys, 'an object of objects', 'config.');
+  checkOptional(config, 'Labels', isStringRecord, 'an object of strings', 'config.');
+  checkOptional(config, 'ArgsEscaped', isBoolean, 'a boolean', 'config.');
+  const health = config.Healthcheck;
+  if (health === undefined || health === null) return;
+  if (!isRecord(health)) invalid('image config', 'config.Healthcheck is not an object');
+  checkOptional(health, 'Test', isStringArray, 'an array of strings', 'config.Healthcheck.');
+  for (const key of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries']) checkOptional(health, key, isNumber, 'a number', 'config.Healthcheck.');
 }

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { chmod, lchown, lstat, mkdir, open, readlink } from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, open, readlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { TsbuildError } from './errors.js';
 import { readXattr } from './extended-attributes.js';
@@ -186,8 +186,13 @@ export async function readFileInRoot(root: string, path: string, maxBytes: numbe
   return (await readBytesInRoot(root, path, maxBytes))?.toString('utf8');
 }
 
-/** `readFileInRoot`, the bytes as they are (a document whose digest is checked). */
-export async function readBytesInRoot(root: string, path: string, maxBytes: number): Promise<Buffer | undefined> {
+/**
+ * The regular file PATH names inside ROOT (resolved as `resolveInRoot` does), open for reading,
+ * and its size; undefined when it does not exist. A fifo is never waited on, a device never
+ * opened for reading without end: anything but a regular file fails with INVALID_ARGUMENT.
+ * The caller closes the handle.
+ */
+export async function openRegularFileInRoot(root: string, path: string): Promise<{ handle: FileHandle; size: number } | undefined> {
   const hostPath = await resolveInRoot(root, path);
   let handle;
   try {
@@ -198,12 +203,26 @@ export async function readBytesInRoot(root: string, path: string, maxBytes: numb
     if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return undefined;
     throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: ${(error as Error).message}`, { cause: error });
   }
+  const info = await handle.stat().catch(async (error: unknown) => {
+    await handle.close();
+    throw error;
+  });
+  if (!info.isFile()) {
+    await handle.close();
+    throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: not a regular file`);
+  }
+  return { handle, size: info.size };
+}
+
+/** `readFileInRoot`, the bytes as they are (a document whose digest is checked). */
+export async function readBytesInRoot(root: string, path: string, maxBytes: number): Promise<Buffer | undefined> {
+  const opened = await openRegularFileInRoot(root, path);
+  if (opened === undefined) return undefined;
+  const { handle } = opened;
   try {
-    const info = await handle.stat();
-    if (!info.isFile()) throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: not a regular file`);
-    if (info.size > maxBytes) throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: exceeds ${maxBytes} bytes`);
+    if (opened.size > maxBytes) throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: exceeds ${maxBytes} bytes`);
     // One byte more than it said: a file that grows meanwhile is still caught.
-    const bytes = Buffer.alloc(Math.min(info.size, maxBytes) + 1);
+    const bytes = Buffer.alloc(Math.min(opened.size, maxBytes) + 1);
     let length = 0;
     for (;;) {
       const { bytesRead } = await handle.read(bytes, length, bytes.length - length, null);

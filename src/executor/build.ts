@@ -236,13 +236,23 @@ async function loadBase(ctx: BaseLoading, reference: string, platform: Platform)
     const step = ctx.reporter.step(`[internal] load metadata for ${normalized}`).start();
     try {
       const descriptor = ctx.request.pull === true ? undefined : await ctx.deps.store.resolveReference(normalized);
-      let image = descriptor === undefined ? undefined : await storeImage(ctx.deps.store, descriptor, platform).catch(() => undefined);
+      // The store's copy may lack the platform or a blob, and a pull completes it; what was wrong
+      // with it is kept for the error, should the pull fail too.
+      let storedError: unknown;
+      let image =
+        descriptor === undefined
+          ? undefined
+          : await storeImage(ctx.deps.store, descriptor, platform).catch((error: unknown) => {
+              storedError = error;
+              return undefined;
+            });
       if (image === undefined) {
         // The registry client loads only when a base image has to be pulled: a build from local images never pays for it.
         const { pull } = await import('../registry/index.js');
         const result = await pull({ reference: normalized, store: ctx.deps.store, client: await ctx.deps.registry(), platform, anyPlatformOfManifest: true }).catch((error: unknown) => {
           // BuildKit's words: the reference, then what the registry (or the connection) said.
-          throw new TsbuildError(isTsbuildError(error) ? error.code : 'REGISTRY', `${normalized}: failed to resolve source metadata for ${normalized}: ${messageOf(error)}`, { cause: error });
+          const stored = storedError === undefined ? '' : ` (the store's copy: ${messageOf(storedError)})`;
+          throw new TsbuildError(isTsbuildError(error) ? error.code : 'REGISTRY', `${normalized}: failed to resolve source metadata for ${normalized}: ${messageOf(error)}${stored}`, { cause: error });
         });
         image = result.image;
       }

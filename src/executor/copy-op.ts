@@ -180,7 +180,7 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
   if (add && instruction.checksum === '' && instruction.sources.some((source) => isUrl(source) && !gitSources.includes(source))) {
     scratch = await mkdtemp(join(tmpdir(), 'tsbuild-add-'));
     try {
-      downloaded = await downloadUrls(instruction.sources, scratch, 10, sources.httpCache);
+      downloaded = await downloadUrls(instruction.sources, scratch, { cache: sources.httpCache });
     } catch (error) {
       await rm(scratch, { recursive: true, force: true });
       throw error;

@@ -650,17 +650,25 @@ function checksumAlgorithm(checksum: string): 'sha256' | 'sha384' | 'sha512' | u
  * alone. With CACHE, a URL served before with an ETag or Last-Modified is asked for only if it
  * changed; unchanged (304), its content comes from the store.
  */
-export async function downloadUrls(sources: readonly string[], directory: string, maxRedirections = 10, cache?: HttpCache): Promise<Map<string, DownloadedUrl>> {
+export async function downloadUrls(sources: readonly string[], directory: string, options: DownloadOptions = {}): Promise<Map<string, DownloadedUrl>> {
   const downloaded = new Map<string, DownloadedUrl>();
   for (const url of new Set(sources.filter((source) => isUrl(source) && !isGitSource(source)))) {
     const path = join(directory, `url-${downloaded.size}`);
-    downloaded.set(url, { path, ...(await download(url, path, maxRedirections, 'sha256', cache)) });
+    downloaded.set(url, { path, ...(await download(url, path, options.maxRedirections ?? 10, 'sha256', options.cache, options.label)) });
   }
   return downloaded;
 }
 
-/** Downloads URL to PATH, following at most MAXREDIRECTIONS redirects; returns its digest (ALGORITHM) and Last-Modified. */
-async function download(url: string, path: string, maxRedirections: number, algorithm: string, cache?: HttpCache): Promise<{ lastModified: Date | undefined; digest: string }> {
+export interface DownloadOptions {
+  /** At most this many redirects are followed; defaults to 10. */
+  readonly maxRedirections?: number;
+  readonly cache?: HttpCache;
+  /** What the errors say is downloading (`import`, `download`); defaults to ADD. */
+  readonly label?: string;
+}
+
+/** Downloads URL to PATH, following at most MAXREDIRECTIONS redirects; returns its digest (ALGORITHM) and Last-Modified. LABEL opens its errors. */
+async function download(url: string, path: string, maxRedirections: number, algorithm: string, cache?: HttpCache, label = 'ADD'): Promise<{ lastModified: Date | undefined; digest: string }> {
   // undici's index is loaded only when an ADD names a URL.
   const { Agent, interceptors, request } = await import('undici');
   const dispatcher = new Agent().compose(interceptors.redirect({ maxRedirections }));
@@ -690,9 +698,9 @@ async function download(url: string, path: string, maxRedirections: number, algo
     if (response.statusCode < 200 || response.statusCode >= 300) {
       await response.body.dump();
       // The redirect interceptor hands back the last redirect once it has followed its share.
-      if (response.statusCode >= 300 && response.statusCode < 400) throw new TsbuildError('INVALID_ARGUMENT', `ADD ${quotedUrl(url)}: too many redirects (more than ${maxRedirections})`);
+      if (response.statusCode >= 300 && response.statusCode < 400) throw new TsbuildError('INVALID_ARGUMENT', `${label} ${quotedUrl(url)}: too many redirects (more than ${maxRedirections})`);
       const code = response.statusCode === 404 || response.statusCode === 410 ? 'NOT_FOUND' : 'REGISTRY';
-      throw new TsbuildError(code, `ADD ${quotedUrl(url)}: invalid response status ${response.statusCode}`, { temporary: response.statusCode >= 500 || response.statusCode === 429 });
+      throw new TsbuildError(code, `${label} ${quotedUrl(url)}: invalid response status ${response.statusCode}`, { temporary: response.statusCode >= 500 || response.statusCode === 429 });
     }
     const hash = createHash(algorithm);
     const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
@@ -722,7 +730,7 @@ async function download(url: string, path: string, maxRedirections: number, algo
     return { lastModified: dateOf(typeof header === 'string' ? header : undefined), digest };
   } catch (error) {
     if (error instanceof TsbuildError) throw error;
-    throw new TsbuildError('REGISTRY', `ADD ${quotedUrl(url)}: ${messageOf(error)}`, { cause: error, temporary: true });
+    throw new TsbuildError('REGISTRY', `${label} ${quotedUrl(url)}: ${messageOf(error)}`, { cause: error, temporary: true });
   } finally {
     await dispatcher.close();
   }

@@ -5,10 +5,9 @@
  * image as itself, a directory or an OCI layout as a reference of their own that `loadBase`
  * recognises, so every reader of images (FROM, COPY --from, mounts) reads them alike.
  */
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { MediaType, TsbuildError, isTsbuildError, messageOf, parseDigest, parseReference, readFileInRoot, type Descriptor, type Digest, type ImageConfig, type Platform } from '../common/index.js';
+import { MediaType, TsbuildError, digestAlgorithm, digestHex, isIndexMediaType, isManifestMediaType, isTsbuildError, messageOf, openRegularFileInRoot, parseDigest, parseIndex, parseManifest, parseReference, readBytesInRoot, refNameAnnotation, type Descriptor, type Digest, type ImageConfig, type Platform } from '../common/index.js';
 import type { Store } from '../store/index.js';
 import { openContext, sourceDigest, type LayerRef, type StepCache } from '../cache/index.js';
 import { copyKey, scratchKey, sourceDateEpochKey } from '../planner/index.js';
@@ -77,45 +76,43 @@ export function contextReference(index: number): string {
   return `tsbuild-context.invalid/context-${index}:latest`;
 }
 
-const refNameAnnotation = 'org.opencontainers.image.ref.name';
-
-interface LayoutEntry {
-  readonly mediaType: string;
-  readonly digest: string;
-  readonly size: number;
-  readonly annotations?: Record<string, string>;
-}
-
 /**
  * Copies the image an OCI layout names (by DIGEST, by the TAG in its index, or its only entry)
  * into STORE, every blob checked by the store as it is written; returns its descriptor. Blobs of
- * other platforms an index names but the layout lacks are passed over.
+ * other platforms an index names but the layout lacks are passed over. Every index and manifest
+ * is checked as one pulled from a registry is: what it names is a digest, never a path.
  */
 export async function importOciLayout(store: Store, source: Extract<NamedContextSource, { kind: 'oci-layout' }>, name: string): Promise<Descriptor> {
   const what = `load context ${name} from oci-layout ${source.path}`;
-  const index = (await readLayoutJson(source.path, 'index.json', maxDocumentBytes, what)) as { manifests?: LayoutEntry[] } | undefined;
-  if (index === undefined) throw new TsbuildError('NOT_FOUND', `${what}: read index.json: no such file`);
-  const entries = index.manifests ?? [];
-  let chosen: LayoutEntry | undefined;
-  if (source.digest !== undefined) {
-    chosen = entries.find((entry) => entry.digest === source.digest);
-    if (chosen === undefined) {
-      const relativePath = blobPath('', source.digest);
-      const document = (await readLayoutJson(source.path, relativePath, maxDocumentBytes, what)) as { mediaType?: string } | undefined;
-      if (document === undefined) throw new TsbuildError('NOT_FOUND', `${what}: no blob ${source.digest}`);
-      const size = (await stat(join(source.path, relativePath))).size;
-      chosen = { mediaType: document.mediaType ?? MediaType.ociManifest, digest: source.digest, size };
+  try {
+    const indexBytes = await readLayoutFile(source.path, 'index.json', maxDocumentBytes, what);
+    if (indexBytes === undefined) throw new TsbuildError('NOT_FOUND', `${what}: read index.json: no such file`);
+    const entries = parseIndex(indexBytes).manifests;
+    let chosen: Descriptor | undefined;
+    if (source.digest !== undefined) {
+      chosen = entries.find((entry) => entry.digest === source.digest);
+      if (chosen === undefined) {
+        const relativePath = blobPath('', source.digest);
+        const document = await readLayoutFile(source.path, relativePath, maxDocumentBytes, what);
+        if (document === undefined) throw new TsbuildError('NOT_FOUND', `${what}: no blob ${source.digest}`);
+        const ownType = (JSON.parse(document.toString('utf8')) as { mediaType?: unknown }).mediaType;
+        chosen = { mediaType: typeof ownType === 'string' ? ownType : MediaType.ociManifest, digest: source.digest, size: document.length };
+      }
+    } else if (source.tag !== undefined) {
+      chosen = entries.find((entry) => entry.annotations?.[refNameAnnotation] === source.tag);
+      if (chosen === undefined) throw new TsbuildError('NOT_FOUND', `${what}: no image tagged ${source.tag}`);
+    } else {
+      if (entries.length !== 1) throw new TsbuildError('INVALID_ARGUMENT', `${what}: the layout holds ${entries.length} images; name one with :TAG or @DIGEST`);
+      chosen = entries[0];
     }
-  } else if (source.tag !== undefined) {
-    chosen = entries.find((entry) => entry.annotations?.[refNameAnnotation] === source.tag);
-    if (chosen === undefined) throw new TsbuildError('NOT_FOUND', `${what}: no image tagged ${source.tag}`);
-  } else {
-    if (entries.length !== 1) throw new TsbuildError('INVALID_ARGUMENT', `${what}: the layout holds ${entries.length} images; name one with :TAG or @DIGEST`);
-    chosen = entries[0];
+    if (chosen === undefined) throw new TsbuildError('NOT_FOUND', `${what}: no image`);
+    await copyClosure(store, source.path, chosen, what, true);
+    return { mediaType: chosen.mediaType, digest: chosen.digest, size: chosen.size };
+  } catch (error) {
+    if (isTsbuildError(error) && error.message.startsWith(what)) throw error;
+    // A document of the layout that does not parse, or names what is no digest.
+    throw new TsbuildError(isTsbuildError(error) ? error.code : 'INVALID_ARGUMENT', `${what}: ${messageOf(error)}`, { cause: error });
   }
-  if (chosen === undefined) throw new TsbuildError('NOT_FOUND', `${what}: no image`);
-  await copyClosure(store, source.path, chosen, what, true);
-  return { mediaType: chosen.mediaType, digest: parseDigest(chosen.digest), size: chosen.size };
 }
 
 /**
@@ -127,54 +124,62 @@ const maxDocumentBytes = 4 * 1024 * 1024;
 const maxConfigBytes = 16 * 1024 * 1024;
 
 /**
- * The JSON document at RELATIVEPATH of LAYOUT, at most MAXBYTES of it;
- * undefined when it is not there. A fifo, a device or a larger file is refused, never read.
+ * The bytes of the file at RELATIVEPATH of LAYOUT, at most MAXBYTES of them; undefined when it
+ * is not there. A fifo, a device or a larger file is refused, never read.
  */
-async function readLayoutJson(layout: string, relativePath: string, maxBytes: number, what: string): Promise<unknown> {
-  let text: string | undefined;
+async function readLayoutFile(layout: string, relativePath: string, maxBytes: number, what: string): Promise<Buffer | undefined> {
   try {
     // The layout is the user's own directory: its links are followed as on the host.
-    text = await readFileInRoot('/', join(layout, relativePath), maxBytes);
+    return await readBytesInRoot('/', join(layout, relativePath), maxBytes);
   } catch (error) {
     if (isTsbuildError(error)) throw new TsbuildError('INVALID_ARGUMENT', `${what}: ${error.message}`, { cause: error });
     throw new TsbuildError('NOT_FOUND', `${what}: read ${relativePath}: ${messageOf(error)}`, { cause: error });
   }
-  if (text === undefined) return undefined;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new TsbuildError('INVALID_ARGUMENT', `${what}: read ${relativePath}: ${messageOf(error)}`, { cause: error });
-  }
 }
 
-function blobPath(layout: string, digest: string): string {
-  const parsed = parseDigest(digest);
-  const [algorithm, hex] = parsed.split(':') as [string, string];
-  return join(layout, 'blobs', algorithm, hex);
+function blobPath(layout: string, digest: Digest): string {
+  return join(layout, 'blobs', digestAlgorithm(digest), digestHex(digest));
 }
 
-async function copyClosure(store: Store, layout: string, entry: LayoutEntry, what: string, required: boolean, role: 'document' | 'config' | 'layer' = 'document'): Promise<void> {
-  const digest = parseDigest(entry.digest);
+async function copyClosure(store: Store, layout: string, entry: Descriptor, what: string, required: boolean, role: 'document' | 'config' | 'layer' = 'document'): Promise<void> {
+  const { digest } = entry;
   const path = blobPath(layout, digest);
-  const present = await stat(path).catch(() => undefined);
-  if (present === undefined) {
-    if (required) throw new TsbuildError('NOT_FOUND', `${what}: blob ${digest} is missing`);
+  const isIndex = isIndexMediaType(entry.mediaType);
+  const isDocument = isIndex || isManifestMediaType(entry.mediaType);
+  const limit = isDocument ? maxDocumentBytes : role === 'config' ? maxConfigBytes : undefined;
+  if (limit !== undefined && entry.size > limit) {
+    throw new TsbuildError('INVALID_ARGUMENT', `${what}: blob ${digest} of ${entry.size} bytes exceeds the ${limit}-byte limit of ${isDocument ? 'a manifest or index' : 'an image config'}`);
+  }
+  if ((await store.blobSize(digest)) !== entry.size) {
+    // Opened once, and checked as it is: a fifo would be read forever, a device without end.
+    const opened = await openRegularFileInRoot('/', path).catch((error: unknown) => {
+      throw new TsbuildError('INVALID_ARGUMENT', `${what}: blob ${digest}: ${messageOf(error)}`, { cause: error });
+    });
+    if (opened === undefined) {
+      if (required) throw new TsbuildError('NOT_FOUND', `${what}: blob ${digest} is missing`);
+      return;
+    }
+    if (limit !== undefined && opened.size > limit) {
+      await opened.handle.close();
+      throw new TsbuildError('INVALID_ARGUMENT', `${what}: blob ${digest} of ${opened.size} bytes exceeds the ${limit}-byte limit of ${isDocument ? 'a manifest or index' : 'an image config'}`);
+    }
+    try {
+      await store.putBlob(opened.handle.createReadStream(), { digest, size: entry.size });
+    } finally {
+      // The stream closes it at its end; a put that failed before reading leaves it to us.
+      await opened.handle.close().catch(() => undefined);
+    }
+  }
+  if (!isDocument) return;
+  // Read from the store, where it was just checked against its digest and size.
+  const bytes = await store.readBlob(digest, maxDocumentBytes);
+  if (isIndex) {
+    for (const child of parseIndex(bytes, entry.mediaType).manifests) await copyClosure(store, layout, child, what, false);
     return;
   }
-  // A fifo would be read forever, a device without end: only what a layout holds, files.
-  if (!present.isFile()) throw new TsbuildError('INVALID_ARGUMENT', `${what}: blob ${digest} is not a regular file`);
-  const json = /(manifest|index)[.+]?[\w.]*json$/.test(entry.mediaType) || entry.mediaType === MediaType.ociIndex || entry.mediaType === MediaType.ociManifest;
-  const limit = json ? maxDocumentBytes : role === 'config' ? maxConfigBytes : undefined;
-  if (limit !== undefined && (entry.size > limit || present.size > limit)) {
-    throw new TsbuildError('INVALID_ARGUMENT', `${what}: blob ${digest} of ${Math.max(entry.size, present.size)} bytes exceeds the ${limit}-byte limit of ${json ? 'a manifest or index' : 'an image config'}`);
-  }
-  if ((await store.blobSize(digest)) !== entry.size) await store.putBlob(createReadStream(path), { digest, size: entry.size });
-  if (!json) return;
-  // Read from the store, where it was just checked against its digest and size.
-  const parsed = JSON.parse((await store.readBlob(digest, maxDocumentBytes)).toString('utf8')) as { manifests?: LayoutEntry[]; config?: LayoutEntry; layers?: LayoutEntry[] };
-  for (const child of parsed.manifests ?? []) await copyClosure(store, layout, child, what, false);
-  if (parsed.config !== undefined) await copyClosure(store, layout, parsed.config, what, true, 'config');
-  for (const layer of parsed.layers ?? []) await copyClosure(store, layout, layer, what, true, 'layer');
+  const manifest = parseManifest(bytes, entry.mediaType);
+  await copyClosure(store, layout, manifest.config, what, true, 'config');
+  for (const layer of manifest.layers) await copyClosure(store, layout, layer, what, true, 'layer');
 }
 
 /**

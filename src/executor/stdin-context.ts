@@ -31,8 +31,8 @@ export async function readStdinInput(input: NodeJS.ReadableStream): Promise<Stdi
 export async function readUrlInput(url: string): Promise<StdinInput> {
   return stagedInput(url, async (staged) => {
     const directory = dirname(staged);
-    const downloaded = await downloadUrls([url], directory).catch((error: unknown) => {
-      throw new TsbuildError(error instanceof TsbuildError ? error.code : 'REGISTRY', `build: unable to prepare context: ${messageOf(error).replace(/^ADD /, 'download ')}`, { cause: error });
+    const downloaded = await downloadUrls([url], directory, { label: 'download' }).catch((error: unknown) => {
+      throw new TsbuildError(error instanceof TsbuildError ? error.code : 'REGISTRY', `build: unable to prepare context: ${messageOf(error)}`, { cause: error });
     });
     const file = downloaded.get(url)?.path;
     if (file === undefined) throw new TsbuildError('INVALID_ARGUMENT', `build: unable to prepare context: ${url} is not an http(s) URL`);

@@ -295,7 +295,8 @@ function triggerTexts(state: StageState, states: readonly StageState[], options:
 function parseTriggerText(text: string, range: SourceRange, escapeToken: EscapeToken, channel: Channel): RawInstruction {
   const trigger = parseTrigger(text, escapeToken, channel);
   if (trigger.command === undefined) {
-    const causes = trigger.diagnostics.map((d) => d.message).join('; ');
+    // No error and no instruction: a FROM (a stage of its own), or nothing but blanks and comments.
+    const causes = trigger.diagnostics.map((d) => d.message).join('; ') || 'not one instruction a trigger can run';
     throw new TsbuildError('DOCKERFILE_PARSE', `resolve ONBUILD trigger of FROM (${describeLines(range)}): parse ${JSON.stringify(text)}: ${causes}`);
   }
   return { ...trigger.command, range };

@@ -10,7 +10,8 @@ import {
   formatReference,
   isIndexMediaType,
   isManifestMediaType,
-  parseDigest,
+  isTsbuildError,
+  parseDescriptor,
   type Descriptor,
   type Digest,
   type ImageReference,
@@ -43,13 +44,19 @@ function mediaTypeError(what: string, detail: string): TsbuildError {
   return new TsbuildError('INVALID_MEDIA_TYPE', `${what}: ${detail}`);
 }
 
-function validDescriptor(value: unknown): value is Descriptor {
-  if (value === null || typeof value !== 'object') return false;
-  const record = value as Record<string, unknown>;
-  if (typeof record.mediaType !== 'string' || typeof record.digest !== 'string' || typeof record.size !== 'number') return false;
-  if (!Number.isSafeInteger(record.size) || record.size < 0) return false;
-  parseDigest(record.digest);
-  return true;
+/**
+ * Checks each of VALUES as parseDescriptor does (as ROLE of the document); the error names the
+ * document and what is wrong. A digest that is no digest still fails as itself.
+ */
+function checkDescriptors(what: string, values: readonly unknown[], role: string): void {
+  for (const value of values) {
+    try {
+      parseDescriptor(value, role);
+    } catch (error) {
+      if (isTsbuildError(error) && error.code === 'INVALID_MEDIA_TYPE') throw new TsbuildError('REGISTRY', `${what}: ${error.message}`, { cause: error });
+      throw error;
+    }
+  }
 }
 
 /** Parses manifest bytes and checks type and shape; `contentType` and `expected` are optional witnesses. */
@@ -87,14 +94,13 @@ export function parseDocument(bytes: Buffer, options: { readonly what: string; r
   const descriptor: Descriptor = { mediaType, digest, size: bytes.length };
   if (isIndexMediaType(mediaType)) {
     if (!looksLikeIndex || parsed.config !== undefined || parsed.layers !== undefined) throw mediaTypeError(what, `content of type ${mediaType} is not an index`);
-    const manifests = parsed.manifests as unknown[];
-    if (!manifests.every(validDescriptor)) throw new TsbuildError('REGISTRY', `${what}: index holds an invalid descriptor`);
+    checkDescriptors(what, parsed.manifests as unknown[], 'index entry');
     return { kind: 'index', descriptor, bytes, index: parsed as unknown as Index };
   }
   if (isManifestMediaType(mediaType)) {
     if (!looksLikeManifest || looksLikeIndex) throw mediaTypeError(what, `content of type ${mediaType} is not an image manifest`);
-    const layers = parsed.layers as unknown[];
-    if (!validDescriptor(parsed.config) || !layers.every(validDescriptor)) throw new TsbuildError('REGISTRY', `${what}: manifest holds an invalid descriptor`);
+    checkDescriptors(what, [parsed.config], 'manifest config');
+    checkDescriptors(what, parsed.layers as unknown[], 'manifest layer');
     return { kind: 'manifest', descriptor, bytes, manifest: parsed as unknown as Manifest };
   }
   throw mediaTypeError(what, `unsupported manifest media type ${mediaType}`);

@@ -230,7 +230,14 @@ export async function findOrPull(options: Pick<RunContainerOptions, 'store' | 'i
     found = await findImage(options.store, options.image);
     if (found === undefined) throw new TsbuildError('NOT_FOUND', `run: image '${options.image}' not found after pulling it`);
   }
-  return { ...(found.name === undefined ? {} : { name: found.name }), image: await storeImage(options.store, found.descriptor) };
+  let image: Image;
+  try {
+    image = await storeImage(options.store, found.descriptor);
+  } catch (error) {
+    if (!isTsbuildError(error)) throw error;
+    throw new TsbuildError(error.code, `run: image '${options.image}': ${error.message}`, { cause: error });
+  }
+  return { ...(found.name === undefined ? {} : { name: found.name }), image };
 }
 
 const defaultHosts = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters'];

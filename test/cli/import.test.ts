@@ -108,6 +108,11 @@ describe('import', () => {
 
   it('downloads an http URL, whose address becomes the comment', async () => {
     const server = createServer((request, response) => {
+      if (request.url === '/to-file') {
+        // To a file of the host: a redirect only http and https may follow.
+        response.writeHead(302, { location: `file://${join(dir, 'rootfs.tar.gz')}` }).end();
+        return;
+      }
       if (request.url !== '/rootfs.tar.gz') {
         response.writeHead(404).end();
         return;
@@ -128,7 +133,10 @@ describe('import', () => {
       expect(inspect('fromurl')).toMatchObject({ Comment: `Imported from ${url}`, RootFS: { Layers: [tarDigest] } });
       const missing = await importing(url.replace('rootfs', 'nothing'), 'nothing');
       expect(missing.status).not.toBe(0);
-      expect(missing.stderr).toContain('404');
+      expect(missing.stderr).toContain(`import ${url.replace('rootfs', 'nothing')}: invalid response status 404`);
+      const redirected = await importing(url.replace('rootfs.tar.gz', 'to-file'), 'tofile');
+      expect(redirected.status).not.toBe(0);
+      expect(redirected.stderr).toMatch(/import http:\/\/\S+\/to-file: .*must start with `http:` or `https:`/);
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }

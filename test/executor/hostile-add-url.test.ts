@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, readdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -11,8 +11,8 @@ import { copyInto, type CopyRequest } from '../../src/executor/copy.js';
 import { encodeHeader } from '../../src/exporter/tar.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
 
-// ADD of URLs served by hostile servers: credentials in the URL, redirects to another origin,
-// encodings and lengths that lie.
+// ADD of URLs served by hostile servers: credentials in the URL, redirects to another origin or
+// to schemes that read the host (file://, unix:), encodings and lengths that lie.
 
 let dir: { path: string; cleanup: () => Promise<void> };
 let rootfs: string;
@@ -115,6 +115,32 @@ describe('ADD of URLs with credentials', () => {
       { server: 'first', path: '/same', authorization },
       { server: 'first', path: '/final', authorization },
     ]);
+  });
+});
+
+describe('ADD of URLs that lead to the host', () => {
+  it('follows redirects to http and https only: to file://, ftp:, data: or unix: it fails naming the URL, reading nothing', async () => {
+    const secret = join(dir.path, 'secret');
+    await writeFile(secret, 'HOST SECRET\n');
+    const targets = [`file://${secret}`, 'ftp://127.0.0.1/x', 'data:,HOST%20SECRET', 'unix:/run/docker.sock'];
+    const host = await serve((path, _headers, res) => {
+      res.writeHead(302, { location: targets[Number(path.slice(1))] ?? '/' });
+      res.end();
+    }, 'redirector');
+    for (const [index, target] of targets.entries()) {
+      const error = await failure([`http://${host}/${index}`], { dest: '/dl' });
+      expect(error.message, target).toContain(`ADD http://${host}/${index}: `);
+      expect(error.message, target).toMatch(/must start with `http:` or `https:`/);
+    }
+    expect(await readdir(rootfs)).toEqual([]);
+  });
+
+  it('takes file:// in ADD as a path of the context, never of the host, as BuildKit', async () => {
+    const secret = join(dir.path, 'secret');
+    await writeFile(secret, 'HOST SECRET\n');
+    const error = await failure([`file://${secret}`], { dest: '/dl' });
+    expect(error.code).toBe('NOT_FOUND');
+    expect(await readdir(rootfs)).toEqual([]);
   });
 });
 

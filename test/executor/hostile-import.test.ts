@@ -86,6 +86,37 @@ describe.runIf(isRoot)('imports made to be read without end', () => {
     expect(await fx.store.resolveReference('docker.io/hostile/large-config:1')).toBeUndefined();
   }, 60_000);
 
+  it('reads a docker archive and an OCI archive only from their own members: names that climb, absolute names and links to host files name nothing', async () => {
+    const secret = join(fx.dir, 'load-host-secret');
+    await writeFile(secret, 'HOST SECRET\n');
+    const platform = hostPlatform();
+    const secretDigest = `sha256:${sha256(Buffer.from('HOST SECRET\n'))}`;
+    const config = Buffer.from(JSON.stringify({ architecture: platform.architecture, os: platform.os, rootfs: { type: 'layers', diff_ids: [secretDigest] } }));
+    const link = (path: string, linkname: string): Buffer => encodeHeader({ path, type: 'symlink', linkname, mode: 0o777, uid: 0, gid: 0, mtime: 0 });
+    const docker = (layers: string[], configName = 'config.json', extra: Buffer[] = []): Buffer =>
+      Buffer.concat([member('manifest.json', Buffer.from(JSON.stringify([{ Config: configName, RepoTags: ['hostile/load-names:1'], Layers: layers }]))), member('config.json', config), ...extra, endOfArchive]);
+    const ociManifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: { mediaType: MediaType.ociConfig, digest: `sha256:${sha256(config)}`, size: config.length }, layers: [{ mediaType: MediaType.ociLayer, digest: secretDigest, size: 12 }] }));
+    const oci = (index: unknown, extra: Buffer[]): Buffer =>
+      Buffer.concat([member('oci-layout', Buffer.from('{"imageLayoutVersion":"1.0.0"}')), member('index.json', Buffer.from(JSON.stringify(index))), member(`blobs/sha256/${sha256(config)}`, config), member(`blobs/sha256/${sha256(ociManifest)}`, ociManifest), ...extra, endOfArchive]);
+    const cases: Array<[string, Buffer, string]> = [
+      ['docker-config-climbing', docker(['layer.tar'], `../../../..${secret}`), `no config ../../../..${secret}`],
+      ['docker-layer-absolute', docker([secret]), `no layer ${secret}`],
+      ['docker-layer-climbing', docker(['sub/../../layer.tar']), 'no layer sub/../../layer.tar'],
+      ['docker-layer-link', docker(['layer.tar'], 'config.json', [link('layer.tar', secret)]), 'no layer layer.tar'],
+      ['oci-blob-link', oci({ schemaVersion: 2, manifests: [{ mediaType: MediaType.ociManifest, digest: `sha256:${sha256(ociManifest)}`, size: ociManifest.length }] }, [link(`blobs/sha256/${secretDigest.slice(7)}`, secret)]), secretDigest],
+      ['oci-index-climbing', oci({ schemaVersion: 2, manifests: [{ mediaType: MediaType.ociManifest, digest: `sha256:../../../..${secret}`, size: 12 }] }, []), 'invalid digest'],
+    ];
+    for (const [name, archive, message] of cases) {
+      const path = join(fx.dir, `${name}.tar`);
+      await writeFile(path, archive);
+      const result = await runCliCaptured(['load', '--root', fx.root, '-i', path]);
+      expect(result.status, name).toBe(1);
+      expect(result.stderr, name).toContain(message);
+      expect(await fx.store.resolveReference('docker.io/hostile/load-names:1'), name).toBeUndefined();
+    }
+    expect(await readFile(secret, 'utf8')).toBe('HOST SECRET\n');
+  }, 60_000);
+
   describe('--build-context NAME=oci-layout://DIR', () => {
     async function layout(name: string): Promise<{ dir: string; context: string }> {
       const dir = join(fx.dir, name);
@@ -185,6 +216,51 @@ describe.runIf(isRoot)('imports made to be read without end', () => {
       for (const layer of (await fx.image(`add-sparse-${format}`)).manifest.layers) for (const file of await fx.layerFiles(layer)) files.set(file.path, file.text);
       expect([files.get('size')?.trim(), files.get('tail'), files.get('unpacked/sparse')?.length]).toEqual([String(original.length), 'end', original.length]);
     }, 60_000);
+
+    it('keeps what an archive names by climbing, absolute names and hard links inside the destination, or refuses it naming the entry (BuildKit 0.12 tar advisories)', async () => {
+      const host = join(fx.dir, 'add-names-host');
+      await mkdir(host, { recursive: true });
+      await writeFile(join(host, 'secret'), 'HOST SECRET\n');
+      const climb = '../'.repeat(12);
+      // encodeHeader refuses names that are not clean: these headers are written as a hostile tool would.
+      const raw = (name: string, type: 'file' | 'link' | 'symlink', linkname = ''): Buffer => {
+        expect(Math.max(Buffer.byteLength(name), Buffer.byteLength(linkname))).toBeLessThan(100);
+        const header = encodeHeader({ path: 'placeholder', type, size: type === 'file' ? 2 : 0, mode: 0o644, uid: 0, gid: 0, mtime: 0, ...(linkname === '' ? {} : { linkname: 'placeholder' }) });
+        header.fill(0, 0, 100).write(name, 0, 'utf8');
+        if (linkname !== '') header.fill(0, 157, 257).write(linkname, 157, 'utf8');
+        // The checksum over the header as it now is, its field counted as spaces.
+        header.fill(0x20, 148, 156);
+        let sum = 0;
+        for (const byte of header) sum += byte;
+        header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
+        return type === 'file' ? Buffer.concat([header, Buffer.from('x\n'), padding(2)]) : header;
+      };
+      const cases: Array<[string, Buffer[], string | undefined]> = [
+        ['climbing.tar', [raw(`${climb}${host.slice(1)}/climbed`, 'file')], 'entry name contains ..'],
+        ['hardlink-absolute.tar', [raw('hl', 'link', join(host, 'secret'))], `hard link target "${join(host, 'secret')}" does not exist in the layer`],
+        ['hardlink-climbing.tar', [raw('hl', 'link', `${climb}${host.slice(1)}/secret`)], 'contains ..'],
+        ['hardlink-through-link.tar', [raw('up', 'symlink', `${climb}${host.slice(1)}`), raw('hl', 'link', 'up/secret')], 'hard link target "up/secret" does not exist in the layer'],
+        // Taken inside the destination, as BuildKit's untar chrooted there takes them.
+        ['absolute.tar', [raw(`${host}/absolute`, 'file')], undefined],
+        ['through-link.tar', [raw('up', 'symlink', `${climb}${host.slice(1)}`), raw('up/through', 'file')], undefined],
+      ];
+      for (const [name, entries, message] of cases) {
+        const context = await fx.context(`add-names-${name}`, { Dockerfile: `FROM busybox\nADD ${name} /dest/\n` });
+        await writeFile(join(context, name), Buffer.concat([...entries, endOfArchive]));
+        const result = await fx.build([context]);
+        if (message === undefined) {
+          expect(result.stderr, name).not.toMatch(/ERROR/);
+          expect(result.status, name).toBe(0);
+        } else {
+          expect(result.status, name).toBe(1);
+          expect(result.stderr, name).toContain(`unpack ${name} into /dest/`);
+          expect(result.stderr, name).toContain(message);
+        }
+        expect(await readdir(host), name).toEqual(['secret']);
+        expect(await readFile(join(host, 'secret'), 'utf8'), name).toBe('HOST SECRET\n');
+      }
+      expect(await leftovers()).toEqual([]);
+    }, 120_000);
 
     it('unpacks through links the archive or an earlier step planted only inside the root', async () => {
       const host = join(fx.dir, 'add-host');

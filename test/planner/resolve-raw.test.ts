@@ -300,4 +300,17 @@ describe('resolveRaw: base images', () => {
     expect(instructions.map((i) => i.kind)).toEqual(['WORKDIR', 'RUN']);
     expect(find(instructions, 'WORKDIR')[0]?.path).toBe('/srv/app');
   });
+
+  it("refuses a base image's trigger that is no instruction a trigger runs, saying so", () => {
+    const df = dockerfile([], stage('hostile', {}, () => run('true')));
+    for (const trigger of ['FROM busybox', '', '# only a comment']) {
+      let message = '';
+      try {
+        resolveRaw(df, { ...options, baseImage: () => ({ onBuild: [trigger] }) });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message, trigger).toBe(`resolve ONBUILD trigger of FROM (line 1): parse ${JSON.stringify(trigger)}: not one instruction a trigger can run`);
+    }
+  });
 });

@@ -269,6 +269,43 @@ describe('a registry that lies', () => {
     expect(result.stderr).toContain('exceeds the');
   });
 
+  it('refuses documents whose fields have the wrong type, naming the reference and the field, never with a TypeError (BuildKit CVE-2024-23650 class)', async () => {
+    const platform = hostPlatform();
+    const layer = await hostileTar([{ name: 'file', content: 'shapes\n' }]);
+    const config = (fields: Record<string, unknown>): Buffer => Buffer.from(JSON.stringify({ architecture: platform.architecture, os: platform.os, rootfs: { type: 'layers', diff_ids: [sha256(layer)] }, ...fields }));
+    const wellFormed = imageOf([layer]);
+    const entry = { mediaType: MediaType.ociManifest, digest: wellFormed.manifest.digest, size: wellFormed.manifest.bytes.length };
+    const indexWith = (platformField: unknown): Buffer => Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [{ ...entry, platform: platformField }] }));
+    const cases: Array<{ what: string; image?: ServedImage; index?: Buffer; manifest?: Buffer; message: string }> = [
+      { what: 'platform-string', index: indexWith('linux'), message: 'platform is not an object' },
+      { what: 'platform-numbers', index: indexWith({ os: 5, architecture: null }), message: 'missing platform.architecture or platform.os' },
+      { what: 'platform-variant', index: indexWith({ ...platform, variant: 7 }), message: 'platform.variant is not a string' },
+      { what: 'config-null', manifest: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: null, layers: [] })), message: 'parse manifest config: not an object' },
+      { what: 'env-string', image: imageOf([layer], config({ config: { Env: 'PATH=/bin' } })), message: 'config.Env is not an array of strings' },
+      { what: 'history-string', image: imageOf([layer], config({ history: 'x' })), message: 'history is not an array' },
+      { what: 'variant-number', image: imageOf([layer], config({ variant: 7 })), message: 'variant is not a string' },
+    ];
+    for (const { what, image, index, manifest, message } of cases) {
+      const name = repository(`shape-${what}`);
+      registry.serve(name, '1', image ?? wellFormed);
+      const document = index ?? manifest;
+      if (document !== undefined) {
+        registry.handlers.push((request, response) => {
+          if (request.url !== `/v2/${name}/manifests/1`) return false;
+          response.writeHead(200, { 'content-type': index === undefined ? MediaType.ociManifest : MediaType.ociIndex, 'content-length': String(document.length) });
+          response.end(request.method === 'HEAD' ? undefined : document);
+          return true;
+        });
+      }
+      for (const result of [await pull(`${registry.host}/${name}:1`), await buildFrom(`${registry.host}/${name}:1`)]) {
+        expect(result.status, what).toBe(1);
+        expect(result.stderr, what).toContain(`${registry.host}/${name}:1`);
+        expect(result.stderr, what).toContain(message);
+        expect(result.stderr, what).not.toMatch(/TypeError|is not a function|Cannot read properties/);
+      }
+    }
+  });
+
   it('refuses a config and a layer whose bytes are not their digest, naming the digest', async () => {
     for (const which of ['config', 'layer'] as const) {
       const name = repository(`swapped-${which}`);

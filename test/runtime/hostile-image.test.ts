@@ -2,8 +2,10 @@
  * `tsbuild run` of images whose config is made to lead out of the container (containerd
  * CVE-2022-23648 class): VOLUME paths that climb with `..` or reach a symlink to `/`, to the host
  * (absolute) or out of the root (relative), a WorkingDir that is relative or a link out, Users
- * with path characters; and a container that tries to write the runtime's binary through
- * /proc/1/exe (runc CVE-2019-5736). Refused with docker's messages, or kept inside the root:
+ * with path characters, a config whose fields have the wrong type; a container that tries to
+ * write the runtime's binary through /proc/1/exe or to run it as the interpreter of its own
+ * program (#!/proc/self/exe) (runc CVE-2019-5736); a working directory through a descriptor of
+ * the caller (runc CVE-2024-21626), as root and rootless. Refused with docker's messages, or kept inside the root:
  * the host directory the links name never changes.
  */
 import { spawnSync } from 'node:child_process';
@@ -58,6 +60,8 @@ describe.runIf(isRoot)('images whose config leads out', () => {
       'wd-abs': { WorkingDir: '/abslink/made' },
       'user-path': { User: 'a/../b' },
       'user-ids': { User: '0:0' },
+      // As a hostile writer may type it: a string where the spec has an array of strings.
+      'env-string': { Env: 'PATH=/bin' as unknown as readonly string[] },
     };
     for (const [name, config] of Object.entries(images)) {
       await writeImage(store, { layers, platform: hostPlatform(), config: { Cmd: ['sh'], ...config } }, `docker.io/library/${name}:latest`);
@@ -117,6 +121,13 @@ describe.runIf(isRoot)('images whose config leads out', () => {
     expect(run('user-ids', 'id -u; id -g')).toMatchObject({ status: 0, stdout: '0\n0\n' });
   });
 
+  it('refuses a config whose fields have the wrong type, naming the image and the field (BuildKit CVE-2024-23650 class)', () => {
+    const result = run('env-string', 'true');
+    expect(result.status).toBe(125);
+    expect(result.stderr).toContain("run: image 'env-string': parse image config: config.Env is not an array of strings");
+    expect(result.stderr).not.toContain('TypeError');
+  });
+
   it('refuses an /etc/passwd or /etc/group that is no regular file instead of reading it forever', () => {
     const started = Date.now();
     expect(run('passwd-fifo', 'true', ['--user', 'app'])).toMatchObject({ status: 125, stderr: expect.stringContaining('read /etc/passwd: not a regular file') });
@@ -143,6 +154,44 @@ describe.runIf(isRoot)('images whose config leads out', () => {
       spawnSync(process.execPath, [bin, 'rm', '-f', name], { env });
     }
   });
+
+  it('makes no descriptor of the caller the working directory of run, as root and rootless (runc CVE-2024-21626)', () => {
+    const leaked = openSync(outside, 'r');
+    try {
+      const stdio = ['ignore', 'pipe', 'pipe', ...Array.from({ length: 7 }, () => leaked)] as const;
+      for (const fd of [3, 5, 7, 9]) {
+        const result = spawnSync(process.execPath, [bin, 'run', '--rm', '-w', `/proc/self/fd/${fd}`, 'busybox', 'sh', '-c', 'pwd; cat secret'], { encoding: 'utf8', env: { ...process.env, TSBUILD_ROOT: root }, stdio: [...stdio], timeout: 20_000 });
+        expect(result.stdout, `fd ${fd}`).not.toContain('HOST SECRET');
+        expect(result.status, `fd ${fd}`).not.toBe(0);
+        expect(result.stderr, `fd ${fd}`).toContain(`chdir /proc/self/fd/${fd}`);
+      }
+    } finally {
+      closeSync(leaked);
+    }
+    // Rootless, in a store of the user's own: busybox saved from the root store and loaded there.
+    const user = ensureRootlessUser();
+    const rootlessRoot = join(dir, 'rootless');
+    const archive = join(dir, 'busybox.tar');
+    mkdirSync(rootlessRoot, { recursive: true });
+    expect(spawnSync(process.execPath, [bin, 'save', '-o', archive, 'busybox'], { env: { ...process.env, TSBUILD_ROOT: root } }).status).toBe(0);
+    expect(spawnSync('chown', ['-R', `${user.uid}:${user.gid}`, rootlessRoot, archive, outside]).status).toBe(0);
+    chmodSync(dir, 0o755);
+    try {
+      const tsbuild = `TSBUILD_ROOT=${rootlessRoot} ${process.execPath} ${bin}`;
+      // The user's shell holds the host directory open at 5 to 7, as a caller may.
+      const script = `${tsbuild} load -q -i ${archive} >/dev/null || exit 9; exec 5<${outside} 6<${outside} 7<${outside}; for fd in 3 5 6 7; do ${tsbuild} run --rm -w /proc/self/fd/$fd busybox sh -c 'cat secret' 2>&1; echo "fd $fd status $?"; done`;
+      const [command = '', ...prefix] = asRootless(user);
+      const result = spawnSync(command, [...prefix, 'sh', '-c', script], { encoding: 'utf8', timeout: 90_000 });
+      expect(result.stdout).not.toContain('HOST SECRET');
+      for (const fd of [3, 5, 6, 7]) {
+        expect(result.stdout).toContain(`chdir /proc/self/fd/${fd}`);
+        expect(result.stdout).toMatch(new RegExp(`fd ${fd} status [1-9]`));
+      }
+    } finally {
+      chmodSync(dir, 0o700);
+      spawnSync('chown', ['-R', '0:0', outside]);
+    }
+  }, 120_000);
 
   it("keeps the image's set-user-ID files in the store out of other users' reach", () => {
     const user = ensureRootlessUser();
@@ -174,5 +223,27 @@ describe.runIf(isRoot)('images whose config leads out', () => {
     expect(result.stdout).not.toContain(shimBinary);
     expect(createHash('sha256').update(readFileSync(shimBinary)).digest('hex')).toBe(before);
     expect(existsSync(shimBinary)).toBe(true);
+  });
+
+  it("never runs the runtime's file as the interpreter of a program a container makes (#!/proc/self/exe, runc CVE-2019-5736)", () => {
+    const before = createHash('sha256').update(readFileSync(shimBinary)).digest('hex');
+    const name = `selfexe-${process.pid}`;
+    const env = { ...process.env, TSBUILD_ROOT: root };
+    const tsbuild = (args: readonly string[]): { status: number | null; stdout: string; stderr: string } => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env, timeout: 20_000 });
+    expect(tsbuild(['run', '-d', '--name', name, 'busybox', 'sleep', '60']).status).toBe(0);
+    try {
+      // The exploit's bait: a program whose interpreter is whatever runs it, run by the runtime's exec.
+      expect(tsbuild(['exec', name, 'sh', '-c', "printf '#!/proc/self/exe\\n' > /bait && chmod +x /bait"]).status).toBe(0);
+      const baited = tsbuild(['exec', name, '/bait']);
+      expect(baited.status).not.toBe(0);
+      // The interpreter names nothing the container could open for the runtime: what execs the
+      // program is no process of the container's /proc, and runs from a sealed copy besides.
+      expect(baited.stderr).toContain('execve /bait');
+      const seen = tsbuild(['exec', name, 'sh', '-c', 'for p in /proc/[0-9]*; do readlink $p/exe; done']);
+      expect(seen.stdout).not.toContain(shimBinary);
+    } finally {
+      tsbuild(['rm', '-f', name]);
+    }
+    expect(createHash('sha256').update(readFileSync(shimBinary)).digest('hex')).toBe(before);
   });
 });

@@ -57,6 +57,24 @@ describe('names that are paths', () => {
     expect(await tree(root)).toEqual(before);
   });
 
+  it('refuses names longer than a file name or a registry path can hold, as docker: repository over 255 characters, tag over 128', async () => {
+    const before = await tree(root);
+    const longRepository = Array.from({ length: 30 }, () => 'abcdefghij').join('/');
+    for (const [args, message] of [
+      [['tag', 'busybox', `x/${'a'.repeat(300)}:1`], 'repository name longer than 255 characters'],
+      [['tag', 'busybox', `${longRepository}:1`], 'repository name longer than 255 characters'],
+      [['pull', `127.0.0.1:1/${longRepository}:1`], 'repository name longer than 255 characters'],
+      [['tag', 'busybox', `x/y:${'t'.repeat(129)}`], 'invalid tag'],
+      [['build', '-q', '-t', `x/${'a'.repeat(300)}`, join(dir, 'context')], 'repository name longer than 255 characters'],
+    ] as const) {
+      const result = await runCliCaptured([args[0], '--root', root, ...args.slice(1)]);
+      expect(result.status, args[0]).toBe(1);
+      expect(result.stderr, args[0]).toContain('invalid reference format');
+      expect(result.stderr, args[0]).toContain(message);
+    }
+    expect(await tree(root)).toEqual(before);
+  });
+
   it("refuses volume, network and container names that are not names, with docker's wording", async () => {
     const before = await tree(root);
     const volume = await runCliCaptured(['volume', 'create', '--root', root, '../../x']);

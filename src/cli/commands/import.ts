@@ -75,7 +75,7 @@ function defineImport(parent: Command, io: CliIo, stdin: () => Readable, name = 
       const staged = join(scratch, 'archive');
       if (input !== undefined) await pipeline(input, createWriteStream(staged, { mode: 0o600 }));
       else if (isUrl(source)) {
-        const downloaded = await downloadUrls([source], scratch);
+        const downloaded = await downloadUrls([source], scratch, { label: 'import' });
         const path = downloaded.get(source)?.path;
         if (path === undefined) throw new TsbuildError('INVALID_ARGUMENT', `import ${source}: not an http(s) URL`);
         await rename(path, staged);
