@@ -3,13 +3,16 @@
  * first 64 KiB at level 1 must shrink by 3%) and then deflated with a sync flush or stored as it
  * is, between a fixed header and gzip's trailer. Checked against that format built here with
  * zlib's synchronous calls, so that how the writer spreads its work (which thread probes, which
- * deflates) can never change a layer's digest.
+ * deflates) can never change a layer's digest. And a layer's variant is made only from the tar
+ * its diff ID names: the store's blob is not hashed on the way in, the tar is.
  */
 import { createHash } from 'node:crypto';
+import { chmod, open } from 'node:fs/promises';
 import { constants, crc32, deflateRawSync, gunzipSync } from 'node:zlib';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { compressLayer } from '../../src/exporter/index.js';
-import type { Store } from '../../src/store/index.js';
+import { parseDigest, type Descriptor } from '../../src/common/index.js';
+import { compressLayer, exportCompression, layerInCompression, writeLayer } from '../../src/exporter/index.js';
+import { knownLayerVariant, layerVariantName, type Store } from '../../src/store/index.js';
 import { useTemporaryStores } from '../helpers/temporary-store.js';
 
 const mib = 1024 * 1024;
@@ -77,5 +80,20 @@ describe('gzip layers', () => {
       expect(layer.diffId).toBe(sha256(data));
     }
     expect(gunzipSync(expected).equals(data)).toBe(true);
+  });
+
+  it('are made from the tar the diff ID names: a damaged store layer fails, and no variant is remembered', async () => {
+    const content = mixedBytes(2 * mib);
+    const tar = await writeLayer([{ path: 'data', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 1, size: content.length, content: () => content }], store, { compression: 'none' });
+    const layer: Descriptor = tar.descriptor;
+    // Damaged in place: the same size, other bytes, as a failing disk leaves a file.
+    const path = store.blobPath(parseDigest(layer.digest));
+    await chmod(path, 0o644);
+    const file = await open(path, 'r+');
+    await file.write(Buffer.from('damaged'), 0, 7, 1024 * 1024);
+    await file.close();
+    await expect(layerInCompression(store, layer, tar.diffId, exportCompression)).rejects.toThrow(/diff ID/);
+    expect(await knownLayerVariant(store, layer, layerVariantName('gzip', 6))).toBeUndefined();
+    stores.broken();
   });
 });
