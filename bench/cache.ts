@@ -155,7 +155,11 @@ try {
   }
 
   const of = (key: string): number => median(times.get(key) ?? []);
-  const buildkit = (suffix: string): number => Math.min(...['BuildKit 20.10', 'BuildKit 26'].map((name) => of(`${name} ${suffix}`)).filter((value) => !Number.isNaN(value)));
+  const buildkit = (suffix: string): number => {
+    const measured = ['BuildKit 20.10', 'BuildKit 26'].map((name) => of(`${name} ${suffix}`)).filter((value) => !Number.isNaN(value));
+    // Left out (BENCH_PEERS=0, or not available): no figure, rather than a ratio to infinity.
+    return measured.length === 0 ? Number.NaN : Math.min(...measured);
+  };
   const fmt = (value: number): string => (Number.isFinite(value) ? value.toFixed(2) : '—');
   const ratio = (a: number, b: number): string => (Number.isFinite(a / b) ? `${(a / b).toFixed(2)}×` : '—');
   const commit = spawnSync('git', ['-C', repoRoot, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim();
