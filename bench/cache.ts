@@ -7,6 +7,7 @@
  *
  *   /work/shared/peers/setup.sh && /work/shared/peers/docker26.sh      # the peers, as root
  *   npm run build && BENCH_ROUNDS=3 npm run bench cache
+ *   BENCH_PEERS=0 BENCH_ROUNDS=5 npm run bench cache     # tsbuild alone (the registry still needed)
  *
  * Rows (targets of the cache issue):
  * - fresh root, --cache-from a warm cache, nothing changed: tsbuild ≤ 0.3× its own build with no
@@ -119,12 +120,13 @@ try {
   if (!existsSync(join(source, 'Dockerfile'))) throw new Error(`bench cache: ${source}/Dockerfile is missing: run /work/shared/peers/setup.sh`);
   const context = join(work, 'context');
   cpSync(source, context, { recursive: true });
-  const tools = [
-    tsbuildTool(work),
+  // BENCH_PEERS=0: tsbuild alone (its export against its own plain cold build needs no peer).
+  const peers = process.env['BENCH_PEERS'] === '0' ? [] : [
     dockerTool('BuildKit 20.10', '/run/peer-docker.sock', '/opt/peers/docker/usr/bin/docker', { DOCKER_HOST: 'unix:///run/peer-docker.sock' }),
     dockerTool('BuildKit 26', '/run/peer-docker26.sock', '/opt/peers/docker26/usr/bin/docker', {}),
     buildahTool(work),
-  ].filter((tool) => {
+  ];
+  const tools = [tsbuildTool(work), ...peers].filter((tool) => {
     if (!tool.available) process.stderr.write(`bench cache: ${tool.name} is not available: left out\n`);
     return tool.available;
   });
@@ -153,7 +155,11 @@ try {
   }
 
   const of = (key: string): number => median(times.get(key) ?? []);
-  const buildkit = (suffix: string): number => Math.min(...['BuildKit 20.10', 'BuildKit 26'].map((name) => of(`${name} ${suffix}`)).filter((value) => !Number.isNaN(value)));
+  const buildkit = (suffix: string): number => {
+    const measured = ['BuildKit 20.10', 'BuildKit 26'].map((name) => of(`${name} ${suffix}`)).filter((value) => !Number.isNaN(value));
+    // Left out (BENCH_PEERS=0, or not available): no figure, rather than a ratio to infinity.
+    return measured.length === 0 ? Number.NaN : Math.min(...measured);
+  };
   const fmt = (value: number): string => (Number.isFinite(value) ? value.toFixed(2) : '—');
   const ratio = (a: number, b: number): string => (Number.isFinite(a / b) ? `${(a / b).toFixed(2)}×` : '—');
   const commit = spawnSync('git', ['-C', repoRoot, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim();

@@ -33,12 +33,6 @@ const finalBlock = Buffer.from([0x01, 0x00, 0x00, 0xff, 0xff]);
 
 const probeBytes = 64 * 1024;
 
-/** Whether a run deflates: its first 64 KiB at the fastest level shrink by 3% at least. */
-function deflates(run: Buffer): boolean {
-  const probe = run.subarray(0, probeBytes);
-  return nodeZlib().deflateRawSync(probe, { level: 1 }).length < probe.length * 0.97;
-}
-
 function storedBlocks(data: Buffer): Buffer[] {
   const out: Buffer[] = [];
   for (let offset = 0; offset < data.length; offset += storedBlockBytes) {
@@ -61,12 +55,21 @@ export class GzipWriter {
   private crc = 0;
   private size = 0;
   private readonly deflate: (data: Buffer) => Promise<Buffer>;
+  /**
+   * Whether a run deflates: its first 64 KiB at the fastest level shrink by 3% at least. On the
+   * thread pool, as the runs: a layer of 50 MiB spent some 60 ms of the main thread probing.
+   */
+  private readonly deflates: (run: Buffer) => Promise<boolean>;
   private readonly paced: PacedOutput;
 
   constructor(level: number) {
     const zlib = nodeZlib();
     const deflateRaw = promisify(zlib.deflateRaw) as (data: Buffer, options: object) => Promise<Buffer>;
     this.deflate = (data) => deflateRaw(data, { level, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    this.deflates = async (run) => {
+      const probe = run.subarray(0, probeBytes);
+      return (await deflateRaw(probe, { level: 1 })).length < probe.length * 0.97;
+    };
     this.paced = new PacedOutput(4 * runBytes, 'gzip');
     this.output = this.paced.stream;
     this.output.push(header);
@@ -111,7 +114,7 @@ export class GzipWriter {
     const run = this.pending.length === 1 ? Buffer.from(this.pending[0] as Buffer) : Buffer.concat(this.pending, this.pendingBytes);
     this.pending.length = 0;
     this.pendingBytes = 0;
-    await this.enqueue(deflates(run) ? this.deflate(run).then((bytes) => [bytes]) : Promise.resolve(storedBlocks(run)));
+    await this.enqueue(this.deflates(run).then(async (shrinks) => (shrinks ? [await this.deflate(run)] : storedBlocks(run))));
   }
 
   private async enqueue(run: Promise<Buffer[]>): Promise<void> {

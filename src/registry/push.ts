@@ -357,6 +357,9 @@ async function pushBlobOnce(
           },
         });
         stream.on('error', (error) => counter.destroy(error));
+        // A request that fails before its body is read destroys the counter only (pipe does not
+        // pass that on): the blob's file under it would stay open until collected.
+        counter.on('close', () => stream.destroy());
         return stream.pipe(counter);
       },
       scopes: [pushScope(path)],

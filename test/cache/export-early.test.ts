@@ -1,11 +1,11 @@
 /**
  * A mode=max registry export pushes each layer a step makes as the step ends, while the later
  * steps run: at the end the export sends what the registry still lacks (the config, the base
- * image's layers) and the manifest, and no layer twice.
+ * image's layers, a layer whose push failed meanwhile) and the manifest, and no layer twice.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildFixture, type BuildFixture } from '../helpers/build.js';
-import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
+import { buildFixture, cachedSteps, ranSteps, type BuildFixture } from '../helpers/build.js';
+import { startFaultProxy, type Fault, type FaultProxy } from '../helpers/fault-proxy.js';
 import { haveRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 describe.skipIf(!haveRegistry())('a registry cache export during the build', () => {
@@ -57,5 +57,50 @@ describe.skipIf(!haveRegistry())('a registry cache export during the build', () 
     // The base image's layer, the four steps' three distinct layers, and the config, each once.
     expect(manifest.layers).toHaveLength(4);
     expect(pushed.sort()).toEqual([manifest.config.digest, ...manifest.layers.map((layer) => layer.digest)].sort());
+  });
+
+  it('a layer whose push failed during the build is sent at the end: a fresh root hits every step', async () => {
+    const fx = await buildFixture();
+    fixtures.push(fx);
+    const dockerfile = ['FROM busybox', 'RUN echo one > /one', 'RUN sleep 1', 'RUN echo two > /two', ''].join('\n');
+    const context = await fx.context('ctx', { Dockerfile: dockerfile });
+    const ref = `${proxy.host}/early/refused:cache`;
+    // The first upload is refused for good (400 is not retried): the first RUN's layer, while `sleep 1` runs.
+    proxy.add({ method: 'PUT', path: /^\/v2\/early\/refused\/blobs\/uploads\//, action: { kind: 'status', status: 400 } });
+    const from = proxy.requests.length;
+    const result = await fx.build(['--cache-to', `type=registry,ref=${ref},mode=max`, context]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).not.toContain('WARNING');
+    const refused = proxy.requests.slice(from).filter((request) => request.fault === 'status');
+    expect(refused).toHaveLength(1);
+    const digest = decodeURIComponent(/[?&]digest=([^&]+)/.exec(refused[0]?.path ?? '')?.[1] ?? '');
+    expect(uploaded(from)).toContain(digest);
+
+    const other = await buildFixture();
+    fixtures.push(other);
+    const imported = await other.build(['--cache-from', `type=registry,ref=${ref}`, await other.context('ctx', { Dockerfile: dockerfile })]);
+    expect(imported.status, imported.stderr).toBe(0);
+    expect(ranSteps(imported.stderr)).toEqual([]);
+    expect(cachedSteps(imported.stderr)).toHaveLength(3);
+    expect(imported.stderr).not.toContain('WARNING');
+  });
+
+  it('a layer push that keeps failing fails the export, and is a warning with ignore-error=true', async () => {
+    const fx = await buildFixture();
+    fixtures.push(fx);
+    const context = await fx.context('ctx', { Dockerfile: ['FROM busybox', 'RUN echo one > /one', 'RUN echo two > /two', ''].join('\n') });
+    const ref = `${proxy.host}/early/broken:cache`;
+    const refusing: Fault = { method: 'PUT', path: /^\/v2\/early\/broken\/blobs\/uploads\//, action: { kind: 'status', status: 400 }, times: 1000 };
+    proxy.add(refusing);
+    try {
+      const failed = await fx.build(['--cache-to', `type=registry,ref=${ref},mode=max`, context]);
+      expect(failed.status).not.toBe(0);
+      expect(failed.stderr).toMatch(/^#(\d+) exporting cache to registry\n(#\1 .*\n)*#\1 ERROR: .*400/m);
+      const ignored = await fx.build(['--cache-to', `type=registry,ref=${ref},mode=max,ignore-error=true`, context]);
+      expect(ignored.status, ignored.stderr).toBe(0);
+      expect(ignored.stderr).toContain(`WARNING: failed to export cache to ${ref}`);
+    } finally {
+      refusing.times = 0;
+    }
   });
 });

@@ -1,11 +1,13 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Digest } from '../../src/common/index.js';
-import { RegistryClient, openRemoteBlob, pull, push, type RegistryClientOptions } from '../../src/registry/index.js';
+import { RegistryClient, openRemoteBlob, pull, push, pushArtifactBlobs, type RegistryClientOptions } from '../../src/registry/index.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { startRegistry, stopChild, type TestRegistry } from '../helpers/registry.js';
 import { validateLayout } from '../helpers/validate.js';
@@ -83,6 +85,23 @@ describe('pull through faults', () => {
     const store = await freshStore();
     await pull({ reference: reference(), store, client: newClient() });
     await expectComplete(store);
+  });
+
+  it('closes the blob it was sending when the upload request fails, and sends it again', async () => {
+    const store = await freshStore();
+    const blob = await store.putBlob(Readable.from([randomBytes(16 * 1024 * 1024)]));
+    const descriptor = { mediaType: 'application/octet-stream', digest: blob.digest, size: blob.size };
+    const opened: Readable[] = [];
+    proxy.add({ method: 'PUT', path: /\/blobs\/uploads\//, action: { kind: 'drop' } });
+    await pushArtifactBlobs({
+      client: newClient(),
+      destination: `${proxy.host}/faults/artifact:1`,
+      blobs: [{ descriptor, open: async () => opened[opened.push(await store.openBlob(blob.digest, { verify: false })) - 1] as Readable }],
+    });
+    expect(proxy.requests.filter((request) => request.fault === 'drop')).toHaveLength(1);
+    expect(opened).toHaveLength(2);
+    // The first one's request failed before its body was read: its file must not stay open.
+    expect(opened.map((stream) => stream.destroyed)).toEqual([true, true]);
   });
 
   it('resumes a truncated download with a Range request', async () => {

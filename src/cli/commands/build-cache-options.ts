@@ -3,6 +3,7 @@
  * it. Kept out of build.ts so that the command reads as the build it runs.
  */
 import type { Command } from 'commander';
+import pLimit from 'p-limit';
 import { BuildCache, LocalStepCache, applyCacheCap, cacheCapSetting, markBuildRunning, exportCache, inlineCacheOf, inlineCacheField, parseCacheFrom, parseCacheTo, type CacheExport } from '../../cache/index.js';
 import { MediaType, messageOf, parseByteSize, type Platform } from '../../common/index.js';
 import type { CacheMountLayers, LayerRef } from '../../cache/index.js';
@@ -66,9 +67,12 @@ export function planBuildCache(flags: CacheFlags, store: Store, registry: () => 
   const early = exports.flatMap((target) => (target.type !== 'inline' && target.mode === 'max' ? [{ target, wanted: target.compression === undefined ? exportCompression : { type: target.compression, force: false } }] : []));
   // By destination and layer: two steps may make the same layer, which is sent once.
   const earlyPushes = new Map<string, Promise<void>>();
+  // One layer compressed at a time, its runs two at once on the thread pool: the steps still
+  // running need the other threads (their layers are hashed and written there) and the cores.
+  const compressing = pLimit(1);
   const onLayer = (layer: LayerRef): void => {
     for (const { target, wanted } of early) {
-      const made = layerInCompression(store, layer.descriptor, layer.diffId, wanted);
+      const made = compressing(() => layerInCompression(store, layer.descriptor, layer.diffId, wanted));
       made.catch(() => undefined);
       const push = `${target.type === 'registry' ? target.ref : ''} ${layer.diffId} ${wanted.type}`;
       if (target.type !== 'registry' || earlyPushes.has(push)) continue;
