@@ -15,6 +15,11 @@ export interface UnpackOptions {
    * archive ADD unpacks: BuildKit's untar writes them as the files they are).
    */
   readonly whiteouts?: boolean;
+  /**
+   * Whether an entry name that climbs above the target (`../x`, `a/../../x`) stays at the target
+   * (`x`), as BuildKit's ADD puts an archive's entries, instead of being refused (a layer's).
+   */
+  readonly climbingNamesStay?: boolean;
 }
 
 export interface UnpackResult {
@@ -32,16 +37,17 @@ function unsafe(path: string, cause: string): TsbuildError {
 
 /**
  * Splits an entry name into components. Leading `/` and `./` are dropped (the entry is taken
- * relative to the target, as tar does); `..` is refused outright: no legitimate layer needs it
- * and it is the first tool of a path traversal.
+ * relative to the target, as tar does); `..` that climbs above the target is refused outright
+ * (no legitimate layer needs it and it is the first tool of a path traversal), unless STAY says
+ * it stays at the target.
  */
-function components(name: string, entry = name, what = 'entry name'): string[] {
+function components(name: string, entry = name, what = 'entry name', stay = false): string[] {
   const quoted = what === 'entry name' ? what : `${what} ${JSON.stringify(name.slice(0, 300))}`;
   if (name.includes('\0')) throw unsafe(entry, `NUL in ${quoted}`);
   // Cleaned as moby's untar cleans a name (filepath.Clean): `x/../y` is `y`, and `..` above an
   // absolute name's root stays at the root. A name that still leads out of the root is refused
   // (moby, unpacking in a chroot, would put it at the root instead).
-  const rooted = name.startsWith('/') && what === 'entry name';
+  const rooted = (name.startsWith('/') || stay) && what === 'entry name';
   const parts: string[] = [];
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;
@@ -117,7 +123,7 @@ interface PendingDirectory {
  * Applies one layer (an uncompressed tar stream) onto TARGET, an existing directory holding the
  * layers below it. OCI whiteouts (`.wh.NAME`) remove NAME from below; an opaque marker
  * (`.wh..wh..opq`) hides everything below in its directory. Nothing is ever written outside
- * TARGET: names with `..` are refused, absolute names are taken relative to TARGET, and every
+ * TARGET: names with `..` above TARGET are refused (or kept at TARGET: `climbingNamesStay`), absolute names are taken relative to TARGET, and every
  * parent directory is resolved inside TARGET (symlinks in the way, including ones planted by
  * earlier entries, are followed only as a chroot would). Symlink targets are stored as written,
  * never followed while unpacking. A later duplicate entry replaces the earlier one.
@@ -211,7 +217,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
   }
 
   async function applyEntry(header: TarEntryHeader, body: AsyncIterable<Buffer>): Promise<void> {
-    const parts = components(header.name);
+    const parts = components(header.name, header.name, 'entry name', options.climbingNamesStay === true);
     const type = header.type;
     // moby's untar sets times with its system.Chtimes, which takes one before 1970 as the epoch;
     // a symlink's (lutimes) are kept as they are.

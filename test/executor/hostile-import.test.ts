@@ -236,11 +236,12 @@ describe.runIf(isRoot)('imports made to be read without end', () => {
         return type === 'file' ? Buffer.concat([header, Buffer.from('x\n'), padding(2)]) : header;
       };
       const cases: Array<[string, Buffer[], string | undefined]> = [
-        ['climbing.tar', [raw(`${climb}${host.slice(1)}/climbed`, 'file')], 'entry name contains ..'],
         ['hardlink-absolute.tar', [raw('hl', 'link', join(host, 'secret'))], `hard link target "${join(host, 'secret')}" does not exist in the layer`],
         ['hardlink-climbing.tar', [raw('hl', 'link', `${climb}${host.slice(1)}/secret`)], 'contains ..'],
         ['hardlink-through-link.tar', [raw('up', 'symlink', `${climb}${host.slice(1)}`), raw('hl', 'link', 'up/secret')], 'hard link target "up/secret" does not exist in the layer'],
-        // Taken inside the destination, as BuildKit's untar chrooted there takes them.
+        // Taken inside the destination, as BuildKit's untar chrooted there takes them: a name
+        // that climbs stays at the destination.
+        ['climbing.tar', [raw(`${climb}${host.slice(1)}/climbed`, 'file')], undefined],
         ['absolute.tar', [raw(`${host}/absolute`, 'file')], undefined],
         ['through-link.tar', [raw('up', 'symlink', `${climb}${host.slice(1)}`), raw('up/through', 'file')], undefined],
       ];
