@@ -16,8 +16,9 @@ export interface UnpackOptions {
    */
   readonly whiteouts?: boolean;
   /**
-   * Whether an entry name that climbs above the target (`../x`, `a/../../x`) stays at the target
-   * (`x`), as BuildKit's ADD puts an archive's entries, instead of being refused (a layer's).
+   * Whether an entry name or hard link target that climbs above the target (`../x`,
+   * `a/../../x`) stays at the target (`x`), as BuildKit's ADD, untarring in a chroot, takes an
+   * archive's, instead of being refused (a layer's).
    */
   readonly climbingNamesStay?: boolean;
 }
@@ -47,7 +48,7 @@ function components(name: string, entry = name, what = 'entry name', stay = fals
   // Cleaned as moby's untar cleans a name (filepath.Clean): `x/../y` is `y`, and `..` above an
   // absolute name's root stays at the root. A name that still leads out of the root is refused
   // (moby, unpacking in a chroot, would put it at the root instead).
-  const rooted = (name.startsWith('/') || stay) && what === 'entry name';
+  const rooted = (name.startsWith('/') && what === 'entry name') || stay;
   const parts: string[] = [];
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;
@@ -298,7 +299,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
         break;
       }
       case 'link': {
-        const linkParts = components(header.linkname, header.name, 'hard link target');
+        const linkParts = components(header.linkname, header.name, 'hard link target', options.climbingNamesStay === true);
         const linkLeaf = linkParts.at(-1);
         if (linkLeaf === undefined) throw unsafe(header.name, 'hard link to the unpack root');
         const linkParent = await parentOf(linkParts.slice(0, -1), header.name);

@@ -237,7 +237,8 @@ describe.runIf(isRoot)('imports made to be read without end', () => {
       };
       const cases: Array<[string, Buffer[], string | undefined]> = [
         ['hardlink-absolute.tar', [raw('hl', 'link', join(host, 'secret'))], `hard link target "${join(host, 'secret')}" does not exist in the layer`],
-        ['hardlink-climbing.tar', [raw('hl', 'link', `${climb}${host.slice(1)}/secret`)], 'contains ..'],
+        // A link target that climbs stays inside too, as BuildKit's chrooted untar: there is nothing to link to.
+        ['hardlink-climbing.tar', [raw('hl', 'link', `${climb}${host.slice(1)}/secret`)], `hard link target "${climb}${host.slice(1)}/secret" does not exist in the layer`],
         ['hardlink-through-link.tar', [raw('up', 'symlink', `${climb}${host.slice(1)}`), raw('hl', 'link', 'up/secret')], 'hard link target "up/secret" does not exist in the layer'],
         // Taken inside the destination, as BuildKit's untar chrooted there takes them: a name
         // that climbs stays at the destination.
