@@ -192,11 +192,13 @@ cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pi
           if (rc == 0 && spec->cpu_shares > 0)
             rc = write_value (group, "cpu.shares", value);
         }
-      if (rc == 0)
-        rc = write_value (group, "cgroup.procs", pid_text);
       if (rc < 0)
         goto skip;
     }
+  /* The process joins them itself (cgroup_join_v1): moving another process, or a whole
+     thread group, takes the kernel's global threadgroup lock and waits out an RCU grace
+     period (10 ms and more here), which a single thread moving itself does not. */
+  cgroup->join_in_child = cgroup->count > 0;
   return 0;
 skip:
   /* Without limits the process keeps its caller's cgroups, as where none can be made. */
@@ -204,6 +206,24 @@ skip:
     shim_warning ("memory, pids and cpu limits skipped: cgroup not writable here (%s)", strerror (errno));
   cgroup_remove (cgroup);
   cgroup_init (cgroup);
+  return 0;
+}
+
+int
+cgroup_join_v1 (const char *id)
+{
+  struct cgroup_hierarchy hierarchies[CGROUP_MAX_HIERARCHIES];
+  int count = cgroup_v1_hierarchies (hierarchies, CGROUP_MAX_HIERARCHIES);
+  if (count < 0)
+    return -1;
+  for (int i = 0; i < count; i++)
+    {
+      char group[PATH_MAX];
+      snprintf (group, sizeof group, "/sys/fs/cgroup/%.63s/tsbuild/%s", hierarchies[i].name, id);
+      /* "0" in tasks: this thread, the process's only one. */
+      if (write_value (group, "tasks", "0") < 0)
+        return -1;
+    }
   return 0;
 }
 

@@ -2,6 +2,7 @@
 #define TSBUILD_RUNTIME_CGROUP_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "config.h"
@@ -13,6 +14,7 @@
 struct cgroup {
   char paths[CGROUP_MAX_HIERARCHIES][PATH_MAX];  /* the directories made for this container (one per v1 hierarchy) */
   int count;
+  bool join_in_child;  /* v1: the process joins them itself (cgroup_join_v1) before it runs */
 };
 
 /* A cgroup v1 hierarchy the host mounts at /sys/fs/cgroup/NAME, with its controllers (the
@@ -33,6 +35,9 @@ void cgroup_init (struct cgroup *cgroup);
  * the limits are skipped with a warning; the container still runs.
  */
 int cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pid_t pid, struct shim_error *err);
+/* Moves the calling single-threaded process into the groups cgroup_apply made for ID in every
+   v1 hierarchy. */
+int cgroup_join_v1 (const char *id);
 void cgroup_remove (const struct cgroup *cgroup);
 
 #endif

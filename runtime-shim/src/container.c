@@ -151,6 +151,11 @@ child_main (void *opaque)
   if (read (a->go_read, &byte, 1) != 1)
     _exit (1);
   close (a->go_read);
+  if (byte == 'j' && cgroup_join_v1 (a->options->id) < 0)
+    {
+      shim_fail (&err, errno, "write", NULL, "join the container's cgroups");
+      goto fail;
+    }
   /* As runc does: the namespace's root is the container's own cgroup, so that the cgroup file
      systems it mounts show its limits at their top, not its parent's tree. */
   if (a->cgroup_namespace && unshare (CLONE_NEWCGROUP) < 0)
@@ -389,7 +394,8 @@ container_run (const struct spec *spec, const struct launch_options *options, st
     failed = true;
   if (!failed && cgroup_apply (&cgroup, options->id, spec, pid, err) < 0)
     failed = true;
-  if (!failed && write (go[1], "g", 1) != 1)
+  /* 'j': the child joins the groups made for it itself (v1); 'g': it is where it belongs. */
+  if (!failed && write (go[1], cgroup.join_in_child ? "j" : "g", 1) != 1)
     failed = shim_fail (err, errno, "write", NULL, "start the container's setup") < 0;
   close (go[1]);
   if (!failed)

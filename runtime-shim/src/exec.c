@@ -67,13 +67,21 @@ join_cgroups (pid_t target)
       controllers++;
       char procs[4096 + 64];
       if (*controllers == '\0')
-        snprintf (procs, sizeof procs, "/sys/fs/cgroup/unified%s/cgroup.procs", where);
+        {
+          /* The unified hierarchy holds containers only where it is the host's only one; a
+             hybrid host's (/sys/fs/cgroup/unified) has none of tsbuild's groups. */
+          struct stat st;
+          if (stat ("/sys/fs/cgroup/cgroup.controllers", &st) < 0)
+            continue;
+          snprintf (procs, sizeof procs, "/sys/fs/cgroup%s/cgroup.procs", where);
+        }
       else
         {
-          /* name=systemd and the like have no directory of that name. */
-          if (strncmp (controllers, "name=", 5) == 0)
-            continue;
-          snprintf (procs, sizeof procs, "/sys/fs/cgroup/%s%s/cgroup.procs", controllers, where);
+          /* A named hierarchy (name=systemd) is mounted under its name. This process has one
+             thread: moved through tasks, it spares the kernel's global threadgroup lock and its
+             RCU grace period (see cgroup.c). */
+          const char *directory = strncmp (controllers, "name=", 5) == 0 ? controllers + 5 : controllers;
+          snprintf (procs, sizeof procs, "/sys/fs/cgroup/%s%s/tasks", directory, where);
         }
       int fd = open (procs, O_WRONLY | O_CLOEXEC);
       if (fd < 0)
