@@ -65,20 +65,27 @@ export async function freezeContainer(id: string, pid: number): Promise<void> {
   } catch (error) {
     throw new TsbuildError('RUNTIME', `pause container ${id}: the cgroup freezer is not writable here (${messageOf(error)}); an ordinary user needs a delegated cgroup v2 hierarchy`, { cause: error });
   }
-  for (let round = 0; round < 20; round++) {
-    const inside = await members(freezer);
-    const processes = await namespaceProcesses(pid);
-    if (processes === undefined) throw new TsbuildError('INVALID_ARGUMENT', `container ${id} is not running`);
-    const outside = processes.filter((process) => !inside.has(process));
-    if (round > 0 && outside.length === 0) return;
-    for (const process of outside) {
-      // A process that ended meanwhile cannot be moved, and needs no freezing.
-      await writeFile(join(freezer.directory, 'cgroup.procs'), `${process}\n`).catch(() => undefined);
+  try {
+    for (let round = 0; round < 20; round++) {
+      const inside = await members(freezer);
+      const processes = await namespaceProcesses(pid);
+      if (processes === undefined) throw new TsbuildError('INVALID_ARGUMENT', `container ${id} is not running`);
+      const outside = processes.filter((process) => !inside.has(process));
+      if (round > 0 && outside.length === 0) return;
+      for (const process of outside) {
+        // A process that ended meanwhile cannot be moved, and needs no freezing.
+        await writeFile(join(freezer.directory, 'cgroup.procs'), `${process}\n`).catch(() => undefined);
+      }
+      await writeFile(join(freezer.directory, freezer.stateFile), freezer.frozen);
+      await waitFor(() => freezer.isFrozen(), `pause container ${id}`);
     }
-    await writeFile(join(freezer.directory, freezer.stateFile), freezer.frozen);
-    await waitFor(() => freezer.isFrozen(), `pause container ${id}`);
+    throw new TsbuildError('RUNTIME', `pause container ${id}: its processes kept forking faster than they could be frozen`);
+  } catch (error) {
+    // A pause that failed leaves nothing frozen: the record does not say paused, so no later
+    // stop, kill or rm -f would thaw what it froze, and their signals would wait on it.
+    await writeFile(join(freezer.directory, freezer.stateFile), freezer.thawed).catch(() => undefined);
+    throw error;
   }
-  throw new TsbuildError('RUNTIME', `pause container ${id}: its processes kept forking faster than they could be frozen`);
 }
 
 /** Resumes the container's frozen processes. */
