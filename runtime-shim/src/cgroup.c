@@ -110,7 +110,8 @@ cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pi
 {
   (void) err;
   bool cpu = spec->cpu_quota > 0 || spec->cpu_shares > 0;
-  bool limited = spec->memory_limit >= 0 || spec->pids_limit >= 0 || cpu;
+  bool cpuset = spec->cpuset_cpus != NULL || spec->cpuset_mems != NULL;
+  bool limited = spec->memory_limit >= 0 || spec->pids_limit >= 0 || cpu || cpuset;
   unsigned long long period = spec->cpu_period > 0 ? spec->cpu_period : 100000;
   char value[64], pid_text[24];
   snprintf (pid_text, sizeof pid_text, "%d", (int) pid);
@@ -127,6 +128,14 @@ cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pi
         {
           snprintf (value, sizeof value, "%lld %llu", spec->cpu_quota, period);
           if (write_value (cgroup->paths[0], "cpu.max", value) < 0)
+            goto skip;
+        }
+      if (cpuset)
+        {
+          write_value ("/sys/fs/cgroup", "cgroup.subtree_control", "+cpuset");
+          write_value ("/sys/fs/cgroup/tsbuild", "cgroup.subtree_control", "+cpuset");
+          if ((spec->cpuset_cpus != NULL && write_value (cgroup->paths[0], "cpuset.cpus", spec->cpuset_cpus) < 0)
+              || (spec->cpuset_mems != NULL && write_value (cgroup->paths[0], "cpuset.mems", spec->cpuset_mems) < 0))
             goto skip;
         }
       if (spec->cpu_shares > 0)
@@ -169,7 +178,13 @@ cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pi
       const char *group = cgroup->paths[cgroup->count - 1];
       int rc = 0;
       if (strstr (name, "cpuset") != NULL)
-        rc = inherit_cpuset (hierarchy, group);
+        {
+          rc = inherit_cpuset (hierarchy, group);
+          if (rc == 0 && spec->cpuset_cpus != NULL)
+            rc = write_value (group, "cpuset.cpus", spec->cpuset_cpus);
+          if (rc == 0 && spec->cpuset_mems != NULL)
+            rc = write_value (group, "cpuset.mems", spec->cpuset_mems);
+        }
       if (rc == 0 && strcmp (name, "memory") == 0 && spec->memory_limit >= 0)
         {
           snprintf (value, sizeof value, "%lld", spec->memory_limit);

@@ -451,6 +451,10 @@ spec_load (const char *bundle, struct spec *spec, struct shim_error *err)
     spec->cpu_period = number;
   if (read_uint (json_get (cpu, "shares"), 262144, &number) && number >= 2)
     spec->cpu_shares = number;
+  const char *cpus = json_string (json_get (cpu, "cpus"));
+  const char *mems = json_string (json_get (cpu, "mems"));
+  spec->cpuset_cpus = cpus == NULL || cpus[0] == '\0' ? NULL : dup_or_null (cpus);
+  spec->cpuset_mems = mems == NULL || mems[0] == '\0' ? NULL : dup_or_null (mems);
   /* Only the rule that names no device matters here: the last one decides for them all. */
   const struct json *devices = json_get (resources, "devices");
   if (json_is (devices, JSON_ARRAY))

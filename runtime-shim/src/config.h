@@ -71,6 +71,8 @@ struct spec {
   long long cpu_quota;        /* microseconds per period, -1 when not set */
   unsigned long long cpu_period; /* microseconds, 0 when not set (100000) */
   unsigned long long cpu_shares; /* 0 when not set */
+  char *cpuset_cpus;          /* linux.resources.cpu.cpus ("0-3,5"), NULL when not set */
+  char *cpuset_mems;          /* linux.resources.cpu.mems, NULL when not set */
   bool init;                  /* annotation run.oci.init / org.tsbuild.init: a PID 1 that reaps */
   char *rootfs_overlay;       /* annotation org.tsbuild.rootfs.overlay: overlay options for root.path, or NULL */
   bool all_devices;           /* linux.resources.devices ends allowing every device: no nodev mounts */

@@ -73,6 +73,9 @@ export interface HostConfig extends SecurityOptions {
   readonly cpuShares?: number;
   readonly cpuPeriod?: number;
   readonly cpuQuota?: number;
+  /** `--cpuset-cpus`, `--cpuset-mems`: CPU and memory node lists, as given. */
+  readonly cpusetCpus?: string;
+  readonly cpusetMems?: string;
   /** Bytes of /dev/shm (`--shm-size`); docker's 64 MiB when absent. */
   readonly shmSize?: number;
   /** `--sysctl`: namespaced kernel parameters. */

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { access, constants as fsConstants, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { closeSync, openSync } from 'node:fs';
-import { hostname as hostHostname } from 'node:os';
+import { availableParallelism, hostname as hostHostname } from 'node:os';
 import { join, posix } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TsbuildError, messageOf, uniqueHex } from '../common/index.js';
@@ -49,6 +49,9 @@ export interface CreateContainerOptions extends ContainerOptions, SecurityOption
   /** Microseconds. */
   readonly cpuPeriod?: number;
   readonly cpuQuota?: number;
+  /** `--cpuset-cpus`, `--cpuset-mems`: lists as `0-3,5`. */
+  readonly cpusetCpus?: string;
+  readonly cpusetMems?: string;
   /** Bytes of /dev/shm. */
   readonly shmSize?: number;
   /** `--sysctl KEY=VALUE`, as given. */
@@ -106,7 +109,7 @@ async function writable(path: string): Promise<boolean> {
 }
 
 /** Where a cgroup v1 controller (or the unified hierarchy) can be written by this process. */
-async function cgroupWritable(controller: 'memory' | 'pids' | 'cpu'): Promise<boolean> {
+async function cgroupWritable(controller: 'memory' | 'pids' | 'cpu' | 'cpuset'): Promise<boolean> {
   return (await writable(`/sys/fs/cgroup/${controller}`)) || ((await writable('/sys/fs/cgroup/cgroup.subtree_control')) && (await writable('/sys/fs/cgroup/cgroup.procs')));
 }
 
@@ -181,6 +184,11 @@ export async function createContainer(options: CreateContainerOptions): Promise<
     warnings.push('Your kernel does not support CPU CFS scheduler or the cgroup is not mounted (or not writable here). CPU limits discarded.');
     cpu = undefined;
   }
+  let cpuset = await cpusetOf(options);
+  if (cpuset !== undefined && !(await cgroupWritable('cpuset'))) {
+    warnings.push('Your kernel does not support cpuset or the cgroup is not mounted (or not writable here). Cpuset discarded.');
+    cpuset = undefined;
+  }
 
   const id = await newContainerId();
   const network = options.network ?? 'default';
@@ -232,6 +240,8 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         memory,
         pidsLimit,
         ...(cpu === undefined ? {} : cpuHostConfig(options)),
+        ...(cpuset?.cpus === undefined ? {} : { cpusetCpus: cpuset.cpus }),
+        ...(cpuset?.mems === undefined ? {} : { cpusetMems: cpuset.mems }),
         ...(options.shmSize === undefined ? {} : { shmSize: options.shmSize }),
         ...(hostNamespaces.length === 0 ? {} : { hostNamespaces }),
         ...(devices.length === 0 ? {} : { devices }),
@@ -306,7 +316,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       ...(options.init === true ? { init: true } : {}),
       ...(memory > 0 ? { memoryLimit: memory } : {}),
       ...(pidsLimit > 0 ? { pidsLimit } : {}),
-      ...(cpu === undefined ? {} : { cpu }),
+      ...(cpu === undefined && cpuset === undefined ? {} : { cpu: { ...cpu, ...cpuset } }),
       ...(options.shmSize === undefined ? {} : { shmSize: options.shmSize }),
       ...(hostNamespaces.length === 0 ? {} : { hostNamespaces }),
       ...(devices.length === 0 ? {} : { devices }),
@@ -664,6 +674,48 @@ function sysctlsOf(entries: readonly string[], shared: { readonly hostNetwork: b
     sysctls[key] = entry.slice(at + 1);
   }
   return sysctls;
+}
+
+/** The numbers a cpuset list names (`0-3,5`), as docker's ParseUintList reads it; undefined when it is not one. */
+function cpusetList(text: string): Set<number> | undefined {
+  const numbers = new Set<number>();
+  for (const part of text.split(',')) {
+    const range = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (range === null) return undefined;
+    const first = Number(range[1]);
+    const last = range[2] === undefined ? first : Number(range[2]);
+    if (last < first || last > 8192) return undefined;
+    for (let n = first; n <= last; n++) numbers.add(n);
+  }
+  return numbers;
+}
+
+/** What cpuset's FILE of the hierarchy's root lists (what a container may ask for), else ALTERNATIVE. */
+async function availableCpuset(file: string, alternative: string): Promise<string> {
+  return ((await readFile(`/sys/fs/cgroup/cpuset/${file}`, 'utf8').catch(() => '')) || (await readFile(`/sys/fs/cgroup/${file}`, 'utf8').catch(() => '')) || alternative).trim();
+}
+
+/**
+ * `--cpuset-cpus` and `--cpuset-mems` checked as docker's daemon checks them: lists it can read
+ * (Invalid value X for cpuset cpus), naming only CPUs and memory nodes the machine has;
+ * undefined when neither is asked.
+ */
+async function cpusetOf(options: Pick<CreateContainerOptions, 'cpusetCpus' | 'cpusetMems'>): Promise<{ cpus?: string; mems?: string } | undefined> {
+  const asked = [
+    ['cpus', options.cpusetCpus, 'cpuset.effective_cpus', `0-${Math.max(0, availableParallelism() - 1)}`, 'CPUs'],
+    ['mems', options.cpusetMems, 'cpuset.effective_mems', '0', 'memory nodes'],
+  ] as const;
+  const result: { cpus?: string; mems?: string } = {};
+  for (const [key, value, file, alternative, what] of asked) {
+    if (value === undefined || value === '') continue;
+    const wanted = cpusetList(value);
+    if (wanted === undefined) throw new TsbuildError('INVALID_ARGUMENT', `Invalid value ${value} for cpuset ${key}`);
+    const available = await availableCpuset(file, alternative);
+    const present = cpusetList(available) ?? new Set<number>();
+    if ([...wanted].some((n) => !present.has(n))) throw new TsbuildError('INVALID_ARGUMENT', `Requested ${what} are not available - requested ${value}, available: ${available}`);
+    result[key] = value;
+  }
+  return Object.keys(result).length === 0 ? undefined : result;
 }
 
 /**

@@ -77,7 +77,7 @@ export interface ContainerSpec {
   readonly shmSize?: number;
   readonly pidsLimit?: number;
   /** CFS bandwidth (`--cpus`, `--cpu-quota`, `--cpu-period`) and weight (`--cpu-shares`), as runc takes them. Ignored rootless. */
-  readonly cpu?: { readonly quota?: number; readonly period?: number; readonly shares?: number };
+  readonly cpu?: { readonly quota?: number; readonly period?: number; readonly shares?: number; readonly cpus?: string; readonly mems?: string };
   /** PID 1 reaps orphans and forwards signals (as `docker run --init`). */
   readonly init?: boolean;
   /**

@@ -400,6 +400,17 @@ describe.runIf(isRoot)('containers as root', () => {
     expect(limited.stderr).toContain('Read-only file system');
     const free = tsbuild('run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', probe);
     expect(free.stdout.trim().split(/\s+/).slice(1)).toEqual(['max', '2', '0']);
+    // --cpuset-cpus: the container runs on the CPUs named, and reads them where docker's do.
+    const pinned = ok('run', '--rm', '--network', 'none', '--cpuset-cpus', '0', 'busybox', 'sh', '-c', unified ? 'nproc; cat /sys/fs/cgroup/cpuset.cpus' : 'nproc; cat /sys/fs/cgroup/cpuset/cpuset.cpus');
+    expect(pinned).toBe('1\n0\n');
+    ok('create', '--name', 'pinned', '--cpuset-cpus', '0', '--cpuset-mems', '0', 'busybox', 'true');
+    expect(inspect('pinned', '{{.HostConfig.CpusetCpus}}|{{.HostConfig.CpusetMems}}')).toBe('0|0');
+    ok('rm', 'pinned');
+    expectRefused([
+      [['--cpuset-cpus', 'x'], 'Invalid value x for cpuset cpus'],
+      [['--cpuset-cpus', '0-4095'], 'Requested CPUs are not available - requested 0-4095, available: '],
+      [['--cpuset-mems', '1,x'], 'Invalid value 1,x for cpuset mems'],
+    ]);
     const mounts = ok('run', '--rm', '--network', 'none', 'busybox', 'grep', ' /sys/fs/cgroup', '/proc/mounts');
     expect(mounts).toMatch(unified ? /^cgroup2? \/sys\/fs\/cgroup cgroup2 ro,/m : /^cgroup \/sys\/fs\/cgroup\/memory cgroup ro,nosuid,nodev,noexec,/m);
   });

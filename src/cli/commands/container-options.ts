@@ -32,6 +32,8 @@ export interface ContainerFlags {
   readonly cpuShares?: string;
   readonly cpuPeriod?: string;
   readonly cpuQuota?: string;
+  readonly cpusetCpus?: string;
+  readonly cpusetMems?: string;
   readonly restart?: string;
   readonly stopSignal?: string;
   readonly stopTimeout?: string;
@@ -106,6 +108,8 @@ export function addContainerOptions(command: Command): Command {
     .option('-c, --cpu-shares <weight>', 'relative CPU weight (default 1024), where cgroups allow it')
     .option('--cpu-period <microseconds>', 'the CFS period of --cpu-quota')
     .option('--cpu-quota <microseconds>', 'the CFS quota per --cpu-period')
+    .option('--cpuset-cpus <list>', 'CPUs the container may run on (0-3, 0,1), where cgroups allow it')
+    .option('--cpuset-mems <list>', 'memory nodes the container may use (0-3, 0,1), where cgroups allow it')
     .option('--restart <policy>', 'no, on-failure[:N], always or unless-stopped', 'no')
     .option('--stop-signal <signal>', "signal stop sends (default: the image's StopSignal, or SIGTERM)")
     .option('--stop-timeout <seconds>', 'seconds stop waits before SIGKILL (default 10)')
@@ -290,6 +294,8 @@ export function needsRecord(flags: ContainerFlags): boolean {
     flags.cpuShares !== undefined ||
     flags.cpuPeriod !== undefined ||
     flags.cpuQuota !== undefined ||
+    flags.cpusetCpus !== undefined ||
+    flags.cpusetMems !== undefined ||
     (flags.restart ?? 'no') !== 'no' ||
     flags.stopSignal !== undefined ||
     flags.stopTimeout !== undefined ||
@@ -398,6 +404,8 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     ...(flags.cpuShares === undefined ? {} : { cpuShares: integer('--cpu-shares', flags.cpuShares) }),
     ...(flags.cpuPeriod === undefined ? {} : { cpuPeriod: integer('--cpu-period', flags.cpuPeriod) }),
     ...(flags.cpuQuota === undefined ? {} : { cpuQuota: integer('--cpu-quota', flags.cpuQuota) }),
+    ...(flags.cpusetCpus === undefined ? {} : { cpusetCpus: flags.cpusetCpus }),
+    ...(flags.cpusetMems === undefined ? {} : { cpusetMems: flags.cpusetMems }),
     restart: parseRestartPolicy(flags.restart ?? 'no', flags.rm === true),
     ...(flags.stopSignal === undefined ? {} : { stopSignal: flags.stopSignal }),
     ...(flags.stopTimeout === undefined ? {} : { stopTimeout: integer('--stop-timeout', flags.stopTimeout) }),
