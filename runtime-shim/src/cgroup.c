@@ -111,7 +111,7 @@ cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pi
   (void) err;
   bool cpu = spec->cpu_quota > 0 || spec->cpu_shares > 0;
   bool cpuset = spec->cpuset_cpus != NULL || spec->cpuset_mems != NULL;
-  bool limited = spec->memory_limit >= 0 || spec->pids_limit >= 0 || cpu || cpuset;
+  bool limited = spec->memory_limit >= 0 || spec->memory_swap != 0 || spec->memory_reservation >= 0 || spec->pids_limit >= 0 || cpu || cpuset;
   unsigned long long period = spec->cpu_period > 0 ? spec->cpu_period : 100000;
   char value[64], pid_text[24];
   snprintf (pid_text, sizeof pid_text, "%d", (int) pid);
@@ -149,6 +149,19 @@ cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pi
         {
           snprintf (value, sizeof value, "%lld", spec->memory_limit);
           if (write_value (cgroup->paths[0], "memory.max", value) < 0)
+            goto skip;
+          /* v2 counts swap apart: what the total leaves over the memory limit, as runc converts it. */
+          if (spec->memory_swap == -1)
+            snprintf (value, sizeof value, "max");
+          else
+            snprintf (value, sizeof value, "%lld", spec->memory_swap > spec->memory_limit ? spec->memory_swap - spec->memory_limit : 0);
+          if (spec->memory_swap != 0)
+            write_value (cgroup->paths[0], "memory.swap.max", value);
+        }
+      if (spec->memory_reservation >= 0)
+        {
+          snprintf (value, sizeof value, "%lld", spec->memory_reservation);
+          if (write_value (cgroup->paths[0], "memory.low", value) < 0)
             goto skip;
         }
       if (spec->pids_limit >= 0)
@@ -189,6 +202,18 @@ cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pi
         {
           snprintf (value, sizeof value, "%lld", spec->memory_limit);
           rc = write_value (group, "memory.limit_in_bytes", value);
+          /* Memory and swap together, where the kernel accounts swap (runc skips it otherwise). */
+          char memsw[PATH_MAX + 32];
+          snprintf (memsw, sizeof memsw, "%s/memory.memsw.limit_in_bytes", group);
+          struct stat memsw_st;
+          snprintf (value, sizeof value, "%lld", spec->memory_swap);
+          if (rc == 0 && spec->memory_swap != 0 && stat (memsw, &memsw_st) == 0)
+            rc = write_value (group, "memory.memsw.limit_in_bytes", value);
+        }
+      if (rc == 0 && strcmp (name, "memory") == 0 && spec->memory_reservation >= 0)
+        {
+          snprintf (value, sizeof value, "%lld", spec->memory_reservation);
+          rc = write_value (group, "memory.soft_limit_in_bytes", value);
         }
       if (rc == 0 && strcmp (name, "pids") == 0 && spec->pids_limit >= 0)
         {

@@ -279,6 +279,7 @@ spec_load (const char *bundle, struct spec *spec, struct shim_error *err)
   size_t size = 0;
   memset (spec, 0, sizeof *spec);
   spec->memory_limit = -1;
+  spec->memory_reservation = -1;
   spec->pids_limit = -1;
   spec->cpu_quota = -1;
   if (snprintf (path, sizeof path, "%s/config.json", bundle) >= (int) sizeof path)
@@ -442,6 +443,13 @@ spec_load (const char *bundle, struct spec *spec, struct shim_error *err)
   const struct json *resources = json_get (linux_, "resources");
   if (read_uint (json_get (json_get (resources, "memory"), "limit"), INT64_MAX, &number))
     spec->memory_limit = (long long) number;
+  const struct json *swap = json_get (json_get (resources, "memory"), "swap");
+  if (json_is (swap, JSON_NUMBER) && swap->number == -1)
+    spec->memory_swap = -1;
+  else if (read_uint (swap, INT64_MAX, &number))
+    spec->memory_swap = (long long) number;
+  if (read_uint (json_get (json_get (resources, "memory"), "reservation"), INT64_MAX, &number))
+    spec->memory_reservation = (long long) number;
   if (read_uint (json_get (json_get (resources, "pids"), "limit"), INT64_MAX, &number))
     spec->pids_limit = (long long) number;
   const struct json *cpu = json_get (resources, "cpu");

@@ -67,6 +67,8 @@ struct spec {
   size_t readonly_path_count;
   unsigned long rootfs_propagation;
   long long memory_limit;     /* bytes, -1 when not set */
+  long long memory_swap;      /* memory and swap together, bytes; 0 when not set, -1 unlimited */
+  long long memory_reservation; /* bytes, -1 when not set */
   long long pids_limit;       /* -1 when not set */
   long long cpu_quota;        /* microseconds per period, -1 when not set */
   unsigned long long cpu_period; /* microseconds, 0 when not set (100000) */

@@ -73,6 +73,9 @@ export interface HostConfig extends SecurityOptions {
   readonly cpuShares?: number;
   readonly cpuPeriod?: number;
   readonly cpuQuota?: number;
+  /** `--memory-swap` (memory and swap together; -1 unlimited) and `--memory-reservation`, bytes. */
+  readonly memorySwap?: number;
+  readonly memoryReservation?: number;
   /** `--cpuset-cpus`, `--cpuset-mems`: CPU and memory node lists, as given. */
   readonly cpusetCpus?: string;
   readonly cpusetMems?: string;

@@ -49,6 +49,9 @@ export interface CreateContainerOptions extends ContainerOptions, SecurityOption
   /** Microseconds. */
   readonly cpuPeriod?: number;
   readonly cpuQuota?: number;
+  /** `--memory-swap` (memory and swap together; -1 unlimited swap) and `--memory-reservation`, bytes. */
+  readonly memorySwap?: number;
+  readonly memoryReservation?: number;
   /** `--cpuset-cpus`, `--cpuset-mems`: lists as `0-3,5`. */
   readonly cpusetCpus?: string;
   readonly cpusetMems?: string;
@@ -171,9 +174,12 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   const warnings: string[] = [];
   let memory = options.memory ?? 0;
   let pidsLimit = options.pidsLimit ?? 0;
-  if (memory > 0 && !(await cgroupWritable('memory'))) {
+  let { memorySwap, memoryReservation } = memoryLimits(memory, options);
+  if ((memory > 0 || memoryReservation > 0) && !(await cgroupWritable('memory'))) {
     warnings.push('Your kernel does not support memory limit capabilities or the cgroup is not mounted (or not writable here). Limitation discarded.');
     memory = 0;
+    memorySwap = 0;
+    memoryReservation = 0;
   }
   if (pidsLimit > 0 && !(await cgroupWritable('pids'))) {
     warnings.push('Your kernel does not support pids limit capabilities or the cgroup is not mounted (or not writable here). PIDs limit discarded.');
@@ -238,6 +244,8 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         init: options.init === true,
         readonlyRootfs: options.readOnly === true,
         memory,
+        ...(memorySwap === 0 ? {} : { memorySwap }),
+        ...(memoryReservation === 0 ? {} : { memoryReservation }),
         pidsLimit,
         ...(cpu === undefined ? {} : cpuHostConfig(options)),
         ...(cpuset?.cpus === undefined ? {} : { cpusetCpus: cpuset.cpus }),
@@ -315,6 +323,8 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       terminal: tty,
       ...(options.init === true ? { init: true } : {}),
       ...(memory > 0 ? { memoryLimit: memory } : {}),
+      ...(memory > 0 && memorySwap !== 0 ? { memorySwap } : {}),
+      ...(memoryReservation > 0 ? { memoryReservation } : {}),
       ...(pidsLimit > 0 ? { pidsLimit } : {}),
       ...(cpu === undefined && cpuset === undefined ? {} : { cpu: { ...cpu, ...cpuset } }),
       ...(options.shmSize === undefined ? {} : { shmSize: options.shmSize }),
@@ -674,6 +684,22 @@ function sysctlsOf(entries: readonly string[], shared: { readonly hostNetwork: b
     sysctls[key] = entry.slice(at + 1);
   }
   return sysctls;
+}
+
+/**
+ * `--memory-swap` and `--memory-reservation` as docker's daemon takes them: memory and swap
+ * together default to twice the memory, may not be less than it, and need it; a reservation is
+ * at least 6 MB and no more than the memory.
+ */
+function memoryLimits(memory: number, options: Pick<CreateContainerOptions, 'memorySwap' | 'memoryReservation'>): { memorySwap: number; memoryReservation: number } {
+  let memorySwap = options.memorySwap ?? 0;
+  const memoryReservation = options.memoryReservation ?? 0;
+  if (memory > 0 && memorySwap === 0) memorySwap = memory * 2;
+  if (memory > 0 && memorySwap > 0 && memorySwap < memory) throw new TsbuildError('INVALID_ARGUMENT', 'Minimum memoryswap limit should be larger than memory limit, see usage');
+  if (memory === 0 && memorySwap > 0) throw new TsbuildError('INVALID_ARGUMENT', 'You should always set the Memory limit when using Memoryswap limit, see usage');
+  if (memoryReservation > 0 && memoryReservation < 6 * 1024 * 1024) throw new TsbuildError('INVALID_ARGUMENT', 'Minimum memory reservation allowed is 6MB');
+  if (memory > 0 && memoryReservation > 0 && memory < memoryReservation) throw new TsbuildError('INVALID_ARGUMENT', 'Minimum memory limit can not be less than memory reservation limit, see usage');
+  return { memorySwap, memoryReservation };
 }
 
 /** The numbers a cpuset list names (`0-3,5`), as docker's ParseUintList reads it; undefined when it is not one. */

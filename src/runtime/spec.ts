@@ -71,6 +71,9 @@ export interface ContainerSpec {
   readonly consoleSize?: { readonly rows: number; readonly columns: number };
   /** Bytes. Ignored rootless (no delegated cgroup). */
   readonly memoryLimit?: number;
+  /** Memory and swap together, bytes (-1: unlimited swap), and the soft limit: docker's --memory-swap and --memory-reservation. */
+  readonly memorySwap?: number;
+  readonly memoryReservation?: number;
   /** `linux.sysctl`: namespaced kernel parameters, written in the container's namespaces. */
   readonly sysctls?: Readonly<Record<string, string>>;
   /** Size of /dev/shm in bytes (default 64 MiB, as docker). */
@@ -300,11 +303,19 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
       ...(mappings === undefined ? {} : { uidMappings: mappings.uid, gidMappings: mappings.gid }),
       // Rootless: no cgroup is delegated to the caller on these hosts, and runc refuses a config
       // asking for limits it cannot apply.
-      ...(rootless || (spec.memoryLimit === undefined && spec.pidsLimit === undefined && spec.cpu === undefined && spec.allDevices !== true && deviceRules.length === 0)
+      ...(rootless || (spec.memoryLimit === undefined && spec.memoryReservation === undefined && spec.pidsLimit === undefined && spec.cpu === undefined && spec.allDevices !== true && deviceRules.length === 0)
         ? {}
         : {
             resources: {
-              ...(spec.memoryLimit === undefined ? {} : { memory: { limit: spec.memoryLimit } }),
+              ...(spec.memoryLimit === undefined && spec.memoryReservation === undefined
+                ? {}
+                : {
+                    memory: {
+                      ...(spec.memoryLimit === undefined ? {} : { limit: spec.memoryLimit }),
+                      ...(spec.memorySwap === undefined ? {} : { swap: spec.memorySwap }),
+                      ...(spec.memoryReservation === undefined ? {} : { reservation: spec.memoryReservation }),
+                    },
+                  }),
               ...(spec.pidsLimit === undefined ? {} : { pids: { limit: spec.pidsLimit } }),
               ...(spec.cpu === undefined ? {} : { cpu: { ...spec.cpu } }),
               ...(spec.allDevices === true ? { devices: [{ allow: true, access: 'rwm' }] } : deviceRules.length === 0 ? {} : { devices: deviceRules }),

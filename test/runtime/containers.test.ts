@@ -389,7 +389,7 @@ function expectRefused(cases: ReadonlyArray<readonly [readonly string[], string]
 describe.runIf(isRoot)('containers as root', () => {
   lifecycleTests();
 
-  it('shows the container its own cgroups at /sys/fs/cgroup, read-only, its limits at their top and nothing of the host\'s tree', () => {
+  it('shows the container its own cgroups at /sys/fs/cgroup, read-only, its limits at their top (--memory, --memory-swap, --memory-reservation, --cpuset-*) and nothing of the host\'s tree', () => {
     const unified = existsSync('/sys/fs/cgroup/cgroup.controllers');
     const probe = unified
       ? 'cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max; grep -c . /sys/fs/cgroup/cgroup.procs; ls /sys/fs/cgroup | grep -c "^tsbuild$"; touch /sys/fs/cgroup/x'
@@ -400,6 +400,21 @@ describe.runIf(isRoot)('containers as root', () => {
     expect(limited.stderr).toContain('Read-only file system');
     const free = tsbuild('run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', probe);
     expect(free.stdout.trim().split(/\s+/).slice(1)).toEqual(['max', '2', '0']);
+    // --memory-swap (twice --memory unless given) and --memory-reservation, as docker's daemon sets them.
+    if (!unified && existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes')) {
+      const files = 'cat /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes /sys/fs/cgroup/memory/memory.soft_limit_in_bytes';
+      expect(ok('run', '--rm', '--network', 'none', '-m', '64m', 'busybox', 'sh', '-c', files).split('\n')[0]).toBe(String(128 * 1024 * 1024));
+      expect(ok('run', '--rm', '--network', 'none', '-m', '64m', '--memory-swap', '100m', '--memory-reservation', '32m', 'busybox', 'sh', '-c', files)).toBe(`${100 * 1024 * 1024}\n${32 * 1024 * 1024}\n`);
+    }
+    ok('create', '--name', 'reserved', '-m', '64m', '--memory-reservation', '32m', 'busybox', 'true');
+    expect(inspect('reserved', '{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.MemoryReservation}}')).toBe(`${64 * 1024 * 1024} ${128 * 1024 * 1024} ${32 * 1024 * 1024}`);
+    ok('rm', 'reserved');
+    expectRefused([
+      [['-m', '64m', '--memory-swap', '32m'], 'Minimum memoryswap limit should be larger than memory limit, see usage'],
+      [['--memory-swap', '64m'], 'You should always set the Memory limit when using Memoryswap limit, see usage'],
+      [['-m', '64m', '--memory-reservation', '128m'], 'Minimum memory limit can not be less than memory reservation limit, see usage'],
+      [['--memory-reservation', '1m'], 'Minimum memory reservation allowed is 6MB'],
+    ]);
     // --cpuset-cpus: the container runs on the CPUs named, and reads them where docker's do.
     const pinned = ok('run', '--rm', '--network', 'none', '--cpuset-cpus', '0', 'busybox', 'sh', '-c', unified ? 'nproc; cat /sys/fs/cgroup/cpuset.cpus' : 'nproc; cat /sys/fs/cgroup/cpuset/cpuset.cpus');
     expect(pinned).toBe('1\n0\n');

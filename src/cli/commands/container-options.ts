@@ -34,6 +34,8 @@ export interface ContainerFlags {
   readonly cpuQuota?: string;
   readonly cpusetCpus?: string;
   readonly cpusetMems?: string;
+  readonly memorySwap?: string;
+  readonly memoryReservation?: string;
   readonly restart?: string;
   readonly stopSignal?: string;
   readonly stopTimeout?: string;
@@ -103,6 +105,8 @@ export function addContainerOptions(command: Command): Command {
     .option('--read-only', "mount the container's root read-only")
     .option('--init', 'run the command under an init that forwards signals and reaps orphans')
     .option('-m, --memory <bytes>', 'memory limit (b, k, m, g), where cgroups allow it')
+    .option('--memory-swap <bytes>', 'memory and swap together (-1: unlimited swap; default twice --memory), where cgroups allow it')
+    .option('--memory-reservation <bytes>', 'memory soft limit, where cgroups allow it')
     .option('--pids-limit <n>', 'process limit, where cgroups allow it')
     .option('--cpus <number>', 'CPUs the container may use (1.5: one and a half), where cgroups allow it')
     .option('-c, --cpu-shares <weight>', 'relative CPU weight (default 1024), where cgroups allow it')
@@ -201,11 +205,16 @@ function parseCpus(text: string): number {
 }
 
 /** docker's memory sizes: a number with an optional b, k, m or g (powers of 1024). */
-export function parseMemory(text: string): number {
+function parseMemorySize(text: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*([bkmg]?)b?$/i.exec(text.trim());
   if (match === null) throw new TsbuildError('INVALID_ARGUMENT', `invalid size: '${text}'`);
   const unit = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(match[2] ?? '').toLowerCase()] ?? 1;
-  const bytes = Math.floor(Number(match[1]) * unit);
+  return Math.floor(Number(match[1]) * unit);
+}
+
+/** `--memory`: a size of at least docker's 6 MB. */
+export function parseMemory(text: string): number {
+  const bytes = parseMemorySize(text);
   if (bytes > 0 && bytes < 6 * 1024 * 1024) throw new TsbuildError('INVALID_ARGUMENT', 'Minimum memory limit allowed is 6MB');
   return bytes;
 }
@@ -295,6 +304,8 @@ export function needsRecord(flags: ContainerFlags): boolean {
     flags.cpuPeriod !== undefined ||
     flags.cpuQuota !== undefined ||
     flags.cpusetCpus !== undefined ||
+    flags.memorySwap !== undefined ||
+    flags.memoryReservation !== undefined ||
     flags.cpusetMems !== undefined ||
     (flags.restart ?? 'no') !== 'no' ||
     flags.stopSignal !== undefined ||
@@ -405,6 +416,8 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     ...(flags.cpuPeriod === undefined ? {} : { cpuPeriod: integer('--cpu-period', flags.cpuPeriod) }),
     ...(flags.cpuQuota === undefined ? {} : { cpuQuota: integer('--cpu-quota', flags.cpuQuota) }),
     ...(flags.cpusetCpus === undefined ? {} : { cpusetCpus: flags.cpusetCpus }),
+    ...(flags.memorySwap === undefined ? {} : { memorySwap: flags.memorySwap.trim() === '-1' ? -1 : parseMemorySize(flags.memorySwap) }),
+    ...(flags.memoryReservation === undefined ? {} : { memoryReservation: parseMemorySize(flags.memoryReservation) }),
     ...(flags.cpusetMems === undefined ? {} : { cpusetMems: flags.cpusetMems }),
     restart: parseRestartPolicy(flags.restart ?? 'no', flags.rm === true),
     ...(flags.stopSignal === undefined ? {} : { stopSignal: flags.stopSignal }),
