@@ -6,10 +6,10 @@ const { readFileSync, statSync } = require('node:fs');
 const { join } = require('node:path');
 const { compileBundle, runBundle } = require('./bundle-loader.cjs');
 
-// `run` and `build` start from bundles of their own, each holding that command alone
-// (src/cli/entry-run.ts, entry-build.ts); the command is named as createProgram finds it
-// (src/cli/program.ts), the first argument that is not an option.
-const ownBundles = new Set(['run', 'build']);
+// `run`, `build` and a container's monitor start from bundles of their own, each holding that
+// command alone (src/cli/entry-run.ts, entry-build.ts, entry-monitor.ts); the command is named as
+// createProgram finds it (src/cli/program.ts), the first argument that is not an option.
+const ownBundles = new Set(['run', 'build', 'container-monitor']);
 const command = process.argv.slice(2).find((arg) => !arg.startsWith('-'));
 const bundle = join(__dirname, '..', 'dist', 'cli-bundle', `${ownBundles.has(command) ? command : 'cli'}.cjs`);
 let cache;

@@ -2,7 +2,8 @@
 // for it: resolving, loading and compiling hundreds of small modules costs more start-up time than
 // a parse or a push whose blobs the registry already has. bin/tsbuild.js runs the bundle with the
 // cache (see there); each command's modules still run only when that command runs. `run` and
-// `build` have bundles of their own besides (src/cli/entry-run.ts, entry-build.ts): V8 compiles
+// `build` have bundles of their own besides (src/cli/entry-run.ts, entry-build.ts), and so has a
+// container's monitor (entry-monitor.ts), which lives as long as its container: V8 compiles
 // a whole script from its cache and instantiates every function the bundle declares at its top
 // level, whichever command runs, so every other command's code cost them start-up time.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,7 +12,12 @@ import { dirname, resolve, sep } from 'node:path';
 import { build } from 'esbuild';
 
 /** Each bundle's name (bin/tsbuild.js chooses it by the command) and its entry in tsc's output. */
-const bundles = { cli: 'dist/cli/entry.js', run: 'dist/cli/entry-run.js', build: 'dist/cli/entry-build.js' };
+const bundles = {
+  cli: 'dist/cli/entry.js',
+  run: 'dist/cli/entry-run.js',
+  build: 'dist/cli/entry-build.js',
+  'container-monitor': 'dist/cli/entry-monitor.js',
+};
 
 const requireHere = createRequire(import.meta.url);
 const lexerLibraryFile = resolve(dirname(requireHere.resolve('chevrotain')), '..', 'chevrotain.min.mjs');

@@ -86,7 +86,7 @@ describe('cli', () => {
     expect(codeCache?.detail).toMatch(/started from its V8 code cache/);
   });
 
-  it('has a code cache this Node takes for each bundle, run and build their own', () => {
+  it('has a code cache this Node takes for each bundle, run, build and the monitor their own', () => {
     // In a plain node: V8 takes a cache only under the flags it was made with.
     const loader = new URL('../bin/bundle-loader.cjs', import.meta.url).pathname;
     const check = `
@@ -96,7 +96,7 @@ describe('cli', () => {
       const program = runBundle(script, file);
       process.stdout.write(JSON.stringify({ rejected: script.cachedDataRejected, main: typeof program.main }));
     `;
-    for (const name of ['cli', 'run', 'build']) {
+    for (const name of ['cli', 'run', 'build', 'container-monitor']) {
       const file = new URL(`../dist/cli-bundle/${name}.cjs`, import.meta.url).pathname;
       expect(JSON.parse(execFileSync(process.execPath, ['-e', check, file], { encoding: 'utf8' }))).toEqual({ rejected: false, main: 'function' });
     }

@@ -1192,14 +1192,6 @@ export function registerContainer(program: Command, io: CliIo): void {
   definePrune(group, io);
 }
 
-/** The hidden command a container's monitor runs as (started by `start` and `run -d`). */
-export function registerContainerMonitor(program: Command, _io: CliIo): void {
-  addRootOption(program.command('container-monitor', { hidden: true }).argument('<id>', 'container ID')).action(async (id: string, flags: RootOption) => {
-    const store = await storeFromOptions(flags);
-    await superviseContainer(store, id);
-  });
-}
-
 const registrar = (define: Registrar): ((program: Command, io: CliIo) => void) => (program, io) => define(program, io);
 
 export const registerCreate = registrar(defineCreate);

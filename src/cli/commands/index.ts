@@ -44,7 +44,7 @@ registerCommands({
   update: async () => (await import('./containers.js')).registerUpdate,
   container: async () => (await import('./containers.js')).registerContainer,
   'container-inspect': async () => (await import('./containers.js')).registerContainerInspect,
-  'container-monitor': async () => (await import('./containers.js')).registerContainerMonitor,
+  'container-monitor': async () => (await import('./container-monitor.js')).registerContainerMonitor,
   network: async () => (await import('./network.js')).registerNetwork,
   diff: async () => (await import('./container-changes.js')).registerDiff,
   export: async () => (await import('./container-changes.js')).registerExport,
