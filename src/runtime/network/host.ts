@@ -280,8 +280,20 @@ export async function removeRules(side: NetworkSide, tag: string, link?: string)
   }
   const text = restoreText(tables);
   if (text === '' && link === undefined) return;
-  // /proc/net, not /sys/class/net: it shows the namespace the script runs in.
-  await script(side, `remove rules ${tag}`, `[ -z "$1" ] || printf '%s' "$1" | iptables-restore -w --noflush\n[ -z "$2" ] || ! grep -q "^ *$2:" /proc/net/dev || ip link del "$2"`, [text, link ?? '']);
+  // /proc/net, not /sys/class/net: it shows the namespace the script runs in. Deleting a bridge
+  // waits out the kernel's grace periods (40 ms here), so it runs beside the rules' removal: the
+  // rules name the link, and neither needs the other gone first.
+  await script(
+    side,
+    `remove rules ${tag}`,
+    [
+      'link=',
+      'if [ -n "$2" ] && grep -q "^ *$2:" /proc/net/dev; then ip link del "$2" & link=$!; fi',
+      '[ -z "$1" ] || printf \'%s\' "$1" | iptables-restore -w --noflush',
+      '[ -z "$link" ] || wait "$link"',
+    ].join('\n'),
+    [text, link ?? ''],
+  );
 }
 
 /** The rules carrying TAG (for checks and tests). */
