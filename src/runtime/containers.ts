@@ -112,7 +112,7 @@ async function writable(path: string): Promise<boolean> {
 }
 
 /** Where a cgroup v1 controller (or the unified hierarchy) can be written by this process. */
-async function cgroupWritable(controller: 'memory' | 'pids' | 'cpu' | 'cpuset'): Promise<boolean> {
+export async function cgroupWritable(controller: 'memory' | 'pids' | 'cpu' | 'cpuset'): Promise<boolean> {
   return (await writable(`/sys/fs/cgroup/${controller}`)) || ((await writable('/sys/fs/cgroup/cgroup.subtree_control')) && (await writable('/sys/fs/cgroup/cgroup.procs')));
 }
 
@@ -726,7 +726,7 @@ async function availableCpuset(file: string, alternative: string): Promise<strin
  * (Invalid value X for cpuset cpus), naming only CPUs and memory nodes the machine has;
  * undefined when neither is asked.
  */
-async function cpusetOf(options: Pick<CreateContainerOptions, 'cpusetCpus' | 'cpusetMems'>): Promise<{ cpus?: string; mems?: string } | undefined> {
+export async function cpusetOf(options: Pick<CreateContainerOptions, 'cpusetCpus' | 'cpusetMems'>): Promise<{ cpus?: string; mems?: string } | undefined> {
   const asked = [
     ['cpus', options.cpusetCpus, 'cpuset.effective_cpus', `0-${Math.max(0, availableParallelism() - 1)}`, 'CPUs'],
     ['mems', options.cpusetMems, 'cpuset.effective_mems', '0', 'memory nodes'],
@@ -749,7 +749,7 @@ async function cpusetOf(options: Pick<CreateContainerOptions, 'cpusetCpus' | 'cp
  * `--cpu-quota`/`--cpu-period` and `--cpu-shares`; undefined when none is asked. docker refuses
  * `--cpus` with `--cpu-quota` or `--cpu-period`.
  */
-function cpuLimits(options: Pick<CreateContainerOptions, 'nanoCpus' | 'cpuShares' | 'cpuPeriod' | 'cpuQuota'>): { quota?: number; period?: number; shares?: number } | undefined {
+export function cpuLimits(options: Pick<CreateContainerOptions, 'nanoCpus' | 'cpuShares' | 'cpuPeriod' | 'cpuQuota'>): { quota?: number; period?: number; shares?: number } | undefined {
   const nano = options.nanoCpus ?? 0;
   if (nano > 0 && ((options.cpuQuota ?? 0) > 0 || (options.cpuPeriod ?? 0) > 0)) {
     throw new TsbuildError('INVALID_ARGUMENT', 'Conflicting options: Nano CPUs and CPU Period cannot both be set');

@@ -46,6 +46,7 @@ export {
   type RestartPolicy,
 } from './container.js';
 export { findContainer, listContainerRecords, observeState, updateContainer, type ObservedState } from './container-store.js';
+export { updateContainerResources, type ResourceUpdate } from './container-update.js';
 export { copyFromContainer, copyToContainer, copyPlacement, type ContainerCopyOptions, type CopyResult, type CopySource, type CopyTarget } from './container-copy.js';
 export { registerContainerHooks, type ContainerHooks, type ContainerStartAdditions } from './container-hooks.js';
 export { parseLogConfig, readLog, type LogConfig, type LogEntry, type ReadLogOptions } from './container-log.js';

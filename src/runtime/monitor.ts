@@ -92,7 +92,6 @@ export async function superviseContainer(store: Store, id: string, options: Supe
     return { ...current, owner: self };
   });
   const runtime = selectRuntime(record.config.runtime);
-  const spec = JSON.parse(await readFile(join(directory, 'spec.json'), 'utf8')) as ContainerSpec;
   // `--log-driver none` keeps nothing; json-file rotates at `max-size` when asked.
   const logConfig = record.hostConfig?.logConfig;
   const log = logConfig?.type === 'none' ? undefined : new LogWriter(join(directory, 'container.log'), rotationOf(logConfig));
@@ -176,6 +175,8 @@ export async function superviseContainer(store: Store, id: string, options: Supe
         const added = await hook.prepare?.(record);
         if (added !== undefined) extra = { mounts: [...(extra.mounts ?? []), ...(added.mounts ?? [])], ...(added.networkNamespace === undefined ? (extra.networkNamespace === undefined ? {} : { networkNamespace: extra.networkNamespace }) : { networkNamespace: added.networkNamespace }) };
       }
+      // Read at each start: `update` may have changed its limits since the last.
+      const spec = JSON.parse(await readFile(join(directory, 'spec.json'), 'utf8')) as ContainerSpec;
       await runtime.prepare(directory, specForStart(spec, record, extra));
       const pidFile = join(directory, 'pid');
       await rm(pidFile, { force: true });

@@ -430,6 +430,48 @@ describe.runIf(isRoot)('containers as root', () => {
     expect(mounts).toMatch(unified ? /^cgroup2? \/sys\/fs\/cgroup cgroup2 ro,/m : /^cgroup \/sys\/fs\/cgroup\/memory cgroup ro,nosuid,nodev,noexec,/m);
   });
 
+  it('update changes the limits of a running container at once, keeps them for its later starts and refuses what docker refuses', () => {
+    const unified = existsSync('/sys/fs/cgroup/cgroup.controllers');
+    const probe = unified
+      ? 'cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.max /sys/fs/cgroup/cpuset.cpus'
+      : 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpuset/cpuset.cpus';
+    const seen = (): string[] => ok('exec', 'tuned', 'sh', '-c', probe).trim().split(/\s+/);
+    ok('run', '-d', '--name', 'tuned', '--network', 'none', '-m', '64m', 'busybox', 'sleep', '100');
+    // Above memory and swap together (twice 64m), the memory alone is refused, as docker's daemon does.
+    const refused = tsbuild('update', '-m', '512m', 'tuned');
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/Cannot update container [0-9a-f]{64}: Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time/);
+    expect(ok('update', '-m', '512m', '--memory-swap', '1g', '--pids-limit', '30', '--cpus', '0.5', '--cpuset-cpus', '0', 'tuned')).toBe('tuned\n');
+    const applied = [String(512 * 1024 * 1024), '30', unified ? '50000' : '50000', '0'];
+    expect(seen().filter((value) => value !== '100000')).toEqual(applied);
+    expect(inspect('tuned', '{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.PidsLimit}} {{.HostConfig.NanoCpus}} {{.HostConfig.CpusetCpus}}')).toBe(`${512 * 1024 * 1024} ${1024 * 1024 * 1024} 30 500000000 0`);
+    // Kept for the next start, whoever starts it.
+    ok('restart', '-t', '0', 'tuned');
+    expect(seen().filter((value) => value !== '100000')).toEqual(applied);
+    // Lowered below what is set, and unlimited again (-1), as docker's update takes them.
+    ok('update', '-m', '128m', '--pids-limit', '-1', 'tuned');
+    expect(seen().slice(0, 2)).toEqual([String(128 * 1024 * 1024), 'max']);
+    for (const [flags, words] of [
+      [['--cpu-period', '50000'], 'Conflicting options: CPU Period cannot be updated as NanoCPUs has already been set'],
+      [['-m', '256m', '--memory-swap', '128m'], 'Minimum memoryswap limit should be larger than memory limit, see usage'],
+      [['--memory-reservation', '1m'], 'Minimum memory reservation allowed is 6MB'],
+      [['--cpuset-cpus', '0-4095'], 'Requested CPUs are not available - requested 0-4095'],
+      [['-m', '1m'], 'Minimum memory limit allowed is 6MB'],
+    ] as const) {
+      const result = tsbuild('update', ...flags, 'tuned');
+      expect([flags, result.status, result.stderr.includes(words)]).toEqual([flags, 1, true]);
+    }
+    // A refused update changes nothing.
+    expect(inspect('tuned', '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}')).toBe(`${128 * 1024 * 1024} 500000000`);
+    ok('rm', '-f', 'tuned');
+    // A stopped container's limits wait for its start.
+    ok('create', '--name', 'later', '--network', 'none', 'busybox', 'sh', '-c', unified ? 'cat /sys/fs/cgroup/pids.max' : 'cat /sys/fs/cgroup/pids/pids.max');
+    ok('update', '--pids-limit', '42', 'later');
+    ok('start', '-a', 'later');
+    expect(ok('logs', 'later')).toBe('42\n');
+    ok('rm', 'later');
+  });
+
   it('applies --memory, --pids-limit and --cpus through cgroups where they can be written, --read-only, --hostname, --label', () => {
     // Root may write the v1 memory and pids hierarchies here: the limits are applied.
     const result = tsbuild('run', '--rm', '--memory', '64m', '--pids-limit', '50', '--read-only', '--hostname', 'named', '--label', 'a=b', 'busybox', 'sh', '-c', 'hostname; touch /x');

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 
 import { TsbuildError, checkStopSignal, formatPlatform, hostPlatform, messageOf, parseByteSize, parseGoDuration, parsePlatform, platformMatches } from '../../common/index.js';
-import { lookupEnv, parseEnvFile, parseLogConfig, parseMountFlag, parsePortSpec, parseTmpfsFlag, parseUlimit, parseVolumeFlag, type CreateContainerOptions, type MountRequest, type HealthcheckConfig, type RestartPolicy } from '../../runtime/index.js';
+import { lookupEnv, parseEnvFile, parseLogConfig, parseMountFlag, parsePortSpec, parseTmpfsFlag, parseUlimit, parseVolumeFlag, type CreateContainerOptions, type MountRequest, type HealthcheckConfig, type ResourceUpdate, type RestartPolicy } from '../../runtime/index.js';
 import { collect } from '../common-options.js';
 
 export interface ContainerFlags {
@@ -193,6 +193,25 @@ export async function claimCidfile(file: string | undefined): Promise<((id: stri
   if (file === undefined) return undefined;
   if (await stat(file).then(() => true, () => false)) throw new TsbuildError('INVALID_ARGUMENT', `Container ID file found, make sure the other container isn't running or delete ${file}`);
   return async (id) => writeFile(file, id, { flag: 'wx' });
+}
+
+/** The resource flags `run`, `create` and `update` share. */
+export type ResourceFlags = Pick<ContainerFlags, 'memory' | 'memorySwap' | 'memoryReservation' | 'pidsLimit' | 'cpus' | 'cpuShares' | 'cpuPeriod' | 'cpuQuota' | 'cpusetCpus' | 'cpusetMems'>;
+
+/** The resources asked by the flags given, as the runtime takes them (each absent when not given). */
+export function resourceOptions(flags: ResourceFlags): ResourceUpdate {
+  return {
+    ...(flags.memory === undefined ? {} : { memory: parseMemory(flags.memory) }),
+    ...(flags.pidsLimit === undefined ? {} : { pidsLimit: integer('--pids-limit', flags.pidsLimit) }),
+    ...(flags.cpus === undefined ? {} : { nanoCpus: parseCpus(flags.cpus) }),
+    ...(flags.cpuShares === undefined ? {} : { cpuShares: integer('--cpu-shares', flags.cpuShares) }),
+    ...(flags.cpuPeriod === undefined ? {} : { cpuPeriod: integer('--cpu-period', flags.cpuPeriod) }),
+    ...(flags.cpuQuota === undefined ? {} : { cpuQuota: integer('--cpu-quota', flags.cpuQuota) }),
+    ...(flags.cpusetCpus === undefined ? {} : { cpusetCpus: flags.cpusetCpus }),
+    ...(flags.memorySwap === undefined ? {} : { memorySwap: flags.memorySwap.trim() === '-1' ? -1 : parseMemorySize(flags.memorySwap) }),
+    ...(flags.memoryReservation === undefined ? {} : { memoryReservation: parseMemorySize(flags.memoryReservation) }),
+    ...(flags.cpusetMems === undefined ? {} : { cpusetMems: flags.cpusetMems }),
+  };
 }
 
 /** `--cpus`: a decimal number of CPUs, as docker checks it against the machine's. */
@@ -409,16 +428,7 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
       return request.kind === 'bind' || (request.kind === 'volume' && request.name !== undefined);
     }),
     tmpfs: Object.fromEntries(flags.tmpfs.map((text) => [parseTmpfsFlag(text).target, text.includes(':') ? text.slice(text.indexOf(':') + 1) : ''])),
-    ...(flags.memory === undefined ? {} : { memory: parseMemory(flags.memory) }),
-    ...(flags.pidsLimit === undefined ? {} : { pidsLimit: integer('--pids-limit', flags.pidsLimit) }),
-    ...(flags.cpus === undefined ? {} : { nanoCpus: parseCpus(flags.cpus) }),
-    ...(flags.cpuShares === undefined ? {} : { cpuShares: integer('--cpu-shares', flags.cpuShares) }),
-    ...(flags.cpuPeriod === undefined ? {} : { cpuPeriod: integer('--cpu-period', flags.cpuPeriod) }),
-    ...(flags.cpuQuota === undefined ? {} : { cpuQuota: integer('--cpu-quota', flags.cpuQuota) }),
-    ...(flags.cpusetCpus === undefined ? {} : { cpusetCpus: flags.cpusetCpus }),
-    ...(flags.memorySwap === undefined ? {} : { memorySwap: flags.memorySwap.trim() === '-1' ? -1 : parseMemorySize(flags.memorySwap) }),
-    ...(flags.memoryReservation === undefined ? {} : { memoryReservation: parseMemorySize(flags.memoryReservation) }),
-    ...(flags.cpusetMems === undefined ? {} : { cpusetMems: flags.cpusetMems }),
+    ...resourceOptions(flags),
     restart: parseRestartPolicy(flags.restart ?? 'no', flags.rm === true),
     ...(flags.stopSignal === undefined ? {} : { stopSignal: flags.stopSignal }),
     ...(flags.stopTimeout === undefined ? {} : { stopTimeout: integer('--stop-timeout', flags.stopTimeout) }),

@@ -25,6 +25,7 @@ import {
   pauseContainer,
   unpauseContainer,
   updateContainer,
+  updateContainerResources,
   listContainerRecords,
   normalizeSignal,
   observeState,
@@ -58,7 +59,7 @@ import { printInspected } from './inspect-output.js';
 import { builtinId, endpointId } from './network.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { tsbuildEntry } from '../version.js';
-import { addContainerOptions, checkPlatform, claimCidfile, createOptions, environment, parseRestartPolicy, type ContainerFlags } from './container-options.js';
+import { addContainerOptions, checkPlatform, claimCidfile, createOptions, environment, parseRestartPolicy, resourceOptions, type ContainerFlags, type ResourceFlags } from './container-options.js';
 import { addInsecureRegistryOption, collect } from '../common-options.js';
 import { forwardedSignals, imageFetcher } from './run.js';
 import { holdTerminal } from './attach.js';
@@ -834,22 +835,49 @@ function defineTop(parent: Command, io: CliIo, name = 'top'): void {
  * `docker update --restart`: a container's restart policy, changed in its record, which its
  * monitor reads when the process ends. docker's other update flags (resources) are refused.
  */
+/** `update`'s flags: docker's resource flags and --restart. */
+type UpdateFlags = RootOption & ResourceFlags & Pick<ContainerFlags, 'restart'>;
+
+/**
+ * `update`, as docker's: the restart policy, and the resources of `run` (applied at once to a
+ * running container, kept for its later starts). Every flag is read before any container is
+ * touched; then each container is updated in turn and named when done.
+ */
 function defineUpdate(parent: Command, io: CliIo, name = 'update'): void {
   addRootOption(
     parent
       .command(name)
-      .description("change containers' restart policy (docker update --restart)")
+      .description("change containers' resources and restart policy")
       .argument('<containers...>', 'names or IDs')
-      .option('--restart <policy>', 'no, on-failure[:N], always or unless-stopped'),
-  ).action(async (containers: string[], flags: RootOption & { restart?: string }) => {
-    if (flags.restart === undefined) throw new TsbuildError('INVALID_ARGUMENT', 'you must provide one or more flags when using this command');
-    const policy = parseRestartPolicy(flags.restart);
+      .option('--restart <policy>', 'no, on-failure[:N], always or unless-stopped')
+      .option('-m, --memory <bytes>', 'memory limit (b, k, m, g)')
+      .option('--memory-swap <bytes>', 'memory and swap together (-1: unlimited swap)')
+      .option('--memory-reservation <bytes>', 'memory soft limit')
+      .option('--cpus <number>', 'CPUs the container may use')
+      .option('-c, --cpu-shares <weight>', 'relative CPU weight')
+      .option('--cpu-period <microseconds>', 'the CFS period of --cpu-quota')
+      .option('--cpu-quota <microseconds>', 'the CFS quota per --cpu-period')
+      .option('--cpuset-cpus <list>', 'CPUs the container may run on (0-3, 0,1)')
+      .option('--cpuset-mems <list>', 'memory nodes the container may use (0-3, 0,1)')
+      .option('--pids-limit <n>', 'process limit (-1: unlimited)'),
+  ).action(async (containers: string[], flags: UpdateFlags) => {
+    const resources = resourceOptions(flags);
+    if (flags.restart === undefined && Object.keys(resources).length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'you must provide one or more flags when using this command');
+    const policy = flags.restart === undefined ? undefined : parseRestartPolicy(flags.restart);
     const store = await storeFromOptions(flags);
+    const warned = new Set<string>();
     await eachContainer(io, containers, async (nameOrId) => {
       const found = await findContainer(store, nameOrId);
-      if (found.hostConfig === undefined) throw new TsbuildError('INVALID_ARGUMENT', `container ${found.id} has no restart policy to change (a foreground run --rm)`);
-      if (found.autoRemove && policy.name !== 'no') throw new TsbuildError('INVALID_ARGUMENT', 'Restart policy cannot be updated because AutoRemove is enabled for the container');
-      await updateContainer(store, found.id, (current) => (current.hostConfig === undefined ? undefined : { ...current, hostConfig: { ...current.hostConfig, restartPolicy: policy } }));
+      if (found.hostConfig === undefined) throw new TsbuildError('INVALID_ARGUMENT', `container ${found.id} has no host configuration to change (a foreground run --rm)`);
+      if (policy !== undefined && found.autoRemove && policy.name !== 'no') throw new TsbuildError('INVALID_ARGUMENT', `Cannot update container ${found.id}: Restart policy cannot be updated because AutoRemove is enabled for the container`);
+      if (Object.keys(resources).length > 0) {
+        const { warnings } = await updateContainerResources(store, found.id, resources);
+        for (const warning of warnings.filter((text) => !warned.has(text))) {
+          warned.add(warning);
+          io.stderr.write(`WARNING: ${warning}\n`);
+        }
+      }
+      if (policy !== undefined) await updateContainer(store, found.id, (current) => (current.hostConfig === undefined ? undefined : { ...current, hostConfig: { ...current.hostConfig, restartPolicy: policy } }));
     });
   });
 }
