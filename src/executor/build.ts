@@ -14,7 +14,6 @@ import {
   TsbuildError,
   formatPlatform,
   hostPlatform,
-  goJson,
   isTsbuildError,
   messageOf,
   parseReference,
@@ -30,7 +29,7 @@ import {
   type SourceRange,
 } from '../common/index.js';
 import { CacheImportRetry, readContextIgnoreFile, shortHash, type ContextIgnoreFile, type LayerRef, type StepCache, type StepSummary } from '../cache/index.js';
-import { sourceDateEpochFromEnv } from '../exporter/index.js';
+import { imageConfigBytes, sourceDateEpochFromEnv } from '../exporter/index.js';
 import {
   baseImageKey,
   copyKey,
@@ -737,18 +736,6 @@ function stageOutput(ctx: BuildContext, index: number): Promise<StageOutput> {
   const output = buildStage(ctx, stage);
   ctx.outputs.set(index, output);
   return output;
-}
-
-/**
- * The config JSON as BuildKit's exporter writes it, with Go's encoding/json: the top level is a
- * map (its keys sorted), the container config a struct whose Labels, ExposedPorts and Volumes
- * are maps, and every string escapes what Go escapes.
- */
-function imageConfigBytes(config: ImageConfig): Buffer {
-  const asMap = (value: Readonly<Record<string, unknown>> | undefined): Map<string, unknown> | undefined => (value === undefined ? undefined : new Map(Object.entries(value)));
-  const inner = config.config;
-  const container = inner === undefined ? undefined : { ...inner, Labels: asMap(inner.Labels), ExposedPorts: asMap(inner.ExposedPorts), Volumes: asMap(inner.Volumes) };
-  return Buffer.from(goJson(new Map<string, unknown>([...Object.entries(config), ['config', container]])), 'utf8');
 }
 
 /** Stores a small blob unless it is there already (a rebuild from the cache writes nothing new). */
