@@ -220,7 +220,7 @@ interface BuildContext {
   readonly fromSteps: Map<string, StepHandle>;
   /** The stage whose FROM names each base image's step. */
   readonly fromOwners: ReadonlyMap<string, number>;
-  /** `[internal] load build context`, held until a step that reads it decides. */
+  /** `[internal] load build context`, held until the first step decides (step-order.ts). */
   contextStep: StepHandle | undefined;
 }
 
@@ -686,7 +686,7 @@ function showContext(ctx: BuildContext): void {
   ctx.contextStep?.show();
 }
 
-/** How long the context's step may load unseen before a step that reads it decides. */
+/** How long the context's step may load unseen before the first step decides. */
 const contextUnseen = 2000;
 
 function openBuildContext(ctx: BuildContext): Promise<ContextHandle> {

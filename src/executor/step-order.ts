@@ -10,8 +10,12 @@
  * finished. A FROM finishes as soon as its image is resolved (`DONE`) when nothing runs on top
  * of it, and is printed before the build context, which is sent meanwhile; when a step on top
  * of it runs, the FROM is loaded for it (`CACHED`) once that step knows it must run: after the
- * build context when the step reads it. The executor holds these steps (StepHandle.hold) and
- * shows them as the first step on top of them decides between the cache and a run (`announcer`).
+ * build context when the step reads it. The executor holds these steps (StepHandle.hold): a
+ * FROM until the first step on top of it decides between the cache and a run, the context until
+ * the first step of the build decides (`announcer`).
+ *
+ * What it leaves to timing is not followed: a FROM BuildKit loads early because a step further
+ * on cannot hit the cache, the order of steps that finish together.
  */
 import type { ResolvedInstruction, ResolvedStage } from '../planner/index.js';
 import { contextSources } from './copy-op.js';
