@@ -83,6 +83,8 @@ export interface BuildRequest {
   readonly platform?: Platform;
   /** Names the image gets in the store (fully qualified). */
   readonly tags?: readonly string[];
+  /** The same names as given, normalized without the tag docker adds (`naming to` shows them so); TAGS when absent. */
+  readonly tagsAsGiven?: readonly string[];
   /** `--build-context NAME=…`: what stands for a stage or image of that name. */
   readonly namedContexts?: ReadonlyMap<string, NamedContextSource>;
   /** `--secret`: what RUN --mount=type=secret reads, by id. */
@@ -796,10 +798,12 @@ async function exportImage(ctx: BuildContext, output: StageOutput): Promise<Buil
   const manifestInfo = await putSmallBlob(store, Buffer.from(JSON.stringify(manifest)));
   const descriptor: Descriptor = { mediaType: MediaType.ociManifest, digest: manifestInfo.digest, size: manifestInfo.size };
   step.status('manifest', `writing image ${configInfo.digest}`, true);
-  for (const tag of ctx.request.tags ?? []) {
+  for (const [index, tag] of (ctx.request.tags ?? []).entries()) {
     const current = await store.resolveReference(tag);
     if (current?.digest !== descriptor.digest) await store.setReference(tag, descriptor);
-    step.status(`name:${tag}`, `naming to ${tag}`, true);
+    // As buildx hands BuildKit the names: normalized, without an implicit `:latest`.
+    const shown = ctx.request.tagsAsGiven?.[index] ?? tag;
+    step.status(`name:${shown}`, `naming to ${shown}`, true);
   }
   step.done();
   const snapshots = ctx.snapshots;

@@ -47,6 +47,8 @@ describe('build: the steps shown, as BuildKit numbers them', () => {
     const first = await fx.build(['-t', 'single', dir]);
     expect(first.status).toBe(0);
     expect(first.stderr).toContain('#3 transferring context: 5B done');
+    // The name as given: buildx adds no `:latest` to what BuildKit shows.
+    expect(first.stderr).toContain('#9 naming to docker.io/library/single done');
     expect(stepList(first.stderr)).toEqual([
       '[internal] load build definition from Dockerfile: DONE',
       `[internal] load metadata for ${busybox}: DONE`,
@@ -59,7 +61,8 @@ describe('build: the steps shown, as BuildKit numbers them', () => {
       'exporting to image: DONE',
     ]);
 
-    const again = await fx.build(['-t', 'single', dir]);
+    const again = await fx.build(['-t', 'single', '-t', 'single:latest', dir]);
+    expect(again.stderr).toContain('#9 naming to docker.io/library/single done\n#9 naming to docker.io/library/single:latest done\n');
     expect(stepList(again.stderr)).toEqual([
       '[internal] load build definition from Dockerfile: DONE',
       `[internal] load metadata for ${busybox}: DONE`,
