@@ -14,6 +14,8 @@ export interface OpenContextOptions {
   readonly dockerfile?: string;
   /** Where the persistent hash index lives; none, no index (every file is hashed). */
   readonly indexDir?: string;
+  /** The ignore file, read already (readContextIgnoreFile); none, read here. */
+  readonly ignore?: ContextIgnoreFile;
 }
 
 /** A build context: a directory as docker sends it, what .dockerignore excludes left out. */
@@ -51,10 +53,42 @@ export interface SourceDigest {
   readonly files: ReadonlyMap<string, string>;
 }
 
+/** A build context's ignore file as read: its host path and text, both undefined when it has none. */
+export interface ContextIgnoreFile {
+  readonly path: string | undefined;
+  /** Whether it is the Dockerfile's own (`<Dockerfile>.dockerignore`), which BuildKit reads with the Dockerfile. */
+  readonly besideDockerfile: boolean;
+  readonly text: string | undefined;
+}
+
 /**
- * Opens DIR as a build context. The ignore file is `<Dockerfile>.dockerignore` beside the
- * Dockerfile when OPTIONS.dockerfile names one and it exists, else `DIR/.dockerignore` (read
- * inside DIR, as BuildKit loads it from the context), parsed as docker does.
+ * The ignore file of the build context in DIR: `<Dockerfile>.dockerignore` beside DOCKERFILE when
+ * it names one and that exists, else `DIR/.dockerignore` (read inside DIR, as BuildKit loads it
+ * from the context).
+ */
+export async function readContextIgnoreFile(dir: string, dockerfile?: string): Promise<ContextIgnoreFile> {
+  let root: string;
+  try {
+    root = await realpath(dir);
+  } catch (error) {
+    throw new TsbuildError('NOT_FOUND', `open build context ${dir}: ${messageOf(error)}`, { cause: error });
+  }
+  return readIgnoreFileOf(root, dockerfile);
+}
+
+async function readIgnoreFileOf(root: string, dockerfile: string | undefined): Promise<ContextIgnoreFile> {
+  if (dockerfile !== undefined) {
+    const beside = join(dirname(dockerfile), `${basename(dockerfile)}.dockerignore`);
+    const text = await readTextIfAny(beside);
+    if (text !== undefined) return { path: beside, besideDockerfile: true, text };
+  }
+  const inContext = await resolveInRoot(root, '.dockerignore');
+  const text = await readTextIfAny(inContext);
+  return { path: text === undefined ? undefined : inContext, besideDockerfile: false, text };
+}
+
+/**
+ * Opens DIR as a build context, its ignore file (readContextIgnoreFile) parsed as docker does.
  */
 export async function openContext(dir: string, options: OpenContextOptions = {}): Promise<BuildContext> {
   let root: string;
@@ -65,18 +99,7 @@ export async function openContext(dir: string, options: OpenContextOptions = {})
     throw new TsbuildError('NOT_FOUND', `open build context ${dir}: ${messageOf(error)}`, { cause: error });
   }
 
-  let ignoreFile: string | undefined;
-  let text: string | undefined;
-  if (options.dockerfile !== undefined) {
-    const beside = join(dirname(options.dockerfile), `${basename(options.dockerfile)}.dockerignore`);
-    text = await readTextIfAny(beside);
-    if (text !== undefined) ignoreFile = beside;
-  }
-  if (text === undefined) {
-    const inContext = await resolveInRoot(root, '.dockerignore');
-    text = await readTextIfAny(inContext);
-    if (text !== undefined) ignoreFile = inContext;
-  }
+  const { path: ignoreFile, text } = options.ignore ?? (await readIgnoreFileOf(root, options.dockerfile));
   const ignorePatterns = text === undefined ? [] : readIgnoreFile(text);
   let matcher: PatternMatcher;
   try {

@@ -14,7 +14,6 @@ import {
   TsbuildError,
   formatPlatform,
   hostPlatform,
-  goJson,
   isTsbuildError,
   messageOf,
   parseReference,
@@ -29,8 +28,8 @@ import {
   type Platform,
   type SourceRange,
 } from '../common/index.js';
-import { CacheImportRetry, shortHash, type LayerRef, type StepCache, type StepSummary } from '../cache/index.js';
-import { sourceDateEpochFromEnv } from '../exporter/index.js';
+import { CacheImportRetry, readContextIgnoreFile, shortHash, type ContextIgnoreFile, type LayerRef, type StepCache, type StepSummary } from '../cache/index.js';
+import { imageConfigBytes, sourceDateEpochFromEnv } from '../exporter/index.js';
 import {
   baseImageKey,
   copyKey,
@@ -58,6 +57,7 @@ import { StepReporter, type StepHandle } from './progress.js';
 import { Snapshotter } from './snapshots.js';
 import { runStep, type RunEnvironment, type RunSandboxOptions } from './run-op.js';
 import { stepText } from './step-names.js';
+import { announcer, fromStepOwners, readsContext, showFrom, type StepDecision } from './step-order.js';
 import type { SecretSource } from './run-mounts.js';
 import { contextDigestOptions, contextSources, copyStep, prepareContext, type ContextHandle } from './copy-op.js';
 import { mkdirStep } from './mkdir-op.js';
@@ -83,6 +83,8 @@ export interface BuildRequest {
   readonly platform?: Platform;
   /** Names the image gets in the store (fully qualified). */
   readonly tags?: readonly string[];
+  /** The same names as given, normalized without the tag docker adds (`naming to` shows them so); TAGS when absent. */
+  readonly tagsAsGiven?: readonly string[];
   /** `--build-context NAME=…`: what stands for a stage or image of that name. */
   readonly namedContexts?: ReadonlyMap<string, NamedContextSource>;
   /** `--secret`: what RUN --mount=type=secret reads, by id. */
@@ -149,6 +151,8 @@ interface StageOutput {
   readonly config: ConfigState;
   /** The platform the stage's steps run for. */
   readonly platform: Platform;
+  /** The FROM step below the stage, when no step on top of it has decided yet (a stage of metadata only). */
+  readonly heldFrom: StepHandle | undefined;
   /**
    * The platform its image says when the build names none: the base image config's (BuildKit
    * keeps the config it resolved, whatever FROM --platform asked), the stage's for scratch.
@@ -157,6 +161,7 @@ interface StageOutput {
 }
 
 interface BaseImage {
+  /** The image manifest's digest (for the platform). */
   readonly manifestDigest: Digest;
   readonly config: ImageConfig;
   readonly layers: readonly LayerRef[];
@@ -211,6 +216,14 @@ interface BuildContext {
   readonly emptiedCacheMounts: Set<string>;
   /** The proxy build args, given to every RUN (BuildKit's ProxyEnv). */
   readonly proxy: ProxyEnv;
+  /** The build context's ignore file, read by the `[internal] load .dockerignore` step. */
+  readonly ignoreFile: Promise<ContextIgnoreFile> | undefined;
+  /** The one FROM step of each base image (by baseKey), held until a step on top of it decides (step-order.ts). */
+  readonly fromSteps: Map<string, StepHandle>;
+  /** The stage whose FROM names each base image's step. */
+  readonly fromOwners: ReadonlyMap<string, number>;
+  /** `[internal] load build context`, held until the first step decides (step-order.ts). */
+  contextStep: StepHandle | undefined;
 }
 
 function baseKey(reference: string, platform: Platform): string {
@@ -329,6 +342,29 @@ function stageDisplayName(stage: ResolvedStage, stageCount: number): string {
   return stage.name === '' ? `stage-${stage.index}` : stage.name;
 }
 
+/** How many steps a stage shows: its FROM of an image, and each instruction that changes files. */
+function stepTotal(stage: ResolvedStage): number {
+  return stage.instructions.filter(changesFiles).length + (stage.base.kind === 'image' ? 1 : 0);
+}
+
+/**
+ * The held FROM step of STAGE's base image, one for every stage from that image (BuildKit's one
+ * vertex), named by the stage fromStepOwners chose: `[build 1/3] FROM reference@digest`.
+ */
+function fromStep(ctx: BuildContext, stage: ResolvedStage, written: string, base: BaseImage): StepHandle {
+  const key = baseKey(written, stage.platform);
+  let step = ctx.fromSteps.get(key);
+  if (step !== undefined) return step;
+  const owner = ctx.stages.get(ctx.fromOwners.get(key) ?? stage.index) ?? stage;
+  const named = ctx.namedSources.get(written)?.name;
+  // As dockerfile2llb: the reference the image was resolved by, pinned to what it resolved to.
+  const reference = named ?? (base.reference.includes('@') ? base.reference : `${base.reference}@${base.manifestDigest}`);
+  step = ctx.reporter.step(stepName(stageDisplayName(owner, ctx.stageCount), 1, stepTotal(owner), `FROM ${reference}`), owner.range).hold().start();
+  step.status('resolve', `resolve ${base.reference}@${base.manifestDigest}`, true);
+  ctx.fromSteps.set(key, step);
+  return step;
+}
+
 /** `[build 2/4] RUN make`: the stage (when there are several), the step's place, the instruction. */
 function stepName(prefix: string, index: number, total: number, text: string): string {
   const width = 1 + Math.floor(Math.log10(Math.max(total, 1)));
@@ -338,9 +374,10 @@ function stepName(prefix: string, index: number, total: number, text: string): s
 async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<StageOutput> {
   const source = ctx.request.dockerfile.source;
   const prefix = stageDisplayName(stage, ctx.stageCount);
-  const fileSteps = stage.instructions.filter(changesFiles).length;
-  const total = fileSteps + (stage.base.kind === 'image' ? 1 : 0);
+  const total = stepTotal(stage);
   let index = 0;
+  // The FROM below this stage's steps, shown when the first of them decides.
+  let heldFrom: StepHandle | undefined;
 
   let key: Digest;
   let layers: readonly LayerRef[];
@@ -353,7 +390,7 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
   let baseDigest: string | undefined;
   if (stage.base.kind === 'stage') {
     const parent = await stageOutput(ctx, stage.base.stage);
-    ({ key, layers, platform, imagePlatform, baseLayers } = parent);
+    ({ key, layers, platform, imagePlatform, baseLayers, heldFrom } = parent);
     config = cloneConfig(parent.config);
     delete config.onBuild;
     config.cmdSet = false;
@@ -365,11 +402,9 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
     imagePlatform = platform;
     config = configFromImage(undefined, platform);
   } else {
-    const step = ctx.reporter.step(stepName(prefix, ++index, total, `FROM ${ctx.namedSources.get(stage.base.reference)?.name ?? stage.base.normalized}`), stage.range);
+    ++index;
     const base = await loadBase(ctx, stage.base.reference, stage.platform);
-    step.start();
-    step.status('resolve', `resolve ${base.reference}@${base.manifestDigest}`, true);
-    step.done();
+    heldFrom = fromStep(ctx, stage, stage.base.reference, base);
     key = baseImageKey(base.manifestDigest);
     baseDigest = base.manifestDigest;
     layers = base.layers;
@@ -392,15 +427,20 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
     const text = instructionText(source, instruction.range);
     const name = stepName(prefix, ++index, total, stepText(instruction, source, ctx.escapeToken));
     const step = ctx.reporter.step(name, instruction.range);
+    const below = heldFrom;
+    const announce = announcer(() => below, readsContext(instruction), () => showContext(ctx));
+    heldFrom = undefined;
     try {
       const slot = `${dockerfilePlace(ctx.request)}:${stage.index}:${index}`;
-      const result = await fileStep(ctx, step, instruction, { key, layers, config, platform, noCache, place: { slot, text, ...(baseDigest === undefined ? {} : { base: baseDigest }) } });
+      const result = await fileStep(ctx, step, instruction, { key, layers, config, platform, noCache, announce, place: { slot, text, ...(baseDigest === undefined ? {} : { base: baseDigest }) } });
       key = result.key;
       layers = result.layer === undefined ? layers : [...layers, result.layer];
       config.history.push({ created: result.created, created_by: result.createdBy, comment: historyComment, ...(result.layer === undefined ? { empty_layer: true } : {}) });
     } catch (error) {
       // Not this step's failure: the build starts again (see build()).
       if (error instanceof CacheImportRetry) throw error;
+      // What it stood on is shown before it, as BuildKit shows what it loaded before the failure.
+      announce('failed');
       step.fail(messageOf(error));
       if (error instanceof BuildStepError) throw error;
       throw new BuildStepError(messageOf(error), name, instruction.range, ctx.request.dockerfile.file, step.outputTail(), {
@@ -409,7 +449,7 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
       });
     }
   }
-  return { key, layers, baseLayers, config, platform, imagePlatform };
+  return { key, layers, baseLayers, config, platform, imagePlatform, heldFrom };
 }
 
 interface StepInput {
@@ -419,6 +459,8 @@ interface StepInput {
   readonly platform: Platform;
   /** The step runs whatever the cache holds (its stage is in --no-cache-filter). */
   readonly noCache?: boolean;
+  /** Called as the step decides, before it is reported: shows the held steps below it (step-order.ts). */
+  readonly announce?: (decision: StepDecision) => void;
   /** Where the step is, for the summary its record keeps. */
   readonly place: Pick<StepSummary, 'slot' | 'text' | 'base'>;
 }
@@ -454,6 +496,7 @@ async function cachedOrRun(
   if (ctx.request.noCache !== true && input.noCache !== true) {
     const hit = await ctx.deps.cache.outcome(record(key), input.layers);
     if (hit !== undefined) {
+      input.announce?.('hit');
       if (ctx.request.explainCache === true) step.status('cache', `cache hit: ${hit.created === undefined ? 'a record' : `the record of ${hit.created}`}`, true);
       step.cached();
       return { layer: hit.layer, created: hit.created ?? created(ctx.sourceDateEpoch) };
@@ -463,6 +506,7 @@ async function cachedOrRun(
       const byContent = await ctx.deps.cache.get(record(alternateKey));
       if (byContent !== undefined && byContent.layers.length >= input.layers.length) {
         await ctx.deps.cache.put(record(key), byContent, input.platform, makeSummary?.());
+        input.announce?.('hit');
         if (ctx.request.explainCache === true) step.status('cache', 'cache hit: a record of the same files', true);
         step.cached();
         return { layer: byContent.layers.length === input.layers.length ? undefined : byContent.layers.at(-1), created: byContent.created ?? created(ctx.sourceDateEpoch) };
@@ -476,6 +520,7 @@ async function cachedOrRun(
       await ctx.deps.cache.settle?.(ctx.attempt.current);
       const summary = makeSummary?.();
       const why = ctx.request.noCache === true ? '--no-cache' : input.noCache === true ? '--no-cache-filter' : summary === undefined ? undefined : await ctx.deps.cache.explain?.(summary);
+      input.announce?.('run');
       step.start();
       if (why !== undefined) step.status('cache', `cache miss: ${why}`, true);
       const layer = await execute();
@@ -490,6 +535,7 @@ async function cachedOrRun(
     return flight;
   }
   const result = await flight;
+  input.announce?.('hit');
   step.cached();
   return result;
 }
@@ -634,14 +680,28 @@ function copyInputs(key: CopyKeyInput, files: ReadonlyMap<string, string> | unde
   return inputs;
 }
 
+/**
+ * Shows `[internal] load build context`, held since it started: when the first step decides
+ * (step-order.ts), or once it has taken long enough that the wait should be seen.
+ */
+function showContext(ctx: BuildContext): void {
+  ctx.contextStep?.show();
+}
+
+/** How long the context's step may load unseen before the first step decides. */
+const contextUnseen = 2000;
+
 function openBuildContext(ctx: BuildContext): Promise<ContextHandle> {
   ctx.context ??= (async () => {
     if (ctx.request.contextDir === undefined) {
       throw new TsbuildError('INVALID_ARGUMENT', 'this build has no context (the Dockerfile came on standard input): COPY and ADD can only use other stages, images and URLs');
     }
-    const step = ctx.reporter.step('[internal] load build context').start();
+    const contextDir = ctx.request.contextDir;
+    const step = ctx.reporter.step('[internal] load build context').hold().start();
+    ctx.contextStep = step;
+    setTimeout(() => step.show(), contextUnseen).unref();
     try {
-      const handle = await prepareContext(ctx.request.contextDir, ctx.request.dockerfile.path, join(ctx.deps.store.root, 'context-index'));
+      const handle = await prepareContext(contextDir, ctx.request.dockerfile.path, join(ctx.deps.store.root, 'context-index'), await ctx.ignoreFile);
       step.done();
       return handle;
     } catch (error) {
@@ -680,18 +740,6 @@ function stageOutput(ctx: BuildContext, index: number): Promise<StageOutput> {
   return output;
 }
 
-/**
- * The config JSON as BuildKit's exporter writes it, with Go's encoding/json: the top level is a
- * map (its keys sorted), the container config a struct whose Labels, ExposedPorts and Volumes
- * are maps, and every string escapes what Go escapes.
- */
-function imageConfigBytes(config: ImageConfig): Buffer {
-  const asMap = (value: Readonly<Record<string, unknown>> | undefined): Map<string, unknown> | undefined => (value === undefined ? undefined : new Map(Object.entries(value)));
-  const inner = config.config;
-  const container = inner === undefined ? undefined : { ...inner, Labels: asMap(inner.Labels), ExposedPorts: asMap(inner.ExposedPorts), Volumes: asMap(inner.Volumes) };
-  return Buffer.from(goJson(new Map<string, unknown>([...Object.entries(config), ['config', container]])), 'utf8');
-}
-
 /** Stores a small blob unless it is there already (a rebuild from the cache writes nothing new). */
 async function putSmallBlob(store: Store, bytes: Buffer): Promise<{ digest: Digest; size: number }> {
   const digest = parseDigest(`sha256:${hashHex('sha256', bytes)}`);
@@ -699,7 +747,16 @@ async function putSmallBlob(store: Store, bytes: Buffer): Promise<{ digest: Dige
   return store.putBlob(Readable.from([bytes]), { digest, size: bytes.length });
 }
 
+/** Shows what is still held: the FROM steps no step on top of them reported, the context's. */
+function showHeld(ctx: BuildContext): void {
+  for (const step of ctx.fromSteps.values()) showFrom(step, 'hit');
+  showContext(ctx);
+}
+
 async function exportImage(ctx: BuildContext, output: StageOutput): Promise<BuiltImage> {
+  // The image is made of the target's FROM when no step is on top of it: it is loaded for that.
+  showFrom(output.heldFrom, 'run');
+  showHeld(ctx);
   const step = ctx.reporter.step('exporting to image').start();
   const config = cloneConfig(output.config);
   if (ctx.request.labels !== undefined && Object.keys(ctx.request.labels).length > 0) config.labels = { ...config.labels, ...ctx.request.labels };
@@ -741,10 +798,12 @@ async function exportImage(ctx: BuildContext, output: StageOutput): Promise<Buil
   const manifestInfo = await putSmallBlob(store, Buffer.from(JSON.stringify(manifest)));
   const descriptor: Descriptor = { mediaType: MediaType.ociManifest, digest: manifestInfo.digest, size: manifestInfo.size };
   step.status('manifest', `writing image ${configInfo.digest}`, true);
-  for (const tag of ctx.request.tags ?? []) {
+  for (const [index, tag] of (ctx.request.tags ?? []).entries()) {
     const current = await store.resolveReference(tag);
     if (current?.digest !== descriptor.digest) await store.setReference(tag, descriptor);
-    step.status(`name:${tag}`, `naming to ${tag}`, true);
+    // As buildx hands BuildKit the names: normalized, without an implicit `:latest`.
+    const shown = ctx.request.tagsAsGiven?.[index] ?? tag;
+    step.status(`name:${shown}`, `naming to ${shown}`, true);
   }
   step.done();
   const snapshots = ctx.snapshots;
@@ -783,6 +842,26 @@ async function sandboxFiles(store: Store, extraHosts: readonly string[]): Promis
   return { directory, environment: { hostsFile: hosts, resolvConf: resolv, scratch: directory } };
 }
 
+/**
+ * `[internal] load .dockerignore`: BuildKit reads the context's ignore file before the build's
+ * steps, and shows it unless the Dockerfile has one of its own (that came with the Dockerfile).
+ */
+async function loadDockerignore(reporter: StepReporter, contextDir: string, dockerfile: string | undefined): Promise<ContextIgnoreFile> {
+  const step = reporter.step('[internal] load .dockerignore').hold().start();
+  try {
+    const ignore = await readContextIgnoreFile(contextDir, dockerfile);
+    if (ignore.besideDockerfile) return ignore;
+    step.status('transfer', `transferring context: ${Buffer.byteLength(ignore.text ?? '')}B`, true);
+    step.done();
+    step.show();
+    return ignore;
+  } catch (error) {
+    step.fail(messageOf(error));
+    step.show();
+    throw error;
+  }
+}
+
 /** Builds the target stage of a Dockerfile; the image is stored and named by every tag. */
 export async function build(request: BuildRequest, deps: BuildDeps): Promise<BuiltImage> {
   const reporter = new StepReporter(deps.onEvent);
@@ -795,7 +874,7 @@ export async function build(request: BuildRequest, deps: BuildDeps): Promise<Bui
 
   // Which run of the stages this is: a cache layer given early and found bad starts them again.
   const attempt = { current: 1 };
-  const partial: Omit<BuildContext, 'stages' | 'stageCount' | 'environment' | 'proxy' | 'escapeToken'> = {
+  const partial: Omit<BuildContext, 'stages' | 'stageCount' | 'environment' | 'proxy' | 'escapeToken' | 'ignoreFile' | 'fromSteps' | 'fromOwners' | 'contextStep'> = {
     request,
     deps,
     reporter,
@@ -875,13 +954,22 @@ export async function build(request: BuildRequest, deps: BuildDeps): Promise<Bui
     }
   }
 
+  const ignoreFile = request.contextDir === undefined ? undefined : loadDockerignore(reporter, request.contextDir, request.dockerfile.path);
+  // Its step comes before the stages' (a failure, the stages' own turn).
+  await ignoreFile?.catch(() => undefined);
+  const stages = new Map(resolved.stages.map((stage) => [stage.index, stage]));
+
   // The sandbox's /etc files are made when the first RUN runs: a build from the cache needs none.
   let sandbox: Promise<{ directory: string; environment: RunEnvironment }> | undefined;
   const ctx: BuildContext = {
     ...partial,
     proxy: resolved.proxy,
     escapeToken: resolved.escapeToken,
-    stages: new Map(resolved.stages.map((stage) => [stage.index, stage])),
+    stages,
+    ignoreFile,
+    fromSteps: new Map(),
+    fromOwners: fromStepOwners(stages, resolved.target, (stage) => (stage.base.kind === 'image' ? baseKey(stage.base.reference, stage.platform) : undefined)),
+    contextStep: undefined,
     // BuildKit drops the stage name from step names only when the whole file has one stage.
     stageCount: parsed.dockerfile.stages.length,
     environment: async () => (await (sandbox ??= sandboxFiles(deps.store, request.sandbox?.extraHosts ?? []))).environment,
@@ -902,7 +990,10 @@ export async function build(request: BuildRequest, deps: BuildDeps): Promise<Bui
       } catch (error) {
         // A cache layer given before it arrived turned out bad: the cache knows it now, and the
         // steps that hit on it miss the next time round. Nothing was run on top of it.
-        if (!(error instanceof CacheImportRetry) || attempt.current >= 3) throw error;
+        if (!(error instanceof CacheImportRetry) || attempt.current >= 3) {
+          showHeld(ctx);
+          throw error;
+        }
         ctx.outputs.clear();
         ctx.flights.clear();
       }

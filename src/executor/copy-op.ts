@@ -4,7 +4,7 @@
  * itself onto a writable snapshot.
  */
 import { TsbuildError } from '../common/index.js';
-import { openContext, rootfsSource, sourceDigest, type BuildContext, type SourceDigest, type SourceDigestOptions } from '../cache/index.js';
+import { openContext, rootfsSource, sourceDigest, type BuildContext, type ContextIgnoreFile, type SourceDigest, type SourceDigestOptions } from '../cache/index.js';
 import type { LayerRef } from '../cache/index.js';
 import type { CopyKeyInput } from '../planner/index.js';
 import type { ResolvedInstruction } from '../planner/index.js';
@@ -26,8 +26,8 @@ export interface ContextHandle {
   digest(sources: readonly string[], options: SourceDigestOptions): Promise<SourceDigest>;
 }
 
-export async function prepareContext(directory: string, dockerfile: string | undefined, indexDir: string): Promise<ContextHandle> {
-  const context = await openContext(directory, { ...(dockerfile === undefined ? {} : { dockerfile }), indexDir });
+export async function prepareContext(directory: string, dockerfile: string | undefined, indexDir: string, ignore?: ContextIgnoreFile): Promise<ContextHandle> {
+  const context = await openContext(directory, { ...(dockerfile === undefined ? {} : { dockerfile }), indexDir, ...(ignore === undefined ? {} : { ignore }) });
   const digests = new Map<string, Promise<SourceDigest>>();
   return {
     context,

@@ -1,6 +1,8 @@
 /**
  * Numbers the build's steps as they are first reported (`#N`) and turns what a step does into
- * events; the CLI renders them.
+ * events; the CLI renders them. A step may be held: what it does is kept, with its times, until
+ * it is shown, and it is numbered then (BuildKit numbers a step when it first prints it, so a
+ * step that ran early may come after one that finished first).
  */
 import type { SourceRange } from '../common/index.js';
 import type { BuildEvent, BuildEventListener, StepRef } from './events.js';
@@ -32,6 +34,8 @@ export class StepHandle {
   private tailBytes = 0;
 
   private numbered: StepRef | undefined;
+  /** The events of a held step, made when it is shown. */
+  private held: (() => BuildEvent)[] | undefined;
 
   constructor(
     private readonly number: () => StepRef,
@@ -43,16 +47,41 @@ export class StepHandle {
     return this.numbered;
   }
 
+  /** Keeps what the step does from being reported (and the step from being numbered) until show(). */
+  hold(): this {
+    this.held ??= [];
+    return this;
+  }
+
+  /** Reports what a held step has done so far, and from now on as it happens. */
+  show(): void {
+    const held = this.held;
+    if (held === undefined) return;
+    this.held = undefined;
+    for (const event of held) this.reporter.emit(event());
+  }
+
+  get shown(): boolean {
+    return this.held === undefined;
+  }
+
+  private send(event: () => BuildEvent): void {
+    if (this.held === undefined) this.reporter.emit(event());
+    else this.held.push(event);
+  }
+
   start(): this {
-    this.started = Date.now();
-    this.reporter.emit({ kind: 'step', step: this.ref, phase: 'start', time: this.started });
+    const time = Date.now();
+    this.started = time;
+    this.send(() => ({ kind: 'step', step: this.ref, phase: 'start', time }));
     return this;
   }
 
   cached(): void {
     if (this.started === 0) this.start();
     this.ended = true;
-    this.reporter.emit({ kind: 'step', step: this.ref, phase: 'cached', time: Date.now() });
+    const time = Date.now();
+    this.send(() => ({ kind: 'step', step: this.ref, phase: 'cached', time }));
   }
 
   done(): void {
@@ -60,7 +89,8 @@ export class StepHandle {
     if (this.started === 0) this.start();
     this.ended = true;
     const time = Date.now();
-    this.reporter.emit({ kind: 'step', step: this.ref, phase: 'done', time, duration: time - this.started });
+    const duration = time - this.started;
+    this.send(() => ({ kind: 'step', step: this.ref, phase: 'done', time, duration }));
   }
 
   fail(message: string): void {
@@ -68,26 +98,29 @@ export class StepHandle {
     if (this.started === 0) this.start();
     this.ended = true;
     const time = Date.now();
-    this.reporter.emit({ kind: 'step', step: this.ref, phase: 'error', time, duration: time - this.started, message });
+    const duration = time - this.started;
+    this.send(() => ({ kind: 'step', step: this.ref, phase: 'error', time, duration, message }));
   }
 
   log(stream: 'stdout' | 'stderr', data: Buffer): void {
     this.tail.push(data);
     this.tailBytes += data.length;
     while (this.tailBytes > 16 * 1024 && this.tail.length > 1) this.tailBytes -= this.tail.shift()?.length ?? 0;
-    this.reporter.emit({ kind: 'log', step: this.ref, stream, data, time: Date.now() });
+    const time = Date.now();
+    this.send(() => ({ kind: 'log', step: this.ref, stream, data, time }));
   }
 
   status(id: string, text: string, done: boolean, progress?: { current: number; total?: number }): void {
-    this.reporter.emit({
+    const time = Date.now();
+    this.send(() => ({
       kind: 'status',
       step: this.ref,
       id,
       text,
       done,
-      time: Date.now(),
+      time,
       ...(progress === undefined ? {} : { current: progress.current, ...(progress.total === undefined ? {} : { total: progress.total }) }),
-    });
+    }));
   }
 
   /** The last lines of the step's output. */

@@ -359,8 +359,8 @@ export async function commitContainer(store: Store, nameOrId: string, options: C
       config,
       created,
       history: [...(baseHistory ?? []), history],
+      // As docker's commit: the message is the history entry's comment only (import's is the config's too).
       ...(options.author === undefined || options.author === '' ? {} : { author: options.author }),
-      ...(options.comment === undefined || options.comment === '' ? {} : { comment: options.comment }),
     },
     options.reference,
   );

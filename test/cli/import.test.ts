@@ -75,6 +75,8 @@ describe('import', () => {
     const resolved = await resolveImage(store, descriptor);
     expect(resolved.config).toMatchObject({ comment: 'Imported from -', history: [{ comment: 'Imported from -' }], rootfs: { type: 'layers', diff_ids: [tarDigest] } });
     expect(resolved.config.history?.[0]?.created_by).toBeUndefined();
+    // Written as a build writes its config (Go's encoding/json): keys sorted.
+    expect(resolved.configBytes.toString('utf8')).toMatch(/^\{"architecture":"[^"]+","comment":"Imported from -","config":\{"Env":\["GREETING=hello"\],"Cmd":\[[^\]]*\],"WorkingDir":"\/srv"\},"created":/);
     expect(resolved.manifest.layers).toHaveLength(1);
     await validateImage(layoutBlobs(root), descriptor);
 

@@ -97,7 +97,10 @@ export async function imageFiles(fx: BuildFixture, name: string): Promise<Map<st
   return files;
 }
 
-/** The step lines of BuildKit's plain progress that say CACHED, by step name. */
+/**
+ * The step lines of BuildKit's plain progress that say CACHED, by step name; not the FROM steps,
+ * which say it when a step on top of them runs (their image is loaded for it).
+ */
 export function cachedSteps(stderr: string): string[] {
   const names = new Map<string, string>();
   const cached: string[] = [];
@@ -105,7 +108,8 @@ export function cachedSteps(stderr: string): string[] {
     const step = /^#(\d+) (\[.*)$/.exec(line);
     if (step !== null) names.set(step[1] ?? '', step[2] ?? '');
     const hit = /^#(\d+) CACHED$/.exec(line);
-    if (hit !== null) cached.push(names.get(hit[1] ?? '') ?? '');
+    const name = hit === null ? undefined : (names.get(hit[1] ?? '') ?? '');
+    if (name !== undefined && !/\] FROM /.test(name)) cached.push(name);
   }
   return cached;
 }

@@ -160,6 +160,12 @@ describe.runIf(isRoot)('container diff, export and commit', () => {
     expect(config.Volumes).toEqual({ '/data/vol': {} });
     expect(image.config.author).toBe('Ann <ann@example.com>');
     expect(image.config.history?.at(-1)).toMatchObject({ created_by: `sh -c ${changesScript}`, comment: 'the changes', author: 'Ann <ann@example.com>' });
+    // As docker's commit: the message is the history entry's only, and inspect shows it from there.
+    expect(image.config.comment).toBeUndefined();
+    expect(ok('image', 'inspect', '--format', '{{.Comment}}', 'committed:v1').trim()).toBe('the changes');
+    // Written as a build writes its config (Go's encoding/json): keys sorted, `<` and `>` escaped.
+    const text = image.configBytes.toString('utf8');
+    expect(text.startsWith(`{"architecture":"${image.config.architecture}","author":"Ann \\u003cann@example.com\\u003e","config":{`)).toBe(true);
     expect(image.config.history?.at(-1)?.empty_layer).toBeUndefined();
 
     // The new layer: the deletions as OCI whiteouts, no mount point of tsbuild's.

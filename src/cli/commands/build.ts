@@ -214,6 +214,7 @@ export function registerBuild(program: Command, io: CliIo): void {
             network: options.network as 'default' | 'host' | 'none',
             ...(platform === undefined ? {} : { platform }),
             tags,
+            tagsAsGiven: options.tag.map((tag) => formatReference(parseReference(tag, { defaultTag: false }))),
             ...(namedContexts.size === 0 ? {} : { namedContexts }),
             secrets: await parseSecrets(options.secret, process.env),
             ssh: parseSsh(options.ssh, process.env),

@@ -77,7 +77,8 @@ async function inspectImage(store: Store, image: string, platform: Platform): Pr
     RepoTags: names.filter((name) => name.tag !== undefined).map((name) => familiarReference(name)),
     RepoDigests: [...new Set(names.map((name) => `${familiarReference({ domain: name.domain, path: name.path })}@${found.descriptor.digest}`))],
     Parent: '',
-    Comment: config.comment ?? '',
+    // As docker's inspect: the config's comment, else the last history entry's (commit's message).
+    Comment: config.comment !== undefined && config.comment !== '' ? config.comment : (config.history?.at(-1)?.comment ?? ''),
     Created: config.created ?? '',
     DockerVersion: '',
     Author: config.author ?? '',
