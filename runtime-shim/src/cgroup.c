@@ -111,7 +111,8 @@ cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pi
   (void) err;
   bool cpu = spec->cpu_quota > 0 || spec->cpu_shares > 0;
   bool cpuset = spec->cpuset_cpus != NULL || spec->cpuset_mems != NULL;
-  bool limited = spec->memory_limit >= 0 || spec->memory_swap != 0 || spec->memory_reservation >= 0 || spec->pids_limit >= 0 || cpu || cpuset;
+  bool memory_tuned = spec->memory_swappiness >= 0 || spec->disable_oom_killer;
+  bool limited = spec->memory_limit >= 0 || spec->memory_swap != 0 || spec->memory_reservation >= 0 || spec->pids_limit >= 0 || cpu || cpuset || memory_tuned || spec->blkio_weight > 0;
   unsigned long long period = spec->cpu_period > 0 ? spec->cpu_period : 100000;
   char value[64], pid_text[24];
   snprintf (pid_text, sizeof pid_text, "%d", (int) pid);
@@ -170,6 +171,18 @@ cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pi
           if (write_value (cgroup->paths[0], "pids.max", value) < 0)
             goto skip;
         }
+      if (spec->blkio_weight > 0)
+        {
+          /* BFQ's weight takes v1's range; io.weight (1-10000) is runc's conversion where BFQ is absent. */
+          write_value ("/sys/fs/cgroup", "cgroup.subtree_control", "+io");
+          write_value ("/sys/fs/cgroup/tsbuild", "cgroup.subtree_control", "+io");
+          snprintf (value, sizeof value, "%u", spec->blkio_weight);
+          if (write_value (cgroup->paths[0], "io.bfq.weight", value) < 0)
+            {
+              snprintf (value, sizeof value, "default %u", 1 + ((spec->blkio_weight - 10) * 9999) / 990);
+              write_value (cgroup->paths[0], "io.weight", value);
+            }
+        }
       if (write_value (cgroup->paths[0], "cgroup.procs", pid_text) < 0)
         goto skip;
       return 0;
@@ -214,6 +227,22 @@ cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pi
         {
           snprintf (value, sizeof value, "%lld", spec->memory_reservation);
           rc = write_value (group, "memory.soft_limit_in_bytes", value);
+        }
+      if (rc == 0 && strcmp (name, "memory") == 0 && spec->memory_swappiness >= 0)
+        {
+          snprintf (value, sizeof value, "%lld", spec->memory_swappiness);
+          rc = write_value (group, "memory.swappiness", value);
+        }
+      if (rc == 0 && strcmp (name, "memory") == 0 && spec->disable_oom_killer)
+        rc = write_value (group, "memory.oom_control", "1");
+      if (rc == 0 && strcmp (name, "blkio") == 0 && spec->blkio_weight > 0)
+        {
+          snprintf (value, sizeof value, "%u", spec->blkio_weight);
+          /* CFQ's file, or BFQ's where that scheduler is the one. */
+          char weight_file[PATH_MAX + 32];
+          struct stat weight_st;
+          snprintf (weight_file, sizeof weight_file, "%s/blkio.weight", group);
+          rc = write_value (group, stat (weight_file, &weight_st) == 0 ? "blkio.weight" : "blkio.bfq.weight", value);
         }
       if (rc == 0 && strcmp (name, "pids") == 0 && spec->pids_limit >= 0)
         {

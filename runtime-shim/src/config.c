@@ -281,6 +281,7 @@ spec_load (const char *bundle, struct spec *spec, struct shim_error *err)
   spec->memory_limit = -1;
   spec->memory_reservation = -1;
   spec->pids_limit = -1;
+  spec->memory_swappiness = -1;
   spec->cpu_quota = -1;
   if (snprintf (path, sizeof path, "%s/config.json", bundle) >= (int) sizeof path)
     return shim_fail (err, ENAMETOOLONG, "", bundle, "bundle path too long");
@@ -452,6 +453,12 @@ spec_load (const char *bundle, struct spec *spec, struct shim_error *err)
     spec->memory_reservation = (long long) number;
   if (read_uint (json_get (json_get (resources, "pids"), "limit"), INT64_MAX, &number))
     spec->pids_limit = (long long) number;
+  if (read_uint (json_get (json_get (resources, "memory"), "swappiness"), 100, &number))
+    spec->memory_swappiness = (long long) number;
+  const struct json *oom = json_get (json_get (resources, "memory"), "disableOOMKiller");
+  spec->disable_oom_killer = json_is (oom, JSON_BOOL) && oom->boolean;
+  if (read_uint (json_get (json_get (resources, "blockIO"), "weight"), 1000, &number) && number >= 10)
+    spec->blkio_weight = (unsigned) number;
   const struct json *cpu = json_get (resources, "cpu");
   if (read_uint (json_get (cpu, "quota"), INT64_MAX, &number) && number > 0)
     spec->cpu_quota = (long long) number;

@@ -70,6 +70,9 @@ struct spec {
   long long memory_swap;      /* memory and swap together, bytes; 0 when not set, -1 unlimited */
   long long memory_reservation; /* bytes, -1 when not set */
   long long pids_limit;       /* -1 when not set */
+  long long memory_swappiness; /* 0-100, -1 when not set */
+  bool disable_oom_killer;    /* linux.resources.memory.disableOOMKiller */
+  unsigned blkio_weight;      /* linux.resources.blockIO.weight (10-1000), 0 when not set */
   long long cpu_quota;        /* microseconds per period, -1 when not set */
   unsigned long long cpu_period; /* microseconds, 0 when not set (100000) */
   unsigned long long cpu_shares; /* 0 when not set */

@@ -76,6 +76,10 @@ export interface HostConfig extends SecurityOptions {
   /** `--memory-swap` (memory and swap together; -1 unlimited) and `--memory-reservation`, bytes. */
   readonly memorySwap?: number;
   readonly memoryReservation?: number;
+  /** `--memory-swappiness` (0-100), `--oom-kill-disable`, `--blkio-weight` (10-1000), where the host applies them. */
+  readonly memorySwappiness?: number;
+  readonly oomKillDisable?: boolean;
+  readonly blkioWeight?: number;
   /** `--cpuset-cpus`, `--cpuset-mems`: CPU and memory node lists, as given. */
   readonly cpusetCpus?: string;
   readonly cpusetMems?: string;

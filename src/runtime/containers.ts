@@ -52,6 +52,10 @@ export interface CreateContainerOptions extends ContainerOptions, SecurityOption
   /** `--memory-swap` (memory and swap together; -1 unlimited swap) and `--memory-reservation`, bytes. */
   readonly memorySwap?: number;
   readonly memoryReservation?: number;
+  /** `--memory-swappiness` (0-100; -1: the host's), `--oom-kill-disable`, `--blkio-weight` (10-1000; 0: none). */
+  readonly memorySwappiness?: number;
+  readonly oomKillDisable?: boolean;
+  readonly blkioWeight?: number;
   /** `--cpuset-cpus`, `--cpuset-mems`: lists as `0-3,5`. */
   readonly cpusetCpus?: string;
   readonly cpusetMems?: string;
@@ -185,6 +189,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
     warnings.push('Your kernel does not support pids limit capabilities or the cgroup is not mounted (or not writable here). PIDs limit discarded.');
     pidsLimit = 0;
   }
+  const tuning = await memoryTuning(options, memory, warnings);
   let cpu = cpuLimits(options);
   if (cpu !== undefined && !(await cgroupWritable('cpu'))) {
     warnings.push('Your kernel does not support CPU CFS scheduler or the cgroup is not mounted (or not writable here). CPU limits discarded.');
@@ -246,6 +251,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         memory,
         ...(memorySwap === 0 ? {} : { memorySwap }),
         ...(memoryReservation === 0 ? {} : { memoryReservation }),
+        ...tuning,
         pidsLimit,
         ...(cpu === undefined ? {} : cpuHostConfig(options)),
         ...(cpuset?.cpus === undefined ? {} : { cpusetCpus: cpuset.cpus }),
@@ -325,6 +331,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       ...(memory > 0 ? { memoryLimit: memory } : {}),
       ...(memory > 0 && memorySwap !== 0 ? { memorySwap } : {}),
       ...(memoryReservation > 0 ? { memoryReservation } : {}),
+      ...tuning,
       ...(pidsLimit > 0 ? { pidsLimit } : {}),
       ...(cpu === undefined && cpuset === undefined ? {} : { cpu: { ...cpu, ...cpuset } }),
       ...(options.shmSize === undefined ? {} : { shmSize: options.shmSize }),
@@ -700,6 +707,36 @@ function memoryLimits(memory: number, options: Pick<CreateContainerOptions, 'mem
   if (memoryReservation > 0 && memoryReservation < 6 * 1024 * 1024) throw new TsbuildError('INVALID_ARGUMENT', 'Minimum memory reservation allowed is 6MB');
   if (memory > 0 && memoryReservation > 0 && memory < memoryReservation) throw new TsbuildError('INVALID_ARGUMENT', 'Minimum memory limit can not be less than memory reservation limit, see usage');
   return { memorySwap, memoryReservation };
+}
+
+/**
+ * `--memory-swappiness`, `--oom-kill-disable` and `--blkio-weight` as docker's daemon takes them
+ * (verifyPlatformContainerResources): out of range refused in its words, and where this host's
+ * cgroups have no such file (cgroup v2 has neither swappiness nor the OOM switch; blkio weight
+ * needs the CFQ or BFQ scheduler), discarded with its warning.
+ */
+async function memoryTuning(options: Pick<CreateContainerOptions, 'memorySwappiness' | 'oomKillDisable' | 'blkioWeight'>, memory: number, warnings: string[]): Promise<{ memorySwappiness?: number; oomKillDisable?: boolean; blkioWeight?: number }> {
+  const swappiness = options.memorySwappiness ?? -1;
+  const weight = options.blkioWeight ?? 0;
+  if (swappiness !== -1 && (swappiness < 0 || swappiness > 100)) throw new TsbuildError('INVALID_ARGUMENT', `Invalid value: ${swappiness}, valid memory swappiness range is 0-100`);
+  if (weight > 0 && (weight < 10 || weight > 1000)) throw new TsbuildError('INVALID_ARGUMENT', 'Range of blkio weight is from 10 to 1000');
+  const tuning: { memorySwappiness?: number; oomKillDisable?: boolean; blkioWeight?: number } = {};
+  if (swappiness !== -1) {
+    if (await writable('/sys/fs/cgroup/memory/memory.swappiness')) tuning.memorySwappiness = swappiness;
+    else warnings.push('Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.');
+  }
+  if (options.oomKillDisable === true) {
+    if (await writable('/sys/fs/cgroup/memory/memory.oom_control')) {
+      tuning.oomKillDisable = true;
+      if (memory === 0) warnings.push('OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.');
+    } else warnings.push('Your kernel does not support OomKillDisable. OomKillDisable discarded.');
+  }
+  if (weight > 0) {
+    const files = ['/sys/fs/cgroup/blkio/blkio.weight', '/sys/fs/cgroup/blkio/blkio.bfq.weight', '/sys/fs/cgroup/io.bfq.weight', '/sys/fs/cgroup/tsbuild/io.bfq.weight', '/sys/fs/cgroup/tsbuild/io.weight'];
+    if ((await Promise.all(files.map(writable))).some(Boolean)) tuning.blkioWeight = weight;
+    else warnings.push('Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.');
+  }
+  return tuning;
 }
 
 /** The numbers a cpuset list names (`0-3,5`), as docker's ParseUintList reads it; undefined when it is not one. */

@@ -74,6 +74,10 @@ export interface ContainerSpec {
   /** Memory and swap together, bytes (-1: unlimited swap), and the soft limit: docker's --memory-swap and --memory-reservation. */
   readonly memorySwap?: number;
   readonly memoryReservation?: number;
+  /** docker's --memory-swappiness (0-100), --oom-kill-disable and --blkio-weight (10-1000): cgroup v1's memory.swappiness, memory.oom_control and blkio weight. */
+  readonly memorySwappiness?: number;
+  readonly oomKillDisable?: boolean;
+  readonly blkioWeight?: number;
   /** `linux.sysctl`: namespaced kernel parameters, written in the container's namespaces. */
   readonly sysctls?: Readonly<Record<string, string>>;
   /** Size of /dev/shm in bytes (default 64 MiB, as docker). */
@@ -274,6 +278,7 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
     ...(spec.devices ?? []).map((device) => ({ destination: device.path, type: 'bind', source: device.hostPath, options: ['bind', 'nosuid', 'noexec'] })),
   ];
   const deviceRules = (spec.devices ?? []).map((device) => ({ allow: true, type: device.type, major: device.major, minor: device.minor, access: device.access }));
+  const memoryTuned = spec.memoryLimit !== undefined || spec.memoryReservation !== undefined || spec.memorySwappiness !== undefined || spec.oomKillDisable === true;
   const user = spec.user ?? { uid: 0, gid: 0 };
   const seccomp = (spec.seccomp ?? spec.unmasked !== true) ? defaultSeccompProfile(capabilities) : undefined;
   const annotations: Record<string, string> = {
@@ -303,20 +308,23 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
       ...(mappings === undefined ? {} : { uidMappings: mappings.uid, gidMappings: mappings.gid }),
       // Rootless: no cgroup is delegated to the caller on these hosts, and runc refuses a config
       // asking for limits it cannot apply.
-      ...(rootless || (spec.memoryLimit === undefined && spec.memoryReservation === undefined && spec.pidsLimit === undefined && spec.cpu === undefined && spec.allDevices !== true && deviceRules.length === 0)
+      ...(rootless || (!memoryTuned && spec.pidsLimit === undefined && spec.cpu === undefined && spec.blkioWeight === undefined && spec.allDevices !== true && deviceRules.length === 0)
         ? {}
         : {
             resources: {
-              ...(spec.memoryLimit === undefined && spec.memoryReservation === undefined
+              ...(!memoryTuned
                 ? {}
                 : {
                     memory: {
                       ...(spec.memoryLimit === undefined ? {} : { limit: spec.memoryLimit }),
                       ...(spec.memorySwap === undefined ? {} : { swap: spec.memorySwap }),
                       ...(spec.memoryReservation === undefined ? {} : { reservation: spec.memoryReservation }),
+                      ...(spec.memorySwappiness === undefined ? {} : { swappiness: spec.memorySwappiness }),
+                      ...(spec.oomKillDisable === true ? { disableOOMKiller: true } : {}),
                     },
                   }),
               ...(spec.pidsLimit === undefined ? {} : { pids: { limit: spec.pidsLimit } }),
+              ...(spec.blkioWeight === undefined ? {} : { blockIO: { weight: spec.blkioWeight } }),
               ...(spec.cpu === undefined ? {} : { cpu: { ...spec.cpu } }),
               ...(spec.allDevices === true ? { devices: [{ allow: true, access: 'rwm' }] } : deviceRules.length === 0 ? {} : { devices: deviceRules }),
             },

@@ -430,6 +430,30 @@ describe.runIf(isRoot)('containers as root', () => {
     expect(mounts).toMatch(unified ? /^cgroup2? \/sys\/fs\/cgroup cgroup2 ro,/m : /^cgroup \/sys\/fs\/cgroup\/memory cgroup ro,nosuid,nodev,noexec,/m);
   });
 
+  it('takes --memory-swappiness, --oom-kill-disable and --blkio-weight as docker does: applied where the cgroups have them, else discarded with its warning; out of range refused', () => {
+    const unified = existsSync('/sys/fs/cgroup/cgroup.controllers');
+    expectRefused([
+      [['--memory-swappiness', '101'], 'Invalid value: 101, valid memory swappiness range is 0-100'],
+      [['--blkio-weight', '5'], 'Range of blkio weight is from 10 to 1000'],
+    ]);
+    const tuned = tsbuild('run', '--rm', '--network', 'none', '-m', '64m', '--memory-swappiness', '10', '--oom-kill-disable', 'busybox', 'sh', '-c', 'cat /sys/fs/cgroup/memory/memory.swappiness; head -1 /sys/fs/cgroup/memory/memory.oom_control');
+    expect(tuned.status).toBe(0);
+    if (unified) {
+      expect(tuned.stderr).toContain('Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.');
+      expect(tuned.stderr).toContain('Your kernel does not support OomKillDisable. OomKillDisable discarded.');
+    } else expect(tuned.stdout).toBe('10\noom_kill_disable 1\n');
+    // No memory limit: the OOM switch still applies, with docker's warning.
+    const unbounded = tsbuild('run', '--rm', '--network', 'none', '--oom-kill-disable', 'busybox', 'true');
+    if (!unified) expect(unbounded.stderr).toContain('OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.');
+    const weightFiles = ['/sys/fs/cgroup/blkio/blkio.weight', '/sys/fs/cgroup/blkio/blkio.bfq.weight', '/sys/fs/cgroup/io.bfq.weight'];
+    const weighted = tsbuild('run', '--rm', '--network', 'none', '--blkio-weight', '300', 'busybox', 'true');
+    expect(weighted.status).toBe(0);
+    if (!weightFiles.some((file) => existsSync(file))) expect(weighted.stderr).toContain('Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.');
+    ok('create', '--name', 'tuning', '-m', '64m', '--memory-swappiness', '0', '--oom-kill-disable', 'busybox', 'true');
+    expect(inspect('tuning', '{{.HostConfig.MemorySwappiness}} {{.HostConfig.OomKillDisable}}')).toBe(unified ? '<no value> false' : '0 true');
+    ok('rm', 'tuning');
+  });
+
   it('update changes the limits of a running container at once, keeps them for its later starts and refuses what docker refuses', () => {
     const unified = existsSync('/sys/fs/cgroup/cgroup.controllers');
     const probe = unified

@@ -36,6 +36,9 @@ export interface ContainerFlags {
   readonly cpusetMems?: string;
   readonly memorySwap?: string;
   readonly memoryReservation?: string;
+  readonly memorySwappiness?: string;
+  readonly oomKillDisable?: boolean;
+  readonly blkioWeight?: string;
   readonly restart?: string;
   readonly stopSignal?: string;
   readonly stopTimeout?: string;
@@ -107,6 +110,9 @@ export function addContainerOptions(command: Command): Command {
     .option('-m, --memory <bytes>', 'memory limit (b, k, m, g), where cgroups allow it')
     .option('--memory-swap <bytes>', 'memory and swap together (-1: unlimited swap; default twice --memory), where cgroups allow it')
     .option('--memory-reservation <bytes>', 'memory soft limit, where cgroups allow it')
+    .option('--memory-swappiness <n>', "how readily the kernel swaps the container's memory out (0-100), where cgroups allow it")
+    .option('--oom-kill-disable', 'the kernel does not kill the container when it reaches its memory limit, where cgroups allow it')
+    .option('--blkio-weight <n>', 'relative block I/O weight (10-1000), where the kernel allows it')
     .option('--pids-limit <n>', 'process limit, where cgroups allow it')
     .option('--cpus <number>', 'CPUs the container may use (1.5: one and a half), where cgroups allow it')
     .option('-c, --cpu-shares <weight>', 'relative CPU weight (default 1024), where cgroups allow it')
@@ -325,6 +331,9 @@ export function needsRecord(flags: ContainerFlags): boolean {
     flags.cpusetCpus !== undefined ||
     flags.memorySwap !== undefined ||
     flags.memoryReservation !== undefined ||
+    flags.memorySwappiness !== undefined ||
+    flags.oomKillDisable === true ||
+    flags.blkioWeight !== undefined ||
     flags.cpusetMems !== undefined ||
     (flags.restart ?? 'no') !== 'no' ||
     flags.stopSignal !== undefined ||
@@ -429,6 +438,9 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     }),
     tmpfs: Object.fromEntries(flags.tmpfs.map((text) => [parseTmpfsFlag(text).target, text.includes(':') ? text.slice(text.indexOf(':') + 1) : ''])),
     ...resourceOptions(flags),
+    ...(flags.memorySwappiness === undefined ? {} : { memorySwappiness: integer('--memory-swappiness', flags.memorySwappiness) }),
+    ...(flags.oomKillDisable === true ? { oomKillDisable: true } : {}),
+    ...(flags.blkioWeight === undefined ? {} : { blkioWeight: integer('--blkio-weight', flags.blkioWeight) }),
     restart: parseRestartPolicy(flags.restart ?? 'no', flags.rm === true),
     ...(flags.stopSignal === undefined ? {} : { stopSignal: flags.stopSignal }),
     ...(flags.stopTimeout === undefined ? {} : { stopTimeout: integer('--stop-timeout', flags.stopTimeout) }),
