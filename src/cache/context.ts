@@ -1,13 +1,16 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
-import { mkdir, open, readFile, readlink, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { closeSync, constants as fsConstants, fstatSync, openSync, read, readSync, type BigIntStats } from 'node:fs';
+import { mkdir, readFile, readlink, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
+import { promisify } from 'node:util';
 import pLimit from 'p-limit';
 import xxhash, { type XXHashAPI } from 'xxhash-wasm';
 import { decodeFileName, encodeFileName, fsPath, isTextName, messageOf, readDirectoryEntries, resolveInRoot, TsbuildError, uniqueHex, type NamedDirent } from '../common/index.js';
 import { fileSummary } from './explain.js';
 import { goClean, PatternMatcher, readIgnoreFile } from './patterns.js';
 import { matchSource, walkSource, type MatchedSource, type SourceRoot, type TreeEntry } from './tree.js';
+
+const readAsync = promisify(read);
 
 export interface OpenContextOptions {
   /** The absolute path of the Dockerfile: `<Dockerfile>.dockerignore` beside it comes before the context's own. */
@@ -395,7 +398,8 @@ export class ContentHasher {
       let hashing = this.session.get(sessionKey);
       if (hashing === undefined) {
         hashing = this.limit(async () => {
-          const hashed = entry.stats.size <= smallFileBytes ? hashSmallFile(api, entry.hostPath) : await hashFile(api, entry.hostPath);
+          const shown = key === undefined ? entry.hostPath : `/${key}`;
+          const hashed = entry.stats.size <= smallFileBytes ? hashSmallFile(api, entry, shown) : await hashFile(api, entry, shown);
           this.counts.hashed += 1;
           if (key !== undefined && hashed.stable !== undefined) {
             index.set(key, hashed.stable);
@@ -485,10 +489,33 @@ function contentHash(api: XXHashAPI, chunks: readonly Uint8Array[]): { hash: str
   return { hash: `${total.toString(16)}-${state.map((one) => one.digest().toString(16).padStart(16, '0')).join('')}`, total };
 }
 
+/**
+ * Opens the file the walk found, and that file only: where a directory on its path became a link
+ * meanwhile (a context the host changes during the build), the name reaches another file, whose
+ * content must not stand for the context's. As BuildKit then, the source is not found.
+ */
+function openWalkedFile(entry: TreeEntry, shown: string): number {
+  const changed = (): TsbuildError => new TsbuildError('NOT_FOUND', `failed to compute cache key: ${JSON.stringify(shown)}: not found: the file changed while the context was read`);
+  let descriptor: number;
+  try {
+    descriptor = openSync(fsPath(entry.hostPath), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') throw changed();
+    throw error;
+  }
+  const opened = fstatSync(descriptor, { bigint: true });
+  if (opened.ino !== entry.stats.ino || opened.dev !== entry.stats.dev || !opened.isFile()) {
+    closeSync(descriptor);
+    throw changed();
+  }
+  return descriptor;
+}
+
 /** hashFile for a small file: one synchronous read of it whole (one byte more tells it grew). */
-function hashSmallFile(api: XXHashAPI, path: string): { hash: string; stable: IndexEntry | undefined } {
+function hashSmallFile(api: XXHashAPI, entry: TreeEntry, shown: string): { hash: string; stable: IndexEntry | undefined } {
   const hashedAtNs = nowNs();
-  const descriptor = openSync(fsPath(path), 'r');
+  const descriptor = openWalkedFile(entry, shown);
   try {
     const before = fstatSync(descriptor, { bigint: true });
     const buffer = Buffer.allocUnsafe(Number(before.size) + 1);
@@ -531,25 +558,25 @@ function stableEntry(before: BigIntStats, after: BigIntStats, total: bigint, has
   return unchanged && settled ? { statKey: statKey(after), hash } : undefined;
 }
 
-async function hashFile(api: XXHashAPI, path: string): Promise<{ hash: string; stable: IndexEntry | undefined }> {
+async function hashFile(api: XXHashAPI, entry: TreeEntry, shown: string): Promise<{ hash: string; stable: IndexEntry | undefined }> {
   const hashedAtNs = nowNs();
-  const handle = await open(fsPath(path), 'r');
+  const descriptor = openWalkedFile(entry, shown);
   try {
-    const before = await handle.stat({ bigint: true });
+    const before = fstatSync(descriptor, { bigint: true });
     const state = [api.create64(0n), api.create64(0x9e3779b97f4a7c15n)];
     const buffer = Buffer.allocUnsafe(Number(before.size < BigInt(chunkBytes) ? before.size : BigInt(chunkBytes)) || 1);
     let total = 0n;
     for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      const { bytesRead } = await readAsync(descriptor, buffer, 0, buffer.length, null);
       if (bytesRead === 0) break;
       total += BigInt(bytesRead);
       const chunk = buffer.subarray(0, bytesRead);
       for (const hash of state) hash.update(chunk);
     }
-    const after = await handle.stat({ bigint: true });
+    const after = fstatSync(descriptor, { bigint: true });
     const hash = `${total.toString(16)}-${state.map((one) => one.digest().toString(16).padStart(16, '0')).join('')}`;
     return { hash, stable: stableEntry(before, after, total, hash, hashedAtNs) };
   } finally {
-    await handle.close();
+    closeSync(descriptor);
   }
 }

@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { chmod, chown, mkdir, readdir, readFile, rename, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, readFile, rename, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openContext, rootfsSource, sourceDigest, type BuildContext } from '../../src/cache/index.js';
+import { ContentHasher, openContext, rootfsSource, sourceDigest, type BuildContext } from '../../src/cache/index.js';
 import { isTsbuildError } from '../../src/common/index.js';
 import { codeOf } from '../helpers/error-code.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
@@ -373,4 +373,28 @@ describe('the hash index', () => {
       expect(result.stdout.trim()).toBe(await digestOf(await openContext(root, { indexDir }), [`w${index + 1}`]));
     }
   }, 120_000);
+});
+
+type WalkedEntry = Parameters<ContentHasher['hashAll']>[0][number];
+
+describe('content hashes of files the walk found', () => {
+  it('hash the very file walked: one whose directory became a link meanwhile is not found, its namesake beyond the link never read', async () => {
+    await writeTree(root, { 'sub/secret': 'context\n', 'sub/big': 'x'.repeat(256 * 1024) });
+    const walked = async (name: string): Promise<WalkedEntry> => {
+      const hostPath = join(root, 'sub', name);
+      return { path: name, hostPath, stats: await lstat(hostPath, { bigint: true }) };
+    };
+    const entries = [await walked('secret'), await walked('big')];
+    const hashes = new ContentHasher(root, undefined);
+    const before = await hashes.hashAll(entries);
+    expect([...before.values()].every((hash) => hash !== '')).toBe(true);
+    // The host swaps sub for a link to a directory holding files of the same names.
+    await writeTree(outside, { big: 'y'.repeat(256 * 1024) });
+    await rename(join(root, 'sub'), join(root, 'sub.dir'));
+    await symlink(outside, join(root, 'sub'));
+    for (const entry of entries) {
+      const message = await errorMessage(new ContentHasher(root, undefined).hashAll([entry]));
+      expect(message).toBe(`NOT_FOUND failed to compute cache key: "/sub/${entry.path}": not found: the file changed while the context was read`);
+    }
+  });
 });
