@@ -24,7 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
-import { asRootless, buildBinaries, ensureRootlessUser, isRoot } from './helpers.js';
+import { asRootless, buildBinaries, ensureRootlessUser, isRoot, toolExists } from './helpers.js';
 
 const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
 /** Capabilities the caller holds as inheritable and ambient (setpriv's names). */
@@ -90,7 +90,7 @@ describe.runIf(isRoot)('what a container process inherits from the host', () => 
   }, 120_000);
 
   afterAll(async () => {
-    for (const name of ['caps', 'fds', 'health', 'suid', 'sockets']) tsbuild(['rm', '-f', name]);
+    for (const name of ['caps', 'fds', 'health', 'dumpable', 'suid', 'sockets']) tsbuild(['rm', '-f', name]);
     rootless(['rm', '-f', 'sockets']);
     await removeDir();
   });
@@ -138,6 +138,31 @@ describe.runIf(isRoot)('what a container process inherits from the host', () => 
     expect(ok(rootless(['run', '--rm', 'busybox', 'sh', '-c', fds], `exec 5<${rootlessRoot} 6<${join(rootlessRoot, 'index.json')};`), 'rootless run')).toBe('0 1 2 ');
   }, 180_000);
 
+  it.runIf(toolExists('strace'))("gives a container no way into the runtime's process before it runs the program of exec or run: not dumpable until then (runc CVE-2016-9962)", async () => {
+    // On the host's pid namespace, it sees the processes of every run and exec, its own too.
+    ok(tsbuild(['run', '-d', '--name', 'dumpable', '--pid', 'host', 'busybox', 'sleep', '300']), 'run -d');
+    const id = ok(tsbuild(['inspect', '--format', '{{.Id}}', 'dumpable']), 'inspect').trim();
+    // Each process of this store's runtime the container sees, and whether its environment (the caller's) can be read.
+    const look = `for p in /proc/[0-9]*; do c=$(tr "\\0" " " < $p/cmdline 2>/dev/null); case "$c" in /*/tsbuild-runtime\\ *${root}/*|/*/tsbuild-runtime\\ exec\\ *${id}*) echo "held: $(grep CapEff: $p/status | tr -d "\\t")"; cat $p/environ > /dev/null 2>&1 && echo "READ $p";; esac; done`;
+    for (const args of [['exec', 'dumpable', '/bin/sleep', '0'], ['run', '--rm', 'busybox', '/bin/sleep', '0']]) {
+      // strace holds the runtime's process at the execve of the program for seconds: the window
+      // a container's process would race for, made wide.
+      const held = spawn('strace', ['-f', '-qq', '-o', '/dev/null', '-P', '/bin/sleep', '-e', 'trace=execve', '-e', 'inject=execve:delay_enter=4000000', process.execPath, bin, ...args], { env: { ...process.env, TSBUILD_ROOT: root }, stdio: 'ignore' });
+      const exited = new Promise<number | null>((resolve) => held.on('exit', resolve));
+      let seen = '';
+      // The runtime's parents hold every capability and cannot be read anyway; the child held
+      // at its execve has the container's, as the process looking at it.
+      const containerCapabilities = 'held: CapEff:00000000a80425fb';
+      for (let attempt = 0; attempt < 30 && !seen.includes(containerCapabilities); attempt++) {
+        await sleep(200);
+        seen = tsbuild(['exec', 'dumpable', 'sh', '-c', look]).stdout;
+      }
+      expect(seen, args[0]).toContain(containerCapabilities);
+      expect(seen, args[0]).not.toContain('READ');
+      expect(await exited, args[0]).toBe(0);
+    }
+  }, 120_000);
+
   it('makes every mount at /sys and below read-only, the rootless /sys bound from the host with its cgroups included (runc CVE-2023-25809)', () => {
     // Every mount at /sys or below (those hidden under others too) by its own options.
     const sysCheck = `awk '$5 ~ "^/sys" { n++ } $5 ~ "^/sys" && $6 !~ /(^|,)ro(,|$)/ { print "writable:", $5, $6; bad = 1 } END { if (n < 2) print "no mounts at /sys"; exit bad || n < 2 }' /proc/self/mountinfo && ! touch /sys/fs/cgroup/written 2>/dev/null`;
@@ -176,7 +201,7 @@ describe.runIf(isRoot)('what a container process inherits from the host', () => 
     expect(build.stderr).toContain('the destination is inside /proc');
   }, 180_000);
 
-  it("keeps every set-user-ID file of the store out of other users' reach: containers, volumes, a running step, a cache mount (moby CVE-2021-41091)", async () => {
+  it("keeps every set-user-ID file of the store, and the store itself, out of other users' reach: containers, volumes, a running step, a cache mount (moby CVE-2021-41091)", async () => {
     const planted = 'cp /bin/busybox /planted-suid && chmod 4755 /planted-suid';
     ok(tsbuild(['build', '-q', '-t', 'suid', context('suid', `FROM busybox\nRUN ${planted} && mkdir /data && cp -p /planted-suid /data/\nVOLUME /data\n`)]), 'build suid');
     ok(tsbuild(['run', '-d', '--name', 'suid', '-v', 'suid-volume:/data', 'suid', 'sh', '-c', `cp -p /planted-suid /data/again && ${planted.replaceAll('/planted-suid', '/upper-suid')} && sleep 300`]), 'run suid');
@@ -193,10 +218,12 @@ describe.runIf(isRoot)('what a container process inherits from the host', () => 
       // Each place the store keeps them: unpacked layers, a container's upper directory, a
       // volume, the running step's directories and its cache mount.
       for (const part of ['/layers/', '/containers/', '/volumes/', '/tmp/', '/cache-mounts/']) expect(found.some((path) => path.includes(part)), part).toBe(true);
-      for (const path of found) {
-        const reached = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'test', '-e', path]);
-        expect([path, reached.status]).toEqual([path, 1]);
-      }
+      const asOther = (...command: string[]): number | null => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...command]).status;
+      for (const path of found) expect([path, asOther('test', '-e', path)]).toEqual([path, 1]);
+      // Nor any of the store (every image's blobs, private ones pulled with credentials included):
+      // a root tsbuild made is its owner's only.
+      expect(asOther('test', '-r', join(root, 'index.json'))).toBe(1);
+      expect(asOther('ls', join(root, 'blobs', 'sha256'))).not.toBe(0);
     } finally {
       await exited;
     }
