@@ -91,7 +91,7 @@ describe.runIf(isRoot)('what a container process inherits from the host', () => 
 
   afterAll(async () => {
     for (const name of ['caps', 'fds', 'health', 'dumpable', 'suid', 'sockets']) tsbuild(['rm', '-f', name]);
-    rootless(['rm', '-f', 'sockets']);
+    rootless(['rm', '-f', 'sockets', 'sockets-user']);
     await removeDir();
   });
 
@@ -234,6 +234,9 @@ describe.runIf(isRoot)('what a container process inherits from the host', () => 
     tsbuild(['rm', '-f', 'sockets']);
     ok(tsbuild(['run', '-d', '--name', 'sockets', '--network', 'sockets-net', '-p', '127.0.0.1::80', 'busybox', 'sleep', '300']), 'run on a network');
     ok(rootless(['run', '-d', '--name', 'sockets', '-p', '127.0.0.1::80', 'busybox', 'sleep', '300']), 'rootless run');
+    // A user network's namespace, whose holder puts its socket under $XDG_RUNTIME_DIR where there is one.
+    ok(rootless(['network', 'create', 'sockets-net']), 'rootless network create');
+    ok(rootless(['run', '-d', '--name', 'sockets-user', '--network', 'sockets-net', '-p', '127.0.0.1::80', 'busybox', 'sleep', '300'], 'unset XDG_RUNTIME_DIR;'), 'rootless run on a user network');
     const ours = (pid: string): boolean => {
       try {
         const environ = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
@@ -243,8 +246,8 @@ describe.runIf(isRoot)('what a container process inherits from the host', () => 
       }
     };
     const processes = readdirSync('/proc').filter((name) => /^\d+$/.test(name) && name !== String(process.pid) && ours(name));
-    // Monitors of both containers, the network's responder, slirp4netns.
-    expect(processes.length).toBeGreaterThanOrEqual(3);
+    // Monitors of the containers, the networks' responders, the rootless holder, slirp4netns.
+    expect(processes.length).toBeGreaterThanOrEqual(5);
     const abstract: string[] = [];
     const shared: string[] = [];
     for (const pid of processes) {
