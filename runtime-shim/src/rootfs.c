@@ -287,11 +287,6 @@ mount_cgroup_v1 (int root_fd, const char *destination, unsigned long flags)
         }
       if (host != NULL)
         closedir (host);
-      /* Read-only as the hierarchies are, as runc leaves it: else the container could write
-         into the tmpfs, or mount over the names it holds. */
-      if ((flags & MS_RDONLY) != 0 && mount (NULL, dir_path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-        rc = -1;
-      saved = errno;
     }
   close (dir_fd);
   errno = saved;
