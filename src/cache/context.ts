@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, type BigIntStats } from 'node:fs';
 import { mkdir, open, readFile, readlink, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import pLimit from 'p-limit';
 import xxhash, { type XXHashAPI } from 'xxhash-wasm';
-import { decodeFileName, encodeFileName, fsPath, isTextName, messageOf, readDirectoryEntries, resolveInRoot, TsbuildError, uniqueHex, type NamedDirent } from '../common/index.js';
+import { decodeFileName, encodeFileName, errnoOf, fsPath, isTextName, messageOf, readDirectoryEntries, resolveInRoot, TsbuildError, uniqueHex, type NamedDirent } from '../common/index.js';
 import { fileSummary } from './explain.js';
 import { goClean, PatternMatcher, readIgnoreFile } from './patterns.js';
 import { matchSource, walkSource, type MatchedSource, type SourceRoot, type TreeEntry } from './tree.js';
@@ -372,7 +372,7 @@ export class ContentHasher {
       let hashing = this.session.get(sessionKey);
       if (hashing === undefined) {
         hashing = this.limit(async () => {
-          const hashed = entry.stats.size <= smallFileBytes ? hashSmallFile(api, entry.hostPath) : await hashFile(api, entry.hostPath);
+          const hashed = entry.stats.size <= smallFileBytes ? hashSmallFile(api, entry.hostPath, entry.stats) : await hashFile(api, entry.hostPath, entry.stats);
           this.counts.hashed += 1;
           if (key !== undefined && hashed.stable !== undefined) {
             index.set(key, hashed.stable);
@@ -462,12 +462,33 @@ function contentHash(api: XXHashAPI, chunks: readonly Uint8Array[]): { hash: str
   return { hash: `${total.toString(16)}-${state.map((one) => one.digest().toString(16).padStart(16, '0')).join('')}`, total };
 }
 
+/**
+ * The file the walk saw (SEEN) at PATH is the one opened, or it is NOT_FOUND, as the copy that
+ * follows would find it: a directory on its way swapped for a link meanwhile could lead out of
+ * the context, whose files' content must not make the key.
+ */
+function checkSameFile(path: string, seen: BigIntStats, opened: BigIntStats): void {
+  if (opened.ino !== seen.ino || opened.dev !== seen.dev) throw new TsbuildError('NOT_FOUND', `hash ${path}: not found: replaced while the context was read`);
+}
+
+/** An error opening a file the walk saw: gone meanwhile (or a link now) is NOT_FOUND. */
+function openFailure(path: string, error: unknown): unknown {
+  const code = errnoOf(error);
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP' ? new TsbuildError('NOT_FOUND', `hash ${path}: not found: removed while the context was read`, { cause: error }) : error;
+}
+
 /** hashFile for a small file: one synchronous read of it whole (one byte more tells it grew). */
-function hashSmallFile(api: XXHashAPI, path: string): { hash: string; stable: IndexEntry | undefined } {
+function hashSmallFile(api: XXHashAPI, path: string, seen: BigIntStats): { hash: string; stable: IndexEntry | undefined } {
   const hashedAtNs = nowNs();
-  const descriptor = openSync(fsPath(path), 'r');
+  let descriptor: number;
+  try {
+    descriptor = openSync(fsPath(path), constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (error) {
+    throw openFailure(path, error);
+  }
   try {
     const before = fstatSync(descriptor, { bigint: true });
+    checkSameFile(path, seen, before);
     const buffer = Buffer.allocUnsafe(Number(before.size) + 1);
     let length = 0;
     for (;;) {
@@ -508,11 +529,14 @@ function stableEntry(before: BigIntStats, after: BigIntStats, total: bigint, has
   return unchanged && settled ? { statKey: statKey(after), hash } : undefined;
 }
 
-async function hashFile(api: XXHashAPI, path: string): Promise<{ hash: string; stable: IndexEntry | undefined }> {
+async function hashFile(api: XXHashAPI, path: string, seen: BigIntStats): Promise<{ hash: string; stable: IndexEntry | undefined }> {
   const hashedAtNs = nowNs();
-  const handle = await open(fsPath(path), 'r');
+  const handle = await open(fsPath(path), constants.O_RDONLY | constants.O_NOFOLLOW).catch((error: unknown) => {
+    throw openFailure(path, error);
+  });
   try {
     const before = await handle.stat({ bigint: true });
+    checkSameFile(path, seen, before);
     const state = [api.create64(0n), api.create64(0x9e3779b97f4a7c15n)];
     const buffer = Buffer.allocUnsafe(Number(before.size < BigInt(chunkBytes) ? before.size : BigInt(chunkBytes)) || 1);
     let total = 0n;

@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { chmod, chown, mkdir, readdir, readFile, rename, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openContext, rootfsSource, sourceDigest, type BuildContext } from '../../src/cache/index.js';
+import { ContentHasher } from '../../src/cache/context.js';
 import { isTsbuildError } from '../../src/common/index.js';
 import { codeOf } from '../helpers/error-code.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
@@ -281,6 +282,25 @@ describe('sourceDigest', () => {
     expect((await sourceDigest(await openContext(root), ['x/y/z.txt'], { parents: true })).digest).toBe(full.digest);
     expect(await codeOf(sourceDigest(context, ['x/y/missing'], { parents: true }))).toBe('NOT_FOUND');
     expect((await sourceDigest(context, ['*/y/*.txt'], { parents: true })).matched).toEqual(['w/y/z.txt', 'x/y/z.txt']);
+  });
+});
+
+describe('hashing what the walk saw', () => {
+  // The walk lists a file, then a directory on its way is swapped for a link (to the host) before
+  // it is read: the key must not hold what the link reaches. A small and a large file (read
+  // synchronously and through a handle).
+  it('refuses a file replaced on its way between the walk and the read (NOT_FOUND), never hashing what a link there reaches', async () => {
+    for (const [name, content] of [['small', 'context\n'], ['large', 'x'.repeat(1 << 20)]] as const) {
+      await writeTree(root, { [`${name}/secret`]: content });
+      await writeTree(outside, { [`${name}/secret`]: content });
+      const entry = { path: `${name}/secret`, hostPath: join(root, name, 'secret'), stats: await lstat(join(root, name, 'secret'), { bigint: true }) };
+      await rename(join(root, name), join(root, `${name}.dir`));
+      await symlink(join(outside, name), join(root, name));
+      expect(await codeOf(new ContentHasher(root, undefined).hashAll([entry])), name).toBe('NOT_FOUND');
+      // Gone altogether: NOT_FOUND too, not the system's ENOENT.
+      await rm(join(root, name));
+      expect(await codeOf(new ContentHasher(root, undefined).hashAll([entry])), name).toBe('NOT_FOUND');
+    }
   });
 });
 
