@@ -151,6 +151,16 @@ child_main (void *opaque)
   if (read (a->go_read, &byte, 1) != 1)
     _exit (1);
   close (a->go_read);
+  /* Not dumpable until its execve (which makes the program dumpable again): a process of a pid
+     namespace it joins (--pid container:NAME) would otherwise read its memory, environment (the
+     caller's) and descriptors through /proc, or attach to it while it still holds every
+     capability (runc CVE-2016-9962). Only now: newuidmap, run by the parent before the go
+     byte, refuses a process that is not dumpable. */
+  if (prctl (PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+    {
+      shim_fail (&err, errno, "prctl", NULL, "make the runtime not dumpable");
+      goto fail;
+    }
   if (byte == 'j' && cgroup_join_v1 (a->options->id) < 0)
     {
       shim_fail (&err, errno, "write", NULL, "join the container's cgroups");

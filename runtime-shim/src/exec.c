@@ -98,6 +98,12 @@ join_cgroups (pid_t target)
 int
 container_exec (const struct spec *spec, pid_t target, const char *console_socket, struct shim_error *err)
 {
+  /* Not dumpable, and so the child it forks: from its fork in the container's pid namespace
+     until its execve (which makes the program dumpable again), a process of the container would
+     otherwise read its memory, environment (the caller's) and descriptors through /proc, or
+     attach to it while it still holds every capability (runc CVE-2016-9962). */
+  if (prctl (PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+    return shim_fail (err, errno, "prctl", NULL, "make the runtime not dumpable");
   /* A terminal of its own, never the caller's: a process handed the caller's terminal could push
      input into it (TIOCSTI) that the caller's shell runs after the exec ends. The socket is
      connected before the namespaces change, and the pair comes from the container's /dev/ptmx. */

@@ -335,12 +335,19 @@ mount_one (int root_fd, const struct mount_spec *m, bool user_namespace, bool al
   /* What must change the new mount itself (read-only, propagation) is done through a fresh
      descriptor: the one opened before refers to the directory underneath. */
   enum { NOTHING, REMOUNT_BIND, TREE_READONLY } after = NOTHING;
+  /* A remount changes one mount: "ro" on a recursive bind would leave the mounts below it as
+     they were on the host, writable. The rootless /sys is such a bind, and its /sys/fs/cgroup
+     (a user's delegated cgroups among them) stayed writable under a read-only /sys (runc
+     CVE-2023-25809); so would the mounts below a `-v /srv:/srv:ro`. As docker's since 25, the
+     whole tree is made read-only. */
+  bool tree_readonly = false;
   int rc;
   if (m->bind)
     {
       rc = mount (m->source, target, NULL, MS_BIND | (m->flags & MS_REC), NULL);
       if (flags != 0)
         after = REMOUNT_BIND;
+      tree_readonly = (m->flags & MS_REC) != 0 && (flags & MS_RDONLY) != 0;
     }
   else if (strcmp (type, "cgroup") == 0 || strcmp (type, "cgroup2") == 0)
     {
@@ -409,7 +416,7 @@ mount_one (int root_fd, const struct mount_spec *m, bool user_namespace, bool al
   fd_path (target, sizeof target, target_fd);
   if (after == REMOUNT_BIND)
     rc = mount (NULL, target, NULL, MS_REMOUNT | MS_BIND | flags | (user_namespace ? locked_flags (target) : 0), NULL);
-  else if (after == TREE_READONLY)
+  if (rc == 0 && (after == TREE_READONLY || tree_readonly))
     rc = make_tree_readonly (target);
   if (rc == 0 && m->propagation != 0)
     rc = mount (NULL, target, NULL, m->propagation, NULL);

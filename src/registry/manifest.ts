@@ -46,7 +46,8 @@ function mediaTypeError(what: string, detail: string): TsbuildError {
 
 /**
  * Checks each of VALUES as parseDescriptor does (as ROLE of the document); the error names the
- * document and what is wrong. A digest that is no digest still fails as itself.
+ * document and what is wrong. A digest that is no digest still fails as itself (INVALID_DIGEST),
+ * named in the document it came in.
  */
 function checkDescriptors(what: string, values: readonly unknown[], role: string): void {
   for (const value of values) {
@@ -54,6 +55,7 @@ function checkDescriptors(what: string, values: readonly unknown[], role: string
       parseDescriptor(value, role);
     } catch (error) {
       if (isTsbuildError(error) && error.code === 'INVALID_MEDIA_TYPE') throw new TsbuildError('REGISTRY', `${what}: ${error.message}`, { cause: error });
+      if (isTsbuildError(error) && error.code === 'INVALID_DIGEST') throw new TsbuildError('INVALID_DIGEST', `${what}: ${role}: ${error.message}`, { cause: error });
       throw error;
     }
   }

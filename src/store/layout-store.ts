@@ -47,7 +47,9 @@ export class LayoutStore implements ContentStore {
       // Synchronously: in a store that exists, each is a system call or two that finds it made,
       // and a round trip through libuv's thread pool for each cost every command about 2 ms at
       // start. The root first, so that the others do not race to create it.
-      mkdirSync(root, { recursive: true, mode: 0o755 });
+      // Only its owner enters a root tsbuild makes, as docker's /var/lib/docker (0710): its
+      // blobs are every image pulled, private ones included, and every layer built.
+      mkdirSync(root, { recursive: true, mode: 0o700 });
       for (const dir of ['blobs/sha256', 'ingest', 'tmp']) mkdirSync(join(root, dir), { recursive: true, mode: 0o755 });
       // Unpacked images hold their set-user-ID files as they are: another user of the host who
       // could reach them would run them as their owner (root). Only the store's owner enters.

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmod, chown, lstat, mkdir, readdir, readFile, rename, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -396,5 +396,8 @@ describe('content hashes of files the walk found', () => {
       const message = await errorMessage(new ContentHasher(root, undefined).hashAll([entry]));
       expect(message).toBe(`NOT_FOUND failed to compute cache key: "/sub/${entry.path}": not found: the file changed while the context was read`);
     }
+    // Gone altogether: the same, not the system's ENOENT.
+    await rm(join(root, 'sub'));
+    for (const entry of entries) expect(await codeOf(new ContentHasher(root, undefined).hashAll([entry]))).toBe('NOT_FOUND');
   });
 });

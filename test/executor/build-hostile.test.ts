@@ -15,9 +15,10 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodeHeader, endOfArchive } from '../../src/exporter/tar.js';
 import { verifyStore } from '../../src/store/index.js';
-import { buildFixture, imageFiles, type BuildFixture } from '../helpers/build.js';
+import { buildFixture, cachedSteps, imageFiles, ranSteps, type BuildFixture } from '../helpers/build.js';
 
 const isRoot = process.getuid?.() === 0;
+const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
 
 describe.runIf(isRoot)('hostile builds', () => {
   let fx: BuildFixture;
@@ -210,4 +211,81 @@ describe.runIf(isRoot)('hostile builds', () => {
     }
   }, 60_000);
 
+  it('keeps build arguments out of what runs from the image: only what ENV sets reaches run, exec and a later build (buildah CVE-2021-3602)', async () => {
+    const dir = await fx.context('build-args', {
+      Dockerfile: [
+        'ARG GLOBAL_VALUE',
+        'FROM busybox',
+        'ARG GLOBAL_VALUE',
+        'ARG DEFAULTED=default-value-secret',
+        'ARG PROMOTED',
+        'ENV PROMOTED=$PROMOTED',
+        // The steps see them: they are what a leak would carry.
+        'RUN test "$GLOBAL_VALUE" = global-value-secret && test "$DEFAULTED" = default-value-secret && test "$http_proxy" = http://proxy-secret:3128',
+      ].join('\n'),
+    });
+    const built = await fx.build(['-t', 'build-args', '--build-arg', 'GLOBAL_VALUE=global-value-secret', '--build-arg', 'PROMOTED=promoted', '--build-arg', 'http_proxy=http://proxy-secret:3128', dir]);
+    expect(built.stderr).not.toMatch(/ERROR/);
+    expect(built.status).toBe(0);
+    const image = await fx.image('build-args');
+    expect(image.config.config?.Env ?? []).toContain('PROMOTED=promoted');
+    expect(JSON.stringify(image.config.config?.Env ?? [])).not.toMatch(/value-secret|proxy-secret/);
+    const cli = (args: readonly string[]): string => execFileSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, TSBUILD_ROOT: fx.root }, timeout: 30_000 });
+    const seen = [cli(['run', '--rm', 'build-args', 'env'])];
+    cli(['run', '-d', '--name', 'build-args', 'build-args', 'sleep', '60']);
+    try {
+      seen.push(cli(['exec', 'build-args', 'env']));
+    } finally {
+      cli(['rm', '-f', 'build-args']);
+    }
+    const later = await fx.context('build-args-later', { Dockerfile: 'FROM build-args\nRUN env > /env\n' });
+    expect((await fx.build(['-t', 'build-args-later', later])).status).toBe(0);
+    seen.push((await imageFiles(fx, 'build-args-later')).get('env')?.text ?? '');
+    for (const env of seen) {
+      expect(env).toContain('PROMOTED=promoted');
+      expect(env).not.toMatch(/GLOBAL_VALUE|DEFAULTED|value-secret|proxy-secret/);
+    }
+  }, 120_000);
+
+  it('takes no cache record made on another base or for another instruction, imported or carried by an image (moby CVE-2024-24557)', async () => {
+    const made = 'RUN echo made > /made';
+    const cache = join(fx.dir, 'poison-cache');
+    const exported = await fx.build(['--cache-to', `type=local,dest=${cache},mode=max`, '-t', 'poison', await fx.context('poison', { Dockerfile: `FROM busybox\n${made}\n` })]);
+    expect(exported.status, exported.stderr).toBe(0);
+    const archive = join(fx.dir, 'poison.tar');
+    execFileSync(process.execPath, [bin, 'save', '-o', archive, 'poison'], { env: { ...process.env, TSBUILD_ROOT: fx.root } });
+    const other = await buildFixture();
+    try {
+      const from = ['--cache-from', `type=local,src=${cache}`];
+      const base = await other.build(['-t', 'other-base', await other.context('other-base', { Dockerfile: 'FROM busybox\nRUN echo other > /other\n' })]);
+      expect(base.status, base.stderr).toBe(0);
+      // The same instruction on another base, another instruction on the same base: both run.
+      for (const [name, dockerfile] of [
+        ['on-other-base', `FROM other-base\n${made}\n`],
+        ['other-instruction', 'FROM busybox\nRUN echo made  > /made\n'],
+      ] as const) {
+        const result = await other.build([...from, await other.context(name, { Dockerfile: dockerfile })]);
+        expect(result.status, result.stderr).toBe(0);
+        expect(cachedSteps(result.stderr), name).toEqual([]);
+        expect(ranSteps(result.stderr), name).toHaveLength(1);
+      }
+      // The records do serve what they were made for.
+      const hit = await other.build([...from, await other.context('same', { Dockerfile: `FROM busybox\n${made}\n` })]);
+      expect(hit.status, hit.stderr).toBe(0);
+      expect(cachedSteps(hit.stderr)).toEqual(['[2/2] RUN echo made > /made']);
+      // An image holding what the step made, with the step in its history, is no record: on a
+      // root that never ran the step, loading it leaves the step to run.
+      const third = await buildFixture();
+      try {
+        execFileSync(process.execPath, [bin, 'load', '-i', archive], { env: { ...process.env, TSBUILD_ROOT: third.root } });
+        const loaded = await third.build([await third.context('loaded', { Dockerfile: `FROM busybox\n${made}\n` })]);
+        expect(loaded.status, loaded.stderr).toBe(0);
+        expect(ranSteps(loaded.stderr)).toEqual(['[2/2] RUN echo made > /made']);
+      } finally {
+        await third.cleanup();
+      }
+    } finally {
+      await other.cleanup();
+    }
+  }, 120_000);
 });

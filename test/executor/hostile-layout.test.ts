@@ -137,4 +137,47 @@ describe.runIf(isRoot)('OCI layouts that name paths or lie about their shape', (
       }
     }
   }, 240_000);
+
+  it('passes over a --cache-from whose cache document names a layer or a diff ID by a digest that is a path, reading nothing through it (containers/image CVE-2024-3727)', async () => {
+    const context = await fx.context('cache-digest-context', { Dockerfile: 'FROM busybox\nRUN echo digests > /digests\n' });
+    const exported = join(fx.dir, 'cache-digest-export');
+    expect((await fx.build(['--cache-to', `type=local,dest=${exported}`, context])).status).toBe(0);
+    const blob = (digest: string): string => join('blobs', 'sha256', digest.slice('sha256:'.length));
+    const index = JSON.parse(await readFile(join(exported, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string; size: number }> };
+    const entry = index.manifests[0] ?? expect.fail('no cache manifest');
+    const manifest = JSON.parse(await readFile(join(exported, blob(entry.digest)), 'utf8')) as { config: { digest: string; size: number } };
+    const document = JSON.parse(await readFile(join(exported, blob(manifest.config.digest)), 'utf8')) as { layers: Array<{ digest: string; diffId: string }> };
+    const secretHex = sha256('HOST SECRET\n');
+    const variants: Array<[string, (layer: { digest: string; diffId: string }, value: string) => void, string]> = [
+      ['layer-climbing', (layer, value) => (layer.digest = value), climbing()],
+      ['layer-upper-case', (layer, value) => (layer.digest = value), `sha256:${secretHex.toUpperCase()}`],
+      ['layer-algorithm', (layer, value) => (layer.digest = value), `sha1:${secretHex.slice(0, 40)}`],
+      ['diff-id-climbing', (layer, value) => (layer.diffId = value), `sha256:${secretHex}/../../${'../'.repeat(10)}${outside.slice(1)}/secret`],
+    ];
+    for (const [name, change, value] of variants) {
+      const dir = join(fx.dir, `cache-digest-${name}`);
+      await rm(dir, { recursive: true, force: true });
+      expect(spawnSync('cp', ['-a', exported, dir]).status).toBe(0);
+      // Each document rewritten whole, so that every digest but the planted one is right.
+      const changed = structuredClone(document);
+      change(changed.layers.at(-1) ?? expect.fail('no layer'), value);
+      const config = JSON.stringify(changed);
+      await writeFile(join(dir, 'blobs', 'sha256', sha256(config)), config);
+      const manifestText = JSON.stringify({ ...manifest, config: { ...manifest.config, digest: `sha256:${sha256(config)}`, size: Buffer.byteLength(config) } });
+      await writeFile(join(dir, 'blobs', 'sha256', sha256(manifestText)), manifestText);
+      await writeFile(join(dir, 'index.json'), JSON.stringify({ ...index, manifests: [{ ...entry, digest: `sha256:${sha256(manifestText)}`, size: Buffer.byteLength(manifestText) }] }));
+      // A root of its own each, whose local cache knows nothing of the step: only the import could serve it.
+      const other = await buildFixture();
+      try {
+        const result = await other.build(['--cache-from', `type=local,src=${dir}`, context]);
+        expect(result.stderr, name).toContain(`cache local ${dir}: not imported: `);
+        expect(result.stderr, name).toContain('is malformed');
+        expect(result.stderr, name).not.toContain('CACHED');
+        expect(result.status, name).toBe(0);
+        expect(await other.store.blobSize(parseDigest(`sha256:${secretHex}`)), name).toBeUndefined();
+      } finally {
+        await other.cleanup();
+      }
+    }
+  }, 240_000);
 });

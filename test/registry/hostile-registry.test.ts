@@ -306,6 +306,59 @@ describe('a registry that lies', () => {
     }
   });
 
+  it('refuses a digest that is not one before it reaches a URL or a path: in an index, a manifest, a config, a header (containers/image CVE-2024-3727)', async () => {
+    const layer = await hostileTar([{ name: 'file', content: 'digests\n' }]);
+    const wellFormed = imageOf([layer]);
+    const hex = wellFormed.layers[0]?.digest.slice('sha256:'.length) ?? '';
+    const malformed = [`sha256:${'../'.repeat(6)}v2/hostile/other/blobs/sha256:${hex}`, `sha256:${hex.toUpperCase()}`, `sha256:${hex}/../${hex}`, `sha256:${hex.slice(1)}`, `sha256:${hex}%2F..`, `md5:${hex.slice(0, 32)}`, `sha256%3A${hex}`];
+    const manifestWith = (fields: Record<string, unknown>): Buffer => Buffer.from(JSON.stringify({ ...JSON.parse(wellFormed.manifest.bytes.toString()), ...fields }));
+    const requested: string[] = [];
+    registry.handlers.push((request) => {
+      requested.push(request.url ?? '');
+      return false;
+    });
+    for (const [index, digest] of malformed.entries()) {
+      const configDescriptor = { mediaType: MediaType.ociConfig, digest: wellFormed.config.digest, size: wellFormed.config.bytes.length };
+      const layerDescriptor = { mediaType: MediaType.ociLayer, digest, size: layer.length };
+      const cases: Array<{ what: string; document: Buffer; mediaType: string; image?: ServedImage }> = [
+        { what: 'index entry', mediaType: MediaType.ociIndex, document: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [{ mediaType: MediaType.ociManifest, digest, size: 12, platform: hostPlatform() }] })) },
+        { what: 'manifest config', mediaType: MediaType.ociManifest, document: manifestWith({ config: { ...configDescriptor, digest } }) },
+        { what: 'manifest layer', mediaType: MediaType.ociManifest, document: manifestWith({ layers: [layerDescriptor] }) },
+        // A config whose diff ID is no digest: the manifest and its blobs are otherwise whole.
+        { what: 'diff id', mediaType: MediaType.ociManifest, image: imageOf([layer], Buffer.from(JSON.stringify({ ...JSON.parse(wellFormed.config.bytes.toString()), rootfs: { type: 'layers', diff_ids: [digest] } }))), document: Buffer.alloc(0) },
+      ];
+      for (const { what, document, mediaType, image } of cases) {
+        const name = repository(`digest-${index}-${what.replace(' ', '-')}`);
+        registry.serve(name, '1', image ?? wellFormed);
+        if (image === undefined) {
+          registry.handlers.push((request, response) => {
+            if (request.url !== `/v2/${name}/manifests/1`) return false;
+            response.writeHead(200, { 'content-type': mediaType, 'content-length': String(document.length) });
+            response.end(request.method === 'HEAD' ? undefined : document);
+            return true;
+          });
+        }
+        for (const result of [await pull(`${registry.host}/${name}:1`), await buildFrom(`${registry.host}/${name}:1`)]) {
+          expect(result.status, `${what} ${digest}`).toBe(1);
+          expect(result.stderr, `${what} ${digest}`).toContain(`${registry.host}/${name}:1`);
+          expect(result.stderr, `${what} ${digest}`).toContain('invalid digest');
+        }
+      }
+    }
+    // A header claiming a digest that is no digest is a lie like any other.
+    const name = repository('digest-header');
+    registry.serve(name, '1', wellFormed);
+    registry.handlers.unshift((request, response) => {
+      if (request.url !== `/v2/${name}/manifests/1`) return false;
+      response.writeHead(200, { 'content-type': MediaType.ociManifest, 'content-length': String(wellFormed.manifest.bytes.length), 'docker-content-digest': malformed[0] ?? '' });
+      response.end(request.method === 'HEAD' ? undefined : wellFormed.manifest.bytes);
+      return true;
+    });
+    expect((await pull(`${registry.host}/${name}:1`)).status).toBe(1);
+    // Nothing of a malformed digest ever went into a request: only tags and well-formed digests.
+    expect(requested.filter((url) => !/^\/v2\/hostile\/[a-z0-9-]+\/(manifests\/(1|sha256:[0-9a-f]{64})|blobs\/sha256:[0-9a-f]{64})$/.test(url))).toEqual([]);
+  });
+
   it('refuses a config and a layer whose bytes are not their digest, naming the digest', async () => {
     for (const which of ['config', 'layer'] as const) {
       const name = repository(`swapped-${which}`);
@@ -538,6 +591,19 @@ describe('docker load of a hostile archive', () => {
     const result = await buildFrom('hostile/loaded:1');
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('unpack "../escaped": entry name contains ..');
+  });
+
+  it('refuses an archive whose config names a diff ID by a digest that is a path, loading nothing (containers/image CVE-2024-3727)', async () => {
+    const layer = await hostileTar([{ name: 'ok', content: 'ok\n' }]);
+    const platform = hostPlatform();
+    const image = imageOf([layer], Buffer.from(JSON.stringify({ architecture: platform.architecture, os: platform.os, rootfs: { type: 'layers', diff_ids: [`sha256:${'../'.repeat(8)}${outside.slice(1)}/secret`] } })));
+    const archivePath = join(dir, 'archive.tar');
+    await writeFile(archivePath, await dockerArchive(image, layer));
+    const loaded = await runCliCaptured(['load', '--root', root, '-i', archivePath]);
+    expect(loaded.status).toBe(1);
+    expect(loaded.stderr).toContain('invalid digest');
+    const listed = await runCliCaptured(['images', '--root', root, '--format', '{{.Repository}}']);
+    expect(listed.stdout).not.toContain('hostile/loaded');
   });
 });
 

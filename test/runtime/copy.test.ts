@@ -366,6 +366,43 @@ describe.runIf(isRoot)('tsbuild cp', () => {
     // (A file read as the container writes it may be empty; the payload copied in meanwhile shows up too.)
     expect(copied.filter((text) => text.includes('HOST'))).toEqual([]);
   }, 300_000);
+
+  it('never changes the mode, owner or content of a host path through a link the container planted, nor makes a parent there, copying in or out (moby CVE-2021-41089)', () => {
+    const modeOf = (path: string): string => (lstatSync(path).mode & 0o7777).toString(8);
+    const hostModes = (): Record<string, string> => Object.fromEntries([hostSide, join(hostSide, 'sub'), join(hostSide, 'target'), join(hostSide, 'secret'), join(hostSide, 'sub', 'secret')].map((path) => [path, `${modeOf(path)} ${lstatSync(path).uid}`]));
+    const before = hostModes();
+    // What is copied in asks for wide modes, and set-user-ID: applied through a link, they would open the host path.
+    mkdirSync(host('wide', 'sub'), { recursive: true, mode: 0o777 });
+    writeFileSync(host('wide', 'sub', 'secret'), 'copied\n', { mode: 0o4777 });
+    writeFileSync(host('wide', 'target'), 'copied\n', { mode: 0o4777 });
+    for (const path of [host('wide'), host('wide', 'sub')]) spawnSync('chmod', ['0777', path]);
+    for (const path of [host('wide', 'target'), host('wide', 'sub', 'secret')]) spawnSync('chmod', ['04777', path]);
+    for (const name of ['modes-stopped', 'modes-running']) {
+      const links = `mkdir -p /tmp ${hostSide}/sub && ln -s ${hostSide} /tmp/m-dir && ln -s ${join(hostSide, 'target')} /tmp/m-file && ln -s ${'../'.repeat(10)}${hostSide.slice(1)} /tmp/m-climb`;
+      if (name === 'modes-running') {
+        ok('run', '-d', '--name', name, 'busybox', 'sh', '-c', `${links} && sleep 1000`);
+        for (let attempt = 0; attempt < 50 && tsbuild(['exec', name, 'test', '-L', '/tmp/m-climb']).status !== 0; attempt++) spawnSync('sleep', ['0.1']);
+      } else {
+        ok('run', '--name', name, 'busybox', 'sh', '-c', links);
+      }
+      for (const flags of [[], ['-a']]) {
+        ok('cp', ...flags, host('wide', '.'), `${name}:/tmp/m-dir`);
+        ok('cp', ...flags, host('wide', 'target'), `${name}:/tmp/m-file`);
+        ok('cp', ...flags, host('wide'), `${name}:/tmp/m-climb/sub/`);
+        ok('cp', ...flags, host('wide', 'sub', 'secret'), `${name}:/tmp/m-climb/sub/secret`);
+        // docker makes no missing parent: one through the link would be made on the host.
+        fails(['cp', ...flags, host('file.txt'), `${name}:/tmp/m-dir/made/file.txt`], 'Could not find the file');
+        // Out: the container's files behind the link, with the modes they were given in there.
+        const out = host(`out-${name}${flags.join('')}`);
+        ok('cp', ...flags, `${name}:/tmp/m-dir/.`, out);
+        expect([readFileSync(join(out, 'target'), 'utf8'), modeOf(join(out, 'target')), modeOf(join(out, 'sub', 'secret'))]).toEqual(['copied\n', '4777', '4777']);
+      }
+      expect(hostModes(), name).toEqual(before);
+      expect(readFileSync(join(hostSide, 'target'), 'utf8')).toBe('host original\n');
+      expect(readdirSync(hostSide).sort(), name).toEqual(['secret', 'sub', 'target']);
+      ok('rm', '-f', name);
+    }
+  }, 120_000);
 });
 
 describe.runIf(isRoot && toolExists('newuidmap'))('tsbuild cp as an unprivileged user', () => {

@@ -16,10 +16,10 @@
  */
 import { spawn } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { TsbuildError, messageOf } from '../../common/index.js';
 import { acquireLock, temporaryName, type Store } from '../../store/index.js';
 import { processStartTime } from '../container.js';
@@ -109,17 +109,20 @@ export async function rootlessSide(store: Store): Promise<NetworkSide | undefine
   return state === undefined ? undefined : sideOf(store, state);
 }
 
-/** FNV-1a of TEXT from SEED, 8 hex digits: no need for node:crypto, which rootless tsbuild would load at every start. */
-function fnv(text: string, seed: number): string {
-  let hash = seed;
-  for (const byte of Buffer.from(text)) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
-  return hash.toString(16).padStart(8, '0');
+/**
+ * slirp4netns's API socket: in a directory of its own (0700) under the runtime directory, or the
+ * temporary one where there is none (a store's path may be too long for a socket's address); a
+ * fixed name there could be taken first by another user, and the socket reached by anyone the
+ * umask lets write it. The state records it.
+ */
+async function apiSocketPath(): Promise<string> {
+  return join(await mkdtemp(join(process.env.XDG_RUNTIME_DIR ?? tmpdir(), 'tsbuild-netns-')), 'api.sock');
 }
 
-/** slirp4netns's API socket: under the runtime directory (a store's path may be too long for a socket's address). */
-function apiSocketPath(store: Pick<Store, 'root'>): string {
-  const digest = fnv(store.root, 0x811c9dc5) + fnv(store.root, 0x050c5d1f);
-  return join(process.env.XDG_RUNTIME_DIR ?? tmpdir(), `tsbuild-netns-${digest}.sock`);
+/** Removes the socket of a state, with the directory apiSocketPath made for it (not one a state of an older tsbuild names). */
+function removeApiSocket(path: string): Promise<void> {
+  const directory = dirname(path);
+  return basename(directory).startsWith('tsbuild-netns-') && basename(path) === 'api.sock' ? rm(directory, { recursive: true, force: true }) : rm(path, { force: true });
 }
 
 /** Starts the holder when it is not running; the namespace's side. Call under the network lock. */
@@ -180,8 +183,7 @@ async function allowHostLoopback(root: string): Promise<boolean> {
 
 /** Spawns the holder (through PREFIX: a new user namespace's `unshare`, or none) and waits until it is ready. */
 async function startHolder(store: Pick<Store, 'root'>, prefix: readonly string[]): Promise<HolderState> {
-  const apiSocket = apiSocketPath(store);
-  await rm(apiSocket, { force: true });
+  const apiSocket = await apiSocketPath();
   const argv = [...prefix, process.execPath, holderScript, apiSocket, ...((await allowHostLoopback(store.root)) ? ['--allow-host-loopback'] : [])];
   const child = spawn(argv[0] ?? process.execPath, argv.slice(1), {
     detached: true,
@@ -204,7 +206,10 @@ async function startHolder(store: Pick<Store, 'root'>, prefix: readonly string[]
   child.stdout.destroy();
   child.stderr.destroy();
   child.unref();
-  if (ready.keeperPid === undefined || child.pid === undefined) throw new TsbuildError('RUNTIME', `start the rootless network namespace: ${ready.error ?? 'no process'}`);
+  if (ready.keeperPid === undefined || child.pid === undefined) {
+    await removeApiSocket(apiSocket);
+    throw new TsbuildError('RUNTIME', `start the rootless network namespace: ${ready.error ?? 'no process'}`);
+  }
   // `unshare` without --fork execs: its pid is the holder's.
   const state: HolderState = {
     pid: child.pid,
@@ -232,7 +237,7 @@ export async function stopRootlessNamespace(store: Pick<Store, 'root'>): Promise
       await new Promise((wake) => setTimeout(wake, 20));
     }
   }
-  if (state !== undefined) await rm(state.apiSocket, { force: true });
+  if (state !== undefined) await removeApiSocket(state.apiSocket);
   await rm(join(networksDirectory(store), 'xtables.lock'), { force: true });
   await rm(statePath(store.root), { force: true });
 }

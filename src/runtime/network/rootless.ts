@@ -7,9 +7,9 @@
  * the namespace).
  */
 import { spawn } from 'node:child_process';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { TsbuildError, messageOf } from '../../common/index.js';
 import type { PortSpec } from './address.js';
 import { checkPortFree, reservePort } from './ports.js';
@@ -23,6 +23,8 @@ export const slirpNameserver = '10.0.2.3';
 interface SlirpProcess {
   readonly pid: number;
   readonly startTime: string;
+  /** The private directory of its API socket, removed with it. */
+  readonly socketDirectory?: string;
 }
 
 function processFile(namespace: string): string {
@@ -30,11 +32,14 @@ function processFile(namespace: string): string {
 }
 
 /**
- * slirp4netns's API socket: in the temporary directory, as a store's path may be too long for a
- * socket's address (108 bytes).
+ * A directory of its own for slirp4netns's API socket, which only this user enters: in the
+ * temporary directory, as a store's path may be too long for a socket's address (108 bytes).
+ * A fixed name there, in everyone's directory, could be taken by another user first, and the
+ * socket itself connected to by anyone the umask lets write it (to forward the container's
+ * ports where they like).
  */
-function apiSocket(namespace: string): string {
-  return join(tmpdir(), `tsbuild-slirp-${basename(namespace).slice(0, 24)}.sock`);
+function apiSocketDirectory(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'tsbuild-slirp-'));
 }
 
 /** Asks slirp4netns, through its API socket, to forward PORT from the host to the container. */
@@ -60,8 +65,8 @@ export async function startUserModeNetwork(namespace: string, ports: readonly Po
     child.on('exit', (code) => resolve(code === 0 ? undefined : errors.trim()));
   });
   if (made !== undefined) throw new TsbuildError('RUNTIME', `create network namespace ${namespace}: ${made}`);
-  const socket = apiSocket(namespace);
-  await rm(socket, { force: true });
+  const socketDirectory = await apiSocketDirectory();
+  const socket = join(socketDirectory, 'api.sock');
   const child = spawn('slirp4netns', ['--configure', '--mtu=65520', '--disable-host-loopback', '--netns-type=path', `--api-socket=${socket}`, '--ready-fd=3', '--exit-fd=4', namespace, 'tap0'], {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
     detached: true,
@@ -73,14 +78,17 @@ export async function startUserModeNetwork(namespace: string, ports: readonly Po
     child.on('error', (error) => resolve(error.message));
     child.on('exit', (code) => resolve(errors.trim() || `exited with status ${code ?? 'unknown'}`));
   });
-  if (ready !== undefined || child.pid === undefined) throw new TsbuildError('RUNTIME', `start slirp4netns: ${ready ?? 'no process'}`);
+  if (ready !== undefined || child.pid === undefined) {
+    await rm(socketDirectory, { recursive: true, force: true });
+    throw new TsbuildError('RUNTIME', `start slirp4netns: ${ready ?? 'no process'}`);
+  }
   child.stderr?.destroy();
   (child.stdio[3] as NodeJS.ReadableStream & { destroy(): void }).destroy();
   // The exit pipe's other end stays open in this process: slirp4netns exits when it closes,
   // whatever ends this process; it must not keep this process alive meanwhile.
   (child.stdio[4] as unknown as { unref(): void } | null)?.unref();
   child.unref();
-  await writeFile(processFile(namespace), JSON.stringify({ pid: child.pid, startTime: (await processStartTime(child.pid)) ?? '' } satisfies SlirpProcess));
+  await writeFile(processFile(namespace), JSON.stringify({ pid: child.pid, startTime: (await processStartTime(child.pid)) ?? '', socketDirectory } satisfies SlirpProcess));
   const chosen: PortSpec[] = [];
   for (const port of ports) {
     const forwarded = { ...port, hostPort: port.hostPort === 0 ? await reservePort(port) : port.hostPort };
@@ -112,5 +120,7 @@ export async function stopUserModeNetwork(namespace: string): Promise<void> {
     }
   }
   await rm(processFile(namespace), { force: true });
-  await rm(apiSocket(namespace), { force: true });
+  // Only what apiSocketDirectory makes is removed, whatever the file says.
+  const directory = owner.socketDirectory;
+  if (directory !== undefined && dirname(directory) === tmpdir() && basename(directory).startsWith('tsbuild-slirp-')) await rm(directory, { recursive: true, force: true });
 }
