@@ -1,11 +1,11 @@
 import { chmodSync, closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, utimesSync, writeSync } from 'node:fs';
-import { chmod, lstat, rm, utimes } from 'node:fs/promises';
+import { chmod, lstat, lutimes, rm, utimes } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { ZstdFrameGuard } from './zstd-frames.js';
-import { errnoOf, fsPath, isSparseHole, isTsbuildError, makeSpecialFile, messageOf, mkdirInRoot, nodeZlib, readDirectoryNames, readTar, setXattr, TsbuildError, type TarEntryHeader } from '../common/index.js';
+import { errnoOf, fsPath, isSparseHole, isTsbuildError, makeSpecialFile, messageOf, mkdirInRoot, nodeZlib, readDirectoryNames, readTar, resolveInRoot, setXattr, TsbuildError, type TarEntryHeader } from '../common/index.js';
 
 export interface UnpackOptions {
   /** Whether ownership is applied and device nodes may be made; defaults to running as uid 0. */
@@ -21,6 +21,15 @@ export interface UnpackOptions {
    * archive's, instead of being refused (a layer's).
    */
   readonly climbingNamesStay?: boolean;
+  /**
+   * Whether directory entries take their times as moby's untar (BuildKit's ADD, in a chroot of
+   * the destination) gives them: last, in archive order, on whatever the entry's name then
+   * leads to, symlinks followed inside TARGET, so a later entry of that name (a file, a fifo, a
+   * hard link, a symlink to a directory) or a symlink put in place of a parent takes the
+   * directory's times, and a name that leads nowhere fails the unpack. Otherwise (a layer) a
+   * directory's times are set only while it is still a directory.
+   */
+  readonly directoryTimesByName?: boolean;
 }
 
 export interface UnpackResult {
@@ -134,6 +143,8 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
   const whiteouts = options.whiteouts ?? true;
   const created = new Set<string>();
   const directories = new Map<string, PendingDirectory>();
+  // Every directory entry's name and time, in archive order (directoryTimesByName).
+  const directoryTimes: Array<{ readonly name: string; readonly mtime: Date }> = [];
   const opaque: string[] = [];
   const skipped: Array<{ path: string; reason: string }> = [];
   let entries = 0;
@@ -174,7 +185,19 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
     // chmod and utimes follow symlinks, so only a path made of real directories is touched.
     if (!(await isRealDirectory(target, directory.path))) continue;
     await chmod(fsPath(directory.path), directory.mode);
-    if (directory.mtime !== undefined) await utimes(fsPath(directory.path), directory.mtime, directory.mtime);
+    if (directory.mtime !== undefined && options.directoryTimesByName !== true) await utimes(fsPath(directory.path), directory.mtime, directory.mtime);
+  }
+  for (const { name, mtime } of directoryTimes) {
+    // Resolved as the chroot would, so the final object is never a symlink: lutimes touches it alone.
+    const path = await resolveInRoot(target, name);
+    try {
+      await lutimes(fsPath(path), mtime, mtime);
+    } catch (error) {
+      // In moby's words (its chroot shows the name from the destination), without the host path.
+      const code = errnoOf(error);
+      const reason = code === 'ENOENT' ? 'no such file or directory' : code === 'ENOTDIR' ? 'not a directory' : messageOf(error);
+      throw new TsbuildError('INVALID_ARGUMENT', `chtimes /${name.slice(0, 300)}: ${reason}`, { cause: error });
+    }
   }
   return { entries, skipped };
 
@@ -228,6 +251,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
       // The entry names TARGET itself (`./`): only a directory may, and only its metadata applies.
       if (type !== 'directory') throw unsafe(header.name, `a ${type} cannot replace the unpack root`);
       directories.set(target, { path: target, mode: header.mode & 0o7777, mtime });
+      if (options.directoryTimesByName === true) directoryTimes.push({ name: '', mtime });
       return;
     }
     const parent = await parentOf(parts.slice(0, -1), header.name);
@@ -258,6 +282,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
       if (privileged) owned(header, () => lchownSync(onDisk, header.uid, header.gid));
       applyXattrs(path, relative, header);
       directories.set(path, { path, mode: header.mode & 0o7777, mtime });
+      if (options.directoryTimesByName === true) directoryTimes.push({ name: parts.join('/'), mtime });
       return;
     }
     if (existing !== undefined) {
