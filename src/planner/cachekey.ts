@@ -16,7 +16,7 @@ import { hashHex, parseDigest, type Digest } from '../common/index.js';
  * corrected, so that old records are never taken for new ones. 2: directories made below a
  * setgid or default-ACL directory, hard links to non-regular files in layers, `USER :GROUP`,
  * and ADD's decoded downloads and their times follow BuildKit. 3: the times of an ADD archive's
- * directory entries go where moby's untar puts them.
+ * directory entries, and the modes and times of its hard links, go where moby's untar puts them.
  */
 const keyVersion = 3;
 

@@ -1,11 +1,12 @@
 import { chmodSync, closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, utimesSync, writeSync } from 'node:fs';
-import { chmod, lstat, lutimes, rm, utimes } from 'node:fs/promises';
+import { chmod, lstat, lutimes, readlink, rm, utimes } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { ZstdFrameGuard } from './zstd-frames.js';
-import { errnoOf, fsPath, isSparseHole, isTsbuildError, makeSpecialFile, messageOf, mkdirInRoot, nodeZlib, readDirectoryNames, readTar, resolveInRoot, setXattr, TsbuildError, type TarEntryHeader } from '../common/index.js';
+import { decodeFileName, errnoOf, fsPath, isSparseHole, isTsbuildError, makeSpecialFile, messageOf, mkdirInRoot, nodeZlib, readDirectoryNames, readTar, maxSymlinkHops, resolveInRoot, setXattr, TsbuildError, type TarEntryHeader } from '../common/index.js';
 
 export interface UnpackOptions {
   /** Whether ownership is applied and device nodes may be made; defaults to running as uid 0. */
@@ -30,6 +31,14 @@ export interface UnpackOptions {
    * directory's times are set only while it is still a directory.
    */
   readonly directoryTimesByName?: boolean;
+  /**
+   * Whether a hard link's own mode and times apply to the file it shares only when its link name
+   * as written, looked up from TARGET as moby's untar does in its chroot (`os.Lstat(Linkname)`),
+   * names something that is not a symlink: a trailing slash after a file, or a `..` after a
+   * missing or non-directory component, leaves the file's own. Otherwise (a layer) they apply
+   * whenever the target is no symlink.
+   */
+  readonly linkHeadersByName?: boolean;
 }
 
 export interface UnpackResult {
@@ -98,6 +107,43 @@ async function isRealDirectory(root: string, path: string): Promise<boolean> {
     if (info === undefined || !info.isDirectory()) return false;
   }
   return true;
+}
+
+/**
+ * What lstat(2) finds at NAME, taken as the kernel walks it from ROOT as its root and working
+ * directory: symlinks before the last component (or before a trailing `/` or `.`) followed, an
+ * absolute target restarting at ROOT, `..` the physical parent (none above ROOT), and a missing
+ * or non-directory component before anything else fails. The last component is not followed.
+ */
+async function lstatAsKernel(root: string, name: string): Promise<Stats | undefined> {
+  const queue = name.split('/');
+  const resolved: string[] = [];
+  let hops = 0;
+  let current: Stats | undefined = name.startsWith('/') ? await lstat(root) : undefined;
+  while (queue.length > 0) {
+    const part = queue.shift() as string;
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      resolved.pop();
+      current = await lstat(fsPath(join(root, ...resolved)));
+      continue;
+    }
+    const info = await lstat(fsPath(join(root, ...resolved, part))).catch(() => undefined);
+    if (info === undefined) return undefined;
+    // Anything after it, a trailing slash included, makes the kernel step into it.
+    if (queue.length === 0) return info;
+    if (info.isSymbolicLink()) {
+      if (++hops > maxSymlinkHops) return undefined;
+      const target = decodeFileName(await readlink(fsPath(join(root, ...resolved, part)), { encoding: 'buffer' }));
+      if (target.startsWith('/')) resolved.length = 0;
+      queue.unshift(...target.split('/'));
+      continue;
+    }
+    if (!info.isDirectory()) return undefined;
+    resolved.push(part);
+    current = info;
+  }
+  return current;
 }
 
 /** Removes whatever is at PATH without following it (a symlink is removed, not its target). */
@@ -338,7 +384,8 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
         // after its link was written can say other than the target's header did).
         if (privileged) owned(header, () => lchownSync(onDisk, header.uid, header.gid));
         applyXattrs(path, relative, header);
-        if (!info.isSymbolicLink()) {
+        const named = options.linkHeadersByName === true ? await lstatAsKernel(target, header.linkname) : info;
+        if (!info.isSymbolicLink() && named !== undefined && !named.isSymbolicLink()) {
           chmodSync(onDisk, header.mode & 0o7777);
           utimesSync(onDisk, mtime, mtime);
         }
