@@ -456,7 +456,7 @@ class Copier {
     const target = await this.ensureDirectory(dest, 0o755);
     const before = await lstat(target);
     try {
-      await unpackLayer(archiveStream(hostPath), target, { whiteouts: false, climbingNamesStay: true });
+      await unpackLayer(archiveStream(hostPath), target, { whiteouts: false, climbingNamesStay: true, directoryTimesByName: true, linkHeadersByName: true });
     } catch (error) {
       throw new TsbuildError('INVALID_ARCHIVE', `unpack ${shownAs} into ${dest}: ${messageOf(error)}`, { cause: error });
     }

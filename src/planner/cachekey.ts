@@ -15,9 +15,10 @@ import { hashHex, parseDigest, type Digest } from '../common/index.js';
  * Bumped when the meaning of a key changes, or when what a step makes from the same inputs was
  * corrected, so that old records are never taken for new ones. 2: directories made below a
  * setgid or default-ACL directory, hard links to non-regular files in layers, `USER :GROUP`,
- * and ADD's decoded downloads and their times follow BuildKit.
+ * and ADD's decoded downloads and their times follow BuildKit. 3: the times of an ADD archive's
+ * directory entries, and the modes and times of its hard links, go where moby's untar puts them.
  */
-const keyVersion = 2;
+const keyVersion = 3;
 
 /** JSON with object keys sorted, so that field order never changes a key. */
 function canonical(value: unknown): string {

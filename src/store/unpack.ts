@@ -1,11 +1,12 @@
 import { chmodSync, closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, utimesSync, writeSync } from 'node:fs';
-import { chmod, lstat, rm, utimes } from 'node:fs/promises';
+import { chmod, lstat, lutimes, readlink, rm, utimes } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { ZstdFrameGuard } from './zstd-frames.js';
-import { errnoOf, fsPath, isSparseHole, isTsbuildError, makeSpecialFile, messageOf, mkdirInRoot, nodeZlib, readDirectoryNames, readTar, setXattr, TsbuildError, type TarEntryHeader } from '../common/index.js';
+import { decodeFileName, errnoOf, fsPath, isSparseHole, isTsbuildError, makeSpecialFile, messageOf, mkdirInRoot, nodeZlib, readDirectoryNames, readTar, maxSymlinkHops, resolveInRoot, setXattr, TsbuildError, type TarEntryHeader } from '../common/index.js';
 
 export interface UnpackOptions {
   /** Whether ownership is applied and device nodes may be made; defaults to running as uid 0. */
@@ -21,6 +22,23 @@ export interface UnpackOptions {
    * archive's, instead of being refused (a layer's).
    */
   readonly climbingNamesStay?: boolean;
+  /**
+   * Whether directory entries take their times as moby's untar (BuildKit's ADD, in a chroot of
+   * the destination) gives them: last, in archive order, on whatever the entry's name then
+   * leads to, symlinks followed inside TARGET, so a later entry of that name (a file, a fifo, a
+   * hard link, a symlink to a directory) or a symlink put in place of a parent takes the
+   * directory's times, and a name that leads nowhere fails the unpack. Otherwise (a layer) a
+   * directory's times are set only while it is still a directory.
+   */
+  readonly directoryTimesByName?: boolean;
+  /**
+   * Whether a hard link's own mode and times apply to the file it shares only when its link name
+   * as written, looked up from TARGET as moby's untar does in its chroot (`os.Lstat(Linkname)`),
+   * names something that is not a symlink: a trailing slash after a file, or a `..` after a
+   * missing or non-directory component, leaves the file's own. Otherwise (a layer) they apply
+   * whenever the target is no symlink.
+   */
+  readonly linkHeadersByName?: boolean;
 }
 
 export interface UnpackResult {
@@ -91,6 +109,43 @@ async function isRealDirectory(root: string, path: string): Promise<boolean> {
   return true;
 }
 
+/**
+ * What lstat(2) finds at NAME, taken as the kernel walks it from ROOT as its root and working
+ * directory: symlinks before the last component (or before a trailing `/` or `.`) followed, an
+ * absolute target restarting at ROOT, `..` the physical parent (none above ROOT), and a missing
+ * or non-directory component before anything else fails. The last component is not followed.
+ */
+async function lstatAsKernel(root: string, name: string): Promise<Stats | undefined> {
+  const queue = name.split('/');
+  const resolved: string[] = [];
+  let hops = 0;
+  let current: Stats | undefined = name.startsWith('/') ? await lstat(root) : undefined;
+  while (queue.length > 0) {
+    const part = queue.shift() as string;
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      resolved.pop();
+      current = await lstat(fsPath(join(root, ...resolved)));
+      continue;
+    }
+    const info = await lstat(fsPath(join(root, ...resolved, part))).catch(() => undefined);
+    if (info === undefined) return undefined;
+    // Anything after it, a trailing slash included, makes the kernel step into it.
+    if (queue.length === 0) return info;
+    if (info.isSymbolicLink()) {
+      if (++hops > maxSymlinkHops) return undefined;
+      const target = decodeFileName(await readlink(fsPath(join(root, ...resolved, part)), { encoding: 'buffer' }));
+      if (target.startsWith('/')) resolved.length = 0;
+      queue.unshift(...target.split('/'));
+      continue;
+    }
+    if (!info.isDirectory()) return undefined;
+    resolved.push(part);
+    current = info;
+  }
+  return current;
+}
+
 /** Removes whatever is at PATH without following it (a symlink is removed, not its target). */
 async function removeEntry(path: string): Promise<void> {
   await rm(fsPath(path), { recursive: true, force: true });
@@ -134,6 +189,8 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
   const whiteouts = options.whiteouts ?? true;
   const created = new Set<string>();
   const directories = new Map<string, PendingDirectory>();
+  // Every directory entry's name and time, in archive order (directoryTimesByName).
+  const directoryTimes: Array<{ readonly name: string; readonly mtime: Date }> = [];
   const opaque: string[] = [];
   const skipped: Array<{ path: string; reason: string }> = [];
   let entries = 0;
@@ -174,7 +231,19 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
     // chmod and utimes follow symlinks, so only a path made of real directories is touched.
     if (!(await isRealDirectory(target, directory.path))) continue;
     await chmod(fsPath(directory.path), directory.mode);
-    if (directory.mtime !== undefined) await utimes(fsPath(directory.path), directory.mtime, directory.mtime);
+    if (directory.mtime !== undefined && options.directoryTimesByName !== true) await utimes(fsPath(directory.path), directory.mtime, directory.mtime);
+  }
+  for (const { name, mtime } of directoryTimes) {
+    // Resolved as the chroot would, so the final object is never a symlink: lutimes touches it alone.
+    const path = await resolveInRoot(target, name);
+    try {
+      await lutimes(fsPath(path), mtime, mtime);
+    } catch (error) {
+      // In moby's words (its chroot shows the name from the destination), without the host path.
+      const code = errnoOf(error);
+      const reason = code === 'ENOENT' ? 'no such file or directory' : code === 'ENOTDIR' ? 'not a directory' : messageOf(error);
+      throw new TsbuildError('INVALID_ARGUMENT', `chtimes /${name.slice(0, 300)}: ${reason}`, { cause: error });
+    }
   }
   return { entries, skipped };
 
@@ -228,6 +297,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
       // The entry names TARGET itself (`./`): only a directory may, and only its metadata applies.
       if (type !== 'directory') throw unsafe(header.name, `a ${type} cannot replace the unpack root`);
       directories.set(target, { path: target, mode: header.mode & 0o7777, mtime });
+      if (options.directoryTimesByName === true) directoryTimes.push({ name: '', mtime });
       return;
     }
     const parent = await parentOf(parts.slice(0, -1), header.name);
@@ -258,6 +328,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
       if (privileged) owned(header, () => lchownSync(onDisk, header.uid, header.gid));
       applyXattrs(path, relative, header);
       directories.set(path, { path, mode: header.mode & 0o7777, mtime });
+      if (options.directoryTimesByName === true) directoryTimes.push({ name: parts.join('/'), mtime });
       return;
     }
     if (existing !== undefined) {
@@ -313,7 +384,8 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
         // after its link was written can say other than the target's header did).
         if (privileged) owned(header, () => lchownSync(onDisk, header.uid, header.gid));
         applyXattrs(path, relative, header);
-        if (!info.isSymbolicLink()) {
+        const named = options.linkHeadersByName === true ? await lstatAsKernel(target, header.linkname) : info;
+        if (!info.isSymbolicLink() && named !== undefined && !named.isSymbolicLink()) {
           chmodSync(onDisk, header.mode & 0o7777);
           utimesSync(onDisk, mtime, mtime);
         }
