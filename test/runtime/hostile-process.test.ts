@@ -92,6 +92,9 @@ describe.runIf(isRoot)('what a container process inherits from the host', () => 
   afterAll(async () => {
     for (const name of ['caps', 'fds', 'health', 'dumpable', 'suid', 'sockets']) tsbuild(['rm', '-f', name]);
     rootless(['rm', '-f', 'sockets', 'sockets-user']);
+    // A network's bridge and rules outlive a removed root: the networks go first.
+    tsbuild(['network', 'rm', 'sockets-net']);
+    rootless(['network', 'rm', 'sockets-net']);
     await removeDir();
   });
 
