@@ -180,7 +180,9 @@ async function applyToCgroups(id: string, update: ResourceUpdate, resources: Res
 export async function updateContainerResources(store: Store, nameOrId: string, asked: ResourceUpdate): Promise<{ record: ContainerRecord; warnings: string[] }> {
   checkRequest(asked);
   const warnings: string[] = [];
-  let update: ResourceUpdate = { ...asked, ...(await cpusetOf(asked)) };
+  // Checked as run checks them (lists it can read, CPUs and nodes the machine has); kept as given.
+  await cpusetOf(asked);
+  let update: ResourceUpdate = { ...asked };
   const discard = (keys: readonly (keyof ResourceUpdate)[], warning: string): void => {
     if (!keys.some((key) => update[key] !== undefined)) return;
     warnings.push(warning);
