@@ -865,20 +865,20 @@ function defineUpdate(parent: Command, io: CliIo, name = 'update'): void {
     if (flags.restart === undefined && Object.keys(resources).length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'you must provide one or more flags when using this command');
     const policy = flags.restart === undefined ? undefined : parseRestartPolicy(flags.restart);
     const store = await storeFromOptions(flags);
-    const warned = new Set<string>();
+    // As docker's CLI: every container's warnings on standard output, after the names.
+    const warnings: string[] = [];
+    const printWarnings = (): void => {
+      if (warnings.length > 0) io.stdout.write(`${warnings.join('\n')}\n`);
+    };
     await eachContainer(io, containers, async (nameOrId) => {
       const found = await findContainer(store, nameOrId);
       if (found.hostConfig === undefined) throw new TsbuildError('INVALID_ARGUMENT', `container ${found.id} has no host configuration to change (a foreground run --rm)`);
       if (policy !== undefined && found.autoRemove && policy.name !== 'no') throw new TsbuildError('INVALID_ARGUMENT', `Cannot update container ${found.id}: Restart policy cannot be updated because AutoRemove is enabled for the container`);
       if (Object.keys(resources).length > 0) {
-        const { warnings } = await updateContainerResources(store, found.id, resources);
-        for (const warning of warnings.filter((text) => !warned.has(text))) {
-          warned.add(warning);
-          io.stderr.write(`WARNING: ${warning}\n`);
-        }
+        warnings.push(...(await updateContainerResources(store, found.id, resources)).warnings);
       }
       if (policy !== undefined) await updateContainer(store, found.id, (current) => (current.hostConfig === undefined ? undefined : { ...current, hostConfig: { ...current.hostConfig, restartPolicy: policy } }));
-    });
+    }).finally(printWarnings);
   });
 }
 
