@@ -16,7 +16,7 @@ import { findContainer, updateContainer } from './container-store.js';
 import { cgroupWritable, cpuLimits, cpusetOf } from './containers.js';
 import type { ContainerSpec } from './spec.js';
 
-/** What `update` may change; absent: unchanged. */
+/** A container's resources as `create` and `update` take them; absent: unchanged (update) or none (create). */
 export interface ResourceUpdate {
   /** Bytes (at least 6 MB). */
   readonly memory?: number;
@@ -27,10 +27,12 @@ export interface ResourceUpdate {
   readonly nanoCpus?: number;
   readonly cpuShares?: number;
   readonly cpuPeriod?: number;
+  /** Microseconds. */
   readonly cpuQuota?: number;
+  /** CPU and memory node lists, as `0-3,5`. */
   readonly cpusetCpus?: string;
   readonly cpusetMems?: string;
-  /** 0 or less: unlimited, as docker's API takes it for an update. */
+  /** 0 or less: unlimited (docker's API takes either for an update). */
   readonly pidsLimit?: number;
 }
 

@@ -30,6 +30,7 @@ import { containerHooks } from './container-hooks.js';
 import { selectRuntime } from './oci-runtime.js';
 import { containerCommand, containerEnvironment, ensureWorkingDirectory, exposedPorts, findOrPull, writeEtcFiles, type ContainerOptions } from './run.js';
 import type { ContainerDevice, ContainerSpec, MountSpec } from './spec.js';
+import type { ResourceUpdate } from './container-update.js';
 import { lookupGroup, lookupUser } from './user.js';
 import { addHostLine, checkDnsServers, containerCapabilities, rlimitsOf, securityOptOf, type SecurityOptions } from './security-options.js';
 import { prepareMounts, releaseContainerVolumes, type MountRequest } from './volumes/index.js';
@@ -38,27 +39,13 @@ import type { LogConfig } from './container-log.js';
 import { detachContainer, exposedPortSpecs } from './network/index.js';
 import { freezeContainer, releaseContainerCgroups, thawContainer } from './freezer.js';
 
-export interface CreateContainerOptions extends ContainerOptions, SecurityOptions {
+/** What `create` takes: the process's options, its security and its resources (`update` changes the latter). */
+export interface CreateContainerOptions extends ContainerOptions, SecurityOptions, ResourceUpdate {
   readonly openStdin?: boolean;
-  /** Bytes. */
-  readonly memory?: number;
-  readonly pidsLimit?: number;
-  /** `--cpus`, in billionths of a CPU (docker's NanoCpus). */
-  readonly nanoCpus?: number;
-  readonly cpuShares?: number;
-  /** Microseconds. */
-  readonly cpuPeriod?: number;
-  readonly cpuQuota?: number;
-  /** `--memory-swap` (memory and swap together; -1 unlimited swap) and `--memory-reservation`, bytes. */
-  readonly memorySwap?: number;
-  readonly memoryReservation?: number;
   /** `--memory-swappiness` (0-100; -1: the host's), `--oom-kill-disable`, `--blkio-weight` (10-1000; 0: none). */
   readonly memorySwappiness?: number;
   readonly oomKillDisable?: boolean;
   readonly blkioWeight?: number;
-  /** `--cpuset-cpus`, `--cpuset-mems`: lists as `0-3,5`. */
-  readonly cpusetCpus?: string;
-  readonly cpusetMems?: string;
   /** Bytes of /dev/shm. */
   readonly shmSize?: number;
   /** `--sysctl KEY=VALUE`, as given. */
