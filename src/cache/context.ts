@@ -480,6 +480,12 @@ function relativeKey(root: string, hostPath: string): string | undefined {
  */
 /** The content hash of a file, and whether the index may keep it: see hashFile. */
 function contentHash(api: XXHashAPI, chunks: readonly Uint8Array[]): { hash: string; total: bigint } {
+  const [only] = chunks;
+  if (chunks.length === 1 && only !== undefined) {
+    // One piece (a small file): the one-shot hash gives the streaming one's value without its two states.
+    const total = BigInt(only.length);
+    return { hash: `${total.toString(16)}-${[api.h64Raw(only, 0n), api.h64Raw(only, 0x9e3779b97f4a7c15n)].map((value) => value.toString(16).padStart(16, '0')).join('')}`, total };
+  }
   const state = [api.create64(0n), api.create64(0x9e3779b97f4a7c15n)];
   let total = 0n;
   for (const chunk of chunks) {
@@ -494,7 +500,7 @@ function contentHash(api: XXHashAPI, chunks: readonly Uint8Array[]): { hash: str
  * meanwhile (a context the host changes during the build), the name reaches another file, whose
  * content must not stand for the context's. As BuildKit then, the source is not found.
  */
-function openWalkedFile(entry: TreeEntry, shown: string): number {
+function openWalkedFile(entry: TreeEntry, shown: string): { descriptor: number; opened: BigIntStats } {
   const changed = (): TsbuildError => new TsbuildError('NOT_FOUND', `failed to compute cache key: ${JSON.stringify(shown)}: not found: the file changed while the context was read`);
   let descriptor: number;
   try {
@@ -509,15 +515,14 @@ function openWalkedFile(entry: TreeEntry, shown: string): number {
     closeSync(descriptor);
     throw changed();
   }
-  return descriptor;
+  return { descriptor, opened };
 }
 
 /** hashFile for a small file: one synchronous read of it whole (one byte more tells it grew). */
 function hashSmallFile(api: XXHashAPI, entry: TreeEntry, shown: string): { hash: string; stable: IndexEntry | undefined } {
   const hashedAtNs = nowNs();
-  const descriptor = openWalkedFile(entry, shown);
+  const { descriptor, opened: before } = openWalkedFile(entry, shown);
   try {
-    const before = fstatSync(descriptor, { bigint: true });
     const buffer = Buffer.allocUnsafe(Number(before.size) + 1);
     let length = 0;
     for (;;) {
@@ -560,9 +565,8 @@ function stableEntry(before: BigIntStats, after: BigIntStats, total: bigint, has
 
 async function hashFile(api: XXHashAPI, entry: TreeEntry, shown: string): Promise<{ hash: string; stable: IndexEntry | undefined }> {
   const hashedAtNs = nowNs();
-  const descriptor = openWalkedFile(entry, shown);
+  const { descriptor, opened: before } = openWalkedFile(entry, shown);
   try {
-    const before = fstatSync(descriptor, { bigint: true });
     const state = [api.create64(0n), api.create64(0x9e3779b97f4a7c15n)];
     const buffer = Buffer.allocUnsafe(Number(before.size < BigInt(chunkBytes) ? before.size : BigInt(chunkBytes)) || 1);
     let total = 0n;
