@@ -1063,13 +1063,15 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       GroupAdd: record.hostConfig?.groupAdd ?? nilSlice,
       Ulimits: (record.hostConfig?.ulimits ?? []).map((ulimit) => ({ Name: ulimit.name, Hard: ulimit.hard, Soft: ulimit.soft })),
       SecurityOpt: record.hostConfig?.securityOpt ?? nilSlice,
+      // Every container gets a cgroup namespace of its own (docker's default on a unified host;
+      // on a v1 host docker shares the host's unless asked).
+      CgroupnsMode: 'private',
       // docker's fields for what tsbuild does not offer, at the values docker gives a container that
       // did not ask for them, so that a template naming one prints what it prints under docker.
       ContainerIDFile: '',
       VolumeDriver: '',
       VolumesFrom: null,
       ConsoleSize: [0, 0],
-      CgroupnsMode: 'host',
       Cgroup: '',
       CgroupParent: '',
       Links: null,
