@@ -3,10 +3,10 @@
 set -euo pipefail
 
 # docker.io: the engine the docker load/save interop tests start on a private socket.
-# openssh-client: ssh-agent, ssh-keygen and ssh-add for the RUN --mount=type=ssh tests; libzstd-dev: the zstd compressor of native/.
+# openssh-client: ssh-agent, ssh-keygen and ssh-add for the RUN --mount=type=ssh tests; libzstd-dev: the zstd compressor of native/; libxxhash-dev: its context hasher.
 # slirp4netns: rootless containers' network (it opens /dev/net/tun, which is 0666 on an ordinary
 # Debian machine; some containers of machines make it 0600, which only root may open).
-packages=(bsdutils bzip2 xz-utils gcc libc6-dev make docker-registry busybox-static crun runc uidmap skopeo umoci iproute2 iptables apache2-utils openssl zstd libzstd-dev openssh-client docker.io slirp4netns)
+packages=(bsdutils bzip2 xz-utils gcc libc6-dev make docker-registry busybox-static crun runc uidmap skopeo umoci iproute2 iptables apache2-utils openssl zstd libzstd-dev libxxhash-dev openssh-client docker.io slirp4netns)
 if [ "$(id -u)" -eq 0 ] && [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ]; then chmod 0666 /dev/net/tun; fi
 missing=()
 for package in "${packages[@]}"; do

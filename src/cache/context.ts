@@ -3,9 +3,10 @@ import { closeSync, constants as fsConstants, fstatSync, openSync, read, readSyn
 import { mkdir, readFile, readlink, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import { promisify } from 'node:util';
-import pLimit from 'p-limit';
+import pLimit, { type LimitFunction } from 'p-limit';
 import xxhash, { type XXHashAPI } from 'xxhash-wasm';
-import { decodeFileName, encodeFileName, fsPath, isTextName, messageOf, readDirectoryEntries, resolveInRoot, TsbuildError, uniqueHex, type NamedDirent } from '../common/index.js';
+import { constants as osConstants } from 'node:os';
+import { decodeFileName, encodeFileName, fsPath, isTextName, loadContextAddon, messageOf, readDirectoryEntries, resolveInRoot, TsbuildError, uniqueHex, type ContextAddon, type NamedDirent } from '../common/index.js';
 import { fileSummary } from './explain.js';
 import { goClean, PatternMatcher, readIgnoreFile } from './patterns.js';
 import { matchSource, walkSource, type MatchedSource, type SourceRoot, type TreeEntry } from './tree.js';
@@ -19,6 +20,8 @@ export interface OpenContextOptions {
   readonly indexDir?: string;
   /** The ignore file, read already (readContextIgnoreFile); none, read here. */
   readonly ignore?: ContextIgnoreFile;
+  /** Hash on the main thread even where tsbuild-context.node loads (its fallback, which tests hold to the same answers). */
+  readonly mainThreadHashing?: boolean;
 }
 
 /** A build context: a directory as docker sends it, what .dockerignore excludes left out. */
@@ -156,7 +159,7 @@ export async function openContext(dir: string, options: OpenContextOptions = {})
       const cleaned = goClean(relative.replace(/^\/+/, ''));
       return matcher.decidesBelow(cleaned === '.' ? '' : cleaned) && !excluded(relative);
     },
-    hashes: new ContentHasher(root, options.indexDir),
+    hashes: new ContentHasher(root, options.indexDir, options.mainThreadHashing === true ? undefined : loadContextAddon().module),
   };
 }
 
@@ -365,10 +368,16 @@ export class ContentHasher {
   private readonly session = new Map<string, Promise<string>>();
   private dirty = false;
   private readonly limit = pLimit(parallelReads);
+  private readonly nativeLimit = pLimit(nativeBatchesAtOnce);
   /** Files read and hashed, and files whose hash the index gave: to see the index work. */
   readonly counts = { hashed: 0, reused: 0 };
 
-  constructor(root: string, indexDir: string | undefined) {
+  /** NATIVE: tsbuild-context.node, which hashes on the thread pool; without it, the main thread hashes. */
+  constructor(
+    root: string,
+    indexDir: string | undefined,
+    private readonly native: ContextAddon | undefined = loadContextAddon().module,
+  ) {
     this.root = root;
     this.indexPath = indexDir === undefined ? undefined : join(indexDir, `context-${createHash('sha256').update(root).digest('hex').slice(0, 32)}.json`);
   }
@@ -379,6 +388,7 @@ export class ContentHasher {
     const index = await this.load();
     const result = new Map<string, string>();
     const work: Array<Promise<void>> = [];
+    const native = this.native === undefined ? undefined : new NativeHashing(this.native, this.nativeLimit);
     for (const entry of entries) {
       if (result.has(entry.hostPath)) continue;
       if (entry.stats.isSymbolicLink()) {
@@ -397,15 +407,18 @@ export class ContentHasher {
       const sessionKey = `${entry.hostPath}\0${statKey(entry.stats)}`;
       let hashing = this.session.get(sessionKey);
       if (hashing === undefined) {
-        hashing = this.limit(async () => {
-          const shown = key === undefined ? entry.hostPath : `/${key}`;
-          const hashed = entry.stats.size <= smallFileBytes ? hashSmallFile(api, entry, shown) : await hashFile(api, entry, shown);
+        const shown = key === undefined ? entry.hostPath : `/${key}`;
+        const hashed =
+          native === undefined
+            ? this.limit(async () => (entry.stats.size <= smallFileBytes ? hashSmallFile(api, entry, shown) : await hashFile(api, entry, shown)))
+            : native.add(entry, shown);
+        hashing = hashed.then((done) => {
           this.counts.hashed += 1;
-          if (key !== undefined && hashed.stable !== undefined) {
-            index.set(key, hashed.stable);
+          if (key !== undefined && done.stable !== undefined) {
+            index.set(key, done.stable);
             this.dirty = true;
           }
-          return hashed.hash;
+          return done.hash;
         });
         this.session.set(sessionKey, hashing);
         // A failed read is not remembered.
@@ -414,6 +427,7 @@ export class ContentHasher {
       result.set(entry.hostPath, '');
       work.push(hashing.then((hash) => void result.set(entry.hostPath, hash)));
     }
+    native?.start();
     await Promise.all(work);
     return result;
   }
@@ -468,6 +482,86 @@ export class ContentHasher {
   }
 }
 
+/**
+ * Native batches hashed at once: each holds one of libuv's four pool threads, and the steps
+ * running beside the hashing need the others for their own file system calls.
+ */
+const nativeBatchesAtOnce = 2;
+/** A batch ends at this many files or bytes, so that the pool thread it holds is soon free again. */
+const nativeBatchFiles = 64;
+const nativeBatchBytes = 8 << 20;
+
+interface HashedFile {
+  readonly hash: string;
+  readonly stable: IndexEntry | undefined;
+}
+
+/** Files hashed by tsbuild-context.node in batches on the thread pool: the main thread stays free for the steps. */
+class NativeHashing {
+  private readonly queued: Array<{ entry: TreeEntry; shown: string; resolve: (hashed: HashedFile) => void; reject: (error: unknown) => void }> = [];
+
+  constructor(
+    private readonly addon: ContextAddon,
+    private readonly limit: LimitFunction,
+  ) {}
+
+  add(entry: TreeEntry, shown: string): Promise<HashedFile> {
+    return new Promise((resolve, reject) => this.queued.push({ entry, shown, resolve, reject }));
+  }
+
+  start(): void {
+    let batch: typeof this.queued = [];
+    let bytes = 0;
+    for (const file of this.queued) {
+      if (batch.length > 0 && (batch.length >= nativeBatchFiles || bytes + Number(file.entry.stats.size) > nativeBatchBytes)) {
+        this.run(batch);
+        batch = [];
+        bytes = 0;
+      }
+      batch.push(file);
+      bytes += Number(file.entry.stats.size);
+    }
+    if (batch.length > 0) this.run(batch);
+    this.queued.length = 0;
+  }
+
+  private run(batch: typeof this.queued): void {
+    const hashed = this.limit(() =>
+      this.addon.hashFiles(
+        batch.map((file) => fsPath(file.entry.hostPath)),
+        BigUint64Array.from(batch.map((file) => file.entry.stats.ino)),
+        BigUint64Array.from(batch.map((file) => file.entry.stats.dev)),
+      ),
+    );
+    hashed.then(
+      (results) => {
+        batch.forEach((file, i) => {
+          const error = results.errors[i] ?? 0;
+          if (error === 0) {
+            const hash = results.hashes[i] as string;
+            file.resolve({ hash, stable: results.stable[i] === 1 ? { statKey: results.statKeys[i] as string, hash } : undefined });
+          } else file.reject(error < 0 ? fileChanged(file.shown) : systemError(error, results.calls[i] ?? '', file.entry.hostPath));
+        });
+      },
+      (error: unknown) => {
+        for (const file of batch) file.reject(error);
+      },
+    );
+  }
+}
+
+const errnoNames = new Map(Object.entries(osConstants.errno).map(([name, value]) => [value, name]));
+
+/** An error as Node's file system calls throw it, for an errno the addon met. */
+function systemError(errno: number, syscall: string, path: string): Error {
+  const code = errnoNames.get(errno) ?? 'EUNKNOWN';
+  return Object.assign(new Error(`${code}: ${syscall} '${path}'`), { errno: -errno, code, syscall, path });
+}
+
+function fileChanged(shown: string): TsbuildError {
+  return new TsbuildError('NOT_FOUND', `failed to compute cache key: ${JSON.stringify(shown)}: not found: the file changed while the context was read`);
+}
+
 function relativeKey(root: string, hostPath: string): string | undefined {
   return hostPath.startsWith(`${root}/`) ? hostPath.slice(root.length + 1) : undefined;
 }
@@ -501,7 +595,7 @@ function contentHash(api: XXHashAPI, chunks: readonly Uint8Array[]): { hash: str
  * content must not stand for the context's. As BuildKit then, the source is not found.
  */
 function openWalkedFile(entry: TreeEntry, shown: string): { descriptor: number; opened: BigIntStats } {
-  const changed = (): TsbuildError => new TsbuildError('NOT_FOUND', `failed to compute cache key: ${JSON.stringify(shown)}: not found: the file changed while the context was read`);
+  const changed = (): TsbuildError => fileChanged(shown);
   let descriptor: number;
   try {
     descriptor = openSync(fsPath(entry.hostPath), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
@@ -519,7 +613,7 @@ function openWalkedFile(entry: TreeEntry, shown: string): { descriptor: number; 
 }
 
 /** hashFile for a small file: one synchronous read of it whole (one byte more tells it grew). */
-function hashSmallFile(api: XXHashAPI, entry: TreeEntry, shown: string): { hash: string; stable: IndexEntry | undefined } {
+function hashSmallFile(api: XXHashAPI, entry: TreeEntry, shown: string): HashedFile {
   const hashedAtNs = nowNs();
   const { descriptor, opened: before } = openWalkedFile(entry, shown);
   try {
@@ -563,7 +657,7 @@ function stableEntry(before: BigIntStats, after: BigIntStats, total: bigint, has
   return unchanged && settled ? { statKey: statKey(after), hash } : undefined;
 }
 
-async function hashFile(api: XXHashAPI, entry: TreeEntry, shown: string): Promise<{ hash: string; stable: IndexEntry | undefined }> {
+async function hashFile(api: XXHashAPI, entry: TreeEntry, shown: string): Promise<HashedFile> {
   const hashedAtNs = nowNs();
   const { descriptor, opened: before } = openWalkedFile(entry, shown);
   try {

@@ -1,6 +1,7 @@
 /**
  * The Node-API addons under native/ (built by `npm ci` with the runtime shim): tsbuild-fs (the
- * file system calls Node lacks) and tsbuild-hash (hashing writes off the main thread) here;
+ * file system calls Node lacks), tsbuild-hash (hashing writes off the main thread) and
+ * tsbuild-context (a build context's content hashes, off the main thread) here;
  * tsbuild-runtime (mounts, terminals) is the runtime's, loaded the same way.
  * Each is loaded on first use, so that commands which never need one neither need nor load it.
  */
@@ -35,6 +36,21 @@ export interface NativeHashingWriter {
 export interface HashAddon {
   createHashingWriter(fd: number, algorithm: string, position: number, writebackBytes: number): NativeHashingWriter;
   digest(algorithm: string, buffers: readonly Uint8Array[]): string;
+}
+
+/** What tsbuild-context.node's hashFiles resolves to: one element per path (native/src/context-hasher.c). */
+export interface ContextFileHashes {
+  readonly hashes: readonly string[];
+  readonly statKeys: readonly string[];
+  readonly stable: Uint8Array;
+  /** 0, -1 (the path no longer leads to the walked file) or an errno of calls[i]. */
+  readonly errors: Int32Array;
+  readonly calls: readonly string[];
+}
+
+/** The functions of tsbuild-context.node: a context's content hashes on libuv's thread pool. */
+export interface ContextAddon {
+  hashFiles(paths: ReadonlyArray<string | Buffer>, inodes: BigUint64Array, devices: BigUint64Array): Promise<ContextFileHashes>;
 }
 
 export interface LoadedAddon<T> {
@@ -95,8 +111,11 @@ export function nativeAddon<T>(file: string): NativeAddon<T> {
 const fs = nativeAddon<FsAddon>('tsbuild-fs.node');
 const hash = nativeAddon<HashAddon>('tsbuild-hash.node');
 
+const context = nativeAddon<ContextAddon>('tsbuild-context.node');
+
 export const loadFsAddon = fs.load;
 export const loadHashAddon = hash.load;
+export const loadContextAddon = context.load;
 
 /** tsbuild-fs, or an `INTERNAL` error saying how to build it. */
 export function fsAddon(): FsAddon {
@@ -109,4 +128,8 @@ export function nativeFsStatus(): AddonStatus {
 
 export function nativeHashingStatus(): AddonStatus {
   return hash.status();
+}
+
+export function nativeContextStatus(): AddonStatus {
+  return context.status();
 }

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { nativeFsStatus, nativeHashingStatus } from '../common/index.js';
+import { nativeContextStatus, nativeFsStatus, nativeHashingStatus } from '../common/index.js';
 import { runtimeAddonStatus } from './native.js';
 import { shimPath } from './oci-runtime.js';
 import { subordinateRange } from './spec.js';
@@ -133,6 +133,12 @@ function nativeHashing(): DoctorCheck {
   return { name: 'native hashing writer', status: 'warn', detail: `${status.path}: blobs are hashed on the main thread instead, pulls are slower`, fix: 'npm run build:native' };
 }
 
+function nativeContextHasher(): DoctorCheck {
+  const status = nativeContextStatus();
+  if (status.error === undefined) return { name: 'native context hasher', status: 'ok', detail: status.path };
+  return { name: 'native context hasher', status: 'warn', detail: `${status.path}: build contexts are hashed on the main thread instead, cold builds are slower`, fix: 'npm run build:native (needs libxxhash-dev)' };
+}
+
 function nativeRuntime(): DoctorCheck {
   const status = runtimeAddonStatus();
   if (status.error === undefined) return { name: 'native runtime addon', status: 'ok', detail: status.path };
@@ -193,6 +199,7 @@ export function runDoctor(options: DoctorOptions = {}): DoctorCheck[] {
     shim(options.shimPath ?? shimPath()),
     nativeFs(),
     nativeHashing(),
+    nativeContextHasher(),
     nativeRuntime(),
     userNamespaces(),
     subordinateIds('/etc/subuid', options.subuidFile ?? '/etc/subuid', user),

@@ -4,12 +4,18 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ContentHasher, openContext, rootfsSource, sourceDigest, type BuildContext } from '../../src/cache/index.js';
-import { isTsbuildError } from '../../src/common/index.js';
+import { isTsbuildError, loadContextAddon } from '../../src/common/index.js';
 import { codeOf } from '../helpers/error-code.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
 import { writeTree } from '../helpers/file-tree.js';
 
 const run = promisify(execFile);
+const nativeHasher = loadContextAddon().module;
+/** The context hasher on the thread pool (tsbuild-context.node) and its fallback on the main thread: the same answers. */
+const hashers = [
+  { name: 'tsbuild-context.node', native: nativeHasher, options: {} },
+  { name: 'main thread', native: undefined, options: { mainThreadHashing: true } },
+];
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 let dir: { path: string; cleanup: () => Promise<void> };
@@ -147,6 +153,20 @@ describe('.dockerignore', () => {
 });
 
 describe('sourceDigest', () => {
+  it('gives the same digests hashed on the thread pool (tsbuild-context.node) and on the main thread', async () => {
+    expect(nativeHasher).toBeDefined();
+    await writeTree(root, { empty: '', 'small.txt': 'small\n', 'dir/mid.bin': 'm'.repeat(64 * 1024 + 1), 'dir/big.bin': 'b'.repeat(3 * (1 << 20) + 7) });
+    // A name that is not UTF-8 reaches the addon as its bytes.
+    await writeFile(Buffer.concat([Buffer.from(`${root}/caf`), Buffer.from([0xe9])]), 'latin-1 name');
+    const byNative = await sourceDigest(await openContext(root), ['.']);
+    const byMainThread = await sourceDigest(await openContext(root, { mainThreadHashing: true }), ['.']);
+    expect(byNative.digest).toBe(byMainThread.digest);
+    expect(byNative.files).toEqual(byMainThread.files);
+    expect([...byNative.files.keys()].sort()).toEqual(['caf\udce9', 'dir', 'dir/big.bin', 'dir/mid.bin', 'empty', 'small.txt']);
+    await writeFile(join(root, 'dir/big.bin'), 'c'.repeat(3 * (1 << 20) + 7));
+    expect((await sourceDigest(await openContext(root), ['.'])).digest).not.toBe(byNative.digest);
+  });
+
   it('keys paths, types, modes, link targets and content, never times', async () => {
     await writeTree(root, { 'app/a.txt': 'hello', 'app/sub/b.txt': 'world' });
     await symlink('a.txt', join(root, 'app/link'));
@@ -284,7 +304,7 @@ describe('sourceDigest', () => {
   });
 });
 
-describe('the hash index', () => {
+describe.each(hashers)('the hash index ($name)', ({ options }) => {
   it('skips rehashing unchanged files, and never trusts a rewrite with the same size and mtime', async () => {
     const indexDir = join(dir.path, 'index');
     await writeTree(root, { 'a.txt': 'content-1', 'b.txt': 'other' });
@@ -292,12 +312,12 @@ describe('the hash index', () => {
     await utimes(join(root, 'a.txt'), fixed, fixed);
     // Files written just now are too young to trust: the index waits out the timestamp granularity.
     await sleep(250);
-    const first = await openContext(root, { indexDir });
+    const first = await openContext(root, { indexDir, ...options });
     const digest = await digestOf(first, ['.']);
     expect(first.hashes.counts).toEqual({ hashed: 2, reused: 0 });
     expect(await readdir(indexDir)).toHaveLength(1);
 
-    const second = await openContext(root, { indexDir });
+    const second = await openContext(root, { indexDir, ...options });
     expect(await digestOf(second, ['.'])).toBe(digest);
     expect(second.hashes.counts).toEqual({ hashed: 0, reused: 2 });
 
@@ -306,28 +326,28 @@ describe('the hash index', () => {
     await utimes(join(root, 'a.txt'), fixed, fixed);
     const after = await stat(join(root, 'a.txt'), { bigint: true });
     expect([after.size, after.mtimeNs, after.ino]).toEqual([before.size, before.mtimeNs, before.ino]);
-    const third = await openContext(root, { indexDir });
+    const third = await openContext(root, { indexDir, ...options });
     const rewritten = await digestOf(third, ['.']);
     expect(rewritten).not.toBe(digest);
     expect(third.hashes.counts).toEqual({ hashed: 1, reused: 1 });
 
     // Without an index the same answers.
-    expect(await digestOf(await openContext(root), ['.'])).toBe(rewritten);
+    expect(await digestOf(await openContext(root, options), ['.'])).toBe(rewritten);
   });
 
   it('rehashes a file rewritten right after it was hashed, within the timestamp granularity', async () => {
     const indexDir = join(dir.path, 'index');
     await writeTree(root, { 'a.txt': 'aaaa' });
-    const first = await openContext(root, { indexDir });
+    const first = await openContext(root, { indexDir, ...options });
     const digest = await digestOf(first, ['a.txt']);
-    const again = await openContext(root, { indexDir });
+    const again = await openContext(root, { indexDir, ...options });
     expect(await digestOf(again, ['a.txt'])).toBe(digest);
     expect(again.hashes.counts.reused).toBe(0);
   });
 
   it('hashes a file once for digests of one context running at the same time', async () => {
     await writeTree(root, { 'a/x': 'x', 'a/y': 'y', 'b/z': 'z' });
-    const context = await openContext(root);
+    const context = await openContext(root, options);
     const [first, second] = await Promise.all([sourceDigest(context, ['a', 'b']), sourceDigest(context, ['a'])]);
     expect(context.hashes.counts.hashed).toBe(3);
     expect(first.digest).not.toBe(second.digest);
@@ -343,12 +363,12 @@ describe('the hash index', () => {
     const indexDir = join(dir.path, 'index');
     await writeTree(root, { 'a.txt': 'a' });
     await sleep(250);
-    const digest = await digestOf(await openContext(root, { indexDir }), ['a.txt']);
+    const digest = await digestOf(await openContext(root, { indexDir, ...options }), ['a.txt']);
     const [name] = await readdir(indexDir);
     const path = join(indexDir, name as string);
     const text = await readFile(path, 'utf8');
     await writeFile(path, text.slice(0, text.length / 2));
-    const torn = await openContext(root, { indexDir });
+    const torn = await openContext(root, { indexDir, ...options });
     expect(await digestOf(torn, ['a.txt'])).toBe(digest);
     expect(torn.hashes.counts.hashed).toBe(1);
     // A forged hash for a file whose stat fields do not match is not used.
@@ -357,7 +377,7 @@ describe('the hash index', () => {
     entry[0] = `999${(entry[0] as string).slice((entry[0] as string).indexOf(':'))}`;
     entry[1] = 'forged';
     await writeFile(path, JSON.stringify(stored));
-    expect(await digestOf(await openContext(root, { indexDir }), ['a.txt'])).toBe(digest);
+    expect(await digestOf(await openContext(root, { indexDir, ...options }), ['a.txt'])).toBe(digest);
   });
 
   it('stays whole when processes share it', async () => {
@@ -370,14 +390,14 @@ describe('the hash index', () => {
     expect(stored.version).toBe(2);
     expect(Object.keys(stored.entries).length).toBeGreaterThan(0);
     for (const [index, result] of results.entries()) {
-      expect(result.stdout.trim()).toBe(await digestOf(await openContext(root, { indexDir }), [`w${index + 1}`]));
+      expect(result.stdout.trim()).toBe(await digestOf(await openContext(root, { indexDir, ...options }), [`w${index + 1}`]));
     }
   }, 120_000);
 });
 
 type WalkedEntry = Parameters<ContentHasher['hashAll']>[0][number];
 
-describe('content hashes of files the walk found', () => {
+describe.each(hashers)('content hashes of files the walk found ($name)', ({ native }) => {
   it('hash the very file walked: one whose directory became a link meanwhile is not found, its namesake beyond the link never read', async () => {
     await writeTree(root, { 'sub/secret': 'context\n', 'sub/big': 'x'.repeat(256 * 1024) });
     const walked = async (name: string): Promise<WalkedEntry> => {
@@ -385,7 +405,7 @@ describe('content hashes of files the walk found', () => {
       return { path: name, hostPath, stats: await lstat(hostPath, { bigint: true }) };
     };
     const entries = [await walked('secret'), await walked('big')];
-    const hashes = new ContentHasher(root, undefined);
+    const hashes = new ContentHasher(root, undefined, native);
     const before = await hashes.hashAll(entries);
     expect([...before.values()].every((hash) => hash !== '')).toBe(true);
     // The host swaps sub for a link to a directory holding files of the same names.
@@ -393,11 +413,11 @@ describe('content hashes of files the walk found', () => {
     await rename(join(root, 'sub'), join(root, 'sub.dir'));
     await symlink(outside, join(root, 'sub'));
     for (const entry of entries) {
-      const message = await errorMessage(new ContentHasher(root, undefined).hashAll([entry]));
+      const message = await errorMessage(new ContentHasher(root, undefined, native).hashAll([entry]));
       expect(message).toBe(`NOT_FOUND failed to compute cache key: "/sub/${entry.path}": not found: the file changed while the context was read`);
     }
     // Gone altogether: the same, not the system's ENOENT.
     await rm(join(root, 'sub'));
-    for (const entry of entries) expect(await codeOf(new ContentHasher(root, undefined).hashAll([entry]))).toBe('NOT_FOUND');
+    for (const entry of entries) expect(await codeOf(new ContentHasher(root, undefined, native).hashAll([entry]))).toBe('NOT_FOUND');
   });
 });

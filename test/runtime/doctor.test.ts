@@ -23,7 +23,7 @@ describe('tsbuild doctor', () => {
   it('prints one JSON object per check with --format json, and a line per check otherwise', async () => {
     const json = await runCliCaptured(['doctor', '--format', 'json']);
     const checks = parseLines(json.stdout);
-    expect(checks.map((c) => c.name)).toEqual(['code cache', 'runtime-shim', 'native fs addon', 'native hashing writer', 'native runtime addon', 'user namespaces', '/etc/subuid range', '/etc/subgid range', 'newuidmap and newgidmap', 'overlay in a user namespace', 'cgroups', 'rootless networks', 'rootless builds']);
+    expect(checks.map((c) => c.name)).toEqual(['code cache', 'runtime-shim', 'native fs addon', 'native hashing writer', 'native context hasher', 'native runtime addon', 'user namespaces', '/etc/subuid range', '/etc/subgid range', 'newuidmap and newgidmap', 'overlay in a user namespace', 'cgroups', 'rootless networks', 'rootless builds']);
     for (const check of checks) {
       expect(['ok', 'warn', 'fail']).toContain(check.status);
       if (check.status !== 'ok') expect(check.fix).toBeTruthy();
@@ -40,6 +40,7 @@ describe('tsbuild doctor', () => {
     expect(byName(runDoctor())['runtime-shim']).toEqual({ name: 'runtime-shim', status: 'ok', detail: shimBinary });
     expect(byName(runDoctor())['native fs addon']?.status).toBe('ok');
     expect(byName(runDoctor())['native hashing writer']?.status).toBe('ok');
+    expect(byName(runDoctor())['native context hasher']?.status).toBe('ok');
     expect(byName(runDoctor())['native runtime addon']?.status).toBe('ok');
     const missing = byName(runDoctor({ shimPath: '/nonexistent/tsbuild-runtime' }))['runtime-shim'];
     expect(missing).toMatchObject({ status: 'fail', fix: expect.stringContaining('build:shim') });
