@@ -5,7 +5,7 @@
  *
  * hashFiles(paths, inodes, devices) hashes each file as src/cache/context.ts does on the main
  * thread (its fallback when this addon does not load), with the same results: the file opened
- * without following a link, the same inode and device the walk saw, xxh64 of its bytes under
+ * without following a link, by the very path walked, the same inode and device the walk saw, xxh64 of its bytes under
  * seeds 0 and 0x9e3779b97f4a7c15 (Debian's libxxhash), and the index entry's stat key and
  * whether it may be kept. Resolves to { hashes, statKeys, stable, errors, calls }, one element
  * per path: errors[i] is 0, CHANGED (the path no longer leads to the walked file) or an errno
@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -82,6 +83,19 @@ static int64_t now_ms_as_ns(void) {
   return ((int64_t)now.tv_sec * 1000LL + now.tv_nsec / 1000000LL) * 1000000LL;
 }
 
+/*
+ * tree.ts's openedAsWalked: the kernel's name for the open file is the walked path itself, not
+ * wherever a link swapped in for a directory on the way led (paths given here are canonical).
+ */
+static bool opened_as(int fd, const char *path) {
+  char link[64], opened[PATH_MAX + 1];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t length = readlink(link, opened, sizeof opened - 1);
+  if (length < 0 || (size_t)length >= sizeof opened - 1) return false;
+  opened[length] = '\0';
+  return strcmp(opened, path) == 0;
+}
+
 static void hash_one(file_hash_t *file, unsigned char *buffer, XXH64_state_t *first, XXH64_state_t *second) {
   int64_t hashed_at_ns = now_ms_as_ns();
   int fd = open(file->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -95,7 +109,7 @@ static void hash_one(file_hash_t *file, unsigned char *buffer, XXH64_state_t *fi
   if (err != 0) {
     file->error = err;
     file->call = "fstat";
-  } else if (!before.regular || before.inode != file->inode || before.device != file->device) {
+  } else if (!before.regular || before.inode != file->inode || before.device != file->device || !opened_as(fd, file->path)) {
     file->error = CHANGED;
   } else {
     XXH64_reset(first, 0);

@@ -9,7 +9,7 @@ import { constants as osConstants } from 'node:os';
 import { decodeFileName, encodeFileName, fsPath, isTextName, loadContextAddon, messageOf, readDirectoryEntries, resolveInRoot, TsbuildError, uniqueHex, type ContextAddon, type NamedDirent } from '../common/index.js';
 import { fileSummary } from './explain.js';
 import { goClean, PatternMatcher, readIgnoreFile } from './patterns.js';
-import { matchSource, walkSource, type MatchedSource, type SourceRoot, type TreeEntry } from './tree.js';
+import { matchSource, openedAsWalked, walkSource, type MatchedSource, type SourceRoot, type TreeEntry } from './tree.js';
 
 const readAsync = promisify(read);
 
@@ -184,7 +184,7 @@ async function readTextIfAny(path: string): Promise<string | undefined> {
  */
 export async function sourceDigest(context: SourceRoot & { readonly hashes?: ContentHasher }, sources: readonly string[], options: SourceDigestOptions = {}): Promise<SourceDigest> {
   const api = await hashApi();
-  const hasher = context.hashes ?? new ContentHasher(context.root, undefined);
+  const hasher = context.hashes ?? new ContentHasher(context.root, undefined, loadContextAddon().module);
   const exclude = new PatternMatcher(options.exclude ?? []);
   const followLinks = options.followLinks ?? true;
   const matched: string[] = [];
@@ -376,7 +376,7 @@ export class ContentHasher {
   constructor(
     root: string,
     indexDir: string | undefined,
-    private readonly native: ContextAddon | undefined = loadContextAddon().module,
+    private readonly native: ContextAddon | undefined,
   ) {
     this.root = root;
     this.indexPath = indexDir === undefined ? undefined : join(indexDir, `context-${createHash('sha256').update(root).digest('hex').slice(0, 32)}.json`);
@@ -605,7 +605,7 @@ function openWalkedFile(entry: TreeEntry, shown: string): { descriptor: number; 
     throw error;
   }
   const opened = fstatSync(descriptor, { bigint: true });
-  if (opened.ino !== entry.stats.ino || opened.dev !== entry.stats.dev || !opened.isFile()) {
+  if (opened.ino !== entry.stats.ino || opened.dev !== entry.stats.dev || !opened.isFile() || !openedAsWalked(descriptor, entry.hostPath)) {
     closeSync(descriptor);
     throw changed();
   }

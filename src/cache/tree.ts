@@ -1,4 +1,4 @@
-import { lstatSync, type BigIntStats } from 'node:fs';
+import { lstatSync, readlinkSync, realpathSync, type BigIntStats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { encodeFileName, fsPath, pathMatch, readDirectoryNames, resolveInRoot, TsbuildError } from '../common/index.js';
@@ -29,7 +29,39 @@ export interface SourceRoot {
 
 /** A root filesystem as a COPY source: every file in it exists, with its owners. */
 export function rootfsSource(dir: string): SourceRoot {
-  return { root: dir, visible: () => true, visibleBelow: () => true, ownersAreRoot: false };
+  // Canonical, as a context's root is: a walked file's opened path is compared with root + its path (see openedAsWalked).
+  return { root: canonicalPath(dir), visible: () => true, visibleBelow: () => true, ownersAreRoot: false };
+}
+
+function canonicalPath(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return dir;
+  }
+}
+
+/**
+ * Whether DESCRIPTOR, a file just opened by its walked host path, was reached by that very path:
+ * the kernel's name for it (`/proc/self/fd/N`) is the path itself. A directory on the way that the
+ * host swapped for a link since the walk gives the name of wherever the link led; an inode check
+ * alone cannot tell, when the walk itself listed that directory through the link. Host paths are
+ * canonical (roots resolved), so any difference is such a swap, or a rename meanwhile.
+ */
+export function openedAsWalked(descriptor: number, hostPath: string): boolean {
+  let opened: Buffer;
+  try {
+    opened = readlinkSync(`/proc/self/fd/${descriptor}`, { encoding: 'buffer' });
+  } catch {
+    return false;
+  }
+  const expected = fsPath(hostPath);
+  return typeof expected === 'string' ? opened.equals(Buffer.from(expected)) : opened.equals(expected);
+}
+
+/** The source changed while it was read: a directory the walk found is gone, or no longer that directory. */
+function walkedChanged(path: string): TsbuildError {
+  return new TsbuildError('NOT_FOUND', `failed to compute cache key: ${JSON.stringify(posix.join('/', path))}: not found: the directory changed while the source was read`);
 }
 
 /** The host path of NAME (a directory entry's name) in the host directory DIRECTORY. */
@@ -120,6 +152,24 @@ function readNames(hostPath: string): string[] {
   }
 }
 
+/**
+ * The names in HOSTPATH, a directory the walk found with the stats DIRECTORY: still there, and
+ * still that directory (not a link put in its place, through which the names would be another
+ * directory's) once listed. Otherwise the source changed while it was read (SHOWN names it).
+ */
+function listedAsWalked(hostPath: string, directory: BigIntStats, shown: string): string[] {
+  let names: string[];
+  try {
+    names = sortedNames(readDirectoryNames(hostPath));
+  } catch (error) {
+    if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') throw walkedChanged(shown);
+    throw error;
+  }
+  const after = lstatSyncIfAny(hostPath);
+  if (after === undefined || !after.isDirectory() || after.ino !== directory.ino || after.dev !== directory.dev) throw walkedChanged(shown);
+  return names;
+}
+
 function lstatSyncIfAny(path: string): BigIntStats | undefined {
   try {
     return lstatSync(fsPath(path), { bigint: true });
@@ -198,8 +248,8 @@ export async function walkSource(source: SourceRoot, match: MatchedSource, optio
 
   // Directories entered but not taken, waiting for something below them to be taken.
   const pending: TreeEntry[] = [];
-  const walk = async (relative: string, hostPath: string, includeInfo: MatchInfo, excludeInfo: MatchInfo, allVisible: boolean): Promise<void> => {
-    for (const name of readNames(hostPath)) {
+  const walk = async (relative: string, hostPath: string, includeInfo: MatchInfo, excludeInfo: MatchInfo, allVisible: boolean, directory: BigIntStats): Promise<void> => {
+    for (const name of listedAsWalked(hostPath, directory, relative === '' ? sourceRelative : `${sourceRelative}/${relative}`)) {
       const path = relative === '' ? name : `${relative}/${name}`;
       const childHost = childPath(hostPath, name);
       let taken = true;
@@ -243,12 +293,12 @@ export async function walkSource(source: SourceRoot, match: MatchedSource, optio
         pending.push({ ...entry, parentOnly: true });
       }
       const depth = pending.length;
-      await walk(path, childHost, childInclude, childExclude, allVisible || (source.visibleBelow?.(rootRelative) ?? false));
+      await walk(path, childHost, childInclude, childExclude, allVisible || (source.visibleBelow?.(rootRelative) ?? false), stats);
       // A directory nothing below was taken from stays out.
       if (!taken && pending.length >= depth) pending.splice(depth - 1);
     }
   };
-  await walk('', match.hostPath, undefined, undefined, source.visibleBelow?.(sourceRelative) ?? false);
+  await walk('', match.hostPath, undefined, undefined, source.visibleBelow?.(sourceRelative) ?? false, match.stats);
   return entries;
 }
 

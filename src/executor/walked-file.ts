@@ -1,5 +1,5 @@
 import { closeSync, constants, fstatSync, openSync } from 'node:fs';
-import type { TreeEntry } from '../cache/index.js';
+import { openedAsWalked, type TreeEntry } from '../cache/index.js';
 import { fsPath, TsbuildError } from '../common/index.js';
 
 /**
@@ -16,7 +16,7 @@ export function openWalked(entry: TreeEntry): number {
     throw error;
   }
   const opened = fstatSync(descriptor, { bigint: true });
-  if (opened.ino !== entry.stats.ino || opened.dev !== entry.stats.dev || !opened.isFile()) {
+  if (opened.ino !== entry.stats.ino || opened.dev !== entry.stats.dev || !opened.isFile() || !openedAsWalked(descriptor, entry.hostPath)) {
     closeSync(descriptor);
     throw changedSource(entry.path);
   }

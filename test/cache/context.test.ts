@@ -3,7 +3,7 @@ import { chmod, chown, lstat, mkdir, readdir, readFile, rename, rm, stat, symlin
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ContentHasher, openContext, rootfsSource, sourceDigest, type BuildContext } from '../../src/cache/index.js';
+import { ContentHasher, matchSource, openContext, rootfsSource, sourceDigest, walkSource, type BuildContext, type MatchedSource } from '../../src/cache/index.js';
 import { isTsbuildError, loadContextAddon } from '../../src/common/index.js';
 import { codeOf } from '../helpers/error-code.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
@@ -419,5 +419,21 @@ describe.each(hashers)('content hashes of files the walk found ($name)', ({ nati
     // Gone altogether: the same, not the system's ENOENT.
     await rm(join(root, 'sub'));
     for (const entry of entries) expect(await codeOf(new ContentHasher(root, undefined, native).hashAll([entry]))).toBe('NOT_FOUND');
+    // A walk that listed sub while the link stood there saw the host's files, their inodes too:
+    // still not read, the path they were opened by being the link's target, not the walked one.
+    await symlink(outside, join(root, 'sub'));
+    const throughLink = [await walked('big')];
+    expect(await errorMessage(new ContentHasher(root, undefined, native).hashAll(throughLink))).toBe('NOT_FOUND failed to compute cache key: "/sub/big": not found: the file changed while the context was read');
+  });
+
+  it('come from a walk that refuses a directory swapped for a link while it was listed', async () => {
+    await writeTree(root, { 'sub/secret': 'context\n' });
+    const context = await openContext(root, native === undefined ? { mainThreadHashing: true } : {});
+    const [match] = await matchSource(context, 'sub');
+    await rename(join(root, 'sub'), join(root, 'sub.dir'));
+    await symlink(outside, join(root, 'sub'));
+    expect(await errorMessage(walkSource(context, match as MatchedSource))).toBe('NOT_FOUND failed to compute cache key: "/sub": not found: the directory changed while the source was read');
+    await rm(join(root, 'sub'));
+    expect(await codeOf(walkSource(context, match as MatchedSource))).toBe('NOT_FOUND');
   });
 });

@@ -1,5 +1,5 @@
 import { readFileSync, closeSync } from 'node:fs';
-import { link, lstat, mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { link, lstat, mkdir, mkdtemp, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import { descriptorPath, openWalked } from '../../src/executor/walked-file.js';
 describe('a walked file opened for its copy', () => {
   let dir: string;
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'tsbuild-walked-'));
+    dir = await realpath(await mkdtemp(join(tmpdir(), 'tsbuild-walked-')));
     await mkdir(join(dir, 'host'));
     await writeFile(join(dir, 'host', 'secret'), 'HOST SECRET\n');
     await mkdir(join(dir, 'context', 'sub'), { recursive: true });
@@ -36,6 +36,14 @@ describe('a walked file opened for its copy', () => {
     const entry = await walked('sub/secret');
     await rename(join(dir, 'context', 'sub'), join(dir, 'context', 'sub.dir'));
     await symlink(join(dir, 'host'), join(dir, 'context', 'sub'));
+    expect(() => openWalked(entry)).toThrow(/copy sub\/secret: not found/);
+  });
+
+  it('is refused when the walk itself listed a directory through a link to the host: the inode is then the host file\'s', async () => {
+    await rename(join(dir, 'context', 'sub'), join(dir, 'context', 'sub.dir'));
+    await symlink(join(dir, 'host'), join(dir, 'context', 'sub'));
+    // What a walk reading sub while the link stood there records: the host file's own stats.
+    const entry = await walked('sub/secret');
     expect(() => openWalked(entry)).toThrow(/copy sub\/secret: not found/);
   });
 
