@@ -158,8 +158,13 @@ async function planBind(mount: ResolvedMount, target: string, sources: MountSour
       async prepare(workDir) {
         // A copy, not the directory itself: .dockerignore'd files must not be seen, and `rw`
         // writes must not reach the user's files.
-        const path = await resolveInRoot(context.root, source, { visible: (relativePath, isDirectory) => context.visible(relativePath, isDirectory) });
-        const info = await stat(path).catch(() => undefined);
+        // A context the host changes meanwhile may lose a link on the way as it is read: the source is then not found.
+        const path = await resolveInRoot(context.root, source, { visible: (relativePath, isDirectory) => context.visible(relativePath, isDirectory) }).catch((error: unknown) => {
+          const code = errnoOf(error);
+          if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+          throw error;
+        });
+        const info = path === undefined ? undefined : await stat(path).catch(() => undefined);
         if (info === undefined) throw mountError(mount, `source ${JSON.stringify(source)}: not found in the build context`);
         const copy = await copySource({ kind: 'context', context }, info.isDirectory(), source, workDir);
         return { spec: { destination: target, source: copy, options }, copy: true };
