@@ -133,9 +133,17 @@ export async function copyInto(source: CopySource, rootfs: string, request: Copy
       }
       const matches = matched.find((entry) => entry.source === item)?.matches ?? [];
       for (const match of matches) {
-        if (request.add && request.unpack !== false && match.stats.isFile() && (await isArchive(match.hostPath))) {
-          await copier.unpackArchive(match.hostPath, dest, match.path.replace(/^\/+/, '') || basename(match.hostPath));
-          continue;
+        if (request.add && request.unpack !== false && match.stats.isFile()) {
+          // Read through the descriptor of the very file matched: its name may lead elsewhere by now.
+          const archive = openWalked({ path: match.path, hostPath: match.hostPath, stats: match.stats });
+          try {
+            if (await isArchive(descriptorPath(archive))) {
+              await copier.unpackArchive(descriptorPath(archive), dest, match.path.replace(/^\/+/, '') || basename(match.hostPath), basename(match.hostPath));
+              continue;
+            }
+          } finally {
+            closeSync(archive);
+          }
         }
         await copier.copyMatch(match, dest, exclude);
         // Each source is one copy, as BuildKit makes it: a later one sets a shared directory's metadata last.
@@ -452,11 +460,11 @@ class Copier {
    * own `.` entry is skipped, as moby's untar skips it over an existing directory: DEST keeps
    * its mode and owner.
    */
-  async unpackArchive(hostPath: string, dest: string, shownAs = basename(hostPath)): Promise<void> {
+  async unpackArchive(hostPath: string, dest: string, shownAs = basename(hostPath), fileName = basename(hostPath)): Promise<void> {
     const target = await this.ensureDirectory(dest, 0o755);
     const before = await lstat(target);
     try {
-      await unpackLayer(archiveStream(hostPath), target, { whiteouts: false, climbingNamesStay: true, directoryTimesByName: true, linkHeadersByName: true });
+      await unpackLayer(archiveStream(hostPath, fileName), target, { whiteouts: false, climbingNamesStay: true, directoryTimesByName: true, linkHeadersByName: true });
     } catch (error) {
       throw new TsbuildError('INVALID_ARCHIVE', `unpack ${shownAs} into ${dest}: ${messageOf(error)}`, { cause: error });
     }
@@ -582,8 +590,11 @@ function compressionOf(start: Buffer): 'gzip' | 'bzip2' | 'xz' | 'zstd' | 'none'
   return 'none';
 }
 
-/** The uncompressed bytes of the file at PATH: gzip (member by member, gzip-members.ts) and zstd in process, bzip2 and xz through their commands. */
-export async function* archiveStream(path: string): AsyncGenerator<Buffer> {
+/**
+ * The uncompressed bytes of the file at PATH: gzip (member by member, gzip-members.ts) and zstd in
+ * process, bzip2 and xz through their commands. NAME names it in errors (PATH may be a descriptor's).
+ */
+export async function* archiveStream(path: string, name = basename(path)): AsyncGenerator<Buffer> {
   const handle = await open(path, 'r');
   const start = Buffer.alloc(6);
   try {
@@ -593,11 +604,11 @@ export async function* archiveStream(path: string): AsyncGenerator<Buffer> {
   }
   const kind = compressionOf(start);
   if (kind === 'gzip') {
-    yield* gzipMembers(path);
+    yield* gzipMembers(path, name);
     return;
   }
   if (kind !== 'bzip2' && kind !== 'xz') {
-    yield* decompressStream(createReadStream(path), `read archive ${basename(path)}`);
+    yield* decompressStream(createReadStream(path), `read archive ${name}`);
     return;
   }
   const child = spawn(kind, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -614,7 +625,7 @@ export async function* archiveStream(path: string): AsyncGenerator<Buffer> {
     await feeding;
     const code = await exited;
     if (finished && code !== 0) {
-      throw new TsbuildError('INVALID_ARCHIVE', `read archive ${basename(path)}: ${kind} exited with ${code}: ${Buffer.concat(errors).toString('utf8').trim()}`);
+      throw new TsbuildError('INVALID_ARCHIVE', `read archive ${name}: ${kind} exited with ${code}: ${Buffer.concat(errors).toString('utf8').trim()}`);
     }
   }
 }

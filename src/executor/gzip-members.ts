@@ -166,8 +166,8 @@ async function* streamed(file: FileWindow, start: number, what: string): AsyncGe
 }
 
 /** The decoded bytes of the gzip file at PATH, member after member (see above). */
-export async function* gzipMembers(path: string): AsyncGenerator<Buffer> {
-  const what = `read archive ${basename(path)}`;
+export async function* gzipMembers(path: string, name = basename(path)): AsyncGenerator<Buffer> {
+  const what = `read archive ${name}`;
   const handle = await open(path, 'r');
   try {
     const file = new FileWindow(handle, (await handle.stat()).size);

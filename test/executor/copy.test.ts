@@ -350,6 +350,25 @@ describe('ADD of local archives', () => {
     expect(await readdir(outside)).toEqual(['secret']);
   });
 
+  it('reads the very archive matched: one the host swaps for a link to a host archive meanwhile is not found, never unpacked', async () => {
+    await writeFile(join(contextDir, 'a.tar'), await makeTar([{ name: 'from-context', content: 'context\n' }]));
+    await writeFile(join(outside, 'host.tar'), await makeTar([{ name: 'from-host', content: 'HOST\n' }]));
+    const context = await openContext(contextDir);
+    let asked = 0;
+    // Resolving a.tar asks whether it is visible, then the match lstats it and asks again: the
+    // host swaps it right then, after the match saw the archive.
+    const racing = {
+      ...context,
+      visible(relative: string, isDirectory: boolean) {
+        if (relative === 'a.tar' && ++asked === 2) execFileSync('sh', ['-c', `mv a.tar a.tar.orig && ln -s ${join(outside, 'host.tar')} a.tar`], { cwd: contextDir });
+        return context.visible(relative, isDirectory);
+      },
+    };
+    await expect(copyInto({ kind: 'context', context: racing }, rootfs, request({ sources: ['a.tar'], dest: '/x/', add: true }))).rejects.toThrow(/not found/);
+    expect(asked).toBeGreaterThanOrEqual(2);
+    await expect(readFile(join(rootfs, 'x', 'from-host'), 'utf8')).rejects.toThrow(/ENOENT/);
+  });
+
   it('names a cut archive by its path in the context', async () => {
     const whole = gzipSync(await makeTar([{ name: 'f', content: 'x'.repeat(100_000) }]));
     await mkdir(join(contextDir, 'sub'));
