@@ -18,7 +18,7 @@ import {
   type SourceRoot,
   type TreeEntry,
 } from '../cache/index.js';
-import { fsPath, makeSpecialFile, messageOf, mkdirInRoot, parseDigest, parseHttpTime, readTar, readXattrs, resolveInRoot, setXattr, TsbuildError } from '../common/index.js';
+import { fsPath, makeSpecialFile, messageOf, utimesTime, mkdirInRoot, parseDigest, parseHttpTime, readTar, readXattrs, resolveInRoot, setXattr, TsbuildError } from '../common/index.js';
 import { decompressStream, unpackLayer } from '../store/index.js';
 import { descriptorPath, openWalked } from './walked-file.js';
 import { checkoutGit, isGitSource, maskUrlPassword, parseGitRef, resolveGitRef, type ResolvedGit } from './git-source.js';
@@ -176,9 +176,12 @@ function copyError(what: string, cause: unknown): TsbuildError {
   return new TsbuildError('INVALID_ARGUMENT', `copy ${what}: ${messageOf(cause)}`, { cause });
 }
 
-/** Seconds (with the fraction a double holds) of a nanosecond time, for utimes. */
-function seconds(ns: bigint): number {
-  return Number(ns / 1_000_000n) / 1000;
+/**
+ * Seconds (with the fraction a double holds) of a nanosecond time, as the utimes calls take it:
+ * a time before 1970 too, which BuildKit's copy keeps.
+ */
+function seconds(ns: bigint): number | string {
+  return utimesTime(Number(ns / 1_000_000n) / 1000);
 }
 
 interface PendingDirectory {
