@@ -1,9 +1,12 @@
 /**
- * A time in seconds as Node's utimes family (utimes, lutimes, futimes, their Sync forms and
- * FileHandle.utimes) must be given it to set that very time: a negative number, a time before
- * 1970, is taken there for the current time (its toUnixTimestamp), while a numeric string is
- * taken as the number it spells. Archives, layers and copies keep such times as they are.
+ * Times of a file set as they are: Node's utimes calls keep microseconds at most and take a
+ * negative number (a time before 1970) for the current time; tsbuild-fs's utimensat takes
+ * nanoseconds, before 1970 too, as BuildKit's copy keeps them.
  */
-export function utimesTime(seconds: number): number | string {
-  return seconds < 0 ? String(seconds) : seconds;
+import { fsPath } from './file-names.js';
+import { fsAddon } from './native-addons.js';
+
+/** Sets the times of PATH itself (a symlink's own, not its target's), in nanoseconds since 1970. */
+export function setExactTimes(path: string, atimeNs: bigint, mtimeNs: bigint): void {
+  fsAddon().lutimens(fsPath(path), atimeNs, mtimeNs);
 }

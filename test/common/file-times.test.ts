@@ -1,30 +1,46 @@
-import { lstatSync, lutimesSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { lstatSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { utimesTime } from '../../src/common/index.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { decodeFileName, setExactTimes } from '../../src/common/index.js';
+import { temporaryDirectory } from '../helpers/temporary-store.js';
 
-describe('utimesTime', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tsbuild-file-times-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+describe('setExactTimes', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  beforeEach(async () => {
+    ({ path: dir, cleanup } = await temporaryDirectory('tsbuild-file-times-'));
+  });
+  afterEach(async () => cleanup());
 
-  it('sets times before 1970 as they are, where a negative number would set the current time', () => {
+  it('sets nanoseconds and times before 1970, which Node’s utimes loses or takes for now', () => {
     const file = join(dir, 'file');
     writeFileSync(file, 'x');
-    utimesSync(file, -60, -60);
+    // What the copier did before: microseconds at most, and a negative time taken for now.
+    utimesSync(file, 1.123456789, -60);
+    expect(lstatSync(file, { bigint: true }).atimeNs).toBe(1_123_456_000n);
     expect(lstatSync(file).mtimeMs).toBeGreaterThan(0);
-    utimesSync(file, utimesTime(-60), utimesTime(-86400.5));
-    expect(lstatSync(file, { bigint: true }).mtimeNs).toBe(-86400_500_000_000n);
-    expect(lstatSync(file).atimeMs).toBe(-60_000);
-    const link = join(dir, 'link');
-    symlinkSync('file', link);
-    lutimesSync(link, utimesTime(-1), utimesTime(-1));
-    expect(lstatSync(link).mtimeMs).toBe(-1000);
+    setExactTimes(file, 1_123_456_789n, -59_500_000_001n);
+    const stats = lstatSync(file, { bigint: true });
+    expect(stats.atimeNs).toBe(1_123_456_789n);
+    expect(stats.mtimeNs).toBe(-59_500_000_001n);
   });
 
-  it('leaves the epoch and later times as numbers', () => {
-    expect(utimesTime(0)).toBe(0);
-    expect(utimesTime(1.5)).toBe(1.5);
-    expect(utimesTime(-0.25)).toBe('-0.25');
+  it('sets a symlink’s own times, not its target’s, and takes a name that is not UTF-8', () => {
+    const target = join(dir, 'target');
+    writeFileSync(target, 'x');
+    const link = join(dir, 'link');
+    symlinkSync('target', link);
+    setExactTimes(link, -1n, -1n);
+    expect(lstatSync(link, { bigint: true }).mtimeNs).toBe(-1n);
+    expect(lstatSync(target, { bigint: true }).mtimeNs).not.toBe(-1n);
+    const odd = join(dir, decodeFileName(Buffer.from('caf\xe9', 'latin1')));
+    mkdirSync(Buffer.from(`${dir}/caf\xe9`, 'latin1'));
+    setExactTimes(odd, 5n, 7n);
+    expect(lstatSync(Buffer.from(`${dir}/caf\xe9`, 'latin1'), { bigint: true }).mtimeNs).toBe(7n);
+  });
+
+  it('refuses a time that is not a bigint, and names the path of a failure', () => {
+    expect(() => setExactTimes(join(dir, 'file'), 1 as unknown as bigint, 1n)).toThrow(/atimeNs: a bigint/);
+    expect(() => setExactTimes(join(dir, 'missing'), 1n, 1n)).toThrow(/utimensat/);
   });
 });
