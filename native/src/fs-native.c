@@ -254,6 +254,21 @@ static napi_value fs_lutimens(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* futimens(fd, atimeNs: bigint, mtimeNs: bigint): lutimens for a file held open. */
+static napi_value fs_futimens(napi_env env, napi_callback_info info) {
+  napi_value args[3];
+  int32_t fd = -1;
+  struct timespec times[2];
+  if (get_args(env, info, 3, args)) return NULL;
+  if (napi_get_value_int32(env, args[0], &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, NULL, "fd: a file descriptor");
+    return NULL;
+  }
+  if (get_timespec(env, args[1], &times[0], "atimeNs: a bigint") || get_timespec(env, args[2], &times[1], "mtimeNs: a bigint")) return NULL;
+  if (futimens(fd, times) != 0) return throw_errno(env, errno, "futimens", NULL);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"mknod", NULL, fs_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -263,6 +278,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"startWriteback", NULL, fs_start_writeback, NULL, NULL, NULL, napi_enumerable, NULL},
       {"markTopDirectory", NULL, fs_mark_top_directory, NULL, NULL, NULL, napi_enumerable, NULL},
       {"lutimens", NULL, fs_lutimens, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"futimens", NULL, fs_futimens, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

@@ -10,3 +10,8 @@ import { fsAddon } from './native-addons.js';
 export function setExactTimes(path: string, atimeNs: bigint, mtimeNs: bigint): void {
   fsAddon().lutimens(fsPath(path), atimeNs, mtimeNs);
 }
+
+/** Sets the times of the file open as FD, in nanoseconds since 1970. */
+export function setExactFdTimes(fd: number, atimeNs: bigint, mtimeNs: bigint): void {
+  fsAddon().futimens(fd, atimeNs, mtimeNs);
+}

@@ -21,6 +21,8 @@ export interface FsAddon {
   markTopDirectory(path: string): boolean;
   /** Sets the times of PATH itself (a symlink's own), to the nanosecond. */
   lutimens(path: string | Buffer, atimeNs: bigint, mtimeNs: bigint): void;
+  /** lutimens for the file open as FD. */
+  futimens(fd: number, atimeNs: bigint, mtimeNs: bigint): void;
 }
 
 /** A file writer that hashes and writes on libuv's thread pool (native/src/hashing-writer.c). */

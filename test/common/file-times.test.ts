@@ -1,7 +1,7 @@
-import { lstatSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, openSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { decodeFileName, setExactTimes } from '../../src/common/index.js';
+import { decodeFileName, setExactFdTimes, setExactTimes } from '../../src/common/index.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
 
 describe('setExactTimes', () => {
@@ -37,6 +37,19 @@ describe('setExactTimes', () => {
     mkdirSync(Buffer.from(`${dir}/caf\xe9`, 'latin1'));
     setExactTimes(odd, 5n, 7n);
     expect(lstatSync(Buffer.from(`${dir}/caf\xe9`, 'latin1'), { bigint: true }).mtimeNs).toBe(7n);
+  });
+
+  it('sets the times of a file held open', () => {
+    const file = join(dir, 'open');
+    writeFileSync(file, 'x');
+    const fd = openSync(file, 'r+');
+    try {
+      setExactFdTimes(fd, -3n, 1_000_000_001n);
+    } finally {
+      closeSync(fd);
+    }
+    const stats = lstatSync(file, { bigint: true });
+    expect([stats.atimeNs, stats.mtimeNs]).toEqual([-3n, 1_000_000_001n]);
   });
 
   it('refuses a time that is not a bigint, and names the path of a failure', () => {
