@@ -3,7 +3,7 @@ import { lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeFile } f
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { hostPlatform, isTsbuildError, readXattr } from '../../src/common/index.js';
+import { hostPlatform, isTsbuildError, readXattr, setExactTimes } from '../../src/common/index.js';
 import { parseOutputSpec, writeImage, writeLayer, writeOutput, type OutputImage, type OutputSpec } from '../../src/exporter/index.js';
 import { openStore, resolveImage, unpackImage, type Store } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
@@ -233,5 +233,18 @@ describe('writeOutput', () => {
     // Written again over itself: the same tree.
     await write(`type=local,dest=${target}`);
     expect((await lstat(join(target, 'app/hello'))).mode & 0o7777).toBe(0o4755);
+  });
+  it('gives a directory output its tree’s times to the nanosecond, before 1970 too', async () => {
+    // As a RUN or an archive left them in the root filesystem (a layer holds whole seconds).
+    setExactTimes(join(rootfs, 'app/hello'), 1_700_000_000_123_456_789n, 1_700_000_000_123_456_789n);
+    setExactTimes(join(rootfs, 'app/outside'), -30_500_000_000n, -30_500_000_000n);
+    setExactTimes(join(rootfs, 'app/empty'), 5n, 5n);
+    const target = join(dir, 'timed');
+    await write(target);
+    const time = async (path: string): Promise<bigint> => (await lstat(join(target, path), { bigint: true })).mtimeNs;
+    expect(await time('app/hello')).toBe(1_700_000_000_123_456_789n);
+    expect(await time('app/same')).toBe(1_700_000_000_123_456_789n);
+    expect(await time('app/outside')).toBe(-30_500_000_000n);
+    expect(await time('app/empty')).toBe(5n);
   });
 });
