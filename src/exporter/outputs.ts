@@ -176,9 +176,26 @@ export interface OutputOptions {
   readonly sourceDateEpoch?: number;
 }
 
-/** The entries of the tree at ROOT, every one at time EPOCH when given. */
-async function* rootfsEntries(root: string, epoch: number | undefined): AsyncGenerator<LayerEntry> {
-  for await (const entry of directoryEntries(root)) yield epoch === undefined ? entry : { ...entry, mtime: epoch };
+/**
+ * Seconds of a time NS as Go's tar writer keeps it when no format is asked for (BuildKit's tar
+ * exporter asks for none): rounded to the nearest second, a half up, before 1970 too.
+ */
+function goTarSeconds(ns: bigint): number {
+  const shifted = ns + 500_000_000n;
+  const seconds = shifted / 1_000_000_000n;
+  // BigInt division truncates toward zero: one less for a negative time with a remainder.
+  return Number(shifted % 1_000_000_000n < 0n ? seconds - 1n : seconds);
+}
+
+/**
+ * The entries of the tree at ROOT for a tar output: every one at time EPOCH when given, else at
+ * its time as Go's tar writer rounds it (a layer's entries are truncated to the second instead).
+ */
+async function* tarOutputEntries(root: string, epoch: number | undefined): AsyncGenerator<LayerEntry> {
+  for await (const entry of directoryEntries(root)) {
+    const mtime = epoch ?? goTarSeconds((await lstat(fsPath(join(root, entry.path)), { bigint: true })).mtimeNs);
+    yield { ...entry, mtime };
+  }
 }
 
 /**
@@ -198,7 +215,7 @@ export async function writeOutput(store: LayoutStore, image: OutputImage, rootfs
     throw new TsbuildError('INVALID_ARGUMENT', `write ${spec.type} output: refusing to write a tar archive to a terminal; give dest=FILE or redirect standard output`);
   }
   if (spec.type === 'image' || spec.type === 'registry') throw new TsbuildError('INTERNAL', `write ${spec.type} output: written by the build command`);
-  const archive = spec.type === 'tar' ? Readable.from(tarStream(rootfsEntries(rootfs, epoch))) : await saveArchive(store, archiveImages(await outputImage(store, image, spec), spec), { format: spec.type });
+  const archive = spec.type === 'tar' ? Readable.from(tarStream(tarOutputEntries(rootfs, epoch))) : await saveArchive(store, archiveImages(await outputImage(store, image, spec), spec), { format: spec.type });
   if (spec.dest === '-') await pipeline(archive, stdout, { end: false });
   else await writeFileOutput(archive, spec.dest, spec.type);
 }
@@ -295,7 +312,7 @@ async function copyTree(source: string, dest: string, epoch: number | undefined)
     // 1970 too), or SOURCE_DATE_EPOCH's; an entry's own time is whole seconds, as layers hold it.
     const timeOf = async (entry: LayerEntry): Promise<bigint> =>
       epoch === undefined ? (await lstat(fsPath(join(source, entry.path)), { bigint: true })).mtimeNs : BigInt(epoch) * 1_000_000_000n;
-    for await (const entry of rootfsEntries(source, epoch)) {
+    for await (const entry of directoryEntries(source)) {
       // A name that is not UTF-8 is written as its bytes (common/file-names.ts).
       const path = join(root, entry.path);
       const existing = await lstat(fsPath(path)).catch(() => undefined);
