@@ -1,9 +1,10 @@
 /**
  * RUN: the command in a sandbox through the OCI runtime, on a writable snapshot of the stage's
- * root filesystem, as BuildKit's exec op runs it: hostname `buildkitsandbox` (or the build's), generated
- * /etc/hosts and /etc/resolv.conf mounted over the image's, Docker's default capabilities, the
- * stage's environment and the ARGs in effect, its WORKDIR (made when missing) and USER; its
- * `--mount`s (run-mounts.ts), `--network`, and `--security=insecure` when the build allows it.
+ * root filesystem, as BuildKit's exec op runs it: hostname `buildkitsandbox` (or the build's),
+ * generated /etc/hosts and /etc/resolv.conf mounted over the image's, Docker's default
+ * capabilities, the stage's environment and the ARGs in effect, its WORKDIR (made when missing)
+ * and USER; its `--mount`s (run-mounts.ts), `--network`, and `--security=insecure` when the build
+ * allows it.
  */
 import { chmod, lstat, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
