@@ -74,10 +74,13 @@ async function* layerOf(store: Store, digest: Parameters<Store['openBlob']>[0], 
   yield* decompressLayer(await store.openBlob(digest), mediaType);
 }
 
-/** tsbuild's image of CONTEXT, built in a throwaway root, as a record of every layer. */
+/**
+ * tsbuild's image of CONTEXT, built in a throwaway root, as a record of every layer; with
+ * `--network host` as BuildKit's build is (which also grants RUN --network=host).
+ */
 async function tsbuildRecord(context: string, options: CaseOptions, tag: string, work: string): Promise<{ record: ImageRecord; diffIds: string[] }> {
   const root = join(work, 'root');
-  await runFile(process.execPath, [join(repository, 'bin/tsbuild.js'), 'build', '--root', root, '--no-cache', '--progress', 'plain', '-t', tag, ...caseBuildFlags(options, context), context], process.env);
+  await runFile(process.execPath, [join(repository, 'bin/tsbuild.js'), 'build', '--root', root, '--no-cache', '--network', 'host', '--progress', 'plain', '-t', tag, ...caseBuildFlags(options, context), context], process.env);
   const store = await openStore({ root });
   const descriptor = await store.resolveReference(formatReference(parseReference(tag)));
   if (descriptor === undefined) throw new Error(`no image ${tag} in ${root}`);

@@ -41,7 +41,7 @@
  * Volumes, Labels, StopSignal, Healthcheck, Shell, OnBuild, ArgsEscaped, absent vs empty),
  * os/architecture, history's created_by, comment and empty_layer, and per entry: path, type,
  * permission bits with setuid/setgid/sticky, uid, gid, link target, size, content's sha256,
- * xattr names, device numbers.
+ * xattr names and values, device numbers.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';

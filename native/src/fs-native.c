@@ -1,7 +1,7 @@
 /*
  * The few system calls Node does not offer and tsbuild needs: mknod (device nodes and fifos)
  * and extended attributes, read and written without following symlinks; writeback of a file
- * range; a directory's top-of-hierarchy flag. A Node-API addon rather than a helper process: layer diffs read the xattrs of every
+ * range; a directory's top-of-hierarchy flag; times to the nanosecond. A Node-API addon rather than a helper process: layer diffs read the xattrs of every
  * file.
  */
 #define NAPI_VERSION 8
@@ -221,6 +221,54 @@ static napi_value fs_mark_top_directory(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* A time in nanoseconds since the epoch as a timespec, before 1970 too (tv_nsec stays in 0..1e9). */
+static int get_timespec(napi_env env, napi_value value, struct timespec *out, const char *what) {
+  int64_t ns = 0;
+  bool lossless = false;
+  if (napi_get_value_bigint_int64(env, value, &ns, &lossless) != napi_ok || !lossless) {
+    napi_throw_type_error(env, NULL, what);
+    return -1;
+  }
+  int64_t seconds = ns / 1000000000, rest = ns % 1000000000;
+  if (rest < 0) {
+    rest += 1000000000;
+    seconds -= 1;
+  }
+  out->tv_sec = (time_t)seconds;
+  out->tv_nsec = (long)rest;
+  return 0;
+}
+
+/*
+ * lutimens(path, atimeNs: bigint, mtimeNs: bigint): the times to the nanosecond, of PATH itself
+ * (a symlink's own). Node's utimes calls keep microseconds at most.
+ */
+static napi_value fs_lutimens(napi_env env, napi_callback_info info) {
+  napi_value args[3];
+  char path[MAX_PATH_BYTES];
+  struct timespec times[2];
+  if (get_args(env, info, 3, args) || get_path(env, args[0], path, sizeof path) ||
+      get_timespec(env, args[1], &times[0], "atimeNs: a bigint") || get_timespec(env, args[2], &times[1], "mtimeNs: a bigint"))
+    return NULL;
+  if (utimensat(AT_FDCWD, path, times, AT_SYMLINK_NOFOLLOW) != 0) return throw_errno(env, errno, "utimensat", path);
+  return NULL;
+}
+
+/* futimens(fd, atimeNs: bigint, mtimeNs: bigint): lutimens for a file held open. */
+static napi_value fs_futimens(napi_env env, napi_callback_info info) {
+  napi_value args[3];
+  int32_t fd = -1;
+  struct timespec times[2];
+  if (get_args(env, info, 3, args)) return NULL;
+  if (napi_get_value_int32(env, args[0], &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, NULL, "fd: a file descriptor");
+    return NULL;
+  }
+  if (get_timespec(env, args[1], &times[0], "atimeNs: a bigint") || get_timespec(env, args[2], &times[1], "mtimeNs: a bigint")) return NULL;
+  if (futimens(fd, times) != 0) return throw_errno(env, errno, "futimens", NULL);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"mknod", NULL, fs_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -229,6 +277,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"lgetxattr", NULL, fs_lgetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"startWriteback", NULL, fs_start_writeback, NULL, NULL, NULL, napi_enumerable, NULL},
       {"markTopDirectory", NULL, fs_mark_top_directory, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"lutimens", NULL, fs_lutimens, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"futimens", NULL, fs_futimens, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

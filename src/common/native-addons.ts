@@ -20,6 +20,10 @@ export interface FsAddon {
   startWriteback(fd: number, offset: number, length: number): void;
   /** Whether PATH, a directory, now has ext4's top-of-hierarchy flag (false where there is none). */
   markTopDirectory(path: string): boolean;
+  /** Sets the times of PATH itself (a symlink's own), to the nanosecond. */
+  lutimens(path: string | Buffer, atimeNs: bigint, mtimeNs: bigint): void;
+  /** lutimens for the file open as FD. */
+  futimens(fd: number, atimeNs: bigint, mtimeNs: bigint): void;
 }
 
 /** A file writer that hashes and writes on libuv's thread pool (native/src/hashing-writer.c). */

@@ -241,6 +241,21 @@ function paxTime(value: Buffer | undefined, fail: (message: string) => TsbuildEr
   return Number(text);
 }
 
+/**
+ * HEADER's mtime in nanoseconds, exactly: a PAX time as Go's parsePAXTime reads it (nine digits of
+ * fraction at most, the rest dropped; `-1.5` is a second and a half before 1970), which a double
+ * cannot hold to the nanosecond; else the header's whole seconds.
+ */
+export function entryMtimeNs(header: TarEntryHeader): bigint {
+  const text = header.pax.get('mtime')?.toString('latin1');
+  if (text === undefined) return BigInt(Math.floor(header.mtime)) * 1_000_000_000n;
+  const [whole = '', fraction = ''] = text.split('.');
+  const nanoseconds = BigInt(fraction.slice(0, 9).padEnd(9, '0'));
+  // The reader took the text for a time (paxTime): digits, a sign, at most one point.
+  const seconds = BigInt(whole) * 1_000_000_000n;
+  return whole.startsWith('-') ? seconds - nanoseconds : seconds + nanoseconds;
+}
+
 /** One stretch of a sparse file's content that is stored; what lies between is a hole. */
 interface SparseRegion {
   readonly offset: number;

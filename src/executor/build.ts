@@ -55,7 +55,7 @@ import { applyMetadata, cloneConfig, configFromImage, containerConfig, historyCo
 import type { BuildEventListener } from './events.js';
 import { StepReporter, type StepHandle } from './progress.js';
 import { Snapshotter } from './snapshots.js';
-import { runStep, type RunEnvironment, type RunSandboxOptions } from './run-op.js';
+import { defaultHostname, runStep, type RunEnvironment, type RunSandboxOptions } from './run-op.js';
 import { stepText } from './step-names.js';
 import { announcer, fromStepOwners, readsContext, showFrom, type StepDecision } from './step-order.js';
 import type { SecretSource } from './run-mounts.js';
@@ -826,15 +826,26 @@ function sourceDateEpoch(buildArgs: Readonly<Record<string, string>>): number | 
   return sourceDateEpochFromEnv(value === undefined ? process.env : { SOURCE_DATE_EPOCH: value });
 }
 
+/**
+ * REQUEST with the sandbox's hostname of its build argument BUILDKIT_SANDBOX_HOSTNAME, as
+ * BuildKit's frontend takes it (dockerui's keyHostnameArg) for every stage's RUNs; an empty one
+ * keeps the default.
+ */
+function withSandboxHostname(request: BuildRequest): BuildRequest {
+  const hostname = request.buildArgs?.BUILDKIT_SANDBOX_HOSTNAME;
+  if (hostname === undefined || hostname === '') return request;
+  return { ...request, sandbox: { ...request.sandbox, hostname } };
+}
+
 /** The files the sandbox bind-mounts over /etc/hosts and /etc/resolv.conf, as BuildKit makes them. */
-async function sandboxFiles(store: Store, extraHosts: readonly string[]): Promise<{ directory: string; environment: RunEnvironment }> {
+async function sandboxFiles(store: Store, extraHosts: readonly string[], hostname: string): Promise<{ directory: string; environment: RunEnvironment }> {
   const directory = join(store.temporaryDirectory, `build.${process.pid}.${uniqueHex(6)}.tmp`);
   await mkdir(directory, { mode: 0o755 });
   const hosts = join(directory, 'hosts');
   const resolv = join(directory, 'resolv.conf');
   // BuildKit's file, then one line per --add-host.
   const extra = extraHosts.map((line) => `${line}\n`).join('');
-  await writeFile(hosts, `127.0.0.1\tlocalhost buildkitsandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n${extra}`, { mode: 0o644 });
+  await writeFile(hosts, `127.0.0.1\tlocalhost ${hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n${extra}`, { mode: 0o644 });
   const hostResolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
   // A resolver on the host's loopback is not reachable from a sandbox with its own network;
   // BuildKit then falls back to public resolvers. Here the build shares the host's network.
@@ -863,7 +874,8 @@ async function loadDockerignore(reporter: StepReporter, contextDir: string, dock
 }
 
 /** Builds the target stage of a Dockerfile; the image is stored and named by every tag. */
-export async function build(request: BuildRequest, deps: BuildDeps): Promise<BuiltImage> {
+export async function build(given: BuildRequest, deps: BuildDeps): Promise<BuiltImage> {
+  const request = withSandboxHostname(given);
   const reporter = new StepReporter(deps.onEvent);
   deps.cache.attachProgress?.((name) => reporter.step(name));
   const platform = request.platform ?? hostPlatform();
@@ -972,7 +984,7 @@ export async function build(request: BuildRequest, deps: BuildDeps): Promise<Bui
     contextStep: undefined,
     // BuildKit drops the stage name from step names only when the whole file has one stage.
     stageCount: parsed.dockerfile.stages.length,
-    environment: async () => (await (sandbox ??= sandboxFiles(deps.store, request.sandbox?.extraHosts ?? []))).environment,
+    environment: async () => (await (sandbox ??= sandboxFiles(deps.store, request.sandbox?.extraHosts ?? [], request.sandbox?.hostname ?? defaultHostname))).environment,
   };
   digestContextEarly(ctx, resolved.stages);
   try {

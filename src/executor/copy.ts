@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, constants, copyFileSync, createReadStream, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readlinkSync, symlinkSync, unlinkSync, type BigIntStats } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, createReadStream, lchownSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, symlinkSync, unlinkSync, type BigIntStats } from 'node:fs';
 import { chmod, copyFile, lchown, lstat, mkdtemp, open, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix, relative } from 'node:path';
@@ -18,7 +18,7 @@ import {
   type SourceRoot,
   type TreeEntry,
 } from '../cache/index.js';
-import { fsPath, makeSpecialFile, messageOf, mkdirInRoot, parseDigest, parseHttpTime, readTar, readXattrs, resolveInRoot, setXattr, TsbuildError } from '../common/index.js';
+import { fsPath, makeSpecialFile, messageOf, setExactTimes, mkdirInRoot, parseDigest, parseHttpTime, readTar, readXattrs, resolveInRoot, setXattr, TsbuildError } from '../common/index.js';
 import { decompressStream, unpackLayer } from '../store/index.js';
 import { descriptorPath, openWalked } from './walked-file.js';
 import { checkoutGit, isGitSource, maskUrlPassword, parseGitRef, resolveGitRef, type ResolvedGit } from './git-source.js';
@@ -182,11 +182,6 @@ function isUrl(source: string): boolean {
 function copyError(what: string, cause: unknown): TsbuildError {
   if (cause instanceof TsbuildError) return cause;
   return new TsbuildError('INVALID_ARGUMENT', `copy ${what}: ${messageOf(cause)}`, { cause });
-}
-
-/** Seconds (with the fraction a double holds) of a nanosecond time, for utimes. */
-function seconds(ns: bigint): number {
-  return Number(ns / 1_000_000n) / 1000;
 }
 
 interface PendingDirectory {
@@ -424,7 +419,8 @@ class Copier {
     const skipMode = modeCopied && this.request.chmod === undefined && (mode & 0o6000) === 0;
     this.applyOwnerAndMode(destination, uid, gid, mode, symlinkEntry || skipMode);
     if (sourcePath !== undefined) this.copyXattrs(sourcePath, destination);
-    lutimesSync(fsPath(destination), seconds(stats.atimeNs), seconds(stats.mtimeNs));
+    // To the nanosecond and before 1970 too, as BuildKit's copy keeps a source's times.
+    setExactTimes(destination, stats.atimeNs, stats.mtimeNs);
   }
 
   private applyOwnerAndMode(destination: string, uid: number, gid: number, mode: number, keepMode: boolean): void {
@@ -575,7 +571,7 @@ class Copier {
         const now = new Date();
         await utimes(fsPath(directory.target), now, now);
       } else {
-        await utimes(fsPath(directory.target), seconds(directory.stats.atimeNs), seconds(directory.stats.mtimeNs));
+        setExactTimes(directory.target, directory.stats.atimeNs, directory.stats.mtimeNs);
       }
     }
   }

@@ -1,9 +1,10 @@
 /**
  * RUN: the command in a sandbox through the OCI runtime, on a writable snapshot of the stage's
- * root filesystem, as BuildKit's exec op runs it: hostname `buildkitsandbox`, generated
- * /etc/hosts and /etc/resolv.conf mounted over the image's, Docker's default capabilities, the
- * stage's environment and the ARGs in effect, its WORKDIR (made when missing) and USER; its
- * `--mount`s (run-mounts.ts), `--network`, and `--security=insecure` when the build allows it.
+ * root filesystem, as BuildKit's exec op runs it: hostname `buildkitsandbox` (or the build's),
+ * generated /etc/hosts and /etc/resolv.conf mounted over the image's, Docker's default
+ * capabilities, the stage's environment and the ARGs in effect, its WORKDIR (made when missing)
+ * and USER; its `--mount`s (run-mounts.ts), `--network`, and `--security=insecure` when the build
+ * allows it.
  */
 import { chmod, lstat, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,6 +19,9 @@ import type { Snapshotter } from './snapshots.js';
 import { resolveUser } from './user.js';
 import { planMounts, type MountSources } from './run-mounts.js';
 import { SecretRedactor } from './redact.js';
+
+/** BuildKit's executor's hostname when the build names none. */
+export const defaultHostname = 'buildkitsandbox';
 
 type RunInstruction = Extract<ResolvedInstruction, { kind: 'RUN' }>;
 
@@ -87,6 +91,7 @@ function sandboxKey(options: RunSandboxOptions | undefined): ExecKeyInput['sandb
   const ulimits = Object.entries(options.rlimits ?? {}).map(([name, limit]) => `${name}=${limit.soft}:${limit.hard}`);
   const key = {
     ...((options.extraHosts ?? []).length === 0 ? {} : { extraHosts: options.extraHosts }),
+    ...(options.hostname === undefined ? {} : { hostname: options.hostname }),
     ...(ulimits.length === 0 ? {} : { ulimits }),
     ...(options.shmSize === undefined ? {} : { shmSize: options.shmSize }),
   };
@@ -130,6 +135,8 @@ function commandLine(instruction: RunInstruction, config: ConfigState): { args: 
 export interface RunSandboxOptions {
   /** `--add-host`: `/etc/hosts` lines, `IP\tNAME`. */
   readonly extraHosts?: readonly string[];
+  /** The sandbox's hostname instead of `buildkitsandbox` (the build argument BUILDKIT_SANDBOX_HOSTNAME). */
+  readonly hostname?: string;
   /** `--ulimit`: rlimits by their runtime-spec names, over the open-files limit BuildKit gives. */
   readonly rlimits?: Readonly<Record<string, { readonly soft: number; readonly hard: number }>>;
   /** `--shm-size`, bytes. */
@@ -256,7 +263,7 @@ export async function runStep(instruction: RunInstruction, config: ConfigState, 
           env: overrideEnvironment([...env, ...prepared.env], proxyEnvironment(options.proxy)),
           cwd,
           user: { uid: identity.uid, gid: identity.gid, ...(identity.additionalGids.length === 0 ? {} : { additionalGids: identity.additionalGids }) },
-          hostname: 'buildkitsandbox',
+          hostname: options.sandboxOptions?.hostname ?? defaultHostname,
           rootfs,
           mounts,
           network,

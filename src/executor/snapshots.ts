@@ -7,9 +7,9 @@
  * stacks its layers: no step copies the tree before it. A whole tree (a stage read by COPY
  * --from, a mount's source, an output) is unpacked from the diffs, by hard links, when asked.
  */
-import { chmod, lchown, lstat, mkdir, readdir, rm, rmdir, stat, utimes } from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { TsbuildError, messageOf, type Digest } from '../common/index.js';
+import { TsbuildError, messageOf, setExactTimes, type Digest } from '../common/index.js';
 import type { LayerRef } from '../cache/index.js';
 import { directoryEntries, writeLayer } from '../exporter/index.js';
 import { chainIds, keepDiff, snapshotStack, temporaryName, unpackLayers, type Store } from '../store/index.js';
@@ -213,10 +213,10 @@ async function dropCreated(upper: string, lower: string, created: readonly strin
     if (info === undefined) continue;
     if (info.isDirectory() ? (await readdir(inUpper)).length > 0 : info.size !== 0) continue;
     const parent = dirname(inUpper);
-    const times = await stat(parent).catch(() => undefined);
+    const times = await stat(parent, { bigint: true }).catch(() => undefined);
     if (info.isDirectory()) await rmdir(inUpper);
     else await rm(inUpper, { force: true });
-    if (times !== undefined) await utimes(parent, times.atime, times.mtime);
+    if (times !== undefined) setExactTimes(parent, times.atimeNs, times.mtimeNs);
   }
 }
 

@@ -20,11 +20,11 @@
  * read here with the rest.
  */
 import { constants, createWriteStream } from 'node:fs';
-import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, open, realpath, rename, rm, symlink, utimes } from 'node:fs/promises';
+import { chmod, copyFile, lchown, link, lstat, mkdir, open, realpath, rename, rm, symlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { formatReference, fsPath, makeSpecialFile, messageOf, parseReference, setXattr, TsbuildError, type Descriptor } from '../common/index.js';
+import { formatReference, fsPath, makeSpecialFile, messageOf, parseReference, setExactTimes, setXattr, TsbuildError, type Descriptor } from '../common/index.js';
 import { temporaryName, writeAll, type LayoutStore } from '../store/index.js';
 import { saveArchive, type SaveImage } from './archive.js';
 import { compressionFromOptions, exportCompression, recompressImage } from './compression.js';
@@ -176,9 +176,26 @@ export interface OutputOptions {
   readonly sourceDateEpoch?: number;
 }
 
-/** The entries of the tree at ROOT, every one at time EPOCH when given. */
-async function* rootfsEntries(root: string, epoch: number | undefined): AsyncGenerator<LayerEntry> {
-  for await (const entry of directoryEntries(root)) yield epoch === undefined ? entry : { ...entry, mtime: epoch };
+/**
+ * Seconds of a time NS as Go's tar writer keeps it when no format is asked for (BuildKit's tar
+ * exporter asks for none): rounded to the nearest second, a half up, before 1970 too.
+ */
+function goTarSeconds(ns: bigint): number {
+  const shifted = ns + 500_000_000n;
+  const seconds = shifted / 1_000_000_000n;
+  // BigInt division truncates toward zero: one less for a negative time with a remainder.
+  return Number(shifted % 1_000_000_000n < 0n ? seconds - 1n : seconds);
+}
+
+/**
+ * The entries of the tree at ROOT for a tar output: every one at time EPOCH when given, else at
+ * its time as Go's tar writer rounds it (a layer's entries are truncated to the second instead).
+ */
+async function* tarOutputEntries(root: string, epoch: number | undefined): AsyncGenerator<LayerEntry> {
+  for await (const entry of directoryEntries(root)) {
+    const mtime = epoch ?? goTarSeconds((await lstat(fsPath(join(root, entry.path)), { bigint: true })).mtimeNs);
+    yield { ...entry, mtime };
+  }
 }
 
 /**
@@ -198,7 +215,7 @@ export async function writeOutput(store: LayoutStore, image: OutputImage, rootfs
     throw new TsbuildError('INVALID_ARGUMENT', `write ${spec.type} output: refusing to write a tar archive to a terminal; give dest=FILE or redirect standard output`);
   }
   if (spec.type === 'image' || spec.type === 'registry') throw new TsbuildError('INTERNAL', `write ${spec.type} output: written by the build command`);
-  const archive = spec.type === 'tar' ? Readable.from(tarStream(rootfsEntries(rootfs, epoch))) : await saveArchive(store, archiveImages(await outputImage(store, image, spec), spec), { format: spec.type });
+  const archive = spec.type === 'tar' ? Readable.from(tarStream(tarOutputEntries(rootfs, epoch))) : await saveArchive(store, archiveImages(await outputImage(store, image, spec), spec), { format: spec.type });
   if (spec.dest === '-') await pipeline(archive, stdout, { end: false });
   else await writeFileOutput(archive, spec.dest, spec.type);
 }
@@ -273,7 +290,8 @@ async function writeFileOutput(archive: Readable, dest: string, type: OutputType
 interface PendingDirectory {
   readonly path: string;
   readonly mode: number;
-  readonly mtime: number;
+  /** Nanoseconds since 1970. */
+  readonly mtime: bigint;
 }
 
 /**
@@ -290,7 +308,11 @@ async function copyTree(source: string, dest: string, epoch: number | undefined)
     await makeDirectories(dest);
     const root = await realpath(dest);
     const directories: PendingDirectory[] = [];
-    for await (const entry of rootfsEntries(source, epoch)) {
+    // BuildKit's local exporter gives each file its source's time to the nanosecond (before
+    // 1970 too), or SOURCE_DATE_EPOCH's; an entry's own time is whole seconds, as layers hold it.
+    const timeOf = async (entry: LayerEntry): Promise<bigint> =>
+      epoch === undefined ? (await lstat(fsPath(join(source, entry.path)), { bigint: true })).mtimeNs : BigInt(epoch) * 1_000_000_000n;
+    for await (const entry of directoryEntries(source)) {
       // A name that is not UTF-8 is written as its bytes (common/file-names.ts).
       const path = join(root, entry.path);
       const existing = await lstat(fsPath(path)).catch(() => undefined);
@@ -299,17 +321,20 @@ async function copyTree(source: string, dest: string, epoch: number | undefined)
         if (existing?.isDirectory() !== true) await mkdir(fsPath(path), { mode: 0o700 });
         else await chmod(fsPath(path), 0o700 | (existing.mode & 0o7777));
         await own(path, entry, privileged);
-        directories.push({ path, mode: entry.mode, mtime: entry.mtime });
+        directories.push({ path, mode: entry.mode, mtime: await timeOf(entry) });
         continue;
       }
       if (existing !== undefined) await rm(fsPath(path), { recursive: true, force: true });
-      await copyEntry(source, root, path, entry, privileged);
+      if (await copyEntry(source, root, path, entry, privileged)) {
+        const time = await timeOf(entry);
+        setExactTimes(path, time, time);
+      }
     }
     // Modes and times of directories last, deepest first: writing children changes a directory's
     // mtime, and a read-only directory must still receive them.
     for (const directory of directories.reverse()) {
       await chmod(fsPath(directory.path), directory.mode);
-      await utimes(fsPath(directory.path), directory.mtime, directory.mtime);
+      setExactTimes(directory.path, directory.mtime, directory.mtime);
     }
   } catch (error) {
     if (error instanceof TsbuildError) throw error;
@@ -331,7 +356,8 @@ async function makeDirectories(path: string): Promise<void> {
   }
 }
 
-async function copyEntry(source: string, root: string, path: string, entry: LayerEntry, privileged: boolean): Promise<void> {
+/** Whether it made an entry of its own (not a hard link, not a device skipped), to be given its times. */
+async function copyEntry(source: string, root: string, path: string, entry: LayerEntry, privileged: boolean): Promise<boolean> {
   switch (entry.type) {
     case 'file':
       // COPYFILE_EXCL: the name was just cleared; a symlink planted there since is not followed.
@@ -340,29 +366,26 @@ async function copyEntry(source: string, root: string, path: string, entry: Laye
       // After chown, which clears set-id bits.
       await chmod(fsPath(path), entry.mode);
       capability(path, entry, privileged);
-      await utimes(fsPath(path), entry.mtime, entry.mtime);
-      return;
+      return true;
     case 'symlink':
       await symlink(fsPath(entry.linkname ?? ''), fsPath(path));
       await own(path, entry, privileged);
-      await lutimes(fsPath(path), entry.mtime, entry.mtime);
-      return;
+      return true;
     case 'link':
       // To an earlier entry of the same tree, already copied under ROOT.
       await link(fsPath(join(root, entry.linkname ?? '')), fsPath(path));
-      return;
+      return false;
     case 'fifo':
     case 'character-device':
     case 'block-device':
       // Without privilege a device node is never made (nor could be); a fifo is harmless.
-      if (entry.type !== 'fifo' && !privileged) return;
+      if (entry.type !== 'fifo' && !privileged) return false;
       makeSpecialFile(path, entry.type, 0o600, entry.devmajor, entry.devminor);
       await own(path, entry, privileged);
       await chmod(fsPath(path), entry.mode);
-      await lutimes(fsPath(path), entry.mtime, entry.mtime);
-      return;
+      return true;
     case 'directory':
-      return;
+      return false;
   }
 }
 

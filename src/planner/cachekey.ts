@@ -57,10 +57,10 @@ export interface ExecKeyInput {
   /** What each mount contributes (a bind's source key and paths; a cache mount's id only). */
   readonly mounts: readonly unknown[];
   /**
-   * The build's `--add-host` lines, `--ulimit`s and `--shm-size`, as BuildKit keys an exec by
-   * them; absent when the build gives none, so that other keys stay as they were.
+   * The build's `--add-host` lines, hostname, `--ulimit`s and `--shm-size`, as BuildKit keys an
+   * exec by them; absent when the build gives none, so that other keys stay as they were.
    */
-  readonly sandbox?: { readonly extraHosts?: readonly string[]; readonly ulimits?: readonly string[]; readonly shmSize?: number };
+  readonly sandbox?: { readonly extraHosts?: readonly string[]; readonly hostname?: string; readonly ulimits?: readonly string[]; readonly shmSize?: number };
 }
 
 /** RUN: its command line after the shell, its environment and ARGs, cwd, user, network, mounts. */

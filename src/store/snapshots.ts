@@ -1,7 +1,7 @@
-import { chmodSync, lchownSync, linkSync, lstatSync, mkdirSync, rmSync, utimesSync } from 'node:fs';
+import { chmodSync, lchownSync, linkSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
 import { chmod, lchown, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errnoOf, fsPath, isOverlayOpaque, readDirectoryEntries, readDirectoryNames, TsbuildError, digestHex, messageOf, type Descriptor, type Digest, type Manifest } from '../common/index.js';
+import { errnoOf, fsPath, isOverlayOpaque, readDirectoryEntries, readDirectoryNames, setExactTimes, TsbuildError, digestHex, messageOf, type Descriptor, type Digest, type Manifest } from '../common/index.js';
 import { temporaryName } from './atomic.js';
 import { chainIds } from './image.js';
 import type { LayoutStore } from './layout-store.js';
@@ -91,7 +91,9 @@ function applyUpper(upper: string, target: string): void {
       applyUpper(sourcePath, targetPath);
       lchownSync(destination, info.uid, info.gid);
       chmodSync(destination, info.mode & 0o7777);
-      utimesSync(destination, info.atime, info.mtime);
+      // To the nanosecond, as the diff's own directory has them (Node's utimes keeps less).
+      const times = lstatSync(source, { bigint: true });
+      setExactTimes(targetPath, times.atimeNs, times.mtimeNs);
       continue;
     }
     rmSync(destination, { recursive: true, force: true });
@@ -112,7 +114,7 @@ export async function linkTree(source: string, target: string, privileged: boole
 }
 
 function linkTreeSync(source: string, target: string, privileged: boolean): void {
-  const info = lstatSync(fsPath(source));
+  const info = lstatSync(fsPath(source), { bigint: true });
   const made = fsPath(target);
   mkdirSync(made, { mode: 0o700 });
   for (const entry of readDirectoryEntries(source)) {
@@ -121,9 +123,9 @@ function linkTreeSync(source: string, target: string, privileged: boolean): void
     if (entry.isDirectory()) linkTreeSync(from, to, privileged);
     else linkSync(fsPath(from), fsPath(to));
   }
-  if (privileged) lchownSync(made, info.uid, info.gid);
-  chmodSync(made, info.mode & 0o7777);
-  utimesSync(made, info.atime, info.mtime);
+  if (privileged) lchownSync(made, Number(info.uid), Number(info.gid));
+  chmodSync(made, Number(info.mode) & 0o7777);
+  setExactTimes(target, info.atimeNs, info.mtimeNs);
 }
 
 /**

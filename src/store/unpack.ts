@@ -1,12 +1,12 @@
-import { chmodSync, closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, utimesSync, writeSync } from 'node:fs';
-import { chmod, lstat, lutimes, readlink, rm, utimes } from 'node:fs/promises';
+import { chmodSync, closeSync, constants, fchmodSync, fchownSync, ftruncateSync, lchownSync, linkSync, lstatSync, mkdirSync, openSync, rmSync, symlinkSync, writeSync } from 'node:fs';
+import { chmod, lstat, readlink, rm } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { ZstdFrameGuard } from './zstd-frames.js';
-import { decodeFileName, errnoOf, fsPath, isSparseHole, isTsbuildError, makeSpecialFile, messageOf, mkdirInRoot, nodeZlib, readDirectoryNames, readTar, maxSymlinkHops, resolveInRoot, setXattr, TsbuildError, type TarEntryHeader } from '../common/index.js';
+import { decodeFileName, entryMtimeNs, errnoOf, fsPath, isSparseHole, isTsbuildError, makeSpecialFile, messageOf, mkdirInRoot, nodeZlib, readDirectoryNames, readTar, maxSymlinkHops, resolveInRoot, setExactFdTimes, setExactTimes, setXattr, TsbuildError, type TarEntryHeader } from '../common/index.js';
 
 export interface UnpackOptions {
   /** Whether ownership is applied and device nodes may be made; defaults to running as uid 0. */
@@ -172,7 +172,8 @@ function owned(header: TarEntryHeader, chown: () => void): void {
 interface PendingDirectory {
   readonly path: string;
   readonly mode: number;
-  readonly mtime: Date | undefined;
+  /** Nanoseconds since 1970. */
+  readonly mtime: bigint | undefined;
 }
 
 /**
@@ -190,7 +191,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
   const created = new Set<string>();
   const directories = new Map<string, PendingDirectory>();
   // Every directory entry's name and time, in archive order (directoryTimesByName).
-  const directoryTimes: Array<{ readonly name: string; readonly mtime: Date }> = [];
+  const directoryTimes: Array<{ readonly name: string; readonly mtime: bigint }> = [];
   const opaque: string[] = [];
   const skipped: Array<{ path: string; reason: string }> = [];
   let entries = 0;
@@ -231,13 +232,13 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
     // chmod and utimes follow symlinks, so only a path made of real directories is touched.
     if (!(await isRealDirectory(target, directory.path))) continue;
     await chmod(fsPath(directory.path), directory.mode);
-    if (directory.mtime !== undefined && options.directoryTimesByName !== true) await utimes(fsPath(directory.path), directory.mtime, directory.mtime);
+    if (directory.mtime !== undefined && options.directoryTimesByName !== true) setExactTimes(directory.path, directory.mtime, directory.mtime);
   }
   for (const { name, mtime } of directoryTimes) {
     // Resolved as the chroot would, so the final object is never a symlink: lutimes touches it alone.
     const path = await resolveInRoot(target, name);
     try {
-      await lutimes(fsPath(path), mtime, mtime);
+      setExactTimes(path, mtime, mtime);
     } catch (error) {
       // In moby's words (its chroot shows the name from the destination), without the host path.
       const code = errnoOf(error);
@@ -290,8 +291,9 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
     const parts = components(header.name, header.name, 'entry name', options.climbingNamesStay === true);
     const type = header.type;
     // moby's untar sets times with its system.Chtimes, which takes one before 1970 as the epoch;
-    // a symlink's (lutimes) are kept as they are.
-    const mtime = new Date((header.type === 'symlink' ? header.mtime : Math.max(0, header.mtime)) * 1000);
+    // a symlink's (lutimes) are kept as they are. Both to the nanosecond.
+    const exact = entryMtimeNs(header);
+    const mtime = header.type === 'symlink' || exact >= 0n ? exact : 0n;
     const leaf = parts.at(-1);
     if (leaf === undefined) {
       // The entry names TARGET itself (`./`): only a directory may, and only its metadata applies.
@@ -354,7 +356,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
           // After chown, which clears set-id bits.
           fchmodSync(fd, header.mode & 0o7777);
           applyXattrs(path, relative, header);
-          futimesSync(fd, mtime, mtime);
+          setExactFdTimes(fd, mtime, mtime);
         } finally {
           closeSync(fd);
         }
@@ -366,7 +368,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
         symlinkSync(fsPath(linkname), onDisk);
         if (privileged) owned(header, () => lchownSync(onDisk, header.uid, header.gid));
         applyXattrs(path, relative, header);
-        lutimesSync(onDisk, mtime, mtime);
+        setExactTimes(path, mtime, mtime);
         break;
       }
       case 'link': {
@@ -387,7 +389,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
         const named = options.linkHeadersByName === true ? await lstatAsKernel(target, header.linkname) : info;
         if (!info.isSymbolicLink() && named !== undefined && !named.isSymbolicLink()) {
           chmodSync(onDisk, header.mode & 0o7777);
-          utimesSync(onDisk, mtime, mtime);
+          setExactTimes(path, mtime, mtime);
         }
         break;
       }
@@ -411,7 +413,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
         // mknod applied the umask; and after chown, as for files.
         chmodSync(onDisk, header.mode & 0o7777);
         applyXattrs(path, relative, header);
-        lutimesSync(onDisk, mtime, mtime);
+        setExactTimes(path, mtime, mtime);
         break;
       }
       default:

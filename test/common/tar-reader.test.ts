@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeSpecialFile, readTar, setXattr, type TarEntryHeader } from '../../src/common/index.js';
+import { entryMtimeNs, makeSpecialFile, readTar, setXattr, type TarEntryHeader } from '../../src/common/index.js';
 import { encodeHeader, endOfArchive, padding, type TarHeader } from '../../src/exporter/tar.js';
 import { codeOf } from '../helpers/error-code.js';
 
@@ -270,5 +270,14 @@ describe('readTar on damaged archives (property)', () => {
       }),
       { numRuns: 400 },
     );
+  });
+});
+
+describe('entryMtimeNs', () => {
+  it('reads a PAX time to the nanosecond as Go does (nine digits, the sign on the whole), else whole seconds', async () => {
+    const times = ['1577836800.123456789', '1577836800.5', '-1.5', '-0.25', '1.1234567891234', '1700000000'];
+    const archive = Buffer.concat([...times.map((mtime, index) => entry({ ...base, path: `f${index}`, type: 'file', pax: { mtime } })), entry({ ...base, path: 'plain', type: 'file' }), endOfArchive]);
+    const read = (await readAll(archive)).map((item) => entryMtimeNs(item.header));
+    expect(read).toEqual([1_577_836_800_123_456_789n, 1_577_836_800_500_000_000n, -1_500_000_000n, -250_000_000n, 1_123_456_789n, 1_700_000_000_000_000_000n, 1_700_000_000_000_000_000n]);
   });
 });

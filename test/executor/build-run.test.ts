@@ -302,4 +302,24 @@ describe('build: RUN and the image config', () => {
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toContain('invalid argument "nocolon" for "--add-host" flag');
   });
+
+  it('names the sandbox by the build argument BUILDKIT_SANDBOX_HOSTNAME, in every stage, keyed by it', async () => {
+    const dir = await fx.context('sandbox-hostname', {
+      Dockerfile: ['FROM busybox AS first', 'RUN hostname > /first', 'FROM first', 'RUN hostname > /second && head -n 1 /etc/hosts > /hosts'].join('\n'),
+    });
+    const named = await fx.build(['-t', 'sandbox-hostname', '--build-arg', 'BUILDKIT_SANDBOX_HOSTNAME=builder.example', dir]);
+    expect(named.status, named.stderr).toBe(0);
+    expect(named.stderr).not.toContain('were not consumed');
+    const files = await imageFiles(fx, 'sandbox-hostname');
+    expect(files.get('first')?.text).toBe('builder.example\n');
+    expect(files.get('second')?.text).toBe('builder.example\n');
+    expect(files.get('hosts')?.text).toBe('127.0.0.1\tlocalhost builder.example\n');
+    // Another name runs the steps again; an empty one is BuildKit's default, as no name at all.
+    const other = await fx.build(['-t', 'sandbox-hostname-other', '--build-arg', 'BUILDKIT_SANDBOX_HOSTNAME=other', dir]);
+    expect(ranSteps(other.stderr)).toHaveLength(2);
+    expect((await imageFiles(fx, 'sandbox-hostname-other')).get('second')?.text).toBe('other\n');
+    const empty = await fx.build(['-t', 'sandbox-hostname-empty', '--build-arg', 'BUILDKIT_SANDBOX_HOSTNAME=', dir]);
+    expect(empty.status, empty.stderr).toBe(0);
+    expect((await imageFiles(fx, 'sandbox-hostname-empty')).get('second')?.text).toBe('buildkitsandbox\n');
+  });
 });

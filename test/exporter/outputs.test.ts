@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
+import { createReadStream } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { hostPlatform, isTsbuildError, readXattr } from '../../src/common/index.js';
+import { hostPlatform, isTsbuildError, readTar, readXattr, setExactTimes } from '../../src/common/index.js';
 import { parseOutputSpec, writeImage, writeLayer, writeOutput, type OutputImage, type OutputSpec } from '../../src/exporter/index.js';
 import { openStore, resolveImage, unpackImage, type Store } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
@@ -188,6 +189,21 @@ describe('writeOutput', () => {
     expect((await readdir(dir)).filter((n) => n.includes('rootfs.tar'))).toEqual(['rootfs.tar']);
   });
 
+  it('dates a tar output’s entries as Go’s tar writer rounds them: to the nearest second, a half up', async () => {
+    setExactTimes(join(rootfs, 'app/hello'), 1_700_000_000_500_000_000n, 1_700_000_000_500_000_000n);
+    setExactTimes(join(rootfs, 'app/outside'), -29_012_345_679n, -29_012_345_679n);
+    setExactTimes(join(rootfs, 'app/empty'), 1_700_000_000_499_999_999n, 1_700_000_000_499_999_999n);
+    setExactTimes(join(rootfs, 'app/fifo'), -30_500_000_000n, -30_500_000_000n);
+    const archive = join(dir, 'timed.tar');
+    await write(`type=tar,dest=${archive}`);
+    const times = new Map<string, number>();
+    for await (const entry of readTar(createReadStream(archive))) {
+      times.set(entry.header.name, entry.header.mtime);
+      for await (const _ of entry.body) void _;
+    }
+    expect([times.get('app/hello'), times.get('app/outside'), times.get('app/empty/'), times.get('app/fifo')]).toEqual([1_700_000_001, -29, 1_700_000_000, -30]);
+  });
+
   it('refuses a tar to a terminal and a file output onto a directory', async () => {
     const terminal = Object.assign(new PassThrough(), { isTTY: true });
     for (const spec of ['-', 'type=oci', 'type=docker,dest=-']) {
@@ -233,5 +249,18 @@ describe('writeOutput', () => {
     // Written again over itself: the same tree.
     await write(`type=local,dest=${target}`);
     expect((await lstat(join(target, 'app/hello'))).mode & 0o7777).toBe(0o4755);
+  });
+  it('gives a directory output its tree’s times to the nanosecond, before 1970 too', async () => {
+    // As a RUN or an archive left them in the root filesystem (a layer holds whole seconds).
+    setExactTimes(join(rootfs, 'app/hello'), 1_700_000_000_123_456_789n, 1_700_000_000_123_456_789n);
+    setExactTimes(join(rootfs, 'app/outside'), -30_500_000_000n, -30_500_000_000n);
+    setExactTimes(join(rootfs, 'app/empty'), 5n, 5n);
+    const target = join(dir, 'timed');
+    await write(target);
+    const time = async (path: string): Promise<bigint> => (await lstat(join(target, path), { bigint: true })).mtimeNs;
+    expect(await time('app/hello')).toBe(1_700_000_000_123_456_789n);
+    expect(await time('app/same')).toBe(1_700_000_000_123_456_789n);
+    expect(await time('app/outside')).toBe(-30_500_000_000n);
+    expect(await time('app/empty')).toBe(5n);
   });
 });

@@ -132,7 +132,8 @@ describe('BuildKit parity', () => {
       const context = join(dir, 'context', name);
       await prepareContext(source, context);
       const tag = `parity-${name}:latest`;
-      const args = ['build', '--root', root, '--progress', 'plain', '-t', tag, ...caseBuildFlags(options, context)];
+      // As the golden records' builds: `--network host` (which also grants RUN --network=host).
+      const args = ['build', '--root', root, '--network', 'host', '--progress', 'plain', '-t', tag, ...caseBuildFlags(options, context)];
       const stop = options.serve === undefined ? undefined : await serveDirectory(join(source, 'served'), options.serve.port);
       let result;
       try {

@@ -65,6 +65,7 @@ export interface EntryRecord {
   sha256?: string;
   /** ISO time when the inputs fixed it; `build-time` for the time of the build. */
   mtime: string;
+  /** `NAME=VALUE`, the value in hex. */
   xattrs?: string[];
   device?: string;
 }
@@ -156,7 +157,8 @@ export async function layerRecord(tar: AsyncIterable<Uint8Array>): Promise<Entry
       record.size = size;
       record.sha256 = hash.digest('hex');
     }
-    if (header.xattrs.size > 0) record.xattrs = [...header.xattrs.keys()].sort();
+    // Each name with its value in hex: a file capability's or an ACL's bits are what differ.
+    if (header.xattrs.size > 0) record.xattrs = [...header.xattrs].map(([name, value]) => `${name}=${value.toString('hex')}`).sort();
     if (header.type === 'character-device' || header.type === 'block-device') record.device = `${header.devmajor}:${header.devminor}`;
     entries.push(record);
   }

@@ -1,0 +1,2 @@
+import Config
+# prod

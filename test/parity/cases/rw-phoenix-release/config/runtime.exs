@@ -1,0 +1,3 @@
+import Config
+if config_env() == :prod do
+end

@@ -1,0 +1,2 @@
+defmodule MyAppWeb.Endpoint do
+end

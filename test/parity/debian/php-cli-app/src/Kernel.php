@@ -1,0 +1,3 @@
+<?php
+namespace App;
+final class Kernel { public const VERSION = "1.0"; }

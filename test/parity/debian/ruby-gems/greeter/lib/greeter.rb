@@ -1,0 +1,3 @@
+module Greeter
+  def self.hi(name) = "hello #{name}"
+end
