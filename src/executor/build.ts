@@ -5,7 +5,7 @@
  * filesystem is unpacked only when a step actually has to run.
  */
 import { availableParallelism } from 'node:os';
-import { mkdir, rm, writeFile, readFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, posix, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
@@ -61,6 +61,7 @@ import { announcer, fromStepOwners, readsContext, showFrom, type StepDecision } 
 import type { SecretSource } from './run-mounts.js';
 import { contextDigestOptions, contextSources, copyStep, prepareContext, type ContextHandle } from './copy-op.js';
 import { mkdirStep } from './mkdir-op.js';
+import { sandboxResolvConfs } from './resolv-conf.js';
 import { HttpCache } from './http-cache.js';
 import { checkoutContext, redactRemote } from './git-source.js';
 import { contextReference, directoryImageConfig, importOciLayout, loadDirectoryContext, type NamedContextSource } from './named-context.js';
@@ -552,6 +553,7 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
       const plan = await runStep(instruction, input.config, {
         sandbox: ctx.environment,
         defaultNetwork: ctx.request.network === 'none' ? 'none' : 'host',
+        hostNetworkAsked: ctx.request.network === 'host',
         // As buildx: a build whose steps all run on the host network was granted that network.
         allow: new Set([...(ctx.request.allow ?? []), ...(ctx.request.network === 'host' ? ['network.host'] : [])]),
         ...(ctx.request.sandbox === undefined ? {} : { sandboxOptions: ctx.request.sandbox }),
@@ -846,11 +848,11 @@ async function sandboxFiles(store: Store, extraHosts: readonly string[], hostnam
   // BuildKit's file, then one line per --add-host.
   const extra = extraHosts.map((line) => `${line}\n`).join('');
   await writeFile(hosts, `127.0.0.1\tlocalhost ${hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n${extra}`, { mode: 0o644 });
-  const hostResolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
-  // A resolver on the host's loopback is not reachable from a sandbox with its own network;
-  // BuildKit then falls back to public resolvers. Here the build shares the host's network.
-  await writeFile(resolv, hostResolv === '' ? 'nameserver 8.8.8.8\nnameserver 8.8.4.4\n' : hostResolv, { mode: 0o644 });
-  return { directory, environment: { hostsFile: hosts, resolvConf: resolv, scratch: directory } };
+  const resolvHost = join(directory, 'resolv-host.conf');
+  const resolvConfs = await sandboxResolvConfs();
+  await writeFile(resolv, resolvConfs.other, { mode: 0o644 });
+  await writeFile(resolvHost, resolvConfs.host, { mode: 0o644 });
+  return { directory, environment: { hostsFile: hosts, resolvConf: resolv, resolvConfHost: resolvHost, scratch: directory } };
 }
 
 /**

@@ -27,7 +27,10 @@ type RunInstruction = Extract<ResolvedInstruction, { kind: 'RUN' }>;
 
 export interface RunEnvironment {
   readonly hostsFile: string;
+  /** resolv.conf of a step with a network of its own, or on the host's that did not ask for it (BuildKit's resolv.conf). */
   readonly resolvConf: string;
+  /** resolv.conf of a step that asked for the host's network (BuildKit's resolv-host.conf). */
+  readonly resolvConfHost: string;
   /** A directory of the build's own for bundles and inline files. */
   readonly scratch: string;
 }
@@ -148,6 +151,8 @@ export interface RunOptions {
   readonly sandboxOptions?: RunSandboxOptions;
   /** The network of a step that asks for `default`. */
   readonly defaultNetwork: 'host' | 'none';
+  /** The build asked for the host's network (`--network host`): BuildKit's steps then ask for it too. */
+  readonly hostNetworkAsked?: boolean;
   /** Entitlements the build was started with (`--allow`): `security.insecure`, `network.host`. */
   readonly allow: ReadonlySet<string>;
   readonly mounts: MountSources;
@@ -194,6 +199,8 @@ export async function runStep(instruction: RunInstruction, config: ConfigState, 
   const env = [...ownEnv, ...mountPlan.env.filter((entry) => !ownEnv.some((own) => own.startsWith(`${entry.split('=')[0] ?? ''}=`)))];
   const user = config.user ?? '';
   const network = instruction.network === 'none' ? 'none' : instruction.network === 'host' ? 'host' : options.defaultNetwork;
+  // BuildKit's NetMode_HOST: a step that asked for the host's network, or whose build did.
+  const askedHostNetwork = instruction.network === 'host' || (instruction.network !== 'none' && options.hostNetworkAsked === true);
   const sandbox = sandboxKey(options.sandboxOptions);
   const keyInput: ExecKeyInput = {
     args,
@@ -241,7 +248,7 @@ export async function runStep(instruction: RunInstruction, config: ConfigState, 
         // generateMountOpts, withROBind): a RUN reading /proc/mounts sees them so.
         const sandboxFileOptions = ['rbind', 'ro', 'nosuid', 'noexec', 'nodev'];
         const mounts: MountSpec[] = [
-          { destination: '/etc/resolv.conf', source: environment.resolvConf, options: sandboxFileOptions },
+          { destination: '/etc/resolv.conf', source: askedHostNetwork ? environment.resolvConfHost : environment.resolvConf, options: sandboxFileOptions },
           { destination: '/etc/hosts', source: environment.hostsFile, options: sandboxFileOptions },
         ];
         await mkdir(bundle, { mode: 0o700 });

@@ -9,6 +9,7 @@ import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Descriptor } from '../../src/common/index.js';
+import { sandboxResolvConfs } from '../../src/executor/resolv-conf.js';
 import { chainIds } from '../../src/store/index.js';
 import { buildFixture, cachedSteps, imageFiles, ranSteps, type BuildFixture } from '../helpers/build.js';
 import { runCliCaptured } from '../helpers/run-cli.js';
@@ -321,5 +322,24 @@ describe('build: RUN and the image config', () => {
     const empty = await fx.build(['-t', 'sandbox-hostname-empty', '--build-arg', 'BUILDKIT_SANDBOX_HOSTNAME=', dir]);
     expect(empty.status, empty.stderr).toBe(0);
     expect((await imageFiles(fx, 'sandbox-hostname-empty')).get('second')?.text).toBe('buildkitsandbox\n');
+  });
+
+  it("gives a step that asked for the host's network BuildKit's resolv-host.conf, every other step its resolv.conf", async () => {
+    const dir = await fx.context('sandbox-resolv', {
+      Dockerfile: ['FROM busybox', 'RUN cat /etc/resolv.conf > /default', 'RUN --network=none cat /etc/resolv.conf > /none', 'RUN --network=host cat /etc/resolv.conf > /host'].join('\n'),
+    });
+    const result = await fx.build(['-t', 'sandbox-resolv', '--allow', 'network.host', dir]);
+    expect(result.status, result.stderr).toBe(0);
+    const expected = await sandboxResolvConfs();
+    const files = await imageFiles(fx, 'sandbox-resolv');
+    expect(files.get('default')?.text).toBe(expected.other);
+    expect(files.get('none')?.text).toBe(expected.other);
+    expect(files.get('host')?.text).toBe(expected.host);
+    // A build on the host's network: its steps asked for it.
+    const onHost = await fx.build(['-t', 'sandbox-resolv-host', '--network', 'host', dir]);
+    expect(onHost.status, onHost.stderr).toBe(0);
+    const hostFiles = await imageFiles(fx, 'sandbox-resolv-host');
+    expect(hostFiles.get('default')?.text).toBe(expected.host);
+    expect(hostFiles.get('none')?.text).toBe(expected.other);
   });
 });
