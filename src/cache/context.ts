@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, constants as fsConstants, fstatSync, openSync, read, readSync, type BigIntStats } from 'node:fs';
+import { closeSync, fstatSync, read, readSync, type BigIntStats } from 'node:fs';
 import { mkdir, readFile, readlink, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,7 +9,7 @@ import { constants as osConstants } from 'node:os';
 import { decodeFileName, encodeFileName, fsPath, isTextName, loadContextAddon, messageOf, readDirectoryEntries, resolveInRoot, TsbuildError, uniqueHex, type ContextAddon, type NamedDirent } from '../common/index.js';
 import { fileSummary } from './explain.js';
 import { goClean, PatternMatcher, readIgnoreFile } from './patterns.js';
-import { matchSource, openedAsWalked, walkSource, type MatchedSource, type SourceRoot, type TreeEntry } from './tree.js';
+import { matchSource, openWalkedEntry, walkSource, type MatchedSource, type SourceRoot, type TreeEntry } from './tree.js';
 
 const readAsync = promisify(read);
 
@@ -572,13 +572,18 @@ function relativeKey(root: string, hostPath: string): string | undefined {
  * mtime were older than the start of the read by more than the timestamp granularity, so any
  * later write must give it a later ctime (which no one can set back, unlike mtime).
  */
+/** A file's content hash as the index keeps it: its size, then its xxh64 under each seed (native/src/context-hasher.c writes the same). */
+function contentHashText(total: bigint, digests: readonly bigint[]): string {
+  return `${total.toString(16)}-${digests.map((value) => value.toString(16).padStart(16, '0')).join('')}`;
+}
+
 /** The content hash of a file, and whether the index may keep it: see hashFile. */
 function contentHash(api: XXHashAPI, chunks: readonly Uint8Array[]): { hash: string; total: bigint } {
   const [only] = chunks;
   if (chunks.length === 1 && only !== undefined) {
     // One piece (a small file): the one-shot hash gives the streaming one's value without its two states.
     const total = BigInt(only.length);
-    return { hash: `${total.toString(16)}-${[api.h64Raw(only, 0n), api.h64Raw(only, 0x9e3779b97f4a7c15n)].map((value) => value.toString(16).padStart(16, '0')).join('')}`, total };
+    return { hash: contentHashText(total, [api.h64Raw(only, 0n), api.h64Raw(only, 0x9e3779b97f4a7c15n)]), total };
   }
   const state = [api.create64(0n), api.create64(0x9e3779b97f4a7c15n)];
   let total = 0n;
@@ -586,36 +591,13 @@ function contentHash(api: XXHashAPI, chunks: readonly Uint8Array[]): { hash: str
     total += BigInt(chunk.length);
     for (const hash of state) hash.update(chunk);
   }
-  return { hash: `${total.toString(16)}-${state.map((one) => one.digest().toString(16).padStart(16, '0')).join('')}`, total };
-}
-
-/**
- * Opens the file the walk found, and that file only: where a directory on its path became a link
- * meanwhile (a context the host changes during the build), the name reaches another file, whose
- * content must not stand for the context's. As BuildKit then, the source is not found.
- */
-function openWalkedFile(entry: TreeEntry, shown: string): { descriptor: number; opened: BigIntStats } {
-  const changed = (): TsbuildError => fileChanged(shown);
-  let descriptor: number;
-  try {
-    descriptor = openSync(fsPath(entry.hostPath), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') throw changed();
-    throw error;
-  }
-  const opened = fstatSync(descriptor, { bigint: true });
-  if (opened.ino !== entry.stats.ino || opened.dev !== entry.stats.dev || !opened.isFile() || !openedAsWalked(descriptor, entry.hostPath)) {
-    closeSync(descriptor);
-    throw changed();
-  }
-  return { descriptor, opened };
+  return { hash: contentHashText(total, state.map((one) => one.digest())), total };
 }
 
 /** hashFile for a small file: one synchronous read of it whole (one byte more tells it grew). */
 function hashSmallFile(api: XXHashAPI, entry: TreeEntry, shown: string): HashedFile {
   const hashedAtNs = nowNs();
-  const { descriptor, opened: before } = openWalkedFile(entry, shown);
+  const { descriptor, opened: before } = openWalkedEntry(entry, () => fileChanged(shown));
   try {
     const buffer = Buffer.allocUnsafe(Number(before.size) + 1);
     let length = 0;
@@ -659,7 +641,7 @@ function stableEntry(before: BigIntStats, after: BigIntStats, total: bigint, has
 
 async function hashFile(api: XXHashAPI, entry: TreeEntry, shown: string): Promise<HashedFile> {
   const hashedAtNs = nowNs();
-  const { descriptor, opened: before } = openWalkedFile(entry, shown);
+  const { descriptor, opened: before } = openWalkedEntry(entry, () => fileChanged(shown));
   try {
     const state = [api.create64(0n), api.create64(0x9e3779b97f4a7c15n)];
     const buffer = Buffer.allocUnsafe(Number(before.size < BigInt(chunkBytes) ? before.size : BigInt(chunkBytes)) || 1);
@@ -672,7 +654,7 @@ async function hashFile(api: XXHashAPI, entry: TreeEntry, shown: string): Promis
       for (const hash of state) hash.update(chunk);
     }
     const after = fstatSync(descriptor, { bigint: true });
-    const hash = `${total.toString(16)}-${state.map((one) => one.digest().toString(16).padStart(16, '0')).join('')}`;
+    const hash = contentHashText(total, state.map((one) => one.digest()));
     return { hash, stable: stableEntry(before, after, total, hash, hashedAtNs) };
   } finally {
     closeSync(descriptor);

@@ -1,4 +1,4 @@
-import { lstatSync, readlinkSync, realpathSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, realpathSync, type BigIntStats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { encodeFileName, fsPath, pathMatch, readDirectoryNames, resolveInRoot, TsbuildError } from '../common/index.js';
@@ -57,6 +57,29 @@ export function openedAsWalked(descriptor: number, hostPath: string): boolean {
   }
   const expected = fsPath(hostPath);
   return typeof expected === 'string' ? opened.equals(Buffer.from(expected)) : opened.equals(expected);
+}
+
+/**
+ * Opens the file the walk found, and that file only: not a link, the inode and device the walk
+ * saw, reached by the very path walked (openedAsWalked). Where a directory on its path became a
+ * link meanwhile (a context the host changes during the build), the name reaches another file,
+ * whose content must not stand for the source's: CHANGED makes the error then.
+ */
+export function openWalkedEntry(entry: TreeEntry, changed: () => Error): { descriptor: number; opened: BigIntStats } {
+  let descriptor: number;
+  try {
+    descriptor = openSync(fsPath(entry.hostPath), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = errno(error);
+    if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') throw changed();
+    throw error;
+  }
+  const opened = fstatSync(descriptor, { bigint: true });
+  if (opened.ino !== entry.stats.ino || opened.dev !== entry.stats.dev || !opened.isFile() || !openedAsWalked(descriptor, entry.hostPath)) {
+    closeSync(descriptor);
+    throw changed();
+  }
+  return { descriptor, opened };
 }
 
 /** The source changed while it was read: a directory the walk found is gone, or no longer that directory. */
