@@ -69,6 +69,17 @@ const { compileBundle, runBundle } = await import('../bin/bundle-loader.cjs').th
 for (const name of Object.keys(bundles)) {
   const bundleFile = resolve(`dist/cli-bundle/${name}.cjs`);
   const script = compileBundle(bundleFile, undefined);
-  await runBundle(script, bundleFile).loadEveryCommand();
+  const bundled = runBundle(script, bundleFile);
+  await bundled.loadEveryCommand();
+  // Functions compiled by the time the cache is made are in it: a Dockerfile parsed and resolved
+  // here, and a build run twice (src/cli/front-end-rehearsal.ts, build-rehearsal.ts), spare every
+  // command compiling the front end again, and every build the code of a rebuild from its cache.
+  // The native addons should be built first (npm's prepare script builds them before this).
+  bundled.rehearseFrontEnd?.();
+  try {
+    await bundled.rehearseBuild?.();
+  } catch (error) {
+    process.stderr.write(`bundle-cli: the build rehearsal failed; ${name}.cjs's code cache is made without it: ${error.message}\n`);
+  }
   writeFileSync(`${bundleFile}.cache`, script.createCachedData());
 }

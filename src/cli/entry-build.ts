@@ -7,3 +7,5 @@ import { registerCommands } from './program.js';
 registerCommands({ build: async () => (await import('./commands/build.js')).registerBuild });
 
 export { main, loadEveryCommand } from './main.js';
+export { rehearseFrontEnd } from './front-end-rehearsal.js';
+export { rehearseBuild } from './build-rehearsal.js';

@@ -2,3 +2,4 @@
 import './commands/index.js';
 
 export { main, loadEveryCommand } from './main.js';
+export { rehearseFrontEnd } from './front-end-rehearsal.js';

@@ -156,6 +156,18 @@ describe('variables referenced', () => {
     expect(result.matched.size + result.unmatched.size).toBe(0);
   });
 
+  it("reads names of letters, digits and _ of any script, as Go's unicode.IsLetter and IsDigit", () => {
+    const names = new Map([
+      ['é_1', 'letters'],
+      ['日本', 'ideographs'],
+      ['x٣', 'arabic-indic digit'],
+      ['Zz09', 'ascii'],
+    ]);
+    expect(processWord('$é_1|$日本|$x٣|$Zz09|$Zz09@|$Zz09[|$Zz09`|${Zz09}{', names)).toBe('letters|ideographs|arabic-indic digit|ascii|ascii@|ascii[|ascii`|ascii{');
+    // A leading digit is a positional parameter of one digit, also beyond ASCII.
+    expect(expandWord('$1x $٣y', names).unmatched).toEqual(new Set(['1', '٣']));
+  });
+
   it('accepts a plain record and KEY=VALUE lists', () => {
     expect(processWord('$A-$B-$toString', { A: '1', B: '2' })).toBe('1-2-');
     expect(processWord('$A.$B.$C', envFromList(['A=1', 'B', 'C=x=y', 'A=3']))).toBe('3..x=y');

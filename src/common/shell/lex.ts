@@ -94,8 +94,12 @@ function lookupIn(env: ShellEnv): Lookup {
 /** Go's `unicode.IsSpace`. */
 const spaceChars = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]$/;
 const isSpace = (ch: string): boolean => spaceChars.test(ch);
-const isLetter = (ch: string): boolean => /^\p{L}$/u.test(ch);
-const isDigit = (ch: string): boolean => /^\p{Nd}$/u.test(ch);
+// ASCII first: V8 builds a Unicode property class when its expression first runs, about a
+// millisecond each for \p{L} and \p{Nd}, which nearly every Dockerfile would pay for nothing.
+const letters = /^\p{L}$/u;
+const digits = /^\p{Nd}$/u;
+const isLetter = (ch: string): boolean => (ch < '\x80' ? (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') : letters.test(ch));
+const isDigit = (ch: string): boolean => (ch < '\x80' ? ch >= '0' && ch <= '9' : digits.test(ch));
 /** POSIX special parameters; never set in a Dockerfile, so they expand to nothing. */
 const specialParams = new Set(['@', '*', '#', '?', '-', '$', '!', '0']);
 /** How Go renders the end of input as a character in a message. */

@@ -28,7 +28,8 @@ export function goQuote(value: string): string {
     if (code >= 0xd800 && code <= 0xdfff) {
       // A lone surrogate has no UTF-8 form; Go would see the replacement character.
       out += '\\ufffd';
-    } else if (printable.test(ch)) {
+    } else if (code < 0x80 ? code >= 0x20 && code < 0x7f : printable.test(ch)) {
+      // ASCII without the Unicode classes, which V8 builds at their first use (see lex.ts).
       out += ch;
     } else if (code < 0x20 || code === 0x7f) {
       out += `\\x${code.toString(16).padStart(2, '0')}`;
