@@ -72,14 +72,16 @@ for (const name of Object.keys(bundles)) {
   const bundled = runBundle(script, bundleFile);
   await bundled.loadEveryCommand();
   // Functions compiled by the time the cache is made are in it: a Dockerfile parsed and resolved
-  // here, and a build run twice (src/cli/front-end-rehearsal.ts, build-rehearsal.ts), spare every
-  // command compiling the front end again, and every build the code of a rebuild from its cache.
-  // The native addons should be built first (npm's prepare script builds them before this).
+  // here, and a build and a run each run twice (src/cli/front-end-rehearsal.ts,
+  // build-rehearsal.ts, run-rehearsal.ts), spare every command compiling the front end again, a
+  // rebuild from the cache its code, and `run` its own. They need the native addons and the
+  // runtime built first, as npm's prepare script does.
   bundled.rehearseFrontEnd?.();
   try {
     await bundled.rehearseBuild?.();
+    await bundled.rehearseRun?.();
   } catch (error) {
-    process.stderr.write(`bundle-cli: the build rehearsal failed; ${name}.cjs's code cache is made without it: ${error.message}\n`);
+    process.stderr.write(`bundle-cli: a rehearsal failed; ${name}.cjs's code cache is made without it: ${error.message}\n`);
   }
   writeFileSync(`${bundleFile}.cache`, script.createCachedData());
 }

@@ -8,3 +8,4 @@ import { registerCommands } from './program.js';
 registerCommands({ run: async () => (await import('./commands/run.js')).registerRun });
 
 export { main, loadEveryCommand } from './main.js';
+export { rehearseRun } from './run-rehearsal.js';
