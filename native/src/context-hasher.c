@@ -10,7 +10,10 @@
  * whether it may be kept. Resolves to { hashes, statKeys, stable, errors, calls }, one element
  * per path: errors[i] is 0, CHANGED (the path no longer leads to the walked file) or an errno
  * from calls[i].
+ *
+ * listDirectory (below) lists a directory of the walk with its entries' stats in one call.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -280,10 +283,164 @@ static napi_value hash_files(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+/* mode, nlink, uid, gid, rdev, size, ino, dev, then atime, mtime and ctime in nanoseconds */
+#define LISTED_FIELDS 11
+
+typedef struct {
+  char *names;
+  size_t names_used, names_size;
+  int64_t *stats;
+  size_t count, stats_size;
+} listing_t;
+
+static bool listing_add(listing_t *listing, const char *name, const struct statx *info) {
+  size_t length = strlen(name) + 1;
+  if (listing->names_used + length > listing->names_size) {
+    size_t size = listing->names_size == 0 ? 4096 : listing->names_size * 2;
+    while (size < listing->names_used + length) size *= 2;
+    char *grown = realloc(listing->names, size);
+    if (grown == NULL) return false;
+    listing->names = grown;
+    listing->names_size = size;
+  }
+  if (listing->count == listing->stats_size) {
+    size_t size = listing->stats_size == 0 ? 128 : listing->stats_size * 2;
+    int64_t *grown = realloc(listing->stats, size * LISTED_FIELDS * sizeof *grown);
+    if (grown == NULL) return false;
+    listing->stats = grown;
+    listing->stats_size = size;
+  }
+  memcpy(listing->names + listing->names_used, name, length);
+  listing->names_used += length;
+  int64_t *fields = listing->stats + listing->count * LISTED_FIELDS;
+  fields[0] = info->stx_mode;
+  fields[1] = info->stx_nlink;
+  fields[2] = info->stx_uid;
+  fields[3] = info->stx_gid;
+  fields[4] = (int64_t)makedev(info->stx_rdev_major, info->stx_rdev_minor);
+  fields[5] = (int64_t)info->stx_size;
+  fields[6] = (int64_t)info->stx_ino;
+  fields[7] = (int64_t)makedev(info->stx_dev_major, info->stx_dev_minor);
+  fields[8] = (int64_t)info->stx_atime.tv_sec * 1000000000LL + info->stx_atime.tv_nsec;
+  fields[9] = (int64_t)info->stx_mtime.tv_sec * 1000000000LL + info->stx_mtime.tv_nsec;
+  fields[10] = (int64_t)info->stx_ctime.tv_sec * 1000000000LL + info->stx_ctime.tv_nsec;
+  listing->count++;
+  return true;
+}
+
+/* Lists the directory open as FD; 0 or an errno, with *CALL the call that failed. */
+static int list_open_directory(int fd, listing_t *listing, const char **call) {
+  DIR *directory = fdopendir(fd);
+  if (directory == NULL) {
+    *call = "fdopendir";
+    return errno;
+  }
+  int error = 0;
+  for (;;) {
+    errno = 0;
+    struct dirent *entry = readdir(directory);
+    if (entry == NULL) {
+      if (errno != 0) {
+        error = errno;
+        *call = "readdir";
+      }
+      break;
+    }
+    if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) continue;
+    struct statx info;
+    /* As libuv's lstat, relative to the directory itself: no path, and no link, on the way. */
+    if (statx(fd, entry->d_name, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &info) < 0) {
+      /* Removed since it was listed: as a walk that finds it gone, it is not there. */
+      if (errno == ENOENT) continue;
+      error = errno;
+      *call = "statx";
+      break;
+    }
+    if (!listing_add(listing, entry->d_name, &info)) {
+      error = ENOMEM;
+      *call = "malloc";
+      break;
+    }
+  }
+  closedir(directory);
+  return error;
+}
+
+static napi_value listing_error(napi_env env, int error, const char *call) {
+  napi_value result, code, name;
+  napi_create_object(env, &result);
+  napi_create_int32(env, error, &code);
+  napi_create_string_utf8(env, call, NAPI_AUTO_LENGTH, &name);
+  napi_set_named_property(env, result, "error", code);
+  napi_set_named_property(env, result, "call", name);
+  return result;
+}
+
+/*
+ * listDirectory(path, inode, device): what tree.ts's walk reads of a directory it found at PATH
+ * with that inode and device, in one call instead of one lstat per entry: the directory opened
+ * without following a link and checked to be that one, its names, and each entry's lstat made
+ * relative to it, as libuv makes Node's. Returns { names: a Buffer of each name followed by NUL,
+ * stats: BigInt64Array of LISTED_FIELDS per name }, or { error, call }: CHANGED when PATH is no
+ * longer that directory, else an errno.
+ */
+static napi_value list_directory(napi_env env, napi_callback_info info) {
+  napi_value args[3];
+  if (get_args(env, info, 3, args) != 0) return NULL;
+  uint64_t inode = 0, device = 0;
+  bool lossless = false;
+  char *path = copy_path(env, args[0]);
+  if (path == NULL || napi_get_value_bigint_uint64(env, args[1], &inode, &lossless) != napi_ok || napi_get_value_bigint_uint64(env, args[2], &device, &lossless) != napi_ok) {
+    free(path);
+    napi_throw_type_error(env, NULL, "listDirectory(path, inode, device): a path (string or Buffer without NUL) and two bigints");
+    return NULL;
+  }
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  free(path);
+  if (fd < 0) return listing_error(env, errno, "open");
+  struct statx opened;
+  if (statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &opened) < 0) {
+    int error = errno;
+    close(fd);
+    return listing_error(env, error, "statx");
+  }
+  if (opened.stx_ino != inode || makedev(opened.stx_dev_major, opened.stx_dev_minor) != device) {
+    close(fd);
+    return listing_error(env, CHANGED, "open");
+  }
+  listing_t listing = {0};
+  const char *call = "";
+  int error = list_open_directory(fd, &listing, &call);
+  if (error != 0) {
+    free(listing.names);
+    free(listing.stats);
+    return listing_error(env, error, call);
+  }
+  napi_value result, names, buffer, stats;
+  void *bytes = NULL;
+  size_t stats_bytes = listing.count * LISTED_FIELDS * sizeof(int64_t);
+  napi_status status = napi_create_buffer_copy(env, listing.names_used, listing.names_used == 0 ? "" : listing.names, NULL, &names);
+  if (status == napi_ok) status = napi_create_arraybuffer(env, stats_bytes, &bytes, &buffer);
+  if (status == napi_ok && stats_bytes > 0) memcpy(bytes, listing.stats, stats_bytes);
+  if (status == napi_ok) status = napi_create_typedarray(env, napi_bigint64_array, listing.count * LISTED_FIELDS, buffer, 0, &stats);
+  free(listing.names);
+  free(listing.stats);
+  if (status != napi_ok) {
+    napi_throw_error(env, "ENOMEM", "listDirectory: out of memory");
+    return NULL;
+  }
+  napi_create_object(env, &result);
+  napi_set_named_property(env, result, "names", names);
+  napi_set_named_property(env, result, "stats", stats);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value function;
   napi_create_function(env, "hashFiles", NAPI_AUTO_LENGTH, hash_files, NULL, &function);
   napi_set_named_property(env, exports, "hashFiles", function);
+  napi_create_function(env, "listDirectory", NAPI_AUTO_LENGTH, list_directory, NULL, &function);
+  napi_set_named_property(env, exports, "listDirectory", function);
   return exports;
 }
 

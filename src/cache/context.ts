@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, read, readSync, type BigIntStats } from 'node:fs';
+import { closeSync, fstatSync, read, readSync } from 'node:fs';
 import { mkdir, readFile, readlink, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,6 +9,7 @@ import { constants as osConstants } from 'node:os';
 import { decodeFileName, encodeFileName, fsPath, isTextName, loadContextAddon, messageOf, readDirectoryEntries, resolveInRoot, TsbuildError, uniqueHex, type ContextAddon, type NamedDirent } from '../common/index.js';
 import { fileSummary } from './explain.js';
 import { goClean, PatternMatcher, readIgnoreFile } from './patterns.js';
+import type { EntryStats } from './listing.js';
 import { matchSource, openWalkedEntry, walkSource, type MatchedSource, type SourceRoot, type TreeEntry } from './tree.js';
 
 const readAsync = promisify(read);
@@ -20,8 +21,8 @@ export interface OpenContextOptions {
   readonly indexDir?: string;
   /** The ignore file, read already (readContextIgnoreFile); none, read here. */
   readonly ignore?: ContextIgnoreFile;
-  /** Hash on the main thread even where tsbuild-context.node loads (its fallback, which tests hold to the same answers). */
-  readonly mainThreadHashing?: boolean;
+  /** Walk and hash without tsbuild-context.node even where it loads: one lstat per entry, hashes on the main thread (its fallback, which tests hold to the same answers). */
+  readonly withoutContextAddon?: boolean;
 }
 
 /** A build context: a directory as docker sends it, what .dockerignore excludes left out. */
@@ -147,6 +148,7 @@ export async function openContext(dir: string, options: OpenContextOptions = {})
     return found;
   };
 
+  const addon = options.withoutContextAddon === true ? undefined : loadContextAddon().module;
   return {
     root,
     ignoreFile,
@@ -159,7 +161,8 @@ export async function openContext(dir: string, options: OpenContextOptions = {})
       const cleaned = goClean(relative.replace(/^\/+/, ''));
       return matcher.decidesBelow(cleaned === '.' ? '' : cleaned) && !excluded(relative);
     },
-    hashes: new ContentHasher(root, options.indexDir, options.mainThreadHashing === true ? undefined : loadContextAddon().module),
+    hashes: new ContentHasher(root, options.indexDir, addon),
+    ...(addon === undefined ? {} : { nativeListing: addon }),
   };
 }
 
@@ -276,7 +279,7 @@ export function splitParents(source: string): { start: string; include: string; 
   return { start, include, required: hasWildcards ? undefined : posix.join(start, include) };
 }
 
-function entryType(stats: BigIntStats): string {
+function entryType(stats: EntryStats): string {
   if (stats.isFile()) return 'file';
   if (stats.isDirectory()) return 'dir';
   if (stats.isSymbolicLink()) return 'symlink';
@@ -342,7 +345,7 @@ interface StoredIndex {
   readonly entries: Record<string, [statKey: string, hash: string]>;
 }
 
-function statKey(stats: BigIntStats): string {
+function statKey(stats: EntryStats): string {
   return `${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}:${stats.ino}:${stats.dev}`;
 }
 
@@ -632,7 +635,7 @@ function hashFileSyncGrown(api: XXHashAPI, descriptor: number, start: Buffer): {
  * file did not change while it was read, and its ctime and mtime were older than the start of
  * the read by more than the timestamp granularity.
  */
-function stableEntry(before: BigIntStats, after: BigIntStats, total: bigint, hash: string, hashedAtNs: bigint): IndexEntry | undefined {
+function stableEntry(before: EntryStats, after: EntryStats, total: bigint, hash: string, hashedAtNs: bigint): IndexEntry | undefined {
   const unchanged = statKey(before) === statKey(after) && total === after.size;
   const margin = granularityNs(after.ctimeNs);
   const settled = after.ctimeNs + margin < hashedAtNs && after.mtimeNs + margin < hashedAtNs;

@@ -1,7 +1,8 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, realpathSync, type BigIntStats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { encodeFileName, fsPath, pathMatch, readDirectoryNames, resolveInRoot, TsbuildError } from '../common/index.js';
+import { encodeFileName, fsPath, loadContextAddon, pathMatch, readDirectoryNames, resolveInRoot, TsbuildError, type ContextAddon } from '../common/index.js';
+import { listDirectory, type EntryStats } from './listing.js';
 import type { PatternMatcher} from './patterns.js';
 import { containsWildcards, type MatchInfo } from './patterns.js';
 
@@ -25,12 +26,15 @@ export interface SourceRoot {
    * without security.capability, which the chown that resets them clears.
    */
   readonly ownersAreRoot: boolean;
+  /** tsbuild-context.node, which lists a directory with its entries' lstat in one call; absent, a walk makes one lstat per entry. */
+  readonly nativeListing?: ContextAddon;
 }
 
 /** A root filesystem as a COPY source: every file in it exists, with its owners. */
 export function rootfsSource(dir: string): SourceRoot {
   // Canonical, as a context's root is: a walked file's opened path is compared with root + its path (see openedAsWalked).
-  return { root: canonicalPath(dir), visible: () => true, visibleBelow: () => true, ownersAreRoot: false };
+  const nativeListing = loadContextAddon().module;
+  return { root: canonicalPath(dir), visible: () => true, visibleBelow: () => true, ownersAreRoot: false, ...(nativeListing === undefined ? {} : { nativeListing }) };
 }
 
 function canonicalPath(dir: string): string {
@@ -106,7 +110,7 @@ export interface TreeEntry {
   /** Relative to the matched source ('' for the source itself), `/`-separated. */
   readonly path: string;
   readonly hostPath: string;
-  readonly stats: BigIntStats;
+  readonly stats: EntryStats;
   /** A directory taken only because something below it is (--parents, --exclude exceptions). */
   readonly parentOnly?: boolean;
 }
@@ -161,9 +165,19 @@ export async function lookupInSource(source: SourceRoot, path: string, followFin
  * not UTF-8, escaped) or a character from U+E000 up, which then takes the slower byte comparison.
  */
 function sortedNames(names: string[]): string[] {
+  return sortedBy(names, (name) => name);
+}
+
+function sortedBy<T>(items: T[], nameOf: (item: T) => string): T[] {
   const unusual = /[\uD800-\uFFFF]/;
-  if (!names.some((name) => unusual.test(name))) return names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return names.sort((a, b) => Buffer.compare(encodeFileName(a), encodeFileName(b)));
+  if (!items.some((item) => unusual.test(nameOf(item)))) {
+    return items.sort((a, b) => {
+      const first = nameOf(a);
+      const second = nameOf(b);
+      return first < second ? -1 : first > second ? 1 : 0;
+    });
+  }
+  return items.sort((a, b) => Buffer.compare(encodeFileName(nameOf(a)), encodeFileName(nameOf(b))));
 }
 
 function readNames(hostPath: string): string[] {
@@ -176,11 +190,22 @@ function readNames(hostPath: string): string[] {
 }
 
 /**
- * The names in HOSTPATH, a directory the walk found with the stats DIRECTORY: still there, and
- * still that directory (not a link put in its place, through which the names would be another
- * directory's) once listed. Otherwise the source changed while it was read (SHOWN names it).
+ * The entries of HOSTPATH, a directory the walk found with the stats DIRECTORY, in Go's order:
+ * listed from that very directory (not a link put in its place, through which the names would be
+ * another directory's). Otherwise the source changed while it was read (SHOWN names it). Their
+ * stats come with them from a native listing; without one, the walk makes an lstat of each it takes.
  */
-function listedAsWalked(hostPath: string, directory: BigIntStats, shown: string): string[] {
+function listedAsWalked(source: SourceRoot, hostPath: string, directory: EntryStats, shown: string): Array<{ readonly name: string; readonly stats?: EntryStats }> {
+  if (source.nativeListing !== undefined) {
+    const listing = listDirectory(source.nativeListing, hostPath, directory);
+    if ('changed' in listing) throw walkedChanged(shown);
+    return sortedBy(listing.entries, (entry) => entry.name);
+  }
+  return namesListedAsWalked(hostPath, directory, shown).map((name) => ({ name }));
+}
+
+/** listedAsWalked's names without a native listing: the directory read, then checked to be still the one walked. */
+function namesListedAsWalked(hostPath: string, directory: EntryStats, shown: string): string[] {
   let names: string[];
   try {
     names = sortedNames(readDirectoryNames(hostPath));
@@ -271,8 +296,8 @@ export async function walkSource(source: SourceRoot, match: MatchedSource, optio
 
   // Directories entered but not taken, waiting for something below them to be taken.
   const pending: TreeEntry[] = [];
-  const walk = async (relative: string, hostPath: string, includeInfo: MatchInfo, excludeInfo: MatchInfo, allVisible: boolean, directory: BigIntStats): Promise<void> => {
-    for (const name of listedAsWalked(hostPath, directory, relative === '' ? sourceRelative : `${sourceRelative}/${relative}`)) {
+  const walk = async (relative: string, hostPath: string, includeInfo: MatchInfo, excludeInfo: MatchInfo, allVisible: boolean, directory: EntryStats): Promise<void> => {
+    for (const { name, stats: listed } of listedAsWalked(source, hostPath, directory, relative === '' ? sourceRelative : `${sourceRelative}/${relative}`)) {
       const path = relative === '' ? name : `${relative}/${name}`;
       const childHost = childPath(hostPath, name);
       let taken = true;
@@ -293,7 +318,7 @@ export async function walkSource(source: SourceRoot, match: MatchedSource, optio
         childExclude = result.info;
       }
       if (!taken && include === undefined && !(exclude?.exclusions ?? false)) continue;
-      const stats = lstatSyncIfAny(childHost);
+      const stats = listed ?? lstatSyncIfAny(childHost);
       if (stats === undefined) continue;
       const rootRelative = sourceRelative === '' ? path : `${sourceRelative}/${path}`;
       if (!allVisible) {

@@ -55,6 +55,12 @@ export interface ContextFileHashes {
 /** The functions of tsbuild-context.node: a context's content hashes on libuv's thread pool. */
 export interface ContextAddon {
   hashFiles(paths: ReadonlyArray<string | Buffer>, inodes: BigUint64Array, devices: BigUint64Array): Promise<ContextFileHashes>;
+  /**
+   * The entries of the directory at PATH that has INODE and DEVICE: each name followed by NUL,
+   * and 11 lstat fields per name (mode, nlink, uid, gid, rdev, size, ino, dev, atime, mtime,
+   * ctime in ns); or an error: -1 (PATH is no longer that directory) or an errno of CALL.
+   */
+  listDirectory(path: string | Buffer, inode: bigint, device: bigint): { readonly names: Buffer; readonly stats: BigInt64Array } | { readonly error: number; readonly call: string };
 }
 
 export interface LoadedAddon<T> {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, constants, copyFileSync, createReadStream, lchownSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, symlinkSync, unlinkSync, type BigIntStats } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, createReadStream, lchownSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import { chmod, copyFile, lchown, lstat, mkdtemp, open, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix, relative } from 'node:path';
@@ -14,6 +14,7 @@ import {
   splitParents,
   walkSource,
   type BuildContext,
+  type EntryStats,
   type MatchedSource,
   type SourceRoot,
   type TreeEntry,
@@ -186,7 +187,7 @@ function copyError(what: string, cause: unknown): TsbuildError {
 
 interface PendingDirectory {
   readonly target: string;
-  readonly stats: BigIntStats;
+  readonly stats: EntryStats;
   readonly sourcePath: string | undefined;
   /** Owner and mode too (an entry taken, or made by us), or times only (the top directory, merged into). */
   readonly full: boolean;
@@ -410,7 +411,7 @@ class Copier {
   }
 
   /** fsutil's copyFileInfo: owner (--chown, else the source's; root's for a context), mode (--chmod, else the source's), times, xattrs. */
-  private applyMetadata(destination: string, stats: BigIntStats, sourcePath: string | undefined, modeCopied = false): void {
+  private applyMetadata(destination: string, stats: EntryStats, sourcePath: string | undefined, modeCopied = false): void {
     const symlinkEntry = stats.isSymbolicLink();
     const uid = this.from.ownersAreRoot ? 0 : Number(stats.uid);
     const gid = this.from.ownersAreRoot ? 0 : Number(stats.gid);

@@ -14,7 +14,7 @@ const nativeHasher = loadContextAddon().module;
 /** The context hasher on the thread pool (tsbuild-context.node) and its fallback on the main thread: the same answers. */
 const hashers = [
   { name: 'tsbuild-context.node', native: nativeHasher, options: {} },
-  { name: 'main thread', native: undefined, options: { mainThreadHashing: true } },
+  { name: 'main thread', native: undefined, options: { withoutContextAddon: true } },
 ];
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -159,7 +159,7 @@ describe('sourceDigest', () => {
     // A name that is not UTF-8 reaches the addon as its bytes.
     await writeFile(Buffer.concat([Buffer.from(`${root}/caf`), Buffer.from([0xe9])]), 'latin-1 name');
     const byNative = await sourceDigest(await openContext(root), ['.']);
-    const byMainThread = await sourceDigest(await openContext(root, { mainThreadHashing: true }), ['.']);
+    const byMainThread = await sourceDigest(await openContext(root, { withoutContextAddon: true }), ['.']);
     expect(byNative.digest).toBe(byMainThread.digest);
     expect(byNative.files).toEqual(byMainThread.files);
     expect([...byNative.files.keys()].sort()).toEqual(['caf\udce9', 'dir', 'dir/big.bin', 'dir/mid.bin', 'empty', 'small.txt']);
@@ -428,7 +428,7 @@ describe.each(hashers)('content hashes of files the walk found ($name)', ({ nati
 
   it('come from a walk that refuses a directory swapped for a link while it was listed', async () => {
     await writeTree(root, { 'sub/secret': 'context\n' });
-    const context = await openContext(root, native === undefined ? { mainThreadHashing: true } : {});
+    const context = await openContext(root, native === undefined ? { withoutContextAddon: true } : {});
     const [match] = await matchSource(context, 'sub');
     await rename(join(root, 'sub'), join(root, 'sub.dir'));
     await symlink(outside, join(root, 'sub'));
