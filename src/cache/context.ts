@@ -383,6 +383,8 @@ export class ContentHasher {
   ) {
     this.root = root;
     this.indexPath = indexDir === undefined ? undefined : join(indexDir, `context-${createHash('sha256').update(root).digest('hex').slice(0, 32)}.json`);
+    // Read while the walk runs: the first digest needs the index as soon as it has walked.
+    void this.load();
   }
 
   /** Hashes of every regular file (content) and symlink (target) among ENTRIES, by host path. */
