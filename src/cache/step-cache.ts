@@ -6,8 +6,8 @@
  * what a cache is. Concurrent builds on one root share it: records are immutable blobs, and the
  * side index is rewritten atomically under its own lock.
  */
-import { createReadStream } from 'node:fs';
-import { rename, stat, utimes } from 'node:fs/promises';
+import { createReadStream, statSync, utimesSync, type Stats } from 'node:fs';
+import { rename, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { MediaType, createHasher, digestAlgorithm, digestHex, isTsbuildError, messageOf, parseDigest, type Descriptor, type Digest, type Platform } from '../common/index.js';
 import { storeImage, type Store } from '../store/index.js';
@@ -166,7 +166,7 @@ export class LocalStepCache implements StepCache {
     const created = annotations?.[createdAnnotation];
     const when = created === undefined ? {} : { created };
     if (depth === below.length) {
-      await this.used(key);
+      this.used(key);
       return { layer: undefined, ...when };
     }
     const top = annotations?.[topAnnotation];
@@ -175,7 +175,7 @@ export class LocalStepCache implements StepCache {
       if (layer !== undefined) {
         const sound = await this.soundLayer(layer.descriptor, Number(annotations?.[topChangedAnnotation]));
         if (!sound) return undefined;
-        await this.used(key);
+        this.used(key);
         return { layer, ...when };
       }
     }
@@ -193,7 +193,9 @@ export class LocalStepCache implements StepCache {
   private async soundLayer(descriptor: Descriptor, recordedCtime: number): Promise<boolean> {
     const digest = descriptor.digest;
     if (this.present.has(digest)) return true;
-    const info = await stat(this.store.blobPath(digest)).catch(() => undefined);
+    // Synchronous, as the mark of use below: a hit waits for this, and a trip through the
+    // thread pool costs each of a rebuild's steps more than the call itself.
+    const info = statIfAny(this.store.blobPath(digest));
     if (info === undefined) {
       this.warn(`step cache: layer ${digest} is missing; the step runs again`);
       return false;
@@ -216,11 +218,15 @@ export class LocalStepCache implements StepCache {
   }
 
   /** A hit marks its record used now: the automatic cap removes the least recently used first. */
-  private async used(key: Digest): Promise<void> {
+  private used(key: Digest): void {
     const entry = this.entries?.get(key);
     if (entry === undefined) return;
     const now = new Date();
-    await utimes(this.store.blobPath(entry.digest), now, now).catch(() => undefined);
+    try {
+      utimesSync(this.store.blobPath(entry.digest), now, now);
+    } catch {
+      // A record removed meanwhile (a prune) is simply not marked.
+    }
   }
 
   async get(key: Digest): Promise<StepResult | undefined> {
@@ -237,7 +243,7 @@ export class LocalStepCache implements StepCache {
       if (found.includes(false)) return undefined;
       for (const layer of unchecked) this.present.add(layer.digest());
       const created = (await image.config()).created;
-      await this.used(key);
+      this.used(key);
       return { layers: layers.map((layer) => ({ descriptor: layer.descriptor(), diffId: layer.diffID() })), ...(created === undefined ? {} : { created }) };
     } catch (error) {
       if (!isTsbuildError(error)) throw error;
@@ -340,5 +346,13 @@ function parseTop(text: string): LayerRef | undefined {
 export class CacheImportRetry extends Error {
   constructor(readonly layers: readonly string[]) {
     super(`cache layers not usable: ${layers.join(', ')}`);
+  }
+}
+
+function statIfAny(path: string): Stats | undefined {
+  try {
+    return statSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
   }
 }
