@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, read, readSync } from 'node:fs';
 import { mkdir, readFile, readlink, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
@@ -6,7 +5,7 @@ import { promisify } from 'node:util';
 import pLimit, { type LimitFunction } from 'p-limit';
 import xxhash, { type XXHashAPI } from 'xxhash-wasm';
 import { constants as osConstants } from 'node:os';
-import { decodeFileName, encodeFileName, fsPath, isTextName, loadContextAddon, messageOf, readDirectoryEntries, resolveInRoot, TsbuildError, uniqueHex, type ContextAddon, type NamedDirent } from '../common/index.js';
+import { decodeFileName, encodeFileName, fsPath, hashHex, isTextName, loadContextAddon, messageOf, readDirectoryEntries, resolveInRoot, TsbuildError, uniqueHex, type ContextAddon, type NamedDirent } from '../common/index.js';
 import { fileSummary } from './explain.js';
 import { goClean, PatternMatcher, readIgnoreFile } from './patterns.js';
 import type { EntryStats } from './listing.js';
@@ -382,7 +381,7 @@ export class ContentHasher {
     private readonly native: ContextAddon | undefined,
   ) {
     this.root = root;
-    this.indexPath = indexDir === undefined ? undefined : join(indexDir, `context-${createHash('sha256').update(root).digest('hex').slice(0, 32)}.json`);
+    this.indexPath = indexDir === undefined ? undefined : join(indexDir, `context-${hashHex('sha256', root).slice(0, 32)}.json`);
     // Read while the walk runs: the first digest needs the index as soon as it has walked.
     void this.load();
   }

@@ -1,11 +1,9 @@
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, constants, copyFileSync, createReadStream, lchownSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import { chmod, copyFile, lchown, lstat, mkdtemp, open, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import pLimit from 'p-limit';
 import {
   matchSource,
@@ -19,7 +17,7 @@ import {
   type SourceRoot,
   type TreeEntry,
 } from '../cache/index.js';
-import { fsPath, makeSpecialFile, messageOf, setExactTimes, mkdirInRoot, parseDigest, parseHttpTime, readTar, readXattrs, resolveInRoot, setXattr, TsbuildError } from '../common/index.js';
+import { createHasher, fsPath, makeSpecialFile, messageOf, nodeZlib, setExactTimes, mkdirInRoot, parseDigest, parseHttpTime, readTar, readXattrs, resolveInRoot, setXattr, TsbuildError } from '../common/index.js';
 import { decompressStream, unpackLayer } from '../store/index.js';
 import { descriptorPath, openWalked } from './walked-file.js';
 import { checkoutGit, isGitSource, maskUrlPassword, parseGitRef, resolveGitRef, type ResolvedGit } from './git-source.js';
@@ -710,7 +708,7 @@ async function download(url: string, path: string, maxRedirections: number, algo
       const code = response.statusCode === 404 || response.statusCode === 410 ? 'NOT_FOUND' : 'REGISTRY';
       throw new TsbuildError(code, `${label} ${quotedUrl(url)}: invalid response status ${response.statusCode}`, { temporary: response.statusCode >= 500 || response.statusCode === 429 });
     }
-    const hash = createHash(algorithm);
+    const hash = createHasher(algorithm);
     const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
     const save = async (chunks: AsyncIterable<Buffer>): Promise<void> => {
       for await (const bytes of chunks) {
@@ -720,7 +718,7 @@ async function download(url: string, path: string, maxRedirections: number, algo
     };
     try {
       const encoding = [response.headers['content-encoding']].flat()[0];
-      if (encoding?.toLowerCase() === 'gzip') await pipeline(response.body, createGunzip(), save);
+      if (encoding?.toLowerCase() === 'gzip') await pipeline(response.body, nodeZlib().createGunzip(), save);
       else await save(response.body);
     } finally {
       await handle.close();

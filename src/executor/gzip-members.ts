@@ -8,8 +8,8 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { createInflateRaw, crc32, inflateRawSync, type InflateRaw } from 'node:zlib';
-import { TsbuildError } from '../common/index.js';
+import type { InflateRaw } from 'node:zlib';
+import { nodeZlib, TsbuildError } from '../common/index.js';
 
 /** Compressed bytes read at a time, and the size of the buffers inflate fills. */
 const chunkBytes = 128 * 1024;
@@ -91,7 +91,7 @@ async function memberData(file: FileWindow, offset: number): Promise<number | un
     // 10 + 2 + 65535 + 2 * 512 bytes, one read.
     const header = await file.at(offset, position + 2 - offset);
     if (header.length < position + 2 - offset) return undefined;
-    if (header.readUInt16LE(position - offset) !== (crc32(header.subarray(0, position - offset)) & 0xffff)) return undefined;
+    if (header.readUInt16LE(position - offset) !== (nodeZlib().crc32(header.subarray(0, position - offset)) & 0xffff)) return undefined;
     position += 2;
   }
   return position < file.size ? position : undefined;
@@ -134,7 +134,7 @@ function decodedAtOnce(input: Buffer): { bytes: Buffer; taken: number } | undefi
   try {
     // With info, the sync call hands back its engine too; its bytesWritten is the input the
     // deflate stream took, bytes after its end left untaken.
-    const { buffer, engine } = inflateRawSync(input, { info: true, maxOutputLength: chunkBytes }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+    const { buffer, engine } = nodeZlib().inflateRawSync(input, { info: true, maxOutputLength: chunkBytes }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
     return { bytes: buffer, taken: engine.bytesWritten };
   } catch {
     return undefined;
@@ -143,14 +143,14 @@ function decodedAtOnce(input: Buffer): { bytes: Buffer; taken: number } | undefi
 
 /** The member whose deflate data starts at START, decoded as it is read. */
 async function* streamed(file: FileWindow, start: number, what: string): AsyncGenerator<Buffer, MemberEnd> {
-  const inflate = createInflateRaw({ chunkSize: chunkBytes });
+  const inflate = nodeZlib().createInflateRaw({ chunkSize: chunkBytes });
   const feeding = feed(file, start, inflate);
   let checksum = 0;
   let length = 0;
   try {
     for await (const chunk of inflate) {
       const bytes = chunk as Buffer;
-      checksum = crc32(bytes, checksum);
+      checksum = nodeZlib().crc32(bytes, checksum);
       length += bytes.length;
       yield bytes;
     }
@@ -184,7 +184,7 @@ export async function* gzipMembers(path: string, name = basename(path)): AsyncGe
         member = yield* streamed(file, start, what);
       } else {
         if (whole.bytes.length > 0) yield whole.bytes;
-        member = { end: start + whole.taken, checksum: crc32(whole.bytes), length: whole.bytes.length };
+        member = { end: start + whole.taken, checksum: nodeZlib().crc32(whole.bytes), length: whole.bytes.length };
       }
       const trailer = await file.at(member.end, 8);
       if (trailer.length < 8) throw new TsbuildError('INVALID_ARCHIVE', `${what}: gzip: unexpected EOF`);

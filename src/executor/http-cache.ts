@@ -4,12 +4,11 @@
  * content as a blob of the store. A `304 Not Modified` then keys the step by the same digest and
  * the content comes from the store. A record whose blob was pruned is as no record.
  */
-import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { parseDigest, type Digest } from '../common/index.js';
+import { hashHex, parseDigest, type Digest } from '../common/index.js';
 import { writeFileAtomic, type Store } from '../store/index.js';
 
 export interface HttpRecord {
@@ -28,7 +27,7 @@ export class HttpCache {
   }
 
   private recordPath(url: string): string {
-    return join(this.store.root, 'http-cache', `${createHash('sha256').update(url).digest('hex')}.json`);
+    return join(this.store.root, 'http-cache', `${hashHex('sha256', url)}.json`);
   }
 
   /** The record for URL whose content the store still holds, or undefined. */

@@ -5,10 +5,10 @@
  * (`ssh-keygen`'s default: ed25519, RSA, ECDSA) or PEM, unencrypted: an encrypted key belongs in
  * a real agent, whose socket `--ssh` takes as well.
  */
-import { createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
-import { TsbuildError } from '../common/index.js';
+import { nodeCrypto, TsbuildError } from '../common/index.js';
 
 interface AgentKey {
   /** The public key in the agent protocol's wire form. */
@@ -116,12 +116,12 @@ function openSshKeys(text: string, path: string): AgentKey[] {
     if (type === 'ssh-ed25519') {
       const pub = secret.bytes();
       const priv = secret.bytes();
-      key = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: base64url(priv.subarray(0, 32)), x: base64url(pub) }, format: 'jwk' });
+      key = nodeCrypto().createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: base64url(priv.subarray(0, 32)), x: base64url(pub) }, format: 'jwk' });
     } else if (type === 'ssh-rsa') {
       const [n, e, d, iqmp, p, q] = [secret.unsigned(), secret.unsigned(), secret.unsigned(), secret.unsigned(), secret.unsigned(), secret.unsigned()];
       const dp = unbig(bigint(d) % (bigint(p) - 1n));
       const dq = unbig(bigint(d) % (bigint(q) - 1n));
-      key = createPrivateKey({ key: { kty: 'RSA', n: base64url(n), e: base64url(e), d: base64url(d), p: base64url(p), q: base64url(q), dp: base64url(dp), dq: base64url(dq), qi: base64url(iqmp) }, format: 'jwk' });
+      key = nodeCrypto().createPrivateKey({ key: { kty: 'RSA', n: base64url(n), e: base64url(e), d: base64url(d), p: base64url(p), q: base64url(q), dp: base64url(dp), dq: base64url(dq), qi: base64url(iqmp) }, format: 'jwk' });
     } else if (type.startsWith('ecdsa-sha2-')) {
       const curve = curves[secret.bytes().toString()];
       const point = secret.bytes();
@@ -129,7 +129,7 @@ function openSshKeys(text: string, path: string): AgentKey[] {
       if (curve === undefined || point[0] !== 4) throw new TsbuildError('INVALID_ARGUMENT', `ssh key ${path}: unsupported curve`);
       const x = point.subarray(1, 1 + curve.size);
       const y = point.subarray(1 + curve.size);
-      key = createPrivateKey({ key: { kty: 'EC', crv: curve.jwk, x: base64url(x), y: base64url(y), d: base64url(padded(d, curve.size)) }, format: 'jwk' });
+      key = nodeCrypto().createPrivateKey({ key: { kty: 'EC', crv: curve.jwk, x: base64url(x), y: base64url(y), d: base64url(padded(d, curve.size)) }, format: 'jwk' });
     } else {
       throw new TsbuildError('INVALID_ARGUMENT', `ssh key ${path}: unsupported key type ${JSON.stringify(type)}`);
     }
@@ -142,11 +142,11 @@ function openSshKeys(text: string, path: string): AgentKey[] {
 function pemKey(text: string, path: string): AgentKey {
   let key: KeyObject;
   try {
-    key = createPrivateKey(text);
+    key = nodeCrypto().createPrivateKey(text);
   } catch {
     throw new TsbuildError('INVALID_ARGUMENT', `ssh key ${path}: not a private key (or an encrypted one: add it to an ssh-agent and give --ssh its socket)`);
   }
-  const jwk = createPublicKey(key).export({ format: 'jwk' });
+  const jwk = nodeCrypto().createPublicKey(key).export({ format: 'jwk' });
   const field = (name: string): Buffer => Buffer.from(String((jwk as Record<string, unknown>)[name] ?? ''), 'base64url');
   if (jwk.kty === 'RSA') return { blob: Buffer.concat([sshString('ssh-rsa'), sshMpint(field('e')), sshMpint(field('n'))]), comment: path, type: 'ssh-rsa', key };
   if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') return { blob: Buffer.concat([sshString('ssh-ed25519'), sshString(field('x'))]), comment: path, type: 'ssh-ed25519', key };
@@ -170,14 +170,14 @@ export async function loadAgentKeys(paths: readonly string[]): Promise<AgentKey[
 }
 
 function signature(key: AgentKey, data: Buffer, flags: number): Buffer {
-  if (key.type === 'ssh-ed25519') return Buffer.concat([sshString('ssh-ed25519'), sshString(sign(null, data, key.key))]);
+  if (key.type === 'ssh-ed25519') return Buffer.concat([sshString('ssh-ed25519'), sshString(nodeCrypto().sign(null, data, key.key))]);
   if (key.type === 'ssh-rsa') {
     const [name, hash] = flags & rsaSha512 ? ['rsa-sha2-512', 'sha512'] : flags & rsaSha256 ? ['rsa-sha2-256', 'sha256'] : ['ssh-rsa', 'sha1'];
-    return Buffer.concat([sshString(name), sshString(sign(hash, data, key.key))]);
+    return Buffer.concat([sshString(name), sshString(nodeCrypto().sign(hash, data, key.key))]);
   }
   const curve = curves[key.type.slice('ecdsa-sha2-'.length)];
   if (curve === undefined) throw new TsbuildError('INTERNAL', `ssh agent: no signer for ${key.type}`);
-  const raw = sign(curve.hash, data, { key: key.key, dsaEncoding: 'ieee-p1363' });
+  const raw = nodeCrypto().sign(curve.hash, data, { key: key.key, dsaEncoding: 'ieee-p1363' });
   const half = raw.length / 2;
   return Buffer.concat([sshString(key.type), sshString(Buffer.concat([sshMpint(raw.subarray(0, half)), sshMpint(raw.subarray(half))]))]);
 }
