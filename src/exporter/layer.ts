@@ -58,8 +58,24 @@ export function sourceDateEpochFromEnv(env: NodeJS.ProcessEnv = process.env): nu
   return value !== undefined && /^[0-9]{1,15}$/.test(value) ? Number(value) : undefined;
 }
 
+const unusualCharacter = /[\uD800-\uFFFF]/;
+
 /** Tar order: parents before children, siblings by byte order of their names (the bytes on disk). */
 export function comparePaths(a: string, b: string): number {
+  if (!unusualCharacter.test(a) && !unusualCharacter.test(b)) {
+    // Without surrogates or characters from U+E000 up, code units order as UTF-8 bytes do; a
+    // component that ends (at `/` or the end) before the other orders first.
+    const common = Math.min(a.length, b.length);
+    for (let index = 0; index < common; index++) {
+      const x = a.charCodeAt(index);
+      const y = b.charCodeAt(index);
+      if (x === y) continue;
+      if (x === 0x2f) return -1;
+      if (y === 0x2f) return 1;
+      return x - y;
+    }
+    return a.length - b.length;
+  }
   const x = a.split('/');
   const y = b.split('/');
   for (let i = 0; i < Math.min(x.length, y.length); i++) {

@@ -42,12 +42,16 @@ function writeString(block: Buffer, offset: number, length: number, value: strin
 
 /** Octal field with trailing NUL; false when the value does not fit (it then goes to PAX). */
 function fitsOctal(value: number, length: number): boolean {
-  return Number.isSafeInteger(value) && value >= 0 && value.toString(8).length <= length - 1;
+  return Number.isSafeInteger(value) && value >= 0 && value < 8 ** (length - 1);
 }
 
+/** LENGTH - 1 octal digits, zero-padded, then NUL (the block is zeroed); zeros when VALUE does not fit. Digit by digit: a layer writes thousands of headers, and the strings made on the way cost more than the writing. */
 function writeOctal(block: Buffer, offset: number, length: number, value: number): void {
-  const text = fitsOctal(value, length) ? value.toString(8).padStart(length - 1, '0') : '0'.repeat(length - 1);
-  block.write(`${text}\0`, offset, length, 'ascii');
+  let rest = fitsOctal(value, length) ? value : 0;
+  for (let position = offset + length - 2; position >= offset; position--) {
+    block[position] = 0x30 + (rest % 8);
+    rest = Math.floor(rest / 8);
+  }
 }
 
 function paxRecord(key: string, value: string | Uint8Array): Buffer {

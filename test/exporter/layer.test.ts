@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
+import fc from 'fast-check';
 import { extract } from 'tar-stream';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { MediaType, encodeFileName, hostPlatform, makeSpecialFile, readTar as readLayerTar, readXattrs, setXattr } from '../../src/common/index.js';
@@ -95,6 +96,30 @@ describe('layer writer', () => {
     expect(tar.map((entry) => entry.mtime)).toEqual([1_000_000, 100]);
     const unclamped = await writeLayer(entries(), store, { sourceDateEpoch: 3_000_000_000 });
     expect(unclamped.diffId).not.toBe(first.diffId);
+  });
+
+  it("orders paths as their components' bytes, parents first, whatever the characters", () => {
+    // The order as defined: component by component, each by its bytes on disk.
+    const byComponents = (a: string, b: string): number => {
+      const x = a.split('/');
+      const y = b.split('/');
+      for (let i = 0; i < Math.min(x.length, y.length); i++) {
+        const compared = Buffer.compare(encodeFileName(x[i] ?? ''), encodeFileName(y[i] ?? ''));
+        if (compared !== 0) return compared;
+      }
+      return x.length - y.length;
+    };
+    const component = fc.stringMatching(/^[a-z./ \-é\u{e000}\u{1f600}]{1,4}$/u).filter((name) => !name.includes('/'));
+    fc.assert(
+      fc.property(fc.array(component, { minLength: 1, maxLength: 3 }), fc.array(component, { minLength: 1, maxLength: 3 }), (x, y) => {
+        const [a, b] = [x.join('/'), y.join('/')];
+        expect(Math.sign(comparePaths(a, b))).toBe(Math.sign(byComponents(a, b)));
+      }),
+      { numRuns: 2000 },
+    );
+    expect(comparePaths('a/b', 'a-c')).toBeLessThan(0);
+    expect(comparePaths('a', 'a/b')).toBeLessThan(0);
+    expect(comparePaths('ab', 'a/b')).toBeGreaterThan(0);
   });
 
   it('refuses entries out of tar order', async () => {
