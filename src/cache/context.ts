@@ -331,17 +331,15 @@ function granularityNs(ctimeNs: bigint): bigint {
 
 /**
  * One remembered hash, and the stat fields (size, mtime, ctime, inode, device) of the file it was
- * made from, as one string: a lookup compares one string, not five numbers.
+ * made from, as one string: a lookup compares one string, not five numbers. As the index file
+ * holds it, so that reading the index makes no object per file.
  */
-interface IndexEntry {
-  readonly statKey: string;
-  readonly hash: string;
-}
+type IndexEntry = readonly [statKey: string, hash: string];
 
 interface StoredIndex {
   readonly version: 2;
   readonly root: string;
-  readonly entries: Record<string, [statKey: string, hash: string]>;
+  readonly entries: Record<string, IndexEntry>;
 }
 
 function statKey(stats: EntryStats): string {
@@ -402,9 +400,9 @@ export class ContentHasher {
       if (!entry.stats.isFile()) continue;
       const key = relativeKey(this.root, entry.hostPath);
       const known = key === undefined ? undefined : index.get(key);
-      if (known !== undefined && known.statKey === statKey(entry.stats)) {
+      if (known !== undefined && known[0] === statKey(entry.stats)) {
         this.counts.reused += 1;
-        result.set(entry.hostPath, known.hash);
+        result.set(entry.hostPath, known[1]);
         continue;
       }
       // A file another digest of this context is hashing, or hashed, as it is now: once is enough.
@@ -456,9 +454,11 @@ export class ContentHasher {
       return entries;
     }
     if (stored?.version !== 2 || stored.root !== this.root || typeof stored.entries !== 'object' || stored.entries === null) return entries;
-    for (const [key, value] of Object.entries(stored.entries)) {
-      if (!Array.isArray(value) || typeof value[0] !== 'string' || typeof value[1] !== 'string') continue;
-      entries.set(key, { statKey: value[0], hash: value[1] });
+    const storedEntries: Record<string, unknown> = stored.entries;
+    for (const key in storedEntries) {
+      const value = Object.hasOwn(storedEntries, key) ? storedEntries[key] : undefined;
+      if (!Array.isArray(value) || value.length !== 2 || typeof value[0] !== 'string' || typeof value[1] !== 'string') continue;
+      entries.set(key, value as unknown as IndexEntry);
     }
     return entries;
   }
@@ -469,7 +469,7 @@ export class ContentHasher {
     const stored: StoredIndex = {
       version: 2,
       root: this.root,
-      entries: Object.fromEntries([...this.entries].map(([key, entry]) => [key, [entry.statKey, entry.hash]])),
+      entries: Object.fromEntries(this.entries),
     };
     const directory = dirname(this.indexPath);
     await mkdir(directory, { recursive: true });
@@ -543,7 +543,7 @@ class NativeHashing {
           const error = results.errors[i] ?? 0;
           if (error === 0) {
             const hash = results.hashes[i] as string;
-            file.resolve({ hash, stable: results.stable[i] === 1 ? { statKey: results.statKeys[i] as string, hash } : undefined });
+            file.resolve({ hash, stable: results.stable[i] === 1 ? [results.statKeys[i] as string, hash] : undefined });
           } else file.reject(error < 0 ? fileChanged(file.shown) : systemError(error, results.calls[i] ?? '', file.entry.hostPath));
         });
       },
@@ -640,7 +640,7 @@ function stableEntry(before: EntryStats, after: EntryStats, total: bigint, hash:
   const unchanged = statKey(before) === statKey(after) && total === after.size;
   const margin = granularityNs(after.ctimeNs);
   const settled = after.ctimeNs + margin < hashedAtNs && after.mtimeNs + margin < hashedAtNs;
-  return unchanged && settled ? { statKey: statKey(after), hash } : undefined;
+  return unchanged && settled ? [statKey(after), hash] : undefined;
 }
 
 async function hashFile(api: XXHashAPI, entry: TreeEntry, shown: string): Promise<HashedFile> {

@@ -335,6 +335,28 @@ describe.each(hashers)('the hash index ($name)', ({ options }) => {
     expect(await digestOf(await openContext(root, options), ['.'])).toBe(rewritten);
   });
 
+  it("keeps files named as Object's own properties in the index, and passes over entries that are not [key, hash]", async () => {
+    const indexDir = join(dir.path, 'index');
+    await writeTree(root, { ['__proto__']: 'p', constructor: 'c', 'hasOwnProperty/x': 'h' });
+    await sleep(250);
+    const first = await openContext(root, { indexDir, ...options });
+    const digest = await digestOf(first, ['.']);
+    expect(first.hashes.counts).toEqual({ hashed: 3, reused: 0 });
+    const second = await openContext(root, { indexDir, ...options });
+    expect(await digestOf(second, ['.'])).toBe(digest);
+    expect(second.hashes.counts).toEqual({ hashed: 0, reused: 3 });
+    // Malformed entries are hashed again, not used.
+    const [name] = await readdir(indexDir);
+    const path = join(indexDir, name as string);
+    const stored = JSON.parse(await readFile(path, 'utf8')) as { entries: Record<string, unknown> };
+    stored.entries['constructor'] = { 0: 'x', 1: 'y' };
+    stored.entries['hasOwnProperty/x'] = [(stored.entries['hasOwnProperty/x'] as string[])[0], 'forged', 'extra'];
+    await writeFile(path, JSON.stringify(stored));
+    const third = await openContext(root, { indexDir, ...options });
+    expect(await digestOf(third, ['.'])).toBe(digest);
+    expect(third.hashes.counts).toEqual({ hashed: 2, reused: 1 });
+  });
+
   it('rehashes a file rewritten right after it was hashed, within the timestamp granularity', async () => {
     const indexDir = join(dir.path, 'index');
     await writeTree(root, { 'a.txt': 'aaaa' });
