@@ -5,10 +5,9 @@ import { promisify } from 'node:util';
 import pLimit, { type LimitFunction } from 'p-limit';
 import xxhash, { type XXHashAPI } from 'xxhash-wasm';
 import { constants as osConstants } from 'node:os';
-import { decodeFileName, encodeFileName, fsPath, hashHex, isTextName, loadContextAddon, messageOf, readDirectoryEntries, resolveInRoot, TsbuildError, uniqueHex, type ContextAddon, type NamedDirent } from '../common/index.js';
+import { decodeFileName, encodeFileName, fsPath, hashHex, isTextName, loadContextAddon, messageOf, readDirectoryEntries, resolveInRoot, TsbuildError, uniqueHex, type ContextAddon, type EntryStats, type NamedDirent } from '../common/index.js';
 import { fileSummary } from './explain.js';
 import { goClean, PatternMatcher, readIgnoreFile } from './patterns.js';
-import type { EntryStats } from './listing.js';
 import { matchSource, openWalkedEntry, walkSource, type MatchedSource, type SourceRoot, type TreeEntry } from './tree.js';
 
 const readAsync = promisify(read);

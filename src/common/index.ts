@@ -25,3 +25,4 @@ export * from './path-match.js';
 export * from './file-names.js';
 export { treeSize } from './tree-size.js';
 export { exitStatus } from './exit-status.js';
+export { listDirectory, type DirectoryListing, type EntryNumberStats, type EntryStats, type ListedEntry } from './directory-listing.js';

@@ -4,7 +4,7 @@ import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
-import { createHasher, decodeFileName, encodeFileName, fsPath, isOverlayOpaque, MediaType, nodeZlib, parseDigest, readDirectoryNames, readXattr, TsbuildError, type Descriptor, type Digest } from '../common/index.js';
+import { createHasher, decodeFileName, encodeFileName, fsPath, isOverlayOpaque, listDirectory, loadContextAddon, MediaType, nodeZlib, parseDigest, readDirectoryNames, readXattr, TsbuildError, type Descriptor, type Digest, type EntryNumberStats, type EntryStats } from '../common/index.js';
 import type { BlobInfo } from '../store/index.js';
 import { GzipWriter } from './gzip.js';
 import { ZstdWriter } from './zstd.js';
@@ -250,10 +250,12 @@ export interface DirectoryEntriesOptions {
    * over what the link reaches (docker CVE-2018-15664's symlink-exchange race).
    */
   readonly changing?: boolean;
+  /** List with one lstat per entry even where tsbuild-context.node loads (its fallback, which tests hold to the same entries). */
+  readonly withoutContextAddon?: boolean;
 }
 
 /** PATH opened with FLAGS (never following a last link), refused unless it is the inode SEEN. */
-function openSeen(path: string, entryPath: string, seen: Stats, flags: number): number {
+function openSeen(path: string, entryPath: string, seen: EntryNumberStats, flags: number): number {
   let descriptor: number;
   try {
     descriptor = openSync(fsPath(path), flags | constants.O_NOFOLLOW);
@@ -290,7 +292,7 @@ const descriptorDirectory = (descriptor: number): string => `/proc/self/fd/${des
  * and time of overlayfs' mark; an opaque marker has its directory's permission bits and owner,
  * and no time.
  */
-function whiteoutEntry(path: string, mark: Stats, opaque: boolean): LayerEntry {
+function whiteoutEntry(path: string, mark: EntryNumberStats, opaque: boolean): LayerEntry {
   const mode = opaque ? mark.mode & 0o777 : 0o600;
   const mtime = opaque ? 0 : Math.floor(mark.mtimeMs / 1000);
   return { path, type: 'file', mode, uid: mark.uid, gid: mark.gid, mtime, size: 0, content: () => new Uint8Array(0) };
@@ -304,23 +306,38 @@ export async function* directoryEntries(root: string, prefix = '', options: Dire
   const seen = new Map<string, string>();
   const overlay = options.overlayUpper === true;
   const changing = options.changing === true;
-  async function* walk(directory: string, relative: string): AsyncGenerator<LayerEntry> {
+  // A tree that does not change while it is read is listed a directory at a time by the native
+  // addon, with its entries' lstat (common/directory-listing.ts); one that may change is walked
+  // through descriptors, below.
+  const nativeListing = changing || options.withoutContextAddon === true ? undefined : loadContextAddon().module;
+  /** DIRECTORY's entries with their lstat, and the listing's stats of each (to list a directory below). */
+  const entriesOf = (directory: string, relative: string, listedAs: EntryStats | undefined): Array<{ name: string; info: EntryNumberStats; listed?: EntryStats }> => {
+    if (nativeListing !== undefined && listedAs !== undefined) {
+      const listing = listDirectory(nativeListing, directory, listedAs);
+      if ('changed' in listing) throw changedWhileRead(relative === '' ? '.' : relative);
+      return listing.entries.map((entry) => ({ name: entry.name, info: entry.numbers(), listed: entry.stats }));
+    }
+    return readDirectoryNames(directory).map((name) => ({
+      name,
+      info: changing ? lstatChanging(join(directory, name), relative === '' ? name : `${relative}/${name}`) : lstatSync(fsPath(join(directory, name))),
+    }));
+  };
+  async function* walk(directory: string, relative: string, listedAs: EntryStats | undefined): AsyncGenerator<LayerEntry> {
     // KEY: the entry name's bytes, which order siblings.
-    const children: { name: string; entryName: string; key: Buffer; info: Stats; mark?: 'whiteout' | 'opaque' }[] = [];
+    const children: { name: string; entryName: string; key: Buffer; info: EntryNumberStats; listed?: EntryStats; mark?: 'whiteout' | 'opaque' }[] = [];
     // Synchronous: a tree is many metadata calls of microseconds each, which the thread pool
     // made ten times as slow; file content is still read asynchronously. Names are the bytes on
     // disk (a RUN may leave one that is not UTF-8): see common/file-names.ts.
-    for (const name of readDirectoryNames(directory)) {
-      const info = changing ? lstatChanging(join(directory, name), relative === '' ? name : `${relative}/${name}`) : lstatSync(fsPath(join(directory, name)));
+    for (const { name, info, listed } of entriesOf(directory, relative, listedAs)) {
       const whiteout = overlay && info.isCharacterDevice() && info.rdev === 0;
       const entryName = whiteout ? `.wh.${name}` : name;
-      children.push({ name, entryName, key: encodeFileName(entryName), info, ...(whiteout ? { mark: 'whiteout' as const } : {}) });
+      children.push({ name, entryName, key: encodeFileName(entryName), info, ...(listed === undefined ? {} : { listed }), ...(whiteout ? { mark: 'whiteout' as const } : {}) });
     }
     // `/.`: a directory held by a descriptor is /proc/self/fd/N, a link whose own attributes
     // lgetxattr would read instead of the directory's.
     if (overlay && relative !== '' && isOverlayOpaque(`${directory}/.`)) children.push({ name: '', entryName: '.wh..wh..opq', key: Buffer.from('.wh..wh..opq'), info: lstatSync(fsPath(directory)), mark: 'opaque' });
     children.sort((a, b) => Buffer.compare(a.key, b.key));
-    for (const { name, entryName: outputName, info, mark } of children) {
+    for (const { name, entryName: outputName, info, listed, mark } of children) {
       const path = join(directory, name);
       const entryPath = relative === '' ? outputName : `${relative}/${outputName}`;
       if (mark !== undefined) {
@@ -354,12 +371,12 @@ export async function* directoryEntries(root: string, prefix = '', options: Dire
         if (changing) {
           const descriptor = openSeen(path, entryPath, info, constants.O_RDONLY | constants.O_DIRECTORY);
           try {
-            yield* walk(descriptorDirectory(descriptor), entryPath);
+            yield* walk(descriptorDirectory(descriptor), entryPath, undefined);
           } finally {
             closeSync(descriptor);
           }
         } else {
-          yield* walk(path, entryPath);
+          yield* walk(path, entryPath, listed);
         }
       } else if (info.isSymbolicLink()) {
         const target = await readlink(fsPath(path), { encoding: 'buffer' }).catch((error: unknown) => {
@@ -393,12 +410,12 @@ export async function* directoryEntries(root: string, prefix = '', options: Dire
     }
   }
   if (!changing) {
-    yield* walk(root, prefix);
+    yield* walk(root, prefix, nativeListing === undefined ? undefined : lstatSync(fsPath(root), { bigint: true }));
     return;
   }
   const descriptor = openSync(fsPath(root), constants.O_RDONLY | constants.O_DIRECTORY);
   try {
-    yield* walk(descriptorDirectory(descriptor), prefix);
+    yield* walk(descriptorDirectory(descriptor), prefix, undefined);
   } finally {
     closeSync(descriptor);
   }

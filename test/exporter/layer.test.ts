@@ -8,7 +8,7 @@ import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { extract } from 'tar-stream';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { MediaType, encodeFileName, hostPlatform, makeSpecialFile, readTar as readLayerTar, readXattrs, setXattr } from '../../src/common/index.js';
+import { MediaType, decodeFileName, encodeFileName, fsAddon, fsPath, hostPlatform, makeSpecialFile, readTar as readLayerTar, readXattrs, setXattr } from '../../src/common/index.js';
 import { comparePaths, directoryEntries, encodeHeader, endOfArchive, tarStream, writeImage, writeLayer, type LayerEntry } from '../../src/exporter/index.js';
 import { unpackLayer, type Store } from '../../src/store/index.js';
 
@@ -238,6 +238,29 @@ describe('layer writer', () => {
     expect([symHard.isSymbolicLink(), symHard.ino, symHard.nlink]).toEqual([true, sym.ino, 2]);
     const image = await writeImage(store, { layers: [one], platform: hostPlatform(), created: '1970-01-01T00:08:20Z', history: [{ created_by: 'test' }] }, 'localhost/tree:1');
     expect(image.config.rootfs.diff_ids).toEqual([one.diffId]);
+  });
+
+  it('gives the same layer whether the tree is listed by tsbuild-context.node or one lstat per entry', async () => {
+    const source = join(root, 'both');
+    await mkdir(join(source, 'd/e'), { recursive: true });
+    await writeFile(join(source, 'd/e/f'), 'f'.repeat(3000));
+    await link(join(source, 'd/e/f'), join(source, 'd/second'));
+    await symlink('../d', join(source, 'up'));
+    makeSpecialFile(join(source, 'fifo'), 'fifo', 0o600);
+    await writeFile(fsPath(join(source, decodeFileName(Buffer.from([0x6e, 0xff])))), 'a name that is not UTF-8');
+    await writeFile(join(source, 'old'), 'before 1970');
+    await utimes(join(source, 'old'), 1000, 1000);
+    fsAddon().lutimens(join(source, 'd/e'), -1_500_000_000n, -1_500_000_001n);
+    const entries = async (withoutContextAddon: boolean): Promise<unknown[]> => {
+      const all: unknown[] = [];
+      for await (const entry of directoryEntries(source, 'prefix', { withoutContextAddon })) all.push({ ...entry, content: undefined });
+      return all;
+    };
+    const listed = await entries(false);
+    expect(listed).toEqual(await entries(true));
+    expect(listed).toContainEqual(expect.objectContaining({ path: 'prefix/d/e', mtime: -2 }));
+    const layer = async (withoutContextAddon: boolean): Promise<string> => (await writeLayer(directoryEntries(source, '', { withoutContextAddon }), store, { compression: 'none' })).diffId;
+    expect(await layer(false)).toBe(await layer(true));
   });
 
   it('keeps names that are not UTF-8 as their bytes, through a layer and back', async () => {

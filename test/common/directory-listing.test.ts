@@ -2,8 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { linkSync, lstatSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { listDirectory, type EntryStats } from '../../src/cache/listing.js';
-import { decodeFileName, fsAddon, fsPath, loadContextAddon } from '../../src/common/index.js';
+import { decodeFileName, fsAddon, fsPath, listDirectory, loadContextAddon, type EntryStats } from '../../src/common/index.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
 
 const addon = loadContextAddon().module;

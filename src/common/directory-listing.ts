@@ -1,9 +1,10 @@
-import type { BigIntStats } from 'node:fs';
+import type { BigIntStats, Stats } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import { constants } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
-import { decodeFileName, fsPath, type ContextAddon } from '../common/index.js';
+import { decodeFileName, fsPath } from './file-names.js';
+import type { ContextAddon } from './native-addons.js';
 
 /**
  * What a walk reads of an entry's lstat: BigIntStats, or the same fields of a native listing.
@@ -93,10 +94,70 @@ class ListedStats implements EntryStats {
   }
 }
 
+/** What a layer's walk (exporter/layer.ts) reads of an entry's lstat: Node's Stats, or the same numbers of a native listing. */
+export type EntryNumberStats = Pick<Stats, 'dev' | 'ino' | 'mode' | 'nlink' | 'uid' | 'gid' | 'rdev' | 'size' | 'mtimeMs' | 'isFile' | 'isDirectory' | 'isSymbolicLink' | 'isFIFO' | 'isSocket' | 'isBlockDevice' | 'isCharacterDevice'>;
+
+/** ListedStats as numbers, as Node's Stats give them (mtimeMs from the nanoseconds, rounded down to whole ones first). */
+class ListedNumberStats implements EntryNumberStats {
+  constructor(private readonly listed: ListedStats) {}
+
+  get mode(): number {
+    return Number(this.listed.mode);
+  }
+  get nlink(): number {
+    return Number(this.listed.nlink);
+  }
+  get uid(): number {
+    return Number(this.listed.uid);
+  }
+  get gid(): number {
+    return Number(this.listed.gid);
+  }
+  get rdev(): number {
+    return Number(this.listed.rdev);
+  }
+  get size(): number {
+    return Number(this.listed.size);
+  }
+  get ino(): number {
+    return Number(this.listed.ino);
+  }
+  get dev(): number {
+    return Number(this.listed.dev);
+  }
+  get mtimeMs(): number {
+    const ns = this.listed.mtimeNs;
+    return Number(ns / 1_000_000n) + Number(ns % 1_000_000n) / 1e6;
+  }
+  isFile(): boolean {
+    return this.listed.isFile();
+  }
+  isDirectory(): boolean {
+    return this.listed.isDirectory();
+  }
+  isSymbolicLink(): boolean {
+    return this.listed.isSymbolicLink();
+  }
+  isFIFO(): boolean {
+    return this.listed.isFIFO();
+  }
+  isSocket(): boolean {
+    return this.listed.isSocket();
+  }
+  isBlockDevice(): boolean {
+    return this.listed.isBlockDevice();
+  }
+  isCharacterDevice(): boolean {
+    return this.listed.isCharacterDevice();
+  }
+}
+
 /** A directory's entry as listed: its name byte-exact (see file-names.ts) and its lstat. */
 export interface ListedEntry {
   readonly name: string;
   readonly stats: EntryStats;
+  /** The same lstat as numbers. */
+  numbers(): EntryNumberStats;
 }
 
 export type DirectoryListing = { readonly entries: ListedEntry[] } | { readonly changed: true };
@@ -116,7 +177,12 @@ export function listDirectory(addon: ContextAddon, hostPath: string, directory: 
     throw Object.assign(new Error(`${code}: ${listed.call} '${hostPath}'`), { code, errno: -listed.error, syscall: listed.call, path: hostPath });
   }
   const names = namesOf(listed.names);
-  return { entries: names.map((name, index) => ({ name, stats: new ListedStats(listed.stats, index * fieldCount) })) };
+  return {
+    entries: names.map((name, index) => {
+      const stats = new ListedStats(listed.stats, index * fieldCount);
+      return { name, stats, numbers: () => new ListedNumberStats(stats) };
+    }),
+  };
 }
 
 /** Each name of BYTES (each followed by NUL), decoded as readDirectoryNames decodes them. */
