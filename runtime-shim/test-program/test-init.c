@@ -2,7 +2,7 @@
  * A static program for runtime tests: each subcommand prints one JSON document about the
  * process as the container sees it, so that no distribution image is needed.
  *
- *   test-init ids | caps | env | cwd | hostname | mounts | rlimits | pid | nnp | fds | netdevs | seccomp
+ *   test-init ids | caps | env | cwd | hostname | mounts | rlimits | pid | session | nnp | fds | netdevs | seccomp
  *   test-init exit N | kill-self N | sleep-until-signal | zombies | write FILE | open-exe PID
  *   test-init console-receiver SOCKET   (on the host: takes a terminal from --console-socket)
  *   test-init tty                        (in the container: whether stdio is a terminal)
@@ -438,6 +438,8 @@ main (int argc, char **argv)
   static const char *const caps[] = { "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb" };
   static const char *const nnp[] = { "NoNewPrivs" };
   static const char *const pid[] = { "Pid", "PPid", "NSpid" };
+  /* 0 for a session or group led from outside the pid namespace. */
+  static const char *const session[] = { "NSpgid", "NSsid" };
   if (strcmp (command, "ids") == 0)
     return ids ();
   if (strcmp (command, "caps") == 0)
@@ -446,6 +448,8 @@ main (int argc, char **argv)
     return status_fields (nnp, 1);
   if (strcmp (command, "pid") == 0)
     return status_fields (pid, 3);
+  if (strcmp (command, "session") == 0)
+    return status_fields (session, 2);
   if (strcmp (command, "env") == 0)
     return env ();
   if (strcmp (command, "cwd") == 0)

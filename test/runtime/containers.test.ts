@@ -172,6 +172,8 @@ function lifecycleTests(): void {
     expect(effective('--privileged')).toBe(bounding);
     // It joined the container's pid namespace: the container's first process is its PID 1.
     expect(ok('exec', 'stopper1', 'cat', '/proc/1/cmdline')).toContain('trap');
+    // In a session and process group of its own, as runc's: its `kill 0` reaches no process outside.
+    expect(ok('exec', 'stopper1', 'sh', '-c', 'read pid comm state ppid group session rest < /proc/self/stat; echo $((pid == group && pid == session))')).toBe('1\n');
     expect(tsbuild('exec', 'stopper1', 'sh', '-c', 'exit 6').status).toBe(6);
     expect(tsbuild('exec', 'stopper1', 'nosuch')).toMatchObject({ status: 127, stderr: expect.stringContaining('execve nosuch: No such file or directory') });
     // Docker's default capabilities, as the container's own process has them, not the runtime's.

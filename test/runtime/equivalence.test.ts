@@ -33,6 +33,7 @@ const cases: readonly Case[] = [
   { name: 'no_new_privs', args: ['nnp'], spec: { noNewPrivileges: true } },
   { name: 'network none: loopback only', args: ['netdevs'] },
   { name: 'pid 1', args: ['pid'] },
+  { name: 'session and process group', args: ['session'] },
   { name: 'exit code', args: ['exit', '7'] },
   { name: 'exit code 0', args: ['exit', '0'] },
   { name: 'descriptors', args: ['fds'] },
