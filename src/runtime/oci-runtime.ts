@@ -11,6 +11,7 @@ import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { TsbuildError, exitStatus } from '../common/index.js';
 import { generateConfig, type ContainerSpec } from './spec.js';
+import { stdioPipes, type StdioWish } from './stdio-pipes.js';
 
 /**
  * The container's standard streams copied through tsbuild, as docker attaches them: pipes, so
@@ -216,32 +217,42 @@ export class CommandRuntime implements OciRuntime {
     ], options.logFile);
     const piped = options.stdio === 'pipe';
     const attached = typeof options.stdio === 'object' ? options.stdio : undefined;
-    const stdio: StdioOptions = piped
-      ? ['ignore', 'pipe', 'pipe']
+    // Piped, stdin is an empty pipe, as a BuildKit step's is: a script that asks whether its
+    // input is a pipe (`[ -p /dev/stdin ]`) sees what it sees there.
+    const wishes: [StdioWish, StdioWish, StdioWish] = piped
+      ? ['empty', 'pipe', 'pipe']
       : attached !== undefined
         ? [attached.stdin === undefined ? 'ignore' : 'pipe', attached.stdout === undefined ? 'ignore' : 'pipe', 'pipe']
         : ['inherit', 'inherit', 'pipe'];
+    const pipes = stdioPipes(wishes);
+    const stdio: StdioOptions = pipes?.stdio ?? wishes.map((wish) => (wish === 'empty' ? 'ignore' : wish));
     const stderrTarget = attached?.stderr ?? options.stderr ?? process.stderr;
     return new Promise((resolve, reject) => {
-      const child = spawn(command, args, { stdio, detached: options.ownSession === true });
+      let child;
+      try {
+        child = spawn(command, args, { stdio, detached: options.ownSession === true });
+      } finally {
+        pipes?.closeChildEnds();
+      }
+      const [childStdin, childStdout, childStderr] = pipes?.streams ?? [child.stdin, child.stdout, child.stderr];
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       const streaming = piped && options.onOutput !== undefined;
-      if (attached?.stdout !== undefined) child.stdout?.pipe(attached.stdout as NodeJS.WritableStream & Writable, { end: false });
+      if (attached?.stdout !== undefined) childStdout?.pipe(attached.stdout as NodeJS.WritableStream & Writable, { end: false });
       else
-        child.stdout?.on('data', (chunk: Buffer) => {
+        childStdout?.on('data', (chunk: Buffer) => {
           if (streaming) options.onOutput?.('stdout', chunk);
           else out.push(chunk);
         });
-      if (attached?.stdin !== undefined && child.stdin !== null) {
-        const input = child.stdin;
+      if (attached?.stdin !== undefined && childStdin !== null) {
+        const input = childStdin;
         // The container may exit, or close its stdin, before the input ends: not an error here.
         input.on('error', () => undefined);
         attached.stdin.pipe(input);
         child.on('exit', () => attached.stdin?.unpipe(input));
       }
       let errBytes = 0;
-      child.stderr?.on('data', (chunk: Buffer) => {
+      childStderr?.on('data', (chunk: Buffer) => {
         err.push(chunk);
         errBytes += chunk.length;
         if (streaming) {
@@ -257,9 +268,23 @@ export class CommandRuntime implements OciRuntime {
         // must not grow this without bound.
         while (errBytes > stderrTail && err.length > 1) errBytes -= err.shift()?.length ?? 0;
       });
-      child.on('error', (error) => reject(new TsbuildError('RUNTIME', `run container ${id}: start ${this.binary}: ${error.message}`, { cause: error })));
+      child.on('error', (error) => {
+        for (const stream of pipes?.streams ?? []) stream?.destroy();
+        reject(new TsbuildError('RUNTIME', `run container ${id}: start ${this.binary}: ${error.message}`, { cause: error }));
+      });
       if (child.pid !== undefined) options.onSpawn?.(child.pid);
-      child.on('close', (code, signal) => {
+      if (pipes === undefined) child.on('close', (code, signal) => finish(code, signal));
+      else {
+        // Node's `close` waits for the output streams it made; those of stdioPipes are awaited
+        // here. Their stdin, which may still be taking input, goes with the runtime.
+        const [stdinPipe, ...outputs] = pipes.streams;
+        const ended = Promise.all(outputs.map((stream) => (stream === null ? undefined : new Promise((settle) => stream.once('close', settle)))));
+        child.on('exit', (code, signal) => {
+          stdinPipe?.destroy();
+          void ended.then(() => finish(code, signal));
+        });
+      }
+      const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
         const stderr = Buffer.concat(err).toString();
         const status = exitStatus(code, signal);
         // The shim's own failures exit 125 with a JSON line; the process may exit 125 too, so
@@ -280,7 +305,7 @@ export class CommandRuntime implements OciRuntime {
           return;
         }
         resolve({ status, stdout: Buffer.concat(out).toString(), stderr });
-      });
+      };
     });
   }
 

@@ -76,6 +76,14 @@ describe.runIf(isRoot && toolExists('crun'))('runtime-shim and crun, rootful', (
     });
   }
 
+  it('gives the process pipes for stdout and stderr, which it opens again through /proc/self/fd (a socket refuses: ENXIO)', async () => {
+    for (const fd of [1, 2]) {
+      const path = bundle(`rootful-reopen-${fd}`, { args: ['/test-init', 'write', `/proc/self/fd/${fd}`], rootfs, rootless: false });
+      const ran = await shim().run(path, `p${++n}`, { stdio: 'pipe' });
+      expect({ status: ran.status, stdout: ran.stdout, stderr: ran.stderr }).toEqual({ status: 0, stdout: fd === 1 ? 'x{"errno":0}\n' : '{"errno":0}\n', stderr: fd === 2 ? 'x' : '' });
+    }
+  });
+
   it.runIf(toolExists('runc'))('agree with runc on the mount table, in its order and with its flags', async () => {
     const mounts = cases.find((c) => c.args[0] === 'mounts') ?? expect.fail('no mounts case');
     const path = bundle('rootful-runc-mounts', { args: ['/test-init', ...mounts.args], rootfs, rootless: false, ...mounts.spec });
