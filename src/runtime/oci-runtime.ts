@@ -2,7 +2,7 @@
  * The OCI runtimes tsbuild drives: its own runtime-shim (the default), or any binary with the
  * command line crun and runc share (`--runtime crun|runc|PATH`).
  */
-import { spawn, spawnSync, type StdioOptions } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { TsbuildError, exitStatus } from '../common/index.js';
 import { generateConfig, type ContainerSpec } from './spec.js';
-import { stdioPipes, type StdioWish } from './stdio-pipes.js';
+import { spawnPiped, type StdioWish } from './stdio-pipes.js';
 
 /**
  * The container's standard streams copied through tsbuild, as docker attaches them: pipes, so
@@ -224,17 +224,9 @@ export class CommandRuntime implements OciRuntime {
       : attached !== undefined
         ? [attached.stdin === undefined ? 'ignore' : 'pipe', attached.stdout === undefined ? 'ignore' : 'pipe', 'pipe']
         : ['inherit', 'inherit', 'pipe'];
-    const pipes = stdioPipes(wishes);
-    const stdio: StdioOptions = pipes?.stdio ?? wishes.map((wish) => (wish === 'empty' ? 'ignore' : wish));
     const stderrTarget = attached?.stderr ?? options.stderr ?? process.stderr;
     return new Promise((resolve, reject) => {
-      let child;
-      try {
-        child = spawn(command, args, { stdio, detached: options.ownSession === true });
-      } finally {
-        pipes?.closeChildEnds();
-      }
-      const [childStdin, childStdout, childStderr] = pipes?.streams ?? [child.stdin, child.stdout, child.stderr];
+      const { child, stdin: childStdin, stdout: childStdout, stderr: childStderr, onClose } = spawnPiped(command, args, wishes, { detached: options.ownSession === true });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       const streaming = piped && options.onOutput !== undefined;
@@ -268,22 +260,8 @@ export class CommandRuntime implements OciRuntime {
         // must not grow this without bound.
         while (errBytes > stderrTail && err.length > 1) errBytes -= err.shift()?.length ?? 0;
       });
-      child.on('error', (error) => {
-        for (const stream of pipes?.streams ?? []) stream?.destroy();
-        reject(new TsbuildError('RUNTIME', `run container ${id}: start ${this.binary}: ${error.message}`, { cause: error }));
-      });
+      child.on('error', (error) => reject(new TsbuildError('RUNTIME', `run container ${id}: start ${this.binary}: ${error.message}`, { cause: error })));
       if (child.pid !== undefined) options.onSpawn?.(child.pid);
-      if (pipes === undefined) child.on('close', (code, signal) => finish(code, signal));
-      else {
-        // Node's `close` waits for the output streams it made; those of stdioPipes are awaited
-        // here. Their stdin, which may still be taking input, goes with the runtime.
-        const [stdinPipe, ...outputs] = pipes.streams;
-        const ended = Promise.all(outputs.map((stream) => (stream === null ? undefined : new Promise((settle) => stream.once('close', settle)))));
-        child.on('exit', (code, signal) => {
-          stdinPipe?.destroy();
-          void ended.then(() => finish(code, signal));
-        });
-      }
       const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
         const stderr = Buffer.concat(err).toString();
         const status = exitStatus(code, signal);
@@ -306,6 +284,7 @@ export class CommandRuntime implements OciRuntime {
         }
         resolve({ status, stdout: Buffer.concat(out).toString(), stderr });
       };
+      onClose(finish);
     });
   }
 

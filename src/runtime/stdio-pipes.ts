@@ -5,9 +5,10 @@
  * /dev/stdout, failed where BuildKit's steps (go-runc's pipes) and docker's containers succeed.
  * The pipes come from tsbuild-fs; where it does not load, Node's socket pairs stay.
  */
-import type { StdioOptions } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { closeSync } from 'node:fs';
 import { Socket } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
 import { loadFsAddon } from '../common/index.js';
 
 /**
@@ -56,5 +57,46 @@ export function stdioPipes(wishes: readonly [StdioWish, StdioWish, StdioWish]): 
     closeChildEnds: () => {
       for (const fd of childEnds.splice(0)) closeSync(fd);
     },
+  };
+}
+
+/** A runtime started by spawnPiped: its streams, whichever kind they are, and its end. */
+export interface PipedChild {
+  readonly child: ChildProcess;
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  /** LISTENER once the process has exited and its output streams are read to their end (Node's `close`). */
+  onClose(listener: (code: number | null, signal: NodeJS.Signals | null) => void): void;
+}
+
+/** spawn with the streams WISHES pipes as pipes (stdioPipes), or as Node's socket pairs where they cannot be. */
+export function spawnPiped(command: string, args: readonly string[], wishes: readonly [StdioWish, StdioWish, StdioWish], options: { readonly detached?: boolean } = {}): PipedChild {
+  const pipes = stdioPipes(wishes);
+  let child: ChildProcess;
+  try {
+    child = spawn(command, args, { stdio: pipes?.stdio ?? wishes.map((wish) => (wish === 'empty' ? 'ignore' : wish)), detached: options.detached === true });
+  } finally {
+    pipes?.closeChildEnds();
+  }
+  if (pipes === undefined) return { child, stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, onClose: (listener) => child.on('close', listener) };
+  const [stdin, stdout, stderr] = pipes.streams;
+  // A runtime that did not start closes nothing of ours: its streams go with it.
+  child.on('error', () => {
+    for (const stream of pipes.streams) stream?.destroy();
+  });
+  // Node's `close` waits for the output streams it made; these are awaited here. Stdin, which
+  // may still be taking input, goes with the process.
+  const ended = Promise.all([stdout, stderr].map((stream) => (stream === null ? undefined : new Promise((settle) => stream.once('close', settle)))));
+  return {
+    child,
+    stdin,
+    stdout,
+    stderr,
+    onClose: (listener) =>
+      child.on('exit', (code, signal) => {
+        stdin?.destroy();
+        void ended.then(() => listener(code, signal));
+      }),
   };
 }

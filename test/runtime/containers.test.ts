@@ -156,6 +156,8 @@ function lifecycleTests(): void {
     expect(table[1]).toMatch(new RegExp(`^${id.slice(0, 12)}\\s+stopper\\s+"sh -c 'trap .*"\\s+.* ago\\s+Up .*\\s+stopper1$`));
     await until('logs', () => ok('logs', 'stopper1'), (text) => text === 'ready\n');
     expect(ok('exec', 'stopper1', 'echo', 'inside')).toBe('inside\n');
+    // Its streams are pipes, which it opens again by name (a socket's link refuses with ENXIO).
+    expect(ok('exec', 'stopper1', 'sh', '-c', 'echo by-name > /dev/stdout && echo warned > /dev/stderr')).toBe('by-name\n');
     expect(ok('exec', '-e', 'X=1', '-w', '/tmp', '-u', 'nobody', id.slice(0, 8), 'sh', '-c', 'echo $X $(pwd) $(id -u)')).toBe('1 /tmp 65534\n');
     // --env-file's variables, then -e's; --privileged: every capability, where the container has docker's default set.
     const envFile = join(tmpdir(), `tsbuild-exec-${process.pid}.env`);
