@@ -84,6 +84,17 @@ describe.runIf(isRoot && toolExists('crun'))('runtime-shim and crun, rootful', (
     }
   });
 
+  // runc (BuildKit's and docker's runtime) gives a user its streams by uid, keeping their group;
+  // crun changes the group too. Rootful only: the rootless runs below hand the runtimes Node's
+  // socket pairs, which runc replaces with pipes of its own.
+  it.runIf(toolExists('runc'))('agree with runc on who owns the standard streams of a non-root user, and that it opens them again', async () => {
+    const path = bundle('rootful-stdio-owner', { args: ['/test-init', 'stdio-owner'], rootfs, rootless: false, user: { uid: 1000, gid: 1000 } });
+    const ours = await shim().run(path, `so${++n}`, { stdio: 'pipe' });
+    const theirs = await new CommandRuntime('runc', 'runc', join(dir, 'state-runc')).run(path, `ro${n}`, { stdio: 'pipe' });
+    expect(JSON.parse(ours.stdout)).toEqual([0, 1, 2].map(() => ({ fifo: true, uid: 1000, gid: 0, reopen: 0 })));
+    expect({ status: ours.status, stdout: ours.stdout }).toEqual({ status: theirs.status, stdout: theirs.stdout });
+  });
+
   it.runIf(toolExists('runc'))('agree with runc on the mount table, in its order and with its flags', async () => {
     const mounts = cases.find((c) => c.args[0] === 'mounts') ?? expect.fail('no mounts case');
     const path = bundle('rootful-runc-mounts', { args: ['/test-init', ...mounts.args], rootfs, rootless: false, ...mounts.spec });
