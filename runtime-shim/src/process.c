@@ -21,6 +21,9 @@
 #ifndef PROC_SUPER_MAGIC
 #define PROC_SUPER_MAGIC 0x9fa0
 #endif
+#ifndef PIPEFS_MAGIC
+#define PIPEFS_MAGIC 0x50495045
+#endif
 
 void
 close_other_fds (const int *keep, int keep_count, int preserve)
@@ -137,8 +140,8 @@ install_seccomp (const struct spec *spec, struct shim_error *err)
  * The standard streams given to the process's user, as runc's fixStdioPermissions does before
  * it changes ids (the uid only; the group stays): a pipe root made is 0600, and a step run as
  * a user then opens /dev/stdout or /dev/stderr again (EACCES otherwise, where BuildKit's runc
- * lets it). Only pipes and the container's own terminal: a host file or terminal passed
- * through keeps its owner. An owner the kernel will not change (not mapped in a user
+ * lets it). Only pipes (not a named fifo of the host's) and the container's own terminal: a
+ * host file, fifo or terminal passed through keeps its owner. An owner the kernel will not change (not mapped in a user
  * namespace) is left, as runc leaves it.
  */
 static void
@@ -149,7 +152,9 @@ give_streams_to_user (const struct spec *spec)
       struct stat st;
       if (fstat (fd, &st) < 0 || st.st_uid == spec->uid)
         continue;
-      if (!S_ISFIFO (st.st_mode) && !(spec->terminal && isatty (fd)))
+      struct statfs fs;
+      bool anonymous_pipe = S_ISFIFO (st.st_mode) && fstatfs (fd, &fs) == 0 && fs.f_type == PIPEFS_MAGIC;
+      if (!anonymous_pipe && !(spec->terminal && isatty (fd)))
         continue;
       if (fchown (fd, spec->uid, st.st_gid) < 0)
         continue;

@@ -7,7 +7,7 @@
  * its mount namespace: root prepares such a namespace, then becomes the user to start crun.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CommandRuntime, ShimRuntime, generateConfig, subordinateRange, type ContainerSpec } from '../../src/runtime/index.js';
@@ -93,6 +93,25 @@ describe.runIf(isRoot && toolExists('crun'))('runtime-shim and crun, rootful', (
     const theirs = await new CommandRuntime('runc', 'runc', join(dir, 'state-runc')).run(path, `ro${n}`, { stdio: 'pipe' });
     expect(JSON.parse(ours.stdout)).toEqual([0, 1, 2].map(() => ({ fifo: true, uid: 1000, gid: 0, reopen: 0 })));
     expect({ status: ours.status, stdout: ours.stdout }).toEqual({ status: theirs.status, stdout: theirs.stdout });
+  });
+
+  it('leaves the owner of a named fifo of the host given as a stream: only pipes go to the process', () => {
+    const path = bundle('rootful-stdio-fifo', { args: ['/test-init', 'stdio-owner'], rootfs, rootless: false, user: { uid: 1000, gid: 1000 } });
+    const fifo = join(dir, 'stdout.fifo');
+    spawnSync('mkfifo', [fifo]);
+    // Open for reading and writing: no wait for a reader, and the output stays readable here.
+    const fd = openSync(fifo, 'r+');
+    try {
+      const ran = spawnSync(shimBinary, ['--root', join(dir, 'state-shim'), 'run', '--bundle', path, `fifo${++n}`], { stdio: ['ignore', fd, 'pipe'] });
+      expect(ran.status).toBe(0);
+      expect(statSync(fifo).uid).toBe(0);
+      const output = Buffer.alloc(4096);
+      const streams = JSON.parse(output.subarray(0, readSync(fd, output)).toString()) as unknown[];
+      // The user cannot open it again (0644, root's), as under runc it could not either.
+      expect(streams[1]).toEqual({ fifo: true, uid: 0, gid: 0, reopen: 13 });
+    } finally {
+      closeSync(fd);
+    }
   });
 
   it.runIf(toolExists('runc'))('agree with runc on the mount table, in its order and with its flags', async () => {
