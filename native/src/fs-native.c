@@ -1,7 +1,7 @@
 /*
  * The few system calls Node does not offer and tsbuild needs: mknod (device nodes and fifos)
  * and extended attributes, read and written without following symlinks; writeback of a file
- * range; a directory's top-of-hierarchy flag; times to the nanosecond. A Node-API addon rather than a helper process: layer diffs read the xattrs of every
+ * range; a directory's top-of-hierarchy flag; times to the nanosecond; pipes. A Node-API addon rather than a helper process: layer diffs read the xattrs of every
  * file.
  */
 #define NAPI_VERSION 8
@@ -269,6 +269,24 @@ static napi_value fs_futimens(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * pipe(): [read, write], the descriptors of a new pipe, close-on-exec. For a container's
+ * standard streams: Node makes a child's `pipe` streams socket pairs, and open(2) of a socket
+ * through /proc/self/fd (a RUN's `> /dev/stderr`) fails with ENXIO where a pipe opens.
+ */
+static napi_value fs_pipe(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return throw_errno(env, errno, "pipe2", NULL);
+  napi_value result, end;
+  napi_create_array_with_length(env, 2, &result);
+  for (uint32_t i = 0; i < 2; i++) {
+    napi_create_int32(env, fds[i], &end);
+    napi_set_element(env, result, i, end);
+  }
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"mknod", NULL, fs_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -279,6 +297,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"markTopDirectory", NULL, fs_mark_top_directory, NULL, NULL, NULL, napi_enumerable, NULL},
       {"lutimens", NULL, fs_lutimens, NULL, NULL, NULL, napi_enumerable, NULL},
       {"futimens", NULL, fs_futimens, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pipe", NULL, fs_pipe, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

@@ -186,6 +186,15 @@ child_main (void *opaque)
   if (spec_has_namespace (spec, CLONE_NEWNET, NULL) && network_loopback_up (&err) < 0)
     goto fail;
 
+  /* A session and process group of its own, as runc and crun start every process (with a
+     terminal, terminal_attach makes it): a `kill 0` or a signal to the process group then stays
+     in the container, where one in its caller's group would reach the runtime and whatever
+     started it (a build step's `trap 'kill 0' EXIT` killed the build). */
+  if (!spec->terminal && setsid () < 0)
+    {
+      shim_fail (&err, errno, "setsid", NULL, "make the process a session leader");
+      goto fail;
+    }
   char console_slave[PATH_MAX] = "";
   int console_master = -1;
   if (spec->terminal)

@@ -21,6 +21,9 @@
 #ifndef PROC_SUPER_MAGIC
 #define PROC_SUPER_MAGIC 0x9fa0
 #endif
+#ifndef PIPEFS_MAGIC
+#define PIPEFS_MAGIC 0x50495045
+#endif
 
 void
 close_other_fds (const int *keep, int keep_count, int preserve)
@@ -133,6 +136,31 @@ install_seccomp (const struct spec *spec, struct shim_error *err)
   return 0;
 }
 
+/*
+ * The standard streams given to the process's user, as runc's fixStdioPermissions does before
+ * it changes ids (the uid only; the group stays): a pipe root made is 0600, and a step run as
+ * a user then opens /dev/stdout or /dev/stderr again (EACCES otherwise, where BuildKit's runc
+ * lets it). Only pipes (not a named fifo of the host's) and the container's own terminal: a
+ * host file, fifo or terminal passed through keeps its owner. An owner the kernel will not change (not mapped in a user
+ * namespace) is left, as runc leaves it.
+ */
+static void
+give_streams_to_user (const struct spec *spec)
+{
+  for (int fd = 0; fd < 3; fd++)
+    {
+      struct stat st;
+      if (fstat (fd, &st) < 0 || st.st_uid == spec->uid)
+        continue;
+      struct statfs fs;
+      bool anonymous_pipe = S_ISFIFO (st.st_mode) && fstatfs (fd, &fs) == 0 && fs.f_type == PIPEFS_MAGIC;
+      if (!anonymous_pipe && !(spec->terminal && isatty (fd)))
+        continue;
+      if (fchown (fd, spec->uid, st.st_gid) < 0)
+        continue;
+    }
+}
+
 int
 process_prepare (const struct spec *spec, bool user_namespace, struct shim_error *err)
 {
@@ -149,6 +177,7 @@ process_prepare (const struct spec *spec, bool user_namespace, struct shim_error
   /* Without one in the config, 022, as runc gives: the caller's own (an ordinary user's 002 or
      077) would otherwise reach every file the process makes, a build's layers among them. */
   umask (spec->has_umask ? spec->umask : 022);
+  give_streams_to_user (spec);
   /* Always asked of the kernel, never of /proc/self/setgroups, which the root may fake: where
      setgroups is denied (a single-id user namespace) no group can be left to clear. */
   if (setgroups (spec->additional_gid_count, spec->additional_gids) < 0 && spec->additional_gid_count > 0)

@@ -2,7 +2,7 @@
  * A static program for runtime tests: each subcommand prints one JSON document about the
  * process as the container sees it, so that no distribution image is needed.
  *
- *   test-init ids | caps | env | cwd | hostname | mounts | rlimits | pid | nnp | fds | netdevs | seccomp
+ *   test-init ids | caps | env | cwd | hostname | mounts | rlimits | pid | session | stdio-owner | nnp | fds | netdevs | seccomp
  *   test-init exit N | kill-self N | sleep-until-signal | zombies | write FILE | open-exe PID
  *   test-init console-receiver SOCKET   (on the host: takes a terminal from --console-socket)
  *   test-init tty                        (in the container: whether stdio is a terminal)
@@ -438,6 +438,8 @@ main (int argc, char **argv)
   static const char *const caps[] = { "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb" };
   static const char *const nnp[] = { "NoNewPrivs" };
   static const char *const pid[] = { "Pid", "PPid", "NSpid" };
+  /* 0 for a session or group led from outside the pid namespace. */
+  static const char *const session[] = { "NSpgid", "NSsid" };
   if (strcmp (command, "ids") == 0)
     return ids ();
   if (strcmp (command, "caps") == 0)
@@ -446,6 +448,8 @@ main (int argc, char **argv)
     return status_fields (nnp, 1);
   if (strcmp (command, "pid") == 0)
     return status_fields (pid, 3);
+  if (strcmp (command, "session") == 0)
+    return status_fields (session, 2);
   if (strcmp (command, "env") == 0)
     return env ();
   if (strcmp (command, "cwd") == 0)
@@ -474,6 +478,28 @@ main (int argc, char **argv)
     return sleep_until_signal ();
   if (strcmp (command, "zombies") == 0)
     return zombies ();
+  if (strcmp (command, "stdio-owner") == 0)
+    {
+      /* Who owns each standard stream (a pipe's owner decides who may open it again through
+         /proc/self/fd), and whether it opens again. */
+      printf ("[");
+      for (int fd = 0; fd < 3; fd++)
+        {
+          struct stat st;
+          char link[32];
+          snprintf (link, sizeof link, "/proc/self/fd/%d", fd);
+          int reopened = open (link, fd == 0 ? O_RDONLY : O_WRONLY);
+          int reopen_errno = reopened < 0 ? errno : 0;
+          if (reopened >= 0)
+            close (reopened);
+          if (fstat (fd, &st) < 0)
+            printf ("%s{\"errno\":%d}", fd == 0 ? "" : ",", errno);
+          else
+            printf ("%s{\"fifo\":%s,\"uid\":%u,\"gid\":%u,\"reopen\":%d}", fd == 0 ? "" : ",", S_ISFIFO (st.st_mode) ? "true" : "false", (unsigned) st.st_uid, (unsigned) st.st_gid, reopen_errno);
+        }
+      printf ("]\n");
+      return 0;
+    }
   if (strcmp (command, "write") == 0 && argc > 2)
     {
       /* Tries to write a file; prints the errno (0 on success). */

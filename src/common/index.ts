@@ -5,7 +5,7 @@ export * from './source-range.js';
 export * from './suggest.js';
 export * from './reference.js';
 export * from './shell/index.js';
-export { fsAddon, loadContextAddon, nativeAddon, nativeContextStatus, nativeFsStatus, nativeHashingStatus, type AddonStatus, type ContextAddon, type FsAddon, type NativeAddon } from './native-addons.js';
+export { fsAddon, loadContextAddon, loadFsAddon, nativeAddon, nativeContextStatus, nativeFsStatus, nativeHashingStatus, type AddonStatus, type ContextAddon, type FsAddon, type NativeAddon } from './native-addons.js';
 export * from './special-files.js';
 export * from './file-times.js';
 export * from './extended-attributes.js';

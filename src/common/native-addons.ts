@@ -24,6 +24,8 @@ export interface FsAddon {
   lutimens(path: string | Buffer, atimeNs: bigint, mtimeNs: bigint): void;
   /** lutimens for the file open as FD. */
   futimens(fd: number, atimeNs: bigint, mtimeNs: bigint): void;
+  /** A new pipe's [read, write] descriptors, close-on-exec (Node's child pipes are socket pairs). */
+  pipe(): [number, number];
 }
 
 /** A file writer that hashes and writes on libuv's thread pool (native/src/hashing-writer.c). */

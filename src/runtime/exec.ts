@@ -4,7 +4,7 @@
  * as config.json describes it: the container's environment, user, working directory and
  * Docker's default capabilities), and the processes of its pid namespace as `ps -f` shows them.
  */
-import { execFile, spawn, type StdioOptions } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import type { Writable } from 'node:stream';
 import { TsbuildError, exitStatus, messageOf } from '../common/index.js';
 import { namespaceProcesses, type ContainerRecord } from './container.js';
 import { runtimeError, shimPath, type AttachedStreams } from './oci-runtime.js';
+import { spawnPiped, type StdioWish } from './stdio-pipes.js';
 import { containerCapabilities, securityOptOf } from './security-options.js';
 import { generateConfig } from './spec.js';
 import { ConsoleSocket, TerminalCopy, type TerminalSize } from './terminal.js';
@@ -145,9 +146,9 @@ async function runExecWithTerminal(record: ContainerRecord, args: readonly strin
 function runExec(record: ContainerRecord, args: readonly string[], options: ExecOptions): Promise<ExecResult> {
   const attached = typeof options.stdio === 'object' ? options.stdio : undefined;
   const piped = options.stdio === 'pipe';
-  const stdio: StdioOptions = [attached?.stdin === undefined ? 'ignore' : 'pipe', attached?.stdout === undefined && !piped ? 'ignore' : 'pipe', 'pipe'];
+  const wishes: [StdioWish, StdioWish, StdioWish] = [attached?.stdin === undefined ? 'ignore' : 'pipe', attached?.stdout === undefined && !piped ? 'ignore' : 'pipe', 'pipe'];
   return new Promise((resolve, reject) => {
-    const child = spawn(shimPath(), args, { stdio });
+    const { child, stdin: childStdin, stdout: childStdout, stderr: childStderr, onClose } = spawnPiped(shimPath(), args, wishes);
     const output: Buffer[] = [];
     const ownError: Buffer[] = [];
     let outputBytes = 0;
@@ -156,16 +157,16 @@ function runExec(record: ContainerRecord, args: readonly string[], options: Exec
       output.push(chunk);
       outputBytes += chunk.length;
     };
-    child.stderr?.on('data', (chunk: Buffer) => {
+    childStderr?.on('data', (chunk: Buffer) => {
       // The runtime's own failure becomes the rejection; it is not shown as output.
       if (errorLine(chunk)) ownError.push(chunk);
       else if (piped) keep(chunk);
       else (attached?.stderr ?? process.stderr).write(chunk);
     });
-    if (piped) child.stdout?.on('data', keep);
-    else if (attached?.stdout !== undefined) child.stdout?.pipe(attached.stdout as NodeJS.WritableStream & Writable, { end: false });
-    if (attached?.stdin !== undefined && child.stdin !== null) {
-      const input = child.stdin;
+    if (piped) childStdout?.on('data', keep);
+    else if (attached?.stdout !== undefined) childStdout?.pipe(attached.stdout as NodeJS.WritableStream & Writable, { end: false });
+    if (attached?.stdin !== undefined && childStdin !== null) {
+      const input = childStdin;
       input.on('error', () => undefined);
       attached.stdin.pipe(input);
       child.on('exit', () => attached.stdin?.unpipe(input));
@@ -179,7 +180,7 @@ function runExec(record: ContainerRecord, args: readonly string[], options: Exec
             child.kill('SIGKILL');
           }, options.timeoutMs);
     child.on('error', (error) => reject(new TsbuildError('RUNTIME', `exec in container ${record.id}: start ${shimPath()}: ${error.message}`, { cause: error })));
-    child.on('close', (code, signal) => {
+    onClose((code, signal) => {
       if (timer !== undefined) clearTimeout(timer);
       const status = timedOut ? -1 : exitStatus(code, signal);
       if (status === 125 && ownError.length > 0) {

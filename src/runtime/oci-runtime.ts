@@ -2,7 +2,7 @@
  * The OCI runtimes tsbuild drives: its own runtime-shim (the default), or any binary with the
  * command line crun and runc share (`--runtime crun|runc|PATH`).
  */
-import { spawn, spawnSync, type StdioOptions } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { TsbuildError, exitStatus } from '../common/index.js';
 import { generateConfig, type ContainerSpec } from './spec.js';
+import { spawnPiped, type StdioWish } from './stdio-pipes.js';
 
 /**
  * The container's standard streams copied through tsbuild, as docker attaches them: pipes, so
@@ -216,32 +217,34 @@ export class CommandRuntime implements OciRuntime {
     ], options.logFile);
     const piped = options.stdio === 'pipe';
     const attached = typeof options.stdio === 'object' ? options.stdio : undefined;
-    const stdio: StdioOptions = piped
-      ? ['ignore', 'pipe', 'pipe']
+    // Piped, stdin is an empty pipe, as a BuildKit step's is: a script that asks whether its
+    // input is a pipe (`[ -p /dev/stdin ]`) sees what it sees there.
+    const wishes: [StdioWish, StdioWish, StdioWish] = piped
+      ? ['empty', 'pipe', 'pipe']
       : attached !== undefined
         ? [attached.stdin === undefined ? 'ignore' : 'pipe', attached.stdout === undefined ? 'ignore' : 'pipe', 'pipe']
         : ['inherit', 'inherit', 'pipe'];
     const stderrTarget = attached?.stderr ?? options.stderr ?? process.stderr;
     return new Promise((resolve, reject) => {
-      const child = spawn(command, args, { stdio, detached: options.ownSession === true });
+      const { child, stdin: childStdin, stdout: childStdout, stderr: childStderr, onClose } = spawnPiped(command, args, wishes, { detached: options.ownSession === true });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       const streaming = piped && options.onOutput !== undefined;
-      if (attached?.stdout !== undefined) child.stdout?.pipe(attached.stdout as NodeJS.WritableStream & Writable, { end: false });
+      if (attached?.stdout !== undefined) childStdout?.pipe(attached.stdout as NodeJS.WritableStream & Writable, { end: false });
       else
-        child.stdout?.on('data', (chunk: Buffer) => {
+        childStdout?.on('data', (chunk: Buffer) => {
           if (streaming) options.onOutput?.('stdout', chunk);
           else out.push(chunk);
         });
-      if (attached?.stdin !== undefined && child.stdin !== null) {
-        const input = child.stdin;
+      if (attached?.stdin !== undefined && childStdin !== null) {
+        const input = childStdin;
         // The container may exit, or close its stdin, before the input ends: not an error here.
         input.on('error', () => undefined);
         attached.stdin.pipe(input);
         child.on('exit', () => attached.stdin?.unpipe(input));
       }
       let errBytes = 0;
-      child.stderr?.on('data', (chunk: Buffer) => {
+      childStderr?.on('data', (chunk: Buffer) => {
         err.push(chunk);
         errBytes += chunk.length;
         if (streaming) {
@@ -259,7 +262,7 @@ export class CommandRuntime implements OciRuntime {
       });
       child.on('error', (error) => reject(new TsbuildError('RUNTIME', `run container ${id}: start ${this.binary}: ${error.message}`, { cause: error })));
       if (child.pid !== undefined) options.onSpawn?.(child.pid);
-      child.on('close', (code, signal) => {
+      const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
         const stderr = Buffer.concat(err).toString();
         const status = exitStatus(code, signal);
         // The shim's own failures exit 125 with a JSON line; the process may exit 125 too, so
@@ -280,7 +283,8 @@ export class CommandRuntime implements OciRuntime {
           return;
         }
         resolve({ status, stdout: Buffer.concat(out).toString(), stderr });
-      });
+      };
+      onClose(finish);
     });
   }
 

@@ -156,6 +156,8 @@ function lifecycleTests(): void {
     expect(table[1]).toMatch(new RegExp(`^${id.slice(0, 12)}\\s+stopper\\s+"sh -c 'trap .*"\\s+.* ago\\s+Up .*\\s+stopper1$`));
     await until('logs', () => ok('logs', 'stopper1'), (text) => text === 'ready\n');
     expect(ok('exec', 'stopper1', 'echo', 'inside')).toBe('inside\n');
+    // Its streams are pipes, which it opens again by name (a socket's link refuses with ENXIO).
+    expect(ok('exec', 'stopper1', 'sh', '-c', 'echo by-name > /dev/stdout && echo warned > /dev/stderr')).toBe('by-name\n');
     expect(ok('exec', '-e', 'X=1', '-w', '/tmp', '-u', 'nobody', id.slice(0, 8), 'sh', '-c', 'echo $X $(pwd) $(id -u)')).toBe('1 /tmp 65534\n');
     // --env-file's variables, then -e's; --privileged: every capability, where the container has docker's default set.
     const envFile = join(tmpdir(), `tsbuild-exec-${process.pid}.env`);
@@ -172,6 +174,8 @@ function lifecycleTests(): void {
     expect(effective('--privileged')).toBe(bounding);
     // It joined the container's pid namespace: the container's first process is its PID 1.
     expect(ok('exec', 'stopper1', 'cat', '/proc/1/cmdline')).toContain('trap');
+    // In a session and process group of its own, as runc's: its `kill 0` reaches no process outside.
+    expect(ok('exec', 'stopper1', 'sh', '-c', 'read pid comm state ppid group session rest < /proc/self/stat; echo $((pid == group && pid == session))')).toBe('1\n');
     expect(tsbuild('exec', 'stopper1', 'sh', '-c', 'exit 6').status).toBe(6);
     expect(tsbuild('exec', 'stopper1', 'nosuch')).toMatchObject({ status: 127, stderr: expect.stringContaining('execve nosuch: No such file or directory') });
     // Docker's default capabilities, as the container's own process has them, not the runtime's.

@@ -7,7 +7,7 @@
  * its mount namespace: root prepares such a namespace, then becomes the user to start crun.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CommandRuntime, ShimRuntime, generateConfig, subordinateRange, type ContainerSpec } from '../../src/runtime/index.js';
@@ -33,6 +33,7 @@ const cases: readonly Case[] = [
   { name: 'no_new_privs', args: ['nnp'], spec: { noNewPrivileges: true } },
   { name: 'network none: loopback only', args: ['netdevs'] },
   { name: 'pid 1', args: ['pid'] },
+  { name: 'session and process group', args: ['session'] },
   { name: 'exit code', args: ['exit', '7'] },
   { name: 'exit code 0', args: ['exit', '0'] },
   { name: 'descriptors', args: ['fds'] },
@@ -74,6 +75,44 @@ describe.runIf(isRoot && toolExists('crun'))('runtime-shim and crun, rootful', (
       expect({ status: ours.status, stdout: normalizeRootful(c.args[0] ?? '', ours.stdout) }).toEqual({ status: theirs.status, stdout: normalizeRootful(c.args[0] ?? '', theirs.stdout) });
     });
   }
+
+  it('gives the process pipes for stdout and stderr, which it opens again through /proc/self/fd (a socket refuses: ENXIO)', async () => {
+    for (const fd of [1, 2]) {
+      const path = bundle(`rootful-reopen-${fd}`, { args: ['/test-init', 'write', `/proc/self/fd/${fd}`], rootfs, rootless: false });
+      const ran = await shim().run(path, `p${++n}`, { stdio: 'pipe' });
+      expect({ status: ran.status, stdout: ran.stdout, stderr: ran.stderr }).toEqual({ status: 0, stdout: fd === 1 ? 'x{"errno":0}\n' : '{"errno":0}\n', stderr: fd === 2 ? 'x' : '' });
+    }
+  });
+
+  // runc (BuildKit's and docker's runtime) gives a user its streams by uid, keeping their group;
+  // crun changes the group too. Rootful only: the rootless runs below hand the runtimes Node's
+  // socket pairs, which runc replaces with pipes of its own.
+  it.runIf(toolExists('runc'))('agree with runc on who owns the standard streams of a non-root user, and that it opens them again', async () => {
+    const path = bundle('rootful-stdio-owner', { args: ['/test-init', 'stdio-owner'], rootfs, rootless: false, user: { uid: 1000, gid: 1000 } });
+    const ours = await shim().run(path, `so${++n}`, { stdio: 'pipe' });
+    const theirs = await new CommandRuntime('runc', 'runc', join(dir, 'state-runc')).run(path, `ro${n}`, { stdio: 'pipe' });
+    expect(JSON.parse(ours.stdout)).toEqual([0, 1, 2].map(() => ({ fifo: true, uid: 1000, gid: 0, reopen: 0 })));
+    expect({ status: ours.status, stdout: ours.stdout }).toEqual({ status: theirs.status, stdout: theirs.stdout });
+  });
+
+  it('leaves the owner of a named fifo of the host given as a stream: only pipes go to the process', () => {
+    const path = bundle('rootful-stdio-fifo', { args: ['/test-init', 'stdio-owner'], rootfs, rootless: false, user: { uid: 1000, gid: 1000 } });
+    const fifo = join(dir, 'stdout.fifo');
+    spawnSync('mkfifo', [fifo]);
+    // Open for reading and writing: no wait for a reader, and the output stays readable here.
+    const fd = openSync(fifo, 'r+');
+    try {
+      const ran = spawnSync(shimBinary, ['--root', join(dir, 'state-shim'), 'run', '--bundle', path, `fifo${++n}`], { stdio: ['ignore', fd, 'pipe'] });
+      expect(ran.status).toBe(0);
+      expect(statSync(fifo).uid).toBe(0);
+      const output = Buffer.alloc(4096);
+      const streams = JSON.parse(output.subarray(0, readSync(fd, output)).toString()) as unknown[];
+      // The user cannot open it again (0644, root's), as under runc it could not either.
+      expect(streams[1]).toEqual({ fifo: true, uid: 0, gid: 0, reopen: 13 });
+    } finally {
+      closeSync(fd);
+    }
+  });
 
   it.runIf(toolExists('runc'))('agree with runc on the mount table, in its order and with its flags', async () => {
     const mounts = cases.find((c) => c.args[0] === 'mounts') ?? expect.fail('no mounts case');
