@@ -410,7 +410,9 @@ export async function* directoryEntries(root: string, prefix = '', options: Dire
     }
   }
   if (!changing) {
-    yield* walk(root, prefix, nativeListing === undefined ? undefined : lstatSync(fsPath(root), { bigint: true }));
+    // A root reached through a link (a caller's path) is read through it, as readdir reads it: listed the old way.
+    const rootStats = nativeListing === undefined ? undefined : lstatSync(fsPath(root), { bigint: true });
+    yield* walk(root, prefix, rootStats?.isDirectory() === true ? rootStats : undefined);
     return;
   }
   const descriptor = openSync(fsPath(root), constants.O_RDONLY | constants.O_DIRECTORY);

@@ -259,8 +259,11 @@ describe('layer writer', () => {
     const listed = await entries(false);
     expect(listed).toEqual(await entries(true));
     expect(listed).toContainEqual(expect.objectContaining({ path: 'prefix/d/e', mtime: -2 }));
-    const layer = async (withoutContextAddon: boolean): Promise<string> => (await writeLayer(directoryEntries(source, '', { withoutContextAddon }), store, { compression: 'none' })).diffId;
+    const layer = async (withoutContextAddon: boolean, from = source): Promise<string> => (await writeLayer(directoryEntries(from, '', { withoutContextAddon }), store, { compression: 'none' })).diffId;
     expect(await layer(false)).toBe(await layer(true));
+    // A root given through a link is the tree it leads to, either way.
+    await symlink(source, join(root, 'both-link'));
+    expect(await layer(false, join(root, 'both-link'))).toBe(await layer(true));
   });
 
   it('keeps names that are not UTF-8 as their bytes, through a layer and back', async () => {
