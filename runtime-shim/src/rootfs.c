@@ -504,20 +504,35 @@ create_devices (int root_fd, const char *console_slave, struct shim_error *err)
   for (size_t i = 0; i < sizeof default_devices / sizeof default_devices[0]; i++)
     {
       const char *name = default_devices[i];
-      /* /dev is nodev (see device_policy): a node made there would not open. The host's node is
-         bound on an empty file instead, a mount of its own that allows the one device. */
-      int file = openat (dir, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-      if (file < 0)
-        {
-          close (dir);
-          return shim_fail (err, errno, "openat", name, "create /dev/%s", name);
-        }
       char host[64], target[64];
       snprintf (host, sizeof host, "/dev/%s", name);
+      /* /dev is nodev (see device_policy): a node there opens only through a mount of its own
+         that allows it. Where the runtime may make nodes (CAP_MKNOD, as runc makes them), the
+         node is the container's own, bound on itself: its mode and owner are the container's to
+         change, never the host's (a bind of the host's node would let a step's `chmod 000
+         /dev/null` change the host's). In a user namespace, where mknod is refused, the host's
+         node is bound on an empty file instead; the host's root owns it, and the container's
+         root, another user, cannot change it. */
+      struct stat device;
+      bool own = stat (host, &device) == 0 && S_ISCHR (device.st_mode) && mknodat (dir, name, S_IFCHR | 0666, device.st_rdev) == 0;
+      if (own && fchmodat (dir, name, 0666, 0) < 0)
+        {
+          close (dir);
+          return shim_fail (err, errno, "fchmodat", name, "make /dev/%s 0666", name);
+        }
+      if (!own)
+        {
+          int file = openat (dir, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+          if (file < 0)
+            {
+              close (dir);
+              return shim_fail (err, errno, "openat", name, "create /dev/%s", name);
+            }
+          close (file);
+        }
       int target_fd = openat (dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-      close (file);
       fd_path (target, sizeof target, target_fd);
-      if (target_fd < 0 || mount (host, target, NULL, MS_BIND, NULL) < 0)
+      if (target_fd < 0 || mount (own ? target : host, target, NULL, MS_BIND, NULL) < 0)
         {
           int saved = errno;
           if (target_fd >= 0)
@@ -529,7 +544,10 @@ create_devices (int root_fd, const char *console_slave, struct shim_error *err)
       /* As crun: a device bound from the host neither runs programs nor honours setuid. */
       target_fd = openat (dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
       fd_path (target, sizeof target, target_fd);
-      if (target_fd < 0 || mount (NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NOEXEC | locked_flags (target), NULL) < 0)
+      /* The bind of an own node took /dev's nodev with it: this remount drops it (the runtime is
+         then not in a user namespace, where mknod is refused, so no flag is locked). */
+      unsigned long kept = own ? 0 : locked_flags (target);
+      if (target_fd < 0 || mount (NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NOEXEC | kept, NULL) < 0)
         {
           int saved = errno;
           if (target_fd >= 0)

@@ -170,6 +170,33 @@ describe.runIf(isRoot)('what a container process inherits from the host', () => 
     expect(init.stdout).not.toContain('TSBUILD_ROOT');
   }, 120_000);
 
+  it("never lets a container change the host's device nodes: /dev/null and the others are its own (rootful) or the host's root's (rootless)", () => {
+    const devices = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+    const modes = (): string[] => devices.map((name) => { const info = statSync(`/dev/${name}`); return `${name} ${info.mode.toString(8)} ${info.uid}:${info.gid}`; });
+    const before = modes();
+    const change = `for d in ${devices.join(' ')}; do chmod 0600 /dev/$d; chown 1:1 /dev/$d; done 2>/dev/null; echo x > /dev/null && head -c 3 /dev/zero | wc -c`;
+    let results: Array<readonly [string, Result]>;
+    let after: string[] = [];
+    try {
+      results = [
+        ['run', tsbuild(['run', '--rm', 'busybox', 'sh', '-c', change])],
+        ['build', tsbuild(['build', '--progress', 'plain', '--no-cache', context('devices', `FROM busybox\nRUN ${change}\n`)])],
+        ['rootless run', rootless(['run', '--rm', 'busybox', 'sh', '-c', change])],
+      ];
+    } finally {
+      after = modes();
+      // A runtime that let them through changed the host's nodes: put them back before failing.
+      for (const line of before) {
+        const [name, mode, owner] = line.split(' ');
+        spawnSync('chown', [owner ?? '0:0', `/dev/${name}`]);
+        spawnSync('chmod', [(Number.parseInt(mode ?? '0', 8) & 0o7777).toString(8), `/dev/${name}`]);
+      }
+    }
+    expect(after).toEqual(before);
+    for (const [what, result] of results) expect(result.status, `${what}: ${result.stderr}`).toBe(0);
+    expect(results[0]?.[1].stdout.trim()).toBe('3');
+  }, 120_000);
+
   it('makes every mount at /sys and below read-only, the rootless /sys bound from the host with its cgroups included (runc CVE-2023-25809)', () => {
     // Every mount at /sys or below (those hidden under others too) by its own options, but the
     // container's own tmpfs that holds the v1 cgroup hierarchies, writable as runc and crun
