@@ -8,7 +8,7 @@
  */
 import { chmod, lstat, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TsbuildError, mkdirInRoot, resolveInRoot, uniqueHex } from '../common/index.js';
+import { TsbuildError, isTsbuildError, mkdirInRoot, resolveInRoot, uniqueHex } from '../common/index.js';
 import type { LayerRef } from '../cache/index.js';
 import type { ExecKeyInput, ProxyEnv } from '../planner/index.js';
 import type { ResolvedInstruction } from '../planner/index.js';
@@ -282,17 +282,27 @@ export async function runStep(instruction: RunInstruction, config: ConfigState, 
         const show = (stream: 'stdout' | 'stderr', data: Buffer): void => {
           if (data.length > 0) execution.step.log(stream, data);
         };
+        const failed = `process ${JSON.stringify(args.join(' '))} did not complete successfully`;
+        const container = `tsbuild-${uniqueHex(8)}`;
         let result;
         try {
-          result = await execution.runtime.run(bundle, `tsbuild-${uniqueHex(8)}`, {
+          result = await execution.runtime.run(bundle, container, {
             stdio: 'pipe',
             onOutput: (stream, chunk) => show(stream, redactor.push(stream, chunk)),
           });
+        } catch (error) {
+          // A program that could not start (missing, not executable, no interpreter): named by
+          // its command, as BuildKit names a step that failed, not by the container's inner name.
+          const prefix = `run container ${container}: `;
+          if (isTsbuildError(error, 'RUNTIME') && error.message.startsWith(prefix)) {
+            throw new TsbuildError('RUNTIME', `${failed}: ${error.message.slice(prefix.length)}`, { cause: error.cause ?? error });
+          }
+          throw error;
         } finally {
           for (const stream of ['stdout', 'stderr'] as const) show(stream, redactor.flush(stream));
         }
         if (result.status !== 0) {
-          throw new TsbuildError('RUNTIME', `process ${JSON.stringify(args.join(' '))} did not complete successfully: exit code: ${result.status}`);
+          throw new TsbuildError('RUNTIME', `${failed}: exit code: ${result.status}`);
         }
         return await active.commit({ created, ...(execution.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: execution.sourceDateEpoch }) });
       } finally {

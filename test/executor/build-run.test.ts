@@ -162,6 +162,15 @@ describe('build: RUN and the image config', () => {
     expect(await fx.store.resolveReference('docker.io/library/failed:latest')).toBeUndefined();
   });
 
+  it('names a program that cannot start by the step\'s command, as a failed one, and logs no runtime line', async () => {
+    const dir = await fx.context('no-program', { Dockerfile: 'FROM busybox\nRUN ["/no/such/program", "arg"]\nRUN echo never\n' });
+    const result = await fx.build(['--progress', 'plain', '-t', 'no-program', dir]);
+    expect(result.status).toBe(1);
+    expect(result.stderr.trimEnd().split('\n').at(-1)).toMatch(/^error: failed to solve: process "\/no\/such\/program arg" did not complete successfully: execve \/no\/such\/program: No such file or directory/);
+    expect(result.stderr).not.toContain('{"error"');
+    expect(result.stderr).not.toContain('run container tsbuild-');
+  });
+
   it('keeps the sandbox out of the image, but the directories its stubs were made in, as BuildKit', async () => {
     // BuildKit removes the empty /etc/hosts and /etc/resolv.conf it mounted over and gives /etc
     // the times it had just before (those of the stubs' making): /etc is in every RUN's layer.
