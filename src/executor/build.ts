@@ -440,6 +440,10 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
     } catch (error) {
       // Not this step's failure: the build starts again (see build()).
       if (error instanceof CacheImportRetry) throw error;
+      // A stage it reads (COPY --from, a mount's from=) failed before this step began: that
+      // stage's step is the failure, shown and summed up once; BuildKit never starts a step
+      // whose input failed, so it shows nothing of this one.
+      if (error instanceof BuildStepError && error.step !== name && !step.began) throw error;
       // What it stood on is shown before it, as BuildKit shows what it loaded before the failure.
       announce('failed');
       step.fail(messageOf(error));

@@ -65,6 +65,11 @@ export class StepHandle {
     return this.held === undefined;
   }
 
+  /** Whether the step has started its own work (or ended: cached, done, failed). */
+  get began(): boolean {
+    return this.started !== 0;
+  }
+
   private send(event: () => BuildEvent): void {
     if (this.held === undefined) this.reporter.emit(event());
     else this.held.push(event);
