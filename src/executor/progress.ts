@@ -26,6 +26,16 @@ export class StepReporter {
   }
 }
 
+/**
+ * Thrown where a step stops, or does not start, because another step of the build failed: as
+ * BuildKit cancels what still runs once one step fails, and starts nothing more.
+ */
+export class StepCanceled extends Error {
+  constructor() {
+    super('canceled: another step of the build failed');
+  }
+}
+
 export class StepHandle {
   private started = 0;
   private ended = false;
@@ -105,6 +115,15 @@ export class StepHandle {
     const time = Date.now();
     const duration = time - this.started;
     this.send(() => ({ kind: 'step', step: this.ref, phase: 'error', time, duration, message }));
+  }
+
+  cancel(): void {
+    if (this.ended) return;
+    if (this.started === 0) this.start();
+    this.ended = true;
+    const time = Date.now();
+    const duration = time - this.started;
+    this.send(() => ({ kind: 'step', step: this.ref, phase: 'canceled', time, duration }));
   }
 
   log(stream: 'stdout' | 'stderr', data: Buffer): void {

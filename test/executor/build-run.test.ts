@@ -174,6 +174,19 @@ describe('build: RUN and the image config', () => {
     expect(await fx.store.resolveReference('docker.io/library/failed:latest')).toBeUndefined();
   });
 
+  it('cancels a step of another stage that still runs when one fails, as BuildKit, and starts nothing more', async () => {
+    const dir = await fx.context('cancel-parallel', {
+      Dockerfile: 'FROM busybox AS a\nRUN sleep 1 && exit 3\nFROM busybox AS b\nRUN sleep 30 && echo b > /b\nRUN echo never > /never\nFROM scratch\nCOPY --from=a /etc/passwd /a\nCOPY --from=b /b /b\n',
+    });
+    const started = Date.now();
+    const result = await fx.build(['--progress', 'plain', '-t', 'cancel-parallel', dir]);
+    expect(result.status).toBe(1);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(result.stderr).toMatch(/^#\d+ CANCELED$/m);
+    expect(result.stderr).not.toContain('RUN echo never');
+    expect(result.stderr.trimEnd().split('\n').at(-1)).toBe('error: failed to solve: process "/bin/sh -c sleep 1 && exit 3" did not complete successfully: exit code: 3');
+  });
+
   it('shows nothing of a step whose source stage failed before it began, as BuildKit never starts it', async () => {
     const dir = await fx.context('failed-source', { Dockerfile: 'FROM busybox AS p\nRUN exit 4\nFROM scratch\nCOPY --from=p /out /out\n' });
     const result = await fx.build(['--progress', 'plain', '-t', 'failed-source', dir]);

@@ -40,7 +40,7 @@ export function rawJsonRecord(event: BuildEvent): Record<string, unknown> {
     case 'step': {
       const { kind, step, phase, time } = event;
       const record: Record<string, unknown> = { kind, ...stepFields(step), phase, time };
-      if (event.phase === 'done' || event.phase === 'error') record.duration = event.duration;
+      if (event.phase === 'done' || event.phase === 'error' || event.phase === 'canceled') record.duration = event.duration;
       if (event.phase === 'error') record.message = event.message;
       return record;
     }
