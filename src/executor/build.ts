@@ -444,7 +444,8 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
       // Not this step's failure: the build starts again (see build()).
       if (error instanceof CacheImportRetry) throw error;
       if (error instanceof StepCanceled) {
-        step.cancel();
+        // One that had not begun (waiting for a canceled stage) is not shown, as BuildKit's.
+        if (step.began) step.cancel();
         throw error;
       }
       // A stage it reads (COPY --from, a mount's from=) failed before this step began: that
