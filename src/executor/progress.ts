@@ -100,30 +100,25 @@ export class StepHandle {
   }
 
   done(): void {
-    if (this.ended) return;
-    if (this.started === 0) this.start();
-    this.ended = true;
-    const time = Date.now();
-    const duration = time - this.started;
-    this.send(() => ({ kind: 'step', step: this.ref, phase: 'done', time, duration }));
+    this.end((time, duration) => ({ kind: 'step', step: this.ref, phase: 'done', time, duration }));
   }
 
   fail(message: string): void {
-    if (this.ended) return;
-    if (this.started === 0) this.start();
-    this.ended = true;
-    const time = Date.now();
-    const duration = time - this.started;
-    this.send(() => ({ kind: 'step', step: this.ref, phase: 'error', time, duration, message }));
+    this.end((time, duration) => ({ kind: 'step', step: this.ref, phase: 'error', time, duration, message }));
   }
 
   cancel(): void {
+    this.end((time, duration) => ({ kind: 'step', step: this.ref, phase: 'canceled', time, duration }));
+  }
+
+  /** Ends the step once (started first if it was not), with the event EVENT makes of its end and duration. */
+  private end(event: (time: number, duration: number) => BuildEvent): void {
     if (this.ended) return;
     if (this.started === 0) this.start();
     this.ended = true;
     const time = Date.now();
     const duration = time - this.started;
-    this.send(() => ({ kind: 'step', step: this.ref, phase: 'canceled', time, duration }));
+    this.send(() => event(time, duration));
   }
 
   log(stream: 'stdout' | 'stderr', data: Buffer): void {
