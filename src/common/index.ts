@@ -24,5 +24,6 @@ export * from './path-in-root.js';
 export * from './path-match.js';
 export * from './file-names.js';
 export { treeSize } from './tree-size.js';
+export { removeTree } from './remove-tree.js';
 export { exitStatus } from './exit-status.js';
 export { listDirectory, type DirectoryListing, type EntryNumberStats, type EntryStats, type ListedEntry } from './directory-listing.js';

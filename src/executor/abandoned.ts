@@ -4,8 +4,9 @@
  * store's prune would fail on it. A build unmounts (detached) and removes those of processes that
  * are gone before it starts; anything of a live process is left alone.
  */
-import { readdir, rm } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { removeTree } from '../common/index.js';
 import { temporaryOwnerAlive, type Store } from '../store/index.js';
 import { unmount } from '../runtime/index.js';
 
@@ -21,7 +22,7 @@ export async function reclaimAbandonedSteps(store: Store): Promise<number> {
         // Not mounted (the kill came before the mount, or after the unmount).
       }
     }
-    await rm(directory, { recursive: true, force: true }).then(
+    await removeTree(directory).then(
       () => reclaimed++,
       () => undefined,
     );

@@ -53,7 +53,7 @@ import { storeImage, type Store } from '../store/index.js';
 import type { OciRuntime } from '../runtime/index.js';
 import { applyMetadata, cloneConfig, configFromImage, containerConfig, historyComment, type ConfigState } from './image-config.js';
 import type { BuildEventListener } from './events.js';
-import { StepReporter, type StepHandle } from './progress.js';
+import { StepCanceled, StepReporter, type StepHandle } from './progress.js';
 import { Snapshotter } from './snapshots.js';
 import { defaultHostname, runStep, type RunEnvironment, type RunSandboxOptions } from './run-op.js';
 import { stepText } from './step-names.js';
@@ -199,6 +199,8 @@ interface BuildContext {
   readonly limit: ReturnType<typeof pLimit>;
   readonly stages: ReadonlyMap<number, ResolvedStage>;
   readonly stageCount: number;
+  /** Aborted once a step fails: what still runs is canceled, and nothing more starts. */
+  readonly failed: AbortController;
   /** The Dockerfile's escape character, for the steps' names. */
   readonly escapeToken: EscapeToken;
   readonly outputs: Map<number, Promise<StageOutput>>;
@@ -425,6 +427,7 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
       }
       continue;
     }
+    if (ctx.failed.signal.aborted) throw new StepCanceled();
     const text = instructionText(source, instruction.range);
     const name = stepName(prefix, ++index, total, stepText(instruction, source, ctx.escapeToken));
     const step = ctx.reporter.step(name, instruction.range);
@@ -440,6 +443,15 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
     } catch (error) {
       // Not this step's failure: the build starts again (see build()).
       if (error instanceof CacheImportRetry) throw error;
+      if (error instanceof StepCanceled) {
+        // One that had not begun (waiting for a canceled stage) is not shown, as BuildKit's.
+        if (step.began) step.cancel();
+        throw error;
+      }
+      // A stage it reads (COPY --from, a mount's from=) failed before this step began: that
+      // stage's step is the failure, shown and summed up once; BuildKit never starts a step
+      // whose input failed, so it shows nothing of this one.
+      if (error instanceof BuildStepError && error.step !== name && !step.began) throw error;
       // What it stood on is shown before it, as BuildKit shows what it loaded before the failure.
       announce('failed');
       step.fail(messageOf(error));
@@ -581,7 +593,7 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
         step,
         key,
         input,
-        () => ctx.limit(() => plan.execute({ snapshots: ctx.snapshots, runtime: ctx.deps.runtime, layers: input.layers, step, sourceDateEpoch: ctx.sourceDateEpoch })),
+        () => ctx.limit(() => plan.execute({ snapshots: ctx.snapshots, runtime: ctx.deps.runtime, layers: input.layers, step, sourceDateEpoch: ctx.sourceDateEpoch, canceled: ctx.failed.signal })),
         undefined,
         () => summaryOf(ctx, input, execInputs(plan.keyInput, new Set(instruction.args.map((arg) => arg.key)))),
       );
@@ -902,6 +914,7 @@ export async function build(given: BuildRequest, deps: BuildDeps): Promise<Built
     flights: new Map(),
     attempt,
     emptiedCacheMounts: new Set(),
+    failed: new AbortController(),
     namedSources: new Map(
       [...(request.namedContexts ?? [])].flatMap(([name, source], index) => (source.kind === 'image' ? [] : [[contextReference(index), { name, source }] as const])),
     ),
@@ -994,9 +1007,12 @@ export async function build(given: BuildRequest, deps: BuildDeps): Promise<Built
       try {
         // Every stage the target needs starts now; each waits only for what it reads.
         const all = resolved.stages.map((stage) => stageOutput(ctx, stage.index));
+        // The first failure cancels the rest, as BuildKit's solver does: a long step of another
+        // stage does not run on to its end for a build that has failed already.
+        for (const output of all) output.catch((error: unknown) => (error instanceof CacheImportRetry ? undefined : ctx.failed.abort()));
         const results = await Promise.allSettled(all);
         const failures = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []));
-        const failed = failures.find((reason) => !(reason instanceof CacheImportRetry)) ?? failures[0];
+        const failed = failures.find((reason) => !(reason instanceof CacheImportRetry) && !(reason instanceof StepCanceled)) ?? failures.find((reason) => !(reason instanceof CacheImportRetry)) ?? failures[0];
         if (failed !== undefined) throw failed;
         const target = await stageOutput(ctx, resolved.target);
         await deps.cache.settle?.(attempt.current);

@@ -21,6 +21,8 @@ export type BuildEvent =
   | { readonly kind: 'step'; readonly step: StepRef; readonly phase: 'cached'; readonly time: number }
   | { readonly kind: 'step'; readonly step: StepRef; readonly phase: 'done'; readonly time: number; readonly duration: number }
   | { readonly kind: 'step'; readonly step: StepRef; readonly phase: 'error'; readonly time: number; readonly duration: number; readonly message: string }
+  /** The step was stopped because another one failed (BuildKit's CANCELED). */
+  | { readonly kind: 'step'; readonly step: StepRef; readonly phase: 'canceled'; readonly time: number; readonly duration: number }
   /** Output of a running step (RUN's stdout and stderr); `data` is raw bytes. */
   | { readonly kind: 'log'; readonly step: StepRef; readonly stream: 'stdout' | 'stderr'; readonly data: Uint8Array; readonly time: number }
   /**

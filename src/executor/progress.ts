@@ -26,6 +26,16 @@ export class StepReporter {
   }
 }
 
+/**
+ * Thrown where a step stops, or does not start, because another step of the build failed: as
+ * BuildKit cancels what still runs once one step fails, and starts nothing more.
+ */
+export class StepCanceled extends Error {
+  constructor() {
+    super('canceled: another step of the build failed');
+  }
+}
+
 export class StepHandle {
   private started = 0;
   private ended = false;
@@ -65,6 +75,11 @@ export class StepHandle {
     return this.held === undefined;
   }
 
+  /** Whether the step has started its own work (or ended: cached, done, failed). */
+  get began(): boolean {
+    return this.started !== 0;
+  }
+
   private send(event: () => BuildEvent): void {
     if (this.held === undefined) this.reporter.emit(event());
     else this.held.push(event);
@@ -85,21 +100,25 @@ export class StepHandle {
   }
 
   done(): void {
-    if (this.ended) return;
-    if (this.started === 0) this.start();
-    this.ended = true;
-    const time = Date.now();
-    const duration = time - this.started;
-    this.send(() => ({ kind: 'step', step: this.ref, phase: 'done', time, duration }));
+    this.end((time, duration) => ({ kind: 'step', step: this.ref, phase: 'done', time, duration }));
   }
 
   fail(message: string): void {
+    this.end((time, duration) => ({ kind: 'step', step: this.ref, phase: 'error', time, duration, message }));
+  }
+
+  cancel(): void {
+    this.end((time, duration) => ({ kind: 'step', step: this.ref, phase: 'canceled', time, duration }));
+  }
+
+  /** Ends the step once (started first if it was not), with the event EVENT makes of its end and duration. */
+  private end(event: (time: number, duration: number) => BuildEvent): void {
     if (this.ended) return;
     if (this.started === 0) this.start();
     this.ended = true;
     const time = Date.now();
     const duration = time - this.started;
-    this.send(() => ({ kind: 'step', step: this.ref, phase: 'error', time, duration, message }));
+    this.send(() => event(time, duration));
   }
 
   log(stream: 'stdout' | 'stderr', data: Buffer): void {

@@ -6,15 +6,16 @@
  * and USER; its `--mount`s (run-mounts.ts), `--network`, and `--security=insecure` when the build
  * allows it.
  */
+import { readFileSync, readdirSync } from 'node:fs';
 import { chmod, lstat, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TsbuildError, mkdirInRoot, resolveInRoot, uniqueHex } from '../common/index.js';
+import { TsbuildError, isTsbuildError, mkdirInRoot, resolveInRoot, uniqueHex } from '../common/index.js';
 import type { LayerRef } from '../cache/index.js';
 import type { ExecKeyInput, ProxyEnv } from '../planner/index.js';
 import type { ResolvedInstruction } from '../planner/index.js';
 import { defaultCapabilities, hardLimit, heldCapabilities, overrideEnvironment, type MountSpec, type OciRuntime } from '../runtime/index.js';
 import { shellCommand, type ConfigState } from './image-config.js';
-import type { StepHandle } from './progress.js';
+import { StepCanceled, type StepHandle } from './progress.js';
 import type { Snapshotter } from './snapshots.js';
 import { resolveUser } from './user.js';
 import { planMounts, type MountSources } from './run-mounts.js';
@@ -41,6 +42,8 @@ export interface RunExecution {
   readonly layers: readonly LayerRef[];
   readonly step: StepHandle;
   readonly sourceDateEpoch: number | undefined;
+  /** Aborted when another step of the build fails: the step's process is killed, and the step canceled. */
+  readonly canceled?: AbortSignal;
 }
 
 export interface RunPlan {
@@ -282,17 +285,41 @@ export async function runStep(instruction: RunInstruction, config: ConfigState, 
         const show = (stream: 'stdout' | 'stderr', data: Buffer): void => {
           if (data.length > 0) execution.step.log(stream, data);
         };
+        const failed = `process ${JSON.stringify(args.join(' '))} did not complete successfully`;
+        const container = `tsbuild-${uniqueHex(8)}`;
         let result;
+        let running = true;
+        let runtimePid: number | undefined;
+        const stop = (): void => void killWhileRunning(execution.runtime, container, () => runtimePid, () => running);
+        // Read afresh each time: the signal changes while the step runs.
+        const canceled = (): boolean => execution.canceled?.aborted === true;
+        if (canceled()) throw new StepCanceled();
+        execution.canceled?.addEventListener('abort', stop, { once: true });
         try {
-          result = await execution.runtime.run(bundle, `tsbuild-${uniqueHex(8)}`, {
+          result = await execution.runtime.run(bundle, container, {
             stdio: 'pipe',
             onOutput: (stream, chunk) => show(stream, redactor.push(stream, chunk)),
+            onSpawn: (pid) => {
+              runtimePid = pid;
+            },
           });
+        } catch (error) {
+          if (canceled()) throw new StepCanceled();
+          // A program that could not start (missing, not executable, no interpreter): named by
+          // its command, as BuildKit names a step that failed, not by the container's inner name.
+          const prefix = `run container ${container}: `;
+          if (isTsbuildError(error, 'RUNTIME') && error.message.startsWith(prefix)) {
+            throw new TsbuildError('RUNTIME', `${failed}: ${error.message.slice(prefix.length)}`, { cause: error.cause ?? error });
+          }
+          throw error;
         } finally {
+          running = false;
+          execution.canceled?.removeEventListener('abort', stop);
           for (const stream of ['stdout', 'stderr'] as const) show(stream, redactor.flush(stream));
         }
+        if (canceled()) throw new StepCanceled();
         if (result.status !== 0) {
-          throw new TsbuildError('RUNTIME', `process ${JSON.stringify(args.join(' '))} did not complete successfully: exit code: ${result.status}`);
+          throw new TsbuildError('RUNTIME', `${failed}: exit code: ${result.status}`);
         }
         return await active.commit({ created, ...(execution.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: execution.sourceDateEpoch }) });
       } finally {
@@ -303,4 +330,50 @@ export async function runStep(instruction: RunInstruction, config: ConfigState, 
       }
     },
   };
+}
+
+/**
+ * Kills a step's container until its run ends. A runtime that keeps state for the run (runc,
+ * crun) kills it by name; the runtime-shim's run keeps none, and forwards no SIGKILL, so the
+ * container's first process, the runtime's child, is killed itself: its pid namespace goes with it.
+ */
+async function killWhileRunning(runtime: OciRuntime, container: string, runtimePid: () => number | undefined, running: () => boolean): Promise<void> {
+  while (running()) {
+    try {
+      await runtime.kill(container, 'KILL');
+      return;
+    } catch {
+      const pid = runtimePid();
+      if (pid !== undefined && killChildren(pid)) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+/** Sends SIGKILL to every child of PID (of any of its threads); whether there was one. */
+function killChildren(pid: number): boolean {
+  let killed = false;
+  let threads: string[];
+  try {
+    threads = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return false;
+  }
+  for (const thread of threads) {
+    let children: string;
+    try {
+      children = readFileSync(`/proc/${pid}/task/${thread}/children`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const child of children.split(' ').filter((word) => word !== '')) {
+      try {
+        process.kill(Number(child), 'SIGKILL');
+        killed = true;
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+  }
+  return killed;
 }

@@ -9,7 +9,7 @@
  */
 import { chmod, lchown, lstat, mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { TsbuildError, messageOf, setExactTimes, type Digest } from '../common/index.js';
+import { TsbuildError, messageOf, removeTree, setExactTimes, type Digest } from '../common/index.js';
 import type { LayerRef } from '../cache/index.js';
 import { directoryEntries, writeLayer } from '../exporter/index.js';
 import { chainIds, keepDiff, snapshotStack, temporaryName, unpackLayers, type Store } from '../store/index.js';
@@ -121,7 +121,7 @@ export class Snapshotter {
         mountReadOnlyOverlay(lower, stack, inUserNamespace);
         lowerMounted = true;
       } catch (error) {
-        await rm(directory, { recursive: true, force: true });
+        await removeTree(directory);
         throw new TsbuildError('RUNTIME', `mount overlay for a step: ${messageOf(error)}`, { cause: error });
       }
     }
@@ -135,7 +135,7 @@ export class Snapshotter {
       mounted = true;
     } catch (error) {
       if (lowerMounted) unmountOverlay(lower);
-      await rm(directory, { recursive: true, force: true });
+      await removeTree(directory);
       throw new TsbuildError('RUNTIME', `prepare the root filesystem of a step: ${messageOf(error)}`, { cause: error });
     }
     const unmount = (): void => {
@@ -149,7 +149,7 @@ export class Snapshotter {
         unmountOverlay(lower);
         lowerMounted = false;
       }
-      await rm(directory, { recursive: true, force: true });
+      await removeTree(directory);
     };
     const store = this.store;
     return {

@@ -244,11 +244,21 @@ export class CommandRuntime implements OciRuntime {
         child.on('exit', () => attached.stdin?.unpipe(input));
       }
       let errBytes = 0;
+      // Streamed (a build step's log), a chunk that is the shim's error line is held back until
+      // it is known whether it was the shim's (the step fails with it, as a message) or the
+      // process's own output that only looks like one (passed on, in its place, before more).
+      let heldLine: Buffer | undefined;
+      const releaseHeldLine = (): void => {
+        if (heldLine !== undefined) options.onOutput?.('stderr', heldLine);
+        heldLine = undefined;
+      };
       childStderr?.on('data', (chunk: Buffer) => {
         err.push(chunk);
         errBytes += chunk.length;
         if (streaming) {
-          options.onOutput?.('stderr', chunk);
+          releaseHeldLine();
+          if (ownErrorLine(chunk)) heldLine = chunk;
+          else options.onOutput?.('stderr', chunk);
           while (errBytes > stderrTail && err.length > 1) errBytes -= err.shift()?.length ?? 0;
           return;
         }
@@ -271,6 +281,7 @@ export class CommandRuntime implements OciRuntime {
           reject(runtimeError(`run container ${id}`, stderr));
           return;
         }
+        releaseHeldLine();
         if (status !== 0 && stderr.includes('cgroups in hybrid mode not supported')) {
           // crun's own words do not say what to do: as an unprivileged user it cannot be given
           // the mount namespace without the unified hierarchy that it needs on these hosts.

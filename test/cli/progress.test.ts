@@ -224,6 +224,22 @@ describe('plain progress', () => {
     );
   });
 
+  it('marks a step that the failure of another stopped as CANCELED, without an error box of its own', async () => {
+    const run = step(5, '[a 2/2] RUN exit 3');
+    const other = step(6, '[b 2/2] RUN sleep 30');
+    const text = await render('plain', [
+      start(run, T),
+      start(other, T),
+      failed(run, T + 1000, 1000, 'process "/bin/sh -c exit 3" did not complete successfully: exit code: 3'),
+      { kind: 'step', step: other, phase: 'canceled', time: T + 1100, duration: 1100 },
+    ]);
+    expect(text).toContain('#6 CANCELED\n');
+    expect(text).not.toContain(' > [b 2/2] RUN sleep 30:');
+    const json = await render('rawjson', [start(other, T), { kind: 'step', step: other, phase: 'canceled', time: T + 1100, duration: 1100 }]);
+    expect(json).toContain('"phase":"canceled","time":');
+    expect(json).toContain('"duration":1100');
+  });
+
   it('decodes a character split between two chunks, and prints an unfinished line at the end', async () => {
     const run = step(1, '[1/1] RUN printf');
     const bytes = new TextEncoder().encode('héllo\nno newline');

@@ -154,12 +154,54 @@ describe('build: RUN and the image config', () => {
     const result = await fx.build(['-t', 'failed', dir]);
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('did not complete successfully: exit code: 3');
-    expect(result.stderr).toContain('Dockerfile:3');
-    expect(result.stderr).toContain('>>> RUN echo some output; echo oops >&2; exit 3');
+    // BuildKit's excerpt: the line without a column, two lines on each side (the empty one
+    // after the file's last newline among them).
+    expect(result.stderr).toContain(
+      [
+        'Dockerfile:3',
+        '--------------------',
+        '   1 |     FROM busybox',
+        '   2 |     RUN echo fine',
+        '   3 | >>> RUN echo some output; echo oops >&2; exit 3',
+        '   4 |     RUN echo never',
+        '   5 |     ',
+        '--------------------',
+      ].join('\n'),
+    );
     expect(result.stderr).toContain('oops');
     expect(result.stderr).not.toContain('[4/4] RUN echo never\n#');
     expect(result.stderr.trimEnd().split('\n').at(-1)).toBe('error: failed to solve: process "/bin/sh -c echo some output; echo oops >&2; exit 3" did not complete successfully: exit code: 3');
     expect(await fx.store.resolveReference('docker.io/library/failed:latest')).toBeUndefined();
+  });
+
+  it('cancels a step of another stage that still runs when one fails, as BuildKit, and starts nothing more', async () => {
+    const dir = await fx.context('cancel-parallel', {
+      Dockerfile: 'FROM busybox AS a\nRUN sleep 1 && exit 3\nFROM busybox AS b\nRUN sleep 30 && echo b > /b\nRUN echo never > /never\nFROM scratch\nCOPY --from=a /etc/passwd /a\nCOPY --from=b /b /b\n',
+    });
+    const started = Date.now();
+    const result = await fx.build(['--progress', 'plain', '-t', 'cancel-parallel', dir]);
+    expect(result.status).toBe(1);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(result.stderr).toMatch(/^#\d+ CANCELED$/m);
+    expect(result.stderr).not.toContain('RUN echo never');
+    expect(result.stderr.trimEnd().split('\n').at(-1)).toBe('error: failed to solve: process "/bin/sh -c sleep 1 && exit 3" did not complete successfully: exit code: 3');
+  });
+
+  it('shows nothing of a step whose source stage failed before it began, as BuildKit never starts it', async () => {
+    const dir = await fx.context('failed-source', { Dockerfile: 'FROM busybox AS p\nRUN exit 4\nFROM scratch\nCOPY --from=p /out /out\n' });
+    const result = await fx.build(['--progress', 'plain', '-t', 'failed-source', dir]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('ERROR: process "/bin/sh -c exit 4" did not complete successfully: exit code: 4');
+    expect(result.stderr).not.toContain('1/1] COPY --from=p');
+  });
+
+  it('names a program that cannot start by the step\'s command, as a failed one, and logs no runtime line', async () => {
+    const dir = await fx.context('no-program', { Dockerfile: 'FROM busybox\nRUN ["/no/such/program", "arg"]\nRUN echo never\n' });
+    const result = await fx.build(['--progress', 'plain', '-t', 'no-program', dir]);
+    expect(result.status).toBe(1);
+    expect(result.stderr.trimEnd().split('\n').at(-1)).toMatch(/^error: failed to solve: process "\/no\/such\/program arg" did not complete successfully: execve \/no\/such\/program: No such file or directory/);
+    expect(result.stderr).not.toContain('{"error"');
+    expect(result.stderr).not.toContain('run container tsbuild-');
   });
 
   it('keeps the sandbox out of the image, but the directories its stubs were made in, as BuildKit', async () => {

@@ -4,17 +4,19 @@
  * an OCI image layout — schemas, every named image, every blob's digest, as umoci checks its
  * images after each test step — before the directory goes.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach } from 'vitest';
+import { removeTree } from '../../src/common/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { validateLayout } from './validate.js';
 
 /** A fresh directory, removed by the returned cleanup. */
 export async function temporaryDirectory(prefix = 'tsbuild-test-'): Promise<{ path: string; cleanup: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix));
-  return { path, cleanup: () => rm(path, { recursive: true, force: true }) };
+  // A step may leave a tree deeper than PATH_MAX in the store, which rm alone cannot remove.
+  return { path, cleanup: () => removeTree(path) };
 }
 
 export interface TemporaryStores {

@@ -39,6 +39,17 @@ const knownDifferences: Readonly<Record<string, string>> = {
   // file, which clears one of S_IFBLK's two bits as well: every block device BuildKit copies
   // becomes a character device with the same numbers, a node that opens another driver.
   'copy-block-devices': 'BuildKit copies a block device as a character device (its socket-stub mask clears a bit of S_IFBLK); tsbuild keeps the block device',
+  // runc keeps device nodes out with the device cgroup, which allows the container's own devices
+  // (null, zero, full, random, urandom, tty, ptmx, pts) wherever a node of theirs is made; the
+  // runtime-shim keeps no device cgroup (none on a v2 host without a BPF program, none rootless)
+  // and makes the root, /dev and the other mounts nodev instead, binding the host's nodes into
+  // /dev: a node made with mknod never opens (EACCES, where runc's refusal is EPERM), and the
+  // mount table lists /dev as nodev, with a bind per device.
+  // tsbuild walks a step's upper directory, writes its layer and removes it by paths from the
+  // store's root, which the kernel refuses beyond PATH_MAX (ENAMETOOLONG); BuildKit's snapshot
+  // and export take such a tree (its COPY --from cannot: its checksum walk fails alike).
+  'run-tree-beyond-path-max': 'a RUN leaving a tree whose paths exceed PATH_MAX fails in tsbuild (ENAMETOOLONG in the layer walk and the cleanup); BuildKit exports it',
+  'run-sandbox-mknod-devices': 'a /dev/null or /dev/zero made with mknod (chroot builds) opens under BuildKit, not under the runtime-shim, whose mounts are nodev in place of a device cgroup',
 };
 
 interface BaseEntry extends EntryRecord {

@@ -227,15 +227,40 @@ describe('CommandRuntime', () => {
     await expect(state).rejects.toThrow(/^state of container x: start/);
   });
 
+  it('streams a process\'s own line that looks like the shim\'s error when the runtime did not fail', async () => {
+    const dir = scratchDir('tsbuild-spec-');
+    try {
+      const line = '{"error":{"syscall":"open","path":"/x","errno":2,"strerror":"No such file or directory","message":"a JSON log of the app"}}';
+      const fake = join(dir, 'fake-runtime');
+      writeFileSync(fake, `#!/bin/sh\necho before >&2\nsleep 0.1\necho '${line}' >&2\nsleep 0.1\necho after >&2\nexit 0\n`, { mode: 0o755 });
+      const streamed: string[] = [];
+      const result = await new CommandRuntime('fake', fake).run(dir, 'c', { stdio: 'pipe', onOutput: (_stream, chunk) => streamed.push(chunk.toString()) });
+      expect(result.status).toBe(0);
+      expect(streamed.join('')).toBe(`before\n${line}\nafter\n`);
+      // Last, it is passed on once the process has ended with a status of its own.
+      writeFileSync(fake, `#!/bin/sh\necho '${line}' >&2\nexit 3\n`, { mode: 0o755 });
+      const last: string[] = [];
+      expect((await new CommandRuntime('fake', fake).run(dir, 'c', { stdio: 'pipe', onOutput: (_stream, chunk) => last.push(chunk.toString()) })).status).toBe(3);
+      expect(last.join('')).toBe(`${line}\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it.runIf(isRoot)('gives the shim\'s failure to start a program as a clear message', async () => {
     buildBinaries();
     const dir = scratchDir('tsbuild-spec-');
     try {
       const rootfs = makeRootfs(dir);
       writeFileSync(join(dir, 'config.json'), JSON.stringify(generateConfig({ args: ['/nonexistent'], rootfs, rootless: false })));
-      const error = await new ShimRuntime(join(dir, 'state')).run(dir, 'missing-program', { stdio: 'pipe' }).catch((e: unknown) => e);
+      const streamed: string[] = [];
+      const error = await new ShimRuntime(join(dir, 'state'))
+        .run(dir, 'missing-program', { stdio: 'pipe', onOutput: (_stream, chunk) => streamed.push(chunk.toString()) })
+        .catch((e: unknown) => e);
       expect(isTsbuildError(error, 'RUNTIME')).toBe(true);
       expect((error as Error).message).toMatch(/^run container missing-program: execve \/nonexistent: No such file or directory/);
+      // Streamed, as a build step's log, the shim's JSON line is the failure's message, not a line of the log.
+      expect(streamed.join('')).not.toContain('"error"');
       // A program's own exit status 125 is not the runtime's failure.
       writeFileSync(join(dir, 'config.json'), JSON.stringify(generateConfig({ args: ['/test-init', 'exit', '125'], rootfs, rootless: false })));
       expect((await new ShimRuntime(join(dir, 'state')).run(dir, 'exit-125', { stdio: 'pipe' })).status).toBe(125);

@@ -1,7 +1,7 @@
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { TsbuildError, messageOf, formatPosition, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform } from '../../common/index.js';
+import { TsbuildError, messageOf, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform } from '../../common/index.js';
 import { BuildStepError, build, checkContextName, checkoutContext, isGitSource, dockerfileInContext, parseNamedContextValue, readStdinInput, readUrlInput, type NamedContextSource, type StdinInput } from '../../executor/index.js';
 import { outputImage, parseOutputSpec, pushableImage, writeOutput, type OutputSpec } from '../../exporter/index.js';
 import { parseBuildArgs } from '../../planner/index.js';
@@ -77,6 +77,29 @@ function parseLabels(values: readonly string[]): Record<string, string> {
 }
 
 /**
+ * The lines BuildKit shows around an instruction that failed (solver/errdefs' Print): four of
+ * context for a one-line instruction, two for a longer one, taken a line before and a line after
+ * by turns, each turn counting one more, so that a one-line instruction gets two lines on each
+ * side and one at the file's start gets three after it.
+ */
+export function excerptLines(start: number, end: number, count: number): { first: number; last: number } {
+  const pad = start === end ? 4 : 2;
+  let first = start;
+  let last = end;
+  for (let taken = 0; taken < pad; taken++) {
+    if (first > 1) {
+      first--;
+      taken++;
+    }
+    if (last !== count) {
+      last++;
+      taken++;
+    }
+  }
+  return { first, last };
+}
+
+/**
  * BuildKit's failure report: the step's last output lines (when the progress did not show them),
  * the Dockerfile lines around the instruction, then the error itself, last.
  */
@@ -84,10 +107,11 @@ function renderFailure(error: BuildStepError, source: string, withOutput: boolea
   const lines: string[] = [];
   if (withOutput && error.output.length > 0) lines.push('------', ` > ${error.step}:`, ...error.output.map((line) => `   ${line}`), '------');
   if (error.range !== undefined) {
+    // The lines after the file's last newline count too (an empty one), as BuildKit splits them.
     const text = source.split(/\r?\n/);
-    const first = Math.max(1, error.range.start.line - 2);
-    const last = Math.min(text.length, error.range.end.line + 1);
-    lines.push(`${formatPosition(error.file, error.range)}`, '--------------------');
+    const { first, last } = excerptLines(error.range.start.line, Math.min(text.length, error.range.end.line), text.length);
+    // BuildKit names the line alone, not the column.
+    lines.push(`${error.file}:${error.range.start.line}`, '--------------------');
     for (let n = first; n <= last; n++) {
       const mark = n >= error.range.start.line && n <= error.range.end.line ? '>>>' : '   ';
       lines.push(` ${String(n).padStart(3)} | ${mark} ${text[n - 1] ?? ''}`);

@@ -82,7 +82,7 @@ export class PlainProgress implements Progress {
       this.update(step, [], event.time);
     } else {
       if (event.phase !== 'cached') step.started ??= event.time - event.duration;
-      this.complete(step, event.phase === 'cached' ? 'CACHED' : event.phase === 'done' ? `DONE ${formatSeconds(event.duration)}` : `ERROR: ${event.message}`, event.time);
+      this.complete(step, event.phase === 'cached' ? 'CACHED' : event.phase === 'done' ? `DONE ${formatSeconds(event.duration)}` : event.phase === 'canceled' ? 'CANCELED' : `ERROR: ${event.message}`, event.time);
       if (event.phase === 'error') step.error = event.message;
     }
   }

@@ -7,12 +7,14 @@
  *     {"kind":"step","step":5,"name":"…","phase":"done","time":…,"duration":1234}
  *     {"kind":"step","step":5,"name":"…","phase":"cached","time":…}
  *     {"kind":"step","step":5,"name":"…","phase":"error","time":…,"duration":1234,"message":"…"}
+ *     {"kind":"step","step":6,"name":"…","phase":"canceled","time":…,"duration":1234}
  *     {"kind":"log","step":5,"name":"…","stream":"stdout","time":…,"encoding":"utf-8","data":"cc -o app main.c\n"}
  *     {"kind":"status","step":3,"name":"…","id":"…","text":"sha256:…","current":1050000,"total":3220000,"done":false,"time":…}
  *     {"kind":"warning","message":"…","time":…}
  *
  * - `step` is BuildKit's `#N`; `line` the Dockerfile line of the step's instruction, when it has one.
- * - `phase` is `start`, `cached`, `done` or `error`; `duration` is in milliseconds.
+ * - `phase` is `start`, `cached`, `done`, `error` or `canceled` (stopped because another step
+ *   failed); `duration` is in milliseconds.
  * - A log's `data` is the chunk as the step wrote it (not cut into lines): its text when the
  *   bytes are valid UTF-8 (`"encoding":"utf-8"`), else the bytes in base64 (`"encoding":"base64"`).
  * - `current` and `total` (bytes) appear on status lines only when known.
@@ -40,7 +42,7 @@ export function rawJsonRecord(event: BuildEvent): Record<string, unknown> {
     case 'step': {
       const { kind, step, phase, time } = event;
       const record: Record<string, unknown> = { kind, ...stepFields(step), phase, time };
-      if (event.phase === 'done' || event.phase === 'error') record.duration = event.duration;
+      if (event.phase === 'done' || event.phase === 'error' || event.phase === 'canceled') record.duration = event.duration;
       if (event.phase === 'error') record.message = event.message;
       return record;
     }

@@ -39,7 +39,7 @@ const ansi = {
   reset: '\x1b[0m',
 };
 
-type StepResult = 'running' | 'cached' | 'done' | 'error';
+type StepResult = 'running' | 'cached' | 'done' | 'error' | 'canceled';
 
 interface StatusRow {
   text: string;
@@ -238,9 +238,10 @@ export class TtyProgress implements Progress {
     const rows: Row[] = [];
     for (const step of this.steps.values()) {
       const running = step.result === 'running';
-      const prefix = step.result === 'cached' ? 'CACHED ' : step.result === 'error' ? 'ERROR ' : '';
+      const prefix = step.result === 'cached' ? 'CACHED ' : step.result === 'error' ? 'ERROR ' : step.result === 'canceled' ? 'CANCELED ' : '';
       const seconds = (running ? now - step.started : (step.duration ?? 0)) / 1000;
-      const color = running ? undefined : step.result === 'error' ? ansi.red : ansi.blue;
+      // BuildKit's colours: red for a failure, yellow for a step another one's failure stopped.
+      const color = running ? undefined : step.result === 'error' ? ansi.red : step.result === 'canceled' ? ansi.yellow : ansi.blue;
       rows.push({ text: ` => ${prefix}${step.ref.name.replace(/\t/g, ' ')}`, timer: timer(seconds), finished: !running, ...(color === undefined ? {} : { color }) });
       for (const status of step.statuses.values()) {
         const bytes = status.total !== 0 ? ` ${formatBuildkitBytes(status.current)} / ${formatBuildkitBytes(status.total)}` : status.current !== 0 ? ` ${formatBuildkitBytes(status.current)}` : '';
