@@ -1,7 +1,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, realpathSync, type BigIntStats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { encodeFileName, fsPath, listDirectory, loadContextAddon, pathMatch, readDirectoryNames, resolveInRoot, TsbuildError, type ContextAddon, type EntryStats } from '../common/index.js';
+import { codeUnitsOrderAsBytes, encodeFileName, fsPath, listDirectory, loadContextAddon, pathMatch, readDirectoryNames, resolveInRoot, TsbuildError, type ContextAddon, type EntryStats } from '../common/index.js';
 import type { PatternMatcher} from './patterns.js';
 import { containsWildcards, type MatchInfo } from './patterns.js';
 
@@ -167,9 +167,9 @@ function sortedNames(names: string[]): string[] {
   return sortedBy(names, (name) => name);
 }
 
+/** ITEMS in Go's order of their names, as sortedNames. */
 function sortedBy<T>(items: T[], nameOf: (item: T) => string): T[] {
-  const unusual = /[\uD800-\uFFFF]/;
-  if (!items.some((item) => unusual.test(nameOf(item)))) {
+  if (items.every((item) => codeUnitsOrderAsBytes(nameOf(item)))) {
     return items.sort((a, b) => {
       const first = nameOf(a);
       const second = nameOf(b);

@@ -19,16 +19,48 @@ export type EntryStats = Pick<
 const field = { mode: 0, nlink: 1, uid: 2, gid: 3, rdev: 4, size: 5, ino: 6, dev: 7, atimeNs: 8, mtimeNs: 9, ctimeNs: 10 } as const;
 const fieldCount = 11;
 
+/** The file-type tests of Node's stats, from a mode. */
+abstract class FileTypes {
+  protected abstract modeBits(): number;
+
+  private type(): number {
+    return this.modeBits() & constants.S_IFMT;
+  }
+  isFile(): boolean {
+    return this.type() === constants.S_IFREG;
+  }
+  isDirectory(): boolean {
+    return this.type() === constants.S_IFDIR;
+  }
+  isSymbolicLink(): boolean {
+    return this.type() === constants.S_IFLNK;
+  }
+  isFIFO(): boolean {
+    return this.type() === constants.S_IFIFO;
+  }
+  isSocket(): boolean {
+    return this.type() === constants.S_IFSOCK;
+  }
+  isBlockDevice(): boolean {
+    return this.type() === constants.S_IFBLK;
+  }
+  isCharacterDevice(): boolean {
+    return this.type() === constants.S_IFCHR;
+  }
+}
+
 /**
  * One entry's lstat as listDirectory gave it, read from the listing's array when asked: most
  * entries of a rebuild are asked for their type and stat key only, and a BigInt made for every
  * field of 2,000 entries was most of a warm build's walk.
  */
-class ListedStats implements EntryStats {
+class ListedStats extends FileTypes implements EntryStats {
   constructor(
     private readonly fields: BigInt64Array,
     private readonly at: number,
-  ) {}
+  ) {
+    super();
+  }
 
   private get(index: number): bigint {
     return this.fields[this.at + index] ?? 0n;
@@ -68,29 +100,8 @@ class ListedStats implements EntryStats {
     return this.get(field.ctimeNs);
   }
 
-  private type(): number {
-    return Number(this.get(field.mode)) & constants.S_IFMT;
-  }
-  isFile(): boolean {
-    return this.type() === constants.S_IFREG;
-  }
-  isDirectory(): boolean {
-    return this.type() === constants.S_IFDIR;
-  }
-  isSymbolicLink(): boolean {
-    return this.type() === constants.S_IFLNK;
-  }
-  isFIFO(): boolean {
-    return this.type() === constants.S_IFIFO;
-  }
-  isSocket(): boolean {
-    return this.type() === constants.S_IFSOCK;
-  }
-  isBlockDevice(): boolean {
-    return this.type() === constants.S_IFBLK;
-  }
-  isCharacterDevice(): boolean {
-    return this.type() === constants.S_IFCHR;
+  protected modeBits(): number {
+    return Number(this.get(field.mode));
   }
 }
 
@@ -98,8 +109,10 @@ class ListedStats implements EntryStats {
 export type EntryNumberStats = Pick<Stats, 'dev' | 'ino' | 'mode' | 'nlink' | 'uid' | 'gid' | 'rdev' | 'size' | 'mtimeMs' | 'isFile' | 'isDirectory' | 'isSymbolicLink' | 'isFIFO' | 'isSocket' | 'isBlockDevice' | 'isCharacterDevice'>;
 
 /** ListedStats as numbers, as Node's Stats give them (mtimeMs from the nanoseconds, rounded down to whole ones first). */
-class ListedNumberStats implements EntryNumberStats {
-  constructor(private readonly listed: ListedStats) {}
+class ListedNumberStats extends FileTypes implements EntryNumberStats {
+  constructor(private readonly listed: ListedStats) {
+    super();
+  }
 
   get mode(): number {
     return Number(this.listed.mode);
@@ -129,26 +142,8 @@ class ListedNumberStats implements EntryNumberStats {
     const ns = this.listed.mtimeNs;
     return Number(ns / 1_000_000n) + Number(ns % 1_000_000n) / 1e6;
   }
-  isFile(): boolean {
-    return this.listed.isFile();
-  }
-  isDirectory(): boolean {
-    return this.listed.isDirectory();
-  }
-  isSymbolicLink(): boolean {
-    return this.listed.isSymbolicLink();
-  }
-  isFIFO(): boolean {
-    return this.listed.isFIFO();
-  }
-  isSocket(): boolean {
-    return this.listed.isSocket();
-  }
-  isBlockDevice(): boolean {
-    return this.listed.isBlockDevice();
-  }
-  isCharacterDevice(): boolean {
-    return this.listed.isCharacterDevice();
+  protected modeBits(): number {
+    return this.mode;
   }
 }
 

@@ -16,6 +16,18 @@ const escapeBase = 0xdc00;
 /** A lone surrogate: with the u flag a valid pair is one code point and does not match. */
 const loneSurrogate = /\p{Cs}/u;
 
+/** A surrogate (a pair, or an escaped byte) or a character from U+E000 up. */
+const beyondByteOrder = /[\uD800-\uFFFF]/;
+
+/**
+ * Whether TEXT's UTF-16 code units order as its bytes on disk do (UTF-8, escaped bytes as
+ * themselves): true unless it holds a surrogate or a character from U+E000 up, where the two
+ * orders part. Comparing such names as strings spares encoding them.
+ */
+export function codeUnitsOrderAsBytes(text: string): boolean {
+  return !beyondByteOrder.test(text);
+}
+
 /** Whether NAME is plain text (no byte of it escaped), the common case. */
 export function isTextName(name: string): boolean {
   return !loneSurrogate.test(name);

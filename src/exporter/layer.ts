@@ -4,7 +4,7 @@ import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
-import { createHasher, decodeFileName, encodeFileName, fsPath, isOverlayOpaque, listDirectory, loadContextAddon, MediaType, nodeZlib, parseDigest, readDirectoryNames, readXattr, TsbuildError, type Descriptor, type Digest, type EntryNumberStats, type EntryStats } from '../common/index.js';
+import { codeUnitsOrderAsBytes, createHasher, decodeFileName, encodeFileName, fsPath, isOverlayOpaque, listDirectory, loadContextAddon, MediaType, nodeZlib, parseDigest, readDirectoryNames, readXattr, TsbuildError, type Descriptor, type Digest, type EntryNumberStats, type EntryStats } from '../common/index.js';
 import type { BlobInfo } from '../store/index.js';
 import { GzipWriter } from './gzip.js';
 import { ZstdWriter } from './zstd.js';
@@ -58,13 +58,11 @@ export function sourceDateEpochFromEnv(env: NodeJS.ProcessEnv = process.env): nu
   return value !== undefined && /^[0-9]{1,15}$/.test(value) ? Number(value) : undefined;
 }
 
-const unusualCharacter = /[\uD800-\uFFFF]/;
-
 /** Tar order: parents before children, siblings by byte order of their names (the bytes on disk). */
 export function comparePaths(a: string, b: string): number {
-  if (!unusualCharacter.test(a) && !unusualCharacter.test(b)) {
-    // Without surrogates or characters from U+E000 up, code units order as UTF-8 bytes do; a
-    // component that ends (at `/` or the end) before the other orders first.
+  if (codeUnitsOrderAsBytes(a) && codeUnitsOrderAsBytes(b)) {
+    // Code units order as the bytes do; a component that ends (at `/` or the end) before the
+    // other orders first.
     const common = Math.min(a.length, b.length);
     for (let index = 0; index < common; index++) {
       const x = a.charCodeAt(index);
