@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCacheFrom, parseCacheTo } from '../../src/cache/index.js';
+import type { Digest } from '../../src/common/index.js';
 import { buildFixture, ranSteps, type BuildFixture } from '../helpers/build.js';
 import { haveRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
 
@@ -118,11 +119,21 @@ describe.skipIf(!haveRegistry())('cache modes and the inline cache', () => {
     expect(config['org.tsbuild.cache.v1']?.records.length).toBeGreaterThan(0);
 
     const other = await fresh();
-    const rebuilt = await other.fx.build(['-t', ref, '--cache-from', ref, '--cache-to', 'type=inline', '--iidfile', join(other.fx.dir, 'iid'), other.context]);
+    // The build argument docker build and buildx take for --cache-to type=inline: the same config.
+    const rebuilt = await other.fx.build(['-t', ref, '--cache-from', ref, '--build-arg', 'BUILDKIT_INLINE_CACHE=true', '--iidfile', join(other.fx.dir, 'iid'), other.context]);
     expect(rebuilt.status, rebuilt.stderr).toBe(0);
+    expect(rebuilt.stderr).not.toContain('were not consumed');
     // The builder stage is not in an inline cache (it is not the image's): it runs; the image's own steps do not.
     expect(ranSteps(rebuilt.stderr)).toEqual(['[builder 2/2] RUN echo built > /artifact && echo other > /other']);
     expect(await readFile(join(other.fx.dir, 'iid'), 'utf8')).toBe(await readFile(join(fx.dir, 'iid'), 'utf8'));
+    // A value Go's ParseBool reads as false, or cannot read, asks for none.
+    for (const value of ['0', 'yes']) {
+      const plain = await other.fx.build(['-q', '--build-arg', `BUILDKIT_INLINE_CACHE=${value}`, other.context]);
+      expect(plain.status, plain.stderr).toBe(0);
+      const id = plain.stdout.toString().trim();
+      const plainConfig = JSON.parse(await readFile(other.fx.store.blobPath(id as Digest), 'utf8')) as Record<string, unknown>;
+      expect(plainConfig['org.tsbuild.cache.v1']).toBeUndefined();
+    }
   });
 
   it('a failed export fails the build, unless ignore-error=true', async () => {

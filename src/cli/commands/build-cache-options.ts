@@ -29,6 +29,17 @@ export function addCacheOptions(command: Command): Command {
     .option('--cache-max-size <size>', 'after the build, remove least recently used cache records beyond SIZE (0: never; default: config.json, else 20% of the free disk)');
 }
 
+/**
+ * The flags with `--cache-to type=inline` added when the build argument BUILDKIT_INLINE_CACHE is
+ * true, as docker build and buildx take it (its value read as Go's strconv.ParseBool reads it;
+ * one it cannot read is false).
+ */
+export function withInlineCacheArg<T extends CacheFlags>(flags: T, buildArgs: Readonly<Record<string, string>>): T {
+  const value = buildArgs.BUILDKIT_INLINE_CACHE;
+  if (value === undefined || !['1', 't', 'T', 'TRUE', 'true', 'True'].includes(value)) return flags;
+  return { ...flags, cacheTo: [...flags.cacheTo, 'type=inline'] };
+}
+
 export interface BuildCachePlan {
   readonly cache: BuildCache;
   readonly exports: readonly CacheExport[];

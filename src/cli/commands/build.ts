@@ -15,7 +15,7 @@ import { addInsecureRegistryOption, collect } from '../common-options.js';
 import { parseAllow, parseSecrets, parseSsh } from './build-secrets.js';
 import { addSandboxOptions, sandboxOptionsOf, type SandboxFlags } from './build-sandbox-options.js';
 import { parseAnnotations, writeImageOutput, writeMetadataFile } from './build-export.js';
-import { addCacheOptions, planBuildCache, type CacheFlags } from './build-cache-options.js';
+import { addCacheOptions, planBuildCache, withInlineCacheArg, type CacheFlags } from './build-cache-options.js';
 
 interface BuildOptions extends CacheFlags, SandboxFlags {
   tag: string[];
@@ -218,7 +218,8 @@ export function registerBuild(program: Command, io: CliIo): void {
     // Loaded only when a base image is pulled or the image pushed: a rebuild from local images
     // never loads the HTTP client.
     const registry = async (): Promise<RegistryClient> => (client ??= (await import('./registry-options.js')).registryClient(options));
-    const caching = planBuildCache(options, store, registry, (message) => progress.onEvent({ kind: 'warning', message, time: Date.now() }), options.push === true || outputs.length > 0);
+    const buildArgs = parseBuildArgs(options.buildArg, process.env);
+    const caching = planBuildCache(withInlineCacheArg(options, buildArgs), store, registry, (message) => progress.onEvent({ kind: 'warning', message, time: Date.now() }), options.push === true || outputs.length > 0);
     const running = await caching.begin();
     try {
       let image;
@@ -228,7 +229,7 @@ export function registerBuild(program: Command, io: CliIo): void {
           {
             dockerfile: { ...dockerfile, ...(dockerfile.path === undefined ? {} : { path: dockerfile.path }) },
             ...(contextDir === undefined ? {} : { contextDir }),
-            buildArgs: parseBuildArgs(options.buildArg, process.env),
+            buildArgs,
             ...(options.target === undefined ? {} : { target: options.target }),
             labels: parseLabels(options.label),
             noCache: !options.cache,
