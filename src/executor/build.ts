@@ -582,6 +582,7 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
           secrets: ctx.request.secrets ?? new Map(),
           ssh: ctx.request.ssh ?? new Map(),
           cacheMounts: ctx.deps.cache.cacheMounts,
+          cacheNamespace: ctx.request.buildArgs?.BUILDKIT_CACHE_MOUNT_NS,
           // As BuildKit: a step that ignores the cache starts its cache mounts empty, and what it
           // leaves there is the cache from then on, for the later steps of the build too.
           ...(ctx.request.noCache === true || input.noCache === true ? { emptyCacheMount: (id: string) => claimOnce(ctx.emptiedCacheMounts, id) } : {}),

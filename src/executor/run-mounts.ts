@@ -51,6 +51,12 @@ export interface MountSources {
    * id is to be emptied before this step mounts it (the first such mount of the build).
    */
   readonly emptyCacheMount?: (id: string) => boolean;
+  /**
+   * The build argument BUILDKIT_CACHE_MOUNT_NS: every cache id is `NS/ID` then, as BuildKit's
+   * frontend scopes them (dockerui's CacheIDNamespace), so two projects on one root keep apart
+   * the caches their Dockerfiles give the same id or target.
+   */
+  readonly cacheNamespace?: string | undefined;
 }
 
 export interface PreparedMounts {
@@ -187,7 +193,8 @@ async function planBind(mount: ResolvedMount, target: string, sources: MountSour
 
 async function planCache(mount: ResolvedMount, target: string, sources: MountSources): Promise<PlannedMount> {
   // BuildKit's default id is the target as written, cleaned (a relative one stays relative).
-  const id = mount.cacheId !== undefined && mount.cacheId !== '' ? mount.cacheId : posix.normalize(mount.target ?? '').replace(/(.)\/$/, '$1');
+  const named = mount.cacheId !== undefined && mount.cacheId !== '' ? mount.cacheId : posix.normalize(mount.target ?? '').replace(/(.)\/$/, '$1');
+  const id = sources.cacheNamespace === undefined || sources.cacheNamespace === '' ? named : `${sources.cacheNamespace}/${named}`;
   const sharing = mount.sharing ?? 'shared';
   const uid = mount.uid ?? 0;
   const gid = mount.gid ?? 0;

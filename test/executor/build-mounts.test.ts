@@ -86,6 +86,24 @@ describe('build: RUN --mount', () => {
       expect(cachedSteps(third.stderr)).toHaveLength(1);
     });
 
+    it('scopes every cache id by the build argument BUILDKIT_CACHE_MOUNT_NS, as BuildKit', async () => {
+      const dir = await fx.context('cache-ns', {
+        Dockerfile: ['FROM busybox', 'ARG PROJECT', 'RUN --mount=type=cache,id=shared-ns,target=/c echo "$PROJECT" >> /c/log && cat /c/log > /seen'].join('\n'),
+      });
+      const seen = async (project: string, namespace?: string): Promise<string | undefined> => {
+        const args = ['-t', 'cache-ns', '--build-arg', `PROJECT=${project}`, ...(namespace === undefined ? [] : ['--build-arg', `BUILDKIT_CACHE_MOUNT_NS=${namespace}`]), dir];
+        const built = await fx.build(args);
+        expect(built.status, built.stderr).toBe(0);
+        expect(built.stderr).not.toContain('were not consumed');
+        return textOf(fx, 'cache-ns', 'seen');
+      };
+      expect(await seen('a', 'one')).toBe('a\n');
+      expect(await seen('b', 'two')).toBe('b\n');
+      expect(await seen('c', 'one')).toBe('a\nc\n');
+      expect(await seen('d')).toBe('d\n');
+      for (const id of ['one/shared-ns', 'two/shared-ns', 'shared-ns']) expect(existsSync(join(fx.root, 'cache-mounts', escapeCacheId(id), 'data', 'log')), id).toBe(true);
+    });
+
     it('starts empty for a step that ignores the cache, as BuildKit, and what that step leaves is the cache from then on', async () => {
       const dir = await fx.context('cache-no-cache', {
         Dockerfile: [
