@@ -56,6 +56,10 @@ const knownDifferences: Readonly<Record<string, string>> = {
   // value, so the automatic TARGETARCH stays; tsbuild follows that, as `# syntax=docker/dockerfile:1`
   // builds and later engines do, rather than the older engine's hiding of the platform's values.
   'global-arg-bare-platform-names': 'a bare global `ARG TARGETARCH` empties the automatic value in BuildKit 0.13 (FROM, global defaults, stage ARGs); tsbuild keeps it, as dockerfile 1.11 and later do',
+  // BuildKit 0.13's directive parser knows syntax and escape only: `# check=` (dockerfile 1.8)
+  // is a comment there, which ends the directives, so an escape directive after it is not read.
+  // tsbuild's parser knows check, as the frontends since 1.8 do, and reads the escape after it.
+  'directive-check-then-escape': 'BuildKit 0.13 does not know the check directive, so an escape directive after it is a comment; tsbuild, as dockerfile 1.8 and later, reads it',
   'run-sandbox-mknod-devices': 'a /dev/null or /dev/zero made with mknod (chroot builds) opens under BuildKit, not under the runtime-shim, whose mounts are nodev in place of a device cgroup',
 };
 
