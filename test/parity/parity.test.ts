@@ -60,6 +60,10 @@ const knownDifferences: Readonly<Record<string, string>> = {
   // is a comment there, which ends the directives, so an escape directive after it is not read.
   // tsbuild's parser knows check, as the frontends since 1.8 do, and reads the escape after it.
   'directive-check-then-escape': 'BuildKit 0.13 does not know the check directive, so an escape directive after it is a comment; tsbuild, as dockerfile 1.8 and later, reads it',
+  // dockerfile2llb 0.13 predefines the BUILD* and TARGET* platform ARGs only; TARGETSTAGE came
+  // with dockerfile 1.11 and BUILDOSVERSION/TARGETOSVERSION with 1.13, which tsbuild predefines
+  // as those frontends do.
+  'platform-args-newer-names': 'BuildKit 0.13 does not predefine TARGETSTAGE, BUILDOSVERSION and TARGETOSVERSION (dockerfile 1.11 and 1.13 do, as tsbuild does)',
   'run-sandbox-mknod-devices': 'a /dev/null or /dev/zero made with mknod (chroot builds) opens under BuildKit, not under the runtime-shim, whose mounts are nodev in place of a device cgroup',
 };
 
