@@ -95,16 +95,17 @@ export interface CopyPlan {
 const isUrl = (source: string): boolean => /^https?:\/\//.test(source);
 
 /**
- * --chmod as BuildKit 0.13's dockerfile2llb reads it: an octal mode, or, when the value is no
- * octal number at all (`u+x`, `$MODE`), nothing: the copy keeps the sources' modes.
+ * --chmod as BuildKit 0.13 reads it: Go's strconv.ParseUint in base 8 within 32 bits, so only
+ * octal digits (no sign, `0o` prefix or `_`; `u+x` and `$MODE`, never expanded, are no number
+ * either). A value that is no such number is no mode: the copy keeps the sources' modes. The
+ * file op carries the mode as an int32 where -1 means "none", so 037777777777 is none as well;
+ * the copier then applies the permission, setuid, setgid and sticky bits alone (017777 is 07777).
  */
-function parseChmod(value: string): number | undefined {
-  if (value === '' || !/^[+]?[0-7]+$/.test(value)) return undefined;
-  const mode = Number.parseInt(value, 8);
-  if (!Number.isInteger(mode) || mode > 0o7777) {
-    throw new TsbuildError('INVALID_ARGUMENT', `invalid chmod parameter: '${value}'. it should be octal string and between 0 and 07777`);
-  }
-  return mode;
+export function parseChmod(value: string): number | undefined {
+  if (!/^[0-7]+$/.test(value)) return undefined;
+  const parsed = Number.parseInt(value, 8);
+  if (parsed >= 0xffffffff) return undefined;
+  return parsed & 0o7777;
 }
 
 function createdBy(instruction: CopyInstruction): string {

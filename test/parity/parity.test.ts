@@ -49,6 +49,21 @@ const knownDifferences: Readonly<Record<string, string>> = {
   // store's root, which the kernel refuses beyond PATH_MAX (ENAMETOOLONG); BuildKit's snapshot
   // and export take such a tree (its COPY --from cannot: its checksum walk fails alike).
   'run-tree-beyond-path-max': 'a RUN leaving a tree whose paths exceed PATH_MAX fails in tsbuild (ENAMETOOLONG in the layer walk and the cleanup); BuildKit exports it',
+  // dockerfile2llb 0.13 appends a global ARG without a default (and no --build-arg) to the
+  // global ARGs with no value, after the automatic platform ones: the FROM lines and later
+  // global defaults then read the name as empty, and a stage's bare `ARG NAME` takes that
+  // no-value. Dockerfile 1.11 (its args as an llb.EnvList) adds a global only when it has a
+  // value, so the automatic TARGETARCH stays; tsbuild follows that, as `# syntax=docker/dockerfile:1`
+  // builds and later engines do, rather than the older engine's hiding of the platform's values.
+  'global-arg-bare-platform-names': 'a bare global `ARG TARGETARCH` empties the automatic value in BuildKit 0.13 (FROM, global defaults, stage ARGs); tsbuild keeps it, as dockerfile 1.11 and later do',
+  // BuildKit 0.13's directive parser knows syntax and escape only: `# check=` (dockerfile 1.8)
+  // is a comment there, which ends the directives, so an escape directive after it is not read.
+  // tsbuild's parser knows check, as the frontends since 1.8 do, and reads the escape after it.
+  'directive-check-then-escape': 'BuildKit 0.13 does not know the check directive, so an escape directive after it is a comment; tsbuild, as dockerfile 1.8 and later, reads it',
+  // dockerfile2llb 0.13 predefines the BUILD* and TARGET* platform ARGs only; TARGETSTAGE came
+  // with dockerfile 1.11 and BUILDOSVERSION/TARGETOSVERSION with 1.13, which tsbuild predefines
+  // as those frontends do.
+  'platform-args-newer-names': 'BuildKit 0.13 does not predefine TARGETSTAGE, BUILDOSVERSION and TARGETOSVERSION (dockerfile 1.11 and 1.13 do, as tsbuild does)',
   'run-sandbox-mknod-devices': 'a /dev/null or /dev/zero made with mknod (chroot builds) opens under BuildKit, not under the runtime-shim, whose mounts are nodev in place of a device cgroup',
 };
 

@@ -1,0 +1,2 @@
+echo a > a.txt
+echo b > b.txt
