@@ -14,11 +14,11 @@
  * --twice builds with BuildKit a second time and reports, apart, what differs between
  * BuildKit's own two builds (run-to-run noise: logs and caches apt writes with times and ids),
  * leaving out of tsbuild's differences the entries of those noisy paths; a difference in the
- * content alone of a log, a cache or byte code that holds times, or of a secret a package makes
- * at random on install (ssl-cert's snakeoil pair, rabbitmq's erlang cookie), or of a database
- * that differs between any two runs (postfix's aliases.db) (`noisyContent`) is always taken as
- * noise, and shown marked so. --keep DIR writes both records of each context to
- * DIR/NAME.{buildkit,tsbuild}.json for a closer look.
+ * content alone of a log, a cache (ldconfig's, fontconfig's) or byte code that holds times, or
+ * of a secret a package makes at random on install (ssl-cert's snakeoil pair, rabbitmq's erlang
+ * cookie), or of a database or keystore that differs between any two runs (postfix's aliases.db,
+ * the Java truststore) (`noisyContent`) is always taken as noise, and shown marked so. --keep DIR
+ * writes both records of each context to DIR/NAME.{buildkit,tsbuild}.json for a closer look.
  * Exits 1 when any context differs (beyond the noise).
  */
 import { execFile, execFileSync } from 'node:child_process';
@@ -106,8 +106,10 @@ function linePath(line: string): string | undefined {
  */
 // A kept .git's index holds the checkout's stat data (times, inodes); ssl-cert's postinst makes a
 // new snakeoil key pair (and a certificate of it) on every install, rabbitmq-server's a new cookie;
-// newaliases writes postfix's aliases.db, a Berkeley DB file, with other bytes on every run.
-const noisyContent = [/^var\/log\//, /^var\/cache\/ldconfig\/aux-cache$/, /-old$/, /\.pyc$/, /(^|\/)\.git\/index$/, /^etc\/ssl\/(certs|private)\/ssl-cert-snakeoil\.(pem|key)$/, /^var\/lib\/rabbitmq\/\.erlang\.cookie$/, /^etc\/aliases\.db$/];
+// newaliases writes postfix's aliases.db, a Berkeley DB file, with other bytes on every run;
+// ca-certificates-java's Java truststore holds the time each certificate was added; fontconfig's
+// caches hold the mtimes of the font directories they list.
+const noisyContent = [/^var\/log\//, /^var\/cache\/ldconfig\/aux-cache$/, /-old$/, /\.pyc$/, /(^|\/)\.git\/index$/, /^etc\/ssl\/(certs|private)\/ssl-cert-snakeoil\.(pem|key)$/, /^var\/lib\/rabbitmq\/\.erlang\.cookie$/, /^etc\/aliases\.db$/, /^etc\/ssl\/certs\/java\/cacerts$/, /^var\/cache\/fontconfig\/[^/]+\.cache-\d+$/];
 
 function isContentNoise(line: string): boolean {
   const match = /^layer \d+: (.*?): sha256 BuildKit "[0-9a-f]+" tsbuild "[0-9a-f]+"$/.exec(line);

@@ -29,7 +29,7 @@ export const baseReference = '127.0.0.1:5000/library/busybox:latest';
 /**
  * A case's `case.json`: build arguments, target, a port where its `served/` directory is served
  * (ADD of URLs), and named contexts (`--build-context NAME=VALUE`: a directory of the case, or
- * a `docker-image://` reference as it is).
+ * a `docker-image://` reference as it is) and secrets (`--secret id=ID,src=` a file of the case).
  */
 export interface CaseOptions {
   readonly args?: Readonly<Record<string, string>>;
@@ -38,6 +38,8 @@ export interface CaseOptions {
   readonly contexts?: Readonly<Record<string, string>>;
   /** The Dockerfile's path in the context (`-f`), when it is not `Dockerfile` at its root. */
   readonly file?: string;
+  /** `--secret id=ID,src=` a file of the context, for RUN --mount=type=secret. */
+  readonly secrets?: Readonly<Record<string, string>>;
 }
 
 /** The build flags a case's options ask for, the same for both builders; CONTEXT is the prepared context. */
@@ -47,6 +49,7 @@ export function caseBuildFlags(options: CaseOptions, context: string): string[] 
   if (options.target !== undefined) flags.push('--target', options.target);
   if (options.file !== undefined) flags.push('-f', join(context, options.file));
   for (const [name, value] of Object.entries(options.contexts ?? {})) flags.push('--build-context', `${name}=${value.includes('://') ? value : join(context, value)}`);
+  for (const [id, file] of Object.entries(options.secrets ?? {})) flags.push('--secret', `id=${id},src=${join(context, file)}`);
   return flags;
 }
 

@@ -1,0 +1,4 @@
+storage "file" {
+  path = "/vault/file"
+}
+disable_mlock = false
