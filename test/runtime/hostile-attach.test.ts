@@ -5,42 +5,32 @@
  * took; then the container's output waits, as with docker, and nothing of it is lost once the
  * client reads again.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore } from '../../src/store/index.js';
-import { busyboxImage } from '../helpers/busybox-image.js';
-import { buildBinaries, installedCliOutput, isRoot, repoRoot, runInstalledCli, scratchDir } from './helpers.js';
+import { busyboxStore, installedCliOutput, isRoot, removeBusyboxStore, repoRoot, runInstalledCli } from './helpers.js';
 
 const bin = join(repoRoot, 'bin', 'tsbuild.js');
 
-let dir: string;
-let root: string;
+let store: { dir: string; root: string };
 
-const tsbuild = (...args: string[]): { status: number | null; stdout: string; stderr: string } => runInstalledCli(args, { root });
-const ok = (...args: string[]): string => installedCliOutput(args, { root });
+const tsbuild = (...args: string[]): { status: number | null; stdout: string; stderr: string } => runInstalledCli(args, { root: store.root });
+const ok = (...args: string[]): string => installedCliOutput(args, { root: store.root });
 
 describe.skipIf(!isRoot)('attached to a container that writes without end', () => {
   beforeAll(async () => {
-    buildBinaries();
-    dir = scratchDir('tsbuild-hostile-attach-');
-    root = join(dir, 'root');
-    await busyboxImage(await openStore({ root }));
+    store = await busyboxStore('tsbuild-hostile-attach-');
   }, 120_000);
 
-  afterAll(() => {
-    const ids = tsbuild('ps', '-aq').stdout.split('\n').filter((id) => id !== '');
-    if (ids.length > 0) tsbuild('rm', '-f', ...ids);
-    spawnSync('rm', ['-rf', dir]);
-  });
+  afterAll(() => removeBusyboxStore(store));
 
   it('holds the container back while a client does not read, instead of keeping its output in memory, and loses none of it', async () => {
     // 64 MiB of 501-byte lines once a client had time to attach; no log, so the output goes
     // to the client only.
     const total = 64 * 1024 * 1024;
     ok('run', '-d', '--log-driver', 'none', '--name', 'flood', 'busybox', 'sh', '-c', `sleep 2; yes "$(head -c 500 /dev/zero | tr '\\0' x)" | head -c ${total}; touch /done; sleep 300`);
-    const client = spawn(process.execPath, [bin, 'attach', '--no-stdin', 'flood'], { env: { ...process.env, TSBUILD_ROOT: root }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const client = spawn(process.execPath, [bin, 'attach', '--no-stdin', 'flood'], { env: { ...process.env, TSBUILD_ROOT: store.root }, stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       // Its output a pipe nobody reads: once that is full, the client takes nothing more.
       client.stdout.pause();
