@@ -94,6 +94,8 @@ static const struct { const char *name; int flag; } namespace_names[] = {
   { "pid", CLONE_NEWPID }, { "mount", CLONE_NEWNS }, { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS },
   { "network", CLONE_NEWNET }, { "user", CLONE_NEWUSER }, { "cgroup", CLONE_NEWCGROUP },
 };
+_Static_assert (sizeof namespace_names / sizeof namespace_names[0] <= sizeof ((struct spec *) 0)->namespaces / sizeof ((struct spec *) 0)->namespaces[0],
+                "one slot per namespace type");
 
 struct mount_option {
   const char *name;
@@ -428,8 +430,16 @@ spec_load (const char *bundle, struct spec *spec, struct shim_error *err)
           shim_fail (err, EINVAL, "", NULL, "config.json: linux.namespaces[%zu] has an unknown type %s", i, type == NULL ? "(none)" : type);
           goto fail;
         }
-      if (spec->namespace_count < sizeof spec->namespaces / sizeof spec->namespaces[0])
-        spec->namespaces[spec->namespace_count++] = (struct namespace_spec){ flag, dup_or_null (json_string (json_get (namespaces->items[i], "path"))) };
+      /* A type named twice is refused, as runc's specconv does: kept in a table of one slot per
+         type, a repeat once filled it would push the later types off silently, and the process
+         would run in the host's pid or mount namespace. */
+      for (size_t k = 0; k < spec->namespace_count; k++)
+        if (spec->namespaces[k].flag == flag)
+          {
+            shim_fail (err, EINVAL, "", NULL, "config.json: linux.namespaces[%zu]: duplicated namespace %s", i, type);
+            goto fail;
+          }
+      spec->namespaces[spec->namespace_count++] = (struct namespace_spec){ flag, dup_or_null (json_string (json_get (namespaces->items[i], "path"))) };
     }
   if (read_mappings (json_get (linux_, "uidMappings"), &spec->uid_mappings, &spec->uid_mapping_count, "linux.uidMappings", err) < 0
       || read_mappings (json_get (linux_, "gidMappings"), &spec->gid_mappings, &spec->gid_mapping_count, "linux.gidMappings", err) < 0

@@ -300,20 +300,31 @@ write_id_maps (const struct spec *spec, pid_t pid, struct shim_error *err)
               if (write_file (setgroups, "deny", err) < 0)
                 return -1;
             }
+          /* Whole or not at all: cut at the buffer (the kernel's own limit, a page), the map
+             would silently lose its last lines, or end in a line of other numbers. */
           for (size_t i = 0; i < counts[kind]; i++)
-            snprintf (text + strlen (text), sizeof text - strlen (text), "%lu %lu %lu\n", maps[kind][i].container_id, maps[kind][i].host_id, maps[kind][i].size);
+            {
+              size_t used = strlen (text);
+              int wrote = snprintf (text + used, sizeof text - used, "%lu %lu %lu\n", maps[kind][i].container_id, maps[kind][i].host_id, maps[kind][i].size);
+              if (wrote < 0 || (size_t) wrote >= sizeof text - used)
+                return shim_fail (err, E2BIG, "", path, "linux.%s: %zu mappings do not fit in one write of %s", kind == 0 ? "uidMappings" : "gidMappings", counts[kind], files[kind]);
+            }
           if (write_file (path, text, err) < 0)
             return -1;
           continue;
         }
-      char *argv[3 + 3 * 16 + 1];
-      char numbers[3 * 16][24];
+      enum { max_helper_mappings = 16 };
+      char *argv[3 + 3 * max_helper_mappings + 1];
+      char numbers[3 * max_helper_mappings][24];
       char pid_text[24];
       int argc = 0;
+      /* Refused rather than passed on in part (newuidmap would map the first ones only). */
+      if (counts[kind] > max_helper_mappings)
+        return shim_fail (err, E2BIG, "", helpers[kind], "linux.%s: %zu mappings, more than the %d passed to %s", kind == 0 ? "uidMappings" : "gidMappings", counts[kind], (int) max_helper_mappings, helpers[kind]);
       snprintf (pid_text, sizeof pid_text, "%d", (int) pid);
       argv[argc++] = (char *) helpers[kind];
       argv[argc++] = pid_text;
-      for (size_t i = 0; i < counts[kind] && i < 16; i++)
+      for (size_t i = 0; i < counts[kind]; i++)
         {
           unsigned long values[3] = { maps[kind][i].container_id, maps[kind][i].host_id, maps[kind][i].size };
           for (int v = 0; v < 3; v++)

@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import { pathMatch, TsbuildError } from '../common/index.js';
+import { PatternAutomaton } from './pattern-automaton.js';
 
 /*
  * The path patterns of docker and BuildKit, ported from the Go code that reads them, so that a
@@ -48,7 +49,7 @@ export class IgnorePattern {
    */
   readonly depth: number;
   private readonly matchType: MatchType;
-  private readonly regexp: RegExp | undefined;
+  private readonly regexp: PatternAutomaton | undefined;
 
   constructor(cleaned: string, exclusion: boolean) {
     this.cleaned = cleaned;
@@ -73,7 +74,7 @@ export class IgnorePattern {
         return suffix.startsWith('/') && path === suffix.slice(1);
       }
       case 'regexp':
-        return (this.regexp as RegExp).test(path);
+        return (this.regexp as PatternAutomaton).test(path);
     }
   }
 
@@ -87,7 +88,7 @@ export class IgnorePattern {
 }
 
 /** moby/patternmatcher's Pattern.compile: a pattern to a match type, and a regexp when one is needed. */
-function compile(pattern: string): { type: MatchType; regexp: RegExp | undefined } {
+function compile(pattern: string): { type: MatchType; regexp: PatternAutomaton | undefined } {
   const chars = Array.from(pattern);
   let source = '^';
   let type: MatchType = 'exact';
@@ -137,7 +138,8 @@ function compile(pattern: string): { type: MatchType; regexp: RegExp | undefined
   }
   if (type !== 'regexp') return { type, regexp: undefined };
   try {
-    return { type, regexp: new RegExp(`${source}$`) };
+    // Matched in linear time, never by V8's backtracking engine (pattern-automaton.ts).
+    return { type, regexp: PatternAutomaton.compile(`${source}$`) };
   } catch (error) {
     throw new TsbuildError('INVALID_ARGUMENT', `match pattern ${JSON.stringify(pattern)}: ${(error as Error).message}`, { cause: error });
   }

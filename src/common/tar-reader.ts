@@ -1,13 +1,15 @@
 /**
- * A streaming tar reader: ustar, GNU (long names, base-256 numbers) and PAX (per entry and
- * global), read the way Go's archive/tar reads them, since that is what wrote most layers.
+ * A streaming tar reader: ustar, GNU (long names, base-256 numbers) and PAX (per entry; a
+ * global header is checked and applies to nothing), read the way Go's archive/tar reads them,
+ * since that is what wrote most layers and what docker and BuildKit unpack them with.
  *
  * Written here rather than taken from tar-stream because layers carry binary PAX values:
  * `SCHILY.xattr.security.capability` is raw bytes, which a reader decoding every PAX value as
  * UTF-8 corrupts. Values stay bytes here; only names are decoded.
  *
  * Nothing in the input is trusted: checksums are verified, sizes and numbers are bounded,
- * extended headers are capped in size, and a truncated archive is an error, not a short entry.
+ * extended headers are capped in size (each, and all those of one entry together), and a
+ * truncated archive is an error, not a short entry.
  *
  * Sparse files (GNU tar's `--sparse`: the old GNU `S` entries, PAX formats 0.1 and 1.0) are read
  * as Go reads them: a regular file of its real size, the holes as zeros. Their maps are checked
@@ -43,7 +45,7 @@ export interface TarEntryHeader {
   readonly devminor: number;
   /** Extended attributes from `SCHILY.xattr.NAME` records, values as bytes. */
   readonly xattrs: ReadonlyMap<string, Buffer>;
-  /** Every PAX record that applied to the entry (global ones included), values as bytes. */
+  /** Every PAX record of the entry's own headers (a global header applies to none, as in Go), values as bytes. */
   readonly pax: ReadonlyMap<string, Buffer>;
 }
 
@@ -320,10 +322,11 @@ export async function* readTar(source: AsyncIterable<Uint8Array>, options: TarRe
   const iterator = source[Symbol.asyncIterator]();
   const bytes = new ByteSource(iterator);
   const fail = (message: string): TsbuildError => new TsbuildError('INVALID_ARCHIVE', `${what}: at byte ${bytes.offset}: ${message}`);
-  let globalPax = new Map<string, Buffer>();
   try {
     for (;;) {
       let pax: Map<string, Buffer> | undefined;
+      /** Bytes of the PAX headers read for this entry: each is bounded, and so are all of them together. */
+      let paxBytes = 0;
       let longName: string | undefined;
       let longLink: string | undefined;
       let block: Buffer | undefined;
@@ -350,9 +353,19 @@ export async function* readTar(source: AsyncIterable<Uint8Array>, options: TarRe
         if (size > maxExtended) throw fail(`extended header of ${size} bytes, more than the ${maxExtended} allowed`);
         const data = await bytes.take(size);
         if (data === undefined || !(await bytes.skip(padding(size)))) throw fail('unexpected end of archive in an extended header');
-        if (flag === 'x') pax = new Map([...(pax ?? []), ...parsePax(data, fail)]);
-        else if (flag === 'g') globalPax = new Map([...globalPax, ...parsePax(data, fail)]);
-        else {
+        if (flag === 'x') {
+          // Several PAX headers for one entry are merged, in place: a chain of them costs what
+          // it holds, and holds at most what one may.
+          paxBytes += size;
+          if (paxBytes > maxExtended) throw fail(`extended headers of ${paxBytes} bytes for one entry, more than the ${maxExtended} allowed`);
+          pax ??= new Map();
+          for (const [key, value] of parsePax(data, fail)) pax.set(key, value);
+        } else if (flag === 'g') {
+          // Checked, then left out, as Go's reader does (and so docker, containerd and BuildKit,
+          // which never apply a global header): applied to every later entry, 1 MiB of records
+          // (xattrs among them) would be copied and set for each of a million tiny entries.
+          parsePax(data, fail);
+        } else {
           const end = data.indexOf(0);
           const text = decodeFileName(data.subarray(0, end === -1 ? data.length : end));
           if (flag === 'L') longName = text;
@@ -360,7 +373,7 @@ export async function* readTar(source: AsyncIterable<Uint8Array>, options: TarRe
         }
       }
 
-      const records = new Map([...globalPax, ...(pax ?? [])]);
+      const records: ReadonlyMap<string, Buffer> = pax ?? new Map();
       const magic = block.toString('latin1', 257, 263);
       const version = block.toString('latin1', 263, 265);
       const ustar = magic === 'ustar\0' && version === '00';

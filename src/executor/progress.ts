@@ -36,8 +36,52 @@ export class StepCanceled extends Error {
   }
 }
 
+/** What one stream of a step may print, as BuildKit's defaults (BUILDKIT_STEP_LOG_MAX_SIZE, _MAX_SPEED). */
+export const stepLogMaxBytes = 2 * 1024 * 1024;
+export const stepLogMaxBytesPerSecond = 200 * 1024;
+
+/**
+ * BuildKit's clipping of what a step prints, for one stream: 2 MiB in all, and no more than 200
+ * KiB for each second (begun) since the stream was opened, every byte offered counted. What
+ * passes a limit is dropped and said once where it begins (`[output clipped, log limit 2MiB
+ * reached]`, or `200KiB/s`); the speed's clipping ends when a whole write fits again. So a step
+ * that prints without end shows a bounded part of it, and nothing holds the rest (a step held
+ * back, the plain printer's output waiting behind another step's) in memory.
+ */
+export class StepLogLimit {
+  private size = 0;
+  private clipping = false;
+
+  /** OPENED: when the stream was opened (the step started), in NOW's milliseconds. */
+  constructor(
+    private readonly opened: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** What of DATA may be shown now: DATA, a part of it, or nothing, with the clipping message where clipping begins. */
+  take(data: Buffer): Buffer {
+    const before = this.size;
+    this.size += data.length;
+    const seconds = Math.max(1, Math.ceil((this.now() - this.opened) / 1000));
+    const bySpeed = seconds * stepLogMaxBytesPerSecond < stepLogMaxBytes;
+    const allowed = bySpeed ? seconds * stepLogMaxBytesPerSecond : stepLogMaxBytes;
+    const kept = allowed < before ? 0 : Math.min(data.length, allowed - before);
+    if (kept === data.length) {
+      this.clipping = false;
+      return data;
+    }
+    const part = data.subarray(0, kept);
+    if (this.clipping) return part;
+    this.clipping = true;
+    const limit = bySpeed ? `${stepLogMaxBytesPerSecond / 1024}KiB/s` : `${stepLogMaxBytes / 1024 / 1024}MiB`;
+    return Buffer.concat([part, Buffer.from(`\n[output clipped, log limit ${limit} reached]\n`)]);
+  }
+}
+
 export class StepHandle {
   private started = 0;
+  /** BuildKit's clipping of each stream, counted from the step's start. */
+  private readonly limits = new Map<'stdout' | 'stderr', StepLogLimit>();
   private ended = false;
   /** The last bytes of output, for the error message of a failed step. */
   private tail: Buffer[] = [];
@@ -121,7 +165,14 @@ export class StepHandle {
     this.send(() => event(time, duration));
   }
 
-  log(stream: 'stdout' | 'stderr', data: Buffer): void {
+  log(stream: 'stdout' | 'stderr', output: Buffer): void {
+    let limit = this.limits.get(stream);
+    if (limit === undefined) {
+      limit = new StepLogLimit(this.started === 0 ? Date.now() : this.started);
+      this.limits.set(stream, limit);
+    }
+    const data = limit.take(output);
+    if (data.length === 0) return;
     this.tail.push(data);
     this.tailBytes += data.length;
     while (this.tailBytes > 16 * 1024 && this.tail.length > 1) this.tailBytes -= this.tail.shift()?.length ?? 0;

@@ -106,11 +106,20 @@ export class AttachServer {
     socket.on('close', () => this.clients.delete(socket));
   }
 
-  /** Output of the container to every client attached. */
-  broadcast(stream: 'stdout' | 'stderr', chunk: Buffer): void {
-    if (this.clients.size === 0) return;
+  /**
+   * Output of the container to every client attached. Undefined when every client has taken
+   * what it was sent but the last chunks; else a promise of the moment it has: the caller waits
+   * before it reads more of the container's output, so a client that stops reading (a paused
+   * terminal, a pipe nobody reads) holds the container's output back, as with docker, instead
+   * of the monitor keeping all of it in memory.
+   */
+  broadcast(stream: 'stdout' | 'stderr', chunk: Buffer): Promise<void> | undefined {
+    if (this.clients.size === 0) return undefined;
     const bytes = frame(stream === 'stdout' ? frameKind.stdout : frameKind.stderr, chunk);
     for (const client of this.clients) client.write(bytes);
+    const behind = [...this.clients].filter((client) => client.writableLength > maxQueuedOutput);
+    if (behind.length === 0) return undefined;
+    return Promise.all(behind.map((client) => caughtUp(client))).then(() => undefined);
   }
 
   /** The container's process ended: each client is told, then let go. */
@@ -123,6 +132,23 @@ export class AttachServer {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await rm(this.path, { force: true });
   }
+}
+
+/** Bytes of output a client may have not yet taken before the container's output waits for it. */
+export const maxQueuedOutput = 1024 * 1024;
+
+/** Once SOCKET has sent all it holds, or is gone. */
+function caughtUp(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+    if (socket.destroyed) done();
+  });
 }
 
 export interface AttachStreams {
@@ -164,10 +190,20 @@ export async function connectAttach(directory: string, streams: AttachStreams): 
       socket.destroy();
     };
   });
+  /**
+   * A stream that takes no more for now (a pipe nobody reads) stops the reading of the socket
+   * until it drains: the monitor then holds the container's output back, instead of this
+   * process keeping all of it.
+   */
+  const deliver = (stream: NodeJS.WritableStream, payload: Buffer): void => {
+    if (stream.write(payload)) return;
+    socket.pause();
+    stream.once('drain', () => socket.resume());
+  };
   const read = frameReader(
     (kind, payload) => {
-      if (kind === frameKind.stdout) streams.stdout.write(payload);
-      else if (kind === frameKind.stderr) streams.stderr.write(payload);
+      if (kind === frameKind.stdout) deliver(streams.stdout, payload);
+      else if (kind === frameKind.stderr) deliver(streams.stderr, payload);
       else if (kind === frameKind.ended) finish('ended');
     },
     () => finish('ended'),

@@ -9,6 +9,7 @@
 import { closeSync, fstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TsbuildError, parseByteSize } from '../common/index.js';
 
@@ -212,95 +213,120 @@ function parseLine(line: string): LogEntry | undefined {
   }
 }
 
-/** The log's entries, in order (the rotated files' first); with `follow`, those written later too. */
+/** Reads a log file's lines from an offset, a chunk at a time; an unfinished last line waits for the rest. */
+class LogFileReader {
+  private rest = '';
+  private readonly decoder = new StringDecoder('utf8');
+  private readonly buffer = Buffer.alloc(64 * 1024);
+
+  constructor(
+    readonly handle: FileHandle,
+    public offset: number,
+  ) {}
+
+  /**
+   * The entries of whole lines from the offset on, one chunk's at a time as each is read (never
+   * the whole file at once: a container that wrote gigabytes would otherwise be held in
+   * memory), up to the byte END when given, else to the end of the file.
+   */
+  async *batches(end?: number): AsyncGenerator<LogEntry[]> {
+    for (;;) {
+      const length = end === undefined ? this.buffer.length : Math.min(this.buffer.length, end - this.offset);
+      if (length <= 0) return;
+      const { bytesRead } = await this.handle.read(this.buffer, 0, length, this.offset);
+      if (bytesRead === 0) return;
+      this.offset += bytesRead;
+      const lines = (this.rest + this.decoder.write(this.buffer.subarray(0, bytesRead))).split('\n');
+      this.rest = lines.pop() ?? '';
+      const batch: LogEntry[] = [];
+      for (const line of lines) {
+        const entry = parseLine(line);
+        if (entry !== undefined) batch.push(entry);
+      }
+      yield batch;
+    }
+  }
+}
+
+/** The last COUNT entries of BATCHES, holding no more than COUNT at a time. */
+async function lastOf(batches: AsyncIterable<readonly LogEntry[]>, count: number): Promise<LogEntry[]> {
+  const ring: LogEntry[] = [];
+  let seen = 0;
+  for await (const batch of batches) {
+    if (count === 0) continue;
+    for (const entry of batch) ring[seen++ % count] = entry;
+  }
+  const kept = Math.min(seen, count);
+  return Array.from({ length: kept }, (_, index) => ring[(seen - kept + index) % count] as LogEntry);
+}
+
+/**
+ * The log's entries, in order (the rotated files' first), as they are read; with `follow`, those
+ * written later too. Without `follow`, the log is read as it was when reading started: a
+ * container still writing never keeps `logs` reading.
+ */
 export async function* readLog(path: string, options: ReadLogOptions = {}): AsyncGenerator<LogEntry> {
   const wanted = (entry: LogEntry): boolean => {
     const at = Date.parse(entry.time);
     return (options.since === undefined || at >= options.since) && (options.until === undefined || at <= options.until);
   };
-  /** Adds the wanted entries of whole LINES to INTO (a loop, not a spread: a rotated file may hold millions). */
-  const collect = (lines: readonly string[], into: LogEntry[]): void => {
-    for (const line of lines) {
-      const entry = parseLine(line);
-      if (entry !== undefined && wanted(entry)) into.push(entry);
-    }
+  const filtered = async function* (batches: AsyncIterable<LogEntry[]>): AsyncGenerator<LogEntry[]> {
+    for await (const batch of batches) yield options.since === undefined && options.until === undefined ? batch : batch.filter(wanted);
   };
-  const older: LogEntry[] = [];
-  /** Every wanted entry of the files HANDLES, which are closed after. */
-  const readWhole = async (handles: readonly FileHandle[], into: LogEntry[]): Promise<void> => {
-    for (const file of handles) {
-      try {
-        collect((await file.readFile('utf8')).split('\n'), into);
-      } finally {
+  /** The files HANDLES read whole, which are closed after (all of them, when reading stops early). */
+  const readWhole = async function* (handles: readonly FileHandle[]): AsyncGenerator<LogEntry[]> {
+    try {
+      for (const file of handles) {
+        yield* new LogFileReader(file, 0).batches();
         await file.close();
       }
+    } finally {
+      await Promise.all(handles.map((file) => file.close()));
     }
   };
   const files = options.fromOffset === undefined ? await openLogFiles(path) : { rotated: [], current: await open(path, 'r').catch(() => undefined) };
-  await readWhole(
-    files.rotated.map((file) => file.handle),
-    older,
-  );
-  if (files.current === undefined) {
-    yield* options.tail === undefined || options.tail < 0 ? older : options.tail === 0 ? [] : older.slice(-options.tail);
-    return;
-  }
-  let handle: FileHandle = files.current;
+  let reader = files.current === undefined ? undefined : new LogFileReader(files.current, options.fromOffset ?? 0);
   try {
-    let offset = options.fromOffset ?? 0;
-    let rest = '';
-    const readMore = async (): Promise<LogEntry[]> => {
-      const found: LogEntry[] = [];
-      const buffer = Buffer.alloc(64 * 1024);
-      for (;;) {
-        const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
-        if (bytesRead === 0) break;
-        offset += bytesRead;
-        rest += buffer.subarray(0, bytesRead).toString();
-        const lines = rest.split('\n');
-        rest = lines.pop() ?? '';
-        collect(lines, found);
-      }
-      return found;
+    const startSize = files.current === undefined ? 0 : (await files.current.stat()).size;
+    const atStart = async function* (): AsyncGenerator<LogEntry[]> {
+      yield* readWhole(files.rotated.map((file) => file.handle));
+      if (reader !== undefined) yield* reader.batches(startSize);
     };
+    if (options.tail === undefined || options.tail < 0) {
+      for await (const batch of filtered(atStart())) yield* batch;
+    } else {
+      yield* await lastOf(filtered(atStart()), options.tail);
+    }
+    if (reader === undefined || options.follow !== true) return;
     /**
      * Rotated meanwhile: what is left of the file read, then the files rotated after it (several
      * rotations may come between two reads; when it is gone, every file there is newer), then
      * the new one from its start.
      */
-    const followRotation = async (): Promise<LogEntry[]> => {
-      const current = await stat(path).catch(() => undefined);
-      const mine = await handle.stat();
-      if (current === undefined || (current.ino === mine.ino && current.dev === mine.dev)) return [];
-      const found = await readMore();
+    const followRotation = async function* (current: LogFileReader): AsyncGenerator<LogEntry[]> {
+      const named = await stat(path).catch(() => undefined);
+      const mine = await current.handle.stat();
+      if (named === undefined || (named.ino === mine.ino && named.dev === mine.dev)) return;
+      yield* current.batches();
       const now = await openLogFiles(path);
       const at = now.rotated.findIndex((file) => file.ino === mine.ino);
-      const older = now.rotated.slice(0, at + 1).map((file) => file.handle);
-      await Promise.all(older.map((file) => file.close()));
-      await readWhole(
-        now.rotated.slice(at + 1).map((file) => file.handle),
-        found,
-      );
-      if (now.current === undefined) return found;
-      await handle.close();
-      handle = now.current;
-      offset = 0;
-      rest = '';
-      return [...found, ...(await readMore())];
+      await Promise.all(now.rotated.slice(0, at + 1).map((file) => file.handle.close()));
+      yield* readWhole(now.rotated.slice(at + 1).map((file) => file.handle));
+      if (now.current === undefined) return;
+      await current.handle.close();
+      reader = new LogFileReader(now.current, 0);
+      yield* reader.batches();
     };
-    const first = [...older, ...(await readMore())];
-    yield* options.tail === undefined || options.tail < 0 ? first : options.tail === 0 ? [] : first.slice(-options.tail);
-    if (options.follow !== true) return;
     for (;;) {
       if (options.signal?.aborted === true) return;
       // Asked before reading: whatever was written before the container ended is read after.
       const stillRunning = options.running === undefined ? true : await options.running();
-      yield* await readMore();
-      yield* await followRotation();
+      for await (const batch of filtered(reader.batches())) yield* batch;
+      for await (const batch of filtered(followRotation(reader))) yield* batch;
       if (!stillRunning) return;
       await sleep(50);
     }
   } finally {
-    await handle.close();
+    await reader?.handle.close();
   }
 }

@@ -107,9 +107,14 @@ export async function superviseContainer(store: Store, id: string, options: Supe
     new Writable({
       write(chunk: Buffer, _encoding, done) {
         log?.write(stream, chunk);
-        attachServer?.broadcast(stream, chunk);
-        if (also === undefined) done();
-        else also.write(chunk, () => done());
+        const pass = (): void => {
+          if (also === undefined) done();
+          else also.write(chunk, () => done());
+        };
+        // A client that fell behind holds the next chunk back (and so the container's writes).
+        const sent = attachServer?.broadcast(stream, chunk);
+        if (sent === undefined) pass();
+        else void sent.then(pass);
       },
     });
 

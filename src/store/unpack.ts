@@ -43,9 +43,21 @@ export interface UnpackOptions {
 
 export interface UnpackResult {
   readonly entries: number;
-  /** What was not materialised, with the reason (device nodes without privilege, xattrs the file system refused). */
+  /**
+   * What was not materialised, with the reason (device nodes without privilege, xattrs the file
+   * system refused, unsupported entry types): the first `maxSkippedListed` of them.
+   */
   readonly skipped: ReadonlyArray<{ readonly path: string; readonly reason: string }>;
+  /** How many entries or attributes were skipped in all. */
+  readonly skippedCount: number;
 }
+
+/**
+ * Skipped entries listed in the result. A layer may hold millions of entries that make nothing
+ * on disk (a device node unprivileged, an unknown type: a few bytes each once compressed), and
+ * a list of them all would hold the layer's size many times over in memory.
+ */
+export const maxSkippedListed = 1000;
 
 const whiteoutPrefix = '.wh.';
 const opaqueMarker = '.wh..wh..opq';
@@ -190,10 +202,23 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
   const whiteouts = options.whiteouts ?? true;
   const created = new Set<string>();
   const directories = new Map<string, PendingDirectory>();
-  // Every directory entry's name and time, in archive order (directoryTimesByName).
-  const directoryTimes: Array<{ readonly name: string; readonly mtime: bigint }> = [];
-  const opaque: string[] = [];
+  // Every directory entry's name and its last time, in the order of each name's last entry
+  // (directoryTimesByName): applied in that order, they leave each directory the time that
+  // applying every entry in archive order would, and an entry repeated a million times (a few
+  // bytes of a compressed archive) is held once.
+  const directoryTimes = new Map<string, bigint>();
+  const noteDirectoryTime = (name: string, mtime: bigint): void => {
+    directoryTimes.delete(name);
+    directoryTimes.set(name, mtime);
+  };
+  // Directories an opaque marker names, once each however often it is repeated.
+  const opaque = new Set<string>();
   const skipped: Array<{ path: string; reason: string }> = [];
+  let skippedCount = 0;
+  const skip = (path: string, reason: string): void => {
+    skippedCount++;
+    if (skipped.length < maxSkippedListed) skipped.push({ path, reason });
+  };
   let entries = 0;
   // Parent directories already resolved, by the components an entry named: most entries of a
   // layer share their parents, and resolving walks every component. Anything removed (a
@@ -234,7 +259,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
     await chmod(fsPath(directory.path), directory.mode);
     if (directory.mtime !== undefined && options.directoryTimesByName !== true) setExactTimes(directory.path, directory.mtime, directory.mtime);
   }
-  for (const { name, mtime } of directoryTimes) {
+  for (const [name, mtime] of directoryTimes) {
     // Resolved as the chroot would, so the final object is never a symlink: lutimes touches it alone.
     const path = await resolveInRoot(target, name);
     try {
@@ -246,7 +271,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
       throw new TsbuildError('INVALID_ARGUMENT', `chtimes /${name.slice(0, 300)}: ${reason}`, { cause: error });
     }
   }
-  return { entries, skipped };
+  return { entries, skipped, skippedCount };
 
   async function hideBelow(relative: string): Promise<void> {
     const directory = join(target, relative);
@@ -282,7 +307,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
         if (code !== 'EPERM' && code !== 'EACCES' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') {
           throw new TsbuildError('INTERNAL', `unpack ${JSON.stringify(relative)}: set xattr ${name}: ${messageOf(error)}`, { cause: error });
         }
-        skipped.push({ path: relative, reason: `xattr ${name} (${code})` });
+        skip(relative, `xattr ${name} (${code})`);
       }
     }
   }
@@ -299,14 +324,14 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
       // The entry names TARGET itself (`./`): only a directory may, and only its metadata applies.
       if (type !== 'directory') throw unsafe(header.name, `a ${type} cannot replace the unpack root`);
       directories.set(target, { path: target, mode: header.mode & 0o7777, mtime });
-      if (options.directoryTimesByName === true) directoryTimes.push({ name: '', mtime });
+      if (options.directoryTimesByName === true) noteDirectoryTime('', mtime);
       return;
     }
     const parent = await parentOf(parts.slice(0, -1), header.name);
     const parentPath = join(target, ...parent);
 
     if (leaf === opaqueMarker && whiteouts) {
-      opaque.push(parent.join('/'));
+      opaque.add(parent.join('/'));
       return;
     }
     if (leaf.startsWith(whiteoutPrefix) && whiteouts) {
@@ -330,7 +355,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
       if (privileged) owned(header, () => lchownSync(onDisk, header.uid, header.gid));
       applyXattrs(path, relative, header);
       directories.set(path, { path, mode: header.mode & 0o7777, mtime });
-      if (options.directoryTimesByName === true) directoryTimes.push({ name: parts.join('/'), mtime });
+      if (options.directoryTimesByName === true) noteDirectoryTime(parts.join('/'), mtime);
       return;
     }
     if (existing !== undefined) {
@@ -398,7 +423,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
       case 'fifo': {
         // Without privilege a device node must never be made; a fifo is harmless.
         if (type !== 'fifo' && !privileged) {
-          skipped.push({ path: relative, reason: `${type} (not root)` });
+          skip(relative, `${type} (not root)`);
           return;
         }
         try {
@@ -406,7 +431,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
         } catch (error) {
           // Root in a user namespace may not make device nodes either.
           if (errnoOf(error) !== 'EPERM') throw error;
-          skipped.push({ path: relative, reason: `${type} (${messageOf(error)})` });
+          skip(relative, `${type} (${messageOf(error)})`);
           return;
         }
         if (privileged) owned(header, () => lchownSync(onDisk, header.uid, header.gid));
@@ -417,7 +442,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
         break;
       }
       default:
-        skipped.push({ path: relative, reason: `unsupported entry type ${JSON.stringify(header.typeflag)}` });
+        skip(relative, `unsupported entry type ${JSON.stringify(header.typeflag)}`);
         return;
     }
     created.add(relative);

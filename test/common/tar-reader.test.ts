@@ -114,7 +114,7 @@ describe('readTar', () => {
     ]);
   });
 
-  it('reads GNU base-256 numbers, global PAX records, fractional PAX times and old-style directories', async () => {
+  it('reads GNU base-256 numbers, fractional PAX times and old-style directories, and checks a global PAX header but applies it to nothing (as Go)', async () => {
     const file = entry({ ...base, path: 'big', type: 'file' }, 'data');
     // uid 2^40 in base-256: high bit set, value big-endian in the remaining bytes.
     const uidField = Buffer.alloc(8);
@@ -123,18 +123,26 @@ describe('readTar', () => {
     uidField.copy(file, 108);
     fixChecksum(file, 0);
     const globalRecords = Buffer.from('21 mtime=1.250000000\n17 uname=someone\n');
+    const fraction = entry({ ...base, path: 'fraction', type: 'file', pax: { mtime: '1.250000000' } }, 'f');
     const global = Buffer.concat([encodeHeader({ ...base, path: 'global', type: 'file', size: globalRecords.length }), globalRecords, padding(globalRecords.length)]);
     global[156] = 'g'.charCodeAt(0);
     fixChecksum(global, 0);
     const old = entry({ ...base, path: 'olddir/', type: 'file' });
     old[156] = 0;
     fixChecksum(old, 0);
-    const entries = await readAll(Buffer.concat([global, file, old, endOfArchive]));
-    expect(entries.map(({ header }) => header.name)).toEqual(['big', 'olddir/']);
+    const entries = await readAll(Buffer.concat([global, file, fraction, old, endOfArchive]));
+    expect(entries.map(({ header }) => header.name)).toEqual(['big', 'fraction', 'olddir/']);
     expect(entries[0]?.header.uid).toBe(2 ** 40);
-    expect(entries[0]?.header.mtime).toBe(1.25);
-    expect(entries[0]?.header.uname).toBe('someone');
-    expect(entries[1]?.header.type).toBe('directory');
+    expect(entries[0]?.header.mtime).toBe(1_700_000_000);
+    expect(entries[0]?.header.uname).toBe('');
+    expect(entries[0]?.header.pax.size).toBe(0);
+    expect(entries[1]?.header.mtime).toBe(1.25);
+    expect(entries[2]?.header.type).toBe('directory');
+    // A malformed global header is still an error.
+    const broken = Buffer.concat([encodeHeader({ ...base, path: 'global', type: 'file', size: 12 }), Buffer.from('99 mtime=1\n\n'), padding(12)]);
+    broken[156] = 'g'.charCodeAt(0);
+    fixChecksum(broken, 0);
+    expect(await codeOf(readAll(Buffer.concat([broken, file, endOfArchive])))).toBe('INVALID_ARCHIVE');
   });
 
   it('ends at two zero blocks or at the end of input after one, and ignores what follows the end', async () => {

@@ -427,6 +427,106 @@ describe('a registry that lies', () => {
     expect(await storeFiles(root)).toEqual(right);
   });
 
+  it('ends a redirect loop, and a token realm that redirects in a loop or to another service, within a few requests; credentials stay with the registry', async () => {
+    const looped = repository('looped');
+    const image = imageOf([await hostileTar([{ name: 'file', content: 'loop\n' }])]);
+    registry.serve(looped, '1', image);
+    const layer = image.layers[0] as Blob;
+    let blobRequests = 0;
+    registry.handlers.push((request, response) => {
+      if (!(request.url ?? '').startsWith(`/v2/${looped}/blobs/${layer.digest}`)) return false;
+      blobRequests++;
+      response.writeHead(302, { location: `/v2/${looped}/blobs/${layer.digest}?hop=${blobRequests}` }).end();
+      return true;
+    });
+    const loopResult = await pull(`${registry.host}/${looped}:1`);
+    expect(loopResult.status).toBe(1);
+    expect(loopResult.stderr).toContain('too many redirects');
+    expect(blobRequests).toBeGreaterThan(1);
+    expect(blobRequests).toBeLessThanOrEqual(12);
+
+    // A registry that asks for a token at a realm that redirects to itself forever, and one
+    // whose realm sends the client on to another service on the loopback.
+    const configDir = join(dir, 'ctx-docker-config');
+    await mkdir(configDir);
+    await writeFile(join(configDir, 'config.json'), JSON.stringify({ auths: { [registry.host]: { auth: Buffer.from('user:registry-secret').toString('base64') } } }));
+    const elsewhere: Array<string | undefined> = [];
+    other.handlers.push((request, response) => {
+      elsewhere.push(request.headers.authorization);
+      response.writeHead(302, { location: `http://${other.host}/elsewhere?again=${elsewhere.length}` }).end();
+      return true;
+    });
+    let tokenRequests = 0;
+    const realmAuthorizations: Array<string | undefined> = [];
+    let next = (hop: number): string => `/token?hop=${hop}`;
+    registry.handlers.push((request, response) => {
+      if (!(request.url ?? '').startsWith('/token')) return false;
+      tokenRequests++;
+      realmAuthorizations.push(request.headers.authorization);
+      response.writeHead(302, { location: next(tokenRequests) }).end();
+      return true;
+    });
+    for (const [what, where] of [
+      ['realm-loop', (hop: number): string => `http://${registry.host}/token?hop=${hop}`],
+      ['realm-away', (): string => `http://${other.host}/service`],
+    ] as const) {
+      next = where;
+      const name = repository(what);
+      registry.serve(name, '1', image);
+      registry.handlers.push((request, response) => {
+        if (!(request.url ?? '').startsWith(`/v2/${name}/`)) return false;
+        response.writeHead(401, { 'www-authenticate': `Bearer realm="http://${registry.host}/token",service="hostile"`, 'content-type': 'application/json' });
+        response.end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}');
+        return true;
+      });
+      const saved = process.env.DOCKER_CONFIG;
+      process.env.DOCKER_CONFIG = configDir;
+      const before = tokenRequests;
+      let result: CliResult;
+      try {
+        result = await pull(`${registry.host}/${name}:1`);
+      } finally {
+        if (saved === undefined) delete process.env.DOCKER_CONFIG;
+        else process.env.DOCKER_CONFIG = saved;
+      }
+      expect(result.status, what).toBe(1);
+      expect(result.stderr, what).toContain('too many redirects');
+      expect(result.stderr, what).not.toContain('registry-secret');
+      expect(tokenRequests - before, what).toBeGreaterThan(0);
+      expect(tokenRequests - before + elsewhere.length, what).toBeLessThanOrEqual(12);
+    }
+    // The realm on the registry's own origin got the credentials; the other service never did.
+    expect(realmAuthorizations.every((value) => value === `Basic ${Buffer.from('user:registry-secret').toString('base64')}`)).toBe(true);
+    expect(elsewhere.length).toBeGreaterThan(0);
+    expect(elsewhere.every((value) => value === undefined)).toBe(true);
+    other.handlers.length = 0;
+  });
+
+  it('refuses a blob that never ends once it passes its size, naming the digest', async () => {
+    const name = repository('never-ends');
+    const image = imageOf([await hostileTar([{ name: 'file', content: 'endless\n' }])]);
+    registry.serve(name, '1', image);
+    const layer = image.layers[0] as Blob;
+    let sent = 0;
+    registry.handlers.push((request, response) => {
+      if (request.url !== `/v2/${name}/blobs/${layer.digest}`) return false;
+      // No Content-Length: chunks, forever, until the client hangs up.
+      response.writeHead(200, { 'content-type': 'application/octet-stream' });
+      const chunk = Buffer.alloc(64 * 1024, 0x61);
+      const write = (): void => {
+        while (!response.destroyed && sent < 1024 * 1024 * 1024 && response.write(chunk)) sent += chunk.length;
+      };
+      response.on('drain', write);
+      write();
+      return true;
+    });
+    const result = await pull(`${registry.host}/${name}:1`);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(layer.digest);
+    // What was read before the refusal is about the descriptor's size, not the stream's.
+    expect(sent).toBeLessThan(64 * 1024 * 1024);
+  });
+
   it('follows a redirect to another host for a blob, and checks what it serves there', async () => {
     const name = repository('redirected');
     const image = imageOf([await hostileTar([{ name: 'file', content: 'real\n' }])]);

@@ -10,9 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDetachKeys } from '../../src/runtime/index.js';
-import { openStore } from '../../src/store/index.js';
-import { busyboxImage } from '../helpers/busybox-image.js';
-import { buildBinaries, installedCliOutput, isRoot, repoRoot, runInstalledCli, scratchDir, toolExists } from './helpers.js';
+import { busyboxStore, installedCliOutput, isRoot, removeBusyboxStore, repoRoot, runInstalledCli, toolExists } from './helpers.js';
 
 const bin = join(repoRoot, 'bin', 'tsbuild.js');
 
@@ -61,16 +59,9 @@ describe('detach keys', () => {
 
 describe.skipIf(!isRoot)('attach', () => {
   beforeAll(async () => {
-    buildBinaries();
-    dir = scratchDir('tsbuild-attach-');
-    root = join(dir, 'root');
-    await busyboxImage(await openStore({ root }));
+    ({ dir, root } = await busyboxStore('tsbuild-attach-'));
   }, 120_000);
-  afterAll(() => {
-    const ids = tsbuild('ps', '-aq').stdout.split('\n').filter((id) => id !== '');
-    if (ids.length > 0) tsbuild('rm', '-f', ...ids);
-    spawnSync('rm', ['-rf', dir]);
-  });
+  afterAll(() => removeBusyboxStore({ dir, root }));
 
   it("sends input to a container made with -i, gives every client its output, and ends with the container's status", async () => {
     ok('run', '-d', '-i', '--name', 'reader', 'busybox', 'sh', '-c', 'while read line; do [ "$line" = quit ] && exit 4; echo "out $line"; echo "err $line" >&2; done');

@@ -139,4 +139,34 @@ describe.runIf(isRoot)('the DNS responder of a network', () => {
       resolver.close();
     }
   }, 30_000);
+
+  it('forwards at most 1024 queries at a time, as docker: a container asking names no resolver answers gets SERVFAIL for the rest at once, and holds no more of the responder', async () => {
+    // A resolver that takes every query and answers none.
+    const silent = createSocket('udp4');
+    let reached = 0;
+    silent.on('message', () => reached++);
+    await new Promise<void>((resolve) => silent.bind(53, '127.0.0.83', resolve));
+    const responder = await startResponder(store, await network('flooded', '127.0.0.84', false), { enter: [], upstreams: ['127.0.0.83'] });
+    const asker = createSocket('udp4');
+    const failures: number[] = [];
+    asker.on('message', (message) => failures.push(message.readUInt16BE(2) & 0xf));
+    try {
+      await new Promise<void>((resolve) => asker.bind(0, '127.0.0.1', resolve));
+      // 1,500 names, in bursts the responder's socket takes without dropping, well within the
+      // 4 s a forwarded query waits for its answer.
+      for (let burst = 0; burst < 15; burst++) {
+        for (let index = 0; index < 100; index++) asker.send(query(`n${burst * 100 + index}.flood.example`), 53, '127.0.0.84');
+        await new Promise((resolve) => setTimeout(resolve, 30));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      // The 476 past the bound are answered at once, each SERVFAIL; the others wait upstream.
+      expect(failures.length).toBeGreaterThanOrEqual(400);
+      expect(failures.every((code) => code === 2)).toBe(true);
+      expect(reached).toBeLessThanOrEqual(1024);
+    } finally {
+      asker.close();
+      await stopResponder(responder);
+      silent.close();
+    }
+  }, 30_000);
 });

@@ -7,6 +7,8 @@ import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, writeFileSy
 import { join, resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { openStore } from '../../src/store/index.js';
+import { busyboxImage } from '../helpers/busybox-image.js';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
 export const shimBinary = join(repoRoot, 'runtime-shim', 'build', 'tsbuild-runtime');
@@ -28,6 +30,22 @@ export function scratchDir(prefix: string): string {
   const dir = mkdtempSync(join('/tmp', prefix));
   chmodSync(dir, 0o755);
   return dir;
+}
+
+/** A scratch directory (PREFIX) holding a store at `root` with the busybox image, for containers run with the CLI. */
+export async function busyboxStore(prefix: string): Promise<{ dir: string; root: string }> {
+  buildBinaries();
+  const dir = scratchDir(prefix);
+  const root = join(dir, 'root');
+  await busyboxImage(await openStore({ root }));
+  return { dir, root };
+}
+
+/** Removes every container of the store at ROOT, then DIR. */
+export function removeBusyboxStore(store: { readonly dir: string; readonly root: string }): void {
+  const ids = runInstalledCli(['ps', '-aq'], { root: store.root }).stdout.split('\n').filter((id) => id !== '');
+  if (ids.length > 0) runInstalledCli(['rm', '-f', ...ids], { root: store.root });
+  spawnSync('rm', ['-rf', store.dir]);
 }
 
 /** A root filesystem: the test program as /test-init, /etc/passwd and /etc/group, empty mount points. */

@@ -12,13 +12,18 @@ import { chmod, lstat, mkdir, readFile, readdir, readlink, stat, utimes, writeFi
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Readable } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TsbuildError } from '../../src/common/index.js';
+import { TsbuildError, readXattrs } from '../../src/common/index.js';
 import { encodeHeader, endOfArchive, padding } from '../../src/exporter/tar.js';
 import { unpackLayer } from '../../src/store/index.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
 
 const isRoot = process.getuid?.() === 0;
+
+// The collector, to count what the unpacking holds rather than garbage not yet collected.
+setFlagsFromString('--expose-gc');
 
 interface Entry {
   readonly path: string;
@@ -73,6 +78,24 @@ function spawnOrFail(command: string, args: readonly string[]): Buffer {
   const result = spawnSync(command, args, { maxBuffer: 64 * 1024 * 1024 });
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')}: ${result.stderr.toString()}`);
   return result.stdout;
+}
+
+/** PAX records `LENGTH KEY=VALUE\n`, LENGTH counting the whole record. */
+function paxRecords(records: ReadonlyArray<readonly [string, string]>): Buffer {
+  return Buffer.concat(
+    records.map(([key, value]) => {
+      const rest = ` ${key}=${value}\n`;
+      let length = Buffer.byteLength(rest) + 1;
+      while (String(length).length + Buffer.byteLength(rest) !== length) length++;
+      return Buffer.from(`${length}${rest}`);
+    }),
+  );
+}
+
+/** An extended header of FLAG (`x` for the next entry, `g` global) holding DATA. */
+function extendedHeader(flag: 'x' | 'g', data: Buffer): Buffer {
+  const header = retyped(encodeHeader({ path: 'PaxHeaders/x', type: 'file', size: data.length, mode: 0o644, uid: 0, gid: 0, mtime: 0 }), flag);
+  return Buffer.concat([header, data, padding(data.length)]);
 }
 
 const unpack = (tar: Buffer, target: string): ReturnType<typeof unpackLayer> => unpackLayer(Readable.from([tar]), target, { root: isRoot });
@@ -220,6 +243,70 @@ describe('tar headers made to crash or hang a reader', () => {
     const extended = retyped(encodeHeader({ path: 'PaxHeaders/x', type: 'file', size: 3 * 1024 * 1024 * 1024, mode: 0o644, uid: 0, gid: 0, mtime: 0 }), 'x');
     const error = await refusal(Buffer.concat([extended, Buffer.alloc(4096)]));
     expect(error.message).toMatch(/extended header of 3221225472 bytes, more than the \d+ allowed/);
+  });
+
+  it('refuses a chain of PAX headers for one entry that together hold more than one may, before the entry', async () => {
+    // 1,100 headers of 1,000 bytes each, every record a new key: each is small, together they
+    // pass 1 MiB, which a reader merging them would keep (and copy) for one entry.
+    const chain = Array.from({ length: 1100 }, (_, index) => extendedHeader('x', paxRecords([[`SCHILY.xattr.user.k${index}`, 'v'.repeat(970)]])));
+    const file = encodeHeader({ path: 'victim', type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtime: 0 });
+    const error = await refusal(Buffer.concat([...chain, file, endOfArchive]));
+    expect(error.code).toBe('INVALID_ARCHIVE');
+    expect(error.message).toMatch(/extended headers of \d+ bytes for one entry, more than the 1048576 allowed/);
+    expect(await readdir(target)).toEqual([]);
+    // Several small ones for an entry are still merged, as before.
+    const two = [extendedHeader('x', paxRecords([['path', 'renamed']])), extendedHeader('x', paxRecords([['mtime', '1234']]))];
+    await unpack(Buffer.concat([...two, file, endOfArchive]), target);
+    expect(await readdir(target)).toEqual(['renamed']);
+    expect((await lstat(join(target, 'renamed'))).mtimeMs).toBe(1_234_000);
+  });
+
+  it('applies a global PAX header to no entry, as Go (and so docker and BuildKit) read layers: 1 MiB of records is not set on each of many entries', async () => {
+    // A global header naming every later entry the same and giving each 30,000 xattrs (1 MiB),
+    // followed by 300 tiny entries: applied, that is 9 million xattrs for 300 blocks of input.
+    const records: Array<[string, string]> = [['path', 'same'], ['uid', '4242']];
+    for (let index = 0; index < 30_000; index++) records.push([`SCHILY.xattr.user.g${index}`, 'x'.repeat(6)]);
+    const global = extendedHeader('g', paxRecords(records));
+    expect(global.length).toBeGreaterThan(1_000_000);
+    const names = Array.from({ length: 300 }, (_, index) => `f${index}`);
+    const files = names.map((name) => encodeHeader({ path: name, type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtime: 0 }));
+    const { skipped } = await unpack(Buffer.concat([global, ...files, endOfArchive]), target);
+    expect((await readdir(target)).sort()).toEqual([...names].sort());
+    expect(skipped).toEqual([]);
+    if (isRoot) expect((await lstat(join(target, 'f0'))).uid).toBe(0);
+    expect([...readXattrs(join(target, 'f0')).keys()].filter((name) => name.startsWith('user.g'))).toEqual([]);
+  });
+
+  it('holds nothing per entry of a layer of millions that make nothing on disk: repeated directories, opaque markers, unknown types', async () => {
+    // 100,000 each of a directory entry repeated, an opaque marker repeated and an entry of a
+    // type nobody makes: 150 MB of tar, a few hundred KB once gzipped.
+    const rounds = 100_000;
+    const directory = encodeHeader({ path: 'd', type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: 1_000 });
+    const last = encodeHeader({ path: 'd', type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: 2_000 });
+    const marker = encodeHeader({ path: 'd/.wh..wh..opq', type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtime: 0 });
+    const odd = retyped(encodeHeader({ path: 'odd', type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtime: 0 }), 'Z');
+    const batch = Buffer.concat(Array.from({ length: 1000 }, () => [directory, marker, odd]).flat());
+    const collect = runInNewContext('gc') as () => void;
+    let held = 0;
+    async function* layer(): AsyncGenerator<Buffer> {
+      collect();
+      const before = process.memoryUsage().heapUsed;
+      for (let round = 0; round < rounds; round += 1000) yield batch;
+      // What the unpacking holds now, with all of it read: the list of what it skipped, the
+      // markers and the directory times.
+      collect();
+      held = process.memoryUsage().heapUsed - before;
+      yield Buffer.concat([last, endOfArchive]);
+    }
+    const result = await unpackLayer(layer(), target, { root: isRoot, directoryTimesByName: true });
+    expect(result.entries).toBe(3 * rounds + 1);
+    expect(result.skippedCount).toBe(rounds);
+    expect(result.skipped.length).toBe(1000);
+    expect(result.skipped[0]).toEqual({ path: 'odd', reason: 'unsupported entry type "Z"' });
+    // 200,000 entries listed or kept would be some 20 MB.
+    expect(held).toBeLessThan(8 * 1024 * 1024);
+    // The directory has the last time given to it.
+    expect((await stat(join(target, 'd'))).mtimeMs).toBe(2_000_000);
   });
 
   it.each([

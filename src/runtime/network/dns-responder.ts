@@ -15,6 +15,14 @@ import { readFileSync, statSync } from 'node:fs';
 
 const ttlSeconds = 600;
 const forwardTimeoutMs = 4000;
+/**
+ * Queries forwarded and not yet answered, at most, as docker's embedded resolver allows (its
+ * maxConcurrent): each holds a socket until its answer or its timeout, and a container sending
+ * names no resolver answers would otherwise take every descriptor the responder may open, and
+ * with them the lookups of the network's other containers. One more is answered SERVFAIL.
+ */
+export const maxForwardsInFlight = 1024;
+let forwardsInFlight = 0;
 
 interface Question {
   readonly name: string;
@@ -104,11 +112,17 @@ class Names {
 }
 
 function forward(query: Buffer, upstreams: readonly string[], reply: (message: Buffer) => void): void {
+  if (forwardsInFlight >= maxForwardsInFlight) {
+    reply(serverFailure(query));
+    return;
+  }
+  forwardsInFlight++;
   const socket = createSocket('udp4');
   let done = false;
   const finish = (message: Buffer): void => {
     if (done) return;
     done = true;
+    forwardsInFlight--;
     clearTimeout(timer);
     socket.close();
     reply(message);
