@@ -477,6 +477,10 @@ function filterPorts(value: string): Set<string> {
   return keys;
 }
 
+/** The values docker's status= and health= filters take (moby's container.IsValidStateString, IsValidHealthString). */
+const containerStatuses = new Set(['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead']);
+const healthStatuses = new Set(['starting', 'healthy', 'unhealthy', 'none']);
+
 const psFilterKeys = new Set(['id', 'name', 'status', 'exited', 'label', 'health', 'ancestor', 'before', 'since', 'volume', 'network', 'publish', 'expose']);
 
 /**
@@ -493,7 +497,12 @@ async function psFilter(store: Store, rows: readonly PsRow[], terms: readonly st
     if (at < 0) throw new TsbuildError('INVALID_ARGUMENT', `bad format of filter (expected name=value): ${term}`);
     const key = term.slice(0, at);
     if (!psFilterKeys.has(key)) throw new TsbuildError('INVALID_ARGUMENT', `invalid filter '${key}'`);
-    byKey.set(key, [...(byKey.get(key) ?? []), term.slice(at + 1)]);
+    const value = term.slice(at + 1);
+    // As docker's daemon: a status or health no container can have is refused, not an empty list.
+    if (key === 'status' && !containerStatuses.has(value)) throw new TsbuildError('INVALID_ARGUMENT', `invalid filter 'status=${value}'`);
+    if (key === 'health' && !healthStatuses.has(value)) throw new TsbuildError('INVALID_ARGUMENT', `unrecognized filter value for health: ${value}`);
+    if (key === 'exited' && !/^[+-]?\d+$/.test(value)) throw new TsbuildError('INVALID_ARGUMENT', `invalid filter 'exited=${value}': strconv.Atoi: parsing "${value}": invalid syntax`);
+    byKey.set(key, [...(byKey.get(key) ?? []), value]);
   }
   const createdOf = async (nameOrId: string): Promise<number> => Date.parse((await findContainer(store, nameOrId)).created);
   const before = await Promise.all((byKey.get('before') ?? []).map(createdOf));
