@@ -741,8 +741,10 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
         stdio: { ...(flags.interactive === true ? { stdin: process.stdin } : {}), stdout: io.stdout, stderr: io.stderr },
       });
     } catch (error) {
-      // docker's statuses: 126 when the command cannot be executed, 127 when it is not found.
-      fail(io, error, runFailureStatus(error));
+      // docker's exec ends with 126 whatever kept the process from starting in a running
+      // container (a command not found, a user or a working directory refused): its daemon's
+      // ContainerExecStart sets 126 on any failure, over the 127 a `run` would give.
+      fail(io, error, 126);
     } finally {
       stdout.removeListener('resize', onResize);
       if (rawTerminal) process.stdin.setRawMode(false);
