@@ -87,6 +87,8 @@ function fail(io: CliIo, error: unknown, status: number): never {
 
 /** `run` of a container that keeps a record: detached (`-d`), or in the foreground with this process as its monitor. */
 export async function runWithRecord(io: CliIo, image: string, args: readonly string[], flags: ContainerFlags & { readonly detach?: boolean; readonly insecureRegistry: string[] }): Promise<void> {
+  // docker's CLI checks this first and ends with status 1: nothing was pulled or created.
+  if (flags.detach !== true && flags.tty === true && flags.interactive === true && !process.stdin.isTTY) fail(io, new TsbuildError('INVALID_ARGUMENT', 'the input device is not a TTY'), 1);
   const abort = new AbortController();
   const store = await storeFromOptions(flags);
   const fetcher = imageFetcher(io, flags, store, abort.signal);
@@ -95,7 +97,6 @@ export async function runWithRecord(io: CliIo, image: string, args: readonly str
     checkPlatform(flags);
     const writeCid = await claimCidfile(flags.cidfile);
     const options = await createOptions(flags, args);
-    if (flags.detach !== true && flags.tty === true && flags.interactive === true && !process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'run: the input device is not a TTY');
     const created = await createContainer({ store, image, ...(fetcher.fetch === undefined ? {} : { pull: fetcher.fetch }), pullAlways: fetcher.pullAlways, ...options, autoRemove: flags.rm === true, signal: abort.signal });
     await writeCid?.(created.record.id);
     for (const warning of created.warnings) io.stderr.write(`WARNING: ${warning}\n`);
@@ -718,7 +719,7 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
     // As docker: the files' variables, then -e's; a bare name takes this environment's value.
     const env = await environment({ env: flags.env, envFile: flags.envFile });
     const tty = flags.tty === true;
-    if (tty && flags.interactive === true && !process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'exec: the input device is not a TTY');
+    if (tty && flags.interactive === true && !process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'the input device is not a TTY');
     const stdout = process.stdout;
     const rawTerminal = tty && flags.interactive === true && process.stdin.isTTY;
     let resizeTerminal: ((size: { rows: number; columns: number }) => void) | undefined;
