@@ -157,13 +157,13 @@ export function containerEnvironment(imageEnv: readonly string[] | undefined, ru
  * `--env-file`: one `K=V` per line, taken as it is; `K` alone takes K from ENVIRONMENT (and
  * removes it when unset there); blank lines and `#` comments skipped, as the docker CLI reads it.
  */
-export function parseEnvFile(text: string, environment: Readonly<Record<string, string | undefined>>, file = 'env file'): string[] {
+export function parseEnvFile(text: string, environment: Readonly<Record<string, string | undefined>>): string[] {
   const result: string[] = [];
-  for (const [index, raw] of text.split(/\r?\n/).entries()) {
+  for (const raw of text.split(/\r?\n/)) {
     const line = raw.replace(/^\s+/, '');
     if (line === '' || line.startsWith('#')) continue;
     const key = keyOf(line);
-    if (key === '') throw new TsbuildError('INVALID_ARGUMENT', `read ${file}: line ${index + 1}: no variable name`);
+    if (key === '') throw new TsbuildError('INVALID_ARGUMENT', `poorly formatted environment: no variable name on line '${line}'`);
     if (/\s/.test(key)) throw new TsbuildError('INVALID_ARGUMENT', `poorly formatted environment: variable '${key}' contains whitespaces`);
     result.push(line.includes('=') ? line : lookupEnv(line, environment));
   }

@@ -9,5 +9,7 @@ describe('--env-file', () => {
   it("refuses a name holding a space in docker's words", () => {
     expect(() => parseEnvFile('C = spaced\n', {})).toThrow("poorly formatted environment: variable 'C ' contains whitespaces");
     expect(() => parseEnvFile('export D=4\n', {})).toThrow("poorly formatted environment: variable 'export D' contains whitespaces");
+    // docker 26: `poorly formatted environment: no variable name on line '=bad'`.
+    expect(() => parseEnvFile('A=1\n  =bad\n', {})).toThrow("poorly formatted environment: no variable name on line '=bad'");
   });
 });

@@ -291,7 +291,7 @@ export async function environment(flags: Pick<ContainerFlags, 'env' | 'envFile'>
     } catch (error) {
       throw new TsbuildError('INVALID_ARGUMENT', `read env file ${file}: ${messageOf(error)}`, { cause: error });
     }
-    result.push(...parseEnvFile(text, process.env, file));
+    result.push(...parseEnvFile(text, process.env));
   }
   for (const entry of flags.env) {
     if (entry === '' || entry.startsWith('=')) throw new TsbuildError('INVALID_ARGUMENT', `invalid environment variable: ${entry}`);
