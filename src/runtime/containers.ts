@@ -28,7 +28,7 @@ import {
 import { failedStartPath, findContainer, listContainerRecords, lockNames, observeState, removeContainerLock, updateContainer } from './container-store.js';
 import { containerHooks } from './container-hooks.js';
 import { selectRuntime } from './oci-runtime.js';
-import { containerCommand, containerEnvironment, ensureWorkingDirectory, exposedPorts, findOrPull, writeEtcFiles, type ContainerOptions } from './run.js';
+import { containerCommand, containerConfigEnv, containerEnvironment, ensureWorkingDirectory, exposedPorts, findOrPull, writeEtcFiles, type ContainerOptions } from './run.js';
 import type { ContainerDevice, ContainerSpec, MountSpec } from './spec.js';
 import type { ResourceUpdate } from './container-update.js';
 import { lookupGroup, lookupUser } from './user.js';
@@ -332,7 +332,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
     // docker's Config.Volumes: the image's VOLUMEs and the anonymous volumes asked for (`-v /data`).
     const anonymous = (options.volumeRequests ?? []).flatMap((request) => (request.kind === 'volume' && request.name === undefined ? [request.target] : []));
     const volumes = [...new Set([...imageVolumes, ...anonymous])];
-    record = { ...record, config: { ...record.config, env, ...(volumes.length === 0 ? {} : { volumes }) } };
+    record = { ...record, config: { ...record.config, env, configEnv: containerConfigEnv(imageConfig?.Env, options.env ?? []), ...(volumes.length === 0 ? {} : { volumes }) } };
     await writeContainerRecord(store, record);
     return { record, warnings };
   } catch (error) {

@@ -22,6 +22,7 @@ export {
 export { runDoctor, type DoctorCheck, type DoctorOptions } from './doctor.js';
 export {
   containerCommand,
+  containerConfigEnv,
   containerEnvironment,
   overrideEnvironment,
   lookupEnv,

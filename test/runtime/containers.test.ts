@@ -241,6 +241,10 @@ function lifecycleTests(): void {
     expect(foreground).toMatchObject({ status: 3, stdout: 'out\n', stderr: 'err\n' });
     expect(ok('logs', 'fg')).toBe('out\n');
     expect(inspect('fg', '{{.State.Status}} {{.State.ExitCode}}')).toBe('exited 3');
+    // docker 26's Config.Env: the run's variables as given (a bare name too), then the image's;
+    // HOSTNAME, TERM and HOME are the process's only.
+    ok('create', '--name', 'envs', '-t', '-e', 'FOO=1', '-e', 'TSBUILD_TEST_UNSET', 'busybox', 'true');
+    expect(JSON.parse(inspect('envs', '{{json .Config.Env}}'))).toEqual(['FOO=1', 'TSBUILD_TEST_UNSET', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
     // create, then start -a: the output and the exit status.
     ok('create', '--name', 'later', 'busybox', 'sh', '-c', 'echo attached; exit 4');
     expect(inspect('later', '{{.State.Status}}')).toBe('created');

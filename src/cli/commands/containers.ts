@@ -1125,7 +1125,7 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       OpenStdin: config.openStdin,
       StdinOnce: false,
       ...(config.exposedPorts === undefined ? {} : { ExposedPorts: Object.fromEntries(config.exposedPorts.map((port) => [port, {}])) }),
-      Env: config.env,
+      Env: config.configEnv ?? config.env,
       Cmd: config.cmd ?? nilSlice,
       ...(healthcheck === undefined
         ? {}
