@@ -226,9 +226,19 @@ function lifecycleTests(): void {
     ok('run', '-d', '--name', 'seven', 'busybox', 'sh', '-c', 'exit 7');
     expect(ok('wait', 'seven')).toBe('7\n');
     expect(ok('ps', '-a', '--filter', 'exited=7', '--format', '{{.Names}} {{.State}}')).toBe('seven exited\n');
-    // A command not found: 127, as docker; the container stays, exited.
-    expect(tsbuild('run', '-d', '--name', 'missing', 'busybox', 'nosuch')).toMatchObject({ status: 127, stderr: expect.stringContaining('nosuch') });
-    expect(inspect('missing', '{{.State.Status}} {{.State.ExitCode}}')).toBe('exited 127');
+    // A command not found: 127, as docker 26; the container, which never ran, stays created
+    // with that exit code and the error, never restarted.
+    expect(tsbuild('run', '-d', '--name', 'missing', '--restart', 'always', 'busybox', 'nosuch')).toMatchObject({ status: 127, stderr: expect.stringContaining('nosuch') });
+    expect(inspect('missing', '{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}} {{.State.StartedAt}}')).toBe('created 127 0 0001-01-01T00:00:00Z');
+    expect(inspect('missing', '{{.State.Error}}')).toContain('execve nosuch');
+    expect(ok('ps', '-a', '--filter', 'name=missing', '--format', '{{.Status}}')).toBe('Created\n');
+    expect(tsbuild('start', 'missing')).toMatchObject({ status: 1, stderr: expect.stringContaining('execve nosuch') });
+    // One that ran before and cannot start again (its shell removed itself) is exited.
+    ok('run', '--name', 'ranonce', 'busybox', 'sh', '-c', 'rm /bin/sh');
+    // It started, however quickly it ended.
+    expect(inspect('ranonce', '{{.State.StartedAt}}')).not.toBe('0001-01-01T00:00:00Z');
+    expect(tsbuild('start', 'ranonce')).toMatchObject({ status: 1, stderr: expect.stringContaining('execve sh') });
+    expect(inspect('ranonce', '{{.State.Status}} {{.State.ExitCode}}')).toBe('exited 127');
     const before = (await readdir(join(activeRoot, 'containers'))).length;
     const removed = ok('run', '-d', '--rm', 'busybox', 'sh', '-c', 'sleep 0.3').trim();
     await until('--rm container removed', () => tsbuild('inspect', '--type', 'container', removed).status, (status) => status === 1);
