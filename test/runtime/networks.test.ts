@@ -215,10 +215,10 @@ describe.runIf(isRoot)('networks', () => {
       // The port is taken: another container cannot publish it.
       const taken = tsbuild('run', '--rm', '--network', app.Name, '-p', `127.0.0.1:${loopbackPort}:80`, 'busybox', 'true');
       expect(taken).toMatchObject({ status: 125, stderr: expect.stringContaining('port is already allocated') });
-      // Detached, as docker 26: the container left created with exit code 128 and
+      // Detached, as docker 26: the ID printed, the container left created with exit code 128 and
       // the reason as its error (the reason in the message, not only in the monitor's log), detached from the network.
       const detached = tsbuild('run', '-d', '--name', `taken-${suffix}`, '--network', app.Name, '-p', `127.0.0.1:${loopbackPort}:80`, 'busybox', 'true');
-      expect(detached).toMatchObject({ status: 125, stderr: expect.stringContaining('port is already allocated') });
+      expect(detached).toMatchObject({ status: 125, stdout: expect.stringMatching(/^[0-9a-f]{64}\n$/), stderr: expect.stringContaining('port is already allocated') });
       expect(tsbuild('inspect', '-f', '{{.State.Status}} {{.State.ExitCode}} {{.State.Error}}', `taken-${suffix}`).stdout).toMatch(/^created 128 .*port is already allocated\n$/);
       expect(Object.values(inspect(app.Name).Containers).map((container) => container.Name)).toEqual([web]);
       expect(tsbuild('rm', `taken-${suffix}`)).toMatchObject({ status: 0 });

@@ -107,12 +107,14 @@ export async function runWithRecord(io: CliIo, image: string, args: readonly str
     await fetcher.close();
   }
   if (flags.detach === true) {
+    // docker's CLI prints the ID once the container is created: a script gets it (to remove the
+    // container) even when its start fails.
+    io.stdout.write(`${record.id}\n`);
     try {
       await startContainer(store, record.id, { monitorCommand: monitorCommand(store) });
     } catch (error) {
       fail(io, error, startFailureStatus(error));
     }
-    io.stdout.write(`${record.id}\n`);
     return;
   }
   // In the foreground this process is the container's monitor: its output comes here as well as to its log.
