@@ -219,6 +219,8 @@ function lifecycleTests(): void {
     ok('kill', '-s', 'HUP', 'killed');
     expect(await tsbuildAsync('wait', 'killed')).toMatchObject({ status: 0, stdout: '9\n' });
     expect(tsbuild('kill', 'killed')).toMatchObject({ status: 1, stderr: expect.stringContaining('is not running') });
+    // docker 26's daemon words, for each container named.
+    expect(tsbuild('kill', '-s', 'BOGUS', 'killed', 'usr2')).toMatchObject({ status: 1, stderr: expect.stringContaining('cannot kill container: killed: invalid signal: BOGUS\nerror: cannot kill container: usr2: invalid signal: BOGUS') });
     ok('rm', 'stubborn', 'usr2', 'killed');
   }, 60_000);
 

@@ -258,6 +258,8 @@ describe.runIf(isRoot)('networks', () => {
       expect(fetchFrom(app.Name, `http://${web}/`)).toMatchObject({ status: 0, stdout: 'hello-detached\n' });
       expect(await fetchFromHost(`http://127.0.0.1:${port}/`)).toBe('hello-detached\n');
       expect(tsbuild('port', web)).toMatchObject({ status: 0, stdout: `80/tcp -> 127.0.0.1:${port}\n` });
+      // docker 26's CLI words, the port as given.
+      expect(tsbuild('port', web, '81')).toMatchObject({ status: 1, stderr: `error: No public port '81' published for ${web}\n` });
       // inspect's NetworkSettings as docker's: the address on each network (scripts' usual idiom),
       // the top-level fields only for the default bridge, the published port under Ports.
       const endpoint = Object.values(inspect(app.Name).Containers)[0] ?? expect.fail('no container on the network');

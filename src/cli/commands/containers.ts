@@ -323,8 +323,13 @@ function defineKill(parent: Command, io: CliIo, name = 'kill'): void {
   ).action(async (containers: string[], flags: RootOption & { signal: string }) => {
     const store = await storeFromOptions(flags);
     const signal = normalizeSignal(flags.signal);
-    if (!/^\d+$/.test(signal) && (osConstants.signals as Readonly<Record<string, number>>)[signal] === undefined) throw new TsbuildError('INVALID_ARGUMENT', `invalid signal: ${flags.signal}`);
+    const valid = /^\d+$/.test(signal) || (osConstants.signals as Readonly<Record<string, number>>)[signal] !== undefined;
     await eachContainer(io, containers, async (nameOrId) => {
+      // As docker's daemon: refused for each container, in its words.
+      if (!valid) {
+        await findContainer(store, nameOrId);
+        throw new TsbuildError('INVALID_ARGUMENT', `cannot kill container: ${nameOrId}: invalid signal: ${flags.signal}`);
+      }
       await killContainer(store, nameOrId, signal);
     });
   });
@@ -833,7 +838,8 @@ function definePort(parent: Command, io: CliIo, name = 'port'): void {
       if (wanted !== undefined && containerPort !== wanted) continue;
       for (const host of hosts) io.stdout.write(`${wanted === undefined ? `${containerPort} -> ` : ''}${host.HostIp === '' ? '0.0.0.0' : host.HostIp}:${host.HostPort}\n`);
     }
-    if (wanted !== undefined && bindings[wanted] === undefined) throw new TsbuildError('NOT_FOUND', `no public port '${wanted}' published for ${nameOrId}`);
+    // docker's CLI words, with the port as it was given.
+    if (port !== undefined && wanted !== undefined && bindings[wanted] === undefined) throw new TsbuildError('NOT_FOUND', `No public port '${port}' published for ${nameOrId}`);
   });
 }
 
