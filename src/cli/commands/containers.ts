@@ -50,7 +50,7 @@ import {
   type ObservedState,
 } from '../../runtime/index.js';
 import { listImages, type Store } from '../../store/index.js';
-import { dockerTable, formatBytes, formatCreatedSince, formatGoTime, humanDuration } from '../format.js';
+import { dockerTable, formatBytes, formatCreatedSince, formatGoTime, humanDuration, topTable } from '../format.js';
 import { formatListTemplate, nilSlice, sortedKeys } from '../go-template.js';
 import { ExitError, type CliIo } from '../io.js';
 import { createProgram, userArguments } from '../program.js';
@@ -851,7 +851,7 @@ function defineTop(parent: Command, io: CliIo, name = 'top'): void {
     const store = await storeFromOptions(flags);
     const record = await findContainer(store, nameOrId);
     if (!(await observeState(record)).running) throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is not running`);
-    io.stdout.write(await topOfContainer(record, psOptions.length > 0 ? psOptions : ['-f']));
+    io.stdout.write(topTable(await topOfContainer(record, psOptions.length > 0 ? psOptions : ['-f'])));
   });
 }
 
