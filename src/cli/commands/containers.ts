@@ -278,7 +278,7 @@ function defineStart(parent: Command, io: CliIo, name = 'start'): void {
 }
 
 /** Runs ACTION on each container named, printing its name as docker does; any failure gives 1 at the end. */
-async function eachContainer(io: CliIo, containers: readonly string[], action: (nameOrId: string) => Promise<void>): Promise<void> {
+async function eachContainer(io: CliIo, containers: readonly string[], action: (nameOrId: string) => Promise<void>, options: { readonly missingIsFine?: boolean } = {}): Promise<void> {
   let failed = false;
   for (const nameOrId of containers) {
     try {
@@ -287,7 +287,8 @@ async function eachContainer(io: CliIo, containers: readonly string[], action: (
     } catch (error) {
       if (!isTsbuildError(error)) throw error;
       io.stderr.write(`error: ${error.message}\n`);
-      failed = true;
+      // `rm -f` of a container that is not there says so but succeeds, as docker's CLI.
+      if (!(options.missingIsFine === true && isTsbuildError(error, 'NOT_FOUND'))) failed = true;
     }
   }
   if (failed) throw new ExitError(1);
@@ -383,9 +384,14 @@ function defineRm(parent: Command, io: CliIo, name = 'rm'): void {
       .option('-v, --volumes', 'remove its anonymous volumes too'),
   ).action(async (containers: string[], flags: RootOption & { force?: boolean; volumes?: boolean }) => {
     const store = await storeFromOptions(flags);
-    await eachContainer(io, containers, async (nameOrId) => {
-      await removeContainer(store, nameOrId, { force: flags.force === true, volumes: flags.volumes === true });
-    });
+    await eachContainer(
+      io,
+      containers,
+      async (nameOrId) => {
+        await removeContainer(store, nameOrId, { force: flags.force === true, volumes: flags.volumes === true });
+      },
+      { missingIsFine: flags.force === true },
+    );
   });
 }
 
