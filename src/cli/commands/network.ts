@@ -204,7 +204,7 @@ export function registerNetwork(program: Command, io: CliIo): void {
     const table = [['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'], ...rows.map((row) => [id(row.ID), row.Name, row.Driver, row.Scope])];
     io.stdout.write(dockerTable(table));
   });
-  addRootOption(network.command('rm').alias('remove').description('remove networks').argument('<network...>')).action(async (names: string[], options: RootOption) => {
+  addRootOption(network.command('rm').alias('remove').description('remove networks').argument('<network...>').option('-f, --force', 'do not fail for a network that does not exist')).action(async (names: string[], options: RootOption & { force?: boolean }) => {
     const store = await storeFromOptions(options);
     let failed = false;
     for (const name of names) {
@@ -213,6 +213,8 @@ export function registerNetwork(program: Command, io: CliIo): void {
         io.stdout.write(`${name}\n`);
       } catch (error) {
         if (!(error instanceof TsbuildError)) throw error;
+        // docker 26's -f: a network that is not there is passed over without a word.
+        if (options.force === true && error.code === 'NOT_FOUND') continue;
         io.stderr.write(`error: ${error.message}\n`);
         failed = true;
       }
