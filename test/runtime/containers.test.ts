@@ -593,7 +593,13 @@ describe.runIf(isRoot)('containers as root', () => {
     expect(inspect('capped', '{{json .HostConfig.CapAdd}} {{json .HostConfig.Ulimits}} {{json .HostConfig.ExtraHosts}} {{json .HostConfig.GroupAdd}} {{.HostConfig.Privileged}} {{.HostConfig.Dns}} {{json .HostConfig.DnsSearch}}')).toBe(
       '["NET_ADMIN"] [{"Name":"nproc","Hard":10,"Soft":10}] ["a:1.2.3.4"] ["42"] false [192.0.2.1] []',
     );
-    ok('rm', 'capped');
+    // docker 26 lists its masked and read-only paths, null for a privileged container.
+    expect(inspect('capped', '{{json .HostConfig.MaskedPaths}} {{json .HostConfig.ReadonlyPaths}}')).toBe(
+      '["/proc/asound","/proc/acpi","/proc/kcore","/proc/keys","/proc/latency_stats","/proc/timer_list","/proc/timer_stats","/proc/sched_debug","/proc/scsi","/sys/firmware","/sys/devices/virtual/powercap"] ["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]',
+    );
+    ok('create', '--name', 'allowed', '--privileged', 'busybox', 'true');
+    expect(inspect('allowed', '{{json .HostConfig.MaskedPaths}} {{json .HostConfig.ReadonlyPaths}}')).toBe('null null');
+    ok('rm', 'capped', 'allowed');
     expectRefused([
       [['--cap-add', 'NOPE'], 'unknown capability: "CAP_NOPE"'],
       [['--ulimit', 'foo=1'], 'invalid ulimit type: foo'],

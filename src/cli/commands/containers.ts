@@ -17,6 +17,8 @@ import {
   copyFromContainer,
   copyToContainer,
   createContainer,
+  defaultMaskedPaths,
+  defaultReadonlyPaths,
   execInContainer,
   findContainer,
   findNetwork,
@@ -1093,6 +1095,9 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       GroupAdd: record.hostConfig?.groupAdd ?? nilSlice,
       Ulimits: (record.hostConfig?.ulimits ?? []).map((ulimit) => ({ Name: ulimit.name, Hard: ulimit.hard, Soft: ulimit.soft })),
       SecurityOpt: record.hostConfig?.securityOpt ?? nilSlice,
+      // docker 26 lists the paths it masks and makes read-only; null for a privileged container, which has none.
+      MaskedPaths: record.hostConfig?.privileged === true ? null : defaultMaskedPaths,
+      ReadonlyPaths: record.hostConfig?.privileged === true ? null : defaultReadonlyPaths,
       // Every container gets a cgroup namespace of its own (docker's default on a unified host;
       // on a v1 host docker shares the host's unless asked).
       CgroupnsMode: 'private',
