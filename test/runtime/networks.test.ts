@@ -154,6 +154,9 @@ describe.runIf(isRoot)('networks', () => {
     const made = createNetwork(name, '--label', 'purpose=test');
     expect(made).toMatchObject({ Name: name, Internal: false, Labels: { purpose: 'test' }, Containers: {} });
     expect(made.IPAM.Config[0]?.Gateway).toBe(made.IPAM.Config[0]?.Subnet.replace(/0\/24$/, '1'));
+    // docker 26's IPAM: {} options for a user network, null for the default bridge's; no config for host and none.
+    expect(tsbuild('network', 'inspect', '-f', '{{json .IPAM.Options}}', name, 'bridge').stdout).toBe('{}\nnull\n');
+    expect(tsbuild('network', 'inspect', '-f', '{{json .IPAM}}', 'host', 'none').stdout).toBe('{"Driver":"default","Options":null,"Config":null}\n'.repeat(2));
     const listed = tsbuild('network', 'ls');
     const lines = listed.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^NETWORK ID\s+NAME\s+DRIVER\s+SCOPE$/);
