@@ -252,6 +252,8 @@ function lifecycleTests(): void {
     const foreground = tsbuild('run', '--name', 'fg', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 3');
     expect(foreground).toMatchObject({ status: 3, stdout: 'out\n', stderr: 'err\n' });
     expect(ok('logs', 'fg')).toBe('out\n');
+    // docker 26's --details: the line's attributes (none without log-opt labels or env) and a blank before it.
+    expect(tsbuild('logs', '--details', 'fg')).toMatchObject({ status: 0, stdout: ' out\n', stderr: ' err\n' });
     expect(inspect('fg', '{{.State.Status}} {{.State.ExitCode}}')).toBe('exited 3');
     // docker 26's Config.Env: the run's variables as given (a bare name too), then the image's;
     // HOSTNAME, TERM and HOME are the process's only.

@@ -691,8 +691,9 @@ function defineLogs(parent: Command, io: CliIo, name = 'logs'): void {
       .option('-n, --tail <n>', "the last N lines ('all' for every line)", 'all')
       .option('-t, --timestamps', 'show the time of each line')
       .option('--since <time>', 'lines since this time (RFC 3339, Unix time, or a duration such as 10m)')
-      .option('--until <time>', 'lines before this time'),
-  ).action(async (nameOrId: string, flags: RootOption & { follow?: boolean; tail: string; timestamps?: boolean; since?: string; until?: string }) => {
+      .option('--until <time>', 'lines before this time')
+      .option('--details', "show the log's extra attributes before each line"),
+  ).action(async (nameOrId: string, flags: RootOption & { follow?: boolean; tail: string; timestamps?: boolean; since?: string; until?: string; details?: boolean }) => {
     const store = await storeFromOptions(flags);
     const record = await findContainer(store, nameOrId);
     const tail = flags.tail === 'all' ? undefined : Number(flags.tail);
@@ -706,8 +707,11 @@ function defineLogs(parent: Command, io: CliIo, name = 'logs'): void {
       ...(flags.since === undefined ? {} : { since: timeOf('--since', flags.since) }),
       ...(flags.until === undefined ? {} : { until: timeOf('--until', flags.until) }),
     });
+    // docker's --details puts the entry's attributes (its log-opt labels and env, which tsbuild's
+    // json-file does not take: none) and a blank before the line.
+    const details = flags.details === true ? ' ' : '';
     for await (const entry of entries) {
-      (entry.stream === 'stdout' ? io.stdout : io.stderr).write(flags.timestamps === true ? `${fixedNanoTime(entry.time)} ${entry.log}` : entry.log);
+      (entry.stream === 'stdout' ? io.stdout : io.stderr).write(flags.timestamps === true ? `${fixedNanoTime(entry.time)} ${details}${entry.log}` : `${details}${entry.log}`);
     }
   });
 }
