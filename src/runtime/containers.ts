@@ -526,7 +526,7 @@ export async function unpauseContainer(store: Store, nameOrId: string): Promise<
   const found = await findContainer(store, nameOrId);
   return updateContainer(store, found.id, async (record) => {
     const observed = await observeState(record);
-    if (observed.status !== 'paused') throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is not paused`);
+    if (observed.status !== 'paused') throw new TsbuildError('INVALID_ARGUMENT', `Container ${record.id} is not paused`);
     await thawContainer(record.id);
     const { paused: _paused, ...state } = record.state;
     return { ...record, state };
