@@ -9,7 +9,7 @@ import { closeSync, openSync } from 'node:fs';
 import { availableParallelism, hostname as hostHostname } from 'node:os';
 import { join, posix } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TsbuildError, messageOf, uniqueHex } from '../common/index.js';
+import { TsbuildError, isTsbuildError, messageOf, uniqueHex } from '../common/index.js';
 import { unpackLayers, type Store } from '../store/index.js';
 import {
   containerDirectory,
@@ -617,7 +617,10 @@ export async function renameContainer(store: Store, nameOrId: string, newName: s
   try {
     const record = await findContainer(store, nameOrId);
     if (record.name === newName) throw new TsbuildError('INVALID_ARGUMENT', `Renaming a container with the same name as its current name`);
-    await assertNameFree(store, newName);
+    await assertNameFree(store, newName).catch((error: unknown) => {
+      // docker's daemon says what it was doing before the conflict.
+      throw isTsbuildError(error, 'CLOBBER') ? new TsbuildError('CLOBBER', `Error when allocating new name: ${error.message}`) : error;
+    });
     await updateContainer(store, record.id, (current) => ({ ...current, name: newName }));
   } finally {
     await names.release();

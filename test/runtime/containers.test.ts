@@ -265,6 +265,11 @@ function lifecycleTests(): void {
     expect(ok('ps', '-a', '--filter', 'name=later', '--format', '{{.Status}}')).toBe('Created\n');
     expect(tsbuild('start', '-a', 'later')).toMatchObject({ status: 4, stdout: 'attached\n' });
     ok('rename', 'later', 'renamed');
+    // docker 26: the daemon's reason (a conflict said as allocating the name), then which rename failed.
+    expect(tsbuild('rename', 'renamed', 'fg')).toMatchObject({
+      status: 1,
+      stderr: expect.stringMatching(/^error: Error when allocating new name: Conflict\. The container name "\/fg" is already in use by container "[0-9a-f]{64}"\. You have to remove \(or rename\) that container to be able to reuse that name\.\nerror: failed to rename container named renamed\n$/),
+    });
     expect(inspect('renamed', '{{.Name}}')).toBe('/renamed');
     expect(ok('container', 'ls', '-a', '--format', '{{.Names}}').split('\n')).toEqual(expect.arrayContaining(['seven', 'missing', 'fg', 'renamed']));
     // Without -f it asks on standard output, as docker does; no answer removes nothing.

@@ -921,8 +921,14 @@ function defineUpdate(parent: Command, io: CliIo, name = 'update'): void {
 function defineRename(parent: Command, io: CliIo, name = 'rename'): void {
   addRootOption(parent.command(name).description('rename a container').argument('<container>', 'name or ID').argument('<new-name>', 'its new name')).action(async (nameOrId: string, newName: string, flags: RootOption) => {
     const store = await storeFromOptions(flags);
-    await renameContainer(store, nameOrId, newName);
-    void io;
+    try {
+      await renameContainer(store, nameOrId, newName);
+    } catch (error) {
+      if (!isTsbuildError(error)) throw error;
+      // As docker's CLI: the reason, then which rename failed.
+      io.stderr.write(`error: ${error.message}\nerror: failed to rename container named ${nameOrId}\n`);
+      throw new ExitError(1);
+    }
   });
 }
 
