@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { containerConfigEnv, containerEnvironment, parseEnvFile } from '../../src/runtime/index.js';
+import { containerConfigEnv, containerEnvironment, execEnvironment, parseEnvFile } from '../../src/runtime/index.js';
 
 describe('--env-file', () => {
   it("reads lines as the docker CLI does: comments and blank lines skipped, a bare name from the environment (one unset there stays bare: removed from the image's)", () => {
@@ -28,5 +28,22 @@ describe("a container's environment", () => {
 
   it('gives the process PATH, HOSTNAME and TERM first, a bare name removed, HOME last', () => {
     expect(containerEnvironment(image, run, { hostname: 'abc', tty: true, home: '/root' })).toEqual(['PATH=/x:/bin', 'HOSTNAME=abc', 'TERM=xterm', 'FOO=1', 'BAZ=', 'IMG=1', 'HOME=/root']);
+  });
+});
+
+describe("exec's environment", () => {
+  const path = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+  // A container of docker 26's `run -d -t -e FOO=1 busybox`: its process had TERM, its Config.Env has not.
+  const record = { config: { hostname: 'h', env: [path, 'HOSTNAME=h', 'TERM=xterm', 'FOO=1', 'HOME=/root'], configEnv: ['FOO=1', path] } } as unknown as Parameters<typeof execEnvironment>[0];
+
+  it('gives TERM only to exec -t, after HOSTNAME, as docker 26 (`exec c env` in a -t container has none)', () => {
+    expect(execEnvironment(record, [], { tty: false, home: '/root', userGiven: false })).toEqual([path, 'HOSTNAME=h', 'FOO=1', 'HOME=/root']);
+    expect(execEnvironment(record, [], { tty: true, home: '/root', userGiven: false })).toEqual([path, 'HOSTNAME=h', 'TERM=xterm', 'FOO=1', 'HOME=/root']);
+  });
+
+  it("takes exec's -e over the container's (a bare name removes it), HOME from the exec user unless set", () => {
+    expect(execEnvironment(record, ['FOO', 'BAR=2'], { tty: false, home: '/nonexistent', userGiven: true })).toEqual([path, 'HOSTNAME=h', 'BAR=2', 'HOME=/nonexistent']);
+    const withHome = { config: { ...record.config, configEnv: ['HOME=/custom', path] } } as unknown as Parameters<typeof execEnvironment>[0];
+    expect(execEnvironment(withHome, [], { tty: false, home: '/nonexistent', userGiven: true })).toEqual([path, 'HOSTNAME=h', 'HOME=/custom']);
   });
 });

@@ -756,7 +756,7 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
       if (tty && stdout.isTTY) stdout.on('resize', onResize);
       result = await execInContainer(record, {
         args,
-        env: [...(tty ? ['TERM=xterm'] : []), ...env],
+        env,
         ...(flags.user === undefined ? {} : { user: flags.user }),
         ...(flags.workdir === undefined ? {} : { workdir: flags.workdir }),
         ...(flags.detach === true ? { detach: true } : {}),
