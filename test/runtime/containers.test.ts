@@ -744,6 +744,8 @@ describe.runIf(isRoot)('containers as root', () => {
     expect(own).toMatch(/^\d+$/);
     expect(own).toBe(containers);
     ok('rm', '-f', 'termed');
+    // run -t too, as docker 26's: the container's own /dev/pts/0, with /dev/console bound on it.
+    expect(ok('run', '--rm', '-t', 'busybox', 'sh', '-c', 'tty; stat -c %t:%T /dev/console /dev/pts/0')).toBe('/dev/pts/0\r\n88:0\r\n88:0\r\n');
   }, 60_000);
 
   it('pauses and unpauses: the processes freeze (a counter stops), ps and inspect say Paused, exec is refused, stop ends it', async () => {
