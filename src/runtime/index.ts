@@ -105,6 +105,7 @@ export {
   getNetwork,
   networks,
   parsePortSpec,
+  parsePortSpecs,
   pruneNetworks,
   publishPorts,
   removeNetwork,

@@ -2,7 +2,7 @@ import { constants as osConstants } from 'node:os';
 import type { Command } from 'commander';
 import { TsbuildError, familiarReference, isTsbuildError, type ImageReference } from '../../common/index.js';
 import type { RegistryClient } from '../../registry/index.js';
-import { parsePortSpec, rawTerminalOutput, runContainer, runFailureStatus, type RunningContainer } from '../../runtime/index.js';
+import { parsePortSpecs, rawTerminalOutput, runContainer, runFailureStatus, type RunningContainer } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
 import { ExitError, type CliIo } from '../io.js';
 import { isUserNetwork, runInUserNamespace } from '../rootless.js';
@@ -122,7 +122,7 @@ export function registerRun(program: Command, io: CliIo): void {
         ...(flags.name === undefined ? {} : { name: flags.name }),
         ...(flags.hostname === undefined ? {} : { hostname: flags.hostname }),
         networkAliases: flags.networkAlias,
-        publish: flags.publish.map(parsePortSpec),
+        publish: flags.publish.flatMap(parsePortSpecs),
         ...(flags.publishAll === true ? { publishAll: true } : {}),
         ...(flags.expose.length === 0 ? {} : { expose: flags.expose.flatMap(parseExposeFlag) }),
         ...(flags.volumesFrom.length === 0 ? {} : { volumesFrom: flags.volumesFrom }),
