@@ -429,11 +429,57 @@ export function statusText(record: ContainerRecord, observed: ObservedState, now
   }
 }
 
-function ports(record: ContainerRecord): string {
+/** One of a container's ports as docker's daemon lists it: IP and PublicPort only when published. */
+export interface ListedPort {
+  readonly privatePort: number;
+  readonly type: string;
+  readonly ip: string;
+  readonly publicPort: number;
+}
+
+/** A running container's ports: each binding (on 0.0.0.0 when no address was given), and each exposed port without one. */
+function listedPorts(record: ContainerRecord): ListedPort[] {
   const bindings = record.hostConfig?.portBindings ?? {};
-  return Object.entries(bindings)
-    .flatMap(([port, hosts]) => hosts.map((host) => `${host.HostIp === '' ? '0.0.0.0' : host.HostIp}:${host.HostPort}->${port}`))
-    .join(', ');
+  const split = (key: string): [number, string] => [Number(key.split('/')[0]), key.split('/')[1] ?? 'tcp'];
+  const published = Object.entries(bindings).flatMap(([key, hosts]) => hosts.map((host) => ({ privatePort: split(key)[0], type: split(key)[1], ip: host.HostIp === '' ? '0.0.0.0' : host.HostIp, publicPort: Number(host.HostPort) })));
+  const exposed = (record.config.exposedPorts ?? []).filter((key) => bindings[key] === undefined).map((key) => ({ privatePort: split(key)[0], type: split(key)[1], ip: '', publicPort: 0 }));
+  return [...published, ...exposed];
+}
+
+/**
+ * `ps`'s PORTS as docker's CLI writes them (its formatter's DisplayablePorts): sorted by container
+ * port, runs of consecutive ports grouped (`5555-5556/tcp`, and `0.0.0.0:80-81->80-81/tcp` where
+ * the host's port is the container's), then the ports published elsewhere one by one.
+ */
+export function displayablePorts(ports: readonly ListedPort[]): string {
+  const sorted = [...ports].sort((a, b) => a.privatePort - b.privatePort || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0) || a.publicPort - b.publicPort || (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
+  const groups = new Map<string, { first: number; last: number }>();
+  const result: string[] = [];
+  const mappings: string[] = [];
+  const formGroup = (key: string, first: number, last: number): string => {
+    const [ip, type] = key.includes('/') ? [key.slice(0, key.lastIndexOf('/')), key.slice(key.lastIndexOf('/') + 1)] : ['', key];
+    const range = first === last ? String(first) : `${first}-${last}`;
+    return `${ip === '' ? range : `${ip}:${range}->${range}`}/${type}`;
+  };
+  for (const port of sorted) {
+    let key = port.type;
+    if (port.ip !== '') {
+      if (port.publicPort !== port.privatePort) {
+        mappings.push(`${port.ip}:${port.publicPort}->${port.privatePort}/${port.type}`);
+        continue;
+      }
+      key = `${port.ip}/${port.type}`;
+    }
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, { first: port.privatePort, last: port.privatePort });
+    else if (port.privatePort === group.last + 1) group.last = port.privatePort;
+    else {
+      result.push(formGroup(key, group.first, group.last));
+      groups.set(key, { first: port.privatePort, last: port.privatePort });
+    }
+  }
+  for (const [key, group] of groups) result.push(formGroup(key, group.first, group.last));
+  return [...result, ...mappings].join(', ');
 }
 
 interface PsRow {
@@ -467,7 +513,8 @@ function psFields(store: Store, row: PsRow, truncate: boolean): Record<string, s
     CreatedAt: formatGoTime(Date.parse(record.created)),
     // The daemon lists Created in whole seconds: a container made 0.9 s ago was made 1 second ago.
     RunningFor: formatCreatedSince(new Date(Math.floor(Date.parse(record.created) / 1000) * 1000).toISOString()),
-    Ports: ports(record),
+    // As docker's: a container that does not run has no ports to show.
+    Ports: observed.running ? displayablePorts(listedPorts(record)) : '',
     State: observed.status,
     Status: statusText(record, observed),
     Names: record.name ?? '',
@@ -840,13 +887,18 @@ function defineWait(parent: Command, io: CliIo, name = 'wait'): void {
   });
 }
 
+/** BINDINGS (`80/tcp` → hosts) in the order of their ports' numbers, as docker's `port` lists them. */
+export function byPortNumber<T>(bindings: Readonly<Record<string, T>>): [string, T][] {
+  return Object.entries(bindings).sort(([a], [b]) => Number(a.split('/')[0]) - Number(b.split('/')[0]) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
 function definePort(parent: Command, io: CliIo, name = 'port'): void {
   addRootOption(parent.command(name).description("a container's published ports").argument('<container>', 'name or ID').argument('[port]', 'PORT[/PROTO]')).action(async (nameOrId: string, port: string | undefined, flags: RootOption) => {
     const store = await storeFromOptions(flags);
     const record = await findContainer(store, nameOrId);
     const bindings = record.hostConfig?.portBindings ?? {};
     const wanted = port === undefined ? undefined : port.includes('/') ? port : `${port}/tcp`;
-    for (const [containerPort, hosts] of Object.entries(bindings)) {
+    for (const [containerPort, hosts] of byPortNumber(bindings)) {
       if (wanted !== undefined && containerPort !== wanted) continue;
       for (const host of hosts) io.stdout.write(`${wanted === undefined ? `${containerPort} -> ` : ''}${host.HostIp === '' ? '0.0.0.0' : host.HostIp}:${host.HostPort}\n`);
     }
@@ -986,7 +1038,9 @@ function networkSettings(record: ContainerRecord, observed: ObservedState, netwo
   }
   const bridge = networks.bridge;
   const bindings = record.hostConfig?.portBindings ?? {};
-  const ports = observed.running ? Object.fromEntries([...new Set([...(record.config.exposedPorts ?? []), ...Object.keys(bindings)])].map((port) => [port, bindings[port] ?? null])) : {};
+  // What is bound (docker's NetworkSettings: 0.0.0.0 where no address was given), keys in Go's map order.
+  const bound = (port: string): { HostIp: string; HostPort: string }[] | null => bindings[port]?.map((host) => ({ HostIp: host.HostIp === '' ? '0.0.0.0' : host.HostIp, HostPort: host.HostPort })) ?? null;
+  const ports = observed.running ? sortedKeys(Object.fromEntries([...new Set([...(record.config.exposedPorts ?? []), ...Object.keys(bindings)])].map((port) => [port, bound(port)]))) : {};
   return {
     Bridge: '',
     SandboxID: '',
