@@ -221,6 +221,7 @@ function lifecycleTests(): void {
     expect(tsbuild('kill', 'killed')).toMatchObject({ status: 1, stderr: expect.stringContaining('is not running') });
     // docker 26's daemon words, for each container named.
     expect(tsbuild('kill', '-s', 'BOGUS', 'killed', 'usr2')).toMatchObject({ status: 1, stderr: expect.stringContaining('cannot kill container: killed: invalid signal: BOGUS\nerror: cannot kill container: usr2: invalid signal: BOGUS') });
+    expect(tsbuild('kill', '-s', '0', 'killed')).toMatchObject({ status: 1, stderr: 'error: cannot kill container: killed: invalid signal: 0\n' });
     ok('rm', 'stubborn', 'usr2', 'killed');
   }, 60_000);
 

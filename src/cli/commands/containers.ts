@@ -326,7 +326,8 @@ function defineKill(parent: Command, io: CliIo, name = 'kill'): void {
   ).action(async (containers: string[], flags: RootOption & { signal: string }) => {
     const store = await storeFromOptions(flags);
     const signal = normalizeSignal(flags.signal);
-    const valid = /^\d+$/.test(signal) || (osConstants.signals as Readonly<Record<string, number>>)[signal] !== undefined;
+    // docker refuses 0, which would only probe the process.
+    const valid = (/^\d+$/.test(signal) && Number(signal) > 0) || (osConstants.signals as Readonly<Record<string, number>>)[signal] !== undefined;
     await eachContainer(io, containers, async (nameOrId) => {
       // As docker's daemon: refused for each container, in its words.
       if (!valid) {
