@@ -195,18 +195,57 @@ child_main (void *opaque)
       shim_fail (&err, errno, "setsid", NULL, "make the process a session leader");
       goto fail;
     }
-  char console_slave[PATH_MAX] = "";
-  int console_master = -1;
+  int console_socket = -1;
+  int console_fd = -1;
+  /* The host's terminal, made before the root changes: the one the process gets only where its
+     /dev has no devpts of its own (a volume on /dev hides the one the spec mounts). */
+  char host_slave[PATH_MAX] = "";
+  int host_master = -1;
+  int host_slave_fd = -1;
   if (spec->terminal)
     {
-      int console_socket = terminal_connect (a->options->console_socket, &err);
-      if (console_socket < 0 || terminal_open (console_socket, spec->console_height, spec->console_width, &console_master, console_slave, sizeof console_slave, &err) < 0)
+      if ((console_socket = terminal_connect (a->options->console_socket, &err)) < 0
+          || terminal_new (spec->console_height, spec->console_width, &host_master, host_slave, sizeof host_slave, &err) < 0)
+        goto fail;
+      if ((host_slave_fd = open (host_slave, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+        {
+          shim_fail (&err, errno, "open", host_slave, "open the terminal");
+          goto fail;
+        }
+    }
+  if (spec_has_namespace (spec, CLONE_NEWNS, NULL) && rootfs_setup (spec, a->user_namespace, spec->terminal ? host_slave : NULL, &console_fd, &err) < 0)
+    goto fail;
+  /* The terminal comes from the container's own /dev/ptmx once the root has changed, as runc
+     makes it: its process sees /dev/pts/0 (`tty`, ps's TTY), with /dev/console bound on it. */
+  if (spec->terminal)
+    {
+      char slave_path[PATH_MAX] = "";
+      int master = -1;
+      int slave = -1;
+      struct shim_error own = { 0 };
+      bool through_console = false;
+      if (spec_has_namespace (spec, CLONE_NEWNS, NULL) && terminal_new (spec->console_height, spec->console_width, &master, slave_path, sizeof slave_path, &own) == 0
+          && (slave = open (slave_path, O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC)) >= 0)
+        {
+          close (host_master);
+          close (host_slave_fd);
+        }
+      else
+        {
+          if (master >= 0)
+            close (master);
+          master = host_master;
+          slave = host_slave_fd;
+          snprintf (slave_path, sizeof slave_path, "%s", host_slave);
+          /* Already bound on /dev/console, before the root changed. */
+          through_console = console_fd >= 0;
+          if (console_fd >= 0)
+            close (console_fd);
+          console_fd = -1;
+        }
+      if (terminal_send (console_socket, master, &err) < 0 || terminal_attach (master, slave, slave_path, console_fd, through_console, &err) < 0)
         goto fail;
     }
-  if (spec_has_namespace (spec, CLONE_NEWNS, NULL) && rootfs_setup (spec, a->user_namespace, console_slave[0] == '\0' ? NULL : console_slave, &err) < 0)
-    goto fail;
-  if (spec->terminal && terminal_attach (console_master, console_slave, true, &err) < 0)
-    goto fail;
 
   /* Only 0-2 (and the preserved ones) may reach the process; the report pipe is close-on-exec. */
   int keep[2] = { a->report_write, a->exec_fifo };

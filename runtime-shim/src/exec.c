@@ -182,7 +182,7 @@ container_exec (const struct spec *spec, pid_t target, const char *console_socke
       /* A session of its own, as run's process (container.c): its `kill 0` stays in the container. */
       if (master < 0 && setsid () < 0)
         shim_fail (&child_err, errno, "setsid", NULL, "make the process a session leader");
-      else if ((master < 0 || terminal_attach (master, slave, false, &child_err) == 0) && process_prepare (spec, false, &child_err) == 0)
+      else if ((master < 0 || terminal_attach_path (master, slave, &child_err) == 0) && process_prepare (spec, false, &child_err) == 0)
         {
           /* Ends with the runtime: a caller that kills it (a health check past its timeout)
              must not leave the process running. Set after the change of ids, which clears it. */

@@ -274,10 +274,17 @@ process_exec (const struct spec *spec, struct shim_error *err)
 {
   const char *file = spec->args[0];
   char **environment = environment_of (spec);
+  /* The context says it in runc's words too (docker's messages carry them: scripts and people
+     search for them): exec: "X": executable file not found in $PATH, and so on. */
   if (strchr (file, '/') != NULL)
     {
       execve (file, spec->args, environment);
-      return shim_fail (err, errno, "execve", file, "start the container's process");
+      int saved = errno;
+      if (saved == ENOENT)
+        return shim_fail (err, saved, "execve", file, "start the container's process: exec: \"%s\": stat %s: no such file or directory", file, file);
+      if (saved == EACCES)
+        return shim_fail (err, saved, "execve", file, "start the container's process: exec: \"%s\": permission denied", file);
+      return shim_fail (err, saved, "execve", file, "start the container's process");
     }
   const char *path = env_value (environment, "PATH");
   if (path == NULL)
@@ -299,5 +306,9 @@ process_exec (const struct spec *spec, struct shim_error *err)
         break;
       p = end;
     }
-  return shim_fail (err, last_error, "execve", file, "start the container's process: not found in PATH %s", path);
+  if (last_error == ENOENT)
+    return shim_fail (err, last_error, "execve", file, "start the container's process: exec: \"%s\": executable file not found in $PATH (%s)", file, path);
+  if (last_error == EACCES)
+    return shim_fail (err, last_error, "execve", file, "start the container's process: exec: \"%s\": permission denied", file);
+  return shim_fail (err, last_error, "execve", file, "start the container's process: found in PATH %s, but not executed", path);
 }

@@ -490,7 +490,7 @@ static const char *const default_devices[] = { "null", "zero", "full", "random",
 
 /* The devices the runtime spec requires, when /dev is a fresh mount. */
 static int
-create_devices (int root_fd, const char *console_slave, struct shim_error *err)
+create_devices (int root_fd, const char *console_slave, int *console_fd, struct shim_error *err)
 {
   int dev_fd = open_in_root (root_fd, "/dev", 0, err);
   if (dev_fd < 0)
@@ -576,7 +576,8 @@ create_devices (int root_fd, const char *console_slave, struct shim_error *err)
     {
       /* Whatever is at /dev/console (a link or a device a /dev from a volume holds) is replaced
          by a new empty file, and the terminal bound on that very file through its descriptor:
-         never through a link, never on another file (runc CVE-2025-52565). */
+         never through a link, never on another file (runc CVE-2025-52565). The file stays open
+         for the terminal the container's own devpts gives once the root has changed. */
       struct stat st;
       if (fstatat (dir, "console", &st, AT_SYMLINK_NOFOLLOW) == 0 && unlinkat (dir, "console", S_ISDIR (st.st_mode) ? AT_REMOVEDIR : 0) < 0)
         {
@@ -595,7 +596,7 @@ create_devices (int root_fd, const char *console_slave, struct shim_error *err)
           close (dir);
           return shim_fail (err, saved, "mount", console_slave, "bind the terminal on /dev/console");
         }
-      close (file);
+      *console_fd = file;
     }
   close (dir);
   return 0;
@@ -699,7 +700,7 @@ readonly_path (int root_fd, const char *path, struct shim_error *err)
 }
 
 int
-rootfs_setup (const struct spec *spec, bool user_namespace, const char *console_slave, struct shim_error *err)
+rootfs_setup (const struct spec *spec, bool user_namespace, const char *console_slave, int *console_fd, struct shim_error *err)
 {
   /* Nothing done below may reach the host's mount table. */
   if (mount (NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
@@ -723,7 +724,7 @@ rootfs_setup (const struct spec *spec, bool user_namespace, const char *console_
         close (root_fd);
         return -1;
       }
-  if (mounts_dev (spec) && create_devices (root_fd, console_slave, err) < 0)
+  if (mounts_dev (spec) && create_devices (root_fd, console_slave, console_fd, err) < 0)
     {
       close (root_fd);
       return -1;

@@ -8,9 +8,10 @@
 
 /*
  * Builds the container's filesystem view in the current (new) mount namespace and pivots into
- * it. `console_slave` is the terminal to bind on /dev/console, or NULL.
+ * it. `console_slave` is the terminal to bind on a new /dev/console, or NULL; the new file's
+ * descriptor is left in `console_fd` (untouched when the spec mounts no /dev).
  */
-int rootfs_setup (const struct spec *spec, bool user_namespace, const char *console_slave, struct shim_error *err);
+int rootfs_setup (const struct spec *spec, bool user_namespace, const char *console_slave, int *console_fd, struct shim_error *err);
 
 /*
  * Opens `path` inside the directory `root_fd` as an O_PATH descriptor without ever leaving it:

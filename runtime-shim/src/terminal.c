@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -59,20 +60,15 @@ send_fd (int sock, int fd, struct shim_error *err)
 }
 
 int
-terminal_open (int sock, unsigned short height, unsigned short width, int *master, char *slave_path, size_t slave_size, struct shim_error *err)
+terminal_new (unsigned short height, unsigned short width, int *master, char *slave_path, size_t slave_size, struct shim_error *err)
 {
   int fd = posix_openpt (O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (fd < 0)
-    {
-      int saved = errno;
-      close (sock);
-      return shim_fail (err, saved, "posix_openpt", "/dev/ptmx", "open a terminal");
-    }
+    return shim_fail (err, errno, "posix_openpt", "/dev/ptmx", "open a terminal");
   if (grantpt (fd) < 0 || unlockpt (fd) < 0 || ptsname_r (fd, slave_path, slave_size) != 0)
     {
       int saved = errno;
       close (fd);
-      close (sock);
       return shim_fail (err, saved, "unlockpt", "/dev/ptmx", "prepare the terminal");
     }
   /* Sized before the process starts: a size set later by the receiver would race its first read of it. */
@@ -81,15 +77,32 @@ terminal_open (int sock, unsigned short height, unsigned short width, int *maste
     {
       int saved = errno;
       close (fd);
-      close (sock);
       return shim_fail (err, saved, "ioctl", "/dev/ptmx", "set the terminal's size");
     }
-  if (send_fd (sock, fd, err) < 0)
+  *master = fd;
+  return 0;
+}
+
+int
+terminal_send (int sock, int master, struct shim_error *err)
+{
+  return send_fd (sock, master, err);
+}
+
+int
+terminal_open (int sock, unsigned short height, unsigned short width, int *master, char *slave_path, size_t slave_size, struct shim_error *err)
+{
+  if (terminal_new (height, width, master, slave_path, slave_size, err) < 0)
     {
-      close (fd);
+      close (sock);
       return -1;
     }
-  *master = fd;
+  if (send_fd (sock, *master, err) < 0)
+    {
+      close (*master);
+      *master = -1;
+      return -1;
+    }
   return 0;
 }
 
@@ -107,17 +120,47 @@ is_peer (int master, int slave)
 }
 
 int
-terminal_attach (int master, const char *slave_path, bool through_console, struct shim_error *err)
+terminal_attach (int master, int slave, const char *slave_path, int console_fd, bool through_console, struct shim_error *err)
 {
-  /* After the root changed, the slave is reached through the bind on /dev/console, which must
-     be the very terminal of MASTER: not a link, nor another device the container's /dev holds. */
-  int slave = through_console ? open ("/dev/console", O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC) : open (slave_path, O_RDWR | O_NOCTTY);
-  if (slave < 0)
-    return shim_fail (err, errno, "open", through_console ? "/dev/console" : slave_path, "open the terminal");
-  if (through_console && !is_peer (master, slave))
+  /* Only MASTER's very peer: not another device a /dev from a volume would put at its path. */
+  if (!is_peer (master, slave))
     {
       close (slave);
-      return shim_fail (err, ENOTTY, "open", "/dev/console", "open the terminal: /dev/console is not the terminal %s", slave_path);
+      return shim_fail (err, ENOTTY, "open", slave_path, "open the terminal: it is not the terminal just made");
+    }
+  if (console_fd >= 0)
+    {
+      /* The host's terminal bound there before the root changed gives way to this one, bound on
+         the same file through its descriptor. */
+      char source[64], target[64];
+      snprintf (source, sizeof source, "/proc/self/fd/%d", slave);
+      snprintf (target, sizeof target, "/proc/self/fd/%d", console_fd);
+      int failed = umount2 ("/dev/console", MNT_DETACH | UMOUNT_NOFOLLOW) < 0 || mount (source, target, NULL, MS_BIND, NULL) < 0 ? errno : 0;
+      close (console_fd);
+      if (failed != 0)
+        {
+          close (slave);
+          return shim_fail (err, failed, "mount", slave_path, "bind the terminal on /dev/console");
+        }
+    }
+  if (through_console)
+    {
+      /* A terminal from outside the container's root is reached through the bind on
+         /dev/console, which must be that very terminal: not a link, nor another device. */
+      int console = open ("/dev/console", O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+      if (console < 0)
+        {
+          int saved = errno;
+          close (slave);
+          return shim_fail (err, saved, "open", "/dev/console", "open the terminal");
+        }
+      close (slave);
+      slave = console;
+      if (!is_peer (master, slave))
+        {
+          close (slave);
+          return shim_fail (err, ENOTTY, "open", "/dev/console", "open the terminal: /dev/console is not the terminal %s", slave_path);
+        }
     }
   close (master);
   if (setsid () < 0 || ioctl (slave, TIOCSCTTY, 0) < 0)
@@ -132,4 +175,13 @@ terminal_attach (int master, const char *slave_path, bool through_console, struc
   if (slave > 2)
     close (slave);
   return 0;
+}
+
+int
+terminal_attach_path (int master, const char *slave_path, struct shim_error *err)
+{
+  int slave = open (slave_path, O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+  if (slave < 0)
+    return shim_fail (err, errno, "open", slave_path, "open the terminal");
+  return terminal_attach (master, slave, slave_path, -1, false, err);
 }

@@ -37,13 +37,13 @@ function goGeneral(value: number, precision: number): string {
 
 /**
  * ROWS (the header first) as docker's CLI writes its tables, through Go's tabwriter (minimum
- * width 10, padding 3): each cell but a row's last is padded to its column's widest cell plus
- * three, and to ten at least.
+ * width 10 for its lists, 20 for top's; padding 3): each cell but a row's last is padded to its
+ * column's widest cell plus three, and to MINWIDTH at least.
  */
-export function dockerTable(rows: readonly (readonly string[])[]): string {
+export function dockerTable(rows: readonly (readonly string[])[], minWidth = 10): string {
   const width = (cell: string): number => [...cell].length;
   const columns = Math.max(0, ...rows.map((row) => row.length));
-  const widths = Array.from({ length: columns }, (_, column) => Math.max(10, ...rows.filter((row) => column < row.length - 1).map((row) => width(row[column] ?? '') + 3)));
+  const widths = Array.from({ length: columns }, (_, column) => Math.max(minWidth, ...rows.filter((row) => column < row.length - 1).map((row) => width(row[column] ?? '') + 3)));
   return rows.map((row) => `${row.map((cell, column) => (column === row.length - 1 ? cell : cell + ' '.repeat(Math.max(0, (widths[column] ?? 0) - width(cell))))).join('')}\n`).join('');
 }
 
@@ -97,3 +97,22 @@ export function humanDuration(milliseconds: number): string {
   if (hours < 24 * 365 * 2) return `${Math.trunc(hours / 24 / 30)} months`;
   return `${Math.trunc(milliseconds / 3_600_000 / 24 / 365)} years`;
 }
+
+/**
+ * `top`'s table as docker shows it: its daemon splits ps's output into the header's titles and,
+ * for each process, as many fields (the last, CMD, keeping its spaces as one), and its CLI writes
+ * them through a tabwriter whose columns are at least 20 wide.
+ */
+export function topTable(psOutput: string): string {
+  const [header = '', ...lines] = psOutput.split('\n');
+  const titles = header.trim().split(/\s+/).filter((title) => title !== '');
+  if (titles.length === 0) return '';
+  const processes = lines
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const fields = line.trim().split(/\s+/);
+      return [...fields.slice(0, titles.length - 1), fields.slice(titles.length - 1).join(' ')];
+    });
+  return dockerTable([titles, ...processes], 20);
+}
+

@@ -720,9 +720,9 @@ export function renderGoTemplate(template: string, data: Value): string {
   return parseGoTemplate(template).execute(data);
 }
 
-/** docker's title for a `{{.Label "name"}}` column: the name's last dotted part, `-` and `_` as blanks, upper-cased. */
+/** docker's title for a `{{.Label "name"}}` column: the name's last dotted part, `-` and `_` as blanks, in its own case (20.10 and 26 alike). */
 function labelHeader(name: unknown): string {
-  return (String(name).split('.').at(-1) ?? '').replace(/[-_]/g, ' ').toUpperCase();
+  return (String(name).split('.').at(-1) ?? '').replace(/[-_]/g, ' ');
 }
 
 /**

@@ -204,10 +204,13 @@ const processOnlyVariables = ['HOSTNAME', 'HOME'];
  */
 async function containerConfigOf(store: Store, record: ContainerRecord, image: ContainerConfig | undefined): Promise<ContainerConfig> {
   const imageKeys = new Set((image?.Env ?? []).map((entry) => entry.split('=', 1)[0]));
-  const env = record.config.env.filter((entry) => {
-    const key = entry.split('=', 1)[0] ?? '';
-    return !processOnlyVariables.includes(key) || imageKeys.has(key);
-  });
+  // Records written before configEnv kept the process's environment only: its own variables left out.
+  const env =
+    record.config.configEnv ??
+    record.config.env.filter((entry) => {
+      const key = entry.split('=', 1)[0] ?? '';
+      return !processOnlyVariables.includes(key) || imageKeys.has(key);
+    });
   // docker's create adds the published ports to the container's ExposedPorts, and `-v /path`
   // (an anonymous volume) to its Volumes.
   const ports: Record<string, Record<string, never>> = { ...(image?.ExposedPorts ?? {}) };

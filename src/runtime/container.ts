@@ -125,7 +125,10 @@ export interface ContainerRecord {
   readonly name?: string;
   readonly config: {
     readonly hostname: string;
+    /** The process's environment (with HOSTNAME, TERM and HOME), which exec starts from. */
     readonly env: readonly string[];
+    /** docker's Config.Env (`containerConfigEnv`); records written before it have only `env`. */
+    readonly configEnv?: readonly string[];
     readonly workingDir: string;
     readonly user: string;
     readonly tty: boolean;

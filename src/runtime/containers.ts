@@ -9,7 +9,7 @@ import { closeSync, openSync } from 'node:fs';
 import { availableParallelism, hostname as hostHostname } from 'node:os';
 import { join, posix } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TsbuildError, messageOf, uniqueHex } from '../common/index.js';
+import { TsbuildError, isTsbuildError, messageOf, uniqueHex } from '../common/index.js';
 import { unpackLayers, type Store } from '../store/index.js';
 import {
   containerDirectory,
@@ -28,7 +28,7 @@ import {
 import { failedStartPath, findContainer, listContainerRecords, lockNames, observeState, removeContainerLock, updateContainer } from './container-store.js';
 import { containerHooks } from './container-hooks.js';
 import { selectRuntime } from './oci-runtime.js';
-import { containerCommand, containerEnvironment, ensureWorkingDirectory, exposedPorts, findOrPull, writeEtcFiles, type ContainerOptions } from './run.js';
+import { containerCommand, containerConfigEnv, containerEnvironment, ensureWorkingDirectory, exposedPorts, findOrPull, writeEtcFiles, type ContainerOptions } from './run.js';
 import type { ContainerDevice, ContainerSpec, MountSpec } from './spec.js';
 import type { ResourceUpdate } from './container-update.js';
 import { lookupGroup, lookupUser } from './user.js';
@@ -332,7 +332,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
     // docker's Config.Volumes: the image's VOLUMEs and the anonymous volumes asked for (`-v /data`).
     const anonymous = (options.volumeRequests ?? []).flatMap((request) => (request.kind === 'volume' && request.name === undefined ? [request.target] : []));
     const volumes = [...new Set([...imageVolumes, ...anonymous])];
-    record = { ...record, config: { ...record.config, env, ...(volumes.length === 0 ? {} : { volumes }) } };
+    record = { ...record, config: { ...record.config, env, configEnv: containerConfigEnv(imageConfig?.Env, options.env ?? []), ...(volumes.length === 0 ? {} : { volumes }) } };
     await writeContainerRecord(store, record);
     return { record, warnings };
   } catch (error) {
@@ -403,7 +403,25 @@ export async function startContainer(store: Store, nameOrId: string, options: St
   return waitForStart(store, found.id, nameOrId, requested);
 }
 
-/** Until the container runs, or ended after REQUESTED (ms since the epoch): an earlier end is the last run's. */
+/**
+ * Whether the start asked for at REQUESTED (ms since the epoch) is over without the container
+ * running: it ended since (an earlier end is the last run's), waits to restart, or its process
+ * could not start (a container that never ran stays created, with the error this start's
+ * monitor recorded after startContainer cleared the last one).
+ */
+function startEnded(record: ContainerRecord, requested: number): boolean {
+  const { status, error, finishedAt } = record.state;
+  if (status === 'restarting') return true;
+  if (status === 'created') return error !== undefined && error !== '';
+  return status === 'exited' && finishedAt !== undefined && Date.parse(finishedAt) >= requested;
+}
+
+/** A start's failure, with the status docker's CLI gives it: 126 and 127 for the command, 125 otherwise (a setup failure's 128 included). */
+function startError(error: string, exitCode: number | undefined): TsbuildError {
+  return new TsbuildError('RUNTIME', error, { cause: { exitCode: exitCode === 126 || exitCode === 127 ? exitCode : 125 } });
+}
+
+/** Until the container runs, or its start ended (`startEnded`). */
 async function waitForStart(store: Store, id: string, nameOrId: string, requested: number): Promise<ContainerRecord> {
   const deadline = Date.now() + 60_000;
   let last: ContainerRecord | undefined;
@@ -412,24 +430,23 @@ async function waitForStart(store: Store, id: string, nameOrId: string, requeste
     // A --rm container may be gone already: it ran and ended.
     if (record === undefined) return removedWhileStarting(store, id, nameOrId, last);
     last = record;
-    const { status, pid, error, exitCode, finishedAt } = record.state;
+    const { status, pid, error } = record.state;
     if (status === 'running' && pid !== undefined) return record;
-    const endedNow = finishedAt !== undefined && Date.parse(finishedAt) >= requested;
-    if ((status === 'exited' && endedNow) || status === 'restarting') {
+    if (startEnded(record, requested)) {
       // A --rm container's monitor leaves the error beside the record too: taken once it is gone.
       if (record.autoRemove && error !== undefined && error !== '' && Date.now() < deadline) {
         await sleep(10);
         continue;
       }
-      if (error !== undefined && error !== '') throw new TsbuildError('RUNTIME', error, { cause: { exitCode: exitCode ?? 125 } });
+      if (error !== undefined && error !== '') throw startError(error, record.state.exitCode);
       return record;
     }
     if (record.state.monitor === undefined || !(await ownerAlive(record.state.monitor))) {
       const after = await readContainerRecord(store, id);
       // Gone: a --rm container that ran and was removed by its monitor.
       if (after === undefined) return removedWhileStarting(store, id, nameOrId, record);
-      if (after.state.status === 'restarting' || (after.state.status === 'exited' && after.state.finishedAt !== undefined && Date.parse(after.state.finishedAt) >= requested)) {
-        if (after.state.error !== undefined && after.state.error !== '') throw new TsbuildError('RUNTIME', after.state.error, { cause: { exitCode: after.state.exitCode ?? 125 } });
+      if (startEnded(after, requested)) {
+        if (after.state.error !== undefined && after.state.error !== '') throw startError(after.state.error, after.state.exitCode);
         return after;
       }
       throw new TsbuildError('RUNTIME', `start container ${nameOrId}: its monitor ended before it ran (see ${join(containerDirectory(store, id), 'monitor.log')})`);
@@ -447,7 +464,7 @@ async function removedWhileStarting(store: Store, id: string, nameOrId: string, 
     () => undefined,
   );
   await rm(path, { force: true });
-  if (failed !== undefined) throw new TsbuildError('RUNTIME', failed.error, { cause: { exitCode: failed.exitCode } });
+  if (failed !== undefined) throw startError(failed.error, failed.exitCode);
   if (last === undefined) throw new TsbuildError('NOT_FOUND', `start container ${nameOrId}: it ended and was removed`);
   return last;
 }
@@ -509,7 +526,7 @@ export async function unpauseContainer(store: Store, nameOrId: string): Promise<
   const found = await findContainer(store, nameOrId);
   return updateContainer(store, found.id, async (record) => {
     const observed = await observeState(record);
-    if (observed.status !== 'paused') throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is not paused`);
+    if (observed.status !== 'paused') throw new TsbuildError('INVALID_ARGUMENT', `Container ${record.id} is not paused`);
     await thawContainer(record.id);
     const { paused: _paused, ...state } = record.state;
     return { ...record, state };
@@ -600,7 +617,10 @@ export async function renameContainer(store: Store, nameOrId: string, newName: s
   try {
     const record = await findContainer(store, nameOrId);
     if (record.name === newName) throw new TsbuildError('INVALID_ARGUMENT', `Renaming a container with the same name as its current name`);
-    await assertNameFree(store, newName);
+    await assertNameFree(store, newName).catch((error: unknown) => {
+      // docker's daemon says what it was doing before the conflict.
+      throw isTsbuildError(error, 'CLOBBER') ? new TsbuildError('CLOBBER', `Error when allocating new name: ${error.message}`) : error;
+    });
     await updateContainer(store, record.id, (current) => ({ ...current, name: newName }));
   } finally {
     await names.release();

@@ -16,6 +16,7 @@ import { spawnPiped, type StdioWish } from './stdio-pipes.js';
 import { containerCapabilities, securityOptOf } from './security-options.js';
 import { generateConfig } from './spec.js';
 import { ConsoleSocket, TerminalCopy, type TerminalSize } from './terminal.js';
+import { containerEnvironment, overrideEnvironment } from './run.js';
 import { lookupUser } from './user.js';
 
 export interface ExecOptions {
@@ -53,6 +54,32 @@ const keyOf = (entry: string): string => (entry.includes('=') ? entry.slice(0, e
 /** Whether CHUNK holds the runtime's own JSON error line (runtime-shim/ERRORS.md). */
 const errorLine = (chunk: Buffer): boolean => chunk.subarray(0, 10).toString() === '{"error":{';
 
+/**
+ * The environment docker's exec gives its process (its daemon's CreateDaemonEnvironment): PATH,
+ * HOSTNAME and, with -t only, TERM, overridden by the container's Config.Env, then by exec's own
+ * EXEC_ENV (a bare `K` removes K); HOME from the user's passwd entry when none of them set it.
+ * The run's TERM and HOME are its process's only: an exec without -t has no TERM.
+ */
+export function execEnvironment(record: Pick<ContainerRecord, 'config'>, execEnv: readonly string[], context: { readonly tty: boolean; readonly home: string; readonly userGiven: boolean }): string[] {
+  const { configEnv } = record.config;
+  if (configEnv !== undefined) return containerEnvironment(undefined, overrideEnvironment(configEnv, execEnv), { hostname: record.config.hostname, tty: context.tty, home: context.home });
+  // A record from before configEnv keeps the run's process environment only: exec's variables
+  // over it, HOME the exec user's unless exec set it.
+  const env: string[] = [...record.config.env];
+  for (const entry of [...(context.tty ? ['TERM=xterm'] : []), ...execEnv]) {
+    const at = env.findIndex((existing) => keyOf(existing) === keyOf(entry));
+    if (!entry.includes('=')) {
+      if (at >= 0) env.splice(at, 1);
+    } else if (at >= 0) env[at] = entry;
+    else env.push(entry);
+  }
+  if (context.userGiven) {
+    const home = env.findIndex((entry) => keyOf(entry) === 'HOME');
+    if (home >= 0 && !execEnv.some((entry) => keyOf(entry) === 'HOME')) env[home] = `HOME=${context.home}`;
+  }
+  return env;
+}
+
 /** Runs a process in a running container (`docker exec`). */
 export async function execInContainer(record: ContainerRecord, options: ExecOptions): Promise<ExecResult> {
   const pid = record.state.pid;
@@ -61,18 +88,7 @@ export async function execInContainer(record: ContainerRecord, options: ExecOpti
   const user = await lookupUser(`/proc/${pid}/root`, options.user ?? record.config.user);
   const workdir = options.workdir ?? record.config.workingDir;
   if (!workdir.startsWith('/')) throw new TsbuildError('INVALID_ARGUMENT', `the working directory '${workdir}' is invalid, it needs to be an absolute path`);
-  const env: string[] = [...record.config.env];
-  for (const entry of options.env ?? []) {
-    const at = env.findIndex((existing) => keyOf(existing) === keyOf(entry));
-    if (!entry.includes('=')) {
-      if (at >= 0) env.splice(at, 1);
-    } else if (at >= 0) env[at] = entry;
-    else env.push(entry);
-  }
-  if (options.user !== undefined) {
-    const home = env.findIndex((entry) => keyOf(entry) === 'HOME');
-    if (home >= 0 && !(options.env ?? []).some((entry) => keyOf(entry) === 'HOME')) env[home] = `HOME=${user.home}`;
-  }
+  const env = execEnvironment(record, options.env ?? [], { tty: options.terminal !== undefined, home: user.home, userGiven: options.user !== undefined });
   // What confines the container confines what runs in it, as docker exec: its capabilities,
   // its seccomp rules and no_new_privs.
   const host = record.hostConfig;

@@ -22,6 +22,7 @@ export {
 export { runDoctor, type DoctorCheck, type DoctorOptions } from './doctor.js';
 export {
   containerCommand,
+  containerConfigEnv,
   containerEnvironment,
   overrideEnvironment,
   lookupEnv,
@@ -69,7 +70,7 @@ export {
 } from './containers.js';
 export { commitContainer, containerChanges, containerImage, exportContainer, mergeCommitConfig, type CommitOptions, type CommittedImage, type ContainerChange } from './container-changes.js';
 export { claimContainer, superviseContainer, type SuperviseOptions } from './monitor.js';
-export { execInContainer, topOfContainer, type ExecOptions, type ExecResult } from './exec.js';
+export { execEnvironment, execInContainer, topOfContainer, type ExecOptions, type ExecResult } from './exec.js';
 export { lookupUser, resolvePathInRoot, resolveUser, type ContainerUser, type ContainerUserEntry } from './user.js';
 export { rawTerminalOutput, type TerminalSize } from './terminal.js';
 export { mountOverlay, mountReadOnlyOverlay, unmount } from './native.js';
@@ -104,6 +105,7 @@ export {
   getNetwork,
   networks,
   parsePortSpec,
+  parsePortSpecs,
   pruneNetworks,
   publishPorts,
   removeNetwork,

@@ -172,17 +172,34 @@ export async function superviseContainer(store: Store, id: string, options: Supe
 
   let exitCode = 0;
   let failures = 0;
+  // As docker's: a container whose process never started stays created, its exit code and error recorded.
+  let hasRun = record.state.startedAt !== undefined;
+  const endUnstarted = (status: number, error: string): Promise<ContainerRecord> =>
+    updateContainer(store, id, (current) => {
+      const { pid: _pid, runtimePid: _runtimePid, paused: _paused, startedAt: _startedAt, ...state } = current.state;
+      return { ...current, state: hasRun ? { ...state, status: 'exited', exitCode: status, error, finishedAt: new Date().toISOString(), ...(current.state.startedAt === undefined ? {} : { startedAt: current.state.startedAt }) } : { ...state, status: 'created', exitCode: status, error } };
+    });
   try {
     for (;;) {
-      await mountRoot(directory, record);
       let extra: ContainerStartAdditions = {};
-      for (const hook of containerHooks()) {
-        const added = await hook.prepare?.(record);
-        if (added !== undefined) extra = { mounts: [...(extra.mounts ?? []), ...(added.mounts ?? [])], ...(added.networkNamespace === undefined ? (extra.networkNamespace === undefined ? {} : { networkNamespace: extra.networkNamespace }) : { networkNamespace: added.networkNamespace }) };
+      let spec: ContainerSpec;
+      try {
+        await mountRoot(directory, record);
+        for (const hook of containerHooks()) {
+          const added = await hook.prepare?.(record);
+          if (added !== undefined) extra = { mounts: [...(extra.mounts ?? []), ...(added.mounts ?? [])], ...(added.networkNamespace === undefined ? (extra.networkNamespace === undefined ? {} : { networkNamespace: extra.networkNamespace }) : { networkNamespace: added.networkNamespace }) };
+        }
+        // Read at each start: `update` may have changed its limits since the last.
+        spec = JSON.parse(await readFile(join(directory, 'spec.json'), 'utf8')) as ContainerSpec;
+        await runtime.prepare(directory, specForStart(spec, record, extra));
+      } catch (failure) {
+        // What the container needed could not be set up (a published port taken, a network
+        // gone): docker's exit code 128 and its error, which the waiting `start` reports.
+        for (const hook of containerHooks()) await hook.release?.(record).catch(() => undefined);
+        exitCode = 128;
+        record = await endUnstarted(exitCode, messageOf(failure));
+        break;
       }
-      // Read at each start: `update` may have changed its limits since the last.
-      const spec = JSON.parse(await readFile(join(directory, 'spec.json'), 'utf8')) as ContainerSpec;
-      await runtime.prepare(directory, specForStart(spec, record, extra));
       const pidFile = join(directory, 'pid');
       await rm(pidFile, { force: true });
       const consoleSocket = record.config.tty ? ConsoleSocket.open() : undefined;
@@ -272,6 +289,14 @@ export async function superviseContainer(store: Store, id: string, options: Supe
       const count = now?.restartCount ?? record.restartCount ?? 0;
       const ranLong = Date.now() - Date.parse(startedAt) > 10_000;
       failures = ranLong ? 0 : failures + 1;
+      // A process that could not start is not restarted, whatever the policy: docker's daemon
+      // reports the failed start and leaves the container stopped.
+      if (error !== undefined) {
+        record = await endUnstarted(exitCode, error);
+        await releaseContainerCgroups(id);
+        break;
+      }
+      hasRun = true;
       const restart =
         !stopping &&
         (policy.name === 'always' || policy.name === 'unless-stopped' || (policy.name === 'on-failure' && exitCode !== 0 && (policy.maximumRetryCount === 0 || count < policy.maximumRetryCount)));
@@ -280,7 +305,8 @@ export async function superviseContainer(store: Store, id: string, options: Supe
         return {
           ...current,
           ...(restart ? { restartCount: (current.restartCount ?? 0) + 1 } : {}),
-          state: { ...state, status: restart ? 'restarting' : 'exited', exitCode, finishedAt: new Date().toISOString(), ...(error === undefined ? {} : { error }) },
+          // startedAt too: a process that ended before it was seen running did start.
+          state: { ...state, status: restart ? 'restarting' : 'exited', exitCode, startedAt, finishedAt: new Date().toISOString() },
         };
       });
       // A container stopped while paused leaves an empty freezer cgroup behind, and a runtime

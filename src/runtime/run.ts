@@ -140,13 +140,22 @@ export function overrideEnvironment(base: readonly string[], added: readonly str
 }
 
 /**
+ * docker's Config.Env of a container (its daemon's merge of the run's config with the image's):
+ * the run's variables as given, a bare `K` included, then the image's the run did not name.
+ * HOSTNAME, TERM and HOME are the process's only: inspect and commit never show them.
+ */
+export function containerConfigEnv(imageEnv: readonly string[] | undefined, runEnv: readonly string[]): string[] {
+  const runKeys = new Set(runEnv.map(keyOf));
+  return [...runEnv, ...(imageEnv ?? []).filter((entry) => !runKeys.has(keyOf(entry)))];
+}
+
+/**
  * The process's environment as docker builds it: PATH, HOSTNAME (and TERM with a terminal)
  * first, overridden in place or followed by the run's variables, then the image's the run did
  * not set; a bare `K` removes K; HOME from the user's passwd entry when nothing set it.
  */
 export function containerEnvironment(imageEnv: readonly string[] | undefined, runEnv: readonly string[], context: { readonly hostname: string; readonly tty: boolean; readonly home: string }): string[] {
-  const runKeys = new Set(runEnv.map(keyOf));
-  const config = [...runEnv, ...(imageEnv ?? []).filter((entry) => !runKeys.has(keyOf(entry)))];
+  const config = containerConfigEnv(imageEnv, runEnv);
   const result = overrideEnvironment([defaultPath, `HOSTNAME=${context.hostname}`, ...(context.tty ? ['TERM=xterm'] : [])], config);
   const set = result.filter((entry) => entry.includes('='));
   if (!set.some((entry) => keyOf(entry) === 'HOME')) set.push(`HOME=${context.home}`);
@@ -157,13 +166,13 @@ export function containerEnvironment(imageEnv: readonly string[] | undefined, ru
  * `--env-file`: one `K=V` per line, taken as it is; `K` alone takes K from ENVIRONMENT (and
  * removes it when unset there); blank lines and `#` comments skipped, as the docker CLI reads it.
  */
-export function parseEnvFile(text: string, environment: Readonly<Record<string, string | undefined>>, file = 'env file'): string[] {
+export function parseEnvFile(text: string, environment: Readonly<Record<string, string | undefined>>): string[] {
   const result: string[] = [];
-  for (const [index, raw] of text.split(/\r?\n/).entries()) {
+  for (const raw of text.split(/\r?\n/)) {
     const line = raw.replace(/^\s+/, '');
     if (line === '' || line.startsWith('#')) continue;
     const key = keyOf(line);
-    if (key === '') throw new TsbuildError('INVALID_ARGUMENT', `read ${file}: line ${index + 1}: no variable name`);
+    if (key === '') throw new TsbuildError('INVALID_ARGUMENT', `poorly formatted environment: no variable name on line '${line}'`);
     if (/\s/.test(key)) throw new TsbuildError('INVALID_ARGUMENT', `poorly formatted environment: variable '${key}' contains whitespaces`);
     result.push(line.includes('=') ? line : lookupEnv(line, environment));
   }
@@ -445,7 +454,7 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
     });
     // Awaited below; a failure meanwhile must not count as unhandled.
     finished.catch(() => undefined);
-    const runningRecord: ContainerRecord = { ...base, config: { ...base.config, env }, state: { status: 'running', ...(runtimePid === undefined ? {} : { runtimePid }), startedAt: new Date().toISOString() } };
+    const runningRecord: ContainerRecord = { ...base, config: { ...base.config, env, configEnv: containerConfigEnv(imageConfig?.Env, options.env ?? []) }, state: { status: 'running', ...(runtimePid === undefined ? {} : { runtimePid }), startedAt: new Date().toISOString() } };
     // The container's first process, once the runtime wrote it: `exec` and `top` need it.
     const record = writeContainerRecord(store, runningRecord).then(async () => {
       while (!exited) {

@@ -14,7 +14,8 @@ import { pruneStore } from './prune.js';
 export interface RemoveImagesOptions {
   /**
    * Removes every name of an image given by ID (docker's `rmi -f`), and the names of an image a
-   * container uses (the image itself stays, without a name).
+   * container uses (the image itself stays, without a name); an image not found is passed over
+   * (`missing`) rather than refused.
    */
   readonly force?: boolean;
   /** The manifests containers were created from, with the container of each (for the message). */
@@ -28,6 +29,8 @@ export interface RemovedImages {
   readonly deleted: readonly Digest[];
   /** Their bytes, with the unpacked layers freed with them. */
   readonly bytesFreed: number;
+  /** With `force`, why each image not found was passed over (`No such image: X`). */
+  readonly missing: readonly string[];
 }
 
 interface FoundImage {
@@ -41,8 +44,13 @@ interface FoundImage {
 
 export async function removeImages(store: LayoutStore, images: readonly string[], options: RemoveImagesOptions = {}): Promise<RemovedImages> {
   const found: FoundImage[] = [];
+  const missing: string[] = [];
   for (const image of images) {
     const match = await findImage(store, image);
+    if (match === undefined && options.force === true) {
+      missing.push(noSuchImage(image).message);
+      continue;
+    }
     if (match === undefined) throw noSuchImage(image);
     const names =
       match.name !== undefined ? [match.name] : (await store.listReferences()).filter((reference) => reference.target.digest === match.descriptor.digest).map((reference) => reference.name);
@@ -75,7 +83,7 @@ export async function removeImages(store: LayoutStore, images: readonly string[]
   }
   // Only what the removed images used; blobs a pull elsewhere has not yet named are not ours to judge.
   const pruned = await pruneStore(store, { gracePeriodMs: 0, only: used });
-  return { untagged, deleted: idsFirst(ids, pruned.blobsRemoved), bytesFreed: pruned.bytesFreed };
+  return { untagged, deleted: idsFirst(ids, pruned.blobsRemoved), bytesFreed: pruned.bytesFreed, missing };
 }
 
 /**

@@ -84,7 +84,8 @@ describe('Go templates as docker runs them', () => {
     ];
     expect(formatListTemplate('{{.ID}}:{{.Names}}', rows, {})).toBe('a1:web\nb22:database\n');
     expect(formatListTemplate('table {{.ID}}\\t{{.Names}}\\t{{.Label "com.example.tier-name"}}\\t{{.RunningFor}}', rows, { ID: 'CONTAINER ID', RunningFor: 'CREATED' })).toBe(
-      'CONTAINER ID   NAMES      TIER NAME   CREATED\na1             web        front       <no value>\nb22            database               <no value>\n',
+      // docker 26 and 20.10 keep the label's own case in its title (`ps --format 'table {{.Label "com.x-y_z"}}'` heads it `x y z`).
+      'CONTAINER ID   NAMES      tier name   CREATED\na1             web        front       <no value>\nb22            database               <no value>\n',
     );
   });
 

@@ -228,6 +228,10 @@ describe.runIf(isRoot)('runtime-shim lifecycle and errors', () => {
     const result = runShim(prepare({ args: ['/nonexistent'] }).bundle);
     expect(result.status).toBe(125);
     expect(JSON.parse(result.stderr)).toMatchObject({ error: { syscall: 'execve', path: '/nonexistent', errno: 2 } });
+    // And in runc's words, which docker 26's messages carry (`exec: "nosuch": executable file not found in $PATH`).
+    expect(JSON.parse(result.stderr)).toMatchObject({ error: { message: `start the container's process: exec: "/nonexistent": stat /nonexistent: no such file or directory` } });
+    const inPath = runShim(prepare({ args: ['nosuch'] }).bundle);
+    expect(JSON.parse(inPath.stderr)).toMatchObject({ error: { syscall: 'execve', path: 'nosuch', errno: 2, message: expect.stringContaining('exec: "nosuch": executable file not found in $PATH (') } });
   });
 
   it('exits 128+N when the process is killed by signal N, and acts as PID 1 when asked', () => {
@@ -298,7 +302,9 @@ describe.runIf(isRoot)('runtime-shim terminals', () => {
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     const line = received.split('\n').find((l) => l.startsWith('{')) ?? '';
-    expect(JSON.parse(line.replace(/\r$/, ''))).toMatchObject({ stdin: true, stdout: true });
+    // A terminal of the container's own devpts, as runc gives it (docker 26's `run -t busybox tty`
+    // says /dev/pts/0), not the host's reached through /dev/console.
+    expect(JSON.parse(line.replace(/\r$/, ''))).toMatchObject({ stdin: true, stdout: true, name: '/dev/pts/0' });
   });
 });
 

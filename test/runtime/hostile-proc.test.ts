@@ -193,7 +193,8 @@ describe.runIf(isRoot)('runtime-shim against a hostile /proc', () => {
     expect(result.status).toBe(0);
     const line = received.split('\n').find((l) => l.startsWith('{')) ?? '';
     const stats = JSON.parse(line.replace(/\r$/, '')) as Record<string, Stat>;
-    // /dev/console is the terminal (a pty, majors 136-143), the link's target still a file.
+    // /dev/console is the terminal (a pty, majors 136-143), the link's target still a file. (A
+    // /dev volume hides the devpts the spec mounts: the host's terminal is the one bound there.)
     expect(stats['/dev/console']).toMatchObject({ errno: 0, type: 'c' });
     expect(Number(stats['/dev/console']?.rdev.split(':')[0])).toBeGreaterThanOrEqual(136);
     expect(stats['/work/target']).toMatchObject({ errno: 0, type: 'f' });

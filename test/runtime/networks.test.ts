@@ -154,6 +154,9 @@ describe.runIf(isRoot)('networks', () => {
     const made = createNetwork(name, '--label', 'purpose=test');
     expect(made).toMatchObject({ Name: name, Internal: false, Labels: { purpose: 'test' }, Containers: {} });
     expect(made.IPAM.Config[0]?.Gateway).toBe(made.IPAM.Config[0]?.Subnet.replace(/0\/24$/, '1'));
+    // docker 26's IPAM: {} options for a user network, null for the default bridge's; no config for host and none.
+    expect(tsbuild('network', 'inspect', '-f', '{{json .IPAM.Options}}', name, 'bridge').stdout).toBe('{}\nnull\n');
+    expect(tsbuild('network', 'inspect', '-f', '{{json .IPAM}}', 'host', 'none').stdout).toBe('{"Driver":"default","Options":null,"Config":null}\n'.repeat(2));
     const listed = tsbuild('network', 'ls');
     const lines = listed.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^NETWORK ID\s+NAME\s+DRIVER\s+SCOPE$/);
@@ -180,7 +183,8 @@ describe.runIf(isRoot)('networks', () => {
     expect(tsbuild('network', 'rm', 'bridge')).toMatchObject({ status: 1, stderr: expect.stringContaining('pre-defined network') });
     // One line for each network that could not go, as docker's, and nothing after.
     expect(tsbuild('network', 'rm', `nosuch-${suffix}`)).toMatchObject({ status: 1, stdout: '', stderr: `error: network nosuch-${suffix} not found\n` });
-    expect(tsbuild('network', 'rm', name)).toMatchObject({ status: 0, stdout: `${name}\n` });
+    // docker 26's -f: one that is not there is passed over, silently; the others are still removed.
+    expect(tsbuild('network', 'rm', '-f', `nosuch-${suffix}`, name)).toMatchObject({ status: 0, stdout: `${name}\n`, stderr: '' });
     expect(tsbuild('network', 'inspect', name)).toMatchObject({ status: 1, stderr: expect.stringContaining(`network ${name} not found`) });
     // Unused networks go with prune; the default one stays.
     createNetwork(`${name}-p`);
@@ -215,6 +219,13 @@ describe.runIf(isRoot)('networks', () => {
       // The port is taken: another container cannot publish it.
       const taken = tsbuild('run', '--rm', '--network', app.Name, '-p', `127.0.0.1:${loopbackPort}:80`, 'busybox', 'true');
       expect(taken).toMatchObject({ status: 125, stderr: expect.stringContaining('port is already allocated') });
+      // Detached, as docker 26: the ID printed, the container left created with exit code 128 and
+      // the reason as its error (the reason in the message, not only in the monitor's log), detached from the network.
+      const detached = tsbuild('run', '-d', '--name', `taken-${suffix}`, '--network', app.Name, '-p', `127.0.0.1:${loopbackPort}:80`, 'busybox', 'true');
+      expect(detached).toMatchObject({ status: 125, stdout: expect.stringMatching(/^[0-9a-f]{64}\n$/), stderr: expect.stringContaining('port is already allocated') });
+      expect(tsbuild('inspect', '-f', '{{.State.Status}} {{.State.ExitCode}} {{.State.Error}}', `taken-${suffix}`).stdout).toMatch(/^created 128 .*port is already allocated\n$/);
+      expect(Object.values(inspect(app.Name).Containers).map((container) => container.Name)).toEqual([web]);
+      expect(tsbuild('rm', `taken-${suffix}`)).toMatchObject({ status: 0 });
 
       // Another network: no name, no route to it.
       expect(fetchFrom(other.Name, `http://${web}/`, 1).status).not.toBe(0);
@@ -251,6 +262,8 @@ describe.runIf(isRoot)('networks', () => {
       expect(fetchFrom(app.Name, `http://${web}/`)).toMatchObject({ status: 0, stdout: 'hello-detached\n' });
       expect(await fetchFromHost(`http://127.0.0.1:${port}/`)).toBe('hello-detached\n');
       expect(tsbuild('port', web)).toMatchObject({ status: 0, stdout: `80/tcp -> 127.0.0.1:${port}\n` });
+      // docker 26's CLI words, the port as given.
+      expect(tsbuild('port', web, '81')).toMatchObject({ status: 1, stderr: `error: No public port '81' published for ${web}\n` });
       // inspect's NetworkSettings as docker's: the address on each network (scripts' usual idiom),
       // the top-level fields only for the default bridge, the published port under Ports.
       const endpoint = Object.values(inspect(app.Name).Containers)[0] ?? expect.fail('no container on the network');

@@ -79,6 +79,10 @@ describe.skipIf(!isRoot)('ps filters', () => {
     expect(names('expose=9000/tcp')).toEqual(['third']);
     expect(names('expose=7001/udp')).toEqual(['third']);
     expect(tsbuild('ps', '--filter', 'nonsense=1')).toMatchObject({ status: 1, stderr: expect.stringContaining("invalid filter 'nonsense'") as unknown });
+    // docker 26 refuses values no container can have, in its daemon's words, rather than list nothing.
+    expect(tsbuild('ps', '-a', '--filter', 'status=bogus')).toMatchObject({ status: 1, stdout: '', stderr: expect.stringContaining("invalid filter 'status=bogus'") as unknown });
+    expect(tsbuild('ps', '-a', '--filter', 'health=bogus')).toMatchObject({ status: 1, stderr: expect.stringContaining('unrecognized filter value for health: bogus') as unknown });
+    expect(tsbuild('ps', '-a', '--filter', 'exited=x')).toMatchObject({ status: 1, stderr: expect.stringContaining(`invalid filter 'exited=x': strconv.Atoi: parsing "x": invalid syntax`) as unknown });
   });
 
   it('shows the exposed ports (the image\'s, --expose\'s and the published ones) in inspect, and refuses a bad --expose', () => {

@@ -30,9 +30,15 @@ describe('removeImages and listImages', () => {
     expect((await store.listBlobs()).length).toBe(3);
   });
 
+  it("passes over an image not found with force, as docker's rmi -f, and removes the others", async () => {
+    const removed = await removeImages(store, ['nosuch', 'localhost:5000/tools/bb:1'], { force: true });
+    expect(removed.missing).toEqual(['No such image: nosuch:latest']);
+    expect(removed.untagged).toEqual(['localhost:5000/tools/bb:1']);
+  });
+
   it('untags each name once, and frees the blobs when the last name goes', async () => {
     const one = await removeImages(store, ['localhost:5000/tools/bb:1', 'localhost:5000/tools/bb:1']);
-    expect(one).toEqual({ untagged: ['localhost:5000/tools/bb:1'], deleted: [], bytesFreed: 0 });
+    expect(one).toEqual({ untagged: ['localhost:5000/tools/bb:1'], deleted: [], bytesFreed: 0, missing: [] });
     const image = await resolveImage(store, busybox.descriptor);
     const blobs = [busybox.descriptor.digest, image.manifest.config.digest, ...image.manifest.layers.map((layer) => layer.digest)].sort();
     await store.setReference('localhost:5000/tools/bb:2', busybox.descriptor);

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 
 import { TsbuildError, checkStopSignal, formatPlatform, hostPlatform, messageOf, parseByteSize, parseGoDuration, parsePlatform, platformMatches } from '../../common/index.js';
-import { lookupEnv, parseEnvFile, parseLogConfig, parseMountFlag, parsePortSpec, parseTmpfsFlag, parseUlimit, parseVolumeFlag, type CreateContainerOptions, type MountRequest, type HealthcheckConfig, type ResourceUpdate, type RestartPolicy } from '../../runtime/index.js';
+import { lookupEnv, parseEnvFile, parseLogConfig, parseMountFlag, parsePortSpecs, parseTmpfsFlag, parseUlimit, parseVolumeFlag, type CreateContainerOptions, type MountRequest, type HealthcheckConfig, type ResourceUpdate, type RestartPolicy } from '../../runtime/index.js';
 import { collect } from '../common-options.js';
 
 export interface ContainerFlags {
@@ -291,7 +291,7 @@ export async function environment(flags: Pick<ContainerFlags, 'env' | 'envFile'>
     } catch (error) {
       throw new TsbuildError('INVALID_ARGUMENT', `read env file ${file}: ${messageOf(error)}`, { cause: error });
     }
-    result.push(...parseEnvFile(text, process.env, file));
+    result.push(...parseEnvFile(text, process.env));
   }
   for (const entry of flags.env) {
     if (entry === '' || entry.startsWith('=')) throw new TsbuildError('INVALID_ARGUMENT', `invalid environment variable: ${entry}`);
@@ -421,7 +421,7 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     ...(flags.hostname === undefined ? {} : { hostname: flags.hostname }),
     ...(flags.network === undefined ? {} : { network: flags.network }),
     ...(flags.networkAlias.length === 0 ? {} : { networkAliases: flags.networkAlias }),
-    ...(flags.publish.length === 0 ? {} : { publish: flags.publish.map(parsePortSpec) }),
+    ...(flags.publish.length === 0 ? {} : { publish: flags.publish.flatMap(parsePortSpecs) }),
     ...(flags.publishAll === true ? { publishAll: true } : {}),
     ...(flags.expose.length === 0 ? {} : { expose: flags.expose.flatMap(parseExposeFlag) }),
     ...(flags.volumesFrom.length === 0 ? {} : { volumesFrom: flags.volumesFrom }),

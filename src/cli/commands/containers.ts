@@ -17,6 +17,8 @@ import {
   copyFromContainer,
   copyToContainer,
   createContainer,
+  defaultMaskedPaths,
+  defaultReadonlyPaths,
   execInContainer,
   findContainer,
   findNetwork,
@@ -50,7 +52,7 @@ import {
   type ObservedState,
 } from '../../runtime/index.js';
 import { listImages, type Store } from '../../store/index.js';
-import { dockerTable, formatBytes, formatCreatedSince, formatGoTime, humanDuration } from '../format.js';
+import { dockerTable, formatBytes, formatCreatedSince, formatGoTime, humanDuration, topTable } from '../format.js';
 import { formatListTemplate, nilSlice, sortedKeys } from '../go-template.js';
 import { ExitError, type CliIo } from '../io.js';
 import { createProgram, userArguments } from '../program.js';
@@ -87,6 +89,8 @@ function fail(io: CliIo, error: unknown, status: number): never {
 
 /** `run` of a container that keeps a record: detached (`-d`), or in the foreground with this process as its monitor. */
 export async function runWithRecord(io: CliIo, image: string, args: readonly string[], flags: ContainerFlags & { readonly detach?: boolean; readonly insecureRegistry: string[] }): Promise<void> {
+  // docker's CLI checks this first and ends with status 1: nothing was pulled or created.
+  if (flags.detach !== true && flags.tty === true && flags.interactive === true && !process.stdin.isTTY) fail(io, new TsbuildError('INVALID_ARGUMENT', 'the input device is not a TTY'), 1);
   const abort = new AbortController();
   const store = await storeFromOptions(flags);
   const fetcher = imageFetcher(io, flags, store, abort.signal);
@@ -95,7 +99,6 @@ export async function runWithRecord(io: CliIo, image: string, args: readonly str
     checkPlatform(flags);
     const writeCid = await claimCidfile(flags.cidfile);
     const options = await createOptions(flags, args);
-    if (flags.detach !== true && flags.tty === true && flags.interactive === true && !process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'run: the input device is not a TTY');
     const created = await createContainer({ store, image, ...(fetcher.fetch === undefined ? {} : { pull: fetcher.fetch }), pullAlways: fetcher.pullAlways, ...options, autoRemove: flags.rm === true, signal: abort.signal });
     await writeCid?.(created.record.id);
     for (const warning of created.warnings) io.stderr.write(`WARNING: ${warning}\n`);
@@ -106,12 +109,14 @@ export async function runWithRecord(io: CliIo, image: string, args: readonly str
     await fetcher.close();
   }
   if (flags.detach === true) {
+    // docker's CLI prints the ID once the container is created: a script gets it (to remove the
+    // container) even when its start fails.
+    io.stdout.write(`${record.id}\n`);
     try {
       await startContainer(store, record.id, { monitorCommand: monitorCommand(store) });
     } catch (error) {
       fail(io, error, startFailureStatus(error));
     }
-    io.stdout.write(`${record.id}\n`);
     return;
   }
   // In the foreground this process is the container's monitor: its output comes here as well as to its log.
@@ -140,7 +145,11 @@ export async function runWithRecord(io: CliIo, image: string, args: readonly str
       },
     });
     const after = await readContainerRecord(store, record.id);
-    if (after?.state.error !== undefined) io.stderr.write(`error: ${after.state.error}\n`);
+    const failed = after?.state.error !== undefined && after.state.error !== '';
+    if (failed) io.stderr.write(`error: ${after.state.error}\n`);
+    // A start that failed: docker's CLI says 126 or 127 for the command, 125 for the rest (the
+    // record keeps its daemon's 128 for a setup failure).
+    if (failed && status !== 126 && status !== 127) throw new ExitError(125);
     if (status !== 0) throw new ExitError(status);
   } catch (error) {
     fail(io, error, 125);
@@ -271,7 +280,7 @@ function defineStart(parent: Command, io: CliIo, name = 'start'): void {
 }
 
 /** Runs ACTION on each container named, printing its name as docker does; any failure gives 1 at the end. */
-async function eachContainer(io: CliIo, containers: readonly string[], action: (nameOrId: string) => Promise<void>): Promise<void> {
+async function eachContainer(io: CliIo, containers: readonly string[], action: (nameOrId: string) => Promise<void>, options: { readonly missingIsFine?: boolean } = {}): Promise<void> {
   let failed = false;
   for (const nameOrId of containers) {
     try {
@@ -280,7 +289,8 @@ async function eachContainer(io: CliIo, containers: readonly string[], action: (
     } catch (error) {
       if (!isTsbuildError(error)) throw error;
       io.stderr.write(`error: ${error.message}\n`);
-      failed = true;
+      // `rm -f` of a container that is not there says so but succeeds, as docker's CLI.
+      if (!(options.missingIsFine === true && isTsbuildError(error, 'NOT_FOUND'))) failed = true;
     }
   }
   if (failed) throw new ExitError(1);
@@ -316,8 +326,14 @@ function defineKill(parent: Command, io: CliIo, name = 'kill'): void {
   ).action(async (containers: string[], flags: RootOption & { signal: string }) => {
     const store = await storeFromOptions(flags);
     const signal = normalizeSignal(flags.signal);
-    if (!/^\d+$/.test(signal) && (osConstants.signals as Readonly<Record<string, number>>)[signal] === undefined) throw new TsbuildError('INVALID_ARGUMENT', `invalid signal: ${flags.signal}`);
+    // docker refuses 0, which would only probe the process.
+    const valid = (/^\d+$/.test(signal) && Number(signal) > 0) || (osConstants.signals as Readonly<Record<string, number>>)[signal] !== undefined;
     await eachContainer(io, containers, async (nameOrId) => {
+      // As docker's daemon: refused for each container, in its words.
+      if (!valid) {
+        await findContainer(store, nameOrId);
+        throw new TsbuildError('INVALID_ARGUMENT', `cannot kill container: ${nameOrId}: invalid signal: ${flags.signal}`);
+      }
       await killContainer(store, nameOrId, signal);
     });
   });
@@ -371,9 +387,14 @@ function defineRm(parent: Command, io: CliIo, name = 'rm'): void {
       .option('-v, --volumes', 'remove its anonymous volumes too'),
   ).action(async (containers: string[], flags: RootOption & { force?: boolean; volumes?: boolean }) => {
     const store = await storeFromOptions(flags);
-    await eachContainer(io, containers, async (nameOrId) => {
-      await removeContainer(store, nameOrId, { force: flags.force === true, volumes: flags.volumes === true });
-    });
+    await eachContainer(
+      io,
+      containers,
+      async (nameOrId) => {
+        await removeContainer(store, nameOrId, { force: flags.force === true, volumes: flags.volumes === true });
+      },
+      { missingIsFine: flags.force === true },
+    );
   });
 }
 
@@ -409,11 +430,57 @@ export function statusText(record: ContainerRecord, observed: ObservedState, now
   }
 }
 
-function ports(record: ContainerRecord): string {
+/** One of a container's ports as docker's daemon lists it: IP and PublicPort only when published. */
+export interface ListedPort {
+  readonly privatePort: number;
+  readonly type: string;
+  readonly ip: string;
+  readonly publicPort: number;
+}
+
+/** A running container's ports: each binding (on 0.0.0.0 when no address was given), and each exposed port without one. */
+function listedPorts(record: ContainerRecord): ListedPort[] {
   const bindings = record.hostConfig?.portBindings ?? {};
-  return Object.entries(bindings)
-    .flatMap(([port, hosts]) => hosts.map((host) => `${host.HostIp === '' ? '0.0.0.0' : host.HostIp}:${host.HostPort}->${port}`))
-    .join(', ');
+  const split = (key: string): [number, string] => [Number(key.split('/')[0]), key.split('/')[1] ?? 'tcp'];
+  const published = Object.entries(bindings).flatMap(([key, hosts]) => hosts.map((host) => ({ privatePort: split(key)[0], type: split(key)[1], ip: host.HostIp === '' ? '0.0.0.0' : host.HostIp, publicPort: Number(host.HostPort) })));
+  const exposed = (record.config.exposedPorts ?? []).filter((key) => bindings[key] === undefined).map((key) => ({ privatePort: split(key)[0], type: split(key)[1], ip: '', publicPort: 0 }));
+  return [...published, ...exposed];
+}
+
+/**
+ * `ps`'s PORTS as docker's CLI writes them (its formatter's DisplayablePorts): sorted by container
+ * port, runs of consecutive ports grouped (`5555-5556/tcp`, and `0.0.0.0:80-81->80-81/tcp` where
+ * the host's port is the container's), then the ports published elsewhere one by one.
+ */
+export function displayablePorts(ports: readonly ListedPort[]): string {
+  const sorted = [...ports].sort((a, b) => a.privatePort - b.privatePort || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0) || a.publicPort - b.publicPort || (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
+  const groups = new Map<string, { first: number; last: number }>();
+  const result: string[] = [];
+  const mappings: string[] = [];
+  const formGroup = (key: string, first: number, last: number): string => {
+    const [ip, type] = key.includes('/') ? [key.slice(0, key.lastIndexOf('/')), key.slice(key.lastIndexOf('/') + 1)] : ['', key];
+    const range = first === last ? String(first) : `${first}-${last}`;
+    return `${ip === '' ? range : `${ip}:${range}->${range}`}/${type}`;
+  };
+  for (const port of sorted) {
+    let key = port.type;
+    if (port.ip !== '') {
+      if (port.publicPort !== port.privatePort) {
+        mappings.push(`${port.ip}:${port.publicPort}->${port.privatePort}/${port.type}`);
+        continue;
+      }
+      key = `${port.ip}/${port.type}`;
+    }
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, { first: port.privatePort, last: port.privatePort });
+    else if (port.privatePort === group.last + 1) group.last = port.privatePort;
+    else {
+      result.push(formGroup(key, group.first, group.last));
+      groups.set(key, { first: port.privatePort, last: port.privatePort });
+    }
+  }
+  for (const [key, group] of groups) result.push(formGroup(key, group.first, group.last));
+  return [...result, ...mappings].join(', ');
 }
 
 interface PsRow {
@@ -447,7 +514,8 @@ function psFields(store: Store, row: PsRow, truncate: boolean): Record<string, s
     CreatedAt: formatGoTime(Date.parse(record.created)),
     // The daemon lists Created in whole seconds: a container made 0.9 s ago was made 1 second ago.
     RunningFor: formatCreatedSince(new Date(Math.floor(Date.parse(record.created) / 1000) * 1000).toISOString()),
-    Ports: ports(record),
+    // As docker's: a container that does not run has no ports to show.
+    Ports: observed.running ? displayablePorts(listedPorts(record)) : '',
     State: observed.status,
     Status: statusText(record, observed),
     Names: record.name ?? '',
@@ -477,6 +545,10 @@ function filterPorts(value: string): Set<string> {
   return keys;
 }
 
+/** The values docker's status= and health= filters take (moby's container.IsValidStateString, IsValidHealthString). */
+const containerStatuses = new Set(['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead']);
+const healthStatuses = new Set(['starting', 'healthy', 'unhealthy', 'none']);
+
 const psFilterKeys = new Set(['id', 'name', 'status', 'exited', 'label', 'health', 'ancestor', 'before', 'since', 'volume', 'network', 'publish', 'expose']);
 
 /**
@@ -493,7 +565,12 @@ async function psFilter(store: Store, rows: readonly PsRow[], terms: readonly st
     if (at < 0) throw new TsbuildError('INVALID_ARGUMENT', `bad format of filter (expected name=value): ${term}`);
     const key = term.slice(0, at);
     if (!psFilterKeys.has(key)) throw new TsbuildError('INVALID_ARGUMENT', `invalid filter '${key}'`);
-    byKey.set(key, [...(byKey.get(key) ?? []), term.slice(at + 1)]);
+    const value = term.slice(at + 1);
+    // As docker's daemon: a status or health no container can have is refused, not an empty list.
+    if (key === 'status' && !containerStatuses.has(value)) throw new TsbuildError('INVALID_ARGUMENT', `invalid filter 'status=${value}'`);
+    if (key === 'health' && !healthStatuses.has(value)) throw new TsbuildError('INVALID_ARGUMENT', `unrecognized filter value for health: ${value}`);
+    if (key === 'exited' && !/^[+-]?\d+$/.test(value)) throw new TsbuildError('INVALID_ARGUMENT', `invalid filter 'exited=${value}': strconv.Atoi: parsing "${value}": invalid syntax`);
+    byKey.set(key, [...(byKey.get(key) ?? []), value]);
   }
   const createdOf = async (nameOrId: string): Promise<number> => Date.parse((await findContainer(store, nameOrId)).created);
   const before = await Promise.all((byKey.get('before') ?? []).map(createdOf));
@@ -662,8 +739,9 @@ function defineLogs(parent: Command, io: CliIo, name = 'logs'): void {
       .option('-n, --tail <n>', "the last N lines ('all' for every line)", 'all')
       .option('-t, --timestamps', 'show the time of each line')
       .option('--since <time>', 'lines since this time (RFC 3339, Unix time, or a duration such as 10m)')
-      .option('--until <time>', 'lines before this time'),
-  ).action(async (nameOrId: string, flags: RootOption & { follow?: boolean; tail: string; timestamps?: boolean; since?: string; until?: string }) => {
+      .option('--until <time>', 'lines before this time')
+      .option('--details', "show the log's extra attributes before each line"),
+  ).action(async (nameOrId: string, flags: RootOption & { follow?: boolean; tail: string; timestamps?: boolean; since?: string; until?: string; details?: boolean }) => {
     const store = await storeFromOptions(flags);
     const record = await findContainer(store, nameOrId);
     const tail = flags.tail === 'all' ? undefined : Number(flags.tail);
@@ -677,8 +755,11 @@ function defineLogs(parent: Command, io: CliIo, name = 'logs'): void {
       ...(flags.since === undefined ? {} : { since: timeOf('--since', flags.since) }),
       ...(flags.until === undefined ? {} : { until: timeOf('--until', flags.until) }),
     });
+    // docker's --details puts the entry's attributes (its log-opt labels and env, which tsbuild's
+    // json-file does not take: none) and a blank before the line.
+    const details = flags.details === true ? ' ' : '';
     for await (const entry of entries) {
-      (entry.stream === 'stdout' ? io.stdout : io.stderr).write(flags.timestamps === true ? `${fixedNanoTime(entry.time)} ${entry.log}` : entry.log);
+      (entry.stream === 'stdout' ? io.stdout : io.stderr).write(flags.timestamps === true ? `${fixedNanoTime(entry.time)} ${details}${entry.log}` : `${details}${entry.log}`);
     }
   });
 }
@@ -709,7 +790,7 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
     // As docker: the files' variables, then -e's; a bare name takes this environment's value.
     const env = await environment({ env: flags.env, envFile: flags.envFile });
     const tty = flags.tty === true;
-    if (tty && flags.interactive === true && !process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'exec: the input device is not a TTY');
+    if (tty && flags.interactive === true && !process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'the input device is not a TTY');
     const stdout = process.stdout;
     const rawTerminal = tty && flags.interactive === true && process.stdin.isTTY;
     let resizeTerminal: ((size: { rows: number; columns: number }) => void) | undefined;
@@ -723,7 +804,7 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
       if (tty && stdout.isTTY) stdout.on('resize', onResize);
       result = await execInContainer(record, {
         args,
-        env: [...(tty ? ['TERM=xterm'] : []), ...env],
+        env,
         ...(flags.user === undefined ? {} : { user: flags.user }),
         ...(flags.workdir === undefined ? {} : { workdir: flags.workdir }),
         ...(flags.detach === true ? { detach: true } : {}),
@@ -732,8 +813,10 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
         stdio: { ...(flags.interactive === true ? { stdin: process.stdin } : {}), stdout: io.stdout, stderr: io.stderr },
       });
     } catch (error) {
-      // docker's statuses: 126 when the command cannot be executed, 127 when it is not found.
-      fail(io, error, runFailureStatus(error));
+      // docker's exec ends with 126 whatever kept the process from starting in a running
+      // container (a command not found, a user or a working directory refused): its daemon's
+      // ContainerExecStart sets 126 on any failure, over the 127 a `run` would give.
+      fail(io, error, 126);
     } finally {
       stdout.removeListener('resize', onResize);
       if (rawTerminal) process.stdin.setRawMode(false);
@@ -805,17 +888,23 @@ function defineWait(parent: Command, io: CliIo, name = 'wait'): void {
   });
 }
 
+/** BINDINGS (`80/tcp` → hosts) in the order of their ports' numbers, as docker's `port` lists them. */
+export function byPortNumber<T>(bindings: Readonly<Record<string, T>>): [string, T][] {
+  return Object.entries(bindings).sort(([a], [b]) => Number(a.split('/')[0]) - Number(b.split('/')[0]) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
 function definePort(parent: Command, io: CliIo, name = 'port'): void {
   addRootOption(parent.command(name).description("a container's published ports").argument('<container>', 'name or ID').argument('[port]', 'PORT[/PROTO]')).action(async (nameOrId: string, port: string | undefined, flags: RootOption) => {
     const store = await storeFromOptions(flags);
     const record = await findContainer(store, nameOrId);
     const bindings = record.hostConfig?.portBindings ?? {};
     const wanted = port === undefined ? undefined : port.includes('/') ? port : `${port}/tcp`;
-    for (const [containerPort, hosts] of Object.entries(bindings)) {
+    for (const [containerPort, hosts] of byPortNumber(bindings)) {
       if (wanted !== undefined && containerPort !== wanted) continue;
       for (const host of hosts) io.stdout.write(`${wanted === undefined ? `${containerPort} -> ` : ''}${host.HostIp === '' ? '0.0.0.0' : host.HostIp}:${host.HostPort}\n`);
     }
-    if (wanted !== undefined && bindings[wanted] === undefined) throw new TsbuildError('NOT_FOUND', `no public port '${wanted}' published for ${nameOrId}`);
+    // docker's CLI words, with the port as it was given.
+    if (port !== undefined && wanted !== undefined && bindings[wanted] === undefined) throw new TsbuildError('NOT_FOUND', `No public port '${port}' published for ${nameOrId}`);
   });
 }
 
@@ -827,7 +916,7 @@ function defineTop(parent: Command, io: CliIo, name = 'top'): void {
     const store = await storeFromOptions(flags);
     const record = await findContainer(store, nameOrId);
     if (!(await observeState(record)).running) throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is not running`);
-    io.stdout.write(await topOfContainer(record, psOptions.length > 0 ? psOptions : ['-f']));
+    io.stdout.write(topTable(await topOfContainer(record, psOptions.length > 0 ? psOptions : ['-f'])));
   });
 }
 
@@ -885,8 +974,14 @@ function defineUpdate(parent: Command, io: CliIo, name = 'update'): void {
 function defineRename(parent: Command, io: CliIo, name = 'rename'): void {
   addRootOption(parent.command(name).description('rename a container').argument('<container>', 'name or ID').argument('<new-name>', 'its new name')).action(async (nameOrId: string, newName: string, flags: RootOption) => {
     const store = await storeFromOptions(flags);
-    await renameContainer(store, nameOrId, newName);
-    void io;
+    try {
+      await renameContainer(store, nameOrId, newName);
+    } catch (error) {
+      if (!isTsbuildError(error)) throw error;
+      // As docker's CLI: the reason, then which rename failed.
+      io.stderr.write(`error: ${error.message}\nerror: failed to rename container named ${nameOrId}\n`);
+      throw new ExitError(1);
+    }
   });
 }
 
@@ -944,7 +1039,9 @@ function networkSettings(record: ContainerRecord, observed: ObservedState, netwo
   }
   const bridge = networks.bridge;
   const bindings = record.hostConfig?.portBindings ?? {};
-  const ports = observed.running ? Object.fromEntries([...new Set([...(record.config.exposedPorts ?? []), ...Object.keys(bindings)])].map((port) => [port, bindings[port] ?? null])) : {};
+  // What is bound (docker's NetworkSettings: 0.0.0.0 where no address was given), keys in Go's map order.
+  const bound = (port: string): { HostIp: string; HostPort: string }[] | null => bindings[port]?.map((host) => ({ HostIp: host.HostIp === '' ? '0.0.0.0' : host.HostIp, HostPort: host.HostPort })) ?? null;
+  const ports = observed.running ? sortedKeys(Object.fromEntries([...new Set([...(record.config.exposedPorts ?? []), ...Object.keys(bindings)])].map((port) => [port, bound(port)]))) : {};
   return {
     Bridge: '',
     SandboxID: '',
@@ -1063,6 +1160,9 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       GroupAdd: record.hostConfig?.groupAdd ?? nilSlice,
       Ulimits: (record.hostConfig?.ulimits ?? []).map((ulimit) => ({ Name: ulimit.name, Hard: ulimit.hard, Soft: ulimit.soft })),
       SecurityOpt: record.hostConfig?.securityOpt ?? nilSlice,
+      // docker 26 lists the paths it masks and makes read-only; null for a privileged container, which has none.
+      MaskedPaths: record.hostConfig?.privileged === true ? null : defaultMaskedPaths,
+      ReadonlyPaths: record.hostConfig?.privileged === true ? null : defaultReadonlyPaths,
       // Every container gets a cgroup namespace of its own (docker's default on a unified host;
       // on a v1 host docker shares the host's unless asked).
       CgroupnsMode: 'private',
@@ -1113,7 +1213,7 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       OpenStdin: config.openStdin,
       StdinOnce: false,
       ...(config.exposedPorts === undefined ? {} : { ExposedPorts: Object.fromEntries(config.exposedPorts.map((port) => [port, {}])) }),
-      Env: config.env,
+      Env: config.configEnv ?? config.env,
       Cmd: config.cmd ?? nilSlice,
       ...(healthcheck === undefined
         ? {}

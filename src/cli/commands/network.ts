@@ -44,7 +44,8 @@ export function inspectNetwork(network: NetworkRecord): Record<string, unknown> 
     Scope: 'local',
     Driver: network.driver,
     EnableIPv6: false,
-    IPAM: { Driver: 'default', Options: null, Config: network.subnet === undefined ? [] : [{ Subnet: network.subnet, Gateway: network.gateway }] },
+    // docker 26: a user network's IPAM options are {}, the default bridge's null.
+    IPAM: { Driver: 'default', Options: network.isDefault ? null : {}, Config: network.subnet === undefined ? [] : [{ Subnet: network.subnet, Gateway: network.gateway }] },
     Internal: network.internal,
     Attachable: false,
     Ingress: false,
@@ -69,7 +70,7 @@ export async function inspectNetworkNamed(store: Store, name: string): Promise<R
 }
 
 function builtinRecord(name: string, driver: string): Record<string, unknown> {
-  return { Name: name, Id: builtinId(name), Created: '0001-01-01T00:00:00Z', Scope: 'local', Driver: driver, EnableIPv6: false, IPAM: { Driver: 'default', Options: null, Config: [] }, Internal: false, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false, Containers: {}, Options: {}, Labels: {} };
+  return { Name: name, Id: builtinId(name), Created: '0001-01-01T00:00:00Z', Scope: 'local', Driver: driver, EnableIPv6: false, IPAM: { Driver: 'default', Options: null, Config: null }, Internal: false, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false, Containers: {}, Options: {}, Labels: {} };
 }
 
 interface FilteredNetwork {
@@ -204,7 +205,7 @@ export function registerNetwork(program: Command, io: CliIo): void {
     const table = [['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'], ...rows.map((row) => [id(row.ID), row.Name, row.Driver, row.Scope])];
     io.stdout.write(dockerTable(table));
   });
-  addRootOption(network.command('rm').alias('remove').description('remove networks').argument('<network...>')).action(async (names: string[], options: RootOption) => {
+  addRootOption(network.command('rm').alias('remove').description('remove networks').argument('<network...>').option('-f, --force', 'do not fail for a network that does not exist')).action(async (names: string[], options: RootOption & { force?: boolean }) => {
     const store = await storeFromOptions(options);
     let failed = false;
     for (const name of names) {
@@ -213,6 +214,8 @@ export function registerNetwork(program: Command, io: CliIo): void {
         io.stdout.write(`${name}\n`);
       } catch (error) {
         if (!(error instanceof TsbuildError)) throw error;
+        // docker 26's -f: a network that is not there is passed over without a word.
+        if (options.force === true && error.code === 'NOT_FOUND') continue;
         io.stderr.write(`error: ${error.message}\n`);
         failed = true;
       }

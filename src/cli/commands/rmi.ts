@@ -19,5 +19,7 @@ export function registerRmi(program: Command, io: CliIo): void {
     const removed = await removeImages(store, images, { ...(options.force === true ? { force: true } : {}), inUse });
     for (const name of removed.untagged) io.stdout.write(`Untagged: ${familiarReference(parseReference(name))}\n`);
     for (const digest of removed.deleted) io.stdout.write(`Deleted: ${digest}\n`);
+    // docker's CLI with -f: an image not found is said on stderr, and is no failure.
+    for (const message of removed.missing) io.stderr.write(`error: ${message}\n`);
   });
 }

@@ -2,7 +2,7 @@ import { constants as osConstants } from 'node:os';
 import type { Command } from 'commander';
 import { TsbuildError, familiarReference, isTsbuildError, type ImageReference } from '../../common/index.js';
 import type { RegistryClient } from '../../registry/index.js';
-import { parsePortSpec, rawTerminalOutput, runContainer, runFailureStatus, type RunningContainer } from '../../runtime/index.js';
+import { parsePortSpecs, rawTerminalOutput, runContainer, runFailureStatus, type RunningContainer } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
 import { ExitError, type CliIo } from '../io.js';
 import { isUserNetwork, runInUserNamespace } from '../rootless.js';
@@ -77,6 +77,11 @@ export function registerRun(program: Command, io: CliIo): void {
     }
     const stdin = flags.interactive === true ? process.stdin : undefined;
     const tty = flags.tty === true;
+    // docker's CLI checks this first and ends with status 1: nothing was pulled or created.
+    if (tty && stdin !== undefined && !process.stdin.isTTY) {
+      io.stderr.write('error: the input device is not a TTY\n');
+      throw new ExitError(1);
+    }
     const rawTerminal = tty && stdin !== undefined && process.stdin.isTTY;
     let container: RunningContainer | undefined;
     let pendingSignal: NodeJS.Signals | undefined;
@@ -92,7 +97,6 @@ export function registerRun(program: Command, io: CliIo): void {
     const onResize = (): void => container?.resize({ rows: stdout.rows, columns: stdout.columns });
     let fetcher: ReturnType<typeof imageFetcher> | undefined;
     try {
-      if (tty && stdin !== undefined && !process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'run: the input device is not a TTY');
       for (const signal of forwardedSignals) process.on(signal, onSignal);
       checkPlatform(flags);
       const env = await environment(flags);
@@ -118,7 +122,7 @@ export function registerRun(program: Command, io: CliIo): void {
         ...(flags.name === undefined ? {} : { name: flags.name }),
         ...(flags.hostname === undefined ? {} : { hostname: flags.hostname }),
         networkAliases: flags.networkAlias,
-        publish: flags.publish.map(parsePortSpec),
+        publish: flags.publish.flatMap(parsePortSpecs),
         ...(flags.publishAll === true ? { publishAll: true } : {}),
         ...(flags.expose.length === 0 ? {} : { expose: flags.expose.flatMap(parseExposeFlag) }),
         ...(flags.volumesFrom.length === 0 ? {} : { volumesFrom: flags.volumesFrom }),

@@ -97,7 +97,7 @@ function port(text: string, what: string, spec: string): number {
   return value;
 }
 
-/** `-p [IP:][HOST:]CONTAINER[/tcp|udp]`, as docker reads it (one port each; no ranges). */
+/** `-p [IP:][HOST:]CONTAINER[/tcp|udp]` of one port, as docker reads it (`parsePortSpecs` takes ranges). */
 export function parsePortSpec(spec: string): PortSpec {
   const slash = spec.lastIndexOf('/');
   const protocolText = slash < 0 ? 'tcp' : spec.slice(slash + 1);
@@ -121,6 +121,40 @@ export function parsePortSpec(spec: string): PortSpec {
     containerPort: port(containerPort, 'container', spec),
     protocol: protocolText,
   };
+}
+
+/**
+ * `-p` with ranges as docker reads it (go-connections' ParsePortSpec): `8000-8001:80-81` is one
+ * spec per pair, `80-81` (or `IP::80-81`) one per container port with a free host port each.
+ * docker's daemon also takes a host range for one container port (a free port of the range);
+ * that is refused here, not published elsewhere.
+ */
+export function parsePortSpecs(spec: string): PortSpec[] {
+  const slash = spec.lastIndexOf('/');
+  const rest = slash < 0 ? spec : spec.slice(0, slash);
+  const suffix = slash < 0 ? '' : spec.slice(slash);
+  const parts = rest.split(':');
+  const containerText = parts.at(-1) ?? '';
+  const hostText = parts.length >= 2 ? (parts.at(-2) ?? '') : '';
+  if (!containerText.includes('-') && !hostText.includes('-')) return [parsePortSpec(spec)];
+  const range = (text: string, what: string): [number, number] => {
+    if (!text.includes('-')) return [port(text, what, spec), port(text, what, spec)];
+    const [first = '', last = '', ...more] = text.split('-');
+    const start = port(first, what, spec);
+    const end = port(last, what, spec);
+    if (more.length > 0 || end < start) throw new TsbuildError('INVALID_ARGUMENT', `invalid range specified for port: ${text}`);
+    return [start, end];
+  };
+  const [containerStart, containerEnd] = range(containerText, 'container');
+  const hostRange = hostText === '' ? undefined : range(hostText, 'host');
+  if (hostRange !== undefined && hostRange[1] - hostRange[0] !== containerEnd - containerStart) {
+    if (containerEnd !== containerStart) throw new TsbuildError('INVALID_ARGUMENT', `invalid ranges specified for container and host Ports: ${containerText} and ${hostText}`);
+    throw new TsbuildError('INVALID_ARGUMENT', `a host port range for one container port is not supported: '${spec}' (give one host port)`);
+  }
+  const prefix = parts.length === 3 ? `${parts[0] ?? ''}:` : '';
+  return Array.from({ length: containerEnd - containerStart + 1 }, (_, offset) =>
+    parsePortSpec(`${prefix}${hostRange === undefined ? (parts.length === 3 ? ':' : '') : `${hostRange[0] + offset}:`}${containerStart + offset}${suffix}`),
+  );
 }
 
 /** The image's ExposedPorts (`80/tcp`), for `-P`. */

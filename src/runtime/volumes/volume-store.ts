@@ -112,8 +112,6 @@ export interface CreateVolumeOptions {
   /** Default: an anonymous volume's 64-hex name. */
   readonly name?: string;
   readonly labels?: Readonly<Record<string, string>>;
-  /** `volume create` shows `{}` for no labels and options; a run's volume shows null. */
-  readonly explicit?: boolean;
 }
 
 async function createUnlocked(store: Store, options: CreateVolumeOptions): Promise<{ record: VolumeRecord; created: boolean }> {
@@ -124,11 +122,13 @@ async function createUnlocked(store: Store, options: CreateVolumeOptions): Promi
   if (existing !== undefined) return { record: existing, created: false };
   const directory = volumeDirectory(store, name);
   const labels = anonymous ? { ...options.labels, [anonymousVolumeLabel]: '' } : options.labels;
+  // docker 26 keeps null for no labels and no driver options, whoever made the volume (20.10's
+  // `volume create` showed {}).
   const record: VolumeRecord = {
     name,
     createdAt: now(),
-    labels: labels === undefined ? (options.explicit === true ? {} : null) : labels,
-    options: options.explicit === true ? {} : null,
+    labels: labels === undefined || Object.keys(labels).length === 0 ? null : labels,
+    options: null,
     anonymous,
   };
   try {
