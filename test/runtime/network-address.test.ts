@@ -1,5 +1,7 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { allocateAddress, exposedPortSpecs, formatAddress, formatSubnet, overlaps, parseAddress, parsePortSpec, parseSubnet } from '../../src/runtime/network/address.js';
+import { checkPortFree, chooseHostPort } from '../../src/runtime/network/ports.js';
 
 describe('network addresses', () => {
   it('reads subnets as docker does, host bits dropped', () => {
@@ -25,15 +27,64 @@ describe('network addresses', () => {
   });
 
   it('reads -p as docker does', () => {
-    expect(parsePortSpec('80')).toEqual({ hostPort: 0, containerPort: 80, protocol: 'tcp' });
-    expect(parsePortSpec('8080:80')).toEqual({ hostPort: 8080, containerPort: 80, protocol: 'tcp' });
-    expect(parsePortSpec('127.0.0.1:8080:80/udp')).toEqual({ hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'udp' });
-    expect(parsePortSpec('127.0.0.1::80')).toEqual({ hostIp: '127.0.0.1', hostPort: 0, containerPort: 80, protocol: 'tcp' });
-    expect(parsePortSpec('0.0.0.0:53:53/udp')).toEqual({ hostPort: 53, containerPort: 53, protocol: 'udp' });
-    for (const bad of ['80/sctp', 'a:80', '70000:80', '1.2.3:80:80', '1:2:3:4']) expect(() => parsePortSpec(bad)).toThrow();
+    expect(parsePortSpec('80')).toEqual([{ hostPort: 0, containerPort: 80, protocol: 'tcp' }]);
+    expect(parsePortSpec('8080:80')).toEqual([{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }]);
+    expect(parsePortSpec('127.0.0.1:8080:80/udp')).toEqual([{ hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'udp' }]);
+    expect(parsePortSpec('127.0.0.1::80')).toEqual([{ hostIp: '127.0.0.1', hostPort: 0, containerPort: 80, protocol: 'tcp' }]);
+    expect(parsePortSpec('0.0.0.0:53:53/udp')).toEqual([{ hostPort: 53, containerPort: 53, protocol: 'udp' }]);
+    // docker 26 takes the protocol in any case, and host port 0 as "choose one".
+    expect(parsePortSpec('0:80/TCP')).toEqual([{ hostPort: 0, containerPort: 80, protocol: 'tcp' }]);
+    for (const bad of ['80/sctp', '[::1]:8080:80', '0']) expect(() => parsePortSpec(bad)).toThrow();
     expect(exposedPortSpecs({ '80/tcp': {}, '53/udp': {} })).toEqual([
       { hostPort: 0, containerPort: 80, protocol: 'tcp' },
       { hostPort: 0, containerPort: 53, protocol: 'udp' },
     ]);
+  });
+
+  it('reads -p ranges as docker 26 does: one port each, or a host range to choose one from', () => {
+    // docker 26 `run -p 8000-8001:80-81` publishes 80/tcp on 8000 and 81/tcp on 8001.
+    expect(parsePortSpec('8000-8001:80-81')).toEqual([
+      { hostPort: 8000, containerPort: 80, protocol: 'tcp' },
+      { hostPort: 8001, containerPort: 81, protocol: 'tcp' },
+    ]);
+    // `-p 80-81`: each container port on a host port of its own, chosen when published.
+    expect(parsePortSpec('80-81/udp')).toEqual([
+      { hostPort: 0, containerPort: 80, protocol: 'udp' },
+      { hostPort: 0, containerPort: 81, protocol: 'udp' },
+    ]);
+    // `-p 8000-8010:80`: docker keeps HostPort "8000-8010" and publishes on the first free one.
+    expect(parsePortSpec('127.0.0.1:8000-8010:80')).toEqual([{ hostIp: '127.0.0.1', hostPort: 8000, hostPortEnd: 8010, containerPort: 80, protocol: 'tcp' }]);
+  });
+
+  it("refuses bad -p in docker 26's words", () => {
+    // As `docker run -p …` says them (the CLI adds a final period).
+    const refusals: Record<string, string> = {
+      '70000:80': 'Invalid hostPort: 70000',
+      'a:80': 'Invalid hostPort: a',
+      '80-x': 'Invalid containerPort: 80-x',
+      '1.2.3:80:80': 'Invalid ip address: 1.2.3',
+      '8000-8002:80-81': 'Invalid ranges specified for container and host Ports: 80-81 and 8000-8002',
+      '80/xyz': 'Invalid proto: xyz',
+      '': 'No port specified: <empty>',
+    };
+    for (const [spec, message] of Object.entries(refusals)) expect(() => parsePortSpec(spec), spec).toThrow(message);
+  });
+});
+
+describe('host ports chosen for -p', () => {
+  it("takes the first free port of a host range, and says a taken port in docker's words", async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const taken = (holder.address() as AddressInfo).port;
+    try {
+      const chosen = await chooseHostPort({ hostIp: '127.0.0.1', hostPort: taken, hostPortEnd: taken + 50, containerPort: 80, protocol: 'tcp' });
+      expect(chosen.hostPort).toBeGreaterThan(taken);
+      expect(chosen.hostPort).toBeLessThanOrEqual(taken + 50);
+      expect(chosen).not.toHaveProperty('hostPortEnd');
+      // docker 26: `Bind for 0.0.0.0:8080 failed: port is already allocated`.
+      await expect(checkPortFree({ hostIp: '127.0.0.1', hostPort: taken, protocol: 'tcp' })).rejects.toThrow(`Bind for 127.0.0.1:${taken} failed: port is already allocated`);
+    } finally {
+      holder.close();
+    }
   });
 });

@@ -118,7 +118,7 @@ export function registerRun(program: Command, io: CliIo): void {
         ...(flags.name === undefined ? {} : { name: flags.name }),
         ...(flags.hostname === undefined ? {} : { hostname: flags.hostname }),
         networkAliases: flags.networkAlias,
-        publish: flags.publish.map(parsePortSpec),
+        publish: flags.publish.flatMap(parsePortSpec),
         ...(flags.publishAll === true ? { publishAll: true } : {}),
         ...(flags.expose.length === 0 ? {} : { expose: flags.expose.flatMap(parseExposeFlag) }),
         ...(flags.volumesFrom.length === 0 ? {} : { volumesFrom: flags.volumesFrom }),

@@ -2,7 +2,7 @@
  * IPv4 subnets, addresses and published ports as docker's command line writes them: pure
  * functions, no host state.
  */
-import { TsbuildError } from '../../common/index.js';
+import { TsbuildError, parsePortMappingSpec } from '../../common/index.js';
 
 export interface Subnet {
   /** The network address as a number. */
@@ -87,45 +87,42 @@ export interface PortSpec {
   readonly hostIp?: string;
   /** 0: a free port chosen when published. */
   readonly hostPort: number;
+  /**
+   * `-p 8000-8010:80`: the last of the host ports the one published is chosen from (the first
+   * free one, as docker's port allocator takes them); undefined for a single host port.
+   */
+  readonly hostPortEnd?: number;
   readonly containerPort: number;
   readonly protocol: Protocol;
 }
 
-function port(text: string, what: string, spec: string): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < 1 || value > 65535) throw new TsbuildError('INVALID_ARGUMENT', `invalid ${what} port '${text}' in '${spec}'`);
-  return value;
-}
-
-/** `-p [IP:][HOST:]CONTAINER[/tcp|udp]`, as docker reads it (one port each; no ranges). */
-export function parsePortSpec(spec: string): PortSpec {
-  const slash = spec.lastIndexOf('/');
-  const protocolText = slash < 0 ? 'tcp' : spec.slice(slash + 1);
-  if (protocolText !== 'tcp' && protocolText !== 'udp') throw new TsbuildError('INVALID_ARGUMENT', `invalid protocol '${protocolText}' in '${spec}': tcp or udp`);
-  const rest = slash < 0 ? spec : spec.slice(0, slash);
-  const parts = rest.split(':');
-  let hostIp: string | undefined;
-  let hostPort = '';
-  let containerPort: string;
-  if (parts.length === 1) containerPort = parts[0] ?? '';
-  else if (parts.length === 2) [hostPort, containerPort] = [parts[0] ?? '', parts[1] ?? ''];
-  else if (parts.length === 3) [hostIp, hostPort, containerPort] = [parts[0] ?? '', parts[1] ?? '', parts[2] ?? ''];
-  else throw new TsbuildError('INVALID_ARGUMENT', `invalid port specification '${spec}'`);
-  if (hostIp !== undefined) {
-    if (hostIp === '' || hostIp === '0.0.0.0') hostIp = undefined;
-    else if (parseAddress(hostIp) === undefined) throw new TsbuildError('INVALID_ARGUMENT', `invalid IP address '${hostIp}' in '${spec}'`);
+/**
+ * `-p [IP:][HOST:]CONTAINER[/PROTO]`, as docker reads it (go-connections' ParsePortSpec, in its
+ * words): one spec for each container port of a range (`8000-8001:80-81` is two), host port 0
+ * (or none) chosen when published, a host range with a single container port one to choose from.
+ * tsbuild publishes IPv4 TCP and UDP only: an IPv6 address or sctp is refused here, where docker
+ * refuses them when the container starts.
+ */
+export function parsePortSpec(spec: string): PortSpec[] {
+  const { ip, hostPorts, containerPorts, proto } = parsePortMappingSpec(spec);
+  if (proto === 'sctp') throw new TsbuildError('INVALID_ARGUMENT', `invalid protocol 'sctp' in '${spec}': tcp or udp`);
+  if (ip !== '' && parseAddress(ip) === undefined) throw new TsbuildError('INVALID_ARGUMENT', `invalid IP address '${ip}' in '${spec}': IPv4 only`);
+  if (containerPorts[0] === 0) throw new TsbuildError('INVALID_ARGUMENT', `Invalid containerPort: ${containerPorts[0]}`);
+  const hostIp = ip === '' || ip === '0.0.0.0' ? {} : { hostIp: ip };
+  const count = containerPorts[1] - containerPorts[0] + 1;
+  const specs: PortSpec[] = [];
+  for (let index = 0; index < count; index++) {
+    const containerPort = containerPorts[0] + index;
+    if (hostPorts === undefined) specs.push({ ...hostIp, hostPort: 0, containerPort, protocol: proto });
+    else if (count === 1 && hostPorts[1] !== hostPorts[0]) specs.push({ ...hostIp, hostPort: hostPorts[0], hostPortEnd: hostPorts[1], containerPort, protocol: proto });
+    else specs.push({ ...hostIp, hostPort: hostPorts[0] === 0 ? 0 : hostPorts[0] + index, containerPort, protocol: proto });
   }
-  return {
-    ...(hostIp === undefined ? {} : { hostIp }),
-    hostPort: hostPort === '' ? 0 : port(hostPort, 'host', spec),
-    containerPort: port(containerPort, 'container', spec),
-    protocol: protocolText,
-  };
+  return specs;
 }
 
 /** The image's ExposedPorts (`80/tcp`), for `-P`. */
 export function exposedPortSpecs(exposed: Readonly<Record<string, unknown>> | undefined): PortSpec[] {
-  return Object.keys(exposed ?? {}).map((key) => {
+  return Object.keys(exposed ?? {}).flatMap((key) => {
     const [number = '', protocol = 'tcp'] = key.split('/');
     return parsePortSpec(`${number}/${protocol}`);
   });

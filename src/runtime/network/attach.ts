@@ -29,7 +29,7 @@ import {
   routedSubnets,
   type NetworkSide,
 } from './host.js';
-import { checkPortFree, reservePort, type PublishedPort } from './ports.js';
+import { checkPortFree, chooseHostPort, type PublishedPort } from './ports.js';
 import {
   addNamespaceForward,
   ensureRootlessNamespace,
@@ -536,7 +536,7 @@ export async function attachContainer(store: Store, options: AttachOptions): Pro
       return { namespace: { path }, hostsEntries: [`${endpoint.address}\t${options.hostname}`], resolvConf: await resolvConfFor(network), embeddedDns: !network.isDefault, ports: [], publishedPorts: forwarded, address: endpoint.address };
     }
     const published: PublishedPort[] = [];
-    for (const port of ports) published.push({ ...port, hostPort: port.hostPort === 0 ? await reservePort(port) : port.hostPort, address: endpoint.address });
+    for (const port of ports) published.push({ ...(await chooseHostPort(port)), address: endpoint.address });
     if (published.length > 0) {
       await addDnatRules(
         hostSide,
@@ -563,7 +563,7 @@ async function forwardPorts(store: Store, side: NetworkSide, network: NetworkRec
   const ids: number[] = [];
   try {
     for (const port of ports) {
-      const chosen = { ...port, hostPort: port.hostPort === 0 ? await reservePort(port) : port.hostPort };
+      const chosen = await chooseHostPort(port);
       // slirp4netns says only that it failed: a port in use is told apart first.
       if (port.hostPort !== 0) await checkPortFree(chosen);
       ids.push(await addNamespaceForward(store, chosen));
