@@ -1,7 +1,13 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { allocateAddress, exposedPortSpecs, formatAddress, formatSubnet, overlaps, parseAddress, parsePortSpec, parseSubnet } from '../../src/runtime/network/address.js';
+import { createNetwork, type CreateNetworkOptions } from '../../src/runtime/network/attach.js';
 import { checkPortFree, chooseHostPort } from '../../src/runtime/network/ports.js';
+import { writeNetwork, type NetworkRecord } from '../../src/runtime/network/state.js';
+import type { Store } from '../../src/store/index.js';
 
 describe('network addresses', () => {
   it('reads subnets as docker does, host bits dropped', () => {
@@ -85,6 +91,34 @@ describe('host ports chosen for -p', () => {
       await expect(checkPortFree({ hostIp: '127.0.0.1', hostPort: taken, protocol: 'tcp' })).rejects.toThrow(`Bind for 127.0.0.1:${taken} failed: port is already allocated`);
     } finally {
       holder.close();
+    }
+  });
+});
+
+describe('network create refusals', () => {
+  it("refuses a bad --subnet or --gateway, and a subnet another network holds, in docker 26's words", async () => {
+    const root = await mkdtemp(join(tmpdir(), 'tsbuild-netcreate-'));
+    try {
+      const store = { root } as Store;
+      const held: NetworkRecord = { id: 'ab'.padEnd(64, '0'), name: 'held', created: '2026-01-01T00:00:00Z', driver: 'bridge', internal: false, labels: {}, isDefault: false, subnetGiven: true, subnet: '10.201.0.0/16', gateway: '10.201.0.1', bridge: 'tsb-ab00000000', endpoints: {} };
+      await mkdir(join(root, 'networks'));
+      await writeNetwork(store, held);
+      // What docker 26's `network create` prints after "Error response from daemon: " (or alone, for the client's own check).
+      const refusals: [CreateNetworkOptions, string][] = [
+        [{ name: 'n', subnet: 'foo' }, 'invalid network config:\ninvalid subnet foo: invalid CIDR block notation'],
+        [{ name: 'n', subnet: '10.200.0.0/33' }, 'invalid network config:\ninvalid subnet 10.200.0.0/33: invalid CIDR block notation'],
+        [{ name: 'n', subnet: '10.200.1.5/24' }, 'invalid network config:\ninvalid subnet 10.200.1.5/24: it should be 10.200.1.0/24'],
+        [{ name: 'n', gateway: '10.1.0.1' }, 'every ip-range or gateway must have a corresponding subnet'],
+        [{ name: 'n', subnet: '10.200.0.0/24', gateway: '10.201.0.1' }, 'no matching subnet for gateway 10.201.0.1'],
+        [{ name: 'n', subnet: '10.200.0.0/24', gateway: 'foo' }, 'no matching subnet for gateway foo'],
+        [{ name: 'n', subnet: '10.200.0.0/24', gateway: '10.200.0.0' }, 'failed to allocate gateway (10.200.0.0): Address already in use'],
+        [{ name: 'n', subnet: '10.200.0.0/24', gateway: '10.200.0.255' }, 'failed to allocate gateway (10.200.0.255): Address already in use'],
+        [{ name: 'n', subnet: '10.201.3.0/24' }, 'Pool overlaps with other one on this address space'],
+        [{ name: 'held' }, 'network with name held already exists'],
+      ];
+      for (const [options, message] of refusals) await expect(createNetwork(store, options), JSON.stringify(options)).rejects.toThrow(message);
+    } finally {
+      await rm(root, { recursive: true, force: true });
     }
   });
 });

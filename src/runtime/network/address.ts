@@ -28,11 +28,22 @@ export function parseSubnet(text: string): Subnet {
   const [address, prefixText] = text.split('/');
   const value = address === undefined ? undefined : parseAddress(address);
   const prefix = Number(prefixText);
-  if (value === undefined || prefixText === undefined || !/^\d{1,2}$/.test(prefixText) || prefix > 30 || prefix < 8) {
-    throw new TsbuildError('INVALID_ARGUMENT', `invalid subnet ${text}: an IPv4 CIDR from /8 to /30 is needed`);
+  if (value === undefined || prefixText === undefined || !/^\d{1,2}$/.test(prefixText) || prefix > 32) {
+    throw new TsbuildError('INVALID_ARGUMENT', `invalid subnet ${text}: invalid CIDR block notation`);
   }
+  if (prefix > 30 || prefix < 8) throw new TsbuildError('INVALID_ARGUMENT', `invalid subnet ${text}: an IPv4 CIDR from /8 to /30 is needed`);
   // As docker: the host bits are dropped (10.1.2.3/24 is 10.1.2.0/24).
   return { base: Math.floor(value / 2 ** (32 - prefix)) * 2 ** (32 - prefix), prefix };
+}
+
+/**
+ * `network create --subnet`: TEXT as parseSubnet reads it, refused in docker 26's words when it
+ * has host bits set (`10.1.2.3/24`: it should be 10.1.2.0/24), where older dockers dropped them.
+ */
+export function parseRequestedSubnet(text: string): Subnet {
+  const subnet = parseSubnet(text);
+  if (parseAddress(text.split('/')[0] ?? '') !== subnet.base) throw new TsbuildError('INVALID_ARGUMENT', `invalid subnet ${text}: it should be ${formatSubnet(subnet)}`);
+  return subnet;
 }
 
 export function formatSubnet(subnet: Subnet): string {

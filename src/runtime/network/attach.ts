@@ -14,7 +14,7 @@ import { TsbuildError, isTsbuildError } from '../../common/index.js';
 import type { Store } from '../../store/index.js';
 import { newContainerId, processStartTime, readContainerRecord } from '../container.js';
 import { userNamespaceSize } from '../spec.js';
-import { allocateAddress, defaultPool, formatAddress, formatSubnet, macOf, overlaps, parseAddress, parseSubnet, subnetSize, type PortSpec, type Subnet } from './address.js';
+import { allocateAddress, contains, defaultPool, formatAddress, formatSubnet, macOf, overlaps, parseAddress, parseRequestedSubnet, parseSubnet, subnetSize, type PortSpec, type Subnet } from './address.js';
 import {
   addDnatRules,
   containerTag,
@@ -158,6 +158,30 @@ export async function networks(store: Store): Promise<NetworkRecord[]> {
   return listNetworks(store);
 }
 
+/** `--subnet` (and whether `--gateway` may go without it), refused in docker 26's words. */
+function requestedSubnet(options: CreateNetworkOptions): Subnet | undefined {
+  if (options.subnet === undefined) {
+    if (options.gateway !== undefined) throw new TsbuildError('INVALID_ARGUMENT', 'every ip-range or gateway must have a corresponding subnet');
+    return undefined;
+  }
+  try {
+    return parseRequestedSubnet(options.subnet);
+  } catch (error) {
+    // docker's daemon says its configuration checks so, on a line of their own.
+    throw error instanceof TsbuildError ? new TsbuildError(error.code, `invalid network config:\n${error.message}`, { cause: error }) : error;
+  }
+}
+
+/** `--gateway` in SUBNET (its first host address when not given), refused in docker 26's words. */
+function requestedGateway(subnet: Subnet, text: string | undefined): number {
+  if (text === undefined) return subnet.base + 1;
+  const gateway = parseAddress(text);
+  if (gateway === undefined || !contains(subnet, gateway)) throw new TsbuildError('INVALID_ARGUMENT', `no matching subnet for gateway ${text}`);
+  // The network's own address and its broadcast are taken before any gateway, by docker's IPAM.
+  if (gateway === subnet.base || gateway === subnet.base + subnetSize(subnet) - 1) throw new TsbuildError('INVALID_ARGUMENT', `failed to allocate gateway (${text}): Address already in use`);
+  return gateway;
+}
+
 /** `network create`: the record, the bridge and its rules. */
 export async function createNetwork(store: Store, options: CreateNetworkOptions): Promise<NetworkRecord> {
   checkName(options.name);
@@ -165,24 +189,17 @@ export async function createNetwork(store: Store, options: CreateNetworkOptions)
     throw new TsbuildError('INVALID_ARGUMENT', `network with name ${options.name} already exists`);
   }
   const rootless = !canManageNetworks();
-  const subnet = options.subnet === undefined ? undefined : parseSubnet(options.subnet);
+  const subnet = requestedSubnet(options);
   if (rootless && subnet !== undefined && overlaps(subnet, parseSubnet(rootlessSlirpSubnet))) {
     throw new TsbuildError('INVALID_ARGUMENT', `network create: subnet ${formatSubnet(subnet)} overlaps ${rootlessSlirpSubnet}, the user-mode network stack's`);
   }
-  let gateway: number | undefined;
-  if (options.gateway !== undefined) {
-    if (subnet === undefined) throw new TsbuildError('INVALID_ARGUMENT', 'network create: --gateway needs --subnet');
-    gateway = parseAddress(options.gateway);
-    if (gateway === undefined || gateway === subnet.base || !parseSubnet(options.subnet ?? '') || gateway >= subnet.base + 2 ** (32 - subnet.prefix) - 1 || gateway < subnet.base) {
-      throw new TsbuildError('INVALID_ARGUMENT', `network create: gateway ${options.gateway} is not a host address of ${formatSubnet(subnet)}`);
-    }
-  }
+  const gateway = subnet === undefined ? undefined : requestedGateway(subnet, options.gateway);
   return withNetworkLock(store, async () => {
     const all = await listNetworks(store);
     if (all.some((network) => network.name === options.name)) throw new TsbuildError('INVALID_ARGUMENT', `network with name ${options.name} already exists`);
-    if (subnet !== undefined) {
-      const clash = all.find((network) => network.subnet !== undefined && overlaps(parseSubnet(network.subnet), subnet));
-      if (clash !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `network create: subnet ${formatSubnet(subnet)} overlaps network ${clash.name}'s`);
+    if (subnet !== undefined && all.some((network) => network.subnet !== undefined && overlaps(parseSubnet(network.subnet), subnet))) {
+      // docker's IPAM, for a subnet another of its networks holds.
+      throw new TsbuildError('CONFLICT', 'Pool overlaps with other one on this address space');
     }
     const id = await newId();
     // Rootless, the bridge is made when a container first joins (in the rootless namespace, which
