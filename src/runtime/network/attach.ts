@@ -634,7 +634,7 @@ export async function disconnectContainer(store: Store, reference: string, conta
   const network = await findNetwork(store, reference);
   if (network === undefined) throw new TsbuildError('NOT_FOUND', `network ${reference} not found`);
   const endpoint = Object.values(network.endpoints).find((candidate) => candidate.name === container || candidate.containerId.startsWith(container));
-  if (endpoint === undefined) throw new TsbuildError('NOT_FOUND', `container ${container} is not connected to network ${network.name}`);
+  if (endpoint === undefined) throw new TsbuildError('NOT_FOUND', `container ${container} is not connected to the network ${network.name}`);
   await leaveNetwork(store, network.id, endpoint.containerId);
 }
 
