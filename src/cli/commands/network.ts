@@ -44,7 +44,8 @@ export function inspectNetwork(network: NetworkRecord): Record<string, unknown> 
     Scope: 'local',
     Driver: network.driver,
     EnableIPv6: false,
-    IPAM: { Driver: 'default', Options: null, Config: network.subnet === undefined ? [] : [{ Subnet: network.subnet, Gateway: network.gateway }] },
+    // docker 26: IPAM options `{}` for a network `network create` made, null for the default bridge.
+    IPAM: { Driver: 'default', Options: network.isDefault ? null : {}, Config: network.subnet === undefined ? [] : [{ Subnet: network.subnet, Gateway: network.gateway }] },
     Internal: network.internal,
     Attachable: false,
     Ingress: false,
@@ -69,7 +70,7 @@ export async function inspectNetworkNamed(store: Store, name: string): Promise<R
 }
 
 function builtinRecord(name: string, driver: string): Record<string, unknown> {
-  return { Name: name, Id: builtinId(name), Created: '0001-01-01T00:00:00Z', Scope: 'local', Driver: driver, EnableIPv6: false, IPAM: { Driver: 'default', Options: null, Config: [] }, Internal: false, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false, Containers: {}, Options: {}, Labels: {} };
+  return { Name: name, Id: builtinId(name), Created: '0001-01-01T00:00:00Z', Scope: 'local', Driver: driver, EnableIPv6: false, IPAM: { Driver: 'default', Options: null, Config: null }, Internal: false, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false, Containers: {}, Options: {}, Labels: {} };
 }
 
 /** Whether REFERENCE names the built-in network NAME (by name or ID prefix). */
