@@ -221,7 +221,7 @@ describe.runIf(isRoot)('volumes, as root', () => {
     expect(inspected.status).toBe(0);
     expect(inspected.stdout).toMatch(/^\[\n {4}\{\n {8}"CreatedAt": /);
     expect(JSON.parse(inspected.stdout)).toEqual([
-      { CreatedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/), Driver: 'local', Labels: { team: 'web' }, Mountpoint: join(root, 'volumes', 'site', '_data'), Name: 'site', Options: {}, Scope: 'local' },
+      { CreatedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/), Driver: 'local', Labels: { team: 'web' }, Mountpoint: join(root, 'volumes', 'site', '_data'), Name: 'site', Options: null, Scope: 'local' },
     ]);
     expect(tsbuild(['volume', 'inspect', '-f', '{{.Mountpoint}}', 'site']).stdout).toBe(`${join(root, 'volumes', 'site', '_data')}\n`);
     expect(tsbuild(['volume', 'inspect', 'nosuch'])).toMatchObject({ status: 1, stdout: '[]\n', stderr: 'error: get nosuch: no such volume\n' });

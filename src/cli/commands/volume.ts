@@ -95,7 +95,7 @@ export function registerVolume(program: Command, io: CliIo): void {
     await inNamespace(options);
     if (options.driver !== 'local') throw new TsbuildError('INVALID_ARGUMENT', `create volume: driver ${options.driver} is not supported (local only)`);
     const store = await storeFromOptions(options);
-    const created = await createVolume(store, { ...(name === undefined ? {} : { name }), labels: parseLabels(options.label), explicit: true });
+    const created = await createVolume(store, { ...(name === undefined ? {} : { name }), labels: parseLabels(options.label) });
     io.stdout.write(`${created.Name}\n`);
   });
 

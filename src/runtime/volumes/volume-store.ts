@@ -16,7 +16,7 @@ import { containerDirectory, removeAbandonedContainers } from '../container.js';
 export interface VolumeInfo {
   readonly CreatedAt: string;
   readonly Driver: 'local';
-  /** null for a volume a run made, `{}` at least for one `volume create` made, as docker. */
+  /** null when it has none, as docker 26 shows them (20.10 showed `{}` for `volume create`'s). */
   readonly Labels: Readonly<Record<string, string>> | null;
   readonly Mountpoint: string;
   readonly Name: string;
@@ -112,8 +112,6 @@ export interface CreateVolumeOptions {
   /** Default: an anonymous volume's 64-hex name. */
   readonly name?: string;
   readonly labels?: Readonly<Record<string, string>>;
-  /** `volume create` shows `{}` for no labels and options; a run's volume shows null. */
-  readonly explicit?: boolean;
 }
 
 async function createUnlocked(store: Store, options: CreateVolumeOptions): Promise<{ record: VolumeRecord; created: boolean }> {
@@ -127,8 +125,9 @@ async function createUnlocked(store: Store, options: CreateVolumeOptions): Promi
   const record: VolumeRecord = {
     name,
     createdAt: now(),
-    labels: labels === undefined ? (options.explicit === true ? {} : null) : labels,
-    options: options.explicit === true ? {} : null,
+    // docker 26 shows null for no labels and no driver options, however the volume was made.
+    labels: labels === undefined || Object.keys(labels).length === 0 ? null : labels,
+    options: null,
     anonymous,
   };
   try {
