@@ -251,6 +251,12 @@ describe.runIf(isRoot)('networks', () => {
       expect(fetchFrom(app.Name, `http://${web}/`)).toMatchObject({ status: 0, stdout: 'hello-detached\n' });
       expect(await fetchFromHost(`http://127.0.0.1:${port}/`)).toBe('hello-detached\n');
       expect(tsbuild('port', web)).toMatchObject({ status: 0, stdout: `80/tcp -> 127.0.0.1:${port}\n` });
+      // docker 26: `Error: No public port '81' published for web`, the port as it was asked for.
+      expect(tsbuild('port', web, '81')).toMatchObject({ status: 1, stderr: `error: No public port '81' published for ${web}\n` });
+      // docker 26 `run -d -p` of a taken port: 125, its port mapper's words, the container left created.
+      const clash = tsbuild('run', '-d', '--name', `clash-${suffix}`, '-p', `127.0.0.1:${port}:80`, 'busybox', 'true');
+      expect(clash).toMatchObject({ status: 125, stderr: `error: Bind for 127.0.0.1:${port} failed: port is already allocated\n` });
+      expect(tsbuild('rm', `clash-${suffix}`).status).toBe(0);
       // inspect's NetworkSettings as docker's: the address on each network (scripts' usual idiom),
       // the top-level fields only for the default bridge, the published port under Ports.
       const endpoint = Object.values(inspect(app.Name).Containers)[0] ?? expect.fail('no container on the network');
