@@ -815,7 +815,7 @@ function definePort(parent: Command, io: CliIo, name = 'port'): void {
       if (wanted !== undefined && containerPort !== wanted) continue;
       for (const host of hosts) io.stdout.write(`${wanted === undefined ? `${containerPort} -> ` : ''}${host.HostIp === '' ? '0.0.0.0' : host.HostIp}:${host.HostPort}\n`);
     }
-    if (wanted !== undefined && bindings[wanted] === undefined) throw new TsbuildError('NOT_FOUND', `no public port '${wanted}' published for ${nameOrId}`);
+    if (wanted !== undefined && bindings[wanted] === undefined) throw new TsbuildError('NOT_FOUND', `No public port '${port ?? ''}' published for ${nameOrId}`);
   });
 }
 
