@@ -69,7 +69,8 @@ export function copyPlacement(source: { readonly base: string; readonly isDirect
   const destinationBase = entryBase(destination.path);
   const parent = destination.path.endsWith('/.') ? posix.dirname(destination.path.slice(0, -2)) : posix.dirname(posix.normalize(destination.path));
   if (destination.exists && destination.isDirectory) return { directory: destination.path, topName: source.base };
-  if (destination.exists && source.isDirectory) throw new TsbuildError('INVALID_ARGUMENT', 'cannot copy a directory to a file');
+  // moby's ErrCannotCopyDir.
+  if (destination.exists && source.isDirectory) throw new TsbuildError('INVALID_ARGUMENT', 'cannot copy directory');
   if (destination.exists || source.isDirectory) return { directory: parent, topName: destinationBase };
   if (assertsDirectory(destination.path)) throw new TsbuildError('NOT_FOUND', 'no such directory');
   return { directory: parent, topName: destinationBase };
@@ -209,7 +210,8 @@ async function hostDestination(path: string): Promise<DestinationInfo> {
   try {
     parentInfo = await stat(fsPath(parent));
   } catch (error) {
-    if (errno(error) === 'ENOENT') throw new TsbuildError('NOT_FOUND', `stat ${parent}: no such file or directory`);
+    // docker's client (ValidateOutputPath) names the directory as the path given has it.
+    if (errno(error) === 'ENOENT') throw new TsbuildError('NOT_FOUND', `invalid output path: directory ${JSON.stringify(posix.dirname(posix.normalize(path)))} does not exist`);
     throw error;
   }
   if (!parentInfo.isDirectory()) throw new TsbuildError('INVALID_ARGUMENT', 'not a directory');

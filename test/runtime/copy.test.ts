@@ -166,9 +166,10 @@ describe.runIf(isRoot)('tsbuild cp', () => {
     fails(['cp', 'stopped:/nonexistent', host('x')], 'Could not find the file /nonexistent in container stopped');
     fails(['cp', host('file.txt'), 'running:/nodir/x'], 'Could not find the file /nodir in container running');
     fails(['cp', host('file.txt'), 'running:/newdir/'], 'no such directory');
-    fails(['cp', host('tree'), 'running:/etc/passwd'], 'cannot copy a directory to a file');
-    fails(['cp', 'running:/etc', host('file.txt')], 'cannot copy a directory to a file');
-    fails(['cp', 'running:/etc/passwd', host('missing-dir', 'x')], 'no such file or directory');
+    // docker 26's words: moby's ErrCannotCopyDir, and its client's ValidateOutputPath.
+    fails(['cp', host('tree'), 'running:/etc/passwd'], 'cannot copy directory');
+    fails(['cp', 'running:/etc', host('file.txt')], 'cannot copy directory');
+    fails(['cp', 'running:/etc/passwd', host('missing-dir', 'x')], `invalid output path: directory "${host('missing-dir')}" does not exist`);
     fails(['cp', 'running:/etc/passwd', `${host('missing-dir')}/`], 'no such directory');
     fails(['cp', host('nothing-here'), 'running:/tmp'], `lstat ${host('nothing-here')}: no such file or directory`);
     fails(['cp', host('file.txt'), 'nosuch:/tmp'], 'No such container: nosuch');
