@@ -3,7 +3,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { allocateAddress, exposedPortSpecs, formatAddress, formatSubnet, overlaps, parseAddress, parsePortSpec, parseSubnet } from '../../src/runtime/network/address.js';
+import { allocateAddress, defaultPool, exposedPortSpecs, formatAddress, formatSubnet, overlaps, parseAddress, parsePortSpec, parseSubnet } from '../../src/runtime/network/address.js';
 import { createNetwork, type CreateNetworkOptions } from '../../src/runtime/network/attach.js';
 import { checkPortFree, chooseHostPort } from '../../src/runtime/network/ports.js';
 import { writeNetwork, type NetworkRecord } from '../../src/runtime/network/state.js';
@@ -16,6 +16,14 @@ describe('network addresses', () => {
     for (const bad of ['10.1.2.0', '10.1.2.0/31', '10.1.2.0/7', '300.1.2.0/24', 'x/24', '10.1.2.0/2x']) expect(() => parseSubnet(bad)).toThrow(/invalid subnet/);
     expect(overlaps(parseSubnet('10.0.0.0/8'), parseSubnet('10.5.0.0/16'))).toBe(true);
     expect(overlaps(parseSubnet('10.5.1.0/24'), parseSubnet('10.5.2.0/24'))).toBe(false);
+  });
+
+  it("picks user networks' subnets from docker's pools without the default bridge's 172.17.0.0/16", () => {
+    // docker 26 with its default bridge on 172.17.0.0/16: the first `network create` gets 172.18.0.0/16.
+    expect(formatSubnet(defaultPool()[0] ?? expect.fail('empty pool'))).toBe('172.17.0.0/16');
+    expect(formatSubnet(defaultPool(false)[0] ?? expect.fail('empty pool'))).toBe('172.18.0.0/16');
+    expect(defaultPool(false).map(formatSubnet)).not.toContain('172.17.0.0/16');
+    expect(defaultPool(false).map(formatSubnet)).toContain('192.168.240.0/20');
   });
 
   it('gives the lowest free host address, never the network, broadcast or gateway one', () => {

@@ -83,10 +83,15 @@ export function allocateAddress(subnet: Subnet, gateway: number, used: ReadonlyS
   return undefined;
 }
 
-/** docker's default pools: 172.17-31.0.0/16, then 192.168.0-240.0/20. */
-export function defaultPool(): Subnet[] {
+/**
+ * docker's default pools, 172.17-31.0.0/16 then 192.168.0-240.0/20, for the default bridge; a
+ * user network's pool leaves out 172.17.0.0/16, which docker's daemon holds for its default
+ * bridge (scripts reach the host at 172.17.0.1), so user networks start at 172.18.0.0/16 even
+ * while the default bridge, made only when a container uses it, has no subnet yet.
+ */
+export function defaultPool(forDefaultNetwork = true): Subnet[] {
   const pool: Subnet[] = [];
-  for (let second = 17; second <= 31; second++) pool.push({ base: (172 * 256 + second) * 65536, prefix: 16 });
+  for (let second = forDefaultNetwork ? 17 : 18; second <= 31; second++) pool.push({ base: (172 * 256 + second) * 65536, prefix: 16 });
   for (let third = 0; third < 256; third += 16) pool.push({ base: ((192 * 256 + 168) * 256 + third) * 256, prefix: 20 });
   return pool;
 }

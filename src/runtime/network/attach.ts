@@ -76,10 +76,10 @@ function checkName(name: string): void {
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new TsbuildError('INVALID_ARGUMENT', `invalid network name '${name}': only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
 }
 
-/** A subnet of the pool that no route of the host and no network of the store overlaps. */
-async function freeSubnet(taken: readonly Subnet[]): Promise<Subnet> {
+/** A subnet of the pool (the default network's, or user networks') that no route of the host and no network of the store overlaps. */
+async function freeSubnet(taken: readonly Subnet[], forDefaultNetwork: boolean): Promise<Subnet> {
   const routed = [...(await routedSubnets()), ...taken];
-  const free = defaultPool().find((candidate) => !routed.some((used) => overlaps(candidate, used)));
+  const free = defaultPool(forDefaultNetwork).find((candidate) => !routed.some((used) => overlaps(candidate, used)));
   if (free === undefined) throw new TsbuildError('RUNTIME', 'create network: no free subnet left in the default pools; give one with --subnet');
   return free;
 }
@@ -116,7 +116,7 @@ async function ensureBridge(store: Store, side: NetworkSide, network: NetworkRec
       // The rootless namespace routes nothing of the host's but slirp4netns's own network (refused at creation).
       const clash = side === hostSide ? (await routedSubnets()).find((used) => overlaps(used, subnet)) : undefined;
       if (clash !== undefined) throw new TsbuildError('RUNTIME', `create network ${network.name}: subnet ${network.subnet} overlaps ${formatSubnet(clash)}, which the host routes already`);
-    } else subnet = await freeSubnet(storeSubnets(await listNetworks(store), network.id));
+    } else subnet = await freeSubnet(storeSubnets(await listNetworks(store), network.id), network.isDefault);
     const gateway = kept && network.gateway !== undefined ? (parseAddress(network.gateway) ?? subnet.base + 1) : subnet.base + 1;
     await createBridge(side, network.id, network.bridge, subnet, gateway, network.internal);
     const updated: NetworkRecord = { ...network, subnet: formatSubnet(subnet), gateway: formatAddress(gateway) };
@@ -204,7 +204,7 @@ export async function createNetwork(store: Store, options: CreateNetworkOptions)
     const id = await newId();
     // Rootless, the bridge is made when a container first joins (in the rootless namespace, which
     // runs only while containers use it): the subnet is chosen now, and kept.
-    const chosen = subnet ?? (rootless ? await freeSubnet(storeSubnets(all, id)) : undefined);
+    const chosen = subnet ?? (rootless ? await freeSubnet(storeSubnets(all, id), false) : undefined);
     const record: NetworkRecord = {
       id,
       name: options.name,
