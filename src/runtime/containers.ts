@@ -36,7 +36,7 @@ import { addHostLine, checkDnsServers, containerCapabilities, rlimitsOf, securit
 import { prepareMounts, releaseContainerVolumes, type MountRequest } from './volumes/index.js';
 import { volumesFromRequests } from './volumes-from.js';
 import type { LogConfig } from './container-log.js';
-import { detachContainer, exposedPortSpecs } from './network/index.js';
+import { detachContainer, exposedPortSpecs, hostNetworkPortsWarning } from './network/index.js';
 import { freezeContainer, releaseContainerCgroups, thawContainer } from './freezer.js';
 
 /** What `create` takes: the process's options, its security and its resources (`update` changes the latter). */
@@ -163,6 +163,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   options.signal?.throwIfAborted();
 
   const warnings: string[] = [];
+  if (options.network === 'host' && (options.publish ?? []).length > 0) warnings.push(hostNetworkPortsWarning);
   let memory = options.memory ?? 0;
   let pidsLimit = options.pidsLimit ?? 0;
   let { memorySwap, memoryReservation } = memoryLimits(memory, options);

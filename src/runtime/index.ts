@@ -100,6 +100,7 @@ export {
   detachContainer,
   disconnectContainer,
   exposedPortSpecs,
+  hostNetworkPortsWarning,
   findNetwork,
   getNetwork,
   networks,

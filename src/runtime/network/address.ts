@@ -136,6 +136,9 @@ export function parsePortSpec(spec: string): PortSpec[] {
   return specs;
 }
 
+/** docker's warning for `-p` with `--network host`, whose ports are the host's already. */
+export const hostNetworkPortsWarning = 'Published ports are discarded when using host network mode';
+
 /** The image's ExposedPorts (`80/tcp`), for `-P`. */
 export function exposedPortSpecs(exposed: Readonly<Record<string, unknown>> | undefined): PortSpec[] {
   return Object.keys(exposed ?? {}).flatMap((key) => {

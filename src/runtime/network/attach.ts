@@ -503,7 +503,8 @@ export async function attachContainer(store: Store, options: AttachOptions): Pro
   await releaseAbandonedEndpoints(store);
   const choice = parseNetworkOption(options.network);
   const ports = options.ports ?? [];
-  if (choice.kind !== 'network' && ports.length > 0) throw new TsbuildError('INVALID_ARGUMENT', `conflicting options: port publishing and the ${choice.kind} network mode`);
+  // docker 26 publishes nothing with host (saying so when the container is made) or none, and refuses ports with container:.
+  if (choice.kind === 'container' && ports.length > 0) throw new TsbuildError('INVALID_ARGUMENT', 'conflicting options: port publishing and the container type network mode');
   if (choice.kind === 'none' || choice.kind === 'host') return { namespace: choice.kind, hostsEntries: [], ports: [] };
   if (choice.kind === 'container') {
     const joined = await containerNamespace(store, choice.container);
