@@ -50,7 +50,7 @@ import {
   type ObservedState,
 } from '../../runtime/index.js';
 import { listImages, type Store } from '../../store/index.js';
-import { dockerTable, formatBytes, formatCreatedSince, formatGoTime, humanDuration } from '../format.js';
+import { compareNatural, dockerTable, formatBytes, formatCreatedSince, formatGoTime, humanDuration } from '../format.js';
 import { formatListTemplate, nilSlice, sortedKeys } from '../go-template.js';
 import { ExitError, type CliIo } from '../io.js';
 import { createProgram, userArguments } from '../program.js';
@@ -811,10 +811,13 @@ function definePort(parent: Command, io: CliIo, name = 'port'): void {
     const record = await findContainer(store, nameOrId);
     const bindings = record.hostConfig?.portBindings ?? {};
     const wanted = port === undefined ? undefined : port.includes('/') ? port : `${port}/tcp`;
+    const lines: string[] = [];
     for (const [containerPort, hosts] of Object.entries(bindings)) {
       if (wanted !== undefined && containerPort !== wanted) continue;
-      for (const host of hosts) io.stdout.write(`${wanted === undefined ? `${containerPort} -> ` : ''}${host.HostIp === '' ? '0.0.0.0' : host.HostIp}:${host.HostPort}\n`);
+      for (const host of hosts) lines.push(`${wanted === undefined ? `${containerPort} -> ` : ''}${host.HostIp === '' ? '0.0.0.0' : host.HostIp}:${host.HostPort}`);
     }
+    // docker's client sorts them: 80/udp before 81/tcp and 8080/tcp, whatever order they were published in.
+    for (const line of lines.sort(compareNatural)) io.stdout.write(`${line}\n`);
     if (wanted !== undefined && bindings[wanted] === undefined) throw new TsbuildError('NOT_FOUND', `No public port '${port ?? ''}' published for ${nameOrId}`);
   });
 }
