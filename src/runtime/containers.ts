@@ -36,7 +36,7 @@ import { addHostLine, checkDnsServers, containerCapabilities, rlimitsOf, securit
 import { prepareMounts, releaseContainerVolumes, type MountRequest } from './volumes/index.js';
 import { volumesFromRequests } from './volumes-from.js';
 import type { LogConfig } from './container-log.js';
-import { detachContainer, exposedPortSpecs, hostNetworkPortsWarning } from './network/index.js';
+import { detachContainer, exposedPortSpecs, hostNetworkPortsWarning, portsToPublish } from './network/index.js';
 import { freezeContainer, releaseContainerCgroups, thawContainer } from './freezer.js';
 
 /** What `create` takes: the process's options, its security and its resources (`update` changes the latter). */
@@ -192,7 +192,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   const id = await newContainerId();
   const network = options.network ?? 'default';
   const exposed = exposedPorts(imageConfig?.ExposedPorts, options);
-  const publish = [...(options.publish ?? []), ...(options.publishAll === true ? exposedPortSpecs(exposed) : [])];
+  const publish = portsToPublish(options.publish ?? [], options.publishAll === true ? exposedPortSpecs(exposed) : []);
   const hostname = options.hostname ?? (network === 'host' || hostNamespaces.includes('uts') ? hostHostname() : id.slice(0, 12));
   const tty = options.tty === true;
   const userSpec = options.user ?? imageConfig?.User ?? '';

@@ -3,7 +3,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { allocateAddress, defaultPool, exposedPortSpecs, formatAddress, formatSubnet, overlaps, parseAddress, parsePortSpec, parseSubnet } from '../../src/runtime/network/address.js';
+import { allocateAddress, defaultPool, exposedPortSpecs, formatAddress, formatSubnet, overlaps, parseAddress, parsePortSpec, parseSubnet, portsToPublish } from '../../src/runtime/network/address.js';
 import { createNetwork, type CreateNetworkOptions } from '../../src/runtime/network/attach.js';
 import { checkPortFree, chooseHostPort } from '../../src/runtime/network/ports.js';
 import { writeNetwork, type NetworkRecord } from '../../src/runtime/network/state.js';
@@ -52,6 +52,16 @@ describe('network addresses', () => {
     expect(exposedPortSpecs({ '80/tcp': {}, '53/udp': {} })).toEqual([
       { hostPort: 0, containerPort: 80, protocol: 'tcp' },
       { hostPort: 0, containerPort: 53, protocol: 'udp' },
+    ]);
+  });
+
+  it('gives -P only the exposed ports no -p binds, as docker 26', () => {
+    // docker 26 `run --expose 81 -p 8080:8080 -P` (8080 exposed by -p too): 81/tcp on a free port, 8080/tcp on 8080 only.
+    const publish = parsePortSpec('8080:8080');
+    expect(portsToPublish(publish, exposedPortSpecs({ '8080/tcp': {}, '81/tcp': {}, '8080/udp': {} }))).toEqual([
+      { hostPort: 8080, containerPort: 8080, protocol: 'tcp' },
+      { hostPort: 0, containerPort: 81, protocol: 'tcp' },
+      { hostPort: 0, containerPort: 8080, protocol: 'udp' },
     ]);
   });
 

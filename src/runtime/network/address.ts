@@ -136,6 +136,16 @@ export function parsePortSpec(spec: string): PortSpec[] {
   return specs;
 }
 
+/**
+ * What a container publishes: PUBLISH (`-p`), then with `-P` each port of EXPOSED that no `-p`
+ * binds already (docker's daemon gives -P only ports without a binding: `-p 8080:8080 -P` of an
+ * image exposing 8080 publishes it once, on 8080).
+ */
+export function portsToPublish(publish: readonly PortSpec[], exposed: readonly PortSpec[]): PortSpec[] {
+  const bound = new Set(publish.map((spec) => `${spec.containerPort}/${spec.protocol}`));
+  return [...publish, ...exposed.filter((spec) => !bound.has(`${spec.containerPort}/${spec.protocol}`))];
+}
+
 /** docker's warning for `-p` with `--network host`, whose ports are the host's already. */
 export const hostNetworkPortsWarning = 'Published ports are discarded when using host network mode';
 
