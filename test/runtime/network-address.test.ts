@@ -105,6 +105,9 @@ describe('host ports chosen for -p', () => {
       expect(chosen.hostPort).toBeGreaterThan(taken);
       expect(chosen.hostPort).toBeLessThanOrEqual(taken + 50);
       expect(chosen).not.toHaveProperty('hostPortEnd');
+      // `-p R:80 -p R:81` over one range: each its own port of it.
+      const second = await chooseHostPort({ hostIp: '127.0.0.1', hostPort: taken, hostPortEnd: taken + 50, containerPort: 81, protocol: 'tcp' }, [chosen]);
+      expect(second.hostPort).not.toBe(chosen.hostPort);
       // docker 26: `Bind for 0.0.0.0:8080 failed: port is already allocated`.
       await expect(checkPortFree({ hostIp: '127.0.0.1', hostPort: taken, protocol: 'tcp' })).rejects.toThrow(`Bind for 127.0.0.1:${taken} failed: port is already allocated`);
     } finally {

@@ -554,7 +554,7 @@ export async function attachContainer(store: Store, options: AttachOptions): Pro
       return { namespace: { path }, hostsEntries: [`${endpoint.address}\t${options.hostname}`], resolvConf: await resolvConfFor(network), embeddedDns: !network.isDefault, ports: [], publishedPorts: forwarded, address: endpoint.address };
     }
     const published: PublishedPort[] = [];
-    for (const port of ports) published.push({ ...(await chooseHostPort(port)), address: endpoint.address });
+    for (const port of ports) published.push({ ...(await chooseHostPort(port, published)), address: endpoint.address });
     if (published.length > 0) {
       await addDnatRules(
         hostSide,
@@ -581,7 +581,7 @@ async function forwardPorts(store: Store, side: NetworkSide, network: NetworkRec
   const ids: number[] = [];
   try {
     for (const port of ports) {
-      const chosen = await chooseHostPort(port);
+      const chosen = await chooseHostPort(port, forwarded);
       // slirp4netns says only that it failed: a port in use is told apart first.
       if (port.hostPort !== 0) await checkPortFree(chosen);
       ids.push(await addNamespaceForward(store, chosen));

@@ -75,14 +75,16 @@ export async function checkPortFree(spec: Pick<PortSpec, 'hostIp' | 'hostPort' |
 
 /**
  * SPEC as published: on a free host port for port 0, on the first free one of a host range
- * (`-p 8000-8010:80`, as docker's allocator takes them), else on its own.
+ * (`-p 8000-8010:80`, as docker's allocator takes them) that none of CHOSEN (the container's
+ * other ports, not bound yet) has, else on its own.
  */
-export async function chooseHostPort(spec: PortSpec): Promise<PortSpec> {
+export async function chooseHostPort(spec: PortSpec, chosen: readonly PortSpec[] = []): Promise<PortSpec> {
   const { hostPortEnd, ...single } = spec;
   if (spec.hostPort === 0) return { ...single, hostPort: await reservePort(spec) };
   if (hostPortEnd === undefined || hostPortEnd === spec.hostPort) return single;
+  const taken = new Set(chosen.filter((other) => other.protocol === spec.protocol).map((other) => other.hostPort));
   for (let port = spec.hostPort; port <= hostPortEnd; port++) {
-    if (await portFree({ ...spec, hostPort: port })) return { ...single, hostPort: port };
+    if (!taken.has(port) && (await portFree({ ...spec, hostPort: port }))) return { ...single, hostPort: port };
   }
   throw new TsbuildError('RUNTIME', `Bind for ${spec.hostIp ?? '0.0.0.0'}:${spec.hostPort}-${hostPortEnd} failed: all ports are allocated`);
 }

@@ -92,7 +92,7 @@ export async function startUserModeNetwork(namespace: string, ports: readonly Po
   await writeFile(processFile(namespace), JSON.stringify({ pid: child.pid, startTime: (await processStartTime(child.pid)) ?? '', socketDirectory } satisfies SlirpProcess));
   const chosen: PortSpec[] = [];
   for (const port of ports) {
-    const forwarded = await chooseHostPort(port);
+    const forwarded = await chooseHostPort(port, chosen);
     // slirp4netns says only that it failed: a port in use is told apart first.
     if (port.hostPort !== 0) await checkPortFree(forwarded);
     try {
