@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fixedNanoTime, shownCommand } from '../src/cli/commands/containers.js';
-import { dockerTable, formatBytes, formatCreatedSince, formatRfc3339, humanDuration } from '../src/cli/format.js';
+import { compareNatural, dockerTable, formatBytes, formatCreatedSince, formatRfc3339, humanDuration } from '../src/cli/format.js';
 
 describe('docker-style figures', () => {
   it('says how long ago in the words of `docker images`', () => {
@@ -93,5 +93,11 @@ describe('logs -t', () => {
     expect(fixedNanoTime('2026-12-04T19:13:19.039Z')).toBe('2026-12-04T19:13:19.039000000Z');
     expect(fixedNanoTime('2026-12-04T19:13:19Z')).toBe('2026-12-04T19:13:19.000000000Z');
     expect(fixedNanoTime('2026-12-04T19:13:18.600859212Z')).toBe('2026-12-04T19:13:18.600859212Z');
+  });
+
+  it('sorts lines as docker port does: numbers by value', () => {
+    // docker 26 `port` of a container publishing 81/tcp, 80/udp and 8080/tcp prints 80/udp, 81/tcp, 8080/tcp.
+    expect(['8080/tcp -> 0.0.0.0:1', '81/tcp -> 0.0.0.0:3', '80/udp -> 0.0.0.0:2'].sort(compareNatural)).toEqual(['80/udp -> 0.0.0.0:2', '81/tcp -> 0.0.0.0:3', '8080/tcp -> 0.0.0.0:1']);
+    expect(['0.0.0.0:32770', '0.0.0.0:9000', '127.0.0.1:80'].sort(compareNatural)).toEqual(['0.0.0.0:9000', '0.0.0.0:32770', '127.0.0.1:80']);
   });
 });

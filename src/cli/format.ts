@@ -116,3 +116,26 @@ export function topTable(psOutput: string): string {
   return dockerTable([titles, ...processes], 20);
 }
 
+/**
+ * Orders A and B as docker's client sorts lines for people (fvbommel/sortorder's NaturalLess):
+ * runs of digits by their value, other text by its characters, so 80 comes before 443 and 8080.
+ */
+export function compareNatural(a: string, b: string): number {
+  const chunks = (text: string): string[] => text.match(/\d+|\D+/g) ?? [];
+  const left = chunks(a);
+  const right = chunks(b);
+  for (let index = 0; index < Math.min(left.length, right.length); index++) {
+    const x = left[index] ?? '';
+    const y = right[index] ?? '';
+    if (x === y) continue;
+    const numeric = /^\d/.test(x) && /^\d/.test(y);
+    if (numeric) {
+      const difference = Number(x) - Number(y);
+      if (difference !== 0) return difference;
+      // Equal values: the one with fewer leading zeros first.
+      return x.length - y.length;
+    }
+    return x < y ? -1 : 1;
+  }
+  return left.length - right.length;
+}

@@ -43,12 +43,23 @@ function unbracketedHost(ip: string): string | undefined {
   return ip.includes(':') || ip.includes('[') || ip.includes(']') ? undefined : ip;
 }
 
+/** One `[ip:][hostPort:]containerPort[/proto]` as go-connections' nat.ParsePortSpec reads it. */
+export interface PortMappingSpec {
+  /** The host address, brackets removed; '' when none was given. */
+  readonly ip: string;
+  /** The host ports, first and last; undefined when none was given. */
+  readonly hostPorts?: readonly [number, number];
+  readonly containerPorts: readonly [number, number];
+  readonly proto: 'tcp' | 'udp' | 'sctp';
+}
+
 /**
- * The ports one EXPOSE word names: `[ip:][hostPort:]containerPort[/proto]`, where only the
- * container port (a number or a range) is kept, the protocol is tcp, udp or sctp in any case
- * (tcp when missing or empty), and the host part must still be well formed.
+ * `[ip:][hostPort:]containerPort[/proto]` (EXPOSE words, `run -p`) with docker's checks in its
+ * order and words: ports are numbers or ranges, a host range goes with a container range of the
+ * same length or with one container port (a range to pick a free one from), the protocol is
+ * tcp, udp or sctp in any case (tcp when missing or empty).
  */
-function exposedPortRange(spec: string): { readonly first: number; readonly last: number; readonly proto: 'tcp' | 'udp' | 'sctp' } {
+export function parsePortMappingSpec(spec: string): PortMappingSpec {
   const parts = spec.split(':');
   const last = parts[parts.length - 1] ?? '';
   const hostPort = parts.length >= 2 ? (parts[parts.length - 2] ?? '') : '';
@@ -62,17 +73,23 @@ function exposedPortRange(spec: string): { readonly first: number; readonly last
   if (containerPort === '') throw new TsbuildError('INVALID_ARGUMENT', `No port specified: ${spec}<empty>`);
   const range = portRange(containerPort);
   if (range === undefined) throw new TsbuildError('INVALID_ARGUMENT', `Invalid containerPort: ${containerPort}`);
+  let hostRange: readonly [number, number] | undefined;
   if (hostPort !== '') {
-    const hostRange = portRange(hostPort);
+    hostRange = portRange(hostPort);
     if (hostRange === undefined) throw new TsbuildError('INVALID_ARGUMENT', `Invalid hostPort: ${hostPort}`);
-    // A host range may go with a single container port (a range to pick one from), not with another length of range.
     if (range[1] - range[0] !== hostRange[1] - hostRange[0] && range[1] !== range[0]) {
       throw new TsbuildError('INVALID_ARGUMENT', `Invalid ranges specified for container and host Ports: ${containerPort} and ${hostPort}`);
     }
   }
   const proto = protocol.toLowerCase();
   if (proto !== 'tcp' && proto !== 'udp' && proto !== 'sctp') throw new TsbuildError('INVALID_ARGUMENT', `Invalid proto: ${protocol}`);
-  return { first: range[0], last: range[1], proto };
+  return { ip: host, ...(hostRange === undefined ? {} : { hostPorts: hostRange }), containerPorts: range, proto };
+}
+
+/** The container ports one EXPOSE word names: the host part must be well formed, and is not kept. */
+function exposedPortRange(spec: string): { readonly first: number; readonly last: number; readonly proto: 'tcp' | 'udp' | 'sctp' } {
+  const { containerPorts, proto } = parsePortMappingSpec(spec);
+  return { first: containerPorts[0], last: containerPorts[1], proto };
 }
 
 /**

@@ -18,12 +18,16 @@ import type { Store } from '../store/index.js';
 import { containerDirectory, mountsUnder, readContainerRecord, type ContainerRecord } from './container.js';
 import { findContainer, lockContainer, observeState } from './container-store.js';
 import { bindContainerMounts } from './copy-mounts.js';
-import { directoryTreeEntries, entriesOfTar, entryStats, extractEntries, openExactDirectory, tarOf, treeEntries, type CopyEntry } from './copy-entries.js';
+import { directoryTreeEntries, entriesOfTar, entryStats, extractEntries, openExactDirectory, tarOf, treeEntries, type CopyEntry, type ExtractOptions } from './copy-entries.js';
+import { userNamespaceSize } from './spec.js';
 import { mountRoot } from './monitor.js';
 import { unmount } from './native.js';
 
 export interface ContainerCopyOptions {
-  /** `-a`: what is copied into the container keeps its owner (by default the container's root owns it). */
+  /**
+   * `-a`: what is copied into the container keeps its owner. As root that is the default too
+   * (see `copyInOwner`); as an ordinary user the container's root owns it without -a.
+   */
   readonly archive?: boolean;
   /** `-L`: a symbolic link as the source is followed. */
   readonly followLink?: boolean;
@@ -65,7 +69,8 @@ export function copyPlacement(source: { readonly base: string; readonly isDirect
   const destinationBase = entryBase(destination.path);
   const parent = destination.path.endsWith('/.') ? posix.dirname(destination.path.slice(0, -2)) : posix.dirname(posix.normalize(destination.path));
   if (destination.exists && destination.isDirectory) return { directory: destination.path, topName: source.base };
-  if (destination.exists && source.isDirectory) throw new TsbuildError('INVALID_ARGUMENT', 'cannot copy a directory to a file');
+  // moby's ErrCannotCopyDir.
+  if (destination.exists && source.isDirectory) throw new TsbuildError('INVALID_ARGUMENT', 'cannot copy directory');
   if (destination.exists || source.isDirectory) return { directory: parent, topName: destinationBase };
   if (assertsDirectory(destination.path)) throw new TsbuildError('NOT_FOUND', 'no such directory');
   return { directory: parent, topName: destinationBase };
@@ -205,7 +210,8 @@ async function hostDestination(path: string): Promise<DestinationInfo> {
   try {
     parentInfo = await stat(fsPath(parent));
   } catch (error) {
-    if (errno(error) === 'ENOENT') throw new TsbuildError('NOT_FOUND', `stat ${parent}: no such file or directory`);
+    // docker's client (ValidateOutputPath) names the directory as the path given has it.
+    if (errno(error) === 'ENOENT') throw new TsbuildError('NOT_FOUND', `invalid output path: directory ${JSON.stringify(posix.dirname(posix.normalize(path)))} does not exist`);
     throw error;
   }
   if (!parentInfo.isDirectory()) throw new TsbuildError('INVALID_ARGUMENT', 'not a directory');
@@ -252,7 +258,7 @@ export async function copyToContainer(store: Store, nameOrId: string, source: Co
         if (record.hostConfig?.readonlyRootfs === true && (await directory.stat()).dev === (await stat(root)).dev) {
           throw new TsbuildError('INVALID_ARGUMENT', 'container rootfs is marked read-only');
         }
-        return await extractEntries(directory, entries, { owner: options.archive === true ? 'entry' : { uid: 0, gid: 0 }, what: `${nameOrId}:${containerPath}` });
+        return await extractEntries(directory, entries, { owner: copyInOwner(options.archive === true), what: `${nameOrId}:${containerPath}` });
       } catch (error) {
         // The root's own read-only mount is refused above: this is a read-only bind or volume.
         if (errno(error) === 'EROFS') throw new TsbuildError('INVALID_ARGUMENT', 'mounted volume is marked read-only', { cause: error });
@@ -264,6 +270,18 @@ export async function copyToContainer(store: Store, nameOrId: string, source: Co
   } finally {
     await hostSource?.close();
   }
+}
+
+/**
+ * The owner of what is copied into a container. docker's daemon keeps the owners its archive
+ * records — the host files' own, or a tar's — with or without -a (its -a changes them only for
+ * a container with a User, to that user as the host's passwd names it, which tsbuild does not
+ * follow). An ordinary user's tsbuild reads the host's files through its user namespace, where
+ * the ids of other users are unmapped: there the container's root owns what is copied without
+ * -a, as rootless docker gives the user's own files.
+ */
+function copyInOwner(archive: boolean): ExtractOptions['owner'] {
+  return archive || ((process.getuid?.() ?? 0) === 0 && userNamespaceSize() === undefined) ? 'entry' : { uid: 0, gid: 0 };
 }
 
 interface HostSource {

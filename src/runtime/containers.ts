@@ -36,7 +36,7 @@ import { addHostLine, checkDnsServers, containerCapabilities, rlimitsOf, securit
 import { prepareMounts, releaseContainerVolumes, type MountRequest } from './volumes/index.js';
 import { volumesFromRequests } from './volumes-from.js';
 import type { LogConfig } from './container-log.js';
-import { detachContainer, exposedPortSpecs } from './network/index.js';
+import { detachContainer, exposedPortSpecs, hostNetworkPortsWarning, portsToPublish } from './network/index.js';
 import { freezeContainer, releaseContainerCgroups, thawContainer } from './freezer.js';
 
 /** What `create` takes: the process's options, its security and its resources (`update` changes the latter). */
@@ -163,6 +163,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   options.signal?.throwIfAborted();
 
   const warnings: string[] = [];
+  if (options.network === 'host' && (options.publish ?? []).length > 0) warnings.push(hostNetworkPortsWarning);
   let memory = options.memory ?? 0;
   let pidsLimit = options.pidsLimit ?? 0;
   let { memorySwap, memoryReservation } = memoryLimits(memory, options);
@@ -191,7 +192,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   const id = await newContainerId();
   const network = options.network ?? 'default';
   const exposed = exposedPorts(imageConfig?.ExposedPorts, options);
-  const publish = [...(options.publish ?? []), ...(options.publishAll === true ? exposedPortSpecs(exposed) : [])];
+  const publish = portsToPublish(options.publish ?? [], options.publishAll === true ? exposedPortSpecs(exposed) : []);
   const hostname = options.hostname ?? (network === 'host' || hostNamespaces.includes('uts') ? hostHostname() : id.slice(0, 12));
   const tty = options.tty === true;
   const userSpec = options.user ?? imageConfig?.User ?? '';
@@ -449,7 +450,10 @@ async function waitForStart(store: Store, id: string, nameOrId: string, requeste
         if (after.state.error !== undefined && after.state.error !== '') throw startError(after.state.error, after.state.exitCode);
         return after;
       }
-      throw new TsbuildError('RUNTIME', `start container ${nameOrId}: its monitor ended before it ran (see ${join(containerDirectory(store, id), 'monitor.log')})`);
+      // What stopped it before the container ran (a published port taken: docker's words) is the monitor's last line.
+      const logPath = join(containerDirectory(store, id), 'monitor.log');
+      const lastLine = (await readFile(logPath, 'utf8').catch(() => '')).trimEnd().split('\n').at(-1) ?? '';
+      throw new TsbuildError('RUNTIME', lastLine.startsWith('error: ') ? lastLine.slice('error: '.length) : `start container ${nameOrId}: its monitor ended before it ran (see ${logPath})`);
     }
     if (Date.now() > deadline) throw new TsbuildError('RUNTIME', `start container ${nameOrId}: not running after 60 seconds`);
     await sleep(10);

@@ -18,7 +18,7 @@ import {
   type ContainerRecord,
   type NetworkMode,
 } from './container.js';
-import { attachContainer, detachContainer, exposedPortSpecs, publishPorts, type NetworkAttachment, type PortProxies, type PortSpec } from './network/index.js';
+import { attachContainer, detachContainer, exposedPortSpecs, portsToPublish, publishPorts, type NetworkAttachment, type PortProxies, type PortSpec } from './network/index.js';
 import { releaseContainerCgroups } from './freezer.js';
 import { selectRuntime, type AttachedStreams, type ShimError } from './oci-runtime.js';
 import type { ContainerSpec, MountSpec } from './spec.js';
@@ -374,7 +374,7 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
       state: { status: 'created' },
     };
     await writeContainerRecord(store, base);
-    const publish = [...(options.publish ?? []), ...(options.publishAll === true ? exposedPortSpecs(exposedPorts(imageConfig?.ExposedPorts, options)) : [])];
+    const publish = portsToPublish(options.publish ?? [], options.publishAll === true ? exposedPortSpecs(exposedPorts(imageConfig?.ExposedPorts, options)) : []);
     // The network and the root are made side by side, and both are awaited before a failure of
     // either is thrown, so that `finally` undoes whatever each made.
     const networkReady = async (): Promise<{ attached: NetworkAttachment; etcMounts: MountSpec[] }> => {

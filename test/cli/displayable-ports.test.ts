@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { byPortNumber, displayablePorts, type ListedPort } from '../../src/cli/commands/containers.js';
+import { displayablePorts, type ListedPort } from '../../src/cli/commands/containers.js';
 
 const published = (privatePort: number, publicPort: number, ip = '0.0.0.0', type = 'tcp'): ListedPort => ({ privatePort, type, ip, publicPort });
 const exposed = (privatePort: number, type = 'tcp'): ListedPort => ({ privatePort, type, ip: '', publicPort: 0 });
@@ -14,11 +14,5 @@ describe("ps's PORTS", () => {
       '5555/tcp, 0.0.0.0:18183->7000/tcp, 0.0.0.0:18184->7001/tcp, 0.0.0.0:18181->8080/tcp, 127.0.0.1:18182->9090/udp',
     );
     expect(displayablePorts([])).toBe('');
-  });
-});
-
-describe('port', () => {
-  it("lists a container's ports by number, as docker 26 (80/tcp, 443/tcp, 18090/tcp: not as strings sort)", () => {
-    expect(byPortNumber({ '18090/tcp': 3, '443/tcp': 2, '80/udp': 1, '80/tcp': 0 }).map(([port]) => port)).toEqual(['80/tcp', '80/udp', '443/tcp', '18090/tcp']);
   });
 });

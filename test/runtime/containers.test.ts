@@ -400,7 +400,7 @@ function lifecycleTests(): void {
     expect(tsbuild('run', '-d', '--restart', 'sometimes', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('invalid restart policy') });
     expect(tsbuild('run', '-d', '--rm', '--restart', 'always', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('Conflicting options: --restart and --rm') });
     expect(tsbuild('run', '-d', '--stop-signal', 'BOGUS', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('invalid signal: BOGUS') });
-    expect(tsbuild('run', '-d', '-p', '99999:80', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining("invalid host port '99999'") });
+    expect(tsbuild('run', '-d', '-p', '99999:80', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('Invalid hostPort: 99999') });
     expect(tsbuild('run', '-d', '--name', '/bad name', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('Invalid container name') });
     expect(tsbuild('run', '-d', '--nosuchflag', 'busybox')).toMatchObject({ status: 125, stderr: expect.stringContaining('unknown flag: --nosuchflag') });
     expect(tsbuild('stop', 'nosuch')).toMatchObject({ status: 1, stderr: expect.stringContaining('No such container: nosuch') });

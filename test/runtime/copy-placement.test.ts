@@ -21,8 +21,8 @@ describe('copyPlacement', () => {
   it('replaces an existing file with a file, and refuses a directory there', () => {
     const existing = { path: '/x/f', exists: true, isDirectory: false };
     expect(copyPlacement(file, existing)).toEqual({ directory: '/x', topName: 'f' });
-    expect(() => copyPlacement(tree, existing)).toThrow('cannot copy a directory to a file');
-    expect(() => copyPlacement(contents, existing)).toThrow('cannot copy a directory to a file');
+    expect(() => copyPlacement(tree, existing)).toThrow('cannot copy directory');
+    expect(() => copyPlacement(contents, existing)).toThrow('cannot copy directory');
   });
 
   it('creates a missing destination under its own name, but never a directory from a file', () => {

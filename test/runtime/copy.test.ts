@@ -104,11 +104,11 @@ describe.runIf(isRoot)('tsbuild cp', () => {
   it('copies a file and a tree into and out of a stopped container, which stays unmounted', async () => {
     ok('cp', host('file.txt'), 'stopped:/tmp/copied.txt');
     ok('cp', host('tree'), 'stopped:/tmp');
-    // The writable layer holds what was copied in, owned by the container's root.
+    // The writable layer holds what was copied in, with the host file's owner (docker 26 keeps it without -a).
     const directory = join(root, 'containers', containerId('stopped'));
     const upper = join(directory, 'upper');
     expect(readFileSync(join(upper, 'tmp', 'copied.txt'), 'utf8')).toBe('from the host\n');
-    expect(statSync(join(upper, 'tmp', 'copied.txt'))).toMatchObject({ uid: 0, gid: 0 });
+    expect(statSync(join(upper, 'tmp', 'copied.txt'))).toMatchObject({ uid: 1234, gid: 5678 });
     expect(readFileSync(join(upper, 'tmp', 'tree', 'sub', 'b'), 'utf8')).toBe('tree sub b\n');
     expect(await mountsUnder(directory)).toEqual([]);
     // Out again: a missing destination is created as the file or the directory.
@@ -133,7 +133,7 @@ describe.runIf(isRoot)('tsbuild cp', () => {
   it('copies into and out of a running container, which sees the files at once', () => {
     expect(ok('cp', '-q', host('file.txt'), 'running:/tmp/file.txt')).toBe('');
     expect(ok('exec', 'running', 'cat', '/tmp/file.txt')).toBe('from the host\n');
-    expect(ok('exec', 'running', 'stat', '-c', '%u:%g %a', '/tmp/file.txt')).toBe('0:0 644\n');
+    expect(ok('exec', 'running', 'stat', '-c', '%u:%g %a', '/tmp/file.txt')).toBe('1234:5678 644\n');
     ok('cp', host('tree'), 'running:/tmp/tree');
     expect(ok('exec', 'running', 'cat', '/tmp/tree/sub/b')).toBe('tree sub b\n');
     expect(ok('exec', 'running', 'readlink', '/tmp/tree/link-to-a')).toBe('a\n');
@@ -166,9 +166,10 @@ describe.runIf(isRoot)('tsbuild cp', () => {
     fails(['cp', 'stopped:/nonexistent', host('x')], 'Could not find the file /nonexistent in container stopped');
     fails(['cp', host('file.txt'), 'running:/nodir/x'], 'Could not find the file /nodir in container running');
     fails(['cp', host('file.txt'), 'running:/newdir/'], 'no such directory');
-    fails(['cp', host('tree'), 'running:/etc/passwd'], 'cannot copy a directory to a file');
-    fails(['cp', 'running:/etc', host('file.txt')], 'cannot copy a directory to a file');
-    fails(['cp', 'running:/etc/passwd', host('missing-dir', 'x')], 'no such file or directory');
+    // docker 26's words: moby's ErrCannotCopyDir, and its client's ValidateOutputPath.
+    fails(['cp', host('tree'), 'running:/etc/passwd'], 'cannot copy directory');
+    fails(['cp', 'running:/etc', host('file.txt')], 'cannot copy directory');
+    fails(['cp', 'running:/etc/passwd', host('missing-dir', 'x')], `invalid output path: directory "${host('missing-dir')}" does not exist`);
     fails(['cp', 'running:/etc/passwd', `${host('missing-dir')}/`], 'no such directory');
     fails(['cp', host('nothing-here'), 'running:/tmp'], `lstat ${host('nothing-here')}: no such file or directory`);
     fails(['cp', host('file.txt'), 'nosuch:/tmp'], 'No such container: nosuch');
@@ -198,11 +199,11 @@ describe.runIf(isRoot)('tsbuild cp', () => {
     // The contents of a directory: `./` and below.
     const contents = tarNames(tsbuild(['cp', 'running:/tmp/tree/.', '-']).stdout).map((line) => line.split(/\s+/).at(-1));
     expect(contents).toEqual(expect.arrayContaining(['./', './a', './sub/b']));
-    // A tar made on the host, extracted into a directory; -a keeps its owners.
+    // A tar made on the host, extracted into a directory, keeps its owners, with or without -a (docker 26's daemon keeps the archive's).
     const archive = spawnSync('tar', ['-c', '-C', host('tree'), '--numeric-owner', '.'], { maxBuffer: 1 << 24 }).stdout;
     ok('exec', 'running', 'mkdir', '/tmp/from-tar', '/tmp/from-tar-a');
     expect(tsbuild(['cp', '-', 'running:/tmp/from-tar'], archive).status).toBe(0);
-    expect(ok('exec', 'running', 'stat', '-c', '%n %u:%g', '/tmp/from-tar/a', '/tmp/from-tar/sub/b')).toBe('/tmp/from-tar/a 0:0\n/tmp/from-tar/sub/b 0:0\n');
+    expect(ok('exec', 'running', 'stat', '-c', '%n %u:%g', '/tmp/from-tar/a', '/tmp/from-tar/sub/b')).toBe('/tmp/from-tar/a 1234:5678\n/tmp/from-tar/sub/b 0:0\n');
     expect(tsbuild(['cp', '-a', '-', 'running:/tmp/from-tar-a'], archive).status).toBe(0);
     expect(ok('exec', 'running', 'stat', '-c', '%u:%g', '/tmp/from-tar-a/a')).toBe('1234:5678\n');
     const refused = tsbuild(['cp', '-', 'running:/etc/passwd'], archive);
@@ -233,11 +234,12 @@ describe.runIf(isRoot)('tsbuild cp', () => {
     expect(climbed.stderr).toContain('is outside of the destination');
   });
 
-  it('keeps the owner with -a, gives the container\'s root by default, and the caller\'s on the way out', () => {
+  it('keeps the owner with or without -a, as docker 26 does, and gives the caller\'s on the way out', () => {
     ok('cp', '-a', host('file.txt'), 'running:/tmp/owned.txt');
     expect(ok('exec', 'running', 'stat', '-c', '%u:%g', '/tmp/owned.txt')).toBe('1234:5678\n');
-    ok('cp', host('file.txt'), 'running:/tmp/rooted.txt');
-    expect(ok('exec', 'running', 'stat', '-c', '%u:%g', '/tmp/rooted.txt')).toBe('0:0\n');
+    // docker 26 `cp FILE CONTAINER:PATH` of a host file owned by 1234:5678: 1234:5678 in the container.
+    ok('cp', host('file.txt'), 'running:/tmp/kept.txt');
+    expect(ok('exec', 'running', 'stat', '-c', '%u:%g', '/tmp/kept.txt')).toBe('1234:5678\n');
     ok('cp', '-a', 'running:/tmp/owned.txt', host('owned-out'));
     expect(statSync(host('owned-out'))).toMatchObject({ uid: 0, gid: 0 });
   });

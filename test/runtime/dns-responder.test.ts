@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startResponder, stopResponder } from '../../src/runtime/network/responder.js';
-import { namesPath, networksDirectory, type NetworkRecord } from '../../src/runtime/network/state.js';
+import { namesPath, networkNames, networksDirectory, type NetworkRecord } from '../../src/runtime/network/state.js';
 import type { Store } from '../../src/store/index.js';
 import { buildBinaries, isRoot } from './helpers.js';
 
@@ -169,4 +169,20 @@ describe.runIf(isRoot)('the DNS responder of a network', () => {
       silent.close();
     }
   }, 30_000);
+});
+
+describe('the names a network answers', () => {
+  it("answers NAME.NETWORK too, as docker's embedded DNS does", () => {
+    const endpoint = { containerId: 'c0ffee'.padEnd(64, '0'), name: 'Web', aliases: ['api'], address: '10.7.0.2', mac: '02:42:0a:07:00:02', hostVeth: 'tsbv0', interfaceName: 'eth0' };
+    const network: NetworkRecord = { id: 'ab'.padEnd(64, '0'), name: 'mynet', created: '2026-01-01T00:00:00Z', driver: 'bridge', internal: false, labels: {}, isDefault: false, subnetGiven: true, subnet: '10.7.0.0/24', gateway: '10.7.0.1', bridge: 'tsb-ab00000000', endpoints: { [endpoint.containerId]: endpoint } };
+    // docker 26 on a user network `mynet`: `ping web.mynet` and `ping api.mynet` reach the container, as `web` and `api` do.
+    expect(networkNames(network)).toEqual({
+      c0ffee000000: '10.7.0.2',
+      'c0ffee000000.mynet': '10.7.0.2',
+      web: '10.7.0.2',
+      'web.mynet': '10.7.0.2',
+      api: '10.7.0.2',
+      'api.mynet': '10.7.0.2',
+    });
+  });
 });

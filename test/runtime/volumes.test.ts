@@ -141,6 +141,13 @@ describe('mount flags', () => {
     }
     expect(errorCode(() => parseTmpfsFlag('relative'))).toBe('INVALID_ARGUMENT');
   });
+
+  it("refuses an unknown --mount type and an empty -v part in docker 26's words", () => {
+    // docker 26 `run --mount type=nfs,dst=/t` and `run -v :/x`.
+    expect(() => parseMountFlag('type=nfs,target=/t')).toThrow('invalid mount config for type "nfs": mount type unknown');
+    expect(() => parseVolumeFlag(':/x')).toThrow('invalid spec: :/x: empty section between colons');
+    expect(() => parseVolumeFlag('data::ro')).toThrow('invalid spec: data::ro: empty section between colons');
+  });
 });
 
 describe('prepareMounts', () => {

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 
 import { TsbuildError, checkStopSignal, formatPlatform, hostPlatform, messageOf, parseByteSize, parseGoDuration, parsePlatform, platformMatches } from '../../common/index.js';
-import { lookupEnv, parseEnvFile, parseLogConfig, parseMountFlag, parsePortSpecs, parseTmpfsFlag, parseUlimit, parseVolumeFlag, type CreateContainerOptions, type MountRequest, type HealthcheckConfig, type ResourceUpdate, type RestartPolicy } from '../../runtime/index.js';
+import { lookupEnv, parseEnvFile, parseLogConfig, parseMountFlag, parsePortSpec, parseTmpfsFlag, parseUlimit, parseVolumeFlag, type CreateContainerOptions, type MountRequest, type HealthcheckConfig, type ResourceUpdate, type RestartPolicy } from '../../runtime/index.js';
 import { collect } from '../common-options.js';
 
 export interface ContainerFlags {
@@ -97,7 +97,7 @@ export function addContainerOptions(command: Command): Command {
     .option('-h, --hostname <name>', "the container's hostname (default: the first 12 digits of its ID)")
     .option('--network <network>', "bridge (the default network), none (loopback only), host, a network's name, container:NAME")
     .option('--network-alias <alias>', 'another name on the network (repeatable)', collect, [])
-    .option('-p, --publish <[ip:]host:container[/proto]>', 'publish a port (repeatable)', collect, [])
+    .option('-p, --publish <[ip:][host:]container[/proto]>', 'publish a port or a range (8000-8001:80-81) (repeatable)', collect, [])
     .option('-P, --publish-all', "publish the image's exposed ports")
     .option('--ip <address>', "the container's IPv4 address on its user network (one created with --subnet)")
     .option('--volumes-from <container>', "mount the volumes of another container, at the same places (CONTAINER[:ro|:rw]; repeatable)", collect, [])
@@ -421,7 +421,7 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     ...(flags.hostname === undefined ? {} : { hostname: flags.hostname }),
     ...(flags.network === undefined ? {} : { network: flags.network }),
     ...(flags.networkAlias.length === 0 ? {} : { networkAliases: flags.networkAlias }),
-    ...(flags.publish.length === 0 ? {} : { publish: flags.publish.flatMap(parsePortSpecs) }),
+    ...(flags.publish.length === 0 ? {} : { publish: flags.publish.flatMap(parsePortSpec) }),
     ...(flags.publishAll === true ? { publishAll: true } : {}),
     ...(flags.expose.length === 0 ? {} : { expose: flags.expose.flatMap(parseExposeFlag) }),
     ...(flags.volumesFrom.length === 0 ? {} : { volumesFrom: flags.volumesFrom }),

@@ -52,7 +52,7 @@ import {
   type ObservedState,
 } from '../../runtime/index.js';
 import { listImages, type Store } from '../../store/index.js';
-import { dockerTable, formatBytes, formatCreatedSince, formatGoTime, humanDuration, topTable } from '../format.js';
+import { compareNatural, dockerTable, formatBytes, formatCreatedSince, formatGoTime, humanDuration, topTable } from '../format.js';
 import { formatListTemplate, nilSlice, sortedKeys } from '../go-template.js';
 import { ExitError, type CliIo } from '../io.js';
 import { createProgram, userArguments } from '../program.js';
@@ -888,23 +888,20 @@ function defineWait(parent: Command, io: CliIo, name = 'wait'): void {
   });
 }
 
-/** BINDINGS (`80/tcp` → hosts) in the order of their ports' numbers, as docker's `port` lists them. */
-export function byPortNumber<T>(bindings: Readonly<Record<string, T>>): [string, T][] {
-  return Object.entries(bindings).sort(([a], [b]) => Number(a.split('/')[0]) - Number(b.split('/')[0]) || (a < b ? -1 : a > b ? 1 : 0));
-}
-
 function definePort(parent: Command, io: CliIo, name = 'port'): void {
   addRootOption(parent.command(name).description("a container's published ports").argument('<container>', 'name or ID').argument('[port]', 'PORT[/PROTO]')).action(async (nameOrId: string, port: string | undefined, flags: RootOption) => {
     const store = await storeFromOptions(flags);
     const record = await findContainer(store, nameOrId);
     const bindings = record.hostConfig?.portBindings ?? {};
     const wanted = port === undefined ? undefined : port.includes('/') ? port : `${port}/tcp`;
-    for (const [containerPort, hosts] of byPortNumber(bindings)) {
+    const lines: string[] = [];
+    for (const [containerPort, hosts] of Object.entries(bindings)) {
       if (wanted !== undefined && containerPort !== wanted) continue;
-      for (const host of hosts) io.stdout.write(`${wanted === undefined ? `${containerPort} -> ` : ''}${host.HostIp === '' ? '0.0.0.0' : host.HostIp}:${host.HostPort}\n`);
+      for (const host of hosts) lines.push(`${wanted === undefined ? `${containerPort} -> ` : ''}${host.HostIp === '' ? '0.0.0.0' : host.HostIp}:${host.HostPort}`);
     }
-    // docker's CLI words, with the port as it was given.
-    if (port !== undefined && wanted !== undefined && bindings[wanted] === undefined) throw new TsbuildError('NOT_FOUND', `No public port '${port}' published for ${nameOrId}`);
+    // docker's client sorts them: 80/udp before 81/tcp and 8080/tcp, whatever order they were published in.
+    for (const line of lines.sort(compareNatural)) io.stdout.write(`${line}\n`);
+    if (wanted !== undefined && bindings[wanted] === undefined) throw new TsbuildError('NOT_FOUND', `No public port '${port ?? ''}' published for ${nameOrId}`);
   });
 }
 

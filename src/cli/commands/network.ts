@@ -44,7 +44,7 @@ export function inspectNetwork(network: NetworkRecord): Record<string, unknown> 
     Scope: 'local',
     Driver: network.driver,
     EnableIPv6: false,
-    // docker 26: a user network's IPAM options are {}, the default bridge's null.
+    // docker 26: IPAM options `{}` for a network `network create` made, null for the default bridge.
     IPAM: { Driver: 'default', Options: network.isDefault ? null : {}, Config: network.subnet === undefined ? [] : [{ Subnet: network.subnet, Gateway: network.gateway }] },
     Internal: network.internal,
     Attachable: false,
@@ -71,6 +71,31 @@ export async function inspectNetworkNamed(store: Store, name: string): Promise<R
 
 function builtinRecord(name: string, driver: string): Record<string, unknown> {
   return { Name: name, Id: builtinId(name), Created: '0001-01-01T00:00:00Z', Scope: 'local', Driver: driver, EnableIPv6: false, IPAM: { Driver: 'default', Options: null, Config: null }, Internal: false, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false, Containers: {}, Options: {}, Labels: {} };
+}
+
+/** Whether REFERENCE names the built-in network NAME (by name or ID prefix). */
+function isBuiltin(reference: string, name: string): boolean {
+  return reference === name || (reference.length > 0 && builtinId(name).startsWith(reference));
+}
+
+/** docker's refusals for `network connect` of a container in or to the built-in modes. */
+function checkConnectModes(reference: string, mode: string): void {
+  if (mode === 'host' || mode.startsWith('container:')) throw new TsbuildError('INVALID_ARGUMENT', 'container sharing network namespace with another container or host cannot be connected to any other network');
+  if (isBuiltin(reference, 'host')) throw new TsbuildError('INVALID_ARGUMENT', 'container cannot be disconnected from host network or connected to host network');
+  if (isBuiltin(reference, 'none') || mode === 'none') throw new TsbuildError('INVALID_ARGUMENT', 'container cannot be connected to multiple networks with one of the networks in private (none) mode');
+}
+
+/**
+ * `network disconnect` from a built-in network: refused from the host's, as docker; from none,
+ * nothing to do (docker takes it off none, which leaves it as it was: loopback only). Says
+ * whether REFERENCE was a built-in network.
+ */
+function disconnectBuiltin(reference: string, record: { readonly id: string; readonly config: { readonly network: string } }): boolean {
+  const builtin = ['host', 'none'].find((name) => isBuiltin(reference, name));
+  if (builtin === undefined) return false;
+  if (record.config.network !== builtin) throw new TsbuildError('NOT_FOUND', `container ${record.id} is not connected to the network ${builtin}`);
+  if (builtin === 'host') throw new TsbuildError('INVALID_ARGUMENT', 'container cannot be disconnected from host network or connected to host network');
+  return true;
 }
 
 interface FilteredNetwork {
@@ -238,11 +263,16 @@ export function registerNetwork(program: Command, io: CliIo): void {
   ).action(async (name: string, container: string, options: RootOption & { alias: string[]; ip?: string }) => {
     const store = await storeFromOptions(options);
     // The container is looked for first, as docker's daemon does: one that is not there is said in its words.
-    await findContainer(store, container);
+    const record = await findContainer(store, container);
+    checkConnectModes(name, record.config.network);
     await connectContainer(store, name, container, options.alias, options.ip);
   });
   addRootOption(network.command('disconnect').description('disconnect a container from a network').argument('<network>').argument('<container>')).action(async (name: string, container: string, options: RootOption) => {
-    await disconnectContainer(await storeFromOptions(options), name, container);
+    const store = await storeFromOptions(options);
+    const record = await findContainer(store, container);
+    if (disconnectBuiltin(name, record)) return;
+    // docker names the container by its whole ID when it is not on the network.
+    await disconnectContainer(store, name, record.id);
   });
   addRootOption(network.command('prune').description('remove every network no container uses').option('-f, --force', 'do not ask (tsbuild never asks)')).action(async (options: RootOption) => {
     const removed = await pruneNetworks(await storeFromOptions(options));

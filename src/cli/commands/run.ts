@@ -2,7 +2,7 @@ import { constants as osConstants } from 'node:os';
 import type { Command } from 'commander';
 import { TsbuildError, familiarReference, isTsbuildError, type ImageReference } from '../../common/index.js';
 import type { RegistryClient } from '../../registry/index.js';
-import { parsePortSpecs, rawTerminalOutput, runContainer, runFailureStatus, type RunningContainer } from '../../runtime/index.js';
+import { hostNetworkPortsWarning, parsePortSpec, rawTerminalOutput, runContainer, runFailureStatus, type RunningContainer } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
 import { ExitError, type CliIo } from '../io.js';
 import { isUserNetwork, runInUserNamespace } from '../rootless.js';
@@ -108,6 +108,7 @@ export function registerRun(program: Command, io: CliIo): void {
         rawTerminalOutput(0);
       }
       if (tty && stdout.isTTY) stdout.on('resize', onResize);
+      if (flags.network === 'host' && flags.publish.length > 0) io.stderr.write(`WARNING: ${hostNetworkPortsWarning}\n`);
       const result = await runContainer({
         store,
         image,
@@ -122,7 +123,7 @@ export function registerRun(program: Command, io: CliIo): void {
         ...(flags.name === undefined ? {} : { name: flags.name }),
         ...(flags.hostname === undefined ? {} : { hostname: flags.hostname }),
         networkAliases: flags.networkAlias,
-        publish: flags.publish.flatMap(parsePortSpecs),
+        publish: flags.publish.flatMap(parsePortSpec),
         ...(flags.publishAll === true ? { publishAll: true } : {}),
         ...(flags.expose.length === 0 ? {} : { expose: flags.expose.flatMap(parseExposeFlag) }),
         ...(flags.volumesFrom.length === 0 ? {} : { volumesFrom: flags.volumesFrom }),

@@ -2,7 +2,7 @@
  * IPv4 subnets, addresses and published ports as docker's command line writes them: pure
  * functions, no host state.
  */
-import { TsbuildError } from '../../common/index.js';
+import { TsbuildError, parsePortMappingSpec } from '../../common/index.js';
 
 export interface Subnet {
   /** The network address as a number. */
@@ -28,11 +28,22 @@ export function parseSubnet(text: string): Subnet {
   const [address, prefixText] = text.split('/');
   const value = address === undefined ? undefined : parseAddress(address);
   const prefix = Number(prefixText);
-  if (value === undefined || prefixText === undefined || !/^\d{1,2}$/.test(prefixText) || prefix > 30 || prefix < 8) {
-    throw new TsbuildError('INVALID_ARGUMENT', `invalid subnet ${text}: an IPv4 CIDR from /8 to /30 is needed`);
+  if (value === undefined || prefixText === undefined || !/^\d{1,2}$/.test(prefixText) || prefix > 32) {
+    throw new TsbuildError('INVALID_ARGUMENT', `invalid subnet ${text}: invalid CIDR block notation`);
   }
+  if (prefix > 30 || prefix < 8) throw new TsbuildError('INVALID_ARGUMENT', `invalid subnet ${text}: an IPv4 CIDR from /8 to /30 is needed`);
   // As docker: the host bits are dropped (10.1.2.3/24 is 10.1.2.0/24).
   return { base: Math.floor(value / 2 ** (32 - prefix)) * 2 ** (32 - prefix), prefix };
+}
+
+/**
+ * `network create --subnet`: TEXT as parseSubnet reads it, refused in docker 26's words when it
+ * has host bits set (`10.1.2.3/24`: it should be 10.1.2.0/24), where older dockers dropped them.
+ */
+export function parseRequestedSubnet(text: string): Subnet {
+  const subnet = parseSubnet(text);
+  if (parseAddress(text.split('/')[0] ?? '') !== subnet.base) throw new TsbuildError('INVALID_ARGUMENT', `invalid subnet ${text}: it should be ${formatSubnet(subnet)}`);
+  return subnet;
 }
 
 export function formatSubnet(subnet: Subnet): string {
@@ -72,10 +83,15 @@ export function allocateAddress(subnet: Subnet, gateway: number, used: ReadonlyS
   return undefined;
 }
 
-/** docker's default pools: 172.17-31.0.0/16, then 192.168.0-240.0/20. */
-export function defaultPool(): Subnet[] {
+/**
+ * docker's default pools, 172.17-31.0.0/16 then 192.168.0-240.0/20, for the default bridge; a
+ * user network's pool leaves out 172.17.0.0/16, which docker's daemon holds for its default
+ * bridge (scripts reach the host at 172.17.0.1), so user networks start at 172.18.0.0/16 even
+ * while the default bridge, made only when a container uses it, has no subnet yet.
+ */
+export function defaultPool(forDefaultNetwork = true): Subnet[] {
   const pool: Subnet[] = [];
-  for (let second = 17; second <= 31; second++) pool.push({ base: (172 * 256 + second) * 65536, prefix: 16 });
+  for (let second = forDefaultNetwork ? 17 : 18; second <= 31; second++) pool.push({ base: (172 * 256 + second) * 65536, prefix: 16 });
   for (let third = 0; third < 256; third += 16) pool.push({ base: ((192 * 256 + 168) * 256 + third) * 256, prefix: 20 });
   return pool;
 }
@@ -87,79 +103,55 @@ export interface PortSpec {
   readonly hostIp?: string;
   /** 0: a free port chosen when published. */
   readonly hostPort: number;
+  /**
+   * `-p 8000-8010:80`: the last of the host ports the one published is chosen from (the first
+   * free one, as docker's port allocator takes them); undefined for a single host port.
+   */
+  readonly hostPortEnd?: number;
   readonly containerPort: number;
   readonly protocol: Protocol;
 }
 
-function port(text: string, what: string, spec: string): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < 1 || value > 65535) throw new TsbuildError('INVALID_ARGUMENT', `invalid ${what} port '${text}' in '${spec}'`);
-  return value;
-}
-
-/** `-p [IP:][HOST:]CONTAINER[/tcp|udp]` of one port, as docker reads it (`parsePortSpecs` takes ranges). */
-export function parsePortSpec(spec: string): PortSpec {
-  const slash = spec.lastIndexOf('/');
-  const protocolText = slash < 0 ? 'tcp' : spec.slice(slash + 1);
-  if (protocolText !== 'tcp' && protocolText !== 'udp') throw new TsbuildError('INVALID_ARGUMENT', `invalid protocol '${protocolText}' in '${spec}': tcp or udp`);
-  const rest = slash < 0 ? spec : spec.slice(0, slash);
-  const parts = rest.split(':');
-  let hostIp: string | undefined;
-  let hostPort = '';
-  let containerPort: string;
-  if (parts.length === 1) containerPort = parts[0] ?? '';
-  else if (parts.length === 2) [hostPort, containerPort] = [parts[0] ?? '', parts[1] ?? ''];
-  else if (parts.length === 3) [hostIp, hostPort, containerPort] = [parts[0] ?? '', parts[1] ?? '', parts[2] ?? ''];
-  else throw new TsbuildError('INVALID_ARGUMENT', `invalid port specification '${spec}'`);
-  if (hostIp !== undefined) {
-    if (hostIp === '' || hostIp === '0.0.0.0') hostIp = undefined;
-    else if (parseAddress(hostIp) === undefined) throw new TsbuildError('INVALID_ARGUMENT', `invalid IP address '${hostIp}' in '${spec}'`);
+/**
+ * `-p [IP:][HOST:]CONTAINER[/PROTO]`, as docker reads it (go-connections' ParsePortSpec, in its
+ * words): one spec for each container port of a range (`8000-8001:80-81` is two), host port 0
+ * (or none) chosen when published, a host range with a single container port one to choose from.
+ * tsbuild publishes IPv4 TCP and UDP only: an IPv6 address or sctp is refused here, where docker
+ * refuses them when the container starts.
+ */
+export function parsePortSpec(spec: string): PortSpec[] {
+  const { ip, hostPorts, containerPorts, proto } = parsePortMappingSpec(spec);
+  if (proto === 'sctp') throw new TsbuildError('INVALID_ARGUMENT', `invalid protocol 'sctp' in '${spec}': tcp or udp`);
+  if (ip !== '' && parseAddress(ip) === undefined) throw new TsbuildError('INVALID_ARGUMENT', `invalid IP address '${ip}' in '${spec}': IPv4 only`);
+  if (containerPorts[0] === 0) throw new TsbuildError('INVALID_ARGUMENT', `Invalid containerPort: ${containerPorts[0]}`);
+  const hostIp = ip === '' || ip === '0.0.0.0' ? {} : { hostIp: ip };
+  const count = containerPorts[1] - containerPorts[0] + 1;
+  const specs: PortSpec[] = [];
+  for (let index = 0; index < count; index++) {
+    const containerPort = containerPorts[0] + index;
+    if (hostPorts === undefined) specs.push({ ...hostIp, hostPort: 0, containerPort, protocol: proto });
+    else if (count === 1 && hostPorts[1] !== hostPorts[0]) specs.push({ ...hostIp, hostPort: hostPorts[0], hostPortEnd: hostPorts[1], containerPort, protocol: proto });
+    else specs.push({ ...hostIp, hostPort: hostPorts[0] === 0 ? 0 : hostPorts[0] + index, containerPort, protocol: proto });
   }
-  return {
-    ...(hostIp === undefined ? {} : { hostIp }),
-    hostPort: hostPort === '' ? 0 : port(hostPort, 'host', spec),
-    containerPort: port(containerPort, 'container', spec),
-    protocol: protocolText,
-  };
+  return specs;
 }
 
 /**
- * `-p` with ranges as docker reads it (go-connections' ParsePortSpec): `8000-8001:80-81` is one
- * spec per pair, `80-81` (or `IP::80-81`) one per container port with a free host port each.
- * docker's daemon also takes a host range for one container port (a free port of the range);
- * that is refused here, not published elsewhere.
+ * What a container publishes: PUBLISH (`-p`), then with `-P` each port of EXPOSED that no `-p`
+ * binds already (docker's daemon gives -P only ports without a binding: `-p 8080:8080 -P` of an
+ * image exposing 8080 publishes it once, on 8080).
  */
-export function parsePortSpecs(spec: string): PortSpec[] {
-  const slash = spec.lastIndexOf('/');
-  const rest = slash < 0 ? spec : spec.slice(0, slash);
-  const suffix = slash < 0 ? '' : spec.slice(slash);
-  const parts = rest.split(':');
-  const containerText = parts.at(-1) ?? '';
-  const hostText = parts.length >= 2 ? (parts.at(-2) ?? '') : '';
-  if (!containerText.includes('-') && !hostText.includes('-')) return [parsePortSpec(spec)];
-  const range = (text: string, what: string): [number, number] => {
-    if (!text.includes('-')) return [port(text, what, spec), port(text, what, spec)];
-    const [first = '', last = '', ...more] = text.split('-');
-    const start = port(first, what, spec);
-    const end = port(last, what, spec);
-    if (more.length > 0 || end < start) throw new TsbuildError('INVALID_ARGUMENT', `invalid range specified for port: ${text}`);
-    return [start, end];
-  };
-  const [containerStart, containerEnd] = range(containerText, 'container');
-  const hostRange = hostText === '' ? undefined : range(hostText, 'host');
-  if (hostRange !== undefined && hostRange[1] - hostRange[0] !== containerEnd - containerStart) {
-    if (containerEnd !== containerStart) throw new TsbuildError('INVALID_ARGUMENT', `invalid ranges specified for container and host Ports: ${containerText} and ${hostText}`);
-    throw new TsbuildError('INVALID_ARGUMENT', `a host port range for one container port is not supported: '${spec}' (give one host port)`);
-  }
-  const prefix = parts.length === 3 ? `${parts[0] ?? ''}:` : '';
-  return Array.from({ length: containerEnd - containerStart + 1 }, (_, offset) =>
-    parsePortSpec(`${prefix}${hostRange === undefined ? (parts.length === 3 ? ':' : '') : `${hostRange[0] + offset}:`}${containerStart + offset}${suffix}`),
-  );
+export function portsToPublish(publish: readonly PortSpec[], exposed: readonly PortSpec[]): PortSpec[] {
+  const bound = new Set(publish.map((spec) => `${spec.containerPort}/${spec.protocol}`));
+  return [...publish, ...exposed.filter((spec) => !bound.has(`${spec.containerPort}/${spec.protocol}`))];
 }
+
+/** docker's warning for `-p` with `--network host`, whose ports are the host's already. */
+export const hostNetworkPortsWarning = 'Published ports are discarded when using host network mode';
 
 /** The image's ExposedPorts (`80/tcp`), for `-P`. */
 export function exposedPortSpecs(exposed: Readonly<Record<string, unknown>> | undefined): PortSpec[] {
-  return Object.keys(exposed ?? {}).map((key) => {
+  return Object.keys(exposed ?? {}).flatMap((key) => {
     const [number = '', protocol = 'tcp'] = key.split('/');
     return parsePortSpec(`${number}/${protocol}`);
   });

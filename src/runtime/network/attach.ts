@@ -14,7 +14,7 @@ import { TsbuildError, isTsbuildError } from '../../common/index.js';
 import type { Store } from '../../store/index.js';
 import { newContainerId, processStartTime, readContainerRecord } from '../container.js';
 import { userNamespaceSize } from '../spec.js';
-import { allocateAddress, defaultPool, formatAddress, formatSubnet, macOf, overlaps, parseAddress, parseSubnet, subnetSize, type PortSpec, type Subnet } from './address.js';
+import { allocateAddress, contains, defaultPool, formatAddress, formatSubnet, macOf, overlaps, parseAddress, parseRequestedSubnet, parseSubnet, subnetSize, type PortSpec, type Subnet } from './address.js';
 import {
   addDnatRules,
   containerTag,
@@ -29,7 +29,7 @@ import {
   routedSubnets,
   type NetworkSide,
 } from './host.js';
-import { checkPortFree, reservePort, type PublishedPort } from './ports.js';
+import { checkPortFree, chooseHostPort, type PublishedPort } from './ports.js';
 import {
   addNamespaceForward,
   ensureRootlessNamespace,
@@ -76,10 +76,10 @@ function checkName(name: string): void {
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new TsbuildError('INVALID_ARGUMENT', `invalid network name '${name}': only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
 }
 
-/** A subnet of the pool that no route of the host and no network of the store overlaps. */
-async function freeSubnet(taken: readonly Subnet[]): Promise<Subnet> {
+/** A subnet of the pool (the default network's, or user networks') that no route of the host and no network of the store overlaps. */
+async function freeSubnet(taken: readonly Subnet[], forDefaultNetwork: boolean): Promise<Subnet> {
   const routed = [...(await routedSubnets()), ...taken];
-  const free = defaultPool().find((candidate) => !routed.some((used) => overlaps(candidate, used)));
+  const free = defaultPool(forDefaultNetwork).find((candidate) => !routed.some((used) => overlaps(candidate, used)));
   if (free === undefined) throw new TsbuildError('RUNTIME', 'create network: no free subnet left in the default pools; give one with --subnet');
   return free;
 }
@@ -116,7 +116,7 @@ async function ensureBridge(store: Store, side: NetworkSide, network: NetworkRec
       // The rootless namespace routes nothing of the host's but slirp4netns's own network (refused at creation).
       const clash = side === hostSide ? (await routedSubnets()).find((used) => overlaps(used, subnet)) : undefined;
       if (clash !== undefined) throw new TsbuildError('RUNTIME', `create network ${network.name}: subnet ${network.subnet} overlaps ${formatSubnet(clash)}, which the host routes already`);
-    } else subnet = await freeSubnet(storeSubnets(await listNetworks(store), network.id));
+    } else subnet = await freeSubnet(storeSubnets(await listNetworks(store), network.id), network.isDefault);
     const gateway = kept && network.gateway !== undefined ? (parseAddress(network.gateway) ?? subnet.base + 1) : subnet.base + 1;
     await createBridge(side, network.id, network.bridge, subnet, gateway, network.internal);
     const updated: NetworkRecord = { ...network, subnet: formatSubnet(subnet), gateway: formatAddress(gateway) };
@@ -158,6 +158,30 @@ export async function networks(store: Store): Promise<NetworkRecord[]> {
   return listNetworks(store);
 }
 
+/** `--subnet` (and whether `--gateway` may go without it), refused in docker 26's words. */
+function requestedSubnet(options: CreateNetworkOptions): Subnet | undefined {
+  if (options.subnet === undefined) {
+    if (options.gateway !== undefined) throw new TsbuildError('INVALID_ARGUMENT', 'every ip-range or gateway must have a corresponding subnet');
+    return undefined;
+  }
+  try {
+    return parseRequestedSubnet(options.subnet);
+  } catch (error) {
+    // docker's daemon says its configuration checks so, on a line of their own.
+    throw error instanceof TsbuildError ? new TsbuildError(error.code, `invalid network config:\n${error.message}`, { cause: error }) : error;
+  }
+}
+
+/** `--gateway` in SUBNET (its first host address when not given), refused in docker 26's words. */
+function requestedGateway(subnet: Subnet, text: string | undefined): number {
+  if (text === undefined) return subnet.base + 1;
+  const gateway = parseAddress(text);
+  if (gateway === undefined || !contains(subnet, gateway)) throw new TsbuildError('INVALID_ARGUMENT', `no matching subnet for gateway ${text}`);
+  // The network's own address and its broadcast are taken before any gateway, by docker's IPAM.
+  if (gateway === subnet.base || gateway === subnet.base + subnetSize(subnet) - 1) throw new TsbuildError('INVALID_ARGUMENT', `failed to allocate gateway (${text}): Address already in use`);
+  return gateway;
+}
+
 /** `network create`: the record, the bridge and its rules. */
 export async function createNetwork(store: Store, options: CreateNetworkOptions): Promise<NetworkRecord> {
   checkName(options.name);
@@ -165,29 +189,22 @@ export async function createNetwork(store: Store, options: CreateNetworkOptions)
     throw new TsbuildError('INVALID_ARGUMENT', `network with name ${options.name} already exists`);
   }
   const rootless = !canManageNetworks();
-  const subnet = options.subnet === undefined ? undefined : parseSubnet(options.subnet);
+  const subnet = requestedSubnet(options);
   if (rootless && subnet !== undefined && overlaps(subnet, parseSubnet(rootlessSlirpSubnet))) {
     throw new TsbuildError('INVALID_ARGUMENT', `network create: subnet ${formatSubnet(subnet)} overlaps ${rootlessSlirpSubnet}, the user-mode network stack's`);
   }
-  let gateway: number | undefined;
-  if (options.gateway !== undefined) {
-    if (subnet === undefined) throw new TsbuildError('INVALID_ARGUMENT', 'network create: --gateway needs --subnet');
-    gateway = parseAddress(options.gateway);
-    if (gateway === undefined || gateway === subnet.base || !parseSubnet(options.subnet ?? '') || gateway >= subnet.base + 2 ** (32 - subnet.prefix) - 1 || gateway < subnet.base) {
-      throw new TsbuildError('INVALID_ARGUMENT', `network create: gateway ${options.gateway} is not a host address of ${formatSubnet(subnet)}`);
-    }
-  }
+  const gateway = subnet === undefined ? undefined : requestedGateway(subnet, options.gateway);
   return withNetworkLock(store, async () => {
     const all = await listNetworks(store);
     if (all.some((network) => network.name === options.name)) throw new TsbuildError('INVALID_ARGUMENT', `network with name ${options.name} already exists`);
-    if (subnet !== undefined) {
-      const clash = all.find((network) => network.subnet !== undefined && overlaps(parseSubnet(network.subnet), subnet));
-      if (clash !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `network create: subnet ${formatSubnet(subnet)} overlaps network ${clash.name}'s`);
+    if (subnet !== undefined && all.some((network) => network.subnet !== undefined && overlaps(parseSubnet(network.subnet), subnet))) {
+      // docker's IPAM, for a subnet another of its networks holds.
+      throw new TsbuildError('CONFLICT', 'Pool overlaps with other one on this address space');
     }
     const id = await newId();
     // Rootless, the bridge is made when a container first joins (in the rootless namespace, which
     // runs only while containers use it): the subnet is chosen now, and kept.
-    const chosen = subnet ?? (rootless ? await freeSubnet(storeSubnets(all, id)) : undefined);
+    const chosen = subnet ?? (rootless ? await freeSubnet(storeSubnets(all, id), false) : undefined);
     const record: NetworkRecord = {
       id,
       name: options.name,
@@ -486,7 +503,8 @@ export async function attachContainer(store: Store, options: AttachOptions): Pro
   await releaseAbandonedEndpoints(store);
   const choice = parseNetworkOption(options.network);
   const ports = options.ports ?? [];
-  if (choice.kind !== 'network' && ports.length > 0) throw new TsbuildError('INVALID_ARGUMENT', `conflicting options: port publishing and the ${choice.kind} network mode`);
+  // docker 26 publishes nothing with host (saying so when the container is made) or none, and refuses ports with container:.
+  if (choice.kind === 'container' && ports.length > 0) throw new TsbuildError('INVALID_ARGUMENT', 'conflicting options: port publishing and the container type network mode');
   if (choice.kind === 'none' || choice.kind === 'host') return { namespace: choice.kind, hostsEntries: [], ports: [] };
   if (choice.kind === 'container') {
     const joined = await containerNamespace(store, choice.container);
@@ -536,7 +554,7 @@ export async function attachContainer(store: Store, options: AttachOptions): Pro
       return { namespace: { path }, hostsEntries: [`${endpoint.address}\t${options.hostname}`], resolvConf: await resolvConfFor(network), embeddedDns: !network.isDefault, ports: [], publishedPorts: forwarded, address: endpoint.address };
     }
     const published: PublishedPort[] = [];
-    for (const port of ports) published.push({ ...port, hostPort: port.hostPort === 0 ? await reservePort(port) : port.hostPort, address: endpoint.address });
+    for (const port of ports) published.push({ ...(await chooseHostPort(port, published)), address: endpoint.address });
     if (published.length > 0) {
       await addDnatRules(
         hostSide,
@@ -563,7 +581,7 @@ async function forwardPorts(store: Store, side: NetworkSide, network: NetworkRec
   const ids: number[] = [];
   try {
     for (const port of ports) {
-      const chosen = { ...port, hostPort: port.hostPort === 0 ? await reservePort(port) : port.hostPort };
+      const chosen = await chooseHostPort(port, forwarded);
       // slirp4netns says only that it failed: a port in use is told apart first.
       if (port.hostPort !== 0) await checkPortFree(chosen);
       ids.push(await addNamespaceForward(store, chosen));
@@ -617,7 +635,7 @@ export async function disconnectContainer(store: Store, reference: string, conta
   const network = await findNetwork(store, reference);
   if (network === undefined) throw new TsbuildError('NOT_FOUND', `network ${reference} not found`);
   const endpoint = Object.values(network.endpoints).find((candidate) => candidate.name === container || candidate.containerId.startsWith(container));
-  if (endpoint === undefined) throw new TsbuildError('NOT_FOUND', `container ${container} is not connected to network ${network.name}`);
+  if (endpoint === undefined) throw new TsbuildError('NOT_FOUND', `container ${container} is not connected to the network ${network.name}`);
   await leaveNetwork(store, network.id, endpoint.containerId);
 }
 

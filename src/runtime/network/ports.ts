@@ -37,8 +37,13 @@ export async function reservePort(spec: Pick<PortSpec, 'hostIp' | 'protocol'>): 
   return address.port;
 }
 
-/** Fails with docker's `port is already allocated` when SPEC's host port is taken. */
-export async function checkPortFree(spec: Pick<PortSpec, 'hostIp' | 'hostPort' | 'protocol'>): Promise<void> {
+/** docker's words for a host port another process holds (its port mapper's). */
+export function portTakenError(host: string, port: number | string, cause?: unknown): TsbuildError {
+  return new TsbuildError('RUNTIME', `Bind for ${host}:${port} failed: port is already allocated`, cause === undefined ? undefined : { cause });
+}
+
+/** Whether SPEC's host port can be bound now; errors other than a port in use are thrown. */
+async function portFree(spec: Pick<PortSpec, 'hostIp' | 'hostPort' | 'protocol'>): Promise<boolean> {
   const host = spec.hostIp ?? '0.0.0.0';
   try {
     if (spec.protocol === 'udp') {
@@ -48,7 +53,7 @@ export async function checkPortFree(spec: Pick<PortSpec, 'hostIp' | 'hostPort' |
         socket.bind(spec.hostPort, host, () => resolve());
       });
       socket.close();
-      return;
+      return true;
     }
     const server = createServer();
     await new Promise<void>((resolve, reject) => {
@@ -56,9 +61,32 @@ export async function checkPortFree(spec: Pick<PortSpec, 'hostIp' | 'hostPort' |
       server.listen(spec.hostPort, host, () => resolve());
     });
     await new Promise((resolve) => server.close(resolve));
+    return true;
   } catch (error) {
-    throw new TsbuildError('RUNTIME', `publish port ${host}:${spec.hostPort}: ${(error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'port is already allocated' : messageOf(error)}`, { cause: error });
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') return false;
+    throw new TsbuildError('RUNTIME', `publish port ${host}:${spec.hostPort}: ${messageOf(error)}`, { cause: error });
   }
+}
+
+/** Fails with docker's `port is already allocated` when SPEC's host port is taken. */
+export async function checkPortFree(spec: Pick<PortSpec, 'hostIp' | 'hostPort' | 'protocol'>): Promise<void> {
+  if (!(await portFree(spec))) throw portTakenError(spec.hostIp ?? '0.0.0.0', spec.hostPort);
+}
+
+/**
+ * SPEC as published: on a free host port for port 0, on the first free one of a host range
+ * (`-p 8000-8010:80`, as docker's allocator takes them) that none of CHOSEN (the container's
+ * other ports, not bound yet) has, else on its own.
+ */
+export async function chooseHostPort(spec: PortSpec, chosen: readonly PortSpec[] = []): Promise<PortSpec> {
+  const { hostPortEnd, ...single } = spec;
+  if (spec.hostPort === 0) return { ...single, hostPort: await reservePort(spec) };
+  if (hostPortEnd === undefined || hostPortEnd === spec.hostPort) return single;
+  const taken = new Set(chosen.filter((other) => other.protocol === spec.protocol).map((other) => other.hostPort));
+  for (let port = spec.hostPort; port <= hostPortEnd; port++) {
+    if (!taken.has(port) && (await portFree({ ...spec, hostPort: port }))) return { ...single, hostPort: port };
+  }
+  throw new TsbuildError('RUNTIME', `Bind for ${spec.hostIp ?? '0.0.0.0'}:${spec.hostPort}-${hostPortEnd} failed: all ports are allocated`);
 }
 
 export interface PortProxies {
@@ -141,8 +169,10 @@ export async function publishPorts(ports: readonly PublishedPort[]): Promise<Por
     }
   } catch (error) {
     await close();
-    const where = (ports[closers.length]?.hostIp ?? '0.0.0.0') + ':' + String(ports[closers.length]?.hostPort ?? '');
-    throw new TsbuildError('RUNTIME', `publish port ${where}: ${(error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'port is already allocated' : messageOf(error)}`, { cause: error });
+    const host = ports[closers.length]?.hostIp ?? '0.0.0.0';
+    const port = ports[closers.length]?.hostPort ?? '';
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw portTakenError(host, port, error);
+    throw new TsbuildError('RUNTIME', `publish port ${host}:${port}: ${messageOf(error)}`, { cause: error });
   }
   return { close };
 }

@@ -26,6 +26,7 @@ import { processStartTime } from '../container.js';
 import { shimPath } from '../oci-runtime.js';
 import { userNamespaceSize } from '../spec.js';
 import type { PortSpec } from './address.js';
+import { portTakenError } from './ports.js';
 import type { NetworkSide } from './host.js';
 import { listNetworks, networksDirectory, withNetworkLock } from './state.js';
 
@@ -266,7 +267,8 @@ export async function addNamespaceForward(store: Store, port: PortSpec): Promise
   const id = reply.return?.id;
   if (reply.error !== undefined || typeof id !== 'number') {
     const reason = reply.error?.desc ?? JSON.stringify(reply);
-    throw new TsbuildError('RUNTIME', `publish port ${port.hostIp ?? '0.0.0.0'}:${port.hostPort}: ${/in use|EADDRINUSE/i.test(reason) ? 'port is already allocated' : reason}`);
+    if (/in use|EADDRINUSE/i.test(reason)) throw portTakenError(port.hostIp ?? '0.0.0.0', port.hostPort);
+    throw new TsbuildError('RUNTIME', `publish port ${port.hostIp ?? '0.0.0.0'}:${port.hostPort}: ${reason}`);
   }
   return id;
 }

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { TsbuildError, messageOf } from '../../common/index.js';
 import type { PortSpec } from './address.js';
-import { checkPortFree, reservePort } from './ports.js';
+import { checkPortFree, chooseHostPort, portTakenError } from './ports.js';
 import { processStartTime } from '../container.js';
 import { slirpRequest } from './rootless-netns.js';
 
@@ -47,7 +47,8 @@ async function addForward(socket: string, port: PortSpec): Promise<void> {
   const reply = await slirpRequest(socket, { execute: 'add_hostfwd', arguments: { proto: port.protocol, host_addr: port.hostIp ?? '0.0.0.0', host_port: port.hostPort, guest_port: port.containerPort } });
   if (reply.error !== undefined) {
     const reason = reply.error.desc ?? JSON.stringify(reply.error);
-    throw new TsbuildError('RUNTIME', `publish port ${port.hostIp ?? '0.0.0.0'}:${port.hostPort}: ${/in use|EADDRINUSE/i.test(reason) ? 'port is already allocated' : reason}`);
+    if (/in use|EADDRINUSE/i.test(reason)) throw portTakenError(port.hostIp ?? '0.0.0.0', port.hostPort);
+    throw new TsbuildError('RUNTIME', `publish port ${port.hostIp ?? '0.0.0.0'}:${port.hostPort}: ${reason}`);
   }
 }
 
@@ -91,7 +92,7 @@ export async function startUserModeNetwork(namespace: string, ports: readonly Po
   await writeFile(processFile(namespace), JSON.stringify({ pid: child.pid, startTime: (await processStartTime(child.pid)) ?? '', socketDirectory } satisfies SlirpProcess));
   const chosen: PortSpec[] = [];
   for (const port of ports) {
-    const forwarded = { ...port, hostPort: port.hostPort === 0 ? await reservePort(port) : port.hostPort };
+    const forwarded = await chooseHostPort(port, chosen);
     // slirp4netns says only that it failed: a port in use is told apart first.
     if (port.hostPort !== 0) await checkPortFree(forwarded);
     try {

@@ -137,11 +137,18 @@ export async function deleteNetworkRecord(store: Store, id: string): Promise<voi
   await rm(namesPath(store, id), { force: true });
 }
 
-/** The names the responder of NETWORK answers: each endpoint's name, aliases and short ID. */
+/**
+ * The names the responder of NETWORK answers: each endpoint's name, aliases and short ID, each
+ * also followed by the network's name (`web.mynet`), as docker's embedded DNS resolves
+ * `NAME.NETWORK` within that network.
+ */
 export function networkNames(network: NetworkRecord): Record<string, string> {
   const names: Record<string, string> = {};
   for (const endpoint of Object.values(network.endpoints)) {
-    for (const name of [endpoint.containerId.slice(0, 12), ...(endpoint.name === undefined ? [] : [endpoint.name]), ...endpoint.aliases]) names[name.toLowerCase()] = endpoint.address;
+    for (const name of [endpoint.containerId.slice(0, 12), ...(endpoint.name === undefined ? [] : [endpoint.name]), ...endpoint.aliases]) {
+      names[name.toLowerCase()] = endpoint.address;
+      names[`${name}.${network.name}`.toLowerCase()] = endpoint.address;
+    }
   }
   return names;
 }

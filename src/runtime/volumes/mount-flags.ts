@@ -70,7 +70,9 @@ function hostPath(source: string, cwd: string): string {
  */
 export function parseVolumeFlag(spec: string, cwd: string = process.cwd()): MountRequest {
   const parts = spec.split(':');
-  if (parts.some((part) => part === '') || parts.length > 3) throw volumeSpecError(spec);
+  // docker's client: `invalid spec: :/x: empty section between colons`.
+  if (parts.some((part) => part === '')) throw new TsbuildError('INVALID_ARGUMENT', `invalid spec: ${spec}: empty section between colons`);
+  if (parts.length > 3) throw volumeSpecError(spec);
   let source: string | undefined;
   let target: string;
   let modes: string[] = [];
@@ -235,7 +237,8 @@ export function parseMountFlag(text: string, cwd: string = process.cwd()): Mount
         options: [...(tmpfsSize === undefined ? [] : [`size=${tmpfsSize}`]), ...(tmpfsMode === undefined ? [] : [`mode=${tmpfsMode.toString(8)}`])],
       };
     default:
-      throw invalid(`invalid mount type ${JSON.stringify(type)}: bind, volume and tmpfs only`);
+      // docker's daemon's words for a type it cannot mount.
+      throw config('mount type unknown');
   }
 }
 

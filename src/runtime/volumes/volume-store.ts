@@ -16,7 +16,7 @@ import { containerDirectory, removeAbandonedContainers } from '../container.js';
 export interface VolumeInfo {
   readonly CreatedAt: string;
   readonly Driver: 'local';
-  /** null for a volume a run made, `{}` at least for one `volume create` made, as docker. */
+  /** null when it has none, as docker 26 shows them (20.10 showed `{}` for `volume create`'s). */
   readonly Labels: Readonly<Record<string, string>> | null;
   readonly Mountpoint: string;
   readonly Name: string;
@@ -127,6 +127,7 @@ async function createUnlocked(store: Store, options: CreateVolumeOptions): Promi
   const record: VolumeRecord = {
     name,
     createdAt: now(),
+    // docker 26 shows null for no labels and no driver options, however the volume was made.
     labels: labels === undefined || Object.keys(labels).length === 0 ? null : labels,
     options: null,
     anonymous,
