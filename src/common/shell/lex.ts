@@ -23,6 +23,13 @@ export interface ShellOptions {
   readonly skipUnsetEnv?: boolean;
 }
 
+/**
+ * The longest value a word may expand to. Every value a Dockerfile expands can end in the image
+ * config (ENV and LABEL values, ARG values in a RUN's history entry), which is read back only up
+ * to 16 MiB; without a bound, `ENV A=$A$A` on a few dozen lines doubles past any memory.
+ */
+export const maxExpansionLength = 16 * 1024 * 1024;
+
 /** Variables by name. Names are case-sensitive (Linux semantics). */
 export type ShellEnv = ReadonlyMap<string, string> | Readonly<Record<string, string>>;
 
@@ -74,8 +81,17 @@ export function expandWord(word: string, env: ShellEnv, options: ShellOptions = 
     if (error instanceof SyntaxFailure) {
       throw new TsbuildError('EXPANSION', `expand word ${goQuote(word)}: ${error.message}`, { cause: error });
     }
+    // A pattern replacement (`${A//?/$A}`) can outgrow a string before its result is seen.
+    if (error instanceof RangeError && /string length/i.test(error.message)) throw new TsbuildError('EXPANSION', `expand word ${goQuote(word)}: ${tooLong}`, { cause: error });
     throw error;
   }
+}
+
+const tooLong = `the expansion is longer than ${maxExpansionLength} characters, the most tsbuild expands a word to`;
+
+function bounded(text: string): string {
+  if (text.length > maxExpansionLength) throw new SyntaxFailure(tooLong);
+  return text;
 }
 
 /** A failure inside the processor; wrapped once, with the whole word, at the entry point. */
@@ -94,6 +110,7 @@ function lookupIn(env: ShellEnv): Lookup {
 /** Go's `unicode.IsSpace`. */
 const spaceChars = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]$/;
 const isSpace = (ch: string): boolean => spaceChars.test(ch);
+const spaceRuns = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/g;
 // ASCII first: V8 builds a Unicode property class's set for its first match, about a
 // millisecond each for \p{L} and \p{Nd}, which nearly every Dockerfile would pay for nothing.
 const letters = /^\p{L}$/u;
@@ -123,8 +140,15 @@ class WordSplitter {
     }
   }
 
+  /** As addChar for each character, a run of them at a time: a value may be megabytes long. */
   addString(text: string): void {
-    for (const ch of text) this.addChar(ch);
+    let start = 0;
+    for (const space of text.matchAll(spaceRuns)) {
+      if (space.index > start) this.addRaw(text.slice(start, space.index));
+      this.addChar(space[0].charAt(0));
+      start = space.index + space[0].length;
+    }
+    if (start < text.length) this.addRaw(text.slice(start));
   }
 
   addRaw(text: string): void {
@@ -200,11 +224,11 @@ class WordProcessor {
       }
       if (ch === '$') {
         const value = this.processDollar();
-        result += value;
+        result = bounded(result + value);
         words.addString(value);
       } else if (quotes && (ch === "'" || ch === '"')) {
         const value = ch === "'" ? this.processSingleQuote() : this.processDoubleQuote();
-        result += value;
+        result = bounded(result + value);
         words.addRaw(value);
       } else {
         this.next();
@@ -263,7 +287,7 @@ class WordProcessor {
         return raw ? `${result}"` : result;
       }
       if (peeked === '$') {
-        result += this.processDollar();
+        result = bounded(result + this.processDollar());
         continue;
       }
       let ch = this.next() as string;
