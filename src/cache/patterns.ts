@@ -1,4 +1,5 @@
 import { posix } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { pathMatch, TsbuildError } from '../common/index.js';
 
 /*
@@ -32,6 +33,14 @@ export function goClean(path: string): string {
   const normal = posix.normalize(path);
   return normal.length > 1 && normal.endsWith('/') ? normal.slice(0, -1) : normal;
 }
+
+// Patterns come from a context's .dockerignore and from the Dockerfile, and compile to regexps
+// such as `^[^/]*[^/]*…z$` (a run of `*` before `z`) or `^(.*/)?(.*/)?…x$` (`**/**/…/x`), on which V8's
+// backtracking engine takes exponential time for a path that does not match: a build hung on
+// its context. Go's regexp, which BuildKit matches with, takes linear time; so does V8's other
+// engine, which this flag hands a match to once it has backtracked too much (patterns compile to
+// nothing that engine lacks: no back-references, no lookaround). It holds for the process.
+setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
 
 const escapedInRegexp = new Set(['.', '+', '(', ')', '|', '{', '}', '$']);
 
@@ -107,13 +116,14 @@ function compile(pattern: string): { type: MatchType; regexp: RegExp | undefined
             type = 'regexp';
           }
         } else {
-          // Any number of directories, none included.
-          source += '(.*/)?';
+          // Any number of directories, none included; `**/**/` is one group, not a chain that backtracks.
+          if (!source.endsWith('(.*/)?')) source += '(.*/)?';
           type = 'regexp';
         }
         if (iteration === 0) type = 'suffix';
       } else {
-        source += '[^/]*';
+        // A run of `*` in a name is one `*`, not a chain that backtracks.
+        if (!source.endsWith('[^/]*')) source += '[^/]*';
         type = 'regexp';
       }
     } else if (char === '?') {
