@@ -89,6 +89,9 @@ export function expandWord(word: string, env: ShellEnv, options: ShellOptions = 
 
 const tooLong = `the expansion is longer than ${maxExpansionLength} characters, the most tsbuild expands a word to`;
 
+/** How deep `${…}` may nest in one word. */
+const maxNesting = 500;
+
 function bounded(text: string): string {
   if (text.length > maxExpansionLength) throw new SyntaxFailure(tooLong);
   return text;
@@ -169,6 +172,7 @@ class WordProcessor {
   private pos = 0;
   private rawEscapes: boolean;
   private readonly escapeToken: EscapeToken;
+  private nesting = 0;
 
   constructor(
     word: string,
@@ -315,6 +319,18 @@ class WordProcessor {
     }
 
     this.next();
+    // Each level of `${a:-${b:-…}}` is a few frames of recursion: a bound named in the error
+    // instead of the stack's end. BuildKit (Go, whose stacks grow) has none; no Dockerfile
+    // nests near it.
+    if (++this.nesting > maxNesting) throw new SyntaxFailure(`substitutions nested more than ${maxNesting} levels deep`);
+    try {
+      return this.processBraced(skipUnset);
+    } finally {
+      this.nesting--;
+    }
+  }
+
+  private processBraced(skipUnset: boolean): string {
     const first = this.peek();
     if (first === undefined) throw new SyntaxFailure("syntax error: missing '}'");
     if (first === '{' || first === '}' || first === ':') throw new SyntaxFailure('syntax error: bad substitution');
