@@ -20,7 +20,7 @@ function changedSource(path: string): TsbuildError {
   return new TsbuildError('NOT_FOUND', `copy ${path}: not found: the file changed since the source was read`);
 }
 
-/** The open file itself by name, for the copy calls that take names (they clone or splice in the kernel). */
+/** The open file itself by name, for the calls that take names (an archive sniffed and unpacked). */
 export function descriptorPath(descriptor: number): string {
   return `/proc/self/fd/${descriptor}`;
 }
