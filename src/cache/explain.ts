@@ -5,7 +5,7 @@
  * this very step), else the latest one in the same place of the same Dockerfile (when its parent
  * differs, something above changed: the base image, or the step before).
  */
-import { hashHex } from '../common/index.js';
+import { goQuote, hashHex } from '../common/index.js';
 
 /** What keyed a step, as it is kept with its record. */
 export interface StepSummary {
@@ -70,10 +70,19 @@ export function decodeSummary(text: string | undefined): StepSummary | undefined
   }
 }
 
+/**
+ * A context path as a progress line can show it: quoted as Go quotes when it holds a control
+ * character (a newline in a name would start a line of its own, one that may pass for progress)
+ * or bytes that are not UTF-8.
+ */
+function shownPath(path: string): string {
+  return /[\u0000-\u001f\u007f\ufffd]/u.test(path) ? goQuote(path) : path;
+}
+
 function describeInput(name: string, before: string | undefined, after: string | undefined): string {
   const what = before === undefined ? 'added' : after === undefined ? 'removed' : 'changed';
   if (name.startsWith('file:')) {
-    const path = name.slice('file:'.length);
+    const path = shownPath(name.slice('file:'.length));
     if (before === undefined || after === undefined) return `file ${path} ${what}`;
     const old = splitFileSummary(before);
     const now = splitFileSummary(after);

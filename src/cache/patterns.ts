@@ -108,13 +108,14 @@ function compile(pattern: string): { type: MatchType; regexp: PatternAutomaton |
             type = 'regexp';
           }
         } else {
-          // Any number of directories, none included.
-          source += '(.*/)?';
+          // Any number of directories, none included; `**/**/` is one group, not a chain that backtracks.
+          if (!source.endsWith('(.*/)?')) source += '(.*/)?';
           type = 'regexp';
         }
         if (iteration === 0) type = 'suffix';
       } else {
-        source += '[^/]*';
+        // A run of `*` in a name is one `*`, not a chain that backtracks.
+        if (!source.endsWith('[^/]*')) source += '[^/]*';
         type = 'regexp';
       }
     } else if (char === '?') {

@@ -257,6 +257,9 @@ export function parseIndex(bytes: Uint8Array, mediaType?: string): Index {
   return value as unknown as Index;
 }
 
+/** The largest image config tsbuild reads (a store's, a loaded archive's, a named context's), and so the largest it writes. */
+export const maxImageConfigBytes = 16 * 1024 * 1024;
+
 /** Parses an image config: architecture, os and rootfs.diff_ids (each a valid digest) are required. */
 export function parseImageConfig(bytes: Uint8Array): ImageConfig {
   const value = parseJsonObject(bytes, 'image config');

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, closeSync, constants, copyFileSync, createReadStream, lchownSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
+import { chmodSync, closeSync, constants, createReadStream, lchownSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import { chmod, copyFile, lchown, lstat, mkdtemp, open, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix, relative } from 'node:path';
@@ -18,7 +18,7 @@ import {
 } from '../cache/index.js';
 import { createHasher, fsPath, type EntryStats, makeSpecialFile, messageOf, nodeZlib, setExactTimes, mkdirInRoot, parseDigest, parseHttpTime, readTar, readXattrs, resolveInRoot, setXattr, TsbuildError } from '../common/index.js';
 import { decompressStream, unpackLayer } from '../store/index.js';
-import { descriptorPath, openWalked } from './walked-file.js';
+import { copyWalkedContent, copyWalkedContentSync, descriptorPath, openWalked } from './walked-file.js';
 import { checkoutGit, isGitSource, maskUrlPassword, parseGitRef, resolveGitRef, type ResolvedGit } from './git-source.js';
 import type { HttpCache } from './http-cache.js';
 import { gzipMembers } from './gzip-members.js';
@@ -385,7 +385,7 @@ class Copier {
       const source = openWalked(entry);
       try {
         // EXCL: the name was just cleared, so a symlink planted there is never written through.
-        copyFileSync(descriptorPath(source), fsPath(destination), constants.COPYFILE_EXCL);
+        copyWalkedContentSync(source, entry, destination);
       } finally {
         closeSync(source);
       }
@@ -396,7 +396,7 @@ class Copier {
     const copied = this.limit(async () => {
       const source = openWalked(entry);
       try {
-        await copyFile(descriptorPath(source), fsPath(destination), constants.COPYFILE_EXCL);
+        await copyWalkedContent(source, entry, destination);
       } finally {
         closeSync(source);
       }
@@ -413,7 +413,7 @@ class Copier {
     const uid = this.from.ownersAreRoot ? 0 : Number(stats.uid);
     const gid = this.from.ownersAreRoot ? 0 : Number(stats.gid);
     const mode = Number(stats.mode) & 0o7777;
-    // copyFile gave the file its source's mode already; only set-id bits, which chown clears, need it again.
+    // The copy gave the file its source's mode already; only set-id bits, which chown clears, need it again.
     const skipMode = modeCopied && this.request.chmod === undefined && (mode & 0o6000) === 0;
     this.applyOwnerAndMode(destination, uid, gid, mode, symlinkEntry || skipMode);
     if (sourcePath !== undefined) this.copyXattrs(sourcePath, destination);

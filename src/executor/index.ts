@@ -8,7 +8,7 @@ export type { BuildEvent, BuildEventListener, StepRef } from './events.js';
 export type { StepHandle } from './progress.js';
 export type { RunSandboxOptions } from './run-op.js';
 export { checkContextName, parseNamedContextValue, type NamedContextSource } from './named-context.js';
-export { dockerfileInContext, readStdinInput, readUrlInput, type StdinInput } from './stdin-context.js';
+export { dockerfileInContext, maxDockerfileBytes, readDockerfile, readStdinInput, readUrlInput, type StdinInput } from './stdin-context.js';
 export { checkoutContext, isGitSource } from './git-source.js';
 export { archiveStream, downloadUrls } from './copy.js';
 export type { SecretSource } from './run-mounts.js';

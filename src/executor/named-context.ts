@@ -7,7 +7,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { MediaType, TsbuildError, digestAlgorithm, digestHex, isIndexMediaType, isManifestMediaType, isTsbuildError, messageOf, openRegularFileInRoot, parseDigest, parseIndex, parseManifest, parseReference, readBytesInRoot, refNameAnnotation, type Descriptor, type Digest, type ImageConfig, type Platform } from '../common/index.js';
+import { MediaType, TsbuildError, digestAlgorithm, digestHex, isIndexMediaType, isManifestMediaType, isTsbuildError, maxImageConfigBytes, messageOf, openRegularFileInRoot, parseDigest, parseIndex, parseManifest, parseReference, readBytesInRoot, refNameAnnotation, type Descriptor, type Digest, type ImageConfig, type Platform } from '../common/index.js';
 import type { Store } from '../store/index.js';
 import { openContext, sourceDigest, type LayerRef, type StepCache } from '../cache/index.js';
 import { copyKey, scratchKey, sourceDateEpochKey } from '../planner/index.js';
@@ -121,7 +121,6 @@ export async function importOciLayout(store: Store, source: Extract<NamedContext
  * never read to their end first (containerd CVE-2023-25153).
  */
 const maxDocumentBytes = 4 * 1024 * 1024;
-const maxConfigBytes = 16 * 1024 * 1024;
 
 /**
  * The bytes of the file at RELATIVEPATH of LAYOUT, at most MAXBYTES of them; undefined when it
@@ -146,7 +145,7 @@ async function copyClosure(store: Store, layout: string, entry: Descriptor, what
   const path = blobPath(layout, digest);
   const isIndex = isIndexMediaType(entry.mediaType);
   const isDocument = isIndex || isManifestMediaType(entry.mediaType);
-  const limit = isDocument ? maxDocumentBytes : role === 'config' ? maxConfigBytes : undefined;
+  const limit = isDocument ? maxDocumentBytes : role === 'config' ? maxImageConfigBytes : undefined;
   if (limit !== undefined && entry.size > limit) {
     throw new TsbuildError('INVALID_ARGUMENT', `${what}: blob ${digest} of ${entry.size} bytes exceeds the ${limit}-byte limit of ${isDocument ? 'a manifest or index' : 'an image config'}`);
   }

@@ -6,14 +6,34 @@
  * directory, symlinks never followed), without owners or device nodes, and the Dockerfile is
  * found inside the unpacked directory the same way.
  */
-import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { TsbuildError, messageOf, resolveInRoot } from '../common/index.js';
 import { unpackLayer } from '../store/index.js';
 import { archiveStream, downloadUrls, isArchive } from './copy.js';
+
+/**
+ * The largest Dockerfile tsbuild reads. BuildKit refuses one above 16 MiB (its gRPC message
+ * bound); four times that is room enough, and keeps a stream without end (`-f /dev/zero`, a
+ * fifo, `build - < /dev/zero`) from filling memory until the process dies.
+ */
+export const maxDockerfileBytes = 64 * 1024 * 1024;
+
+/** The Dockerfile INPUT (named NAME in the error) as text, refused past maxDockerfileBytes. */
+export async function readDockerfile(input: AsyncIterable<Buffer | string>, name: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of input) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    size += bytes.length;
+    if (size > maxDockerfileBytes) throw new TsbuildError('INVALID_ARGUMENT', `build: failed to read dockerfile: ${name} is larger than ${maxDockerfileBytes} bytes, the most tsbuild reads`);
+    chunks.push(bytes);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 export type StdinInput =
   | { readonly kind: 'dockerfile'; readonly source: string; cleanup(): Promise<void> }
@@ -48,7 +68,7 @@ async function stagedInput(what: string, fill: (staged: string) => Promise<void>
     const staged = join(scratch, 'input');
     await fill(staged);
     if (!(await isArchive(staged))) {
-      const source = await readFile(staged, 'utf8');
+      const source = await readDockerfile(createReadStream(staged), what);
       await cleanup();
       return { kind: 'dockerfile', source, cleanup: () => Promise.resolve() };
     }
@@ -77,7 +97,7 @@ export async function dockerfileInContext(dir: string, file: string | undefined)
     const info = await stat(path).catch(() => undefined);
     if (info === undefined) continue;
     if (!info.isFile()) throw new TsbuildError('INVALID_ARGUMENT', `build: failed to read dockerfile: ${name} is not a file`);
-    return { source: await readFile(path, 'utf8'), file: name, path };
+    return { source: await readDockerfile(createReadStream(path), name), file: name, path };
   }
   throw new TsbuildError('NOT_FOUND', `build: failed to read dockerfile: open ${file ?? 'Dockerfile'}: no such file or directory`);
 }

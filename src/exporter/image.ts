@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { goJson, MediaType, type ContainerConfig, type Descriptor, type Digest, type History, type ImageConfig, type Manifest, type Platform } from '../common/index.js';
+import { goJson, maxImageConfigBytes, MediaType, TsbuildError, type ContainerConfig, type Descriptor, type Digest, type History, type ImageConfig, type Manifest, type Platform } from '../common/index.js';
 import type { ContentStore } from '../store/index.js';
 import type { WrittenLayer } from './layer.js';
 
@@ -68,7 +68,12 @@ export function imageConfigBytes(config: ImageConfig): Buffer {
   if (config.history !== undefined) top.set('history', config.history.map((entry) => goStruct(entry, historyFields)));
   const { type, diff_ids: diffIds, ...rootfsRest } = config.rootfs;
   top.set('rootfs', { type, diff_ids: diffIds, ...rootfsRest });
-  return Buffer.from(goJson(top), 'utf8');
+  const bytes = Buffer.from(goJson(top), 'utf8');
+  // A config the store would not read back would leave a named image that no command can use.
+  if (bytes.length > maxImageConfigBytes) {
+    throw new TsbuildError('INVALID_ARGUMENT', `image config of ${bytes.length} bytes: more than the ${maxImageConfigBytes} tsbuild reads back (it holds the ENV and LABEL values, and the build arguments of each RUN's history entry)`);
+  }
+  return bytes;
 }
 
 /** Writes config and manifest of an image made of already stored layers; names it when NAME is given. */

@@ -64,9 +64,14 @@ export function primaryError(diagnostics: readonly Diagnostic[]): Diagnostic | u
  * under the range (as far as the range stays on that line).
  */
 export function renderDiagnostic(diagnostic: Diagnostic, file: string, source: string): string {
-  const { start, end } = diagnostic.range;
   const kind = diagnostic.severity === 'warning' ? 'warning: ' : '';
-  const head = `${file}:${start.line}:${start.column}: ${kind}${diagnostic.message}`;
+  return renderAt(diagnostic.range, file, source, `${kind}${diagnostic.message}`);
+}
+
+/** renderDiagnostic for any MESSAGE about RANGE (a planner's error, located at its instruction). */
+export function renderAt(range: SourceRange, file: string, source: string, message: string): string {
+  const { start, end } = range;
+  const head = `${file}:${start.line}:${start.column}: ${message}`;
   const line = sourceLine(source, start.line);
   if (line === undefined) return head;
   const shown = line.replace(/\t/g, ' ');

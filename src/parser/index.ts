@@ -11,7 +11,7 @@ import { typeInstructions } from './instructions.js';
 import { parseSyntax } from './syntax.js';
 
 export type * from './ast.js';
-export { diagnosticCatalogue, primaryError, renderDiagnostic, type Diagnostic, type DiagnosticCode } from './diagnostics.js';
+export { diagnosticCatalogue, primaryError, renderAt, renderDiagnostic, type Diagnostic, type DiagnosticCode } from './diagnostics.js';
 export { dumpSyntaxTree } from './dump.js';
 export { instructionsJson } from './instructions-json.js';
 export { instructionNames } from './instructions.js';

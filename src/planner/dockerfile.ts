@@ -3,8 +3,9 @@
  * rendered, in one message), then resolve stages, scopes and expansions.
  */
 import { TsbuildError } from '../common/index.js';
-import { parseDockerfile, renderDiagnostic, type Channel, type ParseResult } from '../parser/index.js';
+import { parseDockerfile, renderAt, renderDiagnostic, type Channel, type ParseResult } from '../parser/index.js';
 import type { ResolveOptions, ResolvedDockerfile } from './model.js';
+import { errorRanges } from './errors.js';
 import { resolveRaw } from './resolve.js';
 
 export interface DockerfileInput {
@@ -28,6 +29,14 @@ export function resolveDockerfile(input: DockerfileInput, options: ResolveOption
       ranges: errors.map((d) => d.range),
     });
   }
-  const resolved = resolveRaw(parsed.dockerfile, { channel: parsed.channel, ...options });
+  let resolved: ResolvedDockerfile;
+  try {
+    resolved = resolveRaw(parsed.dockerfile, { channel: parsed.channel, ...options });
+  } catch (error) {
+    // The instruction an error is located at, as a parse error is shown: file, line, column, the line itself.
+    const [range] = errorRanges(error);
+    if (!(error instanceof TsbuildError) || range === undefined) throw error;
+    throw new TsbuildError(error.code, renderAt(range, input.file, input.source, error.message), { cause: error, ranges: error.ranges });
+  }
   return { parsed, resolved };
 }

@@ -38,9 +38,14 @@ export const builtinArgs = new Set(['SOURCE_DATE_EPOCH']);
 /** An environment: insertion-ordered, and setting a name again moves it to the end. */
 export class Env {
   private readonly map: Map<string, string>;
+  /** Each variable's pair, made once: the snapshots of one stage share them. */
+  private readonly entries: Map<string, readonly [string, string]>;
+  /** The pairs as they were at the last change: instructions between changes share one list. */
+  private snapshot: EnvPairs | undefined;
 
   constructor(from: Iterable<readonly [string, string]> = []) {
     this.map = new Map(from);
+    this.entries = new Map([...this.map].map(([name, value]) => [name, [name, value] as const]));
   }
 
   get(name: string): string | undefined {
@@ -54,14 +59,23 @@ export class Env {
   set(name: string, value: string): void {
     this.map.delete(name);
     this.map.set(name, value);
+    this.entries.delete(name);
+    this.entries.set(name, [name, value]);
+    this.snapshot = undefined;
   }
 
   view(): ReadonlyMap<string, string> {
     return this.map;
   }
 
+  /**
+   * The pairs in order, each instruction keeping its own: a list of shared pairs, made again
+   * only after a change, so that thousands of ENV lines cost a list of references each, not a
+   * copy of every pair (which ran 8,000 ENV lines out of memory).
+   */
   pairs(): EnvPairs {
-    return [...this.map];
+    this.snapshot ??= [...this.entries.values()];
+    return this.snapshot;
   }
 
   clone(): Env {

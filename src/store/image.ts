@@ -1,9 +1,8 @@
-import { MediaType, familiarReference, formatPlatform, formatReference, hashHex, hostPlatform, imagePlatform, isIndexMediaType, isManifestMediaType, parseDigest, parseImageConfig, parseIndex, parseManifest, parseReference, platformMatches, readTar, selectManifest, isTsbuildError, TsbuildError, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../common/index.js';
+import { MediaType, familiarReference, formatPlatform, formatReference, hashHex, hostPlatform, imagePlatform, isIndexMediaType, isManifestMediaType, parseDigest, parseImageConfig, parseIndex, parseManifest, parseReference, platformMatches, readTar, selectManifest, isTsbuildError, maxImageConfigBytes, TsbuildError, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../common/index.js';
 import type { ContentStore } from './content-store.js';
 import { decompressLayer } from './unpack.js';
 
 const maxManifestBytes = 4 * 1024 * 1024;
-const maxConfigBytes = 16 * 1024 * 1024;
 
 export interface ResolvedImage {
   /** The manifest's descriptor (inside an index, the chosen platform's entry). */
@@ -52,7 +51,7 @@ async function unlabelledEntryFor(store: ContentStore, index: Index, platform: P
     if (entry.platform !== undefined || !isManifestMediaType(entry.mediaType)) continue;
     try {
       const manifest = await readManifest(store, entry);
-      const config = parseImageConfig(await store.readBlob(manifest.config.digest, maxConfigBytes));
+      const config = parseImageConfig(await store.readBlob(manifest.config.digest, maxImageConfigBytes));
       if (platformMatches(imagePlatform(config), platform)) return entry;
     } catch (error) {
       if (!isTsbuildError(error)) throw error;
@@ -78,7 +77,7 @@ export async function resolveImage(store: ContentStore, descriptor: Descriptor, 
   }
   const manifestBytes = await store.readBlob(manifestDescriptor.digest, maxManifestBytes);
   const manifest = parseManifest(manifestBytes, manifestDescriptor.mediaType);
-  const configBytes = await store.readBlob(manifest.config.digest, maxConfigBytes);
+  const configBytes = await store.readBlob(manifest.config.digest, maxImageConfigBytes);
   const config = parseImageConfig(configBytes);
   if (config.rootfs.diff_ids.length !== manifest.layers.length) {
     throw new TsbuildError('INVALID_MEDIA_TYPE', `resolve image ${manifestDescriptor.digest}: ${manifest.layers.length} layers but ${config.rootfs.diff_ids.length} diff_ids`);

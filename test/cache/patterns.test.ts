@@ -99,6 +99,18 @@ describe('PatternMatcher', () => {
     }
   });
 
+  // V8's backtracking engine took exponential time on these for a path they do not match (Go's regexp is linear).
+  it('matches patterns whose regexps backtrack exponentially in linear time, as Go does', { timeout: 20_000 }, () => {
+    const stars = new PatternMatcher([`${'*'.repeat(3000)}z`, `${'**/'.repeat(30)}x`, `${'a*'.repeat(40)}b`]);
+    const started = Date.now();
+    expect(stars.matchesOrParentMatches('Dockerfile')).toBe(false);
+    expect(stars.matchesOrParentMatches('a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s/t/u/v/w/y')).toBe(false);
+    expect(stars.matchesOrParentMatches('a'.repeat(60))).toBe(false);
+    expect(stars.matchesOrParentMatches('some/dir/z')).toBe(true);
+    expect(stars.matchesOrParentMatches('a/b/c/x')).toBe(true);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
   it('refuses a lone ! and malformed patterns', () => {
     expect(() => new PatternMatcher(['!'])).toThrow(/illegal exclusion/);
     expect(() => new PatternMatcher(['['])).toThrow(/syntax error/);

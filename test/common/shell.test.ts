@@ -203,3 +203,28 @@ describe('properties', () => {
     );
   });
 });
+
+describe('bounds', () => {
+  // `ENV A=$A$A` on each of a few dozen lines doubled a value past any memory.
+  it('refuses to expand a word past 16 MiB, naming the bound, and splits a long value quickly', () => {
+    const half = 'x y'.repeat(3 * 1024 * 1024);
+    const started = Date.now();
+    expect(processWords('$A', new Map([['A', half]]))).toHaveLength(3 * 1024 * 1024 + 1);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(() => expandWord('$A$A', new Map([['A', half]]))).toThrow(/expand word "\$A\$A": the expansion is longer than 16777216 characters/);
+    expect(() => expandWord('"${A}${A}"', new Map([['A', half]]))).toThrow(/longer than 16777216 characters/);
+    expect(() => expandWord('${B:-$A$A}', new Map([['A', half]]))).toThrow(/longer than 16777216 characters/);
+    expect(expandWord('$A', new Map([['A', half]])).value).toHaveLength(half.length);
+  });
+
+  // 10,000 levels ended in V8's "Maximum call stack size exceeded".
+  it('expands ${a:-${a:-…}} nested 500 deep, and refuses deeper nesting naming the bound', () => {
+    const nested = (levels: number): string => {
+      let word = 'x';
+      for (let level = 0; level < levels; level++) word = `\${a:-${word}}`;
+      return word;
+    };
+    expect(processWord(nested(500), new Map())).toBe('x');
+    for (const levels of [501, 10_000]) expect(() => expandWord(nested(levels), new Map())).toThrow(/substitutions nested more than 500 levels deep/);
+  });
+});

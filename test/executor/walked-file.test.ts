@@ -1,9 +1,9 @@
 import { readFileSync, closeSync } from 'node:fs';
-import { link, lstat, mkdir, mkdtemp, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, link, lstat, mkdir, mkdtemp, readFile, realpath, rename, rm, symlink, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { descriptorPath, openWalked } from '../../src/executor/walked-file.js';
+import { copyWalkedContent, copyWalkedContentSync, descriptorPath, openWalked } from '../../src/executor/walked-file.js';
 
 describe('a walked file opened for its copy', () => {
   let dir: string;
@@ -55,5 +55,41 @@ describe('a walked file opened for its copy', () => {
     await rm(entry.hostPath);
     await link(join(dir, 'host', 'secret'), entry.hostPath);
     expect(() => openWalked(entry)).toThrow(/not found/);
+  });
+
+  describe('copied', () => {
+    const big = 9 * 1024 * 1024 + 5;
+    const content = Buffer.alloc(big, 7);
+
+    it('gets the content and mode the walk saw, what was appended since left out', async () => {
+      await writeFile(join(dir, 'context', 'big'), content, { mode: 0o751 });
+      const entry = await walked('big');
+      await appendFile(entry.hostPath, 'appended later');
+      const descriptor = openWalked(entry);
+      try {
+        await copyWalkedContent(descriptor, entry, join(dir, 'copy'));
+        copyWalkedContentSync(descriptor, entry, join(dir, 'copy-sync'));
+      } finally {
+        closeSync(descriptor);
+      }
+      for (const name of ['copy', 'copy-sync']) {
+        expect((await readFile(join(dir, name))).equals(content)).toBe(true);
+        expect((await stat(join(dir, name))).mode & 0o7777).toBe(0o751);
+      }
+    });
+
+    // Node's copyFile (libuv) copies the size it saw first and waits forever for the rest of a cut file.
+    it('fails naming a file cut while it is copied, instead of waiting for bytes that will not come', { timeout: 20_000 }, async () => {
+      await writeFile(join(dir, 'context', 'big'), content);
+      const entry = await walked('big');
+      await truncate(entry.hostPath, 1024 * 1024);
+      const descriptor = openWalked(entry);
+      try {
+        await expect(copyWalkedContent(descriptor, entry, join(dir, 'copy'))).rejects.toThrow(/copy big: the file changed while it was copied: it ended after 1048576 of the 9437189 bytes/);
+        expect(() => copyWalkedContentSync(descriptor, entry, join(dir, 'copy-sync'))).toThrow(/copy big: the file changed while it was copied/);
+      } finally {
+        closeSync(descriptor);
+      }
+    });
   });
 });

@@ -47,4 +47,9 @@ describe('image config bytes', () => {
       '{"architecture":"amd64","config":{"Env":["A=1"],"Cmd":["sh"],"Labels":{"a":"\\u003c1\\u003e","b":"2"}},"history":[{"created":"2024-01-01T00:00:00Z","comment":"c","empty_layer":true}],"os":"linux","rootfs":{"type":"layers","diff_ids":[]}}',
     );
   });
+
+  it('refuses to write a config larger than the store reads back, naming the bound', () => {
+    const config: ImageConfig = { architecture: 'amd64', os: 'linux', config: { Env: ['A=' + 'a'.repeat(17 * 1024 * 1024)] }, rootfs: { type: 'layers', diff_ids: [] } };
+    expect(() => imageConfigBytes(config)).toThrow(/image config of \d+ bytes: more than the 16777216 tsbuild reads back/);
+  });
 });

@@ -3,6 +3,7 @@
  * fed by the reference's typed instructions: same stages, same expanded words, same failures.
  */
 import { describe, expect, it } from 'vitest';
+import { TsbuildError } from '../../src/common/index.js';
 import { resolveDockerfile, resolveRaw } from '../../src/planner/index.js';
 import { corpusCases } from '../parser/corpus.js';
 import { loadCase } from './corpus-input.js';
@@ -17,11 +18,13 @@ function normalize(value: unknown): unknown {
   return Object.fromEntries(Object.entries(value).filter(([key, v]) => !dropped.has(key) && v !== undefined).map(([key, v]) => [key, normalize(v)]));
 }
 
-function outcome(run: () => unknown): unknown {
+function outcome(run: () => unknown, located = false): unknown {
   try {
     return { resolved: normalize(run()) };
   } catch (error) {
-    return { error: (error as Error).message.replace(/\(lines? [\d-]+\)/g, '') };
+    // resolveDockerfile shows where an error is (file:line:column and the line) around resolveRaw's message.
+    const inner = located && error instanceof TsbuildError && error.cause instanceof TsbuildError ? error.cause : error;
+    return { error: (inner as Error).message.replace(/\(lines? [\d-]+\)/g, '') };
   }
 }
 
@@ -29,7 +32,39 @@ describe('resolution from the parser', () => {
   const accepted = corpusCases().filter((c) => c.stable.status === 'ok');
   it.each(accepted.map((c) => [c.name, c] as const))('%s', (name, c) => {
     const fromReference = outcome(() => resolveRaw(loadCase(name), { platform }));
-    const fromParser = outcome(() => resolveDockerfile({ source: new TextDecoder().decode(c.dockerfile), file: 'Dockerfile', channel: 'stable' }, { platform }).resolved);
+    const fromParser = outcome(() => resolveDockerfile({ source: new TextDecoder().decode(c.dockerfile), file: 'Dockerfile', channel: 'stable' }, { platform }).resolved, true);
     expect(fromParser).toEqual(fromReference);
+  });
+});
+
+describe('resolution errors', () => {
+  it('name the file, line and column of the instruction, and show the line, as parse errors do', () => {
+    const source = 'FROM busybox\nRUN true\n  ENV A=${B:?required}\n';
+    let thrown: unknown;
+    try {
+      resolveDockerfile({ source, file: 'ctx/Dockerfile' }, { platform });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(TsbuildError);
+    expect((thrown as TsbuildError).code).toBe('EXPANSION');
+    expect((thrown as TsbuildError).message).toBe(
+      ['ctx/Dockerfile:3:3: resolve ENV (line 3): expand word "${B:?required}": B: required', ' 3 |   ENV A=${B:?required}', '   |   ^^^^^^^^^^^^^^^^^^^^'].join('\n'),
+    );
+  });
+});
+
+describe('environments of instructions', () => {
+  // Each instruction held a copy of every pair: 8,000 ENV lines ran the build out of memory.
+  it('share their pairs, and their list until a variable changes', () => {
+    const lines = Array.from({ length: 2000 }, (_, index) => `ENV V${index}=${index}`);
+    const { resolved } = resolveDockerfile({ source: ['FROM busybox', ...lines, 'LABEL a=1', 'LABEL b=2', ''].join('\n'), file: 'Dockerfile' }, { platform });
+    const instructions = resolved.stages[0]?.instructions ?? [];
+    expect(instructions).toHaveLength(2002);
+    const [firstLabel, secondLabel] = instructions.slice(-2);
+    expect(firstLabel?.env).toHaveLength(2001);
+    expect(secondLabel?.env).toBe(firstLabel?.env);
+    expect(instructions[1000]?.env[0]).toBe(firstLabel?.env[0]);
+    expect(instructions[1000]?.env.find(([name]) => name === 'V999')).toEqual(['V999', '999']);
   });
 });

@@ -1,8 +1,9 @@
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { TsbuildError, messageOf, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform } from '../../common/index.js';
-import { BuildStepError, build, checkContextName, checkoutContext, isGitSource, dockerfileInContext, parseNamedContextValue, readStdinInput, readUrlInput, type NamedContextSource, type StdinInput } from '../../executor/index.js';
+import { BuildStepError, build, checkContextName, checkoutContext, isGitSource, dockerfileInContext, parseNamedContextValue, readDockerfile, readStdinInput, readUrlInput, type NamedContextSource, type StdinInput } from '../../executor/index.js';
 import { outputImage, parseOutputSpec, pushableImage, writeOutput, type OutputSpec } from '../../exporter/index.js';
 import { parseBuildArgs } from '../../planner/index.js';
 import type { RegistryClient } from '../../registry/index.js';
@@ -44,23 +45,18 @@ interface BuildOptions extends CacheFlags, SandboxFlags {
   metadataFile?: string;
 }
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 /** `-f`: a path (relative to the current directory, as docker), `-` for stdin, or CONTEXT/Dockerfile (or dockerfile). */
 async function dockerfileOf(contextDir: string | undefined, file: string | undefined, stdinUsed: boolean): Promise<{ source: string; file: string; path?: string }> {
   if (file === '-') {
     if (stdinUsed) throw new TsbuildError('INVALID_ARGUMENT', 'build: the Dockerfile and the context cannot both come from standard input');
-    return { source: await readStdin(), file: 'Dockerfile' };
+    return { source: await readDockerfile(process.stdin, 'standard input'), file: 'Dockerfile' };
   }
   const candidates = file !== undefined ? [resolve(file)] : contextDir === undefined ? [] : [join(contextDir, 'Dockerfile'), join(contextDir, 'dockerfile')];
   for (const path of candidates) {
     try {
-      return { source: await readFile(path, 'utf8'), file: file ?? basename(path), path };
+      return { source: await readDockerfile(createReadStream(path), path), file: file ?? basename(path), path };
     } catch (error) {
+      if (error instanceof TsbuildError) throw error;
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new TsbuildError('INVALID_ARGUMENT', `build: read ${path}: ${(error as Error).message}`);
     }
   }

@@ -23,6 +23,13 @@ export interface ShellOptions {
   readonly skipUnsetEnv?: boolean;
 }
 
+/**
+ * The longest value a word may expand to. Every value a Dockerfile expands can end in the image
+ * config (ENV and LABEL values, ARG values in a RUN's history entry), which is read back only up
+ * to 16 MiB; without a bound, `ENV A=$A$A` on a few dozen lines doubles past any memory.
+ */
+export const maxExpansionLength = 16 * 1024 * 1024;
+
 /** Variables by name. Names are case-sensitive (Linux semantics). */
 export type ShellEnv = ReadonlyMap<string, string> | Readonly<Record<string, string>>;
 
@@ -74,8 +81,20 @@ export function expandWord(word: string, env: ShellEnv, options: ShellOptions = 
     if (error instanceof SyntaxFailure) {
       throw new TsbuildError('EXPANSION', `expand word ${goQuote(word)}: ${error.message}`, { cause: error });
     }
+    // A pattern replacement (`${A//?/$A}`) can outgrow a string before its result is seen.
+    if (error instanceof RangeError && /string length/i.test(error.message)) throw new TsbuildError('EXPANSION', `expand word ${goQuote(word)}: ${tooLong}`, { cause: error });
     throw error;
   }
+}
+
+const tooLong = `the expansion is longer than ${maxExpansionLength} characters, the most tsbuild expands a word to`;
+
+/** How deep `${…}` may nest in one word. */
+const maxNesting = 500;
+
+function bounded(text: string): string {
+  if (text.length > maxExpansionLength) throw new SyntaxFailure(tooLong);
+  return text;
 }
 
 /** A failure inside the processor; wrapped once, with the whole word, at the entry point. */
@@ -94,6 +113,7 @@ function lookupIn(env: ShellEnv): Lookup {
 /** Go's `unicode.IsSpace`. */
 const spaceChars = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]$/;
 const isSpace = (ch: string): boolean => spaceChars.test(ch);
+const spaceRuns = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/g;
 // ASCII first: V8 builds a Unicode property class's set for its first match, about a
 // millisecond each for \p{L} and \p{Nd}, which nearly every Dockerfile would pay for nothing.
 const letters = /^\p{L}$/u;
@@ -123,8 +143,15 @@ class WordSplitter {
     }
   }
 
+  /** As addChar for each character, a run of them at a time: a value may be megabytes long. */
   addString(text: string): void {
-    for (const ch of text) this.addChar(ch);
+    let start = 0;
+    for (const space of text.matchAll(spaceRuns)) {
+      if (space.index > start) this.addRaw(text.slice(start, space.index));
+      this.addChar(space[0].charAt(0));
+      start = space.index + space[0].length;
+    }
+    if (start < text.length) this.addRaw(text.slice(start));
   }
 
   addRaw(text: string): void {
@@ -145,6 +172,7 @@ class WordProcessor {
   private pos = 0;
   private rawEscapes: boolean;
   private readonly escapeToken: EscapeToken;
+  private nesting = 0;
 
   constructor(
     word: string,
@@ -200,11 +228,11 @@ class WordProcessor {
       }
       if (ch === '$') {
         const value = this.processDollar();
-        result += value;
+        result = bounded(result + value);
         words.addString(value);
       } else if (quotes && (ch === "'" || ch === '"')) {
         const value = ch === "'" ? this.processSingleQuote() : this.processDoubleQuote();
-        result += value;
+        result = bounded(result + value);
         words.addRaw(value);
       } else {
         this.next();
@@ -263,7 +291,7 @@ class WordProcessor {
         return raw ? `${result}"` : result;
       }
       if (peeked === '$') {
-        result += this.processDollar();
+        result = bounded(result + this.processDollar());
         continue;
       }
       let ch = this.next() as string;
@@ -291,6 +319,18 @@ class WordProcessor {
     }
 
     this.next();
+    // Each level of `${a:-${b:-…}}` is a few frames of recursion: a bound named in the error
+    // instead of the stack's end. BuildKit (Go, whose stacks grow) has none; no Dockerfile
+    // nests near it.
+    if (++this.nesting > maxNesting) throw new SyntaxFailure(`substitutions nested more than ${maxNesting} levels deep`);
+    try {
+      return this.processBraced(skipUnset);
+    } finally {
+      this.nesting--;
+    }
+  }
+
+  private processBraced(skipUnset: boolean): string {
     const first = this.peek();
     if (first === undefined) throw new SyntaxFailure("syntax error: missing '}'");
     if (first === '{' || first === '}' || first === ':') throw new SyntaxFailure('syntax error: bad substitution');
