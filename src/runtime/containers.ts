@@ -450,10 +450,7 @@ async function waitForStart(store: Store, id: string, nameOrId: string, requeste
         if (after.state.error !== undefined && after.state.error !== '') throw startError(after.state.error, after.state.exitCode);
         return after;
       }
-      // What stopped it before the container ran (a published port taken: docker's words) is the monitor's last line.
-      const logPath = join(containerDirectory(store, id), 'monitor.log');
-      const lastLine = (await readFile(logPath, 'utf8').catch(() => '')).trimEnd().split('\n').at(-1) ?? '';
-      throw new TsbuildError('RUNTIME', lastLine.startsWith('error: ') ? lastLine.slice('error: '.length) : `start container ${nameOrId}: its monitor ended before it ran (see ${logPath})`);
+      throw new TsbuildError('RUNTIME', `start container ${nameOrId}: its monitor ended before it ran (see ${join(containerDirectory(store, id), 'monitor.log')})`);
     }
     if (Date.now() > deadline) throw new TsbuildError('RUNTIME', `start container ${nameOrId}: not running after 60 seconds`);
     await sleep(10);
