@@ -168,6 +168,7 @@ export function registerBuild(program: Command, io: CliIo): void {
         throw new TsbuildError('INVALID_ARGUMENT', `build --iidfile: remove ${options.iidfile}: ${messageOf(error)}`, { cause: error });
       });
     }
+    const buildArgs = parseBuildArgs(options.buildArg, process.env);
     // A context checked out from git or unpacked from standard input lives in a scratch directory, removed after the build.
     let gitContext: { readonly dir: string; cleanup(): Promise<void> } | undefined;
     let stdinInput: StdinInput | undefined;
@@ -179,7 +180,7 @@ export function registerBuild(program: Command, io: CliIo): void {
     let dockerfile: { source: string; file: string; path?: string };
     try {
       if (contextArg !== '-' && isGitSource(contextArg)) {
-        gitContext = await checkoutContext(contextArg, parseBuildArgs(options.buildArg, process.env).BUILDKIT_CONTEXT_KEEP_GIT_DIR === '1');
+        gitContext = await checkoutContext(contextArg, buildArgs.BUILDKIT_CONTEXT_KEEP_GIT_DIR === '1');
         contextDir = gitContext.dir;
         // -f names a file of the repository, as docker takes it for a remote context.
         dockerfile = options.file === '-' ? await dockerfileOf(contextDir, '-', false) : await dockerfileInContext(contextDir, options.file);
@@ -214,7 +215,6 @@ export function registerBuild(program: Command, io: CliIo): void {
     // Loaded only when a base image is pulled or the image pushed: a rebuild from local images
     // never loads the HTTP client.
     const registry = async (): Promise<RegistryClient> => (client ??= (await import('./registry-options.js')).registryClient(options));
-    const buildArgs = parseBuildArgs(options.buildArg, process.env);
     const caching = planBuildCache(withInlineCacheArg(options, buildArgs), store, registry, (message) => progress.onEvent({ kind: 'warning', message, time: Date.now() }), options.push === true || outputs.length > 0);
     const running = await caching.begin();
     try {
