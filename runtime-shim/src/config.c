@@ -521,6 +521,8 @@ spec_load (const char *bundle, struct spec *spec, struct shim_error *err)
   if (init == NULL)
     init = json_string (json_get (annotations, "run.oci.init"));
   spec->init = init != NULL && strcmp (init, "true") == 0;
+  const char *kill_with_parent = json_string (json_get (annotations, "org.tsbuild.kill-with-parent"));
+  spec->kill_with_parent = kill_with_parent != NULL && strcmp (kill_with_parent, "true") == 0;
   spec->rootfs_overlay = dup_or_null (json_string (json_get (annotations, "org.tsbuild.rootfs.overlay")));
   const char *seccomp = json_string (json_get (annotations, "org.tsbuild.seccomp"));
   if (seccomp != NULL && read_seccomp_filter (seccomp, spec, path, err) < 0)

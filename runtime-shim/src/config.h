@@ -79,6 +79,7 @@ struct spec {
   char *cpuset_cpus;          /* linux.resources.cpu.cpus ("0-3,5"), NULL when not set */
   char *cpuset_mems;          /* linux.resources.cpu.mems, NULL when not set */
   bool init;                  /* annotation run.oci.init / org.tsbuild.init: a PID 1 that reaps */
+  bool kill_with_parent;      /* annotation org.tsbuild.kill-with-parent: the container dies with the runtime's caller */
   char *rootfs_overlay;       /* annotation org.tsbuild.rootfs.overlay: overlay options for root.path, or NULL */
   bool all_devices;           /* linux.resources.devices ends allowing every device: no nodev mounts */
   char **sysctl_keys;         /* linux.sysctl: names (net.ipv4.ip_forward) and values, in order */

@@ -178,6 +178,12 @@ child_main (void *opaque)
       shim_fail (&err, errno, "setresuid", NULL, "become root in the user namespace (is id 0 mapped?)");
       goto fail;
     }
+  /* After the change of ids, which clears it; process_prepare sets it again after its own. */
+  if (spec->kill_with_parent && prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+    {
+      shim_fail (&err, errno, "prctl", NULL, "be killed with the runtime");
+      goto fail;
+    }
   if (spec->hostname != NULL && spec->hostname[0] != '\0' && spec_has_namespace (spec, CLONE_NEWUTS, NULL) && sethostname (spec->hostname, strlen (spec->hostname)) < 0)
     {
       shim_fail (&err, errno, "sethostname", spec->hostname, "set the hostname");
@@ -426,6 +432,18 @@ container_run (const struct spec *spec, const struct launch_options *options, st
             return shim_fail (err, errno, "setns", paths[i], "join a namespace");
           close (fd);
         }
+    }
+
+  /* A build's step dies with the build: killed, even with SIGKILL, it must not leave the step's
+     processes running with no one to wait for them. The runtime dies with its caller, and the
+     container's first process with the runtime (its pid namespace with it). */
+  if (spec->kill_with_parent && !options->detach)
+    {
+      pid_t caller = getppid ();
+      if (prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        return shim_fail (err, errno, "prctl", NULL, "be killed with the caller");
+      if (getppid () != caller)
+        return shim_fail (err, ESRCH, "", NULL, "the caller is gone");
     }
 
   struct container_state state;

@@ -8,6 +8,7 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,6 +197,10 @@ process_prepare (const struct spec *spec, bool user_namespace, struct shim_error
     return shim_fail (err, errno, "setresgid", NULL, "become gid %u", (unsigned) spec->gid);
   if (setresuid (spec->uid, spec->uid, spec->uid) < 0)
     return shim_fail (err, errno, "setresuid", NULL, "become uid %u", (unsigned) spec->uid);
+  /* The change of ids cleared the parent-death signal: set again, so that it holds until the
+     program's execve (which keeps it). */
+  if (spec->kill_with_parent && prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+    return shim_fail (err, errno, "prctl", NULL, "be killed with the runtime");
   if (spec->has_capabilities && set_capabilities (spec, err) < 0)
     return -1;
   if (prctl (PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
@@ -215,36 +220,67 @@ env_value (char **env, const char *name)
   return NULL;
 }
 
-/* The user's home from the container's /etc/passwd, "/" when it has none (as runc and crun). */
+/* At most this much of /etc/passwd is read, as tsbuild and runc (moby/sys/user) read it. */
+#define PASSWD_MAX_BYTES (10 << 20)
+
+/* The user's home from the container's /etc/passwd, "/" when it has none (as runc and crun).
+   The image chose the file: one that is no regular file (a fifo that would block the start, a
+   link to /dev/zero that never ends) counts as absent, and lines of any length are read whole,
+   so that the rest of a long line is never taken for an entry of its own. */
 static void
 home_of (uid_t uid, char *out, size_t size)
 {
   snprintf (out, size, "/");
-  FILE *f = fopen ("/etc/passwd", "re");
-  if (f == NULL)
+  int fd = open ("/etc/passwd", O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0)
     return;
-  char line[1024];
-  while (fgets (line, sizeof line, f) != NULL)
+  struct stat st;
+  char *text = NULL;
+  size_t length = 0;
+  if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode))
     {
+      size_t capacity = st.st_size > PASSWD_MAX_BYTES ? PASSWD_MAX_BYTES : (size_t) st.st_size;
+      text = malloc (capacity + 1);
+      while (text != NULL && length < capacity)
+        {
+          ssize_t n = read (fd, text + length, capacity - length);
+          if (n < 0 && errno == EINTR)
+            continue;
+          if (n <= 0)
+            break;
+          length += (size_t) n;
+        }
+    }
+  close (fd);
+  if (text == NULL)
+    return;
+  text[length] = '\0';
+  for (char *line = text; line < text + length;)
+    {
+      char *end = memchr (line, '\n', (size_t) (text + length - line));
+      char *next = end == NULL ? text + length : end + 1;
+      if (end != NULL)
+        *end = '\0';
       char *fields[7];
       int n = 0;
       for (char *p = line, *field = line; n < 7; p++)
-        if (*p == ':' || *p == '\n' || *p == '\0')
+        if (*p == ':' || *p == '\0')
           {
-            bool end = *p != ':';
+            bool last = *p == '\0';
             *p = '\0';
             fields[n++] = field;
             field = p + 1;
-            if (end)
+            if (last)
               break;
           }
-      if (n >= 6 && strtoul (fields[2], NULL, 10) == uid && fields[2][0] != '\0')
+      if (n >= 6 && fields[2][0] != '\0' && strtoul (fields[2], NULL, 10) == uid)
         {
           snprintf (out, size, "%s", fields[5][0] == '\0' ? "/" : fields[5]);
           break;
         }
+      line = next;
     }
-  fclose (f);
+  free (text);
 }
 
 /* The environment, with HOME added when the config leaves it out. */

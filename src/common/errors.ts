@@ -33,6 +33,8 @@ export type ErrorCode =
   // sandbox
   | 'RUNTIME'
   | 'NO_COMPILER'
+  // the user interrupted the work (SIGINT, SIGTERM)
+  | 'CANCELED'
   // anything the code did not expect
   | 'INTERNAL';
 

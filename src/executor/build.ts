@@ -111,6 +111,18 @@ export interface BuildDeps {
   readonly onEvent?: BuildEventListener;
   /** RUN steps at once; default the number of cores. */
   readonly concurrency?: number;
+  /**
+   * Aborted when the user interrupts the build (SIGINT, SIGTERM): every step is canceled as when
+   * one fails, running commands killed, and the build rejects with BuildInterrupted.
+   */
+  readonly interrupted?: AbortSignal;
+}
+
+/** The build ended because the user interrupted it. */
+export class BuildInterrupted extends TsbuildError {
+  constructor() {
+    super('CANCELED', 'failed to solve: Canceled: context canceled');
+  }
 }
 
 export interface BuiltImage {
@@ -920,6 +932,31 @@ export async function build(given: BuildRequest, deps: BuildDeps): Promise<Built
       [...(request.namedContexts ?? [])].flatMap(([name, source], index) => (source.kind === 'image' ? [] : [[contextReference(index), { name, source }] as const])),
     ),
   };
+  const interrupted = deps.interrupted;
+  const cancelSteps = (): void => partial.failed.abort();
+  // A function: the signal changes while the build runs.
+  const wasInterrupted = (): boolean => interrupted?.aborted === true;
+  if (wasInterrupted()) throw new BuildInterrupted();
+  interrupted?.addEventListener('abort', cancelSteps, { once: true });
+  try {
+    return await buildStages(request, deps, partial, attempt, reporter, platform, buildArgs);
+  } catch (error) {
+    if (wasInterrupted()) throw new BuildInterrupted();
+    throw error;
+  } finally {
+    interrupted?.removeEventListener('abort', cancelSteps);
+  }
+}
+
+async function buildStages(
+  request: BuildRequest,
+  deps: BuildDeps,
+  partial: Omit<BuildContext, 'stages' | 'stageCount' | 'environment' | 'proxy' | 'escapeToken' | 'ignoreFile' | 'fromSteps' | 'fromOwners' | 'contextStep'>,
+  attempt: { current: number },
+  reporter: StepReporter,
+  platform: Platform,
+  buildArgs: Readonly<Record<string, string>>,
+): Promise<BuiltImage> {
   const namedContexts = new Map([...(request.namedContexts ?? [])].map(([name, source], index) => [name, source.kind === 'image' ? source.reference : contextReference(index)]));
 
   // Resolution asks for base image configs (their ENV is in scope, their ONBUILD triggers run):

@@ -88,6 +88,12 @@ export interface ContainerSpec {
   /** PID 1 reaps orphans and forwards signals (as `docker run --init`). */
   readonly init?: boolean;
   /**
+   * The container dies with the process that started the runtime, even when that one is killed
+   * with SIGKILL (annotation `org.tsbuild.kill-with-parent`, read by the runtime-shim): a
+   * build's step, which nothing would wait for once its build is gone.
+   */
+  readonly killWithCaller?: boolean;
+  /**
    * Every device node opens, those made with mknod or shipped in the image included (BuildKit's
    * `--security=insecure`): a `linux.resources.devices` rule allowing all. Otherwise only the
    * spec's own devices do (a device cgroup in crun and runc, nodev mounts in the shim).
@@ -284,6 +290,7 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
   const annotations: Record<string, string> = {
     ...(spec.init === true ? { 'org.tsbuild.init': 'true', 'run.oci.init': 'true' } : {}),
     ...(spec.rootfsOverlay === undefined ? {} : { 'org.tsbuild.rootfs.overlay': spec.rootfsOverlay }),
+    ...(spec.killWithCaller === true ? { 'org.tsbuild.kill-with-parent': 'true' } : {}),
     ...(seccomp === undefined ? {} : { 'org.tsbuild.seccomp': compileSeccompFilter(seccomp).toString('hex') }),
   };
   return {

@@ -1,9 +1,10 @@
 import { createReadStream } from 'node:fs';
 import { rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { constants as osConstants } from 'node:os';
 import type { Command } from 'commander';
 import { TsbuildError, messageOf, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform } from '../../common/index.js';
-import { BuildStepError, build, checkContextName, checkoutContext, isGitSource, dockerfileInContext, parseNamedContextValue, readDockerfile, readStdinInput, readUrlInput, type NamedContextSource, type StdinInput } from '../../executor/index.js';
+import { BuildInterrupted, BuildStepError, build, checkContextName, checkoutContext, isGitSource, dockerfileInContext, parseNamedContextValue, readDockerfile, readStdinInput, readUrlInput, type NamedContextSource, type StdinInput } from '../../executor/index.js';
 import { outputImage, parseOutputSpec, pushableImage, writeOutput, type OutputSpec } from '../../exporter/index.js';
 import { parseBuildArgs } from '../../planner/index.js';
 import type { RegistryClient } from '../../registry/index.js';
@@ -217,6 +218,7 @@ export function registerBuild(program: Command, io: CliIo): void {
     const registry = async (): Promise<RegistryClient> => (client ??= (await import('./registry-options.js')).registryClient(options));
     const caching = planBuildCache(withInlineCacheArg(options, buildArgs), store, registry, (message) => progress.onEvent({ kind: 'warning', message, time: Date.now() }), options.push === true || outputs.length > 0);
     const running = await caching.begin();
+    const interruption = watchInterrupts();
     try {
       let image;
       const exportWarnings: string[] = [];
@@ -244,8 +246,9 @@ export function registerBuild(program: Command, io: CliIo): void {
             ...(Object.keys(annotations).length === 0 ? {} : { annotations }),
             ...(caching.configExtras === undefined ? {} : { configExtras: caching.configExtras }),
           },
-          { store, runtime: selectRuntime(options.runtime), cache: caching.cache, registry, onEvent: (event) => { progress.onEvent(event); caching.observe(event); } },
+          { store, runtime: selectRuntime(options.runtime), cache: caching.cache, registry, interrupted: interruption.signal, onEvent: (event) => { progress.onEvent(event); caching.observe(event); } },
         );
+        interruption.buildDone();
         // In the build's progress, as BuildKit's cache export steps; warnings after it.
         await caching.exportAll(image, (message) => exportWarnings.push(message));
       } finally {
@@ -288,17 +291,61 @@ export function registerBuild(program: Command, io: CliIo): void {
       // Standard output carrying an archive gets nothing else, as docker.
       if (quiet && toStdout === 0) io.stdout.write(`${image.id}\n`);
     } catch (error) {
+      if (error instanceof BuildInterrupted) {
+        io.stderr.write(`ERROR: ${error.message}\n`);
+        throw new ExitError(interruption.exitStatus());
+      }
       if (error instanceof BuildStepError) {
         io.stderr.write(renderFailure(error, dockerfile.source, mode === 'quiet' || mode === 'rawjson'));
         throw new ExitError(1);
       }
       throw error;
     } finally {
+      interruption.stop();
       await running();
       await client?.close();
       await releaseInputs();
     }
   });
+}
+
+const interruptSignals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * SIGINT, SIGTERM and SIGHUP while the steps run cancel them, as docker build's first Ctrl-C
+ * does: running commands are killed, their mounts and scratch directories removed, and the
+ * build ends with 128 + the signal's number. A second signal, or one after the steps (an
+ * export, a push), ends the process at once, by the signal; the store is safe from that as
+ * from a kill, and a running step's command dies with the process (the runtime-shim's
+ * parent-death signal).
+ */
+function watchInterrupts(): { readonly signal: AbortSignal; buildDone(): void; exitStatus(): number; stop(): void } {
+  const controller = new AbortController();
+  let building = true;
+  let received: NodeJS.Signals | undefined;
+  const statusOf = (signal: NodeJS.Signals): number => 128 + osConstants.signals[signal];
+  const stop = (): void => {
+    for (const signal of interruptSignals) process.off(signal, onSignal);
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (building && received === undefined) {
+      received = signal;
+      controller.abort();
+      return;
+    }
+    // The signal again, without a handler: the process ends by it, as it would have untouched.
+    stop();
+    process.kill(process.pid, signal);
+  };
+  for (const signal of interruptSignals) process.on(signal, onSignal);
+  return {
+    signal: controller.signal,
+    buildDone: () => {
+      building = false;
+    },
+    exitStatus: () => statusOf(received ?? 'SIGINT'),
+    stop,
+  };
 }
 
 /** `--build-context NAME=VALUE`, each NAME once. */
