@@ -4,10 +4,10 @@
  * of the exported image's own steps (those whose layers are a prefix of the image's: its stage
  * and the stages it is built FROM); mode=max keeps every stage's.
  */
-import { copyFile, mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { MediaType, TsbuildError, digestAlgorithm, digestHex, hashHex, parseDigest, readFileInRoot, type Descriptor, type Digest, type Platform } from '../common/index.js';
+import { MediaType, TsbuildError, digestAlgorithm, digestHex, hashHex, messageOf, parseDigest, readFileInRoot, type Descriptor, type Digest, type Platform } from '../common/index.js';
 import type { RegistryClient } from '../registry/index.js';
 import type { Store } from '../store/index.js';
 import { cacheDocument, inlineCache, isPrefix, manifestFor, maxCacheDocumentBytes, type CacheMountLayers, type InlineCache } from './cache-format.js';
@@ -111,7 +111,11 @@ export async function exportCache(target: CacheExport, options: ExportCacheOptio
       ],
     });
   } else {
-    await writeLayout(target.dest, target.tag, artifact, options.store, options.ensureBlob);
+    await writeLayout(target.dest, target.tag, artifact, options.store, options.ensureBlob).catch((error: unknown) => {
+      // The directory is the user's: a full disk or a denied write there is theirs to see, named.
+      if (error instanceof TsbuildError) throw error;
+      throw new TsbuildError('INVALID_ARGUMENT', `export cache to ${target.dest}: ${messageOf(error)}`, { cause: error });
+    });
   }
   return { digest: artifact.manifest.descriptor.digest, records: records.size, cacheMounts: mounts.length };
 }
@@ -130,8 +134,13 @@ async function writeLayout(directory: string, tag: string, artifact: Artifact, s
   const put = async (descriptor: Descriptor, write: (to: string) => Promise<void>): Promise<void> => {
     if (await has(descriptor)) return;
     const to = temporary(path(descriptor.digest));
-    await write(to);
-    await rename(to, path(descriptor.digest));
+    try {
+      await write(to);
+      await rename(to, path(descriptor.digest));
+    } catch (error) {
+      await rm(to, { force: true });
+      throw error;
+    }
   };
   await Promise.all(
     artifact.layers.map((layer) =>
@@ -156,6 +165,11 @@ async function writeLayout(directory: string, tag: string, artifact: Artifact, s
   const index = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [...kept, { ...artifact.manifest.descriptor, annotations: { 'org.opencontainers.image.ref.name': tag } }] };
   const indexPath = join(directory, 'index.json');
   const to = temporary(indexPath);
-  await writeFile(to, JSON.stringify(index));
-  await rename(to, indexPath);
+  try {
+    await writeFile(to, JSON.stringify(index));
+    await rename(to, indexPath);
+  } catch (error) {
+    await rm(to, { force: true });
+    throw error;
+  }
 }

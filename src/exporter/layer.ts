@@ -2,11 +2,11 @@ import { closeSync, constants, createReadStream, fstatSync, lstatSync, openSync,
 import { readlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
-import { once } from 'node:events';
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { codeUnitsOrderAsBytes, createHasher, decodeFileName, encodeFileName, fsPath, isOverlayOpaque, listDirectory, loadContextAddon, MediaType, nodeZlib, parseDigest, readDirectoryNames, readXattr, TsbuildError, type Descriptor, type Digest, type EntryNumberStats, type EntryStats } from '../common/index.js';
 import type { BlobInfo } from '../store/index.js';
 import { GzipWriter } from './gzip.js';
+import { PacedOutput } from './paced-output.js';
 import { ZstdWriter } from './zstd.js';
 import { encodeHeader, endOfArchive, padding, type TarHeader } from './tar.js';
 
@@ -174,12 +174,15 @@ interface Compressor {
 
 /** The bytes as they are, for uncompressed layers. */
 class PlainWriter implements Compressor {
-  readonly output = new PassThrough();
+  // Paced rather than a PassThrough's drain: a reader that failed (no space left for the blob)
+  // destroys the stream, and a write waiting for 'drain' would then wait for ever.
+  private readonly paced = new PacedOutput(1024 * 1024, 'layer');
+  readonly output = this.paced.stream;
   async write(data: Buffer): Promise<void> {
-    if (!this.output.write(data)) await once(this.output, 'drain');
+    await this.paced.push(data);
   }
   async end(): Promise<void> {
-    this.output.end();
+    this.output.push(null);
   }
   fail(): void {
     this.output.destroy();
@@ -201,13 +204,26 @@ async function packLayer(tar: AsyncIterable<Uint8Array>, sink: BlobSink, compres
   stored.catch(() => undefined);
   // An uncompressed blob's sha256 is the diff ID: the sink computes it, once.
   const hash = compression === 'none' ? undefined : createHasher('sha256');
+  // The sink failing (no space left for the blob…) ends the stream fed to it with an AbortError,
+  // which a write or the end then meets: the sink's own error is the one to report.
+  const fed = async (writing: Promise<void>): Promise<void> => {
+    try {
+      await writing;
+    } catch (error) {
+      compressor.fail();
+      throw await stored.then(
+        () => error,
+        (sinkError: unknown) => sinkError,
+      );
+    }
+  };
   try {
     for await (const chunk of tar) {
       const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
       hash?.update(bytes);
-      await compressor.write(bytes);
+      await fed(compressor.write(bytes));
     }
-    await compressor.end();
+    await fed(compressor.end());
   } catch (error) {
     compressor.fail();
     throw error;

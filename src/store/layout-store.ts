@@ -178,7 +178,8 @@ export class LayoutStore implements ContentStore {
     } catch (error) {
       await unlink(temporary).catch(() => undefined);
       if (error instanceof TsbuildError) throw error;
-      throw new TsbuildError('INTERNAL', `put blob: ${messageOf(error)}`, { cause: error });
+      // The file named: a full or failing disk shows where the store is.
+      throw new TsbuildError('INTERNAL', `put blob ${temporary}: ${messageOf(error)}`, { cause: error });
     }
   }
 
