@@ -31,8 +31,18 @@ try {
   process.exit(1);
 }
 const codeCache = stale ? 'stale' : cache === undefined ? 'missing' : script.cachedDataRejected === true ? 'refused' : 'accepted';
+// A command whose work waits on something that can no longer happen (a stream destroyed under a
+// writer waiting to drain it) leaves Node's event loop empty before it finishes, and Node would
+// then exit 0, as if it had succeeded: it ends as an internal error instead, and says so.
+let finished = false;
+process.once('beforeExit', () => {
+  if (finished) return;
+  process.stderr.write('internal error: tsbuild stopped before its command finished: it waited for something nothing would end\n');
+  process.exitCode = 70;
+});
 runBundle(script, bundle)
   .main(process.argv.slice(2), { codeCache })
   .then((status) => {
+    finished = true;
     process.exitCode = status;
   });
