@@ -62,11 +62,16 @@ export async function runInMonitorNamespaces(root: string | undefined, container
   return runReexecuted(['nsenter', `--user=/proc/${monitor.pid}/ns/user`, `--mount=/proc/${monitor.pid}/ns/mnt`, '--preserve-credentials', '--', ...command], storeRoot);
 }
 
-/** Runs ARGV (this command line re-executed inside namespaces) with the caller's stdio and signals; its exit status. */
+/**
+ * Runs ARGV (this command line re-executed inside namespaces) with the caller's stdio and signals;
+ * its exit status. The inner process dies with this one (util-linux setpriv's parent-death
+ * signal, which unshare and nsenter keep as they exec): a build whose outer process is killed
+ * outright does not run on, unseen, with its steps.
+ */
 async function runReexecuted(argv: readonly string[], storeRoot: string): Promise<number> {
   const env = { ...process.env, [marker]: '1', TSBUILD_ROOT: storeRoot };
   return new Promise<number>((resolve, reject) => {
-    const child = spawn(argv[0] ?? 'unshare', argv.slice(1), { stdio: 'inherit', env });
+    const child = spawn('setpriv', ['--pdeathsig', 'KILL', ...argv], { stdio: 'inherit', env });
     const forward = (signal: NodeJS.Signals): void => {
       child.kill(signal);
     };

@@ -5,7 +5,7 @@
  * user to show the re-execution itself: a build whose files belong to ids other than the user's,
  * then `tsbuild run` of the result.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -113,5 +113,29 @@ describe.runIf(isRoot && toolExists('newuidmap') && toolExists('unshare'))('root
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('owned by 1000:1000');
     expect(result.stderr).toContain('tsbuild doctor');
+  }, 300_000);
+
+  it("kills the re-executed build and its step's command with the user's tsbuild, even on SIGKILL", async () => {
+    const user = ensureRootlessUser();
+    const work = join(dir, 'killed');
+    mkdirSync(join(work, 'context'), { recursive: true });
+    writeFileSync(join(work, 'context', 'Dockerfile'), 'FROM busybox\nRUN sleep 736\n');
+    chownTree(work, user);
+    const root = join(work, 'root');
+    const as = asRootless(user);
+    const base = spawnSync(as[0] ?? '', [...as.slice(1), `TSBUILD_ROOT=${root}`, process.execPath, '--import', 'tsx', join(repoRoot, 'scripts', 'make-busybox-image.ts')], { encoding: 'utf8', cwd: repoRoot, timeout: 120_000 });
+    expect(base.status).toBe(0);
+    // setpriv and env exec: the process spawned is the user's tsbuild itself.
+    const outer = spawn(as[0] ?? '', [...as.slice(1), `TSBUILD_ROOT=${root}`, process.execPath, bin, 'build', '-q', join(work, 'context')], { cwd: repoRoot, stdio: 'ignore' });
+    const exited = new Promise((resolve) => outer.once('exit', resolve));
+    const running = (command: string): boolean => spawnSync('pgrep', ['-f', command]).status === 0;
+    const until = async (condition: () => boolean, ms: number): Promise<boolean> => {
+      for (const start = Date.now(); Date.now() - start < ms && !condition(); ) await new Promise((resolve) => setTimeout(resolve, 100));
+      return condition();
+    };
+    expect(await until(() => running('sleep 736'), 60_000)).toBe(true);
+    outer.kill('SIGKILL');
+    await exited;
+    expect(await until(() => !running('sleep 736') && !running(`${bin} build -q ${join(work, 'context')}`), 10_000)).toBe(true);
   }, 300_000);
 });
