@@ -211,10 +211,11 @@ static char *copy_path(napi_env env, napi_value value) {
   if (napi_is_buffer(env, value, &is_buffer) == napi_ok && is_buffer) {
     void *bytes = NULL;
     size_t length = 0;
-    if (napi_get_buffer_info(env, value, &bytes, &length) != napi_ok || memchr(bytes, 0, length) != NULL) return NULL;
+    /* An empty Buffer may have no data at all: memchr and memcpy are not given its NULL. */
+    if (napi_get_buffer_info(env, value, &bytes, &length) != napi_ok || (length > 0 && memchr(bytes, 0, length) != NULL)) return NULL;
     char *path = malloc(length + 1);
     if (path == NULL) return NULL;
-    memcpy(path, bytes, length);
+    if (length > 0) memcpy(path, bytes, length);
     path[length] = '\0';
     return path;
   }

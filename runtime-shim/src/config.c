@@ -150,7 +150,18 @@ string_array (const struct json *value, char ***out, size_t *count, const char *
 static bool
 read_uint (const struct json *value, unsigned long long max, unsigned long long *out)
 {
-  if (!json_is (value, JSON_NUMBER) || value->number < 0 || value->number > (double) max || value->number != (double) (unsigned long long) value->number)
+  if (!json_is (value, JSON_NUMBER) || value->number < 0 || value->number > (double) max)
+    return false;
+  /* A double holds UINT64_MAX and INT64_MAX as 2^64 and 2^63, one past them, which no cast may
+     convert (undefined; on x86-64 2^64 became 0, and an rlimit of 18446744073709551615,
+     RLIM_INFINITY as runc's specs write "unlimited", was refused). A number that rounds to MAX
+     is MAX: the text most likely wrote it. */
+  if (value->number == (double) max)
+    {
+      *out = max;
+      return true;
+    }
+  if (value->number != (double) (unsigned long long) value->number)
     return false;
   *out = (unsigned long long) value->number;
   return true;
@@ -276,21 +287,30 @@ read_file (const char *path, char **out, size_t *size, struct shim_error *err)
 int
 spec_load (const char *bundle, struct spec *spec, struct shim_error *err)
 {
-  char path[PATH_MAX], message[256];
+  char path[PATH_MAX];
   char *text = NULL;
   size_t size = 0;
+  memset (spec, 0, sizeof *spec);
+  if (snprintf (path, sizeof path, "%s/config.json", bundle) >= (int) sizeof path)
+    return shim_fail (err, ENAMETOOLONG, "", bundle, "bundle path too long");
+  if (read_file (path, &text, &size, err) < 0)
+    return -1;
+  int rc = spec_parse (text, size, bundle, path, spec, err);
+  free (text);
+  return rc;
+}
+
+int
+spec_parse (const char *text, size_t size, const char *bundle, const char *path, struct spec *spec, struct shim_error *err)
+{
+  char message[256];
   memset (spec, 0, sizeof *spec);
   spec->memory_limit = -1;
   spec->memory_reservation = -1;
   spec->pids_limit = -1;
   spec->memory_swappiness = -1;
   spec->cpu_quota = -1;
-  if (snprintf (path, sizeof path, "%s/config.json", bundle) >= (int) sizeof path)
-    return shim_fail (err, ENAMETOOLONG, "", bundle, "bundle path too long");
-  if (read_file (path, &text, &size, err) < 0)
-    return -1;
   struct json *root = json_parse (text, size, message, sizeof message);
-  free (text);
   if (root == NULL)
     return shim_fail (err, EINVAL, "", path, "malformed config.json: %s", message);
   if (!json_is (root, JSON_OBJECT))
@@ -392,10 +412,12 @@ spec_load (const char *bundle, struct spec *spec, struct shim_error *err)
       goto fail;
     }
   char joined[PATH_MAX];
-  if (root_path[0] == '/')
-    snprintf (joined, sizeof joined, "%s", root_path);
-  else
-    snprintf (joined, sizeof joined, "%s/%s", bundle, root_path);
+  /* A path cut at PATH_MAX would be resolved as the shorter path it became: another directory. */
+  if ((root_path[0] == '/' ? snprintf (joined, sizeof joined, "%s", root_path) : snprintf (joined, sizeof joined, "%s/%s", bundle, root_path)) >= (int) sizeof joined)
+    {
+      shim_fail (err, ENAMETOOLONG, "", path, "config.json: root.path is longer than %d bytes", PATH_MAX - 1);
+      goto fail;
+    }
   spec->root_path = realpath (joined, NULL);
   if (spec->root_path == NULL)
     {

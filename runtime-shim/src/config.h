@@ -90,6 +90,9 @@ struct spec {
 };
 
 int spec_load (const char *bundle, struct spec *spec, struct shim_error *err);
+/* spec_load's reading of the text of config.json; path names it in errors, bundle resolves a
+   relative root.path. A separate entry so that runtime-shim/fuzz can drive it without files. */
+int spec_parse (const char *text, size_t size, const char *bundle, const char *path, struct spec *spec, struct shim_error *err);
 bool spec_has_namespace (const struct spec *spec, int flag, const char **path);
 int capability_from_name (const char *name);
 int last_capability (void);

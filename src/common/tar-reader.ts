@@ -415,29 +415,34 @@ export async function* readTar(source: AsyncIterable<Uint8Array>, options: TarRe
         if (major === '1' && minor === '0') {
           // PAX 1.0: the map leads the content as lines (a count, then offset and length pairs), padded to a block.
           const realSize = paxNumber(records.get('GNU.sparse.realsize'), 'GNU.sparse.realsize', fail) ?? 0;
+          // Read block by block until it holds LINES lines, counting them as they come: the map
+          // is split once, not again for every block (which took minutes for a map of a few MiB
+          // with no line end), and no larger than an extended header, as Go's reader caps it
+          // (errSparseTooLong).
           let text = '';
           let mapBytes = 0;
-          const parseMap = (): number[] | undefined => {
-            const lines = text.split('\n').slice(0, -1);
-            const numbers = lines.map((line) => (/^[0-9]{1,16}$/.test(line) ? Number(line) : Number.NaN));
-            if (numbers.length === 0) return undefined;
-            const count = numbers[0] as number;
-            if (!Number.isSafeInteger(count) || count > maxSparseRegions) throw sparseFail('malformed PAX 1.0 sparse map');
-            if (numbers.length < 1 + 2 * count) return undefined;
-            const map = numbers.slice(0, 1 + 2 * count);
-            if (!map.every((number) => Number.isSafeInteger(number))) throw sparseFail('malformed PAX 1.0 sparse map');
-            return map;
+          let lineEnds = 0;
+          const readLines = async (lines: number): Promise<void> => {
+            while (lineEnds < lines) {
+              if (mapBytes + blockSize > size) throw sparseFail('malformed PAX 1.0 sparse map');
+              if (mapBytes + blockSize > maxExtended) throw sparseFail(`sparse map longer than the ${maxExtended} bytes allowed`);
+              const mapBlock = await bytes.take(blockSize);
+              if (mapBlock === undefined) throw sparseFail('unexpected end of archive in a sparse map');
+              mapBytes += blockSize;
+              for (const byte of mapBlock) if (byte === 0x0a) lineEnds++;
+              text += mapBlock.toString('latin1');
+            }
           };
-          let lines = parseMap();
-          while (lines === undefined) {
-            if (mapBytes + blockSize > size) throw sparseFail('malformed PAX 1.0 sparse map');
-            const mapBlock = await bytes.take(blockSize);
-            if (mapBlock === undefined) throw sparseFail('unexpected end of archive in a sparse map');
-            mapBytes += blockSize;
-            text += mapBlock.toString('latin1');
-            lines = parseMap();
-          }
-          const numbers = lines.slice(1);
+          const number = (line: string | undefined): number => {
+            const value = line !== undefined && /^[0-9]{1,16}$/.test(line) ? Number(line) : Number.NaN;
+            if (!Number.isSafeInteger(value)) throw sparseFail('malformed PAX 1.0 sparse map');
+            return value;
+          };
+          await readLines(1);
+          const count = number(text.slice(0, text.indexOf('\n')));
+          if (count > maxSparseRegions) throw sparseFail('malformed PAX 1.0 sparse map');
+          await readLines(1 + 2 * count);
+          const numbers = text.split('\n', 1 + 2 * count).slice(1).map(number);
           const regions: SparseRegion[] = [];
           for (let index = 0; index < numbers.length; index += 2) regions.push({ offset: numbers[index] as number, length: numbers[index + 1] as number });
           sparse = { regions, realSize, mapBytes };

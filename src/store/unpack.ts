@@ -315,10 +315,13 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
   async function applyEntry(header: TarEntryHeader, body: AsyncIterable<Buffer>): Promise<void> {
     const parts = components(header.name, header.name, 'entry name', options.climbingNamesStay === true);
     const type = header.type;
-    // moby's untar sets times with its system.Chtimes, which takes one before 1970 as the epoch;
-    // a symlink's (lutimes) are kept as they are. Both to the nanosecond.
+    // moby's untar sets times with its system.Chtimes, which takes one before 1970 as the epoch,
+    // and so one past what nanoseconds in an int64 hold (2262, its unixMaxTime); a symlink's
+    // (lutimes) are kept as they are, but past an int64 of nanoseconds there is no such time
+    // (Go's UnixNano wraps; the system call cannot take it): the epoch too. Both to the nanosecond.
     const exact = entryMtimeNs(header);
-    const mtime = header.type === 'symlink' || exact >= 0n ? exact : 0n;
+    const representable = exact >= -(2n ** 63n) && exact < 2n ** 63n;
+    const mtime = representable && (header.type === 'symlink' || exact >= 0n) ? exact : 0n;
     const leaf = parts.at(-1);
     if (leaf === undefined) {
       // The entry names TARGET itself (`./`): only a directory may, and only its metadata applies.

@@ -224,6 +224,31 @@ describe.runIf(isRoot)('runtime-shim lifecycle and errors', () => {
     expect((error as Error).message).toContain('malformed config.json');
   });
 
+  it('takes an rlimit of 18446744073709551615 (RLIM_INFINITY, what runc writes for unlimited) as unlimited, not as a malformed number', () => {
+    const { bundle } = prepare({ args: ['/test-init', 'rlimits'] });
+    const path = join(bundle, 'config.json');
+    const config = JSON.parse(readFileSync(path, 'utf8')) as { process: { rlimits: unknown } };
+    config.process.rlimits = 'RLIMITS';
+    // The number as text: a JavaScript number cannot hold it, and the shim's reader rounds it to 2^64.
+    writeFileSync(path, JSON.stringify(config).replace('"RLIMITS"', '[{"type":"RLIMIT_CORE","soft":18446744073709551615,"hard":18446744073709551615}]'));
+    const result = runShim(bundle);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ CORE: [-1, -1] });
+  });
+
+  it('refuses a root.path longer than PATH_MAX instead of resolving the shorter path it would be cut to', () => {
+    const { bundle, rootfs } = prepare({ args: ['/test-init', 'exit', '0'] });
+    const path = join(bundle, 'config.json');
+    const config = JSON.parse(readFileSync(path, 'utf8')) as { root: { path: string } };
+    // Cut at 4095 bytes, this is the root filesystem itself.
+    config.root.path = `${rootfs}${'/'.repeat(5000)}elsewhere`;
+    writeFileSync(path, JSON.stringify(config));
+    const result = runShim(bundle);
+    expect(result.status).toBe(125);
+    expect(JSON.parse(result.stderr)).toMatchObject({ error: { errno: 36, message: 'config.json: root.path is longer than 4095 bytes' } });
+  });
+
   it('reports a missing program with the path and errno', () => {
     const result = runShim(prepare({ args: ['/nonexistent'] }).bundle);
     expect(result.status).toBe(125);

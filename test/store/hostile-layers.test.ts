@@ -366,6 +366,27 @@ describe('tar headers made to crash or hang a reader', () => {
     expect((error as TsbuildError).message).toContain('sparse map of "old"');
   });
 
+  it('reads a PAX 1.0 sparse map in time linear in its length, and refuses one longer than an extended header (Go: errSparseTooLong)', async () => {
+    // A count, then 8 MiB without a line end: split again for every block read, such a map
+    // took about a minute for each 4 MiB, a few KiB of a compressed layer.
+    const map = Buffer.concat([Buffer.from('1\n'), Buffer.alloc(8 * 1024 * 1024, '7')]);
+    const tar = tarOf([{ path: 'endless-map', content: map.toString('latin1'), pax: { 'GNU.sparse.major': '1', 'GNU.sparse.minor': '0', 'GNU.sparse.realsize': '10' } }]);
+    const started = Date.now();
+    const error = await unpack(tar, target).catch((caught: unknown) => caught);
+    expect((error as TsbuildError).code).toBe('INVALID_ARCHIVE');
+    expect((error as TsbuildError).message).toContain('sparse map of "endless-map": sparse map longer than the 1048576 bytes allowed');
+    expect(Date.now() - started).toBeLessThan(5000);
+    // A map of many regions, each line read once, still unpacks.
+    const regions = 20_000;
+    const lines = [String(regions), ...Array.from({ length: regions }, (_, index) => `${index * 2},1`.split(',')).flat()].join('\n') + '\n';
+    const mapped = Buffer.concat([Buffer.from(lines), padding(lines.length), Buffer.alloc(regions, 'x')]);
+    const sparse = tarOf([{ path: 'many-regions', content: mapped.toString('latin1'), pax: { 'GNU.sparse.major': '1', 'GNU.sparse.minor': '0', 'GNU.sparse.realsize': String(regions * 2) } }]);
+    await unpack(sparse, target);
+    const content = await readFile(join(target, 'many-regions'));
+    expect(content.length).toBe(regions * 2);
+    expect(content.subarray(0, 6)).toEqual(Buffer.from('x\0x\0x\0'));
+  });
+
   it('takes a PAX sparse name like any name: one that climbs is refused, nothing is written outside', async () => {
     const named = tarOf([{ path: 'GNUSparseFile.0/real', content: 'data', pax: { 'GNU.sparse.map': '0,4', 'GNU.sparse.size': '8', 'GNU.sparse.name': '../../../escaped' } }]);
     const error = await unpack(named, target).catch((caught: unknown) => caught);

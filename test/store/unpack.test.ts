@@ -134,6 +134,22 @@ describe('unpackLayer', () => {
     expect((await lstat(join(target, 'old-link'))).mtimeMs).toBe(mtime * 1000);
   });
 
+  it('sets a time past what nanoseconds in an int64 hold (2262) as the epoch, a symlink’s too, instead of failing the layer', async () => {
+    const far = '9007199254740993';
+    const tar = Buffer.concat([
+      encodeHeader({ path: 'far', type: 'file', size: 1, mode: 0o644, uid: 0, gid: 0, mtime: 0, pax: { mtime: far } }),
+      Buffer.from('f'),
+      padding(1),
+      encodeHeader({ path: 'far-dir', type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: 0, pax: { mtime: far } }),
+      encodeHeader({ path: 'far-link', type: 'symlink', linkname: 'far', mode: 0o777, uid: 0, gid: 0, mtime: 0, pax: { mtime: `-${far}` } }),
+      endOfArchive,
+    ]);
+    await unpackLayer(Readable.from([tar]), target);
+    expect((await stat(join(target, 'far'))).mtimeMs).toBe(0);
+    expect((await stat(join(target, 'far-dir'))).mtimeMs).toBe(0);
+    expect((await lstat(join(target, 'far-link'))).mtimeMs).toBe(0);
+  });
+
   it('takes absolute names relative to the target', async () => {
     await unpack([{ name: `${outside}/secret`, content: 'inside' }, { name: '/etc/hostname', content: 'box' }]);
     expect(await readFile(join(target, outside, 'secret'), 'utf8')).toBe('inside');
