@@ -126,6 +126,13 @@ export class LocalStepCache implements StepCache {
   private entries: Map<string, Descriptor> | undefined;
   /** Layer blobs seen in the store during this build. */
   private readonly present = new Set<string>();
+  /**
+   * The records' summaries by slot, then by key (newest last), decoded once per build when a
+   * miss is first explained: decoding every record for every miss was quadratic in the steps.
+   */
+  private summaries: Map<string, Map<string, StepSummary>> | undefined;
+  /** The slot each key's summary is filed under. */
+  private readonly slots = new Map<string, string>();
 
   private readonly warn: (message: string) => void;
 
@@ -260,15 +267,31 @@ export class LocalStepCache implements StepCache {
 
   async explain(summary: StepSummary): Promise<string> {
     const entries = this.entries ?? (await this.load());
+    if (this.summaries === undefined) {
+      this.summaries = new Map();
+      for (const [key, entry] of entries) this.addSummary(key, entry);
+    }
     const siblings: StepSummary[] = [];
     const sameSlot: StepSummary[] = [];
-    for (const entry of entries.values()) {
-      const recorded = decodeSummary(entry.annotations?.[inputsAnnotation]);
-      if (recorded === undefined) continue;
-      if (recorded.parent === summary.parent && recorded.slot === summary.slot) siblings.push(recorded);
-      else if (recorded.slot === summary.slot) sameSlot.push(recorded);
+    for (const recorded of this.summaries.get(summary.slot)?.values() ?? []) {
+      if (recorded.parent === summary.parent) siblings.push(recorded);
+      else sameSlot.push(recorded);
     }
     return explainMiss(summary, siblings, sameSlot);
+  }
+
+  /** Files KEY's record under its slot, as the newest; a record of KEY before it is dropped. */
+  private addSummary(key: string, entry: Descriptor): void {
+    if (this.summaries === undefined) return;
+    const slot = this.slots.get(key);
+    if (slot !== undefined) this.summaries.get(slot)?.delete(key);
+    this.slots.delete(key);
+    const recorded = decodeSummary(entry.annotations?.[inputsAnnotation]);
+    if (recorded === undefined) return;
+    this.slots.set(key, recorded.slot);
+    let bySlot = this.summaries.get(recorded.slot);
+    if (bySlot === undefined) this.summaries.set(recorded.slot, (bySlot = new Map()));
+    bySlot.set(key, recorded);
   }
 
   async put(key: Digest, result: StepResult, platform: Platform, summary?: StepSummary): Promise<void> {
@@ -294,6 +317,7 @@ export class LocalStepCache implements StepCache {
       // Newest last, as in the side index: the closest record of a miss is the latest.
       this.entries?.delete(record.key);
       this.entries?.set(record.key, descriptors[index] as Descriptor);
+      this.addSummary(record.key, descriptors[index] as Descriptor);
     });
   }
 
