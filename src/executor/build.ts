@@ -51,7 +51,7 @@ import {
 import type { RegistryClient } from '../registry/index.js';
 import { storeImage, type Store } from '../store/index.js';
 import type { OciRuntime } from '../runtime/index.js';
-import { applyMetadata, cloneConfig, configFromImage, containerConfig, historyComment, type ConfigState } from './image-config.js';
+import { applyMetadata, cloneConfig, configFromImage, containerConfig, finishConfig, historyComment, type ConfigState } from './image-config.js';
 import type { BuildEventListener } from './events.js';
 import { StepCanceled, StepReporter, type StepHandle } from './progress.js';
 import { Snapshotter } from './snapshots.js';
@@ -464,6 +464,7 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
       });
     }
   }
+  finishConfig(config);
   return { key, layers, baseLayers, config, platform, imagePlatform, heldFrom };
 }
 

@@ -86,6 +86,14 @@ const nameOf = (entry: string): string => {
  */
 const envPlaces = new WeakMap<string[], Map<string, number>>();
 
+/**
+ * Drops what only changing STATE needed: a finished stage's config is read and copied, never
+ * changed, and the places of its names, kept for every stage of a chain, outweighed the rest.
+ */
+export function finishConfig(state: ConfigState): void {
+  envPlaces.delete(state.env);
+}
+
 /** Sets KEY in an environment list in place, or appends it, as BuildKit's addEnv. */
 export function addEnv(env: string[], key: string, value: string): void {
   let places = envPlaces.get(env);
