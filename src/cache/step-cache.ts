@@ -126,6 +126,17 @@ export class LocalStepCache implements StepCache {
   private entries: Map<string, Descriptor> | undefined;
   /** Layer blobs seen in the store during this build. */
   private readonly present = new Set<string>();
+  /**
+   * The records' summaries by slot, then by key (newest last), decoded once per build when a
+   * miss is first explained: decoding every record for every miss was quadratic in the steps.
+   */
+  private summaries: Map<string, Map<string, StepSummary>> | undefined;
+  /** The slot each key's summary is filed under. */
+  private readonly slots = new Map<string, string>();
+  /** The records waiting for the next rewrite of the side index, and that rewrite. */
+  private waiting: { readonly batch: (readonly [string, Descriptor])[]; readonly listed: Promise<void> } | undefined;
+  /** The last rewrite of the side index begun. */
+  private listing: Promise<void> = Promise.resolve();
 
   private readonly warn: (message: string) => void;
 
@@ -260,15 +271,31 @@ export class LocalStepCache implements StepCache {
 
   async explain(summary: StepSummary): Promise<string> {
     const entries = this.entries ?? (await this.load());
+    if (this.summaries === undefined) {
+      this.summaries = new Map();
+      for (const [key, entry] of entries) this.addSummary(key, entry);
+    }
     const siblings: StepSummary[] = [];
     const sameSlot: StepSummary[] = [];
-    for (const entry of entries.values()) {
-      const recorded = decodeSummary(entry.annotations?.[inputsAnnotation]);
-      if (recorded === undefined) continue;
-      if (recorded.parent === summary.parent && recorded.slot === summary.slot) siblings.push(recorded);
-      else if (recorded.slot === summary.slot) sameSlot.push(recorded);
+    for (const recorded of this.summaries.get(summary.slot)?.values() ?? []) {
+      if (recorded.parent === summary.parent) siblings.push(recorded);
+      else sameSlot.push(recorded);
     }
     return explainMiss(summary, siblings, sameSlot);
+  }
+
+  /** Files KEY's record under its slot, as the newest; a record of KEY before it is dropped. */
+  private addSummary(key: string, entry: Descriptor): void {
+    if (this.summaries === undefined) return;
+    const slot = this.slots.get(key);
+    if (slot !== undefined) this.summaries.get(slot)?.delete(key);
+    this.slots.delete(key);
+    const recorded = decodeSummary(entry.annotations?.[inputsAnnotation]);
+    if (recorded === undefined) return;
+    this.slots.set(key, recorded.slot);
+    let bySlot = this.summaries.get(recorded.slot);
+    if (bySlot === undefined) this.summaries.set(recorded.slot, (bySlot = new Map()));
+    bySlot.set(key, recorded);
   }
 
   async put(key: Digest, result: StepResult, platform: Platform, summary?: StepSummary): Promise<void> {
@@ -283,17 +310,46 @@ export class LocalStepCache implements StepCache {
   async putAll(records: readonly StepRecord[]): Promise<void> {
     if (records.length === 0) return;
     const descriptors = await Promise.all(records.map((record) => this.write(record)));
-    const keys = new Set<string>(records.map((record) => record.key));
-    await this.store.updateSideIndex(sideIndex, (entries) => {
-      const kept = entries.filter((entry) => !keys.has(entry.annotations?.[stepKeyAnnotation] ?? ''));
-      // A key given twice is listed once, as its last record.
-      const added = descriptors.filter((descriptor, index) => !records.slice(index + 1).some((later) => later.key === records[index]?.key));
-      return { entries: [...kept, ...added], result: undefined };
-    });
+    await this.list(records.map((record, index) => [record.key, descriptors[index] as Descriptor]));
     records.forEach((record, index) => {
       // Newest last, as in the side index: the closest record of a miss is the latest.
       this.entries?.delete(record.key);
       this.entries?.set(record.key, descriptors[index] as Descriptor);
+      this.addSummary(record.key, descriptors[index] as Descriptor);
+    });
+  }
+
+  /**
+   * Lists ENTRIES (key and record) in the side index. The records of the steps that finish while
+   * a rewrite of the index is under way wait for it and are listed together by the next one:
+   * the steps of a thousand stages at once each took the index's lock, read and rewrote it,
+   * which made them quadratic and left the last waiting past the lock's timeout.
+   */
+  private list(entries: readonly (readonly [string, Descriptor])[]): Promise<void> {
+    if (this.waiting === undefined) {
+      const batch: (readonly [string, Descriptor])[] = [];
+      const listed = this.listing
+        .catch(() => undefined)
+        .then(() => {
+          // From here on, records wait for the next rewrite.
+          if (this.waiting?.batch === batch) this.waiting = undefined;
+          return this.rewrite(batch);
+        });
+      this.waiting = { batch, listed };
+      this.listing = listed;
+    }
+    this.waiting.batch.push(...entries);
+    return this.waiting.listed;
+  }
+
+  private async rewrite(batch: readonly (readonly [string, Descriptor])[]): Promise<void> {
+    // A key given twice is listed once, as its last record.
+    const last = new Map<string, number>();
+    batch.forEach(([key], index) => last.set(key, index));
+    const added = batch.flatMap(([key, descriptor], index) => (last.get(key) === index ? [descriptor] : []));
+    await this.store.updateSideIndex(sideIndex, (entries) => {
+      const kept = entries.filter((entry) => !last.has(entry.annotations?.[stepKeyAnnotation] ?? ''));
+      return { entries: [...kept, ...added], result: undefined };
     });
   }
 

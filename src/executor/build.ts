@@ -51,12 +51,12 @@ import {
 import type { RegistryClient } from '../registry/index.js';
 import { storeImage, type Store } from '../store/index.js';
 import type { OciRuntime } from '../runtime/index.js';
-import { applyMetadata, cloneConfig, configFromImage, containerConfig, historyComment, type ConfigState } from './image-config.js';
+import { applyMetadata, cloneConfig, configFromImage, containerConfig, finishConfig, historyComment, type ConfigState } from './image-config.js';
 import type { BuildEventListener } from './events.js';
 import { StepCanceled, StepReporter, type StepHandle } from './progress.js';
 import { Snapshotter } from './snapshots.js';
 import { defaultHostname, runStep, type RunEnvironment, type RunSandboxOptions } from './run-op.js';
-import { stepText } from './step-names.js';
+import { sourceLines, stepText } from './step-names.js';
 import { announcer, fromStepOwners, readsContext, showFrom, type StepDecision } from './step-order.js';
 import type { SecretSource } from './run-mounts.js';
 import { contextDigestOptions, contextSources, copyStep, prepareContext, type ContextHandle } from './copy-op.js';
@@ -184,8 +184,8 @@ interface BaseImage {
 const created = (epoch: number | undefined): string => (epoch === undefined ? new Date() : new Date(epoch * 1000)).toISOString().replace(/\.\d{3}Z$/, (ms) => (ms === '.000Z' ? 'Z' : ms));
 
 /** The Dockerfile text of an instruction, continuation lines joined, as BuildKit names its steps. */
-function instructionText(source: string, range: SourceRange): string {
-  const lines = source.split(/\r?\n/).slice(range.start.line - 1, range.end.line);
+function instructionText(source: readonly string[], range: SourceRange): string {
+  const lines = source.slice(range.start.line - 1, range.end.line);
   const joined = lines.map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#'));
   let text = '';
   for (const line of joined) {
@@ -215,6 +215,8 @@ interface BuildContext {
   readonly failed: AbortController;
   /** The Dockerfile's escape character, for the steps' names. */
   readonly escapeToken: EscapeToken;
+  /** The Dockerfile's lines, for the steps' names and history. */
+  readonly sourceLines: readonly string[];
   readonly outputs: Map<number, Promise<StageOutput>>;
   readonly bases: Map<string, Promise<BaseImage>>;
   readonly baseConfigs: Map<string, BaseImage>;
@@ -387,7 +389,7 @@ function stepName(prefix: string, index: number, total: number, text: string): s
 }
 
 async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<StageOutput> {
-  const source = ctx.request.dockerfile.source;
+  const source = ctx.sourceLines;
   const prefix = stageDisplayName(stage, ctx.stageCount);
   const total = stepTotal(stage);
   let index = 0;
@@ -474,6 +476,7 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
       });
     }
   }
+  finishConfig(config);
   return { key, layers, baseLayers, config, platform, imagePlatform, heldFrom };
 }
 
@@ -913,7 +916,7 @@ export async function build(given: BuildRequest, deps: BuildDeps): Promise<Built
 
   // Which run of the stages this is: a cache layer given early and found bad starts them again.
   const attempt = { current: 1 };
-  const partial: Omit<BuildContext, 'stages' | 'stageCount' | 'environment' | 'proxy' | 'escapeToken' | 'ignoreFile' | 'fromSteps' | 'fromOwners' | 'contextStep'> = {
+  const partial: Omit<BuildContext, 'stages' | 'stageCount' | 'environment' | 'proxy' | 'escapeToken' | 'sourceLines' | 'ignoreFile' | 'fromSteps' | 'fromOwners' | 'contextStep'> = {
     request,
     deps,
     reporter,
@@ -1030,6 +1033,7 @@ async function buildStages(
     ...partial,
     proxy: resolved.proxy,
     escapeToken: resolved.escapeToken,
+    sourceLines: sourceLines(request.dockerfile.source),
     stages,
     ignoreFile,
     fromSteps: new Map(),

@@ -57,15 +57,58 @@ export function configFromImage(image: ImageConfig | undefined, platform: Platfo
   return state;
 }
 
+/**
+ * A copy to change: the lists and maps an instruction changes in place are copied, what they
+ * hold is shared (history entries, strings and the lists instructions replace whole are never
+ * changed). A deep copy per stage made a chain of stages FROM one another quadratic.
+ */
 export function cloneConfig(state: ConfigState): ConfigState {
-  return structuredClone(state);
+  return {
+    ...state,
+    env: [...state.env],
+    history: [...state.history],
+    ...(state.exposedPorts === undefined ? {} : { exposedPorts: { ...state.exposedPorts } }),
+    ...(state.volumes === undefined ? {} : { volumes: { ...state.volumes } }),
+    ...(state.labels === undefined ? {} : { labels: { ...state.labels } }),
+    ...(state.onBuild === undefined || state.onBuild === null ? {} : { onBuild: [...state.onBuild] }),
+  };
+}
+
+const nameOf = (entry: string): string => {
+  const eq = entry.indexOf('=');
+  return eq < 0 ? entry : entry.slice(0, eq);
+};
+
+/**
+ * Where each name is in an environment list that addEnv changes: a search of the list per ENV
+ * made thousands of ENV lines quadratic. Made on the first change of a list; the list changes
+ * only through addEnv from then on.
+ */
+const envPlaces = new WeakMap<string[], Map<string, number>>();
+
+/**
+ * Drops what only changing STATE needed: a finished stage's config is read and copied, never
+ * changed, and the places of its names, kept for every stage of a chain, outweighed the rest.
+ */
+export function finishConfig(state: ConfigState): void {
+  envPlaces.delete(state.env);
 }
 
 /** Sets KEY in an environment list in place, or appends it, as BuildKit's addEnv. */
 export function addEnv(env: string[], key: string, value: string): void {
-  const at = env.findIndex((entry) => (entry.includes('=') ? entry.slice(0, entry.indexOf('=')) : entry) === key);
-  if (at >= 0) env[at] = `${key}=${value}`;
-  else env.push(`${key}=${value}`);
+  let places = envPlaces.get(env);
+  if (places === undefined) {
+    places = new Map();
+    // The first entry of a name is the one set, as a search from the start finds it.
+    for (const [index, entry] of env.entries()) if (!places.has(nameOf(entry))) places.set(nameOf(entry), index);
+    envPlaces.set(env, places);
+  }
+  const at = places.get(key);
+  if (at !== undefined) env[at] = `${key}=${value}`;
+  else {
+    places.set(key, env.length);
+    env.push(`${key}=${value}`);
+  }
 }
 
 /** Go's %q of a []string: `["a" "b"]`. */

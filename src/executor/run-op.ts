@@ -75,8 +75,7 @@ export const loneHeredoc = /^[0-9]*<<-?\s*(["']?)[A-Za-z_][A-Za-z0-9_]*\1$/;
  * ARG declaration of the stage (a name declared twice is there twice), each with the value the
  * name has when the step runs (an ENV of the same name wins), or else the declaration's.
  */
-function runCommandString(args: readonly string[], instruction: RunInstruction): string {
-  const env = new Map(instruction.env);
+function runCommandString(args: readonly string[], instruction: RunInstruction, env: ReadonlyMap<string, string>): string {
   const buildEnv = instruction.args.map((arg) => `${arg.key}=${env.get(arg.key) ?? arg.value ?? ''}`);
   return [...(buildEnv.length > 0 ? [`|${buildEnv.length}`, ...buildEnv] : []), ...args].join(' ');
 }
@@ -197,7 +196,8 @@ export async function runStep(instruction: RunInstruction, config: ConfigState, 
   const { args, script } = commandLine(instruction, config);
   const cwd = config.workingDir === undefined || config.workingDir === '' ? '/' : config.workingDir;
   const mountPlan = await planMounts(instruction.mounts, cwd, options.mounts);
-  const ownEnv = instruction.env.map(([key, value]) => `${key}=${value}`);
+  const pairs = instruction.env.pairs();
+  const ownEnv = pairs.map(([key, value]) => `${key}=${value}`);
   // SSH_AUTH_SOCK names the first agent socket unless the step sets it itself.
   const env = [...ownEnv, ...mountPlan.env.filter((entry) => !ownEnv.some((own) => own.startsWith(`${entry.split('=')[0] ?? ''}=`)))];
   const user = config.user ?? '';
@@ -217,7 +217,7 @@ export async function runStep(instruction: RunInstruction, config: ConfigState, 
   };
   return {
     keyInput,
-    createdBy: `RUN ${runCommandString(args, instruction)} # buildkit`,
+    createdBy: `RUN ${runCommandString(args, instruction, new Map(pairs))} # buildkit`,
     async execute(execution: RunExecution): Promise<LayerRef | undefined> {
       const environment = await options.sandbox();
       const active = await execution.snapshots.prepare(execution.layers);

@@ -17,8 +17,13 @@ import { loneHeredoc } from './run-op.js';
  * every escape at a line's end removed with the blanks after it, comment and blank continuation
  * lines left out; the heredocs' contents are not part of it.
  */
-export function originalText(source: string, range: SourceRange, escapeToken: EscapeToken): string {
-  const lines = source.split(/\r?\n/).slice(range.start.line - 1, range.end.line);
+/** The Dockerfile's lines, split once for all of its steps' names. */
+export function sourceLines(source: string): readonly string[] {
+  return source.split(/\r?\n/);
+}
+
+export function originalText(source: readonly string[], range: SourceRange, escapeToken: EscapeToken): string {
+  const lines = source.slice(range.start.line - 1, range.end.line);
   const continuation = new RegExp(`\\${escapeToken}[ \\t]*$`);
   let text = '';
   let first = true;
@@ -48,7 +53,7 @@ function summarizeHeredoc(data: string): string {
 }
 
 /** The name of INSTRUCTION's step, before its `[stage n/m]` prefix. */
-export function stepText(instruction: ResolvedInstruction, source: string, escapeToken: EscapeToken): string {
+export function stepText(instruction: ResolvedInstruction, source: readonly string[], escapeToken: EscapeToken): string {
   let text = originalText(source, instruction.range, escapeToken);
   let options: ShellOptions = { escapeToken };
   if (instruction.kind === 'RUN') {
@@ -59,7 +64,7 @@ export function stepText(instruction: ResolvedInstruction, source: string, escap
     options = { escapeToken, rawQuotes: true, skipUnsetEnv: true };
   }
   try {
-    text = processWord(text, new Map(instruction.env), options);
+    text = processWord(text, new Map(instruction.env.pairs()), options);
   } catch {
     // As processCmdEnv: a text that does not expand is shown as written.
   }

@@ -28,17 +28,32 @@ import type { StepHandle } from './progress.js';
 export function fromStepOwners(stages: ReadonlyMap<number, ResolvedStage>, target: number, key: (stage: ResolvedStage) => string | undefined): Map<string, number> {
   const owners = new Map<string, number>();
   const visited = new Set<number>();
-  const visit = (index: number): void => {
+  // A depth-first walk (the base, then the stage itself, then the stages it reads) on a stack of
+  // its own: a chain of thousands of stages is deeper than the call stack.
+  const walk: { readonly stage: ResolvedStage; reads: readonly number[] | undefined; next: number }[] = [];
+  const enter = (index: number): void => {
     if (visited.has(index)) return;
     visited.add(index);
     const stage = stages.get(index);
-    if (stage === undefined) return;
-    if (stage.base.kind === 'stage') visit(stage.base.stage);
-    const own = key(stage);
-    if (own !== undefined) owners.set(own, index);
-    for (const instruction of stage.instructions) for (const source of stagesRead(instruction)) visit(source);
+    if (stage !== undefined) walk.push({ stage, reads: undefined, next: 0 });
   };
-  visit(target);
+  enter(target);
+  for (let frame = walk.at(-1); frame !== undefined; frame = walk.at(-1)) {
+    if (frame.reads === undefined) {
+      frame.reads = frame.stage.instructions.flatMap(stagesRead);
+      if (frame.stage.base.kind === 'stage') {
+        enter(frame.stage.base.stage);
+        continue;
+      }
+    }
+    if (frame.next === 0) {
+      const own = key(frame.stage);
+      if (own !== undefined) owners.set(own, frame.stage.index);
+    }
+    const read = frame.reads[frame.next++];
+    if (read === undefined) walk.pop();
+    else enter(read);
+  }
   return owners;
 }
 

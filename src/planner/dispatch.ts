@@ -4,15 +4,16 @@
  */
 import { TsbuildError, messageOf, type EscapeToken, type Platform, type SourceRange } from '../common/index.js';
 import { parseMount, type RunMount } from '../parser/index.js';
-import { Env, defaultPath, parseEnvEntry, Expander } from './environment.js';
+import { Env, defaultPath, parseEnvEntry, Expander, type EnvScope } from './environment.js';
 import { describeLines, locatedAt } from './errors.js';
 import type { ResolvedArg, ResolvedInstruction, ResolvedMount, ResolvedStage, StageRef } from './model.js';
 import type { StageState } from './stages.js';
 
 export interface Resolved {
   readonly stage: ResolvedStage;
-  readonly env: Env;
-  readonly imageEnv: Env;
+  /** What a stage FROM this one starts from: scopes, which share their links with the instructions'. */
+  readonly env: EnvScope;
+  readonly imageEnv: EnvScope;
 }
 
 /** Everything one stage's dispatch needs from outside it. */
@@ -37,8 +38,8 @@ export function dispatchStage(state: StageState, context: DispatchContext, targe
     if (parent === undefined) {
       throw new TsbuildError('INTERNAL', `resolve FROM (${describeLines(state.raw.range)}): base stage ${state.base.stage} not resolved`);
     }
-    env = parent.env.clone();
-    imageEnv = parent.imageEnv.clone();
+    env = new Env(parent.env);
+    imageEnv = new Env(parent.imageEnv);
     // The base stage's platform wins over --platform, as the state is inherited whole.
     platform = parent.stage.platform;
   } else if (state.base.kind === 'scratch') {
@@ -53,7 +54,7 @@ export function dispatchStage(state: StageState, context: DispatchContext, targe
     env = new Env();
   }
   if (!imageEnv.has('PATH') && platform.os !== 'windows') imageEnv.set('PATH', defaultPath);
-  for (const [name, value] of imageEnv.view()) env.set(name, value);
+  env.setAll(imageEnv.pairs());
 
   const instructions: ResolvedInstruction[] = [];
   const dependencies = new Set<number>();
@@ -70,17 +71,19 @@ export function dispatchStage(state: StageState, context: DispatchContext, targe
   };
 
   for (const raw of [...(state.triggers ?? []), ...state.raw.instructions]) locatedAt(raw.range, () => {
-    const snapshot = env.pairs();
+    const scope = env.scope();
     const expander = new Expander(context.escapeToken, env.view(), { range: raw.range, what: raw.kind });
-    const common = { range: raw.range, name: raw.name, env: snapshot };
+    const common = { range: raw.range, name: raw.name, env: scope };
     const where = describeLines(raw.range);
     switch (raw.kind) {
       case 'ARG': {
         // Every default is expanded against the variables from before the instruction, as
         // BuildKit expands an ARG's words at once: `ARG P=1 Q=$P` leaves Q empty in a stage.
         // (Global ARGs before the first FROM are expanded one after another, as BuildKit does.)
-        const argExpander = new Expander(context.escapeToken, env.clone().view(), { range: raw.range, what: raw.kind });
+        // The values are set once all are expanded, so the expansion reads the environment as it is.
+        const argExpander = new Expander(context.escapeToken, env.view(), { range: raw.range, what: raw.kind });
         const resolvedArgs: ResolvedArg[] = [];
+        const values: [string, string][] = [];
         for (const arg of raw.args) {
           context.declared.add(arg.key);
           // BuildKit's history says `ARG NAME=DEFAULT` as the Dockerfile wrote it (expanded),
@@ -93,11 +96,12 @@ export function dispatchStage(state: StageState, context: DispatchContext, targe
           if (overridden) value = context.buildArgs[arg.key];
           else if (written !== undefined) value = written;
           else value = context.globals.get(arg.key);
-          if (value !== undefined) env.set(arg.key, value);
+          if (value !== undefined) values.push([arg.key, value]);
           const resolved = { key: arg.key, value, ...(written === undefined ? {} : { written }) };
           resolvedArgs.push(resolved);
           args.push(resolved);
         }
+        for (const [name, value] of values) env.set(name, value);
         instructions.push({ ...common, kind: 'ARG', args: resolvedArgs, variables: argExpander.variables() });
         break;
       }
@@ -218,11 +222,11 @@ export function dispatchStage(state: StageState, context: DispatchContext, targe
       images: [...images].sort(),
       fromArgs: state.fromArgs,
       instructions,
-      env: env.pairs(),
-      imageEnv: imageEnv.pairs(),
+      env: env.scope(),
+      imageEnv: imageEnv.scope(),
     },
-    env,
-    imageEnv,
+    env: env.scope(),
+    imageEnv: imageEnv.scope(),
   };
 }
 

@@ -35,17 +35,82 @@ export const proxyKeys: Readonly<Record<string, keyof ProxyEnv>> = {
 /** Build args that need no ARG to have an effect. */
 export const builtinArgs = new Set(['SOURCE_DATE_EPOCH']);
 
-/** An environment: insertion-ordered, and setting a name again moves it to the end. */
-export class Env {
-  private readonly map: Map<string, string>;
-  /** Each variable's pair, made once: the snapshots of one stage share them. */
-  private readonly entries: Map<string, readonly [string, string]>;
-  /** The pairs as they were at the last change: instructions between changes share one list. */
-  private snapshot: EnvPairs | undefined;
+/**
+ * How an environment came to be: its pairs at some point, then one change at a time on top.
+ * Scopes share these links, so a scope costs one link per change, not a list of every pair.
+ */
+export type ScopeLink =
+  | { readonly pairs: EnvPairs }
+  | { readonly previous: ScopeLink; readonly pair: readonly [string, string]; readonly depth: number; readonly base: number };
 
-  constructor(from: Iterable<readonly [string, string]> = []) {
-    this.map = new Map(from);
-    this.entries = new Map([...this.map].map(([name, value]) => [name, [name, value] as const]));
+/** How many links are on top of the list LINK starts from, and how long that list is. */
+const depthOf = (link: ScopeLink): number => ('depth' in link ? link.depth : 0);
+const baseOf = (link: ScopeLink): number => ('base' in link ? link.base : link.pairs.length);
+
+/** The pairs LINK stands for, in order: a name set again is where it was set last. */
+function pairsOf(link: ScopeLink): EnvPairs {
+  if (!('previous' in link)) return link.pairs;
+  const seen = new Set<string>();
+  const newestFirst: (readonly [string, string])[] = [];
+  let at: ScopeLink = link;
+  while ('previous' in at) {
+    if (!seen.has(at.pair[0])) {
+      seen.add(at.pair[0]);
+      newestFirst.push(at.pair);
+    }
+    at = at.previous;
+  }
+  const pairs = at.pairs.filter(([name]) => !seen.has(name));
+  for (let i = newestFirst.length - 1; i >= 0; i--) pairs.push(newestFirst[i] as readonly [string, string]);
+  return pairs;
+}
+
+/**
+ * The environment an instruction sees, fixed when it was taken. It shares its links with the
+ * scopes before and after it, so a Dockerfile of thousands of ENV lines keeps one link per
+ * line, not a list of every pair per instruction (which held 3.4 GB for 20,000 ENV lines).
+ * The pairs are made when asked for, and not kept: only a step's own work asks.
+ */
+export class EnvScope {
+  /** @internal A scope is taken from an Env. */
+  constructor(readonly link: ScopeLink) {}
+
+  pairs(): EnvPairs {
+    return pairsOf(this.link);
+  }
+
+  /** `debug resolve` prints the pairs. */
+  toJSON(): EnvPairs {
+    return this.pairs();
+  }
+}
+
+/**
+ * An environment: insertion-ordered, and setting a name again moves it to the end. Its lookup
+ * map is made when first asked for: a stage whose base is another stage starts from that
+ * stage's scopes, and its image environment, which nothing expands against, needs none.
+ */
+export class Env {
+  private lookup: Map<string, string> | undefined;
+  private head: ScopeLink;
+  /** The scope as it was at the last change: instructions between changes share it. */
+  private current: EnvScope | undefined;
+  /** Its pairs, while this environment holds them (a scope does not keep them). */
+  private currentPairs: EnvPairs | undefined;
+
+  constructor(from: Iterable<readonly [string, string]> | EnvScope = []) {
+    if (from instanceof EnvScope) {
+      this.head = from.link;
+      this.current = from;
+    } else {
+      this.lookup = new Map(from);
+      this.head = { pairs: [...this.lookup].map(([name, value]) => [name, value] as const) };
+    }
+  }
+
+  private get map(): Map<string, string> {
+    this.lookup ??= new Map(this.pairs());
+    return this.lookup;
   }
 
   get(name: string): string | undefined {
@@ -53,33 +118,45 @@ export class Env {
   }
 
   has(name: string): boolean {
-    return this.map.has(name);
+    return this.lookup === undefined ? this.pairs().some(([key]) => key === name) : this.lookup.has(name);
   }
 
   set(name: string, value: string): void {
-    this.map.delete(name);
-    this.map.set(name, value);
-    this.entries.delete(name);
-    this.entries.set(name, [name, value]);
-    this.snapshot = undefined;
+    if (this.lookup !== undefined) {
+      this.lookup.delete(name);
+      this.lookup.set(name, value);
+    }
+    const previous = this.head;
+    this.head = { previous, pair: [name, value], depth: depthOf(previous) + 1, base: baseOf(previous) };
+    this.current = undefined;
+    this.currentPairs = undefined;
+    // Making a scope's pairs walks its links down to a list: a list made again once the links
+    // outnumber half of it keeps that walk within a few times the variables, and the lists,
+    // each made after as many changes as half its length, add up to a few times the changes.
+    if (this.head.depth > this.head.base / 2 + 16) this.head = { pairs: this.pairs() };
+  }
+
+  /** Sets each of PAIRS in turn, unless the environment ends with them already (then it would not change). */
+  setAll(pairs: EnvPairs): void {
+    const own = this.pairs();
+    const offset = own.length - pairs.length;
+    if (offset >= 0 && pairs.every(([name, value], i) => own[offset + i]?.[0] === name && own[offset + i]?.[1] === value)) return;
+    for (const [name, value] of pairs) this.set(name, value);
   }
 
   view(): ReadonlyMap<string, string> {
     return this.map;
   }
 
-  /**
-   * The pairs in order, each instruction keeping its own: a list of shared pairs, made again
-   * only after a change, so that thousands of ENV lines cost a list of references each, not a
-   * copy of every pair (which ran 8,000 ENV lines out of memory).
-   */
-  pairs(): EnvPairs {
-    this.snapshot ??= [...this.entries.values()];
-    return this.snapshot;
+  /** The environment as it is now, for an instruction to keep. */
+  scope(): EnvScope {
+    this.current ??= new EnvScope(this.head);
+    return this.current;
   }
 
-  clone(): Env {
-    return new Env(this.map);
+  pairs(): EnvPairs {
+    this.currentPairs ??= pairsOf(this.head);
+    return this.currentPairs;
   }
 }
 

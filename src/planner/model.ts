@@ -5,8 +5,10 @@
  * expanded, with the environment each instruction sees.
  */
 import type { Platform, SourceRange } from '../common/index.js';
+import type { EnvScope } from './environment.js';
 import type { ArgDefinition, Channel, Command, CommandLine, CopyFields as ParsedCopyFields, Dockerfile, EscapeToken, InlineFile, KeyValue, RunMount, SourceContent, Stage } from '../parser/index.js';
 
+export type { EnvScope };
 export type RawKeyValue = KeyValue;
 export type RawArg = ArgDefinition;
 /** A heredoc used as a COPY/ADD source. */
@@ -78,7 +80,7 @@ export interface VariableUse {
 /** Where the instruction is and how it was spelt, as the parser gave them, and its scope. */
 type Common = Pick<RawInstruction, 'range' | 'name'> & {
   /** The environment the instruction sees (base image, ENV and ARG values so far). */
-  readonly env: EnvPairs;
+  readonly env: EnvScope;
   readonly variables: VariableUse;
 };
 
@@ -150,9 +152,9 @@ export interface ResolvedStage {
   readonly fromArgs: readonly string[];
   readonly instructions: readonly ResolvedInstruction[];
   /** The environment after the last instruction. */
-  readonly env: EnvPairs;
+  readonly env: EnvScope;
   /** The environment of the image config (base image env, then ENV), after the last instruction. */
-  readonly imageEnv: EnvPairs;
+  readonly imageEnv: EnvScope;
 }
 
 export interface ProxyEnv {

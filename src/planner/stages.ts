@@ -124,8 +124,7 @@ function namesOf(states: readonly StageState[]): Map<string, number> {
 }
 
 /** Where COPY --from and RUN --mount from= point; these are never expanded. */
-function resolveReferences(states: readonly StageState[], state: StageState, list: readonly RawInstruction[], options: ResolveOptions): void {
-  const byName = namesOf(states);
+function resolveReferences(states: readonly StageState[], byName: ReadonlyMap<string, number>, state: StageState, list: readonly RawInstruction[], options: ResolveOptions): void {
   const image = (reference: string): StageRef => ({ kind: 'image', reference: namedContext(options, reference) ?? reference });
   for (const instruction of list) locatedAt(instruction.range, () => {
     if (instruction.kind === 'COPY' && instruction.from !== '') {
@@ -188,21 +187,36 @@ function checkCycles(states: readonly StageState[]): void {
   const graph = states.map(stageDependencies);
   const done = new Set<number>();
   const onPath = new Set<number>();
-  const visit = (index: number, path: readonly SourceRange[]): readonly SourceRange[] | undefined => {
-    if (done.has(index)) return undefined;
-    done.add(index);
-    onPath.add(index);
-    for (const [dep, range] of graph[index] ?? []) {
-      const next = [...path, range];
-      if (onPath.has(dep)) return next;
-      const found = visit(dep, next);
-      if (found !== undefined) return found;
+  // A depth-first walk on a stack of its own (a chain of thousands of stages is deeper than the
+  // call stack), with one path grown and shrunk as it goes (a copy per edge was quadratic).
+  const visit = (start: number): readonly SourceRange[] | undefined => {
+    if (done.has(start)) return undefined;
+    const path: SourceRange[] = [];
+    const walk: { readonly index: number; readonly edges: readonly (readonly [number, SourceRange])[]; next: number }[] = [];
+    const enter = (index: number): void => {
+      done.add(index);
+      onPath.add(index);
+      walk.push({ index, edges: [...(graph[index] ?? [])], next: 0 });
+    };
+    enter(start);
+    for (let frame = walk.at(-1); frame !== undefined; frame = walk.at(-1)) {
+      const edge = frame.edges[frame.next++];
+      if (edge === undefined) {
+        onPath.delete(frame.index);
+        walk.pop();
+        path.pop();
+        continue;
+      }
+      const [dep, range] = edge;
+      path.push(range);
+      if (onPath.has(dep)) return path;
+      if (done.has(dep)) path.pop();
+      else enter(dep);
     }
-    onPath.delete(index);
     return undefined;
   };
   for (const state of states) {
-    const cycle = visit(state.index, []);
+    const cycle = visit(state.index);
     if (cycle !== undefined) {
       throw new TsbuildError('DOCKERFILE_PARSE', `resolve stages: circular dependency detected on stage: ${state.displayName}`, { ranges: cycle });
     }
@@ -258,7 +272,9 @@ export function buildGraph(dockerfile: RawDockerfile, options: ResolveOptions, w
   const globals = resolveGlobalArgs(dockerfile, options, build, targetPlatform);
   const states = resolveStageHeads(dockerfile, globals, targetPlatform, options);
   const target = findTarget(states, options.target);
-  for (const state of states) resolveReferences(states, state, state.raw.instructions, options);
+  // Made once: a lookup per stage made it again for every stage.
+  const byName = namesOf(states);
+  for (const state of states) resolveReferences(states, byName, state, state.raw.instructions, options);
   checkCycles(states);
   let reachable = reachableFrom(states, target);
   for (let round = 0; round <= states.length; round++) {
@@ -267,7 +283,7 @@ export function buildGraph(dockerfile: RawDockerfile, options: ResolveOptions, w
       if (!reachable.has(state.index) || state.triggers !== undefined) continue;
       const texts = triggerTexts(state, states, options, targetPlatform, withImages);
       state.triggers = texts.map((text) => locatedAt(state.raw.range, () => parseTriggerText(text, state.raw.range, dockerfile.escapeToken, options.channel ?? 'stable')));
-      resolveReferences(states, state, state.triggers, options);
+      resolveReferences(states, byName, state, state.triggers, options);
       grew ||= state.triggers.some((trigger) => state.refs.has(trigger));
     }
     if (!grew) break;

@@ -80,4 +80,43 @@ describe('local step cache', () => {
     // The instance that wrote them answers from what it wrote, without reading the index again.
     expect((await cache.get(key('one')))?.layers).toEqual([b]);
   });
+
+  // Each of a thousand stages' steps finishing at once took the side index's lock, read it and
+  // rewrote it: quadratic, and the last waited past the lock's timeout.
+  it('lists the records of steps that finish during a rewrite of the side index in one more rewrite', async () => {
+    const a = await layer(store, 'a');
+    let rewrites = 0;
+    let blobs = 0;
+    let allWritten: () => void = () => undefined;
+    const written = new Promise<void>((resolve) => (allWritten = resolve));
+    const counted = new Proxy(store, {
+      get(target, name, receiver) {
+        if (name === 'putBlob') {
+          return async (...args: Parameters<Store['putBlob']>) => {
+            const result = await target.putBlob(...args);
+            // Two blobs per record (its config and manifest).
+            if (++blobs === 2 * 40) allWritten();
+            return result;
+          };
+        }
+        if (name === 'updateSideIndex') {
+          return async (...args: Parameters<Store['updateSideIndex']>) => {
+            // The first rewrite lasts until every record's blobs are written (and a moment more,
+            // for the stat each record makes after them).
+            if (++rewrites === 1) await written.then(() => new Promise((resolve) => setTimeout(resolve, 50)));
+            return target.updateSideIndex(...args);
+          };
+        }
+        return Reflect.get(target, name, receiver) as unknown;
+      },
+    });
+    const cache = new LocalStepCache(counted);
+    await Promise.all(Array.from({ length: 40 }, (_, i) => cache.put(key(`k${i}`), { layers: [a] }, hostPlatform())));
+    // One rewrite per record before (40); one for the first, one or two for the rest now.
+    expect(rewrites).toBeLessThanOrEqual(3);
+    const entries = (await store.readSideIndex('step-cache')).manifests;
+    expect(new Set(entries.map((entry) => entry.annotations?.['org.tsbuild.step.key']))).toEqual(new Set(Array.from({ length: 40 }, (_, i) => key(`k${i}`))));
+    const fresh = new LocalStepCache(store);
+    for (let i = 0; i < 40; i++) expect(await fresh.get(key(`k${i}`))).toBeDefined();
+  });
 });

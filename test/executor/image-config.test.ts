@@ -1,9 +1,11 @@
 /**
  * The pieces of BuildKit's history text that are Go's fmt: %q of an int (HEALTHCHECK's Retries);
- * the config's fields as Go's encoding/json writes them.
+ * the config's fields as Go's encoding/json writes them; the copy of a config a stage starts
+ * from.
  */
 import { describe, expect, it } from 'vitest';
-import { containerConfig, goQuotedRune } from '../../src/executor/image-config.js';
+import { addEnv, applyMetadata, cloneConfig, configFromImage, containerConfig, goQuotedRune } from '../../src/executor/image-config.js';
+import { resolveDockerfile, type ResolvedInstruction } from '../../src/planner/index.js';
 
 describe('goQuotedRune', () => {
   it('quotes as strconv.QuoteRune does', () => {
@@ -32,5 +34,37 @@ describe('containerConfig', () => {
     // Empty strings and false too (USER of an empty variable; a base image's ArgsEscaped false).
     expect(containerConfig({ env: [], user: '', stopSignal: '', argsEscaped: false, cmdSet: false, history: [] })).toEqual({});
     expect(containerConfig({ env: ['A=1'], cmd: ['sh'], labels: { a: '' }, cmdSet: true, history: [] })).toEqual({ Env: ['A=1'], Cmd: ['sh'], Labels: { a: '' } });
+  });
+});
+
+describe('cloneConfig', () => {
+  const platform = { os: 'linux', architecture: 'amd64' };
+  const instructions = (lines: readonly string[]): readonly ResolvedInstruction[] =>
+    resolveDockerfile({ source: ['FROM busybox', ...lines, ''].join('\n'), file: 'Dockerfile' }, { platform: { build: platform, target: platform } }).resolved.stages[0]?.instructions ?? [];
+
+  // A deep copy per stage made a chain of stages FROM one another hold every history entry once
+  // per stage below it (555 MB for 1,000 stages).
+  it('shares the history entries and keeps the copy apart from what it was made from', () => {
+    const state = configFromImage(undefined, platform);
+    for (const instruction of instructions(['ENV A=1', 'LABEL l=1', 'EXPOSE 80', 'VOLUME /v', 'ONBUILD RUN true'])) applyMetadata(state, instruction, undefined);
+    const copy = cloneConfig(state);
+    expect(copy.history).toHaveLength(state.history.length);
+    copy.history.forEach((entry, index) => expect(entry).toBe(state.history[index]));
+    const before = structuredClone(state);
+    for (const instruction of instructions(['ENV A=2 B=3', 'LABEL l=2', 'EXPOSE 81', 'VOLUME /w', 'ONBUILD RUN false'])) applyMetadata(copy, instruction, undefined);
+    expect(state).toEqual(before);
+    expect(copy.env).toEqual(['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'A=2', 'B=3']);
+    expect(copy.labels).toEqual({ l: '2' });
+    expect(Object.keys(copy.exposedPorts ?? {})).toEqual(['80/tcp', '81/tcp']);
+    expect(copy.onBuild).toEqual(['RUN true', 'RUN false']);
+  });
+
+  it('sets an ENV name where it first is, as a search from the start would', () => {
+    const env = ['A=1', 'B', 'A=dup', 'C=3'];
+    addEnv(env, 'A', 'x');
+    addEnv(env, 'B', 'y');
+    addEnv(env, 'D', '4');
+    addEnv(env, 'D', '5');
+    expect(env).toEqual(['A=x', 'B=y', 'A=dup', 'C=3', 'D=5']);
   });
 });

@@ -4,11 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { resolveDockerfile } from '../../src/planner/index.js';
-import { originalText, stepText } from '../../src/executor/step-names.js';
+import { originalText, sourceLines, stepText } from '../../src/executor/step-names.js';
 
 function names(source: string): string[] {
   const { resolved } = resolveDockerfile({ source, file: 'Dockerfile' });
-  return resolved.stages.flatMap((stage) => stage.instructions.filter((instruction) => ['RUN', 'COPY', 'ADD', 'WORKDIR'].includes(instruction.kind)).map((instruction) => stepText(instruction, source, resolved.escapeToken)));
+  return resolved.stages.flatMap((stage) => stage.instructions.filter((instruction) => ['RUN', 'COPY', 'ADD', 'WORKDIR'].includes(instruction.kind)).map((instruction) => stepText(instruction, sourceLines(source), resolved.escapeToken)));
 }
 
 describe('step names', () => {
@@ -45,7 +45,7 @@ describe('step names', () => {
     const source = ['# escape=`', 'FROM busybox', 'run echo a `', '# a comment', '', '   b  `  ', 'c', ''].join('\n');
     const { resolved } = resolveDockerfile({ source, file: 'Dockerfile' });
     const [run] = resolved.stages[0]?.instructions ?? [];
-    expect(run === undefined ? '' : originalText(source, run.range, '`')).toBe('run echo a    b  c');
+    expect(run === undefined ? '' : originalText(sourceLines(source), run.range, '`')).toBe('run echo a    b  c');
     expect(names(source)).toEqual(['RUN echo a    b  c']);
   });
 });

@@ -15,7 +15,7 @@ const platform: ResolveOptions['platform'] = {
 
 function runEnv(instructions: readonly ResolvedInstruction[] | undefined): Map<string, string> {
   const run = instructions?.find((i) => i.kind === 'RUN');
-  return new Map(run?.env);
+  return new Map(run?.env.pairs());
 }
 
 describe('BuildKit integration cases', () => {

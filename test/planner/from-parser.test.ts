@@ -55,16 +55,17 @@ describe('resolution errors', () => {
 });
 
 describe('environments of instructions', () => {
-  // Each instruction held a copy of every pair: 8,000 ENV lines ran the build out of memory.
-  it('share their pairs, and their list until a variable changes', () => {
+  // Each instruction held a list of every pair: 20,000 ENV lines held 3.4 GB.
+  it('share one scope until a variable changes, and one link per change', () => {
     const lines = Array.from({ length: 2000 }, (_, index) => `ENV V${index}=${index}`);
     const { resolved } = resolveDockerfile({ source: ['FROM busybox', ...lines, 'LABEL a=1', 'LABEL b=2', ''].join('\n'), file: 'Dockerfile' }, { platform });
     const instructions = resolved.stages[0]?.instructions ?? [];
     expect(instructions).toHaveLength(2002);
     const [firstLabel, secondLabel] = instructions.slice(-2);
-    expect(firstLabel?.env).toHaveLength(2001);
+    expect(firstLabel?.env.pairs()).toHaveLength(2001);
     expect(secondLabel?.env).toBe(firstLabel?.env);
-    expect(instructions[1000]?.env[0]).toBe(firstLabel?.env[0]);
-    expect(instructions[1000]?.env.find(([name]) => name === 'V999')).toEqual(['V999', '999']);
+    expect(instructions[1000]?.env.pairs()[0]).toBe(firstLabel?.env.pairs()[0]);
+    expect(instructions[1000]?.env.pairs().find(([name]) => name === 'V999')).toEqual(['V999', '999']);
+    expect(instructions[1000]?.env.pairs().find(([name]) => name === 'V1000')).toBeUndefined();
   });
 });

@@ -93,7 +93,7 @@ describe('resolveRaw: scope rules', () => {
     const result = resolveRaw(df, options);
     const [parent, child] = result.stages;
     expect(find(parent?.instructions ?? [], 'USER')[0]?.user).toBe('from-arg');
-    expect(parent?.imageEnv).toContainEqual(['V', 'from-env']);
+    expect(parent?.imageEnv.pairs()).toContainEqual(['V', 'from-env']);
     // A stage built FROM another starts from its environment, with the image ENV applied again.
     expect(find(child?.instructions ?? [], 'USER')[0]?.user).toBe('from-env');
     expect(child?.dependencies).toEqual([0]);
