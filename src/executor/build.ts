@@ -903,6 +903,9 @@ async function loadDockerignore(reporter: StepReporter, contextDir: string, dock
   }
 }
 
+/** What a build knows before its Dockerfile is resolved. */
+type EarlyBuildContext = Omit<BuildContext, 'stages' | 'stageCount' | 'environment' | 'proxy' | 'escapeToken' | 'sourceLines' | 'ignoreFile' | 'fromSteps' | 'fromOwners' | 'contextStep'>;
+
 /** Builds the target stage of a Dockerfile; the image is stored and named by every tag. */
 export async function build(given: BuildRequest, deps: BuildDeps): Promise<BuiltImage> {
   const request = withSandboxHostname(given);
@@ -916,7 +919,7 @@ export async function build(given: BuildRequest, deps: BuildDeps): Promise<Built
 
   // Which run of the stages this is: a cache layer given early and found bad starts them again.
   const attempt = { current: 1 };
-  const partial: Omit<BuildContext, 'stages' | 'stageCount' | 'environment' | 'proxy' | 'escapeToken' | 'sourceLines' | 'ignoreFile' | 'fromSteps' | 'fromOwners' | 'contextStep'> = {
+  const partial: EarlyBuildContext = {
     request,
     deps,
     reporter,
@@ -954,7 +957,7 @@ export async function build(given: BuildRequest, deps: BuildDeps): Promise<Built
 async function buildStages(
   request: BuildRequest,
   deps: BuildDeps,
-  partial: Omit<BuildContext, 'stages' | 'stageCount' | 'environment' | 'proxy' | 'escapeToken' | 'ignoreFile' | 'fromSteps' | 'fromOwners' | 'contextStep'>,
+  partial: EarlyBuildContext,
   attempt: { current: number },
   reporter: StepReporter,
   platform: Platform,
