@@ -149,7 +149,8 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   const restart = options.restart ?? { name: 'no', maximumRetryCount: 0 };
   if (options.autoRemove && restart.name !== 'no') throw new TsbuildError('INVALID_ARGUMENT', 'Conflicting options: --restart and --rm');
   const runtimeName = options.runtime === undefined || options.runtime === 'shim' ? 'runtime-shim' : options.runtime;
-  const runtime = selectRuntime(runtimeName);
+  // Fails early, before anything is made, when the runtime-shim is not built.
+  selectRuntime(runtimeName);
   const { store } = options;
   // Fails early, before anything is made, when the name is taken.
   if (options.name !== undefined) await assertNameFree(store, options.name);
@@ -222,7 +223,8 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         ...(options.networkAliases === undefined || options.networkAliases.length === 0 ? {} : { networkAliases: [...options.networkAliases] }),
         ...(Object.keys(exposed).length === 0 ? {} : { exposedPorts: Object.keys(exposed) }),
         ...(options.ip === undefined ? {} : { ipAddress: options.ip }),
-        runtime: runtime.name,
+        // As given (a path keeps its directory): the monitor starts the same runtime from it.
+        runtime: runtimeName,
         image: options.image,
         ...(options.entrypoint !== undefined ? { entrypoint: options.entrypoint === '' ? [] : [options.entrypoint] } : imageConfig?.Entrypoint == null ? {} : { entrypoint: imageConfig.Entrypoint }),
         ...(options.args !== undefined && options.args.length > 0 ? { cmd: options.args } : options.entrypoint === undefined && imageConfig?.Cmd != null ? { cmd: imageConfig.Cmd } : {}),
@@ -457,14 +459,23 @@ async function waitForStart(store: Store, id: string, nameOrId: string, requeste
   }
 }
 
-/** A --rm container removed by its monitor before its start was seen: its error, if it could not run. */
-async function removedWhileStarting(store: Store, id: string, nameOrId: string, last: ContainerRecord | undefined): Promise<ContainerRecord> {
+/**
+ * The error a --rm container's monitor left when the container could not run, and removed it:
+ * taken (read and deleted), for the one command that waits for that start.
+ */
+export async function takeFailedStart(store: Store, id: string): Promise<{ readonly error: string; readonly exitCode: number } | undefined> {
   const path = failedStartPath(store, id);
   const failed = await readFile(path, 'utf8').then(
     (text) => JSON.parse(text) as { error: string; exitCode: number },
     () => undefined,
   );
   await rm(path, { force: true });
+  return failed;
+}
+
+/** A --rm container removed by its monitor before its start was seen: its error, if it could not run. */
+async function removedWhileStarting(store: Store, id: string, nameOrId: string, last: ContainerRecord | undefined): Promise<ContainerRecord> {
+  const failed = await takeFailedStart(store, id);
   if (failed !== undefined) throw startError(failed.error, failed.exitCode);
   if (last === undefined) throw new TsbuildError('NOT_FOUND', `start container ${nameOrId}: it ended and was removed`);
   return last;

@@ -62,6 +62,7 @@ export {
   startContainer,
   stopContainer,
   pauseContainer,
+  takeFailedStart,
   unpauseContainer,
   waitContainer,
   type CreateContainerOptions,

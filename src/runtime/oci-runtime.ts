@@ -284,8 +284,10 @@ export class CommandRuntime implements OciRuntime {
         releaseHeldLine();
         if (status !== 0 && stderr.includes('cgroups in hybrid mode not supported')) {
           // crun's own words do not say what to do: as an unprivileged user it cannot be given
-          // the mount namespace without the unified hierarchy that it needs on these hosts.
-          reject(new TsbuildError('RUNTIME', `run container ${id}: ${this.name} refuses cgroup v1 "hybrid" hosts as an unprivileged user; use the default runtime or --runtime runc`));
+          // the mount namespace without the unified hierarchy that it needs on these hosts; as
+          // root it is, when it is named as crun (a wrapper of it is not known to be crun).
+          const why = (process.getuid?.() ?? 0) === 0 ? 'unless started where the unified hierarchy is unmounted, as tsbuild starts a runtime named crun (--runtime crun, or a path ending in /crun)' : 'as an unprivileged user';
+          reject(new TsbuildError('RUNTIME', `run container ${id}: ${this.name} refuses cgroup v1 "hybrid" hosts ${why}; use the default runtime or --runtime runc`));
           return;
         }
         const logged = status === 0 || options.logFile === undefined ? undefined : loggedError(options.logFile);

@@ -368,7 +368,8 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
       image: { ...(name === undefined ? {} : { name }), manifest: image.descriptor().digest, id: (await image.manifest()).config.digest },
       path: args[0] ?? '',
       args: args.slice(1),
-      config: { hostname, env: [], workingDir: workdir, user: userSpec, tty, openStdin: options.stdio.stdin !== undefined, network, runtime: runtime.name },
+      // As given (a path keeps its directory): the monitor starts the same runtime from it.
+      config: { hostname, env: [], workingDir: workdir, user: userSpec, tty, openStdin: options.stdio.stdin !== undefined, network, runtime: runtimeName },
       autoRemove: options.autoRemove,
       owner,
       state: { status: 'created' },

@@ -16,7 +16,7 @@ import { openStore, resolveImage, type Store } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
 import { runCliCaptured } from '../helpers/run-cli.js';
 import { freePort, haveRegistry, startRegistry } from '../helpers/registry.js';
-import { asRootless, buildBinaries, chownTree, ensureRootlessUser, isRoot, mountsUnder, scratchDir, toolExists } from './helpers.js';
+import { asRootless, buildBinaries, chownTree, ensureRootlessUser, isRoot, mountsUnder, scratchDir, shimBinary, toolExists } from './helpers.js';
 
 const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
 
@@ -291,6 +291,22 @@ describe.runIf(isRoot)('tsbuild run --rm', () => {
     expect(terminal.status).toBe(9);
     expect(terminal.stdout).toMatch(/20 90\r+\n/);
     expect(run('--runtime', 'crun', '-u', 'app', 'cmdonly', 'id').stdout).toBe('uid=1000(app) gid=1000(app) groups=50(staff),1000(app)\n');
+  });
+
+  it('runs through a runtime given as a path, with limits (the container record keeps the path whole)', async () => {
+    const wrapper = join(dir, 'wrapped-runtime.sh');
+    await writeFile(wrapper, `#!/bin/sh\necho wrapper-used >&2\nexec ${shimBinary} "$@"\n`, { mode: 0o755 });
+    // Limits and a name keep a record, which the container's monitor starts the runtime from.
+    const result = run('--runtime', wrapper, '--memory', '64m', '--pids-limit', '50', 'busybox', 'echo', 'through the wrapper');
+    expect(result).toMatchObject({ status: 0, stdout: 'through the wrapper\n' });
+    expect(result.stderr).toContain('wrapper-used');
+  });
+
+  it('says why a run --rm with limits could not start its runtime, and exits 125', () => {
+    const result = run('--runtime', join(dir, 'no-such-runtime'), '--memory', '64m', 'busybox', 'true');
+    expect(result.status).toBe(125);
+    expect(result.stderr).toContain(`error: run container `);
+    expect(result.stderr).toContain(`spawn ${join(dir, 'no-such-runtime')} ENOENT`);
   });
 });
 

@@ -43,6 +43,7 @@ import {
   startContainer,
   stopContainer,
   superviseContainer,
+  takeFailedStart,
   topOfContainer,
   waitContainer,
   volumesDirectory,
@@ -145,8 +146,10 @@ export async function runWithRecord(io: CliIo, image: string, args: readonly str
       },
     });
     const after = await readContainerRecord(store, record.id);
-    const failed = after?.state.error !== undefined && after.state.error !== '';
-    if (failed) io.stderr.write(`error: ${after.state.error}\n`);
+    // A --rm container that could not run is gone by now: its monitor left the error aside.
+    const error = after === undefined ? (await takeFailedStart(store, record.id))?.error : after.state.error;
+    const failed = error !== undefined && error !== '';
+    if (failed) io.stderr.write(`error: ${error}\n`);
     // A start that failed: docker's CLI says 126 or 127 for the command, 125 for the rest (the
     // record keeps its daemon's 128 for a setup failure).
     if (failed && status !== 126 && status !== 127) throw new ExitError(125);
