@@ -325,7 +325,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
     const leaf = parts.at(-1);
     if (leaf === undefined) {
       // The entry names TARGET itself (`./`): only a directory may, and only its metadata applies.
-      if (type !== 'directory') throw unsafe(header.name, `a ${type} cannot replace the unpack root`);
+      if (type !== 'directory') throw unsafe(header.name, `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type} entry cannot replace the unpack root`);
       directories.set(target, { path: target, mode: header.mode & 0o7777, mtime });
       if (options.directoryTimesByName === true) noteDirectoryTime('', mtime);
       return;
