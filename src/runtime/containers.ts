@@ -28,7 +28,7 @@ import {
 import { failedStartPath, findContainer, listContainerRecords, lockNames, observeState, removeContainerLock, updateContainer } from './container-store.js';
 import { containerHooks } from './container-hooks.js';
 import { selectRuntime } from './oci-runtime.js';
-import { containerCommand, containerConfigEnv, containerEnvironment, ensureWorkingDirectory, exposedPorts, findOrPull, writeEtcFiles, type ContainerOptions } from './run.js';
+import { containerCommand, containerConfigEnv, containerEnvironment, ensureWorkingDirectory, exposedPorts, findOrPull, runFailureStatus, writeEtcFiles, type ContainerOptions } from './run.js';
 import type { ContainerDevice, ContainerSpec, MountSpec } from './spec.js';
 import type { ResourceUpdate } from './container-update.js';
 import { lookupGroup, lookupUser } from './user.js';
@@ -417,9 +417,14 @@ function startEnded(record: ContainerRecord, requested: number): boolean {
   return status === 'exited' && finishedAt !== undefined && Date.parse(finishedAt) >= requested;
 }
 
-/** A start's failure, with the status docker's CLI gives it: 126 and 127 for the command, 125 otherwise (a setup failure's 128 included). */
-function startError(error: string, exitCode: number | undefined): TsbuildError {
-  return new TsbuildError('RUNTIME', error, { cause: { exitCode: exitCode === 126 || exitCode === 127 ? exitCode : 125 } });
+/**
+ * A start's failure, with the status docker's CLI gives it: 126 and 127 for the command;
+ * a setup failure (its daemon's 128) by its words, as the CLI's toStatusError reads them (a
+ * volume's missing device: "no such file or directory", 127); 125 otherwise.
+ */
+export function startError(error: string, exitCode: number | undefined): TsbuildError {
+  const status = exitCode === 126 || exitCode === 127 ? exitCode : runFailureStatus(new TsbuildError('RUNTIME', error));
+  return new TsbuildError('RUNTIME', error, { cause: { exitCode: status } });
 }
 
 /** Until the container runs, or its start ended (`startEnded`). */

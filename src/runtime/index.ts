@@ -60,6 +60,7 @@ export {
   renameContainer,
   specForStart,
   startContainer,
+  startError,
   stopContainer,
   pauseContainer,
   unpauseContainer,

@@ -25,7 +25,7 @@ import {
   type MonitorRequest,
 } from './container.js';
 import { containerHooks, type ContainerStartAdditions } from './container-hooks.js';
-import { releaseContainerVolumes } from './volumes/index.js';
+import { registerVolumeHooks, releaseContainerVolumes } from './volumes/index.js';
 import { registerNetworkHooks } from './network/container-hooks.js';
 import { LogWriter, rotationOf } from './container-log.js';
 import { releaseContainerCgroups } from './freezer.js';
@@ -86,6 +86,7 @@ export async function claimContainer(store: Store, id: string): Promise<void> {
 export async function superviseContainer(store: Store, id: string, options: SuperviseOptions = {}): Promise<number> {
   const directory = containerDirectory(store, id);
   registerNetworkHooks(store);
+  registerVolumeHooks(store);
   const self = await currentOwner();
   let record = await updateContainer(store, id, (current) => {
     if (current.state.monitor?.pid !== self.pid) throw new TsbuildError('LOCKED', `monitor container ${id}: another process watches it`);

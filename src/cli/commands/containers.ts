@@ -41,6 +41,7 @@ import {
   renameContainer,
   runFailureStatus,
   startContainer,
+  startError,
   stopContainer,
   superviseContainer,
   topOfContainer,
@@ -147,9 +148,9 @@ export async function runWithRecord(io: CliIo, image: string, args: readonly str
     const after = await readContainerRecord(store, record.id);
     const failed = after?.state.error !== undefined && after.state.error !== '';
     if (failed) io.stderr.write(`error: ${after.state.error}\n`);
-    // A start that failed: docker's CLI says 126 or 127 for the command, 125 for the rest (the
-    // record keeps its daemon's 128 for a setup failure).
-    if (failed && status !== 126 && status !== 127) throw new ExitError(125);
+    // A start that failed: docker's CLI says 126 or 127 for the command, and reads the words of
+    // the rest (the record keeps its daemon's 128 for a setup failure).
+    if (failed) throw new ExitError(startFailureStatus(startError(after.state.error ?? '', status)));
     if (status !== 0) throw new ExitError(status);
   } catch (error) {
     fail(io, error, 125);

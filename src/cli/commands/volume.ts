@@ -23,7 +23,15 @@ function parseLabels(entries: readonly string[]): Record<string, string> {
   return labels;
 }
 
-
+/** `-o K=V` as docker's CLI reads it (a map: `K` alone an empty value, the last of a name wins). */
+function parseDriverOptions(entries: readonly string[]): Record<string, string> {
+  const options: Record<string, string> = {};
+  for (const entry of entries) {
+    const equals = entry.indexOf('=');
+    options[equals < 0 ? entry : entry.slice(0, equals)] = equals < 0 ? '' : entry.slice(equals + 1);
+  }
+  return options;
+}
 
 /** `volume ls --filter`: dangling=, name= (a substring), label=K or K=V, driver=. */
 function volumeFilter(filters: readonly string[]): (volume: VolumeSummary) => boolean {
@@ -90,13 +98,21 @@ export function registerVolume(program: Command, io: CliIo): void {
       .description('create a volume')
       .argument('[name]', 'its name (default: a random 64-hex one)')
       .option('-l, --label <K=V>', 'set a label (repeatable)', collect, [])
+      .option('-o, --opt <K=V>', "the local driver's options: type=, device=, o= (repeatable)", collect, [])
       .option('-d, --driver <name>', 'local only', 'local'),
-  ).action(async (name: string | undefined, options: RootOption & { label: string[]; driver: string }) => {
+  ).action(async (name: string | undefined, options: RootOption & { label: string[]; opt: string[]; driver: string }) => {
     await inNamespace(options);
     if (options.driver !== 'local') throw new TsbuildError('INVALID_ARGUMENT', `create volume: driver ${options.driver} is not supported (local only)`);
     const store = await storeFromOptions(options);
-    const created = await createVolume(store, { ...(name === undefined ? {} : { name }), labels: parseLabels(options.label) });
-    io.stdout.write(`${created.Name}\n`);
+    try {
+      const created = await createVolume(store, { ...(name === undefined ? {} : { name }), labels: parseLabels(options.label), driverOptions: parseDriverOptions(options.opt) });
+      io.stdout.write(`${created.Name}\n`);
+    } catch (error) {
+      // The driver's refusals, as docker's CLI prints them (status 1).
+      if (!isTsbuildError(error, 'INVALID_ARGUMENT')) throw error;
+      io.stderr.write(`Error response from daemon: ${error.message}\n`);
+      throw new ExitError(1);
+    }
   });
 
   addRootOption(
