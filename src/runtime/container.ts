@@ -138,6 +138,12 @@ export interface ContainerRecord {
     readonly networkAliases?: readonly string[];
     /** `--ip`: its address on its user network. */
     readonly ipAddress?: string;
+    /**
+     * The networks it joins at each start, in order (the first gives its /etc/hosts entry, its
+     * resolv.conf and its published ports), once `network connect` or `disconnect` changed them;
+     * before that, `network` with `networkAliases` and `ipAddress` (`containerNetworks`).
+     */
+    readonly networks?: readonly ContainerNetwork[];
     /** docker's Config.ExposedPorts (`80/tcp`): the image's, `--expose`'s and those published. */
     readonly exposedPorts?: readonly string[];
     readonly runtime: string;
@@ -194,6 +200,28 @@ export type MonitorRequest =
  * for an unprivileged user), a network's name or ID, `container:NAME` (see network/).
  */
 export type NetworkMode = string;
+
+/** A network a container joins when it starts, as `network connect` asked. */
+export interface ContainerNetwork {
+  /** The network's name (`bridge` for docker's default network). */
+  readonly name: string;
+  readonly aliases: readonly string[];
+  readonly ip?: string;
+}
+
+/** Whether MODE shares a namespace (none, host, another container's) instead of joining networks. */
+export function sharesNamespace(mode: NetworkMode): boolean {
+  return mode === 'none' || mode === 'host' || mode.startsWith('container:');
+}
+
+/** The networks RECORD's container joins at its next start (none when it shares a namespace). */
+export function containerNetworks(record: Pick<ContainerRecord, 'config'>): readonly ContainerNetwork[] {
+  const { config } = record;
+  if (sharesNamespace(config.network)) return [];
+  if (config.networks !== undefined) return config.networks;
+  const name = config.network === 'default' ? 'bridge' : config.network;
+  return [{ name, aliases: config.networkAliases ?? [], ...(config.ipAddress === undefined ? {} : { ip: config.ipAddress }) }];
+}
 
 export function containersDirectory(store: Store): string {
   return join(store.root, 'containers');

@@ -353,12 +353,12 @@ async function assertNameFree(store: Store, name: string): Promise<void> {
 }
 
 /** The spec written by `create`, with the mounts and network namespace the container is given now. */
-export function specForStart(spec: ContainerSpec, record: ContainerRecord, extra: { readonly mounts?: readonly MountSpec[]; readonly networkNamespace?: string } = {}): ContainerSpec {
+export function specForStart(spec: ContainerSpec, record: ContainerRecord, extra: { readonly mounts?: readonly MountSpec[]; readonly networkNamespace?: string; readonly loopbackOnly?: boolean } = {}): ContainerSpec {
   const networkNamespace = extra.networkNamespace ?? record.hostConfig?.networkNamespace;
   return {
     ...spec,
     mounts: [...(spec.mounts ?? []), ...(record.hostConfig?.mounts ?? []), ...(extra.mounts ?? [])],
-    ...(networkNamespace === undefined ? {} : { network: { path: networkNamespace } }),
+    ...(extra.loopbackOnly === true ? { network: 'none' as const } : networkNamespace === undefined ? {} : { network: { path: networkNamespace } }),
   };
 }
 

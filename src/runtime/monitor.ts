@@ -188,7 +188,11 @@ export async function superviseContainer(store: Store, id: string, options: Supe
         await mountRoot(directory, record);
         for (const hook of containerHooks()) {
           const added = await hook.prepare?.(record);
-          if (added !== undefined) extra = { mounts: [...(extra.mounts ?? []), ...(added.mounts ?? [])], ...(added.networkNamespace === undefined ? (extra.networkNamespace === undefined ? {} : { networkNamespace: extra.networkNamespace }) : { networkNamespace: added.networkNamespace }) };
+          if (added !== undefined) {
+            const networkNamespace = added.networkNamespace ?? extra.networkNamespace;
+            const loopbackOnly = added.loopbackOnly ?? extra.loopbackOnly;
+            extra = { mounts: [...(extra.mounts ?? []), ...(added.mounts ?? [])], ...(networkNamespace === undefined ? {} : { networkNamespace }), ...(loopbackOnly === undefined ? {} : { loopbackOnly }) };
+          }
         }
         // Read at each start: `update` may have changed its limits since the last.
         spec = JSON.parse(await readFile(join(directory, 'spec.json'), 'utf8')) as ContainerSpec;

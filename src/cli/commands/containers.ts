@@ -13,6 +13,8 @@ import {
   claimContainer,
   connectAttach,
   containerDirectory,
+  containerNetworks,
+  sharesNamespace,
   containerImage,
   copyFromContainer,
   copyToContainer,
@@ -524,7 +526,7 @@ function psFields(store: Store, row: PsRow, truncate: boolean): Record<string, s
       .map(([key, value]) => `${key}=${value}`)
       .join(','),
     Mounts: listedMounts.map((mount) => (truncate && mount.length > 15 ? `${mount.slice(0, 15)}…` : mount)).join(','),
-    Networks: record.config.network === 'default' ? 'bridge' : record.config.network,
+    Networks: record.config.networks === undefined || sharesNamespace(record.config.network) ? (record.config.network === 'default' ? 'bridge' : record.config.network) : record.config.networks.map((network) => network.name).join(','),
     Size: row.size ?? '0B',
     LocalVolumes: String(mounts.filter((mount) => mount.Type === 'volume').length),
   };
@@ -1018,7 +1020,7 @@ function networkEntry(networkId: string, endpoint: { readonly address: string; r
     GlobalIPv6PrefixLen: 0,
     DriverOpts: null,
     // docker 26: the names a user network's DNS answers for the container (none on the default bridge).
-    DNSNames: userNetwork && endpoint !== undefined ? [...(endpoint.name === undefined ? [] : [endpoint.name]), containerId.slice(0, 12), ...endpoint.aliases] : null,
+    DNSNames: userNetwork && endpoint !== undefined ? [...(endpoint.name === undefined ? [] : [endpoint.name]), ...endpoint.aliases, containerId.slice(0, 12)] : null,
   };
 }
 
@@ -1031,9 +1033,25 @@ function networkSettings(record: ContainerRecord, observed: ObservedState, netwo
   const mode = record.config.network === 'default' ? 'bridge' : record.config.network;
   const networks: Record<string, Record<string, unknown>> = {};
   if (mode === 'none' || mode === 'host') networks[mode] = networkEntry(builtinId(mode), undefined, undefined, record.id);
-  for (const network of networkRecords) {
-    const endpoint = observed.running ? network.endpoints[record.id] : undefined;
-    if (endpoint !== undefined || network.name === mode || network.id === mode) networks[network.name] = networkEntry(network.id, endpoint, network, record.id);
+  const connected = record.config.networks !== undefined;
+  if (observed.running) {
+    for (const network of networkRecords) {
+      const endpoint = network.endpoints[record.id];
+      if (endpoint !== undefined) networks[network.name] = networkEntry(network.id, endpoint, network, record.id);
+    }
+  } else {
+    // Where it will be at its next start, as docker shows it meanwhile (its settings only).
+    for (const entry of containerNetworks(record)) {
+      const network = networkRecords.find((candidate) => candidate.name === entry.name);
+      const userNetwork = network !== undefined && !network.isDefault;
+      networks[entry.name] = {
+        ...networkEntry(network?.id ?? '', undefined, network, record.id),
+        // docker keeps `network connect`'s settings as given: {} where `run` left null.
+        ...(connected ? { IPAMConfig: entry.ip === undefined ? {} : { IPv4Address: entry.ip }, DriverOpts: {} } : {}),
+        Aliases: connected || (userNetwork && entry.aliases.length > 0) ? [...entry.aliases] : null,
+        DNSNames: userNetwork ? [...(record.name === undefined ? [] : [record.name]), ...entry.aliases, record.id.slice(0, 12)] : null,
+      };
+    }
   }
   const bridge = networks.bridge;
   const bindings = record.hostConfig?.portBindings ?? {};

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Command } from 'commander';
 import { TsbuildError } from '../../common/index.js';
-import { connectContainer, createNetwork, disconnectContainer, findContainer, getNetwork, networks, pruneNetworks, removeNetwork, type NetworkRecord } from '../../runtime/index.js';
+import { connectContainerNetwork, createNetwork, disconnectContainerNetwork, findContainer, getNetwork, networks, pruneNetworks, removeNetwork, type NetworkRecord } from '../../runtime/index.js';
 import { dockerTable, formatGoTime } from '../format.js';
 import { formatListTemplate } from '../go-template.js';
 import { ExitError, type CliIo } from '../io.js';
@@ -255,7 +255,7 @@ export function registerNetwork(program: Command, io: CliIo): void {
   addRootOption(
     network
       .command('connect')
-      .description('connect a running container to a network')
+      .description('connect a container to a network (one that does not run: at its next start)')
       .argument('<network>')
       .argument('<container>')
       .option('--alias <alias>', 'another name on the network (repeatable)', collect, [])
@@ -265,14 +265,14 @@ export function registerNetwork(program: Command, io: CliIo): void {
     // The container is looked for first, as docker's daemon does: one that is not there is said in its words.
     const record = await findContainer(store, container);
     checkConnectModes(name, record.config.network);
-    await connectContainer(store, name, container, options.alias, options.ip);
+    // A container that does not run is connected at its next start, as docker's.
+    await connectContainerNetwork(store, name, record.id, { aliases: options.alias, ...(options.ip === undefined ? {} : { ip: options.ip }) });
   });
   addRootOption(network.command('disconnect').description('disconnect a container from a network').argument('<network>').argument('<container>')).action(async (name: string, container: string, options: RootOption) => {
     const store = await storeFromOptions(options);
     const record = await findContainer(store, container);
     if (disconnectBuiltin(name, record)) return;
-    // docker names the container by its whole ID when it is not on the network.
-    await disconnectContainer(store, name, record.id);
+    await disconnectContainerNetwork(store, name, record.id);
   });
   addRootOption(network.command('prune').description('remove every network no container uses').option('-f, --force', 'do not ask (tsbuild never asks)')).action(async (options: RootOption) => {
     const removed = await pruneNetworks(await storeFromOptions(options));

@@ -620,14 +620,23 @@ export async function detachContainer(store: Store, containerId: string): Promis
 }
 
 /** `network connect`: a running container joins one more network. */
-export async function connectContainer(store: Store, reference: string, container: string, aliases: readonly string[] = [], ip?: string): Promise<void> {
+export async function connectContainer(store: Store, reference: string, container: string, aliases: readonly string[] = [], ip?: string, ownNamespace?: { id: string; path: string; name?: string }): Promise<void> {
   // A container's /proc/PID/ns/net was found alive; this process may not see it (another user of the container's), nsenter's `ip` does.
-  const joined = await containerNamespace(store, container);
+  // OWNNAMESPACE: that of a container on no network (loopback alone), which no endpoint leads to.
+  const joined = (await containerNamespace(store, container)) ?? ownNamespace;
   if (joined === undefined || (!joined.path.startsWith('/proc/') && !existsSync(joined.path))) throw new TsbuildError('NOT_FOUND', `no such container with a network namespace: ${container}`);
-  const name = (await containerEndpoints(store, joined.id)).find((endpoint) => endpoint.name !== undefined)?.name;
+  const name = (await containerEndpoints(store, joined.id)).find((endpoint) => endpoint.name !== undefined)?.name ?? ownNamespace?.name;
   const network = await findNetwork(store, reference);
   if (network === undefined) throw new TsbuildError('NOT_FOUND', `network ${reference} not found`);
   await joinNetwork(store, network.name, { id: joined.id, ...(name === undefined ? {} : { name }), aliases, ...(ip === undefined ? {} : { ip }) }, joined.path);
+}
+
+/**
+ * Joins the container ID, whose namespace NAMESPACE its first network's attachment made, to
+ * another of its networks (those `network connect` gave it while it was not running).
+ */
+export async function joinAnotherNetwork(store: Store, reference: string, container: { id: string; name?: string; aliases: readonly string[]; ip?: string }, namespace: string): Promise<void> {
+  await joinNetwork(store, reference, container, namespace);
 }
 
 /** `network disconnect`. */

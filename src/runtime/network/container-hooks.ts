@@ -6,10 +6,11 @@
  */
 import type { Store } from '../../store/index.js';
 import { registerContainerHooks } from '../container-hooks.js';
-import { containerDirectory, type ContainerRecord } from '../container.js';
+import { containerDirectory, containerNetworks, sharesNamespace, type ContainerRecord } from '../container.js';
 import { updateContainer } from '../container-store.js';
 import { writeEtcFiles } from '../run.js';
-import { attachContainer, detachContainer } from './attach.js';
+import { attachContainer, detachContainer, joinAnotherNetwork } from './attach.js';
+import { defaultNetworkName } from './state.js';
 import type { PortSpec } from './address.js';
 import { publishPorts, type PortProxies } from './ports.js';
 
@@ -26,17 +27,27 @@ export function registerNetworkHooks(store: Store): void {
   registerContainerHooks({
     name: 'network',
     async prepare(record: ContainerRecord) {
+      // Its networks as `network connect` and `disconnect` left them: none left is loopback alone, as docker's.
+      const [first, ...others] = containerNetworks(record);
+      const shared = sharesNamespace(record.config.network);
       const attachment = await attachContainer(store, {
         containerId: record.id,
         ...(record.name === undefined ? {} : { name: record.name }),
         hostname: record.config.hostname,
-        network: record.config.network,
-        aliases: record.config.networkAliases ?? [],
+        network: shared ? record.config.network : (first?.name ?? 'none'),
+        // docker's start passes over aliases `network connect` recorded for the default bridge.
+        aliases: first === undefined || (record.config.networks !== undefined && first.name === defaultNetworkName) ? [] : first.aliases,
         ...(record.hostConfig?.dns === undefined ? {} : { dns: record.hostConfig.dns }),
-        ...(record.config.ipAddress === undefined ? {} : { ip: record.config.ipAddress }),
-        ports: record.hostConfig?.publish ?? [],
+        ...(first?.ip === undefined ? {} : { ip: first.ip }),
+        ports: shared || first !== undefined ? (record.hostConfig?.publish ?? []) : [],
       });
       try {
+        if (others.length > 0 && typeof attachment.namespace === 'object') {
+          const namespace = attachment.namespace.path;
+          for (const network of others) {
+            await joinAnotherNetwork(store, network.name, { id: record.id, ...(record.name === undefined ? {} : { name: record.name }), aliases: network.name === defaultNetworkName ? [] : network.aliases, ...(network.ip === undefined ? {} : { ip: network.ip }) }, namespace);
+          }
+        }
         proxies.set(record.id, await publishPorts(attachment.ports));
         // The files the container's spec binds: their content now says where it is.
         await writeEtcFiles(containerDirectory(store, record.id), record.config.hostname, record.config.network, attachment, record.hostConfig ?? {});
@@ -51,7 +62,9 @@ export function registerNetworkHooks(store: Store): void {
         await detachContainer(store, record.id);
         throw error;
       }
-      return typeof attachment.namespace === 'object' ? { networkNamespace: attachment.namespace.path } : undefined;
+      if (typeof attachment.namespace === 'object') return { networkNamespace: attachment.namespace.path };
+      // Taken off every network: loopback alone, whatever namespace its spec was made with.
+      return !shared && first === undefined ? { loopbackOnly: true } : undefined;
     },
     async release(record: ContainerRecord) {
       await proxies.get(record.id)?.close();
