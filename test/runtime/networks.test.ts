@@ -456,6 +456,23 @@ describe.runIf(isRoot)('networks', () => {
     expect(tsbuild('network', 'rm', net.Name).status).toBe(0);
   }, 120_000);
 
+  it('shows the default bridge\'s subnet and gateway before any container used it, and gives its containers addresses there', async () => {
+    const fresh = join(dir, 'fresh-bridge');
+    await busyboxImage(await openStore({ root: fresh }));
+    const inFresh = (...args: string[]): Run => {
+      const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, TSBUILD_ROOT: fresh }, timeout: 60_000 });
+      return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+    };
+    const ipam = JSON.parse(inFresh('network', 'inspect', '-f', '{{json .IPAM}}', 'bridge').stdout) as { Driver: string; Options: null; Config: { Subnet: string; Gateway: string }[] };
+    expect(ipam).toEqual({ Driver: 'default', Options: null, Config: [{ Subnet: expect.stringMatching(/^\d+\.\d+\.0\.0\/16$/), Gateway: expect.stringMatching(/\.0\.1$/) }] });
+    const [config] = ipam.Config;
+    const prefix = config?.Subnet.replace(/0\.0\/16$/, '') ?? '?';
+    expect(config?.Gateway).toBe(`${prefix}0.1`);
+    const route = inFresh('run', '--rm', 'busybox', 'sh', '-c', "ip -4 -o addr show eth0 | awk '{print $4}'; ip route | awk '/default/ {print $3}'");
+    expect(route.stdout).toBe(`${prefix}0.2/16\n${prefix}0.1\n`);
+    expect(inFresh('network', 'inspect', '-f', '{{json .IPAM.Config}}', 'bridge').stdout).toBe(`${JSON.stringify(ipam.Config)}\n`);
+  }, 60_000);
+
   it('connects and disconnects a created or stopped container at its next start, as docker 26; inspect shows it meanwhile', () => {
     const net = createNetwork(`tsbt-later-${suffix}`);
     const name = `later-${suffix}`;
