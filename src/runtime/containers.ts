@@ -29,7 +29,7 @@ import { failedStartPath, findContainer, listContainerRecords, lockNames, observ
 import { containerHooks } from './container-hooks.js';
 import { selectRuntime } from './oci-runtime.js';
 import { containerCommand, containerConfigEnv, containerEnvironment, ensureWorkingDirectory, exposedPorts, findOrPull, runFailureStatus, writeEtcFiles, type ContainerOptions } from './run.js';
-import type { ContainerDevice, ContainerSpec, MountSpec } from './spec.js';
+import type { ContainerDevice, ContainerSpec, HostNamespace, MountSpec } from './spec.js';
 import type { ResourceUpdate } from './container-update.js';
 import { lookupGroup, lookupUser } from './user.js';
 import { addHostLine, checkDnsServers, containerCapabilities, rlimitsOf, securityOptOf, type SecurityOptions } from './security-options.js';
@@ -52,8 +52,18 @@ export interface CreateContainerOptions extends ContainerOptions, SecurityOption
   readonly sysctls?: readonly string[];
   /** `--device HOST[:CONTAINER[:PERMISSIONS]]`, as given. */
   readonly devices?: readonly string[];
-  /** Namespaces shared with the host (`--pid host`, `--ipc host`, `--uts host`). */
-  readonly hostNamespaces?: readonly ('pid' | 'ipc' | 'uts')[];
+  /** Namespaces shared with the host (`--pid host`, `--ipc host`, `--uts host`, `--cgroupns host`). */
+  readonly hostNamespaces?: readonly HostNamespace[];
+  /** `--cgroupns` as given (docker's CgroupnsMode): `host` or `private`. */
+  readonly cgroupnsMode?: 'host' | 'private';
+  /** `--userns host`: no user namespace remapping (docker's UsernsMode), the only mode without a daemon's remap. */
+  readonly usernsMode?: 'host';
+  /** `--domainname`: docker's Config.Domainname, the container's NIS domain name. */
+  readonly domainname?: string;
+  /** `--oom-score-adj` (-1000..1000). */
+  readonly oomScoreAdj?: number;
+  /** `--annotation KEY=VALUE`: passed to the OCI runtime, docker's HostConfig.Annotations. */
+  readonly annotations?: Readonly<Record<string, string>>;
   readonly restart?: RestartPolicy;
   readonly logConfig?: LogConfig;
   readonly stopSignal?: string;
@@ -107,14 +117,26 @@ export async function cgroupWritable(controller: 'memory' | 'pids' | 'cpu' | 'cp
   return (await writable(`/sys/fs/cgroup/${controller}`)) || ((await writable('/sys/fs/cgroup/cgroup.subtree_control')) && (await writable('/sys/fs/cgroup/cgroup.procs')));
 }
 
+/**
+ * `--annotation`s, refused as docker's daemon refuses them; tsbuild's own keys (`org.tsbuild.*`:
+ * the root's overlay options, the compiled seccomp filter) are not the caller's to give.
+ */
+function checkAnnotations(annotations: Readonly<Record<string, string>>): void {
+  for (const key of Object.keys(annotations)) {
+    if (key === '') throw new TsbuildError('INVALID_ARGUMENT', 'invalid Annotations: the empty string is not permitted as an annotation key');
+    if (key.startsWith('org.tsbuild.')) throw new TsbuildError('INVALID_ARGUMENT', `invalid Annotations: ${key}: the org.tsbuild. keys are tsbuild's own`);
+  }
+}
+
 /** The image's HEALTHCHECK with docker's field names, in nanoseconds. */
-function imageHealthcheck(config: { Test?: readonly string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number } | undefined): HealthcheckConfig | undefined {
+function imageHealthcheck(config: { Test?: readonly string[]; Interval?: number; Timeout?: number; StartPeriod?: number; StartInterval?: number; Retries?: number } | undefined): HealthcheckConfig | undefined {
   if (config?.Test === undefined || config.Test.length === 0) return undefined;
   return {
     test: config.Test,
     ...(config.Interval === undefined ? {} : { interval: config.Interval }),
     ...(config.Timeout === undefined ? {} : { timeout: config.Timeout }),
     ...(config.StartPeriod === undefined ? {} : { startPeriod: config.StartPeriod }),
+    ...(config.StartInterval === undefined ? {} : { startInterval: config.StartInterval }),
     ...(config.Retries === undefined ? {} : { retries: config.Retries }),
   };
 }
@@ -146,6 +168,11 @@ export async function createContainer(options: CreateContainerOptions): Promise<
     // A new /proc needs a PID namespace its user namespace owns; the host's is not a rootless one's.
     throw new TsbuildError('INVALID_ARGUMENT', '--pid host: not available to an unprivileged user (the host\'s /proc cannot be mounted in a user namespace)');
   }
+  if (options.oomScoreAdj !== undefined && (options.oomScoreAdj < -1000 || options.oomScoreAdj > 1000)) {
+    throw new TsbuildError('INVALID_ARGUMENT', `Invalid value ${options.oomScoreAdj}, range for oom score adj is [-1000, 1000]`);
+  }
+  checkAnnotations(options.annotations ?? {});
+  if (options.domainname !== undefined && hostNamespaces.includes('uts')) throw new TsbuildError('INVALID_ARGUMENT', 'conflicting options: domainname and the UTS mode');
   const restart = options.restart ?? { name: 'no', maximumRetryCount: 0 };
   if (options.autoRemove && restart.name !== 'no') throw new TsbuildError('INVALID_ARGUMENT', 'Conflicting options: --restart and --rm');
   const runtimeName = options.runtime === undefined || options.runtime === 'shim' ? 'runtime-shim' : options.runtime;
@@ -230,8 +257,14 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         ...(options.stopSignal !== undefined ? { stopSignal: options.stopSignal } : imageConfig?.StopSignal === undefined ? {} : { stopSignal: imageConfig.StopSignal }),
         ...(options.stopTimeout === undefined ? {} : { stopTimeout: options.stopTimeout }),
         ...(healthcheck === undefined ? {} : { healthcheck }),
+        ...(options.domainname === undefined || options.domainname === '' ? {} : { domainname: options.domainname }),
       },
       hostConfig: {
+        ...(options.cgroupnsMode === undefined ? {} : { cgroupnsMode: options.cgroupnsMode }),
+        ...(options.usernsMode === undefined ? {} : { usernsMode: options.usernsMode }),
+        ...(options.oomScoreAdj === undefined || options.oomScoreAdj === 0 ? {} : { oomScoreAdj: options.oomScoreAdj }),
+        // Sorted by key, as docker's JSON writes its map.
+        ...(options.annotations === undefined || Object.keys(options.annotations).length === 0 ? {} : { annotations: Object.fromEntries(Object.entries(options.annotations).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) }),
         restartPolicy: restart,
         ...(options.logConfig === undefined ? {} : { logConfig: options.logConfig }),
         init: options.init === true,
@@ -326,6 +359,9 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       ...(hostNamespaces.length === 0 ? {} : { hostNamespaces }),
       ...(devices.length === 0 ? {} : { devices }),
       ...(Object.keys(sysctls).length === 0 ? {} : { sysctls }),
+      ...(options.domainname === undefined || options.domainname === '' ? {} : { domainname: options.domainname }),
+      ...(options.oomScoreAdj === undefined || options.oomScoreAdj === 0 ? {} : { oomScoreAdj: options.oomScoreAdj }),
+      ...(options.annotations === undefined || Object.keys(options.annotations).length === 0 ? {} : { annotations: options.annotations }),
       // The monitor mounts the overlay: in the user namespace of a rootless tsbuild it is root.
       rootless: false,
     };

@@ -53,6 +53,8 @@ export interface SuperviseOptions {
 const defaultInterval = 30e9;
 const defaultTimeout = 30e9;
 const defaultRetries = 3;
+/** docker 25's default time between checks during the start period, in nanoseconds. */
+const defaultStartInterval = 5e9;
 const healthLogLength = 5;
 const healthOutputLimit = 4096;
 
@@ -399,11 +401,18 @@ function superviseHealth(store: Store, id: string, active: () => boolean, curren
   const timeoutMs = (config.timeout !== undefined && config.timeout > 0 ? config.timeout : defaultTimeout) / 1e6;
   const retries = config.retries !== undefined && config.retries > 0 ? config.retries : defaultRetries;
   const startPeriodMs = (config.startPeriod ?? 0) / 1e6;
+  const startIntervalMs = (config.startInterval !== undefined && config.startInterval > 0 ? config.startInterval : defaultStartInterval) / 1e6;
   const began = Date.now();
   let stopped = false;
+  // docker 25's: within the start period, while still starting, checks come every start interval.
+  const nextInterval = async (): Promise<number> => {
+    if (Date.now() - began >= startPeriodMs) return intervalMs;
+    const status = (await readContainerRecord(store, id))?.state.health?.status ?? 'starting';
+    return status === 'starting' ? startIntervalMs : intervalMs;
+  };
   const loop = (async () => {
     for (;;) {
-      const until = Date.now() + intervalMs;
+      const until = Date.now() + (await nextInterval());
       while (!stopped && Date.now() < until) await sleep(Math.min(50, until - Date.now()));
       if (stopped || !active()) return;
       // A paused container's check would hang in its frozen namespaces; docker skips it too.

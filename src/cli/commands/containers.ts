@@ -1179,9 +1179,10 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       // docker 26 lists the paths it masks and makes read-only; null for a privileged container, which has none.
       MaskedPaths: record.hostConfig?.privileged === true ? null : defaultMaskedPaths,
       ReadonlyPaths: record.hostConfig?.privileged === true ? null : defaultReadonlyPaths,
-      // Every container gets a cgroup namespace of its own (docker's default on a unified host;
+      // A cgroup namespace of its own unless --cgroupns host (docker's default on a unified host;
       // on a v1 host docker shares the host's unless asked).
-      CgroupnsMode: 'private',
+      CgroupnsMode: record.hostConfig?.cgroupnsMode ?? 'private',
+      ...(record.hostConfig?.annotations === undefined ? {} : { Annotations: record.hostConfig.annotations }),
       // docker's fields for what tsbuild does not offer, at the values docker gives a container that
       // did not ask for them, so that a template naming one prints what it prints under docker.
       ContainerIDFile: '',
@@ -1191,9 +1192,9 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       Cgroup: '',
       CgroupParent: '',
       Links: null,
-      OomScoreAdj: 0,
+      OomScoreAdj: record.hostConfig?.oomScoreAdj ?? 0,
       PublishAllPorts: record.hostConfig?.publishAll === true,
-      UsernsMode: '',
+      UsernsMode: record.hostConfig?.usernsMode ?? '',
       Isolation: '',
       BlkioWeight: record.hostConfig?.blkioWeight ?? 0,
       BlkioWeightDevice: [],
@@ -1220,7 +1221,7 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
     Mounts: listedMounts.map((mount) => inspectMount(store, mount, anonymous.has(mount.destination))),
     Config: {
       Hostname: config.hostname,
-      Domainname: '',
+      Domainname: config.domainname ?? '',
       User: config.user,
       AttachStdin: false,
       AttachStdout: false,
@@ -1239,6 +1240,7 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
               ...(healthcheck.interval === undefined ? {} : { Interval: healthcheck.interval }),
               ...(healthcheck.timeout === undefined ? {} : { Timeout: healthcheck.timeout }),
               ...(healthcheck.startPeriod === undefined ? {} : { StartPeriod: healthcheck.startPeriod }),
+              ...(healthcheck.startInterval === undefined ? {} : { StartInterval: healthcheck.startInterval }),
               ...(healthcheck.retries === undefined ? {} : { Retries: healthcheck.retries }),
             },
           }),
