@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 
 import { TsbuildError, checkStopSignal, formatPlatform, hostPlatform, messageOf, parseByteSize, parseGoDuration, parsePlatform, platformMatches } from '../../common/index.js';
 import { lookupEnv, parseEnvFile, parseLogConfig, parseMountFlag, parsePortSpec, parseTmpfsFlag, parseUlimit, parseVolumeFlag, type CreateContainerOptions, type MountRequest, type HealthcheckConfig, type ResourceUpdate, type RestartPolicy } from '../../runtime/index.js';
-import { collect } from '../common-options.js';
+import { collect, keyValueMap } from '../common-options.js';
 
 export interface ContainerFlags {
   readonly rm?: boolean;
@@ -395,16 +395,6 @@ function namespaceModes(flags: Pick<ContainerFlags, 'cgroupns' | 'userns'>): { c
   };
 }
 
-/** `--annotation K=V` (K alone: an empty value), later ones winning, as docker's map. */
-function annotationsOf(entries: readonly string[]): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const entry of entries) {
-    const equals = entry.indexOf('=');
-    result[equals < 0 ? entry : entry.slice(0, equals)] = equals < 0 ? '' : entry.slice(equals + 1);
-  }
-  return result;
-}
-
 function healthcheck(flags: ContainerFlags): HealthcheckConfig | undefined {
   if (flags.healthcheck === false) {
     if (flags.healthCmd !== undefined) throw new TsbuildError('INVALID_ARGUMENT', '--no-healthcheck conflicts with --health-* options');
@@ -509,6 +499,6 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     ...modes,
     ...(flags.domainname === undefined ? {} : { domainname: flags.domainname }),
     ...(flags.oomScoreAdj === undefined ? {} : { oomScoreAdj: integer('--oom-score-adj', flags.oomScoreAdj) }),
-    ...(flags.annotation.length === 0 ? {} : { annotations: annotationsOf(flags.annotation) }),
+    ...(flags.annotation.length === 0 ? {} : { annotations: keyValueMap(flags.annotation) }),
   };
 }

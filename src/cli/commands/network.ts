@@ -8,7 +8,7 @@ import { ExitError, type CliIo } from '../io.js';
 import { printInspected } from './inspect-output.js';
 import type { Store } from '../../store/index.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
-import { collect } from '../common-options.js';
+import { collect, keyValueMap } from '../common-options.js';
 
 /** The built-in networks that are no bridge of tsbuild's: listed as docker lists them, with IDs of their own. */
 const builtins: readonly { name: string; driver: string }[] = [
@@ -18,15 +18,6 @@ const builtins: readonly { name: string; driver: string }[] = [
 
 export function builtinId(name: string): string {
   return createHash('sha256').update(`tsbuild network ${name}`).digest('hex');
-}
-
-function parseLabels(labels: readonly string[]): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const label of labels) {
-    const equals = label.indexOf('=');
-    result[equals < 0 ? label : label.slice(0, equals)] = equals < 0 ? '' : label.slice(equals + 1);
-  }
-  return result;
 }
 
 /** The ID docker would give a container's endpoint on a network: stable, so that `network inspect` and `inspect` agree. */
@@ -179,7 +170,7 @@ export function registerNetwork(program: Command, io: CliIo): void {
       ...(options.subnet === undefined ? {} : { subnet: options.subnet }),
       ...(options.gateway === undefined ? {} : { gateway: options.gateway }),
       internal: options.internal === true,
-      labels: parseLabels(options.label),
+      labels: keyValueMap(options.label),
     });
     io.stdout.write(`${made.id}\n`);
   });

@@ -8,7 +8,7 @@ import { runInUserNamespace } from '../rootless.js';
 import { printInspected } from './inspect-output.js';
 import type { Store } from '../../store/index.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
-import { collect } from '../common-options.js';
+import { collect, keyValueMap } from '../common-options.js';
 import { confirmRemoval } from '../prompt.js';
 
 /** `K=V` labels (`K` alone is an empty value, as docker). */
@@ -21,16 +21,6 @@ function parseLabels(entries: readonly string[]): Record<string, string> {
     labels[key] = equals < 0 ? '' : entry.slice(equals + 1);
   }
   return labels;
-}
-
-/** `-o K=V` as docker's CLI reads it (a map: `K` alone an empty value, the last of a name wins). */
-function parseDriverOptions(entries: readonly string[]): Record<string, string> {
-  const options: Record<string, string> = {};
-  for (const entry of entries) {
-    const equals = entry.indexOf('=');
-    options[equals < 0 ? entry : entry.slice(0, equals)] = equals < 0 ? '' : entry.slice(equals + 1);
-  }
-  return options;
 }
 
 /** `volume ls --filter`: dangling=, name= (a substring), label=K or K=V, driver=. */
@@ -105,7 +95,7 @@ export function registerVolume(program: Command, io: CliIo): void {
     if (options.driver !== 'local') throw new TsbuildError('INVALID_ARGUMENT', `create volume: driver ${options.driver} is not supported (local only)`);
     const store = await storeFromOptions(options);
     try {
-      const created = await createVolume(store, { ...(name === undefined ? {} : { name }), labels: parseLabels(options.label), driverOptions: parseDriverOptions(options.opt) });
+      const created = await createVolume(store, { ...(name === undefined ? {} : { name }), labels: parseLabels(options.label), driverOptions: keyValueMap(options.opt) });
       io.stdout.write(`${created.Name}\n`);
     } catch (error) {
       // The driver's refusals, as docker's CLI prints them (status 1).
