@@ -430,6 +430,8 @@ async function mountUsers(store: Store, name: string): Promise<string[]> {
 export async function mountVolumes(store: Store, user: string, names: readonly string[]): Promise<() => Promise<void>> {
   const mounted: string[] = [];
   const release = (): Promise<void> => unmountVolumes(store, user, mounted);
+  // Most containers have no volume: their start takes no lock for it.
+  if (names.length === 0) return release;
   await locked(store, async () => {
     for (const name of names) {
       const record = await readRecord(store, name);
