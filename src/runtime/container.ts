@@ -115,6 +115,13 @@ export interface HostConfig extends SecurityOptions {
   readonly oomScoreAdj?: number;
   /** `--annotation`s. */
   readonly annotations?: Readonly<Record<string, string>>;
+  /** `--link NAME[:ALIAS]`: the linked container's name as given and the alias it gets (its name when none). */
+  readonly links?: readonly ContainerLink[];
+}
+
+export interface ContainerLink {
+  readonly container: string;
+  readonly alias: string;
 }
 
 /** The process that answers for a container: the foreground `tsbuild run`, later a monitor. */

@@ -19,7 +19,9 @@ import {
   processStartTime,
   readContainerRecord,
   removeContainerDirectory,
+  sharesNamespace,
   writeContainerRecord,
+  type ContainerLink,
   type ContainerRecord,
   type HealthcheckConfig,
   type MonitorRequest,
@@ -64,6 +66,8 @@ export interface CreateContainerOptions extends ContainerOptions, SecurityOption
   readonly oomScoreAdj?: number;
   /** `--annotation KEY=VALUE`: passed to the OCI runtime, docker's HostConfig.Annotations. */
   readonly annotations?: Readonly<Record<string, string>>;
+  /** `--link NAME[:ALIAS]`, as given. */
+  readonly links?: readonly string[];
   readonly restart?: RestartPolicy;
   readonly logConfig?: LogConfig;
   readonly stopSignal?: string;
@@ -115,6 +119,30 @@ async function writable(path: string): Promise<boolean> {
 /** Where a cgroup v1 controller (or the unified hierarchy) can be written by this process. */
 export async function cgroupWritable(controller: 'memory' | 'pids' | 'cpu' | 'cpuset'): Promise<boolean> {
   return (await writable(`/sys/fs/cgroup/${controller}`)) || ((await writable('/sys/fs/cgroup/cgroup.subtree_control')) && (await writable('/sys/fs/cgroup/cgroup.procs')));
+}
+
+/**
+ * `--link NAME[:ALIAS]` as docker takes them: on the default bridge the linked container must
+ * exist (its address goes in /etc/hosts at each start); on a user network it is only an alias,
+ * looked for at the start.
+ */
+async function linksOf(store: Store, given: readonly string[], network: string): Promise<ContainerLink[]> {
+  const links: ContainerLink[] = [];
+  for (const text of given) {
+    const [container = '', alias, ...rest] = text.split(':');
+    if (container === '' || alias === '' || rest.length > 0) throw new TsbuildError('INVALID_ARGUMENT', `invalid argument "${text}" for "--link" flag: bad format for links: ${text}`);
+    const name = container.replace(/^\//, '');
+    if (sharesNamespace(network)) throw new TsbuildError('INVALID_ARGUMENT', network === 'host' ? 'conflicting options: host type networking can\'t be used with links. This would result in undefined behavior' : 'conflicting options: container type network can\'t be used with links. This would result in undefined behavior');
+    if (network === 'default' || network === 'bridge') {
+      try {
+        await findContainer(store, name);
+      } catch (error) {
+        throw new TsbuildError('NOT_FOUND', `could not get container for ${name}: No such container: ${name}`, { cause: error });
+      }
+    }
+    links.push({ container: name, alias: alias ?? name });
+  }
+  return links;
 }
 
 /**
@@ -173,6 +201,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   }
   checkAnnotations(options.annotations ?? {});
   if (options.domainname !== undefined && hostNamespaces.includes('uts')) throw new TsbuildError('INVALID_ARGUMENT', 'conflicting options: domainname and the UTS mode');
+  const links = await linksOf(options.store, options.links ?? [], options.network ?? 'default');
   const restart = options.restart ?? { name: 'no', maximumRetryCount: 0 };
   if (options.autoRemove && restart.name !== 'no') throw new TsbuildError('INVALID_ARGUMENT', 'Conflicting options: --restart and --rm');
   const runtimeName = options.runtime === undefined || options.runtime === 'shim' ? 'runtime-shim' : options.runtime;
@@ -264,6 +293,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         ...(options.usernsMode === undefined ? {} : { usernsMode: options.usernsMode }),
         ...(options.oomScoreAdj === undefined || options.oomScoreAdj === 0 ? {} : { oomScoreAdj: options.oomScoreAdj }),
         // Sorted by key, as docker's JSON writes its map.
+        ...(links.length === 0 ? {} : { links }),
         ...(options.annotations === undefined || Object.keys(options.annotations).length === 0 ? {} : { annotations: Object.fromEntries(Object.entries(options.annotations).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) }),
         restartPolicy: restart,
         ...(options.logConfig === undefined ? {} : { logConfig: options.logConfig }),

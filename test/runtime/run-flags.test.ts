@@ -1,6 +1,6 @@
 /**
  * `run`/`create` flags docker users pass: `--domainname`, `--oom-score-adj`, `--cgroupns`,
- * `--userns host`, `--annotation`, `--health-start-interval`. Each as docker 26 shows it in
+ * `--userns host`, `--annotation`, `--health-start-interval`, `--link`. Each as docker 26 shows it in
  * inspect (Config, HostConfig), applied in the container, and refused in docker's words.
  */
 import { readFileSync } from 'node:fs';
@@ -57,6 +57,27 @@ describe.runIf(isRoot)('run and create flags, as docker 26', () => {
     refused(['--annotation', '=x'], 'invalid Annotations: the empty string is not permitted as an annotation key');
     refused(['--annotation', 'org.tsbuild.rootfs.overlay=lowerdir=/'], "invalid Annotations: org.tsbuild.rootfs.overlay: the org.tsbuild. keys are tsbuild's own");
     expect(cli('ps', '-aq').stdout).toBe(before);
+  }, 60_000);
+
+  it('links a container on the default bridge as docker: its address in /etc/hosts under the alias, its ID and name; HostConfig.Links', () => {
+    const target = cli('run', '-d', '--name', 'linked-db', 'busybox', 'sleep', '60').stdout.trim();
+    try {
+      const address = cli('inspect', '-f', '{{.NetworkSettings.IPAddress}}', target).stdout.trim();
+      expect(address).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+      const seen = cli('run', '--rm', '--link', 'linked-db:db', 'busybox', 'sh', '-c', 'grep -w db /etc/hosts; ping -c1 -W2 db >/dev/null && echo reached');
+      expect(seen.stdout).toBe(`${address}\tdb ${target.slice(0, 12)} linked-db\nreached\n`);
+      const linking = cli('create', '--name', 'linking', '--link', 'linked-db:db', 'busybox', 'true').stdout.trim();
+      expect(cli('inspect', '-f', '{{json .HostConfig.Links}}', linking).stdout).toBe('["/linked-db:/linking/db"]\n');
+      // The linked container stopped: the start fails in docker's words.
+      cli('stop', '-t', '0', target);
+      const refused = cli('start', linking);
+      expect(refused.stderr).toContain('Cannot link to a non running container: /linked-db AS /linking/db');
+      expect(refused.status).toBe(1);
+      cli('rm', linking);
+      expect(cli('create', '--link', 'no-such-container:db', 'busybox', 'true')).toMatchObject({ status: 125, stderr: 'error: could not get container for no-such-container: No such container: no-such-container\n' });
+    } finally {
+      cli('rm', '-f', target);
+    }
   }, 60_000);
 
   it('checks health every --health-start-interval during the start period, as docker 25 and later', async () => {

@@ -87,6 +87,7 @@ export interface ContainerFlags {
   readonly oomScoreAdj?: string;
   readonly annotation: string[];
   readonly healthStartInterval?: string;
+  readonly link: string[];
 }
 
 export function addContainerOptions(command: Command): Command {
@@ -161,6 +162,7 @@ export function addContainerOptions(command: Command): Command {
     .option('--domainname <name>', "the container's NIS domain name")
     .option('--oom-score-adj <n>', "adjust the container's OOM score (-1000 to 1000)")
     .option('--annotation <key=value>', 'an annotation passed to the OCI runtime (repeatable)', collect, [])
+    .option('--link <name[:alias]>', "another container's address in /etc/hosts under its name or ALIAS (repeatable)", collect, [])
     .option('--health-start-interval <duration>', 'time between checks during the start period (default 5s)')
     .option('--pull <policy>', 'pull the image: always, missing (when the store lacks it) or never', 'missing')
     .option('--cidfile <file>', "write the container's ID to this file (which must not exist)")
@@ -379,7 +381,8 @@ export function needsRecord(flags: ContainerFlags): boolean {
     flags.domainname !== undefined ||
     flags.oomScoreAdj !== undefined ||
     flags.annotation.length > 0 ||
-    flags.healthStartInterval !== undefined
+    flags.healthStartInterval !== undefined ||
+    flags.link.length > 0
   );
 }
 
@@ -500,5 +503,6 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     ...(flags.domainname === undefined ? {} : { domainname: flags.domainname }),
     ...(flags.oomScoreAdj === undefined ? {} : { oomScoreAdj: integer('--oom-score-adj', flags.oomScoreAdj) }),
     ...(flags.annotation.length === 0 ? {} : { annotations: keyValueMap(flags.annotation) }),
+    ...(flags.link.length === 0 ? {} : { links: flags.link }),
   };
 }

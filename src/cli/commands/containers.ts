@@ -1001,6 +1001,13 @@ function inspectMount(store: Store, mount: MountSpec, anonymous = false): Record
   return { Type: 'bind', Source: mount.source ?? '', Destination: mount.destination, Mode: rw ? '' : 'ro', RW: rw, Propagation: propagation };
 }
 
+/** HostConfig.Links: a default-bridge container's `--link`s as docker keeps them, null elsewhere. */
+function bridgeLinks(record: ContainerRecord): string[] | null {
+  const links = record.hostConfig?.links ?? [];
+  if (links.length === 0 || !containerNetworks(record).some((network) => network.name === 'bridge')) return null;
+  return links.map((link) => `/${link.container}:/${record.name ?? ''}/${link.alias}`);
+}
+
 /** One network's entry in a container's NetworkSettings.Networks, as docker's (an empty address while it does not run). */
 function networkEntry(networkId: string, endpoint: { readonly address: string; readonly mac: string; readonly aliases: readonly string[]; readonly name?: string } | undefined, network: NetworkRecord | undefined, containerId: string): Record<string, unknown> {
   const userNetwork = network !== undefined && !network.isDefault;
@@ -1052,6 +1059,10 @@ function networkSettings(record: ContainerRecord, observed: ObservedState, netwo
         DNSNames: userNetwork ? [...(record.name === undefined ? [] : [record.name]), ...entry.aliases, record.id.slice(0, 12)] : null,
       };
     }
+  }
+  const links = record.hostConfig?.links ?? [];
+  if (links.length > 0) {
+    for (const [name, entry] of Object.entries(networks)) if (name !== 'bridge') networks[name] = { ...entry, Links: links.map((link) => `${link.container}:${link.alias}`) };
   }
   const bridge = networks.bridge;
   const bindings = record.hostConfig?.portBindings ?? {};
@@ -1191,7 +1202,8 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       ConsoleSize: [0, 0],
       Cgroup: '',
       CgroupParent: '',
-      Links: null,
+      // docker keeps a default-bridge container's links here (`/TARGET:/NAME/ALIAS`), a user network's on the network's entry.
+      Links: bridgeLinks(record),
       OomScoreAdj: record.hostConfig?.oomScoreAdj ?? 0,
       PublishAllPorts: record.hostConfig?.publishAll === true,
       UsernsMode: record.hostConfig?.usernsMode ?? '',

@@ -4,13 +4,14 @@
  * published ports, whose proxies live in the monitor as long as the container runs — and
  * detaches it after each end. The foreground `run --rm` does the same itself (run.ts).
  */
+import { TsbuildError } from '../../common/index.js';
 import type { Store } from '../../store/index.js';
 import { registerContainerHooks } from '../container-hooks.js';
 import { containerDirectory, containerNetworks, sharesNamespace, type ContainerRecord } from '../container.js';
-import { updateContainer } from '../container-store.js';
+import { findContainer, updateContainer } from '../container-store.js';
 import { writeEtcFiles } from '../run.js';
 import { attachContainer, detachContainer, joinAnotherNetwork } from './attach.js';
-import { defaultNetworkName } from './state.js';
+import { defaultNetworkName, listNetworks } from './state.js';
 import type { PortSpec } from './address.js';
 import { publishPorts, type PortProxies } from './ports.js';
 
@@ -19,6 +20,30 @@ function portBindings(ports: readonly PortSpec[]): Record<string, { HostIp: stri
   const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
   for (const port of ports) (bindings[`${port.containerPort}/${port.protocol}`] ??= []).push({ HostIp: port.hostIp ?? '', HostPort: String(port.hostPort) });
   return bindings;
+}
+
+/**
+ * `--link`'s /etc/hosts lines, as docker writes them on the default bridge (`IP\tALIAS
+ * HOSTNAME NAME`): the linked container's address on a network the two share. On the default
+ * bridge a linked container that does not run fails the start in docker's words; on a user
+ * network, where docker's DNS answers the alias, one not there yet is passed over.
+ */
+async function linkHostsEntries(store: Store, record: ContainerRecord): Promise<string[]> {
+  const links = record.hostConfig?.links ?? [];
+  if (links.length === 0) return [];
+  const joined = new Set(containerNetworks(record).map((network) => network.name));
+  const shared = (await listNetworks(store)).filter((network) => joined.has(network.name));
+  const entries: string[] = [];
+  for (const link of links) {
+    const target = await findContainer(store, link.container).catch(() => undefined);
+    const address = target === undefined ? undefined : shared.map((network) => network.endpoints[target.id]?.address).find((found) => found !== undefined);
+    if (address === undefined || target === undefined) {
+      if (!joined.has(defaultNetworkName)) continue;
+      throw new TsbuildError('RUNTIME', `Cannot link to a non running container: /${target?.name ?? link.container} AS /${record.name ?? record.id.slice(0, 12)}/${link.alias}`);
+    }
+    entries.push(`${address}\t${[...new Set([link.alias, target.config.hostname, target.name ?? ''])].filter((name) => name !== '').join(' ')}`);
+  }
+  return entries;
 }
 
 /** Registers, in this process (a container's monitor), the hooks that attach STORE's containers to their networks. */
@@ -49,8 +74,9 @@ export function registerNetworkHooks(store: Store): void {
           }
         }
         proxies.set(record.id, await publishPorts(attachment.ports));
-        // The files the container's spec binds: their content now says where it is.
-        await writeEtcFiles(containerDirectory(store, record.id), record.config.hostname, record.config.network, attachment, record.hostConfig ?? {});
+        // The files the container's spec binds: their content now says where it is (and where its links are).
+        const linked = await linkHostsEntries(store, record);
+        await writeEtcFiles(containerDirectory(store, record.id), record.config.hostname, record.config.network, linked.length === 0 ? attachment : { ...attachment, hostsEntries: [...linked, ...attachment.hostsEntries] }, record.hostConfig ?? {});
         // Rootless, the user-mode stack forwards the ports: they are publishedPorts, with no proxy here.
         const published = [...attachment.ports, ...(attachment.publishedPorts ?? [])];
         if (published.length > 0) {
