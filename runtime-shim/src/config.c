@@ -404,6 +404,18 @@ spec_parse (const char *text, size_t size, const char *bundle, const char *path,
     }
 
   spec->hostname = dup_or_null (json_string (json_get (root, "hostname")));
+  spec->domainname = dup_or_null (json_string (json_get (root, "domainname")));
+  const struct json *oom_score_adj = json_get (process, "oomScoreAdj");
+  if (oom_score_adj != NULL)
+    {
+      if (!json_is (oom_score_adj, JSON_NUMBER) || oom_score_adj->number < -1000 || oom_score_adj->number > 1000 || oom_score_adj->number != (double) (int) oom_score_adj->number)
+        {
+          shim_fail (err, EINVAL, "", "oomScoreAdj", "config.json: process.oomScoreAdj must be an integer from -1000 to 1000");
+          goto fail;
+        }
+      spec->has_oom_score_adj = true;
+      spec->oom_score_adj = (int) oom_score_adj->number;
+    }
   const struct json *rootfs = json_get (root, "root");
   const char *root_path = json_string (json_get (rootfs, "path"));
   if (root_path == NULL)

@@ -53,6 +53,9 @@ struct spec {
   struct rlimit_spec *rlimits;
   size_t rlimit_count;
   char *hostname;
+  char *domainname;
+  bool has_oom_score_adj;
+  int oom_score_adj;          /* process.oomScoreAdj, -1000..1000 */
   char *root_path;            /* absolute, resolved against the bundle */
   bool root_readonly;
   struct mount_spec *mounts;

@@ -24,6 +24,24 @@
 #include "state.h"
 #include "terminal.h"
 
+/* process.oomScoreAdj, as runc writes it: /proc/self/oom_score_adj. */
+static int
+write_oom_score_adj (int value, struct shim_error *err)
+{
+  char text[16];
+  int length = snprintf (text, sizeof text, "%d", value);
+  int fd = open ("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || write (fd, text, (size_t) length) != length)
+    {
+      int saved = errno;
+      if (fd >= 0)
+        close (fd);
+      return shim_fail (err, saved, "write", "/proc/self/oom_score_adj", "set the process's OOM score adjustment");
+    }
+  close (fd);
+  return 0;
+}
+
 /* Messages on the report pipe from the container's side, each one tag byte. */
 #define REPORT_ERROR 'E'
 #define REPORT_READY 'R'
@@ -189,6 +207,15 @@ child_main (void *opaque)
       shim_fail (&err, errno, "sethostname", spec->hostname, "set the hostname");
       goto fail;
     }
+  if (spec->domainname != NULL && spec->domainname[0] != '\0' && spec_has_namespace (spec, CLONE_NEWUTS, NULL) && setdomainname (spec->domainname, strlen (spec->domainname)) < 0)
+    {
+      shim_fail (&err, errno, "setdomainname", spec->domainname, "set the domain name");
+      goto fail;
+    }
+  /* Inherited by what it execs; written while the process is still the runtime's root (a value
+     below the current one needs CAP_SYS_RESOURCE, as with runc). */
+  if (spec->has_oom_score_adj && write_oom_score_adj (spec->oom_score_adj, &err) < 0)
+    goto fail;
   if (spec_has_namespace (spec, CLONE_NEWNET, NULL) && network_loopback_up (&err) < 0)
     goto fail;
 

@@ -6,6 +6,16 @@ export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/** Repeated `K=V` flags as docker's CLI reads them into a map: `K` alone is an empty value, the last of a key wins. */
+export function keyValueMap(entries: readonly string[]): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const entry of entries) {
+    const equals = entry.indexOf('=');
+    map[equals < 0 ? entry : entry.slice(0, equals)] = equals < 0 ? '' : entry.slice(equals + 1);
+  }
+  return map;
+}
+
 export function addInsecureRegistryOption(command: Command): Command {
   return command.option('--insecure-registry <host>', 'allow plain HTTP or unverified TLS to this registry (repeatable)', collect, []);
 }

@@ -11,6 +11,8 @@ export interface ContainerStartAdditions {
   readonly mounts?: readonly MountSpec[];
   /** A network namespace path the container joins (`/proc/PID/ns/net`, `/run/netns/NAME`). */
   readonly networkNamespace?: string;
+  /** A namespace of its own with loopback alone (a container `network disconnect` took off every network). */
+  readonly loopbackOnly?: boolean;
 }
 
 export interface ContainerHooks {

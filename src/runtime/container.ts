@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { TsbuildError, messageOf, type Digest } from '../common/index.js';
 import { temporaryName, type Store } from '../store/index.js';
 import { overlayOptions, runtimeAddon, unmount } from './native.js';
-import { userNamespaceSize, type ContainerDevice, type MountSpec } from './spec.js';
+import { userNamespaceSize, type ContainerDevice, type HostNamespace, type MountSpec } from './spec.js';
 import type { PortSpec } from './network/address.js';
 import type { LogConfig } from './container-log.js';
 import type { SecurityOptions } from './security-options.js';
@@ -49,6 +49,8 @@ export interface HealthcheckConfig {
   readonly interval?: number;
   readonly timeout?: number;
   readonly startPeriod?: number;
+  /** Time between checks during the start period (docker 25's StartInterval). */
+  readonly startInterval?: number;
   readonly retries?: number;
 }
 
@@ -90,7 +92,7 @@ export interface HostConfig extends SecurityOptions {
   /** `--device`: host device nodes given to the container. */
   readonly devices?: readonly ContainerDevice[];
   /** `--pid host`, `--ipc host`, `--uts host`: the namespaces shared with the host. */
-  readonly hostNamespaces?: readonly ('pid' | 'ipc' | 'uts')[];
+  readonly hostNamespaces?: readonly HostNamespace[];
   /** Extra OCI mounts after the defaults and /etc/{hostname,hosts,resolv.conf} (volumes, binds, tmpfs). */
   readonly mounts: readonly MountSpec[];
   /** A network namespace to join (`/var/run/netns/NAME`, `/proc/PID/ns/net`), instead of `network`'s. */
@@ -105,6 +107,21 @@ export interface HostConfig extends SecurityOptions {
   readonly binds?: readonly string[];
   /** docker's Tmpfs: --tmpfs's paths and their options, as given. */
   readonly tmpfs?: Readonly<Record<string, string>>;
+  /** `--cgroupns`, as given; absent: the container's own (tsbuild's default). */
+  readonly cgroupnsMode?: 'host' | 'private';
+  /** `--userns host`. */
+  readonly usernsMode?: 'host';
+  /** `--oom-score-adj`. */
+  readonly oomScoreAdj?: number;
+  /** `--annotation`s. */
+  readonly annotations?: Readonly<Record<string, string>>;
+  /** `--link NAME[:ALIAS]`: the linked container's name as given and the alias it gets (its name when none). */
+  readonly links?: readonly ContainerLink[];
+}
+
+export interface ContainerLink {
+  readonly container: string;
+  readonly alias: string;
 }
 
 /** The process that answers for a container: the foreground `tsbuild run`, later a monitor. */
@@ -125,6 +142,8 @@ export interface ContainerRecord {
   readonly name?: string;
   readonly config: {
     readonly hostname: string;
+    /** `--domainname`. */
+    readonly domainname?: string;
     /** The process's environment (with HOSTNAME, TERM and HOME), which exec starts from. */
     readonly env: readonly string[];
     /** docker's Config.Env (`containerConfigEnv`); records written before it have only `env`. */
@@ -138,6 +157,12 @@ export interface ContainerRecord {
     readonly networkAliases?: readonly string[];
     /** `--ip`: its address on its user network. */
     readonly ipAddress?: string;
+    /**
+     * The networks it joins at each start, in order (the first gives its /etc/hosts entry, its
+     * resolv.conf and its published ports), once `network connect` or `disconnect` changed them;
+     * before that, `network` with `networkAliases` and `ipAddress` (`containerNetworks`).
+     */
+    readonly networks?: readonly ContainerNetwork[];
     /** docker's Config.ExposedPorts (`80/tcp`): the image's, `--expose`'s and those published. */
     readonly exposedPorts?: readonly string[];
     readonly runtime: string;
@@ -194,6 +219,28 @@ export type MonitorRequest =
  * for an unprivileged user), a network's name or ID, `container:NAME` (see network/).
  */
 export type NetworkMode = string;
+
+/** A network a container joins when it starts, as `network connect` asked. */
+export interface ContainerNetwork {
+  /** The network's name (`bridge` for docker's default network). */
+  readonly name: string;
+  readonly aliases: readonly string[];
+  readonly ip?: string;
+}
+
+/** Whether MODE shares a namespace (none, host, another container's) instead of joining networks. */
+export function sharesNamespace(mode: NetworkMode): boolean {
+  return mode === 'none' || mode === 'host' || mode.startsWith('container:');
+}
+
+/** The networks RECORD's container joins at its next start (none when it shares a namespace). */
+export function containerNetworks(record: Pick<ContainerRecord, 'config'>): readonly ContainerNetwork[] {
+  const { config } = record;
+  if (sharesNamespace(config.network)) return [];
+  if (config.networks !== undefined) return config.networks;
+  const name = config.network === 'default' ? 'bridge' : config.network;
+  return [{ name, aliases: config.networkAliases ?? [], ...(config.ipAddress === undefined ? {} : { ip: config.ipAddress }) }];
+}
 
 export function containersDirectory(store: Store): string {
   return join(store.root, 'containers');

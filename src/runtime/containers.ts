@@ -19,7 +19,9 @@ import {
   processStartTime,
   readContainerRecord,
   removeContainerDirectory,
+  sharesNamespace,
   writeContainerRecord,
+  type ContainerLink,
   type ContainerRecord,
   type HealthcheckConfig,
   type MonitorRequest,
@@ -28,8 +30,8 @@ import {
 import { failedStartPath, findContainer, listContainerRecords, lockNames, observeState, removeContainerLock, updateContainer } from './container-store.js';
 import { containerHooks } from './container-hooks.js';
 import { selectRuntime } from './oci-runtime.js';
-import { containerCommand, containerConfigEnv, containerEnvironment, ensureWorkingDirectory, exposedPorts, findOrPull, writeEtcFiles, type ContainerOptions } from './run.js';
-import type { ContainerDevice, ContainerSpec, MountSpec } from './spec.js';
+import { containerCommand, containerConfigEnv, containerEnvironment, ensureWorkingDirectory, exposedPorts, findOrPull, runFailureStatus, writeEtcFiles, type ContainerOptions } from './run.js';
+import type { ContainerDevice, ContainerSpec, HostNamespace, MountSpec } from './spec.js';
 import type { ResourceUpdate } from './container-update.js';
 import { lookupGroup, lookupUser } from './user.js';
 import { addHostLine, checkDnsServers, containerCapabilities, rlimitsOf, securityOptOf, type SecurityOptions } from './security-options.js';
@@ -52,8 +54,20 @@ export interface CreateContainerOptions extends ContainerOptions, SecurityOption
   readonly sysctls?: readonly string[];
   /** `--device HOST[:CONTAINER[:PERMISSIONS]]`, as given. */
   readonly devices?: readonly string[];
-  /** Namespaces shared with the host (`--pid host`, `--ipc host`, `--uts host`). */
-  readonly hostNamespaces?: readonly ('pid' | 'ipc' | 'uts')[];
+  /** Namespaces shared with the host (`--pid host`, `--ipc host`, `--uts host`, `--cgroupns host`). */
+  readonly hostNamespaces?: readonly HostNamespace[];
+  /** `--cgroupns` as given (docker's CgroupnsMode): `host` or `private`. */
+  readonly cgroupnsMode?: 'host' | 'private';
+  /** `--userns host`: no user namespace remapping (docker's UsernsMode), the only mode without a daemon's remap. */
+  readonly usernsMode?: 'host';
+  /** `--domainname`: docker's Config.Domainname, the container's NIS domain name. */
+  readonly domainname?: string;
+  /** `--oom-score-adj` (-1000..1000). */
+  readonly oomScoreAdj?: number;
+  /** `--annotation KEY=VALUE`: passed to the OCI runtime, docker's HostConfig.Annotations. */
+  readonly annotations?: Readonly<Record<string, string>>;
+  /** `--link NAME[:ALIAS]`, as given. */
+  readonly links?: readonly string[];
   readonly restart?: RestartPolicy;
   readonly logConfig?: LogConfig;
   readonly stopSignal?: string;
@@ -107,14 +121,50 @@ export async function cgroupWritable(controller: 'memory' | 'pids' | 'cpu' | 'cp
   return (await writable(`/sys/fs/cgroup/${controller}`)) || ((await writable('/sys/fs/cgroup/cgroup.subtree_control')) && (await writable('/sys/fs/cgroup/cgroup.procs')));
 }
 
+/**
+ * `--link NAME[:ALIAS]` as docker takes them: on the default bridge the linked container must
+ * exist (its address goes in /etc/hosts at each start); on a user network it is only an alias,
+ * looked for at the start.
+ */
+async function linksOf(store: Store, given: readonly string[], network: string): Promise<ContainerLink[]> {
+  const links: ContainerLink[] = [];
+  for (const text of given) {
+    const [container = '', alias, ...rest] = text.split(':');
+    if (container === '' || alias === '' || rest.length > 0) throw new TsbuildError('INVALID_ARGUMENT', `invalid argument "${text}" for "--link" flag: bad format for links: ${text}`);
+    const name = container.replace(/^\//, '');
+    if (sharesNamespace(network)) throw new TsbuildError('INVALID_ARGUMENT', network === 'host' ? 'conflicting options: host type networking can\'t be used with links. This would result in undefined behavior' : 'conflicting options: container type network can\'t be used with links. This would result in undefined behavior');
+    if (network === 'default' || network === 'bridge') {
+      try {
+        await findContainer(store, name);
+      } catch (error) {
+        throw new TsbuildError('NOT_FOUND', `could not get container for ${name}: No such container: ${name}`, { cause: error });
+      }
+    }
+    links.push({ container: name, alias: alias ?? name });
+  }
+  return links;
+}
+
+/**
+ * `--annotation`s, refused as docker's daemon refuses them; tsbuild's own keys (`org.tsbuild.*`:
+ * the root's overlay options, the compiled seccomp filter) are not the caller's to give.
+ */
+function checkAnnotations(annotations: Readonly<Record<string, string>>): void {
+  for (const key of Object.keys(annotations)) {
+    if (key === '') throw new TsbuildError('INVALID_ARGUMENT', 'invalid Annotations: the empty string is not permitted as an annotation key');
+    if (key.startsWith('org.tsbuild.')) throw new TsbuildError('INVALID_ARGUMENT', `invalid Annotations: ${key}: the org.tsbuild. keys are tsbuild's own`);
+  }
+}
+
 /** The image's HEALTHCHECK with docker's field names, in nanoseconds. */
-function imageHealthcheck(config: { Test?: readonly string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number } | undefined): HealthcheckConfig | undefined {
+function imageHealthcheck(config: { Test?: readonly string[]; Interval?: number; Timeout?: number; StartPeriod?: number; StartInterval?: number; Retries?: number } | undefined): HealthcheckConfig | undefined {
   if (config?.Test === undefined || config.Test.length === 0) return undefined;
   return {
     test: config.Test,
     ...(config.Interval === undefined ? {} : { interval: config.Interval }),
     ...(config.Timeout === undefined ? {} : { timeout: config.Timeout }),
     ...(config.StartPeriod === undefined ? {} : { startPeriod: config.StartPeriod }),
+    ...(config.StartInterval === undefined ? {} : { startInterval: config.StartInterval }),
     ...(config.Retries === undefined ? {} : { retries: config.Retries }),
   };
 }
@@ -146,6 +196,12 @@ export async function createContainer(options: CreateContainerOptions): Promise<
     // A new /proc needs a PID namespace its user namespace owns; the host's is not a rootless one's.
     throw new TsbuildError('INVALID_ARGUMENT', '--pid host: not available to an unprivileged user (the host\'s /proc cannot be mounted in a user namespace)');
   }
+  if (options.oomScoreAdj !== undefined && (options.oomScoreAdj < -1000 || options.oomScoreAdj > 1000)) {
+    throw new TsbuildError('INVALID_ARGUMENT', `Invalid value ${options.oomScoreAdj}, range for oom score adj is [-1000, 1000]`);
+  }
+  checkAnnotations(options.annotations ?? {});
+  if (options.domainname !== undefined && hostNamespaces.includes('uts')) throw new TsbuildError('INVALID_ARGUMENT', 'conflicting options: domainname and the UTS mode');
+  const links = await linksOf(options.store, options.links ?? [], options.network ?? 'default');
   const restart = options.restart ?? { name: 'no', maximumRetryCount: 0 };
   if (options.autoRemove && restart.name !== 'no') throw new TsbuildError('INVALID_ARGUMENT', 'Conflicting options: --restart and --rm');
   const runtimeName = options.runtime === undefined || options.runtime === 'shim' ? 'runtime-shim' : options.runtime;
@@ -232,8 +288,15 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         ...(options.stopSignal !== undefined ? { stopSignal: options.stopSignal } : imageConfig?.StopSignal === undefined ? {} : { stopSignal: imageConfig.StopSignal }),
         ...(options.stopTimeout === undefined ? {} : { stopTimeout: options.stopTimeout }),
         ...(healthcheck === undefined ? {} : { healthcheck }),
+        ...(options.domainname === undefined || options.domainname === '' ? {} : { domainname: options.domainname }),
       },
       hostConfig: {
+        ...(options.cgroupnsMode === undefined ? {} : { cgroupnsMode: options.cgroupnsMode }),
+        ...(options.usernsMode === undefined ? {} : { usernsMode: options.usernsMode }),
+        ...(options.oomScoreAdj === undefined || options.oomScoreAdj === 0 ? {} : { oomScoreAdj: options.oomScoreAdj }),
+        // Sorted by key, as docker's JSON writes its map.
+        ...(links.length === 0 ? {} : { links }),
+        ...(options.annotations === undefined || Object.keys(options.annotations).length === 0 ? {} : { annotations: Object.fromEntries(Object.entries(options.annotations).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) }),
         restartPolicy: restart,
         ...(options.logConfig === undefined ? {} : { logConfig: options.logConfig }),
         init: options.init === true,
@@ -328,6 +391,9 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       ...(hostNamespaces.length === 0 ? {} : { hostNamespaces }),
       ...(devices.length === 0 ? {} : { devices }),
       ...(Object.keys(sysctls).length === 0 ? {} : { sysctls }),
+      ...(options.domainname === undefined || options.domainname === '' ? {} : { domainname: options.domainname }),
+      ...(options.oomScoreAdj === undefined || options.oomScoreAdj === 0 ? {} : { oomScoreAdj: options.oomScoreAdj }),
+      ...(options.annotations === undefined || Object.keys(options.annotations).length === 0 ? {} : { annotations: options.annotations }),
       // The monitor mounts the overlay: in the user namespace of a rootless tsbuild it is root.
       rootless: false,
     };
@@ -355,12 +421,12 @@ async function assertNameFree(store: Store, name: string): Promise<void> {
 }
 
 /** The spec written by `create`, with the mounts and network namespace the container is given now. */
-export function specForStart(spec: ContainerSpec, record: ContainerRecord, extra: { readonly mounts?: readonly MountSpec[]; readonly networkNamespace?: string } = {}): ContainerSpec {
+export function specForStart(spec: ContainerSpec, record: ContainerRecord, extra: { readonly mounts?: readonly MountSpec[]; readonly networkNamespace?: string; readonly loopbackOnly?: boolean } = {}): ContainerSpec {
   const networkNamespace = extra.networkNamespace ?? record.hostConfig?.networkNamespace;
   return {
     ...spec,
     mounts: [...(spec.mounts ?? []), ...(record.hostConfig?.mounts ?? []), ...(extra.mounts ?? [])],
-    ...(networkNamespace === undefined ? {} : { network: { path: networkNamespace } }),
+    ...(extra.loopbackOnly === true ? { network: 'none' as const } : networkNamespace === undefined ? {} : { network: { path: networkNamespace } }),
   };
 }
 
@@ -419,9 +485,14 @@ function startEnded(record: ContainerRecord, requested: number): boolean {
   return status === 'exited' && finishedAt !== undefined && Date.parse(finishedAt) >= requested;
 }
 
-/** A start's failure, with the status docker's CLI gives it: 126 and 127 for the command, 125 otherwise (a setup failure's 128 included). */
-function startError(error: string, exitCode: number | undefined): TsbuildError {
-  return new TsbuildError('RUNTIME', error, { cause: { exitCode: exitCode === 126 || exitCode === 127 ? exitCode : 125 } });
+/**
+ * A start's failure, with the status docker's CLI gives it: 126 and 127 for the command;
+ * a setup failure (its daemon's 128) by its words, as the CLI's toStatusError reads them (a
+ * volume's missing device: "no such file or directory", 127); 125 otherwise.
+ */
+export function startError(error: string, exitCode: number | undefined): TsbuildError {
+  const status = exitCode === 126 || exitCode === 127 ? exitCode : runFailureStatus(new TsbuildError('RUNTIME', error));
+  return new TsbuildError('RUNTIME', error, { cause: { exitCode: status } });
 }
 
 /** Until the container runs, or its start ended (`startEnded`). */

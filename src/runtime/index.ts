@@ -35,9 +35,12 @@ export {
 } from './run.js';
 export {
   containerDirectory,
+  containerNetworks,
   containersDirectory,
+  sharesNamespace,
   readContainerRecord,
   removeAbandonedContainers,
+  type ContainerNetwork,
   type ContainerRecord,
   type ContainerStatus,
   type HealthcheckConfig,
@@ -60,6 +63,7 @@ export {
   renameContainer,
   specForStart,
   startContainer,
+  startError,
   stopContainer,
   pauseContainer,
   takeFailedStart,
@@ -98,9 +102,11 @@ export {
 export {
   attachContainer,
   connectContainer,
+  connectContainerNetwork,
   createNetwork,
   detachContainer,
   disconnectContainer,
+  disconnectContainerNetwork,
   exposedPortSpecs,
   hostNetworkPortsWarning,
   findNetwork,

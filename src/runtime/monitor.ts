@@ -25,7 +25,7 @@ import {
   type MonitorRequest,
 } from './container.js';
 import { containerHooks, type ContainerStartAdditions } from './container-hooks.js';
-import { releaseContainerVolumes } from './volumes/index.js';
+import { registerVolumeHooks, releaseContainerVolumes } from './volumes/index.js';
 import { registerNetworkHooks } from './network/container-hooks.js';
 import { LogWriter, rotationOf } from './container-log.js';
 import { releaseContainerCgroups } from './freezer.js';
@@ -53,6 +53,8 @@ export interface SuperviseOptions {
 const defaultInterval = 30e9;
 const defaultTimeout = 30e9;
 const defaultRetries = 3;
+/** docker 25's default time between checks during the start period, in nanoseconds. */
+const defaultStartInterval = 5e9;
 const healthLogLength = 5;
 const healthOutputLimit = 4096;
 
@@ -86,6 +88,7 @@ export async function claimContainer(store: Store, id: string): Promise<void> {
 export async function superviseContainer(store: Store, id: string, options: SuperviseOptions = {}): Promise<number> {
   const directory = containerDirectory(store, id);
   registerNetworkHooks(store);
+  registerVolumeHooks(store);
   const self = await currentOwner();
   let record = await updateContainer(store, id, (current) => {
     if (current.state.monitor?.pid !== self.pid) throw new TsbuildError('LOCKED', `monitor container ${id}: another process watches it`);
@@ -187,7 +190,11 @@ export async function superviseContainer(store: Store, id: string, options: Supe
         await mountRoot(directory, record);
         for (const hook of containerHooks()) {
           const added = await hook.prepare?.(record);
-          if (added !== undefined) extra = { mounts: [...(extra.mounts ?? []), ...(added.mounts ?? [])], ...(added.networkNamespace === undefined ? (extra.networkNamespace === undefined ? {} : { networkNamespace: extra.networkNamespace }) : { networkNamespace: added.networkNamespace }) };
+          if (added !== undefined) {
+            const networkNamespace = added.networkNamespace ?? extra.networkNamespace;
+            const loopbackOnly = added.loopbackOnly ?? extra.loopbackOnly;
+            extra = { mounts: [...(extra.mounts ?? []), ...(added.mounts ?? [])], ...(networkNamespace === undefined ? {} : { networkNamespace }), ...(loopbackOnly === undefined ? {} : { loopbackOnly }) };
+          }
         }
         // Read at each start: `update` may have changed its limits since the last.
         spec = JSON.parse(await readFile(join(directory, 'spec.json'), 'utf8')) as ContainerSpec;
@@ -394,11 +401,18 @@ function superviseHealth(store: Store, id: string, active: () => boolean, curren
   const timeoutMs = (config.timeout !== undefined && config.timeout > 0 ? config.timeout : defaultTimeout) / 1e6;
   const retries = config.retries !== undefined && config.retries > 0 ? config.retries : defaultRetries;
   const startPeriodMs = (config.startPeriod ?? 0) / 1e6;
+  const startIntervalMs = (config.startInterval !== undefined && config.startInterval > 0 ? config.startInterval : defaultStartInterval) / 1e6;
   const began = Date.now();
   let stopped = false;
+  // docker 25's: within the start period, while still starting, checks come every start interval.
+  const nextInterval = async (): Promise<number> => {
+    if (Date.now() - began >= startPeriodMs) return intervalMs;
+    const status = (await readContainerRecord(store, id))?.state.health?.status ?? 'starting';
+    return status === 'starting' ? startIntervalMs : intervalMs;
+  };
   const loop = (async () => {
     for (;;) {
-      const until = Date.now() + intervalMs;
+      const until = Date.now() + (await nextInterval());
       while (!stopped && Date.now() < until) await sleep(Math.min(50, until - Date.now()));
       if (stopped || !active()) return;
       // A paused container's check would hang in its frozen namespaces; docker skips it too.

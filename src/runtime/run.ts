@@ -24,7 +24,7 @@ import { selectRuntime, type AttachedStreams, type ShimError } from './oci-runti
 import type { ContainerSpec, MountSpec } from './spec.js';
 import { ConsoleSocket, TerminalCopy, type TerminalSize } from './terminal.js';
 import { lookupUser, resolvePathInRoot, type ContainerUserEntry } from './user.js';
-import { prepareMounts, type MountRequest, type PreparedMounts } from './volumes/index.js';
+import { mountVolumes, prepareMounts, type MountRequest, type PreparedMounts } from './volumes/index.js';
 import { volumesFromRequests } from './volumes-from.js';
 import { addHostLine, resolvConfWith, type SecurityOptions } from './security-options.js';
 
@@ -359,6 +359,7 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
   let terminal: TerminalCopy | undefined;
   let ran = false;
   let prepared: PreparedMounts | undefined;
+  let unmountDevices: (() => Promise<void>) | undefined;
   let attachment: NetworkAttachment | undefined;
   let proxies: PortProxies | undefined;
   try {
@@ -407,6 +408,7 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
       await ensureWorkingDirectory(view, overlay === undefined ? rootfs : upper, workdir);
       const requests = [...(await volumesFromRequests(store, options.volumesFrom ?? [], options.mounts ?? [])), ...(options.mounts ?? [])];
       prepared = await prepareMounts({ store, container: id, requests, imageVolumes: Object.keys(imageConfig?.Volumes ?? {}), root: view });
+      unmountDevices = await mountVolumes(store, id, prepared.volumes);
       return { rootfs, overlay, user, covered: prepared };
     };
     const [{ attached, etcMounts }, { rootfs, overlay, user, covered }] = await allSettledOrThrow(networkReady(), rootReady());
@@ -521,6 +523,9 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
         if (ran) throw error;
       });
     } finally {
+      await unmountDevices?.().catch((error: unknown) => {
+        if (ran) throw error;
+      });
       // docker's --rm takes the container's anonymous volumes with it; named ones stay.
       await prepared?.release({ removeAnonymous: options.autoRemove }).catch((error: unknown) => {
         if (ran) throw error;

@@ -39,6 +39,12 @@ export interface ContainerSpec {
   readonly cwd?: string;
   readonly user?: { readonly uid: number; readonly gid: number; readonly additionalGids?: readonly number[]; readonly umask?: number };
   readonly hostname?: string;
+  /** `domainname` (docker's `--domainname`), set in the container's UTS namespace. */
+  readonly domainname?: string;
+  /** `process.oomScoreAdj` (docker's `--oom-score-adj`). */
+  readonly oomScoreAdj?: number;
+  /** The caller's OCI annotations (docker's `--annotation`); tsbuild's own `org.tsbuild.*` win over them. */
+  readonly annotations?: Readonly<Record<string, string>>;
   /** Absolute path of the root filesystem. */
   readonly rootfs: string;
   readonly readonlyRootfs?: boolean;
@@ -48,8 +54,8 @@ export interface ContainerSpec {
   readonly network?: 'none' | 'host' | { readonly path: string };
   /** Namespaces joined rather than made (`{ network: '/proc/123/ns/net' }`). */
   readonly joinNamespaces?: Partial<Record<NamespaceType, string>>;
-  /** Namespaces neither made nor joined: the host's own (docker's `--pid host`, `--ipc host`, `--uts host`). */
-  readonly hostNamespaces?: readonly ('pid' | 'ipc' | 'uts')[];
+  /** Namespaces neither made nor joined: the host's own (docker's `--pid host`, `--ipc host`, `--uts host`, `--cgroupns host`). */
+  readonly hostNamespaces?: readonly HostNamespace[];
   /** Default: Docker's default set. */
   readonly capabilities?: readonly string[];
   /**
@@ -239,6 +245,9 @@ function readUserNamespaceSize(): number | undefined {
   return lines.reduce((total, line) => total + (line[2] ?? 0), 0);
 }
 
+/** A namespace a container may share with the host. */
+export type HostNamespace = 'pid' | 'ipc' | 'uts' | 'cgroup';
+
 /** The OCI runtime config for a container (runtime-spec 1.0.2). */
 export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
   const rootless = spec.rootless ?? (process.getuid?.() ?? 0) !== 0;
@@ -257,7 +266,7 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
   const join = spec.joinNamespaces ?? {};
   const namespaces: { type: NamespaceType; path?: string }[] = [];
   for (const type of ['pid', 'ipc', 'uts', 'mount', 'cgroup'] as const) {
-    if (type !== 'mount' && type !== 'cgroup' && spec.hostNamespaces?.includes(type) === true) continue;
+    if (type !== 'mount' && spec.hostNamespaces?.includes(type) === true) continue;
     namespaces.push(join[type] === undefined ? { type } : { type, path: join[type] });
   }
   if (typeof network === 'object') namespaces.push({ type: 'network', path: network.path });
@@ -288,6 +297,7 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
   const user = spec.user ?? { uid: 0, gid: 0 };
   const seccomp = (spec.seccomp ?? spec.unmasked !== true) ? defaultSeccompProfile(capabilities) : undefined;
   const annotations: Record<string, string> = {
+    ...spec.annotations,
     ...(spec.init === true ? { 'org.tsbuild.init': 'true', 'run.oci.init': 'true' } : {}),
     ...(spec.rootfsOverlay === undefined ? {} : { 'org.tsbuild.rootfs.overlay': spec.rootfsOverlay }),
     ...(spec.killWithCaller === true ? { 'org.tsbuild.kill-with-parent': 'true' } : {}),
@@ -305,9 +315,11 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
       capabilities: { bounding: capabilities, effective: capabilities, permitted: capabilities, inheritable: [], ambient: [] },
       rlimits,
       noNewPrivileges: spec.noNewPrivileges ?? false,
+      ...(spec.oomScoreAdj === undefined ? {} : { oomScoreAdj: spec.oomScoreAdj }),
     },
     root: { path: spec.rootfs, readonly: spec.readonlyRootfs ?? false },
     hostname: spec.hostname ?? '',
+    ...(spec.domainname === undefined || spec.domainname === '' ? {} : { domainname: spec.domainname }),
     mounts,
     ...(Object.keys(annotations).length === 0 ? {} : { annotations }),
     linux: {

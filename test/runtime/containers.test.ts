@@ -106,9 +106,10 @@ async function makeImages(target: Store): Promise<void> {
     Cmd: ['sh', '-c', 'trap "echo got USR1; exit 3" USR1; echo ready; while true; do sleep 0.1; done'],
   });
   await imageWith(target, 'docker.io/library/checked:latest', {
-    // Healthy once /tmp/ok exists (after a second), unhealthy once it is gone again.
+    // Healthy once /tmp/ok exists (after a second), unhealthy once it is gone again. Within the
+    // start period checks come every StartInterval (docker 25's; 5s when not given).
     Cmd: ['sh', '-c', 'sleep 1; touch /tmp/ok; sleep 2; rm /tmp/ok; sleep 100'],
-    Healthcheck: { Test: ['CMD-SHELL', 'test -e /tmp/ok'], Interval: 200e6, Timeout: 2e9, Retries: 2, StartPeriod: 1.8e9 },
+    Healthcheck: { Test: ['CMD-SHELL', 'test -e /tmp/ok'], Interval: 200e6, Timeout: 2e9, Retries: 2, StartPeriod: 1.8e9, StartInterval: 200e6 },
   });
 }
 

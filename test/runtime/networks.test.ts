@@ -455,6 +455,62 @@ describe.runIf(isRoot)('networks', () => {
     expect(tsbuild('run', '--rm', '--network', `container:joined-${suffix}`, '-p', '80', 'busybox', 'true')).toMatchObject({ status: 125, stderr: 'error: conflicting options: port publishing and the container type network mode\n' });
     expect(tsbuild('network', 'rm', net.Name).status).toBe(0);
   }, 120_000);
+
+  it('shows the default bridge\'s subnet and gateway before any container used it, and gives its containers addresses there', async () => {
+    const fresh = join(dir, 'fresh-bridge');
+    await busyboxImage(await openStore({ root: fresh }));
+    const inFresh = (...args: string[]): Run => {
+      const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, TSBUILD_ROOT: fresh }, timeout: 60_000 });
+      return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+    };
+    const ipam = JSON.parse(inFresh('network', 'inspect', '-f', '{{json .IPAM}}', 'bridge').stdout) as { Driver: string; Options: null; Config: { Subnet: string; Gateway: string }[] };
+    expect(ipam).toEqual({ Driver: 'default', Options: null, Config: [{ Subnet: expect.stringMatching(/^\d+\.\d+\.0\.0\/16$/), Gateway: expect.stringMatching(/\.0\.1$/) }] });
+    const [config] = ipam.Config;
+    const prefix = config?.Subnet.replace(/0\.0\/16$/, '') ?? '?';
+    expect(config?.Gateway).toBe(`${prefix}0.1`);
+    const route = inFresh('run', '--rm', 'busybox', 'sh', '-c', "ip -4 -o addr show eth0 | awk '{print $4}'; ip route | awk '/default/ {print $3}'");
+    expect(route.stdout).toBe(`${prefix}0.2/16\n${prefix}0.1\n`);
+    expect(inFresh('network', 'inspect', '-f', '{{json .IPAM.Config}}', 'bridge').stdout).toBe(`${JSON.stringify(ipam.Config)}\n`);
+  }, 60_000);
+
+  it('connects and disconnects a created or stopped container at its next start, as docker 26; inspect shows it meanwhile', () => {
+    const net = createNetwork(`tsbt-later-${suffix}`);
+    const name = `later-${suffix}`;
+    const id = tsbuild('create', '--name', name, 'busybox', 'sleep', '60').stdout.trim();
+    const networksOf = (): Record<string, { Aliases: string[] | null; IPAddress: string; DNSNames: string[] | null }> => JSON.parse(tsbuild('inspect', '-f', '{{json .NetworkSettings.Networks}}', name).stdout) as Record<string, { Aliases: string[] | null; IPAddress: string; DNSNames: string[] | null }>;
+    const interfaces = (): string => tsbuild('exec', name, 'ls', '/sys/class/net').stdout;
+    try {
+      expect(tsbuild('network', 'connect', '--alias', `later-alias-${suffix}`, net.Name, name)).toMatchObject({ status: 0, stderr: '' });
+      expect(tsbuild('network', 'disconnect', 'bridge', name)).toMatchObject({ status: 0, stderr: '' });
+      expect(tsbuild('network', 'disconnect', 'bridge', name)).toMatchObject({ status: 1, stderr: `error: container ${id} is not connected to the network bridge\n` });
+      // Stopped: its settings, no address; HostConfig.NetworkMode stays as made.
+      expect(networksOf()).toEqual({ [net.Name]: expect.objectContaining({ Aliases: [`later-alias-${suffix}`], IPAddress: '', DNSNames: [name, `later-alias-${suffix}`, id.slice(0, 12)] }) });
+      expect(tsbuild('inspect', '-f', '{{.HostConfig.NetworkMode}}', name).stdout).toBe('bridge\n');
+
+      expect(tsbuild('start', name).status).toBe(0);
+      const running = networksOf();
+      expect(Object.keys(running)).toEqual([net.Name]);
+      expect(running[net.Name]?.IPAddress.startsWith(net.IPAM.Config[0]?.Subnet.replace(/0\/24$/, '') ?? '?')).toBe(true);
+      expect(interfaces()).toBe('eth0\nlo\n');
+      // Reached by its alias on the network it was connected to while stopped.
+      expect(fetchFrom(net.Name, `http://later-alias-${suffix}:1/`, 1).stderr).not.toContain('bad address');
+
+      // Taken off every network while stopped: loopback alone at the next start, and connected again while it runs.
+      expect(tsbuild('stop', '-t', '0', name).status).toBe(0);
+      expect(tsbuild('network', 'disconnect', net.Name, name).status).toBe(0);
+      expect(networksOf()).toEqual({});
+      expect(tsbuild('start', name).status).toBe(0);
+      expect(interfaces()).toBe('lo\n');
+      expect(tsbuild('network', 'connect', net.Name, name)).toMatchObject({ status: 0, stderr: '' });
+      expect(interfaces()).toBe('eth0\nlo\n');
+      // Kept for the next start too.
+      expect(tsbuild('restart', '-t', '0', name).status).toBe(0);
+      expect(interfaces()).toBe('eth0\nlo\n');
+    } finally {
+      tsbuild('rm', '-f', name);
+      tsbuild('network', 'rm', net.Name);
+    }
+  }, 120_000);
 });
 
 describe.runIf(isRoot && toolExists('newuidmap') && toolExists('slirp4netns'))('networks as an unprivileged user', () => {

@@ -13,7 +13,7 @@ import { ExitError, type CliIo } from '../io.js';
 import { createProgress, progressMode } from '../progress/index.js';
 import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
-import { addInsecureRegistryOption, collect } from '../common-options.js';
+import { addInsecureRegistryOption, collect, keyValueMap } from '../common-options.js';
 import { parseAllow, parseSecrets, parseSsh } from './build-secrets.js';
 import { addSandboxOptions, sandboxOptionsOf, type SandboxFlags } from './build-sandbox-options.js';
 import { parseAnnotations, writeImageOutput, writeMetadataFile } from './build-export.js';
@@ -62,15 +62,6 @@ async function dockerfileOf(contextDir: string | undefined, file: string | undef
     }
   }
   throw new TsbuildError('NOT_FOUND', `build: failed to read dockerfile: open ${candidates[0] ?? 'Dockerfile'}: no such file or directory`);
-}
-
-function parseLabels(values: readonly string[]): Record<string, string> {
-  const labels: Record<string, string> = {};
-  for (const value of values) {
-    const eq = value.indexOf('=');
-    labels[eq < 0 ? value : value.slice(0, eq)] = eq < 0 ? '' : value.slice(eq + 1);
-  }
-  return labels;
 }
 
 /**
@@ -229,7 +220,7 @@ export function registerBuild(program: Command, io: CliIo): void {
             ...(contextDir === undefined ? {} : { contextDir }),
             buildArgs,
             ...(options.target === undefined ? {} : { target: options.target }),
-            labels: parseLabels(options.label),
+            labels: keyValueMap(options.label),
             noCache: !options.cache,
             ...(options.cacheFilter.length === 0 ? {} : { noCacheFilter: options.cacheFilter }),
             explainCache: options.explainCache === true,

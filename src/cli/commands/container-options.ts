@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 
 import { TsbuildError, checkStopSignal, formatPlatform, hostPlatform, messageOf, parseByteSize, parseGoDuration, parsePlatform, platformMatches } from '../../common/index.js';
 import { lookupEnv, parseEnvFile, parseLogConfig, parseMountFlag, parsePortSpec, parseTmpfsFlag, parseUlimit, parseVolumeFlag, type CreateContainerOptions, type MountRequest, type HealthcheckConfig, type ResourceUpdate, type RestartPolicy } from '../../runtime/index.js';
-import { collect } from '../common-options.js';
+import { collect, keyValueMap } from '../common-options.js';
 
 export interface ContainerFlags {
   readonly rm?: boolean;
@@ -81,6 +81,13 @@ export interface ContainerFlags {
   readonly pid?: string;
   readonly ipc?: string;
   readonly uts?: string;
+  readonly cgroupns?: string;
+  readonly userns?: string;
+  readonly domainname?: string;
+  readonly oomScoreAdj?: string;
+  readonly annotation: string[];
+  readonly healthStartInterval?: string;
+  readonly link: string[];
 }
 
 export function addContainerOptions(command: Command): Command {
@@ -150,6 +157,13 @@ export function addContainerOptions(command: Command): Command {
     .option('--pid <mode>', "PID namespace: host shares this machine's (default: the container's own)")
     .option('--ipc <mode>', "IPC namespace: host shares this machine's; private or shareable, its own (default)")
     .option('--uts <mode>', "UTS namespace (hostname): host shares this machine's (default: the container's own)")
+    .option('--cgroupns <mode>', "cgroup namespace: host shares this machine's, private its own (default)")
+    .option('--userns <mode>', 'user namespace: host (no remapping; the only mode without a daemon)')
+    .option('--domainname <name>', "the container's NIS domain name")
+    .option('--oom-score-adj <n>', "adjust the container's OOM score (-1000 to 1000)")
+    .option('--annotation <key=value>', 'an annotation passed to the OCI runtime (repeatable)', collect, [])
+    .option('--link <name[:alias]>', "another container's address in /etc/hosts under its name or ALIAS (repeatable)", collect, [])
+    .option('--health-start-interval <duration>', 'time between checks during the start period (default 5s)')
     .option('--pull <policy>', 'pull the image: always, missing (when the store lacks it) or never', 'missing')
     .option('--cidfile <file>', "write the container's ID to this file (which must not exist)")
     .option('--security-opt <option>', "seccomp=unconfined (no seccomp filter; docker's default profile otherwise), no-new-privileges (repeatable)", collect, [])
@@ -361,8 +375,27 @@ export function needsRecord(flags: ContainerFlags): boolean {
     flags.sysctl.length > 0 ||
     flags.pid !== undefined ||
     flags.ipc !== undefined ||
-    flags.uts !== undefined
+    flags.uts !== undefined ||
+    flags.cgroupns !== undefined ||
+    flags.userns !== undefined ||
+    flags.domainname !== undefined ||
+    flags.oomScoreAdj !== undefined ||
+    flags.annotation.length > 0 ||
+    flags.healthStartInterval !== undefined ||
+    flags.link.length > 0
   );
+}
+
+/** `--cgroupns`, `--userns`: docker's CLI checks (status 125), in its words. */
+function namespaceModes(flags: Pick<ContainerFlags, 'cgroupns' | 'userns'>): { cgroupnsMode?: 'host' | 'private'; usernsMode?: 'host' } {
+  if (flags.cgroupns !== undefined && flags.cgroupns !== '' && flags.cgroupns !== 'host' && flags.cgroupns !== 'private') throw new TsbuildError('INVALID_ARGUMENT', '--cgroupns: invalid CGROUP mode.');
+  // docker's CLI takes `host` and a container's (`container:NAME`, never usable); a daemon with
+  // --userns-remap is needed for anything but host, and there is no daemon.
+  if (flags.userns !== undefined && flags.userns !== '' && flags.userns !== 'host') throw new TsbuildError('INVALID_ARGUMENT', '--userns: invalid USER mode.');
+  return {
+    ...(flags.cgroupns === 'host' || flags.cgroupns === 'private' ? { cgroupnsMode: flags.cgroupns } : {}),
+    ...(flags.userns === 'host' ? { usernsMode: 'host' as const } : {}),
+  };
 }
 
 function healthcheck(flags: ContainerFlags): HealthcheckConfig | undefined {
@@ -373,6 +406,7 @@ function healthcheck(flags: ContainerFlags): HealthcheckConfig | undefined {
   if (flags.healthCmd === undefined) return undefined;
   return {
     test: ['CMD-SHELL', flags.healthCmd],
+    ...(flags.healthStartInterval === undefined ? {} : { startInterval: nanoseconds('--health-start-interval', flags.healthStartInterval) }),
     ...(flags.healthInterval === undefined ? {} : { interval: nanoseconds('--health-interval', flags.healthInterval) }),
     ...(flags.healthTimeout === undefined ? {} : { timeout: nanoseconds('--health-timeout', flags.healthTimeout) }),
     ...(flags.healthStartPeriod === undefined ? {} : { startPeriod: nanoseconds('--health-start-period', flags.healthStartPeriod) }),
@@ -411,6 +445,8 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
   const logConfig = parseLogConfig(flags.logDriver, flags.logOpt);
   // As docker's daemon: a signal it cannot name is refused when the container is made, not when it is stopped.
   if (flags.stopSignal !== undefined) checkStopSignal(flags.stopSignal);
+  const modes = namespaceModes(flags);
+  const cgroupHost = modes.cgroupnsMode === 'host';
   return {
     args,
     ...(flags.entrypoint === undefined ? {} : { entrypoint: flags.entrypoint }),
@@ -462,5 +498,11 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     ...(hostNamespacesOf(flags).length === 0 ? {} : { hostNamespaces: hostNamespacesOf(flags) }),
     ...(flags.device.length === 0 ? {} : { devices: flags.device }),
     ...(flags.sysctl.length === 0 ? {} : { sysctls: flags.sysctl }),
+    ...(cgroupHost ? { hostNamespaces: [...hostNamespacesOf(flags), 'cgroup' as const] } : {}),
+    ...modes,
+    ...(flags.domainname === undefined ? {} : { domainname: flags.domainname }),
+    ...(flags.oomScoreAdj === undefined ? {} : { oomScoreAdj: integer('--oom-score-adj', flags.oomScoreAdj) }),
+    ...(flags.annotation.length === 0 ? {} : { annotations: keyValueMap(flags.annotation) }),
+    ...(flags.link.length === 0 ? {} : { links: flags.link }),
   };
 }

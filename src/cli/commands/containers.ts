@@ -13,6 +13,8 @@ import {
   claimContainer,
   connectAttach,
   containerDirectory,
+  containerNetworks,
+  sharesNamespace,
   containerImage,
   copyFromContainer,
   copyToContainer,
@@ -41,6 +43,7 @@ import {
   renameContainer,
   runFailureStatus,
   startContainer,
+  startError,
   stopContainer,
   superviseContainer,
   takeFailedStart,
@@ -150,9 +153,9 @@ export async function runWithRecord(io: CliIo, image: string, args: readonly str
     const error = after === undefined ? (await takeFailedStart(store, record.id))?.error : after.state.error;
     const failed = error !== undefined && error !== '';
     if (failed) io.stderr.write(`error: ${error}\n`);
-    // A start that failed: docker's CLI says 126 or 127 for the command, 125 for the rest (the
-    // record keeps its daemon's 128 for a setup failure).
-    if (failed && status !== 126 && status !== 127) throw new ExitError(125);
+    // A start that failed: docker's CLI says 126 or 127 for the command, and reads the words of
+    // the rest (the record keeps its daemon's 128 for a setup failure).
+    if (failed) throw new ExitError(startFailureStatus(startError(error, status)));
     if (status !== 0) throw new ExitError(status);
   } catch (error) {
     fail(io, error, 125);
@@ -526,7 +529,7 @@ function psFields(store: Store, row: PsRow, truncate: boolean): Record<string, s
       .map(([key, value]) => `${key}=${value}`)
       .join(','),
     Mounts: listedMounts.map((mount) => (truncate && mount.length > 15 ? `${mount.slice(0, 15)}…` : mount)).join(','),
-    Networks: record.config.network === 'default' ? 'bridge' : record.config.network,
+    Networks: record.config.networks === undefined || sharesNamespace(record.config.network) ? (record.config.network === 'default' ? 'bridge' : record.config.network) : record.config.networks.map((network) => network.name).join(','),
     Size: row.size ?? '0B',
     LocalVolumes: String(mounts.filter((mount) => mount.Type === 'volume').length),
   };
@@ -1001,6 +1004,13 @@ function inspectMount(store: Store, mount: MountSpec, anonymous = false): Record
   return { Type: 'bind', Source: mount.source ?? '', Destination: mount.destination, Mode: rw ? '' : 'ro', RW: rw, Propagation: propagation };
 }
 
+/** HostConfig.Links: a default-bridge container's `--link`s as docker keeps them, null elsewhere. */
+function bridgeLinks(record: ContainerRecord): string[] | null {
+  const links = record.hostConfig?.links ?? [];
+  if (links.length === 0 || !containerNetworks(record).some((network) => network.name === 'bridge')) return null;
+  return links.map((link) => `/${link.container}:/${record.name ?? ''}/${link.alias}`);
+}
+
 /** One network's entry in a container's NetworkSettings.Networks, as docker's (an empty address while it does not run). */
 function networkEntry(networkId: string, endpoint: { readonly address: string; readonly mac: string; readonly aliases: readonly string[]; readonly name?: string } | undefined, network: NetworkRecord | undefined, containerId: string): Record<string, unknown> {
   const userNetwork = network !== undefined && !network.isDefault;
@@ -1020,7 +1030,7 @@ function networkEntry(networkId: string, endpoint: { readonly address: string; r
     GlobalIPv6PrefixLen: 0,
     DriverOpts: null,
     // docker 26: the names a user network's DNS answers for the container (none on the default bridge).
-    DNSNames: userNetwork && endpoint !== undefined ? [...(endpoint.name === undefined ? [] : [endpoint.name]), containerId.slice(0, 12), ...endpoint.aliases] : null,
+    DNSNames: userNetwork && endpoint !== undefined ? [...(endpoint.name === undefined ? [] : [endpoint.name]), ...endpoint.aliases, containerId.slice(0, 12)] : null,
   };
 }
 
@@ -1033,9 +1043,29 @@ function networkSettings(record: ContainerRecord, observed: ObservedState, netwo
   const mode = record.config.network === 'default' ? 'bridge' : record.config.network;
   const networks: Record<string, Record<string, unknown>> = {};
   if (mode === 'none' || mode === 'host') networks[mode] = networkEntry(builtinId(mode), undefined, undefined, record.id);
-  for (const network of networkRecords) {
-    const endpoint = observed.running ? network.endpoints[record.id] : undefined;
-    if (endpoint !== undefined || network.name === mode || network.id === mode) networks[network.name] = networkEntry(network.id, endpoint, network, record.id);
+  const connected = record.config.networks !== undefined;
+  if (observed.running) {
+    for (const network of networkRecords) {
+      const endpoint = network.endpoints[record.id];
+      if (endpoint !== undefined) networks[network.name] = networkEntry(network.id, endpoint, network, record.id);
+    }
+  } else {
+    // Where it will be at its next start, as docker shows it meanwhile (its settings only).
+    for (const entry of containerNetworks(record)) {
+      const network = networkRecords.find((candidate) => candidate.name === entry.name);
+      const userNetwork = network !== undefined && !network.isDefault;
+      networks[entry.name] = {
+        ...networkEntry(network?.id ?? '', undefined, network, record.id),
+        // docker keeps `network connect`'s settings as given: {} where `run` left null.
+        ...(connected ? { IPAMConfig: entry.ip === undefined ? {} : { IPv4Address: entry.ip }, DriverOpts: {} } : {}),
+        Aliases: connected || (userNetwork && entry.aliases.length > 0) ? [...entry.aliases] : null,
+        DNSNames: userNetwork ? [...(record.name === undefined ? [] : [record.name]), ...entry.aliases, record.id.slice(0, 12)] : null,
+      };
+    }
+  }
+  const links = record.hostConfig?.links ?? [];
+  if (links.length > 0) {
+    for (const [name, entry] of Object.entries(networks)) if (name !== 'bridge') networks[name] = { ...entry, Links: links.map((link) => `${link.container}:${link.alias}`) };
   }
   const bridge = networks.bridge;
   const bindings = record.hostConfig?.portBindings ?? {};
@@ -1163,9 +1193,10 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       // docker 26 lists the paths it masks and makes read-only; null for a privileged container, which has none.
       MaskedPaths: record.hostConfig?.privileged === true ? null : defaultMaskedPaths,
       ReadonlyPaths: record.hostConfig?.privileged === true ? null : defaultReadonlyPaths,
-      // Every container gets a cgroup namespace of its own (docker's default on a unified host;
+      // A cgroup namespace of its own unless --cgroupns host (docker's default on a unified host;
       // on a v1 host docker shares the host's unless asked).
-      CgroupnsMode: 'private',
+      CgroupnsMode: record.hostConfig?.cgroupnsMode ?? 'private',
+      ...(record.hostConfig?.annotations === undefined ? {} : { Annotations: record.hostConfig.annotations }),
       // docker's fields for what tsbuild does not offer, at the values docker gives a container that
       // did not ask for them, so that a template naming one prints what it prints under docker.
       ContainerIDFile: '',
@@ -1174,10 +1205,11 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       ConsoleSize: [0, 0],
       Cgroup: '',
       CgroupParent: '',
-      Links: null,
-      OomScoreAdj: 0,
+      // docker keeps a default-bridge container's links here (`/TARGET:/NAME/ALIAS`), a user network's on the network's entry.
+      Links: bridgeLinks(record),
+      OomScoreAdj: record.hostConfig?.oomScoreAdj ?? 0,
       PublishAllPorts: record.hostConfig?.publishAll === true,
-      UsernsMode: '',
+      UsernsMode: record.hostConfig?.usernsMode ?? '',
       Isolation: '',
       BlkioWeight: record.hostConfig?.blkioWeight ?? 0,
       BlkioWeightDevice: [],
@@ -1204,7 +1236,7 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
     Mounts: listedMounts.map((mount) => inspectMount(store, mount, anonymous.has(mount.destination))),
     Config: {
       Hostname: config.hostname,
-      Domainname: '',
+      Domainname: config.domainname ?? '',
       User: config.user,
       AttachStdin: false,
       AttachStdout: false,
@@ -1223,6 +1255,7 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
               ...(healthcheck.interval === undefined ? {} : { Interval: healthcheck.interval }),
               ...(healthcheck.timeout === undefined ? {} : { Timeout: healthcheck.timeout }),
               ...(healthcheck.startPeriod === undefined ? {} : { StartPeriod: healthcheck.startPeriod }),
+              ...(healthcheck.startInterval === undefined ? {} : { StartInterval: healthcheck.startInterval }),
               ...(healthcheck.retries === undefined ? {} : { Retries: healthcheck.retries }),
             },
           }),

@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Command } from 'commander';
 import { TsbuildError } from '../../common/index.js';
-import { connectContainer, createNetwork, disconnectContainer, findContainer, getNetwork, networks, pruneNetworks, removeNetwork, type NetworkRecord } from '../../runtime/index.js';
+import { connectContainerNetwork, createNetwork, disconnectContainerNetwork, findContainer, getNetwork, networks, pruneNetworks, removeNetwork, type NetworkRecord } from '../../runtime/index.js';
 import { dockerTable, formatGoTime } from '../format.js';
 import { formatListTemplate } from '../go-template.js';
 import { ExitError, type CliIo } from '../io.js';
 import { printInspected } from './inspect-output.js';
 import type { Store } from '../../store/index.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
-import { collect } from '../common-options.js';
+import { collect, keyValueMap } from '../common-options.js';
 
 /** The built-in networks that are no bridge of tsbuild's: listed as docker lists them, with IDs of their own. */
 const builtins: readonly { name: string; driver: string }[] = [
@@ -18,15 +18,6 @@ const builtins: readonly { name: string; driver: string }[] = [
 
 export function builtinId(name: string): string {
   return createHash('sha256').update(`tsbuild network ${name}`).digest('hex');
-}
-
-function parseLabels(labels: readonly string[]): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const label of labels) {
-    const equals = label.indexOf('=');
-    result[equals < 0 ? label : label.slice(0, equals)] = equals < 0 ? '' : label.slice(equals + 1);
-  }
-  return result;
 }
 
 /** The ID docker would give a container's endpoint on a network: stable, so that `network inspect` and `inspect` agree. */
@@ -179,7 +170,7 @@ export function registerNetwork(program: Command, io: CliIo): void {
       ...(options.subnet === undefined ? {} : { subnet: options.subnet }),
       ...(options.gateway === undefined ? {} : { gateway: options.gateway }),
       internal: options.internal === true,
-      labels: parseLabels(options.label),
+      labels: keyValueMap(options.label),
     });
     io.stdout.write(`${made.id}\n`);
   });
@@ -255,7 +246,7 @@ export function registerNetwork(program: Command, io: CliIo): void {
   addRootOption(
     network
       .command('connect')
-      .description('connect a running container to a network')
+      .description('connect a container to a network (one that does not run: at its next start)')
       .argument('<network>')
       .argument('<container>')
       .option('--alias <alias>', 'another name on the network (repeatable)', collect, [])
@@ -265,14 +256,14 @@ export function registerNetwork(program: Command, io: CliIo): void {
     // The container is looked for first, as docker's daemon does: one that is not there is said in its words.
     const record = await findContainer(store, container);
     checkConnectModes(name, record.config.network);
-    await connectContainer(store, name, container, options.alias, options.ip);
+    // A container that does not run is connected at its next start, as docker's.
+    await connectContainerNetwork(store, name, record.id, { aliases: options.alias, ...(options.ip === undefined ? {} : { ip: options.ip }) });
   });
   addRootOption(network.command('disconnect').description('disconnect a container from a network').argument('<network>').argument('<container>')).action(async (name: string, container: string, options: RootOption) => {
     const store = await storeFromOptions(options);
     const record = await findContainer(store, container);
     if (disconnectBuiltin(name, record)) return;
-    // docker names the container by its whole ID when it is not on the network.
-    await disconnectContainer(store, name, record.id);
+    await disconnectContainerNetwork(store, name, record.id);
   });
   addRootOption(network.command('prune').description('remove every network no container uses').option('-f, --force', 'do not ask (tsbuild never asks)')).action(async (options: RootOption) => {
     const removed = await pruneNetworks(await storeFromOptions(options));

@@ -8,7 +8,7 @@ import { runInUserNamespace } from '../rootless.js';
 import { printInspected } from './inspect-output.js';
 import type { Store } from '../../store/index.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
-import { collect } from '../common-options.js';
+import { collect, keyValueMap } from '../common-options.js';
 import { confirmRemoval } from '../prompt.js';
 
 /** `K=V` labels (`K` alone is an empty value, as docker). */
@@ -22,8 +22,6 @@ function parseLabels(entries: readonly string[]): Record<string, string> {
   }
   return labels;
 }
-
-
 
 /** `volume ls --filter`: dangling=, name= (a substring), label=K or K=V, driver=. */
 function volumeFilter(filters: readonly string[]): (volume: VolumeSummary) => boolean {
@@ -90,13 +88,21 @@ export function registerVolume(program: Command, io: CliIo): void {
       .description('create a volume')
       .argument('[name]', 'its name (default: a random 64-hex one)')
       .option('-l, --label <K=V>', 'set a label (repeatable)', collect, [])
+      .option('-o, --opt <K=V>', "the local driver's options: type=, device=, o= (repeatable)", collect, [])
       .option('-d, --driver <name>', 'local only', 'local'),
-  ).action(async (name: string | undefined, options: RootOption & { label: string[]; driver: string }) => {
+  ).action(async (name: string | undefined, options: RootOption & { label: string[]; opt: string[]; driver: string }) => {
     await inNamespace(options);
     if (options.driver !== 'local') throw new TsbuildError('INVALID_ARGUMENT', `create volume: driver ${options.driver} is not supported (local only)`);
     const store = await storeFromOptions(options);
-    const created = await createVolume(store, { ...(name === undefined ? {} : { name }), labels: parseLabels(options.label) });
-    io.stdout.write(`${created.Name}\n`);
+    try {
+      const created = await createVolume(store, { ...(name === undefined ? {} : { name }), labels: parseLabels(options.label), driverOptions: keyValueMap(options.opt) });
+      io.stdout.write(`${created.Name}\n`);
+    } catch (error) {
+      // The driver's refusals, as docker's CLI prints them (status 1).
+      if (!isTsbuildError(error, 'INVALID_ARGUMENT')) throw error;
+      io.stderr.write(`Error response from daemon: ${error.message}\n`);
+      throw new ExitError(1);
+    }
   });
 
   addRootOption(

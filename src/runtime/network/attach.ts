@@ -39,7 +39,7 @@ import {
   rootlessSlirpSubnet,
   stopRootlessNamespace,
 } from './rootless-netns.js';
-import { slirpAddress, slirpNameserver, startUserModeNetwork, stopUserModeNetwork } from './rootless.js';
+import { slirpAddress, slirpGateway, slirpNameserver, slirpSubnet, startUserModeNetwork, stopUserModeNetwork } from './rootless.js';
 import { responderAlive, startResponder, stopResponder } from './responder.js';
 import {
   defaultNetworkName,
@@ -84,6 +84,11 @@ async function freeSubnet(taken: readonly Subnet[], forDefaultNetwork: boolean):
   return free;
 }
 
+/** Whether SUBNET overlaps no route of the host and none of TAKEN. */
+async function isFree(subnet: Subnet, taken: readonly Subnet[]): Promise<boolean> {
+  return ![...(await routedSubnets()), ...taken].some((used) => overlaps(subnet, used));
+}
+
 function storeSubnets(networks: readonly NetworkRecord[], except: string): Subnet[] {
   return networks.filter((network) => network.id !== except && network.subnet !== undefined).map((network) => parseSubnet(network.subnet ?? ''));
 }
@@ -116,7 +121,12 @@ async function ensureBridge(store: Store, side: NetworkSide, network: NetworkRec
       // The rootless namespace routes nothing of the host's but slirp4netns's own network (refused at creation).
       const clash = side === hostSide ? (await routedSubnets()).find((used) => overlaps(used, subnet)) : undefined;
       if (clash !== undefined) throw new TsbuildError('RUNTIME', `create network ${network.name}: subnet ${network.subnet} overlaps ${formatSubnet(clash)}, which the host routes already`);
-    } else subnet = await freeSubnet(storeSubnets(await listNetworks(store), network.id), network.isDefault);
+    } else {
+      // The default network's: the one it was given (and `network inspect` showed), while it is still free.
+      const taken = storeSubnets(await listNetworks(store), network.id);
+      const recorded = network.subnet === undefined ? undefined : parseSubnet(network.subnet);
+      subnet = recorded !== undefined && (await isFree(recorded, taken)) ? recorded : await freeSubnet(taken, network.isDefault);
+    }
     const gateway = kept && network.gateway !== undefined ? (parseAddress(network.gateway) ?? subnet.base + 1) : subnet.base + 1;
     await createBridge(side, network.id, network.bridge, subnet, gateway, network.internal);
     const updated: NetworkRecord = { ...network, subnet: formatSubnet(subnet), gateway: formatAddress(gateway) };
@@ -134,8 +144,18 @@ async function removeBridge(side: NetworkSide, network: NetworkRecord): Promise<
 
 async function ensureDefaultNetwork(store: Store): Promise<NetworkRecord> {
   const found = await findNetwork(store, defaultNetworkName);
-  if (found !== undefined) return found;
-  const id = await newId();
+  if (found?.subnet !== undefined) return found;
+  const id = found?.id ?? (await newId());
+  // Its subnet and gateway, shown by `network inspect bridge` before any container used it, as
+  // docker's daemon chooses them when it starts: the first of the pool free now (the bridge
+  // keeps it while it stays free), or, rootless, slirp4netns's network.
+  const subnet = canManageNetworks() ? await freeSubnet(storeSubnets(await listNetworks(store), id), true) : slirpSubnet;
+  const gateway = canManageNetworks() ? formatAddress(subnet.base + 1) : slirpGateway;
+  if (found !== undefined) {
+    const updated: NetworkRecord = { ...found, subnet: formatSubnet(subnet), gateway };
+    await writeNetwork(store, updated);
+    return updated;
+  }
   const record: NetworkRecord = {
     id,
     name: defaultNetworkName,
@@ -146,6 +166,8 @@ async function ensureDefaultNetwork(store: Store): Promise<NetworkRecord> {
     isDefault: true,
     subnetGiven: false,
     bridge: `tsb-${id.slice(0, 10)}`,
+    subnet: formatSubnet(subnet),
+    gateway,
     endpoints: {},
   };
   await writeNetwork(store, record);
@@ -154,7 +176,7 @@ async function ensureDefaultNetwork(store: Store): Promise<NetworkRecord> {
 
 /** The store's networks, the default one included (made in the store, not on the host, when missing). */
 export async function networks(store: Store): Promise<NetworkRecord[]> {
-  if (!(await listNetworks(store)).some((network) => network.name === defaultNetworkName)) await withNetworkLock(store, () => ensureDefaultNetwork(store).then(() => undefined));
+  if (!(await listNetworks(store)).some((network) => network.name === defaultNetworkName && network.subnet !== undefined)) await withNetworkLock(store, () => ensureDefaultNetwork(store).then(() => undefined));
   return listNetworks(store);
 }
 
@@ -620,14 +642,23 @@ export async function detachContainer(store: Store, containerId: string): Promis
 }
 
 /** `network connect`: a running container joins one more network. */
-export async function connectContainer(store: Store, reference: string, container: string, aliases: readonly string[] = [], ip?: string): Promise<void> {
+export async function connectContainer(store: Store, reference: string, container: string, aliases: readonly string[] = [], ip?: string, ownNamespace?: { id: string; path: string; name?: string }): Promise<void> {
   // A container's /proc/PID/ns/net was found alive; this process may not see it (another user of the container's), nsenter's `ip` does.
-  const joined = await containerNamespace(store, container);
+  // OWNNAMESPACE: that of a container on no network (loopback alone), which no endpoint leads to.
+  const joined = (await containerNamespace(store, container)) ?? ownNamespace;
   if (joined === undefined || (!joined.path.startsWith('/proc/') && !existsSync(joined.path))) throw new TsbuildError('NOT_FOUND', `no such container with a network namespace: ${container}`);
-  const name = (await containerEndpoints(store, joined.id)).find((endpoint) => endpoint.name !== undefined)?.name;
+  const name = (await containerEndpoints(store, joined.id)).find((endpoint) => endpoint.name !== undefined)?.name ?? ownNamespace?.name;
   const network = await findNetwork(store, reference);
   if (network === undefined) throw new TsbuildError('NOT_FOUND', `network ${reference} not found`);
   await joinNetwork(store, network.name, { id: joined.id, ...(name === undefined ? {} : { name }), aliases, ...(ip === undefined ? {} : { ip }) }, joined.path);
+}
+
+/**
+ * Joins the container ID, whose namespace NAMESPACE its first network's attachment made, to
+ * another of its networks (those `network connect` gave it while it was not running).
+ */
+export async function joinAnotherNetwork(store: Store, reference: string, container: { id: string; name?: string; aliases: readonly string[]; ip?: string }, namespace: string): Promise<void> {
+  await joinNetwork(store, reference, container, namespace);
 }
 
 /** `network disconnect`. */

@@ -4,12 +4,14 @@
  * published ports, whose proxies live in the monitor as long as the container runs — and
  * detaches it after each end. The foreground `run --rm` does the same itself (run.ts).
  */
+import { TsbuildError } from '../../common/index.js';
 import type { Store } from '../../store/index.js';
 import { registerContainerHooks } from '../container-hooks.js';
-import { containerDirectory, type ContainerRecord } from '../container.js';
-import { updateContainer } from '../container-store.js';
+import { containerDirectory, containerNetworks, sharesNamespace, type ContainerRecord } from '../container.js';
+import { findContainer, updateContainer } from '../container-store.js';
 import { writeEtcFiles } from '../run.js';
-import { attachContainer, detachContainer } from './attach.js';
+import { attachContainer, detachContainer, joinAnotherNetwork } from './attach.js';
+import { defaultNetworkName, listNetworks } from './state.js';
 import type { PortSpec } from './address.js';
 import { publishPorts, type PortProxies } from './ports.js';
 
@@ -20,26 +22,61 @@ function portBindings(ports: readonly PortSpec[]): Record<string, { HostIp: stri
   return bindings;
 }
 
+/**
+ * `--link`'s /etc/hosts lines, as docker writes them on the default bridge (`IP\tALIAS
+ * HOSTNAME NAME`): the linked container's address on a network the two share. On the default
+ * bridge a linked container that does not run fails the start in docker's words; on a user
+ * network, where docker's DNS answers the alias, one not there yet is passed over.
+ */
+async function linkHostsEntries(store: Store, record: ContainerRecord): Promise<string[]> {
+  const links = record.hostConfig?.links ?? [];
+  if (links.length === 0) return [];
+  const joined = new Set(containerNetworks(record).map((network) => network.name));
+  const shared = (await listNetworks(store)).filter((network) => joined.has(network.name));
+  const entries: string[] = [];
+  for (const link of links) {
+    const target = await findContainer(store, link.container).catch(() => undefined);
+    const address = target === undefined ? undefined : shared.map((network) => network.endpoints[target.id]?.address).find((found) => found !== undefined);
+    if (address === undefined || target === undefined) {
+      if (!joined.has(defaultNetworkName)) continue;
+      throw new TsbuildError('RUNTIME', `Cannot link to a non running container: /${target?.name ?? link.container} AS /${record.name ?? record.id.slice(0, 12)}/${link.alias}`);
+    }
+    entries.push(`${address}\t${[...new Set([link.alias, target.config.hostname, target.name ?? ''])].filter((name) => name !== '').join(' ')}`);
+  }
+  return entries;
+}
+
 /** Registers, in this process (a container's monitor), the hooks that attach STORE's containers to their networks. */
 export function registerNetworkHooks(store: Store): void {
   const proxies = new Map<string, PortProxies>();
   registerContainerHooks({
     name: 'network',
     async prepare(record: ContainerRecord) {
+      // Its networks as `network connect` and `disconnect` left them: none left is loopback alone, as docker's.
+      const [first, ...others] = containerNetworks(record);
+      const shared = sharesNamespace(record.config.network);
       const attachment = await attachContainer(store, {
         containerId: record.id,
         ...(record.name === undefined ? {} : { name: record.name }),
         hostname: record.config.hostname,
-        network: record.config.network,
-        aliases: record.config.networkAliases ?? [],
+        network: shared ? record.config.network : (first?.name ?? 'none'),
+        // docker's start passes over aliases `network connect` recorded for the default bridge.
+        aliases: first === undefined || (record.config.networks !== undefined && first.name === defaultNetworkName) ? [] : first.aliases,
         ...(record.hostConfig?.dns === undefined ? {} : { dns: record.hostConfig.dns }),
-        ...(record.config.ipAddress === undefined ? {} : { ip: record.config.ipAddress }),
-        ports: record.hostConfig?.publish ?? [],
+        ...(first?.ip === undefined ? {} : { ip: first.ip }),
+        ports: shared || first !== undefined ? (record.hostConfig?.publish ?? []) : [],
       });
       try {
+        if (others.length > 0 && typeof attachment.namespace === 'object') {
+          const namespace = attachment.namespace.path;
+          for (const network of others) {
+            await joinAnotherNetwork(store, network.name, { id: record.id, ...(record.name === undefined ? {} : { name: record.name }), aliases: network.name === defaultNetworkName ? [] : network.aliases, ...(network.ip === undefined ? {} : { ip: network.ip }) }, namespace);
+          }
+        }
         proxies.set(record.id, await publishPorts(attachment.ports));
-        // The files the container's spec binds: their content now says where it is.
-        await writeEtcFiles(containerDirectory(store, record.id), record.config.hostname, record.config.network, attachment, record.hostConfig ?? {});
+        // The files the container's spec binds: their content now says where it is (and where its links are).
+        const linked = await linkHostsEntries(store, record);
+        await writeEtcFiles(containerDirectory(store, record.id), record.config.hostname, record.config.network, linked.length === 0 ? attachment : { ...attachment, hostsEntries: [...linked, ...attachment.hostsEntries] }, record.hostConfig ?? {});
         // Rootless, the user-mode stack forwards the ports: they are publishedPorts, with no proxy here.
         const published = [...attachment.ports, ...(attachment.publishedPorts ?? [])];
         if (published.length > 0) {
@@ -51,7 +88,9 @@ export function registerNetworkHooks(store: Store): void {
         await detachContainer(store, record.id);
         throw error;
       }
-      return typeof attachment.namespace === 'object' ? { networkNamespace: attachment.namespace.path } : undefined;
+      if (typeof attachment.namespace === 'object') return { networkNamespace: attachment.namespace.path };
+      // Taken off every network: loopback alone, whatever namespace its spec was made with.
+      return !shared && first === undefined ? { loopbackOnly: true } : undefined;
     },
     async release(record: ContainerRecord) {
       await proxies.get(record.id)?.close();

@@ -8,6 +8,7 @@ export {
   createNetwork,
   detachContainer,
   disconnectContainer,
+  joinAnotherNetwork,
   networks,
   pruneNetworks,
   releaseAbandonedEndpoints,
@@ -16,6 +17,7 @@ export {
   type CreateNetworkOptions,
   type NetworkAttachment,
 } from './attach.js';
+export { connectContainerNetwork, disconnectContainerNetwork } from './container-networks.js';
 export { containerTag, networkTag, rulesTagged } from './host.js';
 export { rootlessUserNamespace, startRootlessNamespaceFromHost, stopUnusedRootlessNamespace } from './rootless-netns.js';
 export { publishPorts, type PortProxies, type PublishedPort } from './ports.js';

@@ -11,7 +11,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { TsbuildError, messageOf } from '../../common/index.js';
-import type { PortSpec } from './address.js';
+import { parseSubnet, type PortSpec } from './address.js';
 import { checkPortFree, chooseHostPort, portTakenError } from './ports.js';
 import { processStartTime } from '../container.js';
 import { slirpRequest } from './rootless-netns.js';
@@ -19,6 +19,9 @@ import { slirpRequest } from './rootless-netns.js';
 /** slirp4netns's fixed addresses (its defaults, as podman's and rootlesskit's). */
 export const slirpAddress = '10.0.2.100';
 export const slirpNameserver = '10.0.2.3';
+/** Its network and gateway (the host's side), the rootless default network's IPAM. */
+export const slirpSubnet = parseSubnet('10.0.2.0/24');
+export const slirpGateway = '10.0.2.2';
 
 interface SlirpProcess {
   readonly pid: number;

@@ -12,7 +12,7 @@ import { TsbuildError, isTsbuildError, messageOf, resolveInRoot } from '../../co
 import type { Store } from '../../store/index.js';
 import type { MountSpec } from '../spec.js';
 import type { MountRequest, VolumeMountRequest } from './mount-flags.js';
-import { acquireVolumes, releaseVolumes, type AcquiredVolume } from './volume-store.js';
+import { acquireVolumes, mountVolumes, releaseVolumes, volumeMountUsers, type AcquiredVolume } from './volume-store.js';
 
 export interface PrepareMountsOptions {
   readonly store: Store;
@@ -83,6 +83,16 @@ async function checkBindSource(request: Extract<MountRequest, { kind: 'bind' }>)
   }
 }
 
+/** `cp -a SOURCE/. DIRECTORY`: content, owners, modes, times, links and extended attributes. */
+function copyTree(source: string, directory: string, volume: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    execFile('cp', ['-a', '--', `${source}/.`, directory], (error, _stdout, stderr) => {
+      if (error === null) resolve();
+      else reject(new TsbuildError('RUNTIME', `fill volume ${volume} from the image: ${stderr.trim() || error.message}`, { cause: error }));
+    });
+  });
+}
+
 /**
  * docker's copy-up: a volume still empty gets what the image has at its mount point, with
  * owners, modes, times, links and extended attributes, and the mount point's own owner and
@@ -93,19 +103,22 @@ async function checkBindSource(request: Extract<MountRequest, { kind: 'bind' }>)
  * volume (a named one) and swaps a directory being filled for a link to `/somewhere` would
  * otherwise have the copy, which runs on the host, write into the host's `/somewhere` (docker
  * CVE-2018-15664's symlink-exchange race). rename never follows a link at its target.
+ *
+ * A volume made with a device (DIRECT) is another filesystem, where nothing can be renamed in
+ * from beside it: it is filled in place, which is safe only while it is mounted for the fill
+ * alone, no container seeing it.
  */
-async function fillFromImage(hostPath: string, volume: AcquiredVolume): Promise<void> {
+async function fillFromImage(hostPath: string, volume: AcquiredVolume, options: { readonly direct?: boolean } = {}): Promise<void> {
   const source = await lstat(hostPath).catch(() => undefined);
   if (source?.isDirectory() !== true) return;
   if ((await readdir(volume.mountpoint)).length > 0) return;
+  if (options.direct === true) {
+    await copyTree(hostPath, volume.mountpoint, volume.name);
+    return;
+  }
   const staging = await mkdtemp(join(dirname(volume.mountpoint), '.fill-'));
   try {
-    await new Promise<void>((resolve, reject) => {
-      execFile('cp', ['-a', '--', `${hostPath}/.`, staging], (error, _stdout, stderr) => {
-        if (error === null) resolve();
-        else reject(new TsbuildError('RUNTIME', `fill volume ${volume.name} from the image: ${stderr.trim() || error.message}`, { cause: error }));
-      });
-    });
+    await copyTree(hostPath, staging, volume.name);
     const copied = await lstat(staging);
     for (const name of await readdir(staging)) await rename(join(staging, name), join(volume.mountpoint, name));
     await lchown(volume.mountpoint, copied.uid, copied.gid);
@@ -162,7 +175,26 @@ export async function prepareMounts(options: PrepareMountsOptions): Promise<Prep
       const volume = acquired[index];
       if (volume === undefined) continue;
       sources.set(entry, volume.mountpoint);
-      if (!entry.request.noCopy) await fillFromImage(entry.hostPath, volume);
+      if (entry.request.noCopy || (await lstat(entry.hostPath).catch(() => undefined))?.isDirectory() !== true) continue;
+      if (!volume.needsMount) {
+        await fillFromImage(entry.hostPath, volume);
+        continue;
+      }
+      // As docker's populateVolume: the device mounted for the copy and unmounted after (a
+      // tmpfs's copy goes with it, a bind's stays on the host's directory).
+      let unmountAfter: () => Promise<void>;
+      try {
+        unmountAfter = await mountVolumes(options.store, `populate-${options.container}`, [volume.name]);
+      } catch (error) {
+        throw new TsbuildError('RUNTIME', `failed to populate volume: ${messageOf(error)}`, { cause: error });
+      }
+      try {
+        // Another container's use means it is no longer the empty volume docker would fill.
+        const users = await volumeMountUsers(options.store, volume.name);
+        if (users.length === 1) await fillFromImage(entry.hostPath, volume, { direct: true });
+      } finally {
+        await unmountAfter();
+      }
     }
   } catch (error) {
     // Its anonymous volumes go with the container that failed to start; named ones stay, as docker's.

@@ -6,11 +6,14 @@
  * volume is never removed while a container of another tsbuild process is being given it.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, open, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TsbuildError, errnoOf, messageOf, treeSize } from '../../common/index.js';
 import { acquireLock, writeFileAtomic, type Store } from '../../store/index.js';
-import { containerDirectory, removeAbandonedContainers } from '../container.js';
+import { containerDirectory, mountsUnder, removeAbandonedContainers } from '../container.js';
+import { runtimeAddon, unmount } from '../native.js';
+import { userNamespaceSize } from '../spec.js';
+import { errnoText, localVolumeMount, mountFailure, type LocalVolumeMount } from './local-mount.js';
 
 /** What `volume inspect` shows, with docker's field names. */
 export interface VolumeInfo {
@@ -112,24 +115,58 @@ export interface CreateVolumeOptions {
   /** Default: an anonymous volume's 64-hex name. */
   readonly name?: string;
   readonly labels?: Readonly<Record<string, string>>;
+  /** The local driver's options (`volume create -o`): `type`, `device`, `o`. */
+  readonly driverOptions?: Readonly<Record<string, string>>;
+}
+
+/** The local driver's options (moby's volume/local/local_unix.go), and those each one needs. */
+const driverOptionNames = new Set(['type', 'o', 'device', 'size']);
+const requiredWith: readonly (readonly [string, readonly string[]])[] = [
+  ['device', ['type']],
+  ['type', ['device']],
+  ['o', ['device', 'type']],
+];
+
+/**
+ * Fails, in docker's words, on options the local driver refuses at `volume create`: unknown
+ * names, `size` (a quota: docker's needs an xfs backing filesystem with project quotas, which
+ * the store does not set up), and `type`, `device` and `o` without the others they need.
+ * Where the mount itself fails (a missing device, options the filesystem refuses) is the
+ * container's start, as with docker.
+ */
+export function checkDriverOptions(name: string, options: Readonly<Record<string, string>>): void {
+  // moby walks a map: which of several problems it reports first is not fixed; unknown names first here.
+  for (const key of Object.keys(options).sort()) {
+    if (!driverOptionNames.has(key)) throw new TsbuildError('INVALID_ARGUMENT', `create ${name}: invalid option: ${JSON.stringify(key)}`);
+  }
+  if (options['size'] !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `create ${name}: quota size requested but no quota support`);
+  for (const [option, needs] of requiredWith) {
+    if (options[option] === undefined) continue;
+    for (const need of needs) {
+      if (options[need] === undefined) throw new TsbuildError('INVALID_ARGUMENT', `create ${name}: missing required option: ${JSON.stringify(need)}`);
+    }
+  }
 }
 
 async function createUnlocked(store: Store, options: CreateVolumeOptions): Promise<{ record: VolumeRecord; created: boolean }> {
   const anonymous = options.name === undefined;
   const name = options.name ?? (await anonymousName());
   checkVolumeName(name);
+  // As docker 26: the volume already there is the answer, whatever options were given now
+  // (unknown ones included).
   const existing = await readRecord(store, name);
   if (existing !== undefined) return { record: existing, created: false };
+  const driverOptions = options.driverOptions ?? {};
+  checkDriverOptions(name, driverOptions);
   const directory = volumeDirectory(store, name);
   const labels = anonymous ? { ...options.labels, [anonymousVolumeLabel]: '' } : options.labels;
-  // docker 26 keeps null for no labels and no driver options, whoever made the volume (20.10's
-  // `volume create` showed {}).
   const record: VolumeRecord = {
     name,
     createdAt: now(),
     // docker 26 shows null for no labels and no driver options, however the volume was made.
     labels: labels === undefined || Object.keys(labels).length === 0 ? null : labels,
-    options: null,
+    // Sorted by name, as docker's JSON writes its map.
+    options: Object.keys(driverOptions).length === 0 ? null : Object.fromEntries(Object.entries(driverOptions).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     anonymous,
   };
   try {
@@ -213,6 +250,16 @@ async function removeUnlocked(store: Store, name: string, force: boolean): Promi
   const users = await usersOf(store, name);
   if (users.length > 0) throw new TsbuildError('CONFLICT', `remove ${name}: volume is in use - [${users.join(', ')}]`);
   const directory = volumeDirectory(store, name);
+  // A device still mounted (its last container killed): never remove what is on it, a bind's
+  // host directory above all.
+  for (const point of await mountsUnder(directory)) {
+    try {
+      unmount(point);
+    } catch (error) {
+      throw new TsbuildError('CONFLICT', `remove ${name}: unmount ${point}: ${errnoText(error)}`, { cause: error });
+    }
+  }
+  if ((await mountsUnder(directory)).length > 0) throw new TsbuildError('CONFLICT', `remove ${name}: its device is still mounted on ${volumeMountpoint(store, name)}`);
   try {
     // The record first: what is left of a volume half removed is no volume.
     await rm(join(directory, 'volume.json'), { force: true });
@@ -265,6 +312,8 @@ export interface AcquiredVolume {
   /** Made by this call: a new volume is filled from the image (when empty). */
   readonly created: boolean;
   readonly anonymous: boolean;
+  /** Made with a device (`-o type=… -o device=…`): its data is what `mountVolumes` mounts. */
+  readonly needsMount: boolean;
 }
 
 /**
@@ -282,7 +331,7 @@ export async function acquireVolumes(store: Store, container: string, names: rea
       await mkdir(users, { recursive: true, mode: 0o700 });
       // What `--rm` and `rm -v` take with the container: volumes it asked for by no name, as docker.
       await writeFileAtomic(join(users, container), name === undefined ? 'anonymous\n' : '', 0o600);
-      acquired.push({ name: record.name, mountpoint: volumeMountpoint(store, record.name), created, anonymous: record.anonymous });
+      acquired.push({ name: record.name, mountpoint: volumeMountpoint(store, record.name), created, anonymous: record.anonymous, needsMount: localVolumeMount(record.options) !== undefined });
     }
     return acquired;
   });
@@ -323,4 +372,100 @@ export async function volumesUsedBy(store: Store, container: string): Promise<st
  */
 export async function releaseContainerVolumes(store: Store, container: string, options: { readonly removeAnonymous?: boolean } = {}): Promise<void> {
   await releaseVolumes(store, container, await volumesUsedBy(store, container), options);
+}
+
+/** Whether PATH is a mount point in this process's mount namespace. */
+async function isMountPoint(path: string): Promise<boolean> {
+  return (await mountsUnder(path)).includes(path);
+}
+
+/** Mounts VOLUME's device on its data directory as docker's local driver does, or fails in its words. */
+function mountLocalVolume(mountpoint: string, mount: LocalVolumeMount): void {
+  const addon = runtimeAddon();
+  const failed = (flags: number, error: unknown): TsbuildError => {
+    let text = `error while mounting volume '${mountpoint}': failed to mount local volume: ${mountFailure(mount, mountpoint, flags, errnoText(error))}`;
+    // An unprivileged user's mount namespace takes tmpfs and binds of what the user may read, no device's filesystem.
+    if (errnoOf(error) === 'EPERM' && ((process.getuid?.() ?? 0) !== 0 || userNamespaceSize() !== undefined)) text += ' (rootless: only type=tmpfs and bind volumes can be mounted)';
+    return new TsbuildError('RUNTIME', text, { cause: error });
+  };
+  try {
+    addon.mount(mount.device, mountpoint, mount.type, mount.flags, mount.data);
+  } catch (error) {
+    throw failed(mount.flags, error);
+  }
+  try {
+    if (mount.propagation !== 0) addon.mount('', mountpoint, '', mount.propagation, '');
+    if (mount.remountReadOnly) addon.mount('', mountpoint, '', mount.flags | 0x20, '');
+  } catch (error) {
+    unmount(mountpoint);
+    throw failed(mount.flags, error);
+  }
+}
+
+/** Users of a mounted volume whose container still exists. */
+export async function volumeMountUsers(store: Store, name: string): Promise<string[]> {
+  return locked(store, () => mountUsers(store, name));
+}
+
+async function mountUsers(store: Store, name: string): Promise<string[]> {
+  const directory = join(volumeDirectory(store, name), 'mounted');
+  const users = await readdir(directory).catch(() => [] as string[]);
+  const present: string[] = [];
+  for (const user of users) {
+    const container = user.replace(/^populate-/, '');
+    if (await stat(containerDirectory(store, container)).then(() => true, () => false)) present.push(user);
+    else await rm(join(directory, user), { force: true });
+  }
+  return present;
+}
+
+/**
+ * Mounts, for USER (a container's ID, `populate-ID` while it is being filled), the volumes of
+ * NAMES made with a device (`-o type=… -o device=…`), as docker's local driver does when a
+ * container that uses one starts: on the volume's data directory, once however many
+ * containers use it. Returns what gives them back (`unmountVolumes`). Volumes without options
+ * are plain directories and need nothing. Rootless, each process has a mount namespace of its
+ * own: a container's monitor mounts the volume for its container alone.
+ */
+export async function mountVolumes(store: Store, user: string, names: readonly string[]): Promise<() => Promise<void>> {
+  const mounted: string[] = [];
+  const release = (): Promise<void> => unmountVolumes(store, user, mounted);
+  // Most containers have no volume: their start takes no lock for it.
+  if (names.length === 0) return release;
+  await locked(store, async () => {
+    for (const name of names) {
+      const record = await readRecord(store, name);
+      const mount = localVolumeMount(record?.options ?? null);
+      if (mount === undefined) continue;
+      const mountpoint = volumeMountpoint(store, name);
+      if (!(await isMountPoint(mountpoint))) {
+        try {
+          mountLocalVolume(mountpoint, mount);
+        } catch (error) {
+          await Promise.all(mounted.map((done) => unmountUnlocked(store, user, done)));
+          throw error;
+        }
+      }
+      const users = join(volumeDirectory(store, name), 'mounted');
+      await mkdir(users, { recursive: true, mode: 0o700 });
+      await writeFile(join(users, user), '', { mode: 0o600 });
+      mounted.push(name);
+    }
+  });
+  return release;
+}
+
+async function unmountUnlocked(store: Store, user: string, name: string): Promise<void> {
+  await rm(join(volumeDirectory(store, name), 'mounted', user), { force: true });
+  if ((await mountUsers(store, name)).length > 0) return;
+  const mountpoint = volumeMountpoint(store, name);
+  if (await isMountPoint(mountpoint)) unmount(mountpoint);
+}
+
+/** USER's use of the mounted volumes NAMES given back; the last user's unmounts each. */
+export async function unmountVolumes(store: Store, user: string, names: readonly string[]): Promise<void> {
+  if (names.length === 0) return;
+  await locked(store, async () => {
+    for (const name of names) await unmountUnlocked(store, user, name);
+  });
 }

@@ -1,0 +1,98 @@
+/**
+ * `run`/`create` flags docker users pass: `--domainname`, `--oom-score-adj`, `--cgroupns`,
+ * `--userns host`, `--annotation`, `--health-start-interval`, `--link`. Each as docker 26 shows it in
+ * inspect (Config, HostConfig), applied in the container, and refused in docker's words.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { busyboxStore, isRoot, removeBusyboxStore, runInstalledCli } from './helpers.js';
+
+describe.runIf(isRoot)('run and create flags, as docker 26', () => {
+  let store: { dir: string; root: string };
+  const cli = (...args: string[]): { status: number | null; stdout: string; stderr: string } => runInstalledCli(args, { root: store.root });
+
+  beforeAll(async () => {
+    store = await busyboxStore('tsbuild-run-flags-');
+  }, 120_000);
+
+  afterAll(() => {
+    removeBusyboxStore(store);
+  });
+
+  it('records --domainname, --oom-score-adj, --cgroupns, --userns host and --annotation where docker\'s inspect shows them, and applies them', () => {
+    const id = cli('create', '--domainname', 'example.org', '--oom-score-adj', '500', '--cgroupns', 'host', '--userns', 'host', '--annotation', 'org.example.tier=web', '--annotation', 'bare', 'busybox', 'sh', '-c', 'cat /proc/sys/kernel/domainname /proc/self/oom_score_adj; grep -q "/$(hostname)" /proc/self/cgroup && echo host-cgroups').stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    const fields = cli('inspect', '-f', '{{json .Config.Domainname}} {{json .HostConfig.OomScoreAdj}} {{json .HostConfig.CgroupnsMode}} {{json .HostConfig.UsernsMode}} {{json .HostConfig.Annotations}}', id);
+    expect(fields.stdout).toBe('"example.org" 500 "host" "host" {"bare":"","org.example.tier":"web"}\n');
+    // The host's cgroup namespace: its own cgroups seen by their whole path, which names it.
+    expect(cli('start', '-a', id).stdout).toBe('example.org\n500\nhost-cgroups\n');
+    // The annotations reach the runtime's config.
+    const config = JSON.parse(readFileSync(join(store.root, 'containers', id, 'config.json'), 'utf8')) as { annotations: Record<string, string>; domainname: string; process: { oomScoreAdj: number } };
+    expect(config.annotations).toMatchObject({ 'org.example.tier': 'web', bare: '' });
+    expect(config.domainname).toBe('example.org');
+    expect(config.process.oomScoreAdj).toBe(500);
+    cli('rm', id);
+
+    // Defaults, as docker shows them for a container that asked for none (CgroupnsMode: tsbuild's own namespace).
+    const plain = cli('create', 'busybox', 'true').stdout.trim();
+    expect(cli('inspect', '-f', '{{json .Config.Domainname}} {{json .HostConfig.OomScoreAdj}} {{json .HostConfig.CgroupnsMode}} {{json .HostConfig.UsernsMode}} {{json .HostConfig.Annotations}}', plain).stdout).toBe('"" 0 "private" "" null\n');
+    cli('rm', plain);
+    // Its own cgroup namespace: its cgroups are the namespace's roots.
+    const own = cli('run', '--rm', '--cgroupns', 'private', 'busybox', 'sh', '-c', 'grep -q "/$(hostname)" /proc/self/cgroup && echo host-cgroups || echo own');
+    expect(own.stdout).toBe('own\n');
+  }, 60_000);
+
+  it('refuses what docker refuses, in its words, with status 125', () => {
+    const before = cli('ps', '-aq').stdout;
+    const refused = (args: string[], message: string): void => {
+      const result = cli('create', ...args, 'busybox', 'true');
+      expect(result.stderr, args.join(' ')).toBe(`error: ${message}\n`);
+      expect(result.status, args.join(' ')).toBe(125);
+    };
+    refused(['--oom-score-adj', '1001'], 'Invalid value 1001, range for oom score adj is [-1000, 1000]');
+    refused(['--cgroupns', 'shared'], '--cgroupns: invalid CGROUP mode.');
+    refused(['--userns', 'remapped'], '--userns: invalid USER mode.');
+    refused(['--annotation', '=x'], 'invalid Annotations: the empty string is not permitted as an annotation key');
+    refused(['--annotation', 'org.tsbuild.rootfs.overlay=lowerdir=/'], "invalid Annotations: org.tsbuild.rootfs.overlay: the org.tsbuild. keys are tsbuild's own");
+    expect(cli('ps', '-aq').stdout).toBe(before);
+  }, 60_000);
+
+  it('links a container on the default bridge as docker: its address in /etc/hosts under the alias, its ID and name; HostConfig.Links', () => {
+    const target = cli('run', '-d', '--name', 'linked-db', 'busybox', 'sleep', '60').stdout.trim();
+    try {
+      const address = cli('inspect', '-f', '{{.NetworkSettings.IPAddress}}', target).stdout.trim();
+      expect(address).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+      const seen = cli('run', '--rm', '--link', 'linked-db:db', 'busybox', 'sh', '-c', 'grep -w db /etc/hosts; ping -c1 -W2 db >/dev/null && echo reached');
+      expect(seen.stdout).toBe(`${address}\tdb ${target.slice(0, 12)} linked-db\nreached\n`);
+      const linking = cli('create', '--name', 'linking', '--link', 'linked-db:db', 'busybox', 'true').stdout.trim();
+      expect(cli('inspect', '-f', '{{json .HostConfig.Links}}', linking).stdout).toBe('["/linked-db:/linking/db"]\n');
+      // The linked container stopped: the start fails in docker's words.
+      cli('stop', '-t', '0', target);
+      const refused = cli('start', linking);
+      expect(refused.stderr).toContain('Cannot link to a non running container: /linked-db AS /linking/db');
+      expect(refused.status).toBe(1);
+      cli('rm', linking);
+      expect(cli('create', '--link', 'no-such-container:db', 'busybox', 'true')).toMatchObject({ status: 125, stderr: 'error: could not get container for no-such-container: No such container: no-such-container\n' });
+    } finally {
+      cli('rm', '-f', target);
+    }
+  }, 60_000);
+
+  it('checks health every --health-start-interval during the start period, as docker 25 and later', async () => {
+    const id = cli('run', '-d', '--health-cmd', 'true', '--health-interval', '1m', '--health-start-period', '1m', '--health-start-interval', '300ms', 'busybox', 'sleep', '60').stdout.trim();
+    try {
+      expect(cli('inspect', '-f', '{{json .Config.Healthcheck}}', id).stdout).toBe('{"Test":["CMD-SHELL","true"],"Interval":60000000000,"StartPeriod":60000000000,"StartInterval":300000000}\n');
+      let status = '';
+      for (let waited = 0; waited < 5000 && status !== 'healthy'; waited += 100) {
+        status = cli('inspect', '-f', '{{.State.Health.Status}}', id).stdout.trim();
+        if (status !== 'healthy') await sleep(100);
+      }
+      // Without the start interval the first check would come a minute after the start.
+      expect(status).toBe('healthy');
+    } finally {
+      cli('rm', '-f', id);
+    }
+  }, 60_000);
+});
