@@ -274,7 +274,7 @@ export async function matchSource(source: SourceRoot, pattern: string, followLin
   };
   await walk('', 0);
 
-  if (followLinks) for (const match of named) await followLinksOfMatch(source, match);
+  if (followLinks) for (const [index, match] of matches.entries()) await followLinksOfMatch(source, match, named[index] as string);
   const result: MatchedSource[] = [];
   for (const match of matches) {
     const found = await lookupInSource(source, match, followLinks);
@@ -294,9 +294,10 @@ const maxLinksFollowed = 255;
  * a COPY or ADD whose glob matches a directory that holds a dangling link anywhere below fails
  * with the target `not found`, and a link loop with `too many symlinks`, though a COPY naming
  * the same directory without a wildcard copies the links as they are. A matched link to a
- * directory is followed once; what is below its target is not walked.
+ * directory is followed once; what is below its target is not walked. MATCH is the match's path
+ * in the root, NAMED the same as the pattern names it (through the links before its wildcard).
  */
-async function followLinksOfMatch(source: SourceRoot, match: string): Promise<void> {
+async function followLinksOfMatch(source: SourceRoot, match: string, named: string): Promise<void> {
   const follow = async (start: string): Promise<void> => {
     let path = posix.join('/', start);
     for (let followed = 0; ; followed++) {
@@ -311,7 +312,7 @@ async function followLinksOfMatch(source: SourceRoot, match: string): Promise<vo
   const found = await lookupInSource(source, match, false);
   if (found === undefined) return;
   if (found.stats.isSymbolicLink()) {
-    await follow(match);
+    await follow(named);
     return;
   }
   if (!found.stats.isDirectory()) return;
@@ -320,9 +321,9 @@ async function followLinksOfMatch(source: SourceRoot, match: string): Promise<vo
       const child = relative === '' ? name : `${relative}/${name}`;
       const stats = lstatSyncIfAny(join(found.hostPath, child));
       if (stats === undefined) continue;
-      const rootRelative = `${match}/${child}`;
-      if (!(await source.visible(rootRelative, stats.isDirectory()))) continue;
-      if (stats.isSymbolicLink()) await follow(rootRelative);
+      // Visible by where it is; followed, and named in errors, as the pattern reaches it.
+      if (!(await source.visible(`${match}/${child}`, stats.isDirectory()))) continue;
+      if (stats.isSymbolicLink()) await follow(`${named}/${child}`);
       else if (stats.isDirectory()) await walk(child);
     }
   };

@@ -301,6 +301,13 @@ describe('sourceDigest', () => {
     await symlink('loop-b', join(root, 'pkg/lib/loop-a'));
     await symlink('loop-a', join(root, 'pkg/lib/loop-b'));
     expect(await errorMessage(sourceDigest(await openContext(root), ['pk?']))).toBe('INVALID_ARGUMENT failed to compute cache key: too many symlinks: /pkg/lib/loop-a');
+    // Through a link before the wildcard: named by the pattern's path, hidden by the real one.
+    await rm(join(root, 'pkg/lib/loop-a'));
+    await rm(join(root, 'pkg/lib/loop-b'));
+    await symlink('gone', join(root, 'pkg/lib/dangling'));
+    expect(await errorMessage(sourceDigest(await openContext(root), ['alias/li?']))).toBe('NOT_FOUND failed to compute cache key: "/alias/lib/gone": not found');
+    await writeFile(join(root, '.dockerignore'), 'ignored\npkg/lib/dangling\n');
+    expect((await sourceDigest(await openContext(root), ['alias/li?'])).matched).toEqual(['pkg/lib']);
   });
 
   it('applies --exclude relative to the source, with exceptions', async () => {
