@@ -1,7 +1,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, realpathSync, type BigIntStats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { codeUnitsOrderAsBytes, encodeFileName, fsPath, listDirectory, loadContextAddon, pathMatch, readDirectoryNames, resolveInRoot, TsbuildError, type ContextAddon, type EntryStats } from '../common/index.js';
+import { codeUnitsOrderAsBytes, decodeFileName, encodeFileName, fsPath, listDirectory, loadContextAddon, pathMatch, readDirectoryNames, resolveInRoot, TsbuildError, type ContextAddon, type EntryStats } from '../common/index.js';
 import type { PatternMatcher} from './patterns.js';
 import { containsWildcards, type MatchInfo } from './patterns.js';
 
@@ -254,6 +254,9 @@ export async function matchSource(source: SourceRoot, pattern: string, followLin
   // `*` never matches `/`: a path deeper than the pattern cannot match it.
   const depth = parts.length - wildcardAt;
   const matches: string[] = [];
+  // Each match as the pattern names it, through the links before its first wildcard, as
+  // BuildKit's checksum names the paths it follows.
+  const named: string[] = [];
   const walk = async (relative: string, level: number): Promise<void> => {
     for (const name of readNames(join(base.hostPath, relative))) {
       const child = relative === '' ? name : `${relative}/${name}`;
@@ -263,6 +266,7 @@ export async function matchSource(source: SourceRoot, pattern: string, followLin
       if (!(await source.visible(rootRelative, stats.isDirectory()))) continue;
       if (pathMatch(remainder, child)) {
         matches.push(rootRelative);
+        named.push([...parts.slice(0, wildcardAt), child].join('/'));
         continue;
       }
       if (stats.isDirectory() && level + 1 < depth) await walk(child, level + 1);
@@ -270,6 +274,7 @@ export async function matchSource(source: SourceRoot, pattern: string, followLin
   };
   await walk('', 0);
 
+  if (followLinks) for (const [index, match] of matches.entries()) await followLinksOfMatch(source, match, named[index] as string);
   const result: MatchedSource[] = [];
   for (const match of matches) {
     const found = await lookupInSource(source, match, followLinks);
@@ -277,6 +282,52 @@ export async function matchSource(source: SourceRoot, pattern: string, followLin
     result.push({ path: match, hostPath: found.hostPath, stats: found.stats });
   }
   return result;
+}
+
+/** Most links BuildKit's checksum follows from one path before it gives up. */
+const maxLinksFollowed = 255;
+
+/**
+ * BuildKit 0.13's cache key of a source with wildcards (contenthash's Checksum with Wildcard and
+ * FollowLinks): every path it includes, a matched directory's whole tree with it, is hashed with
+ * its symlinks followed (checksumFollow), each link's target joined to the link's directory, so
+ * a COPY or ADD whose glob matches a directory that holds a dangling link anywhere below fails
+ * with the target `not found`, and a link loop with `too many symlinks`, though a COPY naming
+ * the same directory without a wildcard copies the links as they are. A matched link to a
+ * directory is followed once; what is below its target is not walked. MATCH is the match's path
+ * in the root, NAMED the same as the pattern names it (through the links before its wildcard).
+ */
+async function followLinksOfMatch(source: SourceRoot, match: string, named: string): Promise<void> {
+  const follow = async (start: string): Promise<void> => {
+    let path = posix.join('/', start);
+    for (let followed = 0; ; followed++) {
+      if (followed > maxLinksFollowed) throw new TsbuildError('INVALID_ARGUMENT', `failed to compute cache key: too many symlinks: ${path}`);
+      const found = await lookupInSource(source, path, false);
+      if (found === undefined) throw sourceNotFound(path);
+      if (!found.stats.isSymbolicLink()) return;
+      const target = decodeFileName(readlinkSync(fsPath(found.hostPath), { encoding: 'buffer' }));
+      path = posix.isAbsolute(target) ? posix.normalize(target) : posix.join(posix.dirname(path), target);
+    }
+  };
+  const found = await lookupInSource(source, match, false);
+  if (found === undefined) return;
+  if (found.stats.isSymbolicLink()) {
+    await follow(named);
+    return;
+  }
+  if (!found.stats.isDirectory()) return;
+  const walk = async (relative: string): Promise<void> => {
+    for (const name of readNames(join(found.hostPath, relative))) {
+      const child = relative === '' ? name : `${relative}/${name}`;
+      const stats = lstatSyncIfAny(join(found.hostPath, child));
+      if (stats === undefined) continue;
+      // Visible by where it is; followed, and named in errors, as the pattern reaches it.
+      if (!(await source.visible(`${match}/${child}`, stats.isDirectory()))) continue;
+      if (stats.isSymbolicLink()) await follow(`${named}/${child}`);
+      else if (stats.isDirectory()) await walk(child);
+    }
+  };
+  await walk('');
 }
 
 /**

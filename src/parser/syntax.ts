@@ -198,9 +198,13 @@ export function parseSyntax(source: string): SyntaxResult {
 
     const lastLine = index;
     const lastText = trimNewline(lines[lastLine - 1] ?? '');
+    const codeEnd = map.at(Math.max(0, line.length - 1));
+    // As the reference's node lines: the instruction starts on its first physical line, even one
+    // holding only the escape character, and a continuation the file ends in takes the empty and
+    // comment lines after it (what a failure's excerpt marks).
     const range: SourceRange = {
-      start: map.at(0),
-      end: heredocs.length > 0 ? { line: lastLine, column: Math.max(1, lastText.length) } : map.at(Math.max(0, line.length - 1)),
+      start: { line: startLine, column },
+      end: heredocs.length > 0 || endLine > codeEnd.line ? { line: lastLine, column: Math.max(1, lastText.length) } : codeEnd,
     };
     instructions.push({ keyword: node.keyword, flags: node.flags, args: node.args, trigger: node.trigger, json: node.json, code: node.code, heredocs, range, comments });
     comments = [];

@@ -274,6 +274,42 @@ describe('sourceDigest', () => {
     expect((await sourceDigest(context, ['alias/file'])).matched).toEqual(['alias/file']);
   });
 
+  it('follows, as BuildKit 0.13 keys a source with wildcards, every link below a directory the wildcard matches', async () => {
+    await writeTree(root, { 'pkg/lib/file': 'f', 'pkg/keep': 'k', 'ignored/secret': 's', 'other/x': 'x' });
+    await symlink('missing', join(root, 'pkg/lib/dangling'));
+    await writeFile(join(root, '.dockerignore'), 'ignored\n');
+    let context = await openContext(root);
+    // Without a wildcard the links are keyed by their text; with one, a dangling link anywhere
+    // below a matched directory is its target not found, named through the pattern's own path.
+    expect((await sourceDigest(context, ['pkg'])).matched).toEqual(['pkg']);
+    expect(await errorMessage(sourceDigest(context, ['pk?']))).toBe('NOT_FOUND failed to compute cache key: "/pkg/lib/missing": not found');
+    expect(await errorMessage(sourceDigest(context, ['*/lib']))).toBe('NOT_FOUND failed to compute cache key: "/pkg/lib/missing": not found');
+    // A matched link to a directory is followed once, its target's tree not walked.
+    await symlink('pkg', join(root, 'alias'));
+    expect((await sourceDigest(await openContext(root), ['alia?'])).matched).toEqual(['alias']);
+    // Targets are joined to the link's directory; one .dockerignore hides is missing too.
+    await rm(join(root, 'pkg/lib/dangling'));
+    await symlink('file', join(root, 'pkg/lib/sibling'));
+    await symlink('../keep', join(root, 'pkg/lib/up'));
+    await symlink('/other/x', join(root, 'pkg/lib/absolute'));
+    context = await openContext(root);
+    expect((await sourceDigest(context, ['pk?'])).matched).toEqual(['pkg']);
+    await symlink('../../ignored/secret', join(root, 'pkg/lib/hidden'));
+    expect(await errorMessage(sourceDigest(await openContext(root), ['pk?']))).toBe('NOT_FOUND failed to compute cache key: "/ignored/secret": not found');
+    // A loop gives up after 255 links, on the path it reached.
+    await rm(join(root, 'pkg/lib/hidden'));
+    await symlink('loop-b', join(root, 'pkg/lib/loop-a'));
+    await symlink('loop-a', join(root, 'pkg/lib/loop-b'));
+    expect(await errorMessage(sourceDigest(await openContext(root), ['pk?']))).toBe('INVALID_ARGUMENT failed to compute cache key: too many symlinks: /pkg/lib/loop-a');
+    // Through a link before the wildcard: named by the pattern's path, hidden by the real one.
+    await rm(join(root, 'pkg/lib/loop-a'));
+    await rm(join(root, 'pkg/lib/loop-b'));
+    await symlink('gone', join(root, 'pkg/lib/dangling'));
+    expect(await errorMessage(sourceDigest(await openContext(root), ['alias/li?']))).toBe('NOT_FOUND failed to compute cache key: "/alias/lib/gone": not found');
+    await writeFile(join(root, '.dockerignore'), 'ignored\npkg/lib/dangling\n');
+    expect((await sourceDigest(await openContext(root), ['alias/li?'])).matched).toEqual(['pkg/lib']);
+  });
+
   it('applies --exclude relative to the source, with exceptions', async () => {
     await writeTree(root, { 'app/a.go': '1', 'app/a_test.go': '2', 'app/vendor/v.go': '3', 'app/vendor/keep.go': '4' });
     const context = await openContext(root);

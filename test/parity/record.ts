@@ -40,6 +40,14 @@ export interface CaseOptions {
   readonly file?: string;
   /** `--secret id=ID,src=` a file of the context, for RUN --mount=type=secret. */
   readonly secrets?: Readonly<Record<string, string>>;
+  /** `--label KEY=VALUE`, in order. */
+  readonly labels?: readonly string[];
+  /** `--add-host NAME:IP`, in order. */
+  readonly addHosts?: readonly string[];
+  /** `--ulimit NAME=SOFT[:HARD]`, in order. */
+  readonly ulimits?: readonly string[];
+  /** `--shm-size` of every RUN. */
+  readonly shmSize?: string;
 }
 
 /** The build flags a case's options ask for, the same for both builders; CONTEXT is the prepared context. */
@@ -50,6 +58,10 @@ export function caseBuildFlags(options: CaseOptions, context: string): string[] 
   if (options.file !== undefined) flags.push('-f', join(context, options.file));
   for (const [name, value] of Object.entries(options.contexts ?? {})) flags.push('--build-context', `${name}=${value.includes('://') ? value : join(context, value)}`);
   for (const [id, file] of Object.entries(options.secrets ?? {})) flags.push('--secret', `id=${id},src=${join(context, file)}`);
+  for (const label of options.labels ?? []) flags.push('--label', label);
+  for (const host of options.addHosts ?? []) flags.push('--add-host', host);
+  for (const ulimit of options.ulimits ?? []) flags.push('--ulimit', ulimit);
+  if (options.shmSize !== undefined) flags.push('--shm-size', options.shmSize);
   return flags;
 }
 

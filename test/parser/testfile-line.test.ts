@@ -35,4 +35,24 @@ describe('buildkit/testfile-line', () => {
     const stage = resolveDockerfile({ source, file: 'Dockerfile', channel: 'stable' }, { platform: { build: platform, target: platform } }).resolved.stages[0];
     expect([stage?.range.start.line, ...(stage?.instructions ?? []).flatMap((i) => [i.range.start.line, i.range.end.line])]).toEqual([5, 11, 12, 17, 31]);
   });
+
+  it('starts an instruction on a line holding only the escape, and ends one the file cuts off after its continuation on the lines it took', () => {
+    const lines = (text: string): number[][] => parseDockerfile(text, { channel: 'stable' }).tree.instructions.map((node) => [node.range.start.line, node.range.end.line]);
+    // BuildKit's StartLine is where its scanner began the instruction; its EndLine the last line
+    // the continuation consumed, blank and comment lines at the end of the file included.
+    expect(lines('FROM x\n\\\nRUN a\n')).toEqual([
+      [1, 1],
+      [2, 3],
+    ]);
+    expect(lines('FROM x\nRUN a \\\n\n# c\n\n')).toEqual([
+      [1, 1],
+      [2, 5],
+    ]);
+    // Not at the end of the file: the lines run to the piece that ends the instruction.
+    expect(lines('FROM x\nRUN a \\\n\n\nb\nRUN c\n')).toEqual([
+      [1, 1],
+      [2, 5],
+      [6, 6],
+    ]);
+  });
 });

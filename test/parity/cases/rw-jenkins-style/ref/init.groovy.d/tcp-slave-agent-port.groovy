@@ -1,0 +1,1 @@
+import jenkins.model.*
