@@ -1,3 +1,4 @@
+mkdir -p prebuildfs/opt/bitnami/scripts rootfs/opt/bitnami/scripts/app rootfs/etc
 printf '#!/bin/sh\n. /opt/bitnami/scripts/liblog.sh\n' > prebuildfs/opt/bitnami/scripts/libbitnami.sh
 echo 'info() { echo "$@"; }' > prebuildfs/opt/bitnami/scripts/liblog.sh
 printf '#!/bin/sh\nfor d in /opt/bitnami/app/conf /opt/bitnami/app/tmp /opt/bitnami/app/logs /app; do mkdir -p "$d"; chmod -R g+rwX "$d"; done\nln -sf /dev/stdout /opt/bitnami/app/logs/app.log\n' > rootfs/opt/bitnami/scripts/app/postunpack.sh
