@@ -95,4 +95,20 @@ describe.runIf(isRoot)('run and create flags, as docker 26', () => {
       cli('rm', '-f', id);
     }
   }, 60_000);
+
+  it('attaches only the streams -a names, the rest going to the log; refuses an unknown stream and -a with -d as docker', () => {
+    const out = cli('run', '--name', 'attach-out', '-a', 'stdout', 'busybox', 'sh', '-c', 'echo to-out; echo to-err >&2');
+    expect(out).toMatchObject({ status: 0, stdout: 'to-out\n', stderr: '' });
+    // What was not attached is in the container's log all the same.
+    expect(cli('logs', 'attach-out')).toMatchObject({ stdout: 'to-out\n', stderr: 'to-err\n' });
+    cli('rm', 'attach-out');
+    expect(cli('run', '--rm', '-a', 'STDERR', 'busybox', 'sh', '-c', 'echo to-out; echo to-err >&2; exit 3')).toMatchObject({ status: 3, stdout: '', stderr: 'to-err\n' });
+    const before = cli('ps', '-aq').stdout;
+    expect(cli('run', '--rm', '-a', 'stdio', 'busybox', 'true')).toMatchObject({
+      status: 125,
+      stderr: 'invalid argument "stdio" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR\nSee \'tsbuild run --help\'.\n',
+    });
+    expect(cli('run', '-d', '-a', 'stdout', 'busybox', 'true')).toMatchObject({ status: 1, stderr: 'error: Conflicting options: -a and -d\n' });
+    expect(cli('ps', '-aq').stdout).toBe(before);
+  }, 60_000);
 });

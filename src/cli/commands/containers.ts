@@ -67,7 +67,7 @@ import { addRootOption, storeFromOptions, type RootOption } from '../store-optio
 import { tsbuildEntry } from '../version.js';
 import { addContainerOptions, checkPlatform, claimCidfile, createOptions, environment, parseRestartPolicy, resourceOptions, type ContainerFlags, type ResourceFlags } from './container-options.js';
 import { addInsecureRegistryOption, collect } from '../common-options.js';
-import { forwardedSignals, imageFetcher } from './run.js';
+import { attachedStreams, forwardedSignals, imageFetcher, type AttachedStream } from './run.js';
 import { holdTerminal } from './attach.js';
 import { confirmRemoval } from '../prompt.js';
 
@@ -92,7 +92,8 @@ function fail(io: CliIo, error: unknown, status: number): never {
 }
 
 /** `run` of a container that keeps a record: detached (`-d`), or in the foreground with this process as its monitor. */
-export async function runWithRecord(io: CliIo, image: string, args: readonly string[], flags: ContainerFlags & { readonly detach?: boolean; readonly insecureRegistry: string[] }): Promise<void> {
+export async function runWithRecord(io: CliIo, image: string, args: readonly string[], flags: ContainerFlags & { readonly detach?: boolean; readonly attach?: readonly string[]; readonly insecureRegistry: string[] }): Promise<void> {
+  const attached: ReadonlySet<AttachedStream> = attachedStreams(io, flags.attach ?? [], flags.detach === true);
   // docker's CLI checks this first and ends with status 1: nothing was pulled or created.
   if (flags.detach !== true && flags.tty === true && flags.interactive === true && !process.stdin.isTTY) fail(io, new TsbuildError('INVALID_ARGUMENT', 'the input device is not a TTY'), 1);
   const abort = new AbortController();
@@ -143,7 +144,13 @@ export async function runWithRecord(io: CliIo, image: string, args: readonly str
       rawTerminalOutput(0);
     }
     const status = await superviseContainer(store, record.id, {
-      attach: { ...(stdin === undefined ? {} : { stdin }), stdout: io.stdout, stderr: io.stderr },
+      // What -a leaves out goes to the container's log alone.
+      attach: {
+        ...(stdin === undefined || !attached.has('stdin') ? {} : { stdin }),
+        ...(attached.has('stdout') ? { stdout: io.stdout } : {}),
+        // The runtime's own error line still becomes the record's error, shown below.
+        stderr: attached.has('stderr') ? io.stderr : new Writable({ write: (_chunk, _encoding, done) => done() }),
+      },
       onRunning: (running) => {
         pid = running.state.pid;
       },

@@ -8,14 +8,39 @@ import { ExitError, type CliIo } from '../io.js';
 import { isUserNetwork, runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
 import { addContainerOptions, checkPlatform, environment, mountRequests, needsRecord, parseExposeFlag, pullPolicy, type ContainerFlags } from './container-options.js';
-import { addInsecureRegistryOption } from '../common-options.js';
+import { addInsecureRegistryOption, collect } from '../common-options.js';
 
 /** The signals docker's CLI passes on to the container (its sig-proxy). */
 export const forwardedSignals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
 interface RunFlags extends ContainerFlags {
   readonly detach?: boolean;
+  readonly attach: string[];
   readonly insecureRegistry: string[];
+}
+
+export type AttachedStream = 'stdin' | 'stdout' | 'stderr';
+
+/**
+ * `-a STREAM`s as docker's CLI checks them (any case; none given attaches all three), and the
+ * streams attached; docker's words and status for a stream it does not know, or with -d.
+ */
+export function attachedStreams(io: CliIo, values: readonly string[], detach: boolean): ReadonlySet<AttachedStream> {
+  const streams = new Set<AttachedStream>();
+  for (const value of values) {
+    const stream = value.toLowerCase();
+    if (stream !== 'stdin' && stream !== 'stdout' && stream !== 'stderr') {
+      // A flag's value: docker's CLI says it as it says any flag error, status 125.
+      io.stderr.write(`invalid argument ${JSON.stringify(value)} for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR\nSee 'tsbuild run --help'.\n`);
+      throw new ExitError(125);
+    }
+    streams.add(stream);
+  }
+  if (streams.size > 0 && detach) {
+    io.stderr.write('error: Conflicting options: -a and -d\n');
+    throw new ExitError(1);
+  }
+  return streams.size > 0 ? streams : new Set<AttachedStream>(['stdin', 'stdout', 'stderr']);
 }
 
 /** The pull `run` and `create` do for an image not in the store, with docker's words. */
@@ -64,12 +89,14 @@ export function registerRun(program: Command, io: CliIo): void {
       .passThroughOptions()
       // docker's -h is the hostname.
       .helpOption('--help', 'display help for command')
-      .option('-d, --detach', 'run in the background and print the container ID'),
+      .option('-d, --detach', 'run in the background and print the container ID')
+      .option('-a, --attach <stream>', 'attach to STDIN, STDOUT or STDERR only (repeatable; default all three)', collect, []),
   );
   addRootOption(addInsecureRegistryOption(command)).action(async (image: string, args: string[], flags: RunFlags) => {
     const inner = await runInUserNamespace(flags.root, { userNetwork: isUserNetwork(flags.network) });
     if (inner !== undefined) throw new ExitError(inner);
-    if (flags.detach === true || flags.rm !== true || needsRecord(flags)) {
+    // Only a container with a record has its output apart from what is attached (its log).
+    if (flags.detach === true || flags.rm !== true || needsRecord(flags) || flags.attach.length > 0) {
       // Loaded only here: the foreground `run --rm` starts without it.
       const { runWithRecord } = await import('./containers.js');
       await runWithRecord(io, image, args, flags);
