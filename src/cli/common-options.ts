@@ -17,5 +17,13 @@ export function keyValueMap(entries: readonly string[]): Record<string, string> 
 }
 
 export function addInsecureRegistryOption(command: Command): Command {
-  return command.option('--insecure-registry <host>', 'allow plain HTTP or unverified TLS to this registry (repeatable)', collect, []);
+  return addContentTrustOption(command.option('--insecure-registry <host>', 'allow plain HTTP or unverified TLS to this registry (repeatable)', collect, []));
+}
+
+/**
+ * docker's `--disable-content-trust` (true by default there), which scripts pass to the commands
+ * that reach a registry: tsbuild checks digests and has no signatures to skip.
+ */
+function addContentTrustOption(command: Command): Command {
+  return command.option('--disable-content-trust', 'skip image signature verification (tsbuild verifies digests, not signatures)');
 }

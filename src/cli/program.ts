@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { isTsbuildError } from '../common/index.js';
 import { ExitError, type CliIo } from './io.js';
+import { InvalidBooleanFlag, commandAt, readGoBooleanFlags } from './go-bool-flags.js';
 import { packageVersion } from './version.js';
 
 export type CommandRegistrar = (program: Command, io: CliIo) => void;
@@ -76,14 +77,7 @@ const flagErrorCodes: ReadonlySet<string> = new Set(['commander.unknownOption', 
 /** The names of the command ARGV runs (`volume create`), for docker's "See 'docker volume create --help'." */
 function commandPath(program: Command, argv: readonly string[]): string[] {
   const names: string[] = [];
-  let command = program;
-  for (const arg of argv) {
-    if (arg.startsWith('-')) break;
-    const next = command.commands.find((sub) => sub.name() === arg || sub.aliases().includes(arg));
-    if (next === undefined) break;
-    names.push(next.name());
-    command = next;
-  }
+  for (let command: Command | null = commandAt(program, argv).command; command !== null && command !== program; command = command.parent) names.unshift(command.name());
   return names;
 }
 
@@ -92,10 +86,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   let program: Command | undefined;
   try {
     program = await createProgram(io, argv);
-    await program.parseAsync([...argv], { from: 'user' });
+    const { command, start } = commandAt(program, argv);
+    const args = command === program ? [...argv] : [...argv.slice(0, start), ...readGoBooleanFlags(command, argv.slice(start))];
+    await program.parseAsync(args, { from: 'user' });
     return 0;
   } catch (error) {
     if (error instanceof ExitError) return error.exitCode;
+    if (error instanceof InvalidBooleanFlag && program !== undefined) {
+      io.stderr.write(`${error.message}\nSee '${['tsbuild', ...commandPath(program, argv)].join(' ')} --help'.\n`);
+      return flagErrorStatus;
+    }
     if (error instanceof CommanderError && flagErrorCodes.has(error.code) && program !== undefined) {
       io.stderr.write(`See '${['tsbuild', ...commandPath(program, argv)].join(' ')} --help'.\n`);
       return flagErrorStatus;

@@ -111,4 +111,13 @@ describe.runIf(isRoot)('run and create flags, as docker 26', () => {
     expect(cli('run', '-d', '-a', 'stdout', 'busybox', 'true')).toMatchObject({ status: 1, stderr: 'error: Conflicting options: -a and -d\n' });
     expect(cli('ps', '-aq').stdout).toBe(before);
   }, 60_000);
+
+  it("takes docker's older and compatibility spellings: --dns-opt, --disable-content-trust, and boolean flags given =VALUE", () => {
+    const before = cli('ps', '-aq').stdout;
+    const result = cli('run', '--rm=true', '--privileged=false', '-i=0', '--disable-content-trust', '--dns-opt', 'ndots:3', 'busybox', 'sh', '-c', 'grep options /etc/resolv.conf; grep CapEff /proc/self/status');
+    // docker's default capabilities: --privileged=false is no --privileged.
+    expect(result).toMatchObject({ status: 0, stdout: 'options ndots:3\nCapEff:\t00000000a80425fb\n' });
+    // --rm=true removed it.
+    expect(cli('ps', '-aq').stdout).toBe(before);
+  }, 60_000);
 });

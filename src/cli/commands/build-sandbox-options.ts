@@ -27,7 +27,6 @@ export function addSandboxOptions(command: Command): Command {
       .option('--rm', 'remove intermediate containers (always: steps leave none)')
       .option('--force-rm', 'remove intermediate containers even after a failure (always)')
       .option('--load', 'keep the image in the local store (always)')
-      .option('--disable-content-trust', 'skip image verification (tsbuild verifies digests, not signatures)')
       .option('--provenance <value>', 'false: no provenance attestation (tsbuild makes none)')
       .option('--sbom <value>', 'false: no SBOM attestation (tsbuild makes none)')
   );

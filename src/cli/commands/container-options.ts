@@ -4,7 +4,7 @@
  */
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 
 import { TsbuildError, checkStopSignal, formatPlatform, hostPlatform, messageOf, parseByteSize, parseGoDuration, parsePlatform, platformMatches } from '../../common/index.js';
 import { lookupEnv, parseEnvFile, parseLogConfig, parseMountFlag, parsePortSpec, parseTmpfsFlag, parseUlimit, parseVolumeFlag, type CreateContainerOptions, type MountRequest, type HealthcheckConfig, type ResourceUpdate, type RestartPolicy } from '../../runtime/index.js';
@@ -91,6 +91,9 @@ export interface ContainerFlags {
 }
 
 export function addContainerOptions(command: Command): Command {
+  command.on('option:dns-opt', (value: string) => {
+    command.setOptionValue('dnsOption', [...((command.getOptionValue('dnsOption') as string[] | undefined) ?? []), value]);
+  });
   return command
     .option('--rm', 'remove the container when it exits')
     .option('-i, --interactive', 'keep stdin open and pass it to the container')
@@ -148,6 +151,8 @@ export function addContainerOptions(command: Command): Command {
     .option('--dns <ip>', "a nameserver for /etc/resolv.conf instead of the host's (repeatable)", collect, [])
     .option('--dns-search <domain>', "a search domain for /etc/resolv.conf instead of the host's; . for none (repeatable)", collect, [])
     .option('--dns-option <option>', "a resolver option for /etc/resolv.conf, such as ndots:2, instead of the host's (repeatable)", collect, [])
+    // docker's older name for it, hidden in its help as here.
+    .addOption(new Option('--dns-opt <option>').hideHelp())
     .option('--group-add <group>', 'add a supplementary group: a name of the image or a gid (repeatable)', collect, [])
     .option('--ulimit <name=soft[:hard]>', 'a resource limit, as nofile=1024:2048 (repeatable)', collect, [])
     .option('--shm-size <bytes>', 'size of /dev/shm (b, k, m, g; default 64m)')
