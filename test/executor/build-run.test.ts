@@ -319,7 +319,9 @@ describe('build: RUN and the image config', () => {
       Dockerfile: ['FROM busybox', 'RUN tail -n 2 /etc/hosts > /hosts && ulimit -c > /core && ulimit -n > /nofile && df -k /dev/shm | tail -n 1 | awk \'{print $2}\' > /shm'].join('\n'),
     });
     const flags = ['--add-host', 'db:10.1.2.3', '--add-host', 'host.docker.internal:host-gateway', '--ulimit', 'core=0:0', '--shm-size', '128m'];
-    const given = await fx.build(['-t', 'sandbox-flags', ...flags, '--rm', '--force-rm', '--load', '--provenance=false', '--sbom', 'false', dir]);
+    // With the classic builder's flags buildx takes without a word, and a builder's name.
+    const ignored = ['-m', '1g', '--memory-swap', '2g', '-c', '512', '--cpu-period', '100000', '--cpu-quota', '50000', '--cpuset-cpus', '0', '--cpuset-mems', '0', '--compress', '--builder', 'ci-builder'];
+    const given = await fx.build(['-t', 'sandbox-flags', ...flags, '--rm', '--force-rm', '--load', '--provenance=false', '--sbom', 'false', ...ignored, dir]);
     expect(given.stderr).not.toMatch(/ERROR|WARNING/);
     expect(given.status).toBe(0);
     const files = await imageFiles(fx, 'sandbox-flags');
@@ -341,6 +343,14 @@ describe('build: RUN and the image config', () => {
     const attested = await fx.build(['-t', 'sandbox-flags', ...flags, '--provenance', 'mode=max', dir]);
     expect(attested.status).toBe(0);
     expect(attested.stderr).toContain('WARNING: --provenance=mode=max: tsbuild makes no attestations');
+    // Those docker warns of, in its words; the step still from the cache.
+    const warned = await fx.build(['-t', 'sandbox-flags', ...flags, '--squash', '--isolation', 'default', '--security-opt', 'seccomp=unconfined', '--cgroup-parent', 'ci.slice', dir]);
+    expect(warned.status).toBe(0);
+    expect(ranSteps(warned.stderr)).toEqual([]);
+    expect(warned.stderr).toContain('WARNING: experimental flag squash is removed with BuildKit. You should squash inside build using a multi-stage Dockerfile for efficiency.\n');
+    expect(warned.stderr).toContain('WARNING: isolation flag is deprecated with BuildKit.\n');
+    expect(warned.stderr).toContain('WARNING: security-opt flag is deprecated. "RUN --security=insecure" should be used with BuildKit.\n');
+    expect(warned.stderr).toContain('WARNING: --cgroup-parent ci.slice: not applied');
     const bad = await fx.build(['-t', 'sandbox-flags', '--add-host', 'nocolon', dir]);
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toContain('invalid argument "nocolon" for "--add-host" flag');

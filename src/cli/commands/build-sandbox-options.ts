@@ -1,9 +1,10 @@
 /**
  * `docker build`'s flags for what every RUN gets (`--add-host`, `--ulimit`, `--shm-size`), and
- * those a docker or buildx command line carries that change nothing here (`--rm`, `--load`…),
- * taken so that a CI script's build line runs unchanged.
+ * those a docker or buildx command line carries that change nothing here (`--rm`, `--load`, the
+ * classic builder's `--memory`, `--cpu-*`, `--compress`; `--squash`, `--isolation` and
+ * `--security-opt` with docker's warnings), taken so that a CI script's build line runs unchanged.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { TsbuildError, parseByteSize } from '../../common/index.js';
 import type { RunSandboxOptions } from '../../executor/index.js';
 import { addHostLine, parseUlimit, ulimitRlimits } from '../../runtime/index.js';
@@ -15,6 +16,10 @@ export interface SandboxFlags {
   shmSize?: string;
   provenance?: string;
   sbom?: string;
+  squash?: boolean;
+  isolation?: string;
+  securityOpt: string[];
+  cgroupParent?: string;
 }
 
 export function addSandboxOptions(command: Command): Command {
@@ -29,6 +34,20 @@ export function addSandboxOptions(command: Command): Command {
       .option('--load', 'keep the image in the local store (always)')
       .option('--provenance <value>', 'false: no provenance attestation (tsbuild makes none)')
       .option('--sbom <value>', 'false: no SBOM attestation (tsbuild makes none)')
+      // The classic builder's, which buildx takes and ignores (hidden in its help), or warns of.
+      .addOption(new Option('-m, --memory <bytes>').hideHelp())
+      .addOption(new Option('--memory-swap <bytes>').hideHelp())
+      .addOption(new Option('-c, --cpu-shares <shares>').hideHelp())
+      .addOption(new Option('--cpu-period <microseconds>').hideHelp())
+      .addOption(new Option('--cpu-quota <microseconds>').hideHelp())
+      .addOption(new Option('--cpuset-cpus <cpus>').hideHelp())
+      .addOption(new Option('--cpuset-mems <nodes>').hideHelp())
+      .addOption(new Option('--compress').hideHelp())
+      .addOption(new Option('--squash').hideHelp())
+      .addOption(new Option('--isolation <technology>').hideHelp())
+      .addOption(new Option('--security-opt <option>').hideHelp().argParser(collect).default([]))
+      .option('--cgroup-parent <path>', "the cgroup parent of the RUN steps' (not applied: tsbuild places each step in a cgroup of its own)")
+      .option('--builder <name>', 'the buildx builder (tsbuild is its own: any name builds here)')
   );
 }
 
@@ -40,6 +59,11 @@ export function sandboxOptionsOf(flags: SandboxFlags): { sandbox: RunSandboxOpti
   for (const [flag, value] of [['--provenance', flags.provenance], ['--sbom', flags.sbom]] as const) {
     if (!disabled(value)) warnings.push(`${flag}=${value ?? ''}: tsbuild makes no attestations; the image has none`);
   }
+  // docker's own words for the classic builder's flags that BuildKit has no use for.
+  if (flags.squash === true) warnings.push('experimental flag squash is removed with BuildKit. You should squash inside build using a multi-stage Dockerfile for efficiency.');
+  if (flags.isolation !== undefined) warnings.push('isolation flag is deprecated with BuildKit.');
+  if (flags.securityOpt.length > 0) warnings.push('security-opt flag is deprecated. "RUN --security=insecure" should be used with BuildKit.');
+  if (flags.cgroupParent !== undefined) warnings.push(`--cgroup-parent ${flags.cgroupParent}: not applied; tsbuild places each RUN step in a cgroup of its own`);
   // The steps share this machine's network: the host is reached on its loopback address.
   const extraHosts = flags.addHost.map((entry) => addHostLine(entry.replace(/([:=])host-gateway$/, '$1127.0.0.1')));
   // The given limits only: the open-files limit stays BuildKit's unless --ulimit nofile says.
