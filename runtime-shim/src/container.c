@@ -50,6 +50,8 @@ struct child_args {
   const struct spec *spec;
   const struct launch_options *options;
   int go_read;        /* the parent writes one byte once id maps and cgroups are set */
+  int go_write;       /* the parent's end, closed first by the child: a parent gone is EOF */
+  int report_read;    /* the parent's end, closed first by the child */
   int report_write;   /* close-on-exec: EOF without a message means execve succeeded */
   int exec_fifo;      /* create: O_PATH descriptor of the fifo that `start` opens, else -1 */
   bool user_namespace;
@@ -150,6 +152,11 @@ child_main (void *opaque)
   struct child_args *a = opaque;
   const struct spec *spec = a->spec;
   struct shim_error err;
+  /* The parent's ends of the setup pipes, copied by clone: held here, the go pipe's write end
+     would keep the wait below from ever seeing EOF when the parent dies before its byte (killed
+     with its caller, a build's), and the process would wait for ever. */
+  close (a->go_write);
+  close (a->report_read);
   /* The container's process starts with the signal mask its caller had. */
   block_forwarded (SIG_UNBLOCK);
   memset (&err, 0, sizeof err);
@@ -481,7 +488,7 @@ container_run (const struct spec *spec, const struct launch_options *options, st
   int go[2], report[2];
   if (pipe2 (go, O_CLOEXEC) < 0 || pipe2 (report, O_CLOEXEC) < 0)
     return shim_fail (err, errno, "pipe2", NULL, "create the setup pipes");
-  struct child_args args = { spec, options, go[0], report[1], exec_fifo, user_namespace, cgroup_namespace };
+  struct child_args args = { spec, options, go[0], go[1], report[0], report[1], exec_fifo, user_namespace, cgroup_namespace };
   size_t stack_size = 1024 * 1024;
   char *stack = malloc (stack_size);
   if (stack == NULL)

@@ -163,6 +163,33 @@ describe.runIf(isRoot)('runtime-shim hardening', () => {
     expect(readFileSync(target, 'utf8')).toBe('host file\n');
   });
 
+  it.runIf(toolExists('strace'))("leaves no container process waiting for ever when the runtime dies before letting it start (killed with its caller)", async () => {
+    const { bundle } = prepare({ args: ['/test-init', 'sleep-until-signal'], killWithCaller: true });
+    const childrenOf = (pid: number): number[] =>
+      (existsSync(`/proc/${pid}/task/${pid}/children`) ? readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8') : '').split(' ').filter((word) => word !== '').map(Number);
+    const until = async <T>(probe: () => T | undefined, ms: number): Promise<T | undefined> => {
+      for (const start = Date.now(); Date.now() - start < ms; await new Promise((resolve) => setTimeout(resolve, 20))) {
+        const found = probe();
+        if (found !== undefined) return found;
+      }
+      return probe();
+    };
+    // Every write of the runtime itself (not of its child) is held 2 s: it is killed while it
+    // sets the container up, before the byte that lets the container's process go on.
+    const tracer = spawn('strace', ['-o', '/dev/null', '-e', 'trace=write', '-e', 'inject=write:delay_enter=2000000', shimBinary, '--root', join(dir, 'state'), 'run', '--bundle', bundle, `orphan${++counter}`], { stdio: 'ignore' });
+    try {
+      const runtime = await until(() => childrenOf(tracer.pid ?? 0)[0], 10_000);
+      expect(runtime).toBeDefined();
+      const waiting = await until(() => childrenOf(runtime ?? 0)[0], 10_000);
+      expect(waiting).toBeDefined();
+      process.kill(runtime ?? 0, 'SIGKILL');
+      // Its copy of the pipe's write end closed, the process sees the runtime's end go: EOF.
+      expect(await until(() => (existsSync(`/proc/${waiting ?? 0}`) ? undefined : true), 5_000)).toBe(true);
+    } finally {
+      tracer.kill('SIGKILL');
+    }
+  }, 30_000);
+
   it('runs from a sealed copy: the runtime binary on the host cannot be opened for writing through /proc/PID/exe', async () => {
     const { bundle } = prepare({ args: ['/test-init', 'sleep-until-signal'] });
     const child = spawn(shimBinary, ['--root', join(dir, 'state'), 'run', '--bundle', bundle, `sealed${++counter}`], { stdio: ['ignore', 'pipe', 'pipe'] });
