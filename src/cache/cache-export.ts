@@ -130,17 +130,19 @@ async function writeLayout(directory: string, tag: string, artifact: Artifact, s
   await mkdir(blobs, { recursive: true });
   const path = (digest: Digest): string => join(directory, 'blobs', digestAlgorithm(digest), digestHex(digest));
   const has = async (descriptor: Descriptor): Promise<boolean> => (await stat(path(descriptor.digest)).catch(() => undefined))?.size === descriptor.size;
-  const temporary = (target: string): string => `${target}.${process.pid}.${Math.random().toString(16).slice(2)}.tmp`;
-  const put = async (descriptor: Descriptor, write: (to: string) => Promise<void>): Promise<void> => {
-    if (await has(descriptor)) return;
-    const to = temporary(path(descriptor.digest));
+  /** TARGET written whole under a temporary name, then renamed; nothing of it left when that fails. */
+  const replace = async (target: string, write: (to: string) => Promise<void>): Promise<void> => {
+    const to = `${target}.${process.pid}.${Math.random().toString(16).slice(2)}.tmp`;
     try {
       await write(to);
-      await rename(to, path(descriptor.digest));
+      await rename(to, target);
     } catch (error) {
       await rm(to, { force: true });
       throw error;
     }
+  };
+  const put = async (descriptor: Descriptor, write: (to: string) => Promise<void>): Promise<void> => {
+    if (!(await has(descriptor))) await replace(path(descriptor.digest), write);
   };
   await Promise.all(
     artifact.layers.map((layer) =>
@@ -163,13 +165,5 @@ async function writeLayout(directory: string, tag: string, artifact: Artifact, s
   }
   const kept = manifests.filter((entry) => entry.annotations?.['org.opencontainers.image.ref.name'] !== tag);
   const index = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [...kept, { ...artifact.manifest.descriptor, annotations: { 'org.opencontainers.image.ref.name': tag } }] };
-  const indexPath = join(directory, 'index.json');
-  const to = temporary(indexPath);
-  try {
-    await writeFile(to, JSON.stringify(index));
-    await rename(to, indexPath);
-  } catch (error) {
-    await rm(to, { force: true });
-    throw error;
-  }
+  await replace(join(directory, 'index.json'), (to) => writeFile(to, JSON.stringify(index)));
 }

@@ -92,11 +92,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return 0;
   } catch (error) {
     if (error instanceof ExitError) return error.exitCode;
-    if (error instanceof InvalidBooleanFlag && program !== undefined) {
-      io.stderr.write(`${error.message}\nSee '${['tsbuild', ...commandPath(program, argv)].join(' ')} --help'.\n`);
-      return flagErrorStatus;
-    }
-    if (error instanceof CommanderError && flagErrorCodes.has(error.code) && program !== undefined) {
+    // Commander has written its own flag errors; this one is ours to write.
+    if (error instanceof InvalidBooleanFlag) io.stderr.write(`${error.message}\n`);
+    if ((error instanceof InvalidBooleanFlag || (error instanceof CommanderError && flagErrorCodes.has(error.code))) && program !== undefined) {
       io.stderr.write(`See '${['tsbuild', ...commandPath(program, argv)].join(' ')} --help'.\n`);
       return flagErrorStatus;
     }
