@@ -1,6 +1,8 @@
+import { constants as osConstants } from 'node:os';
 import { Writable } from 'node:stream';
 import { createProgram, runCli } from './program.js';
 import { setStartup, type Startup } from './startup.js';
+import { outputClosed } from './output-closed.js';
 
 /**
  * The CLI as a process runs it, with its standard streams, for the commands registered before
@@ -8,15 +10,23 @@ import { setStartup, type Startup } from './startup.js';
  */
 export async function main(argv: readonly string[], loaded?: Startup): Promise<number> {
   if (loaded !== undefined) setStartup(loaded);
-  // A reader that stops early (`tsbuild images | head -1`) is not an error of ours.
+  const command: { status?: number } = {};
+  // A reader that stops early (`tsbuild images | head -1`) is not an error of ours once the
+  // command is done. Before that, the command ends as a Go program such as docker does, by
+  // SIGPIPE (141), after a build has canceled its steps (the stream's later errors are the same
+  // closed reader).
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
-      throw error;
+      if (error.code !== 'EPIPE') throw error;
+      if (command.status !== undefined) process.exit(command.status);
+      if (!outputClosed()) process.exit(brokenPipeStatus);
     });
   }
-  return runCli(argv, { stdout: process.stdout, stderr: process.stderr, isTty: process.stderr.isTTY === true });
+  command.status = await runCli(argv, { stdout: process.stdout, stderr: process.stderr, isTty: process.stderr.isTTY === true });
+  return command.status;
 }
+
+const brokenPipeStatus = 128 + osConstants.signals.SIGPIPE;
 
 /**
  * Loads and sets up the module of every registered command without running any, so that the

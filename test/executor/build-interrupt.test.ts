@@ -1,7 +1,7 @@
 /**
  * A build stopped by the user or killed: SIGINT and SIGTERM cancel it as docker build's Ctrl-C
  * does (the running command killed, nothing left mounted, no image named, 128 + the signal's
- * number); SIGKILL leaves no step's command running with no one to wait for it. And an image
+ * number), as does a reader of the progress that goes away (141); SIGKILL leaves no step's command running with no one to wait for it. And an image
  * whose /etc/passwd never ends or never opens does not hang the next step's start.
  */
 import { spawn } from 'node:child_process';
@@ -70,6 +70,18 @@ describe.runIf(isRoot)('a build interrupted or killed', () => {
     expect(await processesWith(`sleep ${seconds}`)).toEqual([]);
     expect(await mountsUnder(fx.root)).toEqual([]);
     expect(await fx.store.resolveReference(`docker.io/library/interrupted:${seconds}`)).toBeUndefined();
+  }, 120_000);
+
+  it('cancels when the reader of its progress goes away, and ends as SIGPIPE ends docker (141)', async () => {
+    const dir = await fx.context('reader-gone', { Dockerfile: ['FROM busybox', 'RUN while :; do echo tick-735; sleep 0.1; done'].join('\n') });
+    const child = spawn(process.execPath, [bin, 'build', '--root', fx.root, '--progress', 'plain', '--no-cache', '-t', 'interrupted:reader-gone', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    expect(await until(async () => (await processesWith('tick-735')).length > 0, 60_000)).toBe(true);
+    child.stderr?.destroy();
+    expect(await exited).toBe(141);
+    expect(await processesWith('tick-735')).toEqual([]);
+    expect(await mountsUnder(fx.root)).toEqual([]);
+    expect(await fx.store.resolveReference('docker.io/library/interrupted:reader-gone')).toBeUndefined();
   }, 120_000);
 
   it("kills the step's command with the build on SIGKILL", async () => {

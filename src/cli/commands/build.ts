@@ -17,6 +17,7 @@ import { addInsecureRegistryOption, collect, keyValueMap } from '../common-optio
 import { parseAllow, parseSecrets, parseSsh } from './build-secrets.js';
 import { addSandboxOptions, sandboxOptionsOf, type SandboxFlags } from './build-sandbox-options.js';
 import { parseAnnotations, writeImageOutput, writeMetadataFile } from './build-export.js';
+import { onOutputClosed } from '../output-closed.js';
 import { addCacheOptions, planBuildCache, withInlineCacheArg, type CacheFlags } from './build-cache-options.js';
 
 interface BuildOptions extends CacheFlags, SandboxFlags {
@@ -308,14 +309,21 @@ const interruptSignals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHU
  * build ends with 128 + the signal's number. A second signal, or one after the steps (an
  * export, a push), ends the process at once, by the signal; the store is safe from that as
  * from a kill, and a running step's command dies with the process (the runtime-shim's
- * parent-death signal).
+ * parent-death signal). A reader of the progress that goes away (EPIPE) cancels them too.
  */
 function watchInterrupts(): { readonly signal: AbortSignal; buildDone(): void; exitStatus(): number; stop(): void } {
   const controller = new AbortController();
   let building = true;
   let received: NodeJS.Signals | undefined;
   const statusOf = (signal: NodeJS.Signals): number => 128 + osConstants.signals[signal];
+  // A closed progress reader cancels the steps as a signal does, and ends the build with the
+  // status SIGPIPE gives a Go client; after the steps, main ends the process with that status.
+  const stopWatchingOutput = onOutputClosed(() => {
+    received ??= 'SIGPIPE';
+    controller.abort();
+  });
   const stop = (): void => {
+    stopWatchingOutput();
     for (const signal of interruptSignals) process.off(signal, onSignal);
   };
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -333,6 +341,7 @@ function watchInterrupts(): { readonly signal: AbortSignal; buildDone(): void; e
     signal: controller.signal,
     buildDone: () => {
       building = false;
+      stopWatchingOutput();
     },
     exitStatus: () => statusOf(received ?? 'SIGINT'),
     stop,
