@@ -18,6 +18,28 @@ export function userArguments(command: Command): readonly string[] {
 }
 
 /**
+ * docker's group forms of a top-level command (`image ls` is `images`, `container rm` is `rm`):
+ * everything after GROUP NAME goes to COMMAND as given, --help included, then `appended`.
+ * `shownAs` is the command the help names, where COMMAND is a hidden variant of it.
+ */
+export function delegateCommand(group: Command, io: CliIo, name: string, aliases: readonly string[], command: string, { appended = [], shownAs = command }: { appended?: readonly string[]; shownAs?: string } = {}): void {
+  group
+    .command(name)
+    .aliases(aliases)
+    .description(`the same as \`tsbuild ${shownAs}\``)
+    .argument('[arguments...]')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(async (_arguments: string[], _options: unknown, self: Command) => {
+      const given = userArguments(self);
+      const rest = [...given.slice(given.indexOf(group.name()) + 2), ...appended];
+      const delegate = await createProgram(io, [command, ...rest]);
+      await delegate.parseAsync([command, ...rest], { from: 'user' });
+    });
+}
+
+/**
  * Commands add themselves here from src/cli/commands/index.ts, by name and loaded on demand:
  * a run imports only the module of the command it runs (the registry client, the store and
  * the parser's lexer each take tens of milliseconds to load, which a cold start would pay).

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { runCliCaptured } from '../helpers/run-cli.js';
@@ -116,6 +116,22 @@ describe('image commands', () => {
     expect(await run(['inspect', '--type', 'volume', 'busybox', '--root', root])).toMatchObject({ status: 1, stderr: 'error: get busybox: no such volume\n' });
     expect(await run(['inspect', '--type', 'network', '-f', '{{.Name}}', 'busybox', 'none', '--root', root])).toMatchObject({ status: 1, stdout: 'none\n', stderr: 'error: network busybox not found\n' });
     expect(await run(['inspect', '--type', 'bogus', 'busybox', '--root', root])).toMatchObject({ status: 1, stderr: 'error: "bogus" is not a valid value for --type\n' });
+  });
+
+  it("builds through docker's `image build` and `builder build` as through `build`", async () => {
+    const context = join(dir, 'context');
+    await mkdir(context);
+    await writeFile(join(context, 'Dockerfile'), 'FROM busybox\nLABEL made=by-group-form\n');
+    const direct = await run(['build', '-q', '-t', 'direct', '--root', root, context]);
+    expect(direct.status).toBe(0);
+    expect(direct.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    for (const group of ['image', 'builder']) {
+      const built = await run([group, 'build', '-q', '-t', `via-${group}`, '--root', root, context]);
+      expect(built).toMatchObject({ status: 0, stdout: direct.stdout });
+      const labels = await run(['image', 'inspect', '-f', '{{.Id}} {{.Config.Labels.made}}', '--root', root, `via-${group}`]);
+      expect(labels.stdout).toBe(`${direct.stdout.trim()} by-group-form\n`);
+    }
+    expect((await run(['builder', 'build', '--help'])).stdout).toMatch(/^Usage: tsbuild build /);
   });
 
   it('inspects through Go templates as docker -f does: index, range, if, len, json, printf', async () => {

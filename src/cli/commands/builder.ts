@@ -14,6 +14,7 @@ import { registerInfo } from './system-info.js';
 import { defineDf } from './system-df.js';
 import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
+import { delegateCommand } from '../program.js';
 import { collect } from '../common-options.js';
 import { answeredYes, confirmationQuestion, confirmRemoval } from '../prompt.js';
 
@@ -54,6 +55,7 @@ async function confirm(io: CliIo, what: string): Promise<boolean> {
 
 export function registerBuilder(program: Command, io: CliIo): void {
   const builder = program.command('builder').description('manage the build cache');
+  delegateCommand(builder, io, 'build', [], 'build');
   addRootOption(
     builder
       .command('prune')

@@ -59,7 +59,7 @@ import { listImages, type Store } from '../../store/index.js';
 import { compareNatural, dockerTable, formatBytes, formatCreatedSince, formatGoTime, humanDuration, topTable } from '../format.js';
 import { formatListTemplate, nilSlice, sortedKeys } from '../go-template.js';
 import { ExitError, type CliIo } from '../io.js';
-import { createProgram, userArguments } from '../program.js';
+import { delegateCommand } from '../program.js';
 import { containersOnUserNetwork, runInMonitorNamespaces, runInUserNamespace } from '../rootless.js';
 import { printInspected } from './inspect-output.js';
 import { builtinId, endpointId } from './network.js';
@@ -1342,23 +1342,7 @@ const containerCommands: ReadonlyArray<readonly [name: string, aliases: readonly
 
 export function registerContainer(program: Command, io: CliIo): void {
   const group = program.command('container').description('manage containers');
-  for (const [name, aliases, command] of containerCommands) {
-    group
-      .command(name)
-      .aliases(aliases)
-      .description(`the same as \`tsbuild ${command === 'container-inspect' ? 'inspect' : command}\``)
-      .argument('[arguments...]')
-      .helpOption(false)
-      .allowUnknownOption()
-      .allowExcessArguments()
-      .action(async (_arguments: string[], _options: unknown, self: Command) => {
-        const given = userArguments(self);
-        const at = given.indexOf('container');
-        const rest = given.slice(at + 2);
-        const delegate = await createProgram(io, [command, ...rest]);
-        await delegate.parseAsync([command, ...rest], { from: 'user' });
-      });
-  }
+  for (const [name, aliases, command] of containerCommands) delegateCommand(group, io, name, aliases, command, { shownAs: command === 'container-inspect' ? 'inspect' : command });
   definePrune(group, io);
 }
 

@@ -5,7 +5,7 @@ import { formatBytes } from '../format.js';
 import type { CliIo } from '../io.js';
 import { collect } from '../common-options.js';
 import { confirmationQuestion, confirmRemoval } from '../prompt.js';
-import { createProgram, userArguments } from '../program.js';
+import { delegateCommand } from '../program.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
 /** A Go duration (`10m`, `1h30m`, `0`), or a whole number of seconds. In milliseconds. */
@@ -50,6 +50,7 @@ function pruneSelection(terms: readonly string[]): ((image: PruneCandidate) => b
 
 /** docker's `image SUBCOMMAND` names for the top-level commands: `image ls` is `images`. */
 const dockerImageCommands: ReadonlyArray<readonly [name: string, command: string, aliases: readonly string[]]> = [
+  ['build', 'build', []],
   ['ls', 'images', ['list']],
   ['rm', 'rmi', ['remove']],
   ['inspect', 'inspect', []],
@@ -65,22 +66,8 @@ const dockerImageCommands: ReadonlyArray<readonly [name: string, command: string
 export function registerImage(program: Command, io: CliIo): void {
   const image = program.command('image').description('manage images in the store');
   for (const [name, command, aliases] of dockerImageCommands) {
-    image
-      .command(name)
-      .aliases(aliases)
-      .description(`the same as \`tsbuild ${command}\``)
-      .argument('[arguments...]')
-      // Everything after the name goes to the command as given, --help included.
-      .helpOption(false)
-      .allowUnknownOption()
-      .allowExcessArguments()
-      .action(async (_arguments: string[], _options: unknown, self: Command) => {
-        const given = userArguments(self);
-        // `image inspect` is about images only (`inspect` takes a container of that name first).
-        const rest = [...given.slice(given.indexOf('image') + 2), ...(command === 'inspect' ? ['--type', 'image'] : [])];
-        const delegate = await createProgram(io, [command, ...rest]);
-        await delegate.parseAsync([command, ...rest], { from: 'user' });
-      });
+    // `image inspect` is about images only (`inspect` takes a container of that name first).
+    delegateCommand(image, io, name, aliases, command, command === 'inspect' ? { appended: ['--type', 'image'] } : {});
   }
   addRootOption(
     image
