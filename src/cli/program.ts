@@ -19,7 +19,8 @@ export function userArguments(command: Command): readonly string[] {
 
 /**
  * docker's group forms of a top-level command (`image ls` is `images`, `container rm` is `rm`):
- * everything after GROUP NAME goes to COMMAND as given, --help included, then `appended`.
+ * everything after GROUP NAME goes to COMMAND (a command and its subcommand, space-separated)
+ * as given, --help included, then `appended`.
  * `shownAs` is the command the help names, where COMMAND is a hidden variant of it.
  */
 export function delegateCommand(group: Command, io: CliIo, name: string, aliases: readonly string[], command: string, { appended = [], shownAs = command }: { appended?: readonly string[]; shownAs?: string } = {}): void {
@@ -33,9 +34,9 @@ export function delegateCommand(group: Command, io: CliIo, name: string, aliases
     .allowExcessArguments()
     .action(async (_arguments: string[], _options: unknown, self: Command) => {
       const given = userArguments(self);
-      const rest = [...given.slice(given.indexOf(group.name()) + 2), ...appended];
-      const delegate = await createProgram(io, [command, ...rest]);
-      await delegate.parseAsync([command, ...rest], { from: 'user' });
+      const argv = [...command.split(' '), ...given.slice(given.indexOf(group.name()) + 2), ...appended];
+      const delegate = await createProgram(io, argv);
+      await delegate.parseAsync(argv, { from: 'user' });
     });
 }
 

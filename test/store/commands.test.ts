@@ -118,20 +118,22 @@ describe('image commands', () => {
     expect(await run(['inspect', '--type', 'bogus', 'busybox', '--root', root])).toMatchObject({ status: 1, stderr: 'error: "bogus" is not a valid value for --type\n' });
   });
 
-  it("builds through docker's `image build` and `builder build` as through `build`", async () => {
+  it("builds through docker's `image build`, `builder build` and buildx's `build` as through `build`", async () => {
     const context = join(dir, 'context');
     await mkdir(context);
     await writeFile(join(context, 'Dockerfile'), 'FROM busybox\nLABEL made=by-group-form\n');
     const direct = await run(['build', '-q', '-t', 'direct', '--root', root, context]);
     expect(direct.status).toBe(0);
     expect(direct.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
-    for (const group of ['image', 'builder']) {
-      const built = await run([group, 'build', '-q', '-t', `via-${group}`, '--root', root, context]);
+    for (const [group, command] of [['image', 'build'], ['builder', 'build'], ['buildx', 'build'], ['buildx', 'b']] as const) {
+      const built = await run([group, command, '-q', '-t', `via-${group}`, '--root', root, context]);
       expect(built).toMatchObject({ status: 0, stdout: direct.stdout });
       const labels = await run(['image', 'inspect', '-f', '{{.Id}} {{.Config.Labels.made}}', '--root', root, `via-${group}`]);
       expect(labels.stdout).toBe(`${direct.stdout.trim()} by-group-form\n`);
     }
     expect((await run(['builder', 'build', '--help'])).stdout).toMatch(/^Usage: tsbuild build /);
+    expect((await run(['buildx', 'prune', '--help'])).stdout).toMatch(/^Usage: tsbuild builder prune /);
+    expect(await run(['buildx', 'prune', '-f', '--root', root])).toMatchObject({ status: 0, stdout: expect.stringMatching(/^Total reclaimed space: /m) as unknown });
   });
 
   it('inspects through Go templates as docker -f does: index, range, if, len, json, printf', async () => {

@@ -22,6 +22,7 @@ registerCommands({
   run: async () => (await import('./run.js')).registerRun,
   volume: async () => (await import('./volume.js')).registerVolume,
   builder: async () => (await import('./builder.js')).registerBuilder,
+  buildx: async () => (await import('./builder.js')).registerBuildx,
   system: async () => (await import('./builder.js')).registerSystem,
   create: async () => (await import('./containers.js')).registerCreate,
   start: async () => (await import('./containers.js')).registerStart,
