@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { goJson } from '../../src/common/index.js';
+import { goCompact, goIndent, goJson, goStruct } from '../../src/common/index.js';
 
 describe('goJson', () => {
   it('escapes what Go escapes in strings beyond JSON.stringify', () => {
@@ -22,5 +22,25 @@ describe('goJson', () => {
 
   it('keeps a plain object’s keys in order and leaves out undefined members', () => {
     expect(goJson({ b: 1, a: [true, null, undefined], c: undefined, d: { z: '&', y: new Map([['k', {}]]) } })).toBe('{"b":1,"a":[true,null,null],"d":{"z":"\\u0026","y":{"k":{}}}}');
+  });
+});
+
+describe('goIndent, goCompact and goStruct', () => {
+  it('indents as json.Indent: tokens kept byte for byte, empty containers compact, space before dropped and after kept', () => {
+    const raw = ' {"a":[1,2.50,{}],"b":{"c":"x\\u003c \\" ,:{}[]","d":[]},"e":true}\n';
+    expect(goIndent(raw, '', '\t')).toBe('{\n\t"a": [\n\t\t1,\n\t\t2.50,\n\t\t{}\n\t],\n\t"b": {\n\t\t"c": "x\\u003c \\" ,:{}[]",\n\t\t"d": []\n\t},\n\t"e": true\n}\n');
+    expect(goIndent('{"a":1}', '>', '   ')).toBe('{\n>   "a": 1\n>}');
+  });
+
+  it('compacts as encoding/json does a MarshalJSON result: space out, HTML characters escaped in strings only', () => {
+    expect(goCompact('{ "a&b" : [ 1 , "<x> & y" ] ,\n "c":"\\"<"}')).toBe('{"a\\u0026b":[1,"\\u003cx\\u003e \\u0026 y"],"c":"\\"\\u003c"}');
+  });
+
+  it('writes a struct under its json tags, its Go field names left for templates', () => {
+    const value = goStruct({ MediaType: 'm', Size: 3, Platform: goStruct({ OSVersion: '10', Variant: undefined }, { OSVersion: 'os.version', Variant: 'variant' }) }, { MediaType: 'mediaType', Size: 'size', Platform: 'platform' });
+    expect(value.MediaType).toBe('m');
+    expect(goJson(value)).toBe('{"mediaType":"m","size":3,"platform":{"os.version":"10"}}');
+    // A copy of its members is a plain object again.
+    expect(goJson({ ...value })).toBe('{"MediaType":"m","Size":3,"Platform":{"os.version":"10"}}');
   });
 });

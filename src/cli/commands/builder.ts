@@ -78,16 +78,6 @@ export function registerBuilder(program: Command, io: CliIo): void {
   });
 }
 
-/**
- * `buildx build` and `buildx prune`, as CI scripts written for docker's buildx plugin call them:
- * every builder name is this one (see build --builder).
- */
-export function registerBuildx(program: Command, io: CliIo): void {
-  const buildx = program.command('buildx').description("docker buildx's forms: build (b), prune");
-  delegateCommand(buildx, io, 'build', ['b'], 'build');
-  delegateCommand(buildx, io, 'prune', [], 'builder prune');
-}
-
 /** The manifests of the store's containers' images, which no prune takes from under them. */
 async function containersManifests(store: Store): Promise<Digest[]> {
   return (await listContainerRecords(store)).map((record) => record.image.manifest);

@@ -1,0 +1,160 @@
+/**
+ * `manifest inspect` and `buildx imagetools inspect` against a real registry: an OCI image, a
+ * Docker one, and an index naming the first twice, printed as docker 26 and buildx 0.13 print
+ * them (their layouts were taken from those tools on the same documents).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCliCaptured } from '../helpers/run-cli.js';
+import { openStore } from '../../src/store/index.js';
+import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { writeRandomImage, type RandomImage } from '../helpers/registry-image.js';
+
+let registry: TestRegistry;
+let scratch: string;
+let oci: RandomImage;
+let docker: RandomImage;
+let ociBytes: Buffer;
+let indexBytes: Buffer;
+let indexDigest: string;
+
+const run = runCliCaptured;
+
+async function manifestBytes(path: string, reference: string): Promise<Buffer> {
+  const response = await fetch(`${registry.url}/v2/${path}/manifests/${reference}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' } });
+  return Buffer.from(await response.arrayBuffer());
+}
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'tsbuild-manifest-inspect-'));
+  registry = await startRegistry();
+  const root = join(scratch, 'root');
+  const store = await openStore({ root });
+  oci = await writeRandomImage(store, { name: `${registry.host}/tools/app:oci`, layerSizes: [2000] });
+  docker = await writeRandomImage(store, { name: `${registry.host}/tools/app:docker`, layerSizes: [3000], docker: true });
+  for (const tag of ['oci', 'docker']) expect((await run(['push', '--root', root, `${registry.host}/tools/app:${tag}`])).status).toBe(0);
+  ociBytes = await manifestBytes('tools/app', 'oci');
+  const entry = { mediaType: oci.manifest.mediaType, digest: oci.manifest.digest, size: oci.manifest.size };
+  indexBytes = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        { ...entry, platform: { architecture: 'amd64', os: 'linux' } },
+        { ...entry, annotations: { b: '2', a: '1 <&>' }, platform: { architecture: 'arm', os: 'linux', variant: 'v7', 'os.version': '10.0', 'os.features': ['x', 'y'] } },
+      ],
+      annotations: { 'org.example': 'z' },
+    }),
+  );
+  indexDigest = `sha256:${createHash('sha256').update(indexBytes).digest('hex')}`;
+  const put = await fetch(`${registry.url}/v2/tools/app/manifests/multi`, { method: 'PUT', headers: { 'content-type': 'application/vnd.oci.image.index.v1+json' }, body: indexBytes });
+  expect(put.status).toBe(201);
+}, 120_000);
+
+afterAll(async () => {
+  await registry.stop();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+describe('manifest inspect', () => {
+  it('prints an image manifest as fetched, indented by tabs in its own key order', async () => {
+    const result = await run(['manifest', 'inspect', '--insecure', `${registry.host}/tools/app:oci`]);
+    expect(result).toMatchObject({ status: 0, stderr: '' });
+    expect(result.stdout).toBe(`${JSON.stringify(JSON.parse(ociBytes.toString()), null, '\t')}\n`);
+  });
+
+  it('with -v, the reference, descriptor with the config’s platform, raw bytes and the manifest under its schema’s name', async () => {
+    for (const [tag, image, member] of [
+      ['oci', oci, 'OCIManifest'],
+      ['docker', docker, 'SchemaV2Manifest'],
+    ] as const) {
+      const result = await run(['manifest', 'inspect', '-v', `${registry.host}/tools/app:${tag}`]);
+      expect(result.status).toBe(0);
+      const raw = await manifestBytes('tools/app', tag);
+      const expected = {
+        Ref: `${registry.host}/tools/app:${tag}`,
+        Descriptor: { mediaType: image.manifest.mediaType, digest: image.manifest.digest, size: image.manifest.size, platform: { architecture: 'amd64', os: 'linux' } },
+        Raw: raw.toString('base64'),
+        [member]: JSON.parse(raw.toString()) as unknown,
+      };
+      expect(result.stdout).toBe(`${JSON.stringify(expected, null, '\t')}\n`);
+    }
+  });
+
+  it('prints an index as docker assembles one from the manifests it names: three-space indents, each entry’s platform, no annotations', async () => {
+    const result = await run(['manifest', 'inspect', `${registry.host}/tools/app:multi`]);
+    expect(result.status).toBe(0);
+    const entry = { mediaType: oci.manifest.mediaType, size: oci.manifest.size, digest: oci.manifest.digest };
+    const expected = {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        { ...entry, platform: { architecture: 'amd64', os: 'linux' } },
+        { ...entry, platform: { architecture: 'arm', os: 'linux', 'os.version': '10.0', 'os.features': ['x', 'y'], variant: 'v7' } },
+      ],
+    };
+    expect(result.stdout).toBe(`${JSON.stringify(expected, null, 3)}\n`);
+    const verbose = JSON.parse((await run(['manifest', 'inspect', '-v', `${registry.host}/tools/app:multi`])).stdout) as { Ref: string; Descriptor: { platform: unknown } }[];
+    expect(verbose.map((item) => item.Ref)).toEqual([`${registry.host}/tools/app:multi@${oci.manifest.digest}`, `${registry.host}/tools/app:multi@${oci.manifest.digest}`]);
+    expect(verbose[1]?.Descriptor.platform).toEqual({ architecture: 'arm', os: 'linux', 'os.version': '10.0', 'os.features': ['x', 'y'], variant: 'v7' });
+  });
+
+  it('says there is no such manifest for a missing tag, digest or repository, and exits 1', async () => {
+    for (const reference of [`${registry.host}/tools/app:nosuch`, `${registry.host}/tools/none:latest`, `${registry.host}/tools/app@sha256:${'0'.repeat(64)}`]) {
+      expect(await run(['manifest', 'inspect', reference])).toMatchObject({ status: 1, stdout: '', stderr: `no such manifest: ${reference}\n` });
+    }
+  });
+});
+
+describe('buildx imagetools inspect', () => {
+  it('prints the name, media type and digest, and for an index each manifest it names', async () => {
+    const single = await run(['buildx', 'imagetools', 'inspect', `${registry.host}/tools/app:oci`]);
+    expect(single.stdout).toBe(`Name:      ${registry.host}/tools/app:oci\nMediaType: ${oci.manifest.mediaType}\nDigest:    ${oci.manifest.digest}\n`);
+    const multi = await run(['buildx', 'imagetools', 'inspect', `${registry.host}/tools/app:multi`]);
+    const name = `${registry.host}/tools/app:multi@${oci.manifest.digest}`;
+    expect(multi.stdout).toBe(
+      [
+        `Name:      ${registry.host}/tools/app:multi`,
+        'MediaType: application/vnd.oci.image.index.v1+json',
+        `Digest:    ${indexDigest}`,
+        '           ',
+        'Manifests: ',
+        `  Name:        ${name}`,
+        `  MediaType:   ${oci.manifest.mediaType}`,
+        '  Platform:    linux/amd64',
+        '               ',
+        `  Name:        ${name}`,
+        `  MediaType:   ${oci.manifest.mediaType}`,
+        '  Platform:    linux/arm/v7',
+        '  OSVersion:   10.0',
+        '  OSFeatures:  x, y',
+        '  Annotations: ',
+        '    a: 1 <&>',
+        '    b: 2',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('prints the bytes as fetched with --raw, and fills --format templates with the manifest and the image config', async () => {
+    const raw = await run(['buildx', 'imagetools', 'inspect', '--raw', `${registry.host}/tools/app:multi`]);
+    expect(raw.stdout).toBe(indexBytes.toString());
+    const manifest = await run(['buildx', 'imagetools', 'inspect', '--format', '{{json .Manifest}}', `${registry.host}/tools/app:oci`]);
+    expect(manifest.stdout).toBe(JSON.stringify({ mediaType: oci.manifest.mediaType, digest: oci.manifest.digest, size: oci.manifest.size }, null, 2));
+    const fields = await run(['buildx', 'imagetools', 'inspect', '--format', '{{.Name}} {{.Image.Architecture}} {{json .Image.Config.Env}} {{.Image.RootFS.Type}}', `${registry.host}/tools/app:oci`]);
+    expect(fields.stdout).toBe(`${registry.host}/tools/app:oci amd64 [\n  "PATH=/bin"\n] layers`);
+    const entries = await run(['buildx', 'imagetools', 'inspect', '--format', '{{range .Manifest.Manifests}}{{.Platform.Architecture}} {{end}}', `${registry.host}/tools/app:multi`]);
+    expect(entries.stdout).toBe('amd64 arm ');
+    const whole = JSON.parse((await run(['buildx', 'imagetools', 'inspect', '--format', '{{json .}}', `${registry.host}/tools/app:multi`])).stdout) as Record<string, unknown>;
+    expect(Object.keys(whole)).toEqual(['name', 'manifest', 'image']);
+    expect(Object.keys(whole['image'] as object)).toEqual(['linux/amd64', 'linux/arm/v7']);
+    expect(Object.keys(whole['manifest'] as object)).toEqual(['schemaVersion', 'mediaType', 'digest', 'size', 'manifests', 'annotations']);
+  });
+
+  it('says a missing image is not found, and exits 1', async () => {
+    expect(await run(['buildx', 'imagetools', 'inspect', `${registry.host}/tools/app:nosuch`])).toMatchObject({ status: 1, stdout: '', stderr: `ERROR: ${registry.host}/tools/app:nosuch: not found\n` });
+  });
+});
