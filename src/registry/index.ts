@@ -12,6 +12,9 @@ export {
 } from './credentials.js';
 export { login, verifyCredentials, type LoginOptions } from './login.js';
 export { pull, type PullOptions, type PullResult } from './pull.js';
+export { copyRemoteDocument } from './copy.js';
+export { putManifest } from './push.js';
+export { parseDocument } from './manifest.js';
 export { push, type PushOptions, type PushResult } from './push.js';
 export type { BlobPhase, BlobProgress, ManifestProgress, ProgressEvent, ProgressListener } from './progress.js';
 export { redactUrl } from './redact.js';

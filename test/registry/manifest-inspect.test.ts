@@ -158,3 +158,59 @@ describe('buildx imagetools inspect', () => {
     expect(await run(['buildx', 'imagetools', 'inspect', `${registry.host}/tools/app:nosuch`])).toMatchObject({ status: 1, stdout: '', stderr: `ERROR: ${registry.host}/tools/app:nosuch: not found\n` });
   });
 });
+
+describe('buildx imagetools create', () => {
+  const platform = { architecture: 'amd64', os: 'linux' };
+
+  it('makes an OCI index of images, each with its config’s platform, shown by --dry-run as buildx marshals it', async () => {
+    const result = await run(['buildx', 'imagetools', 'create', '--dry-run', '-t', `${registry.host}/tools/app:x`, `${registry.host}/tools/app:oci`, `${registry.host}/tools/app:docker`, oci.manifest.digest]);
+    expect(result.status).toBe(0);
+    const descriptor = (image: RandomImage): object => ({ mediaType: image.manifest.mediaType, digest: image.manifest.digest, size: image.manifest.size, platform });
+    // The bare digest names the OCI image again: it is listed once.
+    expect(result.stdout).toBe(`${JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [descriptor(oci), descriptor(docker)] }, null, 2)}\n`);
+    const dockerOnly = JSON.parse((await run(['buildx', 'imagetools', 'create', '--dry-run', `${registry.host}/tools/app:docker`])).stdout) as { mediaType: string };
+    expect(dockerOnly.mediaType).toBe('application/vnd.docker.distribution.manifest.list.v2+json');
+    // One index and nothing to add: kept byte for byte.
+    expect((await run(['buildx', 'imagetools', 'create', '--dry-run', `${registry.host}/tools/app:multi`])).stdout).toBe(`${indexBytes.toString()}\n`);
+    const annotated = JSON.parse((await run(['buildx', 'imagetools', 'create', '--dry-run', '--annotation', 'index:org.example.b=2', '--annotation', 'index:org.example.a=<1>', `${registry.host}/tools/app:multi`])).stdout) as { annotations: object; manifests: { annotations?: object; platform: object }[] };
+    expect(annotated.annotations).toEqual({ 'org.example.a': '<1>', 'org.example.b': '2' });
+    // The index names one manifest twice: once in the new one, the later entry's platform and annotations merged in.
+    expect(annotated.manifests).toHaveLength(1);
+    expect(annotated.manifests[0]?.annotations).toEqual({ a: '1 <&>', b: '2' });
+    expect(annotated.manifests[0]?.platform).toEqual({ architecture: 'arm', os: 'linux', 'os.version': '10.0', 'os.features': ['x', 'y'], variant: 'v7' });
+  });
+
+  it('pushes the index under every tag, copying sources from other repositories and registries first', async () => {
+    const other = await startRegistry();
+    try {
+      const targets = [`${registry.host}/other/multi:1`, `${other.host}/far/multi:2`];
+      const dry = await run(['buildx', 'imagetools', 'create', '--dry-run', `${registry.host}/tools/app:oci`, `${registry.host}/tools/app:docker`]);
+      const result = await run(['buildx', 'imagetools', 'create', ...targets.flatMap((target) => ['-t', target]), `${registry.host}/tools/app:oci`, `${registry.host}/tools/app:docker`]);
+      expect(result.status).toBe(0);
+      const digest = `sha256:${createHash('sha256').update(dry.stdout.slice(0, -1)).digest('hex')}`;
+      expect(result.stderr).toContain(`#1 [internal] pushing ${targets[0] ?? ''}\n`);
+      expect(result.stderr).toContain(`copying ${docker.manifest.digest} from ${registry.host}/tools/app:docker to ${targets[1] ?? ''}\n`);
+      expect(result.stderr).toContain(`pushing ${digest} to ${targets[1] ?? ''}\n`);
+      for (const target of targets) {
+        const inspected = await run(['buildx', 'imagetools', 'inspect', '--raw', target]);
+        expect(inspected.stdout).toBe(dry.stdout.slice(0, -1));
+        // Every manifest, config and layer is in the target repository: a pull of it into a fresh store works.
+        const root = join(scratch, `pulled-${target.replace(/[^a-z0-9]/gi, '-')}`);
+        const pulled = await run(['pull', '--root', root, target]);
+        expect(pulled.status).toBe(0);
+        expect(pulled.stdout).toContain(`Digest: ${digest}\n`);
+        const layers = await run(['image', 'inspect', '-f', '{{json .RootFS.Layers}}', '--root', root, target]);
+        expect(layers.status).toBe(0);
+      }
+    } finally {
+      await other.stop();
+    }
+  }, 60_000);
+
+  it("refuses what buildx refuses, in its words", async () => {
+    expect(await run(['buildx', 'imagetools', 'create', `${registry.host}/tools/app:oci`])).toMatchObject({ status: 1, stderr: "ERROR: can't push with no tags specified, please set --tag or --dry-run\n" });
+    expect(await run(['buildx', 'imagetools', 'create', '--dry-run', '--annotation', 'a=b', `${registry.host}/tools/app:oci`])).toMatchObject({ status: 1, stderr: 'ERROR: "" annotations are not supported yet\n' });
+    expect(await run(['buildx', 'imagetools', 'create', '--dry-run', '--annotation', 'manifest-descriptor:a=b', `${registry.host}/tools/app:oci`])).toMatchObject({ status: 1, stderr: 'ERROR: "manifest-descriptor" annotations are invalid while creating an image\n' });
+    expect(await run(['buildx', 'imagetools', 'create', '--dry-run', `${registry.host}/tools/app:gone`])).toMatchObject({ status: 1, stderr: `ERROR: ${registry.host}/tools/app:gone: not found\n` });
+  });
+});

@@ -5,11 +5,11 @@
  */
 import type { Command } from 'commander';
 import pLimit from 'p-limit';
-import { TsbuildError, goCompact, goIndent, goJson, goStruct, parseReference, formatReference, type Descriptor, type ImageReference } from '../../common/index.js';
-import { fetchDocument, fetchSmallBlob, type FetchedDocument, type RegistryClient } from '../../registry/index.js';
+import { TsbuildError, goCompact, goIndent, goJson, goStruct, parseReference, formatReference, type Descriptor, type Digest, type ImageReference } from '../../common/index.js';
+import { copyRemoteDocument, fetchDocument, fetchSmallBlob, parseDocument, putManifest, type FetchedDocument, type RegistryClient } from '../../registry/index.js';
 import { ExitError, type CliIo } from '../io.js';
 import { parseGoTemplate } from '../go-template.js';
-import { addInsecureRegistryOption, registryClient } from './registry-options.js';
+import { addInsecureRegistryOption, collect, registryClient } from './registry-options.js';
 
 /** An image config is small; a larger blob named as one is refused rather than read. */
 const configLimit = 8 * 1024 * 1024;
@@ -309,6 +309,116 @@ async function imagetoolsInspect(io: CliIo, image: string, options: { raw?: bool
   }
 }
 
+/** buildx's annotation types: `index:` sets the new index's; the others it refuses here, each in its words. */
+function indexAnnotations(values: readonly string[]): Map<string, string> {
+  const annotations = new Map<string, string>();
+  for (const value of values) {
+    const eq = value.indexOf('=');
+    if (eq < 0) throw new TsbuildError('INVALID_ARGUMENT', `invalid annotation ${JSON.stringify(value)}: expected KEY=VALUE`);
+    const key = value.slice(0, eq);
+    const typed = /^(index|manifest|index-descriptor|manifest-descriptor)(?:\[[^\]]*\])?:(.*)$/s.exec(key);
+    const type = typed?.[1] ?? '';
+    if (type === 'index-descriptor' || type === 'manifest-descriptor') throw new TsbuildError('INVALID_ARGUMENT', `"${type}" annotations are invalid while creating an image`);
+    if (type !== 'index') throw new TsbuildError('INVALID_ARGUMENT', `"${type}" annotations are not supported yet`);
+    annotations.set(typed?.[2] ?? '', value.slice(eq + 1));
+  }
+  return annotations;
+}
+
+interface CreateSource {
+  readonly reference: ImageReference;
+  readonly document: FetchedDocument;
+}
+
+/**
+ * The index buildx's `imagetools create` makes of SOURCES: every manifest they are or name, once
+ * each (a later one's platform and annotations merged into an earlier of the same digest), an
+ * image's platform taken from its config; a Docker manifest list when all are Docker manifests,
+ * else an OCI index; indented by two spaces, as buildx marshals it. One index with nothing
+ * added is kept as it is.
+ */
+async function combine(client: RegistryClient, sources: readonly CreateSource[], annotations: ReadonlyMap<string, string>): Promise<Buffer> {
+  const only = sources[0];
+  if (sources.length === 1 && only !== undefined && only.document.kind === 'index' && annotations.size === 0) return only.document.bytes;
+  const entries: { descriptor: Descriptor; platform?: unknown; annotations: Map<string, string> }[] = [];
+  const byDigest = new Map<string, (typeof entries)[number]>();
+  const add = (descriptor: Descriptor, platform: unknown, annotationsOf: Readonly<Record<string, string>> | undefined): void => {
+    const known = byDigest.get(descriptor.digest);
+    if (known === undefined) {
+      const entry = { descriptor, platform, annotations: new Map(Object.entries(annotationsOf ?? {})) };
+      entries.push(entry);
+      byDigest.set(descriptor.digest, entry);
+      return;
+    }
+    if (platform !== undefined) known.platform = platform;
+    for (const [key, value] of Object.entries(annotationsOf ?? {})) known.annotations.set(key, value);
+  };
+  const configs = await Promise.all(sources.map(async (source) => (source.document.kind === 'manifest' ? (await readManifest(client, source.reference, source.document)).config : undefined)));
+  sources.forEach((source, position) => {
+    const { document } = source;
+    if (document.kind === 'index') {
+      for (const entry of document.index.manifests) add(entry, entry.platform, entry.annotations);
+      return;
+    }
+    const { mediaType, digest, size } = document.descriptor;
+    add({ mediaType, digest, size }, JSON.parse((configs[position] as Buffer).toString('utf8')) as unknown, undefined);
+  });
+  const allDocker = entries.every((entry) => entry.descriptor.mediaType.startsWith('application/vnd.docker.'));
+  const index = goStruct(
+    {
+      SchemaVersion: 2,
+      MediaType: allDocker ? 'application/vnd.docker.distribution.manifest.list.v2+json' : 'application/vnd.oci.image.index.v1+json',
+      Manifests: entries.map((entry) => ociDescriptor({ ...entry.descriptor, annotations: Object.fromEntries(entry.annotations), ...(entry.platform === undefined ? {} : { platform: entry.platform }) } as Descriptor)),
+      Annotations: annotations.size === 0 ? undefined : annotations,
+    },
+    { SchemaVersion: 'schemaVersion', MediaType: 'mediaType', Manifests: 'manifests', Annotations: 'annotations' },
+  );
+  return Buffer.from(goIndent(goJson(index), '', '  '));
+}
+
+async function imagetoolsCreate(io: CliIo, given: readonly string[], options: { tag: string[]; dryRun?: boolean; append?: boolean; annotation: string[]; insecureRegistry: string[] }): Promise<void> {
+  const tags = options.tag.map((tag) => parseReference(tag));
+  if (tags.length === 0 && options.dryRun !== true) throw new TsbuildError('INVALID_ARGUMENT', "can't push with no tags specified, please set --tag or --dry-run");
+  const annotations = indexAnnotations(options.annotation);
+  const first = tags[0];
+  // A bare digest names a manifest of the first tag's repository, as buildx reads it.
+  const references = given.map((value) => {
+    if (!/^sha256:[0-9a-f]{64}$/.test(value)) return parseReference(value);
+    if (first === undefined) throw new TsbuildError('INVALID_ARGUMENT', `source ${value}: a digest needs a --tag naming its repository`);
+    return { domain: first.domain, path: first.path, digest: value as Digest };
+  });
+  if (options.append === true && first !== undefined) references.unshift(first);
+  if (references.length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'no sources specified');
+  const client = registryClient(options);
+  try {
+    const sources = await Promise.all(references.map(async (reference) => ({ reference, document: await fetchOrSay(io, client, reference, `ERROR: ${formatReference(reference)}: not found\n`) })));
+    const bytes = await combine(client, sources, annotations);
+    if (options.dryRun === true) {
+      io.stdout.write(`${bytes.toString('utf8')}\n`);
+      return;
+    }
+    const document = parseDocument(bytes, { what: 'the new index' });
+    let step = 0;
+    for (const tag of tags) {
+      step++;
+      const started = Date.now();
+      const say = (text: string): void => void io.stderr.write(`#${step} ${((Date.now() - started) / 1000).toFixed(3)} ${text}\n`);
+      io.stderr.write(`#${step} [internal] pushing ${formatReference(tag)}\n`);
+      // Sources kept in another repository are copied into the tag's first, as buildx does.
+      for (const source of sources) {
+        if (source.reference.domain === tag.domain && source.reference.path === tag.path) continue;
+        say(`copying ${source.document.descriptor.digest} from ${formatReference(source.reference)} to ${formatReference(tag)}`);
+        await copyRemoteDocument(client, source.reference, source.document, tag);
+      }
+      say(`pushing ${document.descriptor.digest} to ${formatReference(tag)}`);
+      await putManifest(client.registry(tag.domain), client, tag, document, tag.tag ?? document.descriptor.digest);
+      io.stderr.write(`#${step} DONE ${((Date.now() - started) / 1000).toFixed(1)}s\n`);
+    }
+  } finally {
+    await client.close();
+  }
+}
+
 export function registerManifest(program: Command, io: CliIo): void {
   const manifest = program.command('manifest').description("read images' manifests from their registries (docker manifest)");
   manifest
@@ -331,4 +441,25 @@ export function registerImagetools(buildx: Command, io: CliIo): void {
       .option('--raw', 'show the original, unformatted JSON manifest')
       .option('--format <template>', 'format the output with a Go template ({{json .Manifest}}, {{json .Image}}, {{.Name}})'),
   ).action(async (image: string, options: { raw?: boolean; format?: string; insecureRegistry: string[] }) => imagetoolsInspect(io, image, options));
+  addInsecureRegistryOption(
+    imagetools
+      .command('create')
+      .description('create a new image (an index) from the images and indexes named, in the registry')
+      .argument('[sources...]', 'images or indexes (references, or digests in the first tag\'s repository)')
+      .option('-t, --tag <reference>', 'where the new image goes (repeatable)', collect, [])
+      .option('--dry-run', 'show the new index instead of pushing it')
+      .option('--append', "add the first tag's current image to the sources")
+      .option('--annotation <annotation>', 'index:KEY=VALUE: an annotation of the new index (repeatable)', collect, [])
+      .option('--progress <mode>', 'progress output (plain here)')
+      .option('--builder <name>', 'the buildx builder (any name: this one)'),
+  ).action(async (sources: string[], options: { tag: string[]; dryRun?: boolean; append?: boolean; annotation: string[]; insecureRegistry: string[] }) => {
+    try {
+      await imagetoolsCreate(io, sources, options);
+    } catch (error) {
+      // buildx's prefix for its own refusals.
+      if (!(error instanceof TsbuildError) || error.code !== 'INVALID_ARGUMENT') throw error;
+      io.stderr.write(`ERROR: ${error.message}\n`);
+      throw new ExitError(1);
+    }
+  });
 }
