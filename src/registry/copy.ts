@@ -10,13 +10,15 @@ import { openRemoteBlob } from './blob.js';
 import type { RegistryClient } from './client.js';
 import { pushBlobs, putManifest } from './push.js';
 
-/** Deeper than an index of indexes is no image anyone makes; a registry that says so is refused. */
+/** Deeper than an index of indexes, or wider than this, is no image anyone makes; a registry that says so is refused. */
 const maxDepth = 2;
+const maxEntries = 1024;
 
 export async function copyRemoteDocument(client: RegistryClient, source: ImageReference, document: FetchedDocument, destination: ImageReference, depth = 0): Promise<void> {
   const registry = client.registry(destination.domain);
   if (document.kind === 'index') {
     if (depth >= maxDepth) throw new TsbuildError('REGISTRY', `copy ${formatReference(source)}: indexes nested more than ${maxDepth} deep`);
+    if (document.index.manifests.length > maxEntries) throw new TsbuildError('REGISTRY', `copy ${formatReference(source)}: the index names ${document.index.manifests.length} manifests, more than the ${maxEntries} copied here`);
     for (const entry of document.index.manifests) {
       const child = { ...source, digest: entry.digest };
       await copyRemoteDocument(client, child, await fetchDocument(client, child), destination, depth + 1);

@@ -102,6 +102,19 @@ describe('manifest inspect', () => {
     expect(verbose[1]?.Descriptor.platform).toEqual({ architecture: 'arm', os: 'linux', 'os.version': '10.0', 'os.features': ['x', 'y'], variant: 'v7' });
   });
 
+  it('refuses an index naming more manifests than any image has, rather than asking for each', async () => {
+    const entry = { mediaType: oci.manifest.mediaType, digest: oci.manifest.digest, size: oci.manifest.size, platform: { architecture: 'amd64', os: 'linux' } };
+    const body = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: Array.from({ length: 1025 }, () => entry) });
+    const put = await fetch(`${registry.url}/v2/tools/app/manifests/wide`, { method: 'PUT', headers: { 'content-type': 'application/vnd.oci.image.index.v1+json' }, body });
+    expect(put.status).toBe(201);
+    const result = await run(['manifest', 'inspect', `${registry.host}/tools/app:wide`]);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain(`${registry.host}/tools/app:wide: the index names 1025 manifests, more than the 1024 read here`);
+    const copied = await run(['buildx', 'imagetools', 'create', '-t', `${registry.host}/elsewhere/wide:1`, `${registry.host}/tools/app:wide`]);
+    expect(copied.status).not.toBe(0);
+    expect(copied.stderr).toContain('the index names 1025 manifests, more than the 1024 copied here');
+  });
+
   it('says there is no such manifest for a missing tag, digest or repository, and exits 1', async () => {
     for (const reference of [`${registry.host}/tools/app:nosuch`, `${registry.host}/tools/none:latest`, `${registry.host}/tools/app@sha256:${'0'.repeat(64)}`]) {
       expect(await run(['manifest', 'inspect', reference])).toMatchObject({ status: 1, stdout: '', stderr: `no such manifest: ${reference}\n` });

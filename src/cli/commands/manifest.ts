@@ -14,6 +14,9 @@ import { addInsecureRegistryOption, collect, registryClient } from './registry-o
 /** An image config is small; a larger blob named as one is refused rather than read. */
 const configLimit = 8 * 1024 * 1024;
 
+/** Far more platforms than any multi-platform image has (docker's official images have under 20). */
+const maxIndexEntries = 1024;
+
 /** A platform as the OCI image spec's Go type holds it: a template reaches `.Architecture`, its JSON says `architecture`. */
 interface GoPlatform {
   Architecture: string;
@@ -73,6 +76,8 @@ async function readManifest(client: RegistryClient, reference: ImageReference, d
 
 /** The manifests an index names, each with its config, in its order (a few requests at a time). */
 async function readIndexEntries(client: RegistryClient, reference: ImageReference, entries: readonly Descriptor[]): Promise<ReadManifest[]> {
+  // Two requests per entry: an index that names more than any image has is refused, not followed.
+  if (entries.length > maxIndexEntries) throw new TsbuildError('REGISTRY', `${formatReference(reference)}: the index names ${entries.length} manifests, more than the ${maxIndexEntries} read here`);
   const limit = pLimit(4);
   return Promise.all(
     entries.map((entry) =>
