@@ -30,7 +30,7 @@ import { saveArchive, type SaveImage } from './archive.js';
 import { compressionFromOptions, exportCompression, recompressImage } from './compression.js';
 import { directoryEntries, sourceDateEpochFromEnv, tarStream, type LayerEntry } from './layer.js';
 
-export type OutputType = 'oci' | 'docker' | 'tar' | 'local' | 'image' | 'registry';
+export type OutputType = 'oci' | 'docker' | 'tar' | 'local' | 'image' | 'registry' | 'cacheonly';
 
 export interface OutputSpec {
   readonly type: OutputType;
@@ -51,7 +51,7 @@ export interface OutputImage {
   readonly firstBuiltLayer?: number;
 }
 
-const outputTypes: readonly OutputType[] = ['oci', 'docker', 'tar', 'local', 'image', 'registry'];
+const outputTypes: readonly OutputType[] = ['oci', 'docker', 'tar', 'local', 'image', 'registry', 'cacheonly'];
 
 /** Keys BuildKit's exporters take, per type, besides `type` and `dest`. */
 const imageArchiveKeys = ['name', 'compression', 'compression-level', 'force-compression', 'oci-mediatypes', 'rewrite-timestamp', 'tar', 'annotation', 'dangling-name-prefix', 'name-canonical'];
@@ -62,14 +62,10 @@ const knownKeys: Record<OutputType, readonly string[]> = {
   local: ['platform-split'],
   image: [...imageArchiveKeys, 'push', 'unpack', 'store', 'insecure', 'registry.insecure', 'push-by-digest'],
   registry: [...imageArchiveKeys, 'push', 'unpack', 'store', 'insecure', 'registry.insecure', 'push-by-digest'],
+  cacheonly: [],
 };
 /** `annotation.KEY=V` and `annotation-manifest.KEY=V` and the like. */
 const annotationKey = /^annotation(?:-[a-z-]+)?(?:\[[^\]]*\])?\.[^=]+$/;
-
-/** Why other types are refused: what to use instead. */
-const otherTypes: Record<string, string> = {
-  cacheonly: 'not supported',
-};
 
 function invalid(text: string, cause: string): TsbuildError {
   return new TsbuildError('INVALID_ARGUMENT', `parse --output ${JSON.stringify(text)}: ${cause}`);
@@ -125,12 +121,13 @@ export function parseOutputSpec(text: string): OutputSpec {
   }
   if (type === undefined) throw invalid(text, `type= is required (one of ${outputTypes.join(', ')})`);
   if (!(outputTypes as readonly string[]).includes(type)) {
-    const hint = otherTypes[type];
-    throw invalid(text, `unknown output type ${JSON.stringify(type)} (expected ${outputTypes.join(', ')})${hint === undefined ? '' : `: ${hint}`}`);
+    throw invalid(text, `unknown output type ${JSON.stringify(type)} (expected ${outputTypes.join(', ')})`);
   }
   const outputType = type as OutputType;
   const unknown = Object.keys(options).filter((key) => !knownKeys[outputType].includes(key) && !annotationKey.test(key));
   if (unknown.length > 0) throw invalid(text, `unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((key) => JSON.stringify(key)).join(', ')} for type=${outputType}`);
+  // The build's steps and cache only, as buildx: no image is named or kept, and a dest means nothing.
+  if (outputType === 'cacheonly') return { type: outputType, dest: '', options };
   if (outputType === 'image' || outputType === 'registry') {
     if (dest !== undefined) throw invalid(text, `type=${outputType} takes no dest (it names the image in the store${outputType === 'registry' ? ' and pushes it' : ''})`);
     compressionFromOptions(options, `--output ${JSON.stringify(text)}`);
@@ -214,7 +211,7 @@ export async function writeOutput(store: LayoutStore, image: OutputImage, rootfs
   if (spec.dest === '-' && (stdout as { isTTY?: boolean }).isTTY === true) {
     throw new TsbuildError('INVALID_ARGUMENT', `write ${spec.type} output: refusing to write a tar archive to a terminal; give dest=FILE or redirect standard output`);
   }
-  if (spec.type === 'image' || spec.type === 'registry') throw new TsbuildError('INTERNAL', `write ${spec.type} output: written by the build command`);
+  if (spec.type === 'image' || spec.type === 'registry' || spec.type === 'cacheonly') throw new TsbuildError('INTERNAL', `write ${spec.type} output: handled by the build command`);
   const archive = spec.type === 'tar' ? Readable.from(tarStream(tarOutputEntries(rootfs, epoch))) : await saveArchive(store, archiveImages(await outputImage(store, image, spec), spec), { format: spec.type });
   if (spec.dest === '-') await pipeline(archive, stdout, { end: false });
   else await writeFileOutput(archive, spec.dest, spec.type);

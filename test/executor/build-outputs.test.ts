@@ -391,6 +391,21 @@ describe('build outputs, read by other tools', () => {
     expect(existsSync(iidfile)).toBe(false);
   });
 
+  it('with --output type=cacheonly runs the steps into the cache and names or keeps no image, as buildx', async () => {
+    const cached = await fx.context('cacheonly', { Dockerfile: 'FROM busybox\nRUN echo cache-only-step > /made\n' });
+    const before = await storeNames(fx.root);
+    const result = await fx.build(['--progress', 'plain', '-t', 'cacheonly:1', '--output', 'type=cacheonly,dest=ignored', cached]);
+    expect(result.status).toBe(0);
+    expect(result.stderr).toMatch(/RUN echo cache-only-step > \/made\n(#\d+ cache miss.*\n)?#\d+ DONE/);
+    expect(await storeNames(fx.root)).toEqual(before);
+    expect(existsSync(join(fx.dir, 'ignored'))).toBe(false);
+    // The step's result is in the cache: the build that names the image runs nothing.
+    const again = await fx.build(['--progress', 'plain', '-t', 'cacheonly:1', cached]);
+    expect(again.status).toBe(0);
+    expect(again.stderr).toMatch(/RUN echo cache-only-step > \/made\n#\d+ CACHED/);
+    expect(await fx.store.resolveReference('docker.io/library/cacheonly:1')).toBeDefined();
+  });
+
   it('refuses another platform, naming what is missing, and names nothing', async () => {
     const other = hostPlatform().architecture === 'arm64' ? 'linux/amd64' : 'linux/arm64';
     const before = await storeNames(fx.root);

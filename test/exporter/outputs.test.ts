@@ -47,7 +47,7 @@ describe('parseOutputSpec', () => {
         return (error as Error).message;
       }
     };
-    expect(message('type=zip,dest=x')).toMatch(/unknown output type "zip" \(expected oci, docker, tar, local, image, registry\)/);
+    expect(message('type=zip,dest=x')).toMatch(/unknown output type "zip" \(expected oci, docker, tar, local, image, registry, cacheonly\)/);
     expect(message('type=registry,dest=x')).toMatch(/takes no dest/);
     expect(message('type=oci,dest=x,compression=lz4')).toMatch(/unsupported compression type "lz4"/);
     expect(message('type=oci,dest=x,compression=gzip,compression-level=high')).toMatch(/non-integer value "high"/);

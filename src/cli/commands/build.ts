@@ -132,7 +132,7 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('--progress <mode>', 'progress output: auto, tty, plain, rawjson or quiet (default: BUILDKIT_PROGRESS, else auto)')
     .option('-q, --quiet', 'print only the image ID')
     .option('--iidfile <file>', 'write the image ID to this file')
-    .option('-o, --output <spec>', 'also write the result: type=oci|docker|tar|local,dest=PATH or type=image|registry; image outputs take compression=gzip|zstd|uncompressed,compression-level=N,force-compression=true (repeatable)', collect, [])
+    .option('-o, --output <spec>', 'also write the result: type=oci|docker|tar|local,dest=PATH or type=image|registry, or type=cacheonly (the cache only, no image); image outputs take compression=gzip|zstd|uncompressed,compression-level=N,force-compression=true (repeatable)', collect, [])
     .option('--annotation <key=value>', "add an annotation to the image's manifest; manifest:KEY=VALUE says so explicitly (repeatable)", collect, [])
     .option('--metadata-file <file>', "write the build's result (image digest, config digest, descriptor, names) to this file as JSON")
     .option('--push', 'push every -t name to its registry')
@@ -146,12 +146,17 @@ export function registerBuild(program: Command, io: CliIo): void {
     if (platform !== undefined && !platformMatches(platform, hostPlatform())) {
       throw new TsbuildError('INVALID_ARGUMENT', `build --platform ${formatPlatform(platform)}: building for a platform other than this machine's (${formatPlatform(hostPlatform())}) needs emulation (binfmt_misc with QEMU), which tsbuild does not provide yet`);
     }
-    const outputs: OutputSpec[] = options.output.map((spec) => parseOutputSpec(spec));
+    const given: OutputSpec[] = options.output.map((spec) => parseOutputSpec(spec));
+    // `type=cacheonly` with no other output: the steps and their cache only, as buildx; no image
+    // is named (whatever -t says) or kept.
+    const cacheOnly = given.length > 0 && given.every((output) => output.type === 'cacheonly') && options.push !== true;
+    const outputs = given.filter((output) => output.type !== 'cacheonly');
     const { sandbox, warnings: flagWarnings } = sandboxOptionsOf(options);
     for (const message of flagWarnings) io.stderr.write(`WARNING: ${message}\n`);
     const toStdout = outputs.filter((output) => output.dest === '-').length;
     if (toStdout > 1) throw new TsbuildError('INVALID_ARGUMENT', `build --output: ${toStdout} outputs write to standard output; only one can`);
-    const tags = options.tag.map((tag) => formatReference(parseReference(tag)));
+    const tagsGiven = cacheOnly ? [] : options.tag;
+    const tags = tagsGiven.map((tag) => formatReference(parseReference(tag)));
     const annotations = parseAnnotations(options.annotation);
     if (options.push === true && tags.length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'build --push: name the image with -t');
     const namedContexts = parseNamedContexts(options.buildContext);
@@ -229,7 +234,7 @@ export function registerBuild(program: Command, io: CliIo): void {
             network: options.network as 'default' | 'host' | 'none',
             ...(platform === undefined ? {} : { platform }),
             tags,
-            tagsAsGiven: options.tag.map((tag) => formatReference(parseReference(tag, { defaultTag: false }))),
+            tagsAsGiven: tagsGiven.map((tag) => formatReference(parseReference(tag, { defaultTag: false }))),
             ...(namedContexts.size === 0 ? {} : { namedContexts }),
             secrets: await parseSecrets(options.secret, process.env),
             ssh: parseSsh(options.ssh, process.env),
@@ -250,7 +255,7 @@ export function registerBuild(program: Command, io: CliIo): void {
       }
       // As `docker build` without -t: the image stays, without a name (`<none>:<none>`), found by its ID.
       // An --output is where the result goes instead, as with buildx.
-      if (tags.length === 0 && outputs.length === 0) await store.keepUnnamed(image.manifest);
+      if (tags.length === 0 && outputs.length === 0 && !cacheOnly) await store.keepUnnamed(image.manifest);
       const built = { descriptor: image.manifest, names: tags, firstBuiltLayer: image.baseLayers };
       // The image the metadata file describes: an image output's, else the first archive's, else the stored one.
       let exported: { descriptor: typeof image.manifest; names: readonly string[] } | undefined;
