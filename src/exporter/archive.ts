@@ -1,5 +1,5 @@
-import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -132,6 +132,32 @@ export async function saveArchive(store: LayoutStore, images: readonly SaveImage
   const mtime = sourceDateEpochFromEnv() ?? 0;
   const entries = options.format === 'oci' ? await ociEntries(store, images, mtime) : await dockerEntries(store, images, options.platform, mtime);
   return Readable.from(tarStream(entries, { sourceDateEpoch: mtime }));
+}
+
+/**
+ * The OCI layout of IMAGES as a directory at DEST (`type=oci,tar=false`): the same files the
+ * archive holds, written in place. Each file is written under a temporary name and renamed, so
+ * a layout left by a failed write never holds a torn blob under a digest's name.
+ */
+export async function saveLayoutDirectory(store: LayoutStore, images: readonly SaveImage[], dest: string): Promise<void> {
+  if (images.length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'save images: no image given');
+  await mkdir(dest, { recursive: true });
+  for (const entry of await ociEntries(store, images, sourceDateEpochFromEnv() ?? 0)) {
+    const path = join(dest, ...entry.path.split('/'));
+    if (entry.type === 'directory') {
+      await mkdir(path, { recursive: true });
+      continue;
+    }
+    const content = entry.content?.();
+    const temporary = `${path}.${temporaryName('part')}`;
+    try {
+      await pipeline(content === undefined ? Readable.from([]) : Readable.from(content instanceof Uint8Array ? [content] : content), createWriteStream(temporary, { mode: 0o644 }));
+      await rename(temporary, path);
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw error;
+    }
+  }
 }
 
 // --- load --------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { formatReference, fsPath, makeSpecialFile, messageOf, parseReference, setExactTimes, setXattr, TsbuildError, type Descriptor } from '../common/index.js';
 import { temporaryName, writeAll, type LayoutStore } from '../store/index.js';
-import { saveArchive, type SaveImage } from './archive.js';
+import { saveArchive, saveLayoutDirectory, type SaveImage } from './archive.js';
 import { compressionFromOptions, exportCompression, recompressImage } from './compression.js';
 import { directoryEntries, sourceDateEpochFromEnv, tarStream, type LayerEntry } from './layer.js';
 
@@ -206,7 +206,11 @@ export async function writeOutput(store: LayoutStore, image: OutputImage, rootfs
     return;
   }
   if ((spec.type === 'oci' || spec.type === 'docker') && spec.options.tar !== undefined && spec.options.tar !== 'true') {
-    throw new TsbuildError('INVALID_ARGUMENT', `write ${spec.type} output: tar=${spec.options.tar} (a layout directory) is not supported yet`);
+    // BuildKit's oci exporter with tar=false writes the layout as a directory; a docker archive is `docker load`'s tar.
+    if (spec.type === 'docker' || spec.options.tar !== 'false') throw new TsbuildError('INVALID_ARGUMENT', `write ${spec.type} output: tar=${spec.options.tar}: only type=oci,tar=false (an OCI layout directory) is written as a directory`);
+    if (spec.dest === '-') throw new TsbuildError('INVALID_ARGUMENT', 'write oci output: tar=false writes a directory: give dest=DIRECTORY');
+    await saveLayoutDirectory(store, archiveImages(await outputImage(store, image, spec), spec), spec.dest);
+    return;
   }
   if (spec.dest === '-' && (stdout as { isTTY?: boolean }).isTTY === true) {
     throw new TsbuildError('INVALID_ARGUMENT', `write ${spec.type} output: refusing to write a tar archive to a terminal; give dest=FILE or redirect standard output`);

@@ -253,6 +253,18 @@ describe('build outputs, read by other tools', () => {
     expect(await storeNames(ociLayout)).toEqual(['docker.io/library/interop:1', 'example.test/interop:2']);
     expect(new Set(parseIndex(await readFile(join(ociLayout, 'index.json'))).manifests.map((entry) => entry.digest))).toEqual(new Set([fromOci.Digest]));
 
+    // tar=false: the same layout as a directory, which skopeo and umoci read in place.
+    const ociDirectory = join(fx.dir, 'out-oci-dir');
+    expect((await fx.build(['-t', 'interop:1', '-o', `type=oci,tar=false,dest=${ociDirectory}`, context])).status).toBe(0);
+    await validateLayout(ociDirectory);
+    expect(await readdir(ociDirectory)).toEqual(expect.arrayContaining(['blobs', 'index.json', 'oci-layout']));
+    expect(JSON.parse(skopeoInspect(`oci:${ociDirectory}:docker.io/library/interop:1`)) as Inspected).toMatchObject({ Digest: fromOci.Digest });
+    execFileSync('umoci', ['unpack', '--rootless', '--image', `${ociDirectory}:docker.io/library/interop:1`, join(fx.dir, 'out-oci-dir-bundle')]);
+    expect(existsSync(join(fx.dir, 'out-oci-dir-bundle', 'rootfs', 'opt', 'app', 'artifact'))).toBe(true);
+    const refused = await fx.build(['-o', `type=docker,tar=false,dest=${join(fx.dir, 'no-docker-dir')}`, context]);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain('only type=oci,tar=false (an OCI layout directory) is written as a directory');
+
     // A docker archive holds uncompressed layers: skopeo lists them by their diff IDs.
     const entries = JSON.parse(execFileSync('tar', ['-xOf', docker, 'manifest.json'], { encoding: 'utf8' })) as Array<{ RepoTags: string[] }>;
     expect(entries.map((entry) => entry.RepoTags)).toEqual([['interop:1', 'example.test/interop:2']]);
