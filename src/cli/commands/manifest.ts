@@ -5,8 +5,11 @@
  */
 import type { Command } from 'commander';
 import pLimit from 'p-limit';
-import { TsbuildError, goCompact, goIndent, goJson, goStruct, parseReference, formatReference, type Descriptor, type Digest, type ImageReference } from '../../common/index.js';
-import { copyRemoteDocument, fetchDocument, fetchSmallBlob, parseDocument, putManifest, type FetchedDocument, type RegistryClient } from '../../registry/index.js';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { TsbuildError, goCompact, goIndent, goJson, goStruct, messageOf, parseDigest, parseReference, formatReference, type Descriptor, type Digest, type ImageReference } from '../../common/index.js';
+import { writeFileAtomic } from '../../store/index.js';
+import { copyRemoteDocument, dockerConfigPath, fetchDocument, fetchSmallBlob, parseDocument, putManifest, type FetchedDocument, type RegistryClient } from '../../registry/index.js';
 import { ExitError, type CliIo } from '../io.js';
 import { parseGoTemplate } from '../go-template.js';
 import { addInsecureRegistryOption, collect, registryClient } from './registry-options.js';
@@ -89,51 +92,230 @@ async function readIndexEntries(client: RegistryClient, reference: ImageReferenc
   );
 }
 
-/** docker's types.ImageManifest, as `manifest inspect -v` marshals it. */
-function verboseManifest(read: ReadManifest, platform: GoPlatform): string {
-  const { descriptor, bytes } = read.document;
-  const schema2 = descriptor.mediaType === 'application/vnd.docker.distribution.manifest.v2+json';
-  const head = goJson({
-    Ref: formatReference(read.reference),
-    Descriptor: { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size, platform },
-    Raw: bytes.toString('base64'),
-  });
-  return `${head.slice(0, -1)},${goJson(schema2 ? 'SchemaV2Manifest' : 'OCIManifest')}:${goCompact(bytes.toString('utf8'))}}`;
+/** docker's types.ImageManifest: one image of a manifest list, local or read from a registry. */
+interface ListEntry {
+  readonly ref: string;
+  readonly descriptor: Descriptor;
+  readonly platform: GoPlatform;
+  readonly raw: Buffer;
 }
 
-async function manifestInspect(io: CliIo, image: string, options: { insecure?: boolean; verbose?: boolean }): Promise<void> {
+function entryOf(read: ReadManifest, platform: GoPlatform): ListEntry {
+  return { ref: formatReference(read.reference), descriptor: read.document.descriptor, platform, raw: read.document.bytes };
+}
+
+/** An entry as docker marshals it: compact, the form its local manifest lists keep on disk. */
+function entryJson(entry: ListEntry): string {
+  const { descriptor, raw } = entry;
+  const schema2 = descriptor.mediaType === 'application/vnd.docker.distribution.manifest.v2+json';
+  const head = goJson({
+    Ref: entry.ref,
+    Descriptor: { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size, platform: entry.platform },
+    Raw: raw.toString('base64'),
+  });
+  return `${head.slice(0, -1)},${goJson(schema2 ? 'SchemaV2Manifest' : 'OCIManifest')}:${goCompact(raw.toString('utf8'))}}`;
+}
+
+/**
+ * The list docker assembles from ENTRIES (to print one, and to push it): an OCI index when the
+ * first is an OCI manifest, else a Docker manifest list; each entry's platform, nothing else;
+ * indented by three spaces, as docker's distribution library marshals it.
+ */
+function dockerList(entries: readonly ListEntry[]): string {
+  const firstIsOci = entries[0]?.descriptor.mediaType === 'application/vnd.oci.image.manifest.v1+json';
+  const list = {
+    schemaVersion: 2,
+    mediaType: firstIsOci ? 'application/vnd.oci.image.index.v1+json' : 'application/vnd.docker.distribution.manifest.list.v2+json',
+    manifests: entries.map(({ descriptor, platform }) => ({ mediaType: descriptor.mediaType, size: descriptor.size, digest: descriptor.digest, platform })),
+  };
+  return goIndent(goJson(list), '', '   ');
+}
+
+function printList(io: CliIo, entries: readonly ListEntry[], verbose: boolean): void {
+  io.stdout.write(`${verbose ? goIndent(`[${entries.map(entryJson).join(',')}]`, '', '\t') : dockerList(entries)}\n`);
+}
+
+function printEntry(io: CliIo, entry: ListEntry, verbose: boolean): void {
+  io.stdout.write(`${goIndent(verbose ? entryJson(entry) : entry.raw.toString('utf8'), '', '\t')}\n`);
+}
+
+async function manifestInspect(io: CliIo, list: string | undefined, image: string, options: { insecure?: boolean; verbose?: boolean }): Promise<void> {
   const reference = parseReference(image);
+  const verbose = options.verbose === true;
+  // A local list first, as docker: with two arguments one of its entries, else the list itself.
+  if (list !== undefined) {
+    printEntry(io, await localEntry(list, image), verbose);
+    return;
+  }
+  const local = await readLocalList(reference);
+  if (local !== undefined) {
+    printList(io, local, verbose);
+    return;
+  }
   const client = registryClient({ insecureRegistry: options.insecure === true ? [reference.domain] : [] });
   try {
     const document = await fetchOrSay(io, client, reference, `no such manifest: ${formatReference(reference)}\n`);
     if (document.kind === 'manifest') {
       const read = await readManifest(client, reference, document);
-      const text = options.verbose === true ? goIndent(verboseManifest(read, platformOf(JSON.parse(read.config.toString('utf8')))), '', '\t') : goIndent(document.bytes.toString('utf8'), '', '\t');
-      io.stdout.write(`${text}\n`);
+      printEntry(io, entryOf(read, platformOf(JSON.parse(read.config.toString('utf8')))), verbose);
       return;
     }
     const entries = document.index.manifests;
     const children = await readIndexEntries(client, reference, entries);
-    if (options.verbose === true) {
-      const list = children.map((child, index) => verboseManifest(child, platformOf(entries[index]?.platform)));
-      io.stdout.write(`${goIndent(`[${list.join(',')}]`, '', '\t')}\n`);
-      return;
-    }
-    // docker assembles a list of its own from the manifests it read: an OCI index when the
-    // first is an OCI manifest, else a Docker manifest list; the index's annotations are not in it.
-    const firstIsOci = children[0]?.document.descriptor.mediaType === 'application/vnd.oci.image.manifest.v1+json';
-    const list = {
-      schemaVersion: 2,
-      mediaType: firstIsOci ? 'application/vnd.oci.image.index.v1+json' : 'application/vnd.docker.distribution.manifest.list.v2+json',
-      manifests: children.map((child, index) => {
-        const { descriptor } = child.document;
-        return { mediaType: descriptor.mediaType, size: descriptor.size, digest: descriptor.digest, platform: platformOf(entries[index]?.platform) };
-      }),
-    };
-    io.stdout.write(`${goIndent(goJson(list), '', '   ')}\n`);
+    printList(io, children.map((child, index) => entryOf(child, platformOf(entries[index]?.platform))), verbose);
   } finally {
     await client.close();
   }
+}
+
+// --- docker's local manifest lists ----------------------------------------------------------------
+
+/** Where docker keeps its local manifest lists: beside its config.json, a directory per list. */
+function listsDirectory(): string {
+  return join(dirname(dockerConfigPath()), 'manifests');
+}
+
+/** docker's file-safe name of a reference: `:` as `-`, `/` as `_`. */
+function fileSafe(reference: ImageReference): string {
+  return formatReference(reference).replace(/:/g, '-').replace(/\//g, '_');
+}
+
+function listDirectory(list: ImageReference): string {
+  return join(listsDirectory(), fileSafe(list));
+}
+
+function parseEntry(text: string, path: string): ListEntry {
+  try {
+    const value = JSON.parse(text) as { Ref?: unknown; Descriptor?: Record<string, unknown>; Raw?: unknown };
+    const descriptor = value.Descriptor ?? {};
+    if (typeof value.Ref !== 'string' || typeof value.Raw !== 'string' || typeof descriptor['digest'] !== 'string' || typeof descriptor['mediaType'] !== 'string' || typeof descriptor['size'] !== 'number') throw new Error('not a manifest list entry');
+    return { ref: value.Ref, descriptor: { mediaType: descriptor['mediaType'], digest: parseDigest(descriptor['digest']), size: descriptor['size'] }, platform: platformOf(descriptor['platform']), raw: Buffer.from(value.Raw, 'base64') };
+  } catch (error) {
+    throw new TsbuildError('INVALID_ARGUMENT', `manifest list entry ${path}: ${messageOf(error)}`);
+  }
+}
+
+/** A local list's entries, in the order docker reads them (by file name); undefined when there is none. */
+async function readLocalList(list: ImageReference): Promise<ListEntry[] | undefined> {
+  const directory = listDirectory(list);
+  let names: string[];
+  try {
+    names = (await readdir(directory)).sort();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    throw error;
+  }
+  return Promise.all(names.map(async (name) => parseEntry(await readFile(join(directory, name), 'utf8'), join(directory, name))));
+}
+
+function noSuchList(list: ImageReference): TsbuildError {
+  return new TsbuildError('NOT_FOUND', `No such manifest: ${formatReference(list)}`);
+}
+
+async function localEntry(list: string, image: string): Promise<ListEntry> {
+  const listReference = parseReference(list);
+  const path = join(listDirectory(listReference), fileSafe(parseReference(image)));
+  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') throw new TsbuildError('NOT_FOUND', `No such manifest: ${formatReference(parseReference(image))}`);
+    throw error;
+  });
+  return parseEntry(text, path);
+}
+
+async function saveEntry(list: ImageReference, image: ImageReference, entry: ListEntry): Promise<void> {
+  const directory = listDirectory(list);
+  await mkdir(directory, { recursive: true, mode: 0o755 });
+  await writeFileAtomic(join(directory, fileSafe(image)), Buffer.from(entryJson(entry)));
+}
+
+async function manifestCreate(io: CliIo, list: string, images: readonly string[], options: { amend?: boolean; insecure?: boolean }): Promise<void> {
+  const listReference = parseReference(list);
+  if ((await readLocalList(listReference)) !== undefined && options.amend !== true) throw new TsbuildError('INVALID_ARGUMENT', 'refusing to amend an existing manifest list with no --amend flag');
+  const client = registryClient({ insecureRegistry: options.insecure === true ? [...new Set(images.map((image) => parseReference(image).domain))] : [] });
+  try {
+    for (const image of images) {
+      const reference = parseReference(image);
+      // An index is no image of a list: docker finds no manifest there.
+      const document = await fetchOrSay(io, client, reference, `no such manifest: ${formatReference(reference)}\n`);
+      if (document.kind !== 'manifest') {
+        io.stderr.write(`no such manifest: ${formatReference(reference)}\n`);
+        throw new ExitError(1);
+      }
+      const read = await readManifest(client, reference, document);
+      await saveEntry(listReference, reference, entryOf(read, platformOf(JSON.parse(read.config.toString('utf8')))));
+    }
+  } finally {
+    await client.close();
+  }
+  io.stdout.write(`Created manifest list ${formatReference(listReference)}\n`);
+}
+
+/** The os/arch pairs docker's `manifest annotate` takes (Go's own list, and linux/s390x). */
+const validOsArches = new Set([
+  'darwin/386', 'darwin/amd64', 'darwin/arm', 'darwin/arm64', 'dragonfly/amd64', 'freebsd/386', 'freebsd/amd64', 'freebsd/arm',
+  'linux/386', 'linux/amd64', 'linux/arm', 'linux/arm64', 'linux/ppc64le', 'linux/mips64', 'linux/mips64le', 'linux/riscv64', 'linux/s390x',
+  'netbsd/386', 'netbsd/amd64', 'netbsd/arm', 'openbsd/386', 'openbsd/amd64', 'openbsd/arm', 'plan9/386', 'plan9/amd64', 'solaris/amd64', 'windows/386', 'windows/amd64',
+]);
+
+async function manifestAnnotate(list: string, image: string, options: { os?: string; arch?: string; osVersion?: string; osFeatures: string[]; variant?: string }): Promise<void> {
+  const entry = await localEntry(list, image).catch((error: unknown) => {
+    if (error instanceof TsbuildError && error.code === 'NOT_FOUND') throw new TsbuildError('NOT_FOUND', `manifest for image ${image} does not exist in ${list}`);
+    throw error;
+  });
+  const platform: GoPlatform = { ...entry.platform };
+  if (options.os !== undefined && options.os !== '') platform.OS = options.os;
+  if (options.arch !== undefined && options.arch !== '') platform.Architecture = options.arch;
+  const features = [...(platform.OSFeatures ?? [])];
+  for (const feature of options.osFeatures.flatMap((value) => value.split(','))) if (!features.includes(feature)) features.push(feature);
+  if (features.length > 0) platform.OSFeatures = features;
+  if (options.variant !== undefined && options.variant !== '') platform.Variant = options.variant;
+  if (options.osVersion !== undefined && options.osVersion !== '') platform.OSVersion = options.osVersion;
+  // docker's words name the flags given, not the platform that resulted.
+  if (!validOsArches.has(`${platform.OS}/${platform.Architecture}`)) throw new TsbuildError('INVALID_ARGUMENT', `manifest entry for image has unsupported os/arch combination: ${options.os ?? ''}/${options.arch ?? ''}`);
+  await saveEntry(parseReference(list), parseReference(image), { ...entry, platform: goStruct(platform, platformTags) });
+}
+
+async function manifestPush(io: CliIo, list: string, options: { insecure?: boolean; purge?: boolean }): Promise<void> {
+  const target = parseReference(list);
+  const entries = await readLocalList(target);
+  if (entries === undefined) throw noSuchList(target);
+  if (entries.length === 0) throw new TsbuildError('NOT_FOUND', `${formatReference(target)} not found`);
+  const sources = entries.map((entry) => {
+    if (entry.platform.OS === '' || entry.platform.Architecture === '') throw new TsbuildError('INVALID_ARGUMENT', `manifest ${entry.ref} must have an OS and Architecture to be pushed to a registry`);
+    const source = parseReference(entry.ref);
+    if (source.domain !== target.domain) throw new TsbuildError('INVALID_ARGUMENT', `cannot use source images from a different registry than the target image: ${source.domain} != ${target.domain}`);
+    return source;
+  });
+  const body = Buffer.from(dockerList(entries));
+  const document = parseDocument(body, { what: `manifest list ${formatReference(target)}` });
+  const client = registryClient({ insecureRegistry: options.insecure === true ? [target.domain] : [] });
+  try {
+    // An image kept in another repository is copied into the list's first (its blobs mounted), as docker does.
+    for (const [position, entry] of entries.entries()) {
+      const source = sources[position] as ImageReference;
+      if (source.path === target.path) continue;
+      const pinned = { ...source, digest: entry.descriptor.digest };
+      await copyRemoteDocument(client, pinned, parseDocument(entry.raw, { what: `manifest ${entry.ref}`, expected: entry.descriptor }), target);
+      io.stdout.write(`Pushed ref ${formatReference({ domain: target.domain, path: target.path, digest: entry.descriptor.digest })} with digest: ${entry.descriptor.digest}\n`);
+    }
+    await putManifest(client.registry(target.domain), client, target, document, target.tag ?? document.descriptor.digest);
+  } finally {
+    await client.close();
+  }
+  io.stdout.write(`${document.descriptor.digest}\n`);
+  if (options.purge === true) await rm(listDirectory(target), { recursive: true, force: true });
+}
+
+async function manifestRemove(io: CliIo, lists: readonly string[]): Promise<void> {
+  const missing: string[] = [];
+  for (const list of lists) {
+    const reference = parseReference(list);
+    if ((await readLocalList(reference)) === undefined) missing.push(noSuchList(reference).message);
+    else await rm(listDirectory(reference), { recursive: true, force: true });
+  }
+  if (missing.length === 0) return;
+  io.stderr.write(`${missing.join('\n')}\n`);
+  throw new ExitError(1);
 }
 
 /** Go's text/tabwriter with padding 1 and spaces, for lines of one tab-ended cell and the rest. */
@@ -424,15 +606,68 @@ async function imagetoolsCreate(io: CliIo, given: readonly string[], options: { 
   }
 }
 
+/**
+ * ACTION with the refusals docker's manifest commands and buildx make printed as they print
+ * them: the message after PREFIX (buildx's `ERROR: `, docker's nothing), status 1. A registry's
+ * or the system's errors keep tsbuild's own form.
+ */
+function dockerWords<A extends unknown[]>(io: CliIo, action: (...args: A) => Promise<void>, prefix = ''): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await action(...args);
+    } catch (error) {
+      if (!(error instanceof TsbuildError) || (error.code !== 'INVALID_ARGUMENT' && error.code !== 'NOT_FOUND')) throw error;
+      io.stderr.write(`${prefix}${error.message}\n`);
+      throw new ExitError(1);
+    }
+  };
+}
+
 export function registerManifest(program: Command, io: CliIo): void {
-  const manifest = program.command('manifest').description("read images' manifests from their registries (docker manifest)");
+  const manifest = program.command('manifest').description("images' manifests and docker's local manifest lists (docker manifest)");
   manifest
     .command('inspect')
-    .description('display an image manifest, or manifest list, from its registry')
-    .argument('<image>', 'image reference, e.g. registry:5000/app:1')
+    .description('display an image manifest, or manifest list (a local one first, else from its registry)')
+    .argument('<image>', 'image reference, e.g. registry:5000/app:1; or a local manifest list, then one of its images')
+    .argument('[image-in-list]', 'with a local manifest list first, the image of it to show')
     .option('--insecure', 'allow communication with an insecure registry')
     .option('-v, --verbose', 'output additional info including layers and platform')
-    .action(async (image: string, options: { insecure?: boolean; verbose?: boolean }) => manifestInspect(io, image, options));
+    .action(
+      dockerWords(io, async (first: string, second: string | undefined, options: { insecure?: boolean; verbose?: boolean }) =>
+        second === undefined ? manifestInspect(io, undefined, first, options) : manifestInspect(io, first, second, options),
+      ),
+    );
+  manifest
+    .command('create')
+    .description('create a local manifest list for annotating and pushing to a registry')
+    .argument('<list>', 'the manifest list to make, e.g. registry:5000/app:1')
+    .argument('<images...>', 'the images it lists (each read from its registry)')
+    .option('-a, --amend', 'amend an existing manifest list')
+    .option('--insecure', 'allow communication with an insecure registry')
+    .action(dockerWords(io, async (list: string, images: string[], options: { amend?: boolean; insecure?: boolean }) => manifestCreate(io, list, images, options)));
+  manifest
+    .command('annotate')
+    .description('add additional information to a local image manifest')
+    .argument('<list>', 'the local manifest list')
+    .argument('<image>', 'the image in it')
+    .option('--os <os>', 'set operating system')
+    .option('--arch <arch>', 'set architecture')
+    .option('--os-version <version>', 'set operating system version')
+    .option('--os-features <features>', 'set operating system feature (repeatable, or comma-separated)', collect, [])
+    .option('--variant <variant>', 'set architecture variant')
+    .action(dockerWords(io, async (list: string, image: string, options: { os?: string; arch?: string; osVersion?: string; osFeatures: string[]; variant?: string }) => manifestAnnotate(list, image, options)));
+  manifest
+    .command('push')
+    .description('push a manifest list to a repository')
+    .argument('<list>', 'the local manifest list')
+    .option('-p, --purge', 'remove the local manifest list after push')
+    .option('--insecure', 'allow push to an insecure registry')
+    .action(dockerWords(io, async (list: string, options: { insecure?: boolean; purge?: boolean }) => manifestPush(io, list, options)));
+  manifest
+    .command('rm')
+    .description('delete one or more manifest lists from local storage')
+    .argument('<lists...>', 'local manifest lists')
+    .action(async (lists: string[]) => manifestRemove(io, lists));
 }
 
 /** buildx's `imagetools inspect`, registered under `buildx`. */
@@ -457,14 +692,5 @@ export function registerImagetools(buildx: Command, io: CliIo): void {
       .option('--annotation <annotation>', 'index:KEY=VALUE: an annotation of the new index (repeatable)', collect, [])
       .option('--progress <mode>', 'progress output (plain here)')
       .option('--builder <name>', 'the buildx builder (any name: this one)'),
-  ).action(async (sources: string[], options: { tag: string[]; dryRun?: boolean; append?: boolean; annotation: string[]; insecureRegistry: string[] }) => {
-    try {
-      await imagetoolsCreate(io, sources, options);
-    } catch (error) {
-      // buildx's prefix for its own refusals.
-      if (!(error instanceof TsbuildError) || error.code !== 'INVALID_ARGUMENT') throw error;
-      io.stderr.write(`ERROR: ${error.message}\n`);
-      throw new ExitError(1);
-    }
-  });
+  ).action(dockerWords(io, async (sources: string[], options: { tag: string[]; dryRun?: boolean; append?: boolean; annotation: string[]; insecureRegistry: string[] }) => imagetoolsCreate(io, sources, options), 'ERROR: '));
 }

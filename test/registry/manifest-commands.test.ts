@@ -1,9 +1,10 @@
 /**
- * `manifest inspect` and `buildx imagetools inspect` against a real registry: an OCI image, a
- * Docker one, and an index naming the first twice, printed as docker 26 and buildx 0.13 print
- * them (their layouts were taken from those tools on the same documents).
+ * `manifest` (inspect, and docker's local lists) and `buildx imagetools` against a real
+ * registry: an OCI image, a Docker one, and an index naming the first twice, printed as docker
+ * 26 and buildx 0.13 print them (their layouts were taken from those tools on the same documents).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -225,5 +226,63 @@ describe('buildx imagetools create', () => {
     expect(await run(['buildx', 'imagetools', 'create', '--dry-run', '--annotation', 'a=b', `${registry.host}/tools/app:oci`])).toMatchObject({ status: 1, stderr: 'ERROR: "" annotations are not supported yet\n' });
     expect(await run(['buildx', 'imagetools', 'create', '--dry-run', '--annotation', 'manifest-descriptor:a=b', `${registry.host}/tools/app:oci`])).toMatchObject({ status: 1, stderr: 'ERROR: "manifest-descriptor" annotations are invalid while creating an image\n' });
     expect(await run(['buildx', 'imagetools', 'create', '--dry-run', `${registry.host}/tools/app:gone`])).toMatchObject({ status: 1, stderr: `ERROR: ${registry.host}/tools/app:gone: not found\n` });
+  });
+});
+
+describe("docker's local manifest lists: manifest create, annotate, inspect, push, rm", () => {
+  let config: string;
+  let saved: string | undefined;
+
+  beforeAll(async () => {
+    saved = process.env['DOCKER_CONFIG'];
+    config = await mkdtemp(join(tmpdir(), 'tsbuild-docker-config-'));
+    process.env['DOCKER_CONFIG'] = config;
+  });
+  afterAll(async () => {
+    if (saved === undefined) delete process.env['DOCKER_CONFIG'];
+    else process.env['DOCKER_CONFIG'] = saved;
+    await rm(config, { recursive: true, force: true });
+  });
+
+  it('keeps a list where docker does, in its format, and pushes it with the images it names', async () => {
+    const list = `${registry.host}/tools/list:1`;
+    const images = [`${registry.host}/tools/app:oci`, `${registry.host}/tools/app:docker`];
+    expect(await run(['manifest', 'create', list, ...images])).toMatchObject({ status: 0, stdout: `Created manifest list ${list}\n` });
+    const directory = join(config, 'manifests', `${registry.host.replace(':', '-')}_tools_list-1`);
+    const files = (await readdir(directory)).sort();
+    expect(files).toEqual([`${registry.host.replace(':', '-')}_tools_app-docker`, `${registry.host.replace(':', '-')}_tools_app-oci`]);
+    const stored = JSON.parse(await readFile(join(directory, files[1] ?? ''), 'utf8')) as Record<string, unknown>;
+    expect(Object.keys(stored)).toEqual(['Ref', 'Descriptor', 'Raw', 'OCIManifest']);
+    expect(Buffer.from(stored['Raw'] as string, 'base64')).toEqual(ociBytes);
+    expect(await run(['manifest', 'create', list, images[0] ?? ''])).toMatchObject({ status: 1, stderr: 'refusing to amend an existing manifest list with no --amend flag\n' });
+
+    expect((await run(['manifest', 'annotate', list, images[1] ?? '', '--arch', 'arm64', '--variant', 'v8', '--os-features', 'a,b'])).status).toBe(0);
+    expect(await run(['manifest', 'annotate', list, images[1] ?? '', '--arch', 'foo'])).toMatchObject({ status: 1, stderr: 'manifest entry for image has unsupported os/arch combination: /foo\n' });
+    expect(await run(['manifest', 'annotate', list, `${registry.host}/tools/app:nope`, '--arch', 'amd64'])).toMatchObject({ status: 1, stderr: `manifest for image ${registry.host}/tools/app:nope does not exist in ${list}\n` });
+    // The local list comes first: in file-name order, with the annotated platform.
+    const expected = {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json',
+      manifests: [
+        { mediaType: docker.manifest.mediaType, size: docker.manifest.size, digest: docker.manifest.digest, platform: { architecture: 'arm64', os: 'linux', 'os.features': ['a', 'b'], variant: 'v8' } },
+        { mediaType: oci.manifest.mediaType, size: oci.manifest.size, digest: oci.manifest.digest, platform: { architecture: 'amd64', os: 'linux' } },
+      ],
+    };
+    expect((await run(['manifest', 'inspect', list])).stdout).toBe(`${JSON.stringify(expected, null, 3)}\n`);
+    expect((await run(['manifest', 'inspect', list, images[0] ?? ''])).stdout).toBe(`${JSON.stringify(JSON.parse(ociBytes.toString()), null, '\t')}\n`);
+
+    const pushed = await run(['manifest', 'push', '--purge', list]);
+    expect(pushed.status).toBe(0);
+    const body = JSON.stringify(expected, null, 3);
+    const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+    expect(pushed.stdout).toBe(
+      `Pushed ref ${registry.host}/tools/list@${docker.manifest.digest} with digest: ${docker.manifest.digest}\nPushed ref ${registry.host}/tools/list@${oci.manifest.digest} with digest: ${oci.manifest.digest}\n${digest}\n`,
+    );
+    expect((await run(['buildx', 'imagetools', 'inspect', '--raw', list])).stdout).toBe(body);
+    // The images were copied into the list's repository: their configs are read from there.
+    expect((await run(['manifest', 'inspect', '-v', `${registry.host}/tools/list@${docker.manifest.digest}`])).status).toBe(0);
+    expect(existsSync(directory)).toBe(false);
+    expect(await run(['manifest', 'push', list])).toMatchObject({ status: 1, stderr: `No such manifest: ${list}\n` });
+    expect(await run(['manifest', 'rm', list, `${registry.host}/tools/list:2`])).toMatchObject({ status: 1, stderr: `No such manifest: ${list}\nNo such manifest: ${registry.host}/tools/list:2\n` });
   });
 });
