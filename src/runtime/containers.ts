@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { access, constants as fsConstants, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { availableParallelism, hostname as hostHostname } from 'node:os';
 import { join, posix } from 'node:path';
@@ -961,8 +961,14 @@ function cpuHostConfig(options: Pick<CreateContainerOptions, CpuField>): Partial
   return kept;
 }
 
-/** docker's daemon's check of --cpu-rt-period and --cpu-rt-runtime (both given). */
+/**
+ * docker's daemon's checks of --cpu-rt-period and --cpu-rt-runtime: a kernel with the cpu
+ * cgroup's real-time files (v1 with CONFIG_RT_GROUP_SCHED; v2 has none), and a runtime within the period.
+ */
 export function checkRealtime(update: Pick<ResourceUpdate, 'cpuRealtimePeriod' | 'cpuRealtimeRuntime'>): void {
+  if (((update.cpuRealtimePeriod ?? 0) !== 0 || (update.cpuRealtimeRuntime ?? 0) !== 0) && !existsSync('/sys/fs/cgroup/cpu/cpu.rt_period_us')) {
+    throw new TsbuildError('INVALID_ARGUMENT', 'Your kernel does not support CPU real-time scheduler');
+  }
   if ((update.cpuRealtimePeriod ?? 0) > 0 && (update.cpuRealtimeRuntime ?? 0) > (update.cpuRealtimePeriod ?? 0)) {
     throw new TsbuildError('INVALID_ARGUMENT', 'cpu real-time runtime cannot be higher than cpu real-time period');
   }

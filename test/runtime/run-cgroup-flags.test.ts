@@ -112,6 +112,10 @@ describe.runIf(isRoot)('cgroup and daemon-only run flags, as docker 26', () => {
     cli('rm', updated);
   }, 60_000);
 
+  it.runIf(!existsSync('/sys/fs/cgroup/cpu/cpu.rt_period_us'))('refuses --cpu-rt-period where the kernel has no real-time cpu cgroup, as docker\'s daemon', () => {
+    expect(cli('create', '--cpu-rt-period', '100000', 'busybox', 'true')).toMatchObject({ status: 125, stderr: 'error: Your kernel does not support CPU real-time scheduler\n' });
+  }, 60_000);
+
   it('accepts what docker 26 accepts of a daemon\'s flags, and refuses the rest in its words', () => {
     const before = cli('ps', '-aq').stdout;
     const id = cli('create', '--kernel-memory', '10m', '--isolation', 'default', '--volume-driver', 'local', '-v', 'cgroup-flags-vol:/data', '--link-local-ip', '169.254.1.5', 'busybox', 'true');
