@@ -29,48 +29,69 @@ write_value (const char *directory, const char *file, const char *value)
   return n == (ssize_t) strlen (value) ? 0 : -1;
 }
 
-static int
-make_group (struct cgroup *cgroup, const char *hierarchy, const char *id)
+void
+cgroup_group (const struct spec *spec, const char *id, char *out, size_t size)
 {
-  char path[PATH_MAX];
-  snprintf (path, sizeof path, "%s/tsbuild", hierarchy);
-  if (mkdir (path, 0755) < 0 && errno != EEXIST)
-    return -1;
-  snprintf (cgroup->paths[cgroup->count], sizeof cgroup->paths[0], "%s/tsbuild/%s", hierarchy, id);
-  if (mkdir (cgroup->paths[cgroup->count], 0755) < 0 && errno != EEXIST)
-    return -1;
+  if (spec->cgroups_path != NULL)
+    snprintf (out, size, "%s", spec->cgroups_path);
+  else
+    snprintf (out, size, "tsbuild/%s", id);
+}
+
+/* HIERARCHY/GROUP made, each level of GROUP in turn (a --cgroup-parent may be several deep). */
+static int
+make_group (struct cgroup *cgroup, const char *hierarchy, const char *group)
+{
+  char *path = cgroup->paths[cgroup->count];
+  snprintf (path, sizeof cgroup->paths[0], "%s/%s", hierarchy, group);
+  for (char *slash = strchr (path + strlen (hierarchy) + 1, '/');; slash = strchr (slash + 1, '/'))
+    {
+      if (slash != NULL)
+        *slash = '\0';
+      int rc = mkdir (path, 0755);
+      if (slash != NULL)
+        *slash = '/';
+      if (rc < 0 && errno != EEXIST)
+        return -1;
+      if (slash == NULL)
+        break;
+    }
   cgroup->count++;
   return 0;
 }
 
 /* A new cpuset group has no CPUs and no memory nodes, and takes no process until given some:
-   those of its parent (and the parent's from the hierarchy's root), as runc does. */
+   those of its parent, level by level from the hierarchy's root, as runc does. */
 static int
 inherit_cpuset (const char *hierarchy, const char *group)
 {
-  char parent[PATH_MAX + 16];
-  snprintf (parent, sizeof parent, "%s/tsbuild", hierarchy);
-  const char *levels[2][2] = { { hierarchy, parent }, { parent, group } };
-  for (int level = 0; level < 2; level++)
-    for (int i = 0; i < 2; i++)
+  char parent[PATH_MAX], child[PATH_MAX];
+  snprintf (child, sizeof child, "%s", hierarchy);
+  for (const char *next = group + strlen (hierarchy) + 1; next != NULL; next = strchr (next, '/') == NULL ? NULL : strchr (next, '/') + 1)
+    {
+      snprintf (parent, sizeof parent, "%s", child);
+      const char *end = strchr (next, '/');
+      snprintf (child, sizeof child, "%.*s", (int) ((end == NULL ? next + strlen (next) : end) - group), group);
+      for (int i = 0; i < 2; i++)
       {
         const char *file = i == 0 ? "cpuset.cpus" : "cpuset.mems";
         char from[PATH_MAX + 48], value[4096];
-        snprintf (from, sizeof from, "%s/%s", levels[level][1], file);
+        snprintf (from, sizeof from, "%s/%s", child, file);
         FILE *current = fopen (from, "re");
         bool empty = current == NULL || fgets (value, sizeof value, current) == NULL || value[0] == '\n';
         if (current != NULL)
           fclose (current);
         if (!empty)
           continue;
-        snprintf (from, sizeof from, "%s/%s", levels[level][0], file);
+        snprintf (from, sizeof from, "%s/%s", parent, file);
         FILE *source = fopen (from, "re");
         bool read = source != NULL && fgets (value, sizeof value, source) != NULL;
         if (source != NULL)
           fclose (source);
-        if (!read || write_value (levels[level][1], file, value) < 0)
+        if (!read || write_value (child, file, value) < 0)
           return -1;
       }
+    }
   return 0;
 }
 
@@ -105,11 +126,45 @@ cgroup_v1_hierarchies (struct cgroup_hierarchy *out, int max)
   return count;
 }
 
+/* The allowed devices of runc and docker's default spec: any node made, the standard ones opened. */
+static const char *const default_device_rules[]
+    = { "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:8 rwm", "c 1:7 rwm", "c 5:0 rwm", "c 1:5 rwm", "c 1:9 rwm", "c 5:1 rwm", "c 136:* rwm", "c 5:2 rwm", "c 10:200 rwm" };
+
+/* A v1 device cgroup: every device denied, then runc's defaults and the spec's rules in order. */
+static int
+apply_device_rules (const char *group, const struct spec *spec)
+{
+  if (write_value (group, "devices.deny", "a") < 0)
+    return -1;
+  for (size_t i = 0; i < sizeof default_device_rules / sizeof default_device_rules[0]; i++)
+    if (write_value (group, "devices.allow", default_device_rules[i]) < 0)
+      return -1;
+  for (size_t i = 0; i < spec->device_rule_count; i++)
+    if (write_value (group, spec->device_rules[i].allow ? "devices.allow" : "devices.deny", spec->device_rules[i].text) < 0)
+      return -1;
+  return 0;
+}
+
+/* The unified hierarchy: CONTROLLERS enabled in each level above GROUP's own. */
+static void
+enable_controllers (const char *group, const char *controllers)
+{
+  char level[PATH_MAX];
+  snprintf (level, sizeof level, "%s", group);
+  for (char *slash = strchr (level + strlen ("/sys/fs/cgroup") + 1, '/'); slash != NULL; slash = strchr (slash + 1, '/'))
+    {
+      *slash = '\0';
+      write_value (level, "cgroup.subtree_control", controllers);
+      *slash = '/';
+    }
+}
+
 int
 cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pid_t pid, struct shim_error *err)
 {
-  (void) err;
-  bool cpu = spec->cpu_quota > 0 || spec->cpu_shares > 0;
+  char group_name[PATH_MAX - 64];
+  cgroup_group (spec, id, group_name, sizeof group_name);
+  bool cpu = spec->cpu_quota > 0 || spec->cpu_shares > 0 || spec->cpu_rt_period > 0 || spec->cpu_rt_runtime != 0;
   bool cpuset = spec->cpuset_cpus != NULL || spec->cpuset_mems != NULL;
   bool memory_tuned = spec->memory_swappiness >= 0 || spec->disable_oom_killer;
   bool limited = spec->memory_limit >= 0 || spec->memory_swap != 0 || spec->memory_reservation >= 0 || spec->pids_limit >= 0 || cpu || cpuset || memory_tuned || spec->blkio_weight > 0;
@@ -122,9 +177,9 @@ cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pi
     {
       if (write_value ("/sys/fs/cgroup", "cgroup.subtree_control", "+memory +pids +cpu") < 0 && errno != EBUSY)
         goto skip;
-      if (make_group (cgroup, "/sys/fs/cgroup", id) < 0)
+      if (make_group (cgroup, "/sys/fs/cgroup", group_name) < 0)
         goto skip;
-      write_value ("/sys/fs/cgroup/tsbuild", "cgroup.subtree_control", "+memory +pids +cpu");
+      enable_controllers (cgroup->paths[0], "+memory +pids +cpu");
       if (spec->cpu_quota > 0)
         {
           snprintf (value, sizeof value, "%lld %llu", spec->cpu_quota, period);
@@ -134,7 +189,7 @@ cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pi
       if (cpuset)
         {
           write_value ("/sys/fs/cgroup", "cgroup.subtree_control", "+cpuset");
-          write_value ("/sys/fs/cgroup/tsbuild", "cgroup.subtree_control", "+cpuset");
+          enable_controllers (cgroup->paths[0], "+cpuset");
           if ((spec->cpuset_cpus != NULL && write_value (cgroup->paths[0], "cpuset.cpus", spec->cpuset_cpus) < 0)
               || (spec->cpuset_mems != NULL && write_value (cgroup->paths[0], "cpuset.mems", spec->cpuset_mems) < 0))
             goto skip;
@@ -175,7 +230,7 @@ cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pi
         {
           /* BFQ's weight takes v1's range; io.weight (1-10000) is runc's conversion where BFQ is absent. */
           write_value ("/sys/fs/cgroup", "cgroup.subtree_control", "+io");
-          write_value ("/sys/fs/cgroup/tsbuild", "cgroup.subtree_control", "+io");
+          enable_controllers (cgroup->paths[0], "+io");
           snprintf (value, sizeof value, "%u", spec->blkio_weight);
           if (write_value (cgroup->paths[0], "io.bfq.weight", value) < 0)
             {
@@ -199,7 +254,7 @@ cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pi
       const char *name = hierarchies[i].name;
       char hierarchy[sizeof hierarchies[i].name + 16];
       snprintf (hierarchy, sizeof hierarchy, "/sys/fs/cgroup/%.63s", name);
-      if (make_group (cgroup, hierarchy, id) < 0)
+      if (make_group (cgroup, hierarchy, group_name) < 0)
         goto skip;
       const char *group = cgroup->paths[cgroup->count - 1];
       int rc = 0;
@@ -244,6 +299,14 @@ cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pi
           snprintf (weight_file, sizeof weight_file, "%s/blkio.weight", group);
           rc = write_value (group, stat (weight_file, &weight_st) == 0 ? "blkio.weight" : "blkio.bfq.weight", value);
         }
+      if (rc == 0 && strcmp (name, "devices") == 0 && spec->device_cgroup && apply_device_rules (group, spec) < 0)
+        {
+          /* The mounts keep their device nodes on the strength of this cgroup: no skipping it. */
+          int saved = errno;
+          cgroup_remove (cgroup);
+          cgroup_init (cgroup);
+          return shim_fail (err, saved, "write", group, "set the container's device cgroup");
+        }
       if (rc == 0 && strcmp (name, "pids") == 0 && spec->pids_limit >= 0)
         {
           snprintf (value, sizeof value, "%lld", spec->pids_limit);
@@ -260,6 +323,28 @@ cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pi
           snprintf (value, sizeof value, "%llu", spec->cpu_shares);
           if (rc == 0 && spec->cpu_shares > 0)
             rc = write_value (group, "cpu.shares", value);
+          /* The real-time share, period first, as runc: what the kernel refuses (a runtime the
+             parent's budget lacks) fails the start with the file named, not skipped. */
+          const char *rt_file = NULL;
+          if (rc == 0 && spec->cpu_rt_period > 0)
+            {
+              snprintf (value, sizeof value, "%llu", spec->cpu_rt_period);
+              rt_file = write_value (group, "cpu.rt_period_us", value) < 0 ? "cpu.rt_period_us" : NULL;
+            }
+          if (rc == 0 && rt_file == NULL && spec->cpu_rt_runtime != 0)
+            {
+              snprintf (value, sizeof value, "%lld", spec->cpu_rt_runtime);
+              rt_file = write_value (group, "cpu.rt_runtime_us", value) < 0 ? "cpu.rt_runtime_us" : NULL;
+            }
+          if (rt_file != NULL)
+            {
+              int saved = errno;
+              char path[PATH_MAX + 32];
+              snprintf (path, sizeof path, "%s/%s", group, rt_file);
+              cgroup_remove (cgroup);
+              cgroup_init (cgroup);
+              return shim_fail (err, saved, "write", path, "failed to write \"%s\"", value);
+            }
         }
       if (rc < 0)
         goto skip;
@@ -270,6 +355,13 @@ cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pi
   cgroup->join_in_child = cgroup->count > 0;
   return 0;
 skip:
+  if (spec->device_cgroup)
+    {
+      int saved = errno;
+      cgroup_remove (cgroup);
+      cgroup_init (cgroup);
+      return shim_fail (err, saved, "mkdir", NULL, "make the container's device cgroup");
+    }
   /* Without limits the process keeps its caller's cgroups, as where none can be made. */
   if (limited)
     shim_warning ("memory, pids and cpu limits skipped: cgroup not writable here (%s)", strerror (errno));
@@ -279,7 +371,7 @@ skip:
 }
 
 int
-cgroup_join_v1 (const char *id)
+cgroup_join_v1 (const char *group_name)
 {
   struct cgroup_hierarchy hierarchies[CGROUP_MAX_HIERARCHIES];
   int count = cgroup_v1_hierarchies (hierarchies, CGROUP_MAX_HIERARCHIES);
@@ -288,7 +380,7 @@ cgroup_join_v1 (const char *id)
   for (int i = 0; i < count; i++)
     {
       char group[PATH_MAX];
-      snprintf (group, sizeof group, "/sys/fs/cgroup/%.63s/tsbuild/%s", hierarchies[i].name, id);
+      snprintf (group, sizeof group, "/sys/fs/cgroup/%.63s/%s", hierarchies[i].name, group_name);
       /* "0" in tasks: this thread, the process's only one. */
       if (write_value (group, "tasks", "0") < 0)
         return -1;

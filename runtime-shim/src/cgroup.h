@@ -35,9 +35,10 @@ void cgroup_init (struct cgroup *cgroup);
  * the limits are skipped with a warning; the container still runs.
  */
 int cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pid_t pid, struct shim_error *err);
-/* Moves the calling single-threaded process into the groups cgroup_apply made for ID in every
-   v1 hierarchy. */
-int cgroup_join_v1 (const char *id);
+/* The container's group in each hierarchy: linux.cgroupsPath, or tsbuild/ID. */
+void cgroup_group (const struct spec *spec, const char *id, char *out, size_t size);
+/* Moves the calling single-threaded process into GROUP (cgroup_group's) of every v1 hierarchy. */
+int cgroup_join_v1 (const char *group);
 void cgroup_remove (const struct cgroup *cgroup);
 
 #endif

@@ -514,16 +514,46 @@ spec_parse (const char *text, size_t size, const char *bundle, const char *path,
   const char *mems = json_string (json_get (cpu, "mems"));
   spec->cpuset_cpus = cpus == NULL || cpus[0] == '\0' ? NULL : dup_or_null (cpus);
   spec->cpuset_mems = mems == NULL || mems[0] == '\0' ? NULL : dup_or_null (mems);
-  /* Only the rule that names no device matters here: the last one decides for them all. */
+  if (read_uint (json_get (cpu, "realtimePeriod"), INT64_MAX, &number))
+    spec->cpu_rt_period = number;
+  const struct json *rt_runtime = json_get (cpu, "realtimeRuntime");
+  if (json_is (rt_runtime, JSON_NUMBER))
+    spec->cpu_rt_runtime = (long long) rt_runtime->number;
+  const char *cgroups_path = json_string (json_get (linux_, "cgroupsPath"));
+  while (cgroups_path != NULL && cgroups_path[0] == '/')
+    cgroups_path++;
+  spec->cgroups_path = cgroups_path == NULL || cgroups_path[0] == '\0' ? NULL : dup_or_null (cgroups_path);
+  /* The rule that names no device with every access decides for them all (the last one);
+     the others are kept for a device cgroup. */
   const struct json *devices = json_get (resources, "devices");
   if (json_is (devices, JSON_ARRAY))
-    for (size_t i = 0; i < devices->length; i++)
-      {
-        const struct json *rule = devices->items[i];
-        const char *type = json_string (json_get (rule, "type"));
-        if (json_get (rule, "major") == NULL && json_get (rule, "minor") == NULL && (type == NULL || strcmp (type, "a") == 0))
-          spec->all_devices = json_is (json_get (rule, "allow"), JSON_BOOL) && json_get (rule, "allow")->boolean;
-      }
+    {
+      spec->device_rules = calloc (devices->length + 1, sizeof *spec->device_rules);
+      for (size_t i = 0; spec->device_rules != NULL && i < devices->length; i++)
+        {
+          const struct json *rule = devices->items[i];
+          const char *type = json_string (json_get (rule, "type"));
+          const char *access = json_string (json_get (rule, "access"));
+          bool allow = json_is (json_get (rule, "allow"), JSON_BOOL) && json_get (rule, "allow")->boolean;
+          bool every = access == NULL || (strchr (access, 'r') != NULL && strchr (access, 'w') != NULL && strchr (access, 'm') != NULL);
+          if (json_get (rule, "major") == NULL && json_get (rule, "minor") == NULL && (type == NULL || strcmp (type, "a") == 0) && every)
+            {
+              spec->all_devices = allow;
+              continue;
+            }
+          char major[24] = "*", minor[24] = "*";
+          if (read_uint (json_get (rule, "major"), INT64_MAX, &number))
+            snprintf (major, sizeof major, "%llu", (unsigned long long) number);
+          if (read_uint (json_get (rule, "minor"), INT64_MAX, &number))
+            snprintf (minor, sizeof minor, "%llu", (unsigned long long) number);
+          struct device_rule *out = &spec->device_rules[spec->device_rule_count++];
+          out->allow = allow;
+          snprintf (out->text, sizeof out->text, "%.1s %s:%s %.3s", type == NULL ? "a" : type, major, minor, access == NULL ? "rwm" : access);
+        }
+    }
+  struct stat unified_st;
+  spec->device_cgroup = spec->device_rule_count > 0 && !spec->all_devices && stat ("/sys/fs/cgroup/cgroup.controllers", &unified_st) < 0
+                        && access ("/sys/fs/cgroup/devices", W_OK) == 0;
   const struct json *sysctl = json_get (linux_, "sysctl");
   if (json_is (sysctl, JSON_OBJECT) && sysctl->length > 0)
     {

@@ -81,10 +81,19 @@ struct spec {
   unsigned long long cpu_shares; /* 0 when not set */
   char *cpuset_cpus;          /* linux.resources.cpu.cpus ("0-3,5"), NULL when not set */
   char *cpuset_mems;          /* linux.resources.cpu.mems, NULL when not set */
+  unsigned long long cpu_rt_period; /* linux.resources.cpu.realtimePeriod, 0 when not set */
+  long long cpu_rt_runtime;   /* linux.resources.cpu.realtimeRuntime, 0 when not set */
+  char *cgroups_path;         /* linux.cgroupsPath without its leading /, NULL when not set (tsbuild/ID) */
   bool init;                  /* annotation run.oci.init / org.tsbuild.init: a PID 1 that reaps */
   bool kill_with_parent;      /* annotation org.tsbuild.kill-with-parent: the container dies with the runtime's caller */
   char *rootfs_overlay;       /* annotation org.tsbuild.rootfs.overlay: overlay options for root.path, or NULL */
   bool all_devices;           /* linux.resources.devices ends allowing every device: no nodev mounts */
+  /* linux.resources.devices' rules naming devices ("c 1:3 rwm", allow or not), for a v1 device
+     cgroup; device_cgroup: one is made (root, a writable v1 devices hierarchy), and then the
+     mounts keep their device nodes as runc's do. */
+  struct device_rule { bool allow; char text[64]; } *device_rules;
+  size_t device_rule_count;
+  bool device_cgroup;
   char **sysctl_keys;         /* linux.sysctl: names (net.ipv4.ip_forward) and values, in order */
   char **sysctl_values;
   size_t sysctl_count;

@@ -186,7 +186,9 @@ child_main (void *opaque)
       shim_fail (&err, errno, "prctl", NULL, "make the runtime not dumpable");
       goto fail;
     }
-  if (byte == 'j' && cgroup_join_v1 (a->options->id) < 0)
+  char group[PATH_MAX - 64];
+  cgroup_group (a->spec, a->options->id, group, sizeof group);
+  if (byte == 'j' && cgroup_join_v1 (group) < 0)
     {
       shim_fail (&err, errno, "write", NULL, "join the container's cgroups");
       goto fail;

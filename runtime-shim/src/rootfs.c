@@ -220,10 +220,34 @@ proc_mount_allowed (const struct mount_spec *m, const char *type, int target_fd)
   return false;
 }
 
+/* The process's own group in the v1 hierarchy of CONTROLLERS, from /proc/self/cgroup ("/" in
+   a cgroup namespace of its own, the whole path in the host's). */
+static void
+own_cgroup (const char *controllers, char *out, size_t size)
+{
+  snprintf (out, size, "/");
+  FILE *file = fopen ("/proc/self/cgroup", "re");
+  char line[PATH_MAX + 256];
+  while (file != NULL && fgets (line, sizeof line, file) != NULL)
+    {
+      char *first = strchr (line, ':');
+      char *second = first == NULL ? NULL : strchr (first + 1, ':');
+      if (second == NULL || (size_t) (second - first - 1) != strlen (controllers) || strncmp (first + 1, controllers, strlen (controllers)) != 0)
+        continue;
+      second[strcspn (second, "\n")] = '\0';
+      snprintf (out, size, "%s", second + 1);
+      break;
+    }
+  if (file != NULL)
+    fclose (file);
+}
+
 /* cgroup v1 (and hybrid) hosts, as runc mounts them: a tmpfs at TARGET holding each of the
    host's v1 hierarchies (cgroup2's "unified" of a hybrid host is left out, as runc does),
    mounted afresh: inside the container's cgroup namespace each shows the container's own
    cgroup at its top, so a program reading memory.limit_in_bytes finds the container's limit.
+   In the host's cgroup namespace (docker's default on v1) the container's own group is bound
+   over the hierarchy's root, as runc binds it, for the same view.
    Names the host links to co-mounted hierarchies (cpu -> cpu,cpuacct) are linked alike.
    Returns -1 with errno when a hierarchy cannot be mounted here (a user namespace's v1 mounts),
    the tmpfs left for the caller to remove. */
@@ -266,6 +290,14 @@ mount_cgroup_v1 (int root_fd, const char *destination, unsigned long flags)
         rc = -1;
       else if (mount ("cgroup", target, "cgroup", flags | MS_NOSUID | MS_NODEV | MS_NOEXEC, hierarchies[i].controllers) < 0)
         rc = -1;
+      char own[PATH_MAX], source[sizeof target + PATH_MAX];
+      own_cgroup (hierarchies[i].controllers, own, sizeof own);
+      if (rc < 0 || strcmp (own, "/") == 0)
+        continue;
+      snprintf (source, sizeof source, "%s%s", target, own);
+      if (mount (source, target, NULL, MS_BIND, NULL) < 0
+          || mount (NULL, target, NULL, MS_REMOUNT | MS_BIND | (flags & MS_RDONLY) | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+        rc = -1;
     }
   int saved = errno;
   if (rc == 0)
@@ -299,7 +331,9 @@ mount_cgroup_v1 (int root_fd, const char *destination, unsigned long flags)
    a device node itself (the spec's devices, bound from the host). A node made with mknod (which
    CAP_MKNOD allows, as docker's) or shipped in an image exists but does not open: as behind
    docker's device cgroup, a step cannot reach the host's console, kernel log or disks. A spec
-   whose device rules end allowing all (BuildKit's --security=insecure) keeps the mounts as asked. */
+   whose device rules end allowing all (BuildKit's --security=insecure) keeps the mounts as asked,
+   and so does one given a device cgroup (spec->device_cgroup, a v1 host as root), which then
+   decides what opens, as runc's does. */
 static int
 mount_one (int root_fd, const struct mount_spec *m, bool user_namespace, bool all_devices, struct shim_error *err)
 {
@@ -713,13 +747,13 @@ rootfs_setup (const struct spec *spec, bool user_namespace, const char *console_
     return shim_fail (err, errno, "mount", spec->root_path, "bind the root filesystem on itself");
   if (mount (NULL, spec->root_path, NULL, spec->rootfs_propagation, NULL) < 0)
     return shim_fail (err, errno, "mount", spec->root_path, "set the root filesystem's propagation");
-  if (!spec->all_devices && mount (NULL, spec->root_path, NULL, MS_REMOUNT | MS_BIND | MS_NODEV | locked_flags (spec->root_path), NULL) < 0)
+  if (!spec->all_devices && !spec->device_cgroup && mount (NULL, spec->root_path, NULL, MS_REMOUNT | MS_BIND | MS_NODEV | locked_flags (spec->root_path), NULL) < 0)
     return shim_fail (err, errno, "mount", spec->root_path, "make the root filesystem nodev");
   int root_fd = open (spec->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0)
     return shim_fail (err, errno, "open", spec->root_path, "open the root filesystem");
   for (size_t i = 0; i < spec->mount_count; i++)
-    if (mount_one (root_fd, &spec->mounts[i], user_namespace, spec->all_devices, err) < 0)
+    if (mount_one (root_fd, &spec->mounts[i], user_namespace, spec->all_devices || spec->device_cgroup, err) < 0)
       {
         close (root_fd);
         return -1;
@@ -792,7 +826,7 @@ rootfs_setup (const struct spec *spec, bool user_namespace, const char *console_
     return shim_fail (err, errno, "umount2", "/", "detach the old root");
   if (chdir ("/") < 0)
     return shim_fail (err, errno, "chdir", "/", "enter the new root");
-  if (spec->root_readonly && mount (NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | (spec->all_devices ? 0 : MS_NODEV) | (user_namespace ? locked_flags ("/") : 0), NULL) < 0)
+  if (spec->root_readonly && mount (NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | (spec->all_devices || spec->device_cgroup ? 0 : MS_NODEV) | (user_namespace ? locked_flags ("/") : 0), NULL) < 0)
     return shim_fail (err, errno, "mount", "/", "make the root filesystem read-only");
   return 0;
 }

@@ -3,7 +3,7 @@
  * container's UpdateContainer): the asked values are checked as `run` checks them, merged into
  * the container's HostConfig, kept for its later starts (the record and spec.json, which the
  * monitor reads at every start), and, while it runs, written into the cgroups the runtime
- * placed it in (`tsbuild/ID` of each hierarchy, runtime-shim/src/cgroup.c) in the order runc
+ * placed it in (`tsbuild/ID` or `--cgroup-parent`/ID of each hierarchy, runtime-shim/src/cgroup.c) in the order runc
  * writes them, so that the kernel never sees a memory limit above the memory-and-swap one.
  */
 import { readdirSync } from 'node:fs';
@@ -13,7 +13,8 @@ import { TsbuildError, messageOf } from '../common/index.js';
 import type { Store } from '../store/index.js';
 import { containerDirectory, type ContainerRecord, type HostConfig } from './container.js';
 import { findContainer, updateContainer } from './container-store.js';
-import { cgroupWritable, cpuLimits, cpusetOf } from './containers.js';
+import { cgroupWritable, checkRealtime, cpuLimits, cpusetOf } from './containers.js';
+import { containerCgroupPath } from './freezer.js';
 import type { ContainerSpec } from './spec.js';
 
 /** A container's resources as `create` and `update` take them; absent: unchanged (update) or none (create). */
@@ -34,9 +35,12 @@ export interface ResourceUpdate {
   readonly cpusetMems?: string;
   /** 0 or less: unlimited (docker's API takes either for an update). */
   readonly pidsLimit?: number;
+  /** Microseconds: the cpu cgroup's cpu.rt_period_us and cpu.rt_runtime_us. */
+  readonly cpuRealtimePeriod?: number;
+  readonly cpuRealtimeRuntime?: number;
 }
 
-type ResourceFields = Pick<HostConfig, 'memory' | 'memorySwap' | 'memoryReservation' | 'nanoCpus' | 'cpuShares' | 'cpuPeriod' | 'cpuQuota' | 'cpusetCpus' | 'cpusetMems' | 'pidsLimit'>;
+type ResourceFields = Pick<HostConfig, 'memory' | 'memorySwap' | 'memoryReservation' | 'nanoCpus' | 'cpuShares' | 'cpuPeriod' | 'cpuQuota' | 'cpusetCpus' | 'cpusetMems' | 'pidsLimit' | 'cpuRealtimePeriod' | 'cpuRealtimeRuntime'>;
 
 const megabytes6 = 6 * 1024 * 1024;
 
@@ -52,6 +56,7 @@ function checkRequest(update: ResourceUpdate): void {
   if ((update.nanoCpus ?? 0) > 0 && ((update.cpuPeriod ?? 0) > 0 || (update.cpuQuota ?? 0) > 0)) {
     throw new TsbuildError('INVALID_ARGUMENT', 'Conflicting options: Nano CPUs and CPU Period cannot both be set');
   }
+  checkRealtime(update);
 }
 
 /** The update merged into the current values, refused where docker's UpdateContainer refuses it. */
@@ -80,6 +85,8 @@ function merged(current: HostConfig, update: ResourceUpdate, id: string): Resour
     ...pick('cpuQuota', update.cpuQuota, (update.cpuQuota ?? 0) !== 0),
     ...pick('cpusetCpus', update.cpusetCpus, (update.cpusetCpus ?? '') !== ''),
     ...pick('cpusetMems', update.cpusetMems, (update.cpusetMems ?? '') !== ''),
+    ...pick('cpuRealtimePeriod', update.cpuRealtimePeriod, (update.cpuRealtimePeriod ?? 0) !== 0),
+    ...pick('cpuRealtimeRuntime', update.cpuRealtimeRuntime, (update.cpuRealtimeRuntime ?? 0) !== 0),
   } as ResourceFields;
 }
 
@@ -99,12 +106,12 @@ function specLimits(resources: ResourceFields): Pick<ContainerSpec, 'memoryLimit
   };
 }
 
-/** The container's own group of the v1 hierarchy holding CONTROLLER, or of the unified one. */
-function groupOf(id: string, controller: string): string | undefined {
+/** The container's own group (GROUP: `tsbuild/ID`, or PARENT/ID) of the v1 hierarchy holding CONTROLLER, or of the unified one. */
+function groupOf(group: string, controller: string): string | undefined {
   try {
-    if (readdirSync('/sys/fs/cgroup').includes('cgroup.controllers')) return join('/sys/fs/cgroup', 'tsbuild', id);
+    if (readdirSync('/sys/fs/cgroup').includes('cgroup.controllers')) return join('/sys/fs/cgroup', group);
     const hierarchy = readdirSync('/sys/fs/cgroup', { withFileTypes: true }).find((entry) => entry.isDirectory() && entry.name.split(',').includes(controller));
-    return hierarchy === undefined ? undefined : join('/sys/fs/cgroup', hierarchy.name, 'tsbuild', id);
+    return hierarchy === undefined ? undefined : join('/sys/fs/cgroup', hierarchy.name, group);
   } catch {
     return undefined;
   }
@@ -118,10 +125,11 @@ async function write(group: string | undefined, file: string, value: string): Pr
 }
 
 /** Writes the changed limits into the running container's cgroups, as runc's `update` does. */
-async function applyToCgroups(id: string, update: ResourceUpdate, resources: ResourceFields): Promise<void> {
+async function applyToCgroups(id: string, update: ResourceUpdate, resources: ResourceFields, parent: string | undefined): Promise<void> {
+  const group = containerCgroupPath(id, parent);
   const unified = readdirSync('/sys/fs/cgroup').includes('cgroup.controllers');
   const limits = specLimits(resources);
-  const memoryGroup = groupOf(id, 'memory');
+  const memoryGroup = groupOf(group, 'memory');
   if ((update.memory ?? 0) > 0 || (update.memorySwap ?? 0) !== 0) {
     const memory = resources.memory > 0 ? String(resources.memory) : unified ? 'max' : '-1';
     const swap = resources.memorySwap ?? 0;
@@ -153,8 +161,8 @@ async function applyToCgroups(id: string, update: ResourceUpdate, resources: Res
     }
   }
   if ((update.memoryReservation ?? 0) > 0) await write(memoryGroup, unified ? 'memory.low' : 'memory.soft_limit_in_bytes', String(update.memoryReservation));
-  if (update.pidsLimit !== undefined) await write(groupOf(id, 'pids'), 'pids.max', update.pidsLimit > 0 ? String(update.pidsLimit) : 'max');
-  const cpuGroup = groupOf(id, 'cpu');
+  if (update.pidsLimit !== undefined) await write(groupOf(group, 'pids'), 'pids.max', update.pidsLimit > 0 ? String(update.pidsLimit) : 'max');
+  const cpuGroup = groupOf(group, 'cpu');
   const cpu = limits.cpu;
   if ((update.nanoCpus ?? 0) > 0 || (update.cpuPeriod ?? 0) > 0 || (update.cpuQuota ?? 0) > 0) {
     const period = cpu?.period ?? 100_000;
@@ -169,7 +177,10 @@ async function applyToCgroups(id: string, update: ResourceUpdate, resources: Res
     // runc's conversion of v1 shares (2-262144) to the unified hierarchy's weight (1-10000).
     await write(cpuGroup, unified ? 'cpu.weight' : 'cpu.shares', unified ? String(1 + Math.floor(((shares - 2) * 9999) / 262142)) : String(shares));
   }
-  const cpusetGroup = groupOf(id, 'cpuset');
+  // The period first, as runc writes them: a runtime above the current period is refused.
+  if ((update.cpuRealtimePeriod ?? 0) > 0) await write(cpuGroup, 'cpu.rt_period_us', String(update.cpuRealtimePeriod));
+  if ((update.cpuRealtimeRuntime ?? 0) !== 0) await write(cpuGroup, 'cpu.rt_runtime_us', String(update.cpuRealtimeRuntime));
+  const cpusetGroup = groupOf(group, 'cpuset');
   if ((update.cpusetCpus ?? '') !== '') await write(cpusetGroup, 'cpuset.cpus', update.cpusetCpus ?? '');
   if ((update.cpusetMems ?? '') !== '') await write(cpusetGroup, 'cpuset.mems', update.cpusetMems ?? '');
 }
@@ -192,7 +203,7 @@ export async function updateContainerResources(store: Store, nameOrId: string, a
   };
   if (!(await cgroupWritable('memory'))) discard(['memory', 'memorySwap', 'memoryReservation'], 'Your kernel does not support memory limit capabilities or the cgroup is not mounted (or not writable here). Limitation discarded.');
   if (!(await cgroupWritable('pids'))) discard(['pidsLimit'], 'Your kernel does not support pids limit capabilities or the cgroup is not mounted (or not writable here). PIDs limit discarded.');
-  if (!(await cgroupWritable('cpu'))) discard(['nanoCpus', 'cpuShares', 'cpuPeriod', 'cpuQuota'], 'Your kernel does not support CPU CFS scheduler or the cgroup is not mounted (or not writable here). CPU limits discarded.');
+  if (!(await cgroupWritable('cpu'))) discard(['nanoCpus', 'cpuShares', 'cpuPeriod', 'cpuQuota', 'cpuRealtimePeriod', 'cpuRealtimeRuntime'], 'Your kernel does not support CPU CFS scheduler or the cgroup is not mounted (or not writable here). CPU limits discarded.');
   if (!(await cgroupWritable('cpuset'))) discard(['cpusetCpus', 'cpusetMems'], 'Your kernel does not support cpuset or the cgroup is not mounted (or not writable here). Cpuset discarded.');
   const found = await findContainer(store, nameOrId);
   const record = await updateContainer(store, found.id, async (current) => {
@@ -200,7 +211,7 @@ export async function updateContainerResources(store: Store, nameOrId: string, a
     const resources = merged(current.hostConfig, update, current.id);
     // Applied first: what the kernel refuses changes nothing kept.
     if (current.state.status === 'running' || current.state.status === 'paused') {
-      await applyToCgroups(current.id, update, resources).catch((error: unknown) => {
+      await applyToCgroups(current.id, update, resources, current.hostConfig.cgroupParent).catch((error: unknown) => {
         throw new TsbuildError('RUNTIME', `Cannot update container ${current.id}: ${messageOf(error)}`);
       });
     }

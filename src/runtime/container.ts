@@ -107,7 +107,7 @@ export interface HostConfig extends SecurityOptions {
   readonly binds?: readonly string[];
   /** docker's Tmpfs: --tmpfs's paths and their options, as given. */
   readonly tmpfs?: Readonly<Record<string, string>>;
-  /** `--cgroupns`, as given; absent: the container's own (tsbuild's default). */
+  /** `--cgroupns`, or the host's default when made (`defaultCgroupnsMode`); absent in older records: the container's own. */
   readonly cgroupnsMode?: 'host' | 'private';
   /** `--userns host`. */
   readonly usernsMode?: 'host';
@@ -117,6 +117,27 @@ export interface HostConfig extends SecurityOptions {
   readonly annotations?: Readonly<Record<string, string>>;
   /** `--link NAME[:ALIAS]`: the linked container's name as given and the alias it gets (its name when none). */
   readonly links?: readonly ContainerLink[];
+  /** `--cgroup-parent`, as given: the container's cgroups are PARENT/ID in each hierarchy. */
+  readonly cgroupParent?: string;
+  /** `--device-cgroup-rule`s, as given ('c 1:3 rwm'). */
+  readonly deviceCgroupRules?: readonly string[];
+  /** `--isolation default`, `--volume-driver local`, as given. */
+  readonly isolation?: string;
+  readonly volumeDriver?: string;
+  /** `--gpus`: docker's DeviceRequests, kept as it keeps them; no driver here satisfies one at the start. */
+  readonly deviceRequests?: readonly DeviceRequest[];
+  /** `--cpu-rt-period`, `--cpu-rt-runtime`: microseconds, the cpu cgroup's real-time share. */
+  readonly cpuRealtimePeriod?: number;
+  readonly cpuRealtimeRuntime?: number;
+}
+
+/** docker's DeviceRequest (`--gpus`), with its field names. */
+export interface DeviceRequest {
+  readonly Driver: string;
+  readonly Count: number;
+  readonly DeviceIDs: readonly string[] | null;
+  readonly Capabilities: readonly (readonly string[])[];
+  readonly Options: Readonly<Record<string, string>>;
 }
 
 export interface ContainerLink {
@@ -157,6 +178,8 @@ export interface ContainerRecord {
     readonly networkAliases?: readonly string[];
     /** `--ip`: its address on its user network. */
     readonly ipAddress?: string;
+    /** `--link-local-ip`s: docker's endpoint IPAMConfig.LinkLocalIPs. */
+    readonly linkLocalIps?: readonly string[];
     /**
      * The networks it joins at each start, in order (the first gives its /etc/hosts entry, its
      * resolv.conf and its published ports), once `network connect` or `disconnect` changed them;

@@ -5,7 +5,8 @@
  */
 import { spawn } from 'node:child_process';
 import { access, constants as fsConstants, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { availableParallelism, hostname as hostHostname } from 'node:os';
 import { join, posix } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,6 +23,7 @@ import {
   sharesNamespace,
   writeContainerRecord,
   type ContainerLink,
+  type DeviceRequest,
   type ContainerRecord,
   type HealthcheckConfig,
   type MonitorRequest,
@@ -31,7 +33,7 @@ import { failedStartPath, findContainer, listContainerRecords, lockNames, observ
 import { containerHooks } from './container-hooks.js';
 import { selectRuntime } from './oci-runtime.js';
 import { containerCommand, containerConfigEnv, containerEnvironment, ensureWorkingDirectory, exposedPorts, findOrPull, runFailureStatus, writeEtcFiles, type ContainerOptions } from './run.js';
-import type { ContainerDevice, ContainerSpec, HostNamespace, MountSpec } from './spec.js';
+import { defaultCgroupnsMode, type ContainerDevice, type ContainerSpec, type HostNamespace, type MountSpec } from './spec.js';
 import type { ResourceUpdate } from './container-update.js';
 import { lookupGroup, lookupUser } from './user.js';
 import { addHostLine, checkDnsServers, containerCapabilities, rlimitsOf, securityOptOf, type SecurityOptions } from './security-options.js';
@@ -39,7 +41,7 @@ import { prepareMounts, releaseContainerVolumes, type MountRequest } from './vol
 import { volumesFromRequests } from './volumes-from.js';
 import type { LogConfig } from './container-log.js';
 import { detachContainer, exposedPortSpecs, hostNetworkPortsWarning, portsToPublish } from './network/index.js';
-import { freezeContainer, releaseContainerCgroups, thawContainer } from './freezer.js';
+import { containerCgroupPath, freezeContainer, releaseContainerCgroups, thawContainer } from './freezer.js';
 
 /** What `create` takes: the process's options, its security and its resources (`update` changes the latter). */
 export interface CreateContainerOptions extends ContainerOptions, SecurityOptions, ResourceUpdate {
@@ -68,6 +70,15 @@ export interface CreateContainerOptions extends ContainerOptions, SecurityOption
   readonly annotations?: Readonly<Record<string, string>>;
   /** `--link NAME[:ALIAS]`, as given. */
   readonly links?: readonly string[];
+  /** `--cgroup-parent`, `--device-cgroup-rule`s (checked), `--isolation`, `--volume-driver`, `--gpus`, as given. */
+  readonly cgroupParent?: string;
+  readonly deviceCgroupRules?: readonly string[];
+  readonly isolation?: string;
+  readonly volumeDriver?: string;
+  readonly deviceRequests?: readonly DeviceRequest[];
+  /** `--ip6`, `--link-local-ip`s, as given. */
+  readonly ip6?: string;
+  readonly linkLocalIps?: readonly string[];
   readonly restart?: RestartPolicy;
   readonly logConfig?: LogConfig;
   readonly stopSignal?: string;
@@ -156,6 +167,37 @@ function checkAnnotations(annotations: Readonly<Record<string, string>>): void {
   }
 }
 
+/**
+ * `--ip6` and `--link-local-ip`, refused as docker's daemon refuses the endpoint's settings: an
+ * IPv6 address needs a user network with an IPv6 subnet, which tsbuild's networks never have.
+ */
+function checkEndpointSettings(options: Pick<CreateContainerOptions, 'ip6' | 'linkLocalIps' | 'network'>): void {
+  const network = options.network === undefined || options.network === 'default' ? 'bridge' : options.network;
+  const errors = (options.linkLocalIps ?? []).filter((address) => isIP(address) === 0).map((address) => `invalid link-local IP address: ${address}`);
+  if (options.ip6 !== undefined) {
+    if (isIP(options.ip6) !== 6) errors.push(`invalid IPv6 address: ${options.ip6}`);
+    errors.push(network === 'bridge' || network === 'host' || network === 'none' ? 'user specified IP address is supported on user defined networks only' : 'user specified IP address is supported only when connecting to networks with user configured subnets');
+  }
+  if (errors.length === 0) return;
+  throw new TsbuildError('INVALID_ARGUMENT', `invalid config for network ${network}: invalid endpoint settings:\n${errors.length === 1 ? (errors[0] ?? '') : errors.map((error) => `* ${error}`).join('\n')}`);
+}
+
+/**
+ * `--volume-driver`: `local` is the only driver, as a docker daemon without plugins has; another
+ * is refused when a -v volume (named or anonymous) would be made with it. --mount's volumes do
+ * not take it (docker's daemon logs that it ignores it there).
+ */
+function checkVolumeDriver(options: Pick<CreateContainerOptions, 'volumeDriver' | 'volumeRequests' | 'binds'>): void {
+  const driver = options.volumeDriver ?? '';
+  if (driver === '' || driver === 'local') return;
+  const volumes = (options.volumeRequests ?? []).filter((request) => request.kind === 'volume');
+  // The -v ones: named ones are in binds, anonymous ones have no name.
+  const named = (options.binds ?? []).map((bind) => bind.split(':')[0] ?? '').filter((source) => source !== '' && !source.startsWith('/'));
+  const anonymous = volumes.some((request) => request.kind === 'volume' && request.name === undefined);
+  const name = named[0] ?? (anonymous ? uniqueHex(32) : undefined);
+  if (name !== undefined) throw new TsbuildError('NOT_FOUND', `create ${name}: error looking up volume plugin ${driver}: plugin ${JSON.stringify(driver)} not found`);
+}
+
 /** The image's HEALTHCHECK with docker's field names, in nanoseconds. */
 function imageHealthcheck(config: { Test?: readonly string[]; Interval?: number; Timeout?: number; StartPeriod?: number; StartInterval?: number; Retries?: number } | undefined): HealthcheckConfig | undefined {
   if (config?.Test === undefined || config.Test.length === 0) return undefined;
@@ -188,7 +230,8 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   const dnsGiven = (options.dns ?? []).length + (options.dnsSearch ?? []).length + (options.dnsOptions ?? []).length > 0;
   if (dnsGiven && options.network?.startsWith('container:') === true) throw new TsbuildError('INVALID_ARGUMENT', 'conflicting options: dns and the network mode');
   const securityOpt = securityOptOf(options.securityOpt ?? []);
-  const hostNamespaces = [...(options.hostNamespaces ?? [])];
+  const cgroupnsMode = options.cgroupnsMode ?? defaultCgroupnsMode();
+  const hostNamespaces = [...(options.hostNamespaces ?? []), ...(cgroupnsMode === 'host' && options.hostNamespaces?.includes('cgroup') !== true ? ['cgroup' as const] : [])];
   const devices = await Promise.all((options.devices ?? []).map(deviceOf));
   const sysctls = sysctlsOf(options.sysctls ?? [], { hostNetwork: options.network === 'host', hostIpc: hostNamespaces.includes('ipc'), hostUts: hostNamespaces.includes('uts') });
   if (hostNamespaces.includes('uts') && options.hostname !== undefined) throw new TsbuildError('INVALID_ARGUMENT', 'conflicting options: hostname and the UTS mode');
@@ -200,6 +243,9 @@ export async function createContainer(options: CreateContainerOptions): Promise<
     throw new TsbuildError('INVALID_ARGUMENT', `Invalid value ${options.oomScoreAdj}, range for oom score adj is [-1000, 1000]`);
   }
   checkAnnotations(options.annotations ?? {});
+  checkRealtime(options);
+  checkEndpointSettings(options);
+  checkVolumeDriver(options);
   if (options.domainname !== undefined && hostNamespaces.includes('uts')) throw new TsbuildError('INVALID_ARGUMENT', 'conflicting options: domainname and the UTS mode');
   const links = await linksOf(options.store, options.links ?? [], options.network ?? 'default');
   const restart = options.restart ?? { name: 'no', maximumRetryCount: 0 };
@@ -279,6 +325,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         ...(options.networkAliases === undefined || options.networkAliases.length === 0 ? {} : { networkAliases: [...options.networkAliases] }),
         ...(Object.keys(exposed).length === 0 ? {} : { exposedPorts: Object.keys(exposed) }),
         ...(options.ip === undefined ? {} : { ipAddress: options.ip }),
+        ...(options.linkLocalIps === undefined ? {} : { linkLocalIps: [...options.linkLocalIps] }),
         // As given (a path keeps its directory): the monitor starts the same runtime from it.
         runtime: runtimeName,
         image: options.image,
@@ -291,7 +338,12 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         ...(options.domainname === undefined || options.domainname === '' ? {} : { domainname: options.domainname }),
       },
       hostConfig: {
-        ...(options.cgroupnsMode === undefined ? {} : { cgroupnsMode: options.cgroupnsMode }),
+        cgroupnsMode,
+        ...(options.cgroupParent === undefined ? {} : { cgroupParent: options.cgroupParent }),
+        ...(options.deviceCgroupRules === undefined ? {} : { deviceCgroupRules: [...options.deviceCgroupRules] }),
+        ...(options.isolation === undefined ? {} : { isolation: options.isolation }),
+        ...(options.volumeDriver === undefined ? {} : { volumeDriver: options.volumeDriver }),
+        ...(options.deviceRequests === undefined ? {} : { deviceRequests: options.deviceRequests }),
         ...(options.usernsMode === undefined ? {} : { usernsMode: options.usernsMode }),
         ...(options.oomScoreAdj === undefined || options.oomScoreAdj === 0 ? {} : { oomScoreAdj: options.oomScoreAdj }),
         // Sorted by key, as docker's JSON writes its map.
@@ -390,6 +442,8 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       ...(options.shmSize === undefined ? {} : { shmSize: options.shmSize }),
       ...(hostNamespaces.length === 0 ? {} : { hostNamespaces }),
       ...(devices.length === 0 ? {} : { devices }),
+      ...(options.deviceCgroupRules === undefined ? {} : { deviceRules: options.deviceCgroupRules.map(deviceRuleOf) }),
+      ...(options.cgroupParent === undefined ? {} : { cgroupsPath: `/${containerCgroupPath(id, options.cgroupParent)}` }),
       ...(Object.keys(sysctls).length === 0 ? {} : { sysctls }),
       ...(options.domainname === undefined || options.domainname === '' ? {} : { domainname: options.domainname }),
       ...(options.oomScoreAdj === undefined || options.oomScoreAdj === 0 ? {} : { oomScoreAdj: options.oomScoreAdj }),
@@ -439,6 +493,9 @@ export interface StartContainerOptions {
 /** The record once the container runs (its first process started) or ended; rejects when it could not run. */
 export async function startContainer(store: Store, nameOrId: string, options: StartContainerOptions): Promise<ContainerRecord> {
   const found = await findContainer(store, nameOrId);
+  // `--gpus`: docker's daemon finds no driver for the request when none is installed, as here.
+  const request = found.hostConfig?.deviceRequests?.[0];
+  if (request !== undefined) throw new TsbuildError('RUNTIME', `could not select device driver ${JSON.stringify(request.Driver)} with capabilities: [${request.Capabilities.map((set) => `[${set.join(' ')}]`).join(' ')}]`);
   // Times in records are ISO strings to the millisecond: an end in the same millisecond counts.
   const requested = Date.now() - 1;
   let spawned = false;
@@ -599,7 +656,7 @@ export async function pauseContainer(store: Store, nameOrId: string): Promise<Co
     const observed = await observeState(record);
     if (observed.status === 'paused') throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is already paused`);
     if (!observed.running || record.state.pid === undefined) throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is not running`);
-    await freezeContainer(record.id, record.state.pid);
+    await freezeContainer(record.id, record.state.pid, record.hostConfig?.cgroupParent);
     return { ...record, state: { ...record.state, paused: true } };
   });
 }
@@ -610,7 +667,7 @@ export async function unpauseContainer(store: Store, nameOrId: string): Promise<
   return updateContainer(store, found.id, async (record) => {
     const observed = await observeState(record);
     if (observed.status !== 'paused') throw new TsbuildError('INVALID_ARGUMENT', `Container ${record.id} is not paused`);
-    await thawContainer(record.id);
+    await thawContainer(record.id, record.hostConfig?.cgroupParent);
     const { paused: _paused, ...state } = record.state;
     return { ...record, state };
   });
@@ -689,7 +746,7 @@ export async function removeContainer(store: Store, nameOrId: string, options: {
     if (!(error instanceof TsbuildError && error.code === 'NOT_FOUND')) throw error;
   });
   await removeContainerLock(store, record.id);
-  await releaseContainerCgroups(record.id);
+  await releaseContainerCgroups(record.id, record.hostConfig?.cgroupParent);
   return record;
 }
 
@@ -876,7 +933,7 @@ export async function cpusetOf(options: Pick<CreateContainerOptions, 'cpusetCpus
  * `--cpu-quota`/`--cpu-period` and `--cpu-shares`; undefined when none is asked. docker refuses
  * `--cpus` with `--cpu-quota` or `--cpu-period`.
  */
-export function cpuLimits(options: Pick<CreateContainerOptions, 'nanoCpus' | 'cpuShares' | 'cpuPeriod' | 'cpuQuota'>): { quota?: number; period?: number; shares?: number } | undefined {
+export function cpuLimits(options: Pick<CreateContainerOptions, 'nanoCpus' | 'cpuShares' | 'cpuPeriod' | 'cpuQuota' | 'cpuRealtimePeriod' | 'cpuRealtimeRuntime'>): { quota?: number; period?: number; shares?: number; realtimePeriod?: number; realtimeRuntime?: number } | undefined {
   const nano = options.nanoCpus ?? 0;
   if (nano > 0 && ((options.cpuQuota ?? 0) > 0 || (options.cpuPeriod ?? 0) > 0)) {
     throw new TsbuildError('INVALID_ARGUMENT', 'Conflicting options: Nano CPUs and CPU Period cannot both be set');
@@ -887,15 +944,64 @@ export function cpuLimits(options: Pick<CreateContainerOptions, 'nanoCpus' | 'cp
     ...(quota === undefined || quota <= 0 ? {} : { quota }),
     ...(period === undefined || period <= 0 ? {} : { period }),
     ...(options.cpuShares === undefined || options.cpuShares <= 0 ? {} : { shares: options.cpuShares }),
+    ...(options.cpuRealtimePeriod === undefined || options.cpuRealtimePeriod <= 0 ? {} : { realtimePeriod: options.cpuRealtimePeriod }),
+    ...(options.cpuRealtimeRuntime === undefined || options.cpuRealtimeRuntime === 0 ? {} : { realtimeRuntime: options.cpuRealtimeRuntime }),
   };
   return Object.keys(limits).length === 0 ? undefined : limits;
 }
 
-function cpuHostConfig(options: Pick<CreateContainerOptions, 'nanoCpus' | 'cpuShares' | 'cpuPeriod' | 'cpuQuota'>): Partial<Record<'nanoCpus' | 'cpuShares' | 'cpuPeriod' | 'cpuQuota', number>> {
-  const kept: Partial<Record<'nanoCpus' | 'cpuShares' | 'cpuPeriod' | 'cpuQuota', number>> = {};
-  for (const name of ['nanoCpus', 'cpuShares', 'cpuPeriod', 'cpuQuota'] as const) {
+type CpuField = 'nanoCpus' | 'cpuShares' | 'cpuPeriod' | 'cpuQuota' | 'cpuRealtimePeriod' | 'cpuRealtimeRuntime';
+
+function cpuHostConfig(options: Pick<CreateContainerOptions, CpuField>): Partial<Record<CpuField, number>> {
+  const kept: Partial<Record<CpuField, number>> = {};
+  for (const name of ['nanoCpus', 'cpuShares', 'cpuPeriod', 'cpuQuota', 'cpuRealtimePeriod', 'cpuRealtimeRuntime'] as const) {
     const value = options[name];
-    if (value !== undefined && value > 0) kept[name] = value;
+    if (value !== undefined && (value > 0 || (name === 'cpuRealtimeRuntime' && value !== 0))) kept[name] = value;
   }
   return kept;
+}
+
+/**
+ * docker's daemon's checks of --cpu-rt-period and --cpu-rt-runtime: a kernel with the cpu
+ * cgroup's real-time files (v1 with CONFIG_RT_GROUP_SCHED; v2 has none), and a runtime within the period.
+ */
+export function checkRealtime(update: Pick<ResourceUpdate, 'cpuRealtimePeriod' | 'cpuRealtimeRuntime'>): void {
+  if (((update.cpuRealtimePeriod ?? 0) !== 0 || (update.cpuRealtimeRuntime ?? 0) !== 0) && !existsSync('/sys/fs/cgroup/cpu/cpu.rt_period_us')) {
+    throw new TsbuildError('INVALID_ARGUMENT', 'Your kernel does not support CPU real-time scheduler');
+  }
+  if ((update.cpuRealtimePeriod ?? 0) > 0 && (update.cpuRealtimeRuntime ?? 0) > (update.cpuRealtimePeriod ?? 0)) {
+    throw new TsbuildError('INVALID_ARGUMENT', 'cpu real-time runtime cannot be higher than cpu real-time period');
+  }
+}
+
+/** A checked `--device-cgroup-rule` ('c 1:3 rwm') as the runtime spec's linux.resources.devices rule. */
+function deviceRuleOf(rule: string): { allow: true; type: string; major?: number; minor?: number; access: string } {
+  const [type = 'a', numbers = '*:*', access = 'rwm'] = rule.split(' ');
+  const [major = '*', minor = '*'] = numbers.split(':');
+  return { allow: true, type, ...(major === '*' ? {} : { major: Number(major) }), ...(minor === '*' ? {} : { minor: Number(minor) }), access };
+}
+
+/**
+ * `rm --link PARENT/ALIAS`: the link ALIAS of container PARENT removed, the containers kept, as
+ * docker's daemon does it (its rmLink): a container's own name is no link to remove.
+ */
+export async function removeContainerLink(store: Store, name: string): Promise<void> {
+  const trimmed = name.replace(/^\/+/, '');
+  const slash = trimmed.lastIndexOf('/');
+  if (slash < 0) {
+    await findContainer(store, trimmed);
+    throw new TsbuildError('CONFLICT', 'Conflict, cannot remove the default link name of the container');
+  }
+  const alias = trimmed.slice(slash + 1);
+  const missing = new TsbuildError('NOT_FOUND', `No such container: ${trimmed}`);
+  const parent = await findContainer(store, trimmed.slice(0, slash)).catch(() => {
+    throw missing;
+  });
+  if (!(parent.hostConfig?.links ?? []).some((link) => link.alias === alias)) throw missing;
+  await updateContainer(store, parent.id, (current) => {
+    if (current.hostConfig === undefined) return undefined;
+    const { links = [], ...hostConfig } = current.hostConfig;
+    const kept = links.filter((link) => link.alias !== alias);
+    return { ...current, hostConfig: { ...hostConfig, ...(kept.length === 0 ? {} : { links: kept }) } };
+  });
 }

@@ -8,7 +8,7 @@
  */
 import { existsSync, readdirSync, rmdirSync } from 'node:fs';
 import { access, constants, mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TsbuildError, messageOf } from '../common/index.js';
 import { namespaceProcesses } from './container.js';
@@ -24,10 +24,10 @@ interface Freezer {
 
 const unified = (): boolean => existsSync('/sys/fs/cgroup/cgroup.controllers');
 
-function freezerOf(id: string): Freezer {
+function freezerOf(id: string, parent: string | undefined): Freezer {
   if (unified()) {
     // The container's own group where the runtime made one (its limits stay with it), else one for freezing alone.
-    const own = join('/sys/fs/cgroup', 'tsbuild', id);
+    const own = join('/sys/fs/cgroup', containerCgroupPath(id, parent));
     const directory = existsSync(own) ? own : join('/sys/fs/cgroup', 'tsbuild-freezer', id);
     return {
       directory,
@@ -37,7 +37,7 @@ function freezerOf(id: string): Freezer {
       isFrozen: async () => /^frozen 1$/m.test(await readFile(join(directory, 'cgroup.events'), 'utf8')),
     };
   }
-  const directory = join('/sys/fs/cgroup/freezer', 'tsbuild', id);
+  const directory = join('/sys/fs/cgroup/freezer', containerCgroupPath(id, parent));
   return { directory, stateFile: 'freezer.state', frozen: 'FROZEN', thawed: 'THAWED', isFrozen: async () => (await readFile(join(directory, 'freezer.state'), 'utf8')).trim() === 'FROZEN' };
 }
 
@@ -55,8 +55,8 @@ async function waitFor(condition: () => Promise<boolean>, what: string): Promise
 }
 
 /** Freezes every process of the container whose first process is PID. */
-export async function freezeContainer(id: string, pid: number): Promise<void> {
-  const freezer = freezerOf(id);
+export async function freezeContainer(id: string, pid: number, cgroupParent?: string): Promise<void> {
+  const freezer = freezerOf(id, cgroupParent);
   const parent = join(freezer.directory, '..');
   try {
     await mkdir(parent, { recursive: true });
@@ -89,8 +89,8 @@ export async function freezeContainer(id: string, pid: number): Promise<void> {
 }
 
 /** Resumes the container's frozen processes. */
-export async function thawContainer(id: string): Promise<void> {
-  const freezer = freezerOf(id);
+export async function thawContainer(id: string, cgroupParent?: string): Promise<void> {
+  const freezer = freezerOf(id, cgroupParent);
   if (!existsSync(freezer.directory)) return;
   await writeFile(join(freezer.directory, freezer.stateFile), freezer.thawed);
   await waitFor(async () => !(await freezer.isFrozen()), `unpause container ${id}`);
@@ -102,14 +102,26 @@ export async function thawContainer(id: string): Promise<void> {
  * runtime removes itself unless it was killed first. Nothing where there are none; a group
  * that still holds a process stays (the kernel refuses to remove it).
  */
-export async function releaseContainerCgroups(id: string): Promise<void> {
-  await rmdir(freezerOf(id).directory).catch(() => undefined);
+export async function releaseContainerCgroups(id: string, parent?: string): Promise<void> {
+  await rmdir(freezerOf(id, parent).directory).catch(() => undefined);
   const hierarchies = unified() ? [''] : readdirSync('/sys/fs/cgroup', { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
   for (const hierarchy of hierarchies) {
     try {
-      rmdirSync(join('/sys/fs/cgroup', hierarchy, 'tsbuild', id));
+      rmdirSync(join('/sys/fs/cgroup', hierarchy, containerCgroupPath(id, parent)));
     } catch {
       // None made there (rootless, or no such hierarchy), or removed already.
     }
   }
+}
+
+/**
+ * Where the runtime places container ID in each hierarchy: `tsbuild/ID`, or PARENT/ID with
+ * `--cgroup-parent`. A relative PARENT is taken from the hierarchy's root as an absolute one:
+ * docker puts it under the cgroup of the process that starts runc, the root on hosts where the
+ * daemon runs there (`8:pids:/myparent/ID`); tsbuild's monitor may run anywhere.
+ */
+export function containerCgroupPath(id: string, parent?: string): string {
+  // Cleaned as runc's CleanPath: `..` never climbs above the hierarchy's root.
+  const cleaned = posix.resolve('/', parent ?? '').slice(1);
+  return `${cleaned === '' ? 'tsbuild' : cleaned}/${id}`;
 }

@@ -300,7 +300,7 @@ export async function superviseContainer(store: Store, id: string, options: Supe
       // reports the failed start and leaves the container stopped.
       if (error !== undefined) {
         record = await endUnstarted(exitCode, error);
-        await releaseContainerCgroups(id);
+        await releaseContainerCgroups(id, record.hostConfig?.cgroupParent);
         break;
       }
       hasRun = true;
@@ -318,7 +318,7 @@ export async function superviseContainer(store: Store, id: string, options: Supe
       });
       // A container stopped while paused leaves an empty freezer cgroup behind, and a runtime
       // killed before its own cleanup the groups it placed the container in.
-      await releaseContainerCgroups(id);
+      await releaseContainerCgroups(id, record.hostConfig?.cgroupParent);
       if (!restart) break;
       // docker's back-off: 100 ms, doubled after each quick failure, at most a minute.
       const delay = Math.min(100 * 2 ** Math.max(0, failures - 1), 60_000);

@@ -21,7 +21,7 @@ import {
 import { attachContainer, detachContainer, exposedPortSpecs, portsToPublish, publishPorts, type NetworkAttachment, type PortProxies, type PortSpec } from './network/index.js';
 import { releaseContainerCgroups } from './freezer.js';
 import { selectRuntime, type AttachedStreams, type ShimError } from './oci-runtime.js';
-import type { ContainerSpec, MountSpec } from './spec.js';
+import { defaultCgroupnsMode, type ContainerSpec, type MountSpec } from './spec.js';
 import { ConsoleSocket, TerminalCopy, type TerminalSize } from './terminal.js';
 import { lookupUser, resolvePathInRoot, type ContainerUserEntry } from './user.js';
 import { mountVolumes, prepareMounts, type MountRequest, type PreparedMounts } from './volumes/index.js';
@@ -430,6 +430,7 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
       ...(options.init === true ? { init: true } : {}),
       rootless,
       ...(overlay === undefined ? {} : { rootfsOverlay: overlay }),
+      ...(defaultCgroupnsMode() === 'host' ? { hostNamespaces: ['cgroup' as const] } : {}),
     };
     await runtime.prepare(directory, spec);
     options.signal?.throwIfAborted();

@@ -3,7 +3,7 @@
  * from it, with Docker's defaults for what the description leaves out.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { compileSeccompFilter, defaultSeccompProfile } from './seccomp.js';
@@ -90,7 +90,7 @@ export interface ContainerSpec {
   readonly shmSize?: number;
   readonly pidsLimit?: number;
   /** CFS bandwidth (`--cpus`, `--cpu-quota`, `--cpu-period`) and weight (`--cpu-shares`), as runc takes them. Ignored rootless. */
-  readonly cpu?: { readonly quota?: number; readonly period?: number; readonly shares?: number; readonly cpus?: string; readonly mems?: string };
+  readonly cpu?: { readonly quota?: number; readonly period?: number; readonly shares?: number; readonly cpus?: string; readonly mems?: string; readonly realtimePeriod?: number; readonly realtimeRuntime?: number };
   /** PID 1 reaps orphans and forwards signals (as `docker run --init`). */
   readonly init?: boolean;
   /**
@@ -110,6 +110,10 @@ export interface ContainerSpec {
    * by the device cgroup where crun and runc keep one.
    */
   readonly devices?: readonly ContainerDevice[];
+  /** docker's `--device-cgroup-rule`s: more rules of the device cgroup, after the devices'. */
+  readonly deviceRules?: readonly { readonly allow: boolean; readonly type: string; readonly major?: number; readonly minor?: number; readonly access: string }[];
+  /** `linux.cgroupsPath` (`/PARENT/ID`, docker's `--cgroup-parent`); absent: the runtime's own place. */
+  readonly cgroupsPath?: string;
   /**
    * Run as an unprivileged user: a user namespace mapping the caller to root, with the whole
    * subordinate range when newuidmap is usable. Default: when the caller is not root.
@@ -245,6 +249,17 @@ function readUserNamespaceSize(): number | undefined {
   return lines.reduce((total, line) => total + (line[2] ?? 0), 0);
 }
 
+/**
+ * The cgroup namespace a container gets without --cgroupns: docker's daemon's default, the
+ * host's on cgroup v1 (its own on v2, where the namespace shows the container's own tree).
+ * Rootless, its own everywhere: the cgroup file system mounts only in a cgroup namespace the
+ * container's user namespace owns.
+ */
+export function defaultCgroupnsMode(): 'host' | 'private' {
+  const rootless = (process.getuid?.() ?? 0) !== 0 || userNamespaceSize() !== undefined;
+  return rootless || existsSync('/sys/fs/cgroup/cgroup.controllers') ? 'private' : 'host';
+}
+
 /** A namespace a container may share with the host. */
 export type HostNamespace = 'pid' | 'ipc' | 'uts' | 'cgroup';
 
@@ -292,7 +307,7 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
     // The host's node itself, as a rootless docker gives a device: no node is made.
     ...(spec.devices ?? []).map((device) => ({ destination: device.path, type: 'bind', source: device.hostPath, options: ['bind', 'nosuid', 'noexec'] })),
   ];
-  const deviceRules = (spec.devices ?? []).map((device) => ({ allow: true, type: device.type, major: device.major, minor: device.minor, access: device.access }));
+  const deviceRules = [...(spec.devices ?? []).map((device) => ({ allow: true, type: device.type, major: device.major, minor: device.minor, access: device.access })), ...(spec.deviceRules ?? [])];
   const memoryTuned = spec.memoryLimit !== undefined || spec.memoryReservation !== undefined || spec.memorySwappiness !== undefined || spec.oomKillDisable === true;
   const user = spec.user ?? { uid: 0, gid: 0 };
   const seccomp = (spec.seccomp ?? spec.unmasked !== true) ? defaultSeccompProfile(capabilities) : undefined;
@@ -325,6 +340,7 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
     linux: {
       namespaces,
       ...(mappings === undefined ? {} : { uidMappings: mappings.uid, gidMappings: mappings.gid }),
+      ...(spec.cgroupsPath === undefined ? {} : { cgroupsPath: spec.cgroupsPath }),
       // Rootless: no cgroup is delegated to the caller on these hosts, and runc refuses a config
       // asking for limits it cannot apply.
       ...(rootless || (!memoryTuned && spec.pidsLimit === undefined && spec.cpu === undefined && spec.blkioWeight === undefined && spec.allDevices !== true && deviceRules.length === 0)

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';
 
 import { TsbuildError, checkStopSignal, formatPlatform, hostPlatform, messageOf, parseByteSize, parseGoDuration, parsePlatform, platformMatches } from '../../common/index.js';
-import { lookupEnv, parseEnvFile, parseLogConfig, parseMountFlag, parsePortSpec, parseTmpfsFlag, parseUlimit, parseVolumeFlag, type CreateContainerOptions, type MountRequest, type HealthcheckConfig, type ResourceUpdate, type RestartPolicy } from '../../runtime/index.js';
+import { lookupEnv, parseEnvFile, parseLogConfig, parseMountFlag, parsePortSpec, parseTmpfsFlag, parseUlimit, parseVolumeFlag, type CreateContainerOptions, type DeviceRequest, type MountRequest, type HealthcheckConfig, type ResourceUpdate, type RestartPolicy } from '../../runtime/index.js';
 import { collect, keyValueMap } from '../common-options.js';
 
 export interface ContainerFlags {
@@ -88,6 +88,17 @@ export interface ContainerFlags {
   readonly annotation: string[];
   readonly healthStartInterval?: string;
   readonly link: string[];
+  readonly cgroupParent?: string;
+  readonly deviceCgroupRule: string[];
+  readonly kernelMemory?: string;
+  readonly isolation?: string;
+  readonly volumeDriver?: string;
+  readonly gpus?: string;
+  readonly storageOpt: string[];
+  readonly ip6?: string;
+  readonly linkLocalIp: string[];
+  readonly cpuRtPeriod?: string;
+  readonly cpuRtRuntime?: string;
 }
 
 export function addContainerOptions(command: Command): Command {
@@ -162,12 +173,23 @@ export function addContainerOptions(command: Command): Command {
     .option('--pid <mode>', "PID namespace: host shares this machine's (default: the container's own)")
     .option('--ipc <mode>', "IPC namespace: host shares this machine's; private or shareable, its own (default)")
     .option('--uts <mode>', "UTS namespace (hostname): host shares this machine's (default: the container's own)")
-    .option('--cgroupns <mode>', "cgroup namespace: host shares this machine's, private its own (default)")
+    .option('--cgroupns <mode>', "cgroup namespace: host shares this machine's, private its own (default: host on cgroup v1, private on v2)")
     .option('--userns <mode>', 'user namespace: host (no remapping; the only mode without a daemon)')
     .option('--domainname <name>', "the container's NIS domain name")
     .option('--oom-score-adj <n>', "adjust the container's OOM score (-1000 to 1000)")
     .option('--annotation <key=value>', 'an annotation passed to the OCI runtime (repeatable)', collect, [])
     .option('--link <name[:alias]>', "another container's address in /etc/hosts under its name or ALIAS (repeatable)", collect, [])
+    .option('--cgroup-parent <path>', "the cgroup the container's cgroups are made under (default: tsbuild's own)")
+    .option('--device-cgroup-rule <rule>', "a rule of the device cgroup, TYPE MAJOR:MINOR ACCESS as 'c 1:3 rwm' (repeatable)", collect, [])
+    .option('--kernel-memory <bytes>', 'accepted and ignored, as docker 26 (kernel memory limits are gone from the kernel)')
+    .option('--isolation <technology>', 'container isolation: default (the only one on Linux)')
+    .option('--volume-driver <driver>', "the driver of the container's volumes: local (the only one)")
+    .option('--gpus <request>', 'GPU devices to add (no GPU driver here: the start fails as docker without one)')
+    .option('--storage-opt <key=value>', 'storage driver options (refused: overlay over xfs with pquota is needed, as in docker) (repeatable)', collect, [])
+    .option('--ip6 <address>', "the container's IPv6 address (needs a user network with an IPv6 subnet, which tsbuild does not make)")
+    .option('--link-local-ip <address>', "a link-local address of the container's endpoint (repeatable)", collect, [])
+    .option('--cpu-rt-period <microseconds>', "the real-time scheduler's period, where cgroups allow it")
+    .option('--cpu-rt-runtime <microseconds>', "the real-time scheduler's runtime per period, where cgroups allow it")
     .option('--health-start-interval <duration>', 'time between checks during the start period (default 5s)')
     .option('--pull <policy>', 'pull the image: always, missing (when the store lacks it) or never', 'missing')
     .option('--cidfile <file>', "write the container's ID to this file (which must not exist)")
@@ -221,7 +243,7 @@ export async function claimCidfile(file: string | undefined): Promise<((id: stri
 }
 
 /** The resource flags `run`, `create` and `update` share. */
-export type ResourceFlags = Pick<ContainerFlags, 'memory' | 'memorySwap' | 'memoryReservation' | 'pidsLimit' | 'cpus' | 'cpuShares' | 'cpuPeriod' | 'cpuQuota' | 'cpusetCpus' | 'cpusetMems'>;
+export type ResourceFlags = Pick<ContainerFlags, 'memory' | 'memorySwap' | 'memoryReservation' | 'pidsLimit' | 'cpus' | 'cpuShares' | 'cpuPeriod' | 'cpuQuota' | 'cpusetCpus' | 'cpusetMems' | 'cpuRtPeriod' | 'cpuRtRuntime'>;
 
 /** The resources asked by the flags given, as the runtime takes them (each absent when not given). */
 export function resourceOptions(flags: ResourceFlags): ResourceUpdate {
@@ -236,6 +258,8 @@ export function resourceOptions(flags: ResourceFlags): ResourceUpdate {
     ...(flags.memorySwap === undefined ? {} : { memorySwap: flags.memorySwap.trim() === '-1' ? -1 : parseMemorySize(flags.memorySwap) }),
     ...(flags.memoryReservation === undefined ? {} : { memoryReservation: parseMemorySize(flags.memoryReservation) }),
     ...(flags.cpusetMems === undefined ? {} : { cpusetMems: flags.cpusetMems }),
+    ...(flags.cpuRtPeriod === undefined ? {} : { cpuRealtimePeriod: integer('--cpu-rt-period', flags.cpuRtPeriod) }),
+    ...(flags.cpuRtRuntime === undefined ? {} : { cpuRealtimeRuntime: integer('--cpu-rt-runtime', flags.cpuRtRuntime) }),
   };
 }
 
@@ -387,7 +411,18 @@ export function needsRecord(flags: ContainerFlags): boolean {
     flags.oomScoreAdj !== undefined ||
     flags.annotation.length > 0 ||
     flags.healthStartInterval !== undefined ||
-    flags.link.length > 0
+    flags.link.length > 0 ||
+    flags.cgroupParent !== undefined ||
+    flags.deviceCgroupRule.length > 0 ||
+    flags.kernelMemory !== undefined ||
+    flags.isolation !== undefined ||
+    flags.volumeDriver !== undefined ||
+    flags.gpus !== undefined ||
+    flags.storageOpt.length > 0 ||
+    flags.ip6 !== undefined ||
+    flags.linkLocalIp.length > 0 ||
+    flags.cpuRtPeriod !== undefined ||
+    flags.cpuRtRuntime !== undefined
   );
 }
 
@@ -509,5 +544,66 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     ...(flags.oomScoreAdj === undefined ? {} : { oomScoreAdj: integer('--oom-score-adj', flags.oomScoreAdj) }),
     ...(flags.annotation.length === 0 ? {} : { annotations: keyValueMap(flags.annotation) }),
     ...(flags.link.length === 0 ? {} : { links: flags.link }),
+    ...moreHostOptions(flags),
+  };
+}
+
+/**
+ * `--gpus` as docker's CLI reads it: `all`, a count, or CSV fields count=, device=, driver=,
+ * capabilities= and options= ("device=0,1" quoted), gpu always among the capabilities.
+ */
+function gpuRequest(text: string): DeviceRequest {
+  const fields = (text.match(/"[^"]*"|[^,]+/g) ?? []).map((field) => field.replace(/"/g, ''));
+  let count = 0;
+  let driver = '';
+  let deviceIds: string[] | null = null;
+  const capabilities = ['gpu'];
+  const options: Record<string, string> = {};
+  for (const field of fields) {
+    const [key = '', value = ''] = field.includes('=') ? [field.slice(0, field.indexOf('=')), field.slice(field.indexOf('=') + 1)] : ['count', field];
+    if (key === 'count') count = value === 'all' ? -1 : /^\d+$/.test(value) ? Number(value) : Number.NaN;
+    else if (key === 'device') deviceIds = value.split(',');
+    else if (key === 'driver') driver = value;
+    else if (key === 'capabilities') capabilities.push(...value.split(',').filter((capability) => capability !== 'gpu'));
+    else if (key === 'options') for (const option of value.split(',')) options[option.split('=')[0] ?? ''] = option.split('=').slice(1).join('=');
+    else throw new TsbuildError('INVALID_ARGUMENT', `invalid argument ${JSON.stringify(text)} for "--gpus" flag: unexpected key '${key}' in '${field}'`);
+    if (Number.isNaN(count)) throw new TsbuildError('INVALID_ARGUMENT', `invalid argument ${JSON.stringify(text)} for "--gpus" flag: invalid count (${value}): value must be either "all" or an integer`);
+  }
+  return { Driver: driver, Count: count, DeviceIDs: deviceIds, Capabilities: [capabilities], Options: options };
+}
+
+/** docker's device cgroup rule: TYPE (a, b or c), MAJOR:MINOR (numbers or *), ACCESS (r, w, m). */
+const deviceCgroupRule = /^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$/;
+
+/**
+ * `--cgroup-parent`, `--device-cgroup-rule`, `--kernel-memory`, `--isolation`, `--volume-driver`,
+ * `--gpus`, `--storage-opt`, `--ip6`, `--link-local-ip`: checked as docker's CLI and daemon
+ * check them, in their words.
+ */
+function moreHostOptions(flags: ContainerFlags): Partial<CreateContainerOptions> {
+  for (const rule of flags.deviceCgroupRule) {
+    if (!deviceCgroupRule.test(rule)) throw new TsbuildError('INVALID_ARGUMENT', `invalid argument ${JSON.stringify(rule)} for "--device-cgroup-rule" flag: invalid device cgroup format '${rule}'`);
+  }
+  // Parsed as docker's CLI parses it, then dropped: docker 26's daemon ignores it (API 1.42 on).
+  if (flags.kernelMemory !== undefined) {
+    try {
+      parseMemorySize(flags.kernelMemory);
+    } catch {
+      throw new TsbuildError('INVALID_ARGUMENT', `invalid argument ${JSON.stringify(flags.kernelMemory)} for "--kernel-memory" flag: invalid size: '${flags.kernelMemory}'`);
+    }
+  }
+  if (flags.isolation !== undefined && flags.isolation !== '' && flags.isolation.toLowerCase() !== 'default') {
+    throw new TsbuildError('INVALID_ARGUMENT', `Invalid isolation: ${JSON.stringify(flags.isolation)} - linux only supports 'default'.`);
+  }
+  if (flags.storageOpt.some((option) => !option.includes('='))) throw new TsbuildError('INVALID_ARGUMENT', 'invalid storage option.');
+  if (flags.storageOpt.length > 0) throw new TsbuildError('INVALID_ARGUMENT', "--storage-opt is supported only for overlay over xfs with 'pquota' mount option.");
+  return {
+    ...(flags.cgroupParent === undefined || flags.cgroupParent === '' ? {} : { cgroupParent: flags.cgroupParent }),
+    ...(flags.deviceCgroupRule.length === 0 ? {} : { deviceCgroupRules: flags.deviceCgroupRule }),
+    ...(flags.isolation === undefined || flags.isolation === '' ? {} : { isolation: flags.isolation }),
+    ...(flags.volumeDriver === undefined || flags.volumeDriver === '' ? {} : { volumeDriver: flags.volumeDriver }),
+    ...(flags.gpus === undefined ? {} : { deviceRequests: [gpuRequest(flags.gpus)] }),
+    ...(flags.ip6 === undefined ? {} : { ip6: flags.ip6 }),
+    ...(flags.linkLocalIp.length === 0 ? {} : { linkLocalIps: flags.linkLocalIp }),
   };
 }

@@ -40,6 +40,7 @@ import {
   readContainerRecord,
   readLog,
   removeContainer,
+  removeContainerLink,
   renameContainer,
   runFailureStatus,
   startContainer,
@@ -397,14 +398,16 @@ function defineRm(parent: Command, io: CliIo, name = 'rm'): void {
       .description('remove containers')
       .argument('<containers...>', 'names or IDs')
       .option('-f, --force', 'kill a running container first')
-      .option('-v, --volumes', 'remove its anonymous volumes too'),
-  ).action(async (containers: string[], flags: RootOption & { force?: boolean; volumes?: boolean }) => {
+      .option('-v, --volumes', 'remove its anonymous volumes too')
+      .option('-l, --link', 'remove the link CONTAINER/ALIAS (of --link), not a container'),
+  ).action(async (containers: string[], flags: RootOption & { force?: boolean; volumes?: boolean; link?: boolean }) => {
     const store = await storeFromOptions(flags);
     await eachContainer(
       io,
       containers,
       async (nameOrId) => {
-        await removeContainer(store, nameOrId, { force: flags.force === true, volumes: flags.volumes === true });
+        if (flags.link === true) await removeContainerLink(store, nameOrId);
+        else await removeContainer(store, nameOrId, { force: flags.force === true, volumes: flags.volumes === true });
       },
       { missingIsFine: flags.force === true },
     );
@@ -958,7 +961,9 @@ function defineUpdate(parent: Command, io: CliIo, name = 'update'): void {
       .option('--cpu-quota <microseconds>', 'the CFS quota per --cpu-period')
       .option('--cpuset-cpus <list>', 'CPUs the container may run on (0-3, 0,1)')
       .option('--cpuset-mems <list>', 'memory nodes the container may use (0-3, 0,1)')
-      .option('--pids-limit <n>', 'process limit (-1: unlimited)'),
+      .option('--pids-limit <n>', 'process limit (-1: unlimited)')
+      .option('--cpu-rt-period <microseconds>', "the real-time scheduler's period")
+      .option('--cpu-rt-runtime <microseconds>', "the real-time scheduler's runtime per period"),
   ).action(async (containers: string[], flags: UpdateFlags) => {
     const resources = resourceOptions(flags);
     if (flags.restart === undefined && Object.keys(resources).length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'you must provide one or more flags when using this command');
@@ -1070,6 +1075,10 @@ function networkSettings(record: ContainerRecord, observed: ObservedState, netwo
       };
     }
   }
+  // --link-local-ip: the container's own network's endpoint settings, running or not.
+  const linkLocal = record.config.linkLocalIps;
+  const own = networks[mode === 'default' ? 'bridge' : mode];
+  if (linkLocal !== undefined && own !== undefined) networks[mode === 'default' ? 'bridge' : mode] = { ...own, IPAMConfig: { ...(own.IPAMConfig ?? {}), LinkLocalIPs: [...linkLocal] } };
   const links = record.hostConfig?.links ?? [];
   if (links.length > 0) {
     for (const [name, entry] of Object.entries(networks)) if (name !== 'bridge') networks[name] = { ...entry, Links: links.map((link) => `${link.container}:${link.alias}`) };
@@ -1200,36 +1209,36 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       // docker 26 lists the paths it masks and makes read-only; null for a privileged container, which has none.
       MaskedPaths: record.hostConfig?.privileged === true ? null : defaultMaskedPaths,
       ReadonlyPaths: record.hostConfig?.privileged === true ? null : defaultReadonlyPaths,
-      // A cgroup namespace of its own unless --cgroupns host (docker's default on a unified host;
-      // on a v1 host docker shares the host's unless asked).
+      // As made (docker's default: the host's on cgroup v1, its own on v2); records from before
+      // the default followed the host had their own.
       CgroupnsMode: record.hostConfig?.cgroupnsMode ?? 'private',
       ...(record.hostConfig?.annotations === undefined ? {} : { Annotations: record.hostConfig.annotations }),
       // docker's fields for what tsbuild does not offer, at the values docker gives a container that
       // did not ask for them, so that a template naming one prints what it prints under docker.
       ContainerIDFile: '',
-      VolumeDriver: '',
+      VolumeDriver: record.hostConfig?.volumeDriver ?? '',
       VolumesFrom: null,
       ConsoleSize: [0, 0],
       Cgroup: '',
-      CgroupParent: '',
+      CgroupParent: record.hostConfig?.cgroupParent ?? '',
       // docker keeps a default-bridge container's links here (`/TARGET:/NAME/ALIAS`), a user network's on the network's entry.
       Links: bridgeLinks(record),
       OomScoreAdj: record.hostConfig?.oomScoreAdj ?? 0,
       PublishAllPorts: record.hostConfig?.publishAll === true,
       UsernsMode: record.hostConfig?.usernsMode ?? '',
-      Isolation: '',
+      Isolation: record.hostConfig?.isolation ?? '',
       BlkioWeight: record.hostConfig?.blkioWeight ?? 0,
       BlkioWeightDevice: [],
       BlkioDeviceReadBps: [],
       BlkioDeviceWriteBps: [],
       BlkioDeviceReadIOps: [],
       BlkioDeviceWriteIOps: [],
-      CpuRealtimePeriod: 0,
-      CpuRealtimeRuntime: 0,
+      CpuRealtimePeriod: record.hostConfig?.cpuRealtimePeriod ?? 0,
+      CpuRealtimeRuntime: record.hostConfig?.cpuRealtimeRuntime ?? 0,
       CpusetCpus: record.hostConfig?.cpusetCpus ?? '',
       CpusetMems: record.hostConfig?.cpusetMems ?? '',
-      DeviceCgroupRules: null,
-      DeviceRequests: null,
+      DeviceCgroupRules: record.hostConfig?.deviceCgroupRules ?? null,
+      DeviceRequests: record.hostConfig?.deviceRequests ?? null,
       MemoryReservation: record.hostConfig?.memoryReservation ?? 0,
       MemorySwap: record.hostConfig?.memorySwap ?? 0,
       MemorySwappiness: record.hostConfig?.memorySwappiness ?? null,
