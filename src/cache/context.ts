@@ -1,11 +1,11 @@
 import { closeSync, fstatSync, read, readSync } from 'node:fs';
 import { mkdir, readFile, readlink, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, posix } from 'node:path';
+import { basename, dirname, isAbsolute, join, posix, relative } from 'node:path';
 import { promisify } from 'node:util';
 import pLimit, { type LimitFunction } from 'p-limit';
 import xxhash, { type XXHashAPI } from 'xxhash-wasm';
 import { constants as osConstants } from 'node:os';
-import { decodeFileName, encodeFileName, fsPath, hashHex, isTextName, loadContextAddon, messageOf, readDirectoryEntries, resolveInRoot, TsbuildError, uniqueHex, type ContextAddon, type EntryStats, type NamedDirent } from '../common/index.js';
+import { decodeFileName, encodeFileName, fsPath, hashHex, isTextName, loadContextAddon, messageOf, readDirectoryEntries, readFileInRoot, resolveInRoot, TsbuildError, uniqueHex, type ContextAddon, type EntryStats, type NamedDirent } from '../common/index.js';
 import { fileSummary } from './explain.js';
 import { goClean, PatternMatcher, readIgnoreFile } from './patterns.js';
 import { matchSource, openWalkedEntry, walkSource, type MatchedSource, type SourceRoot, type TreeEntry } from './tree.js';
@@ -78,18 +78,26 @@ export async function readContextIgnoreFile(dir: string, dockerfile?: string): P
   } catch (error) {
     throw new TsbuildError('NOT_FOUND', `open build context ${dir}: ${messageOf(error)}`, { cause: error });
   }
-  return readIgnoreFileOf(root, dockerfile);
+  return readIgnoreFileOf(root, dockerfile, dir);
 }
 
-async function readIgnoreFileOf(root: string, dockerfile: string | undefined): Promise<ContextIgnoreFile> {
+/** Whether the relative path PATH leads out of the directory it is relative to. */
+const leadsOut = (path: string): boolean => path === '..' || path.startsWith('../') || isAbsolute(path);
+
+async function readIgnoreFileOf(root: string, dockerfile: string | undefined, dir = root): Promise<ContextIgnoreFile> {
   if (dockerfile !== undefined) {
     const beside = join(dirname(dockerfile), `${basename(dockerfile)}.dockerignore`);
-    const text = await readTextIfAny(beside);
+    // A Dockerfile of the context (always so for a git or tar context, whose files are not the
+    // caller's) has its ignore file resolved inside the context, as BuildKit reads it there: a
+    // link there to a host file or device reads nothing of the host. One outside the context
+    // (`-f ../other/Dockerfile`) is the caller's own path, read as docker's client reads it.
+    // (DIR as given, or its real path: a Dockerfile path is made from either.)
+    const inside = [relative(root, beside), relative(dir, beside)].find((path) => !leadsOut(path));
+    const text = inside === undefined ? await readIgnoreText('/', beside) : await readIgnoreText(root, inside);
     if (text !== undefined) return { path: beside, besideDockerfile: true, text };
   }
-  const inContext = await resolveInRoot(root, '.dockerignore');
-  const text = await readTextIfAny(inContext);
-  return { path: text === undefined ? undefined : inContext, besideDockerfile: false, text };
+  const text = await readIgnoreText(root, '.dockerignore');
+  return { path: text === undefined ? undefined : await resolveInRoot(root, '.dockerignore'), besideDockerfile: false, text };
 }
 
 /**
@@ -104,7 +112,7 @@ export async function openContext(dir: string, options: OpenContextOptions = {})
     throw new TsbuildError('NOT_FOUND', `open build context ${dir}: ${messageOf(error)}`, { cause: error });
   }
 
-  const { path: ignoreFile, text } = options.ignore ?? (await readIgnoreFileOf(root, options.dockerfile));
+  const { path: ignoreFile, text } = options.ignore ?? (await readIgnoreFileOf(root, options.dockerfile, dir));
   const ignorePatterns = text === undefined ? [] : readIgnoreFile(text);
   let matcher: PatternMatcher;
   try {
@@ -164,14 +172,25 @@ export async function openContext(dir: string, options: OpenContextOptions = {})
   };
 }
 
-async function readTextIfAny(path: string): Promise<string | undefined> {
+/**
+ * The most of an ignore file tsbuild reads, as of a Dockerfile: a context's ignore file that is a
+ * sparse file of gigabytes is refused by its size, not held whole.
+ */
+const maxIgnoreFileBytes = 64 * 1024 * 1024;
+
+/**
+ * The text of the ignore file PATH names inside ROOT, undefined when there is none (nor a file
+ * but a directory). A fifo, a device or a file past maxIgnoreFileBytes is refused naming it: an
+ * untrusted context (a git repository, a tar) holding one made the build wait for a writer for
+ * ever, or read /dev/zero until memory ran out.
+ */
+async function readIgnoreText(root: string, path: string): Promise<string | undefined> {
   try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return undefined;
-    throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: ${messageOf(error)}`, { cause: error });
+    if ((await stat(await resolveInRoot(root, path))).isDirectory()) return undefined;
+  } catch {
+    // Missing, or a loop of links: readFileInRoot tells which.
   }
+  return readFileInRoot(root, path, maxIgnoreFileBytes);
 }
 
 /**

@@ -626,6 +626,7 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
           return { key: baseImageKey(base.manifestDigest), layers: base.layers };
         },
         snapshots: ctx.snapshots,
+        canceled: ctx.failed.signal,
       });
       try {
         const key = copyKey(input.key, plan.keyInput);

@@ -67,6 +67,8 @@ export interface CopySources {
   stage(index: number): Promise<SourceState>;
   image(reference: string): Promise<SourceState>;
   readonly snapshots: Snapshotter;
+  /** Aborted when the build is canceled: a download under way ends. */
+  readonly canceled?: AbortSignal;
 }
 
 export interface CopyExecution {
@@ -181,7 +183,7 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
   if (add && instruction.checksum === '' && instruction.sources.some((source) => isUrl(source) && !gitSources.includes(source))) {
     scratch = await mkdtemp(join(tmpdir(), 'tsbuild-add-'));
     try {
-      downloaded = await downloadUrls(instruction.sources, scratch, { cache: sources.httpCache });
+      downloaded = await downloadUrls(instruction.sources, scratch, { cache: sources.httpCache, ...(sources.canceled === undefined ? {} : { signal: sources.canceled }) });
     } catch (error) {
       await rm(scratch, { recursive: true, force: true });
       throw error;

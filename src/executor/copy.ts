@@ -22,6 +22,7 @@ import { copyWalkedContent, copyWalkedContentSync, descriptorPath, openWalked } 
 import { checkoutGit, isGitSource, maskUrlPassword, parseGitRef, resolveGitRef, type ResolvedGit } from './git-source.js';
 import type { HttpCache } from './http-cache.js';
 import { gzipMembers } from './gzip-members.js';
+import { StepCanceled } from './progress.js';
 
 /** Files up to this size are copied synchronously; larger ones on the thread pool, several at once. */
 const smallFileBytes = 256n * 1024n;
@@ -659,7 +660,7 @@ export async function downloadUrls(sources: readonly string[], directory: string
   const downloaded = new Map<string, DownloadedUrl>();
   for (const url of new Set(sources.filter((source) => isUrl(source) && !isGitSource(source)))) {
     const path = join(directory, `url-${downloaded.size}`);
-    downloaded.set(url, { path, ...(await download(url, path, options.maxRedirections ?? 10, 'sha256', options.cache, options.label)) });
+    downloaded.set(url, { path, ...(await download(url, path, options.maxRedirections ?? 10, 'sha256', options.cache, options.label, options.signal)) });
   }
   return downloaded;
 }
@@ -670,10 +671,16 @@ export interface DownloadOptions {
   readonly cache?: HttpCache;
   /** What the errors say is downloading (`import`, `download`); defaults to ADD. */
   readonly label?: string;
+  /**
+   * Aborted when the build is canceled (interrupted, or another step failed): the download ends
+   * at once (StepCanceled). A server that stops sending mid-body otherwise held a canceled build
+   * until undici's five-minute body timeout.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Downloads URL to PATH, following at most MAXREDIRECTIONS redirects; returns its digest (ALGORITHM) and Last-Modified. LABEL opens its errors. */
-async function download(url: string, path: string, maxRedirections: number, algorithm: string, cache?: HttpCache, label = 'ADD'): Promise<{ lastModified: Date | undefined; digest: string }> {
+async function download(url: string, path: string, maxRedirections: number, algorithm: string, cache?: HttpCache, label = 'ADD', signal?: AbortSignal): Promise<{ lastModified: Date | undefined; digest: string }> {
   // undici's index is loaded only when an ADD names a URL.
   const { Agent, interceptors, request } = await import('undici');
   const dispatcher = new Agent().compose(interceptors.redirect({ maxRedirections }));
@@ -694,7 +701,8 @@ async function download(url: string, path: string, maxRedirections: number, algo
       target.username = '';
       target.password = '';
     }
-    const response = await request(target, { dispatcher, method: 'GET', headers });
+    if (signal?.aborted === true) throw new StepCanceled();
+    const response = await request(target, { dispatcher, method: 'GET', headers, ...(signal === undefined ? {} : { signal }) });
     if (response.statusCode === 304 && known !== undefined && cache !== undefined) {
       await response.body.dump();
       await cache.materialize(known, path);
@@ -734,9 +742,11 @@ async function download(url: string, path: string, maxRedirections: number, algo
     }
     return { lastModified: dateOf(typeof header === 'string' ? header : undefined), digest };
   } catch (error) {
+    if (signal?.aborted === true) throw new StepCanceled();
     if (error instanceof TsbuildError) throw error;
     throw new TsbuildError('REGISTRY', `${label} ${quotedUrl(url)}: ${messageOf(error)}`, { cause: error, temporary: true });
   } finally {
-    await dispatcher.close();
+    // Canceled: the connection is dropped, not waited on.
+    await (signal?.aborted === true ? dispatcher.destroy() : dispatcher.close());
   }
 }

@@ -189,6 +189,19 @@ interface PendingDirectory {
 }
 
 /**
+ * Whether NAME is one of overlayfs's own attributes (`trusted.overlay.*`, and `user.overlay.*`,
+ * which an unprivileged overlay reads with userxattr): an unpacked layer is a lower directory of
+ * the overlays that make a root filesystem, which take them as marks (an opaque directory hides
+ * the layers below it, a metacopy file refuses to open) and copy `user.overlay.*` up into a
+ * step's changes, where the layer writer read it as an opaque directory and deleted what the
+ * layers below had there from the image built (BuildKit's issue 2720). A layer never sets them:
+ * they are noted as skipped, as umoci leaves them out of what it applies.
+ */
+function isOverlayXattr(name: string): boolean {
+  return name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.');
+}
+
+/**
  * Applies one layer (an uncompressed tar stream) onto TARGET, an existing directory holding the
  * layers below it. OCI whiteouts (`.wh.NAME`) remove NAME from below; an opaque marker
  * (`.wh..wh..opq`) hides everything below in its directory. Nothing is ever written outside
@@ -300,6 +313,10 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
    */
   function applyXattrs(path: string, relative: string, header: TarEntryHeader): void {
     for (const [name, value] of header.xattrs) {
+      if (isOverlayXattr(name)) {
+        skip(relative, `xattr ${name} (overlay's own)`);
+        continue;
+      }
       try {
         setXattr(path, name, value);
       } catch (error) {

@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
@@ -7,7 +9,9 @@ import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openContext } from '../../src/cache/index.js';
 import { TsbuildError } from '../../src/common/index.js';
-import { copyInto, type CopyRequest } from '../../src/executor/copy.js';
+import { copyInto, downloadUrls, type CopyRequest } from '../../src/executor/copy.js';
+import { StepCanceled } from '../../src/executor/progress.js';
+import { buildFixture } from '../helpers/build.js';
 import { encodeHeader } from '../../src/exporter/tar.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
 
@@ -207,4 +211,58 @@ describe('ADD of URLs whose encoding or length lies', () => {
     const error = await failure([`http://user:secret-word@${host}/cut.tar.gz`], { unpack: true });
     expect(error.message).toMatch(new RegExp(`^unpack http://user:\\*\\*\\*@${host}/cut\\.tar\\.gz into /dl/: `));
   });
+});
+
+describe('ADD of URLs whose server stalls or floods', () => {
+  /** A server that sends headers and two bytes of a 100-byte body, then nothing. */
+  const stalling = (): Promise<string> =>
+    serve((_path, _headers, res) => {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('ab');
+    }, 'stall');
+
+  it('ends a download whose server stopped sending at once when the build is canceled', async () => {
+    const host = await stalling();
+    const canceled = new AbortController();
+    const started = Date.now();
+    setTimeout(() => canceled.abort(), 300);
+    const error = await downloadUrls([`http://${host}/stalled`], dir.path, { signal: canceled.signal }).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(StepCanceled);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('fails naming the URL on headers of megabytes, reading no more of them', async () => {
+    const host = await serve((_path, _headers, res) => {
+      res.writeHead(200, { 'x-flood': 'a'.repeat(8 << 20) });
+      res.end('ok');
+    }, 'flood');
+    const error = await failure([`http://${host}/flood`]);
+    expect(error.message).toMatch(new RegExp(`^ADD http://${host}/flood: Headers Overflow`));
+  });
+
+  it('stops an interrupted build at once while a server holds its ADD (SIGINT, 130)', async () => {
+    const host = await stalling();
+    const fx = await buildFixture();
+    try {
+      const context = await fx.context('stalled', { Dockerfile: `FROM busybox\nADD http://${host}/stalled /x\n` });
+      const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
+      const child = spawn(process.execPath, [bin, 'build', '--root', fx.root, '--progress', 'plain', context], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000, killSignal: 'SIGKILL' });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      // Interrupted once the server has the request: the download is under way.
+      while (!seen.some((request) => request.server === 'stall')) await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const interrupted = Date.now();
+      child.kill('SIGINT');
+      const [status] = (await once(child, 'close')) as [number | null];
+      expect(status, stderr).toBe(130);
+      expect(Date.now() - interrupted).toBeLessThan(10_000);
+      expect(stderr).toContain('ERROR: failed to solve: Canceled: context canceled');
+    } finally {
+      await fx.cleanup();
+    }
+  }, 150_000);
 });
