@@ -113,11 +113,13 @@ export async function openContext(dir: string, options: OpenContextOptions = {})
     throw new TsbuildError('INVALID_ARGUMENT', `read ${ignoreFile ?? '.dockerignore'}: ${messageOf(error)}`, { cause: error });
   }
 
+  // Decided as BuildKit's client decides while it walks the context to send it.
+  const decide = matcher.walkDecisions();
   const excluded = (relPath: string): boolean => {
     if (matcher.empty) return false;
     const cleaned = goClean(relPath.replace(/^\/+/, ''));
     if (cleaned === '.' || cleaned === '/') return false;
-    return matcher.matchesOrParentMatches(cleaned);
+    return decide(cleaned);
   };
 
   // Whether an excluded directory holds something an exception re-includes: BuildKit's walk
@@ -154,6 +156,7 @@ export async function openContext(dir: string, options: OpenContextOptions = {})
     excluded,
     ownersAreRoot: true,
     visible: (relative, isDirectory) => !excluded(relative) || (isDirectory && hasIncludedBelow(goClean(relative))),
+    ...(matcher.empty ? {} : { contentWithheld: (relative: string) => matcher.matchesOrParentMatches(goClean(relative.replace(/^\/+/, ''))) }),
     visibleBelow: (relative) => {
       if (matcher.empty) return true;
       const cleaned = goClean(relative.replace(/^\/+/, ''));

@@ -25,6 +25,13 @@ export interface SourceRoot {
    * without security.capability, which the chown that resets them clears.
    */
   readonly ownersAreRoot: boolean;
+  /**
+   * Whether the visible file RELATIVEPATH arrives without its content (absent: every file has
+   * its own). BuildKit's client walks a context deciding by each directory's results, but opens a
+   * file to send it deciding by the file and its parents alone (fsutil's filterFS.Open, with
+   * MatchesOrParentMatches); a file the walk sends and the open refuses arrives empty.
+   */
+  contentWithheld?(relativePath: string): boolean;
   /** tsbuild-context.node, which lists a directory with its entries' lstat in one call; absent, a walk makes one lstat per entry. */
   readonly nativeListing?: ContextAddon;
 }

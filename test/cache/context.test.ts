@@ -92,6 +92,36 @@ describe('.dockerignore', () => {
     expect((await sourceDigest(context, ['node_modules/keep.js'])).matched).toEqual(['node_modules/keep.js']);
   });
 
+  it('decides as the walk that sends a context does: a pattern met by an excluded directory does not reach its children', async () => {
+    // BuildKit's client walks the context with MatchesUsingParentResults: `deploy/helm/templates`
+    // comes when its directory is already excluded (by `*`), so it is not tried there and its
+    // children are not taken as matched through it; the exception for yaml files keeps them.
+    await writeTree(root, {
+      '.dockerignore': '*\n!deploy/**/*.yaml\ndeploy/helm/templates\n!cfg/**\ncfg/sub\n',
+      'deploy/helm/Chart.yaml': 'c',
+      'deploy/helm/templates/svc.yaml': 's',
+      'deploy/helm/templates/notes.txt': 'n',
+      'deploy/k8s/app.yaml': 'a',
+      'cfg/sub/x': 'x',
+      'cfg/y': 'y',
+    });
+    const context = await openContext(root);
+    expect(context.excluded('deploy')).toBe(true);
+    expect(context.excluded('deploy/helm/templates')).toBe(true);
+    expect(context.excluded('deploy/helm/templates/svc.yaml')).toBe(false);
+    expect(context.excluded('deploy/helm/templates/notes.txt')).toBe(true);
+    expect(context.excluded('deploy/helm/Chart.yaml')).toBe(false);
+    // The client's open decides by the file and its parents alone: svc.yaml arrives empty.
+    expect(context.contentWithheld?.('deploy/helm/templates/svc.yaml')).toBe(true);
+    expect(context.contentWithheld?.('deploy/helm/Chart.yaml')).toBe(false);
+    // Where the directory was not excluded when the pattern came, the pattern holds below it.
+    expect(context.excluded('cfg/sub')).toBe(true);
+    expect(context.excluded('cfg/sub/x')).toBe(true);
+    expect(context.excluded('cfg/y')).toBe(false);
+    const deploy = await sourceDigest(context, ['deploy']);
+    expect([...deploy.files.keys()].filter((path) => !path.endsWith('/') && path.includes('.')).sort()).toEqual(['deploy/helm/Chart.yaml', 'deploy/helm/templates/svc.yaml', 'deploy/k8s/app.yaml']);
+  });
+
   it('walks a COPY source taking exactly the files .dockerignore leaves, however deep its patterns reach', async () => {
     const tree: Record<string, string> = {};
     for (const top of ['src', 'docs', 'build'])
