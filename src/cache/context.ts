@@ -110,7 +110,10 @@ export async function openContext(dir: string, options: OpenContextOptions = {})
   try {
     matcher = new PatternMatcher(ignorePatterns);
   } catch (error) {
-    throw new TsbuildError('INVALID_ARGUMENT', `read ${ignoreFile ?? '.dockerignore'}: ${messageOf(error)}`, { cause: error });
+    // BuildKit's words (fsutil's, Go's %s of the list, then patternmatcher's), after the file's name.
+    const message = messageOf(error);
+    const why = message.includes('illegal exclusion pattern') ? 'illegal exclusion pattern: "!"' : message.includes('syntax error in pattern') ? 'syntax error in pattern' : message;
+    throw new TsbuildError('INVALID_ARGUMENT', `read ${ignoreFile ?? '.dockerignore'}: invalid excludepatterns: [${ignorePatterns.join(' ')}]: ${why}`, { cause: error });
   }
 
   // Decided as BuildKit's client decides while it walks the context to send it.

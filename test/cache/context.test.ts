@@ -92,6 +92,13 @@ describe('.dockerignore', () => {
     expect((await sourceDigest(context, ['node_modules/keep.js'])).matched).toEqual(['node_modules/keep.js']);
   });
 
+  it('refuses a .dockerignore with a bad pattern in BuildKit\'s words', async () => {
+    await writeTree(root, { '.dockerignore': 'a\n!a\n[\n' });
+    expect(await errorMessage(openContext(root))).toBe(`INVALID_ARGUMENT read ${join(root, '.dockerignore')}: invalid excludepatterns: [a !a []: syntax error in pattern`);
+    await writeTree(root, { '.dockerignore': 'a\n\n# c\n!\n' });
+    expect(await errorMessage(openContext(root))).toBe(`INVALID_ARGUMENT read ${join(root, '.dockerignore')}: invalid excludepatterns: [a !]: illegal exclusion pattern: "!"`);
+  });
+
   it('decides as the walk that sends a context does: a pattern met by an excluded directory does not reach its children', async () => {
     // BuildKit's client walks the context with MatchesUsingParentResults: `deploy/helm/templates`
     // comes when its directory is already excluded (by `*`), so it is not tried there and its
