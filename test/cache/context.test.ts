@@ -247,6 +247,30 @@ describe('sourceDigest', () => {
     expect(await digestOf(rootfs as BuildContext, ['f'])).not.toBe(asStage);
   });
 
+  it('names where a source\'s last links lead when they lead nowhere, as BuildKit\'s checksum does', async () => {
+    await writeTree(root, { '.dockerignore': 'secret\nsecretdir\n', secret: 's', 'secretdir/f': 'f', 'keep/k': 'k' });
+    await symlink('nowhere', join(root, 'dangling'));
+    await symlink('secret', join(root, 'link'));
+    await symlink('link', join(root, 'chain'));
+    await symlink('../secretdir', join(root, 'keep/up'));
+    await symlink('/abs/../secret', join(root, 'abslink'));
+    await symlink('loop-b', join(root, 'loop-a'));
+    await symlink('loop-a', join(root, 'loop-b'));
+    const context = await openContext(root);
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      ['dangling', 'NOT_FOUND failed to compute cache key: "/nowhere": not found'],
+      ['link', 'NOT_FOUND failed to compute cache key: "/secret": not found'],
+      ['chain', 'NOT_FOUND failed to compute cache key: "/secret": not found'],
+      ['keep/up', 'NOT_FOUND failed to compute cache key: "/secretdir": not found'],
+      // A link on the way is no last link: the path is named as written.
+      ['keep/up/f', 'NOT_FOUND failed to compute cache key: "/keep/up/f": not found'],
+      ['abslink', 'NOT_FOUND failed to compute cache key: "/secret": not found'],
+      ['loop-a', 'INVALID_ARGUMENT failed to compute cache key: too many symlinks: /loop-a'],
+      ['loop-a/f', 'INVALID_ARGUMENT failed to compute cache key: too many links'],
+    ];
+    for (const [source, message] of cases) expect([source, await errorMessage(sourceDigest(context, [source]))]).toEqual([source, message]);
+  });
+
   it('names a missing source as BuildKit does; a wildcard matching nothing is no error', async () => {
     await writeTree(root, { 'a.txt': 'a' });
     const context = await openContext(root);
