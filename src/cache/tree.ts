@@ -327,7 +327,16 @@ async function followLastLinks(source: SourceRoot, start: string): Promise<void>
     const found = await lookupInSource(source, path, false);
     if (found === undefined) throw sourceNotFound(path);
     if (!found.stats.isSymbolicLink()) return;
-    const target = decodeFileName(readlinkSync(fsPath(found.hostPath), { encoding: 'buffer' }));
+    let link: Buffer;
+    try {
+      link = readlinkSync(fsPath(found.hostPath), { encoding: 'buffer' });
+    } catch (error) {
+      // Gone or no longer a link since it was looked at (a context the host changes meanwhile).
+      const code = errno(error);
+      if (code === 'ENOENT' || code === 'EINVAL' || code === 'ENOTDIR') throw sourceNotFound(path);
+      throw error;
+    }
+    const target = decodeFileName(link);
     path = posix.isAbsolute(target) ? posix.normalize(target) : posix.join(posix.dirname(path), target);
   }
 }
