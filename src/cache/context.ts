@@ -118,14 +118,19 @@ export async function openContext(dir: string, options: OpenContextOptions = {})
   try {
     matcher = new PatternMatcher(ignorePatterns);
   } catch (error) {
-    throw new TsbuildError('INVALID_ARGUMENT', `read ${ignoreFile ?? '.dockerignore'}: ${messageOf(error)}`, { cause: error });
+    // BuildKit's words (fsutil's, Go's %s of the list, then patternmatcher's), after the file's name.
+    const message = messageOf(error);
+    const why = message.includes('illegal exclusion pattern') ? 'illegal exclusion pattern: "!"' : message.includes('syntax error in pattern') ? 'syntax error in pattern' : message;
+    throw new TsbuildError('INVALID_ARGUMENT', `read ${ignoreFile ?? '.dockerignore'}: invalid excludepatterns: [${ignorePatterns.join(' ')}]: ${why}`, { cause: error });
   }
 
+  // Decided as BuildKit's client decides while it walks the context to send it.
+  const decide = matcher.walkDecisions();
   const excluded = (relPath: string): boolean => {
     if (matcher.empty) return false;
     const cleaned = goClean(relPath.replace(/^\/+/, ''));
     if (cleaned === '.' || cleaned === '/') return false;
-    return matcher.matchesOrParentMatches(cleaned);
+    return decide(cleaned);
   };
 
   // Whether an excluded directory holds something an exception re-includes: BuildKit's walk
@@ -162,6 +167,7 @@ export async function openContext(dir: string, options: OpenContextOptions = {})
     excluded,
     ownersAreRoot: true,
     visible: (relative, isDirectory) => !excluded(relative) || (isDirectory && hasIncludedBelow(goClean(relative))),
+    ...(matcher.empty ? {} : { contentWithheld: (relative: string) => matcher.matchesOrParentMatches(goClean(relative.replace(/^\/+/, ''))) }),
     visibleBelow: (relative) => {
       if (matcher.empty) return true;
       const cleaned = goClean(relative.replace(/^\/+/, ''));

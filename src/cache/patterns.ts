@@ -240,6 +240,31 @@ export class PatternMatcher {
   }
 
   /**
+   * matchesUsingParentResults as fsutil's walk of a context applies it, from the top down, for
+   * paths asked for in any order: each directory's results are kept for its children. Not the
+   * same as matchesOrParentMatches: a pattern skipped at a directory (the directory was already
+   * excluded when the pattern came) is not carried to its children. With `*`, an exception for
+   * every yaml file below deploy, then `deploy/helm/templates`, the templates' yaml files stay
+   * in the context, as BuildKit sends them.
+   */
+  walkDecisions(): (file: string) => boolean {
+    const infos = new Map<string, boolean[]>();
+    const decide = (file: string): { matched: boolean; info: boolean[] } => {
+      const cut = file.lastIndexOf('/');
+      return this.matchesUsingParentResults(file, cut < 0 ? undefined : infoOf(file.slice(0, cut)));
+    };
+    const infoOf = (directory: string): boolean[] => {
+      let info = infos.get(directory);
+      if (info === undefined) {
+        info = decide(directory).info;
+        infos.set(directory, info);
+      }
+      return info;
+    };
+    return (file) => decide(file).matched;
+  }
+
+  /**
    * Whether a directory these patterns exclude may still hold a path an exception re-includes, so
    * that it must be walked (fsutil's test: with only literal exceptions, one must lie below it).
    */

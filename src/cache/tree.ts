@@ -1,7 +1,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, realpathSync, type BigIntStats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { codeUnitsOrderAsBytes, decodeFileName, encodeFileName, fsPath, listDirectory, loadContextAddon, pathMatch, readDirectoryNames, resolveInRoot, TsbuildError, type ContextAddon, type EntryStats } from '../common/index.js';
+import { codeUnitsOrderAsBytes, decodeFileName, encodeFileName, fsPath, isTsbuildError, listDirectory, loadContextAddon, pathMatch, readDirectoryNames, resolveInRoot, TsbuildError, type ContextAddon, type EntryStats } from '../common/index.js';
 import type { PatternMatcher} from './patterns.js';
 import { containsWildcards, type MatchInfo } from './patterns.js';
 
@@ -25,6 +25,13 @@ export interface SourceRoot {
    * without security.capability, which the chown that resets them clears.
    */
   readonly ownersAreRoot: boolean;
+  /**
+   * Whether the visible file RELATIVEPATH arrives without its content (absent: every file has
+   * its own). BuildKit's client walks a context deciding by each directory's results, but opens a
+   * file to send it deciding by the file and its parents alone (fsutil's filterFS.Open, with
+   * MatchesOrParentMatches); a file the walk sends and the open refuses arrives empty.
+   */
+  contentWithheld?(relativePath: string): boolean;
   /** tsbuild-context.node, which lists a directory with its entries' lstat in one call; absent, a walk makes one lstat per entry. */
   readonly nativeListing?: ContextAddon;
 }
@@ -240,8 +247,25 @@ export async function matchSource(source: SourceRoot, pattern: string, followLin
   const parts = cleaned.split('/').filter((part) => part !== '');
   const wildcardAt = parts.findIndex((part) => containsWildcards(part));
   if (wildcardAt === -1) {
-    const found = await lookupInSource(source, cleaned, followLinks);
-    if (found === undefined) throw sourceNotFound(cleaned);
+    let found: Awaited<ReturnType<typeof lookupInSource>>;
+    try {
+      found = await lookupInSource(source, cleaned, followLinks);
+    } catch (error) {
+      // A loop: in BuildKit's words, with the path its checksum stopped at for a loop of last
+      // links (`too many symlinks: PATH`), without one for a loop on the way (`too many links`).
+      if (!(isTsbuildError(error) && error.code === 'UNSAFE_PATH' && error.message.endsWith(symlinkLoopWords))) throw error;
+      try {
+        if (followLinks) await followLastLinks(source, cleaned);
+      } catch (followed) {
+        if (!(isTsbuildError(followed) && followed.code === 'UNSAFE_PATH')) throw followed;
+      }
+      throw new TsbuildError('INVALID_ARGUMENT', 'failed to compute cache key: too many links', { cause: error });
+    }
+    if (found === undefined) {
+      // A last link that leads nowhere (missing, excluded, a loop) fails as BuildKit's checksum does, naming where it led.
+      if (followLinks) await followLastLinks(source, cleaned);
+      throw sourceNotFound(cleaned);
+    }
     return [{ path: parts.join('/'), hostPath: found.hostPath, stats: found.stats }];
   }
 
@@ -284,8 +308,38 @@ export async function matchSource(source: SourceRoot, pattern: string, followLin
   return result;
 }
 
+/** How resolveInRoot ends its error for a symlink loop. */
+const symlinkLoopWords = 'too many levels of symbolic links';
+
 /** Most links BuildKit's checksum follows from one path before it gives up. */
 const maxLinksFollowed = 255;
+
+/**
+ * BuildKit's checksumFollow from START: while the path names a symlink, its target joined to the
+ * link's directory (as the path spells it) is taken next; the first path that does not exist
+ * fails, named so (a COPY of a link to an excluded or missing file names the target), and more
+ * than 255 links fail with `too many symlinks`.
+ */
+async function followLastLinks(source: SourceRoot, start: string): Promise<void> {
+  let path = posix.join('/', start);
+  for (let followed = 0; ; followed++) {
+    if (followed > maxLinksFollowed) throw new TsbuildError('INVALID_ARGUMENT', `failed to compute cache key: too many symlinks: ${path}`);
+    const found = await lookupInSource(source, path, false);
+    if (found === undefined) throw sourceNotFound(path);
+    if (!found.stats.isSymbolicLink()) return;
+    let link: Buffer;
+    try {
+      link = readlinkSync(fsPath(found.hostPath), { encoding: 'buffer' });
+    } catch (error) {
+      // Gone or no longer a link since it was looked at (a context the host changes meanwhile).
+      const code = errno(error);
+      if (code === 'ENOENT' || code === 'EINVAL' || code === 'ENOTDIR') throw sourceNotFound(path);
+      throw error;
+    }
+    const target = decodeFileName(link);
+    path = posix.isAbsolute(target) ? posix.normalize(target) : posix.join(posix.dirname(path), target);
+  }
+}
 
 /**
  * BuildKit 0.13's cache key of a source with wildcards (contenthash's Checksum with Wildcard and
@@ -298,17 +352,7 @@ const maxLinksFollowed = 255;
  * in the root, NAMED the same as the pattern names it (through the links before its wildcard).
  */
 async function followLinksOfMatch(source: SourceRoot, match: string, named: string): Promise<void> {
-  const follow = async (start: string): Promise<void> => {
-    let path = posix.join('/', start);
-    for (let followed = 0; ; followed++) {
-      if (followed > maxLinksFollowed) throw new TsbuildError('INVALID_ARGUMENT', `failed to compute cache key: too many symlinks: ${path}`);
-      const found = await lookupInSource(source, path, false);
-      if (found === undefined) throw sourceNotFound(path);
-      if (!found.stats.isSymbolicLink()) return;
-      const target = decodeFileName(readlinkSync(fsPath(found.hostPath), { encoding: 'buffer' }));
-      path = posix.isAbsolute(target) ? posix.normalize(target) : posix.join(posix.dirname(path), target);
-    }
-  };
+  const follow = (start: string): Promise<void> => followLastLinks(source, start);
   const found = await lookupInSource(source, match, false);
   if (found === undefined) return;
   if (found.stats.isSymbolicLink()) {

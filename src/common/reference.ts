@@ -108,6 +108,54 @@ export function parseReference(text: string, options: ParseReferenceOptions = {}
   return { domain, path, ...(tag === undefined ? {} : { tag }), ...(digest === undefined ? {} : { digest }) };
 }
 
+// distribution/reference's grammar (regexp.go), which BuildKit's dockerfile frontend parses a
+// stage's base and a --from image with, for the words of its errors.
+const goDomainComponent = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const goDomain = `(?:${goDomainComponent}(?:\\.${goDomainComponent})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?`;
+const goNameComponent = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const goReference = new RegExp(
+  `^((?:${goDomain}/)?${goNameComponent}(?:/${goNameComponent})*)(?::[\\w][\\w.-]{0,127})?(?:@([A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?$`,
+);
+/** Longer text is not matched against the grammar (V8 backtracks where Go's RE2 does not): its words are the general ones. */
+const goReferenceMatchLimit = 1024;
+
+/**
+ * What distribution/reference's ParseNormalizedNamed says of TEXT, as BuildKit words a FROM or
+ * --from it cannot parse ("failed to parse stage name %q: " before it): "invalid reference
+ * format", with why for a repository name in capitals, or for a 64-digit hexadecimal name.
+ * Undefined where that parser takes TEXT.
+ */
+export function goReferenceError(text: string): string | undefined {
+  if (/^[a-f0-9]{64}$/.test(text)) return `invalid repository name (${text}), cannot specify 64-byte hexadecimal strings`;
+  // splitDockerDomain: a first component that is a host (a `.` or `:`, localhost, capitals) is the domain.
+  const slash = text.indexOf('/');
+  const first = slash < 0 ? '' : text.slice(0, slash);
+  const hasDomain = slash >= 0 && (/[.:]/.test(first) || first === 'localhost' || first.toLowerCase() !== first);
+  let domain = hasDomain ? first : defaultDomain;
+  let remainder = hasDomain ? text.slice(slash + 1) : text;
+  if (domain === 'index.docker.io') domain = defaultDomain;
+  if (domain === defaultDomain && !remainder.includes('/')) remainder = `library/${remainder}`;
+  const colon = remainder.indexOf(':');
+  const remote = colon < 0 ? remainder : remainder.slice(0, colon);
+  if (remote.toLowerCase() !== remote) return `invalid reference format: repository name (${remote}) must be lowercase`;
+  const full = `${domain}/${remainder}`;
+  if (full.length > goReferenceMatchLimit) return 'invalid reference format';
+  const match = goReference.exec(full);
+  if (match === null) return goReference.test(full.toLowerCase()) ? 'repository name must be lowercase' : 'invalid reference format';
+  if ((match[1] ?? '').length > maxNameLength) return `repository name must not be more than ${maxNameLength} characters`;
+  const digest = match[2];
+  if (digest !== undefined) {
+    const [algorithm = '', hex = ''] = digest.split(':');
+    const lengths: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
+    const length = lengths[algorithm];
+    if (length === undefined) return 'unsupported digest algorithm';
+    // go-digest checks the length before the letters.
+    if (hex.length !== length) return 'invalid checksum digest length';
+    if (!/^[a-f0-9]+$/.test(hex)) return 'invalid checksum digest format';
+  }
+  return undefined;
+}
+
 /** `domain/path`, without tag or digest. */
 export function referenceName(reference: ImageReference): string {
   return `${reference.domain}/${reference.path}`;

@@ -132,7 +132,9 @@ export async function copyInto(source: CopySource, rootfs: string, request: Copy
       }
       const matches = matched.find((entry) => entry.source === item)?.matches ?? [];
       for (const match of matches) {
-        if (request.add && request.unpack !== false && match.stats.isFile()) {
+        // A context file that arrives empty (contentWithheld) is no archive.
+        const withheld = from.contentWithheld?.(relative(from.root, match.hostPath)) === true;
+        if (request.add && request.unpack !== false && match.stats.isFile() && !withheld) {
           // Read through the descriptor of the very file matched: its name may lead elsewhere by now.
           const archive = openWalked({ path: match.path, hostPath: match.hostPath, stats: match.stats });
           try {
@@ -380,6 +382,13 @@ class Copier {
           linkSync(fsPath(linked), fsPath(destination));
         }),
       );
+      return;
+    }
+    if (this.from.contentWithheld?.(relative(this.from.root, entry.hostPath)) === true) {
+      // What BuildKit's context holds of it: the file's metadata, no content.
+      closeSync(openSync(fsPath(destination), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600));
+      this.applyMetadata(destination, stats, entry.hostPath);
+      if (stats.nlink > 1n) this.links.set(key, Promise.resolve(destination));
       return;
     }
     if (stats.size <= smallFileBytes) {

@@ -3,7 +3,7 @@
  * from= point, the dependency graph (cycles, the target, what it reaches) and ONBUILD triggers,
  * parsed here with the parser's `parseTrigger`.
  */
-import { TsbuildError, expandWord, familiarReference, formatReference, hostPlatform, messageOf, parsePlatform, parseReference, suggest, type EscapeToken, type Platform, type SourceRange } from '../common/index.js';
+import { TsbuildError, expandWord, familiarReference, formatReference, goReferenceError, hostPlatform, messageOf, parsePlatform, parseReference, suggest, type EscapeToken, type Platform, type SourceRange } from '../common/index.js';
 import { parseMount, parseTrigger, type Channel } from '../parser/index.js';
 import { Expander, resolveGlobalArgs, sortedNames, type Env } from './environment.js';
 import { describeLines, locatedAt } from './errors.js';
@@ -33,11 +33,13 @@ function stageLookupName(name: string): string {
   return name.toLowerCase();
 }
 
-function normalizeReference(reference: string, range: SourceRange): string {
+function normalizeReference(reference: string, range: SourceRange, instruction = 'FROM'): string {
   try {
     return formatReference(parseReference(reference));
   } catch (error) {
-    throw new TsbuildError('INVALID_REFERENCE', `resolve FROM (${describeLines(range)}): failed to parse stage name ${JSON.stringify(reference)}: ${messageOf(error)}`, { cause: error });
+    // In the words of the parser BuildKit's frontend uses, where it refuses the reference too.
+    const why = goReferenceError(reference) ?? messageOf(error);
+    throw new TsbuildError('INVALID_REFERENCE', `resolve ${instruction} (${describeLines(range)}): failed to parse stage name ${JSON.stringify(reference)}: ${why}`, { cause: error });
   }
 }
 
@@ -125,8 +127,13 @@ function namesOf(states: readonly StageState[]): Map<string, number> {
 
 /** Where COPY --from and RUN --mount from= point; these are never expanded. */
 function resolveReferences(states: readonly StageState[], byName: ReadonlyMap<string, number>, state: StageState, list: readonly RawInstruction[], options: ResolveOptions): void {
-  const image = (reference: string): StageRef => ({ kind: 'image', reference: namedContext(options, reference) ?? reference });
   for (const instruction of list) locatedAt(instruction.range, () => {
+    // An image not given as a named context must parse, as a FROM's; BuildKit refuses it before the build starts.
+    const image = (reference: string): StageRef => {
+      const named = namedContext(options, reference);
+      if (named === undefined) normalizeReference(reference, instruction.range, instruction.kind);
+      return { kind: 'image', reference: named ?? reference };
+    };
     if (instruction.kind === 'COPY' && instruction.from !== '') {
       const ref = copySource(instruction.from, instruction.range, byName, states.length);
       state.refs.set(instruction, [ref.kind === 'image' ? image(ref.reference) : ref]);

@@ -92,6 +92,43 @@ describe('.dockerignore', () => {
     expect((await sourceDigest(context, ['node_modules/keep.js'])).matched).toEqual(['node_modules/keep.js']);
   });
 
+  it('refuses a .dockerignore with a bad pattern in BuildKit\'s words', async () => {
+    await writeTree(root, { '.dockerignore': 'a\n!a\n[\n' });
+    expect(await errorMessage(openContext(root))).toBe(`INVALID_ARGUMENT read ${join(root, '.dockerignore')}: invalid excludepatterns: [a !a []: syntax error in pattern`);
+    await writeTree(root, { '.dockerignore': 'a\n\n# c\n!\n' });
+    expect(await errorMessage(openContext(root))).toBe(`INVALID_ARGUMENT read ${join(root, '.dockerignore')}: invalid excludepatterns: [a !]: illegal exclusion pattern: "!"`);
+  });
+
+  it('decides as the walk that sends a context does: a pattern met by an excluded directory does not reach its children', async () => {
+    // BuildKit's client walks the context with MatchesUsingParentResults: `deploy/helm/templates`
+    // comes when its directory is already excluded (by `*`), so it is not tried there and its
+    // children are not taken as matched through it; the exception for yaml files keeps them.
+    await writeTree(root, {
+      '.dockerignore': '*\n!deploy/**/*.yaml\ndeploy/helm/templates\n!cfg/**\ncfg/sub\n',
+      'deploy/helm/Chart.yaml': 'c',
+      'deploy/helm/templates/svc.yaml': 's',
+      'deploy/helm/templates/notes.txt': 'n',
+      'deploy/k8s/app.yaml': 'a',
+      'cfg/sub/x': 'x',
+      'cfg/y': 'y',
+    });
+    const context = await openContext(root);
+    expect(context.excluded('deploy')).toBe(true);
+    expect(context.excluded('deploy/helm/templates')).toBe(true);
+    expect(context.excluded('deploy/helm/templates/svc.yaml')).toBe(false);
+    expect(context.excluded('deploy/helm/templates/notes.txt')).toBe(true);
+    expect(context.excluded('deploy/helm/Chart.yaml')).toBe(false);
+    // The client's open decides by the file and its parents alone: svc.yaml arrives empty.
+    expect(context.contentWithheld?.('deploy/helm/templates/svc.yaml')).toBe(true);
+    expect(context.contentWithheld?.('deploy/helm/Chart.yaml')).toBe(false);
+    // Where the directory was not excluded when the pattern came, the pattern holds below it.
+    expect(context.excluded('cfg/sub')).toBe(true);
+    expect(context.excluded('cfg/sub/x')).toBe(true);
+    expect(context.excluded('cfg/y')).toBe(false);
+    const deploy = await sourceDigest(context, ['deploy']);
+    expect([...deploy.files.keys()].filter((path) => !path.endsWith('/') && path.includes('.')).sort()).toEqual(['deploy/helm/Chart.yaml', 'deploy/helm/templates/svc.yaml', 'deploy/k8s/app.yaml']);
+  });
+
   it('walks a COPY source taking exactly the files .dockerignore leaves, however deep its patterns reach', async () => {
     const tree: Record<string, string> = {};
     for (const top of ['src', 'docs', 'build'])
@@ -208,6 +245,30 @@ describe('sourceDigest', () => {
     const asStage = await digestOf(rootfs as BuildContext, ['f']);
     await chown(join(root, 'f'), 0, 0);
     expect(await digestOf(rootfs as BuildContext, ['f'])).not.toBe(asStage);
+  });
+
+  it('names where a source\'s last links lead when they lead nowhere, as BuildKit\'s checksum does', async () => {
+    await writeTree(root, { '.dockerignore': 'secret\nsecretdir\n', secret: 's', 'secretdir/f': 'f', 'keep/k': 'k' });
+    await symlink('nowhere', join(root, 'dangling'));
+    await symlink('secret', join(root, 'link'));
+    await symlink('link', join(root, 'chain'));
+    await symlink('../secretdir', join(root, 'keep/up'));
+    await symlink('/abs/../secret', join(root, 'abslink'));
+    await symlink('loop-b', join(root, 'loop-a'));
+    await symlink('loop-a', join(root, 'loop-b'));
+    const context = await openContext(root);
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      ['dangling', 'NOT_FOUND failed to compute cache key: "/nowhere": not found'],
+      ['link', 'NOT_FOUND failed to compute cache key: "/secret": not found'],
+      ['chain', 'NOT_FOUND failed to compute cache key: "/secret": not found'],
+      ['keep/up', 'NOT_FOUND failed to compute cache key: "/secretdir": not found'],
+      // A link on the way is no last link: the path is named as written.
+      ['keep/up/f', 'NOT_FOUND failed to compute cache key: "/keep/up/f": not found'],
+      ['abslink', 'NOT_FOUND failed to compute cache key: "/secret": not found'],
+      ['loop-a', 'INVALID_ARGUMENT failed to compute cache key: too many symlinks: /loop-a'],
+      ['loop-a/f', 'INVALID_ARGUMENT failed to compute cache key: too many links'],
+    ];
+    for (const [source, message] of cases) expect([source, await errorMessage(sourceDigest(context, [source]))]).toEqual([source, message]);
   });
 
   it('names a missing source as BuildKit does; a wildcard matching nothing is no error', async () => {

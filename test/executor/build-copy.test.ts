@@ -329,7 +329,8 @@ describe('build: COPY and ADD', () => {
     const absolute = await fx.context('stage-links-abs', { Dockerfile: `FROM busybox AS build\nRUN mkdir /out && ln -s ${secret} /out/abs\nFROM busybox\nCOPY --from=build /out/abs /abs\n` });
     const refused = await fx.build(['-t', 'stage-links-abs', absolute]);
     expect(refused.status).toBe(1);
-    expect(refused.stderr).toContain('"/out/abs": not found');
+    // Named by where the link leads inside the stage, as BuildKit's checksum names it.
+    expect(refused.stderr).toContain(`${JSON.stringify(secret)}: not found`);
     expect(refused.stderr).not.toContain('HOST-SECRET');
   });
 

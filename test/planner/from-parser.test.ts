@@ -54,6 +54,29 @@ describe('resolution errors', () => {
   });
 });
 
+describe('references BuildKit cannot parse', () => {
+  // docker 26's words for each (BuildKit 0.13's frontend parses with distribution/reference).
+  const cases: ReadonlyArray<readonly [string, string]> = [
+    ['FROM busybox@sha256:abc', 'resolve FROM (line 1): failed to parse stage name "busybox@sha256:abc": invalid reference format'],
+    ['FROM BusyBox:latest', 'resolve FROM (line 1): failed to parse stage name "BusyBox:latest": invalid reference format: repository name (library/BusyBox) must be lowercase'],
+    ['FROM a:b:c', 'resolve FROM (line 1): failed to parse stage name "a:b:c": invalid reference format'],
+    ['FROM a@sha256:0123456789abcdef0123456789abcdef', 'resolve FROM (line 1): failed to parse stage name "a@sha256:0123456789abcdef0123456789abcdef": invalid checksum digest length'],
+    ['FROM a@md5:0123456789abcdef0123456789abcdef', 'resolve FROM (line 1): failed to parse stage name "a@md5:0123456789abcdef0123456789abcdef": unsupported digest algorithm'],
+    ['FROM busybox\nCOPY --from=BadName:x /x /y', 'resolve COPY (line 2): failed to parse stage name "BadName:x": invalid reference format: repository name (library/BadName) must be lowercase'],
+    ['FROM busybox\nCOPY --from=a//b /x /y', 'resolve COPY (line 2): failed to parse stage name "a//b": invalid reference format'],
+    ['FROM busybox\nRUN --mount=from=bad@sha256:1,target=/m true', 'resolve RUN (line 2): failed to parse stage name "bad@sha256:1": invalid reference format'],
+  ];
+  it.each(cases)('%s', (dockerfile, message) => {
+    const source = `${dockerfile}\n`;
+    expect(outcome(() => resolveDockerfile({ source, file: 'Dockerfile' }, { platform }), true)).toEqual({ error: message.replace(/\(lines? [\d-]+\)/g, '') });
+  });
+
+  it('leave a --from image that parses, and stage names, alone', () => {
+    const source = 'FROM busybox AS Build\nFROM busybox\nCOPY --from=build /x /y\nCOPY --from=registry.example:5000/team/app:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef /x /z\n';
+    expect(outcome(() => resolveDockerfile({ source, file: 'Dockerfile' }, { platform }), true)).toHaveProperty('resolved');
+  });
+});
+
 describe('environments of instructions', () => {
   // Each instruction held a list of every pair: 20,000 ENV lines held 3.4 GB.
   it('share one scope until a variable changes, and one link per change', () => {

@@ -1,0 +1,1 @@
+<?php namespace App\Controller; class HomeController {}

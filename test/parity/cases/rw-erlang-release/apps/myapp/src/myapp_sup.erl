@@ -1,0 +1,1 @@
+-module(myapp_sup).

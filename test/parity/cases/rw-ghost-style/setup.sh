@@ -1,0 +1,1 @@
+chmod 775 docker-entrypoint.sh

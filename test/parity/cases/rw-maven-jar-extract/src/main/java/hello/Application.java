@@ -1,0 +1,1 @@
+package hello; public class Application {}
