@@ -7,6 +7,7 @@
  * sorted by their UTF-8 bytes, where a struct keeps its fields' order. Here a `Map` is a Go map
  * and a plain object a struct, its keys in their order (a struct has no integer-like field names,
  * which JavaScript would enumerate first); an undefined member is left out, as JSON.stringify does.
+ * ESCAPEHTML false writes `<`, `>` and `&` as they are, as an Encoder with SetEscapeHTML(false).
  */
 /**
  * On a struct whose members carry Go's field names (as a template reaches them: `.MediaType`),
@@ -19,31 +20,35 @@ export function goStruct<T extends object>(fields: T, tags: Readonly<Record<stri
   return Object.defineProperty(fields, jsonTags, { value: tags, enumerable: false });
 }
 
-export function goJson(value: unknown): string {
+export function goJson(value: unknown, escapeHtml = true): string {
   if (value instanceof Map) {
     const entries = [...(value as Map<string, unknown>).entries()].filter(([, member]) => member !== undefined);
     entries.sort(([a], [b]) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
-    return `{${entries.map(([key, member]) => `${goString(key)}:${goJson(member)}`).join(',')}}`;
+    return `{${entries.map(([key, member]) => `${goString(key, escapeHtml)}:${goJson(member, escapeHtml)}`).join(',')}}`;
   }
-  if (Array.isArray(value)) return `[${value.map((item: unknown) => (item === undefined ? 'null' : goJson(item))).join(',')}]`;
-  if (typeof value === 'string') return goString(value);
+  if (Array.isArray(value)) return `[${value.map((item: unknown) => (item === undefined ? 'null' : goJson(item, escapeHtml))).join(',')}]`;
+  if (typeof value === 'string') return goString(value, escapeHtml);
   if (value !== null && typeof value === 'object') {
     const tags = (value as { [jsonTags]?: Readonly<Record<string, string>> })[jsonTags];
     const members = Object.entries(value).filter(([, member]) => member !== undefined);
-    return `{${members.map(([key, member]) => `${goString(tags?.[key] ?? key)}:${goJson(member)}`).join(',')}}`;
+    return `{${members.map(([key, member]) => `${goString(tags?.[key] ?? key, escapeHtml)}:${goJson(member, escapeHtml)}`).join(',')}}`;
   }
+  if (typeof value === 'bigint') return value.toString();
   return JSON.stringify(value) ?? 'null';
 }
 
 const htmlUnsafe = '<>&\u2028\u2029';
 
+const lineSeparators = /[\u2028\u2029]/g;
+
 /** Characters Go escapes in a string beyond what JSON.stringify does. */
 const goEscaped = /[<>&\u2028\u2029]/g;
 
-function goString(text: string): string {
+function goString(text: string, escapeHtml: boolean): string {
   // Go 1.22 and later write \b and \f short, as JSON.stringify does; other controls both write
-  // as lowercase \u00XX.
-  return JSON.stringify(text).replace(goEscaped, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  // as lowercase \u00XX. Without HTML escaping (an Encoder's SetEscapeHTML(false), as docker's
+  // template `json` marshals), U+2028 and U+2029 are still escaped.
+  return JSON.stringify(text).replace(escapeHtml ? goEscaped : lineSeparators, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /**

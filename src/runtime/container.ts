@@ -15,6 +15,7 @@ import { userNamespaceSize, type ContainerDevice, type HostNamespace, type Mount
 import type { PortSpec } from './network/address.js';
 import type { LogConfig } from './container-log.js';
 import type { SecurityOptions } from './security-options.js';
+import { recordContainerChange, recordContainerRemoved } from './events.js';
 
 /**
  * docker's words: `dead` is a container whose monitor died while it ran (its process may still
@@ -336,6 +337,8 @@ export async function ownerAlive(owner: ContainerOwner): Promise<boolean> {
 export async function writeContainerRecord(store: Store, record: ContainerRecord): Promise<void> {
   const path = join(containerDirectory(store, record.id), 'container.json');
   const temporary = `${path}.${temporaryName('record')}`;
+  // What changed is what `events` tells (its writers hold the container's lock, or made it).
+  const previous = await readContainerRecord(store, record.id);
   try {
     await writeFile(temporary, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
     await rename(temporary, path);
@@ -343,6 +346,7 @@ export async function writeContainerRecord(store: Store, record: ContainerRecord
     await rm(temporary, { force: true });
     throw new TsbuildError('INTERNAL', `write container record ${path}: ${messageOf(error)}`, { cause: error });
   }
+  await recordContainerChange(store.root, previous, record);
 }
 
 export async function readContainerRecord(store: Store, id: string): Promise<ContainerRecord | undefined> {
@@ -406,6 +410,11 @@ export async function prepareContainerRoot(directory: string, lower: string, opt
 
 /** Unmounts whatever is mounted under DIRECTORY (detached when busy), then removes it. */
 export async function removeContainerDirectory(directory: string): Promise<void> {
+  // Its record says what is destroyed; the store's root is two levels up (containers/ID).
+  const record = await readFile(join(directory, 'container.json'), 'utf8').then(
+    (text) => JSON.parse(text) as ContainerRecord,
+    () => undefined,
+  );
   for (const point of await mountsUnder(directory)) {
     try {
       unmount(point);
@@ -428,6 +437,7 @@ export async function removeContainerDirectory(directory: string): Promise<void>
     if ((process.getuid?.() ?? 0) === 0 || (code !== 'EACCES' && code !== 'EPERM')) throw error;
     await removeAsMappedRoot(directory);
   }
+  if (record !== undefined) await recordContainerRemoved(join(directory, '..', '..'), record);
 }
 
 /**

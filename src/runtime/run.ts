@@ -27,6 +27,7 @@ import { lookupUser, resolvePathInRoot, type ContainerUserEntry } from './user.j
 import { mountVolumes, prepareMounts, type MountRequest, type PreparedMounts } from './volumes/index.js';
 import { volumesFromRequests } from './volumes-from.js';
 import { addHostLine, resolvConfWith, type SecurityOptions } from './security-options.js';
+import { recordContainerChange } from './events.js';
 
 /** What `run` and `create` both take. */
 export interface ContainerOptions {
@@ -499,6 +500,8 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
     }
     const result = await finished;
     await record;
+    // Its record is removed, not rewritten, once it ended: the end is told as the monitor tells it.
+    await recordContainerChange(store.root, runningRecord, { ...runningRecord, state: { ...runningRecord.state, status: 'exited', exitCode: result.status, finishedAt: new Date().toISOString() } });
     if (terminal !== undefined) {
       // The rest of the output is in the pty: it ends once the container's side is closed.
       const copied = terminal;

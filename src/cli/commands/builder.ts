@@ -11,6 +11,7 @@ import { TsbuildError, familiarReference, parseByteSize, parseGoDuration, parseR
 import { formatBytes } from '../format.js';
 import { ExitError, type CliIo } from '../io.js';
 import { registerInfo } from './system-info.js';
+import { defineEvents } from './events.js';
 import { defineDf } from './system-df.js';
 import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
@@ -111,6 +112,7 @@ export function registerSystem(program: Command, io: CliIo): void {
   program.enablePositionalOptions();
   const system = program.command('system').description('the store as a whole');
   registerInfo(system, io);
+  defineEvents(system, io);
   addRootOption(
     system
       .command('prune')

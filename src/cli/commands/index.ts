@@ -51,6 +51,7 @@ registerCommands({
   diff: async () => (await import('./container-changes.js')).registerDiff,
   export: async () => (await import('./container-changes.js')).registerExport,
   commit: async () => (await import('./container-changes.js')).registerCommit,
+  events: async () => (await import('./events.js')).registerEvents,
   version: async () => (await import('./system-info.js')).registerVersion,
   info: async () => (await import('./system-info.js')).registerInfo,
 });

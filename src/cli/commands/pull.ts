@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { TsbuildError, familiarReference, formatReference, parsePlatform, parseReference, withTag, type ImageReference } from '../../common/index.js';
 import { listTags, pull } from '../../registry/index.js';
+import { recordEvent } from '../../store/index.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
 import { addInsecureRegistryOption, baselineWasmCompilerOnly, registryClient } from './registry-options.js';
@@ -52,6 +53,7 @@ export function registerPull(program: Command, io: CliIo): void {
         const say = (text: string): void => void (options.quiet === true ? undefined : io.stderr.write(text));
         const result = await pull({ reference: target, store, client, onProgress: afterPullingFrom(target, say, progress.listener), ...(platform === undefined ? {} : { platform }) });
         progress.finish();
+        await recordEvent((await store).root, 'image', 'pull', familiarReference(target), { name: familiarReference({ domain: target.domain, path: target.path }) });
         if (options.quiet !== true) io.stdout.write(`Digest: ${result.digest}\n`);
         newer ||= result.referenceUpdated || result.blobsFetched > 0;
       }

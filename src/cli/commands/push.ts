@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { TsbuildError, formatReference, parsePlatform, parseReference, type ImageReference } from '../../common/index.js';
+import { TsbuildError, familiarReference, formatReference, parsePlatform, parseReference, type ImageReference } from '../../common/index.js';
 import { push } from '../../registry/index.js';
 import { pushableImage } from '../../exporter/index.js';
+import { recordEvent } from '../../store/index.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
 import { addInsecureRegistryOption, baselineWasmCompilerOnly, registryClient } from './registry-options.js';
@@ -51,6 +52,7 @@ export function registerPush(program: Command, io: CliIo): void {
           ...(options.platform === undefined ? {} : { platform: parsePlatform(options.platform) }),
         });
         progress.finish();
+        for (const destination of job.destinations) await recordEvent(store.root, 'image', 'push', familiarReference(destination), { name: familiarReference({ domain: destination.domain, path: destination.path }) });
         if (options.quiet === true) io.stdout.write(`${result.digest}\n`);
         else for (const reference of result.references) io.stdout.write(`${reference}: digest: ${result.digest} size: ${result.size}\n`);
       }

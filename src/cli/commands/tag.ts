@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { findImage, noSuchImage, storeName } from '../../store/index.js';
+import { familiarReference, parseReference } from '../../common/index.js';
+import { findImage, noSuchImage, recordEvent, storeImage, storeName } from '../../store/index.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
@@ -14,6 +15,9 @@ export function registerTag(program: Command, _io: CliIo): void {
     const store = await storeFromOptions(options);
     const found = await findImage(store, source);
     if (found === undefined) throw noSuchImage(source);
-    await store.setReference(storeName(target), found.descriptor);
+    const name = storeName(target);
+    await store.setReference(name, found.descriptor);
+    const manifest = await (await storeImage(store, found.descriptor)).manifest();
+    await recordEvent(store.root, 'image', 'tag', manifest.config.digest, { name: familiarReference(parseReference(name)) });
   });
 }

@@ -14,6 +14,7 @@ import { TsbuildError, isTsbuildError } from '../../common/index.js';
 import type { Store } from '../../store/index.js';
 import { newContainerId, processStartTime, readContainerRecord } from '../container.js';
 import { userNamespaceSize } from '../spec.js';
+import { recordEvent } from '../events.js';
 import { allocateAddress, contains, defaultPool, formatAddress, formatSubnet, macOf, overlaps, parseAddress, parseRequestedSubnet, parseSubnet, subnetSize, type PortSpec, type Subnet } from './address.js';
 import {
   addDnatRules,
@@ -244,6 +245,7 @@ export async function createNetwork(store: Store, options: CreateNetworkOptions)
     try {
       const made = rootless ? record : await ensureBridge(store, hostSide, record);
       await writeNames(store, made);
+      await recordEvent(store.root, 'network', 'create', made.id, { name: made.name, type: 'bridge' });
       return made;
     } catch (error) {
       await deleteNetworkRecord(store, id);
@@ -268,6 +270,7 @@ export async function removeNetwork(store: Store, reference: string): Promise<Ne
     const side = await networkSide(store, false);
     if (side !== undefined) await removeBridge(side, network);
     await deleteNetworkRecord(store, network.id);
+    await recordEvent(store.root, 'network', 'destroy', network.id, { name: network.name, type: 'bridge' });
     return network;
   });
 }
@@ -449,6 +452,7 @@ async function joinNetwork(
     await leaveNetwork(store, network.id, container.id).catch(() => undefined);
     throw error;
   }
+  await recordEvent(store.root, 'network', 'connect', network.id, { container: container.id, name: network.name, type: 'bridge' });
   return { network, endpoint, side };
 }
 
@@ -482,6 +486,7 @@ async function leaveNetwork(store: Store, networkId: string, containerId: string
     }
     await writeNetwork(store, updated);
     if (!updated.isDefault) await writeNames(store, updated);
+    await recordEvent(store.root, 'network', 'disconnect', network.id, { container: containerId, name: network.name, type: 'bridge' });
     const remaining = all.reduce((count, candidate) => count + Object.keys(candidate.id === networkId ? endpoints : candidate.endpoints).length, 0);
     if (!canManageNetworks() && remaining === 0) await stopRootlessNamespace(store);
   });

@@ -14,6 +14,7 @@ import { containerDirectory, mountsUnder, removeAbandonedContainers } from '../c
 import { runtimeAddon, unmount } from '../native.js';
 import { userNamespaceSize } from '../spec.js';
 import { errnoText, localVolumeMount, mountFailure, type LocalVolumeMount } from './local-mount.js';
+import { recordEvent } from '../events.js';
 
 /** What `volume inspect` shows, with docker's field names. */
 export interface VolumeInfo {
@@ -179,6 +180,7 @@ async function createUnlocked(store: Store, options: CreateVolumeOptions): Promi
   } catch (error) {
     throw new TsbuildError('INTERNAL', `create volume ${name}: ${messageOf(error)}`, { cause: error });
   }
+  await recordEvent(store.root, 'volume', 'create', name, { driver: 'local' });
   return { record, created: true };
 }
 
@@ -268,6 +270,7 @@ async function removeUnlocked(store: Store, name: string, force: boolean): Promi
     if (error instanceof TsbuildError) throw error;
     throw new TsbuildError('INTERNAL', `remove ${name}: ${messageOf(error)}`, { cause: error });
   }
+  await recordEvent(store.root, 'volume', 'destroy', name, { driver: 'local' });
 }
 
 /**

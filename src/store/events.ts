@@ -1,0 +1,67 @@
+/**
+ * docker's events, without a daemon to keep them: every process that changes a container,
+ * network, volume or image appends the event to the store's `events.log` (one JSON line, one
+ * write, O_APPEND, so lines from concurrent processes never interleave), and `tsbuild events`
+ * reads and follows that file. Past a few megabytes the log is moved to `events.log.1` (the
+ * one before it dropped) and a new one begun, as podman's file logger rotates its own.
+ *
+ * A container's events come from its record's changes (runtime/events.ts).
+ */
+import { appendFile, rename, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export type EventType = 'container' | 'image' | 'network' | 'volume';
+
+/** One event, as docker's API (events.Message) and `events --format json` give it. */
+export interface EventMessage {
+  readonly status?: string;
+  readonly id?: string;
+  readonly from?: string;
+  readonly Type: EventType;
+  readonly Action: string;
+  readonly Actor: { readonly ID: string; readonly Attributes: Readonly<Record<string, string>> };
+  readonly scope: 'local';
+  readonly time: number;
+  readonly timeNano: bigint;
+}
+
+/** Past this the log is rotated: the events of a busy day, and still quick to read whole. */
+const rotateBytes = 8 * 1024 * 1024;
+
+export function eventsLogPath(root: string): string {
+  return join(root, 'events.log');
+}
+
+/** Nanoseconds since the epoch: the clock's milliseconds, and a monotonic count below them for order. */
+function nowNano(): bigint {
+  return BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
+}
+
+/**
+ * Appends an event to ROOT's log. Never fails what it records: an event that cannot be written
+ * (a full or read-only disk) is lost, as a daemon's event that nobody listens to is.
+ */
+export async function recordEvent(root: string, type: EventType, action: string, id: string, attributes: Readonly<Record<string, string>>): Promise<void> {
+  const nano = nowNano();
+  const sorted = Object.fromEntries(Object.entries(attributes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const message: EventMessage = {
+    // docker's older fields, which it still fills for containers (and images' `status`).
+    ...(type === 'container' ? { status: action, id, from: attributes['image'] ?? '' } : {}),
+    Type: type,
+    Action: action,
+    Actor: { ID: id, Attributes: sorted },
+    scope: 'local',
+    time: Number(nano / 1_000_000_000n),
+    timeNano: nano,
+  };
+  const path = eventsLogPath(root);
+  try {
+    // timeNano written exactly: nanoseconds since the epoch are past a double's integers.
+    const { timeNano: _written, ...rest } = message;
+    await appendFile(path, `${JSON.stringify(rest).slice(0, -1)},"timeNano":${nano}}\n`, { mode: 0o600 });
+    if ((await stat(path)).size > rotateBytes) await rename(path, `${path}.1`);
+  } catch {
+    // Lost, as above.
+  }
+}
+

@@ -1,0 +1,82 @@
+/**
+ * `tsbuild events`: what containers, networks, volumes and images did, told as docker tells it
+ * (text, json, templates, filters, --since/--until, following), from the store's event log that
+ * every process appends to.
+ */
+import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { busyboxStore, isRoot, removeBusyboxStore, runInstalledCli } from './helpers.js';
+
+const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
+
+describe.runIf(isRoot)('events, as docker tells them', () => {
+  let store: { dir: string; root: string };
+  const cli = (...args: string[]): { status: number | null; stdout: string; stderr: string } => runInstalledCli(args, { root: store.root });
+  const now = (): string => (Date.now() / 1000).toFixed(3);
+
+  beforeAll(async () => {
+    store = await busyboxStore('tsbuild-events-');
+  }, 120_000);
+
+  afterAll(() => {
+    removeBusyboxStore(store);
+  });
+
+  it("tells a container's life, a network's, a volume's and a tag's, in order, in docker's line", async () => {
+    const since = now();
+    expect(cli('run', '--rm', '--network', 'none', '--name', 'ev-once', '-l', 'team=a', 'busybox', 'sh', '-c', 'exit 3').status).toBe(3);
+    const id = cli('create', '--name', 'ev-life', 'busybox', 'sleep', '30').stdout.trim();
+    expect(cli('start', id).status).toBe(0);
+    expect(cli('pause', id).status).toBe(0);
+    expect(cli('unpause', id).status).toBe(0);
+    expect(cli('rename', 'ev-life', 'ev-renamed').status).toBe(0);
+    expect(cli('rm', '-f', id).status).toBe(0);
+    expect(cli('network', 'create', 'ev-net').status).toBe(0);
+    expect(cli('network', 'rm', 'ev-net').status).toBe(0);
+    expect(cli('volume', 'create', 'ev-vol').status).toBe(0);
+    expect(cli('volume', 'rm', 'ev-vol').status).toBe(0);
+    expect(cli('tag', 'busybox', 'ev-tag:1').status).toBe(0);
+    await sleep(20);
+    const until = now();
+    const lines = cli('events', '--since', since, '--until', until).stdout.trim().split('\n');
+    const once = lines.filter((line) => line.includes('name=ev-once'));
+    expect(once.map((line) => line.split(' ')[2])).toEqual(['create', 'start', 'die', 'destroy']);
+    expect(once[2]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}(Z|[-+]\d\d:\d\d) container die [0-9a-f]{64} \(execDuration=\d+, exitCode=3, image=busybox, name=ev-once, team=a\)$/);
+    const life = lines.filter((line) => line.includes(` ${id} `)).map((line) => line.split(' ')[2]);
+    expect(life).toEqual(['create', 'start', 'pause', 'unpause', 'rename', 'die', 'destroy']);
+    expect(lines.find((line) => line.includes(' rename '))).toContain('oldName=/ev-life');
+    // The container's connection to the default bridge, then the network and volume made and removed.
+    expect(lines.filter((line) => / (network|volume) /.test(line)).map((line) => line.split(' ').slice(1, 3).join(' '))).toEqual(['network connect', 'network disconnect', 'network create', 'network destroy', 'volume create', 'volume destroy']);
+    expect(lines.find((line) => line.includes(' network connect '))).toContain(`(container=${id}, name=bridge, type=bridge)`);
+    expect(lines.find((line) => line.includes(' image tag '))).toMatch(/ image tag sha256:[0-9a-f]{64} \(name=ev-tag:1\)$/);
+
+    // Filters, json and templates.
+    const dies = cli('events', '--since', since, '--until', until, '-f', 'event=die', '-f', 'container=ev-once').stdout.trim().split('\n');
+    expect(dies).toHaveLength(1);
+    const json = JSON.parse(cli('events', '--since', since, '--until', until, '-f', 'type=volume', '--format', 'json').stdout.split('\n')[0] ?? '') as Record<string, unknown>;
+    expect(Object.keys(json)).toEqual(['Type', 'Action', 'Actor', 'scope', 'time', 'timeNano']);
+    expect(json).toMatchObject({ Type: 'volume', Action: 'create', Actor: { ID: 'ev-vol', Attributes: { driver: 'local' } }, scope: 'local' });
+    const labelled = cli('events', '--since', since, '--until', until, '-f', 'label=team=a', '--format', '{{.Status}} {{index .Actor.Attributes "team"}}').stdout;
+    expect(labelled).toBe('create a\nstart a\ndie a\ndestroy a\n');
+    expect(cli('events', '-f', 'colour=red', '--until', until)).toMatchObject({ status: 1, stderr: "error: invalid filter 'colour'\n" });
+  }, 120_000);
+
+  it('follows new events until interrupted, and ends at --until', async () => {
+    const follower = spawn(process.execPath, [bin, 'events', '--root', store.root, '-f', 'type=volume'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    follower.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    await sleep(1000);
+    expect(cli('volume', 'create', 'ev-followed').status).toBe(0);
+    for (let waited = 0; waited < 10_000 && !out.includes('ev-followed'); waited += 100) await sleep(100);
+    follower.kill('SIGINT');
+    await new Promise((resolve) => follower.on('exit', resolve));
+    expect(out).toMatch(/ volume create ev-followed \(driver=local\)\n$/);
+    cli('volume', 'rm', 'ev-followed');
+    // --until a second ahead: it returns by itself.
+    const started = Date.now();
+    const bounded = cli('events', '--until', ((Date.now() + 1000) / 1000).toFixed(3));
+    expect(bounded.status).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  }, 60_000);
+});
