@@ -224,6 +224,25 @@ describe.runIf(isRoot)('tsbuild run --rm', () => {
     }
   }, 60_000);
 
+  it('keeps the signals it receives from the container with --sig-proxy=false, and waits for it', async () => {
+    const script = 'trap "echo got-term" TERM; trap "echo got-int" INT; echo ready; i=0; while [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; echo done; exit 5';
+    // The fast --rm path, and a run that keeps a record (this process its monitor).
+    for (const args of [['--rm', '--sig-proxy=false'], ['--sig-proxy=0', '--name', 'unproxied']]) {
+      const child = spawn(process.execPath, [bin, 'run', ...args, 'busybox', 'sh', '-c', script], { env: { ...process.env, TSBUILD_ROOT: root }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      while (!out.includes('ready')) await sleep(50);
+      child.kill('SIGTERM');
+      await sleep(200);
+      child.kill('SIGINT');
+      expect(await new Promise((resolve) => child.on('exit', (code) => resolve(code)))).toBe(5);
+      expect(out).toBe('ready\ndone\n');
+    }
+    expect(tsbuild(['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', 'unproxied']).stdout).toBe('exited 5\n');
+    expect(tsbuild(['rm', 'unproxied']).status).toBe(0);
+    expect(tsbuild(['run', '--rm', '--sig-proxy=maybe', 'busybox', 'true'])).toMatchObject({ status: 125, stderr: expect.stringContaining('invalid argument "maybe" for "--sig-proxy" flag') });
+  }, 60_000);
+
   it('gives --network none loopback only, and --network host the host\'s name', () => {
     const devices = run('--network', 'none', 'busybox', 'cat', '/proc/net/dev')
       .stdout.split('\n')
@@ -353,6 +372,17 @@ describe.runIf(isRoot && toolExists('newuidmap'))('tsbuild run --rm as an unpriv
     // The image's layers were not written.
     expect(runAs('busybox', 'cat', '/etc/new').status).toBe(1);
   });
+  it('keeps signals from the container with --sig-proxy=false', async () => {
+    const [command = 'setpriv', ...rest] = asRootless(user);
+    const child = spawn(command, [...rest, `TSBUILD_ROOT=${userRoot}`, process.execPath, bin, 'run', '--rm', '--sig-proxy=false', 'busybox', 'sh', '-c', 'trap "echo got-term" TERM; echo ready; sleep 1; echo done'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    while (!out.includes('ready')) await sleep(50);
+    // setpriv and env exec: the signal reaches tsbuild, which passes it on to its process in the user namespace.
+    child.kill('SIGTERM');
+    expect(await new Promise((resolve) => child.on('exit', (code) => resolve(code)))).toBe(0);
+    expect(out).toBe('ready\ndone\n');
+  }, 60_000);
 });
 
 describe.runIf(isRoot && haveRegistry())('tsbuild run of an image not in the store', () => {

@@ -9,11 +9,12 @@ import type { Command } from 'commander';
 import { TsbuildError } from '../../common/index.js';
 import { connectAttach, containerDirectory, findContainer, killContainer, observeState, parseDetachKeys, rawTerminalOutput, readContainerRecord, type AttachedClient } from '../../runtime/index.js';
 import { ExitError, type CliIo } from '../io.js';
+import { addSigProxyOption } from './run.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
 interface AttachFlags extends RootOption {
   readonly stdin: boolean;
-  readonly sigProxy: string;
+  readonly sigProxy?: boolean;
   readonly detachKeys: string;
 }
 
@@ -21,13 +22,14 @@ const proxiedSignals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'
 
 export function registerAttach(program: Command, io: CliIo): void {
   addRootOption(
-    program
-      .command('attach')
-      .description("attach the terminal to a running container's input and output")
-      .argument('<container>', 'name or ID')
-      .option('--no-stdin', 'do not send standard input to the container')
-      .option('--sig-proxy <bool>', 'pass the signals tsbuild receives on to the container (not with a terminal)', 'true')
-      .option('--detach-keys <keys>', 'the keys that detach, leaving the container running', 'ctrl-p,ctrl-q'),
+    addSigProxyOption(
+      program
+        .command('attach')
+        .description("attach the terminal to a running container's input and output")
+        .argument('<container>', 'name or ID')
+        .option('--no-stdin', 'do not send standard input to the container'),
+      'pass the signals tsbuild receives on to the container (default true; not with a terminal)',
+    ).option('--detach-keys <keys>', 'the keys that detach, leaving the container running', 'ctrl-p,ctrl-q'),
   ).action(async (nameOrId: string, flags: AttachFlags) => {
     const detachKeys = parseDetachKeys(flags.detachKeys);
     const store = await storeFromOptions(flags);
@@ -41,7 +43,7 @@ export function registerAttach(program: Command, io: CliIo): void {
     const rawTerminal = tty && input !== undefined && process.stdin.isTTY;
     const client = await connectAttach(containerDirectory(store, record.id), { ...(input === undefined ? {} : { stdin: input }), stdout: io.stdout, stderr: io.stderr, detachKeys });
     const release = holdTerminal(client, { tty, raw: rawTerminal, input: input !== undefined });
-    const proxy = flags.sigProxy !== 'false' && !tty;
+    const proxy = flags.sigProxy !== false && !tty;
     const onSignal = (signal: NodeJS.Signals): void => {
       void killContainer(store, record.id, signal).catch(() => undefined);
     };

@@ -92,7 +92,7 @@ function fail(io: CliIo, error: unknown, status: number): never {
 }
 
 /** `run` of a container that keeps a record: detached (`-d`), or in the foreground with this process as its monitor. */
-export async function runWithRecord(io: CliIo, image: string, args: readonly string[], flags: ContainerFlags & { readonly detach?: boolean; readonly attach?: readonly string[]; readonly insecureRegistry: string[] }): Promise<void> {
+export async function runWithRecord(io: CliIo, image: string, args: readonly string[], flags: ContainerFlags & { readonly detach?: boolean; readonly attach?: readonly string[]; readonly sigProxy?: boolean; readonly insecureRegistry: string[] }): Promise<void> {
   const attached: ReadonlySet<AttachedStream> = attachedStreams(io, flags.attach ?? [], flags.detach === true);
   // docker's CLI checks this first and ends with status 1: nothing was pulled or created.
   if (flags.detach !== true && flags.tty === true && flags.interactive === true && !process.stdin.isTTY) fail(io, new TsbuildError('INVALID_ARGUMENT', 'the input device is not a TTY'), 1);
@@ -128,8 +128,10 @@ export async function runWithRecord(io: CliIo, image: string, args: readonly str
   const stdin = flags.interactive === true ? process.stdin : undefined;
   const rawTerminal = flags.tty === true && stdin !== undefined && process.stdin.isTTY;
   let pid: number | undefined;
+  // --sig-proxy=false: signals are caught and go nowhere; this process, the container's monitor, stays until it ends.
+  const sigProxy = flags.sigProxy !== false;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (pid === undefined) return;
+    if (pid === undefined || !sigProxy) return;
     try {
       process.kill(pid, signal);
     } catch {

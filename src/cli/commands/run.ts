@@ -1,5 +1,5 @@
 import { constants as osConstants } from 'node:os';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { TsbuildError, familiarReference, isTsbuildError, type ImageReference } from '../../common/index.js';
 import type { RegistryClient } from '../../registry/index.js';
 import { hostNetworkPortsWarning, parsePortSpec, rawTerminalOutput, runContainer, runFailureStatus, type RunningContainer } from '../../runtime/index.js';
@@ -16,7 +16,17 @@ export const forwardedSignals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM',
 interface RunFlags extends ContainerFlags {
   readonly detach?: boolean;
   readonly attach: string[];
+  /** `--sig-proxy` (docker's default true); `--sig-proxy=false` gives false. */
+  readonly sigProxy?: boolean;
   readonly insecureRegistry: string[];
+}
+
+/**
+ * docker's `--sig-proxy`, a flag true by default: `--sig-proxy=false` (or `=0`, `=f`…) reaches
+ * commander as the hidden `--no-sig-proxy` (src/cli/go-bool-flags.ts).
+ */
+export function addSigProxyOption(command: Command, description: string): Command {
+  return command.option('--sig-proxy', description).addOption(new Option('--no-sig-proxy').hideHelp());
 }
 
 export type AttachedStream = 'stdin' | 'stdout' | 'stderr';
@@ -92,6 +102,7 @@ export function registerRun(program: Command, io: CliIo): void {
       .option('-d, --detach', 'run in the background and print the container ID')
       .option('-a, --attach <stream>', 'attach to STDIN, STDOUT or STDERR only (repeatable; default all three)', collect, []),
   );
+  addSigProxyOption(command, 'pass the signals tsbuild receives on to the container (default true; with false tsbuild, its monitor, waits for it regardless)');
   addRootOption(addInsecureRegistryOption(command)).action(async (image: string, args: string[], flags: RunFlags) => {
     const inner = await runInUserNamespace(flags.root, { userNetwork: isUserNetwork(flags.network) });
     if (inner !== undefined) throw new ExitError(inner);
@@ -113,9 +124,13 @@ export function registerRun(program: Command, io: CliIo): void {
     let container: RunningContainer | undefined;
     let pendingSignal: NodeJS.Signals | undefined;
     const abort = new AbortController();
+    const sigProxy = flags.sigProxy !== false;
     const onSignal = (signal: NodeJS.Signals): void => {
-      if (container !== undefined) container.kill(signal);
-      else {
+      // --sig-proxy=false: the container is left alone, and this process, which removes it when
+      // it ends, stays (docker's CLI may go, its daemon stays).
+      if (container !== undefined) {
+        if (sigProxy) container.kill(signal);
+      } else {
         pendingSignal ??= signal;
         abort.abort(new TsbuildError('RUNTIME', `run: interrupted by ${signal}`));
       }
