@@ -246,20 +246,22 @@ export async function connectAttach(directory: string, streams: AttachStreams): 
   };
 }
 
+/** docker's detach keys when none are given (an empty `--detach-keys` too). */
+export const defaultDetachKeys = 'ctrl-p,ctrl-q';
+
 /**
  * docker's `--detach-keys`: comma-separated keys, each a single character or `ctrl-X` (X a
- * letter, or one of @ [ \ ] ^ _), as its term.ToBytes reads them.
+ * letter, or one of @ [ \ ] ^ _), as its term.ToBytes reads them; empty, the default. A key it
+ * cannot read is its daemon's refusal: `Invalid detach keys (…) provided` (`Invalid escape
+ * keys` for exec, WHAT `escape`).
  */
-export function parseDetachKeys(text: string): Buffer {
+export function parseDetachKeys(text: string, what: 'detach' | 'escape' = 'detach'): Buffer {
   const bytes: number[] = [];
-  for (const key of text.split(',')) {
+  for (const key of (text === '' ? defaultDetachKeys : text).split(',')) {
     const lower = key.toLowerCase();
     if (key.length === 1) bytes.push(key.charCodeAt(0));
-    else if (lower.startsWith('ctrl-') && key.length === 6) {
-      const code = key.toUpperCase().charCodeAt(5);
-      if (code < 0x40 || code > 0x5f) throw new TsbuildError('INVALID_ARGUMENT', `invalid detach keys: ${JSON.stringify(text)}: ${key} is not a key`);
-      bytes.push(code - 0x40);
-    } else throw new TsbuildError('INVALID_ARGUMENT', `invalid detach keys: ${JSON.stringify(text)}: ${key} is not a key`);
+    else if (lower.startsWith('ctrl-') && key.length === 6 && key.toUpperCase().charCodeAt(5) >= 0x40 && key.toUpperCase().charCodeAt(5) <= 0x5f) bytes.push(key.toUpperCase().charCodeAt(5) - 0x40);
+    else throw new TsbuildError('INVALID_ARGUMENT', `Invalid ${what} keys (${text}) provided`);
   }
   return Buffer.from(bytes);
 }

@@ -52,8 +52,13 @@ describe('detach keys', () => {
   it("reads docker's --detach-keys", () => {
     expect([...parseDetachKeys('ctrl-p,ctrl-q')]).toEqual([0x10, 0x11]);
     expect([...parseDetachKeys('a,ctrl-@,ctrl-_')]).toEqual([0x61, 0x00, 0x1f]);
-    expect(() => parseDetachKeys('ctrl-pp')).toThrow(/invalid detach keys/);
-    expect(() => parseDetachKeys('ab')).toThrow(/invalid detach keys/);
+    // Empty: docker's default.
+    expect([...parseDetachKeys('')]).toEqual([0x10, 0x11]);
+    expect([...parseDetachKeys('ctrl-X,Z')]).toEqual([0x18, 0x5a]);
+    // docker's daemon's words.
+    expect(() => parseDetachKeys('ctrl-pp')).toThrow(/^Invalid detach keys \(ctrl-pp\) provided$/);
+    expect(() => parseDetachKeys('ab')).toThrow(/^Invalid detach keys \(ab\) provided$/);
+    expect(() => parseDetachKeys('ctrl-1', 'escape')).toThrow(/^Invalid escape keys \(ctrl-1\) provided$/);
   });
 });
 
@@ -110,6 +115,10 @@ describe.skipIf(!isRoot)('attach', () => {
     expect(tsbuild('attach', 'never')).toMatchObject({ status: 1, stderr: 'error: You cannot attach to a stopped container, start it first\n' });
     ok('run', '-dit', '--name', 'shell0', 'busybox', 'sh');
     expect(tsbuild('attach', 'shell0')).toMatchObject({ status: 1, stderr: 'error: the input device is not a TTY\n' });
+    // docker's daemon's words for keys it cannot read, status 1; the container goes on.
+    expect(tsbuild('attach', '--detach-keys=ctrl-pp', 'shell0')).toMatchObject({ status: 1, stderr: 'error: Invalid detach keys (ctrl-pp) provided\n' });
+    expect(tsbuild('start', '-a', '--detach-keys', 'ab', 'never')).toMatchObject({ status: 1, stderr: 'error: Invalid detach keys (ab) provided\n' });
+    expect(status('never')).toBe('created 0');
   });
 
   it.runIf(toolExists('script'))('puts a terminal in raw mode, resizes it, detaches with ctrl-p,ctrl-q and attaches again', async () => {
@@ -123,7 +132,8 @@ describe.skipIf(!isRoot)('attach', () => {
     const first = session(`sleep 1.2; printf 'echo inside $((6*7))\\r'; sleep 0.4; printf 'stty size\\r'; sleep 0.4; printf '\\020\\021'; sleep 0.5`, 91);
     expect(first).toContain('inside 42\n');
     expect(first).toContain('30 91\n');
-    expect(first).toContain('attach-exit=0');
+    // docker's attach ends on its escape error when detached.
+    expect(first).toContain('read escape sequence\nattach-exit=1');
     expect(status('shell')).toBe('running 0');
     const second = session(`sleep 1.2; printf 'exit 3\\r'; sleep 1`, 80);
     expect(second).toContain('attach-exit=3');

@@ -2,7 +2,7 @@
  * `tsbuild attach` (`container attach`), docker's: the terminal joins a running container's
  * streams through its monitor (src/runtime/attach.ts): its output from now on, and, when it
  * was made with `-i`, its input (the terminal in raw mode with `-t`, resized with the window).
- * The detach keys (ctrl-p,ctrl-q) leave it running; otherwise attach ends with the container,
+ * The detach keys (ctrl-p,ctrl-q) leave it running (`read escape sequence`, status 1, as docker's); otherwise attach ends with the container,
  * with its exit status. Without a terminal, signals are passed on to the container (`--sig-proxy`).
  */
 import type { Command } from 'commander';
@@ -50,7 +50,12 @@ export function registerAttach(program: Command, io: CliIo): void {
     try {
       if (proxy) for (const signal of proxiedSignals) process.on(signal, onSignal);
       const how = await client.done;
-      if (how === 'detached') return;
+      if (how === 'detached') {
+        // docker's CLI ends an attach left with the detach keys on its escape error, status 1
+        // (run and start -a leave silently); the container goes on.
+        io.stderr.write('read escape sequence\n');
+        throw new ExitError(1);
+      }
       // The process ended: its status, once the monitor wrote it.
       for (let waited = 0; waited < 10_000; waited += 50) {
         const now = await readContainerRecord(store, record.id);
