@@ -124,6 +124,14 @@ export interface ContainerLink {
   readonly alias: string;
 }
 
+export interface AttachConfig {
+  readonly stdin: boolean;
+  readonly stdout: boolean;
+  readonly stderr: boolean;
+  /** Its stdin closes when the attached client's ends (with -i, not -d). */
+  readonly stdinOnce: boolean;
+}
+
 /** The process that answers for a container: the foreground `tsbuild run`, later a monitor. */
 export interface ContainerOwner {
   readonly pid: number;
@@ -152,6 +160,12 @@ export interface ContainerRecord {
     readonly user: string;
     readonly tty: boolean;
     readonly openStdin: boolean;
+    /**
+     * docker's Config.AttachStdin, AttachStdout, AttachStderr and StdinOnce: the streams `-a`
+     * named at create or run (stdout and stderr when none; stdin with -i; none with -d). As
+     * docker's, only inspect shows them: `start -a` attaches stdout and stderr whatever they say.
+     */
+    readonly attach?: AttachConfig;
     readonly network: NetworkMode;
     /** `--network-alias`: more names on its user networks. */
     readonly networkAliases?: readonly string[];

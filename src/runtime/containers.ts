@@ -21,6 +21,7 @@ import {
   removeContainerDirectory,
   sharesNamespace,
   writeContainerRecord,
+  type AttachConfig,
   type ContainerLink,
   type ContainerRecord,
   type HealthcheckConfig,
@@ -44,6 +45,8 @@ import { freezeContainer, releaseContainerCgroups, thawContainer } from './freez
 /** What `create` takes: the process's options, its security and its resources (`update` changes the latter). */
 export interface CreateContainerOptions extends ContainerOptions, SecurityOptions, ResourceUpdate {
   readonly openStdin?: boolean;
+  /** docker's Config.Attach* and StdinOnce, for inspect; absent: all false. */
+  readonly attach?: AttachConfig;
   /** `--memory-swappiness` (0-100; -1: the host's), `--oom-kill-disable`, `--blkio-weight` (10-1000; 0: none). */
   readonly memorySwappiness?: number;
   readonly oomKillDisable?: boolean;
@@ -275,6 +278,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         user: userSpec,
         tty,
         openStdin: options.openStdin === true,
+        ...(options.attach === undefined ? {} : { attach: options.attach }),
         network,
         ...(options.networkAliases === undefined || options.networkAliases.length === 0 ? {} : { networkAliases: [...options.networkAliases] }),
         ...(Object.keys(exposed).length === 0 ? {} : { exposedPorts: Object.keys(exposed) }),

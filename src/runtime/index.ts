@@ -41,6 +41,7 @@ export {
   readContainerRecord,
   removeAbandonedContainers,
   type ContainerNetwork,
+  type AttachConfig,
   type ContainerRecord,
   type ContainerStatus,
   type HealthcheckConfig,

@@ -370,7 +370,18 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
       path: args[0] ?? '',
       args: args.slice(1),
       // As given (a path keeps its directory): the monitor starts the same runtime from it.
-      config: { hostname, env: [], workingDir: workdir, user: userSpec, tty, openStdin: options.stdio.stdin !== undefined, network, runtime: runtimeName },
+      config: {
+        hostname,
+        env: [],
+        workingDir: workdir,
+        user: userSpec,
+        tty,
+        openStdin: options.stdio.stdin !== undefined,
+        // Every stream attached, as docker's run without -a.
+        attach: { stdin: options.stdio.stdin !== undefined, stdout: true, stderr: true, stdinOnce: options.stdio.stdin !== undefined },
+        network,
+        runtime: runtimeName,
+      },
       autoRemove: options.autoRemove,
       owner,
       state: { status: 'created' },

@@ -67,7 +67,7 @@ import { addRootOption, storeFromOptions, type RootOption } from '../store-optio
 import { tsbuildEntry } from '../version.js';
 import { addContainerOptions, checkPlatform, claimCidfile, createOptions, environment, parseRestartPolicy, resourceOptions, type ContainerFlags, type ResourceFlags } from './container-options.js';
 import { addInsecureRegistryOption, collect } from '../common-options.js';
-import { attachedStreams, forwardedSignals, imageFetcher, type AttachedStream } from './run.js';
+import { attachConfig, attachedStreams, forwardedSignals, imageFetcher, type AttachedStream } from './run.js';
 import { holdTerminal } from './attach.js';
 import { confirmRemoval } from '../prompt.js';
 
@@ -104,7 +104,16 @@ export async function runWithRecord(io: CliIo, image: string, args: readonly str
     checkPlatform(flags);
     const writeCid = await claimCidfile(flags.cidfile);
     const options = await createOptions(flags, args);
-    const created = await createContainer({ store, image, ...(fetcher.fetch === undefined ? {} : { pull: fetcher.fetch }), pullAlways: fetcher.pullAlways, ...options, autoRemove: flags.rm === true, signal: abort.signal });
+    const created = await createContainer({
+      store,
+      image,
+      ...(fetcher.fetch === undefined ? {} : { pull: fetcher.fetch }),
+      pullAlways: fetcher.pullAlways,
+      ...options,
+      attach: attachConfig(flags.attach ?? [], { interactive: flags.interactive === true, detach: flags.detach === true }),
+      autoRemove: flags.rm === true,
+      signal: abort.signal,
+    });
     await writeCid?.(created.record.id);
     for (const warning of created.warnings) io.stderr.write(`WARNING: ${warning}\n`);
     record = created.record;
@@ -189,9 +198,11 @@ function defineCreate(parent: Command, io: CliIo, name = 'create'): void {
       .argument('<image>', 'image reference, ID or digest')
       .argument('[args...]', "command and arguments (default: the image's)")
       .passThroughOptions()
-      .helpOption('--help', 'display help for command'),
+      .helpOption('--help', 'display help for command')
+      .option('-a, --attach <stream>', 'record STDIN, STDOUT or STDERR as attached, as inspect shows it (repeatable; default STDOUT and STDERR)', collect, []),
   );
-  addRootOption(addInsecureRegistryOption(command)).action(async (image: string, args: string[], flags: ContainerFlags & { insecureRegistry: string[] }) => {
+  addRootOption(addInsecureRegistryOption(command)).action(async (image: string, args: string[], flags: ContainerFlags & { attach: string[]; insecureRegistry: string[] }) => {
+    attachedStreams(io, flags.attach, false, name);
     const inner = await runInUserNamespace(flags.root);
     if (inner !== undefined) throw new ExitError(inner);
     const abort = new AbortController();
@@ -200,7 +211,16 @@ function defineCreate(parent: Command, io: CliIo, name = 'create'): void {
     try {
       checkPlatform(flags);
       const writeCid = await claimCidfile(flags.cidfile);
-      const created = await createContainer({ store, image, ...(fetcher.fetch === undefined ? {} : { pull: fetcher.fetch }), pullAlways: fetcher.pullAlways, ...(await createOptions(flags, args)), autoRemove: flags.rm === true, signal: abort.signal });
+      const created = await createContainer({
+        store,
+        image,
+        ...(fetcher.fetch === undefined ? {} : { pull: fetcher.fetch }),
+        pullAlways: fetcher.pullAlways,
+        ...(await createOptions(flags, args)),
+        attach: attachConfig(flags.attach, { interactive: flags.interactive === true, detach: false }),
+        autoRemove: flags.rm === true,
+        signal: abort.signal,
+      });
       await writeCid?.(created.record.id);
       for (const warning of created.warnings) io.stderr.write(`WARNING: ${warning}\n`);
       io.stdout.write(`${created.record.id}\n`);
@@ -1247,12 +1267,12 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       Hostname: config.hostname,
       Domainname: config.domainname ?? '',
       User: config.user,
-      AttachStdin: false,
-      AttachStdout: false,
-      AttachStderr: false,
+      AttachStdin: config.attach?.stdin === true,
+      AttachStdout: config.attach?.stdout === true,
+      AttachStderr: config.attach?.stderr === true,
       Tty: config.tty,
       OpenStdin: config.openStdin,
-      StdinOnce: false,
+      StdinOnce: config.attach?.stdinOnce === true,
       ...(config.exposedPorts === undefined ? {} : { ExposedPorts: Object.fromEntries(config.exposedPorts.map((port) => [port, {}])) }),
       Env: config.configEnv ?? config.env,
       Cmd: config.cmd ?? nilSlice,

@@ -2,7 +2,7 @@ import { constants as osConstants } from 'node:os';
 import { Option, type Command } from 'commander';
 import { TsbuildError, familiarReference, isTsbuildError, type ImageReference } from '../../common/index.js';
 import type { RegistryClient } from '../../registry/index.js';
-import { hostNetworkPortsWarning, parsePortSpec, rawTerminalOutput, runContainer, runFailureStatus, type RunningContainer } from '../../runtime/index.js';
+import { hostNetworkPortsWarning, parsePortSpec, rawTerminalOutput, runContainer, runFailureStatus, type AttachConfig, type RunningContainer } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
 import { ExitError, type CliIo } from '../io.js';
 import { isUserNetwork, runInUserNamespace } from '../rootless.js';
@@ -34,14 +34,15 @@ export type AttachedStream = 'stdin' | 'stdout' | 'stderr';
 /**
  * `-a STREAM`s as docker's CLI checks them (any case; none given attaches all three), and the
  * streams attached; docker's words and status for a stream it does not know, or with -d.
+ * COMMAND names the command in the hint (`run`, `create`).
  */
-export function attachedStreams(io: CliIo, values: readonly string[], detach: boolean): ReadonlySet<AttachedStream> {
+export function attachedStreams(io: CliIo, values: readonly string[], detach: boolean, command = 'run'): ReadonlySet<AttachedStream> {
   const streams = new Set<AttachedStream>();
   for (const value of values) {
     const stream = value.toLowerCase();
     if (stream !== 'stdin' && stream !== 'stdout' && stream !== 'stderr') {
       // A flag's value: docker's CLI says it as it says any flag error, status 125.
-      io.stderr.write(`invalid argument ${JSON.stringify(value)} for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR\nSee 'tsbuild run --help'.\n`);
+      io.stderr.write(`invalid argument ${JSON.stringify(value)} for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR\nSee 'tsbuild ${command} --help'.\n`);
       throw new ExitError(125);
     }
     streams.add(stream);
@@ -51,6 +52,18 @@ export function attachedStreams(io: CliIo, values: readonly string[], detach: bo
     throw new ExitError(1);
   }
   return streams.size > 0 ? streams : new Set<AttachedStream>(['stdin', 'stdout', 'stderr']);
+}
+
+/**
+ * docker's Config.AttachStdin/Stdout/Stderr and StdinOnce, as its CLI sets them: the streams
+ * `-a` named (stdout and stderr when none), stdin too with -i, StdinOnce with -i and stdin
+ * attached; nothing with -d.
+ */
+export function attachConfig(values: readonly string[], options: { readonly interactive: boolean; readonly detach: boolean }): AttachConfig {
+  if (options.detach) return { stdin: false, stdout: false, stderr: false, stdinOnce: false };
+  const named = new Set(values.map((value) => value.toLowerCase()));
+  const stdin = named.has('stdin') || options.interactive;
+  return { stdin, stdout: named.size === 0 || named.has('stdout'), stderr: named.size === 0 || named.has('stderr'), stdinOnce: stdin && options.interactive };
 }
 
 /** The pull `run` and `create` do for an image not in the store, with docker's words. */
