@@ -15,6 +15,7 @@ import { userNamespaceSize, type ContainerDevice, type HostNamespace, type Mount
 import type { PortSpec } from './network/address.js';
 import type { LogConfig } from './container-log.js';
 import type { SecurityOptions } from './security-options.js';
+import type { BlockIODevices } from './blkio.js';
 
 /**
  * docker's words: `dead` is a container whose monitor died while it ran (its process may still
@@ -82,6 +83,8 @@ export interface HostConfig extends SecurityOptions {
   readonly memorySwappiness?: number;
   readonly oomKillDisable?: boolean;
   readonly blkioWeight?: number;
+  /** `--blkio-weight-device`, `--device-read-bps` and the other throttles, by path, where the host applies them. */
+  readonly blockIODevices?: BlockIODevices;
   /** `--cpuset-cpus`, `--cpuset-mems`: CPU and memory node lists, as given. */
   readonly cpusetCpus?: string;
   readonly cpusetMems?: string;

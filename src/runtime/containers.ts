@@ -39,6 +39,7 @@ import { addHostLine, checkDnsServers, containerCapabilities, rlimitsOf, securit
 import { prepareMounts, releaseContainerVolumes, type MountRequest } from './volumes/index.js';
 import { volumesFromRequests } from './volumes-from.js';
 import type { LogConfig } from './container-log.js';
+import { supportedBlockIODevices, type BlockIODevices } from './blkio.js';
 import { detachContainer, exposedPortSpecs, hostNetworkPortsWarning, portsToPublish } from './network/index.js';
 import { freezeContainer, releaseContainerCgroups, thawContainer } from './freezer.js';
 
@@ -51,6 +52,8 @@ export interface CreateContainerOptions extends ContainerOptions, SecurityOption
   readonly memorySwappiness?: number;
   readonly oomKillDisable?: boolean;
   readonly blkioWeight?: number;
+  /** `--blkio-weight-device`, `--device-read-bps`, `--device-write-bps`, `--device-read-iops`, `--device-write-iops`. */
+  readonly blockIODevices?: BlockIODevices;
   /** Bytes of /dev/shm. */
   readonly shmSize?: number;
   /** `--sysctl KEY=VALUE`, as given. */
@@ -238,6 +241,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
     pidsLimit = 0;
   }
   const tuning = await memoryTuning(options, memory, warnings);
+  const blockIODevices = options.blockIODevices === undefined ? {} : await supportedBlockIODevices(options.blockIODevices, warnings);
   let cpu = cpuLimits(options);
   if (cpu !== undefined && !(await cgroupWritable('cpu'))) {
     warnings.push('Your kernel does not support CPU CFS scheduler or the cgroup is not mounted (or not writable here). CPU limits discarded.');
@@ -309,6 +313,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         ...(memorySwap === 0 ? {} : { memorySwap }),
         ...(memoryReservation === 0 ? {} : { memoryReservation }),
         ...tuning,
+        ...(Object.keys(blockIODevices).length === 0 ? {} : { blockIODevices }),
         pidsLimit,
         ...(cpu === undefined ? {} : cpuHostConfig(options)),
         ...(cpuset?.cpus === undefined ? {} : { cpusetCpus: cpuset.cpus }),

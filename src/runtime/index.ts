@@ -130,3 +130,4 @@ export {
 export { addHostLine, containerCapabilities, parseUlimit, rlimitsOf, ulimitRlimits, type SecurityOptions, type Ulimit } from './security-options.js';
 export { cpuPercent, sampleContainer, type ContainerSample } from './stats.js';
 export { AttachServer, connectAttach, parseDetachKeys, type AttachedClient } from './attach.js';
+export { ociBlockIO, parseThrottleBpsDevice, parseThrottleIOpsDevice, parseWeightDevice, supportedBlockIODevices, type BlockIODevices, type OciBlockIO, type ThrottleDevice, type WeightDevice } from './blkio.js';

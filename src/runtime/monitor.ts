@@ -37,6 +37,7 @@ import { selectRuntime, type AttachedStreams } from './oci-runtime.js';
 import { runFailureStatus } from './run.js';
 import { userNamespaceSize, type ContainerSpec } from './spec.js';
 import { AttachServer } from './attach.js';
+import { ociBlockIO } from './blkio.js';
 import { ConsoleSocket, TerminalCopy } from './terminal.js';
 
 export interface SuperviseOptions {
@@ -198,7 +199,9 @@ export async function superviseContainer(store: Store, id: string, options: Supe
         }
         // Read at each start: `update` may have changed its limits since the last.
         spec = JSON.parse(await readFile(join(directory, 'spec.json'), 'utf8')) as ContainerSpec;
-        await runtime.prepare(directory, specForStart(spec, record, extra));
+        // Its devices' numbers, as docker's daemon finds them at each start.
+        const blockIO = await ociBlockIO(record.hostConfig?.blockIODevices);
+        await runtime.prepare(directory, { ...specForStart(spec, record, extra), ...(blockIO === undefined ? {} : { blockIO }) });
       } catch (failure) {
         // What the container needed could not be set up (a published port taken, a network
         // gone): docker's exit code 128 and its error, which the waiting `start` reports.

@@ -54,6 +54,7 @@ import {
   type MountSpec,
   type NetworkRecord,
   type ObservedState,
+  type ThrottleDevice,
 } from '../../runtime/index.js';
 import { listImages, type Store } from '../../store/index.js';
 import { compareNatural, dockerTable, formatBytes, formatCreatedSince, formatGoTime, humanDuration, topTable } from '../format.js';
@@ -1123,6 +1124,11 @@ function networkSettings(record: ContainerRecord, observed: ObservedState, netwo
   };
 }
 
+/** docker's BlkioDevice* lists (`[{ Path, Rate }]`; `[]` when none). */
+function throttles(devices: readonly ThrottleDevice[] | undefined): { Path: string; Rate: number }[] {
+  return (devices ?? []).map((device) => ({ Path: device.path, Rate: device.rate }));
+}
+
 function formatInspect(record: ContainerRecord, observed: ObservedState, store: Store, networkRecords: readonly NetworkRecord[]): Record<string, unknown> {
   const zero = '0001-01-01T00:00:00Z';
   const directory = containerDirectory(store, record.id);
@@ -1135,6 +1141,7 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
   // HostConfig.Mounts holds --mount's only: not -v's (Binds, and anonymous ones in Config.Volumes) nor the image's VOLUMEs.
   const fromVolumeFlags = new Set([...anonymous, ...(record.hostConfig?.binds ?? []).map((spec) => parseVolumeFlag(spec).target)]);
   const requestedMounts = listedMounts.filter((mount) => !fromVolumeFlags.has(mount.destination));
+  const blockIO = record.hostConfig?.blockIODevices;
   return {
     Id: record.id,
     Created: record.created,
@@ -1241,11 +1248,11 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       UsernsMode: record.hostConfig?.usernsMode ?? '',
       Isolation: '',
       BlkioWeight: record.hostConfig?.blkioWeight ?? 0,
-      BlkioWeightDevice: [],
-      BlkioDeviceReadBps: [],
-      BlkioDeviceWriteBps: [],
-      BlkioDeviceReadIOps: [],
-      BlkioDeviceWriteIOps: [],
+      BlkioWeightDevice: (blockIO?.weightDevice ?? []).map((device) => ({ Path: device.path, Weight: device.weight })),
+      BlkioDeviceReadBps: throttles(blockIO?.readBps),
+      BlkioDeviceWriteBps: throttles(blockIO?.writeBps),
+      BlkioDeviceReadIOps: throttles(blockIO?.readIOps),
+      BlkioDeviceWriteIOps: throttles(blockIO?.writeIOps),
       CpuRealtimePeriod: 0,
       CpuRealtimeRuntime: 0,
       CpusetCpus: record.hostConfig?.cpusetCpus ?? '',
