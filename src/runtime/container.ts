@@ -174,6 +174,8 @@ export interface ContainerRecord {
     readonly networkAliases?: readonly string[];
     /** `--ip`: its address on its user network. */
     readonly ipAddress?: string;
+    /** `--mac-address` as given (docker's Config.MacAddress); its first network's interface takes it. */
+    readonly macAddress?: string;
     /**
      * The networks it joins at each start, in order (the first gives its /etc/hosts entry, its
      * resolv.conf and its published ports), once `network connect` or `disconnect` changed them;

@@ -40,12 +40,14 @@ import { prepareMounts, releaseContainerVolumes, type MountRequest } from './vol
 import { volumesFromRequests } from './volumes-from.js';
 import type { LogConfig } from './container-log.js';
 import { supportedBlockIODevices, type BlockIODevices } from './blkio.js';
-import { detachContainer, exposedPortSpecs, hostNetworkPortsWarning, portsToPublish } from './network/index.js';
+import { detachContainer, parseMacAddress, exposedPortSpecs, hostNetworkPortsWarning, portsToPublish } from './network/index.js';
 import { freezeContainer, releaseContainerCgroups, thawContainer } from './freezer.js';
 
 /** What `create` takes: the process's options, its security and its resources (`update` changes the latter). */
 export interface CreateContainerOptions extends ContainerOptions, SecurityOptions, ResourceUpdate {
   readonly openStdin?: boolean;
+  /** `--mac-address`: its interface's MAC on its first network, in any of net.ParseMAC's 48-bit forms. */
+  readonly macAddress?: string;
   /** docker's Config.Attach* and StdinOnce, for inspect; absent: all false. */
   readonly attach?: AttachConfig;
   /** `--memory-swappiness` (0-100; -1: the host's), `--oom-kill-disable`, `--blkio-weight` (10-1000; 0: none). */
@@ -287,6 +289,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         ...(options.networkAliases === undefined || options.networkAliases.length === 0 ? {} : { networkAliases: [...options.networkAliases] }),
         ...(Object.keys(exposed).length === 0 ? {} : { exposedPorts: Object.keys(exposed) }),
         ...(options.ip === undefined ? {} : { ipAddress: options.ip }),
+        ...(options.macAddress === undefined || options.macAddress === '' ? {} : { macAddress: checkedMacAddress(options.macAddress) }),
         // As given (a path keeps its directory): the monitor starts the same runtime from it.
         runtime: runtimeName,
         image: options.image,
@@ -418,6 +421,12 @@ export async function createContainer(options: CreateContainerOptions): Promise<
     await removeContainerDirectory(directory).catch(() => undefined);
     throw error;
   }
+}
+
+/** `--mac-address`, refused in docker's words when it is no 48-bit MAC address; kept as given. */
+function checkedMacAddress(text: string): string {
+  if (parseMacAddress(text) === undefined) throw new TsbuildError('INVALID_ARGUMENT', `${text} is not a valid mac address`);
+  return text;
 }
 
 function nameInUse(name: string, id: string): TsbuildError {

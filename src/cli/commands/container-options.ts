@@ -76,6 +76,7 @@ export interface ContainerFlags {
   readonly expose: string[];
   readonly volumesFrom: string[];
   readonly ip?: string;
+  readonly macAddress?: string;
   readonly volume: string[];
   readonly mount: string[];
   readonly tmpfs: string[];
@@ -128,6 +129,7 @@ export function addContainerOptions(command: Command): Command {
     .option('-p, --publish <[ip:][host:]container[/proto]>', 'publish a port or a range (8000-8001:80-81) (repeatable)', collect, [])
     .option('-P, --publish-all', "publish the image's exposed ports")
     .option('--ip <address>', "the container's IPv4 address on its user network (one created with --subnet)")
+    .option('--mac-address <mac>', "the container's MAC address on its network (02:42:ac:11:00:02)")
     .option('--volumes-from <container>', "mount the volumes of another container, at the same places (CONTAINER[:ro|:rw]; repeatable)", collect, [])
     .option('--expose <port>', 'expose a port or a range of ports (PORT[/PROTOCOL], START-END[/PROTOCOL]; repeatable)', collect, [])
     .option('-v, --volume <source:target[:ro]>', 'mount a volume or a host path (repeatable)', collect, [])
@@ -376,6 +378,7 @@ export function needsRecord(flags: ContainerFlags): boolean {
     flags.memorySwappiness !== undefined ||
     flags.oomKillDisable === true ||
     flags.blkioWeight !== undefined ||
+    flags.macAddress !== undefined ||
     flags.blkioWeightDevice.length > 0 ||
     flags.deviceReadBps.length > 0 ||
     flags.deviceWriteBps.length > 0 ||
@@ -507,6 +510,7 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     ...(flags.expose.length === 0 ? {} : { expose: flags.expose.flatMap(parseExposeFlag) }),
     ...(flags.volumesFrom.length === 0 ? {} : { volumesFrom: flags.volumesFrom }),
     ...(flags.ip === undefined ? {} : { ip: flags.ip }),
+    ...(flags.macAddress === undefined ? {} : { macAddress: flags.macAddress }),
     ...(flags.init === true ? { init: true } : {}),
     tty: flags.tty === true,
     openStdin: flags.interactive === true,

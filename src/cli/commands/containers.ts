@@ -1072,7 +1072,7 @@ function networkEntry(networkId: string, endpoint: { readonly address: string; r
 function networkSettings(record: ContainerRecord, observed: ObservedState, networkRecords: readonly NetworkRecord[]): Record<string, unknown> {
   const mode = record.config.network === 'default' ? 'bridge' : record.config.network;
   const networks: Record<string, Record<string, unknown>> = {};
-  if (mode === 'none' || mode === 'host') networks[mode] = networkEntry(builtinId(mode), undefined, undefined, record.id);
+  if (mode === 'none' || mode === 'host') networks[mode] = { ...networkEntry(builtinId(mode), undefined, undefined, record.id), ...(record.config.macAddress === undefined ? {} : { MacAddress: record.config.macAddress }) };
   const connected = record.config.networks !== undefined;
   if (observed.running) {
     for (const network of networkRecords) {
@@ -1081,11 +1081,14 @@ function networkSettings(record: ContainerRecord, observed: ObservedState, netwo
     }
   } else {
     // Where it will be at its next start, as docker shows it meanwhile (its settings only).
-    for (const entry of containerNetworks(record)) {
+    const listed = containerNetworks(record);
+    for (const entry of listed) {
       const network = networkRecords.find((candidate) => candidate.name === entry.name);
       const userNetwork = network !== undefined && !network.isDefault;
       networks[entry.name] = {
         ...networkEntry(network?.id ?? '', undefined, network, record.id),
+        // Its first network's, as given (docker 26: the endpoint's setting until it runs).
+        ...(record.config.macAddress !== undefined && entry === listed[0] ? { MacAddress: record.config.macAddress } : {}),
         // docker keeps `network connect`'s settings as given: {} where `run` left null.
         ...(connected ? { IPAMConfig: entry.ip === undefined ? {} : { IPv4Address: entry.ip }, DriverOpts: {} } : {}),
         Aliases: connected || (userNetwork && entry.aliases.length > 0) ? [...entry.aliases] : null,
@@ -1299,6 +1302,8 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       Volumes: config.volumes === undefined ? null : Object.fromEntries(config.volumes.map((path) => [path, {}])),
       WorkingDir: config.workingDir,
       Entrypoint: config.entrypoint ?? nilSlice,
+      // docker 26 keeps --mac-address as given where it has an endpoint to give it to.
+      ...(config.macAddress === undefined ? {} : { MacAddress: config.network === 'host' || config.network === 'none' ? '' : config.macAddress }),
       OnBuild: null,
       Labels: config.labels ?? {},
       ...(config.stopSignal === undefined ? {} : { StopSignal: config.stopSignal }),
