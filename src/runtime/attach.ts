@@ -4,9 +4,12 @@
  * container's output from then on and may send it input (its stdin pipe, or its terminal with
  * `-t`, which it may also resize). Frames both ways are a kind byte, a 32-bit big-endian length
  * and the payload:
- *   client → monitor: 0 input, 2 resize (rows and columns, 16 bits each);
- *   monitor → client: 1 stdout, 2 stderr (docker's stream numbers), 3 the process ended.
- * Input from several clients is interleaved, as docker's; a client leaving closes nothing.
+ *   client → monitor: 0 input, 2 resize (rows and columns, 16 bits each), 3 its input ended;
+ *   monitor → client: 1 stdout, 2 stderr (docker's stream numbers), 3 the process ended (its
+ *   exit status, 32 bits, when known).
+ * Input from several clients is interleaved, as docker's; a client leaving closes nothing. A
+ * client's input ending closes the container's stdin only when it was made so (docker's
+ * StdinOnce, `run -i` in the foreground), and never a terminal's.
  */
 import { closeSync, openSync } from 'node:fs';
 import { chmod, rm } from 'node:fs/promises';
@@ -18,7 +21,7 @@ import type { TerminalSize } from './terminal.js';
 
 export const attachSocketName = 'attach.sock';
 
-const frameKind = { input: 0, stdout: 1, stderr: 2, resize: 2, ended: 3 } as const;
+const frameKind = { input: 0, stdout: 1, stderr: 2, resize: 2, ended: 3, inputEnded: 3 } as const;
 
 function frame(kind: number, payload: Buffer): Buffer {
   const header = Buffer.alloc(5);
@@ -59,19 +62,29 @@ export class AttachServer {
   /** What clients send, for the container's stdin or terminal; never ends. */
   readonly input = new PassThrough();
   private readonly clients = new Set<Socket>();
+  private connected: () => void = () => undefined;
+  /** Settles once a client connected. */
+  private readonly firstConnection = new Promise<void>((resolve) => {
+    this.connected = resolve;
+  });
 
   private constructor(
     private readonly server: Server,
     private readonly path: string,
     private resizer: ((size: TerminalSize) => void) | undefined,
+    private readonly stdinOnce: boolean,
   ) {}
 
-  /** Listens in DIRECTORY (the container's); a stale socket of an earlier monitor is replaced. */
-  static async open(directory: string): Promise<AttachServer> {
+  /**
+   * Listens in DIRECTORY (the container's); a stale socket of an earlier monitor is replaced.
+   * STDIN_ONCE: a client's end of input ends `input` (docker's StdinOnce; never for a terminal,
+   * whose input a pty's master takes, and ending it would close the terminal).
+   */
+  static async open(directory: string, options: { readonly stdinOnce?: boolean } = {}): Promise<AttachServer> {
     const path = join(directory, attachSocketName);
     await rm(path, { force: true });
     const server = createServer();
-    const attach = new AttachServer(server, path, undefined);
+    const attach = new AttachServer(server, path, undefined, options.stdinOnce === true);
     server.on('connection', (socket) => attach.accept(socket));
     const target = reachable(path, directory);
     try {
@@ -92,12 +105,27 @@ export class AttachServer {
     this.resizer = resizer;
   }
 
+  /** Once a client connected, or after TIMEOUT_MS: `run` in the foreground attaches before the container starts, so none of its output is missed. */
+  async firstClient(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.firstConnection, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+  }
+
   private accept(socket: Socket): void {
     this.clients.add(socket);
+    this.connected();
     const read = frameReader(
       (kind, payload) => {
-        if (kind === frameKind.input) this.input.write(payload);
-        else if (kind === frameKind.resize && payload.length === 4) this.resizer?.({ rows: payload.readUInt16BE(0), columns: payload.readUInt16BE(2) });
+        if (kind === frameKind.input) {
+          if (this.input.writableEnded) return;
+          // The container reads slower than the client sends: the client waits (no unbounded queue here).
+          if (!this.input.write(payload)) {
+            socket.pause();
+            this.input.once('drain', () => socket.resume());
+          }
+        } else if (kind === frameKind.resize && payload.length === 4) this.resizer?.({ rows: payload.readUInt16BE(0), columns: payload.readUInt16BE(2) });
+        else if (kind === frameKind.inputEnded && this.stdinOnce && !this.input.writableEnded) this.input.end();
       },
       () => socket.destroy(),
     );
@@ -122,9 +150,11 @@ export class AttachServer {
     return Promise.all(behind.map((client) => caughtUp(client))).then(() => undefined);
   }
 
-  /** The container's process ended: each client is told, then let go. */
-  ended(): void {
-    for (const client of this.clients) client.end(frame(frameKind.ended, Buffer.alloc(0)));
+  /** The container's process ended (with STATUS when known): each client is told, then let go. */
+  ended(status?: number): void {
+    const payload = Buffer.alloc(status === undefined ? 0 : 4);
+    if (status !== undefined) payload.writeInt32BE(status, 0);
+    for (const client of this.clients) client.end(frame(frameKind.ended, payload));
   }
 
   async close(): Promise<void> {
@@ -163,6 +193,8 @@ export interface AttachStreams {
 export interface AttachedClient {
   /** `ended`: the container's process ended; `detached`: the detach keys were typed, or stdin closed the connection. */
   readonly done: Promise<'ended' | 'detached'>;
+  /** The process's exit status, once `done` said `ended` and the monitor sent it. */
+  exitStatus(): number | undefined;
   resize(size: TerminalSize): void;
   close(): void;
 }
@@ -183,10 +215,12 @@ export async function connectAttach(directory: string, streams: AttachStreams): 
     target.close();
   }
   let finish: (how: 'ended' | 'detached') => void = () => undefined;
+  let status: number | undefined;
   const done = new Promise<'ended' | 'detached'>((resolve) => {
     finish = (how) => {
       resolve(how);
       streams.stdin?.removeListener('data', onInput);
+      streams.stdin?.removeListener('end', onInputEnd);
       socket.destroy();
     };
   });
@@ -204,7 +238,10 @@ export async function connectAttach(directory: string, streams: AttachStreams): 
     (kind, payload) => {
       if (kind === frameKind.stdout) deliver(streams.stdout, payload);
       else if (kind === frameKind.stderr) deliver(streams.stderr, payload);
-      else if (kind === frameKind.ended) finish('ended');
+      else if (kind === frameKind.ended) {
+        if (payload.length === 4) status = payload.readInt32BE(0);
+        finish('ended');
+      }
     },
     () => finish('ended'),
   );
@@ -233,9 +270,17 @@ export async function connectAttach(directory: string, streams: AttachStreams): 
     }
     if (out.length > 0) socket.write(frame(frameKind.input, Buffer.from(out)));
   };
+  // Held keys that turned out to be input go with the end.
+  const onInputEnd = (): void => {
+    if (matched > 0) socket.write(frame(frameKind.input, keys.subarray(0, matched)));
+    matched = 0;
+    socket.write(frame(frameKind.inputEnded, Buffer.alloc(0)));
+  };
   streams.stdin?.on('data', onInput);
+  streams.stdin?.on('end', onInputEnd);
   return {
     done,
+    exitStatus: () => status,
     resize: (size) => {
       const payload = Buffer.alloc(4);
       payload.writeUInt16BE(Math.min(size.rows, 0xffff), 0);

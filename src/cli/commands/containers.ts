@@ -10,8 +10,9 @@ import { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { TsbuildError, isTsbuildError, parseGoDuration, treeSize } from '../../common/index.js';
 import {
-  claimContainer,
   connectAttach,
+  type AttachedClient,
+  type AttachStreams,
   containerDirectory,
   containerNetworks,
   sharesNamespace,
@@ -26,6 +27,8 @@ import {
   findNetwork,
   networks,
   killContainer,
+  ownerAlive,
+  type ContainerOwner,
   pauseContainer,
   unpauseContainer,
   updateContainer,
@@ -43,10 +46,7 @@ import {
   renameContainer,
   runFailureStatus,
   startContainer,
-  startError,
   stopContainer,
-  superviseContainer,
-  takeFailedStart,
   topOfContainer,
   waitContainer,
   volumesDirectory,
@@ -92,11 +92,28 @@ function fail(io: CliIo, error: unknown, status: number): never {
   throw new ExitError(status);
 }
 
-/** `run` of a container that keeps a record: detached (`-d`), or in the foreground with this process as its monitor. */
-export async function runWithRecord(io: CliIo, image: string, args: readonly string[], flags: ContainerFlags & { readonly detach?: boolean; readonly attach?: readonly string[]; readonly sigProxy?: boolean; readonly insecureRegistry: string[] }): Promise<void> {
+/**
+ * `run` of a container that keeps a record: detached (`-d`), or in the foreground attached to
+ * its monitor as docker's CLI is to its daemon. The monitor waits for this process before the
+ * first start (nothing of the output is missed) and outlives it: the detach keys leave the
+ * container running, and so does this process's end (SIGKILL, or a signal with
+ * `--sig-proxy=false`), the container still monitored.
+ */
+export async function runWithRecord(
+  io: CliIo,
+  image: string,
+  args: readonly string[],
+  flags: ContainerFlags & { readonly detach?: boolean; readonly attach?: readonly string[]; readonly sigProxy?: boolean; readonly detachKeys?: string; readonly insecureRegistry: string[] },
+): Promise<void> {
   const attached: ReadonlySet<AttachedStream> = attachedStreams(io, flags.attach ?? [], flags.detach === true);
   // docker's CLI checks this first and ends with status 1: nothing was pulled or created.
   if (flags.detach !== true && flags.tty === true && flags.interactive === true && !process.stdin.isTTY) fail(io, new TsbuildError('INVALID_ARGUMENT', 'the input device is not a TTY'), 1);
+  let detachKeys: Buffer;
+  try {
+    detachKeys = parseDetachKeys(flags.detachKeys ?? '');
+  } catch (error) {
+    fail(io, error, 1);
+  }
   const abort = new AbortController();
   const store = await storeFromOptions(flags);
   const fetcher = imageFetcher(io, flags, store, abort.signal);
@@ -134,56 +151,94 @@ export async function runWithRecord(io: CliIo, image: string, args: readonly str
     }
     return;
   }
-  // In the foreground this process is the container's monitor: its output comes here as well as to its log.
-  const stdin = flags.interactive === true ? process.stdin : undefined;
-  const rawTerminal = flags.tty === true && stdin !== undefined && process.stdin.isTTY;
-  let pid: number | undefined;
-  // --sig-proxy=false: signals are caught and go nowhere; this process, the container's monitor, stays until it ends.
-  const sigProxy = flags.sigProxy !== false;
+  const stdin = flags.interactive === true && attached.has('stdin') ? process.stdin : undefined;
+  const tty = flags.tty === true;
+  const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
+  // As docker's CLI: signals are passed on without a terminal (with one, ctrl-c is the container's input).
+  const sigProxy = flags.sigProxy !== false && !tty;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (pid === undefined || !sigProxy) return;
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // Ended meanwhile.
-    }
+    void killContainer(store, record.id, signal).catch(() => undefined);
   };
+  const started = startContainer(store, record.id, { monitorCommand: [...monitorCommand(store), '--wait-attach', String(attachWait)] });
+  // Awaited below; a failure meanwhile must not count as unhandled.
+  started.catch(() => undefined);
+  let release: (() => void) | undefined;
+  let monitor: ContainerOwner | undefined;
   try {
-    await claimContainer(store, record.id);
-    for (const signal of forwardedSignals) if (signal !== 'SIGUSR2') process.on(signal, onSignal);
-    if (rawTerminal) {
-      process.stdin.setRawMode(true);
-      rawTerminalOutput(0);
-    }
-    const status = await superviseContainer(store, record.id, {
-      // What -a leaves out goes to the container's log alone.
-      attach: {
-        ...(stdin === undefined || !attached.has('stdin') ? {} : { stdin }),
-        ...(attached.has('stdout') ? { stdout: io.stdout } : {}),
-        // The runtime's own error line still becomes the record's error, shown below.
-        stderr: attached.has('stderr') ? io.stderr : new Writable({ write: (_chunk, _encoding, done) => done() }),
+    const client = await attachWhenListening(
+      containerDirectory(store, record.id),
+      {
+        ...(stdin === undefined ? {} : { stdin }),
+        // What -a leaves out goes to the container's log alone.
+        stdout: attached.has('stdout') ? io.stdout : discard,
+        stderr: attached.has('stderr') ? io.stderr : discard,
+        detachKeys,
       },
-      onRunning: (running) => {
-        pid = running.state.pid;
-      },
-    });
-    const after = await readContainerRecord(store, record.id);
-    // A --rm container that could not run is gone by now: its monitor left the error aside.
-    const error = after === undefined ? (await takeFailedStart(store, record.id))?.error : after.state.error;
-    const failed = error !== undefined && error !== '';
-    if (failed) io.stderr.write(`error: ${error}\n`);
-    // A start that failed: docker's CLI says 126 or 127 for the command, and reads the words of
-    // the rest (the record keeps its daemon's 128 for a setup failure).
-    if (failed) throw new ExitError(startFailureStatus(startError(error, status)));
+      started,
+    );
+    release = holdTerminal(client, { tty, raw: tty && stdin !== undefined && process.stdin.isTTY, input: stdin !== undefined });
+    // The process that will record its end (and remove it with --rm).
+    monitor = (await readContainerRecord(store, record.id))?.state.monitor;
+    if (sigProxy) for (const signal of forwardedSignals) process.on(signal, onSignal);
+    await started;
+    // docker's run leaves silently with the detach keys, status 0; the container goes on.
+    if ((await client.done) === 'detached') return;
+    // Its status from the monitor; from the record when the connection broke first.
+    const status = client.exitStatus() ?? (await waitContainer(store, record.id).catch(() => 0));
+    // As docker's CLI, which waits for the container's exit (and with --rm its removal): a
+    // command after this one finds it exited, or gone.
+    await recordSettled(store, record.id, flags.rm === true, monitor);
     if (status !== 0) throw new ExitError(status);
   } catch (error) {
-    fail(io, error, 125);
+    if (!(error instanceof ExitError)) await recordSettled(store, record.id, flags.rm === true, monitor ?? (await readContainerRecord(store, record.id))?.state.monitor);
+    fail(io, error, startFailureStatus(error));
   } finally {
     for (const signal of forwardedSignals) process.removeListener(signal, onSignal);
-    if (rawTerminal) process.stdin.setRawMode(false);
-    if (stdin !== undefined) {
-      stdin.pause();
-      (stdin as NodeJS.ReadStream).destroy();
+    release?.();
+  }
+}
+
+/**
+ * Once the container's end is recorded: with REMOVED (--rm), once MONITOR, which removes it, is
+ * gone; else once the record no longer says running (the monitor writes it just after).
+ */
+async function recordSettled(store: Store, id: string, removed: boolean, monitor: ContainerOwner | undefined): Promise<void> {
+  for (let waited = 0; waited < 30_000; waited += 10) {
+    if (monitor === undefined || !(await ownerAlive(monitor))) return;
+    if (!removed) {
+      const now = await readContainerRecord(store, id);
+      if (now === undefined || now.state.status !== 'running') return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** How long a foreground run's monitor waits for the run to attach before it starts the container anyway (ms). */
+const attachWait = 10_000;
+
+/**
+ * Connects to the container's monitor once its attach socket listens (the monitor, just
+ * spawned, opens it first thing); fails with START's failure when the start fails before.
+ */
+async function attachWhenListening(directory: string, streams: AttachStreams, start: Promise<unknown>): Promise<AttachedClient> {
+  let failed: unknown;
+  let settled = false;
+  start.then(
+    () => (settled = true),
+    (error: unknown) => {
+      settled = true;
+      failed = error;
+    },
+  );
+  const deadline = Date.now() + attachWait;
+  for (;;) {
+    try {
+      return await connectAttach(directory, streams);
+    } catch (error) {
+      if (failed !== undefined) throw failed;
+      // Started and ended without a listener (it could not open one): nothing more to wait for.
+      if (settled || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }
 }

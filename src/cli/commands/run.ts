@@ -2,7 +2,7 @@ import { constants as osConstants } from 'node:os';
 import { Option, type Command } from 'commander';
 import { TsbuildError, familiarReference, isTsbuildError, type ImageReference } from '../../common/index.js';
 import type { RegistryClient } from '../../registry/index.js';
-import { hostNetworkPortsWarning, parsePortSpec, rawTerminalOutput, runContainer, runFailureStatus, type AttachConfig, type RunningContainer } from '../../runtime/index.js';
+import { hostNetworkPortsWarning, parsePortSpec, runContainer, runFailureStatus, type AttachConfig, type RunningContainer } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
 import { ExitError, type CliIo } from '../io.js';
 import { isUserNetwork, runInUserNamespace } from '../rootless.js';
@@ -18,6 +18,7 @@ interface RunFlags extends ContainerFlags {
   readonly attach: string[];
   /** `--sig-proxy` (docker's default true); `--sig-proxy=false` gives false. */
   readonly sigProxy?: boolean;
+  readonly detachKeys?: string;
   readonly insecureRegistry: string[];
 }
 
@@ -115,35 +116,28 @@ export function registerRun(program: Command, io: CliIo): void {
       .option('-d, --detach', 'run in the background and print the container ID')
       .option('-a, --attach <stream>', 'attach to STDIN, STDOUT or STDERR only (repeatable; default all three)', collect, []),
   );
-  addSigProxyOption(command, 'pass the signals tsbuild receives on to the container (default true; with false tsbuild, its monitor, waits for it regardless)');
+  addSigProxyOption(command, 'pass the signals tsbuild receives on to the container (default true; not with a terminal)');
+  command.option('--detach-keys <keys>', 'the keys that detach, leaving the container running (default ctrl-p,ctrl-q)');
   addRootOption(addInsecureRegistryOption(command)).action(async (image: string, args: string[], flags: RunFlags) => {
     const inner = await runInUserNamespace(flags.root, { userNetwork: isUserNetwork(flags.network) });
     if (inner !== undefined) throw new ExitError(inner);
-    // Only a container with a record has its output apart from what is attached (its log).
-    if (flags.detach === true || flags.rm !== true || needsRecord(flags) || flags.attach.length > 0) {
+    // Only a container with a record has its output apart from what is attached (its log), and
+    // a monitor of its own that it may be left to: detached from (-i's detach keys) or left by
+    // this process (--sig-proxy=false: a signal ends this process alone, as docker's CLI).
+    if (flags.detach === true || flags.rm !== true || needsRecord(flags) || flags.attach.length > 0 || flags.interactive === true || flags.sigProxy === false || flags.detachKeys !== undefined) {
       // Loaded only here: the foreground `run --rm` starts without it.
       const { runWithRecord } = await import('./containers.js');
       await runWithRecord(io, image, args, flags);
       return;
     }
-    const stdin = flags.interactive === true ? process.stdin : undefined;
+    // Here without -i: the container's stdin is empty, and a terminal (-t) its output alone.
     const tty = flags.tty === true;
-    // docker's CLI checks this first and ends with status 1: nothing was pulled or created.
-    if (tty && stdin !== undefined && !process.stdin.isTTY) {
-      io.stderr.write('error: the input device is not a TTY\n');
-      throw new ExitError(1);
-    }
-    const rawTerminal = tty && stdin !== undefined && process.stdin.isTTY;
     let container: RunningContainer | undefined;
     let pendingSignal: NodeJS.Signals | undefined;
     const abort = new AbortController();
-    const sigProxy = flags.sigProxy !== false;
     const onSignal = (signal: NodeJS.Signals): void => {
-      // --sig-proxy=false: the container is left alone, and this process, which removes it when
-      // it ends, stays (docker's CLI may go, its daemon stays).
-      if (container !== undefined) {
-        if (sigProxy) container.kill(signal);
-      } else {
+      if (container !== undefined) container.kill(signal);
+      else {
         pendingSignal ??= signal;
         abort.abort(new TsbuildError('RUNTIME', `run: interrupted by ${signal}`));
       }
@@ -158,10 +152,6 @@ export function registerRun(program: Command, io: CliIo): void {
       const mounts = mountRequests(flags);
       const store = await storeFromOptions(flags);
       fetcher = imageFetcher(io, flags, store, abort.signal);
-      if (rawTerminal) {
-        process.stdin.setRawMode(true);
-        rawTerminalOutput(0);
-      }
       if (tty && stdout.isTTY) stdout.on('resize', onResize);
       if (flags.network === 'host' && flags.publish.length > 0) io.stderr.write(`WARNING: ${hostNetworkPortsWarning}\n`);
       const result = await runContainer({
@@ -190,7 +180,7 @@ export function registerRun(program: Command, io: CliIo): void {
         ...(tty && stdout.isTTY ? { terminalSize: { rows: stdout.rows, columns: stdout.columns } } : {}),
         autoRemove: true,
         ...(flags.runtime === undefined ? {} : { runtime: flags.runtime }),
-        stdio: { ...(stdin === undefined ? {} : { stdin }), stdout: io.stdout, stderr: io.stderr },
+        stdio: { stdout: io.stdout, stderr: io.stderr },
         signal: abort.signal,
         onStart: (running) => {
           container = running;
@@ -208,12 +198,6 @@ export function registerRun(program: Command, io: CliIo): void {
     } finally {
       for (const signal of forwardedSignals) process.removeListener(signal, onSignal);
       stdout.removeListener('resize', onResize);
-      if (rawTerminal) process.stdin.setRawMode(false);
-      // A stdin read for the container would keep the process alive after it.
-      if (stdin !== undefined) {
-        stdin.pause();
-        (stdin as NodeJS.ReadStream).destroy();
-      }
       await fetcher?.close();
     }
   });
