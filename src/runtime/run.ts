@@ -441,6 +441,10 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
       ...(options.init === true ? { init: true } : {}),
       rootless,
       ...(overlay === undefined ? {} : { rootfsOverlay: overlay }),
+      // This process is all that watches the container (no monitor of its own, unlike a run
+      // with a record): killed, even with SIGKILL, it takes the container with it rather than
+      // leave it running with nothing to wait for it, log it or remove it.
+      killWithCaller: true,
     };
     await runtime.prepare(directory, spec);
     options.signal?.throwIfAborted();

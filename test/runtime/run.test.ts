@@ -252,17 +252,34 @@ describe.runIf(isRoot)('tsbuild run --rm', () => {
   }, 60_000);
 
   it('leaves the container running, monitored, when tsbuild is killed (SIGKILL), as docker\'s container outlives its CLI', async () => {
-    const child = spawn(process.execPath, [bin, 'run', '--rm', '--name', 'orphan', 'busybox', 'sh', '-c', 'echo ready; sleep 1; echo done; exit 3'], { env: { ...process.env, TSBUILD_ROOT: root }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, 'run', '--name', 'orphan', 'busybox', 'sh', '-c', 'echo ready; sleep 3; echo done; exit 3'], { env: { ...process.env, TSBUILD_ROOT: root }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     while (!out.includes('ready')) await sleep(50);
     child.kill('SIGKILL');
     await new Promise((resolve) => child.on('exit', resolve));
     expect(tsbuild(['ps', '--format', '{{.Names}} {{.State}}']).stdout).toBe('orphan running\n');
-    // Its monitor keeps its output and its status, and removes it (--rm) when it ends.
-    expect(tsbuild(['logs', 'orphan']).stdout).toMatch(/^ready\n/);
-    for (let waited = 0; tsbuild(['ps', '-aq']).stdout !== '' && waited < 10_000; waited += 100) await sleep(100);
-    expect(tsbuild(['ps', '-aq']).stdout).toBe('');
+    // Its monitor keeps its output and its status.
+    expect(tsbuild(['wait', 'orphan']).stdout).toBe('3\n');
+    expect(tsbuild(['logs', 'orphan']).stdout).toBe('ready\ndone\n');
+    expect(tsbuild(['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', 'orphan']).stdout).toBe('exited 3\n');
+    expect(tsbuild(['rm', 'orphan']).status).toBe(0);
+  }, 60_000);
+
+  it('ends the container of a plain run --rm (no monitor of its own) when tsbuild is killed (SIGKILL), rather than leave it unwatched', async () => {
+    const marker = String(4000 + Math.floor(Math.random() * 999));
+    const child = spawn(process.execPath, [bin, 'run', '--rm', 'busybox', 'sh', '-c', `echo ready; exec sleep ${marker}`], { env: { ...process.env, TSBUILD_ROOT: root }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    while (!out.includes('ready')) await sleep(50);
+    const running = (): boolean => spawnSync('pgrep', ['-f', `^sleep ${marker}$`]).status === 0;
+    expect(running()).toBe(true);
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.on('exit', resolve));
+    for (let waited = 0; running() && waited < 5000; waited += 50) await sleep(50);
+    expect(running()).toBe(false);
+    // What it left is the next run's to remove (afterEach finds nothing).
+    expect(tsbuild(['run', '--rm', 'busybox', 'true']).status).toBe(0);
   }, 60_000);
 
   it.runIf(toolExists('script'))('detaches from run -it with the detach keys (ctrl-p,ctrl-q or --detach-keys), silently, the container running on; refuses keys docker refuses', () => {
