@@ -248,32 +248,15 @@ export async function connectAttach(directory: string, streams: AttachStreams): 
   socket.on('data', read);
   socket.on('error', () => undefined);
   socket.on('close', () => finish('ended'));
-  // The detach keys, matched across chunks: what matched so far is held back until it is known.
-  const keys = streams.detachKeys ?? Buffer.alloc(0);
-  let matched = 0;
+  const keys = new DetachKeyMatcher(streams.detachKeys ?? Buffer.alloc(0));
   const onInput = (chunk: Buffer | string): void => {
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    const out: number[] = [];
-    for (const byte of bytes) {
-      if (keys.length > 0 && byte === keys[matched]) {
-        matched++;
-        if (matched === keys.length) {
-          if (out.length > 0) socket.write(frame(frameKind.input, Buffer.from(out)));
-          finish('detached');
-          return;
-        }
-        continue;
-      }
-      if (matched > 0) out.push(...keys.subarray(0, matched));
-      matched = byte === keys[0] ? 1 : 0;
-      if (matched === 0) out.push(byte);
-    }
-    if (out.length > 0) socket.write(frame(frameKind.input, Buffer.from(out)));
+    const { input, detached } = keys.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    if (input.length > 0) socket.write(frame(frameKind.input, input));
+    if (detached) finish('detached');
   };
-  // Held keys that turned out to be input go with the end.
   const onInputEnd = (): void => {
-    if (matched > 0) socket.write(frame(frameKind.input, keys.subarray(0, matched)));
-    matched = 0;
+    const held = keys.flush();
+    if (held.length > 0) socket.write(frame(frameKind.input, held));
     socket.write(frame(frameKind.inputEnded, Buffer.alloc(0)));
   };
   streams.stdin?.on('data', onInput);
@@ -289,6 +272,39 @@ export async function connectAttach(directory: string, streams: AttachStreams): 
     },
     close: () => finish('detached'),
   };
+}
+
+/**
+ * docker's detach keys, matched across chunks of input: the bytes that matched so far are held
+ * back until it is known whether they are the keys or input.
+ */
+export class DetachKeyMatcher {
+  private matched = 0;
+
+  constructor(private readonly keys: Buffer) {}
+
+  /** CHUNK's bytes to pass on, and whether the keys were typed (what follows them is dropped). */
+  push(chunk: Buffer): { readonly input: Buffer; readonly detached: boolean } {
+    const out: number[] = [];
+    for (const byte of chunk) {
+      if (this.keys.length > 0 && byte === this.keys[this.matched]) {
+        this.matched++;
+        if (this.matched === this.keys.length) return { input: Buffer.from(out), detached: true };
+        continue;
+      }
+      if (this.matched > 0) out.push(...this.keys.subarray(0, this.matched));
+      this.matched = byte === this.keys[0] ? 1 : 0;
+      if (this.matched === 0) out.push(byte);
+    }
+    return { input: Buffer.from(out), detached: false };
+  }
+
+  /** What is held when the input ends: input after all. */
+  flush(): Buffer {
+    const held = this.keys.subarray(0, this.matched);
+    this.matched = 0;
+    return Buffer.from(held);
+  }
 }
 
 /** docker's detach keys when none are given (an empty `--detach-keys` too). */

@@ -129,5 +129,5 @@ export {
 } from './network/index.js';
 export { addHostLine, containerCapabilities, parseUlimit, rlimitsOf, ulimitRlimits, type SecurityOptions, type Ulimit } from './security-options.js';
 export { cpuPercent, sampleContainer, type ContainerSample } from './stats.js';
-export { AttachServer, connectAttach, parseDetachKeys, type AttachedClient, type AttachStreams } from './attach.js';
+export { AttachServer, DetachKeyMatcher, connectAttach, parseDetachKeys, type AttachedClient, type AttachStreams } from './attach.js';
 export { ociBlockIO, parseThrottleBpsDevice, parseThrottleIOpsDevice, parseWeightDevice, supportedBlockIODevices, type BlockIODevices, type OciBlockIO, type ThrottleDevice, type WeightDevice } from './blkio.js';

@@ -121,6 +121,33 @@ describe.skipIf(!isRoot)('attach', () => {
     expect(status('never')).toBe('created 0');
   });
 
+  it.runIf(toolExists('script'))("detaches from exec -i and -it with the detach keys as docker's: 'read escape sequence', status 1, the command running on", async () => {
+    ok('run', '-d', '--name', 'execd', 'busybox', 'sleep', '1000');
+    const processes = (): string => ok('exec', 'execd', 'ps', '-o', 'args');
+    // A terminal: the shell stays, its terminal held.
+    const command = `TSBUILD_ROOT=${root} ${process.execPath} ${bin} exec -it execd sh -c 'exec sh -i'; echo exec-exit=\\$?`;
+    const typed = spawnSync('sh', ['-c', `(sleep 1.2; printf 'echo in-$((6*7))\\r'; sleep 0.5; printf '\\020\\021'; sleep 2) | script -qfec "${command}" /dev/null`], { encoding: 'utf8', timeout: 30_000 }).stdout.replace(/\r/g, '');
+    expect(typed).toContain('in-42\n');
+    expect(typed).toMatch(/read escape sequence\n(.|\n)*exec-exit=1\n/);
+    await sleep(300);
+    expect(processes()).toContain('sh -i');
+    // Pipes, other keys: its input held open, its output drained.
+    const piped = spawn(process.execPath, [bin, 'exec', '-i', '--detach-keys', 'ctrl-x', 'execd', 'sh', '-c', 'cat; echo never'], { env: { ...process.env, TSBUILD_ROOT: root }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let errors = '';
+    piped.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    piped.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+    piped.stdin.write('first\n');
+    await until('the first line', () => out, (text) => text === 'first\n');
+    piped.stdin.write('\x18');
+    expect(await new Promise((resolve) => piped.on('close', resolve))).toBe(1);
+    expect(errors).toBe('read escape sequence\n');
+    await sleep(300);
+    expect(processes()).toMatch(/sh -c cat; echo never\n/);
+    expect(tsbuild('exec', '-i', '--detach-keys', 'ab', 'execd', 'true')).toMatchObject({ status: 1, stderr: 'error: Invalid escape keys (ab) provided\n' });
+    ok('rm', '-f', 'execd');
+  }, 60_000);
+
   it.runIf(toolExists('script'))('puts a terminal in raw mode, resizes it, detaches with ctrl-p,ctrl-q and attaches again', async () => {
     ok('run', '-dit', '--name', 'shell', 'busybox', 'sh');
     const session = (input: string, columns: number): string => {

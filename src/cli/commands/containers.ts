@@ -871,8 +871,11 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
       .option('--env-file <file>', 'read environment variables from a file (repeatable)', collect, [])
       .option('--privileged', 'give the command every capability')
       .option('-u, --user <user[:group]>', "user name or uid (default: the container's)")
-      .option('-w, --workdir <dir>', "working directory (default: the container's)"),
-  ).action(async (nameOrId: string, args: string[], flags: RootOption & { detach?: boolean; interactive?: boolean; tty?: boolean; env: string[]; envFile: string[]; privileged?: boolean; user?: string; workdir?: string }) => {
+      .option('-w, --workdir <dir>', "working directory (default: the container's)")
+      .option('--detach-keys <keys>', 'with -i, the keys that detach, leaving the command running (default ctrl-p,ctrl-q)'),
+  ).action(async (nameOrId: string, args: string[], flags: RootOption & { detach?: boolean; interactive?: boolean; tty?: boolean; env: string[]; envFile: string[]; privileged?: boolean; user?: string; workdir?: string; detachKeys?: string }) => {
+    // docker's daemon's words for keys it cannot read (its exec's "escape keys").
+    const detachKeys = parseDetachKeys(flags.detachKeys ?? '', 'escape');
     const store = await storeFromOptions(flags);
     const record = await findContainer(store, nameOrId);
     const observed = await observeState(record);
@@ -902,6 +905,7 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
         ...(flags.privileged === true ? { privileged: true } : {}),
         ...(tty ? { terminal: { ...(stdout.isTTY ? { size: { rows: stdout.rows, columns: stdout.columns } } : {}), onResize: (resize) => void (resizeTerminal = resize) } } : {}),
         stdio: { ...(flags.interactive === true ? { stdin: process.stdin } : {}), stdout: io.stdout, stderr: io.stderr },
+        detachKeys,
       });
     } catch (error) {
       // docker's exec ends with 126 whatever kept the process from starting in a running
@@ -915,6 +919,11 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
     if (flags.interactive === true) {
       process.stdin.pause();
       process.stdin.destroy();
+    }
+    if (result.detached === true) {
+      // docker's CLI: its escape error, status 1; the command goes on.
+      io.stderr.write('read escape sequence\n');
+      throw new ExitError(1);
     }
     if (result.status !== 0) throw new ExitError(result.status);
   });
