@@ -159,6 +159,59 @@ enable_controllers (const char *group, const char *controllers)
     }
 }
 
+/* Each per-device weight and throttle of SPEC written in GROUP, a v1 blkio group: runc's files
+   (BFQ's weight_device where CFQ's is absent). */
+static int
+apply_blkio_devices_v1 (const char *group, const struct spec *spec)
+{
+  static const char *const files[] = { "blkio.weight_device", "blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device", "blkio.throttle.read_iops_device",
+                                       "blkio.throttle.write_iops_device" };
+  for (size_t i = 0; i < spec->blkio_device_count; i++)
+    {
+      const struct blkio_device *device = &spec->blkio_devices[i];
+      const char *file = files[device->kind];
+      char value[96], path[PATH_MAX + 32];
+      struct stat st;
+      snprintf (path, sizeof path, "%s/%s", group, file);
+      if (device->kind == BLKIO_WEIGHT && stat (path, &st) != 0)
+        file = "blkio.bfq.weight_device";
+      snprintf (value, sizeof value, "%u:%u %llu", device->major, device->minor, device->value);
+      if (write_value (group, file, value) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+/* The same on cgroup v2: io.max's rbps, wbps, riops, wiops (0 is no limit, "max", as runc
+   writes it) and BFQ's weight, or io.weight converted as runc converts v1's range. */
+static int
+apply_blkio_devices_v2 (const char *group, const struct spec *spec)
+{
+  static const char *const keys[] = { "", "rbps", "wbps", "riops", "wiops" };
+  for (size_t i = 0; i < spec->blkio_device_count; i++)
+    {
+      const struct blkio_device *device = &spec->blkio_devices[i];
+      char value[96];
+      if (device->kind == BLKIO_WEIGHT)
+        {
+          snprintf (value, sizeof value, "%u:%u %llu", device->major, device->minor, device->value);
+          if (write_value (group, "io.bfq.weight", value) == 0)
+            continue;
+          snprintf (value, sizeof value, "%u:%u %llu", device->major, device->minor, 1 + ((device->value - 10) * 9999) / 990);
+          if (write_value (group, "io.weight", value) < 0)
+            return -1;
+          continue;
+        }
+      if (device->value == 0)
+        snprintf (value, sizeof value, "%u:%u %s=max", device->major, device->minor, keys[device->kind]);
+      else
+        snprintf (value, sizeof value, "%u:%u %s=%llu", device->major, device->minor, keys[device->kind], device->value);
+      if (write_value (group, "io.max", value) < 0)
+        return -1;
+    }
+  return 0;
+}
+
 int
 cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pid_t pid, struct shim_error *err)
 {
@@ -167,7 +220,8 @@ cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pi
   bool cpu = spec->cpu_quota > 0 || spec->cpu_shares > 0 || spec->cpu_rt_period > 0 || spec->cpu_rt_runtime != 0;
   bool cpuset = spec->cpuset_cpus != NULL || spec->cpuset_mems != NULL;
   bool memory_tuned = spec->memory_swappiness >= 0 || spec->disable_oom_killer;
-  bool limited = spec->memory_limit >= 0 || spec->memory_swap != 0 || spec->memory_reservation >= 0 || spec->pids_limit >= 0 || cpu || cpuset || memory_tuned || spec->blkio_weight > 0;
+  bool limited = spec->memory_limit >= 0 || spec->memory_swap != 0 || spec->memory_reservation >= 0 || spec->pids_limit >= 0 || cpu || cpuset || memory_tuned || spec->blkio_weight > 0
+                 || spec->blkio_device_count > 0;
   unsigned long long period = spec->cpu_period > 0 ? spec->cpu_period : 100000;
   char value[64], pid_text[24];
   snprintf (pid_text, sizeof pid_text, "%d", (int) pid);
@@ -238,6 +292,13 @@ cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pi
               write_value (cgroup->paths[0], "io.weight", value);
             }
         }
+      if (spec->blkio_device_count > 0)
+        {
+          write_value ("/sys/fs/cgroup", "cgroup.subtree_control", "+io");
+          write_value ("/sys/fs/cgroup/tsbuild", "cgroup.subtree_control", "+io");
+          if (apply_blkio_devices_v2 (cgroup->paths[0], spec) < 0)
+            goto skip;
+        }
       if (write_value (cgroup->paths[0], "cgroup.procs", pid_text) < 0)
         goto skip;
       return 0;
@@ -307,6 +368,8 @@ cgroup_apply (struct cgroup *cgroup, const char *id, const struct spec *spec, pi
           cgroup_init (cgroup);
           return shim_fail (err, saved, "write", group, "set the container's device cgroup");
         }
+      if (rc == 0 && strcmp (name, "blkio") == 0 && spec->blkio_device_count > 0)
+        rc = apply_blkio_devices_v1 (group, spec);
       if (rc == 0 && strcmp (name, "pids") == 0 && spec->pids_limit >= 0)
         {
           snprintf (value, sizeof value, "%lld", spec->pids_limit);
@@ -364,7 +427,7 @@ skip:
     }
   /* Without limits the process keeps its caller's cgroups, as where none can be made. */
   if (limited)
-    shim_warning ("memory, pids and cpu limits skipped: cgroup not writable here (%s)", strerror (errno));
+    shim_warning ("memory, pids, cpu and block I/O limits skipped: cgroup not writable here (%s)", strerror (errno));
   cgroup_remove (cgroup);
   cgroup_init (cgroup);
   return 0;

@@ -167,6 +167,51 @@ read_uint (const struct json *value, unsigned long long max, unsigned long long 
   return true;
 }
 
+/* linux.resources.blockIO's weightDevice and throttle*Device lists, as runc takes them: each
+   entry a device's major and minor and its weight (10-1000) or rate. */
+static int
+read_blkio_devices (const struct json *block_io, struct spec *spec, struct shim_error *err)
+{
+  static const struct
+  {
+    const char *name;
+    enum blkio_kind kind;
+  } lists[] = {
+    { "weightDevice", BLKIO_WEIGHT },
+    { "throttleReadBpsDevice", BLKIO_READ_BPS },
+    { "throttleWriteBpsDevice", BLKIO_WRITE_BPS },
+    { "throttleReadIOPSDevice", BLKIO_READ_IOPS },
+    { "throttleWriteIOPSDevice", BLKIO_WRITE_IOPS },
+  };
+  size_t total = 0;
+  for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++)
+    {
+      const struct json *list = json_get (block_io, lists[k].name);
+      total += json_is (list, JSON_ARRAY) ? list->length : 0;
+    }
+  if (total == 0)
+    return 0;
+  spec->blkio_devices = calloc (total, sizeof *spec->blkio_devices);
+  if (spec->blkio_devices == NULL)
+    return shim_fail (err, errno, "", NULL, "config.json: linux.resources.blockIO: out of memory");
+  for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++)
+    {
+      const struct json *list = json_get (block_io, lists[k].name);
+      for (size_t i = 0; json_is (list, JSON_ARRAY) && i < list->length; i++)
+        {
+          const struct json *entry = list->items[i];
+          unsigned long long major, minor, value;
+          bool weight = lists[k].kind == BLKIO_WEIGHT;
+          if (!read_uint (json_get (entry, "major"), UINT32_MAX, &major) || !read_uint (json_get (entry, "minor"), UINT32_MAX, &minor)
+              || !read_uint (json_get (entry, weight ? "weight" : "rate"), weight ? 1000 : UINT64_MAX, &value) || (weight && value < 10))
+            return shim_fail (err, EINVAL, "", NULL, "config.json: linux.resources.blockIO.%s[%zu]: needs major, minor and %s", lists[k].name, i,
+                              weight ? "a weight of 10 to 1000" : "a rate");
+          spec->blkio_devices[spec->blkio_device_count++] = (struct blkio_device){ lists[k].kind, (unsigned) major, (unsigned) minor, value };
+        }
+    }
+  return 0;
+}
+
 static int
 read_mappings (const struct json *value, struct id_mapping **out, size_t *count, const char *what, struct shim_error *err)
 {
@@ -503,6 +548,8 @@ spec_parse (const char *text, size_t size, const char *bundle, const char *path,
   spec->disable_oom_killer = json_is (oom, JSON_BOOL) && oom->boolean;
   if (read_uint (json_get (json_get (resources, "blockIO"), "weight"), 1000, &number) && number >= 10)
     spec->blkio_weight = (unsigned) number;
+  if (read_blkio_devices (json_get (resources, "blockIO"), spec, err) < 0)
+    goto fail;
   const struct json *cpu = json_get (resources, "cpu");
   if (read_uint (json_get (cpu, "quota"), INT64_MAX, &number) && number > 0)
     spec->cpu_quota = (long long) number;

@@ -35,6 +35,21 @@ struct namespace_spec {
 
 enum capability_set { CAP_SET_BOUNDING, CAP_SET_EFFECTIVE, CAP_SET_INHERITABLE, CAP_SET_PERMITTED, CAP_SET_AMBIENT, CAP_SET_COUNT };
 
+/* The kinds of linux.resources.blockIO's per-device entries: each a cgroup file of its own. */
+enum blkio_kind {
+  BLKIO_WEIGHT,     /* weightDevice: weight */
+  BLKIO_READ_BPS,   /* throttleReadBpsDevice: rate */
+  BLKIO_WRITE_BPS,  /* throttleWriteBpsDevice */
+  BLKIO_READ_IOPS,  /* throttleReadIOPSDevice */
+  BLKIO_WRITE_IOPS, /* throttleWriteIOPSDevice */
+};
+
+struct blkio_device {
+  enum blkio_kind kind;
+  unsigned major, minor;
+  unsigned long long value; /* the weight (10-1000) or the rate (0: no limit) */
+};
+
 struct spec {
   char **args;
   char **env;
@@ -76,6 +91,8 @@ struct spec {
   long long memory_swappiness; /* 0-100, -1 when not set */
   bool disable_oom_killer;    /* linux.resources.memory.disableOOMKiller */
   unsigned blkio_weight;      /* linux.resources.blockIO.weight (10-1000), 0 when not set */
+  struct blkio_device *blkio_devices; /* linux.resources.blockIO's per-device weights and throttles, in order */
+  size_t blkio_device_count;
   long long cpu_quota;        /* microseconds per period, -1 when not set */
   unsigned long long cpu_period; /* microseconds, 0 when not set (100000) */
   unsigned long long cpu_shares; /* 0 when not set */

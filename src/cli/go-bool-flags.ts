@@ -2,7 +2,8 @@
  * docker's flag library takes a boolean flag's value after `=` (`--rm=false`, `--no-cache=true`,
  * `--privileged=0`), as Go's strconv.ParseBool reads it, and scripts written for docker pass them
  * so. Commander refuses a value for a flag that takes none: the command line is rewritten first,
- * a true value to the bare flag and a false one to nothing (the flag's default), for the
+ * a true value to the bare flag and a false one to nothing (the flag's default), or to its
+ * `--no-` form where the command has one (a flag true by default, such as `--sig-proxy`), for the
  * command's own boolean flags only. Anything else is left for commander to take or refuse.
  */
 import type { Command } from 'commander';
@@ -58,6 +59,7 @@ export function readGoBooleanFlags(command: Command, args: readonly string[]): s
     if (value === undefined) out.push(arg);
     else if (goTrue.has(value)) out.push(name);
     else if (!goFalse.has(value)) throw new InvalidBooleanFlag(option.flags, value);
+    else if (option.long?.startsWith('--') === true && command.options.some((candidate) => candidate.long === `--no-${name.slice(2)}`)) out.push(`--no-${name.slice(2)}`);
   }
   return out;
 }

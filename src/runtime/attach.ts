@@ -4,9 +4,12 @@
  * container's output from then on and may send it input (its stdin pipe, or its terminal with
  * `-t`, which it may also resize). Frames both ways are a kind byte, a 32-bit big-endian length
  * and the payload:
- *   client → monitor: 0 input, 2 resize (rows and columns, 16 bits each);
- *   monitor → client: 1 stdout, 2 stderr (docker's stream numbers), 3 the process ended.
- * Input from several clients is interleaved, as docker's; a client leaving closes nothing.
+ *   client → monitor: 0 input, 2 resize (rows and columns, 16 bits each), 3 its input ended;
+ *   monitor → client: 1 stdout, 2 stderr (docker's stream numbers), 3 the process ended (its
+ *   exit status, 32 bits, when known).
+ * Input from several clients is interleaved, as docker's; a client leaving closes nothing. A
+ * client's input ending closes the container's stdin only when it was made so (docker's
+ * StdinOnce, `run -i` in the foreground), and never a terminal's.
  */
 import { closeSync, openSync } from 'node:fs';
 import { chmod, rm } from 'node:fs/promises';
@@ -18,7 +21,7 @@ import type { TerminalSize } from './terminal.js';
 
 export const attachSocketName = 'attach.sock';
 
-const frameKind = { input: 0, stdout: 1, stderr: 2, resize: 2, ended: 3 } as const;
+const frameKind = { input: 0, stdout: 1, stderr: 2, resize: 2, ended: 3, inputEnded: 3 } as const;
 
 function frame(kind: number, payload: Buffer): Buffer {
   const header = Buffer.alloc(5);
@@ -59,19 +62,29 @@ export class AttachServer {
   /** What clients send, for the container's stdin or terminal; never ends. */
   readonly input = new PassThrough();
   private readonly clients = new Set<Socket>();
+  private connected: () => void = () => undefined;
+  /** Settles once a client connected. */
+  private readonly firstConnection = new Promise<void>((resolve) => {
+    this.connected = resolve;
+  });
 
   private constructor(
     private readonly server: Server,
     private readonly path: string,
     private resizer: ((size: TerminalSize) => void) | undefined,
+    private readonly stdinOnce: boolean,
   ) {}
 
-  /** Listens in DIRECTORY (the container's); a stale socket of an earlier monitor is replaced. */
-  static async open(directory: string): Promise<AttachServer> {
+  /**
+   * Listens in DIRECTORY (the container's); a stale socket of an earlier monitor is replaced.
+   * STDIN_ONCE: a client's end of input ends `input` (docker's StdinOnce; never for a terminal,
+   * whose input a pty's master takes, and ending it would close the terminal).
+   */
+  static async open(directory: string, options: { readonly stdinOnce?: boolean } = {}): Promise<AttachServer> {
     const path = join(directory, attachSocketName);
     await rm(path, { force: true });
     const server = createServer();
-    const attach = new AttachServer(server, path, undefined);
+    const attach = new AttachServer(server, path, undefined, options.stdinOnce === true);
     server.on('connection', (socket) => attach.accept(socket));
     const target = reachable(path, directory);
     try {
@@ -92,12 +105,27 @@ export class AttachServer {
     this.resizer = resizer;
   }
 
+  /** Once a client connected, or after TIMEOUT_MS: `run` in the foreground attaches before the container starts, so none of its output is missed. */
+  async firstClient(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.firstConnection, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+  }
+
   private accept(socket: Socket): void {
     this.clients.add(socket);
+    this.connected();
     const read = frameReader(
       (kind, payload) => {
-        if (kind === frameKind.input) this.input.write(payload);
-        else if (kind === frameKind.resize && payload.length === 4) this.resizer?.({ rows: payload.readUInt16BE(0), columns: payload.readUInt16BE(2) });
+        if (kind === frameKind.input) {
+          if (this.input.writableEnded) return;
+          // The container reads slower than the client sends: the client waits (no unbounded queue here).
+          if (!this.input.write(payload)) {
+            socket.pause();
+            this.input.once('drain', () => socket.resume());
+          }
+        } else if (kind === frameKind.resize && payload.length === 4) this.resizer?.({ rows: payload.readUInt16BE(0), columns: payload.readUInt16BE(2) });
+        else if (kind === frameKind.inputEnded && this.stdinOnce && !this.input.writableEnded) this.input.end();
       },
       () => socket.destroy(),
     );
@@ -122,9 +150,11 @@ export class AttachServer {
     return Promise.all(behind.map((client) => caughtUp(client))).then(() => undefined);
   }
 
-  /** The container's process ended: each client is told, then let go. */
-  ended(): void {
-    for (const client of this.clients) client.end(frame(frameKind.ended, Buffer.alloc(0)));
+  /** The container's process ended (with STATUS when known): each client is told, then let go. */
+  ended(status?: number): void {
+    const payload = Buffer.alloc(status === undefined ? 0 : 4);
+    if (status !== undefined) payload.writeInt32BE(status, 0);
+    for (const client of this.clients) client.end(frame(frameKind.ended, payload));
   }
 
   async close(): Promise<void> {
@@ -163,6 +193,8 @@ export interface AttachStreams {
 export interface AttachedClient {
   /** `ended`: the container's process ended; `detached`: the detach keys were typed, or stdin closed the connection. */
   readonly done: Promise<'ended' | 'detached'>;
+  /** The process's exit status, once `done` said `ended` and the monitor sent it. */
+  exitStatus(): number | undefined;
   resize(size: TerminalSize): void;
   close(): void;
 }
@@ -183,10 +215,12 @@ export async function connectAttach(directory: string, streams: AttachStreams): 
     target.close();
   }
   let finish: (how: 'ended' | 'detached') => void = () => undefined;
+  let status: number | undefined;
   const done = new Promise<'ended' | 'detached'>((resolve) => {
     finish = (how) => {
       resolve(how);
       streams.stdin?.removeListener('data', onInput);
+      streams.stdin?.removeListener('end', onInputEnd);
       socket.destroy();
     };
   });
@@ -204,38 +238,32 @@ export async function connectAttach(directory: string, streams: AttachStreams): 
     (kind, payload) => {
       if (kind === frameKind.stdout) deliver(streams.stdout, payload);
       else if (kind === frameKind.stderr) deliver(streams.stderr, payload);
-      else if (kind === frameKind.ended) finish('ended');
+      else if (kind === frameKind.ended) {
+        if (payload.length === 4) status = payload.readInt32BE(0);
+        finish('ended');
+      }
     },
     () => finish('ended'),
   );
   socket.on('data', read);
   socket.on('error', () => undefined);
   socket.on('close', () => finish('ended'));
-  // The detach keys, matched across chunks: what matched so far is held back until it is known.
-  const keys = streams.detachKeys ?? Buffer.alloc(0);
-  let matched = 0;
+  const keys = new DetachKeyMatcher(streams.detachKeys ?? Buffer.alloc(0));
   const onInput = (chunk: Buffer | string): void => {
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    const out: number[] = [];
-    for (const byte of bytes) {
-      if (keys.length > 0 && byte === keys[matched]) {
-        matched++;
-        if (matched === keys.length) {
-          if (out.length > 0) socket.write(frame(frameKind.input, Buffer.from(out)));
-          finish('detached');
-          return;
-        }
-        continue;
-      }
-      if (matched > 0) out.push(...keys.subarray(0, matched));
-      matched = byte === keys[0] ? 1 : 0;
-      if (matched === 0) out.push(byte);
-    }
-    if (out.length > 0) socket.write(frame(frameKind.input, Buffer.from(out)));
+    const { input, detached } = keys.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    if (input.length > 0) socket.write(frame(frameKind.input, input));
+    if (detached) finish('detached');
+  };
+  const onInputEnd = (): void => {
+    const held = keys.flush();
+    if (held.length > 0) socket.write(frame(frameKind.input, held));
+    socket.write(frame(frameKind.inputEnded, Buffer.alloc(0)));
   };
   streams.stdin?.on('data', onInput);
+  streams.stdin?.on('end', onInputEnd);
   return {
     done,
+    exitStatus: () => status,
     resize: (size) => {
       const payload = Buffer.alloc(4);
       payload.writeUInt16BE(Math.min(size.rows, 0xffff), 0);
@@ -247,19 +275,54 @@ export async function connectAttach(directory: string, streams: AttachStreams): 
 }
 
 /**
- * docker's `--detach-keys`: comma-separated keys, each a single character or `ctrl-X` (X a
- * letter, or one of @ [ \ ] ^ _), as its term.ToBytes reads them.
+ * docker's detach keys, matched across chunks of input: the bytes that matched so far are held
+ * back until it is known whether they are the keys or input.
  */
-export function parseDetachKeys(text: string): Buffer {
+export class DetachKeyMatcher {
+  private matched = 0;
+
+  constructor(private readonly keys: Buffer) {}
+
+  /** CHUNK's bytes to pass on, and whether the keys were typed (what follows them is dropped). */
+  push(chunk: Buffer): { readonly input: Buffer; readonly detached: boolean } {
+    const out: number[] = [];
+    for (const byte of chunk) {
+      if (this.keys.length > 0 && byte === this.keys[this.matched]) {
+        this.matched++;
+        if (this.matched === this.keys.length) return { input: Buffer.from(out), detached: true };
+        continue;
+      }
+      if (this.matched > 0) out.push(...this.keys.subarray(0, this.matched));
+      this.matched = byte === this.keys[0] ? 1 : 0;
+      if (this.matched === 0) out.push(byte);
+    }
+    return { input: Buffer.from(out), detached: false };
+  }
+
+  /** What is held when the input ends: input after all. */
+  flush(): Buffer {
+    const held = this.keys.subarray(0, this.matched);
+    this.matched = 0;
+    return Buffer.from(held);
+  }
+}
+
+/** docker's detach keys when none are given (an empty `--detach-keys` too). */
+export const defaultDetachKeys = 'ctrl-p,ctrl-q';
+
+/**
+ * docker's `--detach-keys`: comma-separated keys, each a single character or `ctrl-X` (X a
+ * letter, or one of @ [ \ ] ^ _), as its term.ToBytes reads them; empty, the default. A key it
+ * cannot read is its daemon's refusal: `Invalid detach keys (…) provided` (`Invalid escape
+ * keys` for exec, WHAT `escape`).
+ */
+export function parseDetachKeys(text: string, what: 'detach' | 'escape' = 'detach'): Buffer {
   const bytes: number[] = [];
-  for (const key of text.split(',')) {
+  for (const key of (text === '' ? defaultDetachKeys : text).split(',')) {
     const lower = key.toLowerCase();
     if (key.length === 1) bytes.push(key.charCodeAt(0));
-    else if (lower.startsWith('ctrl-') && key.length === 6) {
-      const code = key.toUpperCase().charCodeAt(5);
-      if (code < 0x40 || code > 0x5f) throw new TsbuildError('INVALID_ARGUMENT', `invalid detach keys: ${JSON.stringify(text)}: ${key} is not a key`);
-      bytes.push(code - 0x40);
-    } else throw new TsbuildError('INVALID_ARGUMENT', `invalid detach keys: ${JSON.stringify(text)}: ${key} is not a key`);
+    else if (lower.startsWith('ctrl-') && key.length === 6 && key.toUpperCase().charCodeAt(5) >= 0x40 && key.toUpperCase().charCodeAt(5) <= 0x5f) bytes.push(key.toUpperCase().charCodeAt(5) - 0x40);
+    else throw new TsbuildError('INVALID_ARGUMENT', `Invalid ${what} keys (${text}) provided`);
   }
   return Buffer.from(bytes);
 }

@@ -16,6 +16,7 @@ import type { PortSpec } from './network/address.js';
 import type { LogConfig } from './container-log.js';
 import type { SecurityOptions } from './security-options.js';
 import { recordContainerChange, recordContainerRemoved } from './events.js';
+import type { BlockIODevices } from './blkio.js';
 
 /**
  * docker's words: `dead` is a container whose monitor died while it ran (its process may still
@@ -83,6 +84,8 @@ export interface HostConfig extends SecurityOptions {
   readonly memorySwappiness?: number;
   readonly oomKillDisable?: boolean;
   readonly blkioWeight?: number;
+  /** `--blkio-weight-device`, `--device-read-bps` and the other throttles, by path, where the host applies them. */
+  readonly blockIODevices?: BlockIODevices;
   /** `--cpuset-cpus`, `--cpuset-mems`: CPU and memory node lists, as given. */
   readonly cpusetCpus?: string;
   readonly cpusetMems?: string;
@@ -146,6 +149,14 @@ export interface ContainerLink {
   readonly alias: string;
 }
 
+export interface AttachConfig {
+  readonly stdin: boolean;
+  readonly stdout: boolean;
+  readonly stderr: boolean;
+  /** Its stdin closes when the attached client's ends (with -i, not -d). */
+  readonly stdinOnce: boolean;
+}
+
 /** The process that answers for a container: the foreground `tsbuild run`, later a monitor. */
 export interface ContainerOwner {
   readonly pid: number;
@@ -174,6 +185,12 @@ export interface ContainerRecord {
     readonly user: string;
     readonly tty: boolean;
     readonly openStdin: boolean;
+    /**
+     * docker's Config.AttachStdin, AttachStdout, AttachStderr and StdinOnce: the streams `-a`
+     * named at create or run (stdout and stderr when none; stdin with -i; none with -d). As
+     * docker's, only inspect shows them: `start -a` attaches stdout and stderr whatever they say.
+     */
+    readonly attach?: AttachConfig;
     readonly network: NetworkMode;
     /** `--network-alias`: more names on its user networks. */
     readonly networkAliases?: readonly string[];
@@ -181,6 +198,8 @@ export interface ContainerRecord {
     readonly ipAddress?: string;
     /** `--link-local-ip`s: docker's endpoint IPAMConfig.LinkLocalIPs. */
     readonly linkLocalIps?: readonly string[];
+    /** `--mac-address` as given (docker's Config.MacAddress); its first network's interface takes it. */
+    readonly macAddress?: string;
     /**
      * The networks it joins at each start, in order (the first gives its /etc/hosts entry, its
      * resolv.conf and its published ports), once `network connect` or `disconnect` changed them;

@@ -22,6 +22,7 @@ import {
   removeContainerDirectory,
   sharesNamespace,
   writeContainerRecord,
+  type AttachConfig,
   type ContainerLink,
   type DeviceRequest,
   type ContainerRecord,
@@ -40,16 +41,23 @@ import { addHostLine, checkDnsServers, containerCapabilities, rlimitsOf, securit
 import { prepareMounts, releaseContainerVolumes, type MountRequest } from './volumes/index.js';
 import { volumesFromRequests } from './volumes-from.js';
 import type { LogConfig } from './container-log.js';
-import { detachContainer, exposedPortSpecs, hostNetworkPortsWarning, portsToPublish } from './network/index.js';
+import { supportedBlockIODevices, type BlockIODevices } from './blkio.js';
+import { detachContainer, parseMacAddress, exposedPortSpecs, hostNetworkPortsWarning, portsToPublish } from './network/index.js';
 import { containerCgroupPath, freezeContainer, releaseContainerCgroups, thawContainer } from './freezer.js';
 
 /** What `create` takes: the process's options, its security and its resources (`update` changes the latter). */
 export interface CreateContainerOptions extends ContainerOptions, SecurityOptions, ResourceUpdate {
   readonly openStdin?: boolean;
+  /** `--mac-address`: its interface's MAC on its first network, in any of net.ParseMAC's 48-bit forms. */
+  readonly macAddress?: string;
+  /** docker's Config.Attach* and StdinOnce, for inspect; absent: all false. */
+  readonly attach?: AttachConfig;
   /** `--memory-swappiness` (0-100; -1: the host's), `--oom-kill-disable`, `--blkio-weight` (10-1000; 0: none). */
   readonly memorySwappiness?: number;
   readonly oomKillDisable?: boolean;
   readonly blkioWeight?: number;
+  /** `--blkio-weight-device`, `--device-read-bps`, `--device-write-bps`, `--device-read-iops`, `--device-write-iops`. */
+  readonly blockIODevices?: BlockIODevices;
   /** Bytes of /dev/shm. */
   readonly shmSize?: number;
   /** `--sysctl KEY=VALUE`, as given. */
@@ -281,6 +289,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
     pidsLimit = 0;
   }
   const tuning = await memoryTuning(options, memory, warnings);
+  const blockIODevices = options.blockIODevices === undefined ? {} : await supportedBlockIODevices(options.blockIODevices, warnings);
   let cpu = cpuLimits(options);
   if (cpu !== undefined && !(await cgroupWritable('cpu'))) {
     warnings.push('Your kernel does not support CPU CFS scheduler or the cgroup is not mounted (or not writable here). CPU limits discarded.');
@@ -321,11 +330,13 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         user: userSpec,
         tty,
         openStdin: options.openStdin === true,
+        ...(options.attach === undefined ? {} : { attach: options.attach }),
         network,
         ...(options.networkAliases === undefined || options.networkAliases.length === 0 ? {} : { networkAliases: [...options.networkAliases] }),
         ...(Object.keys(exposed).length === 0 ? {} : { exposedPorts: Object.keys(exposed) }),
         ...(options.ip === undefined ? {} : { ipAddress: options.ip }),
         ...(options.linkLocalIps === undefined ? {} : { linkLocalIps: [...options.linkLocalIps] }),
+        ...(options.macAddress === undefined || options.macAddress === '' ? {} : { macAddress: checkedMacAddress(options.macAddress) }),
         // As given (a path keeps its directory): the monitor starts the same runtime from it.
         runtime: runtimeName,
         image: options.image,
@@ -357,6 +368,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         ...(memorySwap === 0 ? {} : { memorySwap }),
         ...(memoryReservation === 0 ? {} : { memoryReservation }),
         ...tuning,
+        ...(Object.keys(blockIODevices).length === 0 ? {} : { blockIODevices }),
         pidsLimit,
         ...(cpu === undefined ? {} : cpuHostConfig(options)),
         ...(cpuset?.cpus === undefined ? {} : { cpusetCpus: cpuset.cpus }),
@@ -463,6 +475,12 @@ export async function createContainer(options: CreateContainerOptions): Promise<
     await removeContainerDirectory(directory).catch(() => undefined);
     throw error;
   }
+}
+
+/** `--mac-address`, refused in docker's words when it is no 48-bit MAC address; kept as given. */
+function checkedMacAddress(text: string): string {
+  if (parseMacAddress(text) === undefined) throw new TsbuildError('INVALID_ARGUMENT', `${text} is not a valid mac address`);
+  return text;
 }
 
 function nameInUse(name: string, id: string): TsbuildError {

@@ -8,9 +8,11 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Writable } from 'node:stream';
+import type { Socket } from 'node:net';
+import { PassThrough, type Writable } from 'node:stream';
 import { TsbuildError, exitStatus, messageOf } from '../common/index.js';
 import { namespaceProcesses, type ContainerRecord } from './container.js';
+import { DetachKeyMatcher } from './attach.js';
 import { runtimeError, shimPath, type AttachedStreams } from './oci-runtime.js';
 import { spawnPiped, type StdioWish } from './stdio-pipes.js';
 import { containerCapabilities, securityOptOf } from './security-options.js';
@@ -41,12 +43,77 @@ export interface ExecOptions {
   readonly stdio?: AttachedStreams | 'pipe';
   /** Ends the process with SIGKILL after this long (health checks). */
   readonly timeoutMs?: number;
+  /**
+   * docker's detach keys, looked for in `stdio`'s stdin: typed, the process is left running
+   * (its output drained by a process of its own, its input held open) and the exec returns
+   * `detached`.
+   */
+  readonly detachKeys?: Buffer;
 }
 
 export interface ExecResult {
-  /** 128+N when signal N ended it; -1 when it ran past `timeoutMs`. */
+  /** 128+N when signal N ended it; -1 when it ran past `timeoutMs`; 0 when detached. */
   readonly status: number;
   readonly output: string;
+  /** The detach keys were typed: the process goes on. */
+  readonly detached?: boolean;
+}
+
+/**
+ * Leaves an exec'd process running once the caller detached from it: a process of its own
+ * (detached, its own session) holds FDS (the process's output to drain to its end, its input
+ * to keep open), as docker's daemon holds an exec's streams when no one is attached.
+ */
+function holdStreams(fds: readonly (Socket | number | null)[]): void {
+  const stdio = fds.map((fd) => fd ?? 'ignore');
+  // A Node process: the descriptors are non-blocking (Node made them so, on the description
+  // they share), which cat and its kin take for an error. fd 3 and 4: outputs (a pty's master,
+  // or pipes), read to their end; fd 5: the input, open as long as the holder lives.
+  const holder = spawn(process.execPath, ['-e', holderProgram], { stdio: ['ignore', 'ignore', 'ignore', ...stdio], detached: true });
+  holder.unref();
+}
+
+const holderProgram = `
+const net = require('node:net');
+const tty = require('node:tty');
+let open = 0;
+for (const fd of [3, 4]) {
+  let stream;
+  try {
+    stream = tty.isatty(fd) ? new tty.ReadStream(fd) : new net.Socket({ fd, readable: true, writable: false });
+  } catch {
+    continue;
+  }
+  open++;
+  stream.on('data', () => undefined);
+  stream.on('error', () => undefined);
+  stream.on('close', () => {
+    if (--open === 0) process.exit(0);
+  });
+}
+if (open === 0) process.exit(0);
+`;
+
+/** STDIN filtered for DETACH_KEYS: what is not the keys goes on, and ON_DETACH is called when they are typed. */
+function detachable(stdin: NodeJS.ReadableStream, detachKeys: Buffer | undefined, onDetach: () => void): NodeJS.ReadableStream {
+  if (detachKeys === undefined || detachKeys.length === 0) return stdin;
+  const keys = new DetachKeyMatcher(detachKeys);
+  const filtered = new PassThrough();
+  const onData = (chunk: Buffer | string): void => {
+    const { input, detached } = keys.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    if (input.length > 0) filtered.write(input);
+    if (detached) {
+      stdin.off('data', onData);
+      stdin.off('end', onEnd);
+      onDetach();
+    }
+  };
+  const onEnd = (): void => {
+    filtered.end(keys.flush());
+  };
+  stdin.on('data', onData);
+  stdin.on('end', onEnd);
+  return filtered;
 }
 
 const keyOf = (entry: string): string => (entry.includes('=') ? entry.slice(0, entry.indexOf('=')) : entry);
@@ -130,7 +197,9 @@ async function runExecWithTerminal(record: ContainerRecord, args: readonly strin
   const attached = typeof options.stdio === 'object' ? options.stdio : undefined;
   const socket = ConsoleSocket.open();
   try {
-    const child = spawn(shimPath(), [...args.slice(0, -1), '--console-socket', socket.path, ...args.slice(-1)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // A session of its own: the caller's terminal going away (after a detach) must not hang up
+    // the runtime, which waits for the process.
+    const child = spawn(shimPath(), [...args.slice(0, -1), '--console-socket', socket.path, ...args.slice(-1)], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     const ownError: Buffer[] = [];
     child.stderr?.on('data', (chunk: Buffer) => {
       if (errorLine(chunk)) ownError.push(chunk);
@@ -146,9 +215,20 @@ async function runExecWithTerminal(record: ContainerRecord, args: readonly strin
     });
     exited.catch(() => undefined);
     const master = await socket.receive(() => ended);
-    const copy = master === undefined ? undefined : new TerminalCopy(master, attached?.stdin, attached?.stdout ?? process.stdout, terminal.size);
+    let detach: () => void = () => undefined;
+    const detached = new Promise<'detached'>((resolve) => (detach = () => resolve('detached')));
+    const input = attached?.stdin === undefined ? undefined : detachable(attached.stdin, options.detachKeys, detach);
+    const copy = master === undefined ? undefined : new TerminalCopy(master, input, attached?.stdout ?? process.stdout, terminal.size);
     if (copy !== undefined) terminal.onResize?.((size) => copy.resize(size));
-    const status = await exited;
+    const status = await Promise.race([exited, detached]);
+    if (status === 'detached') {
+      // The terminal's master drained by a holder from now on: the process keeps its terminal.
+      if (master !== undefined) holdStreams([master, null, null]);
+      copy?.close();
+      child.stderr?.destroy();
+      child.unref();
+      return { status: 0, output: '', detached: true };
+    }
     // The process's output is read to its end (EIO once no descriptor of the slave is left), briefly.
     if (copy !== undefined) await Promise.race([copy.done, new Promise((resolve) => setTimeout(resolve, 2000))]);
     copy?.close();
@@ -184,8 +264,20 @@ function runExec(record: ContainerRecord, args: readonly string[], options: Exec
     if (attached?.stdin !== undefined && childStdin !== null) {
       const input = childStdin;
       input.on('error', () => undefined);
-      attached.stdin.pipe(input);
-      child.on('exit', () => attached.stdin?.unpipe(input));
+      const source = detachable(attached.stdin, options.detachKeys, () => {
+        // Its streams held by a holder from now on; this exec is over for the caller.
+        source.unpipe(input);
+        childStdout?.unpipe();
+        childStdout?.pause();
+        childStderr?.pause();
+        holdStreams([childStdout as Socket | null, childStderr as Socket | null, input as Socket]);
+        for (const stream of [childStdout, childStderr, input]) stream?.destroy();
+        child.unref();
+        if (timer !== undefined) clearTimeout(timer);
+        resolve({ status: 0, output: '', detached: true });
+      });
+      source.pipe(input);
+      child.on('exit', () => source.unpipe(input));
     }
     let timedOut = false;
     const timer =

@@ -37,10 +37,13 @@ export {
   containerDirectory,
   containerNetworks,
   containersDirectory,
+  ownerAlive,
   sharesNamespace,
   readContainerRecord,
   removeAbandonedContainers,
   type ContainerNetwork,
+  type ContainerOwner,
+  type AttachConfig,
   type ContainerRecord,
   type ContainerStatus,
   type DeviceRequest,
@@ -65,10 +68,8 @@ export {
   renameContainer,
   specForStart,
   startContainer,
-  startError,
   stopContainer,
   pauseContainer,
-  takeFailedStart,
   unpauseContainer,
   waitContainer,
   type CreateContainerOptions,
@@ -76,7 +77,7 @@ export {
   type StartContainerOptions,
 } from './containers.js';
 export { commitContainer, containerChanges, containerImage, exportContainer, mergeCommitConfig, type CommitOptions, type CommittedImage, type ContainerChange } from './container-changes.js';
-export { claimContainer, superviseContainer, type SuperviseOptions } from './monitor.js';
+export { superviseContainer, type SuperviseOptions } from './monitor.js';
 export { execEnvironment, execInContainer, topOfContainer, type ExecOptions, type ExecResult } from './exec.js';
 export { lookupUser, resolvePathInRoot, resolveUser, type ContainerUser, type ContainerUserEntry } from './user.js';
 export { rawTerminalOutput, type TerminalSize } from './terminal.js';
@@ -130,4 +131,5 @@ export {
 } from './network/index.js';
 export { addHostLine, containerCapabilities, parseUlimit, rlimitsOf, ulimitRlimits, type SecurityOptions, type Ulimit } from './security-options.js';
 export { cpuPercent, sampleContainer, type ContainerSample } from './stats.js';
-export { AttachServer, connectAttach, parseDetachKeys, type AttachedClient } from './attach.js';
+export { AttachServer, DetachKeyMatcher, connectAttach, parseDetachKeys, type AttachedClient, type AttachStreams } from './attach.js';
+export { ociBlockIO, parseThrottleBpsDevice, parseThrottleIOpsDevice, parseWeightDevice, supportedBlockIODevices, type BlockIODevices, type OciBlockIO, type ThrottleDevice, type WeightDevice } from './blkio.js';

@@ -1,6 +1,6 @@
 /**
- * The monitor of a container that outlives its run: a process of its own per container (or the
- * foreground `run` itself, without --rm), which mounts the container's root, runs it through
+ * The monitor of a container that outlives its run: a process of its own per container (the
+ * foreground `run` attaches to it), which mounts the container's root, runs it through
  * the OCI runtime, keeps its output in the json-file log, records its state (start and finish
  * times, exit code, health), applies its restart policy and runs its HEALTHCHECK, and ends when
  * the container ends for good. Other commands reach it through requests in the record and
@@ -29,24 +29,23 @@ import { registerVolumeHooks, releaseContainerVolumes } from './volumes/index.js
 import { registerNetworkHooks } from './network/container-hooks.js';
 import { LogWriter, rotationOf } from './container-log.js';
 import { releaseContainerCgroups } from './freezer.js';
-import { failedStartPath, observeState, removeContainerLock, updateContainer } from './container-store.js';
+import { failedStartPath, removeContainerLock, updateContainer } from './container-store.js';
 import { specForStart } from './containers.js';
 import { execInContainer } from './exec.js';
 import { overlayOptions, runtimeAddon, unmount } from './native.js';
-import { selectRuntime, type AttachedStreams } from './oci-runtime.js';
+import { selectRuntime } from './oci-runtime.js';
 import { runFailureStatus } from './run.js';
 import { userNamespaceSize, type ContainerSpec } from './spec.js';
 import { AttachServer } from './attach.js';
+import { ociBlockIO } from './blkio.js';
 import { ConsoleSocket, TerminalCopy } from './terminal.js';
 
 export interface SuperviseOptions {
   /**
-   * The foreground `run` (without --rm) acting as the monitor: the container's output is copied
-   * to these streams as well as to the log, and its stdin comes from `stdin`.
+   * `run` in the foreground: the container's first start waits up to this long (ms) for a
+   * client of its attach socket, the `run` itself, so that none of its output is missed.
    */
-  readonly attach?: AttachedStreams;
-  /** Called each time the container's process runs. */
-  readonly onRunning?: (record: ContainerRecord) => void;
+  readonly waitForClient?: number;
 }
 
 /** docker's health-check defaults, in nanoseconds. */
@@ -69,19 +68,6 @@ async function stillRuntime(pid: number): Promise<boolean> {
 }
 
 /**
- * Claims the container for this process (the foreground `run`): it must not run, and no other
- * monitor may watch it.
- */
-export async function claimContainer(store: Store, id: string): Promise<void> {
-  await updateContainer(store, id, async (record) => {
-    const observed = await observeState(record);
-    if (observed.running || observed.status === 'restarting') throw new TsbuildError('INVALID_ARGUMENT', `container ${id} is already running`);
-    const { error: _error, pid: _pid, requests: _requests, ...state } = record.state;
-    return { ...record, state: { ...state, monitor: await currentOwner(), stoppedByUser: false } };
-  });
-}
-
-/**
  * Watches the container until it ends for good; resolves to its last exit code. The record's
  * monitor must be this process (startContainer or claimContainer made it so).
  */
@@ -98,26 +84,20 @@ export async function superviseContainer(store: Store, id: string, options: Supe
   // `--log-driver none` keeps nothing; json-file rotates at `max-size` when asked.
   const logConfig = record.hostConfig?.logConfig;
   const log = logConfig?.type === 'none' ? undefined : new LogWriter(join(directory, 'container.log'), rotationOf(logConfig));
-  // A detached container can be attached to (`attach`); one without it keeps running.
-  const attachServer =
-    options.attach === undefined
-      ? await AttachServer.open(directory).catch((error: unknown) => {
-          process.stderr.write(`monitor: container ${id} cannot be attached to: ${messageOf(error)}\n`);
-          return undefined;
-        })
-      : undefined;
-  const streamTo = (stream: 'stdout' | 'stderr', also?: NodeJS.WritableStream): NodeJS.WritableStream =>
+  // Its streams reach whoever attaches (`attach`, `start -a -i`, the foreground `run`); without
+  // a client it keeps running.
+  const attachServer = await AttachServer.open(directory, { stdinOnce: record.config.attach?.stdinOnce === true && !record.config.tty }).catch((error: unknown) => {
+    process.stderr.write(`monitor: container ${id} cannot be attached to: ${messageOf(error)}\n`);
+    return undefined;
+  });
+  const streamTo = (stream: 'stdout' | 'stderr'): NodeJS.WritableStream =>
     new Writable({
       write(chunk: Buffer, _encoding, done) {
         log?.write(stream, chunk);
-        const pass = (): void => {
-          if (also === undefined) done();
-          else also.write(chunk, () => done());
-        };
         // A client that fell behind holds the next chunk back (and so the container's writes).
         const sent = attachServer?.broadcast(stream, chunk);
-        if (sent === undefined) pass();
-        else void sent.then(pass);
+        if (sent === undefined) done();
+        else void sent.then(() => done());
       },
     });
 
@@ -165,11 +145,9 @@ export async function superviseContainer(store: Store, id: string, options: Supe
   // A detached monitor's own end asked for by SIGTERM is a stop with the container's timeout.
   const onTerminate = (): void => take({ id: 'terminate', kind: 'stop', signal: record.config.stopSignal ?? 'SIGTERM', timeoutSeconds: record.config.stopTimeout ?? 10 });
   process.on('SIGUSR2', onRequest);
-  if (options.attach === undefined) {
-    process.on('SIGTERM', onTerminate);
-    process.on('SIGHUP', () => undefined);
-    process.on('SIGINT', () => undefined);
-  }
+  process.on('SIGTERM', onTerminate);
+  process.on('SIGHUP', () => undefined);
+  process.on('SIGINT', () => undefined);
   // Requests made before the handler was installed.
   onRequest();
 
@@ -198,7 +176,9 @@ export async function superviseContainer(store: Store, id: string, options: Supe
         }
         // Read at each start: `update` may have changed its limits since the last.
         spec = JSON.parse(await readFile(join(directory, 'spec.json'), 'utf8')) as ContainerSpec;
-        await runtime.prepare(directory, specForStart(spec, record, extra));
+        // Its devices' numbers, as docker's daemon finds them at each start.
+        const blockIO = await ociBlockIO(record.hostConfig?.blockIODevices);
+        await runtime.prepare(directory, { ...specForStart(spec, record, extra), ...(blockIO === undefined ? {} : { blockIO }) });
       } catch (failure) {
         // What the container needed could not be set up (a published port taken, a network
         // gone): docker's exit code 128 and its error, which the waiting `start` reports.
@@ -213,10 +193,11 @@ export async function superviseContainer(store: Store, id: string, options: Supe
       let terminal: TerminalCopy | undefined;
       let exited = false;
       const startedAt = new Date().toISOString();
-      const stdout = streamTo('stdout', options.attach?.stdout);
-      const stderr = streamTo('stderr', options.attach?.stderr);
+      const stdout = streamTo('stdout');
+      const stderr = streamTo('stderr');
       // As docker's -i: the container's stdin stays open for whoever attaches (a terminal's input too).
-      const stdin = options.attach?.stdin ?? (attachServer !== undefined && record.config.openStdin ? attachServer.input : undefined);
+      const stdin = attachServer !== undefined && record.config.openStdin ? attachServer.input : undefined;
+      if (options.waitForClient !== undefined && !hasRun) await attachServer?.firstClient(options.waitForClient);
       containerPid = undefined;
       runtimePid = undefined;
       const run = runtime.run(directory, id, {
@@ -253,7 +234,6 @@ export async function superviseContainer(store: Store, id: string, options: Supe
           const health: HealthState | undefined = current.config.healthcheck !== undefined && current.config.healthcheck.test[0] !== 'NONE' ? { status: 'starting', failingStreak: 0, log: current.state.health?.log ?? [] } : undefined;
           return { ...current, state: { ...state, status: 'running', ...(containerPid === undefined ? {} : { pid: containerPid }), ...(runtimePid === undefined ? {} : { runtimePid }), startedAt, exitCode: 0, ...(health === undefined ? {} : { health }) } };
         });
-        options.onRunning?.(record);
       })();
       announce.catch(() => undefined);
       if (consoleSocket !== undefined) {
@@ -274,7 +254,7 @@ export async function superviseContainer(store: Store, id: string, options: Supe
       }
       running = false;
       attachServer?.onResize(undefined);
-      attachServer?.ended();
+      attachServer?.ended(error === undefined ? exitCode : undefined);
       await announce.catch(() => undefined);
       await health.stop();
       if (terminal !== undefined) {

@@ -371,7 +371,18 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
       path: args[0] ?? '',
       args: args.slice(1),
       // As given (a path keeps its directory): the monitor starts the same runtime from it.
-      config: { hostname, env: [], workingDir: workdir, user: userSpec, tty, openStdin: options.stdio.stdin !== undefined, network, runtime: runtimeName },
+      config: {
+        hostname,
+        env: [],
+        workingDir: workdir,
+        user: userSpec,
+        tty,
+        openStdin: options.stdio.stdin !== undefined,
+        // Every stream attached, as docker's run without -a.
+        attach: { stdin: options.stdio.stdin !== undefined, stdout: true, stderr: true, stdinOnce: options.stdio.stdin !== undefined },
+        network,
+        runtime: runtimeName,
+      },
       autoRemove: options.autoRemove,
       owner,
       state: { status: 'created' },
@@ -432,6 +443,10 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
       rootless,
       ...(overlay === undefined ? {} : { rootfsOverlay: overlay }),
       ...(defaultCgroupnsMode() === 'host' ? { hostNamespaces: ['cgroup' as const] } : {}),
+      // This process is all that watches the container (no monitor of its own, unlike a run
+      // with a record): killed, even with SIGKILL, it takes the container with it rather than
+      // leave it running with nothing to wait for it, log it or remove it.
+      killWithCaller: true,
     };
     await runtime.prepare(directory, spec);
     options.signal?.throwIfAborted();

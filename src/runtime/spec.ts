@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { compileSeccompFilter, defaultSeccompProfile } from './seccomp.js';
+import type { OciBlockIO } from './blkio.js';
 
 export interface IdMapping {
   readonly containerID: number;
@@ -84,6 +85,8 @@ export interface ContainerSpec {
   readonly memorySwappiness?: number;
   readonly oomKillDisable?: boolean;
   readonly blkioWeight?: number;
+  /** `linux.resources.blockIO`'s per-device weights and throttles (`ociBlockIO`). Ignored rootless. */
+  readonly blockIO?: OciBlockIO;
   /** `linux.sysctl`: namespaced kernel parameters, written in the container's namespaces. */
   readonly sysctls?: Readonly<Record<string, string>>;
   /** Size of /dev/shm in bytes (default 64 MiB, as docker). */
@@ -343,7 +346,7 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
       ...(spec.cgroupsPath === undefined ? {} : { cgroupsPath: spec.cgroupsPath }),
       // Rootless: no cgroup is delegated to the caller on these hosts, and runc refuses a config
       // asking for limits it cannot apply.
-      ...(rootless || (!memoryTuned && spec.pidsLimit === undefined && spec.cpu === undefined && spec.blkioWeight === undefined && spec.allDevices !== true && deviceRules.length === 0)
+      ...(rootless || (!memoryTuned && spec.pidsLimit === undefined && spec.cpu === undefined && spec.blkioWeight === undefined && spec.blockIO === undefined && spec.allDevices !== true && deviceRules.length === 0)
         ? {}
         : {
             resources: {
@@ -359,7 +362,7 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
                     },
                   }),
               ...(spec.pidsLimit === undefined ? {} : { pids: { limit: spec.pidsLimit } }),
-              ...(spec.blkioWeight === undefined ? {} : { blockIO: { weight: spec.blkioWeight } }),
+              ...(spec.blkioWeight === undefined && spec.blockIO === undefined ? {} : { blockIO: { ...(spec.blkioWeight === undefined ? {} : { weight: spec.blkioWeight }), ...spec.blockIO } }),
               ...(spec.cpu === undefined ? {} : { cpu: { ...spec.cpu } }),
               ...(spec.allDevices === true ? { devices: [{ allow: true, access: 'rwm' }] } : deviceRules.length === 0 ? {} : { devices: deviceRules }),
             },

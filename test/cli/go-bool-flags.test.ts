@@ -14,6 +14,8 @@ function program(): Command {
     .command('run')
     .option('--rm')
     .option('-i, --interactive')
+    .option('--sig-proxy')
+    .option('--no-sig-proxy')
     .option('--name <name>')
     .option('-e, --env <value>');
   root.command('build').option('--no-cache').option('--pull').option('-t, --tag <name>');
@@ -33,6 +35,9 @@ describe("boolean flags given a value, as docker's flag library reads them", () 
     // A negated flag: `--no-cache=false` keeps the cache.
     expect(read(['build', '--no-cache=true', '--pull=false', '.'])).toEqual(['build', '--no-cache', '.']);
     expect(read(['build', '--no-cache=false', '.'])).toEqual(['build', '.']);
+    // A flag true by default: its false words are its `--no-` form.
+    expect(read(['run', '--sig-proxy=false', 'img'])).toEqual(['run', '--no-sig-proxy', 'img']);
+    expect(read(['run', '--sig-proxy=1', 'img'])).toEqual(['run', '--sig-proxy', 'img']);
   });
 
   it('leaves flags that take values, their values, unknown flags and a container command alone', () => {

@@ -52,8 +52,13 @@ describe('detach keys', () => {
   it("reads docker's --detach-keys", () => {
     expect([...parseDetachKeys('ctrl-p,ctrl-q')]).toEqual([0x10, 0x11]);
     expect([...parseDetachKeys('a,ctrl-@,ctrl-_')]).toEqual([0x61, 0x00, 0x1f]);
-    expect(() => parseDetachKeys('ctrl-pp')).toThrow(/invalid detach keys/);
-    expect(() => parseDetachKeys('ab')).toThrow(/invalid detach keys/);
+    // Empty: docker's default.
+    expect([...parseDetachKeys('')]).toEqual([0x10, 0x11]);
+    expect([...parseDetachKeys('ctrl-X,Z')]).toEqual([0x18, 0x5a]);
+    // docker's daemon's words.
+    expect(() => parseDetachKeys('ctrl-pp')).toThrow(/^Invalid detach keys \(ctrl-pp\) provided$/);
+    expect(() => parseDetachKeys('ab')).toThrow(/^Invalid detach keys \(ab\) provided$/);
+    expect(() => parseDetachKeys('ctrl-1', 'escape')).toThrow(/^Invalid escape keys \(ctrl-1\) provided$/);
   });
 });
 
@@ -110,7 +115,38 @@ describe.skipIf(!isRoot)('attach', () => {
     expect(tsbuild('attach', 'never')).toMatchObject({ status: 1, stderr: 'error: You cannot attach to a stopped container, start it first\n' });
     ok('run', '-dit', '--name', 'shell0', 'busybox', 'sh');
     expect(tsbuild('attach', 'shell0')).toMatchObject({ status: 1, stderr: 'error: the input device is not a TTY\n' });
+    // docker's daemon's words for keys it cannot read, status 1; the container goes on.
+    expect(tsbuild('attach', '--detach-keys=ctrl-pp', 'shell0')).toMatchObject({ status: 1, stderr: 'error: Invalid detach keys (ctrl-pp) provided\n' });
+    expect(tsbuild('start', '-a', '--detach-keys', 'ab', 'never')).toMatchObject({ status: 1, stderr: 'error: Invalid detach keys (ab) provided\n' });
+    expect(status('never')).toBe('created 0');
   });
+
+  it.runIf(toolExists('script'))("detaches from exec -i and -it with the detach keys as docker's: 'read escape sequence', status 1, the command running on", async () => {
+    ok('run', '-d', '--name', 'execd', 'busybox', 'sleep', '1000');
+    const processes = (): string => ok('exec', 'execd', 'ps', '-o', 'args');
+    // A terminal: the shell stays, its terminal held.
+    const command = `TSBUILD_ROOT=${root} ${process.execPath} ${bin} exec -it execd sh -c 'exec sh -i'; echo exec-exit=\\$?`;
+    const typed = spawnSync('sh', ['-c', `(sleep 1.2; printf 'echo in-$((6*7))\\r'; sleep 0.5; printf '\\020\\021'; sleep 2) | script -qfec "${command}" /dev/null`], { encoding: 'utf8', timeout: 30_000 }).stdout.replace(/\r/g, '');
+    expect(typed).toContain('in-42\n');
+    expect(typed).toMatch(/read escape sequence\n(.|\n)*exec-exit=1\n/);
+    await sleep(300);
+    expect(processes()).toContain('sh -i');
+    // Pipes, other keys: its input held open, its output drained.
+    const piped = spawn(process.execPath, [bin, 'exec', '-i', '--detach-keys', 'ctrl-x', 'execd', 'sh', '-c', 'cat; echo never'], { env: { ...process.env, TSBUILD_ROOT: root }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let errors = '';
+    piped.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    piped.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+    piped.stdin.write('first\n');
+    await until('the first line', () => out, (text) => text === 'first\n');
+    piped.stdin.write('\x18');
+    expect(await new Promise((resolve) => piped.on('close', resolve))).toBe(1);
+    expect(errors).toBe('read escape sequence\n');
+    await sleep(300);
+    expect(processes()).toMatch(/sh -c cat; echo never\n/);
+    expect(tsbuild('exec', '-i', '--detach-keys', 'ab', 'execd', 'true')).toMatchObject({ status: 1, stderr: 'error: Invalid escape keys (ab) provided\n' });
+    ok('rm', '-f', 'execd');
+  }, 60_000);
 
   it.runIf(toolExists('script'))('puts a terminal in raw mode, resizes it, detaches with ctrl-p,ctrl-q and attaches again', async () => {
     ok('run', '-dit', '--name', 'shell', 'busybox', 'sh');
@@ -123,7 +159,8 @@ describe.skipIf(!isRoot)('attach', () => {
     const first = session(`sleep 1.2; printf 'echo inside $((6*7))\\r'; sleep 0.4; printf 'stty size\\r'; sleep 0.4; printf '\\020\\021'; sleep 0.5`, 91);
     expect(first).toContain('inside 42\n');
     expect(first).toContain('30 91\n');
-    expect(first).toContain('attach-exit=0');
+    // docker's attach ends on its escape error when detached.
+    expect(first).toContain('read escape sequence\nattach-exit=1');
     expect(status('shell')).toBe('running 0');
     const second = session(`sleep 1.2; printf 'exit 3\\r'; sleep 1`, 80);
     expect(second).toContain('attach-exit=3');

@@ -6,7 +6,7 @@
  * and no mount is left.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile, readdir, readlink, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -419,6 +419,17 @@ function lifecycleTests(): void {
 
 
 /** Each FLAGS makes `run` fail as docker does: status 125, WORDS in the message. */
+/** A block device of the host and its numbers (`MAJ:MIN`), for the block I/O flags. */
+function hostBlockDevice(): { path: string; numbers: string } | undefined {
+  for (const name of readdirSync('/dev').sort()) {
+    const info = statSync(join('/dev', name), { throwIfNoEntry: false });
+    if (info?.isBlockDevice() === true) return { path: join('/dev', name), numbers: `${Math.floor(info.rdev / 256) & 0xfff}:${(info.rdev & 0xff) | ((info.rdev >> 12) & ~0xff)}` };
+  }
+  return undefined;
+}
+
+const blkioThrottleFiles = ['read_bps', 'write_bps', 'read_iops', 'write_iops'].map((kind) => `/sys/fs/cgroup/blkio/blkio.throttle.${kind}_device`);
+
 function expectRefused(cases: ReadonlyArray<readonly [readonly string[], string]>): void {
   for (const [flags, words] of cases) {
     const result = tsbuild('run', '--rm', ...flags, 'busybox', 'true');
@@ -492,6 +503,47 @@ describe.runIf(isRoot)('containers as root', () => {
     expect(inspect('tuning', '{{.HostConfig.MemorySwappiness}} {{.HostConfig.OomKillDisable}}')).toBe(unified ? '<no value> false' : '0 true');
     ok('rm', 'tuning');
   });
+
+  it.runIf(hostBlockDevice() !== undefined && blkioThrottleFiles.every((file) => existsSync(file)))(
+    "takes docker's block I/O throttles: refused in its CLI's words, shown in inspect, applied to the container's blkio cgroup, a device missing at start refused in its daemon's",
+    () => {
+      const device = hostBlockDevice() ?? expect.fail('no block device');
+      expectRefused([
+        [['--device-read-bps', 'x'], 'invalid argument "x" for "--device-read-bps" flag: bad format: x'],
+        [['--device-write-bps', 'vda:1mb'], 'invalid argument "vda:1mb" for "--device-write-bps" flag: bad format for device path: vda:1mb'],
+        [['--device-read-bps', '/dev/vda:1xb'], 'invalid rate for device: /dev/vda:1xb. The correct format is <device-path>:<number>[<unit>]. Number must be a positive integer. Unit is optional and can be kb, mb, or gb'],
+        [['--device-read-iops', '/dev/vda:1k'], 'invalid argument "/dev/vda:1k" for "--device-read-iops" flag: invalid rate for device: /dev/vda:1k. The correct format is <device-path>:<number>. Number must be a positive integer'],
+        [['--device-write-iops', '/dev/vda:-2'], 'invalid rate for device: /dev/vda:-2.'],
+        [['--blkio-weight-device', '/dev/vda:5'], 'invalid argument "/dev/vda:5" for "--blkio-weight-device" flag: invalid weight for device: /dev/vda:5'],
+        [['--blkio-weight-device', '/dev/vda'], 'bad format: /dev/vda'],
+      ]);
+      const limits = ['--device-read-bps', `${device.path}:1mb`, '--device-write-bps', `${device.path}:10K`, '--device-read-iops', `${device.path}:100`, '--device-write-iops', `${device.path}:7`];
+      const probe = 'cd /sys/fs/cgroup/blkio; cat blkio.throttle.read_bps_device blkio.throttle.write_bps_device blkio.throttle.read_iops_device blkio.throttle.write_iops_device';
+      const applied = `${device.numbers} 1048576\n${device.numbers} 10240\n${device.numbers} 100\n${device.numbers} 7\n`;
+      expect(tsbuild('run', '--rm', '--network', 'none', ...limits, 'busybox', 'sh', '-c', probe)).toMatchObject({ status: 0, stdout: applied });
+      // A detached container's monitor gives it the same at each start.
+      ok('create', '--name', 'throttled', '--network', 'none', ...limits, 'busybox', 'sh', '-c', probe);
+      expect(inspect('throttled', '{{json .HostConfig.BlkioDeviceReadBps}} {{json .HostConfig.BlkioDeviceWriteBps}} {{json .HostConfig.BlkioDeviceReadIOps}} {{json .HostConfig.BlkioDeviceWriteIOps}}')).toBe(
+        [1048576, 10240, 100, 7].map((rate) => JSON.stringify([{ Path: device.path, Rate: rate }])).join(' '),
+      );
+      expect(ok('start', '-a', 'throttled')).toBe(applied);
+      ok('rm', 'throttled');
+      // None asked: docker's empty lists.
+      ok('create', '--name', 'unthrottled', 'busybox', 'true');
+      expect(inspect('unthrottled', '{{json .HostConfig.BlkioWeightDevice}} {{json .HostConfig.BlkioDeviceReadBps}} {{json .HostConfig.BlkioDeviceWriteIOps}}')).toBe('[] [] []');
+      ok('rm', 'unthrottled');
+      // The path is stat'ed when the container starts, as docker's daemon does.
+      ok('create', '--name', 'nodevice', '--device-read-bps', '/dev/nosuch-disk:1mb', 'busybox', 'true');
+      expect(tsbuild('start', 'nodevice')).toMatchObject({ status: 1, stderr: expect.stringContaining('stat /dev/nosuch-disk: no such file or directory') });
+      ok('rm', 'nodevice');
+      // A per-device weight needs CFQ's or BFQ's files: without them it is discarded with docker's warning.
+      const weighted = tsbuild('run', '--rm', '--network', 'none', '--blkio-weight-device', `${device.path}:300`, 'busybox', 'true');
+      expect(weighted.status).toBe(0);
+      if (!['/sys/fs/cgroup/blkio/blkio.weight_device', '/sys/fs/cgroup/blkio/blkio.bfq.weight_device'].some((file) => existsSync(file))) {
+        expect(weighted.stderr).toContain('WARNING: Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded.');
+      }
+    },
+  );
 
   it('update changes the limits of a running container at once, keeps them for its later starts and refuses what docker refuses', () => {
     const unified = existsSync('/sys/fs/cgroup/cgroup.controllers');
@@ -805,6 +857,16 @@ describe.runIf(isRoot && toolExists('newuidmap'))('containers as an unprivileged
     expect(result.stderr).toContain('WARNING: Your kernel does not support memory limit');
     expect(result.stderr).toContain('PIDs limit discarded');
     expect(result.stderr).toContain('CPU limits discarded');
+  });
+
+  it("discards docker's block I/O throttles without a delegated cgroup, with its warnings", () => {
+    const result = tsbuild('run', '--rm', '--device-read-bps', '/dev/null:1mb', '--device-write-iops', '/dev/null:5', 'busybox', 'true');
+    expect(result.status).toBe(0);
+    expect(result.stderr).toContain('WARNING: Your kernel does not support BPS Block I/O read limit or the cgroup is not mounted. Block I/O BPS read limit discarded.');
+    expect(result.stderr).toContain('WARNING: Your kernel does not support IOPS Block write limit or the cgroup is not mounted. Block I/O IOPS write limit discarded.');
+    ok('create', '--name', 'unthrottled', '--device-read-bps', '/dev/null:1mb', 'busybox', 'true');
+    expect(inspect('unthrottled', '{{json .HostConfig.BlkioDeviceReadBps}}')).toBe('[]');
+    ok('rm', 'unthrottled');
   });
 
   it('refuses to pause without a writable freezer, naming why, and the container runs on', () => {

@@ -395,6 +395,35 @@ describe.runIf(isRoot)('networks', () => {
     expect(tsbuild('network', 'rm', network.Name).status).toBe(0);
   }, 120_000);
 
+  it('gives a container the MAC address --mac-address asks for, shown in inspect as docker 26 shows it, and refuses one that is none', () => {
+    // The default bridge, in the foreground: the interface takes it whatever its notation.
+    expect(tsbuild('run', '--rm', '--mac-address', '02:42:AC:11:00:99', 'busybox', 'cat', '/sys/class/net/eth0/address')).toMatchObject({ status: 0, stdout: '02:42:ac:11:00:99\n' });
+    const network = createNetwork(`tsbt-mac-${suffix}`);
+    const name = `mac-${suffix}`;
+    expect(tsbuild('run', '-d', '--name', name, '--network', network.Name, '--mac-address', '0242.ac11.0077', 'busybox', 'sleep', '100').status).toBe(0);
+    try {
+      const fields = `{{json .Config.MacAddress}} {{json .NetworkSettings.MacAddress}} {{json (index .NetworkSettings.Networks "${network.Name}").MacAddress}}`;
+      expect(tsbuild('exec', name, 'cat', '/sys/class/net/eth0/address').stdout).toBe('02:42:ac:11:00:77\n');
+      // Config keeps it as given; the network's entry shows the interface's (the top-level field is the default bridge's).
+      expect(tsbuild('inspect', '-f', fields, name).stdout).toBe(`"0242.ac11.0077" "" "02:42:ac:11:00:77"\n`);
+      expect(tsbuild('restart', name).status).toBe(0);
+      expect(tsbuild('exec', name, 'cat', '/sys/class/net/eth0/address').stdout).toBe('02:42:ac:11:00:77\n');
+    } finally {
+      tsbuild('rm', '-f', name);
+    }
+    // Created, on the default bridge: its settings as given; none asked, no Config.MacAddress.
+    const created = tsbuild('create', '--mac-address', '02-42-AC-11-00-99', 'busybox', 'true').stdout.trim();
+    expect(tsbuild('inspect', '-f', '{{json .Config.MacAddress}} {{json .NetworkSettings.MacAddress}} {{json .NetworkSettings.Networks.bridge.MacAddress}}', created).stdout).toBe('"02-42-AC-11-00-99" "02-42-AC-11-00-99" "02-42-AC-11-00-99"\n');
+    tsbuild('rm', created);
+    const plain = tsbuild('create', 'busybox', 'true').stdout.trim();
+    expect(tsbuild('inspect', '-f', '{{json .Config}}', plain).stdout).not.toContain('MacAddress');
+    tsbuild('rm', plain);
+    for (const bad of ['xx', '02:42:ac:11:00', '02:42:ac:11:00:99:aa:bb', '02:42-ac:11:00:99']) {
+      expect(tsbuild('create', '--mac-address', bad, 'busybox', 'true'), bad).toMatchObject({ status: 125, stderr: `error: ${bad} is not a valid mac address\n` });
+    }
+    expect(tsbuild('network', 'rm', network.Name).status).toBe(0);
+  }, 120_000);
+
   it("publishes the image's exposed ports on free ports of the host with -P", async () => {
     const child = spawn(process.execPath, [bin, 'run', '--rm', '--init', '-P', 'exposing', 'sh', '-c', 'mkdir /www; echo exposed > /www/index.html; hostname; exec httpd -f -p 80 -h /www'], {
       env: { ...process.env, TSBUILD_ROOT: root },
@@ -543,6 +572,8 @@ describe.runIf(isRoot && toolExists('newuidmap') && toolExists('slirp4netns'))('
       // From another rootless container, out through its own slirp4netns to the host's address, and back in.
       expect(runAs('run', '--rm', 'busybox', 'sh', '-c', `cat /etc/resolv.conf; wget -qO- http://${hostAddress()}:${port}/`)).toMatchObject({ status: 0, stdout: 'nameserver 10.0.2.3\nrootless-web\n' });
       expect(runAs('run', '--rm', '-p', `${port}:80`, 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('port is already allocated') });
+      // --mac-address: slirp4netns's tap device takes it.
+      expect(runAs('run', '--rm', '--mac-address', '02:42:AC:11:00:42', 'busybox', 'ip', 'link', 'show', 'tap0')).toMatchObject({ status: 0, stdout: expect.stringContaining('link/ether 02:42:ac:11:00:42 ') });
     } finally {
       // setpriv execs: the signal reaches tsbuild, which passes it to the container's init.
       child.kill('SIGTERM');

@@ -113,6 +113,36 @@ describe.runIf(isRoot)('run and create flags, as docker 26', () => {
     expect(cli('ps', '-aq').stdout).toBe(before);
   }, 60_000);
 
+  it('records the streams create and run attach as docker 26\'s inspect shows them (Config.Attach*, StdinOnce)', () => {
+    const fields = '{{.Config.AttachStdin}} {{.Config.AttachStdout}} {{.Config.AttachStderr}} {{.Config.OpenStdin}} {{.Config.StdinOnce}}';
+    // What docker 26 shows for each, from its create and run.
+    const cases: [string[], string][] = [
+      [['create'], 'false true true false false'],
+      [['create', '-a', 'stdout'], 'false true false false false'],
+      [['create', '-a', 'STDERR', '-a', 'stdin'], 'true false true false false'],
+      [['create', '-a', 'stdin'], 'true false false false false'],
+      [['create', '-i'], 'true true true true true'],
+      [['create', '-i', '-a', 'stdout'], 'true true false true true'],
+      [['run', '-d', '-i'], 'false false false true false'],
+      [['run', '-i', '-a', 'stdout'], 'true true false true true'],
+    ];
+    for (const [args, expected] of cases) {
+      const made = cli(...args, 'busybox', 'true');
+      expect(made.status, args.join(' ')).toBe(0);
+      const id = args[0] === 'run' && !args.includes('-d') ? cli('ps', '-lq').stdout.trim() : made.stdout.trim();
+      expect(cli('inspect', '-f', fields, id).stdout, args.join(' ')).toBe(`${expected}\n`);
+      expect(cli('rm', '-f', id).status).toBe(0);
+    }
+    // As docker's, start -a attaches stdout and stderr whatever create recorded.
+    const id = cli('create', '-a', 'stdout', 'busybox', 'sh', '-c', 'echo to-out; echo to-err >&2').stdout.trim();
+    expect(cli('start', '-a', id)).toMatchObject({ status: 0, stdout: 'to-out\n', stderr: 'to-err\n' });
+    cli('rm', id);
+    expect(cli('create', '-a', 'stdio', 'busybox', 'true')).toMatchObject({
+      status: 125,
+      stderr: 'invalid argument "stdio" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR\nSee \'tsbuild create --help\'.\n',
+    });
+  }, 60_000);
+
   it("takes docker's older and compatibility spellings: --dns-opt, --disable-content-trust, and boolean flags given =VALUE", () => {
     const before = cli('ps', '-aq').stdout;
     const result = cli('run', '--rm=true', '--privileged=false', '-i=0', '--disable-content-trust', '--dns-opt', 'ndots:3', 'busybox', 'sh', '-c', 'grep options /etc/resolv.conf; grep CapEff /proc/self/status');

@@ -224,6 +224,84 @@ describe.runIf(isRoot)('tsbuild run --rm', () => {
     }
   }, 60_000);
 
+  it('leaves the container alone with --sig-proxy=false: a signal ends tsbuild only, the container goes on under its monitor, as under docker\'s daemon', async () => {
+    const script = 'trap "echo got-term" TERM; echo ready; i=0; while [ $i -lt 15 ]; do sleep 0.1; i=$((i+1)); done; echo done; exit 5';
+    const started = (args: string[]): { child: ReturnType<typeof spawn>; ready: Promise<void> } => {
+      const child = spawn(process.execPath, [bin, 'run', ...args, 'busybox', 'sh', '-c', script], { env: { ...process.env, TSBUILD_ROOT: root }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      return { child, ready: (async () => { while (!out.includes('ready')) await sleep(50); })() };
+    };
+    const { child, ready } = started(['--sig-proxy=false', '--name', 'unproxied']);
+    await ready;
+    child.kill('SIGTERM');
+    expect(await new Promise((resolve) => child.on('exit', (_code, signal) => resolve(signal)))).toBe('SIGTERM');
+    expect(tsbuild(['inspect', '--format', '{{.State.Status}}', 'unproxied']).stdout).toBe('running\n');
+    expect(tsbuild(['wait', 'unproxied']).stdout).toBe('5\n');
+    expect(tsbuild(['logs', 'unproxied']).stdout).toBe('ready\ndone\n');
+    expect(tsbuild(['rm', 'unproxied']).status).toBe(0);
+    // With --rm too (which the quick path would have taken): removed once it ended.
+    const removed = started(['--rm', '--sig-proxy=false']);
+    await removed.ready;
+    removed.child.kill('SIGTERM');
+    await new Promise((resolve) => removed.child.on('exit', resolve));
+    expect(tsbuild(['ps', '-q']).stdout).not.toBe('');
+    for (let waited = 0; tsbuild(['ps', '-aq']).stdout !== '' && waited < 10_000; waited += 100) await sleep(100);
+    expect(tsbuild(['ps', '-aq']).stdout).toBe('');
+    expect(tsbuild(['run', '--rm', '--sig-proxy=maybe', 'busybox', 'true'])).toMatchObject({ status: 125, stderr: expect.stringContaining('invalid argument "maybe" for "--sig-proxy" flag') });
+  }, 60_000);
+
+  it('leaves the container running, monitored, when tsbuild is killed (SIGKILL), as docker\'s container outlives its CLI', async () => {
+    const child = spawn(process.execPath, [bin, 'run', '--name', 'orphan', 'busybox', 'sh', '-c', 'echo ready; sleep 3; echo done; exit 3'], { env: { ...process.env, TSBUILD_ROOT: root }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    while (!out.includes('ready')) await sleep(50);
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.on('exit', resolve));
+    expect(tsbuild(['ps', '--format', '{{.Names}} {{.State}}']).stdout).toBe('orphan running\n');
+    // Its monitor keeps its output and its status.
+    expect(tsbuild(['wait', 'orphan']).stdout).toBe('3\n');
+    expect(tsbuild(['logs', 'orphan']).stdout).toBe('ready\ndone\n');
+    expect(tsbuild(['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', 'orphan']).stdout).toBe('exited 3\n');
+    expect(tsbuild(['rm', 'orphan']).status).toBe(0);
+  }, 60_000);
+
+  it('ends the container of a plain run --rm (no monitor of its own) when tsbuild is killed (SIGKILL), rather than leave it unwatched', async () => {
+    const marker = String(4000 + Math.floor(Math.random() * 999));
+    const child = spawn(process.execPath, [bin, 'run', '--rm', 'busybox', 'sh', '-c', `echo ready; exec sleep ${marker}`], { env: { ...process.env, TSBUILD_ROOT: root }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    while (!out.includes('ready')) await sleep(50);
+    const running = (): boolean => spawnSync('pgrep', ['-f', `^sleep ${marker}$`]).status === 0;
+    expect(running()).toBe(true);
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.on('exit', resolve));
+    for (let waited = 0; running() && waited < 5000; waited += 50) await sleep(50);
+    expect(running()).toBe(false);
+    // What it left is the next run's to remove (afterEach finds nothing).
+    expect(tsbuild(['run', '--rm', 'busybox', 'true']).status).toBe(0);
+  }, 60_000);
+
+  it.runIf(toolExists('script'))('detaches from run -it with the detach keys (ctrl-p,ctrl-q or --detach-keys), silently, the container running on; refuses keys docker refuses', () => {
+    const session = (args: string, input: string): string => {
+      const command = `TSBUILD_ROOT=${root} ${process.execPath} ${bin} run -it ${args} busybox sh; echo run-exit=$?`;
+      return spawnSync('sh', ['-c', `(${input}) | script -qfec '${command}' /dev/null`], { encoding: 'utf8', timeout: 30_000 }).stdout.replace(/\r/g, '');
+    };
+    const first = session('--name detached1', `sleep 1.5; printf 'echo in-$((6*7))\\r'; sleep 0.5; printf '\\020\\021'; sleep 1`);
+    expect(first).toContain('in-42\n');
+    expect(first).toMatch(/# (\x1b\[6n)?run-exit=0\n$/);
+    expect(tsbuild(['inspect', '--format', '{{.State.Status}}', 'detached1']).stdout).toBe('running\n');
+    // Other keys: ctrl-p,ctrl-q goes to the shell then, and ctrl-x detaches.
+    const second = session('--rm --name detached2 --detach-keys=ctrl-x', `sleep 1.5; printf '\\020\\021echo two\\r'; sleep 0.5; printf '\\030'; sleep 1`);
+    expect(second).toContain('two\n');
+    expect(second).toContain('run-exit=0');
+    expect(tsbuild(['inspect', '--format', '{{.State.Status}}', 'detached2']).stdout).toBe('running\n');
+    expect(tsbuild(['rm', '-f', 'detached1', 'detached2']).status).toBe(0);
+    const before = tsbuild(['ps', '-aq']).stdout;
+    expect(tsbuild(['run', '--rm', '-i', '--detach-keys', 'ctrl-pp', 'busybox', 'true'])).toMatchObject({ status: 1, stderr: 'error: Invalid detach keys (ctrl-pp) provided\n' });
+    expect(tsbuild(['ps', '-aq']).stdout).toBe(before);
+  }, 60_000);
+
   it('gives --network none loopback only, and --network host the host\'s name', () => {
     const devices = run('--network', 'none', 'busybox', 'cat', '/proc/net/dev')
       .stdout.split('\n')
@@ -236,9 +314,10 @@ describe.runIf(isRoot)('tsbuild run --rm', () => {
     expect(run('--network', 'bogus', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('network bogus not found') });
   });
 
-  it('removes what a killed run left behind on the next run', async () => {
-    // The container waits for a file the test writes through its root, so it outlives tsbuild.
-    const child = spawn(process.execPath, [bin, 'run', '--rm', 'busybox', 'sh', '-c', 'echo ready; while [ ! -e /go ]; do sleep 0.1; done'], {
+  it.runIf(toolExists('crun'))('removes what a killed run left behind on the next run, once its runtime is gone', async () => {
+    // The container waits for a file the test writes through its root, so it outlives tsbuild:
+    // through crun, which does not die with its caller as the shim's containers do (the test below).
+    const child = spawn(process.execPath, [bin, 'run', '--rm', '--runtime', 'crun', 'busybox', 'sh', '-c', 'echo ready; while [ ! -e /go ]; do sleep 0.1; done'], {
       env: { ...process.env, TSBUILD_ROOT: root },
       stdio: ['ignore', 'pipe', 'ignore'],
     });
@@ -353,6 +432,23 @@ describe.runIf(isRoot && toolExists('newuidmap'))('tsbuild run --rm as an unpriv
     // The image's layers were not written.
     expect(runAs('busybox', 'cat', '/etc/new').status).toBe(1);
   });
+  it('leaves the container alone with --sig-proxy=false: a signal ends tsbuild, the container goes on', async () => {
+    const [command = 'setpriv', ...rest] = asRootless(user);
+    const child = spawn(command, [...rest, `TSBUILD_ROOT=${userRoot}`, process.execPath, bin, 'run', '--sig-proxy=false', '--name', 'unproxied', 'busybox', 'sh', '-c', 'trap "echo got-term" TERM; echo ready; sleep 1; echo done'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    while (!out.includes('ready')) await sleep(50);
+    // setpriv and env exec: the signal reaches tsbuild, which passes it on to its process in the user namespace.
+    child.kill('SIGTERM');
+    expect(await new Promise((resolve) => child.on('exit', (code) => resolve(code)))).toBe(143);
+    const userCli = (...args: string[]): Run => {
+      const result = spawnSync(command, [...rest, `TSBUILD_ROOT=${userRoot}`, process.execPath, bin, ...args], { encoding: 'utf8', timeout: 60_000 });
+      return { status: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
+    };
+    expect(userCli('wait', 'unproxied').stdout).toBe('0\n');
+    expect(userCli('logs', 'unproxied').stdout).toBe('ready\ndone\n');
+    expect(userCli('rm', 'unproxied').status).toBe(0);
+  }, 60_000);
 });
 
 describe.runIf(isRoot && haveRegistry())('tsbuild run of an image not in the store', () => {

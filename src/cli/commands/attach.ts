@@ -2,18 +2,19 @@
  * `tsbuild attach` (`container attach`), docker's: the terminal joins a running container's
  * streams through its monitor (src/runtime/attach.ts): its output from now on, and, when it
  * was made with `-i`, its input (the terminal in raw mode with `-t`, resized with the window).
- * The detach keys (ctrl-p,ctrl-q) leave it running; otherwise attach ends with the container,
+ * The detach keys (ctrl-p,ctrl-q) leave it running (`read escape sequence`, status 1, as docker's); otherwise attach ends with the container,
  * with its exit status. Without a terminal, signals are passed on to the container (`--sig-proxy`).
  */
 import type { Command } from 'commander';
 import { TsbuildError } from '../../common/index.js';
 import { connectAttach, containerDirectory, findContainer, killContainer, observeState, parseDetachKeys, rawTerminalOutput, readContainerRecord, type AttachedClient } from '../../runtime/index.js';
 import { ExitError, type CliIo } from '../io.js';
+import { addSigProxyOption } from './run.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
 interface AttachFlags extends RootOption {
   readonly stdin: boolean;
-  readonly sigProxy: string;
+  readonly sigProxy?: boolean;
   readonly detachKeys: string;
 }
 
@@ -21,13 +22,14 @@ const proxiedSignals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'
 
 export function registerAttach(program: Command, io: CliIo): void {
   addRootOption(
-    program
-      .command('attach')
-      .description("attach the terminal to a running container's input and output")
-      .argument('<container>', 'name or ID')
-      .option('--no-stdin', 'do not send standard input to the container')
-      .option('--sig-proxy <bool>', 'pass the signals tsbuild receives on to the container (not with a terminal)', 'true')
-      .option('--detach-keys <keys>', 'the keys that detach, leaving the container running', 'ctrl-p,ctrl-q'),
+    addSigProxyOption(
+      program
+        .command('attach')
+        .description("attach the terminal to a running container's input and output")
+        .argument('<container>', 'name or ID')
+        .option('--no-stdin', 'do not send standard input to the container'),
+      'pass the signals tsbuild receives on to the container (default true; not with a terminal)',
+    ).option('--detach-keys <keys>', 'the keys that detach, leaving the container running', 'ctrl-p,ctrl-q'),
   ).action(async (nameOrId: string, flags: AttachFlags) => {
     const detachKeys = parseDetachKeys(flags.detachKeys);
     const store = await storeFromOptions(flags);
@@ -41,14 +43,19 @@ export function registerAttach(program: Command, io: CliIo): void {
     const rawTerminal = tty && input !== undefined && process.stdin.isTTY;
     const client = await connectAttach(containerDirectory(store, record.id), { ...(input === undefined ? {} : { stdin: input }), stdout: io.stdout, stderr: io.stderr, detachKeys });
     const release = holdTerminal(client, { tty, raw: rawTerminal, input: input !== undefined });
-    const proxy = flags.sigProxy !== 'false' && !tty;
+    const proxy = flags.sigProxy !== false && !tty;
     const onSignal = (signal: NodeJS.Signals): void => {
       void killContainer(store, record.id, signal).catch(() => undefined);
     };
     try {
       if (proxy) for (const signal of proxiedSignals) process.on(signal, onSignal);
       const how = await client.done;
-      if (how === 'detached') return;
+      if (how === 'detached') {
+        // docker's CLI ends an attach left with the detach keys on its escape error, status 1
+        // (run and start -a leave silently); the container goes on.
+        io.stderr.write('read escape sequence\n');
+        throw new ExitError(1);
+      }
       // The process ended: its status, once the monitor wrote it.
       for (let waited = 0; waited < 10_000; waited += 50) {
         const now = await readContainerRecord(store, record.id);

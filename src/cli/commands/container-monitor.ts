@@ -9,8 +9,14 @@ import { addRootOption, storeFromOptions, type RootOption } from '../store-optio
  * holds the supervisor alone: a monitor stays for the container's whole life, one per container.
  */
 export function registerContainerMonitor(program: Command, _io: CliIo): void {
-  addRootOption(program.command('container-monitor', { hidden: true }).argument('<id>', 'container ID')).action(async (id: string, flags: RootOption) => {
+  addRootOption(
+    program
+      .command('container-monitor', { hidden: true })
+      .argument('<id>', 'container ID')
+      // `run` in the foreground: its first start waits for `run` to attach (at most this many ms).
+      .option('--wait-attach <ms>', 'wait for the first client of the attach socket before the first start'),
+  ).action(async (id: string, flags: RootOption & { waitAttach?: string }) => {
     const store = await storeFromOptions(flags);
-    await superviseContainer(store, id);
+    await superviseContainer(store, id, flags.waitAttach === undefined ? {} : { waitForClient: Number(flags.waitAttach) });
   });
 }

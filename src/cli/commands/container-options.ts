@@ -7,7 +7,22 @@ import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';
 
 import { TsbuildError, checkStopSignal, formatPlatform, hostPlatform, messageOf, parseByteSize, parseGoDuration, parsePlatform, platformMatches } from '../../common/index.js';
-import { lookupEnv, parseEnvFile, parseLogConfig, parseMountFlag, parsePortSpec, parseTmpfsFlag, parseUlimit, parseVolumeFlag, type CreateContainerOptions, type DeviceRequest, type MountRequest, type HealthcheckConfig, type ResourceUpdate, type RestartPolicy } from '../../runtime/index.js';
+import {
+  lookupEnv,
+  parseEnvFile,
+  parseLogConfig,
+  parseMountFlag,
+  parsePortSpec,
+  parseThrottleBpsDevice,
+  parseThrottleIOpsDevice,
+  parseTmpfsFlag,
+  parseUlimit,
+  parseVolumeFlag,
+  parseWeightDevice,
+  type BlockIODevices,
+  type CreateContainerOptions,
+  type DeviceRequest,
+  type MountRequest, type HealthcheckConfig, type ResourceUpdate, type RestartPolicy } from '../../runtime/index.js';
 import { collect, keyValueMap } from '../common-options.js';
 
 export interface ContainerFlags {
@@ -39,6 +54,11 @@ export interface ContainerFlags {
   readonly memorySwappiness?: string;
   readonly oomKillDisable?: boolean;
   readonly blkioWeight?: string;
+  readonly blkioWeightDevice: string[];
+  readonly deviceReadBps: string[];
+  readonly deviceWriteBps: string[];
+  readonly deviceReadIops: string[];
+  readonly deviceWriteIops: string[];
   readonly restart?: string;
   readonly stopSignal?: string;
   readonly stopTimeout?: string;
@@ -58,6 +78,7 @@ export interface ContainerFlags {
   readonly expose: string[];
   readonly volumesFrom: string[];
   readonly ip?: string;
+  readonly macAddress?: string;
   readonly volume: string[];
   readonly mount: string[];
   readonly tmpfs: string[];
@@ -121,6 +142,7 @@ export function addContainerOptions(command: Command): Command {
     .option('-p, --publish <[ip:][host:]container[/proto]>', 'publish a port or a range (8000-8001:80-81) (repeatable)', collect, [])
     .option('-P, --publish-all', "publish the image's exposed ports")
     .option('--ip <address>', "the container's IPv4 address on its user network (one created with --subnet)")
+    .option('--mac-address <mac>', "the container's MAC address on its network (02:42:ac:11:00:02)")
     .option('--volumes-from <container>', "mount the volumes of another container, at the same places (CONTAINER[:ro|:rw]; repeatable)", collect, [])
     .option('--expose <port>', 'expose a port or a range of ports (PORT[/PROTOCOL], START-END[/PROTOCOL]; repeatable)', collect, [])
     .option('-v, --volume <source:target[:ro]>', 'mount a volume or a host path (repeatable)', collect, [])
@@ -134,6 +156,11 @@ export function addContainerOptions(command: Command): Command {
     .option('--memory-swappiness <n>', "how readily the kernel swaps the container's memory out (0-100), where cgroups allow it")
     .option('--oom-kill-disable', 'the kernel does not kill the container when it reaches its memory limit, where cgroups allow it')
     .option('--blkio-weight <n>', 'relative block I/O weight (10-1000), where the kernel allows it')
+    .option('--blkio-weight-device <path:weight>', "a device's block I/O weight (10-1000; repeatable), where the kernel allows it", collect, [])
+    .option('--device-read-bps <path:rate>', 'limit reads from a device, in bytes per second (kb, mb, gb; repeatable)', collect, [])
+    .option('--device-write-bps <path:rate>', 'limit writes to a device, in bytes per second (kb, mb, gb; repeatable)', collect, [])
+    .option('--device-read-iops <path:rate>', 'limit reads from a device, in operations per second (repeatable)', collect, [])
+    .option('--device-write-iops <path:rate>', 'limit writes to a device, in operations per second (repeatable)', collect, [])
     .option('--pids-limit <n>', 'process limit, where cgroups allow it')
     .option('--cpus <number>', 'CPUs the container may use (1.5: one and a half), where cgroups allow it')
     .option('-c, --cpu-shares <weight>', 'relative CPU weight (default 1024), where cgroups allow it')
@@ -377,6 +404,12 @@ export function needsRecord(flags: ContainerFlags): boolean {
     flags.memorySwappiness !== undefined ||
     flags.oomKillDisable === true ||
     flags.blkioWeight !== undefined ||
+    flags.macAddress !== undefined ||
+    flags.blkioWeightDevice.length > 0 ||
+    flags.deviceReadBps.length > 0 ||
+    flags.deviceWriteBps.length > 0 ||
+    flags.deviceReadIops.length > 0 ||
+    flags.deviceWriteIops.length > 0 ||
     flags.cpusetMems !== undefined ||
     (flags.restart ?? 'no') !== 'no' ||
     flags.stopSignal !== undefined ||
@@ -479,6 +512,18 @@ async function labels(entries: readonly string[], files: readonly string[] = [])
   return result;
 }
 
+/** The block I/O flags, read as docker's CLI reads them; nothing when none is given. */
+function blockIOOptions(flags: ContainerFlags): { blockIODevices?: BlockIODevices } {
+  const devices: BlockIODevices = {
+    ...(flags.blkioWeightDevice.length === 0 ? {} : { weightDevice: flags.blkioWeightDevice.map((text) => parseWeightDevice('--blkio-weight-device', text)) }),
+    ...(flags.deviceReadBps.length === 0 ? {} : { readBps: flags.deviceReadBps.map((text) => parseThrottleBpsDevice('--device-read-bps', text)) }),
+    ...(flags.deviceWriteBps.length === 0 ? {} : { writeBps: flags.deviceWriteBps.map((text) => parseThrottleBpsDevice('--device-write-bps', text)) }),
+    ...(flags.deviceReadIops.length === 0 ? {} : { readIOps: flags.deviceReadIops.map((text) => parseThrottleIOpsDevice('--device-read-iops', text)) }),
+    ...(flags.deviceWriteIops.length === 0 ? {} : { writeIOps: flags.deviceWriteIops.map((text) => parseThrottleIOpsDevice('--device-write-iops', text)) }),
+  };
+  return Object.keys(devices).length === 0 ? {} : { blockIODevices: devices };
+}
+
 /** What `createContainer` takes from the flags (everything but the store, image and streams). */
 export async function createOptions(flags: ContainerFlags, args: readonly string[]): Promise<Omit<CreateContainerOptions, 'store' | 'image' | 'autoRemove'>> {
   const health = healthcheck(flags);
@@ -502,6 +547,7 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     ...(flags.expose.length === 0 ? {} : { expose: flags.expose.flatMap(parseExposeFlag) }),
     ...(flags.volumesFrom.length === 0 ? {} : { volumesFrom: flags.volumesFrom }),
     ...(flags.ip === undefined ? {} : { ip: flags.ip }),
+    ...(flags.macAddress === undefined ? {} : { macAddress: flags.macAddress }),
     ...(flags.init === true ? { init: true } : {}),
     tty: flags.tty === true,
     openStdin: flags.interactive === true,
@@ -517,6 +563,7 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
     ...(flags.memorySwappiness === undefined ? {} : { memorySwappiness: integer('--memory-swappiness', flags.memorySwappiness) }),
     ...(flags.oomKillDisable === true ? { oomKillDisable: true } : {}),
     ...(flags.blkioWeight === undefined ? {} : { blkioWeight: integer('--blkio-weight', flags.blkioWeight) }),
+    ...blockIOOptions(flags),
     restart: parseRestartPolicy(flags.restart ?? 'no', flags.rm === true),
     ...(flags.stopSignal === undefined ? {} : { stopSignal: flags.stopSignal }),
     ...(flags.stopTimeout === undefined ? {} : { stopTimeout: integer('--stop-timeout', flags.stopTimeout) }),

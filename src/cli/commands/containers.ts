@@ -10,8 +10,9 @@ import { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { TsbuildError, isTsbuildError, parseGoDuration, treeSize } from '../../common/index.js';
 import {
-  claimContainer,
   connectAttach,
+  type AttachedClient,
+  type AttachStreams,
   containerDirectory,
   containerNetworks,
   sharesNamespace,
@@ -26,6 +27,8 @@ import {
   findNetwork,
   networks,
   killContainer,
+  ownerAlive,
+  type ContainerOwner,
   pauseContainer,
   unpauseContainer,
   updateContainer,
@@ -44,10 +47,7 @@ import {
   renameContainer,
   runFailureStatus,
   startContainer,
-  startError,
   stopContainer,
-  superviseContainer,
-  takeFailedStart,
   topOfContainer,
   waitContainer,
   volumesDirectory,
@@ -55,6 +55,7 @@ import {
   type MountSpec,
   type NetworkRecord,
   type ObservedState,
+  type ThrottleDevice,
 } from '../../runtime/index.js';
 import { listImages, type Store } from '../../store/index.js';
 import { compareNatural, dockerTable, formatBytes, formatCreatedSince, formatGoTime, humanDuration, topTable } from '../format.js';
@@ -68,7 +69,7 @@ import { addRootOption, storeFromOptions, type RootOption } from '../store-optio
 import { tsbuildEntry } from '../version.js';
 import { addContainerOptions, checkPlatform, claimCidfile, createOptions, environment, parseRestartPolicy, resourceOptions, type ContainerFlags, type ResourceFlags } from './container-options.js';
 import { addInsecureRegistryOption, collect } from '../common-options.js';
-import { attachedStreams, forwardedSignals, imageFetcher, type AttachedStream } from './run.js';
+import { attachConfig, attachedStreams, forwardedSignals, imageFetcher, type AttachedStream } from './run.js';
 import { holdTerminal } from './attach.js';
 import { confirmRemoval } from '../prompt.js';
 
@@ -92,11 +93,28 @@ function fail(io: CliIo, error: unknown, status: number): never {
   throw new ExitError(status);
 }
 
-/** `run` of a container that keeps a record: detached (`-d`), or in the foreground with this process as its monitor. */
-export async function runWithRecord(io: CliIo, image: string, args: readonly string[], flags: ContainerFlags & { readonly detach?: boolean; readonly attach?: readonly string[]; readonly insecureRegistry: string[] }): Promise<void> {
+/**
+ * `run` of a container that keeps a record: detached (`-d`), or in the foreground attached to
+ * its monitor as docker's CLI is to its daemon. The monitor waits for this process before the
+ * first start (nothing of the output is missed) and outlives it: the detach keys leave the
+ * container running, and so does this process's end (SIGKILL, or a signal with
+ * `--sig-proxy=false`), the container still monitored.
+ */
+export async function runWithRecord(
+  io: CliIo,
+  image: string,
+  args: readonly string[],
+  flags: ContainerFlags & { readonly detach?: boolean; readonly attach?: readonly string[]; readonly sigProxy?: boolean; readonly detachKeys?: string; readonly insecureRegistry: string[] },
+): Promise<void> {
   const attached: ReadonlySet<AttachedStream> = attachedStreams(io, flags.attach ?? [], flags.detach === true);
   // docker's CLI checks this first and ends with status 1: nothing was pulled or created.
   if (flags.detach !== true && flags.tty === true && flags.interactive === true && !process.stdin.isTTY) fail(io, new TsbuildError('INVALID_ARGUMENT', 'the input device is not a TTY'), 1);
+  let detachKeys: Buffer;
+  try {
+    detachKeys = parseDetachKeys(flags.detachKeys ?? '');
+  } catch (error) {
+    fail(io, error, 1);
+  }
   const abort = new AbortController();
   const store = await storeFromOptions(flags);
   const fetcher = imageFetcher(io, flags, store, abort.signal);
@@ -105,7 +123,16 @@ export async function runWithRecord(io: CliIo, image: string, args: readonly str
     checkPlatform(flags);
     const writeCid = await claimCidfile(flags.cidfile);
     const options = await createOptions(flags, args);
-    const created = await createContainer({ store, image, ...(fetcher.fetch === undefined ? {} : { pull: fetcher.fetch }), pullAlways: fetcher.pullAlways, ...options, autoRemove: flags.rm === true, signal: abort.signal });
+    const created = await createContainer({
+      store,
+      image,
+      ...(fetcher.fetch === undefined ? {} : { pull: fetcher.fetch }),
+      pullAlways: fetcher.pullAlways,
+      ...options,
+      attach: attachConfig(flags.attach ?? [], { interactive: flags.interactive === true, detach: flags.detach === true }),
+      autoRemove: flags.rm === true,
+      signal: abort.signal,
+    });
     await writeCid?.(created.record.id);
     for (const warning of created.warnings) io.stderr.write(`WARNING: ${warning}\n`);
     record = created.record;
@@ -125,54 +152,94 @@ export async function runWithRecord(io: CliIo, image: string, args: readonly str
     }
     return;
   }
-  // In the foreground this process is the container's monitor: its output comes here as well as to its log.
-  const stdin = flags.interactive === true ? process.stdin : undefined;
-  const rawTerminal = flags.tty === true && stdin !== undefined && process.stdin.isTTY;
-  let pid: number | undefined;
+  const stdin = flags.interactive === true && attached.has('stdin') ? process.stdin : undefined;
+  const tty = flags.tty === true;
+  const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
+  // As docker's CLI: signals are passed on without a terminal (with one, ctrl-c is the container's input).
+  const sigProxy = flags.sigProxy !== false && !tty;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (pid === undefined) return;
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // Ended meanwhile.
-    }
+    void killContainer(store, record.id, signal).catch(() => undefined);
   };
+  const started = startContainer(store, record.id, { monitorCommand: [...monitorCommand(store), '--wait-attach', String(attachWait)] });
+  // Awaited below; a failure meanwhile must not count as unhandled.
+  started.catch(() => undefined);
+  let release: (() => void) | undefined;
+  let monitor: ContainerOwner | undefined;
   try {
-    await claimContainer(store, record.id);
-    for (const signal of forwardedSignals) if (signal !== 'SIGUSR2') process.on(signal, onSignal);
-    if (rawTerminal) {
-      process.stdin.setRawMode(true);
-      rawTerminalOutput(0);
-    }
-    const status = await superviseContainer(store, record.id, {
-      // What -a leaves out goes to the container's log alone.
-      attach: {
-        ...(stdin === undefined || !attached.has('stdin') ? {} : { stdin }),
-        ...(attached.has('stdout') ? { stdout: io.stdout } : {}),
-        // The runtime's own error line still becomes the record's error, shown below.
-        stderr: attached.has('stderr') ? io.stderr : new Writable({ write: (_chunk, _encoding, done) => done() }),
+    const client = await attachWhenListening(
+      containerDirectory(store, record.id),
+      {
+        ...(stdin === undefined ? {} : { stdin }),
+        // What -a leaves out goes to the container's log alone.
+        stdout: attached.has('stdout') ? io.stdout : discard,
+        stderr: attached.has('stderr') ? io.stderr : discard,
+        detachKeys,
       },
-      onRunning: (running) => {
-        pid = running.state.pid;
-      },
-    });
-    const after = await readContainerRecord(store, record.id);
-    // A --rm container that could not run is gone by now: its monitor left the error aside.
-    const error = after === undefined ? (await takeFailedStart(store, record.id))?.error : after.state.error;
-    const failed = error !== undefined && error !== '';
-    if (failed) io.stderr.write(`error: ${error}\n`);
-    // A start that failed: docker's CLI says 126 or 127 for the command, and reads the words of
-    // the rest (the record keeps its daemon's 128 for a setup failure).
-    if (failed) throw new ExitError(startFailureStatus(startError(error, status)));
+      started,
+    );
+    release = holdTerminal(client, { tty, raw: tty && stdin !== undefined && process.stdin.isTTY, input: stdin !== undefined });
+    // The process that will record its end (and remove it with --rm).
+    monitor = (await readContainerRecord(store, record.id))?.state.monitor;
+    if (sigProxy) for (const signal of forwardedSignals) process.on(signal, onSignal);
+    await started;
+    // docker's run leaves silently with the detach keys, status 0; the container goes on.
+    if ((await client.done) === 'detached') return;
+    // Its status from the monitor; from the record when the connection broke first.
+    const status = client.exitStatus() ?? (await waitContainer(store, record.id).catch(() => 0));
+    // As docker's CLI, which waits for the container's exit (and with --rm its removal): a
+    // command after this one finds it exited, or gone.
+    await recordSettled(store, record.id, flags.rm === true, monitor);
     if (status !== 0) throw new ExitError(status);
   } catch (error) {
-    fail(io, error, 125);
+    if (!(error instanceof ExitError)) await recordSettled(store, record.id, flags.rm === true, monitor ?? (await readContainerRecord(store, record.id))?.state.monitor);
+    fail(io, error, startFailureStatus(error));
   } finally {
     for (const signal of forwardedSignals) process.removeListener(signal, onSignal);
-    if (rawTerminal) process.stdin.setRawMode(false);
-    if (stdin !== undefined) {
-      stdin.pause();
-      (stdin as NodeJS.ReadStream).destroy();
+    release?.();
+  }
+}
+
+/**
+ * Once the container's end is recorded: with REMOVED (--rm), once MONITOR, which removes it, is
+ * gone; else once the record no longer says running (the monitor writes it just after).
+ */
+async function recordSettled(store: Store, id: string, removed: boolean, monitor: ContainerOwner | undefined): Promise<void> {
+  for (let waited = 0; waited < 30_000; waited += 10) {
+    if (monitor === undefined || !(await ownerAlive(monitor))) return;
+    if (!removed) {
+      const now = await readContainerRecord(store, id);
+      if (now === undefined || now.state.status !== 'running') return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** How long a foreground run's monitor waits for the run to attach before it starts the container anyway (ms). */
+const attachWait = 10_000;
+
+/**
+ * Connects to the container's monitor once its attach socket listens (the monitor, just
+ * spawned, opens it first thing); fails with START's failure when the start fails before.
+ */
+async function attachWhenListening(directory: string, streams: AttachStreams, start: Promise<unknown>): Promise<AttachedClient> {
+  let failed: unknown;
+  let settled = false;
+  start.then(
+    () => (settled = true),
+    (error: unknown) => {
+      settled = true;
+      failed = error;
+    },
+  );
+  const deadline = Date.now() + attachWait;
+  for (;;) {
+    try {
+      return await connectAttach(directory, streams);
+    } catch (error) {
+      if (failed !== undefined) throw failed;
+      // Started and ended without a listener (it could not open one): nothing more to wait for.
+      if (settled || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }
 }
@@ -188,9 +255,11 @@ function defineCreate(parent: Command, io: CliIo, name = 'create'): void {
       .argument('<image>', 'image reference, ID or digest')
       .argument('[args...]', "command and arguments (default: the image's)")
       .passThroughOptions()
-      .helpOption('--help', 'display help for command'),
+      .helpOption('--help', 'display help for command')
+      .option('-a, --attach <stream>', 'record STDIN, STDOUT or STDERR as attached, as inspect shows it (repeatable; default STDOUT and STDERR)', collect, []),
   );
-  addRootOption(addInsecureRegistryOption(command)).action(async (image: string, args: string[], flags: ContainerFlags & { insecureRegistry: string[] }) => {
+  addRootOption(addInsecureRegistryOption(command)).action(async (image: string, args: string[], flags: ContainerFlags & { attach: string[]; insecureRegistry: string[] }) => {
+    attachedStreams(io, flags.attach, false, name);
     const inner = await runInUserNamespace(flags.root);
     if (inner !== undefined) throw new ExitError(inner);
     const abort = new AbortController();
@@ -199,7 +268,16 @@ function defineCreate(parent: Command, io: CliIo, name = 'create'): void {
     try {
       checkPlatform(flags);
       const writeCid = await claimCidfile(flags.cidfile);
-      const created = await createContainer({ store, image, ...(fetcher.fetch === undefined ? {} : { pull: fetcher.fetch }), pullAlways: fetcher.pullAlways, ...(await createOptions(flags, args)), autoRemove: flags.rm === true, signal: abort.signal });
+      const created = await createContainer({
+        store,
+        image,
+        ...(fetcher.fetch === undefined ? {} : { pull: fetcher.fetch }),
+        pullAlways: fetcher.pullAlways,
+        ...(await createOptions(flags, args)),
+        attach: attachConfig(flags.attach, { interactive: flags.interactive === true, detach: false }),
+        autoRemove: flags.rm === true,
+        signal: abort.signal,
+      });
       await writeCid?.(created.record.id);
       for (const warning of created.warnings) io.stderr.write(`WARNING: ${warning}\n`);
       io.stdout.write(`${created.record.id}\n`);
@@ -796,8 +874,11 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
       .option('--env-file <file>', 'read environment variables from a file (repeatable)', collect, [])
       .option('--privileged', 'give the command every capability')
       .option('-u, --user <user[:group]>', "user name or uid (default: the container's)")
-      .option('-w, --workdir <dir>', "working directory (default: the container's)"),
-  ).action(async (nameOrId: string, args: string[], flags: RootOption & { detach?: boolean; interactive?: boolean; tty?: boolean; env: string[]; envFile: string[]; privileged?: boolean; user?: string; workdir?: string }) => {
+      .option('-w, --workdir <dir>', "working directory (default: the container's)")
+      .option('--detach-keys <keys>', 'with -i, the keys that detach, leaving the command running (default ctrl-p,ctrl-q)'),
+  ).action(async (nameOrId: string, args: string[], flags: RootOption & { detach?: boolean; interactive?: boolean; tty?: boolean; env: string[]; envFile: string[]; privileged?: boolean; user?: string; workdir?: string; detachKeys?: string }) => {
+    // docker's daemon's words for keys it cannot read (its exec's "escape keys").
+    const detachKeys = parseDetachKeys(flags.detachKeys ?? '', 'escape');
     const store = await storeFromOptions(flags);
     const record = await findContainer(store, nameOrId);
     const observed = await observeState(record);
@@ -827,6 +908,7 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
         ...(flags.privileged === true ? { privileged: true } : {}),
         ...(tty ? { terminal: { ...(stdout.isTTY ? { size: { rows: stdout.rows, columns: stdout.columns } } : {}), onResize: (resize) => void (resizeTerminal = resize) } } : {}),
         stdio: { ...(flags.interactive === true ? { stdin: process.stdin } : {}), stdout: io.stdout, stderr: io.stderr },
+        detachKeys,
       });
     } catch (error) {
       // docker's exec ends with 126 whatever kept the process from starting in a running
@@ -840,6 +922,11 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
     if (flags.interactive === true) {
       process.stdin.pause();
       process.stdin.destroy();
+    }
+    if (result.detached === true) {
+      // docker's CLI: its escape error, status 1; the command goes on.
+      io.stderr.write('read escape sequence\n');
+      throw new ExitError(1);
     }
     if (result.status !== 0) throw new ExitError(result.status);
   });
@@ -1054,7 +1141,7 @@ function networkEntry(networkId: string, endpoint: { readonly address: string; r
 function networkSettings(record: ContainerRecord, observed: ObservedState, networkRecords: readonly NetworkRecord[]): Record<string, unknown> {
   const mode = record.config.network === 'default' ? 'bridge' : record.config.network;
   const networks: Record<string, Record<string, unknown>> = {};
-  if (mode === 'none' || mode === 'host') networks[mode] = networkEntry(builtinId(mode), undefined, undefined, record.id);
+  if (mode === 'none' || mode === 'host') networks[mode] = { ...networkEntry(builtinId(mode), undefined, undefined, record.id), ...(record.config.macAddress === undefined ? {} : { MacAddress: record.config.macAddress }) };
   const connected = record.config.networks !== undefined;
   if (observed.running) {
     for (const network of networkRecords) {
@@ -1063,11 +1150,14 @@ function networkSettings(record: ContainerRecord, observed: ObservedState, netwo
     }
   } else {
     // Where it will be at its next start, as docker shows it meanwhile (its settings only).
-    for (const entry of containerNetworks(record)) {
+    const listed = containerNetworks(record);
+    for (const entry of listed) {
       const network = networkRecords.find((candidate) => candidate.name === entry.name);
       const userNetwork = network !== undefined && !network.isDefault;
       networks[entry.name] = {
         ...networkEntry(network?.id ?? '', undefined, network, record.id),
+        // Its first network's, as given (docker 26: the endpoint's setting until it runs).
+        ...(record.config.macAddress !== undefined && entry === listed[0] ? { MacAddress: record.config.macAddress } : {}),
         // docker keeps `network connect`'s settings as given: {} where `run` left null.
         ...(connected ? { IPAMConfig: entry.ip === undefined ? {} : { IPv4Address: entry.ip }, DriverOpts: {} } : {}),
         Aliases: connected || (userNetwork && entry.aliases.length > 0) ? [...entry.aliases] : null,
@@ -1110,6 +1200,11 @@ function networkSettings(record: ContainerRecord, observed: ObservedState, netwo
   };
 }
 
+/** docker's BlkioDevice* lists (`[{ Path, Rate }]`; `[]` when none). */
+function throttles(devices: readonly ThrottleDevice[] | undefined): { Path: string; Rate: number }[] {
+  return (devices ?? []).map((device) => ({ Path: device.path, Rate: device.rate }));
+}
+
 function formatInspect(record: ContainerRecord, observed: ObservedState, store: Store, networkRecords: readonly NetworkRecord[]): Record<string, unknown> {
   const zero = '0001-01-01T00:00:00Z';
   const directory = containerDirectory(store, record.id);
@@ -1122,6 +1217,7 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
   // HostConfig.Mounts holds --mount's only: not -v's (Binds, and anonymous ones in Config.Volumes) nor the image's VOLUMEs.
   const fromVolumeFlags = new Set([...anonymous, ...(record.hostConfig?.binds ?? []).map((spec) => parseVolumeFlag(spec).target)]);
   const requestedMounts = listedMounts.filter((mount) => !fromVolumeFlags.has(mount.destination));
+  const blockIO = record.hostConfig?.blockIODevices;
   return {
     Id: record.id,
     Created: record.created,
@@ -1228,11 +1324,11 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       UsernsMode: record.hostConfig?.usernsMode ?? '',
       Isolation: record.hostConfig?.isolation ?? '',
       BlkioWeight: record.hostConfig?.blkioWeight ?? 0,
-      BlkioWeightDevice: [],
-      BlkioDeviceReadBps: [],
-      BlkioDeviceWriteBps: [],
-      BlkioDeviceReadIOps: [],
-      BlkioDeviceWriteIOps: [],
+      BlkioWeightDevice: (blockIO?.weightDevice ?? []).map((device) => ({ Path: device.path, Weight: device.weight })),
+      BlkioDeviceReadBps: throttles(blockIO?.readBps),
+      BlkioDeviceWriteBps: throttles(blockIO?.writeBps),
+      BlkioDeviceReadIOps: throttles(blockIO?.readIOps),
+      BlkioDeviceWriteIOps: throttles(blockIO?.writeIOps),
       CpuRealtimePeriod: record.hostConfig?.cpuRealtimePeriod ?? 0,
       CpuRealtimeRuntime: record.hostConfig?.cpuRealtimeRuntime ?? 0,
       CpusetCpus: record.hostConfig?.cpusetCpus ?? '',
@@ -1254,12 +1350,12 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       Hostname: config.hostname,
       Domainname: config.domainname ?? '',
       User: config.user,
-      AttachStdin: false,
-      AttachStdout: false,
-      AttachStderr: false,
+      AttachStdin: config.attach?.stdin === true,
+      AttachStdout: config.attach?.stdout === true,
+      AttachStderr: config.attach?.stderr === true,
       Tty: config.tty,
       OpenStdin: config.openStdin,
-      StdinOnce: false,
+      StdinOnce: config.attach?.stdinOnce === true,
       ...(config.exposedPorts === undefined ? {} : { ExposedPorts: Object.fromEntries(config.exposedPorts.map((port) => [port, {}])) }),
       Env: config.configEnv ?? config.env,
       Cmd: config.cmd ?? nilSlice,
@@ -1279,6 +1375,8 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
       Volumes: config.volumes === undefined ? null : Object.fromEntries(config.volumes.map((path) => [path, {}])),
       WorkingDir: config.workingDir,
       Entrypoint: config.entrypoint ?? nilSlice,
+      // docker 26 keeps --mac-address as given where it has an endpoint to give it to.
+      ...(config.macAddress === undefined ? {} : { MacAddress: config.network === 'host' || config.network === 'none' ? '' : config.macAddress }),
       OnBuild: null,
       Labels: config.labels ?? {},
       ...(config.stopSignal === undefined ? {} : { StopSignal: config.stopSignal }),

@@ -1,8 +1,8 @@
 import { constants as osConstants } from 'node:os';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { TsbuildError, familiarReference, isTsbuildError, type ImageReference } from '../../common/index.js';
 import type { RegistryClient } from '../../registry/index.js';
-import { hostNetworkPortsWarning, parsePortSpec, rawTerminalOutput, runContainer, runFailureStatus, type RunningContainer } from '../../runtime/index.js';
+import { hostNetworkPortsWarning, parsePortSpec, runContainer, runFailureStatus, type AttachConfig, type RunningContainer } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
 import { ExitError, type CliIo } from '../io.js';
 import { isUserNetwork, runInUserNamespace } from '../rootless.js';
@@ -16,7 +16,18 @@ export const forwardedSignals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM',
 interface RunFlags extends ContainerFlags {
   readonly detach?: boolean;
   readonly attach: string[];
+  /** `--sig-proxy` (docker's default true); `--sig-proxy=false` gives false. */
+  readonly sigProxy?: boolean;
+  readonly detachKeys?: string;
   readonly insecureRegistry: string[];
+}
+
+/**
+ * docker's `--sig-proxy`, a flag true by default: `--sig-proxy=false` (or `=0`, `=f`…) reaches
+ * commander as the hidden `--no-sig-proxy` (src/cli/go-bool-flags.ts).
+ */
+export function addSigProxyOption(command: Command, description: string): Command {
+  return command.option('--sig-proxy', description).addOption(new Option('--no-sig-proxy').hideHelp());
 }
 
 export type AttachedStream = 'stdin' | 'stdout' | 'stderr';
@@ -24,14 +35,15 @@ export type AttachedStream = 'stdin' | 'stdout' | 'stderr';
 /**
  * `-a STREAM`s as docker's CLI checks them (any case; none given attaches all three), and the
  * streams attached; docker's words and status for a stream it does not know, or with -d.
+ * COMMAND names the command in the hint (`run`, `create`).
  */
-export function attachedStreams(io: CliIo, values: readonly string[], detach: boolean): ReadonlySet<AttachedStream> {
+export function attachedStreams(io: CliIo, values: readonly string[], detach: boolean, command = 'run'): ReadonlySet<AttachedStream> {
   const streams = new Set<AttachedStream>();
   for (const value of values) {
     const stream = value.toLowerCase();
     if (stream !== 'stdin' && stream !== 'stdout' && stream !== 'stderr') {
       // A flag's value: docker's CLI says it as it says any flag error, status 125.
-      io.stderr.write(`invalid argument ${JSON.stringify(value)} for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR\nSee 'tsbuild run --help'.\n`);
+      io.stderr.write(`invalid argument ${JSON.stringify(value)} for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR\nSee 'tsbuild ${command} --help'.\n`);
       throw new ExitError(125);
     }
     streams.add(stream);
@@ -41,6 +53,18 @@ export function attachedStreams(io: CliIo, values: readonly string[], detach: bo
     throw new ExitError(1);
   }
   return streams.size > 0 ? streams : new Set<AttachedStream>(['stdin', 'stdout', 'stderr']);
+}
+
+/**
+ * docker's Config.AttachStdin/Stdout/Stderr and StdinOnce, as its CLI sets them: the streams
+ * `-a` named (stdout and stderr when none), stdin too with -i, StdinOnce with -i and stdin
+ * attached; nothing with -d.
+ */
+export function attachConfig(values: readonly string[], options: { readonly interactive: boolean; readonly detach: boolean }): AttachConfig {
+  if (options.detach) return { stdin: false, stdout: false, stderr: false, stdinOnce: false };
+  const named = new Set(values.map((value) => value.toLowerCase()));
+  const stdin = named.has('stdin') || options.interactive;
+  return { stdin, stdout: named.size === 0 || named.has('stdout'), stderr: named.size === 0 || named.has('stderr'), stdinOnce: stdin && options.interactive };
 }
 
 /** The pull `run` and `create` do for an image not in the store, with docker's words. */
@@ -92,24 +116,22 @@ export function registerRun(program: Command, io: CliIo): void {
       .option('-d, --detach', 'run in the background and print the container ID')
       .option('-a, --attach <stream>', 'attach to STDIN, STDOUT or STDERR only (repeatable; default all three)', collect, []),
   );
+  addSigProxyOption(command, 'pass the signals tsbuild receives on to the container (default true; not with a terminal)');
+  command.option('--detach-keys <keys>', 'the keys that detach, leaving the container running (default ctrl-p,ctrl-q)');
   addRootOption(addInsecureRegistryOption(command)).action(async (image: string, args: string[], flags: RunFlags) => {
     const inner = await runInUserNamespace(flags.root, { userNetwork: isUserNetwork(flags.network) });
     if (inner !== undefined) throw new ExitError(inner);
-    // Only a container with a record has its output apart from what is attached (its log).
-    if (flags.detach === true || flags.rm !== true || needsRecord(flags) || flags.attach.length > 0) {
+    // Only a container with a record has its output apart from what is attached (its log), and
+    // a monitor of its own that it may be left to: detached from (-i's detach keys) or left by
+    // this process (--sig-proxy=false: a signal ends this process alone, as docker's CLI).
+    if (flags.detach === true || flags.rm !== true || needsRecord(flags) || flags.attach.length > 0 || flags.interactive === true || flags.sigProxy === false || flags.detachKeys !== undefined) {
       // Loaded only here: the foreground `run --rm` starts without it.
       const { runWithRecord } = await import('./containers.js');
       await runWithRecord(io, image, args, flags);
       return;
     }
-    const stdin = flags.interactive === true ? process.stdin : undefined;
+    // Here without -i: the container's stdin is empty, and a terminal (-t) its output alone.
     const tty = flags.tty === true;
-    // docker's CLI checks this first and ends with status 1: nothing was pulled or created.
-    if (tty && stdin !== undefined && !process.stdin.isTTY) {
-      io.stderr.write('error: the input device is not a TTY\n');
-      throw new ExitError(1);
-    }
-    const rawTerminal = tty && stdin !== undefined && process.stdin.isTTY;
     let container: RunningContainer | undefined;
     let pendingSignal: NodeJS.Signals | undefined;
     const abort = new AbortController();
@@ -130,10 +152,6 @@ export function registerRun(program: Command, io: CliIo): void {
       const mounts = mountRequests(flags);
       const store = await storeFromOptions(flags);
       fetcher = imageFetcher(io, flags, store, abort.signal);
-      if (rawTerminal) {
-        process.stdin.setRawMode(true);
-        rawTerminalOutput(0);
-      }
       if (tty && stdout.isTTY) stdout.on('resize', onResize);
       if (flags.network === 'host' && flags.publish.length > 0) io.stderr.write(`WARNING: ${hostNetworkPortsWarning}\n`);
       const result = await runContainer({
@@ -162,7 +180,7 @@ export function registerRun(program: Command, io: CliIo): void {
         ...(tty && stdout.isTTY ? { terminalSize: { rows: stdout.rows, columns: stdout.columns } } : {}),
         autoRemove: true,
         ...(flags.runtime === undefined ? {} : { runtime: flags.runtime }),
-        stdio: { ...(stdin === undefined ? {} : { stdin }), stdout: io.stdout, stderr: io.stderr },
+        stdio: { stdout: io.stdout, stderr: io.stderr },
         signal: abort.signal,
         onStart: (running) => {
           container = running;
@@ -180,12 +198,6 @@ export function registerRun(program: Command, io: CliIo): void {
     } finally {
       for (const signal of forwardedSignals) process.removeListener(signal, onSignal);
       stdout.removeListener('resize', onResize);
-      if (rawTerminal) process.stdin.setRawMode(false);
-      // A stdin read for the container would keep the process alive after it.
-      if (stdin !== undefined) {
-        stdin.pause();
-        (stdin as NodeJS.ReadStream).destroy();
-      }
       await fetcher?.close();
     }
   });

@@ -67,6 +67,16 @@ export function macOf(address: number): string {
   return `02:42:${[24, 16, 8, 0].map((shift) => (Math.floor(address / 2 ** shift) % 256).toString(16).padStart(2, '0')).join(':')}`;
 }
 
+/**
+ * `--mac-address` as Go's net.ParseMAC reads a 48-bit address (`02:42:ac:11:00:02`,
+ * `02-42-ac-11-00-02`, `0242.ac11.0002`, any case), in the form `ip link` takes (lowercase,
+ * colons); undefined for anything else.
+ */
+export function parseMacAddress(text: string): string | undefined {
+  const pairs = /^[0-9a-f]{2}([:-])[0-9a-f]{2}(?:\1[0-9a-f]{2}){4}$/i.test(text) ? text.split(/[:-]/) : /^[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}$/i.test(text) ? text.replace(/\./g, '').match(/../g) : null;
+  return pairs === null ? undefined : pairs.join(':').toLowerCase();
+}
+
 /** Kept for a mask in dotted form where a tool wants one. */
 export function netmask(prefix: number): string {
   return formatAddress(mask(prefix));

@@ -305,6 +305,8 @@ export interface AttachOptions {
   readonly dns?: readonly string[];
   /** `--ip`: the container's address on its (user) network. */
   readonly ip?: string;
+  /** `--mac-address` (lowercase, colons): its interface's on its first network, instead of the one its address gives. */
+  readonly mac?: string;
   /** `-p` and `-P`'s ports. */
   readonly ports?: readonly PortSpec[];
 }
@@ -395,7 +397,7 @@ async function containerEndpoints(store: Store, containerId: string): Promise<En
 async function joinNetwork(
   store: Store,
   reference: string,
-  container: { id: string; name?: string; aliases: readonly string[]; publishes?: boolean; dns?: readonly string[]; ip?: string },
+  container: { id: string; name?: string; aliases: readonly string[]; publishes?: boolean; dns?: readonly string[]; ip?: string; mac?: string },
   namespace: string,
 ): Promise<{ network: NetworkRecord; endpoint: Endpoint; side: NetworkSide }> {
   const { network, endpoint, side } = await withNetworkLock(store, async () => {
@@ -416,7 +418,7 @@ async function joinNetwork(
       ...(container.name === undefined ? {} : { name: container.name }),
       aliases: [...container.aliases],
       address: formatAddress(address),
-      mac: macOf(address),
+      mac: container.mac ?? macOf(address),
       hostVeth: `tsbv${container.id.slice(0, 8)}${found.id.slice(0, 3)}`,
       interfaceName: `eth${index}`,
       ...(container.publishes === true ? { publishes: true } : {}),
@@ -543,7 +545,7 @@ export async function attachContainer(store: Store, options: AttachOptions): Pro
     const path = namespacePath(store, options.containerId);
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     try {
-      const forwarded = await startUserModeNetwork(path, ports);
+      const forwarded = await startUserModeNetwork(path, ports, options.mac);
       return {
         namespace: { path },
         hostsEntries: [`${slirpAddress}\t${options.hostname}`],
@@ -573,6 +575,7 @@ export async function attachContainer(store: Store, options: AttachOptions): Pro
         publishes: ports.length > 0,
         ...(options.dns === undefined ? {} : { dns: options.dns }),
         ...(options.ip === undefined ? {} : { ip: options.ip }),
+        ...(options.mac === undefined ? {} : { mac: options.mac }),
       },
       path,
     );

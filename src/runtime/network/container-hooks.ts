@@ -12,7 +12,7 @@ import { findContainer, updateContainer } from '../container-store.js';
 import { writeEtcFiles } from '../run.js';
 import { attachContainer, detachContainer, joinAnotherNetwork } from './attach.js';
 import { defaultNetworkName, listNetworks } from './state.js';
-import type { PortSpec } from './address.js';
+import { parseMacAddress, type PortSpec } from './address.js';
 import { publishPorts, type PortProxies } from './ports.js';
 
 /** docker's HostConfig.PortBindings for what was published: "80/tcp" → [{ HostIp, HostPort }]. */
@@ -55,6 +55,7 @@ export function registerNetworkHooks(store: Store): void {
       // Its networks as `network connect` and `disconnect` left them: none left is loopback alone, as docker's.
       const [first, ...others] = containerNetworks(record);
       const shared = sharesNamespace(record.config.network);
+      const mac = record.config.macAddress === undefined ? undefined : parseMacAddress(record.config.macAddress);
       const attachment = await attachContainer(store, {
         containerId: record.id,
         ...(record.name === undefined ? {} : { name: record.name }),
@@ -64,6 +65,8 @@ export function registerNetworkHooks(store: Store): void {
         aliases: first === undefined || (record.config.networks !== undefined && first.name === defaultNetworkName) ? [] : first.aliases,
         ...(record.hostConfig?.dns === undefined ? {} : { dns: record.hostConfig.dns }),
         ...(first?.ip === undefined ? {} : { ip: first.ip }),
+        // docker 26 gives --mac-address to the endpoint of the network it was made on.
+        ...(mac === undefined || first === undefined || shared ? {} : { mac }),
         ports: shared || first !== undefined ? (record.hostConfig?.publish ?? []) : [],
       });
       try {

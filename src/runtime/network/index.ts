@@ -1,5 +1,5 @@
 /** Networks of containers: see README.md in src/runtime. */
-export { exposedPortSpecs, hostNetworkPortsWarning, parsePortSpec, portsToPublish, parseSubnet, formatSubnet, type PortSpec, type Protocol, type Subnet } from './address.js';
+export { exposedPortSpecs, hostNetworkPortsWarning, parseMacAddress, parsePortSpec, portsToPublish, parseSubnet, formatSubnet, type PortSpec, type Protocol, type Subnet } from './address.js';
 export {
   attachContainer,
   builtinNetworks,

@@ -57,9 +57,9 @@ async function addForward(socket: string, port: PortSpec): Promise<void> {
 
 /**
  * Starts slirp4netns on the namespace at NAMESPACE (made here) and forwards PORTS; resolves to
- * the ports with the host ports chosen for those given as 0.
+ * the ports with the host ports chosen for those given as 0. MAC: its tap device's (`--mac-address`).
  */
-export async function startUserModeNetwork(namespace: string, ports: readonly PortSpec[]): Promise<PortSpec[]> {
+export async function startUserModeNetwork(namespace: string, ports: readonly PortSpec[], mac?: string): Promise<PortSpec[]> {
   await writeFile(namespace, '', { mode: 0o600 });
   const made = await new Promise<string | undefined>((resolve) => {
     const child = spawn('unshare', [`--net=${namespace}`, 'ip', 'link', 'set', 'lo', 'up'], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -71,7 +71,7 @@ export async function startUserModeNetwork(namespace: string, ports: readonly Po
   if (made !== undefined) throw new TsbuildError('RUNTIME', `create network namespace ${namespace}: ${made}`);
   const socketDirectory = await apiSocketDirectory();
   const socket = join(socketDirectory, 'api.sock');
-  const child = spawn('slirp4netns', ['--configure', '--mtu=65520', '--disable-host-loopback', '--netns-type=path', `--api-socket=${socket}`, '--ready-fd=3', '--exit-fd=4', namespace, 'tap0'], {
+  const child = spawn('slirp4netns', ['--configure', '--mtu=65520', '--disable-host-loopback', '--netns-type=path', ...(mac === undefined ? [] : [`--macaddress=${mac}`]), `--api-socket=${socket}`, '--ready-fd=3', '--exit-fd=4', namespace, 'tap0'], {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
     detached: true,
   });
