@@ -25,6 +25,10 @@ export interface RemoveImagesOptions {
 export interface RemovedImages {
   /** The names removed, in order, fully qualified. */
   readonly untagged: readonly string[];
+  /** The ID of the image each of those names named, in the same order (for `events`). */
+  readonly untaggedIds: readonly Digest[];
+  /** The IDs of the images removed whole (their configs freed). */
+  readonly deletedImages: readonly Digest[];
   /** The blobs freed: those the removed images used that no other name reaches, their IDs first. */
   readonly deleted: readonly Digest[];
   /** Their bytes, with the unpacked layers freed with them. */
@@ -63,8 +67,14 @@ export async function removeImages(store: LayoutStore, images: readonly string[]
   const kept = await imagesContainersKeep(store, found, options);
   const used = new Set<Digest>();
   const untagged: string[] = [];
+  const untaggedIds: Digest[] = [];
   for (const { names, target } of found) {
     await reachableBlobs(store, target, used);
+    const id = await resolveImage(store, target).then(
+      (image) => image.manifest.config.digest,
+      () => target.digest,
+    );
+    const before = untagged.length;
     if (kept.has(target.digest)) {
       // Its names go, the image a container uses stays without one: in one hold of the lock, so
       // that no prune sees it held by nothing.
@@ -75,15 +85,17 @@ export async function removeImages(store: LayoutStore, images: readonly string[]
       } finally {
         await lock.release();
       }
+      for (let index = before; index < untagged.length; index++) untaggedIds.push(id);
       continue;
     }
     for (const name of names) if (await store.deleteReference(name)) untagged.push(name);
     // Given by ID and without a name: the image itself goes.
     if (names.length === 0) await store.deleteUnnamed(target.digest);
+    for (let index = before; index < untagged.length; index++) untaggedIds.push(id);
   }
   // Only what the removed images used; blobs a pull elsewhere has not yet named are not ours to judge.
   const pruned = await pruneStore(store, { gracePeriodMs: 0, only: used });
-  return { untagged, deleted: idsFirst(ids, pruned.blobsRemoved), bytesFreed: pruned.bytesFreed, missing };
+  return { untagged, untaggedIds, deleted: idsFirst(ids, pruned.blobsRemoved), deletedImages: ids.filter((id) => pruned.blobsRemoved.includes(id)), bytesFreed: pruned.bytesFreed, missing };
 }
 
 /**

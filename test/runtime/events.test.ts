@@ -37,6 +37,7 @@ describe.runIf(isRoot)('events, as docker tells them', () => {
     expect(cli('volume', 'create', 'ev-vol').status).toBe(0);
     expect(cli('volume', 'rm', 'ev-vol').status).toBe(0);
     expect(cli('tag', 'busybox', 'ev-tag:1').status).toBe(0);
+    expect(cli('rmi', 'ev-tag:1').status).toBe(0);
     await sleep(20);
     const until = now();
     const lines = cli('events', '--since', since, '--until', until).stdout.trim().split('\n');
@@ -50,6 +51,9 @@ describe.runIf(isRoot)('events, as docker tells them', () => {
     expect(lines.filter((line) => / (network|volume) /.test(line)).map((line) => line.split(' ').slice(1, 3).join(' '))).toEqual(['network connect', 'network disconnect', 'network create', 'network destroy', 'volume create', 'volume destroy']);
     expect(lines.find((line) => line.includes(' network connect '))).toContain(`(container=${id}, name=bridge, type=bridge)`);
     expect(lines.find((line) => line.includes(' image tag '))).toMatch(/ image tag sha256:[0-9a-f]{64} \(name=ev-tag:1\)$/);
+    // The name removed, told by the image's ID, as docker tells it; busybox keeps the image.
+    expect(lines.find((line) => line.includes(' image untag '))).toMatch(/ image untag (sha256:[0-9a-f]{64}) \(name=\1\)$/);
+    expect(lines.some((line) => line.includes(' image delete '))).toBe(false);
 
     // Filters, json and templates.
     const dies = cli('events', '--since', since, '--until', until, '-f', 'event=die', '-f', 'container=ev-once').stdout.trim().split('\n');

@@ -38,12 +38,14 @@ describe('removeImages and listImages', () => {
 
   it('untags each name once, and frees the blobs when the last name goes', async () => {
     const one = await removeImages(store, ['localhost:5000/tools/bb:1', 'localhost:5000/tools/bb:1']);
-    expect(one).toEqual({ untagged: ['localhost:5000/tools/bb:1'], deleted: [], bytesFreed: 0, missing: [] });
     const image = await resolveImage(store, busybox.descriptor);
+    expect(one).toEqual({ untagged: ['localhost:5000/tools/bb:1'], untaggedIds: [image.manifest.config.digest], deleted: [], deletedImages: [], bytesFreed: 0, missing: [] });
     const blobs = [busybox.descriptor.digest, image.manifest.config.digest, ...image.manifest.layers.map((layer) => layer.digest)].sort();
     await store.setReference('localhost:5000/tools/bb:2', busybox.descriptor);
     const all = await removeImages(store, [image.manifest.config.digest], { force: true });
     expect(all.untagged).toEqual(['docker.io/library/busybox:latest', 'localhost:5000/tools/bb:2']);
+    expect(all.untaggedIds).toEqual([image.manifest.config.digest, image.manifest.config.digest]);
+    expect(all.deletedImages).toEqual([image.manifest.config.digest]);
     expect([...all.deleted].sort()).toEqual(blobs);
     const sizes = [busybox.descriptor.size, image.manifest.config.size, ...image.manifest.layers.map((layer) => layer.size)];
     expect(all.bytesFreed).toBe(sizes.reduce((sum, size) => sum + size, 0));

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { familiarReference, parseReference } from '../../common/index.js';
-import { removeImages } from '../../store/index.js';
+import { recordEvent, removeImages } from '../../store/index.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
@@ -19,6 +19,9 @@ export function registerRmi(program: Command, io: CliIo): void {
     const removed = await removeImages(store, images, { ...(options.force === true ? { force: true } : {}), inUse });
     for (const name of removed.untagged) io.stdout.write(`Untagged: ${familiarReference(parseReference(name))}\n`);
     for (const digest of removed.deleted) io.stdout.write(`Deleted: ${digest}\n`);
+    // docker's events name the image by its ID, in its name attribute too.
+    for (const id of removed.untaggedIds) await recordEvent(store.root, 'image', 'untag', id, { name: id });
+    for (const id of removed.deletedImages) await recordEvent(store.root, 'image', 'delete', id, { name: id });
     // docker's CLI with -f: an image not found is said on stderr, and is no failure.
     for (const message of removed.missing) io.stderr.write(`error: ${message}\n`);
   });
