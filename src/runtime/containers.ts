@@ -44,6 +44,7 @@ import type { LogConfig } from './container-log.js';
 import { supportedBlockIODevices, type BlockIODevices } from './blkio.js';
 import { detachContainer, parseMacAddress, exposedPortSpecs, hostNetworkPortsWarning, portsToPublish } from './network/index.js';
 import { containerCgroupPath, freezeContainer, releaseContainerCgroups, thawContainer } from './freezer.js';
+import { recordContainerEvent, signalNumber } from './events.js';
 
 /** What `create` takes: the process's options, its security and its resources (`update` changes the latter). */
 export interface CreateContainerOptions extends ContainerOptions, SecurityOptions, ResourceUpdate {
@@ -707,9 +708,12 @@ export async function stopContainer(store: Store, nameOrId: string, options: { r
   await resumeForSignal(store, record);
   const timeoutSeconds = options.timeoutSeconds ?? record.config.stopTimeout ?? 10;
   const signal = normalizeSignal(options.signal ?? record.config.stopSignal ?? 'SIGTERM');
+  await recordContainerEvent(store.root, record, 'kill', { signal: signalNumber(signal) });
   await requestMonitor(store, record, { id: uniqueHex(8), kind: 'stop', signal, timeoutSeconds }, true);
   await waitForMonitorExit(store, record.id, Date.now() + (timeoutSeconds < 0 ? 3600 : timeoutSeconds) * 1000 + 30_000);
-  return (await readContainerRecord(store, record.id)) ?? record;
+  const stopped = (await readContainerRecord(store, record.id)) ?? record;
+  await recordContainerEvent(store.root, stopped, 'stop');
+  return stopped;
 }
 
 /** `docker kill`: a signal (SIGKILL by default) to the container's first process. */
@@ -719,6 +723,7 @@ export async function killContainer(store: Store, nameOrId: string, signal = 'SI
   if (!observed.running && observed.status !== 'restarting') throw new TsbuildError('INVALID_ARGUMENT', `cannot kill container: ${nameOrId}: container ${record.id} is not running`);
   const name = normalizeSignal(signal);
   await resumeForSignal(store, record);
+  await recordContainerEvent(store.root, record, 'kill', { signal: signalNumber(name) });
   await requestMonitor(store, record, { id: uniqueHex(8), kind: 'kill', signal: name }, name === 'SIGKILL');
   return record;
 }
@@ -746,6 +751,7 @@ export async function removeContainer(store: Store, nameOrId: string, options: {
     await resumeForSignal(store, record);
     if (observed.monitorDied) killOrphan(record);
     else {
+      await recordContainerEvent(store.root, record, 'kill', { signal: signalNumber('SIGKILL') });
       await requestMonitor(store, record, { id: uniqueHex(8), kind: 'kill', signal: 'SIGKILL' }, true).catch(() => false);
       await waitForMonitorExit(store, record.id, Date.now() + 30_000);
     }

@@ -3,6 +3,7 @@
  * its health), so that every path that changes one (run, start, the monitor, stop) tells them
  * alike; its removal from the removal of its directory. See store/events.ts for the log.
  */
+import { constants as osConstants } from 'node:os';
 import { recordEvent } from '../store/index.js';
 import type { ContainerRecord } from './container.js';
 
@@ -50,5 +51,16 @@ export async function recordContainerChange(root: string, previous: ContainerRec
 
 /** A container's removal. */
 export async function recordContainerRemoved(root: string, record: ContainerRecord): Promise<void> {
-  await recordEvent(root, 'container', 'destroy', record.id, containerAttributes(record));
+  await recordContainerEvent(root, record, 'destroy');
+}
+
+/** An event of RECORD's that no change of its record tells (kill, stop), with MORE attributes. */
+export async function recordContainerEvent(root: string, record: ContainerRecord, action: string, more: Readonly<Record<string, string>> = {}): Promise<void> {
+  await recordEvent(root, 'container', action, record.id, { ...containerAttributes(record), ...more });
+}
+
+/** A signal as docker's kill event names it: its number. */
+export function signalNumber(signal: string): string {
+  const number = (osConstants.signals as Record<string, number | undefined>)[signal];
+  return number === undefined ? signal : String(number);
 }

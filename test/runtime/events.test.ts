@@ -45,7 +45,8 @@ describe.runIf(isRoot)('events, as docker tells them', () => {
     expect(once.map((line) => line.split(' ')[2])).toEqual(['create', 'start', 'die', 'destroy']);
     expect(once[2]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}(Z|[-+]\d\d:\d\d) container die [0-9a-f]{64} \(execDuration=\d+, exitCode=3, image=busybox, name=ev-once, team=a\)$/);
     const life = lines.filter((line) => line.includes(` ${id} `)).map((line) => line.split(' ')[2]);
-    expect(life).toEqual(['create', 'start', 'pause', 'unpause', 'rename', 'die', 'destroy']);
+    expect(life).toEqual(['create', 'start', 'pause', 'unpause', 'rename', 'kill', 'die', 'destroy']);
+    expect(lines.find((line) => line.includes(` container kill ${id} `))).toContain('signal=9');
     expect(lines.find((line) => line.includes(' rename '))).toContain('oldName=/ev-life');
     // The container's connection to the default bridge, then the network and volume made and removed.
     expect(lines.filter((line) => / (network|volume) /.test(line)).map((line) => line.split(' ').slice(1, 3).join(' '))).toEqual(['network connect', 'network disconnect', 'network create', 'network destroy', 'volume create', 'volume destroy']);
@@ -65,6 +66,16 @@ describe.runIf(isRoot)('events, as docker tells them', () => {
     expect(labelled).toBe('create a\nstart a\ndie a\ndestroy a\n');
     expect(cli('events', '-f', 'colour=red', '--until', until)).toMatchObject({ status: 1, stderr: "error: invalid filter 'colour'\n" });
   }, 120_000);
+
+  it('tells a stop as docker does: the stop signal, the end, the stop', async () => {
+    const since = now();
+    const id = cli('run', '-d', '--network', 'none', '--name', 'ev-stopped', 'busybox', 'sleep', '30').stdout.trim();
+    expect(cli('stop', '-t', '5', id).status).toBe(0);
+    await sleep(20);
+    const actions = cli('events', '--since', since, '--until', now(), '-f', `container=${id}`, '--format', '{{.Action}}{{with .Actor.Attributes.signal}} {{.}}{{end}}').stdout;
+    expect(actions).toBe('create\nstart\nkill 15\ndie\nstop\n');
+    cli('rm', id);
+  }, 60_000);
 
   it('follows new events until interrupted, and ends at --until', async () => {
     const follower = spawn(process.execPath, [bin, 'events', '--root', store.root, '-f', 'type=volume'], { stdio: ['ignore', 'pipe', 'pipe'] });
