@@ -103,7 +103,8 @@ function templateValue(event: EventMessage): unknown {
 function formatter(format: string | undefined): (event: EventMessage) => string {
   if (format === undefined || format === '') {
     return (event) => {
-      const attributes = Object.entries(event.Actor.Attributes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      // In the order recorded: sorted by key, as docker prints them.
+      const attributes = Object.entries(event.Actor.Attributes);
       return `${eventTimeText(event.timeNano)} ${event.Type} ${event.Action} ${event.Actor.ID}${attributes.length === 0 ? '' : ` (${attributes.map(([key, value]) => `${key}=${value}`).join(', ')})`}\n`;
     };
   }

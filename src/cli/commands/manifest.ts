@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import pLimit from 'p-limit';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { TsbuildError, goCompact, goIndent, goJson, goStruct, messageOf, parseDigest, parseReference, formatReference, type Descriptor, type Digest, type ImageReference } from '../../common/index.js';
+import { MediaType, TsbuildError, goCompact, goIndent, goJson, goStruct, messageOf, parseDigest, parseReference, formatReference, type Descriptor, type Digest, type ImageReference } from '../../common/index.js';
 import { writeFileAtomic } from '../../store/index.js';
 import { copyRemoteDocument, dockerConfigPath, fetchDocument, fetchSmallBlob, parseDocument, putManifest, type FetchedDocument, type RegistryClient } from '../../registry/index.js';
 import { ExitError, type CliIo } from '../io.js';
@@ -31,11 +31,11 @@ interface GoPlatform {
 
 const platformTags = { Architecture: 'architecture', OS: 'os', OSVersion: 'os.version', OSFeatures: 'os.features', Variant: 'variant' };
 
-/** An image manifest of a document, with its config, as docker's registry client reads both. */
+/** An image manifest of a document, with its config (parsed), as docker's registry client reads both. */
 interface ReadManifest {
   readonly reference: ImageReference;
   readonly document: Extract<FetchedDocument, { kind: 'manifest' }>;
-  readonly config: Buffer;
+  readonly config: Record<string, unknown>;
 }
 
 /** The platform of an image config or an index entry, as Go's json.Unmarshal into ocispec.Platform takes it. */
@@ -73,8 +73,16 @@ async function fetchOrSay(io: CliIo, client: RegistryClient, reference: ImageRef
 
 async function readManifest(client: RegistryClient, reference: ImageReference, document: FetchedDocument): Promise<ReadManifest> {
   if (document.kind !== 'manifest') throw new TsbuildError('REGISTRY', `${formatReference(reference)}: unsupported manifest type: a nested index`);
-  const config = await fetchSmallBlob(client, reference, document.manifest.config, configLimit);
-  return { reference, document, config };
+  const { digest } = document.manifest.config;
+  const bytes = await fetchSmallBlob(client, reference, document.manifest.config, configLimit);
+  let config: unknown;
+  try {
+    config = JSON.parse(bytes.toString('utf8'));
+  } catch (error) {
+    throw new TsbuildError('REGISTRY', `${formatReference(reference)}: config ${digest}: invalid JSON: ${messageOf(error)}`);
+  }
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new TsbuildError('REGISTRY', `${formatReference(reference)}: config ${digest}: not a JSON object`);
+  return { reference, document, config: config as Record<string, unknown> };
 }
 
 /** The manifests an index names, each with its config, in its order (a few requests at a time). */
@@ -100,14 +108,15 @@ interface ListEntry {
   readonly raw: Buffer;
 }
 
-function entryOf(read: ReadManifest, platform: GoPlatform): ListEntry {
+/** READ as a list's entry, its platform its config's unless an index says another. */
+function entryOf(read: ReadManifest, platform: GoPlatform = platformOf(read.config)): ListEntry {
   return { ref: formatReference(read.reference), descriptor: read.document.descriptor, platform, raw: read.document.bytes };
 }
 
 /** An entry as docker marshals it: compact, the form its local manifest lists keep on disk. */
 function entryJson(entry: ListEntry): string {
   const { descriptor, raw } = entry;
-  const schema2 = descriptor.mediaType === 'application/vnd.docker.distribution.manifest.v2+json';
+  const schema2 = descriptor.mediaType === MediaType.dockerManifest;
   const head = goJson({
     Ref: entry.ref,
     Descriptor: { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size, platform: entry.platform },
@@ -122,10 +131,10 @@ function entryJson(entry: ListEntry): string {
  * indented by three spaces, as docker's distribution library marshals it.
  */
 function dockerList(entries: readonly ListEntry[]): string {
-  const firstIsOci = entries[0]?.descriptor.mediaType === 'application/vnd.oci.image.manifest.v1+json';
+  const firstIsOci = entries[0]?.descriptor.mediaType === MediaType.ociManifest;
   const list = {
     schemaVersion: 2,
-    mediaType: firstIsOci ? 'application/vnd.oci.image.index.v1+json' : 'application/vnd.docker.distribution.manifest.list.v2+json',
+    mediaType: firstIsOci ? MediaType.ociIndex : MediaType.dockerManifestList,
     manifests: entries.map(({ descriptor, platform }) => ({ mediaType: descriptor.mediaType, size: descriptor.size, digest: descriptor.digest, platform })),
   };
   return goIndent(goJson(list), '', '   ');
@@ -157,7 +166,7 @@ async function manifestInspect(io: CliIo, list: string | undefined, image: strin
     const document = await fetchOrSay(io, client, reference, `no such manifest: ${formatReference(reference)}\n`);
     if (document.kind === 'manifest') {
       const read = await readManifest(client, reference, document);
-      printEntry(io, entryOf(read, platformOf(JSON.parse(read.config.toString('utf8')))), verbose);
+      printEntry(io, entryOf(read), verbose);
       return;
     }
     const entries = document.index.manifests;
@@ -242,7 +251,7 @@ async function manifestCreate(io: CliIo, list: string, images: readonly string[]
         throw new ExitError(1);
       }
       const read = await readManifest(client, reference, document);
-      await saveEntry(listReference, reference, entryOf(read, platformOf(JSON.parse(read.config.toString('utf8')))));
+      await saveEntry(listReference, reference, entryOf(read));
     }
   } finally {
     await client.close();
@@ -407,8 +416,7 @@ function ociDescriptor(entry: Descriptor): unknown {
 }
 
 /** An image config as the OCI spec's Go type (ocispec.Image) holds it: docker's own fields left out. */
-function ociImage(config: Buffer): unknown {
-  const source = JSON.parse(config.toString('utf8')) as Record<string, unknown>;
+function ociImage(source: Record<string, unknown>): unknown {
   const inner = (source['config'] ?? {}) as Record<string, unknown>;
   const rootfs = (source['rootfs'] ?? {}) as Record<string, unknown>;
   const history = Array.isArray(source['history']) ? (source['history'] as Record<string, unknown>[]) : [];
@@ -548,13 +556,13 @@ async function combine(client: RegistryClient, sources: readonly CreateSource[],
       return;
     }
     const { mediaType, digest, size } = document.descriptor;
-    add({ mediaType, digest, size }, JSON.parse((configs[position] as Buffer).toString('utf8')) as unknown, undefined);
+    add({ mediaType, digest, size }, configs[position], undefined);
   });
   const allDocker = entries.every((entry) => entry.descriptor.mediaType.startsWith('application/vnd.docker.'));
   const index = goStruct(
     {
       SchemaVersion: 2,
-      MediaType: allDocker ? 'application/vnd.docker.distribution.manifest.list.v2+json' : 'application/vnd.oci.image.index.v1+json',
+      MediaType: allDocker ? MediaType.dockerManifestList : MediaType.ociIndex,
       Manifests: entries.map((entry) => ociDescriptor({ ...entry.descriptor, annotations: Object.fromEntries(entry.annotations), ...(entry.platform === undefined ? {} : { platform: entry.platform }) } as Descriptor)),
       Annotations: annotations.size === 0 ? undefined : annotations,
     },
