@@ -5,6 +5,7 @@
 import { errnoOf } from './errors.js';
 import { fsPath } from './file-names.js';
 import { fsAddon } from './native-addons.js';
+import { overlayUsesUserXattrs } from './user-namespace.js';
 
 /** Sets an extended attribute on PATH itself, a symlink included. */
 export function setXattr(path: string, name: string, value: Uint8Array): void {
@@ -41,12 +42,15 @@ export function readXattrs(path: string): Map<string, Buffer> {
 }
 
 /**
- * Where overlayfs marks an opaque directory ("y"): trusted.* as root, user.* in a user namespace
- * (userxattr). Its other mark, a whiteout, is a 0/0 character device.
+ * Whether PATH, in the upper directory of an overlay mounted with USERXATTR or without, hides
+ * everything below it: overlayfs marks an opaque directory "y" in trusted.overlay.opaque,
+ * or in user.overlay.opaque with userxattr (its other mark, a whiteout, is a 0/0 character
+ * device). Only the mount's own namespace holds its marks: the other name is an
+ * attribute like any other to that mount, which a step may set itself (`setfattr -n
+ * user.overlay.opaque` as root) on a directory it did not replace, while the mount refuses a
+ * step its own names (or keeps them escaped, `trusted.overlay.overlay.*`). Docker's overlay2
+ * layer writer and BuildKit's overlay snapshotter read the one name alike.
  */
-export const overlayOpaqueXattrs: readonly string[] = ['trusted.overlay.opaque', 'user.overlay.opaque'];
-
-/** Whether PATH, in an overlay upper directory, hides everything below it. */
-export function isOverlayOpaque(path: string): boolean {
-  return overlayOpaqueXattrs.some((name) => readXattr(path, name)?.toString() === 'y');
+export function isOverlayOpaque(path: string, userxattr: boolean = overlayUsesUserXattrs()): boolean {
+  return readXattr(path, userxattr ? 'user.overlay.opaque' : 'trusted.overlay.opaque')?.toString() === 'y';
 }

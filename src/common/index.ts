@@ -9,6 +9,7 @@ export { fsAddon, loadContextAddon, loadFsAddon, nativeAddon, nativeContextStatu
 export * from './special-files.js';
 export * from './file-times.js';
 export * from './extended-attributes.js';
+export * from './user-namespace.js';
 export * from './hashing.js';
 export * from './tar-format.js';
 export * from './tar-reader.js';

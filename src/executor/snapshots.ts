@@ -163,7 +163,7 @@ export class Snapshotter {
           if (options.dropEmpty === true && (await readdir(upper)).length === 0 && (await sameRoot(upper, lower))) return undefined;
           // Kept uncompressed, as docker's and podman's stores keep what they build: compressing is
           // for what leaves the machine (push, archives, cache exports), once, when it leaves.
-          const written = await writeLayer(directoryEntries(upper, '', { overlayUpper: true }), store, {
+          const written = await writeLayer(directoryEntries(upper, '', { overlayUpper: true, overlayUserXattrs: inUserNamespace }), store, {
             compression: 'none',
             ...(options.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: options.sourceDateEpoch }),
           });

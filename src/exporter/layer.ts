@@ -3,7 +3,7 @@ import { readlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { codeUnitsOrderAsBytes, createHasher, decodeFileName, encodeFileName, fsPath, isOverlayOpaque, listDirectory, loadContextAddon, MediaType, nodeZlib, parseDigest, readDirectoryNames, readXattr, TsbuildError, type Descriptor, type Digest, type EntryNumberStats, type EntryStats } from '../common/index.js';
+import { codeUnitsOrderAsBytes, createHasher, decodeFileName, encodeFileName, fsPath, isOverlayOpaque, listDirectory, loadContextAddon, MediaType, nodeZlib, overlayUsesUserXattrs, parseDigest, readDirectoryNames, readXattr, TsbuildError, type Descriptor, type Digest, type EntryNumberStats, type EntryStats } from '../common/index.js';
 import type { BlobInfo } from '../store/index.js';
 import { GzipWriter } from './gzip.js';
 import { PacedOutput } from './paced-output.js';
@@ -257,6 +257,12 @@ export interface DirectoryEntriesOptions {
    */
   readonly overlayUpper?: boolean;
   /**
+   * Whether that overlay was mounted with userxattr, which keeps its opaque marks in
+   * user.overlay.opaque rather than trusted.overlay.opaque (the other name is a step's own
+   * attribute); defaults to how this process mounts overlays.
+   */
+  readonly overlayUserXattrs?: boolean;
+  /**
    * ROOT may change while it is read (a cache mount that a `shared` user in another build
    * writes meanwhile): every directory is listed, and every file read, through a descriptor
    * opened without following a link and checked to be the very inode lstat saw. A directory
@@ -319,6 +325,7 @@ function whiteoutEntry(path: string, mark: EntryNumberStats, opaque: boolean): L
 export async function* directoryEntries(root: string, prefix = '', options: DirectoryEntriesOptions = {}): AsyncGenerator<LayerEntry> {
   const seen = new Map<string, string>();
   const overlay = options.overlayUpper === true;
+  const userxattr = options.overlayUserXattrs ?? overlayUsesUserXattrs();
   const changing = options.changing === true;
   // A tree that does not change while it is read is listed a directory at a time by the native
   // addon, with its entries' lstat (common/directory-listing.ts); one that may change is walked
@@ -349,7 +356,7 @@ export async function* directoryEntries(root: string, prefix = '', options: Dire
     }
     // `/.`: a directory held by a descriptor is /proc/self/fd/N, a link whose own attributes
     // lgetxattr would read instead of the directory's.
-    if (overlay && relative !== '' && isOverlayOpaque(`${directory}/.`)) children.push({ name: '', entryName: '.wh..wh..opq', key: Buffer.from('.wh..wh..opq'), info: lstatSync(fsPath(directory)), mark: 'opaque' });
+    if (overlay && relative !== '' && isOverlayOpaque(`${directory}/.`, userxattr)) children.push({ name: '', entryName: '.wh..wh..opq', key: Buffer.from('.wh..wh..opq'), info: lstatSync(fsPath(directory)), mark: 'opaque' });
     children.sort((a, b) => Buffer.compare(a.key, b.key));
     for (const { name, entryName: outputName, info, listed, mark } of children) {
       const path = join(directory, name);

@@ -6,8 +6,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { readFile } from 'node:fs/promises';
+import { userNamespaceSize } from '../common/index.js';
 import { compileSeccompFilter, defaultSeccompProfile } from './seccomp.js';
 import type { OciBlockIO } from './blkio.js';
+
+// Read where the store and the layer writer ask it too (which overlay attributes are marks).
+export { userNamespaceSize };
 
 export interface IdMapping {
   readonly containerID: number;
@@ -224,32 +228,6 @@ export function rootlessMappings(): { uid: IdMapping[]; gid: IdMapping[] } {
     };
   }
   return { uid: [{ containerID: 0, hostID: uid, size: 1 }], gid: [{ containerID: 0, hostID: gid, size: 1 }] };
-}
-
-/**
- * The ids of this process's user namespace, when it is not the host's: tsbuild run by an
- * ordinary user re-executes itself inside one (see src/cli/rootless.ts), where it is root over
- * the user's own id and subordinate range. undefined in the host's namespace.
- */
-export function userNamespaceSize(): number | undefined {
-  // Read once: a process never changes user namespace, and every step's mount and config asks.
-  if (namespaceSize === unread) namespaceSize = readUserNamespaceSize();
-  return namespaceSize;
-}
-
-const unread = Symbol('unread');
-let namespaceSize: number | undefined | typeof unread = unread;
-
-function readUserNamespaceSize(): number | undefined {
-  let text: string;
-  try {
-    text = readFileSync('/proc/self/uid_map', 'utf8');
-  } catch {
-    return undefined;
-  }
-  const lines = text.trim().split('\n').map((line) => line.trim().split(/\s+/).map(Number));
-  if (lines.length === 1 && lines[0]?.[0] === 0 && lines[0]?.[1] === 0 && lines[0]?.[2] === 4294967295) return undefined;
-  return lines.reduce((total, line) => total + (line[2] ?? 0), 0);
 }
 
 /**

@@ -354,4 +354,23 @@ describe('layer writer', () => {
       server.close();
     }
   });
+
+  // A step may set the other namespace's name itself (root: `setfattr -n user.overlay.opaque -v y
+  // /d`); read as a mark, it hid from the image everything the layers below held in /d.
+  it.runIf(isRoot)('marks an upper directory opaque by the overlay mount\'s own attribute only', async () => {
+    const upper = join(root, 'upper');
+    for (const name of ['by-user', 'by-trusted']) {
+      await mkdir(join(upper, name), { recursive: true });
+      await writeFile(join(upper, name, 'new'), 'x');
+    }
+    setXattr(join(upper, 'by-user'), 'user.overlay.opaque', Buffer.from('y'));
+    setXattr(join(upper, 'by-trusted'), 'trusted.overlay.opaque', Buffer.from('y'));
+    const markers = async (overlayUserXattrs: boolean): Promise<string[]> => {
+      const paths: string[] = [];
+      for await (const entry of directoryEntries(upper, '', { overlayUpper: true, overlayUserXattrs })) if (entry.path.endsWith('.wh..wh..opq')) paths.push(entry.path);
+      return paths;
+    };
+    expect(await markers(false)).toEqual(['by-trusted/.wh..wh..opq']);
+    expect(await markers(true)).toEqual(['by-user/.wh..wh..opq']);
+  });
 });
