@@ -446,7 +446,12 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
     const name = stepName(prefix, ++index, total, stepText(instruction, source, ctx.escapeToken));
     const step = ctx.reporter.step(name, instruction.range);
     const below = heldFrom;
-    const announce = announcer(() => below, readsContext(instruction), () => showContext(ctx));
+    const announceBelow = announcer(() => below, readsContext(instruction), () => showContext(ctx));
+    // What stands below is shown first; then the step, held while it worked before deciding (a download: CopySources.begin).
+    const announce = (decision: StepDecision): void => {
+      announceBelow(decision);
+      step.show();
+    };
     heldFrom = undefined;
     try {
       const slot = `${dockerfilePlace(ctx.request)}:${stage.index}:${index}`;
@@ -459,7 +464,11 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
       if (error instanceof CacheImportRetry) throw error;
       if (error instanceof StepCanceled) {
         // One that had not begun (waiting for a canceled stage) is not shown, as BuildKit's.
-        if (step.began) step.cancel();
+        if (step.began) {
+          // A download cut short: the image below had been loaded for it meanwhile.
+          announce('failed');
+          step.cancel();
+        }
         throw error;
       }
       // A stage it reads (COPY --from, a mount's from=) failed before this step began: that
@@ -549,7 +558,8 @@ async function cachedOrRun(
       const summary = makeSummary?.();
       const why = ctx.request.noCache === true ? '--no-cache' : input.noCache === true ? '--no-cache-filter' : summary === undefined ? undefined : await ctx.deps.cache.explain?.(summary);
       input.announce?.('run');
-      step.start();
+      // A download for its key may have begun it already (CopySources.begin).
+      if (!step.began) step.start();
       if (why !== undefined) step.status('cache', `cache miss: ${why}`, true);
       const layer = await execute();
       const time = created(ctx.sourceDateEpoch);
@@ -627,6 +637,10 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
         },
         snapshots: ctx.snapshots,
         canceled: ctx.failed.signal,
+        // Held until it decides (input.announce shows it): what stands below, shown then, comes
+        // first, and a hit still shows the image below DONE, as BuildKit, which shows nothing of
+        // the download until its step ends.
+        begin: () => step.hold().start(),
       });
       try {
         const key = copyKey(input.key, plan.keyInput);

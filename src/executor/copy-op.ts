@@ -69,6 +69,12 @@ export interface CopySources {
   readonly snapshots: Snapshotter;
   /** Aborted when the build is canceled: a download under way ends. */
   readonly canceled?: AbortSignal;
+  /**
+   * Called as the step's own work begins before its key is known: the download of its URLs,
+   * which BuildKit runs as a source named as the ADD, so a build canceled meanwhile shows the
+   * step CANCELED.
+   */
+  readonly begin?: () => void;
 }
 
 export interface CopyExecution {
@@ -183,6 +189,7 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
   if (add && instruction.checksum === '' && instruction.sources.some((source) => isUrl(source) && !gitSources.includes(source))) {
     scratch = await mkdtemp(join(tmpdir(), 'tsbuild-add-'));
     try {
+      sources.begin?.();
       downloaded = await downloadUrls(instruction.sources, scratch, { cache: sources.httpCache, ...(sources.canceled === undefined ? {} : { signal: sources.canceled }) });
     } catch (error) {
       await rm(scratch, { recursive: true, force: true });

@@ -6,6 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Descriptor } from '../../src/common/index.js';
@@ -185,6 +187,30 @@ describe('build: RUN and the image config', () => {
     expect(result.stderr).toMatch(/^#\d+ CANCELED$/m);
     expect(result.stderr).not.toContain('RUN echo never');
     expect(result.stderr.trimEnd().split('\n').at(-1)).toBe('error: failed to solve: process "/bin/sh -c sleep 1 && exit 3" did not complete successfully: exit code: 3');
+  });
+
+  it('shows an ADD whose download the failure of another stage cut short as CANCELED, the image below it loaded first', async () => {
+    // A server that sends part of a body and then nothing: the download is under way when the other stage fails.
+    const server = createServer((request, response) => {
+      response.writeHead(200, { 'content-length': '1000000' });
+      response.write(Buffer.alloc(1000));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const dir = await fx.context('cancel-download', {
+        Dockerfile: `FROM busybox AS download\nADD http://127.0.0.1:${port}/slow /slow\nFROM busybox AS fail\nRUN sleep 1 && exit 3\nFROM scratch\nCOPY --from=download /slow /\nCOPY --from=fail /etc/passwd /\n`,
+      });
+      const result = await fx.build(['--progress', 'plain', '-t', 'cancel-download', dir]);
+      expect(result.status).toBe(1);
+      const add = /^#(\d+) \[download 2\/2\] ADD http:\/\/127\.0\.0\.1:\d+\/slow \/slow$/m.exec(result.stderr);
+      expect(add, result.stderr).not.toBeNull();
+      expect(result.stderr).toMatch(new RegExp(`^#${add?.[1] ?? ''} CANCELED$`, 'm'));
+      expect(result.stderr.trimEnd().split('\n').at(-1)).toBe('error: failed to solve: process "/bin/sh -c sleep 1 && exit 3" did not complete successfully: exit code: 3');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('shows nothing of a step whose source stage failed before it began, as BuildKit never starts it', async () => {
