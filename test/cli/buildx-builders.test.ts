@@ -40,4 +40,39 @@ describe('buildx create, use, ls, inspect, rm, stop, version', () => {
     expect(await run(['buildx', 'create', '--name', 'twice'])).toMatchObject({ status: 1, stderr: 'ERROR: existing instance for "twice" but no append mode, specify the node name to make changes for existing instances\n' });
     expect(await run(['buildx', 'rm', 'nosuch'])).toMatchObject({ status: 1, stderr: 'failed to remove nosuch: no builder "nosuch" found\nERROR: failed to remove one or more builders\n' });
   });
+
+  it('builds with default or a builder made, and refuses any other name before anything else, as buildx', async () => {
+    const missing = join(root, 'no-such-context');
+    const refused = (name: string) => ({ status: 1, stdout: '', stderr: `ERROR: no builder ${JSON.stringify(name)} found\n` });
+    expect(await run(['build', '--builder', 'nosuch', missing])).toMatchObject(refused('nosuch'));
+    expect(await run(['buildx', 'build', '--builder', 'Bad Name!', missing])).toMatchObject(refused('Bad Name!'));
+    expect(await run(['buildx', 'b', '--builder=gone', missing])).toMatchObject(refused('gone'));
+    // imagetools has no --root: the store is TSBUILD_ROOT's.
+    const rootBefore = process.env.TSBUILD_ROOT;
+    process.env.TSBUILD_ROOT = root;
+    try {
+      expect(await runCliCaptured(['buildx', 'imagetools', 'create', '--builder', 'nosuch', '--dry-run', '-t', '127.0.0.1:1/x', '127.0.0.1:1/y'])).toMatchObject(refused('nosuch'));
+      expect(await runCliCaptured(['buildx', 'imagetools', 'inspect', '--builder', 'nosuch', '127.0.0.1:1/y'])).toMatchObject(refused('nosuch'));
+    } finally {
+      if (rootBefore === undefined) delete process.env.TSBUILD_ROOT;
+      else process.env.TSBUILD_ROOT = rootBefore;
+    }
+    // Known names get past the check: the missing context is what fails then.
+    expect((await run(['buildx', 'create', '--name', 'made'])).status).toBe(0);
+    for (const name of ['default', 'made']) {
+      const result = await run(['build', '--builder', name, missing]);
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).not.toContain('no builder');
+    }
+    // BUILDX_BUILDER names it where the flag does not.
+    const builderBefore = process.env.BUILDX_BUILDER;
+    process.env.BUILDX_BUILDER = 'from-env';
+    try {
+      expect(await run(['buildx', 'build', missing])).toMatchObject(refused('from-env'));
+      expect((await run(['buildx', 'build', '--builder', 'made', missing])).stderr).not.toContain('no builder');
+    } finally {
+      if (builderBefore === undefined) delete process.env.BUILDX_BUILDER;
+      else process.env.BUILDX_BUILDER = builderBefore;
+    }
+  });
 });

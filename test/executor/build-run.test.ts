@@ -345,8 +345,8 @@ describe('build: RUN and the image config', () => {
       Dockerfile: ['FROM busybox', 'RUN tail -n 2 /etc/hosts > /hosts && ulimit -c > /core && ulimit -n > /nofile && df -k /dev/shm | tail -n 1 | awk \'{print $2}\' > /shm'].join('\n'),
     });
     const flags = ['--add-host', 'db:10.1.2.3', '--add-host', 'host.docker.internal:host-gateway', '--ulimit', 'core=0:0', '--shm-size', '128m'];
-    // With the classic builder's flags buildx takes without a word, and a builder's name.
-    const ignored = ['-m', '1g', '--memory-swap', '2g', '-c', '512', '--cpu-period', '100000', '--cpu-quota', '50000', '--cpuset-cpus', '0', '--cpuset-mems', '0', '--compress', '--builder', 'ci-builder'];
+    // With the classic builder's flags buildx takes without a word, and the default builder's name.
+    const ignored = ['-m', '1g', '--memory-swap', '2g', '-c', '512', '--cpu-period', '100000', '--cpu-quota', '50000', '--cpuset-cpus', '0', '--cpuset-mems', '0', '--compress', '--builder', 'default'];
     const given = await fx.build(['-t', 'sandbox-flags', ...flags, '--rm', '--force-rm', '--load', '--provenance=false', '--sbom', 'false', ...ignored, dir]);
     expect(given.stderr).not.toMatch(/ERROR|WARNING/);
     expect(given.status).toBe(0);

@@ -20,6 +20,7 @@ export interface SandboxFlags {
   isolation?: string;
   securityOpt: string[];
   cgroupParent?: string;
+  builder?: string;
 }
 
 export function addSandboxOptions(command: Command): Command {
@@ -47,7 +48,7 @@ export function addSandboxOptions(command: Command): Command {
       .addOption(new Option('--isolation <technology>').hideHelp())
       .addOption(new Option('--security-opt <option>').hideHelp().argParser(collect).default([]))
       .option('--cgroup-parent <path>', "the cgroup parent of the RUN steps' (not applied: tsbuild places each step in a cgroup of its own)")
-      .option('--builder <name>', 'the buildx builder (tsbuild is its own: any name builds here)')
+      .option('--builder <name>', 'the buildx builder: default or one buildx create made (each is tsbuild itself, here)')
   );
 }
 

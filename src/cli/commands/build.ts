@@ -16,6 +16,7 @@ import { addRootOption, storeFromOptions } from '../store-options.js';
 import { addInsecureRegistryOption, collect, keyValueMap } from '../common-options.js';
 import { parseAllow, parseSecrets, parseSsh } from './build-secrets.js';
 import { addSandboxOptions, sandboxOptionsOf, type SandboxFlags } from './build-sandbox-options.js';
+import { checkNamedBuilder } from './builders.js';
 import { parseAnnotations, writeImageOutput, writeMetadataFile } from './build-export.js';
 import { onOutputClosed } from '../output-closed.js';
 import { addCacheOptions, planBuildCache, withInlineCacheArg, type CacheFlags } from './build-cache-options.js';
@@ -139,6 +140,9 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('--runtime <name>', 'OCI runtime for RUN: runtime-shim (default), crun, runc or a path')
     .option('--platform <os/arch[/variant]>', "the image's platform (this machine's by default)");
   addRootOption(addInsecureRegistryOption(addSandboxOptions(addCacheOptions(command)))).action(async (contextArg: string, options: BuildOptions) => {
+    // Before all else, as buildx resolves its builder first; in this process, which reads the
+    // store that buildx create wrote.
+    await checkNamedBuilder(io, options.builder, options);
     const inner = await runInUserNamespace(options.root);
     if (inner !== undefined) throw new ExitError(inner);
     if (!['default', 'host', 'none'].includes(options.network)) throw new TsbuildError('INVALID_ARGUMENT', `build: invalid --network ${JSON.stringify(options.network)}: use default, host or none`);

@@ -4,65 +4,18 @@
  * version), which such scripts run first (`buildx create --use`, `inspect --bootstrap`). tsbuild
  * needs no builder to be started: every builder is tsbuild itself, on this machine's platform.
  * The names made are kept in the store's `builders.json`, so that they list, are used and
- * removed as buildx's are; a build takes any `--builder` name.
+ * removed as buildx's are; a build or imagetools command refuses another `--builder` name.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { formatPlatform, hostPlatform } from '../../common/index.js';
-import { writeFileAtomic } from '../../store/index.js';
-import { ExitError, type CliIo } from '../io.js';
+import type { CliIo } from '../io.js';
 import { delegateCommand } from '../program.js';
 import { collect } from '../common-options.js';
-import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
+import { addRootOption, type RootOption } from '../store-options.js';
+import { defaultBuilder, findBuilder, readBuilders, refuse, writeBuilders } from './builders.js';
 import { packageVersion } from '../version.js';
 import { registerImagetools } from './manifest.js';
-
-interface Builder {
-  readonly name: string;
-  readonly driver: string;
-}
-
-interface Builders {
-  readonly current: string;
-  readonly builders: readonly Builder[];
-}
-
-const defaultBuilder: Builder = { name: 'default', driver: 'docker' };
-
-async function buildersFile(options: RootOption): Promise<string> {
-  return join((await storeFromOptions(options)).root, 'builders.json');
-}
-
-async function readBuilders(options: RootOption): Promise<Builders> {
-  const path = await buildersFile(options);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { current: 'default', builders: [] };
-    throw error;
-  }
-  const value = JSON.parse(text) as Partial<Builders>;
-  const builders = Array.isArray(value.builders) ? value.builders.filter((entry): entry is Builder => typeof entry?.name === 'string' && typeof entry.driver === 'string') : [];
-  const current = typeof value.current === 'string' && builders.some((entry) => entry.name === value.current) ? value.current : 'default';
-  return { current, builders };
-}
-
-async function writeBuilders(options: RootOption, builders: Builders): Promise<void> {
-  await writeFileAtomic(await buildersFile(options), `${JSON.stringify(builders)}\n`);
-}
-
-function find(state: Builders, name: string): Builder | undefined {
-  return name === 'default' ? defaultBuilder : state.builders.find((entry) => entry.name === name);
-}
-
-/** buildx's refusals: `ERROR: ` and the message, status 1. */
-function refuse(io: CliIo, message: string): never {
-  io.stderr.write(`ERROR: ${message}\n`);
-  throw new ExitError(1);
-}
 
 function platforms(): string {
   return formatPlatform(hostPlatform());
@@ -100,7 +53,7 @@ export function registerBuildx(program: Command, io: CliIo): void {
     const name = options.name ?? `builder-${randomBytes(4).toString('hex')}`;
     if (!builderName.test(name)) refuse(io, `invalid builder name ${JSON.stringify(name)}`);
     if (name === 'default') refuse(io, 'default is a reserved name and cannot be used to identify builder instance');
-    const existing = find(state, name);
+    const existing = findBuilder(state, name);
     if (existing !== undefined && options.append !== true && options.leave !== true) refuse(io, `existing instance for "${name}" but no append mode, specify the node name to make changes for existing instances`);
     const builders = existing === undefined ? [...state.builders, { name, driver: options.driver }] : state.builders;
     await writeBuilders(options, { current: options.use === true ? name : state.current, builders });
@@ -116,7 +69,7 @@ export function registerBuildx(program: Command, io: CliIo): void {
       .option('--global', 'builder persists context changes'),
   ).action(async (name: string, options: RootOption) => {
     const state = await readBuilders(options);
-    if (find(state, name) === undefined) refuse(io, `no builder ${JSON.stringify(name)} found`);
+    if (findBuilder(state, name) === undefined) refuse(io, `no builder ${JSON.stringify(name)} found`);
     await writeBuilders(options, { ...state, current: name });
   });
 
@@ -139,7 +92,7 @@ export function registerBuildx(program: Command, io: CliIo): void {
       .option('--bootstrap', 'start the builder (it needs no start)'),
   ).action(async (name: string | undefined, options: RootOption) => {
     const state = await readBuilders(options);
-    const builder = find(state, name ?? state.current);
+    const builder = findBuilder(state, name ?? state.current);
     if (builder === undefined) refuse(io, `no builder ${JSON.stringify(name)} found`);
     io.stdout.write(
       [`Name:   ${builder.name}`, `Driver: ${builder.driver}`, '', 'Nodes:', `Name:      ${builder.name}`, 'Endpoint:  tsbuild', 'Status:    running', `BuildKit:  tsbuild v${packageVersion()}`, `Platforms: ${platforms()}`, ''].join('\n'),
@@ -179,7 +132,7 @@ export function registerBuildx(program: Command, io: CliIo): void {
 
   addRootOption(buildx.command('stop').description('stop a builder (none runs: nothing to stop)').argument('[name]', 'builder name')).action(async (name: string | undefined, options: RootOption) => {
     const state = await readBuilders(options);
-    if (name !== undefined && find(state, name) === undefined) refuse(io, `no builder ${JSON.stringify(name)} found`);
+    if (name !== undefined && findBuilder(state, name) === undefined) refuse(io, `no builder ${JSON.stringify(name)} found`);
   });
 
   buildx

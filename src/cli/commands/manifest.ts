@@ -13,6 +13,7 @@ import { copyRemoteDocument, dockerConfigPath, fetchDocument, fetchSmallBlob, pa
 import { ExitError, type CliIo } from '../io.js';
 import { parseGoTemplate } from '../go-template.js';
 import { addInsecureRegistryOption, collect, registryClient } from './registry-options.js';
+import { checkNamedBuilder } from './builders.js';
 
 /** An image config is small; a larger blob named as one is refused rather than read. */
 const configLimit = 8 * 1024 * 1024;
@@ -687,8 +688,12 @@ export function registerImagetools(buildx: Command, io: CliIo): void {
       .description('show details of an image in the registry')
       .argument('<image>', 'image reference')
       .option('--raw', 'show the original, unformatted JSON manifest')
-      .option('--format <template>', 'format the output with a Go template ({{json .Manifest}}, {{json .Image}}, {{.Name}})'),
-  ).action(async (image: string, options: { raw?: boolean; format?: string; insecureRegistry: string[] }) => imagetoolsInspect(io, image, options));
+      .option('--format <template>', 'format the output with a Go template ({{json .Manifest}}, {{json .Image}}, {{.Name}})')
+      .option('--builder <name>', 'the buildx builder: default or one buildx create made'),
+  ).action(async (image: string, options: { raw?: boolean; format?: string; insecureRegistry: string[]; builder?: string }) => {
+    await checkNamedBuilder(io, options.builder, {});
+    await imagetoolsInspect(io, image, options);
+  });
   addInsecureRegistryOption(
     imagetools
       .command('create')
@@ -699,6 +704,15 @@ export function registerImagetools(buildx: Command, io: CliIo): void {
       .option('--append', "add the first tag's current image to the sources")
       .option('--annotation <annotation>', 'index:KEY=VALUE: an annotation of the new index (repeatable)', collect, [])
       .option('--progress <mode>', 'progress output (plain here)')
-      .option('--builder <name>', 'the buildx builder (any name: this one)'),
-  ).action(dockerWords(io, async (sources: string[], options: { tag: string[]; dryRun?: boolean; append?: boolean; annotation: string[]; insecureRegistry: string[] }) => imagetoolsCreate(io, sources, options), 'ERROR: '));
+      .option('--builder <name>', 'the buildx builder: default or one buildx create made'),
+  ).action(
+    dockerWords(
+      io,
+      async (sources: string[], options: { tag: string[]; dryRun?: boolean; append?: boolean; annotation: string[]; insecureRegistry: string[]; builder?: string }) => {
+        await checkNamedBuilder(io, options.builder, {});
+        await imagetoolsCreate(io, sources, options);
+      },
+      'ERROR: ',
+    ),
+  );
 }
