@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHasher, digestHex, familiarReference, isIndexMediaType, MediaType, messageOf, nodeZlib, parseDigest, parseImageConfig, parseIndex, parseReference, readTar, refNameAnnotation, TsbuildError, type Descriptor, type Digest, type Platform } from '../common/index.js';
-import { decompressStream, reachableBlobs, storeImage, storeName, temporaryName, writeAll, type ImageLayer, type LayoutStore } from '../store/index.js';
+import { decompressStream, reachableBlobs, storeImage, storeName, temporaryName, validateReferenceName, writeAll, type ImageLayer, type LayoutStore } from '../store/index.js';
 import { compressLayer, sourceDateEpochFromEnv, tarStream, type LayerEntry, type OpenedContent } from './layer.js';
 
 export type ArchiveFormat = 'docker' | 'oci';
@@ -296,6 +296,8 @@ export async function loadArchive(store: LayoutStore, archive: Readable | AsyncI
 
 async function loadOci(store: LayoutStore, members: Map<string, string>, readJson: (key: string) => Promise<unknown>): Promise<LoadedImage[]> {
   const index = parseIndex(Buffer.from(JSON.stringify(await readJson('index.json'))));
+  // Every name first, so that an archive naming one image wrongly loads nothing.
+  const names = index.manifests.map((entry) => loadedName(entry));
   for (const [key, path] of [...members.entries()].sort()) {
     const match = /^blobs\/([a-z0-9]+)\/([0-9a-f]+)$/.exec(key);
     if (match === null) continue;
@@ -303,14 +305,14 @@ async function loadOci(store: LayoutStore, members: Map<string, string>, readJso
     await store.putBlob(createReadStream(path), { digest });
   }
   const loaded: LoadedImage[] = [];
-  for (const entry of index.manifests) {
+  for (const [position, entry] of index.manifests.entries()) {
     const { annotations, ...rest } = entry;
     const others = Object.fromEntries(Object.entries(annotations ?? {}).filter(([key]) => key !== refNameAnnotation && key !== containerdNameAnnotation));
     const descriptor: Descriptor = Object.keys(others).length === 0 ? rest : { ...rest, annotations: others };
     if (isIndexMediaType(descriptor.mediaType)) await reachableBlobs(store, descriptor, new Set());
     // Named only once it reads as the rest of tsbuild reads an image.
     else await storeImage(store, descriptor);
-    const name = loadedName(annotations);
+    const name = names[position];
     // As docker load: an image the archive does not name stays, without a name.
     if (name !== undefined) {
       loaded.push(await nameLoaded(store, name, descriptor));
@@ -322,19 +324,53 @@ async function loadOci(store: LayoutStore, members: Map<string, string>, readJso
   return loaded;
 }
 
-/** The image name an OCI layout gives: containerd's full-name annotation, else ref.name when it is a full reference. */
-function loadedName(annotations: Readonly<Record<string, string>> | undefined): string | undefined {
-  for (const candidate of [annotations?.[containerdNameAnnotation], annotations?.[refNameAnnotation]]) {
-    if (candidate === undefined) continue;
-    // A bare tag (`latest`, as some tools write ref.name) names no repository.
-    if (!candidate.includes('/') && !candidate.includes(':')) continue;
+/**
+ * The image name an OCI layout gives an entry of its index: containerd's full-name annotation,
+ * else ref.name when it is more than a tag (`latest`, as skopeo and others write ref.name, names
+ * no repository: the image stays unnamed). A name given that is no image reference (`Bad
+ * Name!`, `../../etc/passwd`), or a ref.name outside the image-spec's grammar, fails the load
+ * naming the annotation and its value, as docker load fails an archive whose RepoTags name
+ * one, rather than loading the image unnamed as if the archive had named none.
+ */
+function loadedName(entry: Descriptor): string | undefined {
+  const annotations = entry.annotations ?? {};
+  const containerdName = annotations[containerdNameAnnotation];
+  const [annotation, value] = containerdName !== undefined ? [containerdNameAnnotation, containerdName] : [refNameAnnotation, annotations[refNameAnnotation]];
+  if (value === undefined) return undefined;
+  const where = `load archive: index.json: the ${annotation} annotation of ${entry.digest}, ${JSON.stringify(value.slice(0, 300))}`;
+  if (annotation === refNameAnnotation) {
     try {
-      return storeName(candidate);
+      validateReferenceName(value);
     } catch {
-      continue;
+      throw new TsbuildError('INVALID_REFERENCE', `${where}: not a valid OCI ref.name (components of letters and digits joined by -._:@+ or --, separated by /)`);
     }
+    if (!value.includes('/') && !value.includes(':')) return undefined;
   }
-  return undefined;
+  try {
+    return storeName(value);
+  } catch (error) {
+    throw new TsbuildError('INVALID_REFERENCE', `${where}: ${whyNotReference(error)}`, { cause: error });
+  }
+}
+
+/** Why parseReference refused a name, without its own `parse reference "NAME": `: the caller says where the name was. */
+function whyNotReference(error: unknown): string {
+  return messageOf(error).replace(/^parse reference "(?:[^"\\]|\\.)*": /, '');
+}
+
+/**
+ * The name a RepoTags entry of a docker archive gives, refused as docker load refuses it: one
+ * that does not parse, or that names no tag (`busybox`, `busybox@sha256:…`: "invalid tag").
+ */
+function repoTagName(tag: string): string {
+  let reference;
+  try {
+    reference = parseReference(tag, { defaultTag: false });
+  } catch (error) {
+    throw new TsbuildError('INVALID_REFERENCE', `load archive: manifest.json: RepoTags ${JSON.stringify(tag.slice(0, 300))}: ${whyNotReference(error)}`, { cause: error });
+  }
+  if (reference.tag === undefined) throw new TsbuildError('INVALID_REFERENCE', `load archive: manifest.json: RepoTags: invalid tag ${JSON.stringify(tag.slice(0, 300))}`);
+  return storeName(tag);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -355,8 +391,10 @@ async function isGzip(path: string): Promise<boolean> {
 async function loadDocker(store: LayoutStore, members: Map<string, string>, readJson: (key: string) => Promise<unknown>): Promise<LoadedImage[]> {
   const manifest = await readJson('manifest.json');
   if (!Array.isArray(manifest)) throw new TsbuildError('INVALID_ARGUMENT', 'load archive: manifest.json is not an array');
+  // Every name first, so that an archive naming one image wrongly loads nothing.
+  const names = manifest.map((item) => (isRecord(item) && Array.isArray(item.RepoTags) ? item.RepoTags.filter((tag): tag is string => typeof tag === 'string').map(repoTagName) : []));
   const loaded: LoadedImage[] = [];
-  for (const item of manifest) {
+  for (const [position, item] of manifest.entries()) {
     if (!isRecord(item) || typeof item.Config !== 'string' || !Array.isArray(item.Layers)) throw new TsbuildError('INVALID_ARGUMENT', 'load archive: invalid manifest.json entry');
     const configKey = memberKey(item.Config);
     const configPath = configKey === undefined ? undefined : members.get(configKey);
@@ -389,13 +427,13 @@ async function loadDocker(store: LayoutStore, members: Map<string, string>, read
     );
     const manifestInfo = await store.putBlob(Readable.from([manifestBytes]));
     const descriptor: Descriptor = { mediaType: MediaType.ociManifest, digest: manifestInfo.digest, size: manifestInfo.size };
-    const tags = Array.isArray(item.RepoTags) ? item.RepoTags.filter((tag): tag is string => typeof tag === 'string') : [];
+    const tags = names[position] ?? [];
     if (tags.length === 0) {
       await store.keepUnnamed(descriptor);
       loaded.push({ descriptor });
     }
     for (const tag of tags) {
-      loaded.push(await nameLoaded(store, storeName(tag), descriptor));
+      loaded.push(await nameLoaded(store, tag, descriptor));
     }
   }
   return loaded;

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream, existsSync } from 'node:fs';
-import { lstat, mkdir, readFile, readdir, readlink, stat } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, readlink, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -332,6 +332,48 @@ describe('save and load', () => {
     // Cut short, the gzip stream fails as such.
     const truncated = gzipSync(plain).subarray(0, 4000);
     await expect(loadArchive(await freshStore('truncated'), Readable.from([truncated]))).rejects.toThrow(/decompress archive/);
+  });
+
+  it('refuses a name an archive gives that is no image reference, naming where it was, and loads nothing of it', async () => {
+    /** The archive saved in FORMAT, its index.json or manifest.json changed by EDIT. */
+    const edited = async (format: ArchiveFormat, name: string, edit: (document: { manifests: Array<{ annotations?: Record<string, string> }> } & Array<{ RepoTags: string[] }>) => void): Promise<Buffer> => {
+      const tree = join(dir, `edited-${name}`);
+      await mkdir(tree);
+      execFileSync('tar', ['-xf', await save(format, `${name}.tar`), '-C', tree]);
+      const file = join(tree, format === 'oci' ? 'index.json' : 'manifest.json');
+      const document = JSON.parse(await readFile(file, 'utf8')) as Parameters<typeof edit>[0];
+      edit(document);
+      await writeFile(file, JSON.stringify(document));
+      return execFileSync('tar', ['-cf', '-', '-C', tree, '.'], { maxBuffer: 64 << 20 });
+    };
+    const annotated = (name: string, annotations: Record<string, string>): Promise<Buffer> =>
+      edited('oci', name, (index) => {
+        for (const entry of index.manifests) entry.annotations = annotations;
+      });
+    const tagged = (name: string, tags: string[]): Promise<Buffer> =>
+      edited('docker', name, (manifest) => {
+        for (const entry of manifest) entry.RepoTags = tags;
+      });
+    const digest = busybox.descriptor.digest;
+    const refused: Array<[string, Buffer, string]> = [
+      ['containerd', await annotated('containerd', { 'io.containerd.image.name': 'Bad Name!' }), `load archive: index.json: the io.containerd.image.name annotation of ${digest}, "Bad Name!": invalid reference format: repository name must be lowercase`],
+      ['climbing', await annotated('climbing', { 'io.containerd.image.name': '../../etc/passwd', 'org.opencontainers.image.ref.name': 'latest' }), `load archive: index.json: the io.containerd.image.name annotation of ${digest}, "../../etc/passwd": invalid reference format: invalid registry host ".."`],
+      ['ref-name', await annotated('ref-name', { 'org.opencontainers.image.ref.name': '../evil' }), `load archive: index.json: the org.opencontainers.image.ref.name annotation of ${digest}, "../evil": not a valid OCI ref.name`],
+      ['repo-tags', await tagged('repo-tags', ['Bad Name!']), 'load archive: manifest.json: RepoTags "Bad Name!": invalid reference format: repository name must be lowercase'],
+      ['untagged', await tagged('untagged', ['busybox']), 'load archive: manifest.json: RepoTags: invalid tag "busybox"'],
+      ['by-digest', await tagged('by-digest', [`busybox@${digest}`]), `load archive: manifest.json: RepoTags: invalid tag "busybox@${digest}"`],
+    ];
+    for (const [name, archive, message] of refused) {
+      const target = await freshStore(`refused-${name}`);
+      const error = await loadArchive(target, Readable.from([archive])).catch((caught: unknown) => caught);
+      expect(error, name).toMatchObject({ code: 'INVALID_REFERENCE' });
+      expect((error as Error).message, name).toContain(message);
+      expect(await target.resolveReference(busybox.name), name).toBeUndefined();
+    }
+    // A bare tag as ref.name names no repository: unnamed, as before. A good containerd name wins over a ref.name it makes unused.
+    expect(await loadArchive(await freshStore('bare-tag'), Readable.from([await annotated('bare-tag', { 'org.opencontainers.image.ref.name': 'v1.0' })]))).toEqual([{ descriptor: busybox.descriptor }]);
+    const named = await annotated('named', { 'io.containerd.image.name': 'localhost:5000/ok/img:1', 'org.opencontainers.image.ref.name': 'latest' });
+    expect(await loadArchive(await freshStore('named'), Readable.from([named]))).toEqual([{ name: 'localhost:5000/ok/img:1', descriptor: busybox.descriptor }]);
   });
 
   it('rejects an archive that is neither format', async () => {
