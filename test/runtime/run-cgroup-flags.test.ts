@@ -142,6 +142,27 @@ describe.runIf(isRoot)('cgroup and daemon-only run flags, as docker 26', () => {
     cli('rm', gpu);
   }, 60_000);
 
+  it('ignores --volume-driver for --mount\'s volumes with docker\'s warning, and refuses an unknown one for -v\'s and the image\'s VOLUMEs', () => {
+    const warning = 'WARNING: `--volume-driver` is ignored for volumes specified via `--mount`. Use `--mount type=volume,volume-driver=...` instead.\n';
+    // docker 26: --mount volumes (anonymous or named) and binds are made, the driver unused.
+    const anonymous = cli('create', '--volume-driver', 'foo', '--mount', 'type=volume,target=/x', '-v', '/tmp:/y', 'busybox', 'true');
+    expect(anonymous).toMatchObject({ status: 0, stderr: warning });
+    const id = anonymous.stdout.trim();
+    expect(cli('inspect', '-f', '{{json .Config.Volumes}} {{json .HostConfig.Mounts}}', id).stdout).toBe('null [{"Type":"volume","Target":"/x"}]\n');
+    cli('rm', '-v', id);
+    const named = cli('create', '--volume-driver', 'local', '--mount', 'type=volume,source=vdriver-mount,target=/x', 'busybox', 'true');
+    expect(named).toMatchObject({ status: 0, stderr: warning });
+    cli('rm', named.stdout.trim());
+    cli('volume', 'rm', 'vdriver-mount');
+    // -v's anonymous volumes are made with it, under a random name.
+    expect(cli('create', '--volume-driver', 'foo', '-v', '/x', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringMatching(/^error: create [0-9a-f]{64}: error looking up volume plugin foo: plugin "foo" not found\n$/) as unknown });
+    // So are the image's VOLUMEs.
+    const withVolume = cli('commit', '--change', 'VOLUME /data', cli('create', 'busybox', 'true').stdout.trim(), 'vdriver-volume-image');
+    expect(withVolume.status).toBe(0);
+    expect(cli('create', '--volume-driver', 'foo', 'vdriver-volume-image', 'true')).toMatchObject({ status: 125, stderr: expect.stringMatching(/^error: create [0-9a-f]{64}: error looking up volume plugin foo: plugin "foo" not found\n$/) as unknown });
+    expect(cli('ps', '-aq', '--filter', 'ancestor=vdriver-volume-image').stdout).toBe('');
+  }, 60_000);
+
   it('removes a link with rm --link PARENT/ALIAS, the containers kept; docker\'s errors otherwise', () => {
     const target = cli('create', '--name', 'rm-link-db', 'busybox', 'true').stdout.trim();
     const linking = cli('create', '--name', 'rm-link-app', '--link', 'rm-link-db:db', 'busybox', 'true').stdout.trim();

@@ -67,7 +67,7 @@ import { printInspected } from './inspect-output.js';
 import { builtinId, endpointId } from './network.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { tsbuildEntry } from '../version.js';
-import { addContainerOptions, checkPlatform, claimCidfile, createOptions, environment, parseRestartPolicy, resourceOptions, type ContainerFlags, type ResourceFlags } from './container-options.js';
+import { addContainerOptions, checkPlatform, claimCidfile, createOptions, environment, flagWarnings, parseRestartPolicy, resourceOptions, type ContainerFlags, type ResourceFlags } from './container-options.js';
 import { addInsecureRegistryOption, collect } from '../common-options.js';
 import { attachConfig, attachedStreams, forwardedSignals, imageFetcher, type AttachedStream } from './run.js';
 import { holdTerminal } from './attach.js';
@@ -107,6 +107,7 @@ export async function runWithRecord(
   flags: ContainerFlags & { readonly detach?: boolean; readonly attach?: readonly string[]; readonly sigProxy?: boolean; readonly detachKeys?: string; readonly insecureRegistry: string[] },
 ): Promise<void> {
   const attached: ReadonlySet<AttachedStream> = attachedStreams(io, flags.attach ?? [], flags.detach === true);
+  for (const warning of flagWarnings(flags)) io.stderr.write(`WARNING: ${warning}\n`);
   // docker's CLI checks this first and ends with status 1: nothing was pulled or created.
   if (flags.detach !== true && flags.tty === true && flags.interactive === true && !process.stdin.isTTY) fail(io, new TsbuildError('INVALID_ARGUMENT', 'the input device is not a TTY'), 1);
   let detachKeys: Buffer;
@@ -260,6 +261,7 @@ function defineCreate(parent: Command, io: CliIo, name = 'create'): void {
   );
   addRootOption(addInsecureRegistryOption(command)).action(async (image: string, args: string[], flags: ContainerFlags & { attach: string[]; insecureRegistry: string[] }) => {
     attachedStreams(io, flags.attach, false, name);
+    for (const warning of flagWarnings(flags)) io.stderr.write(`WARNING: ${warning}\n`);
     const inner = await runInUserNamespace(flags.root);
     if (inner !== undefined) throw new ExitError(inner);
     const abort = new AbortController();
@@ -1288,7 +1290,7 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
         : {
             Mounts: requestedMounts.map((mount) => {
               const listed = inspectMount(store, mount);
-              const source = listed.Type === 'volume' ? listed.Name : listed.Source;
+              const source = listed.Type !== 'volume' ? listed.Source : record.hostConfig?.anonymousMounts?.includes(mount.destination) === true ? '' : listed.Name;
               return { Type: listed.Type, ...(source === '' ? {} : { Source: source }), Target: mount.destination, ...(listed.RW === false ? { ReadOnly: true } : {}) };
             }),
           }),
