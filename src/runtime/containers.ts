@@ -42,7 +42,7 @@ import { prepareMounts, releaseContainerVolumes, type MountRequest } from './vol
 import { volumesFromRequests } from './volumes-from.js';
 import type { LogConfig } from './container-log.js';
 import { supportedBlockIODevices, type BlockIODevices } from './blkio.js';
-import { detachContainer, parseMacAddress, exposedPortSpecs, hostNetworkPortsWarning, portsToPublish } from './network/index.js';
+import { detachContainer, parseMacAddress, exposedPortSpecs, hostNetworkPortsWarning, portsToPublish, removeLinkHostsEntry } from './network/index.js';
 import { containerCgroupPath, freezeContainer, releaseContainerCgroups, thawContainer } from './freezer.js';
 import { recordContainerEvent, signalNumber } from './events.js';
 
@@ -1010,7 +1010,8 @@ function deviceRuleOf(rule: string): { allow: true; type: string; major?: number
 
 /**
  * `rm --link PARENT/ALIAS`: the link ALIAS of container PARENT removed, the containers kept, as
- * docker's daemon does it (its rmLink): a container's own name is no link to remove.
+ * docker's daemon does it (its rmLink): a container's own name is no link to remove. A running
+ * PARENT's /etc/hosts loses the link's line at once (its environment keeps the link's variables).
  */
 export async function removeContainerLink(store: Store, name: string): Promise<void> {
   const trimmed = name.replace(/^\/+/, '');
@@ -1024,11 +1025,13 @@ export async function removeContainerLink(store: Store, name: string): Promise<v
   const parent = await findContainer(store, trimmed.slice(0, slash)).catch(() => {
     throw missing;
   });
-  if (!(parent.hostConfig?.links ?? []).some((link) => link.alias === alias)) throw missing;
+  const removed = (parent.hostConfig?.links ?? []).find((link) => link.alias === alias);
+  if (removed === undefined) throw missing;
   await updateContainer(store, parent.id, (current) => {
     if (current.hostConfig === undefined) return undefined;
     const { links = [], ...hostConfig } = current.hostConfig;
     const kept = links.filter((link) => link.alias !== alias);
     return { ...current, hostConfig: { ...hostConfig, ...(kept.length === 0 ? {} : { links: kept }) } };
   });
+  if ((await observeState(parent)).running) await removeLinkHostsEntry(store, parent, removed);
 }

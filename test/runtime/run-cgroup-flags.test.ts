@@ -176,4 +176,21 @@ describe.runIf(isRoot)('cgroup and daemon-only run flags, as docker 26', () => {
       cli('rm', '-f', linking, target);
     }
   }, 60_000);
+
+  it('takes a removed link out of a running container\'s /etc/hosts at once, as docker\'s daemon refreshes its sandbox', () => {
+    const target = cli('run', '-d', '--name', 'rm-link-live-db', 'busybox', 'sleep', '60').stdout.trim();
+    const linking = cli('run', '-d', '--name', 'rm-link-live-app', '--add-host', 'db-extra:10.1.2.3', '--link', 'rm-link-live-db:db', 'busybox', 'sleep', '60').stdout.trim();
+    try {
+      const address = cli('inspect', '-f', '{{.NetworkSettings.IPAddress}}', target).stdout.trim();
+      const before = cli('exec', linking, 'cat', '/etc/hosts').stdout;
+      expect(before).toContain(`${address}\tdb ${target.slice(0, 12)} rm-link-live-db\n`);
+      expect(cli('rm', '--link', 'rm-link-live-app/db')).toMatchObject({ status: 0, stdout: 'rm-link-live-app/db\n' });
+      const after = cli('exec', linking, 'cat', '/etc/hosts').stdout;
+      // Only the link's line goes: the defaults, --add-host's and its own stay as they were.
+      expect(after).toBe(before.replace(`${address}\tdb ${target.slice(0, 12)} rm-link-live-db\n`, ''));
+      expect(after).toContain('10.1.2.3\tdb-extra\n');
+    } finally {
+      cli('rm', '-f', linking, target);
+    }
+  }, 60_000);
 });
