@@ -10,9 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { PassThrough, type Writable } from 'node:stream';
-import { TsbuildError, exitStatus, messageOf } from '../common/index.js';
+import { TsbuildError, exitStatus, messageOf, uniqueHex } from '../common/index.js';
 import { namespaceProcesses, type ContainerRecord } from './container.js';
 import { DetachKeyMatcher } from './attach.js';
+import { recordContainerEvent } from './events.js';
 import { runtimeError, shimPath, type AttachedStreams } from './oci-runtime.js';
 import { spawnPiped, type StdioWish } from './stdio-pipes.js';
 import { containerCapabilities, securityOptOf } from './security-options.js';
@@ -49,6 +50,8 @@ export interface ExecOptions {
    * `detached`.
    */
   readonly detachKeys?: Buffer;
+  /** The root of the container's store: its event log is told of the exec (exec_create, exec_start, exec_die), as docker's daemon tells it. */
+  readonly eventsRoot?: string;
 }
 
 export interface ExecResult {
@@ -152,6 +155,29 @@ export async function execInContainer(record: ContainerRecord, options: ExecOpti
   const pid = record.state.pid;
   if (record.state.status !== 'running' || pid === undefined) throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is not running`);
   if (options.args.length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'exec: no command specified');
+  if (options.eventsRoot === undefined) return execProcess(record, pid, options);
+  // As docker's daemon: the exec made and started (named by its entrypoint, then its arguments,
+  // space-separated), and its end with its status; one left running (-d, detached) is not told
+  // ending, nothing here waiting for it.
+  const root = options.eventsRoot;
+  const execID = uniqueHex(32);
+  const command = `${options.args[0] ?? ''} ${options.args.slice(1).join(' ')}`;
+  await recordContainerEvent(root, record, `exec_create: ${command}`, { execID });
+  await recordContainerEvent(root, record, `exec_start: ${command}`, { execID });
+  let result: ExecResult;
+  try {
+    result = await execProcess(record, pid, options);
+  } catch (error) {
+    // docker's exit code for an exec that could not start.
+    await recordContainerEvent(root, record, 'exec_die', { execID, exitCode: '126' });
+    throw error;
+  }
+  // One ended for running past its time (a health check's) was killed: 128+SIGKILL.
+  if (options.detach !== true && result.detached !== true) await recordContainerEvent(root, record, 'exec_die', { execID, exitCode: String(result.status === -1 ? 137 : result.status) });
+  return result;
+}
+
+async function execProcess(record: ContainerRecord, pid: number, options: ExecOptions): Promise<ExecResult> {
   const user = await lookupUser(`/proc/${pid}/root`, options.user ?? record.config.user);
   const workdir = options.workdir ?? record.config.workingDir;
   if (!workdir.startsWith('/')) throw new TsbuildError('INVALID_ARGUMENT', `the working directory '${workdir}' is invalid, it needs to be an absolute path`);

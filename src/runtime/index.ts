@@ -133,3 +133,4 @@ export { addHostLine, containerCapabilities, parseUlimit, rlimitsOf, ulimitRlimi
 export { cpuPercent, sampleContainer, type ContainerSample } from './stats.js';
 export { AttachServer, DetachKeyMatcher, connectAttach, parseDetachKeys, type AttachedClient, type AttachStreams } from './attach.js';
 export { ociBlockIO, parseThrottleBpsDevice, parseThrottleIOpsDevice, parseWeightDevice, supportedBlockIODevices, type BlockIODevices, type OciBlockIO, type ThrottleDevice, type WeightDevice } from './blkio.js';
+export { recordContainerEvent } from './events.js';

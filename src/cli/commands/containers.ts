@@ -23,6 +23,7 @@ import {
   defaultMaskedPaths,
   defaultReadonlyPaths,
   execInContainer,
+  recordContainerEvent,
   findContainer,
   findNetwork,
   networks,
@@ -161,6 +162,8 @@ export async function runWithRecord(
   const onSignal = (signal: NodeJS.Signals): void => {
     void killContainer(store, record.id, signal).catch(() => undefined);
   };
+  // Attached before it starts, as docker's CLI.
+  await recordContainerEvent(store.root, record, 'attach');
   const started = startContainer(store, record.id, { monitorCommand: [...monitorCommand(store), '--wait-attach', String(attachWait)] });
   // Awaited below; a failure meanwhile must not count as unhandled.
   started.catch(() => undefined);
@@ -347,6 +350,8 @@ function defineStart(parent: Command, io: CliIo, name = 'start'): void {
         const found = await findContainer(store, nameOrId);
         const offset = await logSize(store, found.id);
         if (flags.interactive === true && found.config.tty && !process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'the input device is not a TTY');
+        // As docker's CLI, which attaches before it starts the container.
+        if (flags.attach === true) await recordContainerEvent(store.root, found, 'attach');
         await startContainer(store, found.id, { monitorCommand: monitorCommand(store) });
         if (flags.attach === true) {
           // The output comes from the log (nothing of it is missed); the input through the monitor.
@@ -911,6 +916,7 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
         ...(tty ? { terminal: { ...(stdout.isTTY ? { size: { rows: stdout.rows, columns: stdout.columns } } : {}), onResize: (resize) => void (resizeTerminal = resize) } } : {}),
         stdio: { ...(flags.interactive === true ? { stdin: process.stdin } : {}), stdout: io.stdout, stderr: io.stderr },
         detachKeys,
+        eventsRoot: store.root,
       });
     } catch (error) {
       // docker's exec ends with 126 whatever kept the process from starting in a running
