@@ -9,7 +9,7 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { MediaType, TsbuildError, goCompact, goIndent, goJson, goStruct, messageOf, parseDigest, parseReference, formatReference, type Descriptor, type Digest, type ImageReference } from '../../common/index.js';
 import { writeFileAtomic } from '../../store/index.js';
-import { copyRemoteDocument, dockerConfigPath, fetchDocument, fetchSmallBlob, parseDocument, putManifest, type FetchedDocument, type RegistryClient } from '../../registry/index.js';
+import { copyRemoteDocument, dockerConfigPath, fetchDocument, fetchSmallBlob, parseDocument, isPlainHttpAnswer, putManifest, RegistryClient, type FetchedDocument } from '../../registry/index.js';
 import { ExitError, type CliIo } from '../io.js';
 import { parseGoTemplate } from '../go-template.js';
 import { addInsecureRegistryOption, collect, registryClient } from './registry-options.js';
@@ -60,12 +60,24 @@ function isNotFound(error: unknown): boolean {
   return status === 404 || status === 401 || status === 403;
 }
 
+/**
+ * The client of `manifest create` and `manifest inspect`, which read registries as docker's CLI
+ * does itself: over TLS, plain HTTP only from the registries --insecure names, a loopback one
+ * included; no daemon's configuration is consulted. `manifest push` goes as docker's push does,
+ * a loopback registry reached over plain HTTP without --insecure.
+ */
+function readingClient(insecure: readonly string[]): RegistryClient {
+  return new RegistryClient({ insecureRegistries: insecure, loopbackOverHttp: false, userAgent: 'tsbuild' });
+}
+
 /** The document REFERENCE names; one the registry does not have is MISSING's words on stderr and status 1. */
 async function fetchOrSay(io: CliIo, client: RegistryClient, reference: ImageReference, missing: string): Promise<FetchedDocument> {
   try {
     return await fetchDocument(client, reference);
   } catch (error) {
-    if (!isNotFound(error)) throw error;
+    // A registry that speaks plain HTTP and is not named insecure is passed over, as docker's
+    // CLI passes over such an endpoint: nothing is found.
+    if (!isNotFound(error) && !isPlainHttpAnswer(error)) throw error;
     io.stderr.write(missing);
     throw new ExitError(1);
   }
@@ -161,7 +173,7 @@ async function manifestInspect(io: CliIo, list: string | undefined, image: strin
     printList(io, local, verbose);
     return;
   }
-  const client = registryClient({ insecureRegistry: options.insecure === true ? [reference.domain] : [] });
+  const client = readingClient(options.insecure === true ? [reference.domain] : []);
   try {
     const document = await fetchOrSay(io, client, reference, `no such manifest: ${formatReference(reference)}\n`);
     if (document.kind === 'manifest') {
@@ -240,7 +252,7 @@ async function saveEntry(list: ImageReference, image: ImageReference, entry: Lis
 async function manifestCreate(io: CliIo, list: string, images: readonly string[], options: { amend?: boolean; insecure?: boolean }): Promise<void> {
   const listReference = parseReference(list);
   if ((await readLocalList(listReference)) !== undefined && options.amend !== true) throw new TsbuildError('INVALID_ARGUMENT', 'refusing to amend an existing manifest list with no --amend flag');
-  const client = registryClient({ insecureRegistry: options.insecure === true ? [...new Set(images.map((image) => parseReference(image).domain))] : [] });
+  const client = readingClient(options.insecure === true ? [...new Set(images.map((image) => parseReference(image).domain))] : []);
   try {
     for (const image of images) {
       const reference = parseReference(image);
