@@ -174,6 +174,22 @@ describe('buildx imagetools inspect', () => {
     expect(Object.keys(whole['manifest'] as object)).toEqual(['schemaVersion', 'mediaType', 'digest', 'size', 'manifests', 'annotations']);
   });
 
+  it('fails a template asking a typed struct for a field it has not, as Go\'s templates (buildx 0.13\'s words), a map\'s missing key printing <no value>', async () => {
+    const single = `${registry.host}/tools/app:oci`;
+    const format = async (template: string, reference = single): Promise<{ status: number | null; stdout: string; stderr: string }> => run(['buildx', 'imagetools', 'inspect', '--format', template, reference]);
+    expect(await format('{{.Nope}}')).toMatchObject({ status: 1, stdout: '', stderr: 'ERROR: template: :1:2: executing "" at <.Nope>: can\'t evaluate field Nope in type imagetools.tplInput\n' });
+    // A chain is placed at its second field; the column counts from its line's start.
+    expect(await format('{{ .Image.Config.Nope }}')).toMatchObject({ status: 1, stderr: 'ERROR: template: :1:9: executing "" at <.Image.Config.Nope>: can\'t evaluate field Nope in type v1.ImageConfig\n' });
+    expect((await format('{{.Name}}\n{{.Image.Nope.X}}')).stderr).toBe('ERROR: template: :2:8: executing "" at <.Image.Nope.X>: can\'t evaluate field Nope in type *v1.Image\n');
+    // Not a list: a single manifest has no Manifests (buildx holds it as an interface{}).
+    expect((await format('x{{.Manifest.Manifests}}')).stderr).toBe('ERROR: template: :1:12: executing "" at <.Manifest.Manifests>: can\'t evaluate field Manifests in type interface {}\n');
+    expect((await format('{{(index .Manifest.Manifests 0).Nope}}', `${registry.host}/tools/app:multi`)).stderr).toContain("can't evaluate field Nope in type v1.Descriptor");
+    // Fields that are there, empty or not, and the embedded Platform; a map's missing key.
+    expect(await format('{{.Image.RootFS.Type}} {{.Image.Platform.OS}} {{.Image.Config.Labels.nope}}')).toMatchObject({ status: 0, stdout: 'layers linux <no value>' });
+    // {{.Manifest…}} formats still print the manifest's lines, as buildx's.
+    expect((await format('{{.Manifest.Manifests}}')).stdout).toMatch(/^Name: +\S+\nMediaType: /);
+  });
+
   it('says a missing image is not found, and exits 1', async () => {
     expect(await run(['buildx', 'imagetools', 'inspect', `${registry.host}/tools/app:nosuch`])).toMatchObject({ status: 1, stdout: '', stderr: `ERROR: ${registry.host}/tools/app:nosuch: not found\n` });
   });

@@ -39,7 +39,7 @@ interface ReadManifest {
 }
 
 /** The platform of an image config or an index entry, as Go's json.Unmarshal into ocispec.Platform takes it. */
-function platformOf(value: unknown): GoPlatform {
+function platformOf(value: unknown, typeName?: string): GoPlatform {
   const source = (value ?? {}) as Record<string, unknown>;
   const text = (key: string): string | undefined => (typeof source[key] === 'string' && source[key] !== '' ? source[key] : undefined);
   const features = Array.isArray(source['os.features']) ? source['os.features'].filter((item): item is string => typeof item === 'string') : [];
@@ -52,6 +52,7 @@ function platformOf(value: unknown): GoPlatform {
       Variant: text('variant'),
     },
     platformTags,
+    typeName,
   );
 }
 
@@ -420,10 +421,11 @@ function ociDescriptor(entry: Descriptor): unknown {
       URLs: unlessEmpty(source['urls']),
       Annotations: goMap(source['annotations']),
       Data: unlessEmpty(source['data']),
-      Platform: source['platform'] === undefined ? undefined : platformOf(source['platform']),
+      Platform: source['platform'] === undefined ? undefined : platformOf(source['platform'], '*v1.Platform'),
       ArtifactType: unlessEmpty(source['artifactType']),
     },
     descriptorTags,
+    'v1.Descriptor',
   );
 }
 
@@ -432,7 +434,7 @@ function ociImage(source: Record<string, unknown>): unknown {
   const inner = (source['config'] ?? {}) as Record<string, unknown>;
   const rootfs = (source['rootfs'] ?? {}) as Record<string, unknown>;
   const history = Array.isArray(source['history']) ? (source['history'] as Record<string, unknown>[]) : [];
-  const imageConfig = {
+  const imageConfig = goStruct({
     User: unlessEmpty(inner['User']),
     ExposedPorts: goMap(inner['ExposedPorts']),
     Env: unlessEmpty(inner['Env']),
@@ -443,15 +445,15 @@ function ociImage(source: Record<string, unknown>): unknown {
     Labels: goMap(inner['Labels']),
     StopSignal: unlessEmpty(inner['StopSignal']),
     ArgsEscaped: unlessEmpty(inner['ArgsEscaped']),
-  };
-  return goStruct(
+  }, {}, 'v1.ImageConfig');
+  const image = goStruct(
     {
       Created: unlessEmpty(source['created']),
       Author: unlessEmpty(source['author']),
       // ocispec.Image embeds its Platform: its fields are the image's own, in its JSON too.
       ...platformOf(source),
       Config: imageConfig,
-      RootFS: goStruct({ Type: typeof rootfs['type'] === 'string' ? rootfs['type'] : '', DiffIDs: Array.isArray(rootfs['diff_ids']) ? rootfs['diff_ids'] : null }, { Type: 'type', DiffIDs: 'diff_ids' }),
+      RootFS: goStruct({ Type: typeof rootfs['type'] === 'string' ? rootfs['type'] : '', DiffIDs: Array.isArray(rootfs['diff_ids']) ? rootfs['diff_ids'] : null }, { Type: 'type', DiffIDs: 'diff_ids' }, 'v1.RootFS'),
       History:
         history.length === 0
           ? undefined
@@ -459,11 +461,15 @@ function ociImage(source: Record<string, unknown>): unknown {
               goStruct(
                 { Created: unlessEmpty(entry['created']), CreatedBy: unlessEmpty(entry['created_by']), Author: unlessEmpty(entry['author']), Comment: unlessEmpty(entry['comment']), EmptyLayer: unlessEmpty(entry['empty_layer']) },
                 { Created: 'created', CreatedBy: 'created_by', Author: 'author', Comment: 'comment', EmptyLayer: 'empty_layer' },
+                'v1.History',
               ),
             ),
     },
     { Created: 'created', Author: 'author', ...platformTags, Config: 'config', RootFS: 'rootfs', History: 'history' },
+    '*v1.Image',
   );
+  // The embedded Platform is a field of its own to a template (`.Image.Platform`), not a member of the JSON.
+  return Object.defineProperty(image, 'Platform', { value: platformOf(source, 'v1.Platform'), enumerable: false });
 }
 
 async function imagetoolsInspect(io: CliIo, image: string, options: { raw?: boolean; format?: string; insecureRegistry: string[] }): Promise<void> {
@@ -487,7 +493,8 @@ async function imagetoolsInspect(io: CliIo, image: string, options: { raw?: bool
     let manifest: unknown;
     let images: unknown;
     if (document.kind === 'manifest') {
-      manifest = goStruct({ MediaType: descriptor.mediaType, Digest: descriptor.digest, Size: descriptor.size }, descriptorTags);
+      // buildx holds it as an interface{}: so a template names its type when a field is missing.
+      manifest = goStruct({ MediaType: descriptor.mediaType, Digest: descriptor.digest, Size: descriptor.size, URLs: undefined, Annotations: undefined, Data: undefined, Platform: undefined, ArtifactType: undefined }, descriptorTags, 'interface {}');
       images = ociImage((await readManifest(client, reference, document)).config);
     } else {
       const { index } = document;
@@ -501,6 +508,7 @@ async function imagetoolsInspect(io: CliIo, image: string, options: { raw?: bool
           Annotations: goMap(index.annotations),
         },
         { SchemaVersion: 'schemaVersion', MediaType: 'mediaType', Digest: 'digest', Size: 'size', Manifests: 'manifests', Annotations: 'annotations' },
+        'interface {}',
       );
       // Each platform's config, keyed as buildx keys them; manifests of no platform (attestations) are not images.
       const withPlatform = index.manifests.filter((entry) => entry.platform !== undefined && entry.platform.os !== 'unknown');
@@ -509,7 +517,8 @@ async function imagetoolsInspect(io: CliIo, image: string, options: { raw?: bool
       read.forEach((child, position) => byPlatform.set(formatOciPlatform((withPlatform[position]?.platform ?? {}) as Record<string, unknown>), ociImage(child.config)));
       images = byPlatform.size === 1 ? [...byPlatform.values()][0] : byPlatform;
     }
-    const data = goStruct({ Name: image, Manifest: manifest, Image: images }, { Name: 'name', Manifest: 'manifest', Image: 'image' });
+    // buildx's tplInput: its SBOM and Provenance are not read here.
+    const data = goStruct({ Name: image, Manifest: manifest, Image: images, SBOM: undefined, Provenance: undefined }, { Name: 'name', Manifest: 'manifest', Image: 'image', SBOM: 'SBOM', Provenance: 'Provenance' }, 'imagetools.tplInput');
     io.stdout.write(template.execute(data));
   } finally {
     await client.close();
@@ -700,7 +709,7 @@ export function registerImagetools(buildx: Command, io: CliIo): void {
       .argument('<image>', 'image reference')
       .option('--raw', 'show the original, unformatted JSON manifest')
       .option('--format <template>', 'format the output with a Go template ({{json .Manifest}}, {{json .Image}}, {{.Name}})'),
-  ).action(async (image: string, options: { raw?: boolean; format?: string; insecureRegistry: string[] }) => imagetoolsInspect(io, image, options));
+  ).action(dockerWords(io, async (image: string, options: { raw?: boolean; format?: string; insecureRegistry: string[] }) => imagetoolsInspect(io, image, options), 'ERROR: '));
   addInsecureRegistryOption(
     imagetools
       .command('create')
