@@ -52,6 +52,13 @@ export interface ExecOptions {
   readonly detachKeys?: Buffer;
   /** The root of the container's store: its event log is told of the exec (exec_create, exec_start, exec_die), as docker's daemon tells it. */
   readonly eventsRoot?: string;
+  /**
+   * With `detach` and `eventsRoot`: the command of a process that outlives the caller (a hidden
+   * tsbuild command calling `waitDetachedExec`), given the exec's ID, its bundle and the
+   * runtime's arguments, which runs the process and tells its end (exec_die), as docker's daemon
+   * does for `exec -d`. Without it the end of a detached process is not told.
+   */
+  readonly detachedWaiter?: readonly string[];
 }
 
 export interface ExecResult {
@@ -166,7 +173,7 @@ export async function execInContainer(record: ContainerRecord, options: ExecOpti
   await recordContainerEvent(root, record, `exec_start: ${command}`, { execID });
   let result: ExecResult;
   try {
-    result = await execProcess(record, pid, options);
+    result = await execProcess(record, pid, options, { root, execID });
   } catch (error) {
     // docker's exit code for an exec that could not start.
     await recordContainerEvent(root, record, 'exec_die', { execID, exitCode: '126' });
@@ -177,7 +184,7 @@ export async function execInContainer(record: ContainerRecord, options: ExecOpti
   return result;
 }
 
-async function execProcess(record: ContainerRecord, pid: number, options: ExecOptions): Promise<ExecResult> {
+async function execProcess(record: ContainerRecord, pid: number, options: ExecOptions, told?: { readonly root: string; readonly execID: string }): Promise<ExecResult> {
   const user = await lookupUser(`/proc/${pid}/root`, options.user ?? record.config.user);
   const workdir = options.workdir ?? record.config.workingDir;
   if (!workdir.startsWith('/')) throw new TsbuildError('INVALID_ARGUMENT', `the working directory '${workdir}' is invalid, it needs to be an absolute path`);
@@ -204,7 +211,17 @@ async function execProcess(record: ContainerRecord, pid: number, options: ExecOp
   await writeFile(join(bundle, 'config.json'), JSON.stringify(config));
   const args = ['exec', '--pid', String(pid), '--bundle', bundle, record.id];
   if (options.terminal !== undefined && options.detach !== true) return runExecWithTerminal(record, args, options, options.terminal).finally(() => rm(bundle, { recursive: true, force: true }));
+  let bundleKept = false;
   try {
+    if (options.detach === true && told !== undefined && options.detachedWaiter !== undefined) {
+      // The waiter runs the process, tells its end and removes the bundle.
+      const [command = '', ...rest] = options.detachedWaiter;
+      const waiter = spawn(command, [...rest, '--root', told.root, '--exec-id', told.execID, '--bundle', bundle, record.id, '--', ...args], { stdio: 'ignore', detached: true });
+      waiter.unref();
+      bundleKept = true;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      return { status: 0, output: '' };
+    }
     if (options.detach === true) {
       // The runtime reads its config before it forks: the bundle may go once it is running.
       const child = spawn(shimPath(), args, { stdio: 'ignore', detached: true });
@@ -214,8 +231,23 @@ async function execProcess(record: ContainerRecord, pid: number, options: ExecOp
     }
     return await runExec(record, args, options);
   } finally {
-    await rm(bundle, { recursive: true, force: true });
+    if (!bundleKept) await rm(bundle, { recursive: true, force: true });
   }
+}
+
+/**
+ * `exec -d`'s waiter, in a process of its own: runs the runtime with ARGS (the exec's process
+ * in CONTAINER's namespaces), removes BUNDLE once the runtime has read it, and tells the
+ * process's end (exec_die with its status) in ROOT's event log, as docker's daemon does.
+ */
+export async function waitDetachedExec(root: string, record: ContainerRecord, execID: string, bundle: string, args: readonly string[]): Promise<void> {
+  const child = spawn(shimPath(), args, { stdio: 'ignore' });
+  const status = await new Promise<number>((resolve) => {
+    child.on('error', () => resolve(126));
+    child.on('close', (code, signal) => resolve(exitStatus(code, signal)));
+  });
+  await rm(bundle, { recursive: true, force: true });
+  await recordContainerEvent(root, record, 'exec_die', { execID, exitCode: String(status) });
 }
 
 /** `exec -t`: the runtime sends the pty master to a console socket; the master is copied to and from the caller's streams. */

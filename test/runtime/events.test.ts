@@ -85,6 +85,10 @@ describe.runIf(isRoot)('events, as docker tells them', () => {
     const id = cli('run', '-d', '--network', 'none', '--name', 'ev-exec', '-v', 'ev-mounted:/data:ro', '-v', '/anon', 'busybox', 'sh', '-c', '[ -e /anon/ran ] && exit 0; touch /anon/ran; sleep 30').stdout.trim();
     expect(cli('exec', id, 'sh', '-c', 'exit 3').status).toBe(3);
     expect(cli('exec', id, 'true').status).toBe(0);
+    // A detached one's end is told when it comes, as docker's daemon waits for it.
+    expect(cli('exec', '-d', id, 'sh', '-c', 'exit 5').status).toBe(0);
+    const detachedEnd = (): string => cli('events', '--since', since, '--until', now(), '-f', 'event=exec_die', '--format', '{{.Actor.Attributes.exitCode}}').stdout;
+    for (let waited = 0; waited < 10_000 && !detachedEnd().includes('5'); waited += 100) await sleep(100);
     expect(cli('stop', '-t', '0', id).status).toBe(0);
     // Started again it ends at once.
     expect(cli('start', '-a', id).status).toBe(0);
@@ -103,6 +107,9 @@ describe.runIf(isRoot)('events, as docker tells them', () => {
       // docker's name of an exec: its entrypoint, a space, its arguments (none here).
       'container exec_create: true ',
       'container exec_start: true ',
+      'container exec_die',
+      'container exec_create: sh -c exit 5',
+      'container exec_start: sh -c exit 5',
       'container exec_die',
       'container kill',
       'volume unmount',
@@ -126,6 +133,7 @@ describe.runIf(isRoot)('events, as docker tells them', () => {
       { execID, exitCode: '3', image: 'busybox', name: 'ev-exec' },
     ]);
     expect(execs[3]?.Actor.Attributes['execID']).not.toBe(execID);
+    expect(execs[8]?.Actor.Attributes).toMatchObject({ execID: execs[6]?.Actor.Attributes['execID'], exitCode: '5' });
     const mounts = mine.filter((event) => event.Type === 'volume');
     expect(mounts[0]).toMatchObject({ Actor: { ID: 'ev-mounted', Attributes: { container: id, destination: '/data', driver: 'local', propagation: '', 'read/write': 'false' } } });
     expect(Object.keys(mounts[0]?.Actor.Attributes ?? {})).toEqual(['container', 'destination', 'driver', 'propagation', 'read/write']);

@@ -917,6 +917,7 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
         stdio: { ...(flags.interactive === true ? { stdin: process.stdin } : {}), stdout: io.stdout, stderr: io.stderr },
         detachKeys,
         eventsRoot: store.root,
+        detachedWaiter: [process.execPath, tsbuildEntry(), 'exec-wait'],
       });
     } catch (error) {
       // docker's exec ends with 126 whatever kept the process from starting in a running
