@@ -9,7 +9,7 @@
  * slice, eq, ne, lt, le, gt, ge, print, printf, println, urlquery, html, js, call.
  * `define`, `template` and `block` are refused: docker's formats never name other templates.
  */
-import { TsbuildError } from '../common/index.js';
+import { TsbuildError, goTypeName } from '../common/index.js';
 import { dockerTable } from './format.js';
 
 type Value = unknown;
@@ -22,6 +22,13 @@ interface Operand {
   readonly name?: string;
   readonly value?: Value;
   readonly pipeline?: Pipeline;
+  /** Where the chain is, as a failure to evaluate it names it: its position and its text (`.Image.Nope`). */
+  readonly at?: ChainPlace;
+}
+
+interface ChainPlace {
+  readonly position: string;
+  readonly text: string;
 }
 
 interface Pipeline {
@@ -99,6 +106,8 @@ interface Token {
   readonly type: 'space' | 'field' | 'variable' | 'identifier' | 'string' | 'number' | 'bool' | 'nil' | 'pipe' | 'open' | 'close' | 'declare' | 'assign' | 'comma' | 'dot';
   readonly text: string;
   readonly value?: Value;
+  /** `LINE:COLUMN` (the column a byte offset) where Go places the node: a chain of fields at its second field. */
+  readonly position?: string;
 }
 
 function unquote(text: string, line: number): string {
@@ -110,17 +119,24 @@ function unquote(text: string, line: number): string {
   }
 }
 
-function lexAction(source: string, line: number): Token[] {
+function lexAction(source: string, line: number, column: number): Token[] {
   const tokens: Token[] = [];
   let at = 0;
+  const where = (offset: number): string => {
+    const before = source.slice(0, offset);
+    const newline = before.lastIndexOf('\n');
+    return `${line + (before.match(/\n/g) ?? []).length}:${newline < 0 ? column + Buffer.byteLength(before) : Buffer.byteLength(before.slice(newline + 1))}`;
+  };
   while (at < source.length) {
     const rest = source.slice(at);
     let match: RegExpExecArray | null;
     if ((match = /^\s+/.exec(rest)) !== null) tokens.push({ type: 'space', text: match[0] });
     else if ((match = /^"(?:[^"\\\n]|\\.)*"|^`[^`]*`/.exec(rest)) !== null) tokens.push({ type: 'string', text: match[0], value: unquote(match[0], line) });
     else if ((match = /^'(?:[^'\\]|\\.)+'/.exec(rest)) !== null) tokens.push({ type: 'number', text: match[0], value: unquote(`"${match[0].slice(1, -1)}"`, line).codePointAt(0) ?? 0 });
-    else if ((match = /^(?:\.[A-Za-z_]\w*)+/.exec(rest)) !== null) tokens.push({ type: 'field', text: match[0] });
-    else if ((match = /^\$\w*/.exec(rest)) !== null) tokens.push({ type: 'variable', text: match[0] });
+    else if ((match = /^(?:\.[A-Za-z_]\w*)+/.exec(rest)) !== null) {
+      const second = match[0].indexOf('.', 1);
+      tokens.push({ type: 'field', text: match[0], position: where(second < 0 ? at : at + second) });
+    } else if ((match = /^\$\w*/.exec(rest)) !== null) tokens.push({ type: 'variable', text: match[0], position: where(at) });
     else if ((match = /^[-+]?(?:0[xX][0-9a-fA-F_]+|0[oO]?[0-7_]+|0[bB][01_]+|(?:\d[\d_]*)?\.?\d[\d_]*(?:[eE][-+]?\d+)?)/.exec(rest)) !== null && match[0] !== '' && !/^[-+]$/.test(match[0])) {
       const text = match[0].replace(/_/g, '');
       const value = /^[-+]?0[oO]?[0-7]+$/.test(text) && text.replace(/^[-+]/, '') !== '0' ? parseInt(text.replace(/[oO]/, ''), 8) : Number(text);
@@ -222,22 +238,24 @@ class Parser {
     return operands;
   }
 
-  private chainAfter(): string[] {
+  private chainAfter(): { chain: string[]; token?: Token } {
     const token = this.peek(false);
-    if (token?.type !== 'field') return [];
+    if (token?.type !== 'field') return { chain: [] };
     this.at++;
-    return token.text.slice(1).split('.');
+    return { chain: token.text.slice(1).split('.'), token };
   }
 
   private operand(): Operand {
     const token = this.next() as Token;
     switch (token.type) {
       case 'field':
-        return { kind: 'field', chain: token.text.slice(1).split('.') };
+        return { kind: 'field', chain: token.text.slice(1).split('.'), at: { position: token.position ?? '', text: token.text } };
       case 'dot':
         return { kind: 'dot', chain: [] };
-      case 'variable':
-        return { kind: 'variable', name: token.text, chain: this.chainAfter() };
+      case 'variable': {
+        const { chain, token: after } = this.chainAfter();
+        return { kind: 'variable', name: token.text, chain, at: { position: token.position ?? '', text: `${token.text}${after?.text ?? ''}` } };
+      }
       case 'string':
       case 'number':
       case 'bool':
@@ -250,7 +268,8 @@ class Parser {
       case 'open': {
         const pipeline = this.pipeline('parenthesized pipeline', false);
         if (this.next()?.type !== 'close') throw templateError(`${this.line}: unclosed left paren`);
-        return { kind: 'pipeline', pipeline, chain: this.chainAfter() };
+        const { chain, token: after } = this.chainAfter();
+        return { kind: 'pipeline', pipeline, chain, ...(after === undefined ? {} : { at: { position: after.position ?? '', text: after.text } }) };
       }
       default:
         throw templateError(`${this.line}: unexpected "${token.text}" in operand`);
@@ -262,6 +281,8 @@ interface Scanned {
   readonly kind: 'text' | 'action';
   readonly text: string;
   readonly line: number;
+  /** An action's: the byte offset in its line where its text starts. */
+  readonly column?: number;
 }
 
 /** Splits SOURCE into text and actions, applying `{{-` and `-}}` trimming. */
@@ -311,7 +332,7 @@ function scan(source: string): Scanned[] {
       action = action.slice(0, -1);
       trimNext = true;
     }
-    parts.push({ kind: 'action', text: action, line });
+    parts.push({ kind: 'action', text: action, line, column: Buffer.byteLength(source.slice(source.lastIndexOf('\n', inner - 1) + 1, inner)) });
     line += (action.match(/\n/g) ?? []).length;
     at = end + 2;
   }
@@ -336,7 +357,7 @@ function parse(source: string, functions: ReadonlySet<string>): Node[] {
         if (!trimmed.endsWith('*/')) throw templateError(`${part.line}: comment ends before closing delimiter`);
         continue;
       }
-      const tokens = lexAction(part.text, part.line);
+      const tokens = lexAction(part.text, part.line, part.column ?? 0);
       const parser = new Parser(tokens, part.line, functions);
       const keyword = tokens.find((token) => token.type !== 'space');
       if (keyword === undefined) throw templateError(`${part.line}: missing value for command`);
@@ -394,9 +415,12 @@ function parse(source: string, functions: ReadonlySet<string>): Node[] {
 class Break {}
 class Continue {}
 
-function fieldOf(value: Value, name: string): Value {
+function fieldOf(value: Value, name: string, at: ChainPlace | undefined): Value {
   if (value instanceof GoNil) return undefined;
   if (value === undefined || value === null || typeof value !== 'object') return undefined;
+  // A Go struct has its fields and no others: asked for another, Go's template fails.
+  const typeName = (value as { [goTypeName]?: string })[goTypeName];
+  if (typeName !== undefined && !Object.hasOwn(value, name)) throw executeError(`:${at?.position ?? ''}: executing "" at <${at?.text ?? `.${name}`}>: can't evaluate field ${name} in type ${typeName}`);
   const found = (value as Record<string, Value>)[name];
   // A method without arguments is called when named as a field.
   return typeof found === 'function' ? (found as TemplateFunction).call(value) : found;
@@ -658,7 +682,7 @@ class Executor {
     // A method: `.Label "key"` calls the function the field names.
     if ((head.kind === 'field' || head.kind === 'variable') && (rest.length > 0 || piped.length > 0)) {
       const chain = head.chain;
-      const owner = head.kind === 'field' ? this.walk(scope.dot, chain.slice(0, -1)) : this.walk(lookupVariable(scope, head.name as string), chain.slice(0, -1));
+      const owner = head.kind === 'field' ? this.walk(scope.dot, chain.slice(0, -1), head.at) : this.walk(lookupVariable(scope, head.name as string), chain.slice(0, -1), head.at);
       const method = chain.length === 0 ? undefined : fieldOrMethod(owner, chain.at(-1) as string);
       if (typeof method === 'function') return (method as TemplateFunction).apply(owner, args());
       throw executeError(`can't give argument to non-function ${head.kind === 'field' ? `.${chain.join('.')}` : head.name as string}`);
@@ -667,8 +691,8 @@ class Executor {
     return this.operand(head, scope);
   }
 
-  private walk(value: Value, chain: readonly string[]): Value {
-    return chain.reduce((current, name) => fieldOf(current, name), value);
+  private walk(value: Value, chain: readonly string[], at: ChainPlace | undefined): Value {
+    return chain.reduce((current, name) => fieldOf(current, name, at), value);
   }
 
   private operand(operand: Operand, scope: Scope): Value {
@@ -676,13 +700,13 @@ class Executor {
       case 'dot':
         return scope.dot;
       case 'field':
-        return this.walk(scope.dot, operand.chain);
+        return this.walk(scope.dot, operand.chain, operand.at);
       case 'variable':
-        return this.walk(lookupVariable(scope, operand.name as string), operand.chain);
+        return this.walk(lookupVariable(scope, operand.name as string), operand.chain, operand.at);
       case 'literal':
         return operand.value;
       case 'pipeline':
-        return this.walk(this.pipeline(operand.pipeline as Pipeline, scope), operand.chain);
+        return this.walk(this.pipeline(operand.pipeline as Pipeline, scope), operand.chain, operand.at);
       case 'identifier': {
         const fn = this.functions[operand.name as string] ?? builtins[operand.name as string];
         return (fn as TemplateFunction)();

@@ -15,9 +15,21 @@
  */
 export const jsonTags: unique symbol = Symbol('jsonTags');
 
-/** A struct of Go field names (their order kept) whose JSON names are TAGS (a field without one keeps its name). */
-export function goStruct<T extends object>(fields: T, tags: Readonly<Record<string, string>>): T {
-  return Object.defineProperty(fields, jsonTags, { value: tags, enumerable: false });
+/**
+ * On a struct whose members are all its Go type's fields (an absent one undefined), the name a
+ * template gives its type when it is asked for a field it has not (`*v1.Image`): Go's templates
+ * fail there, where a map's missing key prints `<no value>`.
+ */
+export const goTypeName: unique symbol = Symbol('goTypeName');
+
+/**
+ * A struct of Go field names (their order kept) whose JSON names are TAGS (a field without one
+ * keeps its name). With TYPENAME, the struct holds every field of that Go type, and a template
+ * asking it for another fails as Go's does.
+ */
+export function goStruct<T extends object>(fields: T, tags: Readonly<Record<string, string>>, typeName?: string): T {
+  Object.defineProperty(fields, jsonTags, { value: tags, enumerable: false });
+  return typeName === undefined ? fields : Object.defineProperty(fields, goTypeName, { value: typeName, enumerable: false });
 }
 
 export function goJson(value: unknown, escapeHtml = true): string {

@@ -20,7 +20,7 @@ export * from './duration.js';
 export * from './http-time.js';
 export * from './byte-size.js';
 export * from './config-values.js';
-export { goCompact, goIndent, goJson, goStruct } from './go-json.js';
+export { goCompact, goIndent, goJson, goStruct, goTypeName } from './go-json.js';
 export * from './path-in-root.js';
 export * from './path-match.js';
 export * from './file-names.js';

@@ -49,6 +49,12 @@ export interface RegistryClientOptions {
   readonly retry?: RetryOptions;
   readonly timeouts?: TimeoutOptions;
   readonly userAgent?: string;
+  /**
+   * Whether a loopback registry is reached over plain HTTP without being named insecure, as
+   * docker's daemon does (default true). docker's CLI, reading a registry itself (`manifest
+   * create`, `manifest inspect`), takes plain HTTP only from a registry named insecure.
+   */
+  readonly loopbackOverHttp?: boolean;
 }
 
 export function isLoopbackHost(host: string): boolean {
@@ -177,6 +183,7 @@ export class RegistryClient {
   readonly credentials: CredentialProvider;
   readonly backoff: ReturnType<typeof backoff>;
   readonly userAgent: string;
+  private readonly loopbackOverHttp: boolean;
   private readonly secure: Agent;
   private readonly insecure: Agent;
   private readonly probe: Agent;
@@ -194,6 +201,7 @@ export class RegistryClient {
     this.credentials = options.credentials ?? dockerConfigCredentials();
     this.backoff = backoff(options.retry);
     this.userAgent = options.userAgent ?? 'tsbuild';
+    this.loopbackOverHttp = options.loopbackOverHttp ?? true;
     const insecureEntries = (options.insecureRegistries ?? []).map((entry) => entry.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, ''));
     this.insecureHosts = new Set(insecureEntries.filter((entry) => !cidrPattern.test(entry) && !entry.startsWith('*.')));
     this.insecureDomains = insecureEntries.filter((entry) => entry.startsWith('*.')).map((entry) => entry.slice(1));
@@ -255,7 +263,7 @@ export class RegistryClient {
   }
 
   allowsPlainHttp(host: string): boolean {
-    return isLoopbackHost(host) || this.isInsecure(host);
+    return (this.loopbackOverHttp && isLoopbackHost(host)) || this.isInsecure(host);
   }
 
   /**

@@ -124,6 +124,20 @@ function networkCode(error: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * Whether ERROR is a TLS connection that met a server speaking plain HTTP (docker's
+ * ErrHTTPProto, "server gave HTTP response to HTTPS client"): a registry that is there, but
+ * not over TLS.
+ */
+export function isPlainHttpAnswer(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    if ((current as { code?: unknown }).code === 'ERR_SSL_WRONG_VERSION_NUMBER') return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /** Wraps a transport failure (reset, timeout, refused) as a temporary REGISTRY error. */
 export function networkError(context: RegistryErrorContext, method: string, url: URL, cause: unknown): TsbuildError {
   if (cause instanceof TsbuildError) return cause;

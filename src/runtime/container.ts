@@ -109,6 +109,8 @@ export interface HostConfig extends SecurityOptions {
   readonly publishAll?: boolean;
   /** docker's Binds: the -v flags with a source, as given. */
   readonly binds?: readonly string[];
+  /** The targets of --mount's volumes given no source: docker's HostConfig.Mounts shows them without one. */
+  readonly anonymousMounts?: readonly string[];
   /** docker's Tmpfs: --tmpfs's paths and their options, as given. */
   readonly tmpfs?: Readonly<Record<string, string>>;
   /** `--cgroupns`, or the host's default when made (`defaultCgroupnsMode`); absent in older records: the container's own. */

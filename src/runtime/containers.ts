@@ -42,7 +42,7 @@ import { prepareMounts, releaseContainerVolumes, type MountRequest } from './vol
 import { volumesFromRequests } from './volumes-from.js';
 import type { LogConfig } from './container-log.js';
 import { supportedBlockIODevices, type BlockIODevices } from './blkio.js';
-import { detachContainer, parseMacAddress, exposedPortSpecs, hostNetworkPortsWarning, portsToPublish } from './network/index.js';
+import { detachContainer, parseMacAddress, exposedPortSpecs, hostNetworkPortsWarning, portsToPublish, removeLinkHostsEntry } from './network/index.js';
 import { containerCgroupPath, freezeContainer, releaseContainerCgroups, thawContainer } from './freezer.js';
 import { recordContainerEvent, signalNumber } from './events.js';
 
@@ -193,16 +193,16 @@ function checkEndpointSettings(options: Pick<CreateContainerOptions, 'ip6' | 'li
 
 /**
  * `--volume-driver`: `local` is the only driver, as a docker daemon without plugins has; another
- * is refused when a -v volume (named or anonymous) would be made with it. --mount's volumes do
- * not take it (docker's daemon logs that it ignores it there).
+ * is refused when a volume would be made with it: a -v one (named first, as docker 26 reports),
+ * an anonymous -v one or one of the image's VOLUMEs (under a random name, as docker's daemon
+ * names them). --mount's volumes do not take it (docker's client warns that it ignores it there).
  */
-function checkVolumeDriver(options: Pick<CreateContainerOptions, 'volumeDriver' | 'volumeRequests' | 'binds'>): void {
+function checkVolumeDriver(options: Pick<CreateContainerOptions, 'volumeDriver' | 'volumeRequests' | 'binds'>, imageVolumes: readonly string[] = []): void {
   const driver = options.volumeDriver ?? '';
   if (driver === '' || driver === 'local') return;
-  const volumes = (options.volumeRequests ?? []).filter((request) => request.kind === 'volume');
   // The -v ones: named ones are in binds, anonymous ones have no name.
-  const named = (options.binds ?? []).map((bind) => bind.split(':')[0] ?? '').filter((source) => source !== '' && !source.startsWith('/'));
-  const anonymous = volumes.some((request) => request.kind === 'volume' && request.name === undefined);
+  const named = (options.binds ?? []).map((bind) => bind.split(':')[0] ?? '').filter((source) => source !== '' && !source.startsWith('/') && !source.startsWith('.'));
+  const anonymous = imageVolumes.length > 0 || (options.volumeRequests ?? []).some((request) => request.kind === 'volume' && request.name === undefined && request.mountFlag !== true);
   const name = named[0] ?? (anonymous ? uniqueHex(32) : undefined);
   if (name !== undefined) throw new TsbuildError('NOT_FOUND', `create ${name}: error looking up volume plugin ${driver}: plugin ${JSON.stringify(driver)} not found`);
 }
@@ -267,6 +267,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   if (options.name !== undefined) await assertNameFree(store, options.name);
   const { name: imageName, image } = await findOrPull(options);
   const imageConfig = (await image.config()).config;
+  checkVolumeDriver(options, Object.keys(imageConfig?.Volumes ?? {}));
   const args = containerCommand(imageConfig, options);
   const workdir = posix.normalize(options.workdir ?? (imageConfig?.WorkingDir === undefined || imageConfig.WorkingDir === '' ? '/' : imageConfig.WorkingDir));
   if (!workdir.startsWith('/')) throw new TsbuildError('INVALID_ARGUMENT', `the working directory '${workdir}' is invalid, it needs to be an absolute path`);
@@ -274,6 +275,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   const lower = await unpackLayers(store, layers.map((layer) => layer.descriptor()), layers.map((layer) => layer.diffID()));
   options.signal?.throwIfAborted();
 
+  const anonymousMounts = (options.volumeRequests ?? []).flatMap((request) => (request.kind === 'volume' && request.name === undefined && request.mountFlag === true ? [request.target] : []));
   const warnings: string[] = [];
   if (options.network === 'host' && (options.publish ?? []).length > 0) warnings.push(hostNetworkPortsWarning);
   let memory = options.memory ?? 0;
@@ -384,6 +386,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
         ...(publish.length === 0 ? {} : { publish }),
         ...(options.publishAll === true ? { publishAll: true } : {}),
         ...(options.binds === undefined || options.binds.length === 0 ? {} : { binds: [...options.binds] }),
+        ...(anonymousMounts.length === 0 ? {} : { anonymousMounts: [...anonymousMounts] }),
         ...(options.tmpfs === undefined || Object.keys(options.tmpfs).length === 0 ? {} : { tmpfs: { ...options.tmpfs } }),
         ...(options.capAdd === undefined || options.capAdd.length === 0 ? {} : { capAdd: [...options.capAdd] }),
         ...(options.capDrop === undefined || options.capDrop.length === 0 ? {} : { capDrop: [...options.capDrop] }),
@@ -465,8 +468,8 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       rootless: false,
     };
     await writeFile(join(directory, 'spec.json'), `${JSON.stringify(spec, null, 2)}\n`, { mode: 0o600 });
-    // docker's Config.Volumes: the image's VOLUMEs and the anonymous volumes asked for (`-v /data`).
-    const anonymous = (options.volumeRequests ?? []).flatMap((request) => (request.kind === 'volume' && request.name === undefined ? [request.target] : []));
+    // docker's Config.Volumes: the image's VOLUMEs and the anonymous volumes asked for with -v (`-v /data`); --mount's are in HostConfig.Mounts.
+    const anonymous = (options.volumeRequests ?? []).flatMap((request) => (request.kind === 'volume' && request.name === undefined && request.mountFlag !== true ? [request.target] : []));
     const volumes = [...new Set([...imageVolumes, ...anonymous])];
     record = { ...record, config: { ...record.config, env, configEnv: containerConfigEnv(imageConfig?.Env, options.env ?? []), ...(volumes.length === 0 ? {} : { volumes }) } };
     await writeContainerRecord(store, record);
@@ -1007,7 +1010,8 @@ function deviceRuleOf(rule: string): { allow: true; type: string; major?: number
 
 /**
  * `rm --link PARENT/ALIAS`: the link ALIAS of container PARENT removed, the containers kept, as
- * docker's daemon does it (its rmLink): a container's own name is no link to remove.
+ * docker's daemon does it (its rmLink): a container's own name is no link to remove. A running
+ * PARENT's /etc/hosts loses the link's line at once (its environment keeps the link's variables).
  */
 export async function removeContainerLink(store: Store, name: string): Promise<void> {
   const trimmed = name.replace(/^\/+/, '');
@@ -1021,11 +1025,13 @@ export async function removeContainerLink(store: Store, name: string): Promise<v
   const parent = await findContainer(store, trimmed.slice(0, slash)).catch(() => {
     throw missing;
   });
-  if (!(parent.hostConfig?.links ?? []).some((link) => link.alias === alias)) throw missing;
+  const removed = (parent.hostConfig?.links ?? []).find((link) => link.alias === alias);
+  if (removed === undefined) throw missing;
   await updateContainer(store, parent.id, (current) => {
     if (current.hostConfig === undefined) return undefined;
     const { links = [], ...hostConfig } = current.hostConfig;
     const kept = links.filter((link) => link.alias !== alias);
     return { ...current, hostConfig: { ...hostConfig, ...(kept.length === 0 ? {} : { links: kept }) } };
   });
+  if ((await observeState(parent)).running) await removeLinkHostsEntry(store, parent, removed);
 }

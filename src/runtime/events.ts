@@ -4,8 +4,10 @@
  * alike; its removal from the removal of its directory. See store/events.ts for the log.
  */
 import { constants as osConstants } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { recordEvent } from '../store/index.js';
 import type { ContainerRecord } from './container.js';
+import type { MountSpec } from './spec.js';
 
 export { recordEvent } from '../store/index.js';
 
@@ -39,14 +41,38 @@ export async function recordContainerChange(root: string, previous: ContainerRec
     const seconds = from === undefined ? 0 : Math.max(0, Math.floor((Date.parse(state.finishedAt ?? new Date().toISOString()) - Date.parse(from)) / 1000));
     return emit('die', { execDuration: String(seconds), exitCode: String(state.exitCode ?? 0) });
   };
+  // Its volumes as docker's daemon tells them: unmounted before the end is told, mounted before a start.
+  const volumes = (action: 'mount' | 'unmount'): Promise<void> => recordVolumeMounts(root, next.id, next.hostConfig?.mounts ?? [], action);
   // Restarted between two writes: its run before ended first.
-  if (running(was) && ranNow) await die(was, was.startedAt);
-  if (ranNow || (!running(was) && running(now))) await emit('start');
+  if (running(was) && ranNow) {
+    await volumes('unmount');
+    await die(was, was.startedAt);
+  }
+  if (ranNow || (!running(was) && running(now))) {
+    await volumes('mount');
+    await emit('start');
+  }
   const paused = (state: ContainerRecord['state']): boolean => state.paused === true || state.status === 'paused';
   if (running(was) && running(now) && !ranNow && paused(was) !== paused(now)) await emit(paused(now) ? 'pause' : 'unpause');
-  if ((running(was) || ranNow) && !running(now)) await die(now, now.startedAt ?? was.startedAt);
+  if ((running(was) || ranNow) && !running(now)) {
+    await volumes('unmount');
+    await die(now, now.startedAt ?? was.startedAt);
+  }
   const health = now.health?.status;
   if (health !== undefined && health !== 'starting' && health !== was.health?.status) await emit(`health_status: ${health}`);
+}
+
+/**
+ * `volume mount` or `unmount` for each volume among a container's MOUNTS (those whose source is
+ * a volume's data under ROOT), with docker's attributes: where and how it is mounted, for a mount.
+ */
+export async function recordVolumeMounts(root: string, container: string, mounts: readonly MountSpec[], action: 'mount' | 'unmount'): Promise<void> {
+  const volumes = join(root, 'volumes');
+  for (const mount of mounts) {
+    if (mount.source === undefined || basename(mount.source) !== '_data' || dirname(dirname(mount.source)) !== volumes) continue;
+    const more: Record<string, string> = action === 'mount' ? { destination: mount.destination, propagation: '', 'read/write': String(!(mount.options ?? []).includes('ro')) } : {};
+    await recordEvent(root, 'volume', action, basename(dirname(mount.source)), { container, driver: 'local', ...more });
+  }
 }
 
 /** A container's removal. */

@@ -10,9 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { PassThrough, type Writable } from 'node:stream';
-import { TsbuildError, exitStatus, messageOf } from '../common/index.js';
+import { TsbuildError, exitStatus, messageOf, uniqueHex } from '../common/index.js';
 import { namespaceProcesses, type ContainerRecord } from './container.js';
 import { DetachKeyMatcher } from './attach.js';
+import { recordContainerEvent } from './events.js';
 import { runtimeError, shimPath, type AttachedStreams } from './oci-runtime.js';
 import { spawnPiped, type StdioWish } from './stdio-pipes.js';
 import { containerCapabilities, securityOptOf } from './security-options.js';
@@ -49,6 +50,15 @@ export interface ExecOptions {
    * `detached`.
    */
   readonly detachKeys?: Buffer;
+  /** The root of the container's store: its event log is told of the exec (exec_create, exec_start, exec_die), as docker's daemon tells it. */
+  readonly eventsRoot?: string;
+  /**
+   * With `detach` and `eventsRoot`: the command of a process that outlives the caller (a hidden
+   * tsbuild command calling `waitDetachedExec`), given the exec's ID, its bundle and the
+   * runtime's arguments, which runs the process and tells its end (exec_die), as docker's daemon
+   * does for `exec -d`. Without it the end of a detached process is not told.
+   */
+  readonly detachedWaiter?: readonly string[];
 }
 
 export interface ExecResult {
@@ -152,6 +162,29 @@ export async function execInContainer(record: ContainerRecord, options: ExecOpti
   const pid = record.state.pid;
   if (record.state.status !== 'running' || pid === undefined) throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is not running`);
   if (options.args.length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'exec: no command specified');
+  if (options.eventsRoot === undefined) return execProcess(record, pid, options);
+  // As docker's daemon: the exec made and started (named by its entrypoint, then its arguments,
+  // space-separated), and its end with its status; one left running (-d, detached) is not told
+  // ending, nothing here waiting for it.
+  const root = options.eventsRoot;
+  const execID = uniqueHex(32);
+  const command = `${options.args[0] ?? ''} ${options.args.slice(1).join(' ')}`;
+  await recordContainerEvent(root, record, `exec_create: ${command}`, { execID });
+  await recordContainerEvent(root, record, `exec_start: ${command}`, { execID });
+  let result: ExecResult;
+  try {
+    result = await execProcess(record, pid, options, { root, execID });
+  } catch (error) {
+    // docker's exit code for an exec that could not start.
+    await recordContainerEvent(root, record, 'exec_die', { execID, exitCode: '126' });
+    throw error;
+  }
+  // One ended for running past its time (a health check's) was killed: 128+SIGKILL.
+  if (options.detach !== true && result.detached !== true) await recordContainerEvent(root, record, 'exec_die', { execID, exitCode: String(result.status === -1 ? 137 : result.status) });
+  return result;
+}
+
+async function execProcess(record: ContainerRecord, pid: number, options: ExecOptions, told?: { readonly root: string; readonly execID: string }): Promise<ExecResult> {
   const user = await lookupUser(`/proc/${pid}/root`, options.user ?? record.config.user);
   const workdir = options.workdir ?? record.config.workingDir;
   if (!workdir.startsWith('/')) throw new TsbuildError('INVALID_ARGUMENT', `the working directory '${workdir}' is invalid, it needs to be an absolute path`);
@@ -178,7 +211,17 @@ export async function execInContainer(record: ContainerRecord, options: ExecOpti
   await writeFile(join(bundle, 'config.json'), JSON.stringify(config));
   const args = ['exec', '--pid', String(pid), '--bundle', bundle, record.id];
   if (options.terminal !== undefined && options.detach !== true) return runExecWithTerminal(record, args, options, options.terminal).finally(() => rm(bundle, { recursive: true, force: true }));
+  let bundleKept = false;
   try {
+    if (options.detach === true && told !== undefined && options.detachedWaiter !== undefined) {
+      // The waiter runs the process, tells its end and removes the bundle.
+      const [command = '', ...rest] = options.detachedWaiter;
+      const waiter = spawn(command, [...rest, '--root', told.root, '--exec-id', told.execID, '--bundle', bundle, record.id, '--', ...args], { stdio: 'ignore', detached: true });
+      waiter.unref();
+      bundleKept = true;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      return { status: 0, output: '' };
+    }
     if (options.detach === true) {
       // The runtime reads its config before it forks: the bundle may go once it is running.
       const child = spawn(shimPath(), args, { stdio: 'ignore', detached: true });
@@ -188,8 +231,23 @@ export async function execInContainer(record: ContainerRecord, options: ExecOpti
     }
     return await runExec(record, args, options);
   } finally {
-    await rm(bundle, { recursive: true, force: true });
+    if (!bundleKept) await rm(bundle, { recursive: true, force: true });
   }
+}
+
+/**
+ * `exec -d`'s waiter, in a process of its own: runs the runtime with ARGS (the exec's process
+ * in CONTAINER's namespaces), removes BUNDLE once the runtime has read it, and tells the
+ * process's end (exec_die with its status) in ROOT's event log, as docker's daemon does.
+ */
+export async function waitDetachedExec(root: string, record: ContainerRecord, execID: string, bundle: string, args: readonly string[]): Promise<void> {
+  const child = spawn(shimPath(), args, { stdio: 'ignore' });
+  const status = await new Promise<number>((resolve) => {
+    child.on('error', () => resolve(126));
+    child.on('close', (code, signal) => resolve(exitStatus(code, signal)));
+  });
+  await rm(bundle, { recursive: true, force: true });
+  await recordContainerEvent(root, record, 'exec_die', { execID, exitCode: String(status) });
 }
 
 /** `exec -t`: the runtime sends the pty master to a console socket; the master is copied to and from the caller's streams. */

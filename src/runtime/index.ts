@@ -78,7 +78,7 @@ export {
 } from './containers.js';
 export { commitContainer, containerChanges, containerImage, exportContainer, mergeCommitConfig, type CommitOptions, type CommittedImage, type ContainerChange } from './container-changes.js';
 export { superviseContainer, type SuperviseOptions } from './monitor.js';
-export { execEnvironment, execInContainer, topOfContainer, type ExecOptions, type ExecResult } from './exec.js';
+export { execEnvironment, execInContainer, topOfContainer, waitDetachedExec, type ExecOptions, type ExecResult } from './exec.js';
 export { lookupUser, resolvePathInRoot, resolveUser, type ContainerUser, type ContainerUserEntry } from './user.js';
 export { rawTerminalOutput, type TerminalSize } from './terminal.js';
 export { mountOverlay, mountReadOnlyOverlay, unmount } from './native.js';
@@ -133,3 +133,4 @@ export { addHostLine, containerCapabilities, parseUlimit, rlimitsOf, ulimitRlimi
 export { cpuPercent, sampleContainer, type ContainerSample } from './stats.js';
 export { AttachServer, DetachKeyMatcher, connectAttach, parseDetachKeys, type AttachedClient, type AttachStreams } from './attach.js';
 export { ociBlockIO, parseThrottleBpsDevice, parseThrottleIOpsDevice, parseWeightDevice, supportedBlockIODevices, type BlockIODevices, type OciBlockIO, type ThrottleDevice, type WeightDevice } from './blkio.js';
+export { recordContainerEvent } from './events.js';

@@ -27,7 +27,7 @@ import { lookupUser, resolvePathInRoot, type ContainerUserEntry } from './user.j
 import { mountVolumes, prepareMounts, type MountRequest, type PreparedMounts } from './volumes/index.js';
 import { volumesFromRequests } from './volumes-from.js';
 import { addHostLine, resolvConfWith, type SecurityOptions } from './security-options.js';
-import { recordContainerChange } from './events.js';
+import { recordContainerChange, recordContainerEvent, recordVolumeMounts } from './events.js';
 
 /** What `run` and `create` both take. */
 export interface ContainerOptions {
@@ -388,6 +388,8 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
       state: { status: 'created' },
     };
     await writeContainerRecord(store, base);
+    // Its streams are this process's from the start, as docker's CLI attaches before it starts one.
+    await recordContainerEvent(store.root, base, 'attach');
     const publish = portsToPublish(options.publish ?? [], options.publishAll === true ? exposedPortSpecs(exposedPorts(imageConfig?.ExposedPorts, options)) : []);
     // The network and the root are made side by side, and both are awaited before a failure of
     // either is thrown, so that `finally` undoes whatever each made.
@@ -475,6 +477,7 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
     // Awaited below; a failure meanwhile must not count as unhandled.
     finished.catch(() => undefined);
     const runningRecord: ContainerRecord = { ...base, config: { ...base.config, env, configEnv: containerConfigEnv(imageConfig?.Env, options.env ?? []) }, state: { status: 'running', ...(runtimePid === undefined ? {} : { runtimePid }), startedAt: new Date().toISOString() } };
+    await recordVolumeMounts(store.root, id, covered.mounts, 'mount');
     // The container's first process, once the runtime wrote it: `exec` and `top` need it.
     const record = writeContainerRecord(store, runningRecord).then(async () => {
       while (!exited) {
@@ -516,6 +519,7 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
     const result = await finished;
     await record;
     // Its record is removed, not rewritten, once it ended: the end is told as the monitor tells it.
+    await recordVolumeMounts(store.root, id, covered.mounts, 'unmount');
     await recordContainerChange(store.root, runningRecord, { ...runningRecord, state: { ...runningRecord.state, status: 'exited', exitCode: result.status, finishedAt: new Date().toISOString() } });
     if (terminal !== undefined) {
       // The rest of the output is in the pty: it ends once the container's side is closed.

@@ -45,8 +45,8 @@ export async function recordEvent(root: string, type: EventType, action: string,
   const nano = nowNano();
   const sorted = Object.fromEntries(Object.entries(attributes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const message: EventMessage = {
-    // docker's older fields, which it still fills for containers (and images' `status`).
-    ...(type === 'container' ? { status: action, id, from: attributes['image'] ?? '' } : {}),
+    // docker's older fields, which it still fills for containers and images (a container's image as `from`).
+    ...(type === 'container' ? { status: action, id, from: attributes['image'] ?? '' } : type === 'image' ? { status: action, id } : {}),
     Type: type,
     Action: action,
     Actor: { ID: id, Attributes: sorted },
@@ -65,3 +65,11 @@ export async function recordEvent(root: string, type: EventType, action: string,
   }
 }
 
+
+/**
+ * An image's event as docker's daemon tells it: by the image's ID (its config's digest), with the
+ * labels of its config and NAME (the ID itself for load, save and import).
+ */
+export async function recordImageEvent(root: string, action: string, image: { readonly id: string; readonly labels?: Readonly<Record<string, string>> | null }, name: string = image.id): Promise<void> {
+  await recordEvent(root, 'image', action, image.id, { ...(image.labels ?? {}), name });
+}

@@ -3,6 +3,7 @@
  * with docker's functions prints for the same template and data.
  */
 import { describe, expect, it } from 'vitest';
+import { goStruct } from '../../src/common/index.js';
 import { formatListTemplate, parseGoTemplate, renderGoTemplate, sprintf } from '../../src/cli/go-template.js';
 
 const container = {
@@ -103,5 +104,24 @@ describe('Go templates as docker runs them', () => {
   it('formats as Go\'s fmt does', () => {
     expect(sprintf('%s=%v %t %6.2f %c %%', ['a', [1, 'b'], true, 3.14159, 65])).toBe('a=[1 b] true   3.14 A %');
     expect(sprintf('%d', [])).toBe('%!d(MISSING)');
+  });
+});
+
+describe('Go templates on typed structs', () => {
+  const image = goStruct({ Architecture: 'amd64', Config: goStruct({ Labels: { a: '1' }, User: undefined }, {}, 'v1.ImageConfig') }, {}, '*v1.Image');
+  const data = goStruct({ Name: 'x', Image: image }, {}, 'example.input');
+
+  it('reads the fields a struct has, set or not, and a map inside it by key', () => {
+    expect(renderGoTemplate('{{.Name}} {{.Image.Architecture}} {{.Image.Config.User}} {{.Image.Config.Labels.a}} {{.Image.Config.Labels.b}}', data)).toBe('x amd64 <no value> 1 <no value>');
+  });
+
+  it.each([
+    ['{{.Nope}}', ':1:2: executing "" at <.Nope>: can\'t evaluate field Nope in type example.input'],
+    ['{{ .Image.Config.Nope }}', ':1:9: executing "" at <.Image.Config.Nope>: can\'t evaluate field Nope in type v1.ImageConfig'],
+    ['{{.Name}}\n  {{.Image.Nope.X}}', ':2:10: executing "" at <.Image.Nope.X>: can\'t evaluate field Nope in type *v1.Image'],
+    ['{{$i := .Image}}{{$i.Nope}}', ':1:18: executing "" at <$i.Nope>: can\'t evaluate field Nope in type *v1.Image'],
+    ['{{with .Image}}{{.Nope}}{{end}}', ':1:17: executing "" at <.Nope>: can\'t evaluate field Nope in type *v1.Image'],
+  ])('fails %j as Go does on a missing field', (template, message) => {
+    expect(() => renderGoTemplate(template, data)).toThrow(`template: ${message}`);
   });
 });

@@ -72,7 +72,7 @@ describe('manifest inspect', () => {
       ['oci', oci, 'OCIManifest'],
       ['docker', docker, 'SchemaV2Manifest'],
     ] as const) {
-      const result = await run(['manifest', 'inspect', '-v', `${registry.host}/tools/app:${tag}`]);
+      const result = await run(['manifest', 'inspect', '--insecure', '-v', `${registry.host}/tools/app:${tag}`]);
       expect(result.status).toBe(0);
       const raw = await manifestBytes('tools/app', tag);
       const expected = {
@@ -86,7 +86,7 @@ describe('manifest inspect', () => {
   });
 
   it('prints an index as docker assembles one from the manifests it names: three-space indents, each entry’s platform, no annotations', async () => {
-    const result = await run(['manifest', 'inspect', `${registry.host}/tools/app:multi`]);
+    const result = await run(['manifest', 'inspect', '--insecure', `${registry.host}/tools/app:multi`]);
     expect(result.status).toBe(0);
     const entry = { mediaType: oci.manifest.mediaType, size: oci.manifest.size, digest: oci.manifest.digest };
     const expected = {
@@ -98,7 +98,7 @@ describe('manifest inspect', () => {
       ],
     };
     expect(result.stdout).toBe(`${JSON.stringify(expected, null, 3)}\n`);
-    const verbose = JSON.parse((await run(['manifest', 'inspect', '-v', `${registry.host}/tools/app:multi`])).stdout) as { Ref: string; Descriptor: { platform: unknown } }[];
+    const verbose = JSON.parse((await run(['manifest', 'inspect', '--insecure', '-v', `${registry.host}/tools/app:multi`])).stdout) as { Ref: string; Descriptor: { platform: unknown } }[];
     expect(verbose.map((item) => item.Ref)).toEqual([`${registry.host}/tools/app:multi@${oci.manifest.digest}`, `${registry.host}/tools/app:multi@${oci.manifest.digest}`]);
     expect(verbose[1]?.Descriptor.platform).toEqual({ architecture: 'arm', os: 'linux', 'os.version': '10.0', 'os.features': ['x', 'y'], variant: 'v7' });
   });
@@ -108,7 +108,7 @@ describe('manifest inspect', () => {
     const body = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: Array.from({ length: 1025 }, () => entry) });
     const put = await fetch(`${registry.url}/v2/tools/app/manifests/wide`, { method: 'PUT', headers: { 'content-type': 'application/vnd.oci.image.index.v1+json' }, body });
     expect(put.status).toBe(201);
-    const result = await run(['manifest', 'inspect', `${registry.host}/tools/app:wide`]);
+    const result = await run(['manifest', 'inspect', '--insecure', `${registry.host}/tools/app:wide`]);
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain(`${registry.host}/tools/app:wide: the index names 1025 manifests, more than the 1024 read here`);
     const copied = await run(['buildx', 'imagetools', 'create', '-t', `${registry.host}/elsewhere/wide:1`, `${registry.host}/tools/app:wide`]);
@@ -116,9 +116,15 @@ describe('manifest inspect', () => {
     expect(copied.stderr).toContain('the index names 1025 manifests, more than the 1024 copied here');
   });
 
+  it('reads a registry speaking plain HTTP only with --insecure, loopback or not, as docker 26\'s CLI', async () => {
+    const reference = `${registry.host}/tools/app:oci`;
+    expect(await run(['manifest', 'inspect', reference])).toMatchObject({ status: 1, stdout: '', stderr: `no such manifest: ${reference}\n` });
+    expect((await run(['manifest', 'inspect', '--insecure', reference])).status).toBe(0);
+  });
+
   it('says there is no such manifest for a missing tag, digest or repository, and exits 1', async () => {
     for (const reference of [`${registry.host}/tools/app:nosuch`, `${registry.host}/tools/none:latest`, `${registry.host}/tools/app@sha256:${'0'.repeat(64)}`]) {
-      expect(await run(['manifest', 'inspect', reference])).toMatchObject({ status: 1, stdout: '', stderr: `no such manifest: ${reference}\n` });
+      expect(await run(['manifest', 'inspect', '--insecure', reference])).toMatchObject({ status: 1, stdout: '', stderr: `no such manifest: ${reference}\n` });
     }
   });
 });
@@ -166,6 +172,22 @@ describe('buildx imagetools inspect', () => {
     expect(Object.keys(whole)).toEqual(['name', 'manifest', 'image']);
     expect(Object.keys(whole['image'] as object)).toEqual(['linux/amd64', 'linux/arm/v7']);
     expect(Object.keys(whole['manifest'] as object)).toEqual(['schemaVersion', 'mediaType', 'digest', 'size', 'manifests', 'annotations']);
+  });
+
+  it('fails a template asking a typed struct for a field it has not, as Go\'s templates (buildx 0.13\'s words), a map\'s missing key printing <no value>', async () => {
+    const single = `${registry.host}/tools/app:oci`;
+    const format = async (template: string, reference = single): Promise<{ status: number | null; stdout: string; stderr: string }> => run(['buildx', 'imagetools', 'inspect', '--format', template, reference]);
+    expect(await format('{{.Nope}}')).toMatchObject({ status: 1, stdout: '', stderr: 'ERROR: template: :1:2: executing "" at <.Nope>: can\'t evaluate field Nope in type imagetools.tplInput\n' });
+    // A chain is placed at its second field; the column counts from its line's start.
+    expect(await format('{{ .Image.Config.Nope }}')).toMatchObject({ status: 1, stderr: 'ERROR: template: :1:9: executing "" at <.Image.Config.Nope>: can\'t evaluate field Nope in type v1.ImageConfig\n' });
+    expect((await format('{{.Name}}\n{{.Image.Nope.X}}')).stderr).toBe('ERROR: template: :2:8: executing "" at <.Image.Nope.X>: can\'t evaluate field Nope in type *v1.Image\n');
+    // Not a list: a single manifest has no Manifests (buildx holds it as an interface{}).
+    expect((await format('x{{.Manifest.Manifests}}')).stderr).toBe('ERROR: template: :1:12: executing "" at <.Manifest.Manifests>: can\'t evaluate field Manifests in type interface {}\n');
+    expect((await format('{{(index .Manifest.Manifests 0).Nope}}', `${registry.host}/tools/app:multi`)).stderr).toContain("can't evaluate field Nope in type v1.Descriptor");
+    // Fields that are there, empty or not, and the embedded Platform; a map's missing key.
+    expect(await format('{{.Image.RootFS.Type}} {{.Image.Platform.OS}} {{.Image.Config.Labels.nope}}')).toMatchObject({ status: 0, stdout: 'layers linux <no value>' });
+    // {{.Manifest…}} formats still print the manifest's lines, as buildx's.
+    expect((await format('{{.Manifest.Manifests}}')).stdout).toMatch(/^Name: +\S+\nMediaType: /);
   });
 
   it('says a missing image is not found, and exits 1', async () => {
@@ -247,7 +269,9 @@ describe("docker's local manifest lists: manifest create, annotate, inspect, pus
   it('keeps a list where docker does, in its format, and pushes it with the images it names', async () => {
     const list = `${registry.host}/tools/list:1`;
     const images = [`${registry.host}/tools/app:oci`, `${registry.host}/tools/app:docker`];
-    expect(await run(['manifest', 'create', list, ...images])).toMatchObject({ status: 0, stdout: `Created manifest list ${list}\n` });
+    // A registry speaking plain HTTP is read only with --insecure, loopback or not, as docker's CLI reads one.
+    expect(await run(['manifest', 'create', list, ...images])).toMatchObject({ status: 1, stdout: '', stderr: `no such manifest: ${images[0] ?? ''}\n` });
+    expect(await run(['manifest', 'create', '--insecure', list, ...images])).toMatchObject({ status: 0, stdout: `Created manifest list ${list}\n` });
     const directory = join(config, 'manifests', `${registry.host.replace(':', '-')}_tools_list-1`);
     const files = (await readdir(directory)).sort();
     expect(files).toEqual([`${registry.host.replace(':', '-')}_tools_app-docker`, `${registry.host.replace(':', '-')}_tools_app-oci`]);
@@ -271,6 +295,7 @@ describe("docker's local manifest lists: manifest create, annotate, inspect, pus
     expect((await run(['manifest', 'inspect', list])).stdout).toBe(`${JSON.stringify(expected, null, 3)}\n`);
     expect((await run(['manifest', 'inspect', list, images[0] ?? ''])).stdout).toBe(`${JSON.stringify(JSON.parse(ociBytes.toString()), null, '\t')}\n`);
 
+    // docker's push reaches a loopback registry over plain HTTP without --insecure.
     const pushed = await run(['manifest', 'push', '--purge', list]);
     expect(pushed.status).toBe(0);
     const body = JSON.stringify(expected, null, 3);
@@ -280,7 +305,7 @@ describe("docker's local manifest lists: manifest create, annotate, inspect, pus
     );
     expect((await run(['buildx', 'imagetools', 'inspect', '--raw', list])).stdout).toBe(body);
     // The images were copied into the list's repository: their configs are read from there.
-    expect((await run(['manifest', 'inspect', '-v', `${registry.host}/tools/list@${docker.manifest.digest}`])).status).toBe(0);
+    expect((await run(['manifest', 'inspect', '--insecure', '-v', `${registry.host}/tools/list@${docker.manifest.digest}`])).status).toBe(0);
     expect(existsSync(directory)).toBe(false);
     expect(await run(['manifest', 'push', list])).toMatchObject({ status: 1, stderr: `No such manifest: ${list}\n` });
     expect(await run(['manifest', 'rm', list, `${registry.host}/tools/list:2`])).toMatchObject({ status: 1, stderr: `No such manifest: ${list}\nNo such manifest: ${registry.host}/tools/list:2\n` });

@@ -3,7 +3,8 @@
  * (text, json, templates, filters, --since/--until, following), from the store's event log that
  * every process appends to.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { busyboxStore, isRoot, removeBusyboxStore, runInstalledCli } from './helpers.js';
@@ -42,8 +43,9 @@ describe.runIf(isRoot)('events, as docker tells them', () => {
     const until = now();
     const lines = cli('events', '--since', since, '--until', until).stdout.trim().split('\n');
     const once = lines.filter((line) => line.includes('name=ev-once'));
-    expect(once.map((line) => line.split(' ')[2])).toEqual(['create', 'start', 'die', 'destroy']);
-    expect(once[2]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}(Z|[-+]\d\d:\d\d) container die [0-9a-f]{64} \(execDuration=\d+, exitCode=3, image=busybox, name=ev-once, team=a\)$/);
+    // Attached before its start, as docker's run in the foreground.
+    expect(once.map((line) => line.split(' ')[2])).toEqual(['create', 'attach', 'start', 'die', 'destroy']);
+    expect(once[3]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}(Z|[-+]\d\d:\d\d) container die [0-9a-f]{64} \(execDuration=\d+, exitCode=3, image=busybox, name=ev-once, team=a\)$/);
     const life = lines.filter((line) => line.includes(` ${id} `)).map((line) => line.split(' ')[2]);
     expect(life).toEqual(['create', 'start', 'pause', 'unpause', 'rename', 'kill', 'die', 'destroy']);
     expect(lines.find((line) => line.includes(` container kill ${id} `))).toContain('signal=9');
@@ -63,7 +65,7 @@ describe.runIf(isRoot)('events, as docker tells them', () => {
     expect(Object.keys(json)).toEqual(['Type', 'Action', 'Actor', 'scope', 'time', 'timeNano']);
     expect(json).toMatchObject({ Type: 'volume', Action: 'create', Actor: { ID: 'ev-vol', Attributes: { driver: 'local' } }, scope: 'local' });
     const labelled = cli('events', '--since', since, '--until', until, '-f', 'label=team=a', '--format', '{{.Status}} {{index .Actor.Attributes "team"}}').stdout;
-    expect(labelled).toBe('create a\nstart a\ndie a\ndestroy a\n');
+    expect(labelled).toBe('create a\nattach a\nstart a\ndie a\ndestroy a\n');
     expect(cli('events', '-f', 'colour=red', '--until', until)).toMatchObject({ status: 1, stderr: "error: invalid filter 'colour'\n" });
   }, 120_000);
 
@@ -75,6 +77,97 @@ describe.runIf(isRoot)('events, as docker tells them', () => {
     const actions = cli('events', '--since', since, '--until', now(), '-f', `container=${id}`, '--format', '{{.Action}}{{with .Actor.Attributes.signal}} {{.}}{{end}}').stdout;
     expect(actions).toBe('create\nstart\nkill 15\ndie\nstop\n');
     cli('rm', id);
+  }, 60_000);
+
+  it("tells an exec's life, an attach and the volumes mounted at each start, with docker 26's attributes", async () => {
+    const since = now();
+    expect(cli('volume', 'create', 'ev-mounted').status).toBe(0);
+    const id = cli('run', '-d', '--network', 'none', '--name', 'ev-exec', '-v', 'ev-mounted:/data:ro', '-v', '/anon', 'busybox', 'sh', '-c', '[ -e /anon/ran ] && exit 0; touch /anon/ran; sleep 30').stdout.trim();
+    expect(cli('exec', id, 'sh', '-c', 'exit 3').status).toBe(3);
+    expect(cli('exec', id, 'true').status).toBe(0);
+    // A detached one's end is told when it comes, as docker's daemon waits for it.
+    expect(cli('exec', '-d', id, 'sh', '-c', 'exit 5').status).toBe(0);
+    const detachedEnd = (): string => cli('events', '--since', since, '--until', now(), '-f', 'event=exec_die', '--format', '{{.Actor.Attributes.exitCode}}').stdout;
+    for (let waited = 0; waited < 10_000 && !detachedEnd().includes('5'); waited += 100) await sleep(100);
+    expect(cli('stop', '-t', '0', id).status).toBe(0);
+    // Started again it ends at once.
+    expect(cli('start', '-a', id).status).toBe(0);
+    await sleep(20);
+    const until = now();
+    const events = cli('events', '--since', since, '--until', until, '--format', 'json').stdout.trim().split('\n').map((line) => JSON.parse(line) as { status?: string; id?: string; Type: string; Action: string; Actor: { ID: string; Attributes: Record<string, string> } });
+    const mine = events.filter((event) => event.Actor.ID === id || event.Actor.Attributes['container'] === id);
+    expect(mine.map((event) => `${event.Type} ${event.Action}`)).toEqual([
+      'container create',
+      'volume mount',
+      'volume mount',
+      'container start',
+      'container exec_create: sh -c exit 3',
+      'container exec_start: sh -c exit 3',
+      'container exec_die',
+      // docker's name of an exec: its entrypoint, a space, its arguments (none here).
+      'container exec_create: true ',
+      'container exec_start: true ',
+      'container exec_die',
+      'container exec_create: sh -c exit 5',
+      'container exec_start: sh -c exit 5',
+      'container exec_die',
+      'container kill',
+      'volume unmount',
+      'volume unmount',
+      'container die',
+      'container stop',
+      'container attach',
+      'volume mount',
+      'volume mount',
+      'container start',
+      'volume unmount',
+      'volume unmount',
+      'container die',
+    ]);
+    const execs = mine.filter((event) => event.Action.startsWith('exec_'));
+    const execID = execs[0]?.Actor.Attributes['execID'] ?? '';
+    expect(execID).toMatch(/^[0-9a-f]{64}$/);
+    expect(execs.slice(0, 3).map((event) => event.Actor.Attributes)).toEqual([
+      { execID, image: 'busybox', name: 'ev-exec' },
+      { execID, image: 'busybox', name: 'ev-exec' },
+      { execID, exitCode: '3', image: 'busybox', name: 'ev-exec' },
+    ]);
+    expect(execs[3]?.Actor.Attributes['execID']).not.toBe(execID);
+    expect(execs[8]?.Actor.Attributes).toMatchObject({ execID: execs[6]?.Actor.Attributes['execID'], exitCode: '5' });
+    const mounts = mine.filter((event) => event.Type === 'volume');
+    expect(mounts[0]).toMatchObject({ Actor: { ID: 'ev-mounted', Attributes: { container: id, destination: '/data', driver: 'local', propagation: '', 'read/write': 'false' } } });
+    expect(Object.keys(mounts[0]?.Actor.Attributes ?? {})).toEqual(['container', 'destination', 'driver', 'propagation', 'read/write']);
+    expect(mounts[1]).toMatchObject({ Actor: { Attributes: { destination: '/anon', 'read/write': 'true' } } });
+    expect(mounts[2]).toMatchObject({ Action: 'unmount', Actor: { ID: 'ev-mounted', Attributes: { container: id, driver: 'local' } } });
+    expect(Object.keys(mounts[2]?.Actor.Attributes ?? {})).toEqual(['container', 'driver']);
+    cli('rm', '-v', id);
+    cli('volume', 'rm', 'ev-mounted');
+  }, 60_000);
+
+  it('tells images saved, loaded and imported by their ID, as docker 26', async () => {
+    const since = now();
+    const archive = join(store.dir, 'ev-saved.tar');
+    expect(cli('save', '-o', archive, 'busybox', 'busybox:latest').status).toBe(0);
+    expect(cli('load', '-i', archive).status).toBe(0);
+    const rootfs = join(store.dir, 'ev-rootfs.tar');
+    expect(spawnSync('tar', ['-cf', rootfs, '-C', store.dir, 'ev-saved.tar']).status).toBe(0);
+    const imported = cli('import', '-c', 'LABEL team=b', rootfs, 'ev-imported:1').stdout.trim();
+    expect(imported).toMatch(/^sha256:[0-9a-f]{64}$/);
+    await sleep(20);
+    const events = cli('events', '--since', since, '--until', now(), '-f', 'type=image', '--format', 'json').stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const busybox = cli('image', 'inspect', '-f', '{{.Id}}', 'busybox').stdout.trim();
+    // One save for the image named twice; the load tells no tag; the import its name, then itself.
+    expect(events.map((event) => [event['Action'], (event['Actor'] as { ID: string }).ID])).toEqual([
+      ['save', busybox],
+      ['load', busybox],
+      ['tag', imported],
+      ['import', imported],
+    ]);
+    expect(Object.keys(events[0] ?? {})).toEqual(['status', 'id', 'Type', 'Action', 'Actor', 'scope', 'time', 'timeNano']);
+    expect(events[0]).toMatchObject({ status: 'save', id: busybox, Actor: { Attributes: { name: busybox } } });
+    expect(events[2]).toMatchObject({ Actor: { Attributes: { name: 'ev-imported:1', team: 'b' } } });
+    expect(events[3]).toMatchObject({ status: 'import', Actor: { Attributes: { name: imported, team: 'b' } } });
+    cli('rmi', 'ev-imported:1');
   }, 60_000);
 
   it('follows new events until interrupted, and ends at --until', async () => {

@@ -142,6 +142,27 @@ describe.runIf(isRoot)('cgroup and daemon-only run flags, as docker 26', () => {
     cli('rm', gpu);
   }, 60_000);
 
+  it('ignores --volume-driver for --mount\'s volumes with docker\'s warning, and refuses an unknown one for -v\'s and the image\'s VOLUMEs', () => {
+    const warning = 'WARNING: `--volume-driver` is ignored for volumes specified via `--mount`. Use `--mount type=volume,volume-driver=...` instead.\n';
+    // docker 26: --mount volumes (anonymous or named) and binds are made, the driver unused.
+    const anonymous = cli('create', '--volume-driver', 'foo', '--mount', 'type=volume,target=/x', '-v', '/tmp:/y', 'busybox', 'true');
+    expect(anonymous).toMatchObject({ status: 0, stderr: warning });
+    const id = anonymous.stdout.trim();
+    expect(cli('inspect', '-f', '{{json .Config.Volumes}} {{json .HostConfig.Mounts}}', id).stdout).toBe('null [{"Type":"volume","Target":"/x"}]\n');
+    cli('rm', '-v', id);
+    const named = cli('create', '--volume-driver', 'local', '--mount', 'type=volume,source=vdriver-mount,target=/x', 'busybox', 'true');
+    expect(named).toMatchObject({ status: 0, stderr: warning });
+    cli('rm', named.stdout.trim());
+    cli('volume', 'rm', 'vdriver-mount');
+    // -v's anonymous volumes are made with it, under a random name.
+    expect(cli('create', '--volume-driver', 'foo', '-v', '/x', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringMatching(/^error: create [0-9a-f]{64}: error looking up volume plugin foo: plugin "foo" not found\n$/) as unknown });
+    // So are the image's VOLUMEs.
+    const withVolume = cli('commit', '--change', 'VOLUME /data', cli('create', 'busybox', 'true').stdout.trim(), 'vdriver-volume-image');
+    expect(withVolume.status).toBe(0);
+    expect(cli('create', '--volume-driver', 'foo', 'vdriver-volume-image', 'true')).toMatchObject({ status: 125, stderr: expect.stringMatching(/^error: create [0-9a-f]{64}: error looking up volume plugin foo: plugin "foo" not found\n$/) as unknown });
+    expect(cli('ps', '-aq', '--filter', 'ancestor=vdriver-volume-image').stdout).toBe('');
+  }, 60_000);
+
   it('removes a link with rm --link PARENT/ALIAS, the containers kept; docker\'s errors otherwise', () => {
     const target = cli('create', '--name', 'rm-link-db', 'busybox', 'true').stdout.trim();
     const linking = cli('create', '--name', 'rm-link-app', '--link', 'rm-link-db:db', 'busybox', 'true').stdout.trim();
@@ -151,6 +172,23 @@ describe.runIf(isRoot)('cgroup and daemon-only run flags, as docker 26', () => {
       expect(cli('rm', '-l', '/rm-link-app/db')).toMatchObject({ status: 1, stderr: 'error: No such container: rm-link-app/db\n' });
       expect(cli('rm', '--link', 'rm-link-db')).toMatchObject({ status: 1, stderr: 'error: Conflict, cannot remove the default link name of the container\n' });
       expect(cli('ps', '-aq').stdout.split('\n')).toEqual(expect.arrayContaining([linking.slice(0, 12), target.slice(0, 12)]));
+    } finally {
+      cli('rm', '-f', linking, target);
+    }
+  }, 60_000);
+
+  it('takes a removed link out of a running container\'s /etc/hosts at once, as docker\'s daemon refreshes its sandbox', () => {
+    const target = cli('run', '-d', '--name', 'rm-link-live-db', 'busybox', 'sleep', '60').stdout.trim();
+    const linking = cli('run', '-d', '--name', 'rm-link-live-app', '--add-host', 'db-extra:10.1.2.3', '--link', 'rm-link-live-db:db', 'busybox', 'sleep', '60').stdout.trim();
+    try {
+      const address = cli('inspect', '-f', '{{.NetworkSettings.IPAddress}}', target).stdout.trim();
+      const before = cli('exec', linking, 'cat', '/etc/hosts').stdout;
+      expect(before).toContain(`${address}\tdb ${target.slice(0, 12)} rm-link-live-db\n`);
+      expect(cli('rm', '--link', 'rm-link-live-app/db')).toMatchObject({ status: 0, stdout: 'rm-link-live-app/db\n' });
+      const after = cli('exec', linking, 'cat', '/etc/hosts').stdout;
+      // Only the link's line goes: the defaults, --add-host's and its own stay as they were.
+      expect(after).toBe(before.replace(`${address}\tdb ${target.slice(0, 12)} rm-link-live-db\n`, ''));
+      expect(after).toContain('10.1.2.3\tdb-extra\n');
     } finally {
       cli('rm', '-f', linking, target);
     }

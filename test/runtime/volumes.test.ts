@@ -132,8 +132,8 @@ describe('mount flags', () => {
       propagation: 'rslave',
       recursive: false,
     });
-    expect(parseMountFlag('source=v1,destination=/t,volume-nocopy')).toEqual({ kind: 'volume', name: 'v1', target: '/t', readonly: false, noCopy: true });
-    expect(parseMountFlag('type=volume,target=/t')).toEqual({ kind: 'volume', target: '/t', readonly: false, noCopy: false });
+    expect(parseMountFlag('source=v1,destination=/t,volume-nocopy')).toEqual({ kind: 'volume', name: 'v1', target: '/t', readonly: false, noCopy: true, mountFlag: true });
+    expect(parseMountFlag('type=volume,target=/t')).toEqual({ kind: 'volume', target: '/t', readonly: false, noCopy: false, mountFlag: true });
     expect(parseMountFlag('type=tmpfs,target=/t,tmpfs-size=64m,tmpfs-mode=1770')).toEqual({ kind: 'tmpfs', target: '/t', readonly: false, options: ['size=67108864', 'mode=1770'] });
     expect(parseTmpfsFlag('/run:size=1m,exec')).toEqual({ kind: 'tmpfs', target: '/run', readonly: false, options: ['size=1m', 'exec'] });
     for (const bad of ['type=volume,source=../etc,target=/t', 'type=volume,source=/etc,target=/t', 'type=bind,target=/t', 'type=tmpfs,source=x,target=/t', 'type=bind,source=/h', 'type=nfs,target=/t', 'type=volume,target=/t,colour=red', 'type=bind,src=/h,dst=/t,tmpfs-size=1m']) {

@@ -7,7 +7,7 @@
  */
 import type { Command } from 'commander';
 import { TsbuildError } from '../../common/index.js';
-import { connectAttach, containerDirectory, findContainer, killContainer, observeState, parseDetachKeys, rawTerminalOutput, readContainerRecord, type AttachedClient } from '../../runtime/index.js';
+import { connectAttach, containerDirectory, findContainer, killContainer, observeState, parseDetachKeys, rawTerminalOutput, readContainerRecord, recordContainerEvent, type AttachedClient } from '../../runtime/index.js';
 import { ExitError, type CliIo } from '../io.js';
 import { addSigProxyOption } from './run.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
@@ -42,6 +42,7 @@ export function registerAttach(program: Command, io: CliIo): void {
     if (tty && input !== undefined && !process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'the input device is not a TTY');
     const rawTerminal = tty && input !== undefined && process.stdin.isTTY;
     const client = await connectAttach(containerDirectory(store, record.id), { ...(input === undefined ? {} : { stdin: input }), stdout: io.stdout, stderr: io.stderr, detachKeys });
+    await recordContainerEvent(store.root, record, 'attach');
     const release = holdTerminal(client, { tty, raw: rawTerminal, input: input !== undefined });
     const proxy = flags.sigProxy !== false && !tty;
     const onSignal = (signal: NodeJS.Signals): void => {

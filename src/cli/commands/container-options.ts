@@ -381,6 +381,17 @@ export function parseExposeFlag(value: string): string[] {
   return ports;
 }
 
+/**
+ * What docker's client warns of while it reads the flags, before anything is pulled or made:
+ * `--volume-driver` with `--mount` (of any type), whose volumes take their driver from the
+ * mount's own `volume-driver`.
+ */
+export function flagWarnings(flags: Pick<ContainerFlags, 'volumeDriver' | 'mount'>): string[] {
+  return flags.volumeDriver !== undefined && flags.volumeDriver !== '' && flags.mount.length > 0
+    ? ['`--volume-driver` is ignored for volumes specified via `--mount`. Use `--mount type=volume,volume-driver=...` instead.']
+    : [];
+}
+
 /** -v, --mount and --tmpfs, in that order, as requests the runtime prepares. */
 export function mountRequests(flags: Pick<ContainerFlags, 'volume' | 'mount' | 'tmpfs'>): MountRequest[] {
   return [...flags.volume.map((spec) => parseVolumeFlag(spec)), ...flags.mount.map((spec) => parseMountFlag(spec)), ...flags.tmpfs.map((spec) => parseTmpfsFlag(spec))];

@@ -23,6 +23,7 @@ import {
   defaultMaskedPaths,
   defaultReadonlyPaths,
   execInContainer,
+  recordContainerEvent,
   findContainer,
   findNetwork,
   networks,
@@ -67,7 +68,7 @@ import { printInspected } from './inspect-output.js';
 import { builtinId, endpointId } from './network.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { tsbuildEntry } from '../version.js';
-import { addContainerOptions, checkPlatform, claimCidfile, createOptions, environment, parseRestartPolicy, resourceOptions, type ContainerFlags, type ResourceFlags } from './container-options.js';
+import { addContainerOptions, checkPlatform, claimCidfile, createOptions, environment, flagWarnings, parseRestartPolicy, resourceOptions, type ContainerFlags, type ResourceFlags } from './container-options.js';
 import { addInsecureRegistryOption, collect } from '../common-options.js';
 import { attachConfig, attachedStreams, forwardedSignals, imageFetcher, type AttachedStream } from './run.js';
 import { holdTerminal } from './attach.js';
@@ -107,6 +108,7 @@ export async function runWithRecord(
   flags: ContainerFlags & { readonly detach?: boolean; readonly attach?: readonly string[]; readonly sigProxy?: boolean; readonly detachKeys?: string; readonly insecureRegistry: string[] },
 ): Promise<void> {
   const attached: ReadonlySet<AttachedStream> = attachedStreams(io, flags.attach ?? [], flags.detach === true);
+  for (const warning of flagWarnings(flags)) io.stderr.write(`WARNING: ${warning}\n`);
   // docker's CLI checks this first and ends with status 1: nothing was pulled or created.
   if (flags.detach !== true && flags.tty === true && flags.interactive === true && !process.stdin.isTTY) fail(io, new TsbuildError('INVALID_ARGUMENT', 'the input device is not a TTY'), 1);
   let detachKeys: Buffer;
@@ -160,6 +162,8 @@ export async function runWithRecord(
   const onSignal = (signal: NodeJS.Signals): void => {
     void killContainer(store, record.id, signal).catch(() => undefined);
   };
+  // Attached before it starts, as docker's CLI.
+  await recordContainerEvent(store.root, record, 'attach');
   const started = startContainer(store, record.id, { monitorCommand: [...monitorCommand(store), '--wait-attach', String(attachWait)] });
   // Awaited below; a failure meanwhile must not count as unhandled.
   started.catch(() => undefined);
@@ -260,6 +264,7 @@ function defineCreate(parent: Command, io: CliIo, name = 'create'): void {
   );
   addRootOption(addInsecureRegistryOption(command)).action(async (image: string, args: string[], flags: ContainerFlags & { attach: string[]; insecureRegistry: string[] }) => {
     attachedStreams(io, flags.attach, false, name);
+    for (const warning of flagWarnings(flags)) io.stderr.write(`WARNING: ${warning}\n`);
     const inner = await runInUserNamespace(flags.root);
     if (inner !== undefined) throw new ExitError(inner);
     const abort = new AbortController();
@@ -345,6 +350,8 @@ function defineStart(parent: Command, io: CliIo, name = 'start'): void {
         const found = await findContainer(store, nameOrId);
         const offset = await logSize(store, found.id);
         if (flags.interactive === true && found.config.tty && !process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'the input device is not a TTY');
+        // As docker's CLI, which attaches before it starts the container.
+        if (flags.attach === true) await recordContainerEvent(store.root, found, 'attach');
         await startContainer(store, found.id, { monitorCommand: monitorCommand(store) });
         if (flags.attach === true) {
           // The output comes from the log (nothing of it is missed); the input through the monitor.
@@ -909,6 +916,8 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
         ...(tty ? { terminal: { ...(stdout.isTTY ? { size: { rows: stdout.rows, columns: stdout.columns } } : {}), onResize: (resize) => void (resizeTerminal = resize) } } : {}),
         stdio: { ...(flags.interactive === true ? { stdin: process.stdin } : {}), stdout: io.stdout, stderr: io.stderr },
         detachKeys,
+        eventsRoot: store.root,
+        detachedWaiter: [process.execPath, tsbuildEntry(), 'exec-wait'],
       });
     } catch (error) {
       // docker's exec ends with 126 whatever kept the process from starting in a running
@@ -1288,7 +1297,7 @@ function formatInspect(record: ContainerRecord, observed: ObservedState, store: 
         : {
             Mounts: requestedMounts.map((mount) => {
               const listed = inspectMount(store, mount);
-              const source = listed.Type === 'volume' ? listed.Name : listed.Source;
+              const source = listed.Type !== 'volume' ? listed.Source : record.hostConfig?.anonymousMounts?.includes(mount.destination) === true ? '' : listed.Name;
               return { Type: listed.Type, ...(source === '' ? {} : { Source: source }), Target: mount.destination, ...(listed.RW === false ? { ReadOnly: true } : {}) };
             }),
           }),

@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { TsbuildError, formatPlatform, hostPlatform, messageOf, parsePlatform, platformMatches, readTar } from '../../common/index.js';
+import { TsbuildError, familiarReference, formatPlatform, hostPlatform, messageOf, parseReference, parsePlatform, platformMatches, readTar } from '../../common/index.js';
 import { archiveStream, downloadUrls } from '../../executor/index.js';
 import { compressLayer, writeImage } from '../../exporter/index.js';
-import { storeName, temporaryName } from '../../store/index.js';
+import { recordImageEvent, storeName, temporaryName } from '../../store/index.js';
 import { collect } from '../common-options.js';
 import { ExitError, type CliIo } from '../io.js';
 import { runInUserNamespace } from '../rootless.js';
@@ -89,12 +89,13 @@ function defineImport(parent: Command, io: CliIo, stdin: () => Readable, name = 
       const layer = await compressLayer(archiveStream(staged), store, 'none');
       const comment = flags.message !== undefined && flags.message !== '' ? flags.message : `Imported from ${isUrl(source) ? source : '-'}`;
       const created = new Date().toISOString();
+      const config = applyCommitChanges({}, commands);
       const written = await writeImage(
         store,
         {
           layers: [layer],
           platform: { architecture: platform.architecture, os: platform.os, ...(platform.variant === undefined ? {} : { variant: platform.variant }) },
-          config: applyCommitChanges({}, commands),
+          config,
           created,
           comment,
           history: [{ created, comment }],
@@ -102,6 +103,10 @@ function defineImport(parent: Command, io: CliIo, stdin: () => Readable, name = 
         reference,
       );
       if (reference === undefined) await store.keepUnnamed(written.descriptor);
+      // docker's daemon tells the name given (tag), then the import, by the image's ID.
+      const image = { id: written.configDescriptor.digest, labels: config.Labels ?? null };
+      if (reference !== undefined) await recordImageEvent(store.root, 'tag', image, familiarReference(parseReference(reference)));
+      await recordImageEvent(store.root, 'import', image);
       io.stdout.write(`${written.configDescriptor.digest}\n`);
     } finally {
       await rm(scratch, { recursive: true, force: true });

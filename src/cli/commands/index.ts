@@ -47,6 +47,7 @@ registerCommands({
   container: async () => (await import('./containers.js')).registerContainer,
   'container-inspect': async () => (await import('./containers.js')).registerContainerInspect,
   'container-monitor': async () => (await import('./container-monitor.js')).registerContainerMonitor,
+  'exec-wait': async () => (await import('./exec-wait.js')).registerExecWait,
   network: async () => (await import('./network.js')).registerNetwork,
   diff: async () => (await import('./container-changes.js')).registerDiff,
   export: async () => (await import('./container-changes.js')).registerExport,

@@ -9,7 +9,7 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { MediaType, TsbuildError, goCompact, goIndent, goJson, goStruct, messageOf, parseDigest, parseReference, formatReference, type Descriptor, type Digest, type ImageReference } from '../../common/index.js';
 import { writeFileAtomic } from '../../store/index.js';
-import { copyRemoteDocument, dockerConfigPath, fetchDocument, fetchSmallBlob, parseDocument, putManifest, type FetchedDocument, type RegistryClient } from '../../registry/index.js';
+import { copyRemoteDocument, dockerConfigPath, fetchDocument, fetchSmallBlob, parseDocument, isPlainHttpAnswer, putManifest, RegistryClient, type FetchedDocument } from '../../registry/index.js';
 import { ExitError, type CliIo } from '../io.js';
 import { parseGoTemplate } from '../go-template.js';
 import { addInsecureRegistryOption, collect, registryClient } from './registry-options.js';
@@ -40,7 +40,7 @@ interface ReadManifest {
 }
 
 /** The platform of an image config or an index entry, as Go's json.Unmarshal into ocispec.Platform takes it. */
-function platformOf(value: unknown): GoPlatform {
+function platformOf(value: unknown, typeName?: string): GoPlatform {
   const source = (value ?? {}) as Record<string, unknown>;
   const text = (key: string): string | undefined => (typeof source[key] === 'string' && source[key] !== '' ? source[key] : undefined);
   const features = Array.isArray(source['os.features']) ? source['os.features'].filter((item): item is string => typeof item === 'string') : [];
@@ -53,6 +53,7 @@ function platformOf(value: unknown): GoPlatform {
       Variant: text('variant'),
     },
     platformTags,
+    typeName,
   );
 }
 
@@ -61,12 +62,24 @@ function isNotFound(error: unknown): boolean {
   return status === 404 || status === 401 || status === 403;
 }
 
+/**
+ * The client of `manifest create` and `manifest inspect`, which read registries as docker's CLI
+ * does itself: over TLS, plain HTTP only from the registries --insecure names, a loopback one
+ * included; no daemon's configuration is consulted. `manifest push` goes as docker's push does,
+ * a loopback registry reached over plain HTTP without --insecure.
+ */
+function readingClient(insecure: readonly string[]): RegistryClient {
+  return new RegistryClient({ insecureRegistries: insecure, loopbackOverHttp: false, userAgent: 'tsbuild' });
+}
+
 /** The document REFERENCE names; one the registry does not have is MISSING's words on stderr and status 1. */
 async function fetchOrSay(io: CliIo, client: RegistryClient, reference: ImageReference, missing: string): Promise<FetchedDocument> {
   try {
     return await fetchDocument(client, reference);
   } catch (error) {
-    if (!isNotFound(error)) throw error;
+    // A registry that speaks plain HTTP and is not named insecure is passed over, as docker's
+    // CLI passes over such an endpoint: nothing is found.
+    if (!isNotFound(error) && !isPlainHttpAnswer(error)) throw error;
     io.stderr.write(missing);
     throw new ExitError(1);
   }
@@ -162,7 +175,7 @@ async function manifestInspect(io: CliIo, list: string | undefined, image: strin
     printList(io, local, verbose);
     return;
   }
-  const client = registryClient({ insecureRegistry: options.insecure === true ? [reference.domain] : [] });
+  const client = readingClient(options.insecure === true ? [reference.domain] : []);
   try {
     const document = await fetchOrSay(io, client, reference, `no such manifest: ${formatReference(reference)}\n`);
     if (document.kind === 'manifest') {
@@ -241,7 +254,7 @@ async function saveEntry(list: ImageReference, image: ImageReference, entry: Lis
 async function manifestCreate(io: CliIo, list: string, images: readonly string[], options: { amend?: boolean; insecure?: boolean }): Promise<void> {
   const listReference = parseReference(list);
   if ((await readLocalList(listReference)) !== undefined && options.amend !== true) throw new TsbuildError('INVALID_ARGUMENT', 'refusing to amend an existing manifest list with no --amend flag');
-  const client = registryClient({ insecureRegistry: options.insecure === true ? [...new Set(images.map((image) => parseReference(image).domain))] : [] });
+  const client = readingClient(options.insecure === true ? [...new Set(images.map((image) => parseReference(image).domain))] : []);
   try {
     for (const image of images) {
       const reference = parseReference(image);
@@ -409,10 +422,11 @@ function ociDescriptor(entry: Descriptor): unknown {
       URLs: unlessEmpty(source['urls']),
       Annotations: goMap(source['annotations']),
       Data: unlessEmpty(source['data']),
-      Platform: source['platform'] === undefined ? undefined : platformOf(source['platform']),
+      Platform: source['platform'] === undefined ? undefined : platformOf(source['platform'], '*v1.Platform'),
       ArtifactType: unlessEmpty(source['artifactType']),
     },
     descriptorTags,
+    'v1.Descriptor',
   );
 }
 
@@ -421,7 +435,7 @@ function ociImage(source: Record<string, unknown>): unknown {
   const inner = (source['config'] ?? {}) as Record<string, unknown>;
   const rootfs = (source['rootfs'] ?? {}) as Record<string, unknown>;
   const history = Array.isArray(source['history']) ? (source['history'] as Record<string, unknown>[]) : [];
-  const imageConfig = {
+  const imageConfig = goStruct({
     User: unlessEmpty(inner['User']),
     ExposedPorts: goMap(inner['ExposedPorts']),
     Env: unlessEmpty(inner['Env']),
@@ -432,15 +446,15 @@ function ociImage(source: Record<string, unknown>): unknown {
     Labels: goMap(inner['Labels']),
     StopSignal: unlessEmpty(inner['StopSignal']),
     ArgsEscaped: unlessEmpty(inner['ArgsEscaped']),
-  };
-  return goStruct(
+  }, {}, 'v1.ImageConfig');
+  const image = goStruct(
     {
       Created: unlessEmpty(source['created']),
       Author: unlessEmpty(source['author']),
       // ocispec.Image embeds its Platform: its fields are the image's own, in its JSON too.
       ...platformOf(source),
       Config: imageConfig,
-      RootFS: goStruct({ Type: typeof rootfs['type'] === 'string' ? rootfs['type'] : '', DiffIDs: Array.isArray(rootfs['diff_ids']) ? rootfs['diff_ids'] : null }, { Type: 'type', DiffIDs: 'diff_ids' }),
+      RootFS: goStruct({ Type: typeof rootfs['type'] === 'string' ? rootfs['type'] : '', DiffIDs: Array.isArray(rootfs['diff_ids']) ? rootfs['diff_ids'] : null }, { Type: 'type', DiffIDs: 'diff_ids' }, 'v1.RootFS'),
       History:
         history.length === 0
           ? undefined
@@ -448,11 +462,15 @@ function ociImage(source: Record<string, unknown>): unknown {
               goStruct(
                 { Created: unlessEmpty(entry['created']), CreatedBy: unlessEmpty(entry['created_by']), Author: unlessEmpty(entry['author']), Comment: unlessEmpty(entry['comment']), EmptyLayer: unlessEmpty(entry['empty_layer']) },
                 { Created: 'created', CreatedBy: 'created_by', Author: 'author', Comment: 'comment', EmptyLayer: 'empty_layer' },
+                'v1.History',
               ),
             ),
     },
     { Created: 'created', Author: 'author', ...platformTags, Config: 'config', RootFS: 'rootfs', History: 'history' },
+    '*v1.Image',
   );
+  // The embedded Platform is a field of its own to a template (`.Image.Platform`), not a member of the JSON.
+  return Object.defineProperty(image, 'Platform', { value: platformOf(source, 'v1.Platform'), enumerable: false });
 }
 
 async function imagetoolsInspect(io: CliIo, image: string, options: { raw?: boolean; format?: string; insecureRegistry: string[] }): Promise<void> {
@@ -476,7 +494,8 @@ async function imagetoolsInspect(io: CliIo, image: string, options: { raw?: bool
     let manifest: unknown;
     let images: unknown;
     if (document.kind === 'manifest') {
-      manifest = goStruct({ MediaType: descriptor.mediaType, Digest: descriptor.digest, Size: descriptor.size }, descriptorTags);
+      // buildx holds it as an interface{}: so a template names its type when a field is missing.
+      manifest = goStruct({ MediaType: descriptor.mediaType, Digest: descriptor.digest, Size: descriptor.size, URLs: undefined, Annotations: undefined, Data: undefined, Platform: undefined, ArtifactType: undefined }, descriptorTags, 'interface {}');
       images = ociImage((await readManifest(client, reference, document)).config);
     } else {
       const { index } = document;
@@ -490,6 +509,7 @@ async function imagetoolsInspect(io: CliIo, image: string, options: { raw?: bool
           Annotations: goMap(index.annotations),
         },
         { SchemaVersion: 'schemaVersion', MediaType: 'mediaType', Digest: 'digest', Size: 'size', Manifests: 'manifests', Annotations: 'annotations' },
+        'interface {}',
       );
       // Each platform's config, keyed as buildx keys them; manifests of no platform (attestations) are not images.
       const withPlatform = index.manifests.filter((entry) => entry.platform !== undefined && entry.platform.os !== 'unknown');
@@ -498,7 +518,8 @@ async function imagetoolsInspect(io: CliIo, image: string, options: { raw?: bool
       read.forEach((child, position) => byPlatform.set(formatOciPlatform((withPlatform[position]?.platform ?? {}) as Record<string, unknown>), ociImage(child.config)));
       images = byPlatform.size === 1 ? [...byPlatform.values()][0] : byPlatform;
     }
-    const data = goStruct({ Name: image, Manifest: manifest, Image: images }, { Name: 'name', Manifest: 'manifest', Image: 'image' });
+    // buildx's tplInput: its SBOM and Provenance are not read here.
+    const data = goStruct({ Name: image, Manifest: manifest, Image: images, SBOM: undefined, Provenance: undefined }, { Name: 'name', Manifest: 'manifest', Image: 'image', SBOM: 'SBOM', Provenance: 'Provenance' }, 'imagetools.tplInput');
     io.stdout.write(template.execute(data));
   } finally {
     await client.close();
@@ -690,10 +711,16 @@ export function registerImagetools(buildx: Command, io: CliIo): void {
       .option('--raw', 'show the original, unformatted JSON manifest')
       .option('--format <template>', 'format the output with a Go template ({{json .Manifest}}, {{json .Image}}, {{.Name}})')
       .option('--builder <name>', 'the buildx builder: default or one buildx create made'),
-  ).action(async (image: string, options: { raw?: boolean; format?: string; insecureRegistry: string[]; builder?: string }) => {
-    await checkNamedBuilder(io, options.builder, {});
-    await imagetoolsInspect(io, image, options);
-  });
+  ).action(
+    dockerWords(
+      io,
+      async (image: string, options: { raw?: boolean; format?: string; insecureRegistry: string[]; builder?: string }) => {
+        await checkNamedBuilder(io, options.builder, {});
+        await imagetoolsInspect(io, image, options);
+      },
+      'ERROR: ',
+    ),
+  );
   addInsecureRegistryOption(
     imagetools
       .command('create')

@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { TsbuildError, hostPlatform, parsePlatform } from '../../common/index.js';
 import { saveArchive, type SaveImage } from '../../exporter/index.js';
-import { findImage, noSuchImage, temporaryName } from '../../store/index.js';
+import { findImage, noSuchImage, recordImageEvent, resolveImage, temporaryName } from '../../store/index.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
@@ -30,9 +30,21 @@ export function registerSave(program: Command, io: CliIo): void {
       if (found === undefined) throw noSuchImage(image);
       selected.push(found);
     }
-    const archive = await saveArchive(store, selected, { format: options.format, platform: options.platform === undefined ? hostPlatform() : parsePlatform(options.platform) });
+    const platform = options.platform === undefined ? hostPlatform() : parsePlatform(options.platform);
+    const archive = await saveArchive(store, selected, { format: options.format, platform });
+    // docker's daemon tells each image saved once, by its ID, once the archive is written.
+    const told = async (): Promise<void> => {
+      const ids = new Set<string>();
+      for (const image of selected) {
+        const resolved = await resolveImage(store, image.descriptor, platform).catch(() => undefined);
+        const id = resolved?.manifest.config.digest ?? image.descriptor.digest;
+        if (!ids.has(id)) await recordImageEvent(store.root, 'save', { id, labels: resolved?.config.config?.Labels ?? null });
+        ids.add(id);
+      }
+    };
     if (options.output === undefined) {
       await pipeline(archive, io.stdout);
+      await told();
       return;
     }
     // A reader of FILE sees the old archive or the complete new one.
@@ -46,6 +58,7 @@ export function registerSave(program: Command, io: CliIo): void {
         await handle.close();
       }
       await rename(temporary, options.output);
+      await told();
     } catch (error) {
       await unlink(temporary).catch(() => undefined);
       throw error;

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { familiarReference, parseReference } from '../../common/index.js';
-import { findImage, noSuchImage, recordEvent, storeImage, storeName } from '../../store/index.js';
+import { findImage, noSuchImage, recordImageEvent, storeImage, storeName } from '../../store/index.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
@@ -17,7 +17,7 @@ export function registerTag(program: Command, _io: CliIo): void {
     if (found === undefined) throw noSuchImage(source);
     const name = storeName(target);
     await store.setReference(name, found.descriptor);
-    const manifest = await (await storeImage(store, found.descriptor)).manifest();
-    await recordEvent(store.root, 'image', 'tag', manifest.config.digest, { name: familiarReference(parseReference(name)) });
+    const image = await storeImage(store, found.descriptor);
+    await recordImageEvent(store.root, 'tag', { id: (await image.manifest()).config.digest, labels: (await image.config()).config?.Labels ?? null }, familiarReference(parseReference(name)));
   });
 }

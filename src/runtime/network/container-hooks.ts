@@ -4,10 +4,12 @@
  * published ports, whose proxies live in the monitor as long as the container runs — and
  * detaches it after each end. The foreground `run --rm` does the same itself (run.ts).
  */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { TsbuildError } from '../../common/index.js';
 import type { Store } from '../../store/index.js';
 import { registerContainerHooks } from '../container-hooks.js';
-import { containerDirectory, containerNetworks, sharesNamespace, type ContainerRecord } from '../container.js';
+import { containerDirectory, containerNetworks, sharesNamespace, type ContainerLink, type ContainerRecord } from '../container.js';
 import { findContainer, updateContainer } from '../container-store.js';
 import { writeEtcFiles } from '../run.js';
 import { attachContainer, detachContainer, joinAnotherNetwork } from './attach.js';
@@ -41,9 +43,35 @@ async function linkHostsEntries(store: Store, record: ContainerRecord): Promise<
       if (!joined.has(defaultNetworkName)) continue;
       throw new TsbuildError('RUNTIME', `Cannot link to a non running container: /${target?.name ?? link.container} AS /${record.name ?? record.id.slice(0, 12)}/${link.alias}`);
     }
-    entries.push(`${address}\t${[...new Set([link.alias, target.config.hostname, target.name ?? ''])].filter((name) => name !== '').join(' ')}`);
+    entries.push(`${address}\t${linkHostNames(link, target)}`);
   }
   return entries;
+}
+
+/** The names of a link's /etc/hosts line: its alias, then the linked container's hostname and name. */
+function linkHostNames(link: ContainerLink, target: ContainerRecord | undefined): string {
+  return [...new Set([link.alias, target?.config.hostname ?? '', target?.name ?? ''])].filter((name) => name !== '').join(' ');
+}
+
+/**
+ * `rm --link` of a running container's link: its /etc/hosts loses the link's line at once, as
+ * docker's daemon refreshes a running container's sandbox. The file is rewritten in place (the
+ * container's bind mount keeps its inode); the container's own edits to other lines stay.
+ */
+export async function removeLinkHostsEntry(store: Store, record: ContainerRecord, link: ContainerLink): Promise<void> {
+  const hosts = join(containerDirectory(store, record.id), 'hosts');
+  const text = await readFile(hosts, 'utf8').catch(() => undefined);
+  if (text === undefined) return;
+  const target = await findContainer(store, link.container).catch(() => undefined);
+  const names = linkHostNames(link, target);
+  // By its names as written; a linked container since removed is known by its alias coming first.
+  const isLink = (line: string): boolean => {
+    const written = line.slice(line.indexOf('\t') + 1);
+    return line.includes('\t') && (target === undefined ? written === link.alias || written.startsWith(`${link.alias} `) : written === names);
+  };
+  const lines = text.split('\n');
+  const kept = lines.filter((line) => !isLink(line));
+  if (kept.length < lines.length) await writeFile(hosts, kept.join('\n'));
 }
 
 /** Registers, in this process (a container's monitor), the hooks that attach STORE's containers to their networks. */

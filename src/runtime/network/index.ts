@@ -18,6 +18,7 @@ export {
   type NetworkAttachment,
 } from './attach.js';
 export { connectContainerNetwork, disconnectContainerNetwork } from './container-networks.js';
+export { removeLinkHostsEntry } from './container-hooks.js';
 export { containerTag, networkTag, rulesTagged } from './host.js';
 export { rootlessUserNamespace, startRootlessNamespaceFromHost, stopUnusedRootlessNamespace } from './rootless-netns.js';
 export { publishPorts, type PortProxies, type PublishedPort } from './ports.js';

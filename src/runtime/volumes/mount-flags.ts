@@ -17,6 +17,11 @@ export interface VolumeMountRequest {
   readonly readonly: boolean;
   /** Not filled from the image's content (`nocopy`, `volume-nocopy`). */
   readonly noCopy: boolean;
+  /**
+   * Given with `--mount` (docker's HostConfig.Mounts): `--volume-driver` does not apply to it,
+   * and an anonymous one is not among Config.Volumes.
+   */
+  readonly mountFlag?: true;
 }
 
 export interface BindMountRequest {
@@ -227,7 +232,7 @@ export function parseMountFlag(text: string, cwd: string = process.cwd()): Mount
       if (source !== undefined && source !== '' && !isValidVolumeName(source)) {
         throw config(`invalid volume name '${source}': only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed, and it is never a path`);
       }
-      return { kind: 'volume', ...(source === undefined || source === '' ? {} : { name: source }), target: clean, readonly, noCopy };
+      return { kind: 'volume', ...(source === undefined || source === '' ? {} : { name: source }), target: clean, readonly, noCopy, mountFlag: true };
     case 'tmpfs':
       if (source !== undefined && source !== '') throw config('field Source must not be specified');
       return {
