@@ -18,10 +18,19 @@ export interface SaveImage {
 export interface SaveOptions {
   readonly format: ArchiveFormat;
   readonly platform?: Platform;
+  /**
+   * Whose conventions an OCI layout's own files follow: docker save's (the default), or those
+   * of BuildKit's oci exporter (`build --output type=oci`, see `buildkitLayout`).
+   */
+  readonly style?: 'docker' | 'buildkit';
+  /** SOURCE_DATE_EPOCH of the build, for the `buildkit` style's creation times (default: the environment's). */
+  readonly sourceDateEpoch?: number;
 }
 
 /** Name used by containerd and docker for the full image name in an OCI layout's index. */
 const containerdNameAnnotation = 'io.containerd.image.name';
+/** The OCI annotation of a creation time. */
+const createdAnnotation = 'org.opencontainers.image.created';
 
 function directory(path: string, mtime: number): LayerEntry {
   return { path, type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime };
@@ -68,18 +77,49 @@ function nameAnnotations(name: string | undefined): Record<string, string> {
 /** docker save's oci-layout file, byte for byte (its own literal, with a space). */
 const dockerLayoutBytes = Buffer.from('{"imageLayoutVersion": "1.0.0"}', 'utf8');
 
-/** Entries of an OCI image layout holding IMAGES and everything they reach. */
-async function ociEntries(store: LayoutStore, images: readonly SaveImage[], mtime: number): Promise<LayerEntry[]> {
+/** BuildKit's oci-layout file: Go's json.Marshal of the layout struct. */
+const buildkitLayoutBytes = Buffer.from('{"imageLayoutVersion":"1.0.0"}', 'utf8');
+
+/**
+ * The time BuildKit's oci exporter gives a manifest in the layout's index
+ * (`org.opencontainers.image.created`, RFC 3339 to the second): SOURCE_DATE_EPOCH's when set.
+ * BuildKit takes the time of the export otherwise; tsbuild takes the image's creation time
+ * from its config, so that the same image gives the same archive.
+ */
+export async function buildkitCreated(store: LayoutStore, image: SaveImage, epoch: number | undefined): Promise<Record<string, string>> {
+  let created: string | undefined;
+  if (epoch !== undefined) created = new Date(epoch * 1000).toISOString();
+  else if (!isIndexMediaType(image.descriptor.mediaType)) created = (await (await storeImage(store, image.descriptor)).config()).created;
+  if (created === undefined) return {};
+  // Whole seconds, as Go's time.RFC3339 prints a UTC time; a config's nanoseconds are dropped.
+  const utc = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?Z$/.exec(created);
+  const time = utc === null ? Date.parse(created) : undefined;
+  if (utc === null && (time === undefined || Number.isNaN(time))) return {};
+  return { [createdAnnotation]: utc === null ? new Date(time ?? 0).toISOString().replace(/\.\d+Z$/, 'Z') : `${utc[1] ?? ''}Z` };
+}
+
+/**
+ * Entries of an OCI image layout holding IMAGES and everything they reach. In STYLE `docker`,
+ * as docker save writes one (files 0644, the index with its media type); in STYLE `buildkit`,
+ * as BuildKit's oci exporter does through containerd's archive writer: blobs and oci-layout
+ * 0444, every entry at time 0 (SOURCE_DATE_EPOCH or not), the index without a media type and
+ * each manifest annotated with its creation time.
+ */
+async function ociEntries(store: LayoutStore, images: readonly SaveImage[], mtime: number, style: 'docker' | 'buildkit', epoch = sourceDateEpochFromEnv()): Promise<LayerEntry[]> {
   const blobs = new Set<Digest>();
   for (const image of images) await reachableBlobs(store, image.descriptor, blobs);
-  const manifests = images.map((image) => goDescriptor(image.descriptor, nameAnnotations(image.name)));
-  const entries: LayerEntry[] = [directory('blobs', mtime), directory('blobs/sha256', mtime)];
+  const buildkit = style === 'buildkit';
+  const time = buildkit ? 0 : mtime;
+  const blobMode = buildkit ? 0o444 : 0o644;
+  const manifests: Array<Record<string, unknown>> = [];
+  for (const image of images) manifests.push(goDescriptor(image.descriptor, { ...(buildkit ? await buildkitCreated(store, image, epoch) : {}), ...nameAnnotations(image.name) }));
+  const entries: LayerEntry[] = [directory('blobs', time), directory('blobs/sha256', time)];
   for (const digest of [...blobs].sort()) {
     const size = (await store.blobSize(digest)) ?? 0;
-    entries.push({ path: `blobs/sha256/${digestHex(digest)}`, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime, size, content: () => lazy(() => store.openBlob(digest)) });
+    entries.push({ path: `blobs/sha256/${digestHex(digest)}`, type: 'file', mode: blobMode, uid: 0, gid: 0, mtime: time, size, content: () => lazy(() => store.openBlob(digest)) });
   }
-  entries.push(file('index.json', goJson({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }), mtime));
-  entries.push(file('oci-layout', dockerLayoutBytes, mtime));
+  entries.push(file('index.json', goJson(buildkit ? { schemaVersion: 2, manifests } : { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }), time));
+  entries.push(buildkit ? file('oci-layout', buildkitLayoutBytes, time, 0o444) : file('oci-layout', dockerLayoutBytes, time));
   return entries;
 }
 
@@ -226,9 +266,11 @@ async function* dockerArchive(store: LayoutStore, images: readonly SaveImage[], 
  */
 export async function saveArchive(store: LayoutStore, images: readonly SaveImage[], options: SaveOptions): Promise<Readable> {
   if (images.length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'save images: no image given');
-  const mtime = sourceDateEpochFromEnv() ?? 0;
+  const style = options.style ?? 'docker';
+  // BuildKit's exporters leave every entry's time at zero; docker save's are the images' own.
+  const mtime = style === 'buildkit' ? 0 : (sourceDateEpochFromEnv() ?? 0);
   if (options.format === 'docker') return Readable.from(dockerArchive(store, images, options.platform, mtime));
-  return Readable.from(tarStream(await ociEntries(store, images, mtime), { sourceDateEpoch: mtime }));
+  return Readable.from(tarStream(await ociEntries(store, images, mtime, style, options.sourceDateEpoch ?? sourceDateEpochFromEnv()), { sourceDateEpoch: mtime }));
 }
 
 /**
@@ -236,10 +278,10 @@ export async function saveArchive(store: LayoutStore, images: readonly SaveImage
  * archive holds, written in place. Each file is written under a temporary name and renamed, so
  * a layout left by a failed write never holds a torn blob under a digest's name.
  */
-export async function saveLayoutDirectory(store: LayoutStore, images: readonly SaveImage[], dest: string): Promise<void> {
+export async function saveLayoutDirectory(store: LayoutStore, images: readonly SaveImage[], dest: string, sourceDateEpoch = sourceDateEpochFromEnv()): Promise<void> {
   if (images.length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'save images: no image given');
   await mkdir(dest, { recursive: true });
-  for (const entry of await ociEntries(store, images, sourceDateEpochFromEnv() ?? 0)) {
+  for (const entry of await ociEntries(store, images, 0, 'buildkit', sourceDateEpoch)) {
     const path = join(dest, ...entry.path.split('/'));
     if (entry.type === 'directory') {
       await mkdir(path, { recursive: true });
@@ -248,7 +290,7 @@ export async function saveLayoutDirectory(store: LayoutStore, images: readonly S
     const content = entry.content?.();
     const temporary = `${path}.${temporaryName('part')}`;
     try {
-      await pipeline(content === undefined ? Readable.from([]) : Readable.from(content instanceof Uint8Array ? [content] : content), createWriteStream(temporary, { mode: 0o644 }));
+      await pipeline(content === undefined ? Readable.from([]) : Readable.from(content instanceof Uint8Array ? [content] : content), createWriteStream(temporary, { mode: entry.mode }));
       await rename(temporary, path);
     } catch (error) {
       await rm(temporary, { force: true });

@@ -26,7 +26,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { formatReference, fsPath, makeSpecialFile, messageOf, parseReference, setExactTimes, setXattr, TsbuildError, type Descriptor } from '../common/index.js';
 import { temporaryName, writeAll, type LayoutStore } from '../store/index.js';
-import { saveArchive, saveLayoutDirectory, type SaveImage } from './archive.js';
+import { buildkitCreated, saveArchive, saveLayoutDirectory, type SaveImage } from './archive.js';
 import { compressionFromOptions, exportCompression, recompressImage } from './compression.js';
 import { directoryEntries, sourceDateEpochFromEnv, tarStream, type LayerEntry } from './layer.js';
 
@@ -195,30 +195,54 @@ async function* tarOutputEntries(root: string, epoch: number | undefined): Async
   }
 }
 
+/** What an oci or docker output wrote, as BuildKit's exporter reports it (`--metadata-file`). */
+export interface WrittenArchive {
+  /** The image's manifest, annotated with its creation time as the archive's index has it. */
+  readonly descriptor: Descriptor;
+  /** The names it holds, in full. */
+  readonly names: readonly string[];
+}
+
 /**
  * Writes the output SPEC asks for: IMAGE (oci, docker) from STORE, or ROOTFS, the final root
  * filesystem directory (tar, local). `dest=-` writes to STDOUT, refused when it is a terminal.
+ * Returns what an oci or docker output wrote.
  */
-export async function writeOutput(store: LayoutStore, image: OutputImage, rootfs: string, spec: OutputSpec, stdout: NodeJS.WritableStream, options: OutputOptions = {}): Promise<void> {
+export async function writeOutput(store: LayoutStore, image: OutputImage, rootfs: string, spec: OutputSpec, stdout: NodeJS.WritableStream, options: OutputOptions = {}): Promise<WrittenArchive | undefined> {
   const epoch = options.sourceDateEpoch ?? sourceDateEpochFromEnv();
   if (spec.type === 'local') {
     await copyTree(rootfs, spec.dest, epoch);
-    return;
+    return undefined;
   }
+  if (spec.type === 'image' || spec.type === 'registry' || spec.type === 'cacheonly') throw new TsbuildError('INTERNAL', `write ${spec.type} output: handled by the build command`);
+  const directory = spec.type === 'oci' && spec.options.tar === 'false';
   if ((spec.type === 'oci' || spec.type === 'docker') && spec.options.tar !== undefined && spec.options.tar !== 'true') {
     // BuildKit's oci exporter with tar=false writes the layout as a directory; a docker archive is `docker load`'s tar.
-    if (spec.type === 'docker' || spec.options.tar !== 'false') throw new TsbuildError('INVALID_ARGUMENT', `write ${spec.type} output: tar=${spec.options.tar}: only type=oci,tar=false (an OCI layout directory) is written as a directory`);
+    if (!directory) throw new TsbuildError('INVALID_ARGUMENT', `write ${spec.type} output: tar=${spec.options.tar}: only type=oci,tar=false (an OCI layout directory) is written as a directory`);
     if (spec.dest === '-') throw new TsbuildError('INVALID_ARGUMENT', 'write oci output: tar=false writes a directory: give dest=DIRECTORY');
-    await saveLayoutDirectory(store, archiveImages(await outputImage(store, image, spec), spec), spec.dest);
-    return;
   }
   if (spec.dest === '-' && (stdout as { isTTY?: boolean }).isTTY === true) {
     throw new TsbuildError('INVALID_ARGUMENT', `write ${spec.type} output: refusing to write a tar archive to a terminal; give dest=FILE or redirect standard output`);
   }
-  if (spec.type === 'image' || spec.type === 'registry' || spec.type === 'cacheonly') throw new TsbuildError('INTERNAL', `write ${spec.type} output: handled by the build command`);
-  const archive = spec.type === 'tar' ? Readable.from(tarStream(tarOutputEntries(rootfs, epoch))) : await saveArchive(store, archiveImages(await outputImage(store, image, spec), spec), { format: spec.type });
-  if (spec.dest === '-') await pipeline(archive, stdout, { end: false });
-  else await writeFileOutput(archive, spec.dest, spec.type);
+  if (spec.type === 'tar') {
+    const archive = Readable.from(tarStream(tarOutputEntries(rootfs, epoch)));
+    if (spec.dest === '-') await pipeline(archive, stdout, { end: false });
+    else await writeFileOutput(archive, spec.dest, spec.type);
+    return undefined;
+  }
+  const exported = await outputImage(store, image, spec);
+  const images = archiveImages(exported, spec);
+  if (directory) await saveLayoutDirectory(store, images, spec.dest, epoch);
+  else {
+    const archive = await saveArchive(store, images, { format: spec.type, style: 'buildkit', ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }) });
+    if (spec.dest === '-') await pipeline(archive, stdout, { end: false });
+    else await writeFileOutput(archive, spec.dest, spec.type);
+  }
+  const annotations = { ...exported.descriptor.annotations, ...(await buildkitCreated(store, { descriptor: exported.descriptor }, epoch)) };
+  return {
+    descriptor: Object.keys(annotations).length === 0 ? exported.descriptor : { ...exported.descriptor, annotations },
+    names: images.flatMap((entry) => (entry.name === undefined ? [] : [entry.name])),
+  };
 }
 
 /**

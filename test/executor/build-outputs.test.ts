@@ -239,9 +239,9 @@ describe('build outputs, read by other tools', () => {
     // The store keeps the layers it built uncompressed, as docker's does; an OCI archive leaves
     // the machine, so it holds them in gzip, under the same config (the image ID).
     expect(image.manifest.layers.at(-1)?.mediaType).toBe('application/vnd.oci.image.layer.v1.tar');
-    const fromOci = JSON.parse(skopeoInspect(`oci-archive:${oci}:docker.io/library/interop:1`)) as Inspected;
+    const fromOci = JSON.parse(skopeoInspect(`oci-archive:${oci}:1`)) as Inspected;
     expect(fromOci.Digest).not.toBe(manifestDigest);
-    const ociManifest = JSON.parse(skopeoInspect(`oci-archive:${oci}:docker.io/library/interop:1`, '--raw')) as { config: { digest: string }; layers: Array<{ mediaType: string; digest: string }> };
+    const ociManifest = JSON.parse(skopeoInspect(`oci-archive:${oci}:1`, '--raw')) as { config: { digest: string }; layers: Array<{ mediaType: string; digest: string }> };
     expect(ociManifest.config.digest).toBe(image.manifest.config.digest);
     expect(ociManifest.layers.map((layer) => layer.mediaType)).toEqual(image.manifest.layers.map(() => 'application/vnd.oci.image.layer.v1.tar+gzip'));
     expect(fromOci.Layers).toEqual(ociManifest.layers.map((layer) => layer.digest));
@@ -249,8 +249,9 @@ describe('build outputs, read by other tools', () => {
     await mkdir(ociLayout);
     execFileSync('tar', ['-xf', oci, '-C', ociLayout]);
     await validateLayout(ociLayout);
-    // Both -t names, for one manifest.
-    expect(await storeNames(ociLayout)).toEqual(['docker.io/library/interop:1', 'example.test/interop:2']);
+    // Both -t names, for one manifest: the full name as containerd's annotation, the tag alone as the OCI reference name.
+    const named = parseIndex(await readFile(join(ociLayout, 'index.json'))).manifests.map((entry) => [entry.annotations?.['io.containerd.image.name'], entry.annotations?.[refNameAnnotation]]);
+    expect(named).toEqual([['docker.io/library/interop:1', '1'], ['example.test/interop:2', '2']]);
     expect(new Set(parseIndex(await readFile(join(ociLayout, 'index.json'))).manifests.map((entry) => entry.digest))).toEqual(new Set([fromOci.Digest]));
 
     // tar=false: the same layout as a directory, which skopeo and umoci read in place.
@@ -258,8 +259,8 @@ describe('build outputs, read by other tools', () => {
     expect((await fx.build(['-t', 'interop:1', '-o', `type=oci,tar=false,dest=${ociDirectory}`, context])).status).toBe(0);
     await validateLayout(ociDirectory);
     expect(await readdir(ociDirectory)).toEqual(expect.arrayContaining(['blobs', 'index.json', 'oci-layout']));
-    expect(JSON.parse(skopeoInspect(`oci:${ociDirectory}:docker.io/library/interop:1`)) as Inspected).toMatchObject({ Digest: fromOci.Digest });
-    execFileSync('umoci', ['unpack', '--rootless', '--image', `${ociDirectory}:docker.io/library/interop:1`, join(fx.dir, 'out-oci-dir-bundle')]);
+    expect(JSON.parse(skopeoInspect(`oci:${ociDirectory}:1`)) as Inspected).toMatchObject({ Digest: fromOci.Digest });
+    execFileSync('umoci', ['unpack', '--rootless', '--image', `${ociDirectory}:1`, join(fx.dir, 'out-oci-dir-bundle')]);
     expect(existsSync(join(fx.dir, 'out-oci-dir-bundle', 'rootfs', 'opt', 'app', 'artifact'))).toBe(true);
     const refused = await fx.build(['-o', `type=docker,tar=false,dest=${join(fx.dir, 'no-docker-dir')}`, context]);
     expect(refused.status).not.toBe(0);

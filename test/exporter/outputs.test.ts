@@ -105,7 +105,7 @@ describe('writeOutput', () => {
       store,
     );
     const baseLayer = { descriptor: base.manifest.layers[0] ?? layer.descriptor, diffId: base.config.rootfs.diff_ids[0] ?? layer.diffId };
-    const written = await writeImage(store, { layers: [baseLayer, layer], platform: hostPlatform(), config: { Cmd: ['/app/hello'] }, history: [{ created_by: 'base' }, { created_by: 'app' }] }, name);
+    const written = await writeImage(store, { layers: [baseLayer, layer], platform: hostPlatform(), created: '2024-05-06T07:08:09.123456789Z', config: { Cmd: ['/app/hello'] }, history: [{ created_by: 'base' }, { created_by: 'app' }] }, name);
     image = { descriptor: written.descriptor, names: [name] };
     rootfs = (await unpackImage(store, written.manifest, written.config.rootfs.diff_ids)) ?? '';
   });
@@ -140,6 +140,46 @@ describe('writeOutput', () => {
     expect(index.manifests.map((m) => m.annotations['io.containerd.image.name'])).toEqual(['docker.io/library/other:2', 'localhost:5000/third:3']);
     // The OCI reference name is the tag alone, as BuildKit's exporter (containerd's archive writer) gives it.
     expect(index.manifests.map((m) => m.annotations['org.opencontainers.image.ref.name'])).toEqual(['2', '3']);
+  });
+
+  it('writes an OCI archive as BuildKit\'s oci exporter does: modes, time zero, the index\'s shape and annotations', async () => {
+    const archive = join(dir, 'buildkit.oci.tar');
+    await writeOutput(store, image, rootfs, parseOutputSpec(`type=oci,dest=${archive},"name=other:2,localhost:5000/third:3"`), new PassThrough(), { sourceDateEpoch: 1_700_000_000 });
+    const headers: Array<{ name: string; mode: number; mtime: number; type: string }> = [];
+    const bodies = new Map<string, Buffer>();
+    for await (const { header, body } of readTar(createReadStream(archive), { what: 'test' })) {
+      headers.push({ name: header.name, mode: header.mode, mtime: header.mtime, type: header.type });
+      const chunks: Buffer[] = [];
+      for await (const chunk of body) chunks.push(chunk);
+      bodies.set(header.name, Buffer.concat(chunks));
+    }
+    // containerd's archive writer, which BuildKit uses: sorted names, blobs and oci-layout 0444, index.json 0644, every time zero.
+    expect(headers.map((header) => header.name)).toEqual([...headers.map((header) => header.name)].sort());
+    for (const header of headers) {
+      expect(header.mtime).toBe(0);
+      const expected = header.type === 'directory' ? 0o755 : header.name === 'index.json' ? 0o644 : 0o444;
+      expect([header.name, header.mode]).toEqual([header.name, expected]);
+    }
+    expect(headers.slice(-2).map((header) => header.name)).toEqual(['index.json', 'oci-layout']);
+    expect(bodies.get('oci-layout')?.toString()).toBe('{"imageLayoutVersion":"1.0.0"}');
+    const index = bodies.get('index.json')?.toString() ?? '';
+    const manifest = JSON.parse(index) as { manifests: Array<{ digest: string; size: number }> };
+    const { digest, size } = manifest.manifests[0] ?? { digest: '', size: 0 };
+    // No media type of its own, no newline; per name an entry with the epoch as its creation time.
+    expect(index).toBe(
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [
+          { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size, annotations: { 'io.containerd.image.name': 'docker.io/library/other:2', 'org.opencontainers.image.created': '2023-11-14T22:13:20Z', 'org.opencontainers.image.ref.name': '2' } },
+          { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size, annotations: { 'io.containerd.image.name': 'localhost:5000/third:3', 'org.opencontainers.image.created': '2023-11-14T22:13:20Z', 'org.opencontainers.image.ref.name': '3' } },
+        ],
+      }),
+    );
+    // Without SOURCE_DATE_EPOCH: the image's creation time (BuildKit's is the export's), so the archive stays reproducible.
+    const again = join(dir, 'again.oci.tar');
+    await write(`type=oci,dest=${again}`);
+    const annotations = (JSON.parse(execFileSync('tar', ['-xOf', again, 'index.json'], { encoding: 'utf8' })) as { manifests: Array<{ annotations: Record<string, string> }> }).manifests[0]?.annotations;
+    expect(annotations?.['org.opencontainers.image.created']).toBe('2024-05-06T07:08:09Z');
   });
 
   it('writes a docker archive that docker load takes, to a file or to standard output', async () => {
