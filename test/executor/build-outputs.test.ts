@@ -340,11 +340,23 @@ describe('build outputs, read by other tools', () => {
     expect(inspected.Labels).toEqual({ 'org.example.kind': 'interop' });
 
     // -q with standard output taken by an output: the ID is not written into the archive, as docker.
-    const quiet = tsbuild(['build', '--root', fx.root, '-q', '--iidfile', join(fx.dir, 'quiet-iid'), '-t', 'interop:1', '-o', 'type=tar,dest=-', context]);
+    const quiet = tsbuild(['build', '--root', fx.root, '-q', '--iidfile', join(fx.dir, 'quiet-iid'), '-t', 'interop:1', '-o', 'type=oci,dest=-', context]);
     expect(quiet.status).toBe(0);
     expect(quiet.stdout.length % 512).toBe(0);
     expect(quiet.stdout.subarray(-1024).equals(Buffer.alloc(1024))).toBe(true);
     expect(existsSync(join(fx.dir, 'quiet-iid'))).toBe(true);
+
+    // A root filesystem output makes no image: no ID file (refused before the build, as buildx),
+    // and -q prints an empty line, as buildx prints the ID its exporters did not report.
+    for (const output of ['type=tar,dest=-', `type=local,dest=${join(fx.dir, 'quiet-local')}`]) {
+      const refused = tsbuild(['build', '--root', fx.root, '-q', '--iidfile', join(fx.dir, 'refused-iid'), '-o', output, context]);
+      expect(refused.status).not.toBe(0);
+      expect(refused.stderr).toContain('local and tar exporters are incompatible with image ID file');
+      expect(existsSync(join(fx.dir, 'refused-iid'))).toBe(false);
+    }
+    const local = tsbuild(['build', '--root', fx.root, '-q', '-o', `type=local,dest=${join(fx.dir, 'quiet-local')}`, context]);
+    expect(local.status).toBe(0);
+    expect(local.stdout.toString()).toBe('\n');
 
     // Two archives on one stream would be one unreadable file.
     const twice = tsbuild(['build', '--root', fx.root, '-t', 'interop:twice', '-o', 'type=tar,dest=-', '-o', 'type=oci,dest=-', context]);

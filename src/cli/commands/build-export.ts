@@ -3,8 +3,9 @@
  * makes: `--annotation`, the `type=image` and `type=registry` outputs (naming in the store,
  * pushing, with their compression), and `--metadata-file` with BuildKit's keys.
  */
+import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import { formatReference, messageOf, parseReference, TsbuildError, uniqueHex, type Descriptor, type Digest } from '../../common/index.js';
+import { formatReference, messageOf, parseReference, TsbuildError, type Descriptor, type Digest } from '../../common/index.js';
 import { outputImage, type OutputImage, type OutputSpec } from '../../exporter/index.js';
 import type { RegistryClient } from '../../registry/index.js';
 import type { Store } from '../../store/index.js';
@@ -73,29 +74,48 @@ export async function writeImageOutput(image: OutputImage, spec: OutputSpec, dep
 }
 
 export interface BuildMetadata {
-  readonly configDigest: Digest;
-  readonly descriptor: Descriptor;
-  readonly names: readonly string[];
+  /** The image an image-making output (image, registry, oci, docker, a push, or none given) reported; none for tar and local. */
+  readonly image?: {
+    readonly configDigest: Digest;
+    readonly descriptor: Descriptor;
+    readonly names: readonly string[];
+  };
   /** Each step's cache verdict by name (`cache miss: …`), under `tsbuild.cache.steps`. */
   readonly cacheVerdicts?: Readonly<Record<string, string>>;
 }
 
 /**
- * `--metadata-file`: the JSON buildx writes, keys in Go's map order (sorted), two-space indent.
- * `buildx.build.ref` names this build as builder/node/ref does.
+ * A build reference as buildx prints one (`builder/node/ref`): the ref 25 characters of base 36,
+ * as BuildKit's identity.NewID makes them.
+ */
+export function buildReference(): string {
+  const id = BigInt(`0x${randomBytes(17).toString('hex')}`).toString(36);
+  return `tsbuild/local/${id.padStart(25, '0').slice(-25)}`;
+}
+
+/**
+ * `--metadata-file`: the JSON buildx writes, keys in Go's map order (sorted), two-space indent,
+ * no newline after it. `buildx.build.ref` names this build as builder/node/ref does. The image
+ * keys are those BuildKit's image exporters report; the tar and local exporters report none.
+ * `tsbuild.` keys are tsbuild's own.
  */
 export async function writeMetadataFile(path: string, metadata: BuildMetadata): Promise<void> {
-  const { mediaType, digest, size, annotations } = metadata.descriptor;
+  const image = metadata.image;
+  const descriptor = image?.descriptor;
   const document: Record<string, unknown> = {
-    'buildx.build.ref': `tsbuild/local/${uniqueHex(12)}`,
-    'containerimage.config.digest': metadata.configDigest,
-    'containerimage.descriptor': { mediaType, digest, size, ...(annotations === undefined ? {} : { annotations }) },
-    'containerimage.digest': digest,
-    ...(metadata.names.length === 0 ? {} : { 'image.name': metadata.names.join(',') }),
+    'buildx.build.ref': buildReference(),
+    ...(image === undefined || descriptor === undefined
+      ? {}
+      : {
+          'containerimage.config.digest': image.configDigest,
+          'containerimage.descriptor': { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size, ...(descriptor.annotations === undefined ? {} : { annotations: descriptor.annotations }) },
+          'containerimage.digest': descriptor.digest,
+          ...(image.names.length === 0 ? {} : { 'image.name': image.names.join(',') }),
+        }),
     ...(metadata.cacheVerdicts === undefined || Object.keys(metadata.cacheVerdicts).length === 0 ? {} : { 'tsbuild.cache.steps': metadata.cacheVerdicts }),
   };
   try {
-    await writeFile(path, `${JSON.stringify(document, null, 2)}\n`);
+    await writeFile(path, JSON.stringify(document, null, 2));
   } catch (error) {
     throw new TsbuildError('INVALID_ARGUMENT', `build --metadata-file: write ${path}: ${messageOf(error)}`, { cause: error });
   }
