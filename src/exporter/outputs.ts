@@ -20,7 +20,7 @@
  * read here with the rest.
  */
 import { constants, createWriteStream } from 'node:fs';
-import { chmod, copyFile, lchown, link, lstat, mkdir, open, realpath, rename, rm, symlink } from 'node:fs/promises';
+import { chmod, copyFile, link, lstat, mkdir, open, realpath, rename, rm, symlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -320,9 +320,12 @@ interface PendingDirectory {
 }
 
 /**
- * Copies the tree at SOURCE into DEST (created when missing) as a local output: modes, times,
- * hard links, symlinks as symlinks (never followed), fifos and device nodes (devices as root
- * only), ownership and security.capability when running as root. Nothing is written outside
+ * Copies the tree at SOURCE into DEST (created when missing, 0700 as BuildKit's receiver makes
+ * it; what DEST held already stays unless the tree replaces it) as a local output: modes,
+ * times, hard links, symlinks as symlinks (never followed), fifos and device nodes (devices as
+ * root only), security.capability when running as root. Every file belongs to the user who
+ * runs the build, whatever the image's owners: BuildKit's receiver gives each its client's ids
+ * (a file owned by another id would be out of its user's reach). Nothing is written outside
  * DEST: entries come parents first, every directory on the way is made or checked to be a real
  * directory (a symlink or file in its place is removed, not followed), and every other entry
  * replaces whatever is at its name.
@@ -345,7 +348,6 @@ async function copyTree(source: string, dest: string, epoch: number | undefined)
         if (existing !== undefined && !existing.isDirectory()) await rm(fsPath(path), { recursive: true, force: true });
         if (existing?.isDirectory() !== true) await mkdir(fsPath(path), { mode: 0o700 });
         else await chmod(fsPath(path), 0o700 | (existing.mode & 0o7777));
-        await own(path, entry, privileged);
         directories.push({ path, mode: entry.mode, mtime: await timeOf(entry) });
         continue;
       }
@@ -368,14 +370,15 @@ async function copyTree(source: string, dest: string, epoch: number | undefined)
 }
 
 /**
- * `mkdir -p` one level at a time: Node's recursive mkdir never returns where the file system
- * answers ENOENT under a parent that exists (procfs, sysfs).
+ * `mkdir -p` one level at a time, each missing one 0700 (as Go's os.MkdirAll(dest, 0700) in
+ * BuildKit's receiver): Node's recursive mkdir never returns where the file system answers
+ * ENOENT under a parent that exists (procfs, sysfs).
  */
 async function makeDirectories(path: string): Promise<void> {
   let current = '/';
   for (const part of resolve(path).split('/').filter((name) => name !== '')) {
     current = join(current, part);
-    await mkdir(current).catch((error: NodeJS.ErrnoException) => {
+    await mkdir(current, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'EEXIST') throw error;
     });
   }
@@ -387,14 +390,11 @@ async function copyEntry(source: string, root: string, path: string, entry: Laye
     case 'file':
       // COPYFILE_EXCL: the name was just cleared; a symlink planted there since is not followed.
       await copyFile(fsPath(join(source, entry.path)), fsPath(path), constants.COPYFILE_EXCL);
-      await own(path, entry, privileged);
-      // After chown, which clears set-id bits.
       await chmod(fsPath(path), entry.mode);
       capability(path, entry, privileged);
       return true;
     case 'symlink':
       await symlink(fsPath(entry.linkname ?? ''), fsPath(path));
-      await own(path, entry, privileged);
       return true;
     case 'link':
       // To an earlier entry of the same tree, already copied under ROOT.
@@ -406,16 +406,11 @@ async function copyEntry(source: string, root: string, path: string, entry: Laye
       // Without privilege a device node is never made (nor could be); a fifo is harmless.
       if (entry.type !== 'fifo' && !privileged) return false;
       makeSpecialFile(path, entry.type, 0o600, entry.devmajor, entry.devminor);
-      await own(path, entry, privileged);
       await chmod(fsPath(path), entry.mode);
       return true;
     case 'directory':
       return false;
   }
-}
-
-async function own(path: string, entry: LayerEntry, privileged: boolean): Promise<void> {
-  if (privileged) await lchown(fsPath(path), entry.uid, entry.gid);
 }
 
 function capability(path: string, entry: LayerEntry, privileged: boolean): void {

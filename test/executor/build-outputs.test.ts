@@ -94,16 +94,19 @@ function tarListing(archive: string): Map<string, string> {
   return listing;
 }
 
-/** What the final root filesystem must hold, as a tree seen on disk or in a tar. */
-async function checkRootfs(rootfs: string): Promise<void> {
+/**
+ * What the final root filesystem must hold, as a tree seen on disk or in a tar; OWNER is the
+ * ids its files have (the image's, or for a local output the build's user's).
+ */
+async function checkRootfs(rootfs: string, owner: readonly [number, number] = [65534, 65534]): Promise<void> {
   expect(await readFile(join(rootfs, 'opt/app/artifact'), 'utf8')).toBe('built\n');
   expect(await readFile(join(rootfs, 'opt/app/sub/file'), 'utf8')).toBe('deep\n');
   const artifact = await lstat(join(rootfs, 'opt/app/artifact'));
-  expect([artifact.mode & 0o7777, artifact.uid, artifact.gid]).toEqual([0o640, 65534, 65534]);
+  expect([artifact.mode & 0o7777, artifact.uid, artifact.gid]).toEqual([0o640, ...owner]);
   const app = await lstat(join(rootfs, 'opt/app'));
-  expect([app.isDirectory(), app.uid, app.gid]).toEqual([true, 65534, 65534]);
+  expect([app.isDirectory(), app.uid, app.gid]).toEqual([true, ...owner]);
   expect(await readlink(join(rootfs, 'opt/app/link'))).toBe('artifact');
-  expect((await lstat(join(rootfs, 'opt/app/link'))).uid).toBe(65534);
+  expect((await lstat(join(rootfs, 'opt/app/link'))).uid).toBe(owner[0]);
   // The whiteout removed the file; the opaque directory holds only what the step wrote.
   expect(existsSync(join(rootfs, 'usr/bin/cal'))).toBe(false);
   expect(await readlink(join(rootfs, 'bin/sh'))).toBe('/bin/busybox');
@@ -292,7 +295,8 @@ describe('build outputs, read by other tools', () => {
     execFileSync('tar', ['--numeric-owner', '-xpf', tar, '-C', unpacked]);
     await checkRootfs(unpacked);
 
-    await checkRootfs(local);
+    // As BuildKit's receiver: every file of a local output is the build's user's.
+    await checkRootfs(local, [process.getuid?.() ?? 0, process.getgid?.() ?? 0]);
   });
 
   // A docker engine of the file's own (Debian's docker.io, installed when missing) on a private

@@ -283,11 +283,16 @@ describe('writeOutput', () => {
     expect(app.mtimeMs).toBe(1_700_000_000_000);
     expect((await stat(join(target, 'tmp'))).mode & 0o7777).toBe(0o1777);
     expect(await readdir(join(target, 'app'))).toContain('né');
-    if (isRoot) {
-      expect(readXattr(join(target, 'app/ping'), 'security.capability')?.readUInt32LE(4)).toBe(1 << 10);
-      expect([hello.uid, hello.gid]).toEqual([1000, 1001]);
-      expect([app.uid, app.gid]).toEqual([1000, 1001]);
-    }
+    if (isRoot) expect(readXattr(join(target, 'app/ping'), 'security.capability')?.readUInt32LE(4)).toBe(1 << 10);
+    // Every file the build's user's, whatever the image says (1000:1001 here), as BuildKit's receiver gives them its client's ids.
+    const user = [process.getuid?.(), process.getgid?.()];
+    for (const owned of [hello, app, await lstat(join(target, 'app/outside')), await lstat(join(target, 'app/fifo'))]) expect([owned.uid, owned.gid]).toEqual(user);
+    // The directory it made is its user's alone, as BuildKit's MkdirAll(dest, 0700); one that was there keeps its mode.
+    expect((await stat(join(dir, 'out'))).mode & 0o7777).toBe(0o755);
+    const fresh = join(dir, 'fresh', 'output');
+    await write(`type=local,dest=${fresh}`);
+    expect((await stat(fresh)).mode & 0o7777).toBe(0o700);
+    expect((await stat(join(dir, 'fresh'))).mode & 0o7777).toBe(0o700);
     // Written again over itself: the same tree.
     await write(`type=local,dest=${target}`);
     expect((await lstat(join(target, 'app/hello'))).mode & 0o7777).toBe(0o4755);
