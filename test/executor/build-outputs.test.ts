@@ -385,12 +385,15 @@ describe('build outputs, read by other tools', () => {
     try {
       const one = `${registry.host}/interop/app:1`;
       const two = `${registry.host}/interop/app:two`;
-      const result = await fx.build(['-t', one, '-t', two, '--push', context]);
+      const metadataFile = join(fx.dir, 'pushed.json');
+      const result = await fx.build(['-t', one, '-t', two, '--push', '--metadata-file', metadataFile, '--progress', 'plain', context]);
       expect(result.status).toBe(0);
       const image = await fx.image(formatReference(parseReference(one)));
-      const digest = /pushed [^ ]+: digest: (sha256:[0-9a-f]{64})/.exec(result.stderr)?.[1];
+      const digest = (JSON.parse(await readFile(metadataFile, 'utf8')) as Record<string, unknown>)['containerimage.digest'];
       expect(digest).toMatch(/^sha256:/);
-      expect(result.stderr).toContain(`pushed ${two}: digest: ${digest}`);
+      // Each push a step of the progress, a line per layer, as buildx shows a push; nothing after the progress.
+      for (const name of [one, two]) expect(result.stderr).toMatch(new RegExp(`#\\d+ pushing ${name.replace(/[.:/]/g, '\\$&')}\n(#\\d+ pushing layer [0-9a-f]{12} .*\n)+#\\d+ DONE`));
+      expect(result.stderr).not.toContain('pushed ');
       for (const name of [one, two]) {
         const inspected = JSON.parse(skopeoInspect(`docker://${name}`, '--tls-verify=false')) as Inspected;
         expect(inspected.Digest).toBe(digest);

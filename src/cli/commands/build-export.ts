@@ -5,9 +5,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import { formatReference, messageOf, parseReference, TsbuildError, type Descriptor, type Digest } from '../../common/index.js';
+import { digestHex, formatReference, layerMediaTypes, messageOf, parseReference, TsbuildError, type Descriptor, type Digest } from '../../common/index.js';
 import { outputImage, type OutputImage, type OutputSpec } from '../../exporter/index.js';
-import type { RegistryClient } from '../../registry/index.js';
+import type { StepHandle } from '../../executor/index.js';
+import type { PushResult, RegistryClient } from '../../registry/index.js';
 import type { Store } from '../../store/index.js';
 
 const annotationTypes = ['manifest', 'manifest-descriptor', 'index', 'index-descriptor'];
@@ -47,8 +48,36 @@ function truthy(value: string | undefined): boolean {
 export interface ImageOutputDeps {
   readonly store: Store;
   readonly registry: () => Promise<RegistryClient>;
-  /** Reports a push, as `--push` does. */
-  readonly report: (text: string) => void;
+  /** A step of the build's progress, for each name pushed. */
+  readonly step: (name: string) => StepHandle;
+}
+
+/**
+ * Pushes NAME (DOCUMENT in its place when given) as a step of the build's progress, as buildx
+ * shows a push of its default (docker) builder: a step `pushing NAME`, and in it a line per
+ * layer, `pushing layer` and the first 12 digits of its digest, with the bytes sent.
+ */
+export async function pushInProgress(name: string, deps: Omit<ImageOutputDeps, 'step'>, step: StepHandle, document?: Descriptor): Promise<PushResult> {
+  const { push } = await import('../../registry/index.js');
+  step.start();
+  try {
+    const result = await push({
+      source: name,
+      ...(document === undefined ? {} : { document }),
+      store: deps.store,
+      client: await deps.registry(),
+      onProgress: (event) => {
+        if (event.kind !== 'blob' || !layerMediaTypes.has(event.mediaType)) return;
+        const done = event.phase === 'exists' || event.phase === 'mounted' || event.phase === 'done';
+        step.status(event.digest, `pushing layer ${digestHex(event.digest).slice(0, 12)}`, done, { current: event.current, total: event.total });
+      },
+    });
+    step.done();
+    return result;
+  } catch (error) {
+    step.fail(messageOf(error));
+    throw error;
+  }
 }
 
 /**
@@ -63,13 +92,7 @@ export async function writeImageOutput(image: OutputImage, spec: OutputSpec, dep
   const pushing = spec.type === 'registry' || truthy(spec.options.push);
   if (pushing && names.length === 0) throw new TsbuildError('INVALID_ARGUMENT', `build --output type=${spec.type}: pushing needs a name (name= or -t)`);
   for (const name of names) await deps.store.setReference(name, exported.descriptor);
-  if (pushing) {
-    const { push } = await import('../../registry/index.js');
-    for (const name of names) {
-      const result = await push({ source: name, store: deps.store, client: await deps.registry() });
-      deps.report(`pushed ${name}: digest: ${result.digest} size: ${result.size}`);
-    }
-  }
+  if (pushing) for (const name of names) await pushInProgress(name, deps, deps.step(`pushing ${name}`));
   return { descriptor: exported.descriptor, names };
 }
 
