@@ -308,9 +308,29 @@ export interface LoadedImage {
   readonly replaced?: Descriptor;
 }
 
-/** Names DESCRIPTOR; says what the name held before when that was another image. */
+/** The image ID (config digest) DESCRIPTOR names in STORE; undefined for one it cannot read as an image (an index without the host's platform). */
+async function imageIdOf(store: LayoutStore, descriptor: Descriptor): Promise<Digest | undefined> {
+  try {
+    return (await (await storeImage(store, descriptor)).manifest()).config.digest;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Names DESCRIPTOR; says what the name held before when that was another image. As docker
+ * load, an image is known by its ID: when the name already holds the same ID (a docker
+ * archive's layers compressed anew give another manifest for it), the name stays where it was.
+ */
 async function nameLoaded(store: LayoutStore, name: string, descriptor: Descriptor): Promise<LoadedImage> {
   const previous = await store.resolveReference(name);
+  if (previous !== undefined && previous.digest !== descriptor.digest && !isIndexMediaType(descriptor.mediaType)) {
+    const id = await imageIdOf(store, previous);
+    if (id !== undefined && id === (await imageIdOf(store, descriptor))) {
+      // The manifest made for the load is left unreferenced, for the store's garbage collection.
+      return { name, descriptor: previous };
+    }
+  }
   await store.setReference(name, descriptor);
   return { name, descriptor, ...(previous === undefined || previous.digest === descriptor.digest ? {} : { replaced: previous }) };
 }

@@ -115,6 +115,16 @@ describe('save and load', () => {
     expect(loaded[0]?.name).toBeUndefined();
   });
 
+  it('loads an image the store holds already under its name as docker load does: by its ID, the name left where it was', async () => {
+    // Layers kept uncompressed, as a build keeps them: a load compresses them, which makes another manifest.
+    const plain = await writeLayer([{ path: 'hello', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 2, content: () => Buffer.from('hi') }], store, { compression: 'none' });
+    const image = await writeImage(store, { layers: [plain], platform: hostPlatform(), created: '1970-01-01T00:00:00Z', history: [{ created_by: 'hello' }] }, 'localhost/plain:1');
+    const archive = await save('docker', 'again.tar', [{ name: 'localhost/plain:1', descriptor: image.descriptor }]);
+    const loaded = await loadArchive(store, Readable.from([await readFile(archive)]));
+    expect(loaded).toEqual([{ name: 'localhost/plain:1', descriptor: image.descriptor }]);
+    expect(await store.resolveReference('localhost/plain:1')).toEqual(image.descriptor);
+  });
+
   it('reads each compressed layer once for a docker archive, and leaves no temporary file, even when stopped', async () => {
     const opened = new Map<string, number>();
     const original = store.openBlob.bind(store);
