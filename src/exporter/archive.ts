@@ -25,6 +25,11 @@ export interface SaveOptions {
   readonly style?: 'docker' | 'buildkit';
   /** SOURCE_DATE_EPOCH of the build, for the `buildkit` style's creation times (default: the environment's). */
   readonly sourceDateEpoch?: number;
+  /**
+   * Told the manifest the archive's index names for each image, in order, once they are known:
+   * a docker archive's are made for it (its layers as uncompressed tars).
+   */
+  readonly onManifests?: (manifests: readonly Descriptor[]) => void;
 }
 
 /** Name used by containerd and docker for the full image name in an OCI layout's index. */
@@ -177,7 +182,8 @@ interface DockerManifestEntry {
  * when some image has a tag) that older `docker load`s read. Compressed layers are spooled
  * into SPOOLED temporary files, which the caller removes.
  */
-async function dockerEntries(store: LayoutStore, images: readonly SaveImage[], platform: Platform | undefined, mtime: number, spooled: string[]): Promise<LayerEntry[]> {
+async function dockerEntries(store: LayoutStore, images: readonly SaveImage[], platform: Platform | undefined, mtime: number, spooled: string[], buildkit: { readonly epoch: number | undefined } | undefined, onManifests?: (manifests: readonly Descriptor[]) => void): Promise<LayerEntry[]> {
+  const made: Descriptor[] = [];
   const files = new Map<string, LayerEntry>();
   const manifest: DockerManifestEntry[] = [];
   const index: Array<Record<string, unknown>> = [];
@@ -208,7 +214,11 @@ async function dockerEntries(store: LayoutStore, images: readonly SaveImage[], p
     files.set(`blobs/sha256/${digestHex(manifestDigest)}`, file(`blobs/sha256/${digestHex(manifestDigest)}`, manifestBytes, mtime));
     const tagged = image.name === undefined ? undefined : parseReference(image.name);
     const tag = tagged?.tag !== undefined && tagged.digest === undefined ? tagged.tag : undefined;
-    index.push(goDescriptor({ mediaType: MediaType.ociManifest, digest: manifestDigest, size: manifestBytes.length }, tag === undefined ? {} : nameAnnotations(image.name)));
+    const manifestDescriptor: Descriptor = { mediaType: MediaType.ociManifest, digest: manifestDigest, size: manifestBytes.length };
+    made.push(manifestDescriptor);
+    // BuildKit's docker exporter gives each its creation time too.
+    const created = buildkit === undefined ? {} : await buildkitCreated(store, image, buildkit.epoch);
+    index.push(goDescriptor(manifestDescriptor, { ...created, ...(tag === undefined ? {} : nameAnnotations(image.name)) }));
     const tags: string[] = [];
     if (tagged !== undefined && tag !== undefined) {
       tags.push(familiarReference(tagged));
@@ -231,6 +241,7 @@ async function dockerEntries(store: LayoutStore, images: readonly SaveImage[], p
       LayerSources: Object.fromEntries(sources.map((layer) => [layer.digest, { mediaType: layer.mediaType, size: layer.size, digest: layer.digest }])),
     });
   }
+  onManifests?.(made);
   const sorted = [...files.values()].sort((a, b) => (a.path < b.path ? -1 : 1));
   return [
     directory('blobs', mtime),
@@ -250,10 +261,10 @@ function sortedKeys<T, U>(value: Readonly<Record<string, T>>, each: (item: T) =>
 }
 
 /** A docker archive's bytes; the layers spooled for it are removed when it ends, fails or is dropped. */
-async function* dockerArchive(store: LayoutStore, images: readonly SaveImage[], platform: Platform | undefined, mtime: number): AsyncGenerator<Buffer> {
+async function* dockerArchive(store: LayoutStore, images: readonly SaveImage[], platform: Platform | undefined, mtime: number, buildkit: { readonly epoch: number | undefined } | undefined, onManifests?: (manifests: readonly Descriptor[]) => void): AsyncGenerator<Buffer> {
   const spooled: string[] = [];
   try {
-    yield* tarStream(await dockerEntries(store, images, platform, mtime, spooled), { sourceDateEpoch: mtime });
+    yield* tarStream(await dockerEntries(store, images, platform, mtime, spooled, buildkit, onManifests), { sourceDateEpoch: mtime });
   } finally {
     await Promise.all(spooled.map((path) => rm(path, { force: true })));
   }
@@ -269,8 +280,10 @@ export async function saveArchive(store: LayoutStore, images: readonly SaveImage
   const style = options.style ?? 'docker';
   // BuildKit's exporters leave every entry's time at zero; docker save's are the images' own.
   const mtime = style === 'buildkit' ? 0 : (sourceDateEpochFromEnv() ?? 0);
-  if (options.format === 'docker') return Readable.from(dockerArchive(store, images, options.platform, mtime));
-  return Readable.from(tarStream(await ociEntries(store, images, mtime, style, options.sourceDateEpoch ?? sourceDateEpochFromEnv()), { sourceDateEpoch: mtime }));
+  const epoch = options.sourceDateEpoch ?? sourceDateEpochFromEnv();
+  if (options.format === 'docker') return Readable.from(dockerArchive(store, images, options.platform, mtime, style === 'buildkit' ? { epoch } : undefined, options.onManifests));
+  options.onManifests?.(images.map((image) => image.descriptor));
+  return Readable.from(tarStream(await ociEntries(store, images, mtime, style, epoch), { sourceDateEpoch: mtime }));
 }
 
 /**

@@ -232,15 +232,18 @@ export async function writeOutput(store: LayoutStore, image: OutputImage, rootfs
   }
   const exported = await outputImage(store, image, spec);
   const images = archiveImages(exported, spec);
+  // The manifest the archive's index names (a docker archive's is made for it).
+  let written = exported.descriptor;
   if (directory) await saveLayoutDirectory(store, images, spec.dest, epoch);
   else {
-    const archive = await saveArchive(store, images, { format: spec.type, style: 'buildkit', ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }) });
+    const onManifests = (manifests: readonly Descriptor[]): void => void (written = manifests[0] ?? written);
+    const archive = await saveArchive(store, images, { format: spec.type, style: 'buildkit', onManifests, ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }) });
     if (spec.dest === '-') await pipeline(archive, stdout, { end: false });
     else await writeFileOutput(archive, spec.dest, spec.type);
   }
-  const annotations = { ...exported.descriptor.annotations, ...(await buildkitCreated(store, { descriptor: exported.descriptor }, epoch)) };
+  const annotations = { ...written.annotations, ...(await buildkitCreated(store, { descriptor: exported.descriptor }, epoch)) };
   return {
-    descriptor: Object.keys(annotations).length === 0 ? exported.descriptor : { ...exported.descriptor, annotations },
+    descriptor: Object.keys(annotations).length === 0 ? written : { ...written, annotations },
     names: images.flatMap((entry) => (entry.name === undefined ? [] : [entry.name])),
   };
 }

@@ -184,7 +184,12 @@ describe('writeOutput', () => {
 
   it('writes a docker archive that docker load takes, to a file or to standard output', async () => {
     const archive = join(dir, 'image.docker.tar');
-    await write(`type=docker,dest=${archive}`);
+    const written = await writeOutput(store, image, rootfs, parseOutputSpec(`type=docker,dest=${archive}`), new PassThrough());
+    // What it reports (the metadata file's descriptor) is the manifest its index names, with BuildKit's creation time.
+    const index = JSON.parse(execFileSync('tar', ['-xOf', archive, 'index.json'], { encoding: 'utf8' })) as { manifests: Array<{ digest: string; size: number; annotations: Record<string, string> }> };
+    expect(index.manifests[0]?.annotations).toEqual({ 'io.containerd.image.name': 'localhost/outputs:1', 'org.opencontainers.image.created': '2024-05-06T07:08:09Z', 'org.opencontainers.image.ref.name': '1' });
+    expect(written).toEqual({ descriptor: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: index.manifests[0]?.digest, size: index.manifests[0]?.size, annotations: { 'org.opencontainers.image.created': '2024-05-06T07:08:09Z' } }, names: ['localhost/outputs:1'] });
+    expect(index.manifests[0]?.digest).not.toBe(image.descriptor.digest);
     const members = execFileSync('tar', ['-tf', archive], { encoding: 'utf8' }).trim().split('\n');
     expect(members).toContain('manifest.json');
     expect(members).toContain('repositories');
