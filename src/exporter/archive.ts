@@ -3,9 +3,9 @@ import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createHasher, digestHex, familiarReference, isIndexMediaType, MediaType, messageOf, nodeZlib, parseDigest, parseImageConfig, parseIndex, parseReference, readTar, refNameAnnotation, TsbuildError, type Descriptor, type Digest, type Platform } from '../common/index.js';
+import { createHasher, digestHex, familiarReference, isIndexMediaType, MediaType, messageOf, nodeZlib, parseDigest, parseImageConfig, parseIndex, parseReference, readTar, refNameAnnotation, TsbuildError, uncompressedLayerMediaTypes, type Descriptor, type Digest, type Platform } from '../common/index.js';
 import { decompressStream, reachableBlobs, storeImage, storeName, temporaryName, validateReferenceName, writeAll, type ImageLayer, type LayoutStore } from '../store/index.js';
-import { compressLayer, sourceDateEpochFromEnv, tarStream, type LayerEntry, type OpenedContent } from './layer.js';
+import { compressLayer, sourceDateEpochFromEnv, tarStream, type LayerEntry } from './layer.js';
 
 export type ArchiveFormat = 'docker' | 'oci';
 
@@ -18,36 +18,113 @@ export interface SaveImage {
 export interface SaveOptions {
   readonly format: ArchiveFormat;
   readonly platform?: Platform;
+  /**
+   * Whose conventions an OCI layout's own files follow: docker save's (the default), or those
+   * of BuildKit's oci exporter (`build --output type=oci`, see `buildkitLayout`).
+   */
+  readonly style?: 'docker' | 'buildkit';
+  /** SOURCE_DATE_EPOCH of the build, for the `buildkit` style's creation times (default: the environment's). */
+  readonly sourceDateEpoch?: number;
+  /**
+   * Told the manifest the archive's index names for each image, in order, once they are known:
+   * a docker archive's are made for it (its layers as uncompressed tars).
+   */
+  readonly onManifests?: (manifests: readonly Descriptor[]) => void;
 }
 
 /** Name used by containerd and docker for the full image name in an OCI layout's index. */
 const containerdNameAnnotation = 'io.containerd.image.name';
+/** The OCI annotation of a creation time. */
+const createdAnnotation = 'org.opencontainers.image.created';
 
 function directory(path: string, mtime: number): LayerEntry {
   return { path, type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime };
 }
 
-function json(path: string, value: unknown, mtime: number): LayerEntry {
-  const bytes = Buffer.from(`${JSON.stringify(value)}\n`, 'utf8');
-  return { path, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime, size: bytes.length, content: () => bytes };
+function file(path: string, bytes: Buffer, mtime: number, mode = 0o644): LayerEntry {
+  return { path, type: 'file', mode, uid: 0, gid: 0, mtime, size: bytes.length, content: () => bytes };
 }
 
-/** Entries of an OCI image layout holding IMAGES and everything they reach. */
-async function ociEntries(store: LayoutStore, images: readonly SaveImage[], mtime: number): Promise<LayerEntry[]> {
+/** JSON as Go's encoding/json writes it with json.Marshal: no newline after it. */
+function goJson(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value), 'utf8');
+}
+
+/** A descriptor with its fields in the order of Go's ocispec.Descriptor, annotations sorted as Go sorts a map's keys. */
+function goDescriptor(descriptor: Descriptor, extra: Readonly<Record<string, string>> = {}): Record<string, unknown> {
+  const { mediaType, digest, size, urls, annotations, data, platform, artifactType } = descriptor as Descriptor & { urls?: string[]; data?: string; artifactType?: string };
+  const merged = { ...annotations, ...extra };
+  const keys = Object.keys(merged).sort();
+  return {
+    mediaType,
+    digest,
+    size,
+    ...(urls === undefined ? {} : { urls }),
+    ...(keys.length === 0 ? {} : { annotations: Object.fromEntries(keys.map((key) => [key, merged[key]])) }),
+    ...(data === undefined ? {} : { data }),
+    ...(platform === undefined ? {} : { platform }),
+    ...(artifactType === undefined ? {} : { artifactType }),
+  };
+}
+
+/**
+ * The annotations naming an image in an OCI layout's index, as docker save and BuildKit's
+ * exporters (containerd's archive writer) give them: the full name under containerd's key, and
+ * the tag alone (the OCI spec's reference name) under `org.opencontainers.image.ref.name`.
+ */
+function nameAnnotations(name: string | undefined): Record<string, string> {
+  if (name === undefined) return {};
+  const reference = parseReference(name);
+  const object = reference.tag ?? (reference.digest === undefined ? undefined : `@${reference.digest}`);
+  return { [containerdNameAnnotation]: name, ...(object === undefined ? {} : { [refNameAnnotation]: object }) };
+}
+
+/** docker save's oci-layout file, byte for byte (its own literal, with a space). */
+const dockerLayoutBytes = Buffer.from('{"imageLayoutVersion": "1.0.0"}', 'utf8');
+
+/** BuildKit's oci-layout file: Go's json.Marshal of the layout struct. */
+const buildkitLayoutBytes = Buffer.from('{"imageLayoutVersion":"1.0.0"}', 'utf8');
+
+/**
+ * The time BuildKit's oci exporter gives a manifest in the layout's index
+ * (`org.opencontainers.image.created`, RFC 3339 to the second): SOURCE_DATE_EPOCH's when set.
+ * BuildKit takes the time of the export otherwise; tsbuild takes the image's creation time
+ * from its config, so that the same image gives the same archive.
+ */
+export async function buildkitCreated(store: LayoutStore, image: SaveImage, epoch: number | undefined): Promise<Record<string, string>> {
+  let created: string | undefined;
+  if (epoch !== undefined) created = new Date(epoch * 1000).toISOString();
+  else if (!isIndexMediaType(image.descriptor.mediaType)) created = (await (await storeImage(store, image.descriptor)).config()).created;
+  if (created === undefined) return {};
+  // Whole seconds, as Go's time.RFC3339 prints a UTC time; a config's nanoseconds are dropped.
+  const utc = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?Z$/.exec(created);
+  const time = utc === null ? Date.parse(created) : undefined;
+  if (utc === null && (time === undefined || Number.isNaN(time))) return {};
+  return { [createdAnnotation]: utc === null ? new Date(time ?? 0).toISOString().replace(/\.\d+Z$/, 'Z') : `${utc[1] ?? ''}Z` };
+}
+
+/**
+ * Entries of an OCI image layout holding IMAGES and everything they reach. In STYLE `docker`,
+ * as docker save writes one (files 0644, the index with its media type); in STYLE `buildkit`,
+ * as BuildKit's oci exporter does through containerd's archive writer: blobs and oci-layout
+ * 0444, every entry at time 0 (SOURCE_DATE_EPOCH or not), the index without a media type and
+ * each manifest annotated with its creation time.
+ */
+async function ociEntries(store: LayoutStore, images: readonly SaveImage[], mtime: number, style: 'docker' | 'buildkit', epoch = sourceDateEpochFromEnv()): Promise<LayerEntry[]> {
   const blobs = new Set<Digest>();
   for (const image of images) await reachableBlobs(store, image.descriptor, blobs);
-  const manifests = images.map((image) => {
-    const { annotations, ...rest } = image.descriptor;
-    if (image.name === undefined) return image.descriptor;
-    return { ...rest, annotations: { ...annotations, [containerdNameAnnotation]: image.name, [refNameAnnotation]: image.name } };
-  });
-  const entries: LayerEntry[] = [directory('blobs', mtime), directory('blobs/sha256', mtime)];
+  const buildkit = style === 'buildkit';
+  const time = buildkit ? 0 : mtime;
+  const blobMode = buildkit ? 0o444 : 0o644;
+  const manifests: Array<Record<string, unknown>> = [];
+  for (const image of images) manifests.push(goDescriptor(image.descriptor, { ...(buildkit ? await buildkitCreated(store, image, epoch) : {}), ...nameAnnotations(image.name) }));
+  const entries: LayerEntry[] = [directory('blobs', time), directory('blobs/sha256', time)];
   for (const digest of [...blobs].sort()) {
     const size = (await store.blobSize(digest)) ?? 0;
-    entries.push({ path: `blobs/sha256/${digestHex(digest)}`, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime, size, content: () => lazy(() => store.openBlob(digest)) });
+    entries.push({ path: `blobs/sha256/${digestHex(digest)}`, type: 'file', mode: blobMode, uid: 0, gid: 0, mtime: time, size, content: () => lazy(() => store.openBlob(digest)) });
   }
-  entries.push(json('index.json', { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }, mtime));
-  entries.push(json('oci-layout', { imageLayoutVersion: '1.0.0' }, mtime));
+  entries.push(file('index.json', goJson(buildkit ? { schemaVersion: 2, manifests } : { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }), time));
+  entries.push(buildkit ? file('oci-layout', buildkitLayoutBytes, time, 0o444) : file('oci-layout', dockerLayoutBytes, time));
   return entries;
 }
 
@@ -55,17 +132,24 @@ async function* lazy(open: () => Promise<AsyncIterable<Uint8Array>>): AsyncGener
   yield* await open();
 }
 
+/** A layer as the uncompressed tar a docker archive holds, its size known before it is written. */
+interface ArchiveLayer {
+  readonly diffId: Digest;
+  readonly size: number;
+  readonly content: () => AsyncIterable<Uint8Array>;
+}
+
 /**
- * A layer as the uncompressed tar a docker archive holds. The tar header needs its size before
- * its content, and a compressed layer does not say it: the layer is decompressed once into a
- * temporary file of the store (counted on the way, and checked against its diff ID, which names
- * it in the archive), which is then copied out and removed. One layer at a time, when its
- * entry's turn comes. gzip and zstd layers alike (told by their magic bytes); an uncompressed
- * one is copied the same way, which is rare enough.
+ * LAYER as an uncompressed tar. An uncompressed layer (a build's, as the store keeps them) is
+ * its own blob, read when its entry's turn comes. A compressed one is decompressed once into a
+ * temporary file of the store (checked against its diff ID on the way), listed in SPOOLED for
+ * the caller to remove: the archive's manifest names each tar with its size, and that manifest
+ * may come before the tar in the archive's order, so every size is needed first.
  */
-async function openUncompressedLayer(store: LayoutStore, layer: ImageLayer): Promise<OpenedContent> {
+async function archiveLayer(store: LayoutStore, layer: ImageLayer, spooled: string[]): Promise<ArchiveLayer> {
+  if (uncompressedLayerMediaTypes.has(layer.mediaType())) return { diffId: layer.diffID(), size: layer.size(), content: () => layer.uncompressed() };
   const path = join(store.temporaryDirectory, temporaryName('save-layer'));
-  const close = (): Promise<void> => rm(path, { force: true });
+  spooled.push(path);
   try {
     let size = 0;
     const handle = await open(path, 'wx', 0o600);
@@ -77,61 +161,129 @@ async function openUncompressedLayer(store: LayoutStore, layer: ImageLayer): Pro
     } finally {
       await handle.close();
     }
-    return { size, content: createReadStream(path, { highWaterMark: 1024 * 1024 }), close };
+    return { diffId: layer.diffID(), size, content: () => createReadStream(path, { highWaterMark: 1024 * 1024 }) };
   } catch (error) {
-    await close();
     if (error instanceof TsbuildError) throw error;
     throw new TsbuildError('INTERNAL', `save layer ${layer.digest()}: ${messageOf(error)}`, { cause: error });
   }
 }
 
-/** Entries of a docker-archive (`docker save` format): config, uncompressed layer tars, manifest.json, repositories. */
-async function dockerEntries(store: LayoutStore, images: readonly SaveImage[], platform: Platform | undefined, mtime: number): Promise<LayerEntry[]> {
-  const files = new Map<string, LayerEntry>();
-  const manifest: Array<{ Config: string; RepoTags: string[]; Layers: string[] }> = [];
-  const repositories: Record<string, Record<string, string>> = {};
-  for (const image of images) {
-    const model = await storeImage(store, image.descriptor, platform);
-    const configBytes = await model.configBytes();
-    const diffIds = (await model.config()).rootfs.diff_ids;
-    const configPath = `blobs/sha256/${digestHex((await model.manifest()).config.digest)}`;
-    files.set(configPath, { path: configPath, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime, size: configBytes.length, content: () => configBytes });
-    const layers: string[] = [];
-    for (const layer of await model.layers()) {
-      const path = `blobs/sha256/${digestHex(layer.diffID())}`;
-      layers.push(path);
-      if (files.has(path)) continue;
-      files.set(path, { path, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime, open: () => openUncompressedLayer(store, layer) });
-    }
-    const tags: string[] = [];
-    if (image.name !== undefined) {
-      const reference = parseReference(image.name);
-      if (reference.tag !== undefined && reference.digest === undefined) {
-        tags.push(familiarReference(reference));
-        const repository = familiarReference({ domain: reference.domain, path: reference.path });
-        const top = diffIds.at(-1);
-        repositories[repository] = { ...repositories[repository], [reference.tag]: top === undefined ? '' : digestHex(top) };
-      }
-    }
-    // As docker save: one entry per image, holding every tag it was asked for under.
-    const same = manifest.find((entry) => entry.Config === configPath && entry.Layers.join('\n') === layers.join('\n'));
-    if (same === undefined) manifest.push({ Config: configPath, RepoTags: tags, Layers: layers });
-    else for (const tag of tags) if (!same.RepoTags.includes(tag)) same.RepoTags.push(tag);
-  }
-  const sorted = [...files.values()].sort((a, b) => (a.path < b.path ? -1 : 1));
-  return [directory('blobs', mtime), directory('blobs/sha256', mtime), ...sorted, json('manifest.json', manifest, mtime), json('repositories', repositories, mtime)];
+interface DockerManifestEntry {
+  Config: string;
+  RepoTags: string[] | null;
+  Layers: string[];
+  LayerSources: Record<string, { mediaType: string; size: number; digest: Digest }>;
 }
 
 /**
- * The bytes of an archive of IMAGES: an OCI image layout as a tar, or a docker-archive that
+ * Entries of a docker archive as docker 26's `docker save` writes one: an OCI image layout
+ * (index.json, oci-layout, blobs) whose manifests name the layers as uncompressed tars by their
+ * diff IDs, and beside it the legacy manifest.json (with LayerSources) and repositories (only
+ * when some image has a tag) that older `docker load`s read. Compressed layers are spooled
+ * into SPOOLED temporary files, which the caller removes.
+ */
+async function dockerEntries(store: LayoutStore, images: readonly SaveImage[], platform: Platform | undefined, mtime: number, spooled: string[], buildkit: { readonly epoch: number | undefined } | undefined, onManifests?: (manifests: readonly Descriptor[]) => void): Promise<LayerEntry[]> {
+  const made: Descriptor[] = [];
+  const files = new Map<string, LayerEntry>();
+  const manifest: DockerManifestEntry[] = [];
+  const index: Array<Record<string, unknown>> = [];
+  const repositories: Record<string, Record<string, string>> = {};
+  const layersByDiffId = new Map<Digest, ArchiveLayer>();
+  for (const image of images) {
+    const model = await storeImage(store, image.descriptor, platform);
+    const configBytes = await model.configBytes();
+    const configDigest = (await model.manifest()).config.digest;
+    const configPath = `blobs/sha256/${digestHex(configDigest)}`;
+    files.set(configPath, file(configPath, configBytes, mtime));
+    const layers: ArchiveLayer[] = [];
+    for (const layer of await model.layers()) {
+      let written = layersByDiffId.get(layer.diffID());
+      if (written === undefined) {
+        written = await archiveLayer(store, layer, spooled);
+        layersByDiffId.set(written.diffId, written);
+        const path = `blobs/sha256/${digestHex(written.diffId)}`;
+        const { size, content } = written;
+        files.set(path, { path, type: 'file', mode: 0o644, uid: 0, gid: 0, mtime, size, content });
+      }
+      layers.push(written);
+    }
+    const layerDescriptors = layers.map((layer) => ({ mediaType: MediaType.ociLayer, digest: layer.diffId, size: layer.size }));
+    // The image as its layout holds it: a manifest of its own, naming the uncompressed tars.
+    const manifestBytes = goJson({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: { mediaType: MediaType.ociConfig, digest: configDigest, size: configBytes.length }, layers: layerDescriptors });
+    const manifestDigest = parseDigest(`sha256:${createHasher('sha256').update(manifestBytes).digest('hex')}`);
+    files.set(`blobs/sha256/${digestHex(manifestDigest)}`, file(`blobs/sha256/${digestHex(manifestDigest)}`, manifestBytes, mtime));
+    const tagged = image.name === undefined ? undefined : parseReference(image.name);
+    const tag = tagged?.tag !== undefined && tagged.digest === undefined ? tagged.tag : undefined;
+    const manifestDescriptor: Descriptor = { mediaType: MediaType.ociManifest, digest: manifestDigest, size: manifestBytes.length };
+    made.push(manifestDescriptor);
+    // BuildKit's docker exporter gives each its creation time too.
+    const created = buildkit === undefined ? {} : await buildkitCreated(store, image, buildkit.epoch);
+    index.push(goDescriptor(manifestDescriptor, { ...created, ...(tag === undefined ? {} : nameAnnotations(image.name)) }));
+    const tags: string[] = [];
+    if (tagged !== undefined && tag !== undefined) {
+      tags.push(familiarReference(tagged));
+      const repository = familiarReference({ domain: tagged.domain, path: tagged.path });
+      const top = layers.at(-1);
+      repositories[repository] = { ...repositories[repository], [tag]: top === undefined ? '' : digestHex(top.diffId) };
+    }
+    const paths = layers.map((layer) => `blobs/sha256/${digestHex(layer.diffId)}`);
+    // As docker save: one entry per image, holding every tag it was asked for under.
+    const same = manifest.find((entry) => entry.Config === configPath && entry.Layers.join('\n') === paths.join('\n'));
+    if (same !== undefined) {
+      for (const name of tags) if (same.RepoTags?.includes(name) !== true) same.RepoTags = [...(same.RepoTags ?? []), name];
+      continue;
+    }
+    const sources = [...layerDescriptors].sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+    manifest.push({
+      Config: configPath,
+      RepoTags: tags.length === 0 ? null : tags,
+      Layers: paths,
+      LayerSources: Object.fromEntries(sources.map((layer) => [layer.digest, { mediaType: layer.mediaType, size: layer.size, digest: layer.digest }])),
+    });
+  }
+  onManifests?.(made);
+  const sorted = [...files.values()].sort((a, b) => (a.path < b.path ? -1 : 1));
+  return [
+    directory('blobs', mtime),
+    directory('blobs/sha256', mtime),
+    ...sorted,
+    file('index.json', goJson({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: index }), mtime),
+    // docker's json.Encoder ends both with a newline.
+    file('manifest.json', Buffer.from(`${JSON.stringify(manifest)}\n`, 'utf8'), mtime),
+    file('oci-layout', dockerLayoutBytes, mtime),
+    ...(Object.keys(repositories).length === 0 ? [] : [file('repositories', Buffer.from(`${JSON.stringify(sortedKeys(repositories, (tags) => sortedKeys(tags, (top) => top)))}\n`, 'utf8'), mtime)]),
+  ];
+}
+
+/** VALUE with its keys in Go's map order (sorted), each value through EACH. */
+function sortedKeys<T, U>(value: Readonly<Record<string, T>>, each: (item: T) => U): Record<string, U> {
+  return Object.fromEntries(Object.keys(value).sort().map((key) => [key, each(value[key] as T)]));
+}
+
+/** A docker archive's bytes; the layers spooled for it are removed when it ends, fails or is dropped. */
+async function* dockerArchive(store: LayoutStore, images: readonly SaveImage[], platform: Platform | undefined, mtime: number, buildkit: { readonly epoch: number | undefined } | undefined, onManifests?: (manifests: readonly Descriptor[]) => void): AsyncGenerator<Buffer> {
+  const spooled: string[] = [];
+  try {
+    yield* tarStream(await dockerEntries(store, images, platform, mtime, spooled, buildkit, onManifests), { sourceDateEpoch: mtime });
+  } finally {
+    await Promise.all(spooled.map((path) => rm(path, { force: true })));
+  }
+}
+
+/**
+ * The bytes of an archive of IMAGES: an OCI image layout as a tar, or a docker archive that
  * `docker load` and skopeo's `docker-archive:` read. Streamed; blobs are read from the store as
  * they are written out. Deterministic: same images, same bytes.
  */
 export async function saveArchive(store: LayoutStore, images: readonly SaveImage[], options: SaveOptions): Promise<Readable> {
   if (images.length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'save images: no image given');
-  const mtime = sourceDateEpochFromEnv() ?? 0;
-  const entries = options.format === 'oci' ? await ociEntries(store, images, mtime) : await dockerEntries(store, images, options.platform, mtime);
-  return Readable.from(tarStream(entries, { sourceDateEpoch: mtime }));
+  const style = options.style ?? 'docker';
+  // BuildKit's exporters leave every entry's time at zero; docker save's are the images' own.
+  const mtime = style === 'buildkit' ? 0 : (sourceDateEpochFromEnv() ?? 0);
+  const epoch = options.sourceDateEpoch ?? sourceDateEpochFromEnv();
+  if (options.format === 'docker') return Readable.from(dockerArchive(store, images, options.platform, mtime, style === 'buildkit' ? { epoch } : undefined, options.onManifests));
+  options.onManifests?.(images.map((image) => image.descriptor));
+  return Readable.from(tarStream(await ociEntries(store, images, mtime, style, epoch), { sourceDateEpoch: mtime }));
 }
 
 /**
@@ -139,10 +291,10 @@ export async function saveArchive(store: LayoutStore, images: readonly SaveImage
  * archive holds, written in place. Each file is written under a temporary name and renamed, so
  * a layout left by a failed write never holds a torn blob under a digest's name.
  */
-export async function saveLayoutDirectory(store: LayoutStore, images: readonly SaveImage[], dest: string): Promise<void> {
+export async function saveLayoutDirectory(store: LayoutStore, images: readonly SaveImage[], dest: string, sourceDateEpoch = sourceDateEpochFromEnv()): Promise<void> {
   if (images.length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'save images: no image given');
   await mkdir(dest, { recursive: true });
-  for (const entry of await ociEntries(store, images, sourceDateEpochFromEnv() ?? 0)) {
+  for (const entry of await ociEntries(store, images, 0, 'buildkit', sourceDateEpoch)) {
     const path = join(dest, ...entry.path.split('/'));
     if (entry.type === 'directory') {
       await mkdir(path, { recursive: true });
@@ -151,7 +303,7 @@ export async function saveLayoutDirectory(store: LayoutStore, images: readonly S
     const content = entry.content?.();
     const temporary = `${path}.${temporaryName('part')}`;
     try {
-      await pipeline(content === undefined ? Readable.from([]) : Readable.from(content instanceof Uint8Array ? [content] : content), createWriteStream(temporary, { mode: 0o644 }));
+      await pipeline(content === undefined ? Readable.from([]) : Readable.from(content instanceof Uint8Array ? [content] : content), createWriteStream(temporary, { mode: entry.mode }));
       await rename(temporary, path);
     } catch (error) {
       await rm(temporary, { force: true });
@@ -169,9 +321,29 @@ export interface LoadedImage {
   readonly replaced?: Descriptor;
 }
 
-/** Names DESCRIPTOR; says what the name held before when that was another image. */
+/** The image ID (config digest) DESCRIPTOR names in STORE; undefined for one it cannot read as an image (an index without the host's platform). */
+async function imageIdOf(store: LayoutStore, descriptor: Descriptor): Promise<Digest | undefined> {
+  try {
+    return (await (await storeImage(store, descriptor)).manifest()).config.digest;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Names DESCRIPTOR; says what the name held before when that was another image. As docker
+ * load, an image is known by its ID: when the name already holds the same ID (a docker
+ * archive's layers compressed anew give another manifest for it), the name stays where it was.
+ */
 async function nameLoaded(store: LayoutStore, name: string, descriptor: Descriptor): Promise<LoadedImage> {
   const previous = await store.resolveReference(name);
+  if (previous !== undefined && previous.digest !== descriptor.digest && !isIndexMediaType(descriptor.mediaType)) {
+    const id = await imageIdOf(store, previous);
+    if (id !== undefined && id === (await imageIdOf(store, descriptor))) {
+      // The manifest made for the load is left unreferenced, for the store's garbage collection.
+      return { name, descriptor: previous };
+    }
+  }
   await store.setReference(name, descriptor);
   return { name, descriptor, ...(previous === undefined || previous.digest === descriptor.digest ? {} : { replaced: previous }) };
 }
@@ -247,8 +419,8 @@ function resolveMemberLinks(members: Map<string, string>, links: ReadonlyMap<str
 }
 
 /**
- * Loads an archive written by `save` (either format, told apart by `oci-layout` or
- * `manifest.json`) into the store. Members are spooled to a private directory under the store's
+ * Loads an archive written by `save` (either format, told apart by `manifest.json` or
+ * `oci-layout`) into the store. Members are spooled to a private directory under the store's
  * tmp/ first, since the order of members in a tar is not fixed; every blob is verified against
  * its digest on the way in. Docker layers are compressed with gzip as tsbuild stores layers.
  */
@@ -283,8 +455,10 @@ export async function loadArchive(store: LayoutStore, archive: Readable | AsyncI
       if (path === undefined) throw new TsbuildError('NOT_FOUND', `load archive: no ${key}`);
       return JSON.parse((await readMember(path, key, maxJsonBytes)).toString('utf8')) as unknown;
     };
-    if (members.has('oci-layout')) return await loadOci(store, members, readJson);
+    // As docker load: manifest.json first, which docker 26's archives (and BuildKit's docker
+    // exporter's) hold beside their OCI layout; a layout alone is read as one.
     if (members.has('manifest.json')) return await loadDocker(store, members, readJson);
+    if (members.has('oci-layout')) return await loadOci(store, members, readJson);
     throw new TsbuildError('INVALID_ARGUMENT', 'load archive: neither an OCI layout (oci-layout) nor a docker archive (manifest.json)');
   } catch (error) {
     if (error instanceof TsbuildError) throw error;

@@ -20,6 +20,6 @@ export {
 } from './layer.js';
 export { imageConfigBytes, writeImage, type ImageSpec, type WrittenImage } from './image.js';
 export { loadArchive, saveArchive, type ArchiveFormat, type LoadedImage, type SaveImage, type SaveOptions } from './archive.js';
-export { outputImage, parseOutputSpec, writeOutput, type OutputImage, type OutputOptions, type OutputSpec, type OutputType } from './outputs.js';
+export { outputImage, parseOutputSpec, writeOutput, type OutputImage, type OutputOptions, type OutputSpec, type OutputType, type WrittenArchive } from './outputs.js';
 export { compressionFromOptions, exportCompression, layerInCompression, pushableImage, recompressImage, type CompressionOptions, type CompressionType } from './compression.js';
 export { defaultZstdLevel, nativeZstdStatus } from './zstd.js';

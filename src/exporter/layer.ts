@@ -13,18 +13,6 @@ import { encodeHeader, endOfArchive, padding, type TarHeader } from './tar.js';
 export interface LayerEntry extends TarHeader {
   /** File content, read only when the entry is written (never held for the whole layer). */
   readonly content?: () => AsyncIterable<Uint8Array> | Uint8Array;
-  /**
-   * For a file whose size is known only once its content is made (a layer decompressed for a
-   * docker archive): called when the entry's turn comes, instead of `size` and `content`.
-   */
-  readonly open?: () => Promise<OpenedContent>;
-}
-
-export interface OpenedContent {
-  readonly size: number;
-  readonly content: AsyncIterable<Uint8Array>;
-  /** Called once the content was written, or failed to be. */
-  close(): Promise<void>;
 }
 
 export interface LayerOptions {
@@ -112,36 +100,31 @@ export async function* tarStream(entries: Iterable<LayerEntry> | AsyncIterable<L
     }
     previous = entry.path;
     const mtime = epoch === undefined ? Math.floor(entry.mtime) : Math.min(Math.floor(entry.mtime), epoch);
-    const opened = entry.type === 'file' ? await entry.open?.() : undefined;
-    try {
-      add(encodeHeader({ ...entry, mtime, ...(opened === undefined ? {} : { size: opened.size }) }));
-      if (entry.type !== 'file') {
-        if (runLength >= runBytes) yield take();
-        continue;
-      }
-      const expected = opened?.size ?? entry.size ?? 0;
-      const content = opened?.content ?? entry.content?.();
-      if (content === undefined || content instanceof Uint8Array) {
-        const bytes = content ?? new Uint8Array(0);
-        if (bytes.length > expected) throw new TsbuildError('SIZE_MISMATCH', `write layer: ${entry.path} grew while it was read`);
-        if (bytes.length !== expected) throw new TsbuildError('SIZE_MISMATCH', `write layer: ${entry.path} has ${bytes.length} bytes, expected ${expected}`);
-        add(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
-        add(padding(bytes.length));
-        if (runLength >= runBytes) yield take();
-        continue;
-      }
-      yield take();
-      let written = 0;
-      for await (const chunk of content) {
-        written += chunk.length;
-        if (written > expected) throw new TsbuildError('SIZE_MISMATCH', `write layer: ${entry.path} grew while it was read`);
-        yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
-      }
-      if (written !== expected) throw new TsbuildError('SIZE_MISMATCH', `write layer: ${entry.path} has ${written} bytes, expected ${expected}`);
-      add(padding(written));
-    } finally {
-      await opened?.close();
+    add(encodeHeader({ ...entry, mtime }));
+    if (entry.type !== 'file') {
+      if (runLength >= runBytes) yield take();
+      continue;
     }
+    const expected = entry.size ?? 0;
+    const content = entry.content?.();
+    if (content === undefined || content instanceof Uint8Array) {
+      const bytes = content ?? new Uint8Array(0);
+      if (bytes.length > expected) throw new TsbuildError('SIZE_MISMATCH', `write layer: ${entry.path} grew while it was read`);
+      if (bytes.length !== expected) throw new TsbuildError('SIZE_MISMATCH', `write layer: ${entry.path} has ${bytes.length} bytes, expected ${expected}`);
+      add(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
+      add(padding(bytes.length));
+      if (runLength >= runBytes) yield take();
+      continue;
+    }
+    yield take();
+    let written = 0;
+    for await (const chunk of content) {
+      written += chunk.length;
+      if (written > expected) throw new TsbuildError('SIZE_MISMATCH', `write layer: ${entry.path} grew while it was read`);
+      yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    }
+    if (written !== expected) throw new TsbuildError('SIZE_MISMATCH', `write layer: ${entry.path} has ${written} bytes, expected ${expected}`);
+    add(padding(written));
   }
   add(endOfArchive);
   yield take();

@@ -20,13 +20,13 @@
  * read here with the rest.
  */
 import { constants, createWriteStream } from 'node:fs';
-import { chmod, copyFile, lchown, link, lstat, mkdir, open, realpath, rename, rm, symlink } from 'node:fs/promises';
+import { chmod, copyFile, link, lstat, mkdir, open, realpath, rename, rm, symlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { formatReference, fsPath, makeSpecialFile, messageOf, parseReference, setExactTimes, setXattr, TsbuildError, type Descriptor } from '../common/index.js';
 import { temporaryName, writeAll, type LayoutStore } from '../store/index.js';
-import { saveArchive, saveLayoutDirectory, type SaveImage } from './archive.js';
+import { buildkitCreated, saveArchive, saveLayoutDirectory, type SaveImage } from './archive.js';
 import { compressionFromOptions, exportCompression, recompressImage } from './compression.js';
 import { directoryEntries, sourceDateEpochFromEnv, tarStream, type LayerEntry } from './layer.js';
 
@@ -195,30 +195,57 @@ async function* tarOutputEntries(root: string, epoch: number | undefined): Async
   }
 }
 
+/** What an oci or docker output wrote, as BuildKit's exporter reports it (`--metadata-file`). */
+export interface WrittenArchive {
+  /** The image's manifest, annotated with its creation time as the archive's index has it. */
+  readonly descriptor: Descriptor;
+  /** The names it holds, in full. */
+  readonly names: readonly string[];
+}
+
 /**
  * Writes the output SPEC asks for: IMAGE (oci, docker) from STORE, or ROOTFS, the final root
  * filesystem directory (tar, local). `dest=-` writes to STDOUT, refused when it is a terminal.
+ * Returns what an oci or docker output wrote.
  */
-export async function writeOutput(store: LayoutStore, image: OutputImage, rootfs: string, spec: OutputSpec, stdout: NodeJS.WritableStream, options: OutputOptions = {}): Promise<void> {
+export async function writeOutput(store: LayoutStore, image: OutputImage, rootfs: string, spec: OutputSpec, stdout: NodeJS.WritableStream, options: OutputOptions = {}): Promise<WrittenArchive | undefined> {
   const epoch = options.sourceDateEpoch ?? sourceDateEpochFromEnv();
   if (spec.type === 'local') {
     await copyTree(rootfs, spec.dest, epoch);
-    return;
+    return undefined;
   }
+  if (spec.type === 'image' || spec.type === 'registry' || spec.type === 'cacheonly') throw new TsbuildError('INTERNAL', `write ${spec.type} output: handled by the build command`);
+  const directory = spec.type === 'oci' && spec.options.tar === 'false';
   if ((spec.type === 'oci' || spec.type === 'docker') && spec.options.tar !== undefined && spec.options.tar !== 'true') {
     // BuildKit's oci exporter with tar=false writes the layout as a directory; a docker archive is `docker load`'s tar.
-    if (spec.type === 'docker' || spec.options.tar !== 'false') throw new TsbuildError('INVALID_ARGUMENT', `write ${spec.type} output: tar=${spec.options.tar}: only type=oci,tar=false (an OCI layout directory) is written as a directory`);
+    if (!directory) throw new TsbuildError('INVALID_ARGUMENT', `write ${spec.type} output: tar=${spec.options.tar}: only type=oci,tar=false (an OCI layout directory) is written as a directory`);
     if (spec.dest === '-') throw new TsbuildError('INVALID_ARGUMENT', 'write oci output: tar=false writes a directory: give dest=DIRECTORY');
-    await saveLayoutDirectory(store, archiveImages(await outputImage(store, image, spec), spec), spec.dest);
-    return;
   }
   if (spec.dest === '-' && (stdout as { isTTY?: boolean }).isTTY === true) {
     throw new TsbuildError('INVALID_ARGUMENT', `write ${spec.type} output: refusing to write a tar archive to a terminal; give dest=FILE or redirect standard output`);
   }
-  if (spec.type === 'image' || spec.type === 'registry' || spec.type === 'cacheonly') throw new TsbuildError('INTERNAL', `write ${spec.type} output: handled by the build command`);
-  const archive = spec.type === 'tar' ? Readable.from(tarStream(tarOutputEntries(rootfs, epoch))) : await saveArchive(store, archiveImages(await outputImage(store, image, spec), spec), { format: spec.type });
-  if (spec.dest === '-') await pipeline(archive, stdout, { end: false });
-  else await writeFileOutput(archive, spec.dest, spec.type);
+  if (spec.type === 'tar') {
+    const archive = Readable.from(tarStream(tarOutputEntries(rootfs, epoch)));
+    if (spec.dest === '-') await pipeline(archive, stdout, { end: false });
+    else await writeFileOutput(archive, spec.dest, spec.type);
+    return undefined;
+  }
+  const exported = await outputImage(store, image, spec);
+  const images = archiveImages(exported, spec);
+  // The manifest the archive's index names (a docker archive's is made for it).
+  let written = exported.descriptor;
+  if (directory) await saveLayoutDirectory(store, images, spec.dest, epoch);
+  else {
+    const onManifests = (manifests: readonly Descriptor[]): void => void (written = manifests[0] ?? written);
+    const archive = await saveArchive(store, images, { format: spec.type, style: 'buildkit', onManifests, ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }) });
+    if (spec.dest === '-') await pipeline(archive, stdout, { end: false });
+    else await writeFileOutput(archive, spec.dest, spec.type);
+  }
+  const annotations = { ...written.annotations, ...(await buildkitCreated(store, { descriptor: exported.descriptor }, epoch)) };
+  return {
+    descriptor: Object.keys(annotations).length === 0 ? written : { ...written, annotations },
+    names: images.flatMap((entry) => (entry.name === undefined ? [] : [entry.name])),
+  };
 }
 
 /**
@@ -296,9 +323,12 @@ interface PendingDirectory {
 }
 
 /**
- * Copies the tree at SOURCE into DEST (created when missing) as a local output: modes, times,
- * hard links, symlinks as symlinks (never followed), fifos and device nodes (devices as root
- * only), ownership and security.capability when running as root. Nothing is written outside
+ * Copies the tree at SOURCE into DEST (created when missing, 0700 as BuildKit's receiver makes
+ * it; what DEST held already stays unless the tree replaces it) as a local output: modes,
+ * times, hard links, symlinks as symlinks (never followed), fifos and device nodes (devices as
+ * root only), security.capability when running as root. Every file belongs to the user who
+ * runs the build, whatever the image's owners: BuildKit's receiver gives each its client's ids
+ * (a file owned by another id would be out of its user's reach). Nothing is written outside
  * DEST: entries come parents first, every directory on the way is made or checked to be a real
  * directory (a symlink or file in its place is removed, not followed), and every other entry
  * replaces whatever is at its name.
@@ -321,7 +351,6 @@ async function copyTree(source: string, dest: string, epoch: number | undefined)
         if (existing !== undefined && !existing.isDirectory()) await rm(fsPath(path), { recursive: true, force: true });
         if (existing?.isDirectory() !== true) await mkdir(fsPath(path), { mode: 0o700 });
         else await chmod(fsPath(path), 0o700 | (existing.mode & 0o7777));
-        await own(path, entry, privileged);
         directories.push({ path, mode: entry.mode, mtime: await timeOf(entry) });
         continue;
       }
@@ -344,14 +373,15 @@ async function copyTree(source: string, dest: string, epoch: number | undefined)
 }
 
 /**
- * `mkdir -p` one level at a time: Node's recursive mkdir never returns where the file system
- * answers ENOENT under a parent that exists (procfs, sysfs).
+ * `mkdir -p` one level at a time, each missing one 0700 (as Go's os.MkdirAll(dest, 0700) in
+ * BuildKit's receiver): Node's recursive mkdir never returns where the file system answers
+ * ENOENT under a parent that exists (procfs, sysfs).
  */
 async function makeDirectories(path: string): Promise<void> {
   let current = '/';
   for (const part of resolve(path).split('/').filter((name) => name !== '')) {
     current = join(current, part);
-    await mkdir(current).catch((error: NodeJS.ErrnoException) => {
+    await mkdir(current, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'EEXIST') throw error;
     });
   }
@@ -363,14 +393,11 @@ async function copyEntry(source: string, root: string, path: string, entry: Laye
     case 'file':
       // COPYFILE_EXCL: the name was just cleared; a symlink planted there since is not followed.
       await copyFile(fsPath(join(source, entry.path)), fsPath(path), constants.COPYFILE_EXCL);
-      await own(path, entry, privileged);
-      // After chown, which clears set-id bits.
       await chmod(fsPath(path), entry.mode);
       capability(path, entry, privileged);
       return true;
     case 'symlink':
       await symlink(fsPath(entry.linkname ?? ''), fsPath(path));
-      await own(path, entry, privileged);
       return true;
     case 'link':
       // To an earlier entry of the same tree, already copied under ROOT.
@@ -382,16 +409,11 @@ async function copyEntry(source: string, root: string, path: string, entry: Laye
       // Without privilege a device node is never made (nor could be); a fifo is harmless.
       if (entry.type !== 'fifo' && !privileged) return false;
       makeSpecialFile(path, entry.type, 0o600, entry.devmajor, entry.devminor);
-      await own(path, entry, privileged);
       await chmod(fsPath(path), entry.mode);
       return true;
     case 'directory':
       return false;
   }
-}
-
-async function own(path: string, entry: LayerEntry, privileged: boolean): Promise<void> {
-  if (privileged) await lchown(fsPath(path), entry.uid, entry.gid);
 }
 
 function capability(path: string, entry: LayerEntry, privileged: boolean): void {

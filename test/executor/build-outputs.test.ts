@@ -94,16 +94,19 @@ function tarListing(archive: string): Map<string, string> {
   return listing;
 }
 
-/** What the final root filesystem must hold, as a tree seen on disk or in a tar. */
-async function checkRootfs(rootfs: string): Promise<void> {
+/**
+ * What the final root filesystem must hold, as a tree seen on disk or in a tar; OWNER is the
+ * ids its files have (the image's, or for a local output the build's user's).
+ */
+async function checkRootfs(rootfs: string, owner: readonly [number, number] = [65534, 65534]): Promise<void> {
   expect(await readFile(join(rootfs, 'opt/app/artifact'), 'utf8')).toBe('built\n');
   expect(await readFile(join(rootfs, 'opt/app/sub/file'), 'utf8')).toBe('deep\n');
   const artifact = await lstat(join(rootfs, 'opt/app/artifact'));
-  expect([artifact.mode & 0o7777, artifact.uid, artifact.gid]).toEqual([0o640, 65534, 65534]);
+  expect([artifact.mode & 0o7777, artifact.uid, artifact.gid]).toEqual([0o640, ...owner]);
   const app = await lstat(join(rootfs, 'opt/app'));
-  expect([app.isDirectory(), app.uid, app.gid]).toEqual([true, 65534, 65534]);
+  expect([app.isDirectory(), app.uid, app.gid]).toEqual([true, ...owner]);
   expect(await readlink(join(rootfs, 'opt/app/link'))).toBe('artifact');
-  expect((await lstat(join(rootfs, 'opt/app/link'))).uid).toBe(65534);
+  expect((await lstat(join(rootfs, 'opt/app/link'))).uid).toBe(owner[0]);
   // The whiteout removed the file; the opaque directory holds only what the step wrote.
   expect(existsSync(join(rootfs, 'usr/bin/cal'))).toBe(false);
   expect(await readlink(join(rootfs, 'bin/sh'))).toBe('/bin/busybox');
@@ -239,9 +242,9 @@ describe('build outputs, read by other tools', () => {
     // The store keeps the layers it built uncompressed, as docker's does; an OCI archive leaves
     // the machine, so it holds them in gzip, under the same config (the image ID).
     expect(image.manifest.layers.at(-1)?.mediaType).toBe('application/vnd.oci.image.layer.v1.tar');
-    const fromOci = JSON.parse(skopeoInspect(`oci-archive:${oci}:docker.io/library/interop:1`)) as Inspected;
+    const fromOci = JSON.parse(skopeoInspect(`oci-archive:${oci}:1`)) as Inspected;
     expect(fromOci.Digest).not.toBe(manifestDigest);
-    const ociManifest = JSON.parse(skopeoInspect(`oci-archive:${oci}:docker.io/library/interop:1`, '--raw')) as { config: { digest: string }; layers: Array<{ mediaType: string; digest: string }> };
+    const ociManifest = JSON.parse(skopeoInspect(`oci-archive:${oci}:1`, '--raw')) as { config: { digest: string }; layers: Array<{ mediaType: string; digest: string }> };
     expect(ociManifest.config.digest).toBe(image.manifest.config.digest);
     expect(ociManifest.layers.map((layer) => layer.mediaType)).toEqual(image.manifest.layers.map(() => 'application/vnd.oci.image.layer.v1.tar+gzip'));
     expect(fromOci.Layers).toEqual(ociManifest.layers.map((layer) => layer.digest));
@@ -249,8 +252,9 @@ describe('build outputs, read by other tools', () => {
     await mkdir(ociLayout);
     execFileSync('tar', ['-xf', oci, '-C', ociLayout]);
     await validateLayout(ociLayout);
-    // Both -t names, for one manifest.
-    expect(await storeNames(ociLayout)).toEqual(['docker.io/library/interop:1', 'example.test/interop:2']);
+    // Both -t names, for one manifest: the full name as containerd's annotation, the tag alone as the OCI reference name.
+    const named = parseIndex(await readFile(join(ociLayout, 'index.json'))).manifests.map((entry) => [entry.annotations?.['io.containerd.image.name'], entry.annotations?.[refNameAnnotation]]);
+    expect(named).toEqual([['docker.io/library/interop:1', '1'], ['example.test/interop:2', '2']]);
     expect(new Set(parseIndex(await readFile(join(ociLayout, 'index.json'))).manifests.map((entry) => entry.digest))).toEqual(new Set([fromOci.Digest]));
 
     // tar=false: the same layout as a directory, which skopeo and umoci read in place.
@@ -258,8 +262,8 @@ describe('build outputs, read by other tools', () => {
     expect((await fx.build(['-t', 'interop:1', '-o', `type=oci,tar=false,dest=${ociDirectory}`, context])).status).toBe(0);
     await validateLayout(ociDirectory);
     expect(await readdir(ociDirectory)).toEqual(expect.arrayContaining(['blobs', 'index.json', 'oci-layout']));
-    expect(JSON.parse(skopeoInspect(`oci:${ociDirectory}:docker.io/library/interop:1`)) as Inspected).toMatchObject({ Digest: fromOci.Digest });
-    execFileSync('umoci', ['unpack', '--rootless', '--image', `${ociDirectory}:docker.io/library/interop:1`, join(fx.dir, 'out-oci-dir-bundle')]);
+    expect(JSON.parse(skopeoInspect(`oci:${ociDirectory}:1`)) as Inspected).toMatchObject({ Digest: fromOci.Digest });
+    execFileSync('umoci', ['unpack', '--rootless', '--image', `${ociDirectory}:1`, join(fx.dir, 'out-oci-dir-bundle')]);
     expect(existsSync(join(fx.dir, 'out-oci-dir-bundle', 'rootfs', 'opt', 'app', 'artifact'))).toBe(true);
     const refused = await fx.build(['-o', `type=docker,tar=false,dest=${join(fx.dir, 'no-docker-dir')}`, context]);
     expect(refused.status).not.toBe(0);
@@ -291,7 +295,8 @@ describe('build outputs, read by other tools', () => {
     execFileSync('tar', ['--numeric-owner', '-xpf', tar, '-C', unpacked]);
     await checkRootfs(unpacked);
 
-    await checkRootfs(local);
+    // As BuildKit's receiver: every file of a local output is the build's user's.
+    await checkRootfs(local, [process.getuid?.() ?? 0, process.getgid?.() ?? 0]);
   });
 
   // A docker engine of the file's own (Debian's docker.io, installed when missing) on a private
@@ -339,11 +344,23 @@ describe('build outputs, read by other tools', () => {
     expect(inspected.Labels).toEqual({ 'org.example.kind': 'interop' });
 
     // -q with standard output taken by an output: the ID is not written into the archive, as docker.
-    const quiet = tsbuild(['build', '--root', fx.root, '-q', '--iidfile', join(fx.dir, 'quiet-iid'), '-t', 'interop:1', '-o', 'type=tar,dest=-', context]);
+    const quiet = tsbuild(['build', '--root', fx.root, '-q', '--iidfile', join(fx.dir, 'quiet-iid'), '-t', 'interop:1', '-o', 'type=oci,dest=-', context]);
     expect(quiet.status).toBe(0);
     expect(quiet.stdout.length % 512).toBe(0);
     expect(quiet.stdout.subarray(-1024).equals(Buffer.alloc(1024))).toBe(true);
     expect(existsSync(join(fx.dir, 'quiet-iid'))).toBe(true);
+
+    // A root filesystem output makes no image: no ID file (refused before the build, as buildx),
+    // and -q prints an empty line, as buildx prints the ID its exporters did not report.
+    for (const output of ['type=tar,dest=-', `type=local,dest=${join(fx.dir, 'quiet-local')}`]) {
+      const refused = tsbuild(['build', '--root', fx.root, '-q', '--iidfile', join(fx.dir, 'refused-iid'), '-o', output, context]);
+      expect(refused.status).not.toBe(0);
+      expect(refused.stderr).toContain('local and tar exporters are incompatible with image ID file');
+      expect(existsSync(join(fx.dir, 'refused-iid'))).toBe(false);
+    }
+    const local = tsbuild(['build', '--root', fx.root, '-q', '-o', `type=local,dest=${join(fx.dir, 'quiet-local')}`, context]);
+    expect(local.status).toBe(0);
+    expect(local.stdout.toString()).toBe('\n');
 
     // Two archives on one stream would be one unreadable file.
     const twice = tsbuild(['build', '--root', fx.root, '-t', 'interop:twice', '-o', 'type=tar,dest=-', '-o', 'type=oci,dest=-', context]);
@@ -368,12 +385,15 @@ describe('build outputs, read by other tools', () => {
     try {
       const one = `${registry.host}/interop/app:1`;
       const two = `${registry.host}/interop/app:two`;
-      const result = await fx.build(['-t', one, '-t', two, '--push', context]);
+      const metadataFile = join(fx.dir, 'pushed.json');
+      const result = await fx.build(['-t', one, '-t', two, '--push', '--metadata-file', metadataFile, '--progress', 'plain', context]);
       expect(result.status).toBe(0);
       const image = await fx.image(formatReference(parseReference(one)));
-      const digest = /pushed [^ ]+: digest: (sha256:[0-9a-f]{64})/.exec(result.stderr)?.[1];
+      const digest = (JSON.parse(await readFile(metadataFile, 'utf8')) as Record<string, unknown>)['containerimage.digest'];
       expect(digest).toMatch(/^sha256:/);
-      expect(result.stderr).toContain(`pushed ${two}: digest: ${digest}`);
+      // Each push a step of the progress, a line per layer, as buildx shows a push; nothing after the progress.
+      for (const name of [one, two]) expect(result.stderr).toMatch(new RegExp(`#\\d+ pushing ${name.replace(/[.:/]/g, '\\$&')}\n(#\\d+ pushing layer [0-9a-f]{12} .*\n)+#\\d+ DONE`));
+      expect(result.stderr).not.toContain('pushed ');
       for (const name of [one, two]) {
         const inspected = JSON.parse(skopeoInspect(`docker://${name}`, '--tls-verify=false')) as Inspected;
         expect(inspected.Digest).toBe(digest);

@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MediaType, hostPlatform, parseDigest, parseIndex } from '../../src/common/index.js';
-import { loadArchive, saveArchive, writeImage, writeLayer, type ArchiveFormat } from '../../src/exporter/index.js';
+import { loadArchive, saveArchive, writeImage, writeLayer, type ArchiveFormat, type SaveImage } from '../../src/exporter/index.js';
 import { resolveImage, unpackImage, type Store } from '../../src/store/index.js';
 import { busyboxImage, type BusyboxImage } from '../helpers/busybox-image.js';
 import { useTemporaryStores } from '../helpers/temporary-store.js';
@@ -30,7 +30,7 @@ describe('save and load', () => {
     busybox = await busyboxImage(store);
   });
 
-  async function save(format: ArchiveFormat, file: string, images = [{ name: busybox.name, descriptor: busybox.descriptor }]): Promise<string> {
+  async function save(format: ArchiveFormat, file: string, images: SaveImage[] = [{ name: busybox.name, descriptor: busybox.descriptor }]): Promise<string> {
     const path = join(dir, file);
     await pipeline(await saveArchive(store, images, { format }), createWriteStream(path));
     return path;
@@ -62,6 +62,67 @@ describe('save and load', () => {
     const loaded = await loadArchive(other, Readable.from([await readFile(archive)]));
     expect(loaded).toEqual([{ name: busybox.name, descriptor: busybox.descriptor }]);
     expect(await other.resolveReference(busybox.name)).toEqual(busybox.descriptor);
+  });
+
+  it('writes a docker archive as docker 26 saves one: an OCI layout of uncompressed tars beside manifest.json', async () => {
+    const base = await resolveImage(store, busybox.descriptor);
+    const diffId = base.config.rootfs.diff_ids[0] ?? '';
+    await store.setReference('docker.io/library/second:2', busybox.descriptor);
+    const archive = await save('docker', 'docker26.tar', [
+      { name: busybox.name, descriptor: busybox.descriptor },
+      { name: 'docker.io/library/second:2', descriptor: busybox.descriptor },
+    ]);
+    const listing = execFileSync('tar', ['-tvf', archive, '--numeric-owner'], { encoding: 'utf8' }).trim().split('\n');
+    const names = listing.map((line) => line.split(/\s+/).at(-1));
+    const manifestBlob = names.find((name) => name !== undefined && name.startsWith('blobs/sha256/') && ![diffId, base.manifest.config.digest].some((digest) => name.endsWith(digest.slice(7))) && name !== 'blobs/sha256/') ?? '';
+    expect(names).toEqual(['blobs/', 'blobs/sha256/', ...[`blobs/sha256/${diffId.slice(7)}`, `blobs/sha256/${base.manifest.config.digest.slice(7)}`, manifestBlob].sort(), 'index.json', 'manifest.json', 'oci-layout', 'repositories']);
+    for (const line of listing) expect(line).toMatch(line.startsWith('d') ? /^drwxr-xr-x 0\/0 / : /^-rw-r--r-- 0\/0 /);
+    const member = (name: string): string => execFileSync('tar', ['-xOf', archive, name], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    expect(member('oci-layout')).toBe('{"imageLayoutVersion": "1.0.0"}');
+    const manifestBytes = member(manifestBlob);
+    expect(JSON.parse(manifestBytes)).toEqual({
+      schemaVersion: 2,
+      mediaType: MediaType.ociManifest,
+      config: { mediaType: MediaType.ociConfig, digest: base.manifest.config.digest, size: base.manifest.config.size },
+      layers: [{ mediaType: MediaType.ociLayer, digest: diffId, size: expect.any(Number) as number }],
+    });
+    const descriptor = { mediaType: MediaType.ociManifest, digest: `sha256:${createHash('sha256').update(manifestBytes).digest('hex')}`, size: Buffer.byteLength(manifestBytes) };
+    // One entry per name, the tag alone as the OCI reference name; no newline after it, as Go's json.Marshal.
+    expect(member('index.json')).toBe(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.ociIndex,
+        manifests: [
+          { ...descriptor, annotations: { 'io.containerd.image.name': busybox.name, 'org.opencontainers.image.ref.name': 'latest' } },
+          { ...descriptor, annotations: { 'io.containerd.image.name': 'docker.io/library/second:2', 'org.opencontainers.image.ref.name': '2' } },
+        ],
+      }),
+    );
+    const entries = JSON.parse(member('manifest.json')) as Array<{ LayerSources: Record<string, { size: number }> }>;
+    expect(Object.keys(entries[0] ?? {})).toEqual(['Config', 'RepoTags', 'Layers', 'LayerSources']);
+    expect(entries[0]?.LayerSources).toEqual({ [diffId]: { mediaType: MediaType.ociLayer, size: expect.any(Number) as number, digest: diffId } });
+    expect(JSON.parse(manifestBytes).layers[0].size).toBe(entries[0]?.LayerSources[diffId]?.size);
+    expect(member('repositories')).toBe(`{"busybox":{"latest":"${diffId.slice(7)}"},"second":{"2":"${diffId.slice(7)}"}}\n`);
+
+    // Saved by ID: no name in the index, RepoTags null, and no repositories file, as docker.
+    const byId = await save('docker', 'by-id.tar', [{ descriptor: busybox.descriptor }]);
+    expect(execFileSync('tar', ['-tf', byId], { encoding: 'utf8' })).not.toContain('repositories');
+    const unnamed = JSON.parse(execFileSync('tar', ['-xOf', byId, 'manifest.json'], { encoding: 'utf8' })) as Array<{ RepoTags: unknown }>;
+    expect(unnamed[0]?.RepoTags).toBeNull();
+    expect(JSON.parse(execFileSync('tar', ['-xOf', byId, 'index.json'], { encoding: 'utf8' })).manifests[0]).toEqual(descriptor);
+    const loaded = await loadArchive(await freshStore('by-id'), Readable.from([await readFile(byId)]));
+    expect(loaded).toHaveLength(1);
+    expect(loaded[0]?.name).toBeUndefined();
+  });
+
+  it('loads an image the store holds already under its name as docker load does: by its ID, the name left where it was', async () => {
+    // Layers kept uncompressed, as a build keeps them: a load compresses them, which makes another manifest.
+    const plain = await writeLayer([{ path: 'hello', type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 2, content: () => Buffer.from('hi') }], store, { compression: 'none' });
+    const image = await writeImage(store, { layers: [plain], platform: hostPlatform(), created: '1970-01-01T00:00:00Z', history: [{ created_by: 'hello' }] }, 'localhost/plain:1');
+    const archive = await save('docker', 'again.tar', [{ name: 'localhost/plain:1', descriptor: image.descriptor }]);
+    const loaded = await loadArchive(store, Readable.from([await readFile(archive)]));
+    expect(loaded).toEqual([{ name: 'localhost/plain:1', descriptor: image.descriptor }]);
+    expect(await store.resolveReference('localhost/plain:1')).toEqual(image.descriptor);
   });
 
   it('reads each compressed layer once for a docker archive, and leaves no temporary file, even when stopped', async () => {
@@ -185,7 +246,8 @@ describe('save and load', () => {
 
   it('writes an OCI layout tar that skopeo and umoci read and that loads back to the same digests', async () => {
     const archive = await save('oci', 'oci.tar');
-    const inspected = JSON.parse(execFileSync('skopeo', ['inspect', `oci-archive:${archive}:${busybox.name}`], { encoding: 'utf8' })) as { Digest: string };
+    // The reference name is the tag alone, as docker save and BuildKit write it; the full name is containerd's annotation.
+    const inspected = JSON.parse(execFileSync('skopeo', ['inspect', `oci-archive:${archive}:latest`], { encoding: 'utf8' })) as { Digest: string };
     expect(inspected.Digest).toBe(busybox.descriptor.digest);
     const copied = join(dir, 'copied');
     execFileSync('skopeo', ['copy', `oci-archive:${archive}`, `oci:${copied}:copied`], { stdio: 'pipe' });
@@ -197,9 +259,9 @@ describe('save and load', () => {
     execFileSync('tar', ['-xf', archive, '-C', layout]);
     await validateLayout(layout);
     const index = parseIndex(await readFile(join(layout, 'index.json')));
-    expect(index.manifests[0]?.annotations?.['org.opencontainers.image.ref.name']).toBe(busybox.name);
+    expect(index.manifests[0]?.annotations).toEqual({ 'io.containerd.image.name': busybox.name, 'org.opencontainers.image.ref.name': 'latest' });
     const bundle = join(dir, 'bundle');
-    execFileSync('umoci', ['unpack', '--image', `${layout}:${busybox.name}`, bundle], { stdio: 'pipe' });
+    execFileSync('umoci', ['unpack', '--image', `${layout}:latest`, bundle], { stdio: 'pipe' });
     expect(await readlink(join(bundle, 'rootfs/bin/sh'))).toBe('/bin/busybox');
     expect((await stat(join(bundle, 'rootfs/tmp'))).mode & 0o7777).toBe(0o1777);
     expect((await lstat(join(bundle, 'rootfs/bin/busybox'))).size).toBe((await stat('/bin/busybox')).size);

@@ -105,7 +105,7 @@ describe('writeOutput', () => {
       store,
     );
     const baseLayer = { descriptor: base.manifest.layers[0] ?? layer.descriptor, diffId: base.config.rootfs.diff_ids[0] ?? layer.diffId };
-    const written = await writeImage(store, { layers: [baseLayer, layer], platform: hostPlatform(), config: { Cmd: ['/app/hello'] }, history: [{ created_by: 'base' }, { created_by: 'app' }] }, name);
+    const written = await writeImage(store, { layers: [baseLayer, layer], platform: hostPlatform(), created: '2024-05-06T07:08:09.123456789Z', config: { Cmd: ['/app/hello'] }, history: [{ created_by: 'base' }, { created_by: 'app' }] }, name);
     image = { descriptor: written.descriptor, names: [name] };
     rootfs = (await unpackImage(store, written.manifest, written.config.rootfs.diff_ids)) ?? '';
   });
@@ -121,7 +121,7 @@ describe('writeOutput', () => {
   it('writes an OCI layout tar that skopeo and umoci read', async () => {
     const archive = join(dir, 'image.oci.tar');
     await write(`type=oci,dest=${archive}`);
-    const inspected = JSON.parse(execFileSync('skopeo', ['inspect', `oci-archive:${archive}:${name}`], { encoding: 'utf8' })) as { Digest: string; Layers: string[] };
+    const inspected = JSON.parse(execFileSync('skopeo', ['inspect', `oci-archive:${archive}:1`], { encoding: 'utf8' })) as { Digest: string; Layers: string[] };
     expect(inspected.Digest).toBe(image.descriptor.digest);
     expect(inspected.Layers).toHaveLength(2);
     const layout = join(dir, 'layout');
@@ -129,7 +129,7 @@ describe('writeOutput', () => {
     execFileSync('tar', ['-xf', archive, '-C', layout]);
     await validateLayout(layout);
     const bundle = join(dir, 'bundle');
-    execFileSync('umoci', ['unpack', '--image', `${layout}:${name}`, bundle], { stdio: 'pipe' });
+    execFileSync('umoci', ['unpack', '--image', `${layout}:1`, bundle], { stdio: 'pipe' });
     expect(await readFile(join(bundle, 'rootfs/app/hello'), 'utf8')).toBe('hello\n');
     expect(await readlink(join(bundle, 'rootfs/app/outside'))).toBe('/etc/passwd');
     // name= replaces the build's names.
@@ -137,12 +137,59 @@ describe('writeOutput', () => {
     await write(`type=oci,dest=${renamed},"name=other:2,localhost:5000/third:3"`);
     execFileSync('tar', ['-xf', renamed, '-C', await mkdir(join(dir, 'renamed'), { recursive: true }).then(() => join(dir, 'renamed'))]);
     const index = JSON.parse(await readFile(join(dir, 'renamed', 'index.json'), 'utf8')) as { manifests: Array<{ annotations: Record<string, string> }> };
-    expect(index.manifests.map((m) => m.annotations['org.opencontainers.image.ref.name'])).toEqual(['docker.io/library/other:2', 'localhost:5000/third:3']);
+    expect(index.manifests.map((m) => m.annotations['io.containerd.image.name'])).toEqual(['docker.io/library/other:2', 'localhost:5000/third:3']);
+    // The OCI reference name is the tag alone, as BuildKit's exporter (containerd's archive writer) gives it.
+    expect(index.manifests.map((m) => m.annotations['org.opencontainers.image.ref.name'])).toEqual(['2', '3']);
+  });
+
+  it('writes an OCI archive as BuildKit\'s oci exporter does: modes, time zero, the index\'s shape and annotations', async () => {
+    const archive = join(dir, 'buildkit.oci.tar');
+    await writeOutput(store, image, rootfs, parseOutputSpec(`type=oci,dest=${archive},"name=other:2,localhost:5000/third:3"`), new PassThrough(), { sourceDateEpoch: 1_700_000_000 });
+    const headers: Array<{ name: string; mode: number; mtime: number; type: string }> = [];
+    const bodies = new Map<string, Buffer>();
+    for await (const { header, body } of readTar(createReadStream(archive), { what: 'test' })) {
+      headers.push({ name: header.name, mode: header.mode, mtime: header.mtime, type: header.type });
+      const chunks: Buffer[] = [];
+      for await (const chunk of body) chunks.push(chunk);
+      bodies.set(header.name, Buffer.concat(chunks));
+    }
+    // containerd's archive writer, which BuildKit uses: sorted names, blobs and oci-layout 0444, index.json 0644, every time zero.
+    expect(headers.map((header) => header.name)).toEqual([...headers.map((header) => header.name)].sort());
+    for (const header of headers) {
+      expect(header.mtime).toBe(0);
+      const expected = header.type === 'directory' ? 0o755 : header.name === 'index.json' ? 0o644 : 0o444;
+      expect([header.name, header.mode]).toEqual([header.name, expected]);
+    }
+    expect(headers.slice(-2).map((header) => header.name)).toEqual(['index.json', 'oci-layout']);
+    expect(bodies.get('oci-layout')?.toString()).toBe('{"imageLayoutVersion":"1.0.0"}');
+    const index = bodies.get('index.json')?.toString() ?? '';
+    const manifest = JSON.parse(index) as { manifests: Array<{ digest: string; size: number }> };
+    const { digest, size } = manifest.manifests[0] ?? { digest: '', size: 0 };
+    // No media type of its own, no newline; per name an entry with the epoch as its creation time.
+    expect(index).toBe(
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [
+          { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size, annotations: { 'io.containerd.image.name': 'docker.io/library/other:2', 'org.opencontainers.image.created': '2023-11-14T22:13:20Z', 'org.opencontainers.image.ref.name': '2' } },
+          { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size, annotations: { 'io.containerd.image.name': 'localhost:5000/third:3', 'org.opencontainers.image.created': '2023-11-14T22:13:20Z', 'org.opencontainers.image.ref.name': '3' } },
+        ],
+      }),
+    );
+    // Without SOURCE_DATE_EPOCH: the image's creation time (BuildKit's is the export's), so the archive stays reproducible.
+    const again = join(dir, 'again.oci.tar');
+    await write(`type=oci,dest=${again}`);
+    const annotations = (JSON.parse(execFileSync('tar', ['-xOf', again, 'index.json'], { encoding: 'utf8' })) as { manifests: Array<{ annotations: Record<string, string> }> }).manifests[0]?.annotations;
+    expect(annotations?.['org.opencontainers.image.created']).toBe('2024-05-06T07:08:09Z');
   });
 
   it('writes a docker archive that docker load takes, to a file or to standard output', async () => {
     const archive = join(dir, 'image.docker.tar');
-    await write(`type=docker,dest=${archive}`);
+    const written = await writeOutput(store, image, rootfs, parseOutputSpec(`type=docker,dest=${archive}`), new PassThrough());
+    // What it reports (the metadata file's descriptor) is the manifest its index names, with BuildKit's creation time.
+    const index = JSON.parse(execFileSync('tar', ['-xOf', archive, 'index.json'], { encoding: 'utf8' })) as { manifests: Array<{ digest: string; size: number; annotations: Record<string, string> }> };
+    expect(index.manifests[0]?.annotations).toEqual({ 'io.containerd.image.name': 'localhost/outputs:1', 'org.opencontainers.image.created': '2024-05-06T07:08:09Z', 'org.opencontainers.image.ref.name': '1' });
+    expect(written).toEqual({ descriptor: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: index.manifests[0]?.digest, size: index.manifests[0]?.size, annotations: { 'org.opencontainers.image.created': '2024-05-06T07:08:09Z' } }, names: ['localhost/outputs:1'] });
+    expect(index.manifests[0]?.digest).not.toBe(image.descriptor.digest);
     const members = execFileSync('tar', ['-tf', archive], { encoding: 'utf8' }).trim().split('\n');
     expect(members).toContain('manifest.json');
     expect(members).toContain('repositories');
@@ -241,11 +288,16 @@ describe('writeOutput', () => {
     expect(app.mtimeMs).toBe(1_700_000_000_000);
     expect((await stat(join(target, 'tmp'))).mode & 0o7777).toBe(0o1777);
     expect(await readdir(join(target, 'app'))).toContain('né');
-    if (isRoot) {
-      expect(readXattr(join(target, 'app/ping'), 'security.capability')?.readUInt32LE(4)).toBe(1 << 10);
-      expect([hello.uid, hello.gid]).toEqual([1000, 1001]);
-      expect([app.uid, app.gid]).toEqual([1000, 1001]);
-    }
+    if (isRoot) expect(readXattr(join(target, 'app/ping'), 'security.capability')?.readUInt32LE(4)).toBe(1 << 10);
+    // Every file the build's user's, whatever the image says (1000:1001 here), as BuildKit's receiver gives them its client's ids.
+    const user = [process.getuid?.(), process.getgid?.()];
+    for (const owned of [hello, app, await lstat(join(target, 'app/outside')), await lstat(join(target, 'app/fifo'))]) expect([owned.uid, owned.gid]).toEqual(user);
+    // The directory it made is its user's alone, as BuildKit's MkdirAll(dest, 0700); one that was there keeps its mode.
+    expect((await stat(join(dir, 'out'))).mode & 0o7777).toBe(0o755);
+    const fresh = join(dir, 'fresh', 'output');
+    await write(`type=local,dest=${fresh}`);
+    expect((await stat(fresh)).mode & 0o7777).toBe(0o700);
+    expect((await stat(join(dir, 'fresh'))).mode & 0o7777).toBe(0o700);
     // Written again over itself: the same tree.
     await write(`type=local,dest=${target}`);
     expect((await lstat(join(target, 'app/hello'))).mode & 0o7777).toBe(0o4755);

@@ -3,9 +3,9 @@ import { rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import type { Command } from 'commander';
-import { TsbuildError, messageOf, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform } from '../../common/index.js';
+import { TsbuildError, messageOf, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform, type Descriptor } from '../../common/index.js';
 import { BuildInterrupted, BuildStepError, build, checkContextName, checkoutContext, isGitSource, dockerfileInContext, parseNamedContextValue, readDockerfile, readStdinInput, readUrlInput, type NamedContextSource, type StdinInput } from '../../executor/index.js';
-import { outputImage, parseOutputSpec, pushableImage, writeOutput, type OutputSpec } from '../../exporter/index.js';
+import { parseOutputSpec, pushableImage, writeOutput, type OutputImage, type OutputSpec } from '../../exporter/index.js';
 import { parseBuildArgs } from '../../planner/index.js';
 import type { RegistryClient } from '../../registry/index.js';
 import { selectRuntime } from '../../runtime/index.js';
@@ -17,7 +17,7 @@ import { addInsecureRegistryOption, collect, keyValueMap } from '../common-optio
 import { parseAllow, parseSecrets, parseSsh } from './build-secrets.js';
 import { addSandboxOptions, sandboxOptionsOf, type SandboxFlags } from './build-sandbox-options.js';
 import { checkNamedBuilder } from './builders.js';
-import { parseAnnotations, writeImageOutput, writeMetadataFile } from './build-export.js';
+import { parseAnnotations, pushInProgress, writeImageOutput, writeMetadataFile } from './build-export.js';
 import { onOutputClosed } from '../output-closed.js';
 import { addCacheOptions, planBuildCache, withInlineCacheArg, type CacheFlags } from './build-cache-options.js';
 
@@ -157,6 +157,12 @@ export function registerBuild(program: Command, io: CliIo): void {
     const outputs = given.filter((output) => output.type !== 'cacheonly');
     const { sandbox, warnings: flagWarnings } = sandboxOptionsOf(options);
     for (const message of flagWarnings) io.stderr.write(`WARNING: ${message}\n`);
+    // As buildx: an ID file names an image, which a root filesystem output does not make.
+    if (options.iidfile !== undefined && outputs.some((output) => output.type === 'local' || output.type === 'tar')) {
+      throw new TsbuildError('INVALID_ARGUMENT', 'build --iidfile: local and tar exporters are incompatible with image ID file');
+    }
+    // Whether an output makes an image that reports its ID (-q, --metadata-file): not when every one is a root filesystem.
+    const imageOutput = options.push === true || outputs.length === 0 || outputs.some((output) => output.type !== 'local' && output.type !== 'tar');
     const toStdout = outputs.filter((output) => output.dest === '-').length;
     if (toStdout > 1) throw new TsbuildError('INVALID_ARGUMENT', `build --output: ${toStdout} outputs write to standard output; only one can`);
     const tagsGiven = cacheOnly ? [] : options.tag;
@@ -222,6 +228,9 @@ export function registerBuild(program: Command, io: CliIo): void {
     const interruption = watchInterrupts();
     try {
       let image;
+      let built: OutputImage | undefined;
+      // The image the metadata file describes: an image output's, else a push's, else the first archive's, else the stored one.
+      let exported: { descriptor: Descriptor; names: readonly string[] } | undefined;
       const exportWarnings: string[] = [];
       try {
         image = await build(
@@ -250,6 +259,21 @@ export function registerBuild(program: Command, io: CliIo): void {
           { store, runtime: selectRuntime(options.runtime), cache: caching.cache, registry, interrupted: interruption.signal, onEvent: (event) => { progress.onEvent(event); caching.observe(event); } },
         );
         interruption.buildDone();
+        built = { descriptor: image.manifest, names: tags, firstBuiltLayer: image.baseLayers };
+        const step = image.step;
+        // Image outputs and --push in the build's progress, each push a step, as buildx shows them.
+        for (const output of outputs) {
+          if (output.type !== 'image' && output.type !== 'registry') continue;
+          const written = await writeImageOutput(built, output, { store, registry, step });
+          if (written.names.length === 0) await store.keepUnnamed(written.descriptor);
+          exported ??= written;
+        }
+        // What --push sends: the image with its layers compressed, as the metadata file then names it.
+        if (options.push === true) {
+          const document = await pushableImage(store, image.manifest);
+          exported ??= { descriptor: document, names: tags };
+          for (const tag of tags) await pushInProgress(tag, { store, registry }, step(`pushing ${tag}`), document);
+        }
         // In the build's progress, as BuildKit's cache export steps; warnings after it.
         await caching.exportAll(image, (message) => exportWarnings.push(message));
       } finally {
@@ -260,37 +284,21 @@ export function registerBuild(program: Command, io: CliIo): void {
       // As `docker build` without -t: the image stays, without a name (`<none>:<none>`), found by its ID.
       // An --output is where the result goes instead, as with buildx.
       if (tags.length === 0 && outputs.length === 0 && !cacheOnly) await store.keepUnnamed(image.manifest);
-      const built = { descriptor: image.manifest, names: tags, firstBuiltLayer: image.baseLayers };
-      // The image the metadata file describes: an image output's, else the first archive's, else the stored one.
-      let exported: { descriptor: typeof image.manifest; names: readonly string[] } | undefined;
+      let archived: { descriptor: typeof image.manifest; names: readonly string[] } | undefined;
       for (const output of outputs) {
-        if (output.type === 'image' || output.type === 'registry') {
-          const written = await writeImageOutput(built, output, { store, registry, report: (text) => void (quiet || io.stderr.write(`${text}\n`)) });
-          if (written.names.length === 0) await store.keepUnnamed(written.descriptor);
-          exported ??= written;
-          continue;
-        }
-        await writeOutput(store, built, await image.rootfs(), output, io.stdout, image.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: image.sourceDateEpoch });
+        if (output.type === 'image' || output.type === 'registry') continue;
+        const written = await writeOutput(store, built, await image.rootfs(), output, io.stdout, image.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: image.sourceDateEpoch });
+        archived ??= written;
       }
-      // What --push sends: the image with its layers compressed, as the metadata file then names it.
-      const pushDocument = options.push === true ? await pushableImage(store, image.manifest) : undefined;
-      if (pushDocument !== undefined) exported ??= { descriptor: pushDocument, names: tags };
       if (options.metadataFile !== undefined) {
-        const archive = outputs.find((output) => output.type === 'oci' || output.type === 'docker');
-        exported ??= archive === undefined ? { descriptor: image.manifest, names: tags } : { descriptor: (await outputImage(store, built, archive)).descriptor, names: tags };
-        await writeMetadataFile(options.metadataFile, { configDigest: image.id, descriptor: exported.descriptor, names: exported.names, cacheVerdicts: caching.verdicts() });
-      }
-      if (pushDocument !== undefined) {
-        for (const tag of tags) {
-          const { push } = await import('../../registry/index.js');
-          const result = await push({ source: tag, document: pushDocument, store, client: await registry() });
-          if (!quiet) io.stderr.write(`pushed ${tag}: digest: ${result.digest} size: ${result.size}\n`);
-        }
+        exported ??= archived ?? (imageOutput ? { descriptor: image.manifest, names: tags } : undefined);
+        await writeMetadataFile(options.metadataFile, { ...(exported === undefined ? {} : { image: { configDigest: image.id, ...exported } }), cacheVerdicts: caching.verdicts() });
       }
       await caching.afterBuild((message) => io.stderr.write(`WARNING: ${message}\n`));
       if (options.iidfile !== undefined) await writeFile(options.iidfile, image.id);
       // Standard output carrying an archive gets nothing else, as docker.
-      if (quiet && toStdout === 0) io.stdout.write(`${image.id}\n`);
+      // As buildx: an empty line when no output reports an image.
+      if (quiet && toStdout === 0) io.stdout.write(`${imageOutput ? image.id : ''}\n`);
     } catch (error) {
       if (error instanceof BuildInterrupted) {
         io.stderr.write(`ERROR: ${error.message}\n`);
