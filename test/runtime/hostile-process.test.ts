@@ -98,7 +98,7 @@ describe.runIf(isRoot)('what a container process inherits from the host', () => 
     await removeDir();
   });
 
-  it('gives no process inheritable or ambient capabilities, whatever the caller holds, with or without -u (runc CVE-2022-29162, moby CVE-2022-24769)', () => {
+  it('gives no process inheritable or ambient capabilities, whatever the caller holds, with or without -u (runc CVE-2022-29162, moby CVE-2022-24769, buildah CVE-2022-27651)', () => {
     const prefix = ['setpriv', ...callerCapabilities];
     // The caller does hold them: without the runtime's clearing, they would reach the process.
     const caller = spawnSync(prefix[0] ?? '', [...prefix.slice(1), 'sh', '-c', capabilitySets], { encoding: 'utf8' });
@@ -113,6 +113,10 @@ describe.runIf(isRoot)('what a container process inherits from the host', () => 
     const check = `RUN test "$(${capabilitySets})" = "${emptySets}"`;
     const build = tsbuild(['build', '--progress', 'plain', '--no-cache', context('caps', ['FROM busybox', check, 'USER 1000', check, ''].join('\n'))], { prefix });
     expect(build.status, build.stderr).toBe(0);
+    // Every capability for --security=insecure, as BuildKit gives it: none inheritable or ambient still (buildah CVE-2022-27651).
+    const insecure = `RUN --security=insecure test "$(${capabilitySets})" = "${emptySets}"`;
+    const privileged = tsbuild(['build', '--progress', 'plain', '--no-cache', '--allow', 'security.insecure', context('caps-insecure', ['# syntax=docker/dockerfile:1-labs', 'FROM busybox', insecure, 'USER 1000', insecure, ''].join('\n'))], { prefix });
+    expect(privileged.status, privileged.stderr).toBe(0);
     expect(build.stderr).not.toMatch(/CapInh:0*[1-9a-f]/);
     expect(ok(rootless(['run', '--rm', 'busybox', 'sh', '-c', capabilitySets]), 'rootless run')).toBe(emptySets);
   }, 180_000);
