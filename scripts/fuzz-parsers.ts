@@ -15,7 +15,7 @@
  * a hang that never returns leaves it behind too.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync, lstatSync, realpathSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync, lstatSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync, crc32 } from 'node:zlib';
@@ -528,6 +528,7 @@ const targets: Record<string, Target> = {
         () => fs.lutimens(random.below(2) === 0 ? name : text, big, big),
         () => fs.mknod(name, random.pick([0o10644, 0o20644, 0o60644, 0o100644, -1, 2 ** 32]), random.below(300), random.below(300)),
         () => fs.startWriteback(random.pick([-1, 0, 1, 2 ** 31]), random.below(1000) - 1, random.below(1000) - 1),
+        () => closeSync(fs.openInRoot(random.below(2) === 0 ? directory : name, random.below(2) === 0 ? name : text, random.pick([0, 0o10000000, 0o200000, -1, 2 ** 32]))),
         () => context.listDirectory(random.below(2) === 0 ? directory : name, big < 0n ? 0n : big % 2n ** 64n, 0n),
         () => context.hashFiles([name, text, Buffer.from(text)], new BigUint64Array(3), new BigUint64Array(random.below(4))),
       ];

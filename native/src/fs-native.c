@@ -1,7 +1,8 @@
 /*
  * The few system calls Node does not offer and tsbuild needs: mknod (device nodes and fifos)
  * and extended attributes, read and written without following symlinks; writeback of a file
- * range; a directory's top-of-hierarchy flag; times to the nanosecond; pipes. A Node-API addon rather than a helper process: layer diffs read the xattrs of every
+ * range; a directory's top-of-hierarchy flag; times to the nanosecond; pipes; a file opened
+ * inside a root by the kernel's own resolution (openat2). A Node-API addon rather than a helper process: layer diffs read the xattrs of every
  * file.
  */
 #define NAPI_VERSION 8
@@ -16,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/fs.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -270,6 +273,39 @@ static napi_value fs_futimens(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * openInRoot(root, path, flags): a descriptor of PATH opened as if ROOT were `/`, by openat2
+ * with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, so that every symlink and `..` on the way stays
+ * inside ROOT at the moment of the open, whatever the tree's owner swaps meanwhile (a walk in
+ * JavaScript that checked each component first leaves a window between its check and the open,
+ * through which a running container could lead the open to a host file). ROOT itself is opened
+ * as the caller names it (a /proc/PID/root is followed there, on purpose). The descriptor is
+ * close-on-exec; the caller closes it. ENOSYS where the kernel lacks openat2 (before 5.6).
+ */
+static napi_value fs_open_in_root(napi_env env, napi_callback_info info) {
+  napi_value args[3];
+  char root[MAX_PATH_BYTES], path[MAX_PATH_BYTES];
+  uint32_t flags = 0;
+  if (get_args(env, info, 3, args) || get_path(env, args[0], root, sizeof root) || get_path(env, args[1], path, sizeof path) ||
+      get_uint32(env, args[2], &flags, "flags: a number"))
+    return NULL;
+  int root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0) return throw_errno(env, errno, "open", root);
+  struct open_how how = {.flags = (uint64_t)flags | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+  long fd = -1;
+  /* EAGAIN: a rename or mount elsewhere raced a `..` of the walk; the kernel asks for a retry. */
+  for (int attempt = 0; attempt < 8; attempt++) {
+    fd = syscall(SYS_openat2, root_fd, path, &how, sizeof how);
+    if (fd >= 0 || errno != EAGAIN) break;
+  }
+  int saved = errno;
+  close(root_fd);
+  if (fd < 0) return throw_errno(env, saved, "openat2", path);
+  napi_value result;
+  napi_create_int32(env, (int32_t)fd, &result);
+  return result;
+}
+
+/*
  * pipe(): [read, write], the descriptors of a new pipe, close-on-exec. For a container's
  * standard streams: Node makes a child's `pipe` streams socket pairs, and open(2) of a socket
  * through /proc/self/fd (a RUN's `> /dev/stderr`) fails with ENXIO where a pipe opens.
@@ -298,6 +334,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"lutimens", NULL, fs_lutimens, NULL, NULL, NULL, napi_enumerable, NULL},
       {"futimens", NULL, fs_futimens, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pipe", NULL, fs_pipe, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openInRoot", NULL, fs_open_in_root, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

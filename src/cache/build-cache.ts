@@ -12,7 +12,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
-import { MediaType, TsbuildError, uncompressedLayerMediaTypes, createHasher, fsPath, hostPlatform, digestAlgorithm, digestHex, hashHex, messageOf, openRegularFileInRoot, parseDigest, parseIndex, parseManifest, readBytesInRoot, readDirectoryNames, refNameAnnotation, type Digest, type Platform } from '../common/index.js';
+import { MediaType, TsbuildError, uncompressedLayerMediaTypes, createHasher, fsPath, hostPlatform, digestAlgorithm, digestHex, hashHex, messageOf, openRegularFileInRoot, parseBoundedJson, parseDigest, parseIndex, parseManifest, readBytesInRoot, readDirectoryNames, refNameAnnotation, type Digest, type Platform } from '../common/index.js';
 import type { RegistryClient } from '../registry/index.js';
 import { decompressLayer, defaultGzipLevel, layerVariantName, rememberLayerVariant, unpackLayer, type Store } from '../store/index.js';
 import type { CacheImport } from './cache-spec.js';
@@ -625,7 +625,14 @@ function registrySource(ref: string, client: () => Promise<RegistryClient>): Cac
       }
       if (imageConfigTypes.has(config.mediaType)) {
         // An image that may carry its build's records inline.
-        const parsed = JSON.parse((await fetchSmallBlob(registry, ref, config, maxCacheDocumentBytes)).toString('utf8')) as Record<string, unknown> & { rootfs?: { diff_ids?: unknown } };
+        const bytes = await fetchSmallBlob(registry, ref, config, maxCacheDocumentBytes);
+        let parsed: Record<string, unknown> & { rootfs?: { diff_ids?: unknown } };
+        try {
+          parsed = parseBoundedJson(bytes.toString('utf8')) as typeof parsed;
+        } catch (error) {
+          throw new TsbuildError('INVALID_MEDIA_TYPE', `${ref}: image config: ${(error as Error).message}`, { cause: error });
+        }
+        if (parsed === null || typeof parsed !== 'object') throw new TsbuildError('INVALID_MEDIA_TYPE', `${ref}: image config: not a JSON object`);
         const diffIds = Array.isArray(parsed.rootfs?.diff_ids) ? (parsed.rootfs.diff_ids as unknown[]).map(String) : [];
         return { records: parseInlineCache(parsed, document.manifest.layers, diffIds, ref), mounts: [] };
       }

@@ -3,7 +3,7 @@
  * config is a cache document (the step records) and whose layers are the layers they name. The
  * same records, by layer position, ride in an image's own config for the inline cache.
  */
-import { MediaType, TsbuildError, isDigest, layerMediaTypes, type Descriptor, type Digest, type Platform } from '../common/index.js';
+import { MediaType, TsbuildError, isDigest, parseBoundedJson, layerMediaTypes, type Descriptor, type Digest, type Platform } from '../common/index.js';
 import { decodeSummary, type StepSummary } from './explain.js';
 import type { LayerRef, StepResult } from './step-cache.js';
 
@@ -172,7 +172,7 @@ function cacheMountEntries(value: unknown, layerCount: number, what: string): Ca
 export function parseCacheDocument(bytes: Buffer, what: string): ImportedCache {
   let value: Partial<Record<keyof CacheDocument, unknown>>;
   try {
-    value = JSON.parse(bytes.toString('utf8')) as typeof value;
+    value = parseBoundedJson(bytes.toString('utf8')) as typeof value;
   } catch (error) {
     throw invalid(what, `not JSON (${(error as Error).message})`);
   }

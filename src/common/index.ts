@@ -1,5 +1,6 @@
 export * from './errors.js';
 export * from './oci.js';
+export { maxJsonNesting, parseBoundedJson } from './bounded-json.js';
 export * from './platform.js';
 export * from './source-range.js';
 export * from './suggest.js';

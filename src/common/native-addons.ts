@@ -26,6 +26,11 @@ export interface FsAddon {
   futimens(fd: number, atimeNs: bigint, mtimeNs: bigint): void;
   /** A new pipe's [read, write] descriptors, close-on-exec (Node's child pipes are socket pairs). */
   pipe(): [number, number];
+  /**
+   * A descriptor (close-on-exec) of PATH opened with FLAGS as if ROOT were `/`: openat2 with
+   * RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS. Errors carry the errno's code (ENOSYS before Linux 5.6).
+   */
+  openInRoot(root: string | Buffer, path: string | Buffer, flags: number): number;
 }
 
 /** A file writer that hashes and writes on libuv's thread pool (native/src/hashing-writer.c). */

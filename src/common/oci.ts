@@ -2,6 +2,7 @@
  * The OCI image model shared by every stage: media types, descriptors, manifests, indexes and
  * configs, after the image-spec (v1.1) and Docker's image manifest v2 schema 2.
  */
+import { parseBoundedJson } from './bounded-json.js';
 import { TsbuildError, messageOf } from './errors.js';
 
 export const MediaType = {
@@ -207,7 +208,7 @@ function checkPlatformFields(record: Record<string, unknown>, what: string, pref
 function parseJsonObject(bytes: Uint8Array, what: string): Record<string, unknown> {
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.from(bytes).toString('utf8'));
+    value = parseBoundedJson(Buffer.from(bytes).toString('utf8'));
   } catch (error) {
     throw new TsbuildError('INVALID_MEDIA_TYPE', `parse ${what}: ${messageOf(error)}`);
   }

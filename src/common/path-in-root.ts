@@ -1,9 +1,10 @@
-import { constants } from 'node:fs';
+import { closeSync, constants, fstatSync } from 'node:fs';
 import { chmod, lchown, lstat, mkdir, open, readlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { TsbuildError } from './errors.js';
 import { readXattr } from './extended-attributes.js';
 import { decodeFileName, fsPath } from './file-names.js';
+import { loadFsAddon } from './native-addons.js';
 
 /** As Linux's MAXSYMLINKS, and BuildKit's (continuity's) walk of a path inside a root. */
 export const maxSymlinkHops = 40;
@@ -186,13 +187,61 @@ export async function readFileInRoot(root: string, path: string, maxBytes: numbe
   return (await readBytesInRoot(root, path, maxBytes))?.toString('utf8');
 }
 
+/** Linux's O_PATH (the same on x86-64 and arm64), which node:fs's constants lack. */
+const oPath = 0o10000000;
+
+/** ENOSYS once seen: the kernel has no openat2 (before 5.6), so every later open walks in JavaScript. */
+let kernelLacksOpenat2 = false;
+
+/**
+ * A descriptor of what PATH names inside ROOT, opened `O_PATH` by the kernel's resolution inside
+ * ROOT (openat2, RESOLVE_IN_ROOT): resolved at the moment of the open, so no link swapped in
+ * after a check can lead it out, as a walk in JavaScript then an open could be while the tree's
+ * owner (a running container, under /proc/PID/root) changes it. 'missing' when nothing is there,
+ * undefined where tsbuild-fs does not load or the kernel lacks openat2 (the caller walks instead).
+ */
+function openPathByKernel(root: string, path: string): number | 'missing' | undefined {
+  const addon = kernelLacksOpenat2 ? undefined : loadFsAddon().module;
+  if (addon === undefined) return undefined;
+  try {
+    return addon.openInRoot(fsPath(root), fsPath(path), oPath);
+  } catch (error) {
+    const code = errno(error);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return 'missing';
+    if (code === 'ENOSYS') {
+      kernelLacksOpenat2 = true;
+      return undefined;
+    }
+    if (code === 'ELOOP') throw tooManyLinks(root, path);
+    throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 /**
  * The regular file PATH names inside ROOT (resolved as `resolveInRoot` does), open for reading,
  * and its size; undefined when it does not exist. A fifo is never waited on, a device never
  * opened for reading without end: anything but a regular file fails with INVALID_ARGUMENT.
+ * Where the kernel can, it resolves PATH itself (`openPathByKernel`) and only a regular file is
+ * then opened for reading, so a tree that changes meanwhile still leads nowhere else.
  * The caller closes the handle.
  */
 export async function openRegularFileInRoot(root: string, path: string): Promise<{ handle: FileHandle; size: number } | undefined> {
+  const pathFd = openPathByKernel(root, path);
+  if (pathFd === 'missing') return undefined;
+  if (pathFd !== undefined) {
+    try {
+      if (!fstatSync(pathFd).isFile()) throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: not a regular file`);
+      // Reopened through the descriptor itself: the very file openat2 found, for reading.
+      const handle = await open(`/proc/self/fd/${pathFd}`, constants.O_RDONLY | constants.O_NONBLOCK);
+      const info = await handle.stat().catch(async (error: unknown) => {
+        await handle.close();
+        throw error;
+      });
+      return { handle, size: info.size };
+    } finally {
+      closeSync(pathFd);
+    }
+  }
   const hostPath = await resolveInRoot(root, path);
   let handle;
   try {

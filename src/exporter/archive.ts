@@ -3,7 +3,7 @@ import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createHasher, digestHex, familiarReference, isIndexMediaType, MediaType, messageOf, nodeZlib, parseDigest, parseImageConfig, parseIndex, parseReference, readTar, refNameAnnotation, TsbuildError, uncompressedLayerMediaTypes, type Descriptor, type Digest, type Platform } from '../common/index.js';
+import { createHasher, digestHex, familiarReference, isIndexMediaType, MediaType, messageOf, nodeZlib, parseBoundedJson, parseDigest, parseImageConfig, parseIndex, parseReference, readTar, refNameAnnotation, TsbuildError, uncompressedLayerMediaTypes, type Descriptor, type Digest, type Platform } from '../common/index.js';
 import { decompressStream, reachableBlobs, storeImage, storeName, temporaryName, validateReferenceName, writeAll, type ImageLayer, type LayoutStore } from '../store/index.js';
 import { compressLayer, sourceDateEpochFromEnv, tarStream, type LayerEntry } from './layer.js';
 
@@ -453,7 +453,7 @@ export async function loadArchive(store: LayoutStore, archive: Readable | AsyncI
     const readJson = async (key: string): Promise<unknown> => {
       const path = members.get(key);
       if (path === undefined) throw new TsbuildError('NOT_FOUND', `load archive: no ${key}`);
-      return JSON.parse((await readMember(path, key, maxJsonBytes)).toString('utf8')) as unknown;
+      return parseBoundedJson((await readMember(path, key, maxJsonBytes)).toString('utf8'));
     };
     // As docker load: manifest.json first, which docker 26's archives (and BuildKit's docker
     // exporter's) hold beside their OCI layout; a layout alone is read as one.

@@ -11,6 +11,7 @@ import {
   isIndexMediaType,
   isManifestMediaType,
   isTsbuildError,
+  parseBoundedJson,
   parseDescriptor,
   type Descriptor,
   type Digest,
@@ -66,7 +67,7 @@ export function parseDocument(bytes: Buffer, options: { readonly what: string; r
   const { what } = options;
   let parsed: Record<string, unknown>;
   try {
-    const value = JSON.parse(bytes.toString('utf8')) as unknown;
+    const value = parseBoundedJson(bytes.toString('utf8'));
     if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not a JSON object');
     parsed = value as Record<string, unknown>;
   } catch (error) {

@@ -5,7 +5,7 @@
  * bind targets) are not the container's changes: docker keeps them in an init layer below the
  * container's, so they are left out here as well.
  */
-import { closeSync, constants, lstatSync, openSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, type BigIntStats } from 'node:fs';
 import { mkdir, readFile, rmdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { TsbuildError, MediaType, fsPath, isOverlayOpaque, messageOf, readDirectoryNames, encodeFileName, uniqueHex, type ContainerConfig, type Descriptor, type Digest, type History, type ImageConfig, type Manifest } from '../common/index.js';
@@ -61,12 +61,41 @@ function sameFileTime(a: bigint, b: bigint): boolean {
   return a === b || (a / second === b / second && (a % second === 0n || b % second === 0n));
 }
 
+function errnoOf(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/**
+ * A descriptor of the directory at PATH, opened without following a link, when it is still the
+ * directory lstat saw as SEEN; undefined when it is gone or something else by now. A running
+ * container changes its upper directory while it is walked: one that swapped a directory for a
+ * link to the host between the lstat and the listing had the walk list the host's directory
+ * (its names shown as the container's changes, all of `/` walked for a link to it).
+ */
+function openWalkedDirectory(path: string, seen: BigIntStats): number | undefined {
+  let descriptor: number;
+  try {
+    descriptor = openSync(fsPath(path), constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    if (['ENOENT', 'ENOTDIR', 'ELOOP'].includes(errnoOf(error) ?? '')) return undefined;
+    throw error;
+  }
+  const opened = fstatSync(descriptor, { bigint: true });
+  if (opened.ino !== seen.ino || opened.dev !== seen.dev) {
+    closeSync(descriptor);
+    return undefined;
+  }
+  return descriptor;
+}
+
 /**
  * moby's overlay changes (pkg/archive/changes.go `changes` with `overlayDeletedFile`): the upper
  * directory walked in lexical order; a whiteout (0/0 character device) or an opaque directory is
  * a deletion, an entry the image has is a change (a directory only when its size, mode or mtime
  * differs), any other an addition; the parent of an addition or deletion is shown changed once.
- * The image's side is followed only through real directories: no link leads out of the store.
+ * The image's side is followed only through real directories: no link leads out of the store;
+ * the container's side, which a running container changes meanwhile, through descriptors of the
+ * directories lstat saw (`openWalkedDirectory`), an entry gone since its listing left out.
  */
 function overlayChanges(upper: string, lower: string | undefined, skipped: ReadonlySet<string>): ContainerChange[] {
   const changes: ContainerChange[] = [];
@@ -77,9 +106,22 @@ function overlayChanges(upper: string, lower: string | undefined, skipped: Reado
       const path = `${relative}/${name}`;
       if (skipped.has(path)) continue;
       const upperPath = join(upperDirectory, name);
-      const info = lstatSync(fsPath(upperPath), { bigint: true });
+      let info: BigIntStats;
+      try {
+        info = lstatSync(fsPath(upperPath), { bigint: true });
+      } catch (error) {
+        // Removed by the running container since the listing: no change to show (moby logs and skips it).
+        if (errnoOf(error) === 'ENOENT') continue;
+        throw error;
+      }
       const whiteout = info.isCharacterDevice() && info.rdev === 0n;
-      const deleted = whiteout || (info.isDirectory() && isOverlayOpaque(upperPath));
+      let deleted: boolean;
+      try {
+        deleted = whiteout || (info.isDirectory() && isOverlayOpaque(upperPath));
+      } catch (error) {
+        if (errnoOf(error) === 'ENOENT') continue;
+        throw error;
+      }
       const lowerPath = lowerDirectory === undefined ? undefined : join(lowerDirectory, name);
       const old = lowerPath === undefined ? undefined : lstatOrNone(lowerPath);
       let kind: ContainerChange['kind'] | undefined = deleted ? 'D' : old === undefined ? 'A' : 'C';
@@ -92,7 +134,15 @@ function overlayChanges(upper: string, lower: string | undefined, skipped: Reado
         }
       }
       if (kind !== undefined) changes.push({ kind, path });
-      if (info.isDirectory()) walk(upperPath, old?.isDirectory() === true ? lowerPath : undefined, path);
+      if (info.isDirectory()) {
+        const held = openWalkedDirectory(upperPath, info);
+        if (held === undefined) continue;
+        try {
+          walk(`/proc/self/fd/${held}`, old?.isDirectory() === true ? lowerPath : undefined, path);
+        } finally {
+          closeSync(held);
+        }
+      }
     }
   };
   walk(upper, lower, '');

@@ -290,14 +290,22 @@ export async function extractEntries(destination: FileHandle, entries: AsyncIter
   let bytes = 0;
   const ownerOf = (entry: CopyEntry): { uid: number; gid: number } | undefined => (options.owner === 'entry' ? { uid: entry.uid, gid: entry.gid } : options.owner);
 
-  /** The directory PATH (clean, relative; '' the destination) held open, made when missing. */
-  const directoryAt = async (path: string): Promise<FileHandle> => {
+  /**
+   * The directory PATH (clean, relative; '' the destination) held open, made when missing;
+   * undefined when missing and MAKE is false (a hard link's target makes nothing on its way).
+   */
+  async function directoryAt(path: string): Promise<FileHandle>;
+  async function directoryAt(path: string, make: false): Promise<FileHandle | undefined>;
+  async function directoryAt(path: string, make = true): Promise<FileHandle | undefined> {
     if (path === '') return destination;
     const open = held.get(path);
     if (open !== undefined) return open;
-    const parent = await directoryAt(posix.dirname(path) === '.' ? '' : posix.dirname(path));
+    const parentPath = posix.dirname(path) === '.' ? '' : posix.dirname(path);
+    const parent = make ? await directoryAt(parentPath) : await directoryAt(parentPath, false);
+    if (parent === undefined) return undefined;
     const name = posix.basename(path);
     let info = await entryStats(parent, name);
+    if (info === undefined && !make) return undefined;
     if (info === undefined) {
       await mkdir(fsPath(below(parent, name)), { mode: 0o755 });
       const owner = options.owner === 'entry' ? undefined : options.owner;
@@ -312,7 +320,7 @@ export async function extractEntries(destination: FileHandle, entries: AsyncIter
     const handle = await openChildDirectory(parent, name, info, path);
     held.set(path, handle);
     return handle;
-  };
+  }
   const closeAll = async (): Promise<void> => {
     const handles = [...held.values()];
     held.clear();
@@ -385,9 +393,15 @@ export async function extractEntries(destination: FileHandle, entries: AsyncIter
         case 'link': {
           const linked = cleanEntryPath(entry.linkname ?? '', options.what);
           if (linked === undefined) throw new TsbuildError('UNSAFE_PATH', `copy to ${options.what}: hard link ${JSON.stringify(path)} to the destination itself`);
-          const linkedParent = await directoryAt(posix.dirname(linked) === '.' ? '' : posix.dirname(linked));
+          // As docker's untar: the target is an entry already inside the destination; nothing is made
+          // on the way to it (a hard link to a missing path left its directories in the container).
+          const missing = (): TsbuildError => new TsbuildError('NOT_FOUND', `copy to ${options.what}: hard link ${JSON.stringify(path)} to ${JSON.stringify(entry.linkname ?? '')}: no such file or directory`);
+          const linkedParent = await directoryAt(posix.dirname(linked) === '.' ? '' : posix.dirname(linked), false);
+          if (linkedParent === undefined) throw missing();
           // link(2) never follows a link at its source's last component.
-          await link(fsPath(below(linkedParent, posix.basename(linked))), target);
+          await link(fsPath(below(linkedParent, posix.basename(linked))), target).catch((error: unknown) => {
+            throw errno(error) === 'ENOENT' ? missing() : error;
+          });
           break;
         }
         case 'character-device':

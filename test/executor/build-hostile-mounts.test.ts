@@ -146,6 +146,36 @@ describe.runIf(isRoot)('RUN mounts and privileges aimed at the host', () => {
     expect([files.get('abs')?.linkname, files.get('up')?.linkname]).toEqual([victim, `../../../../../../../..${victim}`]);
   }, 120_000);
 
+  it('takes RUN --mount options as its own keys only: bind-propagation and bare mount options are refused, a value with commas stays one value (buildah CVE-2024-9407)', async () => {
+    for (const [name, mount, message] of [
+      ['propagation', `type=bind,source=/,target=/host,bind-propagation=rshared`, "unexpected key 'bind-propagation' in 'bind-propagation=rshared'"],
+      ['cache-propagation', `type=cache,target=/c,bind-propagation=shared`, "unexpected key 'bind-propagation' in 'bind-propagation=shared'"],
+      ['bare-options', `type=bind,source=/,target=/host,rbind,suid`, "invalid field 'rbind' must be a key=value pair"],
+      ['quoted-options', `type=bind,source=/,"target=/host,rbind,dev"`, "invalid field 'rbind' must be a key=value pair"],
+      ['tmpfs-options', `type=tmpfs,target=/t,size=1m,exec`, "invalid field 'exec' must be a key=value pair"],
+    ]) {
+      const dir = await fx.context(`mount-options-${name}`, { Dockerfile: ['FROM busybox', `RUN --mount=${mount} ls /host > /listing`].join('\n') });
+      const result = await fx.build([dir]);
+      expect([name, result.status]).toEqual([name, 1]);
+      expect(result.stderr).toContain(message);
+    }
+    // Options through a variable: the expanded value is one target, a path with commas, mounted as
+    // a plain tmpfs (the same options as one without), never options of the mount.
+    const dir = await fx.context('mount-options-expanded', {
+      Dockerfile: [
+        'FROM busybox',
+        'ARG T=/t,suid,dev,exec,size=1g',
+        'RUN --mount=type=tmpfs,target=$T --mount=type=tmpfs,target=/plain grep -E " (/t,suid[^ ]*|/plain) " /proc/mounts | cut -d" " -f2,4 > /mounts',
+      ].join('\n'),
+    });
+    const result = await fx.build(['-t', 'mount-options-expanded', dir]);
+    expect(result.stderr).not.toMatch(/ERROR/);
+    expect(result.status).toBe(0);
+    const lines = ((await imageFiles(fx, 'mount-options-expanded')).get('mounts')?.text ?? '').trim().split('\n').sort();
+    expect(lines.map((line) => line.split(' ')[0])).toEqual(['/plain', '/t,suid,dev,exec,size=1g']);
+    expect(lines[1]?.split(' ')[1]).toBe(lines[0]?.split(' ')[1]);
+  }, 120_000);
+
   describe('entitlements', () => {
     it('runs RUN --security=insecure only with --allow security.insecure, cached or not', async () => {
       const dir = await fx.context('insecure-gate', {

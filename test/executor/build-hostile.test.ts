@@ -141,6 +141,34 @@ describe.runIf(isRoot)('hostile builds', () => {
     expect(refused.stderr).not.toContain('root:x:0:0');
   }, 60_000);
 
+  it('reads a named --build-context directory as a context: its links to the host are links, never followed out of it', async () => {
+    const named = await fx.context('named-links', {
+      abs: { symlink: host },
+      up: { symlink: `../../../../../../../..${host}` },
+      file: { symlink: join(host, 'secret') },
+      'inner/own': 'named\n',
+    });
+    const probe = (name: string, lines: readonly string[]): Promise<string> => fx.context(name, { Dockerfile: ['FROM busybox', ...lines].join('\n') });
+    // Through a link: the path inside the named context, where nothing is.
+    for (const [name, line] of [
+      ['named-through-abs', 'COPY --from=named abs/secret /x'],
+      ['named-through-up', 'COPY --from=named up/secret /x'],
+      ['named-bind-through', 'RUN --mount=type=bind,from=named,source=abs,target=/n cat /n/secret'],
+    ] as const) {
+      const result = await fx.build(['--build-context', `named=${named}`, await probe(name, [line])]);
+      expect([name, result.status]).toEqual([name, 1]);
+      expect(result.stderr).not.toContain('HOST SECRET');
+    }
+    // The links themselves: copied as links, and a bind sees them as links.
+    const dir = await probe('named-links-copied', ['COPY --from=named / /n/', 'RUN --mount=type=bind,from=named,target=/b cat /b/inner/own > /bound; cat /b/file > /bound-link 2>&1 || true']);
+    const result = await fx.build(['-t', 'named-links-copied', '--build-context', `named=${named}`, dir]);
+    expect(result.stderr).not.toMatch(/ERROR/);
+    expect(result.status).toBe(0);
+    const files = await imageFiles(fx, 'named-links-copied');
+    expect([files.get('n/abs')?.linkname, files.get('n/file')?.linkname, files.get('bound')?.text]).toEqual([host, join(host, 'secret'), 'named\n']);
+    expect(files.get('bound-link')?.text).not.toContain('HOST SECRET');
+  }, 120_000);
+
   it('lets no step open a device node but the ones the runtime gives: made with mknod anywhere, or shipped in a layer', async () => {
     // Writing /dev/kmsg (1:11) needs no capability: a line in the host's kernel log is the proof.
     const marker = `tsbuild-hostile-${process.pid}-${Date.now()}`;

@@ -105,4 +105,37 @@ describe('ADD of a hostile git repository', () => {
     await checkoutFailure(source, false);
     expect(await readdir(dir.path)).not.toContain('ext-ran');
   });
+
+  it('reaches a #ref:subdir (or ?subdir=) through directories of the checkout only: .. stays inside, a link in the repository is refused', async () => {
+    await server.commit('subdirs', { 'real/r.txt': 'r\n', 'real/deep/d.txt': 'd\n', linked: { symlink: '/etc' }, up: { symlink: '../../../../../../../../etc' }, 'inner-link': { symlink: 'real' }, 'real/back': { symlink: '..' } });
+    const base = `${server.gitBase}/subdirs.git`;
+    const cases: Array<[string, string | undefined]> = [
+      // Climbing names are cleaned as a path from the checkout's root: they never leave it.
+      ['../../../../etc', undefined],
+      ['real/../../../etc', undefined],
+      ['real/deep/../..', 'root'],
+      ['/real/./deep/', 'real/deep'],
+      // Any link on the way is refused, whatever it points at.
+      ['linked', 'refused'],
+      ['up', 'refused'],
+      ['inner-link', 'refused'],
+      ['real/back', 'refused'],
+      ['real/back/linked', 'refused'],
+    ];
+    for (const [subdir, expected] of cases) {
+      for (const source of [`${base}#main:${subdir}`, `${base}?ref=main&subdir=${encodeURIComponent(subdir)}`]) {
+        const ref = parseGitRef(source);
+        if (ref === undefined) throw new Error(`not a git source: ${source}`);
+        const target = join(dir.path, `subdir-${Math.random().toString(16).slice(2)}`);
+        await mkdir(target);
+        const outcome = await checkoutGit(ref, await resolveGitRef(ref), target, false).then(
+          (found) => (found === target ? 'root' : found.startsWith(`${target}/`) ? found.slice(target.length + 1) : `outside: ${found}`),
+          (error: unknown) => (error instanceof TsbuildError && /invalid subdir/.test(error.message) ? (error.code === 'NOT_FOUND' ? 'missing' : 'refused') : String(error)),
+        );
+        // `etc` climbed to is the checkout's own, which does not exist: missing, never the host's.
+        expect([source, outcome]).toEqual([source, expected ?? 'missing']);
+        if (outcome !== 'refused' && outcome !== 'missing') expect((await stat(join(target, outcome === 'root' ? '' : outcome))).isDirectory()).toBe(true);
+      }
+    }
+  });
 });

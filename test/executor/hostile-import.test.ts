@@ -11,9 +11,10 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, readdir, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MediaType, hostPlatform } from '../../src/common/index.js';
+import { MediaType, hostPlatform, parseDigest } from '../../src/common/index.js';
 import { encodeHeader, endOfArchive, padding } from '../../src/exporter/tar.js';
 import { verifyStore } from '../../src/store/index.js';
 import { buildFixture, type BuildFixture } from '../helpers/build.js';
@@ -115,6 +116,68 @@ describe.runIf(isRoot)('imports made to be read without end', () => {
       expect(await fx.store.resolveReference('docker.io/hostile/load-names:1'), name).toBeUndefined();
     }
     expect(await readFile(secret, 'utf8')).toBe('HOST SECRET\n');
+  }, 60_000);
+
+  it('refuses documents nested thousands deep in load, a named layout and the store, naming them, where inspect died of a stack overflow (moby CVE-2021-21285 class)', async () => {
+    const depth = 100_000;
+    const deep = `${'['.repeat(depth)}${']'.repeat(depth)}`;
+    const layerTar = Buffer.concat([member('file', Buffer.from('content\n')), endOfArchive]);
+    const layerHex = sha256(layerTar);
+    const platform = hostPlatform();
+    const configText = JSON.stringify({ architecture: platform.architecture, os: platform.os, config: {}, rootfs: { type: 'layers', diff_ids: [`sha256:${layerHex}`] } });
+    // An unknown member, which readers keep as it is: nothing reads it but what prints or copies the whole.
+    const deepConfig = Buffer.from(`${configText.slice(0, -1)},"x":${deep}}`);
+    const plainConfig = Buffer.from(configText);
+    const manifestOf = (config: Buffer, extra = ''): Buffer =>
+      Buffer.from(`{"schemaVersion":2,"mediaType":"${MediaType.ociManifest}","config":{"mediaType":"${MediaType.ociConfig}","digest":"sha256:${sha256(config)}","size":${config.length}},"layers":[{"mediaType":"${MediaType.ociLayer}","digest":"sha256:${layerHex}","size":${layerTar.length}}]${extra}}`);
+    const deepManifest = manifestOf(plainConfig, `,"annotations":{},"x":${deep}`);
+    const docker = (config: Buffer, manifestJson = JSON.stringify([{ Config: `blobs/sha256/${sha256(config)}`, RepoTags: ['hostile/deep:1'], Layers: [`blobs/sha256/${layerHex}`] }])): Buffer =>
+      Buffer.concat([member('manifest.json', Buffer.from(manifestJson)), member(`blobs/sha256/${sha256(config)}`, config), member(`blobs/sha256/${layerHex}`, layerTar), endOfArchive]);
+    const oci = (manifest: Buffer, config: Buffer): Buffer =>
+      Buffer.concat([
+        member('oci-layout', Buffer.from('{"imageLayoutVersion":"1.0.0"}')),
+        member('index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.ociManifest, digest: `sha256:${sha256(manifest)}`, size: manifest.length, annotations: { 'io.containerd.image.name': 'docker.io/hostile/deep:1' } }] }))),
+        member(`blobs/sha256/${sha256(manifest)}`, manifest),
+        member(`blobs/sha256/${sha256(config)}`, config),
+        member(`blobs/sha256/${layerHex}`, layerTar),
+        endOfArchive,
+      ]);
+    for (const [name, archive] of [
+      ['docker-config', docker(deepConfig)],
+      ['docker-manifest-json', docker(plainConfig, `[{"Config":"blobs/sha256/${sha256(plainConfig)}","RepoTags":["hostile/deep:1"],"Layers":["blobs/sha256/${layerHex}"],"x":${deep}}]`)],
+      ['oci-config', oci(manifestOf(deepConfig), deepConfig)],
+      ['oci-manifest', oci(deepManifest, plainConfig)],
+    ] as const) {
+      const path = join(fx.dir, `deep-${name}.tar`);
+      await writeFile(path, archive);
+      const result = await runCliCaptured(['load', '--root', fx.root, '-i', path]);
+      expect([name, result.status]).toEqual([name, 1]);
+      expect(result.stderr, name).toContain('nested deeper than 1000 levels');
+      expect(result.stderr, name).not.toContain('internal error');
+      expect(await fx.store.resolveReference('docker.io/hostile/deep:1'), name).toBeUndefined();
+    }
+    // A layout given to --build-context, its manifest nested deep.
+    const dir = join(fx.dir, 'deep-layout');
+    await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+    await writeFile(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    for (const blob of [deepManifest, plainConfig, layerTar]) await writeFile(join(dir, 'blobs', 'sha256', sha256(blob)), blob);
+    await writeFile(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.ociManifest, digest: `sha256:${sha256(deepManifest)}`, size: deepManifest.length }] }));
+    const context = await fx.context('deep-layout-context', { Dockerfile: 'FROM base\nRUN true\n' });
+    const built = await fx.build(['--build-context', `base=oci-layout://${dir}`, context]);
+    expect(built.status).toBe(1);
+    expect(built.stderr).toContain('nested deeper than 1000 levels');
+    // One already in the store (as an older tsbuild took it): inspect, history and run fail
+    // naming what they read, never die of it.
+    const storedManifest = manifestOf(deepConfig);
+    for (const blob of [deepConfig, layerTar, storedManifest]) await fx.store.putBlob(Readable.from([blob]), { digest: parseDigest(`sha256:${sha256(blob)}`), size: blob.length });
+    await fx.store.setReference('docker.io/hostile/stored-deep:1', { mediaType: MediaType.ociManifest, digest: parseDigest(`sha256:${sha256(storedManifest)}`), size: storedManifest.length });
+    for (const args of [['inspect', 'hostile/stored-deep:1'], ['history', 'hostile/stored-deep:1'], ['run', '--rm', 'hostile/stored-deep:1', 'true']]) {
+      const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, TSBUILD_ROOT: fx.root }, timeout: 30_000 });
+      expect([args[0], result.stderr]).toEqual([args[0], expect.stringContaining('nested deeper than 1000 levels')]);
+      expect(result.stderr).not.toContain('internal error');
+      expect(result.status).not.toBe(0);
+    }
+    expect(await fx.store.deleteReference('docker.io/hostile/stored-deep:1')).toBe(true);
   }, 60_000);
 
   describe('--build-context NAME=oci-layout://DIR', () => {

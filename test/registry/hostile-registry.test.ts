@@ -269,13 +269,14 @@ describe('a registry that lies', () => {
     expect(result.stderr).toContain('exceeds the');
   });
 
-  it('refuses documents whose fields have the wrong type, naming the reference and the field, never with a TypeError (BuildKit CVE-2024-23650 class)', async () => {
+  it('refuses documents whose fields have the wrong type, numbers past any size or nesting thousands deep, naming the reference and the field, never with a TypeError (BuildKit CVE-2024-23650 class)', async () => {
     const platform = hostPlatform();
     const layer = await hostileTar([{ name: 'file', content: 'shapes\n' }]);
     const config = (fields: Record<string, unknown>): Buffer => Buffer.from(JSON.stringify({ architecture: platform.architecture, os: platform.os, rootfs: { type: 'layers', diff_ids: [sha256(layer)] }, ...fields }));
     const wellFormed = imageOf([layer]);
     const entry = { mediaType: MediaType.ociManifest, digest: wellFormed.manifest.digest, size: wellFormed.manifest.bytes.length };
     const indexWith = (platformField: unknown): Buffer => Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [{ ...entry, platform: platformField }] }));
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
     const cases: Array<{ what: string; image?: ServedImage; index?: Buffer; manifest?: Buffer; message: string }> = [
       { what: 'platform-string', index: indexWith('linux'), message: 'platform is not an object' },
       { what: 'platform-numbers', index: indexWith({ os: 5, architecture: null }), message: 'missing platform.architecture or platform.os' },
@@ -284,6 +285,13 @@ describe('a registry that lies', () => {
       { what: 'env-string', image: imageOf([layer], config({ config: { Env: 'PATH=/bin' } })), message: 'config.Env is not an array of strings' },
       { what: 'history-string', image: imageOf([layer], config({ history: 'x' })), message: 'history is not an array' },
       { what: 'variant-number', image: imageOf([layer], config({ variant: 7 })), message: 'variant is not a string' },
+      // Nested 100,000 deep in a member no reader knows (moby CVE-2021-21285 class): what prints or
+      // copies the whole document walks it recursively and died of a stack overflow.
+      { what: 'index-deep', index: Buffer.from(`${indexWith(platform).toString().slice(0, -1)},"x":${deep}}`), message: 'nested deeper than 1000 levels' },
+      { what: 'manifest-deep', manifest: Buffer.from(`${wellFormed.manifest.bytes.toString().slice(0, -1)},"x":${deep}}`), message: 'nested deeper than 1000 levels' },
+      { what: 'config-deep', image: imageOf([layer], Buffer.from(`${config({}).toString().slice(0, -1)},"x":${deep}}`)), message: 'nested deeper than 1000 levels' },
+      // A size past any number: Infinity once parsed.
+      { what: 'size-huge', manifest: Buffer.from(wellFormed.manifest.bytes.toString().replace(/"size":\d+/, `"size":1${'0'.repeat(400)}`)), message: 'invalid size' },
     ];
     for (const { what, image, index, manifest, message } of cases) {
       const name = repository(`shape-${what}`);

@@ -227,6 +227,15 @@ describe.runIf(isRoot)('tsbuild cp', () => {
     const refusedLink = tsbuild(['cp', '-', 'running:/tmp/through'], hardlink);
     expect(refusedLink.status).not.toBe(0);
     expect(refusedLink.stderr).toContain('is outside of the destination');
+    // One to an absolute path names an entry inside the destination: the host's file of that
+    // path is never linked, and a missing target is docker's error, with nothing made on its way.
+    const absolute = Buffer.concat([member({ path: 'stolen', type: 'link', linkname: `${hostSide}/secret`, mode: 0o644, uid: 0, gid: 0, mtime: 0 }), endOfArchive]);
+    const refusedAbsolute = tsbuild(['cp', '-', 'running:/tmp/through'], absolute);
+    expect(refusedAbsolute.status).toBe(1);
+    expect(refusedAbsolute.stderr).toContain(`hard link "stolen" to "${hostSide}/secret": no such file or directory`);
+    // Only the link the refused archive above left: no directory of the host path's was made.
+    expect(ok('exec', 'running', 'ls', '-A', '/tmp/through')).toBe('evil\n');
+    expect(statSync(join(hostSide, 'secret')).nlink).toBe(1);
     // A member climbing out of the destination is refused.
     const climbing = spawnSync('tar', ['-c', '-P', '--transform', 's,^,../../../../../,', '-C', host(), 'file.txt']).stdout;
     const climbed = tsbuild(['cp', '-', 'running:/tmp'], climbing);

@@ -98,7 +98,28 @@ describe.runIf(isRoot)('what a container process inherits from the host', () => 
     await removeDir();
   });
 
-  it('gives no process inheritable or ambient capabilities, whatever the caller holds, with or without -u (runc CVE-2022-29162, moby CVE-2022-24769)', () => {
+  it('disables IPv6 on a container\'s interface of an IPv4-only bridge network, as root (default and user-defined) and rootless (user-defined) (moby CVE-2024-32473)', () => {
+    // No link-local or router-advertised address, no IPv6 multicast group: the IPv4 network works.
+    const probe = 'cat /proc/sys/net/ipv6/conf/eth0/disable_ipv6; ip -6 addr show dev eth0 | grep -c inet6; ping -c1 -W2 "$(ip route | awk \'/default/ {print $3}\')" | grep -c "bytes from"';
+    const expected = '1\n0\n1\n';
+    expect(ok(tsbuild(['run', '--rm', 'busybox', 'sh', '-c', probe]), 'run')).toBe(expected);
+    ok(tsbuild(['network', 'create', 'ipv4-only']), 'network create');
+    try {
+      expect(ok(tsbuild(['run', '--rm', '--network', 'ipv4-only', 'busybox', 'sh', '-c', probe]), 'run --network')).toBe(expected);
+    } finally {
+      tsbuild(['network', 'rm', 'ipv4-only']);
+    }
+    // Rootless, a user-defined network's bridge is in the rootless namespace; the default network
+    // there is slirp4netns's tap, which speaks no IPv6 unless asked.
+    ok(rootless(['network', 'create', 'ipv4-only']), 'rootless network create');
+    try {
+      expect(ok(rootless(['run', '--rm', '--network', 'ipv4-only', 'busybox', 'sh', '-c', probe]), 'rootless run --network')).toBe(expected);
+    } finally {
+      rootless(['network', 'rm', 'ipv4-only']);
+    }
+  }, 120_000);
+
+  it('gives no process inheritable or ambient capabilities, whatever the caller holds, with or without -u (runc CVE-2022-29162, moby CVE-2022-24769, buildah CVE-2022-27651)', () => {
     const prefix = ['setpriv', ...callerCapabilities];
     // The caller does hold them: without the runtime's clearing, they would reach the process.
     const caller = spawnSync(prefix[0] ?? '', [...prefix.slice(1), 'sh', '-c', capabilitySets], { encoding: 'utf8' });
@@ -113,6 +134,10 @@ describe.runIf(isRoot)('what a container process inherits from the host', () => 
     const check = `RUN test "$(${capabilitySets})" = "${emptySets}"`;
     const build = tsbuild(['build', '--progress', 'plain', '--no-cache', context('caps', ['FROM busybox', check, 'USER 1000', check, ''].join('\n'))], { prefix });
     expect(build.status, build.stderr).toBe(0);
+    // Every capability for --security=insecure, as BuildKit gives it: none inheritable or ambient still (buildah CVE-2022-27651).
+    const insecure = `RUN --security=insecure test "$(${capabilitySets})" = "${emptySets}"`;
+    const privileged = tsbuild(['build', '--progress', 'plain', '--no-cache', '--allow', 'security.insecure', context('caps-insecure', ['# syntax=docker/dockerfile:1-labs', 'FROM busybox', insecure, 'USER 1000', insecure, ''].join('\n'))], { prefix });
+    expect(privileged.status, privileged.stderr).toBe(0);
     expect(build.stderr).not.toMatch(/CapInh:0*[1-9a-f]/);
     expect(ok(rootless(['run', '--rm', 'busybox', 'sh', '-c', capabilitySets]), 'rootless run')).toBe(emptySets);
   }, 180_000);

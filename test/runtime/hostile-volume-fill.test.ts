@@ -3,7 +3,8 @@
  * being filled for links to the host (docker CVE-2018-15664's symlink-exchange race, on the
  * copy-up of a volume): the copy runs on the host, so a directory of the volume replaced by a
  * link to `/somewhere` between its creation and the files copied into it would send them to
- * the host's `/somewhere`. Nothing may ever be written outside the volume.
+ * the host's `/somewhere`. Nothing may ever be written outside the volume. And removing a
+ * volume whose container planted links to host paths in it removes the links, never what they name.
  */
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -78,4 +79,22 @@ describe.runIf(isRoot)('filling a volume another container swaps links into', ()
       }
     }
   }, 240_000);
+
+  it('removes a volume holding links to the host (rm, prune) without following them: the host keeps its files (podman CVE-2023-0778 class)', () => {
+    const hostDir = join(dir, 'linked-dir');
+    mkdirSync(join(hostDir, 'inner'), { recursive: true });
+    writeFileSync(join(hostDir, 'inner', 'file'), 'HOST\n');
+    writeFileSync(join(dir, 'linked-file'), 'HOST\n');
+    const plant = `ln -s ${hostDir} /data/abs && ln -s ../../../../../../../..${hostDir} /data/up && ln -s ${join(dir, 'linked-file')} /data/file && mkdir -p /data/sub && ln -s ${hostDir}/inner /data/sub/inner`;
+    for (const [volume, remove] of [
+      ['links-rm', ['volume', 'rm', 'links-rm']],
+      ['links-prune', ['volume', 'prune', '--all', '--force']],
+    ] as const) {
+      const planted = tsbuild(['run', '--rm', '-v', `${volume}:/data`, 'busybox', 'sh', '-c', plant]);
+      expect(planted).toMatchObject({ status: 0, stderr: '' });
+      expect(tsbuild(remove).status).toBe(0);
+      expect(tsbuild(['volume', 'ls', '-q']).stdout).not.toContain(volume);
+      expect([volume, readdirSync(hostDir), readdirSync(join(hostDir, 'inner')), readdirSync(dir).includes('linked-file')]).toEqual([volume, ['inner'], ['file'], true]);
+    }
+  }, 60_000);
 });

@@ -171,6 +171,28 @@ describe('layers aimed through links', () => {
     expect((await stat(join(target, outside, 'sub', 'deeper'))).isDirectory()).toBe(true);
   });
 
+  it('resolves each entry\'s parents again once an earlier entry of the same layer made one of them a link (containerd CVE-2025-47290 class)', async () => {
+    // Parents resolved for one entry are remembered for the next ones: an entry that turns one of
+    // them into a link to the host (replacing the directory, directly or by a hard link to a
+    // link) must make the next entry below it resolve again, inside the root.
+    const sequences: Array<[string, Entry[]]> = [
+      ['symlink', [{ path: 'a/', type: 'directory' }, { path: 'a/x', content: 'x' }, { path: 'a', type: 'symlink', linkname: outside }, { path: 'a/planted', content: 'bad' }]],
+      ['relative symlink', [{ path: 'a/', type: 'directory' }, { path: 'a/x', content: 'x' }, { path: 'a', type: 'symlink', linkname: `../../../../../../../..${outside}` }, { path: 'a/planted', content: 'bad' }]],
+      ['deeper', [{ path: 'a/b/x', content: 'x' }, { path: 'a/b', type: 'symlink', linkname: outside }, { path: 'a/b/planted', content: 'bad' }, { path: 'a/b/sub/', type: 'directory', mode: 0o777 }]],
+      ['hard link to a link', [{ path: 'l', type: 'symlink', linkname: outside }, { path: 'a/x', content: 'x' }, { path: 'a', type: 'link', linkname: 'l' }, { path: 'a/planted', content: 'bad' }]],
+      ['through a link', [{ path: 'c/', type: 'directory' }, { path: 'l', type: 'symlink', linkname: 'c' }, { path: 'l/x', content: 'x' }, { path: 'c', type: 'symlink', linkname: outside }, { path: 'l/planted', content: 'bad' }]],
+    ];
+    for (const [name, entries] of sequences) {
+      const into = join(sandbox, `target-${name.replace(/ /g, '-')}`);
+      await mkdir(into);
+      await unpack(tarOf(entries), into).catch((error: unknown) => {
+        // A refusal is as good as writing inside, but it must name the entry.
+        expect([name, error]).toEqual([name, expect.any(TsbuildError)]);
+      });
+      expect([name, await readdir(outside)]).toEqual([name, ['secret', 'sub']]);
+    }
+  });
+
   it('never lets an entry for the root itself (. or ./) be a link or a file, nor apply anything through one', async () => {
     for (const [path, type] of [
       ['.', 'symlink'],

@@ -133,7 +133,10 @@ export interface VethOptions {
 /**
  * A network namespace kept by a bind mount of it at NAMESPACE (util-linux `unshare --net=FILE`)
  * with its loopback up, when missing; and a veth pair, one end on the bridge, the other in the
- * namespace with its address and route.
+ * namespace with its address and route. tsbuild's networks are IPv4 only: IPv6 is disabled on
+ * the container's end before it comes up, as docker does since 26.0.2, so it takes no link-local
+ * or router-advertised address and joins no IPv6 multicast group (moby CVE-2024-32473); a kernel
+ * without IPv6 has nothing to disable.
  */
 export async function createVeth(side: NetworkSide, options: VethOptions): Promise<void> {
   await mkdir(dirname(options.namespace), { recursive: true, mode: 0o700 });
@@ -150,6 +153,7 @@ export async function createVeth(side: NetworkSide, options: VethOptions): Promi
 if [ ! -e "$ns" ]; then : > "$ns"; chmod 600 "$ns"; unshare --net="$ns" ip link set lo up; fi
 ip link add "$2" type veth peer name "$3" netns "$ns"
 ip link set "$2" master "$4" up
+nsenter --net="$ns" sh -ec 'conf=/proc/sys/net/ipv6/conf/$1/disable_ipv6; if [ -e "$conf" ]; then echo 1 > "$conf"; fi' sh "$3"
 printf '%s\n' "$5" | nsenter --net="$ns" ip -batch -`,
     [options.namespace, options.hostName, options.name, options.bridge, inside],
   );
