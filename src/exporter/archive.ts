@@ -19,17 +19,13 @@ export interface SaveOptions {
   readonly format: ArchiveFormat;
   readonly platform?: Platform;
   /**
-   * Whose conventions an OCI layout's own files follow: docker save's (the default), or those
-   * of BuildKit's oci exporter (`build --output type=oci`, see `buildkitLayout`).
+   * Whose conventions the archive follows: docker 26's `docker save` (the default), or BuildKit's
+   * oci and docker exporters (`build --output type=oci|docker`, see `ociEntries`), which write
+   * the images' manifests as they are and, for docker, containerd's manifest.json beside them.
    */
   readonly style?: 'docker' | 'buildkit';
   /** SOURCE_DATE_EPOCH of the build, for the `buildkit` style's creation times (default: the environment's). */
   readonly sourceDateEpoch?: number;
-  /**
-   * Told the manifest the archive's index names for each image, in order, once they are known:
-   * a docker archive's are made for it (its layers as uncompressed tars).
-   */
-  readonly onManifests?: (manifests: readonly Descriptor[]) => void;
 }
 
 /** Name used by containerd and docker for the full image name in an OCI layout's index. */
@@ -182,8 +178,7 @@ interface DockerManifestEntry {
  * when some image has a tag) that older `docker load`s read. Compressed layers are spooled
  * into SPOOLED temporary files, which the caller removes.
  */
-async function dockerEntries(store: LayoutStore, images: readonly SaveImage[], platform: Platform | undefined, mtime: number, spooled: string[], buildkit: { readonly epoch: number | undefined } | undefined, onManifests?: (manifests: readonly Descriptor[]) => void): Promise<LayerEntry[]> {
-  const made: Descriptor[] = [];
+async function dockerEntries(store: LayoutStore, images: readonly SaveImage[], platform: Platform | undefined, mtime: number, spooled: string[]): Promise<LayerEntry[]> {
   const files = new Map<string, LayerEntry>();
   const manifest: DockerManifestEntry[] = [];
   const index: Array<Record<string, unknown>> = [];
@@ -215,10 +210,7 @@ async function dockerEntries(store: LayoutStore, images: readonly SaveImage[], p
     const tagged = image.name === undefined ? undefined : parseReference(image.name);
     const tag = tagged?.tag !== undefined && tagged.digest === undefined ? tagged.tag : undefined;
     const manifestDescriptor: Descriptor = { mediaType: MediaType.ociManifest, digest: manifestDigest, size: manifestBytes.length };
-    made.push(manifestDescriptor);
-    // BuildKit's docker exporter gives each its creation time too.
-    const created = buildkit === undefined ? {} : await buildkitCreated(store, image, buildkit.epoch);
-    index.push(goDescriptor(manifestDescriptor, { ...created, ...(tag === undefined ? {} : nameAnnotations(image.name)) }));
+    index.push(goDescriptor(manifestDescriptor, tag === undefined ? {} : nameAnnotations(image.name)));
     const tags: string[] = [];
     if (tagged !== undefined && tag !== undefined) {
       tags.push(familiarReference(tagged));
@@ -241,7 +233,6 @@ async function dockerEntries(store: LayoutStore, images: readonly SaveImage[], p
       LayerSources: Object.fromEntries(sources.map((layer) => [layer.digest, { mediaType: layer.mediaType, size: layer.size, digest: layer.digest }])),
     });
   }
-  onManifests?.(made);
   const sorted = [...files.values()].sort((a, b) => (a.path < b.path ? -1 : 1));
   return [
     directory('blobs', mtime),
@@ -255,16 +246,37 @@ async function dockerEntries(store: LayoutStore, images: readonly SaveImage[], p
   ];
 }
 
+/**
+ * The manifest.json of BuildKit's docker exporter, as containerd's archive writer makes it for
+ * an OCI layout: per manifest, its config and layers as they are in the layout (the compressed
+ * blobs, named by their digests) and the familiar names it is given (null for none); Go's
+ * json.Marshal, no newline. Unlike docker save's it has no LayerSources, and no repositories
+ * file goes beside it.
+ */
+async function containerdManifestJson(store: LayoutStore, images: readonly SaveImage[]): Promise<Buffer> {
+  const entries = new Map<string, { Config: string; RepoTags: string[] | null; Layers: string[] }>();
+  for (const image of images) {
+    let entry = entries.get(image.descriptor.digest);
+    if (entry === undefined) {
+      const manifest = await (await storeImage(store, image.descriptor)).manifest();
+      entry = { Config: `blobs/sha256/${digestHex(manifest.config.digest)}`, RepoTags: null, Layers: manifest.layers.map((layer) => `blobs/sha256/${digestHex(parseDigest(layer.digest))}`) };
+      entries.set(image.descriptor.digest, entry);
+    }
+    if (image.name !== undefined) entry.RepoTags = [...(entry.RepoTags ?? []), familiarReference(parseReference(image.name))];
+  }
+  return goJson([...entries.values()]);
+}
+
 /** VALUE with its keys in Go's map order (sorted), each value through EACH. */
 function sortedKeys<T, U>(value: Readonly<Record<string, T>>, each: (item: T) => U): Record<string, U> {
   return Object.fromEntries(Object.keys(value).sort().map((key) => [key, each(value[key] as T)]));
 }
 
 /** A docker archive's bytes; the layers spooled for it are removed when it ends, fails or is dropped. */
-async function* dockerArchive(store: LayoutStore, images: readonly SaveImage[], platform: Platform | undefined, mtime: number, buildkit: { readonly epoch: number | undefined } | undefined, onManifests?: (manifests: readonly Descriptor[]) => void): AsyncGenerator<Buffer> {
+async function* dockerArchive(store: LayoutStore, images: readonly SaveImage[], platform: Platform | undefined, mtime: number): AsyncGenerator<Buffer> {
   const spooled: string[] = [];
   try {
-    yield* tarStream(await dockerEntries(store, images, platform, mtime, spooled, buildkit, onManifests), { sourceDateEpoch: mtime });
+    yield* tarStream(await dockerEntries(store, images, platform, mtime, spooled), { sourceDateEpoch: mtime });
   } finally {
     await Promise.all(spooled.map((path) => rm(path, { force: true })));
   }
@@ -281,9 +293,13 @@ export async function saveArchive(store: LayoutStore, images: readonly SaveImage
   // BuildKit's exporters leave every entry's time at zero; docker save's are the images' own.
   const mtime = style === 'buildkit' ? 0 : (sourceDateEpochFromEnv() ?? 0);
   const epoch = options.sourceDateEpoch ?? sourceDateEpochFromEnv();
-  if (options.format === 'docker') return Readable.from(dockerArchive(store, images, options.platform, mtime, style === 'buildkit' ? { epoch } : undefined, options.onManifests));
-  options.onManifests?.(images.map((image) => image.descriptor));
-  return Readable.from(tarStream(await ociEntries(store, images, mtime, style, epoch), { sourceDateEpoch: mtime }));
+  if (options.format === 'docker' && style === 'docker') return Readable.from(dockerArchive(store, images, options.platform, mtime));
+  const entries = await ociEntries(store, images, mtime, style, epoch);
+  if (options.format === 'docker') {
+    entries.push(file('manifest.json', await containerdManifestJson(store, images), mtime));
+    entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+  return Readable.from(tarStream(entries, { sourceDateEpoch: mtime }));
 }
 
 /**
@@ -588,7 +604,8 @@ async function loadDocker(store: LayoutStore, members: Map<string, string>, read
         if (diffId !== expected) throw new TsbuildError('DIGEST_MISMATCH', `load archive: layer ${String(layerName)} has diff ID ${diffId}, config says ${expected}`);
         layers.push({ mediaType: MediaType.ociLayerGzip, digest: info.digest, size: info.size });
       } else {
-        const written = await compressLayer(createReadStream(path), store);
+        // A plain tar (docker save's), or a zstd one (BuildKit's docker exporter with compression=zstd).
+        const written = await compressLayer(decompressStream(createReadStream(path), `load archive: layer ${String(layerName)}`), store);
         if (written.diffId !== expected) throw new TsbuildError('DIGEST_MISMATCH', `load archive: layer ${String(layerName)} has diff ID ${written.diffId}, config says ${expected}`);
         layers.push(written.descriptor);
       }

@@ -4,7 +4,7 @@
  * | spec                          | writes                                                      |
  * |-------------------------------|-------------------------------------------------------------|
  * | `type=oci,dest=F`             | an OCI image layout as a tar                                |
- * | `type=docker,dest=F`          | a docker-archive tar, as `docker save` (`docker load` takes it) |
+ * | `type=docker,dest=F`          | a docker-archive tar as BuildKit's docker exporter writes it (`docker load` takes it) |
  * | `type=tar,dest=F`             | the final root filesystem as a tar                          |
  * | `type=local,dest=DIR`         | the final root filesystem as files under DIR                |
  * | `type=image[,push=true]`      | the image named in the store (`name=`, else the `-t` names), pushed with `push=true` |
@@ -15,7 +15,8 @@
  * `dest=-` is standard output (not for local), which must not be a terminal; oci and tar
  * without dest write there too, as buildx does. Other keys BuildKit's exporters take are kept
  * in `options` for later; of them, `name=` (names for oci and docker, comma-separated), the
- * compression keys (compression.ts) and the manifest annotation keys are honoured now. The image and registry types are
+ * compression keys (compression.ts), `oci-mediatypes=` (oci and docker: media-types.ts) and
+ * the manifest annotation keys are honoured now. The image and registry types are
  * written by the build command (naming and pushing are not this module's); their specs are
  * read here with the rest.
  */
@@ -29,6 +30,7 @@ import { temporaryName, writeAll, type LayoutStore } from '../store/index.js';
 import { buildkitCreated, saveArchive, saveLayoutDirectory, type SaveImage } from './archive.js';
 import { compressionFromOptions, exportCompression, recompressImage } from './compression.js';
 import { directoryEntries, sourceDateEpochFromEnv, tarStream, type LayerEntry } from './layer.js';
+import { ociMediaTypesOption, withMediaTypes } from './media-types.js';
 
 export type OutputType = 'oci' | 'docker' | 'tar' | 'local' | 'image' | 'registry' | 'cacheonly';
 
@@ -135,13 +137,9 @@ export function parseOutputSpec(text: string): OutputSpec {
     return { type: outputType, dest: '', options };
   }
   if (outputType === 'oci' || outputType === 'docker') {
-    const compression = compressionFromOptions(options, `--output ${JSON.stringify(text)}`);
-    if (outputType === 'oci') outputAnnotations({ type: outputType, dest: dest ?? '-', options });
-    // BuildKit's docker exporter turns OCI media types on for zstd; a docker archive here is
-    // `docker save`'s format, whose layers are plain tars and whose format has no zstd at all.
-    if (outputType === 'docker' && compression?.type === 'zstd') {
-      throw invalid(text, 'a docker archive (docker save format) holds uncompressed layer tars and cannot hold zstd; use type=oci (or type=image/registry) for zstd layers');
-    }
+    compressionFromOptions(options, `--output ${JSON.stringify(text)}`);
+    ociMediaTypesOption(options, outputType === 'oci', `--output ${JSON.stringify(text)}`);
+    outputAnnotations({ type: outputType, dest: dest ?? '-', options });
   }
   if (outputType === 'local') {
     if (dest === undefined || dest === '') throw invalid(text, 'type=local needs dest=DIRECTORY');
@@ -232,16 +230,15 @@ export async function writeOutput(store: LayoutStore, image: OutputImage, rootfs
   }
   const exported = await outputImage(store, image, spec);
   const images = archiveImages(exported, spec);
-  // The manifest the archive's index names (a docker archive's is made for it).
-  let written = exported.descriptor;
+  // The manifest the archive's index names.
+  const written = exported.descriptor;
   if (directory) await saveLayoutDirectory(store, images, spec.dest, epoch);
   else {
-    const onManifests = (manifests: readonly Descriptor[]): void => void (written = manifests[0] ?? written);
-    const archive = await saveArchive(store, images, { format: spec.type, style: 'buildkit', onManifests, ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }) });
+    const archive = await saveArchive(store, images, { format: spec.type, style: 'buildkit', ...(epoch === undefined ? {} : { sourceDateEpoch: epoch }) });
     if (spec.dest === '-') await pipeline(archive, stdout, { end: false });
     else await writeFileOutput(archive, spec.dest, spec.type);
   }
-  const annotations = { ...written.annotations, ...(await buildkitCreated(store, { descriptor: exported.descriptor }, epoch)) };
+  const annotations = { ...written.annotations, ...(await buildkitCreated(store, { descriptor: written }, epoch)) };
   return {
     descriptor: Object.keys(annotations).length === 0 ? written : { ...written, annotations },
     names: images.flatMap((entry) => (entry.name === undefined ? [] : [entry.name])),
@@ -268,19 +265,21 @@ export function outputAnnotations(spec: OutputSpec): Record<string, string> {
 }
 
 /**
- * IMAGE as SPEC's compression and annotation keys ask for it (image, registry and oci outputs;
- * a docker archive's layers are plain tars whatever they say, and it holds no manifest): the
- * same image when they ask for nothing new, else one whose manifest names recompressed layers
- * and carries the annotations.
+ * IMAGE as SPEC's compression, annotation and media-type keys ask for it: the same image when
+ * they ask for nothing new, else one whose manifest names recompressed layers and carries the
+ * annotations. An oci or docker archive gets gzip layers by default, as everything that leaves
+ * the machine, and the media types of BuildKit's exporter of that name (`oci-mediatypes=`: OCI
+ * for oci, Docker's for docker); the image in the store keeps its own.
  */
 export async function outputImage(store: LayoutStore, image: OutputImage, spec: OutputSpec): Promise<OutputImage> {
-  if (spec.type === 'docker') return image;
-  const leaves = spec.type === 'oci' || spec.type === 'registry' || ['true', '1'].includes((spec.options.push ?? '').toLowerCase());
+  const archive = spec.type === 'oci' || spec.type === 'docker';
+  const leaves = archive || spec.type === 'registry' || ['true', '1'].includes((spec.options.push ?? '').toLowerCase());
   const compression = compressionFromOptions(spec.options, `--output type=${spec.type}`) ?? (leaves ? exportCompression : undefined);
   const annotations = outputAnnotations(spec);
-  if (compression === undefined && Object.keys(annotations).length === 0) return image;
-  const descriptor = await recompressImage(store, image.descriptor, compression, image.firstBuiltLayer ?? 0, annotations);
-  return { ...image, descriptor };
+  let descriptor = image.descriptor;
+  if (compression !== undefined || Object.keys(annotations).length > 0) descriptor = await recompressImage(store, descriptor, compression, image.firstBuiltLayer ?? 0, annotations);
+  if (archive) descriptor = await withMediaTypes(store, descriptor, ociMediaTypesOption(spec.options, spec.type === 'oci', `--output type=${spec.type}`));
+  return descriptor === image.descriptor ? image : { ...image, descriptor };
 }
 
 /**
