@@ -269,9 +269,13 @@ describe('build outputs, read by other tools', () => {
     expect(refused.status).not.toBe(0);
     expect(refused.stderr).toContain('only type=oci,tar=false (an OCI layout directory) is written as a directory');
 
-    // A docker archive holds uncompressed layers: skopeo lists them by their diff IDs.
-    const entries = JSON.parse(execFileSync('tar', ['-xOf', docker, 'manifest.json'], { encoding: 'utf8' })) as Array<{ RepoTags: string[] }>;
+    // A docker archive as BuildKit's docker exporter writes it: the OCI archive's blobs under
+    // Docker's media types, with manifest.json naming them; skopeo lists the layers by their diff IDs.
+    const entries = JSON.parse(execFileSync('tar', ['-xOf', docker, 'manifest.json'], { encoding: 'utf8' })) as Array<{ RepoTags: string[]; Layers: string[] }>;
     expect(entries.map((entry) => entry.RepoTags)).toEqual([['interop:1', 'example.test/interop:2']]);
+    expect(entries[0]?.Layers).toEqual(ociManifest.layers.map((layer) => `blobs/sha256/${layer.digest.slice(7)}`));
+    const dockerIndex = parseIndex(Buffer.from(execFileSync('tar', ['-xOf', docker, 'index.json'])));
+    expect(dockerIndex.manifests.map((entry) => entry.mediaType)).toEqual(['application/vnd.docker.distribution.manifest.v2+json', 'application/vnd.docker.distribution.manifest.v2+json']);
     const fromDocker = JSON.parse(skopeoInspect(`docker-archive:${docker}`)) as Inspected;
     expect(fromDocker.Layers).toEqual(image.config.rootfs.diff_ids);
     expect(fromDocker.Labels).toEqual(image.config.config?.Labels);

@@ -1,11 +1,13 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hostPlatform, isTsbuildError, readTar, readXattr, setExactTimes } from '../../src/common/index.js';
-import { parseOutputSpec, writeImage, writeLayer, writeOutput, type OutputImage, type OutputSpec } from '../../src/exporter/index.js';
+import { loadArchive, parseOutputSpec, writeImage, writeLayer, writeOutput, type OutputImage, type OutputSpec } from '../../src/exporter/index.js';
 import { openStore, resolveImage, unpackImage, type Store } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
 import { codeOf } from '../helpers/error-code.js';
@@ -13,6 +15,10 @@ import { validateLayout } from '../helpers/validate.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
 
 const isRoot = process.getuid?.() === 0;
+
+function sha256(bytes: Buffer): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
 
 describe('parseOutputSpec', () => {
   it('reads buildx’s forms', () => {
@@ -53,8 +59,10 @@ describe('parseOutputSpec', () => {
     expect(message('type=oci,dest=x,compression=gzip,compression-level=high')).toMatch(/non-integer value "high"/);
     expect(message('type=image,compression=gzip,compression-level=10')).toMatch(/out of range for gzip \(0-9\)/);
     expect(message('type=registry,compression=zstd,force-compression=maybe')).toMatch(/not a boolean/);
-    // A docker archive is `docker save`'s format: plain layer tars, no zstd.
-    expect(message('type=docker,dest=x,compression=zstd')).toMatch(/cannot hold zstd; use type=oci/);
+    // As BuildKit's docker exporter, zstd layers are written (under Docker's name for them).
+    expect(parseOutputSpec('type=docker,dest=x,compression=zstd,oci-mediatypes=true').options).toEqual({ compression: 'zstd', 'oci-mediatypes': 'true' });
+    expect(message('type=docker,dest=x,oci-mediatypes=maybe')).toMatch(/non-bool value "maybe" specified for oci-mediatypes/);
+    expect(message('type=docker,dest=x,annotation-index.k=v')).toMatch(/index annotations are not supported/);
     expect(message('type=oci,dest=x,annotation-index.org.example=1')).toMatch(/annotation-index.org.example: index annotations are not supported/);
     expect(message('type=image,annotation-manifest-descriptor.k=v')).toMatch(/manifest-descriptor annotations are not supported/);
     expect(message('type=tar,dest=x,colour=blue,size=2')).toMatch(/unknown keys "colour", "size" for type=tar/);
@@ -182,31 +190,126 @@ describe('writeOutput', () => {
     expect(annotations?.['org.opencontainers.image.created']).toBe('2024-05-06T07:08:09Z');
   });
 
-  it('writes a docker archive that docker load takes, to a file or to standard output', async () => {
+  /** The members of the tar at PATH: headers and contents, in order. */
+  async function members(path: string): Promise<Array<{ name: string; mode: number; mtime: number; type: string; body: Buffer }>> {
+    const found: Array<{ name: string; mode: number; mtime: number; type: string; body: Buffer }> = [];
+    for await (const { header, body } of readTar(createReadStream(path), { what: 'test' })) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of body) chunks.push(chunk);
+      found.push({ name: header.name, mode: header.mode, mtime: header.mtime, type: header.type, body: Buffer.concat(chunks) });
+    }
+    return found;
+  }
+
+  interface ArchiveManifest {
+    mediaType: string;
+    config: { mediaType: string; digest: string; size: number };
+    layers: Array<{ mediaType: string; digest: string; size: number; annotations?: Record<string, string> }>;
+  }
+
+  /** The manifest the archive's index names first, and the config it names. */
+  function indexedImage(files: ReadonlyMap<string, Buffer>): { entry: { mediaType: string; digest: string; size: number }; manifest: ArchiveManifest; config: { rootfs: { diff_ids: string[] } } } {
+    const index = JSON.parse(files.get('index.json')?.toString() ?? '{}') as { manifests: Array<{ mediaType: string; digest: string; size: number }> };
+    const entry = index.manifests[0] ?? expect.fail('the index names no manifest');
+    const manifest = JSON.parse(files.get(`blobs/sha256/${entry.digest.slice(7)}`)?.toString() ?? '{}') as ArchiveManifest;
+    const config = JSON.parse(files.get(`blobs/sha256/${manifest.config.digest.slice(7)}`)?.toString() ?? '{}') as { rootfs: { diff_ids: string[] } };
+    return { entry, manifest, config };
+  }
+
+  it('writes a docker archive as BuildKit\'s docker exporter does: Docker media types, gzip layers, containerd\'s manifest.json', async () => {
     const archive = join(dir, 'image.docker.tar');
     const written = await writeOutput(store, image, rootfs, parseOutputSpec(`type=docker,dest=${archive}`), new PassThrough());
-    // What it reports (the metadata file's descriptor) is the manifest its index names, with BuildKit's creation time.
-    const index = JSON.parse(execFileSync('tar', ['-xOf', archive, 'index.json'], { encoding: 'utf8' })) as { manifests: Array<{ digest: string; size: number; annotations: Record<string, string> }> };
-    expect(index.manifests[0]?.annotations).toEqual({ 'io.containerd.image.name': 'localhost/outputs:1', 'org.opencontainers.image.created': '2024-05-06T07:08:09Z', 'org.opencontainers.image.ref.name': '1' });
-    expect(written).toEqual({ descriptor: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: index.manifests[0]?.digest, size: index.manifests[0]?.size, annotations: { 'org.opencontainers.image.created': '2024-05-06T07:08:09Z' } }, names: ['localhost/outputs:1'] });
-    expect(index.manifests[0]?.digest).not.toBe(image.descriptor.digest);
-    const members = execFileSync('tar', ['-tf', archive], { encoding: 'utf8' }).trim().split('\n');
-    expect(members).toContain('manifest.json');
-    expect(members).toContain('repositories');
-    const manifest = JSON.parse(execFileSync('tar', ['-xOf', archive, 'manifest.json'], { encoding: 'utf8' })) as Array<{ RepoTags: string[]; Layers: string[] }>;
-    expect(manifest).toHaveLength(1);
-    expect(manifest[0]?.RepoTags).toEqual(['localhost/outputs:1']);
-    expect(manifest[0]?.Layers).toHaveLength(2);
-    const inspected = JSON.parse(execFileSync('skopeo', ['inspect', `docker-archive:${archive}`], { encoding: 'utf8' })) as { Layers: string[] };
-    expect(inspected.Layers).toHaveLength(2);
+    const found = await members(archive);
+    const files = new Map(found.map((member) => [member.name, member.body]));
+    // containerd's archive writer: sorted names, the OCI layout's files and manifest.json; no repositories.
+    const blobNames = found.filter((member) => member.name.startsWith('blobs/sha256/') && member.type === 'file').map((member) => member.name);
+    expect(found.map((member) => member.name)).toEqual(['blobs/', 'blobs/sha256/', ...blobNames, 'index.json', 'manifest.json', 'oci-layout']);
+    for (const member of found) {
+      expect(member.mtime).toBe(0);
+      const mode = member.type === 'directory' || member.name === 'index.json' || member.name === 'manifest.json' ? (member.type === 'directory' ? 0o755 : 0o644) : 0o444;
+      expect([member.name, member.mode]).toEqual([member.name, mode]);
+    }
+    expect(files.get('oci-layout')?.toString()).toBe('{"imageLayoutVersion":"1.0.0"}');
 
+    // The image with Docker's media types; the same config (the image ID), its layers in gzip.
+    const { entry, manifest, config } = indexedImage(files);
+    const stored = await resolveImage(store, image.descriptor);
+    expect(entry.mediaType).toBe('application/vnd.docker.distribution.manifest.v2+json');
+    expect(manifest.mediaType).toBe('application/vnd.docker.distribution.manifest.v2+json');
+    expect(manifest.config).toEqual({ mediaType: 'application/vnd.docker.container.image.v1+json', digest: stored.manifest.config.digest, size: stored.manifest.config.size });
+    expect(manifest.layers.map((layer) => layer.mediaType)).toEqual(['application/vnd.docker.image.rootfs.diff.tar.gzip', 'application/vnd.docker.image.rootfs.diff.tar.gzip']);
+    const diffIds = manifest.layers.map((layer) => {
+      const blob = files.get(`blobs/sha256/${layer.digest.slice(7)}`) ?? expect.fail(`no blob ${layer.digest}`);
+      expect(sha256(blob)).toBe(layer.digest);
+      expect(blob.length).toBe(layer.size);
+      expect([...blob.subarray(0, 2)]).toEqual([0x1f, 0x8b]);
+      return sha256(gunzipSync(blob));
+    });
+    expect(diffIds).toEqual(config.rootfs.diff_ids);
+    for (const name of blobNames) expect(sha256(files.get(name) ?? Buffer.alloc(0))).toBe(`sha256:${name.slice('blobs/sha256/'.length)}`);
+    // The store's image keeps its own manifest and types.
+    expect(await store.resolveReference(name)).toEqual(image.descriptor);
+    expect(stored.manifest.mediaType).toBe('application/vnd.oci.image.manifest.v1+json');
+
+    // containerd's manifest.json: Config, RepoTags, Layers naming the compressed blobs; Go's json.Marshal (no newline).
+    expect(files.get('manifest.json')?.toString()).toBe(
+      JSON.stringify([{ Config: `blobs/sha256/${manifest.config.digest.slice(7)}`, RepoTags: ['localhost/outputs:1'], Layers: manifest.layers.map((layer) => `blobs/sha256/${layer.digest.slice(7)}`) }]),
+    );
+    // The index as the oci exporter's; what the metadata file reports is the manifest it names.
+    const index = JSON.parse(files.get('index.json')?.toString() ?? '{}') as { manifests: Array<{ annotations: Record<string, string> }> };
+    expect(index.manifests[0]?.annotations).toEqual({ 'io.containerd.image.name': 'localhost/outputs:1', 'org.opencontainers.image.created': '2024-05-06T07:08:09Z', 'org.opencontainers.image.ref.name': '1' });
+    expect(written).toEqual({ descriptor: { mediaType: entry.mediaType, digest: entry.digest, size: entry.size, annotations: { 'org.opencontainers.image.created': '2024-05-06T07:08:09Z' } }, names: ['localhost/outputs:1'] });
+
+    // skopeo reads it, and tsbuild load loads it back under the same image ID.
+    expect(sha256(execFileSync('skopeo', ['inspect', '--config', '--raw', `docker-archive:${archive}`]))).toBe(stored.manifest.config.digest);
+    const other = await openStore({ root: join(dir, 'loaded') });
+    const loaded = await loadArchive(other, createReadStream(archive));
+    expect(loaded.map((entry) => entry.name)).toEqual([name]);
+    const back = await resolveImage(other, loaded[0]?.descriptor ?? expect.fail('nothing loaded'));
+    expect(back.manifest.config.digest).toBe(stored.manifest.config.digest);
+    await validateLayout(join(dir, 'loaded'));
+
+    // Unnamed: RepoTags null, as Go marshals an empty slice of names.
+    const unnamed = join(dir, 'unnamed.docker.tar');
+    await writeOutput(store, { descriptor: image.descriptor, names: [] }, rootfs, parseOutputSpec(`type=docker,dest=${unnamed}`), new PassThrough());
+    expect((JSON.parse(execFileSync('tar', ['-xOf', unnamed, 'manifest.json'], { encoding: 'utf8' })) as Array<{ RepoTags: unknown }>)[0]?.RepoTags).toBeNull();
+
+    // The same bytes to standard output, which stays open for what follows (as process.stdout would).
     const stdout = new PassThrough();
     const chunks: Buffer[] = [];
     stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
     await write('type=docker,dest=-', stdout);
     expect(Buffer.concat(chunks).equals(await readFile(archive))).toBe(true);
-    // The stream stays open for what follows (as process.stdout would).
     expect(stdout.writableEnded).toBe(false);
+  });
+
+  it('honours oci-mediatypes on docker and oci outputs, and writes zstd layers under Docker\'s type for them', async () => {
+    const stored = await resolveImage(store, image.descriptor);
+    const read = async (spec: string): Promise<ReturnType<typeof indexedImage>> => {
+      const archive = join(dir, 'types.tar');
+      await write(`${spec},dest=${archive}`);
+      return indexedImage(new Map((await members(archive)).map((member) => [member.name, member.body])));
+    };
+    const ociDocker = await read('type=docker,oci-mediatypes=true');
+    expect([ociDocker.entry.mediaType, ociDocker.manifest.mediaType, ociDocker.manifest.config.mediaType]).toEqual(['application/vnd.oci.image.manifest.v1+json', 'application/vnd.oci.image.manifest.v1+json', 'application/vnd.oci.image.config.v1+json']);
+    expect(ociDocker.manifest.layers.map((layer) => layer.mediaType)).toEqual(['application/vnd.oci.image.layer.v1.tar+gzip', 'application/vnd.oci.image.layer.v1.tar+gzip']);
+    const dockerOci = await read('type=oci,oci-mediatypes=false');
+    expect([dockerOci.entry.mediaType, dockerOci.manifest.mediaType, dockerOci.manifest.config.mediaType]).toEqual(['application/vnd.docker.distribution.manifest.v2+json', 'application/vnd.docker.distribution.manifest.v2+json', 'application/vnd.docker.container.image.v1+json']);
+    // Both name the same blobs: only the types differ, and the config is the store's.
+    expect(dockerOci.manifest.layers.map((layer) => [layer.digest, layer.size])).toEqual(ociDocker.manifest.layers.map((layer) => [layer.digest, layer.size]));
+    for (const made of [ociDocker, dockerOci]) expect(made.manifest.config.digest).toBe(stored.manifest.config.digest);
+    // Left as the oci exporter's default: OCI types.
+    expect((await read('type=oci')).manifest).toEqual(ociDocker.manifest);
+
+    // zstd: the build's layer in zstd under Docker's name for it, the base image's kept in gzip (not forced), as BuildKit 0.13.
+    const archive = join(dir, 'zstd.docker.tar');
+    await writeOutput(store, { ...image, firstBuiltLayer: 1 }, rootfs, parseOutputSpec(`type=docker,compression=zstd,dest=${archive}`), new PassThrough());
+    const zstd = indexedImage(new Map((await members(archive)).map((member) => [member.name, member.body])));
+    expect(zstd.manifest.layers.map((layer) => layer.mediaType)).toEqual(['application/vnd.docker.image.rootfs.diff.tar.gzip', 'application/vnd.docker.image.rootfs.diff.tar.zstd']);
+    const other = await openStore({ root: join(dir, 'loaded-zstd') });
+    const loaded = await loadArchive(other, createReadStream(archive));
+    expect((await resolveImage(other, loaded[0]?.descriptor ?? expect.fail('nothing loaded'))).config.rootfs.diff_ids).toEqual(stored.config.rootfs.diff_ids);
+    await validateLayout(join(dir, 'loaded-zstd'));
   });
 
   it('writes the root filesystem as a deterministic tar', async () => {
