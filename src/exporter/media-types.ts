@@ -1,7 +1,9 @@
 /**
  * An image's media types as BuildKit's image exporters write them (`oci-mediatypes=`): OCI
- * types for the oci, image and registry exporters by default, Docker's (v2 schema 2) for the
- * docker exporter. Only the manifest changes: its own type, its config's and its layers'
+ * types for the oci exporter by default, Docker's (v2 schema 2) for the docker exporter. The
+ * image and registry outputs keep the store's OCI types unless the option is given: BuildKit
+ * 0.13's image exporter writes Docker's without attestations and OCI's with them (buildx's
+ * default provenance on a pushing builder), and tsbuild's images are OCI throughout. Only the manifest changes: its own type, its config's and its layers'
  * descriptors. The config's bytes stay as they are, so the image ID does too.
  */
 import { Readable } from 'node:stream';

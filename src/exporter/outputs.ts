@@ -133,6 +133,7 @@ export function parseOutputSpec(text: string): OutputSpec {
   if (outputType === 'image' || outputType === 'registry') {
     if (dest !== undefined) throw invalid(text, `type=${outputType} takes no dest (it names the image in the store${outputType === 'registry' ? ' and pushes it' : ''})`);
     compressionFromOptions(options, `--output ${JSON.stringify(text)}`);
+    ociMediaTypesOption(options, true, `--output ${JSON.stringify(text)}`);
     outputAnnotations({ type: outputType, dest: '', options });
     return { type: outputType, dest: '', options };
   }
@@ -278,7 +279,8 @@ export async function outputImage(store: LayoutStore, image: OutputImage, spec: 
   const annotations = outputAnnotations(spec);
   let descriptor = image.descriptor;
   if (compression !== undefined || Object.keys(annotations).length > 0) descriptor = await recompressImage(store, descriptor, compression, image.firstBuiltLayer ?? 0, annotations);
-  if (archive) descriptor = await withMediaTypes(store, descriptor, ociMediaTypesOption(spec.options, spec.type === 'oci', `--output type=${spec.type}`));
+  // An image or registry output keeps the store's OCI types unless the option asks otherwise.
+  if (archive || spec.options['oci-mediatypes'] !== undefined) descriptor = await withMediaTypes(store, descriptor, ociMediaTypesOption(spec.options, spec.type !== 'docker', `--output type=${spec.type}`));
   return descriptor === image.descriptor ? image : { ...image, descriptor };
 }
 

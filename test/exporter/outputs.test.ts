@@ -7,7 +7,7 @@ import { PassThrough } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hostPlatform, isTsbuildError, readTar, readXattr, setExactTimes } from '../../src/common/index.js';
-import { loadArchive, parseOutputSpec, writeImage, writeLayer, writeOutput, type OutputImage, type OutputSpec } from '../../src/exporter/index.js';
+import { loadArchive, outputImage, parseOutputSpec, writeImage, writeLayer, writeOutput, type OutputImage, type OutputSpec } from '../../src/exporter/index.js';
 import { openStore, resolveImage, unpackImage, type Store } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
 import { codeOf } from '../helpers/error-code.js';
@@ -310,6 +310,14 @@ describe('writeOutput', () => {
     const loaded = await loadArchive(other, createReadStream(archive));
     expect((await resolveImage(other, loaded[0]?.descriptor ?? expect.fail('nothing loaded'))).config.rootfs.diff_ids).toEqual(stored.config.rootfs.diff_ids);
     await validateLayout(join(dir, 'loaded-zstd'));
+
+    // An image output keeps the store's OCI types unless oci-mediatypes asks otherwise.
+    expect((await outputImage(store, image, parseOutputSpec('type=image'))).descriptor).toEqual(image.descriptor);
+    const dockerTyped = await outputImage(store, image, parseOutputSpec('type=image,oci-mediatypes=false'));
+    expect(dockerTyped.descriptor.mediaType).toBe('application/vnd.docker.distribution.manifest.v2+json');
+    const typed = await resolveImage(store, dockerTyped.descriptor);
+    expect([typed.manifest.config.mediaType, typed.manifest.config.digest]).toEqual(['application/vnd.docker.container.image.v1+json', stored.manifest.config.digest]);
+    expect(() => parseOutputSpec('type=registry,name=r/x,oci-mediatypes=perhaps')).toThrow(/non-bool value "perhaps" specified for oci-mediatypes/);
   });
 
   it('writes the root filesystem as a deterministic tar', async () => {
