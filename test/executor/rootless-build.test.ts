@@ -9,7 +9,8 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asRootless, buildBinaries, chownTree, ensureRootlessUser, isRoot, repoRoot, scratchDir, toolExists } from '../runtime/helpers.js';
+import { rootlessUnshareOptions } from '../../src/runtime/index.js';
+import { asRootless, buildBinaries, chownTree, ensureRootlessUser, isRoot, repoRoot, rootlessUser, scratchDir, toolExists } from '../runtime/helpers.js';
 
 let dir: string;
 const bin = join(repoRoot, 'bin', 'tsbuild.js');
@@ -41,8 +42,7 @@ function runSuitesRootless(name: string, files: readonly string[]): void {
     `TMPDIR=${home}`,
     'TSBUILD_USER_NAMESPACE=1',
     'unshare',
-    '--map-root-user',
-    '--map-auto',
+    ...rootlessUnshareOptions({ username: rootlessUser, uid: user.uid }),
     '--mount',
     '--propagation',
     'private',
@@ -80,7 +80,7 @@ describe.runIf(isRoot && toolExists('newuidmap') && toolExists('unshare'))('root
     const user = ensureRootlessUser();
     const work = join(dir, 'cli');
     mkdirSync(join(work, 'context'), { recursive: true });
-    writeFileSync(join(work, 'context', 'Dockerfile'), ['FROM busybox', 'RUN echo hello > /hello && chown 1000:1000 /hello && mkdir /owned && chown 4242:4343 /owned', 'USER nobody', 'CMD ["sh", "-c", "id -u; stat -c %u:%g /hello /owned"]'].join('\n'));
+    writeFileSync(join(work, 'context', 'Dockerfile'), ['FROM busybox', 'RUN echo hello > /hello && chown 1000:1000 /hello && mkdir /owned && chown 4242:4343 /owned && touch /last && chown 65536:65536 /last', 'USER nobody', 'CMD ["sh", "-c", "id -u; stat -c %u:%g /hello /owned /last"]'].join('\n'));
     chownTree(work, user);
     const root = join(work, 'root');
     const as = asRootless(user);
@@ -95,7 +95,8 @@ describe.runIf(isRoot && toolExists('newuidmap') && toolExists('unshare'))('root
     expect(built.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
     const ran = run([process.execPath, bin, 'run', '--rm', 'owned']);
     expect(ran.stderr).toBe('');
-    expect(ran.stdout).toBe('65534\n1000:1000\n4242:4343\n');
+    // 65536: the last id of the user's 65536 subordinate ids, mapped as RootlessKit maps it.
+    expect(ran.stdout).toBe('65534\n1000:1000\n4242:4343\n65536:65536\n');
     expect(ran.status).toBe(0);
     // Without a subordinate range an image with such ids cannot be unpacked: that is doctor's to say.
     const doctor = run([process.execPath, bin, 'doctor']);
