@@ -2,7 +2,7 @@
  * Rootless builds and runs: an ordinary user's tsbuild re-executes itself inside a user and
  * mount namespace of its own (util-linux `unshare`), where it is root over the user's id and,
  * when /etc/subuid and /etc/subgid grant a range and newuidmap/newgidmap exist, that whole range
- * (`--map-auto`), as buildah and podman do. Inside, overlayfs mounts, ownership and the sandbox
+ * (`--map-users`), as buildah and podman do. Inside, overlayfs mounts, ownership and the sandbox
  * work as they do for root; the mounts vanish with the namespace, whatever ends the process.
  * While the store's rootless network namespace runs (runtime/network/rootless-netns.ts), the user
  * namespace is its own, entered, and only the mount namespace is new.
@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { resolve as absolutePath } from 'node:path';
 import { exitStatus } from '../common/index.js';
 import { defaultRoot, openStore } from '../store/index.js';
-import { findContainer, observeState, rootlessMappings, rootlessUserNamespace, startRootlessNamespaceFromHost, stopUnusedRootlessNamespace } from '../runtime/index.js';
+import { findContainer, observeState, rootlessUnshareOptions, rootlessUserNamespace, startRootlessNamespaceFromHost, stopUnusedRootlessNamespace } from '../runtime/index.js';
 
 /** Set in the re-executed process: it is the inner one. */
 const marker = 'TSBUILD_USER_NAMESPACE';
@@ -26,7 +26,6 @@ const marker = 'TSBUILD_USER_NAMESPACE';
  */
 export async function runInUserNamespace(root: string | undefined, options: { readonly userNetwork?: boolean } = {}): Promise<number | undefined> {
   if ((process.getuid?.() ?? 0) === 0 || process.env[marker] === '1') return undefined;
-  const ranged = rootlessMappings().uid.length > 1;
   const script = process.argv[1];
   if (script === undefined) return undefined;
   // The store stays where it is for this user: inside, tsbuild is root and would pick root's.
@@ -34,7 +33,7 @@ export async function runInUserNamespace(root: string | undefined, options: { re
   const command = [process.execPath, ...process.execArgv, script, ...process.argv.slice(2)];
   // While the store's rootless network namespace runs, its user namespace is entered instead of a
   // new one: only from there can containers join its networks (the same mappings either way).
-  const mapping = ['--map-root-user', ...(ranged ? ['--map-auto'] : [])];
+  const mapping = rootlessUnshareOptions();
   const shared = options.userNetwork === true ? await startRootlessNamespaceFromHost(absolutePath(storeRoot), mapping) : await rootlessUserNamespace(absolutePath(storeRoot));
   const argv = shared === undefined
     ? ['unshare', ...mapping, '--mount', '--propagation', 'private', '--', ...command]

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { TsbuildError, messageOf, type Digest } from '../common/index.js';
 import { temporaryName, type Store } from '../store/index.js';
 import { overlayOptions, runtimeAddon, unmount } from './native.js';
-import { userNamespaceSize, type ContainerDevice, type HostNamespace, type MountSpec } from './spec.js';
+import { rootlessUnshareOptions, userNamespaceSize, type ContainerDevice, type HostNamespace, type MountSpec } from './spec.js';
 import type { PortSpec } from './network/address.js';
 import type { LogConfig } from './container-log.js';
 import type { SecurityOptions } from './security-options.js';
@@ -468,7 +468,7 @@ export async function removeContainerDirectory(directory: string): Promise<void>
  */
 async function removeAsMappedRoot(directory: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
-    execFile('unshare', ['--map-auto', '--map-root-user', 'rm', '-rf', '--', directory], (error, _stdout, stderr) => {
+    execFile('unshare', [...rootlessUnshareOptions(), 'rm', '-rf', '--', directory], (error, _stdout, stderr) => {
       if (error === null) resolve();
       else reject(new TsbuildError('RUNTIME', `remove container directory ${directory}: ${stderr.trim() || error.message}`, { cause: error }));
     });

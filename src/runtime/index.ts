@@ -12,6 +12,7 @@ export {
   generateConfig,
   hardLimit,
   rootlessMappings,
+  rootlessUnshareOptions,
   subordinateRange,
   userNamespaceSize,
   type ContainerSpec,

@@ -231,6 +231,21 @@ export function rootlessMappings(): { uid: IdMapping[]; gid: IdMapping[] } {
 }
 
 /**
+ * util-linux `unshare` options for the user namespace of rootlessMappings(), for USER (the
+ * caller): the user as root and, when /etc/subuid, /etc/subgid, newuidmap and newgidmap allow,
+ * its whole subordinate range from id 1, as RootlessKit and podman map it. `--map-auto` with
+ * `--map-root-user` maps the range from id 0 and cuts root's id out of it, which leaves the
+ * range's last id unmapped (65536 of the usual 65536-id range: a chown to it fails with EINVAL).
+ * The `outer,inner,count` form is read by every unshare that has --map-users (2.38 and later).
+ */
+export function rootlessUnshareOptions(user: { readonly username: string; readonly uid: number } = userInfo()): string[] {
+  const subuid = subordinateRange('/etc/subuid', user);
+  const subgid = subordinateRange('/etc/subgid', user);
+  if (subuid === undefined || subgid === undefined || !commandExists('newuidmap') || !commandExists('newgidmap')) return ['--map-root-user'];
+  return ['--map-root-user', `--map-users=${subuid.start},1,${subuid.count}`, `--map-groups=${subgid.start},1,${subgid.count}`];
+}
+
+/**
  * The cgroup namespace a container gets without --cgroupns: docker's daemon's default, the
  * host's on cgroup v1 (its own on v2, where the namespace shows the container's own tree).
  * Rootless, its own everywhere: the cgroup file system mounts only in a cgroup namespace the

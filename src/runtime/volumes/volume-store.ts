@@ -12,7 +12,7 @@ import { TsbuildError, errnoOf, messageOf, treeSize } from '../../common/index.j
 import { acquireLock, writeFileAtomic, type Store } from '../../store/index.js';
 import { containerDirectory, mountsUnder, removeAbandonedContainers } from '../container.js';
 import { runtimeAddon, unmount } from '../native.js';
-import { userNamespaceSize } from '../spec.js';
+import { rootlessUnshareOptions, userNamespaceSize } from '../spec.js';
 import { errnoText, localVolumeMount, mountFailure, type LocalVolumeMount } from './local-mount.js';
 import { recordEvent } from '../events.js';
 
@@ -235,7 +235,7 @@ async function removeTree(path: string): Promise<void> {
     const code = errnoOf(error);
     if ((process.getuid?.() ?? 0) === 0 || (code !== 'EACCES' && code !== 'EPERM')) throw error;
     await new Promise<void>((resolve, reject) => {
-      execFile('unshare', ['--map-auto', '--map-root-user', 'rm', '-rf', '--', path], (failure, _stdout, stderr) => {
+      execFile('unshare', [...rootlessUnshareOptions(), 'rm', '-rf', '--', path], (failure, _stdout, stderr) => {
         if (failure === null) resolve();
         else reject(new TsbuildError('RUNTIME', `remove ${path}: ${stderr.trim() || failure.message}`, { cause: failure }));
       });
