@@ -215,16 +215,26 @@ function commandExists(name: string): boolean {
   }
 }
 
+/**
+ * USER's subordinate uid and gid ranges, when /etc/subuid, /etc/subgid, newuidmap and newgidmap
+ * let it map them; undefined when it can map only its own ids.
+ */
+function mappableSubordinateRanges(user: { readonly username: string; readonly uid: number } = userInfo()): { uid: SubordinateRange; gid: SubordinateRange } | undefined {
+  const uid = subordinateRange('/etc/subuid', user);
+  const gid = subordinateRange('/etc/subgid', user);
+  if (uid === undefined || gid === undefined || !commandExists('newuidmap') || !commandExists('newgidmap')) return undefined;
+  return { uid, gid };
+}
+
 /** uid and gid maps for a rootless container: the caller as root, plus its subordinate range. */
 export function rootlessMappings(): { uid: IdMapping[]; gid: IdMapping[] } {
   const uid = process.getuid?.() ?? 0;
   const gid = process.getgid?.() ?? 0;
-  const subuid = subordinateRange('/etc/subuid');
-  const subgid = subordinateRange('/etc/subgid');
-  if (subuid !== undefined && subgid !== undefined && commandExists('newuidmap') && commandExists('newgidmap')) {
+  const ranges = mappableSubordinateRanges();
+  if (ranges !== undefined) {
     return {
-      uid: [{ containerID: 0, hostID: uid, size: 1 }, { containerID: 1, hostID: subuid.start, size: subuid.count }],
-      gid: [{ containerID: 0, hostID: gid, size: 1 }, { containerID: 1, hostID: subgid.start, size: subgid.count }],
+      uid: [{ containerID: 0, hostID: uid, size: 1 }, { containerID: 1, hostID: ranges.uid.start, size: ranges.uid.count }],
+      gid: [{ containerID: 0, hostID: gid, size: 1 }, { containerID: 1, hostID: ranges.gid.start, size: ranges.gid.count }],
     };
   }
   return { uid: [{ containerID: 0, hostID: uid, size: 1 }], gid: [{ containerID: 0, hostID: gid, size: 1 }] };
@@ -239,10 +249,9 @@ export function rootlessMappings(): { uid: IdMapping[]; gid: IdMapping[] } {
  * The `outer,inner,count` form is read by every unshare that has --map-users (2.38 and later).
  */
 export function rootlessUnshareOptions(user: { readonly username: string; readonly uid: number } = userInfo()): string[] {
-  const subuid = subordinateRange('/etc/subuid', user);
-  const subgid = subordinateRange('/etc/subgid', user);
-  if (subuid === undefined || subgid === undefined || !commandExists('newuidmap') || !commandExists('newgidmap')) return ['--map-root-user'];
-  return ['--map-root-user', `--map-users=${subuid.start},1,${subuid.count}`, `--map-groups=${subgid.start},1,${subgid.count}`];
+  const ranges = mappableSubordinateRanges(user);
+  if (ranges === undefined) return ['--map-root-user'];
+  return ['--map-root-user', `--map-users=${ranges.uid.start},1,${ranges.uid.count}`, `--map-groups=${ranges.gid.start},1,${ranges.gid.count}`];
 }
 
 /**
