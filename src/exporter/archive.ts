@@ -3,7 +3,7 @@ import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createHasher, digestHex, familiarReference, isIndexMediaType, MediaType, messageOf, nodeZlib, parseBoundedJson, parseDigest, parseImageConfig, parseIndex, parseReference, readTar, refNameAnnotation, TsbuildError, uncompressedLayerMediaTypes, type Descriptor, type Digest, type Platform } from '../common/index.js';
+import { createHasher, digestHex, familiarReference, goJson, isIndexMediaType, MediaType, messageOf, nodeZlib, parseBoundedJson, parseDigest, parseImageConfig, parseIndex, parseReference, readTar, refNameAnnotation, TsbuildError, uncompressedLayerMediaTypes, type Descriptor, type Digest, type Platform } from '../common/index.js';
 import { decompressStream, reachableBlobs, storeImage, storeName, temporaryName, validateReferenceName, writeAll, type ImageLayer, type LayoutStore } from '../store/index.js';
 import { compressLayer, sourceDateEpochFromEnv, tarStream, type LayerEntry } from './layer.js';
 
@@ -41,9 +41,9 @@ function file(path: string, bytes: Buffer, mtime: number, mode = 0o644): LayerEn
   return { path, type: 'file', mode, uid: 0, gid: 0, mtime, size: bytes.length, content: () => bytes };
 }
 
-/** JSON as Go's encoding/json writes it with json.Marshal: no newline after it. */
-function goJson(value: unknown): Buffer {
-  return Buffer.from(JSON.stringify(value), 'utf8');
+/** VALUE as Go's json.Marshal writes it (no newline after it), as bytes. */
+function goJsonBytes(value: unknown): Buffer {
+  return Buffer.from(goJson(value), 'utf8');
 }
 
 /** A descriptor with its fields in the order of Go's ocispec.Descriptor, annotations sorted as Go sorts a map's keys. */
@@ -119,7 +119,7 @@ async function ociEntries(store: LayoutStore, images: readonly SaveImage[], mtim
     const size = (await store.blobSize(digest)) ?? 0;
     entries.push({ path: `blobs/sha256/${digestHex(digest)}`, type: 'file', mode: blobMode, uid: 0, gid: 0, mtime: time, size, content: () => lazy(() => store.openBlob(digest)) });
   }
-  entries.push(file('index.json', goJson(buildkit ? { schemaVersion: 2, manifests } : { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }), time));
+  entries.push(file('index.json', goJsonBytes(buildkit ? { schemaVersion: 2, manifests } : { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }), time));
   entries.push(buildkit ? file('oci-layout', buildkitLayoutBytes, time, 0o444) : file('oci-layout', dockerLayoutBytes, time));
   return entries;
 }
@@ -204,7 +204,7 @@ async function dockerEntries(store: LayoutStore, images: readonly SaveImage[], p
     }
     const layerDescriptors = layers.map((layer) => ({ mediaType: MediaType.ociLayer, digest: layer.diffId, size: layer.size }));
     // The image as its layout holds it: a manifest of its own, naming the uncompressed tars.
-    const manifestBytes = goJson({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: { mediaType: MediaType.ociConfig, digest: configDigest, size: configBytes.length }, layers: layerDescriptors });
+    const manifestBytes = goJsonBytes({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: { mediaType: MediaType.ociConfig, digest: configDigest, size: configBytes.length }, layers: layerDescriptors });
     const manifestDigest = parseDigest(`sha256:${createHasher('sha256').update(manifestBytes).digest('hex')}`);
     files.set(`blobs/sha256/${digestHex(manifestDigest)}`, file(`blobs/sha256/${digestHex(manifestDigest)}`, manifestBytes, mtime));
     const tagged = image.name === undefined ? undefined : parseReference(image.name);
@@ -238,11 +238,11 @@ async function dockerEntries(store: LayoutStore, images: readonly SaveImage[], p
     directory('blobs', mtime),
     directory('blobs/sha256', mtime),
     ...sorted,
-    file('index.json', goJson({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: index }), mtime),
-    // docker's json.Encoder ends both with a newline.
-    file('manifest.json', Buffer.from(`${JSON.stringify(manifest)}\n`, 'utf8'), mtime),
+    file('index.json', goJsonBytes({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: index }), mtime),
+    // docker's json.Encoder ends both with a newline; repositories is a map of maps (keys sorted).
+    file('manifest.json', Buffer.from(`${goJson(manifest)}\n`, 'utf8'), mtime),
     file('oci-layout', dockerLayoutBytes, mtime),
-    ...(Object.keys(repositories).length === 0 ? [] : [file('repositories', Buffer.from(`${JSON.stringify(sortedKeys(repositories, (tags) => sortedKeys(tags, (top) => top)))}\n`, 'utf8'), mtime)]),
+    ...(Object.keys(repositories).length === 0 ? [] : [file('repositories', Buffer.from(`${goJson(new Map(Object.entries(repositories).map(([repository, tags]) => [repository, new Map(Object.entries(tags))])))}\n`, 'utf8'), mtime)]),
   ];
 }
 
@@ -264,12 +264,7 @@ async function containerdManifestJson(store: LayoutStore, images: readonly SaveI
     }
     if (image.name !== undefined) entry.RepoTags = [...(entry.RepoTags ?? []), familiarReference(parseReference(image.name))];
   }
-  return goJson([...entries.values()]);
-}
-
-/** VALUE with its keys in Go's map order (sorted), each value through EACH. */
-function sortedKeys<T, U>(value: Readonly<Record<string, T>>, each: (item: T) => U): Record<string, U> {
-  return Object.fromEntries(Object.keys(value).sort().map((key) => [key, each(value[key] as T)]));
+  return goJsonBytes([...entries.values()]);
 }
 
 /** A docker archive's bytes; the layers spooled for it are removed when it ends, fails or is dropped. */
