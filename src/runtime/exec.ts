@@ -213,19 +213,15 @@ async function execProcess(record: ContainerRecord, pid: number, options: ExecOp
   if (options.terminal !== undefined && options.detach !== true) return runExecWithTerminal(record, args, options, options.terminal).finally(() => rm(bundle, { recursive: true, force: true }));
   let bundleKept = false;
   try {
-    if (options.detach === true && told !== undefined && options.detachedWaiter !== undefined) {
-      // The waiter runs the process, tells its end and removes the bundle.
-      const [command = '', ...rest] = options.detachedWaiter;
-      const waiter = spawn(command, [...rest, '--root', told.root, '--exec-id', told.execID, '--bundle', bundle, record.id, '--', ...args], { stdio: 'ignore', detached: true });
-      waiter.unref();
-      bundleKept = true;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      return { status: 0, output: '' };
-    }
     if (options.detach === true) {
-      // The runtime reads its config before it forks: the bundle may go once it is running.
-      const child = spawn(shimPath(), args, { stdio: 'ignore', detached: true });
+      // When its end is told, a waiter runs the process, tells its end and removes the bundle;
+      // else the runtime itself, which reads its config before it forks: the bundle may go once
+      // it is running.
+      const waiter = told === undefined || options.detachedWaiter === undefined ? undefined : [...options.detachedWaiter, '--root', told.root, '--exec-id', told.execID, '--bundle', bundle, record.id, '--'];
+      const [command = '', ...rest] = [...(waiter ?? [shimPath()]), ...args];
+      const child = spawn(command, rest, { stdio: 'ignore', detached: true });
       child.unref();
+      bundleKept = waiter !== undefined;
       await new Promise((resolve) => setTimeout(resolve, 200));
       return { status: 0, output: '' };
     }
