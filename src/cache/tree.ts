@@ -1,7 +1,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, realpathSync, type BigIntStats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { codeUnitsOrderAsBytes, decodeFileName, encodeFileName, fsPath, isTsbuildError, listDirectory, loadContextAddon, pathMatch, readDirectoryNames, resolveInRoot, TsbuildError, type ContextAddon, type EntryStats } from '../common/index.js';
+import { codeUnitsOrderAsBytes, decodeFileName, encodeFileName, errnoOf, fsPath, isTsbuildError, listDirectory, loadContextAddon, pathMatch, readDirectoryNames, resolveInRoot, TsbuildError, type ContextAddon, type EntryStats } from '../common/index.js';
 import type { PatternMatcher} from './patterns.js';
 import { containsWildcards, type MatchInfo } from './patterns.js';
 
@@ -80,7 +80,7 @@ export function openWalkedEntry(entry: TreeEntry, changed: () => Error): { descr
   try {
     descriptor = openSync(fsPath(entry.hostPath), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
-    const code = errno(error);
+    const code = errnoOf(error);
     if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') throw changed();
     throw error;
   }
@@ -133,16 +133,13 @@ export function sourceNotFound(path: string): TsbuildError {
   return new TsbuildError('NOT_FOUND', `failed to compute cache key: ${JSON.stringify(posix.join('/', path))}: not found`);
 }
 
-function errno(error: unknown): string | undefined {
-  return (error as NodeJS.ErrnoException | undefined)?.code;
-}
 
 /** Lstat of a path that may be missing (or under a non-directory). */
 async function lstatIfAny(path: string): Promise<BigIntStats | undefined> {
   try {
     return await lstat(fsPath(path), { bigint: true });
   } catch (error) {
-    if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return undefined;
+    if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') return undefined;
     throw error;
   }
 }
@@ -190,7 +187,7 @@ function readNames(hostPath: string): string[] {
   try {
     return sortedNames(readDirectoryNames(hostPath));
   } catch (error) {
-    if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return [];
+    if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') return [];
     throw error;
   }
 }
@@ -216,7 +213,7 @@ function namesListedAsWalked(hostPath: string, directory: EntryStats, shown: str
   try {
     names = sortedNames(readDirectoryNames(hostPath));
   } catch (error) {
-    if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') throw walkedChanged(shown);
+    if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') throw walkedChanged(shown);
     throw error;
   }
   const after = lstatSyncIfAny(hostPath);
@@ -228,7 +225,7 @@ function lstatSyncIfAny(path: string): BigIntStats | undefined {
   try {
     return lstatSync(fsPath(path), { bigint: true });
   } catch (error) {
-    if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return undefined;
+    if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') return undefined;
     throw error;
   }
 }
@@ -332,7 +329,7 @@ async function followLastLinks(source: SourceRoot, start: string): Promise<void>
       link = readlinkSync(fsPath(found.hostPath), { encoding: 'buffer' });
     } catch (error) {
       // Gone or no longer a link since it was looked at (a context the host changes meanwhile).
-      const code = errno(error);
+      const code = errnoOf(error);
       if (code === 'ENOENT' || code === 'EINVAL' || code === 'ENOTDIR') throw sourceNotFound(path);
       throw error;
     }

@@ -1,7 +1,7 @@
 import { closeSync, constants, fstatSync } from 'node:fs';
 import { chmod, lchown, lstat, mkdir, open, readlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { TsbuildError } from './errors.js';
+import { errnoOf, TsbuildError } from './errors.js';
 import { readXattr } from './extended-attributes.js';
 import { decodeFileName, fsPath } from './file-names.js';
 import { loadFsAddon } from './native-addons.js';
@@ -46,9 +46,6 @@ export interface MkdirInRootResult {
   readonly created: readonly string[];
 }
 
-function errno(error: unknown): string | undefined {
-  return (error as NodeJS.ErrnoException | undefined)?.code;
-}
 
 function tooManyLinks(root: string, path: string): TsbuildError {
   return new TsbuildError('UNSAFE_PATH', `resolve ${JSON.stringify(path)} in ${root}: too many levels of symbolic links`);
@@ -66,7 +63,7 @@ async function step(path: string, relativePath: string, visible: ResolveInRootOp
     info = await lstat(fsPath(path));
   } catch (error) {
     // ENOTDIR: a component before this one is a file; the rest of the path is then missing too.
-    if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return { kind: 'other' };
+    if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') return { kind: 'other' };
     throw error;
   }
   if (visible !== undefined && !(await visible(relativePath, info.isDirectory()))) return { kind: 'other' };
@@ -160,8 +157,8 @@ export async function mkdirInRoot(root: string, path: string, options: MkdirInRo
       await mkdir(fsPath(hostPath), { mode });
     } catch (error) {
       // Made by someone else since the walk looked: a directory is as good as ours.
-      if (errno(error) === 'EEXIST' && (await lstat(fsPath(hostPath))).isDirectory()) return;
-      if (errno(error) === 'EEXIST' || errno(error) === 'ENOTDIR') {
+      if (errnoOf(error) === 'EEXIST' && (await lstat(fsPath(hostPath))).isDirectory()) return;
+      if (errnoOf(error) === 'EEXIST' || errnoOf(error) === 'ENOTDIR') {
         throw new TsbuildError('INVALID_ARGUMENT', `make directory ${JSON.stringify(path)} in ${root}: ${hostPath.slice(root.length) || '/'} exists and is not a directory`);
       }
       throw error;
@@ -206,7 +203,7 @@ function openPathByKernel(root: string, path: string): number | 'missing' | unde
   try {
     return addon.openInRoot(fsPath(root), fsPath(path), oPath);
   } catch (error) {
-    const code = errno(error);
+    const code = errnoOf(error);
     if (code === 'ENOENT' || code === 'ENOTDIR') return 'missing';
     if (code === 'ENOSYS') {
       kernelLacksOpenat2 = true;
@@ -249,7 +246,7 @@ export async function openRegularFileInRoot(root: string, path: string): Promise
     // symlink there now was swapped in since and is refused.
     handle = await open(fsPath(hostPath), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
-    if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return undefined;
+    if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') return undefined;
     throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: ${(error as Error).message}`, { cause: error });
   }
   const info = await handle.stat().catch(async (error: unknown) => {

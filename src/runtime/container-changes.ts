@@ -8,7 +8,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, type BigIntStats } from 'node:fs';
 import { mkdir, readFile, rmdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { TsbuildError, MediaType, fsPath, isOverlayOpaque, messageOf, readDirectoryNames, encodeFileName, uniqueHex, type ContainerConfig, type Descriptor, type Digest, type History, type ImageConfig, type Manifest } from '../common/index.js';
+import { TsbuildError, MediaType, errnoOf, fsPath, isOverlayOpaque, messageOf, readDirectoryNames, encodeFileName, uniqueHex, type ContainerConfig, type Descriptor, type Digest, type History, type ImageConfig, type Manifest } from '../common/index.js';
 import { directoryEntries, tarStream, writeImage, writeLayer, type LayerEntry, type WrittenLayer } from '../exporter/index.js';
 import type { Store } from '../store/index.js';
 import { containerDirectory, type ContainerRecord } from './container.js';
@@ -61,9 +61,6 @@ function sameFileTime(a: bigint, b: bigint): boolean {
   return a === b || (a / second === b / second && (a % second === 0n || b % second === 0n));
 }
 
-function errnoOf(error: unknown): string | undefined {
-  return (error as NodeJS.ErrnoException | undefined)?.code;
-}
 
 /**
  * A descriptor of the directory at PATH, opened without following a link, when it is still the

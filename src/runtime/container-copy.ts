@@ -13,7 +13,7 @@ import { lstat, open, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, posix, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fsPath, readTar, resolveInRoot, TsbuildError } from '../common/index.js';
+import { errnoOf, fsPath, readTar, resolveInRoot, TsbuildError } from '../common/index.js';
 import type { Store } from '../store/index.js';
 import { containerDirectory, mountsUnder, readContainerRecord, type ContainerRecord } from './container.js';
 import { findContainer, lockContainer, observeState } from './container-store.js';
@@ -122,16 +122,13 @@ async function inRoot(root: string, path: string, followFinal: boolean): Promise
   return { hostPath, relative: hostPath.slice(root.length).replace(/^\//, '') };
 }
 
-function errno(error: unknown): string | undefined {
-  return (error as NodeJS.ErrnoException | undefined)?.code;
-}
 
 /** Opens the directory at HOSTPATH in ROOT (found by resolveInRoot), checked to be that very one. */
 async function openInRoot(hostPath: string, what: string): Promise<FileHandle | undefined> {
   try {
     return await openExactDirectory(hostPath, what);
   } catch (error) {
-    if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return undefined;
+    if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') return undefined;
     throw error;
   }
 }
@@ -202,8 +199,8 @@ async function hostDestination(path: string): Promise<DestinationInfo> {
     const info = await stat(fsPath(asserted ? `${absolute}/` : absolute));
     return { path: await realpath(absolute), exists: true, isDirectory: info.isDirectory() };
   } catch (error) {
-    if (errno(error) === 'ENOTDIR') throw new TsbuildError('INVALID_ARGUMENT', 'not a directory');
-    if (errno(error) !== 'ENOENT') throw error;
+    if (errnoOf(error) === 'ENOTDIR') throw new TsbuildError('INVALID_ARGUMENT', 'not a directory');
+    if (errnoOf(error) !== 'ENOENT') throw error;
   }
   const parent = dirname(absolute);
   let parentInfo;
@@ -211,7 +208,7 @@ async function hostDestination(path: string): Promise<DestinationInfo> {
     parentInfo = await stat(fsPath(parent));
   } catch (error) {
     // docker's client (ValidateOutputPath) names the directory as the path given has it.
-    if (errno(error) === 'ENOENT') throw new TsbuildError('NOT_FOUND', `invalid output path: directory ${JSON.stringify(posix.dirname(posix.normalize(path)))} does not exist`);
+    if (errnoOf(error) === 'ENOENT') throw new TsbuildError('NOT_FOUND', `invalid output path: directory ${JSON.stringify(posix.dirname(posix.normalize(path)))} does not exist`);
     throw error;
   }
   if (!parentInfo.isDirectory()) throw new TsbuildError('INVALID_ARGUMENT', 'not a directory');
@@ -261,7 +258,7 @@ export async function copyToContainer(store: Store, nameOrId: string, source: Co
         return await extractEntries(directory, entries, { owner: copyInOwner(options.archive === true), what: `${nameOrId}:${containerPath}` });
       } catch (error) {
         // The root's own read-only mount is refused above: this is a read-only bind or volume.
-        if (errno(error) === 'EROFS') throw new TsbuildError('INVALID_ARGUMENT', 'mounted volume is marked read-only', { cause: error });
+        if (errnoOf(error) === 'EROFS') throw new TsbuildError('INVALID_ARGUMENT', 'mounted volume is marked read-only', { cause: error });
         throw error;
       } finally {
         await directory.close();
@@ -305,7 +302,7 @@ async function openHostSource(path: string, follow: boolean): Promise<HostSource
     location = followFinal ? await realpath(absolute) : join(await realpath(dirname(absolute)), posix.basename(absolute));
     await lstat(fsPath(location));
   } catch (error) {
-    if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') throw new TsbuildError('NOT_FOUND', `lstat ${absolute}: no such file or directory`);
+    if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') throw new TsbuildError('NOT_FOUND', `lstat ${absolute}: no such file or directory`);
     throw error;
   }
   if (location === '/') {

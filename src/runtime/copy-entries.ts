@@ -9,7 +9,7 @@
 import { constants, type Stats } from 'node:fs';
 import { link, lchown, lstat, lutimes, mkdir, open, readlink, symlink, unlink, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { decodeFileName, fsPath, makeSpecialFile, readDirectoryEntries, readXattr, setXattr, TsbuildError, type TarEntry, type TarEntryType } from '../common/index.js';
+import { decodeFileName, errnoOf, fsPath, makeSpecialFile, readDirectoryEntries, readXattr, setXattr, TsbuildError, type TarEntry, type TarEntryType } from '../common/index.js';
 import { encodeHeader, endOfArchive, type TarHeader } from '../exporter/index.js';
 
 /**
@@ -27,9 +27,6 @@ export interface CopyEntry extends Omit<TarHeader, 'size' | 'pax'> {
 
 const directoryFlags = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 
-function errno(error: unknown): string | undefined {
-  return (error as NodeJS.ErrnoException | undefined)?.code;
-}
 
 /** NAME inside the directory open as HANDLE, for calls that take a path: openat's meaning. */
 export function below(handle: FileHandle, name: string): string {
@@ -47,7 +44,7 @@ export async function openExactDirectory(hostPath: string, what: string): Promis
     handle = await open(fsPath(hostPath), directoryFlags);
   } catch (error) {
     // A link where the walk saw a directory: swapped in since.
-    if (errno(error) === 'ELOOP') throw new TsbuildError('UNSAFE_PATH', `copy ${what}: the path changed while it was being copied`, { cause: error });
+    if (errnoOf(error) === 'ELOOP') throw new TsbuildError('UNSAFE_PATH', `copy ${what}: the path changed while it was being copied`, { cause: error });
     throw error;
   }
   try {
@@ -65,7 +62,7 @@ export async function entryStats(parent: FileHandle, name: string): Promise<Stat
   try {
     return await lstat(fsPath(below(parent, name)));
   } catch (error) {
-    if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return undefined;
+    if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') return undefined;
     throw error;
   }
 }
@@ -76,7 +73,7 @@ async function openChildDirectory(parent: FileHandle, name: string, info: Stats 
   try {
     handle = await open(fsPath(below(parent, name)), directoryFlags);
   } catch (error) {
-    if (errno(error) === 'ELOOP' || errno(error) === 'ENOTDIR' || errno(error) === 'ENOENT') {
+    if (errnoOf(error) === 'ELOOP' || errnoOf(error) === 'ENOTDIR' || errnoOf(error) === 'ENOENT') {
       throw new TsbuildError('UNSAFE_PATH', `copy ${path}: not a directory (it changed while it was being copied)`);
     }
     throw error;
@@ -109,7 +106,7 @@ async function* fileContent(parent: FileHandle, name: string, info: Stats, path:
     // O_NONBLOCK: a fifo swapped in never blocks the copy; O_NOFOLLOW: nor does a link lead out.
     handle = await open(fsPath(below(parent, name)), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
-    throw new TsbuildError('UNSAFE_PATH', `copy ${path}: ${errno(error) === 'ELOOP' ? 'it changed while it was being copied' : (error as Error).message}`, { cause: error });
+    throw new TsbuildError('UNSAFE_PATH', `copy ${path}: ${errnoOf(error) === 'ELOOP' ? 'it changed while it was being copied' : (error as Error).message}`, { cause: error });
   }
   try {
     const opened = await handle.stat();
@@ -400,7 +397,7 @@ export async function extractEntries(destination: FileHandle, entries: AsyncIter
           if (linkedParent === undefined) throw missing();
           // link(2) never follows a link at its source's last component.
           await link(fsPath(below(linkedParent, posix.basename(linked))), target).catch((error: unknown) => {
-            throw errno(error) === 'ENOENT' ? missing() : error;
+            throw errnoOf(error) === 'ENOENT' ? missing() : error;
           });
           break;
         }
