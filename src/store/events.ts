@@ -9,6 +9,9 @@
  */
 import { appendFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Descriptor, Platform } from '../common/index.js';
+import { resolveImage } from './image.js';
+import type { LayoutStore } from './layout-store.js';
 
 export type EventType = 'container' | 'image' | 'network' | 'volume';
 
@@ -72,4 +75,19 @@ export async function recordEvent(root: string, type: EventType, action: string,
  */
 export async function recordImageEvent(root: string, action: string, image: { readonly id: string; readonly labels?: Readonly<Record<string, string>> | null }, name: string = image.id): Promise<void> {
   await recordEvent(root, 'image', action, image.id, { ...(image.labels ?? {}), name });
+}
+
+/**
+ * ACTION (load, save) told once for each image among DESCRIPTORS, by its ID: its config's digest
+ * (on PLATFORM), or the descriptor's own for an index without that platform. docker's daemon
+ * tells an image once however many names it came or went under.
+ */
+export async function recordImagesOnce(store: LayoutStore, action: string, descriptors: readonly Descriptor[], platform?: Platform): Promise<void> {
+  const told = new Set<string>();
+  for (const descriptor of descriptors) {
+    const resolved = await resolveImage(store, descriptor, platform).catch(() => undefined);
+    const id = resolved?.manifest.config.digest ?? descriptor.digest;
+    if (!told.has(id)) await recordImageEvent(store.root, action, { id, labels: resolved?.config.config?.Labels ?? null });
+    told.add(id);
+  }
 }

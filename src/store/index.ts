@@ -37,4 +37,4 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
   // relative to the bundle).
   return LayoutStore.open(resolve(options.root ?? defaultRoot()));
 }
-export { eventsLogPath, recordEvent, recordImageEvent, type EventMessage, type EventType } from './events.js';
+export { eventsLogPath, recordEvent, recordImageEvent, recordImagesOnce, type EventMessage, type EventType } from './events.js';

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { TsbuildError, familiarReference, parseReference, type Descriptor } from '../../common/index.js';
 import { loadArchive } from '../../exporter/index.js';
-import { recordImageEvent, resolveImage } from '../../store/index.js';
+import { recordImagesOnce, resolveImage } from '../../store/index.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
@@ -29,13 +29,7 @@ export function registerLoad(program: Command, io: CliIo, stdin: () => Readable 
         () => descriptor.digest,
       );
     // docker's daemon tells each image loaded once, by its ID (the names it takes are no tag events).
-    const told = new Set<string>();
-    for (const image of loaded) {
-      const resolved = await resolveImage(store, image.descriptor).catch(() => undefined);
-      const id = resolved?.manifest.config.digest ?? image.descriptor.digest;
-      if (!told.has(id)) await recordImageEvent(store.root, 'load', { id, labels: resolved?.config.config?.Labels ?? null });
-      told.add(id);
-    }
+    await recordImagesOnce(store, 'load', loaded.map((image) => image.descriptor));
     for (const image of loaded) {
       if (image.name === undefined) {
         io.stdout.write(`Loaded image ID: ${await idOf(image.descriptor)}\n`);

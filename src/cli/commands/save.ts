@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { TsbuildError, hostPlatform, parsePlatform } from '../../common/index.js';
 import { saveArchive, type SaveImage } from '../../exporter/index.js';
-import { findImage, noSuchImage, recordImageEvent, resolveImage, temporaryName } from '../../store/index.js';
+import { findImage, noSuchImage, recordImagesOnce, temporaryName } from '../../store/index.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
@@ -33,15 +33,7 @@ export function registerSave(program: Command, io: CliIo): void {
     const platform = options.platform === undefined ? hostPlatform() : parsePlatform(options.platform);
     const archive = await saveArchive(store, selected, { format: options.format, platform });
     // docker's daemon tells each image saved once, by its ID, once the archive is written.
-    const told = async (): Promise<void> => {
-      const ids = new Set<string>();
-      for (const image of selected) {
-        const resolved = await resolveImage(store, image.descriptor, platform).catch(() => undefined);
-        const id = resolved?.manifest.config.digest ?? image.descriptor.digest;
-        if (!ids.has(id)) await recordImageEvent(store.root, 'save', { id, labels: resolved?.config.config?.Labels ?? null });
-        ids.add(id);
-      }
-    };
+    const told = (): Promise<void> => recordImagesOnce(store, 'save', selected.map((image) => image.descriptor), platform);
     if (options.output === undefined) {
       await pipeline(archive, io.stdout);
       await told();
