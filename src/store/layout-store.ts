@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { errnoOf, digestAlgorithm, digestHex, hashHex, MediaType, messageOf, parseDigest, parseIndex, refNameAnnotation, TsbuildError, type Descriptor, type Digest, type Index } from '../common/index.js';
 import { fsyncDirectory, temporaryName, writeFileAtomic } from './atomic.js';
 import { markTopDirectory } from './top-directory.js';
+import { checkIdMapping } from './id-mapping.js';
 import type { BlobInfo, ContentStore, ExpectedBlob, Ingest, OpenBlobOptions } from './content-store.js';
 import { reachableBlobs } from './image.js';
 import { acquireLock, tryLock, type FileLock } from './lock.js';
@@ -69,6 +70,7 @@ export class LayoutStore implements ContentStore {
     await Promise.all([
       store.createIfMissing('oci-layout', `${JSON.stringify({ imageLayoutVersion: '1.0.0' })}\n`),
       store.createIfMissing('index.json', `${JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] })}\n`),
+      checkIdMapping(root),
     ]);
     return store;
   }
