@@ -108,8 +108,10 @@ function linePath(line: string): string | undefined {
 // new snakeoil key pair (and a certificate of it) on every install, rabbitmq-server's a new cookie;
 // newaliases writes postfix's aliases.db, a Berkeley DB file, with other bytes on every run;
 // ca-certificates-java's Java truststore holds the time each certificate was added; fontconfig's
-// caches hold the mtimes of the font directories they list.
-const noisyContent = [/^var\/log\//, /^var\/cache\/ldconfig\/aux-cache$/, /-old$/, /\.pyc$/, /(^|\/)\.git\/index$/, /^etc\/ssl\/(certs|private)\/ssl-cert-snakeoil\.(pem|key)$/, /^var\/lib\/rabbitmq\/\.erlang\.cookie$/, /^etc\/aliases\.db$/, /^etc\/ssl\/certs\/java\/cacerts$/, /^var\/cache\/fontconfig\/[^/]+\.cache-\d+$/];
+// caches hold the mtimes of the font directories they list; Perl's perllocal.pod, which
+// ExtUtils::MakeMaker appends to on every install, holds the time of the install; autom4te's
+// cache lists its requests by Data::Dumper of Perl hashes, in an order that changes every run.
+const noisyContent = [/^var\/log\//, /^var\/cache\/ldconfig\/aux-cache$/, /-old$/, /\.pyc$/, /(^|\/)\.git\/index$/, /^etc\/ssl\/(certs|private)\/ssl-cert-snakeoil\.(pem|key)$/, /^var\/lib\/rabbitmq\/\.erlang\.cookie$/, /^etc\/aliases\.db$/, /^etc\/ssl\/certs\/java\/cacerts$/, /^var\/cache\/fontconfig\/[^/]+\.cache-\d+$/, /(^|\/)perllocal\.pod$/, /(^|\/)autom4te\.cache\/requests$/];
 
 function isContentNoise(line: string): boolean {
   const match = /^layer \d+: (.*?): sha256 BuildKit "[0-9a-f]+" tsbuild "[0-9a-f]+"$/.exec(line);

@@ -1,0 +1,2 @@
+#include "greet.h"
+const char *greet_message(void) { return "hello from libgreet"; }

@@ -1,0 +1,1 @@
+module Greet; def self.hi = "hi"; end

@@ -1,0 +1,2 @@
+#!/bin/bash
+exec java -jar lib/sonarqube.jar "$@"
