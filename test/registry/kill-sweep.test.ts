@@ -14,7 +14,7 @@ import { MediaType } from '../../src/common/index.js';
 import { openStore } from '../../src/store/index.js';
 import { cachedSteps } from '../helpers/build.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
-import { cli, cliOk, killSweep, leftoverTemporaries, runBin, type BinRun } from '../helpers/kill-sweep.js';
+import { cli, cliOk, killSweep, leftoverTemporaries, type BinRun } from '../helpers/kill-sweep.js';
 import { haveRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
 
