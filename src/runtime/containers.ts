@@ -22,6 +22,7 @@ import {
   removeContainerDirectory,
   sharesNamespace,
   writeContainerRecord,
+  type ContainerOwner,
   type AttachConfig,
   type ContainerLink,
   type DeviceRequest,
@@ -672,14 +673,25 @@ export function normalizeSignal(signal: string): string {
 }
 
 /** `docker pause`: every process of the running container frozen (cgroup freezer). */
-export async function pauseContainer(store: Store, nameOrId: string): Promise<ContainerRecord> {
+export async function pauseContainer(store: Store, nameOrId: string, options: { readonly holder?: ContainerOwner } = {}): Promise<ContainerRecord> {
   const found = await findContainer(store, nameOrId);
   return updateContainer(store, found.id, async (record) => {
     const observed = await observeState(record);
     if (observed.status === 'paused') throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is already paused`);
     if (!observed.running || record.state.pid === undefined) throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is not running`);
-    await freezeContainer(record.id, record.state.pid, record.hostConfig?.cgroupParent);
-    return { ...record, state: { ...record.state, paused: true } };
+    // The holder first: a command killed between the freeze and the record's write leaves a
+    // container the next look thaws.
+    const { pausedBy: _pausedBy, ...state } = record.state;
+    const frozen = { ...record, state: { ...state, paused: true, ...(options.holder === undefined ? {} : { pausedBy: options.holder }) } };
+    if (options.holder !== undefined) await writeContainerRecord(store, frozen);
+    try {
+      await freezeContainer(record.id, record.state.pid, record.hostConfig?.cgroupParent);
+    } catch (error) {
+      // Nothing stays frozen when the freeze fails: neither does the record say so.
+      if (options.holder !== undefined) await writeContainerRecord(store, record);
+      throw error;
+    }
+    return frozen;
   });
 }
 
@@ -690,7 +702,7 @@ export async function unpauseContainer(store: Store, nameOrId: string): Promise<
     const observed = await observeState(record);
     if (observed.status !== 'paused') throw new TsbuildError('INVALID_ARGUMENT', `Container ${record.id} is not paused`);
     await thawContainer(record.id, record.hostConfig?.cgroupParent);
-    const { paused: _paused, ...state } = record.state;
+    const { paused: _paused, pausedBy: _pausedBy, ...state } = record.state;
     return { ...record, state };
   });
 }
