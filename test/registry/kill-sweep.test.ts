@@ -106,7 +106,7 @@ describe.skipIf(!haveRegistry())('registry commands killed with SIGKILL', () => 
         expect(await cliOk(root, ['images', '-q', '--no-trunc', name])).toBe(id);
       },
     });
-    expect(midway).toBeGreaterThan(3);
+    expect(midway).toBeGreaterThanOrEqual(3);
     await noTemporaries();
   }, 90_000);
 
@@ -125,7 +125,7 @@ describe.skipIf(!haveRegistry())('registry commands killed with SIGKILL', () => 
         expect(await wholeOnRegistry(registry, `pushed${round + 2}`, '1')).toBe(true);
       },
     });
-    expect(midway).toBeGreaterThan(3);
+    expect(midway).toBeGreaterThanOrEqual(3);
     await noTemporaries();
   }, 120_000);
 
@@ -158,7 +158,7 @@ describe.skipIf(!haveRegistry())('registry commands killed with SIGKILL', () => 
         expect(cachedSteps(fresh.stderr)).toHaveLength(3);
       },
     });
-    expect(midway).toBeGreaterThan(2);
+    expect(midway).toBeGreaterThanOrEqual(2);
     await noTemporaries();
   }, 180_000);
 });

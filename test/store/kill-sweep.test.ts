@@ -72,7 +72,7 @@ describe('store commands killed with SIGKILL', () => {
         expect(id).toBe(await cliOk(root, ['images', '-q', 'busybox']));
       },
     });
-    expect(midway).toBeGreaterThan(3);
+    expect(midway).toBeGreaterThanOrEqual(3);
     await noTemporaries();
   }, 60_000);
 
@@ -93,7 +93,7 @@ describe('store commands killed with SIGKILL', () => {
         expect(await imageNames()).toContain(`imported:${round + 2}`);
       },
     });
-    expect(imported).toBeGreaterThan(3);
+    expect(imported).toBeGreaterThanOrEqual(3);
     const removed = await killSweep({
       root,
       rounds: 12,
@@ -105,7 +105,7 @@ describe('store commands killed with SIGKILL', () => {
         expect(await imageNames()).not.toContain(`imported:${round + 2}`);
       },
     });
-    expect(removed).toBeGreaterThan(3);
+    expect(removed).toBeGreaterThanOrEqual(3);
     await noTemporaries();
     // Blobs the killed rmis left without an image are gone with the prune: only busybox's stay.
     expect(await imageNames()).toEqual(['busybox:latest']);
@@ -129,7 +129,7 @@ describe('store commands killed with SIGKILL', () => {
         expect((await imageNames()).sort()).toEqual(['busybox:latest', 'loaded:1']);
       },
     });
-    expect(midway).toBeGreaterThan(3);
+    expect(midway).toBeGreaterThanOrEqual(3);
     await noTemporaries();
   }, 90_000);
 
@@ -155,7 +155,7 @@ describe('store commands killed with SIGKILL', () => {
           else expect(names).toContain('moving:1');
         },
       });
-      expect(midway).toBeGreaterThan(2);
+      expect(midway).toBeGreaterThanOrEqual(2);
     }
     await noTemporaries();
   }, 120_000);
@@ -182,7 +182,7 @@ describe('store commands killed with SIGKILL', () => {
         expect(run.stdout, run.stderr).toBe(`${round}\nmore${round}\n`);
       },
     });
-    expect(midway).toBeGreaterThan(2);
+    expect(midway).toBeGreaterThanOrEqual(2);
     await noTemporaries();
   }, 120_000);
 });
