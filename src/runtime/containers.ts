@@ -715,9 +715,28 @@ async function resumeForSignal(store: Store, record: ContainerRecord): Promise<v
   });
 }
 
+/**
+ * The record once a start in progress is over: a monitor that lives while the record says
+ * neither running nor restarting is starting the container (or ending for good). Until it has
+ * done so a stop or a removal would not reach what it starts, which would then outlive them
+ * (docker's daemon holds the container's lock through a start).
+ */
+async function startSettled(store: Store, record: ContainerRecord): Promise<ContainerRecord> {
+  const deadline = Date.now() + 60_000;
+  let current = record;
+  for (;;) {
+    const { status, monitor } = current.state;
+    if (status === 'running' || status === 'restarting' || monitor === undefined || Date.now() > deadline || !(await ownerAlive(monitor))) return current;
+    await sleep(20);
+    const next = await readContainerRecord(store, record.id);
+    if (next === undefined) return current;
+    current = next;
+  }
+}
+
 /** `docker stop`: the stop signal, then SIGKILL after the timeout; the restart policy no longer applies. */
 export async function stopContainer(store: Store, nameOrId: string, options: { readonly timeoutSeconds?: number; readonly signal?: string } = {}): Promise<ContainerRecord> {
-  const record = await findContainer(store, nameOrId);
+  const record = await startSettled(store, await findContainer(store, nameOrId));
   const observed = await observeState(record);
   if (!observed.running && observed.status !== 'restarting') return record;
   await resumeForSignal(store, record);
@@ -757,7 +776,7 @@ function killOrphan(record: ContainerRecord): void {
 
 /** `docker rm [-f] [-v]`. */
 export async function removeContainer(store: Store, nameOrId: string, options: { readonly force?: boolean; readonly volumes?: boolean } = {}): Promise<ContainerRecord> {
-  const record = await findContainer(store, nameOrId);
+  const record = await startSettled(store, await findContainer(store, nameOrId));
   const observed = await observeState(record);
   if (observed.running || observed.status === 'restarting' || observed.monitorDied) {
     if (options.force !== true) {
