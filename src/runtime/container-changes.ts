@@ -11,7 +11,7 @@ import { join, posix } from 'node:path';
 import { TsbuildError, MediaType, errnoOf, fsPath, isOverlayOpaque, messageOf, readDirectoryNames, encodeFileName, uniqueHex, type ContainerConfig, type Descriptor, type Digest, type History, type ImageConfig, type Manifest } from '../common/index.js';
 import { directoryEntries, tarStream, writeImage, writeLayer, type LayerEntry, type WrittenLayer } from '../exporter/index.js';
 import type { Store } from '../store/index.js';
-import { containerDirectory, type ContainerRecord } from './container.js';
+import { containerDirectory, currentOwner, type ContainerRecord } from './container.js';
 import { findContainer, observeState } from './container-store.js';
 import { pauseContainer, unpauseContainer } from './containers.js';
 import { mountReadOnlyOverlay, unmount } from './native.js';
@@ -366,7 +366,7 @@ export async function commitContainer(store: Store, nameOrId: string, options: C
     options.pause !== false &&
     observed.running &&
     observed.status !== 'paused' &&
-    (await pauseContainer(store, record.id).then(
+    (await pauseContainer(store, record.id, { holder: await currentOwner() }).then(
       () => true,
       () => false,
     ));

@@ -6,7 +6,8 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TsbuildError } from '../common/index.js';
-import { acquireLock, type FileLock, type Store } from '../store/index.js';
+import { acquireLock, tryLock, type FileLock, type Store } from '../store/index.js';
+import { thawContainer } from './freezer.js';
 import { containerDirectory, containersDirectory, ownerAlive, readContainerRecord, writeContainerRecord, type ContainerRecord, type ContainerStatus } from './container.js';
 
 /** Short enough to be waited for by a person; long enough for a slow machine's start-up. */
@@ -66,8 +67,38 @@ export async function listContainerRecords(store: Store): Promise<ContainerRecor
   } catch {
     return [];
   }
-  const records = await Promise.all(names.filter((name) => /^[0-9a-f]{64}$/.test(name)).map((id) => readContainerRecord(store, id)));
+  const records = await Promise.all(
+    names
+      .filter((name) => /^[0-9a-f]{64}$/.test(name))
+      .map(async (id) => {
+        const record = await readContainerRecord(store, id);
+        return record?.state.pausedBy === undefined ? record : thawAbandoned(store, record);
+      }),
+  );
   return records.filter((record): record is ContainerRecord => record !== undefined);
+}
+
+/**
+ * A container a command froze for its own ends (`commit`) and was killed before it thawed:
+ * thawed, and its record says so. Under the container's lock, taken only if free (the caller
+ * may hold it); a busy lock leaves the thaw to the next look.
+ */
+async function thawAbandoned(store: Store, record: ContainerRecord): Promise<ContainerRecord> {
+  const holder = record.state.pausedBy;
+  if (holder === undefined || (await ownerAlive(holder))) return record;
+  const lock = await tryLock(lockPath(store, record.id), { staleMs: 60_000 });
+  if (lock === undefined) return record;
+  try {
+    const current = await readContainerRecord(store, record.id);
+    if (current?.state.pausedBy === undefined || (await ownerAlive(current.state.pausedBy))) return current ?? record;
+    await thawContainer(current.id, current.hostConfig?.cgroupParent);
+    const { paused: _paused, pausedBy: _pausedBy, ...state } = current.state;
+    const thawed = { ...current, state };
+    await writeContainerRecord(store, thawed);
+    return thawed;
+  } finally {
+    await lock.release();
+  }
 }
 
 /**

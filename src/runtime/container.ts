@@ -248,6 +248,11 @@ export interface ContainerRecord {
     readonly monitor?: ContainerOwner;
     /** `pause`: its processes are frozen (the record's status stays running, as docker's State.Running does). */
     readonly paused?: boolean;
+    /**
+     * The command that froze it for its own ends (`commit`) and thaws it when done: one killed
+     * before that leaves the container to be thawed by the next command that lists it.
+     */
+    readonly pausedBy?: ContainerOwner;
     /** `stop` or `kill` asked for the end: the restart policy does not apply. */
     readonly stoppedByUser?: boolean;
     /** What other commands asked the monitor to do, taken by it on SIGUSR2. */

@@ -22,6 +22,7 @@ import {
   removeContainerDirectory,
   sharesNamespace,
   writeContainerRecord,
+  type ContainerOwner,
   type AttachConfig,
   type ContainerLink,
   type DeviceRequest,
@@ -672,14 +673,25 @@ export function normalizeSignal(signal: string): string {
 }
 
 /** `docker pause`: every process of the running container frozen (cgroup freezer). */
-export async function pauseContainer(store: Store, nameOrId: string): Promise<ContainerRecord> {
+export async function pauseContainer(store: Store, nameOrId: string, options: { readonly holder?: ContainerOwner } = {}): Promise<ContainerRecord> {
   const found = await findContainer(store, nameOrId);
   return updateContainer(store, found.id, async (record) => {
     const observed = await observeState(record);
     if (observed.status === 'paused') throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is already paused`);
     if (!observed.running || record.state.pid === undefined) throw new TsbuildError('INVALID_ARGUMENT', `container ${record.id} is not running`);
-    await freezeContainer(record.id, record.state.pid, record.hostConfig?.cgroupParent);
-    return { ...record, state: { ...record.state, paused: true } };
+    // The holder first: a command killed between the freeze and the record's write leaves a
+    // container the next look thaws.
+    const { pausedBy: _pausedBy, ...state } = record.state;
+    const frozen = { ...record, state: { ...state, paused: true, ...(options.holder === undefined ? {} : { pausedBy: options.holder }) } };
+    if (options.holder !== undefined) await writeContainerRecord(store, frozen);
+    try {
+      await freezeContainer(record.id, record.state.pid, record.hostConfig?.cgroupParent);
+    } catch (error) {
+      // Nothing stays frozen when the freeze fails: neither does the record say so.
+      if (options.holder !== undefined) await writeContainerRecord(store, record);
+      throw error;
+    }
+    return frozen;
   });
 }
 
@@ -690,7 +702,7 @@ export async function unpauseContainer(store: Store, nameOrId: string): Promise<
     const observed = await observeState(record);
     if (observed.status !== 'paused') throw new TsbuildError('INVALID_ARGUMENT', `Container ${record.id} is not paused`);
     await thawContainer(record.id, record.hostConfig?.cgroupParent);
-    const { paused: _paused, ...state } = record.state;
+    const { paused: _paused, pausedBy: _pausedBy, ...state } = record.state;
     return { ...record, state };
   });
 }
@@ -703,9 +715,28 @@ async function resumeForSignal(store: Store, record: ContainerRecord): Promise<v
   });
 }
 
+/**
+ * The record once a start in progress is over: a monitor that lives while the record says
+ * neither running nor restarting is starting the container (or ending for good). Until it has
+ * done so a stop or a removal would not reach what it starts, which would then outlive them
+ * (docker's daemon holds the container's lock through a start).
+ */
+async function startSettled(store: Store, record: ContainerRecord): Promise<ContainerRecord> {
+  const deadline = Date.now() + 60_000;
+  let current = record;
+  for (;;) {
+    const { status, monitor } = current.state;
+    if (status === 'running' || status === 'restarting' || monitor === undefined || Date.now() > deadline || !(await ownerAlive(monitor))) return current;
+    await sleep(20);
+    const next = await readContainerRecord(store, record.id);
+    if (next === undefined) return current;
+    current = next;
+  }
+}
+
 /** `docker stop`: the stop signal, then SIGKILL after the timeout; the restart policy no longer applies. */
 export async function stopContainer(store: Store, nameOrId: string, options: { readonly timeoutSeconds?: number; readonly signal?: string } = {}): Promise<ContainerRecord> {
-  const record = await findContainer(store, nameOrId);
+  const record = await startSettled(store, await findContainer(store, nameOrId));
   const observed = await observeState(record);
   if (!observed.running && observed.status !== 'restarting') return record;
   await resumeForSignal(store, record);
@@ -745,7 +776,7 @@ function killOrphan(record: ContainerRecord): void {
 
 /** `docker rm [-f] [-v]`. */
 export async function removeContainer(store: Store, nameOrId: string, options: { readonly force?: boolean; readonly volumes?: boolean } = {}): Promise<ContainerRecord> {
-  const record = await findContainer(store, nameOrId);
+  const record = await startSettled(store, await findContainer(store, nameOrId));
   const observed = await observeState(record);
   if (observed.running || observed.status === 'restarting' || observed.monitorDied) {
     if (options.force !== true) {

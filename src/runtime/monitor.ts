@@ -157,7 +157,7 @@ export async function superviseContainer(store: Store, id: string, options: Supe
   let hasRun = record.state.startedAt !== undefined;
   const endUnstarted = (status: number, error: string): Promise<ContainerRecord> =>
     updateContainer(store, id, (current) => {
-      const { pid: _pid, runtimePid: _runtimePid, paused: _paused, startedAt: _startedAt, ...state } = current.state;
+      const { pid: _pid, runtimePid: _runtimePid, paused: _paused, pausedBy: _pausedBy, startedAt: _startedAt, ...state } = current.state;
       return { ...current, state: hasRun ? { ...state, status: 'exited', exitCode: status, error, finishedAt: new Date().toISOString(), ...(current.state.startedAt === undefined ? {} : { startedAt: current.state.startedAt }) } : { ...state, status: 'created', exitCode: status, error } };
     });
   try {
@@ -288,7 +288,7 @@ export async function superviseContainer(store: Store, id: string, options: Supe
         !stopping &&
         (policy.name === 'always' || policy.name === 'unless-stopped' || (policy.name === 'on-failure' && exitCode !== 0 && (policy.maximumRetryCount === 0 || count < policy.maximumRetryCount)));
       record = await updateContainer(store, id, (current) => {
-        const { pid: _pid, runtimePid: _runtimePid, paused: _paused, ...state } = current.state;
+        const { pid: _pid, runtimePid: _runtimePid, paused: _paused, pausedBy: _pausedBy, ...state } = current.state;
         return {
           ...current,
           ...(restart ? { restartCount: (current.restartCount ?? 0) + 1 } : {}),

@@ -7,14 +7,20 @@ export function temporaryName(prefix: string): string {
   return `${prefix}.${process.pid}.${uniqueHex(6)}.tmp`;
 }
 
+/** The pid of the process that named a temporary (see temporaryName), if the name holds one. */
+export function temporaryOwner(name: string): number | undefined {
+  const pid = Number(/\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name)?.[1]);
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+}
+
 /**
  * Whether the process that named a temporary (see temporaryName) still runs. A prune must not
  * take a file another process is still writing, however short the grace period; a reused pid
  * only delays the cleanup of an abandoned file until a later prune.
  */
 export function temporaryOwnerAlive(name: string): boolean {
-  const pid = Number(/^[^.]+\.(\d+)\./.exec(name)?.[1]);
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  const pid = temporaryOwner(name);
+  if (pid === undefined) return false;
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);

@@ -4,7 +4,7 @@ import { MediaType, digestHex, type Digest } from '../common/index.js';
 import { chainIds, reachableBlobs, resolveImage } from './image.js';
 import type { LayoutStore } from './layout-store.js';
 import { tryLock } from './lock.js';
-import { temporaryOwnerAlive } from './atomic.js';
+import { temporaryOwner, temporaryOwnerAlive } from './atomic.js';
 
 export interface PruneOptions {
   /**
@@ -83,8 +83,10 @@ export async function pruneStore(store: LayoutStore, options: PruneOptions = {})
     for (const directory of [join(store.root, 'tmp'), join(store.root, 'layers')]) {
       for (const name of await readdir(directory).catch(() => [] as string[])) {
         if (!name.endsWith('.tmp') || temporaryOwnerAlive(name)) continue;
-        const info = await stat(join(directory, name)).catch(() => undefined);
-        if (info !== undefined && info.mtimeMs <= cutoff) await rm(join(directory, name), { recursive: true, force: true });
+        // One whose writer is gone (killed mid-write) is abandoned whatever its age; one that
+        // names no writer is judged by its age alone.
+        const abandoned = temporaryOwner(name) !== undefined || ((await stat(join(directory, name)).catch(() => undefined))?.mtimeMs ?? Infinity) <= cutoff;
+        if (abandoned) await rm(join(directory, name), { recursive: true, force: true });
       }
     }
     const ingest = join(store.root, 'ingest');

@@ -35,6 +35,7 @@ import {
   updateContainer,
   updateContainerResources,
   listContainerRecords,
+  removeAbandonedContainers,
   normalizeSignal,
   observeState,
   parseVolumeFlag,
@@ -774,6 +775,8 @@ function definePs(parent: Command, io: CliIo, name = 'ps', aliases: readonly str
       .option('-s, --size', 'show the size of each container\'s writable layer, and with its image\'s'),
   ).action(async (flags: RootOption & { all?: boolean; quiet?: boolean; filter: string[]; format?: string; trunc: boolean; last?: string; latest?: boolean; size?: boolean }) => {
     const store = await storeFromOptions(flags);
+    // What a foreground run killed before its end left is no container docker would show.
+    await removeAbandonedContainers(store);
     const records = (await listContainerRecords(store)).sort((a, b) => Date.parse(b.created) - Date.parse(a.created));
     let rows: PsRow[] = await Promise.all(records.map(async (record) => ({ record, observed: await observeState(record) })));
     const limit = flags.latest === true ? 1 : flags.last === undefined ? undefined : Number(flags.last);

@@ -115,6 +115,10 @@ async function ensureBridge(store: Store, side: NetworkSide, network: NetworkRec
   if (network.subnet !== undefined && linkExists(side, network.bridge)) return network;
   const lock = await side.lock();
   try {
+    // A bridge the record does not know the subnet of: its maker was killed after the bridge was
+    // made (the script making it runs on without it) and before the record said so. Its address
+    // and rules are nobody's: it goes, and is made again as the record will say.
+    if (network.subnet === undefined && linkExists(side, network.bridge)) await removeBridge(side, network);
     let subnet: Subnet;
     const kept = network.subnetGiven || side !== hostSide;
     if (network.subnet !== undefined && kept) {

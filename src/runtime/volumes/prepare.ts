@@ -6,10 +6,10 @@
  * the OCI mounts for the container's config and what to give back when it ends.
  */
 import { execFile } from 'node:child_process';
-import { chmod, lchown, lstat, mkdir, mkdtemp, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
-import { dirname, join, posix, relative } from 'node:path';
+import { chmod, lchown, lstat, mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { basename, dirname, join, posix, relative } from 'node:path';
 import { TsbuildError, isTsbuildError, messageOf, resolveInRoot } from '../../common/index.js';
-import type { Store } from '../../store/index.js';
+import { temporaryName, temporaryOwner, temporaryOwnerAlive, type Store } from '../../store/index.js';
 import type { MountSpec } from '../spec.js';
 import type { MountRequest, VolumeMountRequest } from './mount-flags.js';
 import { acquireVolumes, mountVolumes, releaseVolumes, volumeMountUsers, type AcquiredVolume } from './volume-store.js';
@@ -116,19 +116,45 @@ async function fillFromImage(hostPath: string, volume: AcquiredVolume, options: 
     await copyTree(hostPath, volume.mountpoint, volume.name);
     return;
   }
-  const staging = await mkdtemp(join(dirname(volume.mountpoint), '.fill-'));
+  // Named for this process (`.fill.PID.…tmp`): one a killed process left is known as such.
+  const staging = join(dirname(volume.mountpoint), temporaryName('.fill'));
+  const ready = join(dirname(volume.mountpoint), `.filled${basename(staging).slice('.fill'.length)}`);
   try {
+    await mkdir(staging, { mode: 0o700 });
     await copyTree(hostPath, staging, volume.name);
-    const copied = await lstat(staging);
-    for (const name of await readdir(staging)) await rename(join(staging, name), join(volume.mountpoint, name));
-    await lchown(volume.mountpoint, copied.uid, copied.gid);
-    await chmod(volume.mountpoint, copied.mode & 0o7777);
-    await utimes(volume.mountpoint, copied.atime, copied.mtime);
+    // The copy is whole: from here on a fill cut short is finished, never redone over a
+    // volume that would then look filled with half of it.
+    await rename(staging, ready);
+    await moveFill(ready, volume.mountpoint);
   } catch (error) {
     if (isTsbuildError(error)) throw error;
     throw new TsbuildError('RUNTIME', `fill volume ${volume.name} from the image: ${messageOf(error)}`, { cause: error });
   } finally {
     await rm(staging, { recursive: true, force: true });
+    await rm(ready, { recursive: true, force: true });
+  }
+}
+
+/** Renames a whole copy's entries into the volume's data (those not moved yet), then gives the data the copy's owner, mode and times. */
+async function moveFill(ready: string, mountpoint: string): Promise<void> {
+  const copied = await lstat(ready);
+  for (const name of await readdir(ready)) await rename(join(ready, name), join(mountpoint, name));
+  await lchown(mountpoint, copied.uid, copied.gid);
+  await chmod(mountpoint, copied.mode & 0o7777);
+  await utimes(mountpoint, copied.atime, copied.mtime);
+  await rm(ready, { recursive: true, force: true });
+}
+
+/**
+ * What fills of VOLUME by processes since killed left: a copy cut short is removed (the data
+ * is still empty), a whole one whose move into the data was cut short is finished.
+ */
+async function finishAbandonedFills(volume: AcquiredVolume): Promise<void> {
+  const directory = dirname(volume.mountpoint);
+  for (const name of await readdir(directory).catch(() => [] as string[])) {
+    if (!/^\.fill(ed)?\./.test(name) || temporaryOwner(name) === undefined || temporaryOwnerAlive(name)) continue;
+    if (name.startsWith('.filled.')) await moveFill(join(directory, name), volume.mountpoint);
+    else await rm(join(directory, name), { recursive: true, force: true });
   }
 }
 
@@ -175,6 +201,7 @@ export async function prepareMounts(options: PrepareMountsOptions): Promise<Prep
       const volume = acquired[index];
       if (volume === undefined) continue;
       sources.set(entry, volume.mountpoint);
+      if (!volume.needsMount) await finishAbandonedFills(volume);
       if (entry.request.noCopy || (await lstat(entry.hostPath).catch(() => undefined))?.isDirectory() !== true) continue;
       if (!volume.needsMount) {
         await fillFromImage(entry.hostPath, volume);
