@@ -1,0 +1,144 @@
+/**
+ * Decompression bombs (containers/storage CVE-2021-20291's class, docker's and BuildKit's alike):
+ * archives of a few hundred KiB that unfold into 256 MiB of zeros, given to ADD (gzip, bzip2,
+ * xz, zstd), `import`, and `load` (a layer) then `run` and FROM. No ratio bounds a layer, as in
+ * docker and BuildKit; the store's disk does: on a store of 48 MiB each fails with the disk's
+ * own words naming the store, in seconds, and leaves nothing of the bomb behind (no scratch
+ * file, no half-unpacked layer, no mount), so the store stays whole and usable.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { goJson, hostPlatform } from '../../src/common/index.js';
+import { openStore, verifyStore } from '../../src/store/index.js';
+import { busyboxImage } from '../helpers/busybox-image.js';
+import { runCliCaptured, type CliResult } from '../helpers/run-cli.js';
+import { temporaryDirectory } from '../helpers/temporary-store.js';
+import { validateLayout } from '../helpers/validate.js';
+
+const isRoot = process.getuid?.() === 0;
+const bombBytes = 256 * 1024 * 1024;
+
+type Compression = 'gzip' | 'bzip2' | 'xz' | 'zstd';
+const suffix: Record<Compression, string> = { gzip: 'gz', bzip2: 'bz2', xz: 'xz', zstd: 'zst' };
+
+describe.runIf(isRoot)('decompression bombs against a store of 48 MiB', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let root: string;
+  let context: string;
+  /** The uncompressed tar's digest: a layer's diff ID. */
+  let diffId: string;
+  /** Every file of the store before the bombs, with its size. */
+  let before: string[];
+
+  const tsbuild = (args: readonly string[]): Promise<CliResult> => runCliCaptured([args[0] ?? '', '--root', root, ...args.slice(1)]);
+
+  async function storeListing(): Promise<string[]> {
+    const entries = await readdir(root, { recursive: true, withFileTypes: true });
+    return entries
+      .filter((entry) => !entry.isDirectory() && entry.name !== 'events.log')
+      .map((entry) => join(entry.parentPath, entry.name).slice(root.length))
+      .sort();
+  }
+
+  async function expectNothingLeft(allowed: readonly string[] = []): Promise<void> {
+    expect(await readdir(join(root, 'tmp'))).toEqual([]);
+    const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((line) => line.split(' ')[4]?.startsWith(`${root}/`) === true);
+    expect(mounts).toEqual([]);
+    // Only what the context's hashes and, after load, the bomb's own compressed blobs (and the
+    // records naming them) add.
+    const added = (await storeListing()).filter((path) => !before.includes(path) && !['/context-index/', ...allowed].some((prefix) => path.startsWith(prefix)));
+    expect(added).toEqual([]);
+    expect((await verifyStore(await openStore({ root }))).problems).toEqual([]);
+    await validateLayout(root);
+  }
+
+  beforeAll(async () => {
+    ({ path: dir, cleanup } = await temporaryDirectory('tsbuild-bombs-'));
+    root = join(dir, 'store');
+    context = join(dir, 'context');
+    await mkdir(root);
+    await mkdir(context);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=48m', 'tmpfs', root]);
+    await busyboxImage(await openStore({ root }));
+    // A sparse file: the zeros take no disk here, only in a tar that holds them.
+    const source = join(dir, 'source');
+    await mkdir(source);
+    execFileSync('truncate', ['-s', String(bombBytes), join(source, 'zeros')]);
+    const tar = `tar -C ${source} -cf - zeros`;
+    diffId = `sha256:${execFileSync('sh', ['-c', `${tar} | sha256sum`], { encoding: 'utf8' }).split(' ')[0] ?? ''}`;
+    for (const compression of Object.keys(suffix) as Compression[]) {
+      const command = compression === 'zstd' ? 'zstd -1 -q -c' : `${compression} -1 -c`;
+      execFileSync('sh', ['-c', `${tar} | ${command} > ${join(context, `bomb.tar.${suffix[compression]}`)}`]);
+    }
+    // The base unpacked first, by a build that fits: what the bombs' steps find in place.
+    await writeFile(join(context, 'Dockerfile.small'), 'FROM busybox\nRUN echo small > /small\n');
+    expect((await tsbuild(['build', '--progress', 'plain', '-f', join(context, 'Dockerfile.small'), context])).status).toBe(0);
+    before = await storeListing();
+  }, 180_000);
+
+  afterAll(async () => {
+    execFileSync('umount', ['-l', root]);
+    await cleanup();
+  });
+
+  it.each(Object.keys(suffix) as Compression[])('fails an ADD of a %s bomb on the full disk, naming the archive and the store, leaving nothing', async (compression) => {
+    const name = `bomb.tar.${suffix[compression]}`;
+    await writeFile(join(context, `Dockerfile.${compression}`), `FROM busybox\nADD ${name} /unpacked/\nRUN echo reached-$((2 + 3))\n`);
+    const started = Date.now();
+    const result = await tsbuild(['build', '--progress', 'plain', '-t', `bomb-${compression}`, '-f', join(context, `Dockerfile.${compression}`), context]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/no space left on device/i);
+    expect(result.stderr).toContain(`unpack ${name} into /unpacked/`);
+    expect(result.stderr).toContain(root);
+    expect(result.stderr).not.toContain('reached-5');
+    expect(result.stderr).not.toContain('internal error');
+    expect(Date.now() - started).toBeLessThan(60_000);
+    await expectNothingLeft();
+  }, 120_000);
+
+  it.each(['gzip', 'xz'] as const)('fails to import a %s bomb on the full disk, storing nothing', async (compression) => {
+    const result = await tsbuild(['import', join(context, `bomb.tar.${suffix[compression]}`), `imported-${compression}:1`]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/no space left on device/i);
+    expect(result.stderr).toContain(root);
+    await expectNothingLeft();
+    expect((await tsbuild(['images', '-q', `imported-${compression}:1`])).stdout).toBe('');
+  }, 120_000);
+
+  it('loads an archive whose layer is a bomb (it is small), and fails to run or build from it, leaving no half-unpacked layer', async () => {
+    const layer = await readFile(join(context, 'bomb.tar.gz'));
+    const platform = hostPlatform();
+    const config = Buffer.from(goJson({ architecture: platform.architecture, os: platform.os, config: { Cmd: ['/zeros'] }, rootfs: { type: 'layers', diff_ids: [diffId] } }));
+    const configName = `${createHash('sha256').update(config).digest('hex')}.json`;
+    const members = join(dir, 'archive');
+    await mkdir(members);
+    await writeFile(join(members, configName), config);
+    await writeFile(join(members, 'layer.tar.gz'), layer);
+    await writeFile(join(members, 'manifest.json'), JSON.stringify([{ Config: configName, RepoTags: ['bombload:1'], Layers: ['layer.tar.gz'] }]));
+    const archive = join(dir, 'bomb-archive.tar');
+    execFileSync('tar', ['-C', members, '-cf', archive, configName, 'layer.tar.gz', 'manifest.json']);
+    const loaded = await tsbuild(['load', '-q', '-i', archive]);
+    expect(loaded.stderr).toBe('');
+    expect(loaded.status).toBe(0);
+    const allowed = ['/blobs/', '/index.json', '/repositories'];
+    const ran = await tsbuild(['run', '--rm', 'bombload:1']);
+    expect(ran.status).toBe(125);
+    expect(ran.stderr).toMatch(/no space left on device/i);
+    expect(ran.stderr).toContain(`layer sha256:${createHash('sha256').update(layer).digest('hex')}`);
+    await expectNothingLeft(allowed);
+    await writeFile(join(context, 'Dockerfile.from'), 'FROM bombload:1\nRUN echo reached-$((2 + 3))\n');
+    const built = await tsbuild(['build', '--progress', 'plain', '-f', join(context, 'Dockerfile.from'), context]);
+    expect(built.status).toBe(1);
+    expect(built.stderr).toMatch(/no space left on device/i);
+    expect(built.stderr).not.toContain('reached-5');
+    await expectNothingLeft(allowed);
+    // The store is usable once the bomb is gone.
+    expect((await tsbuild(['rmi', 'bombload:1'])).status).toBe(0);
+    const small = await tsbuild(['build', '--progress', 'plain', '-f', join(context, 'Dockerfile.small'), context]);
+    expect(small.status).toBe(0);
+  }, 180_000);
+});
