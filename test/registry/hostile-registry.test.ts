@@ -692,6 +692,38 @@ describe('documents and answers that say two things', () => {
   }, 120_000);
 });
 
+describe('token realms', () => {
+  it('refuses a token realm without TLS on a host that may not use plain HTTP, and one of another scheme, before any request, the credentials sent nowhere', async () => {
+    const configDir = join(dir, 'ctx-realm-config');
+    await mkdir(configDir);
+    await writeFile(join(configDir, 'config.json'), JSON.stringify({ auths: { [registry.host]: { auth: Buffer.from('user:realm-secret').toString('base64') } } }));
+    // 192.0.2.1 is TEST-NET-1: a request there would hang until a timeout, not fail at once.
+    for (const realm of ['http://192.0.2.1/token', 'file:///etc/shadow', 'ftp://127.0.0.1/token', 'data:,token']) {
+      const name = repository('realm');
+      registry.handlers.push((request, response) => {
+        if (!(request.url ?? '').startsWith(`/v2/${name}/`)) return false;
+        response.writeHead(401, { 'www-authenticate': `Bearer realm="${realm}",service="hostile"`, 'content-type': 'application/json' });
+        response.end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}');
+        return true;
+      });
+      const saved = process.env.DOCKER_CONFIG;
+      process.env.DOCKER_CONFIG = configDir;
+      const started = Date.now();
+      let result: CliResult;
+      try {
+        result = await pull(`${registry.host}/${name}:1`);
+      } finally {
+        if (saved === undefined) delete process.env.DOCKER_CONFIG;
+        else process.env.DOCKER_CONFIG = saved;
+      }
+      expect(result.status, realm).toBe(1);
+      expect(result.stderr, realm).toContain(`authenticate to ${registry.host}: refusing token realm`);
+      expect(result.stderr, realm).not.toContain('realm-secret');
+      expect(Date.now() - started, realm).toBeLessThan(10_000);
+    }
+  });
+});
+
 describe('a layer with foreign URLs', () => {
   /** IMAGE with URLS on its layer: where a non-distributable layer may be fetched from. */
   function withUrls(image: ServedImage, urls: readonly string[]): ServedImage {
