@@ -724,6 +724,71 @@ describe('token realms', () => {
   });
 });
 
+describe('a push sent elsewhere', () => {
+  it('uploads to an upload Location on another host without the registry\'s credentials, and refuses a Location of another scheme', async () => {
+    const configDir = join(dir, 'ctx-push-config');
+    await mkdir(configDir);
+    const basic = `Basic ${Buffer.from('user:push-secret').toString('base64')}`;
+    await writeFile(join(configDir, 'config.json'), JSON.stringify({ auths: { [registry.host]: { auth: Buffer.from('user:push-secret').toString('base64') } } }));
+    const tarPath = join(dir, 'ctx-push.tar');
+    await writeFile(tarPath, await hostileTar([{ name: 'pushed', content: 'pushed elsewhere\n' }]));
+    const saved = process.env.DOCKER_CONFIG;
+    process.env.DOCKER_CONFIG = configDir;
+    try {
+      for (const [what, location] of [
+        ['other-host', (): string => `http://${other.host}/upload/${++serial}`],
+        ['file-scheme', (): string => 'file:///etc/passwd'],
+      ] as const) {
+        const name = repository(`push-${what}`);
+        const atRegistry: Array<string | undefined> = [];
+        const atOther: Array<{ method: string; authorization: string | undefined }> = [];
+        registry.handlers.push((request, response) => {
+          const url = request.url ?? '';
+          if (!url.startsWith(`/v2/${name}/`)) return false;
+          atRegistry.push(request.headers.authorization);
+          if (request.headers.authorization !== basic) {
+            response.writeHead(401, { 'www-authenticate': 'Basic realm="hostile"', 'content-type': 'application/json' }).end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}');
+            return true;
+          }
+          request.resume();
+          // Nothing is there yet; an upload opens at LOCATION; a manifest is taken.
+          if (request.method === 'POST' && url.startsWith(`/v2/${name}/blobs/uploads/`)) response.writeHead(202, { location: location(), 'content-length': '0' }).end();
+          else if (request.method === 'PUT' && url.includes('/manifests/')) response.writeHead(201, { 'content-length': '0' }).end();
+          else response.writeHead(404).end();
+          return true;
+        });
+        other.handlers.push((request, response) => {
+          if (!(request.url ?? '').startsWith('/upload/')) return false;
+          atOther.push({ method: request.method ?? '', authorization: request.headers.authorization });
+          request.resume();
+          request.on('end', () => response.writeHead(201, { 'content-length': '0' }).end());
+          return true;
+        });
+        expect((await runCliCaptured(['import', '--root', root, tarPath, `${registry.host}/${name}:1`])).status).toBe(0);
+        const result = await runCliCaptured(['push', '--root', root, '--quiet', `${registry.host}/${name}:1`]);
+        expect(result.stderr, what).not.toContain('push-secret');
+        if (what === 'other-host') {
+          expect(result.stderr, what).toBe('');
+          expect(result.status, what).toBe(0);
+          // The blobs went to the other host, with nothing of the registry's credentials.
+          expect(atOther.length, what).toBeGreaterThan(0);
+          expect(atOther.every((entry) => entry.authorization === undefined), what).toBe(true);
+        } else {
+          expect(result.status, what).toBe(1);
+          expect(result.stderr, what).toContain(`${registry.host}/${name}`);
+          expect(result.stderr, what).toMatch(/file:/);
+          expect(atOther, what).toEqual([]);
+        }
+        expect(atRegistry.some((value) => value === basic), what).toBe(true);
+        other.handlers.length = 0;
+      }
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_CONFIG;
+      else process.env.DOCKER_CONFIG = saved;
+    }
+  });
+});
+
 describe('a layer with foreign URLs', () => {
   /** IMAGE with URLS on its layer: where a non-distributable layer may be fetched from. */
   function withUrls(image: ServedImage, urls: readonly string[]): ServedImage {
