@@ -1,12 +1,12 @@
 /**
  * Decompression bombs (containers/storage CVE-2021-20291's class, docker's and BuildKit's alike):
  * archives of a few hundred KiB that unfold into 256 MiB of zeros, given to ADD (gzip, bzip2,
- * xz, zstd), `import`, and `load` (a layer) then `run` and FROM. No ratio bounds a layer, as in
+ * xz, zstd), `import`, `load` (a layer) then `run` and FROM, and a build's context on standard input. No ratio bounds a layer, as in
  * docker and BuildKit; the store's disk does: on a store of 48 MiB each fails with the disk's
  * own words naming the store, in seconds, and leaves nothing of the bomb behind (no scratch
  * file, no half-unpacked layer, no mount), so the store stays whole and usable.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -84,6 +84,27 @@ describe.runIf(isRoot)('decompression bombs against a store of 48 MiB', () => {
     execFileSync('umount', ['-l', root]);
     await cleanup();
   });
+
+  it('fails a build whose context on standard input is a bomb, in a temporary directory of 32 MiB, leaving nothing there', async () => {
+    const scratch = join(dir, 'tmp');
+    await mkdir(scratch);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=32m', 'tmpfs', scratch]);
+    try {
+      const source = join(dir, 'source');
+      await writeFile(join(source, 'Dockerfile'), 'FROM busybox\nRUN echo reached-$((2 + 3))\n');
+      const input = execFileSync('sh', ['-c', `tar -C ${source} -cf - Dockerfile zeros | gzip -1`], { maxBuffer: 64 * 1024 * 1024 });
+      const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
+      const result = spawnSync(process.execPath, [bin, 'build', '--root', root, '--progress', 'plain', '-'], { input, encoding: 'utf8', env: { ...process.env, TMPDIR: scratch }, timeout: 60_000 });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain('unpack the context from standard input');
+      expect(result.stderr).toMatch(/no space left on device/i);
+      expect(result.stderr).not.toContain('reached-5');
+      expect(await readdir(scratch)).toEqual([]);
+      await expectNothingLeft();
+    } finally {
+      execFileSync('umount', ['-l', scratch]);
+    }
+  }, 120_000);
 
   it.each(Object.keys(suffix) as Compression[])('fails an ADD of a %s bomb on the full disk, naming the archive and the store, leaving nothing', async (compression) => {
     const name = `bomb.tar.${suffix[compression]}`;
