@@ -3,9 +3,13 @@
  * pipe nobody reads, a paused terminal): containerd CVE-2022-31030's class, a process's output
  * held in memory by the host side. The monitor sends the client at most about a MiB more than it
  * took; then the container's output waits, as with docker, and nothing of it is lost once the
- * client reads again.
+ * client reads again. And clients that come and go by the hundred, a frame cut short or too large,
+ * leave the monitor holding nothing of theirs (containerd CVE-2025-64329's class: an attach
+ * leaking what served it).
  */
 import { spawn } from 'node:child_process';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,6 +54,62 @@ describe.skipIf(!isRoot)('attached to a container that writes without end', () =
       expect(finished()).toBe(true);
     } finally {
       client.kill('SIGKILL');
+    }
+  }, 120_000);
+
+  it('keeps nothing of clients that come and go: a monitor holds as many descriptors after hundreds of attaches as before, and still serves one', async () => {
+    ok('run', '-d', '--name', 'churn', 'busybox', 'sh', '-c', 'while true; do echo tick; sleep 0.05; done');
+    const id = ok('inspect', '-f', '{{.Id}}', 'churn').trim();
+    const directory = join(store.root, 'containers', id);
+    const monitor = readdirSync('/proc')
+      .filter((entry) => /^\d+$/.test(entry))
+      .find((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(id) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('container-monitor');
+        } catch {
+          return false;
+        }
+      });
+    if (monitor === undefined) throw new Error('no monitor for the container');
+    const descriptors = (): number => readdirSync(`/proc/${monitor}/fd`).length;
+    await sleep(500);
+    const before = descriptors();
+    // The socket's path is longer than the kernel takes: reached through its directory's descriptor.
+    const held = openSync(directory, 'r');
+    const connect = (): Promise<ReturnType<typeof createConnection>> =>
+      new Promise((resolve, reject) => {
+        const socket = createConnection(`/proc/self/fd/${held}/attach.sock`);
+        socket.once('connect', () => resolve(socket));
+        socket.once('error', reject);
+      });
+    for (let round = 0; round < 300; round++) {
+      const socket = await connect();
+      socket.on('error', () => undefined);
+      const header = Buffer.alloc(5);
+      if (round % 3 === 1) {
+        // A frame header promising more than it sends, then gone.
+        header.writeUInt32BE(1000, 1);
+        socket.write(header);
+      } else if (round % 3 === 2) {
+        // A frame larger than any: the monitor ends the connection itself.
+        header.writeUInt32BE(0xffffffff, 1);
+        socket.write(header);
+      }
+      if (round % 2 === 0) socket.destroy();
+      else socket.end();
+      await new Promise((resolve) => socket.once('close', resolve));
+    }
+    closeSync(held);
+    await sleep(1000);
+    expect(descriptors()).toBe(before);
+    // It still serves a client, who gets the output.
+    const client = spawn(process.execPath, [bin, 'attach', '--no-stdin', 'churn'], { env: { ...process.env, TSBUILD_ROOT: store.root }, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const received = await new Promise<string>((resolve) => client.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString())));
+      expect(received).toContain('tick');
+    } finally {
+      client.kill('SIGKILL');
+      tsbuild('rm', '-f', 'churn');
     }
   }, 120_000);
 });
