@@ -5,7 +5,7 @@
  * took; then the container's output waits, as with docker, and nothing of it is lost once the
  * client reads again. And clients that come and go by the hundred, a frame cut short or too large,
  * leave the monitor holding nothing of theirs (containerd CVE-2025-64329's class: an attach
- * leaking what served it).
+ * leaking what served it). A healthcheck that prints half a gigabyte keeps 4 KiB of it, as docker's.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
@@ -21,6 +21,22 @@ let store: { dir: string; root: string };
 
 const tsbuild = (...args: string[]): { status: number | null; stdout: string; stderr: string } => runInstalledCli(args, { root: store.root });
 const ok = (...args: string[]): string => installedCliOutput(args, { root: store.root });
+
+/** The pid of the monitor of container ID. */
+function monitorOf(id: string): string {
+  const found = readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .find((pid) => {
+      try {
+        const words = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        return words.includes(id) && words.includes('container-monitor');
+      } catch {
+        return false;
+      }
+    });
+  if (found === undefined) throw new Error(`no monitor for container ${id}`);
+  return found;
+}
 
 describe.skipIf(!isRoot)('attached to a container that writes without end', () => {
   beforeAll(async () => {
@@ -61,16 +77,7 @@ describe.skipIf(!isRoot)('attached to a container that writes without end', () =
     ok('run', '-d', '--name', 'churn', 'busybox', 'sh', '-c', 'while true; do echo tick; sleep 0.05; done');
     const id = ok('inspect', '-f', '{{.Id}}', 'churn').trim();
     const directory = join(store.root, 'containers', id);
-    const monitor = readdirSync('/proc')
-      .filter((entry) => /^\d+$/.test(entry))
-      .find((pid) => {
-        try {
-          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(id) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('container-monitor');
-        } catch {
-          return false;
-        }
-      });
-    if (monitor === undefined) throw new Error('no monitor for the container');
+    const monitor = monitorOf(id);
     const descriptors = (): number => readdirSync(`/proc/${monitor}/fd`).length;
     await sleep(500);
     const before = descriptors();
@@ -110,6 +117,27 @@ describe.skipIf(!isRoot)('attached to a container that writes without end', () =
     } finally {
       client.kill('SIGKILL');
       tsbuild('rm', '-f', 'churn');
+    }
+  }, 120_000);
+
+  it('keeps 4 KiB of what a healthcheck prints, of half a gigabyte, as docker, and holds none of the rest', async () => {
+    ok('run', '-d', '--name', 'loud-check', '--health-cmd', 'yes 0123456789abcdef | head -c 500000000; echo end', '--health-interval', '1s', '--health-timeout', '60s', 'busybox', 'sleep', '120');
+    const id = ok('inspect', '-f', '{{.Id}}', 'loud-check').trim();
+    const monitor = monitorOf(id);
+    try {
+      const deadline = Date.now() + 60_000;
+      let lengths = '';
+      while (Date.now() < deadline) {
+        lengths = ok('inspect', '-f', '{{range .State.Health.Log}}{{len .Output}} {{.ExitCode}};{{end}}', 'loud-check').trim();
+        if (lengths !== '') break;
+        await sleep(250);
+      }
+      expect(lengths.split(';')[0]).toBe('4096 0');
+      const resident = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${monitor}/status`, 'utf8'))?.[1] ?? 'NaN');
+      // Half a gigabyte went through: the monitor's peak is a small part of it.
+      expect(resident).toBeLessThan(200 * 1024);
+    } finally {
+      tsbuild('rm', '-f', 'loud-check');
     }
   }, 120_000);
 });
