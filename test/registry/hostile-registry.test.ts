@@ -725,7 +725,7 @@ describe('token realms', () => {
 });
 
 describe('a push sent elsewhere', () => {
-  it('uploads to an upload Location on another host without the registry\'s credentials, and refuses a Location of another scheme', async () => {
+  it('uploads to an upload Location on another host without the registry\'s credentials, refuses a Location of another scheme, and a manifest stored under another digest', async () => {
     const configDir = join(dir, 'ctx-push-config');
     await mkdir(configDir);
     const basic = `Basic ${Buffer.from('user:push-secret').toString('base64')}`;
@@ -738,6 +738,8 @@ describe('a push sent elsewhere', () => {
       for (const [what, location] of [
         ['other-host', (): string => `http://${other.host}/upload/${++serial}`],
         ['file-scheme', (): string => 'file:///etc/passwd'],
+        // The upload goes well; the registry then says it stored the manifest under another digest.
+        ['lying-digest', (): string => `http://${other.host}/upload/${++serial}`],
       ] as const) {
         const name = repository(`push-${what}`);
         const atRegistry: Array<string | undefined> = [];
@@ -753,7 +755,7 @@ describe('a push sent elsewhere', () => {
           request.resume();
           // Nothing is there yet; an upload opens at LOCATION; a manifest is taken.
           if (request.method === 'POST' && url.startsWith(`/v2/${name}/blobs/uploads/`)) response.writeHead(202, { location: location(), 'content-length': '0' }).end();
-          else if (request.method === 'PUT' && url.includes('/manifests/')) response.writeHead(201, { 'content-length': '0' }).end();
+          else if (request.method === 'PUT' && url.includes('/manifests/')) response.writeHead(201, { 'content-length': '0', ...(what === 'lying-digest' ? { 'docker-content-digest': sha256(Buffer.from('another manifest')) } : {}) }).end();
           else response.writeHead(404).end();
           return true;
         });
@@ -773,6 +775,9 @@ describe('a push sent elsewhere', () => {
           // The blobs went to the other host, with nothing of the registry's credentials.
           expect(atOther.length, what).toBeGreaterThan(0);
           expect(atOther.every((entry) => entry.authorization === undefined), what).toBe(true);
+        } else if (what === 'lying-digest') {
+          expect(result.status, what).toBe(1);
+          expect(result.stderr, what).toContain(`push manifest: registry stored ${sha256(Buffer.from('another manifest'))} instead of sha256:`);
         } else {
           expect(result.status, what).toBe(1);
           expect(result.stderr, what).toContain(`${registry.host}/${name}`);
