@@ -17,6 +17,7 @@ import type { HttpCache } from './http-cache.js';
 import type { ConfigState } from './image-config.js';
 import type { Snapshotter } from './snapshots.js';
 import { resolveChown } from './user.js';
+import { StepCanceled } from './progress.js';
 
 export type CopyInstruction = Extract<ResolvedInstruction, { kind: 'COPY' | 'ADD' }>;
 
@@ -254,7 +255,9 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
           ...(instruction.unpack === undefined ? {} : { unpack: instruction.unpack }),
           ...(downloaded === undefined ? {} : { downloaded }),
           ...(git.size === 0 ? {} : { git }),
-        });
+        }, sources.canceled === undefined ? {} : { signal: sources.canceled });
+        // A canceled build writes no layer of what the copy made (it may be huge: an archive).
+        if (sources.canceled?.aborted === true) throw new StepCanceled();
         return await active.commit(execution.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: execution.sourceDateEpoch });
       } finally {
         await active.discard();

@@ -4,16 +4,21 @@
  * xz, zstd), `import`, `load` (a layer) then `run` and FROM, and a build's context on standard input. No ratio bounds a layer, as in
  * docker and BuildKit; the store's disk does: on a store of 48 MiB each fails with the disk's
  * own words naming the store, in seconds, and leaves nothing of the bomb behind (no scratch
- * file, no half-unpacked layer, no mount), so the store stays whole and usable.
+ * file, no half-unpacked layer, no mount), so the store stays whole and usable. And a build
+ * interrupted while it unpacks one ends at once, its decompressor killed, instead of going on to
+ * write what the bomb holds (it went on to name the image).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { goJson, hostPlatform } from '../../src/common/index.js';
+import { encodeHeader } from '../../src/exporter/tar.js';
 import { openStore, verifyStore } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
+import { buildFixture } from '../helpers/build.js';
 import { runCliCaptured, type CliResult } from '../helpers/run-cli.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
 import { validateLayout } from '../helpers/validate.js';
@@ -162,4 +167,47 @@ describe.runIf(isRoot)('decompression bombs against a store of 48 MiB', () => {
     const small = await tsbuild(['build', '--progress', 'plain', '-f', join(context, 'Dockerfile.small'), context]);
     expect(small.status).toBe(0);
   }, 180_000);
+});
+
+describe.runIf(isRoot)('a decompression bomb in an interrupted build', () => {
+  it.each(['xz', 'gzip'] as const)('ends a build interrupted while ADD unpacks a %s bomb of 64 GiB at once, its decompressor killed, naming nothing', async (compression) => {
+    const fx = await buildFixture();
+    try {
+      const context = join(fx.dir, 'context');
+      await mkdir(context);
+      // A tar entry of 64 GiB of zeros as 256 compressed streams of 256 MiB each, one after the
+      // other, which xz and gzip read as one: built in a second, it would take minutes to write.
+      const chunk = join(fx.dir, `zeros.${compression}`);
+      execFileSync('sh', ['-c', `head -c 268435456 /dev/zero | ${compression} -1 -c > ${chunk}`]);
+      const header = execFileSync(compression, ['-1', '-c'], { input: encodeHeader({ path: 'zeros', type: 'file', size: 256 * 268435456, mode: 0o644, uid: 0, gid: 0, mtime: 0 }) });
+      const repeated = await readFile(chunk);
+      await writeFile(join(context, 'bomb.tar'), Buffer.concat([header, ...Array.from({ length: 256 }, () => repeated)]));
+      await writeFile(join(context, 'Dockerfile'), 'FROM busybox\nADD bomb.tar /unpacked/\n');
+      const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
+      const build = spawn(process.execPath, [bin, 'build', '--root', fx.root, '--progress', 'plain', '-t', 'interrupted-bomb', context], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      build.stdout.on('data', (data: Buffer) => (output += data.toString()));
+      build.stderr.on('data', (data: Buffer) => (output += data.toString()));
+      const exited = new Promise<number | null>((resolve) => build.on('close', (code) => resolve(code)));
+      const deadline = Date.now() + 60_000;
+      while (!/ADD bomb\.tar/.test(output) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const children = spawnSync('pgrep', ['-P', String(build.pid)], { encoding: 'utf8' }).stdout.split('\n').filter((pid) => pid !== '');
+      if (compression === 'xz') expect(children.length).toBeGreaterThan(0);
+      build.kill('SIGTERM');
+      const stopped = Date.now();
+      const status = await exited;
+      expect(Date.now() - stopped).toBeLessThan(5_000);
+      expect(status).not.toBe(0);
+      expect(output).toContain('CANCELED');
+      expect(output).toContain('failed to solve: Canceled: context canceled');
+      expect(output).not.toContain('writing image');
+      // The decompressor went with the build, and so did what it had written.
+      for (const pid of children) expect(existsSync(`/proc/${pid}`), `process ${pid}`).toBe(false);
+      expect(await readdir(join(fx.root, 'tmp'))).toEqual([]);
+      expect(await fx.store.resolveReference('docker.io/library/interrupted-bomb:latest')).toBeUndefined();
+    } finally {
+      await fx.cleanup();
+    }
+  }, 120_000);
 });
