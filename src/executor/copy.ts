@@ -414,7 +414,7 @@ class Copier {
     const copied = this.limit(async () => {
       const source = openWalked(entry);
       try {
-        await copyWalkedContent(source, entry, destination);
+        await copyWalkedContent(source, entry, destination, this.signal);
       } finally {
         closeSync(source);
       }

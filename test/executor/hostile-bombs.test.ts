@@ -6,7 +6,8 @@
  * own words naming the store, in seconds, and leaves nothing of the bomb behind (no scratch
  * file, no half-unpacked layer, no mount), so the store stays whole and usable. And a build
  * interrupted while it unpacks one ends at once, its decompressor killed, instead of going on to
- * write what the bomb holds (it went on to name the image).
+ * write what the bomb holds (it went on to name the image); so does one interrupted while COPY
+ * copies a sparse file of gigabytes of holes from a context tar of a few KiB.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -206,6 +207,38 @@ describe.runIf(isRoot)('a decompression bomb in an interrupted build', () => {
       for (const pid of children) expect(existsSync(`/proc/${pid}`), `process ${pid}`).toBe(false);
       expect(await readdir(join(fx.root, 'tmp'))).toEqual([]);
       expect(await fx.store.resolveReference('docker.io/library/interrupted-bomb:latest')).toBeUndefined();
+    } finally {
+      await fx.cleanup();
+    }
+  }, 120_000);
+
+  it('ends a build interrupted while COPY copies a sparse file of 8 GiB of holes from a context tar of a few KiB on standard input', async () => {
+    const fx = await buildFixture();
+    try {
+      const source = join(fx.dir, 'sparse-source');
+      await mkdir(source);
+      await writeFile(join(source, 'Dockerfile'), 'FROM busybox\nCOPY big /big\n');
+      execFileSync('truncate', ['-s', '8G', join(source, 'big')]);
+      const input = execFileSync('tar', ['--sparse', '-C', source, '-cf', '-', 'Dockerfile', 'big'], { maxBuffer: 16 * 1024 * 1024 });
+      expect(input.length).toBeLessThan(1024 * 1024);
+      const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
+      const build = spawn(process.execPath, [bin, 'build', '--root', fx.root, '--progress', 'plain', '-t', 'interrupted-copy', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      build.stdin.end(input);
+      let output = '';
+      build.stdout.on('data', (data: Buffer) => (output += data.toString()));
+      build.stderr.on('data', (data: Buffer) => (output += data.toString()));
+      const exited = new Promise<number | null>((resolve) => build.on('close', (code) => resolve(code)));
+      const deadline = Date.now() + 60_000;
+      while (!/COPY big \/big/.test(output) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      build.kill('SIGTERM');
+      const stopped = Date.now();
+      const status = await exited;
+      expect(Date.now() - stopped).toBeLessThan(5_000);
+      expect(status).not.toBe(0);
+      expect(output).toContain('CANCELED');
+      expect(output).not.toContain('writing image');
+      expect(await readdir(join(fx.root, 'tmp'))).toEqual([]);
     } finally {
       await fx.cleanup();
     }
