@@ -237,7 +237,9 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
       // makes it a MergeOp of a copy on an empty root only where the worker has CapMergeOp,
       // which docker's (graphdriver) worker has not. So DEST's existing parents keep their mode
       // and owner, and a symlink in the stage on DEST's path is followed.
-      const active = await execution.snapshots.prepare(execution.layers);
+      const active = await execution.snapshots.prepare(execution.layers, sources.canceled).catch((error: unknown) => {
+        throw sources.canceled?.aborted === true ? new StepCanceled() : error;
+      });
       try {
         const owner = instruction.chown === '' ? undefined : await resolveChown(active.path, instruction.chown, { emptyRoot: execution.layers.length === 0 });
         await copyInto(from, active.path, {

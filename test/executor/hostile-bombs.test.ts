@@ -7,15 +7,17 @@
  * file, no half-unpacked layer, no mount), so the store stays whole and usable. And a build
  * interrupted while it unpacks one ends at once, its decompressor killed, instead of going on to
  * write what the bomb holds (it went on to name the image); so does one interrupted while COPY
- * copies a sparse file of gigabytes of holes from a context tar of a few KiB.
+ * copies a sparse file of gigabytes of holes from a context tar of a few KiB, or while it unpacks
+ * a base image whose layer is one.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { goJson, hostPlatform } from '../../src/common/index.js';
+import { Readable } from 'node:stream';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MediaType, goJson, hostPlatform } from '../../src/common/index.js';
 import { encodeHeader } from '../../src/exporter/tar.js';
 import { openStore, verifyStore } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
@@ -171,6 +173,12 @@ describe.runIf(isRoot)('decompression bombs against a store of 48 MiB', () => {
 });
 
 describe.runIf(isRoot)('a decompression bomb in an interrupted build', () => {
+  /** The builds started: one that outlives a failed test would go on writing its zeros. */
+  const started: ChildProcess[] = [];
+  afterEach(() => {
+    for (const child of started.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+
   it.each(['xz', 'gzip'] as const)('ends a build interrupted while ADD unpacks a %s bomb of 64 GiB at once, its decompressor killed, naming nothing', async (compression) => {
     const fx = await buildFixture();
     try {
@@ -186,6 +194,7 @@ describe.runIf(isRoot)('a decompression bomb in an interrupted build', () => {
       await writeFile(join(context, 'Dockerfile'), 'FROM busybox\nADD bomb.tar /unpacked/\n');
       const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
       const build = spawn(process.execPath, [bin, 'build', '--root', fx.root, '--progress', 'plain', '-t', 'interrupted-bomb', context], { stdio: ['ignore', 'pipe', 'pipe'] });
+      started.push(build);
       let output = '';
       build.stdout.on('data', (data: Buffer) => (output += data.toString()));
       build.stderr.on('data', (data: Buffer) => (output += data.toString()));
@@ -223,6 +232,7 @@ describe.runIf(isRoot)('a decompression bomb in an interrupted build', () => {
       expect(input.length).toBeLessThan(1024 * 1024);
       const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
       const build = spawn(process.execPath, [bin, 'build', '--root', fx.root, '--progress', 'plain', '-t', 'interrupted-copy', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      started.push(build);
       build.stdin.end(input);
       let output = '';
       build.stdout.on('data', (data: Buffer) => (output += data.toString()));
@@ -240,6 +250,54 @@ describe.runIf(isRoot)('a decompression bomb in an interrupted build', () => {
       expect(output).not.toContain('writing image');
       expect(await readdir(join(fx.root, 'tmp'))).toEqual([]);
     } finally {
+      await fx.cleanup();
+    }
+  }, 120_000);
+
+  it('ends a build interrupted while it unpacks a base image whose layer is a bomb of 64 GiB, leaving no half-unpacked layer', async () => {
+    const fx = await buildFixture();
+    try {
+      // The layer: a tar entry of 64 GiB of zeros, as 256 gzip members of 256 MiB one after the other.
+      const chunk = join(fx.dir, 'zeros.gz');
+      execFileSync('sh', ['-c', `head -c 268435456 /dev/zero | gzip -1 -c > ${chunk}`]);
+      const header = execFileSync('gzip', ['-1', '-c'], { input: encodeHeader({ path: 'zeros', type: 'file', size: 256 * 268435456, mode: 0o644, uid: 0, gid: 0, mtime: 0 }) });
+      const repeated = await readFile(chunk);
+      const layer = Buffer.concat([header, ...Array.from({ length: 256 }, () => repeated)]);
+      // Into the store as a pull leaves it (a load would read all 64 GiB to check the diff ID,
+      // which the unpack checks only at its end): any diff ID does.
+      const platform = hostPlatform();
+      const config = Buffer.from(goJson({ architecture: platform.architecture, os: platform.os, config: { Cmd: ['/zeros'] }, rootfs: { type: 'layers', diff_ids: [`sha256:${'0'.repeat(64)}`] }, history: [{ created_by: 'bomb' }] }));
+      const layerBlob = await fx.store.putBlob(Readable.from([layer]));
+      const configBlob = await fx.store.putBlob(Readable.from([config]));
+      const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: { mediaType: MediaType.ociConfig, ...configBlob }, layers: [{ mediaType: MediaType.ociLayerGzip, ...layerBlob }] }));
+      const manifestBlob = await fx.store.putBlob(Readable.from([manifest]));
+      await fx.store.setReference('docker.io/library/bomb-base:1', { mediaType: MediaType.ociManifest, ...manifestBlob });
+      const context = join(fx.dir, 'context');
+      await mkdir(context);
+      await writeFile(join(context, 'Dockerfile'), 'FROM bomb-base:1\nRUN true\n');
+      const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
+      const build = spawn(process.execPath, [bin, 'build', '--root', fx.root, '--progress', 'plain', '-t', 'interrupted-base', context], { stdio: ['ignore', 'pipe', 'pipe'] });
+      started.push(build);
+      let output = '';
+      build.stdout.on('data', (data: Buffer) => (output += data.toString()));
+      build.stderr.on('data', (data: Buffer) => (output += data.toString()));
+      const exited = new Promise<number | null>((resolve) => build.on('close', (code) => resolve(code)));
+      const deadline = Date.now() + 60_000;
+      while (!/RUN true/.test(output) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      build.kill('SIGTERM');
+      const stopped = Date.now();
+      const status = await exited;
+      expect(Date.now() - stopped).toBeLessThan(5_000);
+      expect(status).not.toBe(0);
+      expect(output).toContain('CANCELED');
+      expect(output).toContain('failed to solve: Canceled: context canceled');
+      expect(await readdir(join(fx.root, 'tmp'))).toEqual([]);
+      // No snapshot of the bomb, whole or half: only the base busybox's.
+      expect((await readdir(join(fx.root, 'layers'))).filter((name) => name.startsWith('unpack'))).toEqual([]);
+    } finally {
+      // Named no more, so the layout's check after the test does not read its 64 GiB.
+      await fx.store.deleteReference('docker.io/library/bomb-base:1').catch(() => undefined);
       await fx.cleanup();
     }
   }, 120_000);
