@@ -17,6 +17,7 @@ import type { HttpCache } from './http-cache.js';
 import type { ConfigState } from './image-config.js';
 import type { Snapshotter } from './snapshots.js';
 import { resolveChown } from './user.js';
+import { StepCanceled } from './progress.js';
 
 export type CopyInstruction = Extract<ResolvedInstruction, { kind: 'COPY' | 'ADD' }>;
 
@@ -236,7 +237,9 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
       // makes it a MergeOp of a copy on an empty root only where the worker has CapMergeOp,
       // which docker's (graphdriver) worker has not. So DEST's existing parents keep their mode
       // and owner, and a symlink in the stage on DEST's path is followed.
-      const active = await execution.snapshots.prepare(execution.layers);
+      const active = await execution.snapshots.prepare(execution.layers, sources.canceled).catch((error: unknown) => {
+        throw sources.canceled?.aborted === true ? new StepCanceled() : error;
+      });
       try {
         const owner = instruction.chown === '' ? undefined : await resolveChown(active.path, instruction.chown, { emptyRoot: execution.layers.length === 0 });
         await copyInto(from, active.path, {
@@ -254,7 +257,9 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
           ...(instruction.unpack === undefined ? {} : { unpack: instruction.unpack }),
           ...(downloaded === undefined ? {} : { downloaded }),
           ...(git.size === 0 ? {} : { git }),
-        });
+        }, sources.canceled === undefined ? {} : { signal: sources.canceled });
+        // A canceled build writes no layer of what the copy made (it may be huge: an archive).
+        if (sources.canceled?.aborted === true) throw new StepCanceled();
         return await active.commit(execution.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: execution.sourceDateEpoch });
       } finally {
         await active.discard();

@@ -68,6 +68,12 @@ export interface CopyOptions {
   readonly maxRedirections?: number;
   /** Files copied at once; defaults to 8. */
   readonly parallelFiles?: number;
+  /**
+   * Aborted when the build is canceled: an archive being unpacked stops at its next chunk
+   * (StepCanceled), its decompressor killed. A bomb of a few KiB otherwise held an interrupted
+   * build until it had written its terabytes or filled the disk.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -98,7 +104,7 @@ export interface CopyOptions {
  */
 export async function copyInto(source: CopySource, rootfs: string, request: CopyRequest, options: CopyOptions = {}): Promise<void> {
   const from: SourceRoot = source.kind === 'context' ? source.context : rootfsSource(source.dir);
-  const copier = new Copier(rootfs, from, request, options.parallelFiles ?? 8);
+  const copier = new Copier(rootfs, from, request, options.parallelFiles ?? 8, options.signal);
   const dest = destinationPath(request.dest, request.workdir);
   const local = request.sources.filter((item) => !(request.add && (isUrl(item) || isGitSource(item))));
   const exclude = new PatternMatcher(request.exclude);
@@ -207,12 +213,14 @@ class Copier {
   /** Directories whose mode and times are set once everything below them is written. */
   private readonly directories: PendingDirectory[] = [];
   private readonly privileged = process.getuid?.() === 0;
+  private readonly signal: AbortSignal | undefined;
 
-  constructor(rootfs: string, from: SourceRoot, request: CopyRequest, parallelFiles: number) {
+  constructor(rootfs: string, from: SourceRoot, request: CopyRequest, parallelFiles: number, signal?: AbortSignal) {
     this.rootfs = rootfs;
     this.from = from;
     this.request = request;
     this.limit = pLimit(Math.max(1, parallelFiles));
+    this.signal = signal;
   }
 
   /** The path relative to the root filesystem of a host path inside it. */
@@ -406,7 +414,7 @@ class Copier {
     const copied = this.limit(async () => {
       const source = openWalked(entry);
       try {
-        await copyWalkedContent(source, entry, destination);
+        await copyWalkedContent(source, entry, destination, this.signal);
       } finally {
         closeSync(source);
       }
@@ -468,8 +476,10 @@ class Copier {
     const target = await this.ensureDirectory(dest, 0o755);
     const before = await lstat(target);
     try {
-      await unpackLayer(archiveStream(hostPath, fileName), target, { whiteouts: false, climbingNamesStay: true, directoryTimesByName: true, linkHeadersByName: true });
+      await unpackLayer(archiveStream(hostPath, fileName, this.signal), target, { whiteouts: false, climbingNamesStay: true, directoryTimesByName: true, linkHeadersByName: true });
     } catch (error) {
+      // The unpacker wraps what its stream threw: a canceled build is canceled, not a bad archive.
+      if (error instanceof StepCanceled || this.signal?.aborted === true) throw new StepCanceled();
       throw new TsbuildError('INVALID_ARCHIVE', `unpack ${shownAs} into ${dest}: ${messageOf(error)}`, { cause: error });
     }
     const after = await lstat(target);
@@ -548,7 +558,7 @@ class Copier {
       mkdirSync(checkout, { mode: 0o755 });
       const root = await checkoutGit(ref, resolved, checkout, keepGitDir);
       const from: SourceRoot = { root, visible: () => true, ownersAreRoot: true };
-      const copier = new Copier(this.rootfs, from, this.request, 8);
+      const copier = new Copier(this.rootfs, from, this.request, 8, this.signal);
       const [match] = await matchSource(from, '/', false);
       if (match === undefined) throw new TsbuildError('INTERNAL', `ADD ${source}: checkout has no root`);
       try {
@@ -597,8 +607,16 @@ function compressionOf(start: Buffer): 'gzip' | 'bzip2' | 'xz' | 'zstd' | 'none'
 /**
  * The uncompressed bytes of the file at PATH: gzip (member by member, gzip-members.ts) and zstd in
  * process, bzip2 and xz through their commands. NAME names it in errors (PATH may be a descriptor's).
+ * Once SIGNAL is aborted the next chunk is StepCanceled instead, and a command is killed.
  */
-export async function* archiveStream(path: string, name = basename(path)): AsyncGenerator<Buffer> {
+export async function* archiveStream(path: string, name = basename(path), signal?: AbortSignal): AsyncGenerator<Buffer> {
+  for await (const chunk of uncompressedArchive(path, name)) {
+    if (signal?.aborted === true) throw new StepCanceled();
+    yield chunk;
+  }
+}
+
+async function* uncompressedArchive(path: string, name: string): AsyncGenerator<Buffer> {
   const handle = await open(path, 'r');
   const start = Buffer.alloc(6);
   try {

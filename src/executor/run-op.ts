@@ -220,7 +220,10 @@ export async function runStep(instruction: RunInstruction, config: ConfigState, 
     createdBy: `RUN ${runCommandString(args, instruction, new Map(pairs))} # buildkit`,
     async execute(execution: RunExecution): Promise<LayerRef | undefined> {
       const environment = await options.sandbox();
-      const active = await execution.snapshots.prepare(execution.layers);
+      // A canceled build stops unpacking the base (it may hold terabytes of zeros) and is canceled.
+      const active = await execution.snapshots.prepare(execution.layers, execution.canceled).catch((error: unknown) => {
+        throw execution.canceled?.aborted === true ? new StepCanceled() : error;
+      });
       const bundle = join(environment.scratch, `run-${uniqueHex(6)}`);
       let releaseMounts: (() => Promise<void>) | undefined;
       try {

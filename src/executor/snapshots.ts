@@ -72,8 +72,11 @@ export class Snapshotter {
     return this.emptyDirectory;
   }
 
-  /** The unpacked root filesystem of LAYERS (unpacked now where missing). Read-only by convention. */
-  async view(layers: readonly LayerRef[]): Promise<string> {
+  /**
+   * The unpacked root filesystem of LAYERS (unpacked now where missing). Read-only by convention.
+   * SIGNAL (the build's cancel) stops an unpack under way.
+   */
+  async view(layers: readonly LayerRef[], signal?: AbortSignal): Promise<string> {
     if (layers.length === 0) return this.empty();
     await this.beforeRead();
     // Two stages on one base ask at once: one unpacks, the other waits for it.
@@ -84,6 +87,7 @@ export class Snapshotter {
         this.store,
         layers.map((layer) => layer.descriptor),
         layers.map((layer) => layer.diffId),
+        signal === undefined ? {} : { signal },
       ).then((path) => path ?? this.empty());
       this.unpacking.set(chain, unpacking);
       // A failure is not remembered: the next asker tries again.
@@ -92,8 +96,8 @@ export class Snapshotter {
     return unpacking;
   }
 
-  /** A writable root filesystem over LAYERS for one step. */
-  async prepare(layers: readonly LayerRef[]): Promise<ActiveSnapshot> {
+  /** A writable root filesystem over LAYERS for one step; SIGNAL as for view. */
+  async prepare(layers: readonly LayerRef[], signal?: AbortSignal): Promise<ActiveSnapshot> {
     await this.beforeRead();
     const empty = await this.empty();
     const stack =
@@ -102,7 +106,7 @@ export class Snapshotter {
         layers.map((layer) => layer.diffId),
         empty,
         lowerPathBudget,
-      )) ?? [await this.view(layers)];
+      )) ?? [await this.view(layers, signal)];
     const directory = join(this.store.temporaryDirectory, temporaryName('step'));
     const upper = join(directory, 'upper');
     const work = join(directory, 'work');

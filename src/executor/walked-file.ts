@@ -3,6 +3,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { openWalkedEntry, type TreeEntry } from '../cache/index.js';
 import { fsPath, TsbuildError } from '../common/index.js';
+import { StepCanceled } from './progress.js';
 
 const read = promisify(readCallback);
 
@@ -33,15 +34,18 @@ const chunkBytes = 4 * 1024 * 1024;
  * through a link there: O_EXCL), with the source's mode, reading at most the size the walk saw.
  * A file that ends before that size was cut while it was copied: an error naming it, where a copy
  * that trusts its first size (libuv's copyfile, Node's copyFile) waits forever for bytes that
- * will not come. Bytes appended meanwhile are left out, as the walk never saw them.
+ * will not come. Bytes appended meanwhile are left out, as the walk never saw them. Once SIGNAL
+ * is aborted (the build canceled) the copy stops at its next chunk (StepCanceled): a sparse file
+ * of a terabyte of holes, a few blocks in a context tar, is a terabyte of zeros to copy.
  */
-export async function copyWalkedContent(source: number, entry: TreeEntry, destination: string): Promise<void> {
+export async function copyWalkedContent(source: number, entry: TreeEntry, destination: string, signal?: AbortSignal): Promise<void> {
   const target = await open(fsPath(destination), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   try {
     const size = Number(entry.stats.size);
     const buffer = Buffer.allocUnsafe(Math.min(chunkBytes, Math.max(size, 1)));
     let copied = 0;
     while (copied < size) {
+      if (signal?.aborted === true) throw new StepCanceled();
       const { bytesRead } = await read(source, buffer, 0, Math.min(buffer.length, size - copied), copied);
       if (bytesRead === 0) throw cutWhileCopied(entry.path, copied, size);
       await writeAll(target, buffer, bytesRead, copied);

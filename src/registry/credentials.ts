@@ -93,9 +93,14 @@ function helperName(config: DockerConfigFile, domain: string): string | undefine
   return config.credsStore === undefined || config.credsStore === '' ? undefined : config.credsStore;
 }
 
-async function runHelper(helper: string, action: 'get' | 'store' | 'erase', input: string): Promise<{ status: number; stdout: string }> {
+/**
+ * Runs `docker-credential-HELPER ACTION` for DOMAIN. A helper that cannot run fails naming the
+ * registry and the helper: the credentials are for that registry or for none (docker
+ * CVE-2021-41092: a helper docker could not run sent them to Docker Hub).
+ */
+async function runHelper(helper: string, action: 'get' | 'store' | 'erase', input: string, domain: string): Promise<{ status: number; stdout: string }> {
   if (!/^[A-Za-z0-9._-]+$/.test(helper)) {
-    throw new TsbuildError('INVALID_ARGUMENT', `run credential helper: invalid helper name ${JSON.stringify(helper)}`);
+    throw new TsbuildError('INVALID_ARGUMENT', `${action} credentials for ${domain}: invalid credential helper name ${JSON.stringify(helper)}`);
   }
   const program = `docker-credential-${helper}`;
   // Loaded here, not with the module: most commands that talk to a registry never run a helper,
@@ -109,7 +114,11 @@ async function runHelper(helper: string, action: 'get' | 'store' | 'erase', inpu
       if (stdout.length < maxHelperOutput) stdout += chunk;
     });
     child.stderr.resume();
-    child.on('error', (error) => reject(new TsbuildError('UNAUTHORIZED', `run credential helper ${program}: ${(error as NodeJS.ErrnoException).code ?? error.message}`)));
+    child.on('error', (error) => {
+      const code = (error as NodeJS.ErrnoException).code;
+      const reason = code === 'ENOENT' ? 'executable file not found in $PATH' : (code ?? error.message);
+      reject(new TsbuildError('UNAUTHORIZED', `${action} credentials for ${domain}: run credential helper ${program}: ${reason}`));
+    });
     child.on('close', (status) => resolve({ status: status ?? 1, stdout }));
     child.stdin.on('error', () => undefined);
     child.stdin.end(input);
@@ -117,7 +126,7 @@ async function runHelper(helper: string, action: 'get' | 'store' | 'erase', inpu
 }
 
 async function helperGet(helper: string, domain: string): Promise<Credentials | undefined> {
-  const { status, stdout } = await runHelper(helper, 'get', configKey(domain));
+  const { status, stdout } = await runHelper(helper, 'get', configKey(domain), domain);
   // Helpers answer "credentials not found" with a failure status; that only means "none".
   if (status !== 0) return undefined;
   let parsed: { Username?: unknown; Secret?: unknown };
@@ -210,7 +219,7 @@ export async function storeCredentials(options: StoreCredentialsOptions): Promis
   const helper = helperName(config, options.domain);
   if (helper !== undefined) {
     const input = JSON.stringify({ ServerURL: configKey(options.domain), Username: options.username, Secret: options.password });
-    const { status } = await runHelper(helper, 'store', input);
+    const { status } = await runHelper(helper, 'store', input, options.domain);
     if (status !== 0) throw new TsbuildError('UNAUTHORIZED', `store credentials for ${options.domain}: docker-credential-${helper} failed with status ${status}`);
     return { helper, path };
   }
@@ -228,7 +237,7 @@ export async function eraseCredentials(options: DockerConfigOptions & { readonly
   let erased = false;
   const helper = helperName(config, options.domain);
   if (helper !== undefined) {
-    const { status } = await runHelper(helper, 'erase', configKey(options.domain));
+    const { status } = await runHelper(helper, 'erase', configKey(options.domain), options.domain);
     erased = status === 0;
   }
   const auths = { ...config.auths };

@@ -39,6 +39,19 @@ export interface UnpackOptions {
    * whenever the target is no symlink.
    */
   readonly linkHeadersByName?: boolean;
+  /**
+   * Once aborted, the unpack stops at the next chunk of the layer (`CANCELED`): a layer of a
+   * few MiB may hold terabytes of zeros, which an interrupted build or run must not wait for.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** TAR's chunks until SIGNAL is aborted, then CANCELED naming TARGET. */
+async function* untilAborted(tar: AsyncIterable<Uint8Array>, signal: AbortSignal, target: string): AsyncGenerator<Uint8Array> {
+  for await (const chunk of tar) {
+    if (signal.aborted) throw new TsbuildError('CANCELED', `unpack layer into ${target}: canceled`);
+    yield chunk;
+  }
 }
 
 export interface UnpackResult {
@@ -252,7 +265,7 @@ export async function unpackLayer(tar: Readable | AsyncIterable<Uint8Array>, tar
 
   try {
     // What an entry does not read of its body (directories, links, skipped entries) the reader skips.
-    for await (const entry of readTar(tar, { what: `layer unpacked into ${target}` })) {
+    for await (const entry of readTar(options.signal === undefined ? tar : untilAborted(tar, options.signal, target), { what: `layer unpacked into ${target}` })) {
       entries += 1;
       await applyEntry(entry.header, entry.body);
     }

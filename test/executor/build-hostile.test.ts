@@ -3,7 +3,8 @@
  * already cover: a working directory through a leaked descriptor (runc CVE-2024-21626), COPY --from a stage whose
  * paths are links to /proc/self/root or the host, and cache and secret mount targets reached
  * through links the step planted, and ADD of a URL whose encoded name climbs (`..%2F`) or
- * names a path through a link. Each build either fails naming what it refused or does its
+ * names a path through a link, and a WORKDIR, a WorkingDir the runtime makes again, and COPY, ADD
+ * and mount destinations through links to a host directory (containerd CVE-2022-23648 class). Each build either fails naming what it refused or does its
  * work inside the root; the host is untouched and the store verifies after each.
  */
 import { readFileSync, readdirSync } from 'node:fs';
@@ -63,6 +64,38 @@ describe.runIf(isRoot)('hostile builds', () => {
         expect(result.stderr, `fd ${fd}`).toMatch(/working directory|chdir|getcwd/);
       }
     }
+  }, 120_000);
+
+  it("makes a WORKDIR, an image's WorkingDir and a COPY, ADD or mount destination through a link to the host inside the root (containerd CVE-2022-23648 class, in a build)", async () => {
+    const dir = await fx.context('workdir-links', {
+      Dockerfile: [
+        'FROM busybox AS base',
+        `RUN ln -s ../../../../../../../..${host} /up && ln -s ${host} /abs`,
+        'WORKDIR /up/made-by-workdir',
+        'RUN pwd > /pwd-up && touch inside-up',
+        'WORKDIR /abs/made-abs',
+        'RUN pwd > /pwd-abs && touch inside-abs',
+        'FROM base',
+        'COPY Dockerfile /up/copied/',
+        'ADD Dockerfile /abs/added/',
+        'RUN --mount=type=tmpfs,target=/up/tmpfs-target --mount=type=cache,target=/abs/cache-target ls -d /up/tmpfs-target /abs/cache-target > /mounted',
+      ].join('\n'),
+    });
+    const result = await fx.build(['-t', 'workdir-links', dir]);
+    expect(result.stderr).not.toMatch(/ERROR/);
+    expect(result.status).toBe(0);
+    const files = await imageFiles(fx, 'workdir-links');
+    // Each is where the link leads inside the root: the host path, as a directory of the image.
+    expect([files.get('pwd-up')?.text, files.get('pwd-abs')?.text]).toEqual([`${host}/made-by-workdir\n`, `${host}/made-abs\n`]);
+    for (const made of ['made-by-workdir/inside-up', 'made-abs/inside-abs', 'copied/Dockerfile', 'added/Dockerfile']) expect(files.has(`${host.slice(1)}/${made}`), made).toBe(true);
+    // The image's WorkingDir itself through a link, made by the runtime for a step where it is missing.
+    const missing = await fx.context('workdir-config', { Dockerfile: ['FROM workdir-links', 'RUN rm -rf /abs/made-abs', 'RUN pwd > /pwd-config && touch made-again'].join('\n') });
+    const second = await fx.build(['-t', 'workdir-config', missing]);
+    expect(second.stderr).not.toMatch(/ERROR/);
+    expect(second.status).toBe(0);
+    const again = await imageFiles(fx, 'workdir-config');
+    expect(again.get('pwd-config')?.text).toBe(`${host}/made-abs\n`);
+    expect(again.has(`${host.slice(1)}/made-abs/made-again`)).toBe(true);
   }, 120_000);
 
   it('reads a stage through its links inside the stage: /proc/self/root, absolute and climbing links lead to nothing on the host', async () => {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TsbuildError } from '../../src/common/index.js';
 import { checkoutGit, parseGitRef, resolveGitRef } from '../../src/executor/git-source.js';
 import { startGitServer, type GitServer } from '../helpers/git-server.js';
+import { runCliCaptured } from '../helpers/run-cli.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
 
 // Repositories that name commands or the host's own repositories: git must run none of them and
@@ -138,4 +139,35 @@ describe('ADD of a hostile git repository', () => {
       }
     }
   });
+
+  it('takes a ref or a remote that reads as a git option (#--upload-pack=CMD, ssh://-oProxyCommand=CMD) as a name, never an option: no command runs, as context and ADD alike (docker CVE-2019-13139)', async () => {
+    await server.commit('upload-pack', { Dockerfile: 'FROM scratch\nCOPY file.txt /\n', 'file.txt': 'ok\n' });
+    const marker = join(dir.path, 'upload-pack-ran');
+    const root = join(dir.path, 'cli-root');
+    const context = join(dir.path, 'upload-pack-context');
+    await mkdir(context);
+    // As the advisory's URL: the fragment, handed to git fetch as it was, became its option.
+    const hostile = [
+      `${server.gitBase}/upload-pack.git#--upload-pack=touch%20${marker}`,
+      `${server.gitBase}/upload-pack.git#--upload-pack=touch%20${marker}:sub`,
+      `${server.gitBase}/upload-pack.git?ref=--upload-pack%3Dtouch%20${marker}`,
+      `${server.gitBase}/upload-pack.git#-u%20touch%20${marker}`,
+      `ssh://-oProxyCommand=touch%20${marker}/upload-pack.git`,
+    ];
+    for (const source of hostile) {
+      const asContext = await runCliCaptured(['build', '--root', root, '--progress', 'plain', source]);
+      expect([source, asContext.status]).toEqual([source, 1]);
+      // A ref is looked up as a name; a host git itself refuses to hand ssh.
+      expect(asContext.stderr).toMatch(source.startsWith('ssh:') ? /strange hostname '-oProxyCommand=touch ' blocked/ : /repository does not contain ref -/);
+      await writeFile(join(context, 'Dockerfile'), `FROM scratch\nADD ${source} /src/\n`);
+      const asAdd = await runCliCaptured(['build', '--root', root, '--progress', 'plain', context]);
+      expect([source, asAdd.status]).toEqual([source, 1]);
+      expect(asAdd.stderr).not.toContain('TypeError');
+      expect(await readdir(dir.path)).not.toContain('upload-pack-ran');
+    }
+    // The same repository by its own ref builds: the refusals above are the options' only.
+    const built = await runCliCaptured(['build', '--root', root, '--progress', 'plain', `${server.gitBase}/upload-pack.git#main`]);
+    expect(built.stderr).not.toContain('ERROR');
+    expect(built.status).toBe(0);
+  }, 120_000);
 });

@@ -118,6 +118,38 @@ describe.runIf(isRoot)('imports made to be read without end', () => {
     expect(await readFile(secret, 'utf8')).toBe('HOST SECRET\n');
   }, 60_000);
 
+  it('refuses a docker archive whose layer is not the one its config names (plain or gzip), and an OCI archive whose tag is no reference, naming nothing', async () => {
+    const platform = hostPlatform();
+    const layer = Buffer.concat([member('file', Buffer.from('the layer the archive holds\n')), endOfArchive]);
+    const named = Buffer.concat([member('file', Buffer.from('the layer the config names\n')), endOfArchive]);
+    const config = Buffer.from(JSON.stringify({ architecture: platform.architecture, os: platform.os, rootfs: { type: 'layers', diff_ids: [`sha256:${sha256(named)}`] } }));
+    for (const [name, content] of [['layer.tar', layer], ['layer.tar.gz', gzipSync(layer)]] as const) {
+      const archive = Buffer.concat([member('manifest.json', Buffer.from(JSON.stringify([{ Config: 'config.json', RepoTags: ['hostile/load-diff:1'], Layers: [name] }]))), member('config.json', config), member(name, content), endOfArchive]);
+      const path = join(fx.dir, `load-diff-${name}`);
+      await writeFile(path, archive);
+      const result = await runCliCaptured(['load', '--root', fx.root, '-i', path]);
+      expect(result.status, name).toBe(1);
+      expect(result.stderr, name).toContain(`load archive: layer ${name} has diff ID sha256:${sha256(layer)}, config says sha256:${sha256(named)}`);
+      expect(await fx.store.resolveReference('docker.io/hostile/load-diff:1'), name).toBeUndefined();
+    }
+    // An OCI archive's tag is the image's name: one that is a path or no reference names nothing.
+    const goodConfig = Buffer.from(JSON.stringify({ architecture: platform.architecture, os: platform.os, rootfs: { type: 'layers', diff_ids: [`sha256:${sha256(layer)}`] } }));
+    const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: { mediaType: MediaType.ociConfig, digest: `sha256:${sha256(goodConfig)}`, size: goodConfig.length }, layers: [{ mediaType: MediaType.ociLayer, digest: `sha256:${sha256(layer)}`, size: layer.length }] }));
+    for (const tag of ['../../../etc/passwd', 'a:b:c', 'Upper-Path/x/Case:1', `x${'/y'.repeat(200)}`, 'name@sha256:1234']) {
+      const index = { schemaVersion: 2, manifests: [{ mediaType: MediaType.ociManifest, digest: `sha256:${sha256(manifest)}`, size: manifest.length, annotations: { 'io.containerd.image.name': tag, 'org.opencontainers.image.ref.name': tag } }] };
+      const archive = Buffer.concat([member('oci-layout', Buffer.from('{"imageLayoutVersion":"1.0.0"}')), member('index.json', Buffer.from(JSON.stringify(index))), ...[goodConfig, manifest, layer].map((blob) => member(`blobs/sha256/${sha256(blob)}`, blob)), endOfArchive]);
+      const path = join(fx.dir, 'load-tag.tar');
+      await writeFile(path, archive);
+      const result = await runCliCaptured(['load', '--root', fx.root, '-i', path]);
+      expect(result.status, tag).toBe(1);
+      expect(result.stderr, tag).toMatch(/invalid reference format|more than 255/);
+      expect(result.stderr, tag).not.toMatch(/TypeError|internal error/);
+      const listed = await runCliCaptured(['images', '--root', fx.root, '--format', '{{.Repository}}:{{.Tag}}']);
+      expect(listed.stdout, tag).not.toContain('etc/passwd');
+    }
+    expect(await readdir(join(fx.root))).not.toContain('etc');
+  }, 60_000);
+
   it('refuses documents nested thousands deep in load, a named layout and the store, naming them, where inspect died of a stack overflow (moby CVE-2021-21285 class)', async () => {
     const depth = 100_000;
     const deep = `${'['.repeat(depth)}${']'.repeat(depth)}`;

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,6 +80,34 @@ describe('tsbuild login and logout', () => {
       const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as { auths: Record<string, { auth: string }> };
       expect(Buffer.from(config.auths[registry.host]?.auth ?? '', 'base64').toString()).toBe('erin:erin-password');
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps credentials for the registry named when its credential helper cannot run: nothing saved elsewhere or in plain text, the failure named (docker CVE-2021-41092)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tsbuild-cli-helper-'));
+    const saved = process.env.DOCKER_CONFIG;
+    process.env.DOCKER_CONFIG = dir;
+    try {
+      for (const config of [{ credsStore: 'tsbuild-missing-helper' }, { credHelpers: { [registry.host]: 'tsbuild-missing-helper' }, auths: {} }]) {
+        const text = `${JSON.stringify(config)}\n`;
+        await writeFile(join(dir, 'config.json'), text);
+        const result = await run(['login', '-u', 'erin', '-p', 'erin-password', registry.host]);
+        expect(result.status).toBe(1);
+        expect(result.stderr).toContain(`store credentials for ${registry.host}`);
+        expect(result.stderr).toContain('docker-credential-tsbuild-missing-helper');
+        expect(result.stderr).not.toMatch(/docker\.io|Login Succeeded/);
+        expect(result.stderr).not.toContain('erin-password');
+        // No fallback: the file is as it was, the password in no auths entry.
+        expect(await readFile(join(dir, 'config.json'), 'utf8')).toBe(text);
+        // A pull asks the same helper and fails naming it, rather than going on without.
+        const pulled = await run(['pull', '--quiet', `${registry.host}/none/here:1`]);
+        expect(pulled.status).toBe(1);
+        expect(pulled.stderr).toContain('docker-credential-tsbuild-missing-helper');
+      }
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_CONFIG;
+      else process.env.DOCKER_CONFIG = saved;
       await rm(dir, { recursive: true, force: true });
     }
   });

@@ -552,6 +552,248 @@ describe('a registry that lies', () => {
   });
 });
 
+describe('documents and answers that say two things', () => {
+  it('refuses a document that is both a manifest and an index, or whose declared type disagrees with what it holds, by tag, by digest and from an index (CVE-2021-41190)', async () => {
+    const image = imageOf([await hostileTar([{ name: 'file', content: 'ambiguous\n' }])]);
+    const manifest = JSON.parse(image.manifest.bytes.toString()) as Record<string, unknown>;
+    const other = imageOf([await hostileTar([{ name: 'other', content: 'the other reading\n' }])]);
+    const entry = { mediaType: MediaType.ociManifest, digest: other.manifest.digest, size: other.manifest.bytes.length, platform: hostPlatform() };
+    const { mediaType: _dropped, ...untyped } = manifest;
+    // A puller that reads `layers` pulls one image, one that reads `manifests` another.
+    const both = Buffer.from(JSON.stringify({ ...untyped, manifests: [entry] }));
+    const asIndex = Buffer.from(JSON.stringify({ ...untyped, mediaType: MediaType.ociIndex, manifests: [entry] }));
+    const asManifest = Buffer.from(JSON.stringify({ ...manifest, manifests: [entry] }));
+    const cases: Array<{ what: string; document: Buffer; contentType: string }> = [
+      { what: 'both-untyped-manifest', document: both, contentType: MediaType.ociManifest },
+      { what: 'both-untyped-index', document: both, contentType: MediaType.ociIndex },
+      { what: 'both-untyped-octets', document: both, contentType: 'application/octet-stream' },
+      { what: 'both-as-index', document: asIndex, contentType: MediaType.ociIndex },
+      { what: 'both-as-manifest', document: asManifest, contentType: MediaType.ociManifest },
+      // The header says one thing, the content's own field another.
+      { what: 'header-disagrees', document: image.manifest.bytes, contentType: MediaType.dockerManifest },
+      { what: 'header-index', document: image.manifest.bytes, contentType: MediaType.ociIndex },
+    ];
+    for (const { what, document, contentType } of cases) {
+      const name = repository(`ambiguous-${what}`);
+      registry.serve(name, '1', image);
+      registry.serve(name, 'other', other);
+      const digest = sha256(document);
+      // The document under its tag and its digest; an index naming it as a manifest under `child`.
+      const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [{ mediaType: MediaType.ociManifest, digest, size: document.length, platform: hostPlatform() }] }));
+      registry.handlers.push((request, response) => {
+        const url = request.url ?? '';
+        const served = url === `/v2/${name}/manifests/1` || url === `/v2/${name}/manifests/${digest}` ? document : url === `/v2/${name}/manifests/child` ? index : undefined;
+        if (served === undefined) return false;
+        response.writeHead(200, { 'content-type': served === index ? MediaType.ociIndex : contentType, 'content-length': String(served.length), 'docker-content-digest': sha256(served) });
+        response.end(request.method === 'HEAD' ? undefined : served);
+        return true;
+      });
+      for (const reference of [`${registry.host}/${name}:1`, `${registry.host}/${name}@${digest}`, `${registry.host}/${name}:child`]) {
+        for (const result of [await pull(reference), await buildFrom(reference)]) {
+          expect([what, reference, result.status]).toEqual([what, reference, 1]);
+          expect(result.stderr, `${what} ${reference}`).toContain(`${registry.host}/${name}`);
+          expect(result.stderr, `${what} ${reference}`).toMatch(/is not an index|is not an image manifest|served as .* but declares|descriptor says .* but content is/);
+        }
+      }
+      const listed = await runCliCaptured(['images', '--root', root, '--format', '{{.Repository}}']);
+      expect(listed.stdout, what).not.toContain(name);
+    }
+  });
+
+  it('resumes a cut blob only from the range it asked for: a Content-Range that starts elsewhere, a 200 or a 206 without one, a 416, or bytes of another offset start it over, and what is stored is the blob', async () => {
+    const content = Buffer.alloc(512 * 1024);
+    for (let i = 0; i < content.length; i++) content[i] = (i * 7 + (i >> 9)) & 0xff;
+    const lies: Record<string, (request: IncomingMessage, response: ServerResponse, bytes: Buffer, from: number) => void> = {
+      'range-from-zero': (_request, response, bytes) => response.writeHead(206, { 'content-range': `bytes 0-${bytes.length - 1}/${bytes.length}`, 'content-length': String(bytes.length) }).end(bytes),
+      'range-ahead': (_request, response, bytes, from) => response.writeHead(206, { 'content-range': `bytes ${from + 1000}-${bytes.length - 1}/${bytes.length}`, 'content-length': String(bytes.length - from - 1000) }).end(bytes.subarray(from + 1000)),
+      'whole-200': (_request, response, bytes) => response.writeHead(200, { 'content-length': String(bytes.length) }).end(bytes),
+      'no-content-range': (_request, response, bytes, from) => response.writeHead(206, { 'content-length': String(bytes.length - from) }).end(bytes.subarray(from)),
+      'refused-416': (_request, response, bytes) => response.writeHead(416, { 'content-range': `bytes */${bytes.length}` }).end(),
+      // The header says what was asked; the bytes are those from the start: only the digest can tell.
+      'bytes-from-zero': (_request, response, bytes, from) => response.writeHead(206, { 'content-range': `bytes ${from}-${bytes.length - 1}/${bytes.length}`, 'content-length': String(bytes.length - from) }).end(bytes.subarray(0, bytes.length - from)),
+    };
+    for (const [what, lie] of Object.entries(lies)) {
+      const name = repository(`range-${what}`);
+      const image = imageOf([await hostileTar([{ name: 'file', content: `${what}\n${content.toString('latin1')}` }])]);
+      registry.serve(name, '1', image);
+      const layer = image.layers[0] as Blob;
+      const ranges: Array<string | undefined> = [];
+      registry.handlers.push((request, response) => {
+        if (request.url !== `/v2/${name}/blobs/${layer.digest}` || request.method !== 'GET') return false;
+        const range = request.headers.range;
+        ranges.push(range);
+        if (ranges.length === 1) {
+          // Half, then the connection drops: the client holds a part and asks for the rest.
+          response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(layer.bytes.length) });
+          response.write(layer.bytes.subarray(0, layer.bytes.length >> 1), () => response.socket?.destroy());
+          return true;
+        }
+        const from = /^bytes=(\d+)-$/.exec(range ?? '');
+        if (from === null) return false;
+        lie(request, response, layer.bytes, Number(from[1]));
+        return true;
+      });
+      const result = await pull(`${registry.host}/${name}:1`);
+      expect([what, result.stderr]).toEqual([what, '']);
+      expect(result.status, what).toBe(0);
+      // Asked for the rest once, then from the start, and no more.
+      expect(ranges[1], what).toMatch(/^bytes=[1-9]\d*-$/);
+      expect(ranges.slice(2), what).toEqual([undefined]);
+      // What the store holds is the blob: verify, after each test, rehashes it.
+    }
+  }, 120_000);
+
+  it('fails in bounded time, naming the registry, on a challenge of a megabyte, one of a thousand parameters and a quote that never closes, and a token answer that never ends', async () => {
+    const cases: Array<{ what: string; challenge: string; message: RegExp }> = [
+      { what: 'huge-challenge', challenge: `Bearer realm="http://${registry.host}/token",scope="${'a'.repeat(1024 * 1024)}"`, message: /Headers Overflow/ },
+      // Within the header limit: thousands of parameters, then a quoted value that never closes.
+      { what: 'many-params', challenge: `Bearer realm="http://${registry.host}/token-refused"${Array.from({ length: 1000 }, (_, i) => `,p${i}=`).join('')},x="${'\\'.repeat(4000)}`, message: /UNAUTHORIZED|authentication required/ },
+      { what: 'endless-token', challenge: `Bearer realm="http://${registry.host}/token-endless",service="hostile"`, message: /token response is not JSON/ },
+    ];
+    let tokenBytes = 0;
+    registry.handlers.push((request, response) => {
+      const url = request.url ?? '';
+      if (url.startsWith('/token-refused')) {
+        response.writeHead(401, { 'content-type': 'application/json' }).end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}');
+        return true;
+      }
+      if (!url.startsWith('/token-endless')) return false;
+      // A JSON string that never closes, chunked: only the reader can stop it.
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.write('{"token":"');
+      const chunk = Buffer.alloc(64 * 1024, 0x61);
+      const write = (): void => {
+        while (!response.destroyed && tokenBytes < 1024 * 1024 * 1024 && response.write(chunk)) tokenBytes += chunk.length;
+      };
+      response.on('drain', write);
+      write();
+      return true;
+    });
+    for (const { what, challenge, message } of cases) {
+      const name = repository(what);
+      let asked = 0;
+      registry.handlers.unshift((request, response) => {
+        if (!(request.url ?? '').startsWith(`/v2/${name}/`)) return false;
+        asked++;
+        response.writeHead(401, { 'www-authenticate': challenge, 'content-type': 'application/json' });
+        response.end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}');
+        return true;
+      });
+      const started = Date.now();
+      const result = await pull(`${registry.host}/${name}:1`);
+      expect(result.status, what).toBe(1);
+      expect(result.stderr, what).toContain(registry.host);
+      expect(result.stderr, what).toMatch(message);
+      expect(Date.now() - started, what).toBeLessThan(20_000);
+      expect(asked, what).toBeLessThanOrEqual(12);
+    }
+    // About the cap on a token answer, not the gigabyte on offer.
+    expect(tokenBytes).toBeLessThan(64 * 1024 * 1024);
+  }, 120_000);
+});
+
+describe('token realms', () => {
+  it('refuses a token realm without TLS on a host that may not use plain HTTP, and one of another scheme, before any request, the credentials sent nowhere', async () => {
+    const configDir = join(dir, 'ctx-realm-config');
+    await mkdir(configDir);
+    await writeFile(join(configDir, 'config.json'), JSON.stringify({ auths: { [registry.host]: { auth: Buffer.from('user:realm-secret').toString('base64') } } }));
+    // 192.0.2.1 is TEST-NET-1: a request there would hang until a timeout, not fail at once.
+    for (const realm of ['http://192.0.2.1/token', 'file:///etc/shadow', 'ftp://127.0.0.1/token', 'data:,token']) {
+      const name = repository('realm');
+      registry.handlers.push((request, response) => {
+        if (!(request.url ?? '').startsWith(`/v2/${name}/`)) return false;
+        response.writeHead(401, { 'www-authenticate': `Bearer realm="${realm}",service="hostile"`, 'content-type': 'application/json' });
+        response.end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}');
+        return true;
+      });
+      const saved = process.env.DOCKER_CONFIG;
+      process.env.DOCKER_CONFIG = configDir;
+      const started = Date.now();
+      let result: CliResult;
+      try {
+        result = await pull(`${registry.host}/${name}:1`);
+      } finally {
+        if (saved === undefined) delete process.env.DOCKER_CONFIG;
+        else process.env.DOCKER_CONFIG = saved;
+      }
+      expect(result.status, realm).toBe(1);
+      expect(result.stderr, realm).toContain(`authenticate to ${registry.host}: refusing token realm`);
+      expect(result.stderr, realm).not.toContain('realm-secret');
+      expect(Date.now() - started, realm).toBeLessThan(10_000);
+    }
+  });
+});
+
+describe('a push sent elsewhere', () => {
+  it('uploads to an upload Location on another host without the registry\'s credentials, refuses a Location of another scheme, and a manifest stored under another digest', async () => {
+    const configDir = join(dir, 'ctx-push-config');
+    await mkdir(configDir);
+    const basic = `Basic ${Buffer.from('user:push-secret').toString('base64')}`;
+    await writeFile(join(configDir, 'config.json'), JSON.stringify({ auths: { [registry.host]: { auth: Buffer.from('user:push-secret').toString('base64') } } }));
+    const tarPath = join(dir, 'ctx-push.tar');
+    await writeFile(tarPath, await hostileTar([{ name: 'pushed', content: 'pushed elsewhere\n' }]));
+    const saved = process.env.DOCKER_CONFIG;
+    process.env.DOCKER_CONFIG = configDir;
+    try {
+      for (const [what, location] of [
+        ['other-host', (): string => `http://${other.host}/upload/${++serial}`],
+        ['file-scheme', (): string => 'file:///etc/passwd'],
+        // The upload goes well; the registry then says it stored the manifest under another digest.
+        ['lying-digest', (): string => `http://${other.host}/upload/${++serial}`],
+      ] as const) {
+        const name = repository(`push-${what}`);
+        const atRegistry: Array<string | undefined> = [];
+        const atOther: Array<{ method: string; authorization: string | undefined }> = [];
+        registry.handlers.push((request, response) => {
+          const url = request.url ?? '';
+          if (!url.startsWith(`/v2/${name}/`)) return false;
+          atRegistry.push(request.headers.authorization);
+          if (request.headers.authorization !== basic) {
+            response.writeHead(401, { 'www-authenticate': 'Basic realm="hostile"', 'content-type': 'application/json' }).end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}');
+            return true;
+          }
+          request.resume();
+          // Nothing is there yet; an upload opens at LOCATION; a manifest is taken.
+          if (request.method === 'POST' && url.startsWith(`/v2/${name}/blobs/uploads/`)) response.writeHead(202, { location: location(), 'content-length': '0' }).end();
+          else if (request.method === 'PUT' && url.includes('/manifests/')) response.writeHead(201, { 'content-length': '0', ...(what === 'lying-digest' ? { 'docker-content-digest': sha256(Buffer.from('another manifest')) } : {}) }).end();
+          else response.writeHead(404).end();
+          return true;
+        });
+        other.handlers.push((request, response) => {
+          if (!(request.url ?? '').startsWith('/upload/')) return false;
+          atOther.push({ method: request.method ?? '', authorization: request.headers.authorization });
+          request.resume();
+          request.on('end', () => response.writeHead(201, { 'content-length': '0' }).end());
+          return true;
+        });
+        expect((await runCliCaptured(['import', '--root', root, tarPath, `${registry.host}/${name}:1`])).status).toBe(0);
+        const result = await runCliCaptured(['push', '--root', root, '--quiet', `${registry.host}/${name}:1`]);
+        expect(result.stderr, what).not.toContain('push-secret');
+        if (what === 'other-host') {
+          expect(result.stderr, what).toBe('');
+          expect(result.status, what).toBe(0);
+          // The blobs went to the other host, with nothing of the registry's credentials.
+          expect(atOther.length, what).toBeGreaterThan(0);
+          expect(atOther.every((entry) => entry.authorization === undefined), what).toBe(true);
+        } else if (what === 'lying-digest') {
+          expect(result.status, what).toBe(1);
+          expect(result.stderr, what).toContain(`push manifest: registry stored ${sha256(Buffer.from('another manifest'))} instead of sha256:`);
+        } else {
+          expect(result.status, what).toBe(1);
+          expect(result.stderr, what).toContain(`${registry.host}/${name}`);
+          expect(result.stderr, what).toMatch(/file:/);
+          expect(atOther, what).toEqual([]);
+        }
+        expect(atRegistry.some((value) => value === basic), what).toBe(true);
+        other.handlers.length = 0;
+      }
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_CONFIG;
+      else process.env.DOCKER_CONFIG = saved;
+    }
+  });
+});
+
 describe('a layer with foreign URLs', () => {
   /** IMAGE with URLS on its layer: where a non-distributable layer may be fetched from. */
   function withUrls(image: ServedImage, urls: readonly string[]): ServedImage {
