@@ -37,6 +37,27 @@ describe('cli', () => {
     expect(await run(['run', '--name'])).toMatchObject({ status: 125, stderr: "flag needs an argument: --name\nSee 'tsbuild run --help'.\n" });
     // A missing argument is not a flag error: docker ends it with 1.
     expect((await run(['logs'])).status).toBe(1);
+    // A shorthand is named as it was written, alone or at the end of a group.
+    expect(await run(['build', '-t'])).toMatchObject({ status: 125, stderr: "flag needs an argument: 't' in -t\nSee 'tsbuild build --help'.\n" });
+    expect(await run(['build', '-qt'])).toMatchObject({ status: 125, stderr: "flag needs an argument: 't' in -qt\nSee 'tsbuild build --help'.\n" });
+    expect(await run(['build', '--tag'])).toMatchObject({ status: 125, stderr: "flag needs an argument: --tag\nSee 'tsbuild build --help'.\n" });
+  });
+
+  it("refuses a wrong count of arguments in cobra's words, with the usage, and status 1", async () => {
+    expect(await run(['tag', 'a', 'b', 'c'])).toMatchObject({
+      status: 1,
+      stdout: '',
+      stderr: `"tsbuild tag" requires exactly 2 arguments.\nSee 'tsbuild tag --help'.\n\nUsage:  tsbuild tag [OPTIONS] SOURCE TARGET\n\ngive an image in the store another name\n`,
+    });
+    const logs = await run(['logs']);
+    expect(logs).toMatchObject({ status: 1 });
+    expect(logs.stderr).toMatch(/^"tsbuild logs" requires exactly 1 argument\.\nSee 'tsbuild logs --help'\.\n\nUsage: {2}tsbuild logs \[OPTIONS\] CONTAINER\n/);
+    expect((await run(['run'])).stderr).toMatch(/^"tsbuild run" requires at least 1 argument\.\nSee 'tsbuild run --help'\.\n\nUsage: {2}tsbuild run \[OPTIONS\] IMAGE /);
+    expect((await run(['network', 'create'])).stderr).toMatch(/^"tsbuild network create" requires exactly 1 argument\.\n/);
+    expect((await run(['container', 'rm'])).stderr).toMatch(/^"tsbuild rm" requires at least 1 argument\.\n/);
+    // buildx starts its errors with ERROR.
+    expect(await run(['build'])).toMatchObject({ status: 1 });
+    expect((await run(['build'])).stderr).toMatch(/^ERROR: "tsbuild build" requires exactly 1 argument\.\nSee 'tsbuild build --help'\.\n/);
   });
 
   it('reports an export of no such container as an error, not a crash of the process', () => {

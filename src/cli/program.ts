@@ -68,7 +68,45 @@ export async function createProgram(io: CliIo, argv: readonly string[] = []): Pr
   const only = name === undefined ? undefined : loaders.get(name);
   const wanted = only !== undefined ? [only] : argv.length > 0 && argv.every((arg) => arg === '-v' || arg === '--version') ? [] : [...loaders.values()];
   for (const register of await Promise.all(wanted.map((load) => load()))) register(program, io);
+  // Each command reports its own usage errors: docker's words name the command and its arguments.
+  const stack = [...program.commands];
+  for (let command = stack.pop(); command !== undefined; command = stack.pop()) {
+    const self = command;
+    self.configureOutput({ outputError: (text, write) => write(usageErrorText(self, text, argv)) });
+    stack.push(...self.commands);
+  }
   return program;
+}
+
+/**
+ * A command line's usage error as docker's CLI writes it: the flag library's words for a flag,
+ * and for a wrong count of arguments cobra's (`"docker tag" requires exactly 2 arguments.`),
+ * where to read the help, the command's usage and what it does. buildx starts its own with
+ * `ERROR: `.
+ */
+export function usageErrorText(command: Command, text: string, argv: readonly string[]): string {
+  if (!/^error: (missing required argument|too many arguments)/.test(text)) return flagErrorText(text, argv);
+  const path: string[] = [];
+  for (let at: Command | null = command; at !== null && at.parent !== null; at = at.parent) path.unshift(at.name());
+  const name = ['tsbuild', ...path].join(' ');
+  const declared = command.registeredArguments;
+  const required = declared.filter((argument) => argument.required).length;
+  const plural = (count: number): string => `${count} argument${count === 1 ? '' : 's'}`;
+  const count = declared.some((argument) => argument.variadic)
+    ? `at least ${plural(required)}`
+    : required === declared.length
+      ? `exactly ${plural(required)}`
+      : required === 0
+        ? `at most ${plural(declared.length)}`
+        : `at least ${required} and at most ${plural(declared.length)}`;
+  // commander's usage in docker's notation: [OPTIONS] and the arguments' names in capitals.
+  const usage = command
+    .usage()
+    .replace('[options]', '[OPTIONS]')
+    .replace(/<([^>]+?)(\.\.\.)?>/g, (_all, argument: string, many?: string) => (many === undefined ? argument.toUpperCase() : `${argument.toUpperCase()} [${argument.toUpperCase()}...]`))
+    .replace(/\[([^\]]+?)(\.\.\.)?\]/g, (all, argument: string, many?: string) => (argument === 'OPTIONS' ? all : `[${argument.toUpperCase()}${many ?? ''}]`));
+  const buildx = path[0] === 'build' ? 'ERROR: ' : '';
+  return `${buildx}"${name}" requires ${count}.\nSee '${name} --help'.\n\nUsage:  ${name} ${usage}\n\n${command.description()}\n`;
 }
 
 /**
@@ -76,7 +114,7 @@ export async function createProgram(io: CliIo, argv: readonly string[] = []): Pr
  * and users match `unknown flag: --x` and `flag needs an argument: --x`. Other errors pass as
  * they are.
  */
-export function flagErrorText(text: string): string {
+export function flagErrorText(text: string, argv: readonly string[] = []): string {
   const unknown = /^error: unknown option '([^']*)'/.exec(text);
   if (unknown !== null) {
     const flag = (unknown[1] ?? '').replace(/=.*$/s, '');
@@ -86,9 +124,11 @@ export function flagErrorText(text: string): string {
   const missing = /^error: option '([^']*)' argument missing/.exec(text);
   if (missing !== null) {
     const flags = missing[1] ?? '';
-    const long = /--[\w-]+/.exec(flags);
-    const short = /(?:^|[\s,])-(\w)\b/.exec(flags);
-    return `flag needs an argument: ${long !== null ? long[0] : `'${short?.[1] ?? ''}' in -${short?.[1] ?? ''}`}\n`;
+    const long = /--[\w-]+/.exec(flags)?.[0];
+    const short = /(?:^|[\s,])-(\w)\b/.exec(flags)?.[1];
+    // As the flag was written: pflag names the shorthand, in the group it came in (`-qt`).
+    const written = argv.findLast((arg) => arg === long || (short !== undefined && /^-[^-]/.test(arg) && arg.endsWith(short)));
+    return `flag needs an argument: ${long !== undefined && (written === long || short === undefined) ? long : `'${short ?? ''}' in ${written ?? `-${short ?? ''}`}`}\n`;
   }
   return text;
 }
