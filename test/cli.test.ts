@@ -65,20 +65,35 @@ describe('cli', () => {
     try {
       const result = spawnSync(process.execPath, [bin, 'export', '--root', root, 'nosuch'], { encoding: 'utf8' });
       expect(result.status).toBe(1);
-      expect(result.stderr).toBe('error: No such container: nosuch\n');
+      expect(result.stderr).toBe('Error response from daemon: No such container: nosuch\n');
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
   });
 
-  it("names what is missing in docker's words: start's closing line, network connect's container first", async () => {
+  it("names what is missing in docker's words: its daemon's prefix, start's closing line, network connect's container first", async () => {
     const root = mkdtempSync(join(tmpdir(), 'tsbuild-cli-missing-'));
     try {
       expect(await run(['start', '--root', root, 'nosuch', 'other'])).toMatchObject({
         status: 1,
-        stderr: 'error: No such container: nosuch\nerror: No such container: other\nerror: failed to start containers: nosuch, other\n',
+        stderr: 'Error response from daemon: No such container: nosuch\nError response from daemon: No such container: other\nError: failed to start containers: nosuch, other\n',
       });
-      expect(await run(['network', 'connect', '--root', root, 'nosuch-net', 'nosuch'])).toMatchObject({ status: 1, stderr: 'error: No such container: nosuch\n' });
+      expect(await run(['network', 'connect', '--root', root, 'nosuch-net', 'nosuch'])).toMatchObject({ status: 1, stderr: 'Error response from daemon: No such container: nosuch\n' });
+      // What docker's daemon answers, after its CLI's prefix; what its CLI finds itself, without.
+      const daemon = (message: string): { status: number; stderr: string } => ({ status: 1, stderr: `Error response from daemon: ${message}\n` });
+      for (const verb of ['stop', 'rm', 'restart', 'wait', 'logs', 'pause', 'port', 'top', 'diff', 'export']) {
+        expect(await run([verb, '--root', root, 'nosuch']), verb).toMatchObject(daemon('No such container: nosuch'));
+      }
+      expect(await run(['kill', '--root', root, 'nosuch'])).toMatchObject(daemon('cannot kill container: nosuch: No such container: nosuch'));
+      expect(await run(['rename', '--root', root, 'nosuch', 'other'])).toMatchObject({ status: 1, stderr: 'Error response from daemon: No such container: nosuch\nError: failed to rename container named nosuch\n' });
+      for (const verb of [['rmi'], ['history'], ['image', 'inspect'], ['tag']]) {
+        expect(await run([...verb, '--root', root, 'nosuch', ...(verb[0] === 'tag' ? ['other'] : [])]), verb.join(' ')).toMatchObject(daemon('No such image: nosuch:latest'));
+      }
+      expect(await run(['network', 'rm', '--root', root, 'nosuch'])).toMatchObject(daemon('network nosuch not found'));
+      expect(await run(['volume', 'inspect', '--root', root, 'nosuch'])).toMatchObject(daemon('get nosuch: no such volume'));
+      expect(await run(['inspect', '--root', root, 'nosuch'])).toMatchObject({ status: 1, stdout: '[]\n', stderr: 'Error: No such object: nosuch\n' });
+      expect(await run(['inspect', '--root', root, '--type', 'bogus', 'nosuch'])).toMatchObject({ status: 1, stderr: '"bogus" is not a valid value for --type\n' });
+      expect(await run(['push', '--root', root, '127.0.0.1:1/nosuch:1'])).toMatchObject({ status: 1, stderr: 'An image does not exist locally with the tag: 127.0.0.1:1/nosuch\n' });
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

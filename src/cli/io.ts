@@ -1,9 +1,48 @@
+import { TsbuildError } from '../common/index.js';
+
 /** Where a command writes. Injected so that commands can be run and checked in process. */
 export interface CliIo {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
   /** Whether stderr is a terminal (colour, progress bars). */
   readonly isTty: boolean;
+}
+
+/**
+ * An error docker's CLI finds by itself, without its daemon: said alone, or after the `Error: `
+ * its CLI puts before some (`port`).
+ */
+export class ClientError extends TsbuildError {
+  constructor(
+    message: string,
+    readonly prefix: '' | 'Error: ' = '',
+  ) {
+    super('INVALID_ARGUMENT', message);
+  }
+}
+
+/** The line for ERROR in docker's words: its CLI's own, or what its daemon would have answered. */
+export function errorLine(error: TsbuildError): string {
+  return error instanceof ClientError ? `${error.prefix}${error.message}\n` : daemonError(error.message);
+}
+
+/**
+ * docker's CLI's line for an error its daemon returned (`Error response from daemon: No such
+ * container: x`); tsbuild is its own daemon and says it in the same words, which scripts match.
+ */
+export function daemonError(message: string): string {
+  return `Error response from daemon: ${message}\n`;
+}
+
+/**
+ * docker run's report of an error: its program's name first, a period last, and for 125 where to
+ * read the help. A flag's value it could not read is its flag library's line (`invalid argument
+ * "x" for "-m, --memory" flag: …`), as `create` says it too.
+ */
+export function runError(message: string, status: number, command = 'run'): string {
+  if (message.startsWith('invalid argument "')) return `${message}\nSee 'tsbuild ${command} --help'.\n`;
+  const line = `tsbuild: ${daemonError(message).trimEnd()}${message.endsWith('.') ? '' : '.'}\n`;
+  return status === 125 ? `${line}See 'tsbuild ${command} --help'.\n` : line;
 }
 
 /** Thrown by a command to end with a given exit status after it has reported the problem. */

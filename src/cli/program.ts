@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { isTsbuildError } from '../common/index.js';
-import { ExitError, type CliIo } from './io.js';
+import { ExitError, errorLine, type CliIo } from './io.js';
 import { InvalidBooleanFlag, commandAt, readGoBooleanFlags } from './go-bool-flags.js';
 import { packageVersion } from './version.js';
 
@@ -144,6 +144,13 @@ function commandPath(program: Command, argv: readonly string[]): string[] {
   return names;
 }
 
+/**
+ * The commands whose docker counterparts do not ask its daemon (or that docker has not): their
+ * errors are tsbuild's own, `error: `. Every other command's are what docker's daemon would have
+ * answered, and are said in its CLI's words for them.
+ */
+const clientCommands: ReadonlySet<string> = new Set(['build', 'buildx', 'debug', 'doctor', 'verify', 'manifest', 'logout', 'help']);
+
 /** Runs the CLI and returns its exit status; never exits the process itself. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   let program: Command | undefined;
@@ -163,7 +170,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     if (error instanceof CommanderError) return error.exitCode;
     if (isTsbuildError(error)) {
-      io.stderr.write(`error: ${error.message}\n`);
+      const [top] = program === undefined ? [] : commandPath(program, argv);
+      // A reference docker's CLI parses itself, before it asks.
+      io.stderr.write(top === undefined || clientCommands.has(top) || error.code === 'INVALID_REFERENCE' ? `error: ${error.message}\n` : errorLine(error));
       return 1;
     }
     io.stderr.write(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

@@ -150,6 +150,6 @@ describe('tsbuild push and pull', () => {
     expect(platform.stderr).toMatch(/parse platform/);
     const missing = await run(['push', '--root', join(scratch, 'bad'), `${registry.host}/cli/none:1`]);
     expect(missing.status).toBe(1);
-    expect(missing.stderr).toMatch(/no such image in the store/);
+    expect(missing.stderr).toBe(`An image does not exist locally with the tag: ${registry.host}/cli/none\n`);
   });
 });

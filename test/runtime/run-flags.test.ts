@@ -49,7 +49,7 @@ describe.runIf(isRoot)('run and create flags, as docker 26', () => {
     const before = cli('ps', '-aq').stdout;
     const refused = (args: string[], message: string): void => {
       const result = cli('create', ...args, 'busybox', 'true');
-      expect(result.stderr, args.join(' ')).toBe(`error: ${message}\n`);
+      expect(result.stderr, args.join(' ')).toBe((message.startsWith('invalid argument "') ? `${message}\nSee 'tsbuild create --help'.\n` : `Error response from daemon: ${message}\n`));
       expect(result.status, args.join(' ')).toBe(125);
     };
     refused(['--oom-score-adj', '1001'], 'Invalid value 1001, range for oom score adj is [-1000, 1000]');
@@ -75,7 +75,7 @@ describe.runIf(isRoot)('run and create flags, as docker 26', () => {
       expect(refused.stderr).toContain('Cannot link to a non running container: /linked-db AS /linking/db');
       expect(refused.status).toBe(1);
       cli('rm', linking);
-      expect(cli('create', '--link', 'no-such-container:db', 'busybox', 'true')).toMatchObject({ status: 125, stderr: 'error: could not get container for no-such-container: No such container: no-such-container\n' });
+      expect(cli('create', '--link', 'no-such-container:db', 'busybox', 'true')).toMatchObject({ status: 125, stderr: 'Error response from daemon: could not get container for no-such-container: No such container: no-such-container\n' });
     } finally {
       cli('rm', '-f', target);
     }
@@ -109,7 +109,7 @@ describe.runIf(isRoot)('run and create flags, as docker 26', () => {
       status: 125,
       stderr: 'invalid argument "stdio" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR\nSee \'tsbuild run --help\'.\n',
     });
-    expect(cli('run', '-d', '-a', 'stdout', 'busybox', 'true')).toMatchObject({ status: 1, stderr: 'error: Conflicting options: -a and -d\n' });
+    expect(cli('run', '-d', '-a', 'stdout', 'busybox', 'true')).toMatchObject({ status: 1, stderr: 'Conflicting options: -a and -d\n' });
     expect(cli('ps', '-aq').stdout).toBe(before);
   }, 60_000);
 

@@ -52,7 +52,7 @@ describe('image commands', () => {
     const help = await run(['image', 'ls', '--help']);
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/^Usage: tsbuild images /);
-    expect((await run(['image', 'inspect', 'no-such-image', '--root', root])).stderr).toBe('error: No such image: no-such-image:latest\n');
+    expect((await run(['image', 'inspect', 'no-such-image', '--root', root])).stderr).toBe('Error response from daemon: No such image: no-such-image:latest\n');
     // The cleanup idiom of docker scripts: nothing here is dangling.
     expect((await run(['images', '-q', '-f', 'dangling=true', '--root', root])).stdout).toBe('');
     expect((await run(['images', '-q', '--filter', 'reference=busy*', '--root', root])).stdout).toBe(`${rows[0]?.id.slice(7, 19) ?? ''}\n`);
@@ -111,11 +111,11 @@ describe('image commands', () => {
     expect(missing.status).toBe(1);
     // As docker's: what was found (nothing) as JSON, then the name that named no object of any kind.
     expect(missing.stdout).toBe('[]\n');
-    expect(missing.stderr).toBe('error: No such object: busybox\n');
-    expect(await run(['inspect', '--type', 'image', 'busybox', '--root', root])).toMatchObject({ status: 1, stdout: '[]\n', stderr: 'error: No such image: busybox:latest\n' });
-    expect(await run(['inspect', '--type', 'volume', 'busybox', '--root', root])).toMatchObject({ status: 1, stderr: 'error: get busybox: no such volume\n' });
-    expect(await run(['inspect', '--type', 'network', '-f', '{{.Name}}', 'busybox', 'none', '--root', root])).toMatchObject({ status: 1, stdout: 'none\n', stderr: 'error: network busybox not found\n' });
-    expect(await run(['inspect', '--type', 'bogus', 'busybox', '--root', root])).toMatchObject({ status: 1, stderr: 'error: "bogus" is not a valid value for --type\n' });
+    expect(missing.stderr).toBe('Error: No such object: busybox\n');
+    expect(await run(['inspect', '--type', 'image', 'busybox', '--root', root])).toMatchObject({ status: 1, stdout: '[]\n', stderr: 'Error response from daemon: No such image: busybox:latest\n' });
+    expect(await run(['inspect', '--type', 'volume', 'busybox', '--root', root])).toMatchObject({ status: 1, stderr: 'Error response from daemon: get busybox: no such volume\n' });
+    expect(await run(['inspect', '--type', 'network', '-f', '{{.Name}}', 'busybox', 'none', '--root', root])).toMatchObject({ status: 1, stdout: 'none\n', stderr: 'Error response from daemon: network busybox not found\n' });
+    expect(await run(['inspect', '--type', 'bogus', 'busybox', '--root', root])).toMatchObject({ status: 1, stderr: '"bogus" is not a valid value for --type\n' });
   });
 
   it("builds through docker's `image build`, `builder build` and buildx's `build` as through `build`", async () => {
@@ -208,7 +208,7 @@ describe('image commands', () => {
         return `status ${failed.status}: ${failed.stdout}`;
       }
     };
-    expect(onTerminal(`save --root ${root} busybox`)).toMatch(/^status 1: error: save images: refusing to write a tar archive to a terminal/);
-    expect(onTerminal(`load --root ${root}`)).toMatch(/^status 1: error: load images: standard input is a terminal/);
+    expect(onTerminal(`save --root ${root} busybox`)).toMatch(/^status 1: cowardly refusing to save to a terminal\. Use the -o flag or redirect/);
+    expect(onTerminal(`load --root ${root}`)).toMatch(/^status 1: requested load from stdin, but stdin is empty/);
   });
 });

@@ -61,7 +61,7 @@ import {
 import { listImages, type Store } from '../../store/index.js';
 import { compareNatural, dockerTable, formatBytes, formatCreatedSince, formatGoTime, humanDuration, topTable } from '../format.js';
 import { formatListTemplate, nilSlice, sortedKeys } from '../go-template.js';
-import { ExitError, type CliIo } from '../io.js';
+import { ClientError, ExitError, daemonError, errorLine, runError, type CliIo } from '../io.js';
 import { delegateCommand } from '../program.js';
 import { containersOnUserNetwork, runInMonitorNamespaces, runInUserNamespace } from '../rootless.js';
 import { printInspected } from './inspect-output.js';
@@ -86,13 +86,21 @@ function startFailureStatus(error: unknown): number {
   return runFailureStatus(error);
 }
 
-/** Reports a TsbuildError as docker does (`Error response from daemon` has no daemon here) and exits with STATUS. */
-function fail(io: CliIo, error: unknown, status: number): never {
+/**
+ * Reports a TsbuildError as docker does and exits with STATUS: what its CLI refuses (status 1)
+ * alone, what its daemon refuses after `Error response from daemon: `, and for `run` as its
+ * run command words it: `docker: `, a closing period, and where to read the help when the
+ * container could not be made (125).
+ */
+function fail(io: CliIo, error: unknown, status: number, command?: 'run' | 'create'): never {
   if (error instanceof ExitError) throw error;
   if (!isTsbuildError(error)) throw error;
-  io.stderr.write(`error: ${error.message}\n`);
+  if (status === 1) io.stderr.write(`${error.message}\n`);
+  else if (command === 'run' || (command === 'create' && error.message.startsWith('invalid argument "'))) io.stderr.write(runError(error.message, status, command));
+  else io.stderr.write(errorLine(error));
   throw new ExitError(status);
 }
+
 
 /**
  * `run` of a container that keeps a record: detached (`-d`), or in the foreground attached to
@@ -139,7 +147,7 @@ export async function runWithRecord(
     for (const warning of created.warnings) io.stderr.write(`WARNING: ${warning}\n`);
     record = created.record;
   } catch (error) {
-    fail(io, error, 125);
+    fail(io, error, 125, 'run');
   } finally {
     await fetcher.close();
   }
@@ -150,7 +158,7 @@ export async function runWithRecord(
     try {
       await startContainer(store, record.id, { monitorCommand: monitorCommand(store) });
     } catch (error) {
-      fail(io, error, startFailureStatus(error));
+      fail(io, error, startFailureStatus(error), 'run');
     }
     return;
   }
@@ -287,7 +295,7 @@ function defineCreate(parent: Command, io: CliIo, name = 'create'): void {
       for (const warning of created.warnings) io.stderr.write(`WARNING: ${warning}\n`);
       io.stdout.write(`${created.record.id}\n`);
     } catch (error) {
-      fail(io, error, 125);
+      fail(io, error, 125, 'create');
     } finally {
       await fetcher.close();
     }
@@ -349,7 +357,7 @@ function defineStart(parent: Command, io: CliIo, name = 'start'): void {
       try {
         const found = await findContainer(store, nameOrId);
         const offset = await logSize(store, found.id);
-        if (flags.interactive === true && found.config.tty && !process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'the input device is not a TTY');
+        if (flags.interactive === true && found.config.tty && !process.stdin.isTTY) throw new ClientError('the input device is not a TTY');
         // As docker's CLI, which attaches before it starts the container.
         if (flags.attach === true) await recordContainerEvent(store.root, found, 'attach');
         await startContainer(store, found.id, { monitorCommand: monitorCommand(store) });
@@ -368,13 +376,16 @@ function defineStart(parent: Command, io: CliIo, name = 'start'): void {
         } else io.stdout.write(`${nameOrId}\n`);
       } catch (error) {
         if (error instanceof ExitError || !isTsbuildError(error)) throw error;
-        io.stderr.write(`error: ${error.message}\n`);
+        io.stderr.write(errorLine(error));
         if (flags.attach === true) throw new ExitError(startFailureStatus(error));
         failed.push(nameOrId);
       }
     }
-    // docker's closing line, naming those that did not start.
-    if (failed.length > 0) throw new TsbuildError('INVALID_ARGUMENT', `failed to start containers: ${failed.join(', ')}`);
+    // docker's closing line, its CLI's, naming those that did not start.
+    if (failed.length > 0) {
+      io.stderr.write(`Error: failed to start containers: ${failed.join(', ')}\n`);
+      throw new ExitError(1);
+    }
   });
 }
 
@@ -387,7 +398,7 @@ async function eachContainer(io: CliIo, containers: readonly string[], action: (
       io.stdout.write(`${nameOrId}\n`);
     } catch (error) {
       if (!isTsbuildError(error)) throw error;
-      io.stderr.write(`error: ${error.message}\n`);
+      io.stderr.write(errorLine(error));
       // `rm -f` of a container that is not there says so but succeeds, as docker's CLI.
       if (!(options.missingIsFine === true && isTsbuildError(error, 'NOT_FOUND'))) failed = true;
     }
@@ -433,7 +444,10 @@ function defineKill(parent: Command, io: CliIo, name = 'kill'): void {
         await findContainer(store, nameOrId);
         throw new TsbuildError('INVALID_ARGUMENT', `cannot kill container: ${nameOrId}: invalid signal: ${flags.signal}`);
       }
-      await killContainer(store, nameOrId, signal);
+      // docker's daemon names what it could not do first.
+      await killContainer(store, nameOrId, signal).catch((error: unknown) => {
+        throw isTsbuildError(error, 'NOT_FOUND') ? new TsbuildError('NOT_FOUND', `cannot kill container: ${nameOrId}: ${error.message}`, { cause: error }) : error;
+      });
     });
   });
 }
@@ -894,7 +908,7 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
     // As docker: the files' variables, then -e's; a bare name takes this environment's value.
     const env = await environment({ env: flags.env, envFile: flags.envFile });
     const tty = flags.tty === true;
-    if (tty && flags.interactive === true && !process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'the input device is not a TTY');
+    if (tty && flags.interactive === true && !process.stdin.isTTY) throw new ClientError('the input device is not a TTY');
     const stdout = process.stdout;
     const rawTerminal = tty && flags.interactive === true && process.stdin.isTTY;
     let resizeTerminal: ((size: { rows: number; columns: number }) => void) | undefined;
@@ -1013,7 +1027,7 @@ function definePort(parent: Command, io: CliIo, name = 'port'): void {
     }
     // docker's client sorts them: 80/udp before 81/tcp and 8080/tcp, whatever order they were published in.
     for (const line of lines.sort(compareNatural)) io.stdout.write(`${line}\n`);
-    if (wanted !== undefined && bindings[wanted] === undefined) throw new TsbuildError('NOT_FOUND', `No public port '${port ?? ''}' published for ${nameOrId}`);
+    if (wanted !== undefined && bindings[wanted] === undefined) throw new ClientError(`No public port '${port ?? ''}' published for ${nameOrId}`, 'Error: ');
   });
 }
 
@@ -1090,7 +1104,7 @@ function defineRename(parent: Command, io: CliIo, name = 'rename'): void {
     } catch (error) {
       if (!isTsbuildError(error)) throw error;
       // As docker's CLI: the reason, then which rename failed.
-      io.stderr.write(`error: ${error.message}\nerror: failed to rename container named ${nameOrId}\n`);
+      io.stderr.write(`${daemonError(error.message)}Error: failed to rename container named ${nameOrId}\n`);
       throw new ExitError(1);
     }
   });

@@ -6,7 +6,7 @@
  */
 import { isTsbuildError } from '../../common/index.js';
 import { inspectWithTemplate, parseGoTemplate } from '../go-template.js';
-import { ExitError, type CliIo } from '../io.js';
+import { ExitError, daemonError, type CliIo } from '../io.js';
 
 /** LOOKUP gives a name's object, or rejects with a NOT_FOUND error in docker's words (`No such container: x`). */
 export async function printInspected(io: CliIo, names: readonly string[], format: string | undefined, lookup: (name: string) => Promise<unknown>): Promise<void> {
@@ -24,6 +24,7 @@ export async function printInspected(io: CliIo, names: readonly string[], format
   }
   io.stdout.write(format === undefined ? `${JSON.stringify(found, null, 4)}\n` : inspectWithTemplate(format, found));
   if (missing.length === 0) return;
-  io.stderr.write(missing.map((message) => `error: ${message}\n`).join(''));
+  // `No such object` is docker's CLI's own, after it asked for each type; the others its daemon's.
+  io.stderr.write(missing.map((message) => (message.startsWith('No such object: ') ? `Error: ${message}\n` : daemonError(message))).join(''));
   throw new ExitError(1);
 }

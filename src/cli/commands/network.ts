@@ -4,7 +4,7 @@ import { TsbuildError } from '../../common/index.js';
 import { connectContainerNetwork, createNetwork, disconnectContainerNetwork, findContainer, getNetwork, networks, pruneNetworks, removeNetwork, type NetworkRecord } from '../../runtime/index.js';
 import { dockerTable, formatGoTime } from '../format.js';
 import { formatListTemplate } from '../go-template.js';
-import { ExitError, type CliIo } from '../io.js';
+import { ExitError, daemonError, type CliIo } from '../io.js';
 import { printInspected } from './inspect-output.js';
 import type { Store } from '../../store/index.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
@@ -232,7 +232,7 @@ export function registerNetwork(program: Command, io: CliIo): void {
         if (!(error instanceof TsbuildError)) throw error;
         // docker 26's -f: a network that is not there is passed over without a word.
         if (options.force === true && error.code === 'NOT_FOUND') continue;
-        io.stderr.write(`error: ${error.message}\n`);
+        io.stderr.write(daemonError(error.message));
         failed = true;
       }
     }

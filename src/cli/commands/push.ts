@@ -3,7 +3,7 @@ import { TsbuildError, familiarReference, formatReference, parsePlatform, parseR
 import { push } from '../../registry/index.js';
 import { pushableImage } from '../../exporter/index.js';
 import { recordEvent } from '../../store/index.js';
-import type { CliIo } from '../io.js';
+import { ExitError, type CliIo } from '../io.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
 import { addInsecureRegistryOption, baselineWasmCompilerOnly, registryClient } from './registry-options.js';
 import { TransferProgress } from './transfer-progress.js';
@@ -41,6 +41,11 @@ export function registerPush(program: Command, io: CliIo): void {
       for (const job of jobs) {
         const progress = new TransferProgress(io, 'push', options.quiet === true);
         const stored = await store.resolveReference(formatReference(job.source));
+        // docker's words for a name the store does not have, which its daemon says in the push's stream.
+        if (stored === undefined) {
+          io.stderr.write(`An image does not exist locally with the tag: ${familiarReference({ domain: job.source.domain, path: job.source.path })}\n`);
+          throw new ExitError(1);
+        }
         const document = stored === undefined ? undefined : await pushableImage(store, stored);
         const result = await push({
           source: job.source,

@@ -4,7 +4,7 @@ import { TsbuildError, familiarReference, isTsbuildError, type ImageReference } 
 import type { RegistryClient } from '../../registry/index.js';
 import { hostNetworkPortsWarning, parsePortSpec, runContainer, runFailureStatus, type AttachConfig, type RunningContainer } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
-import { ExitError, type CliIo } from '../io.js';
+import { ExitError, runError, type CliIo } from '../io.js';
 import { isUserNetwork, runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
 import { addContainerOptions, checkPlatform, environment, mountRequests, needsRecord, parseExposeFlag, pullPolicy, type ContainerFlags } from './container-options.js';
@@ -49,7 +49,7 @@ export function attachedStreams(io: CliIo, values: readonly string[], detach: bo
     streams.add(stream);
   }
   if (streams.size > 0 && detach) {
-    io.stderr.write('error: Conflicting options: -a and -d\n');
+    io.stderr.write('Conflicting options: -a and -d\n');
     throw new ExitError(1);
   }
   return streams.size > 0 ? streams : new Set<AttachedStream>(['stdin', 'stdout', 'stderr']);
@@ -193,8 +193,9 @@ export function registerRun(program: Command, io: CliIo): void {
       if (pendingSignal !== undefined && container === undefined) throw new ExitError(128 + osConstants.signals[pendingSignal]);
       if (!isTsbuildError(error)) throw error;
       // docker's statuses: 125 when the container could not run, 126 and 127 for its command.
-      io.stderr.write(`error: ${error.message}\n`);
-      throw new ExitError(runFailureStatus(error));
+      const status = runFailureStatus(error);
+      io.stderr.write(runError(error.message, status));
+      throw new ExitError(status);
     } finally {
       for (const signal of forwardedSignals) process.removeListener(signal, onSignal);
       stdout.removeListener('resize', onResize);
