@@ -41,6 +41,13 @@ describe('cli', () => {
     expect(await run(['build', '-t'])).toMatchObject({ status: 125, stderr: "flag needs an argument: 't' in -t\nSee 'tsbuild build --help'.\n" });
     expect(await run(['build', '-qt'])).toMatchObject({ status: 125, stderr: "flag needs an argument: 't' in -qt\nSee 'tsbuild build --help'.\n" });
     expect(await run(['build', '--tag'])).toMatchObject({ status: 125, stderr: "flag needs an argument: --tag\nSee 'tsbuild build --help'.\n" });
+    // A filter without `=` is a flag's value refused, before anything is listed.
+    for (const verb of [['ps'], ['images'], ['volume', 'ls'], ['network', 'ls']]) {
+      expect(await run([...verb, '--filter', 'label']), verb.join(' ')).toMatchObject({
+        status: 125,
+        stderr: `invalid argument "label" for "-f, --filter" flag: bad format of filter (expected name=value)\nSee 'tsbuild ${verb.join(' ')} --help'.\n`,
+      });
+    }
   });
 
   it("refuses a wrong count of arguments in cobra's words, with the usage, and status 1", async () => {

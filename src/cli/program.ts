@@ -130,6 +130,9 @@ export function flagErrorText(text: string, argv: readonly string[] = []): strin
     const written = argv.findLast((arg) => arg === long || (short !== undefined && /^-[^-]/.test(arg) && arg.endsWith(short)));
     return `flag needs an argument: ${long !== undefined && (written === long || short === undefined) ? long : `'${short ?? ''}' in ${written ?? `-${short ?? ''}`}`}\n`;
   }
+  // A value a flag's parser refused: pflag's words, the flag named as its usage names it.
+  const invalid = /^error: option '([^']*)' argument '([^']*)' is invalid\. (.*)$/s.exec(text);
+  if (invalid !== null) return `invalid argument ${JSON.stringify(invalid[2] ?? '')} for ${JSON.stringify((invalid[1] ?? '').replace(/ [<[].*$/, ''))} flag: ${(invalid[3] ?? '').trimEnd()}\n`;
   return text;
 }
 

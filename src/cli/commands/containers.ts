@@ -69,7 +69,7 @@ import { builtinId, endpointId } from './network.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { tsbuildEntry } from '../version.js';
 import { addContainerOptions, checkPlatform, claimCidfile, createOptions, environment, flagWarnings, parseRestartPolicy, resourceOptions, type ContainerFlags, type ResourceFlags } from './container-options.js';
-import { addInsecureRegistryOption, collect } from '../common-options.js';
+import { addInsecureRegistryOption, collect, collectFilter } from '../common-options.js';
 import { attachConfig, attachedStreams, forwardedSignals, imageFetcher, type AttachedStream } from './run.js';
 import { holdTerminal } from './attach.js';
 import { confirmRemoval } from '../prompt.js';
@@ -780,7 +780,7 @@ function definePs(parent: Command, io: CliIo, name = 'ps', aliases: readonly str
       .description('list containers (running ones unless -a)')
       .option('-a, --all', 'all containers, not only running ones')
       .option('-q, --quiet', 'IDs only')
-      .option('-f, --filter <key=value>', 'id=, name=, status=, exited=, label=, health=, ancestor=, before=, since=, volume=, network=, publish=, expose= (repeatable: one key\'s terms are alternatives)', collect, [])
+      .option('-f, --filter <key=value>', 'id=, name=, status=, exited=, label=, health=, ancestor=, before=, since=, volume=, network=, publish=, expose= (repeatable: one key\'s terms are alternatives)', collectFilter, [])
       .option('--format <format>', 'table, json (one object per line) or a Go template such as {{.ID}} {{.Names}}')
       .option('--no-trunc', 'do not shorten IDs and commands')
       .option('-n, --last <n>', 'the N containers created last')
