@@ -60,7 +60,7 @@ import {
 } from '../../runtime/index.js';
 import { listImages, type Store } from '../../store/index.js';
 import { compareNatural, dockerTable, formatBytes, formatCreatedSince, formatGoTime, humanDuration, topTable } from '../format.js';
-import { formatListTemplate, nilSlice, sortedKeys } from '../go-template.js';
+import { TemplateParseError, formatListTemplate, nilSlice, sortedKeys } from '../go-template.js';
 import { ClientError, ExitError, daemonError, errorLine, runError, type CliIo } from '../io.js';
 import { delegateCommand } from '../program.js';
 import { containersOnUserNetwork, runInMonitorNamespaces, runInUserNamespace } from '../rootless.js';
@@ -812,7 +812,13 @@ function definePs(parent: Command, io: CliIo, name = 'ps', aliases: readonly str
     if (format !== 'table') {
       // `.Label "key"` is a method of docker's container context: one label's value.
       const contexts = rows.map((row) => ({ ...sortedKeys(psFields(store, row, truncate)), Label: (key: unknown) => row.record.config.labels?.[String(key)] ?? '' }));
-      io.stdout.write(formatListTemplate(format, contexts, psHeaders));
+      try {
+        io.stdout.write(formatListTemplate(format, contexts, psHeaders));
+      } catch (error) {
+        // ps's own words for it, where docker's other lists say `template parsing error`.
+        if (error instanceof TemplateParseError) throw new ClientError(error.message.replace(/^template parsing error: /, 'failed to parse template: '));
+        throw error;
+      }
       return;
     }
     const columns = ['ID', 'Image', 'Command', 'RunningFor', 'Status', 'Ports', 'Names', ...(sized ? ['Size'] : [])];

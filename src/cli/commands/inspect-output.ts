@@ -5,13 +5,13 @@
  * nothing was found, so that a script parsing the output always has JSON.
  */
 import { isTsbuildError } from '../../common/index.js';
-import { inspectWithTemplate, parseGoTemplate } from '../go-template.js';
+import { inspectWithTemplate, parseGoTemplateOrExit } from '../go-template.js';
 import { ExitError, daemonError, type CliIo } from '../io.js';
 
 /** LOOKUP gives a name's object, or rejects with a NOT_FOUND error in docker's words (`No such container: x`). */
 export async function printInspected(io: CliIo, names: readonly string[], format: string | undefined, lookup: (name: string) => Promise<unknown>): Promise<void> {
   // A template that cannot be read fails before anything is looked up, as docker's.
-  if (format !== undefined) parseGoTemplate(format);
+  if (format !== undefined) parseGoTemplateOrExit(io, format);
   const found: unknown[] = [];
   const missing: string[] = [];
   for (const name of names) {
