@@ -50,6 +50,25 @@ describe('cli', () => {
     }
   });
 
+  it("refuses run's and create's flag values in docker's CLI's words, status 125, before any image is looked up", async () => {
+    const root = mkdtempSync(join(tmpdir(), 'tsbuild-cli-flags-'));
+    try {
+      expect(await run(['run', '--root', root, '--rm', '-p', 'bad', 'busybox', 'true'])).toMatchObject({ status: 125, stderr: "tsbuild: Invalid containerPort: bad.\nSee 'tsbuild run --help'.\n" });
+      expect(await run(['run', '--root', root, '--rm', '--restart', 'always', 'busybox', 'true'])).toMatchObject({ status: 125, stderr: "tsbuild: Conflicting options: --restart and --rm.\nSee 'tsbuild run --help'.\n" });
+      expect(await run(['run', '--root', root, '--rm', '--memory', 'xx', 'busybox', 'true'])).toMatchObject({
+        status: 125,
+        stderr: `invalid argument "xx" for "-m, --memory" flag: invalid size: 'xx'\nSee 'tsbuild run --help'.\n`,
+      });
+      expect(await run(['create', '--root', root, '--memory', 'xx', 'busybox'])).toMatchObject({
+        status: 125,
+        stderr: `invalid argument "xx" for "-m, --memory" flag: invalid size: 'xx'\nSee 'tsbuild create --help'.\n`,
+      });
+      expect(await run(['create', '--root', root, '-p', 'bad', 'busybox'])).toMatchObject({ status: 125, stderr: "tsbuild: Invalid containerPort: bad.\nSee 'tsbuild create --help'.\n" });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it("refuses a wrong count of arguments in cobra's words, with the usage, and status 1", async () => {
     expect(await run(['tag', 'a', 'b', 'c'])).toMatchObject({
       status: 1,
@@ -143,8 +162,8 @@ describe('cli', () => {
       const file = new URL(`../dist/cli-bundle/${name}.cjs`, import.meta.url).pathname;
       expect(JSON.parse(execFileSync(process.execPath, ['-e', check, file], { encoding: 'utf8' }))).toEqual({ rejected: false, main: 'function' });
     }
-    expect(execFileSync(process.execPath, [bin, 'run', '--help'], { encoding: 'utf8' })).toMatch(/^Usage: tsbuild run /);
-    expect(execFileSync(process.execPath, [bin, 'build', '--help'], { encoding: 'utf8' })).toMatch(/^Usage: tsbuild build /);
+    expect(execFileSync(process.execPath, [bin, 'run', '--help'], { encoding: 'utf8' })).toMatch(/^Usage: {2}tsbuild run \[OPTIONS\] IMAGE \[ARGS...\]\n/);
+    expect(execFileSync(process.execPath, [bin, 'build', '--help'], { encoding: 'utf8' })).toMatch(/^Usage: {2}tsbuild build \[OPTIONS\] CONTEXT\n/);
   });
 
   it('reports a code cache this Node refuses, and still runs', () => {

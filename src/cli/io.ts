@@ -16,8 +16,22 @@ export class ClientError extends TsbuildError {
   constructor(
     message: string,
     readonly prefix: '' | 'Error: ' = '',
+    cause?: TsbuildError,
   ) {
-    super('INVALID_ARGUMENT', message);
+    super(cause?.code ?? 'INVALID_ARGUMENT', message, cause === undefined ? {} : { cause, ranges: cause.ranges });
+  }
+}
+
+/**
+ * Runs WORK, docker's CLI's part of a command (reading its flags and files): a TsbuildError of it
+ * is the CLI's own, said without a daemon's prefix.
+ */
+export async function clientSide<T>(work: () => T | Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof TsbuildError && !(error instanceof ClientError)) throw new ClientError(error.message, '', error);
+    throw error;
   }
 }
 
@@ -39,9 +53,10 @@ export function daemonError(message: string): string {
  * read the help. A flag's value it could not read is its flag library's line (`invalid argument
  * "x" for "-m, --memory" flag: …`), as `create` says it too.
  */
-export function runError(message: string, status: number, command = 'run'): string {
+export function runError(error: TsbuildError, status: number, command = 'run'): string {
+  const { message } = error;
   if (message.startsWith('invalid argument "')) return `${message}\nSee 'tsbuild ${command} --help'.\n`;
-  const line = `tsbuild: ${daemonError(message).trimEnd()}${message.endsWith('.') ? '' : '.'}\n`;
+  const line = `tsbuild: ${errorLine(error).trimEnd()}${message.endsWith('.') ? '' : '.'}\n`;
   return status === 125 ? `${line}See 'tsbuild ${command} --help'.\n` : line;
 }
 

@@ -57,6 +57,8 @@ export async function createProgram(io: CliIo, argv: readonly string[] = []): Pr
     // Options after a command's name are that command's: docker's `rm -v` and `run -v` are volumes.
     .enablePositionalOptions()
     .showSuggestionAfterError()
+    // `--help` opens as docker's: `Usage:  tsbuild run [OPTIONS] IMAGE [ARGS...]`.
+    .configureHelp({ styleTitle: (title) => (title === 'Usage:' ? 'Usage: ' : title), styleUsage: dockerUsage })
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
@@ -76,6 +78,14 @@ export async function createProgram(io: CliIo, argv: readonly string[] = []): Pr
     stack.push(...self.commands);
   }
   return program;
+}
+
+/** commander's usage line in docker's notation: [OPTIONS] and the arguments' names in capitals. */
+function dockerUsage(usage: string): string {
+  return usage
+    .replace('[options]', '[OPTIONS]')
+    .replace(/<([^>]+?)(\.\.\.)?>/g, (_all, argument: string, many?: string) => (many === undefined ? argument.toUpperCase() : `${argument.toUpperCase()} [${argument.toUpperCase()}...]`))
+    .replace(/\[([^\]]+?)(\.\.\.)?\]/g, (all, argument: string, many?: string) => (argument === 'OPTIONS' ? all : `[${argument.toUpperCase()}${many ?? ''}]`));
 }
 
 /**
@@ -99,12 +109,7 @@ export function usageErrorText(command: Command, text: string, argv: readonly st
       : required === 0
         ? `at most ${plural(declared.length)}`
         : `at least ${required} and at most ${plural(declared.length)}`;
-  // commander's usage in docker's notation: [OPTIONS] and the arguments' names in capitals.
-  const usage = command
-    .usage()
-    .replace('[options]', '[OPTIONS]')
-    .replace(/<([^>]+?)(\.\.\.)?>/g, (_all, argument: string, many?: string) => (many === undefined ? argument.toUpperCase() : `${argument.toUpperCase()} [${argument.toUpperCase()}...]`))
-    .replace(/\[([^\]]+?)(\.\.\.)?\]/g, (all, argument: string, many?: string) => (argument === 'OPTIONS' ? all : `[${argument.toUpperCase()}${many ?? ''}]`));
+  const usage = dockerUsage(command.usage());
   const buildx = path[0] === 'build' ? 'ERROR: ' : '';
   return `${buildx}"${name}" requires ${count}.\nSee '${name} --help'.\n\nUsage:  ${name} ${usage}\n\n${command.description()}\n`;
 }

@@ -51,7 +51,7 @@ describe('image commands', () => {
     expect((await run(['image', 'list', '-q', '--root', root])).stdout).toBe((await run(['images', '-q', '--root', root])).stdout);
     const help = await run(['image', 'ls', '--help']);
     expect(help.status).toBe(0);
-    expect(help.stdout).toMatch(/^Usage: tsbuild images /);
+    expect(help.stdout).toMatch(/^Usage: {2}tsbuild images \[OPTIONS\] /);
     expect((await run(['image', 'inspect', 'no-such-image', '--root', root])).stderr).toBe('Error response from daemon: No such image: no-such-image:latest\n');
     // The cleanup idiom of docker scripts: nothing here is dangling.
     expect((await run(['images', '-q', '-f', 'dangling=true', '--root', root])).stdout).toBe('');
@@ -131,8 +131,8 @@ describe('image commands', () => {
       const labels = await run(['image', 'inspect', '-f', '{{.Id}} {{.Config.Labels.made}}', '--root', root, `via-${group}`]);
       expect(labels.stdout).toBe(`${direct.stdout.trim()} by-group-form\n`);
     }
-    expect((await run(['builder', 'build', '--help'])).stdout).toMatch(/^Usage: tsbuild build /);
-    expect((await run(['buildx', 'prune', '--help'])).stdout).toMatch(/^Usage: tsbuild builder prune /);
+    expect((await run(['builder', 'build', '--help'])).stdout).toMatch(/^Usage: {2}tsbuild build \[OPTIONS\] CONTEXT\n/);
+    expect((await run(['buildx', 'prune', '--help'])).stdout).toMatch(/^Usage: {2}tsbuild builder prune /);
     expect(await run(['buildx', 'prune', '-f', '--root', root])).toMatchObject({ status: 0, stdout: expect.stringMatching(/^Total reclaimed space: /m) as unknown });
   });
 

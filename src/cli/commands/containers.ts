@@ -61,7 +61,7 @@ import {
 import { listImages, type Store } from '../../store/index.js';
 import { compareNatural, dockerTable, formatBytes, formatCreatedSince, formatGoTime, humanDuration, topTable } from '../format.js';
 import { TemplateParseError, formatListTemplate, nilSlice, sortedKeys } from '../go-template.js';
-import { ClientError, ExitError, daemonError, errorLine, runError, type CliIo } from '../io.js';
+import { ClientError, ExitError, clientSide, daemonError, errorLine, runError, type CliIo } from '../io.js';
 import { delegateCommand } from '../program.js';
 import { containersOnUserNetwork, runInMonitorNamespaces, runInUserNamespace } from '../rootless.js';
 import { printInspected } from './inspect-output.js';
@@ -96,7 +96,7 @@ function fail(io: CliIo, error: unknown, status: number, command?: 'run' | 'crea
   if (error instanceof ExitError) throw error;
   if (!isTsbuildError(error)) throw error;
   if (status === 1) io.stderr.write(`${error.message}\n`);
-  else if (command === 'run' || (command === 'create' && error.message.startsWith('invalid argument "'))) io.stderr.write(runError(error.message, status, command));
+  else if (command === 'run' || (command === 'create' && (error instanceof ClientError || error.message.startsWith('invalid argument "')))) io.stderr.write(runError(error, status, command));
   else io.stderr.write(errorLine(error));
   throw new ExitError(status);
 }
@@ -130,9 +130,11 @@ export async function runWithRecord(
   const fetcher = imageFetcher(io, flags, store, abort.signal);
   let record: ContainerRecord;
   try {
-    checkPlatform(flags);
-    const writeCid = await claimCidfile(flags.cidfile);
-    const options = await createOptions(flags, args);
+    // The flags and files docker's CLI reads itself: their errors are its own.
+    const { writeCid, options } = await clientSide(async () => {
+      checkPlatform(flags);
+      return { writeCid: await claimCidfile(flags.cidfile), options: await createOptions(flags, args) };
+    });
     const created = await createContainer({
       store,
       image,
@@ -279,14 +281,17 @@ function defineCreate(parent: Command, io: CliIo, name = 'create'): void {
     const store = await storeFromOptions(flags);
     const fetcher = imageFetcher(io, flags, store, abort.signal);
     try {
-      checkPlatform(flags);
-      const writeCid = await claimCidfile(flags.cidfile);
+      // The flags and files docker's CLI reads itself: their errors are its own.
+      const { writeCid, options } = await clientSide(async () => {
+        checkPlatform(flags);
+        return { writeCid: await claimCidfile(flags.cidfile), options: await createOptions(flags, args) };
+      });
       const created = await createContainer({
         store,
         image,
         ...(fetcher.fetch === undefined ? {} : { pull: fetcher.fetch }),
         pullAlways: fetcher.pullAlways,
-        ...(await createOptions(flags, args)),
+        ...options,
         attach: attachConfig(flags.attach, { interactive: flags.interactive === true, detach: false }),
         autoRemove: flags.rm === true,
         signal: abort.signal,
