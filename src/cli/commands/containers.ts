@@ -206,7 +206,7 @@ export async function runWithRecord(
     if (status !== 0) throw new ExitError(status);
   } catch (error) {
     if (!(error instanceof ExitError)) await recordSettled(store, record.id, flags.rm === true, monitor ?? (await readContainerRecord(store, record.id))?.state.monitor);
-    fail(io, error, startFailureStatus(error));
+    fail(io, error, startFailureStatus(error), 'run');
   } finally {
     for (const signal of forwardedSignals) process.removeListener(signal, onSignal);
     release?.();
