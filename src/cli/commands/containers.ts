@@ -88,14 +88,15 @@ function startFailureStatus(error: unknown): number {
 
 /**
  * Reports a TsbuildError as docker does and exits with STATUS: what its CLI refuses (status 1)
- * alone, what its daemon refuses after `Error response from daemon: `, and for `run` as its
+ * and what an exec's start reports alone, what its daemon refuses after `Error response from daemon: `, and for `run` as its
  * run command words it: `docker: `, a closing period, and where to read the help when the
  * container could not be made (125).
  */
-function fail(io: CliIo, error: unknown, status: number, command?: 'run' | 'create'): never {
+function fail(io: CliIo, error: unknown, status: number, command?: 'run' | 'create' | 'exec'): never {
   if (error instanceof ExitError) throw error;
   if (!isTsbuildError(error)) throw error;
-  if (status === 1) io.stderr.write(`${error.message}\n`);
+  // exec's start reports its failure in the stream of the exec, which docker's CLI prints as it is.
+  if (status === 1 || command === 'exec') io.stderr.write(`${error.message}\n`);
   else if (command === 'run' || (command === 'create' && (error instanceof ClientError || error.message.startsWith('invalid argument "')))) io.stderr.write(runError(error, status, command));
   else io.stderr.write(errorLine(error));
   throw new ExitError(status);
@@ -948,7 +949,7 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
       // docker's exec ends with 126 whatever kept the process from starting in a running
       // container (a command not found, a user or a working directory refused): its daemon's
       // ContainerExecStart sets 126 on any failure, over the 127 a `run` would give.
-      fail(io, error, 126);
+      fail(io, error, 126, 'exec');
     } finally {
       stdout.removeListener('resize', onResize);
       if (rawTerminal) process.stdin.setRawMode(false);
