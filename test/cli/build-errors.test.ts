@@ -58,6 +58,15 @@ describe("build's errors in docker build's words", () => {
     });
   });
 
+  it("refuses a bad -t and flags that do not go together in buildx's words", async () => {
+    const dir = context('flags', 'FROM busybox\n');
+    expect(await run(['build', '--root', root, '-t', 'Bad:x', dir])).toMatchObject({ status: 1, stderr: 'ERROR: invalid tag "Bad:x": repository name must be lowercase\n' });
+    expect(await run(['build', '--root', root, '--iidfile', join(dir, 'id'), '-o', `type=local,dest=${join(dir, 'out')}`, dir])).toMatchObject({
+      status: 1,
+      stderr: 'ERROR: local and tar exporters are incompatible with image ID file\n',
+    });
+  });
+
   it('reports a --target no stage has as a failure of the solve', async () => {
     const result = await run(['build', '--root', root, '--progress', 'quiet', '--target', 'nope', context('target', 'FROM busybox AS a\nRUN true\n')]);
     expect(result.status).toBe(1);

@@ -133,6 +133,16 @@ function renderSolveFailure(error: TsbuildError, file: string, source: string): 
   return `${[...(range === undefined ? [] : sourceExcerpt(file, source, range)), `ERROR: failed to solve: ${message.replace(/^build: /, '')}`].join('\n')}\n`;
 }
 
+/** A -t name, refused in buildx's words (`invalid tag "Bad:x": repository name must be lowercase`). */
+function parseTag(tag: string): ReturnType<typeof parseReference> {
+  try {
+    return parseReference(tag);
+  } catch (error) {
+    if (!isTsbuildError(error, 'INVALID_REFERENCE')) throw error;
+    throw new TsbuildError('INVALID_REFERENCE', `build: invalid tag ${JSON.stringify(tag)}: ${error.message.replace(/^.*?invalid reference format: /s, '')}`, { cause: error });
+  }
+}
+
 /**
  * buildx's report of an error before the solve (a context, a flag): `ERROR: ` and the message,
  * without tsbuild's `build: ` (docker's words follow it), status 1.
@@ -196,14 +206,14 @@ export function registerBuild(program: Command, io: CliIo): void {
     for (const message of flagWarnings) io.stderr.write(`WARNING: ${message}\n`);
     // As buildx: an ID file names an image, which a root filesystem output does not make.
     if (options.iidfile !== undefined && outputs.some((output) => output.type === 'local' || output.type === 'tar')) {
-      throw new TsbuildError('INVALID_ARGUMENT', 'build --iidfile: local and tar exporters are incompatible with image ID file');
+      throw new TsbuildError('INVALID_ARGUMENT', 'build: local and tar exporters are incompatible with image ID file');
     }
     // Whether an output makes an image that reports its ID (-q, --metadata-file): not when every one is a root filesystem.
     const imageOutput = options.push === true || outputs.length === 0 || outputs.some((output) => output.type !== 'local' && output.type !== 'tar');
     const toStdout = outputs.filter((output) => output.dest === '-').length;
     if (toStdout > 1) throw new TsbuildError('INVALID_ARGUMENT', `build --output: ${toStdout} outputs write to standard output; only one can`);
     const tagsGiven = cacheOnly ? [] : options.tag;
-    const tags = tagsGiven.map((tag) => formatReference(parseReference(tag)));
+    const tags = tagsGiven.map((tag) => formatReference(parseTag(tag)));
     const annotations = parseAnnotations(options.annotation);
     if (options.push === true && tags.length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'build --push: name the image with -t');
     const namedContexts = parseNamedContexts(options.buildContext);
