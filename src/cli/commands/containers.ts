@@ -88,9 +88,9 @@ function startFailureStatus(error: unknown): number {
 
 /**
  * Reports a TsbuildError as docker does and exits with STATUS: what its CLI refuses (status 1)
- * and what an exec's start reports alone, what its daemon refuses after `Error response from daemon: `, and for `run` as its
- * run command words it: `docker: `, a closing period, and where to read the help when the
- * container could not be made (125).
+ * and what an exec's start reports alone; what its daemon refuses after `Error response from
+ * daemon: `; for `run` (and `create`'s own checks of its flags) as run words it: the program's
+ * name first, a closing period, and where to read the help when no container was made (125).
  */
 function fail(io: CliIo, error: unknown, status: number, command?: 'run' | 'create' | 'exec'): never {
   if (error instanceof ExitError) throw error;
