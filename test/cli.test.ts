@@ -119,6 +119,8 @@ describe('cli', () => {
       expect(await run(['volume', 'inspect', '--root', root, 'nosuch'])).toMatchObject(daemon('get nosuch: no such volume'));
       expect(await run(['inspect', '--root', root, 'nosuch'])).toMatchObject({ status: 1, stdout: '[]\n', stderr: 'Error: No such object: nosuch\n' });
       expect(await run(['inspect', '--root', root, '--type', 'bogus', 'nosuch'])).toMatchObject({ status: 1, stderr: '"bogus" is not a valid value for --type\n' });
+      expect(await run(['cp', '--root', root, 'a', 'b'])).toMatchObject({ status: 1, stderr: 'must specify at least one container source\n' });
+      expect(await run(['cp', '--root', root, 'a:/x', 'b:/y'])).toMatchObject({ status: 1, stderr: 'copying between containers is not supported\n' });
       expect(await run(['push', '--root', root, '127.0.0.1:1/nosuch:1'])).toMatchObject({ status: 1, stderr: 'An image does not exist locally with the tag: 127.0.0.1:1/nosuch\n' });
     } finally {
       rmSync(root, { recursive: true, force: true });

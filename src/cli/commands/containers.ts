@@ -990,12 +990,12 @@ function defineCp(parent: Command, io: CliIo, name = 'cp'): void {
       .option('-L, --follow-link', 'follow a symbolic link given as SRC_PATH')
       .option('-q, --quiet', 'print no progress (none either when stderr is no terminal)'),
   ).action(async (sourceArgument: string, destinationArgument: string, flags: RootOption & { archive?: boolean; followLink?: boolean; quiet?: boolean }) => {
-    if (destinationArgument === '') throw new TsbuildError('INVALID_ARGUMENT', 'destination can not be empty');
-    if (sourceArgument === '') throw new TsbuildError('INVALID_ARGUMENT', 'source can not be empty');
+    if (destinationArgument === '') throw new ClientError('destination can not be empty');
+    if (sourceArgument === '') throw new ClientError('source can not be empty');
     const source = splitCopyArgument(sourceArgument);
     const destination = splitCopyArgument(destinationArgument);
-    if (source.container !== undefined && destination.container !== undefined) throw new TsbuildError('INVALID_ARGUMENT', 'copying between containers is not supported');
-    if (source.container === undefined && destination.container === undefined) throw new TsbuildError('INVALID_ARGUMENT', 'must specify at least one container source');
+    if (source.container !== undefined && destination.container !== undefined) throw new ClientError('copying between containers is not supported');
+    if (source.container === undefined && destination.container === undefined) throw new ClientError('must specify at least one container source');
     // An ordinary user's running container has its root mounted in its monitor's namespaces; a
     // stopped one is mounted for the copy in a user namespace of this command's own.
     const inMonitor = await runInMonitorNamespaces(flags.root, source.container ?? destination.container ?? '');
@@ -1007,16 +1007,25 @@ function defineCp(parent: Command, io: CliIo, name = 'cp'): void {
     const progress = flags.quiet !== true && (io.stderr as NodeJS.WriteStream).isTTY === true;
     if (source.container !== undefined) {
       const toStdout = destination.path === '-';
-      const result = await copyFromContainer(store, source.container, source.path, toStdout ? { stream: io.stdout } : { hostPath: destination.path }, options);
+      const result = await copyFromContainer(store, source.container, source.path, toStdout ? { stream: io.stdout } : { hostPath: destination.path }, options).catch(hostSideError);
       if (progress && !toStdout) io.stderr.write(`Successfully copied ${formatBytes(result.bytes, 4, '')} to ${destination.path}\n`);
       return;
     }
     const container = destination.container ?? '';
     const fromStdin = source.path === '-';
-    const result = await copyToContainer(store, container, fromStdin ? { stream: process.stdin } : { hostPath: source.path }, destination.path, options);
+    const result = await copyToContainer(store, container, fromStdin ? { stream: process.stdin } : { hostPath: source.path }, destination.path, options).catch(hostSideError);
     if (fromStdin) process.stdin.destroy();
     if (progress) io.stderr.write(`Successfully copied ${formatBytes(result.bytes, 4, '')} to ${container}:${destination.path}\n`);
   });
+}
+
+/**
+ * cp's errors about the host's side (a source not there, an output directory missing), which
+ * docker's CLI finds itself: said without a daemon's prefix.
+ */
+function hostSideError(error: unknown): never {
+  if (isTsbuildError(error) && /^(lstat \/.*: no such file or directory|invalid output path: )/.test(error.message)) throw new ClientError(error.message, '', error);
+  throw error;
 }
 
 function defineWait(parent: Command, io: CliIo, name = 'wait'): void {
