@@ -64,6 +64,11 @@ describe('cli', () => {
         stderr: `invalid argument "xx" for "-m, --memory" flag: invalid size: 'xx'\nSee 'tsbuild create --help'.\n`,
       });
       expect(await run(['create', '--root', root, '-p', 'bad', 'busybox'])).toMatchObject({ status: 125, stderr: "tsbuild: Invalid containerPort: bad.\nSee 'tsbuild create --help'.\n" });
+      // A name that is no reference, refused as such rather than looked for.
+      expect(await run(['run', '--root', root, '--rm', 'Bad::x'])).toMatchObject({
+        status: 125,
+        stderr: `tsbuild: parse reference "Bad::x": invalid reference format: repository name must be lowercase.\nSee 'tsbuild run --help'.\n`,
+      });
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

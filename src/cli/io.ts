@@ -35,9 +35,13 @@ export async function clientSide<T>(work: () => T | Promise<T>): Promise<T> {
   }
 }
 
-/** The line for ERROR in docker's words: its CLI's own, or what its daemon would have answered. */
+/**
+ * The line for ERROR in docker's words: its CLI's own (a reference too, which its CLI parses
+ * before it asks), or what its daemon would have answered.
+ */
 export function errorLine(error: TsbuildError): string {
-  return error instanceof ClientError ? `${error.prefix}${error.message}\n` : daemonError(error.message);
+  if (error instanceof ClientError) return `${error.prefix}${error.message}\n`;
+  return error.code === 'INVALID_REFERENCE' ? `${error.message}\n` : daemonError(error.message);
 }
 
 /**

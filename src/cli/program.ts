@@ -179,8 +179,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (error instanceof CommanderError) return error.exitCode;
     if (isTsbuildError(error)) {
       const [top] = program === undefined ? [] : commandPath(program, argv);
-      // A reference docker's CLI parses itself, before it asks.
-      io.stderr.write(top === undefined || clientCommands.has(top) || error.code === 'INVALID_REFERENCE' ? `error: ${error.message}\n` : errorLine(error));
+      io.stderr.write(top === undefined || clientCommands.has(top) ? `error: ${error.message}\n` : errorLine(error));
       return 1;
     }
     io.stderr.write(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

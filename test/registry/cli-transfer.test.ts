@@ -151,7 +151,7 @@ describe('tsbuild push and pull', () => {
   it('reports bad references and platforms as errors', async () => {
     const bad = await run(['pull', '--root', join(scratch, 'bad'), 'Not_Valid::ref']);
     expect(bad.status).toBe(1);
-    expect(bad.stderr).toMatch(/^error: parse reference/);
+    expect(bad.stderr).toMatch(/^parse reference "Not_Valid::ref": invalid reference format: /);
     const platform = await run(['pull', '--root', join(scratch, 'bad'), '--platform', 'linux/', `${registry.host}/cli/app:1`]);
     expect(platform.status).toBe(1);
     expect(platform.stderr).toMatch(/parse platform/);
