@@ -121,6 +121,7 @@ describe('cli', () => {
         expect(await run([...verb, '--root', root, 'nosuch', ...(verb[0] === 'tag' ? ['other'] : [])]), verb.join(' ')).toMatchObject(daemon('No such image: nosuch:latest'));
       }
       expect(await run(['network', 'rm', '--root', root, 'nosuch'])).toMatchObject(daemon('network nosuch not found'));
+      for (const builtin of ['none', 'host']) expect(await run(['network', 'create', '--root', root, builtin])).toMatchObject(daemon(`operation is not permitted on predefined ${builtin} network`));
       expect(await run(['volume', 'inspect', '--root', root, 'nosuch'])).toMatchObject(daemon('get nosuch: no such volume'));
       expect(await run(['inspect', '--root', root, 'nosuch'])).toMatchObject({ status: 1, stdout: '[]\n', stderr: 'Error: No such object: nosuch\n' });
       expect(await run(['inspect', '--root', root, '--type', 'bogus', 'nosuch'])).toMatchObject({ status: 1, stderr: '"bogus" is not a valid value for --type\n' });
