@@ -1121,6 +1121,8 @@ function defineRename(parent: Command, io: CliIo, name = 'rename'): void {
   addRootOption(parent.command(name).description('rename a container').argument('<container>', 'name or ID').argument('<new-name>', 'its new name')).action(async (nameOrId: string, newName: string, flags: RootOption) => {
     const store = await storeFromOptions(flags);
     try {
+      // docker's daemon looks the container up before it reads the new name.
+      await findContainer(store, nameOrId);
       await renameContainer(store, nameOrId, newName);
     } catch (error) {
       if (!isTsbuildError(error)) throw error;
