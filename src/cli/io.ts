@@ -22,6 +22,13 @@ export class ClientError extends TsbuildError {
   }
 }
 
+/** A check the CLI makes where docker's daemon makes it: said after the daemon's prefix, even from `clientSide`. */
+export class DaemonError extends TsbuildError {
+  constructor(message: string) {
+    super('INVALID_ARGUMENT', message);
+  }
+}
+
 /**
  * Runs WORK, docker's CLI's part of a command (reading its flags and files): a TsbuildError of it
  * is the CLI's own, said without a daemon's prefix.
@@ -30,7 +37,7 @@ export async function clientSide<T>(work: () => T | Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof TsbuildError && !(error instanceof ClientError)) throw new ClientError(error.message, '', error);
+    if (error instanceof TsbuildError && !(error instanceof ClientError) && !(error instanceof DaemonError)) throw new ClientError(error.message, '', error);
     throw error;
   }
 }

@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';
 
 import { TsbuildError, checkStopSignal, formatPlatform, hostPlatform, messageOf, parseByteSize, parseGoDuration, parsePlatform, platformMatches } from '../../common/index.js';
+import { DaemonError } from '../io.js';
 import {
   lookupEnv,
   parseEnvFile,
@@ -645,10 +646,11 @@ function moreHostOptions(flags: ContainerFlags): Partial<CreateContainerOptions>
   // Parsed as docker's CLI parses it, then dropped: docker 26's daemon ignores it (API 1.42 on).
   if (flags.kernelMemory !== undefined) parseMemorySize(flags.kernelMemory, '--kernel-memory');
   if (flags.isolation !== undefined && flags.isolation !== '' && flags.isolation.toLowerCase() !== 'default') {
-    throw new TsbuildError('INVALID_ARGUMENT', `Invalid isolation: ${JSON.stringify(flags.isolation)} - linux only supports 'default'.`);
+    throw new DaemonError(`Invalid isolation: ${JSON.stringify(flags.isolation)} - linux only supports 'default'`);
   }
   if (flags.storageOpt.some((option) => !option.includes('='))) throw new TsbuildError('INVALID_ARGUMENT', 'invalid storage option.');
-  if (flags.storageOpt.length > 0) throw new TsbuildError('INVALID_ARGUMENT', "--storage-opt is supported only for overlay over xfs with 'pquota' mount option.");
+  // docker's daemon's refusals, in its words (run's ends them with a period).
+  if (flags.storageOpt.length > 0) throw new DaemonError("--storage-opt is supported only for overlay over xfs with 'pquota' mount option");
   return {
     ...(flags.cgroupParent === undefined || flags.cgroupParent === '' ? {} : { cgroupParent: flags.cgroupParent }),
     ...(flags.deviceCgroupRule.length === 0 ? {} : { deviceCgroupRules: flags.deviceCgroupRule }),
