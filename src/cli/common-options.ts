@@ -1,8 +1,17 @@
 /** Flags several commands share that need nothing loaded to declare them. */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 
 /** commander's accumulator for a repeatable flag. */
 export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/**
+ * docker's repeatable `--filter NAME=VALUE`: a term without `=` is refused as its flag is read,
+ * as docker's flag library does (status 125), before anything is listed.
+ */
+export function collectFilter(value: string, previous: string[]): string[] {
+  if (!value.includes('=')) throw new InvalidArgumentError('bad format of filter (expected name=value)');
   return [...previous, value];
 }
 

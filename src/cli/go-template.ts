@@ -9,8 +9,9 @@
  * slice, eq, ne, lt, le, gt, ge, print, printf, println, urlquery, html, js, call.
  * `define`, `template` and `block` are refused: docker's formats never name other templates.
  */
-import { TsbuildError, goTypeName } from '../common/index.js';
+import { goTypeName } from '../common/index.js';
 import { dockerTable } from './format.js';
+import { ClientError, ExitError, type CliIo } from './io.js';
 
 type Value = unknown;
 type TemplateFunction = (...args: Value[]) => Value;
@@ -92,12 +93,29 @@ function truth(value: Value): boolean {
   return true;
 }
 
-function templateError(message: string): TsbuildError {
-  return new TsbuildError('INVALID_ARGUMENT', `template parsing error: template: :${message}`);
+/** A `--format` that cannot be read: docker's CLI says so itself, before it asks its daemon anything. */
+export class TemplateParseError extends ClientError {}
+
+function templateError(message: string): ClientError {
+  return new TemplateParseError(`template parsing error: template: :${message}`);
 }
 
-function executeError(message: string): TsbuildError {
-  return new TsbuildError('INVALID_ARGUMENT', `template: ${message}`);
+function executeError(message: string): ClientError {
+  return new ClientError(`template: ${message}`);
+}
+
+/**
+ * FORMAT parsed for `inspect`, `info` and `version`, whose CLI ends a template it cannot read
+ * with status 64 (its StatusError), where the list commands end with 1.
+ */
+export function parseGoTemplateOrExit(io: CliIo, format: string): GoTemplate {
+  try {
+    return parseGoTemplate(format);
+  } catch (error) {
+    if (!(error instanceof TemplateParseError)) throw error;
+    io.stderr.write(`${error.message}\n`);
+    throw new ExitError(64);
+  }
 }
 
 // ---------------------------------------------------------------- lexing

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { isTsbuildError } from '../common/index.js';
-import { ExitError, type CliIo } from './io.js';
+import { ExitError, errorLine, type CliIo } from './io.js';
 import { InvalidBooleanFlag, commandAt, readGoBooleanFlags } from './go-bool-flags.js';
 import { packageVersion } from './version.js';
 
@@ -57,6 +57,8 @@ export async function createProgram(io: CliIo, argv: readonly string[] = []): Pr
     // Options after a command's name are that command's: docker's `rm -v` and `run -v` are volumes.
     .enablePositionalOptions()
     .showSuggestionAfterError()
+    // `--help` opens as docker's: `Usage:  tsbuild run [OPTIONS] IMAGE [ARGS...]`.
+    .configureHelp({ styleTitle: (title) => (title === 'Usage:' ? 'Usage: ' : title), styleUsage: dockerUsage })
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
@@ -68,7 +70,48 @@ export async function createProgram(io: CliIo, argv: readonly string[] = []): Pr
   const only = name === undefined ? undefined : loaders.get(name);
   const wanted = only !== undefined ? [only] : argv.length > 0 && argv.every((arg) => arg === '-v' || arg === '--version') ? [] : [...loaders.values()];
   for (const register of await Promise.all(wanted.map((load) => load()))) register(program, io);
+  // Each command reports its own usage errors: docker's words name the command and its arguments.
+  const stack = [...program.commands];
+  for (let command = stack.pop(); command !== undefined; command = stack.pop()) {
+    const self = command;
+    self.configureOutput({ outputError: (text, write) => write(usageErrorText(self, text, argv)) });
+    stack.push(...self.commands);
+  }
   return program;
+}
+
+/** commander's usage line in docker's notation: [OPTIONS] and the arguments' names in capitals. */
+function dockerUsage(usage: string): string {
+  return usage
+    .replace('[options]', '[OPTIONS]')
+    .replace(/<([^>]+?)(\.\.\.)?>/g, (_all, argument: string, many?: string) => (many === undefined ? argument.toUpperCase() : `${argument.toUpperCase()} [${argument.toUpperCase()}...]`))
+    .replace(/\[([^\]]+?)(\.\.\.)?\]/g, (all, argument: string, many?: string) => (argument === 'OPTIONS' ? all : `[${argument.toUpperCase()}${many ?? ''}]`));
+}
+
+/**
+ * A command line's usage error as docker's CLI writes it: the flag library's words for a flag,
+ * and for a wrong count of arguments cobra's (`"docker tag" requires exactly 2 arguments.`),
+ * where to read the help, the command's usage and what it does. buildx starts its own with
+ * `ERROR: `.
+ */
+export function usageErrorText(command: Command, text: string, argv: readonly string[]): string {
+  if (!/^error: (missing required argument|too many arguments)/.test(text)) return flagErrorText(text, argv);
+  const path: string[] = [];
+  for (let at: Command | null = command; at !== null && at.parent !== null; at = at.parent) path.unshift(at.name());
+  const name = ['tsbuild', ...path].join(' ');
+  const declared = command.registeredArguments;
+  const required = declared.filter((argument) => argument.required).length;
+  const plural = (count: number): string => `${count} argument${count === 1 ? '' : 's'}`;
+  const count = declared.some((argument) => argument.variadic)
+    ? `at least ${plural(required)}`
+    : required === declared.length
+      ? `exactly ${plural(required)}`
+      : required === 0
+        ? `at most ${plural(declared.length)}`
+        : `at least ${required} and at most ${plural(declared.length)}`;
+  const usage = dockerUsage(command.usage());
+  const buildx = path[0] === 'build' ? 'ERROR: ' : '';
+  return `${buildx}"${name}" requires ${count}.\nSee '${name} --help'.\n\nUsage:  ${name} ${usage}\n\n${command.description()}\n`;
 }
 
 /**
@@ -76,7 +119,7 @@ export async function createProgram(io: CliIo, argv: readonly string[] = []): Pr
  * and users match `unknown flag: --x` and `flag needs an argument: --x`. Other errors pass as
  * they are.
  */
-export function flagErrorText(text: string): string {
+export function flagErrorText(text: string, argv: readonly string[] = []): string {
   const unknown = /^error: unknown option '([^']*)'/.exec(text);
   if (unknown !== null) {
     const flag = (unknown[1] ?? '').replace(/=.*$/s, '');
@@ -86,10 +129,15 @@ export function flagErrorText(text: string): string {
   const missing = /^error: option '([^']*)' argument missing/.exec(text);
   if (missing !== null) {
     const flags = missing[1] ?? '';
-    const long = /--[\w-]+/.exec(flags);
-    const short = /(?:^|[\s,])-(\w)\b/.exec(flags);
-    return `flag needs an argument: ${long !== null ? long[0] : `'${short?.[1] ?? ''}' in -${short?.[1] ?? ''}`}\n`;
+    const long = /--[\w-]+/.exec(flags)?.[0];
+    const short = /(?:^|[\s,])-(\w)\b/.exec(flags)?.[1];
+    // As the flag was written: pflag names the shorthand, in the group it came in (`-qt`).
+    const written = argv.findLast((arg) => arg === long || (short !== undefined && /^-[^-]/.test(arg) && arg.endsWith(short)));
+    return `flag needs an argument: ${long !== undefined && (written === long || short === undefined) ? long : `'${short ?? ''}' in ${written ?? `-${short ?? ''}`}`}\n`;
   }
+  // A value a flag's parser refused: pflag's words, the flag named as its usage names it.
+  const invalid = /^error: option '([^']*)' argument '([^']*)' is invalid\. (.*)$/s.exec(text);
+  if (invalid !== null) return `invalid argument ${JSON.stringify(invalid[2] ?? '')} for ${JSON.stringify((invalid[1] ?? '').replace(/ [<[].*$/, ''))} flag: ${(invalid[3] ?? '').trimEnd()}\n`;
   return text;
 }
 
@@ -103,6 +151,13 @@ function commandPath(program: Command, argv: readonly string[]): string[] {
   for (let command: Command | null = commandAt(program, argv).command; command !== null && command !== program; command = command.parent) names.unshift(command.name());
   return names;
 }
+
+/**
+ * The commands whose docker counterparts do not ask its daemon (or that docker has not): their
+ * errors are tsbuild's own, `error: `. Every other command's are what docker's daemon would have
+ * answered, and are said in its CLI's words for them.
+ */
+const clientCommands: ReadonlySet<string> = new Set(['build', 'buildx', 'debug', 'doctor', 'verify', 'manifest', 'logout', 'help']);
 
 /** Runs the CLI and returns its exit status; never exits the process itself. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -123,7 +178,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     if (error instanceof CommanderError) return error.exitCode;
     if (isTsbuildError(error)) {
-      io.stderr.write(`error: ${error.message}\n`);
+      const [top] = program === undefined ? [] : commandPath(program, argv);
+      io.stderr.write(top === undefined || clientCommands.has(top) ? `error: ${error.message}\n` : errorLine(error));
       return 1;
     }
     io.stderr.write(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

@@ -99,5 +99,5 @@ export async function dockerfileInContext(dir: string, file: string | undefined)
     if (!info.isFile()) throw new TsbuildError('INVALID_ARGUMENT', `build: failed to read dockerfile: ${name} is not a file`);
     return { source: await readDockerfile(createReadStream(path), name), file: name, path };
   }
-  throw new TsbuildError('NOT_FOUND', `build: failed to read dockerfile: open ${file ?? 'Dockerfile'}: no such file or directory`);
+  throw new TsbuildError('NOT_FOUND', `build: failed to solve: failed to read dockerfile: open ${file ?? 'Dockerfile'}: no such file or directory`);
 }

@@ -330,8 +330,9 @@ function typeNode(node: InstructionNode, channel: Channel): Typed {
     }
     default: {
       const best = suggest(keyword, instructionNames);
-      const hint = best === undefined ? '' : ` (did you mean ${best}?)`;
-      throw new InstructionError('unknown-instruction', `unknown instruction ${JSON.stringify(keyword)}${hint}`, node.keyword.range);
+      // BuildKit's words: the keyword as written, the suggestion in capitals only when it is.
+      const hint = best === undefined ? '' : ` (did you mean ${keyword === keyword.toUpperCase() ? best.toUpperCase() : best.toLowerCase()}?)`;
+      throw new InstructionError('unknown-instruction', `unknown instruction: ${keyword}${hint}`, node.keyword.range);
     }
   }
 }

@@ -3,7 +3,7 @@
  * rendered, in one message), then resolve stages, scopes and expansions.
  */
 import { TsbuildError } from '../common/index.js';
-import { parseDockerfile, renderAt, renderDiagnostic, type Channel, type ParseResult } from '../parser/index.js';
+import { parseDockerfile, primaryError, renderAt, renderDiagnostic, type Channel, type Diagnostic, type ParseResult } from '../parser/index.js';
 import type { ResolveOptions, ResolvedDockerfile } from './model.js';
 import { errorRanges } from './errors.js';
 import { resolveRaw } from './resolve.js';
@@ -20,14 +20,26 @@ export interface ResolvedBuild {
   readonly resolved: ResolvedDockerfile;
 }
 
+/**
+ * The parser's errors, every one rendered in the message; `primary` is the one BuildKit reports
+ * (its parser stops at the first), for a caller that shows a build's failure as docker build does.
+ */
+export class DockerfileParseError extends TsbuildError {
+  constructor(
+    message: string,
+    readonly primary: Diagnostic,
+    ranges: readonly Diagnostic['range'][],
+  ) {
+    super('DOCKERFILE_PARSE', message, { ranges });
+  }
+}
+
 export function resolveDockerfile(input: DockerfileInput, options: ResolveOptions = {}): ResolvedBuild {
   const parsed = parseDockerfile(input.source, input.channel === undefined ? {} : { channel: input.channel });
   if (!parsed.ok) {
     const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
     const rendered = errors.map((d) => renderDiagnostic(d, input.file, input.source)).join('\n');
-    throw new TsbuildError('DOCKERFILE_PARSE', `parse ${input.file}: ${errors.length} error${errors.length === 1 ? '' : 's'}\n${rendered}`, {
-      ranges: errors.map((d) => d.range),
-    });
+    throw new DockerfileParseError(`parse ${input.file}: ${errors.length} error${errors.length === 1 ? '' : 's'}\n${rendered}`, primaryError(errors) ?? (errors[0] as Diagnostic), errors.map((d) => d.range));
   }
   let resolved: ResolvedDockerfile;
   try {

@@ -224,13 +224,9 @@ export async function findOrPull(options: Pick<RunContainerOptions, 'store' | 'i
   }
   let found = await findImage(options.store, options.image);
   if (found === undefined) {
-    let reference: ImageReference | undefined;
-    try {
-      reference = parseReference(options.image);
-    } catch {
-      reference = undefined;
-    }
-    if (reference === undefined || options.pull === undefined) throw new TsbuildError('NOT_FOUND', `run: unable to find image '${options.image}' locally`);
+    // A name that is no reference is refused as such, as docker's CLI refuses it before it looks.
+    const reference = parseReference(options.image);
+    if (options.pull === undefined) throw new TsbuildError('NOT_FOUND', `run: unable to find image '${options.image}' locally`);
     try {
       await options.pull(reference);
     } catch (error) {

@@ -80,6 +80,15 @@ export function matchesImagePattern(summary: Pick<ImageSummary, 'repository' | '
  * time), dangling=true|false (images without a name, or only those with one).
  * FIND names the image of before= and since= as every command does (store's findImage).
  */
+/** An image as docker's daemon names one it did not find: a reference normalized (`x` is `x:latest`), else as given. */
+function shownImage(image: string): string {
+  try {
+    return familiarReference(parseReference(image));
+  } catch {
+    return image;
+  }
+}
+
 export async function imageFilter(
   terms: readonly string[],
   summaries: readonly ImageSummary[],
@@ -90,14 +99,16 @@ export async function imageFilter(
   const createdOf = async (image: string): Promise<number> => {
     const found = await find(image);
     const summary = found === undefined ? undefined : summaries.find((candidate) => candidate.digest === found.descriptor.digest);
-    if (summary === undefined) throw new TsbuildError('NOT_FOUND', `list images: no such image ${image}`);
+    // docker's daemon's words, the reference as it normalizes it.
+    if (summary === undefined) throw new TsbuildError('NOT_FOUND', `No such image: ${shownImage(image)}`);
     return Date.parse(summary.created);
   };
   for (const term of terms) {
     const equals = term.indexOf('=');
     const key = equals < 0 ? term : term.slice(0, equals);
     const value = equals < 0 ? '' : term.slice(equals + 1);
-    if (equals < 0 || value === '') throw new TsbuildError('INVALID_ARGUMENT', `list images: bad filter ${JSON.stringify(term)} (KEY=VALUE)`);
+    // An empty value is a term, as docker's daemon takes it (`label=` names no image).
+    if (equals < 0) throw new TsbuildError('INVALID_ARGUMENT', `bad format of filter (expected name=value): ${term}`);
     switch (key.toLowerCase()) {
       case 'reference':
         references.push(value);
@@ -119,11 +130,12 @@ export async function imageFilter(
         break;
       }
       case 'dangling':
-        if (value !== 'true' && value !== 'false' && value !== '1' && value !== '0') throw new TsbuildError('INVALID_ARGUMENT', `list images: dangling takes true or false, not ${JSON.stringify(value)}`);
+        if (value !== 'true' && value !== 'false' && value !== '1' && value !== '0') throw new TsbuildError('INVALID_ARGUMENT', `invalid filter 'dangling=[${value}]'`);
         checks.push((summary) => isDangling(summary) === (value === 'true' || value === '1'));
         break;
       default:
-        throw new TsbuildError('INVALID_ARGUMENT', `list images: unknown filter ${JSON.stringify(key)} (reference, label, before, since, dangling)`);
+        // docker's daemon's words; it takes reference, label, before, since and dangling.
+        throw new TsbuildError('INVALID_ARGUMENT', `invalid filter '${key}'`);
     }
   }
   return (summary) => (references.length === 0 || references.some((pattern) => matchesImagePattern(summary, pattern))) && checks.every((check) => check(summary));

@@ -142,8 +142,8 @@ describe('images without a name', () => {
     const container = (await cli('ps', '-a', '-q')).stdout.trim();
     const refused = await cli('rmi', 'app');
     expect(refused.status).toBe(1);
-    expect(refused.stderr).toBe(`error: conflict: unable to remove repository reference "app" (must force) - container ${container} is using its referenced image ${app.slice(7, 19)}\n`);
-    expect((await cli('rmi', app.slice(7, 19))).stderr).toBe(`error: conflict: unable to delete ${app.slice(7, 19)} (must be forced) - image is being used by container ${container}\n`);
+    expect(refused.stderr).toBe(`Error response from daemon: conflict: unable to remove repository reference "app" (must force) - container ${container} is using its referenced image ${app.slice(7, 19)}\n`);
+    expect((await cli('rmi', app.slice(7, 19))).stderr).toBe(`Error response from daemon: conflict: unable to delete ${app.slice(7, 19)} (must be forced) - image is being used by container ${container}\n`);
     expect(await listed('app')).toEqual([`app:latest ${app.slice(7, 19)}`]);
 
     expect(await cli('rmi', '-f', 'app')).toMatchObject({ status: 0, stdout: 'Untagged: app:latest\n' });

@@ -76,7 +76,7 @@ describe('history', () => {
 
     const missing = await runCliCaptured(['history', '--root', fx.root, 'nosuch']);
     expect(missing.status).not.toBe(0);
-    expect(missing.stderr).toBe('error: No such image: nosuch:latest\n');
+    expect(missing.stderr).toBe('Error response from daemon: No such image: nosuch:latest\n');
     expect((await runCliCaptured(['history', '-H', 'maybe', '--root', fx.root, 'hist'])).status).not.toBe(0);
   });
 });

@@ -22,7 +22,7 @@ describe('a Dockerfile without end', () => {
     ] as const) {
       const result = runInstalledCli(args, { root, input, timeoutMs: 60_000 });
       expect(result.status, result.stderr).toBe(1);
-      expect(result.stderr).toContain(`build: failed to read dockerfile: ${name} is larger than 67108864 bytes, the most tsbuild reads`);
+      expect(result.stderr).toContain(`ERROR: failed to read dockerfile: ${name} is larger than 67108864 bytes, the most tsbuild reads`);
       expect(result.stderr).not.toMatch(/internal error|\n\s+at /);
     }
   });

@@ -511,7 +511,7 @@ describe('build outputs, read by other tools', () => {
     // As BuildKit: the FROM line, then the reference and the cause, last.
     expect(result.stderr).toContain('>>> FROM 127.0.0.1:1/nope:1');
     const last = result.stderr.trimEnd().split('\n').at(-1) ?? '';
-    expect(last).toMatch(/^error: failed to solve: 127\.0\.0\.1:1\/nope:1: failed to resolve source metadata for 127\.0\.0\.1:1\/nope:1: .*(ECONNREFUSED|connection refused)/i);
+    expect(last).toMatch(/^ERROR: failed to solve: 127\.0\.0\.1:1\/nope:1: failed to resolve source metadata for 127\.0\.0\.1:1\/nope:1: .*(ECONNREFUSED|connection refused)/i);
     // The step after it never started.
     expect(result.stderr).not.toMatch(/\[2\/2\] RUN echo never/);
     expect(Date.now() - started).toBeLessThan(30_000);

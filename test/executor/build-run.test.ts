@@ -172,7 +172,7 @@ describe('build: RUN and the image config', () => {
     );
     expect(result.stderr).toContain('oops');
     expect(result.stderr).not.toContain('[4/4] RUN echo never\n#');
-    expect(result.stderr.trimEnd().split('\n').at(-1)).toBe('error: failed to solve: process "/bin/sh -c echo some output; echo oops >&2; exit 3" did not complete successfully: exit code: 3');
+    expect(result.stderr.trimEnd().split('\n').at(-1)).toBe('ERROR: failed to solve: process "/bin/sh -c echo some output; echo oops >&2; exit 3" did not complete successfully: exit code: 3');
     expect(await fx.store.resolveReference('docker.io/library/failed:latest')).toBeUndefined();
   });
 
@@ -186,7 +186,7 @@ describe('build: RUN and the image config', () => {
     expect(Date.now() - started).toBeLessThan(20_000);
     expect(result.stderr).toMatch(/^#\d+ CANCELED$/m);
     expect(result.stderr).not.toContain('RUN echo never');
-    expect(result.stderr.trimEnd().split('\n').at(-1)).toBe('error: failed to solve: process "/bin/sh -c sleep 1 && exit 3" did not complete successfully: exit code: 3');
+    expect(result.stderr.trimEnd().split('\n').at(-1)).toBe('ERROR: failed to solve: process "/bin/sh -c sleep 1 && exit 3" did not complete successfully: exit code: 3');
   });
 
   it('shows an ADD whose download the failure of another stage cut short as CANCELED, the image below it loaded first', async () => {
@@ -206,7 +206,7 @@ describe('build: RUN and the image config', () => {
       const add = /^#(\d+) \[download 2\/2\] ADD http:\/\/127\.0\.0\.1:\d+\/slow \/slow$/m.exec(result.stderr);
       expect(add, result.stderr).not.toBeNull();
       expect(result.stderr).toMatch(new RegExp(`^#${add?.[1] ?? ''} CANCELED$`, 'm'));
-      expect(result.stderr.trimEnd().split('\n').at(-1)).toBe('error: failed to solve: process "/bin/sh -c sleep 1 && exit 3" did not complete successfully: exit code: 3');
+      expect(result.stderr.trimEnd().split('\n').at(-1)).toBe('ERROR: failed to solve: process "/bin/sh -c sleep 1 && exit 3" did not complete successfully: exit code: 3');
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
@@ -225,7 +225,7 @@ describe('build: RUN and the image config', () => {
     const dir = await fx.context('no-program', { Dockerfile: 'FROM busybox\nRUN ["/no/such/program", "arg"]\nRUN echo never\n' });
     const result = await fx.build(['--progress', 'plain', '-t', 'no-program', dir]);
     expect(result.status).toBe(1);
-    expect(result.stderr.trimEnd().split('\n').at(-1)).toMatch(/^error: failed to solve: process "\/no\/such\/program arg" did not complete successfully: execve \/no\/such\/program: No such file or directory/);
+    expect(result.stderr.trimEnd().split('\n').at(-1)).toMatch(/^ERROR: failed to solve: process "\/no\/such\/program arg" did not complete successfully: execve \/no\/such\/program: No such file or directory/);
     expect(result.stderr).not.toContain('{"error"');
     expect(result.stderr).not.toContain('run container tsbuild-');
   });

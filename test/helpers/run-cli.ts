@@ -7,10 +7,11 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs the CLI in process with captured output, as the bin would with these arguments. */
+/** Runs the CLI in process with captured output, as the bin would with these arguments (with ISTTY, both on a terminal). */
 export async function runCliCaptured(args: readonly string[], isTty = false): Promise<CliResult> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
+  if (isTty) Object.assign(stdout, { isTTY: true });
   const out: string[] = [];
   const err: string[] = [];
   stdout.on('data', (chunk: Buffer) => out.push(chunk.toString()));

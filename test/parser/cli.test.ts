@@ -35,7 +35,7 @@ describe('tsbuild debug parse', () => {
     expect(result.stdout).toBe('');
     expect(result.stderr).toBe(
       [
-        `${file}:2:1: unknown instruction "COPPY" (did you mean COPY?)`,
+        `${file}:2:1: unknown instruction: COPPY (did you mean COPY?)`,
         ' 2 | COPPY a b',
         '   | ^^^^^',
         `${file}:3:5: unknown flag: mont (did you mean mount?)`,

@@ -73,7 +73,7 @@ describe('diagnostics', () => {
   it('suggests the closest instruction and flag', () => {
     const parsed = parseDockerfile(text);
     const messages = parsed.diagnostics.map((d) => d.message);
-    expect(messages).toContain('unknown instruction "COPPY" (did you mean COPY?)');
+    expect(messages).toContain('unknown instruction: COPPY (did you mean COPY?)');
     expect(messages).toContain('unknown flag: mont (did you mean mount?)');
   });
 
@@ -83,7 +83,7 @@ describe('diagnostics', () => {
     expect(unknown).toBeDefined();
     if (unknown === undefined) return;
     expect(renderDiagnostic(unknown, 'Dockerfile', text)).toBe(
-      ['Dockerfile:2:1: unknown instruction "COPPY" (did you mean COPY?)', ' 2 | COPPY a b', '   | ^^^^^'].join('\n'),
+      ['Dockerfile:2:1: unknown instruction: COPPY (did you mean COPY?)', ' 2 | COPPY a b', '   | ^^^^^'].join('\n'),
     );
   });
 

@@ -112,12 +112,12 @@ describe.skipIf(!isRoot)('attach', () => {
 
   it('refuses a stopped container and a terminal without one, in docker\'s words', () => {
     ok('create', '--name', 'never', 'busybox', 'true');
-    expect(tsbuild('attach', 'never')).toMatchObject({ status: 1, stderr: 'error: You cannot attach to a stopped container, start it first\n' });
+    expect(tsbuild('attach', 'never')).toMatchObject({ status: 1, stderr: 'You cannot attach to a stopped container, start it first\n' });
     ok('run', '-dit', '--name', 'shell0', 'busybox', 'sh');
-    expect(tsbuild('attach', 'shell0')).toMatchObject({ status: 1, stderr: 'error: the input device is not a TTY\n' });
+    expect(tsbuild('attach', 'shell0')).toMatchObject({ status: 1, stderr: 'the input device is not a TTY\n' });
     // docker's daemon's words for keys it cannot read, status 1; the container goes on.
-    expect(tsbuild('attach', '--detach-keys=ctrl-pp', 'shell0')).toMatchObject({ status: 1, stderr: 'error: Invalid detach keys (ctrl-pp) provided\n' });
-    expect(tsbuild('start', '-a', '--detach-keys', 'ab', 'never')).toMatchObject({ status: 1, stderr: 'error: Invalid detach keys (ab) provided\n' });
+    expect(tsbuild('attach', '--detach-keys=ctrl-pp', 'shell0')).toMatchObject({ status: 1, stderr: 'Error response from daemon: Invalid detach keys (ctrl-pp) provided\n' });
+    expect(tsbuild('start', '-a', '--detach-keys', 'ab', 'never')).toMatchObject({ status: 1, stderr: 'Error response from daemon: Invalid detach keys (ab) provided\n' });
     expect(status('never')).toBe('created 0');
   });
 
@@ -144,7 +144,7 @@ describe.skipIf(!isRoot)('attach', () => {
     expect(errors).toBe('read escape sequence\n');
     await sleep(300);
     expect(processes()).toMatch(/sh -c cat; echo never\n/);
-    expect(tsbuild('exec', '-i', '--detach-keys', 'ab', 'execd', 'true')).toMatchObject({ status: 1, stderr: 'error: Invalid escape keys (ab) provided\n' });
+    expect(tsbuild('exec', '-i', '--detach-keys', 'ab', 'execd', 'true')).toMatchObject({ status: 1, stderr: 'Error response from daemon: Invalid escape keys (ab) provided\n' });
     ok('rm', '-f', 'execd');
   }, 60_000);
 

@@ -66,7 +66,7 @@ describe.runIf(isRoot)('events, as docker tells them', () => {
     expect(json).toMatchObject({ Type: 'volume', Action: 'create', Actor: { ID: 'ev-vol', Attributes: { driver: 'local' } }, scope: 'local' });
     const labelled = cli('events', '--since', since, '--until', until, '-f', 'label=team=a', '--format', '{{.Status}} {{index .Actor.Attributes "team"}}').stdout;
     expect(labelled).toBe('create a\nattach a\nstart a\ndie a\ndestroy a\n');
-    expect(cli('events', '-f', 'colour=red', '--until', until)).toMatchObject({ status: 1, stderr: "error: invalid filter 'colour'\n" });
+    expect(cli('events', '-f', 'colour=red', '--until', until)).toMatchObject({ status: 1, stderr: "Error response from daemon: invalid filter 'colour'\n" });
   }, 120_000);
 
   it('tells a stop as docker does: the stop signal, the end, the stop', async () => {

@@ -87,7 +87,7 @@ describe.skipIf(!isRoot)('log drivers and rotation', () => {
     const id = ok('run', '-d', '--log-driver', 'none', 'busybox', 'echo', 'unseen').trim();
     expect(ok('wait', id)).toBe('0\n');
     expect(existsSync(join(root, 'containers', id, 'container.log'))).toBe(false);
-    expect(tsbuild('logs', id)).toMatchObject({ status: 1, stderr: 'error: configured logging driver does not support reading\n' });
+    expect(tsbuild('logs', id)).toMatchObject({ status: 1, stderr: 'Error response from daemon: configured logging driver does not support reading\n' });
     for (const [flags, message] of [
       [['--log-driver', 'syslog'], "no log driver named 'syslog'"],
       [['--log-opt', 'compression=9'], "unknown log opt 'compression' for json-file log driver"],

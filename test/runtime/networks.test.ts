@@ -182,7 +182,7 @@ describe.runIf(isRoot)('networks', () => {
     expect(tsbuild('network', 'create', '--subnet', made.IPAM.Config[0]?.Subnet ?? '', `${name}-2`)).toMatchObject({ status: 1, stderr: expect.stringContaining('overlaps') });
     expect(tsbuild('network', 'rm', 'bridge')).toMatchObject({ status: 1, stderr: expect.stringContaining('pre-defined network') });
     // One line for each network that could not go, as docker's, and nothing after.
-    expect(tsbuild('network', 'rm', `nosuch-${suffix}`)).toMatchObject({ status: 1, stdout: '', stderr: `error: network nosuch-${suffix} not found\n` });
+    expect(tsbuild('network', 'rm', `nosuch-${suffix}`)).toMatchObject({ status: 1, stdout: '', stderr: `Error response from daemon: network nosuch-${suffix} not found\n` });
     // docker 26's -f: one that is not there is passed over, silently; the others are still removed.
     expect(tsbuild('network', 'rm', '-f', `nosuch-${suffix}`, name)).toMatchObject({ status: 0, stdout: `${name}\n`, stderr: '' });
     expect(tsbuild('network', 'inspect', name)).toMatchObject({ status: 1, stderr: expect.stringContaining(`network ${name} not found`) });
@@ -263,10 +263,10 @@ describe.runIf(isRoot)('networks', () => {
       expect(await fetchFromHost(`http://127.0.0.1:${port}/`)).toBe('hello-detached\n');
       expect(tsbuild('port', web)).toMatchObject({ status: 0, stdout: `80/tcp -> 127.0.0.1:${port}\n` });
       // docker 26: `Error: No public port '81' published for web`, the port as it was asked for.
-      expect(tsbuild('port', web, '81')).toMatchObject({ status: 1, stderr: `error: No public port '81' published for ${web}\n` });
+      expect(tsbuild('port', web, '81')).toMatchObject({ status: 1, stderr: `Error: No public port '81' published for ${web}\n` });
       // docker 26 `run -d -p` of a taken port: 125, its port mapper's words, the container left created.
       const clash = tsbuild('run', '-d', '--name', `clash-${suffix}`, '-p', `127.0.0.1:${port}:80`, 'busybox', 'true');
-      expect(clash).toMatchObject({ status: 125, stderr: `error: Bind for 127.0.0.1:${port} failed: port is already allocated\n` });
+      expect(clash).toMatchObject({ status: 125, stderr: expect.stringContaining(`Error response from daemon: Bind for 127.0.0.1:${port} failed: port is already allocated`) as unknown });
       expect(tsbuild('rm', `clash-${suffix}`).status).toBe(0);
       // inspect's NetworkSettings as docker's: the address on each network (scripts' usual idiom),
       // the top-level fields only for the default bridge, the published port under Ports.
@@ -419,7 +419,7 @@ describe.runIf(isRoot)('networks', () => {
     expect(tsbuild('inspect', '-f', '{{json .Config}}', plain).stdout).not.toContain('MacAddress');
     tsbuild('rm', plain);
     for (const bad of ['xx', '02:42:ac:11:00', '02:42:ac:11:00:99:aa:bb', '02:42-ac:11:00:99']) {
-      expect(tsbuild('create', '--mac-address', bad, 'busybox', 'true'), bad).toMatchObject({ status: 125, stderr: `error: ${bad} is not a valid mac address\n` });
+      expect(tsbuild('create', '--mac-address', bad, 'busybox', 'true'), bad).toMatchObject({ status: 125, stderr: `Error response from daemon: ${bad} is not a valid mac address\n` });
     }
     expect(tsbuild('network', 'rm', network.Name).status).toBe(0);
   }, 120_000);
@@ -467,7 +467,7 @@ describe.runIf(isRoot)('networks', () => {
     // docker 26's refusals of `network connect|disconnect` with the built-in modes, in its words.
     const onHost = tsbuild('create', '--network', 'host', 'busybox', 'true').stdout.trim();
     const bridged = tsbuild('create', 'busybox', 'true').stdout.trim();
-    const refused = (args: string[], message: string): void => expect(tsbuild('network', ...args), args.join(' ')).toMatchObject({ status: 1, stderr: `error: ${message}\n` });
+    const refused = (args: string[], message: string): void => expect(tsbuild('network', ...args), args.join(' ')).toMatchObject({ status: 1, stderr: `Error response from daemon: ${message}\n` });
     refused(['connect', net.Name, none], 'container cannot be connected to multiple networks with one of the networks in private (none) mode');
     refused(['connect', net.Name, onHost], 'container sharing network namespace with another container or host cannot be connected to any other network');
     refused(['connect', 'host', bridged], 'container cannot be disconnected from host network or connected to host network');
@@ -481,7 +481,7 @@ describe.runIf(isRoot)('networks', () => {
     expect(tsbuild('run', '--rm', '--network', 'none', '-p', '80', 'busybox', 'true')).toMatchObject({ status: 0, stderr: '' });
     expect(tsbuild('run', '--rm', '--network', 'host', '-p', '80', 'busybox', 'true')).toMatchObject({ status: 0, stderr: 'WARNING: Published ports are discarded when using host network mode\n' });
     expect(tsbuild('run', '-d', '--rm', '--network', 'host', '-p', '80', 'busybox', 'true')).toMatchObject({ status: 0, stderr: 'WARNING: Published ports are discarded when using host network mode\n' });
-    expect(tsbuild('run', '--rm', '--network', `container:joined-${suffix}`, '-p', '80', 'busybox', 'true')).toMatchObject({ status: 125, stderr: 'error: conflicting options: port publishing and the container type network mode\n' });
+    expect(tsbuild('run', '--rm', '--network', `container:joined-${suffix}`, '-p', '80', 'busybox', 'true')).toMatchObject({ status: 125, stderr: 'tsbuild: Error response from daemon: conflicting options: port publishing and the container type network mode.\nSee \'tsbuild run --help\'.\n' });
     expect(tsbuild('network', 'rm', net.Name).status).toBe(0);
   }, 120_000);
 
@@ -511,7 +511,7 @@ describe.runIf(isRoot)('networks', () => {
     try {
       expect(tsbuild('network', 'connect', '--alias', `later-alias-${suffix}`, net.Name, name)).toMatchObject({ status: 0, stderr: '' });
       expect(tsbuild('network', 'disconnect', 'bridge', name)).toMatchObject({ status: 0, stderr: '' });
-      expect(tsbuild('network', 'disconnect', 'bridge', name)).toMatchObject({ status: 1, stderr: `error: container ${id} is not connected to the network bridge\n` });
+      expect(tsbuild('network', 'disconnect', 'bridge', name)).toMatchObject({ status: 1, stderr: `Error response from daemon: container ${id} is not connected to the network bridge\n` });
       // Stopped: its settings, no address; HostConfig.NetworkMode stays as made.
       expect(networksOf()).toEqual({ [net.Name]: expect.objectContaining({ Aliases: [`later-alias-${suffix}`], IPAddress: '', DNSNames: [name, `later-alias-${suffix}`, id.slice(0, 12)] }) });
       expect(tsbuild('inspect', '-f', '{{.HostConfig.NetworkMode}}', name).stdout).toBe('bridge\n');

@@ -106,7 +106,7 @@ describe.runIf(isRoot)('tsbuild run --rm', () => {
   it('exits 127 for a command not found and 126 for one that cannot be executed, as docker', () => {
     const missing = run('busybox', 'nosuch');
     expect(missing.status).toBe(127);
-    expect(missing.stderr).toMatch(/^error: run container [0-9a-f]{64}: execve nosuch: No such file or directory/m);
+    expect(missing.stderr).toMatch(/^tsbuild: Error response from daemon: run container [0-9a-f]{64}: execve nosuch: No such file or directory/m);
     // The runtime's JSON line becomes the error; it is not shown as well.
     expect(missing.stderr).not.toContain('{"error"');
     expect(run('busybox', '/etc').status).toBe(126);
@@ -298,7 +298,7 @@ describe.runIf(isRoot)('tsbuild run --rm', () => {
     expect(tsbuild(['inspect', '--format', '{{.State.Status}}', 'detached2']).stdout).toBe('running\n');
     expect(tsbuild(['rm', '-f', 'detached1', 'detached2']).status).toBe(0);
     const before = tsbuild(['ps', '-aq']).stdout;
-    expect(tsbuild(['run', '--rm', '-i', '--detach-keys', 'ctrl-pp', 'busybox', 'true'])).toMatchObject({ status: 1, stderr: 'error: Invalid detach keys (ctrl-pp) provided\n' });
+    expect(tsbuild(['run', '--rm', '-i', '--detach-keys', 'ctrl-pp', 'busybox', 'true'])).toMatchObject({ status: 1, stderr: 'Invalid detach keys (ctrl-pp) provided\n' });
     expect(tsbuild(['ps', '-aq']).stdout).toBe(before);
   }, 60_000);
 
@@ -356,7 +356,7 @@ describe.runIf(isRoot)('tsbuild run --rm', () => {
     const result = run(`127.0.0.1:${port}/nosuch:1`, 'true');
     expect(result.status).toBe(125);
     expect(result.stderr).toContain(`Unable to find image '127.0.0.1:${port}/nosuch:1' locally`);
-    expect(result.stderr).toContain(`error: run: unable to find image '127.0.0.1:${port}/nosuch:1' locally, and pulling it failed: `);
+    expect(result.stderr).toContain(`tsbuild: Error response from daemon: run: unable to find image '127.0.0.1:${port}/nosuch:1' locally, and pulling it failed: `);
   });
 
   it.runIf(toolExists('crun'))('runs through crun with --runtime crun', () => {
@@ -384,7 +384,7 @@ describe.runIf(isRoot)('tsbuild run --rm', () => {
   it('says why a run --rm with limits could not start its runtime, and exits 125', () => {
     const result = run('--runtime', join(dir, 'no-such-runtime'), '--memory', '64m', 'busybox', 'true');
     expect(result.status).toBe(125);
-    expect(result.stderr).toContain(`error: run container `);
+    expect(result.stderr).toContain(`tsbuild: Error response from daemon: run container `);
     expect(result.stderr).toContain(`spawn ${join(dir, 'no-such-runtime')} ENOENT`);
   });
 });

@@ -105,7 +105,7 @@ describe.runIf(isRoot)('volume create -o, as root', () => {
     const words = `error while mounting volume '${mountpoint}': failed to mount local volume: mount ${missing}:${mountpoint}, flags: 0x1000: no such file or directory`;
 
     const foreground = cli('run', '--rm', '-v', 'gone:/v', 'busybox', 'true');
-    expect(foreground.stderr).toBe(`error: ${words}\n`);
+    expect(foreground.stderr).toBe(`tsbuild: Error response from daemon: ${words}.\n`);
     expect(foreground.status).toBe(127);
 
     const created = cli('create', '-v', 'gone:/v', 'busybox', 'true');
@@ -115,13 +115,13 @@ describe.runIf(isRoot)('volume create -o, as root', () => {
     expect(started.stderr).toContain(words);
     expect(started.status).toBe(1);
     const detached = cli('run', '-d', '-v', 'gone:/v', 'busybox', 'true');
-    expect(detached.stderr).toBe(`error: ${words}\n`);
+    expect(detached.stderr).toBe(`tsbuild: Error response from daemon: ${words}.\n`);
     expect(detached.status).toBe(127);
     cli('rm', '-f', id, detached.stdout.trim());
 
     // Where the image has content at the target, docker's create mounts the volume to fill it.
     const populate = cli('create', '-v', 'gone:/etc', 'busybox', 'true');
-    expect(populate.stderr).toBe(`error: failed to populate volume: ${words}\n`);
+    expect(populate.stderr).toBe(`Error response from daemon: failed to populate volume: ${words}\n`);
     expect(populate.status).toBe(125);
   }, 60_000);
 
@@ -129,13 +129,13 @@ describe.runIf(isRoot)('volume create -o, as root', () => {
     cli('volume', 'create', '-o', 'type=tmpfs', '-o', 'device=tmpfs', '-o', 'o=bogus=1', 'badopts');
     const mountpoint = join(store.root, 'volumes', 'badopts', '_data');
     const result = cli('run', '--rm', '-v', 'badopts:/v', 'busybox', 'true');
-    expect(result.stderr).toBe(`error: error while mounting volume '${mountpoint}': failed to mount local volume: mount tmpfs:${mountpoint}, data: bogus=1: invalid argument\n`);
+    expect(result.stderr).toBe(`tsbuild: Error response from daemon: error while mounting volume '${mountpoint}': failed to mount local volume: mount tmpfs:${mountpoint}, data: bogus=1: invalid argument.\nSee 'tsbuild run --help'.\n`);
     expect(result.status).toBe(125);
 
     cli('volume', 'create', '-o', 'type=ext4', '-o', 'device=/dev/tsbuild-no-such-disk', 'nodisk');
     const disk = join(store.root, 'volumes', 'nodisk', '_data');
     const missing = cli('run', '--rm', '-v', 'nodisk:/v', 'busybox', 'true');
-    expect(missing.stderr).toBe(`error: error while mounting volume '${disk}': failed to mount local volume: mount /dev/tsbuild-no-such-disk:${disk}: no such file or directory\n`);
+    expect(missing.stderr).toBe(`tsbuild: Error response from daemon: error while mounting volume '${disk}': failed to mount local volume: mount /dev/tsbuild-no-such-disk:${disk}: no such file or directory.\n`);
     expect(missing.status).toBe(127);
   }, 60_000);
 });
@@ -165,7 +165,7 @@ describe.runIf(isRoot && toolExists('newuidmap'))('volume create -o, as an unpri
     cli('volume', 'create', '-o', 'type=ext4', '-o', 'device=/dev/tsbuild-no-such-disk', 'disk');
     const disk = join(store.root, 'volumes', 'disk', '_data');
     const refused = cli('run', '--rm', '-v', 'disk:/v', 'busybox', 'true');
-    expect(refused.stderr).toBe(`error: error while mounting volume '${disk}': failed to mount local volume: mount /dev/tsbuild-no-such-disk:${disk}: operation not permitted (rootless: only type=tmpfs and bind volumes can be mounted)\n`);
+    expect(refused.stderr).toBe(`tsbuild: Error response from daemon: error while mounting volume '${disk}': failed to mount local volume: mount /dev/tsbuild-no-such-disk:${disk}: operation not permitted (rootless: only type=tmpfs and bind volumes can be mounted).\nSee 'tsbuild run --help'.\n`);
     expect(refused.status).toBe(125);
   }, 60_000);
 });

@@ -235,7 +235,7 @@ describe.runIf(isRoot)('volumes, as root', () => {
     expect(tsbuild(['volume', 'inspect', '-f', '{{json .Labels}} {{json .Options}}', 'unlabelled']).stdout).toBe('null null\n');
     expect(tsbuild(['volume', 'rm', 'unlabelled']).status).toBe(0);
     expect(tsbuild(['volume', 'inspect', '-f', '{{.Mountpoint}}', 'site']).stdout).toBe(`${join(root, 'volumes', 'site', '_data')}\n`);
-    expect(tsbuild(['volume', 'inspect', 'nosuch'])).toMatchObject({ status: 1, stdout: '[]\n', stderr: 'error: get nosuch: no such volume\n' });
+    expect(tsbuild(['volume', 'inspect', 'nosuch'])).toMatchObject({ status: 1, stdout: '[]\n', stderr: 'Error response from daemon: get nosuch: no such volume\n' });
     // prune takes anonymous volumes only, unless --all.
     expect(tsbuild(['volume', 'prune', '-f'])).toMatchObject({ status: 0, stdout: `Deleted Volumes:\n${anonymousName}\n\nTotal reclaimed space: 0B\n` });
     expect(tsbuild(['volume', 'prune'], { input: 'n\n' }).stdout).toContain('Are you sure you want to continue? [y/N]');

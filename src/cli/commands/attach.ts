@@ -6,9 +6,8 @@
  * with its exit status. Without a terminal, signals are passed on to the container (`--sig-proxy`).
  */
 import type { Command } from 'commander';
-import { TsbuildError } from '../../common/index.js';
 import { connectAttach, containerDirectory, findContainer, killContainer, observeState, parseDetachKeys, rawTerminalOutput, readContainerRecord, recordContainerEvent, type AttachedClient } from '../../runtime/index.js';
-import { ExitError, type CliIo } from '../io.js';
+import { ClientError, ExitError, type CliIo } from '../io.js';
 import { addSigProxyOption } from './run.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
@@ -35,11 +34,11 @@ export function registerAttach(program: Command, io: CliIo): void {
     const store = await storeFromOptions(flags);
     const record = await findContainer(store, nameOrId);
     const observed = await observeState(record);
-    if (observed.status === 'paused') throw new TsbuildError('INVALID_ARGUMENT', 'You cannot attach to a paused container, unpause it first');
-    if (!observed.running) throw new TsbuildError('INVALID_ARGUMENT', 'You cannot attach to a stopped container, start it first');
+    if (observed.status === 'paused') throw new ClientError('You cannot attach to a paused container, unpause it first');
+    if (!observed.running) throw new ClientError('You cannot attach to a stopped container, start it first');
     const { tty, openStdin } = record.config;
     const input = flags.stdin && openStdin ? process.stdin : undefined;
-    if (tty && input !== undefined && !process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'the input device is not a TTY');
+    if (tty && input !== undefined && !process.stdin.isTTY) throw new ClientError('the input device is not a TTY');
     const rawTerminal = tty && input !== undefined && process.stdin.isTTY;
     const client = await connectAttach(containerDirectory(store, record.id), { ...(input === undefined ? {} : { stdin: input }), stdout: io.stdout, stderr: io.stderr, detachKeys });
     await recordContainerEvent(store.root, record, 'attach');

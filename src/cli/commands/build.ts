@@ -3,10 +3,10 @@ import { rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import type { Command } from 'commander';
-import { TsbuildError, messageOf, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform, type Descriptor } from '../../common/index.js';
+import { TsbuildError, isTsbuildError, messageOf, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform, type Descriptor, type SourceRange } from '../../common/index.js';
 import { BuildInterrupted, BuildStepError, build, checkContextName, checkoutContext, isGitSource, dockerfileInContext, parseNamedContextValue, readDockerfile, readStdinInput, readUrlInput, type NamedContextSource, type StdinInput } from '../../executor/index.js';
 import { parseOutputSpec, pushableImage, writeOutput, type OutputImage, type OutputSpec } from '../../exporter/index.js';
-import { parseBuildArgs } from '../../planner/index.js';
+import { DockerfileParseError, parseBuildArgs } from '../../planner/index.js';
 import type { RegistryClient } from '../../registry/index.js';
 import { selectRuntime } from '../../runtime/index.js';
 import { ExitError, type CliIo } from '../io.js';
@@ -63,7 +63,8 @@ async function dockerfileOf(contextDir: string | undefined, file: string | undef
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new TsbuildError('INVALID_ARGUMENT', `build: read ${path}: ${(error as Error).message}`);
     }
   }
-  throw new TsbuildError('NOT_FOUND', `build: failed to read dockerfile: open ${candidates[0] ?? 'Dockerfile'}: no such file or directory`);
+  // BuildKit's words: it reads the file in the solve, by its name alone.
+  throw new TsbuildError('NOT_FOUND', `build: failed to solve: failed to read dockerfile: open ${basename(candidates[0] ?? 'Dockerfile')}: no such file or directory`);
 }
 
 /**
@@ -96,20 +97,66 @@ export function excerptLines(start: number, end: number, count: number): { first
 function renderFailure(error: BuildStepError, source: string, withOutput: boolean): string {
   const lines: string[] = [];
   if (withOutput && error.output.length > 0) lines.push('------', ` > ${error.step}:`, ...error.output.map((line) => `   ${line}`), '------');
-  if (error.range !== undefined) {
-    // The lines after the file's last newline count too (an empty one), as BuildKit splits them.
-    const text = source.split(/\r?\n/);
-    const { first, last } = excerptLines(error.range.start.line, Math.min(text.length, error.range.end.line), text.length);
-    // BuildKit names the line alone, not the column.
-    lines.push(`${error.file}:${error.range.start.line}`, '--------------------');
-    for (let n = first; n <= last; n++) {
-      const mark = n >= error.range.start.line && n <= error.range.end.line ? '>>>' : '   ';
-      lines.push(` ${String(n).padStart(3)} | ${mark} ${text[n - 1] ?? ''}`);
-    }
-    lines.push('--------------------');
-  }
-  lines.push(`error: failed to solve: ${error.message}`);
+  if (error.range !== undefined) lines.push(...sourceExcerpt(error.file, source, error.range));
+  lines.push(`ERROR: failed to solve: ${error.message}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** The Dockerfile lines around RANGE, framed as BuildKit frames them above a failure. */
+function sourceExcerpt(file: string, source: string, range: SourceRange): string[] {
+  // The lines after the file's last newline count too (an empty one), as BuildKit splits them.
+  const text = source.split(/\r?\n/);
+  const { first, last } = excerptLines(range.start.line, Math.min(text.length, range.end.line), text.length);
+  // BuildKit names the line alone, not the column.
+  const lines = [`${file}:${range.start.line}`, '--------------------'];
+  for (let n = first; n <= last; n++) {
+    const mark = n >= range.start.line && n <= range.end.line ? '>>>' : '   ';
+    lines.push(` ${String(n).padStart(3)} | ${mark} ${text[n - 1] ?? ''}`);
+  }
+  lines.push('--------------------');
+  return lines;
+}
+
+/**
+ * A failure of the solve that no step reported, as buildx shows it: the Dockerfile lines it is
+ * located at, then `ERROR: failed to solve: …` (a syntax error: `dockerfile parse error on line
+ * N: …`, BuildKit's first).
+ */
+function renderSolveFailure(error: TsbuildError, file: string, source: string): string {
+  if (error instanceof DockerfileParseError) {
+    const { range, message } = error.primary;
+    return `${[...sourceExcerpt(file, source, range), `ERROR: failed to solve: dockerfile parse error on line ${range.start.line}: ${message}`].join('\n')}\n`;
+  }
+  const [range] = error.ranges;
+  // The planner renders a located error's place into its message; the excerpt says it here.
+  const message = range !== undefined && error.message.startsWith(`${file}:`) && error.cause instanceof TsbuildError ? error.cause.message : error.message;
+  return `${[...(range === undefined ? [] : sourceExcerpt(file, source, range)), `ERROR: failed to solve: ${message.replace(/^build: /, '')}`].join('\n')}\n`;
+}
+
+/** A -t name, refused in buildx's words (`invalid tag "Bad:x": repository name must be lowercase`). */
+function parseTag(tag: string): ReturnType<typeof parseReference> {
+  try {
+    return parseReference(tag);
+  } catch (error) {
+    if (!isTsbuildError(error, 'INVALID_REFERENCE')) throw error;
+    throw new TsbuildError('INVALID_REFERENCE', `build: invalid tag ${JSON.stringify(tag)}: ${error.message.replace(/^.*?invalid reference format: /s, '')}`, { cause: error });
+  }
+}
+
+/**
+ * buildx's report of an error before the solve (a context, a flag): `ERROR: ` and the message,
+ * without tsbuild's `build: ` (docker's words follow it), status 1.
+ */
+function buildxErrors<A extends unknown[]>(io: CliIo, action: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args) => {
+    try {
+      await action(...args);
+    } catch (error) {
+      if (!isTsbuildError(error)) throw error;
+      io.stderr.write(`ERROR: ${error.message.replace(/^build: /, '')}\n`);
+      throw new ExitError(1);
+    }
+  };
 }
 
 export function registerBuild(program: Command, io: CliIo): void {
@@ -139,7 +186,7 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('--push', 'push every -t name to its registry')
     .option('--runtime <name>', 'OCI runtime for RUN: runtime-shim (default), crun, runc or a path')
     .option('--platform <os/arch[/variant]>', "the image's platform (this machine's by default)");
-  addRootOption(addInsecureRegistryOption(addSandboxOptions(addCacheOptions(command)))).action(async (contextArg: string, options: BuildOptions) => {
+  addRootOption(addInsecureRegistryOption(addSandboxOptions(addCacheOptions(command)))).action(buildxErrors(io, async (contextArg: string, options: BuildOptions) => {
     // Before all else, as buildx resolves its builder first; in this process, which reads the
     // store that buildx create wrote.
     await checkNamedBuilder(io, options.builder, options);
@@ -159,14 +206,14 @@ export function registerBuild(program: Command, io: CliIo): void {
     for (const message of flagWarnings) io.stderr.write(`WARNING: ${message}\n`);
     // As buildx: an ID file names an image, which a root filesystem output does not make.
     if (options.iidfile !== undefined && outputs.some((output) => output.type === 'local' || output.type === 'tar')) {
-      throw new TsbuildError('INVALID_ARGUMENT', 'build --iidfile: local and tar exporters are incompatible with image ID file');
+      throw new TsbuildError('INVALID_ARGUMENT', 'build: local and tar exporters are incompatible with image ID file');
     }
     // Whether an output makes an image that reports its ID (-q, --metadata-file): not when every one is a root filesystem.
     const imageOutput = options.push === true || outputs.length === 0 || outputs.some((output) => output.type !== 'local' && output.type !== 'tar');
     const toStdout = outputs.filter((output) => output.dest === '-').length;
     if (toStdout > 1) throw new TsbuildError('INVALID_ARGUMENT', `build --output: ${toStdout} outputs write to standard output; only one can`);
     const tagsGiven = cacheOnly ? [] : options.tag;
-    const tags = tagsGiven.map((tag) => formatReference(parseReference(tag)));
+    const tags = tagsGiven.map((tag) => formatReference(parseTag(tag)));
     const annotations = parseAnnotations(options.annotation);
     if (options.push === true && tags.length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'build --push: name the image with -t');
     const namedContexts = parseNamedContexts(options.buildContext);
@@ -226,6 +273,8 @@ export function registerBuild(program: Command, io: CliIo): void {
     const caching = planBuildCache(withInlineCacheArg(options, buildArgs), store, registry, (message) => progress.onEvent({ kind: 'warning', message, time: Date.now() }), options.push === true || outputs.length > 0);
     const running = await caching.begin();
     const interruption = watchInterrupts();
+    // Whether the solve gave an image: an error after it (an export, a push) is not the solve's.
+    let solved = false;
     try {
       let image;
       let built: OutputImage | undefined;
@@ -259,6 +308,7 @@ export function registerBuild(program: Command, io: CliIo): void {
           { store, runtime: selectRuntime(options.runtime), cache: caching.cache, registry, interrupted: interruption.signal, onEvent: (event) => { progress.onEvent(event); caching.observe(event); } },
         );
         interruption.buildDone();
+        solved = true;
         built = { descriptor: image.manifest, names: tags, firstBuiltLayer: image.baseLayers };
         const step = image.step;
         // Image outputs and --push in the build's progress, each push a step, as buildx shows them.
@@ -308,6 +358,10 @@ export function registerBuild(program: Command, io: CliIo): void {
         io.stderr.write(renderFailure(error, dockerfile.source, mode === 'quiet' || mode === 'rawjson'));
         throw new ExitError(1);
       }
+      if (isTsbuildError(error) && !solved) {
+        io.stderr.write(renderSolveFailure(error, dockerfile.file, dockerfile.source));
+        throw new ExitError(1);
+      }
       throw error;
     } finally {
       interruption.stop();
@@ -315,7 +369,7 @@ export function registerBuild(program: Command, io: CliIo): void {
       await client?.close();
       await releaseInputs();
     }
-  });
+  }));
 }
 
 const interruptSignals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];

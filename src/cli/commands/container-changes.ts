@@ -11,7 +11,7 @@ import { TsbuildError, checkStopSignal, encodeFileName, envFromList, exposedPort
 import { parseTrigger, type Command as DockerfileCommand } from '../../parser/index.js';
 import { commitContainer, containerChanges, exportContainer } from '../../runtime/index.js';
 import { storeName, temporaryName } from '../../store/index.js';
-import { ExitError, type CliIo } from '../io.js';
+import { ClientError, ExitError, type CliIo } from '../io.js';
 import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { collect } from '../common-options.js';
@@ -141,7 +141,7 @@ function defineExport(parent: Command, io: CliIo, name = 'export'): void {
       .option('-o, --output <file>', 'write to FILE instead of standard output'),
   ).action(async (nameOrId: string, flags: RootOption & { output?: string }) => {
     if (flags.output === undefined && (io.stdout as { isTTY?: boolean }).isTTY === true) {
-      throw new TsbuildError('INVALID_ARGUMENT', 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
+      throw new ClientError('cowardly refusing to save to a terminal. Use the -o flag or redirect');
     }
     await inUserNamespace(flags);
     const store = await storeFromOptions(flags);

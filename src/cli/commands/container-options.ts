@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';
 
 import { TsbuildError, checkStopSignal, formatPlatform, hostPlatform, messageOf, parseByteSize, parseGoDuration, parsePlatform, platformMatches } from '../../common/index.js';
+import { DaemonError } from '../io.js';
 import {
   lookupEnv,
   parseEnvFile,
@@ -282,8 +283,8 @@ export function resourceOptions(flags: ResourceFlags): ResourceUpdate {
     ...(flags.cpuPeriod === undefined ? {} : { cpuPeriod: integer('--cpu-period', flags.cpuPeriod) }),
     ...(flags.cpuQuota === undefined ? {} : { cpuQuota: integer('--cpu-quota', flags.cpuQuota) }),
     ...(flags.cpusetCpus === undefined ? {} : { cpusetCpus: flags.cpusetCpus }),
-    ...(flags.memorySwap === undefined ? {} : { memorySwap: flags.memorySwap.trim() === '-1' ? -1 : parseMemorySize(flags.memorySwap) }),
-    ...(flags.memoryReservation === undefined ? {} : { memoryReservation: parseMemorySize(flags.memoryReservation) }),
+    ...(flags.memorySwap === undefined ? {} : { memorySwap: flags.memorySwap.trim() === '-1' ? -1 : parseMemorySize(flags.memorySwap, '--memory-swap') }),
+    ...(flags.memoryReservation === undefined ? {} : { memoryReservation: parseMemorySize(flags.memoryReservation, '--memory-reservation') }),
     ...(flags.cpusetMems === undefined ? {} : { cpusetMems: flags.cpusetMems }),
     ...(flags.cpuRtPeriod === undefined ? {} : { cpuRealtimePeriod: integer('--cpu-rt-period', flags.cpuRtPeriod) }),
     ...(flags.cpuRtRuntime === undefined ? {} : { cpuRealtimeRuntime: integer('--cpu-rt-runtime', flags.cpuRtRuntime) }),
@@ -299,17 +300,17 @@ function parseCpus(text: string): number {
   return Math.round(value * 1e9);
 }
 
-/** docker's memory sizes: a number with an optional b, k, m or g (powers of 1024). */
-function parseMemorySize(text: string): number {
+/** docker's memory sizes: a number with an optional b, k, m or g (powers of 1024); refused as its flag library refuses FLAG's value. */
+function parseMemorySize(text: string, flag: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*([bkmg]?)b?$/i.exec(text.trim());
-  if (match === null) throw new TsbuildError('INVALID_ARGUMENT', `invalid size: '${text}'`);
+  if (match === null) throw new TsbuildError('INVALID_ARGUMENT', `invalid argument ${JSON.stringify(text)} for ${JSON.stringify(flag)} flag: invalid size: '${text}'`);
   const unit = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(match[2] ?? '').toLowerCase()] ?? 1;
   return Math.floor(Number(match[1]) * unit);
 }
 
 /** `--memory`: a size of at least docker's 6 MB. */
 export function parseMemory(text: string): number {
-  const bytes = parseMemorySize(text);
+  const bytes = parseMemorySize(text, '-m, --memory');
   if (bytes > 0 && bytes < 6 * 1024 * 1024) throw new TsbuildError('INVALID_ARGUMENT', 'Minimum memory limit allowed is 6MB');
   return bytes;
 }
@@ -643,18 +644,13 @@ function moreHostOptions(flags: ContainerFlags): Partial<CreateContainerOptions>
     if (!deviceCgroupRule.test(rule)) throw new TsbuildError('INVALID_ARGUMENT', `invalid argument ${JSON.stringify(rule)} for "--device-cgroup-rule" flag: invalid device cgroup format '${rule}'`);
   }
   // Parsed as docker's CLI parses it, then dropped: docker 26's daemon ignores it (API 1.42 on).
-  if (flags.kernelMemory !== undefined) {
-    try {
-      parseMemorySize(flags.kernelMemory);
-    } catch {
-      throw new TsbuildError('INVALID_ARGUMENT', `invalid argument ${JSON.stringify(flags.kernelMemory)} for "--kernel-memory" flag: invalid size: '${flags.kernelMemory}'`);
-    }
-  }
+  if (flags.kernelMemory !== undefined) parseMemorySize(flags.kernelMemory, '--kernel-memory');
   if (flags.isolation !== undefined && flags.isolation !== '' && flags.isolation.toLowerCase() !== 'default') {
-    throw new TsbuildError('INVALID_ARGUMENT', `Invalid isolation: ${JSON.stringify(flags.isolation)} - linux only supports 'default'.`);
+    throw new DaemonError(`Invalid isolation: ${JSON.stringify(flags.isolation)} - linux only supports 'default'`);
   }
   if (flags.storageOpt.some((option) => !option.includes('='))) throw new TsbuildError('INVALID_ARGUMENT', 'invalid storage option.');
-  if (flags.storageOpt.length > 0) throw new TsbuildError('INVALID_ARGUMENT', "--storage-opt is supported only for overlay over xfs with 'pquota' mount option.");
+  // docker's daemon's refusals, in its words (run's ends them with a period).
+  if (flags.storageOpt.length > 0) throw new DaemonError("--storage-opt is supported only for overlay over xfs with 'pquota' mount option");
   return {
     ...(flags.cgroupParent === undefined || flags.cgroupParent === '' ? {} : { cgroupParent: flags.cgroupParent }),
     ...(flags.deviceCgroupRule.length === 0 ? {} : { deviceCgroupRules: flags.deviceCgroupRule }),

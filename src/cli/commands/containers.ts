@@ -61,8 +61,8 @@ import {
 } from '../../runtime/index.js';
 import { listImages, type Store } from '../../store/index.js';
 import { compareNatural, dockerTable, formatBytes, formatCreatedSince, formatGoTime, humanDuration, topTable } from '../format.js';
-import { formatListTemplate, nilSlice, sortedKeys } from '../go-template.js';
-import { ExitError, type CliIo } from '../io.js';
+import { TemplateParseError, formatListTemplate, nilSlice, sortedKeys } from '../go-template.js';
+import { ClientError, ExitError, clientSide, daemonError, errorLine, runError, type CliIo } from '../io.js';
 import { delegateCommand } from '../program.js';
 import { containersOnUserNetwork, runInMonitorNamespaces, runInUserNamespace } from '../rootless.js';
 import { printInspected } from './inspect-output.js';
@@ -70,7 +70,7 @@ import { builtinId, endpointId } from './network.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { tsbuildEntry } from '../version.js';
 import { addContainerOptions, checkPlatform, claimCidfile, createOptions, environment, flagWarnings, parseRestartPolicy, resourceOptions, type ContainerFlags, type ResourceFlags } from './container-options.js';
-import { addInsecureRegistryOption, collect } from '../common-options.js';
+import { addInsecureRegistryOption, collect, collectFilter } from '../common-options.js';
 import { attachConfig, attachedStreams, forwardedSignals, imageFetcher, type AttachedStream } from './run.js';
 import { holdTerminal } from './attach.js';
 import { confirmRemoval } from '../prompt.js';
@@ -87,13 +87,22 @@ function startFailureStatus(error: unknown): number {
   return runFailureStatus(error);
 }
 
-/** Reports a TsbuildError as docker does (`Error response from daemon` has no daemon here) and exits with STATUS. */
-function fail(io: CliIo, error: unknown, status: number): never {
+/**
+ * Reports a TsbuildError as docker does and exits with STATUS: what its CLI refuses (status 1)
+ * and what an exec's start reports alone; what its daemon refuses after `Error response from
+ * daemon: `; for `run` (and `create`'s own checks of its flags) as run words it: the program's
+ * name first, a closing period, and where to read the help when no container was made (125).
+ */
+function fail(io: CliIo, error: unknown, status: number, command?: 'run' | 'create' | 'exec'): never {
   if (error instanceof ExitError) throw error;
   if (!isTsbuildError(error)) throw error;
-  io.stderr.write(`error: ${error.message}\n`);
+  // exec's start reports its failure in the stream of the exec, which docker's CLI prints as it is.
+  if (status === 1 || command === 'exec') io.stderr.write(`${error.message}\n`);
+  else if (command === 'run' || (command === 'create' && (error instanceof ClientError || error.message.startsWith('invalid argument "')))) io.stderr.write(runError(error, status, command));
+  else io.stderr.write(errorLine(error));
   throw new ExitError(status);
 }
+
 
 /**
  * `run` of a container that keeps a record: detached (`-d`), or in the foreground attached to
@@ -123,9 +132,11 @@ export async function runWithRecord(
   const fetcher = imageFetcher(io, flags, store, abort.signal);
   let record: ContainerRecord;
   try {
-    checkPlatform(flags);
-    const writeCid = await claimCidfile(flags.cidfile);
-    const options = await createOptions(flags, args);
+    // The flags and files docker's CLI reads itself: their errors are its own.
+    const { writeCid, options } = await clientSide(async () => {
+      checkPlatform(flags);
+      return { writeCid: await claimCidfile(flags.cidfile), options: await createOptions(flags, args) };
+    });
     const created = await createContainer({
       store,
       image,
@@ -140,7 +151,7 @@ export async function runWithRecord(
     for (const warning of created.warnings) io.stderr.write(`WARNING: ${warning}\n`);
     record = created.record;
   } catch (error) {
-    fail(io, error, 125);
+    fail(io, error, 125, 'run');
   } finally {
     await fetcher.close();
   }
@@ -151,7 +162,7 @@ export async function runWithRecord(
     try {
       await startContainer(store, record.id, { monitorCommand: monitorCommand(store) });
     } catch (error) {
-      fail(io, error, startFailureStatus(error));
+      fail(io, error, startFailureStatus(error), 'run');
     }
     return;
   }
@@ -197,7 +208,7 @@ export async function runWithRecord(
     if (status !== 0) throw new ExitError(status);
   } catch (error) {
     if (!(error instanceof ExitError)) await recordSettled(store, record.id, flags.rm === true, monitor ?? (await readContainerRecord(store, record.id))?.state.monitor);
-    fail(io, error, startFailureStatus(error));
+    fail(io, error, startFailureStatus(error), 'run');
   } finally {
     for (const signal of forwardedSignals) process.removeListener(signal, onSignal);
     release?.();
@@ -272,14 +283,17 @@ function defineCreate(parent: Command, io: CliIo, name = 'create'): void {
     const store = await storeFromOptions(flags);
     const fetcher = imageFetcher(io, flags, store, abort.signal);
     try {
-      checkPlatform(flags);
-      const writeCid = await claimCidfile(flags.cidfile);
+      // The flags and files docker's CLI reads itself: their errors are its own.
+      const { writeCid, options } = await clientSide(async () => {
+        checkPlatform(flags);
+        return { writeCid: await claimCidfile(flags.cidfile), options: await createOptions(flags, args) };
+      });
       const created = await createContainer({
         store,
         image,
         ...(fetcher.fetch === undefined ? {} : { pull: fetcher.fetch }),
         pullAlways: fetcher.pullAlways,
-        ...(await createOptions(flags, args)),
+        ...options,
         attach: attachConfig(flags.attach, { interactive: flags.interactive === true, detach: false }),
         autoRemove: flags.rm === true,
         signal: abort.signal,
@@ -288,7 +302,7 @@ function defineCreate(parent: Command, io: CliIo, name = 'create'): void {
       for (const warning of created.warnings) io.stderr.write(`WARNING: ${warning}\n`);
       io.stdout.write(`${created.record.id}\n`);
     } catch (error) {
-      fail(io, error, 125);
+      fail(io, error, 125, 'create');
     } finally {
       await fetcher.close();
     }
@@ -350,7 +364,7 @@ function defineStart(parent: Command, io: CliIo, name = 'start'): void {
       try {
         const found = await findContainer(store, nameOrId);
         const offset = await logSize(store, found.id);
-        if (flags.interactive === true && found.config.tty && !process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'the input device is not a TTY');
+        if (flags.interactive === true && found.config.tty && !process.stdin.isTTY) throw new ClientError('the input device is not a TTY');
         // As docker's CLI, which attaches before it starts the container.
         if (flags.attach === true) await recordContainerEvent(store.root, found, 'attach');
         await startContainer(store, found.id, { monitorCommand: monitorCommand(store) });
@@ -369,13 +383,16 @@ function defineStart(parent: Command, io: CliIo, name = 'start'): void {
         } else io.stdout.write(`${nameOrId}\n`);
       } catch (error) {
         if (error instanceof ExitError || !isTsbuildError(error)) throw error;
-        io.stderr.write(`error: ${error.message}\n`);
+        io.stderr.write(errorLine(error));
         if (flags.attach === true) throw new ExitError(startFailureStatus(error));
         failed.push(nameOrId);
       }
     }
-    // docker's closing line, naming those that did not start.
-    if (failed.length > 0) throw new TsbuildError('INVALID_ARGUMENT', `failed to start containers: ${failed.join(', ')}`);
+    // docker's closing line, its CLI's, naming those that did not start.
+    if (failed.length > 0) {
+      io.stderr.write(`Error: failed to start containers: ${failed.join(', ')}\n`);
+      throw new ExitError(1);
+    }
   });
 }
 
@@ -388,7 +405,7 @@ async function eachContainer(io: CliIo, containers: readonly string[], action: (
       io.stdout.write(`${nameOrId}\n`);
     } catch (error) {
       if (!isTsbuildError(error)) throw error;
-      io.stderr.write(`error: ${error.message}\n`);
+      io.stderr.write(errorLine(error));
       // `rm -f` of a container that is not there says so but succeeds, as docker's CLI.
       if (!(options.missingIsFine === true && isTsbuildError(error, 'NOT_FOUND'))) failed = true;
     }
@@ -434,7 +451,10 @@ function defineKill(parent: Command, io: CliIo, name = 'kill'): void {
         await findContainer(store, nameOrId);
         throw new TsbuildError('INVALID_ARGUMENT', `cannot kill container: ${nameOrId}: invalid signal: ${flags.signal}`);
       }
-      await killContainer(store, nameOrId, signal);
+      // docker's daemon names what it could not do first.
+      await killContainer(store, nameOrId, signal).catch((error: unknown) => {
+        throw isTsbuildError(error, 'NOT_FOUND') ? new TsbuildError('NOT_FOUND', `cannot kill container: ${nameOrId}: ${error.message}`, { cause: error }) : error;
+      });
     });
   });
 }
@@ -767,7 +787,7 @@ function definePs(parent: Command, io: CliIo, name = 'ps', aliases: readonly str
       .description('list containers (running ones unless -a)')
       .option('-a, --all', 'all containers, not only running ones')
       .option('-q, --quiet', 'IDs only')
-      .option('-f, --filter <key=value>', 'id=, name=, status=, exited=, label=, health=, ancestor=, before=, since=, volume=, network=, publish=, expose= (repeatable: one key\'s terms are alternatives)', collect, [])
+      .option('-f, --filter <key=value>', 'id=, name=, status=, exited=, label=, health=, ancestor=, before=, since=, volume=, network=, publish=, expose= (repeatable: one key\'s terms are alternatives)', collectFilter, [])
       .option('--format <format>', 'table, json (one object per line) or a Go template such as {{.ID}} {{.Names}}')
       .option('--no-trunc', 'do not shorten IDs and commands')
       .option('-n, --last <n>', 'the N containers created last')
@@ -801,7 +821,13 @@ function definePs(parent: Command, io: CliIo, name = 'ps', aliases: readonly str
     if (format !== 'table') {
       // `.Label "key"` is a method of docker's container context: one label's value.
       const contexts = rows.map((row) => ({ ...sortedKeys(psFields(store, row, truncate)), Label: (key: unknown) => row.record.config.labels?.[String(key)] ?? '' }));
-      io.stdout.write(formatListTemplate(format, contexts, psHeaders));
+      try {
+        io.stdout.write(formatListTemplate(format, contexts, psHeaders));
+      } catch (error) {
+        // ps's own words for it, where docker's other lists say `template parsing error`.
+        if (error instanceof TemplateParseError) throw new ClientError(error.message.replace(/^template parsing error: /, 'failed to parse template: '));
+        throw error;
+      }
       return;
     }
     const columns = ['ID', 'Image', 'Command', 'RunningFor', 'Status', 'Ports', 'Names', ...(sized ? ['Size'] : [])];
@@ -897,7 +923,7 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
     // As docker: the files' variables, then -e's; a bare name takes this environment's value.
     const env = await environment({ env: flags.env, envFile: flags.envFile });
     const tty = flags.tty === true;
-    if (tty && flags.interactive === true && !process.stdin.isTTY) throw new TsbuildError('INVALID_ARGUMENT', 'the input device is not a TTY');
+    if (tty && flags.interactive === true && !process.stdin.isTTY) throw new ClientError('the input device is not a TTY');
     const stdout = process.stdout;
     const rawTerminal = tty && flags.interactive === true && process.stdin.isTTY;
     let resizeTerminal: ((size: { rows: number; columns: number }) => void) | undefined;
@@ -926,7 +952,7 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
       // docker's exec ends with 126 whatever kept the process from starting in a running
       // container (a command not found, a user or a working directory refused): its daemon's
       // ContainerExecStart sets 126 on any failure, over the 127 a `run` would give.
-      fail(io, error, 126);
+      fail(io, error, 126, 'exec');
     } finally {
       stdout.removeListener('resize', onResize);
       if (rawTerminal) process.stdin.setRawMode(false);
@@ -967,12 +993,12 @@ function defineCp(parent: Command, io: CliIo, name = 'cp'): void {
       .option('-L, --follow-link', 'follow a symbolic link given as SRC_PATH')
       .option('-q, --quiet', 'print no progress (none either when stderr is no terminal)'),
   ).action(async (sourceArgument: string, destinationArgument: string, flags: RootOption & { archive?: boolean; followLink?: boolean; quiet?: boolean }) => {
-    if (destinationArgument === '') throw new TsbuildError('INVALID_ARGUMENT', 'destination can not be empty');
-    if (sourceArgument === '') throw new TsbuildError('INVALID_ARGUMENT', 'source can not be empty');
+    if (destinationArgument === '') throw new ClientError('destination can not be empty');
+    if (sourceArgument === '') throw new ClientError('source can not be empty');
     const source = splitCopyArgument(sourceArgument);
     const destination = splitCopyArgument(destinationArgument);
-    if (source.container !== undefined && destination.container !== undefined) throw new TsbuildError('INVALID_ARGUMENT', 'copying between containers is not supported');
-    if (source.container === undefined && destination.container === undefined) throw new TsbuildError('INVALID_ARGUMENT', 'must specify at least one container source');
+    if (source.container !== undefined && destination.container !== undefined) throw new ClientError('copying between containers is not supported');
+    if (source.container === undefined && destination.container === undefined) throw new ClientError('must specify at least one container source');
     // An ordinary user's running container has its root mounted in its monitor's namespaces; a
     // stopped one is mounted for the copy in a user namespace of this command's own.
     const inMonitor = await runInMonitorNamespaces(flags.root, source.container ?? destination.container ?? '');
@@ -984,16 +1010,25 @@ function defineCp(parent: Command, io: CliIo, name = 'cp'): void {
     const progress = flags.quiet !== true && (io.stderr as NodeJS.WriteStream).isTTY === true;
     if (source.container !== undefined) {
       const toStdout = destination.path === '-';
-      const result = await copyFromContainer(store, source.container, source.path, toStdout ? { stream: io.stdout } : { hostPath: destination.path }, options);
+      const result = await copyFromContainer(store, source.container, source.path, toStdout ? { stream: io.stdout } : { hostPath: destination.path }, options).catch(hostSideError);
       if (progress && !toStdout) io.stderr.write(`Successfully copied ${formatBytes(result.bytes, 4, '')} to ${destination.path}\n`);
       return;
     }
     const container = destination.container ?? '';
     const fromStdin = source.path === '-';
-    const result = await copyToContainer(store, container, fromStdin ? { stream: process.stdin } : { hostPath: source.path }, destination.path, options);
+    const result = await copyToContainer(store, container, fromStdin ? { stream: process.stdin } : { hostPath: source.path }, destination.path, options).catch(hostSideError);
     if (fromStdin) process.stdin.destroy();
     if (progress) io.stderr.write(`Successfully copied ${formatBytes(result.bytes, 4, '')} to ${container}:${destination.path}\n`);
   });
+}
+
+/**
+ * cp's errors about the host's side (a source not there, an output directory missing), which
+ * docker's CLI finds itself: said without a daemon's prefix.
+ */
+function hostSideError(error: unknown): never {
+  if (isTsbuildError(error) && /^(lstat \/.*: no such file or directory|invalid output path: )/.test(error.message)) throw new ClientError(error.message, '', error);
+  throw error;
 }
 
 function defineWait(parent: Command, io: CliIo, name = 'wait'): void {
@@ -1016,7 +1051,7 @@ function definePort(parent: Command, io: CliIo, name = 'port'): void {
     }
     // docker's client sorts them: 80/udp before 81/tcp and 8080/tcp, whatever order they were published in.
     for (const line of lines.sort(compareNatural)) io.stdout.write(`${line}\n`);
-    if (wanted !== undefined && bindings[wanted] === undefined) throw new TsbuildError('NOT_FOUND', `No public port '${port ?? ''}' published for ${nameOrId}`);
+    if (wanted !== undefined && bindings[wanted] === undefined) throw new ClientError(`No public port '${port ?? ''}' published for ${nameOrId}`, 'Error: ');
   });
 }
 
@@ -1089,11 +1124,13 @@ function defineRename(parent: Command, io: CliIo, name = 'rename'): void {
   addRootOption(parent.command(name).description('rename a container').argument('<container>', 'name or ID').argument('<new-name>', 'its new name')).action(async (nameOrId: string, newName: string, flags: RootOption) => {
     const store = await storeFromOptions(flags);
     try {
+      // docker's daemon looks the container up before it reads the new name.
+      await findContainer(store, nameOrId);
       await renameContainer(store, nameOrId, newName);
     } catch (error) {
       if (!isTsbuildError(error)) throw error;
       // As docker's CLI: the reason, then which rename failed.
-      io.stderr.write(`error: ${error.message}\nerror: failed to rename container named ${nameOrId}\n`);
+      io.stderr.write(`${daemonError(error.message)}Error: failed to rename container named ${nameOrId}\n`);
       throw new ExitError(1);
     }
   });

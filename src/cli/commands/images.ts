@@ -4,7 +4,7 @@ import { dockerTable, formatBytes, formatCreatedSince, formatGoTime } from '../f
 import { formatListTemplate } from '../go-template.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
-import { collect } from '../common-options.js';
+import { collectFilter } from '../common-options.js';
 
 interface ImagesOptions extends RootOption {
   format: string;
@@ -42,7 +42,7 @@ export function registerImages(program: Command, io: CliIo): void {
       .description('list the images in the store (those without a name as <none>)')
       .argument('[repository[:tag]]', 'only images whose name matches (shell-style wildcards, as docker)')
       .option('--format <format>', 'table, json (one JSON object per line) or a Go template such as {{.Repository}}:{{.Tag}}', 'table')
-      .option('-f, --filter <key=value>', 'reference=, label=, before=, since=, dangling= (repeatable)', collect, [])
+      .option('-f, --filter <key=value>', 'reference=, label=, before=, since=, dangling= (repeatable)', collectFilter, [])
       .option('-a, --all', "docker's flag for intermediate images: there are none, every image is listed anyway")
       .option('--digests', 'show manifest digests')
       .option('--no-trunc', 'show image IDs whole')

@@ -17,7 +17,7 @@ import { archiveStream, downloadUrls } from '../../executor/index.js';
 import { compressLayer, writeImage } from '../../exporter/index.js';
 import { recordImageEvent, storeName, temporaryName } from '../../store/index.js';
 import { collect } from '../common-options.js';
-import { ExitError, type CliIo } from '../io.js';
+import { ClientError, ExitError, type CliIo } from '../io.js';
 import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { applyCommitChanges, parseCommitChanges } from './container-changes.js';
@@ -65,7 +65,7 @@ function defineImport(parent: Command, io: CliIo, stdin: () => Readable, name = 
       throw new TsbuildError('INVALID_ARGUMENT', `import --platform ${flags.platform}: only this machine's platform (${formatPlatform(platform)}) can be imported`);
     }
     const input = source === '-' ? stdin() : undefined;
-    if ((input as { isTTY?: boolean } | undefined)?.isTTY === true) throw new TsbuildError('INVALID_ARGUMENT', 'import: standard input is a terminal; redirect a tar archive into it');
+    if ((input as { isTTY?: boolean } | undefined)?.isTTY === true) throw new ClientError('import: standard input is a terminal; redirect a tar archive into it');
     const inner = await runInUserNamespace(flags.root);
     if (inner !== undefined) throw new ExitError(inner);
     const store = await storeFromOptions(flags);

@@ -5,13 +5,13 @@
  * nothing was found, so that a script parsing the output always has JSON.
  */
 import { isTsbuildError } from '../../common/index.js';
-import { inspectWithTemplate, parseGoTemplate } from '../go-template.js';
-import { ExitError, type CliIo } from '../io.js';
+import { inspectWithTemplate, parseGoTemplateOrExit } from '../go-template.js';
+import { ExitError, daemonError, type CliIo } from '../io.js';
 
 /** LOOKUP gives a name's object, or rejects with a NOT_FOUND error in docker's words (`No such container: x`). */
 export async function printInspected(io: CliIo, names: readonly string[], format: string | undefined, lookup: (name: string) => Promise<unknown>): Promise<void> {
   // A template that cannot be read fails before anything is looked up, as docker's.
-  if (format !== undefined) parseGoTemplate(format);
+  if (format !== undefined) parseGoTemplateOrExit(io, format);
   const found: unknown[] = [];
   const missing: string[] = [];
   for (const name of names) {
@@ -24,6 +24,7 @@ export async function printInspected(io: CliIo, names: readonly string[], format
   }
   io.stdout.write(format === undefined ? `${JSON.stringify(found, null, 4)}\n` : inspectWithTemplate(format, found));
   if (missing.length === 0) return;
-  io.stderr.write(missing.map((message) => `error: ${message}\n`).join(''));
+  // `No such object` is docker's CLI's own, after it asked for each type; the others its daemon's.
+  io.stderr.write(missing.map((message) => (message.startsWith('No such object: ') ? `Error: ${message}\n` : daemonError(message))).join(''));
   throw new ExitError(1);
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { TsbuildError, familiarReference, isTsbuildError, hostPlatform, parsePlatform, parseReference, type Platform } from '../../common/index.js';
 import { findImage, imageTarSize, noSuchImage, resolveImage, type Store } from '../../store/index.js';
-import type { CliIo } from '../io.js';
+import { ClientError, type CliIo } from '../io.js';
 import { nilMap, nilSlice } from '../go-template.js';
 import { inspectContainers } from './containers.js';
 import { printInspected } from './inspect-output.js';
@@ -108,7 +108,7 @@ export function registerInspect(program: Command, io: CliIo): void {
       .option('-f, --format <template>', 'a Go template such as {{.State.Status}} or {{json .Config}}'),
   ).action(async (names: string[], options: RootOption & { platform?: string; type?: string; format?: string }) => {
     const { type } = options;
-    if (type !== undefined && !isInspectKind(type)) throw new TsbuildError('INVALID_ARGUMENT', `"${type}" is not a valid value for --type`);
+    if (type !== undefined && !isInspectKind(type)) throw new ClientError(`"${type}" is not a valid value for --type`);
     const store = await storeFromOptions(options);
     const platform = options.platform === undefined ? hostPlatform() : parsePlatform(options.platform);
     const lookups: Record<InspectKind, (name: string) => Promise<unknown>> = {

@@ -1,10 +1,10 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
-import { TsbuildError, familiarReference, parseReference, type Descriptor } from '../../common/index.js';
+import { familiarReference, parseReference, type Descriptor } from '../../common/index.js';
 import { loadArchive } from '../../exporter/index.js';
 import { recordImagesOnce, resolveImage } from '../../store/index.js';
-import type { CliIo } from '../io.js';
+import { ClientError, type CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
 export function registerLoad(program: Command, io: CliIo, stdin: () => Readable = () => process.stdin): void {
@@ -18,7 +18,7 @@ export function registerLoad(program: Command, io: CliIo, stdin: () => Readable 
     const input = options.input === undefined ? stdin() : createReadStream(options.input);
     // As docker: nobody types a tar archive; waiting for one would look like a hang.
     if ((input as { isTTY?: boolean }).isTTY === true) {
-      throw new TsbuildError('INVALID_ARGUMENT', 'load images: standard input is a terminal; give -i FILE or redirect an archive into it');
+      throw new ClientError('requested load from stdin, but stdin is empty');
     }
     const store = await storeFromOptions(options);
     const loaded = await loadArchive(store, input);

@@ -4,11 +4,11 @@ import { TsbuildError } from '../../common/index.js';
 import { connectContainerNetwork, createNetwork, disconnectContainerNetwork, findContainer, getNetwork, networks, pruneNetworks, removeNetwork, type NetworkRecord } from '../../runtime/index.js';
 import { dockerTable, formatGoTime } from '../format.js';
 import { formatListTemplate } from '../go-template.js';
-import { ExitError, type CliIo } from '../io.js';
+import { ExitError, daemonError, type CliIo } from '../io.js';
 import { printInspected } from './inspect-output.js';
 import type { Store } from '../../store/index.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
-import { collect, keyValueMap } from '../common-options.js';
+import { collect, collectFilter, keyValueMap } from '../common-options.js';
 
 /** The built-in networks that are no bridge of tsbuild's: listed as docker lists them, with IDs of their own. */
 const builtins: readonly { name: string; driver: string }[] = [
@@ -182,7 +182,7 @@ export function registerNetwork(program: Command, io: CliIo): void {
       .option('-q, --quiet', 'print only network IDs')
       .option('--no-trunc', 'show network IDs whole')
       .option('--format <format>', 'table, json (one JSON object per line) or a Go template such as {{.Name}}', 'table')
-      .option('-f, --filter <key=value>', 'driver=, id=, label=K[=V], name=, scope=, type=custom|builtin, dangling=true|false (repeatable)', collect, []),
+      .option('-f, --filter <key=value>', 'driver=, id=, label=K[=V], name=, scope=, type=custom|builtin, dangling=true|false (repeatable)', collectFilter, []),
   ).action(async (options: RootOption & { quiet?: boolean; trunc: boolean; format: string; filter: string[] }) => {
     const accept = networkFilter(options.filter);
     const store = await storeFromOptions(options);
@@ -232,7 +232,7 @@ export function registerNetwork(program: Command, io: CliIo): void {
         if (!(error instanceof TsbuildError)) throw error;
         // docker 26's -f: a network that is not there is passed over without a word.
         if (options.force === true && error.code === 'NOT_FOUND') continue;
-        io.stderr.write(`error: ${error.message}\n`);
+        io.stderr.write(daemonError(error.message));
         failed = true;
       }
     }

@@ -49,8 +49,9 @@ export function registerPull(program: Command, io: CliIo): void {
       // when every blob was already in the store.
       let newer = false;
       for (const target of targets) {
-        const progress = new TransferProgress(io, 'pull', options.quiet === true);
-        const say = (text: string): void => void (options.quiet === true ? undefined : io.stderr.write(text));
+        // docker's pull writes its progress on standard output.
+        const progress = new TransferProgress(io, 'pull', options.quiet === true, 'stdout');
+        const say = (text: string): void => void (options.quiet === true ? undefined : io.stdout.write(text));
         const result = await pull({ reference: target, store, client, onProgress: afterPullingFrom(target, say, progress.listener), ...(platform === undefined ? {} : { platform }) });
         progress.finish();
         await recordEvent((await store).root, 'image', 'pull', familiarReference(target), { name: familiarReference({ domain: target.domain, path: target.path }) });

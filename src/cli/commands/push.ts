@@ -3,7 +3,7 @@ import { TsbuildError, familiarReference, formatReference, parsePlatform, parseR
 import { push } from '../../registry/index.js';
 import { pushableImage } from '../../exporter/index.js';
 import { recordEvent } from '../../store/index.js';
-import type { CliIo } from '../io.js';
+import { ExitError, type CliIo } from '../io.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
 import { addInsecureRegistryOption, baselineWasmCompilerOnly, registryClient } from './registry-options.js';
 import { TransferProgress } from './transfer-progress.js';
@@ -39,8 +39,17 @@ export function registerPush(program: Command, io: CliIo): void {
         if (jobs.length === 0) throw new TsbuildError('NOT_FOUND', `push ${image}: no tagged image of ${formatReference({ domain: source.domain, path: source.path })} in the store`);
       } else jobs.push({ source, destinations: targets });
       for (const job of jobs) {
-        const progress = new TransferProgress(io, 'push', options.quiet === true);
+        // docker's push writes its progress on standard output.
+        const progress = new TransferProgress(io, 'push', options.quiet === true, 'stdout');
         const stored = await store.resolveReference(formatReference(job.source));
+        // docker's words for a name the store does not have, which its daemon says in the push's stream.
+        if (stored === undefined) {
+          io.stderr.write(`An image does not exist locally with the tag: ${familiarReference({ domain: job.source.domain, path: job.source.path })}\n`);
+          throw new ExitError(1);
+        }
+        // docker's push (an image to its own name) says which repository first and names the tag alone at the end.
+        const dockerForm = job.destinations.length === 1 && job.destinations.every((destination) => formatReference(destination) === formatReference(job.source));
+        if (dockerForm && options.quiet !== true) io.stdout.write(`The push refers to repository [${formatReference({ domain: job.source.domain, path: job.source.path })}]\n`);
         const document = stored === undefined ? undefined : await pushableImage(store, stored);
         const result = await push({
           source: job.source,
@@ -54,7 +63,7 @@ export function registerPush(program: Command, io: CliIo): void {
         progress.finish();
         for (const destination of job.destinations) await recordEvent(store.root, 'image', 'push', familiarReference(destination), { name: familiarReference({ domain: destination.domain, path: destination.path }) });
         if (options.quiet === true) io.stdout.write(`${result.digest}\n`);
-        else for (const reference of result.references) io.stdout.write(`${reference}: digest: ${result.digest} size: ${result.size}\n`);
+        else for (const reference of result.references) io.stdout.write(`${dockerForm ? (job.source.tag ?? reference) : reference}: digest: ${result.digest} size: ${result.size}\n`);
       }
     } finally {
       await client.close();

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { familiarReference, parseReference } from '../../common/index.js';
 import { recordEvent, removeImages } from '../../store/index.js';
-import type { CliIo } from '../io.js';
+import { daemonError, type CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
 export function registerRmi(program: Command, io: CliIo): void {
@@ -23,6 +23,6 @@ export function registerRmi(program: Command, io: CliIo): void {
     for (const id of removed.untaggedIds) await recordEvent(store.root, 'image', 'untag', id, { name: id });
     for (const id of removed.deletedImages) await recordEvent(store.root, 'image', 'delete', id, { name: id });
     // docker's CLI with -f: an image not found is said on stderr, and is no failure.
-    for (const message of removed.missing) io.stderr.write(`error: ${message}\n`);
+    for (const message of removed.missing) io.stderr.write(daemonError(message));
   });
 }

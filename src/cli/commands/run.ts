@@ -4,7 +4,7 @@ import { TsbuildError, familiarReference, isTsbuildError, type ImageReference } 
 import type { RegistryClient } from '../../registry/index.js';
 import { hostNetworkPortsWarning, parsePortSpec, runContainer, runFailureStatus, type AttachConfig, type RunningContainer } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
-import { ExitError, type CliIo } from '../io.js';
+import { ExitError, clientSide, runError, type CliIo } from '../io.js';
 import { isUserNetwork, runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
 import { addContainerOptions, checkPlatform, environment, mountRequests, needsRecord, parseExposeFlag, pullPolicy, type ContainerFlags } from './container-options.js';
@@ -49,7 +49,7 @@ export function attachedStreams(io: CliIo, values: readonly string[], detach: bo
     streams.add(stream);
   }
   if (streams.size > 0 && detach) {
-    io.stderr.write('error: Conflicting options: -a and -d\n');
+    io.stderr.write('Conflicting options: -a and -d\n');
     throw new ExitError(1);
   }
   return streams.size > 0 ? streams : new Set<AttachedStream>(['stdin', 'stdout', 'stderr']);
@@ -147,9 +147,11 @@ export function registerRun(program: Command, io: CliIo): void {
     let fetcher: ReturnType<typeof imageFetcher> | undefined;
     try {
       for (const signal of forwardedSignals) process.on(signal, onSignal);
-      checkPlatform(flags);
-      const env = await environment(flags);
-      const mounts = mountRequests(flags);
+      // The flags and files docker's CLI reads itself: their errors are its own.
+      const { env, mounts, publish, expose } = await clientSide(async () => {
+        checkPlatform(flags);
+        return { env: await environment(flags), mounts: mountRequests(flags), publish: flags.publish.flatMap(parsePortSpec), expose: flags.expose.flatMap(parseExposeFlag) };
+      });
       const store = await storeFromOptions(flags);
       fetcher = imageFetcher(io, flags, store, abort.signal);
       if (tty && stdout.isTTY) stdout.on('resize', onResize);
@@ -168,9 +170,9 @@ export function registerRun(program: Command, io: CliIo): void {
         ...(flags.name === undefined ? {} : { name: flags.name }),
         ...(flags.hostname === undefined ? {} : { hostname: flags.hostname }),
         networkAliases: flags.networkAlias,
-        publish: flags.publish.flatMap(parsePortSpec),
+        publish,
         ...(flags.publishAll === true ? { publishAll: true } : {}),
-        ...(flags.expose.length === 0 ? {} : { expose: flags.expose.flatMap(parseExposeFlag) }),
+        ...(expose.length === 0 ? {} : { expose }),
         ...(flags.volumesFrom.length === 0 ? {} : { volumesFrom: flags.volumesFrom }),
         ...(flags.ip === undefined ? {} : { ip: flags.ip }),
         mounts,
@@ -193,8 +195,9 @@ export function registerRun(program: Command, io: CliIo): void {
       if (pendingSignal !== undefined && container === undefined) throw new ExitError(128 + osConstants.signals[pendingSignal]);
       if (!isTsbuildError(error)) throw error;
       // docker's statuses: 125 when the container could not run, 126 and 127 for its command.
-      io.stderr.write(`error: ${error.message}\n`);
-      throw new ExitError(runFailureStatus(error));
+      const status = runFailureStatus(error);
+      io.stderr.write(runError(error, status));
+      throw new ExitError(status);
     } finally {
       for (const signal of forwardedSignals) process.removeListener(signal, onSignal);
       stdout.removeListener('resize', onResize);

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { TsbuildError, hostPlatform, parsePlatform } from '../../common/index.js';
 import { saveArchive, type SaveImage } from '../../exporter/index.js';
 import { findImage, noSuchImage, recordImagesOnce, temporaryName } from '../../store/index.js';
-import type { CliIo } from '../io.js';
+import { ClientError, type CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
 export function registerSave(program: Command, io: CliIo): void {
@@ -21,7 +21,7 @@ export function registerSave(program: Command, io: CliIo): void {
     if (options.format !== 'docker' && options.format !== 'oci') throw new TsbuildError('INVALID_ARGUMENT', `save images: unknown format ${JSON.stringify(options.format)} (docker or oci)`);
     // As docker: a tar archive is no use on a screen, and can upset the terminal.
     if (options.output === undefined && (io.stdout as { isTTY?: boolean }).isTTY === true) {
-      throw new TsbuildError('INVALID_ARGUMENT', 'save images: refusing to write a tar archive to a terminal; give -o FILE or redirect standard output');
+      throw new ClientError('cowardly refusing to save to a terminal. Use the -o flag or redirect');
     }
     const store = await storeFromOptions(options);
     const selected: SaveImage[] = [];

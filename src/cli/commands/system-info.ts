@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { hostPlatform } from '../../common/index.js';
 import { listContainerRecords, observeState } from '../../runtime/index.js';
 import { listImages } from '../../store/index.js';
-import { parseGoTemplate } from '../go-template.js';
+import { parseGoTemplateOrExit } from '../go-template.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { packageVersion } from '../version.js';
@@ -129,7 +129,7 @@ export function registerVersion(program: Command, io: CliIo): void {
       const document = { Client: client, Server: null };
       if (options.format === undefined) io.stdout.write(versionText(client));
       else if (options.format === 'json') io.stdout.write(`${JSON.stringify(document)}\n`);
-      else io.stdout.write(`${parseGoTemplate(options.format).execute(document)}\n`);
+      else io.stdout.write(`${parseGoTemplateOrExit(io, options.format).execute(document)}\n`);
     });
 }
 
@@ -140,7 +140,7 @@ export function registerInfo(program: Command, io: CliIo, name = 'info'): void {
       .description('show the store and the machine: containers, images, storage, cgroups, kernel (docker info)')
       .option('-f, --format <template>', 'a Go template such as {{.Containers}} or {{json .}}, or json'),
   ).action(async (options: RootOption & FormatOption) => {
-    const template = options.format === undefined || options.format === 'json' ? undefined : parseGoTemplate(options.format);
+    const template = options.format === undefined || options.format === 'json' ? undefined : parseGoTemplateOrExit(io, options.format);
     const info = await systemInfo(options);
     if (options.format === 'json') io.stdout.write(`${JSON.stringify(info)}\n`);
     else if (template !== undefined) io.stdout.write(`${template.execute(info)}\n`);

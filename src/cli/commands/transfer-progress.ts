@@ -1,6 +1,7 @@
 /**
- * Per-blob progress of pull and push: one plain line per change of state when stderr is not a
- * terminal, a redrawn block of bars when it is.
+ * Per-blob progress of pull and push: one plain line per change of state when its stream is not
+ * a terminal, a redrawn block of bars when it is. docker's pull and push write it on standard
+ * output; a run's pull on standard error, its output being the container's.
  */
 import { MediaType, type ImageReference } from '../../common/index.js';
 import type { ProgressEvent, ProgressListener } from '../../registry/index.js';
@@ -39,7 +40,16 @@ export class TransferProgress {
     private readonly io: CliIo,
     private readonly direction: Direction,
     private readonly quiet = false,
+    private readonly stream: 'stdout' | 'stderr' = 'stderr',
   ) {}
+
+  private get out(): NodeJS.WritableStream {
+    return this.io[this.stream];
+  }
+
+  private get terminal(): boolean {
+    return this.stream === 'stderr' ? this.io.isTty : (this.io.stdout as { isTTY?: boolean }).isTTY === true;
+  }
 
   readonly listener = (event: ProgressEvent): void => {
     // As docker: a line per layer; the image config is not one.
@@ -55,8 +65,8 @@ export class TransferProgress {
     row.status = label;
     row.current = event.current;
     row.total = event.total;
-    if (this.io.isTty) this.draw(changed);
-    else if (changed) this.io.stderr.write(`${id}: ${label}${event.phase === 'done' || event.phase === 'exists' ? ` (${formatBytes(event.total)})` : ''}\n`);
+    if (this.terminal) this.draw(changed);
+    else if (changed) this.out.write(`${id}: ${label}${event.phase === 'done' || event.phase === 'exists' ? ` (${formatBytes(event.total)})` : ''}\n`);
   };
 
   private draw(force: boolean): void {
@@ -67,13 +77,13 @@ export class TransferProgress {
       row.status === labels[this.direction].transfer ? `${row.id}: ${row.status} ${bar(row.current, row.total)} ${formatBytes(row.current)}/${formatBytes(row.total)}` : `${row.id}: ${row.status}`,
     );
     const up = this.drawnLines > 0 ? `\x1b[${this.drawnLines}F` : '';
-    this.io.stderr.write(`${up}${lines.map((line) => `\x1b[2K${line}`).join('\n')}\n`);
+    this.out.write(`${up}${lines.map((line) => `\x1b[2K${line}`).join('\n')}\n`);
     this.drawnLines = lines.length;
   }
 
   /** Draws the final state on a terminal. */
   finish(): void {
-    if (this.io.isTty && !this.quiet && this.rows.size > 0) this.draw(true);
+    if (this.terminal && !this.quiet && this.rows.size > 0) this.draw(true);
   }
 }
 

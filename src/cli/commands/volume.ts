@@ -8,7 +8,7 @@ import { runInUserNamespace } from '../rootless.js';
 import { printInspected } from './inspect-output.js';
 import type { Store } from '../../store/index.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
-import { collect, keyValueMap } from '../common-options.js';
+import { collect, collectFilter, keyValueMap } from '../common-options.js';
 import { confirmRemoval } from '../prompt.js';
 
 /** `K=V` labels (`K` alone is an empty value, as docker). */
@@ -111,7 +111,7 @@ export function registerVolume(program: Command, io: CliIo): void {
       .alias('list')
       .description('list volumes')
       .option('-q, --quiet', 'print only names')
-      .option('-f, --filter <key=value>', 'dangling=, name=, label=, driver= (repeatable)', collect, [])
+      .option('-f, --filter <key=value>', 'dangling=, name=, label=, driver= (repeatable)', collectFilter, [])
       .option('--format <format>', 'table, json, or a template such as {{.Name}}', 'table'),
   ).action(async (options: RootOption & { quiet?: boolean; filter: string[]; format: string }) => {
     await inNamespace(options);

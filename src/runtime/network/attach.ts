@@ -212,9 +212,9 @@ function requestedGateway(subnet: Subnet, text: string | undefined): number {
 /** `network create`: the record, the bridge and its rules. */
 export async function createNetwork(store: Store, options: CreateNetworkOptions): Promise<NetworkRecord> {
   checkName(options.name);
-  if ((builtinNetworks as readonly string[]).includes(options.name) || options.name === defaultNetworkName) {
-    throw new TsbuildError('INVALID_ARGUMENT', `network with name ${options.name} already exists`);
-  }
+  // docker's daemon's words: host and none are its own, the default bridge a network like others.
+  if ((builtinNetworks as readonly string[]).includes(options.name)) throw new TsbuildError('INVALID_ARGUMENT', `operation is not permitted on predefined ${options.name} network`);
+  if (options.name === defaultNetworkName) throw new TsbuildError('INVALID_ARGUMENT', `network with name ${options.name} already exists`);
   const rootless = !canManageNetworks();
   const subnet = requestedSubnet(options);
   if (rootless && subnet !== undefined && overlaps(subnet, parseSubnet(rootlessSlirpSubnet))) {
