@@ -19,12 +19,12 @@ describe("build's errors in docker build's words", () => {
     return path;
   }
 
-  it('shows a syntax error as BuildKit does: file:line, the lines around it, then the parse error of that line', async () => {
+  it('shows a syntax error as BuildKit does: file:line (and the column after it), the lines around it, then the parse error of that line', async () => {
     const result = await run(['build', '--root', root, '--progress', 'quiet', context('unknown', 'FROM busybox\nRUNN echo hi\nRUN true\n')]);
     expect(result.status).toBe(1);
     expect(result.stderr).toBe(
       [
-        'Dockerfile:2',
+        'Dockerfile:2:1',
         '--------------------',
         '   1 |     FROM busybox',
         '   2 | >>> RUNN echo hi',
@@ -41,6 +41,10 @@ describe("build's errors in docker build's words", () => {
     const env = await run(['build', '--root', root, '--progress', 'quiet', context('env', 'FROM busybox\nENV\nRUN true\n')]);
     expect(env).toMatchObject({ status: 1 });
     expect(env.stderr.trimEnd().split('\n').at(-1)).toBe('ERROR: failed to solve: dockerfile parse error on line 2: ENV requires at least one argument');
+    // The column of what is wrong inside the line, where BuildKit names the line alone.
+    const flag = await run(['build', '--root', root, '--progress', 'quiet', context('flag', 'FROM busybox\nCOPY --bogus=1 a /\n')]);
+    expect(flag.stderr.split('\n')[0]).toBe('Dockerfile:2:6');
+    expect(flag.stderr.trimEnd().split('\n').at(-1)).toBe('ERROR: failed to solve: dockerfile parse error on line 2: unknown flag: bogus');
   });
 
   it('reports a context or Dockerfile that is not there with buildx\'s ERROR line', async () => {

@@ -3,7 +3,7 @@ import { rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import type { Command } from 'commander';
-import { TsbuildError, isTsbuildError, messageOf, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform, type Descriptor, type SourceRange } from '../../common/index.js';
+import { TsbuildError, isTsbuildError, messageOf, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform, type Descriptor, type SourceRange, formatPosition } from '../../common/index.js';
 import { BuildInterrupted, BuildStepError, build, checkContextName, checkoutContext, isGitSource, dockerfileInContext, parseNamedContextValue, readDockerfile, readStdinInput, readUrlInput, type NamedContextSource, type StdinInput } from '../../executor/index.js';
 import { parseOutputSpec, pushableImage, writeOutput, type OutputImage, type OutputSpec } from '../../exporter/index.js';
 import { DockerfileParseError, parseBuildArgs } from '../../planner/index.js';
@@ -103,12 +103,13 @@ function renderFailure(error: BuildStepError, source: string, withOutput: boolea
 }
 
 /** The Dockerfile lines around RANGE, framed as BuildKit frames them above a failure. */
-function sourceExcerpt(file: string, source: string, range: SourceRange): string[] {
+function sourceExcerpt(file: string, source: string, range: SourceRange, at: 'line' | 'column' = 'line'): string[] {
   // The lines after the file's last newline count too (an empty one), as BuildKit splits them.
   const text = source.split(/\r?\n/);
   const { first, last } = excerptLines(range.start.line, Math.min(text.length, range.end.line), text.length);
-  // BuildKit names the line alone, not the column.
-  const lines = [`${file}:${range.start.line}`, '--------------------'];
+  // BuildKit names the line alone; a syntax or expansion error also names its column, after it,
+  // so that what matches BuildKit's `FILE:LINE` still matches.
+  const lines = [at === 'column' ? formatPosition(file, range) : `${file}:${range.start.line}`, '--------------------'];
   for (let n = first; n <= last; n++) {
     const mark = n >= range.start.line && n <= range.end.line ? '>>>' : '   ';
     lines.push(` ${String(n).padStart(3)} | ${mark} ${text[n - 1] ?? ''}`);
@@ -125,12 +126,12 @@ function sourceExcerpt(file: string, source: string, range: SourceRange): string
 function renderSolveFailure(error: TsbuildError, file: string, source: string): string {
   if (error instanceof DockerfileParseError) {
     const { range, message } = error.primary;
-    return `${[...sourceExcerpt(file, source, range), `ERROR: failed to solve: dockerfile parse error on line ${range.start.line}: ${message}`].join('\n')}\n`;
+    return `${[...sourceExcerpt(file, source, range, 'column'), `ERROR: failed to solve: dockerfile parse error on line ${range.start.line}: ${message}`].join('\n')}\n`;
   }
   const [range] = error.ranges;
   // The planner renders a located error's place into its message; the excerpt says it here.
   const message = range !== undefined && error.message.startsWith(`${file}:`) && error.cause instanceof TsbuildError ? error.cause.message : error.message;
-  return `${[...(range === undefined ? [] : sourceExcerpt(file, source, range)), `ERROR: failed to solve: ${message.replace(/^build: /, '')}`].join('\n')}\n`;
+  return `${[...(range === undefined ? [] : sourceExcerpt(file, source, range, 'column')), `ERROR: failed to solve: ${message.replace(/^build: /, '')}`].join('\n')}\n`;
 }
 
 /** A -t name, refused in buildx's words (`invalid tag "Bad:x": repository name must be lowercase`). */
