@@ -51,7 +51,7 @@ import {
 import type { RegistryClient } from '../registry/index.js';
 import { storeImage, type Store } from '../store/index.js';
 import type { OciRuntime } from '../runtime/index.js';
-import { applyMetadata, cloneConfig, configFromImage, containerConfig, finishConfig, historyComment, type ConfigState } from './image-config.js';
+import { accountForLayers, applyMetadata, cloneConfig, configFromImage, containerConfig, finishConfig, historyComment, type ConfigState, type LayerOrigin } from './image-config.js';
 import type { BuildEventListener } from './events.js';
 import { StepCanceled, StepReporter, type StepHandle } from './progress.js';
 import { Snapshotter } from './snapshots.js';
@@ -161,6 +161,8 @@ interface StageOutput {
   readonly layers: readonly LayerRef[];
   /** How many of LAYERS are the base image's. */
   readonly baseLayers: number;
+  /** Where each of LAYERS came from, for the history entries of those the config does not account for. */
+  readonly origins: readonly LayerOrigin[];
   readonly config: ConfigState;
   /** The platform the stage's steps run for. */
   readonly platform: Platform;
@@ -178,7 +180,24 @@ interface BaseImage {
   readonly manifestDigest: Digest;
   readonly config: ImageConfig;
   readonly layers: readonly LayerRef[];
+  /** Where each of LAYERS came from (see StageOutput.origins). */
+  readonly origins: readonly LayerOrigin[];
   readonly reference: string;
+}
+
+/**
+ * The origins of a base image's layers, as docker 26's BuildKit describes the cache records it
+ * makes for them. A record keeps the description of the pull that made it: a build pulls the
+ * base (docker's builder keeps no image of it), and its rebuilds find the records of that pull,
+ * `pulled from REFERENCE@DIGEST`; so for an image tsbuild has from a build's pull or from
+ * `tsbuild pull` alike, which its store does not tell apart, and a rebuild makes the same image.
+ * (docker says `from local ` for layers of an image it had before any build, from `docker pull`,
+ * `load` or `import`.) BuildKit's time is when its record was made; the image's own time stands
+ * for it, for the same reason.
+ */
+function baseOrigins(layers: readonly LayerRef[], description: string, config: ImageConfig, epoch: number | undefined): LayerOrigin[] {
+  const time = epoch === undefined ? config.created : created(epoch);
+  return layers.map(() => ({ description, created: time }));
 }
 
 const created = (epoch: number | undefined): string => (epoch === undefined ? new Date() : new Date(epoch * 1000)).toISOString().replace(/\.\d{3}Z$/, (ms) => (ms === '.000Z' ? 'Z' : ms));
@@ -286,10 +305,15 @@ async function loadBase(ctx: BaseLoading, reference: string, platform: Platform)
         });
         image = result.image;
       }
+      const layers = (await image.layers()).map((layer) => ({ descriptor: layer.descriptor(), diffId: layer.diffID() }));
+      const manifestDigest = image.descriptor().digest;
+      const description = `pulled from ${normalized.includes('@') ? normalized : `${normalized}@${manifestDigest}`}`;
+      const config = await image.config();
       const base: BaseImage = {
-        manifestDigest: image.descriptor().digest,
-        config: await image.config(),
-        layers: (await image.layers()).map((layer) => ({ descriptor: layer.descriptor(), diffId: layer.diffID() })),
+        manifestDigest,
+        config,
+        layers,
+        origins: baseOrigins(layers, description, config, ctx.sourceDateEpoch),
         reference: normalized,
       };
       ctx.baseConfigs.set(key, base);
@@ -313,12 +337,10 @@ async function loadNamedContext(ctx: BaseLoading, name: string, source: NamedCon
     if (source.kind === 'oci-layout') {
       const descriptor = await importOciLayout(ctx.deps.store, source, name);
       const image = await storeImage(ctx.deps.store, descriptor, platform);
-      base = {
-        manifestDigest: image.descriptor().digest,
-        config: await image.config(),
-        layers: (await image.layers()).map((layer) => ({ descriptor: layer.descriptor(), diffId: layer.diffID() })),
-        reference,
-      };
+      const layers = (await image.layers()).map((layer) => ({ descriptor: layer.descriptor(), diffId: layer.diffID() }));
+      // Read from the disk into the store, as an image docker had before the build (see baseOrigins).
+      const config = await image.config();
+      base = { manifestDigest: image.descriptor().digest, config, layers, origins: baseOrigins(layers, 'from local ', config, ctx.sourceDateEpoch), reference };
     } else if (source.kind === 'directory' || source.kind === 'git') {
       // A git context is checked out, then read as a directory.
       let checkout: { readonly dir: string; cleanup(): Promise<void> } | undefined;
@@ -338,7 +360,14 @@ async function loadNamedContext(ctx: BaseLoading, name: string, source: NamedCon
           platform,
           noCache: ctx.request.noCache === true,
         });
-        base = { manifestDigest: loaded.key, config: directoryImageConfig(platform, loaded.layers[0]?.diffId, `[context ${name}] ${where}`, loaded.created), layers: loaded.layers, reference };
+        const description = `[context ${name}] ${where}`;
+        base = {
+          manifestDigest: loaded.key,
+          config: directoryImageConfig(platform, loaded.layers[0]?.diffId, description, loaded.created),
+          layers: loaded.layers,
+          origins: loaded.layers.map(() => ({ description, created: loaded.created })),
+          reference,
+        };
       } finally {
         await checkout?.cleanup();
       }
@@ -404,10 +433,11 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
   // BuildKit's IsNoCache: a named stage the filter names, whatever its case.
   const noCache = stage.name !== '' && (ctx.request.noCacheFilter ?? []).some((name) => name.toLowerCase() === stage.name);
   let baseLayers: number;
+  let origins: readonly LayerOrigin[];
   let baseDigest: string | undefined;
   if (stage.base.kind === 'stage') {
     const parent = await stageOutput(ctx, stage.base.stage);
-    ({ key, layers, platform, imagePlatform, baseLayers, heldFrom } = parent);
+    ({ key, layers, platform, imagePlatform, baseLayers, heldFrom, origins } = parent);
     config = cloneConfig(parent.config);
     delete config.onBuild;
     config.cmdSet = false;
@@ -415,6 +445,7 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
     key = scratchKey();
     layers = [];
     baseLayers = 0;
+    origins = [];
     platform = stage.platform;
     imagePlatform = platform;
     config = configFromImage(undefined, platform);
@@ -426,6 +457,7 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
     baseDigest = base.manifestDigest;
     layers = base.layers;
     baseLayers = base.layers.length;
+    origins = base.origins;
     platform = stage.platform;
     const { os, architecture, variant } = base.config;
     imagePlatform = os !== undefined && os !== '' && architecture !== undefined && architecture !== '' ? { os, architecture, ...(variant === undefined || variant === '' ? {} : { variant }) } : platform;
@@ -458,6 +490,8 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
       const result = await fileStep(ctx, step, instruction, { key, layers, config, platform, noCache, announce, place: { slot, text, ...(baseDigest === undefined ? {} : { base: baseDigest }) } });
       key = result.key;
       layers = result.layer === undefined ? layers : [...layers, result.layer];
+      // As BuildKit describes a step's cache record: an exec's by its command, a file op's by its vertex name.
+      if (result.layer !== undefined) origins = [...origins, { description: result.layerDescription ?? name, created: result.created }];
       config.history.push({ created: result.created, created_by: result.createdBy, comment: historyComment, ...(result.layer === undefined ? { empty_layer: true } : {}) });
     } catch (error) {
       // Not this step's failure: the build starts again (see build()).
@@ -486,7 +520,7 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
     }
   }
   finishConfig(config);
-  return { key, layers, baseLayers, config, platform, imagePlatform, heldFrom };
+  return { key, layers, baseLayers, origins, config, platform, imagePlatform, heldFrom };
 }
 
 interface StepInput {
@@ -505,6 +539,8 @@ interface StepInput {
 interface StepOutcome extends StepRun {
   readonly key: Digest;
   readonly createdBy: string;
+  /** What names its layer where the history lacks an entry for it, when not the step's name. */
+  readonly layerDescription?: string;
 }
 
 /** What a step added: its layer (none when it changed nothing) and when it ran. */
@@ -623,7 +659,7 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
         undefined,
         () => summaryOf(ctx, input, execInputs(plan.keyInput, new Set(instruction.args.map((arg) => arg.key)))),
       );
-      return { key, ...run, createdBy: plan.createdBy };
+      return { key, ...run, createdBy: plan.createdBy, layerDescription: `mount / from exec ${plan.keyInput.args.join(' ')}` };
     }
     case 'COPY':
     case 'ADD': {
@@ -805,11 +841,11 @@ async function exportImage(ctx: BuildContext, output: StageOutput): Promise<Buil
   const step = ctx.reporter.step('exporting to image').start();
   const config = cloneConfig(output.config);
   if (ctx.request.labels !== undefined && Object.keys(ctx.request.labels).length > 0) config.labels = { ...config.labels, ...ctx.request.labels };
-  // As BuildKit's exporter: a history entry without a time takes the last one before it, and the
+  // As BuildKit's exporter: the history accounts for every layer; an entry still without a time takes the last one before it, and the
   // image was created when its last step ran. Steps from the cache keep their times, so a build
   // whose every step was cached writes the same config, and the same image ID.
   let last: string | undefined;
-  const history = config.history.map((entry) => {
+  const history = accountForLayers(config.history, output.origins).map((entry) => {
     if (entry.created !== undefined) {
       last = entry.created;
       return entry;

@@ -282,3 +282,44 @@ export function containerConfig(state: ConfigState): ContainerConfig {
     ...(list(state.shell) ? { Shell: state.shell } : {}),
   };
 }
+
+/**
+ * What BuildKit's exporter knows of a layer beyond the image config: its cache record's
+ * description and when the record was made. It names a layer the history does not account for.
+ */
+export interface LayerOrigin {
+  readonly description: string;
+  readonly created: string | undefined;
+}
+
+/** The comment of a history entry BuildKit's exporter adds for a layer the history lacks. */
+export const exporterHistoryComment = 'buildkit.exporter.image.v0';
+
+/**
+ * The history made to account for the image's layers (one ORIGIN per layer, the lowest first),
+ * as BuildKit's exporter normalizes it: a base whose config was written by a tool that keeps no
+ * history (or too much) would otherwise give an image whose history and diff_ids disagree.
+ * Non-empty entries beyond the layers become empty, counted from the bottom (the Dockerfile's own
+ * steps too, when the base claims every layer); layers beyond the non-empty entries get entries
+ * appended at the end, after the Dockerfile's, named by their origin (so the Dockerfile's entries
+ * stand for the base's unaccounted layers, as in BuildKit); a non-empty entry without a time
+ * takes its layer's.
+ */
+export function accountForLayers(history: readonly History[], origins: readonly LayerOrigin[]): History[] {
+  let claimed = 0;
+  const result = history.map((entry) => {
+    if (entry.empty_layer === true) return entry;
+    if (claimed >= origins.length) return { ...entry, empty_layer: true };
+    claimed++;
+    return entry;
+  });
+  for (const origin of origins.slice(claimed)) {
+    result.push({ ...(origin.created === undefined ? {} : { created: origin.created }), created_by: origin.description, comment: exporterHistoryComment });
+  }
+  let layer = 0;
+  return result.map((entry) => {
+    if (entry.empty_layer === true) return entry;
+    const origin = origins[layer++];
+    return entry.created !== undefined || origin?.created === undefined ? entry : { ...entry, created: origin.created };
+  });
+}

@@ -14,6 +14,7 @@ import { copyKey, scratchKey, sourceDateEpochKey } from '../planner/index.js';
 import { copyInto } from './copy.js';
 import type { Snapshotter } from './snapshots.js';
 import { parseGitRef } from './git-source.js';
+import { exporterHistoryComment } from './image-config.js';
 
 export type NamedContextSource =
   | { readonly kind: 'image'; readonly reference: string }
@@ -193,7 +194,7 @@ export function directoryImageConfig(platform: Platform, diffId: Digest | undefi
     ...(platform.variant === undefined ? {} : { variant: platform.variant }),
     config: { WorkingDir: '/' },
     rootfs: { type: 'layers', diff_ids: diffId === undefined ? [] : [diffId] },
-    history: diffId === undefined ? [] : [{ ...(created === undefined ? {} : { created }), created_by: description, comment: 'buildkit.exporter.image.v0' }],
+    history: diffId === undefined ? [] : [{ ...(created === undefined ? {} : { created }), created_by: description, comment: exporterHistoryComment }],
   } as ImageConfig;
 }
 

@@ -4,7 +4,7 @@
  * from.
  */
 import { describe, expect, it } from 'vitest';
-import { addEnv, applyMetadata, cloneConfig, configFromImage, containerConfig, goQuotedRune } from '../../src/executor/image-config.js';
+import { accountForLayers, addEnv, applyMetadata, cloneConfig, configFromImage, containerConfig, goQuotedRune } from '../../src/executor/image-config.js';
 import { resolveDockerfile, type ResolvedInstruction } from '../../src/planner/index.js';
 
 describe('goQuotedRune', () => {
@@ -66,5 +66,33 @@ describe('cloneConfig', () => {
     addEnv(env, 'D', '4');
     addEnv(env, 'D', '5');
     expect(env).toEqual(['A=x', 'B=y', 'A=dup', 'C=3', 'D=5']);
+  });
+});
+
+describe('accountForLayers', () => {
+  const origin = (description: string, created?: string): { description: string; created: string | undefined } => ({ description, created });
+
+  it('leaves a history that accounts for every layer as it is', () => {
+    const history = [{ created: 't0', created_by: 'a' }, { created_by: 'ENV', empty_layer: true }, { created: 't1', created_by: 'b' }];
+    expect(accountForLayers(history, [origin('x', 'l0'), origin('y', 'l1')])).toEqual(history);
+  });
+
+  it('appends what is missing at the end, with the comment and time of BuildKit\'s exporter', () => {
+    expect(accountForLayers([{ created_by: 'ENV', empty_layer: true }, { created: 't0', created_by: 'RUN' }], [origin('base', 'l0'), origin('run', 'l1'), origin('copy')])).toEqual([
+      { created_by: 'ENV', empty_layer: true },
+      { created: 't0', created_by: 'RUN' },
+      { created: 'l1', created_by: 'run', comment: 'buildkit.exporter.image.v0' },
+      { created_by: 'copy', comment: 'buildkit.exporter.image.v0' },
+    ]);
+  });
+
+  it('makes the entries beyond the layers empty, counting from the bottom, and times the others by their layers', () => {
+    expect(accountForLayers([{ created_by: 'a' }, { created_by: 'b', empty_layer: true }, { created_by: 'c' }, { created: 't', created_by: 'd' }], [origin('x', 'l0')])).toEqual([
+      { created: 'l0', created_by: 'a' },
+      { created_by: 'b', empty_layer: true },
+      { created_by: 'c', empty_layer: true },
+      { created: 't', created_by: 'd', empty_layer: true },
+    ]);
+    expect(accountForLayers([{ created_by: 'a' }], [])).toEqual([{ created_by: 'a', empty_layer: true }]);
   });
 });

@@ -16,19 +16,21 @@ function sha256(bytes: Uint8Array): Digest {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}` as Digest;
 }
 
-async function tarOf(name: string, content: Buffer): Promise<Buffer> {
+/** A tar of one file NAME, and its diff ID. */
+export async function tarOf(name: string, content: Buffer): Promise<{ tar: Buffer; diffId: Digest }> {
   const archive = pack();
   archive.entry({ name, size: content.length, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0 }, content);
   archive.finalize();
   const chunks: Buffer[] = [];
   for await (const chunk of archive as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks);
+  const tar = Buffer.concat(chunks);
+  return { tar, diffId: sha256(tar) };
 }
 
 export async function randomLayer(size: number): Promise<{ blob: Buffer; diffId: Digest }> {
-  const tar = await tarOf(`file-${randomBytes(4).toString('hex')}`, randomBytes(size));
+  const { tar, diffId } = await tarOf(`file-${randomBytes(4).toString('hex')}`, randomBytes(size));
   // Random content does not compress: the blob is about as large as asked.
-  return { blob: gzipSync(tar, { level: 1 }), diffId: sha256(tar) };
+  return { blob: gzipSync(tar, { level: 1 }), diffId };
 }
 
 export async function putBytes(store: ContentStore, bytes: Buffer): Promise<Digest> {
