@@ -22,3 +22,12 @@ export function locatedAt<T>(range: SourceRange, step: () => T): T {
 export function describeLines(range: SourceRange): string {
   return range.start.line === range.end.line ? `line ${range.start.line}` : `lines ${range.start.line}-${range.end.line}`;
 }
+
+/**
+ * MESSAGE without the planner's own `resolve INSTRUCTION (line N): ` at its start, nor the mount
+ * parser's `parse mount: `: where an excerpt of the Dockerfile shows the place, what is left is
+ * BuildKit's wording (`unsupported mount type "x"`, `failed to process "${B": …`).
+ */
+export function withoutPlannerLocation(message: string): string {
+  return message.replace(/^resolve [A-Z]+ \((?:line \d+|lines \d+-\d+)\): /, '').replace(/^parse mount: /, '');
+}

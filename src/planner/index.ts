@@ -3,7 +3,7 @@
  * live here (the word rules are common's `shell/`, shared with the parser; `resolve.ts` says
  * which words and which scope).
  */
-export { errorRanges } from './errors.js';
+export { errorRanges, withoutPlannerLocation } from './errors.js';
 export type * from './model.js';
 export { parseMount, parseRamSize, type CacheSharing, type MountType, type RunMount } from '../parser/index.js';
 export { formatPlatform, hostPlatform, parsePlatform } from '../common/index.js';

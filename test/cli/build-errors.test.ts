@@ -45,6 +45,12 @@ describe("build's errors in docker build's words", () => {
     const flag = await run(['build', '--root', root, '--progress', 'quiet', context('flag', 'FROM busybox\nCOPY --bogus=1 a /\n')]);
     expect(flag.stderr.split('\n')[0]).toBe('Dockerfile:2:6');
     expect(flag.stderr.trimEnd().split('\n').at(-1)).toBe('ERROR: failed to solve: dockerfile parse error on line 2: unknown flag: bogus');
+    // Errors found while resolving an instruction: BuildKit's words after the excerpt, not tsbuild's own place in them.
+    const expansion = await run(['build', '--root', root, '--progress', 'quiet', context('expansion', 'FROM busybox\nENV A=${B\n')]);
+    expect(expansion.stderr.split('\n')[0]).toBe('Dockerfile:2:1');
+    expect(expansion.stderr.trimEnd().split('\n').at(-1)).toBe('ERROR: failed to solve: failed to process "${B": unsupported modifier (\uFFFD) in substitution');
+    const mount = await run(['build', '--root', root, '--progress', 'quiet', context('mount', 'FROM busybox\nRUN --mount=type=bogus true\n')]);
+    expect(mount.stderr.trimEnd().split('\n').at(-1)).toBe('ERROR: failed to solve: unsupported mount type "bogus"');
   });
 
   it('reports a context or Dockerfile that is not there with buildx\'s ERROR line', async () => {

@@ -99,7 +99,7 @@ describe('defaults, alternatives and errors', () => {
   });
 
   it('names the word in the error message', () => {
-    expect(() => processWord('a${}', env)).toThrow('expand word "a${}": syntax error: bad substitution');
+    expect(() => processWord('a${}', env)).toThrow('failed to process "a${}": syntax error: bad substitution');
   });
 });
 
@@ -211,7 +211,7 @@ describe('bounds', () => {
     const started = Date.now();
     expect(processWords('$A', new Map([['A', half]]))).toHaveLength(3 * 1024 * 1024 + 1);
     expect(Date.now() - started).toBeLessThan(5_000);
-    expect(() => expandWord('$A$A', new Map([['A', half]]))).toThrow(/expand word "\$A\$A": the expansion is longer than 16777216 characters/);
+    expect(() => expandWord('$A$A', new Map([['A', half]]))).toThrow(/failed to process "\$A\$A": the expansion is longer than 16777216 characters/);
     expect(() => expandWord('"${A}${A}"', new Map([['A', half]]))).toThrow(/longer than 16777216 characters/);
     expect(() => expandWord('${B:-$A$A}', new Map([['A', half]]))).toThrow(/longer than 16777216 characters/);
     expect(expandWord('$A', new Map([['A', half]])).value).toHaveLength(half.length);

@@ -49,7 +49,7 @@ describe('resolution errors', () => {
     expect(thrown).toBeInstanceOf(TsbuildError);
     expect((thrown as TsbuildError).code).toBe('EXPANSION');
     expect((thrown as TsbuildError).message).toBe(
-      ['ctx/Dockerfile:3:3: resolve ENV (line 3): expand word "${B:?required}": B: required', ' 3 |   ENV A=${B:?required}', '   |   ^^^^^^^^^^^^^^^^^^^^'].join('\n'),
+      ['ctx/Dockerfile:3:3: resolve ENV (line 3): failed to process "${B:?required}": B: required', ' 3 |   ENV A=${B:?required}', '   |   ^^^^^^^^^^^^^^^^^^^^'].join('\n'),
     );
   });
 });

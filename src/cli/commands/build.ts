@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { TsbuildError, isTsbuildError, messageOf, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform, type Descriptor, type SourceRange, formatPosition } from '../../common/index.js';
 import { BuildInterrupted, BuildStepError, build, checkContextName, checkoutContext, isGitSource, dockerfileInContext, parseNamedContextValue, readDockerfile, readStdinInput, readUrlInput, type NamedContextSource, type StdinInput } from '../../executor/index.js';
 import { parseOutputSpec, pushableImage, writeOutput, type OutputImage, type OutputSpec } from '../../exporter/index.js';
-import { DockerfileParseError, parseBuildArgs } from '../../planner/index.js';
+import { DockerfileParseError, parseBuildArgs, withoutPlannerLocation } from '../../planner/index.js';
 import type { RegistryClient } from '../../registry/index.js';
 import { selectRuntime } from '../../runtime/index.js';
 import { ExitError, type CliIo } from '../io.js';
@@ -130,7 +130,8 @@ function renderSolveFailure(error: TsbuildError, file: string, source: string): 
   }
   const [range] = error.ranges;
   // The planner renders a located error's place into its message; the excerpt says it here.
-  const message = range !== undefined && error.message.startsWith(`${file}:`) && error.cause instanceof TsbuildError ? error.cause.message : error.message;
+  const located = range !== undefined && error.message.startsWith(`${file}:`) && error.cause instanceof TsbuildError ? error.cause.message : error.message;
+  const message = range === undefined ? located : withoutPlannerLocation(located);
   return `${[...(range === undefined ? [] : sourceExcerpt(file, source, range, 'column')), `ERROR: failed to solve: ${message.replace(/^build: /, '')}`].join('\n')}\n`;
 }
 

@@ -79,10 +79,10 @@ export function expandWord(word: string, env: ShellEnv, options: ShellOptions = 
     return { value, words, matched: processor.matched, unmatched: processor.unmatched };
   } catch (error) {
     if (error instanceof SyntaxFailure) {
-      throw new TsbuildError('EXPANSION', `expand word ${goQuote(word)}: ${error.message}`, { cause: error });
+      throw new TsbuildError('EXPANSION', `failed to process ${goQuote(word)}: ${error.message}`, { cause: error });
     }
     // A pattern replacement (`${A//?/$A}`) can outgrow a string before its result is seen.
-    if (error instanceof RangeError && /string length/i.test(error.message)) throw new TsbuildError('EXPANSION', `expand word ${goQuote(word)}: ${tooLong}`, { cause: error });
+    if (error instanceof RangeError && /string length/i.test(error.message)) throw new TsbuildError('EXPANSION', `failed to process ${goQuote(word)}: ${tooLong}`, { cause: error });
     throw error;
   }
 }
