@@ -297,11 +297,12 @@ async function loadBase(ctx: BaseLoading, reference: string, platform: Platform)
             });
       if (image === undefined) {
         // The registry client loads only when a base image has to be pulled: a build from local images never pays for it.
-        const { pull } = await import('../registry/index.js');
+        const { pull, ManifestNotFoundError } = await import('../registry/index.js');
         const result = await pull({ reference: normalized, store: ctx.deps.store, client: await ctx.deps.registry(), platform, anyPlatformOfManifest: true }).catch((error: unknown) => {
           // BuildKit's words: the reference, then what the registry (or the connection) said.
           const stored = storedError === undefined ? '' : ` (the store's copy: ${messageOf(storedError)})`;
-          throw new TsbuildError(isTsbuildError(error) ? error.code : 'REGISTRY', `${normalized}: failed to resolve source metadata for ${normalized}: ${messageOf(error)}${stored}`, { cause: error });
+          const said = error instanceof ManifestNotFoundError ? `${normalized}: not found` : messageOf(error);
+          throw new TsbuildError(isTsbuildError(error) ? error.code : 'REGISTRY', `${normalized}: failed to resolve source metadata for ${normalized}: ${said}${stored}`, { cause: error });
         });
         image = result.image;
       }

@@ -93,6 +93,49 @@ export function statusError(input: StatusErrorInput): TsbuildError {
   return Object.assign(error, { status: input.status, diagnostics });
 }
 
+/**
+ * The distribution spec's error codes as docker's registry client words them (errcode's
+ * descriptors' messages, lower case as its Error() prints them).
+ */
+const codeWords: Readonly<Record<string, string>> = {
+  BLOB_UNKNOWN: 'blob unknown to registry',
+  BLOB_UPLOAD_INVALID: 'blob upload invalid',
+  BLOB_UPLOAD_UNKNOWN: 'blob upload unknown to registry',
+  DIGEST_INVALID: 'provided digest did not match uploaded content',
+  MANIFEST_BLOB_UNKNOWN: 'blob unknown to registry',
+  MANIFEST_INVALID: 'manifest invalid',
+  MANIFEST_UNKNOWN: 'manifest unknown',
+  NAME_INVALID: 'invalid repository name',
+  NAME_UNKNOWN: 'repository name not known to registry',
+  SIZE_INVALID: 'provided length did not match content length',
+  TAG_INVALID: 'manifest tag did not match URI',
+  UNAUTHORIZED: 'authentication required',
+  DENIED: 'requested access to the resource is denied',
+  UNSUPPORTED: 'the operation is unsupported',
+  TOOMANYREQUESTS: 'too many requests',
+};
+
+/**
+ * A manifest the registry does not have (404, MANIFEST_UNKNOWN or NAME_UNKNOWN), in docker's
+ * words: `manifest for REF not found: manifest unknown: manifest unknown`, which scripts match;
+ * undefined for any other answer.
+ */
+export function manifestNotFound(reference: string, status: number, body: Buffer): TsbuildError | undefined {
+  if (status !== 404) return undefined;
+  const diagnostics = parseDiagnostics(body);
+  const known = diagnostics.find((entry) => entry.code === 'MANIFEST_UNKNOWN' || entry.code === 'NAME_UNKNOWN');
+  if (diagnostics.length > 0 && known === undefined) return undefined;
+  const cause = known === undefined ? 'manifest unknown' : `${codeWords[known.code] ?? known.code.toLowerCase()}: ${known.message}`;
+  return Object.assign(new ManifestNotFoundError(`manifest for ${reference} not found: ${cause}`), { status, diagnostics });
+}
+
+/** A manifest the registry said it does not have: BuildKit's resolver words it `REF: not found`. */
+export class ManifestNotFoundError extends TsbuildError {
+  constructor(message: string) {
+    super('REGISTRY', message);
+  }
+}
+
 function printable(body: Buffer): string {
   const text = body.subarray(0, 300).toString('utf8').replace(/\s+/g, ' ').trim();
   return /^[\x20-\x7e]*$/.test(text) ? text : '';

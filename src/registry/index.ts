@@ -18,7 +18,7 @@ export { parseDocument } from './manifest.js';
 export { push, type PushOptions, type PushResult } from './push.js';
 export type { BlobPhase, BlobProgress, ManifestProgress, ProgressEvent, ProgressListener } from './progress.js';
 export { redactUrl } from './redact.js';
-export { isPlainHttpAnswer } from './errors.js';
+export { isPlainHttpAnswer, ManifestNotFoundError } from './errors.js';
 export { requestChannel, type RequestEvent } from './transport.js';
 export type { RetryOptions } from './retry.js';
 export { configuredInsecureRegistries, type InsecureConfigFiles } from './insecure-config.js';

@@ -8,6 +8,7 @@ import {
   MediaType,
   TsbuildError,
   formatReference,
+  familiarReference,
   isIndexMediaType,
   isManifestMediaType,
   isTsbuildError,
@@ -20,7 +21,7 @@ import {
   type Manifest,
 } from '../common/index.js';
 import type { Registry } from './client.js';
-import { networkError, readCapped, statusError } from './errors.js';
+import { manifestNotFound, networkError, readCapped, statusError } from './errors.js';
 import { header } from './transport.js';
 import { digestOf } from './verify.js';
 
@@ -127,7 +128,8 @@ export async function fetchManifest(
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
   if (response.status !== 200) {
-    throw statusError({ context, method: 'GET', url, status: response.status, body: await readCapped(response.body) });
+    const body = await readCapped(response.body);
+    throw manifestNotFound(target.includes(':') ? `${familiarReference({ domain: reference.domain, path: reference.path })}@${target}` : familiarReference(reference), response.status, body) ?? statusError({ context, method: 'GET', url, status: response.status, body });
   }
   const declaredLength = Number(header(response, 'content-length') ?? '0');
   if (declaredLength > maxManifestBytes) {

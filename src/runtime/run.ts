@@ -227,12 +227,8 @@ export async function findOrPull(options: Pick<RunContainerOptions, 'store' | 'i
     // A name that is no reference is refused as such, as docker's CLI refuses it before it looks.
     const reference = parseReference(options.image);
     if (options.pull === undefined) throw new TsbuildError('NOT_FOUND', `run: unable to find image '${options.image}' locally`);
-    try {
-      await options.pull(reference);
-    } catch (error) {
-      if (!isTsbuildError(error)) throw error;
-      throw new TsbuildError(error.code, `run: unable to find image '${options.image}' locally, and pulling it failed: ${error.message}`, { cause: error });
-    }
+    // The CLI has said `Unable to find image … locally`; the pull's own error follows it, as docker's.
+    await options.pull(reference);
     found = await findImage(options.store, options.image);
     if (found === undefined) throw new TsbuildError('NOT_FOUND', `run: image '${options.image}' not found after pulling it`);
   }

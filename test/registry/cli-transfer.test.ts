@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -158,5 +159,18 @@ describe('tsbuild push and pull', () => {
     const missing = await run(['push', '--root', join(scratch, 'bad'), `${registry.host}/cli/none:1`]);
     expect(missing.status).toBe(1);
     expect(missing.stderr).toBe(`An image does not exist locally with the tag: ${registry.host}/cli/none\n`);
+  });
+
+  it("says a manifest the registry lacks in docker's words, and a build's base in BuildKit's", async () => {
+    const pulled = await run(['pull', '--root', join(scratch, 'unknown'), `${registry.host}/cli/app:nope`]);
+    expect(pulled.status).toBe(1);
+    expect(pulled.stderr).toBe(`Error response from daemon: manifest for ${registry.host}/cli/app:nope not found: manifest unknown: manifest unknown\n`);
+    const context = join(scratch, 'unknown-base');
+    mkdirSync(context, { recursive: true });
+    writeFileSync(join(context, 'Dockerfile'), `FROM ${registry.host}/cli/app:nope\n`);
+    const built = await run(['build', '--root', join(scratch, 'unknown'), '--progress', 'quiet', context]);
+    expect(built.status).toBe(1);
+    const base = `${registry.host}/cli/app:nope`;
+    expect(built.stderr.trimEnd().split('\n').at(-1)).toBe(`ERROR: failed to solve: ${base}: failed to resolve source metadata for ${base}: ${base}: not found`);
   });
 });
