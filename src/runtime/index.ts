@@ -116,6 +116,7 @@ export {
   findNetwork,
   getNetwork,
   networks,
+  parseMacAddress,
   parsePortSpec,
   pruneNetworks,
   publishPorts,

@@ -400,7 +400,9 @@ function lifecycleTests(): void {
     expect(tsbuild('run', '-d', 'sha256:0000000000000000000000000000000000000000000000000000000000000000')).toMatchObject({ status: 125, stderr: expect.stringContaining('unable to find image') });
     expect(tsbuild('run', '-d', '--restart', 'sometimes', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('invalid restart policy') });
     expect(tsbuild('run', '-d', '--rm', '--restart', 'always', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('Conflicting options: --restart and --rm') });
-    expect(tsbuild('run', '-d', '--stop-signal', 'BOGUS', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('invalid signal: BOGUS') });
+    expect(tsbuild('run', '-d', '--stop-signal', 'BOGUS', 'busybox', 'true')).toMatchObject({ status: 125, stderr: "tsbuild: Error response from daemon: invalid signal: BOGUS.\nSee 'tsbuild run --help'.\n" });
+    // docker's daemon checks it: create says so after the daemon's prefix, with status 1.
+    expect(tsbuild('create', '--stop-signal', 'BOGUS', 'busybox', 'true')).toMatchObject({ status: 1, stderr: 'Error response from daemon: invalid signal: BOGUS\n' });
     expect(tsbuild('run', '-d', '-p', '99999:80', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('Invalid hostPort: 99999') });
     expect(tsbuild('run', '-d', '--name', '/bad name', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('Invalid container name') });
     expect(tsbuild('run', '-d', '--nosuchflag', 'busybox')).toMatchObject({ status: 125, stderr: expect.stringContaining('unknown flag: --nosuchflag') });

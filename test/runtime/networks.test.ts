@@ -419,7 +419,7 @@ describe.runIf(isRoot)('networks', () => {
     expect(tsbuild('inspect', '-f', '{{json .Config}}', plain).stdout).not.toContain('MacAddress');
     tsbuild('rm', plain);
     for (const bad of ['xx', '02:42:ac:11:00', '02:42:ac:11:00:99:aa:bb', '02:42-ac:11:00:99']) {
-      expect(tsbuild('create', '--mac-address', bad, 'busybox', 'true'), bad).toMatchObject({ status: 125, stderr: `Error response from daemon: ${bad} is not a valid mac address\n` });
+      expect(tsbuild('create', '--mac-address', bad, 'busybox', 'true'), bad).toMatchObject({ status: 125, stderr: `tsbuild: ${bad} is not a valid mac address.\nSee 'tsbuild create --help'.\n` });
     }
     expect(tsbuild('network', 'rm', network.Name).status).toBe(0);
   }, 120_000);

@@ -65,11 +65,12 @@ describe('names that are paths', () => {
       [['tag', 'busybox', `${longRepository}:1`], 'repository name longer than 255 characters'],
       [['pull', `127.0.0.1:1/${longRepository}:1`], 'repository name longer than 255 characters'],
       [['tag', 'busybox', `x/y:${'t'.repeat(129)}`], 'invalid tag'],
-      [['build', '-q', '-t', `x/${'a'.repeat(300)}`, join(dir, 'context')], 'repository name longer than 255 characters'],
+      [['build', '-q', '-t', `x/${'a'.repeat(300)}`, join(dir, 'context')], `invalid tag "x/${'a'.repeat(300)}": repository name must not be more than 255 characters`],
     ] as const) {
       const result = await runCliCaptured([args[0], '--root', root, ...args.slice(1)]);
       expect(result.status, args[0]).toBe(1);
-      expect(result.stderr, args[0]).toContain('invalid reference format');
+      // buildx names a tag too long without docker's "invalid reference format" before it.
+      if (args[0] !== 'build') expect(result.stderr, args[0]).toContain('invalid reference format');
       expect(result.stderr, args[0]).toContain(message);
     }
     expect(await tree(root)).toEqual(before);
@@ -85,7 +86,8 @@ describe('names that are paths', () => {
     expect(network.stderr).toContain("invalid network name '../x'");
     for (const command of ['create', 'run']) {
       const container = await runCliCaptured([command, '--root', root, '--name', '../x', 'busybox', 'true']);
-      expect(container.status, command).toBe(125);
+      // docker's create says its daemon's refusal with status 1; run with 125.
+      expect(container.status, command).toBe(command === 'create' ? 1 : 125);
       expect(container.stderr, command).toContain('Invalid container name (../x), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed');
     }
     expect(await tree(root)).toEqual(before);

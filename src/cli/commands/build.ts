@@ -141,7 +141,11 @@ function parseTag(tag: string): ReturnType<typeof parseReference> {
     return parseReference(tag);
   } catch (error) {
     if (!isTsbuildError(error, 'INVALID_REFERENCE')) throw error;
-    throw new TsbuildError('INVALID_REFERENCE', `build: invalid tag ${JSON.stringify(tag)}: ${error.message.replace(/^.*?invalid reference format: /s, '')}`, { cause: error });
+    // buildx's reasons are Go's reference.Parse's: capitals, a name too long, or the format alone.
+    const reason = error.message.replace(/^.*?invalid reference format: /s, '');
+    const tooLong = /^repository name longer than (\d+) characters$/.exec(reason);
+    const goReason = tooLong !== null ? `repository name must not be more than ${tooLong[1]} characters` : reason === 'repository name must be lowercase' ? reason : 'invalid reference format';
+    throw new TsbuildError('INVALID_REFERENCE', `build: invalid tag ${JSON.stringify(tag)}: ${goReason}`, { cause: error });
   }
 }
 

@@ -12,6 +12,7 @@ import {
   lookupEnv,
   parseEnvFile,
   parseLogConfig,
+  parseMacAddress,
   parseMountFlag,
   parsePortSpec,
   parseThrottleBpsDevice,
@@ -371,15 +372,37 @@ export async function environment(flags: Pick<ContainerFlags, 'env' | 'envFile'>
   return result;
 }
 
-/** `--expose 80`, `80/udp`, `8000-8010/tcp`: the `port/protocol` keys of docker's ExposedPorts. */
+/**
+ * `--expose 80`, `80/udp`, `8000-8010/tcp`: the `port/protocol` keys of docker's ExposedPorts,
+ * read as docker's CLI reads them (go-connections' SplitProtoPort and ParsePortRange): any
+ * 16-bit port, 0 too, a protocol as written, what follows a second `-` ignored.
+ */
 export function parseExposeFlag(value: string): string[] {
-  const match = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(value);
-  const first = Number(match?.[1]);
-  const last = match?.[2] === undefined ? first : Number(match[2]);
-  if (match === null || first < 1 || last > 65535 || last < first) throw new TsbuildError('INVALID_ARGUMENT', `invalid range format for --expose: ${value}`);
+  if (value.includes(':')) throw new TsbuildError('INVALID_ARGUMENT', `invalid port format for --expose: ${value}`);
+  const parts = value.split('/');
+  const [port, protocol] = value === '' || parts[0] === '' ? ['', ''] : [parts[0] ?? '', parts.length === 1 || parts[1] === '' ? 'tcp' : (parts[1] ?? 'tcp')];
+  let first: number;
+  let last: number;
+  try {
+    if (port === '') throw new Error('empty string specified for ports');
+    const bounds = port.split('-');
+    first = parseUint16(bounds[0] ?? '');
+    last = bounds.length === 1 ? first : parseUint16(bounds[1] ?? '');
+    if (last < first) throw new Error(`invalid range specified for port: ${port}`);
+  } catch (error) {
+    throw new TsbuildError('INVALID_ARGUMENT', `invalid range format for --expose: ${value}, error: ${messageOf(error)}`);
+  }
   const ports: string[] = [];
-  for (let port = first; port <= last; port++) ports.push(`${port}/${(match[3] ?? 'tcp').toLowerCase()}`);
+  for (let number = first; number <= last; number++) ports.push(`${number}/${protocol}`);
   return ports;
+}
+
+/** Go's strconv.ParseUint(TEXT, 10, 16), its errors in its words. */
+function parseUint16(text: string): number {
+  if (!/^\d+$/.test(text)) throw new Error(`strconv.ParseUint: parsing ${JSON.stringify(text)}: invalid syntax`);
+  const value = Number(text);
+  if (value > 65535) throw new Error(`strconv.ParseUint: parsing ${JSON.stringify(text)}: value out of range`);
+  return value;
 }
 
 /**
@@ -539,9 +562,25 @@ function blockIOOptions(flags: ContainerFlags): { blockIODevices?: BlockIODevice
 /** What `createContainer` takes from the flags (everything but the store, image and streams). */
 export async function createOptions(flags: ContainerFlags, args: readonly string[]): Promise<Omit<CreateContainerOptions, 'store' | 'image' | 'autoRemove'>> {
   const health = healthcheck(flags);
-  const logConfig = parseLogConfig(flags.logDriver, flags.logOpt);
+  // docker's daemon checks a log driver and its options when it makes the container.
+  let logConfig: ReturnType<typeof parseLogConfig>;
+  try {
+    logConfig = parseLogConfig(flags.logDriver, flags.logOpt);
+  } catch (error) {
+    throw new DaemonError(messageOf(error));
+  }
   // As docker's daemon: a signal it cannot name is refused when the container is made, not when it is stopped.
-  if (flags.stopSignal !== undefined) checkStopSignal(flags.stopSignal);
+  if (flags.stopSignal !== undefined) {
+    try {
+      checkStopSignal(flags.stopSignal);
+    } catch (error) {
+      throw new DaemonError(messageOf(error));
+    }
+  }
+  // docker's CLI checks the address before it asks its daemon (since 25.0).
+  if (flags.macAddress !== undefined && flags.macAddress !== '' && parseMacAddress(flags.macAddress) === undefined) {
+    throw new TsbuildError('INVALID_ARGUMENT', `${flags.macAddress} is not a valid mac address`);
+  }
   const modes = namespaceModes(flags);
   const cgroupHost = modes.cgroupnsMode === 'host';
   return {

@@ -96,9 +96,16 @@ function startFailureStatus(error: unknown): number {
 function fail(io: CliIo, error: unknown, status: number, command?: 'run' | 'create' | 'exec'): never {
   if (error instanceof ExitError) throw error;
   if (!isTsbuildError(error)) throw error;
+  if (command === 'create') {
+    // docker's create: a flag its CLI cannot read is said as run says it (125); anything after
+    // (a name in use, an image it cannot pull, its daemon's checks) is that error alone, status 1.
+    const flagError = error instanceof ClientError || error.message.startsWith('invalid argument "');
+    io.stderr.write(flagError ? runError(error, 125, command) : errorLine(error));
+    throw new ExitError(flagError ? 125 : 1);
+  }
   // exec's start reports its failure in the stream of the exec, which docker's CLI prints as it is.
   if (status === 1 || command === 'exec') io.stderr.write(`${error.message}\n`);
-  else if (command === 'run' || (command === 'create' && (error instanceof ClientError || error.message.startsWith('invalid argument "')))) io.stderr.write(runError(error, status, command));
+  else if (command === 'run') io.stderr.write(runError(error, status, command));
   else io.stderr.write(errorLine(error));
   throw new ExitError(status);
 }
@@ -302,7 +309,7 @@ function defineCreate(parent: Command, io: CliIo, name = 'create'): void {
       for (const warning of created.warnings) io.stderr.write(`WARNING: ${warning}\n`);
       io.stdout.write(`${created.record.id}\n`);
     } catch (error) {
-      fail(io, error, 125, 'create');
+      fail(io, error, 1, 'create');
     } finally {
       await fetcher.close();
     }
