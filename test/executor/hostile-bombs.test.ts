@@ -15,13 +15,13 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MediaType, goJson, hostPlatform } from '../../src/common/index.js';
+import { goJson, hostPlatform } from '../../src/common/index.js';
 import { encodeHeader } from '../../src/exporter/tar.js';
 import { openStore, verifyStore } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
 import { buildFixture } from '../helpers/build.js';
+import { storeBombImage } from '../helpers/bomb-image.js';
 import { runCliCaptured, type CliResult } from '../helpers/run-cli.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
 import { validateLayout } from '../helpers/validate.js';
@@ -257,21 +257,7 @@ describe.runIf(isRoot)('a decompression bomb in an interrupted build', () => {
   it('ends a build interrupted while it unpacks a base image whose layer is a bomb of 64 GiB, leaving no half-unpacked layer', async () => {
     const fx = await buildFixture();
     try {
-      // The layer: a tar entry of 64 GiB of zeros, as 256 gzip members of 256 MiB one after the other.
-      const chunk = join(fx.dir, 'zeros.gz');
-      execFileSync('sh', ['-c', `head -c 268435456 /dev/zero | gzip -1 -c > ${chunk}`]);
-      const header = execFileSync('gzip', ['-1', '-c'], { input: encodeHeader({ path: 'zeros', type: 'file', size: 256 * 268435456, mode: 0o644, uid: 0, gid: 0, mtime: 0 }) });
-      const repeated = await readFile(chunk);
-      const layer = Buffer.concat([header, ...Array.from({ length: 256 }, () => repeated)]);
-      // Into the store as a pull leaves it (a load would read all 64 GiB to check the diff ID,
-      // which the unpack checks only at its end): any diff ID does.
-      const platform = hostPlatform();
-      const config = Buffer.from(goJson({ architecture: platform.architecture, os: platform.os, config: { Cmd: ['/zeros'] }, rootfs: { type: 'layers', diff_ids: [`sha256:${'0'.repeat(64)}`] }, history: [{ created_by: 'bomb' }] }));
-      const layerBlob = await fx.store.putBlob(Readable.from([layer]));
-      const configBlob = await fx.store.putBlob(Readable.from([config]));
-      const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: { mediaType: MediaType.ociConfig, ...configBlob }, layers: [{ mediaType: MediaType.ociLayerGzip, ...layerBlob }] }));
-      const manifestBlob = await fx.store.putBlob(Readable.from([manifest]));
-      await fx.store.setReference('docker.io/library/bomb-base:1', { mediaType: MediaType.ociManifest, ...manifestBlob });
+      await storeBombImage(fx.store, fx.dir, 'docker.io/library/bomb-base:1');
       const context = join(fx.dir, 'context');
       await mkdir(context);
       await writeFile(join(context, 'Dockerfile'), 'FROM bomb-base:1\nRUN true\n');
