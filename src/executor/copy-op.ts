@@ -27,8 +27,9 @@ export interface ContextHandle {
   digest(sources: readonly string[], options: SourceDigestOptions): Promise<SourceDigest>;
 }
 
-export async function prepareContext(directory: string, dockerfile: string | undefined, indexDir: string, ignore?: ContextIgnoreFile): Promise<ContextHandle> {
-  const context = await openContext(directory, { ...(dockerfile === undefined ? {} : { dockerfile }), indexDir, ...(ignore === undefined ? {} : { ignore }) });
+/** SIGNAL (the build's interrupt) stops the hashing of the context's files (OpenContextOptions.signal). */
+export async function prepareContext(directory: string, dockerfile: string | undefined, indexDir: string, ignore?: ContextIgnoreFile, signal?: AbortSignal): Promise<ContextHandle> {
+  const context = await openContext(directory, { ...(dockerfile === undefined ? {} : { dockerfile }), indexDir, ...(ignore === undefined ? {} : { ignore }), ...(signal === undefined ? {} : { signal }) });
   const digests = new Map<string, Promise<SourceDigest>>();
   return {
     context,

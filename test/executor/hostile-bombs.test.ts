@@ -8,12 +8,12 @@
  * interrupted while it unpacks one ends at once, its decompressor killed, instead of going on to
  * write what the bomb holds (it went on to name the image); so does one interrupted while COPY
  * copies a sparse file of gigabytes of holes from a context tar of a few KiB, or while it unpacks
- * a base image whose layer is one.
+ * a base image whose layer is one, or while it hashes a context file of 64 GiB of holes.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { goJson, hostPlatform } from '../../src/common/index.js';
@@ -287,4 +287,46 @@ describe.runIf(isRoot)('a decompression bomb in an interrupted build', () => {
       await fx.cleanup();
     }
   }, 120_000);
+
+  it('ends a build interrupted while it hashes a context file of 64 GiB of holes, leaving nothing of it in the context index', async () => {
+    const fx = await buildFixture();
+    try {
+      const context = join(fx.dir, 'context');
+      await mkdir(context);
+      await writeFile(join(context, 'Dockerfile'), 'FROM busybox\nCOPY big /big\n');
+      execFileSync('truncate', ['-s', '64G', join(context, 'big')]);
+      const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
+      const build = spawn(process.execPath, [bin, 'build', '--root', fx.root, '--progress', 'plain', '-t', 'interrupted-hash', context], { stdio: ['ignore', 'pipe', 'pipe'] });
+      started.push(build);
+      let output = '';
+      build.stdout.on('data', (data: Buffer) => (output += data.toString()));
+      build.stderr.on('data', (data: Buffer) => (output += data.toString()));
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => build.on('close', (code, signal) => resolve({ code, signal })));
+      // Once the file is open to be hashed (which took a minute, its holes read as zeros).
+      const reading = async (): Promise<boolean> => {
+        const fds = await readdir(`/proc/${build.pid}/fd`).catch(() => []);
+        const targets = await Promise.all(fds.map((fd) => readlink(`/proc/${build.pid}/fd/${fd}`).catch(() => '')));
+        return targets.includes(join(context, 'big'));
+      };
+      const deadline = Date.now() + 30_000;
+      while (!(await reading()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await reading()).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      build.kill('SIGTERM');
+      const stopped = Date.now();
+      const status = await exited;
+      expect(Date.now() - stopped).toBeLessThan(5_000);
+      expect(status, output).toEqual({ code: 143, signal: null });
+      expect(output).not.toContain('writing image');
+      expect(await readdir(join(fx.root, 'tmp'))).toEqual([]);
+      // No temporary and no entry of the file in the context's index.
+      for (const name of await readdir(join(fx.root, 'context-index')).catch(() => [])) {
+        expect(name).not.toMatch(/\.tmp$/);
+        expect(await readFile(join(fx.root, 'context-index', name), 'utf8')).not.toContain('"big"');
+      }
+      expect((await verifyStore(await openStore({ root: fx.root }))).problems).toEqual([]);
+    } finally {
+      await fx.cleanup();
+    }
+  }, 30_000);
 });
