@@ -153,7 +153,10 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
     const local = contextSources(instruction);
     if (local.length > 0) {
       const handle = await sources.context();
-      const digested = await handle.digest(local, contextDigestOptions(instruction));
+      // Hashing stops when the build is interrupted: the step is canceled, not failed.
+      const digested = await handle.digest(local, contextDigestOptions(instruction)).catch((error: unknown) => {
+        throw sources.canceled?.aborted === true ? new StepCanceled() : error;
+      });
       content = digested.digest;
       files = digested.files;
       source = () => Promise.resolve({ kind: 'context', context: handle.context });
