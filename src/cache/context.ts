@@ -21,6 +21,11 @@ export interface OpenContextOptions {
   readonly ignore?: ContextIgnoreFile;
   /** Walk and hash without tsbuild-context.node even where it loads: one lstat per entry, hashes on the main thread (its fallback, which tests hold to the same answers). */
   readonly withoutContextAddon?: boolean;
+  /**
+   * Once aborted (the build interrupted), hashing stops at the file's next piece (CANCELED): a
+   * sparse file of a terabyte of holes, a few blocks of a context, reads as a terabyte of zeros.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** A build context: a directory as docker sends it, what .dockerignore excludes left out. */
@@ -173,7 +178,7 @@ export async function openContext(dir: string, options: OpenContextOptions = {})
       const cleaned = goClean(relative.replace(/^\/+/, ''));
       return matcher.decidesBelow(cleaned === '.' ? '' : cleaned) && !excluded(relative);
     },
-    hashes: new ContentHasher(root, options.indexDir, addon),
+    hashes: new ContentHasher(root, options.indexDir, addon, options.signal),
     ...(addon === undefined ? {} : { nativeListing: addon }),
   };
 }
@@ -396,11 +401,15 @@ export class ContentHasher {
   /** Files read and hashed, and files whose hash the index gave: to see the index work. */
   readonly counts = { hashed: 0, reused: 0 };
 
-  /** NATIVE: tsbuild-context.node, which hashes on the thread pool; without it, the main thread hashes. */
+  /**
+   * NATIVE: tsbuild-context.node, which hashes on the thread pool; without it, the main thread
+   * hashes. SIGNAL: see OpenContextOptions.signal.
+   */
   constructor(
     root: string,
     indexDir: string | undefined,
     private readonly native: ContextAddon | undefined,
+    private readonly signal?: AbortSignal,
   ) {
     this.root = root;
     this.indexPath = indexDir === undefined ? undefined : join(indexDir, `context-${hashHex('sha256', root).slice(0, 32)}.json`);
@@ -414,7 +423,7 @@ export class ContentHasher {
     const index = await this.load();
     const result = new Map<string, string>();
     const work: Array<Promise<void>> = [];
-    const native = this.native === undefined ? undefined : new NativeHashing(this.native, this.nativeLimit);
+    const native = this.native === undefined ? undefined : new NativeHashing(this.native, this.nativeLimit, this.signal);
     for (const entry of entries) {
       if (result.has(entry.hostPath)) continue;
       if (entry.stats.isSymbolicLink()) {
@@ -434,9 +443,11 @@ export class ContentHasher {
       let hashing = this.session.get(sessionKey);
       if (hashing === undefined) {
         const shown = key === undefined ? entry.hostPath : `/${key}`;
+        // A large file is hashed here, in pieces between which an interrupt is seen: the addon
+        // hashes a file whole, and its thread, which nothing stops, holds the process's exit.
         const hashed =
-          native === undefined
-            ? this.limit(async () => (entry.stats.size <= smallFileBytes ? hashSmallFile(api, entry, shown) : await hashFile(api, entry, shown)))
+          native === undefined || entry.stats.size > nativeFileBytes
+            ? this.limit(async () => (entry.stats.size <= smallFileBytes ? hashSmallFile(api, entry, shown) : await hashFile(api, entry, shown, this.signal)))
             : native.add(entry, shown);
         hashing = hashed.then((done) => {
           this.counts.hashed += 1;
@@ -518,6 +529,11 @@ const nativeBatchesAtOnce = 2;
 /** A batch ends at this many files or bytes, so that the pool thread it holds is soon free again. */
 const nativeBatchFiles = 64;
 const nativeBatchBytes = 8 << 20;
+/**
+ * The largest file the addon hashes: a larger one is read in pieces on the main thread (see
+ * hashAll), so that a batch holds its pool thread for a bounded time, tens of milliseconds.
+ */
+const nativeFileBytes = 64n << 20n;
 
 interface HashedFile {
   readonly hash: string;
@@ -531,6 +547,7 @@ class NativeHashing {
   constructor(
     private readonly addon: ContextAddon,
     private readonly limit: LimitFunction,
+    private readonly signal: AbortSignal | undefined,
   ) {}
 
   add(entry: TreeEntry, shown: string): Promise<HashedFile> {
@@ -554,13 +571,15 @@ class NativeHashing {
   }
 
   private run(batch: typeof this.queued): void {
-    const hashed = this.limit(() =>
-      this.addon.hashFiles(
+    const hashed = this.limit(() => {
+      // A batch not started once the build is interrupted is not started at all.
+      if (this.signal?.aborted === true) throw hashingCanceled(batch[0]?.shown ?? '');
+      return this.addon.hashFiles(
         batch.map((file) => fsPath(file.entry.hostPath)),
         BigUint64Array.from(batch.map((file) => file.entry.stats.ino)),
         BigUint64Array.from(batch.map((file) => file.entry.stats.dev)),
-      ),
-    );
+      );
+    });
     hashed.then(
       (results) => {
         batch.forEach((file, i) => {
@@ -584,6 +603,10 @@ const errnoNames = new Map(Object.entries(osConstants.errno).map(([name, value])
 function systemError(errno: number, syscall: string, path: string): Error {
   const code = errnoNames.get(errno) ?? 'EUNKNOWN';
   return Object.assign(new Error(`${code}: ${syscall} '${path}'`), { errno: -errno, code, syscall, path });
+}
+
+function hashingCanceled(shown: string): TsbuildError {
+  return new TsbuildError('CANCELED', `failed to compute cache key: ${JSON.stringify(shown)}: canceled`);
 }
 
 function fileChanged(shown: string): TsbuildError {
@@ -667,7 +690,7 @@ function stableEntry(before: EntryStats, after: EntryStats, total: bigint, hash:
   return unchanged && settled ? [statKey(after), hash] : undefined;
 }
 
-async function hashFile(api: XXHashAPI, entry: TreeEntry, shown: string): Promise<HashedFile> {
+async function hashFile(api: XXHashAPI, entry: TreeEntry, shown: string, signal?: AbortSignal): Promise<HashedFile> {
   const hashedAtNs = nowNs();
   const { descriptor, opened: before } = openWalkedEntry(entry, () => fileChanged(shown));
   try {
@@ -675,6 +698,7 @@ async function hashFile(api: XXHashAPI, entry: TreeEntry, shown: string): Promis
     const buffer = Buffer.allocUnsafe(Number(before.size < BigInt(chunkBytes) ? before.size : BigInt(chunkBytes)) || 1);
     let total = 0n;
     for (;;) {
+      if (signal?.aborted === true) throw hashingCanceled(shown);
       const { bytesRead } = await readAsync(descriptor, buffer, 0, buffer.length, null);
       if (bytesRead === 0) break;
       total += BigInt(bytesRead);

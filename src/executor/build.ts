@@ -783,7 +783,7 @@ function openBuildContext(ctx: BuildContext): Promise<ContextHandle> {
     ctx.contextStep = step;
     setTimeout(() => step.show(), contextUnseen).unref();
     try {
-      const handle = await prepareContext(contextDir, ctx.request.dockerfile.path, join(ctx.deps.store.root, 'context-index'), await ctx.ignoreFile);
+      const handle = await prepareContext(contextDir, ctx.request.dockerfile.path, join(ctx.deps.store.root, 'context-index'), await ctx.ignoreFile, ctx.deps.interrupted);
       step.done();
       return handle;
     } catch (error) {

@@ -27,8 +27,9 @@ export interface ContextHandle {
   digest(sources: readonly string[], options: SourceDigestOptions): Promise<SourceDigest>;
 }
 
-export async function prepareContext(directory: string, dockerfile: string | undefined, indexDir: string, ignore?: ContextIgnoreFile): Promise<ContextHandle> {
-  const context = await openContext(directory, { ...(dockerfile === undefined ? {} : { dockerfile }), indexDir, ...(ignore === undefined ? {} : { ignore }) });
+/** SIGNAL (the build's interrupt) stops the hashing of the context's files (OpenContextOptions.signal). */
+export async function prepareContext(directory: string, dockerfile: string | undefined, indexDir: string, ignore?: ContextIgnoreFile, signal?: AbortSignal): Promise<ContextHandle> {
+  const context = await openContext(directory, { ...(dockerfile === undefined ? {} : { dockerfile }), indexDir, ...(ignore === undefined ? {} : { ignore }), ...(signal === undefined ? {} : { signal }) });
   const digests = new Map<string, Promise<SourceDigest>>();
   return {
     context,
@@ -152,7 +153,10 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
     const local = contextSources(instruction);
     if (local.length > 0) {
       const handle = await sources.context();
-      const digested = await handle.digest(local, contextDigestOptions(instruction));
+      // Hashing stops when the build is interrupted: the step is canceled, not failed.
+      const digested = await handle.digest(local, contextDigestOptions(instruction)).catch((error: unknown) => {
+        throw sources.canceled?.aborted === true ? new StepCanceled() : error;
+      });
       content = digested.digest;
       files = digested.files;
       source = () => Promise.resolve({ kind: 'context', context: handle.context });

@@ -273,7 +273,8 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   const workdir = posix.normalize(options.workdir ?? (imageConfig?.WorkingDir === undefined || imageConfig.WorkingDir === '' ? '/' : imageConfig.WorkingDir));
   if (!workdir.startsWith('/')) throw new TsbuildError('INVALID_ARGUMENT', `the working directory '${workdir}' is invalid, it needs to be an absolute path`);
   const layers = await image.layers();
-  const lower = await unpackLayers(store, layers.map((layer) => layer.descriptor()), layers.map((layer) => layer.diffID()));
+  // As run's: an interrupt stops the unpack at its next chunk (a small layer may be a bomb).
+  const lower = await unpackLayers(store, layers.map((layer) => layer.descriptor()), layers.map((layer) => layer.diffID()), options.signal === undefined ? {} : { signal: options.signal });
   options.signal?.throwIfAborted();
 
   const anonymousMounts = (options.volumeRequests ?? []).flatMap((request) => (request.kind === 'volume' && request.name === undefined && request.mountFlag === true ? [request.target] : []));

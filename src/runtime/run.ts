@@ -339,7 +339,9 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
   if (!workdir.startsWith('/')) throw new TsbuildError('INVALID_ARGUMENT', `the working directory '${workdir}' is invalid, it needs to be an absolute path`);
   options.signal?.throwIfAborted();
   const layers = await image.layers();
-  const lower = await unpackLayers(store, layers.map((layer) => layer.descriptor()), layers.map((layer) => layer.diffID()));
+  // An interrupt stops the unpack at its next chunk, its half-made snapshot removed: a layer of a
+  // few MiB may hold terabytes of zeros.
+  const lower = await unpackLayers(store, layers.map((layer) => layer.descriptor()), layers.map((layer) => layer.diffID()), options.signal === undefined ? {} : { signal: options.signal });
   options.signal?.throwIfAborted();
 
   const network = options.network ?? 'bridge';

@@ -8,20 +8,20 @@
  * interrupted while it unpacks one ends at once, its decompressor killed, instead of going on to
  * write what the bomb holds (it went on to name the image); so does one interrupted while COPY
  * copies a sparse file of gigabytes of holes from a context tar of a few KiB, or while it unpacks
- * a base image whose layer is one.
+ * a base image whose layer is one, or while it hashes a context file of 64 GiB of holes.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MediaType, goJson, hostPlatform } from '../../src/common/index.js';
+import { goJson, hostPlatform } from '../../src/common/index.js';
 import { encodeHeader } from '../../src/exporter/tar.js';
 import { openStore, verifyStore } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
 import { buildFixture } from '../helpers/build.js';
+import { storeBombImage } from '../helpers/bomb-image.js';
 import { runCliCaptured, type CliResult } from '../helpers/run-cli.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
 import { validateLayout } from '../helpers/validate.js';
@@ -257,21 +257,7 @@ describe.runIf(isRoot)('a decompression bomb in an interrupted build', () => {
   it('ends a build interrupted while it unpacks a base image whose layer is a bomb of 64 GiB, leaving no half-unpacked layer', async () => {
     const fx = await buildFixture();
     try {
-      // The layer: a tar entry of 64 GiB of zeros, as 256 gzip members of 256 MiB one after the other.
-      const chunk = join(fx.dir, 'zeros.gz');
-      execFileSync('sh', ['-c', `head -c 268435456 /dev/zero | gzip -1 -c > ${chunk}`]);
-      const header = execFileSync('gzip', ['-1', '-c'], { input: encodeHeader({ path: 'zeros', type: 'file', size: 256 * 268435456, mode: 0o644, uid: 0, gid: 0, mtime: 0 }) });
-      const repeated = await readFile(chunk);
-      const layer = Buffer.concat([header, ...Array.from({ length: 256 }, () => repeated)]);
-      // Into the store as a pull leaves it (a load would read all 64 GiB to check the diff ID,
-      // which the unpack checks only at its end): any diff ID does.
-      const platform = hostPlatform();
-      const config = Buffer.from(goJson({ architecture: platform.architecture, os: platform.os, config: { Cmd: ['/zeros'] }, rootfs: { type: 'layers', diff_ids: [`sha256:${'0'.repeat(64)}`] }, history: [{ created_by: 'bomb' }] }));
-      const layerBlob = await fx.store.putBlob(Readable.from([layer]));
-      const configBlob = await fx.store.putBlob(Readable.from([config]));
-      const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: { mediaType: MediaType.ociConfig, ...configBlob }, layers: [{ mediaType: MediaType.ociLayerGzip, ...layerBlob }] }));
-      const manifestBlob = await fx.store.putBlob(Readable.from([manifest]));
-      await fx.store.setReference('docker.io/library/bomb-base:1', { mediaType: MediaType.ociManifest, ...manifestBlob });
+      await storeBombImage(fx.store, fx.dir, 'docker.io/library/bomb-base:1');
       const context = join(fx.dir, 'context');
       await mkdir(context);
       await writeFile(join(context, 'Dockerfile'), 'FROM bomb-base:1\nRUN true\n');
@@ -301,4 +287,48 @@ describe.runIf(isRoot)('a decompression bomb in an interrupted build', () => {
       await fx.cleanup();
     }
   }, 120_000);
+
+  it('ends a build interrupted while it hashes a context file of 64 GiB of holes, leaving nothing of it in the context index', async () => {
+    const fx = await buildFixture();
+    try {
+      const context = join(fx.dir, 'context');
+      await mkdir(context);
+      await writeFile(join(context, 'Dockerfile'), 'FROM busybox\nCOPY big /big\n');
+      execFileSync('truncate', ['-s', '64G', join(context, 'big')]);
+      const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
+      const build = spawn(process.execPath, [bin, 'build', '--root', fx.root, '--progress', 'plain', '-t', 'interrupted-hash', context], { stdio: ['ignore', 'pipe', 'pipe'] });
+      started.push(build);
+      let output = '';
+      build.stdout.on('data', (data: Buffer) => (output += data.toString()));
+      build.stderr.on('data', (data: Buffer) => (output += data.toString()));
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => build.on('close', (code, signal) => resolve({ code, signal })));
+      // Once the file is open to be hashed (which took a minute, its holes read as zeros).
+      const reading = async (): Promise<boolean> => {
+        const fds = await readdir(`/proc/${build.pid}/fd`).catch(() => []);
+        const targets = await Promise.all(fds.map((fd) => readlink(`/proc/${build.pid}/fd/${fd}`).catch(() => '')));
+        return targets.includes(join(context, 'big'));
+      };
+      const deadline = Date.now() + 30_000;
+      while (!(await reading()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await reading()).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      build.kill('SIGTERM');
+      const stopped = Date.now();
+      const status = await exited;
+      expect(Date.now() - stopped).toBeLessThan(5_000);
+      expect(status, output).toEqual({ code: 143, signal: null });
+      expect(output).toContain('failed to solve: Canceled: context canceled');
+      expect(output).not.toContain('failed to compute cache key');
+      expect(output).not.toContain('writing image');
+      expect(await readdir(join(fx.root, 'tmp'))).toEqual([]);
+      // No temporary and no entry of the file in the context's index.
+      for (const name of await readdir(join(fx.root, 'context-index')).catch(() => [])) {
+        expect(name).not.toMatch(/\.tmp$/);
+        expect(await readFile(join(fx.root, 'context-index', name), 'utf8')).not.toContain('"big"');
+      }
+      expect((await verifyStore(await openStore({ root: fx.root }))).problems).toEqual([]);
+    } finally {
+      await fx.cleanup();
+    }
+  }, 30_000);
 });

@@ -71,7 +71,7 @@ import { addRootOption, storeFromOptions, type RootOption } from '../store-optio
 import { tsbuildEntry } from '../version.js';
 import { addContainerOptions, checkPlatform, claimCidfile, createOptions, environment, flagWarnings, parseRestartPolicy, resourceOptions, type ContainerFlags, type ResourceFlags } from './container-options.js';
 import { addInsecureRegistryOption, collect, collectFilter } from '../common-options.js';
-import { attachConfig, attachedStreams, forwardedSignals, imageFetcher, type AttachedStream } from './run.js';
+import { abortOnInterrupt, attachConfig, attachedStreams, forwardedSignals, imageFetcher, type AttachedStream } from './run.js';
 import { holdTerminal } from './attach.js';
 import { confirmRemoval } from '../prompt.js';
 
@@ -137,6 +137,7 @@ export async function runWithRecord(
   const abort = new AbortController();
   const store = await storeFromOptions(flags);
   const fetcher = imageFetcher(io, flags, store, abort.signal);
+  const interrupts = abortOnInterrupt(abort);
   let record: ContainerRecord;
   try {
     // The flags and files docker's CLI reads itself: their errors are its own.
@@ -158,8 +159,11 @@ export async function runWithRecord(
     for (const warning of created.warnings) io.stderr.write(`WARNING: ${warning}\n`);
     record = created.record;
   } catch (error) {
+    const interrupted = interrupts.interrupted();
+    if (interrupted !== undefined) throw new ExitError(interrupted);
     fail(io, error, 125, 'run');
   } finally {
+    interrupts.stop();
     await fetcher.close();
   }
   if (flags.detach === true) {
@@ -289,6 +293,7 @@ function defineCreate(parent: Command, io: CliIo, name = 'create'): void {
     const abort = new AbortController();
     const store = await storeFromOptions(flags);
     const fetcher = imageFetcher(io, flags, store, abort.signal);
+    const interrupts = abortOnInterrupt(abort);
     try {
       // The flags and files docker's CLI reads itself: their errors are its own.
       const { writeCid, options } = await clientSide(async () => {
@@ -309,8 +314,11 @@ function defineCreate(parent: Command, io: CliIo, name = 'create'): void {
       for (const warning of created.warnings) io.stderr.write(`WARNING: ${warning}\n`);
       io.stdout.write(`${created.record.id}\n`);
     } catch (error) {
+      const interrupted = interrupts.interrupted();
+      if (interrupted !== undefined) throw new ExitError(interrupted);
       fail(io, error, 1, 'create');
     } finally {
+      interrupts.stop();
       await fetcher.close();
     }
   });
