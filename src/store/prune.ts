@@ -90,7 +90,15 @@ export async function pruneStore(store: LayoutStore, options: PruneOptions = {})
       }
     }
     const ingest = join(store.root, 'ingest');
-    for (const name of await readdir(ingest).catch(() => [] as string[])) {
+    const ingestNames = await readdir(ingest).catch(() => [] as string[]);
+    for (const name of ingestNames) {
+      if (name.endsWith('.lock')) {
+        // A writer killed after installing its blob, or before writing a byte, leaves a lock with
+        // no data: taking it (a dead holder's lock is broken) and releasing it removes it.
+        if (ingestNames.includes(`${name.slice(0, -'.lock'.length)}.data`)) continue;
+        await (await tryLock(join(ingest, name), { staleMs: 24 * 3600_000 }))?.release();
+        continue;
+      }
       if (!name.endsWith('.data')) continue;
       const path = join(ingest, name);
       const info = await stat(path).catch(() => undefined);

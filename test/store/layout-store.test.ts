@@ -6,7 +6,7 @@ import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { MediaType, parseDigest, type Digest } from '../../src/common/index.js';
-import { defaultRoot, openStore, type Store } from '../../src/store/index.js';
+import { defaultRoot, openStore, pruneStore, type Store } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
 import { temporaryDirectory, useTemporaryStores } from '../helpers/temporary-store.js';
 import { validateLayout } from '../helpers/validate.js';
@@ -160,6 +160,15 @@ describe('layout store', () => {
     expect(await b.commit()).toEqual(expected);
     expect(await a.commit()).toEqual(expected);
     expect(await store.readBlob(expected.digest)).toEqual(content);
+  });
+
+  it('prunes the lock a killed ingest left without data, and keeps a live writer\'s', async () => {
+    const ingest = join(root, 'ingest');
+    // A pid no process has: the writer was killed after installing its blob, before releasing.
+    await writeFile(join(ingest, `sha256-${'a'.repeat(64)}.lock`), '4194303\nfeedface\n');
+    await writeFile(join(ingest, `sha256-${'b'.repeat(64)}.lock`), `${process.pid}\nfeedface\n`);
+    await pruneStore(store);
+    expect(await readdir(ingest)).toEqual([`sha256-${'b'.repeat(64)}.lock`]);
   });
 
   it('keeps references in index.json with ref.name annotations', async () => {
