@@ -6,27 +6,37 @@
 import { isIP } from 'node:net';
 import { TsbuildError } from './errors.js';
 
-/** Go's strconv.ParseUint(text, 10, 16): decimal digits only (no sign, no blanks), at most 65535. */
-function portNumber(text: string): number | undefined {
-  if (!/^[0-9]+$/.test(text)) return undefined;
+/** Go's strconv.ParseUint(TEXT, 10, 16): decimal digits only (no sign, no blanks), at most 65535; its errors in its words. */
+function parsePortNumber(text: string): number {
+  if (!/^[0-9]+$/.test(text)) throw new Error(`strconv.ParseUint: parsing ${JSON.stringify(text)}: invalid syntax`);
   const value = Number(text);
-  return value <= 65535 ? value : undefined;
+  if (value > 65535) throw new Error(`strconv.ParseUint: parsing ${JSON.stringify(text)}: value out of range`);
+  return value;
 }
 
 /**
  * go-connections' ParsePortRange: `N` or `N-M` (M not below N); only the first two parts of
- * `a-b-c` are read.
+ * `a-b-c` are read. Throws with Go's reason, which `--expose` shows.
  */
-function portRange(text: string): readonly [number, number] | undefined {
+export function parsePortRange(text: string): readonly [number, number] {
+  if (text === '') throw new Error('empty string specified for ports');
   if (!text.includes('-')) {
-    const port = portNumber(text);
-    return port === undefined ? undefined : [port, port];
+    const port = parsePortNumber(text);
+    return [port, port];
   }
   const [first = '', second = ''] = text.split('-');
-  const start = portNumber(first);
-  const end = portNumber(second);
-  if (start === undefined || end === undefined || end < start) return undefined;
+  const start = parsePortNumber(first);
+  const end = parsePortNumber(second);
+  if (end < start) throw new Error(`invalid range specified for port: ${text}`);
   return [start, end];
+}
+
+function portRange(text: string): readonly [number, number] | undefined {
+  try {
+    return parsePortRange(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -6,7 +6,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';
 
-import { TsbuildError, checkStopSignal, formatPlatform, hostPlatform, messageOf, parseByteSize, parseGoDuration, parsePlatform, platformMatches } from '../../common/index.js';
+import { TsbuildError, checkStopSignal, formatPlatform, hostPlatform, messageOf, parseByteSize, parseGoDuration, parsePlatform, parsePortRange, platformMatches } from '../../common/index.js';
 import { DaemonError } from '../io.js';
 import {
   lookupEnv,
@@ -384,25 +384,13 @@ export function parseExposeFlag(value: string): string[] {
   let first: number;
   let last: number;
   try {
-    if (port === '') throw new Error('empty string specified for ports');
-    const bounds = port.split('-');
-    first = parseUint16(bounds[0] ?? '');
-    last = bounds.length === 1 ? first : parseUint16(bounds[1] ?? '');
-    if (last < first) throw new Error(`invalid range specified for port: ${port}`);
+    [first, last] = parsePortRange(port);
   } catch (error) {
     throw new TsbuildError('INVALID_ARGUMENT', `invalid range format for --expose: ${value}, error: ${messageOf(error)}`);
   }
   const ports: string[] = [];
   for (let number = first; number <= last; number++) ports.push(`${number}/${protocol}`);
   return ports;
-}
-
-/** Go's strconv.ParseUint(TEXT, 10, 16), its errors in its words. */
-function parseUint16(text: string): number {
-  if (!/^\d+$/.test(text)) throw new Error(`strconv.ParseUint: parsing ${JSON.stringify(text)}: invalid syntax`);
-  const value = Number(text);
-  if (value > 65535) throw new Error(`strconv.ParseUint: parsing ${JSON.stringify(text)}: value out of range`);
-  return value;
 }
 
 /**
