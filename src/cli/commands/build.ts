@@ -1,7 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { constants as osConstants } from 'node:os';
 import type { Command } from 'commander';
 import { TsbuildError, isTsbuildError, messageOf, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform, type Descriptor, type SourceRange, formatPosition } from '../../common/index.js';
 import { BuildInterrupted, BuildStepError, build, checkContextName, checkoutContext, isGitSource, dockerfileInContext, parseNamedContextValue, readDockerfile, readStdinInput, readUrlInput, type NamedContextSource, type StdinInput } from '../../executor/index.js';
@@ -18,6 +17,7 @@ import { parseAllow, parseSecrets, parseSsh } from './build-secrets.js';
 import { addSandboxOptions, sandboxOptionsOf, type SandboxFlags } from './build-sandbox-options.js';
 import { checkNamedBuilder } from './builders.js';
 import { parseAnnotations, pushInProgress, writeImageOutput, writeMetadataFile } from './build-export.js';
+import { watchInterrupts } from '../interrupts.js';
 import { onOutputClosed } from '../output-closed.js';
 import { addCacheOptions, planBuildCache, withInlineCacheArg, type CacheFlags } from './build-cache-options.js';
 
@@ -278,7 +278,13 @@ export function registerBuild(program: Command, io: CliIo): void {
     const registry = async (): Promise<RegistryClient> => (client ??= (await import('./registry-options.js')).registryClient(options));
     const caching = planBuildCache(withInlineCacheArg(options, buildArgs), store, registry, (message) => progress.onEvent({ kind: 'warning', message, time: Date.now() }), options.push === true || outputs.length > 0);
     const running = await caching.begin();
-    const interruption = watchInterrupts();
+    // While the steps run, a signal cancels them as docker build's first Ctrl-C does: running
+    // commands are killed, their mounts and scratch directories removed. After the steps (an
+    // export, a push) it ends the process at once; a step's command dies with the process (the
+    // runtime-shim's parent-death signal). A reader of the progress that goes away cancels them too.
+    const interrupt = new AbortController();
+    const interruption = watchInterrupts(interrupt);
+    const stopWatchingOutput = onOutputClosed(() => interruption.interruptAs('SIGPIPE'));
     // Whether the solve gave an image: an error after it (an export, a push) is not the solve's.
     let solved = false;
     try {
@@ -311,9 +317,10 @@ export function registerBuild(program: Command, io: CliIo): void {
             ...(Object.keys(annotations).length === 0 ? {} : { annotations }),
             ...(caching.configExtras === undefined ? {} : { configExtras: caching.configExtras }),
           },
-          { store, runtime: selectRuntime(options.runtime), cache: caching.cache, registry, interrupted: interruption.signal, onEvent: (event) => { progress.onEvent(event); caching.observe(event); } },
+          { store, runtime: selectRuntime(options.runtime), cache: caching.cache, registry, interrupted: interrupt.signal, onEvent: (event) => { progress.onEvent(event); caching.observe(event); } },
         );
-        interruption.buildDone();
+        interruption.stop();
+        stopWatchingOutput();
         solved = true;
         built = { descriptor: image.manifest, names: tags, firstBuiltLayer: image.baseLayers };
         const step = image.step;
@@ -358,7 +365,7 @@ export function registerBuild(program: Command, io: CliIo): void {
     } catch (error) {
       if (error instanceof BuildInterrupted) {
         io.stderr.write(`ERROR: ${error.message}\n`);
-        throw new ExitError(interruption.exitStatus());
+        throw new ExitError(interruption.interrupted() ?? 130);
       }
       if (error instanceof BuildStepError) {
         io.stderr.write(renderFailure(error, dockerfile.source, mode === 'quiet' || mode === 'rawjson'));
@@ -371,58 +378,12 @@ export function registerBuild(program: Command, io: CliIo): void {
       throw error;
     } finally {
       interruption.stop();
+      stopWatchingOutput();
       await running();
       await client?.close();
       await releaseInputs();
     }
   }));
-}
-
-const interruptSignals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-
-/**
- * SIGINT, SIGTERM and SIGHUP while the steps run cancel them, as docker build's first Ctrl-C
- * does: running commands are killed, their mounts and scratch directories removed, and the
- * build ends with 128 + the signal's number. A second signal, or one after the steps (an
- * export, a push), ends the process at once, by the signal; the store is safe from that as
- * from a kill, and a running step's command dies with the process (the runtime-shim's
- * parent-death signal). A reader of the progress that goes away (EPIPE) cancels them too.
- */
-function watchInterrupts(): { readonly signal: AbortSignal; buildDone(): void; exitStatus(): number; stop(): void } {
-  const controller = new AbortController();
-  let building = true;
-  let received: NodeJS.Signals | undefined;
-  const statusOf = (signal: NodeJS.Signals): number => 128 + osConstants.signals[signal];
-  // A closed progress reader cancels the steps as a signal does, and ends the build with the
-  // status SIGPIPE gives a Go client; after the steps, main ends the process with that status.
-  const stopWatchingOutput = onOutputClosed(() => {
-    received ??= 'SIGPIPE';
-    controller.abort();
-  });
-  const stop = (): void => {
-    stopWatchingOutput();
-    for (const signal of interruptSignals) process.off(signal, onSignal);
-  };
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (building && received === undefined) {
-      received = signal;
-      controller.abort();
-      return;
-    }
-    // The signal again, without a handler: the process ends by it, as it would have untouched.
-    stop();
-    process.kill(process.pid, signal);
-  };
-  for (const signal of interruptSignals) process.on(signal, onSignal);
-  return {
-    signal: controller.signal,
-    buildDone: () => {
-      building = false;
-      stopWatchingOutput();
-    },
-    exitStatus: () => statusOf(received ?? 'SIGINT'),
-    stop,
-  };
 }
 
 /** `--build-context NAME=VALUE`, each NAME once. */

@@ -63,6 +63,7 @@ import { listImages, type Store } from '../../store/index.js';
 import { compareNatural, dockerTable, formatBytes, formatCreatedSince, formatGoTime, humanDuration, topTable } from '../format.js';
 import { TemplateParseError, formatListTemplate, nilSlice, sortedKeys } from '../go-template.js';
 import { ClientError, ExitError, clientSide, daemonError, errorLine, runError, type CliIo } from '../io.js';
+import { watchInterrupts } from '../interrupts.js';
 import { delegateCommand } from '../program.js';
 import { containersOnUserNetwork, runInMonitorNamespaces, runInUserNamespace } from '../rootless.js';
 import { printInspected } from './inspect-output.js';
@@ -71,7 +72,7 @@ import { addRootOption, storeFromOptions, type RootOption } from '../store-optio
 import { tsbuildEntry } from '../version.js';
 import { addContainerOptions, checkPlatform, claimCidfile, createOptions, environment, flagWarnings, parseRestartPolicy, resourceOptions, type ContainerFlags, type ResourceFlags } from './container-options.js';
 import { addInsecureRegistryOption, collect, collectFilter } from '../common-options.js';
-import { abortOnInterrupt, attachConfig, attachedStreams, forwardedSignals, imageFetcher, type AttachedStream } from './run.js';
+import { attachConfig, attachedStreams, forwardedSignals, imageFetcher, type AttachedStream } from './run.js';
 import { holdTerminal } from './attach.js';
 import { confirmRemoval } from '../prompt.js';
 
@@ -137,7 +138,7 @@ export async function runWithRecord(
   const abort = new AbortController();
   const store = await storeFromOptions(flags);
   const fetcher = imageFetcher(io, flags, store, abort.signal);
-  const interrupts = abortOnInterrupt(abort);
+  const interrupts = watchInterrupts(abort);
   let record: ContainerRecord;
   try {
     // The flags and files docker's CLI reads itself: their errors are its own.
@@ -293,7 +294,7 @@ function defineCreate(parent: Command, io: CliIo, name = 'create'): void {
     const abort = new AbortController();
     const store = await storeFromOptions(flags);
     const fetcher = imageFetcher(io, flags, store, abort.signal);
-    const interrupts = abortOnInterrupt(abort);
+    const interrupts = watchInterrupts(abort);
     try {
       // The flags and files docker's CLI reads itself: their errors are its own.
       const { writeCid, options } = await clientSide(async () => {

@@ -13,33 +13,6 @@ import { addInsecureRegistryOption, collect } from '../common-options.js';
 /** The signals docker's CLI passes on to the container (its sig-proxy). */
 export const forwardedSignals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
-/**
- * While a container is made (its image pulled, its layers unpacked), SIGINT, SIGTERM and SIGHUP
- * abort ABORT, as they cancel docker's CLI's request: the unpack stops at its next chunk, its
- * half-made snapshot removed, and the command ends with 128 + the signal's number, as run does
- * when interrupted before its container started. A second signal ends the process at once, by
- * that signal. STOP gives the signals back; INTERRUPTED is the status to end with, if any.
- */
-export function abortOnInterrupt(abort: AbortController): { interrupted(): number | undefined; stop(): void } {
-  let received: NodeJS.Signals | undefined;
-  const stop = (): void => {
-    for (const signal of interruptSignals) process.off(signal, onSignal);
-  };
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (received === undefined) {
-      received = signal;
-      abort.abort(new TsbuildError('CANCELED', `interrupted by ${signal}`));
-      return;
-    }
-    stop();
-    process.kill(process.pid, signal);
-  };
-  for (const signal of interruptSignals) process.on(signal, onSignal);
-  return { interrupted: () => (received === undefined ? undefined : 128 + osConstants.signals[received]), stop };
-}
-
-const interruptSignals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-
 interface RunFlags extends ContainerFlags {
   readonly detach?: boolean;
   readonly attach: string[];
