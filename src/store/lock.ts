@@ -120,3 +120,14 @@ export async function tryLock(path: string, options: LockOptions = {}): Promise<
     throw error;
   }
 }
+
+/**
+ * Removes the lock file at PATH when its holder is gone (killed while holding it), and with it
+ * the guard a breaker of stale locks killed between its two steps left (`PATH.break`); a lock a
+ * live process holds stays.
+ */
+export async function removeAbandonedLock(path: string): Promise<void> {
+  const guard = await readFile(`${path}.break`, 'utf8').catch(() => undefined);
+  if (guard !== undefined && (await isStale(`${path}.break`, guard, 10_000))) await unlink(`${path}.break`).catch(() => undefined);
+  await (await tryLock(path, { staleMs: 24 * 3600_000 }))?.release();
+}

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { MediaType, digestHex, type Digest } from '../common/index.js';
 import { chainIds, reachableBlobs, resolveImage } from './image.js';
 import type { LayoutStore } from './layout-store.js';
-import { tryLock } from './lock.js';
+import { removeAbandonedLock, tryLock } from './lock.js';
 import { temporaryOwner, temporaryOwnerAlive } from './atomic.js';
 
 export interface PruneOptions {
@@ -92,11 +92,11 @@ export async function pruneStore(store: LayoutStore, options: PruneOptions = {})
     const ingest = join(store.root, 'ingest');
     const ingestNames = await readdir(ingest).catch(() => [] as string[]);
     for (const name of ingestNames) {
-      if (name.endsWith('.lock')) {
+      if (name.endsWith('.lock') || name.endsWith('.lock.break')) {
         // A writer killed after installing its blob, or before writing a byte, leaves a lock with
-        // no data: taking it (a dead holder's lock is broken) and releasing it removes it.
-        if (ingestNames.includes(`${name.slice(0, -'.lock'.length)}.data`)) continue;
-        await (await tryLock(join(ingest, name), { staleMs: 24 * 3600_000 }))?.release();
+        // no data.
+        const lock = name.endsWith('.break') ? name.slice(0, -'.break'.length) : name;
+        if (!ingestNames.includes(`${lock.slice(0, -'.lock'.length)}.data`)) await removeAbandonedLock(join(ingest, lock));
         continue;
       }
       if (!name.endsWith('.data')) continue;

@@ -167,6 +167,8 @@ describe('layout store', () => {
     // A pid no process has: the writer was killed after installing its blob, before releasing.
     await writeFile(join(ingest, `sha256-${'a'.repeat(64)}.lock`), '4194303\nfeedface\n');
     await writeFile(join(ingest, `sha256-${'b'.repeat(64)}.lock`), `${process.pid}\nfeedface\n`);
+    // A breaker of stale locks killed between its two steps: its guard names it.
+    await writeFile(join(ingest, `sha256-${'c'.repeat(64)}.lock.break`), '4194303\n');
     await pruneStore(store);
     expect(await readdir(ingest)).toEqual([`sha256-${'b'.repeat(64)}.lock`]);
   });
