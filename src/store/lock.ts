@@ -1,4 +1,5 @@
-import { open, readFile, stat, unlink, utimes } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
+import { readFile, stat, unlink, utimes } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errnoOf, messageOf, TsbuildError, uniqueHex } from '../common/index.js';
 
@@ -23,14 +24,15 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Creates the lock file holding CONTENT, or finds it there. Synchronous on purpose: open and
+ * write follow each other with no turn of the event loop between them, so a holder killed
+ * while taking the lock almost never leaves it empty (an empty lock stands for two seconds,
+ * see isStale, and a container a killed command froze stays frozen as long).
+ */
 async function tryCreate(path: string, content: string): Promise<boolean> {
   try {
-    const handle = await open(path, 'wx', 0o644);
-    try {
-      await handle.writeFile(content);
-    } finally {
-      await handle.close();
-    }
+    writeFileSync(path, content, { flag: 'wx', mode: 0o644 });
     return true;
   } catch (error) {
     if (errnoOf(error) === 'EEXIST') return false;
