@@ -100,8 +100,11 @@ function templateError(message: string): ClientError {
   return new TemplateParseError(`template parsing error: template: :${message}`);
 }
 
+/** A template that was read but failed on a value (a field its type has not, an index out of range). */
+export class TemplateExecuteError extends ClientError {}
+
 function executeError(message: string): ClientError {
-  return new ClientError(`template: ${message}`);
+  return new TemplateExecuteError(`template: ${message}`);
 }
 
 /**
@@ -774,11 +777,19 @@ function labelHeader(name: unknown): string {
  * formatter, the format's written `\t` and `\n` are a tab and a newline, and surrounding blanks
  * are dropped.
  */
-export function formatListTemplate(format: string, rows: readonly unknown[], headers: Readonly<Record<string, string>>): string {
+export function formatListTemplate(format: string, rows: readonly object[], headers: Readonly<Record<string, string>>, typeName?: string): string {
   const table = format.startsWith('table');
   const text = (table ? format.slice('table'.length) : format).trim().replace(/\\t/g, '\t').replace(/\\n/g, '\n');
   const template = parseGoTemplate(text);
-  const rendered = rows.map((row) => template.execute(row));
+  let rendered: string[];
+  try {
+    // Each row as docker's context struct for it (`*formatter.imageContext`): a field it has not fails.
+    rendered = rows.map((row) => template.execute(typeName === undefined ? row : Object.defineProperty({ ...row }, goTypeName, { value: typeName, enumerable: false })));
+  } catch (error) {
+    // docker's formatter wraps what its template's execution returns in the words of its parse errors.
+    if (error instanceof TemplateExecuteError) throw new TemplateExecuteError(`template parsing error: ${error.message}`);
+    throw error;
+  }
   if (!table) return rendered.map((line) => `${line}\n`).join('');
   const header = template.execute(new Proxy(headers, { get: (target, field) => (typeof field !== 'string' ? undefined : field === 'Label' ? labelHeader : (target[field] ?? field.replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase())) }));
   return dockerTable([header, ...rendered].flatMap((line) => line.split('\n')).map((line) => line.split('\t')));

@@ -96,4 +96,19 @@ describe.skipIf(!isRoot)('ps filters', () => {
     expect(JSON.parse(ok('inspect', '-f', '{{json .Config.ExposedPorts}}', zero))).toEqual({ '0/foo': {}, '1/foo': {} });
     ok('rm', zero);
   });
+  it('fails formats asking a row for a field docker\'s has not as docker 26 does: ps at the place in the format as given, even with no container', () => {
+    const failed = (...args: string[]): string => {
+      const result = tsbuild(...args);
+      expect(result.status, result.stdout).toBe(1);
+      return result.stderr.trim();
+    };
+    expect(failed('ps', '-a', '--filter', 'name=nothing-matches', '--format', '{{.Nope}}')).toBe('failed to execute template: template: :1:2: executing "" at <.Nope>: can\'t evaluate field Nope in type *formatter.ContainerContext');
+    expect(failed('ps', '-a', '--format', 'table {{.Names}}\\t{{.Nope}}')).toBe('failed to execute template: template: :1:20: executing "" at <.Nope>: can\'t evaluate field Nope in type *formatter.ContainerContext');
+    expect(failed('volume', 'ls', '--format', '{{.Name}} {{.Nope}}')).toBe('template parsing error: template: :1:12: executing "" at <.Nope>: can\'t evaluate field Nope in type *formatter.volumeContext');
+    expect(failed('network', 'ls', '--format', '{{.Nope}}')).toBe('template parsing error: template: :1:2: executing "" at <.Nope>: can\'t evaluate field Nope in type *network.networkContext');
+    expect(failed('images', '--format', '{{.Labels}}')).toBe('template parsing error: template: :1:2: executing "" at <.Labels>: can\'t evaluate field Labels in type *formatter.imageContext');
+    // Every field docker's rows have is there.
+    expect(ok('volume', 'ls', '--format', '{{.Name}} {{.Driver}} {{.Scope}} {{.Links}} {{.Size}} {{.Group}} {{.Availability}} {{.Status}}[{{.Labels}}{{.Label "x"}}]')).toBe('psvol local local N/A N/A N/A N/A N/A[]\n');
+    expect(ok('ps', '-a', '--filter', 'name=first', '--format', '{{.Names}} {{.State}} {{.Labels}} {{.Label "tier"}} {{.Mounts}} {{.LocalVolumes}} {{.Networks}} {{.Ports}}|{{.ID}}{{.Image}}{{.Command}}{{.CreatedAt}}{{.RunningFor}}{{.Status}}{{.Size}}').split('|')[0]).toBe('first created tier=db db psvol 1 bridge ');
+  });
 });

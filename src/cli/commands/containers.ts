@@ -8,7 +8,7 @@ import { constants as osConstants } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Command } from 'commander';
-import { TsbuildError, isTsbuildError, parseGoDuration, treeSize } from '../../common/index.js';
+import { TsbuildError, goTypeName, isTsbuildError, parseGoDuration, treeSize } from '../../common/index.js';
 import {
   connectAttach,
   type AttachedClient,
@@ -61,7 +61,7 @@ import {
 } from '../../runtime/index.js';
 import { listImages, type Store } from '../../store/index.js';
 import { compareNatural, dockerTable, formatBytes, formatCreatedSince, formatGoTime, humanDuration, topTable } from '../format.js';
-import { TemplateParseError, formatListTemplate, nilSlice, sortedKeys } from '../go-template.js';
+import { TemplateExecuteError, TemplateParseError, formatListTemplate, nilSlice, parseGoTemplate, sortedKeys } from '../go-template.js';
 import { ClientError, ExitError, clientSide, daemonError, errorLine, runError, type CliIo } from '../io.js';
 import { watchInterrupts } from '../interrupts.js';
 import { delegateCommand } from '../program.js';
@@ -778,6 +778,9 @@ async function psFilter(store: Store, rows: readonly PsRow[], terms: readonly st
 }
 
 /** docker's column titles for the fields of `ps`'s rows. */
+/** The type docker's templates name when a ps format asks a container for a field it has not. */
+const containerContextType = '*formatter.ContainerContext';
+
 const psHeaders: Readonly<Record<string, string>> = {
   ID: 'CONTAINER ID',
   Image: 'IMAGE',
@@ -838,10 +841,15 @@ function definePs(parent: Command, io: CliIo, name = 'ps', aliases: readonly str
       // `.Label "key"` is a method of docker's container context: one label's value.
       const contexts = rows.map((row) => ({ ...sortedKeys(psFields(store, row, truncate)), Label: (key: unknown) => row.record.config.labels?.[String(key)] ?? '' }));
       try {
-        io.stdout.write(formatListTemplate(format, contexts, psHeaders));
+        // docker's ps first runs the format as given (its `table` word and escapes as text) on an
+        // empty context: a field it has not fails there, containers or none, at that place.
+        const empty = { ...Object.fromEntries(Object.keys(psHeaders).map((field) => [field, ''])), Label: () => '' };
+        parseGoTemplate(format).execute(Object.defineProperty(empty, goTypeName, { value: containerContextType, enumerable: false }));
+        io.stdout.write(formatListTemplate(format, contexts, psHeaders, containerContextType));
       } catch (error) {
-        // ps's own words for it, where docker's other lists say `template parsing error`.
+        // ps's own words for them, where docker's other lists say `template parsing error`.
         if (error instanceof TemplateParseError) throw new ClientError(error.message.replace(/^template parsing error: /, 'failed to parse template: '));
+        if (error instanceof TemplateExecuteError) throw new ClientError(`failed to execute template: ${error.message.replace(/^template parsing error: /, '')}`);
         throw error;
       }
       return;

@@ -114,7 +114,7 @@ export function registerHistory(program: Command, io: CliIo): void {
       return;
     }
     if (format !== 'table') {
-      io.stdout.write(formatListTemplate(format, fields.map(sortedKeys), fieldHeaders));
+      io.stdout.write(formatListTemplate(format, fields.map(sortedKeys), fieldHeaders, '*image.historyContext'));
       return;
     }
     const columns = defaultColumns.map(([header, humanHeader, field]) => [human ? humanHeader : header, field] as const);

@@ -58,7 +58,7 @@ export function registerImages(program: Command, io: CliIo): void {
     if (options.format !== 'table') {
       // docker's `json` is `{{json .}}` of its row.
       const format = options.format === 'json' ? '{{json .}}' : options.format;
-      io.stdout.write(formatListTemplate(format, summaries.map((summary) => templateFields(summary, options.trunc)), fieldHeaders));
+      io.stdout.write(formatListTemplate(format, summaries.map((summary) => templateFields(summary, options.trunc)), fieldHeaders, '*formatter.imageContext'));
       return;
     }
     const withDigest = options.digests === true;

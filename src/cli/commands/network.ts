@@ -215,7 +215,7 @@ export function registerNetwork(program: Command, io: CliIo): void {
     }
     if (options.format !== 'table') {
       const contexts = rows.map((row) => ({ ...listed(row), Label: (key: unknown) => (row.Labels as Readonly<Record<string, string>>)[String(key)] ?? '' }));
-      io.stdout.write(formatListTemplate(options.format, contexts, networkHeaders));
+      io.stdout.write(formatListTemplate(options.format, contexts, networkHeaders, '*network.networkContext'));
       return;
     }
     const table = [['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'], ...rows.map((row) => [id(row.ID), row.Name, row.Driver, row.Scope])];

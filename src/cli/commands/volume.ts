@@ -142,7 +142,7 @@ export function registerVolume(program: Command, io: CliIo): void {
     }
     if (options.format !== 'table') {
       const rows = volumes.map((entry) => ({ ...row(entry), Label: (key: unknown) => entry.Labels?.[String(key)] ?? '' }));
-      io.stdout.write(formatListTemplate(options.format, rows, volumeHeaders));
+      io.stdout.write(formatListTemplate(options.format, rows, volumeHeaders, '*formatter.volumeContext'));
       return;
     }
     io.stdout.write(dockerTable([['DRIVER', 'VOLUME NAME'], ...volumes.map((entry) => [entry.Driver, entry.Name])]));
