@@ -172,12 +172,61 @@ describe.runIf(isRoot)('decompression bombs against a store of 48 MiB', () => {
   }, 180_000);
 });
 
+interface InterruptedBuild {
+  /** Standard output and error together. */
+  readonly output: string;
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** From the SIGTERM to the build's end. */
+  readonly stoppedInMs: number;
+  /** The build's child processes just before the signal. */
+  readonly children: readonly string[];
+}
+
 describe.runIf(isRoot)('a decompression bomb in an interrupted build', () => {
   /** The builds started: one that outlives a failed test would go on writing its zeros. */
   const started: ChildProcess[] = [];
   afterEach(() => {
     for (const child of started.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
+  const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
+
+  /**
+   * `tsbuild build ARGS` on ROOT (INPUT on its standard input), sent SIGTERM once READY holds
+   * (polled; at most READY_WITHIN ms) and SETTLE ms more have passed.
+   */
+  async function interruptBuild(
+    root: string,
+    args: readonly string[],
+    options: { readonly input?: Buffer; readonly ready: (output: string, pid: number) => boolean | Promise<boolean>; readonly readyWithinMs?: number; readonly settleMs: number },
+  ): Promise<InterruptedBuild> {
+    const build = spawn(process.execPath, [bin, 'build', '--root', root, '--progress', 'plain', ...args], { stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    started.push(build);
+    if (options.input !== undefined) build.stdin?.end(options.input);
+    let output = '';
+    build.stdout?.on('data', (data: Buffer) => (output += data.toString()));
+    build.stderr?.on('data', (data: Buffer) => (output += data.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => build.on('close', (code, signal) => resolve({ code, signal })));
+    const pid = build.pid ?? 0;
+    const deadline = Date.now() + (options.readyWithinMs ?? 60_000);
+    while (!(await options.ready(output, pid)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await options.ready(output, pid), output).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, options.settleMs));
+    const children = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.split('\n').filter((child) => child !== '');
+    build.kill('SIGTERM');
+    const stopped = Date.now();
+    const ended = await exited;
+    return { output, ...ended, stoppedInMs: Date.now() - stopped, children };
+  }
+
+  /** What every interrupted build here must show: it ended at once, canceled, and left no temporary. */
+  async function expectCanceled(root: string, build: InterruptedBuild): Promise<void> {
+    expect(build.stoppedInMs).toBeLessThan(5_000);
+    expect(build.code, build.output).not.toBe(0);
+    expect(build.output).toContain('failed to solve: Canceled: context canceled');
+    expect(build.output).not.toContain('writing image');
+    expect(await readdir(join(root, 'tmp'))).toEqual([]);
+  }
 
   it.each(['xz', 'gzip'] as const)('ends a build interrupted while ADD unpacks a %s bomb of 64 GiB at once, its decompressor killed, naming nothing', async (compression) => {
     const fx = await buildFixture();
@@ -192,29 +241,12 @@ describe.runIf(isRoot)('a decompression bomb in an interrupted build', () => {
       const repeated = await readFile(chunk);
       await writeFile(join(context, 'bomb.tar'), Buffer.concat([header, ...Array.from({ length: 256 }, () => repeated)]));
       await writeFile(join(context, 'Dockerfile'), 'FROM busybox\nADD bomb.tar /unpacked/\n');
-      const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
-      const build = spawn(process.execPath, [bin, 'build', '--root', fx.root, '--progress', 'plain', '-t', 'interrupted-bomb', context], { stdio: ['ignore', 'pipe', 'pipe'] });
-      started.push(build);
-      let output = '';
-      build.stdout.on('data', (data: Buffer) => (output += data.toString()));
-      build.stderr.on('data', (data: Buffer) => (output += data.toString()));
-      const exited = new Promise<number | null>((resolve) => build.on('close', (code) => resolve(code)));
-      const deadline = Date.now() + 60_000;
-      while (!/ADD bomb\.tar/.test(output) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-      await new Promise((resolve) => setTimeout(resolve, 1500));
-      const children = spawnSync('pgrep', ['-P', String(build.pid)], { encoding: 'utf8' }).stdout.split('\n').filter((pid) => pid !== '');
-      if (compression === 'xz') expect(children.length).toBeGreaterThan(0);
-      build.kill('SIGTERM');
-      const stopped = Date.now();
-      const status = await exited;
-      expect(Date.now() - stopped).toBeLessThan(5_000);
-      expect(status).not.toBe(0);
-      expect(output).toContain('CANCELED');
-      expect(output).toContain('failed to solve: Canceled: context canceled');
-      expect(output).not.toContain('writing image');
+      const build = await interruptBuild(fx.root, ['-t', 'interrupted-bomb', context], { ready: (output) => /ADD bomb\.tar/.test(output), settleMs: 1500 });
+      if (compression === 'xz') expect(build.children.length).toBeGreaterThan(0);
+      await expectCanceled(fx.root, build);
+      expect(build.output).toContain('CANCELED');
       // The decompressor went with the build, and so did what it had written.
-      for (const pid of children) expect(existsSync(`/proc/${pid}`), `process ${pid}`).toBe(false);
-      expect(await readdir(join(fx.root, 'tmp'))).toEqual([]);
+      for (const pid of build.children) expect(existsSync(`/proc/${pid}`), `process ${pid}`).toBe(false);
       expect(await fx.store.resolveReference('docker.io/library/interrupted-bomb:latest')).toBeUndefined();
     } finally {
       await fx.cleanup();
@@ -230,25 +262,9 @@ describe.runIf(isRoot)('a decompression bomb in an interrupted build', () => {
       execFileSync('truncate', ['-s', '8G', join(source, 'big')]);
       const input = execFileSync('tar', ['--sparse', '-C', source, '-cf', '-', 'Dockerfile', 'big'], { maxBuffer: 16 * 1024 * 1024 });
       expect(input.length).toBeLessThan(1024 * 1024);
-      const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
-      const build = spawn(process.execPath, [bin, 'build', '--root', fx.root, '--progress', 'plain', '-t', 'interrupted-copy', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
-      started.push(build);
-      build.stdin.end(input);
-      let output = '';
-      build.stdout.on('data', (data: Buffer) => (output += data.toString()));
-      build.stderr.on('data', (data: Buffer) => (output += data.toString()));
-      const exited = new Promise<number | null>((resolve) => build.on('close', (code) => resolve(code)));
-      const deadline = Date.now() + 60_000;
-      while (!/COPY big \/big/.test(output) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      build.kill('SIGTERM');
-      const stopped = Date.now();
-      const status = await exited;
-      expect(Date.now() - stopped).toBeLessThan(5_000);
-      expect(status).not.toBe(0);
-      expect(output).toContain('CANCELED');
-      expect(output).not.toContain('writing image');
-      expect(await readdir(join(fx.root, 'tmp'))).toEqual([]);
+      const build = await interruptBuild(fx.root, ['-t', 'interrupted-copy', '-'], { input, ready: (output) => /COPY big \/big/.test(output), settleMs: 1000 });
+      await expectCanceled(fx.root, build);
+      expect(build.output).toContain('CANCELED');
     } finally {
       await fx.cleanup();
     }
@@ -261,24 +277,9 @@ describe.runIf(isRoot)('a decompression bomb in an interrupted build', () => {
       const context = join(fx.dir, 'context');
       await mkdir(context);
       await writeFile(join(context, 'Dockerfile'), 'FROM bomb-base:1\nRUN true\n');
-      const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
-      const build = spawn(process.execPath, [bin, 'build', '--root', fx.root, '--progress', 'plain', '-t', 'interrupted-base', context], { stdio: ['ignore', 'pipe', 'pipe'] });
-      started.push(build);
-      let output = '';
-      build.stdout.on('data', (data: Buffer) => (output += data.toString()));
-      build.stderr.on('data', (data: Buffer) => (output += data.toString()));
-      const exited = new Promise<number | null>((resolve) => build.on('close', (code) => resolve(code)));
-      const deadline = Date.now() + 60_000;
-      while (!/RUN true/.test(output) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-      await new Promise((resolve) => setTimeout(resolve, 1500));
-      build.kill('SIGTERM');
-      const stopped = Date.now();
-      const status = await exited;
-      expect(Date.now() - stopped).toBeLessThan(5_000);
-      expect(status).not.toBe(0);
-      expect(output).toContain('CANCELED');
-      expect(output).toContain('failed to solve: Canceled: context canceled');
-      expect(await readdir(join(fx.root, 'tmp'))).toEqual([]);
+      const build = await interruptBuild(fx.root, ['-t', 'interrupted-base', context], { ready: (output) => /RUN true/.test(output), settleMs: 1500 });
+      await expectCanceled(fx.root, build);
+      expect(build.output).toContain('CANCELED');
       // No snapshot of the bomb, whole or half: only the base busybox's.
       expect((await readdir(join(fx.root, 'layers'))).filter((name) => name.startsWith('unpack'))).toEqual([]);
     } finally {
@@ -295,32 +296,16 @@ describe.runIf(isRoot)('a decompression bomb in an interrupted build', () => {
       await mkdir(context);
       await writeFile(join(context, 'Dockerfile'), 'FROM busybox\nCOPY big /big\n');
       execFileSync('truncate', ['-s', '64G', join(context, 'big')]);
-      const bin = new URL('../../bin/tsbuild.js', import.meta.url).pathname;
-      const build = spawn(process.execPath, [bin, 'build', '--root', fx.root, '--progress', 'plain', '-t', 'interrupted-hash', context], { stdio: ['ignore', 'pipe', 'pipe'] });
-      started.push(build);
-      let output = '';
-      build.stdout.on('data', (data: Buffer) => (output += data.toString()));
-      build.stderr.on('data', (data: Buffer) => (output += data.toString()));
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => build.on('close', (code, signal) => resolve({ code, signal })));
       // Once the file is open to be hashed (which took a minute, its holes read as zeros).
-      const reading = async (): Promise<boolean> => {
-        const fds = await readdir(`/proc/${build.pid}/fd`).catch(() => []);
-        const targets = await Promise.all(fds.map((fd) => readlink(`/proc/${build.pid}/fd/${fd}`).catch(() => '')));
+      const reading = async (_output: string, pid: number): Promise<boolean> => {
+        const fds = await readdir(`/proc/${pid}/fd`).catch(() => []);
+        const targets = await Promise.all(fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')));
         return targets.includes(join(context, 'big'));
       };
-      const deadline = Date.now() + 30_000;
-      while (!(await reading()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(await reading()).toBe(true);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      build.kill('SIGTERM');
-      const stopped = Date.now();
-      const status = await exited;
-      expect(Date.now() - stopped).toBeLessThan(5_000);
-      expect(status, output).toEqual({ code: 143, signal: null });
-      expect(output).toContain('failed to solve: Canceled: context canceled');
-      expect(output).not.toContain('failed to compute cache key');
-      expect(output).not.toContain('writing image');
-      expect(await readdir(join(fx.root, 'tmp'))).toEqual([]);
+      const build = await interruptBuild(fx.root, ['-t', 'interrupted-hash', context], { ready: reading, readyWithinMs: 30_000, settleMs: 500 });
+      await expectCanceled(fx.root, build);
+      expect({ code: build.code, signal: build.signal }, build.output).toEqual({ code: 143, signal: null });
+      expect(build.output).not.toContain('failed to compute cache key');
       // No temporary and no entry of the file in the context's index.
       for (const name of await readdir(join(fx.root, 'context-index')).catch(() => [])) {
         expect(name).not.toMatch(/\.tmp$/);
