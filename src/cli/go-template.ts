@@ -450,7 +450,9 @@ function fieldOf(value: Value, name: string, at: ChainPlace | undefined): Value 
 function indexInto(value: Value, key: Value): Value {
   if (Array.isArray(value) || typeof value === 'string') {
     if (typeof key !== 'number' || !Number.isInteger(key)) throw executeError(`error calling index: cannot index slice/array with type ${typeof key}`);
-    if (key < 0 || key >= value.length) throw executeError(`error calling index: index out of range: ${key}`);
+    // Go's indexArg lets an index equal to the length through to reflect, whose panic is the error.
+    if (key === value.length) throw executeError(`error calling index: reflect: ${typeof value === 'string' ? 'string' : 'slice'} index out of range`);
+    if (key < 0 || key > value.length) throw executeError(`error calling index: index out of range: ${key}`);
     return typeof value === 'string' ? value.charCodeAt(key) : value[key];
   }
   if (value === undefined) throw executeError('error calling index: index of untyped nil');

@@ -99,6 +99,8 @@ describe('Go templates as docker runs them', () => {
     expect(() => parseGoTemplate('{{template "x"}}')).toThrow(/not supported/);
     expect(() => renderGoTemplate('{{$nope}}', {})).toThrow(/undefined variable: \$nope/);
     expect(() => renderGoTemplate('{{index .A 5}}', { A: [1] })).toThrow(/index out of range: 5/);
+    // Go's indexArg passes an index equal to the length on to reflect, whose panic is the message.
+    expect(() => renderGoTemplate('{{index .A 1}}', { A: [1] })).toThrow(/error calling index: reflect: slice index out of range/);
   });
 
   it('formats as Go\'s fmt does', () => {

@@ -178,9 +178,10 @@ describe.runIf(isRoot)('runtime-shim hardening', () => {
     // sets the container up, before the byte that lets the container's process go on.
     const tracer = spawn('strace', ['-o', '/dev/null', '-e', 'trace=write', '-e', 'inject=write:delay_enter=2000000', shimBinary, '--root', join(dir, 'state'), 'run', '--bundle', bundle, `orphan${++counter}`], { stdio: 'ignore' });
     try {
-      const runtime = await until(() => childrenOf(tracer.pid ?? 0)[0], 10_000);
+      // Generous bounds: each write before the fork waits its 2 s, more on a loaded machine.
+      const runtime = await until(() => childrenOf(tracer.pid ?? 0)[0], 20_000);
       expect(runtime).toBeDefined();
-      const waiting = await until(() => childrenOf(runtime ?? 0)[0], 10_000);
+      const waiting = await until(() => childrenOf(runtime ?? 0)[0], 30_000);
       expect(waiting).toBeDefined();
       process.kill(runtime ?? 0, 'SIGKILL');
       // Its copy of the pipe's write end closed, the process sees the runtime's end go: EOF.
@@ -188,7 +189,7 @@ describe.runIf(isRoot)('runtime-shim hardening', () => {
     } finally {
       tracer.kill('SIGKILL');
     }
-  }, 30_000);
+  }, 90_000);
 
   it('runs from a sealed copy: the runtime binary on the host cannot be opened for writing through /proc/PID/exe', async () => {
     const { bundle } = prepare({ args: ['/test-init', 'sleep-until-signal'] });

@@ -497,9 +497,17 @@ describe.runIf(isRoot)('networks', () => {
     const [config] = ipam.Config;
     const prefix = config?.Subnet.replace(/0\.0\/16$/, '') ?? '?';
     expect(config?.Gateway).toBe(`${prefix}0.1`);
-    const route = inFresh('run', '--rm', 'busybox', 'sh', '-c', "ip -4 -o addr show eth0 | awk '{print $4}'; ip route | awk '/default/ {print $3}'");
-    expect(route.stdout).toBe(`${prefix}0.2/16\n${prefix}0.1\n`);
-    expect(inFresh('network', 'inspect', '-f', '{{json .IPAM.Config}}', 'bridge').stdout).toBe(`${JSON.stringify(ipam.Config)}\n`);
+    const id = inFresh('run', '-d', 'busybox', 'sleep', '60').stdout.trim();
+    try {
+      const route = inFresh('exec', id, 'sh', '-c', "ip -4 -o addr show eth0 | awk '{print $4}'; ip route | awk '/default/ {print $3}'");
+      expect(route.stdout).toBe(`${prefix}0.2/16\n${prefix}0.1\n`);
+      // While a container holds it. Once none does, the bridge goes and the subnet is chosen again
+      // at the next start, as docker's daemon chooses it at its own: with other stores' bridges
+      // coming and going (tests run side by side), it may then be another.
+      expect(inFresh('network', 'inspect', '-f', '{{json .IPAM.Config}}', 'bridge').stdout).toBe(`${JSON.stringify(ipam.Config)}\n`);
+    } finally {
+      inFresh('rm', '-f', id);
+    }
   }, 60_000);
 
   it('connects and disconnects a created or stopped container at its next start, as docker 26; inspect shows it meanwhile', () => {
