@@ -777,10 +777,10 @@ async function psFilter(store: Store, rows: readonly PsRow[], terms: readonly st
   return (row) => [...byKey].every(([key, values]) => values.some((value, index) => test(key, value, index, row)));
 }
 
-/** docker's column titles for the fields of `ps`'s rows. */
 /** The type docker's templates name when a ps format asks a container for a field it has not. */
 const containerContextType = '*formatter.ContainerContext';
 
+/** docker's column titles for the fields of `ps`'s rows. */
 const psHeaders: Readonly<Record<string, string>> = {
   ID: 'CONTAINER ID',
   Image: 'IMAGE',
