@@ -18,7 +18,6 @@ import { addSandboxOptions, sandboxOptionsOf, type SandboxFlags } from './build-
 import { checkNamedBuilder } from './builders.js';
 import { parseAnnotations, pushInProgress, writeImageOutput, writeMetadataFile } from './build-export.js';
 import { watchInterrupts } from '../interrupts.js';
-import { onOutputClosed } from '../output-closed.js';
 import { addCacheOptions, planBuildCache, withInlineCacheArg, type CacheFlags } from './build-cache-options.js';
 
 interface BuildOptions extends CacheFlags, SandboxFlags {
@@ -283,8 +282,7 @@ export function registerBuild(program: Command, io: CliIo): void {
     // export, a push) it ends the process at once; a step's command dies with the process (the
     // runtime-shim's parent-death signal). A reader of the progress that goes away cancels them too.
     const interrupt = new AbortController();
-    const interruption = watchInterrupts(interrupt);
-    const stopWatchingOutput = onOutputClosed(() => interruption.interruptAs('SIGPIPE'));
+    const interruption = watchInterrupts(interrupt, { outputClosed: true });
     // Whether the solve gave an image: an error after it (an export, a push) is not the solve's.
     let solved = false;
     try {
@@ -320,7 +318,6 @@ export function registerBuild(program: Command, io: CliIo): void {
           { store, runtime: selectRuntime(options.runtime), cache: caching.cache, registry, interrupted: interrupt.signal, onEvent: (event) => { progress.onEvent(event); caching.observe(event); } },
         );
         interruption.stop();
-        stopWatchingOutput();
         solved = true;
         built = { descriptor: image.manifest, names: tags, firstBuiltLayer: image.baseLayers };
         const step = image.step;
@@ -378,7 +375,6 @@ export function registerBuild(program: Command, io: CliIo): void {
       throw error;
     } finally {
       interruption.stop();
-      stopWatchingOutput();
       await running();
       await client?.close();
       await releaseInputs();
