@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, read, readSync } from 'node:fs';
-import { mkdir, readFile, readlink, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, posix, relative } from 'node:path';
 import { promisify } from 'node:util';
 import pLimit, { type LimitFunction } from 'p-limit';
@@ -8,7 +8,7 @@ import { constants as osConstants } from 'node:os';
 import { decodeFileName, encodeFileName, fsPath, hashHex, isTextName, loadContextAddon, messageOf, readDirectoryEntries, readFileInRoot, resolveInRoot, TsbuildError, uniqueHex, type ContextAddon, type EntryStats, type NamedDirent } from '../common/index.js';
 import { fileSummary } from './explain.js';
 import { goClean, PatternMatcher, readIgnoreFile } from './patterns.js';
-import { matchSource, openWalkedEntry, walkSource, type MatchedSource, type SourceRoot, type TreeEntry } from './tree.js';
+import { matchSource, openWalkedEntry, readWalkedLink, walkSource, type MatchedSource, type SourceRoot, type TreeEntry } from './tree.js';
 
 const readAsync = promisify(read);
 
@@ -427,7 +427,8 @@ export class ContentHasher {
     for (const entry of entries) {
       if (result.has(entry.hostPath)) continue;
       if (entry.stats.isSymbolicLink()) {
-        result.set(entry.hostPath, decodeFileName(await readlink(fsPath(entry.hostPath), { encoding: 'buffer' })));
+        const key = relativeKey(this.root, entry.hostPath);
+        result.set(entry.hostPath, decodeFileName(readWalkedLink(entry, () => fileChanged(key === undefined ? entry.hostPath : `/${key}`))));
         continue;
       }
       if (!entry.stats.isFile()) continue;

@@ -92,6 +92,20 @@ export function openWalkedEntry(entry: TreeEntry, changed: () => Error): { descr
   return { descriptor, opened };
 }
 
+/**
+ * The target of ENTRY, a symlink when walked; CHANGED's error when the name is gone or no longer
+ * a link (a context the host changes while it is read), as openWalkedEntry does for a file.
+ */
+export function readWalkedLink(entry: Pick<TreeEntry, 'hostPath'>, changed: () => Error): Buffer {
+  try {
+    return readlinkSync(fsPath(entry.hostPath), { encoding: 'buffer' });
+  } catch (error) {
+    const code = errnoOf(error);
+    if (code === 'ENOENT' || code === 'EINVAL' || code === 'ENOTDIR') throw changed();
+    throw error;
+  }
+}
+
 /** The source changed while it was read: a directory the walk found is gone, or no longer that directory. */
 function walkedChanged(path: string): TsbuildError {
   return new TsbuildError('NOT_FOUND', `failed to compute cache key: ${JSON.stringify(posix.join('/', path))}: not found: the directory changed while the source was read`);
@@ -324,16 +338,7 @@ async function followLastLinks(source: SourceRoot, start: string): Promise<void>
     const found = await lookupInSource(source, path, false);
     if (found === undefined) throw sourceNotFound(path);
     if (!found.stats.isSymbolicLink()) return;
-    let link: Buffer;
-    try {
-      link = readlinkSync(fsPath(found.hostPath), { encoding: 'buffer' });
-    } catch (error) {
-      // Gone or no longer a link since it was looked at (a context the host changes meanwhile).
-      const code = errnoOf(error);
-      if (code === 'ENOENT' || code === 'EINVAL' || code === 'ENOTDIR') throw sourceNotFound(path);
-      throw error;
-    }
-    const target = decodeFileName(link);
+    const target = decodeFileName(readWalkedLink(found, () => sourceNotFound(path)));
     path = posix.isAbsolute(target) ? posix.normalize(target) : posix.join(posix.dirname(path), target);
   }
 }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, closeSync, constants, createReadStream, lchownSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
+import { chmodSync, closeSync, constants, createReadStream, lchownSync, linkSync, lstatSync, mkdirSync, openSync, symlinkSync, unlinkSync } from 'node:fs';
 import { chmod, copyFile, lchown, lstat, mkdtemp, open, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix, relative } from 'node:path';
@@ -8,6 +8,7 @@ import pLimit from 'p-limit';
 import {
   matchSource,
   PatternMatcher,
+  readWalkedLink,
   rootfsSource,
   splitParents,
   walkSource,
@@ -18,7 +19,7 @@ import {
 } from '../cache/index.js';
 import { createHasher, fsPath, type EntryStats, makeSpecialFile, messageOf, nodeZlib, setExactTimes, mkdirInRoot, parseDigest, parseHttpTime, readTar, readXattrs, resolveInRoot, setXattr, TsbuildError } from '../common/index.js';
 import { decompressStream, unpackLayer } from '../store/index.js';
-import { copyWalkedContent, copyWalkedContentSync, descriptorPath, openWalked } from './walked-file.js';
+import { changedSource, copyWalkedContent, copyWalkedContentSync, descriptorPath, openWalked } from './walked-file.js';
 import { checkoutGit, isGitSource, maskUrlPassword, parseGitRef, resolveGitRef, type ResolvedGit } from './git-source.js';
 import type { HttpCache } from './http-cache.js';
 import { gzipMembers } from './gzip-members.js';
@@ -334,7 +335,7 @@ class Copier {
         }
         if (!inMadeDirectory) this.replaceWithFile(destination);
         if (stats.isSymbolicLink()) {
-          symlinkSync(readlinkSync(fsPath(entry.hostPath), { encoding: 'buffer' }), onDisk);
+          symlinkSync(readWalkedLink(entry, () => changedSource(entry.path)), onDisk);
           this.applyMetadata(destination, stats, undefined);
         } else if (stats.isFile()) {
           this.copyFileLater(entry, destination);

@@ -17,7 +17,7 @@ export function openWalked(entry: TreeEntry): number {
   return openWalkedEntry(entry, () => changedSource(entry.path)).descriptor;
 }
 
-function changedSource(path: string): TsbuildError {
+export function changedSource(path: string): TsbuildError {
   return new TsbuildError('NOT_FOUND', `copy ${path}: not found: the file changed since the source was read`);
 }
 

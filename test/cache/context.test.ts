@@ -545,6 +545,17 @@ describe.each(hashers)('content hashes of files the walk found ($name)', ({ nati
     expect(await errorMessage(new ContentHasher(root, undefined, native).hashAll(throughLink))).toBe('NOT_FOUND failed to compute cache key: "/sub/big": not found: the file changed while the context was read');
   });
 
+  it('name a walked link gone or no longer a link when hashed as not found, not the system error', async () => {
+    const hostPath = join(root, 'sub');
+    await symlink('target', hostPath);
+    const entry: WalkedEntry = { path: '', hostPath, stats: await lstat(hostPath, { bigint: true }) };
+    expect([...(await new ContentHasher(root, undefined, native).hashAll([entry])).values()]).toEqual(['target']);
+    await rm(hostPath);
+    expect(await errorMessage(new ContentHasher(root, undefined, native).hashAll([entry]))).toBe('NOT_FOUND failed to compute cache key: "/sub": not found: the file changed while the context was read');
+    await writeFile(hostPath, 'now a file\n');
+    expect(await codeOf(new ContentHasher(root, undefined, native).hashAll([entry]))).toBe('NOT_FOUND');
+  });
+
   it('come from a walk that refuses a directory swapped for a link while it was listed', async () => {
     await writeTree(root, { 'sub/secret': 'context\n' });
     const context = await openContext(root, native === undefined ? { withoutContextAddon: true } : {});
