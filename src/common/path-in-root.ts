@@ -57,7 +57,7 @@ function tooManyLinks(root: string, path: string): TsbuildError {
  */
 type Step = { readonly kind: 'directory' } | { readonly kind: 'symlink'; readonly target: string } | { readonly kind: 'other' };
 
-async function step(path: string, relativePath: string, visible: ResolveInRootOptions['visible']): Promise<Step> {
+async function step(path: string, relativePath: string, visible: ResolveInRootOptions['visible'], changes = 0): Promise<Step> {
   let info;
   try {
     info = await lstat(fsPath(path));
@@ -68,9 +68,23 @@ async function step(path: string, relativePath: string, visible: ResolveInRootOp
   }
   if (visible !== undefined && !(await visible(relativePath, info.isDirectory()))) return { kind: 'other' };
   if (info.isDirectory()) return { kind: 'directory' };
-  if (info.isSymbolicLink()) return { kind: 'symlink', target: decodeFileName(await readlink(fsPath(path), { encoding: 'buffer' })) };
+  if (info.isSymbolicLink()) {
+    try {
+      return { kind: 'symlink', target: decodeFileName(await readlink(fsPath(path), { encoding: 'buffer' })) };
+    } catch (error) {
+      // The link went, or became something else, after its lstat (a tree another process
+      // changes meanwhile, a build context above all): taken as it is now, as lstat sees it.
+      const code = errnoOf(error);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'other' };
+      if (code === 'EINVAL' && changes < maxStepChanges) return step(path, relativePath, visible, changes + 1);
+      throw error;
+    }
+  }
   return { kind: 'other' };
 }
+
+/** How often one component may change between its lstat and readlink before the walk gives up. */
+const maxStepChanges = 8;
 
 /**
  * Walks PATH below ROOT as the kernel would after chroot(ROOT): each symlink met is followed, an

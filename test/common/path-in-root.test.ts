@@ -1,4 +1,4 @@
-import { chmod, chown, lstat, mkdir, readdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdirInRoot, resolveInRoot, setXattr } from '../../src/common/index.js';
@@ -27,6 +27,30 @@ describe('resolveInRoot', () => {
     expect(await resolveInRoot(root, '/')).toBe(root);
     expect(await resolveInRoot(root, '')).toBe(root);
     expect(await resolveInRoot(root, './etc/./passwd')).toBe(join(root, 'etc/passwd'));
+  });
+
+  it('takes a link that goes, or becomes a directory, between its lstat and its readlink as it now is', async () => {
+    // The visibility check runs between the two: the host changes the tree there.
+    const swapOnce = (change: () => Promise<void>) => {
+      let done = false;
+      return async (relativePath: string) => {
+        if (relativePath === 'swapped' && !done) {
+          done = true;
+          await change();
+        }
+        return true;
+      };
+    };
+    await symlink(outside, join(root, 'swapped'));
+    const gone = swapOnce(() => rm(join(root, 'swapped')));
+    expect(await resolveInRoot(root, 'swapped/secret', { visible: gone })).toBe(join(root, 'swapped/secret'));
+    await symlink(outside, join(root, 'swapped'));
+    const directory = swapOnce(async () => {
+      await rm(join(root, 'swapped'));
+      await mkdir(join(root, 'swapped'));
+      await symlink('/etc', join(root, 'swapped/inner'));
+    });
+    expect(await resolveInRoot(root, 'swapped/inner/passwd', { visible: directory })).toBe(join(root, 'etc/passwd'));
   });
 
   it('stops .. at the root', async () => {
