@@ -53,7 +53,11 @@ const missing = '<no value>';
  * a template prints it as Go prints it (`[]`, `map[]`), its length is 0 and it is false.
  */
 export class GoNil {
-  constructor(readonly kind: 'slice' | 'map') {}
+  /** ELEMENTZERO: what `index` gives for any key of a nil map (its element type's zero value). */
+  constructor(
+    readonly kind: 'slice' | 'map',
+    readonly elementZero?: unknown,
+  ) {}
 
   toJSON(): null {
     return null;
@@ -62,10 +66,31 @@ export class GoNil {
 
 export const nilSlice = new GoNil('slice');
 export const nilMap = new GoNil('map');
+const nilStringMap = new GoNil('map', '');
+
+/**
+ * A Go nil pointer (of TYPENAME, as `*types.Health`) in a document's typed view: Go prints it
+ * `<nil>`, and asking it for a field fails, which sends docker's inspect to the raw document.
+ * JSON has it as null, or leaves it out (INJSON false) as its `omitempty` does.
+ */
+export class GoNilPointer {
+  constructor(
+    readonly typeName: string,
+    readonly inJson = false,
+  ) {}
+
+  toJSON(): null | undefined {
+    return this.inJson ? null : undefined;
+  }
+}
+
+/** On a typed view's map, what Go's `index` gives for a key it has not: its element type's zero value. */
+const mapElementZero: unique symbol = Symbol('mapElementZero');
 
 /** Go's fmt %v of a value, as text/template prints an action's result. */
 export function goPrint(value: Value, nested = false): string {
   if (value instanceof GoNil) return value.kind === 'slice' ? '[]' : 'map[]';
+  if (value instanceof GoNilPointer) return '<nil>';
   if (value === undefined || value === null) return nested ? '<nil>' : missing;
   if (typeof value === 'string') return value;
   if (typeof value === 'number') return goNumber(value);
@@ -86,7 +111,7 @@ function goNumber(value: number): string {
 
 /** Go's truth: false, 0, nil and empty strings, slices and maps are false. */
 function truth(value: Value): boolean {
-  if (value instanceof GoNil) return false;
+  if (value instanceof GoNil || value instanceof GoNilPointer) return false;
   if (value === undefined || value === null || value === false || value === 0 || value === '') return false;
   if (Array.isArray(value)) return value.length > 0;
   if (typeof value === 'object') return Object.keys(value).length > 0;
@@ -436,12 +461,24 @@ function parse(source: string, functions: ReadonlySet<string>): Node[] {
 class Break {}
 class Continue {}
 
-function fieldOf(value: Value, name: string, at: ChainPlace | undefined): Value {
+/** Go's error for a field NAME the chain AT could not evaluate. */
+function fieldError(at: ChainPlace | undefined, name: string, reason: string): ClientError {
+  return executeError(`:${at?.position ?? ''}: executing "" at <${at?.text ?? `.${name}`}>: ${reason}`);
+}
+
+/**
+ * Field NAME of VALUE. With MISSINGKEYERROR (Go's `missingkey=error`, as docker's inspect runs a
+ * template on the raw document), every object is a map and a key it lacks fails.
+ */
+function fieldOf(value: Value, name: string, at: ChainPlace | undefined, missingKeyError: boolean): Value {
+  if (value instanceof GoNilPointer) throw fieldError(at, name, `nil pointer evaluating ${value.typeName}.${name}`);
   if (value instanceof GoNil) return undefined;
+  if (missingKeyError && (value === undefined || value === null)) throw fieldError(at, name, `nil pointer evaluating interface {}.${name}`);
   if (value === undefined || value === null || typeof value !== 'object') return undefined;
   // A Go struct has its fields and no others: asked for another, Go's template fails.
   const typeName = (value as { [goTypeName]?: string })[goTypeName];
-  if (typeName !== undefined && !Object.hasOwn(value, name)) throw executeError(`:${at?.position ?? ''}: executing "" at <${at?.text ?? `.${name}`}>: can't evaluate field ${name} in type ${typeName}`);
+  if (typeName !== undefined && !Object.hasOwn(value, name)) throw fieldError(at, name, `can't evaluate field ${name} in type ${typeName}`);
+  if (missingKeyError && !Array.isArray(value) && !Object.hasOwn(value, name)) throw fieldError(at, name, `map has no entry for key ${JSON.stringify(name)}`);
   const found = (value as Record<string, Value>)[name];
   // A method without arguments is called when named as a field.
   return typeof found === 'function' ? (found as TemplateFunction).call(value) : found;
@@ -457,8 +494,9 @@ function indexInto(value: Value, key: Value): Value {
   }
   if (value === undefined) throw executeError('error calling index: index of untyped nil');
   // A null of the documents stands for a Go nil map or slice: indexing a nil map gives nothing.
-  if (value === null || value instanceof GoNil) return undefined;
-  if (typeof value === 'object') return Object.prototype.hasOwnProperty.call(value, String(key)) ? (value as Record<string, Value>)[String(key)] : undefined;
+  if (value === null) return undefined;
+  if (value instanceof GoNil) return value.elementZero;
+  if (typeof value === 'object') return Object.prototype.hasOwnProperty.call(value, String(key)) ? (value as Record<string, Value>)[String(key)] : (value as { [mapElementZero]?: Value })[mapElementZero];
   throw executeError(`error calling index: can't index item of type ${typeof value}`);
 }
 
@@ -602,7 +640,10 @@ function lookupVariable(scope: Scope, name: string): Value {
 }
 
 class Executor {
-  constructor(private readonly functions: Readonly<Record<string, TemplateFunction>>) {}
+  constructor(
+    private readonly functions: Readonly<Record<string, TemplateFunction>>,
+    private readonly missingKeyError: boolean,
+  ) {}
 
   run(nodes: readonly Node[], scope: Scope, out: string[]): void {
     for (const node of nodes) {
@@ -715,7 +756,7 @@ class Executor {
   }
 
   private walk(value: Value, chain: readonly string[], at: ChainPlace | undefined): Value {
-    return chain.reduce((current, name) => fieldOf(current, name, at), value);
+    return chain.reduce((current, name) => fieldOf(current, name, at, this.missingKeyError), value);
   }
 
   private operand(operand: Operand, scope: Scope): Value {
@@ -746,20 +787,22 @@ function fieldOrMethod(owner: Value, name: string): Value {
 /** A parsed template, run on any number of values. */
 export interface GoTemplate {
   execute(data: Value): string;
+  /** As Go's `Option("missingkey=error")`: a key a map lacks fails instead of printing `<no value>`. */
+  executeMissingKeyError(data: Value): string;
 }
 
 /** Parses TEXT as docker parses a `--format` (its functions added to Go's), or fails with docker's words. */
 export function parseGoTemplate(text: string, extraFunctions: Readonly<Record<string, TemplateFunction>> = {}): GoTemplate {
   const functions = { ...dockerFunctions, ...extraFunctions };
   const nodes = parse(text, new Set([...builtinNames, ...Object.keys(functions)]));
-  const executor = new Executor(functions);
-  return {
-    execute(data: Value): string {
-      const out: string[] = [];
-      executor.run(nodes, { dot: data, variables: [new Map([['$', data]])] }, out);
-      return out.join('');
-    },
+  const run = (executor: Executor, data: Value): string => {
+    const out: string[] = [];
+    executor.run(nodes, { dot: data, variables: [new Map([['$', data]])] }, out);
+    return out.join('');
   };
+  const lenient = new Executor(functions, false);
+  const strict = new Executor(functions, true);
+  return { execute: (data) => run(lenient, data), executeMissingKeyError: (data) => run(strict, data) };
 }
 
 /** Runs TEMPLATE once on DATA. */
@@ -802,8 +845,64 @@ export function sortedKeys<T>(fields: Readonly<Record<string, T>>): Record<strin
   return Object.fromEntries(Object.entries(fields).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
-/** Each of DOCUMENTS through FORMAT (a Go template), one line each, as `docker inspect -f` prints them; the template is read before anything is written. */
-export function inspectWithTemplate(format: string, documents: readonly unknown[]): string {
-  const template = parseGoTemplate(format);
-  return documents.map((document) => `${template.execute(document)}\n`).join('');
+/**
+ * The Go struct a document of docker's stands for, as far as a template tells them apart: an
+ * object with a shape and a TYPENAME is a struct, which fails when asked for a field it has not,
+ * one without a map. ZEROS are the fields the document leaves out (Go's `omitempty`) or has as
+ * null, with the values Go holds there (a nil pointer, slice or map); GONAMES the fields whose Go name is not their JSON name (`ID` for `Id`); FIELDS the
+ * shapes of members that are structs themselves (of each item, for a list); STRINGMAPS the
+ * members that are maps of strings, whose `index` of a missing key is "".
+ */
+export interface GoShape {
+  readonly typeName?: string;
+  readonly zeros?: Readonly<Record<string, Value>>;
+  readonly goNames?: Readonly<Record<string, string>>;
+  readonly fields?: Readonly<Record<string, GoShape>>;
+  readonly stringMaps?: readonly string[];
+}
+
+/** DOCUMENT as docker's CLI holds it before a template runs on it: its typed struct of SHAPE. */
+export function typedView(document: Value, shape: GoShape): Value {
+  if (Array.isArray(document)) return document.map((item) => typedView(item, shape));
+  if (document === null || typeof document !== 'object' || document instanceof GoNil || document instanceof GoNilPointer) return document;
+  const view: Record<string, Value> = { ...(document as Record<string, Value>) };
+  const hidden = (key: string, value: Value): void => void Object.defineProperty(view, key, { value, enumerable: false, writable: true });
+  if (shape.typeName !== undefined) Object.defineProperty(view, goTypeName, { value: shape.typeName, enumerable: false });
+  // Left out of JSON, as the fields Go's `omitempty` leaves out and Go's own names are.
+  for (const [key, zero] of Object.entries(shape.zeros ?? {})) {
+    if (view[key] === undefined) hidden(key, zero);
+    else if (view[key] === null) view[key] = zero instanceof GoNilPointer ? new GoNilPointer(zero.typeName, true) : zero;
+  }
+  for (const [goName, jsonName] of Object.entries(shape.goNames ?? {})) hidden(goName, view[jsonName]);
+  for (const [key, inner] of Object.entries(shape.fields ?? {})) if (Object.hasOwn(view, key)) view[key] = typedView(view[key], inner);
+  for (const key of shape.stringMaps ?? []) {
+    const map = view[key];
+    if (map instanceof GoNil) view[key] = nilStringMap;
+    else if (map !== null && typeof map === 'object') view[key] = Object.defineProperty({ ...map }, mapElementZero, { value: '', enumerable: false });
+  }
+  return view;
+}
+
+/** A document of `inspect`, with the shape of its typed struct when it has one. */
+export interface InspectDocument {
+  readonly document: Value;
+  readonly shape?: GoShape;
+}
+
+/**
+ * DOCUMENT through TEMPLATE as `docker inspect -f` runs it: on the typed struct first; where that
+ * fails, on the document as raw JSON with `missingkey=error`, whose failure is the one reported.
+ */
+export function inspectOne(template: GoTemplate, { document, shape }: InspectDocument): string {
+  try {
+    return template.execute(shape === undefined ? document : typedView(document, shape));
+  } catch (error) {
+    if (!(error instanceof TemplateExecuteError)) throw error;
+    try {
+      return template.executeMissingKeyError(JSON.parse(JSON.stringify(document)) as Value);
+    } catch (rawError) {
+      if (rawError instanceof TemplateExecuteError) throw new TemplateExecuteError(`template parsing error: ${rawError.message}`);
+      throw rawError;
+    }
+  }
 }

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { goStruct } from '../../src/common/index.js';
-import { formatListTemplate, parseGoTemplate, renderGoTemplate, sprintf } from '../../src/cli/go-template.js';
+import { formatListTemplate, GoNilPointer, inspectOne, nilMap, nilSlice, parseGoTemplate, renderGoTemplate, sprintf, type GoShape } from '../../src/cli/go-template.js';
 
 const container = {
   Id: 'abc123',
@@ -125,5 +125,52 @@ describe('Go templates on typed structs', () => {
     ['{{with .Image}}{{.Nope}}{{end}}', ':1:17: executing "" at <.Nope>: can\'t evaluate field Nope in type *v1.Image'],
   ])('fails %j as Go does on a missing field', (template, message) => {
     expect(() => renderGoTemplate(template, data)).toThrow(`template: ${message}`);
+  });
+});
+
+describe('inspect templates as docker runs them: on the typed struct, then on the raw JSON with missingkey=error', () => {
+  const container = {
+    Id: 'abc',
+    State: { Status: 'running', Running: true },
+    HostConfig: { CpuShares: 512, Sysctls: undefined, PidsLimit: null, Binds: null },
+    Config: { Labels: { a: '1' }, Env: ['A=1'] },
+    NetworkSettings: { Networks: {} },
+  };
+  const shape: GoShape = {
+    typeName: 'types.ContainerJSON',
+    goNames: { ID: 'Id' },
+    fields: {
+      State: { typeName: '*types.ContainerState', zeros: { Health: new GoNilPointer('*types.Health') } },
+      HostConfig: { typeName: 'container.HostConfig', zeros: { Sysctls: nilMap, PidsLimit: new GoNilPointer('*int64'), Binds: nilSlice }, goNames: { CPUShares: 'CpuShares' } },
+      Config: { typeName: 'container.Config', zeros: { StopSignal: '' }, stringMaps: ['Labels'] },
+    },
+  };
+  const run = (format: string): string => inspectOne(parseGoTemplate(format), { document: container, shape });
+
+  it('reads fields by their JSON and their Go names, and prints the fields JSON leaves out as Go holds them', () => {
+    expect(run('{{.Id}} {{.ID}} {{.HostConfig.CpuShares}} {{.HostConfig.CPUShares}}')).toBe('abc abc 512 512');
+    expect(run('{{.State.Health}}|{{.Config.StopSignal}}|{{.HostConfig.Sysctls}}|{{.Config.Labels.b}}|{{index .Config.Labels "b"}}|')).toBe('<nil>||map[]|<no value>||');
+    expect(run('{{.NetworkSettings.Nope}}')).toBe('<no value>');
+    // A null is Go's nil of the field's kind.
+    expect(run('{{.HostConfig.PidsLimit}} {{.HostConfig.Binds}} {{len .HostConfig.Binds}}')).toBe('<nil> [] 0');
+  });
+
+  it('keeps what JSON leaves out, and the Go names, out of json', () => {
+    expect(run('{{json .HostConfig}} {{json .State}}')).toBe('{"CpuShares":512,"PidsLimit":null,"Binds":null} {"Status":"running","Running":true}');
+  });
+
+  it.each([
+    ['{{.Nope}}', ':1:2: executing "" at <.Nope>: map has no entry for key "Nope"'],
+    // A chain is placed where its second field is, as Go's parser places it.
+    ['{{.State.Health.Status}}', ':1:8: executing "" at <.State.Health.Status>: map has no entry for key "Health"'],
+    ['{{.Config.Nope}}', ':1:9: executing "" at <.Config.Nope>: map has no entry for key "Nope"'],
+  ])('fails %j with the raw document\'s error', (format, message) => {
+    expect(() => run(format)).toThrow(`template parsing error: template: ${message}`);
+  });
+
+  it('takes a template that fails on the struct but not on the raw JSON from the raw JSON', () => {
+    // As the raw map holds no nil pointer: a field the struct leaves nil but the JSON has.
+    const withHealth = { ...container, State: { ...container.State, Health: { Status: 'healthy' } } };
+    expect(inspectOne(parseGoTemplate('{{.State.Health.Status}}'), { document: withHealth, shape })).toBe('healthy');
   });
 });

@@ -40,4 +40,24 @@ describe('network and volume inspect', () => {
       expect.objectContaining({ Name: 'labelled', Labels: { team: 'web' }, Options: null }),
     ]);
   });
+
+  it('runs a template as docker 26 does: on the typed struct, then on the raw JSON with missingkey=error', async () => {
+    expect((await runCliCaptured(['volume', 'create', '--root', stores.root(), 'bare'])).status).toBe(0);
+    const run = (...args: string[]) => runCliCaptured([...args, '--root', stores.root()]);
+    // Fields JSON leaves out or has as null, as Go holds them; Id by its Go name too.
+    expect(await run('volume', 'inspect', '-f', '{{.Labels}} {{.Status}} {{.UsageData}} {{index .Options "x"}}|', 'bare')).toMatchObject({ status: 0, stdout: 'map[] map[] <nil> |\n' });
+    expect(await run('network', 'inspect', '-f', '{{.ID}} {{.IPAM.Config}}', 'none')).toMatchObject({ status: 0, stdout: expect.stringMatching(/^[0-9a-f]{64} \[\]\n$/) });
+    // A field neither has: the raw document's error, after what the other names printed; a newline when nothing was printed.
+    expect(await run('volume', 'inspect', '-f', '{{.Nope}}', 'bare')).toEqual({
+      status: 1,
+      stdout: '\n',
+      stderr: 'template parsing error: template: :1:2: executing "" at <.Nope>: map has no entry for key "Nope"\n',
+    });
+    const mixed = await run('inspect', '-f', '{{.Name}} {{.Scope}}', 'none', 'missing', 'bare');
+    expect(mixed).toEqual({ status: 1, stdout: 'none local\nbare local\n', stderr: 'Error: No such object: missing\n' });
+    // `-f json`: the documents as one compact array.
+    const json = await run('volume', 'inspect', '-f', 'json', 'bare');
+    expect(json.stdout).toBe(`${JSON.stringify(JSON.parse(json.stdout))}\n`);
+    expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ Name: 'bare', Labels: null })]);
+  });
 });

@@ -503,7 +503,7 @@ describe.runIf(isRoot)('containers as root', () => {
     expect(weighted.status).toBe(0);
     if (!weightFiles.some((file) => existsSync(file))) expect(weighted.stderr).toContain('Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.');
     ok('create', '--name', 'tuning', '-m', '64m', '--memory-swappiness', '0', '--oom-kill-disable', 'busybox', 'true');
-    expect(inspect('tuning', '{{.HostConfig.MemorySwappiness}} {{.HostConfig.OomKillDisable}}')).toBe(unified ? '<no value> false' : '0 true');
+    expect(inspect('tuning', '{{.HostConfig.MemorySwappiness}} {{.HostConfig.OomKillDisable}}')).toBe(unified ? '<nil> false' : '0 true');
     ok('rm', 'tuning');
   });
 

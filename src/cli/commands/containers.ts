@@ -62,6 +62,7 @@ import {
 import { listImages, type Store } from '../../store/index.js';
 import { compareNatural, dockerTable, formatBytes, formatCreatedSince, formatGoTime, humanDuration, topTable } from '../format.js';
 import { TemplateExecuteError, TemplateParseError, formatListTemplate, nilSlice, parseGoTemplate, sortedKeys } from '../go-template.js';
+import { containerShape } from '../inspect-shapes.js';
 import { ClientError, ExitError, clientSide, daemonError, errorLine, runError, type CliIo } from '../io.js';
 import { watchInterrupts } from '../interrupts.js';
 import { delegateCommand } from '../program.js';
@@ -1475,7 +1476,7 @@ function defineInspect(parent: Command, io: CliIo, name = 'inspect'): void {
   addRootOption(parent.command(name, name === 'container-inspect' ? { hidden: true } : {}).description('print containers as JSON, with docker\'s field names').argument('<containers...>', 'names or IDs').option('-f, --format <template>', 'a Go template such as {{.State.Status}}')).action(
     async (containers: string[], flags: RootOption & { format?: string }) => {
       const store = await storeFromOptions(flags);
-      await printInspected(io, containers, flags.format, async (name) => (await inspectContainers(store, [name]))[0]);
+      await printInspected(io, containers, flags.format, async (name) => ({ document: (await inspectContainers(store, [name]))[0], shape: containerShape }));
     },
   );
 }

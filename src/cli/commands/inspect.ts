@@ -2,9 +2,10 @@ import type { Command } from 'commander';
 import { TsbuildError, familiarReference, isTsbuildError, hostPlatform, parsePlatform, parseReference, type Platform } from '../../common/index.js';
 import { findImage, imageTarSize, noSuchImage, resolveImage, type Store } from '../../store/index.js';
 import { ClientError, type CliIo } from '../io.js';
-import { nilMap, nilSlice } from '../go-template.js';
+import { nilMap, nilSlice, type InspectDocument } from '../go-template.js';
 import { inspectContainers } from './containers.js';
 import { printInspected } from './inspect-output.js';
+import { containerShape, imageShape, networkShape, volumeShape } from '../inspect-shapes.js';
 import { inspectNetworkNamed } from './network.js';
 import { inspectVolumeNamed } from './volume.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
@@ -111,11 +112,11 @@ export function registerInspect(program: Command, io: CliIo): void {
     if (type !== undefined && !isInspectKind(type)) throw new ClientError(`"${type}" is not a valid value for --type`);
     const store = await storeFromOptions(options);
     const platform = options.platform === undefined ? hostPlatform() : parsePlatform(options.platform);
-    const lookups: Record<InspectKind, (name: string) => Promise<unknown>> = {
-      container: async (name) => (await inspectContainers(store, [name]))[0],
-      image: (name) => inspectImage(store, name, platform),
-      network: (name) => inspectNetworkNamed(store, name),
-      volume: (name) => inspectVolumeNamed(store, name),
+    const lookups: Record<InspectKind, (name: string) => Promise<InspectDocument>> = {
+      container: async (name) => ({ document: (await inspectContainers(store, [name]))[0], shape: containerShape }),
+      image: async (name) => ({ document: await inspectImage(store, name, platform), shape: imageShape }),
+      network: async (name) => ({ document: await inspectNetworkNamed(store, name), shape: networkShape }),
+      volume: async (name) => ({ document: await inspectVolumeNamed(store, name), shape: volumeShape }),
     };
     await printInspected(io, names, options.format, async (name) => {
       if (type !== undefined) return lookups[type](name);

@@ -4,6 +4,7 @@ import { TsbuildError } from '../../common/index.js';
 import { connectContainerNetwork, createNetwork, disconnectContainerNetwork, findContainer, getNetwork, networks, pruneNetworks, removeNetwork, type NetworkRecord } from '../../runtime/index.js';
 import { dockerTable, formatGoTime } from '../format.js';
 import { formatListTemplate } from '../go-template.js';
+import { networkShape } from '../inspect-shapes.js';
 import { ExitError, daemonError, type CliIo } from '../io.js';
 import { printInspected } from './inspect-output.js';
 import type { Store } from '../../store/index.js';
@@ -241,7 +242,7 @@ export function registerNetwork(program: Command, io: CliIo): void {
   });
   addRootOption(network.command('inspect').description('show networks in detail (JSON)').argument('<network...>').option('-f, --format <template>', 'a Go template such as {{.IPAM.Config}}')).action(async (names: string[], options: RootOption & { format?: string }) => {
     const store = await storeFromOptions(options);
-    await printInspected(io, names, options.format, (name) => inspectNetworkNamed(store, name));
+    await printInspected(io, names, options.format, async (name) => ({ document: await inspectNetworkNamed(store, name), shape: networkShape }));
   });
   addRootOption(
     network

@@ -3,6 +3,7 @@ import { TsbuildError, isTsbuildError } from '../../common/index.js';
 import { createVolume, inspectVolume, listVolumes, pruneVolumes, removeVolume, type VolumeInfo, type VolumeSummary } from '../../runtime/index.js';
 import { dockerTable, formatBytes } from '../format.js';
 import { formatListTemplate } from '../go-template.js';
+import { volumeShape } from '../inspect-shapes.js';
 import { ExitError, type CliIo } from '../io.js';
 import { runInUserNamespace } from '../rootless.js';
 import { printInspected } from './inspect-output.js';
@@ -157,7 +158,7 @@ export function registerVolume(program: Command, io: CliIo): void {
   ).action(async (names: string[], options: RootOption & { format?: string }) => {
     await inNamespace(options);
     const store = await storeFromOptions(options);
-    await printInspected(io, names, options.format, (name) => inspectVolumeNamed(store, name));
+    await printInspected(io, names, options.format, async (name) => ({ document: await inspectVolumeNamed(store, name), shape: volumeShape }));
   });
 
   addRootOption(
