@@ -25,6 +25,8 @@ interface Operand {
   readonly pipeline?: Pipeline;
   /** Where the chain is, as a failure to evaluate it names it: its position and its text (`.Image.Nope`). */
   readonly at?: ChainPlace;
+  /** The operand as Go's parse tree prints it back (`.A`, `"x"`, `(index .A 1)`). */
+  readonly text: string;
 }
 
 interface ChainPlace {
@@ -36,7 +38,13 @@ interface Pipeline {
   /** `$x := …` (declare) or `$x = …` (assign), with one or two names for range. */
   readonly variables: readonly string[];
   readonly assign: boolean;
-  readonly commands: ReadonlyArray<readonly Operand[]>;
+  readonly commands: readonly Command[];
+}
+
+/** One command of a pipeline: its operands, and where Go places it (its first token) with its text, as a failed call names it. */
+interface Command {
+  readonly operands: readonly Operand[];
+  readonly at: ChainPlace;
 }
 
 type Node =
@@ -199,7 +207,9 @@ function lexAction(source: string, line: number, column: number): Token[] {
     else if (rest.startsWith(',')) tokens.push({ type: 'comma', text: ',' });
     else if (rest.startsWith('.')) tokens.push({ type: 'dot', text: '.' });
     else throw templateError(`${line}: unexpected "${rest[0] ?? ''}" in command`);
-    at += (tokens.at(-1) as Token).text.length;
+    const last = tokens.at(-1) as Token;
+    if (last.position === undefined) tokens[tokens.length - 1] = { ...last, position: where(at) };
+    at += last.text.length;
   }
   return tokens;
 }
@@ -255,11 +265,12 @@ class Parser {
       }
       if (variables.length === 0) this.at = save;
     }
-    const commands: Operand[][] = [];
+    const commands: Command[] = [];
     for (;;) {
-      const command = this.command();
-      if (command.length === 0) throw templateError(`${this.line}: missing value for ${context}`);
-      commands.push(command);
+      const position = this.peek()?.position ?? '';
+      const operands = this.command();
+      if (operands.length === 0) throw templateError(`${this.line}: missing value for ${context}`);
+      commands.push({ operands, at: { position, text: operands.map((operand) => operand.text).join(' ') } });
       const token = this.peek();
       if (token?.type !== 'pipe') break;
       this.next();
@@ -295,27 +306,29 @@ class Parser {
     const token = this.next() as Token;
     switch (token.type) {
       case 'field':
-        return { kind: 'field', chain: token.text.slice(1).split('.'), at: { position: token.position ?? '', text: token.text } };
+        return { kind: 'field', chain: token.text.slice(1).split('.'), at: { position: token.position ?? '', text: token.text }, text: token.text };
       case 'dot':
-        return { kind: 'dot', chain: [] };
+        return { kind: 'dot', chain: [], text: '.' };
       case 'variable': {
         const { chain, token: after } = this.chainAfter();
-        return { kind: 'variable', name: token.text, chain, at: { position: token.position ?? '', text: `${token.text}${after?.text ?? ''}` } };
+        const text = `${token.text}${after?.text ?? ''}`;
+        return { kind: 'variable', name: token.text, chain, at: { position: token.position ?? '', text }, text };
       }
       case 'string':
       case 'number':
       case 'bool':
-        return { kind: 'literal', value: token.value, chain: [] };
+        return { kind: 'literal', value: token.value, chain: [], text: token.text };
       case 'nil':
-        return { kind: 'literal', value: null, chain: [] };
+        return { kind: 'literal', value: null, chain: [], text: 'nil' };
       case 'identifier':
         if (!this.functions.has(token.text)) throw templateError(`${this.line}: function "${token.text}" not defined`);
-        return { kind: 'identifier', name: token.text, chain: [] };
+        return { kind: 'identifier', name: token.text, chain: [], text: token.text };
       case 'open': {
         const pipeline = this.pipeline('parenthesized pipeline', false);
         if (this.next()?.type !== 'close') throw templateError(`${this.line}: unclosed left paren`);
         const { chain, token: after } = this.chainAfter();
-        return { kind: 'pipeline', pipeline, chain, ...(after === undefined ? {} : { at: { position: after.position ?? '', text: after.text } }) };
+        const text = `(${pipeline.commands.map((command) => command.at.text).join(' | ')})${after?.text ?? ''}`;
+        return { kind: 'pipeline', pipeline, chain, text, ...(after === undefined ? {} : { at: { position: after.position ?? '', text: after.text } }) };
       }
       default:
         throw templateError(`${this.line}: unexpected "${token.text}" in operand`);
@@ -461,8 +474,8 @@ function parse(source: string, functions: ReadonlySet<string>): Node[] {
 class Break {}
 class Continue {}
 
-/** Go's error for a field NAME the chain AT could not evaluate. */
-function fieldError(at: ChainPlace | undefined, name: string, reason: string): ClientError {
+/** Go's error for what the node AT (a chain, a command) could not evaluate; NAME stands in for a chain without a place. */
+function placedError(at: ChainPlace | undefined, name: string, reason: string): ClientError {
   return executeError(`:${at?.position ?? ''}: executing "" at <${at?.text ?? `.${name}`}>: ${reason}`);
 }
 
@@ -471,14 +484,14 @@ function fieldError(at: ChainPlace | undefined, name: string, reason: string): C
  * template on the raw document), every object is a map and a key it lacks fails.
  */
 function fieldOf(value: Value, name: string, at: ChainPlace | undefined, missingKeyError: boolean): Value {
-  if (value instanceof GoNilPointer) throw fieldError(at, name, `nil pointer evaluating ${value.typeName}.${name}`);
+  if (value instanceof GoNilPointer) throw placedError(at, name, `nil pointer evaluating ${value.typeName}.${name}`);
   if (value instanceof GoNil) return undefined;
-  if (missingKeyError && (value === undefined || value === null)) throw fieldError(at, name, `nil pointer evaluating interface {}.${name}`);
+  if (missingKeyError && (value === undefined || value === null)) throw placedError(at, name, `nil pointer evaluating interface {}.${name}`);
   if (value === undefined || value === null || typeof value !== 'object') return undefined;
   // A Go struct has its fields and no others: asked for another, Go's template fails.
   const typeName = (value as { [goTypeName]?: string })[goTypeName];
-  if (typeName !== undefined && !Object.hasOwn(value, name)) throw fieldError(at, name, `can't evaluate field ${name} in type ${typeName}`);
-  if (missingKeyError && !Array.isArray(value) && !Object.hasOwn(value, name)) throw fieldError(at, name, `map has no entry for key ${JSON.stringify(name)}`);
+  if (typeName !== undefined && !Object.hasOwn(value, name)) throw placedError(at, name, `can't evaluate field ${name} in type ${typeName}`);
+  if (missingKeyError && !Array.isArray(value) && !Object.hasOwn(value, name)) throw placedError(at, name, `map has no entry for key ${JSON.stringify(name)}`);
   const found = (value as Record<string, Value>)[name];
   // A method without arguments is called when named as a field.
   return typeof found === 'function' ? (found as TemplateFunction).call(value) : found;
@@ -724,14 +737,14 @@ class Executor {
     return value;
   }
 
-  private command(operands: readonly Operand[], scope: Scope, piped: readonly Value[]): Value {
-    const [head, ...rest] = operands as [Operand, ...Operand[]];
+  private command(command: Command, scope: Scope, piped: readonly Value[]): Value {
+    const [head, ...rest] = command.operands as [Operand, ...Operand[]];
     const args = (): Value[] => [...rest.map((operand) => this.operand(operand, scope)), ...piped];
     if (head.kind === 'identifier') {
       const name = head.name as string;
       if (name === 'and' || name === 'or') {
         // Go evaluates and/or lazily: the first operand that decides is the result.
-        const values = [...rest, ...piped.map((item): Operand => ({ kind: 'literal', value: item, chain: [] }))];
+        const values = [...rest, ...piped.map((item): Operand => ({ kind: 'literal', value: item, chain: [], text: '' }))];
         let result: Value;
         for (const operand of values) {
           result = this.operand(operand, scope);
@@ -741,7 +754,14 @@ class Executor {
       }
       const fn = this.functions[name] ?? builtins[name];
       if (fn === undefined) throw executeError(`function "${name}" not defined`);
-      return fn(...args());
+      const values = args();
+      try {
+        return fn(...values);
+      } catch (error) {
+        // Go names the command whose call failed, and where it is.
+        if (error instanceof TemplateExecuteError && error.message.startsWith('template: error calling ')) throw placedError(command.at, name, error.message.slice('template: '.length));
+        throw error;
+      }
     }
     // A method: `.Label "key"` calls the function the field names.
     if ((head.kind === 'field' || head.kind === 'variable') && (rest.length > 0 || piped.length > 0)) {
