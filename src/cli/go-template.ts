@@ -516,7 +516,13 @@ function indexInto(value: Value, key: Value): Value {
 function compare(name: string, a: Value, b: Value): number {
   if (typeof a === 'number' && typeof b === 'number') return a - b;
   if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0;
-  if (name === 'eq' || name === 'ne') return a === b || (a == null && b == null) ? 0 : 1;
+  if (name === 'eq' || name === 'ne') {
+    // Go compares basic values of one kind only (a number with a string fails); nil and the rest by identity.
+    const basic = (value: Value): string | undefined => (['string', 'number', 'boolean'].includes(typeof value) ? typeof value : undefined);
+    const [kindA, kindB] = [basic(a), basic(b)];
+    if (kindA !== undefined && kindB !== undefined && kindA !== kindB) throw executeError(`error calling ${name}: incompatible types for comparison`);
+    return a === b || (a == null && b == null) ? 0 : 1;
+  }
   throw executeError(`error calling ${name}: incompatible types for comparison`);
 }
 

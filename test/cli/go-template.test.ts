@@ -102,6 +102,8 @@ describe('Go templates as docker runs them', () => {
     expect(() => renderGoTemplate('{{index .A 5}}', { A: [1] })).toThrow('template: :1:2: executing "" at <index .A 5>: error calling index: index out of range: 5');
     expect(() => renderGoTemplate('x {{ .A | len }} {{index (slice .A 0) `k` 1.5}}', { A: [1] })).toThrow('template: :1:19: executing "" at <index (slice .A 0) `k` 1.5>: error calling index: cannot index slice/array with type string');
     expect(() => renderGoTemplate('{{if lt .A "x"}}\n{{end}}', { A: 1 })).toThrow('template: :1:5: executing "" at <lt .A "x">: error calling lt: incompatible types for comparison');
+    expect(() => renderGoTemplate('{{if eq .A "0" 0}}{{end}}', { A: 0 })).toThrow('template: :1:5: executing "" at <eq .A "0" 0>: error calling eq: incompatible types for comparison');
+    expect(renderGoTemplate('{{eq .A 0 "0"}} {{eq .Missing "x"}} {{ne .A 1}}', { A: 0 })).toBe('true false true');
     // Go's indexArg passes an index equal to the length on to reflect, whose panic is the message.
     expect(() => renderGoTemplate('{{index .A 1}}', { A: [1] })).toThrow('template: :1:2: executing "" at <index .A 1>: error calling index: reflect: slice index out of range');
   });
