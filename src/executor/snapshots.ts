@@ -11,8 +11,8 @@ import { chmod, lchown, lstat, mkdir, readdir, rm, rmdir, stat } from 'node:fs/p
 import { dirname, join } from 'node:path';
 import { TsbuildError, messageOf, removeTree, setExactTimes, type Digest } from '../common/index.js';
 import type { LayerRef } from '../cache/index.js';
-import { directoryEntries, writeLayer } from '../exporter/index.js';
-import { chainIds, keepDiff, snapshotStack, temporaryName, unpackLayers, type Store } from '../store/index.js';
+import { directoryEntries, writeLayer, type LayerEntry } from '../exporter/index.js';
+import { chainIds, keepDiff, rememberLayerContentSize, snapshotStack, temporaryName, unpackLayers, type Store } from '../store/index.js';
 import { mountOverlay, mountReadOnlyOverlay, unmount as unmountOverlay, userNamespaceSize } from '../runtime/index.js';
 
 export interface ActiveSnapshot {
@@ -167,10 +167,20 @@ export class Snapshotter {
           if (options.dropEmpty === true && (await readdir(upper)).length === 0 && (await sameRoot(upper, lower))) return undefined;
           // Kept uncompressed, as docker's and podman's stores keep what they build: compressing is
           // for what leaves the machine (push, archives, cache exports), once, when it leaves.
-          const written = await writeLayer(directoryEntries(upper, '', { overlayUpper: true, overlayUserXattrs: inUserNamespace }), store, {
+          // Sized as BuildKit's steps are in docker's store: the files' bytes, a hard link's once, no symlink.
+          let contentSize = 0;
+          const entries = directoryEntries(upper, '', { overlayUpper: true, overlayUserXattrs: inUserNamespace });
+          const counted = async function* (): AsyncGenerator<LayerEntry> {
+            for await (const entry of entries) {
+              if (entry.type === 'file') contentSize += entry.size ?? 0;
+              yield entry;
+            }
+          };
+          const written = await writeLayer(counted(), store, {
             compression: 'none',
             ...(options.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: options.sourceDateEpoch }),
           });
+          await rememberLayerContentSize(store, written.descriptor, contentSize);
           const layer: LayerRef = { descriptor: written.descriptor, diffId: written.diffId };
           await keepDiff(store, upper, chainIds([...layers.map((ref) => ref.diffId), written.diffId]).at(-1) as Digest);
           return layer;

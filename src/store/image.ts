@@ -1,5 +1,10 @@
-import { MediaType, familiarReference, formatPlatform, formatReference, hashHex, hostPlatform, imagePlatform, isIndexMediaType, isManifestMediaType, parseDigest, parseImageConfig, parseIndex, parseManifest, parseReference, platformMatches, readTar, selectManifest, isTsbuildError, maxImageConfigBytes, TsbuildError, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../common/index.js';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import pLimit from 'p-limit';
+import { digestHex, encodeFileName, familiarReference, formatPlatform, formatReference, hashHex, hostPlatform, imagePlatform, isIndexMediaType, isManifestMediaType, parseDigest, parseImageConfig, parseIndex, parseManifest, parseReference, platformMatches, readTar, selectManifest, isTsbuildError, maxImageConfigBytes, TsbuildError, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../common/index.js';
+import { writeFileAtomic } from './atomic.js';
 import type { ContentStore } from './content-store.js';
+import type { LayoutStore } from './layout-store.js';
 import { decompressLayer } from './unpack.js';
 
 const maxManifestBytes = 4 * 1024 * 1024;
@@ -170,37 +175,41 @@ export async function reachableBlobs(store: ContentStore, descriptor: Descriptor
   }
 }
 
-/**
- * A layer's size as a tar, as podman lists it, where the layer says so without being read: an
- * uncompressed layer is its own size; a gzip layer's trailer holds the size of its last member
- * modulo 4 GiB, trusted only when it is at least the compressed size (a multi-member layer such
- * as eStargz ends with an empty member). Otherwise undefined.
- */
-export async function layerTarSizeHint(store: ContentStore, layer: Descriptor): Promise<number | undefined> {
-  if (layer.mediaType === MediaType.ociLayer) return layer.size;
-  if (layer.mediaType !== MediaType.ociLayerGzip && layer.mediaType !== MediaType.dockerLayerGzip) return undefined;
-  // Header (10) and trailer (8) at least: anything shorter is not a gzip stream.
-  if (layer.size < 18 || layer.size >= 2 ** 32) return undefined;
-  const tail = await store.readBlobTail(layer.digest, 4);
-  if (tail.length !== 4) return undefined;
-  const size = tail.readUInt32LE(0);
-  return size >= layer.size ? size : undefined;
+function contentSizeMemo(store: LayoutStore, layer: Descriptor): string {
+  return join(store.root, 'layer-sizes', digestHex(layer.digest));
 }
 
-/** An image's layers as tars, as docker and podman size an image; a layer whose size is not known counts at its stored size. */
-export async function imageTarSize(store: ContentStore, manifest: Manifest): Promise<number> {
-  const hints = await Promise.all(manifest.layers.map((layer) => layerTarSizeHint(store, layer).catch(() => undefined)));
-  return manifest.layers.reduce((total, layer, index) => total + (hints[index] ?? layer.size), 0);
+/** Remembers SIZE as LAYER's content size (a layer's content never changes). */
+export async function rememberLayerContentSize(store: LayoutStore, layer: Descriptor, size: number): Promise<void> {
+  const memo = contentSizeMemo(store, layer);
+  await mkdir(dirname(memo), { recursive: true });
+  await writeFileAtomic(memo, String(size));
 }
 
 /**
- * The bytes of content a layer holds, as docker sizes a layer (its archive package's
- * UnpackLayer): the sizes its tar headers give, so directories, links and whiteouts count
- * nothing and a hard link's content counts once. Reads the whole layer.
+ * The bytes of content a layer holds, as docker 26 sizes it. A layer that arrived as a tar
+ * (pulled, loaded, committed) is measured by its overlay2 driver as the directory it unpacked
+ * to: a regular file's size and a symlink's target's length, a hard link's content once,
+ * nothing for directories, devices and whiteouts. A step of a build keeps the size BuildKit
+ * gave it, which counts no symlink (the build remembers it when it writes the layer). Without
+ * that memo the layer is read whole, once, and the size remembered (`layer-sizes/<hex>`).
  */
-export async function layerContentSize(store: ContentStore, layer: Descriptor): Promise<number> {
+export async function layerContentSize(store: LayoutStore, layer: Descriptor): Promise<number> {
+  const remembered = await readFile(contentSizeMemo(store, layer), 'utf8').then(Number, () => undefined);
+  if (remembered !== undefined && Number.isSafeInteger(remembered) && remembered >= 0) return remembered;
   let size = 0;
   const tar = decompressLayer(await store.openBlob(layer.digest), layer.mediaType);
-  for await (const entry of readTar(tar, { what: `layer ${layer.digest}` })) size += entry.header.size;
+  for await (const { header } of readTar(tar, { what: `layer ${layer.digest}` })) size += header.type === 'symlink' ? encodeFileName(header.linkname).length : header.size;
+  await rememberLayerContentSize(store, layer, size);
   return size;
+}
+
+/**
+ * An image's size as docker 26 lists and inspects it: the sum of its layers' content sizes. A
+ * layer that cannot be read (missing, corrupt: `verify` says which) counts at its stored size.
+ */
+export async function imageContentSize(store: LayoutStore, manifest: Manifest): Promise<number> {
+  const limit = pLimit(4);
+  const sizes = await Promise.all(manifest.layers.map((layer) => limit(() => layerContentSize(store, layer).catch(() => layer.size))));
+  return sizes.reduce((total, size) => total + size, 0);
 }

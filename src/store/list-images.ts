@@ -5,8 +5,8 @@
  * terms.
  */
 import { TsbuildError, familiarReference, parseReference, pathMatch, type Descriptor } from '../common/index.js';
-import type { ContentStore } from './content-store.js';
-import { findImage, imageTarSize, resolveImage } from './image.js';
+import { findImage, imageContentSize, resolveImage } from './image.js';
+import type { LayoutStore } from './layout-store.js';
 
 export interface ImageSummary {
   /** The full name; '' for an image without one (dangling), listed as `<none>` `<none>`. */
@@ -18,10 +18,7 @@ export interface ImageSummary {
   readonly created: string;
   /** Bytes stored: the config and the layers as they are (compressed). */
   readonly size: number;
-  /**
-   * The layers' size as tars, as docker and podman list an image, where each layer says it
-   * (see layerTarSizeHint); a layer that does not counts at its stored size.
-   */
+  /** The layers' content, as docker 26 sizes an image (see layerContentSize). */
   readonly unpackedSize: number;
   readonly labels: Readonly<Record<string, string>>;
 }
@@ -29,7 +26,7 @@ export interface ImageSummary {
 /** docker's word for a missing repository or tag. */
 const none = '<none>';
 
-export async function imageSummaries(store: ContentStore): Promise<ImageSummary[]> {
+export async function imageSummaries(store: LayoutStore): Promise<ImageSummary[]> {
   const entries: Array<{ readonly name: string; readonly target: Descriptor }> = [...(await store.listReferences()), ...(await store.listUnnamed()).map((target) => ({ name: '', target }))];
   const summaries: ImageSummary[] = [];
   for (const { name, target } of entries) {
@@ -45,7 +42,7 @@ export async function imageSummaries(store: ContentStore): Promise<ImageSummary[
       id = image.manifest.config.digest;
       created = image.config.created ?? '';
       size = image.manifest.config.size + image.manifest.layers.reduce((total, layer) => total + layer.size, 0);
-      unpackedSize = await imageTarSize(store, image.manifest);
+      unpackedSize = await imageContentSize(store, image.manifest);
       labels = image.config.config?.Labels ?? {};
     } catch {
       // Listed anyway: `verify` says what is wrong with it.
@@ -149,7 +146,7 @@ export interface ListImagesOptions {
 }
 
 /** The images `docker images [PATTERN] [--filter …]` would list, in the store's order of names. */
-export async function listImages(store: ContentStore, options: ListImagesOptions = {}): Promise<ImageSummary[]> {
+export async function listImages(store: LayoutStore, options: ListImagesOptions = {}): Promise<ImageSummary[]> {
   const all = await imageSummaries(store);
   const filtered = await imageFilter(options.filters ?? [], all, (image) => findImage(store, image));
   const { pattern } = options;

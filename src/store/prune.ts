@@ -66,6 +66,8 @@ export async function pruneStore(store: LayoutStore, options: PruneOptions = {})
       if (await store.deleteBlob(blob.digest)) {
         removed.push(blob.digest);
         bytesFreed += blob.size;
+        // What was remembered of it (a layer's content size) goes with it.
+        await rm(join(store.root, 'layer-sizes', digestHex(blob.digest)), { force: true });
       }
     }
     let snapshotsRemoved = 0;

@@ -6,7 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatBytes } from '../../src/cli/format.js';
-import { layerTarSizeHint } from '../../src/store/index.js';
+import { layerContentSize } from '../../src/store/index.js';
 import { buildFixture, type BuildFixture } from '../helpers/build.js';
 import { runCliCaptured } from '../helpers/run-cli.js';
 
@@ -33,7 +33,7 @@ describe('system df', () => {
 
     const sizes = async (name: string): Promise<number[]> => {
       const image = await fx.image(name);
-      return Promise.all(image.manifest.layers.map(async (layer) => (await layerTarSizeHint(fx.store, layer)) ?? layer.size));
+      return Promise.all(image.manifest.layers.map((layer) => layerContentSize(fx.store, layer)));
     };
     const [base = 0] = await sizes('busybox');
     const app = (await sizes('app')).reduce((sum, bytes) => sum + bytes, 0);

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { MediaType, hostPlatform } from '../../src/common/index.js';
 import { writeImage, writeLayer } from '../../src/exporter/index.js';
-import { chainIds, pruneStore, resolveImage, snapshotPath, unpackImage, unpackLayers, verifyStore, type Store } from '../../src/store/index.js';
+import { chainIds, layerContentSize, pruneStore, resolveImage, snapshotPath, unpackImage, unpackLayers, verifyStore, type Store } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
 import { useTemporaryStores } from '../helpers/temporary-store.js';
 import { validateLayout } from '../helpers/validate.js';
@@ -73,13 +73,18 @@ describe('prune, verify and unpacked layers', () => {
     await validateLayout(root);
     expect((await verifyStore(store)).problems).toEqual([]);
 
-    // Removing the app leaves busybox: its layer and snapshot stay, the app's go.
+    // Removing the app leaves busybox: its layer and snapshot stay, the app's go, and so does
+    // the size remembered of its layer.
+    await Promise.all(image.manifest.layers.map((layer) => layerContentSize(store, layer)));
+    const [baseLayer, appLayer] = image.manifest.layers.map((layer) => layer.digest.slice(7));
+    expect((await readdir(join(root, 'layer-sizes'))).sort()).toEqual([baseLayer, appLayer].sort());
     await store.deleteReference('localhost/app:1');
     const pruned = await pruneStore(store, { gracePeriodMs: 0 });
     expect(pruned.blobsRemoved).toHaveLength(3);
     expect(pruned.blobsRemoved).toContain(image.descriptor.digest);
     expect(pruned.snapshotsRemoved).toBe(1);
     expect(await readdir(join(root, 'layers/sha256'))).toEqual([chainIds(image.config.rootfs.diff_ids)[0]?.slice(7)]);
+    expect(await readdir(join(root, 'layer-sizes'))).toEqual([baseLayer]);
     await validateLayout(root);
 
     await store.deleteReference('docker.io/library/busybox:latest');

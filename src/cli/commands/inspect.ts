@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { TsbuildError, familiarReference, isTsbuildError, hostPlatform, parsePlatform, parseReference, type Platform } from '../../common/index.js';
-import { findImage, imageTarSize, noSuchImage, resolveImage, type Store } from '../../store/index.js';
+import { findImage, imageContentSize, noSuchImage, resolveImage, type Store } from '../../store/index.js';
 import { ClientError, type CliIo } from '../io.js';
 import { nilMap, nilSlice, type InspectDocument } from '../go-template.js';
 import { inspectContainers } from './containers.js';
@@ -70,7 +70,7 @@ async function inspectImage(store: Store, image: string, platform: Platform): Pr
   const resolved = await resolveImage(store, found.descriptor, platform);
   const names = (await store.listReferences()).filter((reference) => reference.target.digest === found.descriptor.digest).map((reference) => parseReference(reference.name, { defaultTag: false }));
   const config = resolved.config;
-  const size = await imageTarSize(store, resolved.manifest);
+  const size = await imageContentSize(store, resolved.manifest);
   // docker's fields first, named and shaped as `docker image inspect` prints them, so that
   // scripts reading .Config.Env or .RootFS.Layers work unchanged; then the image as stored.
   return {
@@ -87,8 +87,8 @@ async function inspectImage(store: Store, image: string, platform: Platform): Pr
     Architecture: config.architecture,
     ...(config.variant === undefined ? {} : { Variant: config.variant }),
     Os: config.os,
+    // docker 26 (API 1.45) no longer gives VirtualSize.
     Size: size,
-    VirtualSize: size,
     RootFS: { Type: config.rootfs.type, Layers: config.rootfs.diff_ids },
     Digest: found.descriptor.digest,
     Descriptor: resolved.descriptor,

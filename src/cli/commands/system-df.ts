@@ -16,7 +16,7 @@ import { cacheUsage } from '../../cache/index.js';
 import { treeSize, type Digest } from '../../common/index.js';
 import { cacheMountUsage } from '../../executor/index.js';
 import { containerDirectory, listContainerRecords, listVolumes, observeState } from '../../runtime/index.js';
-import { layerTarSizeHint, listImages, resolveImage, type Store } from '../../store/index.js';
+import { layerContentSize, listImages, resolveImage, type Store } from '../../store/index.js';
 import { dockerTable, formatBytes, formatCreatedSince, humanDuration } from '../format.js';
 import { formatListTemplate, sortedKeys } from '../go-template.js';
 import type { CliIo } from '../io.js';
@@ -34,7 +34,7 @@ interface DiskImage {
   containers: number;
 }
 
-/** One image per ID (the first name it is listed under), with its layers and their sizes as tars. */
+/** One image per ID (the first name it is listed under), with its layers and their content sizes. */
 async function diskImages(store: Store): Promise<DiskImage[]> {
   const byId = new Map<string, DiskImage>();
   // Every entry of index.json, read once: each summary names its image by the entry's digest.
@@ -45,7 +45,7 @@ async function diskImages(store: Store): Promise<DiskImage[]> {
     if (target === undefined) continue;
     const image = await resolveImage(store, target).catch(() => undefined);
     if (image === undefined) continue;
-    const layers = await Promise.all(image.manifest.layers.map(async (layer) => ({ digest: layer.digest, size: (await layerTarSizeHint(store, layer).catch(() => undefined)) ?? layer.size })));
+    const layers = await Promise.all(image.manifest.layers.map(async (layer) => ({ digest: layer.digest, size: await layerContentSize(store, layer).catch(() => layer.size) })));
     byId.set(summary.id, { id: summary.id, repository: summary.repository, tag: summary.tag, created: summary.created, layers, size: layers.reduce((sum, layer) => sum + layer.size, 0), sharedSize: 0, containers: 0 });
   }
   const images = [...byId.values()];
