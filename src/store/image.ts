@@ -192,17 +192,32 @@ export async function rememberLayerContentSize(store: LayoutStore, layer: Descri
  * to: a regular file's size and a symlink's target's length, a hard link's content once,
  * nothing for directories, devices and whiteouts. A step of a build keeps the size BuildKit
  * gave it, which counts no symlink (the build remembers it when it writes the layer). Without
- * that memo the layer is read whole, once, and the size remembered (`layer-sizes/<hex>`).
+ * that memo the layer is read whole, once, and the size remembered (`layer-sizes/<hex>`), where
+ * the disk allows. A layer that unpacks to far more than it is stored in (a decompression bomb)
+ * is not read on: it counts at its stored size, and is read again next time only that far.
  */
 export async function layerContentSize(store: LayoutStore, layer: Descriptor): Promise<number> {
   const remembered = await readFile(contentSizeMemo(store, layer), 'utf8').then(Number, () => undefined);
   if (remembered !== undefined && Number.isSafeInteger(remembered) && remembered >= 0) return remembered;
+  const readable = layer.size * maxLayerExpansion + layerExpansionAllowance;
   let size = 0;
+  let read = 0;
   const tar = decompressLayer(await store.openBlob(layer.digest), layer.mediaType);
-  for await (const { header } of readTar(tar, { what: `layer ${layer.digest}` })) size += header.type === 'symlink' ? encodeFileName(header.linkname).length : header.size;
-  await rememberLayerContentSize(store, layer, size);
+  for await (const { header } of readTar(tar, { what: `layer ${layer.digest}` })) {
+    read += header.size;
+    // Leaving the loop ends the reading, down to the blob's file.
+    if (read > readable) return layer.size;
+    size += header.type === 'symlink' ? encodeFileName(header.linkname).length : header.size;
+  }
+  // Only a memo: a full disk costs the next listing a read, nothing more.
+  await rememberLayerContentSize(store, layer, size).catch(() => undefined);
   return size;
 }
+
+/** How much a layer may unpack to, for its size to be read: this many times its stored size… */
+const maxLayerExpansion = 32;
+/** …and this much more, for small layers. */
+const layerExpansionAllowance = 64 * 1024 * 1024;
 
 /**
  * An image's size as docker 26 lists and inspects it: the sum of its layers' content sizes. A

@@ -17,6 +17,7 @@ import { mkdir, readFile, readdir, readlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { goJson, hostPlatform } from '../../src/common/index.js';
+import { formatBytes } from '../../src/cli/format.js';
 import { encodeHeader } from '../../src/exporter/tar.js';
 import { openStore, verifyStore } from '../../src/store/index.js';
 import { busyboxImage } from '../helpers/busybox-image.js';
@@ -56,9 +57,9 @@ describe.runIf(isRoot)('decompression bombs against a store of 48 MiB', () => {
     expect(await readdir(join(root, 'tmp'))).toEqual([]);
     const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((line) => line.split(' ')[4]?.startsWith(`${root}/`) === true);
     expect(mounts).toEqual([]);
-    // Only what the context's hashes and, after load, the bomb's own compressed blobs (and the
-    // records naming them) add.
-    const added = (await storeListing()).filter((path) => !before.includes(path) && !['/context-index/', ...allowed].some((prefix) => path.startsWith(prefix)));
+    // Only what the context's hashes, the sizes of the layers `images` listed, and, after load,
+    // the bomb's own compressed blobs (and the records naming them) add.
+    const added = (await storeListing()).filter((path) => !before.includes(path) && !['/context-index/', '/layer-sizes/', ...allowed].some((prefix) => path.startsWith(prefix)));
     expect(added).toEqual([]);
     expect((await verifyStore(await openStore({ root }))).problems).toEqual([]);
     await validateLayout(root);
@@ -154,6 +155,11 @@ describe.runIf(isRoot)('decompression bombs against a store of 48 MiB', () => {
     expect(loaded.stderr).toBe('');
     expect(loaded.status).toBe(0);
     const allowed = ['/blobs/', '/index.json', '/repositories'];
+    // Listed without unfolding the bomb to size it: its size is what it is stored in.
+    const listedAt = Date.now();
+    expect(await tsbuild(['images', '--format', '{{.Repository}} {{.Size}}', 'bombload'])).toMatchObject({ status: 0, stdout: `bombload ${formatBytes(layer.length, 3, '')}\n` });
+    expect(Date.now() - listedAt).toBeLessThan(20_000);
+    expect(existsSync(join(root, 'layer-sizes', createHash('sha256').update(layer).digest('hex')))).toBe(false);
     const ran = await tsbuild(['run', '--rm', 'bombload:1']);
     expect(ran.status).toBe(125);
     expect(ran.stderr).toMatch(/no space left on device/i);
