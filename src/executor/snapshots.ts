@@ -180,7 +180,8 @@ export class Snapshotter {
             compression: 'none',
             ...(options.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: options.sourceDateEpoch }),
           });
-          await rememberLayerContentSize(store, written.descriptor, contentSize);
+          // Only a memo: without it (a full disk) the size is measured when asked for.
+          await rememberLayerContentSize(store, written.descriptor, contentSize).catch(() => undefined);
           const layer: LayerRef = { descriptor: written.descriptor, diffId: written.diffId };
           await keepDiff(store, upper, chainIds([...layers.map((ref) => ref.diffId), written.diffId]).at(-1) as Digest);
           return layer;

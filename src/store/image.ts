@@ -1,8 +1,8 @@
-import { mkdir, readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import pLimit from 'p-limit';
 import { digestHex, encodeFileName, familiarReference, formatPlatform, formatReference, hashHex, hostPlatform, imagePlatform, isIndexMediaType, isManifestMediaType, parseDigest, parseImageConfig, parseIndex, parseManifest, parseReference, platformMatches, readTar, selectManifest, isTsbuildError, maxImageConfigBytes, TsbuildError, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../common/index.js';
-import { writeFileAtomic } from './atomic.js';
+import { temporaryName } from './atomic.js';
 import type { ContentStore } from './content-store.js';
 import type { LayoutStore } from './layout-store.js';
 import { decompressLayer } from './unpack.js';
@@ -179,11 +179,21 @@ function contentSizeMemo(store: LayoutStore, layer: Descriptor): string {
   return join(store.root, 'layer-sizes', digestHex(layer.digest));
 }
 
-/** Remembers SIZE as LAYER's content size (a layer's content never changes). */
+/**
+ * Remembers SIZE as LAYER's content size (a layer's content never changes). A memo, and so
+ * written whole under its name but not synced: lost to a crash, it is measured again.
+ */
 export async function rememberLayerContentSize(store: LayoutStore, layer: Descriptor, size: number): Promise<void> {
   const memo = contentSizeMemo(store, layer);
   await mkdir(dirname(memo), { recursive: true });
-  await writeFileAtomic(memo, String(size));
+  const temporary = join(dirname(memo), temporaryName(`.${basename(memo)}`));
+  try {
+    await writeFile(temporary, String(size), { flag: 'wx' });
+    await rename(temporary, memo);
+  } catch (error) {
+    await unlink(temporary).catch(() => undefined);
+    throw error;
+  }
 }
 
 /**

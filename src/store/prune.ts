@@ -82,7 +82,7 @@ export async function pruneStore(store: LayoutStore, options: PruneOptions = {})
       }
     }
     if (options.only !== undefined) return { blobsRemoved: removed, bytesFreed, snapshotsRemoved };
-    for (const directory of [join(store.root, 'tmp'), join(store.root, 'layers')]) {
+    for (const directory of [join(store.root, 'tmp'), join(store.root, 'layers'), join(store.root, 'layer-sizes')]) {
       for (const name of await readdir(directory).catch(() => [] as string[])) {
         if (!name.endsWith('.tmp') || temporaryOwnerAlive(name)) continue;
         // One whose writer is gone (killed mid-write) is abandoned whatever its age; one that
