@@ -101,6 +101,9 @@ describe('image commands', () => {
     expect(content).toBeGreaterThan(100_000);
     expect(info).toMatchObject({ Size: content });
     expect(info).not.toHaveProperty('VirtualSize');
+    // docker's order around it: GraphDriver between Size and RootFS, Metadata after.
+    expect(Object.keys(info ?? {}).slice(11, 15)).toEqual(['Size', 'GraphDriver', 'RootFS', 'Metadata']);
+    expect(info).toMatchObject({ GraphDriver: { Data: null, Name: 'overlay' }, Metadata: { LastTagTime: expect.stringMatching(/^20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/) } });
     expect(info?.Manifest.layers).toHaveLength(1);
     // By image ID prefix, as docker accepts.
     expect((await run(['inspect', rows[0]?.id.slice(7, 19) ?? '', '--root', root])).status).toBe(0);

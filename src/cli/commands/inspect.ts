@@ -1,5 +1,6 @@
+import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { TsbuildError, familiarReference, isTsbuildError, hostPlatform, parsePlatform, parseReference, type Platform } from '../../common/index.js';
+import { TsbuildError, familiarReference, isTsbuildError, hostPlatform, parsePlatform, parseReference, type Digest, type Platform } from '../../common/index.js';
 import { findImage, imageContentSize, noSuchImage, resolveImage, type Store } from '../../store/index.js';
 import { ClientError, type CliIo } from '../io.js';
 import { nilMap, nilSlice, type InspectDocument } from '../go-template.js';
@@ -63,6 +64,15 @@ function isInspectKind(text: string): text is InspectKind {
   return (inspectKinds as readonly string[]).includes(text);
 }
 
+/** When the blob DIGEST came into the store, as Go's RFC 3339 with nanoseconds writes it. */
+async function arrivalTime(store: Store, digest: Digest): Promise<string> {
+  const info = await stat(store.blobPath(digest), { bigint: true }).catch(() => undefined);
+  if (info === undefined) return '0001-01-01T00:00:00Z';
+  const seconds = info.mtimeNs / 1_000_000_000n;
+  const fraction = (info.mtimeNs % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '');
+  return `${new Date(Number(seconds) * 1000).toISOString().slice(0, 19)}${fraction === '' ? '' : `.${fraction}`}Z`;
+}
+
 /** An image as `docker image inspect` prints it: docker's fields first, then the image as stored. */
 async function inspectImage(store: Store, image: string, platform: Platform): Promise<Record<string, unknown>> {
   const found = await findImage(store, image);
@@ -89,7 +99,11 @@ async function inspectImage(store: Store, image: string, platform: Platform): Pr
     Os: config.os,
     // docker 26 (API 1.45) no longer gives VirtualSize.
     Size: size,
+    // The layers are the store's, not a driver's directories: no paths to give.
+    GraphDriver: { Data: null, Name: 'overlay' },
     RootFS: { Type: config.rootfs.type, Layers: config.rootfs.diff_ids },
+    // When the image came under a name: its manifest's arrival in the store (docker's zero time for one without a name).
+    Metadata: { LastTagTime: names.some((name) => name.tag !== undefined) ? await arrivalTime(store, found.descriptor.digest) : '0001-01-01T00:00:00Z' },
     Digest: found.descriptor.digest,
     Descriptor: resolved.descriptor,
     ...(resolved.index === undefined ? {} : { Index: resolved.index.index }),
