@@ -360,6 +360,10 @@ async function loadNamedContext(ctx: BaseLoading, name: string, source: NamedCon
           sourceDateEpoch: ctx.sourceDateEpoch,
           platform,
           noCache: ctx.request.noCache === true,
+          ...(ctx.deps.interrupted === undefined ? {} : { signal: ctx.deps.interrupted }),
+        }).catch((error: unknown) => {
+          // Its hashing stopped by the interrupt: canceled, as the build context's is, not failed.
+          throw ctx.deps.interrupted?.aborted === true ? new StepCanceled() : error;
         });
         const description = `[context ${name}] ${where}`;
         base = {

@@ -206,6 +206,8 @@ export interface DirectoryContextDeps {
   readonly sourceDateEpoch: number | undefined;
   readonly platform: Platform;
   readonly noCache: boolean;
+  /** The build's interrupt: it stops the hashing of the directory's files, as the main context's. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -217,7 +219,7 @@ export interface DirectoryContextDeps {
 export async function loadDirectoryContext(path: string, deps: DirectoryContextDeps): Promise<{ key: Digest; layers: readonly LayerRef[]; created: string | undefined }> {
   const info = await stat(path).catch(() => undefined);
   if (info === undefined || !info.isDirectory()) throw new TsbuildError('NOT_FOUND', `load context ${path}: not a directory`);
-  const context = await openContext(path, { indexDir: join(deps.store.root, 'context-index') });
+  const context = await openContext(path, { indexDir: join(deps.store.root, 'context-index'), ...(deps.signal === undefined ? {} : { signal: deps.signal }) });
   const content = (await sourceDigest(context, ['.'])).digest;
   const key = copyKey(scratchKey(), {
     add: false,

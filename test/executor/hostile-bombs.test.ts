@@ -295,20 +295,25 @@ describe.runIf(isRoot)('a decompression bomb in an interrupted build', () => {
     }
   }, 120_000);
 
-  it('ends a build interrupted while it hashes a context file of 64 GiB of holes, leaving nothing of it in the context index', async () => {
+  it.each([
+    ['the build context', 'FROM busybox\nCOPY big /big\n', false],
+    ['a named context (--build-context)', 'FROM busybox\nCOPY --from=files big /big\n', true],
+  ])('ends a build interrupted while it hashes a file of 64 GiB of holes in %s, leaving nothing of it in the context index', async (_where, dockerfile, named) => {
     const fx = await buildFixture();
     try {
       const context = join(fx.dir, 'context');
       await mkdir(context);
-      await writeFile(join(context, 'Dockerfile'), 'FROM busybox\nCOPY big /big\n');
-      execFileSync('truncate', ['-s', '64G', join(context, 'big')]);
+      await writeFile(join(context, 'Dockerfile'), dockerfile);
+      const files = named ? join(fx.dir, 'files') : context;
+      if (named) await mkdir(files);
+      execFileSync('truncate', ['-s', '64G', join(files, 'big')]);
       // Once the file is open to be hashed (which took a minute, its holes read as zeros).
       const reading = async (_output: string, pid: number): Promise<boolean> => {
         const fds = await readdir(`/proc/${pid}/fd`).catch(() => []);
         const targets = await Promise.all(fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')));
-        return targets.includes(join(context, 'big'));
+        return targets.includes(join(files, 'big'));
       };
-      const build = await interruptBuild(fx.root, ['-t', 'interrupted-hash', context], { ready: reading, readyWithinMs: 30_000, settleMs: 500 });
+      const build = await interruptBuild(fx.root, ['-t', 'interrupted-hash', ...(named ? ['--build-context', `files=${files}`] : []), context], { ready: reading, readyWithinMs: 30_000, settleMs: 500 });
       await expectCanceled(fx.root, build);
       expect({ code: build.code, signal: build.signal }, build.output).toEqual({ code: 143, signal: null });
       expect(build.output).not.toContain('failed to compute cache key');
