@@ -45,20 +45,24 @@ export async function fsyncDirectory(path: string): Promise<void> {
   }
 }
 
-/** Writes a whole small file atomically: temporary name in the same directory, fsync, rename, fsync of the directory. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+/**
+ * Writes a whole small file atomically: temporary name in the same directory, fsync, rename, fsync
+ * of the directory. SYNC false leaves out both fsyncs, for a memo that may be lost to a crash
+ * (it is made again) but never read half written.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644, { sync = true }: { readonly sync?: boolean } = {}): Promise<void> {
   const directory = dirname(path);
   const temporary = join(directory, temporaryName(`.${basename(path)}`));
   try {
     const handle = await open(temporary, 'wx', mode);
     try {
       await handle.writeFile(data);
-      await handle.sync();
+      if (sync) await handle.sync();
     } finally {
       await handle.close();
     }
     await rename(temporary, path);
-    await fsyncDirectory(directory);
+    if (sync) await fsyncDirectory(directory);
   } catch (error) {
     await unlink(temporary).catch(() => undefined);
     throw new TsbuildError('INTERNAL', `write ${path}: ${messageOf(error)}`, { cause: error });

@@ -1,8 +1,8 @@
-import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import pLimit from 'p-limit';
 import { digestHex, encodeFileName, familiarReference, formatPlatform, formatReference, hashHex, hostPlatform, imagePlatform, isIndexMediaType, isManifestMediaType, parseDigest, parseImageConfig, parseIndex, parseManifest, parseReference, platformMatches, readTar, selectManifest, isTsbuildError, maxImageConfigBytes, TsbuildError, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../common/index.js';
-import { temporaryName } from './atomic.js';
+import { writeFileAtomic } from './atomic.js';
 import type { ContentStore } from './content-store.js';
 import type { LayoutStore } from './layout-store.js';
 import { decompressLayer } from './unpack.js';
@@ -186,14 +186,7 @@ function contentSizeMemo(store: LayoutStore, layer: Descriptor): string {
 export async function rememberLayerContentSize(store: LayoutStore, layer: Descriptor, size: number): Promise<void> {
   const memo = contentSizeMemo(store, layer);
   await mkdir(dirname(memo), { recursive: true });
-  const temporary = join(dirname(memo), temporaryName(`.${basename(memo)}`));
-  try {
-    await writeFile(temporary, String(size), { flag: 'wx' });
-    await rename(temporary, memo);
-  } catch (error) {
-    await unlink(temporary).catch(() => undefined);
-    throw error;
-  }
+  await writeFileAtomic(memo, String(size), 0o644, { sync: false });
 }
 
 /**
