@@ -223,11 +223,15 @@ const maxLayerExpansion = 32;
 const layerExpansionAllowance = 64 * 1024 * 1024;
 
 /**
- * An image's size as docker 26 lists and inspects it: the sum of its layers' content sizes. A
- * layer that cannot be read (missing, corrupt: `verify` says which) counts at its stored size.
+ * The content sizes of LAYERS, in their order, for the lists that sum them: a layer that cannot
+ * be read (missing, corrupt: `verify` says which) counts at its stored size.
  */
-export async function imageContentSize(store: LayoutStore, manifest: Manifest): Promise<number> {
+export async function layerContentSizes(store: LayoutStore, layers: readonly Descriptor[]): Promise<number[]> {
   const limit = pLimit(4);
-  const sizes = await Promise.all(manifest.layers.map((layer) => limit(() => layerContentSize(store, layer).catch(() => layer.size))));
-  return sizes.reduce((total, size) => total + size, 0);
+  return Promise.all(layers.map((layer) => limit(() => layerContentSize(store, layer).catch(() => layer.size))));
+}
+
+/** An image's size as docker 26 lists and inspects it: the sum of its layers' content sizes. */
+export async function imageContentSize(store: LayoutStore, manifest: Manifest): Promise<number> {
+  return (await layerContentSizes(store, manifest.layers)).reduce((total, size) => total + size, 0);
 }

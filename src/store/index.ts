@@ -14,7 +14,7 @@ export { acquireLock, tryLock, type FileLock, type LockOptions } from './lock.js
 export { writeAll, writeFileAtomic, temporaryName, temporaryOwner, temporaryOwnerAlive } from './atomic.js';
 export { VerifyingStream } from './verify-stream.js';
 export { unpackLayer, decompressLayer, decompressStream, type UnpackOptions, type UnpackResult } from './unpack.js';
-export { chainIds, findImage, noSuchImage, imageContentSize, layerContentSize, rememberLayerContentSize, reachableBlobs, readIndex, readManifest, resolveImage, selectPlatform, storeName, type ResolvedImage } from './image.js';
+export { chainIds, findImage, noSuchImage, imageContentSize, layerContentSize, layerContentSizes, rememberLayerContentSize, reachableBlobs, readIndex, readManifest, resolveImage, selectPlatform, storeName, type ResolvedImage } from './image.js';
 export { storeImage, type Image, type ImageLayer } from './image-model.js';
 export { diffPath, keepDiff, linkTree, snapshotStack, unpackImage, unpackLayers, snapshotPath } from './snapshots.js';
 export { defaultGzipLevel, knownLayerVariant, layerVariantName, rememberLayerVariant } from './layer-variants.js';

@@ -16,7 +16,7 @@ import { cacheUsage } from '../../cache/index.js';
 import { treeSize, type Digest } from '../../common/index.js';
 import { cacheMountUsage } from '../../executor/index.js';
 import { containerDirectory, listContainerRecords, listVolumes, observeState } from '../../runtime/index.js';
-import { layerContentSize, listImages, resolveImage, type Store } from '../../store/index.js';
+import { layerContentSizes, listImages, resolveImage, type Store } from '../../store/index.js';
 import { dockerTable, formatBytes, formatCreatedSince, humanDuration } from '../format.js';
 import { formatListTemplate, sortedKeys } from '../go-template.js';
 import type { CliIo } from '../io.js';
@@ -45,7 +45,8 @@ async function diskImages(store: Store): Promise<DiskImage[]> {
     if (target === undefined) continue;
     const image = await resolveImage(store, target).catch(() => undefined);
     if (image === undefined) continue;
-    const layers = await Promise.all(image.manifest.layers.map(async (layer) => ({ digest: layer.digest, size: await layerContentSize(store, layer).catch(() => layer.size) })));
+    const sizes = await layerContentSizes(store, image.manifest.layers);
+    const layers = image.manifest.layers.map((layer, index) => ({ digest: layer.digest, size: sizes[index] ?? layer.size }));
     byId.set(summary.id, { id: summary.id, repository: summary.repository, tag: summary.tag, created: summary.created, layers, size: layers.reduce((sum, layer) => sum + layer.size, 0), sharedSize: 0, containers: 0 });
   }
   const images = [...byId.values()];
