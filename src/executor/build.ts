@@ -347,7 +347,7 @@ async function loadNamedContext(ctx: BaseLoading, name: string, source: NamedCon
       let checkout: { readonly dir: string; cleanup(): Promise<void> } | undefined;
       let directory: string;
       if (source.kind === 'git') {
-        checkout = await checkoutContext(source.url);
+        checkout = await checkoutContext(source.url, ctx.deps.store.temporaryDirectory);
         directory = checkout.dir;
       } else {
         directory = source.path;

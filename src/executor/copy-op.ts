@@ -8,14 +8,13 @@ import { openContext, rootfsSource, sourceDigest, type BuildContext, type Contex
 import type { LayerRef } from '../cache/index.js';
 import type { CopyKeyInput } from '../planner/index.js';
 import type { ResolvedInstruction } from '../planner/index.js';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { copyInto, downloadUrls, type CopySource, type DownloadedUrl } from './copy.js';
 import { isGitSource, parseGitRef, resolveGitRef, type ResolvedGit } from './git-source.js';
 import type { HttpCache } from './http-cache.js';
 import type { ConfigState } from './image-config.js';
 import type { Snapshotter } from './snapshots.js';
+import { makeTemporaryDirectory } from '../store/index.js';
 import { resolveChown } from './user.js';
 import { StepCanceled } from './progress.js';
 
@@ -192,7 +191,7 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
     }
   }
   if (add && instruction.checksum === '' && instruction.sources.some((source) => isUrl(source) && !gitSources.includes(source))) {
-    scratch = await mkdtemp(join(tmpdir(), 'tsbuild-add-'));
+    scratch = await makeTemporaryDirectory(sources.snapshots.temporaryDirectory, 'add');
     try {
       sources.begin?.();
       downloaded = await downloadUrls(instruction.sources, scratch, { cache: sources.httpCache, ...(sources.canceled === undefined ? {} : { signal: sources.canceled }) });
@@ -261,6 +260,7 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
           ...(instruction.unpack === undefined ? {} : { unpack: instruction.unpack }),
           ...(downloaded === undefined ? {} : { downloaded }),
           ...(git.size === 0 ? {} : { git }),
+          scratchDirectory: execution.snapshots.temporaryDirectory,
         }, sources.canceled === undefined ? {} : { signal: sources.canceled });
         // A canceled build writes no layer of what the copy made (it may be huge: an archive).
         if (sources.canceled?.aborted === true) throw new StepCanceled();

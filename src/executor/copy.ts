@@ -18,7 +18,7 @@ import {
   type TreeEntry,
 } from '../cache/index.js';
 import { createHasher, fsPath, type EntryStats, makeSpecialFile, messageOf, nodeZlib, setExactTimes, mkdirInRoot, parseDigest, parseHttpTime, readTar, readXattrs, resolveInRoot, setXattr, TsbuildError } from '../common/index.js';
-import { decompressStream, unpackLayer } from '../store/index.js';
+import { decompressStream, makeTemporaryDirectory, unpackLayer } from '../store/index.js';
 import { changedSource, copyWalkedContent, copyWalkedContentSync, descriptorPath, openWalked } from './walked-file.js';
 import { checkoutGit, isGitSource, maskUrlPassword, parseGitRef, resolveGitRef, type ResolvedGit } from './git-source.js';
 import type { HttpCache } from './http-cache.js';
@@ -55,6 +55,12 @@ export interface CopyRequest {
   readonly downloaded?: ReadonlyMap<string, DownloadedUrl>;
   /** Git sources resolved already (to key the step by their commit), by source: not resolved again. */
   readonly git?: ReadonlyMap<string, ResolvedGit>;
+  /**
+   * Where downloads and checkouts are staged: a store's temporary directory, swept when the
+   * process is killed before it removes them (see makeTemporaryDirectory); the system's
+   * temporary directory when none is given.
+   */
+  readonly scratchDirectory?: string;
 }
 
 /** What an http(s) source served: the file it was written to, its digest and its Last-Modified. */
@@ -222,6 +228,12 @@ class Copier {
     this.request = request;
     this.limit = pLimit(Math.max(1, parallelFiles));
     this.signal = signal;
+  }
+
+  /** A private directory for a download or a checkout, outside the root filesystem. */
+  private scratch(prefix: string): Promise<string> {
+    const parent = this.request.scratchDirectory;
+    return parent === undefined ? mkdtemp(join(tmpdir(), `tsbuild-${prefix}-`)) : makeTemporaryDirectory(parent, prefix);
   }
 
   /** The path relative to the root filesystem of a host path inside it. */
@@ -513,7 +525,7 @@ class Copier {
     if (algorithm === undefined) throw new TsbuildError('INVALID_ARGUMENT', `ADD ${quotedUrl(url)}: invalid checksum digest format ${JSON.stringify(expected)}`);
     const known = this.request.downloaded?.get(url);
     // Outside ROOTFS: a download must not leave even a directory's mtime behind in the layer.
-    const scratch = known === undefined ? await mkdtemp(join(tmpdir(), 'tsbuild-add-')) : undefined;
+    const scratch = known === undefined ? await this.scratch('add') : undefined;
     try {
       const downloaded = known ?? { path: join(scratch as string, 'download'), ...(await download(url, join(scratch as string, 'download'), maxRedirections, algorithm)) };
       const { lastModified, digest } = downloaded;
@@ -553,7 +565,7 @@ class Copier {
     }
     // As BuildKit: the .git directory is kept only with the whole repository.
     const keepGitDir = (ref.keepGitDir ?? this.request.keepGitDir ?? false) && ref.subdir === '';
-    const scratch = await mkdtemp(join(tmpdir(), 'tsbuild-git-'));
+    const scratch = await this.scratch('git');
     try {
       const checkout = join(scratch, 'checkout');
       mkdirSync(checkout, { mode: 0o755 });

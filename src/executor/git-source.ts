@@ -7,10 +7,10 @@
  */
 import { spawn } from 'node:child_process';
 import { lstat, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, posix } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { lutimesSync } from 'node:fs';
 import { TsbuildError, fsPath, messageOf, readDirectoryEntries, uniqueHex } from '../common/index.js';
+import { makeTemporaryDirectory } from '../store/index.js';
 
 /** What a git source names: `REMOTE[?query][#ref[:subdir]]`. */
 export interface GitRef {
@@ -277,7 +277,8 @@ export async function resolveGitRef(ref: GitRef): Promise<ResolvedGit> {
 }
 
 /**
- * Checks RESOLVED out into DIRECTORY (empty, made by the caller) one commit deep, submodules
+ * Checks RESOLVED out into DIRECTORY (empty, made by the caller in a private scratch directory
+ * of its own, where the fetch may stage a repository beside it) one commit deep, submodules
  * too unless turned off. With KEEPGITDIR the `.git` directory stays with BuildKit's refs (see
  * fetchKept), HEAD detached at the commit and origin the (redacted) remote; otherwise it is
  * removed. Returns the directory to copy: DIRECTORY or its SUBDIR, which must
@@ -344,7 +345,7 @@ export async function checkoutGit(ref: GitRef, resolved: ResolvedGit, directory:
  * the commit fetched; the checkout's origin is the remote again.
  */
 async function fetchKept(ref: GitRef, resolved: ResolvedGit, directory: string, what: string): Promise<string> {
-  const cache = await mkdtemp(join(tmpdir(), 'tsbuild-git-cache-'));
+  const cache = await mkdtemp(join(dirname(directory), 'git-cache-'));
   try {
     const inCache = (args: readonly string[]): Promise<string> => git(args, { cwd: cache, what });
     const inCheckout = (args: readonly string[]): Promise<string> => git(args, { cwd: directory, what });
@@ -389,13 +390,14 @@ async function setTimes(directory: string, seconds: number, withGitDir: boolean)
 
 /**
  * A git repository as a whole build context (`tsbuild build https://host/repo.git#ref:subdir`)
- * or a named one: checked out into a private scratch directory, without `.git` unless
- * KEEPGITDIR (BuildKit's BUILDKIT_CONTEXT_KEEP_GIT_DIR). CLEANUP removes it.
+ * or a named one: checked out into a private scratch directory in SCRATCHPARENT (a store's
+ * temporary directory, swept if the build is killed), without `.git` unless KEEPGITDIR
+ * (BuildKit's BUILDKIT_CONTEXT_KEEP_GIT_DIR). CLEANUP removes it.
  */
-export async function checkoutContext(source: string, keepGitDir = false): Promise<{ readonly dir: string; cleanup(): Promise<void> }> {
+export async function checkoutContext(source: string, scratchParent: string, keepGitDir = false): Promise<{ readonly dir: string; cleanup(): Promise<void> }> {
   const ref = parseGitRef(source);
   if (ref === undefined) throw new TsbuildError('INVALID_ARGUMENT', `checkout ${redactRemote(source)}: not a git source`);
-  const scratch = await mkdtemp(join(tmpdir(), 'tsbuild-git-context-'));
+  const scratch = await makeTemporaryDirectory(scratchParent, 'git-context');
   const cleanup = (): Promise<void> => rm(scratch, { recursive: true, force: true });
   try {
     const checkout = join(scratch, 'checkout');

@@ -12,6 +12,6 @@ export { dockerfileInContext, maxDockerfileBytes, readDockerfile, readStdinInput
 export { checkoutContext, isGitSource } from './git-source.js';
 export { archiveStream, downloadUrls } from './copy.js';
 export type { SecretSource } from './run-mounts.js';
-export { reclaimAbandonedSteps } from './abandoned.js';
+export { reclaimAbandonedTemporaries } from './abandoned.js';
 export { cacheMountUsage, removeCacheMounts, type CacheMountUsage } from './cache-mount-usage.js';
 export { packCacheMount } from './cache-mounts.js';

@@ -24,7 +24,8 @@ import { TsbuildError, errnoOf, messageOf, resolveInRoot } from '../common/index
 import { sourceDigest, type CacheMountSync } from '../cache/index.js';
 import type { ResolvedMount } from '../planner/index.js';
 import type { MountSpec } from '../runtime/index.js';
-import type { Store } from '../store/index.js';
+import { makeTemporaryDirectory, type Store } from '../store/index.js';
+import { inMemoryScratch, inMemoryScratchPrefix } from './abandoned.js';
 import { leaseCacheMount } from './cache-mounts.js';
 import type { ContextHandle, SourceState } from './copy-op.js';
 import { copyInto } from './copy.js';
@@ -255,11 +256,12 @@ async function secretValue(sources: MountSources, id: string): Promise<Buffer | 
 /**
  * A 0700 directory of the step's own in memory where the host has /dev/shm (secrets stay off
  * the disk, as BuildKit keeps them on a tmpfs; socket paths stay short), else in the system's
- * temporary directory; removed after the step.
+ * temporary directory; removed after the step, or by the next build if this one is killed first
+ * (its name holds the build's pid: see abandoned.ts).
  */
 async function privateDirectory(prefix: string): Promise<string> {
   try {
-    return await mkdtemp(`/dev/shm/tsbuild-${prefix}-`);
+    return await makeTemporaryDirectory(inMemoryScratch, `${inMemoryScratchPrefix}${prefix}`);
   } catch {
     return mkdtemp(join(tmpdir(), `tsbuild-${prefix}-`));
   }

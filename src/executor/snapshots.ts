@@ -62,6 +62,11 @@ export class Snapshotter {
     private readonly beforeRead: () => Promise<void> = () => Promise.resolve(),
   ) {}
 
+  /** The store's directory of temporaries: a step's scratch there is swept if the build is killed. */
+  get temporaryDirectory(): string {
+    return this.store.temporaryDirectory;
+  }
+
   /** An empty directory: the root filesystem of `scratch`. */
   private empty(): Promise<string> {
     this.emptyDirectory ??= (async () => {

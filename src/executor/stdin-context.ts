@@ -7,12 +7,11 @@
  * found inside the unpacked directory the same way.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { TsbuildError, messageOf, resolveInRoot } from '../common/index.js';
-import { unpackLayer } from '../store/index.js';
+import { makeTemporaryDirectory, unpackLayer } from '../store/index.js';
 import { archiveStream, downloadUrls, isArchive } from './copy.js';
 
 /**
@@ -39,17 +38,20 @@ export type StdinInput =
   | { readonly kind: 'dockerfile'; readonly source: string; cleanup(): Promise<void> }
   | { readonly kind: 'context'; readonly dir: string; cleanup(): Promise<void> };
 
-/** Reads INPUT whole (into a scratch file, never into memory) and tells what it is; a tar is unpacked. */
-export async function readStdinInput(input: NodeJS.ReadableStream): Promise<StdinInput> {
-  return stagedInput('standard input', (staged) => pipeline(input, createWriteStream(staged, { mode: 0o600 })));
+/**
+ * Reads INPUT whole (into a scratch file in SCRATCHPARENT, a store's temporary directory swept if
+ * the build is killed; never into memory) and tells what it is; a tar is unpacked.
+ */
+export async function readStdinInput(input: NodeJS.ReadableStream, scratchParent: string): Promise<StdinInput> {
+  return stagedInput('standard input', scratchParent, (staged) => pipeline(input, createWriteStream(staged, { mode: 0o600 })));
 }
 
 /**
  * `tsbuild build https://host/context.tar.gz`: the URL's content, as docker takes a remote
  * context that is not a git repository: a context tar (any compression), or else a Dockerfile.
  */
-export async function readUrlInput(url: string): Promise<StdinInput> {
-  return stagedInput(url, async (staged) => {
+export async function readUrlInput(url: string, scratchParent: string): Promise<StdinInput> {
+  return stagedInput(url, scratchParent, async (staged) => {
     const directory = dirname(staged);
     const downloaded = await downloadUrls([url], directory, { label: 'download' }).catch((error: unknown) => {
       throw new TsbuildError(error instanceof TsbuildError ? error.code : 'REGISTRY', `build: unable to prepare context: ${messageOf(error)}`, { cause: error });
@@ -61,8 +63,8 @@ export async function readUrlInput(url: string): Promise<StdinInput> {
 }
 
 /** Stages the input (FILL writes it to the path it is given) and tells what it is; a tar is unpacked. */
-async function stagedInput(what: string, fill: (staged: string) => Promise<void>): Promise<StdinInput> {
-  const scratch = await mkdtemp(join(tmpdir(), 'tsbuild-stdin-'));
+async function stagedInput(what: string, scratchParent: string, fill: (staged: string) => Promise<void>): Promise<StdinInput> {
+  const scratch = await makeTemporaryDirectory(scratchParent, 'stdin');
   const cleanup = (): Promise<void> => rm(scratch, { recursive: true, force: true });
   try {
     const staged = join(scratch, 'input');

@@ -1,10 +1,21 @@
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { errnoOf, messageOf, TsbuildError, uniqueHex } from '../common/index.js';
 
 /** A name no other writer will pick, for temporary files beside their final place. */
 export function temporaryName(prefix: string): string {
   return `${prefix}.${process.pid}.${uniqueHex(6)}.tmp`;
+}
+
+/**
+ * A new private directory in PARENT named as a temporary (see temporaryName): when the process
+ * that made it is killed before removing it, the next build or prune of a store whose temporary
+ * directory PARENT is takes it away.
+ */
+export async function makeTemporaryDirectory(parent: string, prefix: string): Promise<string> {
+  const path = join(parent, temporaryName(prefix));
+  await mkdir(path, { mode: 0o700 });
+  return path;
 }
 
 /** The pid of the process that named a temporary (see temporaryName), if the name holds one. */

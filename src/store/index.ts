@@ -11,7 +11,7 @@ export type { BlobInfo, ContentStore, ExpectedBlob, Ingest, OpenBlobOptions } fr
 export { LayoutStore, validateReferenceName } from './layout-store.js';
 export { defaultRoot } from './root.js';
 export { acquireLock, tryLock, type FileLock, type LockOptions } from './lock.js';
-export { writeAll, writeFileAtomic, temporaryName, temporaryOwner, temporaryOwnerAlive } from './atomic.js';
+export { makeTemporaryDirectory, writeAll, writeFileAtomic, temporaryName, temporaryOwner, temporaryOwnerAlive } from './atomic.js';
 export { VerifyingStream } from './verify-stream.js';
 export { unpackLayer, decompressLayer, decompressStream, type UnpackOptions, type UnpackResult } from './unpack.js';
 export { chainIds, findImage, noSuchImage, imageContentSize, layerContentSize, layerContentSizes, rememberLayerContentSize, reachableBlobs, readIndex, readManifest, resolveImage, selectPlatform, storeName, type ResolvedImage } from './image.js';

@@ -7,7 +7,7 @@ import pLimit from 'p-limit';
 import { BuildCache, LocalStepCache, applyCacheCap, cacheCapSetting, markBuildRunning, exportCache, inlineCacheOf, inlineCacheField, parseCacheFrom, parseCacheTo, type CacheExport } from '../../cache/index.js';
 import { MediaType, messageOf, parseByteSize, type Platform } from '../../common/index.js';
 import type { CacheMountLayers, LayerRef } from '../../cache/index.js';
-import { packCacheMount, reclaimAbandonedSteps, type BuildEvent, type StepHandle } from '../../executor/index.js';
+import { packCacheMount, reclaimAbandonedTemporaries, type BuildEvent, type StepHandle } from '../../executor/index.js';
 import { listContainerRecords } from '../../runtime/index.js';
 import { exportCompression, layerInCompression } from '../../exporter/index.js';
 import type { RegistryClient } from '../../registry/index.js';
@@ -108,8 +108,9 @@ export function planBuildCache(flags: CacheFlags, store: Store, registry: () => 
     },
     async begin() {
       const release = await markBuildRunning(store);
-      // A build killed earlier may have left a step's overlay mounted: nothing could remove it.
-      await reclaimAbandonedSteps(store);
+      // A build killed earlier may have left a step's overlay mounted (nothing could remove it),
+      // its downloads, checkouts and secrets.
+      await reclaimAbandonedTemporaries(store);
       return release;
     },
     async afterBuild(warnAfter) {

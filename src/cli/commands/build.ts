@@ -229,7 +229,9 @@ export function registerBuild(program: Command, io: CliIo): void {
       });
     }
     const buildArgs = parseBuildArgs(options.buildArg, process.env);
-    // A context checked out from git or unpacked from standard input lives in a scratch directory, removed after the build.
+    const store = await storeFromOptions(options);
+    // A context checked out from git or unpacked from standard input lives in a scratch directory
+    // of the store's, removed after the build (or by the next one, if this one is killed).
     let gitContext: { readonly dir: string; cleanup(): Promise<void> } | undefined;
     let stdinInput: StdinInput | undefined;
     const releaseInputs = async (): Promise<void> => {
@@ -240,13 +242,13 @@ export function registerBuild(program: Command, io: CliIo): void {
     let dockerfile: { source: string; file: string; path?: string };
     try {
       if (contextArg !== '-' && isGitSource(contextArg)) {
-        gitContext = await checkoutContext(contextArg, buildArgs.BUILDKIT_CONTEXT_KEEP_GIT_DIR === '1');
+        gitContext = await checkoutContext(contextArg, store.temporaryDirectory, buildArgs.BUILDKIT_CONTEXT_KEEP_GIT_DIR === '1');
         contextDir = gitContext.dir;
         // -f names a file of the repository, as docker takes it for a remote context.
         dockerfile = options.file === '-' ? await dockerfileOf(contextDir, '-', false) : await dockerfileInContext(contextDir, options.file);
       } else if ((contextArg === '-' && options.file !== '-') || /^https?:\/\//i.test(contextArg)) {
         // `-` or a URL: a context tar (then -f names a file inside it) or a Dockerfile, as docker tells them.
-        stdinInput = contextArg === '-' ? await readStdinInput(process.stdin) : await readUrlInput(contextArg);
+        stdinInput = contextArg === '-' ? await readStdinInput(process.stdin, store.temporaryDirectory) : await readUrlInput(contextArg, store.temporaryDirectory);
         if (stdinInput.kind === 'context') {
           contextDir = stdinInput.dir;
           dockerfile = await dockerfileInContext(stdinInput.dir, options.file);
@@ -270,7 +272,6 @@ export function registerBuild(program: Command, io: CliIo): void {
     const quiet = options.quiet === true;
     const mode = quiet ? 'quiet' : progressMode(options.progress, process.env);
     const progress = createProgress(mode, { stderr: io.stderr, isTTY: io.isTty });
-    const store = await storeFromOptions(options);
     let client: RegistryClient | undefined;
     // Loaded only when a base image is pulled or the image pushed: a rebuild from local images
     // never loads the HTTP client.
