@@ -42,6 +42,7 @@ interface Inspected {
   Id: string;
   Name: string;
   Internal: boolean;
+  Attachable: boolean;
   IPAM: { Config: { Subnet: string; Gateway: string }[] };
   Containers: Record<string, { Name: string; IPv4Address: string; MacAddress: string }>;
   Options: Record<string, string>;
@@ -53,7 +54,8 @@ function inspect(name: string): Inspected {
   expect(result.stderr).toBe('');
   const [found] = JSON.parse(result.stdout) as Inspected[];
   if (found === undefined) return expect.fail(`no network ${name}`);
-  madeNetworks.set(found.Id, found.Options['com.docker.network.bridge.name'] ?? '');
+  // The default network shows its bridge's name, as docker's shows docker0; another's is tsb- and the start of its ID.
+  madeNetworks.set(found.Id, found.Options['com.docker.network.bridge.name'] ?? `tsb-${found.Id.slice(0, 10)}`);
   for (const id of Object.keys(found.Containers)) seenContainers.add(id);
   return found;
 }
@@ -340,6 +342,51 @@ describe.runIf(isRoot)('networks', () => {
     }
     expect(tsbuild('network', 'rm', outside.Name, internal.Name).status).toBe(0);
   }, 120_000);
+
+  it("takes the bridge driver's -o options as docker's: the MTU, no inter-container traffic, no masquerading, a default host address for published ports", async () => {
+    const name = `tsbt-opt-${suffix}`;
+    // Refused in the words of docker's bridge driver, and nothing made.
+    expect(tsbuild('network', 'create', '-o', 'com.docker.network.driver.mtu=abc', name)).toMatchObject({ status: 1, stderr: expect.stringContaining('failed to parse com.docker.network.driver.mtu value: abc (strconv.Atoi: parsing "abc": invalid syntax)') });
+    expect(tsbuild('network', 'create', '-o', 'com.docker.network.driver.mtu=-1', name)).toMatchObject({ status: 1, stderr: expect.stringContaining('invalid MTU number: -1') });
+    expect(tsbuild('network', 'create', '-o', 'com.docker.network.bridge.enable_icc=maybe', name)).toMatchObject({ status: 1, stderr: expect.stringContaining('failed to parse com.docker.network.bridge.enable_icc value: maybe (strconv.ParseBool: parsing "maybe": invalid syntax)') });
+    expect(tsbuild('network', 'create', '-o', 'com.docker.network.bridge.host_binding_ipv4=nowhere', name)).toMatchObject({ status: 1, stderr: expect.stringContaining('(nil ip)') });
+    expect(tsbuild('network', 'create', '-o', 'com.docker.network.bridge.name=br-mine', name)).toMatchObject({ status: 1, stderr: expect.stringContaining('com.docker.network.bridge.name') });
+    expect(tsbuild('network', 'ls', '-q', '--filter', `name=${name}`).stdout).toBe('');
+
+    const plain = createNetwork(`${name}-plain`);
+    expect(plain).toMatchObject({ Options: {}, Attachable: false });
+    const made = createNetwork(name, '--attachable', '-o', 'com.docker.network.driver.mtu=1400', '-o', `com.docker.network.bridge.enable_icc=false`, '-o', 'com.docker.network.bridge.enable_ip_masquerade=0', '-o', 'com.docker.network.bridge.host_binding_ipv4=127.0.0.1', '-o', 'com.example.note=kept');
+    // Shown as given, as docker shows them; a key the driver does not know is kept and changes nothing.
+    expect(made).toMatchObject({
+      Attachable: true,
+      Options: { 'com.docker.network.driver.mtu': '1400', 'com.docker.network.bridge.enable_icc': 'false', 'com.docker.network.bridge.enable_ip_masquerade': '0', 'com.docker.network.bridge.host_binding_ipv4': '127.0.0.1', 'com.example.note': 'kept' },
+    });
+    const bridge = `tsb-${made.Id.slice(0, 10)}`;
+    expect((await readFile(`/sys/class/net/${bridge}/mtu`, 'utf8')).trim()).toBe('1400');
+    const rules = spawnSync('iptables-save', [], { encoding: 'utf8' }).stdout.split('\n').filter((line) => line.includes(`tsbuild-net-${made.Id.slice(0, 12)}`));
+    expect(rules).toContainEqual(expect.stringMatching(new RegExp(`-i ${bridge} -o ${bridge} .*-j DROP`)));
+    expect(rules.filter((line) => line.includes('MASQUERADE'))).toEqual([]);
+    expect(spawnSync('iptables-save', [], { encoding: 'utf8' }).stdout).toMatch(new RegExp(`-s ${plain.IPAM.Config[0]?.Subnet ?? ''} ! -o tsb-${plain.Id.slice(0, 10)} .*-j MASQUERADE`));
+
+    const web = `web-opt-${suffix}`;
+    const server = await startServer('opt', '--network', made.Name, '--name', web, '-p', '80');
+    try {
+      // The container's interface has the network's MTU.
+      expect(tsbuild('exec', web, 'cat', '/sys/class/net/eth0/mtu')).toMatchObject({ status: 0, stdout: '1400\n' });
+      // The published port is on the network's host address, not on every address of the host.
+      const port = tsbuild('port', web, '80');
+      expect(port.stdout).toMatch(/^127\.0\.0\.1:\d+\n$/);
+      const hostPort = port.stdout.trim().split(':')[1] ?? '';
+      expect(await fetchFromHost(`http://127.0.0.1:${hostPort}/`)).toBe('hello-opt\n');
+      const id = tsbuild('inspect', '-f', '{{.Id}}', web).stdout.trim();
+      expect(spawnSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }).stdout).toMatch(new RegExp(`-d 127\\.0\\.0\\.1/32 .*--dport ${hostPort} .*tsbuild-ctr-${id.slice(0, 12)}`));
+      // No inter-container communication: another container on the network cannot reach the server.
+      expect(fetchFrom(made.Name, `http://${web}/`, 2).status).not.toBe(0);
+    } finally {
+      await server.stop();
+    }
+    expect(tsbuild('network', 'rm', made.Name, plain.Name).status).toBe(0);
+  }, 180_000);
 
   it("forwards the names a container's network does not hold to the resolvers it was given (--dns), as docker's embedded DNS", async () => {
     const network = createNetwork(`tsbt-dns-${suffix}`);

@@ -39,7 +39,7 @@ export function inspectNetwork(network: NetworkRecord): Record<string, unknown> 
     // docker 26: IPAM options `{}` for a network `network create` made, null for the default bridge.
     IPAM: { Driver: 'default', Options: network.isDefault ? null : {}, Config: network.subnet === undefined ? [] : [{ Subnet: network.subnet, Gateway: network.gateway }] },
     Internal: network.internal,
-    Attachable: false,
+    Attachable: network.attachable === true,
     Ingress: false,
     ConfigFrom: { Network: '' },
     ConfigOnly: false,
@@ -49,7 +49,8 @@ export function inspectNetwork(network: NetworkRecord): Record<string, unknown> 
         { Name: endpoint.name ?? endpoint.containerId.slice(0, 12), EndpointID: endpointId(network.id, endpoint.containerId), MacAddress: endpoint.mac, IPv4Address: `${endpoint.address}/${prefix}`, IPv6Address: '' },
       ]),
     ),
-    Options: network.isDefault ? { 'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.name': network.bridge } : { 'com.docker.network.bridge.name': network.bridge },
+    // As docker: the options `network create -o` gave; the default bridge's are the daemon's.
+    Options: network.isDefault ? { 'com.docker.network.bridge.default_bridge': 'true', 'com.docker.network.bridge.name': network.bridge } : { ...network.options },
     Labels: network.labels,
   };
 }
@@ -162,8 +163,10 @@ export function registerNetwork(program: Command, io: CliIo): void {
       .option('--gateway <ip>', "the bridge's address in the subnet (default: the first)")
       .option('--internal', 'no access outside the network')
       .option('-d, --driver <driver>', 'bridge only', 'bridge')
-      .option('--label <key=value>', 'a label (repeatable)', collect, []),
-  ).action(async (name: string, options: RootOption & { subnet?: string; gateway?: string; internal?: boolean; driver: string; label: string[] }) => {
+      .option('--label <key=value>', 'a label (repeatable)', collect, [])
+      .option('-o, --opt <key=value>', "the bridge driver's options: com.docker.network.driver.mtu, com.docker.network.bridge.enable_icc, .enable_ip_masquerade, .host_binding_ipv4 (repeatable)", collect, [])
+      .option('--attachable', 'let standalone containers join (every bridge network does)'),
+  ).action(async (name: string, options: RootOption & { subnet?: string; gateway?: string; internal?: boolean; driver: string; label: string[]; opt: string[]; attachable?: boolean }) => {
     if (options.driver !== 'bridge') throw new TsbuildError('INVALID_ARGUMENT', `network create: driver ${options.driver} is not supported (bridge only)`);
     const store = await storeFromOptions(options);
     const made = await createNetwork(store, {
@@ -172,6 +175,8 @@ export function registerNetwork(program: Command, io: CliIo): void {
       ...(options.gateway === undefined ? {} : { gateway: options.gateway }),
       internal: options.internal === true,
       labels: keyValueMap(options.label),
+      options: keyValueMap(options.opt),
+      attachable: options.attachable === true,
     });
     io.stdout.write(`${made.id}\n`);
   });

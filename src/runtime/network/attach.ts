@@ -30,6 +30,7 @@ import {
   routedSubnets,
   type NetworkSide,
 } from './host.js';
+import { bridgeSettings } from './bridge-options.js';
 import { checkPortFree, chooseHostPort, type PublishedPort } from './ports.js';
 import {
   addNamespaceForward,
@@ -68,6 +69,9 @@ export interface CreateNetworkOptions {
   readonly gateway?: string;
   readonly internal?: boolean;
   readonly labels?: Readonly<Record<string, string>>;
+  readonly attachable?: boolean;
+  /** `-o`: the bridge driver's options (see bridge-options.ts). */
+  readonly options?: Readonly<Record<string, string>>;
 }
 
 /** 64 hex digits, as a container's ID. */
@@ -133,7 +137,7 @@ async function ensureBridge(store: Store, side: NetworkSide, network: NetworkRec
       subnet = recorded !== undefined && (await isFree(recorded, taken)) ? recorded : await freeSubnet(taken, network.isDefault);
     }
     const gateway = kept && network.gateway !== undefined ? (parseAddress(network.gateway) ?? subnet.base + 1) : subnet.base + 1;
-    await createBridge(side, network.id, network.bridge, subnet, gateway, network.internal);
+    await createBridge(side, network.id, network.bridge, subnet, gateway, { ...bridgeSettings(network.options), internal: network.internal });
     const updated: NetworkRecord = { ...network, subnet: formatSubnet(subnet), gateway: formatAddress(gateway) };
     await writeNetwork(store, updated);
     return updated;
@@ -215,6 +219,7 @@ export async function createNetwork(store: Store, options: CreateNetworkOptions)
   // docker's daemon's words: host and none are its own, the default bridge a network like others.
   if ((builtinNetworks as readonly string[]).includes(options.name)) throw new TsbuildError('INVALID_ARGUMENT', `operation is not permitted on predefined ${options.name} network`);
   if (options.name === defaultNetworkName) throw new TsbuildError('INVALID_ARGUMENT', `network with name ${options.name} already exists`);
+  bridgeSettings(options.options);
   const rootless = !canManageNetworks();
   const subnet = requestedSubnet(options);
   if (rootless && subnet !== undefined && overlaps(subnet, parseSubnet(rootlessSlirpSubnet))) {
@@ -243,6 +248,8 @@ export async function createNetwork(store: Store, options: CreateNetworkOptions)
       ...(chosen === undefined ? {} : { subnet: formatSubnet(chosen), gateway: formatAddress(gateway ?? chosen.base + 1) }),
       subnetGiven: subnet !== undefined,
       bridge: `tsb-${id.slice(0, 10)}`,
+      ...(options.attachable === true ? { attachable: true } : {}),
+      ...(options.options === undefined || Object.keys(options.options).length === 0 ? {} : { options: { ...options.options } }),
       endpoints: {},
     };
     await writeNetwork(store, record);
@@ -442,6 +449,7 @@ async function joinNetwork(
     return { network: updated, endpoint: made, side };
   });
   const subnet = parseSubnet(network.subnet ?? '');
+  const { mtu } = bridgeSettings(network.options);
   try {
     await createVeth(side, {
       namespace,
@@ -452,6 +460,7 @@ async function joinNetwork(
       subnet,
       ...(network.internal || endpoint.interfaceName !== 'eth0' ? {} : { gateway: parseAddress(network.gateway ?? '') ?? subnet.base + 1 }),
       mac: endpoint.mac,
+      ...(mtu === undefined ? {} : { mtu }),
     });
   } catch (error) {
     // The address goes back (a container being connected stays on its other networks).
@@ -583,12 +592,15 @@ export async function attachContainer(store: Store, options: AttachOptions): Pro
       },
       path,
     );
+    // A port published without a host address binds to the network's host_binding_ipv4, if it has one.
+    const binding = bridgeSettings(network.options).hostBindingIpv4;
+    const bound = binding === undefined ? ports : ports.map((port) => (port.hostIp === undefined ? { ...port, hostIp: binding } : port));
     if (side !== hostSide) {
-      const forwarded = await forwardPorts(store, side, network, endpoint, ports);
+      const forwarded = await forwardPorts(store, side, network, endpoint, bound);
       return { namespace: { path }, hostsEntries: [`${endpoint.address}\t${options.hostname}`], resolvConf: await resolvConfFor(network), embeddedDns: !network.isDefault, ports: [], publishedPorts: forwarded, address: endpoint.address };
     }
     const published: PublishedPort[] = [];
-    for (const port of ports) published.push({ ...(await chooseHostPort(port, published)), address: endpoint.address });
+    for (const port of bound) published.push({ ...(await chooseHostPort(port, published)), address: endpoint.address });
     if (published.length > 0) {
       await addDnatRules(
         hostSide,

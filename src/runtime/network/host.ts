@@ -15,6 +15,7 @@ import { dirname } from 'node:path';
 import { TsbuildError, messageOf } from '../../common/index.js';
 import { acquireLock, type FileLock } from '../../store/index.js';
 import { formatAddress, formatSubnet, macOf, type Subnet } from './address.js';
+import type { BridgeSettings } from './bridge-options.js';
 
 const searchPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -128,6 +129,8 @@ export interface VethOptions {
   /** The default route's; none for an internal network. */
   readonly gateway?: number;
   readonly mac: string;
+  /** The network's MTU (`-o com.docker.network.driver.mtu`), for both ends of the pair. */
+  readonly mtu?: number;
 }
 
 /**
@@ -149,7 +152,8 @@ export async function createVeth(side: NetworkSide, options: VethOptions): Promi
   // The pair is made from inside the namespace, its host end sent out to the namespace of this
   // script's shell ($$): the container's end is configured by the same `ip`, and a namespace made
   // now is entered once, by the unshare that makes it. Five processes where there were ten.
-  const configure = `ip link add "$1" type veth peer name "$2" netns "$3"
+  const mtu = options.mtu === undefined ? '' : ` mtu ${options.mtu}`;
+  const configure = `ip link add "$1"${mtu} type veth peer name "$2"${mtu} netns "$3"
 conf=/proc/sys/net/ipv6/conf/$1/disable_ipv6; if [ -e "$conf" ]; then echo 1 > "$conf"; fi
 printf "%s\\n" "$4" | ip -batch -`;
   await script(
@@ -209,17 +213,22 @@ async function restore(side: NetworkSide, tables: Readonly<Record<string, readon
  * network's traffic stays on its bridge. tsbuild's chains and the jumps to them are made when
  * missing (under the host lock). On failure, the bridge is removed.
  */
-export async function createBridge(side: NetworkSide, id: string, bridge: string, subnet: Subnet, gateway: number, internal: boolean): Promise<void> {
+export async function createBridge(side: NetworkSide, id: string, bridge: string, subnet: Subnet, gateway: number, settings: BridgeSettings & { readonly internal: boolean }): Promise<void> {
+  const { internal } = settings;
   const tag = ['-m', 'comment', '--comment', networkTag(id)].join(' ');
+  // Without inter-container communication, what one container sends another on the bridge is
+  // dropped, as docker's `-i br -o br -j DROP`; the bridge must then pass its frames to iptables
+  // (br_netfilter), which docker's daemon loads too.
+  const icc = `-A ${chains.forward} -i ${bridge} -o ${bridge} ${tag} -j ${settings.icc ? 'ACCEPT' : 'DROP'}`;
   const forward = internal
-    ? [`-A ${chains.forward} -i ${bridge} ! -o ${bridge} ${tag} -j DROP`, `-A ${chains.forward} -o ${bridge} ! -i ${bridge} ${tag} -j DROP`]
+    ? [...(settings.icc ? [] : [icc]), `-A ${chains.forward} -i ${bridge} ! -o ${bridge} ${tag} -j DROP`, `-A ${chains.forward} -o ${bridge} ! -i ${bridge} ${tag} -j DROP`]
     : [
-        `-A ${chains.forward} -i ${bridge} -o ${bridge} ${tag} -j ACCEPT`,
+        icc,
         `-A ${chains.forward} -i ${bridge} -o tsb-+ ${tag} -j DROP`,
         `-A ${chains.forward} -i ${bridge} ${tag} -j ACCEPT`,
         `-A ${chains.forward} -o ${bridge} -m conntrack --ctstate RELATED,ESTABLISHED,DNAT ${tag} -j ACCEPT`,
       ];
-  const nat = internal ? [] : [`-A ${chains.postrouting} -s ${formatSubnet(subnet)} ! -o ${bridge} ${tag} -j MASQUERADE`];
+  const nat = internal || !settings.masquerade ? [] : [`-A ${chains.postrouting} -s ${formatSubnet(subnet)} ! -o ${bridge} ${tag} -j MASQUERADE`];
   // tsbuild's chains and the jumps to them, where missing, go in the same restore as the rules.
   const saved = await savedRules(side);
   const has = (table: string, line: string): boolean => saved.some((rule) => rule.table === table && rule.line === line);
@@ -237,9 +246,10 @@ export async function createBridge(side: NetworkSide, id: string, bridge: string
     `create bridge ${bridge}`,
     // A MAC of its own: a bridge otherwise takes its ports' lowest, which changes as containers come
     // and go, and the containers' ARP caches keep the old one until they probe again.
-    `ip link add "$1" address "$4" type bridge
+    `ip link add "$1" address "$4" ${settings.mtu === undefined ? '' : `mtu ${settings.mtu} `}type bridge
 trap 'ip link del "$1" 2>/dev/null' EXIT
 printf 'addr add %s dev %s\\nlink set %s up\\n' "$2" "$1" "$1" | ip -batch -
+${settings.icc ? '' : 'echo 1 > /proc/sys/net/bridge/bridge-nf-call-iptables || { echo "enable_icc=false: the kernel does not pass bridged traffic to iptables (no br_netfilter)" >&2; exit 1; }'}
 printf '%s' "$3" | iptables-restore -w --noflush
 ${internal ? '' : 'echo 1 > /proc/sys/net/ipv4/ip_forward'}
 trap - EXIT`,

@@ -51,6 +51,10 @@ export interface NetworkRecord {
   readonly subnetGiven: boolean;
   /** The Linux bridge's name: `tsb-` and 10 hex digits of the ID. */
   readonly bridge: string;
+  /** `network create --attachable`: shown, as docker does; a bridge takes any container. */
+  readonly attachable?: boolean;
+  /** The driver options of `network create -o`, as given (see bridgeOptions). */
+  readonly options?: Readonly<Record<string, string>>;
   readonly endpoints: Readonly<Record<string, Endpoint>>;
   readonly responder?: ResponderProcess;
 }
