@@ -3,7 +3,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { allocateAddress, defaultPool, exposedPortSpecs, formatAddress, formatSubnet, overlaps, parseAddress, parsePortSpec, parseSubnet, portsToPublish } from '../../src/runtime/network/address.js';
+import { allocateAddress, defaultPool, exposedPortSpecs, formatAddress, formatSubnet, overlaps, parseAddress, parsePortSpec, parseRequestedRange, parseSubnet, portsToPublish } from '../../src/runtime/network/address.js';
 import { createNetwork, type CreateNetworkOptions } from '../../src/runtime/network/attach.js';
 import { checkPortFree, chooseHostPort } from '../../src/runtime/network/ports.js';
 import { writeNetwork, type NetworkRecord } from '../../src/runtime/network/state.js';
@@ -38,6 +38,26 @@ describe('network addresses', () => {
     expect(given).toEqual(['10.9.0.2', '10.9.0.3', '10.9.0.4', '10.9.0.5', '10.9.0.6']);
     used.delete(parseAddress('10.9.0.3') ?? 0);
     expect(formatAddress(allocateAddress(subnet, gateway, used) ?? 0)).toBe('10.9.0.3');
+  });
+
+  it('gives addresses of an --ip-range only, never the subnet\'s own or its broadcast, and reads the range in docker 26\'s words', () => {
+    const subnet = parseSubnet('10.9.0.0/29');
+    const gateway = parseAddress('10.9.0.1') ?? 0;
+    const drain = (range: ReturnType<typeof parseSubnet>): string[] => {
+      const used = new Set<number>();
+      const given: string[] = [];
+      for (let address = allocateAddress(subnet, gateway, used, range); address !== undefined; address = allocateAddress(subnet, gateway, used, range)) {
+        used.add(address);
+        given.push(formatAddress(address));
+      }
+      return given;
+    };
+    expect(drain(parseRequestedRange('10.9.0.4/30', subnet))).toEqual(['10.9.0.4', '10.9.0.5', '10.9.0.6']);
+    expect(drain(parseRequestedRange('10.9.0.0/30', subnet))).toEqual(['10.9.0.2', '10.9.0.3']);
+    expect(() => parseRequestedRange('10.9.0.0/x', subnet)).toThrow('invalid ip-range 10.9.0.0/x: invalid CIDR block notation');
+    expect(() => parseRequestedRange('10.9.0.5/30', subnet)).toThrow('invalid ip-range 10.9.0.5/30: it should be 10.9.0.4/30');
+    expect(() => parseRequestedRange('10.10.0.0/30', subnet)).toThrow("invalid ip-range 10.10.0.0/30: parent subnet 10.9.0.0/29 doesn't contain ip-range");
+    expect(() => parseRequestedRange('10.9.0.0/24', subnet)).toThrow('invalid ip-range 10.9.0.0/24: CIDR block is bigger than its parent subnet 10.9.0.0/29');
   });
 
   it('reads -p as docker does', () => {

@@ -62,9 +62,15 @@ function inspect(name: string): Inspected {
 
 /** A network with a random /24 of 10.128.0.0/9 no route of the host overlaps (tried again when one does). */
 function createNetwork(name: string, ...options: string[]): Inspected {
+  return createNetworkWith(name, () => options);
+}
+
+/** The same, with the options OPTIONSFOR gives for the subnet's first three bytes (`10.130.7.`). */
+function createNetworkWith(name: string, optionsFor: (base: string) => readonly string[]): Inspected {
   for (let attempt = 0; ; attempt++) {
-    const subnet = `10.${128 + Math.floor(Math.random() * 127)}.${Math.floor(Math.random() * 256)}.0/24`;
-    const result = tsbuild('network', 'create', '--subnet', subnet, ...options, name);
+    const base = `10.${128 + Math.floor(Math.random() * 127)}.${Math.floor(Math.random() * 256)}.`;
+    const subnet = `${base}0/24`;
+    const result = tsbuild('network', 'create', '--subnet', subnet, ...optionsFor(base), name);
     if (result.status === 0) {
       expect(result.stdout).toMatch(/^[0-9a-f]{64}\n$/);
       return inspect(name);
@@ -440,6 +446,22 @@ describe.runIf(isRoot)('networks', () => {
       tsbuild('rm', '-f', name);
     }
     expect(tsbuild('network', 'rm', network.Name).status).toBe(0);
+  }, 120_000);
+
+  it('gives containers addresses from the --ip-range of the subnet, shown in inspect as docker 26 shows it, and refuses a range outside', () => {
+    const name = `tsbt-range-${suffix}`;
+    expect(tsbuild('network', 'create', '--ip-range', '10.200.0.0/25', name)).toMatchObject({ status: 1, stderr: expect.stringContaining('every ip-range or gateway must have a corresponding subnet') });
+    expect(tsbuild('network', 'create', '--subnet', '10.200.0.0/24', '--ip-range', '10.201.0.1/16', name)).toMatchObject({
+      status: 1,
+      stderr: expect.stringContaining('invalid network config:\ninvalid ip-range 10.201.0.1/16: CIDR block is bigger than its parent subnet 10.200.0.0/24\ninvalid ip-range 10.201.0.1/16: it should be 10.201.0.0/16\ninvalid ip-range 10.201.0.1/16: parent subnet 10.200.0.0/24 doesn\'t contain ip-range'),
+    });
+    const network = createNetworkWith(name, (base) => ['--ip-range', `${base}128/25`]);
+    const base = (network.IPAM.Config[0]?.Subnet ?? '').replace(/0\/24$/, '');
+    expect(tsbuild('network', 'inspect', '-f', '{{json .IPAM.Config}}', name).stdout).toBe(`[{"Subnet":"${base}0/24","IPRange":"${base}128/25","Gateway":"${base}1"}]\n`);
+    // The first free address of the range; --ip may still ask for one outside it, in the subnet.
+    expect(tsbuild('run', '--rm', '--network', name, 'busybox', 'sh', '-c', 'ip -4 addr show eth0').stdout).toContain(`inet ${base}128/24`);
+    expect(tsbuild('run', '--rm', '--network', name, '--ip', `${base}20`, 'busybox', 'sh', '-c', 'ip -4 addr show eth0').stdout).toContain(`inet ${base}20/24`);
+    expect(tsbuild('network', 'rm', name).status).toBe(0);
   }, 120_000);
 
   it('gives a container the MAC address --mac-address asks for, shown in inspect as docker 26 shows it, and refuses one that is none', () => {

@@ -37,7 +37,7 @@ export function inspectNetwork(network: NetworkRecord): Record<string, unknown> 
     Driver: network.driver,
     EnableIPv6: false,
     // docker 26: IPAM options `{}` for a network `network create` made, null for the default bridge.
-    IPAM: { Driver: 'default', Options: network.isDefault ? null : {}, Config: network.subnet === undefined ? [] : [{ Subnet: network.subnet, Gateway: network.gateway }] },
+    IPAM: { Driver: 'default', Options: network.isDefault ? null : {}, Config: network.subnet === undefined ? [] : [{ Subnet: network.subnet, ...(network.ipRange === undefined ? {} : { IPRange: network.ipRange }), Gateway: network.gateway }] },
     Internal: network.internal,
     Attachable: network.attachable === true,
     Ingress: false,
@@ -161,18 +161,20 @@ export function registerNetwork(program: Command, io: CliIo): void {
       .argument('<name>')
       .option('--subnet <cidr>', 'the IPv4 subnet (default: one free on the host)')
       .option('--gateway <ip>', "the bridge's address in the subnet (default: the first)")
+      .option('--ip-range <cidr>', "the block of the subnet containers' addresses come from (--ip may still ask for one outside it)")
       .option('--internal', 'no access outside the network')
       .option('-d, --driver <driver>', 'bridge only', 'bridge')
       .option('--label <key=value>', 'a label (repeatable)', collect, [])
       .option('-o, --opt <key=value>', "the bridge driver's options: com.docker.network.driver.mtu, com.docker.network.bridge.enable_icc, .enable_ip_masquerade, .host_binding_ipv4 (repeatable)", collect, [])
       .option('--attachable', 'let standalone containers join (every bridge network does)'),
-  ).action(async (name: string, options: RootOption & { subnet?: string; gateway?: string; internal?: boolean; driver: string; label: string[]; opt: string[]; attachable?: boolean }) => {
+  ).action(async (name: string, options: RootOption & { subnet?: string; gateway?: string; ipRange?: string; internal?: boolean; driver: string; label: string[]; opt: string[]; attachable?: boolean }) => {
     if (options.driver !== 'bridge') throw new TsbuildError('INVALID_ARGUMENT', `network create: driver ${options.driver} is not supported (bridge only)`);
     const store = await storeFromOptions(options);
     const made = await createNetwork(store, {
       name,
       ...(options.subnet === undefined ? {} : { subnet: options.subnet }),
       ...(options.gateway === undefined ? {} : { gateway: options.gateway }),
+      ...(options.ipRange === undefined ? {} : { ipRange: options.ipRange }),
       internal: options.internal === true,
       labels: keyValueMap(options.label),
       options: keyValueMap(options.opt),

@@ -46,6 +46,26 @@ export function parseRequestedSubnet(text: string): Subnet {
   return subnet;
 }
 
+/**
+ * `network create --ip-range`: the addresses of SUBNET its containers are given, a CIDR block
+ * inside it; refused in docker 26's words (every fault found, one per line, as its daemon).
+ */
+export function parseRequestedRange(text: string, subnet: Subnet): Subnet {
+  const [address, prefixText] = text.split('/');
+  const value = address === undefined ? undefined : parseAddress(address);
+  const prefix = Number(prefixText);
+  if (value === undefined || prefixText === undefined || !/^\d{1,2}$/.test(prefixText) || prefix > 32) {
+    throw new TsbuildError('INVALID_ARGUMENT', `invalid ip-range ${text}: invalid CIDR block notation`);
+  }
+  const range: Subnet = { base: Math.floor(value / 2 ** (32 - prefix)) * 2 ** (32 - prefix), prefix };
+  const faults: string[] = [];
+  if (prefix < subnet.prefix) faults.push(`invalid ip-range ${text}: CIDR block is bigger than its parent subnet ${formatSubnet(subnet)}`);
+  if (range.base !== value) faults.push(`invalid ip-range ${text}: it should be ${formatSubnet(range)}`);
+  if (!overlaps(subnet, range)) faults.push(`invalid ip-range ${text}: parent subnet ${formatSubnet(subnet)} doesn't contain ip-range`);
+  if (faults.length > 0) throw new TsbuildError('INVALID_ARGUMENT', faults.join('\n'));
+  return range;
+}
+
 export function formatSubnet(subnet: Subnet): string {
   return `${formatAddress(subnet.base)}/${subnet.prefix}`;
 }
@@ -83,11 +103,14 @@ export function netmask(prefix: number): string {
 }
 
 /**
- * The lowest address of SUBNET that is neither the network's nor its broadcast, the gateway or
- * one of USED; undefined when the subnet is full.
+ * The lowest address of SUBNET (of its RANGE, `--ip-range`, when given) that is neither the
+ * network's nor its broadcast, the gateway or one of USED; undefined when none is left.
  */
-export function allocateAddress(subnet: Subnet, gateway: number, used: ReadonlySet<number>): number | undefined {
-  for (let address = subnet.base + 1; address < subnet.base + subnetSize(subnet) - 1; address++) {
+export function allocateAddress(subnet: Subnet, gateway: number, used: ReadonlySet<number>, range: Subnet = subnet): number | undefined {
+  // The subnet's own address and its broadcast are never given, inside a range or not.
+  const first = Math.max(subnet.base + 1, range.base);
+  const end = Math.min(subnet.base + subnetSize(subnet) - 1, range.base + subnetSize(range));
+  for (let address = first; address < end; address++) {
     if (address !== gateway && !used.has(address)) return address;
   }
   return undefined;

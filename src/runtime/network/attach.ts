@@ -15,7 +15,7 @@ import type { Store } from '../../store/index.js';
 import { newContainerId, processStartTime, readContainerRecord } from '../container.js';
 import { userNamespaceSize } from '../spec.js';
 import { recordEvent } from '../events.js';
-import { allocateAddress, contains, defaultPool, formatAddress, formatSubnet, macOf, overlaps, parseAddress, parseRequestedSubnet, parseSubnet, subnetSize, type PortSpec, type Subnet } from './address.js';
+import { allocateAddress, contains, defaultPool, formatAddress, formatSubnet, macOf, overlaps, parseAddress, parseRequestedRange, parseRequestedSubnet, parseSubnet, subnetSize, type PortSpec, type Subnet } from './address.js';
 import {
   addDnatRules,
   containerTag,
@@ -67,6 +67,7 @@ export interface CreateNetworkOptions {
   readonly name: string;
   readonly subnet?: string;
   readonly gateway?: string;
+  readonly ipRange?: string;
   readonly internal?: boolean;
   readonly labels?: Readonly<Record<string, string>>;
   readonly attachable?: boolean;
@@ -192,13 +193,22 @@ export async function networks(store: Store): Promise<NetworkRecord[]> {
 /** `--subnet` (and whether `--gateway` may go without it), refused in docker 26's words. */
 function requestedSubnet(options: CreateNetworkOptions): Subnet | undefined {
   if (options.subnet === undefined) {
-    if (options.gateway !== undefined) throw new TsbuildError('INVALID_ARGUMENT', 'every ip-range or gateway must have a corresponding subnet');
+    if (options.gateway !== undefined || options.ipRange !== undefined) throw new TsbuildError('INVALID_ARGUMENT', 'every ip-range or gateway must have a corresponding subnet');
     return undefined;
   }
   try {
     return parseRequestedSubnet(options.subnet);
   } catch (error) {
     // docker's daemon says its configuration checks so, on a line of their own.
+    throw error instanceof TsbuildError ? new TsbuildError(error.code, `invalid network config:\n${error.message}`, { cause: error }) : error;
+  }
+}
+
+/** `--ip-range` in SUBNET, refused in docker 26's words. */
+function requestedRange(subnet: Subnet, text: string): Subnet {
+  try {
+    return parseRequestedRange(text, subnet);
+  } catch (error) {
     throw error instanceof TsbuildError ? new TsbuildError(error.code, `invalid network config:\n${error.message}`, { cause: error }) : error;
   }
 }
@@ -226,6 +236,7 @@ export async function createNetwork(store: Store, options: CreateNetworkOptions)
     throw new TsbuildError('INVALID_ARGUMENT', `network create: subnet ${formatSubnet(subnet)} overlaps ${rootlessSlirpSubnet}, the user-mode network stack's`);
   }
   const gateway = subnet === undefined ? undefined : requestedGateway(subnet, options.gateway);
+  const range = subnet === undefined || options.ipRange === undefined ? undefined : requestedRange(subnet, options.ipRange);
   return withNetworkLock(store, async () => {
     const all = await listNetworks(store);
     if (all.some((network) => network.name === options.name)) throw new TsbuildError('INVALID_ARGUMENT', `network with name ${options.name} already exists`);
@@ -246,6 +257,7 @@ export async function createNetwork(store: Store, options: CreateNetworkOptions)
       labels: { ...options.labels },
       isDefault: false,
       ...(chosen === undefined ? {} : { subnet: formatSubnet(chosen), gateway: formatAddress(gateway ?? chosen.base + 1) }),
+      ...(range === undefined ? {} : { ipRange: formatSubnet(range) }),
       subnetGiven: subnet !== undefined,
       bridge: `tsb-${id.slice(0, 10)}`,
       ...(options.attachable === true ? { attachable: true } : {}),
@@ -421,8 +433,9 @@ async function joinNetwork(
     const subnet = parseSubnet(found.subnet ?? '');
     const gateway = parseAddress(found.gateway ?? '') ?? subnet.base + 1;
     const used = new Set(Object.values(found.endpoints).map((existing) => parseAddress(existing.address) ?? 0));
-    const address = container.ip === undefined ? allocateAddress(subnet, gateway, used) : requestedAddress(found, subnet, gateway, used, container.ip);
-    if (address === undefined) throw new TsbuildError('RUNTIME', `connect to network ${found.name}: no address left in ${found.subnet ?? ''}`);
+    const range = found.ipRange === undefined ? subnet : parseSubnet(found.ipRange);
+    const address = container.ip === undefined ? allocateAddress(subnet, gateway, used, range) : requestedAddress(found, subnet, gateway, used, container.ip);
+    if (address === undefined) throw new TsbuildError('RUNTIME', `connect to network ${found.name}: no address left in ${found.ipRange ?? found.subnet ?? ''}`);
     const index = (await containerEndpoints(store, container.id)).length;
     const made: Endpoint = {
       containerId: container.id,

@@ -47,6 +47,8 @@ export interface NetworkRecord {
   /** CIDR; the default network's is chosen when its bridge is made (one free on the host). */
   readonly subnet?: string;
   readonly gateway?: string;
+  /** `--ip-range`: the CIDR block of SUBNET its containers' addresses are given from. */
+  readonly ipRange?: string;
   /** Whether SUBNET was asked for (kept when the bridge goes) or picked (chosen again). */
   readonly subnetGiven: boolean;
   /** The Linux bridge's name: `tsb-` and 10 hex digits of the ID. */
