@@ -448,19 +448,25 @@ describe.runIf(isRoot)('networks', () => {
     expect(tsbuild('network', 'rm', network.Name).status).toBe(0);
   }, 120_000);
 
-  it('gives containers addresses from the --ip-range of the subnet, shown in inspect as docker 26 shows it, and refuses a range outside', () => {
+  it('gives containers addresses from the --ip-range of the subnet but its --aux-address ones, shown in inspect as docker 26 shows them, and refuses a range or an address outside', () => {
     const name = `tsbt-range-${suffix}`;
     expect(tsbuild('network', 'create', '--ip-range', '10.200.0.0/25', name)).toMatchObject({ status: 1, stderr: expect.stringContaining('every ip-range or gateway must have a corresponding subnet') });
     expect(tsbuild('network', 'create', '--subnet', '10.200.0.0/24', '--ip-range', '10.201.0.1/16', name)).toMatchObject({
       status: 1,
       stderr: expect.stringContaining('invalid network config:\ninvalid ip-range 10.201.0.1/16: CIDR block is bigger than its parent subnet 10.200.0.0/24\ninvalid ip-range 10.201.0.1/16: it should be 10.201.0.0/16\ninvalid ip-range 10.201.0.1/16: parent subnet 10.200.0.0/24 doesn\'t contain ip-range'),
     });
-    const network = createNetworkWith(name, (base) => ['--ip-range', `${base}128/25`]);
+    expect(tsbuild('network', 'create', '--aux-address', 'router=10.200.0.5', name)).toMatchObject({ status: 1, stderr: expect.stringContaining('no matching subnet for aux-address 10.200.0.5') });
+    expect(tsbuild('network', 'create', '--subnet', '10.200.0.0/24', '--aux-address', 'router=10.200.1.5', name)).toMatchObject({ status: 1, stderr: expect.stringContaining('no matching subnet for aux-address 10.200.1.5') });
+    expect(tsbuild('network', 'create', '--ipam-driver', 'other', name)).toMatchObject({ status: 1, stderr: expect.stringContaining('plugin "other" not found') });
+    expect(tsbuild('network', 'create', '--ipv6', name)).toMatchObject({ status: 1, stderr: expect.stringContaining('IPv4 only') });
+    const network = createNetworkWith(name, (base) => ['--ip-range', `${base}128/25`, '--aux-address', `router=${base}128`, '--ipam-opt', 'note=kept']);
     const base = (network.IPAM.Config[0]?.Subnet ?? '').replace(/0\/24$/, '');
-    expect(tsbuild('network', 'inspect', '-f', '{{json .IPAM.Config}}', name).stdout).toBe(`[{"Subnet":"${base}0/24","IPRange":"${base}128/25","Gateway":"${base}1"}]\n`);
-    // The first free address of the range; --ip may still ask for one outside it, in the subnet.
-    expect(tsbuild('run', '--rm', '--network', name, 'busybox', 'sh', '-c', 'ip -4 addr show eth0').stdout).toContain(`inet ${base}128/24`);
+    expect(tsbuild('network', 'inspect', '-f', '{{json .IPAM}}', name).stdout).toBe(`{"Driver":"default","Options":{"note":"kept"},"Config":[{"Subnet":"${base}0/24","IPRange":"${base}128/25","Gateway":"${base}1","AuxiliaryAddresses":{"router":"${base}128"}}]}\n`);
+    // The first free address of the range, the auxiliary one passed over; --ip may still ask for
+    // one outside the range, in the subnet, but not an auxiliary one.
+    expect(tsbuild('run', '--rm', '--network', name, 'busybox', 'sh', '-c', 'ip -4 addr show eth0').stdout).toContain(`inet ${base}129/24`);
     expect(tsbuild('run', '--rm', '--network', name, '--ip', `${base}20`, 'busybox', 'sh', '-c', 'ip -4 addr show eth0').stdout).toContain(`inet ${base}20/24`);
+    expect(tsbuild('run', '--rm', '--network', name, '--ip', `${base}128`, 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining(`Address already in use: ${base}128`) });
     expect(tsbuild('network', 'rm', name).status).toBe(0);
   }, 120_000);
 

@@ -37,7 +37,11 @@ export function inspectNetwork(network: NetworkRecord): Record<string, unknown> 
     Driver: network.driver,
     EnableIPv6: false,
     // docker 26: IPAM options `{}` for a network `network create` made, null for the default bridge.
-    IPAM: { Driver: 'default', Options: network.isDefault ? null : {}, Config: network.subnet === undefined ? [] : [{ Subnet: network.subnet, ...(network.ipRange === undefined ? {} : { IPRange: network.ipRange }), Gateway: network.gateway }] },
+    IPAM: {
+      Driver: 'default',
+      Options: network.isDefault ? null : { ...network.ipamOptions },
+      Config: network.subnet === undefined ? [] : [{ Subnet: network.subnet, ...(network.ipRange === undefined ? {} : { IPRange: network.ipRange }), Gateway: network.gateway, ...(network.auxAddresses === undefined ? {} : { AuxiliaryAddresses: network.auxAddresses }) }],
+    },
     Internal: network.internal,
     Attachable: network.attachable === true,
     Ingress: false,
@@ -162,19 +166,27 @@ export function registerNetwork(program: Command, io: CliIo): void {
       .option('--subnet <cidr>', 'the IPv4 subnet (default: one free on the host)')
       .option('--gateway <ip>', "the bridge's address in the subnet (default: the first)")
       .option('--ip-range <cidr>', "the block of the subnet containers' addresses come from (--ip may still ask for one outside it)")
+      .option('--aux-address <name=ip>', 'an address of the subnet kept for a device outside, never given to a container (repeatable)', collect, [])
+      .option('--ipam-driver <driver>', 'default only', 'default')
+      .option('--ipam-opt <key=value>', 'an option of the IPAM driver, kept and shown (repeatable)', collect, [])
+      .option('--ipv6', 'refused: IPv4 only')
       .option('--internal', 'no access outside the network')
       .option('-d, --driver <driver>', 'bridge only', 'bridge')
       .option('--label <key=value>', 'a label (repeatable)', collect, [])
       .option('-o, --opt <key=value>', "the bridge driver's options: com.docker.network.driver.mtu, com.docker.network.bridge.enable_icc, .enable_ip_masquerade, .host_binding_ipv4 (repeatable)", collect, [])
       .option('--attachable', 'let standalone containers join (every bridge network does)'),
-  ).action(async (name: string, options: RootOption & { subnet?: string; gateway?: string; ipRange?: string; internal?: boolean; driver: string; label: string[]; opt: string[]; attachable?: boolean }) => {
+  ).action(async (name: string, options: RootOption & { subnet?: string; gateway?: string; ipRange?: string; auxAddress: string[]; ipamDriver: string; ipamOpt: string[]; ipv6?: boolean; internal?: boolean; driver: string; label: string[]; opt: string[]; attachable?: boolean }) => {
     if (options.driver !== 'bridge') throw new TsbuildError('INVALID_ARGUMENT', `network create: driver ${options.driver} is not supported (bridge only)`);
+    if (options.ipv6 === true) throw new TsbuildError('INVALID_ARGUMENT', "network create --ipv6: tsbuild's networks are IPv4 only");
     const store = await storeFromOptions(options);
     const made = await createNetwork(store, {
       name,
       ...(options.subnet === undefined ? {} : { subnet: options.subnet }),
       ...(options.gateway === undefined ? {} : { gateway: options.gateway }),
       ...(options.ipRange === undefined ? {} : { ipRange: options.ipRange }),
+      auxAddresses: keyValueMap(options.auxAddress),
+      ipamDriver: options.ipamDriver,
+      ipamOptions: keyValueMap(options.ipamOpt),
       internal: options.internal === true,
       labels: keyValueMap(options.label),
       options: keyValueMap(options.opt),

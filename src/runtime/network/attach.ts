@@ -68,6 +68,9 @@ export interface CreateNetworkOptions {
   readonly subnet?: string;
   readonly gateway?: string;
   readonly ipRange?: string;
+  readonly auxAddresses?: Readonly<Record<string, string>>;
+  readonly ipamDriver?: string;
+  readonly ipamOptions?: Readonly<Record<string, string>>;
   readonly internal?: boolean;
   readonly labels?: Readonly<Record<string, string>>;
   readonly attachable?: boolean;
@@ -237,6 +240,12 @@ export async function createNetwork(store: Store, options: CreateNetworkOptions)
   }
   const gateway = subnet === undefined ? undefined : requestedGateway(subnet, options.gateway);
   const range = subnet === undefined || options.ipRange === undefined ? undefined : requestedRange(subnet, options.ipRange);
+  // docker's CLI: an auxiliary address must be one of the subnet's (none without one).
+  for (const address of Object.values(options.auxAddresses ?? {})) {
+    const value = parseAddress(address);
+    if (subnet === undefined || value === undefined || !contains(subnet, value)) throw new TsbuildError('INVALID_ARGUMENT', `no matching subnet for aux-address ${address}`);
+  }
+  if (options.ipamDriver !== undefined && options.ipamDriver !== 'default') throw new TsbuildError('NOT_FOUND', `plugin ${JSON.stringify(options.ipamDriver)} not found`);
   return withNetworkLock(store, async () => {
     const all = await listNetworks(store);
     if (all.some((network) => network.name === options.name)) throw new TsbuildError('INVALID_ARGUMENT', `network with name ${options.name} already exists`);
@@ -258,6 +267,8 @@ export async function createNetwork(store: Store, options: CreateNetworkOptions)
       isDefault: false,
       ...(chosen === undefined ? {} : { subnet: formatSubnet(chosen), gateway: formatAddress(gateway ?? chosen.base + 1) }),
       ...(range === undefined ? {} : { ipRange: formatSubnet(range) }),
+      ...(options.auxAddresses === undefined || Object.keys(options.auxAddresses).length === 0 ? {} : { auxAddresses: { ...options.auxAddresses } }),
+      ...(options.ipamOptions === undefined || Object.keys(options.ipamOptions).length === 0 ? {} : { ipamOptions: { ...options.ipamOptions } }),
       subnetGiven: subnet !== undefined,
       bridge: `tsb-${id.slice(0, 10)}`,
       ...(options.attachable === true ? { attachable: true } : {}),
@@ -432,7 +443,7 @@ async function joinNetwork(
     found = await ensureBridge(store, side, found);
     const subnet = parseSubnet(found.subnet ?? '');
     const gateway = parseAddress(found.gateway ?? '') ?? subnet.base + 1;
-    const used = new Set(Object.values(found.endpoints).map((existing) => parseAddress(existing.address) ?? 0));
+    const used = new Set([...Object.values(found.endpoints).map((existing) => existing.address), ...Object.values(found.auxAddresses ?? {})].map((address) => parseAddress(address) ?? 0));
     const range = found.ipRange === undefined ? subnet : parseSubnet(found.ipRange);
     const address = container.ip === undefined ? allocateAddress(subnet, gateway, used, range) : requestedAddress(found, subnet, gateway, used, container.ip);
     if (address === undefined) throw new TsbuildError('RUNTIME', `connect to network ${found.name}: no address left in ${found.ipRange ?? found.subnet ?? ''}`);

@@ -49,6 +49,10 @@ export interface NetworkRecord {
   readonly gateway?: string;
   /** `--ip-range`: the CIDR block of SUBNET its containers' addresses are given from. */
   readonly ipRange?: string;
+  /** `--aux-address NAME=IP`: addresses of SUBNET kept for devices outside, never given to a container. */
+  readonly auxAddresses?: Readonly<Record<string, string>>;
+  /** `--ipam-opt`: shown, as docker's default IPAM driver keeps them (it reads none). */
+  readonly ipamOptions?: Readonly<Record<string, string>>;
   /** Whether SUBNET was asked for (kept when the bridge goes) or picked (chosen again). */
   readonly subnetGiven: boolean;
   /** The Linux bridge's name: `tsb-` and 10 hex digits of the ID. */
