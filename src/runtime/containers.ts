@@ -10,7 +10,7 @@ import { isIP } from 'node:net';
 import { availableParallelism, hostname as hostHostname } from 'node:os';
 import { join, posix } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TsbuildError, isTsbuildError, messageOf, uniqueHex } from '../common/index.js';
+import { TsbuildError, isTsbuildError, messageOf, treeSize, uniqueHex } from '../common/index.js';
 import { unpackLayers, type Store } from '../store/index.js';
 import {
   containerDirectory,
@@ -840,16 +840,23 @@ export async function waitContainer(store: Store, nameOrId: string, signal?: Abo
 }
 
 /** `docker container prune`: every container not running; the IDs removed. */
-export async function pruneContainers(store: Store): Promise<string[]> {
+/**
+ * `container prune`: every container that does not run (and SELECT takes, a `--filter`), removed;
+ * their IDs and what their writable layers held, as docker's daemon reports the space reclaimed.
+ */
+export async function pruneContainers(store: Store, select?: (record: ContainerRecord) => boolean): Promise<{ readonly removed: string[]; readonly bytesFreed: number }> {
   const removed: string[] = [];
+  let bytesFreed = 0;
   for (const record of await listContainerRecords(store)) {
-    if (record.hostConfig === undefined) continue;
+    if (record.hostConfig === undefined || (select !== undefined && !select(record))) continue;
     const observed = await observeState(record);
     if (observed.status !== 'exited' && observed.status !== 'created') continue;
+    const size = await treeSize(join(containerDirectory(store, record.id), 'upper')).catch(() => 0);
     await removeContainer(store, record.id);
     removed.push(record.id);
+    bytesFreed += size;
   }
-  return removed;
+  return { removed, bytesFreed };
 }
 
 /**

@@ -277,7 +277,15 @@ function lifecycleTests(): void {
     // Without -f it asks on standard output, as docker does; no answer removes nothing.
     expect(tsbuild('container', 'prune')).toMatchObject({ status: 0, stdout: 'WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ' });
     expect(ok('ps', '-aq')).not.toBe('');
-    expect(ok('container', 'prune', '-f')).toContain('Deleted Containers:');
+    // docker's filters: label= (and label!=), until=; the space is what the writable layers held.
+    ok('run', '--name', 'kept-by-label', '--label', 'keep=yes', 'busybox', 'true');
+    ok('run', '--name', 'written', 'busybox', 'sh', '-c', 'head -c 300000 /dev/zero > /filled');
+    expect(tsbuild('container', 'prune', '-f', '--filter', 'colour=red')).toMatchObject({ status: 1, stderr: expect.stringContaining('bad filter "colour=red"') });
+    expect(tsbuild('container', 'prune', '-f', '--filter', 'until=2000-01-01T00:00:00Z')).toMatchObject({ status: 0, stdout: 'Total reclaimed space: 0B\n' });
+    const pruned = ok('container', 'prune', '-f', '--filter', 'label!=keep=yes');
+    expect(pruned).toMatch(/^Deleted Containers:\n[0-9a-f]{64}\n[\s\S]*\nTotal reclaimed space: 30\d(\.\d)?kB\n$/);
+    expect(ok('ps', '-a', '--format', '{{.Names}}')).toBe('kept-by-label\n');
+    expect(ok('container', 'prune', '-f', '--filter', 'label=keep')).toContain('Deleted Containers:');
     expect(ok('ps', '-aq')).toBe('');
   }, 60_000);
 

@@ -194,8 +194,11 @@ describe.runIf(isRoot)('networks', () => {
     // docker 26's -f: one that is not there is passed over, silently; the others are still removed.
     expect(tsbuild('network', 'rm', '-f', `nosuch-${suffix}`, name)).toMatchObject({ status: 0, stdout: `${name}\n`, stderr: '' });
     expect(tsbuild('network', 'inspect', name)).toMatchObject({ status: 1, stderr: expect.stringContaining(`network ${name} not found`) });
-    // Unused networks go with prune; the default one stays.
+    // Unused networks go with prune (those its filters take); the default one stays.
     createNetwork(`${name}-p`);
+    createNetwork(`${name}-q`, '--label', 'keep=yes');
+    expect(tsbuild('network', 'prune', '-f', '--filter', 'until=2000-01-01T00:00:00Z').stdout).toBe('');
+    expect(tsbuild('network', 'prune', '-f', '--filter', 'label=keep').stdout).toBe(`Deleted Networks:\n${name}-q\n`);
     expect(tsbuild('network', 'prune', '-f').stdout).toContain(`${name}-p\n`);
     expect(tsbuild('network', 'ls', '-q').stdout.trim().split('\n')).toHaveLength(3);
   });

@@ -145,7 +145,8 @@ export function registerSystem(program: Command, io: CliIo): void {
     const store = await storeFromOptions(flags);
     let freed = 0;
     const containers = await pruneContainers(store);
-    if (containers.length > 0) io.stdout.write(`Deleted Containers:\n${containers.map((id) => `${id}\n`).join('')}\n`);
+    freed += containers.bytesFreed;
+    if (containers.removed.length > 0) io.stdout.write(`Deleted Containers:\n${containers.removed.map((id) => `${id}\n`).join('')}\n`);
     const networks = await pruneNetworks(store);
     if (networks.length > 0) io.stdout.write(`Deleted Networks:\n${networks.map((name) => `${name}\n`).join('')}\n`);
     if (flags.volumes === true) {

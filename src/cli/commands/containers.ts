@@ -73,6 +73,7 @@ import { addRootOption, storeFromOptions, type RootOption } from '../store-optio
 import { tsbuildEntry } from '../version.js';
 import { addContainerOptions, checkPlatform, claimCidfile, createOptions, environment, flagWarnings, parseRestartPolicy, resourceOptions, type ContainerFlags, type ResourceFlags } from './container-options.js';
 import { addInsecureRegistryOption, collect, collectFilter } from '../common-options.js';
+import { pruneSelection } from '../prune-filter.js';
 import { attachConfig, attachedStreams, forwardedSignals, imageFetcher, type AttachedStream } from './run.js';
 import { holdTerminal } from './attach.js';
 import { confirmRemoval } from '../prompt.js';
@@ -1484,12 +1485,20 @@ function defineInspect(parent: Command, io: CliIo, name = 'inspect'): void {
 
 
 function definePrune(parent: Command, io: CliIo): void {
-  addRootOption(parent.command('prune').description('remove every container that is not running').option('-f, --force', 'do not ask for confirmation')).action(async (flags: RootOption & { force?: boolean }) => {
+  addRootOption(
+    parent
+      .command('prune')
+      .description('remove every container that is not running')
+      .option('-f, --force', 'do not ask for confirmation')
+      .option('--filter <filter>', 'until=TIME (created before it: RFC 3339, Unix time or a duration such as 24h), label=K[=V], label!=K[=V] (repeatable)', collect, []),
+  ).action(async (flags: RootOption & { force?: boolean; filter: string[] }) => {
+    // Checked before the question: a bad filter asks nothing.
+    const select = pruneSelection('prune containers', flags.filter);
     if (flags.force !== true && !(await confirmRemoval(io, 'all stopped containers'))) return;
     const store = await storeFromOptions(flags);
-    const removed = await pruneContainers(store);
+    const { removed, bytesFreed } = await pruneContainers(store, select === undefined ? undefined : (record) => select({ created: record.created, labels: record.config.labels ?? {} }));
     io.stdout.write(removed.length === 0 ? '' : `Deleted Containers:\n${removed.join('\n')}\n\n`);
-    io.stdout.write('Total reclaimed space: 0B\n');
+    io.stdout.write(`Total reclaimed space: ${formatBytes(bytesFreed, 3, '')}\n`);
   });
 }
 

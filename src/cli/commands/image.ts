@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { TsbuildError, familiarReference, parseGoDuration, parseReference } from '../../common/index.js';
-import { pruneImages, pruneStore, type PruneCandidate } from '../../store/index.js';
+import { pruneImages, pruneStore } from '../../store/index.js';
 import { formatBytes } from '../format.js';
 import type { CliIo } from '../io.js';
 import { collect } from '../common-options.js';
+import { pruneSelection } from '../prune-filter.js';
 import { confirmationQuestion, confirmRemoval } from '../prompt.js';
 import { delegateCommand } from '../program.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
@@ -13,39 +14,6 @@ function parseGracePeriod(text: string): number {
   const nanoseconds = /^[0-9]+$/.test(text) ? Number(text) * 1e9 : parseGoDuration(text);
   if (typeof nanoseconds === 'string' || nanoseconds < 0) throw new TsbuildError('INVALID_ARGUMENT', `prune images: invalid duration ${JSON.stringify(text)}`);
   return nanoseconds / 1e6;
-}
-
-/** `until=`'s time: RFC 3339, a Unix time, or a Go duration before now. In ms since the epoch. */
-function filterTime(text: string): number {
-  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
-  const duration = parseGoDuration(text);
-  if (typeof duration === 'number') return Date.now() - duration / 1e6;
-  const parsed = Date.parse(text);
-  if (Number.isNaN(parsed)) throw new TsbuildError('INVALID_ARGUMENT', `prune images: invalid until= time ${JSON.stringify(text)}`);
-  return parsed;
-}
-
-/**
- * docker's `image prune --filter` terms: until=TIME (images created before it), label=KEY,
- * label=KEY=VALUE, and their negations label!=…; every term must hold.
- */
-function pruneSelection(terms: readonly string[]): ((image: PruneCandidate) => boolean) | undefined {
-  if (terms.length === 0) return undefined;
-  const checks = terms.map((term): ((image: PruneCandidate) => boolean) => {
-    const match = /^(until|label)(!?=)(.+)$/.exec(term);
-    if (match === null) throw new TsbuildError('INVALID_ARGUMENT', `prune images: bad filter ${JSON.stringify(term)} (until=, label=, label!=)`);
-    const [, key, operator, value = ''] = match;
-    if (key === 'until') {
-      if (operator !== '=') throw new TsbuildError('INVALID_ARGUMENT', `prune images: bad filter ${JSON.stringify(term)}`);
-      const limit = filterTime(value);
-      return (image) => Date.parse(image.created) < limit;
-    }
-    const equals = value.indexOf('=');
-    const name = equals < 0 ? value : value.slice(0, equals);
-    const has = (image: PruneCandidate): boolean => (equals < 0 ? Object.hasOwn(image.labels, name) : image.labels[name] === value.slice(equals + 1));
-    return operator === '=' ? has : (image) => !has(image);
-  });
-  return (image) => checks.every((check) => check(image));
 }
 
 /** docker's `image SUBCOMMAND` names for the top-level commands: `image ls` is `images`. */
@@ -80,7 +48,7 @@ export function registerImage(program: Command, io: CliIo): void {
   ).action(async (options: RootOption & { grace: string; all?: boolean; force?: boolean; filter: string[] }) => {
     const gracePeriodMs = parseGracePeriod(options.grace);
     // Checked before the question: a bad filter asks nothing.
-    const select = pruneSelection(options.filter);
+    const select = pruneSelection('prune images', options.filter);
     if (options.force !== true) {
       const what = options.all === true ? 'all images without at least one container associated to them' : 'all dangling images';
       // As builder prune: a script or CI job has no one to answer, and says -f.

@@ -10,6 +10,7 @@ import { printInspected } from './inspect-output.js';
 import type { Store } from '../../store/index.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { collect, collectFilter, keyValueMap } from '../common-options.js';
+import { pruneSelection } from '../prune-filter.js';
 
 /** The built-in networks that are no bridge of tsbuild's: listed as docker lists them, with IDs of their own. */
 const builtins: readonly { name: string; driver: string }[] = [
@@ -285,8 +286,15 @@ export function registerNetwork(program: Command, io: CliIo): void {
     if (disconnectBuiltin(name, record)) return;
     await disconnectContainerNetwork(store, name, record.id);
   });
-  addRootOption(network.command('prune').description('remove every network no container uses').option('-f, --force', 'do not ask (tsbuild never asks)')).action(async (options: RootOption) => {
-    const removed = await pruneNetworks(await storeFromOptions(options));
+  addRootOption(
+    network
+      .command('prune')
+      .description('remove every network no container uses')
+      .option('-f, --force', 'do not ask (tsbuild never asks)')
+      .option('--filter <filter>', 'until=TIME (created before it: RFC 3339, Unix time or a duration such as 24h), label=K[=V], label!=K[=V] (repeatable)', collect, []),
+  ).action(async (options: RootOption & { filter: string[] }) => {
+    const select = pruneSelection('prune networks', options.filter);
+    const removed = await pruneNetworks(await storeFromOptions(options), select);
     if (removed.length > 0) io.stdout.write(`Deleted Networks:\n${removed.map((name) => `${name}\n`).join('')}`);
   });
 }

@@ -310,11 +310,11 @@ export async function removeNetwork(store: Store, reference: string): Promise<Ne
 }
 
 /** `network prune`: every user network without containers; the names of those removed. */
-export async function pruneNetworks(store: Store): Promise<string[]> {
+export async function pruneNetworks(store: Store, select?: (network: NetworkRecord) => boolean): Promise<string[]> {
   await releaseAbandonedEndpoints(store);
   const removed: string[] = [];
   for (const network of await listNetworks(store)) {
-    if (network.isDefault || Object.keys(network.endpoints).length > 0) continue;
+    if (network.isDefault || Object.keys(network.endpoints).length > 0 || (select !== undefined && !select(network))) continue;
     try {
       await removeNetwork(store, network.id);
       removed.push(network.name);
