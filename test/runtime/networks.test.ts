@@ -359,7 +359,9 @@ describe.runIf(isRoot)('networks', () => {
     expect(tsbuild('network', 'create', '-o', 'com.docker.network.driver.mtu=-1', name)).toMatchObject({ status: 1, stderr: expect.stringContaining('invalid MTU number: -1') });
     expect(tsbuild('network', 'create', '-o', 'com.docker.network.bridge.enable_icc=maybe', name)).toMatchObject({ status: 1, stderr: expect.stringContaining('failed to parse com.docker.network.bridge.enable_icc value: maybe (strconv.ParseBool: parsing "maybe": invalid syntax)') });
     expect(tsbuild('network', 'create', '-o', 'com.docker.network.bridge.host_binding_ipv4=nowhere', name)).toMatchObject({ status: 1, stderr: expect.stringContaining('(nil ip)') });
-    expect(tsbuild('network', 'create', '-o', 'com.docker.network.bridge.name=br-mine', name)).toMatchObject({ status: 1, stderr: expect.stringContaining('com.docker.network.bridge.name') });
+    expect(tsbuild('network', 'create', '-o', 'com.docker.network.bridge.name=much-too-long-a-name', name)).toMatchObject({ status: 1, stderr: expect.stringContaining('is not an interface name') });
+    expect(tsbuild('network', 'create', '-o', 'com.docker.network.bridge.name=tsb-mine', name)).toMatchObject({ status: 1, stderr: expect.stringContaining('names starting tsb are') });
+    expect(tsbuild('network', 'create', '-o', 'com.docker.network.bridge.name=lo', name)).toMatchObject({ status: 1, stderr: expect.stringContaining('a link of that name exists on the host') });
     expect(tsbuild('network', 'ls', '-q', '--filter', `name=${name}`).stdout).toBe('');
 
     const plain = createNetwork(`${name}-plain`);
@@ -395,6 +397,36 @@ describe.runIf(isRoot)('networks', () => {
       await server.stop();
     }
     expect(tsbuild('network', 'rm', made.Name, plain.Name).status).toBe(0);
+  }, 180_000);
+
+  it('names a bridge as com.docker.network.bridge.name asks, and keeps its network isolated from the others both ways', async () => {
+    const bridgeName = `brt${suffix}`.slice(0, 15);
+    const custom = createNetwork(`tsbt-named-${suffix}`, '-o', `com.docker.network.bridge.name=${bridgeName}`);
+    expect(custom.Options).toEqual({ 'com.docker.network.bridge.name': bridgeName });
+    expect((await readFile(`/sys/class/net/${bridgeName}/bridge/bridge_id`, 'utf8')).trim()).not.toBe('');
+    expect(tsbuild('network', 'create', '-o', `com.docker.network.bridge.name=${bridgeName}`, `tsbt-named2-${suffix}`)).toMatchObject({ status: 1, stderr: expect.stringContaining(`bridge name ${bridgeName} is network ${custom.Name}'s already`) });
+    // Another of a name of the user's: replies from a tsb- bridge are dropped by its own rules, where
+    // two such bridges have only the rule each makes for what comes in.
+    const otherBridge = `brs${suffix}`.slice(0, 15);
+    const plain = createNetwork(`tsbt-plain-${suffix}`, '-o', `com.docker.network.bridge.name=${otherBridge}`);
+    const inCustom = await startServer('in-named', '--network', custom.Name, '--name', `web-named-${suffix}`);
+    const inPlain = await startServer('in-plain', '--network', plain.Name, '--name', `web-plain-${suffix}`);
+    try {
+      const addressOf = (container: string, network: string): string => tsbuild('inspect', '-f', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, container).stdout.trim();
+      const customServer = addressOf(`web-named-${suffix}`, custom.Name);
+      const plainServer = addressOf(`web-plain-${suffix}`, plain.Name);
+      // On its own network, by name: reached.
+      expect(fetchFrom(custom.Name, `http://web-named-${suffix}/`)).toMatchObject({ status: 0, stdout: 'hello-in-named\n' });
+      // Into it from another network, and out of it to another network: not.
+      expect(fetchFrom(plain.Name, `http://${customServer}/`, 2).status).not.toBe(0);
+      expect(fetchFrom(custom.Name, `http://${plainServer}/`, 2).status).not.toBe(0);
+      expect(fetchFrom(plain.Name, `http://${plainServer}/`)).toMatchObject({ status: 0, stdout: 'hello-in-plain\n' });
+    } finally {
+      await inCustom.stop();
+      await inPlain.stop();
+    }
+    expect(tsbuild('network', 'rm', custom.Name, plain.Name).status).toBe(0);
+    expect((await readdir('/sys/class/net')).filter((link) => link === bridgeName || link === otherBridge)).toEqual([]);
   }, 180_000);
 
   it("forwards the names a container's network does not hold to the resolvers it was given (--dns), as docker's embedded DNS", async () => {

@@ -174,7 +174,7 @@ export function registerNetwork(program: Command, io: CliIo): void {
       .option('--internal', 'no access outside the network')
       .option('-d, --driver <driver>', 'bridge only', 'bridge')
       .option('--label <key=value>', 'a label (repeatable)', collect, [])
-      .option('-o, --opt <key=value>', "the bridge driver's options: com.docker.network.driver.mtu, com.docker.network.bridge.enable_icc, .enable_ip_masquerade, .host_binding_ipv4 (repeatable)", collect, [])
+      .option('-o, --opt <key=value>', "the bridge driver's options: com.docker.network.driver.mtu, com.docker.network.bridge.name, .enable_icc, .enable_ip_masquerade, .host_binding_ipv4 (repeatable)", collect, [])
       .option('--attachable', 'let standalone containers join (every bridge network does)'),
   ).action(async (name: string, options: RootOption & { subnet?: string; gateway?: string; ipRange?: string; auxAddress: string[]; ipamDriver: string; ipamOpt: string[]; ipv6?: boolean; internal?: boolean; driver: string; label: string[]; opt: string[]; attachable?: boolean }) => {
     if (options.driver !== 'bridge') throw new TsbuildError('INVALID_ARGUMENT', `network create: driver ${options.driver} is not supported (bridge only)`);

@@ -232,7 +232,7 @@ export async function createNetwork(store: Store, options: CreateNetworkOptions)
   // docker's daemon's words: host and none are its own, the default bridge a network like others.
   if ((builtinNetworks as readonly string[]).includes(options.name)) throw new TsbuildError('INVALID_ARGUMENT', `operation is not permitted on predefined ${options.name} network`);
   if (options.name === defaultNetworkName) throw new TsbuildError('INVALID_ARGUMENT', `network with name ${options.name} already exists`);
-  bridgeSettings(options.options);
+  const { bridgeName } = bridgeSettings(options.options);
   const rootless = !canManageNetworks();
   const subnet = requestedSubnet(options);
   if (rootless && subnet !== undefined && overlaps(subnet, parseSubnet(rootlessSlirpSubnet))) {
@@ -249,6 +249,12 @@ export async function createNetwork(store: Store, options: CreateNetworkOptions)
   return withNetworkLock(store, async () => {
     const all = await listNetworks(store);
     if (all.some((network) => network.name === options.name)) throw new TsbuildError('INVALID_ARGUMENT', `network with name ${options.name} already exists`);
+    if (bridgeName !== undefined) {
+      const holder = all.find((network) => network.bridge === bridgeName);
+      if (holder !== undefined) throw new TsbuildError('CONFLICT', `bridge name ${bridgeName} is network ${holder.name}'s already`);
+      // Never a link of the host's: tsbuild removes its bridge with the network, and would take the host's with it.
+      if (!rootless && linkExists(hostSide, bridgeName)) throw new TsbuildError('CONFLICT', `bridge name ${bridgeName}: a link of that name exists on the host`);
+    }
     if (subnet !== undefined && all.some((network) => network.subnet !== undefined && overlaps(parseSubnet(network.subnet), subnet))) {
       // docker's IPAM, for a subnet another of its networks holds.
       throw new TsbuildError('CONFLICT', 'Pool overlaps with other one on this address space');
@@ -270,7 +276,7 @@ export async function createNetwork(store: Store, options: CreateNetworkOptions)
       ...(options.auxAddresses === undefined || Object.keys(options.auxAddresses).length === 0 ? {} : { auxAddresses: { ...options.auxAddresses } }),
       ...(options.ipamOptions === undefined || Object.keys(options.ipamOptions).length === 0 ? {} : { ipamOptions: { ...options.ipamOptions } }),
       subnetGiven: subnet !== undefined,
-      bridge: `tsb-${id.slice(0, 10)}`,
+      bridge: bridgeName ?? `tsb-${id.slice(0, 10)}`,
       ...(options.attachable === true ? { attachable: true } : {}),
       ...(options.options === undefined || Object.keys(options.options).length === 0 ? {} : { options: { ...options.options } }),
       endpoints: {},

@@ -25,7 +25,12 @@ export interface BridgeSettings {
   readonly masquerade: boolean;
   /** The host address a port published without one binds to (all of the host's when absent). */
   readonly hostBindingIpv4?: string;
+  /** `com.docker.network.bridge.name`: the Linux bridge's name, instead of `tsb-` and the ID's start. */
+  readonly bridgeName?: string;
 }
+
+/** The prefix of the bridges (and `tsbv` of the veths) tsbuild names itself. */
+export const ownBridgePrefix = 'tsb';
 
 function parseError(key: string, value: string, why: string): TsbuildError {
   return new TsbuildError('INVALID_ARGUMENT', `failed to parse ${key} value: ${value} (${why})`);
@@ -52,7 +57,7 @@ function parseMtu(key: string, value: string): number | undefined {
 
 /** The settings OPTIONS give (none: docker's defaults); an option that cannot be honoured is an error. */
 export function bridgeSettings(options: Readonly<Record<string, string>> | undefined): BridgeSettings {
-  const settings: { mtu?: number; icc: boolean; masquerade: boolean; hostBindingIpv4?: string } = { icc: true, masquerade: true };
+  const settings: { mtu?: number; icc: boolean; masquerade: boolean; hostBindingIpv4?: string; bridgeName?: string } = { icc: true, masquerade: true };
   for (const [key, value] of Object.entries(options ?? {})) {
     switch (key) {
       case bridgeOptionKeys.mtu: {
@@ -75,8 +80,13 @@ export function bridgeSettings(options: Readonly<Record<string, string>> | undef
         if (parseBool(key, value)) throw new TsbuildError('INVALID_ARGUMENT', `${key}: tsbuild's networks are IPv4 only`);
         break;
       case bridgeOptionKeys.name:
-        // A bridge of another name would escape the isolation rules, which match tsbuild's bridges by their prefix.
-        throw new TsbuildError('INVALID_ARGUMENT', `${key}: tsbuild names a network's bridge itself (tsb- and the start of the network's ID)`);
+        // A Linux interface name (IFNAMSIZ less its NUL), in the characters `ip` and iptables take as they are.
+        if (!/^[A-Za-z0-9_.-]{1,15}$/.test(value) || value === '.' || value === '..') {
+          throw new TsbuildError('INVALID_ARGUMENT', `${key}: ${JSON.stringify(value)} is not an interface name (1 to 15 letters, digits, '.', '_' or '-')`);
+        }
+        if (value.startsWith(ownBridgePrefix)) throw new TsbuildError('INVALID_ARGUMENT', `${key}: ${JSON.stringify(value)}: names starting ${ownBridgePrefix} are those tsbuild gives its own links`);
+        settings.bridgeName = value;
+        break;
       default:
         break;
     }

@@ -15,7 +15,7 @@ import { dirname } from 'node:path';
 import { TsbuildError, messageOf } from '../../common/index.js';
 import { acquireLock, type FileLock } from '../../store/index.js';
 import { formatAddress, formatSubnet, macOf, type Subnet } from './address.js';
-import type { BridgeSettings } from './bridge-options.js';
+import { ownBridgePrefix, type BridgeSettings } from './bridge-options.js';
 
 const searchPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -228,6 +228,12 @@ export async function createBridge(side: NetworkSide, id: string, bridge: string
         `-A ${chains.forward} -i ${bridge} ${tag} -j ACCEPT`,
         `-A ${chains.forward} -o ${bridge} -m conntrack --ctstate RELATED,ESTABLISHED,DNAT ${tag} -j ACCEPT`,
       ];
+  // A bridge of a name of the user's (`com.docker.network.bridge.name`) is not among the
+  // `tsb-+` the other networks' rules drop their traffic to: new connections into it from
+  // anywhere but itself are dropped first, unless a published port's DNAT made them.
+  if (!bridge.startsWith(ownBridgePrefix) && !internal) {
+    forward.unshift(`-I ${chains.forward} 1 -o ${bridge} ! -i ${bridge} -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT ${tag} -j DROP`);
+  }
   const nat = internal || !settings.masquerade ? [] : [`-A ${chains.postrouting} -s ${formatSubnet(subnet)} ! -o ${bridge} ${tag} -j MASQUERADE`];
   // tsbuild's chains and the jumps to them, where missing, go in the same restore as the rules.
   const saved = await savedRules(side);
