@@ -839,7 +839,6 @@ export async function waitContainer(store: Store, nameOrId: string, signal?: Abo
   }
 }
 
-/** `docker container prune`: every container not running; the IDs removed. */
 /**
  * `container prune`: every container that does not run (and SELECT takes, a `--filter`), removed;
  * their IDs and what their writable layers held, as docker's daemon reports the space reclaimed.

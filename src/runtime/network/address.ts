@@ -24,16 +24,23 @@ function mask(prefix: number): number {
   return prefix === 0 ? 0 : (0xffffffff - (2 ** (32 - prefix) - 1));
 }
 
-export function parseSubnet(text: string): Subnet {
-  const [address, prefixText] = text.split('/');
-  const value = address === undefined ? undefined : parseAddress(address);
+/**
+ * A CIDR block as written: its address, and the block it names with the host bits dropped (as
+ * docker reads 10.1.2.3/24 as 10.1.2.0/24); undefined when TEXT is no IPv4 CIDR block.
+ */
+function parseCidr(text: string): { address: number; block: Subnet } | undefined {
+  const [addressText, prefixText] = text.split('/');
+  const address = addressText === undefined ? undefined : parseAddress(addressText);
   const prefix = Number(prefixText);
-  if (value === undefined || prefixText === undefined || !/^\d{1,2}$/.test(prefixText) || prefix > 32) {
-    throw new TsbuildError('INVALID_ARGUMENT', `invalid subnet ${text}: invalid CIDR block notation`);
-  }
-  if (prefix > 30 || prefix < 8) throw new TsbuildError('INVALID_ARGUMENT', `invalid subnet ${text}: an IPv4 CIDR from /8 to /30 is needed`);
-  // As docker: the host bits are dropped (10.1.2.3/24 is 10.1.2.0/24).
-  return { base: Math.floor(value / 2 ** (32 - prefix)) * 2 ** (32 - prefix), prefix };
+  if (address === undefined || prefixText === undefined || !/^\d{1,2}$/.test(prefixText) || prefix > 32) return undefined;
+  return { address, block: { base: Math.floor(address / 2 ** (32 - prefix)) * 2 ** (32 - prefix), prefix } };
+}
+
+export function parseSubnet(text: string): Subnet {
+  const cidr = parseCidr(text);
+  if (cidr === undefined) throw new TsbuildError('INVALID_ARGUMENT', `invalid subnet ${text}: invalid CIDR block notation`);
+  if (cidr.block.prefix > 30 || cidr.block.prefix < 8) throw new TsbuildError('INVALID_ARGUMENT', `invalid subnet ${text}: an IPv4 CIDR from /8 to /30 is needed`);
+  return cidr.block;
 }
 
 /**
@@ -42,7 +49,7 @@ export function parseSubnet(text: string): Subnet {
  */
 export function parseRequestedSubnet(text: string): Subnet {
   const subnet = parseSubnet(text);
-  if (parseAddress(text.split('/')[0] ?? '') !== subnet.base) throw new TsbuildError('INVALID_ARGUMENT', `invalid subnet ${text}: it should be ${formatSubnet(subnet)}`);
+  if (parseCidr(text)?.address !== subnet.base) throw new TsbuildError('INVALID_ARGUMENT', `invalid subnet ${text}: it should be ${formatSubnet(subnet)}`);
   return subnet;
 }
 
@@ -51,16 +58,12 @@ export function parseRequestedSubnet(text: string): Subnet {
  * inside it; refused in docker 26's words (every fault found, one per line, as its daemon).
  */
 export function parseRequestedRange(text: string, subnet: Subnet): Subnet {
-  const [address, prefixText] = text.split('/');
-  const value = address === undefined ? undefined : parseAddress(address);
-  const prefix = Number(prefixText);
-  if (value === undefined || prefixText === undefined || !/^\d{1,2}$/.test(prefixText) || prefix > 32) {
-    throw new TsbuildError('INVALID_ARGUMENT', `invalid ip-range ${text}: invalid CIDR block notation`);
-  }
-  const range: Subnet = { base: Math.floor(value / 2 ** (32 - prefix)) * 2 ** (32 - prefix), prefix };
+  const cidr = parseCidr(text);
+  if (cidr === undefined) throw new TsbuildError('INVALID_ARGUMENT', `invalid ip-range ${text}: invalid CIDR block notation`);
+  const range = cidr.block;
   const faults: string[] = [];
-  if (prefix < subnet.prefix) faults.push(`invalid ip-range ${text}: CIDR block is bigger than its parent subnet ${formatSubnet(subnet)}`);
-  if (range.base !== value) faults.push(`invalid ip-range ${text}: it should be ${formatSubnet(range)}`);
+  if (range.prefix < subnet.prefix) faults.push(`invalid ip-range ${text}: CIDR block is bigger than its parent subnet ${formatSubnet(subnet)}`);
+  if (range.base !== cidr.address) faults.push(`invalid ip-range ${text}: it should be ${formatSubnet(range)}`);
   if (!overlaps(subnet, range)) faults.push(`invalid ip-range ${text}: parent subnet ${formatSubnet(subnet)} doesn't contain ip-range`);
   if (faults.length > 0) throw new TsbuildError('INVALID_ARGUMENT', faults.join('\n'));
   return range;
