@@ -5,6 +5,7 @@
  * be left on the host: bridge, veth, iptables rule, namespace mount, DNS responder.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
@@ -470,6 +471,8 @@ describe.runIf(isRoot)('networks', () => {
       expect(tsbuild('run', '--rm', '--network', network.Name, '--ip', `${base}50`, 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining(`Address already in use: ${base}50`) });
       expect(tsbuild('run', '--rm', '--network', network.Name, '--ip', '192.0.2.7', 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('does not belong to') });
       expect(tsbuild('run', '--rm', '--ip', `${base}51`, 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('user defined networks only') });
+      // Refused before the default network's bridge was made for it: no container uses one, so none is up.
+      expect(existsSync(`/sys/class/net/tsb-${inspect('bridge').Id.slice(0, 10)}`)).toBe(false);
       // network connect --ip: a second interface at the address asked for.
       const other = createNetwork(`tsbt-ip2-${suffix}`);
       const otherBase = (other.IPAM.Config[0]?.Subnet ?? '').replace(/0\/24$/, '');

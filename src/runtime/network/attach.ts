@@ -409,13 +409,18 @@ async function containerNamespace(store: Store, reference: string): Promise<{ id
   return undefined;
 }
 
+/** `--ip` where docker's IPAM takes none: the default network, a network whose subnet it chose. */
+function refuseAddressRequest(network: NetworkRecord): void {
+  if (network.isDefault) throw new TsbuildError('INVALID_ARGUMENT', 'user specified IP address is supported on user defined networks only');
+  if (!network.subnetGiven) throw new TsbuildError('INVALID_ARGUMENT', 'user specified IP address is supported only when connecting to networks with user configured subnets');
+}
+
 /**
  * `--ip`: the address asked for, as docker's IPAM gives it: on a user network whose subnet was
  * given, inside it, neither the network's nor the broadcast address, nor one in use.
  */
 function requestedAddress(network: NetworkRecord, subnet: Subnet, gateway: number, used: ReadonlySet<number>, ip: string): number {
-  if (network.isDefault) throw new TsbuildError('INVALID_ARGUMENT', 'user specified IP address is supported on user defined networks only');
-  if (!network.subnetGiven) throw new TsbuildError('INVALID_ARGUMENT', 'user specified IP address is supported only when connecting to networks with user configured subnets');
+  refuseAddressRequest(network);
   const address = parseAddress(ip);
   if (address === undefined) throw new TsbuildError('INVALID_ARGUMENT', `invalid IPv4 address: ${ip}`);
   if (address <= subnet.base || address >= subnet.base + subnetSize(subnet) - 1 || address === gateway) {
@@ -427,6 +432,48 @@ function requestedAddress(network: NetworkRecord, subnet: Subnet, gateway: numbe
 
 async function containerEndpoints(store: Store, containerId: string): Promise<Endpoint[]> {
   return (await listNetworks(store)).flatMap((network) => (network.endpoints[containerId] === undefined ? [] : [network.endpoints[containerId]]));
+}
+
+/**
+ * Records the container's endpoint on NETWORK (its bridge up): an address, its names for the
+ * responder (started when it is the first to need it).
+ */
+async function addEndpoint(
+  store: Store,
+  side: NetworkSide,
+  found: NetworkRecord,
+  container: { id: string; name?: string; aliases: readonly string[]; publishes?: boolean; dns?: readonly string[]; ip?: string; mac?: string },
+): Promise<{ network: NetworkRecord; endpoint: Endpoint; side: NetworkSide }> {
+  const subnet = parseSubnet(found.subnet ?? '');
+  const gateway = parseAddress(found.gateway ?? '') ?? subnet.base + 1;
+  const used = new Set([...Object.values(found.endpoints).map((existing) => existing.address), ...Object.values(found.auxAddresses ?? {})].map((address) => parseAddress(address) ?? 0));
+  const range = found.ipRange === undefined ? subnet : parseSubnet(found.ipRange);
+  const address = container.ip === undefined ? allocateAddress(subnet, gateway, used, range) : requestedAddress(found, subnet, gateway, used, container.ip);
+  if (address === undefined) throw new TsbuildError('RUNTIME', `connect to network ${found.name}: no address left in ${found.ipRange ?? found.subnet ?? ''}`);
+  const index = (await containerEndpoints(store, container.id)).length;
+  const made: Endpoint = {
+    containerId: container.id,
+    ...(container.name === undefined ? {} : { name: container.name }),
+    aliases: [...container.aliases],
+    address: formatAddress(address),
+    mac: container.mac ?? macOf(address),
+    hostVeth: `tsbv${container.id.slice(0, 8)}${found.id.slice(0, 3)}`,
+    interfaceName: `eth${index}`,
+    ...(container.publishes === true ? { publishes: true } : {}),
+    ...(container.dns === undefined || container.dns.length === 0 ? {} : { dns: [...container.dns] }),
+  };
+  let updated: NetworkRecord = { ...found, endpoints: { ...found.endpoints, [container.id]: made } };
+  await writeNetwork(store, updated);
+  if (!updated.isDefault) {
+    await writeNames(store, updated);
+    if (!(await responderAlive(updated.responder))) {
+      // Rootless, the host's resolvers are slirp4netns's to reach (loopback ones too).
+      const where = side === hostSide ? { enter: [] } : { enter: side.enter, upstreams: [rootlessNameserver] };
+      updated = { ...updated, responder: await startResponder(store, updated, where) };
+      await writeNetwork(store, updated);
+    }
+  }
+  return { network: updated, endpoint: made, side };
 }
 
 /**
@@ -445,38 +492,22 @@ async function joinNetwork(
     if (found === undefined) throw new TsbuildError('NOT_FOUND', `network ${reference} not found`);
     if (found.endpoints[container.id] !== undefined) throw new TsbuildError('INVALID_ARGUMENT', `endpoint with name ${container.name ?? container.id.slice(0, 12)} already exists in network ${found.name}`);
     if (found.isDefault && container.aliases.length > 0) throw new TsbuildError('INVALID_ARGUMENT', 'network-scoped aliases are supported only for user-defined networks');
+    // Refused before the bridge is made, which the default network's would otherwise keep with no container on it.
+    if (container.ip !== undefined) refuseAddressRequest(found);
     const side = await networkSide(store, true);
+    const bridgeWasUp = found.subnet !== undefined && linkExists(side, found.bridge);
     found = await ensureBridge(store, side, found);
-    const subnet = parseSubnet(found.subnet ?? '');
-    const gateway = parseAddress(found.gateway ?? '') ?? subnet.base + 1;
-    const used = new Set([...Object.values(found.endpoints).map((existing) => existing.address), ...Object.values(found.auxAddresses ?? {})].map((address) => parseAddress(address) ?? 0));
-    const range = found.ipRange === undefined ? subnet : parseSubnet(found.ipRange);
-    const address = container.ip === undefined ? allocateAddress(subnet, gateway, used, range) : requestedAddress(found, subnet, gateway, used, container.ip);
-    if (address === undefined) throw new TsbuildError('RUNTIME', `connect to network ${found.name}: no address left in ${found.ipRange ?? found.subnet ?? ''}`);
-    const index = (await containerEndpoints(store, container.id)).length;
-    const made: Endpoint = {
-      containerId: container.id,
-      ...(container.name === undefined ? {} : { name: container.name }),
-      aliases: [...container.aliases],
-      address: formatAddress(address),
-      mac: container.mac ?? macOf(address),
-      hostVeth: `tsbv${container.id.slice(0, 8)}${found.id.slice(0, 3)}`,
-      interfaceName: `eth${index}`,
-      ...(container.publishes === true ? { publishes: true } : {}),
-      ...(container.dns === undefined || container.dns.length === 0 ? {} : { dns: [...container.dns] }),
-    };
-    let updated: NetworkRecord = { ...found, endpoints: { ...found.endpoints, [container.id]: made } };
-    await writeNetwork(store, updated);
-    if (!updated.isDefault) {
-      await writeNames(store, updated);
-      if (!(await responderAlive(updated.responder))) {
-        // Rootless, the host's resolvers are slirp4netns's to reach (loopback ones too).
-        const where = side === hostSide ? { enter: [] } : { enter: side.enter, upstreams: [rootlessNameserver] };
-        updated = { ...updated, responder: await startResponder(store, updated, where) };
-        await writeNetwork(store, updated);
+    try {
+      return await addEndpoint(store, side, found, container);
+    } catch (error) {
+      // The default network's bridge lives while containers use it: one made for this container goes with it.
+      if (found.isDefault && !bridgeWasUp && Object.keys(found.endpoints).length === 0) {
+        await removeBridge(side, found);
+        const { subnet: _subnet, gateway: _gateway, ...rest } = found;
+        await writeNetwork(store, rest);
       }
+      throw error;
     }
-    return { network: updated, endpoint: made, side };
   });
   const subnet = parseSubnet(network.subnet ?? '');
   const { mtu } = bridgeSettings(network.options);
