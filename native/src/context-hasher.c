@@ -11,7 +11,8 @@
  * per path: errors[i] is 0, CHANGED (the path no longer leads to the walked file) or an errno
  * from calls[i].
  *
- * listDirectory (below) lists a directory of the walk with its entries' stats in one call.
+ * listDirectory (below) lists a directory of the walk with its entries' stats in one call, and
+ * copyFiles copies a COPY's small files with their metadata on the thread pool.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -241,6 +243,29 @@ static bool get_uint64s(napi_env env, napi_value value, size_t count, uint64_t *
   return true;
 }
 
+/* A job of SIZE bytes and its COUNT files of FILE_SIZE bytes each, zeroed; NULL after throwing when out of memory. */
+static void *allocate_job(napi_env env, size_t size, uint32_t count, size_t file_size, void **files) {
+  void *job = calloc(1, size);
+  *files = count == 0 ? NULL : calloc(count, file_size);
+  if (job == NULL || (count > 0 && *files == NULL)) {
+    free(job);
+    free(*files);
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  return job;
+}
+
+/* Runs EXECUTE with JOB on libuv's thread pool, then COMPLETE on the main thread: the promise COMPLETE settles. */
+static napi_value queue_job(napi_env env, const char *title, napi_async_execute_callback execute, napi_async_complete_callback complete, void *job, napi_async_work *work, napi_deferred *deferred) {
+  napi_value promise, name;
+  napi_create_promise(env, deferred, &promise);
+  napi_create_string_utf8(env, title, NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, execute, complete, job, work);
+  napi_queue_async_work(env, *work);
+  return promise;
+}
+
 /* hashFiles(paths, inodes: BigUint64Array, devices: BigUint64Array) */
 static napi_value hash_files(napi_env env, napi_callback_info info) {
   napi_value args[3];
@@ -253,14 +278,9 @@ static napi_value hash_files(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "hashFiles(paths, inodes, devices): an array of paths and two BigUint64Arrays of its length");
     return NULL;
   }
-  hash_job_t *job = calloc(1, sizeof *job);
-  file_hash_t *files = count == 0 ? NULL : calloc(count, sizeof *files);
-  if (job == NULL || (count > 0 && files == NULL)) {
-    free(job);
-    free(files);
-    napi_throw_error(env, "ENOMEM", "out of memory");
-    return NULL;
-  }
+  file_hash_t *files = NULL;
+  hash_job_t *job = allocate_job(env, sizeof *job, count, sizeof *files, (void **)&files);
+  if (job == NULL) return NULL;
   job->files = files;
   for (uint32_t i = 0; i < count; i++) {
     napi_value element;
@@ -276,12 +296,7 @@ static napi_value hash_files(napi_env env, napi_callback_info info) {
     }
   }
   job->count = count;
-  napi_value promise, name;
-  napi_create_promise(env, &job->deferred, &promise);
-  napi_create_string_utf8(env, "tsbuild hash context files", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, execute_hash, complete_hash, job, &job->work);
-  napi_queue_async_work(env, job->work);
-  return promise;
+  return queue_job(env, "tsbuild hash context files", execute_hash, complete_hash, job, &job->work, &job->deferred);
 }
 
 /* mode, nlink, uid, gid, rdev, size, ino, dev, then atime, mtime and ctime in nanoseconds */
@@ -436,12 +451,233 @@ static napi_value list_directory(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * copyFiles(sources, destinations, fields): COPY's small files (src/executor/copy.ts), each
+ * copied whole on libuv's thread pool as the Copier copies it on the main thread where this
+ * addon does not load. FIELDS holds COPY_FIELDS BigInt64 values per file: the walked inode,
+ * device and size, the walked mode, the owner to give (uid -1: none), the mode to set after the
+ * owner (-1: none), the atime and mtime in ns, and flags (COPY_XATTRS, COPY_DROP_CAPABILITY).
+ * Each source is opened as hashFiles opens one (the walked file by its walked path, or CHANGED);
+ * the destination is created with O_EXCL, so a link planted at its name is never written
+ * through; at most the walked size is copied, and a file that ends before it is CUT. Then, on
+ * the open destination: the walked mode, the owner, the mode again (chown clears set-id bits),
+ * the source's xattrs (one the destination refuses is skipped; security.capability too with
+ * COPY_DROP_CAPABILITY), the times, last. Resolves to { codes: Int32Array (0, CHANGED, CUT or an
+ * errno), copied: Float64Array (the bytes copied before a CUT), errors: an Error shaped like
+ * Node's for each errno, else undefined }.
+ */
+#define CUT (-2)
+#define COPY_FIELDS 10
+#define COPY_XATTRS 1
+#define COPY_DROP_CAPABILITY 2
+#define XATTR_NAMES_BYTES 65536
+#define XATTR_VALUE_BYTES 65536
+
+typedef struct {
+  char *source, *destination;
+  int64_t fields[COPY_FIELDS];
+  int error;
+  const char *call;
+  bool on_destination;
+  double copied;
+} file_copy_t;
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  size_t count;
+  file_copy_t *files;
+  int failure;
+} copy_job_t;
+
+static struct timespec timespec_of(int64_t ns) {
+  int64_t seconds = ns / 1000000000, rest = ns % 1000000000;
+  if (rest < 0) {
+    rest += 1000000000;
+    seconds -= 1;
+  }
+  return (struct timespec){.tv_sec = (time_t)seconds, .tv_nsec = (long)rest};
+}
+
+/* copy.ts's copyXattrs: all or nothing of the listing; a value gone meanwhile or refused is skipped. */
+static void copy_xattrs(int from, int to, bool drop_capability, char *names, char *value) {
+  ssize_t listed = flistxattr(from, names, XATTR_NAMES_BYTES);
+  if (listed <= 0) return;
+  /* Read through once first: a value that cannot be read (but one removed meanwhile) leaves the copy without any, as readXattrs does. */
+  for (char *name = names; name < names + listed; name += strlen(name) + 1) {
+    if (fgetxattr(from, name, value, XATTR_VALUE_BYTES) < 0 && errno != ENODATA) return;
+  }
+  for (char *name = names; name < names + listed; name += strlen(name) + 1) {
+    if (drop_capability && strcmp(name, "security.capability") == 0) continue;
+    ssize_t length = fgetxattr(from, name, value, XATTR_VALUE_BYTES);
+    if (length >= 0) (void)fsetxattr(to, name, value, (size_t)length, 0);
+  }
+}
+
+static int fail(file_copy_t *file, int error, const char *call, bool on_destination) {
+  file->error = error;
+  file->call = call;
+  file->on_destination = on_destination;
+  return -1;
+}
+
+static int copy_content(file_copy_t *file, int from, int to, unsigned char *buffer) {
+  int64_t size = file->fields[2];
+  int64_t copied = 0;
+  while (copied < size) {
+    size_t want = (size_t)(size - copied < READ_BYTES ? size - copied : READ_BYTES);
+    ssize_t got = pread(from, buffer, want, copied);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return fail(file, errno, "read", false);
+    if (got == 0) {
+      file->copied = (double)copied;
+      return fail(file, CUT, "read", false);
+    }
+    for (ssize_t written = 0; written < got;) {
+      ssize_t put = pwrite(to, buffer + written, (size_t)(got - written), copied + written);
+      if (put < 0 && errno == EINTR) continue;
+      if (put < 0) return fail(file, errno, "write", true);
+      written += put;
+    }
+    copied += got;
+  }
+  return 0;
+}
+
+static void copy_one(file_copy_t *file, unsigned char *buffer, char *names, char *value) {
+  const int64_t *f = file->fields;
+  int from = open(file->source, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (from < 0) {
+    fail(file, (errno == ENOENT || errno == ELOOP || errno == ENOTDIR) ? CHANGED : errno, "open", false);
+    return;
+  }
+  file_stat_t walked;
+  int err = stat_fd(from, &walked);
+  if (err != 0) {
+    fail(file, err, "fstat", false);
+  } else if (!walked.regular || walked.inode != (uint64_t)f[0] || walked.device != (uint64_t)f[1] || !opened_as(from, file->source)) {
+    fail(file, CHANGED, "open", false);
+  } else {
+    int to = open(file->destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (to < 0) {
+      fail(file, errno, "open", true);
+    } else {
+      struct timespec times[2] = {timespec_of(f[7]), timespec_of(f[8])};
+      if (copy_content(file, from, to, buffer) == 0) {
+        if (fchmod(to, (mode_t)(f[3] & 07777)) < 0) fail(file, errno, "fchmod", true);
+        else if (f[4] >= 0 && fchown(to, (uid_t)f[4], (gid_t)f[5]) < 0) fail(file, errno, "lchown", true);
+        else if (f[6] >= 0 && fchmod(to, (mode_t)f[6]) < 0) fail(file, errno, "chmod", true);
+        else {
+          if ((f[9] & COPY_XATTRS) != 0) copy_xattrs(from, to, (f[9] & COPY_DROP_CAPABILITY) != 0, names, value);
+          if (futimens(to, times) < 0) fail(file, errno, "utimensat", true);
+        }
+      }
+      close(to);
+    }
+  }
+  close(from);
+}
+
+static void execute_copy(napi_env env, void *data) {
+  (void)env;
+  copy_job_t *job = data;
+  unsigned char *buffer = malloc(READ_BYTES);
+  char *names = malloc(XATTR_NAMES_BYTES), *value = malloc(XATTR_VALUE_BYTES);
+  if (buffer == NULL || names == NULL || value == NULL) job->failure = ENOMEM;
+  else
+    for (size_t i = 0; i < job->count; i++) copy_one(&job->files[i], buffer, names, value);
+  free(buffer);
+  free(names);
+  free(value);
+}
+
+static void free_copy_job(copy_job_t *job) {
+  for (size_t i = 0; i < job->count; i++) {
+    free(job->files[i].source);
+    free(job->files[i].destination);
+  }
+  free(job->files);
+  free(job);
+}
+
+static void complete_copy(napi_env env, napi_status status, void *data) {
+  copy_job_t *job = data;
+  if (status != napi_ok || job->failure != 0) {
+    napi_reject_deferred(env, job->deferred, errno_error(env, job->failure != 0 ? job->failure : ECANCELED, "copyFiles", NULL));
+  } else {
+    napi_value result, code_buffer, codes, copied_buffer, copied, errors, value, undefined;
+    int32_t *code_values = NULL;
+    double *copied_values = NULL;
+    napi_get_undefined(env, &undefined);
+    napi_create_object(env, &result);
+    napi_create_arraybuffer(env, job->count * sizeof(int32_t), (void **)&code_values, &code_buffer);
+    napi_create_typedarray(env, napi_int32_array, job->count, code_buffer, 0, &codes);
+    napi_create_arraybuffer(env, job->count * sizeof(double), (void **)&copied_values, &copied_buffer);
+    napi_create_typedarray(env, napi_float64_array, job->count, copied_buffer, 0, &copied);
+    napi_create_array_with_length(env, job->count, &errors);
+    for (size_t i = 0; i < job->count; i++) {
+      file_copy_t *file = &job->files[i];
+      code_values[i] = file->error;
+      copied_values[i] = file->copied;
+      value = file->error > 0 ? errno_error(env, file->error, file->call, file->on_destination ? file->destination : file->source) : undefined;
+      napi_set_element(env, errors, (uint32_t)i, value);
+    }
+    napi_set_named_property(env, result, "codes", codes);
+    napi_set_named_property(env, result, "copied", copied);
+    napi_set_named_property(env, result, "errors", errors);
+    napi_resolve_deferred(env, job->deferred, result);
+  }
+  napi_delete_async_work(env, job->work);
+  free_copy_job(job);
+}
+
+/* copyFiles(sources, destinations, fields: BigInt64Array of COPY_FIELDS per file) */
+static napi_value copy_files(napi_env env, napi_callback_info info) {
+  napi_value args[3];
+  if (get_args(env, info, 3, args) != 0) return NULL;
+  uint32_t count = 0, destination_count = 0;
+  bool sources_array = false, destinations_array = false, is_typed = false;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = NULL;
+  if (napi_is_array(env, args[0], &sources_array) != napi_ok || !sources_array || napi_get_array_length(env, args[0], &count) != napi_ok ||
+      napi_is_array(env, args[1], &destinations_array) != napi_ok || !destinations_array || napi_get_array_length(env, args[1], &destination_count) != napi_ok ||
+      destination_count != count || napi_is_typedarray(env, args[2], &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, args[2], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_bigint64_array || length != (size_t)count * COPY_FIELDS) {
+    napi_throw_type_error(env, NULL, "copyFiles(sources, destinations, fields): two arrays of paths of one length and a BigInt64Array of 10 fields per path");
+    return NULL;
+  }
+  const int64_t *fields = data;
+  file_copy_t *files = NULL;
+  copy_job_t *job = allocate_job(env, sizeof *job, count, sizeof *files, (void **)&files);
+  if (job == NULL) return NULL;
+  job->files = files;
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value source, destination;
+    napi_get_element(env, args[0], i, &source);
+    napi_get_element(env, args[1], i, &destination);
+    files[i].source = copy_path(env, source);
+    files[i].destination = copy_path(env, destination);
+    memcpy(files[i].fields, fields + (size_t)i * COPY_FIELDS, sizeof files[i].fields);
+    job->count = i + 1;
+    if (files[i].source == NULL || files[i].destination == NULL) {
+      free_copy_job(job);
+      napi_throw_type_error(env, NULL, "copyFiles: a path is neither a string nor a Buffer, or holds a NUL byte");
+      return NULL;
+    }
+  }
+  job->count = count;
+  return queue_job(env, "tsbuild copy files", execute_copy, complete_copy, job, &job->work, &job->deferred);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value function;
   napi_create_function(env, "hashFiles", NAPI_AUTO_LENGTH, hash_files, NULL, &function);
   napi_set_named_property(env, exports, "hashFiles", function);
   napi_create_function(env, "listDirectory", NAPI_AUTO_LENGTH, list_directory, NULL, &function);
   napi_set_named_property(env, exports, "listDirectory", function);
+  napi_create_function(env, "copyFiles", NAPI_AUTO_LENGTH, copy_files, NULL, &function);
+  napi_set_named_property(env, exports, "copyFiles", function);
   return exports;
 }
 

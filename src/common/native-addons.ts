@@ -59,6 +59,16 @@ export interface ContextFileHashes {
   readonly calls: readonly string[];
 }
 
+/** What tsbuild-context.node's copyFiles resolves to: one element per file (native/src/context-hasher.c). */
+export interface CopiedFiles {
+  /** 0, -1 (the source no longer is the walked file), -2 (it ended before its walked size) or an errno of errors[i]. */
+  readonly codes: Int32Array;
+  /** The bytes copied before a -2. */
+  readonly copied: Float64Array;
+  /** For an errno, an Error shaped like Node's own. */
+  readonly errors: ReadonlyArray<Error | undefined>;
+}
+
 /** The functions of tsbuild-context.node: a context's content hashes on libuv's thread pool. */
 export interface ContextAddon {
   hashFiles(paths: ReadonlyArray<string | Buffer>, inodes: BigUint64Array, devices: BigUint64Array): Promise<ContextFileHashes>;
@@ -68,6 +78,13 @@ export interface ContextAddon {
    * ctime in ns); or an error: -1 (PATH is no longer that directory) or an errno of CALL.
    */
   listDirectory(path: string | Buffer, inode: bigint, device: bigint): { readonly names: Buffer; readonly stats: BigInt64Array } | { readonly error: number; readonly call: string };
+  /**
+   * COPY's small files, each with its metadata, on the thread pool: FIELDS holds 10 values per
+   * file (walked inode, device, size and mode; uid and gid to give, uid -1 for none; the mode to
+   * set after them, -1 for none; atime and mtime in ns; flags: 1 copy xattrs, 2 without
+   * security.capability).
+   */
+  copyFiles(sources: ReadonlyArray<string | Buffer>, destinations: ReadonlyArray<string | Buffer>, fields: BigInt64Array): Promise<CopiedFiles>;
 }
 
 export interface LoadedAddon<T> {

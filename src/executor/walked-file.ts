@@ -80,6 +80,6 @@ async function writeAll(target: FileHandle, buffer: Buffer, length: number, posi
   for (let written = 0; written < length; ) written += (await target.write(buffer, written, length - written, position + written)).bytesWritten;
 }
 
-function cutWhileCopied(path: string, copied: number, size: number): TsbuildError {
+export function cutWhileCopied(path: string, copied: number, size: number): TsbuildError {
   return new TsbuildError('NOT_FOUND', `copy ${path}: the file changed while it was copied: it ended after ${copied} of the ${size} bytes it had when the source was read`);
 }
