@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sendfile.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -670,6 +671,89 @@ static napi_value copy_files(napi_env env, napi_callback_info info) {
   return queue_job(env, "tsbuild copy files", execute_copy, complete_copy, job, &job->work, &job->deferred);
 }
 
+
+/*
+ * copyRange(fromFd, toFd, offset, length): up to LENGTH bytes at OFFSET of one open file into
+ * another at the same offset, in the kernel (copy_file_range, or sendfile where the two file
+ * systems differ), on the thread pool: a large file of a COPY never passes through Node's
+ * buffers. Resolves to the bytes copied, fewer only at the source's end (0 there).
+ */
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  int from, to;
+  int64_t offset, length, copied;
+  int error;
+  const char *call;
+} range_job_t;
+
+static void execute_range(napi_env env, void *data) {
+  (void)env;
+  range_job_t *job = data;
+  bool in_kernel = true;
+  while (job->copied < job->length) {
+    size_t want = (size_t)(job->length - job->copied);
+    ssize_t moved;
+    if (in_kernel) {
+      loff_t in = job->offset + job->copied, out = in;
+      moved = copy_file_range(job->from, &in, job->to, &out, want, 0);
+      if (moved < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+        in_kernel = false;
+        continue;
+      }
+    } else {
+      /* sendfile writes at the destination's own offset: placed there first. */
+      off_t in = job->offset + job->copied;
+      if (lseek(job->to, in, SEEK_SET) < 0) {
+        job->error = errno;
+        job->call = "lseek";
+        return;
+      }
+      moved = sendfile(job->to, job->from, &in, want);
+    }
+    if (moved < 0 && errno == EINTR) continue;
+    if (moved < 0) {
+      job->error = errno;
+      job->call = in_kernel ? "copy_file_range" : "sendfile";
+      return;
+    }
+    if (moved == 0) return;
+    job->copied += moved;
+  }
+}
+
+static void complete_range(napi_env env, napi_status status, void *data) {
+  range_job_t *job = data;
+  if (status != napi_ok || job->error != 0) {
+    napi_reject_deferred(env, job->deferred, errno_error(env, job->error != 0 ? job->error : ECANCELED, job->error != 0 ? job->call : "copyRange", NULL));
+  } else {
+    napi_value copied;
+    napi_create_double(env, (double)job->copied, &copied);
+    napi_resolve_deferred(env, job->deferred, copied);
+  }
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+static napi_value copy_range(napi_env env, napi_callback_info info) {
+  napi_value args[4];
+  if (get_args(env, info, 4, args) != 0) return NULL;
+  int32_t from = -1, to = -1;
+  int64_t offset = -1, length = -1;
+  if (napi_get_value_int32(env, args[0], &from) != napi_ok || napi_get_value_int32(env, args[1], &to) != napi_ok || napi_get_value_int64(env, args[2], &offset) != napi_ok ||
+      napi_get_value_int64(env, args[3], &length) != napi_ok || from < 0 || to < 0 || offset < 0 || length < 0) {
+    napi_throw_type_error(env, NULL, "copyRange(fromFd, toFd, offset, length): four non-negative numbers");
+    return NULL;
+  }
+  range_job_t *job = calloc(1, sizeof *job);
+  if (job == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  *job = (range_job_t){.from = from, .to = to, .offset = offset, .length = length};
+  return queue_job(env, "tsbuild copy range", execute_range, complete_range, job, &job->work, &job->deferred);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value function;
   napi_create_function(env, "hashFiles", NAPI_AUTO_LENGTH, hash_files, NULL, &function);
@@ -678,6 +762,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "listDirectory", function);
   napi_create_function(env, "copyFiles", NAPI_AUTO_LENGTH, copy_files, NULL, &function);
   napi_set_named_property(env, exports, "copyFiles", function);
+  napi_create_function(env, "copyRange", NAPI_AUTO_LENGTH, copy_range, NULL, &function);
+  napi_set_named_property(env, exports, "copyRange", function);
   return exports;
 }
 

@@ -85,6 +85,8 @@ export interface ContextAddon {
    * security.capability).
    */
   copyFiles(sources: ReadonlyArray<string | Buffer>, destinations: ReadonlyArray<string | Buffer>, fields: BigInt64Array): Promise<CopiedFiles>;
+  /** Up to LENGTH bytes at OFFSET of the open file FROMFD into TOFD at the same offset, in the kernel, on the thread pool; resolves to the bytes copied (0 at the source's end). */
+  copyRange(fromFd: number, toFd: number, offset: number, length: number): Promise<number>;
 }
 
 export interface LoadedAddon<T> {

@@ -451,7 +451,7 @@ class Copier {
     const copied = this.limit(async () => {
       const source = openWalked(entry);
       try {
-        await copyWalkedContent(source, entry, destination, this.signal);
+        await copyWalkedContent(source, entry, destination, this.signal, this.from.nativeListing);
       } finally {
         closeSync(source);
       }

@@ -2,7 +2,7 @@ import { closeSync, constants, fchmodSync, openSync, read as readCallback, readS
 import { open, type FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { openWalkedEntry, type TreeEntry } from '../cache/index.js';
-import { fsPath, TsbuildError } from '../common/index.js';
+import { fsPath, TsbuildError, type ContextAddon } from '../common/index.js';
 import { StepCanceled } from './progress.js';
 
 const read = promisify(readCallback);
@@ -29,6 +29,9 @@ export function descriptorPath(descriptor: number): string {
 /** How much of a large file one read takes: big enough that a copy runs near the disk's speed. */
 const chunkBytes = 4 * 1024 * 1024;
 
+/** How much one copy in the kernel takes: a canceled build stops at the next. */
+const rangeBytes = 64 * 1024 * 1024;
+
 /**
  * Copies the content of SOURCE (a descriptor openWalked gave) into a new file at DESTINATION (never
  * through a link there: O_EXCL), with the source's mode, reading at most the size the walk saw.
@@ -38,12 +41,20 @@ const chunkBytes = 4 * 1024 * 1024;
  * is aborted (the build canceled) the copy stops at its next chunk (StepCanceled): a sparse file
  * of a terabyte of holes, a few blocks in a context tar, is a terabyte of zeros to copy.
  */
-export async function copyWalkedContent(source: number, entry: TreeEntry, destination: string, signal?: AbortSignal): Promise<void> {
+export async function copyWalkedContent(source: number, entry: TreeEntry, destination: string, signal?: AbortSignal, addon?: ContextAddon): Promise<void> {
   const target = await open(fsPath(destination), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   try {
     const size = Number(entry.stats.size);
-    const buffer = Buffer.allocUnsafe(Math.min(chunkBytes, Math.max(size, 1)));
     let copied = 0;
+    // In the kernel where tsbuild-context.node loads: 50 MiB in about 20 ms, where Node's reads
+    // and writes of it take 60 to 100.
+    while (addon !== undefined && copied < size) {
+      if (signal?.aborted === true) throw new StepCanceled();
+      const moved = await addon.copyRange(source, target.fd, copied, Math.min(rangeBytes, size - copied));
+      if (moved === 0) throw cutWhileCopied(entry.path, copied, size);
+      copied += moved;
+    }
+    const buffer = Buffer.allocUnsafe(Math.min(chunkBytes, Math.max(size - copied, 1)));
     while (copied < size) {
       if (signal?.aborted === true) throw new StepCanceled();
       const { bytesRead } = await read(source, buffer, 0, Math.min(buffer.length, size - copied), copied);

@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { copyWalkedContent, copyWalkedContentSync, descriptorPath, openWalked } from '../../src/executor/walked-file.js';
+import { loadContextAddon } from '../../src/common/index.js';
+
+const addon = loadContextAddon().module;
 
 describe('a walked file opened for its copy', () => {
   let dir: string;
@@ -69,10 +72,12 @@ describe('a walked file opened for its copy', () => {
       try {
         await copyWalkedContent(descriptor, entry, join(dir, 'copy'));
         copyWalkedContentSync(descriptor, entry, join(dir, 'copy-sync'));
+        // In the kernel, by tsbuild-context.node's copyRange.
+        if (addon !== undefined) await copyWalkedContent(descriptor, entry, join(dir, 'copy-range'), undefined, addon);
       } finally {
         closeSync(descriptor);
       }
-      for (const name of ['copy', 'copy-sync']) {
+      for (const name of ['copy', 'copy-sync', ...(addon === undefined ? [] : ['copy-range'])]) {
         expect((await readFile(join(dir, name))).equals(content)).toBe(true);
         expect((await stat(join(dir, name))).mode & 0o7777).toBe(0o751);
       }
@@ -87,6 +92,7 @@ describe('a walked file opened for its copy', () => {
       try {
         await expect(copyWalkedContent(descriptor, entry, join(dir, 'copy'))).rejects.toThrow(/copy big: the file changed while it was copied: it ended after 1048576 of the 9437189 bytes/);
         expect(() => copyWalkedContentSync(descriptor, entry, join(dir, 'copy-sync'))).toThrow(/copy big: the file changed while it was copied/);
+        if (addon !== undefined) await expect(copyWalkedContent(descriptor, entry, join(dir, 'copy-range'), undefined, addon)).rejects.toThrow(/copy big: the file changed while it was copied: it ended after 1048576 of the 9437189 bytes/);
       } finally {
         closeSync(descriptor);
       }
