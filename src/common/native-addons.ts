@@ -87,6 +87,11 @@ export interface ContextAddon {
   copyFiles(sources: ReadonlyArray<string | Buffer>, destinations: ReadonlyArray<string | Buffer>, fields: BigInt64Array): Promise<CopiedFiles>;
   /** Up to LENGTH bytes at OFFSET of the open file FROMFD into TOFD at the same offset, in the kernel, on the thread pool; resolves to the bytes copied (0 at the source's end). */
   copyRange(fromFd: number, toFd: number, offset: number, length: number): Promise<number>;
+  /**
+   * Small files read whole (up to one byte past each SIZES[i]) with their security.capability, on the thread pool: DATA holds
+   * each file's bytes in turn, LENGTHS how many of each.
+   */
+  readFiles(paths: ReadonlyArray<string | Buffer>, sizes: Float64Array): Promise<{ readonly data: Buffer; readonly lengths: Float64Array; readonly capabilities: ReadonlyArray<Buffer | undefined>; readonly errors: ReadonlyArray<Error | undefined> }>;
 }
 
 export interface LoadedAddon<T> {

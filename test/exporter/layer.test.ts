@@ -8,7 +8,7 @@ import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { extract } from 'tar-stream';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { MediaType, decodeFileName, encodeFileName, fsAddon, fsPath, hostPlatform, makeSpecialFile, readTar as readLayerTar, readXattrs, setXattr } from '../../src/common/index.js';
+import { MediaType, decodeFileName, encodeFileName, fsAddon, fsPath, hostPlatform, loadContextAddon, makeSpecialFile, readTar as readLayerTar, readXattrs, setXattr } from '../../src/common/index.js';
 import { comparePaths, directoryEntries, encodeHeader, endOfArchive, tarStream, writeImage, writeLayer, type LayerEntry } from '../../src/exporter/index.js';
 import { unpackLayer, type Store } from '../../src/store/index.js';
 
@@ -251,6 +251,13 @@ describe('layer writer', () => {
     await writeFile(join(source, 'old'), 'before 1970');
     await utimes(join(source, 'old'), 1000, 1000);
     fsAddon().lutimens(join(source, 'd/e'), -1_500_000_000n, -1_500_000_001n);
+    // Small files are read ahead in runs of 256 and 4 MiB: more than one run, an empty file, the largest small file, a capability.
+    await mkdir(join(source, 'many'));
+    for (let i = 0; i < 300; i++) await writeFile(join(source, 'many', `f${i}`), `file ${i}\n`.repeat(i));
+    await writeFile(join(source, 'many', 'empty'), '');
+    await writeFile(join(source, 'many', 'largest-small'), Buffer.alloc(256 * 1024, 3));
+    await writeFile(join(source, 'many', 'just-larger'), Buffer.alloc(256 * 1024 + 1, 4));
+    if (process.getuid?.() === 0) execFileSync('setcap', ['cap_net_raw=ep', join(source, 'many', 'f7')]);
     const entries = async (withoutContextAddon: boolean): Promise<unknown[]> => {
       const all: unknown[] = [];
       for await (const entry of directoryEntries(source, 'prefix', { withoutContextAddon })) all.push({ ...entry, content: undefined });
@@ -259,11 +266,33 @@ describe('layer writer', () => {
     const listed = await entries(false);
     expect(listed).toEqual(await entries(true));
     expect(listed).toContainEqual(expect.objectContaining({ path: 'prefix/d/e', mtime: -2 }));
+    if (process.getuid?.() === 0) expect(listed).toContainEqual(expect.objectContaining({ path: 'prefix/many/f7', pax: { 'SCHILY.xattr.security.capability': expect.any(Buffer) } }));
     const layer = async (withoutContextAddon: boolean, from = source): Promise<string> => (await writeLayer(directoryEntries(from, '', { withoutContextAddon }), store, { compression: 'none' })).diffId;
     expect(await layer(false)).toBe(await layer(true));
     // A root given through a link is the tree it leads to, either way.
     await symlink(source, join(root, 'both-link'));
     expect(await layer(false, join(root, 'both-link'))).toBe(await layer(true));
+  });
+
+  it('reads small files ahead with tsbuild-context.node: whole, one byte past a size that grew, capabilities, errors like Node', async () => {
+    const addon = loadContextAddon().module;
+    if (addon === undefined) return;
+    const dir = join(root, 'read-ahead');
+    await mkdir(dir);
+    await writeFile(join(dir, 'a'), 'alpha');
+    await writeFile(join(dir, 'empty'), '');
+    await writeFile(join(dir, 'grown'), 'grown since listed');
+    await symlink('a', join(dir, 'link'));
+    if (process.getuid?.() === 0) execFileSync('setcap', ['cap_net_raw=ep', join(dir, 'a')]);
+    const { data, lengths, capabilities, errors } = await addon.readFiles(['a', 'empty', 'grown', 'link', 'missing'].map((name) => join(dir, name)), Float64Array.from([5, 0, 5, 1, 1]));
+    expect([...lengths]).toEqual([5, 0, 6, 0, 0]);
+    expect(data.toString()).toBe('alphagrown ');
+    expect(capabilities[0] === undefined).toBe(process.getuid?.() !== 0);
+    expect(capabilities.slice(1)).toEqual([undefined, undefined, undefined, undefined]);
+    expect(errors.slice(0, 3)).toEqual([undefined, undefined, undefined]);
+    // Never through a link: the listing saw a file there.
+    expect(errors[3]).toMatchObject({ code: 'ELOOP', syscall: 'open', path: join(dir, 'link') });
+    expect(errors[4]).toMatchObject({ code: 'ENOENT', syscall: 'open', path: join(dir, 'missing') });
   });
 
   it('keeps names that are not UTF-8 as their bytes, through a layer and back', async () => {
