@@ -239,6 +239,8 @@ class Copier {
   private readonly signal: AbortSignal | undefined;
   /** Small files not yet handed to copyFiles (tsbuild-context.node, where it loads). */
   private batch: CopyBatch | undefined;
+  /** Every batch's outcome. */
+  private readonly batches: Array<Promise<void>> = [];
 
   constructor(rootfs: string, from: SourceRoot, request: CopyRequest, parallelFiles: number, signal?: AbortSignal) {
     this.rootfs = rootfs;
@@ -328,6 +330,10 @@ class Copier {
    * copies a directory's contents, not its metadata); WITHROOT false leaves TARGET alone.
    */
   private async copyEntries(entries: readonly TreeEntry[], target: string, withRoot: boolean): Promise<void> {
+    // Files another walk queued are on disk first: one of these may take its name (--parents
+    // pivots that meet at one destination), and the last copied wins.
+    this.startBatch();
+    await Promise.all(this.batches);
     // Metadata calls and small files synchronously: a context is thousands of them, each a few
     // microseconds, which through the thread pool took ten times as long (2,000 files with
     // --chown: 1.6 s against 0.2 s). Large files are copied on the pool, several at once.
@@ -508,6 +514,7 @@ class Copier {
       };
     });
     this.work.push(done);
+    this.batches.push(done);
     return { entries, destinations, fields, done, start };
   }
 

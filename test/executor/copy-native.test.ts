@@ -118,6 +118,19 @@ describe.skipIf(addon === undefined)('copyFiles (tsbuild-context.node)', () => {
     expect(made['app/sub/deep/private']).toContain('security.capability=');
   });
 
+  it('copies --parents pivots that name one destination as the main thread does: the last one wins', async () => {
+    const context = join(dir.path, 'context');
+    await mkdir(join(context, 'a'), { recursive: true });
+    await mkdir(join(context, 'b'));
+    await writeFile(join(context, 'a', 'x'), 'from a\n');
+    await writeFile(join(context, 'b', 'x'), 'from b\n');
+    for (const [out, options] of [['by-addon', {}], ['by-main-thread', { withoutContextAddon: true }]] as const) {
+      await mkdir(join(dir.path, out));
+      await copyInto({ kind: 'context', context: await openContext(context, options) }, join(dir.path, out), request({ sources: ['*/./x'], dest: '/dest/', parents: true }));
+      expect(await readFile(join(dir.path, out, 'dest', 'x'), 'utf8')).toBe('from b\n');
+    }
+  });
+
   it('refuses a source that is no longer the walked file, or that ends before its walked size, and reports a destination it cannot write like Node', async () => {
     const source = join(dir.path, 'source');
     await writeFile(source, 'x'.repeat(1000));
