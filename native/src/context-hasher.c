@@ -102,51 +102,62 @@ static bool opened_as(int fd, const char *path) {
   return strcmp(opened, path) == 0;
 }
 
+/*
+ * Opens PATH, the regular file a walk found with INODE and DEVICE, for reading: never through a
+ * link, and only while it is that very file reached by that very path (opened_as). Returns the
+ * descriptor and its stat in *STAT, or -1 with *ERROR (CHANGED, or an errno of *CALL).
+ */
+static int open_walked(const char *path, uint64_t inode, uint64_t device, file_stat_t *stat, int *error, const char **call) {
+  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    *error = (errno == ENOENT || errno == ELOOP || errno == ENOTDIR) ? CHANGED : errno;
+    *call = "open";
+    return -1;
+  }
+  int err = stat_fd(fd, stat);
+  if (err != 0 || !stat->regular || stat->inode != inode || stat->device != device || !opened_as(fd, path)) {
+    *error = err != 0 ? err : CHANGED;
+    *call = err != 0 ? "fstat" : "open";
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 static void hash_one(file_hash_t *file, unsigned char *buffer, XXH64_state_t *first, XXH64_state_t *second) {
   int64_t hashed_at_ns = now_ms_as_ns();
-  int fd = open(file->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) {
-    file->error = (errno == ENOENT || errno == ELOOP || errno == ENOTDIR) ? CHANGED : errno;
-    file->call = "open";
-    return;
-  }
   file_stat_t before, after;
-  int err = stat_fd(fd, &before);
-  if (err != 0) {
+  int fd = open_walked(file->path, file->inode, file->device, &before, &file->error, &file->call);
+  if (fd < 0) return;
+  XXH64_reset(first, 0);
+  XXH64_reset(second, 0x9e3779b97f4a7c15ULL);
+  uint64_t total = 0;
+  for (;;) {
+    ssize_t got = read(fd, buffer, READ_BYTES);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      file->error = errno;
+      file->call = "read";
+      break;
+    }
+    if (got == 0) break;
+    XXH64_update(first, buffer, (size_t)got);
+    XXH64_update(second, buffer, (size_t)got);
+    total += (uint64_t)got;
+  }
+  int err;
+  if (file->error == 0 && (err = stat_fd(fd, &after)) != 0) {
     file->error = err;
     file->call = "fstat";
-  } else if (!before.regular || before.inode != file->inode || before.device != file->device || !opened_as(fd, file->path)) {
-    file->error = CHANGED;
-  } else {
-    XXH64_reset(first, 0);
-    XXH64_reset(second, 0x9e3779b97f4a7c15ULL);
-    uint64_t total = 0;
-    for (;;) {
-      ssize_t got = read(fd, buffer, READ_BYTES);
-      if (got < 0 && errno == EINTR) continue;
-      if (got < 0) {
-        file->error = errno;
-        file->call = "read";
-        break;
-      }
-      if (got == 0) break;
-      XXH64_update(first, buffer, (size_t)got);
-      XXH64_update(second, buffer, (size_t)got);
-      total += (uint64_t)got;
-    }
-    if (file->error == 0 && (err = stat_fd(fd, &after)) != 0) {
-      file->error = err;
-      file->call = "fstat";
-    }
-    if (file->error == 0) {
-      snprintf(file->hash, sizeof file->hash, "%" PRIx64 "-%016" PRIx64 "%016" PRIx64, total, (uint64_t)XXH64_digest(first), (uint64_t)XXH64_digest(second));
-      char before_key[sizeof file->stat_key];
-      format_key(&before, before_key, sizeof before_key);
-      format_key(&after, file->stat_key, sizeof file->stat_key);
-      /* context.ts's stableEntry: unchanged while read, and older than the hash by the granularity. */
-      int64_t margin = granularity_ns(after.ctime_ns);
-      file->stable = strcmp(before_key, file->stat_key) == 0 && (int64_t)total == after.size && after.ctime_ns + margin < hashed_at_ns && after.mtime_ns + margin < hashed_at_ns;
-    }
+  }
+  if (file->error == 0) {
+    snprintf(file->hash, sizeof file->hash, "%" PRIx64 "-%016" PRIx64 "%016" PRIx64, total, (uint64_t)XXH64_digest(first), (uint64_t)XXH64_digest(second));
+    char before_key[sizeof file->stat_key];
+    format_key(&before, before_key, sizeof before_key);
+    format_key(&after, file->stat_key, sizeof file->stat_key);
+    /* context.ts's stableEntry: unchanged while read, and older than the hash by the granularity. */
+    int64_t margin = granularity_ns(after.ctime_ns);
+    file->stable = strcmp(before_key, file->stat_key) == 0 && (int64_t)total == after.size && after.ctime_ns + margin < hashed_at_ns && after.mtime_ns + margin < hashed_at_ns;
   }
   close(fd);
 }
@@ -491,15 +502,6 @@ typedef struct {
   int failure;
 } copy_job_t;
 
-static struct timespec timespec_of(int64_t ns) {
-  int64_t seconds = ns / 1000000000, rest = ns % 1000000000;
-  if (rest < 0) {
-    rest += 1000000000;
-    seconds -= 1;
-  }
-  return (struct timespec){.tv_sec = (time_t)seconds, .tv_nsec = (long)rest};
-}
-
 /* copy.ts's copyXattrs: all or nothing of the listing; a value gone meanwhile or refused is skipped. */
 static void copy_xattrs(int from, int to, bool drop_capability, char *names, char *value) {
   ssize_t listed = flistxattr(from, names, XATTR_NAMES_BYTES);
@@ -547,34 +549,24 @@ static int copy_content(file_copy_t *file, int from, int to, unsigned char *buff
 
 static void copy_one(file_copy_t *file, unsigned char *buffer, char *names, char *value) {
   const int64_t *f = file->fields;
-  int from = open(file->source, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (from < 0) {
-    fail(file, (errno == ENOENT || errno == ELOOP || errno == ENOTDIR) ? CHANGED : errno, "open", false);
-    return;
-  }
   file_stat_t walked;
-  int err = stat_fd(from, &walked);
-  if (err != 0) {
-    fail(file, err, "fstat", false);
-  } else if (!walked.regular || walked.inode != (uint64_t)f[0] || walked.device != (uint64_t)f[1] || !opened_as(from, file->source)) {
-    fail(file, CHANGED, "open", false);
+  int from = open_walked(file->source, (uint64_t)f[0], (uint64_t)f[1], &walked, &file->error, &file->call);
+  if (from < 0) return;
+  int to = open(file->destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (to < 0) {
+    fail(file, errno, "open", true);
   } else {
-    int to = open(file->destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (to < 0) {
-      fail(file, errno, "open", true);
-    } else {
-      struct timespec times[2] = {timespec_of(f[7]), timespec_of(f[8])};
-      if (copy_content(file, from, to, buffer) == 0) {
-        if (fchmod(to, (mode_t)(f[3] & 07777)) < 0) fail(file, errno, "fchmod", true);
-        else if (f[4] >= 0 && fchown(to, (uid_t)f[4], (gid_t)f[5]) < 0) fail(file, errno, "lchown", true);
-        else if (f[6] >= 0 && fchmod(to, (mode_t)f[6]) < 0) fail(file, errno, "chmod", true);
-        else {
-          if ((f[9] & COPY_XATTRS) != 0) copy_xattrs(from, to, (f[9] & COPY_DROP_CAPABILITY) != 0, names, value);
-          if (futimens(to, times) < 0) fail(file, errno, "utimensat", true);
-        }
+    struct timespec times[2] = {timespec_of_ns(f[7]), timespec_of_ns(f[8])};
+    if (copy_content(file, from, to, buffer) == 0) {
+      if (fchmod(to, (mode_t)(f[3] & 07777)) < 0) fail(file, errno, "fchmod", true);
+      else if (f[4] >= 0 && fchown(to, (uid_t)f[4], (gid_t)f[5]) < 0) fail(file, errno, "lchown", true);
+      else if (f[6] >= 0 && fchmod(to, (mode_t)f[6]) < 0) fail(file, errno, "chmod", true);
+      else {
+        if ((f[9] & COPY_XATTRS) != 0) copy_xattrs(from, to, (f[9] & COPY_DROP_CAPABILITY) != 0, names, value);
+        if (futimens(to, times) < 0) fail(file, errno, "utimensat", true);
       }
-      close(to);
     }
+    close(to);
   }
   close(from);
 }
@@ -782,8 +774,6 @@ typedef struct {
   size_t count;
   file_read_t *files;
   unsigned char *data;
-  size_t total;
-  int failure;
 } read_job_t;
 
 static void fail_read(file_read_t *file, int error, const char *call) {

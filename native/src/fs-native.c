@@ -232,13 +232,7 @@ static int get_timespec(napi_env env, napi_value value, struct timespec *out, co
     napi_throw_type_error(env, NULL, what);
     return -1;
   }
-  int64_t seconds = ns / 1000000000, rest = ns % 1000000000;
-  if (rest < 0) {
-    rest += 1000000000;
-    seconds -= 1;
-  }
-  out->tv_sec = (time_t)seconds;
-  out->tv_nsec = (long)rest;
+  *out = timespec_of_ns(ns);
   return 0;
 }
 

@@ -1,11 +1,14 @@
 /*
- * Reading a call's arguments and throwing system errors, the same in every addon.
+ * Reading a call's arguments (times given in nanoseconds among them) and throwing system errors,
+ * the same in every addon.
  */
 #ifndef TSBUILD_NAPI_ARGS_H
 #define TSBUILD_NAPI_ARGS_H
 
 #include <node_api.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "errno-error.h"
 
@@ -36,6 +39,16 @@ static inline int get_string(napi_env env, napi_value value, char *buffer, size_
     return -1;
   }
   return 0;
+}
+
+/* A time in nanoseconds since the epoch as a timespec, before 1970 too (tv_nsec stays in 0..1e9). */
+static inline struct timespec timespec_of_ns(int64_t ns) {
+  int64_t seconds = ns / 1000000000, rest = ns % 1000000000;
+  if (rest < 0) {
+    rest += 1000000000;
+    seconds -= 1;
+  }
+  return (struct timespec){.tv_sec = (time_t)seconds, .tv_nsec = (long)rest};
 }
 
 #endif
