@@ -35,6 +35,14 @@ const smallFileBytes = 256n * 1024n;
  */
 const filesPerBatch = 512;
 
+/** The owner a copied entry is given, whether chown is called for it, and the mode set after (none: the one it has stays). */
+interface Ownership {
+  readonly uid: number;
+  readonly gid: number;
+  readonly chown: boolean;
+  readonly mode?: number;
+}
+
 /** Small files waiting for one copyFiles call, and its outcome once made. */
 interface CopyBatch {
   readonly entries: TreeEntry[];
@@ -239,8 +247,6 @@ class Copier {
   private readonly signal: AbortSignal | undefined;
   /** Small files not yet handed to copyFiles (tsbuild-context.node, where it loads). */
   private batch: CopyBatch | undefined;
-  /** Every batch's outcome. */
-  private readonly batches: Array<Promise<void>> = [];
 
   constructor(rootfs: string, from: SourceRoot, request: CopyRequest, parallelFiles: number, signal?: AbortSignal) {
     this.rootfs = rootfs;
@@ -321,7 +327,7 @@ class Copier {
     const target = await this.prepareTarget(dest, basename(path), false);
     this.replaceWithFile(target);
     await writeFile(target, data, { mode: 0o600, flag: constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW });
-    this.applyOwnerAndMode(target, 0, 0, 0o644, false);
+    this.applyOwnership(target, this.ownership(0, 0, 0o644, false));
   }
 
   /**
@@ -330,10 +336,10 @@ class Copier {
    * copies a directory's contents, not its metadata); WITHROOT false leaves TARGET alone.
    */
   private async copyEntries(entries: readonly TreeEntry[], target: string, withRoot: boolean): Promise<void> {
-    // Files another walk queued are on disk first: one of these may take its name (--parents
-    // pivots that meet at one destination), and the last copied wins.
+    // Files another walk queued (batched or large) are on disk first: one of these may take its
+    // name (--parents pivots that meet at one destination), and the last copied wins.
     this.startBatch();
-    await Promise.all(this.batches);
+    await Promise.all(this.work);
     // Metadata calls and small files synchronously: a context is thousands of them, each a few
     // microseconds, which through the thread pool took ten times as long (2,000 files with
     // --chown: 1.6 s against 0.2 s). Large files are copied on the pool, several at once.
@@ -475,15 +481,11 @@ class Copier {
   private copyInBatch(addon: ContextAddon, entry: TreeEntry, destination: string): Promise<string> {
     const batch = (this.batch ??= this.newBatch(addon));
     const { stats } = entry;
-    const mode = Number(stats.mode) & 0o7777;
-    const owner = this.request.chown ?? (this.from.ownersAreRoot ? { uid: 0, gid: 0 } : { uid: Number(stats.uid), gid: Number(stats.gid) });
-    const chown = this.privileged || owner.uid !== process.getuid?.() || owner.gid !== process.getgid?.();
-    // After chown, which clears set-id bits: the mode again only when asked for, or set-id bits are to stay.
-    const modeAfter = this.request.chmod === undefined && (mode & 0o6000) === 0 ? -1 : (this.request.chmod ?? mode);
+    const { uid, gid, chown, mode } = this.ownershipOf(stats, true);
     const flags = 1 | (this.from.ownersAreRoot ? 2 : 0);
     batch.entries.push(entry);
     batch.destinations.push(destination);
-    batch.fields.push(stats.ino, stats.dev, stats.size, BigInt(mode), BigInt(chown ? owner.uid : -1), BigInt(owner.gid), BigInt(modeAfter), stats.atimeNs, stats.mtimeNs, BigInt(flags));
+    batch.fields.push(stats.ino, stats.dev, stats.size, stats.mode & 0o7777n, BigInt(chown ? uid : -1), BigInt(gid), BigInt(mode ?? -1), stats.atimeNs, stats.mtimeNs, BigInt(flags));
     if (batch.entries.length >= filesPerBatch) this.startBatch();
     const copied = batch.done.then(() => destination);
     // Awaited by a hard link to it, if any; the batch's own failure is this.work's to report.
@@ -514,7 +516,6 @@ class Copier {
       };
     });
     this.work.push(done);
-    this.batches.push(done);
     return { entries, destinations, fields, done, start };
   }
 
@@ -526,23 +527,33 @@ class Copier {
 
   /** fsutil's copyFileInfo: owner (--chown, else the source's; root's for a context), mode (--chmod, else the source's), times, xattrs. */
   private applyMetadata(destination: string, stats: EntryStats, sourcePath: string | undefined, modeCopied = false): void {
-    const symlinkEntry = stats.isSymbolicLink();
-    const uid = this.from.ownersAreRoot ? 0 : Number(stats.uid);
-    const gid = this.from.ownersAreRoot ? 0 : Number(stats.gid);
-    const mode = Number(stats.mode) & 0o7777;
-    // The copy gave the file its source's mode already; only set-id bits, which chown clears, need it again.
-    const skipMode = modeCopied && this.request.chmod === undefined && (mode & 0o6000) === 0;
-    this.applyOwnerAndMode(destination, uid, gid, mode, symlinkEntry || skipMode);
+    this.applyOwnership(destination, this.ownershipOf(stats, modeCopied));
     if (sourcePath !== undefined) this.copyXattrs(sourcePath, destination);
     // To the nanosecond and before 1970 too, as BuildKit's copy keeps a source's times.
     setExactTimes(destination, stats.atimeNs, stats.mtimeNs);
   }
 
-  private applyOwnerAndMode(destination: string, uid: number, gid: number, mode: number, keepMode: boolean): void {
+  /** What a copied entry of STATS is given: its source's owner (root's for a context) and mode, unless MODECOPIED (the copy gave it already). */
+  private ownershipOf(stats: EntryStats, modeCopied: boolean): Ownership {
+    const mode = Number(stats.mode) & 0o7777;
+    // The copy gave the file its source's mode already; only set-id bits, which chown clears, need it again.
+    const skipMode = modeCopied && this.request.chmod === undefined && (mode & 0o6000) === 0;
+    const uid = this.from.ownersAreRoot ? 0 : Number(stats.uid);
+    const gid = this.from.ownersAreRoot ? 0 : Number(stats.gid);
+    return this.ownership(uid, gid, mode, stats.isSymbolicLink() || skipMode);
+  }
+
+  /** --chown, else UID and GID, with chown called only where it changes something or may (as root); --chmod, else MODE, unless KEEPMODE. */
+  private ownership(uid: number, gid: number, mode: number, keepMode: boolean): Ownership {
     const owner = this.request.chown ?? { uid, gid };
-    if (this.privileged || owner.uid !== process.getuid?.() || owner.gid !== process.getgid?.()) lchownSync(fsPath(destination), owner.uid, owner.gid);
+    const chown = this.privileged || owner.uid !== process.getuid?.() || owner.gid !== process.getgid?.();
+    return { ...owner, chown, ...(keepMode ? {} : { mode: this.request.chmod ?? mode }) };
+  }
+
+  private applyOwnership(destination: string, ownership: Ownership): void {
+    if (ownership.chown) lchownSync(fsPath(destination), ownership.uid, ownership.gid);
     // After chown, which clears set-id bits.
-    if (!keepMode) chmodSync(fsPath(destination), this.request.chmod ?? mode);
+    if (ownership.mode !== undefined) chmodSync(fsPath(destination), ownership.mode);
   }
 
   private copyXattrs(sourcePath: string, destination: string): void {
@@ -626,7 +637,7 @@ class Copier {
       const target = await this.prepareTarget(dest, name, false);
       this.replaceWithFile(target);
       await copyFile(downloaded.path, target, constants.COPYFILE_EXCL);
-      this.applyOwnerAndMode(target, 0, 0, 0o600, false);
+      this.applyOwnership(target, this.ownership(0, 0, 0o600, false));
       // Without a Last-Modified that Go reads, BuildKit's http source leaves the Unix epoch.
       const mtime = lastModified ?? new Date(0);
       await utimes(target, mtime, mtime);

@@ -118,16 +118,20 @@ describe.skipIf(addon === undefined)('copyFiles (tsbuild-context.node)', () => {
     expect(made['app/sub/deep/private']).toContain('security.capability=');
   });
 
-  it('copies --parents pivots that name one destination as the main thread does: the last one wins', async () => {
+  it('copies --parents pivots that name one destination, small files and large, as the main thread does: the last one wins', async () => {
     const context = join(dir.path, 'context');
     await mkdir(join(context, 'a'), { recursive: true });
     await mkdir(join(context, 'b'));
     await writeFile(join(context, 'a', 'x'), 'from a\n');
     await writeFile(join(context, 'b', 'x'), 'from b\n');
+    // Large files too, which are copied on the thread pool either way.
+    await writeFile(join(context, 'a', 'big'), Buffer.alloc(300 * 1024, 'a'));
+    await writeFile(join(context, 'b', 'big'), Buffer.alloc(300 * 1024, 'b'));
     for (const [out, options] of [['by-addon', {}], ['by-main-thread', { withoutContextAddon: true }]] as const) {
       await mkdir(join(dir.path, out));
-      await copyInto({ kind: 'context', context: await openContext(context, options) }, join(dir.path, out), request({ sources: ['*/./x'], dest: '/dest/', parents: true }));
+      await copyInto({ kind: 'context', context: await openContext(context, options) }, join(dir.path, out), request({ sources: ['*/./x', '*/./big'], dest: '/dest/', parents: true }));
       expect(await readFile(join(dir.path, out, 'dest', 'x'), 'utf8')).toBe('from b\n');
+      expect((await readFile(join(dir.path, out, 'dest', 'big'))).equals(Buffer.alloc(300 * 1024, 'b'))).toBe(true);
     }
   });
 
