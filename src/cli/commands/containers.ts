@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import { TsbuildError, goTypeName, isTsbuildError, parseGoDuration, treeSize } from '../../common/index.js';
 import {
   connectAttach,
+  type AttachConfig,
   type AttachedClient,
   type AttachStreams,
   containerDirectory,
@@ -115,6 +116,52 @@ function fail(io: CliIo, error: unknown, status: number, command?: 'run' | 'crea
 
 
 /**
+ * Creates the container of run and create: the image pulled when missing (or always, with
+ * `--pull always`), the flags and files docker's CLI reads itself checked first, `--cidfile`
+ * written. A failure ends the command as COMMAND's would (run: 125, create: 1); an interrupt
+ * with its signal's status.
+ */
+async function createFromFlags(
+  io: CliIo,
+  store: Store,
+  image: string,
+  args: readonly string[],
+  flags: ContainerFlags & { readonly insecureRegistry: string[] },
+  how: { readonly attach: AttachConfig; readonly command: 'run' | 'create' },
+): Promise<ContainerRecord> {
+  const abort = new AbortController();
+  const fetcher = imageFetcher(io, flags, store, abort.signal);
+  const interrupts = watchInterrupts(abort);
+  try {
+    // The flags and files docker's CLI reads itself: their errors are its own.
+    const { writeCid, options } = await clientSide(async () => {
+      checkPlatform(flags);
+      return { writeCid: await claimCidfile(flags.cidfile), options: await createOptions(flags, args) };
+    });
+    const created = await createContainer({
+      store,
+      image,
+      ...(fetcher.fetch === undefined ? {} : { pull: fetcher.fetch }),
+      pullAlways: fetcher.pullAlways,
+      ...options,
+      attach: how.attach,
+      autoRemove: flags.rm === true,
+      signal: abort.signal,
+    });
+    await writeCid?.(created.record.id);
+    for (const warning of created.warnings) io.stderr.write(`WARNING: ${warning}\n`);
+    return created.record;
+  } catch (error) {
+    const interrupted = interrupts.interrupted();
+    if (interrupted !== undefined) throw new ExitError(interrupted);
+    fail(io, error, how.command === 'run' ? 125 : 1, how.command);
+  } finally {
+    interrupts.stop();
+    await fetcher.close();
+  }
+}
+
+/**
  * `run` of a container that keeps a record: detached (`-d`), or in the foreground attached to
  * its monitor as docker's CLI is to its daemon. The monitor waits for this process before the
  * first start (nothing of the output is missed) and outlives it: the detach keys leave the
@@ -137,38 +184,11 @@ export async function runWithRecord(
   } catch (error) {
     fail(io, error, 1);
   }
-  const abort = new AbortController();
   const store = await storeFromOptions(flags);
-  const fetcher = imageFetcher(io, flags, store, abort.signal);
-  const interrupts = watchInterrupts(abort);
-  let record: ContainerRecord;
-  try {
-    // The flags and files docker's CLI reads itself: their errors are its own.
-    const { writeCid, options } = await clientSide(async () => {
-      checkPlatform(flags);
-      return { writeCid: await claimCidfile(flags.cidfile), options: await createOptions(flags, args) };
-    });
-    const created = await createContainer({
-      store,
-      image,
-      ...(fetcher.fetch === undefined ? {} : { pull: fetcher.fetch }),
-      pullAlways: fetcher.pullAlways,
-      ...options,
-      attach: attachConfig(flags.attach ?? [], { interactive: flags.interactive === true, detach: flags.detach === true }),
-      autoRemove: flags.rm === true,
-      signal: abort.signal,
-    });
-    await writeCid?.(created.record.id);
-    for (const warning of created.warnings) io.stderr.write(`WARNING: ${warning}\n`);
-    record = created.record;
-  } catch (error) {
-    const interrupted = interrupts.interrupted();
-    if (interrupted !== undefined) throw new ExitError(interrupted);
-    fail(io, error, 125, 'run');
-  } finally {
-    interrupts.stop();
-    await fetcher.close();
-  }
+  const record = await createFromFlags(io, store, image, args, flags, {
+    attach: attachConfig(flags.attach ?? [], { interactive: flags.interactive === true, detach: flags.detach === true }),
+    command: 'run',
+  });
   if (flags.detach === true) {
     // docker's CLI prints the ID once the container is created: a script gets it (to remove the
     // container) even when its start fails.
@@ -293,37 +313,12 @@ function defineCreate(parent: Command, io: CliIo, name = 'create'): void {
     for (const warning of flagWarnings(flags)) io.stderr.write(`WARNING: ${warning}\n`);
     const inner = await runInUserNamespace(flags.root);
     if (inner !== undefined) throw new ExitError(inner);
-    const abort = new AbortController();
     const store = await storeFromOptions(flags);
-    const fetcher = imageFetcher(io, flags, store, abort.signal);
-    const interrupts = watchInterrupts(abort);
-    try {
-      // The flags and files docker's CLI reads itself: their errors are its own.
-      const { writeCid, options } = await clientSide(async () => {
-        checkPlatform(flags);
-        return { writeCid: await claimCidfile(flags.cidfile), options: await createOptions(flags, args) };
-      });
-      const created = await createContainer({
-        store,
-        image,
-        ...(fetcher.fetch === undefined ? {} : { pull: fetcher.fetch }),
-        pullAlways: fetcher.pullAlways,
-        ...options,
-        attach: attachConfig(flags.attach, { interactive: flags.interactive === true, detach: false }),
-        autoRemove: flags.rm === true,
-        signal: abort.signal,
-      });
-      await writeCid?.(created.record.id);
-      for (const warning of created.warnings) io.stderr.write(`WARNING: ${warning}\n`);
-      io.stdout.write(`${created.record.id}\n`);
-    } catch (error) {
-      const interrupted = interrupts.interrupted();
-      if (interrupted !== undefined) throw new ExitError(interrupted);
-      fail(io, error, 1, 'create');
-    } finally {
-      interrupts.stop();
-      await fetcher.close();
-    }
+    const record = await createFromFlags(io, store, image, args, flags, {
+      attach: attachConfig(flags.attach, { interactive: flags.interactive === true, detach: false }),
+      command: 'create',
+    });
+    io.stdout.write(`${record.id}\n`);
   });
 }
 
