@@ -416,11 +416,11 @@ function refuseAddressRequest(network: NetworkRecord): void {
 }
 
 /**
- * `--ip`: the address asked for, as docker's IPAM gives it: on a user network whose subnet was
- * given, inside it, neither the network's nor the broadcast address, nor one in use.
+ * `--ip`: the address asked for, as docker's IPAM gives it: inside the subnet, neither the
+ * network's nor the broadcast address, nor one in use. joinNetwork has refused networks that
+ * take no address request (refuseAddressRequest) before making their bridge.
  */
 function requestedAddress(network: NetworkRecord, subnet: Subnet, gateway: number, used: ReadonlySet<number>, ip: string): number {
-  refuseAddressRequest(network);
   const address = parseAddress(ip);
   if (address === undefined) throw new TsbuildError('INVALID_ARGUMENT', `invalid IPv4 address: ${ip}`);
   if (address <= subnet.base || address >= subnet.base + subnetSize(subnet) - 1 || address === gateway) {
