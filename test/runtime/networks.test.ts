@@ -480,6 +480,15 @@ describe.runIf(isRoot)('networks', () => {
       expect(tsbuild('exec', name, 'sh', '-c', 'ip -4 addr').stdout).toContain(`inet ${otherBase}9/24`);
       expect(tsbuild('network', 'disconnect', other.Name, name).status).toBe(0);
       expect(tsbuild('network', 'rm', other.Name).status).toBe(0);
+      // A network whose subnet tsbuild chose takes no address request, as docker's IPAM.
+      const chosen = `tsbt-ip3-${suffix}`;
+      expect(tsbuild('network', 'create', chosen).status).toBe(0);
+      try {
+        expect(tsbuild('run', '--rm', '--network', chosen, '--ip', `${base}52`, 'busybox', 'true')).toMatchObject({ status: 125, stderr: expect.stringContaining('user specified IP address is supported only when connecting to networks with user configured subnets') });
+        expect(tsbuild('network', 'connect', '--ip', `${base}52`, chosen, name)).toMatchObject({ status: 1, stderr: expect.stringContaining('user configured subnets') });
+      } finally {
+        tsbuild('network', 'rm', chosen);
+      }
     } finally {
       tsbuild('rm', '-f', name);
     }
