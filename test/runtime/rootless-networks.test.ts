@@ -292,4 +292,31 @@ describe.runIf(canRun)('user networks as an unprivileged user', () => {
     await expect(readFile(join(userRoot, 'networks', 'rootless-netns.json'))).rejects.toThrow();
     expect(await readdir(join(userRoot, 'networks', 'netns'))).toEqual([]);
   }, 300_000);
+
+  it('keep containers of an enable_icc=false network from reaching each other, as rootful, while they still reach the host through slirp4netns', async () => {
+    const net = `noicc-${suffix}`;
+    const plain = `icc-${suffix}`;
+    expect(tsbuild('network', 'create', '-o', 'com.docker.network.bridge.enable_icc=false', net)).toMatchObject({ status: 0 });
+    expect(tsbuild('network', 'create', plain)).toMatchObject({ status: 0 });
+    const [server, plainServer] = [`srv-${suffix}`, `psrv-${suffix}`];
+    const serve = (name: string, network: string): Run => tsbuild('run', '-d', '--name', name, '--network', network, 'busybox', 'sh', '-c', `mkdir -p /w && echo hello-${name} > /w/index.html && exec httpd -f -p 80 -h /w`);
+    // The host's loopback let in, where the test's server listens (see the first test).
+    await writeFile(join(userRoot, 'config.json'), JSON.stringify({ rootlessNetworks: { allowHostLoopback: true } }), { mode: 0o644 });
+    const hostPort = await freePort();
+    const hostServer = await startHostServer('127.0.0.1', hostPort);
+    try {
+      expect(serve(server, net)).toMatchObject({ status: 0 });
+      expect(serve(plainServer, plain)).toMatchObject({ status: 0 });
+      // The same check on a network that allows it, so that a refusal below is the rule's.
+      expect(fetchFrom(plain, `http://${plainServer}/`)).toMatchObject({ status: 0, stdout: `hello-${plainServer}\n` });
+      expect(fetchFrom(net, `http://${server}/`, 2).status).not.toBe(0);
+      // The bridge's own traffic out is still passed: the host through slirp4netns.
+      expect(fetchFrom(net, `http://10.0.2.2:${hostPort}/`)).toMatchObject({ status: 0, stdout: 'from-host\n' });
+    } finally {
+      await hostServer.stop();
+      await rm(join(userRoot, 'config.json'), { force: true });
+      expect(tsbuild('rm', '-f', server, plainServer)).toMatchObject({ status: 0 });
+    }
+    expect(tsbuild('network', 'rm', net, plain)).toMatchObject({ status: 0 });
+  }, 180_000);
 });
