@@ -18,7 +18,7 @@ export { instructionNames } from './instructions.js';
 export { parseMount, parseRamSize, splitCsvRecord, type CacheSharing, type MountType, type RunMount } from './mounts.js';
 
 export interface ParseOptions {
-  /** Default: `labs` when the `syntax` directive names a labs frontend, else `stable`. */
+  /** Default: from the `syntax` directive (see channelOfSyntax), else `stable`. */
   readonly channel?: Channel;
 }
 
@@ -33,13 +33,38 @@ export interface ParseResult {
 }
 
 const labsSyntax = /(?:^|[/:])[^/:@]*-labs(?:@|$)|:(?:[\d.]+-)?labs(?:@|$)/;
+/** Docker's own Dockerfile frontends, as a `syntax` directive names them. */
+const dockerFrontend = /^(?:(?:docker\.io|index\.docker\.io|registry-1\.docker\.io)\/)?docker\/dockerfile(?:-upstream)?$/;
+
+/**
+ * The channel the frontend a `syntax` directive names reads a Dockerfile with: a labs frontend's
+ * flags (`COPY --parents`, `COPY/ADD --exclude`, `RUN --security`), the only ones the labs
+ * channel adds here, became stable in docker/dockerfile 1.19 (--exclude) and 1.20 (the others),
+ * so a frontend of 1.19 or later, or a floating one (`1`, `latest`, no tag, upstream's `master`,
+ * all of them later than 1.20 now), takes them too; 1.19's --parents and --security are taken
+ * with its --exclude. Any other frontend, and a digest alone, whose version the name does not
+ * tell, reads the stable channel of the reference (1.8).
+ */
+export function channelOfSyntax(directive: string): Channel {
+  const reference = directive.trim().split(/\s/)[0] ?? '';
+  if (labsSyntax.test(reference)) return 'labs';
+  const [named = '', digest] = reference.split('@');
+  const colon = named.lastIndexOf(':');
+  const tag = colon > named.lastIndexOf('/') ? named.slice(colon + 1) : undefined;
+  if (!dockerFrontend.test(tag === undefined ? named : named.slice(0, colon))) return 'stable';
+  // No tag: the latest frontend, unless a digest pins one the name does not date.
+  if (tag === undefined) return digest === undefined ? 'labs' : 'stable';
+  if (['1', 'latest', 'master'].includes(tag)) return 'labs';
+  const minor = /^1\.(\d+)(?:\.\d+)?(?:-rc\d+)?$/.exec(tag)?.[1];
+  return minor !== undefined && Number(minor) >= 19 ? 'labs' : 'stable';
+}
 
 /** Never throws on user input: every problem is a diagnostic. */
 export function parseDockerfile(source: string, options: ParseOptions = {}): ParseResult {
   const syntax = parseSyntax(source);
   const tree: SyntaxTree = { escapeToken: syntax.escapeToken, directives: syntax.directives, instructions: syntax.instructions };
   const syntaxDirective = syntax.directives.find((d) => d.name === 'syntax')?.value ?? '';
-  const channel = options.channel ?? (labsSyntax.test(syntaxDirective.split(/\s/)[0] ?? '') ? 'labs' : 'stable');
+  const channel = options.channel ?? channelOfSyntax(syntaxDirective);
   const typed = typeInstructions(syntax.instructions, syntax.escapeToken, channel);
   const diagnostics = [...syntax.diagnostics, ...typed.diagnostics];
   return { tree, dockerfile: typed.dockerfile, channel, diagnostics, ok: !diagnostics.some((d) => d.severity === 'error') };

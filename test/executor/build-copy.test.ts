@@ -264,6 +264,22 @@ describe('build: COPY and ADD', () => {
     const refused = await fx.build(['-t', 'stable-parents', stable]);
     expect(refused.status).toBe(1);
     expect(refused.stderr).toContain('parents');
+    // docker/dockerfile:1 is the latest 1.x, in which they are stable (1.19 and 1.20); 1.8 refuses them.
+    for (const [syntax, status] of [['docker/dockerfile:1', 0], ['docker/dockerfile:1.8', 1]] as const) {
+      const floating = await fx.context(`floating-parents-${status}`, {
+        Dockerfile: `# syntax=${syntax}\nFROM busybox\nCOPY --parents a/./b/kept.txt /out/\nCOPY --exclude=*.log a/b/ /all/\n`,
+        'a/b/kept.txt': 'kept\n',
+        'a/b/x.log': 'x\n',
+      });
+      const built = await fx.build(['-t', `floating-parents-${status}`, floating]);
+      expect({ syntax, status: built.status }).toEqual({ syntax, status });
+      if (status === 1) {
+        expect(built.stderr).toContain('unknown flag: parents');
+        continue;
+      }
+      const copied = await Promise.all((await fx.image(`floating-parents-${status}`)).manifest.layers.slice(1).map((layer) => fx.layerFiles(layer)));
+      expect(copied.map(regular)).toEqual([[['out/b/kept.txt', 'kept\n']], [['all/kept.txt', 'kept\n']]]);
+    }
   });
 
   it('copies heredoc sources', async () => {
