@@ -1046,7 +1046,8 @@ async function buildStages(
       };
     },
   };
-  const { parsed, resolved: first } = resolveDockerfile({ source: file.source, file: file.file }, options);
+  const syntax = buildArgs.BUILDKIT_SYNTAX;
+  const { parsed, resolved: first } = resolveDockerfile({ source: file.source, file: file.file, ...(syntax === undefined ? {} : { syntax }) }, options);
   let resolved = first;
   for (let round = 0; ; round++) {
     if (round > 0) {

@@ -3,7 +3,7 @@
  * rendered, in one message), then resolve stages, scopes and expansions.
  */
 import { TsbuildError } from '../common/index.js';
-import { parseDockerfile, primaryError, renderAt, renderDiagnostic, type Channel, type Diagnostic, type ParseResult } from '../parser/index.js';
+import { channelOfSyntax, parseDockerfile, primaryError, renderAt, renderDiagnostic, type Channel, type Diagnostic, type ParseResult } from '../parser/index.js';
 import type { ResolveOptions, ResolvedDockerfile } from './model.js';
 import { errorRanges } from './errors.js';
 import { resolveRaw } from './resolve.js';
@@ -13,6 +13,11 @@ export interface DockerfileInput {
   /** For messages: the path as the user gave it. */
   readonly file: string;
   readonly channel?: Channel;
+  /**
+   * The frontend the build argument BUILDKIT_SYNTAX names, which BuildKit takes over the file's
+   * `syntax` directive: its channel, unless CHANNEL is given.
+   */
+  readonly syntax?: string;
 }
 
 export interface ResolvedBuild {
@@ -35,7 +40,8 @@ export class DockerfileParseError extends TsbuildError {
 }
 
 export function resolveDockerfile(input: DockerfileInput, options: ResolveOptions = {}): ResolvedBuild {
-  const parsed = parseDockerfile(input.source, input.channel === undefined ? {} : { channel: input.channel });
+  const channel = input.channel ?? (input.syntax === undefined || input.syntax === '' ? undefined : channelOfSyntax(input.syntax));
+  const parsed = parseDockerfile(input.source, channel === undefined ? {} : { channel });
   if (!parsed.ok) {
     const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
     const rendered = errors.map((d) => renderDiagnostic(d, input.file, input.source)).join('\n');

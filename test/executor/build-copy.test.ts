@@ -280,6 +280,11 @@ describe('build: COPY and ADD', () => {
       const copied = await Promise.all((await fx.image(`floating-parents-${status}`)).manifest.layers.slice(1).map((layer) => fx.layerFiles(layer)));
       expect(copied.map(regular)).toEqual([[['out/b/kept.txt', 'kept\n']], [['all/kept.txt', 'kept\n']]]);
     }
+    // The build argument BUILDKIT_SYNTAX names the frontend over the directive, as in BuildKit.
+    const overridden = await fx.context('syntax-arg', { Dockerfile: '# syntax=docker/dockerfile:1.8\nFROM busybox\nCOPY --parents a/./b/kept.txt /out/\n', 'a/b/kept.txt': 'kept\n' });
+    expect((await fx.build(['-t', 'syntax-arg', '--build-arg', 'BUILDKIT_SYNTAX=docker/dockerfile:1.20', overridden])).status).toBe(0);
+    const pinned = await fx.build(['-t', 'syntax-arg', '--build-arg', 'BUILDKIT_SYNTAX=docker/dockerfile:1.4', await fx.context('syntax-arg-old', { Dockerfile: '# syntax=docker/dockerfile:1\nFROM busybox\nCOPY --parents a/./b/kept.txt /out/\n', 'a/b/kept.txt': 'kept\n' })]);
+    expect(pinned).toMatchObject({ status: 1, stderr: expect.stringContaining('unknown flag: parents') });
   });
 
   it('copies heredoc sources', async () => {
