@@ -1047,7 +1047,7 @@ async function buildStages(
     },
   };
   const syntax = buildArgs.BUILDKIT_SYNTAX;
-  const { parsed, resolved: first } = resolveDockerfile({ source: file.source, file: file.file, ...(syntax === undefined ? {} : { syntax }) }, options);
+  const { parsed, resolved: first } = resolveDockerfile({ source: file.source, file: file.file, frontend: syntax === undefined ? {} : { syntax } }, options);
   let resolved = first;
   for (let round = 0; ; round++) {
     if (round > 0) {

@@ -18,7 +18,10 @@ export { instructionNames } from './instructions.js';
 export { parseMount, parseRamSize, splitCsvRecord, type CacheSharing, type MountType, type RunMount } from './mounts.js';
 
 export interface ParseOptions {
-  /** Default: from the `syntax` directive (see channelOfSyntax), else `stable`. */
+  /**
+   * Default: `labs` when the `syntax` directive names a labs frontend, else `stable`, as the
+   * reference's parse reads a file; a build asks channelOfSyntax (see resolveDockerfile).
+   */
   readonly channel?: Channel;
 }
 
@@ -37,7 +40,9 @@ const labsSyntax = /(?:^|[/:])[^/:@]*-labs(?:@|$)|:(?:[\d.]+-)?labs(?:@|$)/;
 const dockerFrontend = /^(?:(?:docker\.io|index\.docker\.io|registry-1\.docker\.io)\/)?docker\/dockerfile(?:-upstream)?$/;
 
 /**
- * The channel the frontend a `syntax` directive names reads a Dockerfile with: a labs frontend's
+ * The channel the frontend a `syntax` directive names reads a Dockerfile with, when it builds
+ * (the reference's parse packages, which the conformance corpus records, know no versions and
+ * take the directive's `-labs` alone: parseDockerfile's default). A labs frontend's
  * flags (`COPY --parents`, `COPY/ADD --exclude`, `RUN --security`), the only ones the labs
  * channel adds here, became stable in docker/dockerfile 1.19 (--exclude) and 1.20 (the others),
  * so a frontend of 1.19 or later, or a floating one (`1`, `latest`, no tag, upstream's `master`,
@@ -64,7 +69,7 @@ export function parseDockerfile(source: string, options: ParseOptions = {}): Par
   const syntax = parseSyntax(source);
   const tree: SyntaxTree = { escapeToken: syntax.escapeToken, directives: syntax.directives, instructions: syntax.instructions };
   const syntaxDirective = syntax.directives.find((d) => d.name === 'syntax')?.value ?? '';
-  const channel = options.channel ?? channelOfSyntax(syntaxDirective);
+  const channel = options.channel ?? (labsSyntax.test(syntaxDirective.split(/\s/)[0] ?? '') ? 'labs' : 'stable');
   const typed = typeInstructions(syntax.instructions, syntax.escapeToken, channel);
   const diagnostics = [...syntax.diagnostics, ...typed.diagnostics];
   return { tree, dockerfile: typed.dockerfile, channel, diagnostics, ok: !diagnostics.some((d) => d.severity === 'error') };

@@ -14,10 +14,11 @@ export interface DockerfileInput {
   readonly file: string;
   readonly channel?: Channel;
   /**
-   * The frontend the build argument BUILDKIT_SYNTAX names, which BuildKit takes over the file's
-   * `syntax` directive: its channel, unless CHANNEL is given.
+   * Read as the frontend the file's `syntax` directive names (channelOfSyntax), or the one the
+   * build argument BUILDKIT_SYNTAX names, which BuildKit takes over the directive, would read it
+   * (a build), not as the reference's parse does (debug parse); CHANNEL, when given, wins.
    */
-  readonly syntax?: string;
+  readonly frontend?: { readonly syntax?: string };
 }
 
 export interface ResolvedBuild {
@@ -40,8 +41,13 @@ export class DockerfileParseError extends TsbuildError {
 }
 
 export function resolveDockerfile(input: DockerfileInput, options: ResolveOptions = {}): ResolvedBuild {
-  const channel = input.channel ?? (input.syntax === undefined || input.syntax === '' ? undefined : channelOfSyntax(input.syntax));
-  const parsed = parseDockerfile(input.source, channel === undefined ? {} : { channel });
+  let parsed = parseDockerfile(input.source, input.channel === undefined ? {} : { channel: input.channel });
+  if (input.channel === undefined && input.frontend !== undefined) {
+    const directive = parsed.tree.directives.find((d) => d.name === 'syntax')?.value ?? '';
+    const named = input.frontend.syntax === undefined || input.frontend.syntax === '' ? directive : input.frontend.syntax;
+    const channel = channelOfSyntax(named);
+    if (channel !== parsed.channel) parsed = parseDockerfile(input.source, { channel });
+  }
   if (!parsed.ok) {
     const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
     const rendered = errors.map((d) => renderDiagnostic(d, input.file, input.source)).join('\n');

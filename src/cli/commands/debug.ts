@@ -43,7 +43,7 @@ export function registerDebug(program: Command, io: CliIo): void {
     .description('parse a Dockerfile and print its syntax tree, its typed instructions or both as JSON')
     .option('-f, --file <FILE>', 'the Dockerfile (- for standard input)', 'Dockerfile')
     .addOption(new Option('--dump <FORMAT>', 'ast: the reference tree dump; instructions: typed instructions as JSON; json: everything').choices(['ast', 'instructions', 'json']).default('ast'))
-    .addOption(new Option('--channel <CHANNEL>', 'frontend channel (default: labs when the syntax directive names a labs frontend, or docker/dockerfile 1.19 or later or floating, in which the labs flags are stable)').choices(['stable', 'labs']))
+    .addOption(new Option('--channel <CHANNEL>', 'frontend channel (default: labs when the syntax directive names a labs frontend)').choices(['stable', 'labs']))
     .action(async (options: ParseOptions) => {
       const source = await readDockerfile(options.file);
       const parsed = dumpDockerfile(source, options.file, options.dump, options.channel === undefined ? {} : { channel: options.channel });
