@@ -1052,7 +1052,7 @@ async function buildStages(
   for (let round = 0; ; round++) {
     if (round > 0) {
       wanted = [];
-      resolved = resolveRaw(parsed.dockerfile, { channel: parsed.channel, ...options });
+      resolved = resolveRaw(parsed.dockerfile, { channel: parsed.channel, frontendMinor: parsed.frontendMinor, ...options });
     }
     if (wanted.length === 0 || round > 8) break;
     const stages = resolved.stages;

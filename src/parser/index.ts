@@ -20,9 +20,15 @@ export { parseMount, parseRamSize, splitCsvRecord, type CacheSharing, type Mount
 export interface ParseOptions {
   /**
    * Default: `labs` when the `syntax` directive names a labs frontend, else `stable`, as the
-   * reference's parse reads a file; a build asks channelOfSyntax (see resolveDockerfile).
+   * reference's parse reads a file; a build asks frontendOfSyntax (see resolveDockerfile).
    */
   readonly channel?: Channel;
+  /**
+   * The docker/dockerfile 1.x minor whose rules apply where they differ from the reference's
+   * (referenceFrontendMinor, the default): from 9 on, a JSON form must be the whole rest of its
+   * line, or the line is in shell form.
+   */
+  readonly frontendMinor?: number;
 }
 
 export interface ParseResult {
@@ -30,6 +36,8 @@ export interface ParseResult {
   /** Typed stages; instructions that failed typing are left out (see `diagnostics`). */
   readonly dockerfile: Dockerfile;
   readonly channel: Channel;
+  /** See ParseOptions.frontendMinor. */
+  readonly frontendMinor: number;
   /** Errors and warnings, in the order found. */
   readonly diagnostics: readonly Diagnostic[];
   readonly ok: boolean;
@@ -38,50 +46,64 @@ export interface ParseResult {
 const labsSyntax = /(?:^|[/:])[^/:@]*-labs(?:@|$)|:(?:[\d.]+-)?labs(?:@|$)/;
 /** Docker's own Dockerfile frontends, as a `syntax` directive names them. */
 const dockerFrontend = /^(?:(?:docker\.io|index\.docker\.io|registry-1\.docker\.io)\/)?docker\/dockerfile(?:-upstream)?$/;
+/** The minor version of docker/dockerfile 1.x whose parse the conformance corpus records. */
+export const referenceFrontendMinor = 8;
+
+/** What a build reads a Dockerfile as: a channel, and the docker/dockerfile 1.x minor whose rules apply. */
+export interface Frontend {
+  readonly channel: Channel;
+  /** `Infinity` for a floating tag: the latest frontend. */
+  readonly minor: number;
+}
 
 /**
- * The channel the frontend a `syntax` directive names reads a Dockerfile with, when it builds
- * (the reference's parse packages, which the conformance corpus records, know no versions and
- * take the directive's `-labs` alone: parseDockerfile's default). A labs frontend's
- * flags (`COPY --parents`, `COPY/ADD --exclude`, `RUN --security`), the only ones the labs
- * channel adds here, became stable in docker/dockerfile 1.19 (--exclude) and 1.20 (the others),
- * so a frontend of 1.19 or later, or a floating one (`1`, `latest`, no tag, upstream's `master`,
- * all of them later than 1.20 now), takes them too; 1.19's --parents and --security are taken
- * with its --exclude. Any other frontend, and a digest alone, whose version the name does not
- * tell, reads the stable channel of the reference (1.8).
+ * The frontend a `syntax` directive names, as a build reads the file with it (the reference's
+ * parse packages, which the conformance corpus records, know no versions and take the
+ * directive's `-labs` alone: parseDockerfile's default). Docker's frontend at a floating tag
+ * (`1`, `latest`, `labs`, no tag, upstream's `master`) is the latest; at `1.N` it is 1.N; any
+ * other frontend, and a digest alone, which dates nothing, is the reference's 1.8. The labs
+ * channel's flags (`COPY --parents`, `COPY/ADD --exclude`, `RUN --security`, the only ones it
+ * adds here) became stable in 1.19 (--exclude) and 1.20 (the others): a frontend of 1.19 or
+ * later reads the labs channel (1.19's --parents and --security are taken with its --exclude).
  */
-export function channelOfSyntax(directive: string): Channel {
+export function frontendOfSyntax(directive: string): Frontend {
   const reference = directive.trim().split(/\s/)[0] ?? '';
-  if (labsSyntax.test(reference)) return 'labs';
+  const labs = labsSyntax.test(reference);
   const [named = '', digest] = reference.split('@');
   const colon = named.lastIndexOf(':');
   const tag = colon > named.lastIndexOf('/') ? named.slice(colon + 1) : undefined;
-  if (!dockerFrontend.test(tag === undefined ? named : named.slice(0, colon))) return 'stable';
-  // No tag: the latest frontend, unless a digest pins one the name does not date.
-  if (tag === undefined) return digest === undefined ? 'labs' : 'stable';
-  if (['1', 'latest', 'master'].includes(tag)) return 'labs';
-  const minor = /^1\.(\d+)(?:\.\d+)?(?:-rc\d+)?$/.exec(tag)?.[1];
-  return minor !== undefined && Number(minor) >= 19 ? 'labs' : 'stable';
+  if (!dockerFrontend.test(tag === undefined ? named : named.slice(0, colon))) return { channel: labs ? 'labs' : 'stable', minor: referenceFrontendMinor };
+  const minor = minorOfTag(tag, digest !== undefined);
+  return { channel: labs || minor >= 19 ? 'labs' : 'stable', minor };
+}
+
+function minorOfTag(tag: string | undefined, pinned: boolean): number {
+  if (tag === undefined) return pinned ? referenceFrontendMinor : Infinity;
+  const bare = tag.replace(/-?labs$/, '');
+  if (['', '1', 'latest', 'master'].includes(bare)) return Infinity;
+  const minor = /^1\.(\d+)(?:\.\d+)?(?:-rc\d+)?$/.exec(bare)?.[1];
+  return minor === undefined ? referenceFrontendMinor : Number(minor);
 }
 
 /** Never throws on user input: every problem is a diagnostic. */
 export function parseDockerfile(source: string, options: ParseOptions = {}): ParseResult {
-  const syntax = parseSyntax(source);
+  const frontendMinor = options.frontendMinor ?? referenceFrontendMinor;
+  const syntax = parseSyntax(source, { wholeJson: frontendMinor >= 9 });
   const tree: SyntaxTree = { escapeToken: syntax.escapeToken, directives: syntax.directives, instructions: syntax.instructions };
   const syntaxDirective = syntax.directives.find((d) => d.name === 'syntax')?.value ?? '';
   const channel = options.channel ?? (labsSyntax.test(syntaxDirective.split(/\s/)[0] ?? '') ? 'labs' : 'stable');
   const typed = typeInstructions(syntax.instructions, syntax.escapeToken, channel);
   const diagnostics = [...syntax.diagnostics, ...typed.diagnostics];
-  return { tree, dockerfile: typed.dockerfile, channel, diagnostics, ok: !diagnostics.some((d) => d.severity === 'error') };
+  return { tree, dockerfile: typed.dockerfile, channel, frontendMinor, diagnostics, ok: !diagnostics.some((d) => d.severity === 'error') };
 }
 
 /**
  * One instruction from text, for ONBUILD triggers (kept as text in the image config). Returns
  * the typed command or the diagnostics that reject it.
  */
-export function parseTrigger(text: string, escapeToken: EscapeToken, channel: Channel = 'stable'): { readonly command?: Command; readonly diagnostics: readonly Diagnostic[] } {
+export function parseTrigger(text: string, escapeToken: EscapeToken, channel: Channel = 'stable', frontendMinor = referenceFrontendMinor): { readonly command?: Command; readonly diagnostics: readonly Diagnostic[] } {
   const prefix = escapeToken === '`' ? '# escape=`\nFROM scratch\n' : 'FROM scratch\n';
-  const parsed = parseDockerfile(prefix + text, { channel });
+  const parsed = parseDockerfile(prefix + text, { channel, frontendMinor });
   const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
   const command = parsed.dockerfile.stages[0]?.instructions[0];
   return errors.length > 0 || command === undefined ? { diagnostics: errors } : { command, diagnostics: [] };

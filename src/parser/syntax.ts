@@ -47,7 +47,9 @@ function physicalLines(source: string): { readonly lines: string[]; readonly las
 }
 
 
-export function parseSyntax(source: string): SyntaxResult {
+/** WHOLEJSON: a JSON form must be the whole rest of its line (readJsonArray), as frontends of 1.9 and later read it. */
+export function parseSyntax(source: string, options: { readonly wholeJson?: boolean } = {}): SyntaxResult {
+  const wholeJson = options.wholeJson === true;
   const { lines, lastEndsWithNewline } = physicalLines(source);
   const endsWithNewline = (index: number): boolean => index < lines.length - 1 || lastEndsWithNewline;
   const diagnostics: Diagnostic[] = [];
@@ -141,7 +143,7 @@ export function parseSyntax(source: string): SyntaxResult {
 
     let node: Omit<InstructionNode, 'heredocs' | 'range' | 'comments'>;
     try {
-      node = nodeFromLine(line, map, escape);
+      node = nodeFromLine(line, map, escape, wholeJson);
     } catch (error) {
       if (!(error instanceof SyntaxError)) throw error;
       report(error.code, error.message, error.range ?? map.range(0, line.length), startLine, endLine);
@@ -258,8 +260,8 @@ function blankSplit(rest: string, place: RestPlace): Word[] {
 }
 
 /** The JSON form's words, or undefined when REST is in shell form. */
-function jsonWords(rest: string, place: RestPlace, offset = 0): Word[] | undefined {
-  const json = readJsonArray(rest);
+function jsonWords(rest: string, place: RestPlace, wholeJson: boolean, offset = 0): Word[] | undefined {
+  const json = readJsonArray(rest, wholeJson);
   if (json.kind === 'not-strings') throw new SyntaxError('json-not-strings', 'when using JSON array syntax, arrays must be comprised of strings only', restRange(place));
   if (json.kind !== 'array') return undefined;
   const words: Word[] = [];
@@ -267,7 +269,7 @@ function jsonWords(rest: string, place: RestPlace, offset = 0): Word[] | undefin
   return words;
 }
 
-function nodeFromLine(line: string, map: PositionMap, escape: EscapeToken): NodeCore {
+function nodeFromLine(line: string, map: PositionMap, escape: EscapeToken, wholeJson: boolean): NodeCore {
   const trimmed = trimGoSpace(line);
   const base = trimmed === '' ? 0 : line.indexOf(trimmed);
   const parts = trimmed === '' ? { keyword: '', keywordStart: 0, flags: [], rest: '', restStart: 0 } : splitLine(trimmed);
@@ -299,7 +301,7 @@ function nodeFromLine(line: string, map: PositionMap, escape: EscapeToken): Node
     case 'add':
     case 'copy':
     case 'volume': {
-      const words = jsonWords(rest, place);
+      const words = jsonWords(rest, place, wholeJson);
       json = words !== undefined;
       args = words ?? blankSplit(rest, place);
       break;
@@ -308,7 +310,7 @@ function nodeFromLine(line: string, map: PositionMap, escape: EscapeToken): Node
     case 'cmd':
     case 'entrypoint':
     case 'shell': {
-      const words = rest === '' ? [] : jsonWords(rest, place);
+      const words = rest === '' ? [] : jsonWords(rest, place, wholeJson);
       json = words !== undefined && rest !== '';
       args = words ?? [restWord(place, rest, 0, rest.length)];
       break;
@@ -341,7 +343,7 @@ function nodeFromLine(line: string, map: PositionMap, escape: EscapeToken): Node
         args = [type];
         break;
       }
-      const words = jsonWords(command, place, next);
+      const words = jsonWords(command, place, wholeJson, next);
       json = words !== undefined;
       args = words === undefined ? [type, restWord(place, command, next, rest.length)] : [type, ...words];
       break;
@@ -349,7 +351,7 @@ function nodeFromLine(line: string, map: PositionMap, escape: EscapeToken): Node
     case 'onbuild': {
       args = [];
       if (rest === '') break;
-      const inner = nodeFromLine(rest, map.shifted(place.restStart), escape);
+      const inner = nodeFromLine(rest, map.shifted(place.restStart), escape, wholeJson);
       trigger = { keyword: inner.keyword, flags: inner.flags, args: inner.args, trigger: inner.trigger, json: inner.json, code: inner.code, heredocs: [], comments: [], range: restRange(place) };
       break;
     }

@@ -112,11 +112,18 @@ const isJsonSpace = (code: number): boolean => code === 0x20 || code === 0x09 ||
  * The exec form: the rest read as JSON if it starts with `[`. As the reference's decoder
  * does, only the first JSON value is read and whatever follows it is ignored; invalid JSON is
  * not an error (the instruction is then in shell form), an array holding a non-string is.
+ * WHOLE: the rest must be that value alone (trailing whitespace aside), as docker/dockerfile 1.9
+ * and later read it; other text after it makes the shell form.
  */
-export function readJsonArray(rest: string): JsonArrayResult {
+export function readJsonArray(rest: string, whole = false): JsonArrayResult {
   let begin = 0;
   while (begin < rest.length && isGoSpaceCode(rest.charCodeAt(begin))) begin++;
   if (rest.charCodeAt(begin) !== 0x5b) return { kind: 'not-json' };
+  if (whole) {
+    const end = endOfJsonValue(rest, begin);
+    if (end === undefined) return { kind: 'not-json' };
+    for (let i = end; i < rest.length; i++) if (!isJsonSpace(rest.charCodeAt(i))) return { kind: 'not-json' };
+  }
   // Most arrays hold only strings and most `[`-lines that are not JSON (`RUN [ -f x ]`) fail
   // on the first word: a scanner settles both without building an exception.
   const fast = scanStringArray(rest, begin);

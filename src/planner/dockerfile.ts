@@ -3,7 +3,7 @@
  * rendered, in one message), then resolve stages, scopes and expansions.
  */
 import { TsbuildError } from '../common/index.js';
-import { channelOfSyntax, parseDockerfile, primaryError, renderAt, renderDiagnostic, type Channel, type Diagnostic, type ParseResult } from '../parser/index.js';
+import { frontendOfSyntax, parseDockerfile, primaryError, referenceFrontendMinor, renderAt, renderDiagnostic, type Channel, type Diagnostic, type ParseResult } from '../parser/index.js';
 import type { ResolveOptions, ResolvedDockerfile } from './model.js';
 import { errorRanges } from './errors.js';
 import { resolveRaw } from './resolve.js';
@@ -14,7 +14,7 @@ export interface DockerfileInput {
   readonly file: string;
   readonly channel?: Channel;
   /**
-   * Read as the frontend the file's `syntax` directive names (channelOfSyntax), or the one the
+   * Read as the frontend the file's `syntax` directive names (frontendOfSyntax), or the one the
    * build argument BUILDKIT_SYNTAX names, which BuildKit takes over the directive, would read it
    * (a build), not as the reference's parse does (debug parse); CHANNEL, when given, wins.
    */
@@ -45,8 +45,8 @@ export function resolveDockerfile(input: DockerfileInput, options: ResolveOption
   if (input.channel === undefined && input.frontend !== undefined) {
     const directive = parsed.tree.directives.find((d) => d.name === 'syntax')?.value ?? '';
     const named = input.frontend.syntax === undefined || input.frontend.syntax === '' ? directive : input.frontend.syntax;
-    const channel = channelOfSyntax(named);
-    if (channel !== parsed.channel) parsed = parseDockerfile(input.source, { channel });
+    const frontend = frontendOfSyntax(named);
+    if (frontend.channel !== parsed.channel || frontend.minor > referenceFrontendMinor) parsed = parseDockerfile(input.source, { channel: frontend.channel, frontendMinor: frontend.minor });
   }
   if (!parsed.ok) {
     const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
@@ -55,7 +55,7 @@ export function resolveDockerfile(input: DockerfileInput, options: ResolveOption
   }
   let resolved: ResolvedDockerfile;
   try {
-    resolved = resolveRaw(parsed.dockerfile, { channel: parsed.channel, ...options });
+    resolved = resolveRaw(parsed.dockerfile, { channel: parsed.channel, frontendMinor: parsed.frontendMinor, ...options });
   } catch (error) {
     // The instruction an error is located at, as a parse error is shown: file, line, column, the line itself.
     const [range] = errorRanges(error);

@@ -46,6 +46,8 @@ export interface ResolveOptions {
   readonly baseImage?: (reference: string, platform: Platform) => BaseImageConfig | undefined;
   /** The frontend channel ONBUILD triggers are parsed with; `stable` by default. */
   readonly channel?: Channel;
+  /** The docker/dockerfile minor ONBUILD triggers are parsed with (ParseOptions.frontendMinor). */
+  readonly frontendMinor?: number;
   /**
    * Named contexts (`--build-context NAME=…`): by NAME, the image reference that stands for it.
    * As BuildKit's dockerui: a stage named NAME is replaced by it (its instructions dropped), and

@@ -4,7 +4,7 @@
  * parsed here with the parser's `parseTrigger`.
  */
 import { TsbuildError, expandWord, familiarReference, formatReference, goReferenceError, hostPlatform, messageOf, parsePlatform, parseReference, suggest, type EscapeToken, type Platform, type SourceRange } from '../common/index.js';
-import { parseMount, parseTrigger, type Channel } from '../parser/index.js';
+import { parseMount, parseTrigger } from '../parser/index.js';
 import { Expander, resolveGlobalArgs, sortedNames, type Env } from './environment.js';
 import { describeLines, locatedAt } from './errors.js';
 import type { BaseImageConfig, RawDockerfile, RawInstruction, RawStage, ResolveOptions, StageBase, StageRef } from './model.js';
@@ -289,7 +289,7 @@ export function buildGraph(dockerfile: RawDockerfile, options: ResolveOptions, w
     for (const state of states) {
       if (!reachable.has(state.index) || state.triggers !== undefined) continue;
       const texts = triggerTexts(state, states, options, targetPlatform, withImages);
-      state.triggers = texts.map((text) => locatedAt(state.raw.range, () => parseTriggerText(text, state.raw.range, dockerfile.escapeToken, options.channel ?? 'stable')));
+      state.triggers = texts.map((text) => locatedAt(state.raw.range, () => parseTriggerText(text, state.raw.range, dockerfile.escapeToken, options)));
       resolveReferences(states, byName, state, state.triggers, options);
       grew ||= state.triggers.some((trigger) => state.refs.has(trigger));
     }
@@ -315,8 +315,8 @@ function triggerTexts(state: StageState, states: readonly StageState[], options:
 
 
 /** An ONBUILD trigger (kept as text in a stage or an image config) as the instruction it is, located at the FROM line. */
-function parseTriggerText(text: string, range: SourceRange, escapeToken: EscapeToken, channel: Channel): RawInstruction {
-  const trigger = parseTrigger(text, escapeToken, channel);
+function parseTriggerText(text: string, range: SourceRange, escapeToken: EscapeToken, options: Pick<ResolveOptions, 'channel' | 'frontendMinor'>): RawInstruction {
+  const trigger = parseTrigger(text, escapeToken, options.channel ?? 'stable', options.frontendMinor);
   if (trigger.command === undefined) {
     // No error and no instruction: a FROM (a stage of its own), or nothing but blanks and comments.
     const causes = trigger.diagnostics.map((d) => d.message).join('; ') || 'not one instruction a trigger can run';

@@ -402,6 +402,24 @@ describe('build: RUN and the image config', () => {
     expect((await imageFiles(fx, 'sandbox-hostname-empty')).get('second')?.text).toBe('buildkitsandbox\n');
   });
 
+  it('reads a JSON form with text after it as the shell form where the syntax directive names a frontend of 1.9 or later, as the first JSON value otherwise', async () => {
+    // The ONBUILD trigger is read by the frontend of the build that runs it.
+    const lines = ['FROM busybox AS base', 'ONBUILD RUN ["sh", "-c", "echo exec > /trig"] ; echo shell > /trig', 'FROM base', 'RUN ["sh", "-c", "echo exec > /ran"] ; echo shell > /ran', 'CMD ["echo", "hi"] # greet'];
+    const modern = await fx.build(['-t', 'json-trailing-modern', await fx.context('json-trailing-modern', { Dockerfile: ['# syntax=docker/dockerfile:1', ...lines].join('\n') })]);
+    expect(modern.status, modern.stderr).toBe(0);
+    const modernImage = await fx.image('json-trailing-modern');
+    expect(modernImage.config.config?.Cmd).toEqual(['/bin/sh', '-c', '["echo", "hi"] # greet']);
+    // The shell finds no command `["sh",` and goes on after the `;`.
+    expect((await imageFiles(fx, 'json-trailing-modern')).get('ran')?.text).toBe('shell\n');
+    expect((await imageFiles(fx, 'json-trailing-modern')).get('trig')?.text).toBe('shell\n');
+    expect(modernImage.config.history?.at(-2)?.created_by).toBe('RUN /bin/sh -c ["sh", "-c", "echo exec > /ran"] ; echo shell > /ran # buildkit');
+    const reference = await fx.build(['-t', 'json-trailing-reference', await fx.context('json-trailing-reference', { Dockerfile: lines.join('\n') })]);
+    expect(reference.status, reference.stderr).toBe(0);
+    expect((await fx.image('json-trailing-reference')).config.config?.Cmd).toEqual(['echo', 'hi']);
+    expect((await imageFiles(fx, 'json-trailing-reference')).get('ran')?.text).toBe('exec\n');
+    expect((await imageFiles(fx, 'json-trailing-reference')).get('trig')?.text).toBe('exec\n');
+  });
+
   it("gives a step that asked for the host's network BuildKit's resolv-host.conf, every other step its resolv.conf", async () => {
     const dir = await fx.context('sandbox-resolv', {
       Dockerfile: ['FROM busybox', 'RUN cat /etc/resolv.conf > /default', 'RUN --network=none cat /etc/resolv.conf > /none', 'RUN --network=host cat /etc/resolv.conf > /host'].join('\n'),

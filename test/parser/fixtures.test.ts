@@ -3,7 +3,7 @@
  * heredoc edge cases, line endings and the escape directive.
  */
 import { describe, expect, it } from 'vitest';
-import { channelOfSyntax, dumpSyntaxTree, parseDockerfile, renderDiagnostic, type Command } from '../../src/parser/index.js';
+import { dumpSyntaxTree, frontendOfSyntax, parseDockerfile, renderDiagnostic, type Command } from '../../src/parser/index.js';
 
 function commands(text: string): readonly Command[] {
   const parsed = parseDockerfile(text);
@@ -173,16 +173,40 @@ describe('directives and escapes', () => {
     const text = 'FROM x\nCOPY --parents --exclude=*.md a/./b /c\nADD --exclude=*.md d /e\nRUN --security=insecure true\n';
     const promoted = ['docker/dockerfile:1', 'docker/dockerfile', 'docker/dockerfile:latest', 'docker.io/docker/dockerfile:1.20', 'docker/dockerfile:1.26.0', 'docker/dockerfile:1.19.0-rc1', 'docker/dockerfile:1@sha256:' + 'a'.repeat(64), 'docker/dockerfile-upstream:master', 'docker/dockerfile:1.20 # a comment', 'docker/dockerfile:1.7-labs'];
     for (const syntax of promoted) {
-      const channel = channelOfSyntax(syntax);
+      const { channel } = frontendOfSyntax(syntax);
       expect({ syntax, channel, ok: parseDockerfile(`# syntax=${syntax}\n${text}`, { channel }).ok }).toEqual({ syntax, channel: 'labs', ok: true });
     }
     // Older frontends, others', and a digest that dates nothing: the reference's stable channel.
     const older = ['docker/dockerfile:1.18', 'docker/dockerfile:1.4.3', 'docker/dockerfile:0.1', 'docker/dockerfile@sha256:' + 'a'.repeat(64), 'example.com/docker/dockerfile:1', 'docker/dockerfile-other:1', 'myorg/frontend:1.20', 'docker/dockerfile:experimental', ''];
     for (const syntax of older) {
-      const channel = channelOfSyntax(syntax);
+      const { channel } = frontendOfSyntax(syntax);
       const errors = parseDockerfile(`# syntax=${syntax}\n${text}`, { channel }).diagnostics.filter((d) => d.severity === 'error').length;
       expect({ syntax, channel, errors }).toEqual({ syntax, channel: 'stable', errors: 3 });
     }
+  });
+
+  it('reads a JSON form followed by other text as the shell form for a frontend of 1.9 or later, and as the first JSON value for the reference', () => {
+    expect(['docker/dockerfile:1', 'docker/dockerfile:1.9', 'docker/dockerfile:1-labs', 'docker/dockerfile:labs'].map((syntax) => frontendOfSyntax(syntax).minor >= 9)).toEqual([true, true, true, true]);
+    expect(['docker/dockerfile:1.8', 'docker/dockerfile:1.7-labs', 'myorg/frontend:1.20', 'docker/dockerfile@sha256:' + 'b'.repeat(64)].map((syntax) => frontendOfSyntax(syntax).minor)).toEqual([8, 7, 8, 8]);
+    const text = 'FROM x\nCMD ["run", "it"] # start it\nENTRYPOINT ["a"] \t \nONBUILD RUN ["b"] c\nHEALTHCHECK CMD ["d"] e\n';
+    /** Each instruction's keyword, whether it is in JSON form, its words (an ONBUILD's trigger's). */
+    const forms = (minor: number | undefined): Array<[string, boolean, string[]]> =>
+      parseDockerfile(text, minor === undefined ? {} : { frontendMinor: minor })
+        .tree.instructions.slice(1)
+        .map((node) => node.trigger ?? node)
+        .map((node) => [node.keyword.value, node.json, node.args.map((word) => word.value)]);
+    expect(forms(undefined)).toEqual([
+      ['CMD', true, ['run', 'it']],
+      ['ENTRYPOINT', true, ['a']],
+      ['RUN', true, ['b']],
+      ['HEALTHCHECK', true, ['CMD', 'd']],
+    ]);
+    expect(forms(9)).toEqual([
+      ['CMD', false, ['["run", "it"] # start it']],
+      ['ENTRYPOINT', true, ['a']],
+      ['RUN', false, ['["b"] c']],
+      ['HEALTHCHECK', false, ['CMD', '["d"] e']],
+    ]);
   });
 
   it('takes instruction names in any case and every instruction of the reference', () => {
