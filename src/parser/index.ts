@@ -2,7 +2,7 @@
  * The Dockerfile front end: text to a located syntax tree and typed instructions, with
  * diagnostics instead of exceptions. Imports nothing but common.
  */
-import type { Channel, Command, Dockerfile, EscapeToken, SyntaxTree } from './ast.js';
+import type { Channel, Command, Directive, Dockerfile, EscapeToken, SyntaxTree } from './ast.js';
 import type { Diagnostic } from './diagnostics.js';
 import { renderDiagnostic } from './diagnostics.js';
 import { dumpSyntaxTree } from './dump.js';
@@ -29,6 +29,13 @@ export interface ParseOptions {
    * line, or the line is in shell form.
    */
   readonly frontendMinor?: number;
+  /**
+   * Read as the frontend the `syntax` directive names (or SYNTAX, when not empty: the build
+   * argument BUILDKIT_SYNTAX, which BuildKit takes over the directive) would read the file
+   * (frontendOfSyntax): a build's reading, where the defaults are the reference parse's.
+   * CHANNEL and FRONTENDMINOR, when given, still win.
+   */
+  readonly asFrontend?: { readonly syntax?: string };
 }
 
 export interface ParseResult {
@@ -87,11 +94,22 @@ function minorOfTag(tag: string | undefined, pinned: boolean): number {
 
 /** Never throws on user input: every problem is a diagnostic. */
 export function parseDockerfile(source: string, options: ParseOptions = {}): ParseResult {
-  const frontendMinor = options.frontendMinor ?? referenceFrontendMinor;
-  const syntax = parseSyntax(source, { wholeJson: frontendMinor >= 9 });
+  let frontend: Frontend | undefined;
+  // Decided once the directives are read, before the first instruction line.
+  const frontendOf = (directives: readonly Directive[]): Frontend => {
+    if (frontend !== undefined) return frontend;
+    const directive = directives.find((d) => d.name === 'syntax')?.value ?? '';
+    const syntaxArgument = options.asFrontend?.syntax;
+    const named = options.asFrontend === undefined ? undefined : frontendOfSyntax(syntaxArgument === undefined || syntaxArgument === '' ? directive : syntaxArgument);
+    frontend = {
+      channel: options.channel ?? named?.channel ?? (labsSyntax.test(directive.split(/\s/)[0] ?? '') ? 'labs' : 'stable'),
+      minor: options.frontendMinor ?? named?.minor ?? referenceFrontendMinor,
+    };
+    return frontend;
+  };
+  const syntax = parseSyntax(source, { wholeJson: (directives) => frontendOf(directives).minor >= 9 });
   const tree: SyntaxTree = { escapeToken: syntax.escapeToken, directives: syntax.directives, instructions: syntax.instructions };
-  const syntaxDirective = syntax.directives.find((d) => d.name === 'syntax')?.value ?? '';
-  const channel = options.channel ?? (labsSyntax.test(syntaxDirective.split(/\s/)[0] ?? '') ? 'labs' : 'stable');
+  const { channel, minor: frontendMinor } = frontendOf(syntax.directives);
   const typed = typeInstructions(syntax.instructions, syntax.escapeToken, channel);
   const diagnostics = [...syntax.diagnostics, ...typed.diagnostics];
   return { tree, dockerfile: typed.dockerfile, channel, frontendMinor, diagnostics, ok: !diagnostics.some((d) => d.severity === 'error') };

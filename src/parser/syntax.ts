@@ -47,9 +47,12 @@ function physicalLines(source: string): { readonly lines: string[]; readonly las
 }
 
 
-/** WHOLEJSON: a JSON form must be the whole rest of its line (readJsonArray), as frontends of 1.9 and later read it. */
-export function parseSyntax(source: string, options: { readonly wholeJson?: boolean } = {}): SyntaxResult {
-  const wholeJson = options.wholeJson === true;
+/**
+ * WHOLEJSON, asked once the directives are read: whether a JSON form must be the whole rest of
+ * its line (readJsonArray), as frontends of 1.9 and later read it.
+ */
+export function parseSyntax(source: string, options: { readonly wholeJson?: (directives: readonly Directive[]) => boolean } = {}): SyntaxResult {
+  let wholeJson: boolean | undefined;
   const { lines, lastEndsWithNewline } = physicalLines(source);
   const endsWithNewline = (index: number): boolean => index < lines.length - 1 || lastEndsWithNewline;
   const diagnostics: Diagnostic[] = [];
@@ -143,6 +146,7 @@ export function parseSyntax(source: string, options: { readonly wholeJson?: bool
 
     let node: Omit<InstructionNode, 'heredocs' | 'range' | 'comments'>;
     try {
+      wholeJson ??= options.wholeJson?.(directives) === true;
       node = nodeFromLine(line, map, escape, wholeJson);
     } catch (error) {
       if (!(error instanceof SyntaxError)) throw error;

@@ -3,7 +3,7 @@
  * rendered, in one message), then resolve stages, scopes and expansions.
  */
 import { TsbuildError } from '../common/index.js';
-import { frontendOfSyntax, parseDockerfile, primaryError, referenceFrontendMinor, renderAt, renderDiagnostic, type Channel, type Diagnostic, type ParseResult } from '../parser/index.js';
+import { parseDockerfile, primaryError, renderAt, renderDiagnostic, type Channel, type Diagnostic, type ParseResult } from '../parser/index.js';
 import type { ResolveOptions, ResolvedDockerfile } from './model.js';
 import { errorRanges } from './errors.js';
 import { resolveRaw } from './resolve.js';
@@ -13,11 +13,7 @@ export interface DockerfileInput {
   /** For messages: the path as the user gave it. */
   readonly file: string;
   readonly channel?: Channel;
-  /**
-   * Read as the frontend the file's `syntax` directive names (frontendOfSyntax), or the one the
-   * build argument BUILDKIT_SYNTAX names, which BuildKit takes over the directive, would read it
-   * (a build), not as the reference's parse does (debug parse); CHANNEL, when given, wins.
-   */
+  /** A build's reading: see ParseOptions.asFrontend (a `syntax` here is BUILDKIT_SYNTAX's). */
   readonly frontend?: { readonly syntax?: string };
 }
 
@@ -41,13 +37,7 @@ export class DockerfileParseError extends TsbuildError {
 }
 
 export function resolveDockerfile(input: DockerfileInput, options: ResolveOptions = {}): ResolvedBuild {
-  let parsed = parseDockerfile(input.source, input.channel === undefined ? {} : { channel: input.channel });
-  if (input.channel === undefined && input.frontend !== undefined) {
-    const directive = parsed.tree.directives.find((d) => d.name === 'syntax')?.value ?? '';
-    const named = input.frontend.syntax === undefined || input.frontend.syntax === '' ? directive : input.frontend.syntax;
-    const frontend = frontendOfSyntax(named);
-    if (frontend.channel !== parsed.channel || frontend.minor > referenceFrontendMinor) parsed = parseDockerfile(input.source, { channel: frontend.channel, frontendMinor: frontend.minor });
-  }
+  const parsed = parseDockerfile(input.source, { ...(input.channel === undefined ? {} : { channel: input.channel }), ...(input.frontend === undefined ? {} : { asFrontend: input.frontend }) });
   if (!parsed.ok) {
     const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
     const rendered = errors.map((d) => renderDiagnostic(d, input.file, input.source)).join('\n');

@@ -185,6 +185,17 @@ describe('directives and escapes', () => {
     }
   });
 
+  it('reads a file as a build does, as the frontend the directive or BUILDKIT_SYNTAX names', () => {
+    const text = '# syntax=docker/dockerfile:1\nFROM x\nCOPY --parents a/./b /c\nCMD ["a"] b\n';
+    const read = parseDockerfile(text, { asFrontend: {} });
+    expect([read.channel, read.frontendMinor, read.ok, read.tree.instructions[2]?.json]).toEqual(['labs', Infinity, true, false]);
+    const pinned = parseDockerfile(text, { asFrontend: { syntax: 'docker/dockerfile:1.8' } });
+    expect([pinned.channel, pinned.frontendMinor, pinned.ok, pinned.tree.instructions[2]?.json]).toEqual(['stable', 8, false, true]);
+    // Without asFrontend, the reference parse's reading.
+    const reference = parseDockerfile(text);
+    expect([reference.channel, reference.frontendMinor, reference.ok]).toEqual(['stable', 8, false]);
+  });
+
   it('reads a JSON form followed by other text as the shell form for a frontend of 1.9 or later, and as the first JSON value for the reference', () => {
     expect(['docker/dockerfile:1', 'docker/dockerfile:1.9', 'docker/dockerfile:1-labs', 'docker/dockerfile:labs'].map((syntax) => frontendOfSyntax(syntax).minor >= 9)).toEqual([true, true, true, true]);
     expect(['docker/dockerfile:1.8', 'docker/dockerfile:1.7-labs', 'myorg/frontend:1.20', 'docker/dockerfile@sha256:' + 'b'.repeat(64)].map((syntax) => frontendOfSyntax(syntax).minor)).toEqual([8, 7, 8, 8]);
