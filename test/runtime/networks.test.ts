@@ -245,6 +245,9 @@ describe.runIf(isRoot)('networks', () => {
       // The default network has no names either, and is isolated from user networks as well.
       expect(fetchFrom('bridge', `http://${web}/`, 1).status).not.toBe(0);
       expect(fetchFrom('bridge', `http://${address}/`, 1).status).not.toBe(0);
+      // Its published port, through the host's address, is theirs to reach too, as docker 28's.
+      expect(fetchFrom(other.Name, `http://${hostAddress()}:${anyPort}/`)).toMatchObject({ status: 0, stdout: 'hello-web\n' });
+      expect(fetchFrom('bridge', `http://${hostAddress()}:${anyPort}/`)).toMatchObject({ status: 0, stdout: 'hello-web\n' });
 
       // Connected to the other network too, the server is reached there by name; disconnected, no more.
       expect(tsbuild('network', 'connect', '--alias', `www2-${suffix}`, other.Name, web)).toMatchObject({ status: 0 });
@@ -329,6 +332,43 @@ describe.runIf(isRoot)('networks', () => {
     expect(inspect(net.Name).Containers).toEqual({});
     expect(tsbuild('run', '--rm', '--network', net.Name, 'busybox', 'ip', '-4', '-o', 'addr', 'show', 'eth0').stdout).toContain(`inet ${prefix}2/24`);
     expect(tsbuild('network', 'rm', net.Name).status).toBe(0);
+  }, 120_000);
+
+  it('drops connections routed into a network from outside the machine, but those to its published ports, as docker 28', async () => {
+    const network = createNetwork(`tsbt-routed-${suffix}`);
+    const port = await freePort();
+    const web = `web-routed-${suffix}`;
+    const server = await startServer('routed', '--network', network.Name, '--name', web, '-p', `${port}:80`);
+    // Another machine on a link of its own: a network namespace behind a veth pair, routing the
+    // network's subnet through this host.
+    const namespace = `tsbt-rt-${suffix}`;
+    const link = `tsbtr${suffix}`.slice(0, 15);
+    const sh = (script: string): void => expect(spawnSync('sh', ['-ec', script], { encoding: 'utf8' })).toMatchObject({ status: 0, stderr: '' });
+    try {
+      sh(`ip netns add ${namespace}
+ip link add ${link} type veth peer name eth0 netns ${namespace}
+ip addr add 198.51.100.1/30 dev ${link} && ip link set ${link} up
+ip -n ${namespace} addr add 198.51.100.2/30 dev eth0 && ip -n ${namespace} link set eth0 up
+ip -n ${namespace} route add ${network.IPAM.Config[0]?.Subnet ?? ''} via 198.51.100.1`);
+      /** URL fetched from that machine, tried TRIES times (the server may be about to listen). */
+      const fetchOutside = (url: string, tries = 10): Run => {
+        const script = `(async () => { for (let i = 1; ; i++) { try { const r = await fetch(${JSON.stringify(url)}, { signal: AbortSignal.timeout(3000) }); process.stdout.write(await r.text()); return; } catch (e) { if (i >= ${tries}) { console.error(String(e.cause ?? e)); process.exit(1); } await new Promise((d) => setTimeout(d, 300)); } } })()`;
+        const result = spawnSync('ip', ['netns', 'exec', namespace, process.execPath, '-e', script], { encoding: 'utf8', timeout: 60_000 });
+        return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+      };
+      const address = tsbuild('inspect', '-f', `{{(index .NetworkSettings.Networks "${network.Name}").IPAddress}}`, web).stdout.trim();
+      // Through the host's address on that link: the published port's DNAT, reached.
+      expect(fetchOutside(`http://198.51.100.1:${port}/`)).toMatchObject({ status: 0, stdout: 'hello-routed\n' });
+      // Straight to the container's address, even at the port it publishes: dropped.
+      const direct = fetchOutside(`http://${address}/`, 1);
+      expect(direct.status).not.toBe(0);
+      expect(direct.stdout).not.toContain('hello-routed');
+    } finally {
+      spawnSync('ip', ['link', 'del', link]);
+      spawnSync('ip', ['netns', 'del', namespace]);
+      expect(await server.stop()).toBe(143);
+    }
+    expect(tsbuild('network', 'rm', network.Name).status).toBe(0);
   }, 120_000);
 
   it('gives an --internal network no access outside it', async () => {

@@ -15,7 +15,7 @@ import { dirname } from 'node:path';
 import { TsbuildError, messageOf } from '../../common/index.js';
 import { acquireLock, type FileLock } from '../../store/index.js';
 import { formatAddress, formatSubnet, macOf, type Subnet } from './address.js';
-import { ownBridgePrefix, type BridgeSettings } from './bridge-options.js';
+import type { BridgeSettings } from './bridge-options.js';
 
 const searchPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -208,10 +208,12 @@ async function restore(side: NetworkSide, tables: Readonly<Record<string, readon
 }
 
 /**
- * A network's bridge, up with its gateway's address, and its rules: its own traffic accepted,
- * traffic to other tsbuild bridges dropped, its outbound traffic masqueraded; an internal
- * network's traffic stays on its bridge. tsbuild's chains and the jumps to them are made when
- * missing (under the host lock). On failure, the bridge is removed.
+ * A network's bridge, up with its gateway's address, and its rules, as docker 28's: what its
+ * containers send out accepted (and masqueraded), and into it only replies and the connections
+ * a published port's DNAT made, from wherever they come (the host's other interfaces, another
+ * network's containers); an internal network's traffic stays on its bridge. tsbuild's chains
+ * and the jumps to them are made when missing (under the host lock). On failure, the bridge is
+ * removed.
  */
 export async function createBridge(side: NetworkSide, id: string, bridge: string, subnet: Subnet, gateway: number, settings: BridgeSettings & { readonly internal: boolean }): Promise<void> {
   const { internal } = settings;
@@ -223,17 +225,15 @@ export async function createBridge(side: NetworkSide, id: string, bridge: string
   const forward = internal
     ? [...(settings.icc ? [] : [icc]), `-A ${chains.forward} -i ${bridge} ! -o ${bridge} ${tag} -j DROP`, `-A ${chains.forward} -o ${bridge} ! -i ${bridge} ${tag} -j DROP`]
     : [
+        // First in the chain, whatever other networks' rules come before this one's: new
+        // connections into the bridge from anywhere but itself are dropped (docker's `! -i br -o br
+        // -j DROP`), which isolates the networks from each other and from routed traffic, unless a
+        // published port's DNAT made them (docker accepts its published ports before that rule).
+        `-I ${chains.forward} 1 -o ${bridge} ! -i ${bridge} -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT ${tag} -j DROP`,
         icc,
-        `-A ${chains.forward} -i ${bridge} -o tsb-+ ${tag} -j DROP`,
         `-A ${chains.forward} -i ${bridge} ${tag} -j ACCEPT`,
         `-A ${chains.forward} -o ${bridge} -m conntrack --ctstate RELATED,ESTABLISHED,DNAT ${tag} -j ACCEPT`,
       ];
-  // A bridge of a name of the user's (`com.docker.network.bridge.name`) is not among the
-  // `tsb-+` the other networks' rules drop their traffic to: new connections into it from
-  // anywhere but itself are dropped first, unless a published port's DNAT made them.
-  if (!bridge.startsWith(ownBridgePrefix) && !internal) {
-    forward.unshift(`-I ${chains.forward} 1 -o ${bridge} ! -i ${bridge} -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT ${tag} -j DROP`);
-  }
   const nat = internal || !settings.masquerade ? [] : [`-A ${chains.postrouting} -s ${formatSubnet(subnet)} ! -o ${bridge} ${tag} -j MASQUERADE`];
   // tsbuild's chains and the jumps to them, where missing, go in the same restore as the rules.
   const saved = await savedRules(side);
