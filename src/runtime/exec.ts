@@ -59,6 +59,12 @@ export interface ExecOptions {
    * does for `exec -d`. Without it the end of a detached process is not told.
    */
   readonly detachedWaiter?: readonly string[];
+  /**
+   * Where the exec's OCI bundle (its process's environment among it) is made: the container's
+   * directory, so that one a killed exec leaves goes with the container; the system temporary
+   * directory without it.
+   */
+  readonly bundleParent?: string;
 }
 
 export interface ExecResult {
@@ -194,7 +200,7 @@ async function execProcess(record: ContainerRecord, pid: number, options: ExecOp
   const host = record.hostConfig;
   const capabilities = await containerCapabilities(host?.capAdd ?? [], host?.capDrop ?? [], host?.privileged === true || options.privileged === true);
   const security = securityOptOf(host?.securityOpt ?? []);
-  const bundle = await mkdtemp(join(tmpdir(), 'tsbuild-exec-'));
+  const bundle = await mkdtemp(options.bundleParent === undefined ? join(tmpdir(), 'tsbuild-exec-') : join(options.bundleParent, 'exec-'));
   const config = generateConfig({
     capabilities,
     ...(host?.privileged === true ? { unmasked: true } : {}),

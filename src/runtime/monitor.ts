@@ -402,7 +402,7 @@ function superviseHealth(store: Store, id: string, active: () => boolean, curren
       const start = new Date().toISOString();
       let result: HealthResult;
       try {
-        const ran = await execInContainer(record, { args, stdio: 'pipe', timeoutMs, eventsRoot: store.root });
+        const ran = await execInContainer(record, { args, stdio: 'pipe', timeoutMs, eventsRoot: store.root, bundleParent: containerDirectory(store, id) });
         result = { start, end: new Date().toISOString(), exitCode: ran.status === -1 ? -1 : ran.status === 0 ? 0 : 1, output: ran.status === -1 ? `Health check exceeded timeout (${timeoutMs / 1000}s)` : ran.output.slice(0, healthOutputLimit) };
       } catch (error) {
         result = { start, end: new Date().toISOString(), exitCode: -1, output: messageOf(error) };

@@ -157,6 +157,14 @@ function lifecycleTests(): void {
     expect(table[1]).toMatch(new RegExp(`^${id.slice(0, 12)}\\s+stopper\\s+"sh -c 'trap .*"\\s+.* ago\\s+Up .*\\s+stopper1$`));
     await until('logs', () => ok('logs', 'stopper1'), (text) => text === 'ready\n');
     expect(ok('exec', 'stopper1', 'echo', 'inside')).toBe('inside\n');
+    // The exec's bundle (its environment among it) is made in the container's directory, so that
+    // one a killed exec leaves goes with the container; it goes when the exec ends.
+    const containerDir = join(activeRoot, 'containers', id);
+    const bundles = (): string[] => readdirSync(containerDir).filter((name) => name.startsWith('exec-'));
+    const sleeping = tsbuildAsync('exec', 'stopper1', 'sleep', '2');
+    await until('exec bundle', () => bundles().length, (count) => count === 1);
+    expect((await sleeping).status).toBe(0);
+    expect(bundles()).toEqual([]);
     // Its streams are pipes, which it opens again by name (a socket's link refuses with ENXIO).
     expect(ok('exec', 'stopper1', 'sh', '-c', 'echo by-name > /dev/stdout && echo warned > /dev/stderr')).toBe('by-name\n');
     expect(ok('exec', '-e', 'X=1', '-w', '/tmp', '-u', 'nobody', id.slice(0, 8), 'sh', '-c', 'echo $X $(pwd) $(id -u)')).toBe('1 /tmp 65534\n');

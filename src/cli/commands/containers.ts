@@ -968,6 +968,7 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
         detachKeys,
         eventsRoot: store.root,
         detachedWaiter: [process.execPath, tsbuildEntry(), 'exec-wait'],
+        bundleParent: containerDirectory(store, record.id),
       });
     } catch (error) {
       // docker's exec ends with 126 whatever kept the process from starting in a running
