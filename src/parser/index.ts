@@ -26,7 +26,8 @@ export interface ParseOptions {
   /**
    * The docker/dockerfile 1.x minor whose rules apply where they differ from the reference's
    * (referenceFrontendMinor, the default): from 9 on, a JSON form must be the whole rest of its
-   * line, or the line is in shell form.
+   * line, or the line is in shell form; from 19 on `COPY/ADD --exclude`, from 20 on `COPY
+   * --parents` and `RUN --security` are taken in the stable channel too.
    */
   readonly frontendMinor?: number;
   /**
@@ -69,9 +70,8 @@ export interface Frontend {
  * directive's `-labs` alone: parseDockerfile's default). Docker's frontend at a floating tag
  * (`1`, `latest`, `labs`, no tag, upstream's `master`) is the latest; at `1.N` it is 1.N; any
  * other frontend, and a digest alone, which dates nothing, is the reference's 1.8. The labs
- * channel's flags (`COPY --parents`, `COPY/ADD --exclude`, `RUN --security`, the only ones it
- * adds here) became stable in 1.19 (--exclude) and 1.20 (the others): a frontend of 1.19 or
- * later reads the labs channel (1.19's --parents and --security are taken with its --exclude).
+ * channel is a `-labs` frontend's; what later minors made stable of it the typing takes by the
+ * minor (instructions.ts `laterFlags`).
  */
 export function frontendOfSyntax(directive: string): Frontend {
   const reference = directive.trim().split(/\s/)[0] ?? '';
@@ -80,8 +80,7 @@ export function frontendOfSyntax(directive: string): Frontend {
   const colon = named.lastIndexOf(':');
   const tag = colon > named.lastIndexOf('/') ? named.slice(colon + 1) : undefined;
   if (!dockerFrontend.test(tag === undefined ? named : named.slice(0, colon))) return { channel: labs ? 'labs' : 'stable', minor: referenceFrontendMinor };
-  const minor = minorOfTag(tag, digest !== undefined);
-  return { channel: labs || minor >= 19 ? 'labs' : 'stable', minor };
+  return { channel: labs ? 'labs' : 'stable', minor: minorOfTag(tag, digest !== undefined) };
 }
 
 function minorOfTag(tag: string | undefined, pinned: boolean): number {
@@ -110,7 +109,7 @@ export function parseDockerfile(source: string, options: ParseOptions = {}): Par
   const syntax = parseSyntax(source, { wholeJson: (directives) => frontendOf(directives).minor >= 9 });
   const tree: SyntaxTree = { escapeToken: syntax.escapeToken, directives: syntax.directives, instructions: syntax.instructions };
   const { channel, minor: frontendMinor } = frontendOf(syntax.directives);
-  const typed = typeInstructions(syntax.instructions, syntax.escapeToken, channel);
+  const typed = typeInstructions(syntax.instructions, syntax.escapeToken, channel, frontendMinor);
   const diagnostics = [...syntax.diagnostics, ...typed.diagnostics];
   return { tree, dockerfile: typed.dockerfile, channel, frontendMinor, diagnostics, ok: !diagnostics.some((d) => d.severity === 'error') };
 }

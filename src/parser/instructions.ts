@@ -111,13 +111,30 @@ export interface TypingResult {
 
 const validStageName = /^[a-z][a-z0-9-_.]*$/;
 
-export function typeInstructions(nodes: readonly InstructionNode[], escapeToken: Dockerfile['escapeToken'], channel: Channel): TypingResult {
+/**
+ * The flags beyond the reference's stable ones a reading takes: the labs channel's, which
+ * docker/dockerfile made stable in 1.19 (`--exclude`) and 1.20 (`--parents`, `--security`).
+ */
+interface LaterFlags {
+  readonly exclude: boolean;
+  readonly parents: boolean;
+  readonly security: boolean;
+}
+
+function laterFlags(channel: Channel, frontendMinor: number): LaterFlags {
+  const labs = channel === 'labs';
+  return { exclude: labs || frontendMinor >= 19, parents: labs || frontendMinor >= 20, security: labs || frontendMinor >= 20 };
+}
+
+/** FRONTENDMINOR: the docker/dockerfile 1.x minor read as (ParseOptions.frontendMinor). */
+export function typeInstructions(nodes: readonly InstructionNode[], escapeToken: Dockerfile['escapeToken'], channel: Channel, frontendMinor: number): TypingResult {
+  const later = laterFlags(channel, frontendMinor);
   const diagnostics: Diagnostic[] = [];
   const metaArgs: ArgCommand[] = [];
   const stages: { stage: Stage; instructions: Command[] }[] = [];
   for (const node of nodes) {
     try {
-      const typed = typeNode(node, channel);
+      const typed = typeNode(node, later);
       if (typed.kind === 'FROM') {
         stages.push({ stage: typed.stage, instructions: [] });
       } else if (stages.length === 0 && typed.command.kind === 'ARG') {
@@ -175,7 +192,7 @@ function filesOf(node: InstructionNode): InlineFile[] {
   return node.heredocs.map((h) => ({ name: h.name, data: h.content, chomp: h.chomp }));
 }
 
-function typeNode(node: InstructionNode, channel: Channel): Typed {
+function typeNode(node: InstructionNode, later: LaterFlags): Typed {
   const keyword = node.keyword.value;
   // Pushed into a literal rather than mapped: the literal's allocation site learns its element
   // kind, so that empty and filled argument lists look alike to the optimizing compiler (with
@@ -184,7 +201,6 @@ function typeNode(node: InstructionNode, channel: Channel): Typed {
   for (const word of argsOf(node)) args.push(word.value);
   const flags = new Flags(node.flags);
   const code = trimGoSpace(node.code);
-  const labs = channel === 'labs';
   const shellForm = !node.json;
 
   switch (keyword.toLowerCase()) {
@@ -206,8 +222,8 @@ function typeNode(node: InstructionNode, channel: Channel): Typed {
       if (args.length < 2) {
         throw new InstructionError('argument-count', `${what} requires at least two arguments, but only one was provided. Destination could not be determined`);
       }
-      if (labs) flags.declare('exclude', 'strings');
-      if (labs && !isAdd) flags.declare('parents', 'bool');
+      if (later.exclude) flags.declare('exclude', 'strings');
+      if (later.parents && !isAdd) flags.declare('parents', 'bool');
       flags.declare('chown', 'string');
       if (!isAdd) flags.declare('from', 'string');
       flags.declare('chmod', 'string').declare('link', 'bool');
@@ -262,7 +278,7 @@ function typeNode(node: InstructionNode, channel: Channel): Typed {
       return commandOf({ range: node.range, name: keyword, code, kind: 'WORKDIR', path: args[0] ?? '' });
     case 'run': {
       flags.declare('mount', 'strings').declare('network', 'string', 'default');
-      if (labs) flags.declare('security', 'string', 'sandbox');
+      if (later.security) flags.declare('security', 'string', 'sandbox');
       flags.parse();
       const mounts = flags.strings('mount');
       for (const mount of mounts) {
@@ -277,8 +293,8 @@ function typeNode(node: InstructionNode, channel: Channel): Typed {
       if (!['default', 'none', 'host'].includes(network)) {
         throw new InstructionError('invalid-network', `invalid network mode ${JSON.stringify(network)}`, node.flags.find((f) => f.name === 'network')?.range);
       }
-      const security = labs ? flags.string('security') : '';
-      if (labs && !['sandbox', 'insecure'].includes(security)) {
+      const security = later.security ? flags.string('security') : '';
+      if (later.security && !['sandbox', 'insecure'].includes(security)) {
         throw new InstructionError('invalid-security', `security ${JSON.stringify(security)} is not valid`, node.flags.find((f) => f.name === 'security')?.range);
       }
       return commandOf({ range: node.range, name: keyword, code, kind: 'RUN', shellForm, cmdLine: cmdLineOf(node, args), files: filesOf(node), mounts, network, security, flagsUsed: flags.used() });
