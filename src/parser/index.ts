@@ -20,7 +20,7 @@ export { parseMount, parseRamSize, splitCsvRecord, type CacheSharing, type Mount
 export interface ParseOptions {
   /**
    * Default: `labs` when the `syntax` directive names a labs frontend, else `stable`, as the
-   * reference's parse reads a file; a build asks frontendOfSyntax (see resolveDockerfile).
+   * reference's parse reads a file (and a build: see asFrontend).
    */
   readonly channel?: Channel;
   /**
@@ -75,12 +75,11 @@ export interface Frontend {
  */
 export function frontendOfSyntax(directive: string): Frontend {
   const reference = directive.trim().split(/\s/)[0] ?? '';
-  const labs = labsSyntax.test(reference);
   const [named = '', digest] = reference.split('@');
   const colon = named.lastIndexOf(':');
   const tag = colon > named.lastIndexOf('/') ? named.slice(colon + 1) : undefined;
-  if (!dockerFrontend.test(tag === undefined ? named : named.slice(0, colon))) return { channel: labs ? 'labs' : 'stable', minor: referenceFrontendMinor };
-  return { channel: labs ? 'labs' : 'stable', minor: minorOfTag(tag, digest !== undefined) };
+  const docker = dockerFrontend.test(tag === undefined ? named : named.slice(0, colon));
+  return { channel: labsSyntax.test(reference) ? 'labs' : 'stable', minor: docker ? minorOfTag(tag, digest !== undefined) : referenceFrontendMinor };
 }
 
 function minorOfTag(tag: string | undefined, pinned: boolean): number {
