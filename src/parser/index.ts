@@ -55,7 +55,7 @@ const labsSyntax = /(?:^|[/:])[^/:@]*-labs(?:@|$)|:(?:[\d.]+-)?labs(?:@|$)/;
 /** Docker's own Dockerfile frontends, as a `syntax` directive names them. */
 const dockerFrontend = /^(?:(?:docker\.io|index\.docker\.io|registry-1\.docker\.io)\/)?docker\/dockerfile(?:-upstream)?$/;
 /** The minor version of docker/dockerfile 1.x whose parse the conformance corpus records. */
-export const referenceFrontendMinor = 8;
+const referenceFrontendMinor = 8;
 
 /** What a build reads a Dockerfile as: a channel, and the docker/dockerfile 1.x minor whose rules apply. */
 export interface Frontend {
@@ -98,10 +98,11 @@ export function parseDockerfile(source: string, options: ParseOptions = {}): Par
     if (frontend !== undefined) return frontend;
     const directive = directives.find((d) => d.name === 'syntax')?.value ?? '';
     const syntaxArgument = options.asFrontend?.syntax;
-    const named = options.asFrontend === undefined ? undefined : frontendOfSyntax(syntaxArgument === undefined || syntaxArgument === '' ? directive : syntaxArgument);
+    // The reference parse takes the directive's channel too, but no version.
+    const named = frontendOfSyntax(syntaxArgument === undefined || syntaxArgument === '' ? directive : syntaxArgument);
     frontend = {
-      channel: options.channel ?? named?.channel ?? (labsSyntax.test(directive.split(/\s/)[0] ?? '') ? 'labs' : 'stable'),
-      minor: options.frontendMinor ?? named?.minor ?? referenceFrontendMinor,
+      channel: options.channel ?? named.channel,
+      minor: options.frontendMinor ?? (options.asFrontend === undefined ? referenceFrontendMinor : named.minor),
     };
     return frontend;
   };

@@ -6,7 +6,6 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { PassThrough, type Writable } from 'node:stream';
@@ -61,10 +60,9 @@ export interface ExecOptions {
   readonly detachedWaiter?: readonly string[];
   /**
    * Where the exec's OCI bundle (its process's environment among it) is made: the container's
-   * directory, so that one a killed exec leaves goes with the container; the system temporary
-   * directory without it.
+   * directory, so that one a killed exec leaves goes with the container.
    */
-  readonly bundleParent?: string;
+  readonly bundleParent: string;
 }
 
 export interface ExecResult {
@@ -200,7 +198,7 @@ async function execProcess(record: ContainerRecord, pid: number, options: ExecOp
   const host = record.hostConfig;
   const capabilities = await containerCapabilities(host?.capAdd ?? [], host?.capDrop ?? [], host?.privileged === true || options.privileged === true);
   const security = securityOptOf(host?.securityOpt ?? []);
-  const bundle = await mkdtemp(options.bundleParent === undefined ? join(tmpdir(), 'tsbuild-exec-') : join(options.bundleParent, 'exec-'));
+  const bundle = await mkdtemp(join(options.bundleParent, 'exec-'));
   const config = generateConfig({
     capabilities,
     ...(host?.privileged === true ? { unmasked: true } : {}),
