@@ -51,7 +51,7 @@ import {
 import type { RegistryClient } from '../registry/index.js';
 import { storeImage, type Store } from '../store/index.js';
 import type { OciRuntime } from '../runtime/index.js';
-import { accountForLayers, applyMetadata, cloneConfig, configFromImage, containerConfig, finishConfig, historyComment, type ConfigState, type LayerOrigin } from './image-config.js';
+import { accountForLayers, applyMetadata, fillHistoryTimes, cloneConfig, configFromImage, containerConfig, finishConfig, historyComment, type ConfigState, type LayerOrigin } from './image-config.js';
 import type { BuildEventListener } from './events.js';
 import { StepCanceled, StepReporter, type StepHandle } from './progress.js';
 import { Snapshotter } from './snapshots.js';
@@ -846,17 +846,12 @@ async function exportImage(ctx: BuildContext, output: StageOutput): Promise<Buil
   const step = ctx.reporter.step('exporting to image').start();
   const config = cloneConfig(output.config);
   if (ctx.request.labels !== undefined && Object.keys(ctx.request.labels).length > 0) config.labels = { ...config.labels, ...ctx.request.labels };
-  // As BuildKit's exporter: the history accounts for every layer; an entry still without a time takes the last one before it, and the
-  // image was created when its last step ran. Steps from the cache keep their times, so a build
-  // whose every step was cached writes the same config, and the same image ID.
-  let last: string | undefined;
-  const history = accountForLayers(config.history, output.origins).map((entry) => {
-    if (entry.created !== undefined) {
-      last = entry.created;
-      return entry;
-    }
-    return { created: last ?? created(ctx.sourceDateEpoch), ...entry };
-  });
+  // As BuildKit's exporter: the history accounts for every layer, its entries without a time are
+  // given one (fillHistoryTimes), and the image was created when its last step ran. Steps from the
+  // cache keep their times, so a build whose every step was cached writes the same config, and the
+  // same image ID.
+  const history = fillHistoryTimes(accountForLayers(config.history, output.origins), () => created(ctx.sourceDateEpoch));
+  const last = history.at(-1)?.created;
   const time = ctx.sourceDateEpoch === undefined ? (last ?? created(undefined)) : created(ctx.sourceDateEpoch);
   // As BuildKit: the platform the build was asked for, else the one the stage's image config says.
   const imagePlatform = ctx.request.platform ?? output.imagePlatform;

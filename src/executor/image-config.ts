@@ -323,3 +323,35 @@ export function accountForLayers(history: readonly History[], origins: readonly 
     return entry.created !== undefined || origin?.created === undefined ? entry : { ...entry, created: origin.created };
   });
 }
+
+/**
+ * HISTORY with a time on every entry that has none, as BuildKit's exporter fills them
+ * (normalizeLayersAndHistory): the entries before the first timed entry that follows an untimed
+ * one (the metadata steps at the top of a stage: LABEL, ENV) take that entry's time, the time of
+ * the stage's first new layer, not the base's; every later untimed entry takes the time of the
+ * last timed entry before it. With no timed entry after the first untimed one, they all take
+ * the last time there is; FALLBACK where there is none at all.
+ */
+export function fillHistoryTimes(history: readonly History[], fallback: () => string): History[] {
+  let time: string | undefined;
+  let untimedSeen = false;
+  for (const entry of history) {
+    if (entry.created === undefined) {
+      untimedSeen = true;
+      continue;
+    }
+    time = entry.created;
+    if (untimedSeen) break;
+  }
+  untimedSeen = false;
+  return history.map((entry) => {
+    if (entry.created !== undefined) {
+      // Timed entries before the first untimed one (the base's) leave the time found above.
+      if (untimedSeen) time = entry.created;
+      return entry;
+    }
+    untimedSeen = true;
+    time ??= fallback();
+    return { created: time, ...entry };
+  });
+}

@@ -147,3 +147,29 @@ describe('build: a base whose history does not account for its layers', () => {
     ]);
   });
 });
+
+describe('build: the history\'s times, as BuildKit\'s exporter fills them', () => {
+  let fx: BuildFixture;
+  beforeAll(async () => {
+    fx = await buildFixture();
+  });
+  afterAll(async () => {
+    await fx.cleanup();
+  });
+
+  it('gives the metadata steps at the top of a stage the time of its first new layer, and later ones the last layer\'s before them', async () => {
+    // docker 26 gave LABEL and ENV the first RUN's time, ENV z the first RUN's, CMD the second's.
+    const dir = await fx.context('times', { Dockerfile: ['FROM busybox', 'LABEL a=b', 'ENV x=y', 'RUN echo > /f', 'ENV z=1', 'RUN echo > /g', 'CMD ["sh"]', ''].join('\n') });
+    expect((await fx.build(['-t', 'times-out', dir])).status).toBe(0);
+    const baseHistory = (await fx.image('busybox')).config.history ?? [];
+    const image = await fx.image('times-out');
+    const history = (image.config.history ?? []).slice(baseHistory.length);
+    expect(history.map((entry) => entry.created_by)).toEqual(['LABEL a=b', 'ENV x=y', 'RUN /bin/sh -c echo > /f # buildkit', 'ENV z=1', 'RUN /bin/sh -c echo > /g # buildkit', 'CMD ["sh"]']);
+    const [label, env, run1, envAfter, run2, cmd] = history.map((entry) => entry.created);
+    expect(run1).toBeDefined();
+    expect(run1).not.toBe(baseHistory.at(-1)?.created);
+    expect([label, env, envAfter]).toEqual([run1, run1, run1]);
+    expect(cmd).toBe(run2);
+    expect(image.config.created).toBe(run2);
+  });
+});

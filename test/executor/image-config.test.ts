@@ -4,7 +4,7 @@
  * from.
  */
 import { describe, expect, it } from 'vitest';
-import { accountForLayers, addEnv, applyMetadata, cloneConfig, configFromImage, containerConfig, goQuotedRune } from '../../src/executor/image-config.js';
+import { accountForLayers, addEnv, applyMetadata, cloneConfig, configFromImage, containerConfig, fillHistoryTimes, goQuotedRune } from '../../src/executor/image-config.js';
 import { resolveDockerfile, type ResolvedInstruction } from '../../src/planner/index.js';
 
 describe('goQuotedRune', () => {
@@ -94,5 +94,39 @@ describe('accountForLayers', () => {
       { created: 't', created_by: 'd', empty_layer: true },
     ]);
     expect(accountForLayers([{ created_by: 'a' }], [])).toEqual([{ created_by: 'a', empty_layer: true }]);
+  });
+});
+
+describe('fillHistoryTimes', () => {
+  const now = (): string => 'now';
+  const times = (history: Array<{ created?: string; created_by: string }>): Array<string | undefined> => fillHistoryTimes(history, now).map((entry) => entry.created);
+
+  it('gives the metadata steps at the top of a stage the time of its first new layer, not the base\'s', () => {
+    // What docker 26 wrote for FROM busybox, LABEL, ENV, RUN, ENV, RUN, CMD.
+    expect(times([{ created: 'base', created_by: 'busybox' }, { created_by: 'LABEL' }, { created_by: 'ENV' }, { created: 'run1', created_by: 'RUN' }, { created_by: 'ENV' }, { created: 'run2', created_by: 'RUN' }, { created_by: 'CMD' }])).toEqual([
+      'base',
+      'run1',
+      'run1',
+      'run1',
+      'run1',
+      'run2',
+      'run2',
+    ]);
+  });
+
+  it('gives them the last time there is when no new layer follows, and the fallback when there is none at all', () => {
+    expect(times([{ created: 'b0', created_by: 'a' }, { created: 'b1', created_by: 'b' }, { created_by: 'ENV' }, { created_by: 'CMD' }])).toEqual(['b0', 'b1', 'b1', 'b1']);
+    expect(times([{ created_by: 'ENV' }, { created_by: 'CMD' }])).toEqual(['now', 'now']);
+  });
+
+  it('leaves timed entries as they are, and does not let the base\'s later times reach back', () => {
+    expect(times([{ created: 'b1', created_by: 'a' }, { created: 'b0', created_by: 'b' }, { created_by: 'ENV' }, { created: 'r', created_by: 'RUN' }, { created: 'q', created_by: 'RUN' }, { created_by: 'CMD' }])).toEqual([
+      'b1',
+      'b0',
+      'r',
+      'r',
+      'q',
+      'q',
+    ]);
   });
 });
