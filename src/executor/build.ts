@@ -943,7 +943,7 @@ async function loadDockerignore(reporter: StepReporter, contextDir: string, dock
   try {
     const ignore = await readContextIgnoreFile(contextDir, dockerfile);
     if (ignore.besideDockerfile) return ignore;
-    step.status('transfer', `transferring context: ${Buffer.byteLength(ignore.text ?? '')}B`, true);
+    step.status('transfer', 'transferring context:', true, { current: Buffer.byteLength(ignore.text ?? '') });
     step.done();
     step.show();
     return ignore;
@@ -965,7 +965,7 @@ export async function build(given: BuildRequest, deps: BuildDeps): Promise<Built
   const platform = request.platform ?? hostPlatform();
   const buildArgs = request.buildArgs ?? {};
   const definition = reporter.step(`[internal] load build definition from ${request.dockerfile.file.split('/').at(-1) ?? 'Dockerfile'}`).start();
-  definition.status('transfer', `transferring dockerfile: ${Buffer.byteLength(request.dockerfile.source)}B`, true);
+  definition.status('transfer', 'transferring dockerfile:', true, { current: Buffer.byteLength(request.dockerfile.source) });
   definition.done();
 
   // Which run of the stages this is: a cache layer given early and found bad starts them again.

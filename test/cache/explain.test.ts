@@ -92,7 +92,10 @@ describe('why a step missed', () => {
     // The machine-readable progress carries the same verdicts.
     await writeFile(join(dir, 'Dockerfile'), 'FROM busybox\nRUN echo hi > /hi2\n');
     const json = await runCliCaptured(['build', '--root', fx.root, '--progress', 'rawjson', dir]);
-    const events = json.stderr.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { kind: string; id?: string; text?: string });
-    expect(events.filter((event) => event.kind === 'status' && event.id === 'cache').map((event) => event.text)).toEqual(['cache miss: instruction changed (was: RUN echo hi > /hi); command changed']);
+    const statuses = json.stderr
+      .split(/\n(?=\{)/)
+      .filter((chunk) => chunk.trim() !== '')
+      .flatMap((chunk) => (JSON.parse(chunk) as { statuses?: Array<{ id: string }> }).statuses ?? []);
+    expect(statuses.map((status) => status.id).filter((id) => id.startsWith('cache '))).toEqual(['cache miss: instruction changed (was: RUN echo hi > /hi); command changed']);
   });
 });

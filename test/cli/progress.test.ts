@@ -54,6 +54,19 @@ async function render(mode: 'plain' | 'rawjson' | 'quiet', events: readonly Buil
   return out.text();
 }
 
+/** The SolveStatus updates rawjson printed: indented JSON objects one after the other. */
+function solveStatuses(text: string): unknown[] {
+  return text
+    .split(/\n(?=\{)/)
+    .filter((chunk) => chunk.trim() !== '')
+    .map((chunk) => JSON.parse(chunk) as unknown);
+}
+
+/** TIME as Go's time.Time marshals it in UTC (BuildKit's SolveStatus times). */
+function goTime(time: number): string {
+  return new Date(time).toISOString().replace(/\.?0+Z$/, 'Z');
+}
+
 describe('plain progress', () => {
   it('prints a sequential build exactly as BuildKit', async () => {
     const definition = step(1, '[internal] load build definition from Dockerfile');
@@ -235,9 +248,8 @@ describe('plain progress', () => {
     ]);
     expect(text).toContain('#6 CANCELED\n');
     expect(text).not.toContain(' > [b 2/2] RUN sleep 30:');
-    const json = await render('rawjson', [start(other, T), { kind: 'step', step: other, phase: 'canceled', time: T + 1100, duration: 1100 }]);
-    expect(json).toContain('"phase":"canceled","time":');
-    expect(json).toContain('"duration":1100');
+    const json = solveStatuses(await render('rawjson', [start(other, T), { kind: 'step', step: other, phase: 'canceled', time: T + 1100, duration: 1100 }]));
+    expect(json.at(-1)).toEqual({ vertexes: [{ digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/), name: '[b 2/2] RUN sleep 30', started: goTime(T), completed: goTime(T + 1100), error: 'context canceled' }] });
   });
 
   it('decodes a character split between two chunks, and prints an unfinished line at the end', async () => {
@@ -432,34 +444,42 @@ describe('tty progress on a terminal that does not say its size', () => {
 });
 
 describe('rawjson progress', () => {
-  it('prints one JSON object per event, with output as text or base64', async () => {
+  it('prints each event as buildx does: a SolveStatus update, indented as Go\'s json.Encoder, with times and bytes as Go marshals them', async () => {
     const run = step(3, '[2/2] RUN make', 5);
+    const base = step(4, '[1/2] FROM busybox');
     const binary = Uint8Array.from([0xff, 0x00, 0x41]);
     const text = await render('rawjson', [
       start(run, T),
       log(run, T + 1, 'hello\n'),
       log(run, T + 2, binary, 'stderr'),
       status(run, T + 3, 'layer', 'sha256:abc', { current: 1, total: 2 }),
+      status(run, T + 13, 'layer', 'sha256:abc', { current: 2, total: 2, done: true }),
       { kind: 'warning', message: 'careful', time: T + 4 },
-      failed(run, T + 5, 5, 'exit code: 1'),
-      cached(step(4, '[1/2] FROM busybox'), T + 6),
-      done(step(5, 'exporting to image'), T + 7, 2),
+      failed(run, T + 100, 100, 'exit code: 1'),
+      cached(base, T + 6),
+      done(step(5, 'exporting to image'), T + 1000, 20),
     ]);
-    const records = text
-      .trimEnd()
-      .split('\n')
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(records).toEqual([
-      { kind: 'step', step: 3, name: '[2/2] RUN make', line: 5, phase: 'start', time: T },
-      { kind: 'log', step: 3, name: '[2/2] RUN make', line: 5, stream: 'stdout', time: T + 1, encoding: 'utf-8', data: 'hello\n' },
-      { kind: 'log', step: 3, name: '[2/2] RUN make', line: 5, stream: 'stderr', time: T + 2, encoding: 'base64', data: '/wBB' },
-      { kind: 'status', step: 3, name: '[2/2] RUN make', line: 5, id: 'layer', text: 'sha256:abc', current: 1, total: 2, done: false, time: T + 3 },
-      { kind: 'warning', message: 'careful', time: T + 4 },
-      { kind: 'step', step: 3, name: '[2/2] RUN make', line: 5, phase: 'error', time: T + 5, duration: 5, message: 'exit code: 1' },
-      { kind: 'step', step: 4, name: '[1/2] FROM busybox', phase: 'cached', time: T + 6 },
-      { kind: 'step', step: 5, name: 'exporting to image', phase: 'done', time: T + 7, duration: 2 },
+    // Go's encoder: two spaces, a newline after each object.
+    expect(text.startsWith('{\n  "vertexes": [\n    {\n      "digest": "sha256:')).toBe(true);
+    const updates = solveStatuses(text);
+    const runDigest = (updates[0] as { vertexes: Array<{ digest: string }> }).vertexes[0]?.digest;
+    expect(runDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(updates).toEqual([
+      { vertexes: [{ digest: runDigest, name: '[2/2] RUN make', started: goTime(T) }] },
+      { logs: [{ vertex: runDigest, stream: 1, data: Buffer.from('hello\n').toString('base64'), timestamp: goTime(T + 1) }] },
+      { logs: [{ vertex: runDigest, stream: 2, data: '/wBB', timestamp: goTime(T + 2) }] },
+      { statuses: [{ id: 'sha256:abc', vertex: runDigest, total: 2, current: 1, timestamp: goTime(T + 3), started: goTime(T + 3) }] },
+      { statuses: [{ id: 'sha256:abc', vertex: runDigest, total: 2, current: 2, timestamp: goTime(T + 13), started: goTime(T + 3), completed: goTime(T + 13) }] },
+      { warnings: [{ level: 1, short: Buffer.from('careful').toString('base64') }] },
+      { vertexes: [{ digest: runDigest, name: '[2/2] RUN make', started: goTime(T), completed: goTime(T + 100), error: 'exit code: 1' }] },
+      { vertexes: [{ digest: expect.not.stringMatching(runDigest ?? ''), name: '[1/2] FROM busybox', started: goTime(T + 6), completed: goTime(T + 6), cached: true }] },
+      { vertexes: [{ digest: expect.any(String), name: 'exporting to image', started: goTime(T + 980), completed: goTime(T + 1000) }] },
     ]);
-    expect(Buffer.from(records[2]?.data as string, 'base64')).toEqual(Buffer.from(binary));
+    // Go trims the fraction's trailing zeros, and leaves out a zero fraction.
+    expect(goTime(T + 980)).toBe('1970-01-01T01:23:20.98Z');
+    expect(text).toContain('"completed": "1970-01-01T01:23:21Z"');
+    // The same step of the same build has the same digest.
+    expect(solveStatuses(await render('rawjson', [start(run, T)]))).toEqual([updates[0]]);
   });
 });
 

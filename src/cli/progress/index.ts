@@ -1,7 +1,7 @@
 /**
  * Renderers of a build's events (src/executor/events.ts) on stderr, as `docker build` shows
  * them: `tty` (a live view, on a terminal), `plain` (BuildKit's line format, for CI logs),
- * `rawjson` (one JSON object per event, see rawjson.ts) and `quiet`. `auto`, the default, is
+ * `rawjson` (buildx's: BuildKit's SolveStatus updates as JSON, see rawjson.ts) and `quiet`. `auto`, the default, is
  * tty on a terminal and plain otherwise; BUILDKIT_PROGRESS sets the default.
  */
 import { TsbuildError } from '../../common/index.js';
@@ -11,7 +11,6 @@ import type { Progress, ProgressIo, ProgressOptions } from './renderer.js';
 import { TtyProgress } from './tty.js';
 
 export type { Progress, ProgressIo, ProgressOptions } from './renderer.js';
-export { rawJsonRecord } from './rawjson.js';
 
 export type ProgressMode = 'auto' | 'tty' | 'plain' | 'rawjson' | 'quiet';
 

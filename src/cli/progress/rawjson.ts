@@ -1,74 +1,95 @@
 /**
- * `--progress=rawjson`: one JSON object per event, one per line, written as the event arrives,
- * for tools. Every object has `kind` and `time` (the executor's clock, milliseconds); the rest
- * by kind:
+ * `--progress=rawjson`: what buildx prints (BuildKit's progressui RawJSONMode): each update a
+ * JSON object of BuildKit's SolveStatus, written as Go's json.Encoder with a two-space indent
+ * writes it, one update per event, as the event arrives:
  *
- *     {"kind":"step","step":5,"name":"[build 2/4] RUN make","line":7,"phase":"start","time":…}
- *     {"kind":"step","step":5,"name":"…","phase":"done","time":…,"duration":1234}
- *     {"kind":"step","step":5,"name":"…","phase":"cached","time":…}
- *     {"kind":"step","step":5,"name":"…","phase":"error","time":…,"duration":1234,"message":"…"}
- *     {"kind":"step","step":6,"name":"…","phase":"canceled","time":…,"duration":1234}
- *     {"kind":"log","step":5,"name":"…","stream":"stdout","time":…,"encoding":"utf-8","data":"cc -o app main.c\n"}
- *     {"kind":"status","step":3,"name":"…","id":"…","text":"sha256:…","current":1050000,"total":3220000,"done":false,"time":…}
- *     {"kind":"warning","message":"…","time":…}
+ *     {"vertexes":[{"digest":"sha256:…","name":"[2/2] RUN make","started":"2024-01-01T00:00:00.1Z"}]}
+ *     {"vertexes":[{"digest":"sha256:…","name":"…","started":"…","completed":"…","cached":true}]}
+ *     {"vertexes":[{"digest":"sha256:…","name":"…","started":"…","completed":"…","error":"…"}]}
+ *     {"statuses":[{"id":"transferring context:","vertex":"sha256:…","total":3220000,"current":1050000,"timestamp":"…","started":"…","completed":"…"}]}
+ *     {"logs":[{"vertex":"sha256:…","stream":1,"data":"<base64>","timestamp":"…"}]}
+ *     {"warnings":[{"level":1,"short":"<base64>"}]}
  *
- * - `step` is BuildKit's `#N`; `line` the Dockerfile line of the step's instruction, when it has one.
- * - `phase` is `start`, `cached`, `done`, `error` or `canceled` (stopped because another step
- *   failed); `duration` is in milliseconds.
- * - A log's `data` is the chunk as the step wrote it (not cut into lines): its text when the
- *   bytes are valid UTF-8 (`"encoding":"utf-8"`), else the bytes in base64 (`"encoding":"base64"`).
- * - `current` and `total` (bytes) appear on status lines only when known.
+ * Fields are named, ordered and left out (Go's omitempty) as BuildKit's client types do
+ * (client/graph.go). A step's `digest` stands for BuildKit's vertex digest: it is made from the
+ * step's number and name, so the same step of the same build has the same digest. A step
+ * stopped because another failed has the error BuildKit gives it, `context canceled`. A status's
+ * `id` is its label, as BuildKit's (`transferring context:`, `sha256:…`, `cache miss: …`).
+ * Times are UTC, in Go's RFC 3339 with the fraction's trailing zeros left out.
  */
+import { createHash } from 'node:crypto';
 import { drained, type BuildEvent, type Progress, type ProgressIo, type StepRef } from './renderer.js';
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
-function stepFields(ref: StepRef): Record<string, unknown> {
-  return { step: ref.number, name: ref.name, ...(ref.range === undefined ? {} : { line: ref.range.start.line }) };
+/** TIME (milliseconds since the epoch) as Go's time.Time marshals to JSON in UTC. */
+function goJsonTime(time: number): string {
+  const text = new Date(time).toISOString();
+  return text.replace(/\.?0+Z$/, 'Z');
 }
 
-function logData(data: Uint8Array): { encoding: 'utf-8' | 'base64'; data: string } {
-  try {
-    return { encoding: 'utf-8', data: strictUtf8.decode(data) };
-  } catch {
-    // Not UTF-8, or a character cut between two chunks: the bytes, losslessly.
-    return { encoding: 'base64', data: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64') };
-  }
+function vertexDigest(step: StepRef): string {
+  return `sha256:${createHash('sha256').update(`${step.number}\0${step.name}`).digest('hex')}`;
 }
 
-/** The JSON object rawjson prints for EVENT. */
-export function rawJsonRecord(event: BuildEvent): Record<string, unknown> {
-  switch (event.kind) {
-    case 'step': {
-      const { kind, step, phase, time } = event;
-      const record: Record<string, unknown> = { kind, ...stepFields(step), phase, time };
-      if (event.phase === 'done' || event.phase === 'error' || event.phase === 'canceled') record.duration = event.duration;
-      if (event.phase === 'error') record.message = event.message;
-      return record;
-    }
-    case 'log':
-      return { kind: event.kind, ...stepFields(event.step), stream: event.stream, time: event.time, ...logData(event.data) };
-    case 'status':
-      return {
-        kind: event.kind,
-        ...stepFields(event.step),
-        id: event.id,
-        text: event.text,
-        ...(event.current === undefined ? {} : { current: event.current }),
-        ...(event.total === undefined ? {} : { total: event.total }),
-        done: event.done,
-        time: event.time,
-      };
-    case 'warning':
-      return { kind: event.kind, message: event.message, time: event.time };
-  }
+/** Go's json.Encoder with SetIndent("", "  "): two spaces, a newline after each object. */
+function encoded(value: unknown): string {
+  return `${JSON.stringify(value, undefined, 2)}\n`;
 }
 
 export class RawJsonProgress implements Progress {
+  /** When each step started, by number: later updates of its vertex repeat it. */
+  private readonly stepStarts = new Map<number, number>();
+  /** When each status first appeared, by step number and id. */
+  private readonly statusStarts = new Map<string, number>();
+
   constructor(private readonly io: ProgressIo) {}
 
   onEvent(event: BuildEvent): void {
-    this.io.stderr.write(`${JSON.stringify(rawJsonRecord(event))}\n`);
+    this.io.stderr.write(encoded(this.solveStatus(event)));
+  }
+
+  /** The SolveStatus update buildx would print for EVENT. */
+  solveStatus(event: BuildEvent): Record<string, unknown> {
+    switch (event.kind) {
+      case 'step': {
+        const vertex: Record<string, unknown> = { digest: vertexDigest(event.step), name: event.step.name };
+        if (event.phase === 'start') {
+          this.stepStarts.set(event.step.number, event.time);
+          vertex.started = goJsonTime(event.time);
+          return { vertexes: [vertex] };
+        }
+        const started = event.phase === 'cached' ? (this.stepStarts.get(event.step.number) ?? event.time) : event.time - event.duration;
+        vertex.started = goJsonTime(started);
+        vertex.completed = goJsonTime(event.time);
+        if (event.phase === 'cached') vertex.cached = true;
+        if (event.phase === 'error') vertex.error = event.message;
+        if (event.phase === 'canceled') vertex.error = 'context canceled';
+        return { vertexes: [vertex] };
+      }
+      case 'log':
+        return {
+          logs: [{ vertex: vertexDigest(event.step), stream: event.stream === 'stdout' ? 1 : 2, data: Buffer.from(event.data.buffer, event.data.byteOffset, event.data.byteLength).toString('base64'), timestamp: goJsonTime(event.time) }],
+        };
+      case 'status': {
+        const key = `${event.step.number}\0${event.id}`;
+        const started = this.statusStarts.get(key) ?? event.time;
+        this.statusStarts.set(key, started);
+        return {
+          statuses: [
+            {
+              id: event.text,
+              vertex: vertexDigest(event.step),
+              ...(event.total === undefined || event.total === 0 ? {} : { total: event.total }),
+              current: event.current ?? 0,
+              timestamp: goJsonTime(event.time),
+              started: goJsonTime(started),
+              ...(event.done ? { completed: goJsonTime(event.time) } : {}),
+            },
+          ],
+        };
+      }
+      case 'warning':
+        return { warnings: [{ level: 1, short: Buffer.from(event.message, 'utf8').toString('base64') }] };
+    }
   }
 
   finish(): Promise<void> {
