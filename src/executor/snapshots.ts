@@ -52,6 +52,8 @@ export class Snapshotter {
   private emptyDirectory: Promise<string> | undefined;
   /** Root filesystems being unpacked, or unpacked, by this snapshotter, by chain ID. */
   private readonly unpacking = new Map<Digest, Promise<string>>();
+  /** The working directories of committed steps, being removed while the build goes on. */
+  private readonly removals = new Set<Promise<void>>();
 
   /**
    * BEFOREREAD runs before any layer is read (a view or a step's root): the build cache's settle,
@@ -99,6 +101,17 @@ export class Snapshotter {
       unpacking.catch(() => this.unpacking.delete(chain));
     }
     return unpacking;
+  }
+
+  /**
+   * Resolves once the working directories of committed steps are removed; the first failure to
+   * remove one, if any, is thrown. A build waits for this before it ends.
+   */
+  async idle(): Promise<void> {
+    const results = await Promise.allSettled([...this.removals]);
+    this.removals.clear();
+    const failed = results.find((result) => result.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
   }
 
   /** A writable root filesystem over LAYERS for one step; SIGNAL as for view. */
@@ -152,14 +165,18 @@ export class Snapshotter {
       unmountOverlay(merged);
       mounted = false;
     };
-    const discard = async (): Promise<void> => {
+    const unmountAll = (): void => {
       unmount();
       if (lowerMounted) {
         unmountOverlay(lower);
         lowerMounted = false;
       }
+    };
+    const discard = async (): Promise<void> => {
+      unmountAll();
       await removeTree(directory);
     };
+    const removals = this.removals;
     const store = this.store;
     return {
       path: merged,
@@ -191,7 +208,15 @@ export class Snapshotter {
           await keepDiff(store, upper, chainIds([...layers.map((ref) => ref.diffId), written.diffId]).at(-1) as Digest);
           return layer;
         } finally {
-          await discard();
+          // What is left once the upper directory is kept (overlay's work directory, the mount
+          // points) is removed while the next step runs; idle() waits for it.
+          unmountAll();
+          const removal = removeTree(directory);
+          removals.add(removal);
+          void removal.then(
+            () => removals.delete(removal),
+            () => undefined,
+          );
         }
       },
     };

@@ -133,6 +133,25 @@ describe('build: RUN and the image config', () => {
     expect(ranSteps(noCache.stderr)).toHaveLength(2);
   });
 
+  it('records every step that ran before the build ends, and leaves no working directory, after a success or a failure', async () => {
+    // Records are written, and steps' working directories removed, while the next step runs.
+    const steps = ['RUN echo 1 > /one', 'RUN echo 2 > /two', 'COPY f /f', 'RUN echo 3 > /three'];
+    const dir = await fx.context('background', { Dockerfile: ['FROM busybox', ...steps, ''].join('\n'), f: 'f\n' });
+    const first = await fx.build(['--no-cache', '-t', 'background', dir]);
+    expect(first.status, first.stderr).toBe(0);
+    expect(await readdir(join(fx.root, 'tmp'))).toEqual([]);
+    const again = await fx.build(['-t', 'background', dir]);
+    expect(cachedSteps(again.stderr).filter((step) => !step.includes('FROM'))).toHaveLength(steps.length);
+    await writeFile(join(dir, 'Dockerfile'), ['FROM busybox', 'RUN echo 1 > /one', 'RUN echo new > /new', 'RUN exit 7', ''].join('\n'));
+    const failed = await fx.build(['-t', 'background', dir]);
+    expect(failed.status).not.toBe(0);
+    expect(await readdir(join(fx.root, 'tmp'))).toEqual([]);
+    // The step that ran just before the failure is a hit for the next build.
+    await writeFile(join(dir, 'Dockerfile'), ['FROM busybox', 'RUN echo 1 > /one', 'RUN echo new > /new', ''].join('\n'));
+    const after = await fx.build(['-t', 'background', dir]);
+    expect(cachedSteps(after.stderr)).toContain('[3/3] RUN echo new > /new');
+  });
+
   it('misses at the first use of a changed build arg, not at its declaration', async () => {
     const dir = await fx.context('args', { Dockerfile: 'FROM busybox\nARG V=1\nRUN echo before > /before\nRUN echo $V > /v\nRUN echo after > /after\n' });
     expect((await fx.build(['-t', 'args', dir])).status).toBe(0);
