@@ -32,6 +32,25 @@ describe('layout store', () => {
     store = await stores.open();
   });
 
+  it('reads a side index as it is on disk, after its own writes and after another writer\'s', async () => {
+    const blob = async (text: string): Promise<{ mediaType: string; digest: Digest; size: number }> => {
+      const info = await store.putBlob(Readable.from([Buffer.from(text)]));
+      return { mediaType: MediaType.ociManifest, digest: info.digest, size: info.size };
+    };
+    const [a, b] = [await blob('{"a":1}'), await blob('{"b":2}')];
+    await store.updateSideIndex('records', () => ({ entries: [a, b], result: undefined }));
+    expect((await store.readSideIndex('records')).manifests).toEqual([a, b]);
+    // Another process rewrites it: what this store wrote last is not what it reads.
+    const path = store.sideIndexPath('records');
+    await writeFile(path, `${JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [b] })}\n`);
+    expect((await store.readSideIndex('records')).manifests).toEqual([b]);
+    await store.updateSideIndex('records', (entries) => ({ entries: [...entries, a], result: undefined }));
+    expect((await store.readSideIndex('records')).manifests).toEqual([b, a]);
+    // Damaged from outside after a read: refused, not answered from memory.
+    await writeFile(path, '{"schemaVersion":2,"manifests":');
+    await expect(store.readSideIndex('records')).rejects.toThrow();
+  });
+
   it('is an OCI image layout from the start', async () => {
     expect(JSON.parse(await readFile(join(root, 'oci-layout'), 'utf8'))).toEqual({ imageLayoutVersion: '1.0.0' });
     expect(JSON.parse(await readFile(join(root, 'index.json'), 'utf8'))).toMatchObject({ schemaVersion: 2, manifests: [] });
