@@ -478,6 +478,10 @@ describe('rawjson progress', () => {
     // Go trims the fraction's trailing zeros, and leaves out a zero fraction.
     expect(goTime(T + 980)).toBe('1970-01-01T01:23:20.98Z');
     expect(text).toContain('"completed": "1970-01-01T01:23:21Z"');
+    // As Go's encoder: `&`, `<` and `>` in strings are escaped.
+    const shell = await render('rawjson', [start(step(6, '[2/2] RUN a && b > c'), T)]);
+    expect(shell).toContain('"name": "[2/2] RUN a \\u0026\\u0026 b \\u003e c"');
+    expect(solveStatuses(shell)).toEqual([{ vertexes: [{ digest: expect.any(String), name: '[2/2] RUN a && b > c', started: goTime(T) }] }]);
     // The same step of the same build has the same digest.
     expect(solveStatuses(await render('rawjson', [start(run, T)]))).toEqual([updates[0]]);
   });

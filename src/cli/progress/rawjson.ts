@@ -18,6 +18,7 @@
  * Times are UTC, in Go's RFC 3339 with the fraction's trailing zeros left out.
  */
 import { createHash } from 'node:crypto';
+import { goIndent, goJson } from '../../common/index.js';
 import { drained, type BuildEvent, type Progress, type ProgressIo, type StepRef } from './renderer.js';
 
 /** TIME (milliseconds since the epoch) as Go's time.Time marshals to JSON in UTC. */
@@ -30,9 +31,9 @@ function vertexDigest(step: StepRef): string {
   return `sha256:${createHash('sha256').update(`${step.number}\0${step.name}`).digest('hex')}`;
 }
 
-/** Go's json.Encoder with SetIndent("", "  "): two spaces, a newline after each object. */
+/** Go's json.Encoder with SetIndent("", "  "): `<`, `>` and `&` escaped, two spaces, a newline after each object. */
 function encoded(value: unknown): string {
-  return `${JSON.stringify(value, undefined, 2)}\n`;
+  return `${goIndent(goJson(value), '', '  ')}\n`;
 }
 
 export class RawJsonProgress implements Progress {
