@@ -27,5 +27,6 @@ export * from './path-match.js';
 export * from './file-names.js';
 export { treeSize } from './tree-size.js';
 export { removeTree } from './remove-tree.js';
+export { BackgroundWork } from './background-work.js';
 export { exitStatus } from './exit-status.js';
 export { listDirectory, type DirectoryListing, type EntryNumberStats, type EntryStats, type ListedEntry } from './directory-listing.js';

@@ -11,6 +11,7 @@ import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
 import {
   MediaType,
+  BackgroundWork,
   TsbuildError,
   formatPlatform,
   hostPlatform,
@@ -247,9 +248,9 @@ interface BuildContext {
   /**
    * The cache records of steps that ran, still being written: the next step does not wait for
    * them (their blobs' fsyncs and the side index's rewrite overlap its run); the image is not
-   * exported, nor the build ended, before they are all written (settleRecords).
+   * exported, nor the build ended, before they are all written.
    */
-  readonly recording: Set<Promise<void>>;
+  readonly recording: BackgroundWork;
   /** The run of the stages this is (see build()). */
   readonly attempt: { current: number };
   /** Named contexts that are no registry image, by the reference the planner was given for them. */
@@ -613,16 +614,18 @@ async function cachedOrRun(
       const result = { layers: layer === undefined ? input.layers : [...input.layers, layer], created: time };
       // The step is done once its record is written (a build killed after it shows DONE finds
       // it a hit next time), but the steps after it need only its layer: they start now.
-      recordInBackground(ctx, async () => {
-        try {
-          await ctx.deps.cache.put(record(key), result, input.platform, summary);
-          if (alternate !== undefined) await ctx.deps.cache.put(record(alternateKey ?? (await alternate())), result, input.platform, summary);
-        } catch (error) {
-          step.fail(messageOf(error));
-          throw error;
-        }
-        step.done();
-      });
+      ctx.recording.add(
+        (async () => {
+          try {
+            await ctx.deps.cache.put(record(key), result, input.platform, summary);
+            if (alternate !== undefined) await ctx.deps.cache.put(record(alternateKey ?? (await alternate())), result, input.platform, summary);
+          } catch (error) {
+            step.fail(messageOf(error));
+            throw error;
+          }
+          step.done();
+        })(),
+      );
       return { layer, created: time };
     })();
     ctx.flights.set(key, flight);
@@ -632,25 +635,6 @@ async function cachedOrRun(
   input.announce?.('hit');
   step.cached();
   return result;
-}
-
-/** Writes a step's cache records while the build goes on; settleRecords waits for them. */
-function recordInBackground(ctx: BuildContext, write: () => Promise<void>): void {
-  const writing = write();
-  ctx.recording.add(writing);
-  // A failure is reported by settleRecords; until then it is not unhandled.
-  writing.then(
-    () => ctx.recording.delete(writing),
-    () => undefined,
-  );
-}
-
-/** Waits for every record still being written; the first failure, if any, is thrown. */
-async function settleRecords(ctx: BuildContext): Promise<void> {
-  const results = await Promise.allSettled([...ctx.recording]);
-  ctx.recording.clear();
-  const failed = results.find((result) => result.status === 'rejected');
-  if (failed !== undefined) throw failed.reason;
 }
 
 function claimOnce(claimed: Set<string>, id: string): boolean {
@@ -1016,7 +1000,7 @@ export async function build(given: BuildRequest, deps: BuildDeps): Promise<Built
     sourceDateEpoch: sourceDateEpoch(buildArgs),
     context: undefined,
     flights: new Map(),
-    recording: new Set(),
+    recording: new BackgroundWork(),
     attempt,
     emptiedCacheMounts: new Set(),
     failed: new AbortController(),
@@ -1148,7 +1132,7 @@ async function buildStages(
         if (failed !== undefined) throw failed;
         const target = await stageOutput(ctx, resolved.target);
         await deps.cache.settle?.(attempt.current);
-        await settleRecords(ctx);
+        await ctx.recording.settle();
         return await exportImage(ctx, target);
       } catch (error) {
         // A cache layer given before it arrived turned out bad: the cache knows it now, and the
@@ -1163,7 +1147,7 @@ async function buildStages(
     }
   } finally {
     // The records of the steps that ran before a failure are kept, as BuildKit keeps them.
-    await settleRecords(ctx).catch(() => undefined);
+    await ctx.recording.settle().catch(() => undefined);
     await ctx.snapshots.idle().catch(() => undefined);
     if (sandbox !== undefined) await rm((await sandbox).directory, { recursive: true, force: true });
   }

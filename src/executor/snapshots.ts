@@ -9,7 +9,7 @@
  */
 import { chmod, lchown, lstat, mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { TsbuildError, messageOf, removeTree, setExactTimes, type Digest } from '../common/index.js';
+import { BackgroundWork, TsbuildError, messageOf, removeTree, setExactTimes, type Digest } from '../common/index.js';
 import type { LayerRef } from '../cache/index.js';
 import { directoryEntries, writeLayer, type LayerEntry } from '../exporter/index.js';
 import { chainIds, keepDiff, rememberLayerContentSize, snapshotStack, temporaryName, unpackLayers, type Store } from '../store/index.js';
@@ -53,7 +53,7 @@ export class Snapshotter {
   /** Root filesystems being unpacked, or unpacked, by this snapshotter, by chain ID. */
   private readonly unpacking = new Map<Digest, Promise<string>>();
   /** The working directories of committed steps, being removed while the build goes on. */
-  private readonly removals = new Set<Promise<void>>();
+  private readonly removals = new BackgroundWork();
 
   /**
    * BEFOREREAD runs before any layer is read (a view or a step's root): the build cache's settle,
@@ -107,11 +107,8 @@ export class Snapshotter {
    * Resolves once the working directories of committed steps are removed; the first failure to
    * remove one, if any, is thrown. A build waits for this before it ends.
    */
-  async idle(): Promise<void> {
-    const results = await Promise.allSettled([...this.removals]);
-    this.removals.clear();
-    const failed = results.find((result) => result.status === 'rejected');
-    if (failed !== undefined) throw failed.reason;
+  idle(): Promise<void> {
+    return this.removals.settle();
   }
 
   /** A writable root filesystem over LAYERS for one step; SIGNAL as for view. */
@@ -211,12 +208,7 @@ export class Snapshotter {
           // What is left once the upper directory is kept (overlay's work directory, the mount
           // points) is removed while the next step runs; idle() waits for it.
           unmountAll();
-          const removal = removeTree(directory);
-          removals.add(removal);
-          void removal.then(
-            () => removals.delete(removal),
-            () => undefined,
-          );
+          removals.add(removeTree(directory));
         }
       },
     };
