@@ -165,8 +165,13 @@ describe('layout store', () => {
     expect(next.offset).toBe(0);
     await next.write([Buffer.from('ri')]);
     await next.abort();
-    expect((await store.beginIngest(expected)).offset).toBe(0);
-    expect(await codeOf((await store.beginIngest(expected)).write([Buffer.from('too'), Buffer.from(' long')]))).toBeDefined();
+    const again = await store.beginIngest(expected);
+    expect(again.offset).toBe(0);
+    await again.abort();
+    // A write past the expected size is refused; the ingest is still ended by its owner.
+    const tooLong = await store.beginIngest(expected);
+    expect(await codeOf(tooLong.write([Buffer.from('too'), Buffer.from(' long')]))).toBe('SIZE_MISMATCH');
+    await tooLong.abort();
   });
 
   it('gives a second concurrent ingest of the same blob its own file', async () => {
