@@ -164,6 +164,7 @@ export async function openContext(dir: string, options: OpenContextOptions = {})
     return found;
   };
 
+  const withheld = matcher.parentDecisions();
   const addon = options.withoutContextAddon === true ? undefined : loadContextAddon().module;
   return {
     root,
@@ -172,7 +173,7 @@ export async function openContext(dir: string, options: OpenContextOptions = {})
     excluded,
     ownersAreRoot: true,
     visible: (relative, isDirectory) => !excluded(relative) || (isDirectory && hasIncludedBelow(goClean(relative))),
-    ...(matcher.empty ? {} : { contentWithheld: (relative: string) => matcher.matchesOrParentMatches(goClean(relative.replace(/^\/+/, ''))) }),
+    ...(matcher.empty ? {} : { contentWithheld: (relative: string) => withheld(goClean(relative.replace(/^\/+/, ''))) }),
     visibleBelow: (relative) => {
       if (matcher.empty) return true;
       const cleaned = goClean(relative.replace(/^\/+/, ''));

@@ -211,6 +211,25 @@ export class PatternMatcher {
   }
 
   /**
+   * matchesOrParentMatches for many files: a file below a directory no pattern can match paths
+   * below (decidesBelow) gets the directory's decision, made once for all of them.
+   */
+  parentDecisions(): (file: string) => boolean {
+    const byDirectory = new Map<string, boolean | undefined>();
+    return (file) => {
+      const cut = file.lastIndexOf('/');
+      if (cut < 0) return this.matchesOrParentMatches(file);
+      const directory = file.slice(0, cut);
+      let decision = byDirectory.get(directory);
+      if (!byDirectory.has(directory)) {
+        decision = this.decidesBelow(directory) ? this.matchesOrParentMatches(directory) : undefined;
+        byDirectory.set(directory, decision);
+      }
+      return decision ?? this.matchesOrParentMatches(file);
+    };
+  }
+
+  /**
    * The same decision made during a walk: each pattern that matched the parent directory matches
    * its children without being tried again. Returns the decision and what to hand the children.
    */

@@ -99,6 +99,25 @@ describe('PatternMatcher', () => {
     }
   });
 
+  it('decides files below a directory no pattern reaches into once per directory, as matchesOrParentMatches decides each', () => {
+    const patternSets: ReadonlyArray<readonly string[]> = [
+      ['Dockerfile', '.dockerignore'],
+      ['docs', '!docs/README.md'],
+      ['docs/*', '!docs/*/keep'],
+      ['*/*.tmp', '!a/keep.tmp'],
+      ['**/*.log', '!b/**/x.log'],
+      ['a/[b/]c', 'b?'],
+      ['*', '!*/*/deep'],
+    ];
+    const paths = ['Dockerfile', 'a', 'a/b', 'a/c', 'a/keep.tmp', 'a/x.tmp', 'a/b/x.tmp', 'b/c/x.log', 'b/x.log', 'bc/deep', 'bc/d/deep', 'docs/README.md', 'docs/a/keep', 'docs/a/other', 'docs/a/b/keep', 'e/f/g/h.log'];
+    for (const patterns of patternSets) {
+      const matcher = new PatternMatcher(patterns);
+      const decide = matcher.parentDecisions();
+      // Twice: the second pass answers from what the first kept.
+      for (const path of [...paths, ...paths]) expect(decide(path), `${patterns.join(',')} ${path}`).toBe(matcher.matchesOrParentMatches(path));
+    }
+  });
+
   // V8's backtracking engine took exponential time on these for a path they do not match (Go's regexp is linear).
   it('matches patterns whose regexps backtrack exponentially in linear time, as Go does', { timeout: 20_000 }, () => {
     const stars = new PatternMatcher([`${'*'.repeat(3000)}z`, `${'**/'.repeat(30)}x`, `${'a*'.repeat(40)}b`]);
