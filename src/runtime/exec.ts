@@ -5,8 +5,8 @@
  * Docker's default capabilities), and the processes of its pid namespace as `ps -f` shows them.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Socket } from 'node:net';
 import { PassThrough, type Writable } from 'node:stream';
 import { TsbuildError, exitStatus, messageOf, uniqueHex } from '../common/index.js';
@@ -238,9 +238,16 @@ async function execProcess(record: ContainerRecord, pid: number, options: ExecOp
 /**
  * `exec -d`'s waiter, in a process of its own: runs the runtime with ARGS (the exec's process
  * in CONTAINER's namespaces), removes BUNDLE once the runtime has read it, and tells the
- * process's end (exec_die with its status) in ROOT's event log, as docker's daemon does.
+ * process's end (exec_die with its status) in ROOT's event log, as docker's daemon does. BUNDLE
+ * must be an `exec-` directory right in BUNDLEPARENT (the container's directory), else nothing runs.
  */
-export async function waitDetachedExec(root: string, record: ContainerRecord, execID: string, bundle: string, args: readonly string[]): Promise<void> {
+export async function waitDetachedExec(root: string, record: ContainerRecord, execID: string, bundle: string, args: readonly string[], bundleParent: string): Promise<void> {
+  // The bundle is removed whole at the end: only a directory execInContainer made for this
+  // container is, never a path the command line named elsewhere.
+  const bundleDirectory = await lstat(bundle).catch(() => undefined);
+  if (dirname(resolve(bundle)) !== resolve(bundleParent) || !/^exec-[^/]+$/.test(basename(bundle)) || bundleDirectory?.isDirectory() !== true) {
+    throw new TsbuildError('INVALID_ARGUMENT', `exec-wait: ${bundle} is not an exec bundle of container ${record.id}`);
+  }
   const child = spawn(shimPath(), args, { stdio: 'ignore' });
   const status = await new Promise<number>((resolve) => {
     child.on('error', () => resolve(126));

@@ -4,6 +4,7 @@
  * every process appends to.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -140,6 +141,18 @@ describe.runIf(isRoot)('events, as docker tells them', () => {
     expect(mounts[1]).toMatchObject({ Actor: { Attributes: { destination: '/anon', 'read/write': 'true' } } });
     expect(mounts[2]).toMatchObject({ Action: 'unmount', Actor: { ID: 'ev-mounted', Attributes: { container: id, driver: 'local' } } });
     expect(Object.keys(mounts[2]?.Actor.Attributes ?? {})).toEqual(['container', 'driver']);
+    // The hidden waiter removes the bundle it is given once the process ends: only one of the
+    // container's own exec bundles, never another directory named on its command line.
+    const elsewhere = join(store.dir, 'exec-elsewhere');
+    mkdirSync(elsewhere);
+    writeFileSync(join(elsewhere, 'kept'), 'kept');
+    for (const bundle of [elsewhere, join(store.root, 'containers', id), join(store.root, 'containers', id, 'exec-absent')]) {
+      const waited = cli('exec-wait', '--exec-id', 'x', '--bundle', bundle, id, '--', 'true');
+      expect(waited.status, bundle).not.toBe(0);
+      expect(waited.stderr).toContain(`exec-wait: ${bundle} is not an exec bundle of container ${id}`);
+    }
+    expect(readFileSync(join(elsewhere, 'kept'), 'utf8')).toBe('kept');
+    expect(existsSync(join(store.root, 'containers', id))).toBe(true);
     cli('rm', '-v', id);
     cli('volume', 'rm', 'ev-mounted');
   }, 60_000);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { findContainer, waitDetachedExec } from '../../runtime/index.js';
+import { containerDirectory, findContainer, waitDetachedExec } from '../../runtime/index.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
@@ -17,6 +17,7 @@ export function registerExecWait(program: Command, _io: CliIo): void {
       .requiredOption('--bundle <dir>', "the exec's bundle, removed once the process ended"),
   ).action(async (id: string, args: string[], flags: RootOption & { execId: string; bundle: string }) => {
     const store = await storeFromOptions(flags);
-    await waitDetachedExec(store.root, await findContainer(store, id), flags.execId, flags.bundle, args);
+    const record = await findContainer(store, id);
+    await waitDetachedExec(store.root, record, flags.execId, flags.bundle, args, containerDirectory(store, record.id));
   });
 }
