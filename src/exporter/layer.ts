@@ -130,6 +130,9 @@ export async function* tarStream(entries: Iterable<LayerEntry> | AsyncIterable<L
   yield take();
 }
 
+/** How many directories of a walk, the innermost, keep the files they read ahead. */
+const readAheadLevels = 4;
+
 /** Files up to this size are read whole, synchronously. */
 const smallFileBytes = 256 * 1024;
 
@@ -314,8 +317,10 @@ interface ReadAhead {
  * open, stat, read, close and lgetxattr of each were half of writing a layer of 2,000 of them.
  */
 class SmallFileReader {
-  private readonly runs: Array<{ readonly names: string[]; readonly sizes: number[]; read?: Promise<Map<string, ReadAhead>> }> = [];
+  private readonly runs: Array<{ readonly names: string[]; readonly sizes: number[]; read?: Promise<Map<string, ReadAhead>>; taken?: boolean }> = [];
   private readonly runOf = new Map<string, number>();
+  /** Runs below this one were taken whole and let go: a directory of gigabytes of small files is never held. */
+  private takenBelow = 0;
 
   constructor(
     private readonly addon: ContextAddon,
@@ -337,22 +342,40 @@ class SmallFileReader {
     }
   }
 
+  /** Lets go of every run, read or not: the directory's files left are read one at a time. */
+  release(): void {
+    for (const run of this.runs) {
+      run.taken = true;
+      delete run.read;
+    }
+  }
+
   /** Starts reading the first run before any file is asked for. */
   readAhead(): void {
     void this.start(0);
   }
 
-  /** NAME's content and capability, or undefined when it is not one of the small files. */
+  /**
+   * NAME's content and capability, or undefined when it is not one of the small files (or its
+   * run was let go: the walk asks for them in the order the runs were made, and one asked for
+   * out of order is read by its caller).
+   */
   async read(name: string): Promise<ReadAhead | undefined> {
     const index = this.runOf.get(name);
     if (index === undefined) return undefined;
+    for (; this.takenBelow < index; this.takenBelow++) {
+      const taken = this.runs[this.takenBelow];
+      if (taken === undefined) continue;
+      taken.taken = true;
+      delete taken.read;
+    }
     void this.start(index + 1);
     return (await this.start(index))?.get(name);
   }
 
   private start(index: number): Promise<Map<string, ReadAhead>> | undefined {
     const run = this.runs[index];
-    if (run === undefined) return undefined;
+    if (run === undefined || run.taken === true) return undefined;
     if (run.read === undefined) {
       run.read = this.addon.readFiles(run.names.map((name) => fsPath(join(this.directory, name))), Float64Array.from(run.sizes)).then(({ data, lengths, capabilities, errors }) => {
         const files = new Map<string, ReadAhead>();
@@ -496,6 +519,9 @@ export async function* directoryEntries(root: string, prefix = '', options: Dire
         }
         stack.push(ahead.get(child) ?? frameOf(path, entryPath, listed));
         ahead.delete(child);
+        // What directories further out read ahead is let go: a deep tree holds the runs of a few
+        // levels, not of every level (a directory's run stays until its files are written).
+        stack.at(-1 - readAheadLevels)?.reader?.release();
         // The next directory beside this one is listed now and its first files read meanwhile:
         // otherwise each directory's reads start only once the one before it is written.
         let sibling: Child | undefined;
@@ -503,7 +529,8 @@ export async function* directoryEntries(root: string, prefix = '', options: Dire
           const next = frame.children[index] as Child;
           if (next.mark === undefined && next.info.isDirectory()) sibling = next;
         }
-        if (sibling !== undefined && !ahead.has(sibling)) {
+        // One directory ahead at a time, whatever the depth: at most one run of files held ahead.
+        if (sibling !== undefined && ahead.size === 0) {
           const prepared = frameOf(join(directory, sibling.name), relative === '' ? sibling.entryName : `${relative}/${sibling.entryName}`, sibling.listed);
           prepared.reader?.readAhead();
           ahead.set(sibling, prepared);

@@ -4,6 +4,8 @@ import { mkdir, readFile, symlink, utimes, writeFile, link, chmod, lstat, readdi
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { extract } from 'tar-stream';
@@ -272,6 +274,46 @@ describe('layer writer', () => {
     // A root given through a link is the tree it leads to, either way.
     await symlink(source, join(root, 'both-link'));
     expect(await layer(false, join(root, 'both-link'))).toBe(await layer(true));
+  });
+
+  it('holds a bounded few runs of small files read ahead, in a wide directory and down a deep tree, and writes the same layer as without them', async () => {
+    if (loadContextAddon().module === undefined) return;
+    // 48 MiB of small files in one directory (twelve runs of 4 MiB), and twelve levels each with
+    // 4 MiB of small files before and after its subdirectory (read, and read ahead, when the walk
+    // goes down): every run held until its directory ended would be 48 MiB at the end of each.
+    const wide = join(root, 'wide');
+    await mkdir(wide);
+    for (let i = 0; i < 192; i++) await writeFile(join(wide, `f${String(i).padStart(3, '0')}`), Buffer.alloc(256 * 1024, i));
+    const deep = join(root, 'deep');
+    let level = deep;
+    for (let depth = 0; depth < 12; depth++) {
+      await mkdir(join(level, 'd'), { recursive: true });
+      for (let i = 0; i < 32; i++) {
+        await writeFile(join(level, `a${String(i).padStart(2, '0')}`), Buffer.alloc(64 * 1024, depth));
+        await writeFile(join(level, `f${String(i).padStart(2, '0')}`), Buffer.alloc(64 * 1024, depth + 1));
+      }
+      level = join(level, 'd');
+    }
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    for (const tree of [wide, deep]) {
+      gc();
+      const before = process.memoryUsage().arrayBuffers;
+      let most = 0;
+      let count = 0;
+      const hash = createHash('sha256');
+      for await (const chunk of tarStream(directoryEntries(tree, ''), {})) {
+        hash.update(chunk);
+        if (++count % 8 === 0) {
+          gc();
+          most = Math.max(most, process.memoryUsage().arrayBuffers - before);
+        }
+      }
+      expect(most, tree).toBeLessThan(32 * 1024 * 1024);
+      const without = createHash('sha256');
+      for await (const chunk of tarStream(directoryEntries(tree, '', { withoutContextAddon: true }), {})) without.update(chunk);
+      expect(hash.digest('hex'), tree).toBe(without.digest('hex'));
+    }
   });
 
   it('reads small files ahead with tsbuild-context.node: whole, one byte past a size that grew, capabilities, errors like Node', async () => {
