@@ -342,12 +342,9 @@ class SmallFileReader {
     }
   }
 
-  /** Lets go of every run, read or not: the directory's files left are read one at a time. */
+  /** Lets go of what was read ahead: a run asked for again is read again. */
   release(): void {
-    for (const run of this.runs) {
-      run.taken = true;
-      delete run.read;
-    }
+    for (const run of this.runs) delete run.read;
   }
 
   /** Starts reading the first run before any file is asked for. */
@@ -519,8 +516,8 @@ export async function* directoryEntries(root: string, prefix = '', options: Dire
         }
         stack.push(ahead.get(child) ?? frameOf(path, entryPath, listed));
         ahead.delete(child);
-        // What directories further out read ahead is let go: a deep tree holds the runs of a few
-        // levels, not of every level (a directory's run stays until its files are written).
+        // What directories further out read ahead is let go (and read again when the walk comes
+        // back to them): a deep tree holds the runs of a few levels, not of every level.
         stack.at(-1 - readAheadLevels)?.reader?.release();
         // The next directory beside this one is listed now and its first files read meanwhile:
         // otherwise each directory's reads start only once the one before it is written.
