@@ -101,7 +101,8 @@ describe('tsbuild login and logout', () => {
         // No fallback: the file is as it was, the password in no auths entry.
         expect(await readFile(join(dir, 'config.json'), 'utf8')).toBe(text);
         // A pull asks the same helper and fails naming it, rather than going on without.
-        const pulled = await run(['pull', '--quiet', `${registry.host}/none/here:1`]);
+        // Into a store of the test's own, never the machine's default one.
+        const pulled = await run(['pull', '--quiet', '--root', join(dir, 'store'), `${registry.host}/none/here:1`]);
         expect(pulled.status).toBe(1);
         expect(pulled.stderr).toContain('docker-credential-tsbuild-missing-helper');
       }
