@@ -317,7 +317,7 @@ interface ReadAhead {
  * open, stat, read, close and lgetxattr of each were half of writing a layer of 2,000 of them.
  */
 class SmallFileReader {
-  private readonly runs: Array<{ readonly names: string[]; readonly sizes: number[]; read?: Promise<Map<string, ReadAhead>>; taken?: boolean }> = [];
+  private readonly runs: Array<{ readonly names: string[]; readonly sizes: number[]; read?: Promise<Map<string, ReadAhead>> }> = [];
   private readonly runOf = new Map<string, number>();
   /** Runs below this one were taken whole and let go: a directory of gigabytes of small files is never held. */
   private takenBelow = 0;
@@ -360,19 +360,14 @@ class SmallFileReader {
   async read(name: string): Promise<ReadAhead | undefined> {
     const index = this.runOf.get(name);
     if (index === undefined) return undefined;
-    for (; this.takenBelow < index; this.takenBelow++) {
-      const taken = this.runs[this.takenBelow];
-      if (taken === undefined) continue;
-      taken.taken = true;
-      delete taken.read;
-    }
+    for (; this.takenBelow < index; this.takenBelow++) delete this.runs[this.takenBelow]?.read;
     void this.start(index + 1);
     return (await this.start(index))?.get(name);
   }
 
   private start(index: number): Promise<Map<string, ReadAhead>> | undefined {
     const run = this.runs[index];
-    if (run === undefined || run.taken === true) return undefined;
+    if (run === undefined || index < this.takenBelow) return undefined;
     if (run.read === undefined) {
       run.read = this.addon.readFiles(run.names.map((name) => fsPath(join(this.directory, name))), Float64Array.from(run.sizes)).then(({ data, lengths, capabilities, errors }) => {
         const files = new Map<string, ReadAhead>();
