@@ -188,6 +188,9 @@ export async function execInContainer(record: ContainerRecord, options: ExecOpti
   return result;
 }
 
+/** How an exec's bundle directory is named in its container's directory (then mkdtemp's suffix). */
+const execBundlePrefix = 'exec-';
+
 async function execProcess(record: ContainerRecord, pid: number, options: ExecOptions, told?: { readonly root: string; readonly execID: string }): Promise<ExecResult> {
   const user = await lookupUser(`/proc/${pid}/root`, options.user ?? record.config.user);
   const workdir = options.workdir ?? record.config.workingDir;
@@ -198,7 +201,7 @@ async function execProcess(record: ContainerRecord, pid: number, options: ExecOp
   const host = record.hostConfig;
   const capabilities = await containerCapabilities(host?.capAdd ?? [], host?.capDrop ?? [], host?.privileged === true || options.privileged === true);
   const security = securityOptOf(host?.securityOpt ?? []);
-  const bundle = await mkdtemp(join(options.bundleParent, 'exec-'));
+  const bundle = await mkdtemp(join(options.bundleParent, execBundlePrefix));
   const config = generateConfig({
     capabilities,
     ...(host?.privileged === true ? { unmasked: true } : {}),
@@ -245,7 +248,8 @@ export async function waitDetachedExec(root: string, record: ContainerRecord, ex
   // The bundle is removed whole at the end: only a directory execInContainer made for this
   // container is, never a path the command line named elsewhere.
   const bundleDirectory = await lstat(bundle).catch(() => undefined);
-  if (dirname(resolve(bundle)) !== resolve(bundleParent) || !/^exec-[^/]+$/.test(basename(bundle)) || bundleDirectory?.isDirectory() !== true) {
+  const name = basename(bundle);
+  if (dirname(resolve(bundle)) !== resolve(bundleParent) || !name.startsWith(execBundlePrefix) || name === execBundlePrefix || bundleDirectory?.isDirectory() !== true) {
     throw new TsbuildError('INVALID_ARGUMENT', `exec-wait: ${bundle} is not an exec bundle of container ${record.id}`);
   }
   const child = spawn(shimPath(), args, { stdio: 'ignore' });
