@@ -259,6 +259,9 @@ export function parseIndex(bytes: Uint8Array, mediaType?: string): Index {
 }
 
 /** The largest image config tsbuild reads (a store's, a loaded archive's, a named context's), and so the largest it writes. */
+/** The distribution spec's suggested limit for a manifest or index; larger documents are refused rather than buffered. */
+export const maxManifestBytes = 4 * 1024 * 1024;
+
 export const maxImageConfigBytes = 16 * 1024 * 1024;
 
 /** Parses an image config: architecture, os and rootfs.diff_ids (each a valid digest) are required. */

@@ -15,7 +15,7 @@
 import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
-import { MediaType, parseDigest, TsbuildError, type Descriptor, type Manifest } from '../common/index.js';
+import { MediaType, maxManifestBytes, parseDigest, TsbuildError, type Descriptor, type Manifest } from '../common/index.js';
 import { decompressLayer, defaultGzipLevel, knownLayerVariant, layerVariantName, rememberLayerVariant, storeImage, type LayoutStore } from '../store/index.js';
 import { compressLayer, type LayerCompression } from './layer.js';
 import { defaultZstdLevel } from './zstd.js';
@@ -112,7 +112,7 @@ export async function recompressImage(
   firstBuilt: number,
   annotations: Readonly<Record<string, string>> = {},
 ): Promise<Descriptor> {
-  const manifestBytes = await store.readBlob(descriptor.digest, 4 * 1024 * 1024);
+  const manifestBytes = await store.readBlob(descriptor.digest, maxManifestBytes);
   const manifest = JSON.parse(manifestBytes.toString('utf8')) as Manifest;
   const rewrite = manifest.layers.map((layer, index) => compression !== undefined && needsRewrite(layer, index, firstBuilt, compression));
   const annotate = Object.entries(annotations).some(([key, value]) => manifest.annotations?.[key] !== value);

@@ -7,7 +7,7 @@
  * descriptors. The config's bytes stay as they are, so the image ID does too.
  */
 import { Readable } from 'node:stream';
-import { MediaType, parseManifest, TsbuildError, type Descriptor } from '../common/index.js';
+import { MediaType, maxManifestBytes, parseManifest, TsbuildError, type Descriptor } from '../common/index.js';
 import type { LayoutStore } from '../store/index.js';
 
 /** Docker's name for a zstd layer, which BuildKit 0.13 gives one when OCI types are off. */
@@ -71,7 +71,7 @@ export function ociMediaTypesOption(options: Readonly<Record<string, string>>, f
  */
 export async function withMediaTypes(store: LayoutStore, descriptor: Descriptor, oci: boolean): Promise<Descriptor> {
   if (descriptor.mediaType !== MediaType.ociManifest && descriptor.mediaType !== MediaType.dockerManifest) return descriptor;
-  const manifest = parseManifest(await store.readBlob(descriptor.digest, 4 * 1024 * 1024), descriptor.mediaType);
+  const manifest = parseManifest(await store.readBlob(descriptor.digest, maxManifestBytes), descriptor.mediaType);
   const manifestType = oci ? MediaType.ociManifest : MediaType.dockerManifest;
   const configType = oci ? MediaType.ociConfig : MediaType.dockerConfig;
   const table = oci ? toOci : toDocker;

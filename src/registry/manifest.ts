@@ -12,6 +12,7 @@ import {
   isIndexMediaType,
   isManifestMediaType,
   isTsbuildError,
+  maxManifestBytes,
   parseBoundedJson,
   parseDescriptor,
   type Descriptor,
@@ -25,8 +26,6 @@ import { manifestNotFound, networkError, readCapped, statusError } from './error
 import { header } from './transport.js';
 import { digestOf } from './verify.js';
 
-/** The distribution spec's suggested limit; larger documents are refused rather than buffered. */
-export const maxManifestBytes = 4 * 1024 * 1024;
 
 export const acceptedManifestTypes = [MediaType.ociIndex, MediaType.dockerManifestList, MediaType.ociManifest, MediaType.dockerManifest];
 

@@ -16,6 +16,7 @@ import {
   isManifestMediaType,
   isTsbuildError,
   layerMediaTypes,
+  maxImageConfigBytes,
   parseImageConfig,
   parseReference,
   platformMatches,
@@ -30,7 +31,7 @@ import {
 import { storeImage, type ContentStore, type Image, type Ingest } from '../store/index.js';
 import type { Registry, RegistryClient } from './client.js';
 import { networkError, readCapped, statusError, withContext } from './errors.js';
-import { fetchManifest, maxManifestBytes, pullScope, type FetchedDocument } from './manifest.js';
+import { fetchManifest, pullScope, type FetchedDocument } from './manifest.js';
 import { describePlatforms } from './platform.js';
 import type { ProgressListener } from './progress.js';
 import { withRetries } from './retry.js';
@@ -93,7 +94,7 @@ export async function pull(options: PullOptions): Promise<PullResult> {
   const configPlatformOf = async (manifest: Manifest): Promise<Platform> => {
     const store = await opening;
     await pullBlob({ registry, reference, store, descriptor: manifest.config, backoff: options.client.backoff, signal: signal ?? new AbortController().signal, onProgress: undefined });
-    const bytes = await store.readBlob(manifest.config.digest, maxManifestBytes);
+    const bytes = await store.readBlob(manifest.config.digest, maxImageConfigBytes);
     let config;
     try {
       config = parseImageConfig(bytes);

@@ -12,6 +12,7 @@ import {
   formatPlatform,
   isIndexMediaType,
   isTsbuildError,
+  maxManifestBytes,
   formatReference,
   parseReference,
   selectManifest,
@@ -24,7 +25,7 @@ import {
 import { readIndex, storeImage, type ContentStore, type Image, type OpenBlobOptions } from '../store/index.js';
 import type { Registry, RegistryClient } from './client.js';
 import { readCapped, statusError, withContext, type RegistryErrorContext } from './errors.js';
-import { maxManifestBytes, parseDocument, pullScope, pushScope, type FetchedDocument } from './manifest.js';
+import { parseDocument, pullScope, pushScope, type FetchedDocument } from './manifest.js';
 import { describePlatforms } from './platform.js';
 import type { ProgressListener } from './progress.js';
 import { withRetries } from './retry.js';

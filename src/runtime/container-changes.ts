@@ -8,7 +8,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, type BigIntStats } from 'node:fs';
 import { mkdir, readFile, rmdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { TsbuildError, MediaType, errnoOf, fsPath, isOverlayOpaque, messageOf, readDirectoryNames, encodeFileName, uniqueHex, type ContainerConfig, type Descriptor, type Digest, type History, type ImageConfig, type Manifest } from '../common/index.js';
+import { TsbuildError, MediaType, errnoOf, fsPath, isOverlayOpaque, messageOf, readDirectoryNames, parseManifest, parseImageConfig, maxManifestBytes, maxImageConfigBytes, encodeFileName, uniqueHex, type ContainerConfig, type Descriptor, type Digest, type History, type ImageConfig, type Manifest } from '../common/index.js';
 import { directoryEntries, tarStream, writeImage, writeLayer, type LayerEntry, type WrittenLayer } from '../exporter/index.js';
 import type { Store } from '../store/index.js';
 import { containerDirectory, currentOwner, type ContainerRecord } from './container.js';
@@ -322,8 +322,8 @@ export function mergeCommitConfig(changed: ContainerConfig, container: Container
 /** The image the container was made from: manifest and config, read from the store. */
 export async function containerImage(store: Store, record: ContainerRecord): Promise<{ manifest: Manifest; config: ImageConfig }> {
   try {
-    const manifest = JSON.parse((await store.readBlob(record.image.manifest)).toString('utf8')) as Manifest;
-    const config = JSON.parse((await store.readBlob(manifest.config.digest)).toString('utf8')) as ImageConfig;
+    const manifest = parseManifest(await store.readBlob(record.image.manifest, maxManifestBytes));
+    const config = parseImageConfig(await store.readBlob(manifest.config.digest, maxImageConfigBytes));
     return { manifest, config };
   } catch (error) {
     throw new TsbuildError('NOT_FOUND', `commit container ${record.name ?? record.id}: its image ${record.image.id} is no longer in the store: ${messageOf(error)}`, { cause: error });

@@ -1,13 +1,11 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import pLimit from 'p-limit';
-import { digestHex, encodeFileName, familiarReference, formatPlatform, formatReference, hashHex, hostPlatform, imagePlatform, isIndexMediaType, isManifestMediaType, parseDigest, parseImageConfig, parseIndex, parseManifest, parseReference, platformMatches, readTar, selectManifest, isTsbuildError, maxImageConfigBytes, TsbuildError, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../common/index.js';
+import { digestHex, encodeFileName, familiarReference, formatPlatform, formatReference, hashHex, hostPlatform, imagePlatform, isIndexMediaType, isManifestMediaType, parseDigest, parseImageConfig, parseIndex, parseManifest, parseReference, platformMatches, readTar, selectManifest, isTsbuildError, maxImageConfigBytes, maxManifestBytes, TsbuildError, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../common/index.js';
 import { writeFileAtomic } from './atomic.js';
 import type { ContentStore } from './content-store.js';
 import type { LayoutStore } from './layout-store.js';
 import { decompressLayer } from './unpack.js';
-
-const maxManifestBytes = 4 * 1024 * 1024;
 
 export interface ResolvedImage {
   /** The manifest's descriptor (inside an index, the chosen platform's entry). */

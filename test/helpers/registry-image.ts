@@ -46,6 +46,8 @@ export interface RandomImageOptions {
   readonly docker?: boolean;
   /** The platform its config names; default the host's. */
   readonly platform?: Platform;
+  /** Labels for its config (large ones make a large config). */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 export async function writeRandomImage(store: ContentStore, options: RandomImageOptions): Promise<RandomImage> {
@@ -61,7 +63,7 @@ export async function writeRandomImage(store: ContentStore, options: RandomImage
   const imageConfig: ImageConfig = {
     architecture: platform.architecture,
     os: platform.os,
-    config: { Env: ['PATH=/bin'], Cmd: ['sh'] },
+    config: { Env: ['PATH=/bin'], Cmd: ['sh'], ...(options.labels === undefined ? {} : { Labels: { ...options.labels } }) },
     rootfs: { type: 'layers', diff_ids: diffIds },
     history: diffIds.map(() => ({ created_by: 'random layer' })),
   };

@@ -15,7 +15,7 @@ import { pack } from 'tar-stream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MediaType, hostPlatform, type Digest } from '../../src/common/index.js';
 import { encodeHeader, endOfArchive, padding } from '../../src/exporter/tar.js';
-import { maxManifestBytes } from '../../src/registry/manifest.js';
+import { maxManifestBytes } from '../../src/common/index.js';
 import { runCliCaptured, type CliResult } from '../helpers/run-cli.js';
 import { temporaryDirectory } from '../helpers/temporary-store.js';
 import { validateLayout } from '../helpers/validate.js';

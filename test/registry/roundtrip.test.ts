@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MediaType, type Digest, type ImageConfig, type Manifest } from '../../src/common/index.js';
+import { hostPlatform, maxImageConfigBytes, maxManifestBytes, MediaType, type Digest, type ImageConfig, type Manifest } from '../../src/common/index.js';
 import { pull, push, type ProgressEvent, type RegistryClient } from '../../src/registry/index.js';
 import { useRegistryFixture } from '../helpers/registry-fixture.js';
 import { validateLayout } from '../helpers/validate.js';
@@ -69,6 +69,19 @@ describe('push and pull against docker-registry', () => {
     const again = await pull({ reference: `${fixture.registry.host}/round/trip:v1`, store: target, client: newClient() });
     expect(again.blobsFetched).toBe(0);
     expect(again.blobsPresent).toBe(4);
+  });
+
+  it('pulls an image whose config is larger than a manifest may be, for a platform read from that config', async () => {
+    const source = await freshStore();
+    // 6 MiB: over the 4 MiB manifest limit, under the 16 MiB config limit.
+    const image = await writeRandomImage(source, { name: `${fixture.registry.host}/round/big-config:v1`, layerSizes: [1000], labels: { notes: 'x'.repeat(6 * 1024 * 1024) } });
+    expect(image.config.size).toBeGreaterThan(maxManifestBytes);
+    expect(image.config.size).toBeLessThan(maxImageConfigBytes);
+    await push({ source: `${fixture.registry.host}/round/big-config:v1`, store: source, client: newClient() });
+    const target = await freshStore();
+    const pulled = await pull({ reference: `${fixture.registry.host}/round/big-config:v1`, store: target, client: newClient(), platform: hostPlatform() });
+    expect(pulled.digest).toBe(image.manifest.digest);
+    expect((await target.readBlob(image.config.digest, maxImageConfigBytes)).length).toBe(image.config.size);
   });
 
   it('never lets a corrupt local blob reach the registry, whichever way it is uploaded', async () => {
