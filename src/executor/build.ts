@@ -14,6 +14,7 @@ import {
   BackgroundWork,
   TsbuildError,
   formatPlatform,
+  imagePlatform as platformOfConfig,
   hostPlatform,
   isTsbuildError,
   messageOf,
@@ -38,6 +39,10 @@ import {
   execKey,
   mkdirKey,
   resolveDockerfile,
+  Linter,
+  lintConfigOf,
+  lintStages,
+  lintSyntax,
   resolveRaw,
   scratchKey,
   sourceDateEpochKey,
@@ -48,6 +53,7 @@ import {
   type ResolveOptions,
   type ResolvedInstruction,
   type ResolvedStage,
+  type ResolvedBuild,
 } from '../planner/index.js';
 import type { RegistryClient } from '../registry/index.js';
 import { storeImage, type Store } from '../store/index.js';
@@ -976,7 +982,32 @@ async function loadDockerignore(reporter: StepReporter, contextDir: string, dock
 type EarlyBuildContext = Omit<BuildContext, 'stages' | 'stageCount' | 'environment' | 'proxy' | 'escapeToken' | 'sourceLines' | 'ignoreFile' | 'fromSteps' | 'fromOwners' | 'contextStep'>;
 
 /** Builds the target stage of a Dockerfile; the image is stored and named by every tag. */
-export async function build(given: BuildRequest, deps: BuildDeps): Promise<BuiltImage> {
+export function build(given: BuildRequest, deps: BuildDeps): Promise<BuiltImage> {
+  return started(given, deps, (request, partial, attempt, reporter, platform, buildArgs) => buildStages(request, deps, partial, attempt, reporter, platform, buildArgs));
+}
+
+/**
+ * `docker build --check`: the Dockerfile resolved (every stage, unless a target is given) and
+ * its build checks reported as warning events, no step run. Fails as a build would fail to
+ * start: a Dockerfile that does not resolve, or the check directive's `error=true` with warnings.
+ */
+export async function checkBuild(given: BuildRequest, checkDeps: Omit<BuildDeps, 'cache'>): Promise<void> {
+  // No step runs, so none is looked up or recorded.
+  const cache: StepCache = {
+    get: () => Promise.resolve(undefined),
+    outcome: () => Promise.resolve(undefined),
+    put: () => Promise.reject(new TsbuildError('INTERNAL', 'a build check records no step')),
+  };
+  const deps: BuildDeps = { ...checkDeps, cache };
+  await started(given, deps, async (request, partial, _attempt, reporter, platform, buildArgs) => {
+    await planStages(request, partial, reporter, platform, buildArgs, request.target === undefined);
+  });
+}
+
+type BuildBody<T> = (request: BuildRequest, partial: EarlyBuildContext, attempt: { current: number }, reporter: StepReporter, platform: Platform, buildArgs: Readonly<Record<string, string>>) => Promise<T>;
+
+/** What every build does first: its definition loaded, its early context, interruption handled. */
+async function started<T>(given: BuildRequest, deps: BuildDeps, body: BuildBody<T>): Promise<T> {
   const request = withSandboxHostname(given);
   const reporter = new StepReporter(deps.onEvent);
   deps.cache.attachProgress?.((name) => reporter.step(name));
@@ -1015,7 +1046,7 @@ export async function build(given: BuildRequest, deps: BuildDeps): Promise<Built
   if (wasInterrupted()) throw new BuildInterrupted();
   interrupted?.addEventListener('abort', cancelSteps, { once: true });
   try {
-    return await buildStages(request, deps, partial, attempt, reporter, platform, buildArgs);
+    return await body(request, partial, attempt, reporter, platform, buildArgs);
   } catch (error) {
     if (wasInterrupted()) throw new BuildInterrupted();
     throw error;
@@ -1024,15 +1055,37 @@ export async function build(given: BuildRequest, deps: BuildDeps): Promise<Built
   }
 }
 
-async function buildStages(
+/** The docker/dockerfile minor version whose frontend first ran build checks. */
+const firstCheckingFrontend = 8;
+
+/**
+ * The build checks of the dispatched stages (src/planner/lint.ts), reported; with the check
+ * directive's `error=true`, any warning of the build fails it before a step runs, as BuildKit's.
+ */
+function lintResolved(linter: Linter, parsed: ResolvedBuild['parsed'], stages: readonly ResolvedStage[], partial: Pick<BuildContext, 'baseConfigs'>, reporter: StepReporter): void {
+  const before = linter.warnings.length;
+  lintStages(linter, parsed, stages, (stage) => {
+    const config = stage.base.kind === 'image' ? partial.baseConfigs.get(baseKey(stage.base.reference, stage.platform))?.config : undefined;
+    return config === undefined ? undefined : { shell: (config.config?.Shell?.length ?? 0) > 0, platform: platformOfConfig(config) };
+  });
+  for (const warning of linter.warnings.slice(before)) reporter.lint(warning);
+  const violation = linter.violation();
+  const first = linter.warnings[0];
+  if (violation !== undefined) throw new TsbuildError('DOCKERFILE_PARSE', violation, first === undefined ? {} : { ranges: [first.range] });
+}
+
+/**
+ * Parses and resolves the Dockerfile, with the configs of the base images it needs, and runs
+ * the build checks; ALLSTAGES resolves every stage, not only those the target needs (a check).
+ */
+async function planStages(
   request: BuildRequest,
-  deps: BuildDeps,
   partial: EarlyBuildContext,
-  attempt: { current: number },
   reporter: StepReporter,
   platform: Platform,
   buildArgs: Readonly<Record<string, string>>,
-): Promise<BuiltImage> {
+  allStages: boolean,
+): Promise<{ parsed: ResolvedBuild['parsed']; resolved: ResolvedBuild['resolved']; linter: Linter | undefined }> {
   const namedContexts = new Map([...(request.namedContexts ?? [])].map(([name, source], index) => [name, source.kind === 'image' ? source.reference : contextReference(index)]));
 
   // Resolution asks for base image configs (their ENV is in scope, their ONBUILD triggers run):
@@ -1042,6 +1095,7 @@ async function buildStages(
   let wanted: { reference: string; platform: Platform }[] = [];
   const options: ResolveOptions = {
     buildArgs,
+    ...(allStages ? { allStages } : {}),
     ...(request.target === undefined ? {} : { target: request.target }),
     platform: { build: hostPlatform(), target: platform },
     ...(namedContexts.size === 0 ? {} : { namedContexts }),
@@ -1061,7 +1115,15 @@ async function buildStages(
     },
   };
   const syntax = buildArgs.BUILDKIT_SYNTAX;
-  const { parsed, resolved: first } = resolveDockerfile({ source: file.source, file: file.file, frontend: syntax === undefined ? {} : { syntax } }, options);
+  let linter: Linter | undefined;
+  const { parsed, resolved: first } = resolveDockerfile({ source: file.source, file: file.file, frontend: syntax === undefined ? {} : { syntax } }, options, (parsedFile) => {
+    // Build checks came with frontend 1.8: a `# syntax=` naming an older one runs none.
+    if (parsedFile.frontendMinor < firstCheckingFrontend) return;
+    // Build checks on the file come before resolution, which may fail: BuildKit's warnings too.
+    linter = new Linter(lintConfigOf(parsedFile, buildArgs));
+    lintSyntax(linter, parsedFile, options);
+    for (const warning of linter.warnings) reporter.lint(warning);
+  });
   let resolved = first;
   for (let round = 0; ; round++) {
     if (round > 0) {
@@ -1085,6 +1147,20 @@ async function buildStages(
       }),
     );
   }
+  if (linter !== undefined) lintResolved(linter, parsed, resolved.stages, partial, reporter);
+  return { parsed, resolved, linter };
+}
+
+async function buildStages(
+  request: BuildRequest,
+  deps: BuildDeps,
+  partial: EarlyBuildContext,
+  attempt: { current: number },
+  reporter: StepReporter,
+  platform: Platform,
+  buildArgs: Readonly<Record<string, string>>,
+): Promise<BuiltImage> {
+  const { parsed, resolved } = await planStages(request, partial, reporter, platform, buildArgs, false);
   if (resolved.unusedBuildArgs.length > 0) reporter.warn(`one or more build-args [${resolved.unusedBuildArgs.join(' ')}] were not consumed`);
   for (const stage of resolved.stages) {
     // Only a RUN executes the stage's binaries: COPY, ADD and config assemble any platform's image.

@@ -32,7 +32,10 @@ export type BuildEvent =
    * renderers append `current`/`total` (bytes), the time since the status first appeared, and `done`.
    */
   | { readonly kind: 'status'; readonly step: StepRef; readonly id: string; readonly text: string; readonly current?: number; readonly total?: number; readonly done: boolean; readonly time: number }
-  /** A warning not tied to a step (an unused build arg). */
-  | { readonly kind: 'warning'; readonly message: string; readonly time: number };
+  /**
+   * A warning not tied to a step (an unused build arg, a build check): `message` is the line
+   * listed after the build; a build check's rule also gives its description, link and place.
+   */
+  | { readonly kind: 'warning'; readonly message: string; readonly time: number; readonly check?: { readonly description: string; readonly url: string; readonly range: SourceRange } };
 
 export type BuildEventListener = (event: BuildEvent) => void;

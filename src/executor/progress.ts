@@ -5,6 +5,7 @@
  * step that ran early may come after one that finished first).
  */
 import type { SourceRange } from '../common/index.js';
+import { lintWarningShort, type LintWarning } from '../planner/index.js';
 import type { BuildEvent, BuildEventListener, StepRef } from './events.js';
 
 export class StepReporter {
@@ -23,6 +24,11 @@ export class StepReporter {
 
   warn(message: string): void {
     this.emit({ kind: 'warning', message, time: Date.now() });
+  }
+
+  /** A build check's warning (src/planner/lint.ts). */
+  lint(warning: LintWarning): void {
+    this.emit({ kind: 'warning', message: lintWarningShort(warning), time: Date.now(), check: { description: warning.description, url: warning.url, range: warning.range } });
   }
 }
 

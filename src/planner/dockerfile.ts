@@ -36,13 +36,15 @@ export class DockerfileParseError extends TsbuildError {
   }
 }
 
-export function resolveDockerfile(input: DockerfileInput, options: ResolveOptions = {}): ResolvedBuild {
+/** ONPARSED sees the parse before resolution, which may fail (a build check's warnings come first). */
+export function resolveDockerfile(input: DockerfileInput, options: ResolveOptions = {}, onParsed?: (parsed: ParseResult) => void): ResolvedBuild {
   const parsed = parseDockerfile(input.source, { ...(input.channel === undefined ? {} : { channel: input.channel }), ...(input.frontend === undefined ? {} : { asFrontend: input.frontend }) });
   if (!parsed.ok) {
     const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
     const rendered = errors.map((d) => renderDiagnostic(d, input.file, input.source)).join('\n');
     throw new DockerfileParseError(`parse ${input.file}: ${errors.length} error${errors.length === 1 ? '' : 's'}\n${rendered}`, primaryError(errors) ?? (errors[0] as Diagnostic), errors.map((d) => d.range));
   }
+  onParsed?.(parsed);
   let resolved: ResolvedDockerfile;
   try {
     resolved = resolveRaw(parsed.dockerfile, { channel: parsed.channel, frontendMinor: parsed.frontendMinor, ...options });

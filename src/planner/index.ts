@@ -8,5 +8,6 @@ export type * from './model.js';
 export { parseMount, parseRamSize, type CacheSharing, type MountType, type RunMount } from '../parser/index.js';
 export { formatPlatform, hostPlatform, parsePlatform } from '../common/index.js';
 export { baseImagesOf, parseBuildArgs, proxyFromBuildArgs, resolveRaw } from './resolve.js';
+export { Linter, lintConfigOf, lintRules, lintStages, lintSyntax, lintWarningShort, parseCheckOptions, type LintBaseImage, type LintConfig, type LintRuleName, type LintWarning } from './lint.js';
 export { DockerfileParseError, resolveDockerfile, type DockerfileInput, type ResolvedBuild } from './dockerfile.js';
 export { baseImageKey, copyKey, copyResultKey, execKey, mkdirKey, scratchKey, sourceDateEpochKey, type CopyKeyInput, type ExecKeyInput } from './cachekey.js';

@@ -55,6 +55,8 @@ export interface ResolveOptions {
    * `alpine:3`, `user/app`; `:latest` dropped) is NAME reads it instead.
    */
   readonly namedContexts?: ReadonlyMap<string, string>;
+  /** Resolve every stage, not only those the target needs (a build check of the whole file). */
+  readonly allStages?: boolean;
 }
 
 export type StageRef = { readonly kind: 'stage'; readonly stage: number } | { readonly kind: 'image'; readonly reference: string };

@@ -283,7 +283,8 @@ export function buildGraph(dockerfile: RawDockerfile, options: ResolveOptions, w
   const byName = namesOf(states);
   for (const state of states) resolveReferences(states, byName, state, state.raw.instructions, options);
   checkCycles(states);
-  let reachable = reachableFrom(states, target);
+  const needed = (): Set<number> => (options.allStages === true ? new Set(states.map((state) => state.index)) : reachableFrom(states, target));
+  let reachable = needed();
   for (let round = 0; round <= states.length; round++) {
     let grew = false;
     for (const state of states) {
@@ -295,7 +296,7 @@ export function buildGraph(dockerfile: RawDockerfile, options: ResolveOptions, w
     }
     if (!grew) break;
     checkCycles(states);
-    reachable = reachableFrom(states, target);
+    reachable = needed();
   }
   return { build, targetPlatform, globals, states, target, reachable };
 }

@@ -3,7 +3,7 @@ import { rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { TsbuildError, isTsbuildError, messageOf, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform, type Descriptor, type SourceRange, formatPosition } from '../../common/index.js';
-import { BuildInterrupted, BuildStepError, build, checkContextName, checkoutContext, isGitSource, dockerfileInContext, parseNamedContextValue, readDockerfile, readStdinInput, readUrlInput, type NamedContextSource, type StdinInput } from '../../executor/index.js';
+import { BuildInterrupted, BuildStepError, build, checkBuild, checkContextName, checkoutContext, isGitSource, dockerfileInContext, parseNamedContextValue, readDockerfile, readStdinInput, readUrlInput, type BuildDeps, type BuildRequest, type NamedContextSource, type StdinInput } from '../../executor/index.js';
 import { parseOutputSpec, pushableImage, writeOutput, type OutputImage, type OutputSpec } from '../../exporter/index.js';
 import { DockerfileParseError, parseBuildArgs, withoutPlannerLocation } from '../../planner/index.js';
 import type { RegistryClient } from '../../registry/index.js';
@@ -45,6 +45,8 @@ interface BuildOptions extends CacheFlags, SandboxFlags {
   allow: string[];
   annotation: string[];
   metadataFile?: string;
+  check?: boolean;
+  call?: string;
 }
 
 /** `-f`: a path (relative to the current directory, as docker), `-` for stdin, or CONTEXT/Dockerfile (or dockerfile). */
@@ -190,7 +192,9 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('--metadata-file <file>', "write the build's result (image digest, config digest, descriptor, names) to this file as JSON")
     .option('--push', 'push every -t name to its registry')
     .option('--runtime <name>', 'OCI runtime for RUN: runtime-shim (default), crun, runc or a path')
-    .option('--platform <os/arch[/variant]>', "the image's platform (this machine's by default)");
+    .option('--platform <os/arch[/variant]>', "the image's platform (this machine's by default)")
+    .option('--check', "run the Dockerfile's build checks and list what they find, running no step (--call=check)")
+    .option('--call <method>', 'build (the default), or check: the build checks alone');
   addRootOption(addInsecureRegistryOption(addSandboxOptions(addCacheOptions(command)))).action(buildxErrors(io, async (contextArg: string, options: BuildOptions) => {
     // Before all else, as buildx resolves its builder first; in this process, which reads the
     // store that buildx create wrote.
@@ -272,6 +276,35 @@ export function registerBuild(program: Command, io: CliIo): void {
     const quiet = options.quiet === true;
     const mode = quiet ? 'quiet' : progressMode(options.progress, process.env);
     const progress = createProgress(mode, { stderr: io.stderr, isTTY: io.isTty });
+    const request = async (): Promise<BuildRequest> => ({
+      dockerfile: { ...dockerfile, ...(dockerfile.path === undefined ? {} : { path: dockerfile.path }) },
+      ...(contextDir === undefined ? {} : { contextDir }),
+      buildArgs,
+      ...(options.target === undefined ? {} : { target: options.target }),
+      labels: keyValueMap(options.label),
+      noCache: !options.cache,
+      ...(options.cacheFilter.length === 0 ? {} : { noCacheFilter: options.cacheFilter }),
+      explainCache: options.explainCache === true,
+      pull: options.pull === true,
+      network: options.network as 'default' | 'host' | 'none',
+      ...(platform === undefined ? {} : { platform }),
+      tags,
+      tagsAsGiven: tagsGiven.map((tag) => formatReference(parseReference(tag, { defaultTag: false }))),
+      ...(namedContexts.size === 0 ? {} : { namedContexts }),
+      secrets: await parseSecrets(options.secret, process.env),
+      ssh: parseSsh(options.ssh, process.env),
+      allow: parseAllow(options.allow),
+      ...(sandbox === undefined ? {} : { sandbox }),
+      ...(Object.keys(annotations).length === 0 ? {} : { annotations }),
+    });
+    if (callMethod(options) === 'check') {
+      try {
+        await runCheck(io, await request(), dockerfile, progress, { store, runtime: selectRuntime(options.runtime), registry: async () => (await import('./registry-options.js')).registryClient(options) });
+      } finally {
+        await releaseInputs();
+      }
+      return;
+    }
     let client: RegistryClient | undefined;
     // Loaded only when a base image is pulled or the image pushed: a rebuild from local images
     // never loads the HTTP client.
@@ -294,28 +327,7 @@ export function registerBuild(program: Command, io: CliIo): void {
       const exportWarnings: string[] = [];
       try {
         image = await build(
-          {
-            dockerfile: { ...dockerfile, ...(dockerfile.path === undefined ? {} : { path: dockerfile.path }) },
-            ...(contextDir === undefined ? {} : { contextDir }),
-            buildArgs,
-            ...(options.target === undefined ? {} : { target: options.target }),
-            labels: keyValueMap(options.label),
-            noCache: !options.cache,
-            ...(options.cacheFilter.length === 0 ? {} : { noCacheFilter: options.cacheFilter }),
-            explainCache: options.explainCache === true,
-            pull: options.pull === true,
-            network: options.network as 'default' | 'host' | 'none',
-            ...(platform === undefined ? {} : { platform }),
-            tags,
-            tagsAsGiven: tagsGiven.map((tag) => formatReference(parseReference(tag, { defaultTag: false }))),
-            ...(namedContexts.size === 0 ? {} : { namedContexts }),
-            secrets: await parseSecrets(options.secret, process.env),
-            ssh: parseSsh(options.ssh, process.env),
-            allow: parseAllow(options.allow),
-            ...(sandbox === undefined ? {} : { sandbox }),
-            ...(Object.keys(annotations).length === 0 ? {} : { annotations }),
-            ...(caching.configExtras === undefined ? {} : { configExtras: caching.configExtras }),
-          },
+          { ...(await request()), ...(caching.configExtras === undefined ? {} : { configExtras: caching.configExtras }) },
           { store, runtime: selectRuntime(options.runtime), cache: caching.cache, registry, interrupted: interrupt.signal, onEvent: (event) => { progress.onEvent(event); caching.observe(event); } },
         );
         interruption.stop();
@@ -381,6 +393,58 @@ export function registerBuild(program: Command, io: CliIo): void {
       await releaseInputs();
     }
   }));
+}
+
+/** `--call` (or `--check`): what buildx asks its frontend for; tsbuild answers build and check. */
+function callMethod(options: BuildOptions): 'build' | 'check' {
+  if (options.check === true) return 'check';
+  const method = (options.call ?? 'build').split(',')[0]?.trim().toLowerCase();
+  if (method === 'build' || method === 'check') return method;
+  throw new TsbuildError('INVALID_ARGUMENT', `build --call ${JSON.stringify(options.call)}: tsbuild answers build and check`);
+}
+
+/**
+ * `docker build --check`: the progress of loading the definition and the base images, then on
+ * standard output what buildx prints of the frontend's lint result (each warning with its rule,
+ * link, message and the Dockerfile lines around it); status 1 when anything was found, or the
+ * Dockerfile does not resolve (its error after the warnings).
+ */
+async function runCheck(io: CliIo, request: BuildRequest, dockerfile: { source: string; file: string }, progress: ReturnType<typeof createProgress>, deps: Pick<BuildDeps, 'store' | 'runtime' | 'registry'>): Promise<void> {
+  const found: { message: string; rule: string; detail: string; url: string; range: SourceRange }[] = [];
+  let failure: unknown;
+  try {
+    await checkBuild(request, {
+      ...deps,
+      onEvent: (event) => {
+        if (event.kind === 'warning' && event.check !== undefined) {
+          const [rule = '', ...rest] = event.message.split(': ');
+          const detail = rest.join(': ').replace(/ \(line \d+\)$/, '');
+          found.push({ message: event.message, rule, detail, url: event.check.url, range: event.check.range });
+        } else {
+          progress.onEvent(event);
+        }
+      },
+    });
+  } catch (error) {
+    failure = error;
+  } finally {
+    await progress.finish();
+  }
+  const lines: string[] = [];
+  if (found.length > 0) lines.push(`Check complete, ${found.length === 1 ? '1 warning has' : `${found.length} warnings have`} been found!`);
+  const sorted = found.map((warning, order) => ({ warning, order })).sort((a, b) => a.warning.range.start.line - b.warning.range.start.line || a.order - b.order);
+  for (const { warning } of sorted) {
+    lines.push('', `WARNING: ${warning.rule}${warning.url === '' ? '' : ` - ${warning.url}`}`, warning.detail, ...sourceExcerpt(dockerfile.file, dockerfile.source, warning.range));
+  }
+  if (found.length === 0 && failure === undefined) lines.push('Check complete, no warnings found.');
+  if (lines.length > 0) io.stdout.write(`${lines.join('\n')}\n`);
+  if (failure !== undefined) {
+    if (failure instanceof BuildStepError) io.stderr.write(renderFailure(failure, dockerfile.source, true));
+    else if (isTsbuildError(failure)) io.stderr.write(renderSolveFailure(failure, dockerfile.file, dockerfile.source));
+    else throw failure;
+    throw new ExitError(1);
+  }
+  if (found.length > 0) throw new ExitError(1);
 }
 
 /** `--build-context NAME=VALUE`, each NAME once. */

@@ -88,8 +88,15 @@ export class RawJsonProgress implements Progress {
           ],
         };
       }
-      case 'warning':
-        return { warnings: [{ level: 1, short: Buffer.from(event.message, 'utf8').toString('base64') }] };
+      case 'warning': {
+        const base64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
+        const check = event.check;
+        if (check === undefined) return { warnings: [{ level: 1, short: base64(event.message) }] };
+        // A build check as BuildKit's VertexWarning: its description as the detail, its rule's
+        // link, and the lines it is about (BuildKit locates checks by whole lines).
+        const range = [{ start: { line: check.range.start.line, character: 0 }, end: { line: check.range.end.line, character: 0 } }];
+        return { warnings: [{ level: 1, short: base64(event.message), detail: [base64(check.description)], url: check.url, range }] };
+      }
     }
   }
 
