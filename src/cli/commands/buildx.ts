@@ -1,5 +1,5 @@
 /**
- * `buildx build`, `buildx prune` and `buildx imagetools`, as CI scripts written for docker's
+ * `buildx build`, `buildx prune`, `buildx du` and `buildx imagetools`, as CI scripts written for docker's
  * buildx plugin call them; and buildx's builder commands (create, use, ls, inspect, rm, stop,
  * version), which such scripts run first (`buildx create --use`, `inspect --bootstrap`). tsbuild
  * needs no builder to be started: every builder is tsbuild itself, on this machine's platform.
@@ -16,6 +16,7 @@ import { addRootOption, type RootOption } from '../store-options.js';
 import { defaultBuilder, findBuilder, readBuilders, refuse, writeBuilders } from './builders.js';
 import { packageVersion } from '../version.js';
 import { registerImagetools } from './manifest.js';
+import { defineBuildxDu } from './buildx-du.js';
 
 function platforms(): string {
   return formatPlatform(hostPlatform());
@@ -25,9 +26,10 @@ function platforms(): string {
 const builderName = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 export function registerBuildx(program: Command, io: CliIo): void {
-  const buildx = program.command('buildx').description("docker buildx's forms: build (b), prune, imagetools, and its builder commands");
+  const buildx = program.command('buildx').description("docker buildx's forms: build (b), prune, du, imagetools, and its builder commands");
   delegateCommand(buildx, io, 'build', ['b'], 'build');
   delegateCommand(buildx, io, 'prune', [], 'builder prune');
+  defineBuildxDu(buildx, io);
   registerImagetools(buildx, io);
 
   addRootOption(
