@@ -46,6 +46,12 @@ export const lintRules = {
   ExposeProtoCasing: { description: 'Protocol in EXPOSE instruction should be lowercase', url: docs('expose-proto-casing') },
   ExposeInvalidFormat: { description: 'IP address and host-port mapping should not be used in EXPOSE instruction. This will become an error in a future release', url: docs('expose-invalid-format') },
   InvalidBaseImagePlatform: { description: 'Base image platform does not match expected target platform', url: '' },
+  InvalidDefinitionDescription: {
+    description:
+      'Comment for build stage or argument should follow the format: `# <arg/stage name> <description>`. If this is not intended to be a description comment, add an empty line or comment between the instruction and the comment.',
+    url: docs('invalid-definition-description'),
+    experimental: true,
+  },
 } as const satisfies Record<string, Rule>;
 
 export type LintRuleName = keyof typeof lintRules;
@@ -225,10 +231,12 @@ export function lintSyntax(linter: Linter, parsed: ParseResult, options: Resolve
     const lower = keyword.toLowerCase();
     const config = merged(linter.config, commentConfig(commentsOf(parsed, node)));
     if (lower === 'maintainer') linter.run('MaintainerDeprecated', node.range, 'Maintainer instruction is deprecated in favor of using label', config);
+    if (lower === 'arg') definitionDescription(linter, 'ARG', node.args.map((arg) => arg.value.split('=')[0] ?? ''), commentsOf(parsed, node), node.range, config);
     if (lower !== 'from' || node.args.length !== 3) continue;
     const as = node.args[1]?.value ?? '';
     const stageName = node.args[2]?.value ?? '';
     if (stageName !== stageName.toLowerCase()) linter.run('StageNameCasing', node.range, `Stage name '${stageName}' should be lowercase`, config);
+    definitionDescription(linter, 'FROM', [stageName.toLowerCase()], commentsOf(parsed, node), node.range, config);
     const fromLower = keyword === lower;
     const fromUpper = keyword === keyword.toUpperCase();
     // A FROM of mixed case is ConsistentInstructionCasing's to report.
@@ -314,6 +322,15 @@ export function lintSyntax(linter: Linter, parsed: ParseResult, options: Resolve
     }
     if (platform.matched.size === 0 && platform.unmatched.size === 0) constantPlatform(linter, stage.name, platform.value, stage.range, config);
   }
+}
+
+/** A description comment (`# NAME text`) right above a named stage or an ARG must start with its name. */
+function definitionDescription(linter: Linter, instruction: 'ARG' | 'FROM', names: readonly string[], comments: readonly string[], range: SourceRange, config: LintConfig): void {
+  if (comments.length === 0 || names.length === 0) return;
+  const first = (comments[comments.length - 1] ?? '').split(' ')[0] ?? '';
+  if (names.includes(first)) return;
+  const example = names.length > 1 ? '<arg_key>' : (names[0] ?? '');
+  linter.run('InvalidDefinitionDescription', range, `Comment for ${instruction} should follow the format: \`# ${example} <description>\``, config);
 }
 
 function tryExpand(word: string, env: ReadonlyMap<string, string>, escapeToken: EscapeToken): ReturnType<typeof expandWord> | undefined {

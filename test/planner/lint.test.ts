@@ -231,6 +231,17 @@ describe('build checks, as BuildKit reports them', () => {
     expect(lint('FROM example/tool:1 AS base\nFROM base\nCMD run\n', { base: { shell: true, platform: hostPlatform() } }).warnings).toEqual([]);
   });
 
+  it('checks description comments only when the experimental rule is asked for', () => {
+    const source = '# the base stage\nFROM scratch AS base\n# version the tool is at\nARG VERSION=1\n# VERSION of the tool\nARG VERSION\n# two of them\nARG A B\n';
+    expect(lint(source).warnings).toEqual([]);
+    expect(lint(`# check=experimental=InvalidDefinitionDescription\n\n${source}`).warnings).toEqual([
+      'InvalidDefinitionDescription: Comment for FROM should follow the format: `# base <description>` (line 4)',
+      'InvalidDefinitionDescription: Comment for ARG should follow the format: `# VERSION <description>` (line 6)',
+      'InvalidDefinitionDescription: Comment for ARG should follow the format: `# <arg_key> <description>` (line 10)',
+    ]);
+    expect(lint(`# check=experimental=all\n\n# base stage\nFROM scratch AS base\n`).warnings).toEqual([]);
+  });
+
   it('lints every lint Dockerfile of the conformance corpus without failing where BuildKit accepts it', () => {
     const root = join(corpus, 'buildkit', 'integration');
     const cases = readdirSync(root).filter((name) => name.startsWith('dockerfile_lint__'));
