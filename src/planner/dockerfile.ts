@@ -36,14 +36,33 @@ export class DockerfileParseError extends TsbuildError {
   }
 }
 
+/** The parse, or every error it found, rendered, in one DockerfileParseError. */
+function parsedOrThrown(input: DockerfileInput): ParseResult {
+  const parsed = parseDockerfile(input.source, { ...(input.channel === undefined ? {} : { channel: input.channel }), ...(input.frontend === undefined ? {} : { asFrontend: input.frontend }) });
+  if (parsed.ok) return parsed;
+  const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
+  const rendered = errors.map((d) => renderDiagnostic(d, input.file, input.source)).join('\n');
+  throw new DockerfileParseError(`parse ${input.file}: ${errors.length} error${errors.length === 1 ? '' : 's'}\n${rendered}`, primaryError(errors) ?? (errors[0] as Diagnostic), errors.map((d) => d.range));
+}
+
+/** A stage as buildx's `--call=targets` lists it: its name, the description comment above it, its base. */
+export interface BuildTarget {
+  readonly name: string;
+  readonly description: string;
+  readonly default: boolean;
+  readonly base: string;
+}
+
+/** The stages of a Dockerfile, parsed only (BuildKit's ListTargets resolves nothing); the last is the default. */
+export function listTargets(input: DockerfileInput): BuildTarget[] {
+  const parsed = parsedOrThrown(input);
+  const stages = parsed.dockerfile.stages;
+  return stages.map((stage, index) => ({ name: stage.name, description: stage.comment, default: index === stages.length - 1, base: stage.baseName }));
+}
+
 /** ONPARSED sees the parse before resolution, which may fail (a build check's warnings come first). */
 export function resolveDockerfile(input: DockerfileInput, options: ResolveOptions = {}, onParsed?: (parsed: ParseResult) => void): ResolvedBuild {
-  const parsed = parseDockerfile(input.source, { ...(input.channel === undefined ? {} : { channel: input.channel }), ...(input.frontend === undefined ? {} : { asFrontend: input.frontend }) });
-  if (!parsed.ok) {
-    const errors = parsed.diagnostics.filter((d) => d.severity === 'error');
-    const rendered = errors.map((d) => renderDiagnostic(d, input.file, input.source)).join('\n');
-    throw new DockerfileParseError(`parse ${input.file}: ${errors.length} error${errors.length === 1 ? '' : 's'}\n${rendered}`, primaryError(errors) ?? (errors[0] as Diagnostic), errors.map((d) => d.range));
-  }
+  const parsed = parsedOrThrown(input);
   onParsed?.(parsed);
   let resolved: ResolvedDockerfile;
   try {

@@ -9,5 +9,5 @@ export { parseMount, parseRamSize, type CacheSharing, type MountType, type RunMo
 export { formatPlatform, hostPlatform, parsePlatform } from '../common/index.js';
 export { baseImagesOf, parseBuildArgs, proxyFromBuildArgs, resolveRaw } from './resolve.js';
 export { Linter, lintConfigOf, lintRules, lintStages, lintSyntax, lintWarningShort, parseCheckOptions, type LintBaseImage, type LintConfig, type LintRuleName, type LintWarning } from './lint.js';
-export { DockerfileParseError, resolveDockerfile, type DockerfileInput, type ResolvedBuild } from './dockerfile.js';
+export { DockerfileParseError, listTargets, type BuildTarget, resolveDockerfile, type DockerfileInput, type ResolvedBuild } from './dockerfile.js';
 export { baseImageKey, copyKey, copyResultKey, execKey, mkdirKey, scratchKey, sourceDateEpochKey, type CopyKeyInput, type ExecKeyInput } from './cachekey.js';

@@ -2,7 +2,8 @@
  * Build checks through `tsbuild build`, as docker build (buildx 0.15 and later) shows them: the
  * warnings listed after the progress, `--check` listing them with the Dockerfile lines and
  * status 1, `check=error=true` failing the build before any step with nothing stored, and the
- * rawjson progress carrying each as BuildKit's VertexWarning.
+ * rawjson progress carrying each as BuildKit's VertexWarning; and `--call=targets`, buildx's
+ * list of the stages.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -99,6 +100,18 @@ describe('build checks in docker build’s output', () => {
     const unknown = await run(['build', '--root', root, '--call', 'outline', context('call-unknown', 'FROM scratch\n')]);
     expect(unknown.status).toBe(1);
     expect(unknown.stderr).toContain('--call "outline"');
+  });
+
+  it('--call=targets lists the stages with their description comments, the last as the default', async () => {
+    const dockerfile = '# base is where the tools are\nFROM scratch AS base\nFROM base\n# release the image we ship\nFROM base AS release\n';
+    const result = await run(['build', '--root', root, '--call', 'targets', context('targets', dockerfile)]);
+    expect(result).toMatchObject({ status: 0, stderr: '' });
+    // As Go's tabwriter pads the first column: to the longest name, plus one space.
+    const column = 'release (default) '.length;
+    expect(result.stdout).toBe([`${'TARGET'.padEnd(column)}DESCRIPTION`, `${'base'.padEnd(column)}is where the tools are`, ' '.repeat(column), `${'release (default)'.padEnd(column)}the image we ship`, ''].join('\n'));
+    const broken = await run(['build', '--root', root, '--call', 'targets', context('targets-broken', 'FROM scratch\nCOPPY a b\n')]);
+    expect(broken.status).toBe(1);
+    expect(broken.stderr).toContain('unknown instruction: COPPY');
   });
 
   it('gives each warning in rawjson as BuildKit’s VertexWarning', async () => {

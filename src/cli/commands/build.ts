@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { TsbuildError, isTsbuildError, messageOf, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform, type Descriptor, type SourceRange, formatPosition } from '../../common/index.js';
 import { BuildInterrupted, BuildStepError, build, checkBuild, checkContextName, checkoutContext, isGitSource, dockerfileInContext, parseNamedContextValue, readDockerfile, readStdinInput, readUrlInput, type BuildDeps, type BuildRequest, type NamedContextSource, type StdinInput } from '../../executor/index.js';
 import { parseOutputSpec, pushableImage, writeOutput, type OutputImage, type OutputSpec } from '../../exporter/index.js';
-import { DockerfileParseError, parseBuildArgs, withoutPlannerLocation } from '../../planner/index.js';
+import { DockerfileParseError, listTargets, parseBuildArgs, withoutPlannerLocation } from '../../planner/index.js';
 import type { RegistryClient } from '../../registry/index.js';
 import { selectRuntime } from '../../runtime/index.js';
 import { ExitError, type CliIo } from '../io.js';
@@ -194,7 +194,7 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('--runtime <name>', 'OCI runtime for RUN: runtime-shim (default), crun, runc or a path')
     .option('--platform <os/arch[/variant]>', "the image's platform (this machine's by default)")
     .option('--check', "run the Dockerfile's build checks and list what they find, running no step (--call=check)")
-    .option('--call <method>', 'build (the default), or check: the build checks alone');
+    .option('--call <method>', 'build (the default); check: the build checks alone; targets: the stages and their descriptions');
   addRootOption(addInsecureRegistryOption(addSandboxOptions(addCacheOptions(command)))).action(buildxErrors(io, async (contextArg: string, options: BuildOptions) => {
     // Before all else, as buildx resolves its builder first; in this process, which reads the
     // store that buildx create wrote.
@@ -297,6 +297,11 @@ export function registerBuild(program: Command, io: CliIo): void {
       ...(sandbox === undefined ? {} : { sandbox }),
       ...(Object.keys(annotations).length === 0 ? {} : { annotations }),
     });
+    if (callMethod(options) === 'targets') {
+      await releaseInputs();
+      printTargets(io, dockerfile);
+      return;
+    }
     if (callMethod(options) === 'check') {
       try {
         await runCheck(io, await request(), dockerfile, progress, { store, runtime: selectRuntime(options.runtime), registry: async () => (await import('./registry-options.js')).registryClient(options) });
@@ -395,12 +400,28 @@ export function registerBuild(program: Command, io: CliIo): void {
   }));
 }
 
-/** `--call` (or `--check`): what buildx asks its frontend for; tsbuild answers build and check. */
-function callMethod(options: BuildOptions): 'build' | 'check' {
+/** `--call` (or `--check`): what buildx asks its frontend for; tsbuild answers build, check and targets. */
+function callMethod(options: BuildOptions): 'build' | 'check' | 'targets' {
   if (options.check === true) return 'check';
   const method = (options.call ?? 'build').split(',')[0]?.trim().toLowerCase();
-  if (method === 'build' || method === 'check') return method;
-  throw new TsbuildError('INVALID_ARGUMENT', `build --call ${JSON.stringify(options.call)}: tsbuild answers build and check`);
+  if (method === 'build' || method === 'check' || method === 'targets') return method;
+  throw new TsbuildError('INVALID_ARGUMENT', `build --call ${JSON.stringify(options.call)}: tsbuild answers build, check and targets`);
+}
+
+/** `--call=targets`: buildx's table of the Dockerfile's stages, the default (last) one marked. */
+function printTargets(io: CliIo, dockerfile: { source: string; file: string }): void {
+  let targets;
+  try {
+    targets = listTargets({ source: dockerfile.source, file: dockerfile.file });
+  } catch (error) {
+    if (!isTsbuildError(error)) throw error;
+    io.stderr.write(renderSolveFailure(error, dockerfile.file, dockerfile.source));
+    throw new ExitError(1);
+  }
+  const rows = targets.map((target) => [target.name === '' ? (target.default ? '(default)' : '') : `${target.name}${target.default ? ' (default)' : ''}`, target.description]);
+  // Go's tabwriter with one space of padding, no minimum: the last column is not padded.
+  const width = Math.max('TARGET'.length, ...rows.map(([name]) => (name ?? '').length)) + 1;
+  io.stdout.write([['TARGET', 'DESCRIPTION'], ...rows].map(([name = '', description = '']) => `${name.padEnd(width)}${description}\n`).join(''));
 }
 
 /**
