@@ -36,6 +36,6 @@ export type BuildEvent =
    * A warning not tied to a step (an unused build arg, a build check): `message` is the line
    * listed after the build; a build check's rule also gives its description, link and place.
    */
-  | { readonly kind: 'warning'; readonly message: string; readonly time: number; readonly check?: { readonly description: string; readonly url: string; readonly range: SourceRange } };
+  | { readonly kind: 'warning'; readonly message: string; readonly time: number; readonly check?: { readonly rule: string; readonly detail: string; readonly description: string; readonly url: string; readonly range: SourceRange } };
 
 export type BuildEventListener = (event: BuildEvent) => void;

@@ -97,6 +97,28 @@ describe('build checks in docker build’s output', () => {
     expect(target.stdout.split('\n')[0]).toBe('Check complete, 1 warning has been found!');
     const clean = await run(['build', '--root', root, '--check', '--progress', 'quiet', context('check-clean', 'FROM scratch\nCOPY a /a\nCMD ["run"]\n')]);
     expect(clean).toMatchObject({ status: 0, stdout: 'Check complete, no warnings found.\n' });
+    // As editors' Dockerfile tools ask for it: BuildKit's LintResults as JSON, the same status.
+    const json = await run(['build', '--root', root, '--call', 'check,format=json', '--progress', 'quiet', context('check-json', dockerfile)]);
+    expect(json.status).toBe(1);
+    const results = JSON.parse(json.stdout) as { warnings: unknown[]; sources: { filename: string; data: string; language: string }[]; buildError?: unknown };
+    expect(results.warnings).toEqual([
+      { ruleName: 'UndefinedVar', description: 'Variables should be defined before their use', url: 'https://docs.docker.com/go/dockerfile/rule/undefined-var/', detail: "Usage of undefined variable '$foo'", location: { ranges: [{ start: { line: 3 }, end: { line: 3 } }] } },
+      {
+        ruleName: 'JSONArgsRecommended',
+        description: 'JSON arguments recommended for ENTRYPOINT/CMD to prevent unintended behavior related to OS signals',
+        url: 'https://docs.docker.com/go/dockerfile/rule/json-args-recommended/',
+        detail: 'JSON arguments recommended for CMD to prevent unintended behavior related to OS signals',
+        location: { ranges: [{ start: { line: 6 }, end: { line: 6 } }] },
+      },
+    ]);
+    expect(results.sources).toEqual([{ filename: 'Dockerfile', data: Buffer.from(dockerfile).toString('base64'), language: 'Dockerfile' }]);
+    expect(results.buildError).toBeUndefined();
+    const failing = await run(['build', '--root', root, '--call', 'check,format=json', '--progress', 'quiet', context('check-json-error', 'FROM scratch AS Base\nFROM ${NOPE}\n')]);
+    expect(failing.status).toBe(1);
+    const failed = JSON.parse(failing.stdout) as { warnings: { ruleName: string }[]; buildError: { message: string; location: unknown } };
+    expect(failed.warnings.map((warning) => warning.ruleName)).toEqual(['StageNameCasing', 'InvalidDefaultArgInFrom', 'UndefinedArgInFrom']);
+    expect(failed.buildError).toMatchObject({ message: expect.stringContaining('base name (${NOPE}) should not be blank'), location: { ranges: [{ start: { line: 2 }, end: { line: 2 } }] } });
+    expect((await run(['build', '--root', root, '--call', 'check,format=yaml', context('check-yaml', 'FROM scratch\n')])).stderr).toContain('unknown option "format=yaml"');
     const unknown = await run(['build', '--root', root, '--call', 'outline', context('call-unknown', 'FROM scratch\n')]);
     expect(unknown.status).toBe(1);
     expect(unknown.stderr).toContain('--call "outline"');

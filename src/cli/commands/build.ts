@@ -297,14 +297,15 @@ export function registerBuild(program: Command, io: CliIo): void {
       ...(sandbox === undefined ? {} : { sandbox }),
       ...(Object.keys(annotations).length === 0 ? {} : { annotations }),
     });
-    if (callMethod(options) === 'targets') {
+    const call = callOf(options);
+    if (call.method === 'targets') {
       await releaseInputs();
       printTargets(io, dockerfile);
       return;
     }
-    if (callMethod(options) === 'check') {
+    if (call.method === 'check') {
       try {
-        await runCheck(io, await request(), dockerfile, progress, { store, runtime: selectRuntime(options.runtime), registry: async () => (await import('./registry-options.js')).registryClient(options) });
+        await runCheck(io, await request(), dockerfile, progress, call.format, { store, runtime: selectRuntime(options.runtime), registry: async () => (await import('./registry-options.js')).registryClient(options) });
       } finally {
         await releaseInputs();
       }
@@ -400,12 +401,26 @@ export function registerBuild(program: Command, io: CliIo): void {
   }));
 }
 
-/** `--call` (or `--check`): what buildx asks its frontend for; tsbuild answers build, check and targets. */
-function callMethod(options: BuildOptions): 'build' | 'check' | 'targets' {
-  if (options.check === true) return 'check';
-  const method = (options.call ?? 'build').split(',')[0]?.trim().toLowerCase();
-  if (method === 'build' || method === 'check' || method === 'targets') return method;
-  throw new TsbuildError('INVALID_ARGUMENT', `build --call ${JSON.stringify(options.call)}: tsbuild answers build, check and targets`);
+interface Call {
+  readonly method: 'build' | 'check' | 'targets';
+  /** `format=json`: the frontend's result as JSON (what editors' Dockerfile tools read). */
+  readonly format: 'text' | 'json';
+}
+
+/** `--call NAME[,format=json]` (or `--check`): what buildx asks its frontend for; tsbuild answers build, check and targets. */
+function callOf(options: BuildOptions): Call {
+  if (options.check === true) return { method: 'check', format: 'text' };
+  const [name = '', ...rest] = (options.call ?? 'build').split(',').map((part) => part.trim());
+  const method = name.toLowerCase();
+  if (method !== 'build' && method !== 'check' && method !== 'targets') {
+    throw new TsbuildError('INVALID_ARGUMENT', `build --call ${JSON.stringify(options.call)}: tsbuild answers build, check and targets`);
+  }
+  let format: Call['format'] = 'text';
+  for (const option of rest) {
+    if (option === 'format=json' && method === 'check') format = 'json';
+    else if (option !== 'format=text' && option !== '') throw new TsbuildError('INVALID_ARGUMENT', `build --call ${JSON.stringify(options.call)}: unknown option ${JSON.stringify(option)}`);
+  }
+  return { method, format };
 }
 
 /** `--call=targets`: buildx's table of the Dockerfile's stages, the default (last) one marked. */
@@ -430,17 +445,15 @@ function printTargets(io: CliIo, dockerfile: { source: string; file: string }): 
  * link, message and the Dockerfile lines around it); status 1 when anything was found, or the
  * Dockerfile does not resolve (its error after the warnings).
  */
-async function runCheck(io: CliIo, request: BuildRequest, dockerfile: { source: string; file: string }, progress: ReturnType<typeof createProgress>, deps: Pick<BuildDeps, 'store' | 'runtime' | 'registry'>): Promise<void> {
-  const found: { message: string; rule: string; detail: string; url: string; range: SourceRange }[] = [];
+async function runCheck(io: CliIo, request: BuildRequest, dockerfile: { source: string; file: string }, progress: ReturnType<typeof createProgress>, format: Call['format'], deps: Pick<BuildDeps, 'store' | 'runtime' | 'registry'>): Promise<void> {
+  const found: CheckFound[] = [];
   let failure: unknown;
   try {
     await checkBuild(request, {
       ...deps,
       onEvent: (event) => {
         if (event.kind === 'warning' && event.check !== undefined) {
-          const [rule = '', ...rest] = event.message.split(': ');
-          const detail = rest.join(': ').replace(/ \(line \d+\)$/, '');
-          found.push({ message: event.message, rule, detail, url: event.check.url, range: event.check.range });
+          found.push(event.check);
         } else {
           progress.onEvent(event);
         }
@@ -451,14 +464,11 @@ async function runCheck(io: CliIo, request: BuildRequest, dockerfile: { source: 
   } finally {
     await progress.finish();
   }
-  const lines: string[] = [];
-  if (found.length > 0) lines.push(`Check complete, ${found.length === 1 ? '1 warning has' : `${found.length} warnings have`} been found!`);
-  const sorted = found.map((warning, order) => ({ warning, order })).sort((a, b) => a.warning.range.start.line - b.warning.range.start.line || a.order - b.order);
-  for (const { warning } of sorted) {
-    lines.push('', `WARNING: ${warning.rule}${warning.url === '' ? '' : ` - ${warning.url}`}`, warning.detail, ...sourceExcerpt(dockerfile.file, dockerfile.source, warning.range));
+  if (format === 'json') {
+    io.stdout.write(`${JSON.stringify(lintResultsJson(found, dockerfile, failure), null, 2)}\n`);
+  } else {
+    io.stdout.write(checkReport(found, dockerfile, failure === undefined));
   }
-  if (found.length === 0 && failure === undefined) lines.push('Check complete, no warnings found.');
-  if (lines.length > 0) io.stdout.write(`${lines.join('\n')}\n`);
   if (failure !== undefined) {
     if (failure instanceof BuildStepError) io.stderr.write(renderFailure(failure, dockerfile.source, true));
     else if (isTsbuildError(failure)) io.stderr.write(renderSolveFailure(failure, dockerfile.file, dockerfile.source));
@@ -466,6 +476,36 @@ async function runCheck(io: CliIo, request: BuildRequest, dockerfile: { source: 
     throw new ExitError(1);
   }
   if (found.length > 0) throw new ExitError(1);
+}
+
+type CheckFound = { readonly rule: string; readonly detail: string; readonly description: string; readonly url: string; readonly range: SourceRange };
+
+/** buildx's text of a lint result: the count, then each warning (by line) with the Dockerfile lines around it. */
+function checkReport(found: readonly CheckFound[], dockerfile: { source: string; file: string }, finished: boolean): string {
+  const lines: string[] = [];
+  if (found.length > 0) lines.push(`Check complete, ${found.length === 1 ? '1 warning has' : `${found.length} warnings have`} been found!`);
+  const sorted = found.map((warning, order) => ({ warning, order })).sort((a, b) => a.warning.range.start.line - b.warning.range.start.line || a.order - b.order);
+  for (const { warning } of sorted) {
+    lines.push('', `WARNING: ${warning.rule}${warning.url === '' ? '' : ` - ${warning.url}`}`, warning.detail, ...sourceExcerpt(dockerfile.file, dockerfile.source, warning.range));
+  }
+  if (found.length === 0 && finished) lines.push('Check complete, no warnings found.');
+  return lines.length > 0 ? `${lines.join('\n')}\n` : '';
+}
+
+/**
+ * BuildKit's LintResults as `--call=check,format=json` prints them: each warning with its rule,
+ * description, link, message and lines (BuildKit locates checks by whole lines), the Dockerfile
+ * as the one source, and the error that stopped the check, if any. Go's protobuf JSON leaves
+ * zero fields out (source index 0, character 0).
+ */
+function lintResultsJson(found: readonly CheckFound[], dockerfile: { source: string; file: string }, failure: unknown): object {
+  const location = (range: SourceRange): object => ({ ranges: [{ start: { line: range.start.line }, end: { line: range.end.line } }] });
+  const [errorRange] = isTsbuildError(failure) ? failure.ranges : [];
+  return {
+    warnings: found.map((warning) => ({ ruleName: warning.rule, description: warning.description, ...(warning.url === '' ? {} : { url: warning.url }), detail: warning.detail, location: location(warning.range) })),
+    sources: [{ filename: dockerfile.file, data: Buffer.from(dockerfile.source).toString('base64'), language: 'Dockerfile' }],
+    ...(failure === undefined ? {} : { buildError: { message: withoutPlannerLocation(messageOf(failure)), location: errorRange === undefined ? {} : location(errorRange) } }),
+  };
 }
 
 /** `--build-context NAME=VALUE`, each NAME once. */
