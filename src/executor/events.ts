@@ -4,6 +4,7 @@
  * order they start being shown (`#N` in BuildKit's plain output).
  */
 import type { SourceRange } from '../common/index.js';
+import type { LintWarning } from '../planner/index.js';
 
 export interface StepRef {
   /** `#N`: 1-based, in the order steps were first reported. */
@@ -36,6 +37,6 @@ export type BuildEvent =
    * A warning not tied to a step (an unused build arg, a build check): `message` is the line
    * listed after the build; a build check's rule also gives its description, link and place.
    */
-  | { readonly kind: 'warning'; readonly message: string; readonly time: number; readonly check?: { readonly rule: string; readonly detail: string; readonly description: string; readonly url: string; readonly range: SourceRange } };
+  | { readonly kind: 'warning'; readonly message: string; readonly time: number; readonly check?: LintWarning };
 
 export type BuildEventListener = (event: BuildEvent) => void;

@@ -28,7 +28,7 @@ export class StepReporter {
 
   /** A build check's warning (src/planner/lint.ts). */
   lint(warning: LintWarning): void {
-    this.emit({ kind: 'warning', message: lintWarningShort(warning), time: Date.now(), check: { rule: warning.rule, detail: warning.detail, description: warning.description, url: warning.url, range: warning.range } });
+    this.emit({ kind: 'warning', message: lintWarningShort(warning), time: Date.now(), check: warning });
   }
 }
 

@@ -45,19 +45,18 @@ function parsedOrThrown(input: DockerfileInput): ParseResult {
   throw new DockerfileParseError(`parse ${input.file}: ${errors.length} error${errors.length === 1 ? '' : 's'}\n${rendered}`, primaryError(errors) ?? (errors[0] as Diagnostic), errors.map((d) => d.range));
 }
 
-/** A stage as buildx's `--call=targets` lists it: its name, the description comment above it, its base. */
+/** A stage as buildx's `--call=targets` lists it: its name and the description comment above it. */
 export interface BuildTarget {
   readonly name: string;
   readonly description: string;
   readonly default: boolean;
-  readonly base: string;
 }
 
 /** The stages of a Dockerfile, parsed only (BuildKit's ListTargets resolves nothing); the last is the default. */
 export function listTargets(input: DockerfileInput): BuildTarget[] {
   const parsed = parsedOrThrown(input);
   const stages = parsed.dockerfile.stages;
-  return stages.map((stage, index) => ({ name: stage.name, description: stage.comment, default: index === stages.length - 1, base: stage.baseName }));
+  return stages.map((stage, index) => ({ name: stage.name, description: stage.comment, default: index === stages.length - 1 }));
 }
 
 /** ONPARSED sees the parse before resolution, which may fail (a build check's warnings come first). */

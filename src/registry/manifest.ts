@@ -26,7 +26,6 @@ import { manifestNotFound, networkError, readCapped, statusError } from './error
 import { header } from './transport.js';
 import { digestOf } from './verify.js';
 
-
 export const acceptedManifestTypes = [MediaType.ociIndex, MediaType.dockerManifestList, MediaType.ociManifest, MediaType.dockerManifest];
 
 export type FetchedDocument =

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { TsbuildError, isTsbuildError, messageOf, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform, type Descriptor, type SourceRange, formatPosition } from '../../common/index.js';
 import { BuildInterrupted, BuildStepError, build, checkBuild, checkContextName, checkoutContext, isGitSource, dockerfileInContext, parseNamedContextValue, readDockerfile, readStdinInput, readUrlInput, type BuildDeps, type BuildRequest, type NamedContextSource, type StdinInput } from '../../executor/index.js';
 import { parseOutputSpec, pushableImage, writeOutput, type OutputImage, type OutputSpec } from '../../exporter/index.js';
-import { DockerfileParseError, listTargets, parseBuildArgs, withoutPlannerLocation } from '../../planner/index.js';
+import { DockerfileParseError, listTargets, parseBuildArgs, withoutPlannerLocation, type LintWarning } from '../../planner/index.js';
 import type { RegistryClient } from '../../registry/index.js';
 import { selectRuntime } from '../../runtime/index.js';
 import { ExitError, type CliIo } from '../io.js';
@@ -446,7 +446,7 @@ function printTargets(io: CliIo, dockerfile: { source: string; file: string }): 
  * Dockerfile does not resolve (its error after the warnings).
  */
 async function runCheck(io: CliIo, request: BuildRequest, dockerfile: { source: string; file: string }, progress: ReturnType<typeof createProgress>, format: Call['format'], deps: Pick<BuildDeps, 'store' | 'runtime' | 'registry'>): Promise<void> {
-  const found: CheckFound[] = [];
+  const found: LintWarning[] = [];
   let failure: unknown;
   try {
     await checkBuild(request, {
@@ -478,10 +478,8 @@ async function runCheck(io: CliIo, request: BuildRequest, dockerfile: { source: 
   if (found.length > 0) throw new ExitError(1);
 }
 
-type CheckFound = { readonly rule: string; readonly detail: string; readonly description: string; readonly url: string; readonly range: SourceRange };
-
 /** buildx's text of a lint result: the count, then each warning (by line) with the Dockerfile lines around it. */
-function checkReport(found: readonly CheckFound[], dockerfile: { source: string; file: string }, finished: boolean): string {
+function checkReport(found: readonly LintWarning[], dockerfile: { source: string; file: string }, finished: boolean): string {
   const lines: string[] = [];
   if (found.length > 0) lines.push(`Check complete, ${found.length === 1 ? '1 warning has' : `${found.length} warnings have`} been found!`);
   const sorted = found.map((warning, order) => ({ warning, order })).sort((a, b) => a.warning.range.start.line - b.warning.range.start.line || a.order - b.order);
@@ -498,7 +496,7 @@ function checkReport(found: readonly CheckFound[], dockerfile: { source: string;
  * as the one source, and the error that stopped the check, if any. Go's protobuf JSON leaves
  * zero fields out (source index 0, character 0).
  */
-function lintResultsJson(found: readonly CheckFound[], dockerfile: { source: string; file: string }, failure: unknown): object {
+function lintResultsJson(found: readonly LintWarning[], dockerfile: { source: string; file: string }, failure: unknown): object {
   const location = (range: SourceRange): object => ({ ranges: [{ start: { line: range.start.line }, end: { line: range.end.line } }] });
   const [errorRange] = isTsbuildError(failure) ? failure.ranges : [];
   return {
