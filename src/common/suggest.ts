@@ -1,7 +1,7 @@
-/** Levenshtein distance, case-insensitive. */
-export function editDistance(a: string, b: string): number {
-  const s = a.toLowerCase();
-  const t = b.toLowerCase();
+/** Levenshtein distance, case-insensitive unless asked otherwise. */
+export function editDistance(a: string, b: string, caseSensitive = false): number {
+  const s = caseSensitive ? a : a.toLowerCase();
+  const t = caseSensitive ? b : b.toLowerCase();
   let previous = Array.from({ length: t.length + 1 }, (_, j) => j);
   for (let i = 1; i <= s.length; i++) {
     const current = [i];
@@ -14,16 +14,29 @@ export function editDistance(a: string, b: string): number {
   return previous[t.length] ?? 0;
 }
 
-/** The closest candidate within an edit distance below 3, as BuildKit's util/suggest does. */
-export function suggest(value: string, candidates: readonly string[]): string | undefined {
+function closest(value: string, candidates: readonly string[], caseSensitive: boolean): string | undefined {
   let best: string | undefined;
   let bestDistance = 3;
   for (const candidate of candidates) {
-    const distance = editDistance(value, candidate);
+    const distance = editDistance(value, candidate, caseSensitive);
     if (distance < bestDistance) {
       best = candidate;
       bestDistance = distance;
     }
   }
   return best;
+}
+
+/** The closest candidate within an edit distance below 3, as BuildKit's util/suggest does. */
+export function suggest(value: string, candidates: readonly string[]): string | undefined {
+  return closest(value, candidates, false);
+}
+
+/**
+ * BuildKit's suggest.Search with caseSensitive set (the linter's "did you mean"): case counts as
+ * an edit, and a candidate spelt exactly as VALUE means the value is known and nothing is
+ * suggested, whichever candidates came before it.
+ */
+export function suggestCaseSensitive(value: string, candidates: readonly string[]): string | undefined {
+  return candidates.includes(value) ? undefined : closest(value, candidates, true);
 }

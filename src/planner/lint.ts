@@ -11,7 +11,7 @@
  * legacy `key value` pairs, shell-form CMD, repeated CMD, relative WORKDIR, secrets in ARG and
  * ENV names, EXPOSE forms). A build dispatches the stages its target needs; a check, all.
  */
-import { expandWord, formatPlatform, normalizePlatform, parsePlatform, parseReference, suggest, TsbuildError, type EscapeToken, type Platform, type SourceRange } from '../common/index.js';
+import { expandWord, formatPlatform, normalizePlatform, parsePlatform, parseReference, suggestCaseSensitive, TsbuildError, type EscapeToken, type Platform, type SourceRange } from '../common/index.js';
 import type { InstructionNode, ParseResult } from '../parser/index.js';
 import { resolveGlobalArgs } from './environment.js';
 import type { ResolveOptions, ResolvedInstruction, ResolvedStage } from './model.js';
@@ -361,13 +361,6 @@ function isReference(name: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** BuildKit's suggest.Search with caseSensitive: the closest name that differs only by a few edits. */
-function suggestCaseSensitive(name: string, candidates: readonly string[]): string | undefined {
-  const hint = suggest(name, candidates);
-  // suggest compares without case; a hint spelt the same up to case is still the closest here.
-  return hint === name ? undefined : hint;
 }
 
 /** The instructions dispatch lints (Expand reports their undefined variables). */

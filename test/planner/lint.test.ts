@@ -160,6 +160,10 @@ describe('build checks, as BuildKit reports them', () => {
       "UndefinedVar: Usage of undefined variable '$DIR_ASSET' (did you mean $DIR_ASSETS?) (line 6)",
     ]);
     expect(lint('\nFROM alpine\nENV PATH=$PAHT:/tmp/bin\n\t\t').warnings).toEqual(["UndefinedVar: Usage of undefined variable '$PAHT' (did you mean $PATH?) (line 3)"]);
+    // Case is an edit to the linter's suggestion: a name that differs from a known one only in case
+    // is three edits from PATH, too far for a hint, and one edit from "Pat" is closer than "PAT".
+    expect(lint('\nFROM alpine\nENV PATH=$pat:/tmp/bin\n').warnings).toEqual(["UndefinedVar: Usage of undefined variable '$pat' (line 3)"]);
+    expect(lint('\nFROM alpine\nARG PAT=1\nARG Pax=2\nENV x=$Pat\n').warnings).toEqual(["UndefinedVar: Usage of undefined variable '$Pat' (did you mean $Pax?) (line 5)"]);
   });
 
   it('checks the stages a build needs, and every stage with --check', () => {
