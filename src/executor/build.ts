@@ -653,6 +653,7 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
   switch (instruction.kind) {
     case 'RUN': {
       const plan = await runStep(instruction, input.config, {
+        platform: input.platform,
         sandbox: ctx.environment,
         defaultNetwork: ctx.request.network === 'none' ? 'none' : 'host',
         hostNetworkAsked: ctx.request.network === 'host',
@@ -1162,16 +1163,6 @@ async function buildStages(
 ): Promise<BuiltImage> {
   const { parsed, resolved } = await planStages(request, partial, reporter, platform, buildArgs, false);
   if (resolved.unusedBuildArgs.length > 0) reporter.warn(`one or more build-args [${resolved.unusedBuildArgs.join(' ')}] were not consumed`);
-  for (const stage of resolved.stages) {
-    // Only a RUN executes the stage's binaries: COPY, ADD and config assemble any platform's image.
-    if (!stage.instructions.some((instruction) => instruction.kind === 'RUN')) continue;
-    if (stage.platform.os !== platform.os || stage.platform.architecture !== platform.architecture) {
-      if (formatPlatform(stage.platform) !== formatPlatform(hostPlatform())) {
-        throw new TsbuildError('INVALID_ARGUMENT', `build for ${formatPlatform(stage.platform)}: running steps for a platform other than this machine's (${formatPlatform(hostPlatform())}) needs emulation (binfmt_misc with QEMU), which tsbuild does not provide yet`);
-      }
-    }
-  }
-
   const ignoreFile = request.contextDir === undefined ? undefined : loadDockerignore(reporter, request.contextDir, request.dockerfile.path);
   // Its step comes before the stages' (a failure, the stages' own turn).
   await ignoreFile?.catch(() => undefined);

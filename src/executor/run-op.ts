@@ -9,7 +9,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { chmod, lstat, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TsbuildError, isTsbuildError, mkdirInRoot, resolveInRoot, uniqueHex } from '../common/index.js';
+import { TsbuildError, isTsbuildError, mkdirInRoot, resolveInRoot, uniqueHex, type Platform } from '../common/index.js';
 import type { LayerRef } from '../cache/index.js';
 import type { ExecKeyInput, ProxyEnv } from '../planner/index.js';
 import type { ResolvedInstruction } from '../planner/index.js';
@@ -20,6 +20,7 @@ import type { Snapshotter } from './snapshots.js';
 import { resolveUser } from './user.js';
 import { planMounts, type MountSources } from './run-mounts.js';
 import { SecretRedactor } from './redact.js';
+import { emulationHint } from './emulation.js';
 
 /** BuildKit's executor's hostname when the build names none. */
 export const defaultHostname = 'buildkitsandbox';
@@ -149,6 +150,8 @@ export interface RunSandboxOptions {
 }
 
 export interface RunOptions {
+  /** The stage's platform, for what a program of another one needs to start. */
+  readonly platform?: Platform;
   readonly sandbox: () => Promise<RunEnvironment>;
   readonly sandboxOptions?: RunSandboxOptions;
   /** The network of a step that asks for `default`. */
@@ -313,7 +316,8 @@ export async function runStep(instruction: RunInstruction, config: ConfigState, 
           // its command, as BuildKit names a step that failed, not by the container's inner name.
           const prefix = `run container ${container}: `;
           if (isTsbuildError(error, 'RUNTIME') && error.message.startsWith(prefix)) {
-            throw new TsbuildError('RUNTIME', `${failed}: ${error.message.slice(prefix.length)}`, { cause: error.cause ?? error });
+            const hint = /exec format error/i.test(error.message) && options.platform !== undefined ? await emulationHint(options.platform) : undefined;
+            throw new TsbuildError('RUNTIME', `${failed}: ${error.message.slice(prefix.length)}${hint === undefined ? '' : `; ${hint}`}`, { cause: error.cause ?? error });
           }
           throw error;
         } finally {

@@ -455,14 +455,13 @@ describe('build outputs, read by other tools', () => {
     expect(await fx.store.resolveReference('docker.io/library/cacheonly:1')).toBeDefined();
   });
 
-  it('refuses another platform, naming what is missing, and names nothing', async () => {
+  it('builds for another platform from a base of one manifest as BuildKit does, and for this one as for none named', async () => {
+    // The base's binaries are this machine's whatever the build asks: the steps run, and the image
+    // says the platform asked for (tests of bases with several platforms: build-platforms.test.ts).
     const other = hostPlatform().architecture === 'arm64' ? 'linux/amd64' : 'linux/arm64';
-    const before = await storeNames(fx.root);
     const result = await fx.build(['-t', 'other-platform', '--platform', other, context]);
-    expect(result.status).not.toBe(0);
-    expect(result.stderr).toContain(other);
-    expect(result.stderr).toMatch(/emulation/);
-    expect(await storeNames(fx.root)).toEqual(before);
+    expect(result.status, result.stderr).toBe(0);
+    expect((await fx.image('other-platform')).config.architecture).toBe(other.slice('linux/'.length));
     // This machine's own platform, named, is the same build as none named.
     const host = `${hostPlatform().os}/${hostPlatform().architecture}`;
     const named = await fx.build(['-q', '--platform', host, context]);

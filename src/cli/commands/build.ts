@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { TsbuildError, isTsbuildError, messageOf, formatReference, hostPlatform, parsePlatform, parseReference, platformMatches, formatPlatform, type Descriptor, type SourceRange, formatPosition } from '../../common/index.js';
+import { TsbuildError, isTsbuildError, messageOf, formatReference, parsePlatform, parseReference, type Descriptor, type SourceRange, formatPosition } from '../../common/index.js';
 import { BuildInterrupted, BuildStepError, build, checkBuild, checkContextName, checkoutContext, isGitSource, dockerfileInContext, parseNamedContextValue, readDockerfile, readStdinInput, readUrlInput, type BuildDeps, type BuildRequest, type NamedContextSource, type StdinInput } from '../../executor/index.js';
 import { parseOutputSpec, pushableImage, writeOutput, type OutputImage, type OutputSpec } from '../../exporter/index.js';
 import { DockerfileParseError, listTargets, parseBuildArgs, withoutPlannerLocation, type LintWarning } from '../../planner/index.js';
@@ -203,9 +203,6 @@ export function registerBuild(program: Command, io: CliIo): void {
     if (inner !== undefined) throw new ExitError(inner);
     if (!['default', 'host', 'none'].includes(options.network)) throw new TsbuildError('INVALID_ARGUMENT', `build: invalid --network ${JSON.stringify(options.network)}: use default, host or none`);
     const platform = options.platform === undefined ? undefined : parsePlatform(options.platform);
-    if (platform !== undefined && !platformMatches(platform, hostPlatform())) {
-      throw new TsbuildError('INVALID_ARGUMENT', `build --platform ${formatPlatform(platform)}: building for a platform other than this machine's (${formatPlatform(hostPlatform())}) needs emulation (binfmt_misc with QEMU), which tsbuild does not provide yet`);
-    }
     const given: OutputSpec[] = options.output.map((spec) => parseOutputSpec(spec));
     // `type=cacheonly` with no other output: the steps and their cache only, as buildx; no image
     // is named (whatever -t says) or kept.
