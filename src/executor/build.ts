@@ -14,6 +14,8 @@ import {
   BackgroundWork,
   TsbuildError,
   formatPlatform,
+  normalizePlatform,
+  parsePlatform,
   imagePlatform as platformOfConfig,
   hostPlatform,
   isTsbuildError,
@@ -89,6 +91,8 @@ export interface BuildRequest {
   /** `host` (the default, as BuildKit's OCI worker without CNI), `none`; `default` means host. */
   readonly network?: 'default' | 'host' | 'none';
   readonly platform?: Platform;
+  /** Several platforms were asked for (this build makes one of them): step names say their platform, as BuildKit's. */
+  readonly multiPlatform?: boolean;
   /** Names the image gets in the store (fully qualified). */
   readonly tags?: readonly string[];
   /** The same names as given, normalized without the tag docker adds (`naming to` shows them so); TAGS when absent. */
@@ -295,7 +299,7 @@ async function loadBase(ctx: BaseLoading, reference: string, platform: Platform)
   }
   const loading = (async (): Promise<BaseImage> => {
     const normalized = formatReference(parseReference(reference));
-    const step = ctx.reporter.step(`[internal] load metadata for ${normalized}`).start();
+    const step = ctx.reporter.step(`[${joinLabels(platformLabel(ctx.request, platform), 'internal')}] load metadata for ${normalized}`).start();
     try {
       const descriptor = ctx.request.pull === true ? undefined : await ctx.deps.store.resolveReference(normalized);
       // The store's copy may lack the platform or a blob, and a pull completes it; what was wrong
@@ -423,10 +427,54 @@ function fromStep(ctx: BuildContext, stage: ResolvedStage, written: string, base
   const named = ctx.namedSources.get(written)?.name;
   // As dockerfile2llb: the reference the image was resolved by, pinned to what it resolved to.
   const reference = named ?? (base.reference.includes('@') ? base.reference : `${base.reference}@${base.manifestDigest}`);
-  step = ctx.reporter.step(stepName(stageDisplayName(owner, ctx.stageCount), 1, stepTotal(owner), `FROM ${reference}`), owner.range).hold().start();
+  step = ctx.reporter.step(stepName(joinLabels(platformLabel(ctx.request, stage.platform), stageDisplayName(owner, ctx.stageCount)), 1, stepTotal(owner), `FROM ${reference}`), owner.range).hold().start();
   step.status('resolve', `resolve ${base.reference}@${base.manifestDigest}`, true);
   ctx.fromSteps.set(key, step);
   return step;
+}
+
+const joinLabels = (...labels: readonly string[]): string => labels.filter((label) => label !== '').join(' ');
+
+/**
+ * The platform in a step's name when the build asks for several (BuildKit's prefixCommand):
+ * `linux/amd64`, with `->arm64` when the step's TARGET* arguments (ENV) name another
+ * architecture, as a cross-compiling builder stage's steps do.
+ */
+function platformLabel(request: BuildRequest, platform: Platform, env?: Iterable<readonly [string, string]>): string {
+  if (request.multiPlatform !== true) return '';
+  return `${formatPlatform(platform)}${env === undefined ? '' : crossTarget(platform, env)}`;
+}
+
+/** BuildKit's formatTargetPlatform of platformFromEnv: TARGETPLATFORM when it parses, else TARGETOS, TARGETARCH, TARGETVARIANT. */
+function crossTarget(base: Platform, env: Iterable<readonly [string, string]>): string {
+  let target: Platform | undefined;
+  let os = '';
+  let architecture = '';
+  let variant = '';
+  let set = false;
+  for (const [name, value] of env) {
+    if (name === 'TARGETPLATFORM') {
+      try {
+        target = parsePlatform(value);
+        break;
+      } catch {
+        continue;
+      }
+    }
+    if (name === 'TARGETOS') os = value;
+    else if (name === 'TARGETARCH') architecture = value;
+    else if (name === 'TARGETVARIANT') variant = value;
+    else continue;
+    set = true;
+  }
+  if (target === undefined) {
+    if (!set) return '';
+    target = { os: os === '' ? base.os : os, architecture: architecture === '' ? base.architecture : architecture, ...(variant === '' ? {} : { variant }) };
+  }
+  const wanted = normalizePlatform(target);
+  if (wanted.os !== base.os) return `->${formatPlatform(wanted)}`;
+  if (wanted.architecture === base.architecture) return '';
+  return `->${wanted.architecture}${wanted.variant === undefined || wanted.variant === '' ? '' : `/${wanted.variant}`}`;
 }
 
 /** `[build 2/4] RUN make`: the stage (when there are several), the step's place, the instruction. */
@@ -493,7 +541,7 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
     }
     if (ctx.failed.signal.aborted) throw new StepCanceled();
     const text = instructionText(source, instruction.range);
-    const name = stepName(prefix, ++index, total, stepText(instruction, source, ctx.escapeToken));
+    const name = stepName(joinLabels(platformLabel(ctx.request, platform, instruction.env.pairs()), prefix), ++index, total, stepText(instruction, source, ctx.escapeToken));
     const step = ctx.reporter.step(name, instruction.range);
     const below = heldFrom;
     const announceBelow = announcer(() => below, readsContext(instruction), () => showContext(ctx));
@@ -985,6 +1033,24 @@ type EarlyBuildContext = Omit<BuildContext, 'stages' | 'stageCount' | 'environme
 /** Builds the target stage of a Dockerfile; the image is stored and named by every tag. */
 export function build(given: BuildRequest, deps: BuildDeps): Promise<BuiltImage> {
   return started(given, deps, (request, partial, attempt, reporter, platform, buildArgs) => buildStages(request, deps, partial, attempt, reporter, platform, buildArgs));
+}
+
+/**
+ * A build for each of PLATFORMS (`--platform a,b`), as one: the definition is loaded once, one
+ * progress numbers every step, base images are loaded once per platform, and the steps the
+ * platforms share (a builder stage on BUILDPLATFORM) run once, the later platforms taking them
+ * from the cache. The images are named by nothing: what holds them (an index) is the caller's.
+ */
+export function buildPlatforms(given: BuildRequest, deps: BuildDeps, platforms: readonly Platform[]): Promise<BuiltImage[]> {
+  return started({ ...given, tags: [], tagsAsGiven: [], multiPlatform: true }, deps, async (request, partial, attempt, reporter, _platform, buildArgs) => {
+    const images: BuiltImage[] = [];
+    for (const platform of platforms) {
+      // A stage's output is its platform's; what loads and runs is shared.
+      const own: EarlyBuildContext = { ...partial, request: { ...request, platform }, outputs: new Map(), flights: new Map() };
+      images.push(await buildStages(own.request, deps, own, attempt, reporter, platform, buildArgs));
+    }
+    return images;
+  });
 }
 
 /**

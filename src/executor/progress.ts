@@ -10,6 +10,8 @@ import type { BuildEvent, BuildEventListener, StepRef } from './events.js';
 
 export class StepReporter {
   private next = 1;
+  /** Warnings said: a build of several platforms resolves the Dockerfile for each, and says each once. */
+  private readonly warned = new Set<string>();
 
   constructor(private readonly listener: BuildEventListener | undefined) {}
 
@@ -23,12 +25,19 @@ export class StepReporter {
   }
 
   warn(message: string): void {
-    this.emit({ kind: 'warning', message, time: Date.now() });
+    if (this.firstTime(message)) this.emit({ kind: 'warning', message, time: Date.now() });
   }
 
   /** A build check's warning (src/planner/lint.ts). */
   lint(warning: LintWarning): void {
-    this.emit({ kind: 'warning', message: lintWarningShort(warning), time: Date.now(), check: warning });
+    const message = lintWarningShort(warning);
+    if (this.firstTime(message)) this.emit({ kind: 'warning', message, time: Date.now(), check: warning });
+  }
+
+  private firstTime(message: string): boolean {
+    if (this.warned.has(message)) return false;
+    this.warned.add(message);
+    return true;
   }
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHasher, digestHex, familiarReference, goJson, isIndexMediaType, MediaType, messageOf, nodeZlib, parseBoundedJson, parseDigest, parseImageConfig, parseIndex, parseReference, readTar, refNameAnnotation, TsbuildError, uncompressedLayerMediaTypes, type Descriptor, type Digest, type Platform } from '../common/index.js';
-import { decompressStream, reachableBlobs, storeImage, storeName, temporaryName, validateReferenceName, writeAll, type ImageLayer, type LayoutStore } from '../store/index.js';
+import { decompressStream, reachableBlobs, readIndex, storeImage, storeName, temporaryName, validateReferenceName, writeAll, type ImageLayer, type LayoutStore } from '../store/index.js';
 import { compressLayer, sourceDateEpochFromEnv, tarStream, type LayerEntry } from './layer.js';
 
 export type ArchiveFormat = 'docker' | 'oci';
@@ -91,6 +91,14 @@ export async function buildkitCreated(store: LayoutStore, image: SaveImage, epoc
   let created: string | undefined;
   if (epoch !== undefined) created = new Date(epoch * 1000).toISOString();
   else if (!isIndexMediaType(image.descriptor.mediaType)) created = (await (await storeImage(store, image.descriptor)).config()).created;
+  else {
+    // An index (a build of several platforms): when the last of its images was made.
+    for (const manifest of (await readIndex(store, image.descriptor)).manifests) {
+      if (isIndexMediaType(manifest.mediaType)) continue;
+      const made = (await (await storeImage(store, manifest)).config()).created;
+      if (made !== undefined && (created === undefined || Date.parse(made) > Date.parse(created))) created = made;
+    }
+  }
   if (created === undefined) return {};
   // Whole seconds, as Go's time.RFC3339 prints a UTC time; a config's nanoseconds are dropped.
   const utc = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?Z$/.exec(created);

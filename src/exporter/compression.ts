@@ -15,7 +15,7 @@
 import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
 import pLimit from 'p-limit';
-import { MediaType, maxManifestBytes, parseDigest, TsbuildError, type Descriptor, type Manifest } from '../common/index.js';
+import { MediaType, isIndexMediaType, maxManifestBytes, parseDigest, parseIndex, TsbuildError, type Descriptor, type Manifest } from '../common/index.js';
 import { decompressLayer, defaultGzipLevel, knownLayerVariant, layerVariantName, rememberLayerVariant, storeImage, type LayoutStore } from '../store/index.js';
 import { compressLayer, type LayerCompression } from './layer.js';
 import { defaultZstdLevel } from './zstd.js';
@@ -138,6 +138,7 @@ export async function recompressImage(
  * index, or a manifest with no uncompressed layer, as it is.
  */
 export async function pushableImage(store: LayoutStore, descriptor: Descriptor): Promise<Descriptor> {
+  if (isIndexMediaType(descriptor.mediaType)) return mapIndexManifests(store, descriptor, (manifest) => pushableImage(store, manifest));
   if (descriptor.mediaType !== MediaType.ociManifest && descriptor.mediaType !== MediaType.dockerManifest) return descriptor;
   return recompressImage(store, descriptor, exportCompression, 0);
 }
@@ -190,4 +191,27 @@ async function layerVariant(store: LayoutStore, layer: Descriptor, uncompressed:
     );
   }
   return made;
+}
+
+/**
+ * The index DESCRIPTOR with each of its manifests replaced by what CHANGE makes of it (a
+ * recompressed image, other media types), its platforms and every other field kept; itself
+ * when nothing changed. What a multi-platform build's outputs do to each of its images.
+ */
+export async function mapIndexManifests(store: LayoutStore, descriptor: Descriptor, change: (manifest: Descriptor) => Promise<Descriptor>): Promise<Descriptor> {
+  const bytes = await store.readBlob(descriptor.digest, maxManifestBytes);
+  // Parsed for its checks; the JSON itself is rewritten so that fields tsbuild does not model stay.
+  parseIndex(bytes, descriptor.mediaType);
+  const document = JSON.parse(bytes.toString('utf8')) as { manifests: Descriptor[] };
+  let changed = false;
+  const manifests: Descriptor[] = [];
+  for (const manifest of document.manifests) {
+    const replaced = await change(manifest);
+    changed ||= replaced.digest !== manifest.digest || replaced.mediaType !== manifest.mediaType;
+    manifests.push({ ...manifest, mediaType: replaced.mediaType, digest: replaced.digest, size: replaced.size });
+  }
+  if (!changed) return descriptor;
+  const rewritten = Buffer.from(JSON.stringify({ ...document, manifests }));
+  const info = await store.putBlob(Readable.from([rewritten]));
+  return { ...descriptor, digest: info.digest, size: info.size };
 }

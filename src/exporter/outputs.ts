@@ -25,10 +25,10 @@ import { chmod, copyFile, link, lstat, mkdir, open, realpath, rename, rm, symlin
 import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { formatReference, fsPath, makeSpecialFile, messageOf, parseReference, setExactTimes, setXattr, TsbuildError, type Descriptor } from '../common/index.js';
+import { formatReference, fsPath, isIndexMediaType, makeSpecialFile, messageOf, parseReference, setExactTimes, setXattr, TsbuildError, type Descriptor } from '../common/index.js';
 import { temporaryName, writeAll, type LayoutStore } from '../store/index.js';
 import { buildkitCreated, saveArchive, saveLayoutDirectory, type SaveImage } from './archive.js';
-import { compressionFromOptions, exportCompression, recompressImage } from './compression.js';
+import { compressionFromOptions, exportCompression, mapIndexManifests, recompressImage } from './compression.js';
 import { directoryEntries, sourceDateEpochFromEnv, tarStream, type LayerEntry } from './layer.js';
 import { ociMediaTypesOption, withMediaTypes } from './media-types.js';
 
@@ -51,6 +51,8 @@ export interface OutputImage {
    * only `force-compression=true` changes); 0 when undefined.
    */
   readonly firstBuiltLayer?: number;
+  /** For an index (a build of several platforms): each manifest's first layer made by the build, by its digest. */
+  readonly firstBuiltLayers?: ReadonlyMap<string, number>;
 }
 
 const outputTypes: readonly OutputType[] = ['oci', 'docker', 'tar', 'local', 'image', 'registry', 'cacheonly'];
@@ -194,6 +196,20 @@ async function* tarOutputEntries(root: string, epoch: number | undefined): Async
   }
 }
 
+/**
+ * The root filesystems of a build of several platforms in one tar, each under its directory
+ * (`linux_amd64/`), as BuildKit's platform-split: the directory 0755 and owned by root, a hard
+ * link naming its target under the same directory.
+ */
+async function* splitTarEntries(roots: ReadonlyMap<string, string>, epoch: number | undefined): AsyncGenerator<LayerEntry> {
+  for (const [directory, root] of roots) {
+    yield { path: directory, type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: epoch ?? 0 };
+    for await (const entry of tarOutputEntries(root, epoch)) {
+      yield { ...entry, path: `${directory}/${entry.path}`, ...(entry.type === 'link' && entry.linkname !== undefined ? { linkname: `${directory}/${entry.linkname}` } : {}) };
+    }
+  }
+}
+
 /** What an oci or docker output wrote, as BuildKit's exporter reports it (`--metadata-file`). */
 export interface WrittenArchive {
   /** The image's manifest, annotated with its creation time as the archive's index has it. */
@@ -207,10 +223,11 @@ export interface WrittenArchive {
  * filesystem directory (tar, local). `dest=-` writes to STDOUT, refused when it is a terminal.
  * Returns what an oci or docker output wrote.
  */
-export async function writeOutput(store: LayoutStore, image: OutputImage, rootfs: string, spec: OutputSpec, stdout: NodeJS.WritableStream, options: OutputOptions = {}): Promise<WrittenArchive | undefined> {
+export async function writeOutput(store: LayoutStore, image: OutputImage, rootfs: string | ReadonlyMap<string, string>, spec: OutputSpec, stdout: NodeJS.WritableStream, options: OutputOptions = {}): Promise<WrittenArchive | undefined> {
   const epoch = options.sourceDateEpoch ?? sourceDateEpochFromEnv();
   if (spec.type === 'local') {
-    await copyTree(rootfs, spec.dest, epoch);
+    if (typeof rootfs === 'string') await copyTree(rootfs, spec.dest, epoch);
+    else for (const [directory, root] of rootfs) await copyTree(root, join(spec.dest, directory), epoch);
     return undefined;
   }
   if (spec.type === 'image' || spec.type === 'registry' || spec.type === 'cacheonly') throw new TsbuildError('INTERNAL', `write ${spec.type} output: handled by the build command`);
@@ -224,7 +241,7 @@ export async function writeOutput(store: LayoutStore, image: OutputImage, rootfs
     throw new TsbuildError('INVALID_ARGUMENT', `write ${spec.type} output: refusing to write a tar archive to a terminal; give dest=FILE or redirect standard output`);
   }
   if (spec.type === 'tar') {
-    const archive = Readable.from(tarStream(tarOutputEntries(rootfs, epoch)));
+    const archive = Readable.from(tarStream(typeof rootfs === 'string' ? tarOutputEntries(rootfs, epoch) : splitTarEntries(rootfs, epoch)));
     if (spec.dest === '-') await pipeline(archive, stdout, { end: false });
     else await writeFileOutput(archive, spec.dest, spec.type);
     return undefined;
@@ -273,6 +290,10 @@ export function outputAnnotations(spec: OutputSpec): Record<string, string> {
  * for oci, Docker's for docker); the image in the store keeps its own.
  */
 export async function outputImage(store: LayoutStore, image: OutputImage, spec: OutputSpec): Promise<OutputImage> {
+  if (isIndexMediaType(image.descriptor.mediaType)) {
+    const descriptor = await mapIndexManifests(store, image.descriptor, async (manifest) => (await outputImage(store, { descriptor: manifest, names: image.names, firstBuiltLayer: image.firstBuiltLayers?.get(manifest.digest) ?? 0 }, spec)).descriptor);
+    return descriptor === image.descriptor ? image : { ...image, descriptor };
+  }
   const archive = spec.type === 'oci' || spec.type === 'docker';
   const leaves = archive || spec.type === 'registry' || ['true', '1'].includes((spec.options.push ?? '').toLowerCase());
   const compression = compressionFromOptions(spec.options, `--output type=${spec.type}`) ?? (leaves ? exportCompression : undefined);

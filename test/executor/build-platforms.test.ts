@@ -5,11 +5,16 @@
  * index, and a RUN of the target platform run as BuildKit runs it, with what it lacks said when
  * the kernel cannot start its program.
  */
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MediaType, formatReference, hostPlatform, parseReference, type Descriptor, type Platform } from '../../src/common/index.js';
+import { MediaType, formatReference, hostPlatform, parseIndex, parseReference, type Descriptor, type Platform } from '../../src/common/index.js';
+import { readIndex, resolveImage } from '../../src/store/index.js';
+import { haveRegistry, startRegistry } from '../helpers/registry.js';
+import { runCliCaptured } from '../helpers/run-cli.js';
+import { validateLayout } from '../helpers/validate.js';
 import { buildFixture, type BuildFixture } from '../helpers/build.js';
 import { putBytes, writeRandomImage } from '../helpers/registry-image.js';
 import { isRoot } from '../runtime/helpers.js';
@@ -126,5 +131,113 @@ describe.runIf(isRoot)('build --platform of another machine', () => {
     expect(result.stderr).toContain(`the step runs for ${otherName}, and this machine (${hostName}) needs emulation for its binaries: a binfmt_misc handler /proc/sys/fs/binfmt_misc/${qemuName} registered with the F flag`);
     expect(result.stderr).toContain('Dockerfile:3');
     expect(await fx.store.resolveReference(formatReference(parseReference('needs-emulation')))).toBeUndefined();
+  });
+});
+
+/** A builder on BUILDPLATFORM that writes for the target, and a final stage of the target's base from the index. */
+const crossDockerfile = [
+  'FROM --platform=$BUILDPLATFORM busybox AS build',
+  'ARG TARGETARCH',
+  'RUN echo "for $TARGETARCH" > /out',
+  'FROM multi',
+  'COPY --from=build /out /out',
+  'CMD ["cat", "/out"]',
+  '',
+].join('\n');
+
+describe.runIf(isRoot)('build --platform with several platforms', () => {
+  it('makes an index of an image per platform, named by -t, its ID the index digest; run takes this machine\'s', async () => {
+    const context = await fx.context('several', { Dockerfile: crossDockerfile });
+    const metadataFile = join(fx.dir, 'several.json');
+    const annotated = ['--annotation', 'index:org.example.index=i', '--annotation', 'manifest-descriptor:org.example.descriptor=d', '--annotation', 'org.example.manifest=m'];
+    const result = await fx.build(['-t', 'several', '--platform', `${hostName},${otherName}`, '--platform', hostName, '--metadata-file', metadataFile, ...annotated, context]);
+    expect(result.status, result.stderr).toBe(0);
+    const named = await fx.store.resolveReference(formatReference(parseReference('several')));
+    expect(named?.mediaType).toBe(MediaType.ociIndex);
+    const index = await readIndex(fx.store, named as Descriptor);
+    // Each platform once (the repeated flag too), in the order asked.
+    expect(index.manifests.map((manifest) => manifest.platform)).toEqual([
+      { architecture: host.architecture, os: 'linux' },
+      { architecture: other.architecture, os: 'linux' },
+    ]);
+    // --annotation by type: the index's, each descriptor in it, each manifest.
+    expect(index.annotations).toEqual({ 'org.example.index': 'i' });
+    expect(index.manifests.map((manifest) => manifest.annotations)).toEqual([{ 'org.example.descriptor': 'd' }, { 'org.example.descriptor': 'd' }]);
+    const [hostImage, otherBuilt] = await Promise.all(index.manifests.map((manifest) => resolveImage(fx.store, manifest)));
+    expect([hostImage?.manifest.annotations, otherBuilt?.manifest.annotations]).toEqual([{ 'org.example.manifest': 'm' }, { 'org.example.manifest': 'm' }]);
+    expect(hostImage?.config.architecture).toBe(host.architecture);
+    expect(otherBuilt?.config.architecture).toBe(other.architecture);
+    expect(otherBuilt?.manifest.layers.slice(0, -1).map((layer) => layer.digest)).toEqual(otherImage.layers.map((layer) => layer.digest));
+    for (const [image, arch] of [[hostImage, host.architecture], [otherBuilt, other.architecture]] as const) {
+      const files = await fx.layerFiles(image?.manifest.layers.at(-1) as Descriptor);
+      expect(files.find((file) => file.path === 'out')?.text).toBe(`for ${arch}\n`);
+    }
+    // BuildKit's step names in a build of several platforms: the platform, and ->ARCH for the cross builder.
+    expect(result.stderr).toContain(`[${hostName} build 2/2] RUN echo "for ${host.architecture}" > /out`);
+    expect(result.stderr).toContain(`[${hostName}->${other.architecture} build 2/2] RUN echo "for ${other.architecture}" > /out`);
+    expect(result.stderr).toContain(`[${otherName} stage-1 2/2] COPY --from=build /out /out`);
+    expect(result.stderr).toMatch(new RegExp(`exporting manifest list ${named?.digest ?? ''}`));
+    // The definition once; the builder's FROM for the second platform from what the first loaded.
+    expect(result.stderr.match(/load build definition/g)).toHaveLength(1);
+    const metadata = JSON.parse(await readFile(metadataFile, 'utf8')) as Record<string, unknown>;
+    expect(metadata['containerimage.digest']).toBe(named?.digest);
+    expect(metadata['containerimage.config.digest']).toBeUndefined();
+
+    const quiet = await fx.build(['-q', '--platform', `${hostName},${otherName}`, ...annotated, context]);
+    expect(quiet.stdout).toBe(`${named?.digest ?? ''}\n`);
+    const run = await runCliCaptured(['run', '--root', fx.root, '--rm', 'several']);
+    expect([run.status, run.stdout]).toEqual([0, `for ${host.architecture}\n`]);
+  });
+
+  it('writes an OCI layout of the index that skopeo reads, splits tar and local outputs by platform, and refuses a docker archive', async () => {
+    const context = await fx.context('several-outputs', { Dockerfile: crossDockerfile });
+    const layout = join(fx.dir, 'several-layout');
+    const tarFile = join(fx.dir, 'several.tar');
+    const local = join(fx.dir, 'several-local');
+    const result = await fx.build(['--platform', `${hostName},${otherName}`, '--output', `type=oci,dest=${layout},tar=false`, '--output', `type=tar,dest=${tarFile}`, '--output', `type=local,dest=${local}`, context]);
+    expect(result.status, result.stderr).toBe(0);
+    await validateLayout(layout);
+    const top = parseIndex(await readFile(join(layout, 'index.json')));
+    expect(top.manifests.map((manifest) => manifest.mediaType)).toEqual([MediaType.ociIndex]);
+    const raw = JSON.parse(execFileSync('skopeo', ['inspect', '--raw', `oci:${layout}`], { encoding: 'utf8' })) as { manifests: Array<{ platform: Platform }> };
+    expect(raw.manifests.map((manifest) => manifest.platform.architecture)).toEqual([host.architecture, other.architecture]);
+    const inspected = JSON.parse(execFileSync('skopeo', ['inspect', '--override-arch', other.architecture, `oci:${layout}`], { encoding: 'utf8' })) as { Architecture: string; Layers: string[] };
+    expect(inspected.Architecture).toBe(other.architecture);
+    // Layers leave in gzip, as from a build of one platform.
+    expect(inspected.Layers).toHaveLength(otherImage.layers.length + 1);
+
+    const hostDirectory = `linux_${host.architecture}`;
+    const otherDirectory = `linux_${other.architecture}`;
+    const listing = execFileSync('tar', ['-tf', tarFile], { encoding: 'utf8' }).split('\n');
+    expect(listing).toEqual(expect.arrayContaining([`${hostDirectory}/`, `${hostDirectory}/out`, `${hostDirectory}/bin/busybox`, `${otherDirectory}/`, `${otherDirectory}/out`]));
+    expect(await readFile(join(local, hostDirectory, 'out'), 'utf8')).toBe(`for ${host.architecture}\n`);
+    expect(await readFile(join(local, otherDirectory, 'out'), 'utf8')).toBe(`for ${other.architecture}\n`);
+
+    const docker = await fx.build(['--platform', `${hostName},${otherName}`, '--output', `type=docker,dest=${join(fx.dir, 'never.tar')}`, context]);
+    expect(docker.status).not.toBe(0);
+    expect(docker.stderr).toContain('docker exporter does not currently support exporting manifest lists');
+    expect(existsSync(join(fx.dir, 'never.tar'))).toBe(false);
+  });
+
+  it.runIf(haveRegistry())('pushes the index with each image, its layers in gzip, as the registry serves it to skopeo', async () => {
+    const registry = await startRegistry();
+    try {
+      const context = await fx.context('several-push', { Dockerfile: crossDockerfile });
+      const name = `${registry.host}/several/app:1`;
+      const result = await fx.build(['-t', name, '--push', '--platform', `${hostName},${otherName}`, context]);
+      expect(result.status, result.stderr).toBe(0);
+      const raw = JSON.parse(execFileSync('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${name}`], { encoding: 'utf8' })) as { mediaType: string; manifests: Array<{ digest: string; platform: Platform }> };
+      expect(raw.mediaType).toBe(MediaType.ociIndex);
+      expect(raw.manifests.map((manifest) => manifest.platform.architecture)).toEqual([host.architecture, other.architecture]);
+      const copied = join(fx.dir, 'several-pulled');
+      await mkdir(copied, { recursive: true });
+      const copy = spawnSync('skopeo', ['copy', '--all', '--src-tls-verify=false', `docker://${name}`, `oci:${copied}:pulled`], { encoding: 'utf8' });
+      expect(copy.status, copy.stderr).toBe(0);
+      await validateLayout(copied);
+      const pushedOther = JSON.parse(execFileSync('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${registry.host}/several/app@${raw.manifests[1]?.digest ?? ''}`], { encoding: 'utf8' })) as { layers: Array<{ mediaType: string }> };
+      expect(new Set(pushedOther.layers.map((layer) => layer.mediaType))).toEqual(new Set(['application/vnd.oci.image.layer.v1.tar+gzip']));
+    } finally {
+      await registry.stop();
+    }
   });
 });

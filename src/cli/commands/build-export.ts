@@ -5,21 +5,34 @@
  */
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import { digestHex, formatReference, layerMediaTypes, messageOf, parseReference, TsbuildError, type Descriptor, type Digest } from '../../common/index.js';
+import { Readable } from 'node:stream';
+import { digestHex, formatPlatform, formatReference, layerMediaTypes, MediaType, messageOf, parseReference, TsbuildError, type Descriptor, type Digest } from '../../common/index.js';
 import { outputImage, type OutputImage, type OutputSpec } from '../../exporter/index.js';
-import type { StepHandle } from '../../executor/index.js';
+import type { BuiltImage, StepHandle } from '../../executor/index.js';
 import type { PushResult, RegistryClient } from '../../registry/index.js';
 import type { Store } from '../../store/index.js';
 
 const annotationTypes = ['manifest', 'manifest-descriptor', 'index', 'index-descriptor'];
 
+/** `--annotation` values by where they go. */
+export interface Annotations {
+  /** Each image manifest's (no prefix, or `manifest:`). */
+  readonly manifest: Record<string, string>;
+  /** The index's, in a build of several platforms (`index:`). */
+  readonly index: Record<string, string>;
+  /** The index's descriptor of each manifest, in a build of several platforms (`manifest-descriptor:`). */
+  readonly manifestDescriptor: Record<string, string>;
+}
+
 /**
  * `--annotation` values as buildx reads them: `KEY=VALUE` (the manifest's), or with a type
- * prefix `manifest:`, `index:` (several, comma-separated; a `[platform]` after each). A
- * single-platform build writes one manifest and no index, so only manifest annotations apply.
+ * prefix `manifest:`, `index:`, `manifest-descriptor:` (several, comma-separated; a `[platform]`
+ * after each). A single-platform build writes one manifest and no index, so only manifest
+ * annotations apply to it; `index-descriptor:` (the descriptor an OCI layout's index.json would
+ * give the index) is not written.
  */
-export function parseAnnotations(values: readonly string[]): Record<string, string> {
-  const annotations: Record<string, string> = {};
+export function parseAnnotations(values: readonly string[], multiPlatform = false): Annotations {
+  const annotations: Annotations = { manifest: {}, index: {}, manifestDescriptor: {} };
   for (const value of values) {
     const eq = value.indexOf('=');
     if (eq <= 0) throw new TsbuildError('INVALID_ARGUMENT', `build --annotation ${JSON.stringify(value)}: expected KEY=VALUE or TYPE:KEY=VALUE`);
@@ -27,16 +40,22 @@ export function parseAnnotations(values: readonly string[]): Record<string, stri
     const colon = key.indexOf(':');
     // A key may hold colons itself (`org.example:x=y` is no type): only a known type is a prefix.
     const prefix = colon < 0 ? undefined : key.slice(0, colon);
-    const types = prefix?.split(',').map((type) => type.replace(/\[[^\]]*\]$/, '').trim());
-    if (types !== undefined && types.every((type) => annotationTypes.includes(type))) {
+    let types = ['manifest'];
+    const given = prefix?.split(',').map((type) => type.replace(/\[[^\]]*\]$/, '').trim());
+    if (given !== undefined && given.every((type) => annotationTypes.includes(type))) {
       key = key.slice(colon + 1);
-      const others = types.filter((type) => type !== 'manifest');
-      if (others.length > 0) {
-        throw new TsbuildError('INVALID_ARGUMENT', `build --annotation ${JSON.stringify(value)}: ${others.join(', ')} annotations are not supported: a single-platform build writes one manifest and no index (use manifest: or no prefix)`);
+      types = given;
+      const unwritten = types.filter((type) => type === 'index-descriptor' || (!multiPlatform && type !== 'manifest'));
+      if (unwritten.length > 0) {
+        const why = multiPlatform ? 'the index of a build of several platforms is written without a descriptor of its own' : 'a single-platform build writes one manifest and no index (use manifest: or no prefix)';
+        throw new TsbuildError('INVALID_ARGUMENT', `build --annotation ${JSON.stringify(value)}: ${unwritten.join(', ')} annotations are not supported: ${why}`);
       }
     }
     if (key === '') throw new TsbuildError('INVALID_ARGUMENT', `build --annotation ${JSON.stringify(value)}: empty key`);
-    annotations[key] = value.slice(eq + 1);
+    for (const type of types) {
+      const target = type === 'index' ? annotations.index : type === 'manifest-descriptor' ? annotations.manifestDescriptor : annotations.manifest;
+      target[key] = value.slice(eq + 1);
+    }
   }
   return annotations;
 }
@@ -99,7 +118,8 @@ export async function writeImageOutput(image: OutputImage, spec: OutputSpec, dep
 export interface BuildMetadata {
   /** The image an image-making output (image, registry, oci, docker, a push, or none given) reported; none for tar and local. */
   readonly image?: {
-    readonly configDigest: Digest;
+    /** None for a build of several platforms: its index has no config of its own. */
+    readonly configDigest?: Digest;
     readonly descriptor: Descriptor;
     readonly names: readonly string[];
   };
@@ -130,7 +150,7 @@ export async function writeMetadataFile(path: string, metadata: BuildMetadata): 
     ...(image === undefined || descriptor === undefined
       ? {}
       : {
-          'containerimage.config.digest': image.configDigest,
+          ...(image.configDigest === undefined ? {} : { 'containerimage.config.digest': image.configDigest }),
           'containerimage.descriptor': { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size, ...(descriptor.annotations === undefined ? {} : { annotations: descriptor.annotations }) },
           'containerimage.digest': descriptor.digest,
           ...(image.names.length === 0 ? {} : { 'image.name': image.names.join(',') }),
@@ -142,4 +162,74 @@ export async function writeMetadataFile(path: string, metadata: BuildMetadata): 
   } catch (error) {
     throw new TsbuildError('INVALID_ARGUMENT', `build --metadata-file: write ${path}: ${messageOf(error)}`, { cause: error });
   }
+}
+
+/**
+ * A build of several platforms, as one image: an OCI index of each platform's image (their
+ * platforms as their configs say, in the order asked), named by every tag in the progress's
+ * `exporting to image` step as BuildKit's image exporter names a manifest list. Its ID is the
+ * index's digest (what buildx reports for one); each image's own layers stay its own.
+ */
+export async function storeManifestList(store: Store, images: readonly BuiltImage[], tags: readonly string[], tagsAsGiven: readonly string[], annotations: Pick<Annotations, 'index' | 'manifestDescriptor'>): Promise<BuildResult> {
+  const first = images[0];
+  if (first === undefined) throw new TsbuildError('INTERNAL', 'a build of several platforms made no image');
+  const step = first.step('exporting to image').start();
+  const index = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociIndex,
+    manifests: images.map((image) => ({
+      ...image.manifest,
+      ...(Object.keys(annotations.manifestDescriptor).length === 0 ? {} : { annotations: annotations.manifestDescriptor }),
+      platform: { architecture: image.platform.architecture, os: image.platform.os, ...(image.platform.variant === undefined || image.platform.variant === '' ? {} : { variant: image.platform.variant }) },
+    })),
+    ...(Object.keys(annotations.index).length === 0 ? {} : { annotations: annotations.index }),
+  };
+  const bytes = Buffer.from(JSON.stringify(index));
+  const info = await store.putBlob(Readable.from([bytes]));
+  const descriptor: Descriptor = { mediaType: MediaType.ociIndex, digest: info.digest, size: info.size };
+  step.status('manifest-list', `exporting manifest list ${descriptor.digest}`, true);
+  for (const [position, tag] of tags.entries()) {
+    await store.setReference(tag, descriptor);
+    const shown = tagsAsGiven[position] ?? tag;
+    step.status(`name:${shown}`, `naming to ${shown}`, true);
+  }
+  step.done();
+  return {
+    id: descriptor.digest,
+    descriptor,
+    images,
+    firstBuiltLayers: new Map(images.map((image) => [image.manifest.digest, image.baseLayers])),
+    step: (name) => first.step(name),
+    sourceDateEpoch: first.sourceDateEpoch,
+    // BuildKit's platform-split: each platform's root filesystem under linux_amd64/ and the like.
+    rootfs: async () => new Map(await Promise.all(images.map(async (image) => [formatPlatform(image.platform).replaceAll('/', '_'), await image.rootfs()] as const))),
+  };
+}
+
+/** What a build made, of one platform or several: what its outputs, pushes and reports take. */
+export interface BuildResult {
+  /** The image ID: the config's digest, or an index's own. */
+  readonly id: Digest;
+  /** The manifest, or the index of a build of several platforms. */
+  readonly descriptor: Descriptor;
+  /** Each platform's image (one when one was asked for). */
+  readonly images: readonly BuiltImage[];
+  readonly firstBuiltLayers: ReadonlyMap<string, number>;
+  step(name: string): StepHandle;
+  readonly sourceDateEpoch: number | undefined;
+  /** The root filesystem, or each platform's by its directory in a split output. */
+  rootfs(): Promise<string | ReadonlyMap<string, string>>;
+}
+
+/** A build of one platform as a BuildResult. */
+export function singleResult(image: BuiltImage): BuildResult {
+  return {
+    id: image.id,
+    descriptor: image.manifest,
+    images: [image],
+    firstBuiltLayers: new Map([[image.manifest.digest, image.baseLayers]]),
+    step: (name) => image.step(name),
+    sourceDateEpoch: image.sourceDateEpoch,
+    rootfs: () => image.rootfs(),
+  };
 }

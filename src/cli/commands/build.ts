@@ -2,8 +2,8 @@ import { createReadStream } from 'node:fs';
 import { rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { TsbuildError, isTsbuildError, messageOf, formatReference, parsePlatform, parseReference, type Descriptor, type SourceRange, formatPosition } from '../../common/index.js';
-import { BuildInterrupted, BuildStepError, build, checkBuild, checkContextName, checkoutContext, isGitSource, dockerfileInContext, parseNamedContextValue, readDockerfile, readStdinInput, readUrlInput, type BuildDeps, type BuildRequest, type NamedContextSource, type StdinInput } from '../../executor/index.js';
+import { TsbuildError, isTsbuildError, messageOf, formatPlatform, formatReference, normalizePlatform, parsePlatform, parseReference, type Descriptor, type Platform, type SourceRange, formatPosition } from '../../common/index.js';
+import { BuildInterrupted, BuildStepError, build, buildPlatforms, checkBuild, checkContextName, checkoutContext, isGitSource, dockerfileInContext, parseNamedContextValue, readDockerfile, readStdinInput, readUrlInput, type BuildDeps, type BuildRequest, type NamedContextSource, type StdinInput } from '../../executor/index.js';
 import { parseOutputSpec, pushableImage, writeOutput, type OutputImage, type OutputSpec } from '../../exporter/index.js';
 import { DockerfileParseError, listTargets, parseBuildArgs, withoutPlannerLocation, type LintWarning } from '../../planner/index.js';
 import type { RegistryClient } from '../../registry/index.js';
@@ -16,7 +16,7 @@ import { addInsecureRegistryOption, collect, keyValueMap } from '../common-optio
 import { parseAllow, parseSecrets, parseSsh } from './build-secrets.js';
 import { addSandboxOptions, sandboxOptionsOf, type SandboxFlags } from './build-sandbox-options.js';
 import { checkNamedBuilder } from './builders.js';
-import { parseAnnotations, pushInProgress, writeImageOutput, writeMetadataFile } from './build-export.js';
+import { parseAnnotations, pushInProgress, singleResult, storeManifestList, writeImageOutput, writeMetadataFile, type BuildResult } from './build-export.js';
 import { watchInterrupts } from '../interrupts.js';
 import { addCacheOptions, planBuildCache, withInlineCacheArg, type CacheFlags } from './build-cache-options.js';
 
@@ -36,7 +36,7 @@ interface BuildOptions extends CacheFlags, SandboxFlags {
   output: string[];
   push?: boolean;
   runtime?: string;
-  platform?: string;
+  platform: string[];
   root?: string;
   insecureRegistry: string[];
   buildContext: string[];
@@ -188,11 +188,11 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('-q, --quiet', 'print only the image ID')
     .option('--iidfile <file>', 'write the image ID to this file')
     .option('-o, --output <spec>', 'also write the result: type=oci|docker|tar|local,dest=PATH or type=image|registry, or type=cacheonly (the cache only, no image); image outputs take compression=gzip|zstd|uncompressed,compression-level=N,force-compression=true (repeatable)', collect, [])
-    .option('--annotation <key=value>', "add an annotation to the image's manifest; manifest:KEY=VALUE says so explicitly (repeatable)", collect, [])
+    .option('--annotation <key=value>', "add an annotation to the image's manifest (manifest:KEY=VALUE); with several platforms, index:KEY=VALUE to the index and manifest-descriptor:KEY=VALUE to its descriptors (repeatable)", collect, [])
     .option('--metadata-file <file>', "write the build's result (image digest, config digest, descriptor, names) to this file as JSON")
     .option('--push', 'push every -t name to its registry')
     .option('--runtime <name>', 'OCI runtime for RUN: runtime-shim (default), crun, runc or a path')
-    .option('--platform <os/arch[/variant]>', "the image's platform (this machine's by default)")
+    .option('--platform <os/arch[/variant],…>', "the image's platform (this machine's by default); several, comma-separated or repeated, make an index of an image for each", collect, [])
     .option('--check', "run the Dockerfile's build checks and list what they find, running no step (--call=check)")
     .option('--call <method>', 'build (the default); check: the build checks alone; targets: the stages and their descriptions');
   addRootOption(addInsecureRegistryOption(addSandboxOptions(addCacheOptions(command)))).action(buildxErrors(io, async (contextArg: string, options: BuildOptions) => {
@@ -202,12 +202,16 @@ export function registerBuild(program: Command, io: CliIo): void {
     const inner = await runInUserNamespace(options.root);
     if (inner !== undefined) throw new ExitError(inner);
     if (!['default', 'host', 'none'].includes(options.network)) throw new TsbuildError('INVALID_ARGUMENT', `build: invalid --network ${JSON.stringify(options.network)}: use default, host or none`);
-    const platform = options.platform === undefined ? undefined : parsePlatform(options.platform);
+    const platforms = platformsOf(options.platform);
+    const multiPlatform = platforms.length > 1;
+    const platform = multiPlatform ? undefined : platforms[0];
     const given: OutputSpec[] = options.output.map((spec) => parseOutputSpec(spec));
     // `type=cacheonly` with no other output: the steps and their cache only, as buildx; no image
     // is named (whatever -t says) or kept.
     const cacheOnly = given.length > 0 && given.every((output) => output.type === 'cacheonly') && options.push !== true;
     const outputs = given.filter((output) => output.type !== 'cacheonly');
+    // BuildKit's words, said before anything runs rather than after every step.
+    if (multiPlatform && outputs.some((output) => output.type === 'docker')) throw new TsbuildError('INVALID_ARGUMENT', 'build --output type=docker: docker exporter does not currently support exporting manifest lists');
     const { sandbox, warnings: flagWarnings } = sandboxOptionsOf(options);
     for (const message of flagWarnings) io.stderr.write(`WARNING: ${message}\n`);
     // As buildx: an ID file names an image, which a root filesystem output does not make.
@@ -220,7 +224,7 @@ export function registerBuild(program: Command, io: CliIo): void {
     if (toStdout > 1) throw new TsbuildError('INVALID_ARGUMENT', `build --output: ${toStdout} outputs write to standard output; only one can`);
     const tagsGiven = cacheOnly ? [] : options.tag;
     const tags = tagsGiven.map((tag) => formatReference(parseTag(tag)));
-    const annotations = parseAnnotations(options.annotation);
+    const annotations = parseAnnotations(options.annotation, multiPlatform);
     if (options.push === true && tags.length === 0) throw new TsbuildError('INVALID_ARGUMENT', 'build --push: name the image with -t');
     const namedContexts = parseNamedContexts(options.buildContext);
     // As docker: an ID file left from an earlier build must not pass for this one's if it fails.
@@ -292,7 +296,7 @@ export function registerBuild(program: Command, io: CliIo): void {
       ssh: parseSsh(options.ssh, process.env),
       allow: parseAllow(options.allow),
       ...(sandbox === undefined ? {} : { sandbox }),
-      ...(Object.keys(annotations).length === 0 ? {} : { annotations }),
+      ...(Object.keys(annotations.manifest).length === 0 ? {} : { annotations: annotations.manifest }),
     });
     const call = callOf(options);
     if (call.method === 'targets') {
@@ -323,20 +327,21 @@ export function registerBuild(program: Command, io: CliIo): void {
     // Whether the solve gave an image: an error after it (an export, a push) is not the solve's.
     let solved = false;
     try {
-      let image;
+      let result: BuildResult;
       let built: OutputImage | undefined;
       // The image the metadata file describes: an image output's, else a push's, else the first archive's, else the stored one.
       let exported: { descriptor: Descriptor; names: readonly string[] } | undefined;
       const exportWarnings: string[] = [];
       try {
-        image = await build(
-          { ...(await request()), ...(caching.configExtras === undefined ? {} : { configExtras: caching.configExtras }) },
-          { store, runtime: selectRuntime(options.runtime), cache: caching.cache, registry, interrupted: interrupt.signal, onEvent: (event) => { progress.onEvent(event); caching.observe(event); } },
-        );
+        const buildRequest: BuildRequest = { ...(await request()), ...(caching.configExtras === undefined ? {} : { configExtras: caching.configExtras }) };
+        const buildDeps: BuildDeps = { store, runtime: selectRuntime(options.runtime), cache: caching.cache, registry, interrupted: interrupt.signal, onEvent: (event) => { progress.onEvent(event); caching.observe(event); } };
+        result = multiPlatform
+          ? await storeManifestList(store, await buildPlatforms(buildRequest, buildDeps, platforms), tags, buildRequest.tagsAsGiven ?? tags, annotations)
+          : singleResult(await build(buildRequest, buildDeps));
         interruption.stop();
         solved = true;
-        built = { descriptor: image.manifest, names: tags, firstBuiltLayer: image.baseLayers };
-        const step = image.step;
+        built = { descriptor: result.descriptor, names: tags, firstBuiltLayer: result.images[0]?.baseLayers ?? 0, firstBuiltLayers: result.firstBuiltLayers };
+        const step = result.step;
         // Image outputs and --push in the build's progress, each push a step, as buildx shows them.
         for (const output of outputs) {
           if (output.type !== 'image' && output.type !== 'registry') continue;
@@ -346,12 +351,12 @@ export function registerBuild(program: Command, io: CliIo): void {
         }
         // What --push sends: the image with its layers compressed, as the metadata file then names it.
         if (options.push === true) {
-          const document = await pushableImage(store, image.manifest);
+          const document = await pushableImage(store, result.descriptor);
           exported ??= { descriptor: document, names: tags };
           for (const tag of tags) await pushInProgress(tag, { store, registry }, step(`pushing ${tag}`), document);
         }
         // In the build's progress, as BuildKit's cache export steps; warnings after it.
-        await caching.exportAll(image, (message) => exportWarnings.push(message));
+        for (const image of result.images) await caching.exportAll(image, (message) => exportWarnings.push(message));
       } finally {
         await progress.finish();
         for (const message of exportWarnings) io.stderr.write(`WARNING: ${message}\n`);
@@ -359,22 +364,22 @@ export function registerBuild(program: Command, io: CliIo): void {
       }
       // As `docker build` without -t: the image stays, without a name (`<none>:<none>`), found by its ID.
       // An --output is where the result goes instead, as with buildx.
-      if (tags.length === 0 && outputs.length === 0 && !cacheOnly) await store.keepUnnamed(image.manifest);
-      let archived: { descriptor: typeof image.manifest; names: readonly string[] } | undefined;
+      if (tags.length === 0 && outputs.length === 0 && !cacheOnly) await store.keepUnnamed(result.descriptor);
+      let archived: { descriptor: Descriptor; names: readonly string[] } | undefined;
       for (const output of outputs) {
         if (output.type === 'image' || output.type === 'registry') continue;
-        const written = await writeOutput(store, built, await image.rootfs(), output, io.stdout, image.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: image.sourceDateEpoch });
+        const written = await writeOutput(store, built, await result.rootfs(), output, io.stdout, result.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: result.sourceDateEpoch });
         archived ??= written;
       }
       if (options.metadataFile !== undefined) {
-        exported ??= archived ?? (imageOutput ? { descriptor: image.manifest, names: tags } : undefined);
-        await writeMetadataFile(options.metadataFile, { ...(exported === undefined ? {} : { image: { configDigest: image.id, ...exported } }), cacheVerdicts: caching.verdicts() });
+        exported ??= archived ?? (imageOutput ? { descriptor: result.descriptor, names: tags } : undefined);
+        await writeMetadataFile(options.metadataFile, { ...(exported === undefined ? {} : { image: { ...(multiPlatform ? {} : { configDigest: result.id }), ...exported } }), cacheVerdicts: caching.verdicts() });
       }
       await caching.afterBuild((message) => io.stderr.write(`WARNING: ${message}\n`));
-      if (options.iidfile !== undefined) await writeFile(options.iidfile, image.id);
+      if (options.iidfile !== undefined) await writeFile(options.iidfile, result.id);
       // Standard output carrying an archive gets nothing else, as docker.
       // As buildx: an empty line when no output reports an image.
-      if (quiet && toStdout === 0) io.stdout.write(`${imageOutput ? image.id : ''}\n`);
+      if (quiet && toStdout === 0) io.stdout.write(`${imageOutput ? result.id : ''}\n`);
     } catch (error) {
       if (error instanceof BuildInterrupted) {
         io.stderr.write(`ERROR: ${error.message}\n`);
@@ -515,4 +520,18 @@ function parseNamedContexts(values: readonly string[]): Map<string, NamedContext
     contexts.set(name, parseNamedContextValue(name, value.slice(eq + 1)));
   }
   return contexts;
+}
+
+/**
+ * `--platform` as buildx reads it: comma-separated and repeatable, each normalized, the same
+ * platform once; none for this machine's.
+ */
+function platformsOf(values: readonly string[]): Platform[] {
+  const platforms = new Map<string, Platform>();
+  for (const value of values.flatMap((text) => text.split(','))) {
+    if (value.trim() === '') continue;
+    const platform = normalizePlatform(parsePlatform(value.trim()));
+    platforms.set(formatPlatform(platform), platform);
+  }
+  return [...platforms.values()];
 }
