@@ -48,6 +48,8 @@ export interface CaseOptions {
   readonly ulimits?: readonly string[];
   /** `--shm-size` of every RUN. */
   readonly shmSize?: string;
+  /** `--platform`: the image's, another than this machine's for a cross-compiling case. */
+  readonly platform?: string;
 }
 
 /** The build flags a case's options ask for, the same for both builders; CONTEXT is the prepared context. */
@@ -62,6 +64,7 @@ export function caseBuildFlags(options: CaseOptions, context: string): string[] 
   for (const host of options.addHosts ?? []) flags.push('--add-host', host);
   for (const ulimit of options.ulimits ?? []) flags.push('--ulimit', ulimit);
   if (options.shmSize !== undefined) flags.push('--shm-size', options.shmSize);
+  if (options.platform !== undefined) flags.push('--platform', options.platform);
   return flags;
 }
 
