@@ -14,9 +14,10 @@ import { cacheDocument, inlineCache, isPrefix, manifestFor, maxCacheDocumentByte
 import type { CacheExport, CacheMode } from './cache-spec.js';
 import type { LayerRef, StepResult } from './step-cache.js';
 
-export function selectRecords(used: ReadonlyMap<Digest, StepResult>, mode: CacheMode, imageLayers: readonly LayerRef[]): Map<Digest, StepResult> {
+/** The records an export sends: every one the build used (mode=max), or those of the images' own steps (mode=min), of each platform's image in a build of several. */
+export function selectRecords(used: ReadonlyMap<Digest, StepResult>, mode: CacheMode, images: readonly (readonly LayerRef[])[]): Map<Digest, StepResult> {
   if (mode === 'max') return new Map(used);
-  return new Map([...used].filter(([, result]) => isPrefix(result.layers, imageLayers)));
+  return new Map([...used].filter(([, result]) => images.some((imageLayers) => isPrefix(result.layers, imageLayers))));
 }
 
 /** The inline cache of an image: its own steps' records, by layer position. */
@@ -27,7 +28,8 @@ export function inlineCacheOf(used: ReadonlyMap<Digest, StepResult>, imageLayers
 export interface ExportCacheOptions {
   readonly store: Store;
   readonly used: ReadonlyMap<Digest, StepResult>;
-  readonly imageLayers: readonly LayerRef[];
+  /** The layers of each image the build made (one, or one per platform). */
+  readonly images: readonly (readonly LayerRef[])[];
   readonly platform?: Platform;
   readonly registry?: () => Promise<RegistryClient>;
   /**
@@ -85,7 +87,7 @@ function artifactOf(records: ReadonlyMap<Digest, StepResult>, platform: Platform
 /** Writes the cache where TARGET says; the inline cache is not written here (it is part of the image). */
 export async function exportCache(target: CacheExport, options: ExportCacheOptions): Promise<{ digest: Digest; records: number; cacheMounts: number } | undefined> {
   if (target.type === 'inline') return undefined;
-  const selected = selectRecords(options.used, target.mode, options.imageLayers);
+  const selected = selectRecords(options.used, target.mode, options.images);
   const compression = target.compression;
   const layerAs = options.layerAs;
   const records = layerAs === undefined ? selected : await recompressed(selected, (layer) => layerAs(layer, compression));

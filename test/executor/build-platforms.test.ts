@@ -15,7 +15,7 @@ import { readIndex, resolveImage } from '../../src/store/index.js';
 import { haveRegistry, startRegistry } from '../helpers/registry.js';
 import { runCliCaptured } from '../helpers/run-cli.js';
 import { validateLayout } from '../helpers/validate.js';
-import { buildFixture, type BuildFixture } from '../helpers/build.js';
+import { buildFixture, ranSteps, type BuildFixture } from '../helpers/build.js';
 import { putBytes, writeRandomImage } from '../helpers/registry-image.js';
 import { isRoot } from '../runtime/helpers.js';
 
@@ -134,6 +134,14 @@ describe.runIf(isRoot)('build --platform of another machine', () => {
   });
 });
 
+/** How many step records an exported cache (a local destination) holds. */
+async function cacheRecords(dir: string): Promise<number> {
+  const blob = (digest: string): string => join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
+  const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+  const manifest = JSON.parse(await readFile(blob(index.manifests[0]?.digest ?? ''), 'utf8')) as { config: { digest: string } };
+  return (JSON.parse(await readFile(blob(manifest.config.digest), 'utf8')) as { records: unknown[] }).records.length;
+}
+
 /** A builder on BUILDPLATFORM that writes for the target, and a final stage of the target's base from the index. */
 const crossDockerfile = [
   'FROM --platform=$BUILDPLATFORM busybox AS build',
@@ -217,6 +225,31 @@ describe.runIf(isRoot)('build --platform with several platforms', () => {
     expect(docker.status).not.toBe(0);
     expect(docker.stderr).toContain('docker exporter does not currently support exporting manifest lists');
     expect(existsSync(join(fx.dir, 'never.tar'))).toBe(false);
+  });
+
+  it("exports one cache of every platform's steps, mode=min the images' own, that a pruned root builds both from", async () => {
+    const context = await fx.context('several-cache', { Dockerfile: crossDockerfile });
+    const min = join(fx.dir, 'several-cache-min');
+    const max = join(fx.dir, 'several-cache-max');
+    const platforms = ['--platform', `${hostName},${otherName}`];
+    const built = await fx.build([...platforms, '--no-cache', '--cache-to', `type=local,dest=${min}`, '--cache-to', `type=local,dest=${max},mode=max`, context]);
+    expect(built.status, built.stderr).toBe(0);
+    // One export step per destination, whatever the number of platforms.
+    expect(built.stderr.match(/exporting cache to client directory/g)).toHaveLength(2);
+    // mode=min: each image's own steps, as many again as one platform's; mode=max: the builders' besides.
+    const one = join(fx.dir, 'one-platform-cache-min');
+    const single = await fx.build(['--platform', hostName, '--no-cache', '--cache-to', `type=local,dest=${one}`, context]);
+    expect(single.status, single.stderr).toBe(0);
+    expect(await cacheRecords(one)).toBeGreaterThan(0);
+    expect(await cacheRecords(min)).toBe(2 * (await cacheRecords(one)));
+    expect(await cacheRecords(max)).toBeGreaterThan(await cacheRecords(min));
+    const pruned = await runCliCaptured(['builder', 'prune', '-a', '-f', '--root', fx.root]);
+    expect(pruned.status, pruned.stderr).toBe(0);
+    const rebuilt = await fx.build([...platforms, '--cache-from', `type=local,src=${max}`, context]);
+    expect(rebuilt.status, rebuilt.stderr).toBe(0);
+    // Every step of both platforms from the imported cache: none ran.
+    expect(ranSteps(rebuilt.stderr)).toEqual([]);
+    expect(rebuilt.stderr.match(/^#\d+ CACHED$/gm)?.length ?? 0).toBeGreaterThanOrEqual(4);
   });
 
   it.runIf(haveRegistry())('pushes the index with each image, its layers in gzip, as the registry serves it to skopeo', async () => {

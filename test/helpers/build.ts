@@ -123,7 +123,7 @@ export function ranSteps(stderr: string): string[] {
     if (step !== null) names.set(step[1] ?? '', step[2] ?? '');
     const done = /^#(\d+) DONE /.exec(line);
     const name = done === null ? undefined : names.get(done[1] ?? '');
-    if (name !== undefined && !name.startsWith('[internal]') && !/\] FROM /.test(name)) ran.push(name);
+    if (name !== undefined && !/^\[(?:\S+ )?internal\]/.test(name) && !/\] FROM /.test(name)) ran.push(name);
   }
   return ran;
 }

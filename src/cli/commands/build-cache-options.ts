@@ -59,7 +59,8 @@ export interface BuildCachePlan {
   /** The automatic cap, after a build. */
   afterBuild(warnAfter: (message: string) => void): Promise<void>;
   /** Writes every non-inline export; failures with ignore-error=true are warnings. */
-  exportAll(image: { readonly layers: readonly LayerRef[]; readonly platform: Platform; step(name: string): StepHandle }, warn: (message: string) => void): Promise<void>;
+  /** Every export of the build, once: IMAGES are what it made, one per platform (the first's platform and steps name the export). */
+  exportAll(images: readonly { readonly layers: readonly LayerRef[]; readonly platform: Platform; step(name: string): StepHandle }[], warn: (message: string) => void): Promise<void>;
 }
 
 /**
@@ -126,7 +127,9 @@ export function planBuildCache(flags: CacheFlags, store: Store, registry: () => 
       return [...verdicts].map(([name, text]) => `${name}: ${text}\n`).join('');
     },
     configExtras: inline ? async (layers) => ({ [inlineCacheField]: inlineCacheOf(await cache.exportable(layers), layers) }) : undefined,
-    async exportAll(image, warnAfter) {
+    async exportAll(images, warnAfter) {
+      const image = images[0];
+      if (image === undefined) return;
       let packed: Promise<CacheMountLayers[]> | undefined;
       const cacheMounts = (): Promise<CacheMountLayers[]> => (packed ??= packCacheMounts(store, cache, warnAfter));
       for (const target of exports) {
@@ -139,8 +142,8 @@ export function planBuildCache(flags: CacheFlags, store: Store, registry: () => 
         try {
           await exportCache(target, {
             store,
-            used: await cache.exportable(image.layers),
-            imageLayers: image.layers,
+            used: await cache.exportable(images.flatMap((each) => each.layers)),
+            images: images.map((each) => each.layers),
             platform: image.platform,
             registry,
             cacheMounts,

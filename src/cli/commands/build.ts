@@ -356,7 +356,7 @@ export function registerBuild(program: Command, io: CliIo): void {
           for (const tag of tags) await pushInProgress(tag, { store, registry }, step(`pushing ${tag}`), document);
         }
         // In the build's progress, as BuildKit's cache export steps; warnings after it.
-        for (const image of result.images) await caching.exportAll(image, (message) => exportWarnings.push(message));
+        await caching.exportAll(result.images, (message) => exportWarnings.push(message));
       } finally {
         await progress.finish();
         for (const message of exportWarnings) io.stderr.write(`WARNING: ${message}\n`);
