@@ -252,7 +252,8 @@ interface BuildContext {
   readonly baseConfigs: Map<string, BaseImage>;
   readonly environment: () => Promise<RunEnvironment>;
   readonly sourceDateEpoch: number | undefined;
-  context: Promise<ContextHandle> | undefined;
+  /** The build context and its ignore file, loaded once for the build, for every platform of it. */
+  readonly shared: { context?: Promise<ContextHandle>; ignoreFile?: Promise<ContextIgnoreFile> };
   /** One flight per key within the build: equal steps in two stages run once. */
   readonly flights: Map<Digest, Promise<StepRun>>;
   /**
@@ -851,7 +852,7 @@ function showContext(ctx: BuildContext): void {
 const contextUnseen = 2000;
 
 function openBuildContext(ctx: BuildContext): Promise<ContextHandle> {
-  ctx.context ??= (async () => {
+  ctx.shared.context ??= (async () => {
     if (ctx.request.contextDir === undefined) {
       throw new TsbuildError('INVALID_ARGUMENT', 'this build has no context (the Dockerfile came on standard input): COPY and ADD can only use other stages, images and URLs');
     }
@@ -868,7 +869,7 @@ function openBuildContext(ctx: BuildContext): Promise<ContextHandle> {
       throw error;
     }
   })();
-  return ctx.context;
+  return ctx.shared.context;
 }
 
 /**
@@ -1096,7 +1097,7 @@ async function started<T>(given: BuildRequest, deps: BuildDeps, body: BuildBody<
     bases: new Map(),
     baseConfigs: new Map(),
     sourceDateEpoch: sourceDateEpoch(buildArgs),
-    context: undefined,
+    shared: {},
     flights: new Map(),
     recording: new BackgroundWork(),
     attempt,
@@ -1229,7 +1230,7 @@ async function buildStages(
 ): Promise<BuiltImage> {
   const { parsed, resolved } = await planStages(request, partial, reporter, platform, buildArgs, false);
   if (resolved.unusedBuildArgs.length > 0) reporter.warn(`one or more build-args [${resolved.unusedBuildArgs.join(' ')}] were not consumed`);
-  const ignoreFile = request.contextDir === undefined ? undefined : loadDockerignore(reporter, request.contextDir, request.dockerfile.path);
+  const ignoreFile = request.contextDir === undefined ? undefined : (partial.shared.ignoreFile ??= loadDockerignore(reporter, request.contextDir, request.dockerfile.path));
   // Its step comes before the stages' (a failure, the stages' own turn).
   await ignoreFile?.catch(() => undefined);
   const stages = new Map(resolved.stages.map((stage) => [stage.index, stage]));

@@ -227,6 +227,20 @@ describe.runIf(isRoot)('build --platform with several platforms', () => {
     expect(existsSync(join(fx.dir, 'never.tar'))).toBe(false);
   });
 
+  it('loads the build context and its .dockerignore once for every platform, and copies the same layer into each', async () => {
+    const context = await fx.context('several-context', { Dockerfile: 'FROM multi\nCOPY . /app/\n', '.dockerignore': 'secret.txt\n', 'a.txt': 'a\n', 'secret.txt': 's\n' });
+    const result = await fx.build(['-t', 'several-context', '--platform', `${hostName},${otherName}`, context]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr.match(/^#\d+ \[internal\] load build context$/gm)).toHaveLength(1);
+    expect(result.stderr.match(/^#\d+ \[internal\] load \.dockerignore$/gm)).toHaveLength(1);
+    const index = await readIndex(fx.store, (await fx.store.resolveReference(formatReference(parseReference('several-context')))) as Descriptor);
+    const images = await Promise.all(index.manifests.map((manifest) => resolveImage(fx.store, manifest)));
+    const copied = images.map((image) => image.config.rootfs.diff_ids.at(-1));
+    expect(copied[0]).toBe(copied[1]);
+    const files = await fx.layerFiles(images[1]?.manifest.layers.at(-1) as Descriptor);
+    expect(files.map((file) => file.path).sort()).toEqual(['app', 'app/.dockerignore', 'app/Dockerfile', 'app/a.txt']);
+  });
+
   it("exports one cache of every platform's steps, mode=min the images' own, that a pruned root builds both from", async () => {
     const context = await fx.context('several-cache', { Dockerfile: crossDockerfile });
     const min = join(fx.dir, 'several-cache-min');
