@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { TsbuildError, isTsbuildError, messageOf, formatPlatform, formatReference, normalizePlatform, parsePlatform, parseReference, type Descriptor, type Platform, type SourceRange, formatPosition } from '../../common/index.js';
+import { TsbuildError, isTsbuildError, messageOf, formatPlatform, formatReference, hostPlatform, normalizePlatform, parsePlatform, parseReference, type Descriptor, type Platform, type SourceRange, formatPosition } from '../../common/index.js';
 import { BuildInterrupted, BuildStepError, build, buildPlatforms, checkBuild, checkContextName, checkoutContext, isGitSource, dockerfileInContext, parseNamedContextValue, readDockerfile, readStdinInput, readUrlInput, type BuildDeps, type BuildRequest, type NamedContextSource, type StdinInput } from '../../executor/index.js';
 import { parseOutputSpec, pushableImage, writeOutput, type OutputImage, type OutputSpec } from '../../exporter/index.js';
 import { DockerfileParseError, listTargets, parseBuildArgs, withoutPlannerLocation, type LintWarning } from '../../planner/index.js';
@@ -523,14 +523,15 @@ function parseNamedContexts(values: readonly string[]): Map<string, NamedContext
 }
 
 /**
- * `--platform` as buildx reads it: comma-separated and repeatable, each normalized, the same
- * platform once; none for this machine's.
+ * `--platform` as buildx reads it: comma-separated and repeatable, each normalized, `local` for
+ * this machine's, the same platform once; none for this machine's.
  */
 function platformsOf(values: readonly string[]): Platform[] {
   const platforms = new Map<string, Platform>();
   for (const value of values.flatMap((text) => text.split(','))) {
     if (value.trim() === '') continue;
-    const platform = normalizePlatform(parsePlatform(value.trim()));
+    // buildx's `local`: this machine's platform.
+    const platform = value.trim() === 'local' ? hostPlatform() : normalizePlatform(parsePlatform(value.trim()));
     platforms.set(formatPlatform(platform), platform);
   }
   return [...platforms.values()];
