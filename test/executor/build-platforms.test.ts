@@ -279,7 +279,7 @@ describe.runIf(isRoot)('build --platform with several platforms', () => {
       expect(raw.manifests.map((manifest) => manifest.platform.architecture)).toEqual([host.architecture, other.architecture]);
       const copied = join(fx.dir, 'several-pulled');
       await mkdir(copied, { recursive: true });
-      const copy = spawnSync('skopeo', ['copy', '--all', '--src-tls-verify=false', `docker://${name}`, `oci:${copied}:pulled`], { encoding: 'utf8' });
+      const copy = spawnSync('skopeo', ['copy', '--all', '--remove-signatures', '--src-tls-verify=false', `docker://${name}`, `oci:${copied}:pulled`], { encoding: 'utf8' });
       expect(copy.status, copy.stderr).toBe(0);
       await validateLayout(copied);
       const pushedOther = JSON.parse(execFileSync('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${registry.host}/several/app@${raw.manifests[1]?.digest ?? ''}`], { encoding: 'utf8' })) as { layers: Array<{ mediaType: string }> };

@@ -26,7 +26,7 @@ afterAll(() => {
 });
 
 /** The suites that build real images; each passes as root in its own right. */
-const suites = ['test/executor/build-run.test.ts', 'test/executor/build-stages.test.ts', 'test/executor/build-copy.test.ts', 'test/executor/build-mounts.test.ts', 'test/executor/build-compression.test.ts', 'test/executor/build-sources.test.ts'];
+const suites = ['test/executor/build-run.test.ts', 'test/executor/build-stages.test.ts', 'test/executor/build-copy.test.ts', 'test/executor/build-mounts.test.ts', 'test/executor/build-compression.test.ts', 'test/executor/build-sources.test.ts', 'test/executor/build-platforms.test.ts'];
 
 /**
  * Runs vitest on FILES as the rootless user, inside a user namespace made as src/cli/rootless.ts
