@@ -388,6 +388,13 @@ describe('build: RUN and the image config', () => {
     const attested = await fx.build(['-t', 'sandbox-flags', ...flags, '--provenance', 'mode=max', dir]);
     expect(attested.status).toBe(0);
     expect(attested.stderr).toContain('WARNING: --provenance=mode=max: tsbuild makes no attestations');
+    // buildx's --attest: the same, none when disabled, and a type it knows.
+    const attest = await fx.build(['-t', 'sandbox-flags', ...flags, '--attest', 'type=provenance,mode=max', '--attest', 'type=sbom,disabled=true', dir]);
+    expect(attest.status).toBe(0);
+    expect(attest.stderr).toContain('WARNING: --attest=type=provenance,mode=max: tsbuild makes no attestations');
+    expect(attest.stderr).not.toContain('--attest=type=sbom');
+    const untyped = await fx.build(['-t', 'sandbox-flags', '--attest', 'mode=max', dir]);
+    expect([untyped.status, untyped.stderr]).toEqual([1, expect.stringContaining('attestation type not specified')]);
     // Those docker warns of, in its words; the step still from the cache.
     const warned = await fx.build(['-t', 'sandbox-flags', ...flags, '--squash', '--isolation', 'default', '--security-opt', 'seccomp=unconfined', '--cgroup-parent', 'ci.slice', dir]);
     expect(warned.status).toBe(0);

@@ -16,6 +16,7 @@ export interface SandboxFlags {
   shmSize?: string;
   provenance?: string;
   sbom?: string;
+  attest: string[];
   squash?: boolean;
   isolation?: string;
   securityOpt: string[];
@@ -35,6 +36,7 @@ export function addSandboxOptions(command: Command): Command {
       .option('--load', 'keep the image in the local store (always)')
       .option('--provenance <value>', 'false: no provenance attestation (tsbuild makes none)')
       .option('--sbom <value>', 'false: no SBOM attestation (tsbuild makes none)')
+      .option('--attest <type=…>', 'type=provenance|sbom[,disabled=true]: an attestation (tsbuild makes none) (repeatable)', collect, [])
       // The classic builder's, which buildx takes and ignores (hidden in its help), or warns of.
       .addOption(new Option('-m, --memory <bytes>').hideHelp())
       .addOption(new Option('--memory-swap <bytes>').hideHelp())
@@ -59,6 +61,14 @@ export function sandboxOptionsOf(flags: SandboxFlags): { sandbox: RunSandboxOpti
   const warnings: string[] = [];
   for (const [flag, value] of [['--provenance', flags.provenance], ['--sbom', flags.sbom]] as const) {
     if (!disabled(value)) warnings.push(`${flag}=${value ?? ''}: tsbuild makes no attestations; the image has none`);
+  }
+  for (const value of flags.attest) {
+    // buildx's form: comma-separated KEY=VALUE with a type; disabled=true asks for none.
+    const fields = new Map(value.split(',').map((field) => [field.slice(0, Math.max(0, field.indexOf('='))).trim().toLowerCase(), field.slice(field.indexOf('=') + 1).trim()] as const));
+    const type = fields.get('type');
+    if (type === undefined || type === '') throw new TsbuildError('INVALID_ARGUMENT', `invalid value ${JSON.stringify(value)} for --attest: attestation type not specified`);
+    if (type !== 'provenance' && type !== 'sbom') throw new TsbuildError('INVALID_ARGUMENT', `invalid value ${JSON.stringify(value)} for --attest: unknown attestation type ${JSON.stringify(type)}: provenance or sbom`);
+    if (!/^(true|1)$/i.test(fields.get('disabled') ?? '')) warnings.push(`--attest=${value}: tsbuild makes no attestations; the image has none`);
   }
   // docker's own words for the classic builder's flags that BuildKit has no use for.
   if (flags.squash === true) warnings.push('experimental flag squash is removed with BuildKit. You should squash inside build using a multi-stage Dockerfile for efficiency.');
