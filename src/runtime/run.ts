@@ -5,7 +5,7 @@
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { hostname as hostHostname } from 'node:os';
 import { join, posix, relative } from 'node:path';
-import { TsbuildError, isTsbuildError, messageOf, parseReference, type ContainerConfig, type ImageReference } from '../common/index.js';
+import { TsbuildError, formatPlatform, imagePlatform, isTsbuildError, messageOf, parseReference, platformMatches, type ContainerConfig, type Descriptor, type ImageReference, type Platform } from '../common/index.js';
 import { findImage, storeImage, unpackLayers, type Image, type Store } from '../store/index.js';
 import {
   containerDirectory,
@@ -41,6 +41,12 @@ export interface ContainerOptions {
   readonly pull?: (reference: ImageReference) => Promise<void>;
   /** `--pull always`: `pull` is called for a reference even when the store has the image. */
   readonly pullAlways?: boolean;
+  /**
+   * `--platform`: the image's manifest for it (from an index); an image of one manifest for
+   * another platform is taken as missing, and pulled for this one, as docker's CLI does. This
+   * machine's when undefined.
+   */
+  readonly platform?: Platform;
   /** Replace the image's Cmd when not empty. */
   readonly args?: readonly string[];
   /** `--entrypoint`: replaces the image's Entrypoint and drops its Cmd; `''` leaves none. */
@@ -216,30 +222,54 @@ export function runFailureStatus(error: unknown): number {
 }
 
 /** The image to run, from the store or fetched through `pull`. */
-export async function findOrPull(options: Pick<RunContainerOptions, 'store' | 'image' | 'pull' | 'pullAlways'>): Promise<{ name?: string; image: Image }> {
+export async function findOrPull(options: Pick<RunContainerOptions, 'store' | 'image' | 'pull' | 'pullAlways' | 'platform'>): Promise<{ name?: string; image: Image }> {
   if (options.pullAlways === true && options.pull !== undefined) {
     // An image ID or a prefix of one names nothing a registry has: it is used as it is.
     const reference = /^(sha256:)?[0-9a-f]{6,64}$/.test(options.image) ? undefined : parseReference(options.image);
     if (reference !== undefined) await options.pull(reference);
   }
   let found = await findImage(options.store, options.image);
-  if (found === undefined) {
+  let image = found === undefined ? undefined : await imageFor(options, found.descriptor);
+  if (found === undefined || image === undefined) {
     // A name that is no reference is refused as such, as docker's CLI refuses it before it looks.
     const reference = parseReference(options.image);
-    if (options.pull === undefined) throw new TsbuildError('NOT_FOUND', `run: unable to find image '${options.image}' locally`);
+    if (options.pull === undefined) {
+      if (found !== undefined && options.platform !== undefined) throw await platformMismatch(options, found.descriptor, options.platform);
+      throw new TsbuildError('NOT_FOUND', `run: unable to find image '${options.image}' locally`);
+    }
     // The CLI has said `Unable to find image … locally`; the pull's own error follows it, as docker's.
     await options.pull(reference);
     found = await findImage(options.store, options.image);
     if (found === undefined) throw new TsbuildError('NOT_FOUND', `run: image '${options.image}' not found after pulling it`);
+    image = await imageFor(options, found.descriptor);
+    if (image === undefined && options.platform !== undefined) throw await platformMismatch(options, found.descriptor, options.platform);
   }
+  if (image === undefined) throw new TsbuildError('NOT_FOUND', `run: image '${options.image}' not found`);
+  return { ...(found.name === undefined ? {} : { name: found.name }), image };
+}
+
+/** The image DESCRIPTOR names for the wanted platform; undefined when it is another platform's alone. */
+async function imageFor(options: Pick<ContainerOptions, 'store' | 'image' | 'platform'>, descriptor: Descriptor): Promise<Image | undefined> {
   let image: Image;
   try {
-    image = await storeImage(options.store, found.descriptor);
+    image = await storeImage(options.store, descriptor, options.platform);
   } catch (error) {
     if (!isTsbuildError(error)) throw error;
+    // An index without the platform asked for: as missing, for a pull to complete.
+    if (options.platform !== undefined && error.code === 'NOT_FOUND') return undefined;
     throw new TsbuildError(error.code, `run: image '${options.image}': ${error.message}`, { cause: error });
   }
-  return { ...(found.name === undefined ? {} : { name: found.name }), image };
+  if (options.platform === undefined) return image;
+  return platformMatches(imagePlatform(await image.config()), options.platform) ? image : undefined;
+}
+
+/** Docker's words for an image in the store that is another platform's. */
+async function platformMismatch(options: Pick<ContainerOptions, 'store' | 'image'>, descriptor: Descriptor, wanted: Platform): Promise<TsbuildError> {
+  const actual = await storeImage(options.store, descriptor).then(
+    async (image) => formatPlatform(imagePlatform(await image.config())),
+    () => 'another platform',
+  );
+  return new TsbuildError('NOT_FOUND', `image with reference ${options.image} was found but does not match the specified platform: wanted ${formatPlatform(wanted)}, actual: ${actual}`);
 }
 
 const defaultHosts = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters'];

@@ -153,6 +153,24 @@ const crossDockerfile = [
   '',
 ].join('\n');
 
+describe.runIf(isRoot)('run and create --platform', () => {
+  it("take that platform's image from an index, and refuse a store's image of another platform alone in docker's words", async () => {
+    const cli = (args: readonly string[]): Promise<{ status: number; stdout: string; stderr: string }> => runCliCaptured([args[0] ?? '', '--root', fx.root, ...args.slice(1)]);
+    const created = await cli(['create', '--platform', otherName, '--pull', 'never', 'multi', 'sh']);
+    expect(created.status, created.stderr).toBe(0);
+    const id = created.stdout.trim();
+    const otherConfig = (await resolveImage(fx.store, otherImage.manifest)).manifest.config.digest;
+    expect((await cli(['inspect', '-f', '{{.Image}}', id])).stdout.trim()).toBe(otherConfig);
+    expect((await cli(['rm', id])).status).toBe(0);
+    // This machine's, named or not: busybox from the same index.
+    const own = await cli(['run', '--rm', '--platform', hostName, 'multi', 'echo', 'native']);
+    expect([own.status, own.stdout]).toEqual([0, 'native\n']);
+    const single = await cli(['run', '--rm', '--pull', 'never', '--platform', otherName, 'busybox', 'true']);
+    expect(single.status).toBe(125);
+    expect(single.stderr).toContain(`image with reference busybox was found but does not match the specified platform: wanted ${otherName}, actual: ${hostName}`);
+  });
+});
+
 describe.runIf(isRoot)('build --platform with several platforms', () => {
   it('makes an index of an image per platform, named by -t, its ID the index digest; run takes this machine\'s', async () => {
     const context = await fx.context('several', { Dockerfile: crossDockerfile });

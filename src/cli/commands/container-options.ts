@@ -6,7 +6,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';
 
-import { TsbuildError, checkStopSignal, formatPlatform, hostPlatform, messageOf, parseByteSize, parseGoDuration, parsePlatform, parsePortRange, platformMatches } from '../../common/index.js';
+import { TsbuildError, checkStopSignal, messageOf, normalizePlatform, parseByteSize, parseGoDuration, parsePlatform, parsePortRange, type Platform } from '../../common/index.js';
 import { DaemonError } from '../io.js';
 import {
   lookupEnv,
@@ -196,7 +196,7 @@ export function addContainerOptions(command: Command): Command {
     .option('--group-add <group>', 'add a supplementary group: a name of the image or a gid (repeatable)', collect, [])
     .option('--ulimit <name=soft[:hard]>', 'a resource limit, as nofile=1024:2048 (repeatable)', collect, [])
     .option('--shm-size <bytes>', 'size of /dev/shm (b, k, m, g; default 64m)')
-    .option('--platform <os/arch[/variant]>', "the image's platform: this machine's (others need emulation)")
+    .option('--platform <os/arch[/variant]>', "the image's platform: its manifest from an index, or pulled for it (this machine's by default)")
     .option('--sysctl <key=value>', 'a namespaced kernel parameter: net.*, fs.mqueue.*, kernel.shm*, kernel.msg*, kernel.sem (repeatable)', collect, [])
     .option('--device <host[:container[:rwm]]>', "give the container one of this machine's device nodes (repeatable)", collect, [])
     .option('--pid <mode>', "PID namespace: host shares this machine's (default: the container's own)")
@@ -247,15 +247,12 @@ function parseShmSize(text: string): number {
 }
 
 /**
- * `--platform`: the image's platform must be this machine's, as no emulation is provided;
- * docker would pull the other variant and run it under binfmt_misc.
+ * `--platform`: the image's platform (docker's forms, normalized): its manifest is taken from an
+ * index, or pulled for it; undefined for this machine's. Another platform's binaries run as the
+ * kernel runs them: under a binfmt_misc emulator when one is registered.
  */
-export function checkPlatform(flags: Pick<ContainerFlags, 'platform'>): void {
-  if (flags.platform === undefined) return;
-  const wanted = parsePlatform(flags.platform);
-  if (!platformMatches(wanted, hostPlatform())) {
-    throw new TsbuildError('INVALID_ARGUMENT', `run --platform ${formatPlatform(wanted)}: running an image of a platform other than this machine's (${formatPlatform(hostPlatform())}) needs emulation (binfmt_misc with QEMU), which tsbuild does not provide`);
-  }
+export function platformOf(flags: Pick<ContainerFlags, 'platform'>): Platform | undefined {
+  return flags.platform === undefined ? undefined : normalizePlatform(parsePlatform(flags.platform));
 }
 
 /** `--pull`: whether the image is pulled always, when missing, or never, checked as docker checks it. */

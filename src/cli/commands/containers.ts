@@ -72,7 +72,7 @@ import { printInspected } from './inspect-output.js';
 import { builtinId, endpointId } from './network.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { tsbuildEntry } from '../version.js';
-import { addContainerOptions, checkPlatform, claimCidfile, createOptions, environment, flagWarnings, parseRestartPolicy, resourceOptions, type ContainerFlags, type ResourceFlags } from './container-options.js';
+import { addContainerOptions, claimCidfile, platformOf, createOptions, environment, flagWarnings, parseRestartPolicy, resourceOptions, type ContainerFlags, type ResourceFlags } from './container-options.js';
 import { addInsecureRegistryOption, collect, collectFilter } from '../common-options.js';
 import { pruneSelection } from '../prune-filter.js';
 import { attachConfig, attachedStreams, forwardedSignals, imageFetcher, type AttachedStream } from './run.js';
@@ -130,19 +130,18 @@ async function createFromFlags(
   how: { readonly attach: AttachConfig; readonly command: 'run' | 'create' },
 ): Promise<ContainerRecord> {
   const abort = new AbortController();
-  const fetcher = imageFetcher(io, flags, store, abort.signal);
+  let fetcher: ReturnType<typeof imageFetcher> | undefined;
   const interrupts = watchInterrupts(abort);
   try {
     // The flags and files docker's CLI reads itself: their errors are its own.
-    const { writeCid, options } = await clientSide(async () => {
-      checkPlatform(flags);
-      return { writeCid: await claimCidfile(flags.cidfile), options: await createOptions(flags, args) };
-    });
+    const { writeCid, options, platform } = await clientSide(async () => ({ platform: platformOf(flags), writeCid: await claimCidfile(flags.cidfile), options: await createOptions(flags, args) }));
+    fetcher = imageFetcher(io, flags, store, abort.signal, platform);
     const created = await createContainer({
       store,
       image,
       ...(fetcher.fetch === undefined ? {} : { pull: fetcher.fetch }),
       pullAlways: fetcher.pullAlways,
+      ...(platform === undefined ? {} : { platform }),
       ...options,
       attach: how.attach,
       autoRemove: flags.rm === true,
@@ -154,10 +153,10 @@ async function createFromFlags(
   } catch (error) {
     const interrupted = interrupts.interrupted();
     if (interrupted !== undefined) throw new ExitError(interrupted);
-    fail(io, error, how.command === 'run' ? 125 : 1, how.command);
+    return fail(io, error, how.command === 'run' ? 125 : 1, how.command);
   } finally {
     interrupts.stop();
-    await fetcher.close();
+    await fetcher?.close();
   }
 }
 

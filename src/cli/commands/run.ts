@@ -1,13 +1,13 @@
 import { constants as osConstants } from 'node:os';
 import { Option, type Command } from 'commander';
-import { TsbuildError, familiarReference, isTsbuildError, type ImageReference } from '../../common/index.js';
+import { TsbuildError, familiarReference, isTsbuildError, type ImageReference, type Platform } from '../../common/index.js';
 import type { RegistryClient } from '../../registry/index.js';
 import { hostNetworkPortsWarning, parsePortSpec, runContainer, runFailureStatus, type AttachConfig, type RunningContainer } from '../../runtime/index.js';
 import type { Store } from '../../store/index.js';
 import { ExitError, clientSide, runError, type CliIo } from '../io.js';
 import { isUserNetwork, runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
-import { addContainerOptions, checkPlatform, environment, mountRequests, needsRecord, parseExposeFlag, pullPolicy, type ContainerFlags } from './container-options.js';
+import { addContainerOptions, environment, platformOf, mountRequests, needsRecord, parseExposeFlag, pullPolicy, type ContainerFlags } from './container-options.js';
 import { addInsecureRegistryOption, collect } from '../common-options.js';
 
 /** The signals docker's CLI passes on to the container (its sig-proxy). */
@@ -73,6 +73,7 @@ export function imageFetcher(
   flags: { readonly insecureRegistry: string[]; readonly pull?: string; readonly quiet?: boolean },
   store: Store,
   signal: AbortSignal,
+  platform?: Platform,
 ): { fetch: ((reference: ImageReference) => Promise<void>) | undefined; pullAlways: boolean; close: () => Promise<void> } {
   const policy = pullPolicy({ pull: flags.pull ?? 'missing' });
   let client: RegistryClient | undefined;
@@ -86,7 +87,7 @@ export function imageFetcher(
       const [{ pull }, { registryClient }, { TransferProgress, afterPullingFrom }] = await Promise.all([import('../../registry/index.js'), import('./registry-options.js'), import('./transfer-progress.js')]);
       client = registryClient(flags);
       const progress = flags.quiet === true ? undefined : new TransferProgress(io, 'pull');
-      const result = await pull({ reference, store, client, onProgress: afterPullingFrom(reference, say, progress?.listener), signal });
+      const result = await pull({ reference, store, client, ...(platform === undefined ? {} : { platform }), onProgress: afterPullingFrom(reference, say, progress?.listener), signal });
       progress?.finish();
       say(`Digest: ${result.digest}\nStatus: ${result.referenceUpdated ? 'Downloaded newer image' : 'Image is up to date'} for ${familiarReference(reference)}\n`);
     },
@@ -148,12 +149,15 @@ export function registerRun(program: Command, io: CliIo): void {
     try {
       for (const signal of forwardedSignals) process.on(signal, onSignal);
       // The flags and files docker's CLI reads itself: their errors are its own.
-      const { env, mounts, publish, expose } = await clientSide(async () => {
-        checkPlatform(flags);
-        return { env: await environment(flags), mounts: mountRequests(flags), publish: flags.publish.flatMap(parsePortSpec), expose: flags.expose.flatMap(parseExposeFlag) };
-      });
+      const { env, mounts, publish, expose, platform } = await clientSide(async () => ({
+        platform: platformOf(flags),
+        env: await environment(flags),
+        mounts: mountRequests(flags),
+        publish: flags.publish.flatMap(parsePortSpec),
+        expose: flags.expose.flatMap(parseExposeFlag),
+      }));
       const store = await storeFromOptions(flags);
-      fetcher = imageFetcher(io, flags, store, abort.signal);
+      fetcher = imageFetcher(io, flags, store, abort.signal, platform);
       if (tty && stdout.isTTY) stdout.on('resize', onResize);
       if (flags.network === 'host' && flags.publish.length > 0) io.stderr.write(`WARNING: ${hostNetworkPortsWarning}\n`);
       const result = await runContainer({
@@ -161,6 +165,7 @@ export function registerRun(program: Command, io: CliIo): void {
         image,
         ...(fetcher.fetch === undefined ? {} : { pull: fetcher.fetch }),
         pullAlways: fetcher.pullAlways,
+        ...(platform === undefined ? {} : { platform }),
         args,
         ...(flags.entrypoint === undefined ? {} : { entrypoint: flags.entrypoint }),
         env,
