@@ -212,6 +212,11 @@ export function selectManifest<T extends Descriptor>(manifests: readonly T[], wa
   return best;
 }
 
+/** PLATFORM as OCI documents write it (an index entry's, an image config's): architecture, os, then a variant when there is one. */
+export function descriptorPlatform(platform: Pick<Platform, 'os' | 'architecture' | 'variant'>): { architecture: string; os: string; variant?: string } {
+  return { architecture: platform.architecture, os: platform.os, ...(platform.variant === undefined ? {} : { variant: platform.variant }) };
+}
+
 /** The platform an image's config says it is for: what an index entry without one is taken as. */
 export function imagePlatform(config: Pick<ImageConfig, 'os' | 'architecture' | 'variant'>): Platform {
   return { os: config.os, architecture: config.architecture, ...(typeof config.variant === 'string' ? { variant: config.variant } : {}) };

@@ -47,11 +47,10 @@ export interface OutputImage {
   /** The names it was built under (`-t`), full or familiar; may be empty. */
   readonly names: readonly string[];
   /**
-   * Its first layer made by the build (the ones before are the base image's, whose compression
-   * only `force-compression=true` changes); 0 when undefined.
+   * Each manifest's first layer made by the build, by the manifest's digest (the layers before
+   * are the base image's, whose compression only `force-compression=true` changes): one entry,
+   * or one per platform of an index; 0 for a manifest it does not name.
    */
-  readonly firstBuiltLayer?: number;
-  /** For an index (a build of several platforms): each manifest's first layer made by the build, by its digest. */
   readonly firstBuiltLayers?: ReadonlyMap<string, number>;
 }
 
@@ -291,7 +290,7 @@ export function outputAnnotations(spec: OutputSpec): Record<string, string> {
  */
 export async function outputImage(store: LayoutStore, image: OutputImage, spec: OutputSpec): Promise<OutputImage> {
   if (isIndexMediaType(image.descriptor.mediaType)) {
-    const descriptor = await mapIndexManifests(store, image.descriptor, async (manifest) => (await outputImage(store, { descriptor: manifest, names: image.names, firstBuiltLayer: image.firstBuiltLayers?.get(manifest.digest) ?? 0 }, spec)).descriptor);
+    const descriptor = await mapIndexManifests(store, image.descriptor, async (manifest) => (await outputImage(store, { ...image, descriptor: manifest }, spec)).descriptor);
     return descriptor === image.descriptor ? image : { ...image, descriptor };
   }
   const archive = spec.type === 'oci' || spec.type === 'docker';
@@ -299,7 +298,7 @@ export async function outputImage(store: LayoutStore, image: OutputImage, spec: 
   const compression = compressionFromOptions(spec.options, `--output type=${spec.type}`) ?? (leaves ? exportCompression : undefined);
   const annotations = outputAnnotations(spec);
   let descriptor = image.descriptor;
-  if (compression !== undefined || Object.keys(annotations).length > 0) descriptor = await recompressImage(store, descriptor, compression, image.firstBuiltLayer ?? 0, annotations);
+  if (compression !== undefined || Object.keys(annotations).length > 0) descriptor = await recompressImage(store, descriptor, compression, image.firstBuiltLayers?.get(image.descriptor.digest) ?? 0, annotations);
   // An image or registry output keeps the store's OCI types unless the option asks otherwise.
   if (archive || spec.options['oci-mediatypes'] !== undefined) descriptor = await withMediaTypes(store, descriptor, ociMediaTypesOption(spec.options, spec.type !== 'docker', `--output type=${spec.type}`));
   return descriptor === image.descriptor ? image : { ...image, descriptor };

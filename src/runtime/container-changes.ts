@@ -8,7 +8,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, type BigIntStats } from 'node:fs';
 import { mkdir, readFile, rmdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { TsbuildError, MediaType, errnoOf, fsPath, isOverlayOpaque, messageOf, readDirectoryNames, parseManifest, parseImageConfig, maxManifestBytes, maxImageConfigBytes, encodeFileName, uniqueHex, type ContainerConfig, type Descriptor, type Digest, type History, type ImageConfig, type Manifest } from '../common/index.js';
+import { TsbuildError, MediaType, descriptorPlatform, errnoOf, fsPath, isOverlayOpaque, messageOf, readDirectoryNames, parseManifest, parseImageConfig, maxManifestBytes, maxImageConfigBytes, encodeFileName, uniqueHex, type ContainerConfig, type Descriptor, type Digest, type History, type ImageConfig, type Manifest } from '../common/index.js';
 import { directoryEntries, tarStream, writeImage, writeLayer, type LayerEntry, type WrittenLayer } from '../exporter/index.js';
 import type { Store } from '../store/index.js';
 import { containerDirectory, currentOwner, type ContainerRecord } from './container.js';
@@ -405,7 +405,7 @@ export async function commitContainer(store: Store, nameOrId: string, options: C
     store,
     {
       layers: written === undefined ? baseLayers : [...baseLayers, written],
-      platform: { architecture: platform.architecture, os: platform.os, ...(platform.variant === undefined ? {} : { variant: platform.variant }) },
+      platform: descriptorPlatform(platform),
       config,
       created,
       history: [...(baseHistory ?? []), history],

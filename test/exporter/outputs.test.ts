@@ -303,7 +303,7 @@ describe('writeOutput', () => {
 
     // zstd: the build's layer in zstd under Docker's name for it, the base image's kept in gzip (not forced), as BuildKit 0.13.
     const archive = join(dir, 'zstd.docker.tar');
-    await writeOutput(store, { ...image, firstBuiltLayer: 1 }, rootfs, parseOutputSpec(`type=docker,compression=zstd,dest=${archive}`), new PassThrough());
+    await writeOutput(store, { ...image, firstBuiltLayers: new Map([[image.descriptor.digest, 1]]) }, rootfs, parseOutputSpec(`type=docker,compression=zstd,dest=${archive}`), new PassThrough());
     const zstd = indexedImage(new Map((await members(archive)).map((member) => [member.name, member.body])));
     expect(zstd.manifest.layers.map((layer) => layer.mediaType)).toEqual(['application/vnd.docker.image.rootfs.diff.tar.gzip', 'application/vnd.docker.image.rootfs.diff.tar.zstd']);
     const other = await openStore({ root: join(dir, 'loaded-zstd') });

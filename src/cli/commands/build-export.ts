@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { digestHex, formatPlatform, formatReference, layerMediaTypes, MediaType, messageOf, parseReference, TsbuildError, type Descriptor, type Digest } from '../../common/index.js';
+import { descriptorPlatform, digestHex, formatPlatform, formatReference, layerMediaTypes, MediaType, messageOf, parseReference, TsbuildError, type Descriptor, type Digest } from '../../common/index.js';
 import { outputImage, type OutputImage, type OutputSpec } from '../../exporter/index.js';
 import type { BuiltImage, StepHandle } from '../../executor/index.js';
 import type { PushResult, RegistryClient } from '../../registry/index.js';
@@ -180,7 +180,7 @@ export async function storeManifestList(store: Store, images: readonly BuiltImag
     manifests: images.map((image) => ({
       ...image.manifest,
       ...(Object.keys(annotations.manifestDescriptor).length === 0 ? {} : { annotations: annotations.manifestDescriptor }),
-      platform: { architecture: image.platform.architecture, os: image.platform.os, ...(image.platform.variant === undefined || image.platform.variant === '' ? {} : { variant: image.platform.variant }) },
+      platform: descriptorPlatform(image.platform),
     })),
     ...(Object.keys(annotations.index).length === 0 ? {} : { annotations: annotations.index }),
   };
@@ -198,7 +198,6 @@ export async function storeManifestList(store: Store, images: readonly BuiltImag
     id: descriptor.digest,
     descriptor,
     images,
-    firstBuiltLayers: new Map(images.map((image) => [image.manifest.digest, image.baseLayers])),
     step: (name) => first.step(name),
     sourceDateEpoch: first.sourceDateEpoch,
     // BuildKit's platform-split: each platform's root filesystem under linux_amd64/ and the like.
@@ -214,7 +213,6 @@ export interface BuildResult {
   readonly descriptor: Descriptor;
   /** Each platform's image (one when one was asked for). */
   readonly images: readonly BuiltImage[];
-  readonly firstBuiltLayers: ReadonlyMap<string, number>;
   step(name: string): StepHandle;
   readonly sourceDateEpoch: number | undefined;
   /** The root filesystem, or each platform's by its directory in a split output. */
@@ -227,7 +225,6 @@ export function singleResult(image: BuiltImage): BuildResult {
     id: image.id,
     descriptor: image.manifest,
     images: [image],
-    firstBuiltLayers: new Map([[image.manifest.digest, image.baseLayers]]),
     step: (name) => image.step(name),
     sourceDateEpoch: image.sourceDateEpoch,
     rootfs: () => image.rootfs(),

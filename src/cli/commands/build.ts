@@ -340,7 +340,7 @@ export function registerBuild(program: Command, io: CliIo): void {
           : singleResult(await build(buildRequest, buildDeps));
         interruption.stop();
         solved = true;
-        built = { descriptor: result.descriptor, names: tags, firstBuiltLayer: result.images[0]?.baseLayers ?? 0, firstBuiltLayers: result.firstBuiltLayers };
+        built = { descriptor: result.descriptor, names: tags, firstBuiltLayers: new Map(result.images.map((image) => [image.manifest.digest, image.baseLayers])) };
         const step = result.step;
         // Image outputs and --push in the build's progress, each push a step, as buildx shows them.
         for (const output of outputs) {

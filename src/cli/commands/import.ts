@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { TsbuildError, familiarReference, formatPlatform, hostPlatform, messageOf, parseReference, parsePlatform, platformMatches, readTar } from '../../common/index.js';
+import { TsbuildError, descriptorPlatform, familiarReference, formatPlatform, hostPlatform, messageOf, parseReference, parsePlatform, platformMatches, readTar } from '../../common/index.js';
 import { archiveStream, downloadUrls } from '../../executor/index.js';
 import { compressLayer, writeImage } from '../../exporter/index.js';
 import { recordImageEvent, storeName, temporaryName } from '../../store/index.js';
@@ -94,7 +94,7 @@ function defineImport(parent: Command, io: CliIo, stdin: () => Readable, name = 
         store,
         {
           layers: [layer],
-          platform: { architecture: platform.architecture, os: platform.os, ...(platform.variant === undefined ? {} : { variant: platform.variant }) },
+          platform: descriptorPlatform(platform),
           config,
           created,
           comment,
