@@ -26,15 +26,12 @@ const qemuNames: Readonly<Record<string, string>> = {
 
 const binfmtDirectory = '/proc/sys/fs/binfmt_misc';
 
-/** The binfmt_misc handler that runs ARCHITECTURE's binaries in a container, if one is registered and enabled. */
-async function containerHandler(architecture: string): Promise<string | undefined> {
-  const qemu = qemuNames[architecture];
-  if (qemu === undefined) return undefined;
-  const path = `${binfmtDirectory}/qemu-${qemu}`;
-  const text = await readFile(path, 'utf8').catch(() => '');
+/** Whether QEMU's handler `qemu-QEMU` is registered, enabled and able to serve a container. */
+async function containerHandler(qemu: string): Promise<boolean> {
+  const text = await readFile(`${binfmtDirectory}/qemu-${qemu}`, 'utf8').catch(() => '');
   const lines = text.split('\n');
   const flags = lines.find((line) => line.startsWith('flags:'))?.slice('flags:'.length).trim() ?? '';
-  return lines[0] === 'enabled' && flags.includes('F') ? path : undefined;
+  return lines[0] === 'enabled' && flags.includes('F');
 }
 
 /**
@@ -46,8 +43,8 @@ async function containerHandler(architecture: string): Promise<string | undefine
 export async function emulationHint(platform: Platform): Promise<string | undefined> {
   const host = hostPlatform();
   if (platform.os === host.os && platform.architecture === host.architecture) return undefined;
-  if (platform.os === 'linux' && (await containerHandler(platform.architecture)) !== undefined) return undefined;
   const qemu = qemuNames[platform.architecture];
+  if (platform.os === 'linux' && qemu !== undefined && (await containerHandler(qemu))) return undefined;
   const handler = qemu === undefined ? 'an emulator' : `a binfmt_misc handler ${binfmtDirectory}/qemu-${qemu} registered with the F flag (QEMU in user mode; docker run --privileged tonistiigi/binfmt --install ${platform.architecture} registers one)`;
   return `the step runs for ${formatPlatform(platform)}, and this machine (${formatPlatform(host)}) needs emulation for its binaries: ${handler}`;
 }

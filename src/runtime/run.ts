@@ -5,7 +5,7 @@
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { hostname as hostHostname } from 'node:os';
 import { join, posix, relative } from 'node:path';
-import { TsbuildError, formatPlatform, imagePlatform, isTsbuildError, messageOf, parseReference, platformMatches, type ContainerConfig, type Descriptor, type ImageReference, type Platform } from '../common/index.js';
+import { TsbuildError, formatPlatform, hostPlatform, imagePlatform, isTsbuildError, messageOf, parseReference, platformMatches, type ContainerConfig, type Descriptor, type ImageReference, type Platform } from '../common/index.js';
 import { findImage, storeImage, unpackLayers, type Image, type Store } from '../store/index.js';
 import {
   containerDirectory,
@@ -230,25 +230,23 @@ export async function findOrPull(options: Pick<RunContainerOptions, 'store' | 'i
   }
   let found = await findImage(options.store, options.image);
   let image = found === undefined ? undefined : await imageFor(options, found.descriptor);
-  if (found === undefined || image === undefined) {
+  if (image === undefined) {
     // A name that is no reference is refused as such, as docker's CLI refuses it before it looks.
     const reference = parseReference(options.image);
     if (options.pull === undefined) {
-      if (found !== undefined && options.platform !== undefined) throw await platformMismatch(options, found.descriptor, options.platform);
-      throw new TsbuildError('NOT_FOUND', `run: unable to find image '${options.image}' locally`);
+      throw found === undefined ? new TsbuildError('NOT_FOUND', `run: unable to find image '${options.image}' locally`) : await platformMismatch(options, found.descriptor);
     }
     // The CLI has said `Unable to find image … locally`; the pull's own error follows it, as docker's.
     await options.pull(reference);
     found = await findImage(options.store, options.image);
     if (found === undefined) throw new TsbuildError('NOT_FOUND', `run: image '${options.image}' not found after pulling it`);
     image = await imageFor(options, found.descriptor);
-    if (image === undefined && options.platform !== undefined) throw await platformMismatch(options, found.descriptor, options.platform);
+    if (image === undefined) throw await platformMismatch(options, found.descriptor);
   }
-  if (image === undefined) throw new TsbuildError('NOT_FOUND', `run: image '${options.image}' not found`);
-  return { ...(found.name === undefined ? {} : { name: found.name }), image };
+  return { ...(found?.name === undefined ? {} : { name: found.name }), image };
 }
 
-/** The image DESCRIPTOR names for the wanted platform; undefined when it is another platform's alone. */
+/** The image DESCRIPTOR names for the wanted platform; undefined only when a platform was asked for and it is another's alone. */
 async function imageFor(options: Pick<ContainerOptions, 'store' | 'image' | 'platform'>, descriptor: Descriptor): Promise<Image | undefined> {
   let image: Image;
   try {
@@ -264,12 +262,12 @@ async function imageFor(options: Pick<ContainerOptions, 'store' | 'image' | 'pla
 }
 
 /** Docker's words for an image in the store that is another platform's. */
-async function platformMismatch(options: Pick<ContainerOptions, 'store' | 'image'>, descriptor: Descriptor, wanted: Platform): Promise<TsbuildError> {
+async function platformMismatch(options: Pick<ContainerOptions, 'store' | 'image' | 'platform'>, descriptor: Descriptor): Promise<TsbuildError> {
   const actual = await storeImage(options.store, descriptor).then(
     async (image) => formatPlatform(imagePlatform(await image.config())),
     () => 'another platform',
   );
-  return new TsbuildError('NOT_FOUND', `image with reference ${options.image} was found but does not match the specified platform: wanted ${formatPlatform(wanted)}, actual: ${actual}`);
+  return new TsbuildError('NOT_FOUND', `image with reference ${options.image} was found but does not match the specified platform: wanted ${formatPlatform(options.platform ?? hostPlatform())}, actual: ${actual}`);
 }
 
 const defaultHosts = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters'];

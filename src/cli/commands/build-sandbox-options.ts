@@ -9,6 +9,7 @@ import { TsbuildError, parseByteSize } from '../../common/index.js';
 import type { RunSandboxOptions } from '../../executor/index.js';
 import { addHostLine, parseUlimit, ulimitRlimits } from '../../runtime/index.js';
 import { collect } from '../common-options.js';
+import { splitCsvRecord } from '../../parser/index.js';
 
 export interface SandboxFlags {
   addHost: string[];
@@ -63,8 +64,8 @@ export function sandboxOptionsOf(flags: SandboxFlags): { sandbox: RunSandboxOpti
     if (!disabled(value)) warnings.push(`${flag}=${value ?? ''}: tsbuild makes no attestations; the image has none`);
   }
   for (const value of flags.attest) {
-    // buildx's form: comma-separated KEY=VALUE with a type; disabled=true asks for none.
-    const fields = new Map(value.split(',').map((field) => [field.slice(0, Math.max(0, field.indexOf('='))).trim().toLowerCase(), field.slice(field.indexOf('=') + 1).trim()] as const));
+    // buildx's form: a CSV record of KEY=VALUE with a type; disabled=true asks for none.
+    const fields = new Map(splitCsvRecord(value).map((field) => [field.slice(0, Math.max(0, field.indexOf('='))).trim().toLowerCase(), field.slice(field.indexOf('=') + 1).trim()] as const));
     const type = fields.get('type');
     if (type === undefined || type === '') throw new TsbuildError('INVALID_ARGUMENT', `invalid value ${JSON.stringify(value)} for --attest: attestation type not specified`);
     if (type !== 'provenance' && type !== 'sbom') throw new TsbuildError('INVALID_ARGUMENT', `invalid value ${JSON.stringify(value)} for --attest: unknown attestation type ${JSON.stringify(type)}: provenance or sbom`);
