@@ -38,12 +38,12 @@ function goGeneral(value: number, precision: number): string {
 /**
  * ROWS (the header first) as docker's CLI writes its tables, through Go's tabwriter (minimum
  * width 10 for its lists, 20 for top's; padding 3): each cell but a row's last is padded to its
- * column's widest cell plus three, and to MINWIDTH at least.
+ * column's widest cell plus PADDING, and to MINWIDTH at least.
  */
-export function dockerTable(rows: readonly (readonly string[])[], minWidth = 10): string {
+export function dockerTable(rows: readonly (readonly string[])[], minWidth = 10, padding = 3): string {
   const width = (cell: string): number => [...cell].length;
   const columns = Math.max(0, ...rows.map((row) => row.length));
-  const widths = Array.from({ length: columns }, (_, column) => Math.max(minWidth, ...rows.filter((row) => column < row.length - 1).map((row) => width(row[column] ?? '') + 3)));
+  const widths = Array.from({ length: columns }, (_, column) => Math.max(minWidth, ...rows.filter((row) => column < row.length - 1).map((row) => width(row[column] ?? '') + padding)));
   return rows.map((row) => `${row.map((cell, column) => (column === row.length - 1 ? cell : cell + ' '.repeat(Math.max(0, (widths[column] ?? 0) - width(cell))))).join('')}\n`).join('');
 }
 

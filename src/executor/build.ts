@@ -40,6 +40,7 @@ import {
   copyResultKey,
   execKey,
   mkdirKey,
+  outlineOf,
   resolveDockerfile,
   Linter,
   lintConfigOf,
@@ -49,6 +50,7 @@ import {
   scratchKey,
   sourceDateEpochKey,
   type BaseImageConfig,
+  type BuildOutline,
   type CopyKeyInput,
   type ExecKeyInput,
   type ProxyEnv,
@@ -1060,17 +1062,28 @@ export function buildPlatforms(given: BuildRequest, deps: BuildDeps, platforms: 
  * start: a Dockerfile that does not resolve, or the check directive's `error=true` with warnings.
  */
 export async function checkBuild(given: BuildRequest, checkDeps: Omit<BuildDeps, 'cache'>): Promise<void> {
-  // No step runs, so none is looked up or recorded.
-  const cache: StepCache = {
-    get: () => Promise.resolve(undefined),
-    outcome: () => Promise.resolve(undefined),
-    put: () => Promise.reject(new TsbuildError('INTERNAL', 'a build check records no step')),
-  };
-  const deps: BuildDeps = { ...checkDeps, cache };
-  await started(given, deps, async (request, partial, _attempt, reporter, platform, buildArgs) => {
+  await started(given, { ...checkDeps, cache: noStepCache }, async (request, partial, _attempt, reporter, platform, buildArgs) => {
     await planStages(request, partial, reporter, platform, buildArgs, request.target === undefined);
   });
 }
+
+/**
+ * `--call=outline`: the build args, secrets and ssh agents the target's build reads, once its
+ * definition and base images are loaded (their ENV may give an ARG its value); no step runs.
+ */
+export async function outlineBuild(given: BuildRequest, outlineDeps: Omit<BuildDeps, 'cache'>): Promise<BuildOutline> {
+  return started(given, { ...outlineDeps, cache: noStepCache }, async (request, partial, _attempt, reporter, platform, buildArgs) => {
+    const { parsed, resolved, options } = await planStages(request, partial, reporter, platform, buildArgs, false);
+    return outlineOf(parsed.dockerfile, resolved, options);
+  });
+}
+
+/** For a build that runs no step: none is looked up or recorded. */
+const noStepCache: StepCache = {
+  get: () => Promise.resolve(undefined),
+  outcome: () => Promise.resolve(undefined),
+  put: () => Promise.reject(new TsbuildError('INTERNAL', 'a build check records no step')),
+};
 
 type BuildBody<T> = (request: BuildRequest, partial: EarlyBuildContext, attempt: { current: number }, reporter: StepReporter, platform: Platform, buildArgs: Readonly<Record<string, string>>) => Promise<T>;
 
@@ -1153,7 +1166,7 @@ async function planStages(
   platform: Platform,
   buildArgs: Readonly<Record<string, string>>,
   allStages: boolean,
-): Promise<{ parsed: ResolvedBuild['parsed']; resolved: ResolvedBuild['resolved']; linter: Linter | undefined }> {
+): Promise<{ parsed: ResolvedBuild['parsed']; resolved: ResolvedBuild['resolved']; linter: Linter | undefined; options: ResolveOptions }> {
   const namedContexts = new Map([...(request.namedContexts ?? [])].map(([name, source], index) => [name, source.kind === 'image' ? source.reference : contextReference(index)]));
 
   // Resolution asks for base image configs (their ENV is in scope, their ONBUILD triggers run):
@@ -1216,7 +1229,7 @@ async function planStages(
     );
   }
   if (linter !== undefined) lintResolved(linter, parsed, resolved.stages, partial, reporter);
-  return { parsed, resolved, linter };
+  return { parsed, resolved, linter, options };
 }
 
 async function buildStages(

@@ -3,7 +3,7 @@
  * hold (RUN in the sandbox, COPY/ADD, WORKDIR), and writes the image. It never prints; it emits
  * BuildEvents.
  */
-export { build, buildPlatforms, checkBuild, BuildInterrupted, BuildStepError, type BuildDeps, type BuildRequest, type BuiltImage } from './build.js';
+export { build, buildPlatforms, checkBuild, outlineBuild, BuildInterrupted, BuildStepError, type BuildDeps, type BuildRequest, type BuiltImage } from './build.js';
 export type { BuildEvent, BuildEventListener, StepRef } from './events.js';
 export type { StepHandle } from './progress.js';
 export type { RunSandboxOptions } from './run-op.js';

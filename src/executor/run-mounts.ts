@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, posix, relative } from 'node:path';
 import { TsbuildError, errnoOf, messageOf, resolveInRoot } from '../common/index.js';
 import { sourceDigest, type CacheMountSync } from '../cache/index.js';
-import type { ResolvedMount } from '../planner/index.js';
+import { secretMountId, type ResolvedMount } from '../planner/index.js';
 import type { MountSpec } from '../runtime/index.js';
 import { makeTemporaryDirectory, type Store } from '../store/index.js';
 import { inMemoryScratch, inMemoryScratchPrefix } from './abandoned.js';
@@ -268,12 +268,8 @@ async function privateDirectory(prefix: string): Promise<string> {
 }
 
 function planSecret(mount: ResolvedMount, cwd: string, sources: MountSources): PlannedMount {
-  const base = mount.source !== undefined && mount.source !== '' ? mount.source : mount.cacheId;
-  let id = base ?? '';
-  if (id === '') {
-    if (mount.target === undefined || mount.target === '') throw mountError(mount, 'one of source, target required');
-    id = posix.basename(mount.target);
-  }
+  const id = secretMountId(mount);
+  if (id === undefined) throw mountError(mount, 'one of source, target required');
   const target = mount.target === undefined || mount.target === '' ? (mount.env === undefined ? `/run/secrets/${posix.basename(id)}` : undefined) : targetPath(mount, mount.target, cwd);
   const uid = mount.uid ?? 0;
   const gid = mount.gid ?? 0;

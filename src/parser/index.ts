@@ -15,7 +15,7 @@ export { diagnosticCatalogue, primaryError, renderAt, renderDiagnostic, type Dia
 export { dumpSyntaxTree } from './dump.js';
 export { instructionsJson } from './instructions-json.js';
 export { instructionNames } from './instructions.js';
-export { parseMount, parseRamSize, splitCsvRecord, type CacheSharing, type MountType, type RunMount } from './mounts.js';
+export { parseMount, parseRamSize, secretMountId, splitCsvRecord, type CacheSharing, type MountType, type RunMount } from './mounts.js';
 
 export interface ParseOptions {
   /**

@@ -28,6 +28,18 @@ export interface RunMount {
   readonly gid?: number;
 }
 
+/**
+ * The id of a secret mount, as BuildKit takes it: `source`, else `id`, else the last name of
+ * `target`; undefined when it has none of them (an error when the step runs).
+ */
+export function secretMountId(mount: RunMount): string | undefined {
+  const id = mount.source !== undefined && mount.source !== '' ? mount.source : mount.cacheId;
+  if (id !== undefined && id !== '') return id;
+  if (mount.target === undefined || mount.target === '') return undefined;
+  // Go's path.Base: trailing slashes dropped, `/` for a root.
+  return mount.target.replace(/\/+$/, '').split('/').at(-1) || '/';
+}
+
 const mountTypes: readonly MountType[] = ['bind', 'cache', 'tmpfs', 'secret', 'ssh'];
 const sharingModes: readonly CacheSharing[] = ['shared', 'private', 'locked'];
 const allKeys = [

@@ -85,19 +85,21 @@ export function dispatchStage(state: StageState, context: DispatchContext, targe
         const resolvedArgs: ResolvedArg[] = [];
         const values: [string, string][] = [];
         for (const arg of raw.args) {
-          context.declared.add(arg.key);
+          // BuildKit expands a stage ARG's name too (`ARG "A"=1` declares A); a global's it does not.
+          const key = argExpander.word(arg.key);
+          context.declared.add(key);
           // BuildKit's history says `ARG NAME=DEFAULT` as the Dockerfile wrote it (expanded),
           // whatever --build-arg gave; a default that cannot expand then (`${X:?…}`) is no
           // error when --build-arg replaces it, and is shown as written.
-          const overridden = Object.hasOwn(context.buildArgs, arg.key);
+          const overridden = Object.hasOwn(context.buildArgs, key);
           let written: string | undefined;
           if (arg.value !== undefined) written = overridden ? expandedOrWritten(argExpander, arg.value) : argExpander.word(arg.value);
           let value: string | undefined;
-          if (overridden) value = context.buildArgs[arg.key];
+          if (overridden) value = context.buildArgs[key];
           else if (written !== undefined) value = written;
-          else value = context.globals.get(arg.key);
-          if (value !== undefined) values.push([arg.key, value]);
-          const resolved = { key: arg.key, value, ...(written === undefined ? {} : { written }) };
+          else value = context.globals.get(key);
+          if (value !== undefined) values.push([key, value]);
+          const resolved = { key, value, ...(written === undefined ? {} : { written }) };
           resolvedArgs.push(resolved);
           args.push(resolved);
         }

@@ -2,7 +2,7 @@
  * From Dockerfile text to the resolved view: parse, stop on the parser's errors (all of them,
  * rendered, in one message), then resolve stages, scopes and expansions.
  */
-import { TsbuildError } from '../common/index.js';
+import { TsbuildError, type SourceRange } from '../common/index.js';
 import { parseDockerfile, primaryError, renderAt, renderDiagnostic, type Channel, type Diagnostic, type ParseResult } from '../parser/index.js';
 import type { ResolveOptions, ResolvedDockerfile } from './model.js';
 import { errorRanges } from './errors.js';
@@ -50,13 +50,18 @@ export interface BuildTarget {
   readonly name: string;
   readonly description: string;
   readonly default: boolean;
+  /** FROM's base and --platform, as written. */
+  readonly base: string;
+  readonly platform: string;
+  /** The FROM instruction. */
+  readonly range: SourceRange;
 }
 
 /** The stages of a Dockerfile, parsed only (BuildKit's ListTargets resolves nothing); the last is the default. */
 export function listTargets(input: DockerfileInput): BuildTarget[] {
   const parsed = parsedOrThrown(input);
   const stages = parsed.dockerfile.stages;
-  return stages.map((stage, index) => ({ name: stage.name, description: stage.comment, default: index === stages.length - 1 }));
+  return stages.map((stage, index) => ({ name: stage.name, description: stage.comment, default: index === stages.length - 1, base: stage.baseName, platform: stage.platform, range: stage.range }));
 }
 
 /** ONPARSED sees the parse before resolution, which may fail (a build check's warnings come first). */

@@ -4,7 +4,7 @@
  */
 import { TsbuildError, expandWord, formatPlatform, messageOf, type EscapeToken, type ExpansionResult, type Platform, type SourceRange } from '../common/index.js';
 import { describeLines, locatedAt } from './errors.js';
-import type { EnvPairs, ProxyEnv, RawDockerfile, ResolveOptions, VariableUse } from './model.js';
+import type { EnvPairs, ProxyEnv, RawArg, RawDockerfile, ResolveOptions, VariableUse } from './model.js';
 
 /**
  * `--build-arg` values as docker reads them: `KEY=VALUE`, or `KEY` alone for the value of
@@ -243,22 +243,29 @@ export function buildArgsOf(options: ResolveOptions): Readonly<Record<string, st
   return options.buildArgs ?? {};
 }
 
-/** Expands the global ARGs (before the first FROM) with build args and predefined values. */
-export function resolveGlobalArgs(dockerfile: RawDockerfile, options: ResolveOptions, build: Platform, target: Platform): Env {
+/** A global ARG as resolution gave it: its value, and the names its default's expansion read. */
+export type GlobalArgSeen = (arg: RawArg, range: SourceRange, value: string | undefined, reads: readonly string[]) => void;
+
+/**
+ * Expands the global ARGs (before the first FROM) with build args and predefined values, one
+ * after another (`ARG A=1 B=$A` gives B 1); SEEN hears of each.
+ */
+export function resolveGlobalArgs(dockerfile: RawDockerfile, options: ResolveOptions, build: Platform, target: Platform, seen?: GlobalArgSeen): Env {
   const buildArgs = buildArgsOf(options);
   const last = dockerfile.stages[dockerfile.stages.length - 1];
   const targetStage = options.target ?? last?.name ?? '';
   const globals = predefinedArgs(build, target, targetStage, buildArgs);
   for (const instruction of dockerfile.metaArgs) {
     locatedAt(instruction.range, () => {
-      const expander = new Expander(dockerfile.escapeToken, globals.view(), { range: instruction.range, what: 'ARG' });
       for (const arg of instruction.args) {
+        const expander = new Expander(dockerfile.escapeToken, globals.view(), { range: instruction.range, what: 'ARG' });
         const value = Object.hasOwn(buildArgs, arg.key)
           ? buildArgs[arg.key]
           : arg.value === undefined
             ? undefined
             : expander.word(arg.value);
         if (value !== undefined) globals.set(arg.key, value);
+        seen?.(arg, instruction.range, value, [...expander.used]);
       }
     });
   }

@@ -5,8 +5,9 @@
  */
 export { errorRanges, withoutPlannerLocation } from './errors.js';
 export type * from './model.js';
-export { parseMount, parseRamSize, type CacheSharing, type MountType, type RunMount } from '../parser/index.js';
+export { parseMount, parseRamSize, secretMountId, type CacheSharing, type MountType, type RunMount } from '../parser/index.js';
 export { formatPlatform, hostPlatform, parsePlatform } from '../common/index.js';
+export { outlineOf, type BuildOutline, type OutlineArg, type OutlineMount } from './outline.js';
 export { baseImagesOf, parseBuildArgs, proxyFromBuildArgs, resolveRaw } from './resolve.js';
 export { Linter, lintConfigOf, lintRules, lintStages, lintSyntax, lintWarningShort, parseCheckOptions, type LintBaseImage, type LintConfig, type LintRuleName, type LintWarning } from './lint.js';
 export { DockerfileParseError, listTargets, type BuildTarget, resolveDockerfile, type DockerfileInput, type ResolvedBuild } from './dockerfile.js';

@@ -119,9 +119,9 @@ describe('build checks in docker build’s output', () => {
     expect(failed.warnings.map((warning) => warning.ruleName)).toEqual(['StageNameCasing', 'InvalidDefaultArgInFrom', 'UndefinedArgInFrom']);
     expect(failed.buildError).toMatchObject({ message: expect.stringContaining('base name (${NOPE}) should not be blank'), location: { ranges: [{ start: { line: 2 }, end: { line: 2 } }] } });
     expect((await run(['build', '--root', root, '--call', 'check,format=yaml', context('check-yaml', 'FROM scratch\n')])).stderr).toContain('unknown option "format=yaml"');
-    const unknown = await run(['build', '--root', root, '--call', 'outline', context('call-unknown', 'FROM scratch\n')]);
+    const unknown = await run(['build', '--root', root, '--call', 'lint', context('call-unknown', 'FROM scratch\n')]);
     expect(unknown.status).toBe(1);
-    expect(unknown.stderr).toContain('--call "outline"');
+    expect(unknown.stderr).toContain('--call "lint"');
   });
 
   it('--call=targets lists the stages with their description comments, the last as the default', async () => {
@@ -134,6 +134,107 @@ describe('build checks in docker build’s output', () => {
     const broken = await run(['build', '--root', root, '--call', 'targets', context('targets-broken', 'FROM scratch\nCOPPY a b\n')]);
     expect(broken.status).toBe(1);
     expect(broken.stderr).toContain('unknown instruction: COPPY');
+  });
+
+  it('--call=targets,format=json gives BuildKit’s list: each stage’s base, platform and FROM line', async () => {
+    const dockerfile = 'ARG B=scratch\n# base is where the tools are\nFROM --platform=$BUILDPLATFORM $B AS base\nFROM base\n';
+    const result = await run(['build', '--root', root, '--call', 'targets,format=json', context('targets-json', dockerfile)]);
+    expect(result.status).toBe(0);
+    // Go's MarshalIndent: two spaces, zero fields left out, the Dockerfile as the one source.
+    expect(result.stdout).toMatch(/^\{\n {2}"targets": \[\n {4}\{\n {6}"name": "base",/);
+    expect(JSON.parse(result.stdout)).toEqual({
+      targets: [
+        { name: 'base', description: 'is where the tools are', base: '$B', platform: '$BUILDPLATFORM', location: { ranges: [{ start: { line: 3 }, end: { line: 3 } }] } },
+        { default: true, base: 'base', location: { ranges: [{ start: { line: 4 }, end: { line: 4 } }] } },
+      ],
+      sources: [Buffer.from(dockerfile).toString('base64')],
+    });
+  });
+
+  describe('--call=outline', () => {
+    // Printed by BuildKit 0.13 (buildx --print=outline) for this Dockerfile, the goldens below.
+    const dockerfile = [
+      'ARG VERSION=1.2',
+      '# IMAGE the base image',
+      'ARG IMAGE=127.0.0.1:5000/library/busybox:$VERSION',
+      'ARG UNUSED=nothing',
+      'ARG GLOBALONLY',
+      'FROM scratch AS base',
+      '# FOO a foo setting',
+      'ARG FOO=bar',
+      'ARG GLOBALONLY',
+      'RUN --mount=type=secret,id=token --mount=type=secret,id=key,required=true echo',
+      '# build the thing',
+      'FROM base AS build',
+      'ARG BAR=x$FOO BAZ',
+      'RUN --mount=type=ssh --mount=type=ssh,id=deploy,required echo',
+      'RUN --mount=type=secret,target=/root/.npmrc echo',
+      'FROM scratch AS other',
+      'ARG OTHER=1',
+      '# release the final image',
+      'FROM build AS release',
+      'ARG VERSION',
+      'COPY --from=other / /',
+      '',
+    ].join('\n');
+    const secretsAndSsh = ['SECRET   REQUIRED', 'token    ', 'key      true', '.npmrc   ', '', 'SSH       REQUIRED', 'default   ', 'deploy    true', ''];
+
+    it('lists what the target, its base stages and the stages it copies from read, as BuildKit', async () => {
+      const result = await run(['build', '--root', root, '--call', 'outline', context('outline', dockerfile)]);
+      expect(result.status).toBe(0);
+      expect(result.stdout).toBe(
+        [
+          'TARGET:      release',
+          'DESCRIPTION: the final image',
+          '',
+          'BUILD ARG    VALUE   DESCRIPTION',
+          'VERSION      1.2     ',
+          'GLOBALONLY           ',
+          'FOO          bar     a foo setting',
+          'BAR          xbar    ',
+          'BAZ                  ',
+          'OTHER        1       ',
+          '',
+          ...secretsAndSsh,
+          '',
+        ].join('\n'),
+      );
+      expect(result.stderr).toContain('[internal] load build definition from Dockerfile');
+    });
+
+    it('follows --target and --build-arg', async () => {
+      const result = await run(['build', '--root', root, '--call', 'outline', '--target', 'build', '--build-arg', 'FOO=zz', '--build-arg', 'BAZ=q', context('outline-target', dockerfile)]);
+      expect(result.status).toBe(0);
+      expect(result.stdout).toBe(
+        ['TARGET:      build', 'DESCRIPTION: the thing', '', 'BUILD ARG    VALUE   DESCRIPTION', 'GLOBALONLY           ', 'FOO          zz      a foo setting', 'BAR          xzz     ', 'BAZ          q       ', '', ...secretsAndSsh, ''].join('\n'),
+      );
+    });
+
+    it('format=json gives BuildKit’s outline document', async () => {
+      const result = await run(['build', '--root', root, '--call', 'outline,format=json', '--target', 'base', context('outline-json', dockerfile)]);
+      expect(result.status).toBe(0);
+      const line = (n: number): object => ({ ranges: [{ start: { line: n }, end: { line: n } }] });
+      expect(JSON.parse(result.stdout)).toEqual({
+        name: 'base',
+        args: [
+          { name: 'GLOBALONLY', location: line(5) },
+          { name: 'FOO', description: 'a foo setting', value: 'bar', location: line(8) },
+        ],
+        secrets: [
+          { name: 'token', location: line(10) },
+          { name: 'key', required: true, location: line(10) },
+        ],
+        sources: [Buffer.from(dockerfile).toString('base64')],
+      });
+      expect(result.stdout.split('\n').slice(0, 3)).toEqual(['{', '  "name": "base",', '  "args": [']);
+    });
+
+    it('fails as a build would on a Dockerfile that does not resolve', async () => {
+      const result = await run(['build', '--root', root, '--call', 'outline', context('outline-broken', 'FROM scratch\nARG Q<"&>=1\n')]);
+      expect(result.status).toBe(1);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toContain('failed to process "Q<\\"&>": unexpected end of statement while looking for matching double-quote');
+    });
   });
 
   it('gives each warning in rawjson as BuildKit’s VertexWarning', async () => {

@@ -3,7 +3,7 @@ import { rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { TsbuildError, isTsbuildError, messageOf, formatPlatform, formatReference, hostPlatform, normalizePlatform, parsePlatform, parseReference, type Descriptor, type Platform, type SourceRange, formatPosition } from '../../common/index.js';
-import { BuildInterrupted, BuildStepError, build, buildPlatforms, checkBuild, checkContextName, checkoutContext, isGitSource, dockerfileInContext, parseNamedContextValue, readDockerfile, readStdinInput, readUrlInput, type BuildDeps, type BuildRequest, type NamedContextSource, type StdinInput } from '../../executor/index.js';
+import { BuildInterrupted, BuildStepError, build, buildPlatforms, checkBuild, checkContextName, outlineBuild, checkoutContext, isGitSource, dockerfileInContext, parseNamedContextValue, readDockerfile, readStdinInput, readUrlInput, type BuildDeps, type BuildRequest, type NamedContextSource, type StdinInput } from '../../executor/index.js';
 import { parseOutputSpec, pushableImage, writeOutput, type OutputImage, type OutputSpec } from '../../exporter/index.js';
 import { DockerfileParseError, listTargets, parseBuildArgs, withoutPlannerLocation, type LintWarning } from '../../planner/index.js';
 import type { RegistryClient } from '../../registry/index.js';
@@ -16,6 +16,7 @@ import { addInsecureRegistryOption, collect, keyValueMap } from '../common-optio
 import { parseAllow, parseSecrets, parseSsh } from './build-secrets.js';
 import { addSandboxOptions, sandboxOptionsOf, type SandboxFlags } from './build-sandbox-options.js';
 import { checkNamedBuilder } from './builders.js';
+import { outlineJson, outlineText, targetsJson, targetsText } from './build-outline.js';
 import { parseAnnotations, pushInProgress, singleResult, storeManifestList, writeImageOutput, writeMetadataFile, type BuildResult } from './build-export.js';
 import { watchInterrupts } from '../interrupts.js';
 import { addCacheOptions, planBuildCache, withInlineCacheArg, type CacheFlags } from './build-cache-options.js';
@@ -194,7 +195,7 @@ export function registerBuild(program: Command, io: CliIo): void {
     .option('--runtime <name>', 'OCI runtime for RUN: runtime-shim (default), crun, runc or a path')
     .option('--platform <os/arch[/variant],…>', "the image's platform (this machine's by default); several, comma-separated or repeated, make an index of an image for each", collect, [])
     .option('--check', "run the Dockerfile's build checks and list what they find, running no step (--call=check)")
-    .option('--call <method>', 'build (the default); check: the build checks alone; targets: the stages and their descriptions');
+    .option('--call <method>', 'build (the default); check: the build checks alone; outline: the build args, secrets and ssh agents the target reads; targets: the stages and their descriptions; ,format=json for JSON');
   addRootOption(addInsecureRegistryOption(addSandboxOptions(addCacheOptions(command)))).action(buildxErrors(io, async (contextArg: string, options: BuildOptions) => {
     // Before all else, as buildx resolves its builder first; in this process, which reads the
     // store that buildx create wrote.
@@ -301,12 +302,14 @@ export function registerBuild(program: Command, io: CliIo): void {
     const call = callOf(options);
     if (call.method === 'targets') {
       await releaseInputs();
-      printTargets(io, dockerfile);
+      printTargets(io, dockerfile, call.format);
       return;
     }
-    if (call.method === 'check') {
+    if (call.method === 'check' || call.method === 'outline') {
+      const deps = { store, runtime: selectRuntime(options.runtime), registry: async () => (await import('./registry-options.js')).registryClient(options) };
       try {
-        await runCheck(io, await request(), dockerfile, progress, call.format, { store, runtime: selectRuntime(options.runtime), registry: async () => (await import('./registry-options.js')).registryClient(options) });
+        if (call.method === 'check') await runCheck(io, await request(), dockerfile, progress, call.format, deps);
+        else await runOutline(io, await request(), dockerfile, progress, call.format, deps);
       } finally {
         await releaseInputs();
       }
@@ -404,29 +407,31 @@ export function registerBuild(program: Command, io: CliIo): void {
 }
 
 interface Call {
-  readonly method: 'build' | 'check' | 'targets';
+  readonly method: 'build' | 'check' | 'outline' | 'targets';
   /** `format=json`: the frontend's result as JSON (what editors' Dockerfile tools read). */
   readonly format: 'text' | 'json';
 }
 
-/** `--call NAME[,format=json]` (or `--check`): what buildx asks its frontend for; tsbuild answers build, check and targets. */
+const callMethods: readonly Call['method'][] = ['build', 'check', 'outline', 'targets'];
+
+/** `--call NAME[,format=json]` (or `--check`): what buildx asks its frontend for. */
 function callOf(options: BuildOptions): Call {
   if (options.check === true) return { method: 'check', format: 'text' };
   const [name = '', ...rest] = (options.call ?? 'build').split(',').map((part) => part.trim());
-  const method = name.toLowerCase();
-  if (method !== 'build' && method !== 'check' && method !== 'targets') {
-    throw new TsbuildError('INVALID_ARGUMENT', `build --call ${JSON.stringify(options.call)}: tsbuild answers build, check and targets`);
+  const method = callMethods.find((candidate) => candidate === name.toLowerCase());
+  if (method === undefined) {
+    throw new TsbuildError('INVALID_ARGUMENT', `build --call ${JSON.stringify(options.call)}: tsbuild answers ${callMethods.join(', ')}`);
   }
   let format: Call['format'] = 'text';
   for (const option of rest) {
-    if (option === 'format=json' && method === 'check') format = 'json';
+    if (option === 'format=json' && method !== 'build') format = 'json';
     else if (option !== 'format=text' && option !== '') throw new TsbuildError('INVALID_ARGUMENT', `build --call ${JSON.stringify(options.call)}: unknown option ${JSON.stringify(option)}`);
   }
   return { method, format };
 }
 
-/** `--call=targets`: buildx's table of the Dockerfile's stages, the default (last) one marked. */
-function printTargets(io: CliIo, dockerfile: { source: string; file: string }): void {
+/** `--call=targets`: the Dockerfile's stages, the default (last) one marked. */
+function printTargets(io: CliIo, dockerfile: { source: string; file: string }, format: Call['format']): void {
   let targets;
   try {
     targets = listTargets({ source: dockerfile.source, file: dockerfile.file });
@@ -435,10 +440,28 @@ function printTargets(io: CliIo, dockerfile: { source: string; file: string }): 
     io.stderr.write(renderSolveFailure(error, dockerfile.file, dockerfile.source));
     throw new ExitError(1);
   }
-  const rows = targets.map((target) => [target.name === '' ? (target.default ? '(default)' : '') : `${target.name}${target.default ? ' (default)' : ''}`, target.description]);
-  // Go's tabwriter with one space of padding, no minimum: the last column is not padded.
-  const width = Math.max('TARGET'.length, ...rows.map(([name]) => (name ?? '').length)) + 1;
-  io.stdout.write([['TARGET', 'DESCRIPTION'], ...rows].map(([name = '', description = '']) => `${name.padEnd(width)}${description}\n`).join(''));
+  io.stdout.write(format === 'json' ? `${targetsJson(targets, dockerfile.source)}\n` : targetsText(targets));
+}
+
+/**
+ * `--call=outline`: the progress of loading the definition and the base images, then on standard
+ * output the build args, secrets and ssh agents the target reads; status 1 when the Dockerfile
+ * does not resolve.
+ */
+async function runOutline(io: CliIo, request: BuildRequest, dockerfile: { source: string; file: string }, progress: ReturnType<typeof createProgress>, format: Call['format'], deps: Pick<BuildDeps, 'store' | 'runtime' | 'registry'>): Promise<void> {
+  let outline;
+  try {
+    // Build checks are not an outline's answer: buildx shows none for it.
+    outline = await outlineBuild(request, { ...deps, onEvent: (event) => (event.kind === 'warning' && event.check !== undefined ? undefined : progress.onEvent(event)) });
+  } catch (error) {
+    await progress.finish();
+    if (error instanceof BuildStepError) io.stderr.write(renderFailure(error, dockerfile.source, true));
+    else if (isTsbuildError(error)) io.stderr.write(renderSolveFailure(error, dockerfile.file, dockerfile.source));
+    else throw error;
+    throw new ExitError(1);
+  }
+  await progress.finish();
+  io.stdout.write(format === 'json' ? `${outlineJson(outline, dockerfile.source)}\n` : outlineText(outline));
 }
 
 /**
