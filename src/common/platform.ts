@@ -4,6 +4,7 @@
  * `TARGETPLATFORM`/`BUILDPLATFORM` arguments (`linux/arm64/v8`, `amd64`, `linux`), and the choice
  * of a manifest out of an index.
  */
+import { readFileSync } from 'node:fs';
 import { TsbuildError } from './errors.js';
 import type { Descriptor, ImageConfig, Platform } from './oci.js';
 
@@ -69,6 +70,43 @@ export function hostPlatform(): Platform {
   };
   const [architecture, variant] = byNodeArch[process.arch] ?? [process.arch, ''];
   return make('linux', architecture, variant);
+}
+
+/**
+ * x86-64 microarchitecture levels by the /proc/cpuinfo flags each needs (SSE3 is `pni`), as
+ * moby's archvariant reads them from the processor.
+ */
+const amd64Levels: readonly (readonly [string, readonly string[]])[] = [
+  ['v4', ['avx512f', 'avx512bw', 'avx512cd', 'avx512dq', 'avx512vl']],
+  ['v3', ['avx', 'avx2', 'bmi1', 'bmi2', 'fma', 'xsave']],
+  ['v2', ['pni', 'ssse3', 'sse4_1', 'sse4_2', 'popcnt']],
+];
+
+/**
+ * This machine's platform as docker's daemon compares an image with it (moby's maximumSpec):
+ * amd64 names the highest x86-64 level its processor reaches (`linux/amd64/v3`). CPUINFO is
+ * /proc/cpuinfo's text, read when not given.
+ */
+export function hostMaximumPlatform(cpuinfo?: string): Platform {
+  const host = hostPlatform();
+  if (host.architecture !== 'amd64') return host;
+  let text = cpuinfo;
+  if (text === undefined) {
+    try {
+      text = readFileSync('/proc/cpuinfo', 'utf8');
+    } catch {
+      return host;
+    }
+  }
+  const flags = new Set(/^flags\s*:(.*)$/m.exec(text)?.[1]?.trim().split(/\s+/) ?? []);
+  let level = 'v1';
+  // Each level needs every lower one's flags too.
+  for (let index = amd64Levels.length - 1; index >= 0; index--) {
+    const [name, needs] = amd64Levels[index] as (typeof amd64Levels)[number];
+    if (!needs.every((flag) => flags.has(flag))) break;
+    level = name;
+  }
+  return make(host.os, 'amd64', level);
 }
 
 /**

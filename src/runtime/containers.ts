@@ -34,7 +34,7 @@ import {
 import { failedStartPath, findContainer, listContainerRecords, lockNames, observeState, removeContainerLock, updateContainer } from './container-store.js';
 import { containerHooks } from './container-hooks.js';
 import { selectRuntime } from './oci-runtime.js';
-import { containerCommand, containerConfigEnv, containerEnvironment, ensureWorkingDirectory, exposedPorts, findOrPull, runFailureStatus, writeEtcFiles, type ContainerOptions } from './run.js';
+import { containerCommand, containerConfigEnv, containerEnvironment, ensureWorkingDirectory, exposedPorts, findOrPull, otherPlatformWarning, runFailureStatus, writeEtcFiles, type ContainerOptions } from './run.js';
 import { defaultCgroupnsMode, type ContainerDevice, type ContainerSpec, type HostNamespace, type MountSpec } from './spec.js';
 import type { ResourceUpdate } from './container-update.js';
 import { lookupGroup, lookupUser } from './user.js';
@@ -267,7 +267,8 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   // Fails early, before anything is made, when the name is taken.
   if (options.name !== undefined) await assertNameFree(store, options.name);
   const { name: imageName, image } = await findOrPull(options);
-  const imageConfig = (await image.config()).config;
+  const fullImageConfig = await image.config();
+  const imageConfig = fullImageConfig.config;
   checkVolumeDriver(options, Object.keys(imageConfig?.Volumes ?? {}));
   const args = containerCommand(imageConfig, options);
   const workdir = posix.normalize(options.workdir ?? (imageConfig?.WorkingDir === undefined || imageConfig.WorkingDir === '' ? '/' : imageConfig.WorkingDir));
@@ -305,6 +306,9 @@ export async function createContainer(options: CreateContainerOptions): Promise<
     warnings.push('Your kernel does not support cpuset or the cgroup is not mounted (or not writable here). Cpuset discarded.');
     cpuset = undefined;
   }
+  // After the settings' warnings, as moby's create gives it.
+  const platformWarning = options.platform === undefined ? otherPlatformWarning(fullImageConfig) : undefined;
+  if (platformWarning !== undefined) warnings.push(platformWarning);
 
   const id = await newContainerId();
   const network = options.network ?? 'default';

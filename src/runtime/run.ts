@@ -5,7 +5,7 @@
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { hostname as hostHostname } from 'node:os';
 import { join, posix, relative } from 'node:path';
-import { TsbuildError, formatPlatform, hostPlatform, imagePlatform, isTsbuildError, messageOf, parseReference, platformMatches, type ContainerConfig, type Descriptor, type ImageReference, type Platform } from '../common/index.js';
+import { TsbuildError, formatPlatform, hostMaximumPlatform, hostPlatform, imagePlatform, isTsbuildError, messageOf, parseReference, platformMatches, type ContainerConfig, type Descriptor, type ImageConfig, type ImageReference, type Platform } from '../common/index.js';
 import { findImage, storeImage, unpackLayers, type Image, type Store } from '../store/index.js';
 import {
   containerDirectory,
@@ -101,6 +101,8 @@ export interface RunContainerOptions extends ContainerOptions {
   readonly stdio: AttachedStreams;
   /** Called once the runtime runs, with what can be done to the container meanwhile. */
   readonly onStart?: (container: RunningContainer) => void;
+  /** What docker's daemon would warn of as it creates the container (the CLI prints `WARNING: …`). */
+  readonly onWarning?: (message: string) => void;
 }
 
 export interface RunningContainer {
@@ -261,6 +263,20 @@ async function imageFor(options: Pick<ContainerOptions, 'store' | 'image' | 'pla
   return platformMatches(imagePlatform(await image.config()), options.platform) ? image : undefined;
 }
 
+/**
+ * docker's warning for an image run with no --platform that is another platform's than this
+ * machine's (which runs it anyway: the kernel, or an emulator, decides), as moby's create says it.
+ */
+export function otherPlatformWarning(config: Pick<ImageConfig, 'os' | 'architecture' | 'variant'>): string | undefined {
+  if (config.architecture === '' || config.os === '') return undefined;
+  const platform = imagePlatform(config);
+  // The plain host platform first: most images are, and it needs no look at the processor.
+  if (platformMatches(platform, hostPlatform())) return undefined;
+  const host = hostMaximumPlatform();
+  if (platformMatches(platform, host)) return undefined;
+  return `The requested image's platform (${formatPlatform(platform)}) does not match the detected host platform (${formatPlatform(host)}) and no specific platform was requested`;
+}
+
 /** Docker's words for an image in the store that is another platform's. */
 async function platformMismatch(options: Pick<ContainerOptions, 'store' | 'image' | 'platform'>, descriptor: Descriptor): Promise<TsbuildError> {
   const actual = await storeImage(options.store, descriptor).then(
@@ -361,7 +377,10 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
   // Side by side, as none needs another: the directories and mounts of runs killed before they
   // could clean up (removed by the next run), the image, the new container's ID and its owner.
   const [, { name, image }, id, owner] = await Promise.all([removeAbandonedContainers(store), findOrPull(options), newContainerId(), currentOwner()]);
-  const imageConfig = (await image.config()).config;
+  const fullImageConfig = await image.config();
+  const imageConfig = fullImageConfig.config;
+  const platformWarning = options.platform === undefined ? otherPlatformWarning(fullImageConfig) : undefined;
+  if (platformWarning !== undefined) options.onWarning?.(platformWarning);
   const args = containerCommand(imageConfig, options);
   const workdir = posix.normalize(workdirOption ?? (imageConfig?.WorkingDir === undefined || imageConfig.WorkingDir === '' ? '/' : imageConfig.WorkingDir));
   if (!workdir.startsWith('/')) throw new TsbuildError('INVALID_ARGUMENT', `the working directory '${workdir}' is invalid, it needs to be an absolute path`);

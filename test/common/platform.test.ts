@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compatiblePlatforms, formatPlatform, MediaType, normalizePlatform, parsePlatform, platformMatches, selectManifest, type Descriptor, type Digest, type Platform } from '../../src/common/index.js';
+import { compatiblePlatforms, formatPlatform, hostMaximumPlatform, MediaType, normalizePlatform, parsePlatform, platformMatches, selectManifest, type Descriptor, type Digest, type Platform } from '../../src/common/index.js';
 
 /** A platform as written; variants with a dot (`v8.2`) only come from images, not from specifiers. */
 const linux = (specifier: string): Platform => {
@@ -97,5 +97,23 @@ describe('platform matching', () => {
     const bare: Descriptor = { mediaType: MediaType.ociManifest, digest: `sha256:${'f'.repeat(64)}` as Digest, size: 1 };
     expect(selectManifest([bare, attestation, first, second], linux('linux/amd64'))).toBe(first);
     expect(selectManifest([bare, attestation], linux('linux/amd64'))).toBeUndefined();
+  });
+});
+
+describe('hostMaximumPlatform', () => {
+  const cpuinfo = (flags: string): string => `processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: ${flags}\nbugs\t\t: spectre_v1\n`;
+  const v2 = 'fpu sse2 pni ssse3 sse4_1 sse4_2 popcnt';
+  const v3 = `${v2} avx avx2 bmi1 bmi2 fma xsave`;
+
+  it.runIf(process.arch === 'x64')('names the x86-64 level the processor reaches, as moby’s maximumSpec', () => {
+    expect(hostMaximumPlatform(cpuinfo('fpu sse2'))).toEqual({ os: 'linux', architecture: 'amd64', variant: 'v1' });
+    expect(hostMaximumPlatform(cpuinfo(v2))).toEqual({ os: 'linux', architecture: 'amd64', variant: 'v2' });
+    expect(hostMaximumPlatform(cpuinfo(v3))).toEqual({ os: 'linux', architecture: 'amd64', variant: 'v3' });
+    // v4's flags without v3's reach no higher than v2: each level needs those below it.
+    expect(hostMaximumPlatform(cpuinfo(`${v2} avx512f avx512bw avx512cd avx512dq avx512vl`))).toEqual({ os: 'linux', architecture: 'amd64', variant: 'v2' });
+    expect(hostMaximumPlatform(cpuinfo(`${v3} avx512f avx512bw avx512cd avx512dq avx512vl`))).toEqual({ os: 'linux', architecture: 'amd64', variant: 'v4' });
+    // An image of any level up to it runs here.
+    expect(platformMatches({ os: 'linux', architecture: 'amd64', variant: 'v2' }, hostMaximumPlatform(cpuinfo(v3)))).toBe(true);
+    expect(platformMatches({ os: 'linux', architecture: 'amd64', variant: 'v3' }, hostMaximumPlatform(cpuinfo(v2)))).toBe(false);
   });
 });

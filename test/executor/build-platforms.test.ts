@@ -169,6 +169,27 @@ describe.runIf(isRoot)('run and create --platform', () => {
     expect(single.status).toBe(125);
     expect(single.stderr).toContain(`image with reference busybox was found but does not match the specified platform: wanted ${otherName}, actual: ${hostName}`);
   });
+
+  it("run and create an image of another platform without --platform, with docker's warning; the kernel decides", async () => {
+    const cli = (args: readonly string[]): Promise<{ status: number; stdout: string; stderr: string }> => runCliCaptured([args[0] ?? '', '--root', fx.root, ...args.slice(1)]);
+    // This machine's busybox in an image whose config says the other platform's.
+    const dockerfile = 'FROM --platform=$BUILDPLATFORM busybox AS tools\nFROM scratch\nCOPY --from=tools /bin/busybox /bin/busybox\nCMD ["/bin/busybox", "echo", "ran"]\n';
+    const built = await fx.build(['-t', 'foreign', '--platform', otherName, await fx.context('foreign', { Dockerfile: dockerfile })]);
+    expect(built.status, built.stderr).toBe(0);
+    const warning = new RegExp(`^WARNING: The requested image's platform \\(${otherName}\\) does not match the detected host platform \\(${hostName}(/v[1-4])?\\) and no specific platform was requested$`, 'm');
+    const ran = await cli(['run', '--rm', 'foreign']);
+    expect([ran.status, ran.stdout]).toEqual([0, 'ran\n']);
+    expect(ran.stderr).toMatch(warning);
+    const created = await cli(['create', 'foreign']);
+    expect(created.status, created.stderr).toBe(0);
+    expect(created.stderr).toMatch(warning);
+    expect((await cli(['rm', created.stdout.trim()])).status).toBe(0);
+    // Asked for, the platform draws no warning; nor does this machine's own image.
+    const asked = await cli(['run', '--rm', '--platform', otherName, 'foreign']);
+    expect([asked.status, asked.stdout, asked.stderr]).toEqual([0, 'ran\n', '']);
+    const own = await cli(['run', '--rm', 'busybox', 'true']);
+    expect([own.status, own.stderr]).toEqual([0, '']);
+  });
 });
 
 describe.runIf(isRoot)('build --platform with several platforms', () => {

@@ -188,6 +188,7 @@ export function registerRun(program: Command, io: CliIo): void {
         autoRemove: true,
         ...(flags.runtime === undefined ? {} : { runtime: flags.runtime }),
         stdio: { stdout: io.stdout, stderr: io.stderr },
+        onWarning: (message) => io.stderr.write(`WARNING: ${message}\n`),
         signal: abort.signal,
         onStart: (running) => {
           container = running;
