@@ -13,3 +13,13 @@ export interface SourceRange {
 export function formatPosition(file: string, range: SourceRange): string {
   return `${file}:${range.start.line}:${range.start.column}`;
 }
+
+/**
+ * RANGE's lines as BuildKit locates an instruction (its parser's toRanges): one range per line,
+ * each a whole line, as its JSON writes them (a zero character left out).
+ */
+export function wholeLineRanges(range: SourceRange): { start: { line: number }; end: { line: number } }[] {
+  const ranges = [];
+  for (let line = range.start.line; line <= Math.max(range.start.line, range.end.line); line++) ranges.push({ start: { line }, end: { line } });
+  return ranges;
+}

@@ -113,6 +113,11 @@ describe('build checks in docker build’s output', () => {
     ]);
     expect(results.sources).toEqual([{ filename: 'Dockerfile', data: Buffer.from(dockerfile).toString('base64'), language: 'Dockerfile' }]);
     expect(results.buildError).toBeUndefined();
+    // An instruction over several lines is located by each of them, as BuildKit's parser ranges it.
+    const lines = await run(['build', '--root', root, '--call', 'check,format=json', '--progress', 'quiet', context('check-json-lines', 'FROM scratch\nCMD run \\\n  me\n')]);
+    expect((JSON.parse(lines.stdout) as { warnings: { location: unknown }[] }).warnings.map((warning) => warning.location)).toEqual([
+      { ranges: [{ start: { line: 2 }, end: { line: 2 } }, { start: { line: 3 }, end: { line: 3 } }] },
+    ]);
     const failing = await run(['build', '--root', root, '--call', 'check,format=json', '--progress', 'quiet', context('check-json-error', 'FROM scratch AS Base\nFROM ${NOPE}\n')]);
     expect(failing.status).toBe(1);
     const failed = JSON.parse(failing.stdout) as { warnings: { ruleName: string }[]; buildError: { message: string; location: unknown } };
@@ -249,6 +254,6 @@ describe('build checks in docker build’s output', () => {
     const [warning] = warnings;
     expect(Buffer.from(warning?.short ?? '', 'base64').toString()).toBe('MaintainerDeprecated: Maintainer instruction is deprecated in favor of using label (line 2)');
     expect(warning?.detail?.map((line) => Buffer.from(line, 'base64').toString())).toEqual(['The MAINTAINER instruction is deprecated, use a label instead to define an image author']);
-    expect(warning).toMatchObject({ level: 1, url: 'https://docs.docker.com/go/dockerfile/rule/maintainer-deprecated/', range: [{ start: { line: 2, character: 0 }, end: { line: 2, character: 0 } }] });
+    expect(warning).toMatchObject({ level: 1, url: 'https://docs.docker.com/go/dockerfile/rule/maintainer-deprecated/', range: [{ start: { line: 2 }, end: { line: 2 } }] });
   });
 });

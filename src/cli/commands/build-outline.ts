@@ -3,15 +3,13 @@
  * answers: text through Go's tabwriter, or (`format=json`) the frontend's JSON document, which
  * Go's json.MarshalIndent wrote (locations one range per line, the Dockerfile as the source).
  */
-import { goIndent, goJson, type SourceRange } from '../../common/index.js';
+import { goIndent, goJson, wholeLineRanges, type SourceRange } from '../../common/index.js';
 import type { BuildOutline, BuildTarget } from '../../planner/index.js';
 import { dockerTable } from '../format.js';
 
-/** BuildKit's pb.Location of lines: one range per line, zero fields left out. */
+/** BuildKit's pb.Location of an instruction's lines. */
 function location(range: SourceRange): object {
-  const ranges = [];
-  for (let line = range.start.line; line <= Math.max(range.start.line, range.end.line); line++) ranges.push({ start: { line }, end: { line } });
-  return { ranges };
+  return { ranges: wholeLineRanges(range) };
 }
 
 function sources(dockerfile: string): string[] {

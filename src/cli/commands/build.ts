@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { TsbuildError, isTsbuildError, messageOf, formatPlatform, formatReference, hostPlatform, normalizePlatform, parsePlatform, parseReference, type Descriptor, type Platform, type SourceRange, formatPosition } from '../../common/index.js';
+import { TsbuildError, isTsbuildError, messageOf, formatPlatform, formatReference, hostPlatform, normalizePlatform, parsePlatform, parseReference, type Descriptor, type Platform, type SourceRange, formatPosition, wholeLineRanges } from '../../common/index.js';
 import { BuildInterrupted, BuildStepError, build, buildPlatforms, checkBuild, checkContextName, outlineBuild, checkoutContext, isGitSource, dockerfileInContext, parseNamedContextValue, readDockerfile, readStdinInput, readUrlInput, type BuildDeps, type BuildRequest, type NamedContextSource, type StdinInput } from '../../executor/index.js';
 import { parseOutputSpec, pushableImage, writeOutput, type OutputImage, type OutputSpec } from '../../exporter/index.js';
 import { DockerfileParseError, listTargets, parseBuildArgs, withoutPlannerLocation, type LintWarning } from '../../planner/index.js';
@@ -522,7 +522,7 @@ function checkReport(found: readonly LintWarning[], dockerfile: { source: string
  * zero fields out (source index 0, character 0).
  */
 function lintResultsJson(found: readonly LintWarning[], dockerfile: { source: string; file: string }, failure: unknown): object {
-  const location = (range: SourceRange): object => ({ ranges: [{ start: { line: range.start.line }, end: { line: range.end.line } }] });
+  const location = (range: SourceRange): object => ({ ranges: wholeLineRanges(range) });
   const [errorRange] = isTsbuildError(failure) ? failure.ranges : [];
   return {
     warnings: found.map((warning) => ({ ruleName: warning.rule, description: warning.description, ...(warning.url === '' ? {} : { url: warning.url }), detail: warning.detail, location: location(warning.range) })),

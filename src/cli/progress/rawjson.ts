@@ -18,7 +18,7 @@
  * Times are UTC, in Go's RFC 3339 with the fraction's trailing zeros left out.
  */
 import { createHash } from 'node:crypto';
-import { goIndent, goJson } from '../../common/index.js';
+import { goIndent, goJson, wholeLineRanges } from '../../common/index.js';
 import { drained, type BuildEvent, type Progress, type ProgressIo, type StepRef } from './renderer.js';
 
 /** TIME (milliseconds since the epoch) as Go's time.Time marshals to JSON in UTC. */
@@ -93,9 +93,8 @@ export class RawJsonProgress implements Progress {
         const check = event.check;
         if (check === undefined) return { warnings: [{ level: 1, short: base64(event.message) }] };
         // A build check as BuildKit's VertexWarning: its description as the detail, its rule's
-        // link, and the lines it is about (BuildKit locates checks by whole lines).
-        const range = [{ start: { line: check.range.start.line, character: 0 }, end: { line: check.range.end.line, character: 0 } }];
-        return { warnings: [{ level: 1, short: base64(event.message), detail: [base64(check.description)], url: check.url, range }] };
+        // link, and the lines it is about (BuildKit locates checks by whole lines, one range each).
+        return { warnings: [{ level: 1, short: base64(event.message), detail: [base64(check.description)], url: check.url, range: wholeLineRanges(check.range) }] };
       }
     }
   }
