@@ -19,6 +19,7 @@ import { checkNamedBuilder } from './builders.js';
 import { outlineJson, outlineText, targetsJson, targetsText } from './build-outline.js';
 import { parseAnnotations, pushInProgress, singleResult, storeManifestList, writeImageOutput, writeMetadataFile, type BuildResult } from './build-export.js';
 import { watchInterrupts } from '../interrupts.js';
+import { withProxyBuildArgs } from '../docker-proxies.js';
 import { addCacheOptions, planBuildCache, withInlineCacheArg, type CacheFlags } from './build-cache-options.js';
 
 interface BuildOptions extends CacheFlags, SandboxFlags {
@@ -234,8 +235,8 @@ export function registerBuild(program: Command, io: CliIo): void {
         throw new TsbuildError('INVALID_ARGUMENT', `build --iidfile: remove ${options.iidfile}: ${messageOf(error)}`, { cause: error });
       });
     }
-    const buildArgs = parseBuildArgs(options.buildArg, process.env);
-    const store = await storeFromOptions(options);
+    // The proxies of docker's client configuration join them, as buildx passes them on.
+    const [buildArgs, store] = await Promise.all([withProxyBuildArgs(parseBuildArgs(options.buildArg, process.env)), storeFromOptions(options)]);
     // A context checked out from git or unpacked from standard input lives in a scratch directory
     // of the store's, removed after the build (or by the next one, if this one is killed).
     let gitContext: { readonly dir: string; cleanup(): Promise<void> } | undefined;

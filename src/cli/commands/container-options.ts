@@ -8,6 +8,7 @@ import { Option, type Command } from 'commander';
 
 import { TsbuildError, checkStopSignal, messageOf, normalizePlatform, parseByteSize, parseGoDuration, parsePlatform, parsePortRange, type Platform } from '../../common/index.js';
 import { DaemonError } from '../io.js';
+import { withProxyEnvironment } from '../docker-proxies.js';
 import {
   lookupEnv,
   parseEnvFile,
@@ -369,6 +370,11 @@ export async function environment(flags: Pick<ContainerFlags, 'env' | 'envFile'>
   return result;
 }
 
+/** A new container's environment: `environment`'s, then the proxies of docker's client configuration it does not set. */
+export async function containerEnvironment(flags: Pick<ContainerFlags, 'env' | 'envFile'>): Promise<string[]> {
+  return withProxyEnvironment(await environment(flags));
+}
+
 /**
  * `--expose 80`, `80/udp`, `8000-8010/tcp`: the `port/protocol` keys of docker's ExposedPorts,
  * read as docker's CLI reads them (go-connections' SplitProtoPort and ParsePortRange): any
@@ -571,7 +577,7 @@ export async function createOptions(flags: ContainerFlags, args: readonly string
   return {
     args,
     ...(flags.entrypoint === undefined ? {} : { entrypoint: flags.entrypoint }),
-    env: await environment(flags),
+    env: await containerEnvironment(flags),
     ...(flags.workdir === undefined ? {} : { workdir: flags.workdir }),
     ...(flags.user === undefined ? {} : { user: flags.user }),
     ...(flags.name === undefined ? {} : { name: flags.name }),

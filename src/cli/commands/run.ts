@@ -7,7 +7,7 @@ import type { Store } from '../../store/index.js';
 import { ExitError, clientSide, runError, type CliIo } from '../io.js';
 import { isUserNetwork, runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
-import { addContainerOptions, environment, platformOf, mountRequests, needsRecord, parseExposeFlag, pullPolicy, type ContainerFlags } from './container-options.js';
+import { addContainerOptions, containerEnvironment, platformOf, mountRequests, needsRecord, parseExposeFlag, pullPolicy, type ContainerFlags } from './container-options.js';
 import { addInsecureRegistryOption, collect } from '../common-options.js';
 
 /** The signals docker's CLI passes on to the container (its sig-proxy). */
@@ -151,7 +151,7 @@ export function registerRun(program: Command, io: CliIo): void {
       // The flags and files docker's CLI reads itself: their errors are its own.
       const { env, mounts, publish, expose, platform } = await clientSide(async () => ({
         platform: platformOf(flags),
-        env: await environment(flags),
+        env: await containerEnvironment(flags),
         mounts: mountRequests(flags),
         publish: flags.publish.flatMap(parsePortSpec),
         expose: flags.expose.flatMap(parseExposeFlag),
