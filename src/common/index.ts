@@ -30,3 +30,5 @@ export { removeTree } from './remove-tree.js';
 export { BackgroundWork } from './background-work.js';
 export { exitStatus } from './exit-status.js';
 export { listDirectory, type DirectoryListing, type EntryNumberStats, type EntryStats, type ListedEntry } from './directory-listing.js';
+export { proxyEnvironment, proxyFor, type ProxyEnvironment } from './proxy-env.js';
+export { withProxies, type ProxiedOptions, type ProxyRouting } from './proxy-dispatcher.js';

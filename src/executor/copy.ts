@@ -17,7 +17,7 @@ import {
   type SourceRoot,
   type TreeEntry,
 } from '../cache/index.js';
-import { createHasher, fsPath, type ContextAddon, type EntryStats, makeSpecialFile, messageOf, nodeZlib, setExactTimes, mkdirInRoot, parseDigest, parseHttpTime, readTar, readXattrs, resolveInRoot, setXattr, TsbuildError } from '../common/index.js';
+import { createHasher, fsPath, withProxies, type ContextAddon, type EntryStats, makeSpecialFile, messageOf, nodeZlib, setExactTimes, mkdirInRoot, parseDigest, parseHttpTime, readTar, readXattrs, resolveInRoot, setXattr, TsbuildError } from '../common/index.js';
 import { decompressStream, makeTemporaryDirectory, unpackLayer } from '../store/index.js';
 import { changedSource, copyWalkedContent, copyWalkedContentSync, cutWhileCopied, descriptorPath, openWalked } from './walked-file.js';
 import { checkoutGit, isGitSource, maskUrlPassword, parseGitRef, resolveGitRef, type ResolvedGit } from './git-source.js';
@@ -821,8 +821,11 @@ export interface DownloadOptions {
 /** Downloads URL to PATH, following at most MAXREDIRECTIONS redirects; returns its digest (ALGORITHM) and Last-Modified. LABEL opens its errors. */
 async function download(url: string, path: string, maxRedirections: number, algorithm: string, cache?: HttpCache, label = 'ADD', signal?: AbortSignal): Promise<{ lastModified: Date | undefined; digest: string }> {
   // undici's index is loaded only when an ADD names a URL.
-  const { Agent, interceptors, request } = await import('undici');
-  const dispatcher = new Agent().compose(interceptors.redirect({ maxRedirections }));
+  const { Agent, Dispatcher, ProxyAgent, interceptors, request } = await import('undici');
+  // Through the environment's proxies, as BuildKit's http source goes (Go's ProxyFromEnvironment),
+  // each redirect routed again by its own origin.
+  const routed = withProxies(new Agent(), { requestTls: {} }, () => Promise.resolve(ProxyAgent));
+  const dispatcher = Dispatcher.prototype.compose.call(routed as InstanceType<typeof Dispatcher>, interceptors.redirect({ maxRedirections }));
   const known = cache === undefined ? undefined : await cache.lookup(url);
   const dateOf = (header: string | undefined): Date | undefined => (header === undefined ? undefined : parseHttpTime(header));
   try {

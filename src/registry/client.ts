@@ -8,9 +8,9 @@ import { BlockList, isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
-import { Agent } from './undici.js';
+import { Agent, loadProxyAgent, type BuildOptions } from './undici.js';
 import { connector } from './connector.js';
-import { TsbuildError, nodeTls, registryApiHost } from '../common/index.js';
+import { TsbuildError, nodeTls, registryApiHost, withProxies } from '../common/index.js';
 import { AuthState, authPolicy } from './auth.js';
 import { dockerConfigCredentials, type CredentialProvider } from './credentials.js';
 import { readCapped, statusError } from './errors.js';
@@ -179,14 +179,24 @@ export class Registry {
   }
 }
 
+/**
+ * AGENT, or a dispatcher that sends what goes to a host the environment's proxies serve through
+ * them (proxy-dispatcher.ts), its connection to the registry made with the same TLS options.
+ */
+function proxied(agent: Agent, tls: BuildOptions, timeouts: { headersTimeout: number; bodyTimeout: number }): Dispatcher {
+  // A router has what undici's request uses of a dispatcher (dispatch, close, destroy): the
+  // client's transport sends every request through sendRequest.
+  return withProxies(agent, { requestTls: tls, ...timeouts }, loadProxyAgent) as Dispatcher;
+}
+
 export class RegistryClient {
   readonly credentials: CredentialProvider;
   readonly backoff: ReturnType<typeof backoff>;
   readonly userAgent: string;
   private readonly loopbackOverHttp: boolean;
-  private readonly secure: Agent;
-  private readonly insecure: Agent;
-  private readonly probe: Agent;
+  private readonly secure: Dispatcher;
+  private readonly insecure: Dispatcher;
+  private readonly probe: Dispatcher;
   private readonly insecureHosts: ReadonlySet<string>;
   /** CIDR ranges (docker's `insecure-registries: ["10.0.0.0/8"]`), matched by IP address. */
   private readonly insecureRanges: BlockList | undefined;
@@ -194,7 +204,7 @@ export class RegistryClient {
   private readonly insecureDomains: readonly string[];
   private readonly registries = new Map<string, Registry>();
   private readonly certsDirectories: readonly string[];
-  private readonly hostAgents = new Map<string, Agent | undefined>();
+  private readonly hostAgents = new Map<string, Dispatcher | undefined>();
   private readonly agentOptions: { timeouts: { headersTimeout: number; bodyTimeout: number }; connectTimeout: number; ca: readonly (string | Buffer)[] };
 
   constructor(options: RegistryClientOptions = {}) {
@@ -215,31 +225,29 @@ export class RegistryClient {
     const connectTimeout = options.timeouts?.connectMs ?? 30_000;
     // Extra CAs are added to the system's, not put in their place.
     const connect = caList === undefined ? { timeout: connectTimeout } : { timeout: connectTimeout, ca: [...tlsRootCertificates(), ...caList] };
-    this.secure = new Agent({ ...timeouts, connect: connector(connect) });
+    this.secure = proxied(new Agent({ ...timeouts, connect: connector(connect) }), connect, timeouts);
     // Without verification the CA list is never read: an empty one spares building the system's
     // store of root certificates (some 30 ms) on the first TLS connection.
     const unverified = { timeout: connectTimeout, rejectUnauthorized: false, ca: [] };
-    this.insecure = new Agent({ ...timeouts, connect: connector(unverified) });
-    this.probe = new Agent({ ...timeouts, connect: unverified });
+    this.insecure = proxied(new Agent({ ...timeouts, connect: connector(unverified) }), unverified, timeouts);
+    this.probe = proxied(new Agent({ ...timeouts, connect: unverified }), unverified, timeouts);
     this.certsDirectories = options.certsDirectories ?? ['/etc/docker/certs.d', '/etc/containers/certs.d', join(homedir(), '.config', 'containers', 'certs.d')];
     this.agentOptions = { timeouts, connectTimeout, ca: caList ?? [] };
   }
 
   /** An agent with the host's own CAs and client certificate, when its certs.d folder has any. */
-  private hostAgent(host: string): Agent | undefined {
+  private hostAgent(host: string): Dispatcher | undefined {
     if (this.hostAgents.has(host)) return this.hostAgents.get(host);
     const material = readCertsDirectory(this.certsDirectories, host);
-    const agent =
-      material === undefined
-        ? undefined
-        : new Agent({
-            ...this.agentOptions.timeouts,
-            connect: connector({
-              timeout: this.agentOptions.connectTimeout,
-              ca: [...tlsRootCertificates(), ...this.agentOptions.ca, ...material.ca],
-              ...(material.cert === undefined ? {} : { cert: material.cert, key: material.key }),
-            }),
-          });
+    let agent: Dispatcher | undefined;
+    if (material !== undefined) {
+      const tls = {
+        timeout: this.agentOptions.connectTimeout,
+        ca: [...tlsRootCertificates(), ...this.agentOptions.ca, ...material.ca],
+        ...(material.cert === undefined ? {} : { cert: material.cert, key: material.key }),
+      };
+      agent = proxied(new Agent({ ...this.agentOptions.timeouts, connect: connector(tls) }), tls, this.agentOptions.timeouts);
+    }
     this.hostAgents.set(host, agent);
     return agent;
   }
@@ -283,7 +291,7 @@ export class RegistryClient {
   }
 
   async close(): Promise<void> {
-    const own = [...this.hostAgents.values()].filter((agent): agent is Agent => agent !== undefined);
+    const own = [...this.hostAgents.values()].filter((agent): agent is Dispatcher => agent !== undefined);
     await Promise.all([this.secure.close(), this.insecure.close(), this.probe.close(), ...own.map((agent) => agent.close())]);
   }
 }

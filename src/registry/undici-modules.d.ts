@@ -11,3 +11,7 @@ declare module 'undici/lib/api/api-request.js' {
   const request: unknown;
   export default request;
 }
+declare module 'undici/lib/dispatcher/proxy-agent.js' {
+  const ProxyAgent: unknown;
+  export default ProxyAgent;
+}

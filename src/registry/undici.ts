@@ -7,7 +7,7 @@
  * These paths are undici's own, not its public API: package.json pins undici to one version,
  * and test/registry/undici.test.ts checks that they are what its index exports.
  */
-import type { Agent as AgentType, Dispatcher, buildConnector as BuildConnectorType } from 'undici';
+import type { Agent as AgentType, Dispatcher, ProxyAgent as ProxyAgentType, buildConnector as BuildConnectorType } from 'undici';
 import AgentModule from 'undici/lib/dispatcher/agent.js';
 import buildConnectorModule from 'undici/lib/core/connect.js';
 import requestModule from 'undici/lib/api/api-request.js';
@@ -24,4 +24,9 @@ export type Connector = BuildConnectorType.connector;
  */
 export function sendRequest(dispatcher: Dispatcher, options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
   return (requestModule as Dispatcher['request']).call(dispatcher, options) as Promise<Dispatcher.ResponseData>;
+}
+
+/** undici's ProxyAgent, loaded only when the environment names a proxy (proxy-dispatcher.ts). */
+export async function loadProxyAgent(): Promise<typeof ProxyAgentType> {
+  return (await import('undici/lib/dispatcher/proxy-agent.js')).default as typeof ProxyAgentType;
 }
