@@ -1,5 +1,5 @@
 /**
- * src/registry/undici.ts loads three of undici's own modules instead of its index (see there for
+ * src/registry/undici.ts loads three of undici's own modules (and its ProxyAgent's, for a proxy) instead of its index (see there for
  * why): they must be the ones the index exports, in the version package.json pins, and a request
  * through them must work without the index having added its methods to the dispatchers.
  */
@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { Agent, buildConnector, sendRequest } from '../../src/registry/undici.js';
+import { Agent, buildConnector, loadProxyAgent, sendRequest } from '../../src/registry/undici.js';
 
 const packageJson = (path: string): { version?: string; dependencies?: Record<string, string> } =>
   JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as { version?: string; dependencies?: Record<string, string> };
@@ -42,6 +42,7 @@ describe("undici's modules as the client loads them", () => {
     const index = await import('undici');
     expect(Agent).toBe(index.Agent);
     expect(buildConnector).toBe(index.buildConnector);
+    expect(await loadProxyAgent()).toBe(index.ProxyAgent);
     const viaIndex = new index.Agent();
     try {
       // The function sendRequest calls is the index's request method.
