@@ -14,35 +14,18 @@
  * The entry used is the one named by the daemon host docker would talk to (`DOCKER_HOST`, else
  * its default socket), else `default`.
  */
-import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-
-interface ProxyEntry {
-  readonly httpProxy?: unknown;
-  readonly httpsProxy?: unknown;
-  readonly noProxy?: unknown;
-  readonly ftpProxy?: unknown;
-  readonly allProxy?: unknown;
-}
+import { dockerCliConfig, type DockerProxyEntry } from './docker-config.js';
 
 const dockerDefaultHost = 'unix:///var/run/docker.sock';
 
 /** The configured proxies by variable name (upper case), those with a value. */
 async function configuredProxies(env: NodeJS.ProcessEnv): Promise<Map<string, string>> {
-  const path = join(env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json');
-  let proxies: Record<string, ProxyEntry | undefined> | undefined;
-  try {
-    proxies = (JSON.parse(await readFile(path, 'utf8')) as { proxies?: Record<string, ProxyEntry | undefined> }).proxies;
-  } catch {
-    // No configuration (or one that does not parse: the credentials' reader says so) sets none.
-    return new Map();
-  }
-  if (proxies === undefined || proxies === null || typeof proxies !== 'object') return new Map();
+  const { proxies } = await dockerCliConfig(env);
+  if (proxies === undefined) return new Map();
   const host = env.DOCKER_HOST !== undefined && env.DOCKER_HOST !== '' ? env.DOCKER_HOST : dockerDefaultHost;
   const entry = Object.hasOwn(proxies, host) ? proxies[host] : proxies.default;
   const values = new Map<string, string>();
-  const fields: readonly (readonly [string, keyof ProxyEntry])[] = [
+  const fields: readonly (readonly [string, keyof DockerProxyEntry])[] = [
     ['HTTP_PROXY', 'httpProxy'],
     ['HTTPS_PROXY', 'httpsProxy'],
     ['NO_PROXY', 'noProxy'],

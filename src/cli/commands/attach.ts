@@ -8,13 +8,14 @@
 import type { Command } from 'commander';
 import { connectAttach, containerDirectory, findContainer, killContainer, observeState, parseDetachKeys, rawTerminalOutput, readContainerRecord, recordContainerEvent, type AttachedClient } from '../../runtime/index.js';
 import { ClientError, ExitError, type CliIo } from '../io.js';
+import { dockerCliConfig } from '../docker-config.js';
 import { addSigProxyOption } from './run.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
 interface AttachFlags extends RootOption {
   readonly stdin: boolean;
   readonly sigProxy?: boolean;
-  readonly detachKeys: string;
+  readonly detachKeys?: string;
 }
 
 const proxiedSignals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -28,9 +29,9 @@ export function registerAttach(program: Command, io: CliIo): void {
         .argument('<container>', 'name or ID')
         .option('--no-stdin', 'do not send standard input to the container'),
       'pass the signals tsbuild receives on to the container (default true; not with a terminal)',
-    ).option('--detach-keys <keys>', 'the keys that detach, leaving the container running', 'ctrl-p,ctrl-q'),
+    ).option('--detach-keys <keys>', 'the keys that detach, leaving the container running (default detachKeys of docker\'s config.json, else ctrl-p,ctrl-q)'),
   ).action(async (nameOrId: string, flags: AttachFlags) => {
-    const detachKeys = parseDetachKeys(flags.detachKeys);
+    const detachKeys = parseDetachKeys(flags.detachKeys ?? (await dockerCliConfig()).detachKeys ?? '');
     const store = await storeFromOptions(flags);
     const record = await findContainer(store, nameOrId);
     const observed = await observeState(record);

@@ -65,6 +65,7 @@ import { compareNatural, dockerTable, formatBytes, formatCreatedSince, formatGoT
 import { TemplateExecuteError, TemplateParseError, formatListTemplate, nilSlice, parseGoTemplate, sortedKeys } from '../go-template.js';
 import { containerShape } from '../inspect-shapes.js';
 import { ClientError, ExitError, clientSide, daemonError, errorLine, runError, type CliIo } from '../io.js';
+import { dockerCliConfig } from '../docker-config.js';
 import { watchInterrupts } from '../interrupts.js';
 import { delegateCommand } from '../program.js';
 import { containersOnUserNetwork, runInMonitorNamespaces, runInUserNamespace } from '../rootless.js';
@@ -179,7 +180,7 @@ export async function runWithRecord(
   if (flags.detach !== true && flags.tty === true && flags.interactive === true && !process.stdin.isTTY) fail(io, new TsbuildError('INVALID_ARGUMENT', 'the input device is not a TTY'), 1);
   let detachKeys: Buffer;
   try {
-    detachKeys = parseDetachKeys(flags.detachKeys ?? '');
+    detachKeys = parseDetachKeys(flags.detachKeys ?? (await dockerCliConfig()).detachKeys ?? '');
   } catch (error) {
     fail(io, error, 1);
   }
@@ -365,9 +366,9 @@ function defineStart(parent: Command, io: CliIo, name = 'start'): void {
       .argument('<containers...>', 'names or IDs')
       .option('-a, --attach', "print the container's output and end with its exit status")
       .option('-i, --interactive', "send standard input to the container (one made with -i)")
-      .option('--detach-keys <keys>', 'with -a -i, the keys that detach, leaving the container running', 'ctrl-p,ctrl-q'),
-  ).action(async (containers: string[], flags: RootOption & { attach?: boolean; interactive?: boolean; detachKeys: string }) => {
-    const detachKeys = parseDetachKeys(flags.detachKeys);
+      .option('--detach-keys <keys>', 'with -a -i, the keys that detach, leaving the container running (default detachKeys of docker\'s config.json, else ctrl-p,ctrl-q)'),
+  ).action(async (containers: string[], flags: RootOption & { attach?: boolean; interactive?: boolean; detachKeys?: string }) => {
+    const detachKeys = parseDetachKeys(flags.detachKeys ?? (await dockerCliConfig()).detachKeys ?? '');
     const inner = await runInUserNamespace(flags.root, { userNetwork: await containersOnUserNetwork(flags.root, containers) });
     if (inner !== undefined) throw new ExitError(inner);
     const store = await storeFromOptions(flags);
@@ -821,14 +822,16 @@ function definePs(parent: Command, io: CliIo, name = 'ps', aliases: readonly str
     rows = rows.filter(keep);
     if (limit !== undefined) rows = rows.slice(0, limit);
     // As docker, a template that names .Size asks for the sizes too; json does not (its Size is 0B without -s).
-    const sized = flags.size === true || /\.Size\b/.test(flags.format ?? '');
+    // Without --format, the one docker's client configuration names, as docker's CLI takes it.
+    const format = flags.format ?? (await dockerCliConfig()).psFormat ?? 'table';
+    const sized = flags.size === true || /\.Size\b/.test(format);
     if (sized && flags.quiet !== true) rows = await containerSizes(store, rows);
     const truncate = flags.trunc;
     if (flags.quiet === true) {
+      if (flags.format !== undefined) io.stderr.write('WARNING: Ignoring custom format, because both --format and --quiet are set.\n');
       for (const row of rows) io.stdout.write(`${truncate ? row.record.id.slice(0, 12) : row.record.id}\n`);
       return;
     }
-    const format = flags.format ?? 'table';
     if (format === 'json') {
       for (const row of rows) io.stdout.write(`${JSON.stringify(sortedKeys(psFields(store, row, truncate)))}\n`);
       return;
@@ -931,10 +934,10 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
       .option('--privileged', 'give the command every capability')
       .option('-u, --user <user[:group]>', "user name or uid (default: the container's)")
       .option('-w, --workdir <dir>', "working directory (default: the container's)")
-      .option('--detach-keys <keys>', 'with -i, the keys that detach, leaving the command running (default ctrl-p,ctrl-q)'),
+      .option('--detach-keys <keys>', 'with -i, the keys that detach, leaving the command running (default detachKeys of docker\'s config.json, else ctrl-p,ctrl-q)'),
   ).action(async (nameOrId: string, args: string[], flags: RootOption & { detach?: boolean; interactive?: boolean; tty?: boolean; env: string[]; envFile: string[]; privileged?: boolean; user?: string; workdir?: string; detachKeys?: string }) => {
     // docker's daemon's words for keys it cannot read (its exec's "escape keys").
-    const detachKeys = parseDetachKeys(flags.detachKeys ?? '', 'escape');
+    const detachKeys = parseDetachKeys(flags.detachKeys ?? (await dockerCliConfig()).detachKeys ?? '', 'escape');
     const store = await storeFromOptions(flags);
     const record = await findContainer(store, nameOrId);
     const observed = await observeState(record);

@@ -3,11 +3,12 @@ import { listImages, type ImageSummary } from '../../store/index.js';
 import { dockerTable, formatBytes, formatCreatedSince, formatGoTime } from '../format.js';
 import { formatListTemplate } from '../go-template.js';
 import type { CliIo } from '../io.js';
+import { dockerCliConfig } from '../docker-config.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { collectFilter } from '../common-options.js';
 
 interface ImagesOptions extends RootOption {
-  format: string;
+  format?: string;
   quiet?: boolean;
   digests?: boolean;
   trunc: boolean;
@@ -41,7 +42,7 @@ export function registerImages(program: Command, io: CliIo): void {
       .command('images')
       .description('list the images in the store (those without a name as <none>)')
       .argument('[repository[:tag]]', 'only images whose name matches (shell-style wildcards, as docker)')
-      .option('--format <format>', 'table, json (one JSON object per line) or a Go template such as {{.Repository}}:{{.Tag}}', 'table')
+      .option('--format <format>', 'table, json (one JSON object per line) or a Go template such as {{.Repository}}:{{.Tag}}; imagesFormat of docker\'s config.json by default')
       .option('-f, --filter <key=value>', 'reference=, label=, before=, since=, dangling= (repeatable)', collectFilter, [])
       .option('-a, --all', "docker's flag for intermediate images: there are none, every image is listed anyway")
       .option('--digests', 'show manifest digests')
@@ -55,9 +56,11 @@ export function registerImages(program: Command, io: CliIo): void {
       for (const summary of summaries) io.stdout.write(`${shortId(summary.id)}\n`);
       return;
     }
-    if (options.format !== 'table') {
+    // Without --format, the one docker's client configuration names, as docker's CLI takes it.
+    const given = options.format ?? (await dockerCliConfig()).imagesFormat ?? 'table';
+    if (given !== 'table') {
       // docker's `json` is `{{json .}}` of its row.
-      const format = options.format === 'json' ? '{{json .}}' : options.format;
+      const format = given === 'json' ? '{{json .}}' : given;
       io.stdout.write(formatListTemplate(format, summaries.map((summary) => templateFields(summary, options.trunc)), fieldHeaders, '*formatter.imageContext'));
       return;
     }

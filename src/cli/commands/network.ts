@@ -6,6 +6,7 @@ import { dockerTable, formatGoTime } from '../format.js';
 import { formatListTemplate } from '../go-template.js';
 import { networkShape } from '../inspect-shapes.js';
 import { ExitError, daemonError, type CliIo } from '../io.js';
+import { dockerCliConfig } from '../docker-config.js';
 import { printInspected } from './inspect-output.js';
 import type { Store } from '../../store/index.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
@@ -202,9 +203,9 @@ export function registerNetwork(program: Command, io: CliIo): void {
       .description('list networks')
       .option('-q, --quiet', 'print only network IDs')
       .option('--no-trunc', 'show network IDs whole')
-      .option('--format <format>', 'table, json (one JSON object per line) or a Go template such as {{.Name}}', 'table')
+      .option('--format <format>', 'table, json (one JSON object per line) or a Go template such as {{.Name}}; networksFormat of docker\'s config.json by default')
       .option('-f, --filter <key=value>', 'driver=, id=, label=K[=V], name=, scope=, type=custom|builtin, dangling=true|false (repeatable)', collectFilter, []),
-  ).action(async (options: RootOption & { quiet?: boolean; trunc: boolean; format: string; filter: string[] }) => {
+  ).action(async (options: RootOption & { quiet?: boolean; trunc: boolean; format?: string; filter: string[] }) => {
     const accept = networkFilter(options.filter);
     const store = await storeFromOptions(options);
     const rows = [
@@ -230,13 +231,15 @@ export function registerNetwork(program: Command, io: CliIo): void {
       Name: row.Name,
       Scope: row.Scope,
     });
-    if (options.format === 'json') {
+    // Without --format, the one docker's client configuration names, as docker's CLI takes it.
+    const format = options.format ?? (await dockerCliConfig()).networksFormat ?? 'table';
+    if (format === 'json') {
       for (const row of rows) io.stdout.write(`${JSON.stringify(listed(row))}\n`);
       return;
     }
-    if (options.format !== 'table') {
+    if (format !== 'table') {
       const contexts = rows.map((row) => ({ ...listed(row), Label: (key: unknown) => (row.Labels as Readonly<Record<string, string>>)[String(key)] ?? '' }));
-      io.stdout.write(formatListTemplate(options.format, contexts, networkHeaders, '*network.networkContext'));
+      io.stdout.write(formatListTemplate(format, contexts, networkHeaders, '*network.networkContext'));
       return;
     }
     const table = [['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'], ...rows.map((row) => [id(row.ID), row.Name, row.Driver, row.Scope])];

@@ -118,7 +118,7 @@ export function registerRun(program: Command, io: CliIo): void {
       .option('-a, --attach <stream>', 'attach to STDIN, STDOUT or STDERR only (repeatable; default all three)', collect, []),
   );
   addSigProxyOption(command, 'pass the signals tsbuild receives on to the container (default true; not with a terminal)');
-  command.option('--detach-keys <keys>', 'the keys that detach, leaving the container running (default ctrl-p,ctrl-q)');
+  command.option('--detach-keys <keys>', 'the keys that detach, leaving the container running (default detachKeys of docker\'s config.json, else ctrl-p,ctrl-q)');
   addRootOption(addInsecureRegistryOption(command)).action(async (image: string, args: string[], flags: RunFlags) => {
     const inner = await runInUserNamespace(flags.root, { userNetwork: isUserNetwork(flags.network) });
     if (inner !== undefined) throw new ExitError(inner);

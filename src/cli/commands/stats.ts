@@ -13,6 +13,7 @@ import type { Store } from '../../store/index.js';
 import { formatBinaryBytes, formatBytes } from '../format.js';
 import { formatListTemplate, sortedKeys } from '../go-template.js';
 import { ExitError, type CliIo } from '../io.js';
+import { dockerCliConfig } from '../docker-config.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
 interface StatsFlags extends RootOption {
@@ -91,9 +92,11 @@ export function registerStats(program: Command, io: CliIo): void {
       .option('-a, --all', 'all containers, not only running ones')
       .option('--no-stream', 'print one table and end')
       .option('--no-trunc', 'do not shorten IDs')
-      .option('--format <format>', 'table (default), json (one object per line), or a Go template such as {{.Name}} {{.CPUPerc}}'),
+      .option('--format <format>', 'table (default, or statsFormat of docker\'s config.json), json (one object per line), or a Go template such as {{.Name}} {{.CPUPerc}}'),
   ).action(async (names: string[], flags: StatsFlags) => {
-    const format = flags.format === undefined || flags.format === 'table' ? defaultFormat : flags.format;
+    // Without --format, the one docker's client configuration names, as docker's CLI takes it.
+    const given = flags.format ?? (await dockerCliConfig()).statsFormat ?? 'table';
+    const format = given === 'table' ? defaultFormat : given;
     // A bad template fails before anything is sampled.
     render(format, []);
     const store = await storeFromOptions(flags);

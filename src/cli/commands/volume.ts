@@ -5,6 +5,7 @@ import { dockerTable, formatBytes } from '../format.js';
 import { formatListTemplate } from '../go-template.js';
 import { volumeShape } from '../inspect-shapes.js';
 import { ExitError, type CliIo } from '../io.js';
+import { dockerCliConfig } from '../docker-config.js';
 import { runInUserNamespace } from '../rootless.js';
 import { printInspected } from './inspect-output.js';
 import type { Store } from '../../store/index.js';
@@ -113,8 +114,8 @@ export function registerVolume(program: Command, io: CliIo): void {
       .description('list volumes')
       .option('-q, --quiet', 'print only names')
       .option('-f, --filter <key=value>', 'dangling=, name=, label=, driver= (repeatable)', collectFilter, [])
-      .option('--format <format>', 'table, json, or a template such as {{.Name}}', 'table'),
-  ).action(async (options: RootOption & { quiet?: boolean; filter: string[]; format: string }) => {
+      .option('--format <format>', 'table, json, or a template such as {{.Name}}; volumesFormat of docker\'s config.json by default'),
+  ).action(async (options: RootOption & { quiet?: boolean; filter: string[]; format?: string }) => {
     await inNamespace(options);
     const store = await storeFromOptions(options);
     const accept = volumeFilter(options.filter);
@@ -137,13 +138,15 @@ export function registerVolume(program: Command, io: CliIo): void {
       Size: 'N/A',
       Status: 'N/A',
     });
-    if (options.format === 'json') {
+    // Without --format, the one docker's client configuration names, as docker's CLI takes it.
+    const format = options.format ?? (await dockerCliConfig()).volumesFormat ?? 'table';
+    if (format === 'json') {
       for (const entry of volumes) io.stdout.write(`${JSON.stringify(row(entry))}\n`);
       return;
     }
-    if (options.format !== 'table') {
+    if (format !== 'table') {
       const rows = volumes.map((entry) => ({ ...row(entry), Label: (key: unknown) => entry.Labels?.[String(key)] ?? '' }));
-      io.stdout.write(formatListTemplate(options.format, rows, volumeHeaders, '*formatter.volumeContext'));
+      io.stdout.write(formatListTemplate(format, rows, volumeHeaders, '*formatter.volumeContext'));
       return;
     }
     io.stdout.write(dockerTable([['DRIVER', 'VOLUME NAME'], ...volumes.map((entry) => [entry.Driver, entry.Name])]));
