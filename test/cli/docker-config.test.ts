@@ -2,7 +2,7 @@
  * The settings of docker's client configuration its CLI reads besides credentials and proxies:
  * the formats of its lists when no --format is given, and the detach keys. As docker 26 showed
  * them for the same configuration: `ps` printed psFormat's lines, `ps -q` the IDs (and, with
- * --format too, a warning that it ignores it), `images`, `network ls` and `volume ls` theirs.
+ * --format too, a warning that it ignores it), `images`, `network ls`, `volume ls` and `stats` theirs.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,7 +23,7 @@ describe.runIf(isRoot)("docker's client configuration", () => {
     dir = await mkdtemp(join(tmpdir(), 'tsbuild-docker-config-'));
     await writeFile(
       join(dir, 'config.json'),
-      JSON.stringify({ psFormat: 'PS {{.Names}}', imagesFormat: 'IMG {{.Repository}}', networksFormat: 'NET {{.Name}}', volumesFormat: 'VOL {{.Name}}', detachKeys: 'ctrl-' }),
+      JSON.stringify({ psFormat: 'PS {{.Names}}', imagesFormat: 'IMG {{.Repository}}', networksFormat: 'NET {{.Name}}', volumesFormat: 'VOL {{.Name}}', statsFormat: 'STATS {{.Name}}', detachKeys: 'ctrl-' }),
     );
     saved = process.env.DOCKER_CONFIG;
     process.env.DOCKER_CONFIG = dir;
@@ -53,6 +53,16 @@ describe.runIf(isRoot)("docker's client configuration", () => {
     expect((await cli(['volume', 'create', 'configured-volume'])).status).toBe(0);
     expect((await cli(['volume', 'ls'])).stdout).toBe('VOL configured-volume\n');
     expect((await cli(['volume', 'rm', 'configured-volume'])).status).toBe(0);
+  });
+
+  it('gives stats its format', async () => {
+    const started = await cli(['run', '-d', '--name', 'configured-stats', '--network', 'none', 'busybox', 'sleep', '30']);
+    expect(started.status, started.stderr).toBe(0);
+    try {
+      expect((await cli(['stats', '--no-stream', 'configured-stats'])).stdout).toBe('STATS configured-stats\n');
+    } finally {
+      await cli(['rm', '-f', 'configured-stats']);
+    }
   });
 
   it('takes its detach keys, which the flag replaces', async () => {

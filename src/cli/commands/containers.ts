@@ -180,7 +180,8 @@ export async function runWithRecord(
   if (flags.detach !== true && flags.tty === true && flags.interactive === true && !process.stdin.isTTY) fail(io, new TsbuildError('INVALID_ARGUMENT', 'the input device is not a TTY'), 1);
   let detachKeys: Buffer;
   try {
-    detachKeys = parseDetachKeys(flags.detachKeys ?? (await dockerCliConfig()).detachKeys ?? '');
+    // The configured keys only where it attaches (docker's CLI reads them for the attach alone).
+    detachKeys = parseDetachKeys(flags.detachKeys ?? (flags.detach === true ? undefined : (await dockerCliConfig()).detachKeys) ?? '');
   } catch (error) {
     fail(io, error, 1);
   }
@@ -368,7 +369,7 @@ function defineStart(parent: Command, io: CliIo, name = 'start'): void {
       .option('-i, --interactive', "send standard input to the container (one made with -i)")
       .option('--detach-keys <keys>', 'with -a -i, the keys that detach, leaving the container running (default detachKeys of docker\'s config.json, else ctrl-p,ctrl-q)'),
   ).action(async (containers: string[], flags: RootOption & { attach?: boolean; interactive?: boolean; detachKeys?: string }) => {
-    const detachKeys = parseDetachKeys(flags.detachKeys ?? (await dockerCliConfig()).detachKeys ?? '');
+    const detachKeys = parseDetachKeys(flags.detachKeys ?? (flags.attach === true ? (await dockerCliConfig()).detachKeys : undefined) ?? '');
     const inner = await runInUserNamespace(flags.root, { userNetwork: await containersOnUserNetwork(flags.root, containers) });
     if (inner !== undefined) throw new ExitError(inner);
     const store = await storeFromOptions(flags);
