@@ -938,7 +938,7 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
       .option('--detach-keys <keys>', 'with -i, the keys that detach, leaving the command running (default detachKeys of docker\'s config.json, else ctrl-p,ctrl-q)'),
   ).action(async (nameOrId: string, args: string[], flags: RootOption & { detach?: boolean; interactive?: boolean; tty?: boolean; env: string[]; envFile: string[]; privileged?: boolean; user?: string; workdir?: string; detachKeys?: string }) => {
     // docker's daemon's words for keys it cannot read (its exec's "escape keys").
-    const detachKeys = parseDetachKeys(flags.detachKeys ?? (await dockerCliConfig()).detachKeys ?? '', 'escape');
+    const detachKeys = parseDetachKeys(flags.detachKeys ?? (flags.detach !== true && flags.interactive === true ? (await dockerCliConfig()).detachKeys : undefined) ?? '', 'escape');
     const store = await storeFromOptions(flags);
     const record = await findContainer(store, nameOrId);
     const observed = await observeState(record);
