@@ -1,4 +1,14 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
+
+// What a build and run take from the environment as docker's CLI does (a default platform, the
+// time of reproducible builds, docker's client configuration with its formats and proxies): the
+// tests set their own, and a machine's must not change what the others expect. The test
+// processes inherit this one's; the configuration named is one no test writes, so none.
+delete process.env.DOCKER_DEFAULT_PLATFORM;
+delete process.env.SOURCE_DATE_EPOCH;
+process.env.DOCKER_CONFIG = join(tmpdir(), 'tsbuild-tests-no-docker-config');
 
 export default defineConfig({
   test: {

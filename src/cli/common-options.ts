@@ -36,3 +36,9 @@ export function addInsecureRegistryOption(command: Command): Command {
 function addContentTrustOption(command: Command): Command {
   return command.option('--disable-content-trust', 'skip image signature verification (tsbuild verifies digests, not signatures)');
 }
+
+/** docker's default for --platform (build, run, create, pull): DOCKER_DEFAULT_PLATFORM, when set. */
+export function defaultPlatform(): string | undefined {
+  const value = process.env.DOCKER_DEFAULT_PLATFORM;
+  return value === undefined || value === '' ? undefined : value;
+}

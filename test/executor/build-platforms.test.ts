@@ -192,6 +192,37 @@ describe.runIf(isRoot)('run and create --platform', () => {
   });
 });
 
+/** Runs BODY with NAME set to VALUE in this process's environment (the CLI runs in it), restored after. */
+async function withVariable<T>(name: string, value: string, body: () => Promise<T>): Promise<T> {
+  const saved = process.env[name];
+  process.env[name] = value;
+  try {
+    return await body();
+  } finally {
+    if (saved === undefined) delete process.env[name];
+    else process.env[name] = saved;
+  }
+}
+
+describe.runIf(isRoot)('DOCKER_DEFAULT_PLATFORM and SOURCE_DATE_EPOCH of the environment', () => {
+  it("are build's --platform and its SOURCE_DATE_EPOCH build arg, and run's --platform, unless given", async () => {
+    const context = await fx.context('environment-defaults', { Dockerfile: 'FROM --platform=$BUILDPLATFORM busybox AS tools\nFROM scratch\nCOPY --from=tools /bin/busybox /bin/busybox\n' });
+    const built = await withVariable('DOCKER_DEFAULT_PLATFORM', otherName, () => withVariable('SOURCE_DATE_EPOCH', '1000', () => fx.build(['-t', 'environment-defaults', context])));
+    expect(built.status, built.stderr).toBe(0);
+    const image = await fx.image('environment-defaults');
+    expect([image.config.architecture, image.config.created]).toEqual([other.architecture, '1970-01-01T00:16:40Z']);
+    // A flag or build arg given wins.
+    const given = await withVariable('DOCKER_DEFAULT_PLATFORM', otherName, () => withVariable('SOURCE_DATE_EPOCH', '1000', () => fx.build(['-t', 'environment-given', '--platform', hostName, '--build-arg', 'SOURCE_DATE_EPOCH=2000', context])));
+    expect(given.status, given.stderr).toBe(0);
+    const givenImage = await fx.image('environment-given');
+    expect([givenImage.config.architecture, givenImage.config.created]).toEqual([host.architecture, '1970-01-01T00:33:20Z']);
+    // busybox is this machine's alone: the environment's platform refuses it, as --platform would.
+    const ran = await withVariable('DOCKER_DEFAULT_PLATFORM', otherName, () => runCliCaptured(['run', '--root', fx.root, '--rm', '--pull', 'never', 'busybox', 'true']));
+    expect(ran.status).toBe(125);
+    expect(ran.stderr).toContain(`image with reference busybox was found but does not match the specified platform: wanted ${otherName}, actual: ${hostName}`);
+  });
+});
+
 describe.runIf(isRoot)('build --platform with several platforms', () => {
   it('makes an index of an image per platform, named by -t, its ID the index digest; run takes this machine\'s', async () => {
     const context = await fx.context('several', { Dockerfile: crossDockerfile });

@@ -12,7 +12,7 @@ import { ExitError, type CliIo } from '../io.js';
 import { createProgress, progressMode } from '../progress/index.js';
 import { runInUserNamespace } from '../rootless.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
-import { addInsecureRegistryOption, collect, keyValueMap } from '../common-options.js';
+import { addInsecureRegistryOption, collect, defaultPlatform, keyValueMap } from '../common-options.js';
 import { parseAllow, parseSecrets, parseSsh } from './build-secrets.js';
 import { addSandboxOptions, sandboxOptionsOf, type SandboxFlags } from './build-sandbox-options.js';
 import { checkNamedBuilder } from './builders.js';
@@ -204,7 +204,7 @@ export function registerBuild(program: Command, io: CliIo): void {
     const inner = await runInUserNamespace(options.root);
     if (inner !== undefined) throw new ExitError(inner);
     if (!['default', 'host', 'none'].includes(options.network)) throw new TsbuildError('INVALID_ARGUMENT', `build: invalid --network ${JSON.stringify(options.network)}: use default, host or none`);
-    const platforms = platformsOf(options.platform);
+    const platforms = platformsOf(options.platform.length > 0 ? options.platform : [defaultPlatform() ?? '']);
     const multiPlatform = platforms.length > 1;
     const platform = multiPlatform ? undefined : platforms[0];
     const given: OutputSpec[] = options.output.map((spec) => parseOutputSpec(spec));
@@ -235,8 +235,9 @@ export function registerBuild(program: Command, io: CliIo): void {
         throw new TsbuildError('INVALID_ARGUMENT', `build --iidfile: remove ${options.iidfile}: ${messageOf(error)}`, { cause: error });
       });
     }
-    // The proxies of docker's client configuration join them, as buildx passes them on.
-    const [buildArgs, store] = await Promise.all([withProxyBuildArgs(parseBuildArgs(options.buildArg, process.env)), storeFromOptions(options)]);
+    // The proxies of docker's client configuration join them, as buildx passes them on, and
+    // SOURCE_DATE_EPOCH of the environment unless given (buildx's reproducible builds).
+    const [buildArgs, store] = await Promise.all([withProxyBuildArgs(withEnvironmentEpoch(parseBuildArgs(options.buildArg, process.env))), storeFromOptions(options)]);
     // A context checked out from git or unpacked from standard input lives in a scratch directory
     // of the store's, removed after the build (or by the next one, if this one is killed).
     let gitContext: { readonly dir: string; cleanup(): Promise<void> } | undefined;
@@ -544,6 +545,12 @@ function parseNamedContexts(values: readonly string[]): Map<string, NamedContext
     contexts.set(name, parseNamedContextValue(name, value.slice(eq + 1)));
   }
   return contexts;
+}
+
+/** BUILDARGS with SOURCE_DATE_EPOCH of the environment, as buildx adds it, unless a --build-arg gives it. */
+function withEnvironmentEpoch(buildArgs: Record<string, string>): Record<string, string> {
+  const epoch = process.env.SOURCE_DATE_EPOCH;
+  return epoch === undefined || epoch === '' || Object.hasOwn(buildArgs, 'SOURCE_DATE_EPOCH') ? buildArgs : { ...buildArgs, SOURCE_DATE_EPOCH: epoch };
 }
 
 /**

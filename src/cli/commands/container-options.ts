@@ -26,7 +26,7 @@ import {
   type CreateContainerOptions,
   type DeviceRequest,
   type MountRequest, type HealthcheckConfig, type ResourceUpdate, type RestartPolicy } from '../../runtime/index.js';
-import { collect, keyValueMap } from '../common-options.js';
+import { collect, defaultPlatform, keyValueMap } from '../common-options.js';
 
 export interface ContainerFlags {
   readonly rm?: boolean;
@@ -253,7 +253,8 @@ function parseShmSize(text: string): number {
  * kernel runs them: under a binfmt_misc emulator when one is registered.
  */
 export function platformOf(flags: Pick<ContainerFlags, 'platform'>): Platform | undefined {
-  return flags.platform === undefined ? undefined : normalizePlatform(parsePlatform(flags.platform));
+  const value = flags.platform ?? defaultPlatform();
+  return value === undefined ? undefined : normalizePlatform(parsePlatform(value));
 }
 
 /** `--pull`: whether the image is pulled always, when missing, or never, checked as docker checks it. */

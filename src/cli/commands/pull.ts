@@ -4,6 +4,7 @@ import { listTags, pull } from '../../registry/index.js';
 import { recordEvent } from '../../store/index.js';
 import type { CliIo } from '../io.js';
 import { addRootOption, storeFromOptions } from '../store-options.js';
+import { defaultPlatform } from '../common-options.js';
 import { addInsecureRegistryOption, baselineWasmCompilerOnly, registryClient } from './registry-options.js';
 import { TransferProgress, afterPullingFrom } from './transfer-progress.js';
 
@@ -18,8 +19,10 @@ export function registerPull(program: Command, io: CliIo): void {
   addRootOption(addInsecureRegistryOption(command)).action(async (image: string, options: { platform?: string; quiet?: boolean; allTags?: boolean; root?: string; insecureRegistry: string[] }) => {
     baselineWasmCompilerOnly();
     const reference = parseReference(image);
-    // Only an explicit --platform refuses a single-platform image of another platform, as docker does.
-    const platform = options.platform === undefined ? undefined : parsePlatform(options.platform);
+    // Only an explicit --platform (or DOCKER_DEFAULT_PLATFORM) refuses a single-platform image of
+    // another platform, as docker does.
+    const given = options.platform ?? defaultPlatform();
+    const platform = given === undefined ? undefined : parsePlatform(given);
     const client = registryClient(options);
     client.registry(reference.domain).connectAhead();
     try {
