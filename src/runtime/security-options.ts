@@ -142,10 +142,10 @@ export function parseUlimit(text: string): Ulimit {
   return { name, soft, hard };
 }
 
-/** The spec's rlimits for ULIMITS (docker keeps its default nofile unless one is given). */
+/** The spec's rlimits for ULIMITS: those alone, the others the caller's (as moby writes only --ulimit's). */
 export function rlimitsOf(ulimits: readonly Ulimit[]): Record<string, { soft: number; hard: number }> | undefined {
   if (ulimits.length === 0) return undefined;
-  return { RLIMIT_NOFILE: { soft: 1024, hard: 1024 * 1024 }, ...ulimitRlimits(ulimits) };
+  return ulimitRlimits(ulimits);
 }
 
 /** ULIMITS alone, by their runtime-spec names. */

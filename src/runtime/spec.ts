@@ -276,7 +276,9 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
   // but sysfs can be mounted only in a network namespace that namespace owns.
   const ownNamespace = rootless || userNamespaceSize() !== undefined;
   const capabilities = [...(spec.capabilities ?? defaultCapabilities)];
-  const rlimits = Object.entries(spec.rlimits ?? { RLIMIT_NOFILE: { soft: 1024, hard: 1024 * 1024 } }).map(([type, limit]) => {
+  // None given, the process keeps its caller's limits, as docker's containers keep those of the
+  // daemon that started them (moby writes only --ulimit's, or its default-ulimits, into the spec).
+  const rlimits = Object.entries(spec.rlimits ?? {}).map(([type, limit]) => {
     // Root here lacks CAP_SYS_RESOURCE: asking above the caller's hard limit would fail.
     const ceiling = hardLimit(type) ?? Number.POSITIVE_INFINITY;
     const hard = Math.min(limit.hard, ceiling);
