@@ -35,7 +35,7 @@ import { failedStartPath, findContainer, listContainerRecords, lockNames, observ
 import { containerHooks } from './container-hooks.js';
 import { selectRuntime } from './oci-runtime.js';
 import { containerCommand, containerConfigEnv, containerEnvironment, ensureWorkingDirectory, exposedPorts, findOrPull, otherPlatformWarning, runFailureStatus, writeEtcFiles, type ContainerOptions } from './run.js';
-import { defaultCgroupnsMode, type ContainerDevice, type ContainerSpec, type HostNamespace, type MountSpec } from './spec.js';
+import { defaultCgroupnsMode, privateNetworkSysctls, type ContainerDevice, type ContainerSpec, type HostNamespace, type MountSpec } from './spec.js';
 import type { ResourceUpdate } from './container-update.js';
 import { lookupGroup, lookupUser } from './user.js';
 import { addHostLine, checkDnsServers, containerCapabilities, rlimitsOf, securityOptOf, type SecurityOptions } from './security-options.js';
@@ -466,7 +466,8 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       ...(devices.length === 0 ? {} : { devices }),
       ...(options.deviceCgroupRules === undefined ? {} : { deviceRules: options.deviceCgroupRules.map(deviceRuleOf) }),
       ...(options.cgroupParent === undefined ? {} : { cgroupsPath: `/${containerCgroupPath(id, options.cgroupParent)}` }),
-      ...(Object.keys(sysctls).length === 0 ? {} : { sysctls }),
+      // docker's defaults for a network namespace of its own (not in inspect's HostConfig), then --sysctl's.
+      sysctls: { ...privateNetworkSysctls(network), ...sysctls },
       ...(options.domainname === undefined || options.domainname === '' ? {} : { domainname: options.domainname }),
       ...(options.oomScoreAdj === undefined || options.oomScoreAdj === 0 ? {} : { oomScoreAdj: options.oomScoreAdj }),
       ...(options.annotations === undefined || Object.keys(options.annotations).length === 0 ? {} : { annotations: options.annotations }),

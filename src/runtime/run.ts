@@ -21,7 +21,7 @@ import {
 import { attachContainer, detachContainer, exposedPortSpecs, portsToPublish, publishPorts, type NetworkAttachment, type PortProxies, type PortSpec } from './network/index.js';
 import { releaseContainerCgroups } from './freezer.js';
 import { selectRuntime, type AttachedStreams, type ShimError } from './oci-runtime.js';
-import { defaultCgroupnsMode, type ContainerSpec, type MountSpec } from './spec.js';
+import { defaultCgroupnsMode, privateNetworkSysctls, type ContainerSpec, type MountSpec } from './spec.js';
 import { ConsoleSocket, TerminalCopy, type TerminalSize } from './terminal.js';
 import { lookupUser, resolvePathInRoot, type ContainerUserEntry } from './user.js';
 import { mountVolumes, prepareMounts, type MountRequest, type PreparedMounts } from './volumes/index.js';
@@ -480,6 +480,7 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
       ...(options.readOnly === true ? { readonlyRootfs: true } : {}),
       mounts: [...covered.mounts, ...etcMounts.filter((mount) => !covered.covers(mount.destination))],
       network: attached.namespace,
+      sysctls: privateNetworkSysctls(network),
       terminal: tty,
       ...(tty && options.terminalSize !== undefined ? { consoleSize: options.terminalSize } : {}),
       ...(options.init === true ? { init: true } : {}),

@@ -268,6 +268,22 @@ export function defaultCgroupnsMode(): 'host' | 'private' {
 /** A namespace a container may share with the host. */
 export type HostNamespace = 'pid' | 'ipc' | 'uts' | 'cgroup';
 
+/**
+ * The sysctls docker's daemon gives a container with a network namespace of its own (moby's
+ * WithSysctls, for every network mode but host and container:NAME): ports below 1024 open to any
+ * user (ip_unprivileged_port_start 0) and ping without CAP_NET_RAW (ping_group_range for every
+ * group), the latter not where tsbuild runs in a user namespace, as moby leaves it out there.
+ * Each only where the kernel has it; a --sysctl of the same name replaces it.
+ */
+export function privateNetworkSysctls(networkMode: string): Record<string, string> {
+  if (networkMode === 'host' || networkMode.startsWith('container:')) return {};
+  const sysctls: Record<string, string> = {};
+  const inUserNamespace = (process.getuid?.() ?? 0) !== 0 || userNamespaceSize() !== undefined;
+  if (!inUserNamespace && existsSync('/proc/sys/net/ipv4/ping_group_range')) sysctls['net.ipv4.ping_group_range'] = '0 2147483647';
+  if (existsSync('/proc/sys/net/ipv4/ip_unprivileged_port_start')) sysctls['net.ipv4.ip_unprivileged_port_start'] = '0';
+  return sysctls;
+}
+
 /** The OCI runtime config for a container (runtime-spec 1.0.2). */
 export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
   const rootless = spec.rootless ?? (process.getuid?.() ?? 0) !== 0;

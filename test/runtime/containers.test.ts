@@ -679,6 +679,16 @@ describe.runIf(isRoot)('containers as root', () => {
     const ownLimits = execFileSync('sh', ['-c', 'ulimit -n; ulimit -Hn'], { encoding: 'utf8' });
     expect(ok('run', '--rm', 'busybox', 'sh', '-c', 'ulimit -n; ulimit -Hn')).toBe(ownLimits);
     expect(ok('run', '--rm', '--ulimit', 'core=0', 'busybox', 'sh', '-c', 'ulimit -n; ulimit -Hn')).toBe(ownLimits);
+    // As docker 20.10 and 26 give every network namespace of a container's own: any user binds
+    // ports below 1024 and pings; --sysctl replaces them; the host's network keeps the host's.
+    const sysctls = 'cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/ping_group_range';
+    expect(ok('run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', sysctls)).toBe('0\n0\t2147483647\n');
+    expect(ok('run', '-d', '--name', 'low-port', '--network', 'none', '-u', '1000', 'busybox', 'httpd', '-f', '-p', '80')).toMatch(/^[0-9a-f]{64}\n$/);
+    expect(ok('exec', 'low-port', 'sh', '-c', 'netstat -ltn | grep -c ":80 "')).toBe('1\n');
+    expect(inspect('low-port', '{{json .HostConfig.Sysctls}}')).toBe('null');
+    ok('rm', '-f', 'low-port');
+    expect(ok('run', '--rm', '--network', 'none', '--sysctl', 'net.ipv4.ip_unprivileged_port_start=500', 'busybox', 'cat', '/proc/sys/net/ipv4/ip_unprivileged_port_start')).toBe('500\n');
+    expect(ok('run', '--rm', '--network', 'host', 'busybox', 'cat', '/proc/sys/net/ipv4/ip_unprivileged_port_start')).toBe(`${readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8')}`);
     ok('create', '--name', 'capped', '--cap-add', 'NET_ADMIN', '--ulimit', 'nproc=10', '--add-host', 'a:1.2.3.4', '--group-add', '42', '--dns', '192.0.2.1', 'busybox', 'true');
     expect(inspect('capped', '{{json .HostConfig.CapAdd}} {{json .HostConfig.Ulimits}} {{json .HostConfig.ExtraHosts}} {{json .HostConfig.GroupAdd}} {{.HostConfig.Privileged}} {{.HostConfig.Dns}} {{json .HostConfig.DnsSearch}}')).toBe(
       '["NET_ADMIN"] [{"Name":"nproc","Hard":10,"Soft":10}] ["a:1.2.3.4"] ["42"] false [192.0.2.1] []',
