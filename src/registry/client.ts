@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { Agent, loadProxyAgent, type BuildOptions } from './undici.js';
 import { connector } from './connector.js';
-import { TsbuildError, nodeTls, registryApiHost, withProxies } from '../common/index.js';
+import { TsbuildError, defaultDomain, nodeTls, registryApiHost, withProxies } from '../common/index.js';
 import { AuthState, authPolicy } from './auth.js';
 import { dockerConfigCredentials, type CredentialProvider } from './credentials.js';
 import { readCapped, statusError } from './errors.js';
@@ -55,6 +55,11 @@ export interface RegistryClientOptions {
    * create`, `manifest inspect`), takes plain HTTP only from a registry named insecure.
    */
   readonly loopbackOverHttp?: boolean;
+  /**
+   * Docker Hub's mirrors (docker's `registry-mirrors`: `https://host[:port]`, or `http://` for
+   * one reached over plain HTTP), tried in order before Docker Hub itself when an image is pulled.
+   */
+  readonly mirrors?: readonly string[];
 }
 
 export function isLoopbackHost(host: string): boolean {
@@ -198,6 +203,7 @@ export class RegistryClient {
   private readonly insecure: Dispatcher;
   private readonly probe: Dispatcher;
   private readonly insecureHosts: ReadonlySet<string>;
+  private readonly mirrorHosts: readonly string[];
   /** CIDR ranges (docker's `insecure-registries: ["10.0.0.0/8"]`), matched by IP address. */
   private readonly insecureRanges: BlockList | undefined;
   /** registries.conf's `*.example.com` prefixes, kept as `.example.com`. */
@@ -213,7 +219,10 @@ export class RegistryClient {
     this.userAgent = options.userAgent ?? 'tsbuild';
     this.loopbackOverHttp = options.loopbackOverHttp ?? true;
     const insecureEntries = (options.insecureRegistries ?? []).map((entry) => entry.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, ''));
-    this.insecureHosts = new Set(insecureEntries.filter((entry) => !cidrPattern.test(entry) && !entry.startsWith('*.')));
+    this.mirrorHosts = (options.mirrors ?? []).map((mirror) => new URL(mirror).host);
+    // A mirror named over http:// is reached over plain HTTP, as docker's daemon reaches it.
+    const plainMirrors = (options.mirrors ?? []).filter((mirror) => mirror.startsWith('http://')).map((mirror) => new URL(mirror).host);
+    this.insecureHosts = new Set([...insecureEntries.filter((entry) => !cidrPattern.test(entry) && !entry.startsWith('*.')), ...plainMirrors]);
     this.insecureDomains = insecureEntries.filter((entry) => entry.startsWith('*.')).map((entry) => entry.slice(1));
     this.insecureRanges = rangesOf(insecureEntries.filter((entry) => cidrPattern.test(entry)));
     const timeouts = {
@@ -250,6 +259,11 @@ export class RegistryClient {
     }
     this.hostAgents.set(host, agent);
     return agent;
+  }
+
+  /** The hosts to pull DOMAIN's images from before DOMAIN itself: Docker Hub's mirrors, for it alone. */
+  mirrorsFor(domain: string): readonly string[] {
+    return domain === defaultDomain ? this.mirrorHosts : [];
   }
 
   registry(domain: string): Registry {

@@ -137,10 +137,47 @@ function fromRegistriesConf(path: string, text: string): string[] {
   return insecure;
 }
 
+function daemonConfigPaths(files: InsecureConfigFiles): readonly string[] {
+  return files.daemonConfigs ?? ['/etc/docker/daemon.json', join(configHome(), 'docker', 'daemon.json')];
+}
+
+/**
+ * Docker Hub's mirrors as docker's daemon.json names them (`registry-mirrors`), in order, each
+ * `http(s)://host[:port]`: one that is no such URL, or has a path (which tsbuild cannot reach
+ * the registry API under), is passed over.
+ */
+export function configuredMirrors(files: InsecureConfigFiles = {}): string[] {
+  const mirrors: string[] = [];
+  for (const path of daemonConfigPaths(files)) {
+    const text = readOptional(path);
+    if (text === undefined) continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: invalid JSON: ${(error as Error).message}`);
+    }
+    const entries = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>)['registry-mirrors'] : undefined;
+    if (!Array.isArray(entries)) continue;
+    for (const entry of entries) {
+      if (typeof entry !== 'string') continue;
+      let url: URL;
+      try {
+        url = new URL(entry);
+      } catch {
+        continue;
+      }
+      const usable = (url.protocol === 'http:' || url.protocol === 'https:') && url.search === '' && url.hash === '' && url.username === '' && url.password === '' && (url.pathname === '' || url.pathname === '/');
+      if (usable) mirrors.push(`${url.protocol}//${url.host}`);
+    }
+  }
+  return [...new Set(mirrors)];
+}
+
 /** Every registry the configuration files name as insecure, in the forms `--insecure-registry` takes. */
 export function configuredInsecureRegistries(files: InsecureConfigFiles = {}): string[] {
   const found: string[] = [];
-  for (const path of files.daemonConfigs ?? ['/etc/docker/daemon.json', join(configHome(), 'docker', 'daemon.json')]) {
+  for (const path of daemonConfigPaths(files)) {
     const text = readOptional(path);
     if (text !== undefined) found.push(...fromDaemonConfig(path, text));
   }

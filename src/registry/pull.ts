@@ -74,9 +74,24 @@ export interface PullResult {
 const maxIndexDepth = 2;
 const writeBatchBytes = 1024 * 1024;
 
+/**
+ * Pulls the image OPTIONS name: from each of its registry's mirrors in turn (Docker Hub's, see
+ * RegistryClientOptions.mirrors), as docker's daemon does, any failure there passing on to the
+ * next, then from the registry itself, whose failure is the pull's.
+ */
 export async function pull(options: PullOptions): Promise<PullResult> {
   const reference = typeof options.reference === 'string' ? parseReference(options.reference) : options.reference;
-  const registry = options.client.registry(reference.domain);
+  for (const mirror of options.client.mirrorsFor(reference.domain)) {
+    try {
+      return await pullFrom(options, reference, options.client.registry(mirror));
+    } catch (error) {
+      if (options.signal?.aborted === true) throw error;
+    }
+  }
+  return pullFrom(options, reference, options.client.registry(reference.domain));
+}
+
+async function pullFrom(options: PullOptions, reference: ImageReference, registry: Registry): Promise<PullResult> {
   const platform = options.platform ?? hostPlatform();
   const name = formatReference(reference);
   const signal = options.signal;

@@ -1,16 +1,17 @@
 /** Flags shared by the commands that talk to registries. */
 import { setFlagsFromString } from 'node:v8';
-import { RegistryClient, configuredInsecureRegistries } from '../../registry/index.js';
+import { RegistryClient, configuredInsecureRegistries, configuredMirrors } from '../../registry/index.js';
 
 // Declared where declaring them loads nothing (the build declares them, and loads this file only to pull or push).
 export { addInsecureRegistryOption, collect } from '../common-options.js';
 
 /**
  * The client for a command: insecure registries are those of --insecure-registry and those the
- * machine's docker daemon.json and containers registries.conf already name.
+ * machine's docker daemon.json and containers registries.conf already name; Docker Hub's mirrors
+ * those of daemon.json's registry-mirrors.
  */
 export function registryClient(options: { readonly insecureRegistry?: readonly string[] }): RegistryClient {
-  return new RegistryClient({ insecureRegistries: [...(options.insecureRegistry ?? []), ...configuredInsecureRegistries()], userAgent: 'tsbuild' });
+  return new RegistryClient({ insecureRegistries: [...(options.insecureRegistry ?? []), ...configuredInsecureRegistries()], mirrors: configuredMirrors(), userAgent: 'tsbuild' });
 }
 
 /**
