@@ -40,14 +40,19 @@ function readOptional(path: string): string | undefined {
   }
 }
 
-function fromDaemonConfig(path: string, text: string): string[] {
+/** The value of KEY in the daemon.json at PATH, whose text is TEXT. */
+function daemonConfigValue(path: string, text: string, key: string): unknown {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (error) {
     throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: invalid JSON: ${(error as Error).message}`);
   }
-  const entries = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>)['insecure-registries'] : undefined;
+  return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>)[key] : undefined;
+}
+
+function fromDaemonConfig(path: string, text: string): string[] {
+  const entries = daemonConfigValue(path, text, 'insecure-registries');
   if (entries === undefined) return [];
   if (!Array.isArray(entries) || !entries.every((entry): entry is string => typeof entry === 'string')) {
     throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: insecure-registries is not a list of strings`);
@@ -151,13 +156,7 @@ export function configuredMirrors(files: InsecureConfigFiles = {}): string[] {
   for (const path of daemonConfigPaths(files)) {
     const text = readOptional(path);
     if (text === undefined) continue;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (error) {
-      throw new TsbuildError('INVALID_ARGUMENT', `read ${path}: invalid JSON: ${(error as Error).message}`);
-    }
-    const entries = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>)['registry-mirrors'] : undefined;
+    const entries = daemonConfigValue(path, text, 'registry-mirrors');
     if (!Array.isArray(entries)) continue;
     for (const entry of entries) {
       if (typeof entry !== 'string') continue;
