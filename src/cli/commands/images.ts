@@ -17,19 +17,21 @@ interface ImagesOptions extends RootOption {
 }
 
 /** A row's fields under docker's template names (`{{.Repository}}`, `{{.ID}}`, …). */
-function templateFields(summary: ImageSummary, truncate: boolean): Record<string, string> {
+function templateFields(summary: ImageSummary, truncate: boolean, digests: boolean): Record<string, string> {
   return {
     Containers: 'N/A',
     CreatedAt: summary.created === '' ? '' : formatGoTime(Date.parse(summary.created)),
     CreatedSince: formatCreatedSince(summary.created),
-    Digest: summary.digest,
+    // docker's formatter drops the digests unless --digests asks for them.
+    Digest: digests ? summary.digest : '<none>',
     ID: truncate ? summary.id.slice(7, 19) : summary.id,
     Repository: summary.repository,
     SharedSize: 'N/A',
     Size: formatBytes(summary.unpackedSize, 3, ''),
     Tag: summary.tag,
     UniqueSize: 'N/A',
-    VirtualSize: formatBytes(summary.unpackedSize, 3, ''),
+    // units.HumanSize: four significant digits, where Size has three.
+    VirtualSize: formatBytes(summary.unpackedSize, 4, ''),
   };
 }
 
@@ -61,7 +63,7 @@ export function registerImages(program: Command, io: CliIo): void {
     if (given !== 'table') {
       // docker's `json` is `{{json .}}` of its row.
       const format = given === 'json' ? '{{json .}}' : given;
-      io.stdout.write(formatListTemplate(format, summaries.map((summary) => templateFields(summary, options.trunc)), fieldHeaders, '*formatter.imageContext'));
+      io.stdout.write(formatListTemplate(format, summaries.map((summary) => templateFields(summary, options.trunc, options.digests === true)), fieldHeaders, '*formatter.imageContext'));
       return;
     }
     const withDigest = options.digests === true;
