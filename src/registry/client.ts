@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { Agent, loadProxyAgent, type BuildOptions } from './undici.js';
 import { connector } from './connector.js';
-import { TsbuildError, defaultDomain, nodeTls, registryApiHost, withProxies } from '../common/index.js';
+import { TsbuildError, nodeTls, registryApiHost, withProxies } from '../common/index.js';
 import { AuthState, authPolicy } from './auth.js';
 import { dockerConfigCredentials, type CredentialProvider } from './credentials.js';
 import { readCapped, statusError } from './errors.js';
@@ -56,10 +56,11 @@ export interface RegistryClientOptions {
    */
   readonly loopbackOverHttp?: boolean;
   /**
-   * Docker Hub's mirrors (docker's `registry-mirrors`: `https://host[:port]`, or `http://` for
-   * one reached over plain HTTP), tried in order before Docker Hub itself when an image is pulled.
+   * Registries' mirrors (docker's `registry-mirrors` for Docker Hub, registries.conf's for any),
+   * each `https://host[:port]` or `http://` for one reached over plain HTTP, tried in order before
+   * the registry itself when one of its images is pulled.
    */
-  readonly mirrors?: readonly string[];
+  readonly mirrors?: readonly { readonly registry: string; readonly url: string; readonly digestOnly?: boolean }[];
 }
 
 export function isLoopbackHost(host: string): boolean {
@@ -203,7 +204,7 @@ export class RegistryClient {
   private readonly insecure: Dispatcher;
   private readonly probe: Dispatcher;
   private readonly insecureHosts: ReadonlySet<string>;
-  private readonly mirrorHosts: readonly string[];
+  private readonly mirrors: readonly { readonly registry: string; readonly host: string; readonly digestOnly: boolean }[];
   /** CIDR ranges (docker's `insecure-registries: ["10.0.0.0/8"]`), matched by IP address. */
   private readonly insecureRanges: BlockList | undefined;
   /** registries.conf's `*.example.com` prefixes, kept as `.example.com`. */
@@ -219,9 +220,9 @@ export class RegistryClient {
     this.userAgent = options.userAgent ?? 'tsbuild';
     this.loopbackOverHttp = options.loopbackOverHttp ?? true;
     const insecureEntries = (options.insecureRegistries ?? []).map((entry) => entry.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, ''));
-    this.mirrorHosts = (options.mirrors ?? []).map((mirror) => new URL(mirror).host);
+    this.mirrors = (options.mirrors ?? []).map((mirror) => ({ registry: mirror.registry, host: new URL(mirror.url).host, digestOnly: mirror.digestOnly === true }));
     // A mirror named over http:// is reached over plain HTTP, as docker's daemon reaches it.
-    const plainMirrors = (options.mirrors ?? []).filter((mirror) => mirror.startsWith('http://')).map((mirror) => new URL(mirror).host);
+    const plainMirrors = (options.mirrors ?? []).filter((mirror) => mirror.url.startsWith('http://')).map((mirror) => new URL(mirror.url).host);
     this.insecureHosts = new Set([...insecureEntries.filter((entry) => !cidrPattern.test(entry) && !entry.startsWith('*.')), ...plainMirrors]);
     this.insecureDomains = insecureEntries.filter((entry) => entry.startsWith('*.')).map((entry) => entry.slice(1));
     this.insecureRanges = rangesOf(insecureEntries.filter((entry) => cidrPattern.test(entry)));
@@ -261,9 +262,9 @@ export class RegistryClient {
     return agent;
   }
 
-  /** The hosts to pull DOMAIN's images from before DOMAIN itself: Docker Hub's mirrors, for it alone. */
-  mirrorsFor(domain: string): readonly string[] {
-    return domain === defaultDomain ? this.mirrorHosts : [];
+  /** The hosts to pull DOMAIN's images from before DOMAIN itself (a pull BYDIGEST, or by tag). */
+  mirrorsFor(domain: string, byDigest: boolean): string[] {
+    return this.mirrors.filter((mirror) => mirror.registry === domain && (byDigest || !mirror.digestOnly)).map((mirror) => mirror.host);
   }
 
   registry(domain: string): Registry {

@@ -98,16 +98,46 @@ function withoutComment(line: string): string {
   return line;
 }
 
-function fromRegistriesConf(path: string, text: string): string[] {
+/** A mirror of a registry, as daemon.json or registries.conf names it. */
+export interface ConfiguredMirror {
+  /** The registry it stands in for (`docker.io`, `quay.io`, `registry.example:5000`). */
+  readonly registry: string;
+  /** `https://host[:port]`, or `http://` for one reached over plain HTTP. */
+  readonly url: string;
+  /** registries.conf's mirror-by-digest-only: only pulls by digest go to it. */
+  readonly digestOnly?: boolean;
+}
+
+interface RegistriesConf {
+  readonly insecure: string[];
+  readonly mirrors: ConfiguredMirror[];
+}
+
+interface RegistryTable {
+  location?: string;
+  prefix?: string;
+  insecure?: boolean;
+  digestOnly?: boolean;
+  mirrors: { location?: string; insecure?: boolean }[];
+}
+
+function parseRegistriesConf(path: string, text: string): RegistriesConf {
   const insecure: string[] = [];
+  const mirrors: ConfiguredMirror[] = [];
   let table = '';
-  let registry: { location?: string; prefix?: string; insecure?: boolean } | undefined;
+  let registry: RegistryTable | undefined;
   const closeRegistry = (): void => {
-    if (registry?.insecure === true) {
-      // The location's host part is what tsbuild matches; a prefix without a location is one
-      // (`*.example.com` stands for every host under example.com).
-      const location = registry.location ?? registry.prefix;
-      if (location !== undefined && location !== '') insecure.push(location.split('/')[0] ?? '');
+    // The location's host part is what tsbuild matches; a prefix without a location is one
+    // (`*.example.com` stands for every host under example.com).
+    const location = registry?.location ?? registry?.prefix;
+    if (registry?.insecure === true && location !== undefined && location !== '') insecure.push(location.split('/')[0] ?? '');
+    // Mirrors of a whole registry (a prefix that is a host alone), each a host without a path.
+    const key = registry?.prefix ?? registry?.location;
+    if (registry !== undefined && key !== undefined && key !== '' && !key.includes('/') && !key.startsWith('*')) {
+      for (const mirror of registry.mirrors) {
+        if (mirror.location === undefined || mirror.location === '' || mirror.location.includes('/')) continue;
+        mirrors.push({ registry: key, url: `${mirror.insecure === true ? 'http' : 'https'}://${mirror.location}`, ...(registry.digestOnly === true ? { digestOnly: true } : {}) });
+      }
     }
     registry = undefined;
   };
@@ -117,9 +147,14 @@ function fromRegistriesConf(path: string, text: string): string[] {
     if (line === '') continue;
     const header = /^(\[\[?)\s*([A-Za-z0-9_.-]+)\s*(\]\]?)$/.exec(line);
     if (header !== null) {
-      closeRegistry();
       table = header[2] ?? '';
-      if (header[1] === '[[' && table === 'registry') registry = {};
+      // A registry's mirrors are tables of their own within it.
+      if (header[1] === '[[' && table === 'registry.mirror' && registry !== undefined) {
+        registry.mirrors.push({});
+        continue;
+      }
+      closeRegistry();
+      if (header[1] === '[[' && table === 'registry') registry = { mirrors: [] };
       continue;
     }
     // An array may go on over several lines.
@@ -130,16 +165,42 @@ function fromRegistriesConf(path: string, text: string): string[] {
     if (assignment === null) throw new TsbuildError('INVALID_ARGUMENT', `read ${path}:${index + 1}: not a TOML key = value line`);
     const key = (assignment[1] ?? '').replace(/^"|"$/g, '');
     const value = tomlValue(assignment[2] ?? '');
-    if (registry !== undefined && table === 'registry') {
+    if (registry !== undefined && table === 'registry.mirror') {
+      const mirror = registry.mirrors.at(-1);
+      if (mirror !== undefined && key === 'location' && typeof value === 'string') mirror.location = value;
+      else if (mirror !== undefined && key === 'insecure' && typeof value === 'boolean') mirror.insecure = value;
+    } else if (registry !== undefined && table === 'registry') {
       if (key === 'location' && typeof value === 'string') registry.location = value;
       else if (key === 'prefix' && typeof value === 'string') registry.prefix = value;
       else if (key === 'insecure' && typeof value === 'boolean') registry.insecure = value;
+      else if (key === 'mirror-by-digest-only' && typeof value === 'boolean') registry.digestOnly = value;
     } else if (table === 'registries.insecure' && key === 'registries' && Array.isArray(value)) {
       insecure.push(...value);
     }
   }
   closeRegistry();
-  return insecure;
+  return { insecure, mirrors };
+}
+
+/** Each registries.conf podman would read, with its drop-ins, parsed. */
+function registriesConfs(files: InsecureConfigFiles): RegistriesConf[] {
+  const parsed: RegistriesConf[] = [];
+  for (const path of files.registriesConfs ?? defaultRegistriesConfs()) {
+    const text = readOptional(path);
+    if (text !== undefined) parsed.push(parseRegistriesConf(path, text));
+    const dropIns = join(dirname(path), 'registries.conf.d');
+    let names: string[] = [];
+    try {
+      names = readdirSync(dropIns).filter((name) => name.endsWith('.conf')).sort();
+    } catch {
+      // No drop-in folder.
+    }
+    for (const name of names) {
+      const dropIn = readOptional(join(dropIns, name));
+      if (dropIn !== undefined) parsed.push(parseRegistriesConf(join(dropIns, name), dropIn));
+    }
+  }
+  return parsed;
 }
 
 function daemonConfigPaths(files: InsecureConfigFiles): readonly string[] {
@@ -147,12 +208,14 @@ function daemonConfigPaths(files: InsecureConfigFiles): readonly string[] {
 }
 
 /**
- * Docker Hub's mirrors as docker's daemon.json names them (`registry-mirrors`), in order, each
- * `http(s)://host[:port]`: one that is no such URL, or has a path (which tsbuild cannot reach
- * the registry API under), is passed over.
+ * The mirrors the machine's configuration names, in order: Docker Hub's of docker's daemon.json
+ * (`registry-mirrors`, each `http(s)://host[:port]`; one that is no such URL, or has a path,
+ * which tsbuild cannot reach the registry API under, is passed over), then those of
+ * registries.conf (`[[registry.mirror]]` tables of a `[[registry]]` whose prefix is a host alone;
+ * `insecure = true` for plain HTTP; `mirror-by-digest-only`).
  */
-export function configuredMirrors(files: InsecureConfigFiles = {}): string[] {
-  const mirrors: string[] = [];
+export function configuredMirrors(files: InsecureConfigFiles = {}): ConfiguredMirror[] {
+  const mirrors: ConfiguredMirror[] = [];
   for (const path of daemonConfigPaths(files)) {
     const text = readOptional(path);
     if (text === undefined) continue;
@@ -167,10 +230,17 @@ export function configuredMirrors(files: InsecureConfigFiles = {}): string[] {
         continue;
       }
       const usable = (url.protocol === 'http:' || url.protocol === 'https:') && url.search === '' && url.hash === '' && url.username === '' && url.password === '' && (url.pathname === '' || url.pathname === '/');
-      if (usable) mirrors.push(`${url.protocol}//${url.host}`);
+      if (usable) mirrors.push({ registry: 'docker.io', url: `${url.protocol}//${url.host}` });
     }
   }
-  return [...new Set(mirrors)];
+  for (const conf of registriesConfs(files)) mirrors.push(...conf.mirrors);
+  const seen = new Set<string>();
+  return mirrors.filter((mirror) => {
+    const key = `${mirror.registry} ${mirror.url}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** Every registry the configuration files name as insecure, in the forms `--insecure-registry` takes. */
@@ -180,20 +250,6 @@ export function configuredInsecureRegistries(files: InsecureConfigFiles = {}): s
     const text = readOptional(path);
     if (text !== undefined) found.push(...fromDaemonConfig(path, text));
   }
-  for (const path of files.registriesConfs ?? defaultRegistriesConfs()) {
-    const text = readOptional(path);
-    if (text !== undefined) found.push(...fromRegistriesConf(path, text));
-    const dropIns = join(dirname(path), 'registries.conf.d');
-    let names: string[] = [];
-    try {
-      names = readdirSync(dropIns).filter((name) => name.endsWith('.conf')).sort();
-    } catch {
-      // No drop-in folder.
-    }
-    for (const name of names) {
-      const dropIn = readOptional(join(dropIns, name));
-      if (dropIn !== undefined) found.push(...fromRegistriesConf(join(dropIns, name), dropIn));
-    }
-  }
+  for (const conf of registriesConfs(files)) found.push(...conf.insecure);
   return [...new Set(found.filter((entry) => entry !== ''))];
 }

@@ -75,13 +75,13 @@ const maxIndexDepth = 2;
 const writeBatchBytes = 1024 * 1024;
 
 /**
- * Pulls the image OPTIONS name: from each of its registry's mirrors in turn (Docker Hub's, see
- * RegistryClientOptions.mirrors), as docker's daemon does, any failure there passing on to the
- * next, then from the registry itself, whose failure is the pull's.
+ * Pulls the image OPTIONS name: from each of its registry's mirrors in turn (see
+ * RegistryClientOptions.mirrors), as docker's daemon and podman do, any failure there passing on
+ * to the next, then from the registry itself, whose failure is the pull's.
  */
 export async function pull(options: PullOptions): Promise<PullResult> {
   const reference = typeof options.reference === 'string' ? parseReference(options.reference) : options.reference;
-  for (const mirror of options.client.mirrorsFor(reference.domain)) {
+  for (const mirror of options.client.mirrorsFor(reference.domain, reference.digest !== undefined)) {
     try {
       return await pullFrom(options, reference, options.client.registry(mirror));
     } catch (error) {

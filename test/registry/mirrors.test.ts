@@ -1,7 +1,8 @@
 /**
- * Docker Hub's mirrors, as docker's daemon.json names them (`registry-mirrors`): an image of
- * Docker Hub is pulled from each mirror in turn, one that fails passed over, before Docker Hub
- * itself (which this machine cannot reach: a pull that succeeds came from a mirror).
+ * Registries' mirrors, as docker's daemon.json names them (`registry-mirrors`, Docker Hub's) and
+ * podman's registries.conf: an image is pulled from each mirror in turn, one that fails passed
+ * over, before its registry itself (which this machine cannot reach: a pull that succeeds came
+ * from a mirror).
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,7 +26,51 @@ describe('registry-mirrors of daemon.json', () => {
   it('are read in order, each http(s)://host[:port]; one that is no such URL is passed over', async () => {
     const path = join(scratch, 'daemon.json');
     await writeFile(path, JSON.stringify({ 'registry-mirrors': ['https://mirror.example', 'http://127.0.0.1:5000/', 'ftp://x.example', 'https://p.example/sub/path', 'https://u:p@q.example', 'not a url', 42, 'https://mirror.example'] }));
-    expect(configuredMirrors({ daemonConfigs: [path, join(scratch, 'missing.json')], registriesConfs: [] })).toEqual(['https://mirror.example', 'http://127.0.0.1:5000']);
+    expect(configuredMirrors({ daemonConfigs: [path, join(scratch, 'missing.json')], registriesConfs: [] })).toEqual([
+      { registry: 'docker.io', url: 'https://mirror.example' },
+      { registry: 'docker.io', url: 'http://127.0.0.1:5000' },
+    ]);
+  });
+
+  it('and registries.conf’s mirror tables, for any registry, after daemon.json’s', async () => {
+    const daemon = join(scratch, 'daemon-one.json');
+    await writeFile(daemon, JSON.stringify({ 'registry-mirrors': ['https://hub-mirror.example'] }));
+    const conf = join(scratch, 'registries.conf');
+    await writeFile(
+      conf,
+      [
+        'unqualified-search-registries = ["docker.io"]',
+        '[[registry]]',
+        'prefix = "docker.io"',
+        'location = "docker.io"',
+        '[[registry.mirror]]',
+        'location = "mirror.gcr.io"',
+        '[[registry.mirror]]',
+        'location = "localhost:5001"',
+        'insecure = true',
+        '',
+        '[[registry]]',
+        'location = "quay.io"',
+        'mirror-by-digest-only = true',
+        '[[registry.mirror]]',
+        'location = "quay-mirror.example"',
+        '[[registry.mirror]]',
+        '# a path the registry API cannot be reached under: passed over',
+        'location = "proxy.example/quay"',
+        '',
+        '[[registry]]',
+        'prefix = "example.com/team"',
+        '[[registry.mirror]]',
+        'location = "team-mirror.example"',
+        '',
+      ].join('\n'),
+    );
+    expect(configuredMirrors({ daemonConfigs: [daemon], registriesConfs: [conf] })).toEqual([
+      { registry: 'docker.io', url: 'https://hub-mirror.example' },
+      { registry: 'docker.io', url: 'https://mirror.gcr.io' },
+      { registry: 'docker.io', url: 'http://localhost:5001' },
+      { registry: 'quay.io', url: 'https://quay-mirror.example', digestOnly: true },
+    ]);
   });
 });
 
@@ -64,5 +109,27 @@ describe.runIf(haveRegistry())('a pull of a Docker Hub image with mirrors config
     // Another registry's images never go through Docker Hub's mirrors.
     const elsewhere = await run(['pull', '--root', root, 'registry.mirrors.test/library/mirrored:1']);
     expect(elsewhere.status).not.toBe(0);
+  });
+
+  it('comes from a mirror registries.conf names for another registry, by digest alone when it says so', async () => {
+    const conf = join(scratch, 'mirrors-registries.conf');
+    const table = (digestOnly: boolean): string =>
+      ['[[registry]]', 'location = "registry.mirrors.test"', `mirror-by-digest-only = ${String(digestOnly)}`, '[[registry.mirror]]', `location = "${registry.host}"`, 'insecure = true', ''].join('\n');
+    const saved = process.env.CONTAINERS_REGISTRIES_CONF;
+    process.env.CONTAINERS_REGISTRIES_CONF = conf;
+    try {
+      await writeFile(conf, table(false));
+      const root = join(scratch, 'pulled-conf');
+      const pulled = await run(['pull', '--root', root, 'registry.mirrors.test/library/mirrored:1']);
+      expect(pulled.status, pulled.stderr).toBe(0);
+      expect((await (await openStore({ root })).resolveReference('registry.mirrors.test/library/mirrored:1'))?.digest).toBe(image.manifest.digest);
+      await writeFile(conf, table(true));
+      expect((await run(['pull', '--root', join(scratch, 'by-tag'), 'registry.mirrors.test/library/mirrored:1'])).status).not.toBe(0);
+      const byDigest = await run(['pull', '--root', join(scratch, 'by-digest'), `registry.mirrors.test/library/mirrored@${image.manifest.digest}`]);
+      expect(byDigest.status, byDigest.stderr).toBe(0);
+    } finally {
+      if (saved === undefined) delete process.env.CONTAINERS_REGISTRIES_CONF;
+      else process.env.CONTAINERS_REGISTRIES_CONF = saved;
+    }
   });
 });

@@ -7,8 +7,8 @@ export { addInsecureRegistryOption, collect } from '../common-options.js';
 
 /**
  * The client for a command: insecure registries are those of --insecure-registry and those the
- * machine's docker daemon.json and containers registries.conf already name; Docker Hub's mirrors
- * those of daemon.json's registry-mirrors.
+ * machine's docker daemon.json and containers registries.conf already name; registries' mirrors
+ * those of daemon.json's registry-mirrors (Docker Hub's) and registries.conf's.
  */
 export function registryClient(options: { readonly insecureRegistry?: readonly string[] }): RegistryClient {
   return new RegistryClient({ insecureRegistries: [...(options.insecureRegistry ?? []), ...configuredInsecureRegistries()], mirrors: configuredMirrors(), userAgent: 'tsbuild' });
