@@ -52,3 +52,16 @@ async function readConfig(path: string): Promise<DockerCliConfig> {
   if (proxies !== null && typeof proxies === 'object') config.proxies = proxies;
   return config as DockerCliConfig;
 }
+
+/** A list's format: --format's (GIVEN), else the one docker's client configuration names, else `table`, as docker's CLI takes it. */
+export async function listFormat(given: string | undefined, setting: 'psFormat' | 'imagesFormat' | 'networksFormat' | 'volumesFormat' | 'statsFormat'): Promise<string> {
+  return given ?? (await dockerCliConfig())[setting] ?? 'table';
+}
+
+/**
+ * The keys that detach: --detach-keys' (GIVEN), else, where the command ATTACHES (docker's CLI
+ * reads them for the attach alone), the configured ones; '' for the default ctrl-p,ctrl-q.
+ */
+export async function detachKeysText(given: string | undefined, attaches: boolean): Promise<string> {
+  return given ?? (attaches ? (await dockerCliConfig()).detachKeys : undefined) ?? '';
+}

@@ -8,7 +8,7 @@
 import type { Command } from 'commander';
 import { connectAttach, containerDirectory, findContainer, killContainer, observeState, parseDetachKeys, rawTerminalOutput, readContainerRecord, recordContainerEvent, type AttachedClient } from '../../runtime/index.js';
 import { ClientError, ExitError, type CliIo } from '../io.js';
-import { dockerCliConfig } from '../docker-config.js';
+import { detachKeysText } from '../docker-config.js';
 import { addSigProxyOption } from './run.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
@@ -31,7 +31,7 @@ export function registerAttach(program: Command, io: CliIo): void {
       'pass the signals tsbuild receives on to the container (default true; not with a terminal)',
     ).option('--detach-keys <keys>', 'the keys that detach, leaving the container running (default detachKeys of docker\'s config.json, else ctrl-p,ctrl-q)'),
   ).action(async (nameOrId: string, flags: AttachFlags) => {
-    const detachKeys = parseDetachKeys(flags.detachKeys ?? (await dockerCliConfig()).detachKeys ?? '');
+    const detachKeys = parseDetachKeys(await detachKeysText(flags.detachKeys, true));
     const store = await storeFromOptions(flags);
     const record = await findContainer(store, nameOrId);
     const observed = await observeState(record);

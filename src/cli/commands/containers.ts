@@ -65,7 +65,7 @@ import { compareNatural, dockerTable, formatBytes, formatCreatedSince, formatGoT
 import { TemplateExecuteError, TemplateParseError, formatListTemplate, nilSlice, parseGoTemplate, sortedKeys } from '../go-template.js';
 import { containerShape } from '../inspect-shapes.js';
 import { ClientError, ExitError, clientSide, daemonError, errorLine, runError, type CliIo } from '../io.js';
-import { dockerCliConfig } from '../docker-config.js';
+import { detachKeysText, listFormat } from '../docker-config.js';
 import { watchInterrupts } from '../interrupts.js';
 import { delegateCommand } from '../program.js';
 import { containersOnUserNetwork, runInMonitorNamespaces, runInUserNamespace } from '../rootless.js';
@@ -180,8 +180,7 @@ export async function runWithRecord(
   if (flags.detach !== true && flags.tty === true && flags.interactive === true && !process.stdin.isTTY) fail(io, new TsbuildError('INVALID_ARGUMENT', 'the input device is not a TTY'), 1);
   let detachKeys: Buffer;
   try {
-    // The configured keys only where it attaches (docker's CLI reads them for the attach alone).
-    detachKeys = parseDetachKeys(flags.detachKeys ?? (flags.detach === true ? undefined : (await dockerCliConfig()).detachKeys) ?? '');
+    detachKeys = parseDetachKeys(await detachKeysText(flags.detachKeys, flags.detach !== true));
   } catch (error) {
     fail(io, error, 1);
   }
@@ -369,7 +368,7 @@ function defineStart(parent: Command, io: CliIo, name = 'start'): void {
       .option('-i, --interactive', "send standard input to the container (one made with -i)")
       .option('--detach-keys <keys>', 'with -a -i, the keys that detach, leaving the container running (default detachKeys of docker\'s config.json, else ctrl-p,ctrl-q)'),
   ).action(async (containers: string[], flags: RootOption & { attach?: boolean; interactive?: boolean; detachKeys?: string }) => {
-    const detachKeys = parseDetachKeys(flags.detachKeys ?? (flags.attach === true ? (await dockerCliConfig()).detachKeys : undefined) ?? '');
+    const detachKeys = parseDetachKeys(await detachKeysText(flags.detachKeys, flags.attach === true));
     const inner = await runInUserNamespace(flags.root, { userNetwork: await containersOnUserNetwork(flags.root, containers) });
     if (inner !== undefined) throw new ExitError(inner);
     const store = await storeFromOptions(flags);
@@ -823,8 +822,7 @@ function definePs(parent: Command, io: CliIo, name = 'ps', aliases: readonly str
     rows = rows.filter(keep);
     if (limit !== undefined) rows = rows.slice(0, limit);
     // As docker, a template that names .Size asks for the sizes too; json does not (its Size is 0B without -s).
-    // Without --format, the one docker's client configuration names, as docker's CLI takes it.
-    const format = flags.format ?? (await dockerCliConfig()).psFormat ?? 'table';
+    const format = await listFormat(flags.format, 'psFormat');
     const sized = flags.size === true || /\.Size\b/.test(format);
     if (sized && flags.quiet !== true) rows = await containerSizes(store, rows);
     const truncate = flags.trunc;
@@ -938,7 +936,7 @@ function defineExec(parent: Command, io: CliIo, name = 'exec'): void {
       .option('--detach-keys <keys>', 'with -i, the keys that detach, leaving the command running (default detachKeys of docker\'s config.json, else ctrl-p,ctrl-q)'),
   ).action(async (nameOrId: string, args: string[], flags: RootOption & { detach?: boolean; interactive?: boolean; tty?: boolean; env: string[]; envFile: string[]; privileged?: boolean; user?: string; workdir?: string; detachKeys?: string }) => {
     // docker's daemon's words for keys it cannot read (its exec's "escape keys").
-    const detachKeys = parseDetachKeys(flags.detachKeys ?? (flags.detach !== true && flags.interactive === true ? (await dockerCliConfig()).detachKeys : undefined) ?? '', 'escape');
+    const detachKeys = parseDetachKeys(await detachKeysText(flags.detachKeys, flags.detach !== true && flags.interactive === true), 'escape');
     const store = await storeFromOptions(flags);
     const record = await findContainer(store, nameOrId);
     const observed = await observeState(record);

@@ -3,7 +3,7 @@ import { listImages, type ImageSummary } from '../../store/index.js';
 import { dockerTable, formatBytes, formatCreatedSince, formatGoTime } from '../format.js';
 import { formatListTemplate } from '../go-template.js';
 import type { CliIo } from '../io.js';
-import { dockerCliConfig } from '../docker-config.js';
+import { listFormat } from '../docker-config.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 import { collectFilter } from '../common-options.js';
 
@@ -58,8 +58,7 @@ export function registerImages(program: Command, io: CliIo): void {
       for (const summary of summaries) io.stdout.write(`${shortId(summary.id)}\n`);
       return;
     }
-    // Without --format, the one docker's client configuration names, as docker's CLI takes it.
-    const given = options.format ?? (await dockerCliConfig()).imagesFormat ?? 'table';
+    const given = await listFormat(options.format, 'imagesFormat');
     if (given !== 'table') {
       // docker's `json` is `{{json .}}` of its row.
       const format = given === 'json' ? '{{json .}}' : given;

@@ -6,7 +6,7 @@ import { dockerTable, formatGoTime } from '../format.js';
 import { formatListTemplate } from '../go-template.js';
 import { networkShape } from '../inspect-shapes.js';
 import { ExitError, daemonError, type CliIo } from '../io.js';
-import { dockerCliConfig } from '../docker-config.js';
+import { listFormat } from '../docker-config.js';
 import { printInspected } from './inspect-output.js';
 import type { Store } from '../../store/index.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
@@ -231,8 +231,7 @@ export function registerNetwork(program: Command, io: CliIo): void {
       Name: row.Name,
       Scope: row.Scope,
     });
-    // Without --format, the one docker's client configuration names, as docker's CLI takes it.
-    const format = options.format ?? (await dockerCliConfig()).networksFormat ?? 'table';
+    const format = await listFormat(options.format, 'networksFormat');
     if (format === 'json') {
       for (const row of rows) io.stdout.write(`${JSON.stringify(listed(row))}\n`);
       return;

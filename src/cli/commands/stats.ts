@@ -13,7 +13,7 @@ import type { Store } from '../../store/index.js';
 import { formatBinaryBytes, formatBytes } from '../format.js';
 import { formatListTemplate, sortedKeys } from '../go-template.js';
 import { ExitError, type CliIo } from '../io.js';
-import { dockerCliConfig } from '../docker-config.js';
+import { listFormat } from '../docker-config.js';
 import { addRootOption, storeFromOptions, type RootOption } from '../store-options.js';
 
 interface StatsFlags extends RootOption {
@@ -94,8 +94,7 @@ export function registerStats(program: Command, io: CliIo): void {
       .option('--no-trunc', 'do not shorten IDs')
       .option('--format <format>', 'table (default, or statsFormat of docker\'s config.json), json (one object per line), or a Go template such as {{.Name}} {{.CPUPerc}}'),
   ).action(async (names: string[], flags: StatsFlags) => {
-    // Without --format, the one docker's client configuration names, as docker's CLI takes it.
-    const given = flags.format ?? (await dockerCliConfig()).statsFormat ?? 'table';
+    const given = await listFormat(flags.format, 'statsFormat');
     const format = given === 'table' ? defaultFormat : given;
     // A bad template fails before anything is sampled.
     render(format, []);

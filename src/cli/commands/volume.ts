@@ -5,7 +5,7 @@ import { dockerTable, formatBytes } from '../format.js';
 import { formatListTemplate } from '../go-template.js';
 import { volumeShape } from '../inspect-shapes.js';
 import { ExitError, type CliIo } from '../io.js';
-import { dockerCliConfig } from '../docker-config.js';
+import { listFormat } from '../docker-config.js';
 import { runInUserNamespace } from '../rootless.js';
 import { printInspected } from './inspect-output.js';
 import type { Store } from '../../store/index.js';
@@ -138,8 +138,7 @@ export function registerVolume(program: Command, io: CliIo): void {
       Size: 'N/A',
       Status: 'N/A',
     });
-    // Without --format, the one docker's client configuration names, as docker's CLI takes it.
-    const format = options.format ?? (await dockerCliConfig()).volumesFormat ?? 'table';
+    const format = await listFormat(options.format, 'volumesFormat');
     if (format === 'json') {
       for (const entry of volumes) io.stdout.write(`${JSON.stringify(row(entry))}\n`);
       return;
