@@ -21,6 +21,6 @@ export { redactUrl } from './redact.js';
 export { isPlainHttpAnswer, ManifestNotFoundError } from './errors.js';
 export { requestChannel, type RequestEvent } from './transport.js';
 export type { RetryOptions } from './retry.js';
-export { configuredInsecureRegistries, configuredMirrors, type ConfiguredMirror, type InsecureConfigFiles } from './insecure-config.js';
+export { configuredInsecureRegistries, configuredMirrors, configuredRegistries, type ConfiguredMirror, type InsecureConfigFiles } from './insecure-config.js';
 export { listTags } from './tags.js';
 export { fetchDocument, fetchSmallBlob, pushArtifact, pushArtifactBlobs, type ArtifactBlob, type FetchedDocument, type PushArtifactOptions } from './artifact.js';

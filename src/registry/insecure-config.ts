@@ -215,10 +215,12 @@ function daemonConfigPaths(files: InsecureConfigFiles): readonly string[] {
  * `insecure = true` for plain HTTP; `mirror-by-digest-only`).
  */
 export function configuredMirrors(files: InsecureConfigFiles = {}): ConfiguredMirror[] {
+  return mirrorsOf(daemonConfigs(files), registriesConfs(files));
+}
+
+function mirrorsOf(daemons: readonly DaemonConfig[], confs: readonly RegistriesConf[]): ConfiguredMirror[] {
   const mirrors: ConfiguredMirror[] = [];
-  for (const path of daemonConfigPaths(files)) {
-    const text = readOptional(path);
-    if (text === undefined) continue;
+  for (const { path, text } of daemons) {
     const entries = daemonConfigValue(path, text, 'registry-mirrors');
     if (!Array.isArray(entries)) continue;
     for (const entry of entries) {
@@ -233,7 +235,7 @@ export function configuredMirrors(files: InsecureConfigFiles = {}): ConfiguredMi
       if (usable) mirrors.push({ registry: 'docker.io', url: `${url.protocol}//${url.host}` });
     }
   }
-  for (const conf of registriesConfs(files)) mirrors.push(...conf.mirrors);
+  for (const conf of confs) mirrors.push(...conf.mirrors);
   const seen = new Set<string>();
   return mirrors.filter((mirror) => {
     const key = `${mirror.registry} ${mirror.url}`;
@@ -245,11 +247,32 @@ export function configuredMirrors(files: InsecureConfigFiles = {}): ConfiguredMi
 
 /** Every registry the configuration files name as insecure, in the forms `--insecure-registry` takes. */
 export function configuredInsecureRegistries(files: InsecureConfigFiles = {}): string[] {
+  return insecureOf(daemonConfigs(files), registriesConfs(files));
+}
+
+function insecureOf(daemons: readonly DaemonConfig[], confs: readonly RegistriesConf[]): string[] {
   const found: string[] = [];
-  for (const path of daemonConfigPaths(files)) {
-    const text = readOptional(path);
-    if (text !== undefined) found.push(...fromDaemonConfig(path, text));
-  }
-  for (const conf of registriesConfs(files)) found.push(...conf.insecure);
+  for (const { path, text } of daemons) found.push(...fromDaemonConfig(path, text));
+  for (const conf of confs) found.push(...conf.insecure);
   return [...new Set(found.filter((entry) => entry !== ''))];
+}
+
+/** The insecure registries and the mirrors of the machine's configuration, each file read once. */
+export function configuredRegistries(files: InsecureConfigFiles = {}): { insecure: string[]; mirrors: ConfiguredMirror[] } {
+  const daemons = daemonConfigs(files);
+  const confs = registriesConfs(files);
+  return { insecure: insecureOf(daemons, confs), mirrors: mirrorsOf(daemons, confs) };
+}
+
+interface DaemonConfig {
+  readonly path: string;
+  readonly text: string;
+}
+
+/** The daemon.json files there are, with their text. */
+function daemonConfigs(files: InsecureConfigFiles): DaemonConfig[] {
+  return daemonConfigPaths(files).flatMap((path) => {
+    const text = readOptional(path);
+    return text === undefined ? [] : [{ path, text }];
+  });
 }

@@ -1,6 +1,6 @@
 /** Flags shared by the commands that talk to registries. */
 import { setFlagsFromString } from 'node:v8';
-import { RegistryClient, configuredInsecureRegistries, configuredMirrors } from '../../registry/index.js';
+import { RegistryClient, configuredRegistries } from '../../registry/index.js';
 
 // Declared where declaring them loads nothing (the build declares them, and loads this file only to pull or push).
 export { addInsecureRegistryOption, collect } from '../common-options.js';
@@ -11,7 +11,8 @@ export { addInsecureRegistryOption, collect } from '../common-options.js';
  * those of daemon.json's registry-mirrors (Docker Hub's) and registries.conf's.
  */
 export function registryClient(options: { readonly insecureRegistry?: readonly string[] }): RegistryClient {
-  return new RegistryClient({ insecureRegistries: [...(options.insecureRegistry ?? []), ...configuredInsecureRegistries()], mirrors: configuredMirrors(), userAgent: 'tsbuild' });
+  const configured = configuredRegistries();
+  return new RegistryClient({ insecureRegistries: [...(options.insecureRegistry ?? []), ...configured.insecure], mirrors: configured.mirrors, userAgent: 'tsbuild' });
 }
 
 /**
