@@ -14,6 +14,7 @@ import type { Store } from '../store/index.js';
 import { containerDirectory, currentOwner, type ContainerRecord } from './container.js';
 import { findContainer, observeState } from './container-store.js';
 import { pauseContainer, unpauseContainer } from './containers.js';
+import { initLayerPaths } from './init-layer.js';
 import { mountReadOnlyOverlay, unmount } from './native.js';
 import { userNamespaceSize, type ContainerSpec } from './spec.js';
 
@@ -24,8 +25,8 @@ export interface ContainerChange {
   readonly path: string;
 }
 
-/** Where the runtime mounts something in every container (spec.ts's defaults). */
-const defaultMountPoints = ['/proc', '/dev', '/sys', '/etc/hostname', '/etc/hosts', '/etc/resolv.conf'];
+/** Where the runtime mounts something in every container (spec.ts's defaults), and docker's init layer (init-layer.ts). */
+const defaultMountPoints = ['/proc', '/dev', '/sys', '/etc/hostname', '/etc/hosts', '/etc/resolv.conf', ...initLayerPaths];
 
 /** The mount points tsbuild made for the container: its spec's, its volumes' and binds', its devices'. */
 async function mountPointsOf(store: Store, record: ContainerRecord): Promise<Set<string>> {

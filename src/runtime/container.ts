@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TsbuildError, messageOf, type Digest } from '../common/index.js';
+import { TsbuildError, messageOf, treeSize, type Digest } from '../common/index.js';
 import { temporaryName, type Store } from '../store/index.js';
 import { overlayOptions, runtimeAddon, unmount } from './native.js';
 import { rootlessUnshareOptions, userNamespaceSize, type ContainerDevice, type HostNamespace, type MountSpec } from './spec.js';
@@ -16,6 +16,7 @@ import type { PortSpec } from './network/address.js';
 import type { LogConfig } from './container-log.js';
 import type { SecurityOptions } from './security-options.js';
 import { recordContainerChange, recordContainerRemoved } from './events.js';
+import { initLayerBytes, writeInitLayer } from './init-layer.js';
 import type { BlockIODevices } from './blkio.js';
 
 /**
@@ -425,6 +426,7 @@ export async function prepareContainerRoot(directory: string, lower: string, opt
   const userxattr = options.rootless === true || userNamespaceSize() !== undefined;
   const overlay = overlayOptions(lower, upper, work, [...(options.volatile === true ? ['volatile'] : []), ...(userxattr ? ['userxattr'] : [])]);
   await Promise.all([mkdir(rootfs, { mode: 0o755 }), mkdir(upper, { mode: 0o755 }), mkdir(work, { mode: 0o700 })]);
+  initContainerLayer(lower, upper);
   if (options.rootless === true) return { rootfs, upper, overlay };
   try {
     runtimeAddon().mount('overlay', rootfs, 'overlay', 0, overlay);
@@ -432,6 +434,21 @@ export async function prepareContainerRoot(directory: string, lower: string, opt
     throw new TsbuildError('RUNTIME', `mount container root ${rootfs}: ${messageOf(error)}`, { cause: error });
   }
   return { rootfs, upper };
+}
+
+/** docker's init layer in the container's writable layer UPPER over the image's root IMAGEROOT, before its overlay is mounted. */
+export function initContainerLayer(imageRoot: string, upper: string): void {
+  try {
+    writeInitLayer(imageRoot, upper);
+  } catch (error) {
+    throw new TsbuildError('RUNTIME', `prepare container root ${upper}: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+/** The size of what a container wrote (docker's SizeRw): its writable layer without the init layer. */
+export async function writableLayerSize(store: Store, id: string): Promise<number> {
+  const upper = join(containerDirectory(store, id), 'upper');
+  return (await treeSize(upper)) - initLayerBytes(upper);
 }
 
 /** Unmounts whatever is mounted under DIRECTORY (detached when busy), then removes it. */

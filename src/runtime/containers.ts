@@ -10,7 +10,7 @@ import { isIP } from 'node:net';
 import { availableParallelism, hostname as hostHostname } from 'node:os';
 import { join, posix } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TsbuildError, isTsbuildError, messageOf, treeSize, uniqueHex } from '../common/index.js';
+import { TsbuildError, isTsbuildError, messageOf, uniqueHex } from '../common/index.js';
 import { unpackLayers, type Store } from '../store/index.js';
 import {
   containerDirectory,
@@ -18,7 +18,9 @@ import {
   newContainerId,
   ownerAlive,
   processStartTime,
+  initContainerLayer,
   readContainerRecord,
+  writableLayerSize,
   removeContainerDirectory,
   sharesNamespace,
   writeContainerRecord,
@@ -433,6 +435,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
     }
     const upper = join(directory, 'upper');
     await Promise.all([mkdir(join(directory, 'rootfs'), { mode: 0o755 }), mkdir(upper, { mode: 0o755 }), mkdir(join(directory, 'work'), { mode: 0o700 })]);
+    initContainerLayer(imageRoot, upper);
     const user = await lookupUser(imageRoot, userSpec);
     const added = await Promise.all((options.groupAdd ?? []).map((group) => lookupGroup(imageRoot as string, group)));
     await ensureWorkingDirectory(imageRoot, upper, workdir);
@@ -855,7 +858,7 @@ export async function pruneContainers(store: Store, select?: (record: ContainerR
     if (record.hostConfig === undefined || (select !== undefined && !select(record))) continue;
     const observed = await observeState(record);
     if (observed.status !== 'exited' && observed.status !== 'created') continue;
-    const size = await treeSize(join(containerDirectory(store, record.id), 'upper')).catch(() => 0);
+    const size = await writableLayerSize(store, record.id).catch(() => 0);
     await removeContainer(store, record.id);
     removed.push(record.id);
     bytesFreed += size;

@@ -42,6 +42,7 @@ export {
   sharesNamespace,
   readContainerRecord,
   removeAbandonedContainers,
+  writableLayerSize,
   type ContainerNetwork,
   type ContainerOwner,
   type AttachConfig,

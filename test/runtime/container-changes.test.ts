@@ -10,7 +10,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { parseDigest, setXattr, type ContainerConfig } from '../../src/common/index.js';
 import { directoryEntries } from '../../src/exporter/index.js';
 import { applyCommitChanges, parseCommitChanges } from '../../src/cli/commands/container-changes.js';
@@ -173,7 +173,7 @@ describe.runIf(isRoot)('container diff, export and commit', () => {
     const layerPath = join(root, 'blobs', 'sha256', parseDigest(layer.digest).slice(7));
     const entries = execFileSync('tar', ['--quoting-style=literal', '-tzf', layerPath], { encoding: 'latin1' }).split('\n').filter((line) => line !== '');
     expect(entries).toEqual(expect.arrayContaining(['bin/.wh.ls', 'var/.wh.spool', 'usr/sbin/.wh..wh..opq', 'usr/sbin/only', 'new', 'etc/passwd', 'd/e/f']));
-    for (const name of ['etc/hosts', 'etc/hostname', 'etc/resolv.conf', 'proc/', 'sys/', 'dev/', 'data/', 'data/vol/']) expect(entries).not.toContain(name);
+    for (const name of ['etc/hosts', 'etc/hostname', 'etc/resolv.conf', 'etc/mtab', '.dockerenv', 'proc/', 'sys/', 'dev/', 'data/', 'data/vol/']) expect(entries).not.toContain(name);
 
     await validateImage(layoutBlobs(root), descriptor);
     if (toolExists('skopeo')) {
@@ -247,6 +247,50 @@ describe.runIf(isRoot)('container diff, export and commit', () => {
     expect(ok('run', '--rm', 'idle:1', 'echo', 'runs')).toBe('runs\n');
   });
 
+  it('gives a container docker\'s init layer over what its image has there: in its export from creation on, seen inside it, never in its diff or commit', () => {
+    // An image whose /etc has a mode of its own, a link where /etc/resolv.conf goes (systemd's
+    // stub), its own /etc/hosts and a regular /etc/mtab: docker's init layer replaces the three.
+    const context = join(dir, 'init-layer');
+    mkdirSync(join(context, 'etc'), { recursive: true });
+    writeFileSync(join(context, 'etc', 'hosts'), '10.0.0.1 image-host\n');
+    writeFileSync(join(context, 'etc', 'mtab'), 'image mtab\n');
+    symlinkSync('../run/stub-resolv.conf', join(context, 'etc', 'resolv.conf'));
+    writeFileSync(join(context, 'Dockerfile'), 'FROM busybox\nCOPY etc/ /etc/\nRUN chmod 750 /etc\n');
+    ok('build', '-q', '-t', 'init-layer:1', context);
+    ok('create', '--name', 'init-made', '--network', 'none', 'init-layer:1', 'true');
+    const listing = (): Map<string, string> => {
+      const lines = execFileSync('sh', ['-c', `"${process.execPath}" "${bin}" export init-made | tar -tvf -`], { encoding: 'utf8', env: { ...process.env, TSBUILD_ROOT: root } }).split('\n');
+      const entries = new Map<string, string>();
+      for (const line of lines) {
+        const fields = line.split(/\s+/);
+        const name = fields[5];
+        if (name !== undefined) entries.set(name, `${fields[0] ?? ''} ${fields[2] ?? ''}${fields[6] === '->' ? ` -> ${fields[7] ?? ''}` : ''}`);
+      }
+      return entries;
+    };
+    const expected: Record<string, string> = {
+      '.dockerenv': '-rwxr-xr-x 0',
+      'dev/': 'drwxr-xr-x 0',
+      'dev/console': '-rwxr-xr-x 0',
+      'dev/pts/': 'drwxr-xr-x 0',
+      'dev/shm/': 'drwxr-xr-x 0',
+      // Copied up with its mode, as overlayfs does when docker makes its files in it.
+      'etc/': 'drwxr-x--- 0',
+      'etc/hostname': '-rwxr-xr-x 0',
+      'etc/hosts': '-rwxr-xr-x 0',
+      'etc/mtab': 'lrwxrwxrwx 0 -> /proc/mounts',
+      'etc/resolv.conf': '-rwxr-xr-x 0',
+    };
+    for (const entries of [listing(), (ok('start', '-a', 'init-made'), listing())]) {
+      for (const [name, entry] of Object.entries(expected)) expect([name, entries.get(name)]).toEqual([name, entry]);
+    }
+    expect(tsbuild('diff', 'init-made').stdout.toString()).toBe('');
+    ok('commit', 'init-made', 'init-layer:committed');
+    expect(ok('image', 'inspect', '--format', '{{len .RootFS.Layers}}', 'init-layer:committed')).toBe(ok('image', 'inspect', '--format', '{{len .RootFS.Layers}}', 'init-layer:1'));
+    const inside = ok('run', '--rm', '--network', 'none', 'init-layer:1', 'sh', '-c', 'test -f /.dockerenv && readlink /etc/mtab && grep -c image-host /etc/hosts; test ! -L /etc/resolv.conf && echo not-a-link; stat -c %a /etc');
+    expect(inside).toBe('/proc/mounts\n0\nnot-a-link\n750\n');
+  });
+
   it.runIf(toolExists('script'))('export refuses to write to a terminal, in docker\'s words', () => {
     const result = spawnSync('script', ['-qec', `"${process.execPath}" "${bin}" export changer`, '/dev/null'], { encoding: 'utf8', env: { ...process.env, TSBUILD_ROOT: root } });
     expect(result.status).toBe(1);
@@ -292,7 +336,7 @@ describe.runIf(isRoot && toolExists('newuidmap'))('container diff, export and co
     const file = join(dir, 'export.tar');
     execFileSync('sh', ['-c', 'cat > "$1"', 'sh', file], { input: tsbuild('export', 'changer').stdout });
     const names = tarList(file);
-    expect(names).toEqual(expect.arrayContaining(['new', 'd/e/f', 'usr/sbin/only']));
+    expect(names).toEqual(expect.arrayContaining(['new', 'd/e/f', 'usr/sbin/only', '.dockerenv', 'etc/mtab']));
     expect(names).not.toContain('bin/ls');
     expect(ok('commit', '-c', 'CMD ["cat", "/new"]', 'changer', 'committed:rootless')).toMatch(/^sha256:[0-9a-f]{64}\n$/);
     expect(ok('inspect', '--format', '{{.State.Status}}', 'changer').trim()).toBe('running');

@@ -8,13 +8,14 @@ import { constants as osConstants } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Command } from 'commander';
-import { TsbuildError, goTypeName, isTsbuildError, parseGoDuration, treeSize } from '../../common/index.js';
+import { TsbuildError, goTypeName, isTsbuildError, parseGoDuration } from '../../common/index.js';
 import {
   connectAttach,
   type AttachConfig,
   type AttachedClient,
   type AttachStreams,
   containerDirectory,
+  writableLayerSize,
   containerNetworks,
   sharesNamespace,
   containerImage,
@@ -630,7 +631,7 @@ async function containerSizes(store: Store, rows: readonly PsRow[]): Promise<PsR
   const imageSizes = new Map((await listImages(store)).map((summary) => [summary.id, summary.unpackedSize]));
   return Promise.all(
     rows.map(async (row) => {
-      const writable = await treeSize(join(containerDirectory(store, row.record.id), 'upper'));
+      const writable = await writableLayerSize(store, row.record.id);
       const virtual = writable + (imageSizes.get(row.record.image.id) ?? 0);
       return { ...row, size: `${formatBytes(writable, 3, '')} (virtual ${formatBytes(virtual, 3, '')})` };
     }),

@@ -10,12 +10,11 @@
  * container counts its writable layer, in use while it runs; a volume its files, in use while a
  * container has it; a build cache record the bytes only it holds.
  */
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { cacheUsage } from '../../cache/index.js';
 import { treeSize, type Digest } from '../../common/index.js';
 import { cacheMountUsage } from '../../executor/index.js';
-import { containerDirectory, listContainerRecords, listVolumes, observeState } from '../../runtime/index.js';
+import { listContainerRecords, listVolumes, observeState, writableLayerSize } from '../../runtime/index.js';
 import { layerContentSizes, listImages, resolveImage, type Store } from '../../store/index.js';
 import { dockerTable, formatBytes, formatCreatedSince, humanDuration } from '../format.js';
 import { formatListTemplate, sortedKeys } from '../go-template.js';
@@ -80,7 +79,7 @@ export function defineDf(system: Command, io: CliIo): void {
     const containers = await Promise.all(
       records.map(async (record) => {
         const observed = await observeState(record);
-        return { record, observed, size: await treeSize(join(containerDirectory(store, record.id), 'upper')), volumes: volumes.filter((volume) => volume.usedBy.includes(record.id)).length };
+        return { record, observed, size: await writableLayerSize(store, record.id), volumes: volumes.filter((volume) => volume.usedBy.includes(record.id)).length };
       }),
     );
     for (const { record } of containers) {
