@@ -247,7 +247,8 @@ own_cgroup (const char *controllers, char *out, size_t size)
    mounted afresh: inside the container's cgroup namespace each shows the container's own
    cgroup at its top, so a program reading memory.limit_in_bytes finds the container's limit.
    In the host's cgroup namespace (docker's default on v1) the container's own group is bound
-   over the hierarchy's root, as runc binds it, for the same view.
+   in the hierarchy's place, as runc binds it, for the same view (and the same mountinfo: one
+   mount per hierarchy, its root the group's path).
    Names the host links to co-mounted hierarchies (cpu -> cpu,cpuacct) are linked alike.
    Returns -1 with errno when a hierarchy cannot be mounted here (a user namespace's v1 mounts),
    the tmpfs left for the caller to remove. */
@@ -286,18 +287,38 @@ mount_cgroup_v1 (int root_fd, const char *destination, unsigned long flags)
     {
       char target[sizeof dir_path + sizeof hierarchies[i].name + 1];
       snprintf (target, sizeof target, "%s/%.63s", dir_path, hierarchies[i].name);
-      if (mkdirat (dir_fd, hierarchies[i].name, 0755) < 0 && errno != EEXIST)
-        rc = -1;
-      else if (mount ("cgroup", target, "cgroup", flags | MS_NOSUID | MS_NODEV | MS_NOEXEC, hierarchies[i].controllers) < 0)
-        rc = -1;
-      char own[PATH_MAX], source[sizeof target + PATH_MAX];
+      char own[PATH_MAX];
       own_cgroup (hierarchies[i].controllers, own, sizeof own);
-      if (rc < 0 || strcmp (own, "/") == 0)
-        continue;
-      snprintf (source, sizeof source, "%s%s", target, own);
-      if (mount (source, target, NULL, MS_BIND, NULL) < 0
-          || mount (NULL, target, NULL, MS_REMOUNT | MS_BIND | (flags & MS_RDONLY) | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+      if (mkdirat (dir_fd, hierarchies[i].name, 0755) < 0 && errno != EEXIST)
+        {
+          rc = -1;
+          continue;
+        }
+      if (strcmp (own, "/") == 0)
+        {
+          if (mount ("cgroup", target, "cgroup", flags | MS_NOSUID | MS_NODEV | MS_NOEXEC, hierarchies[i].controllers) < 0)
+            rc = -1;
+          continue;
+        }
+      /* The hierarchy is mounted beside TARGET and let go once its group is bound: stacked under
+         the bind, it stayed in the mount table, where a program reading mountinfo (the JVM's
+         container support) took its root for the container's and found no limits. */
+      char staging[sizeof dir_path + 16], source[sizeof staging + PATH_MAX];
+      snprintf (staging, sizeof staging, "%s/.staging", dir_path);
+      snprintf (source, sizeof source, "%s%s", staging, own);
+      if (mkdirat (dir_fd, ".staging", 0700) < 0)
         rc = -1;
+      else
+        {
+          if (mount ("cgroup", staging, "cgroup", flags | MS_NOSUID | MS_NODEV | MS_NOEXEC, hierarchies[i].controllers) < 0
+              || mount (source, target, NULL, MS_BIND, NULL) < 0
+              || mount (NULL, target, NULL, MS_REMOUNT | MS_BIND | (flags & MS_RDONLY) | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+            rc = -1;
+          int saved_error = errno;
+          umount2 (staging, MNT_DETACH);
+          unlinkat (dir_fd, ".staging", AT_REMOVEDIR);
+          errno = saved_error;
+        }
     }
   int saved = errno;
   if (rc == 0)

@@ -69,6 +69,14 @@ describe.runIf(isRoot)('cgroup and daemon-only run flags, as docker 26', () => {
     expect(cli('run', '--rm', 'busybox', 'sh', '-c', 'grep -q "/$(hostname)" /proc/self/cgroup && echo host-cgroups || echo own').stdout).toBe(cgroupV1 ? 'host-cgroups\n' : 'own\n');
   }, 60_000);
 
+  it.runIf(cgroupV1)('mounts each v1 hierarchy once, its root the container\'s own group, as runc: what the JVM reads its limits by', () => {
+    // The mount table's root of /sys/fs/cgroup/memory, then the group /proc/self/cgroup names.
+    const script = 'awk \'$5 == "/sys/fs/cgroup/memory" { print $4 }\' /proc/self/mountinfo; sed -n "s/^[0-9]*:memory://p" /proc/self/cgroup; awk \'$5 ~ "^/sys/fs/cgroup/." && $4 == "/"\' /proc/self/mountinfo; cat /sys/fs/cgroup/memory/memory.limit_in_bytes';
+    const lines = cli('run', '--rm', '-m', '64m', 'busybox', 'sh', '-c', script).stdout.split('\n');
+    expect(lines[0]).toMatch(/\/[0-9a-f]{64}$/);
+    expect(lines.slice(1)).toEqual([lines[0], String(64 * 1024 * 1024), '']);
+  }, 60_000);
+
   it('keeps --device-cgroup-rule in HostConfig.DeviceCgroupRules and the runtime config, and refuses a bad rule in docker\'s words', () => {
     expect(cli('create', '--device-cgroup-rule', 'bogus', 'busybox', 'true')).toMatchObject({ status: 125, stderr: 'invalid argument "bogus" for "--device-cgroup-rule" flag: invalid device cgroup format \'bogus\'\nSee \'tsbuild create --help\'.\n' });
     const id = cli('create', '--device-cgroup-rule', 'c 1:3 rwm', '--device-cgroup-rule', 'a *:* m', 'busybox', 'true').stdout.trim();
