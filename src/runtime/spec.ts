@@ -165,6 +165,32 @@ export const defaultCapabilities: readonly string[] = [
 ];
 
 /** Docker's masked and read-only paths. */
+/**
+ * docker's device cgroup for a container (moby's default spec): every device denied, then those
+ * any container may make (mknod) and those it may use. Where the runtime applies it (a v1 host,
+ * as root), a node made with mknod opens as in docker's containers when it is one of these, and
+ * fails with EPERM otherwise; elsewhere the runtime-shim's nodev mounts stand in for it.
+ */
+export const dockerDeviceRules: NonNullable<ContainerSpec['deviceRules']> = [
+  { allow: false, type: 'a', access: 'rwm' },
+  { allow: true, type: 'c', access: 'm' },
+  { allow: true, type: 'b', access: 'm' },
+  ...(
+    [
+      [1, 3],
+      [1, 8],
+      [1, 7],
+      [5, 0],
+      [1, 5],
+      [1, 9],
+      [5, 1],
+      [136, undefined],
+      [5, 2],
+      [10, 200],
+    ] as const
+  ).map(([major, minor]) => ({ allow: true, type: 'c', major, ...(minor === undefined ? {} : { minor }), access: 'rwm' })),
+];
+
 export const defaultMaskedPaths: readonly string[] = [
   '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats',
   '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',

@@ -82,7 +82,10 @@ describe.runIf(isRoot)('cgroup and daemon-only run flags, as docker 26', () => {
     const id = cli('create', '--device-cgroup-rule', 'c 1:3 rwm', '--device-cgroup-rule', 'a *:* m', 'busybox', 'true').stdout.trim();
     expect(cli('inspect', '-f', '{{json .HostConfig.DeviceCgroupRules}}', id).stdout).toBe('["c 1:3 rwm","a *:* m"]\n');
     const spec = JSON.parse(readFileSync(join(store.root, 'containers', id, 'spec.json'), 'utf8')) as { deviceRules: unknown[] };
-    expect(spec.deviceRules).toEqual([
+    // After docker's own: every device denied, then those any container may make and use.
+    expect(spec.deviceRules[0]).toEqual({ allow: false, type: 'a', access: 'rwm' });
+    expect(spec.deviceRules).toContainEqual({ allow: true, type: 'c', major: 136, access: 'rwm' });
+    expect(spec.deviceRules.slice(-2)).toEqual([
       { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
       { allow: true, type: 'a', access: 'm' },
     ]);
@@ -97,6 +100,13 @@ describe.runIf(isRoot)('cgroup and daemon-only run flags, as docker 26', () => {
     const probe = 'mknod /tmp/k c 42 0; mknod /tmp/n c 1 3; echo x > /tmp/n && echo wrote-null; head -c1 /tmp/k';
     expect(cli('run', '--rm', '--device-cgroup-rule', 'c 1:3 rwm', 'busybox', 'sh', '-c', probe)).toMatchObject({ stdout: 'wrote-null\n', stderr: 'head: /tmp/k: Operation not permitted\n' });
     expect(cli('run', '--rm', '--device-cgroup-rule', 'c 42:* rw', 'busybox', 'sh', '-c', probe)).toMatchObject({ stdout: 'wrote-null\n', stderr: 'head: /tmp/k: No such device or address\n' });
+    // Without a rule, docker's defaults alone: a null device made with mknod opens (chroot and
+    // debootstrap set-ups make their own /dev), in the foreground and in a detached container.
+    expect(cli('run', '--rm', 'busybox', 'sh', '-c', probe)).toMatchObject({ stdout: 'wrote-null\n', stderr: 'head: /tmp/k: Operation not permitted\n' });
+    const detached = cli('run', '-d', 'busybox', 'sh', '-c', probe).stdout.trim();
+    expect(cli('wait', detached).stdout).toBe('1\n');
+    expect(cli('logs', detached)).toMatchObject({ stdout: 'wrote-null\n', stderr: 'head: /tmp/k: Operation not permitted\n' });
+    cli('rm', detached);
   }, 60_000);
 
   it.runIf(cgroupV1 && existsSync('/sys/fs/cgroup/cpu/cpu.rt_runtime_us'))('writes --cpu-rt-period and --cpu-rt-runtime to the cpu cgroup, failing the start with the kernel\'s error and the file, as runc', () => {
