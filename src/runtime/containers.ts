@@ -37,7 +37,7 @@ import { failedStartPath, findContainer, listContainerRecords, lockNames, observ
 import { containerHooks } from './container-hooks.js';
 import { selectRuntime } from './oci-runtime.js';
 import { containerCommand, containerConfigEnv, containerEnvironment, ensureWorkingDirectory, exposedPorts, findOrPull, otherPlatformWarning, runFailureStatus, writeEtcFiles, type ContainerOptions } from './run.js';
-import { defaultCgroupnsMode, dockerDeviceRules, privateNetworkSysctls, type ContainerDevice, type ContainerSpec, type HostNamespace, type MountSpec } from './spec.js';
+import { defaultCgroupnsMode, privateNetworkSysctls, type ContainerDevice, type ContainerSpec, type HostNamespace, type MountSpec } from './spec.js';
 import type { ResourceUpdate } from './container-update.js';
 import { lookupGroup, lookupUser } from './user.js';
 import { addHostLine, checkDnsServers, containerCapabilities, rlimitsOf, securityOptOf, type SecurityOptions } from './security-options.js';
@@ -467,7 +467,8 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       ...(options.shmSize === undefined ? {} : { shmSize: options.shmSize }),
       ...(hostNamespaces.length === 0 ? {} : { hostNamespaces }),
       ...(devices.length === 0 ? {} : { devices }),
-      ...(options.privileged === true ? {} : { deviceRules: [...dockerDeviceRules, ...(options.deviceCgroupRules ?? []).map(deviceRuleOf)] }),
+      ...(options.privileged === true ? {} : { dockerDevices: true }),
+      ...(options.deviceCgroupRules === undefined ? {} : { deviceRules: options.deviceCgroupRules.map(deviceRuleOf) }),
       ...(options.cgroupParent === undefined ? {} : { cgroupsPath: `/${containerCgroupPath(id, options.cgroupParent)}` }),
       // docker's defaults for a network namespace of its own (not in inspect's HostConfig), then --sysctl's.
       sysctls: { ...privateNetworkSysctls(network), ...sysctls },

@@ -21,7 +21,7 @@ import {
 import { attachContainer, detachContainer, exposedPortSpecs, portsToPublish, publishPorts, type NetworkAttachment, type PortProxies, type PortSpec } from './network/index.js';
 import { releaseContainerCgroups } from './freezer.js';
 import { selectRuntime, type AttachedStreams, type ShimError } from './oci-runtime.js';
-import { defaultCgroupnsMode, dockerDeviceRules, privateNetworkSysctls, type ContainerSpec, type MountSpec } from './spec.js';
+import { defaultCgroupnsMode, privateNetworkSysctls, type ContainerSpec, type MountSpec } from './spec.js';
 import { ConsoleSocket, TerminalCopy, type TerminalSize } from './terminal.js';
 import { lookupUser, resolvePathInRoot, type ContainerUserEntry } from './user.js';
 import { mountVolumes, prepareMounts, type MountRequest, type PreparedMounts } from './volumes/index.js';
@@ -491,7 +491,7 @@ export async function runContainer(options: RunContainerOptions): Promise<RunCon
       // with a record): killed, even with SIGKILL, it takes the container with it rather than
       // leave it running with nothing to wait for it, log it or remove it.
       killWithCaller: true,
-      deviceRules: dockerDeviceRules,
+      dockerDevices: true,
     };
     await runtime.prepare(directory, spec);
     options.signal?.throwIfAborted();

@@ -119,6 +119,8 @@ export interface ContainerSpec {
   readonly devices?: readonly ContainerDevice[];
   /** docker's `--device-cgroup-rule`s: more rules of the device cgroup, after the devices'. */
   readonly deviceRules?: readonly { readonly allow: boolean; readonly type: string; readonly major?: number; readonly minor?: number; readonly access: string }[];
+  /** docker's device rules (`dockerDeviceRules`) first, before the devices' and DEVICERULES, in moby's order: a container's, not a build step's. */
+  readonly dockerDevices?: boolean;
   /** `linux.cgroupsPath` (`/PARENT/ID`, docker's `--cgroup-parent`); absent: the runtime's own place. */
   readonly cgroupsPath?: string;
   /**
@@ -171,7 +173,7 @@ export const defaultCapabilities: readonly string[] = [
  * as root), a node made with mknod opens as in docker's containers when it is one of these, and
  * fails with EPERM otherwise; elsewhere the runtime-shim's nodev mounts stand in for it.
  */
-export const dockerDeviceRules: NonNullable<ContainerSpec['deviceRules']> = [
+const dockerDeviceRules: NonNullable<ContainerSpec['deviceRules']> = [
   { allow: false, type: 'a', access: 'rwm' },
   { allow: true, type: 'c', access: 'm' },
   { allow: true, type: 'b', access: 'm' },
@@ -356,7 +358,11 @@ export function generateConfig(spec: ContainerSpec): Record<string, unknown> {
     // The host's node itself, as a rootless docker gives a device: no node is made.
     ...(spec.devices ?? []).map((device) => ({ destination: device.path, type: 'bind', source: device.hostPath, options: ['bind', 'nosuid', 'noexec'] })),
   ];
-  const deviceRules = [...(spec.devices ?? []).map((device) => ({ allow: true, type: device.type, major: device.major, minor: device.minor, access: device.access })), ...(spec.deviceRules ?? [])];
+  const deviceRules = [
+    ...(spec.dockerDevices === true ? dockerDeviceRules : []),
+    ...(spec.devices ?? []).map((device) => ({ allow: true, type: device.type, major: device.major, minor: device.minor, access: device.access })),
+    ...(spec.deviceRules ?? []),
+  ];
   const memoryTuned = spec.memoryLimit !== undefined || spec.memoryReservation !== undefined || spec.memorySwappiness !== undefined || spec.oomKillDisable === true;
   const user = spec.user ?? { uid: 0, gid: 0 };
   const seccomp = (spec.seccomp ?? spec.unmasked !== true) ? defaultSeccompProfile(capabilities) : undefined;

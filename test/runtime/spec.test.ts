@@ -144,6 +144,13 @@ describe('generateConfig', () => {
     expect(rootful.mounts.at(-1)).toEqual({ destination: '/dev/net/tun', type: 'bind', source: '/dev/net/tun', options: ['bind', 'nosuid', 'noexec'] });
     expect(rootful.linux.resources).toEqual({ devices: [{ allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' }] });
     expect(config({ args: ['x'], rootfs: '/r', rootless: true, devices: [device] }).linux.resources).toBeUndefined();
+    // A container's: docker's rules first (all denied, then the defaults), then the devices', then
+    // --device-cgroup-rule's, as moby orders them: an allow before the deny of all would be undone.
+    const rule = { allow: true, type: 'c', major: 10, minor: 229, access: 'rw' };
+    const ordered = config({ args: ['x'], rootfs: '/r', rootless: false, devices: [device], deviceRules: [rule], dockerDevices: true }).linux.resources as { devices: unknown[] };
+    expect(ordered.devices[0]).toEqual({ allow: false, type: 'a', access: 'rwm' });
+    expect(ordered.devices.slice(-2)).toEqual([{ allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' }, rule]);
+    expect(ordered.devices).toHaveLength(15);
   });
 
   it('asks the shim for an overlay root through an annotation, beside init', () => {
