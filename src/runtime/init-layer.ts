@@ -28,6 +28,15 @@ const initEntries: readonly InitEntry[] = [
 /** The paths of the init layer, as the container sees them. */
 export const initLayerPaths: readonly string[] = initEntries.map((entry) => entry.path);
 
+function ignoreUnmapped(change: () => void): void {
+  try {
+    change();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'EPERM') throw error;
+  }
+}
+
 /** What docker's init layer is made with: 0755 for its directories and its (empty) files, whatever the umask. */
 const initMode = 0o755;
 
@@ -59,7 +68,8 @@ export function writeInitLayer(imageRoot: string, upper: string): void {
       mkdirSync(fsPath(parent));
       const below = imageEntries[depth - 1];
       if (below?.isDirectory() === true) {
-        if (privileged) lchownSync(fsPath(parent), below.uid, below.gid);
+        // Best effort: an owner the user namespace tsbuild runs in does not map stays the caller's.
+        if (privileged) ignoreUnmapped(() => lchownSync(fsPath(parent), below.uid, below.gid));
         chmodSync(fsPath(parent), below.mode & 0o7777);
       } else chmodSync(fsPath(parent), initMode);
     }
