@@ -112,6 +112,39 @@ exit_status_of (int status)
   return 255;
 }
 
+static char *command_line_start;
+static size_t command_line_size;
+
+void
+container_command_line_region (char *start, size_t size)
+{
+  command_line_start = start;
+  command_line_size = size;
+}
+
+/* The init's command line as the container sees it (ps, /proc/1/cmdline): "tsbuild-init --
+   ARGS", as docker's reads "/sbin/docker-init -- ARGS", cut at the last word that fits. */
+static void
+show_init_command_line (char *const *args)
+{
+  if (command_line_start == NULL || command_line_size == 0)
+    return;
+  memset (command_line_start, 0, command_line_size);
+  const char *const lead[] = { "tsbuild-init", "--" };
+  size_t at = 0;
+  for (size_t i = 0;; i++)
+    {
+      const char *word = i < 2 ? lead[i] : args == NULL ? NULL : args[i - 2];
+      if (word == NULL)
+        break;
+      size_t length = strlen (word) + 1;
+      if (at + length > command_line_size)
+        break;
+      memcpy (command_line_start + at, word, length);
+      at += length;
+    }
+}
+
 /*
  * PID 1 duties, when asked for: the process runs as a child of a minimal init that forwards
  * signals to it, reaps every orphan, and exits with the process's status.
@@ -133,6 +166,7 @@ run_as_init (const struct spec *spec, int report_write, struct shim_error *err)
   close (report_write);
   install_forwarding (child);
   prctl (PR_SET_NAME, "tsbuild-init", 0, 0, 0);
+  show_init_command_line (spec->args);
   for (;;)
     {
       int status;

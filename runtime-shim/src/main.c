@@ -107,6 +107,7 @@ main (int argc, char **argv)
   /* Read from the host's /proc now: once in a container's root or namespaces, /proc is the
      container's, which its root filesystem may fake. */
   (void) last_capability ();
+  container_command_line_region (argv[0], (size_t) (argv[argc - 1] + strlen (argv[argc - 1]) + 1 - argv[0]));
   const char *root = NULL;
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; i++)

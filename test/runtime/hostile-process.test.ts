@@ -193,6 +193,10 @@ describe.runIf(isRoot)('what a container process inherits from the host', () => 
     const init = tsbuild(['run', '--rm', '--init', 'busybox', 'sh', '-c', 'cat /proc/1/environ']);
     expect(init.stderr).toContain('Permission denied');
     expect(init.stdout).not.toContain('TSBUILD_ROOT');
+    // Nor does its command line name the host's paths (the store, the bundle): the container
+    // reads its init's as docker's, "tsbuild-init -- ARGS" for "/sbin/docker-init -- ARGS".
+    const command = tsbuild(['run', '--rm', '--init', 'busybox', 'sh', '-c', 'tr "\\0" "\\n" < /proc/1/cmdline | grep .']);
+    expect(command.stdout).toBe('tsbuild-init\n--\nsh\n-c\ntr "\\0" "\\n" < /proc/1/cmdline | grep .\n');
   }, 120_000);
 
   it("never lets a container change the host's device nodes: /dev/null and the others are its own (rootful) or the host's root's (rootless)", () => {
