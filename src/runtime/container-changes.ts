@@ -25,8 +25,8 @@ export interface ContainerChange {
   readonly path: string;
 }
 
-/** Where the runtime mounts something in every container (spec.ts's defaults), and docker's init layer (init-layer.ts). */
-const defaultMountPoints = ['/proc', '/dev', '/sys', '/etc/hostname', '/etc/hosts', '/etc/resolv.conf', ...initLayerPaths];
+/** Where the runtime mounts something in every container (spec.ts's defaults: /dev, and the init layer's mount points) and the rest of docker's init layer (init-layer.ts). */
+const defaultMountPoints = ['/dev', ...initLayerPaths];
 
 /** The mount points tsbuild made for the container: its spec's, its volumes' and binds', its devices'. */
 async function mountPointsOf(store: Store, record: ContainerRecord): Promise<Set<string>> {

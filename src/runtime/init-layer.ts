@@ -12,6 +12,9 @@ import { fsPath } from '../common/index.js';
 
 type InitEntry = { readonly path: string; readonly make: 'directory' | 'file' } | { readonly path: string; readonly make: 'link'; readonly target: string };
 
+/** /etc/mtab, the one link of the init layer. */
+const mtab = { path: '/etc/mtab', make: 'link', target: '/proc/mounts' } as const;
+
 const initEntries: readonly InitEntry[] = [
   { path: '/dev/pts', make: 'directory' },
   { path: '/dev/shm', make: 'directory' },
@@ -22,7 +25,7 @@ const initEntries: readonly InitEntry[] = [
   { path: '/etc/hosts', make: 'file' },
   { path: '/etc/hostname', make: 'file' },
   { path: '/dev/console', make: 'file' },
-  { path: '/etc/mtab', make: 'link', target: '/proc/mounts' },
+  mtab,
 ];
 
 /** The paths of the init layer, as the container sees them. */
@@ -89,8 +92,6 @@ export function writeInitLayer(imageRoot: string, upper: string): void {
  * container's size leaves them out.
  */
 export function initLayerBytes(upper: string): number {
-  const mtab = initEntries.find((entry) => entry.make === 'link');
-  if (mtab?.make !== 'link') return 0;
   const path = fsPath(join(upper, mtab.path));
   try {
     return readlinkSync(path) === mtab.target ? lstatSync(path).size : 0;

@@ -166,7 +166,6 @@ export const defaultCapabilities: readonly string[] = [
   'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
 ];
 
-/** Docker's masked and read-only paths. */
 /**
  * docker's device cgroup for a container (moby's default spec): every device denied, then those
  * any container may make (mknod) and those it may use. Where the runtime applies it (a v1 host,
@@ -193,6 +192,7 @@ const dockerDeviceRules: NonNullable<ContainerSpec['deviceRules']> = [
   ).map(([major, minor]) => ({ allow: true, type: 'c', major, ...(minor === undefined ? {} : { minor }), access: 'rwm' })),
 ];
 
+/** Docker's masked and read-only paths. */
 export const defaultMaskedPaths: readonly string[] = [
   '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats',
   '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
