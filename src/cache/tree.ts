@@ -319,6 +319,44 @@ export async function matchSource(source: SourceRoot, pattern: string, followLin
   return result;
 }
 
+/**
+ * For a wildcard PATTERN that matched nothing, the path BuildKit's copy then fails to lstat, if
+ * any (`lstat PATH: no such file or directory`): fsutil walks the part before the first wildcard
+ * component, its links followed, and that part must exist. A file there is walked too, and
+ * matches nothing. A build context is what its client sent (CONTEXTPATHS, dockerfile2llb's
+ * FollowPaths: the context sources of every COPY, ADD and bind mount of the stages built): a
+ * path selected sends everything below it, and a directory not selected itself is sent only as
+ * the parent of something selected below it. No context paths, or `/` among them, send the
+ * whole context. Nothing is said where the pattern's base is the root.
+ */
+export async function missingWildcardBase(source: SourceRoot, pattern: string, contextPaths?: readonly string[]): Promise<string | undefined> {
+  const parts = posix.join('/', pattern).split('/').filter((part) => part !== '');
+  const wildcardAt = parts.findIndex((part) => containsWildcards(part));
+  if (wildcardAt <= 0) return undefined;
+  const given = parts.slice(0, wildcardAt);
+  const hostPath = await resolveInRoot(source.root, given.join('/'), { followFinal: true, visible: (relative, isDirectory) => source.visible(relative, isDirectory) });
+  const found = await lookupInSource(source, given.join('/'), true);
+  const resolved = relativeTo(source.root, found?.hostPath ?? hostPath);
+  if (found === undefined) return `/${resolved}`;
+  if (contextPaths === undefined || contextPaths.length === 0 || contextPaths.some((path) => posix.join('/', path) === '/')) return undefined;
+  const componentsMatch = (patterns: readonly string[], names: readonly string[]): boolean => {
+    try {
+      return patterns.every((part, index) => pathMatch(part, names[index] ?? ''));
+    } catch {
+      return false;
+    }
+  };
+  const bases = [given, resolved.split('/')];
+  for (const path of contextPaths) {
+    const selected = posix.join('/', path).split('/').filter((part) => part !== '');
+    if (bases.some((base) => selected.length <= base.length && componentsMatch(selected, base))) return undefined;
+    if (!bases.some((base) => selected.length > base.length && componentsMatch(selected.slice(0, base.length), base))) continue;
+    const matches = await matchSource(source, path, true).catch(() => []);
+    if (matches.some((match) => match.hostPath.startsWith(`${found.hostPath}/`))) return undefined;
+  }
+  return `/${resolved}`;
+}
+
 /** How resolveInRoot ends its error for a symlink loop. */
 const symlinkLoopWords = 'too many levels of symbolic links';
 

@@ -70,7 +70,7 @@ import { defaultHostname, runStep, type RunEnvironment, type RunSandboxOptions }
 import { sourceLines, stepText } from './step-names.js';
 import { announcer, fromStepOwners, readsContext, showFrom, type StepDecision } from './step-order.js';
 import type { SecretSource } from './run-mounts.js';
-import { contextDigestOptions, contextSources, copyStep, prepareContext, type ContextHandle } from './copy-op.js';
+import { contextDigestOptions, contextPathsOf, contextSources, copyStep, prepareContext, type ContextHandle, type CopyInstruction } from './copy-op.js';
 import { mkdirStep } from './mkdir-op.js';
 import { sandboxResolvConfs } from './resolv-conf.js';
 import { HttpCache } from './http-cache.js';
@@ -242,6 +242,8 @@ interface BuildContext {
   readonly snapshots: Snapshotter;
   readonly limit: ReturnType<typeof pLimit>;
   readonly stages: ReadonlyMap<number, ResolvedStage>;
+  /** What of the context the stages read (contextPathsOf): a wildcard's base outside it is missing. */
+  readonly contextPaths: readonly string[];
   readonly stageCount: number;
   /** Aborted once a step fails: what still runs is canceled, and nothing more starts. */
   readonly failed: AbortController;
@@ -746,6 +748,7 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
     case 'ADD': {
       const plan = await copyStep(instruction, input.config, {
         context: () => openBuildContext(ctx),
+        contextPaths: ctx.contextPaths,
         httpCache: new HttpCache(ctx.deps.store),
         stage: (index) => stageOutput(ctx, index),
         image: async (reference) => {
@@ -1031,7 +1034,7 @@ async function loadDockerignore(reporter: StepReporter, contextDir: string, dock
 }
 
 /** What a build knows before its Dockerfile is resolved. */
-type EarlyBuildContext = Omit<BuildContext, 'stages' | 'stageCount' | 'environment' | 'proxy' | 'escapeToken' | 'sourceLines' | 'ignoreFile' | 'fromSteps' | 'fromOwners' | 'contextStep'>;
+type EarlyBuildContext = Omit<BuildContext, 'stages' | 'contextPaths' | 'stageCount' | 'environment' | 'proxy' | 'escapeToken' | 'sourceLines' | 'ignoreFile' | 'fromSteps' | 'fromOwners' | 'contextStep'>;
 
 /** Builds the target stage of a Dockerfile; the image is stored and named by every tag. */
 export function build(given: BuildRequest, deps: BuildDeps): Promise<BuiltImage> {
@@ -1256,6 +1259,7 @@ async function buildStages(
     escapeToken: resolved.escapeToken,
     sourceLines: sourceLines(request.dockerfile.source),
     stages,
+    contextPaths: contextPathsOf(resolved.stages),
     ignoreFile,
     fromSteps: new Map(),
     fromOwners: fromStepOwners(stages, resolved.target, (stage) => (stage.base.kind === 'image' ? baseKey(stage.base.reference, stage.platform) : undefined)),

@@ -7,8 +7,9 @@ import { TsbuildError } from '../common/index.js';
 import { openContext, rootfsSource, sourceDigest, type BuildContext, type ContextIgnoreFile, type SourceDigest, type SourceDigestOptions } from '../cache/index.js';
 import type { LayerRef } from '../cache/index.js';
 import type { CopyKeyInput } from '../planner/index.js';
-import type { ResolvedInstruction } from '../planner/index.js';
+import type { ResolvedInstruction, ResolvedStage } from '../planner/index.js';
 import { rm } from 'node:fs/promises';
+import { posix } from 'node:path';
 import { copyInto, downloadUrls, type CopySource, type DownloadedUrl } from './copy.js';
 import { isGitSource, parseGitRef, resolveGitRef, type ResolvedGit } from './git-source.js';
 import type { HttpCache } from './http-cache.js';
@@ -50,6 +51,22 @@ export function contextSources(instruction: CopyInstruction): readonly string[] 
   return instruction.sources.filter((path) => !isUrl(path) && !isGitSource(path));
 }
 
+/**
+ * The paths of the build context the stages read, as dockerfile2llb gathers them for the
+ * context's FollowPaths (cleaned, absolute): every context source of a COPY or ADD, and the
+ * source of every bind mount from the context (`/` where it names none).
+ */
+export function contextPathsOf(stages: readonly ResolvedStage[]): string[] {
+  const paths = new Set<string>();
+  for (const stage of stages) {
+    for (const instruction of stage.instructions) {
+      if (instruction.kind === 'COPY' || instruction.kind === 'ADD') for (const source of contextSources(instruction)) paths.add(posix.join('/', source));
+      if (instruction.kind === 'RUN') for (const mount of instruction.mounts) if (mount.type === 'bind' && mount.from === undefined) paths.add(posix.join('/', mount.source ?? ''));
+    }
+  }
+  return [...paths];
+}
+
 /** What a COPY or ADD of INSTRUCTION's context sources digests them with. */
 export function contextDigestOptions(instruction: CopyInstruction): SourceDigestOptions {
   return { exclude: instruction.exclude, parents: instruction.parents };
@@ -63,6 +80,8 @@ export interface SourceState {
 
 export interface CopySources {
   context(): Promise<ContextHandle>;
+  /** The build's contextPathsOf (absent: the whole context is read). */
+  readonly contextPaths?: readonly string[];
   /** What URLs served before, revalidated rather than downloaded again; none: always downloaded. */
   readonly httpCache?: HttpCache;
   stage(index: number): Promise<SourceState>;
@@ -158,7 +177,7 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
       });
       content = digested.digest;
       files = digested.files;
-      source = () => Promise.resolve({ kind: 'context', context: handle.context });
+      source = () => Promise.resolve({ kind: 'context', context: handle.context, ...(sources.contextPaths === undefined ? {} : { paths: sources.contextPaths }) });
     } else {
       // URLs and heredocs only: nothing is read from the context.
       source = () => Promise.resolve({ kind: 'rootfs', dir: '' });

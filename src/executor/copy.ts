@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import pLimit from 'p-limit';
 import {
   matchSource,
+  missingWildcardBase,
   PatternMatcher,
   readWalkedLink,
   rootfsSource,
@@ -53,7 +54,14 @@ interface CopyBatch {
 }
 
 /** Where COPY reads from: the build context, or another stage's or image's root filesystem. */
-export type CopySource = { readonly kind: 'context'; readonly context: BuildContext } | { readonly kind: 'rootfs'; readonly dir: string };
+export type CopySource =
+  | {
+      readonly kind: 'context';
+      readonly context: BuildContext;
+      /** What of the context the build reads (see missingWildcardBase); absent: all of it. */
+      readonly paths?: readonly string[];
+    }
+  | { readonly kind: 'rootfs'; readonly dir: string };
 
 export interface CopyRequest {
   /** Source paths (wildcards allowed), or http(s) URLs for ADD. */
@@ -141,7 +149,14 @@ export async function copyInto(source: CopySource, rootfs: string, request: Copy
   const exclude = new PatternMatcher(request.exclude);
   // Resolve every local source first: a missing one fails the step before anything is written.
   const matched: Array<{ readonly source: string; readonly matches: readonly MatchedSource[] }> = [];
-  if (!request.parents) for (const item of local) matched.push({ source: item, matches: await matchSource(from, item, true) });
+  if (!request.parents) {
+    for (const item of local) {
+      const matches = await matchSource(from, item, true);
+      const missing = matches.length === 0 ? await missingWildcardBase(from, item, source.kind === 'context' ? source.paths : undefined) : undefined;
+      if (missing !== undefined) throw new TsbuildError('NOT_FOUND', `lstat ${missing}: no such file or directory`);
+      matched.push({ source: item, matches });
+    }
+  }
 
   try {
     await copySources();

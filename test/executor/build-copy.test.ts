@@ -110,6 +110,41 @@ describe('build: COPY and ADD', () => {
     expect(await fx.store.resolveReference('docker.io/library/missing:latest')).toBeUndefined();
   });
 
+  it('fails on a wildcard matching nothing where the part before it is not there, as BuildKit’s copy lstats it (in the context the build reads)', async () => {
+    const files = { 'd/y': 'y\n', f: 'f\n', dangling: { symlink: 'nowhere' } } as const;
+    const cases: Array<[string, string | undefined]> = [
+      ['COPY nope/* /out/', 'lstat /nope: no such file or directory'],
+      ['ADD nope/d/* /out/', 'lstat /nope/d: no such file or directory'],
+      // Its link followed, named where it led.
+      ['COPY dangling/* /out/', 'lstat /nowhere: no such file or directory'],
+      // A file, or a directory of which nothing is read, is not sent with the context.
+      ['COPY f/* /out/', 'lstat /f: no such file or directory'],
+      ['COPY d/*.none /out/', 'lstat /d: no such file or directory'],
+      ['COPY d/*/z /out/', 'lstat /d: no such file or directory'],
+      // Sent because the build reads it, or something below it, elsewhere: nothing to copy.
+      ['COPY d/*.none /out/\nCOPY d/y /y', undefined],
+      ['COPY f/* /out/\nCOPY f /f', undefined],
+      ['COPY f/* /out/\nCOPY . /all/', undefined],
+      ['COPY d/*.none /out/\nRUN --mount=type=bind,target=/m true', undefined],
+      ['COPY ["d/*.none", "*/y", "/out/"]', undefined],
+      // The root is always there; a stage's file is walked and matches nothing.
+      ['COPY *.none /out/', undefined],
+      ['COPY --from=0 bin/busybox/* /out/', undefined],
+      ['COPY --from=0 bin/nope/* /out/', 'lstat /bin/nope: no such file or directory'],
+    ];
+    for (const [index, [instructions, error]] of cases.entries()) {
+      const dir = await fx.context(`wildcard-base-${index}`, { ...files, Dockerfile: `FROM busybox\nFROM busybox\n${instructions}\n` });
+      const result = await fx.build(['--no-cache', '-t', `wildcard-base-${index}`, dir]);
+      if (error === undefined) {
+        expect({ instructions, status: result.status, stderr: result.stderr }).toMatchObject({ status: 0 });
+      } else {
+        expect({ instructions, status: result.status }).toEqual({ instructions, status: 1 });
+        expect(result.stderr).toContain(`ERROR: failed to solve: ${error}`);
+        expect(result.stderr).toContain('Dockerfile:3');
+      }
+    }
+  });
+
   it('sets owners by --chown (names from the stage’s own /etc/passwd and /etc/group, or ids) and modes by --chmod', async () => {
     const dir = await fx.context('chown', {
       Dockerfile: [
