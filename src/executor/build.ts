@@ -535,63 +535,122 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
     config = configFromImage(base.config, platform);
   }
 
-  for (const instruction of stage.instructions) {
-    if (!changesFiles(instruction)) {
-      try {
-        applyMetadata(config, instruction, undefined);
-      } catch (error) {
-        throw new BuildStepError(`${instruction.kind}: ${messageOf(error)}`, instruction.kind, instruction.range, ctx.request.dockerfile.file, [], { code: 'DOCKERFILE_PARSE', cause: error });
-      }
-      continue;
-    }
-    if (ctx.failed.signal.aborted) throw new StepCanceled();
-    const text = instructionText(source, instruction.range);
-    const name = stepName(joinLabels(platformLabel(ctx.request, platform, instruction.env.pairs()), prefix), ++index, total, stepText(instruction, source, ctx.escapeToken));
-    const step = ctx.reporter.step(name, instruction.range);
-    const below = heldFrom;
-    const announceBelow = announcer(() => below, readsContext(instruction), () => showContext(ctx));
-    // What stands below is shown first; then the step, held while it worked before deciding (a download: CopySources.begin).
-    const announce = (decision: StepDecision): void => {
-      announceBelow(decision);
-      step.show();
-    };
-    heldFrom = undefined;
-    try {
-      const slot = `${dockerfilePlace(ctx.request)}:${stage.index}:${index}`;
-      const result = await fileStep(ctx, step, instruction, { key, layers, config, platform, noCache, announce, place: { slot, text, ...(baseDigest === undefined ? {} : { base: baseDigest }) } });
-      key = result.key;
-      layers = result.layer === undefined ? layers : [...layers, result.layer];
-      // As BuildKit describes a step's cache record: an exec's by its command, a file op's by its vertex name.
-      if (result.layer !== undefined) origins = [...origins, { description: result.layerDescription ?? name, created: result.created }];
-      config.history.push({ created: result.created, created_by: result.createdBy, comment: historyComment, ...(result.layer === undefined ? { empty_layer: true } : {}) });
-    } catch (error) {
-      // Not this step's failure: the build starts again (see build()).
-      if (error instanceof CacheImportRetry) throw error;
-      if (error instanceof StepCanceled) {
-        // One that had not begun (waiting for a canceled stage) is not shown, as BuildKit's.
-        if (step.began) {
-          // A download cut short: the image below had been loaded for it meanwhile.
-          announce('failed');
-          step.cancel();
+  const nameOf = (instruction: ResolvedInstruction, at: number): string => stepName(joinLabels(platformLabel(ctx.request, platform, instruction.env.pairs()), prefix), at, total, stepText(instruction, source, ctx.escapeToken));
+  const keys = watchContextKeys(ctx, stage, index, nameOf, () => index);
+  try {
+    for (const instruction of stage.instructions) {
+      if (!changesFiles(instruction)) {
+        try {
+          applyMetadata(config, instruction, undefined);
+        } catch (error) {
+          throw new BuildStepError(`${instruction.kind}: ${messageOf(error)}`, instruction.kind, instruction.range, ctx.request.dockerfile.file, [], { code: 'DOCKERFILE_PARSE', cause: error });
         }
-        throw error;
+        continue;
       }
-      // A stage it reads (COPY --from, a mount's from=) failed before this step began: that
-      // stage's step is the failure, shown and summed up once; BuildKit never starts a step
-      // whose input failed, so it shows nothing of this one.
-      if (error instanceof BuildStepError && error.step !== name && !step.began) throw error;
-      // What it stood on is shown before it, as BuildKit shows what it loaded before the failure.
-      announce('failed');
-      step.fail(messageOf(error));
-      if (error instanceof BuildStepError) throw error;
-      throw new BuildStepError(messageOf(error), name, instruction.range, ctx.request.dockerfile.file, step.outputTail(), {
-        cause: error,
-        code: isTsbuildError(error) ? error.code : 'INTERNAL',
-      });
+      if (ctx.failed.signal.aborted) throw new StepCanceled();
+      // A later step's key failed meanwhile: the step before it ran to its end, and none runs after.
+      if (keys.failure !== undefined) throw keys.failure;
+      const text = instructionText(source, instruction.range);
+      const name = nameOf(instruction, ++index);
+      const step = ctx.reporter.step(name, instruction.range);
+      const below = heldFrom;
+      const announceBelow = announcer(() => below, readsContext(instruction), () => showContext(ctx));
+      // What stands below is shown first; then the step, held while it worked before deciding (a download: CopySources.begin).
+      const announce = (decision: StepDecision): void => {
+        announceBelow(decision);
+        step.show();
+      };
+      heldFrom = undefined;
+      try {
+        const slot = `${dockerfilePlace(ctx.request)}:${stage.index}:${index}`;
+        const result = await fileStep(ctx, step, instruction, { key, layers, config, platform, noCache, announce, place: { slot, text, ...(baseDigest === undefined ? {} : { base: baseDigest }) } });
+        key = result.key;
+        layers = result.layer === undefined ? layers : [...layers, result.layer];
+        // As BuildKit describes a step's cache record: an exec's by its command, a file op's by its vertex name.
+        if (result.layer !== undefined) origins = [...origins, { description: result.layerDescription ?? name, created: result.created }];
+        config.history.push({ created: result.created, created_by: result.createdBy, comment: historyComment, ...(result.layer === undefined ? { empty_layer: true } : {}) });
+      } catch (error) {
+        // Not this step's failure: the build starts again (see build()).
+        if (error instanceof CacheImportRetry) throw error;
+        if (error instanceof StepCanceled) {
+          // One that had not begun (waiting for a canceled stage) is not shown, as BuildKit's.
+          if (step.began) {
+            // A download cut short: the image below had been loaded for it meanwhile.
+            announce('failed');
+            step.cancel();
+          }
+          throw error;
+        }
+        // A stage it reads (COPY --from, a mount's from=) failed before this step began: that
+        // stage's step is the failure, shown and summed up once; BuildKit never starts a step
+        // whose input failed, so it shows nothing of this one.
+        if (error instanceof BuildStepError && error.step !== name && !step.began) throw error;
+        // What it stood on is shown before it, as BuildKit shows what it loaded before the failure.
+        announce('failed');
+        step.fail(messageOf(error));
+        if (error instanceof BuildStepError) throw error;
+        throw new BuildStepError(messageOf(error), name, instruction.range, ctx.request.dockerfile.file, step.outputTail(), {
+          cause: error,
+          code: isTsbuildError(error) ? error.code : 'INTERNAL',
+        });
+      }
     }
+  } catch (error) {
+    throw keys.failure ?? error;
+  } finally {
+    keys.stop();
   }
   finishConfig(config);
   return { key, layers, baseLayers, origins, config, platform, imagePlatform, heldFrom };
+}
+
+interface ContextKeyWatch {
+  /** The failure of a later step's key, once one failed: the stage's failure. */
+  readonly failure: BuildStepError | undefined;
+  stop(): void;
+}
+
+/**
+ * BuildKit keys the steps before it runs them (its solver computes the cache keys of the whole
+ * graph), so a COPY whose context sources cannot be keyed (a missing file) fails as soon as the
+ * context is read: a failing RUN before it does not hide the missing file, and a step already
+ * running runs to its end (its result cached for the next build) with nothing run after it. The
+ * digests digestContextEarly started are watched: the first to fail before the stage reaches
+ * its step fails that step at once, and the stage with it once its running step ends. Steps
+ * from INDEX on (as the stage numbers them) are named by NAMEOF; REACHED tells the number of the
+ * step the stage is at.
+ */
+function watchContextKeys(ctx: BuildContext, stage: ResolvedStage, index: number, nameOf: (instruction: ResolvedInstruction, at: number) => string, reached: () => number): ContextKeyWatch {
+  let failure: BuildStepError | undefined;
+  let stopped = false;
+  const reads: Array<{ instruction: CopyInstruction; at: number }> = [];
+  let at = index;
+  for (const instruction of stage.instructions) {
+    if (!changesFiles(instruction)) continue;
+    at++;
+    if ((instruction.kind === 'COPY' || instruction.kind === 'ADD') && contextSources(instruction).length > 0) reads.push({ instruction, at });
+  }
+  if (ctx.request.contextDir !== undefined) {
+    for (const read of reads) {
+      openBuildContext(ctx)
+        .then((handle) => handle.digest(contextSources(read.instruction), contextDigestOptions(read.instruction)))
+        .catch((error: unknown) => {
+          if (stopped || failure !== undefined || reached() >= read.at || ctx.failed.signal.aborted || ctx.deps.interrupted?.aborted === true) return;
+          const name = nameOf(read.instruction, read.at);
+          const step = ctx.reporter.step(name, read.instruction.range);
+          step.fail(messageOf(error));
+          failure = new BuildStepError(messageOf(error), name, read.instruction.range, ctx.request.dockerfile.file, [], { cause: error, code: isTsbuildError(error) ? error.code : 'INTERNAL' });
+        });
+    }
+  }
+  return {
+    get failure() {
+      return failure;
+    },
+    stop() {
+      stopped = true;
+    },
+  };
 }
 
 interface StepInput {

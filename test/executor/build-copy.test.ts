@@ -110,6 +110,28 @@ describe('build: COPY and ADD', () => {
     expect(await fx.store.resolveReference('docker.io/library/missing:latest')).toBeUndefined();
   });
 
+  it('fails on a missing source as its key is made, before the steps above it end, as BuildKit keys every step first', async () => {
+    // A failing step above does not hide the missing file.
+    const failing = await fx.context('missing-below-failure', { Dockerfile: 'FROM busybox\nRUN sleep 1 && false\nCOPY missing.txt /x\n' });
+    const first = await fx.build(['--progress', 'plain', '-t', 'missing-below-failure', failing]);
+    expect(first.status).toBe(1);
+    expect(first.stderr).toContain('ERROR: failed to solve: failed to compute cache key: "/missing.txt": not found');
+    expect(first.stderr).toContain('Dockerfile:3');
+    expect(first.stderr).toMatch(/#\d+ \[3\/3\] COPY missing.txt \/x\n#\d+ ERROR: failed to compute cache key: "\/missing.txt": not found\n/);
+    // One running when the key fails runs to its end, its layer kept: the next build hits it.
+    const running = await fx.context('missing-below-run', { Dockerfile: 'FROM busybox\nRUN sleep 1 && echo ran > /ran\nCOPY missing.txt /x\n' });
+    const second = await fx.build(['--progress', 'plain', '-t', 'missing-below-run', running]);
+    expect(second.status).toBe(1);
+    expect(second.stderr).toContain('ERROR: failed to solve: failed to compute cache key: "/missing.txt": not found');
+    const keyFailed = second.stderr.indexOf('ERROR: failed to compute cache key');
+    const ranToItsEnd = second.stderr.search(/\[2\/3\] RUN sleep 1 && echo ran > \/ran\n#\d+ DONE/);
+    expect(keyFailed).toBeGreaterThan(0);
+    expect(ranToItsEnd).toBeGreaterThan(keyFailed);
+    const again = await fx.build(['--progress', 'plain', '-t', 'missing-below-run', running]);
+    expect(again.status).toBe(1);
+    expect(cachedSteps(again.stderr)).toContain('[2/3] RUN sleep 1 && echo ran > /ran');
+  });
+
   it('fails on a wildcard matching nothing where the part before it is not there, as BuildKit’s copy lstats it (in the context the build reads)', async () => {
     const files = { 'd/y': 'y\n', f: 'f\n', dangling: { symlink: 'nowhere' } } as const;
     const cases: Array<[string, string | undefined]> = [
