@@ -17,6 +17,7 @@
  * filesystem: `..`, absolute paths and symlinks reach neither the host nor another stage.
  */
 import { connect } from 'node:net';
+import type { Stats } from 'node:fs';
 import { chmod, lchown, lstat, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix, relative } from 'node:path';
@@ -144,11 +145,25 @@ async function stateOf(sources: MountSources, mount: ResolvedMount): Promise<Sou
   return from.kind === 'stage' ? sources.stage(from.stage) : sources.image(from.reference);
 }
 
-/** Copies SOURCE of ROOT (the context or a root filesystem) to a new directory in WORKDIR; returns the copy's path. */
-async function copySource(from: Parameters<typeof copyInto>[0], sourceIsDirectory: boolean, source: string, workDir: string): Promise<string> {
+/**
+ * Copies SOURCE of ROOT (the context or a root filesystem) to a new directory in WORKDIR; returns
+ * the copy's path. A directory's copy keeps its mode and owner (root's, from the context, as
+ * docker sends it), as the mount of the source itself shows them, where the new directory's own
+ * were 0700 and the caller's.
+ */
+async function copySource(from: Parameters<typeof copyInto>[0], sourceInfo: Stats, source: string, workDir: string): Promise<string> {
   const directory = await mkdtemp(join(workDir, 'bind-'));
+  const sourceIsDirectory = sourceInfo.isDirectory();
   await copyInto(from, directory, { sources: [source], contents: [], dest: sourceIsDirectory ? '/' : '/file', workdir: '/', parents: false, exclude: [], add: false });
-  return sourceIsDirectory ? directory : join(directory, 'file');
+  if (!sourceIsDirectory) return join(directory, 'file');
+  if (from.kind === 'rootfs') {
+    await lchown(directory, sourceInfo.uid, sourceInfo.gid).catch((error: unknown) => {
+      // An owner a user namespace does not map (shown as its overflow id) stays the caller's.
+      if (errnoOf(error) !== 'EINVAL' && errnoOf(error) !== 'EPERM') throw error;
+    });
+  }
+  await chmod(directory, sourceInfo.mode & 0o7777);
+  return directory;
 }
 
 async function planBind(mount: ResolvedMount, target: string, sources: MountSources): Promise<PlannedMount> {
@@ -173,7 +188,7 @@ async function planBind(mount: ResolvedMount, target: string, sources: MountSour
         });
         const info = path === undefined ? undefined : await stat(path).catch(() => undefined);
         if (info === undefined) throw mountError(mount, `source ${JSON.stringify(source)}: not found in the build context`);
-        const copy = await copySource({ kind: 'context', context }, info.isDirectory(), source, workDir);
+        const copy = await copySource({ kind: 'context', context }, info, source, workDir);
         return { spec: { destination: target, source: copy, options }, copy: true };
       },
     };
@@ -186,7 +201,7 @@ async function planBind(mount: ResolvedMount, target: string, sources: MountSour
       if (mount.readOnly) return { spec: { destination: target, source: path, options } };
       // The stage's files are shared by every step that reads them: writes go to a copy.
       const info = await stat(path);
-      const copy = await copySource({ kind: 'rootfs', dir: root }, info.isDirectory(), relative(root, path) || '/', workDir);
+      const copy = await copySource({ kind: 'rootfs', dir: root }, info, relative(root, path) || '/', workDir);
       return { spec: { destination: target, source: copy, options }, copy: true };
     },
   };

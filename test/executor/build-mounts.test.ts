@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFixture, cachedSteps, imageFiles, ranSteps, type BuildFixture, type LayerFile } from '../helpers/build.js';
@@ -284,6 +284,27 @@ describe('build: RUN --mount', () => {
       expect(files.get('again')?.text).toBe('built\n');
       expect(files.get('from-image')?.text).toBe('from-image\n');
       for (const path of ['ctx', 'b', 'image-bin']) expect(files.has(path)).toBe(false);
+    });
+
+    it('shows a bound directory with its own mode and owner (root’s from the context), read-only or rw', async () => {
+      const dir = await fx.context('bind-root-modes', {
+        Dockerfile: [
+          'FROM busybox AS stage',
+          'RUN mkdir -p /s/d && chown -R 7:8 /s && chmod 711 /s',
+          'FROM busybox',
+          'RUN --mount=type=bind,source=sub,target=/m stat -c "%a %u:%g" /m > /modes',
+          'RUN --mount=type=bind,source=sub,target=/m,rw stat -c "%a %u:%g" /m >> /modes',
+          'RUN --mount=type=bind,target=/c stat -c "%a %u:%g" /c >> /modes',
+          'RUN --mount=type=bind,from=stage,source=/s,target=/m stat -c "%a %u:%g" /m >> /modes',
+          'RUN --mount=type=bind,from=stage,source=/s,target=/m,rw stat -c "%a %u:%g" /m >> /modes',
+        ].join('\n'),
+        'sub/file': 'x\n',
+      });
+      await chmod(join(dir, 'sub'), 0o750);
+      await chmod(dir, 0o755);
+      const result = await fx.build(['-t', 'bind-root-modes', dir]);
+      expect(result.stderr).not.toMatch(/ERROR/);
+      expect(await textOf(fx, 'bind-root-modes', 'modes')).toBe('750 0:0\n750 0:0\n755 0:0\n711 7:8\n711 7:8\n');
     });
 
     it('mounts inside a read-only bind of the context, its mount points made in the copy it binds', async () => {
