@@ -147,11 +147,11 @@ async function stateOf(sources: MountSources, mount: ResolvedMount): Promise<Sou
 
 /**
  * Copies SOURCE of ROOT (the context or a root filesystem) to a new directory in WORKDIR; returns
- * the copy's path. A directory's copy keeps its mode and owner (root's, from the context, as
- * docker sends it), as the mount of the source itself shows them, where the new directory's own
- * were 0700 and the caller's.
+ * the copy's path. A directory's copy keeps its mode (MODE where given) and owner (root's, from
+ * the context, as docker sends it), as the mount of the source itself shows them, where the new
+ * directory's own were 0700 and the caller's.
  */
-async function copySource(from: Parameters<typeof copyInto>[0], sourceInfo: Stats, source: string, workDir: string): Promise<string> {
+async function copySource(from: Parameters<typeof copyInto>[0], sourceInfo: Stats, source: string, workDir: string, mode = sourceInfo.mode & 0o7777): Promise<string> {
   const directory = await mkdtemp(join(workDir, 'bind-'));
   const sourceIsDirectory = sourceInfo.isDirectory();
   await copyInto(from, directory, { sources: [source], contents: [], dest: sourceIsDirectory ? '/' : '/file', workdir: '/', parents: false, exclude: [], add: false });
@@ -162,7 +162,7 @@ async function copySource(from: Parameters<typeof copyInto>[0], sourceInfo: Stat
       if (errnoOf(error) !== 'EINVAL' && errnoOf(error) !== 'EPERM') throw error;
     });
   }
-  await chmod(directory, sourceInfo.mode & 0o7777);
+  await chmod(directory, mode);
   return directory;
 }
 
@@ -188,7 +188,8 @@ async function planBind(mount: ResolvedMount, target: string, sources: MountSour
         });
         const info = path === undefined ? undefined : await stat(path).catch(() => undefined);
         if (info === undefined) throw mountError(mount, `source ${JSON.stringify(source)}: not found in the build context`);
-        const copy = await copySource({ kind: 'context', context }, info, source, workDir);
+        // The context's root is BuildKit's own directory, 0755, whatever the client's is.
+        const copy = await copySource({ kind: 'context', context }, info, source, workDir, path === context.root ? 0o755 : undefined);
         return { spec: { destination: target, source: copy, options }, copy: true };
       },
     };

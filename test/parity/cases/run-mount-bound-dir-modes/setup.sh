@@ -1,0 +1,2 @@
+chmod 750 sub
+chmod 2711 .
