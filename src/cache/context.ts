@@ -26,6 +26,8 @@ export interface OpenContextOptions {
    * sparse file of a terabyte of holes, a few blocks of a context, reads as a terabyte of zeros.
    */
   readonly signal?: AbortSignal;
+  /** The paths of it a build reads (SourceRoot.sentPaths); none: all of it. */
+  readonly sentPaths?: readonly string[];
 }
 
 /** A build context: a directory as docker sends it, what .dockerignore excludes left out. */
@@ -181,6 +183,7 @@ export async function openContext(dir: string, options: OpenContextOptions = {})
     },
     hashes: new ContentHasher(root, options.indexDir, addon, options.signal),
     ...(addon === undefined ? {} : { nativeListing: addon }),
+    ...(options.sentPaths === undefined ? {} : { sentPaths: options.sentPaths }),
   };
 }
 

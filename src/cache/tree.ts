@@ -34,6 +34,11 @@ export interface SourceRoot {
   contentWithheld?(relativePath: string): boolean;
   /** tsbuild-context.node, which lists a directory with its entries' lstat in one call; absent, a walk makes one lstat per entry. */
   readonly nativeListing?: ContextAddon;
+  /**
+   * Of a build context, the paths its client sends (dockerfile2llb's FollowPaths: the context
+   * sources of the build's COPY, ADD and bind mounts; see isSent); absent: all of it.
+   */
+  readonly sentPaths?: readonly string[];
 }
 
 /** A root filesystem as a COPY source: every file in it exists, with its owners. */
@@ -320,25 +325,14 @@ export async function matchSource(source: SourceRoot, pattern: string, followLin
 }
 
 /**
- * For a wildcard PATTERN that matched nothing, the path BuildKit's copy then fails to lstat, if
- * any (`lstat PATH: no such file or directory`): fsutil walks the part before the first wildcard
- * component, its links followed, and that part must exist. A file there is walked too, and
- * matches nothing. A build context is what its client sent (CONTEXTPATHS, dockerfile2llb's
- * FollowPaths: the context sources of every COPY, ADD and bind mount of the stages built): a
- * path selected sends everything below it, and a directory not selected itself is sent only as
- * the parent of something selected below it. No context paths, or `/` among them, send the
- * whole context. Nothing is said where the pattern's base is the root.
+ * Whether the existing, visible path RELATIVE (HOSTPATH in the root) reached a builder that reads
+ * only what SOURCE's sentPaths select, as fsutil's walk with FollowPaths sends a context: a path
+ * selected sends everything below it, and a directory not selected itself is sent only as the
+ * parent of something selected below it. No sent paths, or `/` among them, send everything.
  */
-export async function missingWildcardBase(source: SourceRoot, pattern: string, contextPaths?: readonly string[]): Promise<string | undefined> {
-  const parts = posix.join('/', pattern).split('/').filter((part) => part !== '');
-  const wildcardAt = parts.findIndex((part) => containsWildcards(part));
-  if (wildcardAt <= 0) return undefined;
-  const given = parts.slice(0, wildcardAt);
-  const hostPath = await resolveInRoot(source.root, given.join('/'), { followFinal: true, visible: (relative, isDirectory) => source.visible(relative, isDirectory) });
-  const found = await lookupInSource(source, given.join('/'), true);
-  const resolved = relativeTo(source.root, found?.hostPath ?? hostPath);
-  if (found === undefined) return `/${resolved}`;
-  if (contextPaths === undefined || contextPaths.length === 0 || contextPaths.some((path) => posix.join('/', path) === '/')) return undefined;
+async function isSent(source: SourceRoot, relative: string, hostPath: string): Promise<boolean> {
+  const sent = source.sentPaths;
+  if (sent === undefined || sent.length === 0 || sent.some((path) => posix.join('/', path) === '/')) return true;
   const componentsMatch = (patterns: readonly string[], names: readonly string[]): boolean => {
     try {
       return patterns.every((part, index) => pathMatch(part, names[index] ?? ''));
@@ -346,14 +340,35 @@ export async function missingWildcardBase(source: SourceRoot, pattern: string, c
       return false;
     }
   };
-  const bases = [given, resolved.split('/')];
-  for (const path of contextPaths) {
+  const names = relative.split('/').filter((part) => part !== '');
+  for (const path of sent) {
     const selected = posix.join('/', path).split('/').filter((part) => part !== '');
-    if (bases.some((base) => selected.length <= base.length && componentsMatch(selected, base))) return undefined;
-    if (!bases.some((base) => selected.length > base.length && componentsMatch(selected.slice(0, base.length), base))) continue;
-    const matches = await matchSource(source, path, true).catch(() => []);
-    if (matches.some((match) => match.hostPath.startsWith(`${found.hostPath}/`))) return undefined;
+    if (selected.length <= names.length && componentsMatch(selected, names)) return true;
+    if (selected.length <= names.length || !componentsMatch(selected.slice(0, names.length), names)) continue;
+    const matches = await matchSource({ ...source, sentPaths: undefined }, path, true).catch(() => []);
+    if (matches.some((match) => match.hostPath.startsWith(`${hostPath}/`))) return true;
   }
+  return false;
+}
+
+/**
+ * For a wildcard PATTERN that matched nothing, the path BuildKit's copy then fails to lstat, if
+ * any (`lstat PATH: no such file or directory`): fsutil walks the part before the first wildcard
+ * component, its links followed, and that part must exist, in a build context among what its
+ * client sent (isSent). A file there is walked too, and matches nothing. Nothing is said where
+ * the pattern's base is the root.
+ */
+export async function missingWildcardBase(source: SourceRoot, pattern: string): Promise<string | undefined> {
+  const parts = posix.join('/', pattern).split('/').filter((part) => part !== '');
+  const wildcardAt = parts.findIndex((part) => containsWildcards(part));
+  if (wildcardAt <= 0) return undefined;
+  const given = parts.slice(0, wildcardAt).join('/');
+  const hostPath = await resolveInRoot(source.root, given, { followFinal: true, visible: (relative, isDirectory) => source.visible(relative, isDirectory) });
+  const found = await lookupInSource(source, given, true);
+  const resolved = relativeTo(source.root, found?.hostPath ?? hostPath);
+  if (found === undefined) return `/${resolved}`;
+  // Named as the pattern names it, or as its links lead: either path selected sends it.
+  if ((await isSent(source, given, found.hostPath)) || (await isSent(source, resolved, found.hostPath))) return undefined;
   return `/${resolved}`;
 }
 
@@ -369,12 +384,14 @@ const maxLinksFollowed = 255;
  * fails, named so (a COPY of a link to an excluded or missing file names the target), and more
  * than 255 links fail with `too many symlinks`.
  */
-async function followLastLinks(source: SourceRoot, start: string): Promise<void> {
+async function followLastLinks(source: SourceRoot, start: string, onlySent = false): Promise<void> {
   let path = posix.join('/', start);
   for (let followed = 0; ; followed++) {
     if (followed > maxLinksFollowed) throw new TsbuildError('INVALID_ARGUMENT', `failed to compute cache key: too many symlinks: ${path}`);
     const found = await lookupInSource(source, path, false);
     if (found === undefined) throw sourceNotFound(path);
+    // A link's target the client did not send is not there for the builder either.
+    if (onlySent && followed > 0 && !(await isSent(source, relativeTo(source.root, found.hostPath), found.hostPath))) throw sourceNotFound(path);
     if (!found.stats.isSymbolicLink()) return;
     const target = decodeFileName(readWalkedLink(found, () => sourceNotFound(path)));
     path = posix.isAbsolute(target) ? posix.normalize(target) : posix.join(posix.dirname(path), target);
@@ -407,7 +424,7 @@ async function followLinksOfMatch(source: SourceRoot, match: string, named: stri
       if (stats === undefined) continue;
       // Visible by where it is; followed, and named in errors, as the pattern reaches it.
       if (!(await source.visible(`${match}/${child}`, stats.isDirectory()))) continue;
-      if (stats.isSymbolicLink()) await follow(`${named}/${child}`);
+      if (stats.isSymbolicLink()) await followLastLinks(source, `${named}/${child}`, true);
       else if (stats.isDirectory()) await walk(child);
     }
   };

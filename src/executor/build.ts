@@ -242,7 +242,7 @@ interface BuildContext {
   readonly snapshots: Snapshotter;
   readonly limit: ReturnType<typeof pLimit>;
   readonly stages: ReadonlyMap<number, ResolvedStage>;
-  /** What of the context the stages read (contextPathsOf): a wildcard's base outside it is missing. */
+  /** What of the context the stages read (contextPathsOf): all the builder sees of it (SourceRoot.sentPaths). */
   readonly contextPaths: readonly string[];
   readonly stageCount: number;
   /** Aborted once a step fails: what still runs is canceled, and nothing more starts. */
@@ -807,7 +807,6 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
     case 'ADD': {
       const plan = await copyStep(instruction, input.config, {
         context: () => openBuildContext(ctx),
-        contextPaths: ctx.contextPaths,
         httpCache: new HttpCache(ctx.deps.store),
         stage: (index) => stageOutput(ctx, index),
         image: async (reference) => {
@@ -925,7 +924,7 @@ function openBuildContext(ctx: BuildContext): Promise<ContextHandle> {
     ctx.contextStep = step;
     setTimeout(() => step.show(), contextUnseen).unref();
     try {
-      const handle = await prepareContext(contextDir, ctx.request.dockerfile.path, join(ctx.deps.store.root, 'context-index'), await ctx.ignoreFile, ctx.deps.interrupted);
+      const handle = await prepareContext(contextDir, ctx.request.dockerfile.path, join(ctx.deps.store.root, 'context-index'), await ctx.ignoreFile, ctx.deps.interrupted, ctx.contextPaths);
       step.done();
       return handle;
     } catch (error) {

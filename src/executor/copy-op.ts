@@ -27,9 +27,12 @@ export interface ContextHandle {
   digest(sources: readonly string[], options: SourceDigestOptions): Promise<SourceDigest>;
 }
 
-/** SIGNAL (the build's interrupt) stops the hashing of the context's files (OpenContextOptions.signal). */
-export async function prepareContext(directory: string, dockerfile: string | undefined, indexDir: string, ignore?: ContextIgnoreFile, signal?: AbortSignal): Promise<ContextHandle> {
-  const context = await openContext(directory, { ...(dockerfile === undefined ? {} : { dockerfile }), indexDir, ...(ignore === undefined ? {} : { ignore }), ...(signal === undefined ? {} : { signal }) });
+/**
+ * SIGNAL (the build's interrupt) stops the hashing of the context's files (OpenContextOptions.signal);
+ * SENTPATHS are what the build reads of it (contextPathsOf).
+ */
+export async function prepareContext(directory: string, dockerfile: string | undefined, indexDir: string, ignore?: ContextIgnoreFile, signal?: AbortSignal, sentPaths?: readonly string[]): Promise<ContextHandle> {
+  const context = await openContext(directory, { ...(dockerfile === undefined ? {} : { dockerfile }), indexDir, ...(ignore === undefined ? {} : { ignore }), ...(signal === undefined ? {} : { signal }), ...(sentPaths === undefined ? {} : { sentPaths }) });
   const digests = new Map<string, Promise<SourceDigest>>();
   return {
     context,
@@ -80,8 +83,6 @@ export interface SourceState {
 
 export interface CopySources {
   context(): Promise<ContextHandle>;
-  /** The build's contextPathsOf (absent: the whole context is read). */
-  readonly contextPaths?: readonly string[];
   /** What URLs served before, revalidated rather than downloaded again; none: always downloaded. */
   readonly httpCache?: HttpCache;
   stage(index: number): Promise<SourceState>;
@@ -177,7 +178,7 @@ export async function copyStep(instruction: CopyInstruction, config: ConfigState
       });
       content = digested.digest;
       files = digested.files;
-      source = () => Promise.resolve({ kind: 'context', context: handle.context, ...(sources.contextPaths === undefined ? {} : { paths: sources.contextPaths }) });
+      source = () => Promise.resolve({ kind: 'context', context: handle.context });
     } else {
       // URLs and heredocs only: nothing is read from the context.
       source = () => Promise.resolve({ kind: 'rootfs', dir: '' });

@@ -54,14 +54,7 @@ interface CopyBatch {
 }
 
 /** Where COPY reads from: the build context, or another stage's or image's root filesystem. */
-export type CopySource =
-  | {
-      readonly kind: 'context';
-      readonly context: BuildContext;
-      /** What of the context the build reads (see missingWildcardBase); absent: all of it. */
-      readonly paths?: readonly string[];
-    }
-  | { readonly kind: 'rootfs'; readonly dir: string };
+export type CopySource = { readonly kind: 'context'; readonly context: BuildContext } | { readonly kind: 'rootfs'; readonly dir: string };
 
 export interface CopyRequest {
   /** Source paths (wildcards allowed), or http(s) URLs for ADD. */
@@ -152,7 +145,7 @@ export async function copyInto(source: CopySource, rootfs: string, request: Copy
   if (!request.parents) {
     for (const item of local) {
       const matches = await matchSource(from, item, true);
-      const missing = matches.length === 0 ? await missingWildcardBase(from, item, source.kind === 'context' ? source.paths : undefined) : undefined;
+      const missing = matches.length === 0 ? await missingWildcardBase(from, item) : undefined;
       if (missing !== undefined) throw new TsbuildError('NOT_FOUND', `lstat ${missing}: no such file or directory`);
       matched.push({ source: item, matches });
     }

@@ -371,6 +371,28 @@ describe('sourceDigest', () => {
     expect((await sourceDigest(await openContext(root), ['alias/li?'])).matched).toEqual(['pkg/lib']);
   });
 
+  it('follows those links only to what the build reads of the context, as BuildKit only has what its client sent (FollowPaths)', async () => {
+    await writeTree(root, { 'd/file': 'd', 'other/f': 'f', 'other/sub/g': 'g' });
+    await symlink('../other/f', join(root, 'd/l'));
+    await symlink('../other/sub', join(root, 'd/ldir'));
+    await symlink('../other', join(root, 'd/lo'));
+    const reading = async (...sentPaths: string[]): Promise<string> => {
+      const context = await openContext(root, { sentPaths: ['/d*', ...sentPaths] });
+      return (await sourceDigest(context, ['d*']).then(() => 'ok', (error: unknown) => (error as Error).message)) as string;
+    };
+    // Compared with docker 26 on the same context: each as BuildKit 0.13 ends.
+    expect(await reading()).toBe('failed to compute cache key: "/other/f": not found');
+    // A file sent sends its parents, not their other files.
+    expect(await reading('/other/f')).toBe('failed to compute cache key: "/other/sub": not found');
+    expect(await reading('/other/sub')).toBe('failed to compute cache key: "/other/f": not found');
+    expect(await reading('/other')).toBe('ok');
+    expect(await reading('/oth*')).toBe('ok');
+    expect(await reading('/')).toBe('ok');
+    // Without a wildcard, nothing below is followed; with no paths given, all of the context is there.
+    expect((await sourceDigest(await openContext(root, { sentPaths: ['/d'] }), ['d'])).matched).toEqual(['d']);
+    expect((await sourceDigest(await openContext(root), ['d*'])).matched).toEqual(['d']);
+  });
+
   it('applies --exclude relative to the source, with exceptions', async () => {
     await writeTree(root, { 'app/a.go': '1', 'app/a_test.go': '2', 'app/vendor/v.go': '3', 'app/vendor/keep.go': '4' });
     const context = await openContext(root);
