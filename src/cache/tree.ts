@@ -324,29 +324,52 @@ export async function matchSource(source: SourceRoot, pattern: string, followLin
   return result;
 }
 
+/** Where each sent path leads (sentPlaces), by the sent paths of a context. */
+const sentPlacesOf = new WeakMap<readonly string[], Map<string, Promise<string[]>>>();
+
+/**
+ * The host paths a sent PATH reaches in SOURCE: each match as named and, where it is a link,
+ * where it leads (fsutil's FollowLinks sends a named link's target too).
+ */
+function sentPlaces(source: SourceRoot, sent: readonly string[], path: string): Promise<string[]> {
+  let places = sentPlacesOf.get(sent);
+  if (places === undefined) {
+    places = new Map();
+    sentPlacesOf.set(sent, places);
+  }
+  let found = places.get(path);
+  if (found === undefined) {
+    const everything: SourceRoot = { ...source, sentPaths: undefined };
+    const reached = async (followLinks: boolean): Promise<string[]> => (await matchSource(everything, path, followLinks).catch(() => [])).map((match) => match.hostPath);
+    found = Promise.all([reached(false), reached(true)]).then(([named, followed]) => [...new Set([...named, ...followed])]);
+    places.set(path, found);
+  }
+  return found;
+}
+
 /**
  * Whether the existing, visible path RELATIVE (HOSTPATH in the root) reached a builder that reads
  * only what SOURCE's sentPaths select, as fsutil's walk with FollowPaths sends a context: a path
- * selected sends everything below it, and a directory not selected itself is sent only as the
- * parent of something selected below it. No sent paths, or `/` among them, send everything.
+ * selected (or a named link's target) sends everything below it, and a directory not selected
+ * itself is sent only as the parent of something selected below it. No sent paths, or `/`
+ * among them, send everything.
  */
 async function isSent(source: SourceRoot, relative: string, hostPath: string): Promise<boolean> {
   const sent = source.sentPaths;
   if (sent === undefined || sent.length === 0 || sent.some((path) => posix.join('/', path) === '/')) return true;
-  const componentsMatch = (patterns: readonly string[], names: readonly string[]): boolean => {
+  const names = relative.split('/').filter((part) => part !== '');
+  const ancestorOrSelf = (selected: readonly string[]): boolean => {
     try {
-      return patterns.every((part, index) => pathMatch(part, names[index] ?? ''));
+      return selected.length <= names.length && selected.every((part, index) => pathMatch(part, names[index] ?? ''));
     } catch {
       return false;
     }
   };
-  const names = relative.split('/').filter((part) => part !== '');
+  if (sent.some((path) => ancestorOrSelf(posix.join('/', path).split('/').filter((part) => part !== '')))) return true;
   for (const path of sent) {
-    const selected = posix.join('/', path).split('/').filter((part) => part !== '');
-    if (selected.length <= names.length && componentsMatch(selected, names)) return true;
-    if (selected.length <= names.length || !componentsMatch(selected.slice(0, names.length), names)) continue;
-    const matches = await matchSource({ ...source, sentPaths: undefined }, path, true).catch(() => []);
-    if (matches.some((match) => match.hostPath.startsWith(`${hostPath}/`))) return true;
+    for (const place of await sentPlaces(source, sent, path)) {
+      if (place === hostPath || hostPath.startsWith(`${place}/`) || place.startsWith(`${hostPath}/`)) return true;
+    }
   }
   return false;
 }

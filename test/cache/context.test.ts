@@ -388,6 +388,13 @@ describe('sourceDigest', () => {
     expect(await reading('/other')).toBe('ok');
     expect(await reading('/oth*')).toBe('ok');
     expect(await reading('/')).toBe('ok');
+    // A sent link sends where it leads (fsutil's FollowLinks), and what is below that.
+    await writeTree(root, { 'real/dir/f': 'r' });
+    await symlink('real/dir', join(root, 'lnk'));
+    await symlink('../real/dir/f', join(root, 'd/lr'));
+    expect(await reading('/other')).toBe('failed to compute cache key: "/real/dir/f": not found');
+    expect(await reading('/other', '/lnk')).toBe('ok');
+    expect(await reading('/other', '/lnk/f')).toBe('ok');
     // Without a wildcard, nothing below is followed; with no paths given, all of the context is there.
     expect((await sourceDigest(await openContext(root, { sentPaths: ['/d'] }), ['d'])).matched).toEqual(['d']);
     expect((await sourceDigest(await openContext(root), ['d*'])).matched).toEqual(['d']);
