@@ -348,24 +348,27 @@ function sentPlaces(source: SourceRoot, sent: readonly string[], path: string): 
 }
 
 /**
- * Whether the existing, visible path RELATIVE (HOSTPATH in the root) reached a builder that reads
- * only what SOURCE's sentPaths select, as fsutil's walk with FollowPaths sends a context: a path
- * selected (or a named link's target) sends everything below it, and a directory not selected
- * itself is sent only as the parent of something selected below it. No sent paths, or `/`
- * among them, send everything.
+ * Whether the existing, visible path named by each of NAMED (relative paths: as given, as its
+ * links lead), HOSTPATH in the root, reached a builder that reads only what SOURCE's sentPaths
+ * select, as fsutil's walk with FollowPaths sends a context: a path selected (or a named link's
+ * target) sends everything below it, and a directory not selected itself is sent only as the
+ * parent of something selected below it. No sent paths, or `/` among them, send everything.
  */
-async function isSent(source: SourceRoot, relative: string, hostPath: string): Promise<boolean> {
+async function isSent(source: SourceRoot, named: readonly string[], hostPath: string): Promise<boolean> {
   const sent = source.sentPaths;
   if (sent === undefined || sent.length === 0 || sent.some((path) => posix.join('/', path) === '/')) return true;
-  const names = relative.split('/').filter((part) => part !== '');
-  const ancestorOrSelf = (selected: readonly string[]): boolean => {
+  const ancestorOrSelf = (selected: readonly string[], names: readonly string[]): boolean => {
     try {
       return selected.length <= names.length && selected.every((part, index) => pathMatch(part, names[index] ?? ''));
     } catch {
       return false;
     }
   };
-  if (sent.some((path) => ancestorOrSelf(posix.join('/', path).split('/').filter((part) => part !== '')))) return true;
+  const namings = named.map((relative) => relative.split('/').filter((part) => part !== ''));
+  for (const path of sent) {
+    const selected = posix.join('/', path).split('/').filter((part) => part !== '');
+    if (namings.some((names) => ancestorOrSelf(selected, names))) return true;
+  }
   for (const path of sent) {
     for (const place of await sentPlaces(source, sent, path)) {
       if (place === hostPath || hostPath.startsWith(`${place}/`) || place.startsWith(`${hostPath}/`)) return true;
@@ -386,13 +389,15 @@ export async function missingWildcardBase(source: SourceRoot, pattern: string): 
   const wildcardAt = parts.findIndex((part) => containsWildcards(part));
   if (wildcardAt <= 0) return undefined;
   const given = parts.slice(0, wildcardAt).join('/');
-  const hostPath = await resolveInRoot(source.root, given, { followFinal: true, visible: (relative, isDirectory) => source.visible(relative, isDirectory) });
   const found = await lookupInSource(source, given, true);
-  const resolved = relativeTo(source.root, found?.hostPath ?? hostPath);
-  if (found === undefined) return `/${resolved}`;
+  if (found === undefined) {
+    // Named where its links lead, as the lstat that fails names it.
+    const hostPath = await resolveInRoot(source.root, given, { followFinal: true, visible: (relative, isDirectory) => source.visible(relative, isDirectory) });
+    return `/${relativeTo(source.root, hostPath)}`;
+  }
+  const resolved = relativeTo(source.root, found.hostPath);
   // Named as the pattern names it, or as its links lead: either path selected sends it.
-  if ((await isSent(source, given, found.hostPath)) || (await isSent(source, resolved, found.hostPath))) return undefined;
-  return `/${resolved}`;
+  return (await isSent(source, [given, resolved], found.hostPath)) ? undefined : `/${resolved}`;
 }
 
 /** How resolveInRoot ends its error for a symlink loop. */
@@ -414,7 +419,7 @@ async function followLastLinks(source: SourceRoot, start: string, onlySent = fal
     const found = await lookupInSource(source, path, false);
     if (found === undefined) throw sourceNotFound(path);
     // A link's target the client did not send is not there for the builder either.
-    if (onlySent && followed > 0 && !(await isSent(source, relativeTo(source.root, found.hostPath), found.hostPath))) throw sourceNotFound(path);
+    if (onlySent && followed > 0 && !(await isSent(source, [relativeTo(source.root, found.hostPath)], found.hostPath))) throw sourceNotFound(path);
     if (!found.stats.isSymbolicLink()) return;
     const target = decodeFileName(readWalkedLink(found, () => sourceNotFound(path)));
     path = posix.isAbsolute(target) ? posix.normalize(target) : posix.join(posix.dirname(path), target);
