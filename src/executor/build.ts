@@ -32,7 +32,7 @@ import {
   type Platform,
   type SourceRange,
 } from '../common/index.js';
-import { CacheImportRetry, readContextIgnoreFile, shortHash, type ContextIgnoreFile, type LayerRef, type StepCache, type StepSummary } from '../cache/index.js';
+import { CacheImportRetry, readContextIgnoreFile, shortHash, type ContextIgnoreFile, type LayerRef, type SourceDigest, type StepCache, type StepSummary } from '../cache/index.js';
 import { imageConfigBytes, sourceDateEpochFromEnv } from '../exporter/index.js';
 import {
   baseImageKey,
@@ -632,15 +632,13 @@ function watchContextKeys(ctx: BuildContext, stage: ResolvedStage, index: number
   }
   if (ctx.request.contextDir !== undefined) {
     for (const read of reads) {
-      openBuildContext(ctx)
-        .then((handle) => handle.digest(contextSources(read.instruction), contextDigestOptions(read.instruction)))
-        .catch((error: unknown) => {
-          if (stopped || failure !== undefined || reached() >= read.at || ctx.failed.signal.aborted || ctx.deps.interrupted?.aborted === true) return;
-          const name = nameOf(read.instruction, read.at);
-          const step = ctx.reporter.step(name, read.instruction.range);
-          step.fail(messageOf(error));
-          failure = new BuildStepError(messageOf(error), name, read.instruction.range, ctx.request.dockerfile.file, [], { cause: error, code: isTsbuildError(error) ? error.code : 'INTERNAL' });
-        });
+      contextDigest(ctx, read.instruction).catch((error: unknown) => {
+        if (stopped || failure !== undefined || reached() >= read.at || ctx.failed.signal.aborted || ctx.deps.interrupted?.aborted === true) return;
+        const name = nameOf(read.instruction, read.at);
+        const step = ctx.reporter.step(name, read.instruction.range);
+        step.fail(messageOf(error));
+        failure = new BuildStepError(messageOf(error), name, read.instruction.range, ctx.request.dockerfile.file, [], { cause: error, code: isTsbuildError(error) ? error.code : 'INTERNAL' });
+      });
     }
   }
   return {
@@ -942,15 +940,16 @@ function openBuildContext(ctx: BuildContext): Promise<ContextHandle> {
  */
 function digestContextEarly(ctx: BuildContext, stages: readonly ResolvedStage[]): void {
   if (ctx.request.contextDir === undefined) return;
-  const reads = stages.flatMap((stage) => stage.instructions.flatMap((instruction) => (instruction.kind === 'COPY' || instruction.kind === 'ADD' ? [instruction] : [])));
-  const wanted = reads.map((instruction) => ({ sources: contextSources(instruction), options: contextDigestOptions(instruction) })).filter((read) => read.sources.length > 0);
-  if (wanted.length === 0) return;
-  openBuildContext(ctx).then(
-    (handle) => {
-      for (const read of wanted) handle.digest(read.sources, read.options).catch(() => undefined);
-    },
-    () => undefined,
-  );
+  for (const stage of stages) {
+    for (const instruction of stage.instructions) {
+      if ((instruction.kind === 'COPY' || instruction.kind === 'ADD') && contextSources(instruction).length > 0) contextDigest(ctx, instruction).catch(() => undefined);
+    }
+  }
+}
+
+/** The digest of what INSTRUCTION reads of the context, made once per build (ContextHandle.digest). */
+function contextDigest(ctx: BuildContext, instruction: CopyInstruction): Promise<SourceDigest> {
+  return openBuildContext(ctx).then((handle) => handle.digest(contextSources(instruction), contextDigestOptions(instruction)));
 }
 
 function stageOutput(ctx: BuildContext, index: number): Promise<StageOutput> {
