@@ -68,6 +68,8 @@ function makeContext(): Context {
     }
     if (chance(0.2)) lines.push(`chmod ${pick(['700', '750', '711', '775', '1777', '2755'])} '${dir === '' ? '.' : dir}'`);
   }
+  // The sources the VARIABLE steps name.
+  lines.push("[ -e f2.txt ] || echo two > f2.txt; [ -e a/Z ] || echo z > a/Z; [ -e keep.log ] || echo k > keep.log");
   for (let i = 0; i < 4; i++) {
     const dir = pick(['', ...dirs]);
     lines.push(`ln -s '${pick([pick(files), '../a', 'missing', '/etc/passwd', 'b', '.', pick(dirs), '../../e/f'])}' '${dir === '' ? '' : `${dir}/`}lnk${i}'`);
@@ -85,6 +87,13 @@ function makeContext(): Context {
   if (chance(0.5)) {
     lines.push('tar -czf arch2.tgz -C e .');
     tars.push('arch2.tgz');
+  }
+  if (chance(0.5)) {
+    // An archive whose members replace one another and lead through links: ADD unpacks it over
+    // what the stage holds, as BuildKit's untar does.
+    lines.push(`mkdir -p tw/d && echo one > tw/d/x && ln -s d tw/l && ln -s /t/r tw/abs && ln tw/d/x tw/hl && chmod ${pick(['700', '1777', '555'])} tw/d`);
+    lines.push(`tar -cf arch3.tar -C tw ${pick(['.', 'd l', 'l d abs hl', 'hl d'])} && rm -rf tw`);
+    tars.push('arch3.tar');
   }
   lines.push(`mkdir -p empty && chmod ${pick(['755', '700', '1777'])} empty`);
   lines.push(`cat > .dockerignore <<'IGNORE'\n${pick(['*.log', '**/Z', 'data.bin', '**/*.bin', 'e/f/g*'])}\nIGNORE`);
@@ -125,7 +134,7 @@ const runCommands = [
 ];
 
 function instruction(context: Context, made: { count: number }): string {
-  const kind = pick(['COPY', 'COPY', 'COPY', 'RUN', 'RUN', 'RUN', 'RUN', 'ADD', 'WORKDIR', 'ENV', 'ARG', 'LABEL', 'USER', 'META', 'HEREDOC', 'MOUNT', 'VARIABLE']);
+  const kind = pick(['COPY', 'COPY', 'COPY', 'RUN', 'RUN', 'RUN', 'RUN', 'ADD', 'WORKDIR', 'ENV', 'ARG', 'LABEL', 'USER', 'META', 'HEREDOC', 'MOUNT', 'VARIABLE', 'THROUGH-LINK', 'FROM-IMAGE']);
   switch (kind) {
     case 'COPY':
     case 'ADD': {
@@ -148,6 +157,22 @@ function instruction(context: Context, made: { count: number }): string {
       if (chance(0.15)) return `RUN <<EOF\n${commands.join('\n')}\nEOF`;
       return `RUN ${commands.join(' && ')}`;
     }
+    case 'THROUGH-LINK': {
+      // A destination reached through links a step made: absolute, relative, climbing, to a file.
+      const [link, dests] = pick([
+        ['ln -sfn /t/m /t/ln', ['/t/ln/', '/t/ln', '/t/ln/sub/x']],
+        ['ln -sfn ../etc /t/up', ['/t/up/x', '/t/up/']],
+        ['ln -sfn m /t/rl', ['/t/rl/sub/', '/t/rl']],
+        ['ln -sfn /t/r/f /t/fl', ['/t/fl', '/t/fl/']],
+        ['ln -sfn /nowhere/n /t/dang', ['/t/dang/', '/t/dang']],
+        ['ln -sfn ../../../t/m /t/climb', ['/t/climb/', '/t/climb/y']],
+      ] as const);
+      const dest = pick(dests);
+      const source = pick([...context.files.filter((path) => !/(\.log|Z|data\.bin|\.hidden)$/.test(path) && !path.startsWith('e/f/g')), 'a', 'empty', ...context.tars]);
+      return `RUN mkdir -p /t/m /t/r && touch /t/r/f && ${link}\n${pick(['COPY', 'ADD', 'COPY --link'])} ${JSON.stringify([source, dest]).replace(/,/g, ', ')}`;
+    }
+    case 'FROM-IMAGE':
+      return `COPY --from=${base} ${pick(['/bin/sh', '/etc/', '/etc/passwd', '/bin/', '/root', '/tmp', '/home', '/bin/l*'])} ${pick(['/t/img/', '/t/img', './img/'])}`;
     case 'WORKDIR':
       return `WORKDIR ${pick(['/w', 'sub', '/t/m', '../up', '/w/$V', '/t/d0', '/'])}`;
     case 'ENV':
@@ -187,12 +212,19 @@ for (let index = 0; index < count; index++) {
   for (let stage = 0; stage < stageCount; stage++) {
     const lines = [`FROM ${stage === 0 || chance(0.5) ? base : `s${below(stage)}`} AS s${stage}`];
     for (let n = 3 + below(8); n > 0; n--) lines.push(instruction(context, made));
+    const seed = 'RUN mkdir -p /t/m /t/r /w /t/d0 && echo f > /t/r/f && ln -sfn /t/r /t/lr && ln -sfn r/f /t/lf && ln -sfn ../../etc /t/le && ln -sfn /gone /t/lg';
+    if (stage === 0 && chance(0.7)) {
+      lines.push('USER root', seed);
+      seeded.add(stage);
+    }
     if (stage > 0 && chance(0.8)) {
       // Files another stage surely has, whatever its steps did.
-      lines.splice(1, 0, 'USER root', 'RUN mkdir -p /t/m /t/r /w /t/d0 && echo f > /t/r/f');
-      lines.push('USER root', 'RUN mkdir -p /t/m /t/r /w /t/d0 && echo f > /t/r/f');
+      lines.splice(1, 0, 'USER root', seed);
+      lines.push('USER root', seed);
       const from = below(stage);
-      lines.push(`COPY --from=s${from} ${pick(['', '--chown=7:7 ', '--chmod=700 ', '--link '])}${seeded.has(from) ? pick(['/etc/passwd', '/t/r/f']) : '/etc/passwd'} ${pick(['/from/', '/from', '/t/m/'])}`);
+      // Another stage's paths through the links it made: followed where BuildKit follows them.
+      const sources = seeded.has(from) ? pick([['/etc/passwd'], ['/t/r/f'], ['/t/lr'], ['/t/lr/'], ['/t/lf'], ['/t/le/passwd'], ['/t/lg'], ['/t/l*'], ['/t/lr/*'], ['/t/*/f'], ['/t/lf', '/t/lr']]) : ['/etc/passwd'];
+      lines.push(`COPY --from=s${from} ${pick(['', '--chown=7:7 ', '--chmod=700 ', '--link '])}${sources.join(' ')} ${pick(['/from/', '/from', '/t/m/'])}`);
       seeded.add(stage);
     }
     stages.push(lines.join('\n'));

@@ -8,7 +8,7 @@ import { constants as osConstants } from 'node:os';
 import { decodeFileName, encodeFileName, fsPath, hashHex, isTextName, loadContextAddon, messageOf, readDirectoryEntries, readFileInRoot, resolveInRoot, TsbuildError, uniqueHex, type ContextAddon, type EntryStats, type NamedDirent } from '../common/index.js';
 import { fileSummary } from './explain.js';
 import { goClean, PatternMatcher, readIgnoreFile } from './patterns.js';
-import { matchSource, openWalkedEntry, readWalkedLink, walkSource, type MatchedSource, type SourceRoot, type TreeEntry } from './tree.js';
+import { CacheKeyError, matchSource, openWalkedEntry, readWalkedLink, walkSource, type MatchedSource, type SourceRoot, type TreeEntry } from './tree.js';
 
 const readAsync = promisify(read);
 
@@ -615,7 +615,7 @@ function hashingCanceled(shown: string): TsbuildError {
 }
 
 function fileChanged(shown: string): TsbuildError {
-  return new TsbuildError('NOT_FOUND', `failed to compute cache key: ${JSON.stringify(shown)}: not found: the file changed while the context was read`);
+  return new CacheKeyError('NOT_FOUND', `failed to compute cache key: ${JSON.stringify(shown)}: not found: the file changed while the context was read`);
 }
 
 function relativeKey(root: string, hostPath: string): string | undefined {

@@ -5,7 +5,7 @@
 export { LocalStepCache, stepKeyAnnotation, type LocalStepCacheOptions, type CacheMountSync, type LayerRef, type StepCache, type StepOutcome, type StepRecord, type StepResult, CacheImportRetry } from './step-cache.js';
 export { openContext, readContextIgnoreFile, sourceDigest, splitParents, ContentHasher, type BuildContext, type ContextIgnoreFile, type OpenContextOptions, type SourceDigest, type SourceDigestOptions } from './context.js';
 export { containsWildcards, goClean, PatternMatcher, readIgnoreFile, type MatchInfo } from './patterns.js';
-export { lookupInSource, matchSource, missingWildcardBase, openedAsWalked, openWalkedEntry, readWalkedLink, rootfsSource, sourceNotFound, walkSource, type MatchedSource, type SourceRoot, type TreeEntry, type WalkOptions } from './tree.js';
+export { CacheKeyError, lookupInSource, matchSource, missingWildcardBase, openedAsWalked, openWalkedEntry, readWalkedLink, rootfsSource, sourceNotFound, walkSource, type MatchedSource, type SourceRoot, type TreeEntry, type WalkOptions } from './tree.js';
 export { BuildCache, type BuildCacheOptions } from './build-cache.js';
 export { parseCacheFrom, parseCacheTo, type CacheExport, type CacheImport, type CacheMode } from './cache-spec.js';
 export { exportCache, inlineCacheOf, selectRecords, type ExportCacheOptions } from './cache-export.js';

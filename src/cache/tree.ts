@@ -111,9 +111,16 @@ export function readWalkedLink(entry: Pick<TreeEntry, 'hostPath'>, changed: () =
   }
 }
 
+/**
+ * A source that cannot be keyed: BuildKit's "failed to compute cache key", which its solver meets
+ * while it keys the graph, not while a step runs, so that the steps running meanwhile run to their
+ * end (see the build's watchContextKeys).
+ */
+export class CacheKeyError extends TsbuildError {}
+
 /** The source changed while it was read: a directory the walk found is gone, or no longer that directory. */
 function walkedChanged(path: string): TsbuildError {
-  return new TsbuildError('NOT_FOUND', `failed to compute cache key: ${JSON.stringify(posix.join('/', path))}: not found: the directory changed while the source was read`);
+  return new CacheKeyError('NOT_FOUND', `failed to compute cache key: ${JSON.stringify(posix.join('/', path))}: not found: the directory changed while the source was read`);
 }
 
 /** The host path of NAME (a directory entry's name) in the host directory DIRECTORY. */
@@ -149,7 +156,7 @@ export interface WalkOptions {
 
 /** BuildKit's "not found" for a COPY source: the path as the Dockerfile names it, cleaned and absolute. */
 export function sourceNotFound(path: string): TsbuildError {
-  return new TsbuildError('NOT_FOUND', `failed to compute cache key: ${JSON.stringify(posix.join('/', path))}: not found`);
+  return new CacheKeyError('NOT_FOUND', `failed to compute cache key: ${JSON.stringify(posix.join('/', path))}: not found`);
 }
 
 
@@ -275,7 +282,7 @@ export async function matchSource(source: SourceRoot, pattern: string, followLin
       } catch (followed) {
         if (!(isTsbuildError(followed) && followed.code === 'UNSAFE_PATH')) throw followed;
       }
-      throw new TsbuildError('INVALID_ARGUMENT', 'failed to compute cache key: too many links', { cause: error });
+      throw new CacheKeyError('INVALID_ARGUMENT', 'failed to compute cache key: too many links', { cause: error });
     }
     if (found === undefined) {
       // A last link that leads nowhere (missing, excluded, a loop) fails as BuildKit's checksum does, naming where it led.
@@ -415,7 +422,7 @@ const maxLinksFollowed = 255;
 async function followLastLinks(source: SourceRoot, start: string, onlySent = false): Promise<void> {
   let path = posix.join('/', start);
   for (let followed = 0; ; followed++) {
-    if (followed > maxLinksFollowed) throw new TsbuildError('INVALID_ARGUMENT', `failed to compute cache key: too many symlinks: ${path}`);
+    if (followed > maxLinksFollowed) throw new CacheKeyError('INVALID_ARGUMENT', `failed to compute cache key: too many symlinks: ${path}`);
     const found = await lookupInSource(source, path, false);
     if (found === undefined) throw sourceNotFound(path);
     // A link's target the client did not send is not there for the builder either.

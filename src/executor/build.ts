@@ -32,7 +32,7 @@ import {
   type Platform,
   type SourceRange,
 } from '../common/index.js';
-import { CacheImportRetry, readContextIgnoreFile, shortHash, type ContextIgnoreFile, type LayerRef, type SourceDigest, type StepCache, type StepSummary } from '../cache/index.js';
+import { CacheImportRetry, CacheKeyError, readContextIgnoreFile, shortHash, type ContextIgnoreFile, type LayerRef, type SourceDigest, type StepCache, type StepSummary } from '../cache/index.js';
 import { imageConfigBytes, sourceDateEpochFromEnv } from '../exporter/index.js';
 import {
   baseImageKey,
@@ -247,6 +247,8 @@ interface BuildContext {
   readonly stageCount: number;
   /** Aborted once a step fails: what still runs is canceled, and nothing more starts. */
   readonly failed: AbortController;
+  /** The first step whose context sources could not be keyed, and how far each stage has got (watchContextKeys). */
+  readonly keys: ContextKeyWatch;
   /** The Dockerfile's escape character, for the steps' names. */
   readonly escapeToken: EscapeToken;
   /** The Dockerfile's lines, for the steps' names and history. */
@@ -536,7 +538,8 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
   }
 
   const nameOf = (instruction: ResolvedInstruction, at: number): string => stepName(joinLabels(platformLabel(ctx.request, platform, instruction.env.pairs()), prefix), at, total, stepText(instruction, source, ctx.escapeToken));
-  const keys = watchContextKeys(ctx, stage, index, nameOf, () => index);
+  const keys = ctx.keys;
+  keys.reached.set(stage.index, index);
   try {
     for (const instruction of stage.instructions) {
       if (!changesFiles(instruction)) {
@@ -551,7 +554,8 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
       // A later step's key failed meanwhile: the step before it ran to its end, and none runs after.
       if (keys.failure !== undefined) throw keys.failure;
       const text = instructionText(source, instruction.range);
-      const name = nameOf(instruction, ++index);
+      keys.reached.set(stage.index, ++index);
+      const name = nameOf(instruction, index);
       const step = ctx.reporter.step(name, instruction.range);
       const below = heldFrom;
       const announceBelow = announcer(() => below, readsContext(instruction), () => showContext(ctx));
@@ -589,66 +593,62 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
         announce('failed');
         step.fail(messageOf(error));
         if (error instanceof BuildStepError) throw error;
-        throw new BuildStepError(messageOf(error), name, instruction.range, ctx.request.dockerfile.file, step.outputTail(), {
+        const failure = new BuildStepError(messageOf(error), name, instruction.range, ctx.request.dockerfile.file, step.outputTail(), {
           cause: error,
           code: isTsbuildError(error) ? error.code : 'INTERNAL',
         });
+        // Its sources could not be keyed (a COPY --from of a path the stage lacks): the steps
+        // running meanwhile run to their end, as they do when the key fails before its step.
+        if (error instanceof CacheKeyError && !ctx.failed.signal.aborted) keys.failure ??= failure;
+        throw failure;
       }
     }
   } catch (error) {
     throw keys.failure ?? error;
-  } finally {
-    keys.stop();
   }
   finishConfig(config);
   return { key, layers, baseLayers, origins, config, platform, imagePlatform, heldFrom };
 }
 
 interface ContextKeyWatch {
-  /** The failure of a later step's key, once one failed: the stage's failure. */
-  readonly failure: BuildStepError | undefined;
-  stop(): void;
+  /** The failure of a step's key, once one failed before its stage reached it: the build's failure. */
+  failure: BuildStepError | undefined;
+  /** The number of the step each stage that has begun is at (as the stage numbers them, its FROM first). */
+  readonly reached: Map<number, number>;
 }
 
 /**
  * BuildKit keys the steps before it runs them (its solver computes the cache keys of the whole
- * graph), so a COPY whose context sources cannot be keyed (a missing file) fails as soon as the
- * context is read: a failing RUN before it does not hide the missing file, and a step already
- * running runs to its end (its result cached for the next build) with nothing run after it. The
- * digests digestContextEarly started are watched: the first to fail before the stage reaches
- * its step fails that step at once, and the stage with it once its running step ends. Steps
- * from INDEX on (as the stage numbers them) are named by NAMEOF; REACHED tells the number of the
- * step the stage is at.
+ * graph at once, whatever stage a step is in), so a COPY whose context sources cannot be keyed (a
+ * missing file) fails as soon as the context is read: a failing RUN before it, in its stage or in
+ * a stage it stands on, does not hide the missing file, and a step already running runs to its end
+ * (its result cached for the next build) with nothing run after it, in any stage. The digest of
+ * what every COPY and ADD reads of the context starts here, as BuildKit starts sending the context;
+ * the first to fail before its stage reaches its step fails that step at once (ctx.keys.failure),
+ * and each stage with it once its running step ends. A step that its stage has reached reports its
+ * own failure, as any step does.
  */
-function watchContextKeys(ctx: BuildContext, stage: ResolvedStage, index: number, nameOf: (instruction: ResolvedInstruction, at: number) => string, reached: () => number): ContextKeyWatch {
-  let failure: BuildStepError | undefined;
-  let stopped = false;
-  const reads: Array<{ instruction: CopyInstruction; at: number }> = [];
-  let at = index;
-  for (const instruction of stage.instructions) {
-    if (!changesFiles(instruction)) continue;
-    at++;
-    if ((instruction.kind === 'COPY' || instruction.kind === 'ADD') && contextSources(instruction).length > 0) reads.push({ instruction, at });
-  }
-  if (ctx.request.contextDir !== undefined) {
-    for (const read of reads) {
-      contextDigest(ctx, read.instruction).catch((error: unknown) => {
-        if (stopped || failure !== undefined || reached() >= read.at || ctx.failed.signal.aborted || ctx.deps.interrupted?.aborted === true) return;
-        const name = nameOf(read.instruction, read.at);
-        const step = ctx.reporter.step(name, read.instruction.range);
-        step.fail(messageOf(error));
-        failure = new BuildStepError(messageOf(error), name, read.instruction.range, ctx.request.dockerfile.file, [], { cause: error, code: isTsbuildError(error) ? error.code : 'INTERNAL' });
+function watchContextKeys(ctx: BuildContext, stages: readonly ResolvedStage[]): void {
+  if (ctx.request.contextDir === undefined) return;
+  const keys = ctx.keys;
+  for (const stage of stages) {
+    const prefix = stageDisplayName(stage, ctx.stageCount);
+    const total = stepTotal(stage);
+    let at = stage.base.kind === 'image' ? 1 : 0;
+    for (const instruction of stage.instructions) {
+      if (!changesFiles(instruction)) continue;
+      at++;
+      if ((instruction.kind !== 'COPY' && instruction.kind !== 'ADD') || contextSources(instruction).length === 0) continue;
+      const place = at;
+      contextDigest(ctx, instruction).catch((error: unknown) => {
+        if (keys.failure !== undefined || (keys.reached.get(stage.index) ?? 0) >= place || ctx.failed.signal.aborted || ctx.deps.interrupted?.aborted === true) return;
+        // Named as the stage will name it; a stage that has not begun is on its own platform.
+        const name = stepName(joinLabels(platformLabel(ctx.request, stage.platform, instruction.env.pairs()), prefix), place, total, stepText(instruction, ctx.sourceLines, ctx.escapeToken));
+        ctx.reporter.step(name, instruction.range).fail(messageOf(error));
+        keys.failure = new BuildStepError(messageOf(error), name, instruction.range, ctx.request.dockerfile.file, [], { cause: error, code: isTsbuildError(error) ? error.code : 'INTERNAL' });
       });
     }
   }
-  return {
-    get failure() {
-      return failure;
-    },
-    stop() {
-      stopped = true;
-    },
-  };
 }
 
 interface StepInput {
@@ -773,7 +773,7 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
         proxy: ctx.proxy,
         mounts: {
           context: () => openBuildContext(ctx),
-          stage: (index) => stageOutput(ctx, index),
+          stage: (index) => inputStage(ctx, index),
           image: async (reference) => {
             const base = await loadBase(ctx, reference, input.platform);
             return { key: baseImageKey(base.manifestDigest), layers: base.layers };
@@ -806,7 +806,7 @@ async function fileStep(ctx: BuildContext, step: StepHandle, instruction: Resolv
       const plan = await copyStep(instruction, input.config, {
         context: () => openBuildContext(ctx),
         httpCache: new HttpCache(ctx.deps.store),
-        stage: (index) => stageOutput(ctx, index),
+        stage: (index) => inputStage(ctx, index),
         image: async (reference) => {
           const base = await loadBase(ctx, reference, input.platform);
           return { key: baseImageKey(base.manifestDigest), layers: base.layers };
@@ -933,23 +933,20 @@ function openBuildContext(ctx: BuildContext): Promise<ContextHandle> {
   return ctx.shared.context;
 }
 
-/**
- * Starts digesting what every COPY and ADD of the build context will read, as BuildKit starts
- * sending the context: the steps before them run meanwhile, and each step then finds its digest
- * made (or being made). A failure is the step's to report, when it asks.
- */
-function digestContextEarly(ctx: BuildContext, stages: readonly ResolvedStage[]): void {
-  if (ctx.request.contextDir === undefined) return;
-  for (const stage of stages) {
-    for (const instruction of stage.instructions) {
-      if ((instruction.kind === 'COPY' || instruction.kind === 'ADD') && contextSources(instruction).length > 0) contextDigest(ctx, instruction).catch(() => undefined);
-    }
-  }
-}
-
 /** The digest of what INSTRUCTION reads of the context, made once per build (ContextHandle.digest). */
 function contextDigest(ctx: BuildContext, instruction: CopyInstruction): Promise<SourceDigest> {
   return openBuildContext(ctx).then((handle) => handle.digest(contextSources(instruction), contextDigestOptions(instruction)));
+}
+
+/**
+ * The result of the stage a step reads (COPY --from, RUN --mount from=), once it is there; a
+ * step whose key failed meanwhile fails the build instead, and a step that was waiting for its
+ * input never starts, as in BuildKit, where it is not yet running.
+ */
+async function inputStage(ctx: BuildContext, index: number): Promise<StageOutput> {
+  const output = await stageOutput(ctx, index);
+  if (ctx.keys.failure !== undefined) throw ctx.keys.failure;
+  return output;
 }
 
 function stageOutput(ctx: BuildContext, index: number): Promise<StageOutput> {
@@ -1176,6 +1173,7 @@ async function started<T>(given: BuildRequest, deps: BuildDeps, body: BuildBody<
     attempt,
     emptiedCacheMounts: new Set(),
     failed: new AbortController(),
+    keys: { failure: undefined, reached: new Map() },
     namedSources: new Map(
       [...(request.namedContexts ?? [])].flatMap(([name, source], index) => (source.kind === 'image' ? [] : [[contextReference(index), { name, source }] as const])),
     ),
@@ -1325,7 +1323,7 @@ async function buildStages(
     stageCount: parsed.dockerfile.stages.length,
     environment: async () => (await (sandbox ??= sandboxFiles(deps.store, request.sandbox?.extraHosts ?? [], request.sandbox?.hostname ?? defaultHostname))).environment,
   };
-  digestContextEarly(ctx, resolved.stages);
+  watchContextKeys(ctx, resolved.stages);
   try {
     for (; ; attempt.current++) {
       try {
@@ -1333,7 +1331,9 @@ async function buildStages(
         const all = resolved.stages.map((stage) => stageOutput(ctx, stage.index));
         // The first failure cancels the rest, as BuildKit's solver does: a long step of another
         // stage does not run on to its end for a build that has failed already.
-        for (const output of all) output.catch((error: unknown) => (error instanceof CacheImportRetry ? undefined : ctx.failed.abort()));
+        // A step whose key failed is the exception: a step already running runs to its end, and
+        // none starts after it (watchContextKeys).
+        for (const output of all) output.catch((error: unknown) => (error instanceof CacheImportRetry || error === ctx.keys.failure ? undefined : ctx.failed.abort()));
         const results = await Promise.allSettled(all);
         const failures = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []));
         const failed = failures.find((reason) => !(reason instanceof CacheImportRetry) && !(reason instanceof StepCanceled)) ?? failures.find((reason) => !(reason instanceof CacheImportRetry)) ?? failures[0];

@@ -132,6 +132,36 @@ describe('build: COPY and ADD', () => {
     expect(cachedSteps(again.stderr)).toContain('[2/3] RUN sleep 1 && echo ran > /ran');
   });
 
+  it('fails on a missing source of any stage as its key is made: a failing stage below does not hide it, and a step another stage runs meanwhile runs to its end', async () => {
+    // Whether a step of another stage has begun when the key fails is a race, in BuildKit too:
+    // one that had begun ends DONE, never CANCELED, and none begins after.
+    const ranToItsEnd = (stderr: string, step: string): void => {
+      const keyFailed = stderr.indexOf('ERROR: failed to compute cache key');
+      const began = stderr.indexOf(`] ${step}\n`);
+      expect(keyFailed).toBeGreaterThan(0);
+      if (began !== -1 && began < keyFailed) expect(stderr.slice(keyFailed)).toMatch(new RegExp(`\\] ${step.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\n(?:#\\d+ .*\\n)*#\\d+ DONE`));
+      expect(stderr).not.toContain('CANCELED');
+    };
+    // A stage below that would fail: its failing step never starts.
+    const below = await fx.context('missing-above-stage', { Dockerfile: 'FROM busybox AS a\nRUN sleep 1 && echo ran\nRUN false\nFROM a\nCOPY missing.txt /x\n' });
+    const first = await fx.build(['--progress', 'plain', '-t', 'missing-above-stage', below]);
+    expect(first.status).toBe(1);
+    expect(first.stderr).toContain('ERROR: failed to solve: failed to compute cache key: "/missing.txt": not found');
+    expect(first.stderr).toContain('Dockerfile:5');
+    expect(first.stderr).toMatch(/#\d+ \[stage-1 1\/1\] COPY missing.txt \/x\n#\d+ ERROR: failed to compute cache key: "\/missing.txt": not found\n/);
+    ranToItsEnd(first.stderr, 'RUN sleep 1 && echo ran');
+    expect(first.stderr).not.toContain('[a 3/3] RUN false');
+    // A stage beside it: a step that waited for it never starts.
+    const beside = await fx.context('missing-beside-stage', {
+      Dockerfile: 'FROM busybox AS a\nRUN sleep 1 && echo beside > /ran\nFROM busybox AS b\nCOPY missing.txt /x\nFROM busybox\nCOPY --from=a /ran /ran\nCOPY --from=b / /b\n',
+    });
+    const second = await fx.build(['--progress', 'plain', '-t', 'missing-beside-stage', beside]);
+    expect(second.status).toBe(1);
+    expect(second.stderr).toContain('ERROR: failed to solve: failed to compute cache key: "/missing.txt": not found');
+    ranToItsEnd(second.stderr, 'RUN sleep 1 && echo beside > /ran');
+    expect(second.stderr).not.toContain('] COPY --from=a');
+  });
+
   it('fails on a wildcard matching nothing where the part before it is not there, as BuildKit’s copy lstats it (in the context the build reads)', async () => {
     const files = { 'd/y': 'y\n', f: 'f\n', dangling: { symlink: 'nowhere' } } as const;
     const cases: Array<[string, string | undefined]> = [
