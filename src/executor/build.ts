@@ -62,7 +62,7 @@ import {
 import type { RegistryClient } from '../registry/index.js';
 import { storeImage, type Store } from '../store/index.js';
 import type { OciRuntime } from '../runtime/index.js';
-import { accountForLayers, applyMetadata, fillHistoryTimes, cloneConfig, configFromImage, containerConfig, finishConfig, historyComment, type ConfigState, type LayerOrigin } from './image-config.js';
+import { accountForLayers, applyMetadata, fillHistoryTimes, cloneConfig, configFromImage, inheritConfig, containerConfig, finishConfig, historyComment, type ConfigState, type LayerOrigin } from './image-config.js';
 import type { BuildEventListener } from './events.js';
 import { StepCanceled, StepReporter, type StepHandle } from './progress.js';
 import { Snapshotter } from './snapshots.js';
@@ -249,6 +249,8 @@ interface BuildContext {
   readonly failed: AbortController;
   /** The first step whose context sources could not be keyed, and how far each stage has got (watchContextKeys). */
   readonly keys: ContextKeyWatch;
+  /** Whether stages FROM one another share its labels, exposed ports and volumes (inheritConfig): docker/dockerfile before 1.24. */
+  readonly sharedConfigMaps: boolean;
   /** The Dockerfile's escape character, for the steps' names. */
   readonly escapeToken: EscapeToken;
   /** The Dockerfile's lines, for the steps' names and history. */
@@ -511,7 +513,7 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
   if (stage.base.kind === 'stage') {
     const parent = await stageOutput(ctx, stage.base.stage);
     ({ key, layers, platform, imagePlatform, baseLayers, heldFrom, origins } = parent);
-    config = cloneConfig(parent.config);
+    config = inheritConfig(parent.config, ctx.sharedConfigMaps);
     delete config.onBuild;
     config.cmdSet = false;
   } else if (stage.base.kind === 'scratch') {
@@ -541,10 +543,10 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
   const keys = ctx.keys;
   keys.reached.set(stage.index, index);
   try {
-    for (const instruction of stage.instructions) {
+    for (const [position, instruction] of stage.instructions.entries()) {
       if (!changesFiles(instruction)) {
         try {
-          applyMetadata(config, instruction, undefined);
+          applyMetadata(config, instruction, undefined, stage.index * instructionsPerStage + position);
         } catch (error) {
           throw new BuildStepError(`${instruction.kind}: ${messageOf(error)}`, instruction.kind, instruction.range, ctx.request.dockerfile.file, [], { code: 'DOCKERFILE_PARSE', cause: error });
         }
@@ -1088,7 +1090,7 @@ async function loadDockerignore(reporter: StepReporter, contextDir: string, dock
 }
 
 /** What a build knows before its Dockerfile is resolved. */
-type EarlyBuildContext = Omit<BuildContext, 'stages' | 'contextPaths' | 'stageCount' | 'environment' | 'proxy' | 'escapeToken' | 'sourceLines' | 'ignoreFile' | 'fromSteps' | 'fromOwners' | 'contextStep'>;
+type EarlyBuildContext = Omit<BuildContext, 'stages' | 'contextPaths' | 'stageCount' | 'sharedConfigMaps' | 'environment' | 'proxy' | 'escapeToken' | 'sourceLines' | 'ignoreFile' | 'fromSteps' | 'fromOwners' | 'contextStep'>;
 
 /** Builds the target stage of a Dockerfile; the image is stored and named by every tag. */
 export function build(given: BuildRequest, deps: BuildDeps): Promise<BuiltImage> {
@@ -1193,6 +1195,11 @@ async function started<T>(given: BuildRequest, deps: BuildDeps, body: BuildBody<
     interrupted?.removeEventListener('abort', cancelSteps);
   }
 }
+
+/** The docker/dockerfile minor version whose frontend first copied a parent stage's labels, ports and volumes (inheritConfig). */
+const firstCopyingFrontend = 24;
+/** More than any stage holds, so that an instruction's place in the file orders it after every one of the stages before. */
+const instructionsPerStage = 2 ** 20;
 
 /** The docker/dockerfile minor version whose frontend first ran build checks. */
 const firstCheckingFrontend = 8;
@@ -1321,6 +1328,7 @@ async function buildStages(
     contextStep: undefined,
     // BuildKit drops the stage name from step names only when the whole file has one stage.
     stageCount: parsed.dockerfile.stages.length,
+    sharedConfigMaps: parsed.frontendMinor < firstCopyingFrontend,
     environment: async () => (await (sandbox ??= sandboxFiles(deps.store, request.sandbox?.extraHosts ?? [], request.sandbox?.hostname ?? defaultHostname))).environment,
   };
   watchContextKeys(ctx, resolved.stages);

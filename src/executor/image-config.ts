@@ -37,12 +37,13 @@ export function configFromImage(image: ImageConfig | undefined, platform: Platfo
     cmdSet: false,
     history: [...(image?.history ?? [])],
     ...(c.User === undefined || c.User === '' ? {} : { user: c.User }),
-    ...(c.ExposedPorts === undefined ? {} : { exposedPorts: { ...c.ExposedPorts } }),
+    // A null map is Go's nil, as an absent one: the first instruction that sets it makes it.
+    ...(c.ExposedPorts === undefined || c.ExposedPorts === null ? {} : { exposedPorts: { ...c.ExposedPorts } }),
     ...(c.Entrypoint === undefined ? {} : { entrypoint: c.Entrypoint }),
     ...(c.Cmd === undefined ? {} : { cmd: c.Cmd }),
-    ...(c.Volumes === undefined ? {} : { volumes: { ...c.Volumes } }),
+    ...(c.Volumes === undefined || c.Volumes === null ? {} : { volumes: { ...c.Volumes } }),
     ...(c.WorkingDir === undefined || c.WorkingDir === '' ? {} : { workingDir: c.WorkingDir }),
-    ...(c.Labels === undefined ? {} : { labels: { ...c.Labels } }),
+    ...(c.Labels === undefined || c.Labels === null ? {} : { labels: { ...c.Labels } }),
     ...(c.StopSignal === undefined ? {} : { stopSignal: c.StopSignal }),
     ...(c.ArgsEscaped === undefined ? {} : { argsEscaped: c.ArgsEscaped }),
     ...(c.Healthcheck === undefined ? {} : { healthcheck: c.Healthcheck }),
@@ -72,6 +73,41 @@ export function cloneConfig(state: ConfigState): ConfigState {
     ...(state.labels === undefined ? {} : { labels: { ...state.labels } }),
     ...(state.onBuild === undefined || state.onBuild === null ? {} : { onBuild: [...state.onBuild] }),
   };
+}
+
+/**
+ * The config a stage FROM another starts with. With SHAREMAPS, the labels, exposed ports and
+ * volumes are the parent's own maps, as docker/dockerfile before 1.24 (BuildKit's built-in
+ * frontend included) cloned a stage's image: every stage that derives from one whose map exists
+ * writes into that one map, so that a LABEL, EXPOSE or VOLUME of one of them is in the image of
+ * each (a sibling stage's label in the target's image), where a map the parent lacks is made by
+ * the first stage that sets it, for itself and what derives from it. 1.24 copies them.
+ */
+export function inheritConfig(parent: ConfigState, shareMaps: boolean): ConfigState {
+  const state = cloneConfig(parent);
+  if (shareMaps) {
+    if (parent.exposedPorts !== undefined) state.exposedPorts = parent.exposedPorts;
+    if (parent.volumes !== undefined) state.volumes = parent.volumes;
+    if (parent.labels !== undefined) state.labels = parent.labels;
+  }
+  return state;
+}
+
+/**
+ * Where in the Dockerfile each key of a map shared by stages was last set (inheritConfig): the
+ * frontend dispatches the stages in the file's order before any runs, so the last in the file
+ * wins, whichever stage runs its instruction last here.
+ */
+const setAt = new WeakMap<object, Map<string, number>>();
+
+function setInMap<T>(map: Record<string, T>, key: string, value: T, order: number | undefined): void {
+  if (order !== undefined) {
+    let places = setAt.get(map);
+    if (places === undefined) setAt.set(map, (places = new Map()));
+    if ((places.get(key) ?? -Infinity) > order) return;
+    places.set(key, order);
+  }
+  map[key] = value;
 }
 
 const nameOf = (entry: string): string => {
@@ -168,8 +204,9 @@ export function shellCommand(state: ConfigState, args: readonly string[]): strin
 /**
  * Applies a metadata instruction to the config and records its history entry. Returns false
  * for the instructions that change files (RUN, COPY, ADD, WORKDIR), which the caller handles.
+ * ORDER is the instruction's place in the Dockerfile, for a map stages share (inheritConfig).
  */
-export function applyMetadata(state: ConfigState, instruction: ResolvedInstruction, created: string | undefined): boolean {
+export function applyMetadata(state: ConfigState, instruction: ResolvedInstruction, created: string | undefined, order?: number): boolean {
   switch (instruction.kind) {
     case 'ARG':
       history(state, `ARG ${instruction.args.map((arg) => (arg.written === undefined ? arg.key : `${arg.key}=${arg.written}`)).join(' ')}`, created);
@@ -180,7 +217,7 @@ export function applyMetadata(state: ConfigState, instruction: ResolvedInstructi
       return true;
     case 'LABEL':
       state.labels ??= {};
-      for (const pair of instruction.pairs) state.labels[pair.key] = pair.value;
+      for (const pair of instruction.pairs) setInMap(state.labels, pair.key, pair.value, order);
       history(state, `LABEL${instruction.pairs.map((pair) => ` ${pair.key}=${pair.value}`).join('')}`, created);
       return true;
     case 'MAINTAINER':
@@ -191,7 +228,7 @@ export function applyMetadata(state: ConfigState, instruction: ResolvedInstructi
       // As BuildKit reads them: `80` is `80/tcp`, ranges expanded, a host part dropped, each port once.
       const ports = exposedPortSet(instruction.ports);
       state.exposedPorts ??= {};
-      for (const port of ports) state.exposedPorts[port] = {};
+      for (const port of ports) setInMap(state.exposedPorts, port, {}, order);
       // BuildKit prints the instruction's ports as the Go map they are: `map[443/tcp:{} 80/tcp:{}]`,
       // each once, in byte order.
       const printed = [...ports].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -200,7 +237,7 @@ export function applyMetadata(state: ConfigState, instruction: ResolvedInstructi
     }
     case 'VOLUME':
       state.volumes ??= {};
-      for (const volume of instruction.volumes) state.volumes[volume] = {};
+      for (const volume of instruction.volumes) setInMap(state.volumes, volume, {}, order);
       history(state, `VOLUME [${instruction.volumes.join(' ')}]`, created);
       return true;
     case 'USER':

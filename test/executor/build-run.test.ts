@@ -111,6 +111,29 @@ describe('build: RUN and the image config', () => {
     expect(second.find((file) => file.path === 'app/where')?.text).toBe('/app\n');
   });
 
+  it('shares a parent stage’s labels, exposed ports and volumes with the stages FROM it, as docker/dockerfile before 1.24 (BuildKit’s built-in frontend), and copies them from 1.24 on', async () => {
+    // What docker 26 made of each: a map the parent has is written by every stage FROM it that
+    // the target needs (the last in the file wins), one it lacks is made by each stage for itself.
+    const cases: Array<[string, string, Record<string, unknown>]> = [
+      [
+        'siblings',
+        'FROM busybox AS s0\nLABEL base=0\nEXPOSE 7\nFROM s0 AS s1\nRUN sleep 1\nLABEL a=1 k=1\nEXPOSE 1\nVOLUME /v1\nFROM s0 AS s2\nLABEL k=2\nCOPY --from=s1 /etc/passwd /p\n',
+        { Labels: { base: '0', a: '1', k: '2' }, ExposedPorts: { '1/tcp': {}, '7/tcp': {} } },
+      ],
+      ['scratch', 'FROM scratch AS s0\nLABEL x=1\nFROM s0 AS s1\nLABEL y=2\nFROM s0 AS s2\nCOPY --from=s1 / /\n', { Labels: { x: '1', y: '2' } }],
+      ['own maps', 'FROM busybox AS s0\nFROM s0 AS s1\nLABEL a=1\nVOLUME /v\nFROM s0 AS s2\nLABEL mine=2\nCOPY --from=s1 /etc/passwd /p\n', { Labels: { mine: '2' } }],
+      ['unneeded', 'FROM scratch AS s0\nLABEL x=1\nFROM s0 AS s1\nLABEL a=1\nFROM s0 AS s2\nLABEL b=2\nFROM s0 AS s3\nCOPY --from=s1 / /\n', { Labels: { x: '1', a: '1' } }],
+      ['1.24', '# syntax=docker/dockerfile:1.24\nFROM scratch AS s0\nLABEL x=1\nFROM s0 AS s1\nLABEL y=2\nFROM s0 AS s2\nCOPY --from=s1 / /\n', { Labels: { x: '1' } }],
+    ];
+    for (const [index, [name, text, expected]] of cases.entries()) {
+      const dir = await fx.context(`shared-maps-${index}`, { Dockerfile: text });
+      const result = await fx.build(['-q', '-t', `shared-maps-${index}`, dir]);
+      expect({ name, status: result.status, stderr: result.stderr }).toEqual({ name, status: 0, stderr: '' });
+      const c = (await fx.image(`shared-maps-${index}`)).config.config ?? {};
+      expect({ name, Labels: c.Labels, ExposedPorts: c.ExposedPorts, Volumes: c.Volumes }).toEqual({ name, Labels: undefined, ExposedPorts: undefined, Volumes: undefined, ...expected });
+    }
+  });
+
   it('rebuilds from the cache: every step CACHED, the same image ID', async () => {
     const dir = await fx.context('cache', { Dockerfile: 'FROM busybox\nRUN echo one > /one\nRUN echo two > /two\n' });
     const first = await fx.build(['-t', 'cache', '--iidfile', join(dir, '..', 'iid1'), dir]);
