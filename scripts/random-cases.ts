@@ -134,7 +134,7 @@ const runCommands = [
 ];
 
 function instruction(context: Context, made: { count: number }): string {
-  const kind = pick(['COPY', 'COPY', 'COPY', 'RUN', 'RUN', 'RUN', 'RUN', 'ADD', 'WORKDIR', 'ENV', 'ARG', 'LABEL', 'USER', 'META', 'HEREDOC', 'MOUNT', 'VARIABLE', 'THROUGH-LINK', 'FROM-IMAGE']);
+  const kind = pick(['COPY', 'COPY', 'COPY', 'RUN', 'RUN', 'RUN', 'RUN', 'ADD', 'WORKDIR', 'ENV', 'ARG', 'LABEL', 'USER', 'META', 'HEREDOC', 'MOUNT', 'VARIABLE', 'THROUGH-LINK', 'FROM-IMAGE', 'SCOPE']);
   switch (kind) {
     case 'COPY':
     case 'ADD': {
@@ -171,6 +171,9 @@ function instruction(context: Context, made: { count: number }): string {
       const source = pick([...context.files.filter((path) => !/(\.log|Z|data\.bin|\.hidden)$/.test(path) && !path.startsWith('e/f/g')), 'a', 'empty', ...context.tars]);
       return `RUN mkdir -p /t/m /t/r && touch /t/r/f && ${link}\n${pick(['COPY', 'ADD', 'COPY --link'])} ${JSON.stringify([source, dest]).replace(/,/g, ', ')}`;
     }
+    case 'SCOPE':
+      // The global ARG G (declared before the first FROM): empty in a stage until it declares it.
+      return pick(['ARG G\nRUN mkdir -p /t && echo "g=$G" > /t/g', 'RUN mkdir -p /t && echo "g=$G" > /t/g0', 'ENV FROMG=${G:-unset}', 'LABEL g=$G', 'ARG G=own\nLABEL g2=$G', 'EXPOSE 9${G:+1}']);
     case 'FROM-IMAGE':
       return `COPY --from=${base} ${pick(['/bin/sh', '/etc/', '/etc/passwd', '/bin/', '/root', '/tmp', '/home', '/bin/l*'])} ${pick(['/t/img/', '/t/img', './img/'])}`;
     case 'WORKDIR':
@@ -187,7 +190,7 @@ function instruction(context: Context, made: { count: number }): string {
       return pick(['COPY <<EOF /t/h\nline $V\nEOF', 'COPY --chmod=755 <<EOF <<EOT /t/hd/\na\nEOF\nb\nEOT', 'COPY <<-EOF rel/h2\n\tindented\n\tEOF', 'RUN <<EOF sh\necho a > /t/h3\nEOF']);
     case 'MOUNT':
       return pick([
-        'RUN --mount=type=bind,source=a,target=/m ls -lan /m > /t/ls 2>&1 || true',
+        'RUN --mount=type=bind,source=a,target=/m stat -c "%n %a %u %g %s %F" /m /m/* > /t/ls 2>&1 || true',
         'RUN --mount=type=cache,target=/c echo x > /c/x && mkdir -p /t && cp /c/x /t/cx',
         'RUN --mount=type=tmpfs,target=/t/tmp touch /t/tmp/x',
         'RUN --mount=type=bind,target=/ctx,rw rm -rf /ctx/a && mkdir -p /t && ls /ctx > /t/ctx',
@@ -229,7 +232,7 @@ for (let index = 0; index < count; index++) {
     }
     stages.push(lines.join('\n'));
   }
-  writeFileSync(join(dir, 'Dockerfile'), `${stages.join('\n\n')}\n`);
+  writeFileSync(join(dir, 'Dockerfile'), `ARG G=glob\n${stages.join('\n\n')}\n`);
   writeFileSync(join(dir, 'setup.sh'), context.setup);
 }
 process.stdout.write(`${count} cases in ${resolve(out)}\n`);

@@ -602,6 +602,12 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
         // Its sources could not be keyed (a COPY --from of a path the stage lacks): the steps
         // running meanwhile run to their end, as they do when the key fails before its step.
         if (error instanceof CacheKeyError && !ctx.failed.signal.aborted) keys.failure ??= failure;
+        // A step that fails as it runs (a copy's lstat) fails after BuildKit has keyed the
+        // context's sources of every step: a key that fails meanwhile is the build's failure.
+        else if (keys.failure === undefined) {
+          await Promise.all(keys.watched);
+          if (keys.failure !== undefined) throw keys.failure;
+        }
         throw failure;
       }
     }
@@ -617,6 +623,8 @@ interface ContextKeyWatch {
   failure: BuildStepError | undefined;
   /** The number of the step each stage that has begun is at (as the stage numbers them, its FROM first). */
   readonly reached: Map<number, number>;
+  /** Each context digest being watched, settled once the watch has looked at its outcome. */
+  readonly watched: Array<Promise<unknown>>;
 }
 
 /**
@@ -642,13 +650,14 @@ function watchContextKeys(ctx: BuildContext, stages: readonly ResolvedStage[]): 
       at++;
       if ((instruction.kind !== 'COPY' && instruction.kind !== 'ADD') || contextSources(instruction).length === 0) continue;
       const place = at;
-      contextDigest(ctx, instruction).catch((error: unknown) => {
+      const watched = contextDigest(ctx, instruction).catch((error: unknown) => {
         if (keys.failure !== undefined || (keys.reached.get(stage.index) ?? 0) >= place || ctx.failed.signal.aborted || ctx.deps.interrupted?.aborted === true) return;
         // Named as the stage will name it; a stage that has not begun is on its own platform.
         const name = stepName(joinLabels(platformLabel(ctx.request, stage.platform, instruction.env.pairs()), prefix), place, total, stepText(instruction, ctx.sourceLines, ctx.escapeToken));
         ctx.reporter.step(name, instruction.range).fail(messageOf(error));
         keys.failure = new BuildStepError(messageOf(error), name, instruction.range, ctx.request.dockerfile.file, [], { cause: error, code: isTsbuildError(error) ? error.code : 'INTERNAL' });
       });
+      keys.watched.push(watched);
     }
   }
 }
@@ -1175,7 +1184,7 @@ async function started<T>(given: BuildRequest, deps: BuildDeps, body: BuildBody<
     attempt,
     emptiedCacheMounts: new Set(),
     failed: new AbortController(),
-    keys: { failure: undefined, reached: new Map() },
+    keys: { failure: undefined, reached: new Map(), watched: [] },
     namedSources: new Map(
       [...(request.namedContexts ?? [])].flatMap(([name, source], index) => (source.kind === 'image' ? [] : [[contextReference(index), { name, source }] as const])),
     ),

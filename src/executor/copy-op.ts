@@ -57,14 +57,16 @@ export function contextSources(instruction: CopyInstruction): readonly string[] 
 /**
  * The paths of the build context the stages read, as dockerfile2llb gathers them for the
  * context's FollowPaths (cleaned, absolute): every context source of a COPY or ADD, and the
- * source of every bind mount from the context (`/` where it names none).
+ * source of every bind or tmpfs mount without from= (`/` where it names none).
  */
 export function contextPathsOf(stages: readonly ResolvedStage[]): string[] {
   const paths = new Set<string>();
   for (const stage of stages) {
     for (const instruction of stage.instructions) {
       if (instruction.kind === 'COPY' || instruction.kind === 'ADD') for (const source of contextSources(instruction)) paths.add(posix.join('/', source));
-      if (instruction.kind === 'RUN') for (const mount of instruction.mounts) if (mount.type === 'bind' && mount.from === undefined) paths.add(posix.join('/', mount.source ?? ''));
+      // A tmpfs mount too: dockerfile2llb adds the source of every mount without from= but a
+      // cache's (a secret's and an agent's go before), so that the whole context is sent.
+      if (instruction.kind === 'RUN') for (const mount of instruction.mounts) if ((mount.type === 'bind' || mount.type === 'tmpfs') && mount.from === undefined) paths.add(posix.join('/', mount.source ?? ''));
     }
   }
   return [...paths];

@@ -160,6 +160,12 @@ describe('build: COPY and ADD', () => {
     expect(second.stderr).toContain('ERROR: failed to solve: failed to compute cache key: "/missing.txt": not found');
     ranToItsEnd(second.stderr, 'RUN sleep 1 && echo beside > /ran');
     expect(second.stderr).not.toContain('] COPY --from=a');
+    // A copy that fails as it runs, before the key of a later step has failed: the key's failure is the build's.
+    const copying = await fx.context('missing-after-copy-failure', { 'd/y': 'y\n', Dockerfile: 'FROM busybox\nCOPY d/*.none /out/\nCOPY missing.txt /x\n' });
+    const third = await fx.build(['--progress', 'plain', '-t', 'missing-after-copy-failure', copying]);
+    expect(third.status).toBe(1);
+    expect(third.stderr).toContain('ERROR: failed to solve: failed to compute cache key: "/missing.txt": not found');
+    expect(third.stderr).toContain('Dockerfile:3');
   });
 
   it('fails on a wildcard matching nothing where the part before it is not there, as BuildKit’s copy lstats it (in the context the build reads)', async () => {
@@ -178,6 +184,9 @@ describe('build: COPY and ADD', () => {
       ['COPY f/* /out/\nCOPY f /f', undefined],
       ['COPY f/* /out/\nCOPY . /all/', undefined],
       ['COPY d/*.none /out/\nRUN --mount=type=bind,target=/m true', undefined],
+      // A tmpfs mount sends the whole context, as dockerfile2llb adds its (empty) source.
+      ['COPY d/*.none /out/\nRUN --mount=type=tmpfs,target=/m true', undefined],
+      ['COPY d/*.none /out/\nRUN --mount=type=cache,target=/m true', 'lstat /d: no such file or directory'],
       ['COPY ["d/*.none", "*/y", "/out/"]', undefined],
       // The root is always there; a stage's file is walked and matches nothing.
       ['COPY *.none /out/', undefined],
