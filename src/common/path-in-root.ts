@@ -1,6 +1,6 @@
 import { closeSync, constants, fstatSync } from 'node:fs';
 import { chmod, lchown, lstat, mkdir, open, readlink, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { errnoOf, TsbuildError } from './errors.js';
 import { readXattr } from './extended-attributes.js';
 import { decodeFileName, fsPath } from './file-names.js';
@@ -97,7 +97,7 @@ async function walkInRoot(
   root: string,
   path: string,
   followFinal: boolean,
-  onMissing?: (hostPath: string) => Promise<void>,
+  onMissing?: (hostPath: string, rest: string) => Promise<void>,
   visible?: ResolveInRootOptions['visible'],
   refuseEscape = false,
 ): Promise<string[]> {
@@ -134,7 +134,7 @@ async function walkInRoot(
     }
     if (found.kind === 'other') {
       if (onMissing === undefined) missingFrom = resolved.length;
-      else await onMissing(hostPath);
+      else await onMissing(hostPath, queue.filter((rest) => rest !== '' && rest !== '.').join('/'));
     }
     resolved.push(part);
   }
@@ -166,15 +166,18 @@ const defaultAclXattr = 'system.posix_acl_default';
 export async function mkdirInRoot(root: string, path: string, options: MkdirInRootOptions = {}): Promise<MkdirInRootResult> {
   const mode = options.mode ?? 0o755;
   const created: string[] = [];
-  const parts = await walkInRoot(root, path, true, async (hostPath) => {
+  const parts = await walkInRoot(root, path, true, async (hostPath, rest) => {
     try {
       await mkdir(fsPath(hostPath), { mode });
     } catch (error) {
       // Made by someone else since the walk looked: a directory is as good as ours.
       if (errnoOf(error) === 'EEXIST' && (await lstat(fsPath(hostPath))).isDirectory()) return;
-      if (errnoOf(error) === 'EEXIST' || errnoOf(error) === 'ENOTDIR') {
-        throw new TsbuildError('INVALID_ARGUMENT', `make directory ${JSON.stringify(path)} in ${root}: ${hostPath.slice(root.length) || '/'} exists and is not a directory`);
-      }
+      // In Go's words, as BuildKit's copy and WORKDIR fail, the path as the root sees it: the
+      // last component there but no directory (a link to a file followed) is mkdir's, the first
+      // below a file lstat's.
+      const inRoot = hostPath.slice(root.length) || '/';
+      if (errnoOf(error) === 'EEXIST' && rest === '') throw new TsbuildError('INVALID_ARGUMENT', `mkdir ${inRoot}: not a directory`);
+      if (errnoOf(error) === 'EEXIST' || errnoOf(error) === 'ENOTDIR') throw new TsbuildError('INVALID_ARGUMENT', `lstat ${posix.join(inRoot, rest.split('/')[0] ?? '')}: not a directory`);
       throw error;
     }
     created.push(hostPath);

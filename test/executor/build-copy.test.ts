@@ -168,6 +168,20 @@ describe('build: COPY and ADD', () => {
     expect(third.stderr).toContain('Dockerfile:3');
   });
 
+  it('fails in BuildKit’s words where a destination or WORKDIR goes through a file: lstat below it, mkdir of a link to it', async () => {
+    const cases: Array<[string, string]> = [
+      ['COPY f /etc/passwd/y/', 'lstat /etc/passwd/y: not a directory'],
+      ['WORKDIR /etc/passwd/x/z\nRUN true', 'lstat /etc/passwd/x: not a directory'],
+      ['RUN ln -s /etc/passwd /lnk\nCOPY f /lnk/', 'mkdir /etc/passwd: not a directory'],
+    ];
+    for (const [index, [instructions, error]] of cases.entries()) {
+      const dir = await fx.context(`through-file-${index}`, { f: 'f\n', Dockerfile: `FROM busybox\n${instructions}\n` });
+      const result = await fx.build(['--no-cache', '-t', `through-file-${index}`, dir]);
+      expect({ instructions, status: result.status }).toEqual({ instructions, status: 1 });
+      expect(result.stderr).toContain(`ERROR: failed to solve: ${error}\n`);
+    }
+  });
+
   it('fails on a wildcard matching nothing where the part before it is not there, as BuildKit’s copy lstats it (in the context the build reads)', async () => {
     const files = { 'd/y': 'y\n', f: 'f\n', dangling: { symlink: 'nowhere' } } as const;
     const cases: Array<[string, string | undefined]> = [
