@@ -492,10 +492,15 @@ function stepName(prefix: string, index: number, total: number, text: string): s
   return `[${prefix === '' ? '' : `${prefix} `}${String(index).padStart(width)}/${total}] ${text}`;
 }
 
-async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<StageOutput> {
-  const source = ctx.sourceLines;
+/** The names of STAGE's steps on PLATFORM, by their number in the stage (stepName). */
+function stepNamer(ctx: BuildContext, stage: ResolvedStage, platform: Platform): (instruction: ResolvedInstruction, at: number) => string {
   const prefix = stageDisplayName(stage, ctx.stageCount);
   const total = stepTotal(stage);
+  return (instruction, at) => stepName(joinLabels(platformLabel(ctx.request, platform, instruction.env.pairs()), prefix), at, total, stepText(instruction, ctx.sourceLines, ctx.escapeToken));
+}
+
+async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<StageOutput> {
+  const source = ctx.sourceLines;
   let index = 0;
   // The FROM below this stage's steps, shown when the first of them decides.
   let heldFrom: StepHandle | undefined;
@@ -539,7 +544,7 @@ async function buildStage(ctx: BuildContext, stage: ResolvedStage): Promise<Stag
     config = configFromImage(base.config, platform);
   }
 
-  const nameOf = (instruction: ResolvedInstruction, at: number): string => stepName(joinLabels(platformLabel(ctx.request, platform, instruction.env.pairs()), prefix), at, total, stepText(instruction, source, ctx.escapeToken));
+  const nameOf = stepNamer(ctx, stage, platform);
   const keys = ctx.keys;
   keys.reached.set(stage.index, index);
   try {
@@ -642,8 +647,8 @@ function watchContextKeys(ctx: BuildContext, stages: readonly ResolvedStage[]): 
   if (ctx.request.contextDir === undefined) return;
   const keys = ctx.keys;
   for (const stage of stages) {
-    const prefix = stageDisplayName(stage, ctx.stageCount);
-    const total = stepTotal(stage);
+    // Named as the stage will name them; a stage that has not begun is on its own platform.
+    const nameOf = stepNamer(ctx, stage, stage.platform);
     let at = stage.base.kind === 'image' ? 1 : 0;
     for (const instruction of stage.instructions) {
       if (!changesFiles(instruction)) continue;
@@ -652,8 +657,7 @@ function watchContextKeys(ctx: BuildContext, stages: readonly ResolvedStage[]): 
       const place = at;
       const watched = contextDigest(ctx, instruction).catch((error: unknown) => {
         if (keys.failure !== undefined || (keys.reached.get(stage.index) ?? 0) >= place || ctx.failed.signal.aborted || ctx.deps.interrupted?.aborted === true) return;
-        // Named as the stage will name it; a stage that has not begun is on its own platform.
-        const name = stepName(joinLabels(platformLabel(ctx.request, stage.platform, instruction.env.pairs()), prefix), place, total, stepText(instruction, ctx.sourceLines, ctx.escapeToken));
+        const name = nameOf(instruction, place);
         ctx.reporter.step(name, instruction.range).fail(messageOf(error));
         keys.failure = new BuildStepError(messageOf(error), name, instruction.range, ctx.request.dockerfile.file, [], { cause: error, code: isTsbuildError(error) ? error.code : 'INTERNAL' });
       });
